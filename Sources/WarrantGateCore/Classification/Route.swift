@@ -1,0 +1,70 @@
+/// Where a request names the inmate it concerns.
+public enum SubjectSource: Sendable, Equatable {
+    /// The request concerns no single inmate.
+    case none
+    /// A `{name}` parameter of the path template.
+    case pathParameter(String)
+    /// A query parameter; it must appear exactly once.
+    case queryParameter(String)
+    /// A top-level string field of a JSON request body; the body is buffered (bounded) to read it.
+    case bodyField(String)
+}
+
+/// One segment of a path template: a literal, or a `{name}` parameter that matches one whole segment.
+public enum TemplateSegment: Sendable, Equatable {
+    case literal(String)
+    case parameter(String)
+}
+
+/// Maps a method and a path template to an action, a subject and an upstream.
+public struct Route: Sendable, Equatable {
+    public let id: String
+    public let method: String
+    public let template: [TemplateSegment]
+    public let action: String
+    public let subject: SubjectSource
+    /// The name of the upstream system (for example `records`) that serves this route.
+    public let upstream: String
+
+    public init(id: String, method: String, template: [TemplateSegment], action: String, subject: SubjectSource, upstream: String) {
+        self.id = id
+        self.method = method
+        self.template = template
+        self.action = action
+        self.subject = subject
+        self.upstream = upstream
+    }
+
+    /// Parses `/records/inmates/{booking}` into segments. Returns nil for a malformed template.
+    public static func parseTemplate(_ text: String) -> [TemplateSegment]? {
+        guard text.hasPrefix("/") else { return nil }
+        var segments: [TemplateSegment] = []
+        for part in text.split(separator: "/", omittingEmptySubsequences: false).dropFirst() {
+            if part.hasPrefix("{") && part.hasSuffix("}") && part.count > 2 {
+                let name = String(part.dropFirst().dropLast())
+                guard Identifier.isValid(name.lowercased()) else { return nil }
+                segments.append(.parameter(name))
+            } else {
+                guard !part.isEmpty, !part.contains("{"), !part.contains("}"),
+                      let canonical = try? CanonicalTarget(raw: "/" + part), canonical.segments == [String(part)]
+                else { return nil }
+                segments.append(.literal(String(part)))
+            }
+        }
+        return segments
+    }
+
+    /// The parameters bound by matching `segments`, or nil when the route does not match.
+    /// Matching is case-sensitive, as the upstreams' own routing is.
+    func bind(_ segments: [String]) -> [String: String]? {
+        guard segments.count == template.count else { return nil }
+        var parameters: [String: String] = [:]
+        for (segment, part) in zip(segments, template) {
+            switch part {
+            case .literal(let literal): guard literal == segment else { return nil }
+            case .parameter(let name): parameters[name] = segment
+            }
+        }
+        return parameters
+    }
+}

@@ -1,0 +1,77 @@
+/// Writes JSON objects in one canonical byte form, so the same record always hashes the same.
+///
+/// The encoding: members in the order written (each record type fixes its order), no whitespace, strings as
+/// UTF-8 with only `"` and `\` escaped by a backslash and control characters below U+0020 as `\u00XX`
+/// (lower-case hex), integers in decimal without leading zeros, `null` for absent values, arrays of strings.
+public struct CanonicalJSON {
+    private(set) public var bytes: [UInt8] = [UInt8(ascii: "{")]
+    private var first = true
+
+    public init() {}
+
+    public mutating func field(_ name: String, _ value: String?) {
+        key(name)
+        if let value { Self.append(string: value, to: &bytes) } else { bytes.append(contentsOf: "null".utf8) }
+    }
+
+    public mutating func field(_ name: String, _ value: Int?) {
+        key(name)
+        bytes.append(contentsOf: (value.map(String.init) ?? "null").utf8)
+    }
+
+    public mutating func field(_ name: String, _ value: Bool) {
+        key(name)
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+
+    public mutating func field(_ name: String, _ values: [String]) {
+        key(name)
+        bytes.append(UInt8(ascii: "["))
+        for (index, value) in values.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            Self.append(string: value, to: &bytes)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    /// A nested object whose members are string pairs, sorted by key.
+    public mutating func field(_ name: String, _ pairs: [String: String]) {
+        key(name)
+        var nested = CanonicalJSON()
+        for (key, value) in pairs.sorted(by: { $0.key < $1.key }) { nested.field(key, value) }
+        bytes.append(contentsOf: nested.finished())
+    }
+
+    public func finished() -> [UInt8] {
+        bytes + [UInt8(ascii: "}")]
+    }
+
+    public var text: String { String(decoding: finished(), as: UTF8.self) }
+
+    private mutating func key(_ name: String) {
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        first = false
+        Self.append(string: name, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    static func append(string: String, to bytes: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                bytes.append(UInt8(ascii: "\\"))
+                bytes.append(byte)
+            case 0x00..<0x20:
+                bytes.append(contentsOf: "\\u00".utf8)
+                bytes.append(hex[Int(byte >> 4)])
+                bytes.append(hex[Int(byte & 0xf)])
+            default:
+                bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}

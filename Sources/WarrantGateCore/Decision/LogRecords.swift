@@ -1,0 +1,185 @@
+import Foundation
+
+/// The kinds of record in the append-only log.
+public enum LogKind: String, Sendable, Codable {
+    case decision
+    case outcome
+    case admin
+}
+
+/// One record to append to the log: its kind, time, the decision it belongs to, and its canonical bytes.
+public struct LogEntry: Sendable {
+    public let kind: LogKind
+    public let time: Date
+    public let decisionId: String?
+    public let canonical: [UInt8]
+
+    public init(kind: LogKind, time: Date, decisionId: String?, canonical: [UInt8]) {
+        self.kind = kind
+        self.time = time
+        self.decisionId = decisionId
+        self.canonical = canonical
+    }
+}
+
+/// The record of one decision, written before anything is forwarded or refused.
+///
+/// It holds what CJIS 5.4.1.1.1 asks of an audit record: date and time, component, event type, the subject's
+/// identity (certificate and agency) and the outcome.
+public struct DecisionRecord: Sendable, Codable, Equatable {
+    public var decisionId: String
+    public var time: String
+    public var component: String
+    public var certificateSPKI: String?
+    public var certificateSubject: String?
+    public var agency: String?
+    public var category: String?
+    public var method: String
+    public var path: String
+    public var action: String?
+    public var subject: String?
+    public var warrantReference: String?
+    public var effect: Effect
+    public var reason: String
+    public var rules: [String]
+    public var obligations: [String]
+    public var policy: String?
+    public var policyDigest: String?
+    /// The HTTP status sent when refused; nil when the request is forwarded.
+    public var status: Int?
+
+    public init(
+        decisionId: String, time: String, component: String, certificateSPKI: String?, certificateSubject: String?, agency: String?,
+        category: String?, method: String, path: String, action: String?, subject: String?, warrantReference: String?,
+        effect: Effect, reason: String, rules: [String], obligations: [String], policy: String?, policyDigest: String?, status: Int?
+    ) {
+        self.decisionId = decisionId
+        self.time = time
+        self.component = component
+        self.certificateSPKI = certificateSPKI
+        self.certificateSubject = certificateSubject
+        self.agency = agency
+        self.category = category
+        self.method = method
+        self.path = path
+        self.action = action
+        self.subject = subject
+        self.warrantReference = warrantReference
+        self.effect = effect
+        self.reason = reason
+        self.rules = rules
+        self.obligations = obligations
+        self.policy = policy
+        self.policyDigest = policyDigest
+        self.status = status
+    }
+
+    /// The canonical encoding: the members in declaration order.
+    public var canonical: [UInt8] {
+        var json = CanonicalJSON()
+        json.field("decisionId", decisionId)
+        json.field("time", time)
+        json.field("component", component)
+        json.field("certificateSPKI", certificateSPKI)
+        json.field("certificateSubject", certificateSubject)
+        json.field("agency", agency)
+        json.field("category", category)
+        json.field("method", method)
+        json.field("path", path)
+        json.field("action", action)
+        json.field("subject", subject)
+        json.field("warrantReference", warrantReference)
+        json.field("effect", effect.rawValue)
+        json.field("reason", reason)
+        json.field("rules", rules)
+        json.field("obligations", obligations)
+        json.field("policy", policy)
+        json.field("policyDigest", policyDigest)
+        json.field("status", status)
+        return json.finished()
+    }
+}
+
+/// What happened after an allowed decision: appended once the response has been sent.
+public struct OutcomeRecord: Sendable, Codable, Equatable {
+    public var decisionId: String
+    public var time: String
+    /// The upstream's status, or nil if the upstream never answered.
+    public var upstreamStatus: Int?
+    /// The status the client received.
+    public var status: Int
+    /// Response body bytes sent to the client.
+    public var bytes: Int
+    public var latencyMs: Int
+    /// How many fields redaction removed.
+    public var redactedFields: Int
+    /// Why the exchange failed, if it did (for example `upstream_unavailable`).
+    public var error: String?
+
+    public init(decisionId: String, time: String, upstreamStatus: Int?, status: Int, bytes: Int, latencyMs: Int, redactedFields: Int, error: String?) {
+        self.decisionId = decisionId
+        self.time = time
+        self.upstreamStatus = upstreamStatus
+        self.status = status
+        self.bytes = bytes
+        self.latencyMs = latencyMs
+        self.redactedFields = redactedFields
+        self.error = error
+    }
+
+    public var canonical: [UInt8] {
+        var json = CanonicalJSON()
+        json.field("decisionId", decisionId)
+        json.field("time", time)
+        json.field("upstreamStatus", upstreamStatus)
+        json.field("status", status)
+        json.field("bytes", bytes)
+        json.field("latencyMs", latencyMs)
+        json.field("redactedFields", redactedFields)
+        json.field("error", error)
+        return json.finished()
+    }
+}
+
+/// An action taken with the admin CLI: who did what to which object.
+public struct AdminRecord: Sendable, Codable, Equatable {
+    public var time: String
+    public var component: String
+    public var `operator`: String
+    /// For example `warrant.register`, `warrant.revoke`, `advisement.record`, `log.export`.
+    public var action: String
+    public var target: String
+    public var details: [String: String]
+
+    public init(time: String, operator: String, action: String, target: String, details: [String: String]) {
+        self.time = time
+        self.component = "admin-cli"
+        self.operator = `operator`
+        self.action = action
+        self.target = target
+        self.details = details
+    }
+
+    public var canonical: [UInt8] {
+        var json = CanonicalJSON()
+        json.field("time", time)
+        json.field("component", component)
+        json.field("operator", `operator`)
+        json.field("action", action)
+        json.field("target", target)
+        json.field("details", details)
+        return json.finished()
+    }
+}
+
+/// Timestamps in the log: RFC 3339 in UTC with milliseconds, such as `2026-11-25T14:03:07.123Z`.
+public enum Timestamp {
+    public static func format(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+
+    public static func parse(_ text: String) -> Date? {
+        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
+            ?? (try? Date.ISO8601FormatStyle().parse(text))
+    }
+}

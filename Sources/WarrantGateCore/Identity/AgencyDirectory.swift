@@ -1,0 +1,79 @@
+import X509
+
+/// The result of identifying a verified client certificate.
+public enum Identification: Sendable, Equatable {
+    case agency(Agency)
+    /// The certificate matches no agency.
+    case unknown
+    /// The certificate matches more than one agency: refused, since identity must be unambiguous.
+    case ambiguous([String])
+    /// The certificate's key or serial was revoked in the registry.
+    case revoked(reason: String)
+}
+
+/// A named certificate authority under which subject matchers apply.
+public struct NamedAuthority: Sendable {
+    public let name: String
+    public let certificate: Certificate
+
+    public init(name: String, certificate: Certificate) {
+        self.name = name
+        self.certificate = certificate
+    }
+}
+
+/// The directory of calling agencies: who a verified certificate belongs to.
+///
+/// A certificate is matched by SPKI pin, or by subject attributes when the named authority's key verifies the
+/// certificate's signature. Identity never comes from anything the client sends besides its certificate.
+public struct AgencyDirectory: Sendable {
+    public let agencies: [Agency]
+    public let authorities: [String: NamedAuthority]
+    /// Revoked certificates: SPKI SHA-256 hex, or `serial:` followed by the serial's hex, mapped to the reason.
+    public let revocations: [String: String]
+
+    public init(agencies: [Agency], authorities: [NamedAuthority], revocations: [String: String] = [:]) {
+        self.agencies = agencies
+        self.authorities = Dictionary(authorities.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.revocations = revocations
+    }
+
+    public func agency(id: String) -> Agency? {
+        agencies.first { $0.id == id }
+    }
+
+    /// A directory with further agencies and revocations from the registry laid over this one.
+    /// An agency from the registry replaces the file's agency of the same id.
+    public func amended(agencies extra: [Agency], revocations extraRevocations: [String: String]) -> AgencyDirectory {
+        var merged = agencies.filter { agency in !extra.contains { $0.id == agency.id } }
+        merged.append(contentsOf: extra)
+        return AgencyDirectory(
+            agencies: merged,
+            authorities: Array(authorities.values),
+            revocations: revocations.merging(extraRevocations) { first, _ in first }
+        )
+    }
+
+    public func identify(_ certificate: ClientCertificate) -> Identification {
+        if let reason = revocations[certificate.spkiSHA256] ?? revocations["serial:" + certificate.serial] {
+            return .revoked(reason: reason)
+        }
+        let found = agencies.filter { matches($0, certificate) }
+        switch found.count {
+        case 0: return .unknown
+        case 1: return .agency(found[0])
+        default: return .ambiguous(found.map(\.id))
+        }
+    }
+
+    private func matches(_ agency: Agency, _ certificate: ClientCertificate) -> Bool {
+        if agency.spkiPins.contains(certificate.spkiSHA256) { return true }
+        return agency.subjectMatchers.contains { matcher in
+            guard let authority = authorities[matcher.authority] else { return false }
+            let issuedByAuthority = certificate.certificate.issuer == authority.certificate.subject
+                && authority.certificate.publicKey.isValidSignature(certificate.certificate.signature, for: certificate.certificate)
+            guard issuedByAuthority else { return false }
+            return matcher.attributes.allSatisfy { key, value in certificate.attributes[key] == [value] }
+        }
+    }
+}

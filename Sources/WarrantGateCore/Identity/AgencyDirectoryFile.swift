@@ -1,0 +1,100 @@
+import Foundation
+import X509
+
+/// Reads `agencies.yaml`: the reviewed list of agencies and the authorities their subject matchers name.
+///
+/// ```yaml
+/// authorities:
+///   - name: demo-ca
+///     certificate: certs/ca.pem      # relative to the file, unless overridden by the caller
+/// agencies:
+///   - id: ice-ero
+///     name: ICE Enforcement and Removal Operations
+///     category: federal-immigration
+///     certificates:
+///       - spki-sha256: 3f1c…
+///       - authority: demo-ca
+///         subject: { O: WarrantGate Demo, OU: ice-ero }
+/// ```
+public enum AgencyDirectoryFile {
+    /// Parses the directory. `authorityOverrides` maps authority names to PEM files, taking precedence over the file.
+    public static func load(path: String, authorityOverrides: [String: String] = [:]) throws -> AgencyDirectory {
+        let root = try YAMLNode.load(path: path)
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+        return try parse(root, base: base, authorityOverrides: authorityOverrides)
+    }
+
+    public static func parse(_ root: YAMLNode, base: URL, authorityOverrides: [String: String]) throws -> AgencyDirectory {
+        try root.requireKeys(in: ["authorities", "agencies"], what: "agency directory")
+        var authorities: [NamedAuthority] = []
+        for entry in try root["authorities"]?.sequence("authorities") ?? [] {
+            try entry.requireKeys(in: ["name", "certificate"], what: "authority")
+            let name = try entry.required("name", in: "authority").string("authority name")
+            let path = try authorityOverrides[name]
+                ?? entry.required("certificate", in: "authority '\(name)'").string("authority certificate")
+            let resolved = path.hasPrefix("/") ? path : base.appendingPathComponent(path).path
+            guard let pem = try? String(contentsOfFile: resolved, encoding: .utf8) else {
+                throw entry.error("authority '\(name)': cannot read certificate file \(resolved)")
+            }
+            do {
+                authorities.append(NamedAuthority(name: name, certificate: try Certificate(pemEncoded: pem)))
+            } catch {
+                throw entry.error("authority '\(name)': \(resolved) is not a PEM certificate")
+            }
+        }
+        var agencies: [Agency] = []
+        for entry in try root.required("agencies", in: "agency directory").sequence("agencies") {
+            let agency = try parseAgency(entry, authorities: Set(authorities.map(\.name)))
+            if agencies.contains(where: { $0.id == agency.id }) {
+                throw entry.error("agency '\(agency.id)' is listed twice")
+            }
+            agencies.append(agency)
+        }
+        return AgencyDirectory(agencies: agencies, authorities: authorities)
+    }
+
+    private static func parseAgency(_ entry: YAMLNode, authorities: Set<String>) throws -> Agency {
+        try entry.requireKeys(in: ["id", "name", "category", "certificates"], what: "agency")
+        let id = try entry.required("id", in: "agency").string("agency id")
+        guard Identifier.isValid(id) else {
+            throw entry.error("agency id '\(id)' must be lower-case letters, digits and '-'")
+        }
+        let name = try entry["name"]?.string("agency name") ?? id
+        let categoryNode = try entry.required("category", in: "agency '\(id)'")
+        let categoryText = try categoryNode.string("category")
+        guard let category = AgencyCategory(rawValue: categoryText) else {
+            throw categoryNode.error(
+                "agency '\(id)': unknown category '\(categoryText)' (expected one of: \(AgencyCategory.allCases.map(\.rawValue).joined(separator: ", ")))"
+            )
+        }
+        var pins = Set<String>()
+        var matchers: [SubjectMatcher] = []
+        for certificate in try entry["certificates"]?.sequence("certificates") ?? [] {
+            try certificate.requireKeys(in: ["spki-sha256", "authority", "subject"], what: "certificate matcher")
+            if let pin = certificate["spki-sha256"] {
+                let text = try pin.string("spki-sha256")
+                guard let bytes = Hex.decode(text), bytes.count == 32 else {
+                    throw pin.error("spki-sha256 must be 64 hexadecimal digits")
+                }
+                pins.insert(Hex.encode(bytes))
+            }
+            if let authority = certificate["authority"] {
+                let authorityName = try authority.string("authority")
+                guard authorities.contains(authorityName) else {
+                    throw authority.error("unknown authority '\(authorityName)'")
+                }
+                let subject = try certificate.required("subject", in: "certificate matcher")
+                try subject.requireKeys(in: ["O", "OU", "CN"], what: "subject")
+                let attributes = try Dictionary(uniqueKeysWithValues: subject.mapping("subject").map { ($0.key, try $0.value.string("subject attribute")) })
+                guard !attributes.isEmpty else { throw subject.error("subject must name at least one attribute") }
+                matchers.append(SubjectMatcher(authority: authorityName, attributes: attributes))
+            } else if certificate["subject"] != nil {
+                throw certificate.error("a subject matcher needs an authority")
+            }
+        }
+        if pins.isEmpty && matchers.isEmpty {
+            throw entry.error("agency '\(id)' has no certificates: it could never be identified")
+        }
+        return Agency(id: id, name: name, category: category, spkiPins: pins, subjectMatchers: matchers)
+    }
+}

@@ -1,0 +1,55 @@
+import Crypto
+import SwiftASN1
+import X509
+
+/// The facts about a verified client certificate that identity and the log need.
+///
+/// Built from the DER bytes of the leaf that the TLS handshake already verified against the client CA bundle.
+/// Nothing here ever comes from a request header.
+public struct ClientCertificate: Sendable {
+    public let certificate: Certificate
+    /// Lower-case hex SHA-256 of the DER SubjectPublicKeyInfo (the same value `openssl ... -pubkey | sha256` gives).
+    public let spkiSHA256: String
+    /// The subject as an RFC 4514 string, for the log.
+    public let subject: String
+    /// Lower-case hex of the serial number.
+    public let serial: String
+    /// Subject attributes by short name; repeated attributes keep the first value only if all values agree.
+    public let attributes: [String: [String]]
+
+    public init(derBytes: [UInt8]) throws {
+        let certificate = try Certificate(derEncoded: derBytes)
+        try self.init(certificate: certificate)
+    }
+
+    public init(certificate: Certificate) throws {
+        self.certificate = certificate
+        var serializer = DER.Serializer()
+        try serializer.serialize(certificate.publicKey)
+        self.spkiSHA256 = Hex.encode(SHA256.hash(data: serializer.serializedBytes))
+        self.subject = certificate.subject.description
+        self.serial = Hex.encode(certificate.serialNumber.bytes)
+        var attributes: [String: [String]] = [:]
+        for rdn in certificate.subject {
+            for attribute in rdn {
+                guard let key = Self.shortName(attribute.type) else { continue }
+                attributes[key, default: []].append(String(describing: attribute.value))
+            }
+        }
+        self.attributes = attributes
+    }
+
+    /// Lower-case hex SHA-256 of the SubjectPublicKeyInfo of a certificate in PEM form.
+    public static func spkiFingerprint(pem: String) throws -> String {
+        try ClientCertificate(certificate: Certificate(pemEncoded: pem)).spkiSHA256
+    }
+
+    private static func shortName(_ oid: ASN1ObjectIdentifier) -> String? {
+        switch oid {
+        case .RDNAttributeType.organizationName: "O"
+        case .RDNAttributeType.organizationalUnitName: "OU"
+        case .RDNAttributeType.commonName: "CN"
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+
+/// Everything the evaluator may consult about one request.
+public struct EvaluationInput: Sendable {
+    public let agency: Agency
+    public let method: String
+    public let classification: Classification
+    /// The value of the request's single `Warrant-Reference` header, if any.
+    public let warrantReference: String?
+    public let time: Date
+
+    public init(agency: Agency, method: String, classification: Classification, warrantReference: String?, time: Date) {
+        self.agency = agency
+        self.method = method
+        self.classification = classification
+        self.warrantReference = warrantReference
+        self.time = time
+    }
+}
+
+/// A rule that could not be evaluated. The decision is then deny, never a skipped rule.
+public struct EvaluationError: Error, Sendable, Equatable {
+    public let rule: String
+    public let detail: String
+}
+
+/// Evaluates a policy with Cedar-like semantics: default deny, forbid overrides permit, every decision names
+/// its determining rules and one reason. Unlike Cedar, a rule that errors is not skipped: the request is denied
+/// with reason `policy_error`.
+public struct Evaluator: Sendable {
+    public let policy: Policy
+    public let verifier = WarrantVerifier()
+
+    public init(policy: Policy) {
+        self.policy = policy
+    }
+
+    public func evaluate(_ input: EvaluationInput, registry: any DocumentRegistry) -> Decision {
+        var context = Context(input: input, registry: registry, verifier: verifier)
+        var forbids: [Rule] = []
+        var permits: [Rule] = []
+        for rule in policy.rules where isInForce(rule, at: input.time) {
+            do {
+                guard try applies(rule, &context) else { continue }
+            } catch let error as EvaluationError {
+                return Decision(effect: .deny, reason: "policy_error", rules: [error.rule])
+            } catch {
+                return Decision(effect: .deny, reason: "policy_error", rules: [rule.id])
+            }
+            switch rule.effect {
+            case .forbid: forbids.append(rule)
+            case .permit: permits.append(rule)
+            }
+        }
+        if let first = forbids.first {
+            let reason: String
+            if first.reason == Rule.warrantFailureReason {
+                guard case .failed(let failure)? = context.warrant else {
+                    return Decision(effect: .deny, reason: "policy_error", rules: [first.id])
+                }
+                reason = failure.rawValue
+            } else {
+                reason = first.reason
+            }
+            return Decision(effect: .deny, reason: reason, rules: forbids.map(\.id))
+        }
+        guard !permits.isEmpty else { return Decision(effect: .deny, reason: "no_matching_permit") }
+        var redact = Set(policy.redactAlways.map { $0.lowercased() })
+        var obligations: [String] = []
+        for rule in permits {
+            redact.formUnion(rule.redact.map { $0.lowercased() })
+            for obligation in rule.obligations where !obligations.contains(obligation) { obligations.append(obligation) }
+        }
+        var warrant: String?
+        if case .verified(let reference)? = context.warrant { warrant = reference }
+        return Decision(effect: .allow, reason: permits[0].reason, rules: permits.map(\.id), redact: redact, obligations: obligations, warrant: warrant)
+    }
+
+    /// Whether a rule's `when` holds and its `unless` does not.
+    func applies(_ rule: Rule, _ context: inout Context) throws -> Bool {
+        do {
+            guard try context.holds(rule.when) else { return false }
+            if let unless = rule.unless, try context.holds(unless) { return false }
+            return true
+        } catch let error as EvaluationError {
+            throw error
+        } catch {
+            throw EvaluationError(rule: rule.id, detail: String(describing: error))
+        }
+    }
+
+    func isInForce(_ rule: Rule, at time: Date) -> Bool {
+        guard rule.effectiveFrom != nil || rule.effectiveUntil != nil else { return true }
+        let today = LocalDate(date: time, timeZone: policy.timeZone)
+        if let from = rule.effectiveFrom, today < from { return false }
+        if let until = rule.effectiveUntil, until < today { return false }
+        return true
+    }
+
+    /// Per-request evaluation state: the warrant is checked at most once, and only if a rule asks.
+    struct Context {
+        let input: EvaluationInput
+        let registry: any DocumentRegistry
+        let verifier: WarrantVerifier
+        var warrant: WarrantCheck?
+
+        init(input: EvaluationInput, registry: any DocumentRegistry, verifier: WarrantVerifier) {
+            self.input = input
+            self.registry = registry
+            self.verifier = verifier
+        }
+
+        mutating func holds(_ condition: Condition) throws -> Bool {
+            switch condition {
+            case .always:
+                return true
+            case .agency(let ids):
+                return ids.contains(input.agency.id)
+            case .category(let categories):
+                return categories.contains(input.agency.category)
+            case .action(let patterns):
+                return patterns.contains { ActionPattern.matches(pattern: $0, action: input.classification.action) }
+            case .method(let methods):
+                return methods.contains(input.method)
+            case .warrantVerified:
+                if warrant == nil {
+                    warrant = try verifier.verify(
+                        reference: input.warrantReference, agency: input.agency.id, subject: input.classification.subject,
+                        action: input.classification.action, at: input.time, registry: registry
+                    )
+                }
+                return warrant!.isVerified
+            case .advisementRecorded(let within):
+                guard let subject = input.classification.subject else { return false }
+                return try registry.advisements(subject: subject).contains { advisement in
+                    guard advisement.givenAt <= input.time else { return false }
+                    guard let within else { return true }
+                    return input.time.timeIntervalSince(advisement.givenAt) <= within
+                }
+            case .all(let conditions):
+                for condition in conditions where try !holds(condition) { return false }
+                return true
+            case .any(let conditions):
+                for condition in conditions where try holds(condition) { return true }
+                return false
+            case .not(let condition):
+                return try !holds(condition)
+            }
+        }
+    }
+}

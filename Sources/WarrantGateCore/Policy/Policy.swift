@@ -1,0 +1,68 @@
+import Crypto
+import Foundation
+
+/// Whether a rule permits or forbids. Forbid overrides permit.
+public enum RuleEffect: String, Sendable {
+    case permit
+    case forbid
+}
+
+/// One rule of a policy.
+public struct Rule: Sendable, Equatable {
+    /// The reason code that means "use the failing warrant check's own code" (for example `warrant_expired`).
+    public static let warrantFailureReason = "warrant-failure"
+
+    public let id: String
+    public let effect: RuleEffect
+    public let description: String?
+    public let when: Condition
+    /// The rule does not apply when this holds.
+    public let unless: Condition?
+    /// The reason code reported when this rule decides.
+    public let reason: String
+    /// Extra fields to remove from the response when this permit applies.
+    public let redact: [String]
+    /// Duties recorded on the decision, such as `count-for-council-report`.
+    public let obligations: [String]
+    /// Dates, in the policy's time zone, between which the rule is in force (inclusive; either may be open).
+    public let effectiveFrom: LocalDate?
+    public let effectiveUntil: LocalDate?
+    /// The line of the rule in its file, for explanations.
+    public let line: Int?
+}
+
+/// A jurisdiction's policy: routes that classify requests, fields never shared, and rules.
+public struct Policy: Sendable {
+    public let name: String
+    public let title: String
+    public let timeZone: TimeZone
+    public let subjectFormat: SubjectFormat
+    public let routes: [Route]
+    /// Fields removed from every response, whoever asks.
+    public let redactAlways: [String]
+    public let rules: [Rule]
+    /// Lower-case hex SHA-256 of the policy file's bytes: recorded with every decision.
+    public let digest: String
+    public let source: String
+
+    public var classifier: Classifier { Classifier(routes: routes, subjectFormat: subjectFormat) }
+
+    public init(
+        name: String, title: String, timeZone: TimeZone, subjectFormat: SubjectFormat, routes: [Route], redactAlways: [String],
+        rules: [Rule], digest: String, source: String
+    ) {
+        self.name = name
+        self.title = title
+        self.timeZone = timeZone
+        self.subjectFormat = subjectFormat
+        self.routes = routes
+        self.redactAlways = redactAlways
+        self.rules = rules
+        self.digest = digest
+        self.source = source
+    }
+
+    static func digest(of bytes: [UInt8]) -> String {
+        Hex.encode(SHA256.hash(data: bytes))
+    }
+}

@@ -1,0 +1,218 @@
+/// Why a JSON document was refused.
+public struct JSONError: Error, Sendable, Equatable {
+    public let detail: String
+    public let offset: Int
+}
+
+/// A strict, non-recursive-allocation JSON scanner over UTF-8 bytes (RFC 8259).
+///
+/// It validates as it goes, so a document the redactor passes is one a strict parser accepts.
+/// Depth is bounded so hostile input cannot exhaust the stack.
+struct JSONScanner {
+    static let maximumDepth = 128
+
+    let bytes: [UInt8]
+    var index = 0
+
+    init(_ bytes: [UInt8]) throws(JSONError) {
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            throw JSONError(detail: "not valid UTF-8", offset: 0)
+        }
+        self.bytes = bytes
+    }
+
+    func fail(_ detail: String) -> JSONError { JSONError(detail: detail, offset: index) }
+
+    var atEnd: Bool { index >= bytes.count }
+    var current: UInt8? { index < bytes.count ? bytes[index] : nil }
+
+    mutating func skipWhitespace() {
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x09, 0x0a, 0x0d: index += 1
+            default: return
+            }
+        }
+    }
+
+    mutating func expect(_ byte: UInt8) throws(JSONError) {
+        skipWhitespace()
+        guard current == byte else { throw fail("expected '\(Character(Unicode.Scalar(byte)))'") }
+        index += 1
+    }
+
+    /// Scans a string starting at `"`; returns the raw range (with quotes) and the decoded text.
+    mutating func scanString() throws(JSONError) -> (raw: Range<Int>, decoded: String) {
+        let start = index
+        guard current == UInt8(ascii: "\"") else { throw fail("expected a string") }
+        index += 1
+        var decoded: [UInt8] = []
+        var hasEscape = false
+        while true {
+            guard let byte = current else { throw fail("unterminated string") }
+            switch byte {
+            case UInt8(ascii: "\""):
+                index += 1
+                let text = hasEscape ? String(decoding: decoded, as: UTF8.self) : String(decoding: bytes[(start + 1)..<(index - 1)], as: UTF8.self)
+                return (start..<index, text)
+            case UInt8(ascii: "\\"):
+                if !hasEscape {
+                    hasEscape = true
+                    decoded.append(contentsOf: bytes[(start + 1)..<index])
+                }
+                index += 1
+                try scanEscape(into: &decoded)
+            case 0x00..<0x20:
+                throw fail("control character in string")
+            default:
+                if hasEscape { decoded.append(byte) }
+                index += 1
+            }
+        }
+    }
+
+    private mutating func scanEscape(into decoded: inout [UInt8]) throws(JSONError) {
+        guard let byte = current else { throw fail("unterminated escape") }
+        index += 1
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): decoded.append(byte)
+        case UInt8(ascii: "b"): decoded.append(0x08)
+        case UInt8(ascii: "f"): decoded.append(0x0c)
+        case UInt8(ascii: "n"): decoded.append(0x0a)
+        case UInt8(ascii: "r"): decoded.append(0x0d)
+        case UInt8(ascii: "t"): decoded.append(0x09)
+        case UInt8(ascii: "u"):
+            var unit = try scanHex4()
+            if (0xD800..<0xDC00).contains(unit) {
+                guard current == UInt8(ascii: "\\"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "u") else {
+                    throw fail("unpaired surrogate")
+                }
+                index += 2
+                let low = try scanHex4()
+                guard (0xDC00..<0xE000).contains(low) else { throw fail("unpaired surrogate") }
+                unit = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+            } else if (0xDC00..<0xE000).contains(unit) {
+                throw fail("unpaired surrogate")
+            }
+            decoded.append(contentsOf: String(Character(Unicode.Scalar(unit)!)).utf8)
+        default:
+            throw fail("invalid escape")
+        }
+    }
+
+    private mutating func scanHex4() throws(JSONError) -> UInt32 {
+        guard index + 4 <= bytes.count else { throw fail("short \\u escape") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = bytes[index]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: throw fail("invalid \\u escape")
+            }
+            value = value << 4 | UInt32(digit)
+            index += 1
+        }
+        return value
+    }
+
+    /// Scans a number, `true`, `false` or `null`; returns its raw range.
+    mutating func scanScalar() throws(JSONError) -> Range<Int> {
+        let start = index
+        guard let byte = current else { throw fail("expected a value") }
+        for literal in ["true", "false", "null"] where byte == literal.utf8.first {
+            let word = Array(literal.utf8)
+            guard index + word.count <= bytes.count, Array(bytes[index..<(index + word.count)]) == word else {
+                throw fail("invalid literal")
+            }
+            index += word.count
+            return start..<index
+        }
+        if current == UInt8(ascii: "-") { index += 1 }
+        guard let first = current, isDigit(first) else { throw fail("expected a value") }
+        index += 1
+        if first != UInt8(ascii: "0") { while let d = current, isDigit(d) { index += 1 } }
+        if current == UInt8(ascii: ".") {
+            index += 1
+            guard let d = current, isDigit(d) else { throw fail("invalid number") }
+            while let d = current, isDigit(d) { index += 1 }
+        }
+        if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
+            index += 1
+            if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { index += 1 }
+            guard let d = current, isDigit(d) else { throw fail("invalid number") }
+            while let d = current, isDigit(d) { index += 1 }
+        }
+        return start..<index
+    }
+
+    /// Validates and skips any value.
+    mutating func skipValue(depth: Int) throws(JSONError) {
+        skipWhitespace()
+        guard depth < Self.maximumDepth else { throw fail("nesting deeper than \(Self.maximumDepth)") }
+        switch current {
+        case UInt8(ascii: "{"):
+            index += 1
+            try forEachMember { scanner, _ throws(JSONError) in try scanner.skipValue(depth: depth + 1) }
+        case UInt8(ascii: "["):
+            index += 1
+            try forEachElement { scanner throws(JSONError) in try scanner.skipValue(depth: depth + 1) }
+        case UInt8(ascii: "\""):
+            _ = try scanString()
+        default:
+            _ = try scanScalar()
+        }
+    }
+
+    /// Iterates an object's members after its `{`, calling `body` positioned at each value.
+    mutating func forEachMember(_ body: (inout JSONScanner, (raw: Range<Int>, decoded: String)) throws(JSONError) -> Void) throws(JSONError) {
+        skipWhitespace()
+        if current == UInt8(ascii: "}") {
+            index += 1
+            return
+        }
+        while true {
+            skipWhitespace()
+            let key = try scanString()
+            try expect(UInt8(ascii: ":"))
+            try body(&self, key)
+            skipWhitespace()
+            switch current {
+            case UInt8(ascii: ","): index += 1
+            case UInt8(ascii: "}"):
+                index += 1
+                return
+            default: throw fail("expected ',' or '}'")
+            }
+        }
+    }
+
+    /// Iterates an array's elements after its `[`.
+    mutating func forEachElement(_ body: (inout JSONScanner) throws(JSONError) -> Void) throws(JSONError) {
+        skipWhitespace()
+        if current == UInt8(ascii: "]") {
+            index += 1
+            return
+        }
+        while true {
+            try body(&self)
+            skipWhitespace()
+            switch current {
+            case UInt8(ascii: ","): index += 1
+            case UInt8(ascii: "]"):
+                index += 1
+                return
+            default: throw fail("expected ',' or ']'")
+            }
+        }
+    }
+
+    mutating func finish() throws(JSONError) {
+        skipWhitespace()
+        guard atEnd else { throw fail("trailing data after the document") }
+    }
+
+    private func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+}

@@ -1,0 +1,195 @@
+import Foundation
+import Yams
+
+/// An error in a configuration or policy file, located by file and line.
+public struct FileError: Error, CustomStringConvertible, Sendable, Equatable {
+    public let file: String
+    public let line: Int?
+    public let message: String
+
+    public init(file: String, line: Int?, message: String) {
+        self.file = file
+        self.line = line
+        self.message = message
+    }
+
+    public var description: String {
+        if let line { "\(file):\(line): \(message)" } else { "\(file): \(message)" }
+    }
+}
+
+/// A YAML node that knows its file and line, with typed accessors that fail with a located ``FileError``.
+///
+/// Files are hostile input: the reader bounds their size and nesting, and refuses anchors and aliases
+/// (they let a small file expand without bound, and reviewed policy has no need of them).
+public struct YAMLNode {
+    public static let maximumFileSize = 1 << 20
+    public static let maximumDepth = 64
+
+    public let node: Node
+    public let file: String
+
+    public var line: Int? { node.mark.map { $0.line } }
+
+    /// Parses `text` as one YAML document.
+    public static func parse(_ text: String, file: String) throws -> YAMLNode {
+        guard text.utf8.count <= maximumFileSize else {
+            throw FileError(file: file, line: nil, message: "file is larger than \(maximumFileSize) bytes")
+        }
+        try checkFlowNesting(text, file: file)
+        let root: Node
+        do {
+            guard let parsed = try Yams.compose(yaml: text) else {
+                throw FileError(file: file, line: nil, message: "file is empty")
+            }
+            root = parsed
+        } catch let error as YamlError {
+            throw FileError(file: file, line: Self.line(of: error), message: "invalid YAML: \(Self.summary(of: error))")
+        }
+        try checkStructure(root, file: file, depth: 0)
+        return YAMLNode(node: root, file: file)
+    }
+
+    /// Reads and parses a file.
+    public static func load(path: String) throws -> YAMLNode {
+        let url = URL(fileURLWithPath: path)
+        let data: Data
+        do {
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            if let size = attributes[.size] as? Int, size > maximumFileSize {
+                throw FileError(file: path, line: nil, message: "file is larger than \(maximumFileSize) bytes")
+            }
+            data = try Data(contentsOf: url)
+        } catch let error as FileError {
+            throw error
+        } catch {
+            throw FileError(file: path, line: nil, message: "cannot read file (\(error.localizedDescription))")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw FileError(file: path, line: nil, message: "file is not UTF-8")
+        }
+        return try parse(text, file: path)
+    }
+
+    public func error(_ message: String) -> FileError {
+        FileError(file: file, line: line, message: message)
+    }
+
+    public subscript(key: String) -> YAMLNode? {
+        guard case .mapping(let mapping) = node else { return nil }
+        for (k, v) in mapping where k.string == key { return YAMLNode(node: v, file: file) }
+        return nil
+    }
+
+    /// The mapping's entries in file order; throws if this is not a mapping.
+    public func mapping(_ what: String) throws -> [(key: String, value: YAMLNode)] {
+        guard case .mapping(let mapping) = node else { throw error("\(what) must be a mapping") }
+        var seen = Set<String>()
+        return try mapping.map { k, v in
+            guard case .scalar = k, let key = k.string else {
+                throw YAMLNode(node: k, file: file).error("\(what): keys must be strings")
+            }
+            guard seen.insert(key).inserted else {
+                throw YAMLNode(node: k, file: file).error("\(what): duplicate key '\(key)'")
+            }
+            return (key, YAMLNode(node: v, file: file))
+        }
+    }
+
+    /// Throws if the mapping holds a key outside `allowed`: a typo must not silently drop a condition.
+    public func requireKeys(in allowed: Set<String>, what: String) throws {
+        for (key, value) in try mapping(what) where !allowed.contains(key) {
+            throw FileError(
+                file: file, line: value.line ?? line,
+                message: "\(what): unknown key '\(key)' (expected one of: \(allowed.sorted().joined(separator: ", ")))"
+            )
+        }
+    }
+
+    public func sequence(_ what: String) throws -> [YAMLNode] {
+        guard case .sequence(let sequence) = node else { throw error("\(what) must be a list") }
+        return sequence.map { YAMLNode(node: $0, file: file) }
+    }
+
+    public func string(_ what: String) throws -> String {
+        guard case .scalar(let scalar) = node else { throw error("\(what) must be a string") }
+        return scalar.string
+    }
+
+    /// A string, or a list of strings; a single string counts as a list of one.
+    public func strings(_ what: String) throws -> [String] {
+        switch node {
+        case .scalar(let scalar): return [scalar.string]
+        case .sequence: return try sequence(what).map { try $0.string(what) }
+        default: throw error("\(what) must be a string or a list of strings")
+        }
+    }
+
+    public func bool(_ what: String) throws -> Bool {
+        guard let value = node.bool else { throw error("\(what) must be true or false") }
+        return value
+    }
+
+    public func int(_ what: String) throws -> Int {
+        guard let value = node.int else { throw error("\(what) must be a whole number") }
+        return value
+    }
+
+    public func required(_ key: String, in what: String) throws -> YAMLNode {
+        guard let value = self[key] else { throw error("\(what): missing required key '\(key)'") }
+        return value
+    }
+
+    private static func checkStructure(_ node: Node, file: String, depth: Int) throws {
+        let located = YAMLNode(node: node, file: file)
+        guard depth <= maximumDepth else { throw located.error("nesting is deeper than \(maximumDepth) levels") }
+        if node.anchor != nil { throw located.error("YAML anchors and aliases are not allowed") }
+        switch node {
+        case .alias: throw located.error("YAML anchors and aliases are not allowed")
+        case .scalar: return
+        case .sequence(let sequence):
+            for child in sequence { try checkStructure(child, file: file, depth: depth + 1) }
+        case .mapping(let mapping):
+            for (key, value) in mapping {
+                try checkStructure(key, file: file, depth: depth + 1)
+                try checkStructure(value, file: file, depth: depth + 1)
+            }
+        }
+    }
+
+    /// Rejects deeply nested flow collections before the recursive parser sees them.
+    private static func checkFlowNesting(_ text: String, file: String) throws {
+        var depth = 0
+        var line = 1
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > maximumDepth {
+                    throw FileError(file: file, line: line, message: "nesting is deeper than \(maximumDepth) levels")
+                }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth = max(0, depth - 1)
+            case UInt8(ascii: "\n"): line += 1
+            default: break
+            }
+        }
+    }
+
+    private static func line(of error: YamlError) -> Int? {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
+            return mark.line
+        default:
+            return nil
+        }
+    }
+
+    private static func summary(of error: YamlError) -> String {
+        switch error {
+        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _):
+            return problem
+        default:
+            return String(describing: error).split(separator: "\n").first.map(String.init) ?? "unreadable"
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+
+/// The outcome of checking the warrant a request presented.
+public enum WarrantCheck: Sendable, Equatable {
+    case verified(reference: String)
+    case failed(WarrantFailure)
+
+    public var isVerified: Bool {
+        if case .verified = self { true } else { false }
+    }
+}
+
+/// Why a presented warrant does not authorise the request; each has its own reason code.
+public enum WarrantFailure: String, Sendable, CaseIterable {
+    case missing = "warrant_missing"
+    case unknown = "warrant_unknown"
+    case notJudicial = "warrant_not_judicial"
+    case notActive = "warrant_not_active"
+    case revoked = "warrant_revoked"
+    case superseded = "warrant_superseded"
+    case expired = "warrant_expired"
+    case wrongAgency = "warrant_wrong_agency"
+    case wrongSubject = "warrant_wrong_subject"
+    case outOfScope = "warrant_out_of_scope"
+}
+
+/// Checks a presented warrant reference against the registry.
+///
+/// A warrant verifies only if it exists, is of a judicial kind, is active (not pending, revoked or superseded),
+/// has not expired at `time`, was issued to the requesting agency, names the subject, and covers the action.
+/// The checks run in that order and the first failure is reported.
+public struct WarrantVerifier: Sendable {
+    public init() {}
+
+    public func verify(
+        reference: String?, agency: String, subject: String?, action: String, at time: Date, registry: any DocumentRegistry
+    ) throws -> WarrantCheck {
+        guard let reference, !reference.isEmpty else { return .failed(.missing) }
+        guard let document = try registry.document(reference: reference) else { return .failed(.unknown) }
+        guard document.kind.isJudicial else { return .failed(.notJudicial) }
+        switch document.status {
+        case .active: break
+        case .pending: return .failed(.notActive)
+        case .revoked: return .failed(.revoked)
+        case .superseded: return .failed(.superseded)
+        }
+        guard time < document.expiresAt else { return .failed(.expired) }
+        guard document.agency == agency else { return .failed(.wrongAgency) }
+        guard let subject, document.subjects.contains(subject) else { return .failed(.wrongSubject) }
+        guard document.covers(action: action) else { return .failed(.outOfScope) }
+        return .verified(reference: reference)
+    }
+}

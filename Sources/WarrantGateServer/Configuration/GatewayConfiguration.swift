@@ -1,0 +1,117 @@
+import Foundation
+import WarrantGateCore
+
+/// Everything `warrant-gate serve` needs, read from one YAML file. Every key is documented in the README.
+public struct GatewayConfiguration: Sendable {
+    public struct Limits: Sendable {
+        /// Largest request body buffered to read the subject from it (larger: 413).
+        public var inspectBodyBytes = 64 * 1024
+        /// Largest upstream response buffered to redact it (larger: 502).
+        public var redactBodyBytes = 16 * 1024 * 1024
+        public var upstreamConnectTimeout: Duration = .seconds(2)
+        /// Time allowed for the upstream's response head.
+        public var upstreamResponseTimeout: Duration = .seconds(30)
+        /// Time allowed between two reads of the upstream's body.
+        public var upstreamReadTimeout: Duration = .seconds(30)
+        public init() {}
+    }
+
+    public var host = "127.0.0.1"
+    public var port = 8443
+    public var serverCertificatePath: String
+    public var serverKeyPath: String
+    public var clientCAPath: String
+    /// Upstream base URLs by name, such as `records: http://127.0.0.1:9001`.
+    public var upstreams: [String: String]
+    public var policyPath: String
+    public var agenciesPath: String
+    /// PEM files for the authorities that `agencies.yaml` names, overriding the paths in that file.
+    public var authorities: [String: String] = [:]
+    public var databasePath: String
+    /// The plain-HTTP admin listener (`/healthz`, `/readyz`, `/metrics`); nil turns it off.
+    public var adminHost: String? = "127.0.0.1"
+    public var adminPort = 9090
+    public var limits = Limits()
+
+    public init(
+        serverCertificatePath: String, serverKeyPath: String, clientCAPath: String, upstreams: [String: String],
+        policyPath: String, agenciesPath: String, databasePath: String
+    ) {
+        self.serverCertificatePath = serverCertificatePath
+        self.serverKeyPath = serverKeyPath
+        self.clientCAPath = clientCAPath
+        self.upstreams = upstreams
+        self.policyPath = policyPath
+        self.agenciesPath = agenciesPath
+        self.databasePath = databasePath
+    }
+
+    /// Reads a configuration file. Relative paths in it are taken relative to the file's directory.
+    public static func load(path: String) throws -> GatewayConfiguration {
+        let root = try YAMLNode.load(path: path)
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+        func resolve(_ text: String) -> String { text.hasPrefix("/") ? text : base.appendingPathComponent(text).path }
+
+        try root.requireKeys(in: ["listen", "tls", "upstreams", "policy", "database", "admin", "limits"], what: "configuration")
+        let tls = try root.required("tls", in: "configuration")
+        try tls.requireKeys(in: ["certificate", "key", "client-ca"], what: "tls")
+        let policy = try root.required("policy", in: "configuration")
+        try policy.requireKeys(in: ["file", "agencies", "authorities"], what: "policy")
+        var upstreams: [String: String] = [:]
+        for (name, value) in try root.required("upstreams", in: "configuration").mapping("upstreams") {
+            let url = try value.string("upstream URL")
+            guard let parsed = URL(string: url), parsed.scheme == "http" || parsed.scheme == "https", parsed.host != nil,
+                  parsed.path.isEmpty || parsed.path == "/", parsed.query == nil
+            else { throw value.error("upstream '\(name)' must be an http(s) URL with no path, such as http://10.0.0.5:8080") }
+            upstreams[name] = url.hasSuffix("/") ? String(url.dropLast()) : url
+        }
+        var configuration = GatewayConfiguration(
+            serverCertificatePath: resolve(try tls.required("certificate", in: "tls").string("certificate")),
+            serverKeyPath: resolve(try tls.required("key", in: "tls").string("key")),
+            clientCAPath: resolve(try tls.required("client-ca", in: "tls").string("client-ca")),
+            upstreams: upstreams,
+            policyPath: resolve(try policy.required("file", in: "policy").string("policy file")),
+            agenciesPath: resolve(try policy.required("agencies", in: "policy").string("agencies file")),
+            databasePath: resolve(try root.required("database", in: "configuration").string("database"))
+        )
+        for (name, value) in try policy["authorities"]?.mapping("authorities") ?? [] {
+            configuration.authorities[name] = resolve(try value.string("authority certificate"))
+        }
+        if let listen = root["listen"] {
+            try listen.requireKeys(in: ["host", "port"], what: "listen")
+            configuration.host = try listen["host"]?.string("host") ?? configuration.host
+            configuration.port = try port(listen["port"]) ?? configuration.port
+        }
+        if let admin = root["admin"] {
+            try admin.requireKeys(in: ["host", "port", "enabled"], what: "admin")
+            if try admin["enabled"]?.bool("enabled") == false { configuration.adminHost = nil }
+            if let host = try admin["host"]?.string("host") { configuration.adminHost = host }
+            configuration.adminPort = try port(admin["port"]) ?? configuration.adminPort
+        }
+        if let limits = root["limits"] {
+            try limits.requireKeys(
+                in: ["inspect-body-bytes", "redact-body-bytes", "upstream-connect-timeout-ms", "upstream-response-timeout-ms", "upstream-read-timeout-ms"],
+                what: "limits"
+            )
+            func positive(_ key: String) throws -> Int? {
+                guard let node = limits[key] else { return nil }
+                let value = try node.int(key)
+                guard value > 0 else { throw node.error("\(key) must be positive") }
+                return value
+            }
+            if let value = try positive("inspect-body-bytes") { configuration.limits.inspectBodyBytes = value }
+            if let value = try positive("redact-body-bytes") { configuration.limits.redactBodyBytes = value }
+            if let value = try positive("upstream-connect-timeout-ms") { configuration.limits.upstreamConnectTimeout = .milliseconds(value) }
+            if let value = try positive("upstream-response-timeout-ms") { configuration.limits.upstreamResponseTimeout = .milliseconds(value) }
+            if let value = try positive("upstream-read-timeout-ms") { configuration.limits.upstreamReadTimeout = .milliseconds(value) }
+        }
+        return configuration
+    }
+
+    private static func port(_ node: YAMLNode?) throws -> Int? {
+        guard let node else { return nil }
+        let value = try node.int("port")
+        guard (0...65535).contains(value) else { throw node.error("port must be between 0 and 65535") }
+        return value
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import Synchronization
+
+/// Stand-ins for the jail's records and visitation systems, for the demo and the tests.
+///
+/// Their raw records include the immigration fields that the gateway must strip, so redaction is visible.
+/// They listen on loopback, plain HTTP, as the real systems would behind the gateway.
+public enum SimulatedUpstreams {
+    public struct Inmate: Sendable {
+        public let booking: String
+        public let name: String
+        public let releaseDate: String
+        public let countryOfBirth: String
+    }
+
+    public static let inmates: [Inmate] = [
+        Inmate(booking: "2017-000123", name: "Ana Morales", releaseDate: "2026-12-18", countryOfBirth: "Mexico"),
+        Inmate(booking: "2017-000456", name: "Daniel Okafor", releaseDate: "2027-02-03", countryOfBirth: "Nigeria"),
+        Inmate(booking: "2017-000789", name: "Tomás Reyes", releaseDate: "2026-11-30", countryOfBirth: "Guatemala"),
+    ]
+
+    /// The records system: `GET /records/inmates/{booking}` and `GET /records/inmates/{booking}/release`.
+    public static func recordsRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/records/inmates/:booking") { _, context -> Response in
+            guard let inmate = inmate(context.parameters.get("booking")) else { return notFound() }
+            return json(
+                """
+                {"bookingNumber":"\(inmate.booking)","name":"\(inmate.name)","status":"in custody","housingUnit":"4B",\
+                "charges":[{"statute":"C.R.S. 18-4-203","description":"second degree burglary"}],\
+                "citizenship":"unknown","immigrationStatus":"undocumented (reported)","alienNumber":"A-201-555-0199",\
+                "demographics":{"dateOfBirth":"1990-04-11","countryOfBirth":"\(inmate.countryOfBirth)","placeOfBirth":"\(inmate.countryOfBirth)"}}
+                """
+            )
+        }
+        router.get("/records/inmates/:booking/release") { _, context -> Response in
+            guard let inmate = inmate(context.parameters.get("booking")) else { return notFound() }
+            return json(#"{"bookingNumber":"\#(inmate.booking)","scheduledRelease":"\#(inmate.releaseDate)","immigrationStatus":"undocumented (reported)"}"#)
+        }
+        return router
+    }
+
+    /// The visitation system: `GET /visitation/visits?booking=…`, `POST /visitation/visits` and
+    /// `DELETE /visitation/visits/{id}?booking=…`.
+    public static func visitationRouter() -> Router<BasicRequestContext> {
+        let visits = VisitBook()
+        let router = Router()
+        router.get("/visitation/visits") { request, _ -> Response in
+            guard let booking = request.uri.queryParameters.get("booking"), inmate(booking) != nil else { return notFound() }
+            let list = visits.list(booking: booking).map(\.json).joined(separator: ",")
+            return json(#"{"bookingNumber":"\#(booking)","visits":[\#(list)]}"#)
+        }
+        router.post("/visitation/visits") { request, context -> Response in
+            struct NewVisit: Decodable {
+                let bookingNumber: String
+                let visitor: String
+                let purpose: String
+                let scheduledFor: String
+            }
+            guard let visit = try? await request.decode(as: NewVisit.self, context: context), inmate(visit.bookingNumber) != nil else {
+                return Response(status: .badRequest, body: .init(byteBuffer: ByteBuffer(string: #"{"error":"invalid visit"}"#)))
+            }
+            let stored = visits.add(booking: visit.bookingNumber, visitor: visit.visitor, purpose: visit.purpose, scheduledFor: visit.scheduledFor)
+            var response = json(stored.json)
+            response.status = .created
+            return response
+        }
+        router.delete("/visitation/visits/:id") { request, context -> Response in
+            guard let id = context.parameters.get("id"), let booking = request.uri.queryParameters.get("booking"),
+                  visits.remove(id: id, booking: booking)
+            else { return notFound() }
+            return Response(status: .noContent)
+        }
+        return router
+    }
+
+    private static func inmate(_ booking: String?) -> Inmate? {
+        inmates.first { $0.booking == booking }
+    }
+
+    private static func json(_ text: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    private static func notFound() -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: .notFound, headers: headers, body: .init(byteBuffer: ByteBuffer(string: #"{"error":"not found"}"#)))
+    }
+}
+
+/// The visitation system's in-memory appointment book.
+final class VisitBook: Sendable {
+    struct Visit: Sendable {
+        let id: String
+        let booking: String
+        let visitor: String
+        let purpose: String
+        let scheduledFor: String
+
+        var json: String {
+            var object: [String: String] = ["id": id, "bookingNumber": booking, "visitor": visitor, "purpose": purpose, "scheduledFor": scheduledFor]
+            object["status"] = "scheduled"
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+            return String(decoding: data, as: UTF8.self)
+        }
+    }
+
+    private let visits = Mutex<[Visit]>([])
+
+    func add(booking: String, visitor: String, purpose: String, scheduledFor: String) -> Visit {
+        visits.withLock { visits in
+            let visit = Visit(id: "V-\(visits.count + 1001)", booking: booking, visitor: visitor, purpose: purpose, scheduledFor: scheduledFor)
+            visits.append(visit)
+            return visit
+        }
+    }
+
+    func list(booking: String) -> [Visit] {
+        visits.withLock { $0.filter { $0.booking == booking } }
+    }
+
+    func remove(id: String, booking: String) -> Bool {
+        visits.withLock { visits in
+            guard let index = visits.firstIndex(where: { $0.id == id && $0.booking == booking }) else { return false }
+            visits.remove(at: index)
+            return true
+        }
+    }
+}

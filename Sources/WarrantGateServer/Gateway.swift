@@ -1,0 +1,117 @@
+import AsyncHTTPClient
+import Foundation
+import GRDB
+import Hummingbird
+import HummingbirdHTTP2
+import HummingbirdTLS
+import Logging
+import NIOCore
+import ServiceLifecycle
+import WarrantGateCore
+import WarrantGateStore
+
+/// A gateway assembled from its configuration: the TLS listener, the decision log writer, the registry refresher,
+/// the admin listener and the upstream client, run together as one service group.
+public final class Gateway: Sendable {
+    public let configuration: GatewayConfiguration
+    public let state: GatewayState
+    public let database: DatabasePool
+    public let registry: Registry
+    let log: DecisionLog
+    let metrics: GatewayMetrics
+    let client: HTTPClient
+    let logger: Logger
+    let now: @Sendable () -> Date
+    /// Called with the bound port of the TLS listener (useful with port 0).
+    let onListening: @Sendable (Int) async -> Void
+
+    /// Loads and validates everything; throws with a located message if a file is wrong.
+    public init(
+        configuration: GatewayConfiguration, logger: Logger = Logger(label: "warrant-gate"),
+        now: @escaping @Sendable () -> Date = Date.init, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.now = now
+        self.onListening = onListening
+        let policies = try PolicySet.load(configuration)
+        self.database = try StoreDatabase.openPool(path: configuration.databasePath)
+        self.registry = Registry(writer: database, timeZone: policies.policy.timeZone)
+        try registry.recordTimeZone()
+        self.state = GatewayState(policies: policies, registry: try registry.snapshot())
+        self.log = DecisionLog(writer: database)
+        self.metrics = GatewayMetrics()
+        var clientConfiguration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: configuration.limits.upstreamConnectTimeout.timeAmount, read: configuration.limits.upstreamReadTimeout.timeAmount),
+            connectionPool: .init(idleTimeout: .seconds(60))
+        )
+        clientConfiguration.decompression = .disabled
+        clientConfiguration.httpVersion = .http1Only
+        self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+    }
+
+    /// Builds the services. Run them with ``run()`` or in a `ServiceGroup` of your own.
+    public func services() throws -> [any Service] {
+        let tls = try GatewayTLS.serverConfiguration(
+            certificatePath: configuration.serverCertificatePath, keyPath: configuration.serverKeyPath, clientCAPath: configuration.clientCAPath
+        )
+        let proxy = UpstreamProxy(client: client, upstreams: configuration.upstreams, limits: configuration.limits, log: log, metrics: metrics, logger: logger, now: now)
+        let responder = GatewayResponder(state: state, log: log, proxy: proxy, limits: configuration.limits, metrics: metrics, logger: logger, now: now)
+        let onListening = self.onListening
+        let gateway = Application(
+            responder: responder,
+            server: try .http2Upgrade(tlsConfiguration: tls),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+        // A service group stops its services in reverse order: the listeners drain first, then the upstream
+        // client shuts down, and the log writer, last, writes whatever the drained requests queued.
+        var services: [any Service] = [
+            LogWriterService(log: log),
+            ClientShutdownService(client: client),
+            RegistryRefresher(registry: registry, state: state, interval: .milliseconds(250), logger: logger),
+            gateway,
+        ]
+        if let adminHost = configuration.adminHost {
+            services.append(Application(
+                router: AdminRouter.make(state: state, registry: registry, metrics: metrics),
+                configuration: .init(address: .hostname(adminHost, port: configuration.adminPort), serverName: nil),
+                logger: logger
+            ))
+        }
+        return services
+    }
+
+    /// Runs until SIGTERM or SIGINT, then drains: open requests finish, queued log entries are written.
+    public func run() async throws {
+        let group = ServiceGroup(
+            configuration: .init(services: try services().map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await group.run()
+    }
+}
+
+/// Runs the decision log's writer; on shutdown, writes what is queued and stops.
+struct LogWriterService: Service {
+    let log: DecisionLog
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            await log.run()
+        } onGracefulShutdown: {
+            log.close()
+        }
+    }
+}
+
+/// Shuts the upstream client down when the group stops.
+struct ClientShutdownService: Service {
+    let client: HTTPClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+import Hummingbird
+import HTTPTypes
+import Logging
+import NIOCore
+import WarrantGateCore
+import WarrantGateStore
+
+/// The gateway's request pipeline. Each request passes these stages, in order:
+///
+/// 1. **identity** — the verified client certificate, mapped to an agency (never a header);
+/// 2. **headers** — malformed, duplicated or smuggling-prone headers are refused;
+/// 3. **canonical target** — the path and query in their one canonical form;
+/// 4. **classify** — route, action and subject (reading a bounded JSON body if the route needs it);
+/// 5. **decide** — the policy, with the warrant check;
+/// 6. **log** — the decision is committed durably; if that fails the answer is 503 and nothing is forwarded;
+/// 7. **forward** — to the route's upstream, with the canonical target ([`UpstreamProxy`](x-source-tag://UpstreamProxy)),
+///    then **redact** and **record the outcome**.
+///
+/// Every answer carries a `Decision-Id` header; refusals are RFC 9457 problem documents.
+struct GatewayResponder: HTTPResponder {
+    typealias Context = GatewayRequestContext
+
+    let state: GatewayState
+    let log: DecisionLog
+    let proxy: UpstreamProxy
+    let limits: GatewayConfiguration.Limits
+    let metrics: GatewayMetrics
+    let logger: Logger
+    let now: @Sendable () -> Date
+
+    func respond(to request: Request, context: GatewayRequestContext) async throws -> Response {
+        let started = ContinuousClock.now
+        let current = state.current
+        var record = DecisionRecord(
+            decisionId: DecisionID.make(), time: Timestamp.format(now()), component: "gateway", certificateSPKI: nil,
+            certificateSubject: nil, agency: nil, category: nil, method: request.method.rawValue,
+            path: Self.loggable(request.head.path ?? ""), action: nil, subject: nil, warrantReference: nil, effect: .deny,
+            reason: "", rules: [], obligations: [], policy: current.policies.policy.name, policyDigest: current.policies.policy.digest,
+            status: nil
+        )
+
+        // 1. Identity.
+        guard let der = await context.peerCertificateDER(),
+              let (certificate, identification) = try? state.identities.identify(der: der, directory: current.policies.directory)
+        else { return await refuse(&record, reason: "no_client_certificate", started: started) }
+        record.certificateSPKI = certificate.spkiSHA256
+        record.certificateSubject = certificate.subject
+        let agency: Agency
+        switch identification {
+        case .agency(let found): agency = found
+        case .unknown: return await refuse(&record, reason: "unknown_agency", started: started)
+        case .ambiguous: return await refuse(&record, reason: "ambiguous_agency", started: started)
+        case .revoked: return await refuse(&record, reason: "certificate_revoked", started: started)
+        }
+        record.agency = agency.id
+        record.category = agency.category.rawValue
+
+        // 2. Headers.
+        if let violation = HeaderRules.violation(in: request.headers) {
+            return await refuse(&record, reason: "bad_header", detail: violation, started: started)
+        }
+        let warrantReference = request.headers[HeaderRules.warrantReference]
+        record.warrantReference = warrantReference.map { String($0.prefix(128)) }
+
+        // 3. Canonical target.
+        let target: CanonicalTarget
+        do {
+            target = try CanonicalTarget(raw: request.head.path ?? "")
+        } catch {
+            return await refuse(&record, reason: "ambiguous_path", detail: "The request target is ambiguous: \(error.detail).", started: started)
+        }
+        record.path = target.target
+
+        // 4. Classification.
+        let classifier = current.policies.classifier
+        let match: (route: Route, parameters: [String: String])
+        do {
+            match = try classifier.match(method: request.method.rawValue, target: target)
+        } catch {
+            return await refuse(&record, reason: error.reason, started: started)
+        }
+        record.action = match.route.action
+        var request = request
+        var bufferedBody: ByteBuffer?
+        if Classifier.needsBody(match.route) {
+            if let length = request.headers[.contentLength].flatMap(Int.init), length > limits.inspectBodyBytes {
+                return await refuse(&record, reason: "body_too_large", started: started)
+            }
+            do {
+                bufferedBody = try await request.collectBody(upTo: limits.inspectBodyBytes)
+            } catch {
+                return await refuse(&record, reason: "body_too_large", started: started)
+            }
+        }
+        let classification: Classification
+        do {
+            classification = try classifier.classify(
+                route: match.route, parameters: match.parameters, target: target,
+                body: bufferedBody.map { Array($0.readableBytesView) }
+            )
+        } catch {
+            return await refuse(&record, reason: error.reason, detail: error.detail, started: started)
+        }
+        record.subject = classification.subject
+
+        // 5. Decide.
+        let decision = current.policies.evaluator.evaluate(
+            EvaluationInput(agency: agency, method: request.method.rawValue, classification: classification, warrantReference: warrantReference, time: now()),
+            registry: current.registry
+        )
+        record.reason = decision.reason
+        record.rules = decision.rules
+        guard decision.effect == .allow else { return await refuse(&record, reason: decision.reason, started: started) }
+        record.effect = .allow
+        record.obligations = decision.obligations
+
+        // 6. Log, durably, before anything is forwarded.
+        do {
+            try await log.append([LogEntry(kind: .decision, time: now(), decisionId: record.decisionId, canonical: record.canonical)])
+        } catch {
+            logger.error("decision log write failed; refusing", metadata: ["decision": "\(record.decisionId)", "error": "\(StoreDatabase.describe(error))"])
+            metrics.count(effect: .deny, reason: "log_unavailable")
+            return Problem.response(reason: "log_unavailable", decisionId: record.decisionId)
+        }
+        metrics.count(effect: .allow, reason: decision.reason)
+
+        // 7. Forward, redact, record the outcome.
+        return await proxy.forward(
+            ForwardRequest(
+                decisionId: record.decisionId, upstream: match.route.upstream, method: request.method, target: target,
+                headers: request.headers, body: bufferedBody.map { .buffered($0) } ?? .stream(request.body), agency: agency,
+                warrant: decision.warrant, redactor: JSONRedactor(fields: decision.redact), started: started
+            )
+        )
+    }
+
+    /// Records a refusal and answers it. If the refusal itself cannot be recorded, the answer is 503.
+    private func refuse(_ record: inout DecisionRecord, reason: String, detail: String? = nil, started: ContinuousClock.Instant) async -> Response {
+        let status = ReasonCatalog.entry(for: reason).status
+        record.effect = .deny
+        record.reason = reason
+        record.status = status
+        do {
+            try await log.append([LogEntry(kind: .decision, time: now(), decisionId: record.decisionId, canonical: record.canonical)])
+        } catch {
+            logger.error("decision log write failed", metadata: ["decision": "\(record.decisionId)", "error": "\(StoreDatabase.describe(error))"])
+            metrics.count(effect: .deny, reason: "log_unavailable")
+            return Problem.response(reason: "log_unavailable", decisionId: record.decisionId)
+        }
+        metrics.count(effect: .deny, reason: reason)
+        metrics.observe(since: started)
+        return Problem.response(reason: reason, decisionId: record.decisionId, detail: detail)
+    }
+
+    /// The raw target as it may appear in the log when it could not be canonicalised: bounded in length.
+    private static func loggable(_ raw: String) -> String {
+        raw.count > 2048 ? String(raw.prefix(2048)) + "…" : raw
+    }
+}
+
+/// Decision identifiers: 128 random bits, as a lower-case UUID.
+enum DecisionID {
+    static func make() -> String { UUID().uuidString.lowercased() }
+}

@@ -1,0 +1,101 @@
+import HTTPTypes
+import NIOHTTP1
+
+/// Which request and response headers pass the gateway, and which it sets itself.
+enum HeaderRules {
+    static let warrantReference = HTTPField.Name("Warrant-Reference")!
+    static let decisionId = HTTPField.Name("Decision-Id")!
+    static let gatewayAgency = "Gateway-Agency"
+    static let gatewayCategory = "Gateway-Agency-Category"
+    static let gatewayWarrant = "Gateway-Warrant"
+    static let gatewayDecision = "Decision-Id"
+
+    /// Hop-by-hop headers (RFC 9110 §7.6.1 and common non-standard ones): never forwarded in either direction.
+    static let hopByHop: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+        "transfer-encoding", "upgrade", "http2-settings",
+    ]
+
+    /// Request headers dropped because they could pass for something the gateway vouches for, or because the
+    /// gateway sets them itself.
+    static func isSpoofable(_ lowercasedName: String) -> Bool {
+        lowercasedName.hasPrefix("gateway-") || lowercasedName.hasPrefix("x-forwarded-") || lowercasedName.hasPrefix("x-client-")
+            || lowercasedName.hasPrefix("x-ssl-") || lowercasedName.hasPrefix("ssl-client") || lowercasedName == "forwarded"
+            || lowercasedName == "x-real-ip" || lowercasedName == "decision-id" || lowercasedName == "warrant-reference"
+            || lowercasedName == "host" || lowercasedName == "content-length" || lowercasedName == "expect"
+    }
+
+    /// Names listed in `Connection:` headers, lower-cased. The gateway drops these too, but they can never remove
+    /// a header the gateway adds, since those are added after filtering.
+    static func connectionNominated(_ fields: HTTPFields) -> Set<String> {
+        var names = Set<String>()
+        for field in fields where field.name.canonicalName == "connection" {
+            for token in field.value.split(separator: ",") {
+                names.insert(token.trimmingCharacters(in: .whitespaces).lowercased())
+            }
+        }
+        return names
+    }
+
+    /// Checks a request's headers; returns a short reason when they must be refused.
+    static func violation(in fields: HTTPFields) -> String? {
+        var warrantCount = 0
+        var hostCount = 0
+        var hasContentLength = false
+        var hasTransferEncoding = false
+        for field in fields {
+            let name = field.name.canonicalName
+            if name.contains("_") { return "header names with underscores are refused" }
+            let value = field.value
+            if value.utf8.contains(where: { $0 == 0 || $0 == 0x0a || $0 == 0x0d }) { return "a header value contains CR, LF or NUL" }
+            switch name {
+            case "warrant-reference":
+                warrantCount += 1
+                if !value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) {
+                    return "Warrant-Reference must be printable ASCII"
+                }
+            case "host": hostCount += 1
+            case "content-length":
+                if hasContentLength { return "Content-Length is given more than once" }
+                hasContentLength = true
+                if value.isEmpty || !value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { return "Content-Length is malformed" }
+            case "transfer-encoding":
+                hasTransferEncoding = true
+                if value.lowercased().trimmingCharacters(in: .whitespaces) != "chunked" { return "Transfer-Encoding must be chunked" }
+            default: break
+            }
+        }
+        if warrantCount > 1 { return "Warrant-Reference is given more than once" }
+        if hostCount > 1 { return "Host is given more than once" }
+        if hasContentLength && hasTransferEncoding { return "both Content-Length and Transfer-Encoding are present" }
+        return nil
+    }
+
+    /// The end-to-end request headers to forward upstream, before the gateway adds its own.
+    static func forwardable(_ fields: HTTPFields) -> HTTPHeaders {
+        let nominated = connectionNominated(fields)
+        var headers = HTTPHeaders()
+        for field in fields {
+            let name = field.name.canonicalName
+            if hopByHop.contains(name) || nominated.contains(name) || isSpoofable(name) { continue }
+            headers.add(name: field.name.rawName, value: field.value)
+        }
+        return headers
+    }
+
+    /// The upstream's response headers to return to the client, without hop-by-hop headers and framing.
+    static func returnable(_ headers: HTTPHeaders) -> HTTPFields {
+        var nominated = Set<String>()
+        for value in headers["connection"] {
+            for token in value.split(separator: ",") { nominated.insert(token.trimmingCharacters(in: .whitespaces).lowercased()) }
+        }
+        var fields = HTTPFields()
+        for (name, value) in headers {
+            let lowered = name.lowercased()
+            if hopByHop.contains(lowered) || nominated.contains(lowered) || lowered == "content-length" || lowered == "decision-id" { continue }
+            guard let fieldName = HTTPField.Name(name) else { continue }
+            fields.append(HTTPField(name: fieldName, value: value))
+        }
+        return fields
+    }
+}

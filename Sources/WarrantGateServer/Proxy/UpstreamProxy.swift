@@ -1,0 +1,159 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOHTTP1
+import WarrantGateCore
+import WarrantGateStore
+
+/// A request that has been allowed and logged, ready to forward.
+struct ForwardRequest: Sendable {
+    enum Body: Sendable {
+        case buffered(ByteBuffer)
+        case stream(RequestBody)
+    }
+
+    let decisionId: String
+    let upstream: String
+    let method: HTTPRequest.Method
+    /// The canonical target: exactly what the policy matched.
+    let target: CanonicalTarget
+    let headers: HTTPFields
+    let body: Body
+    let agency: Agency
+    let warrant: String?
+    let redactor: JSONRedactor
+    let started: ContinuousClock.Instant
+}
+
+/// Sends allowed requests to their upstream and returns the answer, redacted where the policy says so.
+///
+/// Redirects are never followed, timeouts are bounded, and every exchange ends with an outcome record linked to its
+/// decision. A response that must be redacted is buffered (up to a bound) and must be valid JSON, or it is withheld
+/// with 502; other responses stream through.
+struct UpstreamProxy: Sendable {
+    let client: HTTPClient
+    let upstreams: [String: String]
+    let limits: GatewayConfiguration.Limits
+    let log: DecisionLog
+    let metrics: GatewayMetrics
+    let logger: Logger
+    let now: @Sendable () -> Date
+
+    func forward(_ forward: ForwardRequest) async -> Response {
+        guard let base = upstreams[forward.upstream] else {
+            return failed(forward, reason: "gateway_error", upstreamStatus: nil)
+        }
+        var request = HTTPClientRequest(url: base + forward.target.target)
+        request.method = HTTPMethod(rawValue: forward.method.rawValue)
+        request.headers = HeaderRules.forwardable(forward.headers)
+        request.headers.add(name: HeaderRules.gatewayAgency, value: forward.agency.id)
+        request.headers.add(name: HeaderRules.gatewayCategory, value: forward.agency.category.rawValue)
+        request.headers.add(name: HeaderRules.gatewayDecision, value: forward.decisionId)
+        if let warrant = forward.warrant { request.headers.add(name: HeaderRules.gatewayWarrant, value: warrant) }
+        switch forward.body {
+        case .buffered(let buffer):
+            request.body = .bytes(buffer)
+        case .stream(let body):
+            if let length = forward.headers[.contentLength].flatMap(Int.init) {
+                if length > 0 { request.body = .stream(body, length: .known(Int64(length))) }
+            } else if forward.headers[.transferEncoding] != nil || ["POST", "PUT", "PATCH"].contains(forward.method.rawValue) {
+                request.body = .stream(body, length: .unknown)
+            }
+        }
+
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(request, timeout: limits.upstreamResponseTimeout.timeAmount)
+        } catch {
+            return failed(forward, reason: Self.isTimeout(error) ? "upstream_timeout" : "upstream_unavailable", upstreamStatus: nil)
+        }
+        var headers = HeaderRules.returnable(response.headers)
+        headers[HeaderRules.decisionId] = forward.decisionId
+        let status = HTTPResponse.Status(code: Int(response.status.code))
+
+        if forward.redactor.isEmpty || forward.method == .head || Self.hasNoBody(response) {
+            return streamed(forward, response: response, status: status, headers: headers)
+        }
+        let collected: ByteBuffer
+        do {
+            collected = try await response.body.collect(upTo: limits.redactBodyBytes)
+        } catch {
+            let reason = Self.isTimeout(error) ? "upstream_timeout" : "upstream_unredactable"
+            return failed(forward, reason: reason, upstreamStatus: Int(response.status.code))
+        }
+        if collected.readableBytes == 0 {
+            record(forward, upstreamStatus: Int(response.status.code), status: status.code, bytes: 0, redacted: 0, error: nil)
+            return Response(status: status, headers: headers, body: .init())
+        }
+        let redacted: (output: [UInt8], removed: Int)
+        do {
+            redacted = try forward.redactor.redact(Array(collected.readableBytesView))
+        } catch {
+            return failed(forward, reason: "upstream_unredactable", upstreamStatus: Int(response.status.code))
+        }
+        headers[.contentLength] = String(redacted.output.count)
+        record(forward, upstreamStatus: Int(response.status.code), status: status.code, bytes: redacted.output.count, redacted: redacted.removed, error: nil)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: redacted.output)))
+    }
+
+    private func streamed(_ forward: ForwardRequest, response: HTTPClientResponse, status: HTTPResponse.Status, headers: HTTPFields) -> Response {
+        var headers = headers
+        let length = response.headers["content-length"].first.flatMap(Int.init)
+        if let length { headers[.contentLength] = String(length) }
+        let body = ResponseBody(contentLength: length) { writer in
+            var bytes = 0
+            do {
+                for try await chunk in response.body {
+                    bytes += chunk.readableBytes
+                    try await writer.write(chunk)
+                }
+                try await writer.finish(nil)
+            } catch {
+                record(forward, upstreamStatus: Int(response.status.code), status: status.code, bytes: bytes, redacted: 0, error: "upstream_body_failed")
+                throw error
+            }
+            record(forward, upstreamStatus: Int(response.status.code), status: status.code, bytes: bytes, redacted: 0, error: nil)
+        }
+        return Response(status: status, headers: headers, body: body)
+    }
+
+    private func failed(_ forward: ForwardRequest, reason: String, upstreamStatus: Int?) -> Response {
+        let status = ReasonCatalog.entry(for: reason).status
+        logger.warning("upstream exchange failed", metadata: ["decision": "\(forward.decisionId)", "reason": "\(reason)"])
+        metrics.count(effect: .allow, reason: reason)
+        record(forward, upstreamStatus: upstreamStatus, status: status, bytes: 0, redacted: 0, error: reason)
+        return Problem.response(reason: reason, decisionId: forward.decisionId)
+    }
+
+    /// Queues the outcome record; it is committed with the next batch, after the answer.
+    private func record(_ forward: ForwardRequest, upstreamStatus: Int?, status: Int, bytes: Int, redacted: Int, error: String?) {
+        let elapsed = ContinuousClock.now - forward.started
+        let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        let outcome = OutcomeRecord(
+            decisionId: forward.decisionId, time: Timestamp.format(now()), upstreamStatus: upstreamStatus, status: status,
+            bytes: bytes, latencyMs: milliseconds, redactedFields: redacted, error: error
+        )
+        log.enqueue([LogEntry(kind: .outcome, time: now(), decisionId: forward.decisionId, canonical: outcome.canonical)])
+        metrics.observe(since: forward.started)
+    }
+
+    private static func hasNoBody(_ response: HTTPClientResponse) -> Bool {
+        let code = response.status.code
+        return code == 204 || code == 304 || (100..<200).contains(code) || response.headers["content-length"].first == "0"
+    }
+
+    private static func isTimeout(_ error: any Error) -> Bool {
+        guard let error = error as? HTTPClientError else { return false }
+        return error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout
+    }
+}
+
+extension Duration {
+    /// The same span as a NIO `TimeAmount`.
+    var timeAmount: TimeAmount {
+        .nanoseconds(components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,36 @@
+import CoreMetrics
+import Foundation
+import Prometheus
+import WarrantGateCore
+
+typealias WarrantGateCoreEffect = Effect
+
+/// The gateway's Prometheus metrics, kept in a registry of its own and served on the admin listener.
+final class GatewayMetrics: Sendable {
+    let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+    private let latency: CoreMetrics.Timer
+    let policyReloadFailures: CoreMetrics.Counter
+
+    init() {
+        registry = PrometheusCollectorRegistry()
+        factory = PrometheusMetricsFactory(registry: registry)
+        latency = CoreMetrics.Timer(label: "warrantgate_request_duration_seconds", dimensions: [], factory: factory)
+        policyReloadFailures = CoreMetrics.Counter(label: "warrantgate_policy_reload_failures_total", dimensions: [], factory: factory)
+    }
+
+    func count(effect: WarrantGateCoreEffect, reason: String) {
+        CoreMetrics.Counter(label: "warrantgate_decisions_total", dimensions: [("effect", effect.rawValue), ("reason", reason)], factory: factory).increment()
+    }
+
+    func observe(since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        latency.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+    }
+
+    func exposition() -> [UInt8] {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return buffer
+    }
+}

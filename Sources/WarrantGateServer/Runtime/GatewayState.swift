@@ -1,0 +1,95 @@
+import Foundation
+import Synchronization
+import WarrantGateCore
+
+/// The policy and directory the gateway enforces, parsed once and swapped whole on reload.
+public struct PolicySet: Sendable {
+    public let policy: Policy
+    public let evaluator: Evaluator
+    public let classifier: Classifier
+    public let directory: AgencyDirectory
+
+    public init(policy: Policy, directory: AgencyDirectory) {
+        self.policy = policy
+        self.evaluator = Evaluator(policy: policy)
+        self.classifier = policy.classifier
+        self.directory = directory
+    }
+
+    /// Loads and validates the policy and agency files named in the configuration.
+    public static func load(_ configuration: GatewayConfiguration) throws -> PolicySet {
+        let policy = try PolicyParser.load(path: configuration.policyPath)
+        let directory = try AgencyDirectoryFile.load(path: configuration.agenciesPath, authorityOverrides: configuration.authorities)
+        for route in policy.routes where configuration.upstreams[route.upstream] == nil {
+            throw FileError(file: configuration.policyPath, line: nil, message: "route '\(route.id)' uses upstream '\(route.upstream)', which the configuration does not define")
+        }
+        return PolicySet(policy: policy, directory: directory)
+    }
+}
+
+/// A registry that refuses every lookup: used while the database cannot be read, so rules that need the registry
+/// deny (fail closed) instead of deciding on stale data.
+struct UnavailableRegistry: DocumentRegistry {
+    let version: Int64 = -1
+    func document(reference: String) throws -> RegisteredDocument? { throw RegistryUnavailable() }
+    func advisements(subject: String) throws -> [Advisement] { throw RegistryUnavailable() }
+}
+
+struct RegistryUnavailable: Error {}
+
+/// The live state of a running gateway: the policy set, the registry snapshot and the identity cache.
+///
+/// Readers take a consistent copy with ``current``; writers swap a whole value, so a request never sees half
+/// of a reload.
+public final class GatewayState: Sendable {
+    public struct Current: Sendable {
+        public let policies: PolicySet
+        public let registry: any DocumentRegistry
+        public let registryVersion: Int64
+    }
+
+    private let state: Mutex<Current>
+    let identities = IdentityCache()
+
+    public init(policies: PolicySet, registry: RegistrySnapshot) {
+        self.state = Mutex(Current(policies: policies, registry: registry, registryVersion: registry.version))
+    }
+
+    public var current: Current { state.withLock { $0 } }
+
+    public func replace(policies: PolicySet) {
+        state.withLock { $0 = Current(policies: policies, registry: $0.registry, registryVersion: $0.registryVersion) }
+        identities.clear()
+    }
+
+    public func replace(registry: RegistrySnapshot) {
+        state.withLock { $0 = Current(policies: $0.policies, registry: registry, registryVersion: registry.version) }
+    }
+
+    /// Marks the registry unreadable: requests that consult it are denied until it can be read again.
+    public func markRegistryUnavailable() {
+        state.withLock { $0 = Current(policies: $0.policies, registry: UnavailableRegistry(), registryVersion: -1) }
+    }
+}
+
+/// Caches the parsed certificate and its identification by the certificate's DER bytes, so the signature check of a
+/// subject matcher runs once per certificate rather than once per request. Cleared when the directory changes.
+final class IdentityCache: Sendable {
+    private static let capacity = 4096
+    private let entries = Mutex<[[UInt8]: (ClientCertificate, Identification)]>([:])
+
+    func identify(der: [UInt8], directory: AgencyDirectory) throws -> (ClientCertificate, Identification) {
+        if let hit = entries.withLock({ $0[der] }) { return hit }
+        let certificate = try ClientCertificate(derBytes: der)
+        let result = (certificate, directory.identify(certificate))
+        entries.withLock { entries in
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[der] = result
+        }
+        return result
+    }
+
+    func clear() {
+        entries.withLock { $0.removeAll() }
+    }
+}

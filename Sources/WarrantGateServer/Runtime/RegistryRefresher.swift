@@ -1,0 +1,38 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import WarrantGateStore
+
+/// Polls the registry's version and reloads the snapshot when the admin CLI has changed it, so a registration or a
+/// revocation takes effect within ``interval`` without a restart.
+struct RegistryRefresher: Service {
+    let registry: Registry
+    let state: GatewayState
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        var failing = false
+        while !Task.isCancelledOrShuttingDown {
+            do {
+                let version = try registry.version()
+                if failing || version != state.current.registryVersion {
+                    state.replace(registry: try registry.snapshot())
+                    if failing { logger.notice("registry readable again") }
+                    failing = false
+                }
+            } catch {
+                if !failing { logger.error("cannot read the registry; denying requests that need it", metadata: ["error": "\(error)"]) }
+                failing = true
+                state.markRegistryUnavailable()
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+}
+
+extension Task where Success == Never, Failure == Never {
+    static var isCancelledOrShuttingDown: Bool {
+        Task.isCancelled || Task.isShuttingDownGracefully
+    }
+}

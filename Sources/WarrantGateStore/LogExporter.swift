@@ -1,0 +1,135 @@
+import Foundation
+import GRDB
+import WarrantGateCore
+
+/// Export formats for the decision log.
+public enum ExportFormat: String, Sendable, CaseIterable {
+    case csv
+    case jsonl
+}
+
+/// One exported row: a decision with its outcome joined.
+public struct ExportRow: Sendable, Codable, Equatable {
+    public var seq: Int64
+    public var decisionId: String
+    public var time: String
+    public var agency: String?
+    public var category: String?
+    public var certificateSPKI: String?
+    public var method: String
+    public var path: String
+    public var action: String?
+    public var subject: String?
+    public var warrantReference: String?
+    public var effect: Effect
+    public var reason: String
+    public var rules: [String]
+    public var obligations: [String]
+    public var policyDigest: String?
+    public var status: Int?
+    public var upstreamStatus: Int?
+    public var redactedFields: Int?
+    public var bytes: Int?
+    public var latencyMs: Int?
+    public var error: String?
+
+    init(seq: Int64, decision: DecisionRecord, outcome: OutcomeRecord?) {
+        self.seq = seq
+        self.decisionId = decision.decisionId
+        self.time = decision.time
+        self.agency = decision.agency
+        self.category = decision.category
+        self.certificateSPKI = decision.certificateSPKI
+        self.method = decision.method
+        self.path = decision.path
+        self.action = decision.action
+        self.subject = decision.subject
+        self.warrantReference = decision.warrantReference
+        self.effect = decision.effect
+        self.reason = decision.reason
+        self.rules = decision.rules
+        self.obligations = decision.obligations
+        self.policyDigest = decision.policyDigest
+        self.status = outcome?.status ?? decision.status
+        self.upstreamStatus = outcome?.upstreamStatus
+        self.redactedFields = outcome?.redactedFields
+        self.bytes = outcome?.bytes
+        self.latencyMs = outcome?.latencyMs
+        self.error = outcome?.error
+    }
+
+    static let csvHeader = [
+        "decisionId", "time", "agency", "category", "certificateSPKI", "method", "path", "action", "subject", "warrantReference",
+        "effect", "reason", "rules", "obligations", "policyDigest", "status", "upstreamStatus", "redactedFields", "bytes", "latencyMs", "error",
+    ]
+
+    var csvFields: [String] {
+        [
+            decisionId, time, agency ?? "", category ?? "", certificateSPKI ?? "", method, path, action ?? "", subject ?? "",
+            warrantReference ?? "", effect.rawValue, reason, rules.joined(separator: " "), obligations.joined(separator: " "),
+            policyDigest ?? "", status.map(String.init) ?? "", upstreamStatus.map(String.init) ?? "",
+            redactedFields.map(String.init) ?? "", bytes.map(String.init) ?? "", latencyMs.map(String.init) ?? "", error ?? "",
+        ]
+    }
+}
+
+/// Streams decisions, with their outcomes, out of the log in append order, in constant memory.
+public struct LogExporter: Sendable {
+    public let reader: any DatabaseReader
+
+    public init(reader: any DatabaseReader) {
+        self.reader = reader
+    }
+
+    /// Calls `emit` with each row in order. Returns the number of rows.
+    @discardableResult
+    public func forEachRow(_ emit: (ExportRow) throws -> Void) throws -> Int {
+        try reader.read { db in
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT d.seq AS seq, d.entry AS decision, o.entry AS outcome
+                FROM log d LEFT JOIN log o ON o.decision_id = d.decision_id AND o.kind = 'outcome'
+                WHERE d.kind = 'decision'
+                ORDER BY d.seq
+                """)
+            let decoder = JSONDecoder()
+            var count = 0
+            while let row = try rows.next() {
+                let decisionText: String = row["decision"]
+                let outcomeText: String? = row["outcome"]
+                let decision = try decoder.decode(DecisionRecord.self, from: Data(decisionText.utf8))
+                let outcome = try outcomeText.map { try decoder.decode(OutcomeRecord.self, from: Data($0.utf8)) }
+                try emit(ExportRow(seq: row["seq"], decision: decision, outcome: outcome))
+                count += 1
+            }
+            return count
+        }
+    }
+
+    /// Writes the export in `format`, line by line, through `write`.
+    @discardableResult
+    public func export(format: ExportFormat, write: (String) throws -> Void) throws -> Int {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        if format == .csv { try write(CSV.line(ExportRow.csvHeader)) }
+        return try forEachRow { row in
+            switch format {
+            case .csv: try write(CSV.line(row.csvFields))
+            case .jsonl: try write(String(decoding: try encoder.encode(row), as: UTF8.self) + "\n")
+            }
+        }
+    }
+}
+
+/// RFC 4180 CSV, with formula-leading cells neutralised so a spreadsheet never executes a logged value.
+enum CSV {
+    static func line(_ fields: [String]) -> String {
+        fields.map(cell).joined(separator: ",") + "\r\n"
+    }
+
+    static func cell(_ value: String) -> String {
+        var text = value
+        if let first = text.first, "=+-@\t\r".contains(first), Double(text) == nil { text = "'" + text }
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

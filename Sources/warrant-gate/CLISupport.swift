@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import GRDB
+import WarrantGateCore
+import WarrantGateStore
+
+/// An error the CLI reports in one line, with its documented exit code.
+struct CLIError: Error {
+    enum Code: Int32 {
+        case failure = 1
+        case usage = 2
+        case refused = 3
+        case notFound = 4
+    }
+
+    let code: Code
+    let message: String
+
+    init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
+/// Where the CLI finds its database, and who is running it.
+struct AdminOptions: ParsableArguments {
+    static let demoDatabase = ".warrant-gate/demo/warrant-gate.sqlite"
+
+    @Option(name: .long, help: "The database (default: the demo's, \(AdminOptions.demoDatabase)).")
+    var db: String = AdminOptions.demoDatabase
+
+    @Option(name: .long, help: "Who is running this command (default: $WARRANT_GATE_OPERATOR, else the login name).")
+    var `operator`: String?
+
+    /// The operator recorded with every admin action.
+    var operatorName: String {
+        if let given = `operator`, !given.isEmpty { return given }
+        if let fromEnvironment = ProcessInfo.processInfo.environment["WARRANT_GATE_OPERATOR"], !fromEnvironment.isEmpty {
+            return fromEnvironment
+        }
+        if let login = getlogin() { return String(cString: login) }
+        return ProcessInfo.processInfo.environment["USER"] ?? "unknown"
+    }
+
+    /// Opens the database. Read commands refuse a database that does not exist rather than create an empty one.
+    func open(create: Bool = false) throws -> DatabasePool {
+        if !create && !FileManager.default.fileExists(atPath: db) {
+            throw CLIError(.notFound, "no database at \(db) (start `warrant-gate demo` once, or pass --db)")
+        }
+        do {
+            return try StoreDatabase.openPool(path: db)
+        } catch {
+            throw CLIError(.failure, StoreDatabase.describe(error))
+        }
+    }
+
+    /// The registry, in the time zone the gateway recorded (Denver's if none was recorded).
+    func registry(create: Bool = false) throws -> Registry {
+        let pool = try open(create: create)
+        let timeZone = (try? Registry.recordedTimeZone(pool)) ?? nil
+        return Registry(writer: pool, timeZone: timeZone ?? TimeZone(identifier: "America/Denver")!)
+    }
+}
+
+/// Runs a store operation, turning its errors into CLI errors.
+func storeCall<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as CLIError {
+        throw error
+    } catch let error as RegistrationError {
+        throw CLIError(.refused, error.description)
+    } catch let error as StoreError {
+        let notFound = error.message.hasPrefix("no document")
+        throw CLIError(notFound ? .notFound : .refused, error.message)
+    } catch {
+        throw CLIError(.failure, StoreDatabase.describe(error))
+    }
+}
+
+/// Plain text tables for people; scripts use `--json`.
+enum Table {
+    static func render(header: [String], rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for row in rows {
+            for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) }
+        }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { index, cell in
+                index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+        return ([line(header), line(widths.map { String(repeating: "-", count: $0) })] + rows.map(line)).joined(separator: "\n")
+    }
+}
+
+/// Prints JSON with sorted keys.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .iso8601
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}

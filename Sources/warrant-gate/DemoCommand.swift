@@ -1,0 +1,147 @@
+import ArgumentParser
+import Foundation
+import Logging
+import WarrantGateCore
+import WarrantGateDevPKI
+import WarrantGateServer
+import WarrantGateStore
+
+/// `demo`: the whole gateway on embedded defaults, with a dev PKI, simulated upstreams and seeded documents.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run the gateway on loopback with a dev PKI, simulated jail systems and Denver's policy.",
+        discussion: """
+            Creates (or reuses) <data-dir>/certs with a CA, a server certificate and one client certificate per demo
+            agency, starts simulated records and visitation systems, seeds a judicial warrant (JW-2026-0001) and an
+            ICE I-200 (I200-2026-0001), and prints curl commands to try. Ctrl-C drains and exits 0.
+
+            Example: warrant-gate demo --port 8443
+            """
+    )
+
+    static let agencies = ["ice-ero", "denver-pd", "public-defender", "consulate-mx", "unregistered"]
+
+    @Option(help: "The gateway's port on 127.0.0.1.") var port: Int = 8443
+    @Option(help: "The admin listener's port on 127.0.0.1 (health and metrics).") var adminPort: Int = 9090
+    @Option(help: "Where the demo keeps its certificates and database.") var dataDir: String = ".warrant-gate/demo"
+    @Option(help: "The directory of policy files.") var policies: String = "policies"
+
+    func run() async throws {
+        let logger = { () -> Logger in
+            var logger = Logger(label: "warrant-gate")
+            logger.logLevel = .notice
+            return logger
+        }()
+        let dataDirectory = URL(fileURLWithPath: dataDir)
+        let pki = DevPKIDirectory(directory: dataDirectory.appendingPathComponent("certs"))
+        let created: [String]
+        do {
+            created = try pki.ensure(clients: Self.agencies)
+        } catch {
+            throw CLIError(.failure, "cannot create the demo PKI in \(pki.directory.path): \(error)")
+        }
+        guard FileManager.default.fileExists(atPath: "\(policies)/denver.yaml") else {
+            throw CLIError(.notFound, "no \(policies)/denver.yaml: run the demo from the repository's root, or pass --policies")
+        }
+
+        let upstreams = try await DemoUpstreams.start(logger: logger)
+        var configuration = GatewayConfiguration(
+            serverCertificatePath: pki.serverCertificatePath, serverKeyPath: pki.serverKeyPath, clientCAPath: pki.caPath,
+            upstreams: upstreams.urls, policyPath: "\(policies)/denver.yaml", agenciesPath: "\(policies)/agencies.yaml",
+            databasePath: dataDirectory.appendingPathComponent("warrant-gate.sqlite").path
+        )
+        configuration.port = port
+        configuration.adminPort = adminPort
+        configuration.authorities = ["demo-ca": pki.caPath]
+
+        let gateway: Gateway
+        do {
+            let instructions = Self.instructions(dataDir: dataDir, pkiCreated: created)
+                .replacingOccurrences(of: "{ADMIN}", with: String(adminPort))
+            gateway = try Gateway(configuration: configuration, logger: logger, onListening: { bound in
+                print(instructions.replacingOccurrences(of: "{PORT}", with: String(bound)))
+            })
+            try seed(gateway.registry)
+        } catch let error as CLIError {
+            await upstreams.stop()
+            throw error
+        } catch {
+            await upstreams.stop()
+            throw CLIError(.failure, "cannot start: \(error)")
+        }
+        do {
+            try await gateway.run()
+        } catch {
+            await upstreams.stop()
+            throw CLIError(.failure, "the gateway stopped: \(error)")
+        }
+        await upstreams.stop()
+        print("\ndemo stopped; its log is in \(configuration.databasePath)")
+    }
+
+    /// Seeds the demo's documents once; they are registered as approved by the demo itself.
+    private func seed(_ registry: Registry) throws {
+        let expires = LocalDate(date: Date().addingTimeInterval(180 * 86400), timeZone: registry.timeZone).description
+        let seeds = [
+            DocumentRegistration(
+                reference: "JW-2026-0001", kind: .judicialWarrant, agency: "ice-ero", subjects: ["2017-000123"],
+                scope: ["records.read", "visitation.schedule"], expires: expires,
+                court: "U.S. District Court for the District of Colorado", judge: "Hon. M. Rivera, U.S. Magistrate Judge",
+                caseNumber: "1:26-mj-00417"
+            ),
+            DocumentRegistration(
+                reference: "I200-2026-0001", kind: .administrativeWarrant, agency: "ice-ero", subjects: ["2017-000456"],
+                scope: ["records.read"], expires: expires
+            ),
+        ]
+        for seed in seeds where try registry.entry(reference: seed.reference) == nil {
+            _ = try registry.register(seed, operator: "demo-seed")
+        }
+    }
+
+    private static func instructions(dataDir: String, pkiCreated: [String]) -> String {
+        let c = "\(dataDir)/certs"
+        func curl(_ agency: String, _ rest: String) -> String {
+            "curl -s --cacert \(c)/ca.pem --cert \(c)/\(agency).pem --key \(c)/\(agency).key \(rest)"
+        }
+        let base = "https://localhost:{PORT}"
+        return """
+
+            WarrantGate demo — Denver policy, gateway on \(base) (admin: http://127.0.0.1:{ADMIN}/metrics)
+            \(pkiCreated.isEmpty ? "Reusing the dev PKI in \(c)." : "Created the dev PKI in \(c) (\(pkiCreated.joined(separator: ", "))).")
+            Seeded: JW-2026-0001 (judicial warrant: ice-ero, 2017-000123, records.read + visitation.schedule)
+                    I200-2026-0001 (ICE I-200 administrative warrant: ice-ero, 2017-000456)
+
+            Try these from another terminal, in this directory:
+
+            # 1. ICE without a warrant: refused (403 warrant_missing)
+            \(curl("ice-ero", "\(base)/records/inmates/2017-000123"))
+
+            # 2. ICE with the registered judicial warrant: allowed, immigration fields stripped
+            \(curl("ice-ero", "-H 'Warrant-Reference: JW-2026-0001' \(base)/records/inmates/2017-000123"))
+
+            # 3. ICE with an I-200: refused as not judicial (403 warrant_not_judicial)
+            \(curl("ice-ero", "-H 'Warrant-Reference: I200-2026-0001' \(base)/records/inmates/2017-000456"))
+
+            # 4. Denver police get their records (still without immigration fields)
+            \(curl("denver-pd", "\(base)/records/inmates/2017-000456"))
+
+            # 5. A certificate from the right CA that names no agency: 403 unknown_agency
+            \(curl("unregistered", "\(base)/records/inmates/2017-000123"))
+
+            # 6. No client certificate at all: the TLS handshake fails
+            curl -s --cacert \(c)/ca.pem \(base)/records/inmates/2017-000123
+
+            # 7. Release date to ICE: refused until the inmate is advised of their rights, then allowed
+            \(curl("ice-ero", "\(base)/records/inmates/2017-000789/release"))
+            swift run warrant-gate advisement record --subject 2017-000789 --language es --by "Dep. L. Ortiz"
+            \(curl("ice-ero", "\(base)/records/inmates/2017-000789/release"))
+
+            # 8. Every decision, with its outcome:
+            swift run warrant-gate log export --format csv
+
+            Ctrl-C stops the demo.
+            """
+    }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+
+/// `warrant-gate`: the gateway, its demo, and the admin CLI for the legal unit and auditors.
+@main
+struct WarrantGateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "warrant-gate",
+        abstract: "A warrant-gated, mutual-TLS access-control gateway for county jails.",
+        discussion: """
+            Exit codes: 0 success, 1 failure, 2 usage error, 3 refused (a rule forbids it), 4 not found.
+
+            Start here: `warrant-gate demo`, then follow the curl commands it prints.
+            """,
+        subcommands: [
+            DemoCommand.self, ServeCommand.self, WarrantCommand.self, AdvisementCommand.self, LogCommand.self, PolicyCommand.self,
+        ]
+    )
+
+    /// Runs the command and maps errors to the documented exit codes.
+    static func main() async {
+        // Line-buffer standard output so the demo's instructions and progress show when piped or logged.
+        setvbuf(stdout, nil, _IOLBF, 0)
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as CLIError {
+            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            Foundation.exit(error.code.rawValue)
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(CLIError.Code.usage.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
+}
