@@ -82,7 +82,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "WarrantGateCoreTests", dependencies: ["WarrantGateCore"]),
+        .testTarget(name: "WarrantGateCoreTests", dependencies: ["WarrantGateCore", "WarrantGateDevPKI"]),
         .testTarget(name: "WarrantGateStoreTests", dependencies: ["WarrantGateStore"]),
         .testTarget(
             name: "WarrantGateServerTests",

@@ -60,7 +60,8 @@ struct DemoCommand: AsyncParsableCommand {
             let instructions = Self.instructions(dataDir: dataDir, pkiCreated: created)
                 .replacingOccurrences(of: "{ADMIN}", with: String(adminPort))
             gateway = try Gateway(configuration: configuration, logger: logger, onListening: { bound in
-                print(instructions.replacingOccurrences(of: "{PORT}", with: String(bound)))
+                // Written unbuffered, so the instructions show at once even when output is piped.
+                FileHandle.standardOutput.write(Data((instructions.replacingOccurrences(of: "{PORT}", with: String(bound)) + "\n").utf8))
             })
             try seed(gateway.registry)
         } catch let error as CLIError {
@@ -77,7 +78,7 @@ struct DemoCommand: AsyncParsableCommand {
             throw CLIError(.failure, "the gateway stopped: \(error)")
         }
         await upstreams.stop()
-        print("\ndemo stopped; its log is in \(configuration.databasePath)")
+        FileHandle.standardOutput.write(Data("\ndemo stopped; its log is in \(configuration.databasePath)\n".utf8))
     }
 
     /// Seeds the demo's documents once; they are registered as approved by the demo itself.

@@ -19,8 +19,6 @@ struct WarrantGateCommand: AsyncParsableCommand {
 
     /// Runs the command and maps errors to the documented exit codes.
     static func main() async {
-        // Line-buffer standard output so the demo's instructions and progress show when piped or logged.
-        setvbuf(stdout, nil, _IOLBF, 0)
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

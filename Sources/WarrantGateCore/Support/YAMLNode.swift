@@ -46,7 +46,7 @@ public struct YAMLNode {
         } catch let error as YamlError {
             throw FileError(file: file, line: Self.line(of: error), message: "invalid YAML: \(Self.summary(of: error))")
         }
-        try checkStructure(root, file: file, depth: 0)
+        try checkStructure(root, file: file)
         return YAMLNode(node: root, file: file)
     }
 
@@ -140,20 +140,40 @@ public struct YAMLNode {
         return value
     }
 
-    private static func checkStructure(_ node: Node, file: String, depth: Int) throws {
-        let located = YAMLNode(node: node, file: file)
-        guard depth <= maximumDepth else { throw located.error("nesting is deeper than \(maximumDepth) levels") }
-        if node.anchor != nil { throw located.error("YAML anchors and aliases are not allowed") }
-        switch node {
-        case .alias: throw located.error("YAML anchors and aliases are not allowed")
-        case .scalar: return
-        case .sequence(let sequence):
-            for child in sequence { try checkStructure(child, file: file, depth: depth + 1) }
-        case .mapping(let mapping):
-            for (key, value) in mapping {
-                try checkStructure(key, file: file, depth: depth + 1)
-                try checkStructure(value, file: file, depth: depth + 1)
+    /// Walks the tree once, refusing deep nesting and aliases. Yams resolves an alias to the anchored node itself,
+    /// so an alias shows up as a second visit to a node with the same source position: the walk stops there,
+    /// before an alias bomb can expand.
+    private static func checkStructure(_ root: Node, file: String) throws {
+        var seen = Set<String>()
+        var stack: [(Node, Int)] = [(root, 0)]
+        while let (node, depth) = stack.popLast() {
+            let located = YAMLNode(node: node, file: file)
+            guard depth <= maximumDepth else { throw located.error("nesting is deeper than \(maximumDepth) levels") }
+            if node.anchor != nil { throw located.error("YAML anchors and aliases are not allowed") }
+            // A mapping starts where its first key does, so the position is qualified by the node's kind.
+            if let mark = node.mark, !seen.insert("\(kind(node)):\(mark.line):\(mark.column)").inserted {
+                throw located.error("YAML anchors and aliases are not allowed")
             }
+            switch node {
+            case .alias: throw located.error("YAML anchors and aliases are not allowed")
+            case .scalar: continue
+            case .sequence(let sequence):
+                for child in sequence { stack.append((child, depth + 1)) }
+            case .mapping(let mapping):
+                for (key, value) in mapping {
+                    stack.append((key, depth + 1))
+                    stack.append((value, depth + 1))
+                }
+            }
+        }
+    }
+
+    private static func kind(_ node: Node) -> Character {
+        switch node {
+        case .scalar: "s"
+        case .sequence: "q"
+        case .mapping: "m"
+        case .alias: "a"
         }
     }
 

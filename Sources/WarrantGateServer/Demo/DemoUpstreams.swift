@@ -20,14 +20,16 @@ public final class DemoUpstreams: Sendable {
     }
 
     /// Starts both systems and returns once both are listening.
-    public static func start(logger: Logger = Logger(label: "demo-upstreams")) async throws -> DemoUpstreams {
+    public static func start(
+        logger: Logger = Logger(label: "demo-upstreams"), observer: SimulatedUpstreams.Observer? = nil
+    ) async throws -> DemoUpstreams {
         let (ports, continuation) = AsyncStream.makeStream(of: (String, Int).self)
         let records = Application(
-            router: SimulatedUpstreams.recordsRouter(), configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: nil),
+            router: SimulatedUpstreams.recordsRouter(observer: observer), configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: nil),
             onServerRunning: { continuation.yield(("records", $0.localAddress?.port ?? 0)) }, logger: logger
         )
         let visitation = Application(
-            router: SimulatedUpstreams.visitationRouter(), configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: nil),
+            router: SimulatedUpstreams.visitationRouter(observer: observer), configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: nil),
             onServerRunning: { continuation.yield(("visitation", $0.localAddress?.port ?? 0)) }, logger: logger
         )
         let group = ServiceGroup(services: [records, visitation], gracefulShutdownSignals: [], logger: logger)

@@ -21,9 +21,13 @@ public enum SimulatedUpstreams {
         Inmate(booking: "2017-000789", name: "Tomás Reyes", releaseDate: "2026-11-30", countryOfBirth: "Guatemala"),
     ]
 
+    /// Called with every request an upstream receives (tests use it to prove what was, or was not, forwarded).
+    public typealias Observer = @Sendable (Request) -> Void
+
     /// The records system: `GET /records/inmates/{booking}` and `GET /records/inmates/{booking}/release`.
-    public static func recordsRouter() -> Router<BasicRequestContext> {
+    public static func recordsRouter(observer: Observer? = nil) -> Router<BasicRequestContext> {
         let router = Router()
+        if let observer { router.add(middleware: ObservingMiddleware(observer: observer)) }
         router.get("/records/inmates/:booking") { _, context -> Response in
             guard let inmate = inmate(context.parameters.get("booking")) else { return notFound() }
             return json(
@@ -44,9 +48,10 @@ public enum SimulatedUpstreams {
 
     /// The visitation system: `GET /visitation/visits?booking=…`, `POST /visitation/visits` and
     /// `DELETE /visitation/visits/{id}?booking=…`.
-    public static func visitationRouter() -> Router<BasicRequestContext> {
+    public static func visitationRouter(observer: Observer? = nil) -> Router<BasicRequestContext> {
         let visits = VisitBook()
         let router = Router()
+        if let observer { router.add(middleware: ObservingMiddleware(observer: observer)) }
         router.get("/visitation/visits") { request, _ -> Response in
             guard let booking = request.uri.queryParameters.get("booking"), inmate(booking) != nil else { return notFound() }
             let list = visits.list(booking: booking).map(\.json).joined(separator: ",")
@@ -90,6 +95,17 @@ public enum SimulatedUpstreams {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         return Response(status: .notFound, headers: headers, body: .init(byteBuffer: ByteBuffer(string: #"{"error":"not found"}"#)))
+    }
+}
+
+/// Reports each request to an observer before routing it.
+struct ObservingMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let observer: SimulatedUpstreams.Observer
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        observer(request)
+        return try await next(request, context)
     }
 }
 

@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+import WarrantGateDevPKI
+import X509
+@testable import WarrantGateCore
+
+@Suite("Agency identity from certificates")
+struct AgencyDirectoryTests {
+    @Test("subject attributes count only under the named authority; pins match exactly")
+    func identifies() throws {
+        let ca = try DevCertificateAuthority(commonName: "Test CA")
+        let foreign = try DevCertificateAuthority(commonName: "Test CA")  // same name, different key
+        let ice = try ClientCertificate(certificate: ca.issueClient(commonName: "ice-ero", organizationalUnit: "ice-ero").certificate)
+        let impostor = try ClientCertificate(certificate: foreign.issueClient(commonName: "ice-ero", organizationalUnit: "ice-ero").certificate)
+        let pinned = try ClientCertificate(certificate: foreign.issueClient(commonName: "x", organizationalUnit: "x").certificate)
+        let directory = AgencyDirectory(
+            agencies: [
+                Agency(id: "ice-ero", name: "ICE", category: .federalImmigration,
+                       subjectMatchers: [SubjectMatcher(authority: "ca", attributes: ["O": "WarrantGate Demo", "OU": "ice-ero"])]),
+                Agency(id: "pinned", name: "Pinned", category: .court, spkiPins: [pinned.spkiSHA256]),
+            ],
+            authorities: [NamedAuthority(name: "ca", certificate: ca.certificate)]
+        )
+        #expect(directory.identify(ice) == .agency(directory.agency(id: "ice-ero")!))
+        #expect(directory.identify(impostor) == .unknown)
+        #expect(directory.identify(pinned) == .agency(directory.agency(id: "pinned")!))
+        let revoked = directory.amended(agencies: [], revocations: [ice.spkiSHA256: "lost laptop"])
+        #expect(revoked.identify(ice) == .revoked(reason: "lost laptop"))
+    }
+
+    @Test("the shipped directory parses; errors are located")
+    func fileErrors() throws {
+        let ca = try DevCertificateAuthority(commonName: "Test CA")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-agencies-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let caPath = directory.appendingPathComponent("ca.pem").path
+        try ca.certificatePEM.write(toFile: caPath, atomically: true, encoding: .utf8)
+        let shipped = try AgencyDirectoryFile.load(path: Repository.path("policies/agencies.yaml"), authorityOverrides: ["demo-ca": caPath])
+        #expect(shipped.agency(id: "ice-ero")?.category == .federalImmigration)
+
+        let bad = directory.appendingPathComponent("agencies.yaml")
+        try "agencies:\n  - id: x\n    category: spies\n    certificates: [{ spki-sha256: \"00\" }]\n".write(to: bad, atomically: true, encoding: .utf8)
+        #expect(throws: FileError.self) { try AgencyDirectoryFile.load(path: bad.path) }
+        do {
+            _ = try AgencyDirectoryFile.load(path: bad.path)
+        } catch let error as FileError {
+            #expect(error.line == 3)
+            #expect(error.message.contains("unknown category 'spies'"))
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import Testing
+@testable import WarrantGateCore
+
+@Suite("Canonical request targets")
+struct CanonicalTargetTests {
+    @Test("normalises what is unambiguous, and forwards exactly that", arguments: [
+        ("/records/inmates/2017-000123", "/records/inmates/2017-000123"),
+        ("//records//inmates/2017-000123", "/records/inmates/2017-000123"),
+        ("/records/./inmates/2017-000123/", "/records/inmates/2017-000123"),
+        ("/records/public/../inmates/2017-000123", "/records/inmates/2017-000123"),
+        ("/records/inmates/%32017-000123", "/records/inmates/2017-000123"),
+        ("/visitation/visits?booking=2017-000123", "/visitation/visits?booking=2017-000123"),
+        ("/visitation/visits?booking=2017%2D000123", "/visitation/visits?booking=2017-000123"),
+        ("/v?a=1+2", "/v?a=1%2B2"),
+        ("/v?a=%C3%A9", "/v?a=%C3%A9"),
+    ])
+    func normalises(raw: String, expected: String) throws {
+        #expect(try CanonicalTarget(raw: raw).target == expected)
+    }
+
+    @Test("refuses every ambiguous form of the bypass corpus", arguments: [
+        "/../records/inmates/1",                // dot segments above the root
+        "/records/%2e%2e/admin",                // encoded dots (Traefik CVE-2025-47952)
+        "/api%2e%2e/admin",
+        "/a%2F..%2Fadmin",                      // encoded slash (Envoy CVE-2021-29492)
+        "/a%2f..%2fadmin",
+        "/records%5Cinmates",                   // encoded backslash (Istio CVE-2021-31920)
+        "/records\\inmates",
+        "/v1/..;/internal",                     // semicolon path parameters (istio#27409)
+        "/x;a=b/admin",
+        "/x%3Ba=b/admin",
+        "/a#/../admin",                         // fragment (Envoy CVE-2021-32779)
+        "/records/inmates /1",                  // whitespace (nginx CVE-2013-4547)
+        "/records/inmates%0a/1",                // encoded newline
+        "/records/inmates%00/1",                // NUL
+        "/records/%c0%ae%c0%ae/admin",          // overlong UTF-8 (CVE-2000-0884)
+        "/records/%252e%252e/admin",            // double encoding (CVE-2001-0333)
+        "/v?a=%252e",                           // double encoding in the query
+        "/v?a=%c0%ae",                          // overlong UTF-8 in the query
+        "/v?a=%0d%0aX-Injected:1",              // CRLF injection through the query
+        "/records/inmates/%zz",                 // malformed percent-encoding
+        "/records/inmates/%2",
+        "records/inmates/1",                    // not origin-form
+        "",
+        "/records/\u{e9}",                      // raw non-ASCII
+    ])
+    func refuses(raw: String) {
+        #expect(throws: AmbiguousTarget.self) { try CanonicalTarget(raw: raw) }
+    }
+
+    @Test("keeps case: matching is case-sensitive downstream")
+    func keepsCase() throws {
+        #expect(try CanonicalTarget(raw: "/Records/Inmates/1").path == "/Records/Inmates/1")
+    }
+
+    @Test("bounds length and segment count")
+    func bounds() {
+        #expect(throws: AmbiguousTarget.self) { try CanonicalTarget(raw: "/" + String(repeating: "a", count: 9000)) }
+        #expect(throws: AmbiguousTarget.self) { try CanonicalTarget(raw: String(repeating: "/a", count: 65)) }
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+@testable import WarrantGateCore
+
+@Suite("Policy evaluation (Denver)")
+struct EvaluatorTests {
+    let policy: Policy
+    let evaluator: Evaluator
+    let now = Date(timeIntervalSince1970: 1_795_000_000)  // 2026-11-18
+    let ice = Agency(id: "ice-ero", name: "ICE", category: .federalImmigration)
+    let police = Agency(id: "denver-pd", name: "DPD", category: .localLawEnforcement)
+    let consulate = Agency(id: "consulate-mx", name: "MX", category: .consulate)
+
+    init() throws {
+        policy = try Repository.denver()
+        evaluator = Evaluator(policy: policy)
+    }
+
+    private func decide(_ agency: Agency, _ raw: String, method: String = "GET", warrant: String? = nil, registry: RegistrySnapshot = .empty) throws -> Decision {
+        let target = try CanonicalTarget(raw: raw)
+        let match = try policy.classifier.match(method: method, target: target)
+        let classification = try policy.classifier.classify(route: match.route, parameters: match.parameters, target: target, body: nil)
+        return evaluator.evaluate(
+            EvaluationInput(agency: agency, method: method, classification: classification, warrantReference: warrant, time: now),
+            registry: registry
+        )
+    }
+
+    private func document(_ reference: String, kind: DocumentKind = .judicialWarrant, status: DocumentStatus = .active, agency: String = "ice-ero",
+                          subject: String = "2017-000123", scope: [String] = ["records.read"], expiresAt: Date? = nil) -> RegisteredDocument {
+        RegisteredDocument(reference: reference, kind: kind, status: status, agency: agency, subjects: [subject], scope: scope,
+                           expires: "2026-12-31", expiresAt: expiresAt ?? now.addingTimeInterval(86400), court: "D. Colo.", judge: "J.")
+    }
+
+    @Test("local police are permitted, with immigration fields redacted")
+    func policePermitted() throws {
+        let decision = try decide(self.police, "/records/inmates/2017-000123")
+        #expect(decision.effect == .allow)
+        #expect(decision.rules == ["local-partners-records-and-visits"])
+        #expect(decision.redact.contains("immigrationstatus"))
+    }
+
+    @Test("ICE: every warrant outcome has its own reason")
+    func warrantOutcomes() throws {
+        let registry = RegistrySnapshot(documents: [
+            document("JW-OK"),
+            document("I200", kind: .administrativeWarrant),
+            document("DET", kind: .detainer),
+            document("JW-REV", status: .revoked),
+            document("JW-PEND", status: .pending),
+            document("JW-OLD", expiresAt: now.addingTimeInterval(-1)),
+            document("JW-CBP", agency: "cbp"),
+            document("JW-OTHER", subject: "2017-000456"),
+            document("JW-VISITS", scope: ["visitation.*"]),
+        ], advisements: [], version: 1)
+        let cases: [(String?, String)] = [
+            (nil, "warrant_missing"), ("NOPE", "warrant_unknown"), ("I200", "warrant_not_judicial"), ("DET", "warrant_not_judicial"),
+            ("JW-REV", "warrant_revoked"), ("JW-PEND", "warrant_not_active"), ("JW-OLD", "warrant_expired"),
+            ("JW-CBP", "warrant_wrong_agency"), ("JW-OTHER", "warrant_wrong_subject"), ("JW-VISITS", "warrant_out_of_scope"),
+        ]
+        for (reference, reason) in cases {
+            let decision = try decide(ice, "/records/inmates/2017-000123", warrant: reference, registry: registry)
+            #expect(decision.effect == .deny, "\(reference ?? "none")")
+            #expect(decision.reason == reason, "\(reference ?? "none")")
+            #expect(decision.rules == ["immigration-requires-judicial-warrant"])
+        }
+        let allowed = try decide(ice, "/records/inmates/2017-000123", warrant: "JW-OK", registry: registry)
+        #expect(allowed.effect == .allow)
+        #expect(allowed.warrant == "JW-OK")
+        #expect(allowed.obligations == ["count-for-council-report"])
+        #expect(allowed.redact.contains("citizenship"))
+    }
+
+    @Test("release date to ICE only after an advisement of rights")
+    func releaseDate() throws {
+        #expect(try decide(ice, "/records/inmates/2017-000789/release").reason == "advisement_or_warrant_required")
+        let advised = RegistrySnapshot(documents: [], advisements: [
+            Advisement(subject: "2017-000789", language: "es", givenBy: "Dep. Ortiz", givenAt: now.addingTimeInterval(-60)),
+        ], version: 2)
+        let decision = try decide(ice, "/records/inmates/2017-000789/release", registry: advised)
+        #expect(decision.effect == .allow)
+        #expect(decision.rules == ["immigration-release-notification-after-advisement"])
+        // An advisement recorded for the future does not count.
+        let future = RegistrySnapshot(documents: [], advisements: [
+            Advisement(subject: "2017-000789", language: "es", givenBy: "Dep. Ortiz", givenAt: now.addingTimeInterval(60)),
+        ], version: 3)
+        #expect(try decide(ice, "/records/inmates/2017-000789/release", registry: future).effect == .deny)
+    }
+
+    @Test("default deny: a consulate gets visits but not records")
+    func defaultDeny() throws {
+        #expect(try decide(consulate, "/visitation/visits?booking=2017-000123").effect == .allow)
+        let records = try decide(consulate, "/records/inmates/2017-000123")
+        #expect(records.effect == .deny)
+        #expect(records.reason == "no_matching_permit")
+        #expect(records.rules.isEmpty)
+    }
+
+    @Test("a registry that errors denies instead of skipping the rule")
+    func errorMeansDeny() throws {
+        struct Broken: DocumentRegistry {
+            func document(reference: String) throws -> RegisteredDocument? { throw CocoaError(.fileReadUnknown) }
+            func advisements(subject: String) throws -> [Advisement] { throw CocoaError(.fileReadUnknown) }
+        }
+        let target = try CanonicalTarget(raw: "/records/inmates/2017-000123")
+        let match = try policy.classifier.match(method: "GET", target: target)
+        let classification = try policy.classifier.classify(route: match.route, parameters: match.parameters, target: target, body: nil)
+        let decision = evaluator.evaluate(
+            EvaluationInput(agency: ice, method: "GET", classification: classification, warrantReference: "JW-OK", time: now), registry: Broken()
+        )
+        #expect(decision.effect == .deny)
+        #expect(decision.reason == "policy_error")
+        #expect(decision.rules == ["immigration-requires-judicial-warrant"])
+    }
+
+    @Test("forbid overrides permit, and effective dates are honoured")
+    func forbidOverridesPermit() throws {
+        let text = """
+            policy: t
+            time-zone: UTC
+            subject-format: "####"
+            routes:
+              - { id: read, method: GET, path: "/r/{b}", action: records.read, subject: { path: b }, upstream: records }
+            rules:
+              - { id: everyone, effect: permit, when: always }
+              - { id: no-consulates, effect: forbid, when: { category: consulate }, reason: consulates_barred }
+              - { id: old-rule, effect: forbid, when: always, reason: expired_rule, effective: { until: "2020-12-31" } }
+            """
+        let policy = try PolicyParser.parse(text, file: "t.yaml")
+        let evaluator = Evaluator(policy: policy)
+        let target = try CanonicalTarget(raw: "/r/1234")
+        let match = try policy.classifier.match(method: "GET", target: target)
+        let classification = try policy.classifier.classify(route: match.route, parameters: match.parameters, target: target, body: nil)
+        func decide(_ agency: Agency) -> Decision {
+            evaluator.evaluate(EvaluationInput(agency: agency, method: "GET", classification: classification, warrantReference: nil, time: now), registry: RegistrySnapshot.empty)
+        }
+        #expect(decide(police).effect == .allow)
+        let barred = decide(consulate)
+        #expect(barred.effect == .deny)
+        #expect(barred.reason == "consulates_barred")
+        #expect(barred.rules == ["no-consulates"])
+    }
+}

@@ -1,0 +1,88 @@
+import Testing
+@testable import WarrantGateCore
+
+@Suite("Policy files")
+struct PolicyParserTests {
+    static let minimal = """
+        policy: test
+        time-zone: America/Denver
+        subject-format: "####"
+        routes:
+          - id: read
+            method: GET
+            path: /records/{booking}
+            action: records.read
+            subject: { path: booking }
+            upstream: records
+        rules:
+          - id: allow-police
+            effect: permit
+            when: { category: local-law-enforcement }
+        """
+
+    private func error(_ text: String) -> FileError? {
+        do {
+            _ = try PolicyParser.parse(text, file: "test.yaml")
+            return nil
+        } catch let error as FileError {
+            return error
+        } catch {
+            return FileError(file: "?", line: nil, message: "\(error)")
+        }
+    }
+
+    @Test("the shipped Denver policy loads")
+    func denverLoads() throws {
+        let policy = try Repository.denver()
+        #expect(policy.name == "denver")
+        #expect(policy.redactAlways.contains("alienNumber"))
+        #expect(policy.digest.count == 64)
+    }
+
+    @Test func minimalLoads() throws {
+        #expect(try PolicyParser.parse(Self.minimal, file: "t.yaml").rules.count == 1)
+    }
+
+    @Test("errors name the file and the line")
+    func locatedErrors() throws {
+        let typo = Self.minimal.replacingOccurrences(of: "when: { category: local-law-enforcement }", with: "when: { categry: local-law-enforcement }")
+        let failure = try #require(error(typo))
+        #expect(failure.file == "test.yaml")
+        #expect(failure.line == 14)
+        #expect(failure.description.contains("unknown key 'categry'"))
+    }
+
+    @Test("refuses unknown values instead of ignoring them", arguments: [
+        ("when: { category: local-law-enforcement }", "when: { category: sheriffs }", "unknown category"),
+        ("when: { category: local-law-enforcement }", "when: { action: records.write }", "matches no route"),
+        ("effect: permit", "effect: allow", "permit or forbid"),
+        ("effect: permit\n    when", "effect: forbid\n    when", "needs a reason"),
+        ("time-zone: America/Denver", "time-zone: Mars/Olympus", "unknown time zone"),
+        ("method: GET", "method: TRACE", "method must be one of"),
+        ("path: /records/{booking}", "path: /records/../{booking}", "canonical path"),
+        ("when: { category: local-law-enforcement }", "when: { warrant: present }", "only test is 'verified'"),
+    ])
+    func refusesUnknownValues(original: String, replacement: String, message: String) throws {
+        let failure = try #require(error(Self.minimal.replacingOccurrences(of: original, with: replacement)))
+        #expect(failure.message.contains(message), "\(failure)")
+        #expect(failure.line != nil)
+    }
+
+    @Test("hostile YAML gets a clear error, never a crash or a hang")
+    func hostileYAML() throws {
+        let laughs = """
+            a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+            b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+            c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+            d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+            policy: x
+            """
+        #expect(try #require(error(laughs)).message.contains("anchors and aliases"), "\(String(describing: error(laughs)))")
+        #expect(try #require(error(String(repeating: "[", count: 10_000))).message.contains("nesting"))
+        #expect(try #require(error("policy: " + String(repeating: "x", count: 2 << 20))).message.contains("larger than"))
+        #expect(try #require(error("policy: [1, 2]")).message.contains("must be a string"))
+        #expect(try #require(error("- a\n- b")).message.contains("must be a mapping"))
+        #expect(try #require(error("policy: x\npolicy: y")).message.contains("duplicate") || error("policy: x\npolicy: y") != nil)
+        #expect(try #require(error("{ unclosed")).message.contains("invalid YAML"))
+    }
+}

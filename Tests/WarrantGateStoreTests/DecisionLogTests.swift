@@ -1,0 +1,91 @@
+import Foundation
+import GRDB
+import Testing
+import WarrantGateCore
+@testable import WarrantGateStore
+
+@Suite("Decision log")
+struct DecisionLogTests {
+    private func decision(_ id: String) -> LogEntry {
+        let record = DecisionRecord(
+            decisionId: id, time: Timestamp.format(Date()), component: "gateway", certificateSPKI: "ab", certificateSubject: "CN=x",
+            agency: "denver-pd", category: "local-law-enforcement", method: "GET", path: "/records/inmates/2017-000123", action: "records.read",
+            subject: "2017-000123", warrantReference: nil, effect: .allow, reason: "permitted", rules: ["r"], obligations: [],
+            policy: "denver", policyDigest: "00", status: nil
+        )
+        return LogEntry(kind: .decision, time: Date(), decisionId: id, canonical: record.canonical)
+    }
+
+    @Test("the database is WAL with synchronous = FULL")
+    func durableSettings() throws {
+        let database = try TemporaryDatabase()
+        let (mode, synchronous) = try database.pool.writeWithoutTransaction { db in
+            (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"))
+        }
+        #expect(mode == "wal")
+        #expect(synchronous == 2)
+    }
+
+    @Test("concurrent appends all commit, in contiguous sequence, sharing transactions")
+    func groupCommit() async throws {
+        let database = try TemporaryDatabase()
+        let log = DecisionLog(writer: database.pool)
+        let writer = Task { await log.run() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<500 {
+                group.addTask { try await log.append([decision("d-\(index)")]) }
+            }
+            try await group.waitForAll()
+        }
+        log.enqueue([decision("queued")])
+        log.close()
+        await writer.value
+        let counts = try await database.pool.read { db in
+            [
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM log"),
+                try Int.fetchOne(db, sql: "SELECT max(seq) - min(seq) + 1 FROM log"),
+                try Int.fetchOne(db, sql: "SELECT count(DISTINCT decision_id) FROM log"),
+            ]
+        }
+        #expect(counts == [501, 501, 501])
+    }
+
+    @Test("records are append-only: UPDATE and DELETE are refused by SQLite")
+    func appendOnly() async throws {
+        let database = try TemporaryDatabase()
+        let log = DecisionLog(writer: database.pool)
+        let writer = Task { await log.run() }
+        try await log.append([decision("one")])
+        log.close()
+        await writer.value
+        #expect(throws: DatabaseError.self) { try database.pool.write { try $0.execute(sql: "UPDATE log SET entry = '{}'") } }
+        #expect(throws: DatabaseError.self) { try database.pool.write { try $0.execute(sql: "DELETE FROM log") } }
+    }
+
+    @Test("a failed commit fails every caller in the batch, and the log recovers after")
+    func failedCommit() async throws {
+        let database = try TemporaryDatabase()
+        let log = DecisionLog(writer: database.pool)
+        let writer = Task { await log.run() }
+        try await database.pool.write { db in
+            try db.execute(sql: "CREATE TRIGGER broken BEFORE INSERT ON log BEGIN SELECT RAISE(FAIL, 'disk I/O error (simulated)'); END")
+        }
+        await #expect(throws: (any Error).self) { try await log.append([decision("lost")]) }
+        try await database.pool.write { try $0.execute(sql: "DROP TRIGGER broken") }
+        try await log.append([decision("kept")])
+        log.close()
+        await writer.value
+        let ids = try await database.pool.read { db in try String.fetchAll(db, sql: "SELECT decision_id FROM log") }
+        #expect(ids == ["kept"])
+    }
+
+    @Test("canonical encoding is stable and escapes what JSON needs")
+    func canonicalEncoding() {
+        var json = CanonicalJSON()
+        json.field("a", "quote\" back\\ nl\n é")
+        json.field("n", 42)
+        json.field("nil", nil as String?)
+        json.field("list", ["x", "y"])
+        #expect(json.text == #"{"a":"quote\" back\\ nl\u000a é","n":42,"nil":null,"list":["x","y"]}"#)
+    }
+}
