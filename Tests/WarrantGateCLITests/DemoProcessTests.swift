@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+
+/// Starts `warrant-gate demo` as a process, waits for its instructions, and returns the port it bound.
+final class DemoProcess {
+    let process = Process()
+    private let output = Pipe()
+    private(set) var text = ""
+
+    init(dataDir: String) throws {
+        process.executableURL = CLIProcess.executable
+        process.arguments = ["demo", "--port", "0", "--admin-port", "0", "--data-dir", dataDir]
+        process.currentDirectoryURL = Repository.root
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+    }
+
+    /// Reads output until the gateway reports its port.
+    func port() throws -> Int {
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+            if let range = text.range(of: "https://localhost:"), let end = text[range.upperBound...].firstIndex(where: { !$0.isNumber }),
+               let port = Int(text[range.upperBound..<end]), text.contains("Ctrl-C stops the demo") {
+                return port
+            }
+        }
+        throw CocoaError(.fileReadUnknown)
+    }
+
+    /// Sends SIGTERM and returns the exit status.
+    func terminate() -> Int32 {
+        process.terminate()
+        process.waitUntilExit()
+        text += String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return process.terminationStatus
+    }
+}
+
+@Suite("The demo, run as a process", .serialized)
+struct DemoProcessTests {
+    private func curl(_ certs: String, _ agency: String?, _ port: Int, _ path: String, warrant: String? = nil) throws -> (Int32, String) {
+        var arguments = ["-s", "--max-time", "10", "--cacert", "\(certs)/ca.pem"]
+        if let agency { arguments += ["--cert", "\(certs)/\(agency).pem", "--key", "\(certs)/\(agency).key"] }
+        if let warrant { arguments += ["-H", "Warrant-Reference: \(warrant)"] }
+        arguments.append("https://localhost:\(port)\(path)")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test("the demo's curl walk-through works, drains on SIGTERM with exit 0, and restarts on the same data")
+    func walkThrough() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/curl"), "curl is needed: .ci/run installs it")
+        let scratch = try Scratch()
+        let dataDir = scratch.url.appendingPathComponent("demo").path
+        let certs = "\(dataDir)/certs"
+
+        let demo = try DemoProcess(dataDir: dataDir)
+        let port = try demo.port()
+        #expect(demo.text.contains("Created the dev PKI"))
+        #expect(try curl(certs, "ice-ero", port, "/records/inmates/2017-000123").1.contains("warrant_missing"))
+        let allowed = try curl(certs, "ice-ero", port, "/records/inmates/2017-000123", warrant: "JW-2026-0001").1
+        #expect(allowed.contains("\"bookingNumber\":\"2017-000123\""))
+        #expect(!allowed.contains("citizenship") && !allowed.contains("alienNumber"))
+        #expect(try curl(certs, "ice-ero", port, "/records/inmates/2017-000456", warrant: "I200-2026-0001").1.contains("warrant_not_judicial"))
+        #expect(try curl(certs, "denver-pd", port, "/records/inmates/2017-000456").1.contains("Daniel Okafor"))
+        #expect(try curl(certs, "unregistered", port, "/records/inmates/2017-000123").1.contains("unknown_agency"))
+        #expect(try curl(certs, nil, port, "/records/inmates/2017-000123").0 != 0)
+
+        let database = "\(dataDir)/warrant-gate.sqlite"
+        let advised = try CLIProcess.run(["advisement", "record", "--subject", "2017-000789", "--language", "es", "--by", "Dep. Ortiz", "--db", database])
+        #expect(advised.status == 0)
+        Thread.sleep(forTimeInterval: 1)
+        #expect(try curl(certs, "ice-ero", port, "/records/inmates/2017-000789/release").1.contains("scheduledRelease"))
+        #expect(demo.terminate() == 0)
+
+        let export = try CLIProcess.run(["log", "export", "--format", "jsonl", "--db", database])
+        let rows = export.stdout.split(separator: "\n")
+        #expect(rows.count == 6)
+        #expect(rows.filter { $0.contains("\"effect\":\"allow\"") }.count == 3)
+
+        let again = try DemoProcess(dataDir: dataDir)
+        let secondPort = try again.port()
+        #expect(again.text.contains("Reusing the dev PKI"))
+        #expect(try curl(certs, "denver-pd", secondPort, "/records/inmates/2017-000456").1.contains("Daniel Okafor"))
+        #expect(again.terminate() == 0)
+    }
+}

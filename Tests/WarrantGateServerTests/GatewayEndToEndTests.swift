@@ -1,0 +1,287 @@
+import AsyncHTTPClient
+import Foundation
+import GRDB
+import Hummingbird
+import Logging
+import NIOCore
+import NIOSSL
+import ServiceLifecycle
+import Testing
+import WarrantGateCore
+import WarrantGateDevPKI
+import WarrantGateStore
+@testable import WarrantGateServer
+
+extension GatewayHarness {
+    func register(_ reference: String, kind: DocumentKind = .judicialWarrant, subject: String = "2017-000123",
+                  scope: [String] = ["records.read"], expires: String = "2099-12-31") throws {
+        _ = try registry.register(
+            DocumentRegistration(reference: reference, kind: kind, agency: "ice-ero", subjects: [subject], scope: scope, expires: expires,
+                                 court: kind.isJudicial ? "U.S. District Court, D. Colo." : nil, judge: kind.isJudicial ? "Hon. A. Judge" : nil),
+            operator: "test"
+        )
+    }
+
+    /// Waits until the gateway has picked up the registry's latest version.
+    func awaitRegistry() async throws {
+        let target = try registry.version()
+        for _ in 0..<100 where gateway.state.current.registryVersion != target {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(gateway.state.current.registryVersion == target)
+    }
+}
+
+@Suite("Gateway end to end over mutual TLS", .serialized)
+struct GatewayEndToEndTests {
+    @Test("no client certificate, or one from another CA: the handshake is refused")
+    func handshakeRefused() async throws {
+        try await withGateway { gateway in
+            await #expect(throws: (any Error).self) { _ = try await gateway.send(nil, .GET, "/records/inmates/2017-000123") }
+            let foreign = DevPKIDirectory(directory: gateway.directory.appendingPathComponent("foreign"))
+            try foreign.ensure(clients: ["denver-pd"])
+            let client = try gateway.client("denver-pd", pki: foreign)
+            var request = HTTPClientRequest(url: "https://localhost:\(gateway.port)/records/inmates/2017-000123")
+            request.method = .GET
+            await #expect(throws: (any Error).self) { _ = try await client.execute(request, timeout: .seconds(5)) }
+            #expect(gateway.recorder.requests.isEmpty)
+        }
+    }
+
+    @Test("a valid certificate that names no agency: 403 unknown_agency, logged, never forwarded")
+    func unknownAgency() async throws {
+        try await withGateway { gateway in
+            let answer = try await gateway.send("unregistered", .GET, "/records/inmates/2017-000123", headers: [("Gateway-Agency", "denver-pd")])
+            #expect(answer.status == 403)
+            #expect(answer.reason == "unknown_agency")
+            #expect(answer.headers["content-type"].first == "application/problem+json")
+            #expect(answer.json["decisionId"] as? String == answer.decisionId)
+            #expect(gateway.recorder.requests.isEmpty)
+            let rows = try await gateway.exportedRows()
+            #expect(rows.first { $0.decisionId == answer.decisionId }?.reason == "unknown_agency")
+        }
+    }
+
+    @Test("ICE without a valid judicial warrant: 403 with the warrant's own reason, never forwarded")
+    func iceRefusals() async throws {
+        try await withGateway { gateway in
+            try gateway.register("I200-1", kind: .administrativeWarrant)
+            try gateway.register("JW-EXPIRED", expires: "2020-01-31")
+            try gateway.register("JW-REVOKED")
+            try gateway.registry.revoke(reference: "JW-REVOKED", reason: "quashed", operator: "test")
+            try gateway.register("JW-OTHER", subject: "2017-000456")
+            try gateway.register("JW-VISITS", scope: ["visitation.schedule"])
+            try await gateway.awaitRegistry()
+            let cases: [(String?, String)] = [
+                (nil, "warrant_missing"), ("NO-SUCH", "warrant_unknown"), ("I200-1", "warrant_not_judicial"), ("JW-EXPIRED", "warrant_expired"),
+                ("JW-REVOKED", "warrant_revoked"), ("JW-OTHER", "warrant_wrong_subject"), ("JW-VISITS", "warrant_out_of_scope"),
+            ]
+            for (reference, reason) in cases {
+                let answer = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000123", headers: reference.map { [("Warrant-Reference", $0)] } ?? [])
+                #expect(answer.status == 403, "\(reason)")
+                #expect(answer.reason == reason)
+                #expect(answer.decisionId != nil)
+            }
+            #expect(gateway.recorder.requests.isEmpty)
+        }
+    }
+
+    @Test("ICE with a registered judicial warrant: 200, immigration fields stripped, gateway headers set, spoofed ones dropped")
+    func iceWithWarrant() async throws {
+        try await withGateway { gateway in
+            try gateway.register("JW-OK")
+            try await gateway.awaitRegistry()
+            let answer = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000123", headers: [
+                ("Warrant-Reference", "JW-OK"), ("Gateway-Agency", "denver-pd"), ("X-Forwarded-For", "10.0.0.1"), ("Decision-Id", "forged"),
+            ])
+            #expect(answer.status == 200)
+            let record = answer.json
+            #expect(record["bookingNumber"] as? String == "2017-000123")
+            for field in ["citizenship", "immigrationStatus", "alienNumber"] { #expect(record[field] == nil) }
+            let demographics = try #require(record["demographics"] as? [String: Any])
+            #expect(demographics["countryOfBirth"] == nil && demographics["placeOfBirth"] == nil)
+            #expect(demographics["dateOfBirth"] as? String == "1990-04-11")
+
+            let seen = try #require(gateway.recorder.requests.last)
+            let headers = Dictionary(seen.headers.map { ($0.0.lowercased(), $0.1) }, uniquingKeysWith: { first, second in first + "," + second })
+            #expect(seen.path == "/records/inmates/2017-000123")
+            #expect(headers["gateway-agency"] == "ice-ero")
+            #expect(headers["gateway-warrant"] == "JW-OK")
+            #expect(headers["decision-id"] == answer.decisionId)
+            #expect(headers["x-forwarded-for"] == nil)
+            #expect(headers["warrant-reference"] == nil)
+
+            let id = try #require(answer.decisionId)
+            let row = try #require(try await gateway.exportedRows(expecting: [id]).first { $0.decisionId == id })
+            #expect(row.effect == .allow)
+            #expect(row.warrantReference == "JW-OK")
+            #expect(row.redactedFields == 5)
+            #expect(row.upstreamStatus == 200)
+            #expect(row.rules == ["immigration-with-judicial-warrant"])
+        }
+    }
+
+    @Test("Denver police get records and visits, over HTTP/2 and HTTP/1.1")
+    func localPolice() async throws {
+        try await withGateway { gateway in
+            let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000456")
+            #expect(answer.status == 200)
+            #expect(answer.json["citizenship"] == nil)
+            #expect(try await gateway.send("denver-pd", .GET, "/visitation/visits?booking=2017-000456").status == 200)
+
+            var tls = TLSConfigurationFactory.client(pki: gateway.pki, agency: "denver-pd")
+            tls.applicationProtocols = ["http/1.1"]
+            var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+            configuration.httpVersion = .http1Only
+            let http1 = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            defer { _ = http1.shutdown() }
+            var request = HTTPClientRequest(url: "https://localhost:\(gateway.port)/records/inmates/2017-000789")
+            request.method = .GET
+            let response = try await http1.execute(request, timeout: .seconds(5))
+            #expect(response.status.code == 200)
+            #expect(response.version == .http1_1)
+            #expect(response.headers["decision-id"].first != nil)
+        }
+    }
+
+    @Test("the subject can come from a JSON body; a body too large to inspect gets 413")
+    func bodySubject() async throws {
+        try await withGateway { gateway in
+            try gateway.register("JW-VISIT", scope: ["visitation.schedule"])
+            try await gateway.awaitRegistry()
+            let visit = #"{"bookingNumber":"2017-000123","visitor":"SA J. Smith","purpose":"interview","scheduledFor":"2026-12-01T10:00:00Z"}"#
+            #expect(try await gateway.send("ice-ero", .POST, "/visitation/visits", body: visit).reason == "warrant_missing")
+            let allowed = try await gateway.send("ice-ero", .POST, "/visitation/visits", headers: [("Warrant-Reference", "JW-VISIT")], body: visit)
+            #expect(allowed.status == 201)
+            #expect(gateway.recorder.requests.contains { $0.method == "POST" })
+            let other = visit.replacingOccurrences(of: "2017-000123", with: "2017-000456")
+            #expect(try await gateway.send("ice-ero", .POST, "/visitation/visits", headers: [("Warrant-Reference", "JW-VISIT")], body: other).reason == "warrant_wrong_subject")
+            let huge = #"{"bookingNumber":"2017-000123","pad":""# + String(repeating: "x", count: 70_000) + #""}"#
+            let tooLarge = try await gateway.send("consulate-mx", .POST, "/visitation/visits", body: huge)
+            #expect(tooLarge.status == 413)
+            #expect(tooLarge.reason == "body_too_large")
+        }
+    }
+
+    @Test("requests built to slip past the policy are refused and never forwarded")
+    func slipAttempts() async throws {
+        try await withGateway { gateway in
+            try gateway.register("JW-OK")
+            try await gateway.awaitRegistry()
+            let before = gateway.recorder.requests.count
+            let attempts: [(String, [(String, String)], Int, String)] = [
+                ("/records/inmates/2017-000123%2F..%2F2017-000456", [], 400, "ambiguous_path"),
+                ("/records/inmates;x=1/2017-000123", [], 400, "ambiguous_path"),
+                ("/Records/Inmates/2017-000123", [], 403, "no_route"),
+                ("/records/inmates/2017-000123.", [], 400, "subject_invalid"),
+                ("/records/inmates/2017-000456", [("Warrant-Reference", "JW-OK")], 403, "warrant_wrong_subject"),
+                ("/records/inmates/2017-000123", [("Warrant-Reference", "JW-OK"), ("Warrant-Reference", "JW-OK")], 400, "bad_header"),
+                ("/records/inmates/2017-000123", [("X_Gateway_Agency", "denver-pd")], 400, "bad_header"),
+            ]
+            for (path, headers, status, reason) in attempts {
+                let answer = try await gateway.send("ice-ero", .GET, path, headers: headers)
+                #expect(answer.status == status, "\(path)")
+                #expect(answer.reason == reason, "\(path)")
+            }
+            #expect(gateway.recorder.requests.count == before)
+        }
+    }
+
+    @Test("an upstream that is down: 502, logged")
+    func upstreamDown() async throws {
+        try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:1"]) { gateway in
+            let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
+            #expect(answer.status == 502)
+            #expect(answer.reason == "upstream_unavailable")
+            let id = try #require(answer.decisionId)
+            let row = try #require(try await gateway.exportedRows(expecting: [id]).first { $0.decisionId == id })
+            #expect(row.effect == .allow)
+            #expect(row.error == "upstream_unavailable")
+            #expect(row.status == 502)
+        }
+    }
+
+    @Test("an upstream that stalls: 504, logged, the client is not left hanging")
+    func upstreamTimeout() async throws {
+        let router = Router()
+        router.get("/records/inmates/:booking") { _, _ -> String in
+            try await Task.sleep(for: .seconds(5))
+            return "{}"
+        }
+        var logger = Logger(label: "stall")
+        logger.logLevel = .critical
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let stalling = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { continuation.yield($0.localAddress!.port!) }, logger: logger)
+        let group = ServiceGroup(services: [stalling], gracefulShutdownSignals: [], logger: logger)
+        let task = Task { try await group.run() }
+        var port = 0
+        for await bound in ports { port = bound; break }
+        var limits = GatewayConfiguration.Limits()
+        limits.upstreamResponseTimeout = .milliseconds(300)
+        try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"], limits: limits) { gateway in
+            let started = ContinuousClock.now
+            let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
+            #expect(answer.status == 504)
+            #expect(answer.reason == "upstream_timeout")
+            #expect(ContinuousClock.now - started < .seconds(4))
+        }
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+
+    @Test("a log that cannot be written: 503, and nothing is forwarded")
+    func logUnwritable() async throws {
+        try await withGateway { gateway in
+            let saboteur = try DatabaseQueue(path: gateway.databasePath)
+            try await saboteur.write { db in
+                try db.execute(sql: "CREATE TRIGGER sabotage BEFORE INSERT ON log BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END")
+            }
+            for agency in ["denver-pd", "ice-ero", "unregistered"] {
+                let answer = try await gateway.send(agency, .GET, "/records/inmates/2017-000123")
+                #expect(answer.status == 503)
+                #expect(answer.reason == "log_unavailable")
+                #expect(!answer.body.contains("disk is full"))
+            }
+            #expect(gateway.recorder.requests.isEmpty)
+            try await saboteur.write { try $0.execute(sql: "DROP TRIGGER sabotage") }
+            #expect(try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123").status == 200)
+        }
+    }
+
+    @Test("every decision the clients saw is in the export, with its effect and reason")
+    func everyDecisionExported() async throws {
+        try await withGateway { gateway in
+            try gateway.register("JW-OK")
+            try await gateway.awaitRegistry()
+            var seen: [String: (Int, String)] = [:]
+            let requests: [(String, String, [(String, String)])] = [
+                ("ice-ero", "/records/inmates/2017-000123", []), ("ice-ero", "/records/inmates/2017-000123", [("Warrant-Reference", "JW-OK")]),
+                ("denver-pd", "/records/inmates/2017-000456", []), ("unregistered", "/records/inmates/2017-000123", []),
+                ("public-defender", "/visitation/visits?booking=2017-000789", []), ("consulate-mx", "/records/inmates/2017-000789", []),
+                ("denver-pd", "/no/such/route", []), ("ice-ero", "/records/inmates/2017-000789/release", []),
+            ]
+            for (agency, path, headers) in requests {
+                let answer = try await gateway.send(agency, .GET, path, headers: headers)
+                seen[try #require(answer.decisionId)] = (answer.status, path)
+            }
+            let rows = try await gateway.exportedRows(expecting: Array(seen.keys))
+            for (id, (status, path)) in seen {
+                let row = try #require(rows.first { $0.decisionId == id }, "\(path)")
+                #expect(row.effect == (status == 200 ? .allow : .deny), "\(path)")
+                #expect(row.status == status, "\(path)")
+                #expect(row.policyDigest?.count == 64)
+            }
+        }
+    }
+}
+
+/// Client TLS settings for the tests' own clients.
+enum TLSConfigurationFactory {
+    static func client(pki: DevPKIDirectory, agency: String) -> NIOSSL.TLSConfiguration {
+        var tls = NIOSSL.TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates((try? NIOSSLCertificate.fromPEMFile(pki.caPath)) ?? [])
+        tls.certificateChain = ((try? NIOSSLCertificate.fromPEMFile(pki.clientCertificatePath(agency))) ?? []).map { .certificate($0) }
+        tls.privateKey = try? .privateKey(NIOSSLPrivateKey(file: pki.clientKeyPath(agency), format: .pem))
+        return tls
+    }
+}

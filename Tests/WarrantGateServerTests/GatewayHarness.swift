@@ -1,0 +1,173 @@
+import AsyncHTTPClient
+import Foundation
+import GRDB
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import ServiceLifecycle
+import Synchronization
+import WarrantGateCore
+import WarrantGateDevPKI
+import WarrantGateStore
+@testable import WarrantGateServer
+
+/// The repository root, so the end-to-end tests run the shipped policies.
+enum Repository {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+}
+
+/// Every request an upstream received, so tests can prove what was, and was not, forwarded.
+final class UpstreamRecorder: Sendable {
+    struct Seen: Sendable {
+        let method: String
+        let path: String
+        let headers: [(String, String)]
+    }
+
+    private let seen = Mutex<[Seen]>([])
+
+    var requests: [Seen] { seen.withLock { $0 } }
+
+    var observer: SimulatedUpstreams.Observer {
+        { request in
+            let headers = request.headers.map { ($0.name.rawName, $0.value) }
+            self.seen.withLock { $0.append(Seen(method: request.method.rawValue, path: request.head.path ?? "", headers: headers)) }
+        }
+    }
+}
+
+/// A real gateway on loopback: real TLS with certificates generated for the test, the shipped Denver policy, a real
+/// SQLite file and real upstream HTTP servers.
+final class GatewayHarness: @unchecked Sendable {
+    static let agencies = ["ice-ero", "denver-pd", "public-defender", "consulate-mx", "unregistered"]
+
+    let directory: URL
+    let pki: DevPKIDirectory
+    let recorder = UpstreamRecorder()
+    let upstreams: DemoUpstreams
+    let gateway: Gateway
+    let port: Int
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+    private var clients: [String: HTTPClient] = [:]
+
+    var databasePath: String { gateway.configuration.databasePath }
+    var registry: Registry { gateway.registry }
+
+    static func start(
+        upstreamOverrides: [String: String] = [:], limits: GatewayConfiguration.Limits = .init()
+    ) async throws -> GatewayHarness {
+        try await GatewayHarness(upstreamOverrides: upstreamOverrides, limits: limits)
+    }
+
+    private init(upstreamOverrides: [String: String], limits: GatewayConfiguration.Limits) async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-e2e-\(UUID().uuidString)")
+        pki = DevPKIDirectory(directory: directory.appendingPathComponent("certs"))
+        try pki.ensure(clients: Self.agencies)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        upstreams = try await DemoUpstreams.start(logger: logger, observer: recorder.observer)
+        var configuration = GatewayConfiguration(
+            serverCertificatePath: pki.serverCertificatePath, serverKeyPath: pki.serverKeyPath, clientCAPath: pki.caPath,
+            upstreams: upstreams.urls.merging(upstreamOverrides) { _, override in override },
+            policyPath: Repository.path("policies/denver.yaml"), agenciesPath: Repository.path("policies/agencies.yaml"),
+            databasePath: directory.appendingPathComponent("log.sqlite").path
+        )
+        configuration.port = 0
+        configuration.adminHost = nil
+        configuration.authorities = ["demo-ca": pki.caPath]
+        configuration.limits = limits
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        gateway = try Gateway(configuration: configuration, logger: logger, onListening: { continuation.yield($0) })
+        group = ServiceGroup(services: try gateway.services(), gracefulShutdownSignals: [], logger: logger)
+        let group = self.group
+        task = Task { try await group.run() }
+        var bound = 0
+        for await port in ports {
+            bound = port
+            break
+        }
+        port = bound
+    }
+
+    /// An HTTPS client presenting `agency`'s certificate (nil: no certificate), trusting the test CA.
+    func client(_ agency: String?, pki other: DevPKIDirectory? = nil) throws -> HTTPClient {
+        let key = (agency ?? "-") + (other?.directory.path ?? "")
+        if let existing = clients[key] { return existing }
+        let source = other ?? pki
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(pki.caPath))
+        if let agency {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(source.clientCertificatePath(agency)).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: source.clientKeyPath(agency), format: .pem))
+        }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(10))
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        clients[key] = client
+        return client
+    }
+
+    struct Answer {
+        let status: Int
+        let headers: HTTPHeaders
+        let body: String
+
+        var decisionId: String? { headers["decision-id"].first }
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:] }
+        var reason: String? { json["reason"] as? String }
+    }
+
+    func send(_ agency: String?, _ method: HTTPMethod = .GET, _ path: String, headers: [(String, String)] = [], body: String? = nil) async throws -> Answer {
+        var request = HTTPClientRequest(url: "https://localhost:\(port)\(path)")
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body {
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await client(agency).execute(request, timeout: .seconds(15))
+        let collected = try await response.body.collect(upTo: 1 << 24)
+        return Answer(status: Int(response.status.code), headers: response.headers, body: String(buffer: collected))
+    }
+
+    /// The exported rows, waiting briefly for outcome records, which are committed just after the answer.
+    func exportedRows(expecting decisionIds: [String] = []) async throws -> [ExportRow] {
+        let pool = try StoreDatabase.openPool(path: databasePath)
+        for _ in 0..<50 {
+            var rows: [ExportRow] = []
+            try LogExporter(reader: pool).forEachRow { rows.append($0) }
+            let complete = decisionIds.allSatisfy { id in rows.contains { $0.decisionId == id && ($0.effect == .deny || $0.upstreamStatus != nil || $0.error != nil) } }
+            if complete { return rows }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        var rows: [ExportRow] = []
+        try LogExporter(reader: pool).forEachRow { rows.append($0) }
+        return rows
+    }
+
+    func stop() async {
+        for client in clients.values { try? await client.shutdown() }
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+        await upstreams.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// Runs `body` with a started harness and always stops it.
+func withGateway(
+    upstreamOverrides: [String: String] = [:], limits: GatewayConfiguration.Limits = .init(), _ body: (GatewayHarness) async throws -> Void
+) async throws {
+    let harness = try await GatewayHarness.start(upstreamOverrides: upstreamOverrides, limits: limits)
+    do {
+        try await body(harness)
+    } catch {
+        await harness.stop()
+        throw error
+    }
+    await harness.stop()
+}
