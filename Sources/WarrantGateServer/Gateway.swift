@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import GRDB
 import Hummingbird
+import HummingbirdCore
 import HummingbirdHTTP2
 import HummingbirdTLS
 import Logging
@@ -20,6 +21,8 @@ public final class Gateway: Sendable {
     let log: DecisionLog
     let metrics: GatewayMetrics
     let client: HTTPClient
+    let identity: ServerIdentity
+    let verifier: ClientCertificateVerifier
     let logger: Logger
     let now: @Sendable () -> Date
     /// Called with the bound port of the TLS listener (useful with port 0).
@@ -40,7 +43,22 @@ public final class Gateway: Sendable {
         try registry.recordTimeZone()
         self.state = GatewayState(policies: policies, registry: try registry.snapshot())
         self.log = DecisionLog(writer: database)
-        self.metrics = GatewayMetrics()
+        let metrics = GatewayMetrics()
+        self.metrics = metrics
+        self.identity = try ServerIdentity(certificatePath: configuration.serverCertificatePath, keyPath: configuration.serverKeyPath)
+        let state = self.state
+        self.verifier = ClientCertificateVerifier(
+            trust: .init(
+                roots: try ClientCertificateVerifier.loadRoots(path: configuration.clientCAPath),
+                revokedSPKIs: configuration.revokedSPKIs, revokedSerials: configuration.revokedSerials
+            ),
+            registryRevocations: { state.current.policies.directory.revocations },
+            now: now,
+            refusals: { [logger] reason in
+                metrics.countHandshakeRefusal()
+                logger.notice("client certificate refused at the handshake", metadata: ["reason": "\(reason)"])
+            }
+        )
         var clientConfiguration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(connect: configuration.limits.upstreamConnectTimeout.timeAmount, read: configuration.limits.upstreamReadTimeout.timeAmount),
@@ -53,16 +71,33 @@ public final class Gateway: Sendable {
 
     /// Builds the services. Run them with ``run()`` or in a `ServiceGroup` of your own.
     public func services() throws -> [any Service] {
-        let tls = try GatewayTLS.serverConfiguration(
-            certificatePath: configuration.serverCertificatePath, keyPath: configuration.serverKeyPath, clientCAPath: configuration.clientCAPath
+        let limits = configuration.limits
+        let proxy = UpstreamProxy(client: client, upstreams: configuration.upstreams, limits: limits, log: log, metrics: metrics, logger: logger, now: now)
+        let responder = GatewayResponder(
+            state: state, log: log, proxy: proxy, limits: limits, metrics: metrics,
+            concurrency: AgencyConcurrency(limit: limits.maxInFlightPerAgency), logger: logger, now: now
         )
-        let proxy = UpstreamProxy(client: client, upstreams: configuration.upstreams, limits: configuration.limits, log: log, metrics: metrics, logger: logger, now: now)
-        let responder = GatewayResponder(state: state, log: log, proxy: proxy, limits: configuration.limits, metrics: metrics, logger: logger, now: now)
         let onListening = self.onListening
+        // NIO's own decoder limits sit above the gateway's, so that oversized heads reach the pipeline and are
+        // refused with a logged 431 rather than a silent connection reset.
+        let http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [RequestHeadDeadline(timeout: limits.headerReadTimeout.timeAmount)],
+            idleTimeout: limits.idleTimeout.timeAmount,
+            httpDecoderConfiguration: .init(
+                maxHeaderFieldSize: 4 * limits.maxHeaderBytes, maxHeaderListSize: 4 * limits.maxHeaderBytes,
+                maxHeaderFieldCount: 4 * limits.maxHeaderCount
+            )
+        )
         let gateway = Application(
             responder: responder,
-            server: try .http2Upgrade(tlsConfiguration: tls),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            server: try .http2Upgrade(
+                tlsChannelConfiguration: GatewayTLS.channelConfiguration(identity: identity, verifier: verifier),
+                configuration: .init(idleTimeout: limits.idleTimeout, streamConfiguration: http1)
+            ),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: nil,
+                availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)
+            ),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger
         )

@@ -13,6 +13,20 @@ public struct GatewayConfiguration: Sendable {
         public var upstreamResponseTimeout: Duration = .seconds(30)
         /// Time allowed between two reads of the upstream's body.
         public var upstreamReadTimeout: Duration = .seconds(30)
+        /// Longest request target accepted (longer: 414).
+        public var maxURIBytes = 8192
+        /// Most request header fields accepted (more: 431).
+        public var maxHeaderCount = 100
+        /// Largest total size of request header names and values (larger: 431).
+        public var maxHeaderBytes = 16 * 1024
+        /// Most connections open at once; further ones wait in the accept queue.
+        public var maxConnections = 4096
+        /// Most requests in flight at once for one agency (more: 429).
+        public var maxInFlightPerAgency = 256
+        /// A connection must deliver a complete request head this long after it opens or after its previous answer.
+        public var headerReadTimeout: Duration = .seconds(30)
+        /// An idle connection (no bytes read) is closed after this long.
+        public var idleTimeout: Duration = .seconds(60)
         public init() {}
     }
 
@@ -32,6 +46,9 @@ public struct GatewayConfiguration: Sendable {
     public var adminHost: String? = "127.0.0.1"
     public var adminPort = 9090
     public var limits = Limits()
+    /// Client certificates refused at the handshake: SPKI SHA-256 (hex) and serial numbers (hex).
+    public var revokedSPKIs: Set<String> = []
+    public var revokedSerials: Set<String> = []
 
     public init(
         serverCertificatePath: String, serverKeyPath: String, clientCAPath: String, upstreams: [String: String],
@@ -54,7 +71,7 @@ public struct GatewayConfiguration: Sendable {
 
         try root.requireKeys(in: ["listen", "tls", "upstreams", "policy", "database", "admin", "limits"], what: "configuration")
         let tls = try root.required("tls", in: "configuration")
-        try tls.requireKeys(in: ["certificate", "key", "client-ca"], what: "tls")
+        try tls.requireKeys(in: ["certificate", "key", "client-ca", "revoked-spki-sha256", "revoked-serials"], what: "tls")
         let policy = try root.required("policy", in: "configuration")
         try policy.requireKeys(in: ["file", "agencies", "authorities"], what: "policy")
         var upstreams: [String: String] = [:]
@@ -74,6 +91,14 @@ public struct GatewayConfiguration: Sendable {
             agenciesPath: resolve(try policy.required("agencies", in: "policy").string("agencies file")),
             databasePath: resolve(try root.required("database", in: "configuration").string("database"))
         )
+        for pin in try tls["revoked-spki-sha256"]?.strings("revoked-spki-sha256") ?? [] {
+            guard let bytes = Hex.decode(pin), bytes.count == 32 else { throw tls.error("revoked-spki-sha256: '\(pin)' is not 64 hex digits") }
+            configuration.revokedSPKIs.insert(Hex.encode(bytes))
+        }
+        for serial in try tls["revoked-serials"]?.strings("revoked-serials") ?? [] {
+            guard let bytes = Hex.decode(serial), !bytes.isEmpty else { throw tls.error("revoked-serials: '\(serial)' is not hexadecimal") }
+            configuration.revokedSerials.insert(Hex.encode(bytes))
+        }
         for (name, value) in try policy["authorities"]?.mapping("authorities") ?? [] {
             configuration.authorities[name] = resolve(try value.string("authority certificate"))
         }
@@ -90,7 +115,11 @@ public struct GatewayConfiguration: Sendable {
         }
         if let limits = root["limits"] {
             try limits.requireKeys(
-                in: ["inspect-body-bytes", "redact-body-bytes", "upstream-connect-timeout-ms", "upstream-response-timeout-ms", "upstream-read-timeout-ms"],
+                in: [
+                    "inspect-body-bytes", "redact-body-bytes", "upstream-connect-timeout-ms", "upstream-response-timeout-ms",
+                    "upstream-read-timeout-ms", "max-uri-bytes", "max-header-count", "max-header-bytes", "max-connections",
+                    "max-in-flight-per-agency", "header-read-timeout-ms", "idle-timeout-ms",
+                ],
                 what: "limits"
             )
             func positive(_ key: String) throws -> Int? {
@@ -104,6 +133,13 @@ public struct GatewayConfiguration: Sendable {
             if let value = try positive("upstream-connect-timeout-ms") { configuration.limits.upstreamConnectTimeout = .milliseconds(value) }
             if let value = try positive("upstream-response-timeout-ms") { configuration.limits.upstreamResponseTimeout = .milliseconds(value) }
             if let value = try positive("upstream-read-timeout-ms") { configuration.limits.upstreamReadTimeout = .milliseconds(value) }
+            if let value = try positive("max-uri-bytes") { configuration.limits.maxURIBytes = value }
+            if let value = try positive("max-header-count") { configuration.limits.maxHeaderCount = value }
+            if let value = try positive("max-header-bytes") { configuration.limits.maxHeaderBytes = value }
+            if let value = try positive("max-connections") { configuration.limits.maxConnections = value }
+            if let value = try positive("max-in-flight-per-agency") { configuration.limits.maxInFlightPerAgency = value }
+            if let value = try positive("header-read-timeout-ms") { configuration.limits.headerReadTimeout = .milliseconds(value) }
+            if let value = try positive("idle-timeout-ms") { configuration.limits.idleTimeout = .milliseconds(value) }
         }
         return configuration
     }

@@ -26,6 +26,7 @@ struct GatewayResponder: HTTPResponder {
     let proxy: UpstreamProxy
     let limits: GatewayConfiguration.Limits
     let metrics: GatewayMetrics
+    let concurrency: AgencyConcurrency
     let logger: Logger
     let now: @Sendable () -> Date
 
@@ -55,8 +56,19 @@ struct GatewayResponder: HTTPResponder {
         }
         record.agency = agency.id
         record.category = agency.category.rawValue
+        guard concurrency.acquire(agency.id) else {
+            return await refuse(&record, reason: "agency_concurrency_limit", started: started)
+        }
+        defer { concurrency.release(agency.id) }
 
-        // 2. Headers.
+        // 2. Headers and size limits.
+        if (request.head.path ?? "").utf8.count > limits.maxURIBytes {
+            return await refuse(&record, reason: "uri_too_long", started: started)
+        }
+        if request.headers.count > limits.maxHeaderCount
+            || request.headers.reduce(0, { $0 + $1.name.rawName.utf8.count + $1.value.utf8.count }) > limits.maxHeaderBytes {
+            return await refuse(&record, reason: "headers_too_large", started: started)
+        }
         if let violation = HeaderRules.violation(in: request.headers) {
             return await refuse(&record, reason: "bad_header", detail: violation, started: started)
         }

@@ -23,6 +23,10 @@ final class GatewayMetrics: Sendable {
         CoreMetrics.Counter(label: "warrantgate_decisions_total", dimensions: [("effect", effect.rawValue), ("reason", reason)], factory: factory).increment()
     }
 
+    func countHandshakeRefusal() {
+        CoreMetrics.Counter(label: "warrantgate_handshake_refusals_total", dimensions: [], factory: factory).increment()
+    }
+
     func observe(since start: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - start
         latency.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)

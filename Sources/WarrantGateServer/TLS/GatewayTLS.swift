@@ -1,7 +1,8 @@
+import HummingbirdHTTP2
 import NIOSSL
 
 /// The gateway's TLS posture: TLS 1.2 minimum (1.3 preferred), ECDHE with AEAD only for TLS 1.2, no renegotiation,
-/// and a client certificate required that chains to the configured client CA bundle.
+/// and a client certificate required, verified by ``ClientCertificateVerifier``.
 public enum GatewayTLS {
     /// TLS 1.2 suites allowed: forward-secret key exchange and authenticated encryption only.
     public static let tls12CipherSuites: [NIOTLSCipher] = [
@@ -10,23 +11,24 @@ public enum GatewayTLS {
         .TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, .TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
     ]
 
-    public static func serverConfiguration(certificatePath: String, keyPath: String, clientCAPath: String) throws -> TLSConfiguration {
-        let chain = try NIOSSLCertificate.fromPEMFile(certificatePath).map { NIOSSLCertificateSource.certificate($0) }
-        let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
-        let roots = try NIOSSLCertificate.fromPEMFile(clientCAPath)
-        guard !roots.isEmpty else { throw TLSSetupError("no certificates in the client CA bundle \(clientCAPath)") }
-        var configuration = TLSConfiguration.makeServerConfigurationWithMTLS(
-            certificateChain: chain, privateKey: .privateKey(key), trustRoots: .certificates(roots)
+    static func channelConfiguration(identity: ServerIdentity, verifier: ClientCertificateVerifier) -> HummingbirdHTTP2.TLSChannelConfiguration {
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: identity.chain.map { .certificate($0) }, privateKey: .privateKey(identity.key)
         )
-        // NIOSSL's server default is full verification, which also matches the client's certificate to its IP
-        // address; agency certificates carry no IP, so chain and validity are checked without host names.
+        // Request and require a client certificate. NIOSSL's full verification would also match the client's
+        // certificate to its IP address, which agency certificates do not carry; the chain, dates and revocation
+        // are checked by the verifier instead, which replaces BoringSSL's own checks.
         configuration.certificateVerification = .noHostnameVerification
+        configuration.trustRoots = .certificates([])
         configuration.minimumTLSVersion = .tlsv12
         configuration.cipherSuiteValues = tls12CipherSuites
         configuration.renegotiationSupport = .none
         configuration.shutdownTimeout = .milliseconds(500)
-        configuration.sendCANameList = true
-        return configuration
+        configuration.sslContextCallback = identity.contextCallback
+        return HummingbirdHTTP2.TLSChannelConfiguration(
+            tlsConfiguration: configuration,
+            customAsyncVerificationCallback: { certificates in await verifier.verify(certificates) }
+        )
     }
 }
 

@@ -1,0 +1,104 @@
+import Foundation
+import NIOCore
+import NIOSSL
+import SwiftASN1
+import Synchronization
+import WarrantGateCore
+import X509
+
+/// Verifies client certificates during the TLS handshake.
+///
+/// A custom verification callback replaces all of BoringSSL's own checks, so this does them all: the chain must
+/// build to one of the client CA roots under RFC 5280 (signatures, validity dates, basic constraints, key usage),
+/// and the leaf must not be revoked, whether by the configuration's deny list (SPKI SHA-256 or serial) or by the
+/// registry (`agency revoke-cert`). Roots and deny lists can be replaced at run time (SIGHUP).
+public final class ClientCertificateVerifier: Sendable {
+    /// What the verifier trusts and refuses.
+    public struct Trust: Sendable {
+        public var roots: [Certificate]
+        /// Lower-case hex SPKI SHA-256 digests.
+        public var revokedSPKIs: Set<String>
+        /// Lower-case hex serial numbers.
+        public var revokedSerials: Set<String>
+
+        public init(roots: [Certificate], revokedSPKIs: Set<String> = [], revokedSerials: Set<String> = []) {
+            self.roots = roots
+            self.revokedSPKIs = revokedSPKIs
+            self.revokedSerials = revokedSerials
+        }
+    }
+
+    private let trust: Mutex<Trust>
+    private let registryRevocations: @Sendable () -> [String: String]
+    private let now: @Sendable () -> Date
+    let refusals: @Sendable (String) -> Void
+
+    /// - Parameters:
+    ///   - registryRevocations: revocations from the registry, keyed as in ``AgencyDirectory/revocations``.
+    ///   - refusals: told the reason of each refused handshake (for logs and metrics).
+    public init(
+        trust: Trust, registryRevocations: @escaping @Sendable () -> [String: String] = { [:] },
+        now: @escaping @Sendable () -> Date = Date.init, refusals: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.trust = Mutex(trust)
+        self.registryRevocations = registryRevocations
+        self.now = now
+        self.refusals = refusals
+    }
+
+    public func replace(trust: Trust) {
+        self.trust.withLock { $0 = trust }
+    }
+
+    /// Verifies a presented chain, leaf first.
+    public func verify(_ presented: [NIOSSLCertificate]) async -> NIOSSLVerificationResult {
+        guard let reason = await refusal(presented) else { return .certificateVerified }
+        refusals(reason)
+        return .failed
+    }
+
+    /// Why the chain is refused, or nil if it is acceptable.
+    func refusal(_ presented: [NIOSSLCertificate]) async -> String? {
+        guard !presented.isEmpty else { return "no client certificate" }
+        let parsed: [Certificate]
+        do {
+            parsed = try presented.map { try Certificate(derEncoded: $0.toDERBytes()) }
+        } catch {
+            return "unparseable client certificate"
+        }
+        let leaf = parsed[0]
+        let trust = self.trust.withLock { $0 }
+        guard let identity = try? ClientCertificate(certificate: leaf) else { return "unparseable client certificate" }
+        if trust.revokedSPKIs.contains(identity.spkiSHA256) || trust.revokedSerials.contains(identity.serial) {
+            return "revoked by the configuration's deny list"
+        }
+        let registry = registryRevocations()
+        if registry[identity.spkiSHA256] != nil || registry["serial:" + identity.serial] != nil {
+            return "revoked in the registry"
+        }
+        var verifier = Verifier(rootCertificates: CertificateStore(trust.roots)) {
+            RFC5280Policy(validationTime: now())
+        }
+        let result = await verifier.validate(leaf: leaf, intermediates: CertificateStore(parsed.dropFirst()))
+        switch result {
+        case .validCertificate: return nil
+        case .couldNotValidate(let failures):
+            let reasons = failures.map { String(describing: $0.policyFailureReason) }
+            return "chain does not validate: " + (reasons.first ?? "no path to a trusted root")
+        }
+    }
+
+    /// Reads a PEM bundle of CA certificates.
+    public static func loadRoots(path: String) throws -> [Certificate] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw TLSSetupError("cannot read the client CA bundle \(path)") }
+        let documents: [PEMDocument]
+        do {
+            documents = try PEMDocument.parseMultiple(pemString: text)
+        } catch {
+            throw TLSSetupError("\(path) is not a PEM bundle")
+        }
+        let roots = try documents.filter { $0.discriminator == "CERTIFICATE" }.map { try Certificate(pemDocument: $0) }
+        guard !roots.isEmpty else { throw TLSSetupError("no certificates in the client CA bundle \(path)") }
+        return roots
+    }
+}
