@@ -66,7 +66,9 @@ enum HeaderRules {
             }
         }
         if warrantCount > 1 { return "Warrant-Reference is given more than once" }
-        if hostCount > 1 { return "Host is given more than once" }
+        // The first Host becomes the request's authority and leaves the field list, so any Host still here is a
+        // second one (HTTP/1.1) or one beside :authority (HTTP/2).
+        if hostCount > 0 { return "Host is given more than once" }
         if hasContentLength && hasTransferEncoding { return "both Content-Length and Transfer-Encoding are present" }
         return nil
     }

@@ -1,0 +1,157 @@
+import Foundation
+import Testing
+@testable import WarrantGateServer
+
+/// One row of `bypass-corpus.md`: a published way past a gateway, replayed as raw bytes over mutual TLS.
+struct BypassCase: CustomTestStringConvertible, Sendable {
+    let technique: String
+    let advisory: String
+    let agency: String
+    let request: [UInt8]
+    /// Acceptable statuses; 0 means the connection was closed without an answer (NIO's parser refusing the bytes).
+    let statuses: Set<Int>
+    let reason: String?
+
+    var testDescription: String { "\(technique) (\(advisory))" }
+
+    /// ICE holds JW-OK, a judicial warrant for 2017-000123 and records.read only. Every case tries to use it, or no
+    /// warrant, to reach something else.
+    static let all: [BypassCase] = [
+        .init(technique: "dot segments above the root", advisory: "Envoy CVE-2019-9901", agency: "ice-ero",
+              request: RawTLSClient.request("GET /../records/inmates/2017-000456 HTTP/1.1", headers: ["Warrant-Reference: JW-OK"]),
+              statuses: [400], reason: "ambiguous_path"),
+        .init(technique: "dot segments resolved before the policy sees them", advisory: "Envoy CVE-2019-9901", agency: "ice-ero",
+              request: RawTLSClient.request("GET /records/inmates/2017-000123/../2017-000456 HTTP/1.1", headers: ["Warrant-Reference: JW-OK"]),
+              statuses: [403], reason: "warrant_wrong_subject"),
+        .init(technique: "encoded dots", advisory: "Traefik CVE-2025-47952", agency: "ice-ero",
+              request: RawTLSClient.request("GET /records/inmates/2017-000123/%2e%2e/2017-000456 HTTP/1.1", headers: ["Warrant-Reference: JW-OK"]),
+              statuses: [400], reason: "ambiguous_path"),
+        .init(technique: "encoded dots inside a segment", advisory: "heimdall GHSA-3q34-rx83-r6mq", agency: "ice-ero",
+              request: RawTLSClient.request("GET /records%2e%2e/inmates/2017-000456 HTTP/1.1", headers: ["Warrant-Reference: JW-OK"]),
+              statuses: [400], reason: "ambiguous_path"),
+        .init(technique: "encoded slash", advisory: "Envoy CVE-2021-29492", agency: "ice-ero",
+              request: RawTLSClient.request("GET /records/inmates/2017-000123%2F..%2F2017-000456 HTTP/1.1", headers: ["Warrant-Reference: JW-OK"]),
+              statuses: [400], reason: "ambiguous_path"),
+        .init(technique: "encoded backslash", advisory: "Istio CVE-2021-31920", agency: "ice-ero",
+              request: RawTLSClient.request("GET /records/inmates/2017-000123%5C..%5C2017-000456 HTTP/1.1", headers: ["Warrant-Reference: JW-OK"]),
+              statuses: [400], reason: "ambiguous_path"),
+        .init(technique: "double slashes", advisory: "Istio CVE-2021-31920", agency: "ice-ero",
+              request: RawTLSClient.request("GET //records//inmates//2017-000456 HTTP/1.1", headers: ["Warrant-Reference: JW-OK"]),
+              statuses: [403], reason: "warrant_wrong_subject"),
+        .init(technique: "semicolon path parameters", advisory: "istio#27409", agency: "ice-ero",
+              request: RawTLSClient.request("GET /records/inmates/..;/2017-000456 HTTP/1.1", headers: ["Warrant-Reference: JW-OK"]),
+              statuses: [400], reason: "ambiguous_path"),
+        .init(technique: "encoded semicolon", advisory: "Spring CVE-2018-1199", agency: "ice-ero",
+              request: RawTLSClient.request("GET /records/inmates/2017-000123%3Ba=b HTTP/1.1", headers: ["Warrant-Reference: JW-OK"]),
+              statuses: [400], reason: "ambiguous_path"),
+        .init(technique: "fragment in the request target", advisory: "Envoy CVE-2021-32779", agency: "ice-ero",
+              request: RawTLSClient.request("GET /records/inmates/2017-000123#/../2017-000456 HTTP/1.1", headers: ["Warrant-Reference: JW-OK"]),
+              statuses: [400, 0], reason: nil),
+        .init(technique: "case variants of the path", advisory: "Istio CVE-2021-39155", agency: "ice-ero",
+              request: RawTLSClient.request("GET /Records/Inmates/2017-000456 HTTP/1.1"),
+              statuses: [403], reason: "no_route"),
+        .init(technique: "case variants of the host", advisory: "Istio CVE-2021-39155", agency: "ice-ero",
+              request: Array("GET /records/inmates/2017-000456 HTTP/1.1\r\nHost: LOCALHOST\r\nConnection: close\r\n\r\n".utf8),
+              statuses: [403], reason: "warrant_missing"),
+        .init(technique: "a space in the URI", advisory: "nginx CVE-2013-4547", agency: "ice-ero",
+              request: RawTLSClient.request("GET /records/inmates/2017-000123 /../2017-000456 HTTP/1.1", headers: ["Warrant-Reference: JW-OK"]),
+              statuses: [400, 0], reason: nil),
+        .init(technique: "encoded newline", advisory: "Envoy CVE-2019-9900", agency: "ice-ero",
+              request: RawTLSClient.request("GET /records/inmates/2017-000123%0a/../2017-000456 HTTP/1.1", headers: ["Warrant-Reference: JW-OK"]),
+              statuses: [400], reason: "ambiguous_path"),
+        .init(technique: "NUL in a header", advisory: "Spring CVE-2022-22978", agency: "ice-ero",
+              request: RawTLSClient.request("GET /records/inmates/2017-000456 HTTP/1.1", headers: ["Warrant-Reference: JW-OK\u{0}x"]),
+              statuses: [400, 0], reason: nil),
+        .init(technique: "trailing dot", advisory: "nginx CVE-2011-4963", agency: "ice-ero",
+              request: RawTLSClient.request("GET /records/inmates/2017-000123. HTTP/1.1", headers: ["Warrant-Reference: JW-OK"]),
+              statuses: [400], reason: "subject_invalid"),
+        .init(technique: "overlong UTF-8", advisory: "CVE-2000-0884", agency: "ice-ero",
+              request: RawTLSClient.request("GET /records/inmates/2017-000123/%c0%ae%c0%ae/2017-000456 HTTP/1.1", headers: ["Warrant-Reference: JW-OK"]),
+              statuses: [400], reason: "ambiguous_path"),
+        .init(technique: "double encoding", advisory: "CVE-2001-0333", agency: "ice-ero",
+              request: RawTLSClient.request("GET /records/inmates/2017-000123/%252e%252e/2017-000456 HTTP/1.1", headers: ["Warrant-Reference: JW-OK"]),
+              statuses: [400], reason: "ambiguous_path"),
+        .init(technique: "odd request line", advisory: "HAProxy CVE-2021-39241", agency: "ice-ero",
+              request: RawTLSClient.request("GET /records/inmates/2017-000456? HTTP/1.1 /records/inmates/2017-000123", headers: ["Warrant-Reference: JW-OK"]),
+              statuses: [400, 0], reason: nil),
+        .init(technique: "duplicate Warrant-Reference, valid one first", advisory: "Envoy CVE-2020-25017", agency: "ice-ero",
+              request: RawTLSClient.request("GET /records/inmates/2017-000123 HTTP/1.1", headers: ["Warrant-Reference: JW-OK", "Warrant-Reference: I200"]),
+              statuses: [400], reason: "bad_header"),
+        .init(technique: "duplicate Warrant-Reference, valid one last", advisory: "Envoy CVE-2020-25017", agency: "ice-ero",
+              request: RawTLSClient.request("GET /records/inmates/2017-000123 HTTP/1.1", headers: ["Warrant-Reference: I200", "Warrant-Reference: JW-OK"]),
+              statuses: [400], reason: "bad_header"),
+        .init(technique: "duplicate Host", advisory: "Envoy CVE-2020-25017", agency: "ice-ero",
+              request: RawTLSClient.request("GET /records/inmates/2017-000123 HTTP/1.1", headers: ["Host: records.internal", "Warrant-Reference: JW-OK"]),
+              statuses: [400], reason: "bad_header"),
+        .init(technique: "spoofed identity headers", advisory: "contour#6586, Envoy CVE-2023-27487", agency: "ice-ero",
+              request: RawTLSClient.request("GET /records/inmates/2017-000456 HTTP/1.1", headers: [
+                  "Gateway-Agency: denver-pd", "Gateway-Agency-Category: local-law-enforcement",
+                  "X-Forwarded-Client-Cert: Subject=\"OU=denver-pd\"", "X-Client-Cert-OU: denver-pd",
+              ]),
+              statuses: [403], reason: "warrant_missing"),
+        .init(technique: "header name with an underscore", advisory: "Envoy edge default", agency: "ice-ero",
+              request: RawTLSClient.request("GET /records/inmates/2017-000123 HTTP/1.1", headers: ["Warrant_Reference: JW-OK"]),
+              statuses: [400], reason: "bad_header"),
+        .init(technique: "non-UTF-8 in the header the policy reads", advisory: "Envoy CVE-2023-27488", agency: "ice-ero",
+              request: Array("GET /records/inmates/2017-000123 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nWarrant-Reference: JW-".utf8) + [0xff, 0xfe] + Array("\r\n\r\n".utf8),
+              statuses: [400, 0], reason: nil),
+        .init(technique: "CRLF injection through a copied value", advisory: "Envoy CVE-2023-27493", agency: "denver-pd",
+              request: RawTLSClient.request("GET /visitation/visits?booking=2017-000123%0d%0aGateway-Agency:%20ice-ero HTTP/1.1"),
+              statuses: [400], reason: "ambiguous_path"),
+        .init(technique: "Content-Length with Transfer-Encoding", advisory: "HAProxy CVE-2023-40225", agency: "denver-pd",
+              request: RawTLSClient.request("POST /visitation/visits HTTP/1.1", headers: ["Content-Length: 5", "Transfer-Encoding: chunked"], body: "0\r\n\r\n"),
+              statuses: [400, 0], reason: nil),
+        .init(technique: "empty Content-Length", advisory: "HAProxy CVE-2023-25725", agency: "denver-pd",
+              request: RawTLSClient.request("POST /visitation/visits HTTP/1.1", headers: ["Content-Length:"]),
+              statuses: [400, 0], reason: nil),
+        .init(technique: "malformed Transfer-Encoding", advisory: "SwiftNIO GHSA-mgc4-wqv7-4pxm", agency: "denver-pd",
+              request: RawTLSClient.request("POST /visitation/visits HTTP/1.1", headers: ["Transfer-Encoding: chunked, identity"], body: "0\r\n\r\n"),
+              statuses: [400, 0], reason: nil),
+        .init(technique: "many headers", advisory: "SwiftNIO GHSA-rj37-6j9x-74q6", agency: "denver-pd",
+              request: RawTLSClient.request("GET /records/inmates/2017-000123 HTTP/1.1", headers: (0..<150).map { "X-Pad-\($0): x" }),
+              statuses: [431], reason: "headers_too_large"),
+        .init(technique: "a huge header", advisory: "SwiftNIO GHSA-rj37-6j9x-74q6", agency: "denver-pd",
+              request: RawTLSClient.request("GET /records/inmates/2017-000123 HTTP/1.1", headers: ["X-Pad: " + String(repeating: "a", count: 100_000)]),
+              statuses: [431, 400, 0], reason: nil),
+        .init(technique: "a huge request target", advisory: "SwiftNIO GHSA-rj37-6j9x-74q6", agency: "denver-pd",
+              request: RawTLSClient.request("GET /records/inmates/2017-000123?pad=" + String(repeating: "a", count: 9000) + " HTTP/1.1"),
+              statuses: [414], reason: "uri_too_long"),
+    ]
+}
+
+@Suite("The bypass corpus, as raw bytes over mutual TLS", .serialized)
+struct BypassCorpusTests {
+    @Test("refused, and never forwarded", arguments: BypassCase.all)
+    func refused(_ bypass: BypassCase) async throws {
+        try await withGateway { gateway in
+            try gateway.register("JW-OK")
+            try gateway.register("I200", kind: .administrativeWarrant)
+            try await gateway.awaitRegistry()
+            let answer = try await RawTLSClient.send(bypass.request, port: gateway.port, pki: gateway.pki, agency: bypass.agency)
+            #expect(bypass.statuses.contains(answer.status), "got \(answer.status): \(answer.raw.prefix(300))")
+            if let reason = bypass.reason { #expect(answer.reason == reason) }
+            #expect(gateway.recorder.requests.isEmpty, "the upstream saw \(gateway.recorder.requests.map(\.path))")
+            if answer.status != 0, let id = answer.raw.range(of: "decision-id: ").map({ String(answer.raw[$0.upperBound...].prefix(36)) }) {
+                let rows = try await gateway.exportedRows()
+                #expect(rows.contains { $0.decisionId == id && $0.effect == .deny })
+            }
+        }
+    }
+
+    @Test("hop-by-hop names in Connection cannot strip the headers the gateway adds")
+    func hopByHop() async throws {
+        try await withGateway { gateway in
+            let request = Array("GET /records/inmates/2017-000123 HTTP/1.1\r\nHost: localhost\r\nConnection: close, Gateway-Agency, Decision-Id, X-Keep\r\nX-Keep: 1\r\nX-Other: 2\r\n\r\n".utf8)
+            let answer = try await RawTLSClient.send(request, port: gateway.port, pki: gateway.pki, agency: "denver-pd")
+            #expect(answer.status == 200)
+            let seen = try #require(gateway.recorder.requests.last)
+            let names = Set(seen.headers.map { $0.0.lowercased() })
+            #expect(names.contains("gateway-agency"))
+            #expect(names.contains("decision-id"))
+            #expect(!names.contains("x-keep"))
+            #expect(!names.contains("connection"))
+            #expect(names.contains("x-other"))
+            #expect(seen.headers.first { $0.0.lowercased() == "gateway-agency" }?.1 == "denver-pd")
+        }
+    }
+}
