@@ -38,11 +38,14 @@ public final class Gateway: Sendable {
         self.now = now
         self.onListening = onListening
         let policies = try PolicySet.load(configuration)
-        self.database = try StoreDatabase.openPool(path: configuration.databasePath)
+        let busy = configuration.limits.databaseBusyTimeout.components
+        self.database = try StoreDatabase.openPool(
+            path: configuration.databasePath, busyTimeout: TimeInterval(busy.seconds) + TimeInterval(busy.attoseconds) / 1e18
+        )
         self.registry = Registry(writer: database, timeZone: policies.policy.timeZone)
         try registry.recordTimeZone()
         self.state = GatewayState(policies: policies, registry: try registry.snapshot())
-        self.log = DecisionLog(writer: database)
+        self.log = DecisionLog(writer: database, path: configuration.databasePath)
         let metrics = GatewayMetrics()
         self.metrics = metrics
         self.identity = try ServerIdentity(certificatePath: configuration.serverCertificatePath, keyPath: configuration.serverKeyPath)
@@ -107,6 +110,7 @@ public final class Gateway: Sendable {
             LogWriterService(log: log),
             ClientShutdownService(client: client),
             RegistryRefresher(registry: registry, state: state, interval: .milliseconds(250), logger: logger),
+            Reloader(gateway: self, interval: .seconds(1)),
             gateway,
         ]
         if let adminHost = configuration.adminHost {

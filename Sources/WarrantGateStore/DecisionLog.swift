@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import GRDB
 import Synchronization
 import WarrantGateCore
@@ -22,10 +25,14 @@ public final class DecisionLog: Sendable {
     }
 
     private let writer: any DatabaseWriter
+    private let file: DatabaseFileIdentity?
     private let state = Mutex(State())
 
-    public init(writer: any DatabaseWriter) {
+    /// - Parameter path: the database file; when given, each batch first checks that the file is still the one
+    ///   that was opened, since SQLite would otherwise go on writing to a deleted file that no one can read.
+    public init(writer: any DatabaseWriter, path: String? = nil) {
         self.writer = writer
+        self.file = path.flatMap(DatabaseFileIdentity.init(path:))
     }
 
     /// Appends entries and waits until they are durable.
@@ -84,6 +91,9 @@ public final class DecisionLog: Sendable {
     /// One transaction, one fsync, for every entry in the batch.
     private func commit(_ batch: [Waiter]) async {
         do {
+            if let file, !file.isUnchanged() {
+                throw StoreError("the database file \(file.path) was removed or replaced")
+            }
             try await writer.write { db in
                 let statement = try db.cachedStatement(sql: "INSERT INTO log (kind, time, decision_id, entry) VALUES (?, ?, ?, ?)")
                 for waiter in batch {
@@ -109,5 +119,30 @@ public final class DecisionLog: Sendable {
             return state.writerIdle
         }
         wake?.resume()
+    }
+}
+
+/// The device and inode of a database file, to notice when the file is deleted or replaced under an open connection.
+struct DatabaseFileIdentity: Sendable {
+    let path: String
+    private let device: UInt64
+    private let inode: UInt64
+
+    init?(path: String) {
+        guard let (device, inode) = Self.stat(path) else { return nil }
+        self.path = path
+        self.device = device
+        self.inode = inode
+    }
+
+    func isUnchanged() -> Bool {
+        guard let (device, inode) = Self.stat(path) else { return false }
+        return device == self.device && inode == self.inode
+    }
+
+    private static func stat(_ path: String) -> (UInt64, UInt64)? {
+        var info = Glibc.stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        return (UInt64(info.st_dev), UInt64(info.st_ino))
     }
 }

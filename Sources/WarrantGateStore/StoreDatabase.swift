@@ -17,7 +17,7 @@ public enum StoreDatabase {
     public static let busyTimeout: TimeInterval = 5
 
     /// Opens (creating if needed) a connection pool: one writer, concurrent readers.
-    public static func openPool(path: String, readonly: Bool = false) throws -> DatabasePool {
+    public static func openPool(path: String, readonly: Bool = false, busyTimeout: TimeInterval = busyTimeout) throws -> DatabasePool {
         try createParentDirectory(of: path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)

@@ -58,12 +58,15 @@ final class GatewayHarness: @unchecked Sendable {
     var registry: Registry { gateway.registry }
 
     static func start(
-        upstreamOverrides: [String: String] = [:], limits: GatewayConfiguration.Limits = .init()
+        upstreamOverrides: [String: String] = [:], limits: GatewayConfiguration.Limits = .init(),
+        configure: (URL, inout GatewayConfiguration) throws -> Void = { _, _ in }
     ) async throws -> GatewayHarness {
-        try await GatewayHarness(upstreamOverrides: upstreamOverrides, limits: limits)
+        try await GatewayHarness(upstreamOverrides: upstreamOverrides, limits: limits, configure: configure)
     }
 
-    private init(upstreamOverrides: [String: String], limits: GatewayConfiguration.Limits) async throws {
+    private init(
+        upstreamOverrides: [String: String], limits: GatewayConfiguration.Limits, configure: (URL, inout GatewayConfiguration) throws -> Void
+    ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-e2e-\(UUID().uuidString)")
         pki = DevPKIDirectory(directory: directory.appendingPathComponent("certs"))
         try pki.ensure(clients: Self.agencies)
@@ -80,6 +83,7 @@ final class GatewayHarness: @unchecked Sendable {
         configuration.adminHost = nil
         configuration.authorities = ["demo-ca": pki.caPath]
         configuration.limits = limits
+        try configure(directory, &configuration)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         gateway = try Gateway(configuration: configuration, logger: logger, onListening: { continuation.yield($0) })
         group = ServiceGroup(services: try gateway.services(), gracefulShutdownSignals: [], logger: logger)
@@ -91,6 +95,40 @@ final class GatewayHarness: @unchecked Sendable {
             break
         }
         port = bound
+    }
+
+    /// The harness's CA, able to issue further certificates.
+    func certificateAuthority() throws -> DevCertificateAuthority {
+        try DevCertificateAuthority(
+            certificatePEM: String(contentsOfFile: pki.caPath, encoding: .utf8),
+            privateKeyPEM: String(contentsOfFile: pki.directory.appendingPathComponent("ca.key").path, encoding: .utf8)
+        )
+    }
+
+    /// Sends one request with a client made from explicit TLS settings; throws if the handshake fails.
+    func send(tls: NIOSSL.TLSConfiguration, _ path: String = "/records/inmates/2017-000123") async throws -> Int {
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(5))
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        defer { _ = client.shutdown() }
+        var request = HTTPClientRequest(url: "https://localhost:\(port)\(path)")
+        request.method = .GET
+        let response = try await client.execute(request, timeout: .seconds(5))
+        return Int(response.status.code)
+    }
+
+    /// TLS settings presenting `certificate` (or an agency's), trusting `trust` (default: the harness CA).
+    func clientTLS(agency: String? = nil, issued: IssuedCertificate? = nil, trust: String? = nil) throws -> NIOSSL.TLSConfiguration {
+        var tls = NIOSSL.TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(trust ?? pki.caPath))
+        if let issued {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(issued.certificatePEM.utf8)).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(issued.privateKeyPEM.utf8), format: .pem))
+        } else if let agency {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(pki.clientCertificatePath(agency)).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: pki.clientKeyPath(agency), format: .pem))
+        }
+        return tls
     }
 
     /// An HTTPS client presenting `agency`'s certificate (nil: no certificate), trusting the test CA.
@@ -160,9 +198,10 @@ final class GatewayHarness: @unchecked Sendable {
 
 /// Runs `body` with a started harness and always stops it.
 func withGateway(
-    upstreamOverrides: [String: String] = [:], limits: GatewayConfiguration.Limits = .init(), _ body: (GatewayHarness) async throws -> Void
+    upstreamOverrides: [String: String] = [:], limits: GatewayConfiguration.Limits = .init(),
+    configure: (URL, inout GatewayConfiguration) throws -> Void = { _, _ in }, _ body: (GatewayHarness) async throws -> Void
 ) async throws {
-    let harness = try await GatewayHarness.start(upstreamOverrides: upstreamOverrides, limits: limits)
+    let harness = try await GatewayHarness.start(upstreamOverrides: upstreamOverrides, limits: limits, configure: configure)
     do {
         try await body(harness)
     } catch {

@@ -27,6 +27,8 @@ public struct GatewayConfiguration: Sendable {
         public var headerReadTimeout: Duration = .seconds(30)
         /// An idle connection (no bytes read) is closed after this long.
         public var idleTimeout: Duration = .seconds(60)
+        /// How long a log write waits for another writer (the CLI) before the request is refused with 503.
+        public var databaseBusyTimeout: Duration = .seconds(5)
         public init() {}
     }
 
@@ -118,7 +120,7 @@ public struct GatewayConfiguration: Sendable {
                 in: [
                     "inspect-body-bytes", "redact-body-bytes", "upstream-connect-timeout-ms", "upstream-response-timeout-ms",
                     "upstream-read-timeout-ms", "max-uri-bytes", "max-header-count", "max-header-bytes", "max-connections",
-                    "max-in-flight-per-agency", "header-read-timeout-ms", "idle-timeout-ms",
+                    "max-in-flight-per-agency", "header-read-timeout-ms", "idle-timeout-ms", "database-busy-timeout-ms",
                 ],
                 what: "limits"
             )
@@ -140,6 +142,7 @@ public struct GatewayConfiguration: Sendable {
             if let value = try positive("max-in-flight-per-agency") { configuration.limits.maxInFlightPerAgency = value }
             if let value = try positive("header-read-timeout-ms") { configuration.limits.headerReadTimeout = .milliseconds(value) }
             if let value = try positive("idle-timeout-ms") { configuration.limits.idleTimeout = .milliseconds(value) }
+            if let value = try positive("database-busy-timeout-ms") { configuration.limits.databaseBusyTimeout = .milliseconds(value) }
         }
         return configuration
     }

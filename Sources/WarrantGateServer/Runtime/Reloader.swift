@@ -1,0 +1,76 @@
+import AsyncAlgorithms
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// Reloads the policy, the agency directory, the server certificate and the client CA bundle: on SIGHUP, and when
+/// one of their files changes (checked every second).
+///
+/// Each part is validated before it is swapped in, atomically; a part that fails keeps its old version running,
+/// and the failure is logged and counted (`warrantgate_policy_reload_failures_total`).
+struct Reloader: Service {
+    let gateway: Gateway
+    let interval: Duration
+
+    func run() async throws {
+        var fingerprint = gateway.watchedFilesFingerprint()
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        let ticks = AsyncTimerSequence(interval: interval, clock: .continuous)
+        enum Trigger { case signal, tick }
+        let triggers = merge(signals.map { _ in Trigger.signal }, ticks.map { _ in Trigger.tick })
+        for await trigger in triggers.cancelOnGracefulShutdown() {
+            let current = gateway.watchedFilesFingerprint()
+            guard trigger == .signal || current != fingerprint else { continue }
+            fingerprint = current
+            _ = gateway.reload(reason: trigger == .signal ? "SIGHUP" : "file change")
+        }
+    }
+}
+
+extension Gateway {
+    /// Reloads every reloadable part; returns the errors of the parts that kept their old version.
+    @discardableResult
+    public func reload(reason: String = "request") -> [String] {
+        var errors: [String] = []
+        do {
+            state.replace(policies: try PolicySet.load(configuration))
+        } catch {
+            errors.append("policy: \(error)")
+        }
+        do {
+            try identity.reload(certificatePath: configuration.serverCertificatePath, keyPath: configuration.serverKeyPath)
+        } catch {
+            errors.append("server certificate: \(error)")
+        }
+        do {
+            verifier.replace(trust: .init(
+                roots: try ClientCertificateVerifier.loadRoots(path: configuration.clientCAPath),
+                revokedSPKIs: configuration.revokedSPKIs, revokedSerials: configuration.revokedSerials
+            ))
+        } catch {
+            errors.append("client CA: \(error)")
+        }
+        if errors.isEmpty {
+            logger.notice("reloaded policy, agencies and TLS files", metadata: ["trigger": "\(reason)", "policy": "\(state.current.policies.policy.digest.prefix(16))"])
+        } else {
+            for error in errors {
+                metrics.policyReloadFailures.increment()
+                logger.error("reload failed; the previous version stays in force", metadata: ["trigger": "\(reason)", "error": "\(error)"])
+            }
+        }
+        return errors
+    }
+
+    /// Sizes and modification times of the files a reload reads.
+    func watchedFilesFingerprint() -> [String] {
+        let paths = [configuration.policyPath, configuration.agenciesPath, configuration.serverCertificatePath, configuration.serverKeyPath,
+                     configuration.clientCAPath] + configuration.authorities.values.sorted()
+        return paths.map { path in
+            let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+            let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+            let size = (attributes?[.size] as? NSNumber)?.intValue ?? -1
+            return "\(path):\(modified):\(size)"
+        }
+    }
+}
