@@ -89,6 +89,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Fuzz targets: a libFuzzer driver when built by scripts/fuzz, a corpus replayer otherwise.
+        .executableTarget(name: "warrant-gate-fuzz", dependencies: ["WarrantGateCore"]),
         .testTarget(name: "WarrantGateCoreTests", dependencies: ["WarrantGateCore", "WarrantGateDevPKI"]),
         .testTarget(name: "WarrantGateStoreTests", dependencies: ["WarrantGateStore"]),
         .testTarget(

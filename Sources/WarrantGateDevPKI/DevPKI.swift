@@ -49,7 +49,7 @@ public struct DevCertificateAuthority: Sendable {
     }
 
     /// Issues a server certificate for the given DNS names and IP addresses.
-    public func issueServer(dnsNames: [String], ipAddresses: [String], validFor days: Int = 825, now: Date = Date()) throws -> IssuedCertificate {
+    public func issueServer(dnsNames: [String], ipAddresses: [String], validFor days: Int = 397, now: Date = Date()) throws -> IssuedCertificate {
         var names: [GeneralName] = dnsNames.map { .dnsName($0) }
         for address in ipAddresses {
             names.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(try Self.ipBytes(address)))))
@@ -60,7 +60,7 @@ public struct DevCertificateAuthority: Sendable {
                 OrganizationName("WarrantGate Demo")
                 CommonName(dnsNames.first ?? "localhost")
             },
-            notBefore: now.addingTimeInterval(-3600), notAfter: now.addingTimeInterval(TimeInterval(days) * 86400),
+            notBefore: now.addingTimeInterval(-3600), notAfter: now.addingTimeInterval(TimeInterval(days) * 86400 - 7200),
             extensions: try Certificate.Extensions {
                 Critical(BasicConstraints.notCertificateAuthority)
                 Critical(KeyUsage(digitalSignature: true))

@@ -105,3 +105,22 @@ struct WarrantCLITests {
         #expect(failed.stdout.contains("bad.yaml:6: policy: unknown key 'extra'"))
     }
 }
+
+@Suite("Fuzz corpus replay")
+struct FuzzCorpusReplayTests {
+    @Test("every seed of the fuzz corpus runs through its target without a crash", arguments: ["canonical-target", "classification", "policy"])
+    func replay(target: String) throws {
+        let directory = Repository.root.appendingPathComponent("scripts/fuzz-corpus/\(target)")
+        let seeds = try FileManager.default.contentsOfDirectory(atPath: directory.path).map { directory.appendingPathComponent($0).path }
+        #expect(!seeds.isEmpty)
+        let replayer = CLIProcess.executable.deletingLastPathComponent().appendingPathComponent("warrant-gate-fuzz")
+        let process = Process()
+        process.executableURL = replayer
+        process.arguments = [target] + seeds
+        process.currentDirectoryURL = Repository.root
+        process.standardOutput = Pipe()
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
+}

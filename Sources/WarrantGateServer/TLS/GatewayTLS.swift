@@ -4,11 +4,11 @@ import NIOSSL
 /// The gateway's TLS posture: TLS 1.2 minimum (1.3 preferred), ECDHE with AEAD only for TLS 1.2, no renegotiation,
 /// and a client certificate required, verified by ``ClientCertificateVerifier``.
 public enum GatewayTLS {
-    /// TLS 1.2 suites allowed: forward-secret key exchange and authenticated encryption only.
+    /// TLS 1.2 suites allowed: forward-secret key exchange and authenticated encryption only, and one suite per
+    /// server key type. swift-nio-ssl cannot make the server's cipher order win, so offering a single suite is what
+    /// keeps the choice out of the client's hands. TLS 1.3 suites are BoringSSL's fixed AEAD set.
     public static let tls12CipherSuites: [NIOTLSCipher] = [
         .TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, .TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-        .TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, .TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-        .TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, .TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
     ]
 
     static func channelConfiguration(identity: ServerIdentity, verifier: ClientCertificateVerifier) -> HummingbirdHTTP2.TLSChannelConfiguration {
