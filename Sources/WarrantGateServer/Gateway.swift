@@ -49,13 +49,11 @@ public final class Gateway: Sendable {
         let metrics = GatewayMetrics()
         self.metrics = metrics
         self.identity = try ServerIdentity(certificatePath: configuration.serverCertificatePath, keyPath: configuration.serverKeyPath)
-        let state = self.state
         self.verifier = ClientCertificateVerifier(
             trust: .init(
                 roots: try ClientCertificateVerifier.loadRoots(path: configuration.clientCAPath),
                 revokedSPKIs: configuration.revokedSPKIs, revokedSerials: configuration.revokedSerials
             ),
-            registryRevocations: { state.current.policies.directory.revocations },
             now: now,
             refusals: { [logger] reason in
                 metrics.countHandshakeRefusal()
@@ -109,7 +107,7 @@ public final class Gateway: Sendable {
         var services: [any Service] = [
             LogWriterService(log: log),
             ClientShutdownService(client: client),
-            RegistryRefresher(registry: registry, state: state, interval: .milliseconds(250), logger: logger),
+            RegistryRefresher(registry: registry, state: state, interval: .milliseconds(250), logger: logger, now: now),
             Reloader(gateway: self, interval: .seconds(1)),
             gateway,
         ]

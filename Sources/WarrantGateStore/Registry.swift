@@ -7,10 +7,16 @@ public struct DocumentEntry: Sendable, Codable {
     public var document: RegisteredDocument
     public var registeredBy: String
     public var registeredAt: String
+    /// Whether the two-person rule applied when the document was registered.
+    public var twoPersonRule: Bool
+    public var approvedBy: String?
+    public var approvedAt: String?
     public var statusReason: String?
+    public var supersededBy: String?
+    public var noDocumentReason: String?
 }
 
-/// The registry of warrants, court orders, ICE forms and advisements, kept in SQLite.
+/// The registry of warrants, court orders, ICE forms, records about inmates and CLI-managed agencies, in SQLite.
 ///
 /// Every change is made in one transaction together with its admin record in the append-only log, so the log
 /// always tells who changed what. The gateway reads the registry through ``snapshot()``.
@@ -23,120 +29,37 @@ public struct Registry: Sendable {
         self.timeZone = timeZone
     }
 
-    // MARK: Changes
-
-    /// Registers a document. It is active at once (the two-person rule comes with approval).
-    public func register(_ registration: DocumentRegistration, operator: String, at time: Date = Date()) throws -> RegisteredDocument {
-        let document = try registration.validated(timeZone: timeZone)
-        try write { db in
-            if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM documents WHERE reference = ?)", arguments: [document.reference]) == true {
-                throw StoreError("a document with reference \(document.reference) is already registered")
-            }
-            try db.execute(
-                sql: """
-                    INSERT INTO documents (reference, kind, status, agency, subjects, scope, expires, expires_at, court, judge,
-                        case_number, document_sha256, registered_by, registered_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    document.reference, document.kind.rawValue, document.status.rawValue, document.agency,
-                    Self.encodeList(document.subjects), Self.encodeList(document.scope), document.expires,
-                    document.expiresAt.timeIntervalSince1970, document.court, document.judge, document.caseNumber,
-                    document.documentSHA256, `operator`, Timestamp.format(time),
-                ]
-            )
-            var details = [
-                "kind": document.kind.rawValue, "agency": document.agency, "subjects": document.subjects.joined(separator: ","),
-                "scope": document.scope.joined(separator: ","), "expires": document.expires, "status": document.status.rawValue,
-            ]
-            details["court"] = document.court
-            details["judge"] = document.judge
-            details["case"] = document.caseNumber
-            details["documentSHA256"] = document.documentSHA256
-            try Self.appendAdmin(db, AdminRecord(time: Timestamp.format(time), operator: `operator`, action: "warrant.register", target: document.reference, details: details))
-        }
-        return document
-    }
-
-    /// Revokes an active or pending document.
-    public func revoke(reference: String, reason: String, operator: String, at time: Date = Date()) throws {
-        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw StoreError("a revocation needs a reason") }
-        try write { db in
-            guard let status = try String.fetchOne(db, sql: "SELECT status FROM documents WHERE reference = ?", arguments: [reference]) else {
-                throw StoreError("no document with reference \(reference)")
-            }
-            guard status == DocumentStatus.active.rawValue || status == DocumentStatus.pending.rawValue else {
-                throw StoreError("\(reference) is \(status) and cannot be revoked")
-            }
-            try db.execute(
-                sql: "UPDATE documents SET status = ?, status_reason = ? WHERE reference = ?",
-                arguments: [DocumentStatus.revoked.rawValue, reason, reference]
-            )
-            try Self.appendAdmin(db, AdminRecord(time: Timestamp.format(time), operator: `operator`, action: "warrant.revoke", target: reference, details: ["reason": reason, "previousStatus": status]))
-        }
-    }
-
-    /// Records that an inmate was advised of their rights.
-    public func recordAdvisement(_ advisement: Advisement, operator: String, at time: Date = Date()) throws {
-        guard Identifier.isValidReference(advisement.subject) else { throw StoreError("'\(advisement.subject)' is not a booking number") }
-        guard !advisement.language.isEmpty, !advisement.givenBy.isEmpty else { throw StoreError("an advisement needs a language and who gave it") }
-        try write { db in
-            try db.execute(
-                sql: "INSERT INTO advisements (subject, language, given_by, given_at, recorded_by) VALUES (?, ?, ?, ?, ?)",
-                arguments: [advisement.subject, advisement.language, advisement.givenBy, advisement.givenAt.timeIntervalSince1970, `operator`]
-            )
-            try Self.appendAdmin(db, AdminRecord(
-                time: Timestamp.format(time), operator: `operator`, action: "advisement.record", target: advisement.subject,
-                details: ["language": advisement.language, "givenBy": advisement.givenBy, "givenAt": Timestamp.format(advisement.givenAt)]
-            ))
-        }
-    }
-
-    /// Appends an admin record on its own (for actions such as exports).
-    public func recordAdminAction(_ action: String, target: String, details: [String: String], operator: String, at time: Date = Date()) throws {
-        try write { db in
-            try Self.appendAdmin(db, AdminRecord(time: Timestamp.format(time), operator: `operator`, action: action, target: target, details: details))
-        }
-    }
-
     // MARK: Reads
 
-    public func entries() throws -> [DocumentEntry] {
-        try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM documents ORDER BY registered_at, reference").map(Self.entry)
-        }
+    /// A number that changes whenever anything the gateway reads from the registry changes.
+    public func version() throws -> Int64 {
+        try writer.read { db in try Int64.fetchOne(db, sql: "SELECT version FROM registry_state WHERE id = 1") ?? 0 }
     }
 
-    public func entry(reference: String) throws -> DocumentEntry? {
+    /// Everything the evaluator and the directory need, read in one transaction.
+    public func snapshot() throws -> RegistrySnapshot {
         try writer.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM documents WHERE reference = ?", arguments: [reference]).map(Self.entry)
+            let version = try Int64.fetchOne(db, sql: "SELECT version FROM registry_state WHERE id = 1") ?? 0
+            let documents = try Row.fetchAll(db, sql: "SELECT * FROM documents").map { try Self.entry($0).document }
+            let records = try Row.fetchAll(db, sql: "SELECT * FROM subject_records").map(Self.subjectRecord)
+            let agencies = try Row.fetchAll(db, sql: "SELECT * FROM agencies").map(Self.agency)
+            var revocations: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT spki, serial, reason FROM certificate_revocations") {
+                if let spki: String = row["spki"] { revocations[spki] = row["reason"] }
+                if let serial: String = row["serial"] { revocations["serial:" + serial] = row["reason"] }
+            }
+            return RegistrySnapshot(documents: documents, records: records, agencies: agencies, certificateRevocations: revocations, version: version)
         }
     }
 
     /// The admin records about one target, oldest first.
     public func history(target: String) throws -> [AdminRecord] {
         try writer.read { db in
-            try String.fetchAll(db, sql: "SELECT entry FROM log WHERE kind = 'admin' ORDER BY seq").compactMap { text in
-                let record = try JSONDecoder().decode(AdminRecord.self, from: Data(text.utf8))
+            let decoder = JSONDecoder()
+            return try String.fetchAll(db, sql: "SELECT entry FROM log WHERE kind = 'admin' ORDER BY seq").compactMap { text in
+                let record = try decoder.decode(AdminRecord.self, from: Data(text.utf8))
                 return record.target == target ? record : nil
             }
-        }
-    }
-
-    /// A number that changes whenever documents or advisements change.
-    public func version() throws -> Int64 {
-        try writer.read { db in try Int64.fetchOne(db, sql: "SELECT version FROM registry_state WHERE id = 1") ?? 0 }
-    }
-
-    /// Everything the evaluator needs, read in one transaction.
-    public func snapshot() throws -> RegistrySnapshot {
-        try writer.read { db in
-            let version = try Int64.fetchOne(db, sql: "SELECT version FROM registry_state WHERE id = 1") ?? 0
-            let documents = try Row.fetchAll(db, sql: "SELECT * FROM documents").map { try Self.entry($0).document }
-            let advisements = try Row.fetchAll(db, sql: "SELECT subject, language, given_by, given_at FROM advisements").map { row in
-                Advisement(subject: row["subject"], language: row["language"], givenBy: row["given_by"], givenAt: Date(timeIntervalSince1970: row["given_at"]))
-            }
-            return RegistrySnapshot(documents: documents, advisements: advisements, version: version)
         }
     }
 
@@ -152,6 +75,8 @@ public struct Registry: Sendable {
     /// Records the policy's time zone so that the CLI computes expiry the same way as the gateway.
     public func recordTimeZone() throws {
         try write { db in
+            let current = try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = 'time-zone'")
+            guard current != timeZone.identifier else { return }
             try db.execute(
                 sql: "INSERT INTO settings (key, value) VALUES ('time-zone', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 arguments: [timeZone.identifier]
@@ -159,16 +84,49 @@ public struct Registry: Sendable {
         }
     }
 
+    /// Whether a registration needs a second operator's approval (on unless turned off).
+    public func twoPersonRule() throws -> Bool {
+        try writer.read { db in try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = 'two-person-rule'") != "off" }
+    }
+
+    /// Turns the two-person rule on or off; the change and its reason are logged.
+    public func setTwoPersonRule(_ on: Bool, reason: String, operator: String, at time: Date = Date()) throws {
+        try requireText(reason, "a reason")
+        try write { db in
+            try db.execute(
+                sql: "INSERT INTO settings (key, value) VALUES ('two-person-rule', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                arguments: [on ? "on" : "off"]
+            )
+            try Self.appendAdmin(db, AdminRecord(
+                time: Timestamp.format(time), operator: `operator`, action: "settings.two-person-rule", target: "two-person-rule",
+                details: ["value": on ? "on" : "off", "reason": reason]
+            ))
+        }
+    }
+
+    /// Appends an admin record on its own (for actions such as exports).
+    public func recordAdminAction(_ action: String, target: String, details: [String: String], operator: String, at time: Date = Date()) throws {
+        try write { db in
+            try Self.appendAdmin(db, AdminRecord(time: Timestamp.format(time), operator: `operator`, action: action, target: target, details: details))
+        }
+    }
+
     // MARK: Helpers
 
-    private func write(_ body: (Database) throws -> Void) throws {
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
         do {
-            try writer.write(body)
+            return try writer.write(body)
         } catch let error as StoreError {
+            throw error
+        } catch let error as RegistrationError {
             throw error
         } catch {
             throw StoreError("the database refused the change: \(StoreDatabase.describe(error))")
         }
+    }
+
+    func requireText(_ text: String, _ what: String) throws {
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw StoreError("\(what) is required") }
     }
 
     static func appendAdmin(_ db: Database, _ record: AdminRecord) throws {
@@ -178,7 +136,7 @@ public struct Registry: Sendable {
         )
     }
 
-    private static func entry(_ row: Row) throws -> DocumentEntry {
+    static func entry(_ row: Row) throws -> DocumentEntry {
         guard let kind = DocumentKind(rawValue: row["kind"]), let status = DocumentStatus(rawValue: row["status"]) else {
             throw StoreError("the documents table holds an unknown kind or status")
         }
@@ -188,7 +146,24 @@ public struct Registry: Sendable {
             expiresAt: Date(timeIntervalSince1970: row["expires_at"]), court: row["court"], judge: row["judge"],
             caseNumber: row["case_number"], documentSHA256: row["document_sha256"]
         )
-        return DocumentEntry(document: document, registeredBy: row["registered_by"], registeredAt: row["registered_at"], statusReason: row["status_reason"])
+        return DocumentEntry(
+            document: document, registeredBy: row["registered_by"], registeredAt: row["registered_at"],
+            twoPersonRule: row["two_person_rule"], approvedBy: row["approved_by"], approvedAt: row["approved_at"],
+            statusReason: row["status_reason"], supersededBy: row["superseded_by"], noDocumentReason: row["no_document_reason"]
+        )
+    }
+
+    static func subjectRecord(_ row: Row) throws -> SubjectRecord {
+        guard let kind = SubjectRecordKind(rawValue: row["kind"]) else { throw StoreError("the subject_records table holds an unknown kind") }
+        return SubjectRecord(
+            subject: row["subject"], kind: kind, givenBy: row["given_by"], givenAt: Date(timeIntervalSince1970: row["given_at"]),
+            language: row["language"], attorneyRequired: row["attorney_required"], scope: try decodeList(row["scope"])
+        )
+    }
+
+    static func agency(_ row: Row) throws -> Agency {
+        guard let category = AgencyCategory(rawValue: row["category"]) else { throw StoreError("the agencies table holds an unknown category") }
+        return Agency(id: row["id"], name: row["name"], category: category, spkiPins: Set(try decodeList(row["spki_pins"])))
     }
 
     static func encodeList(_ list: [String]) -> String {

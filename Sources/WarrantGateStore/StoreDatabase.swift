@@ -89,32 +89,60 @@ public enum StoreDatabase {
                     judge TEXT,
                     case_number TEXT,
                     document_sha256 TEXT,
+                    no_document_reason TEXT,
                     registered_by TEXT NOT NULL,
                     registered_at TEXT NOT NULL,
-                    status_reason TEXT
+                    two_person_rule INTEGER NOT NULL,
+                    approved_by TEXT,
+                    approved_at TEXT,
+                    status_reason TEXT,
+                    superseded_by TEXT
                 );
-                CREATE TABLE advisements (
+                CREATE TABLE subject_records (
                     id INTEGER PRIMARY KEY,
                     subject TEXT NOT NULL,
-                    language TEXT NOT NULL,
+                    kind TEXT NOT NULL,
                     given_by TEXT NOT NULL,
                     given_at REAL NOT NULL,
-                    recorded_by TEXT NOT NULL
+                    language TEXT,
+                    attorney_required INTEGER NOT NULL DEFAULT 0,
+                    scope TEXT NOT NULL DEFAULT '[]',
+                    recorded_by TEXT NOT NULL,
+                    recorded_at TEXT NOT NULL
                 );
-                CREATE INDEX advisements_subject ON advisements(subject);
+                CREATE INDEX subject_records_subject ON subject_records(subject);
+                CREATE TABLE agencies (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    category TEXT NOT NULL,
+                    spki_pins TEXT NOT NULL,
+                    added_by TEXT NOT NULL,
+                    added_at TEXT NOT NULL
+                );
+                CREATE TABLE certificate_revocations (
+                    id INTEGER PRIMARY KEY,
+                    agency TEXT NOT NULL,
+                    spki TEXT,
+                    serial TEXT,
+                    reason TEXT NOT NULL,
+                    revoked_by TEXT NOT NULL,
+                    revoked_at TEXT NOT NULL,
+                    CHECK (spki IS NOT NULL OR serial IS NOT NULL)
+                );
 
                 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
                 CREATE TABLE registry_state (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
                 INSERT INTO registry_state (id, version) VALUES (1, 1);
-                CREATE TRIGGER documents_changed_insert AFTER INSERT ON documents
-                    BEGIN UPDATE registry_state SET version = version + 1 WHERE id = 1; END;
-                CREATE TRIGGER documents_changed_update AFTER UPDATE ON documents
-                    BEGIN UPDATE registry_state SET version = version + 1 WHERE id = 1; END;
-                CREATE TRIGGER documents_changed_delete AFTER DELETE ON documents
-                    BEGIN UPDATE registry_state SET version = version + 1 WHERE id = 1; END;
-                CREATE TRIGGER advisements_changed_insert AFTER INSERT ON advisements
-                    BEGIN UPDATE registry_state SET version = version + 1 WHERE id = 1; END;
                 """)
+            // Any change to what the gateway reads from the registry bumps the version it polls.
+            for table in ["documents", "subject_records", "agencies", "certificate_revocations", "settings"] {
+                for event in ["INSERT", "UPDATE", "DELETE"] {
+                    try db.execute(sql: """
+                        CREATE TRIGGER \(table)_changed_\(event.lowercased()) AFTER \(event) ON \(table)
+                        BEGIN UPDATE registry_state SET version = version + 1 WHERE id = 1; END
+                        """)
+                }
+            }
         }
         return migrator
     }

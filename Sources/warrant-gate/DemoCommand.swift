@@ -63,7 +63,7 @@ struct DemoCommand: AsyncParsableCommand {
                 // Written unbuffered, so the instructions show at once even when output is piped.
                 FileHandle.standardOutput.write(Data((instructions.replacingOccurrences(of: "{PORT}", with: String(bound)) + "\n").utf8))
             })
-            try seed(gateway.registry)
+            try seed(gateway.registry, databasePath: configuration.databasePath)
         } catch let error as CLIError {
             await upstreams.stop()
             throw error
@@ -81,15 +81,26 @@ struct DemoCommand: AsyncParsableCommand {
         FileHandle.standardOutput.write(Data("\ndemo stopped; its log is in \(configuration.databasePath)\n".utf8))
     }
 
-    /// Seeds the demo's documents once; they are registered as approved by the demo itself.
-    private func seed(_ registry: Registry) throws {
+    /// Seeds the demo's documents once: registered by the demo's legal unit and approved by a second operator, as
+    /// the two-person rule requires. The judicial warrant's "scan" is a text stand-in kept in the document store.
+    private func seed(_ registry: Registry, databasePath: String) throws {
         let expires = LocalDate(date: Date().addingTimeInterval(180 * 86400), timeZone: registry.timeZone).description
+        let scan = URL(fileURLWithPath: dataDir).appendingPathComponent("JW-2026-0001.txt")
+        if !FileManager.default.fileExists(atPath: scan.path) {
+            try Data("""
+                UNITED STATES DISTRICT COURT FOR THE DISTRICT OF COLORADO
+                Case No. 1:26-mj-00417 — SEARCH AND SEIZURE WARRANT (demo stand-in, not a real document)
+                To any authorized law enforcement officer: records of booking 2017-000123 and an interview by arrangement.
+                Signed: Hon. M. Rivera, U.S. Magistrate Judge
+                """.utf8).write(to: scan)
+        }
+        let digest = try DocumentStore(databasePath: databasePath).store(path: scan.path)
         let seeds = [
             DocumentRegistration(
                 reference: "JW-2026-0001", kind: .judicialWarrant, agency: "ice-ero", subjects: ["2017-000123"],
                 scope: ["records.read", "visitation.schedule"], expires: expires,
                 court: "U.S. District Court for the District of Colorado", judge: "Hon. M. Rivera, U.S. Magistrate Judge",
-                caseNumber: "1:26-mj-00417"
+                caseNumber: "1:26-mj-00417", documentSHA256: digest
             ),
             DocumentRegistration(
                 reference: "I200-2026-0001", kind: .administrativeWarrant, agency: "ice-ero", subjects: ["2017-000456"],
@@ -97,7 +108,8 @@ struct DemoCommand: AsyncParsableCommand {
             ),
         ]
         for seed in seeds where try registry.entry(reference: seed.reference) == nil {
-            _ = try registry.register(seed, operator: "demo-seed")
+            let document = try registry.register(seed, operator: "demo-legal-unit")
+            if document.status == .pending { try registry.approve(reference: seed.reference, operator: "demo-supervisor") }
         }
     }
 

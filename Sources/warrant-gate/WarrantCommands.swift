@@ -1,26 +1,27 @@
 import ArgumentParser
-import Crypto
 import Foundation
 import WarrantGateCore
 import WarrantGateStore
 
 extension DocumentKind: ExpressibleByArgument {}
+extension DocumentStatus: ExpressibleByArgument {}
 
 /// `warrant …`: the registry of judicial warrants and of ICE forms kept on record.
 struct WarrantCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "warrant",
-        abstract: "Register, list, show and revoke warrants and other documents.",
-        subcommands: [Register.self, List.self, Show.self, Revoke.self]
+        abstract: "Register, approve, list, show, revoke and supersede warrants and other documents.",
+        subcommands: [Register.self, Approve.self, List.self, Show.self, Revoke.self, Supersede.self, VerifyDocument.self]
     )
 
     struct Register: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Register a document.",
+            abstract: "Register a document; it stays pending until a second operator approves it.",
             discussion: """
                 Only judicial kinds (judicial-warrant, court-order, judicial-subpoena) can authorise access; they need
-                --court and --judge. ICE forms (administrative-warrant for an I-200/I-205, detainer for an I-247A,
-                administrative-subpoena) are kept on record but never authorise anything.
+                --court, --judge, --case, --expires and a scan (--document FILE, or --no-document REASON). ICE forms
+                (administrative-warrant for an I-200/I-205, detainer for an I-247A, administrative-subpoena,
+                immigration-judge-order) are kept on record but never authorise anything.
 
                 Example:
                   warrant-gate warrant register --reference JW-2026-0042 --kind judicial-warrant --agency ice-ero \\
@@ -33,46 +34,73 @@ struct WarrantCommand: ParsableCommand {
         @Option(help: "The document's reference, as the agency will send it in Warrant-Reference.") var reference: String
         @Option(help: "judicial-warrant, court-order, judicial-subpoena, administrative-warrant, detainer, administrative-subpoena or immigration-judge-order.")
         var kind: DocumentKind
-        @Option(help: "The agency the document was issued to (an id from agencies.yaml).") var agency: String
+        @Option(help: "The agency the document was issued to (an agency id).") var agency: String
         @Option(help: "Booking numbers it names, comma-separated.") var subject: String
         @Option(help: "Actions it covers, comma-separated (records.read, records.release-date, visitation.schedule, …).") var scope: String
-        @Option(help: "Last day of validity, YYYY-MM-DD.") var expires: String
+        @Option(help: "Last day of validity: YYYY-MM-DD, or ISO 8601 (its day in the policy's time zone counts).") var expires: String
         @Option(help: "The issuing court.") var court: String?
         @Option(help: "The judge or magistrate who signed it.") var judge: String?
-        @Option(name: .customLong("case"), help: "The case number.") var caseNumber: String?
-        @Option(help: "A scan of the document: its SHA-256 is stored.") var document: String?
+        @Option(name: .customLong("case"), help: "The court's case number.") var caseNumber: String?
+        @Option(help: "A scan of the signed document: its SHA-256 is recorded and the file kept in the document store.") var document: String?
+        @Option(help: "Why there is no scan (recorded in the log).") var noDocument: String?
 
         func run() throws {
-            var digest: String?
-            if let document {
-                guard let data = FileManager.default.contents(atPath: document) else {
-                    throw CLIError(.notFound, "cannot read document file \(document)")
-                }
-                digest = Hex.encode(SHA256.hash(data: data))
-            }
+            if document != nil && noDocument != nil { throw CLIError(.usage, "give either --document or --no-document, not both") }
+            let digest = try document.map { path in try storeCall { try DocumentStore.digest(of: path) } }
             let registration = DocumentRegistration(
                 reference: reference, kind: kind, agency: agency, subjects: list(subject), scope: list(scope), expires: expires,
-                court: court, judge: judge, caseNumber: caseNumber, documentSHA256: digest
+                court: court, judge: judge, caseNumber: caseNumber, documentSHA256: digest, noDocumentReason: noDocument
             )
             let registry = try admin.registry(create: true)
+            if let why = kind.whyNotJudicial {
+                print("note: this \(kind.rawValue) is kept on record only and can never authorise access: \(why).")
+            }
             let stored = try storeCall { try registry.register(registration, operator: admin.operatorName) }
-            print("registered \(stored.reference) (\(stored.kind.rawValue), \(stored.status.rawValue)), expires at the end of \(stored.expires) \(registry.timeZone.identifier)")
-            if let why = stored.kind.whyNotJudicial {
-                print("note: kept on record only; it can never authorise access: \(why).")
+            if let document { try storeCall { try DocumentStore(databasePath: admin.db).store(path: document) } }
+            print("registered \(stored.reference) (\(stored.kind.rawValue)) as \(stored.status.rawValue); it expires at the end of \(stored.expires) \(registry.timeZone.identifier)")
+            if stored.status == .pending {
+                print("next: a second operator approves it with `warrant-gate warrant approve \(stored.reference)`")
             }
         }
     }
 
-    struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List registered documents.", discussion: "Example: warrant-gate warrant list --json")
+    struct Approve: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Approve a pending document (two-person rule: not by the operator who registered it).",
+            discussion: "Example: warrant-gate warrant approve JW-2026-0042 --operator \"Sgt. K. Lee\""
+        )
         @OptionGroup var admin: AdminOptions
+        @Argument(help: "The document's reference.") var reference: String
+
+        func run() throws {
+            let registry = try admin.registry()
+            try storeCall { try registry.approve(reference: reference, operator: admin.operatorName) }
+            print("approved \(reference); it is active and the gateway honours it within a second")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List registered documents.",
+            discussion: "Example: warrant-gate warrant list --agency ice-ero --expiring-within 7d"
+        )
+        @OptionGroup var admin: AdminOptions
+        @Option(help: "pending, active, revoked, superseded or expired.") var status: DocumentStatus?
+        @Option(help: "Only documents issued to this agency.") var agency: String?
+        @Option(help: "Only documents naming this booking number.") var subject: String?
+        @Option(help: "Only documents of this kind.") var kind: DocumentKind?
+        @Option(help: "Only active or pending documents expiring within this time, such as 7d or 48h.") var expiringWithin: String?
         @Flag(help: "Print JSON for scripts.") var json = false
 
         func run() throws {
             let registry = try admin.registry()
-            let entries = try storeCall { try registry.entries() }
+            let within = try expiringWithin.map(parseDuration)
+            try storeCall { try registry.expireDue() }
+            let entries = try storeCall {
+                try registry.entries(DocumentFilter(status: status, agency: agency, subject: subject, kind: kind, expiringWithin: within))
+            }
             if json { return try printJSON(entries) }
-            if entries.isEmpty { return print("no documents registered") }
+            if entries.isEmpty { return print("no documents match") }
             print(Table.render(
                 header: ["REFERENCE", "KIND", "STATUS", "AGENCY", "SUBJECTS", "SCOPE", "EXPIRES"],
                 rows: entries.map { entry in
@@ -85,13 +113,14 @@ struct WarrantCommand: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a document and its history.", discussion: "Example: warrant-gate warrant show JW-2026-0001")
+        static let configuration = CommandConfiguration(abstract: "Show a document and its full history.", discussion: "Example: warrant-gate warrant show JW-2026-0001")
         @OptionGroup var admin: AdminOptions
         @Argument(help: "The document's reference.") var reference: String
         @Flag(help: "Print JSON for scripts.") var json = false
 
         func run() throws {
             let registry = try admin.registry()
+            try storeCall { try registry.expireDue() }
             guard let entry = try storeCall({ try registry.entry(reference: reference) }) else {
                 throw CLIError(.notFound, "no document with reference \(reference)")
             }
@@ -114,7 +143,10 @@ struct WarrantCommand: ParsableCommand {
             if let judge = document.judge { lines.append("judge:       \(judge)") }
             if let caseNumber = document.caseNumber { lines.append("case:        \(caseNumber)") }
             if let digest = document.documentSHA256 { lines.append("document:    sha256:\(digest)") }
-            lines.append("registered:  \(entry.registeredAt) by \(entry.registeredBy)")
+            if let reason = entry.noDocumentReason { lines.append("document:    none (\(reason))") }
+            lines.append("registered:  \(entry.registeredAt) by \(entry.registeredBy) (two-person rule \(entry.twoPersonRule ? "on" : "off"))")
+            if let approvedBy = entry.approvedBy { lines.append("approved:    \(entry.approvedAt ?? "") by \(approvedBy)") }
+            if let supersededBy = entry.supersededBy { lines.append("superseded:  by \(supersededBy)") }
             lines.append("history:")
             for record in history {
                 let details = record.details.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
@@ -139,32 +171,51 @@ struct WarrantCommand: ParsableCommand {
             print("revoked \(reference)")
         }
     }
-}
 
-/// `advisement record`: the advisement of rights that lets a release date go to ICE under Denver's policy.
-struct AdvisementCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "advisement", abstract: "Record advisements of rights.", subcommands: [Record.self]
-    )
-
-    struct Record: ParsableCommand {
+    struct Supersede: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Record that an inmate was advised of their rights.",
-            discussion: "Example: warrant-gate advisement record --subject 2017-000789 --language es --by \"Dep. L. Ortiz\""
+            abstract: "Replace an active document by a renewed one that is already approved.",
+            discussion: "Example: warrant-gate warrant supersede JW-2026-0001 --by JW-2026-0107"
         )
         @OptionGroup var admin: AdminOptions
-        @Option(help: "The inmate's booking number.") var subject: String
-        @Option(help: "The language the rights were given in.") var language: String
-        @Option(help: "The staff member who gave them.") var by: String
-        @Option(help: "When they were given: YYYY-MM-DD or full ISO 8601 (default: now).") var at: String?
+        @Argument(help: "The document being replaced.") var reference: String
+        @Option(help: "The renewed document.") var by: String
 
         func run() throws {
-            let givenAt = try at.map(parseInstant) ?? Date()
-            let registry = try admin.registry(create: true)
-            try storeCall {
-                try registry.recordAdvisement(Advisement(subject: subject, language: language, givenBy: by, givenAt: givenAt), operator: admin.operatorName)
+            let registry = try admin.registry()
+            try storeCall { try registry.supersede(reference: reference, by: by, operator: admin.operatorName) }
+            print("\(reference) is superseded by \(by)")
+        }
+    }
+
+    struct VerifyDocument: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "verify-document",
+            abstract: "Check that a copy of a document is the one registered (exit 0 if it matches, 3 if not).",
+            discussion: "Example: warrant-gate warrant verify-document JW-2026-0001 ~/scans/jw-2026-0001.pdf"
+        )
+        @OptionGroup var admin: AdminOptions
+        @Argument(help: "The document's reference.") var reference: String
+        @Argument(help: "The copy to check.") var file: String
+
+        func run() throws {
+            let registry = try admin.registry()
+            guard let entry = try storeCall({ try registry.entry(reference: reference) }) else {
+                throw CLIError(.notFound, "no document with reference \(reference)")
             }
-            print("recorded advisement for \(subject) (\(language), by \(by), at \(Timestamp.format(givenAt)))")
+            guard let registered = entry.document.documentSHA256 else {
+                throw CLIError(.notFound, "\(reference) was registered without a document (\(entry.noDocumentReason ?? "no reason given"))")
+            }
+            let digest = try storeCall { try DocumentStore.digest(of: file) }
+            let matches = digest == registered
+            try storeCall {
+                try registry.recordAdminAction("warrant.verify-document", target: reference,
+                                               details: ["sha256": digest, "matches": matches ? "yes" : "no"], operator: admin.operatorName)
+            }
+            guard matches else {
+                throw CLIError(.refused, "\(file) does NOT match \(reference): its SHA-256 is \(digest), the registered one is \(registered)")
+            }
+            print("\(file) matches \(reference) (sha256:\(digest))")
         }
     }
 }
@@ -178,4 +229,17 @@ func parseInstant(_ text: String) throws -> Date {
     if let date = LocalDate(text) { return date.start(in: TimeZone(identifier: "UTC")!) }
     if let instant = Timestamp.parse(text) { return instant }
     throw CLIError(.usage, "'\(text)' is not a date: use YYYY-MM-DD or ISO 8601 such as 2026-11-25T14:30:00Z")
+}
+
+/// Parses `7d`, `48h` or `30m`.
+func parseDuration(_ text: String) throws -> TimeInterval {
+    guard let unit = text.last, let value = Double(text.dropLast()), value > 0 else {
+        throw CLIError(.usage, "'\(text)' is not a duration: use a number and d, h or m, such as 7d")
+    }
+    switch unit {
+    case "d": return value * 86400
+    case "h": return value * 3600
+    case "m": return value * 60
+    default: throw CLIError(.usage, "'\(text)' is not a duration: use a number and d, h or m, such as 7d")
+    }
 }

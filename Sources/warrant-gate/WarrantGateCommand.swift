@@ -13,7 +13,8 @@ struct WarrantGateCommand: AsyncParsableCommand {
             Start here: `warrant-gate demo`, then follow the curl commands it prints.
             """,
         subcommands: [
-            DemoCommand.self, ServeCommand.self, WarrantCommand.self, AdvisementCommand.self, LogCommand.self, PolicyCommand.self,
+            DemoCommand.self, ServeCommand.self, WarrantCommand.self, AdvisementCommand.self, ConsentCommand.self, AuthorizationCommand.self,
+            AgencyCommand.self, SettingsCommand.self, LogCommand.self, PolicyCommand.self,
         ]
     )
 

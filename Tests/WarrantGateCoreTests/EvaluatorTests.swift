@@ -52,7 +52,7 @@ struct EvaluatorTests {
             document("JW-CBP", agency: "cbp"),
             document("JW-OTHER", subject: "2017-000456"),
             document("JW-VISITS", scope: ["visitation.*"]),
-        ], advisements: [], version: 1)
+        ], records: [], version: 1)
         let cases: [(String?, String)] = [
             (nil, "warrant_missing"), ("NOPE", "warrant_unknown"), ("I200", "warrant_not_judicial"), ("DET", "warrant_not_judicial"),
             ("JW-REV", "warrant_revoked"), ("JW-PEND", "warrant_not_active"), ("JW-OLD", "warrant_expired"),
@@ -74,17 +74,22 @@ struct EvaluatorTests {
     @Test("release date to ICE only after an advisement of rights")
     func releaseDate() throws {
         #expect(try decide(ice, "/records/inmates/2017-000789/release").reason == "advisement_or_warrant_required")
-        let advised = RegistrySnapshot(documents: [], advisements: [
-            Advisement(subject: "2017-000789", language: "es", givenBy: "Dep. Ortiz", givenAt: now.addingTimeInterval(-60)),
+        let advised = RegistrySnapshot(documents: [], records: [
+            SubjectRecord(subject: "2017-000789", kind: .advisement, givenBy: "Dep. Ortiz", givenAt: now.addingTimeInterval(-60), language: "es"),
         ], version: 2)
         let decision = try decide(ice, "/records/inmates/2017-000789/release", registry: advised)
         #expect(decision.effect == .allow)
         #expect(decision.rules == ["immigration-release-notification-after-advisement"])
         // An advisement recorded for the future does not count.
-        let future = RegistrySnapshot(documents: [], advisements: [
-            Advisement(subject: "2017-000789", language: "es", givenBy: "Dep. Ortiz", givenAt: now.addingTimeInterval(60)),
+        let future = RegistrySnapshot(documents: [], records: [
+            SubjectRecord(subject: "2017-000789", kind: .advisement, givenBy: "Dep. Ortiz", givenAt: now.addingTimeInterval(60), language: "es"),
         ], version: 3)
         #expect(try decide(ice, "/records/inmates/2017-000789/release", registry: future).effect == .deny)
+        // A consent is not an advisement.
+        let consent = RegistrySnapshot(documents: [], records: [
+            SubjectRecord(subject: "2017-000789", kind: .consent, givenBy: "Dep. Ortiz", givenAt: now.addingTimeInterval(-60)),
+        ], version: 4)
+        #expect(try decide(ice, "/records/inmates/2017-000789/release", registry: consent).effect == .deny)
     }
 
     @Test("default deny: a consulate gets visits but not records")
@@ -100,7 +105,7 @@ struct EvaluatorTests {
     func errorMeansDeny() throws {
         struct Broken: DocumentRegistry {
             func document(reference: String) throws -> RegisteredDocument? { throw CocoaError(.fileReadUnknown) }
-            func advisements(subject: String) throws -> [Advisement] { throw CocoaError(.fileReadUnknown) }
+            func records(subject: String) throws -> [SubjectRecord] { throw CocoaError(.fileReadUnknown) }
         }
         let target = try CanonicalTarget(raw: "/records/inmates/2017-000123")
         let match = try policy.classifier.match(method: "GET", target: target)

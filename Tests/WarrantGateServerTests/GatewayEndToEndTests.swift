@@ -17,9 +17,13 @@ extension GatewayHarness {
                   scope: [String] = ["records.read"], expires: String = "2099-12-31") throws {
         _ = try registry.register(
             DocumentRegistration(reference: reference, kind: kind, agency: "ice-ero", subjects: [subject], scope: scope, expires: expires,
-                                 court: kind.isJudicial ? "U.S. District Court, D. Colo." : nil, judge: kind.isJudicial ? "Hon. A. Judge" : nil),
-            operator: "test"
+                                 court: kind.isJudicial ? "U.S. District Court, D. Colo." : nil, judge: kind.isJudicial ? "Hon. A. Judge" : nil,
+                                 caseNumber: kind.isJudicial ? "1:26-mj-1" : nil, noDocumentReason: kind.isJudicial ? "test fixture" : nil),
+            operator: "test-clerk"
         )
+        // Approved while it was still valid, so that expired documents can be set up too.
+        let approvedAt = min(Date(), LocalDate(expires)!.start(in: registry.timeZone))
+        try registry.approve(reference: reference, operator: "test-supervisor", at: approvedAt)
     }
 
     /// Waits until the gateway has picked up the registry's latest version.

@@ -98,3 +98,12 @@ public enum AgencyDirectoryFile {
         return Agency(id: id, name: name, category: category, spkiPins: pins, subjectMatchers: matchers)
     }
 }
+
+extension AgencyDirectoryFile {
+    /// The agencies a directory file lists, without loading its authorities' certificates (for listings).
+    public static func listing(path: String) throws -> [Agency] {
+        let root = try YAMLNode.load(path: path)
+        let authorities = try Set((root["authorities"]?.sequence("authorities") ?? []).map { try $0.required("name", in: "authority").string("authority name") })
+        return try root.required("agencies", in: "agency directory").sequence("agencies").map { try parseAgency($0, authorities: authorities) }
+    }
+}

@@ -132,10 +132,10 @@ public struct Evaluator: Sendable {
                 return warrant!.isVerified
             case .advisementRecorded(let within):
                 guard let subject = input.classification.subject else { return false }
-                return try registry.advisements(subject: subject).contains { advisement in
-                    guard advisement.givenAt <= input.time else { return false }
+                return try registry.records(subject: subject).contains { record in
+                    guard record.kind == .advisement, record.givenAt <= input.time else { return false }
                     guard let within else { return true }
-                    return input.time.timeIntervalSince(advisement.givenAt) <= within
+                    return input.time.timeIntervalSince(record.givenAt) <= within
                 }
             case .all(let conditions):
                 for condition in conditions where try !holds(condition) { return false }

@@ -36,9 +36,12 @@ public enum DocumentKind: String, Sendable, CaseIterable, Codable {
 }
 
 /// Where a document stands in its lifecycle. Only `active` documents count.
+///
+/// `pending` awaits a second operator's approval; `expired` is set automatically once the expiry day has ended.
 public enum DocumentStatus: String, Sendable, CaseIterable, Codable {
     case pending
     case active
     case revoked
     case superseded
+    case expired
 }

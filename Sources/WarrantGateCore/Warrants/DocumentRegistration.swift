@@ -12,10 +12,12 @@ public struct DocumentRegistration: Sendable {
     public var judge: String?
     public var caseNumber: String?
     public var documentSHA256: String?
+    /// Why a judicial document is registered without a scan (required when there is no digest).
+    public var noDocumentReason: String?
 
     public init(
         reference: String, kind: DocumentKind, agency: String, subjects: [String], scope: [String], expires: String,
-        court: String? = nil, judge: String? = nil, caseNumber: String? = nil, documentSHA256: String? = nil
+        court: String? = nil, judge: String? = nil, caseNumber: String? = nil, documentSHA256: String? = nil, noDocumentReason: String? = nil
     ) {
         self.reference = reference
         self.kind = kind
@@ -27,10 +29,12 @@ public struct DocumentRegistration: Sendable {
         self.judge = judge
         self.caseNumber = caseNumber
         self.documentSHA256 = documentSHA256
+        self.noDocumentReason = noDocumentReason
     }
 
-    /// Checks the registration and returns the document to store, or throws naming everything that is wrong.
-    public func validated(timeZone: TimeZone) throws(RegistrationError) -> RegisteredDocument {
+    /// Checks the registration and returns the document to store (with the given status), or throws naming
+    /// everything that is wrong. `expires` may be `YYYY-MM-DD` or an ISO 8601 instant, whose day in `timeZone` counts.
+    public func validated(timeZone: TimeZone, status: DocumentStatus = .active) throws(RegistrationError) -> RegisteredDocument {
         var problems: [String] = []
         if !Identifier.isValidReference(reference) { problems.append("--reference must be letters, digits, '-', '_', '.' or '/' (at most 128)") }
         if !Identifier.isValid(agency) { problems.append("--agency must be an agency id such as ice-ero") }
@@ -38,16 +42,22 @@ public struct DocumentRegistration: Sendable {
         for subject in subjects where !Identifier.isValidReference(subject) { problems.append("'\(subject)' is not a booking number") }
         if scope.isEmpty { problems.append("--scope must name at least one action, such as records.read") }
         for action in scope where !ActionPattern.isValid(action) { problems.append("'\(action)' is not an action such as records.read") }
-        let expiry = LocalDate(expires)
-        if expiry == nil { problems.append("--expires must be a date of the form YYYY-MM-DD (got '\(expires)')") }
+        let expiry = LocalDate(expires) ?? Timestamp.parse(expires).map { LocalDate(date: $0, timeZone: timeZone) }
+        if expiry == nil {
+            problems.append("--expires must be a date of the form YYYY-MM-DD or an ISO 8601 time such as 2026-12-31T23:59:00Z (got '\(expires)')")
+        }
         if kind.isJudicial {
             if court?.isEmpty ?? true { problems.append("a \(kind.rawValue) needs --court (the court that issued it)") }
             if judge?.isEmpty ?? true { problems.append("a \(kind.rawValue) needs --judge (the judge or magistrate who signed it)") }
+            if caseNumber?.isEmpty ?? true { problems.append("a \(kind.rawValue) needs --case (the court's case number)") }
+            if documentSHA256 == nil && (noDocumentReason?.trimmingCharacters(in: .whitespaces).isEmpty ?? true) {
+                problems.append("a \(kind.rawValue) needs --document FILE (a scan of the signed document), or --no-document REASON")
+            }
         }
         if let digest = documentSHA256, Hex.decode(digest)?.count != 32 { problems.append("the document digest is not a SHA-256") }
         guard problems.isEmpty, let expiry else { throw RegistrationError(problems: problems) }
         return RegisteredDocument(
-            reference: reference, kind: kind, status: .active, agency: agency, subjects: subjects, scope: scope,
+            reference: reference, kind: kind, status: status, agency: agency, subjects: subjects, scope: scope,
             expires: expiry.description, expiresAt: expiry.end(in: timeZone), court: court, judge: judge, caseNumber: caseNumber,
             documentSHA256: documentSHA256
         )

@@ -45,17 +45,39 @@ public struct RegisteredDocument: Sendable, Equatable, Codable {
     }
 }
 
-/// A record that an inmate was advised of their rights before any contact with immigration authorities.
-public struct Advisement: Sendable, Equatable, Codable {
+/// The kinds of record about an inmate that policies turn on.
+public enum SubjectRecordKind: String, Sendable, CaseIterable, Codable {
+    /// Rights given before any contact with immigration authorities (Colorado HB19-1124, the TRUTH Act).
+    case advisement
+    /// The inmate's written consent to an interview, possibly only with an attorney present.
+    case consent
+    /// The inmate's written consent to share their own status (as in Chicago).
+    case writtenAuthorization = "written-authorization"
+}
+
+/// A record about an inmate: an advisement of rights, a consent, or a written authorization.
+public struct SubjectRecord: Sendable, Equatable, Codable {
     public var subject: String
-    public var language: String
+    public var kind: SubjectRecordKind
+    /// The staff member who gave the advisement or took the consent.
     public var givenBy: String
     public var givenAt: Date
+    public var language: String?
+    /// For a consent: whether an attorney must be present.
+    public var attorneyRequired: Bool
+    /// For a written authorization: what may be shared (for example `immigrationStatus`).
+    public var scope: [String]
 
-    public init(subject: String, language: String, givenBy: String, givenAt: Date) {
+    public init(
+        subject: String, kind: SubjectRecordKind, givenBy: String, givenAt: Date, language: String? = nil, attorneyRequired: Bool = false,
+        scope: [String] = []
+    ) {
         self.subject = subject
-        self.language = language
+        self.kind = kind
         self.givenBy = givenBy
         self.givenAt = givenAt
+        self.language = language
+        self.attorneyRequired = attorneyRequired
+        self.scope = scope
     }
 }

@@ -43,6 +43,7 @@ public struct WarrantVerifier: Sendable {
         case .pending: return .failed(.notActive)
         case .revoked: return .failed(.revoked)
         case .superseded: return .failed(.superseded)
+        case .expired: return .failed(.expired)
         }
         guard time < document.expiresAt else { return .failed(.expired) }
         guard document.agency == agency else { return .failed(.wrongAgency) }

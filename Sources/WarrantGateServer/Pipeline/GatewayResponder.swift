@@ -43,7 +43,7 @@ struct GatewayResponder: HTTPResponder {
 
         // 1. Identity.
         guard let der = await context.peerCertificateDER(),
-              let (certificate, identification) = try? state.identities.identify(der: der, directory: current.policies.directory)
+              let (certificate, identification) = try? state.identities.identify(der: der, directory: current.directory)
         else { return await refuse(&record, reason: "no_client_certificate", started: started) }
         record.certificateSPKI = certificate.spkiSHA256
         record.certificateSubject = certificate.subject

@@ -32,12 +32,13 @@ public struct PolicySet: Sendable {
 struct UnavailableRegistry: DocumentRegistry {
     let version: Int64 = -1
     func document(reference: String) throws -> RegisteredDocument? { throw RegistryUnavailable() }
-    func advisements(subject: String) throws -> [Advisement] { throw RegistryUnavailable() }
+    func records(subject: String) throws -> [SubjectRecord] { throw RegistryUnavailable() }
 }
 
 struct RegistryUnavailable: Error {}
 
-/// The live state of a running gateway: the policy set, the registry snapshot and the identity cache.
+/// The live state of a running gateway: the policy set, the registry snapshot, the agency directory they make
+/// together, and the identity cache.
 ///
 /// Readers take a consistent copy with ``current``; writers swap a whole value, so a request never sees half
 /// of a reload.
@@ -46,29 +47,42 @@ public final class GatewayState: Sendable {
         public let policies: PolicySet
         public let registry: any DocumentRegistry
         public let registryVersion: Int64
+        /// The file's directory with the registry's agencies and certificate revocations laid over it.
+        public let directory: AgencyDirectory
+        /// The last readable snapshot, whose amendments the directory keeps while the registry is unreadable.
+        let lastSnapshot: RegistrySnapshot
     }
 
     private let state: Mutex<Current>
     let identities = IdentityCache()
 
     public init(policies: PolicySet, registry: RegistrySnapshot) {
-        self.state = Mutex(Current(policies: policies, registry: registry, registryVersion: registry.version))
+        self.state = Mutex(Self.compose(policies: policies, snapshot: registry, registry: registry, version: registry.version))
     }
 
     public var current: Current { state.withLock { $0 } }
 
     public func replace(policies: PolicySet) {
-        state.withLock { $0 = Current(policies: policies, registry: $0.registry, registryVersion: $0.registryVersion) }
+        state.withLock { $0 = Self.compose(policies: policies, snapshot: $0.lastSnapshot, registry: $0.registry, version: $0.registryVersion) }
         identities.clear()
     }
 
     public func replace(registry: RegistrySnapshot) {
-        state.withLock { $0 = Current(policies: $0.policies, registry: registry, registryVersion: registry.version) }
+        state.withLock { $0 = Self.compose(policies: $0.policies, snapshot: registry, registry: registry, version: registry.version) }
+        identities.clear()
     }
 
     /// Marks the registry unreadable: requests that consult it are denied until it can be read again.
     public func markRegistryUnavailable() {
-        state.withLock { $0 = Current(policies: $0.policies, registry: UnavailableRegistry(), registryVersion: -1) }
+        state.withLock { $0 = Self.compose(policies: $0.policies, snapshot: $0.lastSnapshot, registry: UnavailableRegistry(), version: -1) }
+    }
+
+    private static func compose(policies: PolicySet, snapshot: RegistrySnapshot, registry: any DocumentRegistry, version: Int64) -> Current {
+        Current(
+            policies: policies, registry: registry, registryVersion: version,
+            directory: policies.directory.amended(agencies: snapshot.agencies, revocations: snapshot.certificateRevocations),
+            lastSnapshot: snapshot
+        )
     }
 }
 

@@ -4,17 +4,26 @@ import ServiceLifecycle
 import WarrantGateStore
 
 /// Polls the registry's version and reloads the snapshot when the admin CLI has changed it, so a registration or a
-/// revocation takes effect within ``interval`` without a restart.
+/// revocation takes effect within ``interval`` without a restart. About once a second it also marks documents whose
+/// expiry day has ended as expired, each with a log record.
 struct RegistryRefresher: Service {
     let registry: Registry
     let state: GatewayState
     let interval: Duration
     let logger: Logger
+    let now: @Sendable () -> Date
 
     func run() async throws {
         var failing = false
+        var lastExpirySweep = ContinuousClock.now - .seconds(10)
         while !Task.isCancelledOrShuttingDown {
             do {
+                if ContinuousClock.now - lastExpirySweep >= .seconds(1) {
+                    lastExpirySweep = ContinuousClock.now
+                    for reference in try registry.expireDue(at: now()) {
+                        logger.notice("document expired", metadata: ["reference": "\(reference)"])
+                    }
+                }
                 let version = try registry.version()
                 if failing || version != state.current.registryVersion {
                     state.replace(registry: try registry.snapshot())

@@ -10,8 +10,9 @@ import X509
 ///
 /// A custom verification callback replaces all of BoringSSL's own checks, so this does them all: the chain must
 /// build to one of the client CA roots under RFC 5280 (signatures, validity dates, basic constraints, key usage),
-/// and the leaf must not be revoked, whether by the configuration's deny list (SPKI SHA-256 or serial) or by the
-/// registry (`agency revoke-cert`). Roots and deny lists can be replaced at run time (SIGHUP).
+/// and the leaf must not be on the configuration's deny list (SPKI SHA-256 or serial). Roots and deny lists can be
+/// replaced at run time (SIGHUP). Revocations made with `agency revoke-cert` are enforced per request instead, so
+/// that each refusal is logged as a decision.
 public final class ClientCertificateVerifier: Sendable {
     /// What the verifier trusts and refuses.
     public struct Trust: Sendable {
@@ -29,19 +30,12 @@ public final class ClientCertificateVerifier: Sendable {
     }
 
     private let trust: Mutex<Trust>
-    private let registryRevocations: @Sendable () -> [String: String]
     private let now: @Sendable () -> Date
     let refusals: @Sendable (String) -> Void
 
-    /// - Parameters:
-    ///   - registryRevocations: revocations from the registry, keyed as in ``AgencyDirectory/revocations``.
-    ///   - refusals: told the reason of each refused handshake (for logs and metrics).
-    public init(
-        trust: Trust, registryRevocations: @escaping @Sendable () -> [String: String] = { [:] },
-        now: @escaping @Sendable () -> Date = Date.init, refusals: @escaping @Sendable (String) -> Void = { _ in }
-    ) {
+    /// - Parameter refusals: told the reason of each refused handshake (for logs and metrics).
+    public init(trust: Trust, now: @escaping @Sendable () -> Date = Date.init, refusals: @escaping @Sendable (String) -> Void = { _ in }) {
         self.trust = Mutex(trust)
-        self.registryRevocations = registryRevocations
         self.now = now
         self.refusals = refusals
     }
@@ -71,10 +65,6 @@ public final class ClientCertificateVerifier: Sendable {
         guard let identity = try? ClientCertificate(certificate: leaf) else { return "unparseable client certificate" }
         if trust.revokedSPKIs.contains(identity.spkiSHA256) || trust.revokedSerials.contains(identity.serial) {
             return "revoked by the configuration's deny list"
-        }
-        let registry = registryRevocations()
-        if registry[identity.spkiSHA256] != nil || registry["serial:" + identity.serial] != nil {
-            return "revoked in the registry"
         }
         var verifier = Verifier(rootCertificates: CertificateStore(trust.roots)) {
             RFC5280Policy(validationTime: now())

@@ -1,0 +1,180 @@
+import Foundation
+import GRDB
+import WarrantGateCore
+
+/// Filters for listing documents.
+public struct DocumentFilter: Sendable {
+    public var status: DocumentStatus?
+    public var agency: String?
+    public var subject: String?
+    public var kind: DocumentKind?
+    /// Only active or pending documents that expire within this many seconds from now.
+    public var expiringWithin: TimeInterval?
+
+    public init(status: DocumentStatus? = nil, agency: String? = nil, subject: String? = nil, kind: DocumentKind? = nil, expiringWithin: TimeInterval? = nil) {
+        self.status = status
+        self.agency = agency
+        self.subject = subject
+        self.kind = kind
+        self.expiringWithin = expiringWithin
+    }
+}
+
+/// The document lifecycle: register, approve (two-person rule), revoke, supersede, expire.
+extension Registry {
+    /// Registers a document: pending until a second operator approves it, or active at once when the two-person
+    /// rule is off (the log records that it was off).
+    public func register(_ registration: DocumentRegistration, operator: String, at time: Date = Date()) throws -> RegisteredDocument {
+        try requireText(`operator`, "an operator name")
+        let twoPerson = try twoPersonRule()
+        let document = try registration.validated(timeZone: timeZone, status: twoPerson ? .pending : .active)
+        try write { db in
+            if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM documents WHERE reference = ?)", arguments: [document.reference]) == true {
+                throw StoreError("a document with reference \(document.reference) is already registered")
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO documents (reference, kind, status, agency, subjects, scope, expires, expires_at, court, judge,
+                        case_number, document_sha256, no_document_reason, registered_by, registered_at, two_person_rule)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    document.reference, document.kind.rawValue, document.status.rawValue, document.agency,
+                    Self.encodeList(document.subjects), Self.encodeList(document.scope), document.expires,
+                    document.expiresAt.timeIntervalSince1970, document.court, document.judge, document.caseNumber,
+                    document.documentSHA256, registration.noDocumentReason, `operator`, Timestamp.format(time), twoPerson,
+                ]
+            )
+            var details = [
+                "kind": document.kind.rawValue, "agency": document.agency, "subjects": document.subjects.joined(separator: ","),
+                "scope": document.scope.joined(separator: ","), "expires": document.expires, "status": document.status.rawValue,
+                "twoPersonRule": twoPerson ? "on" : "off",
+            ]
+            details["court"] = document.court
+            details["judge"] = document.judge
+            details["case"] = document.caseNumber
+            details["documentSHA256"] = document.documentSHA256
+            details["noDocumentReason"] = registration.noDocumentReason
+            try Self.appendAdmin(db, AdminRecord(time: Timestamp.format(time), operator: `operator`, action: "warrant.register", target: document.reference, details: details))
+        }
+        return document
+    }
+
+    /// Activates a pending document. Under the two-person rule the approver must not be the registrant.
+    public func approve(reference: String, operator: String, at time: Date = Date()) throws {
+        try requireText(`operator`, "an operator name")
+        try write { db in
+            let entry = try Self.requireEntry(db, reference)
+            guard entry.document.status == .pending else {
+                throw StoreError("\(reference) is \(entry.document.status.rawValue), not pending: only a pending document can be approved")
+            }
+            if entry.twoPersonRule && entry.registeredBy == `operator` {
+                throw StoreError("\(`operator`) registered \(reference) and cannot also approve it: the two-person rule needs a second operator")
+            }
+            guard entry.document.expiresAt > time else { throw StoreError("\(reference) expired on \(entry.document.expires) and cannot be approved") }
+            try db.execute(
+                sql: "UPDATE documents SET status = 'active', approved_by = ?, approved_at = ? WHERE reference = ?",
+                arguments: [`operator`, Timestamp.format(time), reference]
+            )
+            try Self.appendAdmin(db, AdminRecord(
+                time: Timestamp.format(time), operator: `operator`, action: "warrant.approve", target: reference,
+                details: ["registeredBy": entry.registeredBy, "twoPersonRule": entry.twoPersonRule ? "on" : "off"]
+            ))
+        }
+    }
+
+    /// Revokes an active or pending document.
+    public func revoke(reference: String, reason: String, operator: String, at time: Date = Date()) throws {
+        try requireText(reason, "a revocation reason")
+        try write { db in
+            let entry = try Self.requireEntry(db, reference)
+            let status = entry.document.status
+            guard status == .active || status == .pending else {
+                throw StoreError("\(reference) is \(status.rawValue) and cannot be revoked")
+            }
+            try db.execute(
+                sql: "UPDATE documents SET status = 'revoked', status_reason = ? WHERE reference = ?",
+                arguments: [reason, reference]
+            )
+            try Self.appendAdmin(db, AdminRecord(
+                time: Timestamp.format(time), operator: `operator`, action: "warrant.revoke", target: reference,
+                details: ["reason": reason, "previousStatus": status.rawValue]
+            ))
+        }
+    }
+
+    /// Replaces an active document by a renewed one (registered, and approved, for the same agency).
+    public func supersede(reference: String, by replacement: String, operator: String, at time: Date = Date()) throws {
+        try write { db in
+            let old = try Self.requireEntry(db, reference)
+            let new = try Self.requireEntry(db, replacement)
+            guard old.document.status == .active else { throw StoreError("\(reference) is \(old.document.status.rawValue): only an active document can be superseded") }
+            guard new.document.status == .active else { throw StoreError("\(replacement) is \(new.document.status.rawValue): approve it before it supersedes \(reference)") }
+            guard new.document.agency == old.document.agency else { throw StoreError("\(replacement) was issued to \(new.document.agency), not \(old.document.agency)") }
+            guard reference != replacement else { throw StoreError("a document cannot supersede itself") }
+            try db.execute(
+                sql: "UPDATE documents SET status = 'superseded', superseded_by = ?, status_reason = ? WHERE reference = ?",
+                arguments: [replacement, "superseded by \(replacement)", reference]
+            )
+            try Self.appendAdmin(db, AdminRecord(
+                time: Timestamp.format(time), operator: `operator`, action: "warrant.supersede", target: reference, details: ["by": replacement]
+            ))
+            try Self.appendAdmin(db, AdminRecord(
+                time: Timestamp.format(time), operator: `operator`, action: "warrant.supersedes", target: replacement, details: ["replaces": reference]
+            ))
+        }
+    }
+
+    /// Marks documents whose expiry day has ended as expired, with a log record each. Returns their references.
+    @discardableResult
+    public func expireDue(at time: Date = Date()) throws -> [String] {
+        let due = try writer.read { db in
+            try String.fetchAll(db, sql: "SELECT reference FROM documents WHERE status IN ('active', 'pending') AND expires_at <= ?", arguments: [time.timeIntervalSince1970])
+        }
+        guard !due.isEmpty else { return [] }
+        return try write { db in
+            var expired: [String] = []
+            for reference in due {
+                guard let entry = try Self.entry(db, reference), [.active, .pending].contains(entry.document.status),
+                      entry.document.expiresAt <= time else { continue }
+                try db.execute(sql: "UPDATE documents SET status = 'expired', status_reason = ? WHERE reference = ?",
+                               arguments: ["expired at the end of \(entry.document.expires)", reference])
+                try Self.appendAdmin(db, AdminRecord(
+                    time: Timestamp.format(time), operator: "system", action: "warrant.expire", target: reference,
+                    details: ["expires": entry.document.expires, "previousStatus": entry.document.status.rawValue]
+                ))
+                expired.append(reference)
+            }
+            return expired
+        }
+    }
+
+    public func entries(_ filter: DocumentFilter = DocumentFilter(), now: Date = Date()) throws -> [DocumentEntry] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM documents ORDER BY registered_at, reference").map(Self.entry).filter { entry in
+                let document = entry.document
+                if let status = filter.status, document.status != status { return false }
+                if let agency = filter.agency, document.agency != agency { return false }
+                if let subject = filter.subject, !document.subjects.contains(subject) { return false }
+                if let kind = filter.kind, document.kind != kind { return false }
+                if let within = filter.expiringWithin {
+                    guard [.active, .pending].contains(document.status), document.expiresAt <= now.addingTimeInterval(within) else { return false }
+                }
+                return true
+            }
+        }
+    }
+
+    public func entry(reference: String) throws -> DocumentEntry? {
+        try writer.read { db in try Self.entry(db, reference) }
+    }
+
+    private static func entry(_ db: Database, _ reference: String) throws -> DocumentEntry? {
+        try Row.fetchOne(db, sql: "SELECT * FROM documents WHERE reference = ?", arguments: [reference]).map(entry)
+    }
+
+    private static func requireEntry(_ db: Database, _ reference: String) throws -> DocumentEntry {
+        guard let entry = try entry(db, reference) else { throw StoreError("no document with reference \(reference)") }
+        return entry
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import GRDB
+import WarrantGateCore
+
+/// Records about inmates: advisements of rights, consents and written authorizations.
+extension Registry {
+    public func record(_ record: SubjectRecord, operator: String, at time: Date = Date()) throws {
+        guard Identifier.isValidReference(record.subject) else { throw StoreError("'\(record.subject)' is not a booking number") }
+        try requireText(record.givenBy, "who gave or took it (--by)")
+        if record.kind == .advisement { try requireText(record.language ?? "", "the language of the advisement (--language)") }
+        if record.kind == .writtenAuthorization, record.scope.isEmpty {
+            throw StoreError("a written authorization must say what may be shared (--fields)")
+        }
+        try write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO subject_records (subject, kind, given_by, given_at, language, attorney_required, scope, recorded_by, recorded_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    record.subject, record.kind.rawValue, record.givenBy, record.givenAt.timeIntervalSince1970, record.language,
+                    record.attorneyRequired, Self.encodeList(record.scope), `operator`, Timestamp.format(time),
+                ]
+            )
+            var details = ["givenBy": record.givenBy, "givenAt": Timestamp.format(record.givenAt)]
+            details["language"] = record.language
+            if record.kind == .consent { details["attorneyRequired"] = record.attorneyRequired ? "yes" : "no" }
+            if !record.scope.isEmpty { details["fields"] = record.scope.joined(separator: ",") }
+            try Self.appendAdmin(db, AdminRecord(
+                time: Timestamp.format(time), operator: `operator`, action: "\(record.kind.rawValue).record", target: record.subject, details: details
+            ))
+        }
+    }
+
+    public func records(subject: String) throws -> [SubjectRecord] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM subject_records WHERE subject = ? ORDER BY given_at", arguments: [subject]).map(Self.subjectRecord)
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import ArgumentParser
+import Foundation
+import WarrantGateCore
+import WarrantGateStore
+
+extension AgencyCategory: ExpressibleByArgument {}
+
+/// `agency …`: agencies and their certificates, managed from the CLI on top of `agencies.yaml`.
+struct AgencyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agency",
+        abstract: "List agencies, add one pinned to a certificate, revoke a certificate.",
+        subcommands: [List.self, Add.self, RevokeCert.self]
+    )
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the agencies of agencies.yaml and of the registry, and revoked certificates.",
+            discussion: "Example: warrant-gate agency list --agencies policies/agencies.yaml"
+        )
+        @OptionGroup var admin: AdminOptions
+        @Option(help: "The reviewed agency directory (its subject matchers are listed without checking their authority).") var agencies: String = "policies/agencies.yaml"
+        @Flag(help: "Print JSON for scripts.") var json = false
+
+        func run() throws {
+            let registry = try admin.registry()
+            let added = try storeCall { try registry.agencies() }
+            let revoked = try storeCall { try registry.certificateRevocations() }
+            let file = FileManager.default.fileExists(atPath: agencies) ? (try? AgencyDirectoryFile.listing(path: agencies)) ?? [] : []
+            struct Row: Encodable { let id, name, category, source, certificates: String }
+            var rows: [Row] = added.map { Row(id: $0.id, name: $0.name, category: $0.category.rawValue, source: "registry", certificates: $0.spkiPins.sorted().map { "spki:" + $0.prefix(16) + "…" }.joined(separator: " ")) }
+            for agency in file where !added.contains(where: { $0.id == agency.id }) {
+                let certificates = agency.spkiPins.sorted().map { "spki:" + $0.prefix(16) + "…" } + agency.subjectMatchers.map { matcher in
+                    matcher.authority + ":" + matcher.attributes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+                }
+                rows.append(Row(id: agency.id, name: agency.name, category: agency.category.rawValue, source: "file", certificates: certificates.joined(separator: " ")))
+            }
+            rows.sort { $0.id < $1.id }
+            if json {
+                struct Listing: Encodable { let agencies: [Row]; let revokedCertificates: [CertificateRevocation] }
+                return try printJSON(Listing(agencies: rows, revokedCertificates: revoked))
+            }
+            print(Table.render(header: ["ID", "CATEGORY", "SOURCE", "CERTIFICATES", "NAME"], rows: rows.map { [$0.id, $0.category, $0.source, $0.certificates, $0.name] }))
+            if !revoked.isEmpty {
+                print("\nrevoked certificates:")
+                print(Table.render(header: ["AGENCY", "CERTIFICATE", "REVOKED", "BY", "REASON"], rows: revoked.map {
+                    [$0.agency, $0.spki.map { "spki:" + $0 } ?? "serial:" + ($0.serial ?? ""), $0.revokedAt, $0.revokedBy, $0.reason]
+                }))
+            }
+        }
+    }
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add an agency (or a certificate to one), pinned to the certificate's SPKI SHA-256.",
+            discussion: "Example: warrant-gate agency add aurora-pd --name \"Aurora Police\" --category local-law-enforcement --cert aurora-pd.pem"
+        )
+        @OptionGroup var admin: AdminOptions
+        @Argument(help: "The agency id.") var id: String
+        @Option(help: "local-law-enforcement, federal-immigration, defense-counsel, court, consulate or jail-staff.") var category: AgencyCategory
+        @Option(help: "The agency's client certificate (PEM).") var cert: String
+        @Option(help: "The agency's display name (default: the id).") var name: String?
+
+        func run() throws {
+            let pin = try spkiFingerprint(ofCertificateAt: cert)
+            let registry = try admin.registry(create: true)
+            try storeCall { try registry.addAgency(id: id, name: name ?? id, category: category, spkiPins: [pin], operator: admin.operatorName) }
+            print("agency \(id) (\(category.rawValue)) now identified by spki:\(pin)")
+        }
+    }
+
+    struct RevokeCert: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "revoke-cert",
+            abstract: "Revoke an agency certificate; the gateway refuses it from its next request on.",
+            discussion: "Example: warrant-gate agency revoke-cert ice-ero --cert lost-laptop.pem --reason \"device reported stolen\""
+        )
+        @OptionGroup var admin: AdminOptions
+        @Argument(help: "The agency id.") var id: String
+        @Option(help: "The certificate (PEM).") var cert: String?
+        @Option(help: "The certificate's SPKI SHA-256, in hex.") var spki: String?
+        @Option(help: "Why it is revoked (recorded in the log).") var reason: String
+
+        func run() throws {
+            let pin: String
+            switch (cert, spki) {
+            case (let path?, nil): pin = try spkiFingerprint(ofCertificateAt: path)
+            case (nil, let hex?):
+                guard let bytes = Hex.decode(hex), bytes.count == 32 else { throw CLIError(.usage, "--spki must be 64 hexadecimal digits") }
+                pin = Hex.encode(bytes)
+            default: throw CLIError(.usage, "give exactly one of --cert FILE or --spki HEX")
+            }
+            let registry = try admin.registry(create: true)
+            try storeCall { try registry.revokeCertificate(agency: id, spki: pin, serial: nil, reason: reason, operator: admin.operatorName) }
+            print("revoked spki:\(pin) of \(id); the gateway refuses it from its next request on")
+        }
+    }
+}
+
+func spkiFingerprint(ofCertificateAt path: String) throws -> String {
+    guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError(.notFound, "cannot read certificate file \(path)") }
+    do {
+        return try ClientCertificate.spkiFingerprint(pem: pem)
+    } catch {
+        throw CLIError(.usage, "\(path) is not a PEM certificate")
+    }
+}
+
+/// `settings two-person-rule on|off`.
+struct SettingsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "settings", abstract: "Registry settings.", subcommands: [TwoPersonRule.self])
+
+    struct TwoPersonRule: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "two-person-rule",
+            abstract: "Turn the two-person rule on (the default) or off, for a one-person office. The change is logged.",
+            discussion: "Example: warrant-gate settings two-person-rule off --reason \"single clerk on night shift, approved by Undersheriff\""
+        )
+        enum Value: String, ExpressibleByArgument { case on, off }
+        @OptionGroup var admin: AdminOptions
+        @Argument(help: "on or off.") var value: Value
+        @Option(help: "Why (recorded in the log).") var reason: String
+
+        func run() throws {
+            let registry = try admin.registry(create: true)
+            try storeCall { try registry.setTwoPersonRule(value == .on, reason: reason, operator: admin.operatorName) }
+            print("two-person rule is \(value.rawValue)")
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import WarrantGateCore
+import WarrantGateStore
+
+/// Records about an inmate that policies turn on.
+struct RecordOptions: ParsableArguments {
+    @Option(help: "The inmate's booking number.") var subject: String
+    @Option(help: "The staff member who gave or took it.") var by: String
+    @Option(help: "When: YYYY-MM-DD or full ISO 8601 (default: now).") var at: String?
+}
+
+/// `advisement record`: rights given before any contact with immigration authorities.
+struct AdvisementCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "advisement", abstract: "Record advisements of rights.", subcommands: [Record.self])
+
+    struct Record: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record that an inmate was advised of their rights.",
+            discussion: "Example: warrant-gate advisement record --subject 2017-000789 --language es --by \"Dep. L. Ortiz\""
+        )
+        @OptionGroup var admin: AdminOptions
+        @OptionGroup var record: RecordOptions
+        @Option(help: "The language the rights were given in.") var language: String
+
+        func run() throws {
+            try save(SubjectRecord(subject: record.subject, kind: .advisement, givenBy: record.by, givenAt: try record.at.map(parseInstant) ?? Date(), language: language), admin)
+        }
+    }
+}
+
+/// `consent record`: the inmate's written consent to an interview (California's TRUTH Act form).
+struct ConsentCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "consent", abstract: "Record written consents to an interview.", subcommands: [Record.self])
+
+    struct Record: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record an inmate's written consent to an interview.",
+            discussion: "Example: warrant-gate consent record --subject 2017-000456 --by \"Dep. A. Chen\" --attorney-required"
+        )
+        @OptionGroup var admin: AdminOptions
+        @OptionGroup var record: RecordOptions
+        @Flag(help: "The inmate consents only with an attorney present.") var attorneyRequired = false
+        @Option(help: "The language of the form.") var language: String?
+
+        func run() throws {
+            try save(SubjectRecord(subject: record.subject, kind: .consent, givenBy: record.by, givenAt: try record.at.map(parseInstant) ?? Date(),
+                                   language: language, attorneyRequired: attorneyRequired), admin)
+        }
+    }
+}
+
+/// `authorization record`: the inmate's written consent to share their own status.
+struct AuthorizationCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "authorization", abstract: "Record written authorizations to share.", subcommands: [Record.self])
+
+    struct Record: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record an inmate's written authorization to share named fields about themselves.",
+            discussion: "Example: warrant-gate authorization record --subject 2017-000456 --by \"Dep. A. Chen\" --fields immigrationStatus"
+        )
+        @OptionGroup var admin: AdminOptions
+        @OptionGroup var record: RecordOptions
+        @Option(help: "The fields the inmate allows to be shared, comma-separated.") var fields: String
+
+        func run() throws {
+            try save(SubjectRecord(subject: record.subject, kind: .writtenAuthorization, givenBy: record.by,
+                                   givenAt: try record.at.map(parseInstant) ?? Date(), scope: list(fields)), admin)
+        }
+    }
+}
+
+private func save(_ record: SubjectRecord, _ admin: AdminOptions) throws {
+    let registry = try admin.registry(create: true)
+    try storeCall { try registry.record(record, operator: admin.operatorName) }
+    print("recorded \(record.kind.rawValue) for \(record.subject) (by \(record.givenBy), at \(Timestamp.format(record.givenAt)))")
+}
