@@ -3,61 +3,92 @@ import Testing
 
 @Suite("Admin CLI, run as a process")
 struct WarrantCLITests {
-    @Test("register, list, show, revoke: with operators recorded and clear refusals")
+    @Test("a warrant's life: refused registrations, two-person approval, history, fingerprint, supersede, revoke")
     func lifecycle() throws {
         let scratch = try Scratch()
         let db = ["--db", scratch.db]
+        let base = ["warrant", "register", "--kind", "judicial-warrant", "--agency", "ice-ero", "--subject", "2017-000123",
+                    "--scope", "records.read,visitation.schedule"]
 
-        let missing = try CLIProcess.run(["warrant", "register", "--reference", "JW-1", "--kind", "judicial-warrant", "--agency", "ice-ero",
-                                          "--subject", "2017-000123", "--scope", "records.read", "--expires", "2026-12-31"] + db)
+        let missing = try CLIProcess.run(base + ["--reference", "JW-1", "--expires", "2026-12-31"] + db)
         #expect(missing.status == 3)
-        #expect(missing.stderr.contains("--court"))
-        #expect(missing.stderr.contains("--judge"))
+        for option in ["--court", "--judge", "--case", "--document FILE"] { #expect(missing.stderr.contains(option), "\(option)") }
         #expect(missing.stdout.isEmpty)
 
-        let badDate = try CLIProcess.run(["warrant", "register", "--reference", "JW-1", "--kind", "judicial-warrant", "--agency", "ice-ero",
-                                          "--subject", "2017-000123", "--scope", "records.read", "--expires", "31/12/2026",
-                                          "--court", "D. Colo.", "--judge", "Hon. X"] + db)
+        let badDate = try CLIProcess.run(base + ["--reference", "JW-1", "--expires", "31/12/2026", "--court", "D. Colo.", "--judge", "Hon. X",
+                                                 "--case", "1", "--no-document", "test"] + db)
         #expect(badDate.status == 3)
         #expect(badDate.stderr.contains("YYYY-MM-DD"))
 
         let document = scratch.url.appendingPathComponent("warrant.pdf")
         try Data("%PDF-1.4 signed warrant".utf8).write(to: document)
-        let registered = try CLIProcess.run(["warrant", "register", "--reference", "JW-1", "--kind", "judicial-warrant", "--agency", "ice-ero",
-                                             "--subject", "2017-000123", "--scope", "records.read,visitation.schedule", "--expires", "2026-12-31",
-                                             "--court", "U.S. District Court, D. Colo.", "--judge", "Hon. R. Jackson", "--case", "1:26-mj-1",
-                                             "--document", document.path, "--operator", "clerk-a"] + db)
+        let full = base + ["--expires", "2099-12-31", "--court", "U.S. District Court, D. Colo.", "--judge", "Hon. R. Jackson", "--case", "1:26-mj-1"]
+        let registered = try CLIProcess.run(full + ["--reference", "JW-1", "--document", document.path, "--operator", "clerk-a"] + db)
         #expect(registered.status == 0, "\(registered.stderr)")
-        #expect(registered.stdout.contains("registered JW-1"))
+        #expect(registered.stdout.contains("registered JW-1 (judicial-warrant) as pending"))
+
+        let selfApproval = try CLIProcess.run(["warrant", "approve", "JW-1", "--operator", "clerk-a"] + db)
+        #expect(selfApproval.status == 3)
+        #expect(selfApproval.stderr.contains("two-person rule"))
+        let approved = try CLIProcess.run(["warrant", "approve", "JW-1"] + db, environment: ["WARRANT_GATE_OPERATOR": "sgt-lee"])
+        #expect(approved.status == 0, "\(approved.stderr)")
 
         let ice = try CLIProcess.run(["warrant", "register", "--reference", "I200-1", "--kind", "administrative-warrant", "--agency", "ice-ero",
-                                      "--subject", "2017-000456", "--scope", "records.read", "--expires", "2026-12-31"] + db,
-                                     environment: ["WARRANT_GATE_OPERATOR": "clerk-env"])
+                                      "--subject", "2017-000456", "--scope", "records.read", "--expires", "2099-12-31T12:00:00Z"] + db)
         #expect(ice.status == 0)
-        #expect(ice.stdout.contains("immigration officer"))
+        #expect(ice.stdout.contains("signed by an immigration officer, not by a judge"))
 
-        let listed = try CLIProcess.run(["warrant", "list", "--json"] + db)
-        #expect(listed.status == 0)
+        let matching = try CLIProcess.run(["warrant", "verify-document", "JW-1", document.path] + db)
+        #expect(matching.status == 0)
+        let forged = scratch.url.appendingPathComponent("forged.pdf")
+        try Data("%PDF-1.4 altered warrant".utf8).write(to: forged)
+        let mismatch = try CLIProcess.run(["warrant", "verify-document", "JW-1", forged.path] + db)
+        #expect(mismatch.status == 3)
+        #expect(mismatch.stderr.contains("does NOT match"))
+        let stored = scratch.url.appendingPathComponent("documents")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: stored.path).count == 1)
+
+        let renewal = try CLIProcess.run(full + ["--reference", "JW-2", "--no-document", "faxed by the court", "--operator", "clerk-a"] + db)
+        #expect(renewal.status == 0)
+        #expect(try CLIProcess.run(["warrant", "supersede", "JW-1", "--by", "JW-2"] + db).status == 3)  // JW-2 not yet approved
+        #expect(try CLIProcess.run(["warrant", "approve", "JW-2", "--operator", "sgt-lee"] + db).status == 0)
+        #expect(try CLIProcess.run(["warrant", "supersede", "JW-1", "--by", "JW-2", "--operator", "clerk-a"] + db).status == 0)
+
+        let listed = try CLIProcess.run(["warrant", "list", "--json", "--status", "active"] + db)
         let entries = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])
-        #expect(entries.count == 2)
-        let table = try CLIProcess.run(["warrant", "list"] + db)
-        #expect(table.stdout.contains("REFERENCE") && table.stdout.contains("I200-1"))
+        #expect(entries.count == 1)
+        let table = try CLIProcess.run(["warrant", "list", "--agency", "ice-ero"] + db)
+        #expect(table.stdout.contains("REFERENCE") && table.stdout.contains("I200-1") && table.stdout.contains("superseded"))
+        #expect(try CLIProcess.run(["warrant", "list", "--expiring-within", "7d"] + db).stdout.contains("no documents match"))
+        #expect(try CLIProcess.run(["warrant", "list", "--expiring-within", "soon"] + db).status == 2)
 
-        let revoked = try CLIProcess.run(["warrant", "revoke", "JW-1", "--reason", "quashed", "--operator", "clerk-b"] + db)
+        let revoked = try CLIProcess.run(["warrant", "revoke", "JW-2", "--reason", "quashed", "--operator", "clerk-b"] + db)
         #expect(revoked.status == 0)
         let shown = try CLIProcess.run(["warrant", "show", "JW-1"] + db)
-        #expect(shown.stdout.contains("status:      revoked (quashed)"))
+        #expect(shown.stdout.contains("status:      superseded (superseded by JW-2)"))
         #expect(shown.stdout.contains("warrant.register  by clerk-a"))
-        #expect(shown.stdout.contains("warrant.revoke  by clerk-b"))
+        #expect(shown.stdout.contains("warrant.approve  by sgt-lee"))
+        #expect(shown.stdout.contains("warrant.supersede  by clerk-a"))
+        #expect(shown.stdout.contains("warrant.verify-document"))
         #expect(shown.stdout.contains("document:    sha256:"))
-        let history = try CLIProcess.run(["warrant", "show", "I200-1"] + db)
-        #expect(history.stdout.contains("by clerk-env"))
+        #expect(try CLIProcess.run(["warrant", "show", "JW-2"] + db).stdout.contains("warrant.revoke  by clerk-b"))
 
         let unknown = try CLIProcess.run(["warrant", "revoke", "JW-404", "--reason", "x"] + db)
         #expect(unknown.status == 4)
         #expect(unknown.stderr.contains("no document with reference JW-404"))
-        let again = try CLIProcess.run(["warrant", "revoke", "JW-1", "--reason", "x"] + db)
-        #expect(again.status == 3)
+        #expect(try CLIProcess.run(["warrant", "revoke", "JW-2", "--reason", "x"] + db).status == 3)
+    }
+
+    @Test("the two-person rule can be switched off for a one-person office, and the log says so")
+    func onePersonOffice() throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        #expect(try CLIProcess.run(["settings", "two-person-rule", "off", "--reason", "night shift", "--operator", "undersheriff"] + db).status == 0)
+        let registered = try CLIProcess.run(["warrant", "register", "--reference", "CO-1", "--kind", "court-order", "--agency", "ice-ero",
+                                             "--subject", "2017-000123", "--scope", "records.read", "--expires", "2099-01-01", "--court", "Denver District Court",
+                                             "--judge", "Hon. P. Ortiz", "--case", "26CR1", "--no-document", "read into the record"] + db)
+        #expect(registered.stdout.contains("as active"))
+        #expect(try CLIProcess.run(["warrant", "show", "CO-1"] + db).stdout.contains("two-person rule off"))
     }
 
     @Test("usage errors exit 2; a missing database is not created by a read")

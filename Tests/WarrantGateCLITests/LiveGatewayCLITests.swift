@@ -1,0 +1,96 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// The CLI against a running demo gateway: changes take effect without a restart, and concurrent writers lose nothing.
+@Suite("The CLI against a live gateway", .serialized)
+struct LiveGatewayCLITests {
+    private func curl(_ certs: String, _ agency: String, _ port: Int, _ path: String, headers: [String] = []) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = ["-s", "--max-time", "10", "--cacert", "\(certs)/ca.pem", "--cert", "\(certs)/\(agency).pem", "--key", "\(certs)/\(agency).key"]
+            + headers.flatMap { ["-H", $0] } + ["https://localhost:\(port)\(path)"]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test("a revoked agency certificate and a new warrant take effect on the live gateway within a second")
+    func liveChanges() throws {
+        let scratch = try Scratch()
+        let dataDir = scratch.url.appendingPathComponent("demo").path
+        let certs = "\(dataDir)/certs"
+        let database = "\(dataDir)/warrant-gate.sqlite"
+        let demo = try DemoProcess(dataDir: dataDir)
+        defer { _ = demo.terminate() }
+        let port = try demo.port()
+
+        #expect(try curl(certs, "ice-ero", port, "/records/inmates/2017-000456").contains("warrant_missing"))
+        for (operatorName, arguments) in [
+            ("clerk", ["warrant", "register", "--reference", "JW-LIVE", "--kind", "judicial-warrant", "--agency", "ice-ero", "--subject", "2017-000456",
+                       "--scope", "records.read", "--expires", "2099-12-31", "--court", "D. Colo.", "--judge", "Hon. J.", "--case", "1:26-mj-9",
+                       "--no-document", "test"]),
+            ("sergeant", ["warrant", "approve", "JW-LIVE"]),
+        ] {
+            let result = try CLIProcess.run(arguments + ["--db", database, "--operator", operatorName])
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+        Thread.sleep(forTimeInterval: 1)
+        #expect(try curl(certs, "ice-ero", port, "/records/inmates/2017-000456", headers: ["Warrant-Reference: JW-LIVE"]).contains("Daniel Okafor"))
+
+        let revoked = try CLIProcess.run(["agency", "revoke-cert", "ice-ero", "--cert", "\(certs)/ice-ero.pem", "--reason", "laptop stolen", "--db", database])
+        #expect(revoked.status == 0, "\(revoked.stderr)")
+        Thread.sleep(forTimeInterval: 1)
+        #expect(try curl(certs, "ice-ero", port, "/records/inmates/2017-000456", headers: ["Warrant-Reference: JW-LIVE"]).contains("certificate_revoked"))
+        #expect(try curl(certs, "denver-pd", port, "/records/inmates/2017-000456").contains("Daniel Okafor"))
+
+        let listing = try CLIProcess.run(["agency", "list", "--db", database, "--agencies", Repository.root.appendingPathComponent("policies/agencies.yaml").path])
+        #expect(listing.stdout.contains("laptop stolen"))
+        let export = try CLIProcess.run(["log", "export", "--format", "csv", "--db", database])
+        #expect(export.stdout.contains("certificate_revoked"))
+    }
+
+    @Test("CLI processes write while the gateway serves load: no lost write, no 'database is locked'")
+    func concurrentWriters() throws {
+        let scratch = try Scratch()
+        let dataDir = scratch.url.appendingPathComponent("demo").path
+        let certs = "\(dataDir)/certs"
+        let database = "\(dataDir)/warrant-gate.sqlite"
+        let demo = try DemoProcess(dataDir: dataDir)
+        defer { _ = demo.terminate() }
+        let port = try demo.port()
+
+        // Load: curl keeps 8 parallel mutual-TLS requests in flight.
+        let load = Process()
+        load.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        load.arguments = ["-s", "-o", "/dev/null", "-Z", "--parallel-max", "8", "--cacert", "\(certs)/ca.pem", "--cert", "\(certs)/denver-pd.pem",
+                          "--key", "\(certs)/denver-pd.key"] + Array(repeating: "https://localhost:\(port)/records/inmates/2017-000456", count: 400)
+        try load.run()
+
+        let writers = 24
+        let results = Mutex<[(Int32, String)]>([])
+        DispatchQueue.concurrentPerform(iterations: writers) { index in
+            let arguments = index % 2 == 0
+                ? ["advisement", "record", "--subject", "2017-000789", "--language", "es", "--by", "Dep. \(index)"]
+                : ["warrant", "register", "--reference", "I247A-\(index)", "--kind", "detainer", "--agency", "ice-ero", "--subject", "2017-000123",
+                   "--scope", "records.read", "--expires", "2099-12-31"]
+            let result = try? CLIProcess.run(arguments + ["--db", database, "--operator", "writer-\(index)"])
+            results.withLock { $0.append((result?.status ?? -1, result?.stderr ?? "did not run")) }
+        }
+        load.waitUntilExit()
+        let outcomes = results.withLock { $0 }
+        #expect(outcomes.count == writers)
+        for (status, stderr) in outcomes {
+            #expect(status == 0, "\(stderr)")
+            #expect(!stderr.contains("locked"))
+        }
+        let detainers = try CLIProcess.run(["warrant", "list", "--json", "--kind", "detainer", "--db", database])
+        let entries = try #require(try JSONSerialization.jsonObject(with: Data(detainers.stdout.utf8)) as? [[String: Any]])
+        #expect(entries.count == writers / 2)
+        let export = try CLIProcess.run(["log", "export", "--format", "jsonl", "--db", database])
+        #expect(export.stdout.split(separator: "\n").count >= 400)
+    }
+}
