@@ -43,12 +43,18 @@ public struct Registry: Sendable {
             let documents = try Row.fetchAll(db, sql: "SELECT * FROM documents").map { try Self.entry($0).document }
             let records = try Row.fetchAll(db, sql: "SELECT * FROM subject_records").map(Self.subjectRecord)
             let agencies = try Row.fetchAll(db, sql: "SELECT * FROM agencies").map(Self.agency)
+            var facts: [String: [String: String]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT subject, name, value FROM subject_facts") {
+                facts[row["subject"], default: [:]][row["name"]] = row["value"]
+            }
             var revocations: [String: String] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT spki, serial, reason FROM certificate_revocations") {
                 if let spki: String = row["spki"] { revocations[spki] = row["reason"] }
                 if let serial: String = row["serial"] { revocations["serial:" + serial] = row["reason"] }
             }
-            return RegistrySnapshot(documents: documents, records: records, agencies: agencies, certificateRevocations: revocations, version: version)
+            return RegistrySnapshot(
+                documents: documents, records: records, facts: facts, agencies: agencies, certificateRevocations: revocations, version: version
+            )
         }
     }
 
@@ -144,7 +150,7 @@ public struct Registry: Sendable {
             reference: row["reference"], kind: kind, status: status, agency: row["agency"],
             subjects: try decodeList(row["subjects"]), scope: try decodeList(row["scope"]), expires: row["expires"],
             expiresAt: Date(timeIntervalSince1970: row["expires_at"]), court: row["court"], judge: row["judge"],
-            caseNumber: row["case_number"], documentSHA256: row["document_sha256"]
+            caseNumber: row["case_number"], documentSHA256: row["document_sha256"], registeredAt: Timestamp.parse(row["registered_at"])
         )
         return DocumentEntry(
             document: document, registeredBy: row["registered_by"], registeredAt: row["registered_at"],

@@ -38,3 +38,26 @@ extension Registry {
         }
     }
 }
+
+/// Facts about inmates that policies turn on, such as a qualifying conviction class.
+extension Registry {
+    /// Sets (or replaces) a fact; the change, with the previous value, is logged.
+    public func setFact(subject: String, name: String, value: String, operator: String, at time: Date = Date()) throws {
+        guard Identifier.isValidReference(subject) else { throw StoreError("'\(subject)' is not a booking number") }
+        guard Identifier.isValid(name) else { throw StoreError("fact name '\(name)' must be lower-case letters, digits and '-'") }
+        try requireText(value, "a value")
+        try write { db in
+            let previous = try String.fetchOne(db, sql: "SELECT value FROM subject_facts WHERE subject = ? AND name = ?", arguments: [subject, name])
+            try db.execute(
+                sql: """
+                    INSERT INTO subject_facts (subject, name, value, set_by, set_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT(subject, name) DO UPDATE SET value = excluded.value, set_by = excluded.set_by, set_at = excluded.set_at
+                    """,
+                arguments: [subject, name, value, `operator`, Timestamp.format(time)]
+            )
+            var details = ["name": name, "value": value]
+            details["previous"] = previous
+            try Self.appendAdmin(db, AdminRecord(time: Timestamp.format(time), operator: `operator`, action: "subject.set-fact", target: subject, details: details))
+        }
+    }
+}

@@ -64,7 +64,7 @@ public enum StoreDatabase {
             try db.execute(sql: """
                 CREATE TABLE log (
                     seq INTEGER PRIMARY KEY,
-                    kind TEXT NOT NULL CHECK (kind IN ('decision', 'outcome', 'admin')),
+                    kind TEXT NOT NULL CHECK (kind IN ('decision', 'outcome', 'admin', 'shadow')),
                     time TEXT NOT NULL,
                     decision_id TEXT,
                     entry TEXT NOT NULL
@@ -111,6 +111,14 @@ public enum StoreDatabase {
                     recorded_at TEXT NOT NULL
                 );
                 CREATE INDEX subject_records_subject ON subject_records(subject);
+                CREATE TABLE subject_facts (
+                    subject TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    set_by TEXT NOT NULL,
+                    set_at TEXT NOT NULL,
+                    PRIMARY KEY (subject, name)
+                );
                 CREATE TABLE agencies (
                     id TEXT PRIMARY KEY,
                     name TEXT NOT NULL,
@@ -135,7 +143,7 @@ public enum StoreDatabase {
                 INSERT INTO registry_state (id, version) VALUES (1, 1);
                 """)
             // Any change to what the gateway reads from the registry bumps the version it polls.
-            for table in ["documents", "subject_records", "agencies", "certificate_revocations", "settings"] {
+            for table in ["documents", "subject_records", "subject_facts", "agencies", "certificate_revocations", "settings"] {
                 for event in ["INSERT", "UPDATE", "DELETE"] {
                     try db.execute(sql: """
                         CREATE TRIGGER \(table)_changed_\(event.lowercased()) AFTER \(event) ON \(table)

@@ -1,43 +1,184 @@
 import ArgumentParser
 import Foundation
 import WarrantGateCore
+import WarrantGateStore
 
-/// `policy check`: validate policy files before the gateway loads them.
+/// `policy …`: check, test and explain policy files, as counsel reviews them.
 struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "policy", abstract: "Validate policy files.", subcommands: [Check.self]
+        commandName: "policy", abstract: "Check, test and explain policy files.", subcommands: [Check.self, Test.self, Explain.self]
     )
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Validate a policy file, or every policy in a directory; errors name the file and line.",
-            discussion: "Example: warrant-gate policy check policies/denver.yaml"
+            abstract: "Validate policy files: errors and warnings with file and line.",
+            discussion: """
+                Errors stop the gateway from loading a policy; warnings do not, but name rules that can never match, rules
+                shadowed by a forbid, and unknown actions, data kinds or facts.
+
+                Example: warrant-gate policy check policies/
+                """
         )
         @Argument(help: "A policy file or a directory of them (default: policies).") var path: String = "policies"
 
         func run() throws {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                throw CLIError(.notFound, "no such file or directory: \(path)")
-            }
-            let files: [String]
-            if isDirectory.boolValue {
-                let names = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
-                files = names.filter { $0.hasSuffix(".yaml") && $0 != "agencies.yaml" }.map { (path as NSString).appendingPathComponent($0) }
-            } else {
-                files = [path]
-            }
+            let files = try policyFiles(path)
             var failures = 0
+            var warnings = 0
             for file in files {
                 do {
                     let policy = try PolicyParser.load(path: file)
                     print("ok    \(file): policy \(policy.name), \(policy.routes.count) routes, \(policy.rules.count) rules, digest \(policy.digest.prefix(16))")
+                    for warning in policy.warnings { print("warn  \(warning)") }
+                    warnings += policy.warnings.count
                 } catch {
                     failures += 1
                     print("FAIL  \(error)")
                 }
             }
             if failures > 0 { throw CLIError(.failure, "\(failures) of \(files.count) policy files are invalid") }
+            if warnings > 0 { print("\(files.count) policies valid, \(warnings) warnings") }
         }
     }
+
+    struct Test: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run policy test files (like `opa test`); exits 1 on any failure.",
+            discussion: "Example: warrant-gate policy test policies/tests"
+        )
+        @Argument(help: "A test file or a directory of them (default: policies/tests).") var path: String = "policies/tests"
+        @Flag(help: "Print every case, not only failures.") var verbose = false
+
+        func run() throws {
+            let files = try yamlFiles(path)
+            var passed = 0
+            var failed = 0
+            for file in files {
+                let suite: PolicyTestFile
+                let policy: Policy
+                do {
+                    suite = try PolicyTestFile.load(path: file)
+                    policy = try PolicyParser.load(path: suite.policyPath)
+                } catch {
+                    print("FAIL  \(error)")
+                    failed += 1
+                    continue
+                }
+                let failures = suite.run(against: policy)
+                for testCase in suite.cases {
+                    if let failure = failures.first(where: { $0.testCase.name == testCase.name && $0.testCase.line == testCase.line }) {
+                        print("FAIL  \(file):\(testCase.line ?? 0): \(testCase.name)")
+                        for problem in failure.problems { print("        \(problem)") }
+                    } else if verbose {
+                        print("ok    \(file):\(testCase.line ?? 0): \(testCase.name)")
+                    }
+                }
+                passed += suite.cases.count - failures.count
+                failed += failures.count
+                print("\(failures.isEmpty ? "ok  " : "FAIL")  \(file): \(suite.cases.count - failures.count)/\(suite.cases.count) cases pass (policy \(policy.name))")
+            }
+            print("\(passed) passed, \(failed) failed")
+            if failed > 0 { throw CLIError(.failure, "\(failed) policy test cases failed") }
+        }
+    }
+
+    struct Explain: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Explain a decision: the outcome, the rules that determined it, and why each other rule did not apply.",
+            discussion: """
+                The agency's category comes from --agencies (or the registry); --warrant is looked up in the registry (--db);
+                --fact sets facts about the inmate for this explanation; --consent and --advisement add records.
+
+                Example: warrant-gate policy explain --policy policies/denver.yaml --agency ice-ero --method GET \\
+                           --path /records/inmates/2017-000123 --warrant JW-2026-0001
+                """
+        )
+        @Option(help: "The policy file.") var policy: String = "policies/denver.yaml"
+        @Option(help: "The calling agency's id.") var agency: String
+        @Option(help: "Its category, if it is not in the agency directory.") var category: AgencyCategory?
+        @Option(help: "The agency directory.") var agencies: String = "policies/agencies.yaml"
+        @Option(help: "The HTTP method.") var method: String = "GET"
+        @Option(help: "The request target.") var path: String
+        @Option(help: "A JSON request body, for routes that read the subject from it.") var body: String?
+        @Option(help: "The Warrant-Reference presented.") var warrant: String?
+        @Option(help: "A fact about the inmate, name=value (repeatable).") var fact: [String] = []
+        @Option(help: "When the request is made: YYYY-MM-DD or ISO 8601 (default: now).") var at: String?
+        @Option(help: "The registry database, for warrants and records (default: the demo's, if it exists).") var db: String = AdminOptions.demoDatabase
+
+        func run() throws {
+            let parsed: Policy
+            do { parsed = try PolicyParser.load(path: policy) } catch { throw CLIError(.failure, "\(error)") }
+            let time = try at.map(parseInstant) ?? Date()
+            let snapshot = FileManager.default.fileExists(atPath: db)
+                ? try storeCall { try Registry(writer: StoreDatabase.openPool(path: db), timeZone: parsed.timeZone).snapshot() }
+                : RegistrySnapshot.empty
+            let resolvedCategory = try category ?? snapshot.agencies.first { $0.id == agency }?.category
+                ?? ((try? AgencyDirectoryFile.listing(path: agencies)) ?? []).first { $0.id == agency }?.category
+            guard let resolvedCategory else { throw CLIError(.notFound, "agency \(agency) is in neither \(agencies) nor the registry: pass --category") }
+            var facts: [String: String] = [:]
+            for pair in fact {
+                let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { throw CLIError(.usage, "--fact takes name=value (got '\(pair)')") }
+                facts[parts[0]] = parts[1]
+            }
+            let target: CanonicalTarget
+            do { target = try CanonicalTarget(raw: path) } catch { return print("decision: deny (ambiguous_path: \(error.detail))") }
+            let classification: Classification
+            do {
+                let match = try parsed.classifier.match(method: method, target: target)
+                classification = try parsed.classifier.classify(route: match.route, parameters: match.parameters, target: target, body: body.map { Array($0.utf8) })
+            } catch {
+                return print("decision: deny (\(error.reason): \(error.detail))")
+            }
+            let registry = ExplainRegistry(base: snapshot, subject: classification.subject, facts: facts)
+            let explanation = Evaluator(policy: parsed).explain(
+                EvaluationInput(agency: Agency(id: agency, name: agency, category: resolvedCategory), method: method, classification: classification,
+                                warrantReference: warrant, time: time),
+                registry: registry
+            )
+            let decision = explanation.decision
+            print("request:   \(method) \(target.target) by \(agency) (\(resolvedCategory.rawValue)) at \(Timestamp.format(time))")
+            print("route:     \(classification.route.id): action \(classification.action), subject \(classification.subject ?? "none")")
+            if let warrant = explanation.warrant { print("warrant:   \(warrant)") }
+            print("decision:  \(decision.effect.rawValue) (\(decision.reason))")
+            print("by rules:  \(decision.rules.isEmpty ? "none (default deny)" : decision.rules.joined(separator: ", "))")
+            if decision.effect == .allow {
+                print("redacts:   \(decision.redact.sorted().joined(separator: ", "))")
+                if !decision.obligations.isEmpty { print("duties:    \(decision.obligations.joined(separator: ", "))") }
+            }
+            print("rules:")
+            for trace in explanation.traces {
+                print("  \(trace.applied ? "✔" : "·") \(trace.rule.effect.rawValue) \(trace.rule.id) (line \(trace.rule.line ?? 0)): \(trace.note)")
+            }
+        }
+    }
+}
+
+/// The registry seen by `policy explain`: the database's snapshot with the command line's facts laid over it.
+private struct ExplainRegistry: DocumentRegistry {
+    let base: RegistrySnapshot
+    let subject: String?
+    let facts: [String: String]
+
+    func document(reference: String) -> RegisteredDocument? { base.document(reference: reference) }
+    func documents(subject: String) -> [RegisteredDocument] { base.documents(subject: subject) }
+    func records(subject: String) -> [SubjectRecord] { base.records(subject: subject) }
+    func facts(subject: String) -> [String: String] {
+        subject == self.subject ? base.facts(subject: subject).merging(facts) { _, given in given } : base.facts(subject: subject)
+    }
+}
+
+func policyFiles(_ path: String) throws -> [String] {
+    try yamlFiles(path).filter { !$0.hasSuffix("/agencies.yaml") && $0 != "agencies.yaml" }
+}
+
+/// The `.yaml` files at a path: the file itself, or a directory's (not its subdirectories').
+func yamlFiles(_ path: String) throws -> [String] {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        throw CLIError(.notFound, "no such file or directory: \(path)")
+    }
+    guard isDirectory.boolValue else { return [path] }
+    return try FileManager.default.contentsOfDirectory(atPath: path).sorted().filter { $0.hasSuffix(".yaml") }
+        .map { (path as NSString).appendingPathComponent($0) }
 }

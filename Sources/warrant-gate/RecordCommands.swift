@@ -75,3 +75,26 @@ private func save(_ record: SubjectRecord, _ admin: AdminOptions) throws {
     try storeCall { try registry.record(record, operator: admin.operatorName) }
     print("recorded \(record.kind.rawValue) for \(record.subject) (by \(record.givenBy), at \(Timestamp.format(record.givenAt)))")
 }
+
+/// `subject set-fact`: facts about an inmate that policies turn on.
+struct SubjectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "subject", abstract: "Facts about inmates.", subcommands: [SetFact.self])
+
+    struct SetFact: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-fact",
+            abstract: "Set a fact about an inmate, such as a qualifying conviction class (California's TRUST Act).",
+            discussion: "Example: warrant-gate subject set-fact --subject 2017-000456 --name conviction --value serious-felony"
+        )
+        @OptionGroup var admin: AdminOptions
+        @Option(help: "The inmate's booking number.") var subject: String
+        @Option(help: "The fact's name, as the policy declares it.") var name: String
+        @Option(help: "Its value.") var value: String
+
+        func run() throws {
+            let registry = try admin.registry(create: true)
+            try storeCall { try registry.setFact(subject: subject, name: name, value: value, operator: admin.operatorName) }
+            print("\(subject): \(name) = \(value)")
+        }
+    }
+}

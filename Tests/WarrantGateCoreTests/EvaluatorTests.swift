@@ -105,7 +105,9 @@ struct EvaluatorTests {
     func errorMeansDeny() throws {
         struct Broken: DocumentRegistry {
             func document(reference: String) throws -> RegisteredDocument? { throw CocoaError(.fileReadUnknown) }
+            func documents(subject: String) throws -> [RegisteredDocument] { throw CocoaError(.fileReadUnknown) }
             func records(subject: String) throws -> [SubjectRecord] { throw CocoaError(.fileReadUnknown) }
+            func facts(subject: String) throws -> [String: String] { throw CocoaError(.fileReadUnknown) }
         }
         let target = try CanonicalTarget(raw: "/records/inmates/2017-000123")
         let match = try policy.classifier.match(method: "GET", target: target)

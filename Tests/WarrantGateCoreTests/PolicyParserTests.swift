@@ -54,13 +54,16 @@ struct PolicyParserTests {
 
     @Test("refuses unknown values instead of ignoring them", arguments: [
         ("when: { category: local-law-enforcement }", "when: { category: sheriffs }", "unknown category"),
-        ("when: { category: local-law-enforcement }", "when: { action: records.write }", "matches no route"),
+        ("effect: permit\n    when: { category: local-law-enforcement }", "effect: forbid\n    reason: x\n    when: { action: records.write }", "matches no route"),
         ("effect: permit", "effect: allow", "permit or forbid"),
         ("effect: permit\n    when", "effect: forbid\n    when", "needs a reason"),
         ("time-zone: America/Denver", "time-zone: Mars/Olympus", "unknown time zone"),
         ("method: GET", "method: TRACE", "method must be one of"),
         ("path: /records/{booking}", "path: /records/../{booking}", "canonical path"),
-        ("when: { category: local-law-enforcement }", "when: { warrant: present }", "only test is 'verified'"),
+        ("when: { category: local-law-enforcement }", "when: { warrant: present }", "write 'verified'"),
+        ("when: { category: local-law-enforcement }", "when: { warrant: { kind: [administrative-warrant] } }", "not a judicial document kind"),
+        ("when: { category: local-law-enforcement }", "when: { consent: { attorney: maybe } }", "any, required or not-required"),
+        ("when: { category: local-law-enforcement }", "when: { document: { kind: [i-200] } }", "unknown document kind"),
     ])
     func refusesUnknownValues(original: String, replacement: String, message: String) throws {
         let failure = try #require(error(Self.minimal.replacingOccurrences(of: original, with: replacement)))

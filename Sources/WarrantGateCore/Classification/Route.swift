@@ -25,14 +25,23 @@ public struct Route: Sendable, Equatable {
     public let subject: SubjectSource
     /// The name of the upstream system (for example `records`) that serves this route.
     public let upstream: String
+    /// The kinds of data the route returns (for example `release-date`, `address`), for `data` conditions.
+    public let data: Set<String>
+    /// Whether what the route returns is already public (a public inmate locator, say).
+    public let isPublic: Bool
 
-    public init(id: String, method: String, template: [TemplateSegment], action: String, subject: SubjectSource, upstream: String) {
+    public init(
+        id: String, method: String, template: [TemplateSegment], action: String, subject: SubjectSource, upstream: String,
+        data: Set<String> = [], isPublic: Bool = false
+    ) {
         self.id = id
         self.method = method
         self.template = template
         self.action = action
         self.subject = subject
         self.upstream = upstream
+        self.data = data
+        self.isPublic = isPublic
     }
 
     /// Parses `/records/inmates/{booking}` into segments. Returns nil for a malformed template.

@@ -122,14 +122,16 @@ public struct Evaluator: Sendable {
                 return patterns.contains { ActionPattern.matches(pattern: $0, action: input.classification.action) }
             case .method(let methods):
                 return methods.contains(input.method)
-            case .warrantVerified:
+            case .warrantVerified(let kinds):
                 if warrant == nil {
                     warrant = try verifier.verify(
                         reference: input.warrantReference, agency: input.agency.id, subject: input.classification.subject,
                         action: input.classification.action, at: input.time, registry: registry
                     )
                 }
-                return warrant!.isVerified
+                guard case .verified(let reference)? = warrant else { return false }
+                guard let kinds else { return true }
+                return try registry.document(reference: reference).map { kinds.contains($0.kind) } ?? false
             case .advisementRecorded(let within):
                 guard let subject = input.classification.subject else { return false }
                 return try registry.records(subject: subject).contains { record in
@@ -137,6 +139,41 @@ public struct Evaluator: Sendable {
                     guard let within else { return true }
                     return input.time.timeIntervalSince(record.givenAt) <= within
                 }
+            case .consentRecorded(let attorney, let within):
+                guard let subject = input.classification.subject else { return false }
+                return try registry.records(subject: subject).contains { record in
+                    guard record.kind == .consent, record.givenAt <= input.time else { return false }
+                    if let within, input.time.timeIntervalSince(record.givenAt) > within { return false }
+                    switch attorney {
+                    case .any: return true
+                    case .required: return record.attorneyRequired
+                    case .notRequired: return !record.attorneyRequired
+                    }
+                }
+            case .authorizationCovers(let fields):
+                guard let subject = input.classification.subject else { return false }
+                return try registry.records(subject: subject).contains { record in
+                    record.kind == .writtenAuthorization && record.givenAt <= input.time && fields.allSatisfy(record.scope.contains)
+                }
+            case .document(let condition):
+                guard let subject = input.classification.subject else { return false }
+                return try registry.documents(subject: subject).contains { document in
+                    guard document.agency == input.agency.id, condition.statuses.contains(document.status) else { return false }
+                    if document.status == .active && document.expiresAt <= input.time && !condition.statuses.contains(.expired) { return false }
+                    if let kinds = condition.kinds, !kinds.contains(document.kind) { return false }
+                    if condition.coversAction && !document.covers(action: input.classification.action) { return false }
+                    if let maxAge = condition.maxAge {
+                        guard let registered = document.registeredAt, input.time.timeIntervalSince(registered) <= maxAge else { return false }
+                    }
+                    return true
+                }
+            case .fact(let name, let values):
+                guard let subject = input.classification.subject, let value = try registry.facts(subject: subject)[name] else { return false }
+                return values.contains(value)
+            case .data(let kinds):
+                return !input.classification.route.data.isDisjoint(with: kinds)
+            case .publicData:
+                return input.classification.route.isPublic
             case .all(let conditions):
                 for condition in conditions where try !holds(condition) { return false }
                 return true

@@ -44,12 +44,15 @@ public struct Policy: Sendable {
     /// Lower-case hex SHA-256 of the policy file's bytes: recorded with every decision.
     public let digest: String
     public let source: String
+    /// Problems that do not stop the policy from loading: unknown data kinds or facts, rules that can never match,
+    /// rules shadowed by a forbid. `policy check` prints them.
+    public let warnings: [FileError]
 
     public var classifier: Classifier { Classifier(routes: routes, subjectFormat: subjectFormat) }
 
     public init(
         name: String, title: String, timeZone: TimeZone, subjectFormat: SubjectFormat, routes: [Route], redactAlways: [String],
-        rules: [Rule], digest: String, source: String
+        rules: [Rule], digest: String, source: String, warnings: [FileError] = []
     ) {
         self.name = name
         self.title = title
@@ -60,6 +63,7 @@ public struct Policy: Sendable {
         self.rules = rules
         self.digest = digest
         self.source = source
+        self.warnings = warnings
     }
 
     static func digest(of bytes: [UInt8]) -> String {

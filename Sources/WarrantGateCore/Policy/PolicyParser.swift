@@ -4,10 +4,21 @@ import Foundation
 ///
 /// The format is documented in `policies/README.md`.
 public enum PolicyParser {
-    static let topLevelKeys: Set<String> = ["policy", "title", "time-zone", "subject-format", "routes", "redact", "rules", "notes"]
-    static let routeKeys: Set<String> = ["id", "method", "path", "action", "subject", "upstream"]
+    static let topLevelKeys: Set<String> = ["policy", "title", "time-zone", "subject-format", "routes", "redact", "rules", "notes", "facts"]
+    static let routeKeys: Set<String> = ["id", "method", "path", "action", "subject", "upstream", "data", "public"]
     static let ruleKeys: Set<String> = ["id", "effect", "description", "when", "unless", "reason", "redact", "obligations", "effective"]
-    static let conditionKeys: Set<String> = ["agency", "category", "action", "method", "warrant", "advisement", "all", "any", "not"]
+    static let conditionKeys: Set<String> = [
+        "agency", "category", "action", "method", "warrant", "advisement", "consent", "authorization", "document", "fact", "data", "public",
+        "all", "any", "not",
+    ]
+
+    /// What conditions may refer to, collected from the routes and the `facts` declaration, and the warnings found.
+    struct Context {
+        let actions: Set<String>
+        let dataKinds: Set<String>
+        let facts: [String: Set<String>]
+        var warnings: [FileError] = []
+    }
     static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
     public static func load(path: String) throws -> Policy {
@@ -49,19 +60,26 @@ public enum PolicyParser {
             routes.append(route)
         }
         guard !routes.isEmpty else { throw root.error("policy has no routes") }
-        let actions = Set(routes.map(\.action))
+        var facts: [String: Set<String>] = [:]
+        for (name, values) in try root["facts"]?.mapping("facts") ?? [] {
+            guard Identifier.isValid(name) else { throw values.error("fact name '\(name)' must be lower-case letters, digits and '-'") }
+            facts[name] = Set(try values.strings("fact values"))
+        }
+        var context = Context(actions: Set(routes.map(\.action)), dataKinds: routes.reduce(into: Set<String>()) { $0.formUnion($1.data) }, facts: facts)
 
         let redact = try root["redact"].map { try fieldNames($0, what: "redact") } ?? []
         var rules: [Rule] = []
         for node in try root.required("rules", in: "policy").sequence("rules") {
-            let rule = try parseRule(node, actions: actions)
+            let rule = try parseRule(node, context: &context)
             if rules.contains(where: { $0.id == rule.id }) { throw node.error("rule id '\(rule.id)' is used twice") }
             rules.append(rule)
         }
-        return Policy(
+        let policy = Policy(
             name: name, title: title, timeZone: timeZone, subjectFormat: SubjectFormat(pattern: format), routes: routes,
-            redactAlways: redact, rules: rules, digest: Policy.digest(of: Array(text.utf8)), source: file
+            redactAlways: redact, rules: rules, digest: Policy.digest(of: Array(text.utf8)), source: file,
+            warnings: context.warnings
         )
+        return policy.withLintWarnings()
     }
 
     private static func parseRoute(_ node: YAMLNode) throws -> Route {
@@ -102,10 +120,13 @@ public enum PolicyParser {
             default: throw subjectNode.error("route '\(id)': subject must be given by path, query or body")
             }
         }
-        return Route(id: id, method: method, template: template, action: action, subject: subject, upstream: upstream)
+        let data = try node["data"]?.strings("data") ?? []
+        for kind in data where !Identifier.isValid(kind) { throw node.error("route '\(id)': data kind '\(kind)' must be lower-case letters, digits and '-'") }
+        let isPublic = try node["public"]?.bool("public") ?? false
+        return Route(id: id, method: method, template: template, action: action, subject: subject, upstream: upstream, data: Set(data), isPublic: isPublic)
     }
 
-    private static func parseRule(_ node: YAMLNode, actions: Set<String>) throws -> Rule {
+    private static func parseRule(_ node: YAMLNode, context: inout Context) throws -> Rule {
         try node.requireKeys(in: ruleKeys, what: "rule")
         let id = try node.required("id", in: "rule").string("rule id")
         guard Identifier.isValid(id) else { throw node.error("rule id '\(id)' must be lower-case letters, digits and '-'") }
@@ -113,8 +134,8 @@ public enum PolicyParser {
         guard let effect = RuleEffect(rawValue: try effectNode.string("effect")) else {
             throw effectNode.error("rule '\(id)': effect must be permit or forbid")
         }
-        let when = try parseCondition(node.required("when", in: "rule '\(id)'"), actions: actions, depth: 0)
-        let unless = try node["unless"].map { try parseCondition($0, actions: actions, depth: 0) }
+        let when = try parseCondition(node.required("when", in: "rule '\(id)'"), rule: id, effect: effect, context: &context, depth: 0)
+        let unless = try node["unless"].map { try parseCondition($0, rule: id, effect: effect, context: &context, depth: 0) }
         let reasonNode = node["reason"]
         let reason: String
         switch effect {
@@ -150,7 +171,7 @@ public enum PolicyParser {
         )
     }
 
-    private static func parseCondition(_ node: YAMLNode, actions: Set<String>, depth: Int) throws -> Condition {
+    private static func parseCondition(_ node: YAMLNode, rule: String, effect: RuleEffect, context: inout Context, depth: Int) throws -> Condition {
         guard depth < 16 else { throw node.error("conditions are nested too deeply") }
         if case .scalar = node.node, try node.string("condition") == "always" { return .always }
         try node.requireKeys(in: conditionKeys, what: "condition")
@@ -173,8 +194,13 @@ public enum PolicyParser {
                 let patterns = try value.strings("action")
                 for pattern in patterns {
                     guard ActionPattern.isValid(pattern) else { throw value.error("'\(pattern)' is not an action pattern") }
-                    guard actions.contains(where: { ActionPattern.matches(pattern: pattern, action: $0) }) else {
-                        throw value.error("action pattern '\(pattern)' matches no route's action (known: \(actions.sorted().joined(separator: ", ")))")
+                    guard context.actions.contains(where: { ActionPattern.matches(pattern: pattern, action: $0) }) else {
+                        let message = "rule '\(rule)': action pattern '\(pattern)' matches no route's action (known: \(context.actions.sorted().joined(separator: ", ")))"
+                        // A forbid that can never match is a hole in the policy, so it is an error; a permit that never
+                        // matches only denies, so it is a warning.
+                        if effect == .forbid { throw value.error(message) }
+                        context.warnings.append(value.error(message))
+                        continue
                     }
                 }
                 parts.append(.action(patterns))
@@ -183,8 +209,20 @@ public enum PolicyParser {
                 for method in list where !methods.contains(method) { throw value.error("unknown method '\(method)'") }
                 parts.append(.method(Set(list)))
             case "warrant":
-                guard try value.string("warrant") == "verified" else { throw value.error("warrant: the only test is 'verified'") }
-                parts.append(.warrantVerified)
+                if case .scalar = value.node {
+                    guard try value.string("warrant") == "verified" else { throw value.error("warrant: write 'verified' or { kind: [judicial-subpoena] }") }
+                    parts.append(.warrantVerified(kinds: nil))
+                } else {
+                    try value.requireKeys(in: ["kind"], what: "warrant")
+                    let kindsNode = try value.required("kind", in: "warrant")
+                    let kinds = try kindsNode.strings("kind").map { text in
+                        guard let kind = DocumentKind(rawValue: text), kind.isJudicial else {
+                            throw kindsNode.error("'\(text)' is not a judicial document kind (judicial-warrant, court-order, judicial-subpoena)")
+                        }
+                        return kind
+                    }
+                    parts.append(.warrantVerified(kinds: Set(kinds)))
+                }
             case "advisement":
                 if case .scalar = value.node {
                     guard try value.string("advisement") == "recorded" else {
@@ -197,17 +235,70 @@ public enum PolicyParser {
                     parts.append(.advisementRecorded(within: try duration(within)))
                 }
             case "all", "any":
-                let children = try value.sequence(key).map { try parseCondition($0, actions: actions, depth: depth + 1) }
+                let children = try value.sequence(key).map { try parseCondition($0, rule: rule, effect: effect, context: &context, depth: depth + 1) }
                 guard !children.isEmpty else { throw value.error("\(key) needs at least one condition") }
                 parts.append(key == "all" ? .all(children) : .any(children))
             case "not":
-                parts.append(.not(try parseCondition(value, actions: actions, depth: depth + 1)))
+                parts.append(.not(try parseCondition(value, rule: rule, effect: effect, context: &context, depth: depth + 1)))
+            case "consent":
+                try value.requireKeys(in: ["attorney", "within"], what: "consent")
+                let attorneyText = try value["attorney"]?.string("attorney") ?? "any"
+                guard let attorney = AttorneyRequirement(rawValue: attorneyText) else {
+                    throw value.error("consent attorney must be any, required or not-required")
+                }
+                parts.append(.consentRecorded(attorney: attorney, within: try value["within"].map(duration)))
+            case "authorization":
+                try value.requireKeys(in: ["covers"], what: "authorization")
+                parts.append(.authorizationCovers(try value.required("covers", in: "authorization").strings("covers")))
+            case "document":
+                parts.append(.document(try documentCondition(value)))
+            case "fact":
+                let entries = try value.mapping("fact")
+                guard entries.count == 1, let (name, values) = entries.first else { throw value.error("fact names exactly one fact: { name: value }") }
+                let accepted = Set(try values.strings("fact value"))
+                if let known = context.facts[name] {
+                    for unknown in accepted.subtracting(known) {
+                        context.warnings.append(values.error("rule '\(rule)': '\(unknown)' is not a declared value of fact '\(name)'"))
+                    }
+                } else {
+                    context.warnings.append(value.error("rule '\(rule)': fact '\(name)' is not declared under facts:"))
+                }
+                parts.append(.fact(name: name, values: accepted))
+            case "data":
+                let kinds = Set(try value.strings("data"))
+                for kind in kinds.subtracting(context.dataKinds) {
+                    context.warnings.append(value.error("rule '\(rule)': no route returns data '\(kind)'"))
+                }
+                parts.append(.data(kinds))
+            case "public":
+                guard try value.bool("public") else { throw value.error("public: write true, or use not: { public: true }") }
+                parts.append(.publicData)
             default:
                 throw value.error("unknown condition '\(key)'")
             }
         }
         guard !parts.isEmpty else { throw node.error("empty condition (write 'always' to match every request)") }
         return parts.count == 1 ? parts[0] : .all(parts)
+    }
+
+    private static func documentCondition(_ node: YAMLNode) throws -> DocumentCondition {
+        try node.requireKeys(in: ["kind", "status", "covers-action", "max-age"], what: "document")
+        var condition = DocumentCondition()
+        if let kinds = node["kind"] {
+            condition.kinds = Set(try kinds.strings("kind").map { text in
+                guard let kind = DocumentKind(rawValue: text) else { throw kinds.error("unknown document kind '\(text)'") }
+                return kind
+            })
+        }
+        if let statuses = node["status"] {
+            condition.statuses = Set(try statuses.strings("status").map { text in
+                guard let status = DocumentStatus(rawValue: text) else { throw statuses.error("unknown document status '\(text)'") }
+                return status
+            })
+        }
+        condition.coversAction = try node["covers-action"]?.bool("covers-action") ?? false
+        condition.maxAge = try node["max-age"].map(duration)
+        return condition
     }
 
     private static func fieldNames(_ node: YAMLNode, what: String) throws -> [String] {

@@ -3,12 +3,18 @@
 /// The gateway uses an in-memory snapshot refreshed from the store, so a lookup never touches the disk.
 public protocol DocumentRegistry: Sendable {
     func document(reference: String) throws -> RegisteredDocument?
+    /// Documents naming this subject.
+    func documents(subject: String) throws -> [RegisteredDocument]
     func records(subject: String) throws -> [SubjectRecord]
+    /// Facts about the subject, by name (for example `conviction: serious-felony`).
+    func facts(subject: String) throws -> [String: String]
 }
 
 /// An immutable in-memory registry.
 public struct RegistrySnapshot: DocumentRegistry {
     public let documents: [String: RegisteredDocument]
+    public let documentsBySubject: [String: [RegisteredDocument]]
+    public let factsBySubject: [String: [String: String]]
     public let recordsBySubject: [String: [SubjectRecord]]
     /// Agencies added with the CLI; they replace the file's agency of the same id.
     public let agencies: [Agency]
@@ -18,10 +24,16 @@ public struct RegistrySnapshot: DocumentRegistry {
     public let version: Int64
 
     public init(
-        documents: [RegisteredDocument], records: [SubjectRecord], agencies: [Agency] = [], certificateRevocations: [String: String] = [:],
-        version: Int64
+        documents: [RegisteredDocument], records: [SubjectRecord], facts: [String: [String: String]] = [:], agencies: [Agency] = [],
+        certificateRevocations: [String: String] = [:], version: Int64
     ) {
         self.documents = Dictionary(documents.map { ($0.reference, $0) }, uniquingKeysWith: { _, last in last })
+        var bySubject: [String: [RegisteredDocument]] = [:]
+        for document in documents {
+            for subject in document.subjects { bySubject[subject, default: []].append(document) }
+        }
+        self.documentsBySubject = bySubject
+        self.factsBySubject = facts
         self.recordsBySubject = Dictionary(grouping: records, by: \.subject)
         self.agencies = agencies
         self.certificateRevocations = certificateRevocations
@@ -31,5 +43,7 @@ public struct RegistrySnapshot: DocumentRegistry {
     public static let empty = RegistrySnapshot(documents: [], records: [], version: 0)
 
     public func document(reference: String) -> RegisteredDocument? { documents[reference] }
+    public func documents(subject: String) -> [RegisteredDocument] { documentsBySubject[subject] ?? [] }
     public func records(subject: String) -> [SubjectRecord] { recordsBySubject[subject] ?? [] }
+    public func facts(subject: String) -> [String: String] { factsBySubject[subject] ?? [:] }
 }

@@ -20,11 +20,13 @@ public struct RegisteredDocument: Sendable, Equatable, Codable {
     public var caseNumber: String?
     /// Lower-case hex SHA-256 of the scanned document, if one was stored.
     public var documentSHA256: String?
+    /// When the document was registered.
+    public var registeredAt: Date?
 
     public init(
         reference: String, kind: DocumentKind, status: DocumentStatus, agency: String, subjects: [String], scope: [String],
         expires: String, expiresAt: Date, court: String? = nil, judge: String? = nil, caseNumber: String? = nil,
-        documentSHA256: String? = nil
+        documentSHA256: String? = nil, registeredAt: Date? = nil
     ) {
         self.reference = reference
         self.kind = kind
@@ -38,6 +40,7 @@ public struct RegisteredDocument: Sendable, Equatable, Codable {
         self.judge = judge
         self.caseNumber = caseNumber
         self.documentSHA256 = documentSHA256
+        self.registeredAt = registeredAt
     }
 
     public func covers(action: String) -> Bool {

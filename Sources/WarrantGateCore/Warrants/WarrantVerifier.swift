@@ -1,12 +1,19 @@
 import Foundation
 
 /// The outcome of checking the warrant a request presented.
-public enum WarrantCheck: Sendable, Equatable {
+public enum WarrantCheck: Sendable, Equatable, CustomStringConvertible {
     case verified(reference: String)
     case failed(WarrantFailure)
 
     public var isVerified: Bool {
         if case .verified = self { true } else { false }
+    }
+
+    public var description: String {
+        switch self {
+        case .verified(let reference): "verified (\(reference))"
+        case .failed(let failure): "not verified: \(failure.rawValue)"
+        }
     }
 }
 

@@ -24,7 +24,8 @@ public enum SimulatedUpstreams {
     /// Called with every request an upstream receives (tests use it to prove what was, or was not, forwarded).
     public typealias Observer = @Sendable (Request) -> Void
 
-    /// The records system: `GET /records/inmates/{booking}` and `GET /records/inmates/{booking}/release`.
+    /// The records system: `GET /records/inmates/{booking}`, `GET /records/inmates/{booking}/release` and the public
+    /// inmate locator `GET /records/locator/{booking}`.
     public static func recordsRouter(observer: Observer? = nil) -> Router<BasicRequestContext> {
         let router = Router()
         if let observer { router.add(middleware: ObservingMiddleware(observer: observer)) }
@@ -38,6 +39,10 @@ public enum SimulatedUpstreams {
                 "demographics":{"dateOfBirth":"1990-04-11","countryOfBirth":"\(inmate.countryOfBirth)","placeOfBirth":"\(inmate.countryOfBirth)"}}
                 """
             )
+        }
+        router.get("/records/locator/:booking") { _, context -> Response in
+            guard let inmate = inmate(context.parameters.get("booking")) else { return notFound() }
+            return json(#"{"bookingNumber":"\#(inmate.booking)","name":"\#(inmate.name)","custodyStatus":"in custody","facility":"Downtown Detention Center"}"#)
         }
         router.get("/records/inmates/:booking/release") { _, context -> Response in
             guard let inmate = inmate(context.parameters.get("booking")) else { return notFound() }

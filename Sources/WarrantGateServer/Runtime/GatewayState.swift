@@ -32,7 +32,9 @@ public struct PolicySet: Sendable {
 struct UnavailableRegistry: DocumentRegistry {
     let version: Int64 = -1
     func document(reference: String) throws -> RegisteredDocument? { throw RegistryUnavailable() }
+    func documents(subject: String) throws -> [RegisteredDocument] { throw RegistryUnavailable() }
     func records(subject: String) throws -> [SubjectRecord] { throw RegistryUnavailable() }
+    func facts(subject: String) throws -> [String: String] { throw RegistryUnavailable() }
 }
 
 struct RegistryUnavailable: Error {}

@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+@testable import WarrantGateCore
+
+@Suite("Shipped policies and their test files")
+struct ShippedPolicyTests {
+    static let names = ["denver", "california", "cook-county", "oregon", "federal-cooperation"]
+
+    @Test("each shipped policy loads without warnings and passes its own test file", arguments: names)
+    func passes(name: String) throws {
+        let policy = try PolicyParser.load(path: Repository.path("policies/\(name).yaml"))
+        #expect(policy.warnings.isEmpty, "\(policy.warnings)")
+        let suite = try PolicyTestFile.load(path: Repository.path("policies/tests/\(name).yaml"))
+        #expect(suite.cases.count >= 5)
+        let failures = suite.run(against: policy)
+        for failure in failures { Issue.record("\(name): \(failure.testCase.name): \(failure.problems.joined(separator: "; "))") }
+    }
+
+    @Test("a test file reports a wrong expectation as a failure")
+    func detectsFailures() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-policy-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("t.yaml")
+        try """
+            policy: \(Repository.path("policies/denver.yaml"))
+            cases:
+              - name: wrong on purpose
+                agency: { id: ice-ero, category: federal-immigration }
+                request: { path: /records/inmates/2017-000123 }
+                expect: { effect: allow }
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let suite = try PolicyTestFile.load(path: file.path)
+        let failures = suite.run(against: try Repository.denver())
+        #expect(failures.count == 1)
+        #expect(failures.first?.problems.first?.contains("expected allow, got deny") == true)
+    }
+
+    @Test("lint: rules that can never match, shadowed permits, repeated rules and unknown data are warned about")
+    func lint() throws {
+        let policy = try PolicyParser.parse("""
+            policy: t
+            time-zone: UTC
+            subject-format: "####"
+            facts: { conviction: [felony, none] }
+            routes:
+              - { id: read, method: GET, path: "/r/{b}", action: records.read, subject: { path: b }, upstream: records, data: [record] }
+            rules:
+              - { id: impossible, effect: permit, when: { all: [{ category: court }, { category: consulate }] } }
+              - { id: no-consulates, effect: forbid, when: { category: consulate }, reason: barred }
+              - { id: consulate-records, effect: permit, when: { category: consulate, action: records.read } }
+              - { id: again, effect: permit, when: { category: consulate, action: records.read } }
+              - { id: addresses, effect: permit, when: { data: [address] } }
+              - { id: facts, effect: permit, when: { fact: { conviction: [misdemeanor] } } }
+              - { id: ghost-action, effect: permit, when: { action: records.write } }
+            """, file: "t.yaml")
+        let messages = policy.warnings.map(\.message)
+        #expect(messages.contains { $0.contains("'impossible' can never match") })
+        #expect(messages.contains { $0.contains("'consulate-records' is shadowed") && $0.contains("no-consulates") })
+        #expect(messages.contains { $0.contains("'again' repeats rule 'consulate-records'") })
+        #expect(messages.contains { $0.contains("no route returns data 'address'") })
+        #expect(messages.contains { $0.contains("'misdemeanor' is not a declared value") })
+        #expect(messages.contains { $0.contains("'records.write' matches no route") })
+        #expect(policy.warnings.allSatisfy { $0.line != nil })
+        // The same unknown action in a forbid rule is an error: a forbid that never matches is a hole.
+        #expect(throws: FileError.self) {
+            try PolicyParser.parse("""
+                policy: t
+                time-zone: UTC
+                subject-format: "####"
+                routes:
+                  - { id: read, method: GET, path: "/r/{b}", action: records.read, subject: { path: b }, upstream: records }
+                rules:
+                  - { id: f, effect: forbid, when: { action: records.write }, reason: x }
+                """, file: "t.yaml")
+        }
+    }
+
+    @Test("explain names the first failing condition of each rule")
+    func explain() throws {
+        let policy = try Repository.denver()
+        let target = try CanonicalTarget(raw: "/records/inmates/2017-000123")
+        let match = try policy.classifier.match(method: "GET", target: target)
+        let classification = try policy.classifier.classify(route: match.route, parameters: match.parameters, target: target, body: nil)
+        let explanation = Evaluator(policy: policy).explain(
+            EvaluationInput(agency: Agency(id: "ice-ero", name: "", category: .federalImmigration), method: "GET",
+                            classification: classification, warrantReference: "JW-X", time: Date()),
+            registry: RegistrySnapshot.empty
+        )
+        #expect(explanation.decision.reason == "warrant_unknown")
+        let forbid = try #require(explanation.traces.first { $0.rule.id == "immigration-requires-judicial-warrant" })
+        #expect(forbid.applied)
+        let permit = try #require(explanation.traces.first { $0.rule.id == "immigration-with-judicial-warrant" })
+        #expect(permit.note == "when: warrant verified does not hold (warrant_unknown)")
+        #expect(explanation.traces.first { $0.rule.id == "local-partners-records-and-visits" }?.note.hasPrefix("when: category") == true)
+    }
+}
