@@ -120,6 +120,18 @@ public struct LogExporter: Sendable {
     }
 }
 
+extension LogExporter {
+    /// Every shadow disagreement, oldest first.
+    public func shadowRecords() throws -> [ShadowRecord] {
+        try reader.read { db in
+            let decoder = JSONDecoder()
+            return try String.fetchAll(db, sql: "SELECT entry FROM log WHERE kind = 'shadow' ORDER BY seq").map {
+                try decoder.decode(ShadowRecord.self, from: Data($0.utf8))
+            }
+        }
+    }
+}
+
 /// RFC 4180 CSV, with formula-leading cells neutralised so a spreadsheet never executes a logged value.
 enum CSV {
     static func line(_ fields: [String]) -> String {

@@ -7,7 +7,7 @@ extension ExportFormat: ExpressibleByArgument {}
 /// `log …`: the decision log, for auditors.
 struct LogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "log", abstract: "Export the decision log.", subcommands: [Export.self]
+        commandName: "log", abstract: "Export the decision log and read shadow-mode disagreements.", subcommands: [Export.self, ShadowDiff.self]
     )
 
     struct Export: ParsableCommand {
@@ -56,6 +56,47 @@ struct LogCommand: ParsableCommand {
                 try sink.close()
                 print("exported \(count) decisions to \(out)")
             }
+        }
+    }
+}
+
+extension LogCommand {
+    struct ShadowDiff: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "shadow-diff",
+            abstract: "Summarise where the shadow (candidate) policy decided differently from the live one.",
+            discussion: "Run it before switching policy versions. Example: warrant-gate log shadow-diff --db /var/lib/warrant-gate/warrant-gate.sqlite"
+        )
+        @OptionGroup var admin: AdminOptions
+        @Flag(help: "Print JSON for scripts.") var json = false
+
+        func run() throws {
+            let records = try storeCall { try LogExporter(reader: admin.open()).shadowRecords() }
+            struct Group: Encodable {
+                let live: String
+                let shadow: String
+                let count: Int
+                let agencies: [String]
+                let actions: [String]
+                let examples: [String]
+            }
+            let grouped = Dictionary(grouping: records) { "\($0.liveEffect.rawValue) (\($0.liveReason))\u{0}\($0.shadowEffect.rawValue) (\($0.shadowReason))" }
+            let groups = grouped.map { key, members in
+                let parts = key.split(separator: "\u{0}").map(String.init)
+                return Group(
+                    live: parts[0], shadow: parts[1], count: members.count, agencies: Array(Set(members.map(\.agency))).sorted(),
+                    actions: Array(Set(members.map(\.action))).sorted(), examples: members.prefix(3).map(\.decisionId)
+                )
+            }.sorted { $0.count > $1.count }
+            if json { return try printJSON(groups) }
+            guard let first = records.first else { return print("no disagreements: the shadow policy decided every logged request as the live one did") }
+            let loosens = records.filter { $0.liveEffect == .deny && $0.shadowEffect == .allow }.count
+            let tightens = records.filter { $0.liveEffect == .allow && $0.shadowEffect == .deny }.count
+            print("\(records.count) disagreements with shadow policy \(first.shadowPolicy) (digest \(first.shadowDigest.prefix(16))): \(loosens) would newly allow, \(tightens) would newly deny")
+            print(Table.render(
+                header: ["COUNT", "LIVE", "SHADOW", "AGENCIES", "ACTIONS", "EXAMPLE DECISIONS"],
+                rows: groups.map { [String($0.count), $0.live, $0.shadow, $0.agencies.joined(separator: ","), $0.actions.joined(separator: ","), $0.examples.joined(separator: " ")] }
+            ))
         }
     }
 }

@@ -155,3 +155,31 @@ struct FuzzCorpusReplayTests {
         #expect(process.terminationStatus == 0)
     }
 }
+
+@Suite("Policy tooling, run as a process")
+struct PolicyCLITests {
+    @Test("policy test runs the shipped cases; explain names the rules; facts feed explanations")
+    func tooling() throws {
+        let scratch = try Scratch()
+        let policies = Repository.root.appendingPathComponent("policies").path
+        let tested = try CLIProcess.run(["policy", "test", "\(policies)/tests"])
+        #expect(tested.status == 0, "\(tested.stdout)")
+        #expect(tested.stdout.contains(" passed, 0 failed"))
+
+        let explained = try CLIProcess.run(["policy", "explain", "--policy", "\(policies)/california.yaml", "--agencies", "\(policies)/agencies.yaml",
+                                            "--agency", "ice-ero", "--path", "/records/inmates/2017-000456", "--db", scratch.db])
+        #expect(explained.status == 0, "\(explained.stderr)")
+        #expect(explained.stdout.contains("decision:  deny (warrant_or_qualifying_conviction_required)"))
+        #expect(explained.stdout.contains("✔ forbid immigration-records-need-warrant-or-conviction"))
+        #expect(explained.stdout.contains("when: warrant verified does not hold (warrant_missing)"))
+
+        #expect(try CLIProcess.run(["subject", "set-fact", "--subject", "2017-000456", "--name", "conviction", "--value", "serious-felony", "--db", scratch.db]).status == 0)
+        let withFact = try CLIProcess.run(["policy", "explain", "--policy", "\(policies)/california.yaml", "--agencies", "\(policies)/agencies.yaml",
+                                           "--agency", "ice-ero", "--path", "/records/inmates/2017-000456", "--db", scratch.db])
+        #expect(withFact.stdout.contains("decision:  allow"))
+        #expect(withFact.stdout.contains("duties:    public-record, notify-inmate-in-writing, notify-attorney-in-writing"))
+
+        let diff = try CLIProcess.run(["log", "shadow-diff", "--db", scratch.db])
+        #expect(diff.stdout.contains("no disagreements"))
+    }
+}

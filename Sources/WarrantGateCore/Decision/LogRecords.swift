@@ -5,6 +5,8 @@ public enum LogKind: String, Sendable, Codable {
     case decision
     case outcome
     case admin
+    /// A disagreement between the live policy and the shadow (candidate) policy on one request.
+    case shadow
 }
 
 /// One record to append to the log: its kind, time, the decision it belongs to, and its canonical bytes.
@@ -137,6 +139,55 @@ public struct OutcomeRecord: Sendable, Codable, Equatable {
         json.field("latencyMs", latencyMs)
         json.field("redactedFields", redactedFields)
         json.field("error", error)
+        return json.finished()
+    }
+}
+
+/// A request on which the shadow (candidate) policy decided differently from the live one. It never changes the
+/// answer; counsel reads these with `log shadow-diff` before switching versions.
+public struct ShadowRecord: Sendable, Codable, Equatable {
+    public var decisionId: String
+    public var time: String
+    public var agency: String
+    public var action: String
+    public var liveEffect: Effect
+    public var liveReason: String
+    public var shadowPolicy: String
+    public var shadowDigest: String
+    public var shadowEffect: Effect
+    public var shadowReason: String
+    public var shadowRules: [String]
+
+    public init(
+        decisionId: String, time: String, agency: String, action: String, liveEffect: Effect, liveReason: String, shadowPolicy: String,
+        shadowDigest: String, shadowEffect: Effect, shadowReason: String, shadowRules: [String]
+    ) {
+        self.decisionId = decisionId
+        self.time = time
+        self.agency = agency
+        self.action = action
+        self.liveEffect = liveEffect
+        self.liveReason = liveReason
+        self.shadowPolicy = shadowPolicy
+        self.shadowDigest = shadowDigest
+        self.shadowEffect = shadowEffect
+        self.shadowReason = shadowReason
+        self.shadowRules = shadowRules
+    }
+
+    public var canonical: [UInt8] {
+        var json = CanonicalJSON()
+        json.field("decisionId", decisionId)
+        json.field("time", time)
+        json.field("agency", agency)
+        json.field("action", action)
+        json.field("liveEffect", liveEffect.rawValue)
+        json.field("liveReason", liveReason)
+        json.field("shadowPolicy", shadowPolicy)
+        json.field("shadowDigest", shadowDigest)
+        json.field("shadowEffect", shadowEffect.rawValue)
+        json.field("shadowReason", shadowReason)
+        json.field("shadowRules", shadowRules)
         return json.finished()
     }
 }

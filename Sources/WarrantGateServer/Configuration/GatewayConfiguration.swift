@@ -40,6 +40,8 @@ public struct GatewayConfiguration: Sendable {
     /// Upstream base URLs by name, such as `records: http://127.0.0.1:9001`.
     public var upstreams: [String: String]
     public var policyPath: String
+    /// A candidate policy evaluated beside the live one (shadow mode); its disagreements are logged.
+    public var shadowPolicyPath: String?
     public var agenciesPath: String
     /// PEM files for the authorities that `agencies.yaml` names, overriding the paths in that file.
     public var authorities: [String: String] = [:]
@@ -75,7 +77,7 @@ public struct GatewayConfiguration: Sendable {
         let tls = try root.required("tls", in: "configuration")
         try tls.requireKeys(in: ["certificate", "key", "client-ca", "revoked-spki-sha256", "revoked-serials"], what: "tls")
         let policy = try root.required("policy", in: "configuration")
-        try policy.requireKeys(in: ["file", "agencies", "authorities"], what: "policy")
+        try policy.requireKeys(in: ["file", "agencies", "authorities", "shadow"], what: "policy")
         var upstreams: [String: String] = [:]
         for (name, value) in try root.required("upstreams", in: "configuration").mapping("upstreams") {
             let url = try value.string("upstream URL")
@@ -101,6 +103,7 @@ public struct GatewayConfiguration: Sendable {
             guard let bytes = Hex.decode(serial), !bytes.isEmpty else { throw tls.error("revoked-serials: '\(serial)' is not hexadecimal") }
             configuration.revokedSerials.insert(Hex.encode(bytes))
         }
+        configuration.shadowPolicyPath = try policy["shadow"].map { resolve(try $0.string("shadow policy file")) }
         for (name, value) in try policy["authorities"]?.mapping("authorities") ?? [] {
             configuration.authorities[name] = resolve(try value.string("authority certificate"))
         }

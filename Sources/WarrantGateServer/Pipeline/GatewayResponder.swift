@@ -116,20 +116,40 @@ struct GatewayResponder: HTTPResponder {
         }
         record.subject = classification.subject
 
-        // 5. Decide.
+        // 5. Decide, and let the shadow policy (if any) decide beside it without effect.
+        let time = now()
         let decision = current.policies.evaluator.evaluate(
-            EvaluationInput(agency: agency, method: request.method.rawValue, classification: classification, warrantReference: warrantReference, time: now()),
+            EvaluationInput(agency: agency, method: request.method.rawValue, classification: classification, warrantReference: warrantReference, time: time),
             registry: current.registry
         )
         record.reason = decision.reason
         record.rules = decision.rules
-        guard decision.effect == .allow else { return await refuse(&record, reason: decision.reason, started: started) }
-        record.effect = .allow
         record.obligations = decision.obligations
+        var shadowEntries: [LogEntry] = []
+        if let shadow = current.policies.shadow {
+            let candidate = shadow.decide(
+                method: request.method.rawValue, target: target, body: bufferedBody.map { Array($0.readableBytesView) }, agency: agency,
+                warrant: warrantReference, time: time, registry: current.registry
+            )
+            metrics.countShadowEvaluation(agrees: candidate.effect == decision.effect && candidate.reason == decision.reason)
+            if candidate.effect != decision.effect || candidate.reason != decision.reason {
+                let disagreement = ShadowRecord(
+                    decisionId: record.decisionId, time: record.time, agency: agency.id, action: classification.action,
+                    liveEffect: decision.effect, liveReason: decision.reason, shadowPolicy: shadow.evaluator.policy.name,
+                    shadowDigest: shadow.evaluator.policy.digest, shadowEffect: candidate.effect, shadowReason: candidate.reason,
+                    shadowRules: candidate.rules
+                )
+                shadowEntries.append(LogEntry(kind: .shadow, time: time, decisionId: record.decisionId, canonical: disagreement.canonical))
+            }
+        }
+        guard decision.effect == .allow else {
+            return await refuse(&record, reason: decision.reason, started: started, alongside: shadowEntries)
+        }
+        record.effect = .allow
 
         // 6. Log, durably, before anything is forwarded.
         do {
-            try await log.append([LogEntry(kind: .decision, time: now(), decisionId: record.decisionId, canonical: record.canonical)])
+            try await log.append([LogEntry(kind: .decision, time: now(), decisionId: record.decisionId, canonical: record.canonical)] + shadowEntries)
         } catch {
             logger.error("decision log write failed; refusing", metadata: ["decision": "\(record.decisionId)", "error": "\(StoreDatabase.describe(error))"])
             metrics.count(effect: .deny, reason: "log_unavailable")
@@ -147,14 +167,16 @@ struct GatewayResponder: HTTPResponder {
         )
     }
 
-    /// Records a refusal and answers it. If the refusal itself cannot be recorded, the answer is 503.
-    private func refuse(_ record: inout DecisionRecord, reason: String, detail: String? = nil, started: ContinuousClock.Instant) async -> Response {
+    /// Records a refusal (with any shadow disagreement) and answers it. If it cannot be recorded, the answer is 503.
+    private func refuse(
+        _ record: inout DecisionRecord, reason: String, detail: String? = nil, started: ContinuousClock.Instant, alongside: [LogEntry] = []
+    ) async -> Response {
         let status = ReasonCatalog.entry(for: reason).status
         record.effect = .deny
         record.reason = reason
         record.status = status
         do {
-            try await log.append([LogEntry(kind: .decision, time: now(), decisionId: record.decisionId, canonical: record.canonical)])
+            try await log.append([LogEntry(kind: .decision, time: now(), decisionId: record.decisionId, canonical: record.canonical)] + alongside)
         } catch {
             logger.error("decision log write failed", metadata: ["decision": "\(record.decisionId)", "error": "\(StoreDatabase.describe(error))"])
             metrics.count(effect: .deny, reason: "log_unavailable")

@@ -23,6 +23,10 @@ final class GatewayMetrics: Sendable {
         CoreMetrics.Counter(label: "warrantgate_decisions_total", dimensions: [("effect", effect.rawValue), ("reason", reason)], factory: factory).increment()
     }
 
+    func countShadowEvaluation(agrees: Bool) {
+        CoreMetrics.Counter(label: "warrantgate_shadow_evaluations_total", dimensions: [("agrees", agrees ? "true" : "false")], factory: factory).increment()
+    }
+
     func countHandshakeRefusal() {
         CoreMetrics.Counter(label: "warrantgate_handshake_refusals_total", dimensions: [], factory: factory).increment()
     }

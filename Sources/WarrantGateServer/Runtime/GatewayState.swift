@@ -2,28 +2,60 @@ import Foundation
 import Synchronization
 import WarrantGateCore
 
-/// The policy and directory the gateway enforces, parsed once and swapped whole on reload.
+/// The policy and directory the gateway enforces, parsed once and swapped whole on reload, and the optional
+/// shadow policy evaluated beside the live one.
 public struct PolicySet: Sendable {
     public let policy: Policy
     public let evaluator: Evaluator
     public let classifier: Classifier
     public let directory: AgencyDirectory
+    /// A candidate policy evaluated on every request without affecting it.
+    public let shadow: ShadowPolicy?
 
-    public init(policy: Policy, directory: AgencyDirectory) {
+    public init(policy: Policy, directory: AgencyDirectory, shadow: Policy? = nil) {
         self.policy = policy
         self.evaluator = Evaluator(policy: policy)
         self.classifier = policy.classifier
         self.directory = directory
+        self.shadow = shadow.map(ShadowPolicy.init(policy:))
     }
 
-    /// Loads and validates the policy and agency files named in the configuration.
+    /// Loads and validates the policy, the shadow policy and the agency files named in the configuration.
     public static func load(_ configuration: GatewayConfiguration) throws -> PolicySet {
         let policy = try PolicyParser.load(path: configuration.policyPath)
+        let shadow = try configuration.shadowPolicyPath.map(PolicyParser.load(path:))
         let directory = try AgencyDirectoryFile.load(path: configuration.agenciesPath, authorityOverrides: configuration.authorities)
-        for route in policy.routes where configuration.upstreams[route.upstream] == nil {
-            throw FileError(file: configuration.policyPath, line: nil, message: "route '\(route.id)' uses upstream '\(route.upstream)', which the configuration does not define")
+        for (candidate, path) in [(policy, configuration.policyPath)] + (shadow.map { [($0, configuration.shadowPolicyPath!)] } ?? []) {
+            for route in candidate.routes where configuration.upstreams[route.upstream] == nil {
+                throw FileError(file: path, line: nil, message: "route '\(route.id)' uses upstream '\(route.upstream)', which the configuration does not define")
+            }
         }
-        return PolicySet(policy: policy, directory: directory)
+        return PolicySet(policy: policy, directory: directory, shadow: shadow)
+    }
+}
+
+/// A candidate policy, ready to evaluate.
+public struct ShadowPolicy: Sendable {
+    public let evaluator: Evaluator
+    public let classifier: Classifier
+
+    init(policy: Policy) {
+        evaluator = Evaluator(policy: policy)
+        classifier = policy.classifier
+    }
+
+    /// What the candidate would decide: classified with its own routes, evaluated against the same registry.
+    func decide(method: String, target: CanonicalTarget, body: [UInt8]?, agency: Agency, warrant: String?, time: Date, registry: any DocumentRegistry) -> Decision {
+        do {
+            let match = try classifier.match(method: method, target: target)
+            let classification = try classifier.classify(route: match.route, parameters: match.parameters, target: target, body: body)
+            return evaluator.evaluate(
+                EvaluationInput(agency: agency, method: method, classification: classification, warrantReference: warrant, time: time),
+                registry: registry
+            )
+        } catch {
+            return .refusal(error.reason)
+        }
     }
 }
 

@@ -64,7 +64,7 @@ extension Gateway {
 
     /// Sizes and modification times of the files a reload reads.
     func watchedFilesFingerprint() -> [String] {
-        let paths = [configuration.policyPath, configuration.agenciesPath, configuration.serverCertificatePath, configuration.serverKeyPath,
+        let paths = [configuration.policyPath, configuration.shadowPolicyPath ?? "", configuration.agenciesPath, configuration.serverCertificatePath, configuration.serverKeyPath,
                      configuration.clientCAPath] + configuration.authorities.values.sorted()
         return paths.map { path in
             let attributes = try? FileManager.default.attributesOfItem(atPath: path)

@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+import WarrantGateCore
+import WarrantGateStore
+@testable import WarrantGateServer
+
+@Suite("Shadow mode and hot reload on a live gateway", .serialized)
+struct PolicyOperationsTests {
+    @Test("a shadow policy is evaluated beside the live one, records its disagreements, and changes no answer")
+    func shadowMode() async throws {
+        try await withGateway(configure: { directory, configuration in
+            let candidate = try String(contentsOfFile: configuration.policyPath, encoding: .utf8)
+                .replacingOccurrences(of: "category: [local-law-enforcement, defense-counsel, court]", with: "category: [defense-counsel, court]")
+            let path = directory.appendingPathComponent("candidate.yaml").path
+            try candidate.write(toFile: path, atomically: true, encoding: .utf8)
+            configuration.shadowPolicyPath = path
+        }) { gateway in
+            let police = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000456")
+            #expect(police.status == 200)
+            let ice = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456")
+            #expect(ice.reason == "warrant_missing")
+            let disagreements = try LogExporter(reader: gateway.gateway.database).shadowRecords()
+            #expect(disagreements.count == 1)
+            let disagreement = try #require(disagreements.first)
+            #expect(disagreement.decisionId == police.decisionId)
+            #expect(disagreement.liveEffect == .allow)
+            #expect(disagreement.shadowEffect == .deny)
+            #expect(disagreement.shadowReason == "no_matching_permit")
+            #expect(disagreement.shadowDigest != gateway.gateway.state.current.policies.policy.digest)
+        }
+    }
+
+    @Test("editing the policy file reloads it within seconds, without a restart or a signal")
+    func reloadOnFileChange() async throws {
+        try await withGateway(configure: { directory, configuration in
+            let copy = directory.appendingPathComponent("denver.yaml").path
+            try FileManager.default.copyItem(atPath: configuration.policyPath, toPath: copy)
+            configuration.policyPath = copy
+        }) { gateway in
+            #expect(try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123").status == 200)
+            let path = gateway.gateway.configuration.policyPath
+            let stricter = try String(contentsOfFile: path, encoding: .utf8)
+                .replacingOccurrences(of: "category: [local-law-enforcement, defense-counsel, court]", with: "category: [defense-counsel, court]")
+            try stricter.write(toFile: path, atomically: true, encoding: .utf8)
+            var reason: String?
+            for _ in 0..<40 {
+                try await Task.sleep(for: .milliseconds(100))
+                reason = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123").reason
+                if reason == "no_matching_permit" { break }
+            }
+            #expect(reason == "no_matching_permit")
+        }
+    }
+}
