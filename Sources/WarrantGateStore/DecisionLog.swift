@@ -95,15 +95,12 @@ public final class DecisionLog: Sendable {
                 throw StoreError("the database file \(file.path) was removed or replaced")
             }
             try await writer.write { db in
-                let statement = try db.cachedStatement(sql: "INSERT INTO log (kind, time, decision_id, entry) VALUES (?, ?, ?, ?)")
-                for waiter in batch {
-                    for entry in waiter.entries {
-                        try statement.execute(arguments: [
-                            entry.kind.rawValue, Timestamp.format(entry.time), entry.decisionId,
-                            String(decoding: entry.canonical, as: UTF8.self),
-                        ])
-                    }
-                }
+                try LogAppender.append(db, batch.flatMap(\.entries).map { entry in
+                    LogAppender.Pending(
+                        kind: entry.kind.rawValue, time: Timestamp.format(entry.time), decisionId: entry.decisionId,
+                        entry: String(decoding: entry.canonical, as: UTF8.self)
+                    )
+                })
             }
             for waiter in batch { waiter.continuation?.resume() }
         } catch {

@@ -136,10 +136,7 @@ public struct Registry: Sendable {
     }
 
     static func appendAdmin(_ db: Database, _ record: AdminRecord) throws {
-        try db.execute(
-            sql: "INSERT INTO log (kind, time, decision_id, entry) VALUES ('admin', ?, NULL, ?)",
-            arguments: [record.time, String(decoding: record.canonical, as: UTF8.self)]
-        )
+        try LogAppender.append(db, [.init(kind: "admin", time: record.time, decisionId: nil, entry: String(decoding: record.canonical, as: UTF8.self))])
     }
 
     static func entry(_ row: Row) throws -> DocumentEntry {

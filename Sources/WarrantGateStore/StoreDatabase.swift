@@ -67,8 +67,29 @@ public enum StoreDatabase {
                     kind TEXT NOT NULL CHECK (kind IN ('decision', 'outcome', 'admin', 'shadow')),
                     time TEXT NOT NULL,
                     decision_id TEXT,
-                    entry TEXT NOT NULL
+                    entry TEXT NOT NULL,
+                    leaf_hash BLOB NOT NULL CHECK (length(leaf_hash) = 32)
                 );
+                -- Interior nodes (level ≥ 1) of complete subtrees of the RFC 6962 tree over the log.
+                CREATE TABLE merkle_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;
+                -- The tree's right edge, so that an append costs O(log n).
+                CREATE TABLE tree_state (id INTEGER PRIMARY KEY CHECK (id = 1), frontier BLOB NOT NULL);
+                INSERT INTO tree_state (id, frontier) VALUES (1, x'0000000000000000');
+                CREATE TABLE checkpoints (
+                    id INTEGER PRIMARY KEY,
+                    size INTEGER NOT NULL,
+                    root BLOB NOT NULL,
+                    note TEXT NOT NULL,
+                    time TEXT NOT NULL
+                );
+                CREATE TRIGGER merkle_nodes_append_only_update BEFORE UPDATE ON merkle_nodes
+                    BEGIN SELECT RAISE(ABORT, 'the Merkle tree is append-only'); END;
+                CREATE TRIGGER merkle_nodes_append_only_delete BEFORE DELETE ON merkle_nodes
+                    BEGIN SELECT RAISE(ABORT, 'the Merkle tree is append-only'); END;
+                CREATE TRIGGER checkpoints_append_only_update BEFORE UPDATE ON checkpoints
+                    BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+                CREATE TRIGGER checkpoints_append_only_delete BEFORE DELETE ON checkpoints
+                    BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
                 CREATE INDEX log_decision ON log(decision_id, kind);
                 CREATE INDEX log_kind_time ON log(kind, time);
                 CREATE TRIGGER log_is_append_only_update BEFORE UPDATE ON log

@@ -63,10 +63,7 @@ struct FaultInjectionTests {
             for size in [4000, 1000, 200, 20] {
                 for _ in 0..<10_000 {
                     do {
-                        try await gateway.gateway.database.write { db in
-                            try db.execute(sql: "INSERT INTO log (kind, time, decision_id, entry) VALUES ('admin', '', ?, ?)",
-                                           arguments: [UUID().uuidString, String(repeating: "x", count: size)])
-                        }
+                        try gateway.registry.recordAdminAction("test.fill", target: "disk", details: ["pad": String(repeating: "x", count: size)], operator: "test")
                     } catch {
                         refusals += 1
                         break

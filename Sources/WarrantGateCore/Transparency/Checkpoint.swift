@@ -1,0 +1,124 @@
+import Crypto
+import Foundation
+
+/// A signed checkpoint of the log in the C2SP tlog-checkpoint / signed-note format:
+///
+/// ```
+/// <origin>
+/// <tree size>
+/// <base64 root hash>
+///
+/// — <key name> <base64(key hash ‖ Ed25519 signature)>
+/// ```
+///
+/// The signature covers the three body lines with their newlines. The key hash is the first four bytes of
+/// SHA-256(key name ‖ "\n" ‖ 0x01 ‖ public key), as in Go's sumdb/note.
+public struct Checkpoint: Sendable, Equatable {
+    public let origin: String
+    public let size: UInt64
+    public let root: Merkle.Hash
+
+    public init(origin: String, size: UInt64, root: Merkle.Hash) {
+        self.origin = origin
+        self.size = size
+        self.root = root
+    }
+
+    public var body: String { "\(origin)\n\(size)\n\(Data(root).base64EncodedString())\n" }
+
+    /// The signed note text.
+    public func signed(by key: LogSigningKey) throws -> String {
+        let signature = try key.privateKey.signature(for: Data(body.utf8))
+        return body + "\n— \(key.name) \(Data(key.keyHash + Array(signature)).base64EncodedString())\n"
+    }
+
+    /// Parses and verifies a signed note; throws if the format is wrong or no signature by `key` verifies.
+    public static func verify(note: String, key: LogVerifierKey) throws -> Checkpoint {
+        guard let split = note.range(of: "\n\n") else { throw CheckpointError("not a signed note: no blank line before the signatures") }
+        let body = String(note[..<split.lowerBound]) + "\n"
+        let lines = body.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        guard lines.count >= 3, let size = UInt64(lines[1]), let root = Data(base64Encoded: String(lines[2])), root.count == 32 else {
+            throw CheckpointError("the checkpoint body must be an origin, a tree size and a base64 SHA-256 root")
+        }
+        let signatures = note[split.upperBound...].split(separator: "\n")
+        var verified = false
+        for line in signatures {
+            let parts = line.split(separator: " ")
+            guard parts.count == 3, parts[0] == "—", String(parts[1]) == key.name, let blob = Data(base64Encoded: String(parts[2])),
+                  blob.count == 68, Array(blob.prefix(4)) == key.keyHash
+            else { continue }
+            if key.publicKey.isValidSignature(blob.dropFirst(4), for: Data(body.utf8)) { verified = true }
+        }
+        guard verified else { throw CheckpointError("no valid signature by \(key.name) on the checkpoint") }
+        return Checkpoint(origin: String(lines[0]), size: size, root: Array(root))
+    }
+}
+
+/// A problem with a checkpoint or a key.
+public struct CheckpointError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The Ed25519 key that signs checkpoints. The file holds `PRIVATE+KEY+<name>+<base64 seed>`; keep it owner-only.
+public struct LogSigningKey: Sendable {
+    public let name: String
+    public let privateKey: Curve25519.Signing.PrivateKey
+
+    public init(name: String, privateKey: Curve25519.Signing.PrivateKey = .init()) {
+        self.name = name
+        self.privateKey = privateKey
+    }
+
+    public var verifier: LogVerifierKey { LogVerifierKey(name: name, publicKey: privateKey.publicKey) }
+    var keyHash: [UInt8] { verifier.keyHash }
+
+    public var encoded: String { "PRIVATE+KEY+\(name)+\(privateKey.rawRepresentation.base64EncodedString())\n" }
+
+    public init(encoded text: String) throws {
+        let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "+", maxSplits: 3).map(String.init)
+        guard parts.count == 4, parts[0] == "PRIVATE", parts[1] == "KEY", let seed = Data(base64Encoded: parts[3]), seed.count == 32 else {
+            throw CheckpointError("not a WarrantGate log signing key")
+        }
+        name = parts[2]
+        privateKey = try Curve25519.Signing.PrivateKey(rawRepresentation: seed)
+    }
+}
+
+/// The public half, in Go's sumdb/note verifier format: `<name>+<hex key hash>+<base64(0x01 ‖ public key)>`.
+public struct LogVerifierKey: Sendable {
+    public let name: String
+    public let publicKey: Curve25519.Signing.PublicKey
+
+    public init(name: String, publicKey: Curve25519.Signing.PublicKey) {
+        self.name = name
+        self.publicKey = publicKey
+    }
+
+    var keyHash: [UInt8] {
+        var hasher = SHA256()
+        hasher.update(data: Array(name.utf8) + [0x0a, 0x01] + Array(publicKey.rawRepresentation))
+        return Array(hasher.finalize().prefix(4))
+    }
+
+    public var encoded: String {
+        "\(name)+\(Hex.encode(keyHash))+\(Data([0x01] + Array(publicKey.rawRepresentation)).base64EncodedString())\n"
+    }
+
+    public init(encoded text: String) throws {
+        let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "+", maxSplits: 2).map(String.init)
+        guard parts.count == 3, let blob = Data(base64Encoded: parts[2]), blob.count == 33, blob.first == 0x01 else {
+            throw CheckpointError("not a note verifier key (name+hash+base64)")
+        }
+        name = parts[0]
+        publicKey = try Curve25519.Signing.PublicKey(rawRepresentation: blob.dropFirst())
+        guard Hex.encode(keyHash) == parts[1].lowercased() else { throw CheckpointError("the verifier key's hash does not match its key") }
+    }
+}
+
+/// How an entry of the log becomes a Merkle leaf: the kind, a newline, and the entry's canonical JSON bytes.
+public enum LogLeaf {
+    public static func bytes(kind: String, entry: String) -> [UInt8] {
+        Array(kind.utf8) + [0x0a] + Array(entry.utf8)
+    }
+}
