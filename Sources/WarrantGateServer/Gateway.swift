@@ -103,8 +103,21 @@ public final class Gateway: Sendable {
             logger: logger
         )
         // A service group stops its services in reverse order: the listeners drain first, then the upstream
-        // client shuts down, and the log writer, last, writes whatever the drained requests queued.
-        var services: [any Service] = [
+        // client shuts down, then the log writer writes whatever the drained requests queued, and last the
+        // checkpoint service signs the final checkpoint.
+        var services: [any Service] = []
+        let keyFiles = configuration.logSigningKeyPath.map(LogKeyFiles.init(privatePath:)) ?? LogKeyFiles(databasePath: configuration.databasePath)
+        if keyFiles.exists {
+            // The key's name is the log's origin line, as in the CLI's checkpoints.
+            let key = try keyFiles.signingKey()
+            let checkpointer = Checkpointer(writer: database, key: key, origin: key.name)
+            services.append(CheckpointService(
+                checkpointer: checkpointer, everyRecords: configuration.checkpointEveryRecords, interval: configuration.checkpointInterval, logger: logger
+            ))
+        } else {
+            logger.warning("no log signing key at \(keyFiles.privatePath): no checkpoints will be signed (run `warrant-gate log init-key`)")
+        }
+        services += [
             LogWriterService(log: log),
             ClientShutdownService(client: client),
             RegistryRefresher(registry: registry, state: state, interval: .milliseconds(250), logger: logger, now: now),

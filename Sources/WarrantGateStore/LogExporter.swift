@@ -73,6 +73,37 @@ public struct ExportRow: Sendable, Codable, Equatable {
     }
 }
 
+/// Which decisions an export includes. Times are compared with the decision's UTC timestamp: `from` inclusive,
+/// `until` exclusive.
+public struct ExportFilter: Sendable {
+    public var from: Date?
+    public var until: Date?
+    public var agency: String?
+    public var category: String?
+    public var action: String?
+    public var effect: Effect?
+    public var reason: String?
+
+    public init(from: Date? = nil, until: Date? = nil, agency: String? = nil, category: String? = nil, action: String? = nil, effect: Effect? = nil, reason: String? = nil) {
+        self.from = from
+        self.until = until
+        self.agency = agency
+        self.category = category
+        self.action = action
+        self.effect = effect
+        self.reason = reason
+    }
+
+    func accepts(_ decision: DecisionRecord) -> Bool {
+        if let agency, decision.agency != agency { return false }
+        if let category, decision.category != category { return false }
+        if let action, !(decision.action.map { ActionPattern.matches(pattern: action, action: $0) } ?? false) { return false }
+        if let effect, decision.effect != effect { return false }
+        if let reason, decision.reason != reason { return false }
+        return true
+    }
+}
+
 /// Streams decisions, with their outcomes, out of the log in append order, in constant memory.
 public struct LogExporter: Sendable {
     public let reader: any DatabaseReader
@@ -81,37 +112,58 @@ public struct LogExporter: Sendable {
         self.reader = reader
     }
 
-    /// Calls `emit` with each row in order. Returns the number of rows.
+    /// How many decisions the log holds (for progress).
+    public func decisionCount() throws -> Int {
+        try reader.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM log WHERE kind = 'decision'") ?? 0 }
+    }
+
+    /// Calls `emit` with each matching row in order, and `progress` with the number of decisions scanned. Returns the
+    /// number of rows emitted.
     @discardableResult
-    public func forEachRow(_ emit: (ExportRow) throws -> Void) throws -> Int {
+    public func forEachRow(_ filter: ExportFilter = ExportFilter(), progress: (Int) -> Void = { _ in }, _ emit: (ExportRow) throws -> Void) throws -> Int {
         try reader.read { db in
+            var conditions = ["d.kind = 'decision'"]
+            var arguments: [any DatabaseValueConvertible] = []
+            if let from = filter.from {
+                conditions.append("d.time >= ?")
+                arguments.append(Timestamp.format(from))
+            }
+            if let until = filter.until {
+                conditions.append("d.time < ?")
+                arguments.append(Timestamp.format(until))
+            }
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT d.seq AS seq, d.entry AS decision, o.entry AS outcome
                 FROM log d LEFT JOIN log o ON o.decision_id = d.decision_id AND o.kind = 'outcome'
-                WHERE d.kind = 'decision'
+                WHERE \(conditions.joined(separator: " AND "))
                 ORDER BY d.seq
-                """)
+                """, arguments: StatementArguments(arguments))
             let decoder = JSONDecoder()
             var count = 0
+            var scanned = 0
             while let row = try rows.next() {
+                scanned += 1
+                if scanned % 4096 == 0 { progress(scanned) }
                 let decisionText: String = row["decision"]
-                let outcomeText: String? = row["outcome"]
                 let decision = try decoder.decode(DecisionRecord.self, from: Data(decisionText.utf8))
+                guard filter.accepts(decision) else { continue }
+                let outcomeText: String? = row["outcome"]
                 let outcome = try outcomeText.map { try decoder.decode(OutcomeRecord.self, from: Data($0.utf8)) }
                 try emit(ExportRow(seq: row["seq"], decision: decision, outcome: outcome))
                 count += 1
             }
+            progress(scanned)
             return count
         }
     }
 
     /// Writes the export in `format`, line by line, through `write`.
     @discardableResult
-    public func export(format: ExportFormat, write: (String) throws -> Void) throws -> Int {
+    public func export(format: ExportFormat, filter: ExportFilter = ExportFilter(), progress: (Int) -> Void = { _ in }, write: (String) throws -> Void) throws -> Int {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         if format == .csv { try write(CSV.line(ExportRow.csvHeader)) }
-        return try forEachRow { row in
+        return try forEachRow(filter, progress: progress) { row in
             switch format {
             case .csv: try write(CSV.line(row.csvFields))
             case .jsonl: try write(String(decoding: try encoder.encode(row), as: UTF8.self) + "\n")

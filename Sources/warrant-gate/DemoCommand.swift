@@ -45,6 +45,10 @@ struct DemoCommand: AsyncParsableCommand {
             throw CLIError(.notFound, "no \(policies)/denver.yaml: run the demo from the repository's root, or pass --policies")
         }
 
+        let keyFiles = LogKeyFiles(databasePath: dataDirectory.appendingPathComponent("warrant-gate.sqlite").path)
+        if !keyFiles.exists {
+            do { try keyFiles.create(name: "warrant-gate.demo/log") } catch { throw CLIError(.failure, "cannot create the log signing key: \(error)") }
+        }
         let upstreams = try await DemoUpstreams.start(logger: logger)
         var configuration = GatewayConfiguration(
             serverCertificatePath: pki.serverCertificatePath, serverKeyPath: pki.serverKeyPath, clientCAPath: pki.caPath,
@@ -151,8 +155,9 @@ struct DemoCommand: AsyncParsableCommand {
             swift run warrant-gate advisement record --subject 2017-000789 --language es --by "Dep. L. Ortiz"
             \(curl("ice-ero", "\(base)/records/inmates/2017-000789/release"))
 
-            # 8. Every decision, with its outcome:
+            # 8. Every decision, with its outcome; and the tamper-evident log checked against its signed checkpoints:
             swift run warrant-gate log export --format csv
+            swift run warrant-gate log verify
 
             Ctrl-C stops the demo.
             """

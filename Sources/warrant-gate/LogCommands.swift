@@ -1,62 +1,290 @@
 import ArgumentParser
 import Foundation
+import WarrantGateCore
 import WarrantGateStore
 
-extension ExportFormat: ExpressibleByArgument {}
-
-/// `log …`: the decision log, for auditors.
+/// `log …`: the tamper-evident decision log, for auditors and courts.
 struct LogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "log", abstract: "Export the decision log and read shadow-mode disagreements.", subcommands: [Export.self, ShadowDiff.self]
+        commandName: "log",
+        abstract: "Export, checkpoint, verify and prove the tamper-evident decision log.",
+        subcommands: [Export.self, InitKey.self, CheckpointCommand.self, Verify.self, Prove.self, VerifyProof.self, ShadowDiff.self]
     )
+
+    /// Where the signing key is: `--key`, else `log-signing.key` beside the database.
+    struct KeyOptions: ParsableArguments {
+        @Option(help: "The log signing key (default: log-signing.key beside the database).") var key: String?
+
+        func files(database: String) -> LogKeyFiles {
+            key.map(LogKeyFiles.init(privatePath:)) ?? LogKeyFiles(databasePath: database)
+        }
+    }
+
+    enum Format: String, ExpressibleByArgument {
+        case csv, jsonl, bundle
+    }
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Export every decision, with its outcome joined, oldest first.",
+            abstract: "Export decisions (CSV, JSON Lines) or the whole log as an auditor bundle; streams in constant memory.",
             discussion: """
-                CSV or JSON Lines. JSON keys: decisionId, time, agency, category, certificateSPKI, method, path, action,
-                subject, warrantReference, effect, reason, rules, obligations, policyDigest, status, upstreamStatus,
-                redactedFields, bytes, latencyMs, error. The export itself is recorded in the log.
+                CSV and JSON Lines hold one row per decision with its outcome joined. JSON keys: decisionId, time, agency,
+                category, certificateSPKI, method, path, action, subject, warrantReference, effect, reason, rules,
+                obligations, policyDigest, status, upstreamStatus, redactedFields, bytes, latencyMs, error.
+                A bundle holds every entry, every signed checkpoint and the verifier key: check it with
+                `log verify --bundle FILE`. A checkpoint is signed first when the key is at hand. The export is itself
+                recorded in the log. With --out on a terminal, a progress bar shows the row count and an ETA.
 
-                Example: warrant-gate log export --format jsonl --out decisions.jsonl
+                Example: warrant-gate log export --format csv --from 2026-10-01 --until 2027-01-01 --category federal-immigration --out q4.csv
                 """
         )
         @OptionGroup var admin: AdminOptions
-        @Option(help: "csv or jsonl.") var format: ExportFormat = .jsonl
+        @OptionGroup var keys: KeyOptions
+        @Option(help: "csv, jsonl or bundle.") var format: Format = .jsonl
         @Option(help: "Write to this file instead of standard output.") var out: String?
+        @Option(help: "Only decisions at or after this time (YYYY-MM-DD or ISO 8601, UTC).") var from: String?
+        @Option(help: "Only decisions before this time.") var until: String?
+        @Option(help: "Only this agency.") var agency: String?
+        @Option(help: "Only this category.") var category: String?
+        @Option(help: "Only this action (or family, such as records.*).") var action: String?
+        @Option(help: "Only allow or deny.") var effect: Effect?
+        @Option(help: "Only this reason code.") var reason: String?
 
         func run() throws {
             let pool = try admin.open()
-            let registry = Registry(writer: pool, timeZone: .gmt)
-            let sink: FileHandle
-            if let out {
-                guard FileManager.default.createFile(atPath: out, contents: nil), let handle = FileHandle(forWritingAtPath: out) else {
-                    throw CLIError(.failure, "cannot write \(out)")
+            let keyFiles = keys.files(database: admin.db)
+            if keyFiles.exists {
+                let key = try storeCall { try keyFiles.signingKey() }
+                let origin = key.name
+                try storeCall { try Checkpointer(writer: pool, key: key, origin: origin).sign() }
+            }
+            let sink = try Sink(path: out)
+            let progress = ProgressBar(enabled: out != nil && isatty(STDERR_FILENO) == 1, total: try storeCall { try LogExporter(reader: pool).decisionCount() })
+            let count: Int
+            if format == .bundle {
+                if [from, until, agency, category, action, reason].contains(where: { $0 != nil }) || effect != nil {
+                    throw CLIError(.usage, "a bundle holds the whole log (filters would break its proofs); filter CSV or JSON Lines instead")
                 }
-                sink = handle
+                let verifier = try storeCall { try keyFiles.verifierKey() }
+                count = try storeCall { try AuditBundle.write(reader: pool, verifierKey: verifier, write: sink.write) }
             } else {
-                sink = FileHandle.standardOutput
-            }
-            var buffer = Data()
-            let count = try storeCall {
-                let count = try LogExporter(reader: pool).export(format: format) { line in
-                    buffer.append(contentsOf: line.utf8)
-                    if buffer.count >= 1 << 16 {
-                        sink.write(buffer)
-                        buffer.removeAll(keepingCapacity: true)
-                    }
+                let filter = ExportFilter(
+                    from: try from.map(parseInstant), until: try until.map(parseInstant), agency: agency, category: category,
+                    action: action, effect: effect, reason: reason
+                )
+                count = try storeCall {
+                    try LogExporter(reader: pool).export(format: format == .csv ? .csv : .jsonl, filter: filter, progress: progress.update, write: sink.write)
                 }
-                sink.write(buffer)
-                return count
             }
+            try sink.close()
+            progress.finish()
+            let registry = Registry(writer: pool, timeZone: .gmt)
             try storeCall {
                 try registry.recordAdminAction("log.export", target: "log", details: ["format": format.rawValue, "rows": String(count), "out": out ?? "stdout"], operator: admin.operatorName)
             }
-            if let out {
-                try sink.close()
-                print("exported \(count) decisions to \(out)")
+            if let out { print("exported \(count) \(format == .bundle ? "entries" : "decisions") to \(out)") }
+        }
+    }
+
+    struct InitKey: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "init-key",
+            abstract: "Create the Ed25519 key that signs checkpoints (owner-only), and its public verifier key (.pub).",
+            discussion: "Give the .pub file to auditors. Example: warrant-gate log init-key --name denver-county-jail.example/warrant-gate"
+        )
+        @OptionGroup var admin: AdminOptions
+        @OptionGroup var keys: KeyOptions
+        @Option(help: "The log's name: the checkpoints' origin line.") var name: String = "warrant-gate.local/log"
+
+        func run() throws {
+            let files = keys.files(database: admin.db)
+            let key = try storeCall { try files.create(name: name) }
+            print("created \(files.privatePath) (mode 0600) and \(files.publicPath)")
+            print("verifier key: \(key.verifier.encoded.trimmingCharacters(in: .newlines))")
+        }
+    }
+
+    struct CheckpointCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "checkpoint",
+            abstract: "Print the latest signed checkpoint (signing a new one first if the log grew), to copy off the machine.",
+            discussion: "Example: warrant-gate log checkpoint > /mnt/offsite/checkpoint-$(date +%F).txt"
+        )
+        @OptionGroup var admin: AdminOptions
+        @OptionGroup var keys: KeyOptions
+
+        func run() throws {
+            let pool = try admin.open()
+            let files = keys.files(database: admin.db)
+            if files.exists {
+                let key = try storeCall { try files.signingKey() }
+                try storeCall { try Checkpointer(writer: pool, key: key, origin: key.name).sign() }
+            }
+            guard let latest = try storeCall({ try Checkpointer.latest(pool) }) else {
+                throw CLIError(.notFound, "no checkpoint has been signed yet (is there a signing key at \(files.privatePath)?)")
+            }
+            print(latest.note, terminator: "")
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recompute the Merkle tree from the entries and check it against every signed checkpoint.",
+            discussion: """
+                Trusts no stored hash. Checks each checkpoint's signature, that sizes only grow, that sequence numbers are
+                contiguous, and, with --against, a checkpoint held off the machine. Names the first bad sequence number.
+                Exit 0 when the log verifies, 3 when it does not.
+
+                Examples: warrant-gate log verify --against /mnt/offsite/checkpoint-2026-11-01.txt
+                          warrant-gate log verify --bundle audit.bundle --key warrant-gate.pub
+                """
+        )
+        @OptionGroup var admin: AdminOptions
+        @Option(help: "A checkpoint held off the machine.") var against: String?
+        @Option(help: "Verify an auditor bundle instead of the database.") var bundle: String?
+        @Option(help: "The verifier key (.pub) to trust (default: the one beside the database, or the bundle's own).") var key: String?
+
+        func run() throws {
+            let external = try against.map { path -> String in
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError(.notFound, "cannot read \(path)") }
+                return text
+            }
+            let verifier = try key.map { path -> LogVerifierKey in
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError(.notFound, "cannot read \(path)") }
+                do { return try LogVerifierKey(encoded: text) } catch { throw CLIError(.usage, "\(path): \(error)") }
+            }
+            let report: VerificationReport
+            if let bundle {
+                report = try storeCall { try AuditBundle.verify(path: bundle, key: verifier, against: external) }
+            } else {
+                let pool = try admin.open()
+                let trusted = try verifier ?? storeCall { try LogKeyFiles(databasePath: admin.db).verifierKey() }
+                report = try storeCall { try LogVerifier(key: trusted).verify(database: pool, against: external) }
+            }
+            guard report.ok else {
+                for problem in report.problems { FileHandle.standardError.write(Data("  \(problem)\n".utf8)) }
+                let first = report.firstBadSeq.map { "; first bad sequence number: \($0)" } ?? ""
+                throw CLIError(.refused, "the log does NOT verify (\(report.problems.count) problems\(first))")
+            }
+            print("ok: \(report.entries) entries, \(report.checkpoints) signed checkpoints, root \(Data(report.root).base64EncodedString())\(external != nil ? ", consistent with the checkpoint held elsewhere" : "")")
+        }
+    }
+
+    struct Prove: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write one decision, its inclusion proof and a signed checkpoint, for disclosure to a court.",
+            discussion: "Reveals no other entry. Example: warrant-gate log prove 3813dcb8-5fa2-486f-a077-47042c72471a --out decision.proof.json"
+        )
+        @OptionGroup var admin: AdminOptions
+        @OptionGroup var keys: KeyOptions
+        @Argument(help: "The decision id (the Decision-Id header of the answer).") var decisionId: String
+        @Option(help: "The proof file to write.") var out: String
+
+        func run() throws {
+            let pool = try admin.open()
+            let files = keys.files(database: admin.db)
+            if files.exists {
+                let key = try storeCall { try files.signingKey() }
+                try storeCall { try Checkpointer(writer: pool, key: key, origin: key.name).sign() }
+            }
+            let proof = try storeCall { try InclusionProofFile.make(reader: pool, decisionId: decisionId) }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            do { try encoder.encode(proof).write(to: URL(fileURLWithPath: out)) } catch { throw CLIError(.failure, "cannot write \(out)") }
+            print("wrote the proof of \(decisionId) (seq \(proof.seq) of \(proof.treeSize)) to \(out)")
+        }
+    }
+
+    struct VerifyProof: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "verify-proof",
+            abstract: "Check a proof file with no database: the checkpoint's signature and the entry's inclusion.",
+            discussion: "Exit 0 when it verifies, 3 when it does not. Example: warrant-gate log verify-proof decision.proof.json --key warrant-gate.pub"
+        )
+        @Argument(help: "The proof file.") var file: String
+        @Option(help: "The log's verifier key (.pub).") var key: String
+
+        func run() throws {
+            guard let data = FileManager.default.contents(atPath: file) else { throw CLIError(.notFound, "cannot read \(file)") }
+            guard let keyText = try? String(contentsOfFile: key, encoding: .utf8) else { throw CLIError(.notFound, "cannot read \(key)") }
+            let verifier: LogVerifierKey
+            do { verifier = try LogVerifierKey(encoded: keyText) } catch { throw CLIError(.usage, "\(key): \(error)") }
+            let proof: InclusionProofFile
+            do { proof = try JSONDecoder().decode(InclusionProofFile.self, from: data) } catch { throw CLIError(.usage, "\(file) is not a proof file") }
+            do {
+                let checkpoint = try proof.verify(key: verifier)
+                print("ok: seq \(proof.seq) (\(proof.kind)) is in the log \(checkpoint.origin) of \(checkpoint.size) entries, signed by \(verifier.name)")
+                print(proof.entry)
+            } catch {
+                throw CLIError(.refused, "the proof does NOT verify: \(error)")
             }
         }
+    }
+}
+
+/// Standard output, or a file, written in large chunks.
+final class Sink {
+    private let handle: FileHandle
+    private let isFile: Bool
+    private var buffer = Data()
+
+    init(path: String?) throws {
+        if let path {
+            guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+                throw CLIError(.failure, "cannot write \(path)")
+            }
+            self.handle = handle
+            isFile = true
+        } else {
+            handle = FileHandle.standardOutput
+            isFile = false
+        }
+    }
+
+    func write(_ line: String) {
+        buffer.append(contentsOf: line.utf8)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    func close() throws {
+        flush()
+        if isFile { try handle.close() }
+    }
+
+    private func flush() {
+        handle.write(buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+/// A one-line progress bar on standard error: rows done, total, rate and ETA. Silent when disabled.
+final class ProgressBar {
+    private let enabled: Bool
+    private let total: Int
+    private let started = Date()
+    private var lastDrawn = Date.distantPast
+
+    init(enabled: Bool, total: Int) {
+        self.enabled = enabled
+        self.total = total
+    }
+
+    func update(_ done: Int) {
+        guard enabled, Date().timeIntervalSince(lastDrawn) > 0.1 || done == total else { return }
+        lastDrawn = Date()
+        let elapsed = max(Date().timeIntervalSince(started), 0.001)
+        let rate = Double(done) / elapsed
+        let eta = rate > 0 ? Double(max(total - done, 0)) / rate : 0
+        let width = 30
+        let filled = total > 0 ? min(width, width * done / total) : width
+        let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+        FileHandle.standardError.write(Data("\r\(bar) \(done)/\(total) rows  \(Int(rate))/s  ETA \(Int(eta.rounded()))s ".utf8))
+    }
+
+    func finish() {
+        guard enabled else { return }
+        update(total)
+        FileHandle.standardError.write(Data("\n".utf8))
     }
 }
 
@@ -100,3 +328,4 @@ extension LogCommand {
         }
     }
 }
+extension Effect: ExpressibleByArgument {}

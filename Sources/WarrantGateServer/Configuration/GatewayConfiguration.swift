@@ -50,6 +50,12 @@ public struct GatewayConfiguration: Sendable {
     public var adminHost: String? = "127.0.0.1"
     public var adminPort = 9090
     public var limits = Limits()
+    /// The Ed25519 key that signs checkpoints of the log; nil means `log-signing.key` beside the database, if present.
+    public var logSigningKeyPath: String?
+    /// A checkpoint is signed after this many new entries …
+    public var checkpointEveryRecords = 1000
+    /// … or this long after the previous one, whichever comes first (and at shutdown).
+    public var checkpointInterval: Duration = .seconds(10)
     /// Client certificates refused at the handshake: SPKI SHA-256 (hex) and serial numbers (hex).
     public var revokedSPKIs: Set<String> = []
     public var revokedSerials: Set<String> = []
@@ -73,7 +79,7 @@ public struct GatewayConfiguration: Sendable {
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
         func resolve(_ text: String) -> String { text.hasPrefix("/") ? text : base.appendingPathComponent(text).path }
 
-        try root.requireKeys(in: ["listen", "tls", "upstreams", "policy", "database", "admin", "limits"], what: "configuration")
+        try root.requireKeys(in: ["listen", "tls", "upstreams", "policy", "database", "admin", "limits", "log"], what: "configuration")
         let tls = try root.required("tls", in: "configuration")
         try tls.requireKeys(in: ["certificate", "key", "client-ca", "revoked-spki-sha256", "revoked-serials"], what: "tls")
         let policy = try root.required("policy", in: "configuration")
@@ -111,6 +117,20 @@ public struct GatewayConfiguration: Sendable {
             try listen.requireKeys(in: ["host", "port"], what: "listen")
             configuration.host = try listen["host"]?.string("host") ?? configuration.host
             configuration.port = try port(listen["port"]) ?? configuration.port
+        }
+        if let log = root["log"] {
+            try log.requireKeys(in: ["signing-key", "checkpoint-every-records", "checkpoint-every-seconds"], what: "log")
+            configuration.logSigningKeyPath = try log["signing-key"].map { resolve(try $0.string("signing-key")) }
+            if let records = log["checkpoint-every-records"] {
+                let value = try records.int("checkpoint-every-records")
+                guard value > 0 else { throw records.error("checkpoint-every-records must be positive") }
+                configuration.checkpointEveryRecords = value
+            }
+            if let seconds = log["checkpoint-every-seconds"] {
+                let value = try seconds.int("checkpoint-every-seconds")
+                guard value > 0 else { throw seconds.error("checkpoint-every-seconds must be positive") }
+                configuration.checkpointInterval = .seconds(value)
+            }
         }
         if let admin = root["admin"] {
             try admin.requireKeys(in: ["host", "port", "enabled"], what: "admin")

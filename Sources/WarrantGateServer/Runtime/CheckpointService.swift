@@ -1,0 +1,37 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import WarrantGateStore
+
+/// Signs a checkpoint of the log every N entries or T seconds, and a last one at shutdown, once the log writer has
+/// written everything (the service group stops this service after the writer).
+struct CheckpointService: Service {
+    let checkpointer: Checkpointer
+    let everyRecords: Int
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        var lastSigned = ContinuousClock.now
+        var lastSize = (try? Checkpointer.latest(checkpointer.writer)?.size) ?? 0
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(200))
+            let size = (try? await checkpointer.writer.read { db in try Int64.fetchOne(db, sql: "SELECT max(seq) FROM log") }).flatMap { $0 }.map(UInt64.init) ?? 0
+            guard size > lastSize, size - lastSize >= UInt64(everyRecords) || ContinuousClock.now - lastSigned >= interval else { continue }
+            sign()
+            lastSize = size
+            lastSigned = ContinuousClock.now
+        }
+        sign()
+    }
+
+    private func sign() {
+        do {
+            if let checkpoint = try checkpointer.sign() {
+                logger.info("signed checkpoint", metadata: ["size": "\(checkpoint.size)"])
+            }
+        } catch {
+            logger.error("cannot sign a checkpoint", metadata: ["error": "\(StoreDatabase.describe(error))"])
+        }
+    }
+}

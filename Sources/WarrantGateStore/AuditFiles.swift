@@ -1,0 +1,143 @@
+import Foundation
+import GRDB
+import WarrantGateCore
+
+/// A single decision, disclosed with its inclusion proof and a signed checkpoint: verifiable with no database, and
+/// without revealing any other entry of the log.
+public struct InclusionProofFile: Codable, Sendable {
+    public static let formatName = "warrant-gate-inclusion-proof/v1"
+
+    public var format = InclusionProofFile.formatName
+    public var seq: UInt64
+    public var kind: String
+    /// The entry's canonical JSON, exactly as hashed.
+    public var entry: String
+    public var treeSize: UInt64
+    /// Sibling hashes from the leaf up, base64.
+    public var proof: [String]
+    /// The signed checkpoint the proof leads to.
+    public var checkpoint: String
+
+    /// Builds the proof of a decision's entry against the latest checkpoint that covers it.
+    public static func make(reader: any DatabaseReader, decisionId: String) throws -> InclusionProofFile {
+        try reader.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT seq, kind, entry FROM log WHERE decision_id = ? AND kind = 'decision'", arguments: [decisionId]) else {
+                throw StoreError("no decision \(decisionId) in the log")
+            }
+            let seq = UInt64(row["seq"] as Int64)
+            guard let checkpoint = try Checkpointer.all(db).last(where: { $0.size >= seq }) else {
+                throw StoreError("no signed checkpoint covers seq \(seq) yet")
+            }
+            let proof = try Merkle.inclusionProof(index: seq - 1, size: checkpoint.size) { level, index in
+                try LogAppender.subtree(db, level: level, index: index)
+            }
+            return InclusionProofFile(
+                seq: seq, kind: row["kind"], entry: row["entry"], treeSize: checkpoint.size,
+                proof: proof.map { Data($0).base64EncodedString() }, checkpoint: checkpoint.note
+            )
+        }
+    }
+
+    /// Checks the checkpoint's signature and that the entry is in the tree it commits to.
+    public func verify(key: LogVerifierKey) throws -> Checkpoint {
+        guard format == Self.formatName else { throw CheckpointError("not a \(Self.formatName) file") }
+        let checkpoint = try Checkpoint.verify(note: self.checkpoint, key: key)
+        guard checkpoint.size == treeSize, seq >= 1 else { throw CheckpointError("the proof's tree size does not match its checkpoint") }
+        let hashes = try proof.map { text -> Merkle.Hash in
+            guard let data = Data(base64Encoded: text), data.count == 32 else { throw CheckpointError("a proof hash is not base64 SHA-256") }
+            return Array(data)
+        }
+        let leaf = Merkle.leafHash(LogLeaf.bytes(kind: kind, entry: entry))
+        guard let root = Merkle.rootFromInclusionProof(leaf: leaf, index: seq - 1, size: treeSize, proof: hashes), root == checkpoint.root else {
+            throw CheckpointError("the entry is not in the log the checkpoint signs: the proof does not lead to its root")
+        }
+        return checkpoint
+    }
+}
+
+/// An auditor bundle: a JSON header (format, verifier key, every checkpoint), then one JSON line per log entry.
+/// `log verify --bundle` checks it with no database.
+public enum AuditBundle {
+    public static let formatName = "warrant-gate-audit-bundle/v1"
+
+    struct Header: Codable {
+        var format: String
+        var verifierKey: String
+        var checkpoints: [String]
+    }
+
+    struct Line: Codable {
+        var seq: UInt64
+        var kind: String
+        var time: String
+        var decisionId: String?
+        var entry: String
+    }
+
+    /// Streams the whole log into a bundle, in constant memory. Returns the number of entries.
+    @discardableResult
+    public static func write(reader: any DatabaseReader, verifierKey: LogVerifierKey, write: (String) throws -> Void) throws -> Int {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try reader.read { db in
+            let header = Header(format: formatName, verifierKey: verifierKey.encoded.trimmingCharacters(in: .newlines), checkpoints: try Checkpointer.all(db).map(\.note))
+            try write(String(decoding: try encoder.encode(header), as: UTF8.self) + "\n")
+            let rows = try Row.fetchCursor(db, sql: "SELECT seq, kind, time, decision_id, entry FROM log ORDER BY seq")
+            var count = 0
+            while let row = try rows.next() {
+                let line = Line(seq: UInt64(row["seq"] as Int64), kind: row["kind"], time: row["time"], decisionId: row["decision_id"], entry: row["entry"])
+                try write(String(decoding: try encoder.encode(line), as: UTF8.self) + "\n")
+                count += 1
+            }
+            return count
+        }
+    }
+
+    /// Verifies a bundle file, reading it line by line. `key` (held by the auditor) overrides the bundle's own key,
+    /// which a forger could have replaced along with the log.
+    public static func verify(path: String, key: LogVerifierKey?, against external: String?) throws -> VerificationReport {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw StoreError("cannot read \(path)") }
+        defer { try? handle.close() }
+        var lines = LineReader(handle: handle)
+        let decoder = JSONDecoder()
+        guard let first = try lines.next(), let header = try? decoder.decode(Header.self, from: Data(first.utf8)), header.format == formatName else {
+            throw StoreError("\(path) is not a \(formatName) file")
+        }
+        let verifierKey = try key ?? LogVerifierKey(encoded: header.verifierKey)
+        return try LogVerifier(key: verifierKey).verify(entries: { visit in
+            while let text = try lines.next() {
+                guard !text.isEmpty else { continue }
+                let line = try decoder.decode(Line.self, from: Data(text.utf8))
+                try visit(LogVerifier.Entry(seq: line.seq, kind: line.kind, entry: line.entry, storedLeaf: nil))
+            }
+        }, checkpointNotes: header.checkpoints, against: external)
+    }
+}
+
+/// Reads a file line by line in constant memory.
+struct LineReader {
+    let handle: FileHandle
+    private var buffer: [UInt8] = []
+    private var done = false
+
+    init(handle: FileHandle) {
+        self.handle = handle
+    }
+
+    mutating func next() throws -> String? {
+        while true {
+            if let newline = buffer.firstIndex(of: 0x0a) {
+                let line = String(decoding: buffer[..<newline], as: UTF8.self)
+                buffer.removeSubrange(...newline)
+                return line
+            }
+            if done {
+                guard !buffer.isEmpty else { return nil }
+                defer { buffer.removeAll() }
+                return String(decoding: buffer, as: UTF8.self)
+            }
+            let chunk = try handle.read(upToCount: 1 << 16) ?? Data()
+            if chunk.isEmpty { done = true } else { buffer.append(contentsOf: chunk) }
+        }
+    }
+}

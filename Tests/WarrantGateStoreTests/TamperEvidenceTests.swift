@@ -1,0 +1,207 @@
+import Foundation
+import GRDB
+import Testing
+import WarrantGateCore
+@testable import WarrantGateStore
+
+/// Builds a log of `count` decisions with signed checkpoints, as the gateway would.
+private func buildLog(_ database: TemporaryDatabase, count: Int, checkpointEvery: Int, key: LogSigningKey) async throws {
+    let log = DecisionLog(writer: database.pool, path: database.path)
+    let writer = Task { await log.run() }
+    let checkpointer = Checkpointer(writer: database.pool, key: key, origin: key.name)
+    for index in 1...count {
+        let record = DecisionRecord(
+            decisionId: "d-\(index)", time: Timestamp.format(Date()), component: "gateway", certificateSPKI: "ab", certificateSubject: "CN=x",
+            agency: index % 2 == 0 ? "ice-ero" : "denver-pd", category: index % 2 == 0 ? "federal-immigration" : "local-law-enforcement",
+            method: "GET", path: "/records/inmates/2017-000123", action: "records.read", subject: "2017-000123", warrantReference: nil,
+            effect: index % 2 == 0 ? .deny : .allow, reason: index % 2 == 0 ? "warrant_missing" : "permitted", rules: [], obligations: [],
+            policy: "denver", policyDigest: "00", status: index % 2 == 0 ? 403 : nil
+        )
+        try await log.append([LogEntry(kind: .decision, time: Date(), decisionId: record.decisionId, canonical: record.canonical)])
+        if index % checkpointEvery == 0 { try checkpointer.sign() }
+    }
+    log.close()
+    await writer.value
+}
+
+@Suite("Tamper evidence: the Merkle log, checkpoints and proofs", .serialized)
+struct TamperEvidenceTests {
+    let key = LogSigningKey(name: "test.example/log")
+
+    private func verify(_ database: TemporaryDatabase, against: String? = nil, key: LogVerifierKey? = nil) throws -> VerificationReport {
+        try LogVerifier(key: key ?? self.key.verifier).verify(database: database.pool, against: against)
+    }
+
+    /// Drops the append-only triggers, as an attacker with the file in hand would.
+    private func breakIn(_ database: TemporaryDatabase) throws {
+        try database.pool.write { db in
+            for trigger in ["log_is_append_only_update", "log_is_append_only_delete"] { try db.execute(sql: "DROP TRIGGER \(trigger)") }
+        }
+    }
+
+    @Test("the Merkle tree matches an independent RFC 6962 computation, and proofs verify at every index")
+    func merkleMath() throws {
+        let leaves = (0..<37).map { Merkle.leafHash(Array("entry \($0)".utf8)) }
+        func reference(_ slice: ArraySlice<Merkle.Hash>) -> Merkle.Hash {
+            if slice.count == 1 { return slice.first! }
+            let k = 1 << (Int.bitWidth - (slice.count - 1).leadingZeroBitCount - 1)
+            return Merkle.nodeHash(reference(slice.prefix(k)), reference(slice.dropFirst(k)))
+        }
+        var frontier = MerkleFrontier()
+        var nodes: [String: Merkle.Hash] = [:]
+        for (index, leaf) in leaves.enumerated() {
+            nodes["0:\(index)"] = leaf
+            for node in frontier.append(leaf: leaf) { nodes["\(node.level):\(node.index)"] = node.hash }
+            #expect(frontier.root == reference(leaves[...index]))
+            #expect(MerkleFrontier(encoded: frontier.encoded) == frontier)
+        }
+        for size in [1, 2, 3, 8, 13, 37] {
+            for index in 0..<size {
+                let proof = Merkle.inclusionProof(index: UInt64(index), size: UInt64(size)) { nodes["\($0):\($1)"]! }
+                #expect(Merkle.rootFromInclusionProof(leaf: leaves[index], index: UInt64(index), size: UInt64(size), proof: proof) == reference(leaves[..<size]))
+            }
+        }
+    }
+
+    @Test("an untouched log verifies, with contiguous sequence numbers and growing checkpoints")
+    func untouched() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 40, checkpointEvery: 10, key: key)
+        let report = try verify(database)
+        #expect(report.ok, "\(report.problems)")
+        #expect(report.entries == 40)
+        #expect(report.checkpoints == 4)
+    }
+
+    @Test("editing one field is detected and the sequence number named")
+    func editedField() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 30, checkpointEvery: 10, key: key)
+        try breakIn(database)
+        try await database.pool.write { db in
+            try db.execute(sql: "UPDATE log SET entry = replace(entry, '\"effect\":\"deny\"', '\"effect\":\"allow\"') WHERE seq = 12")
+        }
+        let report = try verify(database)
+        #expect(!report.ok)
+        #expect(report.firstBadSeq == 12)
+    }
+
+    @Test("editing a field and its stored leaf hash is still caught by the signed checkpoint")
+    func editedFieldAndHash() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 30, checkpointEvery: 10, key: key)
+        try breakIn(database)
+        try await database.pool.write { db in
+            let entry = try String.fetchOne(db, sql: "SELECT entry FROM log WHERE seq = 12")!.replacingOccurrences(of: "\"effect\":\"deny\"", with: "\"effect\":\"allow\"")
+            try db.execute(sql: "UPDATE log SET entry = ?, leaf_hash = ? WHERE seq = 12", arguments: [entry, Data(Merkle.leafHash(LogLeaf.bytes(kind: "decision", entry: entry)))])
+        }
+        let report = try verify(database)
+        #expect(!report.ok)
+        #expect(report.problems.contains { $0.contains("checkpoint 2 (size 20) does not match") })
+        #expect(report.firstBadSeq.map { $0 <= 20 } == true)
+    }
+
+    @Test("deleting a row is detected at its sequence number")
+    func deletedRow() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 30, checkpointEvery: 10, key: key)
+        try breakIn(database)
+        try await database.pool.write { try $0.execute(sql: "DELETE FROM log WHERE seq = 7") }
+        let report = try verify(database)
+        #expect(!report.ok)
+        #expect(report.firstBadSeq == 7)
+        #expect(report.problems.contains { $0.contains("seq 7 is missing") })
+    }
+
+    @Test("truncating the tail is detected by the last checkpoint")
+    func truncatedTail() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 30, checkpointEvery: 10, key: key)
+        try breakIn(database)
+        try await database.pool.write { try $0.execute(sql: "DELETE FROM log WHERE seq > 25") }
+        let report = try verify(database)
+        #expect(!report.ok)
+        #expect(report.problems.contains { $0.contains("covers 30 entries but the log has only 25") })
+        #expect(report.firstBadSeq == 26)
+    }
+
+    @Test("reordering rows is detected")
+    func reordered() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 30, checkpointEvery: 10, key: key)
+        try breakIn(database)
+        try await database.pool.write { db in
+            let a = try Row.fetchOne(db, sql: "SELECT entry, leaf_hash FROM log WHERE seq = 4")!
+            let b = try Row.fetchOne(db, sql: "SELECT entry, leaf_hash FROM log WHERE seq = 5")!
+            try db.execute(sql: "UPDATE log SET entry = ?, leaf_hash = ? WHERE seq = 4", arguments: [b["entry"] as String, b["leaf_hash"] as Data])
+            try db.execute(sql: "UPDATE log SET entry = ?, leaf_hash = ? WHERE seq = 5", arguments: [a["entry"] as String, a["leaf_hash"] as Data])
+        }
+        let report = try verify(database)
+        #expect(!report.ok)
+        #expect(report.firstBadSeq.map { $0 <= 10 } == true)
+    }
+
+    @Test("a whole log replaced by another validly hashed one is caught by the key and by a checkpoint held elsewhere")
+    func replacedLog() async throws {
+        let real = try TemporaryDatabase()
+        try await buildLog(real, count: 20, checkpointEvery: 10, key: key)
+        let offsite = try #require(try Checkpointer.latest(real.pool)).note
+
+        let forgery = try TemporaryDatabase()
+        let forger = LogSigningKey(name: key.name)
+        try await buildLog(forgery, count: 20, checkpointEvery: 10, key: forger)
+        // The forger's own key makes the forged log verify on its own terms…
+        #expect(try verify(forgery, key: forger.verifier).ok)
+        // …but not against the real key, nor against the checkpoint held off the machine.
+        #expect(!(try verify(forgery)).ok)
+        let against = try verify(forgery, against: offsite, key: forger.verifier)
+        #expect(!against.ok)
+        #expect(against.problems.contains { $0.contains("the checkpoint held elsewhere") })
+        #expect(try verify(real, against: offsite).ok)
+    }
+
+    @Test("the signer refuses a checkpoint inconsistent with the previous one")
+    func noInconsistentCheckpoint() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 10, checkpointEvery: 10, key: key)
+        try await database.pool.write { db in
+            try db.execute(sql: "DROP TRIGGER merkle_nodes_append_only_update")
+            try db.execute(sql: "UPDATE merkle_nodes SET hash = zeroblob(32) WHERE level = 3 AND idx = 0")
+        }
+        let checkpointer = Checkpointer(writer: database.pool, key: key, origin: key.name)
+        #expect(throws: StoreError.self) { try checkpointer.sign(always: true) }
+    }
+
+    @Test("an inclusion proof verifies with no database; a forged one does not")
+    func proofs() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 25, checkpointEvery: 25, key: key)
+        let proof = try InclusionProofFile.make(reader: database.pool, decisionId: "d-13")
+        #expect(proof.seq == 13)
+        #expect(try proof.verify(key: key.verifier).size == 25)
+        var forgedEntry = proof
+        forgedEntry.entry = proof.entry.replacingOccurrences(of: "\"effect\":\"allow\"", with: "\"effect\":\"deny\"")
+        #expect(throws: CheckpointError.self) { try forgedEntry.verify(key: key.verifier) }
+        var forgedPath = proof
+        forgedPath.proof[0] = Data(repeating: 7, count: 32).base64EncodedString()
+        #expect(throws: CheckpointError.self) { try forgedPath.verify(key: key.verifier) }
+        var moved = proof
+        moved.seq = 14
+        #expect(throws: CheckpointError.self) { try moved.verify(key: key.verifier) }
+        #expect(throws: CheckpointError.self) { try proof.verify(key: LogSigningKey(name: key.name).verifier) }
+    }
+
+    @Test("an auditor bundle verifies with no database, and a tampered bundle does not")
+    func bundle() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 15, checkpointEvery: 5, key: key)
+        let path = database.directory.appendingPathComponent("audit.bundle").path
+        var text = ""
+        try AuditBundle.write(reader: database.pool, verifierKey: key.verifier) { text += $0 }
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try AuditBundle.verify(path: path, key: key.verifier, against: nil).ok)
+        try text.replacingOccurrences(of: "d-9", with: "d-99").write(toFile: path, atomically: true, encoding: .utf8)
+        let tampered = try AuditBundle.verify(path: path, key: key.verifier, against: nil)
+        #expect(!tampered.ok)
+    }
+}
