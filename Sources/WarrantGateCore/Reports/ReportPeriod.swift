@@ -1,0 +1,109 @@
+import Foundation
+
+/// A reporting period: a year (`2026`), a quarter (`2026-Q4`) or a month (`2026-11`), in a time zone.
+public struct ReportPeriod: Sendable, Equatable {
+    public let label: String
+    public let start: Date
+    public let end: Date
+    /// The months the period spans, as `YYYY-MM`.
+    public let months: [String]
+
+    public init?(_ text: String, timeZone: TimeZone) {
+        let parts = text.split(separator: "-").map(String.init)
+        guard let year = Int(parts.first ?? ""), (2000...2999).contains(year), parts[0].count == 4 else { return nil }
+        let firstMonth: Int
+        let count: Int
+        switch parts.count {
+        case 1:
+            firstMonth = 1
+            count = 12
+        case 2 where parts[1].hasPrefix("Q"):
+            guard let quarter = Int(parts[1].dropFirst()), (1...4).contains(quarter) else { return nil }
+            firstMonth = (quarter - 1) * 3 + 1
+            count = 3
+        case 2:
+            guard parts[1].count == 2, let month = Int(parts[1]), (1...12).contains(month) else { return nil }
+            firstMonth = month
+            count = 1
+        default:
+            return nil
+        }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        guard let start = calendar.date(from: DateComponents(year: year, month: firstMonth, day: 1)),
+              let end = calendar.date(byAdding: .month, value: count, to: start)
+        else { return nil }
+        self.label = text
+        self.start = start
+        self.end = end
+        self.months = (0..<count).map { String(format: "%04d-%02d", year + (firstMonth - 1 + $0) / 12, (firstMonth - 1 + $0) % 12 + 1) }
+    }
+}
+
+/// What a transparency report counts: immigration-enforcement requests by kind, outcome, reason and month, and the
+/// checkpoint the figures were computed from.
+public struct ReportData: Sendable {
+    /// One immigration-enforcement request, without names or booking numbers.
+    public struct Request: Sendable {
+        public let time: Date
+        public let month: String
+        public let agency: String
+        public let kind: String
+        public let effect: Effect
+        public let reason: String
+        public let obligations: [String]
+
+        public init(time: Date, month: String, agency: String, kind: String, effect: Effect, reason: String, obligations: [String]) {
+            self.time = time
+            self.month = month
+            self.agency = agency
+            self.kind = kind
+            self.effect = effect
+            self.reason = reason
+            self.obligations = obligations
+        }
+    }
+
+    public let period: ReportPeriod
+    public let jurisdiction: String
+    public let timeZone: TimeZone
+    public let requests: [Request]
+    /// The tree size and root of the checkpoint the report was computed from (every entry up to that size).
+    public let checkpointSize: UInt64
+    public let checkpointRoot: String
+    public let checkpointOrigin: String
+
+    public init(period: ReportPeriod, jurisdiction: String, timeZone: TimeZone, requests: [Request], checkpointSize: UInt64, checkpointRoot: String, checkpointOrigin: String) {
+        self.period = period
+        self.jurisdiction = jurisdiction
+        self.timeZone = timeZone
+        self.requests = requests
+        self.checkpointSize = checkpointSize
+        self.checkpointRoot = checkpointRoot
+        self.checkpointOrigin = checkpointOrigin
+    }
+
+    /// The report's kind of request for an action.
+    public static func kind(of action: String) -> String {
+        if action.hasPrefix("visitation.") { return "interview or visit" }
+        if action == "records.release-date" { return "release date" }
+        if action == "records.locator" { return "custody status" }
+        if action.hasPrefix("records.") { return "records" }
+        return "other"
+    }
+
+    public static let kinds = ["interview or visit", "release date", "records", "custody status", "other"]
+
+    public var allowed: Int { requests.filter { $0.effect == .allow }.count }
+    public var denied: Int { requests.filter { $0.effect == .deny }.count }
+
+    public func count(month: String? = nil, kind: String? = nil, effect: Effect? = nil) -> Int {
+        requests.filter { (month == nil || $0.month == month) && (kind == nil || $0.kind == kind) && (effect == nil || $0.effect == effect) }.count
+    }
+
+    /// Denial reasons, most frequent first.
+    public var denialReasons: [(reason: String, count: Int)] {
+        Dictionary(grouping: requests.filter { $0.effect == .deny }, by: \.reason).map { ($0.key, $0.value.count) }
+            .sorted { $0.count != $1.count ? $0.count > $1.count : $0.reason < $1.reason }
+    }
+}

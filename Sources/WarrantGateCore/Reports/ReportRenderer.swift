@@ -1,0 +1,200 @@
+import Foundation
+
+/// The reporting duties a report can follow.
+public enum ReportTemplate: String, Sendable, CaseIterable {
+    /// Denver: the quarterly count of ICE requests to the city council.
+    case denverCouncil = "denver-council"
+    /// Illinois TRUST Act: every immigration request to the Attorney General, with date and handling, no names.
+    case illinoisAG = "illinois-ag"
+    /// Oregon: immigration requests declined, documented for the Criminal Justice Commission.
+    case oregonCJC = "oregon-cjc"
+
+    var title: String {
+        switch self {
+        case .denverCouncil: "Quarterly report to the Denver City Council: immigration enforcement requests"
+        case .illinoisAG: "Illinois TRUST Act report to the Attorney General: immigration requests received"
+        case .oregonCJC: "Oregon Criminal Justice Commission: immigration requests declined"
+        }
+    }
+
+    var duty: String {
+        switch self {
+        case .denverCouncil: "Public Safety Enforcement Priorities Act (DRMC §28-250): requests from federal immigration authorities are counted and reported to the council each quarter."
+        case .illinoisAG: "Illinois TRUST Act (5 ILCS 805): every immigration request, with the date it was received and how it was handled; no names or other personal information."
+        case .oregonCJC: "ORS 181A.820–829 as amended in 2021: immigration requests are declined, documented and reported to the Criminal Justice Commission."
+        }
+    }
+}
+
+/// Renders a transparency report as self-contained HTML (inline SVG charts), Markdown or CSV.
+public struct ReportRenderer {
+    public let data: ReportData
+    public let template: ReportTemplate?
+
+    public init(data: ReportData, template: ReportTemplate?) {
+        self.data = data
+        self.template = template
+    }
+
+    var title: String { template?.title ?? "Immigration enforcement requests" }
+
+    /// The request list a template asks for: declines only for Oregon, every request for Illinois.
+    var listed: [ReportData.Request] {
+        switch template {
+        case .oregonCJC: data.requests.filter { $0.effect == .deny }
+        case .illinoisAG: data.requests
+        case .denverCouncil, nil: []
+        }
+    }
+
+    var provenance: String {
+        "Computed from the decision log \(data.checkpointOrigin) at its signed checkpoint of \(data.checkpointSize) entries, root \(data.checkpointRoot). Anyone holding the log can reproduce these figures with `warrant-gate report`."
+    }
+
+    public func csv() -> String {
+        var lines = ["section,month,kind,outcome,reason,count"]
+        for month in data.period.months {
+            for kind in ReportData.kinds {
+                for effect in [Effect.allow, .deny] {
+                    let count = data.count(month: month, kind: kind, effect: effect)
+                    if count > 0 { lines.append("counts,\(month),\(kind),\(effect.rawValue),,\(count)") }
+                }
+            }
+        }
+        for (reason, count) in data.denialReasons { lines.append("denial-reasons,,,deny,\(reason),\(count)") }
+        for request in listed {
+            lines.append("requests,\(Timestamp.format(request.time)),\(request.kind),\(request.effect.rawValue),\(request.reason),1")
+        }
+        lines.append("checkpoint,,,,\(data.checkpointOrigin) size \(data.checkpointSize) root \(data.checkpointRoot),")
+        return lines.joined(separator: "\r\n") + "\r\n"
+    }
+
+    public func markdown() -> String {
+        var out = "# \(title)\n\n**\(data.jurisdiction)**, period **\(data.period.label)** (\(data.timeZone.identifier)).\n\n"
+        if let template { out += "\(template.duty)\n\n" }
+        out += "Immigration enforcement requests: **\(data.requests.count)** — allowed \(data.allowed), denied \(data.denied).\n\n"
+        out += "| month | " + ReportData.kinds.joined(separator: " | ") + " | allowed | denied | total |\n"
+        out += "|---|" + String(repeating: "---|", count: ReportData.kinds.count + 3) + "\n"
+        for month in data.period.months {
+            let counts = ReportData.kinds.map { String(data.count(month: month, kind: $0)) }
+            out += "| \(month) | " + counts.joined(separator: " | ") + " | \(data.count(month: month, effect: .allow)) | \(data.count(month: month, effect: .deny)) | \(data.count(month: month)) |\n"
+        }
+        out += "\n## Reasons for denial\n\n| reason | count |\n|---|---|\n"
+        for (reason, count) in data.denialReasons { out += "| \(reason) | \(count) |\n" }
+        if !listed.isEmpty {
+            out += "\n## Requests\n\n| received | kind | handled | reason |\n|---|---|---|---|\n"
+            for request in listed { out += "| \(Timestamp.format(request.time)) | \(request.kind) | \(request.effect.rawValue) | \(request.reason) |\n" }
+        }
+        out += "\n---\n\n\(provenance)\n"
+        return out
+    }
+
+    public func html() -> String {
+        var body = "<h1>\(escape(title))</h1>\n<p class=\"meta\"><strong>\(escape(data.jurisdiction))</strong> · period <strong>\(escape(data.period.label))</strong> · \(escape(data.timeZone.identifier))</p>\n"
+        if let template { body += "<p>\(escape(template.duty))</p>\n" }
+        body += "<div class=\"totals\"><div><span>\(data.requests.count)</span>requests</div><div class=\"allow\"><span>\(data.allowed)</span>allowed</div><div class=\"deny\"><span>\(data.denied)</span>denied</div></div>\n"
+        body += "<h2>Requests per month, by outcome</h2>\n" + monthlyChart()
+        body += "<h2>Reasons for denial</h2>\n" + reasonsChart()
+        body += "<h2>Counts by month and kind</h2>\n<table><thead><tr><th>month</th>" + ReportData.kinds.map { "<th>\(escape($0))</th>" }.joined() + "<th>allowed</th><th>denied</th><th>total</th></tr></thead><tbody>\n"
+        for month in data.period.months {
+            body += "<tr><td>\(month)</td>" + ReportData.kinds.map { "<td>\(data.count(month: month, kind: $0))</td>" }.joined()
+            body += "<td>\(data.count(month: month, effect: .allow))</td><td>\(data.count(month: month, effect: .deny))</td><td>\(data.count(month: month))</td></tr>\n"
+        }
+        body += "</tbody></table>\n<h2>Denials by reason</h2>\n<table><thead><tr><th>reason</th><th>count</th></tr></thead><tbody>\n"
+        for (reason, count) in data.denialReasons { body += "<tr><td><code>\(escape(reason))</code></td><td>\(count)</td></tr>\n" }
+        body += "</tbody></table>\n"
+        if !listed.isEmpty {
+            body += "<h2>Requests</h2>\n<table><thead><tr><th>received</th><th>kind</th><th>handled</th><th>reason</th></tr></thead><tbody>\n"
+            for request in listed {
+                body += "<tr><td>\(Timestamp.format(request.time))</td><td>\(escape(request.kind))</td><td>\(request.effect.rawValue)</td><td><code>\(escape(request.reason))</code></td></tr>\n"
+            }
+            body += "</tbody></table>\n"
+        }
+        body += "<footer>\(escape(provenance))</footer>\n"
+        return """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"><title>\(escape(title)) — \(escape(data.period.label))</title>
+            <style>
+            body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1d2530}
+            h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #d8dde3;padding-bottom:.3rem}
+            .meta{color:#4a5563}table{border-collapse:collapse;width:100%;font-size:.92rem}th,td{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #e4e8ec}
+            th{background:#f3f5f7}td:not(:first-child),th:not(:first-child){text-align:right}.totals{display:flex;gap:1rem;margin:1rem 0}
+            .totals div{flex:1;background:#f3f5f7;border-radius:.5rem;padding:.8rem 1rem;color:#4a5563}.totals span{display:block;font-size:1.8rem;font-weight:600;color:#1d2530}
+            .totals .allow span{color:#2f6f4f}.totals .deny span{color:#a23b2a}footer{margin-top:2rem;font-size:.8rem;color:#4a5563;word-break:break-all}
+            svg text{font-family:inherit}
+            </style></head><body>
+            \(body)</body></html>
+
+            """
+    }
+
+    /// Stacked bars: allowed and denied requests per month.
+    private func monthlyChart() -> String {
+        let months = data.period.months
+        let width = 720.0
+        let height = 260.0
+        let left = 48.0
+        let bottom = 36.0
+        let top = 16.0
+        let maxCount = max(1, months.map { data.count(month: $0) }.max() ?? 1)
+        let scale = niceCeiling(maxCount)
+        let plotHeight = height - bottom - top
+        let slot = (width - left - 16) / Double(months.count)
+        let barWidth = min(64, slot * 0.6)
+        var svg = "<svg role=\"img\" aria-label=\"Requests per month by outcome\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" width=\"100%\" xmlns=\"http://www.w3.org/2000/svg\">\n"
+        for tick in 0...4 {
+            let value = scale * tick / 4
+            let y = top + plotHeight * (1 - Double(value) / Double(scale))
+            svg += "<line x1=\"\(left)\" x2=\"\(width - 8)\" y1=\"\(y)\" y2=\"\(y)\" stroke=\"#e4e8ec\"/><text x=\"\(left - 8)\" y=\"\(y + 4)\" font-size=\"11\" text-anchor=\"end\" fill=\"#4a5563\">\(value)</text>\n"
+        }
+        for (index, month) in months.enumerated() {
+            let x = left + slot * Double(index) + (slot - barWidth) / 2
+            let denied = Double(data.count(month: month, effect: .deny))
+            let allowed = Double(data.count(month: month, effect: .allow))
+            let deniedHeight = plotHeight * denied / Double(scale)
+            let allowedHeight = plotHeight * allowed / Double(scale)
+            let base = top + plotHeight
+            svg += "<rect x=\"\(x)\" y=\"\(base - deniedHeight)\" width=\"\(barWidth)\" height=\"\(deniedHeight)\" fill=\"#c0533f\"><title>\(month): \(Int(denied)) denied</title></rect>\n"
+            svg += "<rect x=\"\(x)\" y=\"\(base - deniedHeight - allowedHeight)\" width=\"\(barWidth)\" height=\"\(allowedHeight)\" fill=\"#3f8a63\"><title>\(month): \(Int(allowed)) allowed</title></rect>\n"
+            if denied + allowed > 0 {
+                svg += "<text x=\"\(x + barWidth / 2)\" y=\"\(base - deniedHeight - allowedHeight - 4)\" font-size=\"11\" text-anchor=\"middle\" fill=\"#1d2530\">\(Int(denied + allowed))</text>\n"
+            }
+            svg += "<text x=\"\(x + barWidth / 2)\" y=\"\(height - bottom + 16)\" font-size=\"12\" text-anchor=\"middle\" fill=\"#1d2530\">\(month)</text>\n"
+        }
+        svg += "<rect x=\"\(left)\" y=\"\(height - 14)\" width=\"10\" height=\"10\" fill=\"#3f8a63\"/><text x=\"\(left + 14)\" y=\"\(height - 5)\" font-size=\"11\">allowed</text>"
+        svg += "<rect x=\"\(left + 80)\" y=\"\(height - 14)\" width=\"10\" height=\"10\" fill=\"#c0533f\"/><text x=\"\(left + 94)\" y=\"\(height - 5)\" font-size=\"11\">denied</text>\n"
+        return svg + "</svg>\n"
+    }
+
+    /// Horizontal bars: denials by reason.
+    private func reasonsChart() -> String {
+        let reasons = data.denialReasons
+        guard !reasons.isEmpty else { return "<p>No request was denied in this period.</p>\n" }
+        let rowHeight = 26.0
+        let labelWidth = 260.0
+        let width = 720.0
+        let height = rowHeight * Double(reasons.count) + 8
+        let maxCount = Double(reasons.map(\.count).max() ?? 1)
+        var svg = "<svg role=\"img\" aria-label=\"Denials by reason\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" width=\"100%\" xmlns=\"http://www.w3.org/2000/svg\">\n"
+        for (index, entry) in reasons.enumerated() {
+            let y = Double(index) * rowHeight + 4
+            let barWidth = (width - labelWidth - 60) * Double(entry.count) / maxCount
+            svg += "<text x=\"\(labelWidth - 8)\" y=\"\(y + 15)\" font-size=\"12\" text-anchor=\"end\" fill=\"#1d2530\">\(escape(entry.reason))</text>"
+            svg += "<rect x=\"\(labelWidth)\" y=\"\(y + 3)\" width=\"\(barWidth)\" height=\"\(rowHeight - 8)\" fill=\"#c0533f\" rx=\"2\"/>"
+            svg += "<text x=\"\(labelWidth + barWidth + 6)\" y=\"\(y + 15)\" font-size=\"12\" fill=\"#1d2530\">\(entry.count)</text>\n"
+        }
+        return svg + "</svg>\n"
+    }
+
+    private func niceCeiling(_ value: Int) -> Int {
+        var step = 1
+        while step * 10 <= value { step *= 10 }
+        for multiple in [1, 2, 4, 5, 8, 10] where multiple * step >= value { return max(4, multiple * step) }
+        return value
+    }
+
+    private func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            .replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+import WarrantGateCore
+@testable import WarrantGateStore
+
+@Suite("Transparency reports")
+struct ReportTests {
+    @Test("report figures match a log built by the test, and state the checkpoint they came from")
+    func figures() async throws {
+        let database = try TemporaryDatabase()
+        let log = DecisionLog(writer: database.pool, path: database.path)
+        let writer = Task { await log.run() }
+        let denver = TimeZone(identifier: "America/Denver")!
+        // (local day, category, action, effect, reason)
+        let plan: [(String, String, String, Effect, String)] = [
+            ("2026-10-03", "federal-immigration", "records.read", .deny, "warrant_missing"),
+            ("2026-10-20", "federal-immigration", "records.release-date", .allow, "permitted"),
+            ("2026-11-02", "federal-immigration", "records.read", .deny, "warrant_not_judicial"),
+            ("2026-11-09", "federal-immigration", "visitation.schedule", .deny, "warrant_missing"),
+            ("2026-11-30", "local-law-enforcement", "records.read", .allow, "permitted"),
+            ("2026-12-31", "federal-immigration", "records.read", .allow, "permitted"),
+            ("2027-01-01", "federal-immigration", "records.read", .deny, "warrant_missing"),
+        ]
+        for (index, (day, category, action, effect, reason)) in plan.enumerated() {
+            // Noon local time, so the day is the same in UTC and in Denver.
+            let time = LocalDate(day)!.start(in: denver).addingTimeInterval(12 * 3600)
+            let record = DecisionRecord(
+                decisionId: "r-\(index)", time: Timestamp.format(time), component: "gateway", certificateSPKI: nil, certificateSubject: nil,
+                agency: "a", category: category, method: "GET", path: "/p", action: action, subject: "2017-000123", warrantReference: nil,
+                effect: effect, reason: reason, rules: [], obligations: [], policy: "denver", policyDigest: "00", status: nil
+            )
+            try await log.append([LogEntry(kind: .decision, time: time, decisionId: record.decisionId, canonical: record.canonical)])
+        }
+        log.close()
+        await writer.value
+        let key = LogSigningKey(name: "test/log")
+        try Checkpointer(writer: database.pool, key: key, origin: key.name).sign()
+
+        let period = try #require(ReportPeriod("2026-Q4", timeZone: denver))
+        #expect(period.months == ["2026-10", "2026-11", "2026-12"])
+        let head = try ReportBuilder.treeHead(reader: database.pool)
+        #expect(head.size == 7)
+        let requests = try ReportBuilder.requests(reader: database.pool, period: period, timeZone: denver, treeSize: head.size)
+        let data = ReportData(period: period, jurisdiction: "Test County", timeZone: denver, requests: requests, checkpointSize: head.size,
+                              checkpointRoot: Data(head.root).base64EncodedString(), checkpointOrigin: head.origin)
+        #expect(requests.count == 5)
+        #expect(data.allowed == 2 && data.denied == 3)
+        #expect(data.count(month: "2026-11") == 2)
+        #expect(data.count(kind: "interview or visit") == 1)
+        #expect(data.count(kind: "release date", effect: .allow) == 1)
+        #expect(data.denialReasons.first?.reason == "warrant_missing" && data.denialReasons.first?.count == 2)
+
+        // A report computed at an earlier tree size leaves out what came after.
+        #expect(try ReportBuilder.requests(reader: database.pool, period: period, timeZone: denver, treeSize: 3).count == 3)
+
+        let renderer = ReportRenderer(data: data, template: .oregonCJC)
+        let html = renderer.html()
+        #expect(html.contains("<svg"))
+        #expect(html.contains("warrant_not_judicial"))
+        #expect(html.contains("checkpoint of 7 entries"))
+        #expect(!html.contains("2017-000123"))
+        #expect(!html.contains("<script"))
+        let markdown = ReportRenderer(data: data, template: .denverCouncil).markdown()
+        #expect(markdown.contains("| 2026-11 | 1 | 0 | 1 | 0 | 0 | 0 | 2 | 2 |"))
+        let csv = ReportRenderer(data: data, template: .illinoisAG).csv()
+        #expect(csv.components(separatedBy: "\r\nrequests,").count - 1 == 5)
+        #expect(!csv.contains("2017-000123"))
+        #expect(ReportPeriod("2026-Q5", timeZone: denver) == nil)
+        #expect(ReportPeriod("2026-13", timeZone: denver) == nil)
+    }
+}
