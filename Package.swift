@@ -91,6 +91,12 @@ let package = Package(
         ),
         // Fuzz targets: a libFuzzer driver when built by scripts/fuzz, a corpus replayer otherwise.
         .executableTarget(name: "warrant-gate-fuzz", dependencies: ["WarrantGateCore"]),
+        // Micro-benchmarks that print figures: swift run -c release warrant-gate-bench
+        .executableTarget(
+            name: "warrant-gate-bench",
+            dependencies: ["WarrantGateCore", "WarrantGateStore", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Benchmarks/WarrantGateBenchmarks"
+        ),
         .testTarget(name: "WarrantGateCoreTests", dependencies: ["WarrantGateCore", "WarrantGateDevPKI"]),
         .testTarget(name: "WarrantGateStoreTests", dependencies: ["WarrantGateStore"]),
         .testTarget(

@@ -43,11 +43,23 @@ enum LogAppender {
         let data: Data?
         if level == 0 {
             data = try Data.fetchOne(db, sql: "SELECT leaf_hash FROM log WHERE seq = ?", arguments: [Int64(index) + 1])
+                ?? Data.fetchOne(db, sql: "SELECT leaf_hash FROM archived_leaves WHERE seq = ?", arguments: [Int64(index) + 1])
         } else {
             data = try Data.fetchOne(db, sql: "SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?", arguments: [level, Int64(index)])
         }
         guard let data else { throw StoreError("the log's tree is missing a node (level \(level), index \(index))") }
         return Array(data)
+    }
+
+    /// The right edge of the tree over the first `size` entries, from stored nodes.
+    static func frontier(_ db: Database, size: UInt64) throws -> MerkleFrontier {
+        var subtrees: [(level: Int, hash: Merkle.Hash)] = []
+        var start: UInt64 = 0
+        for level in stride(from: 63, through: 0, by: -1) where size & (1 << UInt64(level)) != 0 {
+            subtrees.append((level, try subtree(db, level: level, index: start >> UInt64(level))))
+            start += 1 << UInt64(level)
+        }
+        return MerkleFrontier(size: size, subtrees: subtrees)
     }
 
     /// The root of the tree over the first `size` entries, from stored nodes in O(log n).

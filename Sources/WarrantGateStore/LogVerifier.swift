@@ -38,8 +38,12 @@ public struct LogVerifier {
         public let storedLeaf: Merkle.Hash?
     }
 
-    /// Verifies a stream of entries in sequence order against signed checkpoint notes.
-    public func verify(entries: (_ visit: (Entry) throws -> Void) throws -> Void, checkpointNotes: [String], against external: String?) throws -> VerificationReport {
+    /// Verifies a stream of entries in sequence order against signed checkpoint notes. `start` is the tree before the
+    /// first streamed entry (empty unless older entries are archived and not streamed).
+    public func verify(
+        startingFrom start: MerkleFrontier = MerkleFrontier(), entries: (_ visit: (Entry) throws -> Void) throws -> Void, checkpointNotes: [String],
+        against external: String?
+    ) throws -> VerificationReport {
         var report = VerificationReport()
         var checkpoints: [(index: Int, checkpoint: Checkpoint)] = []
         var lastSize: UInt64 = 0
@@ -62,8 +66,13 @@ public struct LogVerifier {
         if let externalCheckpoint { targets.append((label: "the checkpoint held elsewhere", checkpoint: externalCheckpoint)) }
         targets.sort { $0.checkpoint.size < $1.checkpoint.size }
 
-        var frontier = MerkleFrontier()
+        var frontier = start
         var next = 0
+        if start.size > 0 {
+            // Checkpoints inside the archived prefix cannot be recomputed from entries here; they are checked when
+            // the archives are given.
+            while next < targets.count && targets[next].checkpoint.size < start.size { next += 1 }
+        }
         func checkTargets() {
             while next < targets.count && targets[next].checkpoint.size == frontier.size {
                 let target = targets[next]
@@ -95,11 +104,17 @@ public struct LogVerifier {
         return report
     }
 
-    /// Verifies the log in a database.
-    public func verify(database reader: any DatabaseReader, against external: String?) throws -> VerificationReport {
+    /// Verifies the log in a database, together with the archives of its older entries (oldest first). Without the
+    /// archives, the tree over archived entries is taken from the stored nodes, and checkpoints inside it are only
+    /// checked for consistency with those nodes.
+    public func verify(database reader: any DatabaseReader, archives: [String] = [], against external: String?) throws -> VerificationReport {
         try reader.read { db in
             let notes = try Checkpointer.all(db).map(\.note)
-            var report = try verify(entries: { visit in
+            let archivedThrough = UInt64(try Int64.fetchOne(db, sql: "SELECT archived_through FROM archive_state WHERE id = 1") ?? 0)
+            var start = MerkleFrontier()
+            if archives.isEmpty && archivedThrough > 0 { start = try LogAppender.frontier(db, size: archivedThrough) }
+            var report = try verify(startingFrom: start, entries: { visit in
+                for archive in archives { _ = try LogArchive.entries(path: archive, visit: visit) }
                 let rows = try Row.fetchCursor(db, sql: "SELECT seq, kind, entry, leaf_hash FROM log ORDER BY seq")
                 while let row = try rows.next() {
                     try visit(Entry(seq: UInt64(row["seq"] as Int64), kind: row["kind"], entry: row["entry"], storedLeaf: Array(row["leaf_hash"] as Data)))

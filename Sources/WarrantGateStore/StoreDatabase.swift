@@ -94,7 +94,12 @@ public enum StoreDatabase {
                 CREATE INDEX log_kind_time ON log(kind, time);
                 CREATE TRIGGER log_is_append_only_update BEFORE UPDATE ON log
                     BEGIN SELECT RAISE(ABORT, 'the decision log is append-only'); END;
+                -- Rows leave the log only by `log archive`, which first raises archived_through past them.
+                CREATE TABLE archive_state (id INTEGER PRIMARY KEY CHECK (id = 1), archived_through INTEGER NOT NULL);
+                INSERT INTO archive_state (id, archived_through) VALUES (1, 0);
+                CREATE TABLE archived_leaves (seq INTEGER PRIMARY KEY, leaf_hash BLOB NOT NULL);
                 CREATE TRIGGER log_is_append_only_delete BEFORE DELETE ON log
+                    WHEN OLD.seq > (SELECT archived_through FROM archive_state WHERE id = 1)
                     BEGIN SELECT RAISE(ABORT, 'the decision log is append-only'); END;
 
                 CREATE TABLE documents (

@@ -8,7 +8,7 @@ struct LogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log",
         abstract: "Export, checkpoint, verify and prove the tamper-evident decision log.",
-        subcommands: [Export.self, InitKey.self, CheckpointCommand.self, Verify.self, Prove.self, VerifyProof.self, ShadowDiff.self]
+        subcommands: [Export.self, InitKey.self, CheckpointCommand.self, Verify.self, Prove.self, VerifyProof.self, Archive.self, ShadowDiff.self]
     )
 
     /// Where the signing key is: `--key`, else `log-signing.key` beside the database.
@@ -142,6 +142,7 @@ struct LogCommand: ParsableCommand {
         @OptionGroup var admin: AdminOptions
         @Option(help: "A checkpoint held off the machine.") var against: String?
         @Option(help: "Verify an auditor bundle instead of the database.") var bundle: String?
+        @Option(help: "An archive of older entries, oldest first (repeatable), to verify together with the database.") var archive: [String] = []
         @Option(help: "The verifier key (.pub) to trust (default: the one beside the database, or the bundle's own).") var key: String?
 
         func run() throws {
@@ -159,7 +160,7 @@ struct LogCommand: ParsableCommand {
             } else {
                 let pool = try admin.open()
                 let trusted = try verifier ?? storeCall { try LogKeyFiles(databasePath: admin.db).verifierKey() }
-                report = try storeCall { try LogVerifier(key: trusted).verify(database: pool, against: external) }
+                report = try storeCall { try LogVerifier(key: trusted).verify(database: pool, archives: archive, against: external) }
             }
             guard report.ok else {
                 for problem in report.problems { FileHandle.standardError.write(Data("  \(problem)\n".utf8)) }
@@ -218,6 +219,41 @@ struct LogCommand: ParsableCommand {
             } catch {
                 throw CLIError(.refused, "the proof does NOT verify: \(error)")
             }
+        }
+    }
+}
+
+extension LogCommand {
+    struct Archive: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Move entries older than a date into a verifiable archive file; the Merkle tree stays whole.",
+            discussion: """
+                Refuses entries younger than the retention period (default \(LogArchive.defaultRetentionDays) days). A checkpoint is
+                signed first. Verify across archives and the database with `log verify --archive FILE …`.
+
+                Example: warrant-gate log archive --before 2025-01-01 --out /mnt/archive/warrant-gate-2024.archive
+                """
+        )
+        @OptionGroup var admin: AdminOptions
+        @OptionGroup var keys: KeyOptions
+        @Option(help: "Archive entries logged before this date (YYYY-MM-DD or ISO 8601, UTC).") var before: String
+        @Option(help: "The archive file to write.") var out: String
+        @Option(help: "The retention period in days that archiving must respect.") var retentionDays: Int = LogArchive.defaultRetentionDays
+
+        func run() throws {
+            let cutoff = try parseInstant(before)
+            let earliest = Date().addingTimeInterval(-Double(retentionDays) * 86400)
+            guard cutoff <= earliest else {
+                throw CLIError(.refused, "entries are kept at least \(retentionDays) days: --before must be on or before \(Timestamp.format(earliest))")
+            }
+            let pool = try admin.open()
+            let files = keys.files(database: admin.db)
+            let key = try storeCall { try files.signingKey() }
+            try storeCall { try Checkpointer(writer: pool, key: key, origin: key.name).sign() }
+            let count = try storeCall {
+                try LogArchive.archive(writer: pool, before: cutoff, verifierKey: key.verifier, path: out, operator: admin.operatorName)
+            }
+            print(count == 0 ? "nothing to archive before \(Timestamp.format(cutoff))" : "archived \(count) entries to \(out)")
         }
     }
 }

@@ -205,3 +205,42 @@ struct TamperEvidenceTests {
         #expect(!tampered.ok)
     }
 }
+
+@Suite("Retention: archives keep the tree whole")
+struct ArchiveTests {
+    @Test("archived entries leave the database, the tree stays consistent, and verification spans archive and database")
+    func archive() async throws {
+        let database = try TemporaryDatabase()
+        let key = LogSigningKey(name: "test/log")
+        try await buildLog(database, count: 20, checkpointEvery: 5, key: key)
+        let cutoff = Date().addingTimeInterval(1)
+        let checkpointer = Checkpointer(writer: database.pool, key: key, origin: key.name)
+        try checkpointer.sign(always: true)
+        // Entries after the cutoff.
+        try await Task.sleep(for: .milliseconds(1100))
+        let registry = Registry(writer: database.pool, timeZone: .gmt)
+        for index in 0..<5 { try registry.recordAdminAction("test.after", target: "t\(index)", details: [:], operator: "test") }
+        try checkpointer.sign()
+
+        let path = database.directory.appendingPathComponent("old.archive").path
+        let archived = try LogArchive.archive(writer: database.pool, before: cutoff, verifierKey: key.verifier, path: path, operator: "test")
+        #expect(archived == 20)
+        let remaining = try await database.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM log") }
+        #expect(remaining == 6)  // five later entries and the archive's own record
+
+        // New appends and checkpoints still work, and stay consistent with the old ones.
+        try registry.recordAdminAction("test.later", target: "x", details: [:], operator: "test")
+        #expect(try checkpointer.sign() != nil)
+
+        let verifier = LogVerifier(key: key.verifier)
+        #expect(try verifier.verify(database: database.pool, archives: [path], against: nil).ok)
+        #expect(try verifier.verify(database: database.pool, against: nil).ok)
+
+        // A tampered archive is caught.
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        try text.replacingOccurrences(of: "\"effect\\\":\\\"deny", with: "\"effect\\\":\\\"allow").write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(!(try verifier.verify(database: database.pool, archives: [path], against: nil)).ok)
+        // Rows not yet archived still cannot be deleted.
+        await #expect(throws: DatabaseError.self) { try await database.pool.write { try $0.execute(sql: "DELETE FROM log") } }
+    }
+}

@@ -99,6 +99,12 @@ public struct MerkleFrontier: Sendable, Equatable {
 
     public init() {}
 
+    /// A frontier from its parts: the complete subtrees of the right edge, largest first.
+    public init(size: UInt64, subtrees: [(level: Int, hash: Merkle.Hash)]) {
+        self.size = size
+        self.subtrees = subtrees
+    }
+
     public static func == (lhs: MerkleFrontier, rhs: MerkleFrontier) -> Bool {
         lhs.size == rhs.size && lhs.subtrees.elementsEqual(rhs.subtrees) { $0.level == $1.level && $0.hash == $1.hash }
     }

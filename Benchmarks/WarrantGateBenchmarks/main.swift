@@ -1,0 +1,163 @@
+import Foundation
+import GRDB
+import WarrantGateCore
+import WarrantGateStore
+
+// Micro-benchmarks: each prints a figure. Run in release mode:
+//   swift run -c release warrant-gate-bench [--export-rows 1000000]
+// Timings come from the monotonic clock; every figure is the median of several runs where that makes sense.
+
+let arguments = CommandLine.arguments
+let exportRows = arguments.firstIndex(of: "--export-rows").flatMap { Int(arguments[$0 + 1]) } ?? 1_000_000
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+func measure(_ label: String, iterations: Int, unit: String = "op", _ body: () throws -> Void) rethrows {
+    var samples: [Double] = []
+    for _ in 0..<5 {
+        let start = ContinuousClock.now
+        for _ in 0..<iterations { try body() }
+        let elapsed = ContinuousClock.now - start
+        samples.append(Double(elapsed.components.attoseconds) / 1e9 / Double(iterations) + Double(elapsed.components.seconds) * 1e9 / Double(iterations))
+    }
+    let median = samples.sorted()[2]
+    print(String(format: "%-58@ %10.0f ns/%@   (%.2f M/%@ per second)", label as NSString, median, unit, 1000 / median, unit))
+}
+
+func temporaryDatabase(_ name: String) throws -> (DatabasePool, String, URL) {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-bench-\(name)-\(UUID().uuidString)")
+    let path = directory.appendingPathComponent("log.sqlite").path
+    return (try StoreDatabase.openPool(path: path), path, directory)
+}
+
+func decision(_ id: String) -> LogEntry {
+    let record = DecisionRecord(
+        decisionId: id, time: Timestamp.format(Date()), component: "gateway", certificateSPKI: String(repeating: "ab", count: 32),
+        certificateSubject: "CN=ice-ero,OU=ice-ero,O=WarrantGate Demo", agency: "ice-ero", category: "federal-immigration", method: "GET",
+        path: "/records/inmates/2017-000123", action: "records.read", subject: "2017-000123", warrantReference: "JW-2026-0001", effect: .allow,
+        reason: "permitted", rules: ["immigration-with-judicial-warrant"], obligations: ["count-for-council-report"], policy: "denver",
+        policyDigest: String(repeating: "cd", count: 32), status: nil
+    )
+    return LogEntry(kind: .decision, time: Date(), decisionId: id, canonical: record.canonical)
+}
+
+print("WarrantGate micro-benchmarks (\(ProcessInfo.processInfo.activeProcessorCount) cores)\n")
+
+// Path canonicalisation and classification.
+let policy = try PolicyParser.load(path: root.appendingPathComponent("policies/denver.yaml").path)
+let classifier = policy.classifier
+var sink = 0
+try measure("canonicalise /records//inmates/./2017-000123?x=1", iterations: 200_000) {
+    sink &+= try CanonicalTarget(raw: "/records//inmates/./2017-000123?x=1").segments.count
+}
+let target = try CanonicalTarget(raw: "/records/inmates/2017-000123")
+try measure("classify GET /records/inmates/{booking}", iterations: 200_000) {
+    let match = try classifier.match(method: "GET", target: target)
+    sink &+= try classifier.classify(route: match.route, parameters: match.parameters, target: target, body: nil).subject?.count ?? 0
+}
+
+// Policy evaluation with the warrant check against a cached registry of 10,000 documents.
+let denver = TimeZone(identifier: "America/Denver")!
+var documents: [RegisteredDocument] = []
+for index in 0..<10_000 {
+    documents.append(RegisteredDocument(
+        reference: index == 0 ? "JW-2026-0001" : "JW-\(index)", kind: .judicialWarrant, status: .active, agency: "ice-ero",
+        subjects: [index == 0 ? "2017-000123" : String(format: "2016-%06d", index)], scope: ["records.read"], expires: "2099-12-31",
+        expiresAt: LocalDate("2099-12-31")!.end(in: denver)
+    ))
+}
+let registry = RegistrySnapshot(documents: documents, records: [], version: 1)
+let evaluator = Evaluator(policy: policy)
+let match = try classifier.match(method: "GET", target: target)
+let classification = try classifier.classify(route: match.route, parameters: match.parameters, target: target, body: nil)
+let ice = Agency(id: "ice-ero", name: "ICE", category: .federalImmigration)
+let now = Date()
+let input = EvaluationInput(agency: ice, method: "GET", classification: classification, warrantReference: "JW-2026-0001", time: now)
+measure("evaluate Denver policy, ICE with a judicial warrant (allow)", iterations: 200_000) {
+    sink &+= evaluator.evaluate(input, registry: registry).rules.count
+}
+let denied = EvaluationInput(agency: ice, method: "GET", classification: classification, warrantReference: nil, time: now)
+measure("evaluate Denver policy, ICE without a warrant (deny)", iterations: 200_000) {
+    sink &+= evaluator.evaluate(denied, registry: registry).rules.count
+}
+
+// JSON redaction.
+let record = Array(#"{"bookingNumber":"2017-000123","name":"Ana Morales","status":"in custody","housingUnit":"4B","charges":[{"statute":"C.R.S. 18-4-203","description":"second degree burglary"}],"citizenship":"unknown","immigrationStatus":"undocumented (reported)","alienNumber":"A-201-555-0199","demographics":{"dateOfBirth":"1990-04-11","countryOfBirth":"Mexico","placeOfBirth":"Mexico"}}"#.utf8)
+var big: [UInt8] = Array("[".utf8)
+while big.count < 1 << 20 {
+    if big.count > 1 { big.append(UInt8(ascii: ",")) }
+    big += record
+}
+big += Array("]".utf8)
+let redactor = JSONRedactor(fields: policy.redactAlways)
+for (label, document) in [("redact a 1 KB record", record), ("redact a 1 MB export", big)] {
+    var samples: [Double] = []
+    for _ in 0..<5 {
+        let iterations = document.count > 10_000 ? 20 : 20_000
+        let start = ContinuousClock.now
+        for _ in 0..<iterations { sink &+= try redactor.redact(document).removed }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        samples.append(Double(document.count * iterations) / seconds)
+    }
+    print(String(format: "%-58@ %10.1f MB/s", label as NSString, samples.sorted()[2] / 1e6))
+}
+
+// Merkle append (in memory).
+var frontier = MerkleFrontier()
+let leaf = Merkle.leafHash(Array("entry".utf8))
+measure("Merkle frontier append (in memory)", iterations: 200_000) {
+    sink &+= frontier.append(leaf: leaf).count
+}
+
+// Durable decision-log appends with group commit (synchronous = FULL).
+for writers in [1, 16, 256] {
+    let (pool, path, directory) = try temporaryDatabase("log")
+    let log = DecisionLog(writer: pool, path: path)
+    let writer = Task { await log.run() }
+    let perWriter = max(200, 40_000 / writers)
+    let start = ContinuousClock.now
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for w in 0..<writers {
+            group.addTask {
+                for i in 0..<perWriter { try await log.append([decision("w\(w)-\(i)")]) }
+            }
+        }
+        try await group.waitForAll()
+    }
+    let elapsed = ContinuousClock.now - start
+    log.close()
+    await writer.value
+    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    print(String(format: "%-58@ %10.0f durable decisions/s", "decision-log append, synchronous=FULL, \(writers) concurrent writers" as NSString, Double(writers * perWriter) / seconds))
+    try? FileManager.default.removeItem(at: directory)
+}
+
+// Export rate over a large log.
+do {
+    let (pool, path, directory) = try temporaryDatabase("export")
+    let log = DecisionLog(writer: pool, path: path)
+    let writer = Task { await log.run() }
+    let batch = 2_000
+    var written = 0
+    let fillStart = ContinuousClock.now
+    while written < exportRows {
+        let count = min(batch, exportRows - written)
+        try await log.append((0..<count).map { decision("e\(written + $0)") })
+        written += count
+    }
+    log.close()
+    await writer.value
+    let fill = ContinuousClock.now - fillStart
+    var bytes = 0
+    let start = ContinuousClock.now
+    let rows = try LogExporter(reader: pool).export(format: .csv) { bytes += $0.utf8.count }
+    let elapsed = ContinuousClock.now - start
+    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    print(String(format: "%-58@ %10.0f rows/s (%d rows, %.1f s, %.0f MB of CSV; log filled in %.1f s; peak RSS %ld MB)",
+                 "export CSV of the log" as NSString, Double(rows) / seconds, rows, seconds, Double(bytes) / 1e6,
+                 Double(fill.components.seconds) + Double(fill.components.attoseconds) / 1e18, usage.ru_maxrss / 1024))
+    try? FileManager.default.removeItem(at: directory)
+}
+if sink == 42 { print("") }

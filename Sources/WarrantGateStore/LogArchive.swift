@@ -1,0 +1,80 @@
+import Foundation
+import GRDB
+import WarrantGateCore
+
+/// Retention: old entries move out of the database into a verifiable archive file, while the Merkle tree stays whole
+/// (its nodes and the archived leaves' hashes remain), so checkpoints, proofs of newer entries and verification
+/// across archive and database keep working.
+public enum LogArchive {
+    /// The shortest retention the CLI allows without an explicit override.
+    public static let defaultRetentionDays = 365
+
+    struct Header: Codable {
+        var format: String
+        var verifierKey: String
+        var fromSeq: UInt64
+        var throughSeq: UInt64
+        var checkpoints: [String]
+    }
+
+    public static let formatName = "warrant-gate-archive/v1"
+
+    /// Moves every entry older than `before` (a prefix of the log) into `path`. Returns the number archived.
+    @discardableResult
+    public static func archive(writer: any DatabaseWriter, before: Date, verifierKey: LogVerifierKey, path: String, operator: String, at time: Date = Date()) throws -> Int {
+        let (from, through, notes) = try writer.read { db -> (UInt64, UInt64, [String]) in
+            let archived = UInt64(try Int64.fetchOne(db, sql: "SELECT archived_through FROM archive_state WHERE id = 1") ?? 0)
+            let firstKept = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM log WHERE time >= ?", arguments: [Timestamp.format(before)])
+            let last = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM log") ?? 0
+            let through = UInt64(firstKept.map { $0 - 1 } ?? last)
+            return (archived + 1, through, try Checkpointer.all(db).map(\.note))
+        }
+        guard through >= from else { return 0 }
+        guard let latest = notes.last, let size = UInt64(latest.split(separator: "\n")[1]), size >= through else {
+            throw StoreError("sign a checkpoint covering seq \(through) first (`warrant-gate log checkpoint`): archived entries must stay provable")
+        }
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+            throw StoreError("cannot write \(path)")
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let header = Header(format: formatName, verifierKey: verifierKey.encoded.trimmingCharacters(in: .newlines), fromSeq: from, throughSeq: through, checkpoints: notes)
+        handle.write(try encoder.encode(header) + Data("\n".utf8))
+        try writer.read { db in
+            let rows = try Row.fetchCursor(db, sql: "SELECT seq, kind, time, decision_id, entry FROM log WHERE seq BETWEEN ? AND ? ORDER BY seq", arguments: [Int64(from), Int64(through)])
+            while let row = try rows.next() {
+                let line = AuditBundle.Line(seq: UInt64(row["seq"] as Int64), kind: row["kind"], time: row["time"], decisionId: row["decision_id"], entry: row["entry"])
+                handle.write(try encoder.encode(line) + Data("\n".utf8))
+            }
+        }
+        try handle.synchronize()
+        try handle.close()
+        return try writer.write { db in
+            try db.execute(sql: "INSERT INTO archived_leaves (seq, leaf_hash) SELECT seq, leaf_hash FROM log WHERE seq BETWEEN ? AND ?", arguments: [Int64(from), Int64(through)])
+            try db.execute(sql: "UPDATE archive_state SET archived_through = ? WHERE id = 1", arguments: [Int64(through)])
+            try db.execute(sql: "DELETE FROM log WHERE seq BETWEEN ? AND ?", arguments: [Int64(from), Int64(through)])
+            try Registry.appendAdmin(db, AdminRecord(
+                time: Timestamp.format(time), operator: `operator`, action: "log.archive", target: "log",
+                details: ["fromSeq": String(from), "throughSeq": String(through), "before": Timestamp.format(before), "file": path]
+            ))
+            return Int(through - from + 1)
+        }
+    }
+
+    /// Reads an archive's entries, for verification spanning archives and the database.
+    static func entries(path: String, visit: (LogVerifier.Entry) throws -> Void) throws -> (from: UInt64, through: UInt64) {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw StoreError("cannot read \(path)") }
+        defer { try? handle.close() }
+        var lines = LineReader(handle: handle)
+        let decoder = JSONDecoder()
+        guard let first = try lines.next(), let header = try? decoder.decode(Header.self, from: Data(first.utf8)), header.format == formatName else {
+            throw StoreError("\(path) is not a \(formatName) file")
+        }
+        while let text = try lines.next() {
+            guard !text.isEmpty else { continue }
+            let line = try decoder.decode(AuditBundle.Line.self, from: Data(text.utf8))
+            try visit(LogVerifier.Entry(seq: line.seq, kind: line.kind, entry: line.entry, storedLeaf: nil))
+        }
+        return (header.fromSeq, header.throughSeq)
+    }
+}
