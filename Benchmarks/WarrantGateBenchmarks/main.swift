@@ -20,7 +20,7 @@ func measure(_ label: String, iterations: Int, unit: String = "op", _ body: () t
         samples.append(Double(elapsed.components.attoseconds) / 1e9 / Double(iterations) + Double(elapsed.components.seconds) * 1e9 / Double(iterations))
     }
     let median = samples.sorted()[2]
-    print(String(format: "%-58@ %10.0f ns/%@   (%.2f M/%@ per second)", label as NSString, median, unit, 1000 / median, unit))
+    print(label.padding(toLength: 62, withPad: " ", startingAt: 0) + String(format: "%10.0f ns/%@   (%.2f M/s)", median, unit, 1000 / median))
 }
 
 func temporaryDatabase(_ name: String) throws -> (DatabasePool, String, URL) {
@@ -99,7 +99,7 @@ for (label, document) in [("redact a 1 KB record", record), ("redact a 1 MB expo
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         samples.append(Double(document.count * iterations) / seconds)
     }
-    print(String(format: "%-58@ %10.1f MB/s", label as NSString, samples.sorted()[2] / 1e6))
+    print(label.padding(toLength: 62, withPad: " ", startingAt: 0) + String(format: "%10.1f MB/s", samples.sorted()[2] / 1e6))
 }
 
 // Merkle append (in memory).
@@ -128,7 +128,8 @@ for writers in [1, 16, 256] {
     log.close()
     await writer.value
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    print(String(format: "%-58@ %10.0f durable decisions/s", "decision-log append, synchronous=FULL, \(writers) concurrent writers" as NSString, Double(writers * perWriter) / seconds))
+    print("decision-log append, synchronous=FULL, \(writers) writers".padding(toLength: 62, withPad: " ", startingAt: 0)
+          + String(format: "%10.0f durable decisions/s", Double(writers * perWriter) / seconds))
     try? FileManager.default.removeItem(at: directory)
 }
 
@@ -155,8 +156,8 @@ do {
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
-    print(String(format: "%-58@ %10.0f rows/s (%d rows, %.1f s, %.0f MB of CSV; log filled in %.1f s; peak RSS %ld MB)",
-                 "export CSV of the log" as NSString, Double(rows) / seconds, rows, seconds, Double(bytes) / 1e6,
+    print("export CSV of the log".padding(toLength: 62, withPad: " ", startingAt: 0) + String(format: "%10.0f rows/s (%d rows, %.1f s, %.0f MB of CSV; log filled in %.1f s; peak RSS %ld MB)",
+                 Double(rows) / seconds, rows, seconds, Double(bytes) / 1e6,
                  Double(fill.components.seconds) + Double(fill.components.attoseconds) / 1e18, usage.ru_maxrss / 1024))
     try? FileManager.default.removeItem(at: directory)
 }

@@ -157,7 +157,7 @@ public struct DevPKIDirectory: Sendable {
             let client = try ca.issueClient(commonName: name, organizationalUnit: name)
             try write("\(name).key", client.privateKeyPEM, secret: true)
             try write("\(name).pem", client.certificatePEM, secret: false)
-            try write("\(name)-bundle.pem", client.certificatePEM + client.privateKeyPEM, secret: true)
+            try write("\(name)-bundle.pem", Self.terminated(client.certificatePEM) + client.privateKeyPEM, secret: true)
             created.append(name)
         }
         return created
@@ -165,12 +165,15 @@ public struct DevPKIDirectory: Sendable {
 
     private func file(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
+    /// PEM text ending in a newline, so that concatenated files (certificate then key) stay valid.
+    private static func terminated(_ text: String) -> String { text.hasSuffix("\n") ? text : text + "\n" }
+
     private func read(_ name: String) -> String? { try? String(contentsOfFile: file(name), encoding: .utf8) }
 
     /// Writes atomically; private keys get owner-only permissions.
     private func write(_ name: String, _ text: String, secret: Bool) throws {
         let path = file(name)
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try Data(Self.terminated(text).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
         try FileManager.default.setAttributes([.posixPermissions: secret ? 0o600 : 0o644], ofItemAtPath: path)
     }
 }

@@ -63,6 +63,34 @@ public struct ExportRow: Sendable, Codable, Equatable {
         "effect", "reason", "rules", "obligations", "policyDigest", "status", "upstreamStatus", "redactedFields", "bytes", "latencyMs", "error",
     ]
 
+    /// One JSON Lines row, keys in a fixed order.
+    var jsonLine: String {
+        var json = CanonicalJSON()
+        json.field("seq", Int(seq))
+        json.field("decisionId", decisionId)
+        json.field("time", time)
+        json.field("agency", agency)
+        json.field("category", category)
+        json.field("certificateSPKI", certificateSPKI)
+        json.field("method", method)
+        json.field("path", path)
+        json.field("action", action)
+        json.field("subject", subject)
+        json.field("warrantReference", warrantReference)
+        json.field("effect", effect.rawValue)
+        json.field("reason", reason)
+        json.field("rules", rules)
+        json.field("obligations", obligations)
+        json.field("policyDigest", policyDigest)
+        json.field("status", status)
+        json.field("upstreamStatus", upstreamStatus)
+        json.field("redactedFields", redactedFields)
+        json.field("bytes", bytes)
+        json.field("latencyMs", latencyMs)
+        json.field("error", error)
+        return json.text + "\n"
+    }
+
     var csvFields: [String] {
         [
             decisionId, time, agency ?? "", category ?? "", certificateSPKI ?? "", method, path, action ?? "", subject ?? "",
@@ -138,17 +166,16 @@ public struct LogExporter: Sendable {
                 WHERE \(conditions.joined(separator: " AND "))
                 ORDER BY d.seq
                 """, arguments: StatementArguments(arguments))
-            let decoder = JSONDecoder()
             var count = 0
             var scanned = 0
             while let row = try rows.next() {
                 scanned += 1
                 if scanned % 4096 == 0 { progress(scanned) }
                 let decisionText: String = row["decision"]
-                let decision = try decoder.decode(DecisionRecord.self, from: Data(decisionText.utf8))
+                let decision = try DecisionRecord(canonical: Array(decisionText.utf8))
                 guard filter.accepts(decision) else { continue }
                 let outcomeText: String? = row["outcome"]
-                let outcome = try outcomeText.map { try decoder.decode(OutcomeRecord.self, from: Data($0.utf8)) }
+                let outcome = try outcomeText.map { text throws(JSONError) in try OutcomeRecord(canonical: Array(text.utf8)) }
                 try emit(ExportRow(seq: row["seq"], decision: decision, outcome: outcome))
                 count += 1
             }
@@ -160,13 +187,11 @@ public struct LogExporter: Sendable {
     /// Writes the export in `format`, line by line, through `write`.
     @discardableResult
     public func export(format: ExportFormat, filter: ExportFilter = ExportFilter(), progress: (Int) -> Void = { _ in }, write: (String) throws -> Void) throws -> Int {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         if format == .csv { try write(CSV.line(ExportRow.csvHeader)) }
         return try forEachRow(filter, progress: progress) { row in
             switch format {
             case .csv: try write(CSV.line(row.csvFields))
-            case .jsonl: try write(String(decoding: try encoder.encode(row), as: UTF8.self) + "\n")
+            case .jsonl: try write(row.jsonLine)
             }
         }
     }
@@ -192,8 +217,12 @@ enum CSV {
 
     static func cell(_ value: String) -> String {
         var text = value
-        if let first = text.first, "=+-@\t\r".contains(first), Double(text) == nil { text = "'" + text }
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        if let first = text.utf8.first, [UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0d].contains(first),
+           Double(text) == nil {
+            text = "'" + text
+        }
+        // Scanning bytes, not Characters: exports format millions of cells.
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0a || $0 == 0x0d }) else { return text }
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }

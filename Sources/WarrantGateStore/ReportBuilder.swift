@@ -14,11 +14,10 @@ public enum ReportBuilder {
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT entry FROM log WHERE kind = 'decision' AND seq <= ? AND time >= ? AND time < ? ORDER BY seq
                 """, arguments: [Int64(treeSize), Timestamp.format(period.start), Timestamp.format(period.end)])
-            let decoder = JSONDecoder()
             var requests: [ReportData.Request] = []
             while let row = try rows.next() {
                 let text: String = row["entry"]
-                let decision = try decoder.decode(DecisionRecord.self, from: Data(text.utf8))
+                let decision = try DecisionRecord(canonical: Array(text.utf8))
                 guard decision.category == AgencyCategory.federalImmigration.rawValue, let time = Timestamp.parse(decision.time) else { continue }
                 let components = calendar.dateComponents([.year, .month], from: time)
                 requests.append(ReportData.Request(

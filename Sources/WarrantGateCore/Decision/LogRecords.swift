@@ -225,8 +225,36 @@ public struct AdminRecord: Sendable, Codable, Equatable {
 
 /// Timestamps in the log: RFC 3339 in UTC with milliseconds, such as `2026-11-25T14:03:07.123Z`.
 public enum Timestamp {
+    /// Formats without Foundation's formatters, which cost microseconds on the hot path.
     public static func format(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var seconds = time_t(milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000)
+        let millis = Int(milliseconds - Int64(seconds) * 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        var bytes = [UInt8](repeating: 0, count: 24)
+        func put(_ value: Int, _ width: Int, at offset: Int) {
+            var value = value
+            for index in stride(from: offset + width - 1, through: offset, by: -1) {
+                bytes[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+            }
+        }
+        put(Int(parts.tm_year) + 1900, 4, at: 0)
+        bytes[4] = UInt8(ascii: "-")
+        put(Int(parts.tm_mon) + 1, 2, at: 5)
+        bytes[7] = UInt8(ascii: "-")
+        put(Int(parts.tm_mday), 2, at: 8)
+        bytes[10] = UInt8(ascii: "T")
+        put(Int(parts.tm_hour), 2, at: 11)
+        bytes[13] = UInt8(ascii: ":")
+        put(Int(parts.tm_min), 2, at: 14)
+        bytes[16] = UInt8(ascii: ":")
+        put(Int(parts.tm_sec), 2, at: 17)
+        bytes[19] = UInt8(ascii: ".")
+        put(millis, 3, at: 20)
+        bytes[23] = UInt8(ascii: "Z")
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     public static func parse(_ text: String) -> Date? {

@@ -30,9 +30,14 @@ public struct EvaluationError: Error, Sendable, Equatable {
 public struct Evaluator: Sendable {
     public let policy: Policy
     public let verifier = WarrantVerifier()
+    /// The policy's redaction list and each rule's, lower-cased once rather than per request.
+    private let redactAlways: Set<String>
+    private let ruleRedactions: [String: [String]]
 
     public init(policy: Policy) {
         self.policy = policy
+        self.redactAlways = Set(policy.redactAlways.map { $0.lowercased() })
+        self.ruleRedactions = Dictionary(policy.rules.map { ($0.id, $0.redact.map { $0.lowercased() }) }, uniquingKeysWith: { first, _ in first })
     }
 
     public func evaluate(_ input: EvaluationInput, registry: any DocumentRegistry) -> Decision {
@@ -65,10 +70,10 @@ public struct Evaluator: Sendable {
             return Decision(effect: .deny, reason: reason, rules: forbids.map(\.id))
         }
         guard !permits.isEmpty else { return Decision(effect: .deny, reason: "no_matching_permit") }
-        var redact = Set(policy.redactAlways.map { $0.lowercased() })
+        var redact = redactAlways
         var obligations: [String] = []
         for rule in permits {
-            redact.formUnion(rule.redact.map { $0.lowercased() })
+            if let extra = ruleRedactions[rule.id], !extra.isEmpty { redact.formUnion(extra) }
             for obligation in rule.obligations where !obligations.contains(obligation) { obligations.append(obligation) }
         }
         var warrant: String?

@@ -6,10 +6,35 @@
 /// Insignificant whitespace is not preserved.
 public struct JSONRedactor: Sendable {
     public let fields: Set<String>
+    /// The names as lower-case bytes, to compare keys without allocating.
+    private let fieldBytes: [[UInt8]]
 
     /// - Parameter fields: names to remove; compared case-insensitively.
     public init(fields: some Sequence<String>) {
         self.fields = Set(fields.map { $0.lowercased() })
+        self.fieldBytes = self.fields.map { Array($0.utf8) }
+    }
+
+    /// Whether the key at `raw` (with quotes) names a redacted field.
+    private func isRedacted(_ scanner: inout JSONScanner, key raw: Range<Int>, hasEscape: Bool) throws(JSONError) -> Bool {
+        if hasEscape {
+            let end = scanner.index
+            scanner.index = raw.lowerBound
+            let decoded = try scanner.scanString().decoded
+            scanner.index = end
+            return fields.contains(decoded.lowercased())
+        }
+        let length = raw.count - 2
+        let start = raw.lowerBound + 1
+        candidates: for field in fieldBytes where field.count == length {
+            for offset in 0..<length {
+                var byte = scanner.bytes[start + offset]
+                if byte >= 0x41 && byte <= 0x5a { byte |= 0x20 }
+                if byte != field[offset] { continue candidates }
+            }
+            return true
+        }
+        return false
     }
 
     public var isEmpty: Bool { fields.isEmpty }
@@ -33,17 +58,34 @@ public struct JSONRedactor: Sendable {
             scanner.index += 1
             output.append(UInt8(ascii: "{"))
             var first = true
-            try scanner.forEachMember { scanner, key throws(JSONError) in
-                if fields.contains(key.decoded.lowercased()) {
-                    try scanner.skipValue(depth: depth + 1)
-                    removed += 1
-                    return
+            scanner.skipWhitespace()
+            if scanner.current == UInt8(ascii: "}") {
+                scanner.index += 1
+            } else {
+                while true {
+                    scanner.skipWhitespace()
+                    let key = try scanner.skipString()
+                    try scanner.expect(UInt8(ascii: ":"))
+                    if try isRedacted(&scanner, key: key.raw, hasEscape: key.hasEscape) {
+                        try scanner.skipValue(depth: depth + 1)
+                        removed += 1
+                    } else {
+                        if !first { output.append(UInt8(ascii: ",")) }
+                        first = false
+                        output.append(contentsOf: scanner.bytes[key.raw])
+                        output.append(UInt8(ascii: ":"))
+                        try copyValue(&scanner, into: &output, removed: &removed, depth: depth + 1)
+                    }
+                    scanner.skipWhitespace()
+                    if scanner.current == UInt8(ascii: ",") {
+                        scanner.index += 1
+                    } else if scanner.current == UInt8(ascii: "}") {
+                        scanner.index += 1
+                        break
+                    } else {
+                        throw scanner.fail("expected ',' or '}'")
+                    }
                 }
-                if !first { output.append(UInt8(ascii: ",")) }
-                first = false
-                output.append(contentsOf: scanner.bytes[key.raw])
-                output.append(UInt8(ascii: ":"))
-                try copyValue(&scanner, into: &output, removed: &removed, depth: depth + 1)
             }
             output.append(UInt8(ascii: "}"))
         case UInt8(ascii: "["):
@@ -57,7 +99,7 @@ public struct JSONRedactor: Sendable {
             }
             output.append(UInt8(ascii: "]"))
         case UInt8(ascii: "\""):
-            let string = try scanner.scanString()
+            let string = try scanner.skipString()
             output.append(contentsOf: scanner.bytes[string.raw])
         default:
             let scalar = try scanner.scanScalar()

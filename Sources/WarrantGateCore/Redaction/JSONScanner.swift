@@ -41,6 +41,33 @@ struct JSONScanner {
         index += 1
     }
 
+    /// Validates and skips a string starting at `"`; returns its raw range (with quotes) and whether it holds an
+    /// escape. Nothing is allocated unless it does.
+    mutating func skipString() throws(JSONError) -> (raw: Range<Int>, hasEscape: Bool) {
+        let start = index
+        guard current == UInt8(ascii: "\"") else { throw fail("expected a string") }
+        index += 1
+        var hasEscape = false
+        var scratch: [UInt8] = []
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                return (start..<index, hasEscape)
+            }
+            if byte == UInt8(ascii: "\\") {
+                hasEscape = true
+                index += 1
+                try scanEscape(into: &scratch)
+                scratch.removeAll(keepingCapacity: true)
+                continue
+            }
+            guard byte >= 0x20 else { throw fail("control character in string") }
+            index += 1
+        }
+        throw fail("unterminated string")
+    }
+
     /// Scans a string starting at `"`; returns the raw range (with quotes) and the decoded text.
     mutating func scanString() throws(JSONError) -> (raw: Range<Int>, decoded: String) {
         let start = index
@@ -160,7 +187,7 @@ struct JSONScanner {
             index += 1
             try forEachElement { scanner throws(JSONError) in try scanner.skipValue(depth: depth + 1) }
         case UInt8(ascii: "\""):
-            _ = try scanString()
+            _ = try skipString()
         default:
             _ = try scanScalar()
         }

@@ -31,6 +31,16 @@ struct GatewayResponder: HTTPResponder {
     let now: @Sendable () -> Date
 
     func respond(to request: Request, context: GatewayRequestContext) async throws -> Response {
+        var response = try await decide(request, context: context)
+        // An HTTP/1.0 client that asks for keep-alive (ab -k) keeps its connection only if the answer says so.
+        if request.headers[.connection]?.lowercased().contains("keep-alive") == true {
+            response.headers[.connection] = "keep-alive"
+        }
+        return response
+    }
+
+    /// Runs the pipeline's stages for one request.
+    private func decide(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let started = ContinuousClock.now
         let current = state.current
         var record = DecisionRecord(
