@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GRDB
 import WarrantGateCore
 import WarrantGateStore
 
@@ -18,6 +19,13 @@ struct LogCommand: ParsableCommand {
         func files(database: String) -> LogKeyFiles {
             key.map(LogKeyFiles.init(privatePath:)) ?? LogKeyFiles(databasePath: database)
         }
+    }
+
+    /// Signs a checkpoint of the log if it grew and the signing key is at hand (exports, proofs and reports do).
+    static func signCheckpointIfPossible(_ pool: DatabasePool, keyFiles: LogKeyFiles) throws {
+        guard keyFiles.exists else { return }
+        let key = try storeCall { try keyFiles.signingKey() }
+        try storeCall { try Checkpointer(writer: pool, key: key, origin: key.name).sign() }
     }
 
     enum Format: String, ExpressibleByArgument {
@@ -53,11 +61,7 @@ struct LogCommand: ParsableCommand {
         func run() throws {
             let pool = try admin.open()
             let keyFiles = keys.files(database: admin.db)
-            if keyFiles.exists {
-                let key = try storeCall { try keyFiles.signingKey() }
-                let origin = key.name
-                try storeCall { try Checkpointer(writer: pool, key: key, origin: origin).sign() }
-            }
+            try LogCommand.signCheckpointIfPossible(pool, keyFiles: keyFiles)
             let sink = try Sink(path: out)
             let progress = ProgressBar(enabled: out != nil && isatty(STDERR_FILENO) == 1, total: try storeCall { try LogExporter(reader: pool).decisionCount() })
             let count: Int
@@ -116,10 +120,7 @@ struct LogCommand: ParsableCommand {
         func run() throws {
             let pool = try admin.open()
             let files = keys.files(database: admin.db)
-            if files.exists {
-                let key = try storeCall { try files.signingKey() }
-                try storeCall { try Checkpointer(writer: pool, key: key, origin: key.name).sign() }
-            }
+            try LogCommand.signCheckpointIfPossible(pool, keyFiles: files)
             guard let latest = try storeCall({ try Checkpointer.latest(pool) }) else {
                 throw CLIError(.notFound, "no checkpoint has been signed yet (is there a signing key at \(files.privatePath)?)")
             }
@@ -184,10 +185,7 @@ struct LogCommand: ParsableCommand {
         func run() throws {
             let pool = try admin.open()
             let files = keys.files(database: admin.db)
-            if files.exists {
-                let key = try storeCall { try files.signingKey() }
-                try storeCall { try Checkpointer(writer: pool, key: key, origin: key.name).sign() }
-            }
+            try LogCommand.signCheckpointIfPossible(pool, keyFiles: files)
             let proof = try storeCall { try InclusionProofFile.make(reader: pool, decisionId: decisionId) }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

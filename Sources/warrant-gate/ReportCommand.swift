@@ -35,11 +35,7 @@ struct ReportCommand: ParsableCommand {
         guard let reportPeriod = ReportPeriod(period, timeZone: timeZone) else {
             throw CLIError(.usage, "--period must be a year (2026), a quarter (2026-Q4) or a month (2026-11); got '\(period)'")
         }
-        let keyFiles = LogKeyFiles(databasePath: admin.db)
-        if keyFiles.exists {
-            let key = try storeCall { try keyFiles.signingKey() }
-            try storeCall { try Checkpointer(writer: pool, key: key, origin: key.name).sign() }
-        }
+        try LogCommand.signCheckpointIfPossible(pool, keyFiles: LogKeyFiles(databasePath: admin.db))
         let head = try storeCall { try ReportBuilder.treeHead(reader: pool) }
         let requests = try storeCall { try ReportBuilder.requests(reader: pool, period: reportPeriod, timeZone: timeZone, treeSize: head.size) }
         let data = ReportData(

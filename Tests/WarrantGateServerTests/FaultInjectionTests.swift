@@ -100,29 +100,21 @@ struct FaultInjectionTests {
                 throw CancellationError()
             })
         }
-        var logger = Logger(label: "faulty")
-        logger.logLevel = .critical
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let faulty = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { continuation.yield($0.localAddress!.port!) }, logger: logger)
-        let group = ServiceGroup(services: [faulty], gracefulShutdownSignals: [], logger: logger)
-        let task = Task { try await group.run() }
-        var port = 0
-        for await bound in ports { port = bound; break }
         var limits = GatewayConfiguration.Limits()
         limits.upstreamReadTimeout = .milliseconds(500)
-        try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"], limits: limits) { gateway in
-            let started = ContinuousClock.now
-            let stalled = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
-            #expect(stalled.status == 504)
-            #expect(stalled.reason == "upstream_timeout")
-            #expect(ContinuousClock.now - started < .seconds(5))
-            let reset = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000456")
-            #expect([502].contains(reset.status))
-            let rows = try await gateway.exportedRows(expecting: [stalled.decisionId!, reset.decisionId!])
-            #expect(rows.first { $0.decisionId == stalled.decisionId }?.error == "upstream_timeout")
-            #expect(rows.first { $0.decisionId == reset.decisionId }?.error != nil)
+        try await withTestServer(router) { port in
+            try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"], limits: limits) { gateway in
+                let started = ContinuousClock.now
+                let stalled = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
+                #expect(stalled.status == 504)
+                #expect(stalled.reason == "upstream_timeout")
+                #expect(ContinuousClock.now - started < .seconds(5))
+                let reset = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000456")
+                #expect(reset.status == 502)
+                let rows = try await gateway.exportedRows(expecting: [stalled.decisionId!, reset.decisionId!])
+                #expect(rows.first { $0.decisionId == stalled.decisionId }?.error == "upstream_timeout")
+                #expect(rows.first { $0.decisionId == reset.decisionId }?.error != nil)
+            }
         }
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
     }
 }

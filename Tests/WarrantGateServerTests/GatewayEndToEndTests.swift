@@ -212,25 +212,17 @@ struct GatewayEndToEndTests {
             try await Task.sleep(for: .seconds(5))
             return "{}"
         }
-        var logger = Logger(label: "stall")
-        logger.logLevel = .critical
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let stalling = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { continuation.yield($0.localAddress!.port!) }, logger: logger)
-        let group = ServiceGroup(services: [stalling], gracefulShutdownSignals: [], logger: logger)
-        let task = Task { try await group.run() }
-        var port = 0
-        for await bound in ports { port = bound; break }
         var limits = GatewayConfiguration.Limits()
         limits.upstreamResponseTimeout = .milliseconds(300)
-        try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"], limits: limits) { gateway in
-            let started = ContinuousClock.now
-            let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
-            #expect(answer.status == 504)
-            #expect(answer.reason == "upstream_timeout")
-            #expect(ContinuousClock.now - started < .seconds(4))
+        try await withTestServer(router) { port in
+            try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"], limits: limits) { gateway in
+                let started = ContinuousClock.now
+                let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
+                #expect(answer.status == 504)
+                #expect(answer.reason == "upstream_timeout")
+                #expect(ContinuousClock.now - started < .seconds(4))
+            }
         }
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
     }
 
     @Test("a log that cannot be written: 503, and nothing is forwarded")

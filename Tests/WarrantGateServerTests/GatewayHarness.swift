@@ -210,3 +210,30 @@ func withGateway(
     }
     await harness.stop()
 }
+
+/// Runs a throwaway plain-HTTP server on a loopback port for the duration of `body` (faulty upstreams and the like).
+func withTestServer(_ router: Router<BasicRequestContext>, _ body: (Int) async throws -> Void) async throws {
+    var logger = Logger(label: "test-server")
+    logger.logLevel = .critical
+    let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+    let server = Application(
+        router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+        onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger
+    )
+    let group = ServiceGroup(services: [server], gracefulShutdownSignals: [], logger: logger)
+    let task = Task { try await group.run() }
+    var port = 0
+    for await bound in ports {
+        port = bound
+        break
+    }
+    do {
+        try await body(port)
+    } catch {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+        throw error
+    }
+    await group.triggerGracefulShutdown()
+    _ = try? await task.value
+}
