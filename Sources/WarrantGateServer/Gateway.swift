@@ -76,7 +76,9 @@ public final class Gateway: Sendable {
         let proxy = UpstreamProxy(client: client, upstreams: configuration.upstreams, limits: limits, log: log, metrics: metrics, logger: logger, now: now)
         let responder = GatewayResponder(
             state: state, log: log, proxy: proxy, limits: limits, metrics: metrics,
-            concurrency: AgencyConcurrency(limit: limits.maxInFlightPerAgency), logger: logger, now: now
+            concurrency: AgencyConcurrency(limit: limits.maxInFlightPerAgency),
+            factLookup: FactLookupClient(client: client, upstreams: configuration.upstreams, timeout: limits.upstreamResponseTimeout),
+            logger: logger, now: now
         )
         let onListening = self.onListening
         // NIO's own decoder limits sit above the gateway's, so that oversized heads reach the pipeline and are

@@ -52,3 +52,41 @@ struct PolicyOperationsTests {
         }
     }
 }
+
+@Suite("Facts looked up in the records system", .serialized)
+struct FactLookupTests {
+    @Test("California's qualifying-conviction rule reads the records system, the registry overrides it, a failed lookup denies")
+    func lookup() async throws {
+        try await withGateway(configure: { _, configuration in
+            configuration.policyPath = Repository.path("policies/california.yaml")
+        }) { gateway in
+            let convicted = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456")
+            #expect(convicted.status == 200)
+            #expect(convicted.json["citizenship"] == nil)
+            let clean = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000123")
+            #expect(clean.reason == "warrant_or_qualifying_conviction_required")
+            #expect(gateway.recorder.requests.filter { $0.path.hasSuffix("/facts") }.count == 2)
+
+            // A fact set by staff in the registry takes precedence over the records system's.
+            try gateway.registry.setFact(subject: "2017-000456", name: "conviction", value: "none", operator: "records-unit")
+            try await gateway.awaitRegistry()
+            #expect(try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456").reason == "warrant_or_qualifying_conviction_required")
+            // The answer is cached: no new lookup for a subject seen within the TTL.
+            #expect(gateway.recorder.requests.filter { $0.path.hasSuffix("/facts") }.count == 2)
+        }
+
+        try await withGateway(configure: { directory, configuration in
+            let policy = try String(contentsOfFile: Repository.path("policies/california.yaml"), encoding: .utf8)
+                .replacingOccurrences(of: "fact-lookup:\n  upstream: records", with: "fact-lookup:\n  upstream: facts")
+            let path = directory.appendingPathComponent("california.yaml").path
+            try policy.write(toFile: path, atomically: true, encoding: .utf8)
+            configuration.policyPath = path
+            configuration.upstreams["facts"] = "http://127.0.0.1:1"
+        }) { gateway in
+            let answer = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456")
+            #expect(answer.status == 403)
+            #expect(answer.reason == "policy_error")
+            #expect(gateway.recorder.requests.isEmpty)
+        }
+    }
+}

@@ -148,7 +148,8 @@ public struct CanonicalTarget: Sendable, Equatable {
         return high << 4 | low
     }
 
-    static func encode(_ text: String) -> String {
+    /// Percent-encodes every byte outside the unreserved set (and `.`).
+    public static func encode(_ text: String) -> String {
         var out: [UInt8] = []
         for byte in text.utf8 {
             if isUnreserved(byte) || byte == UInt8(ascii: ".") {

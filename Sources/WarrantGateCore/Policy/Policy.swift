@@ -31,6 +31,25 @@ public struct Rule: Sendable, Equatable {
     public let line: Int?
 }
 
+/// Where the gateway looks up facts about an inmate in a records system, and how long it keeps them.
+public struct FactLookup: Sendable, Equatable {
+    /// The upstream (by name) that answers.
+    public let upstream: String
+    /// The path, with `{subject}` standing for the booking number; the answer is a flat JSON object of strings.
+    public let path: String
+    /// How long an answer is reused.
+    public let ttl: TimeInterval
+    /// At most this many subjects are cached.
+    public let maxEntries: Int
+
+    public init(upstream: String, path: String, ttl: TimeInterval, maxEntries: Int) {
+        self.upstream = upstream
+        self.path = path
+        self.ttl = ttl
+        self.maxEntries = maxEntries
+    }
+}
+
 /// A jurisdiction's policy: routes that classify requests, fields never shared, and rules.
 public struct Policy: Sendable {
     public let name: String
@@ -47,12 +66,14 @@ public struct Policy: Sendable {
     /// Problems that do not stop the policy from loading: unknown data kinds or facts, rules that can never match,
     /// rules shadowed by a forbid. `policy check` prints them.
     public let warnings: [FileError]
+    /// Facts looked up in a records system (beside those set in the registry), if the policy configures it.
+    public let factLookup: FactLookup?
 
     public var classifier: Classifier { Classifier(routes: routes, subjectFormat: subjectFormat) }
 
     public init(
         name: String, title: String, timeZone: TimeZone, subjectFormat: SubjectFormat, routes: [Route], redactAlways: [String],
-        rules: [Rule], digest: String, source: String, warnings: [FileError] = []
+        rules: [Rule], digest: String, source: String, warnings: [FileError] = [], factLookup: FactLookup? = nil
     ) {
         self.name = name
         self.title = title
@@ -64,6 +85,7 @@ public struct Policy: Sendable {
         self.digest = digest
         self.source = source
         self.warnings = warnings
+        self.factLookup = factLookup
     }
 
     static func digest(of bytes: [UInt8]) -> String {

@@ -4,7 +4,7 @@ import Foundation
 ///
 /// The format is documented in `policies/README.md`.
 public enum PolicyParser {
-    static let topLevelKeys: Set<String> = ["policy", "title", "time-zone", "subject-format", "routes", "redact", "rules", "notes", "facts"]
+    static let topLevelKeys: Set<String> = ["policy", "title", "time-zone", "subject-format", "routes", "redact", "rules", "notes", "facts", "fact-lookup"]
     static let routeKeys: Set<String> = ["id", "method", "path", "action", "subject", "upstream", "data", "public"]
     static let ruleKeys: Set<String> = ["id", "effect", "description", "when", "unless", "reason", "redact", "obligations", "effective"]
     static let conditionKeys: Set<String> = [
@@ -74,10 +74,23 @@ public enum PolicyParser {
             if rules.contains(where: { $0.id == rule.id }) { throw node.error("rule id '\(rule.id)' is used twice") }
             rules.append(rule)
         }
+        var lookup: FactLookup?
+        if let node = root["fact-lookup"] {
+            try node.requireKeys(in: ["upstream", "path", "ttl", "max-entries"], what: "fact-lookup")
+            let upstream = try node.required("upstream", in: "fact-lookup").string("upstream")
+            let pathNode = try node.required("path", in: "fact-lookup")
+            let path = try pathNode.string("path")
+            guard path.hasPrefix("/"), path.contains("{subject}"),
+                  (try? CanonicalTarget(raw: path.replacingOccurrences(of: "{subject}", with: "x")))?.target == path.replacingOccurrences(of: "{subject}", with: "x")
+            else { throw pathNode.error("fact-lookup path must be a canonical path containing {subject}") }
+            let maxEntries = try node["max-entries"]?.int("max-entries") ?? 10_000
+            guard maxEntries > 0 else { throw node.error("max-entries must be positive") }
+            lookup = FactLookup(upstream: upstream, path: path, ttl: try node["ttl"].map(duration) ?? 300, maxEntries: maxEntries)
+        }
         let policy = Policy(
             name: name, title: title, timeZone: timeZone, subjectFormat: SubjectFormat(pattern: format), routes: routes,
             redactAlways: redact, rules: rules, digest: Policy.digest(of: Array(text.utf8)), source: file,
-            warnings: context.warnings
+            warnings: context.warnings, factLookup: lookup
         )
         return policy.withLintWarnings()
     }

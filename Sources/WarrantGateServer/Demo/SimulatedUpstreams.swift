@@ -40,6 +40,10 @@ public enum SimulatedUpstreams {
                 """
             )
         }
+        router.get("/records/inmates/:booking/facts") { _, context -> Response in
+            guard let inmate = inmate(context.parameters.get("booking")) else { return notFound() }
+            return json(#"{"conviction":"\#(inmate.booking == "2017-000456" ? "serious-felony" : "none")"}"#)
+        }
         router.get("/records/locator/:booking") { _, context -> Response in
             guard let inmate = inmate(context.parameters.get("booking")) else { return notFound() }
             return json(#"{"bookingNumber":"\#(inmate.booking)","name":"\#(inmate.name)","custodyStatus":"in custody","facility":"Downtown Detention Center"}"#)

@@ -27,6 +27,7 @@ struct GatewayResponder: HTTPResponder {
     let limits: GatewayConfiguration.Limits
     let metrics: GatewayMetrics
     let concurrency: AgencyConcurrency
+    let factLookup: FactLookupClient
     let logger: Logger
     let now: @Sendable () -> Date
 
@@ -126,11 +127,23 @@ struct GatewayResponder: HTTPResponder {
         }
         record.subject = classification.subject
 
-        // 5. Decide, and let the shadow policy (if any) decide beside it without effect.
+        // 5. Decide, and let the shadow policy (if any) decide beside it without effect. Facts the policy looks up
+        //    in the records system are fetched (or taken from the cache) first.
         let time = now()
+        var registry = current.registry
+        if let lookup = current.policies.policy.factLookup, let subject = classification.subject {
+            let facts: Result<[String: String], FactLookupError>
+            do {
+                facts = .success(try await factLookup.facts(subject: subject, lookup: lookup))
+            } catch {
+                logger.warning("fact lookup failed; rules that need facts deny", metadata: ["subject": "\(subject)", "error": "\(error)"])
+                facts = .failure(FactLookupError("\(error)"))
+            }
+            registry = FactOverlayRegistry(base: registry, subject: subject, lookedUp: facts)
+        }
         let decision = current.policies.evaluator.evaluate(
             EvaluationInput(agency: agency, method: request.method.rawValue, classification: classification, warrantReference: warrantReference, time: time),
-            registry: current.registry
+            registry: registry
         )
         record.reason = decision.reason
         record.rules = decision.rules
@@ -139,7 +152,7 @@ struct GatewayResponder: HTTPResponder {
         if let shadow = current.policies.shadow {
             let candidate = shadow.decide(
                 method: request.method.rawValue, target: target, body: bufferedBody.map { Array($0.readableBytesView) }, agency: agency,
-                warrant: warrantReference, time: time, registry: current.registry
+                warrant: warrantReference, time: time, registry: registry
             )
             metrics.countShadowEvaluation(agrees: candidate.effect == decision.effect && candidate.reason == decision.reason)
             if candidate.effect != decision.effect || candidate.reason != decision.reason {

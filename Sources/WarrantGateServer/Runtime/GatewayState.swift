@@ -29,6 +29,9 @@ public struct PolicySet: Sendable {
             for route in candidate.routes where configuration.upstreams[route.upstream] == nil {
                 throw FileError(file: path, line: nil, message: "route '\(route.id)' uses upstream '\(route.upstream)', which the configuration does not define")
             }
+            if let lookup = candidate.factLookup, configuration.upstreams[lookup.upstream] == nil {
+                throw FileError(file: path, line: nil, message: "fact-lookup uses upstream '\(lookup.upstream)', which the configuration does not define")
+            }
         }
         return PolicySet(policy: policy, directory: directory, shadow: shadow)
     }
