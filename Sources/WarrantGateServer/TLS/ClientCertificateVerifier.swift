@@ -30,6 +30,9 @@ public final class ClientCertificateVerifier: Sendable {
     }
 
     private let trust: Mutex<Trust>
+    /// Chains that validated recently, by the leaf's DER bytes, with the time until which the result may be reused
+    /// (a minute, and never past the leaf's expiry). Cleared whenever the trust changes.
+    private let validated = Mutex<[[UInt8]: Date]>([:])
     private let now: @Sendable () -> Date
     let refusals: @Sendable (String) -> Void
 
@@ -42,6 +45,7 @@ public final class ClientCertificateVerifier: Sendable {
 
     public func replace(trust: Trust) {
         self.trust.withLock { $0 = trust }
+        validated.withLock { $0.removeAll() }
     }
 
     /// Verifies a presented chain, leaf first.
@@ -55,8 +59,10 @@ public final class ClientCertificateVerifier: Sendable {
     func refusal(_ presented: [NIOSSLCertificate]) async -> String? {
         guard !presented.isEmpty else { return "no client certificate" }
         let parsed: [Certificate]
+        let leafDER: [UInt8]
         do {
-            parsed = try presented.map { try Certificate(derEncoded: $0.toDERBytes()) }
+            leafDER = try presented[0].toDERBytes()
+            parsed = try [Certificate(derEncoded: leafDER)] + presented.dropFirst().map { try Certificate(derEncoded: $0.toDERBytes()) }
         } catch {
             return "unparseable client certificate"
         }
@@ -66,12 +72,19 @@ public final class ClientCertificateVerifier: Sendable {
         if trust.revokedSPKIs.contains(identity.spkiSHA256) || trust.revokedSerials.contains(identity.serial) {
             return "revoked by the configuration's deny list"
         }
+        let time = now()
+        if let until = validated.withLock({ $0[leafDER] }), time < until, time >= leaf.notValidBefore { return nil }
         var verifier = Verifier(rootCertificates: CertificateStore(trust.roots)) {
-            RFC5280Policy(validationTime: now())
+            RFC5280Policy(validationTime: time)
         }
         let result = await verifier.validate(leaf: leaf, intermediates: CertificateStore(parsed.dropFirst()))
         switch result {
-        case .validCertificate: return nil
+        case .validCertificate:
+            validated.withLock { cache in
+                if cache.count >= 4096 { cache.removeAll(keepingCapacity: true) }
+                cache[leafDER] = min(time.addingTimeInterval(60), leaf.notValidAfter)
+            }
+            return nil
         case .couldNotValidate(let failures):
             let reasons = failures.map { String(describing: $0.policyFailureReason) }
             return "chain does not validate: " + (reasons.first ?? "no path to a trusted root")
