@@ -25,14 +25,12 @@ enum HeaderRules {
             || lowercasedName == "host" || lowercasedName == "content-length" || lowercasedName == "expect"
     }
 
-    /// Names listed in `Connection:` headers, lower-cased. The gateway drops these too, but they can never remove
-    /// a header the gateway adds, since those are added after filtering.
-    static func connectionNominated(_ fields: HTTPFields) -> Set<String> {
+    /// Header names listed in `Connection:` header values, lower-cased. The gateway drops these too, in both
+    /// directions, but they can never remove a header the gateway adds, since those are added after filtering.
+    static func connectionNominated(_ values: some Sequence<String>) -> Set<String> {
         var names = Set<String>()
-        for field in fields where field.name.canonicalName == "connection" {
-            for token in field.value.split(separator: ",") {
-                names.insert(token.trimmingCharacters(in: .whitespaces).lowercased())
-            }
+        for value in values {
+            for token in value.split(separator: ",") { names.insert(token.trimmingCharacters(in: .whitespaces).lowercased()) }
         }
         return names
     }
@@ -75,7 +73,7 @@ enum HeaderRules {
 
     /// The end-to-end request headers to forward upstream, before the gateway adds its own.
     static func forwardable(_ fields: HTTPFields) -> HTTPHeaders {
-        let nominated = connectionNominated(fields)
+        let nominated = connectionNominated(fields[values: .connection])
         var headers = HTTPHeaders()
         for field in fields {
             let name = field.name.canonicalName
@@ -87,10 +85,7 @@ enum HeaderRules {
 
     /// The upstream's response headers to return to the client, without hop-by-hop headers and framing.
     static func returnable(_ headers: HTTPHeaders) -> HTTPFields {
-        var nominated = Set<String>()
-        for value in headers["connection"] {
-            for token in value.split(separator: ",") { nominated.insert(token.trimmingCharacters(in: .whitespaces).lowercased()) }
-        }
+        let nominated = connectionNominated(headers["connection"])
         var fields = HTTPFields()
         for (name, value) in headers {
             let lowered = name.lowercased()

@@ -3,8 +3,6 @@ import Foundation
 import Prometheus
 import WarrantGateCore
 
-typealias WarrantGateCoreEffect = Effect
-
 /// The gateway's Prometheus metrics, kept in a registry of its own and served on the admin listener.
 final class GatewayMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
@@ -19,7 +17,7 @@ final class GatewayMetrics: Sendable {
         policyReloadFailures = CoreMetrics.Counter(label: "warrantgate_policy_reload_failures_total", dimensions: [], factory: factory)
     }
 
-    func count(effect: WarrantGateCoreEffect, reason: String) {
+    func count(effect: Effect, reason: String) {
         CoreMetrics.Counter(label: "warrantgate_decisions_total", dimensions: [("effect", effect.rawValue), ("reason", reason)], factory: factory).increment()
     }
 

@@ -65,7 +65,6 @@ public struct ShadowPolicy: Sendable {
 /// A registry that refuses every lookup: used while the database cannot be read, so rules that need the registry
 /// deny (fail closed) instead of deciding on stale data.
 struct UnavailableRegistry: DocumentRegistry {
-    let version: Int64 = -1
     func document(reference: String) throws -> RegisteredDocument? { throw RegistryUnavailable() }
     func documents(subject: String) throws -> [RegisteredDocument] { throw RegistryUnavailable() }
     func records(subject: String) throws -> [SubjectRecord] { throw RegistryUnavailable() }
