@@ -4,11 +4,16 @@ import WarrantGateCore
 import WarrantGateStore
 
 // Micro-benchmarks: each prints a figure. Run in release mode:
-//   swift run -c release warrant-gate-bench [--export-rows 1000000]
+//   swift run -c release warrant-gate-bench [--export-rows 1000000] [--only core,redact,merkle,append,export]
 // Timings come from the monotonic clock; every figure is the median of several runs where that makes sense.
 
 let arguments = CommandLine.arguments
 let exportRows = arguments.firstIndex(of: "--export-rows").flatMap { Int(arguments[$0 + 1]) } ?? 1_000_000
+/// `--only append,export` runs just those sections (core, redact, merkle, append, export); all run by default.
+let sections = arguments.firstIndex(of: "--only").map { Set(arguments[$0 + 1].split(separator: ",").map(String.init)) }
+/// `--writers 256` measures durable appends at that concurrency only (1, 16 and 256 by default).
+let writerCounts = arguments.firstIndex(of: "--writers").flatMap { Int(arguments[$0 + 1]) }.map { [$0] } ?? [1, 16, 256]
+func runs(_ section: String) -> Bool { sections?.contains(section) ?? true }
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 func measure(_ label: String, iterations: Int, unit: String = "op", _ body: () throws -> Void) rethrows {
@@ -29,23 +34,28 @@ func temporaryDatabase(_ name: String) throws -> (DatabasePool, String, URL) {
     return (try StoreDatabase.openPool(path: path), path, directory)
 }
 
+let spki = String(repeating: "ab", count: 32)
+let policyDigest = String(repeating: "cd", count: 32)
+
 func decision(_ id: String) -> LogEntry {
     let record = DecisionRecord(
-        decisionId: id, time: Timestamp.format(Date()), component: "gateway", certificateSPKI: String(repeating: "ab", count: 32),
+        decisionId: id, time: Timestamp.format(Date()), component: "gateway", certificateSPKI: spki,
         certificateSubject: "CN=ice-ero,OU=ice-ero,O=WarrantGate Demo", agency: "ice-ero", category: "federal-immigration", method: "GET",
         path: "/records/inmates/2017-000123", action: "records.read", subject: "2017-000123", warrantReference: "JW-2026-0001", effect: .allow,
         reason: "permitted", rules: ["immigration-with-judicial-warrant"], obligations: ["count-for-council-report"], policy: "denver",
-        policyDigest: String(repeating: "cd", count: 32), status: nil
+        policyDigest: policyDigest, status: nil
     )
     return LogEntry(kind: .decision, time: Date(), decisionId: id, canonical: record.canonical)
 }
 
 print("WarrantGate micro-benchmarks (\(ProcessInfo.processInfo.activeProcessorCount) cores)\n")
 
-// Path canonicalisation and classification.
 let policy = try PolicyParser.load(path: root.appendingPathComponent("policies/denver.yaml").path)
-let classifier = policy.classifier
 var sink = 0
+
+// Path canonicalisation, classification and policy evaluation.
+if runs("core") {
+let classifier = policy.classifier
 try measure("canonicalise /records//inmates/./2017-000123?x=1", iterations: 200_000) {
     sink &+= try CanonicalTarget(raw: "/records//inmates/./2017-000123?x=1").segments.count
 }
@@ -79,8 +89,10 @@ let denied = EvaluationInput(agency: ice, method: "GET", classification: classif
 measure("evaluate Denver policy, ICE without a warrant (deny)", iterations: 200_000) {
     sink &+= evaluator.evaluate(denied, registry: registry).rules.count
 }
+}
 
 // JSON redaction.
+if runs("redact") {
 let record = Array(#"{"bookingNumber":"2017-000123","name":"Ana Morales","status":"in custody","housingUnit":"4B","charges":[{"statute":"C.R.S. 18-4-203","description":"second degree burglary"}],"citizenship":"unknown","immigrationStatus":"undocumented (reported)","alienNumber":"A-201-555-0199","demographics":{"dateOfBirth":"1990-04-11","countryOfBirth":"Mexico","placeOfBirth":"Mexico"}}"#.utf8)
 var big: [UInt8] = Array("[".utf8)
 while big.count < 1 << 20 {
@@ -101,25 +113,28 @@ for (label, document) in [("redact a 1 KB record", record), ("redact a 1 MB expo
     }
     print(label.padding(toLength: 62, withPad: " ", startingAt: 0) + String(format: "%10.1f MB/s", samples.sorted()[2] / 1e6))
 }
+}
 
 // Merkle append (in memory).
+if runs("merkle") {
 var frontier = MerkleFrontier()
 let leaf = Merkle.leafHash(Array("entry".utf8))
 measure("Merkle frontier append (in memory)", iterations: 200_000) {
     sink &+= frontier.append(leaf: leaf).count
 }
+}
 
 // Durable decision-log appends with group commit (synchronous = FULL).
-for writers in [1, 16, 256] {
+for writers in writerCounts where runs("append") {
     let (pool, path, directory) = try temporaryDatabase("log")
     let log = DecisionLog(writer: pool, path: path)
     let writer = Task { await log.run() }
     let perWriter = max(200, 40_000 / writers)
     let start = ContinuousClock.now
     try await withThrowingTaskGroup(of: Void.self) { group in
-        for w in 0..<writers {
+        for _ in 0..<writers {
             group.addTask {
-                for i in 0..<perWriter { try await log.append([decision("w\(w)-\(i)")]) }
+                for _ in 0..<perWriter { try await log.append([decision(DecisionID.make())]) }
             }
         }
         try await group.waitForAll()
@@ -134,7 +149,7 @@ for writers in [1, 16, 256] {
 }
 
 // Export rate over a large log.
-do {
+if runs("export") {
     let (pool, path, directory) = try temporaryDatabase("export")
     let log = DecisionLog(writer: pool, path: path)
     let writer = Task { await log.run() }
@@ -143,7 +158,7 @@ do {
     let fillStart = ContinuousClock.now
     while written < exportRows {
         let count = min(batch, exportRows - written)
-        try await log.append((0..<count).map { decision("e\(written + $0)") })
+        try await log.append((0..<count).map { _ in decision(DecisionID.make()) })
         written += count
     }
     log.close()

@@ -12,6 +12,9 @@ import WarrantGateCore
 /// share transactions: while one batch is being written and synced, new entries queue up and go out together in
 /// the next, so there is one fsync per batch rather than per request. If a commit fails, every caller in that batch
 /// gets the error, and the gateway refuses the request: nothing is forwarded without its decision on disk.
+///
+/// The writer runs on a thread of its own rather than in the shared task pool, so that a busy pool — the very
+/// requests waiting on this commit — never delays the next batch.
 public final class DecisionLog: Sendable {
     private struct Waiter {
         let entries: [LogEntry]
@@ -20,13 +23,14 @@ public final class DecisionLog: Sendable {
 
     private struct State {
         var queue: [Waiter] = []
-        var writerIdle: CheckedContinuation<Void, Never>?
+        var writerSleeping = false
         var closed = false
     }
 
     private let writer: any DatabaseWriter
     private let file: DatabaseFileIdentity?
     private let state = Mutex(State())
+    private let wake = DispatchSemaphore(value: 0)
 
     /// - Parameter path: the database file; when given, each batch first checks that the file is still the one
     ///   that was opened, since SQLite would otherwise go on writing to a deleted file that no one can read.
@@ -38,67 +42,70 @@ public final class DecisionLog: Sendable {
     /// Appends entries and waits until they are durable.
     public func append(_ entries: [LogEntry]) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let wake: CheckedContinuation<Void, Never>? = state.withLock { state in
-                if state.closed {
-                    continuation.resume(throwing: StoreError("the decision log is closed"))
-                    return nil
-                }
-                state.queue.append(Waiter(entries: entries, continuation: continuation))
-                defer { state.writerIdle = nil }
-                return state.writerIdle
-            }
-            wake?.resume()
+            submit(Waiter(entries: entries, continuation: continuation))
         }
     }
 
     /// Queues entries without waiting for the commit: for records written after the answer (outcomes), which go
     /// out with the next batch. Entries queued before ``close()`` are written before ``run()`` returns.
     public func enqueue(_ entries: [LogEntry]) {
-        let wake: CheckedContinuation<Void, Never>? = state.withLock { state in
-            guard !state.closed else { return nil }
-            state.queue.append(Waiter(entries: entries, continuation: nil))
-            defer { state.writerIdle = nil }
-            return state.writerIdle
+        submit(Waiter(entries: entries, continuation: nil))
+    }
+
+    private func submit(_ waiter: Waiter) {
+        let (accepted, wakeWriter) = state.withLock { state -> (Bool, Bool) in
+            guard !state.closed else { return (false, false) }
+            state.queue.append(waiter)
+            defer { state.writerSleeping = false }
+            return (true, state.writerSleeping)
         }
-        wake?.resume()
+        if !accepted { waiter.continuation?.resume(throwing: StoreError("the decision log is closed")) }
+        if wakeWriter { wake.signal() }
     }
 
     /// Writes queued batches until ``close()`` is called and the queue is empty. Run exactly one of these.
     public func run() async {
-        while true {
-            await waitForWork()
-            let (batch, finished) = state.withLock { state in
-                let batch = state.queue
-                state.queue.removeAll(keepingCapacity: true)
-                return (batch, state.closed && batch.isEmpty)
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let thread = Thread { [self] in
+                writeUntilClosed()
+                done.resume()
             }
-            if finished { return }
-            if !batch.isEmpty { await commit(batch) }
+            thread.name = "warrant-gate-log-writer"
+            thread.start()
         }
     }
 
-    private func waitForWork() async {
-        await withCheckedContinuation { (idle: CheckedContinuation<Void, Never>) in
-            let ready = state.withLock { state -> Bool in
-                if !state.queue.isEmpty || state.closed { return true }
-                state.writerIdle = idle
-                return false
+    private func writeUntilClosed() {
+        while true {
+            let (batch, finished, sleep) = state.withLock { state -> ([Waiter], Bool, Bool) in
+                if state.queue.isEmpty {
+                    state.writerSleeping = !state.closed
+                    return ([], state.closed, !state.closed)
+                }
+                let batch = state.queue
+                state.queue.removeAll(keepingCapacity: true)
+                return (batch, false, false)
             }
-            if ready { idle.resume() }
+            if finished { return }
+            if sleep {
+                wake.wait()
+                continue
+            }
+            commit(batch)
         }
     }
 
     /// One transaction, one fsync, for every entry in the batch.
-    private func commit(_ batch: [Waiter]) async {
+    private func commit(_ batch: [Waiter]) {
         do {
             if let file, !file.isUnchanged() {
                 throw StoreError("the database file \(file.path) was removed or replaced")
             }
-            try await writer.write { db in
+            try writer.write { db in
                 try LogAppender.append(db, batch.flatMap(\.entries).map { entry in
                     LogAppender.Pending(
                         kind: entry.kind.rawValue, time: Timestamp.format(entry.time), decisionId: entry.decisionId,
-                        entry: String(decoding: entry.canonical, as: UTF8.self)
+                        entry: entry.canonical
                     )
                 })
             }
@@ -110,12 +117,12 @@ public final class DecisionLog: Sendable {
 
     /// Stops accepting entries; ``run()`` returns after writing what is queued.
     public func close() {
-        let wake = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let wakeWriter = state.withLock { state -> Bool in
             state.closed = true
-            defer { state.writerIdle = nil }
-            return state.writerIdle
+            defer { state.writerSleeping = false }
+            return state.writerSleeping
         }
-        wake?.resume()
+        if wakeWriter { wake.signal() }
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import WarrantGateCore
 
 /// Appends entries to the log and to its Merkle tree, in the caller's transaction.
@@ -12,20 +13,30 @@ enum LogAppender {
         let kind: String
         let time: String
         let decisionId: String?
-        let entry: String
+        /// The entry's canonical JSON.
+        let entry: [UInt8]
     }
 
     static func append(_ db: Database, _ entries: [Pending]) throws {
         guard !entries.isEmpty else { return }
         var frontier = try loadFrontier(db)
-        let insert = try db.cachedStatement(sql: "INSERT INTO log (seq, kind, time, decision_id, entry, leaf_hash) VALUES (?, ?, ?, ?, ?, ?)")
-        let insertNode = try db.cachedStatement(sql: "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)")
+        // One statement each per batch, bound directly: this loop is the group commit's critical section.
+        let insert = try BoundInsert(db, sql: "INSERT INTO log (seq, kind, time, decision_id, entry, leaf_hash) VALUES (?, ?, ?, ?, ?, ?)")
+        let insertNode = try BoundInsert(db, sql: "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)")
         for entry in entries {
-            let leaf = Merkle.leafHash(LogLeaf.bytes(kind: entry.kind, entry: entry.entry))
-            let seq = Int64(frontier.size) + 1
-            try insert.execute(arguments: [seq, entry.kind, entry.time, entry.decisionId, entry.entry, Data(leaf)])
+            let leaf = LogLeaf.hash(kind: entry.kind, entry: entry.entry)
+            insert.bind(1, Int64(frontier.size) + 1)
+            insert.bind(2, text: entry.kind)
+            insert.bind(3, text: entry.time)
+            insert.bind(4, text: entry.decisionId)
+            insert.bind(5, utf8: entry.entry)
+            insert.bind(6, blob: leaf)
+            try insert.run()
             for node in frontier.append(leaf: leaf) {
-                try insertNode.execute(arguments: [node.level, Int64(node.index), Data(node.hash)])
+                insertNode.bind(1, Int64(node.level))
+                insertNode.bind(2, Int64(node.index))
+                insertNode.bind(3, blob: node.hash)
+                try insertNode.run()
             }
         }
         try db.execute(sql: "UPDATE tree_state SET frontier = ? WHERE id = 1", arguments: [Data(frontier.encoded)])
@@ -66,5 +77,57 @@ enum LogAppender {
     static func root(_ db: Database, size: UInt64) throws -> Merkle.Hash {
         guard size > 0 else { return Merkle.emptyRoot }
         return try Merkle.rangeHash(start: 0, count: size) { level, index in try subtree(db, level: level, index: index) }
+    }
+}
+
+/// A prepared INSERT bound through SQLite's C interface, without boxing each value: the parameters are still
+/// bound, never spliced into the SQL.
+private struct BoundInsert {
+    private let db: Database
+    private let statement: Statement
+    private var handle: SQLiteStatement { statement.sqliteStatement }
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    init(_ db: Database, sql: String) throws {
+        self.db = db
+        self.statement = try db.makeStatement(sql: sql)
+    }
+
+    func bind(_ index: Int32, _ value: Int64) {
+        sqlite3_bind_int64(handle, index, value)
+    }
+
+    func bind(_ index: Int32, text: String?) {
+        guard let text else {
+            sqlite3_bind_null(handle, index)
+            return
+        }
+        sqlite3_bind_text(handle, index, text, -1, Self.transient)
+    }
+
+    func bind(_ index: Int32, utf8: [UInt8]) {
+        utf8.withUnsafeBufferPointer { buffer in
+            _ = buffer.withMemoryRebound(to: CChar.self) { chars in
+                sqlite3_bind_text(handle, index, chars.baseAddress, Int32(chars.count), Self.transient)
+            }
+        }
+    }
+
+    func bind(_ index: Int32, blob: [UInt8]) {
+        blob.withUnsafeBytes { bytes in
+            _ = sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), Self.transient)
+        }
+    }
+
+    /// Executes the statement once with the bound values, then clears them.
+    func run() throws {
+        let code = sqlite3_step(handle)
+        defer {
+            sqlite3_reset(handle)
+            sqlite3_clear_bindings(handle)
+        }
+        guard code == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: statement.sql)
+        }
     }
 }

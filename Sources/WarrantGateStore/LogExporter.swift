@@ -147,41 +147,70 @@ public struct LogExporter: Sendable {
 
     /// Calls `emit` with each matching row in order, and `progress` with the number of decisions scanned. Returns the
     /// number of rows emitted.
+    ///
+    /// Two threads share the work: one reads the rows from SQLite (one read transaction, so one consistent snapshot)
+    /// and hands them over in chunks; the caller's thread decodes, filters and emits them. At most a few chunks are
+    /// in flight, so memory stays constant whatever the size of the log.
     @discardableResult
     public func forEachRow(_ filter: ExportFilter = ExportFilter(), progress: (Int) -> Void = { _ in }, _ emit: (ExportRow) throws -> Void) throws -> Int {
-        try reader.read { db in
-            var conditions = ["d.kind = 'decision'"]
-            var arguments: [any DatabaseValueConvertible] = []
-            if let from = filter.from {
-                conditions.append("d.time >= ?")
-                arguments.append(Timestamp.format(from))
+        var conditions = ["d.kind = 'decision'"]
+        var bounds: [String] = []
+        if let from = filter.from {
+            conditions.append("d.time >= ?")
+            bounds.append(Timestamp.format(from))
+        }
+        if let until = filter.until {
+            conditions.append("d.time < ?")
+            bounds.append(Timestamp.format(until))
+        }
+        let sql = """
+            SELECT d.seq AS seq, d.entry AS decision, o.entry AS outcome
+            FROM log d LEFT JOIN log o ON o.decision_id = d.decision_id AND o.kind = 'outcome'
+            WHERE \(conditions.joined(separator: " AND "))
+            ORDER BY d.seq
+            """
+        let arguments = bounds
+        let handoff = Handoff<[StoredRow]>(capacity: 4)
+        defer { handoff.cancel() }
+        let reading = Thread { [reader] in
+            do {
+                try reader.read { db in
+                    let rows = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(arguments))
+                    var chunk: [StoredRow] = []
+                    while let row = try rows.next() {
+                        // The entries' bytes are copied out in place, without a String in between.
+                        let decision = try row.withUnsafeData(atIndex: 1) { Array($0 ?? Data()) }
+                        let outcome = try row.withUnsafeData(atIndex: 2) { $0.map(Array.init) }
+                        chunk.append(StoredRow(seq: row[0], decision: decision, outcome: outcome))
+                        if chunk.count == StoredRow.chunkSize {
+                            guard handoff.put(chunk) else { return }
+                            chunk = []
+                        }
+                    }
+                    if !chunk.isEmpty { _ = handoff.put(chunk) }
+                }
+                handoff.finish(throwing: nil)
+            } catch {
+                handoff.finish(throwing: error)
             }
-            if let until = filter.until {
-                conditions.append("d.time < ?")
-                arguments.append(Timestamp.format(until))
-            }
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT d.seq AS seq, d.entry AS decision, o.entry AS outcome
-                FROM log d LEFT JOIN log o ON o.decision_id = d.decision_id AND o.kind = 'outcome'
-                WHERE \(conditions.joined(separator: " AND "))
-                ORDER BY d.seq
-                """, arguments: StatementArguments(arguments))
-            var count = 0
-            var scanned = 0
-            while let row = try rows.next() {
+        }
+        reading.name = "warrant-gate-export-reader"
+        reading.start()
+        var count = 0
+        var scanned = 0
+        while let chunk = try handoff.take() {
+            for stored in chunk {
                 scanned += 1
                 if scanned % 4096 == 0 { progress(scanned) }
-                let decisionText: String = row["decision"]
-                let decision = try DecisionRecord(canonical: Array(decisionText.utf8))
+                let decision = try DecisionRecord(canonical: stored.decision)
                 guard filter.accepts(decision) else { continue }
-                let outcomeText: String? = row["outcome"]
-                let outcome = try outcomeText.map { text throws(JSONError) in try OutcomeRecord(canonical: Array(text.utf8)) }
-                try emit(ExportRow(seq: row["seq"], decision: decision, outcome: outcome))
+                let outcome = try stored.outcome.map { bytes throws(JSONError) in try OutcomeRecord(canonical: bytes) }
+                try emit(ExportRow(seq: stored.seq, decision: decision, outcome: outcome))
                 count += 1
             }
-            progress(scanned)
-            return count
         }
+        progress(scanned)
+        return count
     }
 
     /// Writes the export in `format`, line by line, through `write`.
@@ -209,20 +238,100 @@ extension LogExporter {
     }
 }
 
+/// A decision (and its outcome) as stored, before decoding.
+private struct StoredRow: Sendable {
+    static let chunkSize = 1024
+    let seq: Int64
+    let decision: [UInt8]
+    let outcome: [UInt8]?
+}
+
+/// A bounded hand-over between one producing and one consuming thread. The producer stops when the consumer
+/// cancels; the consumer receives the producer's error after the items sent before it.
+final class Handoff<Item: Sendable>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private let capacity: Int
+    // Guarded by `condition`.
+    private var items: [Item] = []
+    private var finished = false
+    private var failure: (any Error)?
+    private var cancelled = false
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    /// Blocks while full; returns false once the consumer has cancelled.
+    func put(_ item: Item) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.count >= capacity && !cancelled { condition.wait() }
+        guard !cancelled else { return false }
+        items.append(item)
+        condition.broadcast()
+        return true
+    }
+
+    func finish(throwing error: (any Error)?) {
+        condition.lock()
+        finished = true
+        failure = error
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The next item, or nil when the producer has finished; rethrows the producer's error.
+    func take() throws -> Item? {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.isEmpty && !finished { condition.wait() }
+        if !items.isEmpty {
+            condition.broadcast()
+            return items.removeFirst()
+        }
+        if let failure { throw failure }
+        return nil
+    }
+
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
 /// RFC 4180 CSV, with formula-leading cells neutralised so a spreadsheet never executes a logged value.
 enum CSV {
     static func line(_ fields: [String]) -> String {
-        fields.map(cell).joined(separator: ",") + "\r\n"
+        var line = ""
+        line.reserveCapacity(fields.reduce(2 + fields.count) { $0 + $1.utf8.count })
+        for (index, field) in fields.enumerated() {
+            if index > 0 { line.append(",") }
+            line.append(cell(field))
+        }
+        line.append("\r\n")
+        return line
     }
 
     static func cell(_ value: String) -> String {
         var text = value
-        if let first = text.utf8.first, [UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0d].contains(first),
-           Double(text) == nil {
-            text = "'" + text
+        switch text.utf8.first {
+        case UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0d:
+            if Double(text) == nil { text = "'" + text }
+        default: break
         }
         // Scanning bytes, not Characters: exports format millions of cells.
-        guard text.utf8.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0a || $0 == 0x0d }) else { return text }
+        let needsQuotes = text.withUTF8 { bytes -> Bool in
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: ","), UInt8(ascii: "\""), 0x0a, 0x0d: return true
+                default: continue
+                }
+            }
+            return false
+        }
+        guard needsQuotes else { return text }
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }

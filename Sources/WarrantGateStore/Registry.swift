@@ -136,7 +136,7 @@ public struct Registry: Sendable {
     }
 
     static func appendAdmin(_ db: Database, _ record: AdminRecord) throws {
-        try LogAppender.append(db, [.init(kind: "admin", time: record.time, decisionId: nil, entry: String(decoding: record.canonical, as: UTF8.self))])
+        try LogAppender.append(db, [.init(kind: "admin", time: record.time, decisionId: nil, entry: record.canonical)])
     }
 
     static func entry(_ row: Row) throws -> DocumentEntry {

@@ -1,8 +1,24 @@
 import ArgumentParser
 import Foundation
+import WarrantGateServer
+
+/// The process entry point. Swift Concurrency's tasks are moved onto the server's NIO event loops before any task
+/// starts, so a request handler runs on the thread that does its I/O instead of hopping to a second thread pool.
+@main
+enum WarrantGateMain {
+    static func main() {
+        EventLoopExecutor.install()
+        let finished = DispatchSemaphore(value: 0)
+        // Detached: the entry point is main-actor code, and the main thread only waits here.
+        Task.detached {
+            await WarrantGateCommand.execute()
+            finished.signal()
+        }
+        finished.wait()
+    }
+}
 
 /// `warrant-gate`: the gateway, its demo, and the admin CLI for the legal unit and auditors.
-@main
 struct WarrantGateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "warrant-gate",
@@ -19,7 +35,7 @@ struct WarrantGateCommand: AsyncParsableCommand {
     )
 
     /// Runs the command and maps errors to the documented exit codes.
-    static func main() async {
+    static func execute() async {
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

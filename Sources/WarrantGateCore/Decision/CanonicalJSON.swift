@@ -7,7 +7,9 @@ public struct CanonicalJSON {
     private(set) public var bytes: [UInt8] = [UInt8(ascii: "{")]
     private var first = true
 
-    public init() {}
+    public init() {
+        bytes.reserveCapacity(768)
+    }
 
     public mutating func field(_ name: String, _ value: String?) {
         key(name)
@@ -43,7 +45,9 @@ public struct CanonicalJSON {
     }
 
     public func finished() -> [UInt8] {
-        bytes + [UInt8(ascii: "}")]
+        var result = bytes
+        result.append(UInt8(ascii: "}"))
+        return result
     }
 
     public var text: String { String(decoding: finished(), as: UTF8.self) }
@@ -57,20 +61,27 @@ public struct CanonicalJSON {
 
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
+    /// Appends `string` quoted and escaped. Runs of bytes that need no escape are copied in one piece.
     static func append(string: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
-        for byte in string.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-                bytes.append(UInt8(ascii: "\\"))
-                bytes.append(byte)
-            case 0x00..<0x20:
-                bytes.append(contentsOf: "\\u00".utf8)
-                bytes.append(hex[Int(byte >> 4)])
-                bytes.append(hex[Int(byte & 0xf)])
-            default:
-                bytes.append(byte)
+        var string = string
+        string.withUTF8 { utf8 in
+            var start = 0
+            for index in utf8.indices {
+                let byte = utf8[index]
+                guard byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 else { continue }
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index]))
+                if byte < 0x20 {
+                    bytes.append(contentsOf: "\\u00".utf8)
+                    bytes.append(hex[Int(byte >> 4)])
+                    bytes.append(hex[Int(byte & 0xf)])
+                } else {
+                    bytes.append(UInt8(ascii: "\\"))
+                    bytes.append(byte)
+                }
+                start = index + 1
             }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
         }
         bytes.append(UInt8(ascii: "\""))
     }

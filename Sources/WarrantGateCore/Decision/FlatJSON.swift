@@ -15,16 +15,23 @@ public enum FlatValue: Sendable, Equatable {
 /// a million of them.
 public enum FlatJSON {
     public static func parse(_ bytes: [UInt8]) throws(JSONError) -> [String: FlatValue] {
+        var object: [String: FlatValue] = [:]
+        try forEachMember(bytes) { key, value in object[key] = value }
+        return object
+    }
+
+    /// Calls `body` with each member of a flat object, in order, without building a dictionary. Nested objects are
+    /// skipped.
+    public static func forEachMember(_ bytes: [UInt8], _ body: (String, FlatValue) -> Void) throws(JSONError) {
         var scanner = try JSONScanner(bytes)
         scanner.skipWhitespace()
         guard scanner.current == UInt8(ascii: "{") else { throw scanner.fail("not an object") }
         scanner.index += 1
-        var object: [String: FlatValue] = [:]
         try scanner.forEachMember { scanner, key throws(JSONError) in
             scanner.skipWhitespace()
             switch scanner.current {
             case UInt8(ascii: "\""):
-                object[key.decoded] = .string(try scanner.scanString().decoded)
+                body(key.decoded, .string(try scanner.scanString().decoded))
             case UInt8(ascii: "["):
                 scanner.index += 1
                 var list: [String] = []
@@ -32,42 +39,64 @@ public enum FlatJSON {
                     scanner.skipWhitespace()
                     list.append(try scanner.scanString().decoded)
                 }
-                object[key.decoded] = .strings(list)
+                body(key.decoded, .strings(list))
             case UInt8(ascii: "{"):
                 try scanner.skipValue(depth: 1)
             default:
-                let range = try scanner.scanScalar()
-                let text = String(decoding: scanner.bytes[range], as: UTF8.self)
-                switch text {
-                case "null": object[key.decoded] = .null
-                case "true": object[key.decoded] = .bool(true)
-                case "false": object[key.decoded] = .bool(false)
-                default:
-                    guard let value = Int(text) else { throw scanner.fail("expected an integer") }
-                    object[key.decoded] = .int(value)
-                }
+                body(key.decoded, try scalar(scanner.bytes[try scanner.scanScalar()], scanner: scanner))
             }
         }
         try scanner.finish()
-        return object
+    }
+
+    private static func scalar(_ text: ArraySlice<UInt8>, scanner: JSONScanner) throws(JSONError) -> FlatValue {
+        if text.elementsEqual("null".utf8) { return .null }
+        if text.elementsEqual("true".utf8) { return .bool(true) }
+        if text.elementsEqual("false".utf8) { return .bool(false) }
+        guard let value = Int(String(decoding: text, as: UTF8.self)) else { throw scanner.fail("expected an integer") }
+        return .int(value)
     }
 }
 
 extension DecisionRecord {
     /// Reads a decision record from its canonical JSON.
     public init(canonical bytes: [UInt8]) throws(JSONError) {
-        let object = try FlatJSON.parse(bytes)
-        guard let id = object["decisionId"]?.string, let time = object["time"]?.string, let method = object["method"]?.string,
-              let path = object["path"]?.string, let effect = object["effect"]?.string.flatMap(Effect.init(rawValue:)),
-              let reason = object["reason"]?.string
-        else { throw JSONError(detail: "not a decision record", offset: 0) }
+        var id, time, method, path, effect, reason: String?
+        var component = "gateway"
+        var spki, subjectName, agency, category, action, subject, warrant, policy, digest: String?
+        var rules: [String] = [], obligations: [String] = []
+        var status: Int?
+        try FlatJSON.forEachMember(bytes) { key, value in
+            switch key {
+            case "decisionId": id = value.string
+            case "time": time = value.string
+            case "component": component = value.string ?? component
+            case "certificateSPKI": spki = value.string
+            case "certificateSubject": subjectName = value.string
+            case "agency": agency = value.string
+            case "category": category = value.string
+            case "method": method = value.string
+            case "path": path = value.string
+            case "action": action = value.string
+            case "subject": subject = value.string
+            case "warrantReference": warrant = value.string
+            case "effect": effect = value.string
+            case "reason": reason = value.string
+            case "rules": rules = value.strings
+            case "obligations": obligations = value.strings
+            case "policy": policy = value.string
+            case "policyDigest": digest = value.string
+            case "status": status = value.int
+            default: break
+            }
+        }
+        guard let id, let time, let method, let path, let effect = effect.flatMap(Effect.init(rawValue:)), let reason else {
+            throw JSONError(detail: "not a decision record", offset: 0)
+        }
         self.init(
-            decisionId: id, time: time, component: object["component"]?.string ?? "gateway", certificateSPKI: object["certificateSPKI"]?.string,
-            certificateSubject: object["certificateSubject"]?.string, agency: object["agency"]?.string, category: object["category"]?.string,
-            method: method, path: path, action: object["action"]?.string, subject: object["subject"]?.string,
-            warrantReference: object["warrantReference"]?.string, effect: effect, reason: reason, rules: object["rules"]?.strings ?? [],
-            obligations: object["obligations"]?.strings ?? [], policy: object["policy"]?.string, policyDigest: object["policyDigest"]?.string,
-            status: object["status"]?.int
+            decisionId: id, time: time, component: component, certificateSPKI: spki, certificateSubject: subjectName, agency: agency,
+            category: category, method: method, path: path, action: action, subject: subject, warrantReference: warrant, effect: effect,
+            reason: reason, rules: rules, obligations: obligations, policy: policy, policyDigest: digest, status: status
         )
     }
 }
@@ -75,13 +104,26 @@ extension DecisionRecord {
 extension OutcomeRecord {
     /// Reads an outcome record from its canonical JSON.
     public init(canonical bytes: [UInt8]) throws(JSONError) {
-        let object = try FlatJSON.parse(bytes)
-        guard let id = object["decisionId"]?.string, let time = object["time"]?.string, let status = object["status"]?.int else {
-            throw JSONError(detail: "not an outcome record", offset: 0)
+        var id, time, error: String?
+        var status, upstreamStatus: Int?
+        var byteCount = 0, latency = 0, redacted = 0
+        try FlatJSON.forEachMember(bytes) { key, value in
+            switch key {
+            case "decisionId": id = value.string
+            case "time": time = value.string
+            case "status": status = value.int
+            case "upstreamStatus": upstreamStatus = value.int
+            case "bytes": byteCount = value.int ?? 0
+            case "latencyMs": latency = value.int ?? 0
+            case "redactedFields": redacted = value.int ?? 0
+            case "error": error = value.string
+            default: break
+            }
         }
+        guard let id, let time, let status else { throw JSONError(detail: "not an outcome record", offset: 0) }
         self.init(
-            decisionId: id, time: time, upstreamStatus: object["upstreamStatus"]?.int, status: status, bytes: object["bytes"]?.int ?? 0,
-            latencyMs: object["latencyMs"]?.int ?? 0, redactedFields: object["redactedFields"]?.int ?? 0, error: object["error"]?.string
+            decisionId: id, time: time, upstreamStatus: upstreamStatus, status: status, bytes: byteCount, latencyMs: latency,
+            redactedFields: redacted, error: error
         )
     }
 }

@@ -8,7 +8,9 @@ public enum RuleEffect: String, Sendable {
 }
 
 /// One rule of a policy.
-public struct Rule: Sendable, Equatable {
+/// A class rather than a struct: the evaluator passes rules around on every request, and one reference is cheaper
+/// to share than ten fields.
+public final class Rule: Sendable, Equatable {
     /// The reason code that means "use the failing warrant check's own code" (for example `warrant_expired`).
     public static let warrantFailureReason = "warrant-failure"
 
@@ -29,6 +31,29 @@ public struct Rule: Sendable, Equatable {
     public let effectiveUntil: LocalDate?
     /// The line of the rule in its file, for explanations.
     public let line: Int?
+
+    public init(
+        id: String, effect: RuleEffect, description: String?, when: Condition, unless: Condition?, reason: String, redact: [String],
+        obligations: [String], effectiveFrom: LocalDate?, effectiveUntil: LocalDate?, line: Int?
+    ) {
+        self.id = id
+        self.effect = effect
+        self.description = description
+        self.when = when
+        self.unless = unless
+        self.reason = reason
+        self.redact = redact
+        self.obligations = obligations
+        self.effectiveFrom = effectiveFrom
+        self.effectiveUntil = effectiveUntil
+        self.line = line
+    }
+
+    public static func == (lhs: Rule, rhs: Rule) -> Bool {
+        lhs.id == rhs.id && lhs.effect == rhs.effect && lhs.description == rhs.description && lhs.when == rhs.when && lhs.unless == rhs.unless
+            && lhs.reason == rhs.reason && lhs.redact == rhs.redact && lhs.obligations == rhs.obligations
+            && lhs.effectiveFrom == rhs.effectiveFrom && lhs.effectiveUntil == rhs.effectiveUntil && lhs.line == rhs.line
+    }
 }
 
 /// Where the gateway looks up facts about an inmate in a records system, and how long it keeps them.

@@ -15,10 +15,27 @@ struct JSONScanner {
     var index = 0
 
     init(_ bytes: [UInt8]) throws(JSONError) {
-        guard String(validating: bytes, as: UTF8.self) != nil else {
+        guard Self.isASCII(bytes) || String(validating: bytes, as: UTF8.self) != nil else {
             throw JSONError(detail: "not valid UTF-8", offset: 0)
         }
         self.bytes = bytes
+    }
+
+    /// ASCII is valid UTF-8; checking eight bytes at a time spares most documents the full validation.
+    private static func isASCII(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { raw in
+            var index = 0
+            var seen: UInt64 = 0
+            while index + 8 <= raw.count {
+                seen |= raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                index += 8
+            }
+            while index < raw.count {
+                seen |= UInt64(raw[index])
+                index += 1
+            }
+            return seen & 0x8080_8080_8080_8080 == 0
+        }
     }
 
     func fail(_ detail: String) -> JSONError { JSONError(detail: detail, offset: index) }
@@ -72,6 +89,23 @@ struct JSONScanner {
     mutating func scanString() throws(JSONError) -> (raw: Range<Int>, decoded: String) {
         let start = index
         guard current == UInt8(ascii: "\"") else { throw fail("expected a string") }
+        // Fast path: most strings have no escape, so the text is the bytes between the quotes.
+        let plain: (end: Int, text: String)? = bytes.withUnsafeBufferPointer { buffer in
+            var end = start + 1
+            while end < buffer.count {
+                let byte = buffer[end]
+                if byte == UInt8(ascii: "\"") {
+                    return (end, String(decoding: UnsafeBufferPointer(rebasing: buffer[(start + 1)..<end]), as: UTF8.self))
+                }
+                if byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
+                end += 1
+            }
+            return nil
+        }
+        if let plain {
+            index = plain.end + 1
+            return (start..<index, plain.text)
+        }
         index += 1
         var decoded: [UInt8] = []
         var hasEscape = false

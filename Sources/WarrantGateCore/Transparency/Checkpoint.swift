@@ -121,4 +121,14 @@ public enum LogLeaf {
     public static func bytes(kind: String, entry: String) -> [UInt8] {
         Array(kind.utf8) + [0x0a] + Array(entry.utf8)
     }
+
+    /// The Merkle leaf hash of an entry, SHA-256(0x00 ‖ kind ‖ 0x0a ‖ entry), without building the leaf bytes.
+    public static func hash(kind: String, entry: [UInt8]) -> Merkle.Hash {
+        var hasher = SHA256()
+        hasher.update(data: [0x00])
+        hasher.update(data: Array(kind.utf8))
+        hasher.update(data: [0x0a])
+        hasher.update(data: entry)
+        return Array(hasher.finalize())
+    }
 }

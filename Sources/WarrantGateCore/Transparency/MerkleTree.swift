@@ -7,10 +7,10 @@ public enum Merkle {
 
     public static let emptyRoot: Hash = Array(SHA256.hash(data: [UInt8]()))
 
-    public static func leafHash(_ entry: some Sequence<UInt8>) -> Hash {
+    public static func leafHash(_ entry: [UInt8]) -> Hash {
         var hasher = SHA256()
         hasher.update(data: [0x00])
-        hasher.update(data: Array(entry))
+        hasher.update(data: entry)
         return Array(hasher.finalize())
     }
 

@@ -215,8 +215,3 @@ struct GatewayResponder: HTTPResponder {
         raw.count > 2048 ? String(raw.prefix(2048)) + "…" : raw
     }
 }
-
-/// Decision identifiers: 128 random bits, as a lower-case UUID.
-enum DecisionID {
-    static func make() -> String { UUID().uuidString.lowercased() }
-}

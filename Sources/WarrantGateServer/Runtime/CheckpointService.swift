@@ -18,16 +18,17 @@ struct CheckpointService: Service {
             try? await Task.sleep(for: .milliseconds(200))
             let size = (try? await checkpointer.writer.read { db in try Int64.fetchOne(db, sql: "SELECT max(seq) FROM log") }).flatMap { $0 }.map(UInt64.init) ?? 0
             guard size > lastSize, size - lastSize >= UInt64(everyRecords) || ContinuousClock.now - lastSigned >= interval else { continue }
-            sign()
+            await sign()
             lastSize = size
             lastSigned = ContinuousClock.now
         }
-        sign()
+        await sign()
     }
 
-    private func sign() {
+    private func sign() async {
         do {
-            if let checkpoint = try checkpointer.sign() {
+            let checkpointer = checkpointer
+            if let checkpoint = try await BlockingWork.run({ try checkpointer.sign() }) {
                 logger.info("signed checkpoint", metadata: ["size": "\(checkpoint.size)"])
             }
         } catch {

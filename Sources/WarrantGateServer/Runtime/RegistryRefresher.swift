@@ -18,18 +18,22 @@ struct RegistryRefresher: Service {
         var lastExpirySweep = ContinuousClock.now - .seconds(10)
         while !Task.isCancelledOrShuttingDown {
             do {
-                if ContinuousClock.now - lastExpirySweep >= .seconds(1) {
-                    lastExpirySweep = ContinuousClock.now
-                    for reference in try registry.expireDue(at: now()) {
-                        logger.notice("document expired", metadata: ["reference": "\(reference)"])
+                let sweep = ContinuousClock.now - lastExpirySweep >= .seconds(1)
+                if sweep { lastExpirySweep = ContinuousClock.now }
+                let (registry, state, logger, now, wasFailing) = (registry, state, logger, now, failing)
+                try await BlockingWork.run {
+                    if sweep {
+                        for reference in try registry.expireDue(at: now()) {
+                            logger.notice("document expired", metadata: ["reference": "\(reference)"])
+                        }
+                    }
+                    let version = try registry.version()
+                    if wasFailing || version != state.current.registryVersion {
+                        state.replace(registry: try registry.snapshot())
+                        if wasFailing { logger.notice("registry readable again") }
                     }
                 }
-                let version = try registry.version()
-                if failing || version != state.current.registryVersion {
-                    state.replace(registry: try registry.snapshot())
-                    if failing { logger.notice("registry readable again") }
-                    failing = false
-                }
+                failing = false
             } catch {
                 if !failing { logger.error("cannot read the registry; denying requests that need it", metadata: ["error": "\(error)"]) }
                 failing = true

@@ -23,7 +23,8 @@ struct Reloader: Service {
             let current = gateway.watchedFilesFingerprint()
             guard trigger == .signal || current != fingerprint else { continue }
             fingerprint = current
-            _ = gateway.reload(reason: trigger == .signal ? "SIGHUP" : "file change")
+            let (gateway, reason) = (gateway, trigger == .signal ? "SIGHUP" : "file change")
+            _ = try? await BlockingWork.run { gateway.reload(reason: reason) }
         }
     }
 }
