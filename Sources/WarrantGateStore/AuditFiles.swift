@@ -47,7 +47,7 @@ public struct InclusionProofFile: Codable, Sendable {
             guard let data = Data(base64Encoded: text), data.count == 32 else { throw CheckpointError("a proof hash is not base64 SHA-256") }
             return Array(data)
         }
-        let leaf = Merkle.leafHash(LogLeaf.bytes(kind: kind, entry: entry))
+        let leaf = LogLeaf.hash(kind: kind, entry: Array(entry.utf8))
         guard let root = Merkle.rootFromInclusionProof(leaf: leaf, index: seq - 1, size: treeSize, proof: hashes), root == checkpoint.root else {
             throw CheckpointError("the entry is not in the log the checkpoint signs: the proof does not lead to its root")
         }

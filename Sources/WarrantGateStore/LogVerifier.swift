@@ -88,7 +88,7 @@ public struct LogVerifier {
             if entry.seq != expected {
                 report.fail(entry.seq > expected ? "seq \(expected) is missing (the next entry is seq \(entry.seq))" : "seq \(entry.seq) is out of order", seq: min(expected, entry.seq))
             }
-            let leaf = Merkle.leafHash(LogLeaf.bytes(kind: entry.kind, entry: entry.entry))
+            let leaf = LogLeaf.hash(kind: entry.kind, entry: Array(entry.entry.utf8))
             if let stored = entry.storedLeaf, stored != leaf {
                 report.fail("seq \(entry.seq) does not match its leaf hash: the entry was edited", seq: entry.seq)
             }

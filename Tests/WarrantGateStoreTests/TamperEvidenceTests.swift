@@ -93,7 +93,7 @@ struct TamperEvidenceTests {
         try breakIn(database)
         try await database.pool.write { db in
             let entry = try String.fetchOne(db, sql: "SELECT entry FROM log WHERE seq = 12")!.replacingOccurrences(of: "\"effect\":\"deny\"", with: "\"effect\":\"allow\"")
-            try db.execute(sql: "UPDATE log SET entry = ?, leaf_hash = ? WHERE seq = 12", arguments: [entry, Data(Merkle.leafHash(LogLeaf.bytes(kind: "decision", entry: entry)))])
+            try db.execute(sql: "UPDATE log SET entry = ?, leaf_hash = ? WHERE seq = 12", arguments: [entry, Data(LogLeaf.hash(kind: "decision", entry: Array(entry.utf8)))])
         }
         let report = try verify(database)
         #expect(!report.ok)

@@ -118,10 +118,6 @@ public struct LogVerifierKey: Sendable {
 
 /// How an entry of the log becomes a Merkle leaf: the kind, a newline, and the entry's canonical JSON bytes.
 public enum LogLeaf {
-    public static func bytes(kind: String, entry: String) -> [UInt8] {
-        Array(kind.utf8) + [0x0a] + Array(entry.utf8)
-    }
-
     /// The Merkle leaf hash of an entry, SHA-256(0x00 ‖ kind ‖ 0x0a ‖ entry), without building the leaf bytes.
     public static func hash(kind: String, entry: [UInt8]) -> Merkle.Hash {
         var hasher = SHA256()
