@@ -8,7 +8,12 @@ import WarrantGateCore
 /// Every writer — the gateway's group commit and the CLI's admin records — goes through here, so sequence numbers
 /// stay contiguous and every entry is a leaf of the one tree. The tree's right edge is kept in `tree_state`; each
 /// append costs O(log n) and never rescans history.
+///
+/// Interior nodes are stored from level ``storedLevel`` up (one row per 16 entries rather than one per entry, which
+/// was a large share of the group commit's work); a lower node is recomputed from its at most eight leaf hashes.
 enum LogAppender {
+    static let storedLevel = 4
+
     struct Pending {
         let kind: String
         let time: String
@@ -32,7 +37,7 @@ enum LogAppender {
             insert.bind(5, utf8: entry.entry)
             insert.bind(6, blob: leaf)
             try insert.run()
-            for node in frontier.append(leaf: leaf) {
+            for node in frontier.append(leaf: leaf) where node.level >= storedLevel {
                 insertNode.bind(1, Int64(node.level))
                 insertNode.bind(2, Int64(node.index))
                 insertNode.bind(3, blob: node.hash)
@@ -51,6 +56,7 @@ enum LogAppender {
 
     /// The hash of the complete subtree at (level, index), read from the stored leaves and nodes.
     static func subtree(_ db: Database, level: Int, index: UInt64) throws -> Merkle.Hash {
+        if level > 0 && level < storedLevel { return try recomputed(db, level: level, index: index) }
         let data: Data?
         if level == 0 {
             data = try Data.fetchOne(db, sql: "SELECT leaf_hash FROM log WHERE seq = ?", arguments: [Int64(index) + 1])
@@ -60,6 +66,25 @@ enum LogAppender {
         }
         guard let data else { throw StoreError("the log's tree is missing a node (level \(level), index \(index))") }
         return Array(data)
+    }
+
+    /// A low interior node, hashed up from the leaves it covers (live or archived).
+    private static func recomputed(_ db: Database, level: Int, index: UInt64) throws -> Merkle.Hash {
+        let first = Int64(index << UInt64(level)) + 1
+        let last = first + Int64(1 << level) - 1
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT seq, leaf_hash FROM log WHERE seq BETWEEN ?1 AND ?2
+            UNION ALL SELECT seq, leaf_hash FROM archived_leaves WHERE seq BETWEEN ?1 AND ?2
+            ORDER BY seq
+            """, arguments: [first, last])
+        guard rows.count == 1 << level, zip(rows, first...).allSatisfy({ row, seq in row[0] as Int64 == seq }) else {
+            throw StoreError("the log's tree is missing a node (level \(level), index \(index))")
+        }
+        var hashes: [Merkle.Hash] = rows.map { Array($0[1] as Data) }
+        while hashes.count > 1 {
+            hashes = stride(from: 0, to: hashes.count, by: 2).map { Merkle.nodeHash(hashes[$0], hashes[$0 + 1]) }
+        }
+        return hashes[0]
     }
 
     /// The right edge of the tree over the first `size` entries, from stored nodes.

@@ -163,10 +163,11 @@ struct TamperEvidenceTests {
     @Test("the signer refuses a checkpoint inconsistent with the previous one")
     func noInconsistentCheckpoint() async throws {
         let database = try TemporaryDatabase()
-        try await buildLog(database, count: 10, checkpointEvery: 10, key: key)
+        // 20 entries: the checkpoint's root depends on the stored node over the first 16 (level 4).
+        try await buildLog(database, count: 20, checkpointEvery: 20, key: key)
         try await database.pool.write { db in
             try db.execute(sql: "DROP TRIGGER merkle_nodes_append_only_update")
-            try db.execute(sql: "UPDATE merkle_nodes SET hash = zeroblob(32) WHERE level = 3 AND idx = 0")
+            try db.execute(sql: "UPDATE merkle_nodes SET hash = zeroblob(32) WHERE level = 4 AND idx = 0")
         }
         let checkpointer = Checkpointer(writer: database.pool, key: key, origin: key.name)
         #expect(throws: StoreError.self) { try checkpointer.sign(always: true) }
