@@ -63,7 +63,8 @@ public final class Gateway: Sendable {
         var clientConfiguration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(connect: configuration.limits.upstreamConnectTimeout.timeAmount, read: configuration.limits.upstreamReadTimeout.timeAmount),
-            connectionPool: .init(idleTimeout: .seconds(60))
+            // AsyncHTTPClient's default of 8 connections per host would queue every request beyond the eighth.
+            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.limits.upstreamConnections)
         )
         clientConfiguration.decompression = .disabled
         clientConfiguration.httpVersion = .http1Only

@@ -33,11 +33,20 @@ public struct Evaluator: Sendable {
     /// The policy's redaction list and each rule's, lower-cased once rather than per request.
     private let redactAlways: Set<String>
     private let ruleRedactions: [String: [String]]
+    /// The redactor for the policy's own list, built once: most allowed requests need nothing more.
+    private let alwaysRedactor: JSONRedactor
 
     public init(policy: Policy) {
         self.policy = policy
         self.redactAlways = Set(policy.redactAlways.map { $0.lowercased() })
         self.ruleRedactions = Dictionary(policy.rules.map { ($0.id, $0.redact.map { $0.lowercased() }) }, uniquingKeysWith: { first, _ in first })
+        self.alwaysRedactor = JSONRedactor(fields: redactAlways)
+    }
+
+    /// The redactor for an allowed decision of this evaluator: the prebuilt one unless a permit rule added fields.
+    public func redactor(for decision: Decision) -> JSONRedactor {
+        // An allowed decision's list always contains the policy's own, so equal sizes mean equal lists.
+        decision.redact.count == redactAlways.count ? alwaysRedactor : JSONRedactor(fields: decision.redact)
     }
 
     public func evaluate(_ input: EvaluationInput, registry: any DocumentRegistry) -> Decision {

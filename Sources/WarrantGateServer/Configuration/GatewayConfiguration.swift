@@ -13,6 +13,8 @@ public struct GatewayConfiguration: Sendable {
         public var upstreamResponseTimeout: Duration = .seconds(30)
         /// Time allowed between two reads of the upstream's body.
         public var upstreamReadTimeout: Duration = .seconds(30)
+        /// Most connections open to one upstream at once; further requests wait for a free one.
+        public var upstreamConnections = 64
         /// Longest request target accepted (longer: 414).
         public var maxURIBytes = 8192
         /// Most request header fields accepted (more: 431).
@@ -142,7 +144,7 @@ public struct GatewayConfiguration: Sendable {
             try limits.requireKeys(
                 in: [
                     "inspect-body-bytes", "redact-body-bytes", "upstream-connect-timeout-ms", "upstream-response-timeout-ms",
-                    "upstream-read-timeout-ms", "max-uri-bytes", "max-header-count", "max-header-bytes", "max-connections",
+                    "upstream-read-timeout-ms", "upstream-connections", "max-uri-bytes", "max-header-count", "max-header-bytes", "max-connections",
                     "max-in-flight-per-agency", "header-read-timeout-ms", "idle-timeout-ms", "database-busy-timeout-ms",
                 ],
                 what: "limits"
@@ -158,6 +160,7 @@ public struct GatewayConfiguration: Sendable {
             if let value = try positive("upstream-connect-timeout-ms") { configuration.limits.upstreamConnectTimeout = .milliseconds(value) }
             if let value = try positive("upstream-response-timeout-ms") { configuration.limits.upstreamResponseTimeout = .milliseconds(value) }
             if let value = try positive("upstream-read-timeout-ms") { configuration.limits.upstreamReadTimeout = .milliseconds(value) }
+            if let value = try positive("upstream-connections") { configuration.limits.upstreamConnections = value }
             if let value = try positive("max-uri-bytes") { configuration.limits.maxURIBytes = value }
             if let value = try positive("max-header-count") { configuration.limits.maxHeaderCount = value }
             if let value = try positive("max-header-bytes") { configuration.limits.maxHeaderBytes = value }

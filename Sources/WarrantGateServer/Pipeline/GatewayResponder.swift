@@ -185,7 +185,7 @@ struct GatewayResponder: HTTPResponder {
             ForwardRequest(
                 decisionId: record.decisionId, upstream: match.route.upstream, method: request.method, target: target,
                 headers: request.headers, body: bufferedBody.map { .buffered($0) } ?? .stream(request.body), agency: agency,
-                warrant: decision.warrant, redactor: JSONRedactor(fields: decision.redact), started: started
+                warrant: decision.warrant, redactor: current.policies.evaluator.redactor(for: decision), started: started
             )
         )
     }
