@@ -30,17 +30,17 @@ enum LogAppender {
         let insertNode = try BoundInsert(db, sql: "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)")
         for entry in entries {
             let leaf = LogLeaf.hash(kind: entry.kind, entry: entry.entry)
-            insert.bind(1, Int64(frontier.size) + 1)
-            insert.bind(2, text: entry.kind)
-            insert.bind(3, text: entry.time)
-            insert.bind(4, text: entry.decisionId)
-            insert.bind(5, utf8: entry.entry)
-            insert.bind(6, blob: leaf)
+            try insert.bind(1, Int64(frontier.size) + 1)
+            try insert.bind(2, text: entry.kind)
+            try insert.bind(3, text: entry.time)
+            try insert.bind(4, text: entry.decisionId)
+            try insert.bind(5, utf8: entry.entry)
+            try insert.bind(6, blob: leaf)
             try insert.run()
             for node in frontier.append(leaf: leaf) where node.level >= storedLevel {
-                insertNode.bind(1, Int64(node.level))
-                insertNode.bind(2, Int64(node.index))
-                insertNode.bind(3, blob: node.hash)
+                try insertNode.bind(1, Int64(node.level))
+                try insertNode.bind(2, Int64(node.index))
+                try insertNode.bind(3, blob: node.hash)
                 try insertNode.run()
             }
         }
@@ -106,7 +106,7 @@ enum LogAppender {
 }
 
 /// A prepared INSERT bound through SQLite's C interface, without boxing each value: the parameters are still
-/// bound, never spliced into the SQL.
+/// bound, never spliced into the SQL, and a value SQLite refuses to bind fails the insert.
 private struct BoundInsert {
     private let db: Database
     private let statement: Statement
@@ -118,30 +118,27 @@ private struct BoundInsert {
         self.statement = try db.makeStatement(sql: sql)
     }
 
-    func bind(_ index: Int32, _ value: Int64) {
-        sqlite3_bind_int64(handle, index, value)
+    func bind(_ index: Int32, _ value: Int64) throws {
+        try check(sqlite3_bind_int64(handle, index, value))
     }
 
-    func bind(_ index: Int32, text: String?) {
-        guard let text else {
-            sqlite3_bind_null(handle, index)
-            return
-        }
-        sqlite3_bind_text(handle, index, text, -1, Self.transient)
+    func bind(_ index: Int32, text: String?) throws {
+        guard let text else { return try check(sqlite3_bind_null(handle, index)) }
+        try check(sqlite3_bind_text(handle, index, text, -1, Self.transient))
     }
 
-    func bind(_ index: Int32, utf8: [UInt8]) {
-        utf8.withUnsafeBufferPointer { buffer in
-            _ = buffer.withMemoryRebound(to: CChar.self) { chars in
+    func bind(_ index: Int32, utf8: [UInt8]) throws {
+        try check(utf8.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { chars in
                 sqlite3_bind_text(handle, index, chars.baseAddress, Int32(chars.count), Self.transient)
             }
-        }
+        })
     }
 
-    func bind(_ index: Int32, blob: [UInt8]) {
-        blob.withUnsafeBytes { bytes in
-            _ = sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), Self.transient)
-        }
+    func bind(_ index: Int32, blob: [UInt8]) throws {
+        try check(blob.withUnsafeBytes { bytes in
+            sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), Self.transient)
+        })
     }
 
     /// Executes the statement once with the bound values, then clears them.
@@ -151,8 +148,14 @@ private struct BoundInsert {
             sqlite3_reset(handle)
             sqlite3_clear_bindings(handle)
         }
-        guard code == SQLITE_DONE else {
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: statement.sql)
-        }
+        guard code == SQLITE_DONE else { throw failure(code) }
+    }
+
+    private func check(_ code: Int32) throws {
+        guard code == SQLITE_OK else { throw failure(code) }
+    }
+
+    private func failure(_ code: Int32) -> DatabaseError {
+        DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: statement.sql)
     }
 }
