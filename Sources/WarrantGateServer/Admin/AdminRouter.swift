@@ -9,7 +9,8 @@ enum AdminRouter {
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ -> Response in
             // Ready when a policy is loaded and the database answers.
-            let ready = (try? registry.version()) != nil && state.current.registryVersion >= 0
+            let answers = (try? await BlockingWork.run { try registry.version() }) != nil
+            let ready = answers && state.current.registryVersion >= 0
             return Response(
                 status: ready ? .ok : .serviceUnavailable,
                 body: .init(byteBuffer: ByteBuffer(string: ready ? "ready\n" : "not ready: the database cannot be read\n"))
