@@ -6,11 +6,13 @@ import ServiceLifecycle
 public final class DemoUpstreams: Sendable {
     public let recordsPort: Int
     public let visitationPort: Int
+    private let group: ServiceGroup
     private let task: Task<Void, any Error>
 
-    private init(recordsPort: Int, visitationPort: Int, task: Task<Void, any Error>) {
+    private init(recordsPort: Int, visitationPort: Int, group: ServiceGroup, task: Task<Void, any Error>) {
         self.recordsPort = recordsPort
         self.visitationPort = visitationPort
+        self.group = group
         self.task = task
     }
 
@@ -43,12 +45,12 @@ public final class DemoUpstreams: Sendable {
             task.cancel()
             throw CancellationError()
         }
-        return DemoUpstreams(recordsPort: recordsPort, visitationPort: visitationPort, task: task)
+        return DemoUpstreams(recordsPort: recordsPort, visitationPort: visitationPort, group: group, task: task)
     }
 
-    /// Stops both systems.
+    /// Stops both systems: they finish the requests in hand and close.
     public func stop() async {
-        task.cancel()
+        await group.triggerGracefulShutdown()
         _ = try? await task.value
     }
 }
