@@ -55,73 +55,73 @@ var sink = 0
 
 // Path canonicalisation, classification and policy evaluation.
 if runs("core") {
-let classifier = policy.classifier
-try measure("canonicalise /records//inmates/./2017-000123?x=1", iterations: 200_000) {
-    sink &+= try CanonicalTarget(raw: "/records//inmates/./2017-000123?x=1").segments.count
-}
-let target = try CanonicalTarget(raw: "/records/inmates/2017-000123")
-try measure("classify GET /records/inmates/{booking}", iterations: 200_000) {
-    let match = try classifier.match(method: "GET", target: target)
-    sink &+= try classifier.classify(route: match.route, parameters: match.parameters, target: target, body: nil).subject?.count ?? 0
-}
+    let classifier = policy.classifier
+    try measure("canonicalise /records//inmates/./2017-000123?x=1", iterations: 200_000) {
+        sink &+= try CanonicalTarget(raw: "/records//inmates/./2017-000123?x=1").segments.count
+    }
+    let target = try CanonicalTarget(raw: "/records/inmates/2017-000123")
+    try measure("classify GET /records/inmates/{booking}", iterations: 200_000) {
+        let match = try classifier.match(method: "GET", target: target)
+        sink &+= try classifier.classify(route: match.route, parameters: match.parameters, target: target, body: nil).subject?.count ?? 0
+    }
 
-// Policy evaluation with the warrant check against a cached registry of 10,000 documents.
-let denver = TimeZone(identifier: "America/Denver")!
-var documents: [RegisteredDocument] = []
-for index in 0..<10_000 {
-    documents.append(RegisteredDocument(
-        reference: index == 0 ? "JW-2026-0001" : "JW-\(index)", kind: .judicialWarrant, status: .active, agency: "ice-ero",
-        subjects: [index == 0 ? "2017-000123" : String(format: "2016-%06d", index)], scope: ["records.read"], expires: "2099-12-31",
-        expiresAt: LocalDate("2099-12-31")!.end(in: denver)
-    ))
-}
-let registry = RegistrySnapshot(documents: documents, records: [], version: 1)
-let evaluator = Evaluator(policy: policy)
-let match = try classifier.match(method: "GET", target: target)
-let classification = try classifier.classify(route: match.route, parameters: match.parameters, target: target, body: nil)
-let ice = Agency(id: "ice-ero", name: "ICE", category: .federalImmigration)
-let now = Date()
-let input = EvaluationInput(agency: ice, method: "GET", classification: classification, warrantReference: "JW-2026-0001", time: now)
-measure("evaluate Denver policy, ICE with a judicial warrant (allow)", iterations: 200_000) {
-    sink &+= evaluator.evaluate(input, registry: registry).rules.count
-}
-let denied = EvaluationInput(agency: ice, method: "GET", classification: classification, warrantReference: nil, time: now)
-measure("evaluate Denver policy, ICE without a warrant (deny)", iterations: 200_000) {
-    sink &+= evaluator.evaluate(denied, registry: registry).rules.count
-}
+    // Policy evaluation with the warrant check against a cached registry of 10,000 documents.
+    let denver = TimeZone(identifier: "America/Denver")!
+    var documents: [RegisteredDocument] = []
+    for index in 0..<10_000 {
+        documents.append(RegisteredDocument(
+            reference: index == 0 ? "JW-2026-0001" : "JW-\(index)", kind: .judicialWarrant, status: .active, agency: "ice-ero",
+            subjects: [index == 0 ? "2017-000123" : String(format: "2016-%06d", index)], scope: ["records.read"], expires: "2099-12-31",
+            expiresAt: LocalDate("2099-12-31")!.end(in: denver)
+        ))
+    }
+    let registry = RegistrySnapshot(documents: documents, records: [], version: 1)
+    let evaluator = Evaluator(policy: policy)
+    let match = try classifier.match(method: "GET", target: target)
+    let classification = try classifier.classify(route: match.route, parameters: match.parameters, target: target, body: nil)
+    let ice = Agency(id: "ice-ero", name: "ICE", category: .federalImmigration)
+    let now = Date()
+    let input = EvaluationInput(agency: ice, method: "GET", classification: classification, warrantReference: "JW-2026-0001", time: now)
+    measure("evaluate Denver policy, ICE with a judicial warrant (allow)", iterations: 200_000) {
+        sink &+= evaluator.evaluate(input, registry: registry).rules.count
+    }
+    let denied = EvaluationInput(agency: ice, method: "GET", classification: classification, warrantReference: nil, time: now)
+    measure("evaluate Denver policy, ICE without a warrant (deny)", iterations: 200_000) {
+        sink &+= evaluator.evaluate(denied, registry: registry).rules.count
+    }
 }
 
 // JSON redaction.
 if runs("redact") {
-let record = Array(#"{"bookingNumber":"2017-000123","name":"Ana Morales","status":"in custody","housingUnit":"4B","charges":[{"statute":"C.R.S. 18-4-203","description":"second degree burglary"}],"citizenship":"unknown","immigrationStatus":"undocumented (reported)","alienNumber":"A-201-555-0199","demographics":{"dateOfBirth":"1990-04-11","countryOfBirth":"Mexico","placeOfBirth":"Mexico"}}"#.utf8)
-var big: [UInt8] = Array("[".utf8)
-while big.count < 1 << 20 {
-    if big.count > 1 { big.append(UInt8(ascii: ",")) }
-    big += record
-}
-big += Array("]".utf8)
-let redactor = JSONRedactor(fields: policy.redactAlways)
-for (label, document) in [("redact a 1 KB record", record), ("redact a 1 MB export", big)] {
-    var samples: [Double] = []
-    for _ in 0..<5 {
-        let iterations = document.count > 10_000 ? 20 : 20_000
-        let start = ContinuousClock.now
-        for _ in 0..<iterations { sink &+= try redactor.redact(document).removed }
-        let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        samples.append(Double(document.count * iterations) / seconds)
+    let record = Array(#"{"bookingNumber":"2017-000123","name":"Ana Morales","status":"in custody","housingUnit":"4B","charges":[{"statute":"C.R.S. 18-4-203","description":"second degree burglary"}],"citizenship":"unknown","immigrationStatus":"undocumented (reported)","alienNumber":"A-201-555-0199","demographics":{"dateOfBirth":"1990-04-11","countryOfBirth":"Mexico","placeOfBirth":"Mexico"}}"#.utf8)
+    var big: [UInt8] = Array("[".utf8)
+    while big.count < 1 << 20 {
+        if big.count > 1 { big.append(UInt8(ascii: ",")) }
+        big += record
     }
-    print(label.padding(toLength: 62, withPad: " ", startingAt: 0) + String(format: "%10.1f MB/s", samples.sorted()[2] / 1e6))
-}
+    big += Array("]".utf8)
+    let redactor = JSONRedactor(fields: policy.redactAlways)
+    for (label, document) in [("redact a 1 KB record", record), ("redact a 1 MB export", big)] {
+        var samples: [Double] = []
+        for _ in 0..<5 {
+            let iterations = document.count > 10_000 ? 20 : 20_000
+            let start = ContinuousClock.now
+            for _ in 0..<iterations { sink &+= try redactor.redact(document).removed }
+            let elapsed = ContinuousClock.now - start
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            samples.append(Double(document.count * iterations) / seconds)
+        }
+        print(label.padding(toLength: 62, withPad: " ", startingAt: 0) + String(format: "%10.1f MB/s", samples.sorted()[2] / 1e6))
+    }
 }
 
 // Merkle append (in memory).
 if runs("merkle") {
-var frontier = MerkleFrontier()
-let leaf = Merkle.leafHash(Array("entry".utf8))
-measure("Merkle frontier append (in memory)", iterations: 200_000) {
-    sink &+= frontier.append(leaf: leaf).count
-}
+    var frontier = MerkleFrontier()
+    let leaf = Merkle.leafHash(Array("entry".utf8))
+    measure("Merkle frontier append (in memory)", iterations: 200_000) {
+        sink &+= frontier.append(leaf: leaf).count
+    }
 }
 
 // Durable decision-log appends with group commit (synchronous = FULL).
