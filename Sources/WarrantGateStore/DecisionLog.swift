@@ -8,16 +8,19 @@ import WarrantGateCore
 
 /// The append-only decision log, with group commit.
 ///
-/// ``append(_:)`` returns only once its entries are durably committed (`synchronous = FULL`). Concurrent callers
-/// share transactions: while one batch is being written and synced, new entries queue up and go out together in
-/// the next, so there is one fsync per batch rather than per request. If a commit fails, every caller in that batch
-/// gets the error, and the gateway refuses the request: nothing is forwarded without its decision on disk.
+/// ``append(_:)`` returns only once its entries are durably committed. Concurrent callers share transactions:
+/// while one batch is being written, new entries queue up and go out together in the next. If a commit fails, every
+/// caller in that batch gets the error, and the gateway refuses the request: nothing is forwarded without its
+/// decision on disk.
 ///
 /// The writer runs on a thread of its own rather than in the shared task pool, so that a busy pool — the very
-/// requests waiting on this commit — never delays the next batch.
+/// requests waiting on this commit — never delays the next batch. With a database path, durability is pipelined:
+/// the writer commits without waiting for the disk and a second thread syncs the write-ahead log before resuming
+/// the batch's callers (``WALSync``), so one batch is written while the one before it is synced. Without a path
+/// (a database with no file to sync), each batch commits with `synchronous = FULL`.
 public final class DecisionLog: Sendable {
     private struct Waiter {
-        let entries: [LogEntry]
+        let entries: [LogAppender.Pending]
         let continuation: CheckedContinuation<Void, any Error>?
     }
 
@@ -29,30 +32,38 @@ public final class DecisionLog: Sendable {
 
     private let writer: any DatabaseWriter
     private let file: DatabaseFileIdentity?
+    private let walSync: WALSync?
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
 
     /// - Parameter path: the database file; when given, each batch first checks that the file is still the one
-    ///   that was opened, since SQLite would otherwise go on writing to a deleted file that no one can read.
+    ///   that was opened, since SQLite would otherwise go on writing to a deleted file that no one can read, and
+    ///   its write-ahead log is synced off the writer's thread.
     public init(writer: any DatabaseWriter, path: String? = nil) {
         self.writer = writer
         self.file = path.flatMap(DatabaseFileIdentity.init(path:))
+        self.walSync = path.map(WALSync.init(databasePath:))
     }
 
     /// Appends entries and waits until they are durable.
     public func append(_ entries: [LogEntry]) async throws {
+        let pending = entries.map(LogAppender.Pending.init)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            submit(Waiter(entries: entries, continuation: continuation))
+            submit(Waiter(entries: pending, continuation: continuation))
         }
     }
 
     /// Queues entries without waiting for the commit: for records written after the answer (outcomes), which go
     /// out with the next batch. Entries queued before ``close()`` are written before ``run()`` returns.
     public func enqueue(_ entries: [LogEntry]) {
-        submit(Waiter(entries: entries, continuation: nil))
+        submit(Waiter(entries: entries.map(LogAppender.Pending.init), continuation: nil))
     }
 
     private func submit(_ waiter: Waiter) {
+        if let failure = walSync?.failure {
+            waiter.continuation?.resume(throwing: failure)
+            return
+        }
         let (accepted, wakeWriter) = state.withLock { state -> (Bool, Bool) in
             guard !state.closed else { return (false, false) }
             state.queue.append(waiter)
@@ -63,16 +74,28 @@ public final class DecisionLog: Sendable {
         if wakeWriter { wake.signal() }
     }
 
-    /// Writes queued batches until ``close()`` is called and the queue is empty. Run exactly one of these.
+    /// Writes queued batches until ``close()`` is called and every queued entry is written and synced. Run exactly
+    /// one of these.
     public func run() async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            let thread = Thread { [self] in
-                writeUntilClosed()
-                done.resume()
+            let walSync = self.walSync
+            if let walSync {
+                Self.startThread(named: "warrant-gate-log-sync") {
+                    walSync.syncUntilClosed()
+                    done.resume()
+                }
             }
-            thread.name = "warrant-gate-log-writer"
-            thread.start()
+            Self.startThread(named: "warrant-gate-log-writer") { [self] in
+                writeUntilClosed()
+                if let walSync { walSync.close() } else { done.resume() }
+            }
         }
+    }
+
+    private static func startThread(named name: String, _ body: @escaping @Sendable () -> Void) {
+        let thread = Thread(block: body)
+        thread.name = name
+        thread.start()
     }
 
     private func writeUntilClosed() {
@@ -95,27 +118,48 @@ public final class DecisionLog: Sendable {
         }
     }
 
-    /// One transaction, one fsync, for every entry in the batch.
+    /// One transaction for every entry in the batch; then one sync, here or on the syncer's thread.
     private func commit(_ batch: [Waiter]) {
+        let callers = batch.compactMap(\.continuation)
         do {
+            if let failure = walSync?.failure { throw failure }
             if let file, !file.isUnchanged() {
                 throw StoreError("the database file \(file.path) was removed or replaced")
             }
-            try writer.write { db in
-                try LogAppender.append(db, batch.flatMap(\.entries).map { entry in
-                    LogAppender.Pending(
-                        kind: entry.kind.rawValue, time: Timestamp.format(entry.time), decisionId: entry.decisionId,
-                        entry: entry.canonical
-                    )
-                })
-            }
-            for waiter in batch { waiter.continuation?.resume() }
+            try write(batch.flatMap(\.entries))
         } catch {
-            for waiter in batch { waiter.continuation?.resume(throwing: error) }
+            for caller in callers { caller.resume(throwing: error) }
+            return
+        }
+        if let walSync {
+            walSync.submit(callers)
+        } else {
+            for caller in callers { caller.resume() }
         }
     }
 
-    /// Stops accepting entries; ``run()`` returns after writing what is queued.
+    private func write(_ entries: [LogAppender.Pending]) throws {
+        try writer.writeWithoutTransaction { db in
+            guard walSync != nil else {
+                return try db.inTransaction(.immediate) {
+                    try LogAppender.append(db, entries)
+                    return .commit
+                }
+            }
+            // Only this transaction skips SQLite's own sync; every other write on the connection stays FULL.
+            try db.cachedStatement(sql: "PRAGMA synchronous = NORMAL").execute()
+            let committed = Result {
+                try db.inTransaction(.immediate) {
+                    try LogAppender.append(db, entries)
+                    return .commit
+                }
+            }
+            try db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute()
+            try committed.get()
+        }
+    }
+
+    /// Stops accepting entries; ``run()`` returns after writing and syncing what is queued.
     public func close() {
         let wakeWriter = state.withLock { state -> Bool in
             state.closed = true

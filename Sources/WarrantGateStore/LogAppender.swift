@@ -14,22 +14,36 @@ import WarrantGateCore
 enum LogAppender {
     static let storedLevel = 4
 
-    struct Pending {
+    /// An entry ready to append, its leaf hash computed by whoever makes it rather than in the critical section.
+    struct Pending: Sendable {
         let kind: String
         let time: String
         let decisionId: String?
         /// The entry's canonical JSON.
         let entry: [UInt8]
+        let leaf: Merkle.Hash
+
+        init(kind: String, time: String, decisionId: String?, entry: [UInt8]) {
+            self.kind = kind
+            self.time = time
+            self.decisionId = decisionId
+            self.entry = entry
+            self.leaf = LogLeaf.hash(kind: kind, entry: entry)
+        }
+
+        init(_ entry: LogEntry) {
+            self.init(kind: entry.kind.rawValue, time: Timestamp.format(entry.time), decisionId: entry.decisionId, entry: entry.canonical)
+        }
     }
 
     static func append(_ db: Database, _ entries: [Pending]) throws {
         guard !entries.isEmpty else { return }
         var frontier = try loadFrontier(db)
-        // One statement each per batch, bound directly: this loop is the group commit's critical section.
+        // Cached statements, bound directly: this loop is the group commit's critical section.
         let insert = try BoundInsert(db, sql: "INSERT INTO log (seq, kind, time, decision_id, entry, leaf_hash) VALUES (?, ?, ?, ?, ?, ?)")
         let insertNode = try BoundInsert(db, sql: "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)")
         for entry in entries {
-            let leaf = LogLeaf.hash(kind: entry.kind, entry: entry.entry)
+            let leaf = entry.leaf
             try insert.bind(1, Int64(frontier.size) + 1)
             try insert.bind(2, text: entry.kind)
             try insert.bind(3, text: entry.time)
@@ -44,11 +58,11 @@ enum LogAppender {
                 try insertNode.run()
             }
         }
-        try db.execute(sql: "UPDATE tree_state SET frontier = ? WHERE id = 1", arguments: [Data(frontier.encoded)])
+        try db.cachedStatement(sql: "UPDATE tree_state SET frontier = ? WHERE id = 1").execute(arguments: [Data(frontier.encoded)])
     }
 
     static func loadFrontier(_ db: Database) throws -> MerkleFrontier {
-        guard let data = try Data.fetchOne(db, sql: "SELECT frontier FROM tree_state WHERE id = 1"),
+        guard let data = try Data.fetchOne(db.cachedStatement(sql: "SELECT frontier FROM tree_state WHERE id = 1")),
               let frontier = MerkleFrontier(encoded: Array(data))
         else { throw StoreError("the log's tree state is missing or damaged: run `warrant-gate log verify`") }
         return frontier
@@ -115,7 +129,7 @@ private struct BoundInsert {
 
     init(_ db: Database, sql: String) throws {
         self.db = db
-        self.statement = try db.makeStatement(sql: sql)
+        self.statement = try db.cachedStatement(sql: sql)
     }
 
     func bind(_ index: Int32, _ value: Int64) throws {

@@ -29,7 +29,7 @@ struct DecisionLogTests {
     @Test("concurrent appends all commit, in contiguous sequence, sharing transactions")
     func groupCommit() async throws {
         let database = try TemporaryDatabase()
-        let log = DecisionLog(writer: database.pool)
+        let log = DecisionLog(writer: database.pool, path: database.path)
         let writer = Task { await log.run() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<500 {
@@ -53,7 +53,7 @@ struct DecisionLogTests {
     @Test("records are append-only: UPDATE and DELETE are refused by SQLite")
     func appendOnly() async throws {
         let database = try TemporaryDatabase()
-        let log = DecisionLog(writer: database.pool)
+        let log = DecisionLog(writer: database.pool, path: database.path)
         let writer = Task { await log.run() }
         try await log.append([decision("one")])
         log.close()
@@ -65,7 +65,7 @@ struct DecisionLogTests {
     @Test("a failed commit fails every caller in the batch, and the log recovers after")
     func failedCommit() async throws {
         let database = try TemporaryDatabase()
-        let log = DecisionLog(writer: database.pool)
+        let log = DecisionLog(writer: database.pool, path: database.path)
         let writer = Task { await log.run() }
         try await database.pool.write { db in
             try db.execute(sql: "CREATE TRIGGER broken BEFORE INSERT ON log BEGIN SELECT RAISE(FAIL, 'disk I/O error (simulated)'); END")
@@ -77,6 +77,47 @@ struct DecisionLogTests {
         await writer.value
         let ids = try await database.pool.read { db in try String.fetchAll(db, sql: "SELECT decision_id FROM log") }
         #expect(ids == ["kept"])
+    }
+
+    @Test("without a file to sync, each batch commits with synchronous = FULL")
+    func withoutPath() async throws {
+        let database = try TemporaryDatabase()
+        let log = DecisionLog(writer: database.pool)
+        let writer = Task { await log.run() }
+        try await log.append([decision("one")])
+        log.close()
+        await writer.value
+        let count = try await database.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM log") }
+        #expect(count == 1)
+    }
+
+    @Test("the log's own relaxed sync is confined to its transactions: the connection is FULL again after each")
+    func synchronousRestored() async throws {
+        let database = try TemporaryDatabase()
+        let log = DecisionLog(writer: database.pool, path: database.path)
+        let writer = Task { await log.run() }
+        for index in 0..<20 { try await log.append([decision("d-\(index)")]) }
+        let synchronous = try await database.pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        #expect(synchronous == 2)
+        log.close()
+        await writer.value
+    }
+
+    @Test("a write-ahead log that cannot be synced fails the batch and every later append: the log fails closed")
+    func walSyncFailure() async throws {
+        let database = try TemporaryDatabase()
+        let log = DecisionLog(writer: database.pool, path: database.path)
+        let writer = Task { await log.run() }
+        try await log.append([decision("durable")])
+        let wal = database.path + "-wal", kept = database.path + "-wal.kept"
+        try FileManager.default.linkItem(atPath: wal, toPath: kept)
+        try FileManager.default.removeItem(atPath: wal)
+        await #expect(throws: StoreError.self) { try await log.append([decision("unsynced")]) }
+        // The very same file is back at its path, yet a log whose sync once failed stays failed.
+        try FileManager.default.linkItem(atPath: kept, toPath: wal)
+        await #expect(throws: StoreError.self) { try await log.append([decision("after the failure")]) }
+        log.close()
+        await writer.value
     }
 
     @Test("canonical encoding is stable and escapes what JSON needs")
