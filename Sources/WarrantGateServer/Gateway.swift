@@ -68,6 +68,8 @@ public final class Gateway: Sendable {
         )
         clientConfiguration.decompression = .disabled
         clientConfiguration.httpVersion = .http1Only
+        // The gateway does not export traces; without this, every upstream call builds a span and its attributes.
+        clientConfiguration.tracing.tracer = nil
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     }
 

@@ -30,9 +30,26 @@ enum HeaderRules {
     static func connectionNominated(_ values: some Sequence<String>) -> Set<String> {
         var names = Set<String>()
         for value in values {
-            for token in value.split(separator: ",") { names.insert(token.trimmingCharacters(in: .whitespaces).lowercased()) }
+            for token in value.utf8.split(separator: UInt8(ascii: ",")) {
+                let name = asciiLowercased(trimmed(token))
+                if !name.isEmpty { names.insert(name) }
+            }
         }
         return names
+    }
+
+    /// The bytes without leading and trailing spaces and tabs (HTTP's optional whitespace).
+    private static func trimmed(_ bytes: Substring.UTF8View) -> Substring.UTF8View {
+        let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x09 }
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else {
+            return bytes[bytes.endIndex...]
+        }
+        return bytes[first...last]
+    }
+
+    /// The bytes as a String with ASCII letters lower-cased (header names and tokens are ASCII).
+    private static func asciiLowercased(_ bytes: Substring.UTF8View) -> String {
+        String(decoding: bytes.map { $0 >= 0x41 && $0 <= 0x5a ? $0 | 0x20 : $0 }, as: UTF8.self)
     }
 
     /// Checks a request's headers; returns a short reason when they must be refused.
@@ -59,7 +76,7 @@ enum HeaderRules {
                 if value.isEmpty || !value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { return "Content-Length is malformed" }
             case "transfer-encoding":
                 hasTransferEncoding = true
-                if value.lowercased().trimmingCharacters(in: .whitespaces) != "chunked" { return "Transfer-Encoding must be chunked" }
+                if asciiLowercased(trimmed(value[...].utf8)) != "chunked" { return "Transfer-Encoding must be chunked" }
             default: break
             }
         }
@@ -88,9 +105,9 @@ enum HeaderRules {
         let nominated = connectionNominated(headers["connection"])
         var fields = HTTPFields()
         for (name, value) in headers {
-            let lowered = name.lowercased()
-            if hopByHop.contains(lowered) || nominated.contains(lowered) || lowered == "content-length" || lowered == "decision-id" { continue }
             guard let fieldName = HTTPField.Name(name) else { continue }
+            let lowered = fieldName.canonicalName
+            if hopByHop.contains(lowered) || nominated.contains(lowered) || lowered == "content-length" || lowered == "decision-id" { continue }
             fields.append(HTTPField(name: fieldName, value: value))
         }
         return fields
