@@ -32,6 +32,26 @@ struct JSONRedactorTests {
         #expect(try redact(#" [ ] "#).0 == "[]")
     }
 
+    @Test("leaves out whitespace and every redacted member, wherever they sit")
+    func whitespaceAndRuns() throws {
+        let (output, removed) = try redact(
+            " {\n \"citizenship\" : 1 , \"countryOfBirth\":[ 1 ,2 ] ,\t\"a\" : [ { \"CITIZENSHIP\" : {} } , \"x y\" ] , \"immigrationStatus\": null } \r\n"
+        )
+        #expect(output == #"{"a":[{},"x y"]}"#)
+        #expect(removed == 4)
+        #expect(try redact(#"{"a":1,"citizenship":2,"countryOfBirth":3,"b":4,"immigrationStatus":5}"#).0 == #"{"a":1,"b":4}"#)
+    }
+
+    @Test("agrees with a reference rendering on random documents with random whitespace")
+    func randomDocuments() throws {
+        var random = SplitMix64(seed: 2026)
+        for _ in 0..<400 {
+            let document = RandomJSON.value(depth: 0, using: &random)
+            let (output, _) = try redact(document.rendered(spacing: &random))
+            #expect(output == document.compact(without: redactor.fields))
+        }
+    }
+
     @Test("refuses what is not valid JSON", arguments: [
         "", "{", #"{"a":}"#, #"{"a":1,}"#, "[1,]", "nul", "01", "1.", #""\x""#, "{\"a\":\"\u{01}\"}", #"{"a":1} x"#,
         #""\ud800""#, String(repeating: "[", count: 200) + String(repeating: "]", count: 200),
@@ -42,5 +62,80 @@ struct JSONRedactorTests {
 
     @Test func refusesInvalidUTF8() {
         #expect(throws: JSONError.self) { try redactor.redact([0x22, 0xc0, 0xae, 0x22]) }
+    }
+}
+
+/// A JSON value built by the tests, rendered with random whitespace as input and compactly as the expected output.
+private indirect enum RandomJSON {
+    case object([(raw: String, name: String, value: RandomJSON)])
+    case array([RandomJSON])
+    case atom(String)
+
+    /// Keys as written (raw) and as decoded; some are redacted names, in other cases and with escapes.
+    static let keys: [(raw: String, name: String)] = [
+        ("a", "a"), ("status", "status"), ("housingUnit", "housingUnit"), ("citizenship", "citizenship"),
+        ("CitizenShip", "CitizenShip"), (#"citi\u007aenship"#, "citizenship"), ("countryOfBirth", "countryOfBirth"),
+        ("immigrationStatus", "immigrationStatus"), ("immigrationStatusX", "immigrationStatusX"), (#"q\"uote"#, "q\"uote"),
+    ]
+    static let atoms = [
+        "0", "-12.5e3", "true", "false", "null", #""""#, #""plain""#, #""a string longer than eight bytes, quite a bit""#,
+        #""tab\tand \"quotes\" and \\ slash""#, #""é and ü, in UTF-8""#, #""\u00e9\ud83d\ude00""#, #""12345678\"9""#,
+    ]
+
+    static func value(depth: Int, using random: inout SplitMix64) -> RandomJSON {
+        switch depth < 4 ? random.next(below: 3) : 2 {
+        case 0:
+            return .object((0..<random.next(below: 5)).map { _ in
+                let key = keys[random.next(below: keys.count)]
+                return (key.raw, key.name, value(depth: depth + 1, using: &random))
+            })
+        case 1:
+            return .array((0..<random.next(below: 4)).map { _ in value(depth: depth + 1, using: &random) })
+        default:
+            return .atom(atoms[random.next(below: atoms.count)])
+        }
+    }
+
+    /// The value with whitespace before and after every token.
+    func rendered(spacing random: inout SplitMix64) -> String {
+        let spaces = ["", "", " ", "\n", "\t", "\r\n  "]
+        func space() -> String { spaces[random.next(below: spaces.count)] }
+        switch self {
+        case .object(let members):
+            return space() + "{" + members.map { member in
+                space() + "\"\(member.raw)\"" + space() + ":" + member.value.rendered(spacing: &random) + space()
+            }.joined(separator: ",") + space() + "}" + space()
+        case .array(let elements):
+            return space() + "[" + elements.map { $0.rendered(spacing: &random) }.joined(separator: ",") + space() + "]" + space()
+        case .atom(let text):
+            return space() + text + space()
+        }
+    }
+
+    /// The value without whitespace and without members whose decoded name is in `fields` (compared lower-cased).
+    func compact(without fields: Set<String>) -> String {
+        switch self {
+        case .object(let members):
+            return "{" + members.filter { !fields.contains($0.name.lowercased()) }.map { "\"\($0.raw)\":" + $0.value.compact(without: fields) }
+                .joined(separator: ",") + "}"
+        case .array(let elements):
+            return "[" + elements.map { $0.compact(without: fields) }.joined(separator: ",") + "]"
+        case .atom(let text):
+            return text
+        }
+    }
+}
+
+/// A small deterministic generator, so a failing case can be replayed.
+private struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next(below bound: Int) -> Int {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Int((z ^ (z >> 31)) % UInt64(bound))
     }
 }

@@ -4,15 +4,107 @@
 /// `"citi\u007aenship"` and `"Citizenship"` are removed along with `"citizenship"`. The input must be a
 /// complete, valid JSON document; anything else is refused rather than forwarded half-redacted.
 /// Insignificant whitespace is not preserved.
+///
+/// The document is validated in one pass that records what to leave out (redacted members with their separating
+/// comma, and whitespace); the output is then the input's remaining runs, copied whole.
 public struct JSONRedactor: Sendable {
     public let fields: Set<String>
     /// The names as lower-case bytes, to compare keys without allocating.
     private let fieldBytes: [[UInt8]]
+    /// Bit n is set when some name is n bytes long (n < 64), so most keys are rejected by their length alone.
+    private let lengths: UInt64
+    private let hasLongField: Bool
 
     /// - Parameter fields: names to remove; compared case-insensitively.
     public init(fields: some Sequence<String>) {
         self.fields = Set(fields.map { $0.lowercased() })
         self.fieldBytes = self.fields.map { Array($0.utf8) }
+        self.lengths = fieldBytes.reduce(0) { $1.count < 64 ? $0 | 1 << UInt64($1.count) : $0 }
+        self.hasLongField = fieldBytes.contains { $0.count >= 64 }
+    }
+
+    public var isEmpty: Bool { fields.isEmpty }
+
+    /// Returns the redacted document and how many members were removed.
+    public func redact(_ input: [UInt8]) throws(JSONError) -> (output: [UInt8], removed: Int) {
+        var scanner = try JSONScanner(input)
+        var omissions = Omissions()
+        try plan(&scanner, &omissions, depth: 0)
+        omissions.skipWhitespace(&scanner)
+        guard scanner.atEnd else { throw scanner.fail("trailing data after the document") }
+        return (omissions.apply(to: input), omissions.removed)
+    }
+
+    /// Validates one value and records what of it to leave out.
+    private func plan(_ scanner: inout JSONScanner, _ omissions: inout Omissions, depth: Int) throws(JSONError) {
+        omissions.skipWhitespace(&scanner)
+        guard depth < JSONScanner.maximumDepth else { throw scanner.fail("nesting deeper than \(JSONScanner.maximumDepth)") }
+        switch scanner.current {
+        case UInt8(ascii: "{"):
+            scanner.index += 1
+            omissions.skipWhitespace(&scanner)
+            if scanner.current == UInt8(ascii: "}") {
+                scanner.index += 1
+                return
+            }
+            var keptBefore = false
+            var commaBefore: Int?
+            while true {
+                omissions.skipWhitespace(&scanner)
+                let keyStart = scanner.index
+                let key = try scanner.skipString()
+                omissions.skipWhitespace(&scanner)
+                guard scanner.current == UInt8(ascii: ":") else { throw scanner.fail("expected ':'") }
+                scanner.index += 1
+                let redacted = try isRedacted(&scanner, key: key.raw, hasEscape: key.hasEscape)
+                if redacted {
+                    try scanner.skipValue(depth: depth + 1)
+                } else {
+                    try plan(&scanner, &omissions, depth: depth + 1)
+                }
+                omissions.skipWhitespace(&scanner)
+                let terminator = scanner.index
+                guard let byte = scanner.current, byte == UInt8(ascii: ",") || byte == UInt8(ascii: "}") else {
+                    throw scanner.fail("expected ',' or '}'")
+                }
+                if redacted {
+                    // The member goes with the comma before it; the first kept member's comma goes with it instead.
+                    if keptBefore, let commaBefore {
+                        omissions.omit(commaBefore..<terminator)
+                    } else {
+                        omissions.omit(keyStart..<(byte == UInt8(ascii: ",") ? terminator + 1 : terminator))
+                    }
+                    omissions.removed += 1
+                } else {
+                    keptBefore = true
+                }
+                scanner.index += 1
+                if byte == UInt8(ascii: "}") { return }
+                commaBefore = terminator
+            }
+        case UInt8(ascii: "["):
+            scanner.index += 1
+            omissions.skipWhitespace(&scanner)
+            if scanner.current == UInt8(ascii: "]") {
+                scanner.index += 1
+                return
+            }
+            while true {
+                try plan(&scanner, &omissions, depth: depth + 1)
+                omissions.skipWhitespace(&scanner)
+                switch scanner.current {
+                case UInt8(ascii: ","): scanner.index += 1
+                case UInt8(ascii: "]"):
+                    scanner.index += 1
+                    return
+                default: throw scanner.fail("expected ',' or ']'")
+                }
+            }
+        case UInt8(ascii: "\""):
+            _ = try scanner.skipString()
+        default:
+            _ = try scanner.scanScalar()
+        }
     }
 
     /// Whether the key at `raw` (with quotes) names a redacted field.
@@ -25,86 +117,55 @@ public struct JSONRedactor: Sendable {
             return fields.contains(decoded.lowercased())
         }
         let length = raw.count - 2
-        let start = raw.lowerBound + 1
-        candidates: for field in fieldBytes where field.count == length {
-            for offset in 0..<length {
-                var byte = scanner.bytes[start + offset]
-                if byte >= 0x41 && byte <= 0x5a { byte |= 0x20 }
-                if byte != field[offset] { continue candidates }
+        guard length < 64 ? lengths & 1 << UInt64(length) != 0 : hasLongField else { return false }
+        return scanner.bytes.withUnsafeBufferPointer { bytes in
+            let key = UnsafeBufferPointer(rebasing: bytes[(raw.lowerBound + 1)..<(raw.upperBound - 1)])
+            for field in fieldBytes where field.count == length {
+                var offset = 0
+                while offset < length {
+                    let byte = key[offset]
+                    if (byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte) != field[offset] { break }
+                    offset += 1
+                }
+                if offset == length { return true }
             }
-            return true
+            return false
         }
-        return false
+    }
+}
+
+/// The byte ranges a redaction leaves out of its input, in order and not overlapping.
+private struct Omissions {
+    private(set) var ranges: [Range<Int>] = []
+    var removed = 0
+
+    /// Leaves out `range`, which covers any range recorded since it began.
+    mutating func omit(_ range: Range<Int>) {
+        while let last = ranges.last, last.lowerBound >= range.lowerBound { ranges.removeLast() }
+        ranges.append(range)
     }
 
-    public var isEmpty: Bool { fields.isEmpty }
+    /// Skips whitespace and leaves it out.
+    mutating func skipWhitespace(_ scanner: inout JSONScanner) {
+        let start = scanner.index
+        scanner.skipWhitespace()
+        if scanner.index > start { omit(start..<scanner.index) }
+    }
 
-    /// Returns the redacted document and how many members were removed.
-    public func redact(_ input: [UInt8]) throws(JSONError) -> (output: [UInt8], removed: Int) {
-        var scanner = try JSONScanner(input)
+    /// The input without the omitted ranges.
+    func apply(to input: [UInt8]) -> [UInt8] {
+        guard !ranges.isEmpty else { return input }
         var output: [UInt8] = []
         output.reserveCapacity(input.count)
-        var removed = 0
-        try copyValue(&scanner, into: &output, removed: &removed, depth: 0)
-        try scanner.finish()
-        return (output, removed)
-    }
-
-    private func copyValue(_ scanner: inout JSONScanner, into output: inout [UInt8], removed: inout Int, depth: Int) throws(JSONError) {
-        scanner.skipWhitespace()
-        guard depth < JSONScanner.maximumDepth else { throw scanner.fail("nesting deeper than \(JSONScanner.maximumDepth)") }
-        switch scanner.current {
-        case UInt8(ascii: "{"):
-            scanner.index += 1
-            output.append(UInt8(ascii: "{"))
-            var first = true
-            scanner.skipWhitespace()
-            if scanner.current == UInt8(ascii: "}") {
-                scanner.index += 1
-            } else {
-                while true {
-                    scanner.skipWhitespace()
-                    let key = try scanner.skipString()
-                    try scanner.expect(UInt8(ascii: ":"))
-                    if try isRedacted(&scanner, key: key.raw, hasEscape: key.hasEscape) {
-                        try scanner.skipValue(depth: depth + 1)
-                        removed += 1
-                    } else {
-                        if !first { output.append(UInt8(ascii: ",")) }
-                        first = false
-                        output.append(contentsOf: scanner.bytes[key.raw])
-                        output.append(UInt8(ascii: ":"))
-                        try copyValue(&scanner, into: &output, removed: &removed, depth: depth + 1)
-                    }
-                    scanner.skipWhitespace()
-                    if scanner.current == UInt8(ascii: ",") {
-                        scanner.index += 1
-                    } else if scanner.current == UInt8(ascii: "}") {
-                        scanner.index += 1
-                        break
-                    } else {
-                        throw scanner.fail("expected ',' or '}'")
-                    }
-                }
+        input.withUnsafeBufferPointer { bytes in
+            var kept = 0
+            for range in ranges {
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[kept..<range.lowerBound]))
+                kept = range.upperBound
             }
-            output.append(UInt8(ascii: "}"))
-        case UInt8(ascii: "["):
-            scanner.index += 1
-            output.append(UInt8(ascii: "["))
-            var first = true
-            try scanner.forEachElement { scanner throws(JSONError) in
-                if !first { output.append(UInt8(ascii: ",")) }
-                first = false
-                try copyValue(&scanner, into: &output, removed: &removed, depth: depth + 1)
-            }
-            output.append(UInt8(ascii: "]"))
-        case UInt8(ascii: "\""):
-            let string = try scanner.skipString()
-            output.append(contentsOf: scanner.bytes[string.raw])
-        default:
-            let scalar = try scanner.scanScalar()
-            output.append(contentsOf: scanner.bytes[scalar])
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[kept...]))
         }
+        return output
     }
 }
 

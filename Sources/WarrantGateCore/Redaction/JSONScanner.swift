@@ -44,11 +44,16 @@ struct JSONScanner {
     var current: UInt8? { index < bytes.count ? bytes[index] : nil }
 
     mutating func skipWhitespace() {
-        while index < bytes.count {
-            switch bytes[index] {
-            case 0x20, 0x09, 0x0a, 0x0d: index += 1
-            default: return
+        let start = index
+        index = bytes.withUnsafeBufferPointer { buffer in
+            var end = start
+            while end < buffer.count {
+                switch buffer[end] {
+                case 0x20, 0x09, 0x0a, 0x0d: end += 1
+                default: return end
+                }
             }
+            return end
         }
     }
 
@@ -63,6 +68,10 @@ struct JSONScanner {
     mutating func skipString() throws(JSONError) -> (raw: Range<Int>, hasEscape: Bool) {
         let start = index
         guard current == UInt8(ascii: "\"") else { throw fail("expected a string") }
+        if let end = plainStringEnd(from: start) {
+            index = end + 1
+            return (start..<index, false)
+        }
         index += 1
         var hasEscape = false
         var scratch: [UInt8] = []
@@ -90,21 +99,9 @@ struct JSONScanner {
         let start = index
         guard current == UInt8(ascii: "\"") else { throw fail("expected a string") }
         // Fast path: most strings have no escape, so the text is the bytes between the quotes.
-        let plain: (end: Int, text: String)? = bytes.withUnsafeBufferPointer { buffer in
-            var end = start + 1
-            while end < buffer.count {
-                let byte = buffer[end]
-                if byte == UInt8(ascii: "\"") {
-                    return (end, String(decoding: UnsafeBufferPointer(rebasing: buffer[(start + 1)..<end]), as: UTF8.self))
-                }
-                if byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
-                end += 1
-            }
-            return nil
-        }
-        if let plain {
-            index = plain.end + 1
-            return (start..<index, plain.text)
+        if let end = plainStringEnd(from: start) {
+            index = end + 1
+            return (start..<index, String(decoding: bytes[(start + 1)..<end], as: UTF8.self))
         }
         index += 1
         var decoded: [UInt8] = []
@@ -130,6 +127,39 @@ struct JSONScanner {
                 index += 1
             }
         }
+    }
+
+    /// The index of the closing quote of the string opened at `start`, if the string holds no escape and no control
+    /// character (the common case, checked without decoding); nil otherwise.
+    private func plainStringEnd(from start: Int) -> Int? {
+        bytes.withUnsafeBufferPointer { buffer in
+            var end = start + 1
+            // Eight bytes at a time while none of them is a quote, a backslash or a control character (a word that
+            // might hold one is left to the byte loop below, which decides exactly).
+            let raw = UnsafeRawBufferPointer(buffer)
+            while end + 8 <= raw.count {
+                let word = raw.loadUnaligned(fromByteOffset: end, as: UInt64.self)
+                if Self.mayHoldStringStop(word) { break }
+                end += 8
+            }
+            while end < buffer.count {
+                let byte = buffer[end]
+                if byte == UInt8(ascii: "\"") { return end }
+                if byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
+                end += 1
+            }
+            return nil
+        }
+    }
+
+    /// Whether some byte of `word` may be `"`, `\\` or below 0x20 (never false when one is).
+    private static func mayHoldStringStop(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let quote = word ^ (ones &* 0x22), backslash = word ^ (ones &* 0x5c)
+        let zeroQuote = (quote &- ones) & ~quote
+        let zeroBackslash = (backslash &- ones) & ~backslash
+        let control = (word &- ones &* 0x20) & ~word
+        return (zeroQuote | zeroBackslash | control) & highs != 0
     }
 
     private mutating func scanEscape(into decoded: inout [UInt8]) throws(JSONError) {
