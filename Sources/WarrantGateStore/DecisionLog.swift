@@ -14,10 +14,11 @@ import WarrantGateCore
 /// decision on disk.
 ///
 /// The writer runs on a thread of its own rather than in the shared task pool, so that a busy pool — the very
-/// requests waiting on this commit — never delays the next batch. With a database path, durability is pipelined:
-/// the writer commits without waiting for the disk and a second thread syncs the write-ahead log before resuming
-/// the batch's callers (``WALSync``), so one batch is written while the one before it is synced. Without a path
-/// (a database with no file to sync), each batch commits with `synchronous = FULL`.
+/// requests waiting on this commit — never delays the next batch. With a database path, durability is pipelined
+/// under load: the writer commits without waiting for the disk and, when another batch is already queued, a second
+/// thread syncs the write-ahead log before resuming the batch's callers (``WALSync``), so one batch is written while
+/// the one before it is synced. Without a path (a database with no file to sync), each batch commits with
+/// `synchronous = FULL`.
 public final class DecisionLog: Sendable {
     private struct Waiter {
         let entries: [LogAppender.Pending]
@@ -31,17 +32,18 @@ public final class DecisionLog: Sendable {
     }
 
     private let writer: any DatabaseWriter
-    private let file: DatabaseFileIdentity?
+    /// The database file and its write-ahead log, as they were when the log was opened.
+    private let files: [DatabaseFileIdentity]
     private let walSync: WALSync?
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
 
-    /// - Parameter path: the database file; when given, each batch first checks that the file is still the one
-    ///   that was opened, since SQLite would otherwise go on writing to a deleted file that no one can read, and
-    ///   its write-ahead log is synced off the writer's thread.
+    /// - Parameter path: the database file; when given, each batch first checks that the file and its write-ahead
+    ///   log are still the ones that were opened, since SQLite would otherwise go on writing to a deleted file that
+    ///   no one can read, and under load the log is synced off the writer's thread.
     public init(writer: any DatabaseWriter, path: String? = nil) {
         self.writer = writer
-        self.file = path.flatMap(DatabaseFileIdentity.init(path:))
+        self.files = path.map { [$0, $0 + "-wal"].compactMap(DatabaseFileIdentity.init(path:)) } ?? []
         self.walSync = path.map(WALSync.init(databasePath:))
     }
 
@@ -118,29 +120,33 @@ public final class DecisionLog: Sendable {
         }
     }
 
-    /// One transaction for every entry in the batch; then one sync, here or on the syncer's thread.
+    /// One transaction for every entry in the batch, and one sync. A batch with a single caller (no concurrency to
+    /// gain from) commits with `synchronous = FULL`. A larger one commits without waiting for the disk and is synced
+    /// here if nothing else waits to be written, or on the syncer's thread while the next batch is written.
     private func commit(_ batch: [Waiter]) {
         let callers = batch.compactMap(\.continuation)
+        let walSync = callers.count > 1 ? self.walSync : nil
         do {
-            if let failure = walSync?.failure { throw failure }
-            if let file, !file.isUnchanged() {
-                throw StoreError("the database file \(file.path) was removed or replaced")
+            if let failure = self.walSync?.failure { throw failure }
+            if let changed = files.first(where: { !$0.isUnchanged() }) {
+                throw StoreError("the database file \(changed.path) was removed or replaced")
             }
-            try write(batch.flatMap(\.entries))
+            try write(batch.flatMap(\.entries), syncLater: walSync != nil)
         } catch {
             for caller in callers { caller.resume(throwing: error) }
             return
         }
         if let walSync {
-            walSync.submit(callers)
+            let moreWaiting = state.withLock { !$0.queue.isEmpty }
+            if moreWaiting { walSync.submit(callers) } else { walSync.syncHere(callers) }
         } else {
             for caller in callers { caller.resume() }
         }
     }
 
-    private func write(_ entries: [LogAppender.Pending]) throws {
+    private func write(_ entries: [LogAppender.Pending], syncLater: Bool) throws {
         try writer.writeWithoutTransaction { db in
-            guard walSync != nil else {
+            guard syncLater else {
                 return try db.inTransaction(.immediate) {
                     try LogAppender.append(db, entries)
                     return .commit

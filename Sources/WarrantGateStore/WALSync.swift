@@ -4,13 +4,14 @@ import Glibc
 #endif
 import Synchronization
 
-/// Makes committed transactions durable by syncing the database's write-ahead log on a thread of its own.
+/// Makes committed transactions durable by syncing the database's write-ahead log.
 ///
 /// The decision log commits each batch with `synchronous = NORMAL` — SQLite appends the batch's frames to the WAL
-/// without waiting for the disk — and hands the batch's callers to this syncer. A caller is resumed only after an
-/// `fdatasync` of the WAL that began after its commit has returned, which is the guarantee `synchronous = FULL`
-/// gives; meanwhile SQLite is already writing the next batch. (A frame that leaves the WAL before the sync does so
-/// by a checkpoint, which SQLite syncs at `NORMAL` too.)
+/// without waiting for the disk — and then either syncs at once on its own thread (``syncHere(_:)``, when no other
+/// batch is waiting to be written) or hands the batch's callers to this syncer's thread (``submit(_:)``) and goes on
+/// writing the next batch. Either way a caller is resumed only after an `fdatasync` of the WAL that began after its
+/// commit has returned, which is the guarantee `synchronous = FULL` gives. (A frame that leaves the WAL before the
+/// sync does so by a checkpoint, which SQLite syncs at `NORMAL` too.)
 ///
 /// A failed sync fails its callers and every later one: after `fdatasync` reports an error, the kernel may have
 /// dropped the dirty pages, so no later success would prove them written.
@@ -25,10 +26,17 @@ final class WALSync: Sendable {
     private let walPath: String
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
+    /// The descriptor ``syncHere(_:)`` uses; the syncer's thread has its own.
+    private let writerFile: Mutex<WALFile>
 
     /// - Parameter databasePath: the database file; its WAL is the file beside it named with `-wal`.
     init(databasePath: String) {
         walPath = databasePath + "-wal"
+        writerFile = Mutex(WALFile(path: walPath))
+    }
+
+    deinit {
+        writerFile.withLock { $0.close() }
     }
 
     /// Why the log can no longer be made durable, once a sync has failed.
@@ -45,6 +53,17 @@ final class WALSync: Sendable {
         }
         if let failure { for caller in callers { caller.resume(throwing: failure) } }
         if wakeSyncer { wake.signal() }
+    }
+
+    /// Syncs on the calling thread (the log's writer), then resumes `callers`, or fails them if the sync fails.
+    func syncHere(_ callers: [CheckedContinuation<Void, any Error>]) {
+        do {
+            if let failure { throw failure }
+            try writerFile.withLock { try $0.sync() }
+            for caller in callers { caller.resume() }
+        } catch {
+            fail(callers, with: error)
+        }
     }
 
     /// Syncs until ``close()`` is called and every submitted caller is resumed. Run on one dedicated thread.
@@ -67,15 +86,20 @@ final class WALSync: Sendable {
                 try wal.sync()
                 for caller in callers { caller.resume() }
             } catch {
-                let failure = (error as? StoreError) ?? StoreError("cannot sync \(walPath): \(error)")
-                let stranded = state.withLock { state in
-                    state.failure = failure
-                    defer { state.waiting.removeAll() }
-                    return state.waiting
-                }
-                for caller in callers + stranded { caller.resume(throwing: failure) }
+                fail(callers, with: error)
             }
         }
+    }
+
+    /// Records the failure for good and fails `callers` and everyone still waiting for a sync.
+    private func fail(_ callers: [CheckedContinuation<Void, any Error>], with error: any Error) {
+        let failure = (error as? StoreError) ?? StoreError("cannot sync \(walPath): \(error)")
+        let stranded = state.withLock { state in
+            state.failure = state.failure ?? failure
+            defer { state.waiting.removeAll() }
+            return state.waiting
+        }
+        for caller in callers + stranded { caller.resume(throwing: failure) }
     }
 
     /// Stops once the submitted callers are resumed.
@@ -89,7 +113,7 @@ final class WALSync: Sendable {
     }
 }
 
-/// A descriptor on the WAL file, opened at the first sync. The file must stay the same one: SQLite keeps its WAL
+/// A descriptor on the WAL file, opened at its first sync. The file must stay the same one: SQLite keeps its WAL
 /// while a connection is open, so a different file at the path means the WAL was deleted or replaced.
 private struct WALFile {
     let path: String

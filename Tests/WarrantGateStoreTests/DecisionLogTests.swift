@@ -103,21 +103,37 @@ struct DecisionLogTests {
         await writer.value
     }
 
-    @Test("a write-ahead log that cannot be synced fails the batch and every later append: the log fails closed")
-    func walSyncFailure() async throws {
+    @Test("a write-ahead log removed under the gateway fails the batch: nothing is written to a file no one can read")
+    func walRemoved() async throws {
         let database = try TemporaryDatabase()
         let log = DecisionLog(writer: database.pool, path: database.path)
         let writer = Task { await log.run() }
         try await log.append([decision("durable")])
+        try FileManager.default.removeItem(atPath: database.path + "-wal")
+        await #expect(throws: StoreError.self) { try await log.append([decision("lost")]) }
+        log.close()
+        await writer.value
+    }
+
+    @Test("a failed sync of the write-ahead log fails its callers and every later one, even once the file is back")
+    func walSyncFailureIsFinal() async throws {
+        let database = try TemporaryDatabase()
+        let sync = WALSync(databasePath: database.path)
+        let syncer = Thread { sync.syncUntilClosed() }
+        syncer.start()
+        try await withCheckedThrowingContinuation { sync.submit([$0]) }
+        try await withCheckedThrowingContinuation { sync.syncHere([$0]) }
+
         let wal = database.path + "-wal", kept = database.path + "-wal.kept"
         try FileManager.default.linkItem(atPath: wal, toPath: kept)
         try FileManager.default.removeItem(atPath: wal)
-        await #expect(throws: StoreError.self) { try await log.append([decision("unsynced")]) }
+        await #expect(throws: StoreError.self) { try await withCheckedThrowingContinuation { sync.syncHere([$0]) } }
         // The very same file is back at its path, yet a log whose sync once failed stays failed.
         try FileManager.default.linkItem(atPath: kept, toPath: wal)
-        await #expect(throws: StoreError.self) { try await log.append([decision("after the failure")]) }
-        log.close()
-        await writer.value
+        await #expect(throws: StoreError.self) { try await withCheckedThrowingContinuation { sync.submit([$0]) } }
+        await #expect(throws: StoreError.self) { try await withCheckedThrowingContinuation { sync.syncHere([$0]) } }
+        #expect(sync.failure != nil)
+        sync.close()
     }
 
     @Test("canonical encoding is stable and escapes what JSON needs")
