@@ -125,20 +125,20 @@ public final class DecisionLog: Sendable {
     /// here if nothing else waits to be written, or on the syncer's thread while the next batch is written.
     private func commit(_ batch: [Waiter]) {
         let callers = batch.compactMap(\.continuation)
-        let walSync = callers.count > 1 ? self.walSync : nil
+        let deferredSync = callers.count > 1 ? walSync : nil
         do {
-            if let failure = self.walSync?.failure { throw failure }
+            if let failure = walSync?.failure { throw failure }
             if let changed = files.first(where: { !$0.isUnchanged() }) {
                 throw StoreError("the database file \(changed.path) was removed or replaced")
             }
-            try write(batch.flatMap(\.entries), syncLater: walSync != nil)
+            try write(batch.flatMap(\.entries), syncLater: deferredSync != nil)
         } catch {
             for caller in callers { caller.resume(throwing: error) }
             return
         }
-        if let walSync {
+        if let deferredSync {
             let moreWaiting = state.withLock { !$0.queue.isEmpty }
-            if moreWaiting { walSync.submit(callers) } else { walSync.syncHere(callers) }
+            if moreWaiting { deferredSync.submit(callers) } else { deferredSync.syncHere(callers) }
         } else {
             for caller in callers { caller.resume() }
         }
