@@ -96,7 +96,12 @@ struct DecisionLogTests {
         let database = try TemporaryDatabase()
         let log = DecisionLog(writer: database.pool, path: database.path)
         let writer = Task { await log.run() }
-        for index in 0..<20 { try await log.append([decision("d-\(index)")]) }
+        // Concurrent appends, so that batches hold several callers and take the relaxed-sync path (a lone caller's
+        // batch commits with FULL and would prove nothing here).
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<200 { group.addTask { try await log.append([decision("d-\(index)")]) } }
+            try await group.waitForAll()
+        }
         let synchronous = try await database.pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
         #expect(synchronous == 2)
         log.close()
