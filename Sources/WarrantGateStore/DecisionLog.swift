@@ -80,23 +80,27 @@ public final class DecisionLog: Sendable {
     /// one of these.
     public func run() async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let threads = DispatchGroup()
             let walSync = self.walSync
             if let walSync {
-                Self.startThread(named: "warrant-gate-log-sync") {
-                    walSync.syncUntilClosed()
-                    done.resume()
-                }
+                Self.startThread(named: "wg-log-sync", in: threads) { walSync.syncUntilClosed() }
             }
-            Self.startThread(named: "warrant-gate-log-writer") { [self] in
+            Self.startThread(named: "wg-log-writer", in: threads) { [self] in
                 writeUntilClosed()
-                if let walSync { walSync.close() } else { done.resume() }
+                walSync?.close()
             }
+            threads.notify(queue: .global()) { done.resume() }
         }
     }
 
-    private static func startThread(named name: String, _ body: @escaping @Sendable () -> Void) {
-        let thread = Thread(block: body)
-        thread.name = name
+    /// - Parameter name: at most 15 bytes, Linux's limit for a thread's name (shown by `top -H` and `perf`).
+    private static func startThread(named name: String, in group: DispatchGroup, _ body: @escaping @Sendable () -> Void) {
+        group.enter()
+        let thread = Thread {
+            Thread.current.name = name
+            body()
+            group.leave()
+        }
         thread.start()
     }
 

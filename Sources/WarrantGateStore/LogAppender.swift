@@ -36,29 +36,44 @@ enum LogAppender {
         }
     }
 
+    /// Rows bound into one multi-row INSERT, largest first: SQLite's per-statement work (step, reset, clearing the
+    /// bindings) is then paid once per chunk rather than once per entry.
+    static let rowsPerInsert = [32, 8, 1]
+
     static func append(_ db: Database, _ entries: [Pending]) throws {
         guard !entries.isEmpty else { return }
         var frontier = try loadFrontier(db)
         // Cached statements, bound directly: this loop is the group commit's critical section.
-        let insert = try BoundInsert(db, sql: "INSERT INTO log (seq, kind, time, decision_id, entry, leaf_hash) VALUES (?, ?, ?, ?, ?, ?)")
+        let inserts = try rowsPerInsert.map { try (rows: $0, statement: BoundInsert(db, sql: insertSQL(rows: $0))) }
         let insertNode = try BoundInsert(db, sql: "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)")
-        for entry in entries {
-            let leaf = entry.leaf
-            try insert.bind(1, Int64(frontier.size) + 1)
-            try insert.bind(2, text: entry.kind)
-            try insert.bind(3, text: entry.time)
-            try insert.bind(4, text: entry.decisionId)
-            try insert.bind(5, utf8: entry.entry)
-            try insert.bind(6, blob: leaf)
-            try insert.run()
-            for node in frontier.append(leaf: leaf) where node.level >= storedLevel {
-                try insertNode.bind(1, Int64(node.level))
-                try insertNode.bind(2, Int64(node.index))
-                try insertNode.bind(3, blob: node.hash)
-                try insertNode.run()
+        var start = entries.startIndex
+        while start < entries.endIndex {
+            let (rows, insert) = inserts.first { $0.rows <= entries.endIndex - start }!
+            for (row, entry) in entries[start..<(start + rows)].enumerated() {
+                let leaf = entry.leaf
+                let first = Int32(row * 6)
+                try insert.bind(first + 1, Int64(frontier.size) + 1)
+                try insert.bind(first + 2, text: entry.kind)
+                try insert.bind(first + 3, text: entry.time)
+                try insert.bind(first + 4, text: entry.decisionId)
+                try insert.bind(first + 5, utf8: entry.entry)
+                try insert.bind(first + 6, blob: leaf)
+                for node in frontier.append(leaf: leaf) where node.level >= storedLevel {
+                    try insertNode.bind(1, Int64(node.level))
+                    try insertNode.bind(2, Int64(node.index))
+                    try insertNode.bind(3, blob: node.hash)
+                    try insertNode.run()
+                }
             }
+            try insert.run()
+            start += rows
         }
         try db.cachedStatement(sql: "UPDATE tree_state SET frontier = ? WHERE id = 1").execute(arguments: [Data(frontier.encoded)])
+    }
+
+    private static func insertSQL(rows: Int) -> String {
+        "INSERT INTO log (seq, kind, time, decision_id, entry, leaf_hash) VALUES "
+            + repeatElement("(?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
     }
 
     static func loadFrontier(_ db: Database) throws -> MerkleFrontier {

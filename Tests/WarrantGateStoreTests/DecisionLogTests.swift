@@ -16,14 +16,16 @@ struct DecisionLogTests {
         return LogEntry(kind: .decision, time: Date(), decisionId: id, canonical: record.canonical)
     }
 
-    @Test("the database is WAL with synchronous = FULL")
+    @Test("the database is WAL with synchronous = FULL, checkpointed every 4,096 pages")
     func durableSettings() throws {
         let database = try TemporaryDatabase()
-        let (mode, synchronous) = try database.pool.writeWithoutTransaction { db in
-            (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"))
+        let (mode, synchronous, checkpointPages) = try database.pool.writeWithoutTransaction { db in
+            (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"),
+             try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint"))
         }
         #expect(mode == "wal")
         #expect(synchronous == 2)
+        #expect(checkpointPages == 4096)
     }
 
     @Test("concurrent appends all commit, in contiguous sequence, sharing transactions")
@@ -48,6 +50,28 @@ struct DecisionLogTests {
             ]
         }
         #expect(counts == [501, 501, 501])
+    }
+
+    @Test("a batch goes in as multi-row inserts (32, 8, then single rows), in order: each row is its entry, the tree is theirs")
+    func chunkedInsert() throws {
+        let database = try TemporaryDatabase()
+        let first = (0..<45).map { LogAppender.Pending(decision("a-\($0)")) }
+        let second = (0..<7).map { LogAppender.Pending(decision("b-\($0)")) }
+        try database.pool.write { db in try LogAppender.append(db, first) }
+        try database.pool.write { db in try LogAppender.append(db, second) }
+        let entries = first + second
+        let rows = try database.pool.read { db in try Row.fetchAll(db, sql: "SELECT seq, decision_id, entry, leaf_hash FROM log ORDER BY seq") }
+        #expect(rows.count == entries.count)
+        var frontier = MerkleFrontier()
+        for (index, (row, entry)) in zip(rows, entries).enumerated() {
+            #expect(row["seq"] as Int64 == Int64(index + 1))
+            #expect(row["decision_id"] as String? == entry.decisionId)
+            #expect(Array((row["entry"] as String).utf8) == entry.entry)
+            #expect(Array(row["leaf_hash"] as Data) == entry.leaf)
+            frontier.append(leaf: entry.leaf)
+        }
+        #expect(try database.pool.read { try LogAppender.root($0, size: UInt64(entries.count)) } == frontier.root)
+        #expect(try database.pool.read { try LogAppender.loadFrontier($0) } == frontier)
     }
 
     @Test("records are append-only: UPDATE and DELETE are refused by SQLite")

@@ -121,10 +121,11 @@ public enum LogLeaf {
     /// The Merkle leaf hash of an entry, SHA-256(0x00 ‖ kind ‖ 0x0a ‖ entry), without building the leaf bytes.
     public static func hash(kind: String, entry: [UInt8]) -> Merkle.Hash {
         var hasher = SHA256()
-        hasher.update(data: [0x00])
-        hasher.update(data: Array(kind.utf8))
-        hasher.update(data: [0x0a])
-        hasher.update(data: entry)
-        return Array(hasher.finalize())
+        hasher.update(byte: 0x00)
+        var kind = kind
+        kind.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        hasher.update(byte: 0x0a)
+        hasher.update(bytes: entry)
+        return hasher.finalizedBytes()
     }
 }

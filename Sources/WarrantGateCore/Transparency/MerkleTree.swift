@@ -9,17 +9,17 @@ public enum Merkle {
 
     public static func leafHash(_ entry: [UInt8]) -> Hash {
         var hasher = SHA256()
-        hasher.update(data: [0x00])
-        hasher.update(data: entry)
-        return Array(hasher.finalize())
+        hasher.update(byte: 0x00)
+        hasher.update(bytes: entry)
+        return hasher.finalizedBytes()
     }
 
     public static func nodeHash(_ left: Hash, _ right: Hash) -> Hash {
         var hasher = SHA256()
-        hasher.update(data: [0x01])
-        hasher.update(data: left)
-        hasher.update(data: right)
-        return Array(hasher.finalize())
+        hasher.update(byte: 0x01)
+        hasher.update(bytes: left)
+        hasher.update(bytes: right)
+        return hasher.finalizedBytes()
     }
 
     /// The largest power of two strictly smaller than `n` (n ≥ 2).
@@ -152,5 +152,21 @@ public struct MerkleFrontier: Sendable, Equatable {
             offset += 33
         }
         guard UInt64(subtrees.reduce(0) { $0 + (1 << $1.level) }) == size else { return nil }
+    }
+}
+
+/// Hashing without the generic `DataProtocol` path (region iteration, a sequence copy of the digest): these run
+/// for every entry of the log, in the group commit's critical section.
+extension SHA256 {
+    mutating func update(byte: UInt8) {
+        withUnsafeBytes(of: byte) { update(bufferPointer: $0) }
+    }
+
+    mutating func update(bytes: [UInt8]) {
+        bytes.withUnsafeBytes { update(bufferPointer: $0) }
+    }
+
+    func finalizedBytes() -> [UInt8] {
+        finalize().withUnsafeBytes { Array($0) }
     }
 }
