@@ -153,7 +153,7 @@ struct LogWriterService: Service {
     let log: DecisionLog
 
     func run() async throws {
-        try await withGracefulShutdownHandler {
+        await withGracefulShutdownHandler {
             await log.run()
         } onGracefulShutdown: {
             log.close()

@@ -37,6 +37,29 @@ struct DecisionRecordTests {
         #expect(throws: JSONError.self) { try DecisionRecord(canonical: [0x7b, 0xff, 0x7d]) }
     }
 
+    @Test("strings are escaped byte for byte as the canonical form says, wherever in a string the escapes fall")
+    func stringEscapes() {
+        func reference(_ text: String) -> [UInt8] {
+            var out: [UInt8] = [UInt8(ascii: "\"")]
+            for byte in text.utf8 {
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), byte]
+                case 0..<0x20: out += Array("\\u00".utf8) + Array(String(byte, radix: 16).leftPadded(to: 2).utf8)
+                default: out.append(byte)
+                }
+            }
+            return out + [UInt8(ascii: "\"")]
+        }
+        let alphabet = ["a", "Z", "0", " ", "\"", "\\", "\n", "\u{01}", "\u{1f}", "é", "€", "/", "~"]
+        var random = SplitMix64(seed: 2026)
+        for _ in 0..<2000 {
+            let text = (0..<random.next(below: 40)).map { _ in alphabet[random.next(below: alphabet.count)] }.joined()
+            var bytes: [UInt8] = []
+            CanonicalJSON.append(string: text, to: &bytes)
+            #expect(bytes == reference(text), "\(text.debugDescription)")
+        }
+    }
+
     @Test("action patterns: exact names, families and the wildcard")
     func actionPatterns() {
         #expect(ActionPattern.matches(pattern: "records.read", action: "records.read"))
@@ -47,5 +70,11 @@ struct DecisionRecordTests {
         #expect(!ActionPattern.matches(pattern: "records.*", action: "visitation.schedule"))
         #expect(ActionPattern.matches(pattern: "*", action: "anything"))
         #expect(!ActionPattern.matches(pattern: "records.read", action: ""))
+    }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String {
+        String(repeating: "0", count: max(0, width - count)) + self
     }
 }

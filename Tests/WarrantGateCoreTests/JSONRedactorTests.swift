@@ -127,7 +127,7 @@ private indirect enum RandomJSON {
 }
 
 /// A small deterministic generator, so a failing case can be replayed.
-private struct SplitMix64 {
+struct SplitMix64 {
     var state: UInt64
     init(seed: UInt64) { state = seed }
 

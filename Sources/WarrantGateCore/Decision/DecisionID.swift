@@ -8,11 +8,16 @@ import Foundation
 public enum DecisionID {
     /// A new identifier for a decision made at `time`.
     public static func make(at time: Date = Date()) -> String {
-        // A version-4 UUID supplies the random bits and the variant in one call to the system generator.
-        var bytes = withUnsafeBytes(of: UUID().uuid) { Array($0) }
+        // The system generator (getrandom) supplies the random bits; Foundation's UUID() opens /dev/urandom per call.
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64, low = generator.next() as UInt64
+        var bytes = [UInt8](repeating: 0, count: 16)
         let milliseconds = UInt64(max(0, time.timeIntervalSince1970 * 1000))
         for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> UInt64(40 - 8 * index)) }
+        for index in 6..<8 { bytes[index] = UInt8(truncatingIfNeeded: high >> UInt64(8 * index)) }
+        for index in 8..<16 { bytes[index] = UInt8(truncatingIfNeeded: low >> UInt64(8 * (index - 8))) }
         bytes[6] = 0x70 | bytes[6] & 0x0F
+        bytes[8] = 0x80 | bytes[8] & 0x3F
         var text = [UInt8]()
         text.reserveCapacity(36)
         for (index, byte) in bytes.enumerated() {

@@ -153,7 +153,7 @@ struct JSONScanner {
     }
 
     /// Whether some byte of `word` may be `"`, `\\` or below 0x20 (never false when one is).
-    private static func mayHoldStringStop(_ word: UInt64) -> Bool {
+    static func mayHoldStringStop(_ word: UInt64) -> Bool {
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         let quote = word ^ (ones &* 0x22), backslash = word ^ (ones &* 0x5c)
         let zeroQuote = (quote &- ones) & ~quote

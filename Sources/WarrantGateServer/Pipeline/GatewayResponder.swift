@@ -38,7 +38,7 @@ struct GatewayResponder: HTTPResponder {
         async let decided = decide(request, context: context)
         var response = try await decided
         // An HTTP/1.0 client that asks for keep-alive (ab -k) keeps its connection only if the answer says so.
-        if request.headers[.connection]?.lowercased().contains("keep-alive") == true {
+        if HeaderRules.connectionNominated(request.headers[values: .connection]).contains("keep-alive") {
             response.headers[.connection] = "keep-alive"
         }
         return response

@@ -60,7 +60,7 @@ enum HeaderRules {
         var hasTransferEncoding = false
         for field in fields {
             let name = field.name.canonicalName
-            if name.contains("_") { return "header names with underscores are refused" }
+            if name.utf8.contains(UInt8(ascii: "_")) { return "header names with underscores are refused" }
             let value = field.value
             if value.utf8.contains(where: { $0 == 0 || $0 == 0x0a || $0 == 0x0d }) { return "a header value contains CR, LF or NUL" }
             switch name {

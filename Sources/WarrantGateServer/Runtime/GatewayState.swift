@@ -126,17 +126,28 @@ public final class GatewayState: Sendable {
 /// subject matcher runs once per certificate rather than once per request. Cleared when the directory changes.
 final class IdentityCache: Sendable {
     private static let capacity = 4096
-    private let entries = Mutex<[[UInt8]: (ClientCertificate, Identification)]>([:])
+    private let entries = Mutex<[CertificateBytes: (ClientCertificate, Identification)]>([:])
 
     func identify(der: [UInt8], directory: AgencyDirectory) throws -> (ClientCertificate, Identification) {
-        if let hit = entries.withLock({ $0[der] }) { return hit }
+        let key = CertificateBytes(der: der)
+        if let hit = entries.withLock({ $0[key] }) { return hit }
         let certificate = try ClientCertificate(derBytes: der)
         let result = (certificate, directory.identify(certificate))
         entries.withLock { entries in
             if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
-            entries[der] = result
+            entries[key] = result
         }
         return result
+    }
+
+    /// A certificate's DER as a dictionary key, hashed as one block of bytes rather than byte by byte (an array's
+    /// own hashing), since this lookup runs on every request.
+    private struct CertificateBytes: Hashable {
+        let der: [UInt8]
+
+        func hash(into hasher: inout Hasher) {
+            der.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
     }
 
     func clear() {

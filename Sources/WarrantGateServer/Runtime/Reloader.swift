@@ -63,15 +63,15 @@ extension Gateway {
         return errors
     }
 
-    /// Sizes and modification times of the files a reload reads.
+    /// Inodes, sizes and modification times of the files a reload reads: one `stat` each (FileManager's attributes
+    /// would also look up the owner's name in /etc/passwd, every second, on an event loop).
     func watchedFilesFingerprint() -> [String] {
         let paths = [configuration.policyPath, configuration.shadowPolicyPath ?? "", configuration.agenciesPath, configuration.serverCertificatePath, configuration.serverKeyPath,
                      configuration.clientCAPath] + configuration.authorities.values.sorted()
         return paths.map { path in
-            let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-            let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-            let size = (attributes?[.size] as? NSNumber)?.intValue ?? -1
-            return "\(path):\(modified):\(size)"
+            var info = stat()
+            guard stat(path, &info) == 0 else { return "\(path):missing" }
+            return "\(path):\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
         }
     }
 }

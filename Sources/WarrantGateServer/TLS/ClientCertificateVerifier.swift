@@ -4,7 +4,7 @@ import NIOSSL
 import SwiftASN1
 import Synchronization
 import WarrantGateCore
-import X509
+@_spi(FixedExpiryValidationTime) import X509
 
 /// Verifies client certificates during the TLS handshake.
 ///
@@ -75,7 +75,7 @@ public final class ClientCertificateVerifier: Sendable {
         let time = now()
         if let until = validated.withLock({ $0[leafDER] }), time < until, time >= leaf.notValidBefore { return nil }
         var verifier = Verifier(rootCertificates: CertificateStore(trust.roots)) {
-            RFC5280Policy(validationTime: time)
+            RFC5280Policy(fixedExpiryValidationTime: time)
         }
         let result = await verifier.validate(leaf: leaf, intermediates: CertificateStore(parsed.dropFirst()))
         switch result {
