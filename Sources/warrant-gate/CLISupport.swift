@@ -63,6 +63,7 @@ struct AdminOptions: ParsableArguments {
 }
 
 /// Runs a store operation, turning its errors into CLI errors.
+@discardableResult
 func storeCall<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()

@@ -112,7 +112,7 @@ struct PolicyCommand: ParsableCommand {
             let snapshot = FileManager.default.fileExists(atPath: db)
                 ? try storeCall { try Registry(writer: StoreDatabase.openPool(path: db), timeZone: parsed.timeZone).snapshot() }
                 : RegistrySnapshot.empty
-            let resolvedCategory = try category ?? snapshot.agencies.first { $0.id == agency }?.category
+            let resolvedCategory = category ?? snapshot.agencies.first { $0.id == agency }?.category
                 ?? ((try? AgencyDirectoryFile.listing(path: agencies)) ?? []).first { $0.id == agency }?.category
             guard let resolvedCategory else { throw CLIError(.notFound, "agency \(agency) is in neither \(agencies) nor the registry: pass --category") }
             var facts: [String: String] = [:]
