@@ -139,23 +139,38 @@ public final class Gateway: Sendable {
         return services
     }
 
-    /// Runs until SIGTERM or SIGINT, then drains: open requests finish, queued log entries are written.
+    /// Runs until SIGTERM or SIGINT, then drains: open requests finish, queued log entries are written. Throws
+    /// ``ListenError`` when a listener cannot bind its address.
     public func run() async throws {
         let group = ServiceGroup(
             configuration: .init(services: try services().map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
-        try await group.run()
+        do {
+            try await group.run()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE || error.errnoCode == EACCES || error.errnoCode == EADDRNOTAVAIL {
+            var addresses = ["\(configuration.host):\(configuration.port)"]
+            if let adminHost = configuration.adminHost { addresses.append("\(adminHost):\(configuration.adminPort) (admin)") }
+            throw ListenError(message: "cannot listen on \(addresses.joined(separator: " or ")): \(String(cString: strerror(error.errnoCode)))")
+        }
     }
 }
 
-/// Runs the decision log's writer; on shutdown, writes what is queued and stops.
+/// A listener could not bind its address: taken by another process, not permitted, or not on this host.
+public struct ListenError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public var description: String { message }
+}
+
+/// Runs the decision log's writer; on shutdown, writes what is queued and stops. Cancellation stops it the same way
+/// (the group cancels its services when one fails, e.g. a listener that cannot bind): the writer's thread does not
+/// see task cancellation, so without this the process would wait for it forever.
 struct LogWriterService: Service {
     let log: DecisionLog
 
     func run() async throws {
-        await withGracefulShutdownHandler {
+        await withTaskCancellationOrGracefulShutdownHandler {
             await log.run()
-        } onGracefulShutdown: {
+        } onCancelOrGracefulShutdown: {
             log.close()
         }
     }

@@ -96,4 +96,30 @@ struct DemoProcessTests {
         #expect(try curl(certs, "denver-pd", secondPort, "/records/inmates/2017-000456").1.contains("Daniel Okafor"))
         #expect(again.terminate() == 0)
     }
+
+    @Test("a gateway whose port is taken says so and exits with status 1 instead of hanging")
+    func portTaken() throws {
+        let scratch = try Scratch()
+        let first = try DemoProcess(dataDir: scratch.url.appendingPathComponent("first").path)
+        defer { _ = first.terminate() }
+        let port = try first.port()
+
+        let second = Process()
+        second.executableURL = CLIProcess.executable
+        second.arguments = ["demo", "--port", String(port), "--admin-port", "0", "--data-dir", scratch.url.appendingPathComponent("second").path]
+        second.currentDirectoryURL = Repository.root
+        let output = Pipe()
+        second.standardOutput = output
+        second.standardError = output
+        try second.run()
+        let deadline = Date().addingTimeInterval(60)
+        while second.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        let hung = second.isRunning
+        if hung { kill(second.processIdentifier, SIGKILL) }
+        second.waitUntilExit()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(!hung, "still running a minute after its listener failed")
+        #expect(second.terminationStatus == 1, "\(text)")
+        #expect(text.contains("cannot listen on 127.0.0.1:\(port)") && text.contains("Address already in use"), "\(text)")
+    }
 }

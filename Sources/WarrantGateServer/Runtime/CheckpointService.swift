@@ -22,7 +22,9 @@ struct CheckpointService: Service {
             lastSize = size
             lastSigned = ContinuousClock.now
         }
-        await sign()
+        // The last checkpoint is signed even when the group was cancelled (a service failed), since the log writer
+        // has written everything by now; a cancelled task could not hand the signing to the thread pool.
+        await Task { await sign() }.value
     }
 
     private func sign() async {
