@@ -97,7 +97,9 @@ public final class DecisionLog: Sendable {
     private static func startThread(named name: String, in group: DispatchGroup, _ body: @escaping @Sendable () -> Void) {
         group.enter()
         let thread = Thread {
-            Thread.current.name = name
+            // Foundation's `Thread.name` names the thread only if it already knows its pthread, which races with
+            // the thread's start; the kernel's own interface does not.
+            try? name.write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
             body()
             group.leave()
         }
