@@ -140,17 +140,17 @@ final class IdentityCache: Sendable {
         return result
     }
 
-    /// A certificate's DER as a dictionary key, hashed as one block of bytes rather than byte by byte (an array's
-    /// own hashing), since this lookup runs on every request.
-    private struct CertificateBytes: Hashable {
-        let der: [UInt8]
-
-        func hash(into hasher: inout Hasher) {
-            der.withUnsafeBytes { hasher.combine(bytes: $0) }
-        }
-    }
-
     func clear() {
         entries.withLock { $0.removeAll() }
+    }
+}
+
+/// A certificate's DER as a dictionary key, hashed as one block of bytes rather than byte by byte (an array's own
+/// hashing): the identity cache looks one up on every request, the verifier's cache on every handshake.
+struct CertificateBytes: Hashable, Sendable {
+    let der: [UInt8]
+
+    func hash(into hasher: inout Hasher) {
+        der.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 }

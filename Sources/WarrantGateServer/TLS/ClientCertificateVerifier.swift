@@ -32,7 +32,7 @@ public final class ClientCertificateVerifier: Sendable {
     private let trust: Mutex<Trust>
     /// Chains that validated recently, by the leaf's DER bytes, with the time until which the result may be reused
     /// (a minute, and never past the leaf's expiry). Cleared whenever the trust changes.
-    private let validated = Mutex<[[UInt8]: Date]>([:])
+    private let validated = Mutex<[CertificateBytes: Date]>([:])
     private let now: @Sendable () -> Date
     let refusals: @Sendable (String) -> Void
 
@@ -73,7 +73,7 @@ public final class ClientCertificateVerifier: Sendable {
             return "revoked by the configuration's deny list"
         }
         let time = now()
-        if let until = validated.withLock({ $0[leafDER] }), time < until, time >= leaf.notValidBefore { return nil }
+        if let until = validated.withLock({ $0[CertificateBytes(der: leafDER)] }), time < until, time >= leaf.notValidBefore { return nil }
         var verifier = Verifier(rootCertificates: CertificateStore(trust.roots)) {
             RFC5280Policy(fixedExpiryValidationTime: time)
         }
@@ -82,7 +82,7 @@ public final class ClientCertificateVerifier: Sendable {
         case .validCertificate:
             validated.withLock { cache in
                 if cache.count >= 4096 { cache.removeAll(keepingCapacity: true) }
-                cache[leafDER] = min(time.addingTimeInterval(60), leaf.notValidAfter)
+                cache[CertificateBytes(der: leafDER)] = min(time.addingTimeInterval(60), leaf.notValidAfter)
             }
             return nil
         case .couldNotValidate(let failures):
