@@ -10,11 +10,17 @@ enum HeaderRules {
     static let gatewayWarrant = "Gateway-Warrant"
     static let gatewayDecision = "Decision-Id"
 
-    /// Hop-by-hop headers (RFC 9110 §7.6.1 and common non-standard ones): never forwarded in either direction.
-    static let hopByHop: Set<String> = [
-        "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-        "transfer-encoding", "upgrade", "http2-settings",
-    ]
+    /// Whether a lower-cased header name is hop-by-hop (RFC 9110 §7.6.1 and common non-standard ones): never
+    /// forwarded in either direction.
+    static func isHopByHop(_ lowercasedName: String) -> Bool {
+        switch lowercasedName {
+        case "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+             "transfer-encoding", "upgrade", "http2-settings":
+            true
+        default:
+            false
+        }
+    }
 
     /// Request headers dropped because they could pass for something the gateway vouches for, or because the
     /// gateway sets them itself.
@@ -27,12 +33,13 @@ enum HeaderRules {
 
     /// Header names listed in `Connection:` header values, lower-cased. The gateway drops these too, in both
     /// directions, but they can never remove a header the gateway adds, since those are added after filtering.
-    static func connectionNominated(_ values: some Sequence<String>) -> Set<String> {
-        var names = Set<String>()
+    /// A list, not a set: it holds one or two names in practice and is bounded by the header size limit.
+    static func connectionNominated(_ values: some Sequence<String>) -> [String] {
+        var names: [String] = []
         for value in values {
             for token in value.utf8.split(separator: UInt8(ascii: ",")) {
                 let name = asciiLowercased(trimmed(token))
-                if !name.isEmpty { names.insert(name) }
+                if !name.isEmpty && !names.contains(name) { names.append(name) }
             }
         }
         return names
@@ -49,7 +56,10 @@ enum HeaderRules {
 
     /// The bytes as a String with ASCII letters lower-cased (header names and tokens are ASCII).
     private static func asciiLowercased(_ bytes: Substring.UTF8View) -> String {
-        String(decoding: bytes.map { $0 >= 0x41 && $0 <= 0x5a ? $0 | 0x20 : $0 }, as: UTF8.self)
+        String(unsafeUninitializedCapacity: bytes.count) { buffer in
+            for (offset, byte) in bytes.enumerated() { buffer[offset] = byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte }
+            return bytes.count
+        }
     }
 
     /// Checks a request's headers; returns a short reason when they must be refused.
@@ -94,7 +104,7 @@ enum HeaderRules {
         var headers = HTTPHeaders()
         for field in fields {
             let name = field.name.canonicalName
-            if hopByHop.contains(name) || nominated.contains(name) || isSpoofable(name) { continue }
+            if isHopByHop(name) || nominated.contains(name) || isSpoofable(name) { continue }
             headers.add(name: field.name.rawName, value: field.value)
         }
         return headers
@@ -107,7 +117,7 @@ enum HeaderRules {
         for (name, value) in headers {
             guard let fieldName = HTTPField.Name(name) else { continue }
             let lowered = fieldName.canonicalName
-            if hopByHop.contains(lowered) || nominated.contains(lowered) || lowered == "content-length" || lowered == "decision-id" { continue }
+            if isHopByHop(lowered) || nominated.contains(lowered) || lowered == "content-length" || lowered == "decision-id" { continue }
             fields.append(HTTPField(name: fieldName, value: value))
         }
         return fields
