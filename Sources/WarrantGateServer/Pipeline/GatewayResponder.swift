@@ -34,9 +34,12 @@ struct GatewayResponder: HTTPResponder {
     func respond(to request: Request, context: GatewayRequestContext) async throws -> Response {
         // The pipeline runs in a child task. A task keeps the memory of its deepest call stack for as long as it
         // lives, and the connection's task lives as long as the connection: run here, every idle keep-alive
-        // connection would hold on to the ~36 KB that one request's stages needed.
-        async let decided = decide(request, context: context)
-        var response = try await decided
+        // connection would hold on to the ~36 KB that one request's stages needed. It prefers the connection's event
+        // loop as its executor, so that its awaits neither hop through the loop's queue nor resume on another loop.
+        var response = try await withTaskExecutorPreference(EventLoopTaskExecutor.of(context.channel.eventLoop)) {
+            async let decided = decide(request, context: context)
+            return try await decided
+        }
         // An HTTP/1.0 client that asks for keep-alive (ab -k) keeps its connection only if the answer says so.
         if HeaderRules.connectionNominated(request.headers[values: .connection]).contains("keep-alive") {
             response.headers[.connection] = "keep-alive"
