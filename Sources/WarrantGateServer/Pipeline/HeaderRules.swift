@@ -13,12 +13,17 @@ enum HeaderRules {
     /// Whether a lower-cased header name is hop-by-hop (RFC 9110 §7.6.1 and common non-standard ones): never
     /// forwarded in either direction.
     static func isHopByHop(_ lowercasedName: String) -> Bool {
-        switch lowercasedName {
-        case "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-             "transfer-encoding", "upgrade", "http2-settings":
-            true
-        default:
-            false
+        // By length first: most names are then told apart without comparing strings.
+        switch lowercasedName.utf8.count {
+        case 2: lowercasedName == "te"
+        case 7: lowercasedName == "trailer" || lowercasedName == "upgrade"
+        case 10: lowercasedName == "connection" || lowercasedName == "keep-alive"
+        case 14: lowercasedName == "http2-settings"
+        case 16: lowercasedName == "proxy-connection"
+        case 17: lowercasedName == "transfer-encoding"
+        case 18: lowercasedName == "proxy-authenticate"
+        case 19: lowercasedName == "proxy-authorization"
+        default: false
         }
     }
 

@@ -1,0 +1,47 @@
+import HTTPTypes
+import NIOHTTP1
+import Testing
+@testable import WarrantGateServer
+
+@Suite("Header rules")
+struct HeaderRulesTests {
+    private static let hopByHop = [
+        "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+        "transfer-encoding", "upgrade", "http2-settings",
+    ]
+
+    @Test("exactly the hop-by-hop names are hop-by-hop")
+    func hopByHopNames() {
+        for name in Self.hopByHop { #expect(HeaderRules.isHopByHop(name), "\(name)") }
+        for name in ["", "t", "tea", "trailers", "connectio", "keep-alivE", "content-length", "http2-setting", "proxy-connectionx", "host"] {
+            #expect(!HeaderRules.isHopByHop(name), "\(name)")
+        }
+    }
+
+    @Test("Connection-nominated names are trimmed, lower-cased, listed once, empty tokens skipped")
+    func nominated() {
+        #expect(HeaderRules.connectionNominated([" Keep-Alive ,X-Secret", "x-secret,,\tTE"]) == ["keep-alive", "x-secret", "te"])
+        #expect(HeaderRules.connectionNominated([String]()).isEmpty)
+        #expect(HeaderRules.connectionNominated([" , "]).isEmpty)
+    }
+
+    @Test("forwarded requests and returned responses lose hop-by-hop, nominated and spoofable headers")
+    func filtering() {
+        var request = HTTPFields()
+        request[.connection] = "close, X-Internal"
+        request[HTTPField.Name("X-Internal")!] = "1"
+        request[HTTPField.Name("X-Forwarded-For")!] = "10.0.0.1"
+        request[HTTPField.Name("Gateway-Agency")!] = "fbi"
+        request[.transferEncoding] = "chunked"
+        request[.accept] = "application/json"
+        let forwarded = HeaderRules.forwardable(request)
+        #expect(forwarded.map(\.name) == ["Accept"])
+
+        let response: HTTPHeaders = [
+            "Connection": "keep-alive, X-Upstream", "X-Upstream": "a", "Keep-Alive": "timeout=5", "Content-Length": "10",
+            "Decision-Id": "forged", "Content-Type": "application/json", "ETag": "\"1\"",
+        ]
+        let returned = HeaderRules.returnable(response)
+        #expect(returned.map(\.name.canonicalName) == ["content-type", "etag"])
+    }
+}
