@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import WarrantGateCore
 @testable import WarrantGateStore
@@ -47,5 +48,125 @@ struct LogExporterTests {
         #expect(rows.count == 3)
         #expect(rows[0].hasPrefix("decisionId,time,agency"))
         #expect(rows[2].contains(#""'=HYPERLINK(""x""),evil""#))
+    }
+
+    @Test("a whole-log export reads the log in its own order without sorting it; a time range reads through the index, still in seq order")
+    func queryPlans() async throws {
+        let database = try TemporaryDatabase()
+        let log = DecisionLog(writer: database.pool)
+        let writer = Task { await log.run() }
+        // Logged in this order, but the second decision was made earlier: seq order and time order disagree.
+        for (id, time) in [("late", "2026-11-25T10:00:00.000Z"), ("early", "2026-11-25T09:00:00.000Z")] {
+            let record = DecisionRecord(
+                decisionId: id, time: time, component: "gateway", certificateSPKI: nil, certificateSubject: nil, agency: "denver-pd",
+                category: nil, method: "GET", path: "/", action: nil, subject: nil, warrantReference: nil, effect: .deny,
+                reason: "no_route", rules: [], obligations: [], policy: "denver", policyDigest: "00", status: 404
+            )
+            try await log.append([LogEntry(kind: .decision, time: try #require(Timestamp.parse(time)), decisionId: id, canonical: record.canonical)])
+        }
+        log.close()
+        await writer.value
+
+        func plan(_ filter: ExportFilter) throws -> String {
+            let (sql, arguments) = LogExporter.query(filter)
+            return try database.pool.read { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: StatementArguments(arguments))
+                    .map { $0["detail"] as String }.joined(separator: "\n")
+            }
+        }
+        let whole = try plan(ExportFilter())
+        #expect(whole.contains("SCAN d") && !whole.contains("TEMP B-TREE"), "\(whole)")
+        let range = ExportFilter(from: Timestamp.parse("2026-11-25T08:00:00.000Z"), until: Timestamp.parse("2026-11-25T11:00:00.000Z"))
+        #expect(try plan(range).contains("log_kind_time"))
+
+        for filter in [ExportFilter(), range] {
+            var ids: [String] = []
+            try LogExporter(reader: database.pool).forEachRow(filter) { ids.append($0.decisionId) }
+            #expect(ids == ["late", "early"])
+        }
+    }
+
+    private static func decision(_ index: Int) -> DecisionRecord {
+        DecisionRecord(
+            decisionId: "d\(index)", time: "2026-11-25T00:00:00.000Z", component: "gateway", certificateSPKI: nil, certificateSubject: nil,
+            agency: "denver-pd", category: nil, method: "GET", path: "/records/inmates/\(index)", action: "records.read", subject: nil,
+            warrantReference: nil, effect: index % 3 == 0 ? .deny : .allow, reason: index % 3 == 0 ? "no_matching_permit" : "permitted",
+            rules: [], obligations: [], policy: "denver", policyDigest: "00", status: nil
+        )
+    }
+
+    /// A log of `count` decisions, every allowed one with its outcome right after it.
+    private static func filledLog(_ count: Int) async throws -> TemporaryDatabase {
+        let database = try TemporaryDatabase()
+        let log = DecisionLog(writer: database.pool)
+        let writer = Task { await log.run() }
+        for start in stride(from: 0, to: count, by: 500) {
+            var entries: [LogEntry] = []
+            for index in start..<min(count, start + 500) {
+                let record = decision(index)
+                entries.append(LogEntry(kind: .decision, time: Date(), decisionId: record.decisionId, canonical: record.canonical))
+                if record.effect == .allow {
+                    let outcome = OutcomeRecord(
+                        decisionId: record.decisionId, time: record.time, upstreamStatus: 200, status: 200, bytes: index, latencyMs: 1,
+                        redactedFields: 0, error: nil
+                    )
+                    entries.append(LogEntry(kind: .outcome, time: Date(), decisionId: record.decisionId, canonical: outcome.canonical))
+                }
+            }
+            try await log.append(entries)
+        }
+        log.close()
+        await writer.value
+        return database
+    }
+
+    @Test("a log of many chunks comes out whole and in log order, each decision with its own outcome, filtered and unfiltered")
+    func manyChunks() async throws {
+        let database = try await Self.filledLog(7_000)
+        var rows: [ExportRow] = []
+        var reported: [Int] = []
+        let count = try LogExporter(reader: database.pool).forEachRow(progress: { reported.append($0) }) { rows.append($0) }
+        #expect(count == 7_000 && rows.count == 7_000)
+        #expect(rows.map(\.decisionId).elementsEqual((0..<7_000).lazy.map { "d\($0)" }))
+        #expect(zip(rows, rows.dropFirst()).allSatisfy { $0.seq < $1.seq })
+        #expect(rows.allSatisfy { row in row.effect == .deny ? row.upstreamStatus == nil : row.bytes == Int(row.decisionId.dropFirst())! })
+        #expect(reported.last == 7_000 && reported == reported.sorted())
+
+        var denied: [String] = []
+        try LogExporter(reader: database.pool).export(format: .jsonl, filter: ExportFilter(effect: .deny)) { denied.append($0) }
+        #expect(denied.count == 2_334)
+        #expect(denied.first?.contains(#""decisionId":"d0""#) == true && denied.last?.contains(#""decisionId":"d6999""#) == true)
+    }
+
+    @Test("an undecodable entry stops the export with an error, after every row before it and none after")
+    func undecodableEntry() async throws {
+        let database = try await Self.filledLog(3_000)
+        // Written around the log's own writer, as damage would be: a decision whose entry is not JSON.
+        try await database.pool.write { db in
+            let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM log WHERE decision_id = 'd2500' AND kind = 'decision'")!
+            try db.execute(sql: "DROP TRIGGER log_is_append_only_update")
+            try db.execute(sql: "UPDATE log SET entry = '{not json' WHERE seq = ?", arguments: [seq])
+        }
+        var rows: [ExportRow] = []
+        #expect(throws: (any Error).self) {
+            try LogExporter(reader: database.pool).forEachRow { rows.append($0) }
+        }
+        #expect(rows.count == 2_500 && rows.map(\.decisionId).elementsEqual((0..<2_500).lazy.map { "d\($0)" }))
+    }
+
+    @Test("an export whose consumer fails stops with the consumer's error")
+    func consumerFails() async throws {
+        struct Full: Error {}
+        let database = try await Self.filledLog(5_000)
+        var written = 0
+        #expect(throws: Full.self) {
+            try LogExporter(reader: database.pool).export(format: .csv) { _ in
+                written += 1
+                if written == 1_500 { throw Full() }
+            }
+        }
+        #expect(written == 1_500)
+        // The pipeline's threads have stopped and let go of the database: a second export runs to the end.
+        #expect(try LogExporter(reader: database.pool).export(format: .csv) { _ in } == 5_000)
     }
 }
