@@ -93,17 +93,12 @@ public final class DecisionLog: Sendable {
         }
     }
 
-    /// - Parameter name: at most 15 bytes, Linux's limit for a thread's name (shown by `top -H` and `perf`).
     private static func startThread(named name: String, in group: DispatchGroup, _ body: @escaping @Sendable () -> Void) {
         group.enter()
-        let thread = Thread {
-            // Foundation's `Thread.name` names the thread only if it already knows its pthread, which races with
-            // the thread's start; the kernel's own interface does not.
-            try? name.write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
+        NamedThread.start(name) {
             body()
             group.leave()
         }
-        thread.start()
     }
 
     private func writeUntilClosed() {
@@ -204,5 +199,20 @@ struct DatabaseFileIdentity: Sendable {
         var info = Glibc.stat()
         guard lstat(path, &info) == 0 else { return nil }
         return (UInt64(info.st_dev), UInt64(info.st_ino))
+    }
+}
+
+/// Threads of the store's own (the log's writer and syncer, the export's reader and decoders), named so that
+/// `top -H` and `perf` tell them apart.
+enum NamedThread {
+    /// - Parameter name: at most 15 bytes, Linux's limit for a thread's name.
+    static func start(_ name: String, _ body: @escaping @Sendable () -> Void) {
+        let thread = Thread {
+            // Foundation's `Thread.name` names the thread only if it already knows its pthread, which races with
+            // the thread's start; the kernel's own interface does not.
+            try? name.write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
+            body()
+        }
+        thread.start()
     }
 }

@@ -181,9 +181,9 @@ public struct LogExporter: Sendable {
             stored.forEach { $0.cancel() }
             decoded.forEach { $0.cancel() }
         }
-        Self.start("wg-export-read") { [reader] in Self.read(reader, sql: sql, arguments: arguments, into: stored) }
+        NamedThread.start("wg-export-read") { [reader] in Self.read(reader, sql: sql, arguments: arguments, into: stored) }
         for (input, output) in zip(stored, decoded) {
-            Self.start("wg-export-dec") { Self.decode(from: input, into: output, filter: filter, transform: transform) }
+            NamedThread.start("wg-export-dec") { Self.decode(from: input, into: output, filter: filter, transform: transform) }
         }
         var count = 0
         var scanned = 0
@@ -199,12 +199,6 @@ public struct LogExporter: Sendable {
         }
         progress(scanned)
         return count
-    }
-
-    private static func start(_ name: String, _ body: @escaping @Sendable () -> Void) {
-        let thread = Thread(block: body)
-        thread.name = name
-        thread.start()
     }
 
     /// Deals the rows out to `lanes` in turn, chunk by chunk; ends every lane, the one whose turn it was with the error.

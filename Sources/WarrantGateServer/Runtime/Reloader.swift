@@ -1,7 +1,7 @@
-import AsyncAlgorithms
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// Reloads the policy, the agency directory, the server certificate and the client CA bundle: on SIGHUP, and when
@@ -14,17 +14,50 @@ struct Reloader: Service {
     let interval: Duration
 
     func run() async throws {
-        var fingerprint = gateway.watchedFilesFingerprint()
         let signals = await UnixSignalsSequence(trapping: .sighup)
-        let ticks = AsyncTimerSequence(interval: interval, clock: .continuous)
-        enum Trigger { case signal, tick }
-        let triggers = merge(signals.map { _ in Trigger.signal }, ticks.map { _ in Trigger.tick })
-        for await trigger in triggers.cancelOnGracefulShutdown() {
-            let current = gateway.watchedFilesFingerprint()
-            guard trigger == .signal || current != fingerprint else { continue }
-            fingerprint = current
-            let (gateway, reason) = (gateway, trigger == .signal ? "SIGHUP" : "file change")
-            _ = try? await BlockingWork.run { gateway.reload(reason: reason) }
+        let (gateway, interval) = (gateway, interval)
+        // The fingerprint the last reload saw, whichever loop did it, so that a SIGHUP after a change is not
+        // followed by a second reload of the same files on the next tick.
+        let seen = SeenFingerprint(gateway.watchedFilesFingerprint())
+        // Two loops in a task group, not one merged sequence: swift-async-algorithms' `merge` inside the
+        // graceful-shutdown sequence deadlocked (a cancellation handler waiting for a lock) when the service group
+        // cancelled the reloader as a gateway failed to start, under load.
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    for await _ in signals {
+                        _ = seen.replace(with: gateway.watchedFilesFingerprint())
+                        await Self.reload(gateway, reason: "SIGHUP")
+                    }
+                }
+                group.addTask {
+                    while (try? await Task.sleep(for: interval)) != nil {
+                        let current = gateway.watchedFilesFingerprint()
+                        if seen.replace(with: current) != current { await Self.reload(gateway, reason: "file change") }
+                    }
+                }
+            }
+        }
+    }
+
+    private static func reload(_ gateway: Gateway, reason: String) async {
+        _ = try? await BlockingWork.run { gateway.reload(reason: reason) }
+    }
+
+    /// The watched files' fingerprint as the last reload (or check) saw it, shared by the reloader's two loops.
+    private final class SeenFingerprint: Sendable {
+        private let fingerprint: Mutex<[String]>
+
+        init(_ fingerprint: [String]) {
+            self.fingerprint = Mutex(fingerprint)
+        }
+
+        /// Stores `current`; returns the fingerprint it replaces.
+        func replace(with current: [String]) -> [String] {
+            fingerprint.withLock { seen in
+                defer { seen = current }
+                return seen
+            }
         }
     }
 }
