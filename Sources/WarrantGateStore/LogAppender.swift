@@ -36,13 +36,10 @@ enum LogAppender {
         }
     }
 
-    /// Rows bound into one multi-row INSERT, largest first: SQLite's per-statement work (step, reset, clearing the
-    /// bindings) is then paid once per chunk rather than once per entry.
-    static let rowsPerInsert = [32, 8, 1]
-
-    /// Each chunk size's INSERT, built once: joining a 32-row statement's text on every batch cost more than binding
-    /// the batch.
-    private static let insertSQL = rowsPerInsert.map { rows in
+    /// The multi-row INSERTs a batch goes in as, largest chunk first: SQLite's per-statement work (step, reset,
+    /// clearing the bindings) is then paid once per chunk rather than once per entry. Their text is built once:
+    /// joining a 32-row statement's text on every batch cost more than binding the batch.
+    private static let insertSQL = [32, 8, 1].map { rows in
         (rows: rows, sql: "INSERT INTO log (seq, kind, time, decision_id, entry, leaf_hash) VALUES "
             + repeatElement("(?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", "))
     }

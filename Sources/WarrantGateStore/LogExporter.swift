@@ -194,8 +194,9 @@ public struct LogExporter: Sendable {
                 count += 1
             }
             if let failure = chunk.failure { throw failure }
-            if (scanned + chunk.scanned) / 4096 != scanned / 4096 { progress(scanned + chunk.scanned) }
+            let before = scanned
             scanned += chunk.scanned
+            if scanned / 4096 != before / 4096 { progress(scanned) }
         }
         progress(scanned)
         return count
