@@ -97,6 +97,20 @@ let package = Package(
             dependencies: ["WarrantGateCore", "WarrantGateStore", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Benchmarks/WarrantGateBenchmarks"
         ),
+        // The framework floor for scripts/bench-vs-nginx: a bare mutual-TLS pass-through proxy on the same stack.
+        .executableTarget(
+            name: "warrant-gate-floor",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdHTTP2", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/FrameworkFloor"
+        ),
         .testTarget(name: "WarrantGateCoreTests", dependencies: ["WarrantGateCore", "WarrantGateDevPKI"]),
         .testTarget(name: "WarrantGateStoreTests", dependencies: ["WarrantGateStore"]),
         .testTarget(

@@ -25,7 +25,14 @@ func measure(_ label: String, iterations: Int, unit: String = "op", _ body: () t
         samples.append(Double(elapsed.components.attoseconds) / 1e9 / Double(iterations) + Double(elapsed.components.seconds) * 1e9 / Double(iterations))
     }
     let median = samples.sorted()[2]
-    print(label.padding(toLength: 62, withPad: " ", startingAt: 0) + String(format: "%10.0f ns/%@   (%.2f M/s)", median, unit, 1000 / median))
+    print(label.padding(toLength: 66, withPad: " ", startingAt: 0) + String(format: "%10.0f ns/%@   (%.2f M/s)", median, unit, 1000 / median))
+}
+
+/// CPU time (user and system, every thread) this process has used so far.
+func processCPUMicroseconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6 + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
 }
 
 func temporaryDatabase(_ name: String) throws -> (DatabasePool, String, URL) {
@@ -46,6 +53,13 @@ func decision(_ id: String) -> LogEntry {
         policyDigest: policyDigest, status: nil
     )
     return LogEntry(kind: .decision, time: Date(), decisionId: id, canonical: record.canonical)
+}
+
+func outcome(_ id: String) -> LogEntry {
+    let record = OutcomeRecord(
+        decisionId: id, time: Timestamp.format(Date()), upstreamStatus: 200, status: 200, bytes: 874, latencyMs: 6, redactedFields: 5, error: nil
+    )
+    return LogEntry(kind: .outcome, time: Date(), decisionId: id, canonical: record.canonical)
 }
 
 print("WarrantGate micro-benchmarks (\(ProcessInfo.processInfo.activeProcessorCount) cores)\n")
@@ -111,7 +125,7 @@ if runs("redact") {
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             samples.append(Double(document.count * iterations) / seconds)
         }
-        print(label.padding(toLength: 62, withPad: " ", startingAt: 0) + String(format: "%10.1f MB/s", samples.sorted()[2] / 1e6))
+        print(label.padding(toLength: 66, withPad: " ", startingAt: 0) + String(format: "%10.1f MB/s", samples.sorted()[2] / 1e6))
     }
 }
 
@@ -125,27 +139,40 @@ if runs("merkle") {
 }
 
 // Durable decision-log appends with group commit: each append returns after its batch is committed and synced.
-for writers in writerCounts where runs("append") {
+// Measured twice: decisions alone, and as the gateway writes them — each decision followed by its outcome, queued
+// without waiting (so the log holds two kinds, and twice the entries).
+func measureAppends(writers: Int, withOutcomes: Bool) async throws {
     let (pool, path, directory) = try temporaryDatabase("log")
     let log = DecisionLog(writer: pool, path: path)
     let writer = Task { await log.run() }
     let perWriter = max(200, 100_000 / writers)
+    let cpuBefore = processCPUMicroseconds()
     let start = ContinuousClock.now
     try await withThrowingTaskGroup(of: Void.self) { group in
         for _ in 0..<writers {
             group.addTask {
-                for _ in 0..<perWriter { try await log.append([decision(DecisionID.make())]) }
+                for _ in 0..<perWriter {
+                    let id = DecisionID.make()
+                    try await log.append([decision(id)])
+                    if withOutcomes { log.enqueue([outcome(id)]) }
+                }
             }
         }
         try await group.waitForAll()
     }
     let elapsed = ContinuousClock.now - start
+    let cpu = processCPUMicroseconds() - cpuBefore
     log.close()
     await writer.value
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    print("decision-log append, durable before return, \(writers) writers".padding(toLength: 62, withPad: " ", startingAt: 0)
-          + String(format: "%10.0f durable decisions/s", Double(writers * perWriter) / seconds))
+    let label = "decision-log append, durable before return, \(writers) writers" + (withOutcomes ? " + outcomes" : "")
+    print(label.padding(toLength: 66, withPad: " ", startingAt: 0)
+          + String(format: "%10.0f durable decisions/s   (%.0f µs CPU per decision)", Double(writers * perWriter) / seconds, cpu / Double(writers * perWriter)))
     try? FileManager.default.removeItem(at: directory)
+}
+for writers in writerCounts where runs("append") {
+    try await measureAppends(writers: writers, withOutcomes: false)
+    try await measureAppends(writers: writers, withOutcomes: true)
 }
 
 // Export rate over a large log.
@@ -174,7 +201,7 @@ if runs("export") {
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
-    print("export CSV of the log".padding(toLength: 62, withPad: " ", startingAt: 0) + String(format: "%10.0f rows/s (%d rows, %.1f s, %.0f MB of CSV; log filled in %.1f s; peak RSS %ld MB)",
+    print("export CSV of the log".padding(toLength: 66, withPad: " ", startingAt: 0) + String(format: "%10.0f rows/s (%d rows, %.1f s, %.0f MB of CSV; log filled in %.1f s; peak RSS %ld MB)",
                  Double(rows) / seconds, rows, seconds, Double(bytes) / 1e6,
                  Double(fill.components.seconds) + Double(fill.components.attoseconds) / 1e18, usage.ru_maxrss / 1024))
     try? FileManager.default.removeItem(at: directory)
