@@ -42,6 +42,31 @@ struct JSONRedactorTests {
         #expect(try redact(#"{"a":1,"citizenship":2,"countryOfBirth":3,"b":4,"immigrationStatus":5}"#).0 == #"{"a":1,"b":4}"#)
     }
 
+    @Test("finds a string's end, an escape or a control character at any position, after any UTF-8")
+    func stringStopsAtEveryPosition() throws {
+        for length in 0..<24 {
+            for lead in ["", "é", "âé¢"] {
+                let text = lead + String(repeating: "x", count: length)
+                #expect(try redact(#"{"k":"\#(text)","citizenship":1}"#).0 == #"{"k":"\#(text)"}"#)
+                #expect(try redact(#"{"k":"\#(text)\"q\\zzzzzzzz","citizenship":1}"#).0 == #"{"k":"\#(text)\"q\\zzzzzzzz"}"#)
+                #expect(throws: JSONError.self) { try redactor.redact(Array("{\"k\":\"\(text)\u{01}zzzzzzzz\"}".utf8)) }
+            }
+        }
+    }
+
+    @Test("hands over the kept runs in order, and nothing for a refused document")
+    func keptRuns() throws {
+        let input = Array(#" {"a":1, "citizenship":2, "b":[3, {"countryOfBirth":4}]} "#.utf8)
+        var written: [UInt8] = []
+        let removed = try redactor.redact(input) { written.append(contentsOf: $0) }
+        #expect(String(decoding: written, as: UTF8.self) == #"{"a":1,"b":[3,{}]}"#)
+        #expect(removed == 2)
+        #expect(written == (try redactor.redact(input).output))
+        var refused: [UInt8] = []
+        #expect(throws: JSONError.self) { try redactor.redact(Array(#"{"a":1,"citizenship":2"#.utf8)) { refused.append(contentsOf: $0) } }
+        #expect(refused.isEmpty)
+    }
+
     @Test("agrees with a reference rendering on random documents with random whitespace")
     func randomDocuments() throws {
         var random = SplitMix64(seed: 2026)

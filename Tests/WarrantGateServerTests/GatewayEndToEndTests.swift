@@ -205,6 +205,49 @@ struct GatewayEndToEndTests {
         }
     }
 
+    @Test("a record to redact is read whole, in chunks or not; one larger than the redaction limit is withheld with 502")
+    func redactionLimit() async throws {
+        // ~6 KB of JSON with fields the policy strips, sent with a Content-Length, or (?chunked) in chunks without one.
+        let record = #"{"bookingNumber":"2017-000123","citizenship":"x","notes":"\#(String(repeating: "n", count: 6000))","alienNumber":"A-1","last":true}"#
+        let stripped = #","citizenship":"x""#.utf8.count + #","alienNumber":"A-1""#.utf8.count
+        let router = Router()
+        router.get("/records/inmates/:booking") { request, _ -> Response in
+            guard request.uri.queryParameters["chunked"] != nil else {
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: record)))
+            }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init { writer in
+                for start in stride(from: 0, to: record.utf8.count, by: 1000) {
+                    try await writer.write(ByteBuffer(bytes: Array(record.utf8).dropFirst(start).prefix(1000)))
+                }
+                try await writer.finish(nil)
+            })
+        }
+        let paths = ["/records/inmates/2017-000123", "/records/inmates/2017-000123?chunked=1"]
+        try await withTestServer(router) { port in
+            var fits = GatewayConfiguration.Limits()
+            fits.redactBodyBytes = record.utf8.count
+            try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"], limits: fits) { gateway in
+                for path in paths {
+                    let answer = try await gateway.send("denver-pd", .GET, path)
+                    #expect(answer.status == 200, "\(path)")
+                    #expect(answer.json["citizenship"] == nil && answer.json["alienNumber"] == nil)
+                    #expect(answer.json["last"] as? Bool == true)
+                    #expect(answer.body.utf8.count == record.utf8.count - stripped)
+                }
+            }
+            var tight = GatewayConfiguration.Limits()
+            tight.redactBodyBytes = record.utf8.count - 1
+            try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"], limits: tight) { gateway in
+                for path in paths {
+                    let answer = try await gateway.send("denver-pd", .GET, path)
+                    #expect(answer.status == 502, "\(path)")
+                    #expect(answer.reason == "upstream_unredactable")
+                    #expect(!answer.body.contains("citizenship"))
+                }
+            }
+        }
+    }
+
     @Test("an upstream that stalls: 504, logged, the client is not left hanging")
     func upstreamTimeout() async throws {
         let router = Router()

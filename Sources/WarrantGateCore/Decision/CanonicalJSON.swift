@@ -62,7 +62,7 @@ public struct CanonicalJSON {
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Appends `string` quoted and escaped. Runs of bytes that need no escape are copied in one piece, and found
-    /// eight bytes at a time.
+    /// eight bytes at a time, as is the next byte that does.
     static func append(string: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
         var string = string
@@ -71,9 +71,13 @@ public struct CanonicalJSON {
             var start = 0
             var index = 0
             while index < utf8.count {
-                if index + 8 <= raw.count, !JSONScanner.mayHoldStringStop(raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
-                    index += 8
-                    continue
+                if index + 8 <= raw.count {
+                    let stops = JSONScanner.stringStops(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)))
+                    if stops == 0 {
+                        index += 8
+                        continue
+                    }
+                    index += stops.trailingZeroBitCount / 8  // the first byte to escape
                 }
                 let byte = utf8[index]
                 index += 1

@@ -9,8 +9,10 @@
 /// comma, and whitespace); the output is then the input's remaining runs, copied whole.
 public struct JSONRedactor: Sendable {
     public let fields: Set<String>
-    /// The names as lower-case bytes, to compare keys without allocating.
-    private let fieldBytes: [[UInt8]]
+    /// The names as lower-case bytes, one after another, and where each lies: keys are compared against them
+    /// without allocating or reference counting.
+    private let names: [UInt8]
+    private let nameRanges: [Range<Int>]
     /// Bit n is set when some name is n bytes long (n < 64), so most keys are rejected by their length alone.
     private let lengths: UInt64
     private let hasLongField: Bool
@@ -18,21 +20,38 @@ public struct JSONRedactor: Sendable {
     /// - Parameter fields: names to remove; compared case-insensitively.
     public init(fields: some Sequence<String>) {
         self.fields = Set(fields.map { $0.lowercased() })
-        self.fieldBytes = self.fields.map { Array($0.utf8) }
-        self.lengths = fieldBytes.reduce(0) { $1.count < 64 ? $0 | 1 << UInt64($1.count) : $0 }
-        self.hasLongField = fieldBytes.contains { $0.count >= 64 }
+        var names: [UInt8] = [], nameRanges: [Range<Int>] = []
+        for field in self.fields {
+            nameRanges.append(names.count..<(names.count + field.utf8.count))
+            names.append(contentsOf: field.utf8)
+        }
+        self.names = names
+        self.nameRanges = nameRanges
+        self.lengths = nameRanges.reduce(0) { $1.count < 64 ? $0 | 1 << UInt64($1.count) : $0 }
+        self.hasLongField = nameRanges.contains { $0.count >= 64 }
     }
 
     public var isEmpty: Bool { fields.isEmpty }
 
     /// Returns the redacted document and how many members were removed.
     public func redact(_ input: [UInt8]) throws(JSONError) -> (output: [UInt8], removed: Int) {
+        var output: [UInt8] = []
+        output.reserveCapacity(input.count)
+        let removed = try redact(input) { output.append(contentsOf: $0) }
+        return (output, removed)
+    }
+
+    /// Validates the whole document first, then hands the redacted document to `write` as the input's kept runs,
+    /// in order, so the caller can copy them straight into its own buffer. Returns how many members were removed.
+    /// A refused document writes nothing.
+    public func redact(_ input: [UInt8], writingRunsTo write: (UnsafeRawBufferPointer) -> Void) throws(JSONError) -> Int {
         var scanner = try JSONScanner(input)
         var omissions = Omissions()
         try plan(&scanner, &omissions, depth: 0)
         omissions.skipWhitespace(&scanner)
         guard scanner.atEnd else { throw scanner.fail("trailing data after the document") }
-        return (omissions.apply(to: input), omissions.removed)
+        omissions.writeKeptRuns(of: input, to: write)
+        return omissions.removed
     }
 
     /// Validates one value and records what of it to leave out.
@@ -119,17 +138,21 @@ public struct JSONRedactor: Sendable {
         let length = raw.count - 2
         guard length < 64 ? lengths & 1 << UInt64(length) != 0 : hasLongField else { return false }
         return scanner.bytes.withUnsafeBufferPointer { bytes in
-            let key = UnsafeBufferPointer(rebasing: bytes[(raw.lowerBound + 1)..<(raw.upperBound - 1)])
-            for field in fieldBytes where field.count == length {
-                var offset = 0
-                while offset < length {
-                    let byte = key[offset]
-                    if (byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte) != field[offset] { break }
-                    offset += 1
+            names.withUnsafeBufferPointer { names in
+                nameRanges.withUnsafeBufferPointer { nameRanges in
+                    let key = UnsafeBufferPointer(rebasing: bytes[(raw.lowerBound + 1)..<(raw.upperBound - 1)])
+                    for name in nameRanges where name.count == length {
+                        var offset = 0
+                        while offset < length {
+                            let byte = key[offset]
+                            if (byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte) != names[name.lowerBound + offset] { break }
+                            offset += 1
+                        }
+                        if offset == length { return true }
+                    }
+                    return false
                 }
-                if offset == length { return true }
             }
-            return false
         }
     }
 }
@@ -152,20 +175,16 @@ private struct Omissions {
         if scanner.index > start { omit(start..<scanner.index) }
     }
 
-    /// The input without the omitted ranges.
-    func apply(to input: [UInt8]) -> [UInt8] {
-        guard !ranges.isEmpty else { return input }
-        var output: [UInt8] = []
-        output.reserveCapacity(input.count)
-        input.withUnsafeBufferPointer { bytes in
+    /// Passes the input without the omitted ranges to `write`, one kept run at a time (empty runs are skipped).
+    func writeKeptRuns(of input: [UInt8], to write: (UnsafeRawBufferPointer) -> Void) {
+        input.withUnsafeBytes { bytes in
             var kept = 0
             for range in ranges {
-                output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[kept..<range.lowerBound]))
+                if range.lowerBound > kept { write(UnsafeRawBufferPointer(rebasing: bytes[kept..<range.lowerBound])) }
                 kept = range.upperBound
             }
-            output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[kept...]))
+            if bytes.count > kept { write(UnsafeRawBufferPointer(rebasing: bytes[kept...])) }
         }
-        return output
     }
 }
 

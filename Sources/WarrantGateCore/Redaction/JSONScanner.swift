@@ -134,12 +134,16 @@ struct JSONScanner {
     private func plainStringEnd(from start: Int) -> Int? {
         bytes.withUnsafeBufferPointer { buffer in
             var end = start + 1
-            // Eight bytes at a time while none of them is a quote, a backslash or a control character (a word that
-            // might hold one is left to the byte loop below, which decides exactly).
+            // Eight bytes at a time: the lowest flagged byte of a word is its first quote, backslash or control
+            // character (only bytes above a real one can be flagged falsely), so the word that ends the string
+            // also says where.
             let raw = UnsafeRawBufferPointer(buffer)
             while end + 8 <= raw.count {
-                let word = raw.loadUnaligned(fromByteOffset: end, as: UInt64.self)
-                if Self.mayHoldStringStop(word) { break }
+                let stops = Self.stringStops(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: end, as: UInt64.self)))
+                if stops != 0 {
+                    let stop = end + stops.trailingZeroBitCount / 8
+                    return buffer[stop] == UInt8(ascii: "\"") ? stop : nil
+                }
                 end += 8
             }
             while end < buffer.count {
@@ -152,14 +156,15 @@ struct JSONScanner {
         }
     }
 
-    /// Whether some byte of `word` may be `"`, `\\` or below 0x20 (never false when one is).
-    static func mayHoldStringStop(_ word: UInt64) -> Bool {
+    /// The high bit of each byte of `word` (least significant byte first) that may be `"`, `\\` or below 0x20: every
+    /// such byte is flagged, and a flagged byte that is none of these lies above one that is.
+    static func stringStops(_ word: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         let quote = word ^ (ones &* 0x22), backslash = word ^ (ones &* 0x5c)
         let zeroQuote = (quote &- ones) & ~quote
         let zeroBackslash = (backslash &- ones) & ~backslash
         let control = (word &- ones &* 0x20) & ~word
-        return (zeroQuote | zeroBackslash | control) & highs != 0
+        return (zeroQuote | zeroBackslash | control) & highs
     }
 
     private mutating func scanEscape(into decoded: inout [UInt8]) throws(JSONError) {

@@ -77,26 +77,42 @@ struct UpstreamProxy: Sendable {
         if forward.redactor.isEmpty || forward.method == .head || Self.hasNoBody(response) {
             return streamed(forward, response: response, status: status, headers: headers)
         }
-        let collected: ByteBuffer
+        let collected: [UInt8]
         do {
-            collected = try await response.body.collect(upTo: limits.redactBodyBytes)
+            collected = try await Self.collect(response, upTo: limits.redactBodyBytes)
         } catch {
             let reason = Self.isTimeout(error) ? "upstream_timeout" : "upstream_unredactable"
             return failed(forward, reason: reason, upstreamStatus: Int(response.status.code))
         }
-        if collected.readableBytes == 0 {
+        if collected.isEmpty {
             record(forward, upstreamStatus: Int(response.status.code), status: status.code, bytes: 0, redacted: 0, error: nil)
             return Response(status: status, headers: headers, body: .init())
         }
-        let redacted: (output: [UInt8], removed: Int)
+        var output = ByteBuffer()
+        output.reserveCapacity(collected.count)
+        let removed: Int
         do {
-            redacted = try forward.redactor.redact(Array(collected.readableBytesView))
+            removed = try forward.redactor.redact(collected) { output.writeBytes($0) }
         } catch {
             return failed(forward, reason: "upstream_unredactable", upstreamStatus: Int(response.status.code))
         }
-        headers[.contentLength] = String(redacted.output.count)
-        record(forward, upstreamStatus: Int(response.status.code), status: status.code, bytes: redacted.output.count, redacted: redacted.removed, error: nil)
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: redacted.output)))
+        headers[.contentLength] = String(output.readableBytes)
+        record(forward, upstreamStatus: Int(response.status.code), status: status.code, bytes: output.readableBytes, redacted: removed, error: nil)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: output))
+    }
+
+    /// The whole body, for redaction, in one array sized from Content-Length when the upstream gives it (so a large
+    /// body is neither regrown nor copied again on its way to the redactor). More than `limit` bytes is an error.
+    private static func collect(_ response: HTTPClientResponse, upTo limit: Int) async throws -> [UInt8] {
+        let length = response.headers["content-length"].first.flatMap(Int.init)
+        if let length, length > limit { throw NIOTooManyBytesError(maxBytes: limit) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(length ?? 0)
+        for try await chunk in response.body {
+            guard chunk.readableBytes <= limit - bytes.count else { throw NIOTooManyBytesError(maxBytes: limit) }
+            bytes.append(contentsOf: chunk.readableBytesView)
+        }
+        return bytes
     }
 
     private func streamed(_ forward: ForwardRequest, response: HTTPClientResponse, status: HTTPResponse.Status, headers: HTTPFields) -> Response {
