@@ -1,6 +1,7 @@
 import CoreMetrics
 import Foundation
 import Prometheus
+import Synchronization
 import WarrantGateCore
 
 /// The gateway's Prometheus metrics, kept in a registry of its own and served on the admin listener.
@@ -9,6 +10,12 @@ final class GatewayMetrics: Sendable {
     private let factory: PrometheusMetricsFactory
     private let latency: CoreMetrics.Timer
     let policyReloadFailures: CoreMetrics.Counter
+    private let decisionCounters = Mutex<[DecisionKey: CoreMetrics.Counter]>([:])
+
+    private struct DecisionKey: Hashable {
+        let effect: Effect
+        let reason: String
+    }
 
     init() {
         registry = PrometheusCollectorRegistry()
@@ -18,7 +25,19 @@ final class GatewayMetrics: Sendable {
     }
 
     func count(effect: Effect, reason: String) {
-        CoreMetrics.Counter(label: "warrantgate_decisions_total", dimensions: [("effect", effect.rawValue), ("reason", reason)], factory: factory).increment()
+        decisionCounter(effect: effect, reason: reason).increment()
+    }
+
+    /// The counter for one effect and reason, made on first use and kept: making one goes through the Prometheus
+    /// registry's lock and label lookup, which was a measurable part of each request.
+    private func decisionCounter(effect: Effect, reason: String) -> CoreMetrics.Counter {
+        let key = DecisionKey(effect: effect, reason: reason)
+        if let counter = decisionCounters.withLock({ $0[key] }) { return counter }
+        let counter = CoreMetrics.Counter(
+            label: "warrantgate_decisions_total", dimensions: [("effect", effect.rawValue), ("reason", reason)], factory: factory
+        )
+        decisionCounters.withLock { $0[key] = counter }
+        return counter
     }
 
     func countShadowEvaluation(agrees: Bool) {
