@@ -54,6 +54,25 @@ struct JSONRedactorTests {
         }
     }
 
+    @Test("lower-cases ASCII capitals eight bytes at a time, and nothing else, also at the end of the input")
+    func lowercasedWords() {
+        func reference(_ byte: UInt8) -> UInt8 { (0x41...0x5a).contains(byte) ? byte | 0x20 : byte }
+        func bytesOf(_ word: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: word >> UInt64(8 * $0)) } }
+        for byte in UInt8.min...UInt8.max {
+            for position in 0..<8 {
+                var bytes = Array("Q@[Za`{z".utf8)
+                bytes[position] = byte
+                let expected = bytes.map(reference)
+                let (whole, tail) = bytes.withUnsafeBytes { raw in
+                    (bytesOf(JSONRedactor.lowercasedWord(in: raw, at: 0)), bytesOf(JSONRedactor.lowercasedWord(in: raw, at: position)))
+                }
+                let paddedTail: [UInt8] = Array(expected[position...]) + [UInt8](repeating: 0, count: position)
+                #expect(whole == expected)
+                #expect(tail == paddedTail)
+            }
+        }
+    }
+
     @Test("hands over the kept runs in order, and nothing for a refused document")
     func keptRuns() throws {
         let input = Array(#" {"a":1, "citizenship":2, "b":[3, {"countryOfBirth":4}]} "#.utf8)

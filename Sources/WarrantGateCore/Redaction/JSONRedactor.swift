@@ -9,10 +9,11 @@
 /// comma, and whitespace); the output is then the input's remaining runs, copied whole.
 public struct JSONRedactor: Sendable {
     public let fields: Set<String>
-    /// The names as lower-case bytes, one after another, and where each lies: keys are compared against them
-    /// without allocating or reference counting.
-    private let names: [UInt8]
-    private let nameRanges: [Range<Int>]
+    /// The names as lower-case bytes in little-endian words (the last one of each zero-padded), one name after
+    /// another, and where each lies: keys are compared against them eight bytes at a time, without allocating or
+    /// reference counting.
+    private let nameWords: [UInt64]
+    private let names: [(length: Int, firstWord: Int)]
     /// Bit n is set when some name is n bytes long (n < 64), so most keys are rejected by their length alone.
     private let lengths: UInt64
     private let hasLongField: Bool
@@ -20,15 +21,18 @@ public struct JSONRedactor: Sendable {
     /// - Parameter fields: names to remove; compared case-insensitively.
     public init(fields: some Sequence<String>) {
         self.fields = Set(fields.map { $0.lowercased() })
-        var names: [UInt8] = [], nameRanges: [Range<Int>] = []
+        var nameWords: [UInt64] = [], names: [(length: Int, firstWord: Int)] = []
         for field in self.fields {
-            nameRanges.append(names.count..<(names.count + field.utf8.count))
-            names.append(contentsOf: field.utf8)
+            names.append((field.utf8.count, nameWords.count))
+            let bytes = Array(field.utf8)
+            for start in stride(from: 0, to: bytes.count, by: 8) {
+                nameWords.append(bytes[start..<min(start + 8, bytes.count)].reversed().reduce(0) { $0 << 8 | UInt64($1) })
+            }
         }
+        self.nameWords = nameWords
         self.names = names
-        self.nameRanges = nameRanges
-        self.lengths = nameRanges.reduce(0) { $1.count < 64 ? $0 | 1 << UInt64($1.count) : $0 }
-        self.hasLongField = nameRanges.contains { $0.count >= 64 }
+        self.lengths = names.reduce(0) { $1.length < 64 ? $0 | 1 << UInt64($1.length) : $0 }
+        self.hasLongField = names.contains { $0.length >= 64 }
     }
 
     public var isEmpty: Bool { fields.isEmpty }
@@ -137,23 +141,41 @@ public struct JSONRedactor: Sendable {
         }
         let length = raw.count - 2
         guard length < 64 ? lengths & 1 << UInt64(length) != 0 : hasLongField else { return false }
-        return scanner.bytes.withUnsafeBufferPointer { bytes in
-            names.withUnsafeBufferPointer { names in
-                nameRanges.withUnsafeBufferPointer { nameRanges in
-                    let key = UnsafeBufferPointer(rebasing: bytes[(raw.lowerBound + 1)..<(raw.upperBound - 1)])
-                    for name in nameRanges where name.count == length {
-                        var offset = 0
-                        while offset < length {
-                            let byte = key[offset]
-                            if (byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte) != names[name.lowerBound + offset] { break }
-                            offset += 1
-                        }
-                        if offset == length { return true }
+        return scanner.bytes.withUnsafeBytes { bytes in
+            nameWords.withUnsafeBufferPointer { nameWords in
+                let key = raw.lowerBound + 1
+                for name in names where name.length == length {
+                    var offset = 0
+                    while offset < length {
+                        var word = Self.lowercasedWord(in: bytes, at: key + offset)
+                        if length - offset < 8 { word &= (1 << UInt64(8 * (length - offset))) - 1 }
+                        if word != nameWords[name.firstWord + offset / 8] { break }
+                        offset += 8
                     }
-                    return false
+                    if offset >= length { return true }
                 }
+                return false
             }
         }
+    }
+}
+
+extension JSONRedactor {
+    /// The eight bytes at `offset` (fewer at the end of `bytes`, zero-padded) as a little-endian word, with ASCII
+    /// capitals lower-cased.
+    static func lowercasedWord(in bytes: UnsafeRawBufferPointer, at offset: Int) -> UInt64 {
+        var word: UInt64 = 0
+        if offset + 8 <= bytes.count {
+            word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        } else {
+            for index in stride(from: bytes.count - 1, through: offset, by: -1) { word = word << 8 | UInt64(bytes[index]) }
+        }
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let low = word & ~highs
+        // A byte's high bit, after adding to its low seven bits: set from 0x41 ('A') up, and from 0x5B up.
+        let fromA = low &+ ones &* (0x80 - 0x41), pastZ = low &+ ones &* (0x80 - 0x5b)
+        let capitals = fromA & ~pastZ & ~word & highs
+        return word | capitals >> 2
     }
 }
 
@@ -170,6 +192,8 @@ private struct Omissions {
 
     /// Skips whitespace and leaves it out.
     mutating func skipWhitespace(_ scanner: inout JSONScanner) {
+        // Compact documents have none: one comparison settles the common case.
+        guard let byte = scanner.current, byte <= 0x20 else { return }
         let start = scanner.index
         scanner.skipWhitespace()
         if scanner.index > start { omit(start..<scanner.index) }
