@@ -129,13 +129,13 @@ public struct Evaluator: Sendable {
             case .always:
                 return true
             case .agency(let ids):
-                return ids.contains(input.agency.id)
+                return ids.holds(input.agency.id)
             case .category(let categories):
-                return categories.contains(input.agency.category)
+                return categories.holds(input.agency.category)
             case .action(let patterns):
                 return patterns.contains { ActionPattern.matches(pattern: $0, action: input.classification.action) }
             case .method(let methods):
-                return methods.contains(input.method)
+                return methods.holds(input.method)
             case .warrantVerified(let kinds):
                 if warrant == nil {
                     warrant = try verifier.verify(
@@ -185,7 +185,7 @@ public struct Evaluator: Sendable {
                 guard let subject = input.classification.subject, let value = try registry.facts(subject: subject)[name] else { return false }
                 return values.contains(value)
             case .data(let kinds):
-                return !input.classification.route.data.isDisjoint(with: kinds)
+                return input.classification.route.data.contains { kinds.holds($0) }
             case .publicData:
                 return input.classification.route.isPublic
             case .all(let conditions):
@@ -198,5 +198,13 @@ public struct Evaluator: Sendable {
                 return try !holds(condition)
             }
         }
+    }
+}
+
+extension Set {
+    /// Membership for the few-element sets a policy's conditions hold: compared one by one, which for short strings
+    /// and enum cases is cheaper than hashing the probe (hashing was most of an evaluation's time).
+    func holds(_ element: Element) -> Bool {
+        count <= 8 ? contains { $0 == element } : contains(element)
     }
 }
