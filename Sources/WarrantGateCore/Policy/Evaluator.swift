@@ -203,7 +203,7 @@ public struct Evaluator: Sendable {
 
 extension Set {
     /// Membership for the few-element sets a policy's conditions hold: compared one by one, which for short strings
-    /// and enum cases is cheaper than hashing the probe (hashing was most of an evaluation's time).
+    /// and enum cases is cheaper than hashing the probe (hashing was about a third of an evaluation's instructions).
     func holds(_ element: Element) -> Bool {
         count <= 8 ? contains { $0 == element } : contains(element)
     }

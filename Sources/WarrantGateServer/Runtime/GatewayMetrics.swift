@@ -29,7 +29,7 @@ final class GatewayMetrics: Sendable {
     }
 
     /// The counter for one effect and reason, made on first use and kept: making one goes through the Prometheus
-    /// registry's lock and label lookup, which was a measurable part of each request.
+    /// registry's lock and label lookup, which every request paid.
     private func decisionCounter(effect: Effect, reason: String) -> CoreMetrics.Counter {
         let key = DecisionKey(effect: effect, reason: reason)
         if let counter = decisionCounters.withLock({ $0[key] }) { return counter }
