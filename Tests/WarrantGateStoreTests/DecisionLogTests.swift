@@ -74,6 +74,55 @@ struct DecisionLogTests {
         #expect(try database.pool.read { try LogAppender.loadFrontier($0) } == frontier)
     }
 
+    @Test("the kind check refuses other kinds without building a temporary table for every row inserted")
+    func kindCheckWithoutTemporaryTable() throws {
+        let database = try TemporaryDatabase()
+        try expectCurrentKindCheck(database.pool)
+    }
+
+    @Test("a v1 database is upgraded in place: its entries, tree and sequence survive, and later appends continue them")
+    func kindCheckUpgrade() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-store-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("log.sqlite").path
+        let before = (0..<45).map { LogAppender.Pending(decision("v1-\($0)")) }
+        do {
+            let v1 = try DatabasePool(path: path)
+            try StoreDatabase.migrator.migrate(v1, upTo: "v1")
+            let definition = try v1.read { try String.fetchOne($0, sql: "SELECT sql FROM sqlite_schema WHERE name = 'log'") }
+            #expect(definition?.contains(LogKindCheck.v1) == true)
+            try v1.write { db in try LogAppender.append(db, before) }
+        }
+        let pool = try StoreDatabase.openPool(path: path)
+        try expectCurrentKindCheck(pool)
+        let after = (0..<3).map { LogAppender.Pending(decision("v2-\($0)")) }
+        try pool.write { db in try LogAppender.append(db, after) }
+        var frontier = MerkleFrontier()
+        for entry in before + after { frontier.append(leaf: entry.leaf) }
+        let (ids, root) = try pool.read { db in
+            (try String.fetchAll(db, sql: "SELECT decision_id FROM log ORDER BY seq"), try LogAppender.root(db, size: 48))
+        }
+        #expect(ids == (before + after).map(\.decisionId))
+        #expect(root == frontier.root)
+    }
+
+    /// The log's definition carries the comparison chain, SQLite compiles an insert without a temporary table, and
+    /// a kind outside the four is still refused.
+    private func expectCurrentKindCheck(_ pool: DatabasePool) throws {
+        try pool.write { db in
+            let definition = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_schema WHERE name = 'log'") ?? ""
+            #expect(definition.contains(LogKindCheck.current) && !definition.contains(LogKindCheck.v1))
+            let insert = "INSERT INTO log (seq, kind, time, decision_id, entry, leaf_hash) VALUES (?, ?, ?, ?, ?, ?)"
+            let opcodes = try Row.fetchAll(db, sql: "EXPLAIN " + insert, arguments: [1, "decision", "t", nil, "{}", Data(count: 32)])
+                .map { $0["opcode"] as String }
+            #expect(!opcodes.isEmpty && !opcodes.contains("OpenEphemeral"))
+            #expect(throws: DatabaseError.self) {
+                try db.execute(sql: insert, arguments: [1_000_000, "bogus", "t", nil, "{}", Data(count: 32)])
+            }
+        }
+    }
+
     @Test("records are append-only: UPDATE and DELETE are refused by SQLite")
     func appendOnly() async throws {
         let database = try TemporaryDatabase()
