@@ -107,6 +107,38 @@ struct DecisionLogTests {
         #expect(root == frontier.root)
     }
 
+    @Test("an upgrade refuses a log whose definition is not v1's, says so, and changes nothing")
+    func kindCheckUpgradeRefusesUnknownDefinition() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-store-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("log.sqlite").path
+        let edited = "CHECK (kind IN ('decision', 'outcome', 'admin', 'shadow', 'other'))"
+        do {
+            let v1 = try DatabasePool(path: path)
+            try StoreDatabase.migrator.migrate(v1, upTo: "v1")
+            try v1.writeWithoutTransaction { db in
+                // Someone else's hand-edited schema, made the way SQLite documents.
+                let version = try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0
+                try db.execute(sql: "PRAGMA writable_schema = ON")
+                try db.execute(sql: "UPDATE sqlite_schema SET sql = replace(sql, ?, ?) WHERE name = 'log'", arguments: [LogKindCheck.v1, edited])
+                try db.execute(sql: "PRAGMA schema_version = \(version + 1)")
+                try db.execute(sql: "PRAGMA writable_schema = OFF")
+            }
+        }
+        #expect {
+            _ = try StoreDatabase.openPool(path: path)
+        } throws: { error in
+            (error as? StoreError)?.message.contains("the log table's definition is not the one this version expects") == true
+        }
+        let (migrations, definition) = try DatabaseQueue(path: path).read { db in
+            (try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"),
+             try String.fetchOne(db, sql: "SELECT sql FROM sqlite_schema WHERE name = 'log'") ?? "")
+        }
+        #expect(migrations == ["v1"])
+        #expect(definition.contains(edited))
+    }
+
     /// The log's definition carries the comparison chain, SQLite compiles an insert without a temporary table, and
     /// a kind outside the four is still refused.
     private func expectCurrentKindCheck(_ pool: DatabasePool) throws {
