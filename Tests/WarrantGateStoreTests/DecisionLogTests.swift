@@ -82,19 +82,12 @@ struct DecisionLogTests {
 
     @Test("a v1 database is upgraded in place: its entries, tree and sequence survive, and later appends continue them")
     func kindCheckUpgrade() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-store-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let path = directory.appendingPathComponent("log.sqlite").path
+        let v1 = try TemporaryDatabase(migratedUpTo: "v1")
         let before = (0..<45).map { LogAppender.Pending(decision("v1-\($0)")) }
-        do {
-            let v1 = try DatabasePool(path: path)
-            try StoreDatabase.migrator.migrate(v1, upTo: "v1")
-            let definition = try v1.read { try String.fetchOne($0, sql: "SELECT sql FROM sqlite_schema WHERE name = 'log'") }
-            #expect(definition?.contains(LogKindCheck.v1) == true)
-            try v1.write { db in try LogAppender.append(db, before) }
-        }
-        let pool = try StoreDatabase.openPool(path: path)
+        let definition = try v1.pool.read { try String.fetchOne($0, sql: "SELECT sql FROM sqlite_schema WHERE name = 'log'") }
+        #expect(definition?.contains(LogKindCheck.v1) == true)
+        try v1.pool.write { db in try LogAppender.append(db, before) }
+        let pool = try StoreDatabase.openPool(path: v1.path)
         try expectCurrentKindCheck(pool)
         let after = (0..<3).map { LogAppender.Pending(decision("v2-\($0)")) }
         try pool.write { db in try LogAppender.append(db, after) }
@@ -109,29 +102,22 @@ struct DecisionLogTests {
 
     @Test("an upgrade refuses a log whose definition is not v1's, says so, and changes nothing")
     func kindCheckUpgradeRefusesUnknownDefinition() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-store-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let path = directory.appendingPathComponent("log.sqlite").path
+        let v1 = try TemporaryDatabase(migratedUpTo: "v1")
         let edited = "CHECK (kind IN ('decision', 'outcome', 'admin', 'shadow', 'other'))"
-        do {
-            let v1 = try DatabasePool(path: path)
-            try StoreDatabase.migrator.migrate(v1, upTo: "v1")
-            try v1.writeWithoutTransaction { db in
-                // Someone else's hand-edited schema, made the way SQLite documents.
-                let version = try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0
-                try db.execute(sql: "PRAGMA writable_schema = ON")
-                try db.execute(sql: "UPDATE sqlite_schema SET sql = replace(sql, ?, ?) WHERE name = 'log'", arguments: [LogKindCheck.v1, edited])
-                try db.execute(sql: "PRAGMA schema_version = \(version + 1)")
-                try db.execute(sql: "PRAGMA writable_schema = OFF")
-            }
+        try v1.pool.writeWithoutTransaction { db in
+            // Someone else's hand-edited schema, made the way SQLite documents.
+            let version = try Int.fetchOne(db, sql: "PRAGMA schema_version") ?? 0
+            try db.execute(sql: "PRAGMA writable_schema = ON")
+            try db.execute(sql: "UPDATE sqlite_schema SET sql = replace(sql, ?, ?) WHERE name = 'log'", arguments: [LogKindCheck.v1, edited])
+            try db.execute(sql: "PRAGMA schema_version = \(version + 1)")
+            try db.execute(sql: "PRAGMA writable_schema = OFF")
         }
         #expect {
-            _ = try StoreDatabase.openPool(path: path)
+            _ = try StoreDatabase.openPool(path: v1.path)
         } throws: { error in
             (error as? StoreError)?.message.contains("the log table's definition is not the one this version expects") == true
         }
-        let (migrations, definition) = try DatabaseQueue(path: path).read { db in
+        let (migrations, definition) = try v1.pool.read { db in
             (try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"),
              try String.fetchOne(db, sql: "SELECT sql FROM sqlite_schema WHERE name = 'log'") ?? "")
         }

@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-import WarrantGateStore
+@testable import WarrantGateStore
 
 /// A real SQLite file in a fresh temporary directory, removed when the test is done.
 final class TemporaryDatabase {
@@ -8,10 +8,18 @@ final class TemporaryDatabase {
     let path: String
     let pool: DatabasePool
 
-    init() throws {
+    /// - Parameter lastMigration: migrate only this far, as an earlier release left its databases; by default the
+    ///   database is opened as the gateway opens it, fully migrated.
+    init(migratedUpTo lastMigration: String? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-store-\(UUID().uuidString)")
         path = directory.appendingPathComponent("log.sqlite").path
-        pool = try StoreDatabase.openPool(path: path)
+        if let lastMigration {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            pool = try DatabasePool(path: path)
+            try StoreDatabase.migrator.migrate(pool, upTo: lastMigration)
+        } else {
+            pool = try StoreDatabase.openPool(path: path)
+        }
     }
 
     deinit {
