@@ -24,6 +24,19 @@ struct JSONRedactorTests {
         #expect(removed == 2)
     }
 
+    @Test("compares names the same way whether a key is escaped or not, also where a key is not ASCII")
+    func nonASCIINames() throws {
+        // U+212A KELVIN SIGN lower-cases to an ASCII "k"; "Í" to "í". Raw UTF-8 and \u escapes must agree.
+        let redactor = JSONRedactor(fields: ["kind", "Ciudadanía"])
+        for key in ["\u{212A}IND", #"\u212aIND"#, "CIUDADANÍA", #"CIUDADAN\u00cdA"#, "ciudadanía"] {
+            let document = Array(#"{"keep":1,"\#(key)":"x"}"#.utf8)
+            let (output, removed) = try redactor.redact(document)
+            #expect(String(decoding: output, as: UTF8.self) == #"{"keep":1}"#, "\(key)")
+            #expect(removed == 1, "\(key)")
+        }
+        #expect(try redactor.redact(Array(#"{"kínd":1,"ciudadania":2}"#.utf8)).removed == 0)
+    }
+
     @Test("handles first, last and only members")
     func separators() throws {
         #expect(try redact(#"{"citizenship":1}"#).0 == "{}")

@@ -1,9 +1,9 @@
 /// Removes named fields, at any depth, from a JSON document.
 ///
-/// Field names are compared after JSON escapes are decoded and without regard to ASCII case, so
-/// `"citi\u007aenship"` and `"Citizenship"` are removed along with `"citizenship"`. The input must be a
-/// complete, valid JSON document; anything else is refused rather than forwarded half-redacted.
-/// Insignificant whitespace is not preserved.
+/// Field names are compared after JSON escapes are decoded, both lower-cased (`String.lowercased()`), so
+/// `"citi\u007aenship"` and `"Citizenship"` are removed along with `"citizenship"`, and a key with non-ASCII letters
+/// is compared the same way whether it is escaped or not. The input must be a complete, valid JSON document; anything
+/// else is refused rather than forwarded half-redacted. Insignificant whitespace is not preserved.
 ///
 /// The document is validated in one pass that records what to leave out (redacted members with their separating
 /// comma, and whitespace); the output is then the input's remaining runs, copied whole.
@@ -130,9 +130,11 @@ public struct JSONRedactor: Sendable {
         }
     }
 
-    /// Whether the key at `raw` (with quotes) names a redacted field.
+    /// Whether the key at `raw` (with quotes) names a redacted field. A plain ASCII key is compared with the names
+    /// as bytes, capitals lower-cased, which is what `lowercased()` does to ASCII; any other key is decoded and
+    /// lower-cased in full, since a non-ASCII letter may lower-case to an ASCII one (KELVIN SIGN to "k").
     private func isRedacted(_ scanner: inout JSONScanner, key raw: Range<Int>, hasEscape: Bool) throws(JSONError) -> Bool {
-        if hasEscape {
+        if hasEscape || !scanner.isASCII && scanner.bytes[raw].contains(where: { $0 >= 0x80 }) {
             let end = scanner.index
             scanner.index = raw.lowerBound
             let decoded = try scanner.scanString().decoded

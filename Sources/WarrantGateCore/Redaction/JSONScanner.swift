@@ -12,10 +12,13 @@ struct JSONScanner {
     static let maximumDepth = 128
 
     let bytes: [UInt8]
+    /// Whether every byte is ASCII, so that no string in the document holds anything else.
+    let isASCII: Bool
     var index = 0
 
     init(_ bytes: [UInt8]) throws(JSONError) {
-        guard Self.isASCII(bytes) || String(validating: bytes, as: UTF8.self) != nil else {
+        isASCII = Self.isASCII(bytes)
+        guard isASCII || String(validating: bytes, as: UTF8.self) != nil else {
             throw JSONError(detail: "not valid UTF-8", offset: 0)
         }
         self.bytes = bytes
