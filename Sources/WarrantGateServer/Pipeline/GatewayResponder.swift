@@ -61,7 +61,7 @@ struct GatewayResponder: HTTPResponder {
 
         // 1. Identity.
         guard let der = await context.peerCertificateDER(),
-              let (certificate, identification) = try? state.identities.identify(der: der, directory: current.directory)
+              let (certificate, identification) = try? current.identify(der: der)
         else { return await refuse(&record, reason: "no_client_certificate", started: started) }
         record.certificateSPKI = certificate.spkiSHA256
         record.certificateSubject = certificate.subject

@@ -74,7 +74,7 @@ struct UnavailableRegistry: DocumentRegistry {
 struct RegistryUnavailable: Error {}
 
 /// The live state of a running gateway: the policy set, the registry snapshot, the agency directory they make
-/// together, and the identity cache.
+/// together, and that directory's identity cache.
 ///
 /// Readers take a consistent copy with ``current``; writers swap a whole value, so a request never sees half
 /// of a reload.
@@ -87,10 +87,18 @@ public final class GatewayState: Sendable {
         public let directory: AgencyDirectory
         /// The last readable snapshot, whose amendments the directory keeps while the registry is unreadable.
         let lastSnapshot: RegistrySnapshot
+        /// Identifications made with this directory, and only with it: a request that began before a reload
+        /// fills the cache of the state it read, never the new one, so a revocation takes effect for every later
+        /// request however the two interleave.
+        private let identities = IdentityCache()
+
+        /// The certificate and the agency it identifies, by this state's directory.
+        func identify(der: [UInt8]) throws -> (ClientCertificate, Identification) {
+            try identities.identify(der: der, directory: directory)
+        }
     }
 
     private let state: Mutex<Current>
-    let identities = IdentityCache()
 
     public init(policies: PolicySet, registry: RegistrySnapshot) {
         self.state = Mutex(Self.compose(policies: policies, snapshot: registry, registry: registry, version: registry.version))
@@ -100,12 +108,10 @@ public final class GatewayState: Sendable {
 
     public func replace(policies: PolicySet) {
         state.withLock { $0 = Self.compose(policies: policies, snapshot: $0.lastSnapshot, registry: $0.registry, version: $0.registryVersion) }
-        identities.clear()
     }
 
     public func replace(registry: RegistrySnapshot) {
         state.withLock { $0 = Self.compose(policies: $0.policies, snapshot: registry, registry: registry, version: registry.version) }
-        identities.clear()
     }
 
     /// Marks the registry unreadable: requests that consult it are denied until it can be read again.
@@ -123,7 +129,7 @@ public final class GatewayState: Sendable {
 }
 
 /// Caches the parsed certificate and its identification by the certificate's DER bytes, so the signature check of a
-/// subject matcher runs once per certificate rather than once per request. Cleared when the directory changes.
+/// subject matcher runs once per certificate rather than once per request. One cache serves one directory.
 final class IdentityCache: Sendable {
     private static let capacity = 4096
     private let entries = Mutex<[CertificateBytes: (ClientCertificate, Identification)]>([:])
@@ -138,10 +144,6 @@ final class IdentityCache: Sendable {
             entries[key] = result
         }
         return result
-    }
-
-    func clear() {
-        entries.withLock { $0.removeAll() }
     }
 }
 

@@ -29,23 +29,33 @@ public final class ClientCertificateVerifier: Sendable {
         }
     }
 
-    private let trust: Mutex<Trust>
-    /// Chains that validated recently, by the leaf's DER bytes, with the time until which the result may be reused
-    /// (a minute, and never past the leaf's expiry). Cleared whenever the trust changes.
-    private let validated = Mutex<[CertificateBytes: Date]>([:])
+    private struct State {
+        var trust: Trust
+        /// Counts the trust's replacements, so a validation made under an earlier trust is never cached under a
+        /// later one.
+        var generation = 0
+        /// Chains that validated recently under this trust, by the leaf's DER bytes, with the time until which the
+        /// result may be reused (a minute, and never past the leaf's expiry).
+        var validated: [CertificateBytes: Date] = [:]
+    }
+
+    private let state: Mutex<State>
     private let now: @Sendable () -> Date
     let refusals: @Sendable (String) -> Void
 
     /// - Parameter refusals: told the reason of each refused handshake (for logs and metrics).
     public init(trust: Trust, now: @escaping @Sendable () -> Date = Date.init, refusals: @escaping @Sendable (String) -> Void = { _ in }) {
-        self.trust = Mutex(trust)
+        self.state = Mutex(State(trust: trust))
         self.now = now
         self.refusals = refusals
     }
 
     public func replace(trust: Trust) {
-        self.trust.withLock { $0 = trust }
-        validated.withLock { $0.removeAll() }
+        state.withLock { state in
+            state.trust = trust
+            state.generation += 1
+            state.validated.removeAll()
+        }
     }
 
     /// Verifies a presented chain, leaf first.
@@ -67,22 +77,24 @@ public final class ClientCertificateVerifier: Sendable {
             return "unparseable client certificate"
         }
         let leaf = parsed[0]
-        let trust = self.trust.withLock { $0 }
+        let (trust, generation) = state.withLock { ($0.trust, $0.generation) }
         guard let identity = try? ClientCertificate(certificate: leaf) else { return "unparseable client certificate" }
         if trust.revokedSPKIs.contains(identity.spkiSHA256) || trust.revokedSerials.contains(identity.serial) {
             return "revoked by the configuration's deny list"
         }
         let time = now()
-        if let until = validated.withLock({ $0[CertificateBytes(der: leafDER)] }), time < until, time >= leaf.notValidBefore { return nil }
+        if let until = state.withLock({ $0.validated[CertificateBytes(der: leafDER)] }), time < until, time >= leaf.notValidBefore { return nil }
         var verifier = Verifier(rootCertificates: CertificateStore(trust.roots)) {
             RFC5280Policy(fixedExpiryValidationTime: time)
         }
         let result = await verifier.validate(leaf: leaf, intermediates: CertificateStore(parsed.dropFirst()))
         switch result {
         case .validCertificate:
-            validated.withLock { cache in
-                if cache.count >= 4096 { cache.removeAll(keepingCapacity: true) }
-                cache[CertificateBytes(der: leafDER)] = min(time.addingTimeInterval(60), leaf.notValidAfter)
+            state.withLock { state in
+                // The trust may have been replaced while the chain was validated: then this result is not cached.
+                guard state.generation == generation else { return }
+                if state.validated.count >= 4096 { state.validated.removeAll(keepingCapacity: true) }
+                state.validated[CertificateBytes(der: leafDER)] = min(time.addingTimeInterval(60), leaf.notValidAfter)
             }
             return nil
         case .couldNotValidate(let failures):
