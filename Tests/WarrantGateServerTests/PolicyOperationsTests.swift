@@ -89,4 +89,27 @@ struct FactLookupTests {
             #expect(gateway.recorder.requests.isEmpty)
         }
     }
+
+    @Test("a reloaded policy that asks another records system is not answered from the first one's cache")
+    func cacheAcrossReload() async throws {
+        try await withGateway(configure: { directory, configuration in
+            let path = directory.appendingPathComponent("california.yaml").path
+            try FileManager.default.copyItem(atPath: Repository.path("policies/california.yaml"), toPath: path)
+            configuration.policyPath = path
+            configuration.upstreams["facts"] = "http://127.0.0.1:1"
+        }) { gateway in
+            #expect(try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000123").reason == "warrant_or_qualifying_conviction_required")
+            let path = gateway.gateway.configuration.policyPath
+            let elsewhere = try String(contentsOfFile: path, encoding: .utf8)
+                .replacingOccurrences(of: "fact-lookup:\n  upstream: records", with: "fact-lookup:\n  upstream: facts")
+            try elsewhere.write(toFile: path, atomically: true, encoding: .utf8)
+            var reason: String?
+            for _ in 0..<40 {
+                try await Task.sleep(for: .milliseconds(100))
+                reason = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000123").reason
+                if reason == "policy_error" { break }
+            }
+            #expect(reason == "policy_error")
+        }
+    }
 }

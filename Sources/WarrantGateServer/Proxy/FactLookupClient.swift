@@ -25,11 +25,13 @@ final class FactLookupClient: Sendable {
     }
 
     func facts(subject: String, lookup: FactLookup) async throws -> [String: String] {
-        let path = lookup.path.replacingOccurrences(of: "{subject}", with: CanonicalTarget.encode(subject))
-        let now = ContinuousClock.now
-        if let hit = cache.withLock({ $0[path] }), hit.expires > now { return hit.facts }
         guard let base = upstreams[lookup.upstream] else { throw FactLookupError("no upstream named \(lookup.upstream)") }
-        var request = HTTPClientRequest(url: base + path)
+        // Cached by the whole URL: a reloaded policy that asks another records system is not answered from the
+        // one it asked before.
+        let url = base + lookup.path.replacingOccurrences(of: "{subject}", with: CanonicalTarget.encode(subject))
+        let now = ContinuousClock.now
+        if let hit = cache.withLock({ $0[url] }), hit.expires > now { return hit.facts }
+        var request = HTTPClientRequest(url: url)
         request.method = .GET
         request.headers.add(name: "Accept", value: "application/json")
         let response = try await client.execute(request, timeout: timeout.timeAmount)
@@ -50,7 +52,7 @@ final class FactLookupClient: Sendable {
                 cache = cache.filter { $0.value.expires > now }
                 while cache.count >= lookup.maxEntries, let key = cache.keys.first { cache.removeValue(forKey: key) }
             }
-            cache[path] = Entry(facts: facts, expires: now + .seconds(lookup.ttl))
+            cache[url] = Entry(facts: facts, expires: now + .seconds(lookup.ttl))
         }
         return facts
     }
