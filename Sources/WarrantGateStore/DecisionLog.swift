@@ -25,9 +25,20 @@ public final class DecisionLog: Sendable {
         let continuation: CheckedContinuation<Void, any Error>?
     }
 
+    /// What the writer thread is doing, so that a submitter knows whether to wake it.
+    private enum WriterMode {
+        case busy
+        /// Waiting for any entry.
+        case sleeping
+        /// Holding queued outcomes for up to ``outcomeDelay``, until a caller who waits on a commit arrives.
+        case lingering
+    }
+
     private struct State {
         var queue: [Waiter] = []
-        var writerSleeping = false
+        /// Whether some waiter in ``queue`` waits for its commit.
+        var queueHasCaller = false
+        var writer = WriterMode.busy
         var closed = false
     }
 
@@ -38,11 +49,19 @@ public final class DecisionLog: Sendable {
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
 
-    /// - Parameter path: the database file; when given, each batch first checks that the file and its write-ahead
-    ///   log are still the ones that were opened, since SQLite would otherwise go on writing to a deleted file that
-    ///   no one can read, and under load the log is synced off the writer's thread.
-    public init(writer: any DatabaseWriter, path: String? = nil) {
+    /// How long queued outcomes may wait for a decision to share its commit.
+    private let outcomeDelay: DispatchTimeInterval
+
+    /// - Parameters:
+    ///   - path: the database file; when given, each batch first checks that the file and its write-ahead log are
+    ///     still the ones that were opened, since SQLite would otherwise go on writing to a deleted file that no one
+    ///     can read, and under load the log is synced off the writer's thread.
+    ///   - outcomeDelay: how long entries queued with ``enqueue(_:)`` may wait for an ``append(_:)`` to commit
+    ///     with. Written on their own, they would cost a commit and a sync each, on the writer's thread, ahead of
+    ///     the decisions that requests wait for.
+    public init(writer: any DatabaseWriter, path: String? = nil, outcomeDelay: Duration = .milliseconds(20)) {
         self.writer = writer
+        self.outcomeDelay = .nanoseconds(Int(outcomeDelay / .nanoseconds(1)))
         self.files = path.map { [$0, $0 + "-wal"].compactMap(DatabaseFileIdentity.init(path:)) } ?? []
         self.walSync = path.map(WALSync.init(databasePath:))
     }
@@ -55,8 +74,9 @@ public final class DecisionLog: Sendable {
         }
     }
 
-    /// Queues entries without waiting for the commit: for records written after the answer (outcomes), which go
-    /// out with the next batch. Entries queued before ``close()`` are written before ``run()`` returns.
+    /// Queues entries without waiting for the commit: for records written after the answer (outcomes). They go out
+    /// with the next batch that an ``append(_:)`` waits for, or on their own after the log's `outcomeDelay`.
+    /// Entries queued before ``close()`` are written before ``run()`` returns.
     public func enqueue(_ entries: [LogEntry]) {
         submit(Waiter(entries: entries.map(LogAppender.Pending.init), continuation: nil))
     }
@@ -66,11 +86,15 @@ public final class DecisionLog: Sendable {
             waiter.continuation?.resume(throwing: failure)
             return
         }
+        let waits = waiter.continuation != nil
         let (accepted, wakeWriter) = state.withLock { state -> (Bool, Bool) in
             guard !state.closed else { return (false, false) }
             state.queue.append(waiter)
-            defer { state.writerSleeping = false }
-            return (true, state.writerSleeping)
+            state.queueHasCaller = state.queueHasCaller || waits
+            // A lingering writer waits for a caller; queued outcomes alone leave it be.
+            let wake = state.writer == .sleeping || (state.writer == .lingering && waits)
+            if wake { state.writer = .busy }
+            return (true, wake)
         }
         if !accepted { waiter.continuation?.resume(throwing: StoreError("the decision log is closed")) }
         if wakeWriter { wake.signal() }
@@ -101,23 +125,47 @@ public final class DecisionLog: Sendable {
         }
     }
 
+    private enum WriterStep {
+        case write([Waiter])
+        case sleep
+        case linger
+        case finish
+    }
+
+    /// Writes batches as they queue. A queue of outcomes alone first lingers (once) for a caller to commit with, so
+    /// that an outcome costs no commit of its own. A wake-up whose signal was meant for an earlier wait only sends
+    /// the loop round again.
     private func writeUntilClosed() {
+        var lingered = false
         while true {
-            let (batch, finished, sleep) = state.withLock { state -> ([Waiter], Bool, Bool) in
+            let step = state.withLock { state -> WriterStep in
                 if state.queue.isEmpty {
-                    state.writerSleeping = !state.closed
-                    return ([], state.closed, !state.closed)
+                    if state.closed { return .finish }
+                    state.writer = .sleeping
+                    return .sleep
+                }
+                if !state.queueHasCaller && !state.closed && !lingered {
+                    state.writer = .lingering
+                    return .linger
                 }
                 let batch = state.queue
                 state.queue.removeAll(keepingCapacity: true)
-                return (batch, false, false)
+                state.queueHasCaller = false
+                state.writer = .busy
+                return .write(batch)
             }
-            if finished { return }
-            if sleep {
+            switch step {
+            case .finish:
+                return
+            case .sleep:
                 wake.wait()
-                continue
+            case .linger:
+                _ = wake.wait(timeout: .now() + outcomeDelay)
+                lingered = true
+            case .write(let batch):
+                lingered = false
+                commit(batch)
             }
-            commit(batch)
         }
     }
 
@@ -170,8 +218,9 @@ public final class DecisionLog: Sendable {
     public func close() {
         let wakeWriter = state.withLock { state -> Bool in
             state.closed = true
-            defer { state.writerSleeping = false }
-            return state.writerSleeping
+            let wake = state.writer != .busy
+            state.writer = .busy
+            return wake
         }
         if wakeWriter { wake.signal() }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 import WarrantGateCore
 @testable import WarrantGateStore
@@ -14,6 +15,17 @@ struct DecisionLogTests {
             policy: "denver", policyDigest: "00", status: nil
         )
         return LogEntry(kind: .decision, time: Date(), decisionId: id, canonical: record.canonical)
+    }
+
+    private func outcome(_ id: String) -> LogEntry {
+        let record = OutcomeRecord(
+            decisionId: id, time: Timestamp.format(Date()), upstreamStatus: 200, status: 200, bytes: 10, latencyMs: 3, redactedFields: 1, error: nil
+        )
+        return LogEntry(kind: .outcome, time: Date(), decisionId: id, canonical: record.canonical)
+    }
+
+    private func kinds(_ database: TemporaryDatabase) async throws -> [String] {
+        try await database.pool.read { db in try String.fetchAll(db, sql: "SELECT kind FROM log ORDER BY seq") }
     }
 
     @Test("the database is WAL with synchronous = FULL, checkpointed every 4,096 pages")
@@ -182,6 +194,52 @@ struct DecisionLogTests {
         #expect(count == 1)
     }
 
+    @Test("an outcome queued while the writer is idle waits for the next decision and shares its commit", .timeLimit(.minutes(1)))
+    func outcomeSharesNextCommit() async throws {
+        let database = try TemporaryDatabase()
+        let commits = CommitCounter()
+        database.pool.add(transactionObserver: commits)
+        // A delay no test outlasts: only a caller (or close) can end the writer's wait.
+        let log = DecisionLog(writer: database.pool, path: database.path, outcomeDelay: .seconds(3600))
+        let writer = Task { await log.run() }
+        log.enqueue([outcome("earlier")])
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try await kinds(database).isEmpty)
+        try await log.append([decision("next")])
+        #expect(commits.count == 1)
+        #expect(try await kinds(database) == ["outcome", "decision"])
+        log.close()
+        await writer.value
+    }
+
+    @Test("an outcome with no decision after it is written on its own once the delay is over")
+    func outcomeAloneAfterDelay() async throws {
+        let database = try TemporaryDatabase()
+        let log = DecisionLog(writer: database.pool, path: database.path, outcomeDelay: .milliseconds(50))
+        let writer = Task { await log.run() }
+        log.enqueue([outcome("alone")])
+        var written: [String] = []
+        for _ in 0..<100 where written.isEmpty {
+            try await Task.sleep(for: .milliseconds(50))
+            written = try await kinds(database)
+        }
+        #expect(written == ["outcome"])
+        log.close()
+        await writer.value
+    }
+
+    @Test("close() writes waiting outcomes at once, whatever the delay", .timeLimit(.minutes(1)))
+    func closeWritesWaitingOutcomes() async throws {
+        let database = try TemporaryDatabase()
+        let log = DecisionLog(writer: database.pool, path: database.path, outcomeDelay: .seconds(3600))
+        let writer = Task { await log.run() }
+        log.enqueue([outcome("last")])
+        try await Task.sleep(for: .milliseconds(100))
+        log.close()
+        await writer.value
+        #expect(try await kinds(database) == ["outcome"])
+    }
+
     @Test("the log's own relaxed sync is confined to its transactions: the connection is FULL again after each")
     func synchronousRestored() async throws {
         let database = try TemporaryDatabase()
@@ -241,4 +299,16 @@ struct DecisionLogTests {
         json.field("list", ["x", "y"])
         #expect(json.text == #"{"a":"quote\" back\\ nl\u000a é","n":42,"nil":null,"list":["x","y"]}"#)
     }
+}
+
+/// Counts the transactions that append to the log (each ends by updating the tree's state).
+private final class CommitCounter: TransactionObserver, Sendable {
+    private let commits = Mutex(0)
+
+    var count: Int { commits.withLock { $0 } }
+
+    func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool { eventKind.tableName == "tree_state" }
+    func databaseDidChange(with event: DatabaseEvent) {}
+    func databaseDidCommit(_ db: Database) { commits.withLock { $0 += 1 } }
+    func databaseDidRollback(_ db: Database) {}
 }
