@@ -13,6 +13,8 @@ let exportRows = arguments.firstIndex(of: "--export-rows").flatMap { Int(argumen
 let sections = arguments.firstIndex(of: "--only").map { Set(arguments[$0 + 1].split(separator: ",").map(String.init)) }
 /// `--writers 256` measures durable appends at that concurrency only (1, 16 and 256 by default).
 let writerCounts = arguments.firstIndex(of: "--writers").flatMap { Int(arguments[$0 + 1]) }.map { [$0] } ?? [1, 16, 256]
+/// `--outcome-delay-ms 0` lets queued outcomes commit alone at once, to measure what the log's default delay buys.
+let outcomeDelay = arguments.firstIndex(of: "--outcome-delay-ms").flatMap { Int(arguments[$0 + 1]) }.map { Duration.milliseconds($0) }
 func runs(_ section: String) -> Bool { sections?.contains(section) ?? true }
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
@@ -25,7 +27,7 @@ func measure(_ label: String, iterations: Int, unit: String = "op", _ body: () t
         samples.append(Double(elapsed.components.attoseconds) / 1e9 / Double(iterations) + Double(elapsed.components.seconds) * 1e9 / Double(iterations))
     }
     let median = samples.sorted()[2]
-    print(label.padding(toLength: 66, withPad: " ", startingAt: 0) + String(format: "%10.0f ns/%@   (%.2f M/s)", median, unit, 1000 / median))
+    print(label.padding(toLength: 82, withPad: " ", startingAt: 0) + String(format: "%10.0f ns/%@   (%.2f M/s)", median, unit, 1000 / median))
 }
 
 /// CPU time (user and system, every thread) this process has used so far.
@@ -125,7 +127,7 @@ if runs("redact") {
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             samples.append(Double(document.count * iterations) / seconds)
         }
-        print(label.padding(toLength: 66, withPad: " ", startingAt: 0) + String(format: "%10.1f MB/s", samples.sorted()[2] / 1e6))
+        print(label.padding(toLength: 82, withPad: " ", startingAt: 0) + String(format: "%10.1f MB/s", samples.sorted()[2] / 1e6))
     }
 }
 
@@ -139,13 +141,15 @@ if runs("merkle") {
 }
 
 // Durable decision-log appends with group commit: each append returns after its batch is committed and synced.
-// Measured twice: decisions alone, and as the gateway writes them — each decision followed by its outcome, queued
-// without waiting (so the log holds two kinds, and twice the entries).
+// Measured twice: decisions alone, and as the gateway writes them — each decision, then the upstream exchange (a
+// 1 ms pause here), then its outcome, queued without waiting (so the log holds two kinds, and twice the entries),
+// then the answer's way to the client and the next request's stages up to its decision (another 1 ms).
 func measureAppends(writers: Int, withOutcomes: Bool) async throws {
     let (pool, path, directory) = try temporaryDatabase("log")
-    let log = DecisionLog(writer: pool, path: path)
+    let log = outcomeDelay.map { DecisionLog(writer: pool, path: path, outcomeDelay: $0) } ?? DecisionLog(writer: pool, path: path)
     let writer = Task { await log.run() }
-    let perWriter = max(200, 100_000 / writers)
+    // Fewer with outcomes: a lone writer's pauses would otherwise stretch the run to minutes.
+    let perWriter = max(200, (withOutcomes ? 20_000 : 100_000) / writers)
     let cpuBefore = processCPUMicroseconds()
     let start = ContinuousClock.now
     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -154,7 +158,11 @@ func measureAppends(writers: Int, withOutcomes: Bool) async throws {
                 for _ in 0..<perWriter {
                     let id = DecisionID.make()
                     try await log.append([decision(id)])
-                    if withOutcomes { log.enqueue([outcome(id)]) }
+                    if withOutcomes {
+                        try await Task.sleep(for: .milliseconds(1))
+                        log.enqueue([outcome(id)])
+                        try await Task.sleep(for: .milliseconds(1))
+                    }
                 }
             }
         }
@@ -165,8 +173,8 @@ func measureAppends(writers: Int, withOutcomes: Bool) async throws {
     log.close()
     await writer.value
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    let label = "decision-log append, durable before return, \(writers) writers" + (withOutcomes ? " + outcomes" : "")
-    print(label.padding(toLength: 66, withPad: " ", startingAt: 0)
+    let label = "decision-log append, durable before return, \(writers) writers" + (withOutcomes ? " + outcomes, 1 ms pauses" : "")
+    print(label.padding(toLength: 82, withPad: " ", startingAt: 0)
           + String(format: "%10.0f durable decisions/s   (%.0f µs CPU per decision)", Double(writers * perWriter) / seconds, cpu / Double(writers * perWriter)))
     try? FileManager.default.removeItem(at: directory)
 }
