@@ -34,9 +34,17 @@ public final class ClientCertificateVerifier: Sendable {
         /// Counts the trust's replacements, so a validation made under an earlier trust is never cached under a
         /// later one.
         var generation = 0
-        /// Chains that validated recently under this trust, by the leaf's DER bytes, with the time until which the
-        /// result may be reused (a minute, and never past the leaf's expiry).
-        var validated: [CertificateBytes: Date] = [:]
+        /// Chains that validated recently under this trust (its deny lists included), by the leaf's DER bytes.
+        var validated: [CertificateBytes: Validation] = [:]
+    }
+
+    /// When a validated chain's result may be reused: from the leaf's start of validity until a minute after the
+    /// validation, and never past the leaf's expiry.
+    private struct Validation {
+        let from: Date
+        let until: Date
+
+        func covers(_ time: Date) -> Bool { time >= from && time < until }
     }
 
     private let state: Mutex<State>
@@ -68,22 +76,24 @@ public final class ClientCertificateVerifier: Sendable {
     /// Why the chain is refused, or nil if it is acceptable.
     func refusal(_ presented: [NIOSSLCertificate]) async -> String? {
         guard !presented.isEmpty else { return "no client certificate" }
+        guard let leafDER = try? presented[0].toDERBytes() else { return "unparseable client certificate" }
+        let key = CertificateBytes(der: leafDER)
+        let (trust, generation, validation) = state.withLock { ($0.trust, $0.generation, $0.validated[key]) }
+        let time = now()
+        // A leaf whose chain validated under this trust, deny lists included, is not parsed and checked again while
+        // the result lasts: most handshakes are a known agency's reconnections.
+        if validation?.covers(time) == true { return nil }
         let parsed: [Certificate]
-        let leafDER: [UInt8]
         do {
-            leafDER = try presented[0].toDERBytes()
             parsed = try [Certificate(derEncoded: leafDER)] + presented.dropFirst().map { try Certificate(derEncoded: $0.toDERBytes()) }
         } catch {
             return "unparseable client certificate"
         }
         let leaf = parsed[0]
-        let (trust, generation) = state.withLock { ($0.trust, $0.generation) }
         guard let identity = try? ClientCertificate(certificate: leaf) else { return "unparseable client certificate" }
         if trust.revokedSPKIs.contains(identity.spkiSHA256) || trust.revokedSerials.contains(identity.serial) {
             return "revoked by the configuration's deny list"
         }
-        let time = now()
-        if let until = state.withLock({ $0.validated[CertificateBytes(der: leafDER)] }), time < until, time >= leaf.notValidBefore { return nil }
         var verifier = Verifier(rootCertificates: CertificateStore(trust.roots)) {
             RFC5280Policy(fixedExpiryValidationTime: time)
         }
@@ -94,7 +104,7 @@ public final class ClientCertificateVerifier: Sendable {
                 // The trust may have been replaced while the chain was validated: then this result is not cached.
                 guard state.generation == generation else { return }
                 if state.validated.count >= 4096 { state.validated.removeAll(keepingCapacity: true) }
-                state.validated[CertificateBytes(der: leafDER)] = min(time.addingTimeInterval(60), leaf.notValidAfter)
+                state.validated[key] = Validation(from: leaf.notValidBefore, until: min(time.addingTimeInterval(60), leaf.notValidAfter))
             }
             return nil
         case .couldNotValidate(let failures):
