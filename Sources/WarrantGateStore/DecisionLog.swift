@@ -36,8 +36,6 @@ public final class DecisionLog: Sendable {
 
     private struct State {
         var queue: [Waiter] = []
-        /// Whether some waiter in ``queue`` waits for its commit.
-        var queueHasCaller = false
         var writer = WriterMode.busy
         var closed = false
     }
@@ -90,7 +88,6 @@ public final class DecisionLog: Sendable {
         let (accepted, wakeWriter) = state.withLock { state -> (Bool, Bool) in
             guard !state.closed else { return (false, false) }
             state.queue.append(waiter)
-            state.queueHasCaller = state.queueHasCaller || waits
             // A lingering writer waits for a caller; queued outcomes alone leave it be.
             let wake = state.writer == .sleeping || (state.writer == .lingering && waits)
             if wake { state.writer = .busy }
@@ -144,13 +141,12 @@ public final class DecisionLog: Sendable {
                     state.writer = .sleeping
                     return .sleep
                 }
-                if !state.queueHasCaller && !state.closed && !lingered {
+                if !lingered && !state.closed && !state.queue.contains(where: { $0.continuation != nil }) {
                     state.writer = .lingering
                     return .linger
                 }
                 let batch = state.queue
                 state.queue.removeAll(keepingCapacity: true)
-                state.queueHasCaller = false
                 state.writer = .busy
                 return .write(batch)
             }
