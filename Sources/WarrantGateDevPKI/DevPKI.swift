@@ -70,10 +70,21 @@ public struct DevCertificateAuthority: Sendable {
         )
     }
 
-    /// Issues a client certificate with subject `O=<organization>, OU=<unit>, CN=<commonName>`.
+    /// The extensions of a client certificate: not a CA, `digitalSignature`, `clientAuth`.
+    public static func clientExtensions() throws -> Certificate.Extensions {
+        try Certificate.Extensions {
+            Critical(BasicConstraints.notCertificateAuthority)
+            Critical(KeyUsage(digitalSignature: true))
+            try ExtendedKeyUsage([.clientAuth])
+        }
+    }
+
+    /// Issues a client certificate with subject `O=<organization>, OU=<unit>, CN=<commonName>`; `extensions` default
+    /// to ``clientExtensions()``.
     public func issueClient(
         commonName: String, organizationalUnit: String, organization: String = "WarrantGate Demo",
-        notBefore: Date = Date().addingTimeInterval(-3600), notAfter: Date = Date().addingTimeInterval(825 * 86400)
+        notBefore: Date = Date().addingTimeInterval(-3600), notAfter: Date = Date().addingTimeInterval(825 * 86400),
+        extensions: Certificate.Extensions? = nil
     ) throws -> IssuedCertificate {
         try issue(
             subject: DistinguishedName {
@@ -81,12 +92,7 @@ public struct DevCertificateAuthority: Sendable {
                 OrganizationalUnitName(organizationalUnit)
                 CommonName(commonName)
             },
-            notBefore: notBefore, notAfter: notAfter,
-            extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.notCertificateAuthority)
-                Critical(KeyUsage(digitalSignature: true))
-                try ExtendedKeyUsage([.clientAuth])
-            }
+            notBefore: notBefore, notAfter: notAfter, extensions: try extensions ?? Self.clientExtensions()
         )
     }
 

@@ -50,16 +50,16 @@ public final class Gateway: Sendable {
         self.metrics = metrics
         self.identity = try ServerIdentity(certificatePath: configuration.serverCertificatePath, keyPath: configuration.serverKeyPath)
         self.verifier = ClientCertificateVerifier(
-            trust: .init(
-                roots: try ClientCertificateVerifier.loadRoots(path: configuration.clientCAPath),
-                revokedSPKIs: configuration.revokedSPKIs, revokedSerials: configuration.revokedSerials
-            ),
+            trust: try configuration.clientTrust(),
             now: now,
             refusals: { [logger] reason in
                 metrics.countHandshakeRefusal()
                 logger.notice("client certificate refused at the handshake", metadata: ["reason": "\(reason)"])
             }
         )
+        if configuration.acceptLegacyClientCertificates {
+            logger.warning("tls.legacy-client-certificates is on: client certificates unfit for a TLS client (CA leaves, no clientAuth) are accepted")
+        }
         var clientConfiguration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(connect: configuration.limits.upstreamConnectTimeout.timeAmount, read: configuration.limits.upstreamReadTimeout.timeAmount),
@@ -78,7 +78,7 @@ public final class Gateway: Sendable {
         let limits = configuration.limits
         let proxy = UpstreamProxy(client: client, upstreams: configuration.upstreams, limits: limits, log: log, metrics: metrics, logger: logger, now: now)
         let responder = GatewayResponder(
-            state: state, log: log, proxy: proxy, limits: limits, metrics: metrics,
+            state: state, log: log, proxy: proxy, verifier: verifier, limits: limits, metrics: metrics,
             concurrency: AgencyConcurrency(limit: limits.maxInFlightPerAgency),
             factLookup: FactLookupClient(client: client, upstreams: configuration.upstreams, timeout: limits.upstreamResponseTimeout),
             logger: logger, now: now
@@ -87,7 +87,9 @@ public final class Gateway: Sendable {
         // NIO's own decoder limits sit above the gateway's, so that oversized heads reach the pipeline and are
         // refused with a logged 431 rather than a silent connection reset.
         let http1 = HTTP1Channel.Configuration(
-            additionalChannelHandlers: [RequestHeadDeadline(timeout: limits.headerReadTimeout.timeAmount)],
+            additionalChannelHandlers: [
+                RequestHeadDeadline(timeout: limits.headerReadTimeout.timeAmount), RequestBodyGuard(timeout: limits.bodyReadTimeout.timeAmount),
+            ],
             idleTimeout: limits.idleTimeout.timeAmount,
             httpDecoderConfiguration: .init(
                 maxHeaderFieldSize: 4 * limits.maxHeaderBytes, maxHeaderListSize: 4 * limits.maxHeaderBytes,

@@ -104,22 +104,36 @@ struct JSONRedactorTests {
     func randomDocuments() throws {
         var random = SplitMix64(seed: 2026)
         for _ in 0..<400 {
-            let document = RandomJSON.value(depth: 0, using: &random)
+            let document = RandomJSON.object([(raw: "root", name: "root", value: RandomJSON.value(depth: 0, using: &random))])
             let (output, _) = try redact(document.rendered(spacing: &random))
             #expect(output == document.compact(without: redactor.fields))
         }
     }
 
     @Test("refuses what is not valid JSON", arguments: [
-        "", "{", #"{"a":}"#, #"{"a":1,}"#, "[1,]", "nul", "01", "1.", #""\x""#, "{\"a\":\"\u{01}\"}", #"{"a":1} x"#,
-        #""\ud800""#, String(repeating: "[", count: 200) + String(repeating: "]", count: 200),
+        "", "{", #"{"a":}"#, #"{"a":1,}"#, #"{"a":[1,]}"#, #"{"a":nul}"#, #"{"a":01}"#, #"{"a":1.}"#, #"{"a":"\x"}"#,
+        "{\"a\":\"\u{01}\"}", #"{"a":1} x"#, #"{"a":"\ud800"}"#, String(repeating: "[", count: 200) + String(repeating: "]", count: 200),
     ])
     func refusesInvalid(text: String) {
         #expect(throws: JSONError.self) { try redactor.redact(Array(text.utf8)) }
     }
 
+    @Test("refuses a value outside any object member: a bare scalar, an array of scalars", arguments: [
+        #""undocumented (reported)""#, #""A-201-555-0199""#, "1", "null", "true", #"["a","b"]"#, #"[{"a":1},"x"]"#, "[[1]]", #"[{}, [2]]"#,
+    ])
+    func refusesUnnamedScalars(text: String) {
+        #expect(throws: JSONError.self) { try redactor.redact(Array(text.utf8)) }
+    }
+
+    @Test("accepts objects, arrays of objects, and scalars under a member's name at any depth", arguments: [
+        "{}", "[]", #"[{"a":"b"}]"#, #"[[{"a":1}], []]"#, #"{"a":["x",1,[true]]}"#, #"[{"a":[{"b":null}]}]"#,
+    ])
+    func acceptsNamedScalars(text: String) throws {
+        _ = try redactor.redact(Array(text.utf8))
+    }
+
     @Test func refusesInvalidUTF8() {
-        #expect(throws: JSONError.self) { try redactor.redact([0x22, 0xc0, 0xae, 0x22]) }
+        #expect(throws: JSONError.self) { try redactor.redact(Array(#"{"a":""#.utf8) + [0xc0, 0xae] + Array(#""}"#.utf8)) }
     }
 }
 

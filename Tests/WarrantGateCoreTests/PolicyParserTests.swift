@@ -43,6 +43,13 @@ struct PolicyParserTests {
         #expect(try PolicyParser.parse(Self.minimal, file: "t.yaml").rules.count == 1)
     }
 
+    @Test("a subject read from the body needs a method that carries one")
+    func bodySubjectNeedsBodyMethod() throws {
+        let get = Self.minimal.replacingOccurrences(of: "subject: { path: booking }", with: "subject: { body: bookingNumber }")
+        #expect(error(get)?.message.contains("carries no body") == true)
+        #expect(error(get.replacingOccurrences(of: "method: GET", with: "method: POST")) == nil)
+    }
+
     @Test("errors name the file and the line")
     func locatedErrors() throws {
         let typo = Self.minimal.replacingOccurrences(of: "when: { category: local-law-enforcement }", with: "when: { categry: local-law-enforcement }")

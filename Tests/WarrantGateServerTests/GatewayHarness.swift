@@ -58,14 +58,15 @@ final class GatewayHarness: @unchecked Sendable {
     var registry: Registry { gateway.registry }
 
     static func start(
-        upstreamOverrides: [String: String] = [:], limits: GatewayConfiguration.Limits = .init(),
+        upstreamOverrides: [String: String] = [:], limits: GatewayConfiguration.Limits = .init(), now: @escaping @Sendable () -> Date = Date.init,
         configure: (URL, inout GatewayConfiguration) throws -> Void = { _, _ in }
     ) async throws -> GatewayHarness {
-        try await GatewayHarness(upstreamOverrides: upstreamOverrides, limits: limits, configure: configure)
+        try await GatewayHarness(upstreamOverrides: upstreamOverrides, limits: limits, now: now, configure: configure)
     }
 
     private init(
-        upstreamOverrides: [String: String], limits: GatewayConfiguration.Limits, configure: (URL, inout GatewayConfiguration) throws -> Void
+        upstreamOverrides: [String: String], limits: GatewayConfiguration.Limits, now: @escaping @Sendable () -> Date,
+        configure: (URL, inout GatewayConfiguration) throws -> Void
     ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-e2e-\(UUID().uuidString)")
         pki = DevPKIDirectory(directory: directory.appendingPathComponent("certs"))
@@ -85,7 +86,7 @@ final class GatewayHarness: @unchecked Sendable {
         configuration.limits = limits
         try configure(directory, &configuration)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        gateway = try Gateway(configuration: configuration, logger: logger, onListening: { continuation.yield($0) })
+        gateway = try Gateway(configuration: configuration, logger: logger, now: now, onListening: { continuation.yield($0) })
         group = ServiceGroup(services: try gateway.services(), gracefulShutdownSignals: [], logger: logger)
         let group = self.group
         task = Task { try await group.run() }
@@ -198,10 +199,10 @@ final class GatewayHarness: @unchecked Sendable {
 
 /// Runs `body` with a started harness and always stops it.
 func withGateway(
-    upstreamOverrides: [String: String] = [:], limits: GatewayConfiguration.Limits = .init(),
+    upstreamOverrides: [String: String] = [:], limits: GatewayConfiguration.Limits = .init(), now: @escaping @Sendable () -> Date = Date.init,
     configure: (URL, inout GatewayConfiguration) throws -> Void = { _, _ in }, _ body: (GatewayHarness) async throws -> Void
 ) async throws {
-    let harness = try await GatewayHarness.start(upstreamOverrides: upstreamOverrides, limits: limits, configure: configure)
+    let harness = try await GatewayHarness.start(upstreamOverrides: upstreamOverrides, limits: limits, now: now, configure: configure)
     do {
         try await body(harness)
     } catch {

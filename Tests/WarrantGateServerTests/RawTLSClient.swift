@@ -71,3 +71,107 @@ enum RawTLSClient {
         return Array((text + "\r\n" + body).utf8)
     }
 }
+
+/// One mutual-TLS connection kept open across exchanges, for what must hold on a connection that outlives a change
+/// (a certificate's expiry, a body left unsent). Each exchange reads one whole answer, framed by Content-Length, or
+/// what arrived before the connection closed.
+final class RawTLSConnection: @unchecked Sendable {
+    private final class Reader: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = ByteBuffer
+        var bytes: [UInt8] = []
+        var closed = false
+        var waiting: EventLoopPromise<[UInt8]>?
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var buffer = unwrapInboundIn(data)
+            bytes += buffer.readBytes(length: buffer.readableBytes) ?? []
+            deliver()
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            closed = true
+            deliver()
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            context.close(promise: nil)
+        }
+
+        func deliver() {
+            guard let waiting else { return }
+            if let length = Self.answerLength(bytes) {
+                let answer = Array(bytes[..<length])
+                bytes.removeFirst(length)
+                self.waiting = nil
+                waiting.succeed(answer)
+            } else if closed {
+                let answer = bytes
+                bytes = []
+                self.waiting = nil
+                waiting.succeed(answer)
+            }
+        }
+
+        /// The length of the first whole answer in `bytes`, if it has arrived.
+        static func answerLength(_ bytes: [UInt8]) -> Int? {
+            let separator: [UInt8] = [13, 10, 13, 10]
+            guard bytes.count >= 4, let end = (0...(bytes.count - 4)).first(where: { Array(bytes[$0..<$0 + 4]) == separator }) else { return nil }
+            let head = String(decoding: bytes[..<end], as: UTF8.self).lowercased()
+            let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+            return bytes.count >= end + 4 + length ? end + 4 + length : nil
+        }
+    }
+
+    let channel: any Channel
+    private let reader: Reader
+
+    private init(channel: any Channel, reader: Reader) {
+        self.channel = channel
+        self.reader = reader
+    }
+
+    /// Opens a connection presenting `tls`'s certificate, speaking HTTP/1.1.
+    static func open(port: Int, tls: TLSConfiguration) async throws -> RawTLSConnection {
+        var tls = tls
+        tls.applicationProtocols = ["http/1.1"]
+        let context = try NIOSSLContext(configuration: tls)
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let reader = Reader()
+        let channel = try await ClientBootstrap(group: loop)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: "localhost"))
+                    try channel.pipeline.syncOperations.addHandler(reader)
+                }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        return RawTLSConnection(channel: channel, reader: reader)
+    }
+
+    /// Sends `request` and returns the next whole answer; an empty answer means the connection closed without one.
+    func exchange(_ request: [UInt8], timeout: TimeAmount = .seconds(5)) async throws -> RawTLSClient.Answer {
+        let reader = self.reader
+        let answer = channel.eventLoop.flatSubmit {
+            let promise = self.channel.eventLoop.makePromise(of: [UInt8].self)
+            reader.waiting = promise
+            reader.deliver()
+            return promise.futureResult
+        }
+        try? await channel.writeAndFlush(ByteBuffer(bytes: request))
+        let deadline = channel.eventLoop.scheduleTask(in: timeout) { self.channel.close(promise: nil) }
+        defer { deadline.cancel() }
+        return RawTLSClient.Answer(raw: String(decoding: try await answer.get(), as: UTF8.self))
+    }
+
+    /// Whether the server has closed the connection, waiting up to `seconds` for it.
+    func closes(within seconds: Double = 5) async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while channel.isActive && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        return !channel.isActive
+    }
+
+    func close() async {
+        try? await channel.close()
+    }
+}

@@ -44,6 +44,13 @@ public struct Route: Sendable, Equatable {
         self.isPublic = isPublic
     }
 
+    /// Whether the route forwards a request body: only routes for a method that carries one do. Any other request
+    /// that declares a body is refused.
+    public var acceptsBody: Bool { Self.carriesBody(method) }
+
+    /// Whether requests with this method carry a body: POST, PUT and PATCH.
+    public static func carriesBody(_ method: String) -> Bool { method == "POST" || method == "PUT" || method == "PATCH" }
+
     /// Parses `/records/inmates/{booking}` into segments. Returns nil for a malformed template.
     public static func parseTemplate(_ text: String) -> [TemplateSegment]? {
         guard text.hasPrefix("/") else { return nil }

@@ -129,7 +129,11 @@ public enum PolicyParser {
                 }
                 subject = .pathParameter(value)
             case "query": subject = .queryParameter(value)
-            case "body": subject = .bodyField(value)
+            case "body":
+                guard Route.carriesBody(method) else {
+                    throw subjectNode.error("route '\(id)': a \(method) request carries no body to name the subject; use POST, PUT or PATCH")
+                }
+                subject = .bodyField(value)
             default: throw subjectNode.error("route '\(id)': subject must be given by path, query or body")
             }
         }

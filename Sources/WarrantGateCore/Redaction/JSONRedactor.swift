@@ -5,6 +5,9 @@
 /// is compared the same way whether it is escaped or not. The input must be a complete, valid JSON document; anything
 /// else is refused rather than forwarded half-redacted. Insignificant whitespace is not preserved.
 ///
+/// Every scalar must sit under a member's name, since names are all redaction can see: the document is an object, or
+/// an array of objects (arrays of them nested at any depth), and a bare string, or an array of strings, is refused.
+///
 /// The document is validated in one pass that records what to leave out (redacted members with their separating
 /// comma, and whitespace); the output is then the input's remaining runs, copied whole.
 public struct JSONRedactor: Sendable {
@@ -51,15 +54,16 @@ public struct JSONRedactor: Sendable {
     public func redact(_ input: [UInt8], writingRunsTo write: (UnsafeRawBufferPointer) -> Void) throws(JSONError) -> Int {
         var scanner = try JSONScanner(input)
         var omissions = Omissions()
-        try plan(&scanner, &omissions, depth: 0)
+        try plan(&scanner, &omissions, depth: 0, named: false)
         omissions.skipWhitespace(&scanner)
         guard scanner.atEnd else { throw scanner.fail("trailing data after the document") }
         omissions.writeKeptRuns(of: input, to: write)
         return omissions.removed
     }
 
-    /// Validates one value and records what of it to leave out.
-    private func plan(_ scanner: inout JSONScanner, _ omissions: inout Omissions, depth: Int) throws(JSONError) {
+    /// Validates one value and records what of it to leave out. `named` says whether the value is under a member's
+    /// name (directly, or in arrays that are).
+    private func plan(_ scanner: inout JSONScanner, _ omissions: inout Omissions, depth: Int, named: Bool) throws(JSONError) {
         omissions.skipWhitespace(&scanner)
         guard depth < JSONScanner.maximumDepth else { throw scanner.fail("nesting deeper than \(JSONScanner.maximumDepth)") }
         switch scanner.current {
@@ -83,7 +87,7 @@ public struct JSONRedactor: Sendable {
                 if redacted {
                     try scanner.skipValue(depth: depth + 1)
                 } else {
-                    try plan(&scanner, &omissions, depth: depth + 1)
+                    try plan(&scanner, &omissions, depth: depth + 1, named: true)
                 }
                 omissions.skipWhitespace(&scanner)
                 let terminator = scanner.index
@@ -113,7 +117,7 @@ public struct JSONRedactor: Sendable {
                 return
             }
             while true {
-                try plan(&scanner, &omissions, depth: depth + 1)
+                try plan(&scanner, &omissions, depth: depth + 1, named: named)
                 omissions.skipWhitespace(&scanner)
                 switch scanner.current {
                 case UInt8(ascii: ","): scanner.index += 1
@@ -123,10 +127,13 @@ public struct JSONRedactor: Sendable {
                 default: throw scanner.fail("expected ',' or ']'")
                 }
             }
-        case UInt8(ascii: "\""):
-            _ = try scanner.skipString()
         default:
-            _ = try scanner.scanScalar()
+            guard named else { throw scanner.fail("a value outside any object member") }
+            if scanner.current == UInt8(ascii: "\"") {
+                _ = try scanner.skipString()
+            } else {
+                _ = try scanner.scanScalar()
+            }
         }
     }
 

@@ -6,6 +6,12 @@ public struct GatewayConfiguration: Sendable {
     public struct Limits: Sendable {
         /// Largest request body buffered to read the subject from it (larger: 413).
         public var inspectBodyBytes = 64 * 1024
+        /// Largest request body forwarded upstream (larger: 413). A forwarded body is read whole, by the gateway
+        /// alone, before it is sent.
+        public var forwardBodyBytes = 1024 * 1024
+        /// A request body must arrive in full this long after its head, or the connection (HTTP/2: the stream) is
+        /// closed.
+        public var bodyReadTimeout: Duration = .seconds(30)
         /// Largest upstream response buffered to redact it (larger: 502).
         public var redactBodyBytes = 16 * 1024 * 1024
         public var upstreamConnectTimeout: Duration = .seconds(2)
@@ -61,6 +67,9 @@ public struct GatewayConfiguration: Sendable {
     /// Client certificates refused at the handshake: SPKI SHA-256 (hex) and serial numbers (hex).
     public var revokedSPKIs: Set<String> = []
     public var revokedSerials: Set<String> = []
+    /// Accepts client certificates unfit for a TLS client (a CA leaf, no `clientAuth`, no `digitalSignature`), for a
+    /// legacy county PKI; logged at start-up. Off by default.
+    public var acceptLegacyClientCertificates = false
 
     public init(
         serverCertificatePath: String, serverKeyPath: String, clientCAPath: String, upstreams: [String: String],
@@ -83,7 +92,9 @@ public struct GatewayConfiguration: Sendable {
 
         try root.requireKeys(in: ["listen", "tls", "upstreams", "policy", "database", "admin", "limits", "log"], what: "configuration")
         let tls = try root.required("tls", in: "configuration")
-        try tls.requireKeys(in: ["certificate", "key", "client-ca", "revoked-spki-sha256", "revoked-serials"], what: "tls")
+        try tls.requireKeys(
+            in: ["certificate", "key", "client-ca", "revoked-spki-sha256", "revoked-serials", "legacy-client-certificates"], what: "tls"
+        )
         let policy = try root.required("policy", in: "configuration")
         try policy.requireKeys(in: ["file", "agencies", "authorities", "shadow"], what: "policy")
         var upstreams: [String: String] = [:]
@@ -111,6 +122,7 @@ public struct GatewayConfiguration: Sendable {
             guard let bytes = Hex.decode(serial), !bytes.isEmpty else { throw tls.error("revoked-serials: '\(serial)' is not hexadecimal") }
             configuration.revokedSerials.insert(Hex.encode(bytes))
         }
+        configuration.acceptLegacyClientCertificates = try tls["legacy-client-certificates"]?.bool("legacy-client-certificates") ?? false
         configuration.shadowPolicyPath = try policy["shadow"].map { resolve(try $0.string("shadow policy file")) }
         for (name, value) in try policy["authorities"]?.mapping("authorities") ?? [] {
             configuration.authorities[name] = resolve(try value.string("authority certificate"))
@@ -143,7 +155,7 @@ public struct GatewayConfiguration: Sendable {
         if let limits = root["limits"] {
             try limits.requireKeys(
                 in: [
-                    "inspect-body-bytes", "redact-body-bytes", "upstream-connect-timeout-ms", "upstream-response-timeout-ms",
+                    "inspect-body-bytes", "forward-body-bytes", "body-read-timeout-ms", "redact-body-bytes", "upstream-connect-timeout-ms", "upstream-response-timeout-ms",
                     "upstream-read-timeout-ms", "upstream-connections", "max-uri-bytes", "max-header-count", "max-header-bytes", "max-connections",
                     "max-in-flight-per-agency", "header-read-timeout-ms", "idle-timeout-ms", "database-busy-timeout-ms",
                 ],
@@ -156,6 +168,8 @@ public struct GatewayConfiguration: Sendable {
                 return value
             }
             if let value = try positive("inspect-body-bytes") { configuration.limits.inspectBodyBytes = value }
+            if let value = try positive("forward-body-bytes") { configuration.limits.forwardBodyBytes = value }
+            if let value = try positive("body-read-timeout-ms") { configuration.limits.bodyReadTimeout = .milliseconds(value) }
             if let value = try positive("redact-body-bytes") { configuration.limits.redactBodyBytes = value }
             if let value = try positive("upstream-connect-timeout-ms") { configuration.limits.upstreamConnectTimeout = .milliseconds(value) }
             if let value = try positive("upstream-response-timeout-ms") { configuration.limits.upstreamResponseTimeout = .milliseconds(value) }
@@ -178,5 +192,15 @@ public struct GatewayConfiguration: Sendable {
         let value = try node.int("port")
         guard (0...65535).contains(value) else { throw node.error("port must be between 0 and 65535") }
         return value
+    }
+}
+
+extension GatewayConfiguration {
+    /// The client-certificate trust this configuration describes, read from its files.
+    func clientTrust() throws -> ClientCertificateVerifier.Trust {
+        ClientCertificateVerifier.Trust(
+            roots: try ClientCertificateVerifier.loadRoots(path: clientCAPath), revokedSPKIs: revokedSPKIs, revokedSerials: revokedSerials,
+            requireClientUsage: !acceptLegacyClientCertificates
+        )
     }
 }

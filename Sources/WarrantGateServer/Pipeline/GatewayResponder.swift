@@ -8,10 +8,13 @@ import WarrantGateStore
 
 /// The gateway's request pipeline. Each request passes these stages, in order:
 ///
-/// 1. **identity** — the verified client certificate, mapped to an agency (never a header);
+/// 1. **identity** — the connection's verified client certificate, checked again against the trust in force and the
+///    time now (a TLS session outlives its handshake), and mapped to an agency (never a header);
 /// 2. **headers** — malformed, duplicated or smuggling-prone headers are refused;
 /// 3. **canonical target** — the path and query in their one canonical form;
-/// 4. **classify** — route, action and subject (reading a bounded JSON body if the route needs it);
+/// 4. **classify** — route, action and subject. A route that takes a body reads it here, whole and bounded: this is
+///    the body's only reader. Any other route refuses a declared body, unread (``RequestBodyGuard`` then ends the
+///    connection);
 /// 5. **decide** — the policy, with the warrant check;
 /// 6. **log** — the decision is committed durably; if that fails the answer is 503 and nothing is forwarded;
 /// 7. **forward** — to the route's upstream, with the canonical target ([`UpstreamProxy`](x-source-tag://UpstreamProxy)),
@@ -24,6 +27,7 @@ struct GatewayResponder: HTTPResponder {
     let state: GatewayState
     let log: DecisionLog
     let proxy: UpstreamProxy
+    let verifier: ClientCertificateVerifier
     let limits: GatewayConfiguration.Limits
     let metrics: GatewayMetrics
     let concurrency: AgencyConcurrency
@@ -74,6 +78,9 @@ struct GatewayResponder: HTTPResponder {
         }
         record.agency = agency.id
         record.category = agency.category.rawValue
+        if let refusal = await verifier.refusal(leafDER: der) {
+            return await refuse(&record, reason: refusal.reason, detail: "The client certificate is no longer accepted: \(refusal).", started: started)
+        }
         guard concurrency.acquire(agency.id) else {
             return await refuse(&record, reason: "agency_concurrency_limit", started: started)
         }
@@ -90,6 +97,8 @@ struct GatewayResponder: HTTPResponder {
         if let violation = HeaderRules.violation(in: request.headers) {
             return await refuse(&record, reason: "bad_header", detail: violation, started: started)
         }
+        let declaredLength = request.headers[.contentLength].flatMap(Int.init)
+        let declaresBody = (declaredLength ?? 0) > 0 || request.headers[.transferEncoding] != nil
         let warrantReference = request.headers[HeaderRules.warrantReference]
         record.warrantReference = warrantReference.map { String($0.prefix(128)) }
 
@@ -113,15 +122,23 @@ struct GatewayResponder: HTTPResponder {
         record.action = match.route.action
         var request = request
         var bufferedBody: ByteBuffer?
-        if Classifier.needsBody(match.route) {
-            if let length = request.headers[.contentLength].flatMap(Int.init), length > limits.inspectBodyBytes {
+        if match.route.acceptsBody {
+            let limit = Classifier.needsBody(match.route) ? limits.inspectBodyBytes : limits.forwardBodyBytes
+            if let declaredLength, declaredLength > limit {
                 return await refuse(&record, reason: "body_too_large", started: started)
             }
             do {
-                bufferedBody = try await request.collectBody(upTo: limits.inspectBodyBytes)
-            } catch {
+                let body = try await request.collectBody(upTo: limit)
+                // A connection that closes mid-body can end the stream as if the body were complete.
+                guard declaredLength.map({ $0 == body.readableBytes }) ?? true else { throw BodyIncomplete() }
+                bufferedBody = body
+            } catch is NIOTooManyBytesError {
                 return await refuse(&record, reason: "body_too_large", started: started)
+            } catch {
+                return await refuse(&record, reason: "body_incomplete", started: started)
             }
+        } else if declaresBody {
+            return await refuse(&record, reason: "unexpected_body", started: started)
         }
         let classification: Classification
         do {
@@ -191,7 +208,7 @@ struct GatewayResponder: HTTPResponder {
         return await proxy.forward(
             ForwardRequest(
                 decisionId: record.decisionId, upstream: match.route.upstream, method: request.method, target: target,
-                headers: request.headers, body: bufferedBody.map { .buffered($0) } ?? .stream(request.body), agency: agency,
+                headers: request.headers, body: bufferedBody, agency: agency,
                 warrant: decision.warrant, redactor: current.policies.evaluator.redactor(for: decision), started: started
             )
         )
@@ -216,6 +233,9 @@ struct GatewayResponder: HTTPResponder {
         metrics.observe(since: started)
         return Problem.response(reason: reason, decisionId: record.decisionId, detail: detail)
     }
+
+    /// A request body that ended before its declared length.
+    private struct BodyIncomplete: Error {}
 
     /// The raw target as it may appear in the log when it could not be canonicalised: bounded in length.
     private static func loggable(_ raw: String) -> String {

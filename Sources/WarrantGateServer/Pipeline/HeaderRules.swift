@@ -115,14 +115,18 @@ enum HeaderRules {
         return headers
     }
 
-    /// The upstream's response headers to return to the client, without hop-by-hop headers and framing.
-    static func returnable(_ headers: HTTPHeaders) -> HTTPFields {
-        let nominated = connectionNominated(headers["connection"])
+    /// The upstream's response headers that reach the client: an allow-list, so nothing the records system says
+    /// in a header (immigration status in a custom header, say) passes by default. `Content-Encoding` passes only
+    /// with a body passed on unmodified; the proxy sets `Content-Length` itself, from the body it sends.
+    static func returnable(_ headers: HTTPHeaders, bodyUnmodified: Bool) -> HTTPFields {
         var fields = HTTPFields()
         for (name, value) in headers {
             guard let fieldName = HTTPField.Name(name) else { continue }
-            let lowered = fieldName.canonicalName
-            if isHopByHop(lowered) || nominated.contains(lowered) || lowered == "content-length" || lowered == "decision-id" { continue }
+            switch fieldName.canonicalName {
+            case "content-type", "cache-control", "expires", "date", "vary", "retry-after": break
+            case "content-encoding" where bodyUnmodified: break
+            default: continue
+            }
             fields.append(HTTPField(name: fieldName, value: value))
         }
         return fields

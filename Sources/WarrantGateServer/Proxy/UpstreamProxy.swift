@@ -10,18 +10,14 @@ import WarrantGateStore
 
 /// A request that has been allowed and logged, ready to forward.
 struct ForwardRequest: Sendable {
-    enum Body: Sendable {
-        case buffered(ByteBuffer)
-        case stream(RequestBody)
-    }
-
     let decisionId: String
     let upstream: String
     let method: HTTPRequest.Method
     /// The canonical target: exactly what the policy matched.
     let target: CanonicalTarget
     let headers: HTTPFields
-    let body: Body
+    /// The whole request body, read once by the pipeline; nil for a method that carries none.
+    let body: ByteBuffer?
     let agency: Agency
     let warrant: String?
     let redactor: JSONRedactor
@@ -31,8 +27,10 @@ struct ForwardRequest: Sendable {
 /// Sends allowed requests to their upstream and returns the answer, redacted where the policy says so.
 ///
 /// Redirects are never followed, timeouts are bounded, and every exchange ends with an outcome record linked to its
-/// decision. A response that must be redacted is buffered (up to a bound) and must be valid JSON, or it is withheld
-/// with 502; other responses stream through.
+/// decision. A response that must be redacted is buffered (up to a bound) and must be a whole JSON document (an object,
+/// or an array of objects), or it is withheld with 502: so on such a route `Range` and `If-Range` are never forwarded
+/// and a 206 fragment is withheld. Other responses stream through. Only the headers of
+/// ``HeaderRules/returnable(_:bodyUnmodified:)`` reach the client, on every route.
 struct UpstreamProxy: Sendable {
     let client: HTTPClient
     let upstreams: [String: String]
@@ -49,20 +47,15 @@ struct UpstreamProxy: Sendable {
         var request = HTTPClientRequest(url: base + forward.target.target)
         request.method = HTTPMethod(rawValue: forward.method.rawValue)
         request.headers = HeaderRules.forwardable(forward.headers)
+        if !forward.redactor.isEmpty {
+            request.headers.remove(name: "range")
+            request.headers.remove(name: "if-range")
+        }
         request.headers.add(name: HeaderRules.gatewayAgency, value: forward.agency.id)
         request.headers.add(name: HeaderRules.gatewayCategory, value: forward.agency.category.rawValue)
         request.headers.add(name: HeaderRules.gatewayDecision, value: forward.decisionId)
         if let warrant = forward.warrant { request.headers.add(name: HeaderRules.gatewayWarrant, value: warrant) }
-        switch forward.body {
-        case .buffered(let buffer):
-            request.body = .bytes(buffer)
-        case .stream(let body):
-            if let length = forward.headers[.contentLength].flatMap(Int.init) {
-                if length > 0 { request.body = .stream(body, length: .known(Int64(length))) }
-            } else if forward.headers[.transferEncoding] != nil || ["POST", "PUT", "PATCH"].contains(forward.method.rawValue) {
-                request.body = .stream(body, length: .unknown)
-            }
-        }
+        if let body = forward.body { request.body = .bytes(body) }
 
         let response: HTTPClientResponse
         do {
@@ -70,13 +63,18 @@ struct UpstreamProxy: Sendable {
         } catch {
             return failed(forward, reason: Self.isTimeout(error) ? "upstream_timeout" : "upstream_unavailable", upstreamStatus: nil)
         }
-        var headers = HeaderRules.returnable(response.headers)
-        headers[HeaderRules.decisionId] = forward.decisionId
         let status = HTTPResponse.Status(code: Int(response.status.code))
-
         if forward.redactor.isEmpty || forward.method == .head || Self.hasNoBody(response) {
+            var headers = HeaderRules.returnable(response.headers, bodyUnmodified: true)
+            headers[HeaderRules.decisionId] = forward.decisionId
             return streamed(forward, response: response, status: status, headers: headers)
         }
+        // A fragment of a document cannot be redacted as a document: one value alone can be valid JSON.
+        if response.status.code == 206 {
+            return failed(forward, reason: "upstream_unredactable", upstreamStatus: 206)
+        }
+        var headers = HeaderRules.returnable(response.headers, bodyUnmodified: false)
+        headers[HeaderRules.decisionId] = forward.decisionId
         let collected: [UInt8]
         do {
             collected = try await Self.collect(response, upTo: limits.redactBodyBytes)

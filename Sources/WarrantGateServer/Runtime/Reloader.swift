@@ -78,10 +78,7 @@ extension Gateway {
             errors.append("server certificate: \(error)")
         }
         do {
-            verifier.replace(trust: .init(
-                roots: try ClientCertificateVerifier.loadRoots(path: configuration.clientCAPath),
-                revokedSPKIs: configuration.revokedSPKIs, revokedSerials: configuration.revokedSerials
-            ))
+            verifier.replace(trust: try configuration.clientTrust())
         } catch {
             errors.append("client CA: \(error)")
         }

@@ -6,13 +6,37 @@ import Synchronization
 import WarrantGateCore
 @_spi(FixedExpiryValidationTime) import X509
 
-/// Verifies client certificates during the TLS handshake.
+/// Why a client certificate is refused.
+public struct CertificateRefusal: Error, Equatable, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        case missing, unparseable, expired, denyListed, improperUsage, untrusted
+    }
+
+    public let kind: Kind
+    public let description: String
+
+    /// The reason code of a request refused for this certificate.
+    var reason: String {
+        switch kind {
+        case .missing: "no_client_certificate"
+        case .expired: "certificate_expired"
+        case .denyListed: "certificate_revoked"
+        case .unparseable, .improperUsage, .untrusted: "certificate_untrusted"
+        }
+    }
+}
+
+/// Verifies client certificates: during the TLS handshake, and again for every request.
 ///
 /// A custom verification callback replaces all of BoringSSL's own checks, so this does them all: the chain must
 /// build to one of the client CA roots under RFC 5280 (signatures, validity dates, basic constraints, key usage),
-/// and the leaf must not be on the configuration's deny list (SPKI SHA-256 or serial). Roots and deny lists can be
-/// replaced at run time (SIGHUP). Revocations made with `agency revoke-cert` are enforced per request instead, so
-/// that each refusal is logged as a decision.
+/// the leaf must be fit for a TLS client (``Trust/requireClientUsage``), and it must not be on the configuration's
+/// deny list (SPKI SHA-256 or serial). Roots and deny lists can be replaced at run time (SIGHUP).
+///
+/// A TLS session outlives its handshake: a keep-alive connection, or a new one that resumes the session from a ticket,
+/// never runs the callback again. So every request checks its connection's certificate with ``refusal(leafDER:)``
+/// against the trust in force and the time now. Revocations made with `agency revoke-cert` are enforced per request
+/// by the agency directory, so that each refusal is logged as a decision.
 public final class ClientCertificateVerifier: Sendable {
     /// What the verifier trusts and refuses.
     public struct Trust: Sendable {
@@ -21,11 +45,15 @@ public final class ClientCertificateVerifier: Sendable {
         public var revokedSPKIs: Set<String>
         /// Lower-case hex serial numbers.
         public var revokedSerials: Set<String>
+        /// Whether the leaf must be fit for a TLS client: not a CA, `clientAuth` among its extended key usages and
+        /// `digitalSignature` among its key usages, where it lists them. Off only for a legacy PKI.
+        public var requireClientUsage: Bool
 
-        public init(roots: [Certificate], revokedSPKIs: Set<String> = [], revokedSerials: Set<String> = []) {
+        public init(roots: [Certificate], revokedSPKIs: Set<String> = [], revokedSerials: Set<String> = [], requireClientUsage: Bool = true) {
             self.roots = roots
             self.revokedSPKIs = revokedSPKIs
             self.revokedSerials = revokedSerials
+            self.requireClientUsage = requireClientUsage
         }
     }
 
@@ -36,6 +64,9 @@ public final class ClientCertificateVerifier: Sendable {
         var generation = 0
         /// Chains that validated recently under this trust (its deny lists included), by the leaf's DER bytes.
         var validated: [CertificateBytes: Validation] = [:]
+        /// The intermediates each leaf was presented with at its handshake, so that a request can validate its
+        /// connection's chain again under a new trust (a connection keeps only its peer's leaf).
+        var intermediates: [CertificateBytes: [Certificate]] = [:]
     }
 
     /// When a validated chain's result may be reused: from the leaf's start of validity until a minute after the
@@ -47,6 +78,7 @@ public final class ClientCertificateVerifier: Sendable {
         func covers(_ time: Date) -> Bool { time >= from && time < until }
     }
 
+    private static let capacity = 4096
     private let state: Mutex<State>
     private let now: @Sendable () -> Date
     let refusals: @Sendable (String) -> Void
@@ -66,50 +98,89 @@ public final class ClientCertificateVerifier: Sendable {
         }
     }
 
-    /// Verifies a presented chain, leaf first.
+    /// Verifies a presented chain, leaf first (the handshake's callback).
     public func verify(_ presented: [NIOSSLCertificate]) async -> NIOSSLVerificationResult {
-        guard let reason = await refusal(presented) else { return .certificateVerified }
-        refusals(reason)
+        guard let refusal = await refusal(presented) else { return .certificateVerified }
+        refusals(refusal.description)
         return .failed
     }
 
-    /// Why the chain is refused, or nil if it is acceptable.
-    func refusal(_ presented: [NIOSSLCertificate]) async -> String? {
-        guard !presented.isEmpty else { return "no client certificate" }
-        guard let leafDER = try? presented[0].toDERBytes() else { return "unparseable client certificate" }
+    /// Why a presented chain is refused at the handshake, or nil if it is acceptable.
+    func refusal(_ presented: [NIOSSLCertificate]) async -> CertificateRefusal? {
+        guard !presented.isEmpty else { return CertificateRefusal(kind: .missing, description: "no client certificate") }
+        guard let leafDER = try? presented[0].toDERBytes(),
+              let intermediates = try? presented.dropFirst().map({ try Certificate(derEncoded: $0.toDERBytes()) })
+        else { return CertificateRefusal(kind: .unparseable, description: "unparseable client certificate") }
         let key = CertificateBytes(der: leafDER)
-        let (trust, generation, validation) = state.withLock { ($0.trust, $0.generation, $0.validated[key]) }
+        if !intermediates.isEmpty {
+            state.withLock { state in
+                if state.intermediates.count >= Self.capacity { state.intermediates.removeAll(keepingCapacity: true) }
+                state.intermediates[key] = intermediates
+            }
+        }
+        return await refusal(key)
+    }
+
+    /// Why a connection's verified leaf is refused now, under the trust in force, or nil if it is still acceptable.
+    /// Intermediates come from the leaf's handshake, if it is still remembered.
+    public func refusal(leafDER: [UInt8]) async -> CertificateRefusal? {
+        await refusal(CertificateBytes(der: leafDER))
+    }
+
+    private func refusal(_ key: CertificateBytes) async -> CertificateRefusal? {
+        let (trust, generation, validation, intermediates) = state.withLock {
+            ($0.trust, $0.generation, $0.validated[key], $0.intermediates[key] ?? [])
+        }
         let time = now()
         // A leaf whose chain validated under this trust, deny lists included, is not parsed and checked again while
-        // the result lasts: most handshakes are a known agency's reconnections.
+        // the result lasts: most handshakes are a known agency's reconnections, and most requests a known connection's.
         if validation?.covers(time) == true { return nil }
-        let parsed: [Certificate]
-        do {
-            parsed = try [Certificate(derEncoded: leafDER)] + presented.dropFirst().map { try Certificate(derEncoded: $0.toDERBytes()) }
-        } catch {
-            return "unparseable client certificate"
+        guard let leaf = try? Certificate(derEncoded: key.der), let identity = try? ClientCertificate(certificate: leaf) else {
+            return CertificateRefusal(kind: .unparseable, description: "unparseable client certificate")
         }
-        let leaf = parsed[0]
-        guard let identity = try? ClientCertificate(certificate: leaf) else { return "unparseable client certificate" }
+        if time >= leaf.notValidAfter {
+            return CertificateRefusal(kind: .expired, description: "the certificate expired at \(leaf.notValidAfter)")
+        }
         if trust.revokedSPKIs.contains(identity.spkiSHA256) || trust.revokedSerials.contains(identity.serial) {
-            return "revoked by the configuration's deny list"
+            return CertificateRefusal(kind: .denyListed, description: "revoked by the configuration's deny list")
+        }
+        if trust.requireClientUsage, let misuse = Self.clientUsageViolation(leaf) {
+            return CertificateRefusal(kind: .improperUsage, description: misuse)
         }
         var verifier = Verifier(rootCertificates: CertificateStore(trust.roots)) {
             RFC5280Policy(fixedExpiryValidationTime: time)
         }
-        let result = await verifier.validate(leaf: leaf, intermediates: CertificateStore(parsed.dropFirst()))
-        switch result {
+        switch await verifier.validate(leaf: leaf, intermediates: CertificateStore(intermediates)) {
         case .validCertificate:
             state.withLock { state in
                 // The trust may have been replaced while the chain was validated: then this result is not cached.
                 guard state.generation == generation else { return }
-                if state.validated.count >= 4096 { state.validated.removeAll(keepingCapacity: true) }
+                if state.validated.count >= Self.capacity { state.validated.removeAll(keepingCapacity: true) }
                 state.validated[key] = Validation(from: leaf.notValidBefore, until: min(time.addingTimeInterval(60), leaf.notValidAfter))
             }
             return nil
         case .couldNotValidate(let failures):
             let reasons = failures.map { String(describing: $0.policyFailureReason) }
-            return "chain does not validate: " + (reasons.first ?? "no path to a trusted root")
+            return CertificateRefusal(kind: .untrusted, description: "chain does not validate: " + (reasons.first ?? "no path to a trusted root"))
+        }
+    }
+
+    /// Why `leaf` is unfit to identify a TLS client (RFC 5280 §4.2.1.3, §4.2.1.9, §4.2.1.12), or nil: it must not be
+    /// a CA, must list `clientAuth` if it lists extended key usages, and `digitalSignature` if it lists key usages.
+    static func clientUsageViolation(_ leaf: Certificate) -> String? {
+        do {
+            if case .isCertificateAuthority = try leaf.extensions.basicConstraints {
+                return "the certificate is a CA certificate, not a client's"
+            }
+            if let usage = try leaf.extensions.extendedKeyUsage, !usage.contains(.clientAuth) {
+                return "the certificate's extended key usage does not include clientAuth"
+            }
+            if let usage = try leaf.extensions.keyUsage, !usage.digitalSignature {
+                return "the certificate's key usage does not include digitalSignature"
+            }
+            return nil
+        } catch {
+            return "the certificate's usage extensions are malformed"
         }
     }
 
