@@ -18,17 +18,23 @@ public struct LogKeyFiles: Sendable {
 
     public var exists: Bool { FileManager.default.fileExists(atPath: privatePath) }
 
-    /// Creates a new key; refuses to overwrite one, since checkpoints signed by it could no longer be checked.
+    /// Creates a new key: the private key 0600 and the verifier key 0644, both new files (never through a symbolic
+    /// link), in a directory created 0700 if missing. Refuses to overwrite either file, since checkpoints signed by an
+    /// earlier key could no longer be checked.
     @discardableResult
     public func create(name: String) throws -> LogSigningKey {
         guard !exists else { throw StoreError("\(privatePath) already exists; a log keeps its key for life") }
+        try PrivateFile.checkTarget(privatePath, existing: .refuse)
+        try PrivateFile.checkTarget(publicPath, existing: .refuse)
         let key = LogSigningKey(name: name)
-        let directory = URL(fileURLWithPath: privatePath).deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        guard FileManager.default.createFile(atPath: privatePath, contents: Data(key.encoded.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw StoreError("cannot write \(privatePath)")
+        try PrivateFile.makeDirectory(URL(fileURLWithPath: privatePath).deletingLastPathComponent().path)
+        try PrivateFile.write(Data(key.encoded.utf8), to: privatePath, mode: 0o600, existing: .refuse)
+        do {
+            try PrivateFile.write(Data(key.verifier.encoded.utf8), to: publicPath, mode: 0o644, existing: .refuse)
+        } catch {
+            try? FileManager.default.removeItem(atPath: privatePath)  // ours, just made: keep no key without its verifier key
+            throw error
         }
-        try Data(key.verifier.encoded.utf8).write(to: URL(fileURLWithPath: publicPath))
         return key
     }
 

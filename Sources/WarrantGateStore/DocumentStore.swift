@@ -2,10 +2,14 @@ import Crypto
 import Foundation
 import WarrantGateCore
 
-/// A content-addressed store of scanned documents beside the database: `documents/<sha256>`, read-only.
+/// A content-addressed store of scanned documents beside the database: `documents/<sha256>`, owner-only (files 0600
+/// in a 0700 directory).
 ///
 /// A stored file is never changed: its name is its digest, so a paper copy can be checked against it at any time.
 public struct DocumentStore: Sendable {
+    /// The largest document accepted (scans are a few MiB).
+    public static let maximumSize = 64 << 20
+
     public let directory: URL
 
     /// The store that belongs to a database file.
@@ -13,27 +17,44 @@ public struct DocumentStore: Sendable {
         directory = URL(fileURLWithPath: databasePath).deletingLastPathComponent().appendingPathComponent("documents")
     }
 
-    /// The lower-case hex SHA-256 of a file.
-    public static func digest(of path: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: path) else { throw StoreError("cannot read document file \(path)") }
-        return Hex.encode(SHA256.hash(data: data))
+    /// Reads a document file given by an operator: a regular file (not a symbolic link) on an ordinary filesystem, at
+    /// most ``maximumSize`` bytes, read from one descriptor. Throws ``PrivateFileError`` otherwise.
+    public static func read(path: String) throws -> Data {
+        try PrivateFile.read(path, limit: maximumSize)
     }
 
-    /// Copies a file into the store and returns its digest. Storing the same content twice is harmless.
-    @discardableResult
-    public func store(path: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: path) else { throw StoreError("cannot read document file \(path)") }
-        let digest = Hex.encode(SHA256.hash(data: data))
-        let target = directory.appendingPathComponent(digest)
-        if FileManager.default.fileExists(atPath: target.path) { return digest }
+    /// The lower-case hex SHA-256 of a document's content.
+    public static func digest(of data: Data) -> String {
+        Hex.encode(SHA256.hash(data: data))
+    }
+
+    /// The digest of a document file, read as ``read(path:)`` does.
+    public static func digest(of path: String) throws -> String {
+        digest(of: try read(path: path))
+    }
+
+    /// Writes `data` to a temporary file in the store (creating the directory 0700, or restricting it to 0700) without
+    /// putting it in place: `commit()` stores it under its digest, replacing an identical copy; releasing it uncommitted
+    /// stores nothing. Lets a caller record the digest only once the content is safely on disk.
+    public func stage(_ data: Data) throws -> PrivateFile.Output {
         do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            try data.write(to: target, options: .atomic)
-            try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: target.path)
-        } catch {
-            throw StoreError("cannot store the document in \(directory.path)")
+            try PrivateFile.makeDirectory(directory.path, tighten: true)
+            let output = try PrivateFile.Output(path: directory.appendingPathComponent(Self.digest(of: data)).path, existing: .replaceRegularFile)
+            try output.write(data)
+            return output
+        } catch let error as PrivateFileError {
+            throw PrivateFileError(error.kind, "cannot store the document in \(directory.path): \(error.message)")
         }
-        return digest
+    }
+
+    /// Stores `data` under its digest and returns the digest. Storing the same content twice is harmless.
+    @discardableResult
+    public func store(_ data: Data) throws -> String {
+        let staged = try stage(data)
+        do { try staged.commit() } catch let error as PrivateFileError {
+            throw PrivateFileError(error.kind, "cannot store the document in \(directory.path): \(error.message)")
+        }
+        return Self.digest(of: data)
     }
 
     public func path(digest: String) -> String? {

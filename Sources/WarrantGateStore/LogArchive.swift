@@ -19,7 +19,9 @@ public enum LogArchive {
 
     public static let formatName = "warrant-gate-archive/v1"
 
-    /// Moves every entry older than `before` (a prefix of the log) into `path`. Returns the number archived.
+    /// Moves every entry older than `before` (a prefix of the log) into `path`, a new file (mode 0600) that is complete
+    /// and synced before any entry leaves the database. Refuses an existing file or link at `path`, which may hold
+    /// archived entries. Returns the number archived.
     @discardableResult
     public static func archive(writer: any DatabaseWriter, before: Date, verifierKey: LogVerifierKey, path: String, operator: String, at time: Date = Date()) throws -> Int {
         let (from, through, notes) = try writer.read { db -> (UInt64, UInt64, [String]) in
@@ -33,22 +35,19 @@ public enum LogArchive {
         guard let latest = notes.last, let size = UInt64(latest.split(separator: "\n")[1]), size >= through else {
             throw StoreError("sign a checkpoint covering seq \(through) first (`warrant-gate log checkpoint`): archived entries must stay provable")
         }
-        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
-            throw StoreError("cannot write \(path)")
-        }
+        let output = try PrivateFile.Output(path: path, existing: .refuse)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let header = Header(format: formatName, verifierKey: verifierKey.encoded.trimmingCharacters(in: .newlines), fromSeq: from, throughSeq: through, checkpoints: notes)
-        handle.write(try encoder.encode(header) + Data("\n".utf8))
+        try output.write(try encoder.encode(header) + Data("\n".utf8))
         try writer.read { db in
             let rows = try Row.fetchCursor(db, sql: "SELECT seq, kind, time, decision_id, entry FROM log WHERE seq BETWEEN ? AND ? ORDER BY seq", arguments: [Int64(from), Int64(through)])
             while let row = try rows.next() {
                 let line = AuditBundle.Line(seq: UInt64(row["seq"] as Int64), kind: row["kind"], time: row["time"], decisionId: row["decision_id"], entry: row["entry"])
-                handle.write(try encoder.encode(line) + Data("\n".utf8))
+                try output.write(try encoder.encode(line) + Data("\n".utf8))
             }
         }
-        try handle.synchronize()
-        try handle.close()
+        try output.commit()
         return try writer.write { db in
             try db.execute(sql: "INSERT INTO archived_leaves (seq, leaf_hash) SELECT seq, leaf_hash FROM log WHERE seq BETWEEN ? AND ?", arguments: [Int64(from), Int64(through)])
             try db.execute(sql: "UPDATE archive_state SET archived_through = ? WHERE id = 1", arguments: [Int64(through)])

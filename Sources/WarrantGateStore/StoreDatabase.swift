@@ -1,5 +1,8 @@
 import Foundation
 import GRDB
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Why the store refused or failed an operation. Messages are safe to show an operator.
 public struct StoreError: Error, CustomStringConvertible, Sendable {
@@ -18,7 +21,7 @@ public enum StoreDatabase {
 
     /// Opens (creating if needed) a connection pool: one writer, concurrent readers.
     public static func openPool(path: String, readonly: Bool = false, busyTimeout: TimeInterval = busyTimeout) throws -> DatabasePool {
-        try createParentDirectory(of: path)
+        try createPrivateFiles(for: path, readonly: readonly)
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
         configuration.readonly = readonly
@@ -53,13 +56,18 @@ public enum StoreDatabase {
         return String(describing: error)
     }
 
-    private static func createParentDirectory(of path: String) throws {
+    /// Creates the data directory (0700) if missing, and a new database file owner-only: SQLite would create it 0644,
+    /// and gives its -wal and -shm files the database file's mode.
+    private static func createPrivateFiles(for path: String, readonly: Bool) throws {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try PrivateFile.makeDirectory(directory.path)
         } catch {
-            throw StoreError("cannot create directory \(directory.path)")
+            throw StoreError("cannot create directory \(directory.path) (\(error))")
         }
+        guard !readonly else { return }
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        if descriptor >= 0 { close(descriptor) }  // EEXIST (or a link) is SQLite's to open or refuse, as before
     }
 
     static var migrator: DatabaseMigrator {

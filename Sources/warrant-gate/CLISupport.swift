@@ -71,6 +71,12 @@ func storeCall<T>(_ body: () throws -> T) throws -> T {
         throw error
     } catch let error as RegistrationError {
         throw CLIError(.refused, error.description)
+    } catch let error as PrivateFileError {
+        switch error.kind {
+        case .notFound: throw CLIError(.notFound, error.message)
+        case .refused: throw CLIError(.refused, error.message)
+        case .failed: throw CLIError(.failure, error.message)
+        }
     } catch let error as StoreError {
         let notFound = error.message.hasPrefix("no document")
         throw CLIError(notFound ? .notFound : .refused, error.message)

@@ -37,6 +37,9 @@ struct DemoCommand: AsyncParsableCommand {
         let pki = DevPKIDirectory(directory: dataDirectory.appendingPathComponent("certs"))
         let created: [String]
         do {
+            // Owner-only directories (if new) before any key is written into them.
+            try PrivateFile.makeDirectory(dataDirectory.path)
+            try PrivateFile.makeDirectory(pki.directory.path)
             created = try pki.ensure(clients: Self.agencies)
         } catch {
             throw CLIError(.failure, "cannot create the demo PKI in \(pki.directory.path): \(error)")
@@ -91,14 +94,14 @@ struct DemoCommand: AsyncParsableCommand {
         let expires = LocalDate(date: Date().addingTimeInterval(180 * 86400), timeZone: registry.timeZone).description
         let scan = URL(fileURLWithPath: dataDir).appendingPathComponent("JW-2026-0001.txt")
         if !FileManager.default.fileExists(atPath: scan.path) {
-            try Data("""
+            try PrivateFile.write(Data("""
                 UNITED STATES DISTRICT COURT FOR THE DISTRICT OF COLORADO
                 Case No. 1:26-mj-00417 — SEARCH AND SEIZURE WARRANT (demo stand-in, not a real document)
                 To any authorized law enforcement officer: records of booking 2017-000123 and an interview by arrangement.
                 Signed: Hon. M. Rivera, U.S. Magistrate Judge
-                """.utf8).write(to: scan)
+                """.utf8), to: scan.path, existing: .refuse)
         }
-        let digest = try DocumentStore(databasePath: databasePath).store(path: scan.path)
+        let digest = try DocumentStore(databasePath: databasePath).store(DocumentStore.read(path: scan.path))
         let seeds = [
             DocumentRegistration(
                 reference: "JW-2026-0001", kind: .judicialWarrant, agency: "ice-ero", subjects: ["2017-000123"],

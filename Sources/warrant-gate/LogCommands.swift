@@ -49,7 +49,7 @@ struct LogCommand: ParsableCommand {
         @OptionGroup var admin: AdminOptions
         @OptionGroup var keys: KeyOptions
         @Option(help: "csv, jsonl or bundle.") var format: Format = .jsonl
-        @Option(help: "Write to this file instead of standard output.") var out: String?
+        @Option(help: "Write to this file (mode 0600; replaces a regular file, never a link) instead of standard output.") var out: String?
         @Option(help: "Only decisions at or after this time (YYYY-MM-DD or ISO 8601, UTC).") var from: String?
         @Option(help: "Only decisions before this time.") var until: String?
         @Option(help: "Only this agency.") var agency: String?
@@ -60,9 +60,9 @@ struct LogCommand: ParsableCommand {
 
         func run() throws {
             let pool = try admin.open()
+            let sink = try Sink(path: out)  // refuses a bad --out before anything is signed or recorded
             let keyFiles = keys.files(database: admin.db)
             try LogCommand.signCheckpointIfPossible(pool, keyFiles: keyFiles)
-            let sink = try Sink(path: out)
             let progress = ProgressBar(enabled: out != nil && isatty(STDERR_FILENO) == 1, total: try storeCall { try LogExporter(reader: pool).decisionCount() })
             let count: Int
             if format == .bundle {
@@ -180,16 +180,18 @@ struct LogCommand: ParsableCommand {
         @OptionGroup var admin: AdminOptions
         @OptionGroup var keys: KeyOptions
         @Argument(help: "The decision id (the Decision-Id header of the answer).") var decisionId: String
-        @Option(help: "The proof file to write.") var out: String
+        @Option(help: "The proof file to write (mode 0600; replaces a regular file, never a link).") var out: String
 
         func run() throws {
+            try storeCall { try PrivateFile.checkTarget(out, existing: .replaceRegularFile) }
             let pool = try admin.open()
             let files = keys.files(database: admin.db)
             try LogCommand.signCheckpointIfPossible(pool, keyFiles: files)
             let proof = try storeCall { try InclusionProofFile.make(reader: pool, decisionId: decisionId) }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            do { try encoder.encode(proof).write(to: URL(fileURLWithPath: out)) } catch { throw CLIError(.failure, "cannot write \(out)") }
+            let encoded = try storeCall { try encoder.encode(proof) }
+            try storeCall { try PrivateFile.write(encoded, to: out, existing: .replaceRegularFile) }
             print("wrote the proof of \(decisionId) (seq \(proof.seq) of \(proof.treeSize)) to \(out)")
         }
     }
@@ -235,7 +237,7 @@ extension LogCommand {
         @OptionGroup var admin: AdminOptions
         @OptionGroup var keys: KeyOptions
         @Option(help: "Archive entries logged before this date (YYYY-MM-DD or ISO 8601, UTC).") var before: String
-        @Option(help: "The archive file to write.") var out: String
+        @Option(help: "The archive file to create (mode 0600; never an existing file or link).") var out: String
         @Option(help: "The retention period in days that archiving must respect.") var retentionDays: Int = LogArchive.defaultRetentionDays
 
         func run() throws {
@@ -244,6 +246,7 @@ extension LogCommand {
             guard cutoff <= earliest else {
                 throw CLIError(.refused, "entries are kept at least \(retentionDays) days: --before must be on or before \(Timestamp.format(earliest))")
             }
+            try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) }
             let pool = try admin.open()
             let files = keys.files(database: admin.db)
             let key = try storeCall { try files.signingKey() }
@@ -256,37 +259,30 @@ extension LogCommand {
     }
 }
 
-/// Standard output, or a file, written in large chunks.
+/// Standard output, or a file written through ``PrivateFile/Output`` (0600, in place only once complete), in large
+/// chunks.
 final class Sink {
-    private let handle: FileHandle
-    private let isFile: Bool
+    private let output: PrivateFile.Output?
     private var buffer = Data()
 
+    /// Refuses a path that is a symbolic link or not a regular file.
     init(path: String?) throws {
-        if let path {
-            guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
-                throw CLIError(.failure, "cannot write \(path)")
-            }
-            self.handle = handle
-            isFile = true
-        } else {
-            handle = FileHandle.standardOutput
-            isFile = false
-        }
+        output = try path.map { path in try storeCall { try PrivateFile.Output(path: path, existing: .replaceRegularFile) } }
     }
 
-    func write(_ line: String) {
+    func write(_ line: String) throws {
         buffer.append(contentsOf: line.utf8)
-        if buffer.count >= 1 << 16 { flush() }
+        if buffer.count >= 1 << 16 { try flush() }
     }
 
+    /// Flushes, and puts a file in place; a file never closed is not written at all.
     func close() throws {
-        flush()
-        if isFile { try handle.close() }
+        try flush()
+        if let output { try storeCall { try output.commit() } }
     }
 
-    private func flush() {
-        handle.write(buffer)
+    private func flush() throws {
+        if let output { try storeCall { try output.write(buffer) } } else { FileHandle.standardOutput.write(buffer) }
         buffer.removeAll(keepingCapacity: true)
     }
 }

@@ -27,9 +27,10 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "html, md or csv.") var format: Format = .md
     @Option(help: "denver-council, illinois-ag or oregon-cjc.") var template: ReportTemplate?
     @Option(help: "The reporting body's name for the heading.") var jurisdiction: String = "County jail"
-    @Option(help: "Write to this file instead of standard output.") var out: String?
+    @Option(help: "Write to this file (mode 0600; replaces a regular file, never a link) instead of standard output.") var out: String?
 
     func run() throws {
+        if let out { try storeCall { try PrivateFile.checkTarget(out, existing: .replaceRegularFile) } }
         let pool = try admin.open()
         let timeZone = (try? Registry.recordedTimeZone(pool)) ?? nil ?? TimeZone(identifier: "America/Denver")!
         guard let reportPeriod = ReportPeriod(period, timeZone: timeZone) else {
@@ -49,7 +50,7 @@ struct ReportCommand: ParsableCommand {
         case .csv: renderer.csv()
         }
         if let out {
-            do { try Data(text.utf8).write(to: URL(fileURLWithPath: out)) } catch { throw CLIError(.failure, "cannot write \(out)") }
+            try storeCall { try PrivateFile.write(Data(text.utf8), to: out, existing: .replaceRegularFile) }
             print("wrote the \(reportPeriod.label) report (\(requests.count) requests, checkpoint size \(head.size)) to \(out)")
         } else {
             print(text, terminator: "")

@@ -41,12 +41,14 @@ struct WarrantCommand: ParsableCommand {
         @Option(help: "The issuing court.") var court: String?
         @Option(help: "The judge or magistrate who signed it.") var judge: String?
         @Option(name: .customLong("case"), help: "The court's case number.") var caseNumber: String?
-        @Option(help: "A scan of the signed document: its SHA-256 is recorded and the file kept in the document store.") var document: String?
+        @Option(help: "A scan of the signed document (a regular file of at most 64 MiB, not a link): its SHA-256 is recorded and the file kept, owner-only, in the document store.") var document: String?
         @Option(help: "Why there is no scan (recorded in the log).") var noDocument: String?
 
         func run() throws {
             if document != nil && noDocument != nil { throw CLIError(.usage, "give either --document or --no-document, not both") }
-            let digest = try document.map { path in try storeCall { try DocumentStore.digest(of: path) } }
+            // Read once, before anything is written; the stored copy is the content whose digest is registered.
+            let content = try document.map { path in try storeCall { try DocumentStore.read(path: path) } }
+            let digest = content.map(DocumentStore.digest(of:))
             let registration = DocumentRegistration(
                 reference: reference, kind: kind, agency: agency, subjects: list(subject), scope: list(scope), expires: expires,
                 court: court, judge: judge, caseNumber: caseNumber, documentSHA256: digest, noDocumentReason: noDocument
@@ -55,8 +57,12 @@ struct WarrantCommand: ParsableCommand {
             if let why = kind.whyNotJudicial {
                 print("note: this \(kind.rawValue) is kept on record only and can never authorise access: \(why).")
             }
+            // Staged on disk first, put in place once registered: a refused registration stores nothing, and a
+            // registered digest always has its document.
+            let staged = try content.map { data in try storeCall { try DocumentStore(databasePath: admin.db).stage(data) } }
+            defer { staged?.discard() }
             let stored = try storeCall { try registry.register(registration, operator: admin.operatorName) }
-            if let document { try storeCall { try DocumentStore(databasePath: admin.db).store(path: document) } }
+            if let staged { try storeCall { try staged.commit() } }
             print("registered \(stored.reference) (\(stored.kind.rawValue)) as \(stored.status.rawValue); it expires at the end of \(stored.expires) \(registry.timeZone.identifier)")
             if stored.status == .pending {
                 print("next: a second operator approves it with `warrant-gate warrant approve \(stored.reference)`")

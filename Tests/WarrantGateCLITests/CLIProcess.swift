@@ -19,7 +19,9 @@ struct CLIProcess {
         return Repository.root.appendingPathComponent(".build/debug/warrant-gate")
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil) throws -> Result {
+    /// Runs to the end; with `timeout`, a process still running after that many seconds is killed (and its status
+    /// is then the signal's, never 0–4).
+    static func run(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil, timeout: TimeInterval? = nil) throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -30,6 +32,10 @@ struct CLIProcess {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        if let timeout {
+            nonisolated(unsafe) let running = process
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { if running.isRunning { kill(running.processIdentifier, SIGKILL) } }
+        }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
