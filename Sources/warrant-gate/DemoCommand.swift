@@ -120,8 +120,12 @@ struct DemoCommand: AsyncParsableCommand {
         }
     }
 
+    /// The commands to try. The admin commands name the demo's database unless it is the CLI's default.
     private static func instructions(dataDir: String, pkiCreated: [String]) -> String {
         let c = "\(dataDir)/certs"
+        let database = "\(dataDir)/warrant-gate.sqlite"
+        let db = URL(fileURLWithPath: database).standardizedFileURL == URL(fileURLWithPath: AdminOptions.demoDatabase).standardizedFileURL
+            ? "" : " --db \(database)"
         func curl(_ agency: String, _ rest: String) -> String {
             "curl -s --cacert \(c)/ca.pem --cert \(c)/\(agency).pem --key \(c)/\(agency).key \(rest)"
         }
@@ -155,12 +159,12 @@ struct DemoCommand: AsyncParsableCommand {
 
             # 7. Release date to ICE: refused until the inmate is advised of their rights, then allowed
             \(curl("ice-ero", "\(base)/records/inmates/2017-000789/release"))
-            swift run warrant-gate advisement record --subject 2017-000789 --language es --by "Dep. L. Ortiz"
+            swift run warrant-gate advisement record\(db) --subject 2017-000789 --language es --by "Dep. L. Ortiz"
             \(curl("ice-ero", "\(base)/records/inmates/2017-000789/release"))
 
             # 8. Every decision, with its outcome; and the tamper-evident log checked against its signed checkpoints:
-            swift run warrant-gate log export --format csv
-            swift run warrant-gate log verify
+            swift run warrant-gate log export\(db) --format csv
+            swift run warrant-gate log verify\(db)
 
             Ctrl-C stops the demo.
             """

@@ -69,6 +69,10 @@ struct DemoProcessTests {
         let demo = try DemoProcess(dataDir: dataDir)
         let port = try demo.port()
         #expect(demo.text.contains("Created the dev PKI"))
+        // Its data directory is not the default, so the printed admin commands name its database.
+        let database = "\(dataDir)/warrant-gate.sqlite"
+        #expect(demo.text.contains("warrant-gate advisement record --db \(database) "))
+        #expect(demo.text.contains("warrant-gate log export --db \(database) ") && demo.text.contains("warrant-gate log verify --db \(database)"))
         #expect(try curl(certs, "ice-ero", port, "/records/inmates/2017-000123").1.contains("warrant_missing"))
         let allowed = try curl(certs, "ice-ero", port, "/records/inmates/2017-000123", warrant: "JW-2026-0001").1
         #expect(allowed.contains("\"bookingNumber\":\"2017-000123\""))
@@ -78,7 +82,6 @@ struct DemoProcessTests {
         #expect(try curl(certs, "unregistered", port, "/records/inmates/2017-000123").1.contains("unknown_agency"))
         #expect(try curl(certs, nil, port, "/records/inmates/2017-000123").0 != 0)
 
-        let database = "\(dataDir)/warrant-gate.sqlite"
         let advised = try CLIProcess.run(["advisement", "record", "--subject", "2017-000789", "--language", "es", "--by", "Dep. Ortiz", "--db", database])
         #expect(advised.status == 0)
         Thread.sleep(forTimeInterval: 1)
