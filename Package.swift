@@ -1,9 +1,12 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// WarrantGate runs on Linux only: the store calls Glibc directly (fdatasync, fstatfs, /proc) and the deployment is a
+// Debian server. Every target builds in the Swift 6 language mode with the same settings.
+let settings: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
 let package = Package(
     name: "WarrantGate",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "warrant-gate", targets: ["warrant-gate"]),
     ],
@@ -77,7 +80,15 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // The simulated jail systems that the demo and the tests put behind the gateway; never deployed.
+        .target(
+            name: "WarrantGateDemo",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -86,6 +97,7 @@ let package = Package(
                 "WarrantGateCore",
                 "WarrantGateStore",
                 "WarrantGateServer",
+                "WarrantGateDemo",
                 "WarrantGateDevPKI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -118,6 +130,7 @@ let package = Package(
             name: "WarrantGateServerTests",
             dependencies: [
                 "WarrantGateServer",
+                "WarrantGateDemo",
                 "WarrantGateDevPKI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -132,3 +145,7 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+for target in package.targets {
+    target.swiftSettings = (target.swiftSettings ?? []) + settings
+}

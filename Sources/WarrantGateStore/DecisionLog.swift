@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import GRDB
 import Synchronization
 import WarrantGateCore
@@ -219,45 +216,5 @@ public final class DecisionLog: Sendable {
             return wake
         }
         if wakeWriter { wake.signal() }
-    }
-}
-
-/// The device and inode of a database file, to notice when the file is deleted or replaced under an open connection.
-struct DatabaseFileIdentity: Sendable {
-    let path: String
-    private let device: UInt64
-    private let inode: UInt64
-
-    init?(path: String) {
-        guard let (device, inode) = Self.stat(path) else { return nil }
-        self.path = path
-        self.device = device
-        self.inode = inode
-    }
-
-    func isUnchanged() -> Bool {
-        guard let (device, inode) = Self.stat(path) else { return false }
-        return device == self.device && inode == self.inode
-    }
-
-    private static func stat(_ path: String) -> (UInt64, UInt64)? {
-        var info = Glibc.stat()
-        guard lstat(path, &info) == 0 else { return nil }
-        return (UInt64(info.st_dev), UInt64(info.st_ino))
-    }
-}
-
-/// Threads of the store's own (the log's writer and syncer, the export's reader and decoders), named so that
-/// `top -H` and `perf` tell them apart.
-enum NamedThread {
-    /// - Parameter name: at most 15 bytes, Linux's limit for a thread's name.
-    static func start(_ name: String, _ body: @escaping @Sendable () -> Void) {
-        let thread = Thread {
-            // Foundation's `Thread.name` names the thread only if it already knows its pthread, which races with
-            // the thread's start; the kernel's own interface does not.
-            try? name.write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
-            body()
-        }
-        thread.start()
     }
 }

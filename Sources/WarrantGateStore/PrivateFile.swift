@@ -1,7 +1,5 @@
 import Foundation
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Why a file was not read or written. `kind` decides the CLI's exit code; `message` names the path and the reason.
 public struct PrivateFileError: Error, CustomStringConvertible, Sendable {

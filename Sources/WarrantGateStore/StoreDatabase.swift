@@ -1,7 +1,9 @@
 import Foundation
 import GRDB
-#if canImport(Glibc)
 import Glibc
+
+#if !os(Linux)
+#error("WarrantGate builds and runs on Linux only (Glibc, fdatasync, fstatfs, /proc).")
 #endif
 
 /// Why the store refused or failed an operation. Messages are safe to show an operator.

@@ -1,7 +1,5 @@
 import Foundation
-#if canImport(Glibc)
 import Glibc
-#endif
 import Synchronization
 
 /// Makes committed transactions durable by syncing the database's write-ahead log.
@@ -118,29 +116,27 @@ final class WALSync: Sendable {
 private struct WALFile {
     let path: String
     private var descriptor: Int32 = -1
-    private var identity: (device: UInt64, inode: UInt64)?
+    private var identity: FileIdentity?
 
     init(path: String) {
         self.path = path
     }
 
     mutating func sync() throws {
-        var current = Glibc.stat()
-        guard stat(path, &current) == 0 else {
+        guard let current = FileIdentity.at(path) else {
             throw StoreError("the write-ahead log \(path) is missing: committed decisions cannot be made durable")
         }
         if let identity {
-            guard identity == (UInt64(current.st_dev), UInt64(current.st_ino)) else {
+            guard identity == current else {
                 throw StoreError("the write-ahead log \(path) was replaced: committed decisions cannot be made durable")
             }
         } else {
             descriptor = open(path, O_RDONLY | O_CLOEXEC)
             guard descriptor >= 0 else { throw StoreError("cannot open \(path): \(String(cString: strerror(errno)))") }
-            var opened = Glibc.stat()
-            guard fstat(descriptor, &opened) == 0, opened.st_dev == current.st_dev, opened.st_ino == current.st_ino else {
+            guard FileIdentity.of(descriptor: descriptor) == current else {
                 throw StoreError("the write-ahead log \(path) changed while it was opened")
             }
-            identity = (UInt64(opened.st_dev), UInt64(opened.st_ino))
+            identity = current
         }
         guard fdatasync(descriptor) == 0 else { throw StoreError("cannot sync \(path): \(String(cString: strerror(errno)))") }
     }

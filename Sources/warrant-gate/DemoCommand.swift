@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import WarrantGateCore
+import WarrantGateDemo
 import WarrantGateDevPKI
 import WarrantGateServer
 import WarrantGateStore

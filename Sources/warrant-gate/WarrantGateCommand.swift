@@ -38,7 +38,7 @@ struct WarrantGateCommand: AsyncParsableCommand {
     static func execute() async {
         do {
             var command = try parseAsRoot()
-            if var asyncCommand = command as? AsyncParsableCommand {
+            if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()

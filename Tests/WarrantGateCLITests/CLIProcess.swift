@@ -33,7 +33,7 @@ struct CLIProcess {
         process.standardError = err
         try process.run()
         if let timeout {
-            nonisolated(unsafe) let running = process
+            let running = process
             DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { if running.isRunning { kill(running.processIdentifier, SIGKILL) } }
         }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()

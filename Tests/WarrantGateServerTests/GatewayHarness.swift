@@ -9,6 +9,7 @@ import NIOSSL
 import ServiceLifecycle
 import Synchronization
 import WarrantGateCore
+import WarrantGateDemo
 import WarrantGateDevPKI
 import WarrantGateStore
 @testable import WarrantGateServer
@@ -179,7 +180,7 @@ final class GatewayHarness: @unchecked Sendable {
         for _ in 0..<50 {
             var rows: [ExportRow] = []
             try LogExporter(reader: pool).forEachRow { rows.append($0) }
-            let complete = decisionIds.allSatisfy { id in rows.contains { $0.decisionId == id && ($0.effect == .deny || $0.upstreamStatus != nil || $0.error != nil) } }
+            let complete = decisionIds.allSatisfy { id in rows.contains { $0.decisionId == id && ($0.effect == .deny || $0.outcome?.upstreamStatus != nil || $0.outcome?.error != nil) } }
             if complete { return rows }
             try await Task.sleep(for: .milliseconds(50))
         }
