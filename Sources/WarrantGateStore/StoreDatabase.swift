@@ -41,7 +41,7 @@ public enum StoreDatabase {
                 guard mode == 2 else { throw StoreError("SQLite refused synchronous = FULL") }
                 // Checkpoint every 4,096 WAL pages (16 MB) rather than SQLite's 1,000: the log's hot pages (the
                 // right edges of its indexes, the tree state) are rewritten by every commit, and a checkpoint copies
-                // only their last version, so fewer, larger checkpoints copy less (+10-20 % durable appends).
+                // only their last version, so fewer, larger checkpoints copy less.
                 try db.execute(sql: "PRAGMA wal_autocheckpoint = 4096")
             }
             try migrator.migrate(pool)

@@ -202,8 +202,8 @@ public struct Evaluator: Sendable {
 }
 
 extension Set {
-    /// Membership for the few-element sets a policy's conditions hold: compared one by one, which for short strings
-    /// and enum cases is cheaper than hashing the probe (hashing was about a third of an evaluation's instructions).
+    /// Membership for the few-element sets a policy's conditions hold: up to eight elements are compared one by one
+    /// rather than hashing the probe; the answer is `contains(_:)`'s.
     func holds(_ element: Element) -> Bool {
         count <= 8 ? contains { $0 == element } : contains(element)
     }

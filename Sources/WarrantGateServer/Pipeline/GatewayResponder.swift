@@ -38,7 +38,7 @@ struct GatewayResponder: HTTPResponder {
     func respond(to request: Request, context: GatewayRequestContext) async throws -> Response {
         // The pipeline runs in a child task. A task keeps the memory of its deepest call stack for as long as it
         // lives, and the connection's task lives as long as the connection: run here, every idle keep-alive
-        // connection would hold on to the ~36 KB that one request's stages needed. It prefers the connection's event
+        // connection would hold on to the stack that one request's stages needed. It prefers the connection's event
         // loop as its executor, so that its awaits neither hop through the loop's queue nor resume on another loop.
         var response = try await withTaskExecutorPreference(EventLoopTaskExecutor.of(context.channel.eventLoop)) {
             async let decided = decide(request, context: context)
