@@ -107,7 +107,7 @@ let package = Package(
         // Micro-benchmarks that print figures: swift run -c release warrant-gate-bench
         .executableTarget(
             name: "warrant-gate-bench",
-            dependencies: ["WarrantGateCore", "WarrantGateStore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["WarrantGateCore", "WarrantGateStore"],
             path: "Benchmarks/WarrantGateBenchmarks"
         ),
         // The framework floor for scripts/bench-vs-nginx: a bare mutual-TLS pass-through proxy on the same stack.

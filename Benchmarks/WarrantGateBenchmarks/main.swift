@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import WarrantGateCore
 import WarrantGateStore
 
@@ -37,31 +36,36 @@ func processCPUMicroseconds() -> Double {
     return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6 + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
 }
 
-func temporaryDatabase(_ name: String) throws -> (DatabasePool, String, URL) {
+func temporaryDatabase(_ name: String) throws -> (Store, URL) {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-bench-\(name)-\(UUID().uuidString)")
-    let path = directory.appendingPathComponent("log.sqlite").path
-    return (try StoreDatabase.openPool(path: path), path, directory)
+    return (try Store.open(path: directory.appendingPathComponent("log.sqlite").path), directory)
 }
 
 let spki = String(repeating: "ab", count: 32)
 let policyDigest = String(repeating: "cd", count: 32)
 
-func decision(_ id: String) -> LogEntry {
-    let record = DecisionRecord(
+func decisionRecord(_ id: String) -> DecisionRecord {
+    DecisionRecord(
         decisionId: id, time: Timestamp.format(Date()), component: "gateway", certificateSPKI: spki,
         certificateSubject: "CN=ice-ero,OU=ice-ero,O=WarrantGate Demo", agency: "ice-ero", category: "federal-immigration", method: "GET",
         path: "/records/inmates/2017-000123", action: "records.read", subject: "2017-000123", warrantReference: "JW-2026-0001", effect: .allow,
         reason: "permitted", rules: ["immigration-with-judicial-warrant"], obligations: ["count-for-council-report"], policy: "denver",
         policyDigest: policyDigest, status: nil
     )
-    return LogEntry(kind: .decision, time: Date(), decisionId: id, canonical: record.canonical)
+}
+
+func outcomeRecord(_ id: String) -> OutcomeRecord {
+    OutcomeRecord(
+        decisionId: id, time: Timestamp.format(Date()), upstreamStatus: 200, status: 200, bytes: 874, latencyMs: 6, redactedFields: 5, error: nil
+    )
+}
+
+func decision(_ id: String) -> LogEntry {
+    LogEntry(kind: .decision, time: Date(), decisionId: id, canonical: decisionRecord(id).canonical)
 }
 
 func outcome(_ id: String) -> LogEntry {
-    let record = OutcomeRecord(
-        decisionId: id, time: Timestamp.format(Date()), upstreamStatus: 200, status: 200, bytes: 874, latencyMs: 6, redactedFields: 5, error: nil
-    )
-    return LogEntry(kind: .outcome, time: Date(), decisionId: id, canonical: record.canonical)
+    LogEntry(kind: .outcome, time: Date(), decisionId: id, canonical: outcomeRecord(id).canonical)
 }
 
 print("WarrantGate micro-benchmarks (\(ProcessInfo.processInfo.activeProcessorCount) cores)\n")
@@ -105,6 +109,24 @@ if runs("core") {
     measure("evaluate Denver policy, ICE without a warrant (deny)", iterations: 200_000) {
         sink &+= evaluator.evaluate(denied, registry: registry).rules.count
     }
+
+    // The log records' canonical JSON: encoded on every request, decoded for every exported row.
+    let record = decisionRecord(DecisionID.make())
+    measure("encode a decision record (canonical JSON)", iterations: 200_000) {
+        sink &+= record.canonical.count
+    }
+    let encoded = record.canonical
+    try measure("decode a decision record (canonical JSON)", iterations: 200_000) {
+        sink &+= try DecisionRecord(canonical: encoded).rules.count
+    }
+    let sampleOutcome = outcomeRecord(record.decisionId)
+    measure("encode an outcome record (canonical JSON)", iterations: 200_000) {
+        sink &+= sampleOutcome.canonical.count
+    }
+    let encodedOutcome = sampleOutcome.canonical
+    try measure("decode an outcome record (canonical JSON)", iterations: 200_000) {
+        sink &+= try OutcomeRecord(canonical: encodedOutcome).bytes
+    }
 }
 
 // JSON redaction.
@@ -145,8 +167,8 @@ if runs("merkle") {
 // 1 ms pause here), then its outcome, queued without waiting (so the log holds two kinds, and twice the entries),
 // then the answer's way to the client and the next request's stages up to its decision (another 1 ms).
 func measureAppends(writers: Int, withOutcomes: Bool) async throws {
-    let (pool, path, directory) = try temporaryDatabase("log")
-    let log = outcomeDelay.map { DecisionLog(writer: pool, path: path, outcomeDelay: $0) } ?? DecisionLog(writer: pool, path: path)
+    let (store, directory) = try temporaryDatabase("log")
+    let log = outcomeDelay.map { store.decisionLog(outcomeDelay: $0) } ?? store.decisionLog()
     let writer = Task { await log.run() }
     // Fewer with outcomes: a lone writer's pauses would otherwise stretch the run to minutes.
     let perWriter = max(200, (withOutcomes ? 20_000 : 100_000) / writers)
@@ -185,8 +207,8 @@ for writers in writerCounts where runs("append") {
 
 // Export rate over a large log.
 if runs("export") {
-    let (pool, path, directory) = try temporaryDatabase("export")
-    let log = DecisionLog(writer: pool, path: path)
+    let (store, directory) = try temporaryDatabase("export")
+    let log = store.decisionLog()
     let writer = Task { await log.run() }
     let batch = 2_000
     var written = 0
@@ -204,7 +226,7 @@ if runs("export") {
     sync()
     var bytes = 0
     let start = ContinuousClock.now
-    let rows = try LogExporter(reader: pool).export(format: .csv) { bytes += $0.utf8.count }
+    let rows = try store.exporter().export(format: .csv) { bytes += $0.utf8.count }
     let elapsed = ContinuousClock.now - start
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     var usage = rusage()

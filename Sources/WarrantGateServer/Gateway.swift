@@ -1,6 +1,5 @@
 import AsyncHTTPClient
 import Foundation
-import GRDB
 import Hummingbird
 import HummingbirdCore
 import HummingbirdHTTP2
@@ -16,7 +15,7 @@ import WarrantGateStore
 public final class Gateway: Sendable {
     public let configuration: GatewayConfiguration
     public let state: GatewayState
-    public let database: DatabasePool
+    public let store: Store
     public let registry: Registry
     let log: DecisionLog
     let metrics: GatewayMetrics
@@ -39,13 +38,13 @@ public final class Gateway: Sendable {
         self.onListening = onListening
         let policies = try PolicySet.load(configuration)
         let busy = configuration.limits.databaseBusyTimeout.components
-        self.database = try StoreDatabase.openPool(
+        self.store = try Store.open(
             path: configuration.databasePath, busyTimeout: TimeInterval(busy.seconds) + TimeInterval(busy.attoseconds) / 1e18
         )
-        self.registry = Registry(writer: database, timeZone: policies.policy.timeZone)
+        self.registry = store.registry(timeZone: policies.policy.timeZone)
         try registry.recordTimeZone()
         self.state = GatewayState(policies: policies, registry: try registry.snapshot())
-        self.log = DecisionLog(writer: database, path: configuration.databasePath)
+        self.log = store.decisionLog()
         let metrics = GatewayMetrics()
         self.metrics = metrics
         self.identity = try ServerIdentity(certificatePath: configuration.serverCertificatePath, keyPath: configuration.serverKeyPath)
@@ -117,7 +116,7 @@ public final class Gateway: Sendable {
         if keyFiles.exists {
             // The key's name is the log's origin line, as in the CLI's checkpoints.
             let key = try keyFiles.signingKey()
-            let checkpointer = Checkpointer(writer: database, key: key, origin: key.name)
+            let checkpointer = store.checkpointer(key: key)
             services.append(CheckpointService(
                 checkpointer: checkpointer, everyRecords: configuration.checkpointEveryRecords, interval: configuration.checkpointInterval, logger: logger
             ))

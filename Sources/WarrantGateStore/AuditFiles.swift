@@ -19,7 +19,7 @@ public struct InclusionProofFile: Codable, Sendable {
     public var checkpoint: String
 
     /// Builds the proof of a decision's entry against the latest checkpoint that covers it.
-    public static func make(reader: any DatabaseReader, decisionId: String) throws -> InclusionProofFile {
+    static func make(reader: any DatabaseReader, decisionId: String) throws -> InclusionProofFile {
         try reader.read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT seq, kind, entry FROM log WHERE decision_id = ? AND kind = 'decision'", arguments: [decisionId]) else {
                 throw StoreError("no decision \(decisionId) in the log")
@@ -76,7 +76,7 @@ public enum AuditBundle {
 
     /// Streams the whole log into a bundle, in constant memory. Returns the number of entries.
     @discardableResult
-    public static func write(reader: any DatabaseReader, verifierKey: LogVerifierKey, write: (String) throws -> Void) throws -> Int {
+    static func write(reader: any DatabaseReader, verifierKey: LogVerifierKey, write: (String) throws -> Void) throws -> Int {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return try reader.read { db in

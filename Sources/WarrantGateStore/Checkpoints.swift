@@ -64,12 +64,12 @@ public struct StoredCheckpoint: Sendable {
 
 /// Signs checkpoints of the log, never two that are inconsistent with each other.
 public struct Checkpointer: Sendable {
-    public let writer: any DatabaseWriter
+    let writer: any DatabaseWriter
     public let key: LogSigningKey
     /// The origin line, which names this log (for example `denver-county-jail.example/warrant-gate`).
     public let origin: String
 
-    public init(writer: any DatabaseWriter, key: LogSigningKey, origin: String) {
+    init(writer: any DatabaseWriter, key: LogSigningKey, origin: String) {
         self.writer = writer
         self.key = key
         self.origin = origin
@@ -103,7 +103,17 @@ public struct Checkpointer: Sendable {
         }
     }
 
-    public static func latest(_ reader: any DatabaseReader) throws -> StoredCheckpoint? {
+    /// How many entries the latest signed checkpoint covers; 0 before the first.
+    public func signedSize() throws -> UInt64 {
+        try Self.latest(writer)?.size ?? 0
+    }
+
+    /// How many entries the log holds now.
+    public func logSize() async throws -> UInt64 {
+        try await writer.read { db in try LogAppender.loadFrontier(db).size }
+    }
+
+    static func latest(_ reader: any DatabaseReader) throws -> StoredCheckpoint? {
         try reader.read { db in try latest(db) }
     }
 

@@ -54,7 +54,7 @@ public final class DecisionLog: Sendable {
     ///   - outcomeDelay: how long entries queued with ``enqueue(_:)`` may wait for an ``append(_:)`` to commit
     ///     with. Written on their own, they would cost a commit and a sync each, on the writer's thread, ahead of
     ///     the decisions that requests wait for.
-    public init(writer: any DatabaseWriter, path: String? = nil, outcomeDelay: Duration = .milliseconds(20)) {
+    init(writer: any DatabaseWriter, path: String? = nil, outcomeDelay: Duration = .milliseconds(20)) {
         self.writer = writer
         self.outcomeDelay = .nanoseconds(Int(outcomeDelay / .nanoseconds(1)))
         self.files = path.map { [$0, $0 + "-wal"].compactMap(DatabaseFileIdentity.init(path:)) } ?? []

@@ -23,7 +23,7 @@ public enum LogArchive {
     /// and synced before any entry leaves the database. Refuses an existing file or link at `path`, which may hold
     /// archived entries. Returns the number archived.
     @discardableResult
-    public static func archive(writer: any DatabaseWriter, before: Date, verifierKey: LogVerifierKey, path: String, operator: String, at time: Date = Date()) throws -> Int {
+    static func archive(writer: any DatabaseWriter, before: Date, verifierKey: LogVerifierKey, path: String, operator: String, at time: Date = Date()) throws -> Int {
         let (from, through, notes) = try writer.read { db -> (UInt64, UInt64, [String]) in
             let archived = UInt64(try Int64.fetchOne(db, sql: "SELECT archived_through FROM archive_state WHERE id = 1") ?? 0)
             let firstKept = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM log WHERE time >= ?", arguments: [Timestamp.format(before)])

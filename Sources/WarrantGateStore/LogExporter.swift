@@ -6,98 +6,107 @@ import WarrantGateCore
 public enum ExportFormat: String, Sendable, CaseIterable {
     case csv
     case jsonl
+
+    /// The names of the columns (CSV header) or keys (JSON Lines), in order.
+    public var columns: [String] {
+        switch self {
+        case .csv: ExportColumn.csv.map(\.name)
+        case .jsonl: ExportColumn.all.map(\.name)
+        }
+    }
 }
 
-/// One exported row: a decision with its outcome joined.
-public struct ExportRow: Sendable, Codable, Equatable {
-    public var seq: Int64
-    public var decisionId: String
-    public var time: String
-    public var agency: String?
-    public var category: String?
-    public var certificateSPKI: String?
-    public var method: String
-    public var path: String
-    public var action: String?
-    public var subject: String?
-    public var warrantReference: String?
-    public var effect: Effect
-    public var reason: String
-    public var rules: [String]
-    public var obligations: [String]
-    public var policyDigest: String?
-    public var status: Int?
-    public var upstreamStatus: Int?
-    public var redactedFields: Int?
-    public var bytes: Int?
-    public var latencyMs: Int?
-    public var error: String?
+/// One exported row: a decision with its outcome joined. The decision's fields read as the row's own (`row.agency`).
+@dynamicMemberLookup
+public struct ExportRow: Sendable, Equatable {
+    /// The decision's position in the log.
+    public let seq: Int64
+    public let decision: DecisionRecord
+    /// nil for a refused decision, or one whose outcome was never logged.
+    public let outcome: OutcomeRecord?
 
     init(seq: Int64, decision: DecisionRecord, outcome: OutcomeRecord?) {
         self.seq = seq
-        self.decisionId = decision.decisionId
-        self.time = decision.time
-        self.agency = decision.agency
-        self.category = decision.category
-        self.certificateSPKI = decision.certificateSPKI
-        self.method = decision.method
-        self.path = decision.path
-        self.action = decision.action
-        self.subject = decision.subject
-        self.warrantReference = decision.warrantReference
-        self.effect = decision.effect
-        self.reason = decision.reason
-        self.rules = decision.rules
-        self.obligations = decision.obligations
-        self.policyDigest = decision.policyDigest
-        self.status = outcome?.status ?? decision.status
-        self.upstreamStatus = outcome?.upstreamStatus
-        self.redactedFields = outcome?.redactedFields
-        self.bytes = outcome?.bytes
-        self.latencyMs = outcome?.latencyMs
-        self.error = outcome?.error
+        self.decision = decision
+        self.outcome = outcome
     }
 
-    static let csvHeader = [
-        "decisionId", "time", "agency", "category", "certificateSPKI", "method", "path", "action", "subject", "warrantReference",
-        "effect", "reason", "rules", "obligations", "policyDigest", "status", "upstreamStatus", "redactedFields", "bytes", "latencyMs", "error",
-    ]
+    public subscript<Value>(dynamicMember field: KeyPath<DecisionRecord, Value>) -> Value {
+        decision[keyPath: field]
+    }
 
-    /// One JSON Lines row, keys in a fixed order.
+    /// The status the client received: the outcome's, else the one the decision refused with.
+    public var status: Int? { outcome?.status ?? decision.status }
+
+    /// One JSON Lines row: every column, in order.
     var jsonLine: String {
+        let (decision, outcome) = (decision.fieldValues, outcome?.fieldValues)
         var json = CanonicalJSON()
-        json.field("seq", Int(seq))
-        json.field("decisionId", decisionId)
-        json.field("time", time)
-        json.field("agency", agency)
-        json.field("category", category)
-        json.field("certificateSPKI", certificateSPKI)
-        json.field("method", method)
-        json.field("path", path)
-        json.field("action", action)
-        json.field("subject", subject)
-        json.field("warrantReference", warrantReference)
-        json.field("effect", effect.rawValue)
-        json.field("reason", reason)
-        json.field("rules", rules)
-        json.field("obligations", obligations)
-        json.field("policyDigest", policyDigest)
-        json.field("status", status)
-        json.field("upstreamStatus", upstreamStatus)
-        json.field("redactedFields", redactedFields)
-        json.field("bytes", bytes)
-        json.field("latencyMs", latencyMs)
-        json.field("error", error)
+        for column in ExportColumn.all { json.field(column.name, column.value(self, decision: decision, outcome: outcome)) }
         return json.text + "\n"
     }
 
+    /// One CSV row's cells, unescaped: lists space-separated, null empty.
     var csvFields: [String] {
-        [
-            decisionId, time, agency ?? "", category ?? "", certificateSPKI ?? "", method, path, action ?? "", subject ?? "",
-            warrantReference ?? "", effect.rawValue, reason, rules.joined(separator: " "), obligations.joined(separator: " "),
-            policyDigest ?? "", status.map(String.init) ?? "", upstreamStatus.map(String.init) ?? "",
-            redactedFields.map(String.init) ?? "", bytes.map(String.init) ?? "", latencyMs.map(String.init) ?? "", error ?? "",
-        ]
+        let (decision, outcome) = (decision.fieldValues, outcome?.fieldValues)
+        return ExportColumn.csv.map { column in
+            switch column.value(self, decision: decision, outcome: outcome) {
+            case .string(let text): text
+            case .int(let number): String(number)
+            case .null: ""
+            case .bool(let flag): flag ? "true" : "false"
+            case .strings(let list): list.joined(separator: " ")
+            }
+        }
+    }
+}
+
+/// A column of the export: its name (in the CSV header and as the JSON Lines key) and where its value comes from.
+struct ExportColumn: Sendable {
+    let name: String
+    private let source: Source
+
+    private enum Source: Sendable {
+        case seq
+        /// The outcome's status, else the decision's.
+        case status
+        /// The decision's field at this index of `DecisionRecord.fieldNames`.
+        case decision(Int)
+        /// The outcome's field at this index of `OutcomeRecord.fieldNames`; null when there is no outcome.
+        case outcome(Int)
+    }
+
+    /// The column's value in `row`, given the `fieldValues` of its decision and outcome.
+    func value(_ row: ExportRow, decision: [FlatValue], outcome: [FlatValue]?) -> FlatValue {
+        switch source {
+        case .seq: .int(Int(row.seq))
+        case .status: row.status.map(FlatValue.int) ?? .null
+        case .decision(let field): decision[field]
+        case .outcome(let field): outcome?[field] ?? .null
+        }
+    }
+
+    /// The columns of JSON Lines, in order.
+    static let all: [ExportColumn] = [
+        ExportColumn(name: "seq", source: .seq),
+        decision("decisionId"), decision("time"), decision("agency"), decision("category"), decision("certificateSPKI"),
+        decision("method"), decision("path"), decision("action"), decision("subject"), decision("warrantReference"),
+        decision("effect"), decision("reason"), decision("rules"), decision("obligations"), decision("policyDigest"),
+        ExportColumn(name: "status", source: .status),
+        outcome("upstreamStatus"), outcome("redactedFields"), outcome("bytes"), outcome("latencyMs"), outcome("error"),
+    ]
+
+    /// The columns of CSV: all but `seq`, the rows being in log order.
+    static let csv = all.filter { $0.name != "seq" }
+
+    private static func decision(_ name: String) -> ExportColumn {
+        guard let index = DecisionRecord.fieldNames.firstIndex(of: name) else { preconditionFailure("a decision record has no field \(name)") }
+        return ExportColumn(name: name, source: .decision(index))
+    }
+
+    private static func outcome(_ name: String) -> ExportColumn {
+        guard let index = OutcomeRecord.fieldNames.firstIndex(of: name) else { preconditionFailure("an outcome record has no field \(name)") }
+        return ExportColumn(name: name, source: .outcome(index))
     }
 }
 
@@ -155,7 +164,7 @@ public struct LogExporter: Sendable {
     /// Writes the export in `format`, line by line, through `write`.
     @discardableResult
     public func export(format: ExportFormat, filter: ExportFilter = ExportFilter(), progress: (Int) -> Void = { _ in }, write: (String) throws -> Void) throws -> Int {
-        if format == .csv { try write(CSV.line(ExportRow.csvHeader)) }
+        if format == .csv { try write(CSV.line(format.columns)) }
         return try forEach(filter, transform: { row in
             switch format {
             case .csv: CSV.line(row.csvFields)
@@ -288,9 +297,8 @@ extension LogExporter {
     /// Every shadow disagreement, oldest first.
     public func shadowRecords() throws -> [ShadowRecord] {
         try reader.read { db in
-            let decoder = JSONDecoder()
-            return try String.fetchAll(db, sql: "SELECT entry FROM log WHERE kind = 'shadow' ORDER BY seq").map {
-                try decoder.decode(ShadowRecord.self, from: Data($0.utf8))
+            try String.fetchAll(db, sql: "SELECT entry FROM log WHERE kind = 'shadow' ORDER BY seq").map { entry in
+                try ShadowRecord(canonical: Array(entry.utf8))
             }
         }
     }

@@ -107,7 +107,7 @@ public struct LogVerifier {
     /// Verifies the log in a database, together with the archives of its older entries (oldest first). Without the
     /// archives, the tree over archived entries is taken from the stored nodes, and checkpoints inside it are only
     /// checked for consistency with those nodes.
-    public func verify(database reader: any DatabaseReader, archives: [String] = [], against external: String?) throws -> VerificationReport {
+    func verify(database reader: any DatabaseReader, archives: [String] = [], against external: String?) throws -> VerificationReport {
         try reader.read { db in
             let notes = try Checkpointer.all(db).map(\.note)
             let archivedThrough = UInt64(try Int64.fetchOne(db, sql: "SELECT archived_through FROM archive_state WHERE id = 1") ?? 0)

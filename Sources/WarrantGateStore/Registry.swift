@@ -21,10 +21,10 @@ public struct DocumentEntry: Sendable, Codable {
 /// Every change is made in one transaction together with its admin record in the append-only log, so the log
 /// always tells who changed what. The gateway reads the registry through ``snapshot()``.
 public struct Registry: Sendable {
-    public let writer: any DatabaseWriter
+    let writer: any DatabaseWriter
     public let timeZone: TimeZone
 
-    public init(writer: any DatabaseWriter, timeZone: TimeZone) {
+    init(writer: any DatabaseWriter, timeZone: TimeZone) {
         self.writer = writer
         self.timeZone = timeZone
     }
@@ -72,7 +72,7 @@ public struct Registry: Sendable {
     // MARK: Settings
 
     /// The time zone in which document expiry dates end, as the gateway last recorded it from its policy.
-    public static func recordedTimeZone(_ reader: any DatabaseReader) throws -> TimeZone? {
+    static func recordedTimeZone(_ reader: any DatabaseReader) throws -> TimeZone? {
         try reader.read { db in
             try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = 'time-zone'").flatMap(TimeZone.init(identifier:))
         }

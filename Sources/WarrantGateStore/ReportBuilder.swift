@@ -7,7 +7,7 @@ import WarrantGateCore
 public enum ReportBuilder {
     /// Immigration-enforcement decisions (agency category `federal-immigration`) in the period, among the first
     /// `treeSize` entries of the log.
-    public static func requests(reader: any DatabaseReader, period: ReportPeriod, timeZone: TimeZone, treeSize: UInt64) throws -> [ReportData.Request] {
+    static func requests(reader: any DatabaseReader, period: ReportPeriod, timeZone: TimeZone, treeSize: UInt64) throws -> [ReportData.Request] {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
         return try reader.read { db in
@@ -30,7 +30,7 @@ public enum ReportBuilder {
     }
 
     /// The tree head a report is computed from: the latest signed checkpoint, else the unsigned current state.
-    public static func treeHead(reader: any DatabaseReader) throws -> (size: UInt64, root: Merkle.Hash, origin: String) {
+    static func treeHead(reader: any DatabaseReader) throws -> (size: UInt64, root: Merkle.Hash, origin: String) {
         try reader.read { db in
             if let checkpoint = try Checkpointer.latest(db) {
                 let origin = checkpoint.note.split(separator: "\n").first.map(String.init) ?? ""

@@ -22,7 +22,7 @@ public enum StoreDatabase {
     public static let busyTimeout: TimeInterval = 5
 
     /// Opens (creating if needed) a connection pool: one writer, concurrent readers.
-    public static func openPool(path: String, readonly: Bool = false, busyTimeout: TimeInterval = busyTimeout) throws -> DatabasePool {
+    static func openPool(path: String, readonly: Bool = false, busyTimeout: TimeInterval = busyTimeout) throws -> DatabasePool {
         try createPrivateFiles(for: path, readonly: readonly)
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)

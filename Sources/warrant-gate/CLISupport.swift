@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import GRDB
 import WarrantGateCore
 import WarrantGateStore
 
@@ -43,12 +42,12 @@ struct AdminOptions: ParsableArguments {
     }
 
     /// Opens the database. Read commands refuse a database that does not exist rather than create an empty one.
-    func open(create: Bool = false) throws -> DatabasePool {
+    func open(create: Bool = false) throws -> Store {
         if !create && !FileManager.default.fileExists(atPath: db) {
             throw CLIError(.notFound, "no database at \(db) (start `warrant-gate demo` once, or pass --db)")
         }
         do {
-            return try StoreDatabase.openPool(path: db)
+            return try Store.open(path: db)
         } catch {
             throw CLIError(.failure, StoreDatabase.describe(error))
         }
@@ -56,9 +55,9 @@ struct AdminOptions: ParsableArguments {
 
     /// The registry, in the time zone the gateway recorded (Denver's if none was recorded).
     func registry(create: Bool = false) throws -> Registry {
-        let pool = try open(create: create)
-        let timeZone = (try? Registry.recordedTimeZone(pool)) ?? nil
-        return Registry(writer: pool, timeZone: timeZone ?? TimeZone(identifier: "America/Denver")!)
+        let store = try open(create: create)
+        let timeZone = (try? store.recordedTimeZone()) ?? nil
+        return store.registry(timeZone: timeZone ?? TimeZone(identifier: "America/Denver")!)
     }
 }
 

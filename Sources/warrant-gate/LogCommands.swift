@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import GRDB
 import WarrantGateCore
 import WarrantGateStore
 
@@ -22,10 +21,10 @@ struct LogCommand: ParsableCommand {
     }
 
     /// Signs a checkpoint of the log if it grew and the signing key is at hand (exports, proofs and reports do).
-    static func signCheckpointIfPossible(_ pool: DatabasePool, keyFiles: LogKeyFiles) throws {
+    static func signCheckpointIfPossible(_ store: Store, keyFiles: LogKeyFiles) throws {
         guard keyFiles.exists else { return }
         let key = try storeCall { try keyFiles.signingKey() }
-        try storeCall { try Checkpointer(writer: pool, key: key, origin: key.name).sign() }
+        try storeCall { try store.checkpointer(key: key).sign() }
     }
 
     enum Format: String, ExpressibleByArgument {
@@ -36,9 +35,7 @@ struct LogCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Export decisions (CSV, JSON Lines) or the whole log as an auditor bundle; streams in constant memory.",
             discussion: """
-                CSV and JSON Lines hold one row per decision with its outcome joined. JSON keys: decisionId, time, agency,
-                category, certificateSPKI, method, path, action, subject, warrantReference, effect, reason, rules,
-                obligations, policyDigest, status, upstreamStatus, redactedFields, bytes, latencyMs, error.
+                CSV and JSON Lines hold one row per decision with its outcome joined, in log order. JSON keys: \(ExportFormat.jsonl.columns.joined(separator: ", ")). CSV columns: the same without seq.
                 A bundle holds every entry, every signed checkpoint and the verifier key: check it with
                 `log verify --bundle FILE`. A checkpoint is signed first when the key is at hand. The export is itself
                 recorded in the log. With --out on a terminal, a progress bar shows the row count and an ETA.
@@ -59,30 +56,30 @@ struct LogCommand: ParsableCommand {
         @Option(help: "Only this reason code.") var reason: String?
 
         func run() throws {
-            let pool = try admin.open()
+            let store = try admin.open()
             let sink = try Sink(path: out)  // refuses a bad --out before anything is signed or recorded
             let keyFiles = keys.files(database: admin.db)
-            try LogCommand.signCheckpointIfPossible(pool, keyFiles: keyFiles)
-            let progress = ProgressBar(enabled: out != nil && isatty(STDERR_FILENO) == 1, total: try storeCall { try LogExporter(reader: pool).decisionCount() })
+            try LogCommand.signCheckpointIfPossible(store, keyFiles: keyFiles)
+            let progress = ProgressBar(enabled: out != nil && isatty(STDERR_FILENO) == 1, total: try storeCall { try store.exporter().decisionCount() })
             let count: Int
             if format == .bundle {
                 if [from, until, agency, category, action, reason].contains(where: { $0 != nil }) || effect != nil {
                     throw CLIError(.usage, "a bundle holds the whole log (filters would break its proofs); filter CSV or JSON Lines instead")
                 }
                 let verifier = try storeCall { try keyFiles.verifierKey() }
-                count = try storeCall { try AuditBundle.write(reader: pool, verifierKey: verifier, write: sink.write) }
+                count = try storeCall { try store.writeBundle(verifierKey: verifier, write: sink.write) }
             } else {
                 let filter = ExportFilter(
                     from: try from.map(parseInstant), until: try until.map(parseInstant), agency: agency, category: category,
                     action: action, effect: effect, reason: reason
                 )
                 count = try storeCall {
-                    try LogExporter(reader: pool).export(format: format == .csv ? .csv : .jsonl, filter: filter, progress: progress.update, write: sink.write)
+                    try store.exporter().export(format: format == .csv ? .csv : .jsonl, filter: filter, progress: progress.update, write: sink.write)
                 }
             }
             try sink.close()
             progress.finish()
-            let registry = Registry(writer: pool, timeZone: .gmt)
+            let registry = store.registry(timeZone: .gmt)
             try storeCall {
                 try registry.recordAdminAction("log.export", target: "log", details: ["format": format.rawValue, "rows": String(count), "out": out ?? "stdout"], operator: admin.operatorName)
             }
@@ -118,10 +115,10 @@ struct LogCommand: ParsableCommand {
         @OptionGroup var keys: KeyOptions
 
         func run() throws {
-            let pool = try admin.open()
+            let store = try admin.open()
             let files = keys.files(database: admin.db)
-            try LogCommand.signCheckpointIfPossible(pool, keyFiles: files)
-            guard let latest = try storeCall({ try Checkpointer.latest(pool) }) else {
+            try LogCommand.signCheckpointIfPossible(store, keyFiles: files)
+            guard let latest = try storeCall({ try store.latestCheckpoint() }) else {
                 throw CLIError(.notFound, "no checkpoint has been signed yet (is there a signing key at \(files.privatePath)?)")
             }
             print(latest.note, terminator: "")
@@ -159,9 +156,9 @@ struct LogCommand: ParsableCommand {
             if let bundle {
                 report = try storeCall { try AuditBundle.verify(path: bundle, key: verifier, against: external) }
             } else {
-                let pool = try admin.open()
+                let store = try admin.open()
                 let trusted = try verifier ?? storeCall { try LogKeyFiles(databasePath: admin.db).verifierKey() }
-                report = try storeCall { try LogVerifier(key: trusted).verify(database: pool, archives: archive, against: external) }
+                report = try storeCall { try store.verify(key: trusted, archives: archive, against: external) }
             }
             guard report.ok else {
                 for problem in report.problems { FileHandle.standardError.write(Data("  \(problem)\n".utf8)) }
@@ -184,10 +181,10 @@ struct LogCommand: ParsableCommand {
 
         func run() throws {
             try storeCall { try PrivateFile.checkTarget(out, existing: .replaceRegularFile) }
-            let pool = try admin.open()
+            let store = try admin.open()
             let files = keys.files(database: admin.db)
-            try LogCommand.signCheckpointIfPossible(pool, keyFiles: files)
-            let proof = try storeCall { try InclusionProofFile.make(reader: pool, decisionId: decisionId) }
+            try LogCommand.signCheckpointIfPossible(store, keyFiles: files)
+            let proof = try storeCall { try store.inclusionProof(decisionId: decisionId) }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let encoded = try storeCall { try encoder.encode(proof) }
@@ -247,115 +244,16 @@ extension LogCommand {
                 throw CLIError(.refused, "entries are kept at least \(retentionDays) days: --before must be on or before \(Timestamp.format(earliest))")
             }
             try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) }
-            let pool = try admin.open()
+            let store = try admin.open()
             let files = keys.files(database: admin.db)
             let key = try storeCall { try files.signingKey() }
-            try storeCall { try Checkpointer(writer: pool, key: key, origin: key.name).sign() }
+            try storeCall { try store.checkpointer(key: key).sign() }
             let count = try storeCall {
-                try LogArchive.archive(writer: pool, before: cutoff, verifierKey: key.verifier, path: out, operator: admin.operatorName)
+                try store.archive(before: cutoff, verifierKey: key.verifier, path: out, operator: admin.operatorName)
             }
             print(count == 0 ? "nothing to archive before \(Timestamp.format(cutoff))" : "archived \(count) entries to \(out)")
         }
     }
 }
 
-/// Standard output, or a file written through ``PrivateFile/Output`` (0600, in place only once complete), in large
-/// chunks.
-final class Sink {
-    private let output: PrivateFile.Output?
-    private var buffer = Data()
-
-    /// Refuses a path that is a symbolic link or not a regular file.
-    init(path: String?) throws {
-        output = try path.map { path in try storeCall { try PrivateFile.Output(path: path, existing: .replaceRegularFile) } }
-    }
-
-    func write(_ line: String) throws {
-        buffer.append(contentsOf: line.utf8)
-        if buffer.count >= 1 << 16 { try flush() }
-    }
-
-    /// Flushes, and puts a file in place; a file never closed is not written at all.
-    func close() throws {
-        try flush()
-        if let output { try storeCall { try output.commit() } }
-    }
-
-    private func flush() throws {
-        if let output { try storeCall { try output.write(buffer) } } else { FileHandle.standardOutput.write(buffer) }
-        buffer.removeAll(keepingCapacity: true)
-    }
-}
-
-/// A one-line progress bar on standard error: rows done, total, rate and ETA. Silent when disabled.
-final class ProgressBar {
-    private let enabled: Bool
-    private let total: Int
-    private let started = Date()
-    private var lastDrawn = Date.distantPast
-
-    init(enabled: Bool, total: Int) {
-        self.enabled = enabled
-        self.total = total
-    }
-
-    func update(_ done: Int) {
-        guard enabled, Date().timeIntervalSince(lastDrawn) > 0.1 || done == total else { return }
-        lastDrawn = Date()
-        let elapsed = max(Date().timeIntervalSince(started), 0.001)
-        let rate = Double(done) / elapsed
-        let eta = rate > 0 ? Double(max(total - done, 0)) / rate : 0
-        let width = 30
-        let filled = total > 0 ? min(width, width * done / total) : width
-        let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-        FileHandle.standardError.write(Data("\r\(bar) \(done)/\(total) rows  \(Int(rate))/s  ETA \(Int(eta.rounded()))s ".utf8))
-    }
-
-    func finish() {
-        guard enabled else { return }
-        update(total)
-        FileHandle.standardError.write(Data("\n".utf8))
-    }
-}
-
-extension LogCommand {
-    struct ShadowDiff: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            commandName: "shadow-diff",
-            abstract: "Summarise where the shadow (candidate) policy decided differently from the live one.",
-            discussion: "Run it before switching policy versions. Example: warrant-gate log shadow-diff --db /var/lib/warrant-gate/warrant-gate.sqlite"
-        )
-        @OptionGroup var admin: AdminOptions
-        @Flag(help: "Print JSON for scripts.") var json = false
-
-        func run() throws {
-            let records = try storeCall { try LogExporter(reader: admin.open()).shadowRecords() }
-            struct Group: Encodable {
-                let live: String
-                let shadow: String
-                let count: Int
-                let agencies: [String]
-                let actions: [String]
-                let examples: [String]
-            }
-            let grouped = Dictionary(grouping: records) { "\($0.liveEffect.rawValue) (\($0.liveReason))\u{0}\($0.shadowEffect.rawValue) (\($0.shadowReason))" }
-            let groups = grouped.map { key, members in
-                let parts = key.split(separator: "\u{0}").map(String.init)
-                return Group(
-                    live: parts[0], shadow: parts[1], count: members.count, agencies: Array(Set(members.map(\.agency))).sorted(),
-                    actions: Array(Set(members.map(\.action))).sorted(), examples: members.prefix(3).map(\.decisionId)
-                )
-            }.sorted { $0.count > $1.count }
-            if json { return try printJSON(groups) }
-            guard let first = records.first else { return print("no disagreements: the shadow policy decided every logged request as the live one did") }
-            let loosens = records.filter { $0.liveEffect == .deny && $0.shadowEffect == .allow }.count
-            let tightens = records.filter { $0.liveEffect == .allow && $0.shadowEffect == .deny }.count
-            print("\(records.count) disagreements with shadow policy \(first.shadowPolicy) (digest \(first.shadowDigest.prefix(16))): \(loosens) would newly allow, \(tightens) would newly deny")
-            print(Table.render(
-                header: ["COUNT", "LIVE", "SHADOW", "AGENCIES", "ACTIONS", "EXAMPLE DECISIONS"],
-                rows: groups.map { [String($0.count), $0.live, $0.shadow, $0.agencies.joined(separator: ","), $0.actions.joined(separator: ","), $0.examples.joined(separator: " ")] }
-            ))
-        }
-    }
-}
 extension Effect: ExpressibleByArgument {}

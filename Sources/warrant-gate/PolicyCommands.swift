@@ -110,7 +110,7 @@ struct PolicyCommand: ParsableCommand {
             do { parsed = try PolicyParser.load(path: policy) } catch { throw CLIError(.failure, "\(error)") }
             let time = try at.map(parseInstant) ?? Date()
             let snapshot = FileManager.default.fileExists(atPath: db)
-                ? try storeCall { try Registry(writer: StoreDatabase.openPool(path: db), timeZone: parsed.timeZone).snapshot() }
+                ? try storeCall { try Store.open(path: db).registry(timeZone: parsed.timeZone).snapshot() }
                 : RegistrySnapshot.empty
             let resolvedCategory = category ?? snapshot.agencies.first { $0.id == agency }?.category
                 ?? ((try? AgencyDirectoryFile.listing(path: agencies)) ?? []).first { $0.id == agency }?.category
@@ -121,23 +121,20 @@ struct PolicyCommand: ParsableCommand {
                 guard parts.count == 2 else { throw CLIError(.usage, "--fact takes name=value (got '\(pair)')") }
                 facts[parts[0]] = parts[1]
             }
-            let target: CanonicalTarget
-            do { target = try CanonicalTarget(raw: path) } catch { return print("decision: deny (ambiguous_path: \(error.detail))") }
-            let classification: Classification
+            let stages = RequestStages(policy: parsed)
+            let match: RouteMatch, input: EvaluationInput
             do {
-                let match = try parsed.classifier.match(method: method, target: target)
-                classification = try parsed.classifier.classify(route: match.route, parameters: match.parameters, target: target, body: body.map { Array($0.utf8) })
+                (match, input) = try stages.classify(PolicyRequest(
+                    agency: Agency(id: agency, name: agency, category: resolvedCategory), method: method, target: path,
+                    body: body.map { Array($0.utf8) }, warrantReference: warrant, time: time
+                ))
             } catch {
-                return print("decision: deny (\(error.reason): \(error.detail))")
+                return print("decision: deny (\(error.reason.rawValue)\(error.detail.map { ": \($0)" } ?? ""))")
             }
-            let registry = ExplainRegistry(base: snapshot, subject: classification.subject, facts: facts)
-            let explanation = Evaluator(policy: parsed).explain(
-                EvaluationInput(agency: Agency(id: agency, name: agency, category: resolvedCategory), method: method, classification: classification,
-                                warrantReference: warrant, time: time),
-                registry: registry
-            )
+            let classification = input.classification
+            let explanation = stages.evaluator.explain(input, registry: ExplainRegistry(base: snapshot, subject: classification.subject, facts: facts))
             let decision = explanation.decision
-            print("request:   \(method) \(target.target) by \(agency) (\(resolvedCategory.rawValue)) at \(Timestamp.format(time))")
+            print("request:   \(method) \(match.target.target) by \(agency) (\(resolvedCategory.rawValue)) at \(Timestamp.format(time))")
             print("route:     \(classification.route.id): action \(classification.action), subject \(classification.subject ?? "none")")
             if let warrant = explanation.warrant { print("warrant:   \(warrant)") }
             print("decision:  \(decision.effect.rawValue) (\(decision.reason))")

@@ -31,14 +31,14 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         if let out { try storeCall { try PrivateFile.checkTarget(out, existing: .replaceRegularFile) } }
-        let pool = try admin.open()
-        let timeZone = (try? Registry.recordedTimeZone(pool)) ?? nil ?? TimeZone(identifier: "America/Denver")!
+        let store = try admin.open()
+        let timeZone = (try? store.recordedTimeZone()) ?? nil ?? TimeZone(identifier: "America/Denver")!
         guard let reportPeriod = ReportPeriod(period, timeZone: timeZone) else {
             throw CLIError(.usage, "--period must be a year (2026), a quarter (2026-Q4) or a month (2026-11); got '\(period)'")
         }
-        try LogCommand.signCheckpointIfPossible(pool, keyFiles: LogKeyFiles(databasePath: admin.db))
-        let head = try storeCall { try ReportBuilder.treeHead(reader: pool) }
-        let requests = try storeCall { try ReportBuilder.requests(reader: pool, period: reportPeriod, timeZone: timeZone, treeSize: head.size) }
+        try LogCommand.signCheckpointIfPossible(store, keyFiles: LogKeyFiles(databasePath: admin.db))
+        let head = try storeCall { try store.treeHead() }
+        let requests = try storeCall { try store.reportRequests(period: reportPeriod, timeZone: timeZone, treeSize: head.size) }
         let data = ReportData(
             period: reportPeriod, jurisdiction: jurisdiction, timeZone: timeZone, requests: requests, checkpointSize: head.size,
             checkpointRoot: Data(head.root).base64EncodedString(), checkpointOrigin: head.origin
@@ -56,7 +56,7 @@ struct ReportCommand: ParsableCommand {
             print(text, terminator: "")
         }
         try storeCall {
-            try Registry(writer: pool, timeZone: timeZone).recordAdminAction(
+            try store.registry(timeZone: timeZone).recordAdminAction(
                 "report.generate", target: "log", details: ["period": period, "format": format.rawValue, "template": template?.rawValue ?? "none", "treeSize": String(head.size)],
                 operator: admin.operatorName
             )

@@ -37,6 +37,102 @@ struct DecisionRecordTests {
         #expect(throws: JSONError.self) { try DecisionRecord(canonical: [0x7b, 0xff, 0x7d]) }
     }
 
+    // Records whose canonical bytes were captured from the encoders written out by hand, before the field tables:
+    // the bytes are hashed into the log, so they must never change.
+    static let fullDecision = DecisionRecord(
+        decisionId: "019ab697-e9f4-7abc-8def-0123456789ab", time: "2026-11-25T14:03:07.123Z", component: "gateway",
+        certificateSPKI: String(repeating: "ab", count: 32), certificateSubject: "CN=\"ice-ero\", O=Back\\slash\nline\u{01}\tend é€",
+        agency: "ice-ero", category: "federal-immigration", method: "GET", path: "/records/inmates/2017-000123", action: "records.read",
+        subject: "2017-000123", warrantReference: "JW-2026-0001", effect: .deny, reason: "warrant_missing",
+        rules: ["immigration-requires-judicial-warrant", "a \"quoted\" rule"], obligations: ["count-for-council-report", "notify"],
+        policy: "denver", policyDigest: String(repeating: "cd", count: 32), status: 403
+    )
+    static let sparseDecision = DecisionRecord(
+        decisionId: "d1", time: "2026-11-25T00:00:00.000Z", component: "gateway", certificateSPKI: nil, certificateSubject: nil, agency: nil,
+        category: nil, method: "POST", path: "/", action: nil, subject: nil, warrantReference: nil, effect: .allow, reason: "permitted",
+        rules: [], obligations: [], policy: nil, policyDigest: nil, status: nil
+    )
+    static let fullOutcome = OutcomeRecord(
+        decisionId: "019ab697-e9f4-7abc-8def-0123456789ab", time: "2026-11-25T14:03:07.130Z", upstreamStatus: 504, status: 502,
+        bytes: 1_048_576, latencyMs: 15_000, redactedFields: 12, error: "upstream_timeout"
+    )
+    static let sparseOutcome = OutcomeRecord(
+        decisionId: "d1", time: "2026-11-25T00:00:00.010Z", upstreamStatus: nil, status: 200, bytes: 0, latencyMs: 0, redactedFields: 0, error: nil
+    )
+    static let shadow = ShadowRecord(
+        decisionId: "d2", time: "2026-11-25T00:00:00.000Z", agency: "ice-ero", action: "records.read", liveEffect: .deny,
+        liveReason: "warrant_missing", shadowPolicy: "denver-v2", shadowDigest: "ef", shadowEffect: .allow, shadowReason: "permitted",
+        shadowRules: ["r1", "r2"]
+    )
+    static let admin = AdminRecord(
+        time: "2026-11-25T00:00:00.000Z", operator: "clerk \"a\"", action: "warrant.register", target: "JW-1", details: ["z": "1", "a": "x\ny"]
+    )
+
+    @Test("the canonical bytes of every record type are the ones logs were written with")
+    func canonicalBytesPinned() {
+        func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+        #expect(text(Self.fullDecision.canonical) == #"{"decisionId":"019ab697-e9f4-7abc-8def-0123456789ab","time":"2026-11-25T14:03:07.123Z","component":"gateway","certificateSPKI":"abababababababababababababababababababababababababababababababab","certificateSubject":"CN=\"ice-ero\", O=Back\\slash\u000aline\u0001\u0009end é€","agency":"ice-ero","category":"federal-immigration","method":"GET","path":"/records/inmates/2017-000123","action":"records.read","subject":"2017-000123","warrantReference":"JW-2026-0001","effect":"deny","reason":"warrant_missing","rules":["immigration-requires-judicial-warrant","a \"quoted\" rule"],"obligations":["count-for-council-report","notify"],"policy":"denver","policyDigest":"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd","status":403}"#)
+        #expect(text(Self.sparseDecision.canonical) == #"{"decisionId":"d1","time":"2026-11-25T00:00:00.000Z","component":"gateway","certificateSPKI":null,"certificateSubject":null,"agency":null,"category":null,"method":"POST","path":"/","action":null,"subject":null,"warrantReference":null,"effect":"allow","reason":"permitted","rules":[],"obligations":[],"policy":null,"policyDigest":null,"status":null}"#)
+        #expect(text(Self.fullOutcome.canonical) == #"{"decisionId":"019ab697-e9f4-7abc-8def-0123456789ab","time":"2026-11-25T14:03:07.130Z","upstreamStatus":504,"status":502,"bytes":1048576,"latencyMs":15000,"redactedFields":12,"error":"upstream_timeout"}"#)
+        #expect(text(Self.sparseOutcome.canonical) == #"{"decisionId":"d1","time":"2026-11-25T00:00:00.010Z","upstreamStatus":null,"status":200,"bytes":0,"latencyMs":0,"redactedFields":0,"error":null}"#)
+        #expect(text(Self.shadow.canonical) == #"{"decisionId":"d2","time":"2026-11-25T00:00:00.000Z","agency":"ice-ero","action":"records.read","liveEffect":"deny","liveReason":"warrant_missing","shadowPolicy":"denver-v2","shadowDigest":"ef","shadowEffect":"allow","shadowReason":"permitted","shadowRules":["r1","r2"]}"#)
+        #expect(text(Self.admin.canonical) == #"{"time":"2026-11-25T00:00:00.000Z","component":"admin-cli","operator":"clerk \"a\"","action":"warrant.register","target":"JW-1","details":{"a":"x\u000ay","z":"1"}}"#)
+    }
+
+    @Test("every record type reads back from its canonical bytes as the record written")
+    func everyRecordRoundTrips() throws {
+        for record in [Self.fullDecision, Self.sparseDecision] {
+            #expect(try DecisionRecord(canonical: record.canonical) == record)
+        }
+        for record in [Self.fullOutcome, Self.sparseOutcome] {
+            #expect(try OutcomeRecord(canonical: record.canonical) == record)
+        }
+        #expect(try ShadowRecord(canonical: Self.shadow.canonical) == Self.shadow)
+        // An admin record nests its details, so it is read back with Codable.
+        #expect(try JSONDecoder().decode(AdminRecord.self, from: Data(Self.admin.canonical)) == Self.admin)
+    }
+
+    @Test("decoding: members in any order, unknown ones ignored, defaults for absent ones, and required ones enforced")
+    func decodingRules() throws {
+        func decision(_ json: String) throws(JSONError) -> DecisionRecord { try DecisionRecord(canonical: Array(json.utf8)) }
+        let minimal = #""decisionId":"d","time":"t","method":"GET","path":"/","effect":"deny","reason":"r""#
+        let oldest = try decision("{" + minimal + "}")
+        #expect(oldest.component == "gateway" && oldest.rules == [] && oldest.obligations == [] && oldest.agency == nil && oldest.status == nil)
+        let reordered = try decision(#"{"status":404,"extra":{"nested":[1,{"x":true}]},"agency":"a","later":[],"component":"admin","# + minimal + "}")
+        #expect(reordered.status == 404 && reordered.agency == "a" && reordered.component == "admin" && reordered.reason == "r")
+        // A member of another type reads as absent.
+        let mistyped = try decision(#"{"agency":7,"component":null,"rules":"x","# + minimal + "}")
+        #expect(mistyped.agency == nil && mistyped.component == "gateway" && mistyped.rules == [])
+        for broken in [#"{"decisionId":"x"}"#, "{" + minimal.replacingOccurrences(of: #""deny""#, with: #""maybe""#) + "}",
+                       "{" + minimal.replacingOccurrences(of: #""t""#, with: "null") + "}", "{" + minimal.replacingOccurrences(of: #""GET""#, with: "5") + "}"] {
+            #expect(throws: JSONError(detail: "not a decision record", offset: 0)) { try decision(broken) }
+        }
+
+        let outcome = try OutcomeRecord(canonical: Array(#"{"status":200,"time":"t","decisionId":"d","unknown":"u"}"#.utf8))
+        #expect(outcome == OutcomeRecord(decisionId: "d", time: "t", upstreamStatus: nil, status: 200, bytes: 0, latencyMs: 0, redactedFields: 0, error: nil))
+        #expect(throws: JSONError(detail: "not an outcome record", offset: 0)) { try OutcomeRecord(canonical: Array(#"{"decisionId":"d","time":"t"}"#.utf8)) }
+        #expect(throws: JSONError(detail: "not a shadow record", offset: 0)) {
+            try ShadowRecord(canonical: Array(String(decoding: Self.shadow.canonical, as: UTF8.self).replacingOccurrences(of: #","shadowRules":["r1","r2"]"#, with: "").utf8))
+        }
+    }
+
+    @Test("each record lists its fields once, in canonical order, with their values")
+    func fieldLists() {
+        #expect(DecisionRecord.fieldNames == [
+            "decisionId", "time", "component", "certificateSPKI", "certificateSubject", "agency", "category", "method", "path", "action",
+            "subject", "warrantReference", "effect", "reason", "rules", "obligations", "policy", "policyDigest", "status",
+        ])
+        #expect(OutcomeRecord.fieldNames == ["decisionId", "time", "upstreamStatus", "status", "bytes", "latencyMs", "redactedFields", "error"])
+        let full = Self.fullDecision
+        #expect(full.fieldValues == [
+            .string(full.decisionId), .string(full.time), .string("gateway"), .string(full.certificateSPKI!), .string(full.certificateSubject!),
+            .string("ice-ero"), .string("federal-immigration"), .string("GET"), .string(full.path), .string("records.read"), .string("2017-000123"),
+            .string("JW-2026-0001"), .string("deny"), .string("warrant_missing"), .strings(full.rules), .strings(full.obligations),
+            .string("denver"), .string(full.policyDigest!), .int(403),
+        ])
+        #expect(Self.sparseOutcome.fieldValues == [.string("d1"), .string("2026-11-25T00:00:00.010Z"), .null, .int(200), .int(0), .int(0), .int(0), .null])
+    }
+
     @Test("strings are escaped byte for byte as the canonical form says, wherever in a string the escapes fall")
     func stringEscapes() {
         func reference(_ text: String) -> [UInt8] {
@@ -78,3 +174,4 @@ private extension String {
         String(repeating: "0", count: max(0, width - count)) + self
     }
 }
+

@@ -5,7 +5,7 @@ import Testing
 @Suite("Policy evaluation (Denver)")
 struct EvaluatorTests {
     let policy: Policy
-    let evaluator: Evaluator
+    let stages: RequestStages
     let now = Date(timeIntervalSince1970: 1_795_000_000)  // 2026-11-18
     let ice = Agency(id: "ice-ero", name: "ICE", category: .federalImmigration)
     let police = Agency(id: "denver-pd", name: "DPD", category: .localLawEnforcement)
@@ -13,17 +13,11 @@ struct EvaluatorTests {
 
     init() throws {
         policy = try Repository.denver()
-        evaluator = Evaluator(policy: policy)
+        stages = RequestStages(policy: policy)
     }
 
-    private func decide(_ agency: Agency, _ raw: String, method: String = "GET", warrant: String? = nil, registry: RegistrySnapshot = .empty) throws -> Decision {
-        let target = try CanonicalTarget(raw: raw)
-        let match = try policy.classifier.match(method: method, target: target)
-        let classification = try policy.classifier.classify(route: match.route, parameters: match.parameters, target: target, body: nil)
-        return evaluator.evaluate(
-            EvaluationInput(agency: agency, method: method, classification: classification, warrantReference: warrant, time: now),
-            registry: registry
-        )
+    private func decide(_ agency: Agency, _ raw: String, method: String = "GET", warrant: String? = nil, registry: RegistrySnapshot = .empty) -> Decision {
+        stages.decide(PolicyRequest(agency: agency, method: method, target: raw, body: nil, warrantReference: warrant, time: now), registry: registry)
     }
 
     private func document(_ reference: String, kind: DocumentKind = .judicialWarrant, status: DocumentStatus = .active, agency: String = "ice-ero",
@@ -34,7 +28,7 @@ struct EvaluatorTests {
 
     @Test("local police are permitted, with immigration fields redacted")
     func policePermitted() throws {
-        let decision = try decide(self.police, "/records/inmates/2017-000123")
+        let decision = decide(self.police, "/records/inmates/2017-000123")
         #expect(decision.effect == .allow)
         #expect(decision.rules == ["local-partners-records-and-visits"])
         #expect(decision.redact.contains("immigrationstatus"))
@@ -59,12 +53,12 @@ struct EvaluatorTests {
             ("JW-CBP", "warrant_wrong_agency"), ("JW-OTHER", "warrant_wrong_subject"), ("JW-VISITS", "warrant_out_of_scope"),
         ]
         for (reference, reason) in cases {
-            let decision = try decide(ice, "/records/inmates/2017-000123", warrant: reference, registry: registry)
+            let decision = decide(ice, "/records/inmates/2017-000123", warrant: reference, registry: registry)
             #expect(decision.effect == .deny, "\(reference ?? "none")")
             #expect(decision.reason == reason, "\(reference ?? "none")")
             #expect(decision.rules == ["immigration-requires-judicial-warrant"])
         }
-        let allowed = try decide(ice, "/records/inmates/2017-000123", warrant: "JW-OK", registry: registry)
+        let allowed = decide(ice, "/records/inmates/2017-000123", warrant: "JW-OK", registry: registry)
         #expect(allowed.effect == .allow)
         #expect(allowed.warrant == "JW-OK")
         #expect(allowed.obligations == ["count-for-council-report"])
@@ -73,32 +67,42 @@ struct EvaluatorTests {
 
     @Test("release date to ICE only after an advisement of rights")
     func releaseDate() throws {
-        #expect(try decide(ice, "/records/inmates/2017-000789/release").reason == "advisement_or_warrant_required")
+        #expect(decide(ice, "/records/inmates/2017-000789/release").reason == "advisement_or_warrant_required")
         let advised = RegistrySnapshot(documents: [], records: [
             SubjectRecord(subject: "2017-000789", kind: .advisement, givenBy: "Dep. Ortiz", givenAt: now.addingTimeInterval(-60), language: "es"),
         ], version: 2)
-        let decision = try decide(ice, "/records/inmates/2017-000789/release", registry: advised)
+        let decision = decide(ice, "/records/inmates/2017-000789/release", registry: advised)
         #expect(decision.effect == .allow)
         #expect(decision.rules == ["immigration-release-notification-after-advisement"])
         // An advisement recorded for the future does not count.
         let future = RegistrySnapshot(documents: [], records: [
             SubjectRecord(subject: "2017-000789", kind: .advisement, givenBy: "Dep. Ortiz", givenAt: now.addingTimeInterval(60), language: "es"),
         ], version: 3)
-        #expect(try decide(ice, "/records/inmates/2017-000789/release", registry: future).effect == .deny)
+        #expect(decide(ice, "/records/inmates/2017-000789/release", registry: future).effect == .deny)
         // A consent is not an advisement.
         let consent = RegistrySnapshot(documents: [], records: [
             SubjectRecord(subject: "2017-000789", kind: .consent, givenBy: "Dep. Ortiz", givenAt: now.addingTimeInterval(-60)),
         ], version: 4)
-        #expect(try decide(ice, "/records/inmates/2017-000789/release", registry: consent).effect == .deny)
+        #expect(decide(ice, "/records/inmates/2017-000789/release", registry: consent).effect == .deny)
     }
 
     @Test("default deny: a consulate gets visits but not records")
     func defaultDeny() throws {
-        #expect(try decide(consulate, "/visitation/visits?booking=2017-000123").effect == .allow)
-        let records = try decide(consulate, "/records/inmates/2017-000123")
+        #expect(decide(consulate, "/visitation/visits?booking=2017-000123").effect == .allow)
+        let records = decide(consulate, "/records/inmates/2017-000123")
         #expect(records.effect == .deny)
         #expect(records.reason == "no_matching_permit")
         #expect(records.rules.isEmpty)
+    }
+
+    @Test("the stages refuse before the policy with the gateway's own reasons, as the gateway does")
+    func stageRefusals() {
+        #expect(decide(police, "/records/../../etc/passwd").reason == GatewayReason.ambiguousPath.rawValue)
+        #expect(decide(police, "/records/nothing-here").reason == GatewayReason.noRoute.rawValue)
+        #expect(decide(police, "/records/inmates/2017-0001234").reason == GatewayReason.subjectInvalid.rawValue)
+        #expect(decide(police, "/visitation/visits", method: "POST").reason == GatewayReason.bodyInvalid.rawValue)
+        #expect(ReasonCatalog.entry(for: "consulates_barred").status == 403)
+        #expect(ReasonCatalog.entry(for: GatewayReason.unexpectedBody.rawValue).status == 400)
     }
 
     @Test("a registry that errors denies instead of skipping the rule")
@@ -109,11 +113,9 @@ struct EvaluatorTests {
             func records(subject: String) throws -> [SubjectRecord] { throw CocoaError(.fileReadUnknown) }
             func facts(subject: String) throws -> [String: String] { throw CocoaError(.fileReadUnknown) }
         }
-        let target = try CanonicalTarget(raw: "/records/inmates/2017-000123")
-        let match = try policy.classifier.match(method: "GET", target: target)
-        let classification = try policy.classifier.classify(route: match.route, parameters: match.parameters, target: target, body: nil)
-        let decision = evaluator.evaluate(
-            EvaluationInput(agency: ice, method: "GET", classification: classification, warrantReference: "JW-OK", time: now), registry: Broken()
+        let decision = stages.decide(
+            PolicyRequest(agency: ice, method: "GET", target: "/records/inmates/2017-000123", body: nil, warrantReference: "JW-OK", time: now),
+            registry: Broken()
         )
         #expect(decision.effect == .deny)
         #expect(decision.reason == "policy_error")
@@ -134,12 +136,9 @@ struct EvaluatorTests {
               - { id: old-rule, effect: forbid, when: always, reason: expired_rule, effective: { until: "2020-12-31" } }
             """
         let policy = try PolicyParser.parse(text, file: "t.yaml")
-        let evaluator = Evaluator(policy: policy)
-        let target = try CanonicalTarget(raw: "/r/1234")
-        let match = try policy.classifier.match(method: "GET", target: target)
-        let classification = try policy.classifier.classify(route: match.route, parameters: match.parameters, target: target, body: nil)
+        let stages = RequestStages(policy: policy)
         func decide(_ agency: Agency) -> Decision {
-            evaluator.evaluate(EvaluationInput(agency: agency, method: "GET", classification: classification, warrantReference: nil, time: now), registry: RegistrySnapshot.empty)
+            stages.decide(PolicyRequest(agency: agency, method: "GET", target: "/r/1234", body: nil, warrantReference: nil, time: now), registry: RegistrySnapshot.empty)
         }
         #expect(decide(police).effect == .allow)
         let barred = decide(consulate)

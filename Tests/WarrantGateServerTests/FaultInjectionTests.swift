@@ -6,6 +6,7 @@ import NIOCore
 import ServiceLifecycle
 import Testing
 @testable import WarrantGateServer
+@testable import WarrantGateStore
 
 /// Faults must fail closed: no request reaches an upstream without its decision committed.
 @Suite("Faults fail closed", .serialized)
@@ -53,7 +54,7 @@ struct FaultInjectionTests {
     @Test("the disk is full (SQLITE_FULL from a page limit on the gateway's own connection)")
     func diskFull() async throws {
         try await withGateway { gateway in
-            try await gateway.gateway.database.writeWithoutTransaction { db in
+            try await gateway.gateway.store.pool.writeWithoutTransaction { db in
                 let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 1
                 try db.execute(sql: "PRAGMA max_page_count = \(pages)")
             }
@@ -78,7 +79,7 @@ struct FaultInjectionTests {
     @Test("the database is read-only")
     func readOnly() async throws {
         try await withGateway { gateway in
-            try await gateway.gateway.database.writeWithoutTransaction { try $0.execute(sql: "PRAGMA query_only = 1") }
+            try await gateway.gateway.store.pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA query_only = 1") }
             try await expectRefusedAndNotForwarded(gateway)
         }
     }
@@ -112,8 +113,8 @@ struct FaultInjectionTests {
                 let reset = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000456")
                 #expect(reset.status == 502)
                 let rows = try await gateway.exportedRows(expecting: [stalled.decisionId!, reset.decisionId!])
-                #expect(rows.first { $0.decisionId == stalled.decisionId }?.error == "upstream_timeout")
-                #expect(rows.first { $0.decisionId == reset.decisionId }?.error != nil)
+                #expect(rows.first { $0.decisionId == stalled.decisionId }?.outcome?.error == "upstream_timeout")
+                #expect(rows.first { $0.decisionId == reset.decisionId }?.outcome?.error != nil)
             }
         }
     }

@@ -119,8 +119,8 @@ struct GatewayEndToEndTests {
             let row = try #require(try await gateway.exportedRows(expecting: [id]).first { $0.decisionId == id })
             #expect(row.effect == .allow)
             #expect(row.warrantReference == "JW-OK")
-            #expect(row.redactedFields == 5)
-            #expect(row.upstreamStatus == 200)
+            #expect(row.outcome?.redactedFields == 5)
+            #expect(row.outcome?.upstreamStatus == 200)
             #expect(row.rules == ["immigration-with-judicial-warrant"])
         }
     }
@@ -200,7 +200,7 @@ struct GatewayEndToEndTests {
             let id = try #require(answer.decisionId)
             let row = try #require(try await gateway.exportedRows(expecting: [id]).first { $0.decisionId == id })
             #expect(row.effect == .allow)
-            #expect(row.error == "upstream_unavailable")
+            #expect(row.outcome?.error == "upstream_unavailable")
             #expect(row.status == 502)
         }
     }

@@ -1,6 +1,5 @@
 import AsyncHTTPClient
 import Foundation
-import GRDB
 import Hummingbird
 import Logging
 import NIOCore
@@ -176,16 +175,16 @@ final class GatewayHarness: @unchecked Sendable {
 
     /// The exported rows, waiting briefly for outcome records, which are committed just after the answer.
     func exportedRows(expecting decisionIds: [String] = []) async throws -> [ExportRow] {
-        let pool = try StoreDatabase.openPool(path: databasePath)
+        let store = try Store.open(path: databasePath)
         for _ in 0..<50 {
             var rows: [ExportRow] = []
-            try LogExporter(reader: pool).forEachRow { rows.append($0) }
+            try store.exporter().forEachRow { rows.append($0) }
             let complete = decisionIds.allSatisfy { id in rows.contains { $0.decisionId == id && ($0.effect == .deny || $0.outcome?.upstreamStatus != nil || $0.outcome?.error != nil) } }
             if complete { return rows }
             try await Task.sleep(for: .milliseconds(50))
         }
         var rows: [ExportRow] = []
-        try LogExporter(reader: pool).forEachRow { rows.append($0) }
+        try store.exporter().forEachRow { rows.append($0) }
         return rows
     }
 

@@ -19,7 +19,7 @@ struct PolicyOperationsTests {
             #expect(police.status == 200)
             let ice = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456")
             #expect(ice.reason == "warrant_missing")
-            let disagreements = try LogExporter(reader: gateway.gateway.database).shadowRecords()
+            let disagreements = try gateway.gateway.store.exporter().shadowRecords()
             #expect(disagreements.count == 1)
             let disagreement = try #require(disagreements.first)
             #expect(disagreement.decisionId == police.decisionId)

@@ -49,22 +49,13 @@ final class RawHTTP2Connection: @unchecked Sendable {
 
     /// Opens a connection presenting `tls`'s certificate, speaking HTTP/2.
     static func open(port: Int, tls: TLSConfiguration) async throws -> RawHTTP2Connection {
-        var tls = tls
-        tls.applicationProtocols = ["h2"]
-        let context = try NIOSSLContext(configuration: tls)
-        let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let ready = loop.makePromise(of: NIOHTTP2Handler.StreamMultiplexer.self)
-        let channel = try await ClientBootstrap(group: loop)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: "localhost"))
-                    ready.succeed(try channel.pipeline.syncOperations.configureHTTP2Pipeline(
-                        mode: .client, connectionConfiguration: .init(), streamConfiguration: .init(),
-                        inboundStreamInitializer: { $0.eventLoop.makeSucceededVoidFuture() }
-                    ))
-                }
-            }
-            .connect(host: "127.0.0.1", port: port).get()
+        let ready = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: NIOHTTP2Handler.StreamMultiplexer.self)
+        let channel = try await RawTLSClient.connect(port: port, tls: tls, protocols: ["h2"]) { pipeline in
+            ready.succeed(try pipeline.configureHTTP2Pipeline(
+                mode: .client, connectionConfiguration: .init(), streamConfiguration: .init(),
+                inboundStreamInitializer: { $0.eventLoop.makeSucceededVoidFuture() }
+            ))
+        }
         return RawHTTP2Connection(channel: channel, multiplexer: try await ready.futureResult.get())
     }
 

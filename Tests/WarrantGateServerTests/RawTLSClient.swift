@@ -40,23 +40,31 @@ enum RawTLSClient {
         }
     }
 
+    /// Connects to the gateway on loopback over TLS with `tls`, offering `protocols` by ALPN; `configure` adds the
+    /// handlers behind TLS.
+    static func connect(
+        port: Int, tls: TLSConfiguration, protocols: [String], _ configure: @escaping @Sendable (ChannelPipeline.SynchronousOperations) throws -> Void
+    ) async throws -> any Channel {
+        var tls = tls
+        tls.applicationProtocols = protocols
+        let context = try NIOSSLContext(configuration: tls)
+        return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton.next())
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: "localhost"))
+                    try configure(channel.pipeline.syncOperations)
+                }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+    }
+
     static func send(_ request: [UInt8], port: Int, pki: DevPKIDirectory, agency: String, timeout: TimeAmount = .seconds(5)) async throws -> Answer {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(pki.caPath))
         tls.certificateChain = try NIOSSLCertificate.fromPEMFile(pki.clientCertificatePath(agency)).map { .certificate($0) }
         tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: pki.clientKeyPath(agency), format: .pem))
-        tls.applicationProtocols = ["http/1.1"]
-        let context = try NIOSSLContext(configuration: tls)
-        let group = MultiThreadedEventLoopGroup.singleton
-        let done = group.next().makePromise(of: [UInt8].self)
-        let channel = try await ClientBootstrap(group: group)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: "localhost"))
-                    try channel.pipeline.syncOperations.addHandler(Collector(done: done))
-                }
-            }
-            .connect(host: "127.0.0.1", port: port).get()
+        let done = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: [UInt8].self)
+        let channel = try await connect(port: port, tls: tls, protocols: ["http/1.1"]) { try $0.addHandler(Collector(done: done)) }
         try await channel.writeAndFlush(ByteBuffer(bytes: request))
         let deadline = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
         let bytes = try await done.futureResult.get()
@@ -133,19 +141,8 @@ final class RawTLSConnection: @unchecked Sendable {
 
     /// Opens a connection presenting `tls`'s certificate, speaking HTTP/1.1.
     static func open(port: Int, tls: TLSConfiguration) async throws -> RawTLSConnection {
-        var tls = tls
-        tls.applicationProtocols = ["http/1.1"]
-        let context = try NIOSSLContext(configuration: tls)
-        let loop = MultiThreadedEventLoopGroup.singleton.next()
         let reader = Reader()
-        let channel = try await ClientBootstrap(group: loop)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: "localhost"))
-                    try channel.pipeline.syncOperations.addHandler(reader)
-                }
-            }
-            .connect(host: "127.0.0.1", port: port).get()
+        let channel = try await RawTLSClient.connect(port: port, tls: tls, protocols: ["http/1.1"]) { try $0.addHandler(reader) }
         return RawTLSConnection(channel: channel, reader: reader)
     }
 

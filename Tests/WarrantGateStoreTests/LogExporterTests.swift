@@ -50,6 +50,41 @@ struct LogExporterTests {
         #expect(rows[2].contains(#""'=HYPERLINK(""x""),evil""#))
     }
 
+    @Test("the export's header, JSON Lines and CSV rows are byte for byte those exports were written with")
+    func rowsPinned() {
+        // Captured from the export written out column by column, before the column list.
+        let full = DecisionRecord(
+            decisionId: "019ab697-e9f4-7abc-8def-0123456789ab", time: "2026-11-25T14:03:07.123Z", component: "gateway",
+            certificateSPKI: "ab", certificateSubject: "CN=x", agency: "ice-ero", category: "federal-immigration", method: "GET",
+            path: "=HYPERLINK(\"x\"),evil", action: "records.read", subject: "-2017", warrantReference: "@JW \"1\"", effect: .deny,
+            reason: "warrant_missing", rules: ["r1", "r2"], obligations: ["count", "+notify"], policy: "denver", policyDigest: "cd", status: 403
+        )
+        let sparse = DecisionRecord(
+            decisionId: "d1", time: "2026-11-25T00:00:00.000Z", component: "gateway", certificateSPKI: nil, certificateSubject: nil, agency: nil,
+            category: nil, method: "POST", path: "/", action: nil, subject: nil, warrantReference: nil, effect: .allow, reason: "permitted",
+            rules: [], obligations: [], policy: nil, policyDigest: nil, status: nil
+        )
+        let outcome = OutcomeRecord(
+            decisionId: "019ab697-e9f4-7abc-8def-0123456789ab", time: "2026-11-25T14:03:07.130Z", upstreamStatus: 504, status: 502,
+            bytes: 1_048_576, latencyMs: 15_000, redactedFields: 12, error: "upstream\ntimeout, -1"
+        )
+        #expect(CSV.line(ExportFormat.csv.columns) == #"decisionId,time,agency,category,certificateSPKI,method,path,action,subject,warrantReference,effect,reason,rules,obligations,policyDigest,status,upstreamStatus,redactedFields,bytes,latencyMs,error"# + "\r\n")
+        #expect(ExportFormat.jsonl.columns == ["seq"] + ExportFormat.csv.columns)
+
+        let joined = ExportRow(seq: 7, decision: full, outcome: outcome)
+        #expect(joined.jsonLine == #"{"seq":7,"decisionId":"019ab697-e9f4-7abc-8def-0123456789ab","time":"2026-11-25T14:03:07.123Z","agency":"ice-ero","category":"federal-immigration","certificateSPKI":"ab","method":"GET","path":"=HYPERLINK(\"x\"),evil","action":"records.read","subject":"-2017","warrantReference":"@JW \"1\"","effect":"deny","reason":"warrant_missing","rules":["r1","r2"],"obligations":["count","+notify"],"policyDigest":"cd","status":502,"upstreamStatus":504,"redactedFields":12,"bytes":1048576,"latencyMs":15000,"error":"upstream\u000atimeout, -1"}"# + "\n")
+        #expect(CSV.line(joined.csvFields) == #"019ab697-e9f4-7abc-8def-0123456789ab,2026-11-25T14:03:07.123Z,ice-ero,federal-immigration,ab,GET,"'=HYPERLINK(""x""),evil",records.read,-2017,"'@JW ""1""",deny,warrant_missing,r1 r2,count +notify,cd,502,504,12,1048576,15000,"upstream\#ntimeout, -1""# + "\r\n")
+
+        let refused = ExportRow(seq: 8, decision: full, outcome: nil)
+        #expect(refused.jsonLine == #"{"seq":8,"decisionId":"019ab697-e9f4-7abc-8def-0123456789ab","time":"2026-11-25T14:03:07.123Z","agency":"ice-ero","category":"federal-immigration","certificateSPKI":"ab","method":"GET","path":"=HYPERLINK(\"x\"),evil","action":"records.read","subject":"-2017","warrantReference":"@JW \"1\"","effect":"deny","reason":"warrant_missing","rules":["r1","r2"],"obligations":["count","+notify"],"policyDigest":"cd","status":403,"upstreamStatus":null,"redactedFields":null,"bytes":null,"latencyMs":null,"error":null}"# + "\n")
+        #expect(CSV.line(refused.csvFields) == #"019ab697-e9f4-7abc-8def-0123456789ab,2026-11-25T14:03:07.123Z,ice-ero,federal-immigration,ab,GET,"'=HYPERLINK(""x""),evil",records.read,-2017,"'@JW ""1""",deny,warrant_missing,r1 r2,count +notify,cd,403,,,,,"# + "\r\n")
+
+        let bare = ExportRow(seq: 9, decision: sparse, outcome: nil)
+        #expect(bare.jsonLine == #"{"seq":9,"decisionId":"d1","time":"2026-11-25T00:00:00.000Z","agency":null,"category":null,"certificateSPKI":null,"method":"POST","path":"/","action":null,"subject":null,"warrantReference":null,"effect":"allow","reason":"permitted","rules":[],"obligations":[],"policyDigest":null,"status":null,"upstreamStatus":null,"redactedFields":null,"bytes":null,"latencyMs":null,"error":null}"# + "\n")
+        #expect(CSV.line(bare.csvFields) == #"d1,2026-11-25T00:00:00.000Z,,,,POST,/,,,,allow,permitted,,,,,,,,,"# + "\r\n")
+        #expect(bare.agency == nil && joined.path == full.path && joined.status == 502 && refused.status == 403)
+    }
+
     @Test("a whole-log export reads the log in its own order without sorting it; a time range reads through the index, still in seq order")
     func queryPlans() async throws {
         let database = try TemporaryDatabase()
@@ -129,7 +164,7 @@ struct LogExporterTests {
         #expect(count == 7_000 && rows.count == 7_000)
         #expect(rows.map(\.decisionId).elementsEqual((0..<7_000).lazy.map { "d\($0)" }))
         #expect(zip(rows, rows.dropFirst()).allSatisfy { $0.seq < $1.seq })
-        #expect(rows.allSatisfy { row in row.effect == .deny ? row.upstreamStatus == nil : row.bytes == Int(row.decisionId.dropFirst())! })
+        #expect(rows.allSatisfy { row in row.effect == .deny ? row.outcome == nil : row.outcome?.bytes == Int(row.decisionId.dropFirst())! })
         #expect(reported.last == 7_000 && reported == reported.sorted())
 
         var denied: [String] = []
@@ -170,3 +205,4 @@ struct LogExporterTests {
         #expect(try LogExporter(reader: database.pool).export(format: .csv) { _ in } == 5_000)
     }
 }
+

@@ -16,12 +16,12 @@ public enum ClassificationFailure: Error, Sendable, Equatable {
     /// The body that names the subject is not a JSON object with a unique string field.
     case bodyInvalid(String)
 
-    public var reason: String {
+    public var reason: GatewayReason {
         switch self {
-        case .noRoute: "no_route"
-        case .subjectMissing: "subject_missing"
-        case .subjectInvalid: "subject_invalid"
-        case .bodyInvalid: "body_invalid"
+        case .noRoute: .noRoute
+        case .subjectMissing: .subjectMissing
+        case .subjectInvalid: .subjectInvalid
+        case .bodyInvalid: .bodyInvalid
         }
     }
 

@@ -13,12 +13,12 @@ public struct CanonicalJSON {
 
     public mutating func field(_ name: String, _ value: String?) {
         key(name)
-        if let value { Self.append(string: value, to: &bytes) } else { bytes.append(contentsOf: "null".utf8) }
+        append(value)
     }
 
     public mutating func field(_ name: String, _ value: Int?) {
         key(name)
-        bytes.append(contentsOf: (value.map(String.init) ?? "null").utf8)
+        append(value)
     }
 
     public mutating func field(_ name: String, _ value: Bool) {
@@ -28,12 +28,7 @@ public struct CanonicalJSON {
 
     public mutating func field(_ name: String, _ values: [String]) {
         key(name)
-        bytes.append(UInt8(ascii: "["))
-        for (index, value) in values.enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            Self.append(string: value, to: &bytes)
-        }
-        bytes.append(UInt8(ascii: "]"))
+        append(values)
     }
 
     /// A nested object whose members are string pairs, sorted by key.
@@ -44,6 +39,17 @@ public struct CanonicalJSON {
         bytes.append(contentsOf: nested.finished())
     }
 
+    /// A member holding a flat value, written as the overload for its type writes it.
+    public mutating func field(_ name: String, _ value: FlatValue) {
+        switch value {
+        case .string(let text): field(name, text)
+        case .int(let number): field(name, number)
+        case .null: field(name, nil as String?)
+        case .bool(let flag): field(name, flag)
+        case .strings(let list): field(name, list)
+        }
+    }
+
     public func finished() -> [UInt8] {
         var result = bytes
         result.append(UInt8(ascii: "}"))
@@ -51,6 +57,40 @@ public struct CanonicalJSON {
     }
 
     public var text: String { String(decoding: finished(), as: UTF8.self) }
+
+    /// The object's bytes, closed in place rather than copied; write nothing more afterwards.
+    mutating func finish() -> [UInt8] {
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
+    }
+
+    /// Starts a member whose name needs no escape (no quote, backslash or control character).
+    mutating func key(literal name: StaticString) {
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        first = false
+        bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    /// Writes a member's value, after its key.
+    mutating func append(_ value: String?) {
+        if let value { Self.append(string: value, to: &bytes) } else { bytes.append(contentsOf: "null".utf8) }
+    }
+
+    mutating func append(_ value: Int?) {
+        bytes.append(contentsOf: (value.map(String.init) ?? "null").utf8)
+    }
+
+    mutating func append(_ values: [String]) {
+        bytes.append(UInt8(ascii: "["))
+        for (index, value) in values.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            Self.append(string: value, to: &bytes)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
 
     private mutating func key(_ name: String) {
         if !first { bytes.append(UInt8(ascii: ",")) }

@@ -7,7 +7,8 @@ public enum Effect: String, Sendable, Codable {
 /// What the gateway decided about one request, and why.
 public struct Decision: Sendable, Equatable {
     public let effect: Effect
-    /// One reason code, such as `permitted`, `warrant_missing` or `no_route`.
+    /// One reason code: a ``GatewayReason`` such as `permitted`, `warrant_missing` or `no_route`, or one that a
+    /// policy's forbid rule names.
     public let reason: String
     /// The ids of the rules that determined the decision (empty for default deny and for gateway refusals).
     public let rules: [String]
@@ -28,7 +29,7 @@ public struct Decision: Sendable, Equatable {
     }
 
     /// A denial by the gateway itself, before or outside the policy (bad request, unknown agency, and so on).
-    public static func refusal(_ reason: String) -> Decision {
-        Decision(effect: .deny, reason: reason)
+    public static func refusal(_ reason: GatewayReason) -> Decision {
+        Decision(effect: .deny, reason: reason.rawValue)
     }
 }

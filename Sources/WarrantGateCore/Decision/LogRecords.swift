@@ -28,7 +28,7 @@ public struct LogEntry: Sendable {
 ///
 /// It holds what CJIS 5.4.1.1.1 asks of an audit record: date and time, component, event type, the subject's
 /// identity (certificate and agency) and the outcome.
-public struct DecisionRecord: Sendable, Codable, Equatable {
+public struct DecisionRecord: Sendable, Equatable, LogRecord {
     public var decisionId: String
     public var time: String
     public var component: String
@@ -76,34 +76,53 @@ public struct DecisionRecord: Sendable, Codable, Equatable {
         self.status = status
     }
 
-    /// The canonical encoding: the members in declaration order.
-    public var canonical: [UInt8] {
-        var json = CanonicalJSON()
-        json.field("decisionId", decisionId)
-        json.field("time", time)
-        json.field("component", component)
-        json.field("certificateSPKI", certificateSPKI)
-        json.field("certificateSubject", certificateSubject)
-        json.field("agency", agency)
-        json.field("category", category)
-        json.field("method", method)
-        json.field("path", path)
-        json.field("action", action)
-        json.field("subject", subject)
-        json.field("warrantReference", warrantReference)
-        json.field("effect", effect.rawValue)
-        json.field("reason", reason)
-        json.field("rules", rules)
-        json.field("obligations", obligations)
-        json.field("policy", policy)
-        json.field("policyDigest", policyDigest)
-        json.field("status", status)
-        return json.finished()
+    /// The fields in canonical order. Records written before `component` existed read as the gateway's.
+    static func visitFields(_ visitor: inout some LogFieldVisitor<DecisionRecord>) {
+        visitor.field("decisionId", \.decisionId)
+        visitor.field("time", \.time)
+        visitor.field("component", \.component, default: "gateway")
+        visitor.field("certificateSPKI", \.certificateSPKI)
+        visitor.field("certificateSubject", \.certificateSubject)
+        visitor.field("agency", \.agency)
+        visitor.field("category", \.category)
+        visitor.field("method", \.method)
+        visitor.field("path", \.path)
+        visitor.field("action", \.action)
+        visitor.field("subject", \.subject)
+        visitor.field("warrantReference", \.warrantReference)
+        visitor.field("effect", \.effect)
+        visitor.field("reason", \.reason)
+        visitor.field("rules", \.rules, default: [])
+        visitor.field("obligations", \.obligations, default: [])
+        visitor.field("policy", \.policy)
+        visitor.field("policyDigest", \.policyDigest)
+        visitor.field("status", \.status)
     }
+
+    /// The list's names, and the record that decoding starts from.
+    static let fields = LogFields(.decision, placeholder: DecisionRecord(
+        decisionId: "", time: "", component: "", certificateSPKI: nil, certificateSubject: nil, agency: nil, category: nil, method: "",
+        path: "", action: nil, subject: nil, warrantReference: nil, effect: .deny, reason: "", rules: [], obligations: [], policy: nil,
+        policyDigest: nil, status: nil
+    ))
+
+    /// The canonical encoding: the fields in `visitFields` order.
+    public var canonical: [UInt8] { Self.fields.encode(self) }
+
+    /// Reads a decision record from its canonical JSON, as `LogFields.decode` describes.
+    public init(canonical bytes: [UInt8]) throws(JSONError) {
+        self = try Self.fields.decode(bytes)
+    }
+
+    /// The members' names, in canonical order.
+    public static var fieldNames: [String] { fields.names }
+
+    /// The fields' values, in the order of `fieldNames`.
+    public var fieldValues: [FlatValue] { Self.fields.values(of: self) }
 }
 
 /// What happened after an allowed decision: appended once the response has been sent.
-public struct OutcomeRecord: Sendable, Codable, Equatable {
+public struct OutcomeRecord: Sendable, Equatable, LogRecord {
     public var decisionId: String
     public var time: String
     /// The upstream's status, or nil if the upstream never answered.
@@ -129,23 +148,41 @@ public struct OutcomeRecord: Sendable, Codable, Equatable {
         self.error = error
     }
 
-    public var canonical: [UInt8] {
-        var json = CanonicalJSON()
-        json.field("decisionId", decisionId)
-        json.field("time", time)
-        json.field("upstreamStatus", upstreamStatus)
-        json.field("status", status)
-        json.field("bytes", bytes)
-        json.field("latencyMs", latencyMs)
-        json.field("redactedFields", redactedFields)
-        json.field("error", error)
-        return json.finished()
+    /// The fields in canonical order.
+    static func visitFields(_ visitor: inout some LogFieldVisitor<OutcomeRecord>) {
+        visitor.field("decisionId", \.decisionId)
+        visitor.field("time", \.time)
+        visitor.field("upstreamStatus", \.upstreamStatus)
+        visitor.field("status", \.status)
+        visitor.field("bytes", \.bytes, default: 0)
+        visitor.field("latencyMs", \.latencyMs, default: 0)
+        visitor.field("redactedFields", \.redactedFields, default: 0)
+        visitor.field("error", \.error)
     }
+
+    /// The list's names, and the record that decoding starts from.
+    static let fields = LogFields(.outcome, placeholder: OutcomeRecord(
+        decisionId: "", time: "", upstreamStatus: nil, status: 0, bytes: 0, latencyMs: 0, redactedFields: 0, error: nil
+    ))
+
+    /// The canonical encoding: the fields in `visitFields` order.
+    public var canonical: [UInt8] { Self.fields.encode(self) }
+
+    /// Reads an outcome record from its canonical JSON, as `LogFields.decode` describes.
+    public init(canonical bytes: [UInt8]) throws(JSONError) {
+        self = try Self.fields.decode(bytes)
+    }
+
+    /// The members' names, in canonical order.
+    public static var fieldNames: [String] { fields.names }
+
+    /// The fields' values, in the order of `fieldNames`.
+    public var fieldValues: [FlatValue] { Self.fields.values(of: self) }
 }
 
 /// A request on which the shadow (candidate) policy decided differently from the live one. It never changes the
 /// answer; counsel reads these with `log shadow-diff` before switching versions.
-public struct ShadowRecord: Sendable, Codable, Equatable {
+public struct ShadowRecord: Sendable, Equatable, LogRecord {
     public var decisionId: String
     public var time: String
     public var agency: String
@@ -175,24 +212,40 @@ public struct ShadowRecord: Sendable, Codable, Equatable {
         self.shadowRules = shadowRules
     }
 
-    public var canonical: [UInt8] {
-        var json = CanonicalJSON()
-        json.field("decisionId", decisionId)
-        json.field("time", time)
-        json.field("agency", agency)
-        json.field("action", action)
-        json.field("liveEffect", liveEffect.rawValue)
-        json.field("liveReason", liveReason)
-        json.field("shadowPolicy", shadowPolicy)
-        json.field("shadowDigest", shadowDigest)
-        json.field("shadowEffect", shadowEffect.rawValue)
-        json.field("shadowReason", shadowReason)
-        json.field("shadowRules", shadowRules)
-        return json.finished()
+    /// The fields in canonical order; every one is required.
+    static func visitFields(_ visitor: inout some LogFieldVisitor<ShadowRecord>) {
+        visitor.field("decisionId", \.decisionId)
+        visitor.field("time", \.time)
+        visitor.field("agency", \.agency)
+        visitor.field("action", \.action)
+        visitor.field("liveEffect", \.liveEffect)
+        visitor.field("liveReason", \.liveReason)
+        visitor.field("shadowPolicy", \.shadowPolicy)
+        visitor.field("shadowDigest", \.shadowDigest)
+        visitor.field("shadowEffect", \.shadowEffect)
+        visitor.field("shadowReason", \.shadowReason)
+        visitor.field("shadowRules", \.shadowRules)
+    }
+
+    /// The list's names, and the record that decoding starts from.
+    static let fields = LogFields(.shadow, placeholder: ShadowRecord(
+        decisionId: "", time: "", agency: "", action: "", liveEffect: .deny, liveReason: "", shadowPolicy: "", shadowDigest: "",
+        shadowEffect: .deny, shadowReason: "", shadowRules: []
+    ))
+
+    /// The canonical encoding: the fields in `visitFields` order.
+    public var canonical: [UInt8] { Self.fields.encode(self) }
+
+    /// Reads a shadow record from its canonical JSON, as `LogFields.decode` describes.
+    public init(canonical bytes: [UInt8]) throws(JSONError) {
+        self = try Self.fields.decode(bytes)
     }
 }
 
 /// An action taken with the admin CLI: who did what to which object.
+///
+/// Unlike the other records it lists no fields for `LogFields`: `details` is a nested object, which flat decoding
+/// skips, so it is read back (by `Registry.history`) and printed (by `warrant show --json`) through `Codable`.
 public struct AdminRecord: Sendable, Codable, Equatable {
     public var time: String
     public var component: String

@@ -57,9 +57,9 @@ public struct Evaluator: Sendable {
             do {
                 guard try applies(rule, &context) else { continue }
             } catch let error as EvaluationError {
-                return Decision(effect: .deny, reason: "policy_error", rules: [error.rule])
+                return Decision(effect: .deny, reason: GatewayReason.policyError.rawValue, rules: [error.rule])
             } catch {
-                return Decision(effect: .deny, reason: "policy_error", rules: [rule.id])
+                return Decision(effect: .deny, reason: GatewayReason.policyError.rawValue, rules: [rule.id])
             }
             switch rule.effect {
             case .forbid: forbids.append(rule)
@@ -70,15 +70,15 @@ public struct Evaluator: Sendable {
             let reason: String
             if first.reason == Rule.warrantFailureReason {
                 guard case .failed(let failure)? = context.warrant else {
-                    return Decision(effect: .deny, reason: "policy_error", rules: [first.id])
+                    return Decision(effect: .deny, reason: GatewayReason.policyError.rawValue, rules: [first.id])
                 }
-                reason = failure.rawValue
+                reason = failure.reason.rawValue
             } else {
                 reason = first.reason
             }
             return Decision(effect: .deny, reason: reason, rules: forbids.map(\.id))
         }
-        guard !permits.isEmpty else { return Decision(effect: .deny, reason: "no_matching_permit") }
+        guard !permits.isEmpty else { return .refusal(.noMatchingPermit) }
         var redact = redactAlways
         var obligations: [String] = []
         for rule in permits {

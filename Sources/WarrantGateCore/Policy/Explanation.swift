@@ -44,7 +44,7 @@ extension Evaluator {
         if case .all(let conjuncts) = rule.when { parts = conjuncts } else { parts = [rule.when] }
         for part in parts where try !context.holds(part) {
             var note = "when: \(part.summary) does not hold"
-            if case .warrantVerified = part, case .failed(let failure)? = context.warrant { note += " (\(failure.rawValue))" }
+            if case .warrantVerified = part, case .failed(let failure)? = context.warrant { note += " (\(failure.reason.rawValue))" }
             return RuleTrace(rule: rule, applied: false, note: note)
         }
         if let unless = rule.unless, try context.holds(unless) {

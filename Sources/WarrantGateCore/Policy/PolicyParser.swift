@@ -163,7 +163,7 @@ public enum PolicyParser {
                 throw reasonNode.error("rule '\(id)': reason \(Rule.warrantFailureReason) needs a warrant condition under unless")
             }
         case .permit:
-            reason = try reasonNode?.string("reason") ?? "permitted"
+            reason = try reasonNode?.string("reason") ?? GatewayReason.permitted.rawValue
         }
         guard reason == Rule.warrantFailureReason || Identifier.isValid(reason) else {
             throw (reasonNode ?? node).error("rule '\(id)': reason must be a code such as warrant_required")

@@ -45,9 +45,15 @@ public struct PolicyTestFile: Sendable {
 
     /// Runs every case against `policy`; returns the failures.
     public func run(against policy: Policy) -> [Failure] {
-        let evaluator = Evaluator(policy: policy)
+        let stages = RequestStages(policy: policy)
         return cases.compactMap { testCase in
-            let decision = Self.decide(testCase, policy: policy, evaluator: evaluator)
+            let decision = stages.decide(
+                PolicyRequest(
+                    agency: testCase.agency, method: testCase.method, target: testCase.path, body: testCase.body,
+                    warrantReference: testCase.warrant, time: testCase.time
+                ),
+                registry: testCase.registry
+            )
             var problems: [String] = []
             if decision.effect != testCase.expectedEffect { problems.append("effect: expected \(testCase.expectedEffect.rawValue), got \(decision.effect.rawValue)") }
             if let reason = testCase.expectedReason, decision.reason != reason { problems.append("reason: expected \(reason), got \(decision.reason)") }
@@ -61,22 +67,6 @@ public struct PolicyTestFile: Sendable {
                 problems.append("obligations: expected [\(obligations.joined(separator: ", "))], got [\(decision.obligations.joined(separator: ", "))]")
             }
             return problems.isEmpty ? nil : Failure(testCase: testCase, problems: problems)
-        }
-    }
-
-    /// Classifies and decides a case the way the gateway would.
-    public static func decide(_ testCase: PolicyTestCase, policy: Policy, evaluator: Evaluator) -> Decision {
-        let target: CanonicalTarget
-        do { target = try CanonicalTarget(raw: testCase.path) } catch { return .refusal("ambiguous_path") }
-        do {
-            let match = try policy.classifier.match(method: testCase.method, target: target)
-            let classification = try policy.classifier.classify(route: match.route, parameters: match.parameters, target: target, body: testCase.body)
-            return evaluator.evaluate(
-                EvaluationInput(agency: testCase.agency, method: testCase.method, classification: classification, warrantReference: testCase.warrant, time: testCase.time),
-                registry: testCase.registry
-            )
-        } catch {
-            return .refusal(error.reason)
         }
     }
 

@@ -12,23 +12,29 @@ public enum WarrantCheck: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .verified(let reference): "verified (\(reference))"
-        case .failed(let failure): "not verified: \(failure.rawValue)"
+        case .failed(let failure): "not verified: \(failure.reason.rawValue)"
         }
     }
 }
 
 /// Why a presented warrant does not authorise the request; each has its own reason code.
-public enum WarrantFailure: String, Sendable, CaseIterable {
-    case missing = "warrant_missing"
-    case unknown = "warrant_unknown"
-    case notJudicial = "warrant_not_judicial"
-    case notActive = "warrant_not_active"
-    case revoked = "warrant_revoked"
-    case superseded = "warrant_superseded"
-    case expired = "warrant_expired"
-    case wrongAgency = "warrant_wrong_agency"
-    case wrongSubject = "warrant_wrong_subject"
-    case outOfScope = "warrant_out_of_scope"
+public enum WarrantFailure: Sendable, CaseIterable {
+    case missing, unknown, notJudicial, notActive, revoked, superseded, expired, wrongAgency, wrongSubject, outOfScope
+
+    public var reason: GatewayReason {
+        switch self {
+        case .missing: .warrantMissing
+        case .unknown: .warrantUnknown
+        case .notJudicial: .warrantNotJudicial
+        case .notActive: .warrantNotActive
+        case .revoked: .warrantRevoked
+        case .superseded: .warrantSuperseded
+        case .expired: .warrantExpired
+        case .wrongAgency: .warrantWrongAgency
+        case .wrongSubject: .warrantWrongSubject
+        case .outOfScope: .warrantOutOfScope
+        }
+    }
 }
 
 /// Checks a presented warrant reference against the registry.

@@ -66,58 +66,51 @@ struct GatewayResponder: HTTPResponder {
         // 1. Identity.
         guard let der = await context.peerCertificateDER(),
               let (certificate, identification) = try? current.identify(der: der)
-        else { return await refuse(&record, reason: "no_client_certificate", started: started) }
+        else { return await refuse(&record, StageRefusal(.noClientCertificate), started: started) }
         record.certificateSPKI = certificate.spkiSHA256
         record.certificateSubject = certificate.subject
         let agency: Agency
         switch identification {
         case .agency(let found): agency = found
-        case .unknown: return await refuse(&record, reason: "unknown_agency", started: started)
-        case .ambiguous: return await refuse(&record, reason: "ambiguous_agency", started: started)
-        case .revoked: return await refuse(&record, reason: "certificate_revoked", started: started)
+        case .unknown: return await refuse(&record, StageRefusal(.unknownAgency), started: started)
+        case .ambiguous: return await refuse(&record, StageRefusal(.ambiguousAgency), started: started)
+        case .revoked: return await refuse(&record, StageRefusal(.certificateRevoked), started: started)
         }
         record.agency = agency.id
         record.category = agency.category.rawValue
         if let refusal = await verifier.refusal(leafDER: der) {
-            return await refuse(&record, reason: refusal.reason, detail: "The client certificate is no longer accepted: \(refusal).", started: started)
+            return await refuse(&record, StageRefusal(refusal.reason, detail: "The client certificate is no longer accepted: \(refusal)."), started: started)
         }
         guard concurrency.acquire(agency.id) else {
-            return await refuse(&record, reason: "agency_concurrency_limit", started: started)
+            return await refuse(&record, StageRefusal(.agencyConcurrencyLimit), started: started)
         }
         defer { concurrency.release(agency.id) }
 
         // 2. Headers and size limits.
         if (request.head.path ?? "").utf8.count > limits.maxURIBytes {
-            return await refuse(&record, reason: "uri_too_long", started: started)
+            return await refuse(&record, StageRefusal(.uriTooLong), started: started)
         }
         if request.headers.count > limits.maxHeaderCount
             || request.headers.reduce(0, { $0 + $1.name.rawName.utf8.count + $1.value.utf8.count }) > limits.maxHeaderBytes {
-            return await refuse(&record, reason: "headers_too_large", started: started)
+            return await refuse(&record, StageRefusal(.headersTooLarge), started: started)
         }
         if let violation = HeaderRules.violation(in: request.headers) {
-            return await refuse(&record, reason: "bad_header", detail: violation, started: started)
+            return await refuse(&record, StageRefusal(.badHeader, detail: violation), started: started)
         }
         let declaredLength = request.headers[.contentLength].flatMap(Int.init)
         let declaresBody = (declaredLength ?? 0) > 0 || request.headers[.transferEncoding] != nil
         let warrantReference = request.headers[HeaderRules.warrantReference]
         record.warrantReference = warrantReference.map { String($0.prefix(128)) }
 
-        // 3. Canonical target.
-        let target: CanonicalTarget
+        // 3. Canonical target, and 4. classify: the route, then the body it takes, then the action and subject.
+        let stages = current.policies.stages
+        let match: RouteMatch
         do {
-            target = try CanonicalTarget(raw: request.head.path ?? "")
+            let target = try RequestStages.canonicalTarget(request.head.path ?? "")
+            record.path = target.target
+            match = try stages.route(method: request.method.rawValue, target: target)
         } catch {
-            return await refuse(&record, reason: "ambiguous_path", detail: "The request target is ambiguous: \(error.detail).", started: started)
-        }
-        record.path = target.target
-
-        // 4. Classification.
-        let classifier = current.policies.classifier
-        let match: (route: Route, parameters: [String: String])
-        do {
-            match = try classifier.match(method: request.method.rawValue, target: target)
-        } catch {
-            return await refuse(&record, reason: error.reason, started: started)
+            return await refuse(&record, error, started: started)
         }
         record.action = match.route.action
         var request = request
@@ -125,7 +118,7 @@ struct GatewayResponder: HTTPResponder {
         if match.route.acceptsBody {
             let limit = Classifier.needsBody(match.route) ? limits.inspectBodyBytes : limits.forwardBodyBytes
             if let declaredLength, declaredLength > limit {
-                return await refuse(&record, reason: "body_too_large", started: started)
+                return await refuse(&record, StageRefusal(.bodyTooLarge), started: started)
             }
             do {
                 let body = try await request.collectBody(upTo: limit)
@@ -133,27 +126,27 @@ struct GatewayResponder: HTTPResponder {
                 guard declaredLength.map({ $0 == body.readableBytes }) ?? true else { throw BodyIncomplete() }
                 bufferedBody = body
             } catch is NIOTooManyBytesError {
-                return await refuse(&record, reason: "body_too_large", started: started)
+                return await refuse(&record, StageRefusal(.bodyTooLarge), started: started)
             } catch {
-                return await refuse(&record, reason: "body_incomplete", started: started)
+                return await refuse(&record, StageRefusal(.bodyIncomplete), started: started)
             }
         } else if declaresBody {
-            return await refuse(&record, reason: "unexpected_body", started: started)
+            return await refuse(&record, StageRefusal(.unexpectedBody), started: started)
         }
-        let classification: Classification
+        let body = bufferedBody.map { Array($0.readableBytesView) }
+        let input: EvaluationInput
         do {
-            classification = try classifier.classify(
-                route: match.route, parameters: match.parameters, target: target,
-                body: bufferedBody.map { Array($0.readableBytesView) }
+            input = try stages.classify(
+                match, agency: agency, method: request.method.rawValue, body: body, warrantReference: warrantReference, time: now()
             )
         } catch {
-            return await refuse(&record, reason: error.reason, detail: error.detail, started: started)
+            return await refuse(&record, error, started: started)
         }
+        let classification = input.classification
         record.subject = classification.subject
 
         // 5. Decide, and let the shadow policy (if any) decide beside it without effect. Facts the policy looks up
         //    in the records system are fetched (or taken from the cache) first.
-        let time = now()
         var registry = current.registry
         if let lookup = current.policies.policy.factLookup, let subject = classification.subject {
             let facts: Result<[String: String], FactLookupError>
@@ -165,18 +158,17 @@ struct GatewayResponder: HTTPResponder {
             }
             registry = FactOverlayRegistry(base: registry, subject: subject, lookedUp: facts)
         }
-        let decision = current.policies.evaluator.evaluate(
-            EvaluationInput(agency: agency, method: request.method.rawValue, classification: classification, warrantReference: warrantReference, time: time),
-            registry: registry
-        )
+        let decision = stages.decide(input, registry: registry)
         record.reason = decision.reason
         record.rules = decision.rules
         record.obligations = decision.obligations
         var shadowEntries: [LogEntry] = []
         if let shadow = current.policies.shadow {
             let candidate = shadow.decide(
-                method: request.method.rawValue, target: target, body: bufferedBody.map { Array($0.readableBytesView) }, agency: agency,
-                warrant: warrantReference, time: time, registry: registry
+                PolicyRequest(
+                    agency: agency, method: input.method, target: match.target.target, body: body, warrantReference: warrantReference, time: input.time
+                ),
+                registry: registry
             )
             metrics.countShadowEvaluation(agrees: candidate.effect == decision.effect && candidate.reason == decision.reason)
             if candidate.effect != decision.effect || candidate.reason != decision.reason {
@@ -186,7 +178,7 @@ struct GatewayResponder: HTTPResponder {
                     shadowDigest: shadow.evaluator.policy.digest, shadowEffect: candidate.effect, shadowReason: candidate.reason,
                     shadowRules: candidate.rules
                 )
-                shadowEntries.append(LogEntry(kind: .shadow, time: time, decisionId: record.decisionId, canonical: disagreement.canonical))
+                shadowEntries.append(LogEntry(kind: .shadow, time: input.time, decisionId: record.decisionId, canonical: disagreement.canonical))
             }
         }
         guard decision.effect == .allow else {
@@ -199,19 +191,24 @@ struct GatewayResponder: HTTPResponder {
             try await log.append([LogEntry(kind: .decision, time: now(), decisionId: record.decisionId, canonical: record.canonical)] + shadowEntries)
         } catch {
             logger.error("decision log write failed; refusing", metadata: ["decision": "\(record.decisionId)", "error": "\(StoreDatabase.describe(error))"])
-            metrics.count(effect: .deny, reason: "log_unavailable")
-            return Problem.response(reason: "log_unavailable", decisionId: record.decisionId)
+            metrics.count(effect: .deny, reason: GatewayReason.logUnavailable.rawValue)
+            return Problem.response(reason: GatewayReason.logUnavailable.rawValue, decisionId: record.decisionId)
         }
         metrics.count(effect: .allow, reason: decision.reason)
 
         // 7. Forward, redact, record the outcome.
         return await proxy.forward(
             ForwardRequest(
-                decisionId: record.decisionId, upstream: match.route.upstream, method: request.method, target: target,
+                decisionId: record.decisionId, upstream: match.route.upstream, method: request.method, target: match.target,
                 headers: request.headers, body: bufferedBody, agency: agency,
-                warrant: decision.warrant, redactor: current.policies.evaluator.redactor(for: decision), started: started
+                warrant: decision.warrant, redactor: stages.evaluator.redactor(for: decision), started: started
             )
         )
+    }
+
+    /// Records the gateway's own refusal and answers it (see below).
+    private func refuse(_ record: inout DecisionRecord, _ refusal: StageRefusal, started: ContinuousClock.Instant) async -> Response {
+        await refuse(&record, reason: refusal.reason.rawValue, detail: refusal.detail, started: started)
     }
 
     /// Records a refusal (with any shadow disagreement) and answers it. If it cannot be recorded, the answer is 503.
@@ -226,8 +223,8 @@ struct GatewayResponder: HTTPResponder {
             try await log.append([LogEntry(kind: .decision, time: now(), decisionId: record.decisionId, canonical: record.canonical)] + alongside)
         } catch {
             logger.error("decision log write failed", metadata: ["decision": "\(record.decisionId)", "error": "\(StoreDatabase.describe(error))"])
-            metrics.count(effect: .deny, reason: "log_unavailable")
-            return Problem.response(reason: "log_unavailable", decisionId: record.decisionId)
+            metrics.count(effect: .deny, reason: GatewayReason.logUnavailable.rawValue)
+            return Problem.response(reason: GatewayReason.logUnavailable.rawValue, decisionId: record.decisionId)
         }
         metrics.count(effect: .deny, reason: reason)
         metrics.observe(since: started)

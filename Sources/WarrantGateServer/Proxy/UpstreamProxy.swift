@@ -42,7 +42,7 @@ struct UpstreamProxy: Sendable {
 
     func forward(_ forward: ForwardRequest) async -> Response {
         guard let base = upstreams[forward.upstream] else {
-            return failed(forward, reason: "gateway_error", upstreamStatus: nil)
+            return failed(forward, reason: .gatewayError, upstreamStatus: nil)
         }
         var request = HTTPClientRequest(url: base + forward.target.target)
         request.method = HTTPMethod(rawValue: forward.method.rawValue)
@@ -61,7 +61,7 @@ struct UpstreamProxy: Sendable {
         do {
             response = try await client.execute(request, timeout: limits.upstreamResponseTimeout.timeAmount)
         } catch {
-            return failed(forward, reason: Self.isTimeout(error) ? "upstream_timeout" : "upstream_unavailable", upstreamStatus: nil)
+            return failed(forward, reason: Self.isTimeout(error) ? .upstreamTimeout : .upstreamUnavailable, upstreamStatus: nil)
         }
         let status = HTTPResponse.Status(code: Int(response.status.code))
         if forward.redactor.isEmpty || forward.method == .head || Self.hasNoBody(response) {
@@ -71,7 +71,7 @@ struct UpstreamProxy: Sendable {
         }
         // A fragment of a document cannot be redacted as a document: one value alone can be valid JSON.
         if response.status.code == 206 {
-            return failed(forward, reason: "upstream_unredactable", upstreamStatus: 206)
+            return failed(forward, reason: .upstreamUnredactable, upstreamStatus: 206)
         }
         var headers = HeaderRules.returnable(response.headers, bodyUnmodified: false)
         headers[HeaderRules.decisionId] = forward.decisionId
@@ -79,7 +79,7 @@ struct UpstreamProxy: Sendable {
         do {
             collected = try await Self.collect(response, upTo: limits.redactBodyBytes)
         } catch {
-            let reason = Self.isTimeout(error) ? "upstream_timeout" : "upstream_unredactable"
+            let reason: GatewayReason = Self.isTimeout(error) ? .upstreamTimeout : .upstreamUnredactable
             return failed(forward, reason: reason, upstreamStatus: Int(response.status.code))
         }
         if collected.isEmpty {
@@ -92,7 +92,7 @@ struct UpstreamProxy: Sendable {
         do {
             removed = try forward.redactor.redact(collected) { output.writeBytes($0) }
         } catch {
-            return failed(forward, reason: "upstream_unredactable", upstreamStatus: Int(response.status.code))
+            return failed(forward, reason: .upstreamUnredactable, upstreamStatus: Int(response.status.code))
         }
         headers[.contentLength] = String(output.readableBytes)
         record(forward, upstreamStatus: Int(response.status.code), status: status.code, bytes: output.readableBytes, redacted: removed, error: nil)
@@ -134,12 +134,12 @@ struct UpstreamProxy: Sendable {
         return Response(status: status, headers: headers, body: body)
     }
 
-    private func failed(_ forward: ForwardRequest, reason: String, upstreamStatus: Int?) -> Response {
+    private func failed(_ forward: ForwardRequest, reason: GatewayReason, upstreamStatus: Int?) -> Response {
         let status = ReasonCatalog.entry(for: reason).status
-        logger.warning("upstream exchange failed", metadata: ["decision": "\(forward.decisionId)", "reason": "\(reason)"])
-        metrics.count(effect: .allow, reason: reason)
-        record(forward, upstreamStatus: upstreamStatus, status: status, bytes: 0, redacted: 0, error: reason)
-        return Problem.response(reason: reason, decisionId: forward.decisionId)
+        logger.warning("upstream exchange failed", metadata: ["decision": "\(forward.decisionId)", "reason": "\(reason.rawValue)"])
+        metrics.count(effect: .allow, reason: reason.rawValue)
+        record(forward, upstreamStatus: upstreamStatus, status: status, bytes: 0, redacted: 0, error: reason.rawValue)
+        return Problem.response(reason: reason.rawValue, decisionId: forward.decisionId)
     }
 
     /// Queues the outcome record; it is committed with the next batch, after the answer.

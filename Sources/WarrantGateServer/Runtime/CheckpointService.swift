@@ -13,10 +13,10 @@ struct CheckpointService: Service {
 
     func run() async throws {
         var lastSigned = ContinuousClock.now
-        var lastSize = (try? Checkpointer.latest(checkpointer.writer)?.size) ?? 0
+        var lastSize = (try? checkpointer.signedSize()) ?? 0
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(200))
-            let size = (try? await checkpointer.writer.read { db in try Int64.fetchOne(db, sql: "SELECT max(seq) FROM log") }).flatMap { $0 }.map(UInt64.init) ?? 0
+            let size = (try? await checkpointer.logSize()) ?? 0
             guard size > lastSize, size - lastSize >= UInt64(everyRecords) || ContinuousClock.now - lastSigned >= interval else { continue }
             await sign()
             lastSize = size

@@ -6,18 +6,16 @@ import WarrantGateCore
 /// shadow policy evaluated beside the live one.
 public struct PolicySet: Sendable {
     public let policy: Policy
-    public let evaluator: Evaluator
-    public let classifier: Classifier
+    public let stages: RequestStages
     public let directory: AgencyDirectory
-    /// A candidate policy evaluated on every request without affecting it.
-    public let shadow: ShadowPolicy?
+    /// A candidate policy's stages, run on every request without affecting it.
+    public let shadow: RequestStages?
 
     public init(policy: Policy, directory: AgencyDirectory, shadow: Policy? = nil) {
         self.policy = policy
-        self.evaluator = Evaluator(policy: policy)
-        self.classifier = policy.classifier
+        self.stages = RequestStages(policy: policy)
         self.directory = directory
-        self.shadow = shadow.map(ShadowPolicy.init(policy:))
+        self.shadow = shadow.map(RequestStages.init(policy:))
     }
 
     /// Loads and validates the policy, the shadow policy and the agency files named in the configuration.
@@ -34,31 +32,6 @@ public struct PolicySet: Sendable {
             }
         }
         return PolicySet(policy: policy, directory: directory, shadow: shadow)
-    }
-}
-
-/// A candidate policy, ready to evaluate.
-public struct ShadowPolicy: Sendable {
-    public let evaluator: Evaluator
-    public let classifier: Classifier
-
-    init(policy: Policy) {
-        evaluator = Evaluator(policy: policy)
-        classifier = policy.classifier
-    }
-
-    /// What the candidate would decide: classified with its own routes, evaluated against the same registry.
-    func decide(method: String, target: CanonicalTarget, body: [UInt8]?, agency: Agency, warrant: String?, time: Date, registry: any DocumentRegistry) -> Decision {
-        do {
-            let match = try classifier.match(method: method, target: target)
-            let classification = try classifier.classify(route: match.route, parameters: match.parameters, target: target, body: body)
-            return evaluator.evaluate(
-                EvaluationInput(agency: agency, method: method, classification: classification, warrantReference: warrant, time: time),
-                registry: registry
-            )
-        } catch {
-            return .refusal(error.reason)
-        }
     }
 }
 

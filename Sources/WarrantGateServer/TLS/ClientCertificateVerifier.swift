@@ -16,12 +16,12 @@ public struct CertificateRefusal: Error, Equatable, Sendable, CustomStringConver
     public let description: String
 
     /// The reason code of a request refused for this certificate.
-    var reason: String {
+    var reason: GatewayReason {
         switch kind {
-        case .missing: "no_client_certificate"
-        case .expired: "certificate_expired"
-        case .denyListed: "certificate_revoked"
-        case .unparseable, .improperUsage, .untrusted: "certificate_untrusted"
+        case .missing: .noClientCertificate
+        case .expired: .certificateExpired
+        case .denyListed: .certificateRevoked
+        case .unparseable, .improperUsage, .untrusted: .certificateUntrusted
         }
     }
 }

@@ -1,0 +1,111 @@
+import Foundation
+
+/// A request as the policy's stages see it, once its identity and headers have passed: who asks, for what, when.
+public struct PolicyRequest: Sendable {
+    public let agency: Agency
+    public let method: String
+    /// The request target as received (path and query), before canonicalisation.
+    public let target: String
+    /// The whole request body, for a route that takes one; nil otherwise.
+    public let body: [UInt8]?
+    /// The value of the request's single `Warrant-Reference` header, if any.
+    public let warrantReference: String?
+    public let time: Date
+
+    public init(agency: Agency, method: String, target: String, body: [UInt8]?, warrantReference: String?, time: Date) {
+        self.agency = agency
+        self.method = method
+        self.target = target
+        self.body = body
+        self.warrantReference = warrantReference
+        self.time = time
+    }
+}
+
+/// The route a request matched, with the parameters its path bound.
+public struct RouteMatch: Sendable {
+    public let route: Route
+    public let parameters: [String: String]
+    /// The canonical target the route matched: the one the upstream receives.
+    public let target: CanonicalTarget
+}
+
+/// A request refused before the policy decided, with its reason and what the client is told.
+public struct StageRefusal: Error, Sendable, Equatable {
+    public let reason: GatewayReason
+    public let detail: String?
+
+    public init(_ reason: GatewayReason, detail: String? = nil) {
+        self.reason = reason
+        self.detail = detail
+    }
+}
+
+/// The stages of a request that depend only on the policy, written once: **canonical target** → **classify** →
+/// **decide**. The gateway runs them with its own I/O between them (reading the body a route takes, looking up
+/// facts); shadow mode, `policy test` and `policy explain` run them in one call.
+public struct RequestStages: Sendable {
+    public let classifier: Classifier
+    public let evaluator: Evaluator
+
+    public init(policy: Policy) {
+        classifier = policy.classifier
+        evaluator = Evaluator(policy: policy)
+    }
+
+    /// The canonical target: the one form of the raw target that the policy matches and the upstream receives.
+    public static func canonicalTarget(_ raw: String) throws(StageRefusal) -> CanonicalTarget {
+        do {
+            return try CanonicalTarget(raw: raw)
+        } catch {
+            throw StageRefusal(.ambiguousPath, detail: "The request target is ambiguous: \(error.detail).")
+        }
+    }
+
+    /// Classify, first half: the route that the method and canonical target match.
+    public func route(method: String, target: CanonicalTarget) throws(StageRefusal) -> RouteMatch {
+        do {
+            let match = try classifier.match(method: method, target: target)
+            return RouteMatch(route: match.route, parameters: match.parameters, target: target)
+        } catch {
+            throw StageRefusal(error.reason)
+        }
+    }
+
+    /// Classify, second half: the action and the subject (read from `body` where the route says so), as the decide
+    /// stage's input.
+    public func classify(
+        _ match: RouteMatch, agency: Agency, method: String, body: [UInt8]?, warrantReference: String?, time: Date
+    ) throws(StageRefusal) -> EvaluationInput {
+        do {
+            let classification = try classifier.classify(route: match.route, parameters: match.parameters, target: match.target, body: body)
+            return EvaluationInput(agency: agency, method: method, classification: classification, warrantReference: warrantReference, time: time)
+        } catch {
+            throw StageRefusal(error.reason, detail: error.detail)
+        }
+    }
+
+    /// Canonical target and classify, for a request whose body is at hand: the route it matched and the decide
+    /// stage's input.
+    public func classify(_ request: PolicyRequest) throws(StageRefusal) -> (match: RouteMatch, input: EvaluationInput) {
+        let match = try route(method: request.method, target: try Self.canonicalTarget(request.target))
+        let input = try classify(
+            match, agency: request.agency, method: request.method, body: request.body, warrantReference: request.warrantReference, time: request.time
+        )
+        return (match, input)
+    }
+
+    /// Decide: the policy's decision on a classified request.
+    public func decide(_ input: EvaluationInput, registry: any DocumentRegistry) -> Decision {
+        evaluator.evaluate(input, registry: registry)
+    }
+
+    /// Every stage in one call: a refusal before the policy is a deny with the refusal's reason.
+    public func decide(_ request: PolicyRequest, registry: any DocumentRegistry) -> Decision {
+        do {
+            return decide(try classify(request).input, registry: registry)
+        } catch {
+            return .refusal(error.reason)
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import WarrantGateStore
+
+/// Standard output, or a file written through ``PrivateFile/Output`` (0600, in place only once complete), in large
+/// chunks.
+final class Sink {
+    private let output: PrivateFile.Output?
+    private var buffer = Data()
+
+    /// Refuses a path that is a symbolic link or not a regular file.
+    init(path: String?) throws {
+        output = try path.map { path in try storeCall { try PrivateFile.Output(path: path, existing: .replaceRegularFile) } }
+    }
+
+    func write(_ line: String) throws {
+        buffer.append(contentsOf: line.utf8)
+        if buffer.count >= 1 << 16 { try flush() }
+    }
+
+    /// Flushes, and puts a file in place; a file never closed is not written at all.
+    func close() throws {
+        try flush()
+        if let output { try storeCall { try output.commit() } }
+    }
+
+    private func flush() throws {
+        if let output { try storeCall { try output.write(buffer) } } else { FileHandle.standardOutput.write(buffer) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+/// A one-line progress bar on standard error: rows done, total, rate and ETA. Silent when disabled.
+final class ProgressBar {
+    private let enabled: Bool
+    private let total: Int
+    private let started = Date()
+    private var lastDrawn = Date.distantPast
+
+    init(enabled: Bool, total: Int) {
+        self.enabled = enabled
+        self.total = total
+    }
+
+    func update(_ done: Int) {
+        guard enabled, Date().timeIntervalSince(lastDrawn) > 0.1 || done == total else { return }
+        lastDrawn = Date()
+        let elapsed = max(Date().timeIntervalSince(started), 0.001)
+        let rate = Double(done) / elapsed
+        let eta = rate > 0 ? Double(max(total - done, 0)) / rate : 0
+        let width = 30
+        let filled = total > 0 ? min(width, width * done / total) : width
+        let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+        FileHandle.standardError.write(Data("\r\(bar) \(done)/\(total) rows  \(Int(rate))/s  ETA \(Int(eta.rounded()))s ".utf8))
+    }
+
+    func finish() {
+        guard enabled else { return }
+        update(total)
+        FileHandle.standardError.write(Data("\n".utf8))
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import WarrantGateCore
+import WarrantGateStore
+
+extension LogCommand {
+    struct ShadowDiff: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "shadow-diff",
+            abstract: "Summarise where the shadow (candidate) policy decided differently from the live one.",
+            discussion: "Run it before switching policy versions. Example: warrant-gate log shadow-diff --db /var/lib/warrant-gate/warrant-gate.sqlite"
+        )
+        @OptionGroup var admin: AdminOptions
+        @Flag(help: "Print JSON for scripts.") var json = false
+
+        func run() throws {
+            let records = try storeCall { try admin.open().exporter().shadowRecords() }
+            let groups = ShadowDisagreementGroup.groups(of: records)
+            if json { return try printJSON(groups) }
+            guard let first = records.first else { return print("no disagreements: the shadow policy decided every logged request as the live one did") }
+            let loosens = records.filter { $0.liveEffect == .deny && $0.shadowEffect == .allow }.count
+            let tightens = records.filter { $0.liveEffect == .allow && $0.shadowEffect == .deny }.count
+            print("\(records.count) disagreements with shadow policy \(first.shadowPolicy) (digest \(first.shadowDigest.prefix(16))): \(loosens) would newly allow, \(tightens) would newly deny")
+            print(Table.render(
+                header: ["COUNT", "LIVE", "SHADOW", "AGENCIES", "ACTIONS", "EXAMPLE DECISIONS"],
+                rows: groups.map { [String($0.count), $0.live, $0.shadow, $0.agencies.joined(separator: ","), $0.actions.joined(separator: ","), $0.examples.joined(separator: " ")] }
+            ))
+        }
+    }
+}
+
+/// The shadow policy's disagreements with the live one that share both outcomes (effect and reason), most frequent
+/// first, then by outcome.
+struct ShadowDisagreementGroup: Encodable {
+    /// The live outcome, such as `deny (warrant_missing)`.
+    let live: String
+    /// The shadow policy's outcome.
+    let shadow: String
+    let count: Int
+    let agencies: [String]
+    let actions: [String]
+    /// Up to three decision ids, in log order.
+    let examples: [String]
+
+    static func groups(of records: [ShadowRecord]) -> [ShadowDisagreementGroup] {
+        struct Outcomes: Hashable {
+            let live: String
+            let shadow: String
+        }
+        let grouped = Dictionary(grouping: records) { record in
+            Outcomes(live: "\(record.liveEffect.rawValue) (\(record.liveReason))", shadow: "\(record.shadowEffect.rawValue) (\(record.shadowReason))")
+        }
+        return grouped.map { outcomes, members in
+            ShadowDisagreementGroup(
+                live: outcomes.live, shadow: outcomes.shadow, count: members.count, agencies: Array(Set(members.map(\.agency))).sorted(),
+                actions: Array(Set(members.map(\.action))).sorted(), examples: members.prefix(3).map(\.decisionId)
+            )
+        }.sorted { $0.count != $1.count ? $0.count > $1.count : ($0.live, $0.shadow) < ($1.live, $1.shadow) }
+    }
+}
