@@ -79,7 +79,9 @@ struct GatewayResponder: HTTPResponder {
         record.agency = agency.id
         record.category = agency.category.rawValue
         if let refusal = await verifier.refusal(leafDER: der) {
-            return await refuse(&record, StageRefusal(refusal.reason, detail: "The client certificate is no longer accepted: \(refusal)."), started: started)
+            // The client gets the catalog's words; the verifier's own, which name trust internals, go to the operator.
+            logger.notice("client certificate refused on a request", metadata: ["agency": "\(agency.id)", "why": "\(refusal)"])
+            return await refuse(&record, StageRefusal(refusal.reason), started: started)
         }
         guard concurrency.acquire(agency.id) else {
             return await refuse(&record, StageRefusal(.agencyConcurrencyLimit), started: started)
