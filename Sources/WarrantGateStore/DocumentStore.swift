@@ -34,16 +34,16 @@ public struct DocumentStore: Sendable {
     }
 
     /// Writes `data` to a temporary file in the store (creating the directory 0700, or restricting it to 0700) without
-    /// putting it in place: `commit()` stores it under its digest, replacing an identical copy; releasing it uncommitted
-    /// stores nothing. Lets a caller record the digest only once the content is safely on disk.
-    public func stage(_ data: Data) throws -> PrivateFile.Output {
-        do {
+    /// putting it in place, and returns its digest with the file: `output.commit()` stores it under the digest,
+    /// replacing an identical copy; releasing it uncommitted stores nothing. Lets a caller record the digest only once
+    /// the content is safely on disk.
+    public func stage(_ data: Data) throws -> (digest: String, output: PrivateFile.Output) {
+        let digest = Self.digest(of: data)
+        return try located {
             try PrivateFile.makeDirectory(directory.path, tighten: true)
-            let output = try PrivateFile.Output(path: directory.appendingPathComponent(Self.digest(of: data)).path, existing: .replaceRegularFile)
+            let output = try PrivateFile.Output(path: directory.appendingPathComponent(digest).path, existing: .replaceRegularFile)
             try output.write(data)
-            return output
-        } catch let error as PrivateFileError {
-            throw PrivateFileError(error.kind, "cannot store the document in \(directory.path): \(error.message)")
+            return (digest, output)
         }
     }
 
@@ -51,10 +51,17 @@ public struct DocumentStore: Sendable {
     @discardableResult
     public func store(_ data: Data) throws -> String {
         let staged = try stage(data)
-        do { try staged.commit() } catch let error as PrivateFileError {
+        try located { try staged.output.commit() }
+        return staged.digest
+    }
+
+    /// Runs `body`, naming the store's directory in any ``PrivateFileError`` it throws.
+    private func located<Result>(_ body: () throws -> Result) throws -> Result {
+        do {
+            return try body()
+        } catch let error as PrivateFileError {
             throw PrivateFileError(error.kind, "cannot store the document in \(directory.path): \(error.message)")
         }
-        return Self.digest(of: data)
     }
 
     public func path(digest: String) -> String? {

@@ -46,23 +46,22 @@ struct WarrantCommand: ParsableCommand {
 
         func run() throws {
             if document != nil && noDocument != nil { throw CLIError(.usage, "give either --document or --no-document, not both") }
-            // Read once, before anything is written; the stored copy is the content whose digest is registered.
+            // Read once; the stored copy is the content whose digest is registered. It is staged on disk first and put
+            // in place once registered: a refused registration stores nothing, and a registered digest always has its
+            // document.
             let content = try document.map { path in try storeCall { try DocumentStore.read(path: path) } }
-            let digest = content.map(DocumentStore.digest(of:))
+            let staged = try content.map { data in try storeCall { try DocumentStore(databasePath: admin.db).stage(data) } }
+            defer { staged?.output.discard() }
             let registration = DocumentRegistration(
                 reference: reference, kind: kind, agency: agency, subjects: list(subject), scope: list(scope), expires: expires,
-                court: court, judge: judge, caseNumber: caseNumber, documentSHA256: digest, noDocumentReason: noDocument
+                court: court, judge: judge, caseNumber: caseNumber, documentSHA256: staged?.digest, noDocumentReason: noDocument
             )
             let registry = try admin.registry(create: true)
             if let why = kind.whyNotJudicial {
                 print("note: this \(kind.rawValue) is kept on record only and can never authorise access: \(why).")
             }
-            // Staged on disk first, put in place once registered: a refused registration stores nothing, and a
-            // registered digest always has its document.
-            let staged = try content.map { data in try storeCall { try DocumentStore(databasePath: admin.db).stage(data) } }
-            defer { staged?.discard() }
             let stored = try storeCall { try registry.register(registration, operator: admin.operatorName) }
-            if let staged { try storeCall { try staged.commit() } }
+            if let staged { try storeCall { try staged.output.commit() } }
             print("registered \(stored.reference) (\(stored.kind.rawValue)) as \(stored.status.rawValue); it expires at the end of \(stored.expires) \(registry.timeZone.identifier)")
             if stored.status == .pending {
                 print("next: a second operator approves it with `warrant-gate warrant approve \(stored.reference)`")
