@@ -3,15 +3,17 @@ import WarrantGateCore
 import WarrantGateStore
 
 // Micro-benchmarks: each prints a figure. Run in release mode:
-//   swift run -c release warrant-gate-bench [--export-rows 1000000] [--only core,redact,merkle,append,export]
+//   swift run -c release warrant-gate-bench [--export-rows 1000000] [--only core,redact,merkle,append,log-cpu,export]
 // Timings come from the monotonic clock; every figure is the median of several runs where that makes sense.
 
 let arguments = CommandLine.arguments
 let exportRows = arguments.firstIndex(of: "--export-rows").flatMap { Int(arguments[$0 + 1]) } ?? 1_000_000
-/// `--only append,export` runs just those sections (core, redact, merkle, append, export); all run by default.
+/// `--only append,export` runs just those sections (core, redact, merkle, append, log-cpu, export); all run by default.
 let sections = arguments.firstIndex(of: "--only").map { Set(arguments[$0 + 1].split(separator: ",").map(String.init)) }
-/// `--writers 256` measures durable appends at that concurrency only (1, 16 and 256 by default).
-let writerCounts = arguments.firstIndex(of: "--writers").flatMap { Int(arguments[$0 + 1]) }.map { [$0] } ?? [1, 16, 256]
+/// `--writers 256` measures durable appends, and the log's CPU per request, at that concurrency only (by default,
+/// appends at 1, 16 and 256, and the CPU per request at 32).
+let writerCount = arguments.firstIndex(of: "--writers").flatMap { Int(arguments[$0 + 1]) }
+let writerCounts = writerCount.map { [$0] } ?? [1, 16, 256]
 /// `--outcome-delay-ms 0` lets queued outcomes commit alone at once, to measure what the log's default delay buys.
 let outcomeDelay = arguments.firstIndex(of: "--outcome-delay-ms").flatMap { Int(arguments[$0 + 1]) }.map { Duration.milliseconds($0) }
 func runs(_ section: String) -> Bool { sections?.contains(section) ?? true }
@@ -203,6 +205,48 @@ func measureAppends(writers: Int, withOutcomes: Bool) async throws {
 for writers in writerCounts where runs("append") {
     try await measureAppends(writers: writers, withOutcomes: false)
     try await measureAppends(writers: writers, withOutcomes: true)
+}
+
+// The log's own CPU per request at 32 concurrent writers (or `--writers`): each makes a decision, appends it (durable before return),
+// queues its outcome, and goes on to its next request. Process CPU time divided by the requests (three runs, each on
+// a new database), less what making the two records costs, measured apart: the figure is what the log costs —
+// submitting, its writer's and syncer's threads, SQLite and the disk's system calls. The records are made at request
+// time, as the gateway makes them, since their identifiers and times order the log's indexes.
+if runs("log-cpu") {
+    let writers = writerCount ?? 32, perWriter = 64_000 / writers
+    @Sendable func request() -> (decision: LogEntry, outcome: LogEntry) {
+        let id = DecisionID.make()
+        return (decision(id), outcome(id))
+    }
+    let makingBefore = processCPUMicroseconds()
+    for _ in 0..<(writers * perWriter) { sink &+= request().decision.canonical.count }
+    let making = (processCPUMicroseconds() - makingBefore) / Double(writers * perWriter)
+    var samples: [Double] = []
+    for _ in 0..<3 {
+        let (store, directory) = try temporaryDatabase("log-cpu")
+        let log = outcomeDelay.map { store.decisionLog(outcomeDelay: $0) } ?? store.decisionLog()
+        let cpuBefore = processCPUMicroseconds()
+        let writer = Task { await log.run() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<writers {
+                group.addTask {
+                    for _ in 0..<perWriter {
+                        let request = request()
+                        try await log.append([request.decision])
+                        log.enqueue([request.outcome])
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        log.close()
+        await writer.value
+        samples.append((processCPUMicroseconds() - cpuBefore) / Double(writers * perWriter) - making)
+        try? FileManager.default.removeItem(at: directory)
+    }
+    samples.sort()
+    print("decision-log CPU per request (decision appended + outcome queued), \(writers) writers".padding(toLength: 82, withPad: " ", startingAt: 0)
+          + String(format: "%10.1f µs   (runs %.1f–%.1f µs; making the records, %.1f µs, not included)", samples[1], samples[0], samples[2], making))
 }
 
 // Export rate over a large log.

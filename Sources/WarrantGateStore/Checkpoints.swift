@@ -80,7 +80,7 @@ public struct Checkpointer: Sendable {
     @discardableResult
     public func sign(always: Bool = false, at time: Date = Date()) throws -> StoredCheckpoint? {
         try writer.write { db in
-            let frontier = try LogAppender.loadFrontier(db)
+            let frontier = try LogAppender.frontier(db, reusing: nil)
             let last = try Self.latest(db)
             if let last {
                 guard frontier.size >= last.size else {
@@ -110,7 +110,7 @@ public struct Checkpointer: Sendable {
 
     /// How many entries the log holds now.
     public func logSize() async throws -> UInt64 {
-        try await writer.read { db in try LogAppender.loadFrontier(db).size }
+        try await writer.read { db in try LogAppender.size(db) }
     }
 
     static func latest(_ reader: any DatabaseReader) throws -> StoredCheckpoint? {

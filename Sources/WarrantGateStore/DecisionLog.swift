@@ -3,23 +3,29 @@ import GRDB
 import Synchronization
 import WarrantGateCore
 
+/// Where a log append's completion runs (in the server: an event loop). The store does not depend on NIO.
+public protocol LogCompletionExecutor: AnyObject, Sendable {
+    func execute(_ work: @escaping @Sendable () -> Void)
+}
+
 /// The append-only decision log, with group commit.
 ///
-/// ``append(_:)`` returns only once its entries are durably committed. Concurrent callers share transactions:
-/// while one batch is being written, new entries queue up and go out together in the next. If a commit fails, every
-/// caller in that batch gets the error, and the gateway refuses the request: nothing is forwarded without its
-/// decision on disk.
+/// ``append(_:)`` returns, and ``append(_:on:completion:)`` completes, only once its entries are durably committed.
+/// Concurrent callers share transactions: while one batch is being written, new entries queue up and go out together
+/// in the next. If a commit fails, every caller in that batch gets the error, and the gateway refuses the request:
+/// nothing is forwarded without its decision on disk. Batches are answered in the order they were committed.
 ///
 /// The writer runs on a thread of its own rather than in the shared task pool, so that a busy pool — the very
 /// requests waiting on this commit — never delays the next batch. With a database path, durability is pipelined
 /// under load: the writer commits without waiting for the disk and, when another batch is already queued, a second
-/// thread syncs the write-ahead log before resuming the batch's callers (``WALSync``), so one batch is written while
+/// thread syncs the write-ahead log before answering the batch's callers (``WALSync``), so one batch is written while
 /// the one before it is synced. Without a path (a database with no file to sync), each batch commits with
 /// `synchronous = FULL`.
 public final class DecisionLog: Sendable {
     private struct Waiter {
         let entries: [LogAppender.Pending]
-        let continuation: CheckedContinuation<Void, any Error>?
+        /// Nil for entries queued with ``enqueue(_:)``, which no one waits for.
+        let reply: AppendReply?
     }
 
     /// What the writer thread is doing, so that a submitter knows whether to wake it.
@@ -65,23 +71,33 @@ public final class DecisionLog: Sendable {
     public func append(_ entries: [LogEntry]) async throws {
         let pending = entries.map(LogAppender.Pending.init)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            submit(Waiter(entries: pending, continuation: continuation))
+            submit(Waiter(entries: pending, reply: .resume(continuation)))
         }
+    }
+
+    /// Appends entries and calls `completion` on `executor` once they are durable, or with the error. The
+    /// completions of one batch that share an executor run in one `executor.execute` call, in submission order;
+    /// an executor runs the completions of earlier batches first.
+    public func append(
+        _ entries: [LogEntry], on executor: any LogCompletionExecutor,
+        completion: @escaping @Sendable (Result<Void, any Error>) -> Void
+    ) {
+        submit(Waiter(entries: entries.map(LogAppender.Pending.init), reply: .complete(on: executor, completion)))
     }
 
     /// Queues entries without waiting for the commit: for records written after the answer (outcomes). They go out
     /// with the next batch that an ``append(_:)`` waits for, or on their own after the log's `outcomeDelay`.
     /// Entries queued before ``close()`` are written before ``run()`` returns.
     public func enqueue(_ entries: [LogEntry]) {
-        submit(Waiter(entries: entries.map(LogAppender.Pending.init), continuation: nil))
+        submit(Waiter(entries: entries.map(LogAppender.Pending.init), reply: nil))
     }
 
     private func submit(_ waiter: Waiter) {
         if let failure = walSync?.failure {
-            waiter.continuation?.resume(throwing: failure)
+            refuse(waiter, failure)
             return
         }
-        let waits = waiter.continuation != nil
+        let waits = waiter.reply != nil
         let (accepted, wakeWriter) = state.withLock { state -> (Bool, Bool) in
             guard !state.closed else { return (false, false) }
             state.queue.append(waiter)
@@ -90,8 +106,12 @@ public final class DecisionLog: Sendable {
             if wake { state.writer = .busy }
             return (true, wake)
         }
-        if !accepted { waiter.continuation?.resume(throwing: StoreError("the decision log is closed")) }
+        if !accepted { refuse(waiter, StoreError("the decision log is closed")) }
         if wakeWriter { wake.signal() }
+    }
+
+    private func refuse(_ waiter: Waiter, _ error: any Error) {
+        if let reply = waiter.reply { AppendReplies([reply]).deliver(.failure(error)) }
     }
 
     /// Writes queued batches until ``close()`` is called and every queued entry is written and synced. Run exactly
@@ -131,6 +151,7 @@ public final class DecisionLog: Sendable {
     /// the loop round again.
     private func writeUntilClosed() {
         var lingered = false
+        var tree: MerkleFrontier?
         while true {
             let step = state.withLock { state -> WriterStep in
                 if state.queue.isEmpty {
@@ -138,7 +159,7 @@ public final class DecisionLog: Sendable {
                     state.writer = .sleeping
                     return .sleep
                 }
-                if !lingered && !state.closed && !state.queue.contains(where: { $0.continuation != nil }) {
+                if !lingered && !state.closed && !state.queue.contains(where: { $0.reply != nil }) {
                     state.writer = .lingering
                     return .linger
                 }
@@ -157,53 +178,76 @@ public final class DecisionLog: Sendable {
                 lingered = true
             case .write(let batch):
                 lingered = false
-                commit(batch)
+                commit(batch, tree: &tree)
             }
         }
     }
 
     /// One transaction for every entry in the batch, and one sync. A batch with a single caller (no concurrency to
-    /// gain from) commits with `synchronous = FULL`. A larger one commits without waiting for the disk and is synced
-    /// here if nothing else waits to be written, or on the syncer's thread while the next batch is written.
-    private func commit(_ batch: [Waiter]) {
-        let callers = batch.compactMap(\.continuation)
-        let deferredSync = callers.count > 1 ? walSync : nil
+    /// gain from) commits with `synchronous = FULL`, unless the syncer is still busy with earlier batches: it would
+    /// then only sync beside it, so the batch is handed to it like a larger one. A larger one commits without waiting
+    /// for the disk and is synced here if nothing else waits to be written, or on the syncer's thread while the next
+    /// batch is written.
+    ///
+    /// - Parameter tree: the log's tree as the last batch left it, if that batch committed; see ``write(_:syncLater:tree:)``.
+    private func commit(_ batch: [Waiter], tree: inout MerkleFrontier?) {
+        let callers = AppendReplies(batch.lazy.compactMap(\.reply))
+        let deferredSync = walSync.flatMap { callers.count > 1 || (callers.count == 1 && $0.isBusy) ? $0 : nil }
         do {
             if let failure = walSync?.failure { throw failure }
             if let changed = files.first(where: { !$0.isUnchanged() }) {
                 throw StoreError("the database file \(changed.path) was removed or replaced")
             }
-            try write(batch.flatMap(\.entries), syncLater: deferredSync != nil)
+            try write(batch.flatMap(\.entries), syncLater: deferredSync != nil, tree: &tree)
         } catch {
-            for caller in callers { caller.resume(throwing: error) }
+            answer(callers, with: .failure(error))
             return
         }
         if let deferredSync {
             let moreWaiting = state.withLock { !$0.queue.isEmpty }
             if moreWaiting { deferredSync.submit(callers) } else { deferredSync.syncHere(callers) }
         } else {
-            for caller in callers { caller.resume() }
+            answer(callers, with: .success(()))
         }
     }
 
-    private func write(_ entries: [LogAppender.Pending], syncLater: Bool) throws {
-        try writer.writeWithoutTransaction { db in
-            guard syncLater else {
-                return try db.inTransaction(.immediate) {
-                    try LogAppender.append(db, entries)
-                    return .commit
+    /// Answers a batch whose result is known, after the batches before it that still wait for a sync.
+    private func answer(_ callers: AppendReplies, with result: Result<Void, any Error>) {
+        if let walSync { walSync.answer(callers, with: result) } else { callers.deliver(result) }
+    }
+
+    /// Appends `entries` in one transaction. `tree` is the log's tree after the last committed batch, reused while
+    /// the log's size shows that no one else appended since (the CLI appends its admin records); it becomes the tree
+    /// with these entries once they are committed, and nil if they are not.
+    private func write(_ entries: [LogAppender.Pending], syncLater: Bool, tree: inout MerkleFrontier?) throws {
+        let known = tree
+        tree = nil
+        tree = try writer.writeWithoutTransaction { db in
+            func appendInTransaction() throws -> MerkleFrontier {
+                try Self.inImmediateTransaction(db) {
+                    try LogAppender.append(db, entries, to: LogAppender.frontier(db, reusing: known))
                 }
             }
+            guard syncLater else { return try appendInTransaction() }
             // Only this transaction skips SQLite's own sync; every other write on the connection stays FULL.
             try db.cachedStatement(sql: "PRAGMA synchronous = NORMAL").execute()
-            let committed = Result {
-                try db.inTransaction(.immediate) {
-                    try LogAppender.append(db, entries)
-                    return .commit
-                }
-            }
+            let committed = Result { try appendInTransaction() }
             try db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute()
-            try committed.get()
+            return try committed.get()
+        }
+    }
+
+    /// Runs `body` in an IMMEDIATE transaction that commits if it returns and rolls back if it throws, through cached
+    /// statements: GRDB's `inTransaction` prepares BEGIN and COMMIT anew for every batch.
+    private static func inImmediateTransaction<T>(_ db: Database, _ body: () throws -> T) throws -> T {
+        try db.cachedStatement(sql: "BEGIN IMMEDIATE").execute()
+        do {
+            let result = try body()
+            try db.cachedStatement(sql: "COMMIT").execute()
+            return result
+        } catch {
+            if db.isInsideTransaction { try? db.cachedStatement(sql: "ROLLBACK").execute() }
+            throw error
         }
     }
 

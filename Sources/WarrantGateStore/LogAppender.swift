@@ -3,16 +3,16 @@ import GRDB
 import GRDBSQLite
 import WarrantGateCore
 
-/// Appends entries to the log and to its Merkle tree, in the caller's transaction.
+/// Appends entries to the log and to its Merkle tree, in the caller's transaction, and derives the tree from what is
+/// stored.
 ///
 /// Every writer — the gateway's group commit and the CLI's admin records — goes through here, so sequence numbers
-/// stay contiguous and every entry is a leaf of the one tree. The tree's right edge is kept in `tree_state`; each
-/// append costs O(log n) and never rescans history.
-///
-/// Interior nodes are stored from level ``storedLevel`` up (one row per 16 entries rather than one per entry, which
-/// was a large share of the group commit's work); a lower node is recomputed from its at most eight leaf hashes.
+/// stay contiguous and every entry is a leaf of the one tree. A row's `leaf_hash` is its leaf; interior nodes are
+/// stored from level ``storedLevel`` up (one row per 256 entries), and a lower node is hashed up from its at most 128
+/// leaves. The tree's right edge (its frontier) is not stored: it is derived from the stored nodes and the last
+/// leaves, and the gateway's writer keeps it between batches while the log's size shows that no one else appended.
 enum LogAppender {
-    static let storedLevel = 4
+    static let storedLevel = 8
 
     /// An entry ready to append, its leaf hash computed by whoever makes it rather than in the critical section.
     struct Pending: Sendable {
@@ -44,12 +44,18 @@ enum LogAppender {
             + repeatElement("(?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", "))
     }
 
+    /// Appends entries to the log as it is now.
     static func append(_ db: Database, _ entries: [Pending]) throws {
-        guard !entries.isEmpty else { return }
-        var frontier = try loadFrontier(db)
+        _ = try append(db, entries, to: frontier(db, reusing: nil))
+    }
+
+    /// Appends entries to the log whose tree is `frontier` (from ``frontier(_:reusing:)`` in this transaction), and
+    /// returns the tree with them.
+    static func append(_ db: Database, _ entries: [Pending], to frontier: MerkleFrontier) throws -> MerkleFrontier {
+        var frontier = frontier
+        guard !entries.isEmpty else { return frontier }
         // Cached statements, bound directly: this loop is the group commit's critical section.
         let inserts = try insertSQL.map { try (rows: $0.rows, statement: BoundInsert(db, sql: $0.sql)) }
-        let insertNode = try BoundInsert(db, sql: "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)")
         var start = entries.startIndex
         while start < entries.endIndex {
             let (rows, insert) = inserts.first { $0.rows <= entries.endIndex - start }!
@@ -63,6 +69,7 @@ enum LogAppender {
                 try insert.bind(first + 5, utf8: entry.entry)
                 try insert.bind(first + 6, blob: leaf)
                 for node in frontier.append(leaf: leaf) where node.level >= storedLevel {
+                    let insertNode = try BoundInsert(db, sql: "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)")
                     try insertNode.bind(1, Int64(node.level))
                     try insertNode.bind(2, Int64(node.index))
                     try insertNode.bind(3, blob: node.hash)
@@ -72,14 +79,23 @@ enum LogAppender {
             try insert.run()
             start += rows
         }
-        try db.cachedStatement(sql: "UPDATE tree_state SET frontier = ? WHERE id = 1").execute(arguments: [Data(frontier.encoded)])
+        return frontier
     }
 
-    static func loadFrontier(_ db: Database) throws -> MerkleFrontier {
-        guard let data = try Data.fetchOne(db.cachedStatement(sql: "SELECT frontier FROM tree_state WHERE id = 1")),
-              let frontier = MerkleFrontier(encoded: Array(data))
-        else { throw StoreError("the log's tree state is missing or damaged: run `warrant-gate log verify`") }
-        return frontier
+    /// How many entries the log has had, archived ones included.
+    static func size(_ db: Database) throws -> UInt64 {
+        let statement = try db.cachedStatement(sql: """
+            SELECT coalesce((SELECT max(seq) FROM log), (SELECT archived_through FROM archive_state WHERE id = 1))
+            """)
+        return UInt64(try Int64.fetchOne(statement) ?? 0)
+    }
+
+    /// The tree's right edge now: `cached` if it is still the log's size (the log is append-only, so a tree of the
+    /// same size is the same tree), else derived from the stored nodes and leaves.
+    static func frontier(_ db: Database, reusing cached: MerkleFrontier?) throws -> MerkleFrontier {
+        let size = try size(db)
+        if let cached, cached.size == size { return cached }
+        return try frontier(db, size: size)
     }
 
     /// The hash of the complete subtree at (level, index), read from the stored leaves and nodes.

@@ -269,11 +269,13 @@ public struct LogExporter: Sendable {
 
     /// The SQL that reads the matching decisions, each with its outcome, in `seq` order.
     ///
-    /// Without a time range the log is read in its own order: the `+` keeps SQLite from choosing the kind/time index
-    /// for `kind`, which would then sort every entry of the log again to put it back in `seq` order (2–3× slower for a
-    /// whole log). A time range reads through that index, and only the range is sorted.
+    /// Without a time range the log is read in its own order: the `+` keeps SQLite from reading `kind` through the
+    /// time index (a skip-scan, once the database has been analysed), which would then sort every entry of the log
+    /// again to put it back in `seq` order. A time range reads through that index, named because without statistics
+    /// SQLite would rather read the whole log in order than sort the range.
     static func query(_ filter: ExportFilter) -> (sql: String, arguments: [String]) {
-        var conditions = [filter.from == nil && filter.until == nil ? "+d.kind = 'decision'" : "d.kind = 'decision'"]
+        let ranged = filter.from != nil || filter.until != nil
+        var conditions = [ranged ? "d.kind = 'decision'" : "+d.kind = 'decision'"]
         var bounds: [String] = []
         if let from = filter.from {
             conditions.append("d.time >= ?")
@@ -285,7 +287,7 @@ public struct LogExporter: Sendable {
         }
         let sql = """
             SELECT d.seq AS seq, d.entry AS decision, o.entry AS outcome
-            FROM log d LEFT JOIN log o ON o.decision_id = d.decision_id AND o.kind = 'outcome'
+            FROM log d \(ranged ? "INDEXED BY log_time_kind " : "")LEFT JOIN log o ON o.decision_id = d.decision_id AND o.kind = 'outcome'
             WHERE \(conditions.joined(separator: " AND "))
             ORDER BY d.seq
             """

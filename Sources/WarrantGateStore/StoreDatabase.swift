@@ -40,8 +40,8 @@ public enum StoreDatabase {
                 let mode = try Int.fetchOne(db, sql: "PRAGMA synchronous")
                 guard mode == 2 else { throw StoreError("SQLite refused synchronous = FULL") }
                 // Checkpoint every 4,096 WAL pages (16 MB) rather than SQLite's 1,000: the log's hot pages (the
-                // right edges of its indexes, the tree state) are rewritten by every commit, and a checkpoint copies
-                // only their last version, so fewer, larger checkpoints copy less.
+                // right edges of its table and indexes) are rewritten by every commit, and a checkpoint copies only
+                // their last version, so fewer, larger checkpoints copy less.
                 try db.execute(sql: "PRAGMA wal_autocheckpoint = 4096")
             }
             try migrator.migrate(pool)
@@ -194,6 +194,16 @@ public enum StoreDatabase {
         }
         migrator.registerMigration("v2: log kind check without an IN list") { db in
             try LogKindCheck.rewrite(db)
+        }
+        // The tree's right edge is derived from the stored nodes and leaves (see LogAppender), not kept up to date in
+        // a row that every commit rewrote.
+        migrator.registerMigration("v3: the tree's frontier is derived") { db in
+            try db.execute(sql: "DROP TABLE tree_state")
+        }
+        // One growing edge instead of two: under (kind, time), decisions and outcomes each grew the index at a place
+        // of their own, and a commit rewrote the leaves around both. Building the new index reads the log once.
+        migrator.registerMigration("v4: the log's time index leads with time") { db in
+            try db.execute(sql: "DROP INDEX log_kind_time; CREATE INDEX log_time_kind ON log(time, kind)")
         }
         return migrator
     }

@@ -2,20 +2,32 @@ import Foundation
 import Glibc
 import Synchronization
 
-/// Makes committed transactions durable by syncing the database's write-ahead log.
+/// Makes committed transactions durable by syncing the database's write-ahead log, and answers the log's callers in
+/// the order their batches were committed.
 ///
 /// The decision log commits each batch with `synchronous = NORMAL` — SQLite appends the batch's frames to the WAL
 /// without waiting for the disk — and then either syncs at once on its own thread (``syncHere(_:)``, when no other
 /// batch is waiting to be written) or hands the batch's callers to this syncer's thread (``submit(_:)``) and goes on
-/// writing the next batch. Either way a caller is resumed only after an `fdatasync` of the WAL that began after its
+/// writing the next batch. Either way a caller is answered only after an `fdatasync` of the WAL that began after its
 /// commit has returned, which is the guarantee `synchronous = FULL` gives. (A frame that leaves the WAL before the
-/// sync does so by a checkpoint, which SQLite syncs at `NORMAL` too.)
+/// sync does so by a checkpoint, which SQLite syncs at `NORMAL` too.) Batches whose answer is already known (a lone
+/// caller's, committed with `FULL`, or a failed one) go through ``answer(_:with:)``. No batch's callers are answered
+/// before those of a batch handed over earlier.
 ///
 /// A failed sync fails its callers and every later one: after `fdatasync` reports an error, the kernel may have
 /// dropped the dirty pages, so no later success would prove them written.
 final class WALSync: Sendable {
+    /// Callers handed over by the writer, not answered yet.
+    private struct Handover {
+        var callers: AppendReplies
+        /// The answer when it is already known; nil when it is the outcome of the next sync.
+        let known: Result<Void, any Error>?
+    }
+
     private struct State {
-        var waiting: [CheckedContinuation<Void, any Error>] = []
+        var waiting: [Handover] = []
+        /// The syncer holds handovers it has not answered yet.
+        var answering = false
         var sleeping = false
         var closed = false
         var failure: StoreError?
@@ -37,70 +49,108 @@ final class WALSync: Sendable {
         writerFile.withLock { $0.close() }
     }
 
+    /// Whether callers handed over earlier are not answered yet.
+    var isBusy: Bool { state.withLock { !$0.waiting.isEmpty || $0.answering } }
+
     /// Why the log can no longer be made durable, once a sync has failed.
     var failure: StoreError? { state.withLock { $0.failure } }
 
-    /// Resumes `callers` after a sync that starts after this call, or fails them if it fails.
-    func submit(_ callers: [CheckedContinuation<Void, any Error>]) {
+    /// Answers `callers` after a sync that starts after this call, or fails them if it fails. The callers of
+    /// batches submitted before one sync are answered together: one `execute` per executor.
+    func submit(_ callers: AppendReplies) {
         guard !callers.isEmpty else { return }
-        let (failure, wakeSyncer) = state.withLock { state -> (StoreError?, Bool) in
-            if let failure = state.failure { return (failure, false) }
-            state.waiting.append(contentsOf: callers)
-            defer { state.sleeping = false }
-            return (nil, state.sleeping)
+        let handover = Handover(callers: callers, known: nil)
+        let failure = state.withLock { state -> StoreError? in
+            if let failure = state.failure { return failure }
+            enqueue(handover, in: &state)
+            return nil
         }
-        if let failure { for caller in callers { caller.resume(throwing: failure) } }
-        if wakeSyncer { wake.signal() }
+        if let failure { callers.deliver(.failure(failure)) }
     }
 
-    /// Syncs on the calling thread (the log's writer), then resumes `callers`, or fails them if the sync fails.
-    func syncHere(_ callers: [CheckedContinuation<Void, any Error>]) {
+    /// Syncs on the calling thread (the log's writer), then answers `callers`, or fails them if the sync fails. If
+    /// earlier callers still wait for the syncer, these are queued behind them instead.
+    func syncHere(_ callers: AppendReplies) {
+        let handover = Handover(callers: callers, known: nil)
+        guard !callers.isEmpty, !queuedBehindEarlier(handover) else { return }
         do {
             if let failure { throw failure }
             try writerFile.withLock { try $0.sync() }
-            for caller in callers { caller.resume() }
+            callers.deliver(.success(()))
         } catch {
-            fail(callers, with: error)
+            fail([handover], with: error)
         }
     }
 
-    /// Syncs until ``close()`` is called and every submitted caller is resumed. Run on one dedicated thread.
+    /// Answers `callers` with a result already known, once every caller handed over before them is answered.
+    func answer(_ callers: AppendReplies, with result: Result<Void, any Error>) {
+        guard !callers.isEmpty, !queuedBehindEarlier(Handover(callers: callers, known: result)) else { return }
+        callers.deliver(result)
+    }
+
+    /// Queues `handover` if callers handed over earlier are not answered yet; false if there are none, and the writer
+    /// answers it itself. Only the writer hands over, so none can be handed over meanwhile.
+    private func queuedBehindEarlier(_ handover: Handover) -> Bool {
+        state.withLock { state in
+            guard !state.waiting.isEmpty || state.answering else { return false }
+            enqueue(handover, in: &state)
+            return true
+        }
+    }
+
+    /// Queues `handover` for the syncer, merged into the handover before it when both wait for the same sync.
+    private func enqueue(_ handover: Handover, in state: inout State) {
+        if handover.known == nil, let last = state.waiting.indices.last, state.waiting[last].known == nil {
+            state.waiting[last].callers.add(handover.callers)
+        } else {
+            state.waiting.append(handover)
+        }
+        if state.sleeping {
+            state.sleeping = false
+            wake.signal()
+        }
+    }
+
+    /// Syncs until ``close()`` is called and every handed-over caller is answered. Run on one dedicated thread.
     func syncUntilClosed() {
         var wal = WALFile(path: walPath)
         defer { wal.close() }
         while true {
-            let (callers, finished) = state.withLock { state -> ([CheckedContinuation<Void, any Error>], Bool) in
-                let callers = state.waiting
+            let (handovers, finished) = state.withLock { state -> ([Handover], Bool) in
+                let handovers = state.waiting
                 state.waiting.removeAll(keepingCapacity: true)
-                state.sleeping = callers.isEmpty && !state.closed
-                return (callers, callers.isEmpty && state.closed)
+                state.answering = !handovers.isEmpty
+                state.sleeping = handovers.isEmpty && !state.closed
+                return (handovers, handovers.isEmpty && state.closed)
             }
             if finished { return }
-            if callers.isEmpty {
+            if handovers.isEmpty {
                 wake.wait()
                 continue
             }
             do {
-                try wal.sync()
-                for caller in callers { caller.resume() }
+                if handovers.contains(where: { $0.known == nil }) { try wal.sync() }
+                for handover in handovers { handover.callers.deliver(handover.known ?? .success(())) }
             } catch {
-                fail(callers, with: error)
+                fail(handovers, with: error)
             }
+            state.withLock { $0.answering = false }
         }
     }
 
-    /// Records the failure for good and fails `callers` and everyone still waiting for a sync.
-    private func fail(_ callers: [CheckedContinuation<Void, any Error>], with error: any Error) {
+    /// Records the failure for good and fails the callers that waited for a sync, here and still queued; callers
+    /// whose answer was known get it.
+    private func fail(_ handovers: [Handover], with error: any Error) {
         let failure = (error as? StoreError) ?? StoreError("cannot sync \(walPath): \(error)")
         let stranded = state.withLock { state in
             state.failure = state.failure ?? failure
             defer { state.waiting.removeAll() }
             return state.waiting
         }
-        for caller in callers + stranded { caller.resume(throwing: failure) }
+        for handover in handovers + stranded { handover.callers.deliver(handover.known ?? .failure(failure)) }
     }
 
-    /// Stops once the submitted callers are resumed.
+    /// Stops once the handed-over callers are answered.
     func close() {
         let wakeSyncer = state.withLock { state -> Bool in
             state.closed = true

@@ -83,7 +83,90 @@ struct DecisionLogTests {
             frontier.append(leaf: entry.leaf)
         }
         #expect(try database.pool.read { try LogAppender.root($0, size: UInt64(entries.count)) } == frontier.root)
-        #expect(try database.pool.read { try LogAppender.loadFrontier($0) } == frontier)
+        #expect(try database.pool.read { try LogAppender.frontier($0, reusing: nil) } == frontier)
+    }
+
+    @Test("the tree's right edge is derived from the stored nodes and leaves at every size; nodes are stored from level 8 up; proofs hold")
+    func derivedTree() throws {
+        let database = try TemporaryDatabase()
+        var expected = MerkleFrontier()
+        var leaves: [Merkle.Hash] = []
+        for count in [1, 2, 5, 120, 130, 3, 255, 1, 300] {
+            let entries = (0..<count).map { LogAppender.Pending(decision("t-\(leaves.count + $0)")) }
+            try database.pool.write { db in try LogAppender.append(db, entries) }
+            for entry in entries {
+                expected.append(leaf: entry.leaf)
+                leaves.append(entry.leaf)
+            }
+            #expect(try database.pool.read { try LogAppender.frontier($0, reusing: nil) } == expected)
+        }
+        // 817 entries: three complete subtrees of 256 and one of 512.
+        let nodes = try database.pool.read { db in try Row.fetchAll(db, sql: "SELECT level, idx FROM merkle_nodes ORDER BY level, idx") }
+        #expect(nodes.map { [$0["level"] as Int, $0["idx"] as Int] } == [[8, 0], [8, 1], [8, 2], [9, 0]])
+        try database.pool.read { db in
+            for index in [0, 1, 255, 256, 511, 600, 816] {
+                let proof = try Merkle.inclusionProof(index: UInt64(index), size: expected.size) { level, index in
+                    try LogAppender.subtree(db, level: level, index: index)
+                }
+                #expect(Merkle.rootFromInclusionProof(leaf: leaves[index], index: UInt64(index), size: expected.size, proof: proof) == expected.root)
+            }
+        }
+    }
+
+    @Test("entries another connection appends between the writer's batches (the CLI's admin records) join the same tree")
+    func otherAppenderBetweenBatches() async throws {
+        let database = try TemporaryDatabase()
+        let cli = try StoreDatabase.openPool(path: database.path)
+        let log = DecisionLog(writer: database.pool, path: database.path)
+        let writer = Task { await log.run() }
+        for round in 0..<3 {
+            try await log.append([decision("gateway-\(round)")])
+            try await cli.write { db in try LogAppender.append(db, [LogAppender.Pending(decision("cli-\(round)"))]) }
+        }
+        try await log.append([decision("gateway-last")])
+        log.close()
+        await writer.value
+        let key = LogSigningKey(name: "test/log")
+        try Checkpointer(writer: database.pool, key: key, origin: key.name).sign()
+        let ids = try await database.pool.read { db in try String.fetchAll(db, sql: "SELECT decision_id FROM log ORDER BY seq") }
+        #expect(ids == ["gateway-0", "cli-0", "gateway-1", "cli-1", "gateway-2", "cli-2", "gateway-last"])
+        let report = try LogVerifier(key: key.verifier).verify(database: database.pool, against: nil)
+        #expect(report.ok, "\(report.problems)")
+    }
+
+    @Test("a database from before the derived tree (tree state and nodes from level 4 kept) is upgraded: its tree and proofs hold, appends continue it")
+    func derivedTreeUpgrade() throws {
+        let previous = "v2: log kind check without an IN list"
+        let old = try TemporaryDatabase(migratedUpTo: previous)
+        let before = (0..<300).map { LogAppender.Pending(decision("old-\($0)")) }
+        var expected = MerkleFrontier()
+        try old.pool.write { db in
+            // As the previous release wrote them: each entry, the nodes it completes from level 4 up, the frontier.
+            for (index, entry) in before.enumerated() {
+                try db.execute(
+                    sql: "INSERT INTO log (seq, kind, time, decision_id, entry, leaf_hash) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [index + 1, entry.kind, entry.time, entry.decisionId, String(decoding: entry.entry, as: UTF8.self), Data(entry.leaf)]
+                )
+                for node in expected.append(leaf: entry.leaf) where node.level >= 4 {
+                    try db.execute(sql: "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)", arguments: [node.level, Int64(node.index), Data(node.hash)])
+                }
+            }
+            var frontier = withUnsafeBytes(of: expected.size.bigEndian, Array.init)
+            for subtree in expected.subtrees { frontier += [UInt8(subtree.level)] + subtree.hash }
+            try db.execute(sql: "UPDATE tree_state SET frontier = ? WHERE id = 1", arguments: [Data(frontier)])
+        }
+        let pool = try StoreDatabase.openPool(path: old.path)
+        let tables = try pool.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_schema WHERE type = 'table'") }
+        #expect(!tables.contains("tree_state"))
+        #expect(try pool.read { try LogAppender.frontier($0, reusing: nil) } == expected)
+        let after = (0..<3).map { LogAppender.Pending(decision("new-\($0)")) }
+        try pool.write { db in try LogAppender.append(db, after) }
+        for entry in after { expected.append(leaf: entry.leaf) }
+        try pool.read { db in
+            #expect(try LogAppender.root(db, size: expected.size) == expected.root)
+            let proof = try Merkle.inclusionProof(index: 100, size: expected.size) { try LogAppender.subtree(db, level: $0, index: $1) }
+            #expect(Merkle.rootFromInclusionProof(leaf: before[100].leaf, index: 100, size: expected.size, proof: proof) == expected.root)
+        }
     }
 
     @Test("the kind check refuses other kinds without building a temporary table for every row inserted")
@@ -178,8 +261,9 @@ struct DecisionLogTests {
         try await log.append([decision("kept")])
         log.close()
         await writer.value
-        let ids = try await database.pool.read { db in try String.fetchAll(db, sql: "SELECT decision_id FROM log") }
-        #expect(ids == ["kept"])
+        let rows = try await database.pool.read { db in try Row.fetchAll(db, sql: "SELECT seq, decision_id FROM log") }
+        // The failed batch left no trace in the tree either: the next entry is seq 1.
+        #expect(rows.map { "\($0["seq"] as Int64) \($0["decision_id"] as String)" } == ["1 kept"])
     }
 
     @Test("without a file to sync, each batch commits with synchronous = FULL")
@@ -275,19 +359,105 @@ struct DecisionLogTests {
         let sync = WALSync(databasePath: database.path)
         let syncer = Thread { sync.syncUntilClosed() }
         syncer.start()
-        try await withCheckedThrowingContinuation { sync.submit([$0]) }
-        try await withCheckedThrowingContinuation { sync.syncHere([$0]) }
+        try await withCheckedThrowingContinuation { sync.submit(AppendReplies([.resume($0)])) }
+        try await withCheckedThrowingContinuation { sync.syncHere(AppendReplies([.resume($0)])) }
 
         let wal = database.path + "-wal", kept = database.path + "-wal.kept"
         try FileManager.default.linkItem(atPath: wal, toPath: kept)
         try FileManager.default.removeItem(atPath: wal)
-        await #expect(throws: StoreError.self) { try await withCheckedThrowingContinuation { sync.syncHere([$0]) } }
+        await #expect(throws: StoreError.self) { try await withCheckedThrowingContinuation { sync.syncHere(AppendReplies([.resume($0)])) } }
         // The very same file is back at its path, yet a log whose sync once failed stays failed.
         try FileManager.default.linkItem(atPath: kept, toPath: wal)
-        await #expect(throws: StoreError.self) { try await withCheckedThrowingContinuation { sync.submit([$0]) } }
-        await #expect(throws: StoreError.self) { try await withCheckedThrowingContinuation { sync.syncHere([$0]) } }
+        await #expect(throws: StoreError.self) { try await withCheckedThrowingContinuation { sync.submit(AppendReplies([.resume($0)])) } }
+        await #expect(throws: StoreError.self) { try await withCheckedThrowingContinuation { sync.syncHere(AppendReplies([.resume($0)])) } }
         #expect(sync.failure != nil)
         sync.close()
+    }
+
+    @Test("completions run on their executors once the rows are readable: in order per executor, one execute per executor and batch", .timeLimit(.minutes(1)))
+    func completionsOnExecutors() async throws {
+        let database = try TemporaryDatabase()
+        let commits = CommitCounter()
+        database.pool.add(transactionObserver: commits)
+        let log = DecisionLog(writer: database.pool, path: database.path)
+        let executors = (0..<4).map { CountingExecutor(label: "executor-\($0)") }
+        let completions = CompletionRecorder(database: database)
+
+        // Submitted before the writer starts, the first round is one batch.
+        for (index, executor) in executors.enumerated() {
+            for sequence in 0..<5 { completions.append(decision("first-\(index)-\(sequence)"), to: log, on: executor, index: index) }
+        }
+        let writer = Task { await log.run() }
+        await completions.wait()
+        #expect(executors.map(\.executeCount) == [1, 1, 1, 1])
+
+        // Then from every executor at once, while batches are being written and synced.
+        await withTaskGroup(of: Void.self) { group in
+            for (index, executor) in executors.enumerated() {
+                group.addTask {
+                    for sequence in 0..<200 {
+                        completions.append(decision("next-\(index)-\(sequence)"), to: log, on: executor, index: index)
+                        if sequence % 10 == 0 { await Task.yield() }
+                    }
+                }
+            }
+        }
+        await completions.wait()
+        log.close()
+        await writer.value
+
+        for index in executors.indices {
+            let answered = completions.answered(by: index)
+            let submitted = (0..<5).map { "first-\(index)-\($0)" } + (0..<200).map { "next-\(index)-\($0)" }
+            #expect(answered.map(\.decisionId) == submitted)
+            #expect(answered.allSatisfy { $0.succeeded && $0.readable })
+        }
+        // Every commit answers an executor at most once (a sync that covers several commits, once for them all).
+        #expect(executors.allSatisfy { $0.executeCount <= commits.count })
+        #expect(executors.contains { $0.executeCount < 205 })
+    }
+
+    @Test("a failed commit calls each completion with the error, on its executor")
+    func completionOfFailedCommit() async throws {
+        let database = try TemporaryDatabase()
+        let log = DecisionLog(writer: database.pool, path: database.path)
+        try await database.pool.write { db in
+            try db.execute(sql: "CREATE TRIGGER broken BEFORE INSERT ON log BEGIN SELECT RAISE(FAIL, 'disk I/O error (simulated)'); END")
+        }
+        let executor = CountingExecutor(label: "failing")
+        let completions = CompletionRecorder(database: database)
+        completions.append(decision("lost-1"), to: log, on: executor, index: 0)
+        completions.append(decision("lost-2"), to: log, on: executor, index: 0)
+        let writer = Task { await log.run() }
+        await completions.wait()
+        log.close()
+        await writer.value
+        #expect(completions.answered(by: 0).map(\.succeeded) == [false, false])
+        #expect(executor.executeCount == 1)
+    }
+
+    @Test("callers of batches synced together are answered together: one execute per executor, in order")
+    func deferredSyncGroupsByExecutor() async throws {
+        let database = try TemporaryDatabase()
+        let sync = WALSync(databasePath: database.path)
+        let executor = CountingExecutor(label: "synced")
+        let order = Mutex<[Int]>([])
+        let answered = DispatchGroup()
+        for batch in 0..<3 {
+            let replies = (0..<2).map { index in
+                answered.enter()
+                return AppendReply.complete(on: executor) { result in
+                    if case .success = result { order.withLock { $0.append(batch * 2 + index) } }
+                    answered.leave()
+                }
+            }
+            sync.submit(AppendReplies(replies))
+        }
+        Thread { sync.syncUntilClosed() }.start()
+        await withCheckedContinuation { done in answered.notify(queue: .global()) { done.resume() } }
+        sync.close()
+        #expect(order.withLock { $0 } == Array(0..<6))
+        #expect(executor.executeCount == 1)
     }
 
     @Test("canonical encoding is stable and escapes what JSON needs")
@@ -301,14 +471,70 @@ struct DecisionLogTests {
     }
 }
 
-/// Counts the transactions that append to the log (each ends by updating the tree's state).
+/// Counts the transactions that append to the log.
 private final class CommitCounter: TransactionObserver, Sendable {
     private let commits = Mutex(0)
 
     var count: Int { commits.withLock { $0 } }
 
-    func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool { eventKind.tableName == "tree_state" }
+    func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool { eventKind.tableName == "log" }
     func databaseDidChange(with event: DatabaseEvent) {}
     func databaseDidCommit(_ db: Database) { commits.withLock { $0 += 1 } }
     func databaseDidRollback(_ db: Database) {}
+}
+
+/// Runs completions on a serial queue of its own and counts the `execute` calls.
+private final class CountingExecutor: LogCompletionExecutor {
+    private let queue: DispatchQueue
+    private let executes = Mutex(0)
+
+    init(label: String) {
+        queue = DispatchQueue(label: label)
+    }
+
+    var executeCount: Int { executes.withLock { $0 } }
+
+    func execute(_ work: @escaping @Sendable () -> Void) {
+        executes.withLock { $0 += 1 }
+        queue.async(execute: work)
+    }
+}
+
+/// Appends with completions and records, per executor, how each was answered and whether its row was readable then.
+private final class CompletionRecorder: Sendable {
+    struct Answer {
+        let decisionId: String
+        let succeeded: Bool
+        let readable: Bool
+    }
+
+    private let pool: DatabasePool
+    private let answers = Mutex<[Int: [Answer]]>([:])
+    private let outstanding = DispatchGroup()
+
+    init(database: TemporaryDatabase) {
+        pool = database.pool
+    }
+
+    func append(_ entry: LogEntry, to log: DecisionLog, on executor: CountingExecutor, index: Int) {
+        outstanding.enter()
+        let pool = self.pool
+        log.append([entry], on: executor) { [self] result in
+            let readable = (try? pool.read { db in
+                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM log WHERE decision_id = ?)", arguments: [entry.decisionId])
+            }) ?? false
+            let answer = Answer(decisionId: entry.decisionId ?? "", succeeded: (try? result.get()) != nil, readable: readable)
+            answers.withLock { $0[index, default: []].append(answer) }
+            outstanding.leave()
+        }
+    }
+
+    /// Returns once every append so far is answered.
+    func wait() async {
+        await withCheckedContinuation { done in outstanding.notify(queue: .global()) { done.resume() } }
+    }
+
+    func answered(by index: Int) -> [Answer] {
+        answers.withLock { $0[index] ?? [] }
+    }
 }

@@ -112,7 +112,7 @@ struct LogExporterTests {
         let whole = try plan(ExportFilter())
         #expect(whole.contains("SCAN d") && !whole.contains("TEMP B-TREE"), "\(whole)")
         let range = ExportFilter(from: Timestamp.parse("2026-11-25T08:00:00.000Z"), until: Timestamp.parse("2026-11-25T11:00:00.000Z"))
-        #expect(try plan(range).contains("log_kind_time"))
+        #expect(try plan(range).contains("log_time_kind"))
 
         for filter in [ExportFilter(), range] {
             var ids: [String] = []

@@ -53,7 +53,6 @@ struct TamperEvidenceTests {
             nodes["0:\(index)"] = leaf
             for node in frontier.append(leaf: leaf) { nodes["\(node.level):\(node.index)"] = node.hash }
             #expect(frontier.root == reference(leaves[...index]))
-            #expect(MerkleFrontier(encoded: frontier.encoded) == frontier)
         }
         for size in [1, 2, 3, 8, 13, 37] {
             for index in 0..<size {
@@ -160,17 +159,21 @@ struct TamperEvidenceTests {
         #expect(try verify(real, against: offsite).ok)
     }
 
-    @Test("the signer refuses a checkpoint inconsistent with the previous one")
-    func noInconsistentCheckpoint() async throws {
+    @Test("the signer refuses a checkpoint inconsistent with the previous one: an edited leaf hash, or an edited stored node", arguments: [
+        (entries: 20, edit: "UPDATE log SET leaf_hash = zeroblob(32) WHERE seq = 3", trigger: "log_is_append_only_update"),
+        // 260 entries: the root over the first 256 is the stored node at level 8.
+        (entries: 260, edit: "UPDATE merkle_nodes SET hash = zeroblob(32) WHERE level = 8 AND idx = 0", trigger: "merkle_nodes_append_only_update"),
+    ])
+    func noInconsistentCheckpoint(entries: Int, edit: String, trigger: String) async throws {
         let database = try TemporaryDatabase()
-        // 20 entries: the checkpoint's root depends on the stored node over the first 16 (level 4).
-        try await buildLog(database, count: 20, checkpointEvery: 20, key: key)
+        try await buildLog(database, count: entries, checkpointEvery: entries, key: key)
         try await database.pool.write { db in
-            try db.execute(sql: "DROP TRIGGER merkle_nodes_append_only_update")
-            try db.execute(sql: "UPDATE merkle_nodes SET hash = zeroblob(32) WHERE level = 4 AND idx = 0")
+            try db.execute(sql: "DROP TRIGGER \(trigger)")
+            try db.execute(sql: edit)
         }
         let checkpointer = Checkpointer(writer: database.pool, key: key, origin: key.name)
         #expect(throws: StoreError.self) { try checkpointer.sign(always: true) }
+        #expect(!(try verify(database)).ok)
     }
 
     @Test("an inclusion proof verifies with no database; a forged one does not")

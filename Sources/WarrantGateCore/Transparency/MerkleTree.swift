@@ -132,27 +132,6 @@ public struct MerkleFrontier: Sendable, Equatable {
         for subtree in subtrees.dropLast().reversed() { hash = Merkle.nodeHash(subtree.hash, hash) }
         return hash
     }
-
-    /// Serialised as size (8 bytes, big-endian) then, per subtree, level (1 byte) and hash (32 bytes).
-    public var encoded: [UInt8] {
-        var bytes = withUnsafeBytes(of: size.bigEndian, Array.init)
-        for subtree in subtrees {
-            bytes.append(UInt8(subtree.level))
-            bytes.append(contentsOf: subtree.hash)
-        }
-        return bytes
-    }
-
-    public init?(encoded bytes: [UInt8]) {
-        guard bytes.count >= 8, (bytes.count - 8) % 33 == 0 else { return nil }
-        size = bytes[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
-        var offset = 8
-        while offset < bytes.count {
-            subtrees.append((Int(bytes[offset]), Array(bytes[(offset + 1)..<(offset + 33)])))
-            offset += 33
-        }
-        guard UInt64(subtrees.reduce(0) { $0 + (1 << $1.level) }) == size else { return nil }
-    }
 }
 
 /// Hashing without the generic `DataProtocol` path (region iteration, a sequence copy of the digest): these run
