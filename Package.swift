@@ -58,23 +58,24 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
-        // The gateway: mutual TLS, the request pipeline, the upstream proxy, the admin listener.
+        // The gateway: the NIO data plane (mutual TLS, the request pipeline, the upstream pools), the admin listener
+        // (Hummingbird) and the off-path fact lookup (AsyncHTTPClient).
         .target(
             name: "WarrantGateServer",
             dependencies: [
                 "WarrantGateCore",
                 "WarrantGateStore",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdCore", package: "hummingbird"),
-                .product(name: "HummingbirdTLS", package: "hummingbird"),
-                .product(name: "HummingbirdHTTP2", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
-                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -110,20 +111,9 @@ let package = Package(
             dependencies: ["WarrantGateCore", "WarrantGateStore"],
             path: "Benchmarks/WarrantGateBenchmarks"
         ),
-        // The framework floor for scripts/bench-vs-nginx: a bare mutual-TLS pass-through proxy on the same stack.
-        .executableTarget(
-            name: "warrant-gate-floor",
-            dependencies: [
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdCore", package: "hummingbird"),
-                .product(name: "HummingbirdTLS", package: "hummingbird"),
-                .product(name: "HummingbirdHTTP2", package: "hummingbird"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "Benchmarks/FrameworkFloor"
-        ),
+        // The framework floor for scripts/bench-vs-nginx: the gateway's own listener and upstream pools passing
+        // requests through, deciding and logging nothing.
+        .executableTarget(name: "warrant-gate-floor", dependencies: ["WarrantGateServer"], path: "Benchmarks/FrameworkFloor"),
         .testTarget(name: "WarrantGateCoreTests", dependencies: ["WarrantGateCore", "WarrantGateDevPKI"]),
         .testTarget(name: "WarrantGateStoreTests", dependencies: ["WarrantGateStore"]),
         .testTarget(

@@ -1,17 +1,15 @@
 import AsyncHTTPClient
 import Foundation
 import Hummingbird
-import HummingbirdCore
-import HummingbirdHTTP2
-import HummingbirdTLS
 import Logging
 import NIOCore
 import ServiceLifecycle
 import WarrantGateCore
 import WarrantGateStore
 
-/// A gateway assembled from its configuration: the TLS listener, the decision log writer, the registry refresher,
-/// the admin listener and the upstream client, run together as one service group.
+/// A gateway assembled from its configuration: the TLS listener (``GatewayListener``) with its upstream pools, the
+/// decision log writer, the registry refresher, the admin listener and the fact-lookup client, run together as one
+/// service group.
 public final class Gateway: Sendable {
     public let configuration: GatewayConfiguration
     public let state: GatewayState
@@ -20,6 +18,7 @@ public final class Gateway: Sendable {
     let log: DecisionLog
     let metrics: GatewayMetrics
     let client: HTTPClient
+    let upstreams: Upstreams
     let identity: ServerIdentity
     let verifier: ClientCertificateVerifier
     let logger: Logger
@@ -59,15 +58,14 @@ public final class Gateway: Sendable {
         if configuration.acceptLegacyClientCertificates {
             logger.warning("tls.legacy-client-certificates is on: client certificates unfit for a TLS client (CA leaves, no clientAuth) are accepted")
         }
+        self.upstreams = try Upstreams(urls: configuration.upstreams, limits: configuration.limits)
+        // The fact lookup is off the request path (its answers are cached); AsyncHTTPClient serves it.
         var clientConfiguration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
-            timeout: .init(connect: configuration.limits.upstreamConnectTimeout.timeAmount, read: configuration.limits.upstreamReadTimeout.timeAmount),
-            // AsyncHTTPClient's default of 8 connections per host would queue every request beyond the eighth.
-            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.limits.upstreamConnections)
+            timeout: .init(connect: configuration.limits.upstreamConnectTimeout.timeAmount, read: configuration.limits.upstreamReadTimeout.timeAmount)
         )
         clientConfiguration.decompression = .disabled
         clientConfiguration.httpVersion = .http1Only
-        // The gateway does not export traces; without this, every upstream call builds a span and its attributes.
         clientConfiguration.tracing.tracer = nil
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     }
@@ -75,42 +73,19 @@ public final class Gateway: Sendable {
     /// Builds the services. Run them with ``run()`` or in a `ServiceGroup` of your own.
     public func services() throws -> [any Service] {
         let limits = configuration.limits
-        let proxy = UpstreamProxy(client: client, upstreams: configuration.upstreams, limits: limits, log: log, metrics: metrics, logger: logger, now: now)
-        let responder = GatewayResponder(
-            state: state, log: log, proxy: proxy, verifier: verifier, limits: limits, metrics: metrics,
+        let environment = GatewayEnvironment(
+            state: state, log: log, verifier: verifier, limits: limits, metrics: metrics,
             concurrency: AgencyConcurrency(limit: limits.maxInFlightPerAgency),
             factLookup: FactLookupClient(client: client, upstreams: configuration.upstreams, timeout: limits.upstreamResponseTimeout),
-            logger: logger, now: now
+            upstreams: upstreams, logger: logger, now: now
         )
-        let onListening = self.onListening
-        // NIO's own decoder limits sit above the gateway's, so that oversized heads reach the pipeline and are
-        // refused with a logged 431 rather than a silent connection reset.
-        let http1 = HTTP1Channel.Configuration(
-            additionalChannelHandlers: [
-                RequestHeadDeadline(timeout: limits.headerReadTimeout.timeAmount), RequestBodyGuard(timeout: limits.bodyReadTimeout.timeAmount),
-            ],
-            idleTimeout: limits.idleTimeout.timeAmount,
-            httpDecoderConfiguration: .init(
-                maxHeaderFieldSize: 4 * limits.maxHeaderBytes, maxHeaderListSize: 4 * limits.maxHeaderBytes,
-                maxHeaderFieldCount: 4 * limits.maxHeaderCount
-            )
-        )
-        let gateway = Application(
-            responder: responder,
-            server: try .http2Upgrade(
-                tlsChannelConfiguration: GatewayTLS.channelConfiguration(identity: identity, verifier: verifier),
-                configuration: .init(idleTimeout: limits.idleTimeout, streamConfiguration: http1)
-            ),
-            configuration: .init(
-                address: .hostname(configuration.host, port: configuration.port), serverName: nil,
-                availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)
-            ),
-            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
-            logger: logger
+        let gateway = GatewayListener(
+            host: configuration.host, port: configuration.port, tls: try GatewayTLS.serverContext(identity: identity), verifier: verifier,
+            limits: limits, handlers: environment, onListening: onListening
         )
         // A service group stops its services in reverse order: the listeners drain first, then the upstream
-        // client shuts down, then the log writer writes whatever the drained requests queued, and last the
-        // checkpoint service signs the final checkpoint.
+        // connections and the fact-lookup client close, then the log writer writes whatever the drained requests
+        // queued, and last the checkpoint service signs the final checkpoint.
         var services: [any Service] = []
         let keyFiles = configuration.logSigningKeyPath.map(LogKeyFiles.init(privatePath:)) ?? LogKeyFiles(databasePath: configuration.databasePath)
         if keyFiles.exists {
@@ -125,7 +100,7 @@ public final class Gateway: Sendable {
         }
         services += [
             LogWriterService(log: log),
-            ClientShutdownService(client: client),
+            ClientShutdownService(client: client, upstreams: upstreams),
             RegistryRefresher(registry: registry, state: state, interval: .milliseconds(250), logger: logger, now: now),
             Reloader(gateway: self, interval: .seconds(1)),
             gateway,
@@ -180,6 +155,7 @@ struct LogWriterService: Service {
 /// Shuts the upstream client down when the group stops.
 struct ClientShutdownService: Service {
     let client: HTTPClient
+    let upstreams: Upstreams
 
     func run() async throws {
         try? await gracefulShutdown()

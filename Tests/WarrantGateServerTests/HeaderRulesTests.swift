@@ -1,4 +1,3 @@
-import HTTPTypes
 import NIOHTTP1
 import Testing
 @testable import WarrantGateServer
@@ -27,13 +26,10 @@ struct HeaderRulesTests {
 
     @Test("forwarded requests and returned responses lose hop-by-hop, nominated and spoofable headers")
     func filtering() {
-        var request = HTTPFields()
-        request[.connection] = "close, X-Internal"
-        request[HTTPField.Name("X-Internal")!] = "1"
-        request[HTTPField.Name("X-Forwarded-For")!] = "10.0.0.1"
-        request[HTTPField.Name("Gateway-Agency")!] = "fbi"
-        request[.transferEncoding] = "chunked"
-        request[.accept] = "application/json"
+        let request: HTTPHeaders = [
+            "Connection": "close, X-Internal", "X-Internal": "1", "X-Forwarded-For": "10.0.0.1", "Gateway-Agency": "fbi",
+            "Transfer-Encoding": "chunked", "Accept": "application/json",
+        ]
         let forwarded = HeaderRules.forwardable(request)
         #expect(forwarded.map(\.name) == ["Accept"])
 
@@ -42,7 +38,7 @@ struct HeaderRulesTests {
             "Decision-Id": "forged", "Content-Type": "application/json", "ETag": "\"1\"",
         ]
         let returned = HeaderRules.returnable(response, bodyUnmodified: true)
-        #expect(returned.map(\.name.canonicalName) == ["content-type"])
+        #expect(returned.map { $0.name.lowercased() } == ["content-type"])
     }
 
     @Test("response headers reach the client only from the allow-list; Content-Encoding only with an unmodified body")
@@ -52,10 +48,10 @@ struct HeaderRulesTests {
             "Date": "Tue, 01 Dec 2026 20:00:00 GMT", "Vary": "Accept", "Retry-After": "5", "X-Citizenship": "undocumented",
             "Set-Cookie": "a=b", "Location": "/elsewhere", "Link": "</x>", "Content-Range": "bytes 0-1/2", "X-Alien-Number": "A-201",
         ]
-        #expect(HeaderRules.returnable(response, bodyUnmodified: true).map(\.name.canonicalName) == [
+        #expect(HeaderRules.returnable(response, bodyUnmodified: true).map { $0.name.lowercased() } == [
             "content-type", "content-encoding", "cache-control", "expires", "date", "vary", "retry-after",
         ])
-        #expect(HeaderRules.returnable(response, bodyUnmodified: false).map(\.name.canonicalName) == [
+        #expect(HeaderRules.returnable(response, bodyUnmodified: false).map { $0.name.lowercased() } == [
             "content-type", "cache-control", "expires", "date", "vary", "retry-after",
         ])
     }

@@ -10,6 +10,8 @@ public enum GatewayReason: String, Sendable, CaseIterable {
     case noClientCertificate = "no_client_certificate"
     case ambiguousPath = "ambiguous_path"
     case badHeader = "bad_header"
+    /// The HTTP parser refused the request: malformed framing or headers, before any stage could read it.
+    case badRequest = "bad_request"
     case uriTooLong = "uri_too_long"
     case headersTooLarge = "headers_too_large"
     case agencyConcurrencyLimit = "agency_concurrency_limit"
@@ -38,6 +40,8 @@ public enum GatewayReason: String, Sendable, CaseIterable {
     case upstreamTimeout = "upstream_timeout"
     case upstreamUnredactable = "upstream_unredactable"
     case gatewayError = "gateway_error"
+    /// An outcome only: the client closed its connection or stream before the answer was complete.
+    case clientClosed = "client_closed"
 }
 
 /// The HTTP status and the words a client sees for each reason code.
@@ -66,6 +70,7 @@ public enum ReasonCatalog {
         case .certificateUntrusted: Entry(status: 403, title: "Forbidden", detail: "The client certificate is no longer trusted by the gateway's client CA bundle, or is unfit for a TLS client.")
         case .noClientCertificate: Entry(status: 403, title: "Forbidden", detail: "No verified client certificate was presented.")
         case .ambiguousPath: Entry(status: 400, title: "Bad Request", detail: "The request target is ambiguous and was refused.")
+        case .badRequest: Entry(status: 400, title: "Bad Request", detail: "The request is not well-formed HTTP.")
         case .badHeader: Entry(status: 400, title: "Bad Request", detail: "A request header is malformed, duplicated or not allowed.")
         case .uriTooLong: Entry(status: 414, title: "URI Too Long", detail: "The request target is longer than the gateway accepts.")
         case .headersTooLarge: Entry(status: 431, title: "Request Header Fields Too Large", detail: "The request has more, or larger, header fields than the gateway accepts.")
@@ -95,6 +100,7 @@ public enum ReasonCatalog {
         case .upstreamTimeout: Entry(status: 504, title: "Gateway Timeout", detail: "The upstream system did not answer in time.")
         case .upstreamUnredactable: Entry(status: 502, title: "Bad Gateway", detail: "The upstream response could not be redacted, so it was withheld.")
         case .gatewayError: Entry(status: 500, title: "Internal Server Error", detail: "The gateway could not complete the request.")
+        case .clientClosed: Entry(status: 499, title: "Client Closed Request", detail: "The client closed the connection before the answer was complete.")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import WarrantGateCore
 
 /// Everything `warrant-gate serve` needs, read from one YAML file. Every key is documented in the README.
@@ -27,8 +28,14 @@ public struct GatewayConfiguration: Sendable {
         public var maxHeaderCount = 100
         /// Largest total size of request header names and values (larger: 431).
         public var maxHeaderBytes = 16 * 1024
-        /// Most connections open at once; further ones wait in the accept queue.
+        /// Most set-up connections (TLS handshake done, client certificate verified) open at once; a connection
+        /// that sets up beyond this is closed.
         public var maxConnections = 4096
+        /// Most connections still setting up at once; a new one beyond this evicts the oldest still setting up.
+        public var maxConnectionsSettingUp = 1024
+        /// A connection must finish its TLS handshake (and, for HTTP/2, the client's preface and SETTINGS
+        /// acknowledgement) this long after it opens, or it is closed.
+        public var handshakeTimeout: Duration = .seconds(10)
         /// Most requests in flight at once for one agency (more: 429).
         public var maxInFlightPerAgency = 256
         /// A connection must deliver a complete request head this long after it opens or after its previous answer.
@@ -157,6 +164,7 @@ public struct GatewayConfiguration: Sendable {
                 in: [
                     "inspect-body-bytes", "forward-body-bytes", "body-read-timeout-ms", "redact-body-bytes", "upstream-connect-timeout-ms", "upstream-response-timeout-ms",
                     "upstream-read-timeout-ms", "upstream-connections", "max-uri-bytes", "max-header-count", "max-header-bytes", "max-connections",
+                    "max-connections-setting-up", "handshake-timeout-ms",
                     "max-in-flight-per-agency", "header-read-timeout-ms", "idle-timeout-ms", "database-busy-timeout-ms",
                 ],
                 what: "limits"
@@ -179,6 +187,8 @@ public struct GatewayConfiguration: Sendable {
             if let value = try positive("max-header-count") { configuration.limits.maxHeaderCount = value }
             if let value = try positive("max-header-bytes") { configuration.limits.maxHeaderBytes = value }
             if let value = try positive("max-connections") { configuration.limits.maxConnections = value }
+            if let value = try positive("max-connections-setting-up") { configuration.limits.maxConnectionsSettingUp = value }
+            if let value = try positive("handshake-timeout-ms") { configuration.limits.handshakeTimeout = .milliseconds(value) }
             if let value = try positive("max-in-flight-per-agency") { configuration.limits.maxInFlightPerAgency = value }
             if let value = try positive("header-read-timeout-ms") { configuration.limits.headerReadTimeout = .milliseconds(value) }
             if let value = try positive("idle-timeout-ms") { configuration.limits.idleTimeout = .milliseconds(value) }
@@ -202,5 +212,12 @@ extension GatewayConfiguration {
             roots: try ClientCertificateVerifier.loadRoots(path: clientCAPath), revokedSPKIs: revokedSPKIs, revokedSerials: revokedSerials,
             requireClientUsage: !acceptLegacyClientCertificates
         )
+    }
+}
+
+extension Duration {
+    /// The same span as a NIO `TimeAmount`.
+    var timeAmount: TimeAmount {
+        .nanoseconds(components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000)
     }
 }

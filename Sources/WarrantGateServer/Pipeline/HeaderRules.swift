@@ -1,10 +1,7 @@
-import HTTPTypes
 import NIOHTTP1
 
 /// Which request and response headers pass the gateway, and which it sets itself.
 enum HeaderRules {
-    static let warrantReference = HTTPField.Name("Warrant-Reference")!
-    static let decisionId = HTTPField.Name("Decision-Id")!
     static let gatewayAgency = "Gateway-Agency"
     static let gatewayCategory = "Gateway-Agency-Category"
     static let gatewayWarrant = "Gateway-Warrant"
@@ -68,15 +65,14 @@ enum HeaderRules {
     }
 
     /// Checks a request's headers; returns a short reason when they must be refused.
-    static func violation(in fields: HTTPFields) -> String? {
+    static func violation(in headers: HTTPHeaders) -> String? {
         var warrantCount = 0
         var hostCount = 0
         var hasContentLength = false
         var hasTransferEncoding = false
-        for field in fields {
-            let name = field.name.canonicalName
+        for (rawName, value) in headers {
+            let name = asciiLowercased(rawName[...].utf8)
             if name.utf8.contains(UInt8(ascii: "_")) { return "header names with underscores are refused" }
-            let value = field.value
             if value.utf8.contains(where: { $0 == 0 || $0 == 0x0a || $0 == 0x0d }) { return "a header value contains CR, LF or NUL" }
             switch name {
             case "warrant-reference":
@@ -96,39 +92,38 @@ enum HeaderRules {
             }
         }
         if warrantCount > 1 { return "Warrant-Reference is given more than once" }
-        // The first Host becomes the request's authority and leaves the field list, so any Host still here is a
-        // second one (HTTP/1.1) or one beside :authority (HTTP/2).
-        if hostCount > 0 { return "Host is given more than once" }
+        // HTTP/2's :authority arrives as a Host field, so a Host beside it is a second one too.
+        if hostCount > 1 { return "Host is given more than once" }
         if hasContentLength && hasTransferEncoding { return "both Content-Length and Transfer-Encoding are present" }
         return nil
     }
 
     /// The end-to-end request headers to forward upstream, before the gateway adds its own.
-    static func forwardable(_ fields: HTTPFields) -> HTTPHeaders {
-        let nominated = connectionNominated(fields[values: .connection])
-        var headers = HTTPHeaders()
-        for field in fields {
-            let name = field.name.canonicalName
+    static func forwardable(_ headers: HTTPHeaders) -> HTTPHeaders {
+        let nominated = connectionNominated(headers["connection"])
+        var forwarded = HTTPHeaders()
+        forwarded.reserveCapacity(headers.count + 6)
+        for (rawName, value) in headers {
+            let name = asciiLowercased(rawName[...].utf8)
             if isHopByHop(name) || nominated.contains(name) || isSpoofable(name) { continue }
-            headers.add(name: field.name.rawName, value: field.value)
+            forwarded.add(name: rawName, value: value)
         }
-        return headers
+        return forwarded
     }
 
     /// The upstream's response headers that reach the client: an allow-list, so nothing the records system says
     /// in a header (immigration status in a custom header, say) passes by default. `Content-Encoding` passes only
-    /// with a body passed on unmodified; the proxy sets `Content-Length` itself, from the body it sends.
-    static func returnable(_ headers: HTTPHeaders, bodyUnmodified: Bool) -> HTTPFields {
-        var fields = HTTPFields()
-        for (name, value) in headers {
-            guard let fieldName = HTTPField.Name(name) else { continue }
-            switch fieldName.canonicalName {
+    /// with a body passed on unmodified; the gateway sets `Content-Length` itself, from the body it sends.
+    static func returnable(_ headers: HTTPHeaders, bodyUnmodified: Bool) -> HTTPHeaders {
+        var returned = HTTPHeaders()
+        for (rawName, value) in headers {
+            switch asciiLowercased(rawName[...].utf8) {
             case "content-type", "cache-control", "expires", "date", "vary", "retry-after": break
             case "content-encoding" where bodyUnmodified: break
             default: continue
             }
-            fields.append(HTTPField(name: fieldName, value: value))
+            returned.add(name: rawName, value: value)
         }
-        return fields
+        return returned
     }
 }

@@ -1,25 +1,28 @@
-import Hummingbird
 import NIOCore
+import NIOHTTP1
 import WarrantGateCore
 
-/// RFC 9457 problem details for refusals and gateway errors. Internal error text never goes into one.
-enum Problem {
-    static func response(reason: String, decisionId: String, detail: String? = nil, status: Int? = nil) -> Response {
+/// An RFC 9457 problem document for a refusal or a gateway error. Internal error text never goes into one.
+struct Problem {
+    let status: Int
+    let headers: HTTPHeaders
+    let body: ByteBuffer
+
+    init(reason: String, decisionId: String, detail: String? = nil) {
         let entry = ReasonCatalog.entry(for: reason)
-        let code = status ?? entry.status
         var json = CanonicalJSON()
         json.field("type", "urn:warrant-gate:problem:\(reason)")
         json.field("title", entry.title)
-        json.field("status", code)
+        json.field("status", entry.status)
         json.field("detail", detail ?? entry.detail)
         json.field("reason", reason)
         json.field("decisionId", decisionId)
-        var body = json.finished()
-        body.append(UInt8(ascii: "\n"))
-        var headers = HTTPFields()
-        headers[.contentType] = "application/problem+json"
-        headers[HeaderRules.decisionId] = decisionId
-        headers[.cacheControl] = "no-store"
-        return Response(status: .init(code: code), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        var bytes = json.finished()
+        bytes.append(UInt8(ascii: "\n"))
+        status = entry.status
+        headers = [
+            "Content-Type": "application/problem+json", "Decision-Id": decisionId, "Cache-Control": "no-store",
+        ]
+        body = ByteBuffer(bytes: bytes)
     }
 }

@@ -1,7 +1,5 @@
-import HTTPTypes
 import NIOCore
 import NIOHTTP1
-import NIOHTTPTypes
 
 /// Ends a connection, or over HTTP/2 the request's stream, whose request body was not received in full.
 ///
@@ -13,30 +11,26 @@ import NIOHTTPTypes
 /// - a body that has not arrived in full `timeout` after its head ends the connection (HTTP/2: the stream) at once,
 ///   which fails the one request reading it.
 final class RequestBodyGuard: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
 
     private let timeout: TimeAmount
-    private var isHTTP2Stream = false
+    private let isHTTP2Stream: Bool
     private var requestHeads = 0
     private var requestEnds = 0
     private var responseEnds = 0
     private var closeAfterResponse = false
     private var deadline: Scheduled<Void>?
 
-    init(timeout: TimeAmount) {
+    init(timeout: TimeAmount, isHTTP2Stream: Bool) {
         self.timeout = timeout
+        self.isHTTP2Stream = isHTTP2Stream
     }
 
     /// Whether the request now being answered (responses go in request order) has been received in full.
     private var answeredRequestIsComplete: Bool { requestEnds > responseEnds }
-
-    /// An HTTP/1.1 connection encodes its own responses; an HTTP/2 stream's are framed by its parent connection.
-    func handlerAdded(context: ChannelHandlerContext) {
-        isHTTP2Stream = (try? context.pipeline.syncOperations.handler(type: HTTPResponseEncoder.self)) == nil
-    }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         deadline?.cancel()
@@ -70,14 +64,14 @@ final class RequestBodyGuard: ChannelDuplexHandler, RemovableChannelHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
         case .head(var head) where !isHTTP2Stream:
-            if head.status.kind == .informational { break }
+            if head.status.code < 200 { break }
             if !answeredRequestIsComplete {
-                head.headerFields[.connection] = "close"
+                head.headers.replaceOrAdd(name: "connection", value: "close")
                 closeAfterResponse = true
                 context.write(wrapOutboundOut(.head(head)), promise: promise)
                 return
             }
-            if head.headerFields[.connection]?.lowercased() == "close" { closeAfterResponse = true }
+            if head.headers["connection"].contains(where: { $0.lowercased() == "close" }) { closeAfterResponse = true }
         case .head, .body:
             break
         case .end:

@@ -24,13 +24,23 @@ final class FactLookupClient: Sendable {
         self.timeout = timeout
     }
 
-    func facts(subject: String, lookup: FactLookup) async throws -> [String: String] {
-        guard let base = upstreams[lookup.upstream] else { throw FactLookupError("no upstream named \(lookup.upstream)") }
-        // Cached by the whole URL: a reloaded policy that asks another records system is not answered from the
-        // one it asked before.
-        let url = base + lookup.path.replacingOccurrences(of: "{subject}", with: CanonicalTarget.encode(subject))
+    /// The facts about `subject` while the cache holds them; nil when they must be looked up.
+    func cachedFacts(subject: String, lookup: FactLookup) -> [String: String]? {
+        guard let url = url(subject: subject, lookup: lookup) else { return nil }
         let now = ContinuousClock.now
-        if let hit = cache.withLock({ $0[url] }), hit.expires > now { return hit.facts }
+        return cache.withLock { $0[url] }.flatMap { $0.expires > now ? $0.facts : nil }
+    }
+
+    /// Cached by the whole URL: a reloaded policy that asks another records system is not answered from the one it
+    /// asked before.
+    private func url(subject: String, lookup: FactLookup) -> String? {
+        upstreams[lookup.upstream].map { $0 + lookup.path.replacingOccurrences(of: "{subject}", with: CanonicalTarget.encode(subject)) }
+    }
+
+    func facts(subject: String, lookup: FactLookup) async throws -> [String: String] {
+        guard let url = url(subject: subject, lookup: lookup) else { throw FactLookupError("no upstream named \(lookup.upstream)") }
+        if let hit = cachedFacts(subject: subject, lookup: lookup) { return hit }
+        let now = ContinuousClock.now
         var request = HTTPClientRequest(url: url)
         request.method = .GET
         request.headers.add(name: "Accept", value: "application/json")

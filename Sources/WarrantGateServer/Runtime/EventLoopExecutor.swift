@@ -18,34 +18,3 @@ enum BlockingWork {
         try await NIOThreadPool.singleton.runIfActive(work)
     }
 }
-
-/// A task executor that runs jobs on one event loop, so that a request's stages, its log wait and its upstream
-/// exchange all resume on the loop of the connection they answer.
-///
-/// NIO's global-executor hook runs each job as if on the loop's serial executor; every call into a nonisolated
-/// async function then switches back to the generic executor through the loop's task queue. A job run with a task
-/// executor preference runs on the generic executor already, so those calls stay on the thread without a switch,
-/// and continuations resumed from other threads (the log writer) come back to this loop, not to whichever is next.
-final class EventLoopTaskExecutor: TaskExecutor {
-    private let loop: any EventLoop
-
-    private init(_ loop: any EventLoop) {
-        self.loop = loop
-    }
-
-    func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        let executor = asUnownedTaskExecutor()
-        loop.execute { job.runSynchronously(on: executor) }
-    }
-
-    /// One executor per loop of the shared group, made once.
-    private static let shared: [ObjectIdentifier: EventLoopTaskExecutor] = Dictionary(
-        uniqueKeysWithValues: MultiThreadedEventLoopGroup.singleton.makeIterator().map { (ObjectIdentifier($0), EventLoopTaskExecutor($0)) }
-    )
-
-    /// The executor for `loop`.
-    static func of(_ loop: any EventLoop) -> EventLoopTaskExecutor {
-        shared[ObjectIdentifier(loop)] ?? EventLoopTaskExecutor(loop)
-    }
-}

@@ -63,7 +63,7 @@ public final class GatewayState: Sendable {
         /// Identifications made with this directory, and only with it: a request that began before a reload
         /// fills the cache of the state it read, never the new one, so a revocation takes effect for every later
         /// request however the two interleave.
-        private let identities = IdentityCache()
+        let identities = IdentityCache()
 
         /// The certificate and the agency it identifies, by this state's directory.
         func identify(der: [UInt8]) throws -> (ClientCertificate, Identification) {

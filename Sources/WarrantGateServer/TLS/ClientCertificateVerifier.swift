@@ -70,8 +70,9 @@ public final class ClientCertificateVerifier: Sendable {
     }
 
     /// When a validated chain's result may be reused: from the leaf's start of validity until a minute after the
-    /// validation, and never past the leaf's expiry.
-    private struct Validation {
+    /// validation, and never past the leaf's expiry, under the trust of one generation.
+    struct Validation: Sendable {
+        let generation: Int
         let from: Date
         let until: Date
 
@@ -105,6 +106,24 @@ public final class ClientCertificateVerifier: Sendable {
         return .failed
     }
 
+    /// Whether a presented chain's leaf validated recently under the trust in force, so that its handshake needs no
+    /// validation. The chain's intermediates were remembered when it validated.
+    func remembersValid(_ presented: [NIOSSLCertificate]) -> Bool {
+        guard let leafDER = try? presented.first?.toDERBytes() else { return false }
+        return rememberedValidation(CertificateBytes(der: leafDER)) != nil
+    }
+
+    /// The validation of `key`'s chain that covers the time now under the trust in force, if one is remembered.
+    func rememberedValidation(_ key: CertificateBytes) -> Validation? {
+        let time = now()
+        return state.withLock { $0.validated[key] }.flatMap { $0.covers(time) ? $0 : nil }
+    }
+
+    /// Whether `validation` still holds: made under the trust in force, and covering the time now.
+    func holds(_ validation: Validation) -> Bool {
+        validation.generation == state.withLock(\.generation) && validation.covers(now())
+    }
+
     /// Why a presented chain is refused at the handshake, or nil if it is acceptable.
     func refusal(_ presented: [NIOSSLCertificate]) async -> CertificateRefusal? {
         guard !presented.isEmpty else { return CertificateRefusal(kind: .missing, description: "no client certificate") }
@@ -127,7 +146,7 @@ public final class ClientCertificateVerifier: Sendable {
         await refusal(CertificateBytes(der: leafDER))
     }
 
-    private func refusal(_ key: CertificateBytes) async -> CertificateRefusal? {
+    func refusal(_ key: CertificateBytes) async -> CertificateRefusal? {
         let (trust, generation, validation, intermediates) = state.withLock {
             ($0.trust, $0.generation, $0.validated[key], $0.intermediates[key] ?? [])
         }
@@ -156,7 +175,9 @@ public final class ClientCertificateVerifier: Sendable {
                 // The trust may have been replaced while the chain was validated: then this result is not cached.
                 guard state.generation == generation else { return }
                 if state.validated.count >= Self.capacity { state.validated.removeAll(keepingCapacity: true) }
-                state.validated[key] = Validation(from: leaf.notValidBefore, until: min(time.addingTimeInterval(60), leaf.notValidAfter))
+                state.validated[key] = Validation(
+                    generation: generation, from: leaf.notValidBefore, until: min(time.addingTimeInterval(60), leaf.notValidAfter)
+                )
             }
             return nil
         case .couldNotValidate(let failures):

@@ -1,8 +1,8 @@
-import HummingbirdHTTP2
+import NIOCore
 import NIOSSL
 
 /// The gateway's TLS posture: TLS 1.2 minimum (1.3 preferred), ECDHE with AEAD only for TLS 1.2, no renegotiation,
-/// and a client certificate required, verified by ``ClientCertificateVerifier``.
+/// HTTP/2 or HTTP/1.1 by ALPN, and a client certificate required, verified by ``ClientCertificateVerifier``.
 public enum GatewayTLS {
     /// TLS 1.2 suites allowed: forward-secret key exchange and authenticated encryption only, and one suite per
     /// server key type. swift-nio-ssl cannot make the server's cipher order win, so offering a single suite is what
@@ -11,7 +11,12 @@ public enum GatewayTLS {
         .TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, .TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
     ]
 
-    static func channelConfiguration(identity: ServerIdentity, verifier: ClientCertificateVerifier) -> HummingbirdHTTP2.TLSChannelConfiguration {
+    /// The protocols offered by ALPN, preferred first. A client that offers none speaks HTTP/1.1.
+    static let applicationProtocols = ["h2", "http/1.1"]
+
+    /// The server context every connection's TLS handler is made from. A replaced server identity reaches new
+    /// handshakes through the identity's context callback.
+    static func serverContext(identity: ServerIdentity) throws -> NIOSSLContext {
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: identity.chain.map { .certificate($0) }, privateKey: .privateKey(identity.key)
         )
@@ -24,11 +29,18 @@ public enum GatewayTLS {
         configuration.cipherSuiteValues = tls12CipherSuites
         configuration.renegotiationSupport = .none
         configuration.shutdownTimeout = .milliseconds(500)
+        configuration.applicationProtocols = applicationProtocols
         configuration.sslContextCallback = identity.contextCallback
-        return HummingbirdHTTP2.TLSChannelConfiguration(
-            tlsConfiguration: configuration,
-            customAsyncVerificationCallback: { certificates in await verifier.verify(certificates) }
-        )
+        return try NIOSSLContext(configuration: configuration)
+    }
+
+    /// The handshake's verification callback. A chain whose leaf validated recently under the trust in force is
+    /// accepted on the event loop; any other is validated in a task, off the loop, while the handshake waits.
+    static func verificationCallback(_ verifier: ClientCertificateVerifier) -> NIOSSLCustomVerificationCallback {
+        { certificates, promise in
+            if verifier.remembersValid(certificates) { return promise.succeed(.certificateVerified) }
+            promise.completeWithTask { await verifier.verify(certificates) }
+        }
     }
 }
 

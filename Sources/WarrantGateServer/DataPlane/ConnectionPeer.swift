@@ -1,0 +1,33 @@
+import WarrantGateCore
+
+/// The verified client certificate of one connection, read once when its TLS handshake completes, and what it last
+/// resolved to.
+///
+/// Used only on the connection's event loop; an HTTP/2 connection's streams share the loop and the peer. Each
+/// request still resolves the agency by the state in force and checks the chain under the trust in force and the
+/// time now: the memos below only skip work whose inputs have not changed.
+final class ConnectionPeer {
+    let certificate: CertificateBytes
+    private var identified: (cache: IdentityCache, certificate: ClientCertificate, identification: Identification)?
+    private var validation: ClientCertificateVerifier.Validation?
+
+    init(der: [UInt8]) {
+        certificate = CertificateBytes(der: der)
+    }
+
+    /// The certificate and the agency it identifies by `current`'s directory.
+    func identify(in current: GatewayState.Current) throws -> (ClientCertificate, Identification) {
+        if let identified, identified.cache === current.identities { return (identified.certificate, identified.identification) }
+        let (parsed, identification) = try current.identify(der: certificate.der)
+        identified = (current.identities, parsed, identification)
+        return (parsed, identification)
+    }
+
+    /// Whether the chain is known to validate now, under the verifier's trust in force; false means it must be
+    /// validated (again) before the request goes on.
+    func chainKnownValid(by verifier: ClientCertificateVerifier) -> Bool {
+        if let validation, verifier.holds(validation) { return true }
+        validation = verifier.rememberedValidation(certificate)
+        return validation != nil
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import WarrantGateCore
+import WarrantGateStore
+
+/// What every request handler of a gateway shares: the state in force, the decision log, the certificate verifier,
+/// the limits, the metrics and the upstreams.
+struct GatewayEnvironment: Sendable {
+    let state: GatewayState
+    let log: DecisionLog
+    let verifier: ClientCertificateVerifier
+    let limits: GatewayConfiguration.Limits
+    let metrics: GatewayMetrics
+    let concurrency: AgencyConcurrency
+    let factLookup: FactLookupClient
+    let upstreams: Upstreams
+    let logger: Logger
+    let now: @Sendable () -> Date
+
+    /// A decision record for a request that has just arrived, denied until a stage says otherwise. `path` is the
+    /// raw target, bounded, until the canonical target replaces it.
+    func openingRecord(method: String, rawTarget: String, current: GatewayState.Current) -> DecisionRecord {
+        DecisionRecord(
+            decisionId: DecisionID.make(), time: Timestamp.format(now()), component: "gateway", certificateSPKI: nil,
+            certificateSubject: nil, agency: nil, category: nil, method: method, path: Self.loggable(rawTarget), action: nil, subject: nil,
+            warrantReference: nil, effect: .deny, reason: "", rules: [], obligations: [], policy: current.policies.policy.name,
+            policyDigest: current.policies.policy.digest, status: nil
+        )
+    }
+
+    /// Fills the record's certificate and agency from the connection's peer, as far as it identifies one.
+    func identify(_ record: inout DecisionRecord, peer: ConnectionPeer?, current: GatewayState.Current) {
+        guard let peer, let (certificate, identification) = try? peer.identify(in: current) else { return }
+        record.certificateSPKI = certificate.spkiSHA256
+        record.certificateSubject = certificate.subject
+        if case .agency(let agency) = identification {
+            record.agency = agency.id
+            record.category = agency.category.rawValue
+        }
+    }
+
+    /// Records a request that the HTTP parser refused before any stage could read it, naming the connection's agency.
+    /// Nothing waits for the commit: the request is neither answered by the gateway nor forwarded.
+    func recordUnparsed(peer: ConnectionPeer?, reason: GatewayReason, detail: String) {
+        let current = state.current
+        var record = openingRecord(method: "", rawTarget: "", current: current)
+        identify(&record, peer: peer, current: current)
+        record.reason = reason.rawValue
+        record.status = ReasonCatalog.entry(for: reason).status
+        metrics.count(effect: .deny, reason: reason.rawValue)
+        logger.notice("request refused by the HTTP parser", metadata: ["agency": "\(record.agency ?? "-")", "error": "\(detail)"])
+        log.enqueue([LogEntry(kind: .decision, time: now(), decisionId: record.decisionId, canonical: record.canonical)])
+    }
+
+    /// The raw target as it may appear in the log when it could not be canonicalised: bounded in length.
+    static func loggable(_ raw: String) -> String {
+        raw.utf8.count > 2048 ? String(decoding: raw.utf8.prefix(2048), as: UTF8.self) + "…" : raw
+    }
+}
+
+/// Runs a decision-log batch's completions on an event loop: one task per loop per batch.
+final class LoopCompletionExecutor: LogCompletionExecutor, Sendable {
+    let loop: any EventLoop
+
+    private init(_ loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    func execute(_ work: @escaping @Sendable () -> Void) {
+        loop.execute(work)
+    }
+
+    /// One executor per loop of the shared group, made once.
+    private static let shared: [ObjectIdentifier: LoopCompletionExecutor] = Dictionary(
+        uniqueKeysWithValues: MultiThreadedEventLoopGroup.singleton.makeIterator().map { (ObjectIdentifier($0), LoopCompletionExecutor($0)) }
+    )
+
+    /// The executor for `loop`.
+    static func of(_ loop: any EventLoop) -> LoopCompletionExecutor {
+        shared[ObjectIdentifier(loop)] ?? LoopCompletionExecutor(loop)
+    }
+}
+
+/// The configured upstreams and one connection pool per event loop of the shared group, made on first use there.
+final class Upstreams: Sendable {
+    let endpoints: [String: UpstreamEndpoint]
+    private let pools: [ObjectIdentifier: NIOLoopBoundBox<UpstreamPool?>]
+    private let connectionsPerLoop: Int
+    private let connectTimeout: TimeAmount
+
+    init(urls: [String: String], limits: GatewayConfiguration.Limits) throws {
+        endpoints = try Dictionary(uniqueKeysWithValues: urls.map { ($0.key, try UpstreamEndpoint(name: $0.key, url: $0.value)) })
+        let loops = Array(MultiThreadedEventLoopGroup.singleton.makeIterator())
+        // The configured bound is the gateway's; each loop takes its share.
+        connectionsPerLoop = (limits.upstreamConnections + loops.count - 1) / loops.count
+        connectTimeout = limits.upstreamConnectTimeout.timeAmount
+        pools = Dictionary(uniqueKeysWithValues: loops.map { loop in
+            (ObjectIdentifier(loop), NIOLoopBoundBox.makeEmptyBox(valueType: UpstreamPool.self, eventLoop: loop))
+        })
+    }
+
+    /// The pool of `loop`, a loop of the shared group; call on that loop.
+    func pool(on loop: any EventLoop) -> UpstreamPool {
+        guard let box = pools[ObjectIdentifier(loop)] else { preconditionFailure("an event loop outside the shared group") }
+        if let pool = box.value { return pool }
+        let pool = UpstreamPool(loop: loop, limit: connectionsPerLoop, connectTimeout: connectTimeout)
+        box.value = pool
+        return pool
+    }
+
+    /// Closes every pool's idle connections; connections still in use close when their exchange ends.
+    func close() async {
+        for box in pools.values {
+            try? await box.eventLoop.submit { box.value?.close() }.get()
+        }
+    }
+}

@@ -1,0 +1,692 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+import WarrantGateCore
+import WarrantGateStore
+
+/// The gateway's request pipeline, one handler per HTTP/1.1 connection or HTTP/2 stream. Each request passes these
+/// stages, in order, on the connection's event loop:
+///
+/// 1. **identity** — the connection's verified client certificate, checked again against the trust in force and the
+///    time now (a TLS session outlives its handshake), and mapped to an agency (never a header);
+/// 2. **headers** — malformed, duplicated or smuggling-prone headers are refused;
+/// 3. **canonical target** and 4. **classify** — ``RequestStages``. A route that takes a body reads it here, whole
+///    and bounded: this is the body's only reader. Any other route refuses a declared body, unread
+///    (``RequestBodyGuard`` then ends the connection);
+/// 5. **decide** — the policy, with the warrant check, and the shadow policy beside it;
+/// 6. **commit** — the decision is committed durably; if that fails the answer is 503 and nothing is forwarded;
+/// 7. **forward** — to the route's upstream, with the canonical target, through the loop's ``UpstreamPool``;
+/// 8. **redact** — a response the decision redacts is read whole (bounded) and redacted; any other streams through;
+/// 9. **outcome** — recorded after the answer, linked to the decision.
+///
+/// Every answer carries a `Decision-Id` header; refusals are RFC 9457 problem documents. A request whose client
+/// leaves before its decision is committed is recorded as `client_closed` (or `body_incomplete`), with its agency.
+final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let environment: GatewayEnvironment
+    private let peer: ConnectionPeer?
+    private let isHTTP2: Bool
+    private var context: ChannelHandlerContext?
+    private var request: RequestInFlight?
+
+    init(environment: GatewayEnvironment, peer: ConnectionPeer?, isHTTP2: Bool) {
+        self.environment = environment
+        self.peer = peer
+        self.isHTTP2 = isHTTP2
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            guard request == nil else { return context.close(promise: nil) }
+            let current = environment.state.current
+            let request = RequestInFlight(
+                head: head, loop: context.eventLoop, current: current, keepAlive: isHTTP2 || head.isKeepAlive,
+                record: environment.openingRecord(method: head.method.rawValue, rawTarget: head.uri, current: current)
+            )
+            self.request = request
+            identify(request)
+        case .body(let chunk):
+            guard let request else { return }
+            request.receive(chunk, limit: environment.limits)
+            if request.phase == .readingBody && request.bodyOverflowed { refuse(request, StageRefusal(.bodyTooLarge)) }
+        case .end:
+            guard let request else { return }
+            request.receivedEnd = true
+            if request.phase == .readingBody { bodyComplete(request) }
+        }
+    }
+
+    // MARK: 1. Identity
+
+    private func identify(_ request: RequestInFlight) {
+        let current = request.current
+        guard let peer, let (certificate, identification) = try? peer.identify(in: current) else {
+            return refuse(request, StageRefusal(.noClientCertificate))
+        }
+        request.record.certificateSPKI = certificate.spkiSHA256
+        request.record.certificateSubject = certificate.subject
+        let agency: Agency
+        switch identification {
+        case .agency(let found): agency = found
+        case .unknown: return refuse(request, StageRefusal(.unknownAgency))
+        case .ambiguous: return refuse(request, StageRefusal(.ambiguousAgency))
+        case .revoked: return refuse(request, StageRefusal(.certificateRevoked))
+        }
+        request.agency = agency
+        request.record.agency = agency.id
+        request.record.category = agency.category.rawValue
+        if peer.chainKnownValid(by: environment.verifier) { return admit(request, agency: agency) }
+        // The chain has not been validated under the trust in force within the last minute: validate it off the
+        // loop, then come back.
+        request.phase = .validatingChain
+        let verifier = environment.verifier, key = peer.certificate, loop = request.loop
+        let bound = NIOLoopBound((self, request), eventLoop: loop)
+        Task {
+            let refusal = await verifier.refusal(key)
+            loop.execute {
+                let (handler, request) = bound.value
+                guard handler.request === request, request.phase == .validatingChain else { return }
+                if let refusal {
+                    // The client gets the catalog's words; the verifier's own, which name trust internals, go to the operator.
+                    handler.environment.logger.notice("client certificate refused on a request", metadata: ["agency": "\(agency.id)", "why": "\(refusal)"])
+                    return handler.refuse(request, StageRefusal(refusal.reason))
+                }
+                handler.admit(request, agency: agency)
+            }
+        }
+    }
+
+    // MARK: 2. Headers, then 3. canonical target and the route
+
+    private func admit(_ request: RequestInFlight, agency: Agency) {
+        guard environment.concurrency.acquire(agency.id) else { return refuse(request, StageRefusal(.agencyConcurrencyLimit)) }
+        request.holdsSlot = true
+        let head = request.head
+        let limits = environment.limits
+        if head.uri.utf8.count > limits.maxURIBytes { return refuse(request, StageRefusal(.uriTooLong)) }
+        if head.headers.count > limits.maxHeaderCount
+            || head.headers.reduce(0, { $0 + $1.name.utf8.count + $1.value.utf8.count }) > limits.maxHeaderBytes {
+            return refuse(request, StageRefusal(.headersTooLarge))
+        }
+        if let violation = HeaderRules.violation(in: head.headers) {
+            return refuse(request, StageRefusal(.badHeader, detail: violation))
+        }
+        let warrantReference = head.headers.first(name: "warrant-reference")
+        request.warrantReference = warrantReference
+        request.record.warrantReference = warrantReference.map { String($0.prefix(128)) }
+        request.declaredLength = head.headers.first(name: "content-length").flatMap(Int.init)
+        let declaresBody = (request.declaredLength ?? 0) > 0 || head.headers.contains(name: "transfer-encoding")
+
+        let match: RouteMatch
+        do {
+            let target = try RequestStages.canonicalTarget(head.uri)
+            request.record.path = target.target
+            match = try request.current.policies.stages.route(method: head.method.rawValue, target: target)
+        } catch {
+            return refuse(request, error)
+        }
+        request.match = match
+        request.record.action = match.route.action
+        guard match.route.acceptsBody else {
+            if declaresBody { return refuse(request, StageRefusal(.unexpectedBody)) }
+            return classify(request, body: nil)
+        }
+        request.bodyLimit = Classifier.needsBody(match.route) ? limits.inspectBodyBytes : limits.forwardBodyBytes
+        if let declared = request.declaredLength, declared > request.bodyLimit { return refuse(request, StageRefusal(.bodyTooLarge)) }
+        request.phase = .readingBody
+        if request.bodyOverflowed { return refuse(request, StageRefusal(.bodyTooLarge)) }
+        if request.receivedEnd { bodyComplete(request) }
+    }
+
+    /// The body a route takes has arrived whole (or ended short of its declared length).
+    private func bodyComplete(_ request: RequestInFlight) {
+        let received = request.body?.readableBytes ?? 0
+        guard request.declaredLength.map({ $0 == received }) ?? true else { return refuse(request, StageRefusal(.bodyIncomplete)) }
+        classify(request, body: request.body ?? ByteBuffer())
+    }
+
+    // MARK: 4. Classify, 5. decide
+
+    private func classify(_ request: RequestInFlight, body: ByteBuffer?) {
+        guard let match = request.match, let agency = request.agency else { return refuse(request, StageRefusal(.gatewayError)) }
+        request.phase = .deciding
+        request.forwardBody = body
+        let bytes = body.map { Array($0.readableBytesView) }
+        let stages = request.current.policies.stages
+        let input: EvaluationInput
+        do {
+            input = try stages.classify(
+                match, agency: agency, method: request.head.method.rawValue, body: bytes, warrantReference: request.warrantReference,
+                time: environment.now()
+            )
+        } catch {
+            return refuse(request, error)
+        }
+        request.record.subject = input.classification.subject
+        // Facts the policy looks up in the records system come from the lookup's cache, or from a lookup off the loop.
+        guard let lookup = request.current.policies.policy.factLookup, let subject = input.classification.subject else {
+            return decide(request, input: input, body: bytes, registry: request.current.registry)
+        }
+        if let cached = environment.factLookup.cachedFacts(subject: subject, lookup: lookup) {
+            let registry = FactOverlayRegistry(base: request.current.registry, subject: subject, lookedUp: .success(cached))
+            return decide(request, input: input, body: bytes, registry: registry)
+        }
+        let factLookup = environment.factLookup, logger = environment.logger, base = request.current.registry
+        let bound = NIOLoopBound((self, request), eventLoop: request.loop)
+        Task {
+            let facts: Result<[String: String], FactLookupError>
+            do {
+                facts = .success(try await factLookup.facts(subject: subject, lookup: lookup))
+            } catch {
+                logger.warning("fact lookup failed; rules that need facts deny", metadata: ["subject": "\(subject)", "error": "\(error)"])
+                facts = .failure(FactLookupError("\(error)"))
+            }
+            let registry = FactOverlayRegistry(base: base, subject: subject, lookedUp: facts)
+            bound.eventLoop.execute {
+                let (handler, request) = bound.value
+                guard handler.request === request, request.phase == .deciding else { return }
+                handler.decide(request, input: input, body: bytes, registry: registry)
+            }
+        }
+    }
+
+    private func decide(_ request: RequestInFlight, input: EvaluationInput, body: [UInt8]?, registry: any DocumentRegistry) {
+        let policies = request.current.policies
+        let decision = policies.stages.decide(input, registry: registry)
+        request.record.reason = decision.reason
+        request.record.rules = decision.rules
+        request.record.obligations = decision.obligations
+        var shadowEntries: [LogEntry] = []
+        if let shadow = policies.shadow, let match = request.match {
+            let candidate = shadow.decide(
+                PolicyRequest(
+                    agency: input.agency, method: input.method, target: match.target.target, body: body,
+                    warrantReference: input.warrantReference, time: input.time
+                ),
+                registry: registry
+            )
+            let agrees = candidate.effect == decision.effect && candidate.reason == decision.reason
+            environment.metrics.countShadowEvaluation(agrees: agrees)
+            if !agrees {
+                let disagreement = ShadowRecord(
+                    decisionId: request.record.decisionId, time: request.record.time, agency: input.agency.id,
+                    action: input.classification.action, liveEffect: decision.effect, liveReason: decision.reason,
+                    shadowPolicy: shadow.evaluator.policy.name, shadowDigest: shadow.evaluator.policy.digest,
+                    shadowEffect: candidate.effect, shadowReason: candidate.reason, shadowRules: candidate.rules
+                )
+                shadowEntries.append(LogEntry(kind: .shadow, time: input.time, decisionId: request.record.decisionId, canonical: disagreement.canonical))
+            }
+        }
+        guard decision.effect == .allow else {
+            return refuse(request, reason: decision.reason, detail: nil, alongside: shadowEntries)
+        }
+        request.record.effect = .allow
+        request.plan = ForwardPlan(
+            upstream: request.match?.route.upstream ?? "", warrant: decision.warrant, redactor: policies.stages.evaluator.redactor(for: decision)
+        )
+
+        // 6. Commit, durably, before anything is forwarded.
+        commit(request, extra: shadowEntries) { handler, request in
+            handler.environment.metrics.count(effect: .allow, reason: decision.reason)
+            handler.forward(request)
+        }
+    }
+
+    // MARK: 6. Commit
+
+    /// Appends the request's decision record (and `extra`) and continues on the loop once it is durable. If the
+    /// commit fails, the answer is 503 and nothing is forwarded. If the client left meanwhile, nothing is answered.
+    private func commit(_ request: RequestInFlight, extra: [LogEntry] = [], then next: @escaping (GatewayHandler, RequestInFlight) -> Void) {
+        request.phase = .committing
+        let entries = [LogEntry(kind: .decision, time: environment.now(), decisionId: request.record.decisionId, canonical: request.record.canonical)] + extra
+        let bound = NIOLoopBound((self, request, next), eventLoop: request.loop)
+        environment.log.append(entries, on: LoopCompletionExecutor.of(request.loop)) { result in
+            let (handler, request, next) = bound.value
+            guard request.phase == .committing else { return }
+            switch result {
+            case .success:
+                guard handler.request === request else {
+                    // The client left while the decision was being committed: it stands, and the outcome says why
+                    // nothing was forwarded.
+                    if request.record.effect == .allow { handler.recordOutcome(request, status: 499, error: .clientClosed) }
+                    return
+                }
+                next(handler, request)
+            case .failure(let error):
+                handler.environment.logger.error(
+                    "decision log write failed; refusing", metadata: ["decision": "\(request.record.decisionId)", "error": "\(StoreDatabase.describe(error))"]
+                )
+                handler.environment.metrics.count(effect: .deny, reason: GatewayReason.logUnavailable.rawValue)
+                guard handler.request === request else { return }
+                handler.answer(request, problemReason: GatewayReason.logUnavailable.rawValue, detail: nil)
+            }
+        }
+    }
+
+    // MARK: Refusals
+
+    private func refuse(_ request: RequestInFlight, _ refusal: StageRefusal) {
+        refuse(request, reason: refusal.reason.rawValue, detail: refusal.detail, alongside: [])
+    }
+
+    /// Records a refusal (with any shadow disagreement) and answers it once committed.
+    private func refuse(_ request: RequestInFlight, reason: String, detail: String?, alongside: [LogEntry]) {
+        request.record.effect = .deny
+        request.record.reason = reason
+        request.record.status = ReasonCatalog.entry(for: reason).status
+        commit(request, extra: alongside) { handler, request in
+            handler.environment.metrics.count(effect: .deny, reason: reason)
+            handler.answer(request, problemReason: reason, detail: detail)
+        }
+    }
+
+    // MARK: 7. Forward
+
+    private func forward(_ request: RequestInFlight) {
+        guard let plan = request.plan, let match = request.match, let endpoint = environment.upstreams.endpoints[plan.upstream],
+              let agency = request.agency
+        else { return failed(request, .gatewayError, upstreamStatus: nil) }
+        request.phase = .forwarding
+        var headers = HeaderRules.forwardable(request.head.headers)
+        if !plan.redactor.isEmpty {
+            headers.remove(name: "range")
+            headers.remove(name: "if-range")
+        }
+        headers.add(name: "Host", value: endpoint.authority)
+        headers.add(name: HeaderRules.gatewayAgency, value: agency.id)
+        headers.add(name: HeaderRules.gatewayCategory, value: agency.category.rawValue)
+        headers.add(name: HeaderRules.gatewayDecision, value: request.record.decisionId)
+        if let warrant = plan.warrant { headers.add(name: HeaderRules.gatewayWarrant, value: warrant) }
+        if let body = request.forwardBody { headers.add(name: "Content-Length", value: String(body.readableBytes)) }
+        let head = HTTPRequestHead(version: .http1_1, method: request.head.method, uri: endpoint.pathPrefix + match.target.target, headers: headers)
+
+        armExchangeDeadline(request, at: .now() + environment.limits.upstreamResponseTimeout.timeAmount)
+        let pool = environment.upstreams.pool(on: request.loop)
+        request.lease = pool.lease(endpoint) { [self] result in
+            guard self.request === request, request.phase == .forwarding else {
+                if case .success(let connection) = result { pool.release(connection) }
+                return
+            }
+            request.lease = nil
+            switch result {
+            case .success(let connection):
+                request.upstream = connection
+                connection.send(head, body: request.forwardBody, to: self)
+            case .failure(let error):
+                upstreamGaveUp(request, Self.isTimeout(error) ? .upstreamTimeout : .upstreamUnavailable)
+            }
+        }
+    }
+
+    func upstreamHead(_ head: HTTPResponseHead) {
+        guard let request, let plan = request.plan else { return }
+        request.upstreamStatus = Int(head.status.code)
+        // The read deadline may fall before the response deadline the timer waits for.
+        request.deadline?.cancel()
+        armExchangeDeadline(request, at: .now() + environment.limits.upstreamReadTimeout.timeAmount)
+        let bodyless = request.head.method == .HEAD || Self.hasNoBody(head)
+        if plan.redactor.isEmpty || bodyless {
+            var headers = HeaderRules.returnable(head.headers, bodyUnmodified: true)
+            if let length = head.headers.first(name: "content-length") { headers.add(name: "Content-Length", value: length) }
+            request.streaming = true
+            writeHead(request, status: head.status, headers: headers, knownLength: bodyless || headers.contains(name: "content-length"))
+            return
+        }
+        // A fragment of a document cannot be redacted as a document: one value alone can be valid JSON.
+        if head.status.code == 206 { return upstreamGaveUp(request, .upstreamUnredactable) }
+        let length = head.headers.first(name: "content-length").flatMap(Int.init)
+        if let length, length > environment.limits.redactBodyBytes { return upstreamGaveUp(request, .upstreamUnredactable) }
+        request.responseStatus = head.status
+        request.responseHeaders = HeaderRules.returnable(head.headers, bodyUnmodified: false)
+        request.collected = []
+        request.collected?.reserveCapacity(length ?? 0)
+    }
+
+    func upstreamBody(_ chunk: ByteBuffer) {
+        guard let request, let context else { return }
+        request.exchangeDue = .now() + environment.limits.upstreamReadTimeout.timeAmount
+        if request.streaming {
+            request.bytesSent += chunk.readableBytes
+            if request.head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(chunk))), promise: nil) }
+            return
+        }
+        guard chunk.readableBytes <= environment.limits.redactBodyBytes - (request.collected?.count ?? 0) else {
+            return upstreamGaveUp(request, .upstreamUnredactable)
+        }
+        request.collected?.append(contentsOf: chunk.readableBytesView)
+    }
+
+    /// Back-pressure: the next upstream read waits until the client's connection takes more.
+    func upstreamReadComplete() {
+        guard let request, let context, let upstream = request.upstream else { return }
+        if request.streaming { context.flush() }
+        if context.channel.isWritable { upstream.read() } else { request.awaitingWritable = true }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, let request, request.awaitingWritable {
+            request.awaitingWritable = false
+            request.upstream?.read()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func upstreamEnd() {
+        guard let request, let context else { return }
+        request.deadline?.cancel()
+        if let upstream = request.upstream {
+            request.upstream = nil
+            environment.upstreams.pool(on: request.loop).release(upstream)
+        }
+        // The request is finished before its last part is written: writing it may close the connection at once.
+        if request.streaming {
+            recordOutcome(request, status: request.sentStatus, error: nil)
+            finish(request)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            return
+        }
+        // 8. Redact.
+        guard let plan = request.plan, let status = request.responseStatus, var headers = request.responseHeaders else { return }
+        let collected = request.collected ?? []
+        var output = context.channel.allocator.buffer(capacity: collected.count)
+        var removed = 0
+        if !collected.isEmpty {
+            do {
+                removed = try plan.redactor.redact(collected) { output.writeBytes($0) }
+            } catch {
+                return failed(request, .upstreamUnredactable, upstreamStatus: request.upstreamStatus)
+            }
+        }
+        headers.replaceOrAdd(name: "Content-Length", value: String(output.readableBytes))
+        request.redactedFields = removed
+        request.bytesSent = output.readableBytes
+        writeHead(request, status: status, headers: headers, knownLength: true)
+        context.write(wrapOutboundOut(.body(.byteBuffer(output))), promise: nil)
+        recordOutcome(request, status: Int(status.code), error: nil)
+        finish(request)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    func upstreamFailed(_ error: any Error) {
+        guard let request else { return }
+        request.upstream = nil
+        upstreamGaveUp(request, Self.isTimeout(error) ? .upstreamTimeout : .upstreamUnavailable)
+    }
+
+    /// The exchange failed: before the answer began, the client gets a problem document; after, the answer is cut
+    /// off (HTTP/1.1 closes the connection, HTTP/2 resets the stream), since a partial body must not pass for a whole one.
+    private func upstreamGaveUp(_ request: RequestInFlight, _ reason: GatewayReason) {
+        request.lease?.withdraw()
+        request.lease = nil
+        request.upstream?.close()
+        request.upstream = nil
+        guard request.streaming else { return failed(request, reason, upstreamStatus: request.upstreamStatus) }
+        environment.logger.warning("upstream exchange failed mid-answer", metadata: ["decision": "\(request.record.decisionId)", "reason": "\(reason.rawValue)"])
+        recordOutcome(request, status: request.sentStatus, error: reason)
+        finish(request)
+        context?.close(promise: nil)
+    }
+
+    private func failed(_ request: RequestInFlight, _ reason: GatewayReason, upstreamStatus: Int?) {
+        request.deadline?.cancel()
+        environment.logger.warning("upstream exchange failed", metadata: ["decision": "\(request.record.decisionId)", "reason": "\(reason.rawValue)"])
+        environment.metrics.count(effect: .allow, reason: reason.rawValue)
+        recordOutcome(request, status: ReasonCatalog.entry(for: reason).status, error: reason)
+        answer(request, problemReason: reason.rawValue, detail: nil)
+    }
+
+    /// The exchange's one timer: until the response head, the response deadline; then the read deadline, which each
+    /// body chunk moves on (``RequestInFlight/exchangeDue``). The timer is moved only when it fires early.
+    private func armExchangeDeadline(_ request: RequestInFlight, at due: NIODeadline) {
+        request.exchangeDue = due
+        let bound = NIOLoopBound((self, request), eventLoop: request.loop)
+        request.deadline = request.loop.scheduleTask(deadline: due) {
+            let (handler, request) = bound.value
+            guard handler.request === request, request.phase == .forwarding else { return }
+            if request.exchangeDue > .now() { return handler.armExchangeDeadline(request, at: request.exchangeDue) }
+            handler.upstreamGaveUp(request, .upstreamTimeout)
+        }
+    }
+
+    // MARK: 9. Outcome
+
+    /// Queues the outcome record; it is committed with the next batch, after the answer.
+    private func recordOutcome(_ request: RequestInFlight, status: Int, error: GatewayReason?) {
+        guard !request.outcomeRecorded else { return }
+        request.outcomeRecorded = true
+        let elapsed = ContinuousClock.now - request.started
+        let outcome = OutcomeRecord(
+            decisionId: request.record.decisionId, time: Timestamp.format(environment.now()), upstreamStatus: request.upstreamStatus, status: status,
+            bytes: request.bytesSent, latencyMs: Int(elapsed / .milliseconds(1)), redactedFields: request.redactedFields, error: error?.rawValue
+        )
+        environment.log.enqueue([LogEntry(kind: .outcome, time: environment.now(), decisionId: request.record.decisionId, canonical: outcome.canonical)])
+    }
+
+    // MARK: Answers
+
+    /// Writes a problem document as the whole answer, in one flush.
+    private func answer(_ request: RequestInFlight, problemReason reason: String, detail: String?) {
+        guard let context, request.phase != .finished else { return }
+        let problem = Problem(reason: reason, decisionId: request.record.decisionId, detail: detail)
+        var headers = problem.headers
+        headers.add(name: "Content-Length", value: String(problem.body.readableBytes))
+        writeHead(request, status: HTTPResponseStatus(statusCode: problem.status), headers: headers, knownLength: true)
+        if request.head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(problem.body))), promise: nil) }
+        finish(request)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    /// Writes the answer's head with the `Decision-Id` header and the connection's persistence: an HTTP/1 request
+    /// that does not keep its connection alive (HTTP/1.0 without `Connection: keep-alive`, or `Connection: close`)
+    /// has it closed after the answer; an HTTP/1.0 answer of unknown length ends its connection.
+    private func writeHead(_ request: RequestInFlight, status: HTTPResponseStatus, headers: HTTPHeaders, knownLength: Bool) {
+        guard let context else { return }
+        var headers = headers
+        headers.replaceOrAdd(name: "Decision-Id", value: request.record.decisionId)
+        if !isHTTP2 {
+            if !request.keepAlive || (request.head.version.minor == 0 && !knownLength) {
+                headers.replaceOrAdd(name: "Connection", value: "close")
+            } else if request.head.version.minor == 0 {
+                headers.replaceOrAdd(name: "Connection", value: "keep-alive")
+            }
+        }
+        request.sentStatus = Int(status.code)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: isHTTP2 ? .http2 : .http1_1, status: status, headers: headers))), promise: nil)
+    }
+
+    /// The request is answered: its agency slot is freed and the next request may begin.
+    private func finish(_ request: RequestInFlight) {
+        guard request.phase != .finished else { return }
+        request.phase = .finished
+        request.deadline?.cancel()
+        if request.holdsSlot, let agency = request.agency { environment.concurrency.release(agency.id) }
+        environment.metrics.observe(since: request.started)
+        if self.request === request { self.request = nil }
+    }
+
+    // MARK: Connection events
+
+    /// A client that leaves mid-request: before the decision is committed, the request is recorded as refused
+    /// (`body_incomplete` while its body was arriving, `client_closed` otherwise); during the exchange, the upstream
+    /// connection is closed and the outcome says `client_closed`.
+    func channelInactive(context: ChannelHandlerContext) {
+        if let request { clientLeft(request) }
+        context.fireChannelInactive()
+    }
+
+    private func clientLeft(_ request: RequestInFlight) {
+        switch request.phase {
+        case .validatingChain, .readingBody, .deciding:
+            recordUnanswered(request, request.phase == .readingBody ? .bodyIncomplete : .clientClosed)
+        case .committing:
+            // The commit's completion records what follows.
+            finishSlot(request)
+        case .forwarding:
+            request.lease?.withdraw()
+            request.upstream?.close()
+            request.upstream = nil
+            recordOutcome(request, status: 499, error: .clientClosed)
+            finishSlot(request)
+        case .finished:
+            break
+        }
+        self.request = nil
+    }
+
+    /// Records a request that ends before it was decided, and so is never answered, as refused for `reason`.
+    private func recordUnanswered(_ request: RequestInFlight, _ reason: GatewayReason) {
+        request.record.effect = .deny
+        request.record.reason = reason.rawValue
+        request.record.status = ReasonCatalog.entry(for: reason).status
+        environment.metrics.count(effect: .deny, reason: reason.rawValue)
+        environment.log.enqueue([LogEntry(kind: .decision, time: environment.now(), decisionId: request.record.decisionId, canonical: request.record.canonical)])
+        request.phase = .finished
+        finishSlot(request)
+    }
+
+    private func finishSlot(_ request: RequestInFlight) {
+        request.deadline?.cancel()
+        if request.holdsSlot, let agency = request.agency { environment.concurrency.release(agency.id) }
+        request.holdsSlot = false
+    }
+
+    /// The HTTP/1 parser refused the connection's input: recorded as `bad_request` (or `headers_too_large`) with the
+    /// connection's agency, answered with 400 (or 431) when no answer is in progress, and the connection closed.
+    ///
+    /// NIOHTTP2 resets a stream that breaks the protocol after its head, such as DATA that contradicts its content
+    /// length: its request is recorded as `bad_request`.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let closed = error as? NIOHTTP2Errors.StreamClosed, closed.errorCode == .protocolError {
+            if let request, [.validatingChain, .readingBody, .deciding].contains(request.phase) {
+                recordUnanswered(request, .badRequest)
+                self.request = nil
+            }
+            return context.fireErrorCaught(error)
+        }
+        guard let parserError = error as? HTTPParserError else { return context.fireErrorCaught(error) }
+        let reason: GatewayReason = parserError == .headerOverflow ? .headersTooLarge : .badRequest
+        guard request == nil else {
+            environment.recordUnparsed(peer: peer, reason: reason, detail: "\(parserError)")
+            return context.close(promise: nil)
+        }
+        let current = environment.state.current
+        let request = RequestInFlight(
+            head: HTTPRequestHead(version: .http1_1, method: .GET, uri: ""), loop: context.eventLoop, current: current, keepAlive: false,
+            record: environment.openingRecord(method: "", rawTarget: "", current: current)
+        )
+        environment.identify(&request.record, peer: peer, current: current)
+        self.request = request
+        environment.logger.notice("request refused by the HTTP parser", metadata: ["agency": "\(request.record.agency ?? "-")", "error": "\(parserError)"])
+        refuse(request, StageRefusal(reason))
+    }
+
+    /// The idle timeout: a connection with no request in progress is closed.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent, request == nil {
+            return context.close(promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private static func hasNoBody(_ head: HTTPResponseHead) -> Bool {
+        let code = head.status.code
+        return code == 204 || code == 304 || (100..<200).contains(code) || head.headers.first(name: "content-length") == "0"
+    }
+
+    private static func isTimeout(_ error: any Error) -> Bool {
+        if let error = error as? ChannelError, case .connectTimeout = error { return true }
+        return false
+    }
+}
+
+/// What an allowed request is forwarded with.
+struct ForwardPlan {
+    let upstream: String
+    let warrant: String?
+    let redactor: JSONRedactor
+}
+
+/// One request on its way through the stages, on its connection's event loop.
+final class RequestInFlight {
+    enum Phase: Equatable {
+        case validatingChain, readingBody, deciding, committing, forwarding, finished
+    }
+
+    let head: HTTPRequestHead
+    /// The event loop the request runs on: its connection's.
+    let loop: any EventLoop
+    let current: GatewayState.Current
+    let keepAlive: Bool
+    let started = ContinuousClock.now
+    var record: DecisionRecord
+    var phase = Phase.deciding
+    var agency: Agency?
+    var holdsSlot = false
+    var match: RouteMatch?
+    var warrantReference: String?
+    var declaredLength: Int?
+    // The body, read once.
+    var body: ByteBuffer?
+    var bodyLimit = 0
+    var bodyOverflowed = false
+    var receivedEnd = false
+    var forwardBody: ByteBuffer?
+    // The exchange.
+    var plan: ForwardPlan?
+    var lease: UpstreamLease?
+    var upstream: UpstreamConnection?
+    var deadline: Scheduled<Void>?
+    var exchangeDue = NIODeadline.distantFuture
+    var upstreamStatus: Int?
+    var streaming = false
+    var awaitingWritable = false
+    var responseStatus: HTTPResponseStatus?
+    var responseHeaders: HTTPHeaders?
+    var collected: [UInt8]?
+    // The outcome.
+    var sentStatus = 0
+    var bytesSent = 0
+    var redactedFields = 0
+    var outcomeRecorded = false
+
+    init(head: HTTPRequestHead, loop: any EventLoop, current: GatewayState.Current, keepAlive: Bool, record: DecisionRecord) {
+        self.head = head
+        self.loop = loop
+        self.current = current
+        self.keepAlive = keepAlive
+        self.record = record
+    }
+
+    /// Takes a body chunk while the body may still be wanted (its route not yet known, or known to take it), up to
+    /// the largest body any route takes until the route sets its own limit. Anything else is dropped unread.
+    func receive(_ chunk: ByteBuffer, limit: GatewayConfiguration.Limits) {
+        guard phase == .validatingChain || phase == .readingBody, !bodyOverflowed else { return }
+        let cap = phase == .readingBody ? bodyLimit : max(limit.inspectBodyBytes, limit.forwardBodyBytes)
+        let held = body?.readableBytes ?? 0
+        guard chunk.readableBytes <= cap - held else {
+            bodyOverflowed = true
+            body = nil
+            return
+        }
+        if body == nil {
+            body = chunk
+        } else {
+            var chunk = chunk
+            body!.writeBuffer(&chunk)
+        }
+    }
+}

@@ -1,0 +1,166 @@
+import Logging
+import NIOCore
+import NIOExtras
+import NIOHTTP1
+import NIOHTTP2
+import NIOPosix
+import NIOSSL
+import NIOTLS
+import ServiceLifecycle
+
+/// The gateway's mutual-TLS listener, on SwiftNIO directly. Each connection's pipeline is:
+///
+/// ``ConnectionSetupGuard`` → NIOSSL (client certificate required, ``GatewayTLS``) → ALPN, then either
+/// - HTTP/1.1: NIOHTTP1's decoder (with the configured header limits), pipelining assistance, the idle timeout,
+///   ``RequestHeadDeadline``, ``RequestBodyGuard`` and one ``GatewayHandler`` for the connection; or
+/// - HTTP/2: NIOHTTP2 (with its flood defences and a connection manager for idleness and graceful close),
+///   ``HTTP2SetupWatcher``, ``HTTP2IdleCloser``, ``HTTP2RefusalRecorder``, and for each stream an HTTP/1-style codec,
+///   ``RequestBodyGuard`` and a ``GatewayHandler``.
+///
+/// No task runs per request: the handlers do the work on the connection's event loop.
+final class GatewayListener: Service {
+    private let host: String
+    private let port: Int
+    private let tls: NIOSSLContext
+    private let verifier: ClientCertificateVerifier
+    private let limits: GatewayConfiguration.Limits
+    private let handlers: any RequestHandlerFactory
+    private let admission: ConnectionAdmission
+    private let onListening: @Sendable (Int) async -> Void
+
+    init(
+        host: String, port: Int, tls: NIOSSLContext, verifier: ClientCertificateVerifier, limits: GatewayConfiguration.Limits,
+        handlers: any RequestHandlerFactory, onListening: @escaping @Sendable (Int) async -> Void
+    ) {
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.verifier = verifier
+        self.limits = limits
+        self.handlers = handlers
+        self.admission = ConnectionAdmission(maxSettingUp: limits.maxConnectionsSettingUp, maxEstablished: limits.maxConnections)
+        self.onListening = onListening
+    }
+
+    /// Listens until graceful shutdown, then stops accepting, lets every connection finish the request it is
+    /// answering (HTTP/2: GOAWAY, then the open streams), and returns once all have closed, or closes what is
+    /// still open after `limits.upstream-response-timeout-ms`.
+    func run() async throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let quiescing = ServerQuiescingHelper(group: group)
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // Accept many connections per wake-up: handshake load arrives in bursts.
+            .serverChannelOption(.maxMessagesPerRead, value: 256)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                }
+            }
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture { try initialize(channel) }
+            }
+            .bind(host: host, port: port)
+            .get()
+        await onListening(channel.localAddress?.port ?? 0)
+        try? await gracefulShutdown()
+        let drained = group.next().makePromise(of: Void.self)
+        quiescing.initiateShutdown(promise: drained)
+        // A client that ignores GOAWAY, or an answer that never ends, must not hold the shutdown open: after the
+        // longest an upstream exchange may take, what is still open is closed.
+        let deadline = group.next().scheduleTask(in: limits.upstreamResponseTimeout.timeAmount) { [admission] in admission.closeAll() }
+        try? await drained.futureResult.get()
+        deadline.cancel()
+    }
+
+    private func initialize(_ channel: any Channel) throws {
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(ConnectionSetupGuard(admission: admission, timeout: limits.handshakeTimeout.timeAmount))
+        try sync.addHandler(NIOSSLServerHandler(context: tls, customVerificationCallback: GatewayTLS.verificationCallback(verifier)))
+        try sync.addHandler(ApplicationProtocolNegotiationHandler { [self] result, channel in
+            channel.eventLoop.makeCompletedFuture {
+                let sync = channel.pipeline.syncOperations
+                // The handshake is complete: the verified leaf is read once, for the whole connection.
+                let peer = (try? sync.nioSSL_peerCertificate()?.toDERBytes()).map(ConnectionPeer.init(der:))
+                switch result {
+                case .negotiated("h2"):
+                    try configureHTTP2(channel, peer: peer)
+                default:
+                    try configureHTTP1(channel, peer: peer)
+                    try sync.handler(type: ConnectionSetupGuard.self).established(channel)
+                }
+            }
+        })
+    }
+
+    private func configureHTTP1(_ channel: any Channel, peer: ConnectionPeer?) throws {
+        let sync = channel.pipeline.syncOperations
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderFieldSize = limits.maxHeaderBytes
+        decoderLimits.maxHeaderListSize = limits.maxHeaderBytes
+        decoderLimits.maxHeaderFieldCount = limits.maxHeaderCount
+        try sync.configureHTTPServerPipeline(
+            withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: true,
+            withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits
+        )
+        try sync.addHandlers([
+            IdleStateHandler(allTimeout: limits.idleTimeout.timeAmount),
+            RequestHeadDeadline(timeout: limits.headerReadTimeout.timeAmount),
+            RequestBodyGuard(timeout: limits.bodyReadTimeout.timeAmount, isHTTP2Stream: false),
+            handlers.requestHandler(peer: peer, isHTTP2: false),
+        ])
+    }
+
+    private func configureHTTP2(_ channel: any Channel, peer: ConnectionPeer?) throws {
+        let sync = channel.pipeline.syncOperations
+        let manager = NIOHTTP2ServerConnectionManagementHandler(
+            eventLoop: channel.eventLoop,
+            configuration: .init(maxIdleTime: limits.idleTimeout.timeAmount, maxAge: nil, maxGraceTime: limits.upstreamResponseTimeout.timeAmount, keepalive: nil)
+        )
+        var connection = NIOHTTP2Handler.ConnectionConfiguration()
+        connection.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: 100),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: limits.maxHeaderBytes),
+        ]
+        let handlers = self.handlers, limits = self.limits
+        let peerBound = NIOLoopBound(peer, eventLoop: channel.eventLoop)
+        _ = try sync.configureHTTP2Pipeline(
+            mode: .server, connectionConfiguration: connection, streamConfiguration: .init(),
+            streamDelegate: manager.http2StreamDelegate, position: .last
+        ) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandlers([
+                    HTTP2FramePayloadToHTTP1ServerCodec(),
+                    RequestBodyGuard(timeout: limits.bodyReadTimeout.timeAmount, isHTTP2Stream: true),
+                    handlers.requestHandler(peer: peerBound.value, isHTTP2: true),
+                ])
+            }
+        }
+        // The manager sends GOAWAY when the connection has been idle for the idle timeout; the closer ends it after
+        // twice that, whether or not the client answered.
+        try sync.addHandlers([manager, HTTP2SetupWatcher(), HTTP2IdleCloser(timeout: limits.idleTimeout.timeAmount * 2)])
+        if let recorder = handlers.refusalRecorder(peer: peer) { try sync.addHandler(recorder) }
+        // The manager starts its idle timer when the channel becomes active, which happened before ALPN added it.
+        manager.channelActive(context: try sync.context(handler: manager))
+    }
+}
+
+/// Makes the handlers that answer requests on a connection the listener has set up.
+protocol RequestHandlerFactory: Sendable {
+    /// The handler of one HTTP/1.1 connection or one HTTP/2 stream.
+    func requestHandler(peer: ConnectionPeer?, isHTTP2: Bool) -> any ChannelHandler
+    /// A handler for the end of an HTTP/2 connection's pipeline that records what NIOHTTP2 refuses, if any.
+    func refusalRecorder(peer: ConnectionPeer?) -> (any ChannelHandler)?
+}
+
+extension GatewayEnvironment: RequestHandlerFactory {
+    func requestHandler(peer: ConnectionPeer?, isHTTP2: Bool) -> any ChannelHandler {
+        GatewayHandler(environment: self, peer: peer, isHTTP2: isHTTP2)
+    }
+
+    func refusalRecorder(peer: ConnectionPeer?) -> (any ChannelHandler)? {
+        HTTP2RefusalRecorder(environment: self, peer: peer)
+    }
+}

@@ -1,0 +1,305 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// An upstream the configuration names, parsed once at start: where to connect and what goes before each target.
+struct UpstreamEndpoint: Sendable {
+    let name: String
+    let host: String
+    let port: Int
+    let tls: NIOSSLContext?
+    /// The base URL's path without its trailing slash, put before every canonical target.
+    let pathPrefix: String
+    /// The `Host` header the upstream receives.
+    let authority: String
+
+    init(name: String, url: String) throws {
+        guard let parsed = URL(string: url), let scheme = parsed.scheme, scheme == "http" || scheme == "https", let host = parsed.host else {
+            throw TLSSetupError("upstream '\(name)': '\(url)' is not an http or https URL")
+        }
+        self.name = name
+        self.host = host
+        let defaultPort = scheme == "https" ? 443 : 80
+        self.port = parsed.port ?? defaultPort
+        self.tls = scheme == "https" ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
+        var path = parsed.path
+        while path.hasSuffix("/") { path.removeLast() }
+        self.pathPrefix = path
+        let bracketed = host.contains(":") ? "[\(host)]" : host
+        self.authority = port == defaultPort ? bracketed : "\(bracketed):\(port)"
+    }
+}
+
+/// The keep-alive HTTP/1.1 connections to the upstreams, one pool per event loop: a request's upstream exchange runs on
+/// the loop of the connection it answers, with no hop. Each upstream has at most `limit` connections per loop; a
+/// request beyond that waits for one to come free (bounded by its response deadline).
+final class UpstreamPool {
+    private final class Waiter {
+        var handOver: ((Result<UpstreamConnection, any Error>) -> Void)?
+
+        init(_ handOver: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
+            self.handOver = handOver
+        }
+    }
+
+    private let loop: any EventLoop
+    private let limit: Int
+    private let connectTimeout: TimeAmount
+    private var idle: [String: [UpstreamConnection]] = [:]
+    private var open: [String: Int] = [:]
+    private var waiting: [String: CircularBuffer<Waiter>] = [:]
+    private var closed = false
+
+    init(loop: any EventLoop, limit: Int, connectTimeout: TimeAmount) {
+        self.loop = loop
+        self.limit = max(1, limit)
+        self.connectTimeout = connectTimeout
+    }
+
+    /// A connection to `endpoint`, handed over on this loop; the returned lease can withdraw the request while it
+    /// waits. Hand the connection back with ``release(_:)``.
+    func lease(_ endpoint: UpstreamEndpoint, _ handOver: @escaping (Result<UpstreamConnection, any Error>) -> Void) -> UpstreamLease {
+        loop.preconditionInEventLoop()
+        if closed {
+            handOver(.failure(ChannelError.ioOnClosedChannel))
+            return UpstreamLease(withdraw: {})
+        }
+        while let connection = idle[endpoint.name]?.popLast() {
+            if connection.isUsable {
+                handOver(.success(connection))
+                return UpstreamLease(withdraw: {})
+            }
+        }
+        let waiter = Waiter(handOver)
+        if open[endpoint.name, default: 0] < limit {
+            connect(endpoint, for: waiter)
+        } else {
+            waiting[endpoint.name, default: []].append(waiter)
+        }
+        return UpstreamLease(withdraw: { waiter.handOver = nil })
+    }
+
+    /// Takes a connection back after an exchange: kept for the next request when its exchange ended cleanly,
+    /// closed otherwise.
+    func release(_ connection: UpstreamConnection) {
+        guard !closed, connection.isUsable else {
+            connection.close()
+            return
+        }
+        let name = connection.endpoint.name
+        while let waiter = waiting[name]?.popFirst() {
+            if let handOver = waiter.handOver {
+                handOver(.success(connection))
+                return
+            }
+        }
+        connection.idle()
+        idle[name, default: []].append(connection)
+    }
+
+    /// Closes every idle connection and refuses new leases.
+    func close() {
+        closed = true
+        for connection in idle.values.joined() { connection.close() }
+        idle = [:]
+    }
+
+    private func connect(_ endpoint: UpstreamEndpoint, for waiter: Waiter) {
+        open[endpoint.name, default: 0] += 1
+        let loop = self.loop
+        ClientBootstrap(group: loop)
+            .connectTimeout(connectTimeout)
+            .channelOption(.autoRead, value: false)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls = endpoint.tls {
+                        let serverName = endpoint.host.contains(":") || endpoint.host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : endpoint.host
+                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                    }
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .dropBytes)
+                    try channel.pipeline.syncOperations.addHandler(UpstreamConnectionHandler())
+                }
+            }
+            .connect(host: endpoint.host, port: endpoint.port)
+            .assumeIsolated()
+            .whenComplete { [self] result in
+                switch result {
+                case .success(let channel):
+                    guard let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamConnectionHandler.self) else {
+                        channel.close(promise: nil)
+                        return connectFailed(endpoint, waiter, ChannelError.ioOnClosedChannel)
+                    }
+                    let connection = UpstreamConnection(endpoint: endpoint, channel: channel, handler: handler)
+                    channel.closeFuture.assumeIsolated().whenComplete { [self] _ in closed(connection) }
+                    if let handOver = waiter.handOver {
+                        handOver(.success(connection))
+                    } else {
+                        release(connection)
+                    }
+                case .failure(let error):
+                    connectFailed(endpoint, waiter, error)
+                }
+            }
+    }
+
+    private func connectFailed(_ endpoint: UpstreamEndpoint, _ waiter: Waiter, _ error: any Error) {
+        open[endpoint.name, default: 1] -= 1
+        waiter.handOver?(.failure(error))
+        serveNextWaiter(endpoint)
+    }
+
+    /// A connection closed (by either side): it leaves the pool, and a waiting request may open another.
+    private func closed(_ connection: UpstreamConnection) {
+        let name = connection.endpoint.name
+        open[name, default: 1] -= 1
+        idle[name]?.removeAll { $0 === connection }
+        serveNextWaiter(connection.endpoint)
+    }
+
+    private func serveNextWaiter(_ endpoint: UpstreamEndpoint) {
+        guard !closed, open[endpoint.name, default: 0] < limit else { return }
+        while let waiter = waiting[endpoint.name]?.popFirst() {
+            if waiter.handOver != nil {
+                connect(endpoint, for: waiter)
+                return
+            }
+        }
+    }
+}
+
+/// A request's place in an upstream pool's queue; withdrawing it (at the request's deadline, or when its client
+/// leaves) means no connection will be handed over.
+struct UpstreamLease {
+    let withdraw: () -> Void
+}
+
+/// What an upstream exchange tells the request it serves. Every call comes on the request's event loop.
+protocol UpstreamResponseReceiver: AnyObject {
+    func upstreamHead(_ head: HTTPResponseHead)
+    func upstreamBody(_ chunk: ByteBuffer)
+    /// The response is complete; the connection may already serve another request.
+    func upstreamEnd()
+    /// A read finished: ask for more with ``UpstreamConnection/read()`` when ready for it.
+    func upstreamReadComplete()
+    func upstreamFailed(_ error: any Error)
+}
+
+/// One keep-alive HTTP/1.1 connection to an upstream. Reads only when asked (back-pressure): the request it serves
+/// asks for the next read once it has passed the last one on.
+final class UpstreamConnection {
+    let endpoint: UpstreamEndpoint
+    private let channel: any Channel
+    private let handler: UpstreamConnectionHandler
+
+    init(endpoint: UpstreamEndpoint, channel: any Channel, handler: UpstreamConnectionHandler) {
+        self.endpoint = endpoint
+        self.channel = channel
+        self.handler = handler
+    }
+
+    /// Open, with no exchange in progress and nothing unexpected received.
+    var isUsable: Bool { channel.isActive && handler.isIdle }
+
+    /// Sends a whole request in one flush and starts reading its response into `receiver`.
+    func send(_ head: HTTPRequestHead, body: ByteBuffer?, to receiver: any UpstreamResponseReceiver) {
+        handler.start(head, body: body, receiver: receiver)
+    }
+
+    func read() {
+        channel.read()
+    }
+
+    /// Waits in the pool: reads, so that the upstream's close (or anything else it sends) is noticed.
+    func idle() {
+        channel.read()
+    }
+
+    /// Ends the connection; the exchange on it, if any, is told nothing more.
+    func close() {
+        handler.detach()
+        channel.close(promise: nil)
+    }
+}
+
+/// Passes an upstream connection's response parts to the exchange in progress. A response is reusable only when the
+/// whole request was written, the whole response read, and both sides keep the connection alive.
+final class UpstreamConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private var context: ChannelHandlerContext?
+    private var receiver: (any UpstreamResponseReceiver)?
+    private var keepAlive = true
+    private var broken = false
+
+    var isIdle: Bool { receiver == nil && keepAlive && !broken }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func start(_ head: HTTPRequestHead, body: ByteBuffer?, receiver: any UpstreamResponseReceiver) {
+        guard let context else { return receiver.upstreamFailed(ChannelError.ioOnClosedChannel) }
+        self.receiver = receiver
+        keepAlive = head.isKeepAlive
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if let body, body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
+        written.futureResult.assumeIsolated().whenFailure { [self] error in fail(error) }
+        context.read()
+    }
+
+    func detach() {
+        receiver = nil
+        broken = true
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let receiver else {
+            // An idle connection has nothing to say; whatever it sends makes it unusable.
+            broken = true
+            context.close(promise: nil)
+            return
+        }
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            keepAlive = keepAlive && head.isKeepAlive
+            receiver.upstreamHead(head)
+        case .body(let chunk):
+            receiver.upstreamBody(chunk)
+        case .end:
+            self.receiver = nil
+            receiver.upstreamEnd()
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        receiver?.upstreamReadComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        fail(ChannelError.eof)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(error)
+        context.close(promise: nil)
+    }
+
+    private func fail(_ error: any Error) {
+        broken = true
+        guard let receiver else { return }
+        self.receiver = nil
+        receiver.upstreamFailed(error)
+    }
+}

@@ -1,0 +1,647 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Synchronization
+import Testing
+import WarrantGateStore
+@testable import WarrantGateServer
+
+/// What the old plumbing left unbounded, bounded here: each limit of the NIO data plane, driven over real mutual TLS on
+/// loopback with raw bytes where no client library would send them. Timings are asserted only as generous upper
+/// bounds that tell "closed" from "left open".
+@Suite("Data plane bounds", .serialized)
+struct DataPlaneBoundsTests {
+    private typealias H2 = RawHTTP2FrameConnection
+
+    private static let inmate = "/records/inmates/2017-000123"
+    private static let locator = "/records/locator/2017-000123"
+
+    /// An HTTP/1.1 request that keeps its connection alive.
+    private static func keepAlive(_ requestLine: String, headers: [String] = [], body: [UInt8] = []) -> [UInt8] {
+        var text = requestLine + "\r\nHost: localhost\r\n"
+        for header in headers { text += header + "\r\n" }
+        return Array((text + "\r\n").utf8) + body
+    }
+
+    /// The start of a TLS 1.2/1.3 ClientHello whose record announces 512 bytes: the record header, the handshake
+    /// header, the version, the random and a session id, and nothing more.
+    private static let halfClientHello: [UInt8] =
+        [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03] + [UInt8](repeating: 0x5a, count: 32) + [0x20]
+        + [UInt8](repeating: 0xa5, count: 32)
+
+    /// The Decision-Id header of a raw HTTP/1.1 answer.
+    private static func decisionId(_ answer: RawTLSClient.Answer) -> String? {
+        answer.raw.range(of: "decision-id: ", options: .caseInsensitive).map { String(answer.raw[$0.upperBound...].prefix(36)) }
+    }
+
+    /// The exported rows, read again until `condition` holds of them (up to 5 s): refusals recorded without an answer
+    /// are committed with the log's next batch.
+    private static func rows(_ gateway: GatewayHarness, until condition: ([ExportRow]) -> Bool) async throws -> [ExportRow] {
+        var rows = try await gateway.exportedRows()
+        for _ in 0..<100 where !condition(rows) {
+            try await Task.sleep(for: .milliseconds(50))
+            rows = try await gateway.exportedRows()
+        }
+        return rows
+    }
+
+    /// Whether `condition` holds within `seconds`, checked every 20 ms.
+    private static func eventually(within seconds: Double = 10, _ condition: () async -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            if await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return await condition()
+    }
+
+    // MARK: 1. The TLS handshake deadline
+
+    /// A TCP connection that sends nothing, and one that sends half a ClientHello, are both closed by the gateway
+    /// once `handshakeTimeout` passes (asserted: within 10 s, for a 500 ms deadline); a real client still connects.
+    @Test("a connection that sends nothing, or half a ClientHello, is closed at the handshake deadline")
+    func handshakeDeadline() async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.handshakeTimeout = .milliseconds(500)
+        try await withGateway(limits: limits) { gateway in
+            let silent = try await BareSocket.open(port: gateway.port)
+            let halfHello = try await BareSocket.open(port: gateway.port)
+            await halfHello.send(Self.halfClientHello)
+            #expect(await silent.closes(within: 10), "a connection that sends nothing is left open")
+            #expect(await halfHello.closes(within: 10), "a connection that sends half a ClientHello is left open")
+            await silent.close()
+            await halfHello.close()
+            #expect(try await gateway.send("denver-pd", .GET, Self.inmate).status == 200)
+        }
+    }
+
+    // MARK: 2. HTTP/2 setup
+
+    /// A client that negotiates h2, sends the preface and its SETTINGS but never acknowledges the gateway's SETTINGS
+    /// is closed after the same deadline; a well-behaved HTTP/2 client keeps its connection well past it.
+    @Test("an HTTP/2 client that never acknowledges SETTINGS is closed at the deadline; a well-behaved one is not")
+    func http2SetupDeadline() async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.handshakeTimeout = .milliseconds(500)
+        try await withGateway(limits: limits) { gateway in
+            let stalled = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            await stalled.send(H2.clientPreface + H2.frame(H2.Kind.settings))
+            let seen = await stalled.wait(upTo: 10) { $0.closed }
+            #expect(seen != nil, "a connection that never acknowledges SETTINGS is left open")
+            #expect(stalled.received.sawServerSettings, "the gateway spoke HTTP/2 on the connection before closing it")
+            #expect(stalled.received.headerBlocks.isEmpty)
+            await stalled.close()
+
+            let wellBehaved = try await RawHTTP2Connection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            #expect(try await wellBehaved.exchange(.GET, Self.locator).status == 200)
+            // Three deadlines pass with the connection set up and idle.
+            try await Task.sleep(for: .milliseconds(1500))
+            #expect(wellBehaved.channel.isActive, "a set-up HTTP/2 connection is closed at the handshake deadline")
+            #expect(try await wellBehaved.exchange(.GET, Self.locator).status == 200)
+            #expect(wellBehaved.channel.isActive)
+            await wellBehaved.close()
+        }
+    }
+
+    // MARK: 3. Connection budgets
+
+    /// With `maxConnectionsSettingUp` = 4, twelve bare sockets cannot lock an agency out: the oldest setting-up
+    /// sockets are evicted (closed), and denver-pd connects and is answered.
+    @Test("bare sockets beyond the setting-up budget evict the oldest, and an agency still connects")
+    func settingUpBudget() async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.maxConnectionsSettingUp = 4
+        try await withGateway(limits: limits) { gateway in
+            var opened: [BareSocket] = []
+            for _ in 0..<12 { opened.append(try await BareSocket.open(port: gateway.port)) }
+            let sockets = opened
+            let closed = { sockets.filter { !$0.channel.isActive }.count }
+            #expect(await Self.eventually { closed() >= 8 }, "only \(closed()) of 12 bare sockets were evicted")
+            #expect(!sockets[0].channel.isActive, "the oldest socket still setting up was kept")
+            #expect(try await gateway.send("denver-pd", .GET, Self.inmate).status == 200)
+            #expect(await Self.eventually { closed() >= 9 }, "the agency's connection evicts the oldest socket still setting up")
+            for socket in sockets { await socket.close() }
+        }
+    }
+
+    /// With `maxConnections` = 2, a third verified keep-alive connection is closed while two are held open; the two
+    /// go on working, and once one closes a new connection is admitted.
+    @Test("a verified connection beyond max-connections is closed; the ones held open keep working")
+    func establishedBudget() async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.maxConnections = 2
+        try await withGateway(limits: limits) { gateway in
+            let tls = try gateway.clientTLS(agency: "denver-pd")
+            let request = Self.keepAlive("GET \(Self.inmate) HTTP/1.1")
+            let first = try await RawTLSConnection.open(port: gateway.port, tls: tls)
+            let second = try await RawTLSConnection.open(port: gateway.port, tls: tls)
+            #expect(try await first.exchange(request).status == 200)
+            #expect(try await second.exchange(request).status == 200)
+
+            let third = try await RawTLSConnection.open(port: gateway.port, tls: tls)
+            let refused = try await third.exchange(request)
+            #expect(refused.status == 0, "a third connection was answered: \(refused.raw.prefix(200))")
+            #expect(await third.closes())
+            await third.close()
+
+            #expect(try await first.exchange(request).status == 200)
+            #expect(try await second.exchange(request).status == 200)
+            #expect(first.channel.isActive && second.channel.isActive)
+
+            // A connection that closes gives its place back.
+            await first.close()
+            let admitted = await Self.eventually(within: 5) {
+                guard let next = try? await RawTLSConnection.open(port: gateway.port, tls: tls) else { return false }
+                let status = (try? await next.exchange(request, timeout: .seconds(2)))?.status
+                await next.close()
+                return status == 200
+            }
+            #expect(admitted, "a place freed by a closed connection is never given back")
+            await second.close()
+            #expect(gateway.recorder.requests.count >= 5)
+        }
+    }
+
+    // MARK: 4. HEAD over HTTP/2
+
+    /// The shipped Denver policy with one more route: HEAD on an inmate's record (the shipped routes are GET only, and
+    /// HEAD on them is `no_route`).
+    private static func policyWithHeadRoute(in directory: URL) throws -> String {
+        let shipped = try String(contentsOfFile: Repository.path("policies/denver.yaml"), encoding: .utf8)
+        let route = """
+            routes:
+              - id: inmate-record-head
+                method: HEAD
+                path: /records/inmates/{booking}
+                action: records.read
+                subject: { path: booking }
+                upstream: records
+                data: [record, custody-status, address, status]
+
+            """
+        let path = directory.appendingPathComponent("denver-with-head.yaml").path
+        try shipped.replacingOccurrences(of: "routes:\n", with: route).write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// A records system that answers HEAD and GET on an inmate's record.
+    private static func recordsWithHead() -> Router<BasicRequestContext> {
+        let document = #"{"bookingNumber":"2017-000123","name":"Ana Morales","status":"in custody"}"#
+        let router = Router()
+        router.head("/records/inmates/{booking}") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "application/json", .contentLength: "\(document.utf8.count)"])
+        }
+        router.get("/records/inmates/{booking}") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: document)))
+        }
+        return router
+    }
+
+    /// HEAD over HTTP/2 gets what HEAD over HTTP/1.1 gets — 200, a Decision-Id, no body — and the connection and
+    /// its other streams go on: a GET on the same connection after the HEAD is answered with its body.
+    @Test("HEAD over HTTP/2 is answered like over HTTP/1.1, and the connection goes on")
+    func headOverHTTP2() async throws {
+        try await withTestServer(Self.recordsWithHead()) { port in
+            try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"], configure: { directory, configuration in
+                configuration.policyPath = try Self.policyWithHeadRoute(in: directory)
+            }) { gateway in
+                let http1 = try await RawTLSClient.send(
+                    RawTLSClient.request("HEAD \(Self.inmate) HTTP/1.1"), port: gateway.port, pki: gateway.pki, agency: "denver-pd"
+                )
+                #expect(http1.status == 200, "\(http1.raw.prefix(300))")
+                #expect(Self.decisionId(http1) != nil)
+                #expect(http1.raw.components(separatedBy: "\r\n\r\n").dropFirst().joined().isEmpty, "HEAD over HTTP/1.1 has a body")
+
+                let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+                #expect(await connection.completeSetup())
+                await connection.send(H2.headers(stream: 1, H2.request("HEAD", Self.inmate)))
+                let head = await connection.wait { $0.ended(1) }
+                #expect(head != nil, "the HEAD stream never ended")
+                #expect(head?.reset(1) == false, "the HEAD stream was reset")
+                #expect(head?.status(1) == 200)
+                #expect(head?.responseHead(1)?.contains { $0.name == "decision-id" && !$0.value.isEmpty } == true)
+                #expect(head?.body(1).isEmpty == true, "HEAD over HTTP/2 has a body")
+
+                await connection.send(H2.headers(stream: 3, H2.request("GET", Self.inmate)))
+                let get = await connection.wait { $0.ended(3) }
+                #expect(get?.status(3) == 200, "the GET after the HEAD on the same connection")
+                let body = String(decoding: get?.body(3) ?? [], as: UTF8.self)
+                #expect(body.contains("bookingNumber"))
+                #expect(connection.received.goAway == nil && !connection.received.closed)
+                await connection.close()
+
+                let rows = try await gateway.exportedRows()
+                #expect(rows.map(\.method) == ["HEAD", "HEAD", "GET"])
+                #expect(rows.allSatisfy { $0.effect == .allow && $0.agency == "denver-pd" })
+            }
+        }
+    }
+
+    // MARK: 5. Every request on a verified connection becomes a decision row
+
+    /// A POST whose body stops halfway and whose connection then closes is recorded as `body_incomplete`, with its
+    /// agency: over HTTP/1.1 (denver-pd) and HTTP/2 (public-defender).
+    @Test("a body that stops halfway, then the connection closes: a body_incomplete row with the agency")
+    func bodyIncompleteOnClose() async throws {
+        try await withGateway { gateway in
+            let half = Array(#"{"bookingNumber":"#.utf8)
+            let http1 = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            // A first exchange completes the handshake, so that nothing written is still buffered when it closes.
+            #expect(try await http1.exchange(Self.keepAlive("GET \(Self.inmate) HTTP/1.1")).status == 200)
+            try await http1.channel.writeAndFlush(ByteBuffer(bytes: Self.keepAlive(
+                "POST /visitation/visits HTTP/1.1", headers: ["Content-Length: 60", "Content-Type: application/json"], body: half
+            )))
+            await http1.close()
+
+            let http2 = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "public-defender"))
+            #expect(await http2.completeSetup())
+            await http2.send(
+                H2.headers(stream: 1, H2.request("POST", "/visitation/visits", [("content-length", "60"), ("content-type", "application/json")]), endStream: false)
+                    + H2.frame(H2.Kind.data, stream: 1, half)
+            )
+            await http2.close()
+
+            let rows = try await Self.rows(gateway) { $0.filter { $0.reason == "body_incomplete" }.count >= 2 }
+            let incomplete = rows.filter { $0.reason == "body_incomplete" }
+            #expect(incomplete.compactMap(\.agency).sorted() == ["denver-pd", "public-defender"], "\(rows.map { ($0.agency, $0.reason) })")
+            #expect(incomplete.allSatisfy { $0.effect == .deny && $0.method == "POST" })
+            #expect(gateway.recorder.requests.map(\.method) == ["GET"], "nothing of the half body was forwarded")
+        }
+    }
+
+    /// A GET allowed and forwarded to an upstream that stalls, whose client closes its connection while waiting:
+    /// the decision row (allow, with the agency) and an outcome with error `client_closed`, over HTTP/1.1 and HTTP/2.
+    @Test("the client leaves while the upstream stalls: an allow row with the agency, and a client_closed outcome")
+    func clientClosedWhileUpstreamStalls() async throws {
+        let upstream = StallingUpstream()
+        let router = Router()
+        router.get("/records/inmates/{booking}") { request, _ -> Response in
+            upstream.arrived(request.headers[HTTPField.Name(HeaderRules.gatewayDecision)!] ?? "")
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !upstream.isReleased && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"bookingNumber":"2017-000123"}"#)))
+        }
+        try await withTestServer(router) { port in
+            try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"]) { gateway in
+                defer { upstream.release() }
+                // While an answer is pending, NIO's HTTP/1.1 pipelining assistance stops reading the connection, so
+                // the client's close_notify may go unread until its TCP connection closes: the client gives the
+                // gateway's close_notify 100 ms rather than NIOSSL's default 5 s before closing the socket.
+                var tls = try gateway.clientTLS(agency: "denver-pd")
+                tls.shutdownTimeout = .milliseconds(100)
+                let http1 = try await RawTLSConnection.open(port: gateway.port, tls: tls)
+                try await http1.channel.writeAndFlush(ByteBuffer(bytes: Self.keepAlive("GET \(Self.inmate) HTTP/1.1")))
+                #expect(await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }, "the request never reached the upstream")
+                await http1.close()
+
+                let http2 = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "public-defender"))
+                #expect(await http2.completeSetup())
+                await http2.send(H2.headers(stream: 1, H2.request("GET", Self.inmate)))
+                #expect(await Self.eventually(within: 5) { upstream.decisionIds.count == 2 }, "the HTTP/2 request never reached the upstream")
+                await http2.close()
+
+                let ids = upstream.decisionIds
+                let rows = try await gateway.exportedRows(expecting: ids)
+                for (id, agency) in zip(ids, ["denver-pd", "public-defender"]) {
+                    let row = rows.first { $0.decisionId == id }
+                    #expect(row != nil, "no decision row for \(agency)")
+                    #expect(row?.effect == .allow)
+                    #expect(row?.agency == agency)
+                    #expect(row?.outcome?.error == "client_closed", "\(agency): outcome \(String(describing: row?.outcome))")
+                    #expect(row?.outcome?.status == 499)
+                }
+            }
+        }
+    }
+
+    /// HTTP/1.1 requests that NIO's parser refuses, each on a fresh connection.
+    struct ParserRefusal: Sendable, CustomTestStringConvertible {
+        let name: String
+        let request: [UInt8]
+        let status: Int
+        let reason: String
+        var testDescription: String { name }
+
+        static let all: [ParserRefusal] = [
+            .init(name: "obs-fold header continuation",
+                  request: Array("GET \(DataPlaneBoundsTests.inmate) HTTP/1.1\r\nHost: localhost\r\nX-Folded: a\r\n b\r\nConnection: close\r\n\r\n".utf8),
+                  status: 400, reason: "bad_request"),
+            .init(name: "bare LF line endings",
+                  request: Array("GET \(DataPlaneBoundsTests.inmate) HTTP/1.1\nHost: localhost\nConnection: close\n\n".utf8),
+                  status: 400, reason: "bad_request"),
+            .init(name: "an invalid HTTP version",
+                  request: Array("GET \(DataPlaneBoundsTests.inmate) HTTP/9.9\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8),
+                  status: 400, reason: "bad_request"),
+            .init(name: "more headers than max-header-count",
+                  request: RawTLSClient.request("GET \(DataPlaneBoundsTests.inmate) HTTP/1.1", headers: (0..<40).map { "X-Pad-\($0): x" }),
+                  status: 431, reason: "headers_too_large"),
+            .init(name: "a header larger than max-header-bytes",
+                  request: RawTLSClient.request("GET \(DataPlaneBoundsTests.inmate) HTTP/1.1", headers: ["X-Pad: " + String(repeating: "a", count: 20_000)]),
+                  status: 431, reason: "headers_too_large"),
+            .init(name: "two Transfer-Encoding headers",
+                  request: RawTLSClient.request(
+                      "POST /visitation/visits HTTP/1.1",
+                      headers: ["Content-Type: application/json", "Transfer-Encoding: chunked", "Transfer-Encoding: chunked"], body: "0\r\n\r\n"
+                  ),
+                  status: 400, reason: "bad_request"),
+        ]
+    }
+
+    /// Each request the HTTP/1.1 parser refuses is answered 400 (431 for too many or too large headers) with a
+    /// Decision-Id, and becomes a decision row with `bad_request` (`headers_too_large`) naming the agency; nothing is
+    /// forwarded.
+    @Test("HTTP/1.1 requests the parser refuses are answered and recorded with the agency", arguments: ParserRefusal.all)
+    func http1ParserRefusal(_ refusal: ParserRefusal) async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.maxHeaderCount = 30
+        try await withGateway(limits: limits) { gateway in
+            let answer = try await RawTLSClient.send(refusal.request, port: gateway.port, pki: gateway.pki, agency: "denver-pd")
+            #expect(answer.status == refusal.status, "got \(answer.status): \(answer.raw.prefix(300))")
+            #expect(answer.reason == refusal.reason)
+            let id = Self.decisionId(answer)
+            #expect(id != nil, "no Decision-Id")
+            let rows = try await Self.rows(gateway) { !$0.isEmpty }
+            #expect(rows.count == 1, "\(rows.map { ($0.agency, $0.reason) })")
+            let row = rows.first
+            #expect(row?.decisionId == id)
+            #expect(row?.reason == refusal.reason)
+            #expect(row?.agency == "denver-pd")
+            #expect(row?.effect == .deny)
+            #expect(row?.status == refusal.status)
+            #expect(gateway.recorder.requests.isEmpty, "the upstream saw \(gateway.recorder.requests.map(\.path))")
+        }
+    }
+
+    /// HTTP/2 requests refused for their headers — an upper-case name, a duplicated `:path`, a connection-specific
+    /// header, a content-length the DATA contradicts — each have their stream reset and become one `bad_request`
+    /// row naming the agency; the connection goes on.
+    @Test("HTTP/2 requests refused for their headers: the stream is reset, one bad_request row names the agency")
+    func http2HeaderRefusals() async throws {
+        try await withGateway { gateway in
+            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            #expect(await connection.completeSetup())
+            let refused: [(stream: UInt32, what: String, frames: [UInt8])] = [
+                (1, "an upper-case header name", H2.headers(stream: 1, H2.request("GET", Self.locator, [("X-Upper", "1")]))),
+                (3, "a duplicated :path", H2.headers(stream: 3, H2.request("GET", Self.locator, [(":path", "/records/locator/2017-000456")]))),
+                (5, "connection: keep-alive", H2.headers(stream: 5, H2.request("GET", Self.locator, [("connection", "keep-alive")]))),
+                (7, "content-length 10 with 5 bytes of DATA",
+                 H2.headers(stream: 7, H2.request("POST", "/visitation/visits", [("content-type", "application/json"), ("content-length", "10")]), endStream: false)
+                    + H2.frame(H2.Kind.data, flags: H2.Flag.endStream, stream: 7, Array("12345".utf8))),
+            ]
+            for (stream, what, frames) in refused {
+                await connection.send(frames)
+                let seen = await connection.wait { $0.ended(stream) }
+                #expect(seen?.reset(stream) == true, "\(what): the stream was not reset (status \(String(describing: seen?.status(stream))))")
+            }
+            // The connection goes on; its answer also means every refusal before it has been committed.
+            await connection.send(H2.headers(stream: 9, H2.request("GET", Self.locator)))
+            let allowed = await connection.wait { $0.ended(9) }
+            #expect(allowed?.status(9) == 200)
+            #expect(connection.received.goAway == nil)
+            await connection.close()
+
+            let rows = try await Self.rows(gateway) { $0.filter { $0.reason == "bad_request" }.count >= refused.count }
+            let badRequests = rows.filter { $0.reason == "bad_request" }
+            #expect(badRequests.count == refused.count, "\(rows.map { ($0.agency, $0.reason) })")
+            #expect(badRequests.allSatisfy { $0.agency == "denver-pd" && $0.effect == .deny && $0.status == 400 })
+            // One row per request: 4 refused, 1 allowed.
+            #expect(rows.count == refused.count + 1, "one request, one row: \(rows.map { ($0.agency, $0.method, $0.path, $0.reason) })")
+            #expect(gateway.recorder.requests.map(\.path) == [Self.locator])
+        }
+    }
+
+    /// A flood of streams refused for their headers on one connection is recorded, but at most 16 times for that
+    /// connection.
+    @Test("a flood of refused HTTP/2 streams on one connection produces at most 16 rows")
+    func http2RefusalFloodIsCapped() async throws {
+        try await withGateway { gateway in
+            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "public-defender"))
+            #expect(await connection.completeSetup())
+            let flood = (0..<100).flatMap { index in
+                H2.headers(stream: UInt32(2 * index + 1), H2.request("GET", Self.locator, [("X-Upper", "\(index)")]))
+            }
+            await connection.send(flood + H2.headers(stream: 201, H2.request("GET", Self.locator)))
+            let seen = await connection.wait { $0.ended(201) || $0.closed }
+            #expect(seen?.frames.filter { $0.type == H2.Kind.rstStream }.count == 100)
+            #expect(seen?.status(201) == 200)
+            await connection.close()
+
+            let rows = try await Self.rows(gateway) { $0.contains { $0.effect == .allow } }
+            let refused = rows.filter { $0.reason == "bad_request" && $0.agency == "public-defender" }
+            #expect((1...16).contains(refused.count), "\(refused.count) rows for one connection's refused streams")
+        }
+    }
+
+    // MARK: 6. HTTP/1.0 persistence
+
+    /// HTTP/1.0 without `Connection: keep-alive` gets its answer, then the connection closes; with it, the
+    /// connection stays open for a second request.
+    @Test("HTTP/1.0 closes after the answer unless the request asks for keep-alive")
+    func http10Persistence() async throws {
+        try await withGateway { gateway in
+            let tls = try gateway.clientTLS(agency: "denver-pd")
+            let closing = try await RawTLSConnection.open(port: gateway.port, tls: tls)
+            let answer = try await closing.exchange(Array("GET \(Self.inmate) HTTP/1.0\r\nHost: localhost\r\n\r\n".utf8))
+            #expect(answer.status == 200)
+            #expect(answer.raw.lowercased().contains("connection: close"))
+            #expect(await closing.closes(), "an HTTP/1.0 connection without keep-alive is left open")
+            await closing.close()
+
+            let persistent = try await RawTLSConnection.open(port: gateway.port, tls: tls)
+            let request = Array("GET \(Self.inmate) HTTP/1.0\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n".utf8)
+            let first = try await persistent.exchange(request)
+            #expect(first.status == 200)
+            #expect(first.raw.lowercased().contains("connection: keep-alive"))
+            #expect(persistent.channel.isActive)
+            #expect(try await persistent.exchange(request).status == 200)
+            await persistent.close()
+            #expect(gateway.recorder.requests.count == 3)
+        }
+    }
+
+    // MARK: 7. The existing limits
+
+    /// An idle HTTP/1.1 connection is closed once `idleTimeout` passes (asserted: within 10 s for 500 ms), and so is
+    /// an HTTP/2 connection idle after its last stream.
+    @Test("the idle timeout closes an idle connection")
+    func idleTimeout() async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.idleTimeout = .milliseconds(500)
+        try await withGateway(limits: limits) { gateway in
+            let http1 = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            #expect(try await http1.exchange(Self.keepAlive("GET \(Self.inmate) HTTP/1.1")).status == 200)
+            #expect(await http1.closes(within: 10), "an idle HTTP/1.1 connection is left open")
+            await http1.close()
+
+            let http2 = try await RawHTTP2Connection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            #expect(try await http2.exchange(.GET, Self.locator).status == 200)
+            #expect(await Self.eventually { !http2.channel.isActive }, "an HTTP/2 connection idle after its last stream is left open")
+            await http2.close()
+        }
+    }
+
+    /// An HTTP/2 connection whose client completes its setup and then opens no stream at all is idle too: it is
+    /// closed once `idleTimeout` passes (asserted: within 10 s for 500 ms). The client is NIOHTTP2's, which answers
+    /// the gateway's GOAWAY and PING.
+    @Test("the idle timeout closes an HTTP/2 connection that never opens a stream")
+    func idleTimeoutWithoutStreams() async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.idleTimeout = .milliseconds(500)
+        try await withGateway(limits: limits) { gateway in
+            let connection = try await RawHTTP2Connection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            #expect(await Self.eventually { !connection.channel.isActive }, "an HTTP/2 connection that never opens a stream is never closed for idleness")
+            await connection.close()
+        }
+    }
+
+    /// The idle timeout ends an HTTP/2 connection with GOAWAY and PING, and closes it once the PING is answered; a
+    /// client that answers neither must not keep its connection (and its place under `maxConnections`) for ever:
+    /// asserted closed within 10 s for a 500 ms idle timeout and a 1 s grace (the upstream response timeout).
+    @Test("the idle timeout closes an HTTP/2 connection whose client ignores GOAWAY and PING")
+    func idleTimeoutWithSilentClient() async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.idleTimeout = .milliseconds(500)
+        limits.upstreamResponseTimeout = .seconds(1)
+        try await withGateway(limits: limits) { gateway in
+            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            #expect(await connection.completeSetup())
+            let closed = await connection.wait(upTo: 10) { $0.closed }
+            #expect(connection.received.goAway != nil, "the gateway never announced the idle close")
+            #expect(closed != nil, "an idle HTTP/2 connection whose client ignores GOAWAY and PING is never closed")
+            await connection.close()
+        }
+    }
+
+    /// Rapid reset (CVE-2023-44487): streams opened and reset at once, 400 of them on one connection, end with a
+    /// GOAWAY (NIOHTTP2's default: more than 200 RST_STREAM frames in 30 s is ENHANCE_YOUR_CALM) and the connection
+    /// closed, rather than served forever.
+    @Test("HTTP/2 rapid reset ends with GOAWAY and the connection closed")
+    func rapidReset() async throws {
+        try await withGateway { gateway in
+            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            #expect(await connection.completeSetup())
+            let flood = (0..<400).flatMap { index in
+                let stream = UInt32(2 * index + 1)
+                return H2.headers(stream: stream, H2.request("GET", Self.locator)) + H2.rstStream(stream)
+            }
+            await connection.send(flood)
+            let goAway = await connection.wait { $0.goAway != nil }
+            #expect(goAway != nil, "no GOAWAY after 400 reset streams")
+            #expect(goAway?.goAwayErrorCode == 0xb, "GOAWAY error code \(String(describing: goAway?.goAwayErrorCode)), not ENHANCE_YOUR_CALM")
+            // Nothing is served after the GOAWAY: a new stream gets no answer (waited for 1 s).
+            await connection.send(H2.headers(stream: 1001, H2.request("GET", Self.locator)))
+            #expect(await connection.wait(upTo: 1) { $0.responseHead(1001) != nil } == nil, "a stream opened after the GOAWAY was answered")
+            #expect(await connection.wait { $0.closed } != nil, "the connection is left open after its GOAWAY")
+            await connection.close()
+            #expect(try await gateway.send("denver-pd", .GET, Self.inmate).status == 200, "the gateway goes on serving others")
+        }
+    }
+
+    /// A CONTINUATION flood (HEADERS without END_HEADERS, then CONTINUATION frames without end) is cut off: GOAWAY
+    /// (NIOHTTP2 allows 5 CONTINUATION frames in a row) and the connection closed, the request never answered.
+    @Test("a CONTINUATION flood is cut off with GOAWAY and the connection closed")
+    func continuationFlood() async throws {
+        try await withGateway { gateway in
+            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            #expect(await connection.completeSetup())
+            var flood = H2.frame(H2.Kind.headers, flags: H2.Flag.endStream, stream: 1, H2.headerBlock(H2.request("GET", Self.locator)))
+            for index in 0..<1000 {
+                flood += H2.frame(H2.Kind.continuation, stream: 1, H2.headerBlock([("x-pad-\(index)", String(repeating: "a", count: 100))]))
+            }
+            await connection.send(flood)
+            let goAway = await connection.wait { $0.goAway != nil }
+            #expect(goAway != nil, "no GOAWAY after a CONTINUATION flood")
+            #expect(goAway?.goAwayErrorCode == 0xb, "GOAWAY error code \(String(describing: goAway?.goAwayErrorCode)), not ENHANCE_YOUR_CALM")
+            #expect(await connection.wait { $0.closed } != nil, "the connection is left open after its GOAWAY")
+            #expect(connection.received.responseHead(1) == nil, "the flooded request was answered")
+            await connection.close()
+            #expect(gateway.recorder.requests.isEmpty)
+        }
+    }
+
+    // MARK: Beyond the list: the drain at shutdown
+
+    /// Graceful shutdown lets connections finish, but not forever: an HTTP/2 client that completed its setup and then
+    /// ignores the gateway's GOAWAY and PING does not hold the gateway open beyond its grace time (here the upstream
+    /// response timeout, 1 s; asserted: stopped within 10 s). Once the client closes, shutdown completes regardless.
+    @Test("graceful shutdown is not held open by an HTTP/2 client that ignores GOAWAY and PING")
+    func drainIsBounded() async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.upstreamResponseTimeout = .seconds(1)
+        let gateway = try await GatewayHarness.start(limits: limits)
+        let connection: H2
+        do {
+            connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+        } catch {
+            await gateway.stop()
+            throw error
+        }
+        #expect(await connection.completeSetup())
+        let stopped = StopFlag()
+        let stopping = Task {
+            await gateway.stop()
+            stopped.set()
+        }
+        #expect(await Self.eventually(within: 10) { stopped.isSet }, "shutdown still waits for a client that ignores GOAWAY and PING")
+        #expect(connection.received.goAway != nil, "the gateway announced its shutdown")
+        await connection.close()
+        await stopping.value
+    }
+}
+
+/// A plain TCP connection to the gateway, on which the test writes bytes by hand, or nothing at all.
+private struct BareSocket {
+    let channel: any Channel
+
+    static func open(port: Int) async throws -> BareSocket {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
+        return BareSocket(channel: channel)
+    }
+
+    func send(_ bytes: [UInt8]) async {
+        try? await channel.writeAndFlush(ByteBuffer(bytes: bytes))
+    }
+
+    /// Whether the gateway closes the connection (EOF or reset) within `seconds`.
+    func closes(within seconds: Double) async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while channel.isActive && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        return !channel.isActive
+    }
+
+    func close() async {
+        try? await channel.close()
+    }
+}
+
+/// Whether a shutdown has finished.
+private final class StopFlag: Sendable {
+    private let state = Mutex(false)
+    var isSet: Bool { state.withLock { $0 } }
+    func set() { state.withLock { $0 = true } }
+}
+
+/// An upstream whose answers wait until the test releases them (at most 10 s), noting the Decision-Id of each
+/// request it receives.
+private final class StallingUpstream: Sendable {
+    private struct State {
+        var decisionIds: [String] = []
+        var released = false
+    }
+
+    private let state = Mutex(State())
+
+    var decisionIds: [String] { state.withLock { $0.decisionIds } }
+    var isReleased: Bool { state.withLock { $0.released } }
+
+    func arrived(_ decisionId: String) {
+        state.withLock { $0.decisionIds.append(decisionId) }
+    }
+
+    func release() {
+        state.withLock { $0.released = true }
+    }
+}
