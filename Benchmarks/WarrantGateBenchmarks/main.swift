@@ -207,11 +207,11 @@ for writers in writerCounts where runs("append") {
     try await measureAppends(writers: writers, withOutcomes: true)
 }
 
-// The log's own CPU per request at 32 concurrent writers (or `--writers`): each makes a decision, appends it (durable before return),
-// queues its outcome, and goes on to its next request. Process CPU time divided by the requests (three runs, each on
-// a new database), less what making the two records costs, measured apart: the figure is what the log costs —
-// submitting, its writer's and syncer's threads, SQLite and the disk's system calls. The records are made at request
-// time, as the gateway makes them, since their identifiers and times order the log's indexes.
+// The log's own CPU per request at 32 concurrent writers (or `--writers`): each makes a decision, appends it (durable
+// before return), queues its outcome, and goes on to its next request. Process CPU time divided by the requests
+// (three runs, each on a new database), less what making the two records costs, measured apart: the figure is what
+// the log costs — submitting, its writer's and syncer's threads, SQLite and the disk's system calls. The records are
+// made at request time, as the gateway makes them, since their identifiers and times order the log's indexes.
 if runs("log-cpu") {
     let writers = writerCount ?? 32, perWriter = 64_000 / writers
     @Sendable func request() -> (decision: LogEntry, outcome: LogEntry) {
