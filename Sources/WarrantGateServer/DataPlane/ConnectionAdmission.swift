@@ -206,53 +206,32 @@ final class HTTP2IdleCloser: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     typealias InboundOut = HTTP2Frame
 
-    private let timeout: TimeAmount
+    private let deadline: WaitDeadline
     private var openStreams = 0
-    private var idleSince: NIODeadline?
-    private var timer: Scheduled<Void>?
 
     init(timeout: TimeAmount) {
-        self.timeout = timeout
+        deadline = WaitDeadline(timeout: timeout)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        becameIdle(context)
+        deadline.startWaiting(context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        deadline.cancel()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
         case is NIOHTTP2StreamCreatedEvent:
             openStreams += 1
-            idleSince = nil
+            deadline.stopWaiting()
         case is StreamClosedEvent:
             openStreams = max(0, openStreams - 1)
-            if openStreams == 0 { becameIdle(context) }
+            if openStreams == 0 { deadline.startWaiting(context) }
         default:
             break
         }
         context.fireUserInboundEventTriggered(event)
-    }
-
-    private func becameIdle(_ context: ChannelHandlerContext) {
-        let now = NIODeadline.now()
-        idleSince = now
-        if timer == nil { arm(context, at: now + timeout) }
-    }
-
-    private func arm(_ context: ChannelHandlerContext, at deadline: NIODeadline) {
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(deadline: deadline) {
-            let (closer, context) = bound.value
-            closer.timer = nil
-            guard let since = closer.idleSince else { return }
-            let due = since + closer.timeout
-            if due <= .now() { return context.close(promise: nil) }
-            closer.arm(context, at: due)
-        }
     }
 }
