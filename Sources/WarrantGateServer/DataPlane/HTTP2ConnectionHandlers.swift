@@ -1,0 +1,124 @@
+import NIOCore
+import NIOHTTP2
+
+/// Watches an HTTP/2 connection's own frames until the client acknowledges the gateway's SETTINGS, which completes
+/// the connection's setup; then leaves the pipeline.
+final class HTTP2SetupWatcher: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTP2Frame
+    typealias InboundOut = HTTP2Frame
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .settings(.ack) = unwrapInboundIn(data).payload,
+           let setup = try? context.pipeline.syncOperations.handler(type: ConnectionSetupGuard.self) {
+            setup.established(context.channel)
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        }
+        context.fireChannelRead(data)
+    }
+}
+
+/// Records what NIOHTTP2 refuses on a set-up connection before any stream sees it, and ends a connection that NIOHTTP2
+/// has given up on.
+///
+/// - A request refused for its header block (malformed or duplicate pseudo-headers, upper-case names,
+///   connection-specific headers, malformed content lengths) never reaches a stream: it is recorded as a
+///   `bad_request` decision naming the connection's agency, at most `cap` per connection. A content length that the
+///   DATA contradicts fails a stream that exists, whose handler records it.
+/// - A connection error (a flood of resets, CONTINUATION or control frames, too many glitches, a malformed frame)
+///   makes NIOHTTP2 send GOAWAY, but it does not close the connection: this records it once and closes the connection
+///   once the GOAWAY is flushed, so the client does not keep its place.
+final class HTTP2RefusalRecorder: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+
+    private let environment: GatewayEnvironment
+    private let peer: ConnectionPeer?
+    private let cap: Int
+    private var recorded = 0
+
+    init(environment: GatewayEnvironment, peer: ConnectionPeer?, cap: Int = 16) {
+        self.environment = environment
+        self.peer = peer
+        self.cap = cap
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch Self.kind(of: error) {
+        case .refusedRequest:
+            record(error)
+        case .streamFailure:
+            break
+        case .connectionError:
+            record(error)
+            let channel = context.channel
+            context.eventLoop.execute { channel.close(promise: nil) }
+        case .notHTTP2:
+            break
+        }
+        context.fireErrorCaught(error)
+    }
+
+    private func record(_ error: any Error) {
+        guard recorded < cap else { return }
+        recorded += 1
+        environment.recordUnparsed(peer: peer, reason: .badRequest, detail: "\(error)")
+    }
+
+    private enum ErrorKind {
+        case refusedRequest, streamFailure, connectionError, notHTTP2
+    }
+
+    private static func kind(of error: any Error) -> ErrorKind {
+        switch error {
+        case is NIOHTTP2Errors.InvalidHTTP2HeaderFieldName, is NIOHTTP2Errors.MissingPseudoHeader, is NIOHTTP2Errors.DuplicatePseudoHeader,
+             is NIOHTTP2Errors.PseudoHeaderAfterRegularHeader, is NIOHTTP2Errors.UnknownPseudoHeader, is NIOHTTP2Errors.UnsupportedPseudoHeader,
+             is NIOHTTP2Errors.InvalidPseudoHeaders, is NIOHTTP2Errors.MissingHostHeader, is NIOHTTP2Errors.DuplicateHostHeader,
+             is NIOHTTP2Errors.EmptyPathHeader, is NIOHTTP2Errors.ForbiddenHeaderField, is NIOHTTP2Errors.InvalidPseudoHeaderValue,
+             is NIOHTTP2Errors.ContentLengthHeadersMismatch, is NIOHTTP2Errors.ContentLengthHeaderNegative,
+             is NIOHTTP2Errors.ContentLengthHeaderMalformedValue:
+            .refusedRequest
+        case is NIOHTTP2Errors.ContentLengthViolated, is NIOHTTP2Errors.StreamClosed, is NIOHTTP2Errors.NoSuchStream,
+             is NIOHTTP2Errors.BadStreamStateTransition, is NIOHTTP2Errors.TrailersWithoutEndStream, is NIOHTTP2Errors.StreamError:
+            .streamFailure
+        case is any NIOHTTP2Error:
+            .connectionError
+        default:
+            .notHTTP2
+        }
+    }
+}
+
+/// Closes an HTTP/2 connection that has had no open stream for `timeout`. The connection manager sends GOAWAY at the
+/// idle timeout but closes only once the client acknowledges its PING; this bounds a client that never does.
+final class HTTP2IdleCloser: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+    typealias InboundOut = HTTP2Frame
+
+    private let deadline: WaitDeadline
+    private var openStreams = 0
+
+    init(timeout: TimeAmount) {
+        deadline = WaitDeadline(timeout: timeout)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        deadline.startWaiting(context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline.cancel()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case is NIOHTTP2StreamCreatedEvent:
+            openStreams += 1
+            deadline.stopWaiting()
+        case is StreamClosedEvent:
+            openStreams = max(0, openStreams - 1)
+            if openStreams == 0 { deadline.startWaiting(context) }
+        default:
+            break
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}
