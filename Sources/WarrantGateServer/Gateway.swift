@@ -66,6 +66,7 @@ public final class Gateway: Sendable {
         )
         clientConfiguration.decompression = .disabled
         clientConfiguration.httpVersion = .http1Only
+        // The gateway does not export traces; without this, every lookup builds a span and its attributes.
         clientConfiguration.tracing.tracer = nil
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     }
@@ -152,7 +153,7 @@ struct LogWriterService: Service {
     }
 }
 
-/// Shuts the upstream client down when the group stops.
+/// Closes the upstream pools' idle connections and shuts the fact-lookup client down when the group stops.
 struct ClientShutdownService: Service {
     let client: HTTPClient
     let upstreams: Upstreams
