@@ -30,15 +30,18 @@ struct GatewayEnvironment: Sendable {
         )
     }
 
-    /// Fills the record's certificate and agency from the connection's peer, as far as it identifies one.
-    func identify(_ record: inout DecisionRecord, peer: ConnectionPeer?, current: GatewayState.Current) {
-        guard let peer, let (certificate, identification) = try? peer.identify(in: current) else { return }
+    /// Fills the record's certificate and agency from the connection's peer, as far as it identifies one, and
+    /// returns the identification; nil when there is no parseable peer certificate.
+    @discardableResult
+    func identify(_ record: inout DecisionRecord, peer: ConnectionPeer?, current: GatewayState.Current) -> Identification? {
+        guard let peer, let (certificate, identification) = try? peer.identify(in: current) else { return nil }
         record.certificateSPKI = certificate.spkiSHA256
         record.certificateSubject = certificate.subject
         if case .agency(let agency) = identification {
             record.agency = agency.id
             record.category = agency.category.rawValue
         }
+        return identification
     }
 
     /// Records a request that the HTTP parser refused before any stage could read it, naming the connection's agency.

@@ -73,12 +73,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     // MARK: 1. Identity
 
     private func identify(_ request: RequestInFlight) {
-        let current = request.current
-        guard let peer, let (certificate, identification) = try? peer.identify(in: current) else {
+        guard let peer, let identification = environment.identify(&request.record, peer: peer, current: request.current) else {
             return refuse(request, StageRefusal(.noClientCertificate))
         }
-        request.record.certificateSPKI = certificate.spkiSHA256
-        request.record.certificateSubject = certificate.subject
         let agency: Agency
         switch identification {
         case .agency(let found): agency = found
@@ -87,8 +84,6 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         case .revoked: return refuse(request, StageRefusal(.certificateRevoked))
         }
         request.agency = agency
-        request.record.agency = agency.id
-        request.record.category = agency.category.rawValue
         if peer.chainKnownValid(by: environment.verifier) { return admit(request, agency: agency) }
         // The chain has not been validated under the trust in force within the last minute: validate it off the
         // loop, then come back.
@@ -512,8 +507,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     private func finish(_ request: RequestInFlight) {
         guard request.phase != .finished else { return }
         request.phase = .finished
-        request.deadline?.cancel()
-        if request.holdsSlot, let agency = request.agency { environment.concurrency.release(agency.id) }
+        releaseResources(request)
         environment.metrics.observe(since: request.started)
         if self.request === request { self.request = nil }
     }
@@ -534,13 +528,13 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             recordUnanswered(request, request.phase == .readingBody ? .bodyIncomplete : .clientClosed)
         case .committing:
             // The commit's completion records what follows.
-            finishSlot(request)
+            releaseResources(request)
         case .forwarding:
             request.lease?.withdraw()
             request.upstream?.close()
             request.upstream = nil
             recordOutcome(request, status: 499, error: .clientClosed)
-            finishSlot(request)
+            releaseResources(request)
         case .finished:
             break
         }
@@ -555,10 +549,11 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         environment.metrics.count(effect: .deny, reason: reason.rawValue)
         environment.log.enqueue([LogEntry(kind: .decision, time: environment.now(), decisionId: request.record.decisionId, canonical: request.record.canonical)])
         request.phase = .finished
-        finishSlot(request)
+        releaseResources(request)
     }
 
-    private func finishSlot(_ request: RequestInFlight) {
+    /// Cancels the request's timer and frees its agency slot, once.
+    private func releaseResources(_ request: RequestInFlight) {
         request.deadline?.cancel()
         if request.holdsSlot, let agency = request.agency { environment.concurrency.release(agency.id) }
         request.holdsSlot = false
