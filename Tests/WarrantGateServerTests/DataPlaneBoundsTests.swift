@@ -580,6 +580,10 @@ struct DataPlaneBoundsTests {
             throw error
         }
         #expect(await connection.completeSetup())
+        // One answered request proves the gateway has seen the SETTINGS acknowledgement: a connection still setting
+        // up is closed at once on shutdown, with no GOAWAY.
+        await connection.send(H2.headers(stream: 1, H2.request("GET", Self.locator)))
+        #expect(await connection.wait { $0.ended(1) }?.status(1) == 200)
         let stopped = StopFlag()
         let stopping = Task {
             await gateway.stop()
