@@ -48,8 +48,7 @@ private final class PassThroughHandler: ChannelInboundHandler, UpstreamResponseR
     private let isHTTP2: Bool
     private var context: ChannelHandlerContext?
     private var connection: UpstreamConnection?
-    /// The request's HTTP/1 persistence, said in the answer as the gateway does.
-    private var connectionHeader: String?
+    private var request: HTTPRequestHead?
 
     init(endpoint: UpstreamEndpoint, upstreams: Upstreams, isHTTP2: Bool) {
         self.endpoint = endpoint
@@ -63,7 +62,7 @@ private final class PassThroughHandler: ChannelInboundHandler, UpstreamResponseR
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(let head) = unwrapInboundIn(data) else { return }
-        connectionHeader = isHTTP2 ? nil : !head.isKeepAlive ? "close" : head.version.minor == 0 ? "keep-alive" : nil
+        request = head
         let forwarded = HTTPRequestHead(version: .http1_1, method: head.method, uri: endpoint.pathPrefix + head.uri, headers: ["Host": endpoint.authority])
         _ = upstreams.pool(on: context.eventLoop).lease(endpoint) { [self] result in
             switch result {
@@ -80,7 +79,10 @@ private final class PassThroughHandler: ChannelInboundHandler, UpstreamResponseR
         var headers = HTTPHeaders()
         if let length = head.headers.first(name: "content-length") { headers.add(name: "Content-Length", value: length) }
         if let type = head.headers.first(name: "content-type") { headers.add(name: "Content-Type", value: type) }
-        if let connectionHeader { headers.add(name: "Connection", value: connectionHeader) }
+        // The request's HTTP/1 persistence, said in the answer as the gateway says it.
+        if !isHTTP2, let request, let persistence = HeaderRules.persistence(answering: request, knownLength: headers.contains(name: "content-length")) {
+            headers.add(name: "Connection", value: persistence)
+        }
         context?.write(wrapOutboundOut(.head(HTTPResponseHead(version: isHTTP2 ? .http2 : .http1_1, status: head.status, headers: headers))), promise: nil)
     }
 

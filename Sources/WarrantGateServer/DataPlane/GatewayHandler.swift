@@ -54,14 +54,14 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             guard request == nil else { return context.close(promise: nil) }
             let current = environment.state.current
             let request = RequestInFlight(
-                head: head, loop: context.eventLoop, current: current, keepAlive: isHTTP2 || head.isKeepAlive,
+                head: head, loop: context.eventLoop, current: current,
                 record: environment.openingRecord(method: head.method.rawValue, rawTarget: head.uri, current: current)
             )
             self.request = request
             identify(request)
         case .body(let chunk):
             guard let request else { return }
-            request.receive(chunk, limit: environment.limits)
+            request.receive(chunk, limits: environment.limits)
             if request.phase == .readingBody && request.bodyOverflowed { refuse(request, StageRefusal(.bodyTooLarge)) }
         case .end:
             guard let request else { return }
@@ -477,27 +477,20 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     private func answer(_ request: RequestInFlight, problemReason reason: String, detail: String?) {
         guard let context, request.phase != .finished else { return }
         let problem = Problem(reason: reason, decisionId: request.record.decisionId, detail: detail)
-        var headers = problem.headers
-        headers.add(name: "Content-Length", value: String(problem.body.readableBytes))
-        writeHead(request, status: HTTPResponseStatus(statusCode: problem.status), headers: headers, knownLength: true)
+        writeHead(request, status: HTTPResponseStatus(statusCode: problem.status), headers: problem.headers, knownLength: true)
         if request.head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(problem.body))), promise: nil) }
         finish(request)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 
-    /// Writes the answer's head with the `Decision-Id` header and the connection's persistence: an HTTP/1 request
-    /// that does not keep its connection alive (HTTP/1.0 without `Connection: keep-alive`, or `Connection: close`)
-    /// has it closed after the answer; an HTTP/1.0 answer of unknown length ends its connection.
+    /// Writes the answer's head with the `Decision-Id` header and, over HTTP/1, the connection's persistence
+    /// (``HeaderRules/persistence(answering:knownLength:)``; a `Connection: close` answer ends the connection).
     private func writeHead(_ request: RequestInFlight, status: HTTPResponseStatus, headers: HTTPHeaders, knownLength: Bool) {
         guard let context else { return }
         var headers = headers
         headers.replaceOrAdd(name: "Decision-Id", value: request.record.decisionId)
-        if !isHTTP2 {
-            if !request.keepAlive || (request.head.version.minor == 0 && !knownLength) {
-                headers.replaceOrAdd(name: "Connection", value: "close")
-            } else if request.head.version.minor == 0 {
-                headers.replaceOrAdd(name: "Connection", value: "keep-alive")
-            }
+        if !isHTTP2, let persistence = HeaderRules.persistence(answering: request.head, knownLength: knownLength) {
+            headers.replaceOrAdd(name: "Connection", value: persistence)
         }
         request.sentStatus = Int(status.code)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: isHTTP2 ? .http2 : .http1_1, status: status, headers: headers))), promise: nil)
@@ -580,7 +573,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         }
         let current = environment.state.current
         let request = RequestInFlight(
-            head: HTTPRequestHead(version: .http1_1, method: .GET, uri: ""), loop: context.eventLoop, current: current, keepAlive: false,
+            // The connection ends after this answer: its input cannot be parsed any further.
+            head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "", headers: ["Connection": "close"]), loop: context.eventLoop,
+            current: current,
             record: environment.openingRecord(method: "", rawTarget: "", current: current)
         )
         environment.identify(&request.record, peer: peer, current: current)
@@ -625,7 +620,6 @@ final class RequestInFlight {
     /// The event loop the request runs on: its connection's.
     let loop: any EventLoop
     let current: GatewayState.Current
-    let keepAlive: Bool
     let started = ContinuousClock.now
     var record: DecisionRecord
     var phase = Phase.deciding
@@ -658,19 +652,18 @@ final class RequestInFlight {
     var redactedFields = 0
     var outcomeRecorded = false
 
-    init(head: HTTPRequestHead, loop: any EventLoop, current: GatewayState.Current, keepAlive: Bool, record: DecisionRecord) {
+    init(head: HTTPRequestHead, loop: any EventLoop, current: GatewayState.Current, record: DecisionRecord) {
         self.head = head
         self.loop = loop
         self.current = current
-        self.keepAlive = keepAlive
         self.record = record
     }
 
     /// Takes a body chunk while the body may still be wanted (its route not yet known, or known to take it), up to
     /// the largest body any route takes until the route sets its own limit. Anything else is dropped unread.
-    func receive(_ chunk: ByteBuffer, limit: GatewayConfiguration.Limits) {
+    func receive(_ chunk: ByteBuffer, limits: GatewayConfiguration.Limits) {
         guard phase == .validatingChain || phase == .readingBody, !bodyOverflowed else { return }
-        let cap = phase == .readingBody ? bodyLimit : max(limit.inspectBodyBytes, limit.forwardBodyBytes)
+        let cap = phase == .readingBody ? bodyLimit : max(limits.inspectBodyBytes, limits.forwardBodyBytes)
         let held = body?.readableBytes ?? 0
         guard chunk.readableBytes <= cap - held else {
             bodyOverflowed = true

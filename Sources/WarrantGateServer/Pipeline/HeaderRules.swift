@@ -64,6 +64,16 @@ enum HeaderRules {
         }
     }
 
+    /// The `Connection` header an HTTP/1 answer to `request` must carry, or nil (RFC 9112 §9.3): `close` when the
+    /// request does not keep its connection alive (HTTP/1.0 without `Connection: keep-alive`, or `Connection: close`),
+    /// or when an HTTP/1.0 answer's length is unknown, so only the close can end it; `keep-alive` for an HTTP/1.0
+    /// request that asked for it.
+    static func persistence(answering request: HTTPRequestHead, knownLength: Bool) -> String? {
+        let http10 = request.version.minor == 0
+        if !request.isKeepAlive || (http10 && !knownLength) { return "close" }
+        return http10 ? "keep-alive" : nil
+    }
+
     /// Checks a request's headers; returns a short reason when they must be refused.
     static func violation(in headers: HTTPHeaders) -> String? {
         var warrantCount = 0

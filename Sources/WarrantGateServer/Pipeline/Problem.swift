@@ -21,7 +21,8 @@ struct Problem {
         bytes.append(UInt8(ascii: "\n"))
         status = entry.status
         headers = [
-            "Content-Type": "application/problem+json", "Decision-Id": decisionId, "Cache-Control": "no-store",
+            "Content-Type": "application/problem+json", "Content-Length": String(bytes.count), "Decision-Id": decisionId,
+            "Cache-Control": "no-store",
         ]
         body = ByteBuffer(bytes: bytes)
     }
