@@ -24,13 +24,18 @@ public enum SimulatedUpstreams {
     /// Called with every request an upstream receives (tests use it to prove what was, or was not, forwarded).
     public typealias Observer = @Sendable (Request) -> Void
 
-    /// The records system: `GET /records/inmates/{booking}`, `GET /records/inmates/{booking}/release` and the public
-    /// inmate locator `GET /records/locator/{booking}`.
+    /// The records system: `GET /records/inmates/{booking}`, `GET /records/inmates/{booking}/release`, the public
+    /// inmate locator `GET /records/locator/{booking}` and the SOAP 1.1 service `POST /records/soap/inmates/{booking}`.
+    ///
+    /// `GET /records/inmates/{booking}` answers a NIEM 4.0 document instead of JSON when `Accept` prefers XML. Every
+    /// response is compressed when `Accept-Encoding` asks for gzip or deflate.
     public static func recordsRouter(observer: Observer? = nil) -> Router<BasicRequestContext> {
         let router = Router()
         if let observer { router.add(middleware: ObservingMiddleware(observer: observer)) }
-        router.get("/records/inmates/:booking") { _, context -> Response in
+        router.add(middleware: CompressingMiddleware())
+        router.get("/records/inmates/:booking") { request, context -> Response in
             guard let inmate = inmate(context.parameters.get("booking")) else { return notFound() }
+            if request.prefersXML { return text(BookingXML.document(for: inmate), contentType: "application/xml; charset=utf-8") }
             return json(
                 """
                 {"bookingNumber":"\(inmate.booking)","name":"\(inmate.name)","status":"in custody","housingUnit":"4B",\
@@ -51,6 +56,15 @@ public enum SimulatedUpstreams {
         router.get("/records/inmates/:booking/release") { _, context -> Response in
             guard let inmate = inmate(context.parameters.get("booking")) else { return notFound() }
             return json(#"{"bookingNumber":"\#(inmate.booking)","scheduledRelease":"\#(inmate.releaseDate)","immigrationStatus":"undocumented (reported)"}"#)
+        }
+        router.post("/records/soap/inmates/:booking") { request, context -> Response in
+            guard try await request.body.collect(upTo: soapRequestLimit).readableBytes > 0 else {
+                return soapFault(code: "Client", reason: "The request has no SOAP envelope.")
+            }
+            guard let inmate = inmate(context.parameters.get("booking")) else {
+                return soapFault(code: "Client", reason: "No such booking.")
+            }
+            return text(BookingXML.soapResponse(for: inmate), contentType: soapContentType)
         }
         return router
     }
@@ -94,16 +108,26 @@ public enum SimulatedUpstreams {
         inmates.first { $0.booking == booking }
     }
 
-    private static func json(_ text: String) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    private static let soapContentType = "text/xml; charset=utf-8"
+    private static let soapRequestLimit = 64 * 1024
+
+    private static func json(_ body: String) -> Response {
+        text(body, contentType: "application/json")
     }
 
     private static func notFound() -> Response {
+        text(#"{"error":"not found"}"#, contentType: "application/json", status: .notFound)
+    }
+
+    /// A SOAP 1.1 fault, which the SOAP 1.1 HTTP binding sends with status 500.
+    private static func soapFault(code: String, reason: String) -> Response {
+        text(BookingXML.soapFault(code: code, reason: reason), contentType: soapContentType, status: .internalServerError)
+    }
+
+    private static func text(_ body: String, contentType: String, status: HTTPResponse.Status = .ok) -> Response {
         var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        return Response(status: .notFound, headers: headers, body: .init(byteBuffer: ByteBuffer(string: #"{"error":"not found"}"#)))
+        headers[.contentType] = contentType
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 }
 

@@ -152,6 +152,12 @@ struct DemoCommand: AsyncParsableCommand {
             # 4. Denver police get their records (still without immigration fields)
             \(curl("denver-pd", "\(base)/records/inmates/2017-000456"))
 
+            # 4b. The same records as NIEM 4.0 XML, gzip on the way from the records system, and over SOAP 1.1:
+            #     the NIEM immigration elements are gone, matched by namespace, whatever the prefix
+            \(curl("ice-ero", "-H 'Warrant-Reference: JW-2026-0001' -H 'Accept: application/xml' \(base)/records/inmates/2017-000123"))
+            \(curl("denver-pd", "-H 'Accept: application/xml' -H 'Accept-Encoding: gzip' \(base)/records/inmates/2017-000456"))
+            \(curl("denver-pd", "-H 'Content-Type: text/xml' -d '<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body/></s:Envelope>' \(base)/records/soap/inmates/2017-000456"))
+
             # 5. A certificate from the right CA that names no agency: 403 unknown_agency
             \(curl("unregistered", "\(base)/records/inmates/2017-000123"))
 

@@ -35,8 +35,42 @@ struct PolicyParserTests {
     func denverLoads() throws {
         let policy = try Repository.denver()
         #expect(policy.name == "denver")
-        #expect(policy.redactAlways.contains("alienNumber"))
+        #expect(policy.redactAlways.contains("aliennumber"))
         #expect(policy.digest.count == 64)
+    }
+
+    @Test("redact entries: field names lower-cased, prefixed names through namespaces and profiles, each once")
+    func redactVocabulary() throws {
+        let policy = try PolicyParser.parse(Self.minimal + """
+
+            namespaces: { nc: "http://release.niem.gov/niem/niem-core/4.0/" }
+            profiles: { niem: profiles/niem-immigration.yaml }
+            redact: [Citizenship, nc:PersonCitizenshipText, niem:alien-number, nc:PersonCitizenshipText]
+            """, file: Repository.path("policies/inline.yaml"))
+        #expect(policy.redactAlways.first == "citizenship")
+        #expect(policy.redactAlways.contains("{http://release.niem.gov/niem/niem-core/4.0/}PersonCitizenshipText"))
+        #expect(policy.redactAlways.contains("{http://release.niem.gov/niem/domains/immigration/4.0/}AlienNumberIdentification"))
+        #expect(policy.redactAlways.count == Set(policy.redactAlways).count)
+        // The digest covers the profile: the same text without it digests differently.
+        #expect(policy.digest != Policy.digest(of: Array((Self.minimal + "\nredact: []").utf8)))
+    }
+
+    @Test("refuses an unbound prefix, a prefix bound twice, an unknown concept and a profile outside the policy's folder", arguments: [
+        ("redact: [nc:PersonCitizenship]", "not bound"),
+        ("namespaces: { niem: urn:x }\nprofiles: { niem: profiles/niem-immigration.yaml }", "also a namespace prefix"),
+        ("profiles: { niem: profiles/niem-immigration.yaml }\nredact: [niem:shoe-size]", "no concept 'shoe-size'"),
+        ("profiles: { niem: ../etc/profile.yaml }", "inside the policy's folder"),
+        ("profiles: { niem: /etc/profile.yaml }", "inside the policy's folder"),
+        ("namespaces: { nc: \"has space\" }", "namespace URI"),
+        ("namespaces: { nc: urn:x }\nredact: [\"nc:1bad\"]", "invalid local name"),
+    ])
+    func redactVocabularyErrors(_ extra: String, _ expected: String) {
+        do {
+            _ = try PolicyParser.parse(Self.minimal + "\n" + extra, file: Repository.path("policies/inline.yaml"))
+            Issue.record("accepted: \(extra)")
+        } catch {
+            #expect("\(error)".contains(expected), "\(error)")
+        }
     }
 
     @Test func minimalLoads() throws {

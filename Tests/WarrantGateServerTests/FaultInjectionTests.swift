@@ -90,13 +90,13 @@ struct FaultInjectionTests {
         router.get("/records/inmates/:booking") { _, context -> Response in
             if context.parameters.get("booking") == "2017-000123" {
                 // Promise 1000 bytes, send 10, then stall.
-                return Response(status: .ok, body: ResponseBody(contentLength: 1000) { writer in
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(contentLength: 1000) { writer in
                     try await writer.write(ByteBuffer(string: #"{"partial":"#))
                     try await Task.sleep(for: .seconds(10))
                 })
             }
             // Promise 1000 bytes, send 10, then drop the connection.
-            return Response(status: .ok, body: ResponseBody(contentLength: 1000) { writer in
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(contentLength: 1000) { writer in
                 try await writer.write(ByteBuffer(string: #"{"partial":"#))
                 throw CancellationError()
             })

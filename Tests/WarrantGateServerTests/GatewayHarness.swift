@@ -71,6 +71,8 @@ final class GatewayHarness: @unchecked Sendable {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-e2e-\(UUID().uuidString)")
         pki = DevPKIDirectory(directory: directory.appendingPathComponent("certs"))
         try pki.ensure(clients: Self.agencies)
+        // A policy a test copies into the directory finds the profiles it includes.
+        try FileManager.default.copyItem(atPath: Repository.path("policies/profiles"), toPath: directory.appendingPathComponent("profiles").path)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         upstreams = try await DemoUpstreams.start(logger: logger, observer: recorder.observer)

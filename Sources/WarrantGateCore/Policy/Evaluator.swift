@@ -30,23 +30,33 @@ public struct EvaluationError: Error, Sendable, Equatable {
 public struct Evaluator: Sendable {
     public let policy: Policy
     public let verifier = WarrantVerifier()
-    /// The policy's redaction list and each rule's, lower-cased once rather than per request.
+    /// The policy's redaction list and each rule's (the parser has normalised the names).
     private let redactAlways: Set<String>
     private let ruleRedactions: [String: [String]]
-    /// The redactor for the policy's own list, built once: most allowed requests need nothing more.
-    private let alwaysRedactor: JSONRedactor
+    /// The redactor for the policy's own list, and for it with each permit rule's own list: built once, so that an
+    /// allowed request builds none unless two permits that add names apply together.
+    private let alwaysRedactor: ResponseRedactor
+    private let ruleRedactors: [String: ResponseRedactor]
 
     public init(policy: Policy) {
         self.policy = policy
-        self.redactAlways = Set(policy.redactAlways.map { $0.lowercased() })
-        self.ruleRedactions = Dictionary(policy.rules.map { ($0.id, $0.redact.map { $0.lowercased() }) }, uniquingKeysWith: { first, _ in first })
-        self.alwaysRedactor = JSONRedactor(fields: redactAlways)
+        let redactAlways = Set(policy.redactAlways)
+        self.redactAlways = redactAlways
+        self.ruleRedactions = Dictionary(policy.rules.map { ($0.id, $0.redact) }, uniquingKeysWith: { first, _ in first })
+        self.alwaysRedactor = ResponseRedactor(names: redactAlways)
+        self.ruleRedactors = Dictionary(
+            policy.rules.filter { !Set($0.redact).isSubset(of: redactAlways) }.map { ($0.id, ResponseRedactor(names: redactAlways.union($0.redact))) },
+            uniquingKeysWith: { first, _ in first }
+        )
     }
 
-    /// The redactor for an allowed decision of this evaluator: the prebuilt one unless a permit rule added fields.
-    public func redactor(for decision: Decision) -> JSONRedactor {
+    /// The redactor for an allowed decision of this evaluator.
+    public func redactor(for decision: Decision) -> ResponseRedactor {
         // An allowed decision's list always contains the policy's own, so equal sizes mean equal lists.
-        decision.redact.count == redactAlways.count ? alwaysRedactor : JSONRedactor(fields: decision.redact)
+        if decision.redact.count == redactAlways.count { return alwaysRedactor }
+        let adding = decision.rules.filter { ruleRedactors[$0] != nil }
+        if adding.count == 1, let redactor = ruleRedactors[adding[0]] { return redactor }
+        return ResponseRedactor(names: decision.redact)
     }
 
     public func evaluate(_ input: EvaluationInput, registry: any DocumentRegistry) -> Decision {

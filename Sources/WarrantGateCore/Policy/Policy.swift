@@ -82,7 +82,8 @@ public struct Policy: Sendable {
     public let timeZone: TimeZone
     public let subjectFormat: SubjectFormat
     public let routes: [Route]
-    /// Fields removed from every response, whoever asks.
+    /// Names removed from every response, whoever asks: lower-case field names and Clark names (see
+    /// ``RedactionVocabulary``).
     public let redactAlways: [String]
     public let rules: [Rule]
     /// Lower-case hex SHA-256 of the policy file's bytes: recorded with every decision.
@@ -93,12 +94,15 @@ public struct Policy: Sendable {
     public let warnings: [FileError]
     /// Facts looked up in a records system (beside those set in the registry), if the policy configures it.
     public let factLookup: FactLookup?
+    /// The namespaces and profiles the policy's `redact:` entries, and its test files' expectations, are read with.
+    public let vocabulary: RedactionVocabulary
 
     public var classifier: Classifier { Classifier(routes: routes, subjectFormat: subjectFormat) }
 
     public init(
         name: String, title: String, timeZone: TimeZone, subjectFormat: SubjectFormat, routes: [Route], redactAlways: [String],
-        rules: [Rule], digest: String, source: String, warnings: [FileError] = [], factLookup: FactLookup? = nil
+        rules: [Rule], digest: String, source: String, warnings: [FileError] = [], factLookup: FactLookup? = nil,
+        vocabulary: RedactionVocabulary = .empty
     ) {
         self.name = name
         self.title = title
@@ -111,9 +115,15 @@ public struct Policy: Sendable {
         self.source = source
         self.warnings = warnings
         self.factLookup = factLookup
+        self.vocabulary = vocabulary
     }
 
-    static func digest(of bytes: [UInt8]) -> String {
-        Hex.encode(SHA256.hash(data: bytes))
+    /// The SHA-256 of the policy file's bytes, followed by those of each profile it includes, in the order of
+    /// their aliases.
+    static func digest(of bytes: [UInt8], profiles: [String: RedactionProfile] = [:]) -> String {
+        var hash = SHA256()
+        hash.update(data: bytes)
+        for alias in profiles.keys.sorted() { hash.update(data: profiles[alias]!.bytes) }
+        return Hex.encode(hash.finalize())
     }
 }

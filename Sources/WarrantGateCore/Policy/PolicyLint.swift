@@ -28,7 +28,7 @@ extension Policy {
         }
         return Policy(
             name: name, title: title, timeZone: timeZone, subjectFormat: subjectFormat, routes: routes, redactAlways: redactAlways,
-            rules: rules, digest: digest, source: source, warnings: found, factLookup: factLookup
+            rules: rules, digest: digest, source: source, warnings: found, factLookup: factLookup, vocabulary: vocabulary
         )
     }
 

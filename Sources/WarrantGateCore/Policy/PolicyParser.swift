@@ -4,7 +4,10 @@ import Foundation
 ///
 /// The format is documented in `policies/README.md`.
 public enum PolicyParser {
-    static let topLevelKeys: Set<String> = ["policy", "title", "time-zone", "subject-format", "routes", "redact", "rules", "notes", "facts", "fact-lookup"]
+    static let topLevelKeys: Set<String> = [
+        "policy", "title", "time-zone", "subject-format", "routes", "namespaces", "profiles", "redact", "rules", "notes", "facts",
+        "fact-lookup",
+    ]
     static let routeKeys: Set<String> = ["id", "method", "path", "action", "subject", "upstream", "data", "public"]
     static let ruleKeys: Set<String> = ["id", "effect", "description", "when", "unless", "reason", "redact", "obligations", "effective"]
     static let conditionKeys: Set<String> = [
@@ -17,22 +20,13 @@ public enum PolicyParser {
         let actions: Set<String>
         let dataKinds: Set<String>
         let facts: [String: Set<String>]
+        let vocabulary: RedactionVocabulary
         var warnings: [FileError] = []
     }
     static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
     public static func load(path: String) throws -> Policy {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw FileError(file: path, line: nil, message: "cannot read policy file")
-        }
-        guard data.count <= YAMLNode.maximumFileSize else {
-            throw FileError(file: path, line: nil, message: "file is larger than \(YAMLNode.maximumFileSize) bytes")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw FileError(file: path, line: nil, message: "file is not UTF-8")
-        }
-        return try parse(text, file: path)
+        try parse(YAMLNode.readText(path: path, what: "policy file"), file: path)
     }
 
     public static func parse(_ text: String, file: String) throws -> Policy {
@@ -65,9 +59,13 @@ public enum PolicyParser {
             guard Identifier.isValid(name) else { throw values.error("fact name '\(name)' must be lower-case letters, digits and '-'") }
             facts[name] = Set(try values.strings("fact values"))
         }
-        var context = Context(actions: Set(routes.map(\.action)), dataKinds: routes.reduce(into: Set<String>()) { $0.formUnion($1.data) }, facts: facts)
+        let vocabulary = try RedactionVocabulary.read(namespaces: root["namespaces"], profiles: root["profiles"], policyFile: file)
+        var context = Context(
+            actions: Set(routes.map(\.action)), dataKinds: routes.reduce(into: Set<String>()) { $0.formUnion($1.data) }, facts: facts,
+            vocabulary: vocabulary
+        )
 
-        let redact = try root["redact"].map { try fieldNames($0, what: "redact") } ?? []
+        let redact = try root["redact"].map { try redactedNames($0, vocabulary) } ?? []
         var rules: [Rule] = []
         for node in try root.required("rules", in: "policy").sequence("rules") {
             let rule = try parseRule(node, context: &context)
@@ -89,8 +87,8 @@ public enum PolicyParser {
         }
         let policy = Policy(
             name: name, title: title, timeZone: timeZone, subjectFormat: SubjectFormat(pattern: format), routes: routes,
-            redactAlways: redact, rules: rules, digest: Policy.digest(of: Array(text.utf8)), source: file,
-            warnings: context.warnings, factLookup: lookup
+            redactAlways: redact, rules: rules, digest: Policy.digest(of: Array(text.utf8), profiles: vocabulary.profiles), source: file,
+            warnings: context.warnings, factLookup: lookup, vocabulary: vocabulary
         )
         return policy.withLintWarnings()
     }
@@ -168,7 +166,7 @@ public enum PolicyParser {
         guard reason == Rule.warrantFailureReason || Identifier.isValid(reason) else {
             throw (reasonNode ?? node).error("rule '\(id)': reason must be a code such as warrant_required")
         }
-        let redact = try node["redact"].map { try fieldNames($0, what: "redact") } ?? []
+        let redact = try node["redact"].map { try redactedNames($0, context.vocabulary) } ?? []
         if effect == .forbid, !redact.isEmpty { throw node.error("rule '\(id)': only permit rules can redact") }
         let obligations = try node["obligations"]?.strings("obligations") ?? []
         for obligation in obligations where !Identifier.isValid(obligation) {
@@ -318,9 +316,12 @@ public enum PolicyParser {
         return condition
     }
 
-    private static func fieldNames(_ node: YAMLNode, what: String) throws -> [String] {
-        let names = try node.strings(what)
-        for name in names where name.isEmpty || name.count > 128 { throw node.error("\(what): field names must be 1 to 128 characters") }
+    /// A `redact:` list read through the policy's vocabulary: lower-case field names and Clark names, each once.
+    private static func redactedNames(_ node: YAMLNode, _ vocabulary: RedactionVocabulary) throws -> [String] {
+        var names: [String] = []
+        for entry in try node.strings("redact") {
+            for name in try vocabulary.resolve(entry, at: node) where !names.contains(name) { names.append(name) }
+        }
         return names
     }
 

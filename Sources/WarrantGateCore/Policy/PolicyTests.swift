@@ -14,7 +14,7 @@ public struct PolicyTestCase: Sendable {
     public let expectedEffect: Effect
     public let expectedReason: String?
     public let expectedRules: [String]?
-    /// Fields that must be among the redacted ones.
+    /// Names that must be among the redacted ones, written as the policy's `redact:` entries are.
     public let expectedRedact: [String]
     public let expectedObligations: [String]?
 }
@@ -60,8 +60,14 @@ public struct PolicyTestFile: Sendable {
             if let rules = testCase.expectedRules, decision.rules != rules {
                 problems.append("rules: expected [\(rules.joined(separator: ", "))], got [\(decision.rules.joined(separator: ", "))]")
             }
-            for field in testCase.expectedRedact where !decision.redact.contains(field.lowercased()) {
-                problems.append("redact: expected \(field) to be removed")
+            for entry in testCase.expectedRedact {
+                do throws(RedactionVocabulary.Unresolved) {
+                    if try !policy.vocabulary.names(for: entry).allSatisfy(decision.redact.contains) {
+                        problems.append("redact: expected \(entry) to be removed")
+                    }
+                } catch {
+                    problems.append(error.message)
+                }
             }
             if let obligations = testCase.expectedObligations, Set(decision.obligations) != Set(obligations) {
                 problems.append("obligations: expected [\(obligations.joined(separator: ", "))], got [\(decision.obligations.joined(separator: ", "))]")

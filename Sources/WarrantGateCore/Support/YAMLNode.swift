@@ -50,25 +50,30 @@ public struct YAMLNode {
         return YAMLNode(node: root, file: file)
     }
 
-    /// Reads and parses a file.
-    public static func load(path: String) throws -> YAMLNode {
-        let url = URL(fileURLWithPath: path)
+    /// Reads a file's text: at most `maximumFileSize` bytes, UTF-8.
+    public static func readText(path: String, what: String = "file") throws -> String {
         let data: Data
         do {
             let attributes = try FileManager.default.attributesOfItem(atPath: path)
             if let size = attributes[.size] as? Int, size > maximumFileSize {
                 throw FileError(file: path, line: nil, message: "file is larger than \(maximumFileSize) bytes")
             }
-            data = try Data(contentsOf: url)
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch let error as FileError {
             throw error
         } catch {
-            throw FileError(file: path, line: nil, message: "cannot read file (\(error.localizedDescription))")
+            throw FileError(file: path, line: nil, message: "cannot read \(what) (\(error.localizedDescription))")
         }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw FileError(file: path, line: nil, message: "file is not UTF-8")
+        guard data.count <= maximumFileSize else {
+            throw FileError(file: path, line: nil, message: "file is larger than \(maximumFileSize) bytes")
         }
-        return try parse(text, file: path)
+        guard let text = String(data: data, encoding: .utf8) else { throw FileError(file: path, line: nil, message: "file is not UTF-8") }
+        return text
+    }
+
+    /// Reads and parses a file.
+    public static func load(path: String) throws -> YAMLNode {
+        try parse(readText(path: path), file: path)
     }
 
     public func error(_ message: String) -> FileError {

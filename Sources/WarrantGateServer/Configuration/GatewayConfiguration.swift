@@ -13,8 +13,14 @@ public struct GatewayConfiguration: Sendable {
         /// A request body must arrive in full this long after its head, or the connection (HTTP/2: the stream) is
         /// closed.
         public var bodyReadTimeout: Duration = .seconds(30)
-        /// Largest upstream response buffered to redact it (larger: 502).
-        public var redactBodyBytes = 16 * 1024 * 1024
+        /// Largest upstream response body redacted, after decoding (larger: withheld). Redaction streams, so this
+        /// bounds time and bandwidth, not memory.
+        public var redactBodyBytes = 1024 * 1024 * 1024
+        /// A compressed response on a redacted route may inflate to at most this many times its size (beyond its
+        /// first MiB), or it is withheld as a bomb.
+        public var decompressionRatioLimit = 100
+        /// Limits on the documents redaction reads (XML nesting and markup size, JSON nesting).
+        public var redaction = RedactionLimits()
         public var upstreamConnectTimeout: Duration = .seconds(2)
         /// Time allowed for the upstream's response head.
         public var upstreamResponseTimeout: Duration = .seconds(30)
@@ -162,7 +168,8 @@ public struct GatewayConfiguration: Sendable {
         if let limits = root["limits"] {
             try limits.requireKeys(
                 in: [
-                    "inspect-body-bytes", "forward-body-bytes", "body-read-timeout-ms", "redact-body-bytes", "upstream-connect-timeout-ms", "upstream-response-timeout-ms",
+                    "inspect-body-bytes", "forward-body-bytes", "body-read-timeout-ms", "redact-body-bytes", "decompression-ratio-limit", "xml-max-depth",
+                    "xml-max-markup-bytes", "upstream-connect-timeout-ms", "upstream-response-timeout-ms",
                     "upstream-read-timeout-ms", "upstream-connections", "max-uri-bytes", "max-header-count", "max-header-bytes", "max-connections",
                     "max-connections-setting-up", "handshake-timeout-ms",
                     "max-in-flight-per-agency", "header-read-timeout-ms", "idle-timeout-ms", "database-busy-timeout-ms",
@@ -179,6 +186,9 @@ public struct GatewayConfiguration: Sendable {
             if let value = try positive("forward-body-bytes") { configuration.limits.forwardBodyBytes = value }
             if let value = try positive("body-read-timeout-ms") { configuration.limits.bodyReadTimeout = .milliseconds(value) }
             if let value = try positive("redact-body-bytes") { configuration.limits.redactBodyBytes = value }
+            if let value = try positive("decompression-ratio-limit") { configuration.limits.decompressionRatioLimit = value }
+            if let value = try positive("xml-max-depth") { configuration.limits.redaction.xml.maxDepth = value }
+            if let value = try positive("xml-max-markup-bytes") { configuration.limits.redaction.xml.maxMarkupBytes = value }
             if let value = try positive("upstream-connect-timeout-ms") { configuration.limits.upstreamConnectTimeout = .milliseconds(value) }
             if let value = try positive("upstream-response-timeout-ms") { configuration.limits.upstreamResponseTimeout = .milliseconds(value) }
             if let value = try positive("upstream-read-timeout-ms") { configuration.limits.upstreamReadTimeout = .milliseconds(value) }

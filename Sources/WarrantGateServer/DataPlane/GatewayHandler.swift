@@ -17,7 +17,9 @@ import WarrantGateStore
 /// 5. **decide** — the policy, with the warrant check, and the shadow policy beside it;
 /// 6. **commit** — the decision is committed durably; if that fails the answer is 503 and nothing is forwarded;
 /// 7. **forward** — to the route's upstream, with the canonical target, through the loop's ``UpstreamPool``;
-/// 8. **redact** — a response the decision redacts is read whole (bounded) and redacted; any other streams through;
+/// 8. **redact** — a response the decision redacts is decoded (gzip, deflate) and redacted as it streams, by its
+///    content type (JSON, XML, SOAP; any other is withheld); its first bytes are held back, so that a document
+///    refused early is answered with a 502, and a later refusal cuts the answer off. Any other response streams through;
 /// 9. **outcome** — recorded after the answer, linked to the decision.
 ///
 /// Every answer carries a `Decision-Id` header; refusals are RFC 9457 problem documents. A request whose client
@@ -300,6 +302,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         if !plan.redactor.isEmpty {
             headers.remove(name: "range")
             headers.remove(name: "if-range")
+            headers.replaceOrAdd(name: "Accept-Encoding", value: HeaderRules.decodableAcceptEncoding(request.head.headers))
         }
         headers.add(name: "Host", value: endpoint.authority)
         headers.add(name: HeaderRules.gatewayAgency, value: agency.id)
@@ -322,13 +325,13 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
                 request.upstream = connection
                 connection.send(head, body: request.forwardBody, to: self)
             case .failure(let error):
-                upstreamGaveUp(request, Self.isTimeout(error) ? .upstreamTimeout : .upstreamUnavailable)
+                upstreamGaveUp(request, Self.isTimeout(error) ? .upstreamTimeout : .upstreamUnavailable, detail: nil)
             }
         }
     }
 
     func upstreamHead(_ head: HTTPResponseHead) {
-        guard let request, let plan = request.plan else { return }
+        guard let request, let plan = request.plan, let context else { return }
         request.upstreamStatus = Int(head.status.code)
         // The read deadline may fall before the response deadline the timer waits for.
         request.deadline?.cancel()
@@ -337,38 +340,79 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         if plan.redactor.isEmpty || bodyless {
             var headers = HeaderRules.returnable(head.headers, bodyUnmodified: true)
             if let length = head.headers.first(name: "content-length") { headers.add(name: "Content-Length", value: length) }
-            request.streaming = true
             writeHead(request, status: head.status, headers: headers, knownLength: bodyless || headers.contains(name: "content-length"))
             return
         }
         // A fragment of a document cannot be redacted as a document: one value alone can be valid JSON.
-        if head.status.code == 206 { return upstreamGaveUp(request, .upstreamUnredactable) }
-        let length = head.headers.first(name: "content-length").flatMap(Int.init)
-        if let length, length > environment.limits.redactBodyBytes { return upstreamGaveUp(request, .upstreamUnredactable) }
+        if head.status.code == 206 { return upstreamGaveUp(request, .upstreamUnredactable, detail: "a partial (206) response cannot be redacted") }
+        let contentEncoding = head.headers[canonicalForm: "content-encoding"].joined(separator: ",")
+        guard let coding = ResponseRedactionStream.Coding(contentEncoding: contentEncoding.isEmpty ? nil : contentEncoding) else {
+            return upstreamGaveUp(request, .upstreamUnredactable, detail: "the content coding '\(contentEncoding.prefix(40))' is not one the gateway decodes")
+        }
+        let contentType = head.headers.first(name: "content-type")
+        guard let type = RedactableMediaType(contentType: contentType) else {
+            return upstreamGaveUp(request, .upstreamUnredactable, detail: "a body of type '\((contentType ?? "none").prefix(60))' cannot be redacted")
+        }
+        if type == .json, head.headers["link"].contains(where: { $0.lowercased().contains("json-ld#context") }) {
+            return upstreamGaveUp(request, .upstreamUnredactable, detail: "a JSON-LD context given in a Link header cannot be read")
+        }
+        let limits = environment.limits
+        do {
+            request.redaction = try ResponseRedactionStream(
+                redaction: plan.redactor.redaction(for: type, limits: limits.redaction), coding: coding,
+                limits: .init(maxDecodedBytes: limits.redactBodyBytes, maxRatio: limits.decompressionRatioLimit), allocator: context.channel.allocator
+            )
+        } catch {
+            return upstreamGaveUp(request, .gatewayError, detail: nil)
+        }
         request.responseStatus = head.status
         request.responseHeaders = HeaderRules.returnable(head.headers, bodyUnmodified: false)
-        request.collected = []
-        request.collected?.reserveCapacity(length ?? 0)
     }
 
     func upstreamBody(_ chunk: ByteBuffer) {
         guard let request, let context else { return }
         request.exchangeDue = .now() + environment.limits.upstreamReadTimeout.timeAmount
-        if request.streaming {
+        guard let redaction = request.redaction else {
             request.bytesSent += chunk.readableBytes
             if request.head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(chunk))), promise: nil) }
             return
         }
-        guard chunk.readableBytes <= environment.limits.redactBodyBytes - (request.collected?.count ?? 0) else {
-            return upstreamGaveUp(request, .upstreamUnredactable)
+        do {
+            try redaction.consume(chunk)
+        } catch {
+            return redactionRefused(request, error)
         }
-        request.collected?.append(contentsOf: chunk.readableBytesView)
+        if !request.headSent, redaction.output.readableBytes < Self.redactionHoldBytes { return }
+        if !request.headSent, let status = request.responseStatus, let headers = request.responseHeaders {
+            // The document is long: its answer begins before it is known to be whole.
+            writeHead(request, status: status, headers: headers, knownLength: false)
+        }
+        writeRedacted(request, redaction.takeOutput())
+    }
+
+    /// Redacted bytes a response holds back before its head is sent: a document refused within them is answered
+    /// with a 502 and a problem document, and one that ends within them is sent with its length.
+    static let redactionHoldBytes = 64 * 1024
+
+    private func writeRedacted(_ request: RequestInFlight, _ bytes: ByteBuffer) {
+        guard let context, bytes.readableBytes > 0 else { return }
+        request.bytesSent += bytes.readableBytes
+        context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
+    }
+
+    /// Redaction refused the body: withheld with a 502 if its answer has not begun, cut off if it has.
+    private func redactionRefused(_ request: RequestInFlight, _ error: RedactionError) {
+        environment.logger.warning(
+            "upstream response withheld: it cannot be redacted",
+            metadata: ["decision": "\(request.record.decisionId)", "kind": "\(error.kind.rawValue)", "why": "\(error)"]
+        )
+        upstreamGaveUp(request, .upstreamUnredactable, detail: "The response was withheld: \(error.detail).")
     }
 
     /// Back-pressure: the next upstream read waits until the client's connection takes more.
     func upstreamReadComplete() {
         guard let request, let context, let upstream = request.upstream else { return }
-        if request.streaming { context.flush() }
+        if request.headSent { context.flush() }
         if context.channel.isWritable { upstream.read() } else { request.awaitingWritable = true }
     }
 
@@ -387,31 +431,25 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             request.upstream = nil
             environment.upstreams.pool(on: request.loop).release(upstream)
         }
-        // The request is finished before its last part is written: writing it may close the connection at once.
-        if request.streaming {
-            recordOutcome(request, status: request.sentStatus, error: nil)
-            finish(request)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-            return
-        }
-        // 8. Redact.
-        guard let plan = request.plan, let status = request.responseStatus, var headers = request.responseHeaders else { return }
-        let collected = request.collected ?? []
-        var output = context.channel.allocator.buffer(capacity: collected.count)
-        var removed = 0
-        if !collected.isEmpty {
+        // An empty body has nothing to redact, whatever its type says.
+        if let redaction = request.redaction, redaction.hasInput {
             do {
-                removed = try plan.redactor.redact(collected) { output.writeBytes($0) }
+                try redaction.finish()
             } catch {
-                return failed(request, .upstreamUnredactable, upstreamStatus: request.upstreamStatus)
+                return redactionRefused(request, error)
             }
+            request.redactedFields = redaction.removed
+            if !request.headSent, let status = request.responseStatus, var headers = request.responseHeaders {
+                headers.replaceOrAdd(name: "Content-Length", value: String(redaction.output.readableBytes))
+                writeHead(request, status: status, headers: headers, knownLength: true)
+            }
+            writeRedacted(request, redaction.takeOutput())
+        } else if !request.headSent, let status = request.responseStatus, var headers = request.responseHeaders {
+            headers.replaceOrAdd(name: "Content-Length", value: "0")
+            writeHead(request, status: status, headers: headers, knownLength: true)
         }
-        headers.replaceOrAdd(name: "Content-Length", value: String(output.readableBytes))
-        request.redactedFields = removed
-        request.bytesSent = output.readableBytes
-        writeHead(request, status: status, headers: headers, knownLength: true)
-        context.write(wrapOutboundOut(.body(.byteBuffer(output))), promise: nil)
-        recordOutcome(request, status: Int(status.code), error: nil)
+        // The request is finished before its last part is written: writing it may close the connection at once.
+        recordOutcome(request, status: request.sentStatus, error: nil)
         finish(request)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
@@ -419,29 +457,29 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     func upstreamFailed(_ error: any Error) {
         guard let request else { return }
         request.upstream = nil
-        upstreamGaveUp(request, Self.isTimeout(error) ? .upstreamTimeout : .upstreamUnavailable)
+        upstreamGaveUp(request, Self.isTimeout(error) ? .upstreamTimeout : .upstreamUnavailable, detail: nil)
     }
 
     /// The exchange failed: before the answer began, the client gets a problem document; after, the answer is cut
     /// off (HTTP/1.1 closes the connection, HTTP/2 resets the stream), since a partial body must not pass for a whole one.
-    private func upstreamGaveUp(_ request: RequestInFlight, _ reason: GatewayReason) {
+    private func upstreamGaveUp(_ request: RequestInFlight, _ reason: GatewayReason, detail: String?) {
         request.lease?.withdraw()
         request.lease = nil
         request.upstream?.close()
         request.upstream = nil
-        guard request.streaming else { return failed(request, reason, upstreamStatus: request.upstreamStatus) }
+        guard request.headSent else { return failed(request, reason, upstreamStatus: request.upstreamStatus, detail: detail) }
         environment.logger.warning("upstream exchange failed mid-answer", metadata: ["decision": "\(request.record.decisionId)", "reason": "\(reason.rawValue)"])
         recordOutcome(request, status: request.sentStatus, error: reason)
         finish(request)
         context?.close(promise: nil)
     }
 
-    private func failed(_ request: RequestInFlight, _ reason: GatewayReason, upstreamStatus: Int?) {
+    private func failed(_ request: RequestInFlight, _ reason: GatewayReason, upstreamStatus: Int?, detail: String? = nil) {
         request.deadline?.cancel()
         environment.logger.warning("upstream exchange failed", metadata: ["decision": "\(request.record.decisionId)", "reason": "\(reason.rawValue)"])
         environment.metrics.count(effect: .allow, reason: reason.rawValue)
         recordOutcome(request, status: ReasonCatalog.entry(for: reason).status, error: reason)
-        answer(request, problemReason: reason.rawValue, detail: nil)
+        answer(request, problemReason: reason.rawValue, detail: detail)
     }
 
     /// The exchange's one timer: until the response head, the response deadline; then the read deadline, which each
@@ -453,7 +491,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             let (handler, request) = bound.value
             guard handler.request === request, request.phase == .forwarding else { return }
             if request.exchangeDue > .now() { return handler.armExchangeDeadline(request, at: request.exchangeDue) }
-            handler.upstreamGaveUp(request, .upstreamTimeout)
+            handler.upstreamGaveUp(request, .upstreamTimeout, detail: nil)
         }
     }
 
@@ -493,6 +531,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             headers.replaceOrAdd(name: "Connection", value: persistence)
         }
         request.sentStatus = Int(status.code)
+        request.headSent = true
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: isHTTP2 ? .http2 : .http1_1, status: status, headers: headers))), promise: nil)
     }
 
@@ -607,7 +646,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
 struct ForwardPlan {
     let upstream: String
     let warrant: String?
-    let redactor: JSONRedactor
+    let redactor: ResponseRedactor
 }
 
 /// One request on its way through the stages, on its connection's event loop.
@@ -641,11 +680,13 @@ final class RequestInFlight {
     var deadline: Scheduled<Void>?
     var exchangeDue = NIODeadline.distantFuture
     var upstreamStatus: Int?
-    var streaming = false
+    /// Whether the answer's head has been written: from then on a failure cuts the answer off.
+    var headSent = false
     var awaitingWritable = false
+    /// A redacted response: its head, held back with its first bytes, and its body's redaction.
     var responseStatus: HTTPResponseStatus?
     var responseHeaders: HTTPHeaders?
-    var collected: [UInt8]?
+    var redaction: ResponseRedactionStream?
     // The outcome.
     var sentStatus = 0
     var bytesSent = 0

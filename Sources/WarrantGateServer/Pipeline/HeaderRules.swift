@@ -136,4 +136,17 @@ enum HeaderRules {
         }
         return returned
     }
+
+    /// A header value's token, trimmed and lower-cased.
+    static func lowercasedToken(_ value: Substring) -> String { asciiLowercased(trimmed(value.utf8)) }
+
+    /// The `Accept-Encoding` to send upstream on a redacted route: the client's, less any coding the gateway cannot
+    /// decode; `identity` if nothing is left (an absent header would accept every coding).
+    static func decodableAcceptEncoding(_ headers: HTTPHeaders) -> String {
+        let kept = headers["accept-encoding"].flatMap { $0.split(separator: ",") }.filter { item in
+            let coding = item.split(separator: ";", maxSplits: 1).first.map { lowercasedToken($0) } ?? ""
+            return ResponseRedactionStream.Coding.acceptable.contains(coding)
+        }
+        return kept.isEmpty ? "identity" : kept.map { String(decoding: trimmed($0.utf8), as: UTF8.self) }.joined(separator: ", ")
+    }
 }

@@ -1,0 +1,127 @@
+import Foundation
+
+/// A shipped list of XML elements by concept, such as `policies/profiles/niem-immigration.yaml`: each concept names
+/// elements by namespace URI and local name, across every release of a standard.
+public struct RedactionProfile: Sendable, Equatable {
+    public let name: String
+    public let title: String
+    public let concepts: [String: [QualifiedName]]
+    /// The file it was read from.
+    public let source: String
+    /// The file's bytes, which a policy that includes it adds to its digest.
+    let bytes: [UInt8]
+
+    static let keys: Set<String> = ["profile", "title", "namespaces", "concepts"]
+
+    public static func load(path: String) throws -> RedactionProfile {
+        try parse(YAMLNode.readText(path: path, what: "profile file"), file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws -> RedactionProfile {
+        let root = try YAMLNode.parse(text, file: file)
+        try root.requireKeys(in: keys, what: "profile")
+        let name = try root.required("profile", in: "profile").string("profile name")
+        guard Identifier.isValid(name) else { throw root.error("profile name '\(name)' must be lower-case letters, digits and '-'") }
+        let namespaces = try RedactionVocabulary.namespaces(root.required("namespaces", in: "profile"))
+        let vocabulary = RedactionVocabulary(namespaces: namespaces, profiles: [:])
+        var concepts: [String: [QualifiedName]] = [:]
+        for (concept, node) in try root.required("concepts", in: "profile").mapping("concepts") {
+            guard Identifier.isValid(concept) else { throw node.error("concept '\(concept)' must be lower-case letters, digits and '-'") }
+            var names: [QualifiedName] = []
+            for entry in try node.strings("concept '\(concept)'") {
+                guard let name = try vocabulary.resolve(entry, at: node).compactMap(QualifiedName.init(clark:)).first else { throw node.error("concept '\(concept)': '\(entry)' must be prefix:LocalName with a prefix from namespaces") }
+                if names.contains(name) { throw node.error("concept '\(concept)': '\(entry)' is listed twice") }
+                names.append(name)
+            }
+            guard !names.isEmpty else { throw node.error("concept '\(concept)' lists no elements") }
+            concepts[concept] = names
+        }
+        return RedactionProfile(
+            name: name, title: try root["title"]?.string("title") ?? name, concepts: concepts, source: file, bytes: Array(text.utf8)
+        )
+    }
+}
+
+/// How a policy's `redact:` entries are read:
+///
+/// - `citizenship`: a field name (a JSON member, or an XML element in no namespace), in any letter case;
+/// - `nc:PersonCitizenship`: an XML element, or a JSON-LD key, by namespace URI and local name, the prefix bound under
+///   the policy's `namespaces:`;
+/// - `niem:citizenship`: every element of a concept of a profile the policy includes under `profiles:`.
+///
+/// A prefix bound in neither is an error, as is one bound in both. Entries come out as plain lower-case field names
+/// and qualified names in Clark notation (``QualifiedName``).
+public struct RedactionVocabulary: Sendable, Equatable {
+    public let namespaces: [String: String]
+    public let profiles: [String: RedactionProfile]
+
+    public init(namespaces: [String: String], profiles: [String: RedactionProfile]) {
+        self.namespaces = namespaces
+        self.profiles = profiles
+    }
+
+    public static let empty = RedactionVocabulary(namespaces: [:], profiles: [:])
+
+    /// Why an entry names nothing.
+    public struct Unresolved: Error, Sendable {
+        public let message: String
+    }
+
+    /// The names an entry stands for.
+    public func names(for entry: String) throws(Unresolved) -> [String] {
+        guard !entry.isEmpty, entry.count <= 128 else { throw Unresolved(message: "redact: names must be 1 to 128 characters") }
+        guard let colon = entry.firstIndex(of: ":") else { return [entry.lowercased()] }
+        let prefix = String(entry[..<colon]), local = String(entry[entry.index(after: colon)...])
+        if let uri = namespaces[prefix] {
+            guard XMLName.isNCName(local.utf8) else { throw Unresolved(message: "redact: '\(entry)' has an invalid local name") }
+            return [QualifiedName(namespace: uri, local: local).clark]
+        }
+        if let profile = profiles[prefix] {
+            guard let names = profile.concepts[local] else {
+                throw Unresolved(message: "redact: profile '\(profile.name)' has no concept '\(local)' (it has \(profile.concepts.keys.sorted().joined(separator: ", ")))")
+            }
+            return names.map(\.clark)
+        }
+        throw Unresolved(message: "redact: the prefix '\(prefix)' in '\(entry)' is not bound (declare it under namespaces:, or include a profile under profiles:)")
+    }
+
+    /// ``names(for:)``, with errors pointing at `node`.
+    func resolve(_ entry: String, at node: YAMLNode) throws -> [String] {
+        do { return try names(for: entry) } catch { throw node.error(error.message) }
+    }
+
+    /// Reads a `namespaces:` map of prefix to namespace URI.
+    static func namespaces(_ node: YAMLNode) throws -> [String: String] {
+        var namespaces: [String: String] = [:]
+        for (prefix, value) in try node.mapping("namespaces") {
+            guard XMLName.isNCName(prefix.utf8), prefix.allSatisfy(\.isASCII) else {
+                throw value.error("namespaces: '\(prefix)' is not a valid prefix (letters, digits, '.', '-', '_')")
+            }
+            let uri = try value.string("namespace URI")
+            guard !uri.isEmpty, uri.utf8.count <= 2048, !uri.contains(where: { $0.isWhitespace || $0 == "{" || $0 == "}" }) else {
+                throw value.error("namespaces: '\(prefix)' must be bound to a namespace URI without spaces or braces")
+            }
+            namespaces[prefix] = uri
+        }
+        return namespaces
+    }
+
+    /// Reads a policy's `namespaces:` and `profiles:`; profile paths are relative to the policy file's folder and
+    /// may not leave it.
+    static func read(namespaces namespacesNode: YAMLNode?, profiles profilesNode: YAMLNode?, policyFile: String) throws -> RedactionVocabulary {
+        let namespaces = try namespacesNode.map(Self.namespaces) ?? [:]
+        var profiles: [String: RedactionProfile] = [:]
+        for (alias, value) in try profilesNode?.mapping("profiles") ?? [] {
+            guard Identifier.isValid(alias) else { throw value.error("profiles: '\(alias)' must be lower-case letters, digits and '-'") }
+            if namespaces[alias] != nil { throw value.error("profiles: '\(alias)' is also a namespace prefix") }
+            let path = try value.string("profile path")
+            let components = path.split(separator: "/", omittingEmptySubsequences: false)
+            guard !path.hasPrefix("/"), path.hasSuffix(".yaml"), !components.contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) else {
+                throw value.error("profiles: '\(path)' must be a relative path to a .yaml file inside the policy's folder")
+            }
+            let folder = URL(fileURLWithPath: policyFile).deletingLastPathComponent()
+            profiles[alias] = try RedactionProfile.load(path: folder.appendingPathComponent(path).path)
+        }
+        return RedactionVocabulary(namespaces: namespaces, profiles: profiles)
+    }
+}

@@ -1,0 +1,1179 @@
+/// Removes named members, at any depth, from a JSON document as it streams, expanding JSON-LD keys through their
+/// `@context`.
+///
+/// It accepts and refuses what ``JSONRedactor`` does (strict RFC 8259, valid UTF-8, the depth limit, every scalar under
+/// a member's name), and hands on the same bytes: the input without insignificant whitespace, and without each removed
+/// member and its comma. Every member whose key matches is removed, duplicates included. A key matches
+/// - a field name as ``JSONRedactor`` compares them: escapes decoded, both sides `lowercased()`;
+/// - a qualified name when, expanded through the JSON-LD context in force, it is the namespace followed by the local
+///   name, directly or after a `#` (when the namespace ends with neither `#` nor `/`);
+/// - a qualified name, conservatively, when it is a compact `prefix:local` whose prefix the context in force does not
+///   define, and `local` is the local name of any redacted qualified name.
+///
+/// Keywords (`@id`, `@type`, …) never match qualified names. Key expansion: a term gives its IRI (a term or compact
+/// IRI there is expanded once more), `prefix:suffix` gives the prefix term's IRI and the suffix (unless the suffix
+/// starts with `//`: an absolute IRI), and any other key is appended to `@vocab` when there is one.
+///
+/// An `"@context"` member sets the context of its object and of the object's descendants; it must be the object's first
+/// member, since later keys are decided as they stream. Its value is handed on unchanged (nothing in it is redacted) and
+/// read as null (which resets the context), an object of term definitions, or an array of these. A term maps to an
+/// IRI, a compact IRI, a term or a keyword, or to an object whose `@id` does (`@type`, `@container`, `@language`,
+/// `@direction`, `@protected`, `@prefix`, `@index` and `@nest` are ignored); `@vocab` is followed, and `@base`,
+/// `@version`, `@language`, `@direction`, `@protected`, `@propagate` and a `@type` definition are ignored. Refused
+/// (``RedactionError/Kind/refused``): a remote context (a string), `@import`, a scoped context in a term definition,
+/// `@reverse`, any other keyword, and an `@context` after other members. Contexts inside removed values are not read
+/// (an `@context` member that a field name removes is).
+///
+/// Memory is bounded whatever the body's size: a key is held until it is decided (at most `maxKeyBytes` bytes as
+/// written), an `@context` value until it ends (at most 4 × `maxKeyBytes`, which also bounds the contexts in force
+/// together), and the open containers up to `maxDepth`; values stream through, or are skipped, without being held.
+public final class JSONRedaction: BodyRedaction {
+    private var machine: JSONRedactionMachine
+
+    /// - Parameters:
+    ///   - maxDepth: deepest nesting accepted, counted as ``JSONRedactor`` does (128 there).
+    ///   - maxKeyBytes: longest key accepted, in bytes as written between its quotes.
+    public init(names: RedactedNames, maxDepth: Int = 128, maxKeyBytes: Int = 64 * 1024) {
+        machine = JSONRedactionMachine(names: names, maxDepth: maxDepth, maxKeyBytes: maxKeyBytes)
+    }
+
+    public var removed: Int { machine.removed }
+
+    /// What the redaction holds between pieces, in bytes: buffers' capacities, the open containers and the contexts in
+    /// force.
+    var heldBytes: Int { machine.heldBytes }
+
+    public func feed(_ bytes: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) -> Void) throws(RedactionError) {
+        try machine.feed(bytes, emit: emit)
+    }
+
+    public func finish(emit: (UnsafeRawBufferPointer) -> Void) throws(RedactionError) {
+        try machine.finish()
+    }
+}
+
+/// The redaction's state, kept in a struct so that the hot loop works on it without exclusivity checks.
+private struct JSONRedactionMachine {
+    typealias Emit = (UnsafeRawBufferPointer) -> Void
+
+    private enum Mode: UInt8 {
+        // Between tokens.
+        case value, valueOrClose, keyOrClose, key, colon, afterValue, end
+        // Inside a string.
+        case string, escape, hex, lowBackslash, lowU, utf8
+        // Inside a number or a literal.
+        case minus, zero, integer, fractionStart, fraction, exponentStart, exponentSign, exponent, literal
+
+        var inString: Bool { rawValue >= Mode.string.rawValue && rawValue <= Mode.utf8.rawValue }
+    }
+
+    /// What the string being read is.
+    private enum Role {
+        case value
+        /// A key inside a removed value or a `@context` value: nothing to decide.
+        case key
+        /// A key to decide: held until its closing quote.
+        case decidedKey
+    }
+
+    /// An open container.
+    private struct Level: OptionSet {
+        let rawValue: UInt8
+        static let object = Level(rawValue: 1)
+        static let keptMember = Level(rawValue: 2)
+        static let anyMember = Level(rawValue: 4)
+        static let context = Level(rawValue: 8)
+    }
+
+    private var keys: KeyNames
+    private let maxDepth: Int
+    private let maxKeyBytes: Int
+    private var contextLimit: Int { 4 * maxKeyBytes }
+
+    private(set) var removed = 0
+    /// Bytes fed before the current piece.
+    private var consumed = 0
+    private var mode = Mode.value
+    /// How many containers are open; the innermost one's flags, and the others', outermost first.
+    private var depth = 0
+    private var top: Level = []
+    private var outer: [Level] = []
+    private var openObjects = 0
+
+    // Inside a string, a number or a literal.
+    private var role = Role.value
+    private var escaped = false
+    private var nonASCII = false
+    private var utf8Need = 0
+    private var utf8Low: UInt8 = 0
+    private var utf8High: UInt8 = 0
+    private var hexCount = 0
+    private var hexValue: UInt32 = 0
+    private var lowSurrogate = false
+    /// A literal's bytes still to come, the next lowest.
+    private var literal: UInt32 = 0
+    private var literalCount = 0
+
+    // Where the current piece's kept bytes run. Only meaningful during `feed`.
+    /// The start of the bytes handed on at the next cut, or -1 while nothing is (in a removed value, or holding).
+    private var run = 0
+    /// While holding with `run` set: where the held bytes (a comma, a key) begin.
+    private var cut = -1
+    /// Where the key being decided, or the `@context` value being read, begins in this piece (0 if earlier).
+    private var keyStart = 0
+    private var contextStart = 0
+
+    // A member being decided: from its comma (or its key's quote) to its key's closing quote.
+    private var holding = false
+    private var pendingComma = false
+    /// The key so far, when it began in an earlier piece.
+    private var keyHeld: [UInt8] = []
+
+    // The member whose value is watched, in the object at depth `watchDepth` (-1 if none): removed, or a `@context`.
+    private var watchDepth = -1
+    private var skipping = false
+    private var readingContext = false
+    private var contextStarted = false
+    private var contextOffset = 0
+    private var contextHeld: [UInt8] = []
+    /// The JSON-LD contexts in force, innermost last, each on the object where it was set.
+    private var contexts: [JSONLDContext] = []
+    private var contextBytes = 0
+
+    init(names: RedactedNames, maxDepth: Int, maxKeyBytes: Int) {
+        keys = KeyNames(fields: FieldNames(names.fields), qualified: QualifiedIRIs(names))
+        self.maxDepth = maxDepth
+        self.maxKeyBytes = maxKeyBytes
+    }
+
+    var heldBytes: Int { keyHeld.capacity + contextHeld.capacity + outer.capacity + contextBytes }
+
+    private func fail(_ detail: String, at index: Int) -> RedactionError {
+        RedactionError(.malformed, detail, offset: consumed + index)
+    }
+
+    // MARK: Feeding
+
+    mutating func feed(_ bytes: UnsafeRawBufferPointer, emit: Emit) throws(RedactionError) {
+        let count = bytes.count
+        var index = 0
+        run = skipping || holding ? -1 : 0
+        cut = -1
+        keyStart = 0
+        contextStart = 0
+        while index < count {
+            switch mode {
+            case .string:
+                index = try string(bytes, from: index, emit)
+            case .value, .valueOrClose:
+                let byte = bytes[index]
+                if Self.isWhitespace(byte) {
+                    index = whitespace(bytes, from: index, emit)
+                } else if byte == UInt8(ascii: "]"), mode == .valueOrClose {
+                    index = try close(bytes, at: index, object: false)
+                } else {
+                    index = try startValue(bytes, at: index)
+                }
+            case .afterValue:
+                // Closes often follow one another, and a comma is followed by a key or a value: all go on here.
+                afterValue: while index < count {
+                    switch bytes[index] {
+                    case UInt8(ascii: ","):
+                        comma(at: index)
+                        index += 1
+                        guard index < count else { break afterValue }
+                        let next = bytes[index]
+                        if mode == .key, next == UInt8(ascii: "\"") {
+                            startKey(at: index)
+                            index += 1
+                        } else if mode == .value, !Self.isWhitespace(next) {
+                            index = try startValue(bytes, at: index)
+                        }
+                        break afterValue
+                    case UInt8(ascii: "}"): index = try close(bytes, at: index, object: true)
+                    case UInt8(ascii: "]"): index = try close(bytes, at: index, object: false)
+                    case 0x20, 0x0a, 0x0d, 0x09: index = whitespace(bytes, from: index, emit)
+                    default:
+                        throw fail(top.contains(.object) ? "expected ',' or '}'" : "expected ',' or ']'", at: index)
+                    }
+                    if mode != .afterValue { break }
+                }
+            case .keyOrClose, .key:
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") {
+                    startKey(at: index)
+                    index += 1
+                } else if Self.isWhitespace(byte) {
+                    index = whitespace(bytes, from: index, emit)
+                } else if byte == UInt8(ascii: "}"), mode == .keyOrClose {
+                    index = try close(bytes, at: index, object: true)
+                } else {
+                    throw fail("expected a string", at: index)
+                }
+            case .colon:
+                let byte = bytes[index]
+                if byte == UInt8(ascii: ":") {
+                    mode = .value
+                    index += 1
+                } else if Self.isWhitespace(byte) {
+                    index = whitespace(bytes, from: index, emit)
+                } else {
+                    throw fail("expected ':'", at: index)
+                }
+            case .end:
+                guard Self.isWhitespace(bytes[index]) else { throw fail("trailing data after the document", at: index) }
+                index = whitespace(bytes, from: index, emit)
+            case .escape:
+                switch bytes[index] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"), UInt8(ascii: "n"),
+                     UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    mode = .string
+                case UInt8(ascii: "u"):
+                    hexCount = 0
+                    hexValue = 0
+                    mode = .hex
+                default:
+                    throw fail("invalid escape", at: index)
+                }
+                index += 1
+            case .hex:
+                guard let digit = Self.hexDigit(bytes[index]) else { throw fail("invalid \\u escape", at: index) }
+                hexValue = hexValue << 4 | digit
+                hexCount += 1
+                index += 1
+                if hexCount == 4 { try endUnicodeEscape(at: index) }
+            case .lowBackslash:
+                guard bytes[index] == UInt8(ascii: "\\") else { throw fail("unpaired surrogate", at: index) }
+                mode = .lowU
+                index += 1
+            case .lowU:
+                guard bytes[index] == UInt8(ascii: "u") else { throw fail("unpaired surrogate", at: index) }
+                lowSurrogate = true
+                hexCount = 0
+                hexValue = 0
+                mode = .hex
+                index += 1
+            case .utf8:
+                index = try utf8Continuation(bytes, from: index)
+                if utf8Need == 0 { mode = .string }
+            case .minus:
+                let byte = bytes[index]
+                guard Self.isDigit(byte) else { throw fail("expected a value", at: index) }
+                mode = byte == UInt8(ascii: "0") ? .zero : .integer
+                index += 1
+            case .zero, .integer, .fraction, .exponent:
+                if mode != .zero {
+                    while index < count, Self.isDigit(bytes[index]) { index += 1 }
+                    guard index < count else { continue }
+                }
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "."), mode == .zero || mode == .integer {
+                    mode = .fractionStart
+                    index += 1
+                } else if byte | 0x20 == UInt8(ascii: "e"), mode != .exponent {
+                    mode = .exponentStart
+                    index += 1
+                } else {
+                    try completeValue(bytes, at: index)
+                }
+            case .fractionStart, .exponentSign:
+                guard Self.isDigit(bytes[index]) else { throw fail("invalid number", at: index) }
+                mode = mode == .fractionStart ? .fraction : .exponent
+                index += 1
+            case .exponentStart:
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-") {
+                    mode = .exponentSign
+                } else if Self.isDigit(byte) {
+                    mode = .exponent
+                } else {
+                    throw fail("invalid number", at: index)
+                }
+                index += 1
+            case .literal:
+                guard bytes[index] == UInt8(truncatingIfNeeded: literal) else { throw fail("invalid literal", at: index) }
+                literal >>= 8
+                literalCount -= 1
+                index += 1
+                if literalCount == 0 { try completeValue(bytes, at: index) }
+            }
+        }
+        if run >= 0 { Self.flush(bytes, from: run, to: holding ? cut : count, emit) }
+        if mode.inString, role == .decidedKey {
+            keyHeld.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[keyStart..<count]))
+            guard keyHeld.count <= maxKeyBytes + 1 else { throw fail("a key longer than \(maxKeyBytes) bytes", at: count) }
+        }
+        if contextStarted {
+            contextHeld.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[contextStart..<count]))
+            guard contextHeld.count <= contextLimit else { throw fail("a @context longer than \(contextLimit) bytes", at: count) }
+        }
+        consumed += count
+    }
+
+    func finish() throws(RedactionError) {
+        guard mode == .end else {
+            throw fail(mode == .value && depth == 0 ? "no JSON document" : "the body ends before the document does", at: 0)
+        }
+    }
+
+    private static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x0a || byte == 0x0d || byte == 0x09
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
+
+    private static func hexDigit(_ byte: UInt8) -> UInt32? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt32(byte - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt32(byte - UInt8(ascii: "a") + 10)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt32(byte - UInt8(ascii: "A") + 10)
+        default: nil
+        }
+    }
+
+    private static func flush(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int, _ emit: Emit) {
+        if end > start { emit(UnsafeRawBufferPointer(rebasing: bytes[start..<end])) }
+    }
+
+    /// Skips whitespace, which is never handed on: the kept run is cut before it (or before the held bytes, which
+    /// are then handed on apart, if at all).
+    private mutating func whitespace(_ bytes: UnsafeRawBufferPointer, from start: Int, _ emit: Emit) -> Int {
+        let running = run >= 0
+        if running {
+            if holding {
+                Self.flush(bytes, from: run, to: cut, emit)
+                run = -1
+                cut = -1
+            } else {
+                Self.flush(bytes, from: run, to: start, emit)
+            }
+        }
+        var index = start + 1
+        while index < bytes.count, Self.isWhitespace(bytes[index]) { index += 1 }
+        if running, !holding { run = index }
+        return index
+    }
+
+    // MARK: Values
+
+    @inline(__always)
+    private mutating func startValue(_ bytes: UnsafeRawBufferPointer, at index: Int) throws(RedactionError) -> Int {
+        guard depth < maxDepth else { throw fail("nesting deeper than \(maxDepth)", at: index) }
+        if depth == watchDepth, readingContext {
+            contextStarted = true
+            contextStart = index
+            contextOffset = consumed + index
+        }
+        let byte = bytes[index]
+        switch byte {
+        case UInt8(ascii: "{"):
+            open(.object)
+            openObjects += 1
+            if index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "\"") {
+                startKey(at: index + 1)
+                return index + 2
+            }
+            mode = .keyOrClose
+            return index + 1
+        case UInt8(ascii: "["):
+            open([])
+            mode = .valueOrClose
+            return index + 1
+        default:
+            break
+        }
+        guard openObjects > 0 else { throw fail("a value outside any object member", at: index) }
+        switch byte {
+        case UInt8(ascii: "\""):
+            role = .value
+            mode = .string
+        case UInt8(ascii: "-"): mode = .minus
+        case UInt8(ascii: "0"): mode = .zero
+        case UInt8(ascii: "1")...UInt8(ascii: "9"): mode = .integer
+        case UInt8(ascii: "t"): startLiteral("rue")
+        case UInt8(ascii: "f"): startLiteral("alse")
+        case UInt8(ascii: "n"): startLiteral("ull")
+        default: throw fail("expected a value", at: index)
+        }
+        return index + 1
+    }
+
+    private mutating func startLiteral(_ rest: StaticString) {
+        literal = 0
+        for offset in (0..<rest.utf8CodeUnitCount).reversed() { literal = literal << 8 | UInt32(rest.utf8Start[offset]) }
+        literalCount = rest.utf8CodeUnitCount
+        mode = .literal
+    }
+
+    /// A value ended just before `end`.
+    private mutating func completeValue(_ bytes: UnsafeRawBufferPointer, at end: Int) throws(RedactionError) {
+        mode = .afterValue
+        if depth == watchDepth { try endWatch(bytes, at: end) }
+    }
+
+    /// A comma after a value: in an object, held until the next key is decided.
+    private mutating func comma(at index: Int) {
+        guard top.contains(.object) else {
+            mode = .value
+            return
+        }
+        if watchDepth < 0 {
+            holding = true
+            pendingComma = true
+            if run >= 0 { cut = index }
+        }
+        mode = .key
+    }
+
+    private mutating func open(_ level: Level) {
+        if depth > 0 { outer.append(top) }
+        top = level
+        depth += 1
+    }
+
+    private mutating func close(_ bytes: UnsafeRawBufferPointer, at index: Int, object: Bool) throws(RedactionError) -> Int {
+        let level = top
+        guard level.contains(.object) == object else {
+            throw fail(object ? "expected ',' or ']'" : "expected ',' or '}'", at: index)
+        }
+        depth -= 1
+        top = depth > 0 ? outer.removeLast() : []
+        if object {
+            openObjects -= 1
+            if level.contains(.context) { contextBytes -= contexts.removeLast().size }
+        }
+        if depth == 0 {
+            mode = .end
+        } else {
+            try completeValue(bytes, at: index + 1)
+        }
+        return index + 1
+    }
+
+    // MARK: Strings
+
+    /// Reads a string's body, eight bytes at a time while they hold no quote, backslash, control or non-ASCII byte.
+    private mutating func string(_ bytes: UnsafeRawBufferPointer, from start: Int, _ emit: Emit) throws(RedactionError) -> Int {
+        var index = start
+        let count = bytes.count
+        while index < count {
+            if index + 8 <= count {
+                let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+                // The lowest flagged byte is a real stop (see `JSONScanner.stringStops`); high bits are exact.
+                let stops = JSONScanner.stringStops(word) | word & 0x8080_8080_8080_8080
+                if stops == 0 {
+                    index += 8
+                    continue
+                }
+                index += stops.trailingZeroBitCount >> 3
+            }
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "\""):
+                try closeString(bytes, quote: index, emit)
+                index += 1
+                // Go on here to the value after a key, or to the key after a value, when nothing stands between.
+                guard index + 1 < count else { return index }
+                let separator = bytes[index], next = bytes[index + 1]
+                if mode == .colon, separator == UInt8(ascii: ":"), next == UInt8(ascii: "\""), depth < maxDepth, !readingContext {
+                    // A string value: what `startValue` does, the checks settled.
+                    role = .value
+                    mode = .string
+                    index += 2
+                } else if mode == .colon, separator == UInt8(ascii: ":"), !Self.isWhitespace(next) {
+                    index = try startValue(bytes, at: index + 1)
+                    if mode != .string { return index }
+                } else if mode == .afterValue, separator == UInt8(ascii: ","), next == UInt8(ascii: "\""), top.contains(.object) {
+                    comma(at: index)
+                    startKey(at: index + 1)
+                    index += 2
+                } else {
+                    return index
+                }
+            case UInt8(ascii: "\\"):
+                escaped = true
+                mode = .escape
+                return index + 1
+            case 0..<0x20:
+                throw fail("control character in string", at: index)
+            case 0x80...:
+                nonASCII = true
+                try utf8Lead(byte, at: index)
+                index = try utf8Continuation(bytes, from: index + 1)
+                if utf8Need > 0 {
+                    mode = .utf8
+                    return index
+                }
+            default:
+                index += 1
+            }
+        }
+        return index
+    }
+
+    private mutating func closeString(_ bytes: UnsafeRawBufferPointer, quote: Int, _ emit: Emit) throws(RedactionError) {
+        switch role {
+        case .value:
+            try completeValue(bytes, at: quote + 1)
+        case .key:
+            mode = .colon
+        case .decidedKey:
+            mode = .colon
+            try decide(bytes, quote: quote, emit)
+        }
+    }
+
+    /// The bounds of a UTF-8 sequence's bytes after `lead`, as Unicode's well-formed sequences allow (no overlong
+    /// forms, no surrogates, nothing past U+10FFFF).
+    private mutating func utf8Lead(_ lead: UInt8, at index: Int) throws(RedactionError) {
+        utf8Low = 0x80
+        utf8High = 0xbf
+        switch lead {
+        case 0xc2...0xdf: utf8Need = 1
+        case 0xe0: utf8Need = 2; utf8Low = 0xa0
+        case 0xe1...0xec, 0xee...0xef: utf8Need = 2
+        case 0xed: utf8Need = 2; utf8High = 0x9f
+        case 0xf0: utf8Need = 3; utf8Low = 0x90
+        case 0xf1...0xf3: utf8Need = 3
+        case 0xf4: utf8Need = 3; utf8High = 0x8f
+        default: throw fail("not valid UTF-8", at: index)
+        }
+    }
+
+    private mutating func utf8Continuation(_ bytes: UnsafeRawBufferPointer, from start: Int) throws(RedactionError) -> Int {
+        var index = start
+        while utf8Need > 0, index < bytes.count {
+            let byte = bytes[index]
+            guard byte >= utf8Low, byte <= utf8High else { throw fail("not valid UTF-8", at: index) }
+            utf8Low = 0x80
+            utf8High = 0xbf
+            utf8Need -= 1
+            index += 1
+        }
+        return index
+    }
+
+    /// Four hex digits have been read: a high surrogate must be followed by a low one, and a low one never stands alone.
+    private mutating func endUnicodeEscape(at index: Int) throws(RedactionError) {
+        let isHigh = (0xd800..<0xdc00).contains(hexValue), isLow = (0xdc00..<0xe000).contains(hexValue)
+        if lowSurrogate {
+            guard isLow else { throw fail("unpaired surrogate", at: index) }
+            lowSurrogate = false
+            mode = .string
+        } else if isHigh {
+            mode = .lowBackslash
+        } else {
+            guard !isLow else { throw fail("unpaired surrogate", at: index) }
+            mode = .string
+        }
+    }
+
+    // MARK: Members
+
+    private mutating func startKey(at index: Int) {
+        mode = .string
+        guard watchDepth < 0 else {
+            role = .key
+            return
+        }
+        role = .decidedKey
+        holding = true
+        if run >= 0, cut < 0 { cut = index }
+        keyStart = index
+        escaped = false
+        nonASCII = false
+    }
+
+    /// The key ending at `quote` is read: removes its member, or hands on the held comma (if a kept member came
+    /// before) and the key.
+    private mutating func decide(_ bytes: UnsafeRawBufferPointer, quote: Int, _ emit: Emit) throws(RedactionError) {
+        let spans = !keyHeld.isEmpty
+        if spans { keyHeld.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0...quote])) }
+        let length = spans ? keyHeld.count - 2 : quote - keyStart - 1
+        guard length <= maxKeyBytes else { throw fail("a key longer than \(maxKeyBytes) bytes", at: quote) }
+        let verdict = spans
+            ? keyHeld.withUnsafeBytes { keys.classify($0, length: length, escaped: escaped, nonASCII: nonASCII, contexts: contexts) }
+            : keys.classify(UnsafeRawBufferPointer(rebasing: bytes[keyStart...]), length: length, escaped: escaped, nonASCII: nonASCII, contexts: contexts)
+        guard let verdict else { throw fail("a key that cannot be decoded", at: quote) }
+        var level = top
+        if verdict.isContext {
+            guard !level.contains(.anyMember) else {
+                throw RedactionError(.refused, "a @context after other members cannot be honoured while streaming", offset: consumed + quote)
+            }
+            watchDepth = depth
+            readingContext = true
+        }
+        level.insert(.anyMember)
+        if verdict.isRedacted {
+            if run >= 0 { Self.flush(bytes, from: run, to: cut, emit) }
+            run = -1
+            removed += 1
+            watchDepth = depth
+            skipping = true
+        } else {
+            let comma = pendingComma && level.contains(.keptMember)
+            if spans {
+                if comma { Self.emitComma(emit) }
+                keyHeld.withUnsafeBytes(emit)
+                run = quote + 1
+            } else {
+                // The run goes on through the held bytes when they are what is handed on: the kept comma right before
+                // the key, or the key alone. Otherwise hand on what came before them, then the comma if kept.
+                let inRun = run >= 0 && (comma ? cut == keyStart - 1 : !pendingComma && cut == keyStart)
+                if !inRun {
+                    if run >= 0 { Self.flush(bytes, from: run, to: cut, emit) }
+                    if comma { Self.emitComma(emit) }
+                    run = keyStart
+                }
+            }
+            level.insert(.keptMember)
+        }
+        top = level
+        cut = -1
+        holding = false
+        pendingComma = false
+        if spans { keyHeld.removeAll(keepingCapacity: true) }
+    }
+
+    private static func emitComma(_ emit: Emit) {
+        withUnsafeBytes(of: UInt8(ascii: ",")) { emit($0) }
+    }
+
+    // MARK: Watched values
+
+    /// The watched member's value ended just before `end`: emission resumes after a removed one, and a `@context`
+    /// takes effect.
+    private mutating func endWatch(_ bytes: UnsafeRawBufferPointer, at end: Int) throws(RedactionError) {
+        if readingContext {
+            contextHeld.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[contextStart..<end]))
+            guard contextHeld.count <= contextLimit else { throw fail("a @context longer than \(contextLimit) bytes", at: end) }
+            var reader = try JSONLDContextReader(contextHeld, offset: contextOffset)
+            let context = try reader.read(over: contexts.last ?? JSONLDContext())
+            guard contextBytes + context.size <= contextLimit else {
+                throw fail("JSON-LD contexts in force larger than \(contextLimit) bytes", at: end)
+            }
+            contexts.append(context)
+            contextBytes += context.size
+            top.insert(.context)
+            contextHeld.removeAll(keepingCapacity: true)
+            readingContext = false
+            contextStarted = false
+        }
+        if skipping {
+            run = end
+            skipping = false
+        }
+        watchDepth = -1
+    }
+}
+
+/// The redacted names, compiled for deciding keys.
+private struct KeyNames {
+    let fields: FieldNames
+    var qualified: QualifiedIRIs?
+
+    struct Verdict {
+        var isRedacted: Bool
+        var isContext: Bool
+    }
+
+    /// Whether the key of `length` bytes after the quote that `buffer` begins with is redacted, and whether it is
+    /// `@context`; nil if it cannot be decoded. `escaped` and `nonASCII` say whether it holds an escape or a byte
+    /// above 0x7F; the context in force is the last of `contexts`.
+    @inline(__always)
+    mutating func classify(
+        _ buffer: UnsafeRawBufferPointer, length: Int, escaped: Bool, nonASCII: Bool, contexts: [JSONLDContext]
+    ) -> Verdict? {
+        guard !escaped else {
+            guard var scanner = try? JSONScanner(Array(buffer[..<(length + 2)])), let decoded = try? scanner.scanString().decoded else { return nil }
+            return Array(decoded.utf8).withUnsafeBytes { verdict($0, field: fields.contains(decoded), contexts: contexts) }
+        }
+        let field = nonASCII
+            ? fields.contains(String(decoding: UnsafeRawBufferPointer(rebasing: buffer[1..<(1 + length)]), as: UTF8.self))
+            : fields.containsASCII(buffer, at: 1, length: length)
+        // The common case: no keyword, and no JSON-LD, or none that can apply (without a context, only a key with a
+        // colon expands).
+        if buffer[1] != UInt8(ascii: "@"), field || qualified == nil || contexts.isEmpty && !Self.containsColon(buffer, length: length) {
+            return Verdict(isRedacted: field, isContext: false)
+        }
+        return verdict(UnsafeRawBufferPointer(rebasing: buffer[1..<(1 + length)]), field: field, contexts: contexts)
+    }
+
+    /// Whether the key of `length` bytes after the quote that `buffer` begins with holds a colon; eight bytes at a
+    /// time (the lowest flagged byte of a word is a real one, so one within the key means there is one).
+    private static func containsColon(_ buffer: UnsafeRawBufferPointer, length: Int) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        var offset = 0
+        while offset < length {
+            guard 1 + offset + 8 <= buffer.count else {
+                return buffer[(1 + offset)..<(1 + length)].contains(UInt8(ascii: ":"))
+            }
+            let word = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: 1 + offset, as: UInt64.self)) ^ ones &* 0x3a
+            var colons = (word &- ones) & ~word & 0x8080_8080_8080_8080
+            if length - offset < 8 { colons &= (1 << UInt64(8 * (length - offset))) - 1 }
+            if colons != 0 { return true }
+            offset += 8
+        }
+        return false
+    }
+
+    private mutating func verdict(_ text: UnsafeRawBufferPointer, field: Bool, contexts: [JSONLDContext]) -> Verdict {
+        let isContext = text.count == 8 && text[0] == UInt8(ascii: "@") && text.elementsEqual("@context".utf8)
+        guard !field, !isContext, qualified != nil else { return Verdict(isRedacted: field, isContext: isContext) }
+        return Verdict(isRedacted: qualified!.matches(text, in: contexts.last), isContext: false)
+    }
+}
+
+/// Field names compiled for comparing keys exactly as ``JSONRedactor`` does.
+private struct FieldNames {
+    let fields: Set<String>
+    /// The names as lower-case bytes in little-endian words, the last of each zero-padded, one name after another.
+    private let words: [UInt64]
+    private let names: [(length: Int, firstWord: Int)]
+    /// Bit n is set when some name is n bytes long (n < 64).
+    private let lengths: UInt64
+    private let hasLong: Bool
+    /// A bit for each name's `bucket`: most keys of a redacted name's length are rejected by their first word.
+    private let buckets: [UInt64]
+
+    init(_ fields: Set<String>) {
+        self.fields = fields
+        var words: [UInt64] = [], names: [(length: Int, firstWord: Int)] = []
+        for field in fields {
+            let bytes = Array(field.utf8)
+            names.append((bytes.count, words.count))
+            for start in stride(from: 0, to: bytes.count, by: 8) {
+                words.append(bytes[start..<min(start + 8, bytes.count)].reversed().reduce(0) { $0 << 8 | UInt64($1) })
+            }
+        }
+        self.words = words
+        self.names = names
+        lengths = names.reduce(0) { $1.length < 64 ? $0 | 1 << UInt64($1.length) : $0 }
+        hasLong = names.contains { $0.length >= 64 }
+        var buckets = [UInt64](repeating: 0, count: 4)
+        for name in names where name.length > 0 {
+            let bucket = Self.bucket(words[name.firstWord], length: name.length)
+            buckets[bucket >> 6] |= 1 << UInt64(bucket & 63)
+        }
+        self.buckets = buckets
+    }
+
+    /// One of 256 buckets for a name's first word (lower-cased, zero-padded) and length.
+    private static func bucket(_ firstWord: UInt64, length: Int) -> Int {
+        Int(truncatingIfNeeded: ((firstWord ^ UInt64(truncatingIfNeeded: length)) &* 0x9e37_79b9_7f4a_7c15) >> 56)
+    }
+
+    /// A decoded key, lower-cased in full (a non-ASCII letter may lower-case to an ASCII one).
+    func contains(_ key: String) -> Bool { !fields.isEmpty && fields.contains(key.lowercased()) }
+
+    /// An ASCII key without escapes, of `length` bytes at `start` in `bytes`: compared eight bytes at a time, capitals
+    /// lower-cased.
+    @inline(__always)
+    func containsASCII(_ bytes: UnsafeRawBufferPointer, at start: Int, length: Int) -> Bool {
+        guard length < 64 ? lengths & 1 << UInt64(length) != 0 : hasLong else { return false }
+        if length > 0 {
+            var first = JSONRedactor.lowercasedWord(in: bytes, at: start)
+            if length < 8 { first &= (1 << UInt64(8 * length)) - 1 }
+            let bucket = Self.bucket(first, length: length)
+            guard buckets[bucket >> 6] & 1 << UInt64(bucket & 63) != 0 else { return false }
+        }
+        return words.withUnsafeBufferPointer { words in
+            for name in names where name.length == length {
+                var offset = 0
+                while offset < length {
+                    var word = JSONRedactor.lowercasedWord(in: bytes, at: start + offset)
+                    if length - offset < 8 { word &= (1 << UInt64(8 * (length - offset))) - 1 }
+                    if word != words[name.firstWord + offset / 8] { break }
+                    offset += 8
+                }
+                if offset >= length { return true }
+            }
+            return false
+        }
+    }
+}
+
+/// Redacted qualified names as JSON-LD keys expand to them: `namespace + local`, and `namespace + "#" + local` when
+/// the namespace ends with neither `#` nor `/`.
+///
+/// Only hashes of these IRIs and of the local names are kept, computed on first use (only JSON-LD keys need them, and
+/// a profile may hold hundreds of names); a hash that matches is confirmed against the names themselves.
+private struct QualifiedIRIs {
+    private let names: RedactedNames
+    /// Each redacted qualified name's IRI (or IRIs) by hash, and each local name by hash, giving the name.
+    private var iris = HashIndex(capacity: 0)
+    private var locals = HashIndex(capacity: 0)
+    private var candidates: [(namespace: [UInt8], local: [UInt8])] = []
+    private var built = false
+
+    /// Nil when there are no qualified names.
+    init?(_ names: RedactedNames) {
+        guard !names.qualified.isEmpty else { return nil }
+        self.names = names
+    }
+
+    private mutating func build() {
+        built = true
+        let count = names.localNames.reduce(0) { $0 + $1.count }
+        iris = HashIndex(capacity: 2 * count)
+        locals = HashIndex(capacity: count)
+        for (namespace, index) in names.namespaceIndex {
+            let bytes = Array(namespace.utf8), delimited = bytes.last == UInt8(ascii: "#") || bytes.last == UInt8(ascii: "/")
+            let namespace = JSONLDIRI(bytes), withHash = delimited ? nil : JSONLDIRI(bytes + [UInt8(ascii: "#")])
+            for local in names.localNames[Int(index)] {
+                let candidate = Int32(candidates.count), hash = local.withUnsafeBytes { PolyHash($0) }
+                candidates.append((bytes, local))
+                iris.insert(namespace.hash.followed(by: hash).value, candidate)
+                if let withHash { iris.insert(withHash.hash.followed(by: hash).value, candidate) }
+                // Releases of a standard share local names: each is kept once.
+                let known = local.withUnsafeBytes { local in locals.contains(hash.value) { candidates[Int($0)].local.elementsEqual(local) } }
+                if !known { locals.insert(hash.value, candidate) }
+            }
+        }
+    }
+
+    /// Whether the decoded key `text`, expanded through `context`, names a redacted qualified name.
+    mutating func matches(_ text: UnsafeRawBufferPointer, in context: JSONLDContext?) -> Bool {
+        guard let first = text.first, first != UInt8(ascii: "@") else { return false }
+        let colon = text.firstIndex(of: UInt8(ascii: ":"))
+        // Without a context, only an absolute or compact IRI can match.
+        guard context != nil || colon != nil else { return false }
+        if !built { build() }
+        if let context, colon == nil || context.hasCompactTerms, let term = context.term(text) {
+            if !term.isKeyword, isRedacted(term.hash, term.bytes, UnsafeRawBufferPointer(start: nil, count: 0)) { return true }
+            // A term that is also a compact IRI is checked both ways.
+            if colon == nil { return false }
+        }
+        guard let colon else { return context?.vocab.map { isRedacted($0.hash, $0.bytes, text) } ?? false }
+        let suffix = UnsafeRawBufferPointer(rebasing: text[(colon + 1)...])
+        let none: [UInt8] = []
+        if suffix.count >= 2, suffix[0] == UInt8(ascii: "/"), suffix[1] == UInt8(ascii: "/") { return isRedacted(PolyHash(), none, text) }
+        if let iri = context?.term(UnsafeRawBufferPointer(rebasing: text[..<colon])) { return !iri.isKeyword && isRedacted(iri.hash, iri.bytes, suffix) }
+        // An undefined prefix: an absolute IRI as written, or a compact IRI whose context is unknown.
+        return isRedacted(PolyHash(), none, text) || isLocal(suffix)
+    }
+
+    /// Whether `base` followed by `suffix` is a redacted qualified name's IRI: `namespace + local`, or
+    /// `namespace + "#" + local`.
+    private func isRedacted(_ hash: PolyHash, _ base: [UInt8], _ suffix: UnsafeRawBufferPointer) -> Bool {
+        iris.contains(hash.followed(by: PolyHash(suffix)).value) { candidate in
+            let (namespace, local) = candidates[Int(candidate)]
+            let iri = base + suffix
+            guard iri.starts(with: namespace), iri.count == namespace.count + local.count || iri.count == namespace.count + 1 + local.count else {
+                return false
+            }
+            if iri[namespace.count...].elementsEqual(local) { return true }
+            let delimited = namespace.last == UInt8(ascii: "#") || namespace.last == UInt8(ascii: "/")
+            return !delimited && iri[namespace.count] == UInt8(ascii: "#") && iri[(namespace.count + 1)...].elementsEqual(local)
+        }
+    }
+
+    /// Whether `local` is the local name of any redacted qualified name.
+    private func isLocal(_ local: UnsafeRawBufferPointer) -> Bool {
+        locals.contains(PolyHash(local).value) { candidates[Int($0)].local.elementsEqual(local) }
+    }
+}
+
+/// An IRI (or a keyword), and its hash.
+private struct JSONLDIRI {
+    let bytes: [UInt8]
+    let hash: PolyHash
+
+    init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        hash = bytes.withUnsafeBytes { PolyHash($0) }
+    }
+
+    var isKeyword: Bool { bytes.first == UInt8(ascii: "@") }
+}
+
+/// A polynomial hash of bytes, modulo 2^64, with their count: the hash of bytes followed by others follows from the
+/// two hashes, so an IRI's hash follows from its namespace's and local name's, or from its prefix's and a key suffix's.
+private struct PolyHash {
+    private static let base: UInt64 = 0x9e37_79b9_7f4a_7c15
+    private(set) var value: UInt64 = 0
+    private(set) var count = 0
+
+    init() {}
+
+    init(_ bytes: UnsafeRawBufferPointer) {
+        let base = Self.base, base2 = base &* base, base3 = base2 &* base, base4 = base3 &* base
+        var index = 0
+        // Four bytes a step: their products are independent, so only one multiplication a step waits on the last.
+        while index + 4 <= bytes.count {
+            let terms = (UInt64(bytes[index]) &+ 1) &* base3 &+ (UInt64(bytes[index + 1]) &+ 1) &* base2
+                &+ (UInt64(bytes[index + 2]) &+ 1) &* base &+ UInt64(bytes[index + 3]) &+ 1
+            value = value &* base4 &+ terms
+            index += 4
+        }
+        while index < bytes.count {
+            value = value &* base &+ UInt64(bytes[index]) &+ 1
+            index += 1
+        }
+        count = bytes.count
+    }
+
+    func followed(by other: PolyHash) -> PolyHash {
+        var power: UInt64 = 1, square = Self.base, exponent = other.count
+        while exponent > 0 {
+            if exponent & 1 == 1 { power &*= square }
+            square &*= square
+            exponent >>= 1
+        }
+        var result = PolyHash()
+        result.value = value &* power &+ other.value
+        result.count = count + other.count
+        return result
+    }
+}
+
+/// 64-bit hashes, each with a value, open-addressed and never more than half full: looking one up hashes nothing
+/// again. A hash may be given more than once.
+private struct HashIndex {
+    /// Zero marks an empty slot; a hash of zero is stored as one.
+    private var hashes: [UInt64]
+    private var values: [Int32]
+    private var count = 0
+    /// A slot is the top bits of the hash, multiplied: 64 less log2 of the slots.
+    private let shift: UInt64
+
+    /// Room for `capacity` hashes.
+    init(capacity: Int) {
+        var slots = 16
+        while slots < 2 * capacity { slots *= 2 }
+        hashes = [UInt64](repeating: 0, count: slots)
+        values = [Int32](repeating: 0, count: slots)
+        shift = UInt64(64 - slots.trailingZeroBitCount)
+    }
+
+    private func slot(_ hash: UInt64) -> Int { Int(truncatingIfNeeded: (hash &* 0x9e37_79b9_7f4a_7c15) >> shift) }
+
+    mutating func insert(_ hash: UInt64, _ value: Int32) {
+        precondition(2 * (count + 1) <= hashes.count, "a HashIndex holds no more than its capacity")
+        let hash = max(hash, 1), mask = hashes.count - 1
+        var slot = slot(hash)
+        while hashes[slot] != 0 { slot = (slot + 1) & mask }
+        hashes[slot] = hash
+        values[slot] = value
+        count += 1
+    }
+
+    /// Whether some value given with `hash` satisfies `confirm`.
+    func contains(_ hash: UInt64, where confirm: (Int32) -> Bool) -> Bool {
+        let hash = max(hash, 1), mask = hashes.count - 1
+        var slot = slot(hash)
+        while hashes[slot] != 0 {
+            if hashes[slot] == hash, confirm(values[slot]) { return true }
+            slot = (slot + 1) & mask
+        }
+        return false
+    }
+}
+
+/// A JSON-LD active context, as far as key expansion needs it.
+private struct JSONLDContext {
+    /// Each term's IRI, expanded; or the keyword it aliases.
+    let terms: [[UInt8]: [UInt8]]
+    let vocab: JSONLDIRI?
+    /// The terms by hash, so that keys are looked up without allocating.
+    private let byHash: [UInt64: [(term: [UInt8], iri: JSONLDIRI)]]
+    /// Whether some term holds a colon: only then may a key with one be a term.
+    let hasCompactTerms: Bool
+    /// The bytes of its terms and IRIs.
+    let size: Int
+
+    init(terms: [[UInt8]: [UInt8]] = [:], vocab: [UInt8]? = nil) {
+        self.terms = terms
+        self.vocab = vocab.map(JSONLDIRI.init)
+        var byHash: [UInt64: [(term: [UInt8], iri: JSONLDIRI)]] = [:]
+        for (term, iri) in terms {
+            byHash[term.withUnsafeBytes { PolyHash($0).value }, default: []].append((term, JSONLDIRI(iri)))
+        }
+        self.byHash = byHash
+        hasCompactTerms = terms.keys.contains { $0.contains(UInt8(ascii: ":")) }
+        size = terms.reduce(vocab?.count ?? 0) { $0 + $1.key.count + $1.value.count }
+    }
+
+    func term(_ text: UnsafeRawBufferPointer) -> JSONLDIRI? {
+        byHash[PolyHash(text).value]?.first { $0.term.elementsEqual(text) }?.iri
+    }
+}
+
+/// Reads a complete, already validated `@context` value.
+private struct JSONLDContextReader {
+    private var scanner: JSONScanner
+    /// Where the value begins in the body.
+    private let offset: Int
+
+    init(_ bytes: [UInt8], offset: Int) throws(RedactionError) {
+        do throws(JSONError) {
+            scanner = try JSONScanner(bytes)
+        } catch {
+            throw RedactionError(.malformed, error.detail, offset: offset + error.offset)
+        }
+        self.offset = offset
+    }
+
+    /// The context in force after this value, given the one in force before.
+    mutating func read(over parent: JSONLDContext) throws(RedactionError) -> JSONLDContext {
+        scanner.skipWhitespace()
+        guard scanner.current == UInt8(ascii: "[") else { return try entry(over: parent) }
+        scanner.index += 1
+        var context = parent, first = true
+        while try nextElement(&first) { context = try entry(over: context) }
+        return context
+    }
+
+    private func refused(_ detail: String) -> RedactionError { RedactionError(.refused, detail, offset: offset + scanner.index) }
+    private func malformed(_ detail: String) -> RedactionError { RedactionError(.malformed, detail, offset: offset + scanner.index) }
+
+    private mutating func json<T>(_ body: (inout JSONScanner) throws(JSONError) -> T) throws(RedactionError) -> T {
+        do throws(JSONError) {
+            return try body(&scanner)
+        } catch {
+            throw RedactionError(.malformed, error.detail, offset: offset + error.offset)
+        }
+    }
+
+    /// Whether another array element follows (the scanner then at it).
+    private mutating func nextElement(_ first: inout Bool) throws(RedactionError) -> Bool {
+        scanner.skipWhitespace()
+        if scanner.current == UInt8(ascii: "]") {
+            scanner.index += 1
+            return false
+        }
+        if !first { try json { scanner throws(JSONError) in try scanner.expect(UInt8(ascii: ",")) } }
+        first = false
+        scanner.skipWhitespace()
+        return true
+    }
+
+    /// The next member's key (the scanner then at its value), or nil at the object's end.
+    private mutating func nextMember(_ first: inout Bool) throws(RedactionError) -> String? {
+        scanner.skipWhitespace()
+        if scanner.current == UInt8(ascii: "}") {
+            scanner.index += 1
+            return nil
+        }
+        if !first { try json { scanner throws(JSONError) in try scanner.expect(UInt8(ascii: ",")) } }
+        first = false
+        return try json { scanner throws(JSONError) in
+            scanner.skipWhitespace()
+            let key = try scanner.scanString().decoded
+            try scanner.expect(UInt8(ascii: ":"))
+            scanner.skipWhitespace()
+            return key
+        }
+    }
+
+    private mutating func skipValue() throws(RedactionError) {
+        try json { scanner throws(JSONError) in try scanner.skipValue(depth: 0) }
+    }
+
+    /// A string, or nil for null.
+    private mutating func stringOrNull(_ what: String) throws(RedactionError) -> [UInt8]? {
+        switch scanner.current {
+        case UInt8(ascii: "\""): return try json { scanner throws(JSONError) in Array(try scanner.scanString().decoded.utf8) }
+        case UInt8(ascii: "n"):
+            try skipValue()
+            return nil
+        default: throw malformed("\(what) that is neither a string nor null")
+        }
+    }
+
+    /// One context: null resets it, an object adds to it.
+    private mutating func entry(over context: JSONLDContext) throws(RedactionError) -> JSONLDContext {
+        switch scanner.current {
+        case UInt8(ascii: "n"):
+            try skipValue()
+            return JSONLDContext()
+        case UInt8(ascii: "\""):
+            throw refused("a remote JSON-LD context")
+        case UInt8(ascii: "{"):
+            scanner.index += 1
+            return try definitions(over: context)
+        default:
+            throw malformed("a JSON-LD context that is not an object, an array of them, or null")
+        }
+    }
+
+    private mutating func definitions(over base: JSONLDContext) throws(RedactionError) -> JSONLDContext {
+        var local: [[UInt8]: [UInt8]?] = [:]
+        var vocab: [UInt8]?? = nil
+        var first = true
+        while let key = try nextMember(&first) {
+            switch key {
+            case "@vocab":
+                vocab = .some(try stringOrNull("@vocab"))
+            case "@base", "@version", "@language", "@direction", "@protected", "@propagate", "@type":
+                try skipValue()
+            case "@import":
+                throw refused("@import in a JSON-LD context")
+            case "":
+                throw malformed("an empty JSON-LD term")
+            default:
+                guard !key.hasPrefix("@") else { throw refused("\(key) in a JSON-LD context") }
+                let iri = try termDefinition()
+                local.updateValue(iri, forKey: Array(key.utf8))
+            }
+        }
+        var terms = base.terms, newVocab = base.vocab?.bytes
+        if case .some(let vocab) = vocab {
+            newVocab = vocab.map { Self.expand($0, local: local, base: base.terms, vocab: base.vocab?.bytes, depth: 0) }
+        }
+        for (term, iri) in local {
+            terms[term] = iri.map { Self.expand($0, local: local, base: base.terms, vocab: newVocab, depth: 0) }
+        }
+        return JSONLDContext(terms: terms, vocab: newVocab)
+    }
+
+    /// A term's IRI (or keyword), as written; nil when it is left undefined.
+    private mutating func termDefinition() throws(RedactionError) -> [UInt8]? {
+        guard scanner.current == UInt8(ascii: "{") else {
+            guard scanner.current == UInt8(ascii: "\"") || scanner.current == UInt8(ascii: "n") else {
+                throw malformed("a JSON-LD term definition that is not a string, an object or null")
+            }
+            return try checked(stringOrNull("a term definition"))
+        }
+        scanner.index += 1
+        var id: [UInt8]?
+        var first = true
+        while let key = try nextMember(&first) {
+            switch key {
+            case "@id": id = try checked(stringOrNull("@id"))
+            case "@reverse": throw refused("a JSON-LD reverse property")
+            case "@context": throw refused("a scoped JSON-LD context")
+            case "@type", "@container", "@language", "@direction", "@protected", "@prefix", "@index", "@nest": try skipValue()
+            default: throw refused("\(key) in a JSON-LD term definition")
+            }
+        }
+        return id
+    }
+
+    private func checked(_ iri: [UInt8]?) throws(RedactionError) -> [UInt8]? {
+        if iri?.elementsEqual("@reverse".utf8) == true { throw refused("a JSON-LD reverse property") }
+        if iri?.elementsEqual("@context".utf8) == true { throw refused("an alias of @context") }
+        return iri
+    }
+
+    /// Expands a term's IRI as written: keywords stay; `prefix:suffix` uses the prefix term (unless the suffix starts
+    /// with `//`, or the prefix is `_`); a term is looked up; anything else is relative to `vocab`. Terms of this
+    /// context are expanded in turn, twice at most, so cycles end.
+    private static func expand(_ raw: [UInt8], local: [[UInt8]: [UInt8]?], base: [[UInt8]: [UInt8]], vocab: [UInt8]?, depth: Int) -> [UInt8] {
+        if raw.first == UInt8(ascii: "@") { return raw }
+        func lookUp(_ term: [UInt8]) -> [UInt8]? {
+            guard let entry = local[term] else { return base[term] }
+            guard let entry else { return nil }
+            return depth < 2 ? expand(entry, local: local, base: base, vocab: vocab, depth: depth + 1) : entry
+        }
+        if let colon = raw.firstIndex(of: UInt8(ascii: ":")) {
+            let prefix = Array(raw[..<colon]), suffix = raw[(colon + 1)...]
+            guard !suffix.starts(with: "//".utf8), prefix != [UInt8(ascii: "_")], let iri = lookUp(prefix), iri.first != UInt8(ascii: "@") else {
+                return raw
+            }
+            return iri + suffix
+        }
+        if let iri = lookUp(raw) { return iri }
+        return vocab.map { $0 + raw } ?? raw
+    }
+}

@@ -1,0 +1,79 @@
+/// An XML element's expanded name: its namespace URI and its local name, never its prefix.
+///
+/// Decisions carry it in Clark notation, `{namespace}local`, beside plain field names.
+public struct QualifiedName: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let namespace: String
+    public let local: String
+
+    public init(namespace: String, local: String) {
+        self.namespace = namespace
+        self.local = local
+    }
+
+    /// Reads `{namespace}local`; nil for anything else.
+    public init?(clark: String) {
+        guard clark.hasPrefix("{"), let close = clark.firstIndex(of: "}") else { return nil }
+        let namespace = String(clark[clark.index(after: clark.startIndex)..<close])
+        let local = String(clark[clark.index(after: close)...])
+        guard !namespace.isEmpty, !local.isEmpty, !local.contains(":") else { return nil }
+        self.init(namespace: namespace, local: local)
+    }
+
+    public var clark: String { "{\(namespace)}\(local)" }
+    public var description: String { clark }
+
+    public static func < (lhs: QualifiedName, rhs: QualifiedName) -> Bool { (lhs.namespace, lhs.local) < (rhs.namespace, rhs.local) }
+}
+
+/// The names one redaction removes, compiled for matching without allocating.
+///
+/// - A **field name** (plain, compared in any letter case) matches a JSON member of that name, and an XML element in no
+///   namespace with that local name.
+/// - A **qualified name** matches an XML element by namespace URI and local name (exactly, as XML compares them), and
+///   a JSON-LD key that expands to the namespace URI followed by the local name (see ``JSONRedactor``).
+public struct RedactedNames: Sendable {
+    /// Field names, lower-cased.
+    public let fields: Set<String>
+    public let qualified: Set<QualifiedName>
+    /// Each namespace URI that has redacted names, and its index into `localNames`.
+    let namespaceIndex: [String: Int32]
+    /// Per namespace, its redacted local names as UTF-8.
+    let localNames: [[[UInt8]]]
+
+    /// - Parameter names: field names, and qualified names in Clark notation.
+    public init(_ names: some Sequence<String>) {
+        var fields: Set<String> = [], qualified: Set<QualifiedName> = []
+        for name in names {
+            if let name = QualifiedName(clark: name) { qualified.insert(name) } else { fields.insert(name.lowercased()) }
+        }
+        self.fields = fields
+        self.qualified = qualified
+        var namespaceIndex: [String: Int32] = [:], localNames: [[[UInt8]]] = []
+        for name in qualified.sorted() {
+            let index = namespaceIndex[name.namespace] ?? {
+                localNames.append([])
+                namespaceIndex[name.namespace] = Int32(localNames.count - 1)
+                return Int32(localNames.count - 1)
+            }()
+            localNames[Int(index)].append(Array(name.local.utf8))
+        }
+        self.namespaceIndex = namespaceIndex
+        self.localNames = localNames
+    }
+
+    public var isEmpty: Bool { fields.isEmpty && qualified.isEmpty }
+
+    /// Whether `local` is a redacted name of the namespace at `index` (from `namespaceIndex`).
+    func contains(local: UnsafeRawBufferPointer, namespace index: Int32) -> Bool {
+        for name in localNames[Int(index)] where name.count == local.count {
+            if name.withUnsafeBytes({ $0.elementsEqual(local) }) { return true }
+        }
+        return false
+    }
+
+    /// Whether `local`, an element in no namespace, matches a field name in any letter case.
+    func containsField(local: UnsafeRawBufferPointer) -> Bool {
+        guard !fields.isEmpty else { return false }
+        return fields.contains(String(decoding: local, as: UTF8.self).lowercased())
+    }
+}

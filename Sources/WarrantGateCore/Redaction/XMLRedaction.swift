@@ -1,0 +1,613 @@
+/// Removes named elements, whole with their descendants, and named attributes from an XML document as it streams
+/// (XML 1.0 with Namespaces in XML 1.0).
+///
+/// - Elements and attributes are matched by namespace URI and local name (``RedactedNames``); prefixes only lead to
+///   the URI, with default namespaces, rebinding and undeclaring followed as the document declares them. An
+///   unprefixed attribute is in no namespace. Namespace declarations are never removed.
+/// - A SOAP 1.1 or 1.2 envelope is redacted inside its Body only; a redacted element or attribute in its Header, or in
+///   any other child of the Envelope, refuses the document.
+/// - A redacted root element refuses the document: removing it would leave no document.
+/// - A document with an XML-DSig `Signature` anywhere (WS-Security carries it in the Header) is refused as soon as it
+///   both is signed and has something to remove, whichever comes first.
+/// - Refused outright: a DOCTYPE (and with it every entity declaration and external entity), XInclude, an undefined
+///   entity reference, an encoding other than UTF-8 or US-ASCII, invalid UTF-8 or a character XML forbids, nesting
+///   deeper than the limit, a markup token longer than the limit, and anything not well-formed.
+/// - Comments, processing instructions and CDATA sections are kept byte for byte where their element is kept, and go
+///   with an element that is removed. Their contents are text, never elements: a redacted name written inside a
+///   CDATA section or a comment is not an element and is kept, as is escaped markup in ordinary text.
+///
+/// Kept bytes pass through unchanged, so a document with nothing to remove comes out identical. Memory is bounded by
+/// the depth limit and the markup limit, whatever the document's size.
+public final class XMLRedaction: BodyRedaction {
+    public struct Limits: Sendable, Equatable {
+        /// Deepest element nesting accepted.
+        public var maxDepth: Int
+        /// Longest start tag, end tag, processing instruction or reference accepted.
+        public var maxMarkupBytes: Int
+
+        public init(maxDepth: Int = 256, maxMarkupBytes: Int = 64 * 1024) {
+            self.maxDepth = maxDepth
+            self.maxMarkupBytes = maxMarkupBytes
+        }
+    }
+
+    public private(set) var removed = 0
+    private let names: RedactedNames
+    private let limits: Limits
+
+    // Where the document is.
+    /// Bytes fed before the current piece.
+    private var consumed = 0
+    private var characters = XMLCharacterCheck()
+    private var mode = Mode.content
+    /// The markup token being read, when it spans pieces (from its `<`).
+    private var held: [UInt8] = []
+    private var markup = MarkupScan()
+    /// Inside a comment: trailing `-`s; inside a CDATA section or text: trailing `]`s.
+    private var dashes = 0
+    private var brackets = 0
+    /// Inside a reference in text: its length so far, from the `&`.
+    private var reference: [UInt8] = []
+    /// Where the XML declaration may stand: 0, or 3 after a byte order mark.
+    private var prologStart = 0
+    private var rootSeen = false
+    private var rootClosed = false
+
+    // The open elements, innermost last.
+    private var openNames: [UInt8] = []
+    private var open: [OpenElement] = []
+    private var bindings: [Binding] = []
+    /// The depth of the element being removed (its descendants go with it), or 0.
+    private var removedDepth = 0
+    private var envelope = SOAPEnvelope.none
+    private var signed = false
+
+    public init(names: RedactedNames, limits: Limits = Limits()) {
+        self.names = names
+        self.limits = limits
+        bindings.append(Binding(prefix: Array("xml".utf8), namespace: Self.resolve(XMLNamespaces.xml, names: names)))
+    }
+
+    private enum Mode {
+        case content, reference, markup, comment, cdata
+    }
+
+    private struct OpenElement {
+        var nameStart: Int
+        var bindingsBelow: Int
+        var region: Region
+    }
+
+    /// Where an element stands in a SOAP envelope; every element of another document is in the body.
+    private enum Region {
+        case envelope, header, body
+    }
+
+    private enum SOAPEnvelope: Equatable {
+        case none, soap11, soap12
+    }
+
+    private struct Binding {
+        var prefix: [UInt8]
+        var namespace: Namespace?
+    }
+
+    /// A namespace in scope, with what the redactor needs to know of it.
+    private struct Namespace {
+        var uri: String
+        var redactedIndex: Int32?
+        var role: XMLNamespaces.Role
+    }
+
+    private static func resolve(_ uri: String, names: RedactedNames) -> Namespace {
+        Namespace(uri: uri, redactedIndex: names.namespaceIndex[uri], role: XMLNamespaces.role(of: uri))
+    }
+
+    // MARK: Feeding
+
+    public func feed(_ bytes: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) -> Void) throws(RedactionError) {
+        if let bad = characters.check(bytes) {
+            throw RedactionError(.malformed, characters.asciiOnly ? "a byte outside US-ASCII, which the document declares" : "invalid UTF-8, or a character XML forbids", offset: consumed + bad)
+        }
+        var run = mode == .markup ? -1 : 0
+        var index = 0
+        let count = bytes.count
+        defer { consumed += count }
+        while index < count {
+            switch mode {
+            case .content:
+                if open.isEmpty {
+                    index = try scanOutsideRoot(bytes, from: index)
+                } else {
+                    index = try scanText(bytes, from: index)
+                }
+                if index < count, bytes[index] == UInt8(ascii: "<") {
+                    flush(bytes, run, index, emit)
+                    run = -1
+                    mode = .markup
+                    markup = MarkupScan(start: index)
+                    index += 1
+                    if index == count {
+                        // The piece ends with the '<': carried over like the rest of an unfinished token.
+                        held.append(UInt8(ascii: "<"))
+                        markup.start = 0
+                    }
+                } else if index < count, bytes[index] == UInt8(ascii: "&") {
+                    mode = .reference
+                    reference.removeAll(keepingCapacity: true)
+                    index += 1
+                }
+            case .reference:
+                index = try scanReference(bytes, from: index)
+            case .comment:
+                index = try scanComment(bytes, from: index)
+            case .cdata:
+                index = scanCDATA(bytes, from: index)
+            case .markup:
+                guard let end = try scanMarkup(bytes, from: index) else {
+                    if markup.length > limits.maxMarkupBytes {
+                        throw RedactionError(.malformed, "a markup token longer than \(limits.maxMarkupBytes) bytes", offset: consumed + index)
+                    }
+                    held.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[max(markup.start, 0)..<count]))
+                    markup.start = 0
+                    index = count
+                    continue
+                }
+                guard markup.length <= limits.maxMarkupBytes else {
+                    throw RedactionError(.malformed, "a markup token longer than \(limits.maxMarkupBytes) bytes", offset: consumed + index)
+                }
+                let tokenOffset = consumed + end - markup.length
+                let wasASCIIOnly = characters.asciiOnly
+                if held.isEmpty {
+                    try completeMarkup(UnsafeRawBufferPointer(rebasing: bytes[markup.start..<end]), at: tokenOffset, emit)
+                } else {
+                    held.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
+                    let token = held
+                    held.removeAll(keepingCapacity: true)
+                    var failure: RedactionError?
+                    token.withUnsafeBytes { token in
+                        do throws(RedactionError) { try completeMarkup(token, at: tokenOffset, emit) } catch { failure = error }
+                    }
+                    if let failure { throw failure }
+                }
+                // An XML declaration of US-ASCII applies to the rest of this piece too, already checked as UTF-8.
+                if characters.asciiOnly, !wasASCIIOnly, let high = bytes[end...].firstIndex(where: { $0 >= 0x80 }) {
+                    throw RedactionError(.malformed, "a byte outside US-ASCII, which the document declares", offset: consumed + high)
+                }
+                index = end
+                run = end
+            }
+        }
+        flush(bytes, run, count, emit)
+    }
+
+    public func finish(emit: (UnsafeRawBufferPointer) -> Void) throws(RedactionError) {
+        guard characters.isComplete else { throw RedactionError(.malformed, "the body ends inside a UTF-8 sequence", offset: consumed) }
+        switch mode {
+        case .content: break
+        case .reference: throw RedactionError(.malformed, "the body ends inside a reference", offset: consumed)
+        case .markup: throw RedactionError(.malformed, "the body ends inside markup", offset: consumed)
+        case .comment: throw RedactionError(.malformed, "the body ends inside a comment", offset: consumed)
+        case .cdata: throw RedactionError(.malformed, "the body ends inside a CDATA section", offset: consumed)
+        }
+        guard rootSeen else { throw RedactionError(.malformed, "no root element", offset: consumed) }
+        guard rootClosed else { throw RedactionError(.malformed, "the body ends with \(open.count) element(s) still open", offset: consumed) }
+    }
+
+    /// Hands on the kept run `[run, end)` of the current piece, unless it lies inside a removed element.
+    private func flush(_ bytes: UnsafeRawBufferPointer, _ run: Int, _ end: Int, _ emit: (UnsafeRawBufferPointer) -> Void) {
+        guard run >= 0, end > run, removedDepth == 0 else { return }
+        emit(UnsafeRawBufferPointer(rebasing: bytes[run..<end]))
+    }
+
+    // MARK: Text
+
+    /// Outside the root element only whitespace may stand between markup (and a byte order mark at the very start).
+    private func scanOutsideRoot(_ bytes: UnsafeRawBufferPointer, from start: Int) throws(RedactionError) -> Int {
+        var index = start
+        while index < bytes.count {
+            let byte = bytes[index]
+            let position = consumed + index
+            if position < 3, !rootSeen, position == prologStart, byte == Self.byteOrderMark[position] {
+                // A byte order mark: accepted whole, at the document's start only.
+                prologStart = position + 1 == 3 ? 3 : position + 1
+                index += 1
+                continue
+            }
+            if prologStart > 0, prologStart < 3 {
+                throw RedactionError(.malformed, "a broken byte order mark", offset: position)
+            }
+            switch byte {
+            case 0x20, 0x09, 0x0a, 0x0d: index += 1
+            case UInt8(ascii: "<"): return index
+            default:
+                throw RedactionError(.malformed, rootClosed ? "content after the root element" : "text before the root element", offset: position)
+            }
+        }
+        return index
+    }
+
+    private static let byteOrderMark: [UInt8] = [0xef, 0xbb, 0xbf]
+
+    /// Text inside an element, up to the next `<` or `&`; refuses `]]>`.
+    private func scanText(_ bytes: UnsafeRawBufferPointer, from start: Int) throws(RedactionError) -> Int {
+        var index = start
+        let count = bytes.count
+        while index < count {
+            let byte = bytes[index]
+            if brackets > 0 {
+                if byte == UInt8(ascii: ">"), brackets >= 2 {
+                    throw RedactionError(.malformed, "']]>' in text", offset: consumed + index)
+                }
+                if byte == UInt8(ascii: "]") {
+                    brackets += 1
+                    index += 1
+                    continue
+                }
+                brackets = 0
+            }
+            switch byte {
+            case UInt8(ascii: "<"), UInt8(ascii: "&"): return index
+            case UInt8(ascii: "]"): brackets = 1
+            default: break
+            }
+            index += 1
+            // The common case: a run of ordinary text (which also ends a run of `]`s).
+            while brackets == 0, index < count, Self.ordinaryText[Int(bytes[index])] { index += 1 }
+        }
+        return index
+    }
+
+    /// Bytes that need no second look in text.
+    private static let ordinaryText: [Bool] = (0..<256).map { $0 != 0x3c && $0 != 0x26 && $0 != 0x5d }
+
+    /// A reference in text, kept as written once it is known to be one of the five predefined entities or a
+    /// character reference to a character XML allows.
+    private func scanReference(_ bytes: UnsafeRawBufferPointer, from start: Int) throws(RedactionError) -> Int {
+        var index = start
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            if byte == UInt8(ascii: ";") {
+                if let problem = XMLReference.problem(reference) { throw RedactionError(problem.kind, problem.detail, offset: consumed + index) }
+                mode = .content
+                return index
+            }
+            reference.append(byte)
+            if reference.count > XMLReference.maximumLength {
+                throw RedactionError(.malformed, "a reference that is not terminated", offset: consumed + index)
+            }
+        }
+        return index
+    }
+
+    /// A comment's body, up to and including `-->`; `--` may not appear inside.
+    private func scanComment(_ bytes: UnsafeRawBufferPointer, from start: Int) throws(RedactionError) -> Int {
+        var index = start
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            if byte == UInt8(ascii: "-") {
+                guard dashes < 2 else { throw RedactionError(.malformed, "'--' inside a comment", offset: consumed + index) }
+                dashes += 1
+            } else if dashes == 2 {
+                guard byte == UInt8(ascii: ">") else { throw RedactionError(.malformed, "'--' inside a comment", offset: consumed + index) }
+                mode = .content
+                return index
+            } else {
+                dashes = 0
+            }
+        }
+        return index
+    }
+
+    /// A CDATA section's body, up to and including `]]>`.
+    private func scanCDATA(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        var index = start
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            if byte == UInt8(ascii: "]") {
+                brackets += 1
+            } else if byte == UInt8(ascii: ">"), brackets >= 2 {
+                brackets = 0
+                mode = .content
+                return index
+            } else {
+                brackets = 0
+            }
+        }
+        return index
+    }
+
+    // MARK: Markup
+
+    /// How far a markup token has been read: its kind once known, and whether a quote or `?` is open.
+    private struct MarkupScan {
+        enum Kind {
+            case undecided, startTag, endTag, processingInstruction, bang, commentOpen, cdataOpen
+        }
+
+        /// Where the token starts in the current piece; 0 once it has been carried over.
+        var start = 0
+        var length = 0
+        var kind = Kind.undecided
+        var quote: UInt8 = 0
+        var afterQuestionMark = false
+    }
+
+    private static let cdataOpening = Array("<![CDATA[".utf8)
+
+    /// Reads the markup token on from `start`; returns the index just past its end, or nil if it goes on past the piece.
+    private func scanMarkup(_ bytes: UnsafeRawBufferPointer, from start: Int) throws(RedactionError) -> Int? {
+        var index = start
+        if markup.length == 0 { markup.length = 1 } // its '<', counted when the scan began
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            markup.length += 1
+            switch markup.kind {
+            case .undecided:
+                switch byte {
+                case UInt8(ascii: "/"): markup.kind = .endTag
+                case UInt8(ascii: "?"): markup.kind = .processingInstruction
+                case UInt8(ascii: "!"): markup.kind = .bang
+                default: markup.kind = .startTag
+                }
+            case .startTag:
+                if markup.quote != 0 {
+                    if byte == markup.quote { markup.quote = 0 }
+                } else if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
+                    markup.quote = byte
+                } else if byte == UInt8(ascii: ">") {
+                    return index
+                }
+                if byte == UInt8(ascii: "<") { throw RedactionError(.malformed, "'<' inside a tag", offset: consumed + index - 1) }
+            case .endTag:
+                if byte == UInt8(ascii: ">") { return index }
+                if byte == UInt8(ascii: "<") { throw RedactionError(.malformed, "'<' inside a tag", offset: consumed + index - 1) }
+            case .processingInstruction:
+                if byte == UInt8(ascii: ">"), markup.afterQuestionMark { return index }
+                markup.afterQuestionMark = byte == UInt8(ascii: "?")
+            case .bang:
+                // "<!" so far: a comment, a CDATA section, or something refused.
+                switch byte {
+                case UInt8(ascii: "-"): markup.kind = .commentOpen
+                case UInt8(ascii: "["): markup.kind = .cdataOpen
+                case UInt8(ascii: "D"): throw RedactionError(.refused, "a DOCTYPE (DTDs, entity declarations and external entities are refused)", offset: consumed + index - 3)
+                default: throw RedactionError(.malformed, "a declaration other than a comment or CDATA section", offset: consumed + index - 3)
+                }
+            case .commentOpen:
+                guard byte == UInt8(ascii: "-") else { throw RedactionError(.malformed, "'<!-' that does not open a comment", offset: consumed + index - 1) }
+                return index
+            case .cdataOpen:
+                guard byte == Self.cdataOpening[markup.length - 1] else {
+                    throw RedactionError(.malformed, "'<![' that does not open a CDATA section", offset: consumed + index - 1)
+                }
+                if markup.length == Self.cdataOpening.count { return index }
+            }
+        }
+        return nil
+    }
+
+    /// A whole markup token has been read: acts on it, and hands it on if its element is kept.
+    private func completeMarkup(_ token: UnsafeRawBufferPointer, at offset: Int, _ emit: (UnsafeRawBufferPointer) -> Void) throws(RedactionError) {
+        switch markup.kind {
+        case .startTag:
+            try startTag(token, at: offset, emit)
+            mode = .content
+        case .endTag:
+            try endTag(token, at: offset, emit)
+            mode = .content
+        case .processingInstruction:
+            try processingInstruction(token, at: offset)
+            if removedDepth == 0 { emit(token) }
+            mode = .content
+        case .commentOpen:
+            if removedDepth == 0 { emit(token) }
+            dashes = 0
+            mode = .comment
+        case .cdataOpen:
+            guard !open.isEmpty else { throw RedactionError(.malformed, "a CDATA section outside the root element", offset: offset) }
+            if removedDepth == 0 { emit(token) }
+            brackets = 0
+            mode = .cdata
+        case .undecided, .bang:
+            throw RedactionError(.malformed, "unfinished markup", offset: offset)
+        }
+    }
+
+    private func processingInstruction(_ token: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) {
+        // "<?" target (S anything)? "?>"
+        let body = UnsafeRawBufferPointer(rebasing: token[2..<(token.count - 2)])
+        let targetEnd = XMLName.end(of: body, from: 0)
+        let target = UnsafeRawBufferPointer(rebasing: body[0..<targetEnd])
+        guard targetEnd > 0, XMLName.isNCName(target) else {
+            throw RedactionError(.malformed, "a processing instruction without a valid target", offset: offset)
+        }
+        guard targetEnd == body.count || XMLName.isSpace(body[targetEnd]) else {
+            throw RedactionError(.malformed, "a processing instruction target not followed by a space", offset: offset)
+        }
+        guard target.count == 3, String(decoding: target, as: UTF8.self).lowercased() == "xml" else { return }
+        guard offset == prologStart, !rootSeen, target.elementsEqual("xml".utf8) else {
+            throw RedactionError(.malformed, "an XML declaration that is not at the start of the document", offset: offset)
+        }
+        let declaration = try XMLDeclaration(UnsafeRawBufferPointer(rebasing: body[targetEnd...]), at: offset)
+        characters.asciiOnly = declaration.asciiOnly
+    }
+
+    private func startTag(_ token: UnsafeRawBufferPointer, at offset: Int, _ emit: (UnsafeRawBufferPointer) -> Void) throws(RedactionError) {
+        guard !rootClosed else { throw RedactionError(.malformed, "a second root element", offset: offset) }
+        let tag = try XMLStartTag(token, at: offset)
+        guard open.count < limits.maxDepth else { throw RedactionError(.malformed, "elements nested deeper than \(limits.maxDepth)", offset: offset) }
+        rootSeen = true
+
+        // Namespace declarations first: they apply to the element's own name and its attributes.
+        let bindingsBelow = bindings.count
+        for attribute in tag.attributes {
+            let name = attribute.name(in: token)
+            guard name.starts(with: "xmlns".utf8), name.count == 5 || name[5] == UInt8(ascii: ":") else { continue }
+            let prefix = name.count == 5 ? [] : Array(name[6...])
+            let uri = tag.value(of: attribute, in: token)
+            try declare(prefix: prefix, uri: uri, at: offset)
+        }
+        try tag.checkAttributes(in: token, at: offset) { prefix in lookUp(prefix).map { $0?.uri ?? "" } }
+
+        let (prefix, local) = tag.nameParts(in: token)
+        let namespace: Namespace?
+        if let prefix {
+            guard let bound = lookUp(prefix) else {
+                throw RedactionError(.malformed, "an element prefix that is not declared", offset: offset)
+            }
+            namespace = bound
+        } else {
+            namespace = lookUp(UnsafeRawBufferPointer(start: nil, count: 0)) ?? nil
+        }
+
+        let region: Region
+        if open.isEmpty {
+            if namespace?.role == .soap11Envelope || namespace?.role == .soap12Envelope, local.elementsEqual("Envelope".utf8) {
+                envelope = namespace?.role == .soap11Envelope ? .soap11 : .soap12
+                region = .envelope
+            } else {
+                region = .body
+            }
+        } else if open[open.count - 1].region == .envelope {
+            let isBody = namespace.map { XMLNamespaces.role(of: $0.uri) } == (envelope == .soap11 ? .soap11Envelope : .soap12Envelope)
+                && local.elementsEqual("Body".utf8)
+            region = isBody ? .body : .header
+        } else {
+            region = open[open.count - 1].region
+        }
+
+        switch namespace?.role {
+        case .xinclude?:
+            throw RedactionError(.refused, "XInclude", offset: offset)
+        case .signature? where local.elementsEqual("Signature".utf8):
+            signed = true
+            if removed > 0 { throw Self.signedError(at: offset) }
+        default:
+            break
+        }
+
+        openNames.append(contentsOf: tag.name(in: token))
+        open.append(OpenElement(nameStart: openNames.count - tag.nameLength, bindingsBelow: bindingsBelow, region: region))
+        if removedDepth == 0, isRedacted(namespace, local) {
+            guard open.count > 1 else {
+                throw RedactionError(.refused, "a redacted root element, which would leave no document", offset: offset)
+            }
+            guard region == .body else {
+                throw RedactionError(.refused, "a redacted element in a SOAP header, which is passed whole or not at all", offset: offset)
+            }
+            if signed { throw Self.signedError(at: offset) }
+            removed += 1
+            removedDepth = open.count
+        }
+        if removedDepth == 0 {
+            let dropped = try redactedAttributes(of: tag, in: token, region: region, at: offset)
+            if dropped.isEmpty {
+                emit(token)
+            } else {
+                // The tag without the redacted attributes, each with the white space before it.
+                var kept = 0
+                for span in dropped {
+                    emit(UnsafeRawBufferPointer(rebasing: token[kept..<span.lowerBound]))
+                    kept = span.upperBound
+                }
+                emit(UnsafeRawBufferPointer(rebasing: token[kept...]))
+            }
+        }
+        if tag.isEmpty { closeElement() }
+    }
+
+    /// The spans of a kept element's attributes that match a redacted name (an unprefixed attribute is in no
+    /// namespace), in order. Namespace declarations are never redacted.
+    private func redactedAttributes(of tag: XMLStartTag, in token: UnsafeRawBufferPointer, region: Region, at offset: Int) throws(RedactionError) -> [Range<Int>] {
+        var dropped: [Range<Int>] = []
+        for attribute in tag.attributes {
+            let name = attribute.name(in: token)
+            if name.starts(with: "xmlns".utf8), name.count == 5 || name[5] == UInt8(ascii: ":") { continue }
+            let namespace: Namespace?
+            let local: UnsafeRawBufferPointer
+            if let colon = name.firstIndex(of: UInt8(ascii: ":")) {
+                namespace = lookUp(UnsafeRawBufferPointer(rebasing: name[..<colon])) ?? nil
+                local = UnsafeRawBufferPointer(rebasing: name[(colon + 1)...])
+            } else {
+                namespace = nil
+                local = name
+            }
+            guard isRedacted(namespace, local) else { continue }
+            guard region == .body else {
+                throw RedactionError(.refused, "a redacted attribute in a SOAP header, which is passed whole or not at all", offset: offset)
+            }
+            if signed { throw Self.signedError(at: offset) }
+            removed += 1
+            dropped.append(attribute.span)
+        }
+        return dropped
+    }
+
+    private static func signedError(at offset: Int) -> RedactionError {
+        RedactionError(.signed, "the document is signed (XML-DSig), and removing the redacted elements would break its signature", offset: offset)
+    }
+
+    private func endTag(_ token: UnsafeRawBufferPointer, at offset: Int, _ emit: (UnsafeRawBufferPointer) -> Void) throws(RedactionError) {
+        // "</" QName S? ">"
+        let nameEnd = XMLName.end(of: token, from: 2)
+        var index = nameEnd
+        while index < token.count - 1, XMLName.isSpace(token[index]) { index += 1 }
+        guard let top = open.last, index == token.count - 1 else {
+            throw RedactionError(.malformed, open.isEmpty ? "an end tag with no open element" : "a malformed end tag", offset: offset)
+        }
+        let name = UnsafeRawBufferPointer(rebasing: token[2..<nameEnd])
+        let matches = openNames.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[top.nameStart...]).elementsEqual(name) }
+        guard matches else { throw RedactionError(.malformed, "an end tag that does not match its start tag", offset: offset) }
+        if removedDepth == 0 { emit(token) }
+        closeElement()
+    }
+
+    private func closeElement() {
+        let element = open.removeLast()
+        openNames.removeSubrange(element.nameStart...)
+        bindings.removeSubrange(element.bindingsBelow...)
+        if removedDepth > open.count { removedDepth = 0 }
+        if open.isEmpty { rootClosed = true }
+    }
+
+    private func declare(prefix: [UInt8], uri: [UInt8], at offset: Int) throws(RedactionError) {
+        let uriText = String(decoding: uri, as: UTF8.self)
+        if prefix.isEmpty {
+            // xmlns="" undeclares the default namespace.
+            guard uriText != XMLNamespaces.xml, uriText != XMLNamespaces.xmlns else {
+                throw RedactionError(.malformed, "the default namespace bound to a reserved URI", offset: offset)
+            }
+            bindings.append(Binding(prefix: [], namespace: uri.isEmpty ? nil : Self.resolve(uriText, names: names)))
+            return
+        }
+        guard XMLName.isNCName(prefix) else { throw RedactionError(.malformed, "an invalid namespace prefix", offset: offset) }
+        let isXML = prefix.elementsEqual("xml".utf8)
+        guard !uri.isEmpty else { throw RedactionError(.malformed, "a namespace prefix bound to the empty URI", offset: offset) }
+        guard !prefix.elementsEqual("xmlns".utf8), isXML == (uriText == XMLNamespaces.xml), uriText != XMLNamespaces.xmlns else {
+            throw RedactionError(.malformed, "a reserved namespace prefix or URI misused", offset: offset)
+        }
+        bindings.append(Binding(prefix: prefix, namespace: Self.resolve(uriText, names: names)))
+    }
+
+    /// The namespace `prefix` is bound to (the default namespace for an empty prefix), innermost binding first.
+    private func lookUp(_ prefix: UnsafeRawBufferPointer) -> Namespace?? {
+        for binding in bindings.reversed() where binding.prefix.count == prefix.count {
+            if binding.prefix.withUnsafeBytes({ $0.elementsEqual(prefix) }) { return .some(binding.namespace) }
+        }
+        return prefix.isEmpty ? .some(nil) : nil
+    }
+
+    private func lookUp(_ prefix: [UInt8]) -> Namespace?? {
+        prefix.withUnsafeBytes { lookUp($0) }
+    }
+
+    private func isRedacted(_ namespace: Namespace?, _ local: UnsafeRawBufferPointer) -> Bool {
+        guard let namespace else { return names.containsField(local: local) }
+        guard let index = namespace.redactedIndex else { return false }
+        return names.contains(local: local, namespace: index)
+    }
+}

@@ -1,0 +1,344 @@
+/// Namespace URIs that XML itself reserves, and those the redactor treats specially.
+enum XMLNamespaces {
+    static let xml = "http://www.w3.org/XML/1998/namespace"
+    static let xmlns = "http://www.w3.org/2000/xmlns/"
+
+    enum Role: Equatable {
+        case plain, soap11Envelope, soap12Envelope, signature, xinclude
+    }
+
+    static func role(of uri: String) -> Role {
+        switch uri {
+        case "http://schemas.xmlsoap.org/soap/envelope/": .soap11Envelope
+        case "http://www.w3.org/2003/05/soap-envelope": .soap12Envelope
+        case "http://www.w3.org/2000/09/xmldsig#": .signature
+        case "http://www.w3.org/2001/XInclude", "http://www.w3.org/2003/XInclude": .xinclude
+        default: .plain
+        }
+    }
+}
+
+/// XML names, as bytes. Any byte from 0x80 up counts as a name character: the text is already known to be valid
+/// UTF-8, and a name XML would refuse for its non-ASCII letters fails in the consumer, never in the redactor's favour.
+enum XMLName {
+    static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0a || byte == 0x0d }
+
+    private static let nameBytes: [Bool] = (0..<256).map { byte in
+        switch byte {
+        case 0x41...0x5a, 0x61...0x7a, 0x30...0x39, 0x2d, 0x2e, 0x5f, 0x3a, 0x80...0xff: true
+        default: false
+        }
+    }
+
+    private static func isStart(_ byte: UInt8) -> Bool {
+        byte >= 0x80 || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7a) || byte == 0x5f
+    }
+
+    /// Where the name that starts at `start` ends: the first byte that cannot be in a name.
+    static func end(of bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        var index = start
+        while index < bytes.count, nameBytes[Int(bytes[index])] { index += 1 }
+        return index
+    }
+
+    /// A name without a colon (a prefix, a local name, a processing instruction's target).
+    static func isNCName<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Bool {
+        guard let first = bytes.first, isStart(first) else { return false }
+        return bytes.allSatisfy { nameBytes[Int($0)] && $0 != UInt8(ascii: ":") }
+    }
+
+    /// Checks a qualified name (`local` or `prefix:local`); returns the colon's offset in it, -1 for none, or nil if
+    /// the name is not a valid qualified name.
+    static func qualifiedColon(_ name: UnsafeRawBufferPointer) -> Int? {
+        guard let colon = name.firstIndex(of: UInt8(ascii: ":")) else { return isNCName(name) ? -1 : nil }
+        guard isNCName(name[..<colon]), isNCName(name[(colon + 1)...]) else { return nil }
+        return colon
+    }
+}
+
+/// Checks every byte of a document as it streams: valid UTF-8 (no overlong forms, no surrogates), and only the
+/// characters XML 1.0 allows (no C0 controls but tab, newline and carriage return; no U+FFFE or U+FFFF).
+struct XMLCharacterCheck {
+    /// Set by an XML declaration of US-ASCII: every byte must then be below 0x80.
+    var asciiOnly = false
+    private var needed = 0
+    private var lower: UInt8 = 0x80
+    private var upper: UInt8 = 0xbf
+    private var scalar: UInt32 = 0
+
+    var isComplete: Bool { needed == 0 }
+
+    /// Returns the index of the first byte that breaks the rules, or nil.
+    mutating func check(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        var index = 0
+        let count = bytes.count
+        let highs: UInt64 = 0x8080_8080_8080_8080, spaces: UInt64 = 0x2020_2020_2020_2020
+        while index < count {
+            if needed == 0 {
+                // Eight printable ASCII bytes at a time.
+                while index + 8 <= count {
+                    let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                    guard word & highs == 0, (word &- spaces) & ~word & highs == 0 else { break }
+                    index += 8
+                }
+                guard index < count else { return nil }
+            }
+            let byte = bytes[index]
+            if needed > 0 {
+                guard byte >= lower, byte <= upper else { return index }
+                scalar = scalar << 6 | UInt32(byte & 0x3f)
+                needed -= 1
+                lower = 0x80
+                upper = 0xbf
+                if needed == 0, scalar == 0xfffe || scalar == 0xffff { return index }
+            } else if byte < 0x80 {
+                if byte < 0x20, byte != 0x09, byte != 0x0a, byte != 0x0d { return index }
+            } else {
+                if asciiOnly { return index }
+                switch byte {
+                case 0xc2...0xdf: needed = 1; scalar = UInt32(byte & 0x1f)
+                case 0xe0: needed = 2; scalar = 0; lower = 0xa0
+                case 0xe1...0xec, 0xee, 0xef: needed = 2; scalar = UInt32(byte & 0x0f)
+                case 0xed: needed = 2; scalar = 0x0d; upper = 0x9f
+                case 0xf0: needed = 3; scalar = 0; lower = 0x90
+                case 0xf1...0xf3: needed = 3; scalar = UInt32(byte & 0x07)
+                case 0xf4: needed = 3; scalar = 4; upper = 0x8f
+                default: return index
+                }
+            }
+            index += 1
+        }
+        return nil
+    }
+}
+
+/// Entity and character references: only the five predefined entities, and characters XML allows.
+enum XMLReference {
+    /// The longest reference name accepted between `&` and `;`.
+    static let maximumLength = 32
+
+    /// Why the reference named `name` (the bytes between `&` and `;`) is refused, or nil if it is accepted.
+    static func problem<Bytes: Collection<UInt8>>(_ name: Bytes) -> (kind: RedactionError.Kind, detail: String)? {
+        let text = String(decoding: name, as: UTF8.self)
+        switch text {
+        case "lt", "gt", "amp", "apos", "quot": return nil
+        default: break
+        }
+        if let scalar = scalar(text) {
+            return isCharacter(scalar) ? nil : (.malformed, "a character reference to a character XML forbids")
+        }
+        if XMLName.isNCName(name) { return (.refused, "a reference to an undefined entity '\(text.prefix(32))'") }
+        return (.malformed, "a malformed reference")
+    }
+
+    /// The scalar of `#123` or `#x7B`, or nil.
+    static func scalar(_ text: String) -> UInt32? {
+        guard text.hasPrefix("#") else { return nil }
+        let digits = text.dropFirst()
+        if digits.hasPrefix("x") {
+            let hex = digits.dropFirst()
+            guard !hex.isEmpty, hex.allSatisfy(\.isHexDigit) else { return nil }
+            return UInt32(hex, radix: 16)
+        }
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return UInt32(digits)
+    }
+
+    static func isCharacter(_ scalar: UInt32) -> Bool {
+        switch scalar {
+        case 0x9, 0xa, 0xd, 0x20...0xd7ff, 0xe000...0xfffd, 0x10000...0x10ffff: true
+        default: false
+        }
+    }
+
+    /// Validates the references in an attribute value (the bytes between its quotes).
+    static func checkAttributeValue(_ value: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) {
+        var index = 0
+        while let ampersand = value[index...].firstIndex(of: UInt8(ascii: "&")) {
+            guard let semicolon = value[ampersand...].prefix(maximumLength + 2).firstIndex(of: UInt8(ascii: ";")) else {
+                throw RedactionError(.malformed, "a reference that is not terminated", offset: offset)
+            }
+            if let problem = problem(value[(ampersand + 1)..<semicolon]) { throw RedactionError(problem.kind, problem.detail, offset: offset) }
+            index = semicolon + 1
+        }
+    }
+
+    /// An attribute value as XML reads it: references replaced, and line ends and tabs turned into spaces (XML 1.0
+    /// §2.11 and §3.3.3). The value was checked by `checkAttributeValue`.
+    static func normalizedAttributeValue(_ value: UnsafeRawBufferPointer) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(value.count)
+        var index = 0
+        while index < value.count {
+            let byte = value[index]
+            switch byte {
+            case UInt8(ascii: "&"):
+                let semicolon = value[index...].firstIndex(of: UInt8(ascii: ";")) ?? value.count - 1
+                let text = String(decoding: value[(index + 1)..<semicolon], as: UTF8.self)
+                switch text {
+                case "lt": output.append(UInt8(ascii: "<"))
+                case "gt": output.append(UInt8(ascii: ">"))
+                case "amp": output.append(UInt8(ascii: "&"))
+                case "apos": output.append(UInt8(ascii: "'"))
+                case "quot": output.append(UInt8(ascii: "\""))
+                default:
+                    if let scalar = scalar(text), let character = Unicode.Scalar(scalar) { output.append(contentsOf: String(character).utf8) }
+                }
+                index = semicolon + 1
+                continue
+            case 0x0d:
+                output.append(0x20)
+                if index + 1 < value.count, value[index + 1] == 0x0a { index += 1 }
+            case 0x09, 0x0a:
+                output.append(0x20)
+            default:
+                output.append(byte)
+            }
+            index += 1
+        }
+        return output
+    }
+}
+
+/// The XML declaration: version 1.0, and an encoding of UTF-8 or US-ASCII (or none, which means UTF-8).
+struct XMLDeclaration {
+    let asciiOnly: Bool
+
+    /// - Parameter text: what follows the `xml` target, up to the closing `?>`.
+    init(_ text: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) {
+        var pairs: [(String, String)] = []
+        var index = 0
+        func fail(_ detail: String) -> RedactionError { RedactionError(.malformed, "an XML declaration with \(detail)", offset: offset) }
+        while true {
+            let spaceStart = index
+            while index < text.count, XMLName.isSpace(text[index]) { index += 1 }
+            if index == text.count { break }
+            guard index > spaceStart else { throw fail("no space between its parts") }
+            let nameStart = index
+            while index < text.count, text[index] | 0x20 >= 0x61, text[index] | 0x20 <= 0x7a { index += 1 }
+            let name = String(decoding: text[nameStart..<index], as: UTF8.self)
+            while index < text.count, XMLName.isSpace(text[index]) { index += 1 }
+            guard index < text.count, text[index] == UInt8(ascii: "=") else { throw fail("a part without '='") }
+            index += 1
+            while index < text.count, XMLName.isSpace(text[index]) { index += 1 }
+            guard index < text.count, text[index] == UInt8(ascii: "\"") || text[index] == UInt8(ascii: "'") else { throw fail("an unquoted value") }
+            let quote = text[index]
+            index += 1
+            guard let close = text[index...].firstIndex(of: quote) else { throw fail("an unterminated value") }
+            pairs.append((name, String(decoding: text[index..<close], as: UTF8.self)))
+            index = close + 1
+        }
+        let names = pairs.map(\.0)
+        guard names == ["version"] || names == ["version", "encoding"] || names == ["version", "standalone"]
+            || names == ["version", "encoding", "standalone"]
+        else { throw fail("parts other than version, encoding and standalone, in that order") }
+        guard pairs[0].1 == "1.0" else { throw RedactionError(.refused, "an XML version other than 1.0", offset: offset) }
+        if let standalone = pairs.first(where: { $0.0 == "standalone" }), !["yes", "no"].contains(standalone.1) { throw fail("a standalone other than yes or no") }
+        switch pairs.first(where: { $0.0 == "encoding" })?.1.lowercased() {
+        case nil, "utf-8", "utf8": asciiOnly = false
+        case "us-ascii", "ascii": asciiOnly = true
+        case let other?: throw RedactionError(.refused, "the encoding '\(other.prefix(40))' (only UTF-8 and US-ASCII are passed)", offset: offset)
+        }
+    }
+}
+
+/// A start tag, read whole: its qualified name and its attributes, each checked for form.
+struct XMLStartTag {
+    struct Attribute {
+        let name: Range<Int>
+        let value: Range<Int>
+        /// The attribute with the white space before it, through its closing quote.
+        let span: Range<Int>
+
+        func name(in token: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: token[name]) }
+    }
+
+    /// The element's name is `token[1 ..< 1 + nameLength]`.
+    let nameLength: Int
+    /// The offset of the colon in the name, or -1.
+    private let colon: Int
+    private(set) var attributes: [Attribute] = []
+    private(set) var isEmpty = false
+
+    /// - Parameter token: the tag from `<` to `>`.
+    init(_ token: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) {
+        func fail(_ detail: String) -> RedactionError { RedactionError(.malformed, detail, offset: offset) }
+        let end = token.count - 1
+        let nameEnd = XMLName.end(of: token, from: 1)
+        guard let colon = XMLName.qualifiedColon(UnsafeRawBufferPointer(rebasing: token[1..<nameEnd])) else {
+            throw fail("an invalid element name")
+        }
+        self.nameLength = nameEnd - 1
+        self.colon = colon
+        var index = nameEnd
+        while true {
+            let spaceStart = index
+            while index < end, XMLName.isSpace(token[index]) { index += 1 }
+            if index == end { break }
+            if token[index] == UInt8(ascii: "/") {
+                guard index + 1 == end else { throw fail("'/' inside a start tag") }
+                isEmpty = true
+                break
+            }
+            guard index > spaceStart else { throw fail("attributes not separated by white space") }
+            let nameStart = index
+            index = XMLName.end(of: token, from: index)
+            guard index > nameStart, XMLName.qualifiedColon(UnsafeRawBufferPointer(rebasing: token[nameStart..<index])) != nil else {
+                throw fail("an invalid attribute name")
+            }
+            let name = nameStart..<index
+            while index < end, XMLName.isSpace(token[index]) { index += 1 }
+            guard index < end, token[index] == UInt8(ascii: "=") else { throw fail("an attribute without '='") }
+            index += 1
+            while index < end, XMLName.isSpace(token[index]) { index += 1 }
+            guard index < end, token[index] == UInt8(ascii: "\"") || token[index] == UInt8(ascii: "'") else {
+                throw fail("an unquoted attribute value")
+            }
+            let quote = token[index]
+            index += 1
+            let valueStart = index
+            while index < end, token[index] != quote { index += 1 }
+            guard index < end else { throw fail("an unterminated attribute value") }
+            try XMLReference.checkAttributeValue(UnsafeRawBufferPointer(rebasing: token[valueStart..<index]), at: offset)
+            attributes.append(Attribute(name: name, value: valueStart..<index, span: spaceStart..<(index + 1)))
+            index += 1
+        }
+    }
+
+    func name(in token: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: token[1..<(1 + nameLength)]) }
+
+    /// The name's prefix (nil without one) and local part.
+    func nameParts(in token: UnsafeRawBufferPointer) -> (prefix: UnsafeRawBufferPointer?, local: UnsafeRawBufferPointer) {
+        guard colon >= 0 else { return (nil, name(in: token)) }
+        return (UnsafeRawBufferPointer(rebasing: token[1..<(1 + colon)]), UnsafeRawBufferPointer(rebasing: token[(2 + colon)..<(1 + nameLength)]))
+    }
+
+    /// The attribute's value as XML reads it.
+    func value(of attribute: Attribute, in token: UnsafeRawBufferPointer) -> [UInt8] {
+        XMLReference.normalizedAttributeValue(UnsafeRawBufferPointer(rebasing: token[attribute.value]))
+    }
+
+    /// Refuses an attribute given twice, by name or by namespace and local name, and a prefix not declared.
+    /// `namespaceOf` returns the URI a prefix is bound to, or nil if it is not declared.
+    func checkAttributes(
+        in token: UnsafeRawBufferPointer, at offset: Int, namespaceOf: (UnsafeRawBufferPointer) -> String?
+    ) throws(RedactionError) {
+        guard !attributes.isEmpty else { return }
+        var expanded: [(String, UnsafeRawBufferPointer)] = []
+        for (position, attribute) in attributes.enumerated() {
+            let name = attribute.name(in: token)
+            for earlier in attributes[..<position] where earlier.name(in: token).elementsEqual(name) {
+                throw RedactionError(.malformed, "an attribute given twice", offset: offset)
+            }
+            guard let colon = name.firstIndex(of: UInt8(ascii: ":")) else { continue }
+            let prefix = UnsafeRawBufferPointer(rebasing: name[..<colon])
+            if prefix.elementsEqual("xmlns".utf8) { continue }
+            guard let uri = namespaceOf(prefix) else { throw RedactionError(.malformed, "an attribute prefix that is not declared", offset: offset) }
+            let local = UnsafeRawBufferPointer(rebasing: name[(colon + 1)...])
+            if expanded.contains(where: { $0.0 == uri && $0.1.elementsEqual(local) }) {
+                throw RedactionError(.malformed, "an attribute given twice under two prefixes", offset: offset)
+            }
+            expanded.append((uri, local))
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import FoundationXML
+import Testing
+@testable import WarrantGateCore
+
+/// The shipped NIEM profile, and the shipped policies' redaction of real NIEM documents of four releases.
+@Suite("NIEM profile")
+struct NIEMProfileTests {
+    static let profile = try! RedactionProfile.load(path: Repository.path("policies/profiles/niem-immigration.yaml"))
+    static let fixtures = ["niem-2.0", "niem-4.0", "niem-5.2", "niem-6.0"]
+
+    /// Every element's expanded name, in document order, read by libxml2.
+    private static func elements(_ document: [UInt8]) throws -> [QualifiedName] {
+        final class Collector: NSObject, XMLParserDelegate {
+            var names: [QualifiedName] = []
+            var failed = false
+            func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+                names.append(QualifiedName(namespace: namespaceURI ?? "", local: name))
+            }
+            func parser(_ parser: XMLParser, parseErrorOccurred error: any Error) { failed = true }
+        }
+        let parser = XMLParser(data: Data(document))
+        parser.shouldProcessNamespaces = true
+        parser.shouldResolveExternalEntities = false
+        let collector = Collector()
+        parser.delegate = collector
+        guard parser.parse(), !collector.failed else { throw RedactionError(.malformed, "libxml2 refused the document", offset: 0) }
+        return collector.names
+    }
+
+    private static func redact(_ document: [UInt8], names: some Sequence<String>) throws -> (output: [UInt8], removed: Int) {
+        let redaction = XMLRedaction(names: RedactedNames(names))
+        var output: [UInt8] = []
+        try document.withUnsafeBytes { try redaction.feed($0) { output.append(contentsOf: $0) } }
+        try redaction.finish { output.append(contentsOf: $0) }
+        return (output, redaction.removed)
+    }
+
+    @Test("covers every release's core namespace and six concepts, each listing concrete elements")
+    func coverage() {
+        #expect(Set(Self.profile.concepts.keys) == ["citizenship", "nationality", "birthplace", "alien-number", "immigration-status", "illegal-alien-indicator"])
+        let namespaces = Set(Self.profile.concepts.values.joined().map(\.namespace))
+        for core in [
+            "http://niem.gov/niem/niem-core/2.0", "http://release.niem.gov/niem/niem-core/3.0/", "http://release.niem.gov/niem/niem-core/4.0/",
+            "http://release.niem.gov/niem/niem-core/5.0/", "https://docs.oasis-open.org/niemopen/ns/model/niem-core/6.0/",
+        ] {
+            #expect(namespaces.contains(core), "\(core)")
+        }
+        // Abstract substitution heads never appear in documents.
+        #expect(!Self.profile.concepts.values.joined().contains { $0.local.hasSuffix("Abstract") })
+    }
+
+    @Test("Denver's policy strips every profile element from NIEM 2.0, 4.0, 5.2 and 6.0 bookings and keeps the rest", arguments: fixtures)
+    func fixture(_ name: String) throws {
+        let policy = try Repository.denver()
+        let profileNames = Set(Self.profile.concepts.values.joined())
+        #expect(profileNames.allSatisfy { policy.redactAlways.contains($0.clark) })
+        let document = Array(try Data(contentsOf: URL(fileURLWithPath: Repository.path("Tests/WarrantGateCoreTests/Fixtures/niem/\(name).xml"))))
+        let before = try Self.elements(document)
+        let present = before.filter(profileNames.contains)
+        #expect(present.count >= 5, "the fixture carries immigration elements")
+
+        let (output, removed) = try Self.redact(document, names: policy.redactAlways)
+        let after = try Self.elements(output)
+        #expect(!after.contains(where: profileNames.contains))
+        #expect(removed >= 5)
+        #expect(after.contains { $0.local == "PersonGivenName" })
+        // Only profile elements and their descendants went: everything else is still there, in order.
+        #expect(after.count < before.count)
+        #expect(Set(after).isSubset(of: Set(before)))
+    }
+
+    @Test("the same elements under other prefixes, and as the default namespace, are removed; another namespace's are kept")
+    func prefixes() throws {
+        let nc = "http://release.niem.gov/niem/niem-core/4.0/"
+        let document = """
+            <r xmlns:core="\(nc)" xmlns:x="urn:other"><core:PersonCitizenshipText>GT</core:PersonCitizenshipText>\
+            <PersonCitizenshipText xmlns="\(nc)">GT</PersonCitizenshipText><x:PersonCitizenshipText>kept</x:PersonCitizenshipText></r>
+            """
+        let policy = try Repository.denver()
+        let (output, removed) = try Self.redact(Array(document.utf8), names: policy.redactAlways)
+        #expect(String(decoding: output, as: UTF8.self) == #"<r xmlns:core="\#(nc)" xmlns:x="urn:other"><x:PersonCitizenshipText>kept</x:PersonCitizenshipText></r>"#)
+        #expect(removed == 2)
+    }
+}

@@ -1,0 +1,426 @@
+import Testing
+@testable import WarrantGateCore
+
+@Suite("XML redaction")
+struct XMLRedactionTests {
+    static let nc = "urn:example:nc"
+    static let person = "http://example.org/ns/person"
+    static let soap11 = "http://schemas.xmlsoap.org/soap/envelope/"
+    static let soap12 = "http://www.w3.org/2003/05/soap-envelope"
+    static let dsig = "http://www.w3.org/2000/09/xmldsig#"
+    static let names = ["{\(nc)}Citizenship", "{\(nc)}BirthCountry", "{\(person)}Passport", "immigrationStatus"]
+
+    /// What one way of feeding a document gave.
+    private enum Outcome: Equatable, CustomStringConvertible {
+        case kept([UInt8], removed: Int)
+        case refused(RedactionError.Kind)
+
+        var description: String {
+            switch self {
+            case .kept(let output, let removed): "kept \(String(decoding: output, as: UTF8.self).debugDescription), \(removed) removed"
+            case .refused(let kind): "refused (\(kind))"
+            }
+        }
+    }
+
+    /// Feeds `document` in the pieces that end at `cuts`, each piece from its own buffer.
+    private static func outcome(_ document: [UInt8], cuts: [Int], names: RedactedNames, limits: XMLRedaction.Limits) -> (Outcome, RedactionError?) {
+        let redaction = XMLRedaction(names: names, limits: limits)
+        var output: [UInt8] = []
+        var start = 0
+        do {
+            for end in cuts + [document.count] where end >= start {
+                let piece = Array(document[start..<end])
+                try piece.withUnsafeBytes { piece in try redaction.feed(piece) { output.append(contentsOf: $0) } }
+                start = end
+            }
+            try redaction.finish { output.append(contentsOf: $0) }
+        } catch let error as RedactionError {
+            return (.refused(error.kind), error)
+        } catch {
+            Issue.record("unexpected error \(error)")
+            return (.refused(.malformed), nil)
+        }
+        return (.kept(output, removed: redaction.removed), nil)
+    }
+
+    /// Redacts `document` whole, cut in two at every position, and a byte at a time: every way must give the same
+    /// output and count, or be refused the same way. Returns the output, or throws the refusal.
+    @discardableResult
+    private func redact(
+        _ document: [UInt8], names: [String] = Self.names, limits: XMLRedaction.Limits = .init(),
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> (output: String, removed: Int) {
+        let names = RedactedNames(names)
+        let (whole, error) = Self.outcome(document, cuts: [], names: names, limits: limits)
+        var splits = (1..<max(document.count, 1)).map { [$0] }
+        splits.append(Array(0..<document.count))
+        for cuts in splits {
+            let (split, _) = Self.outcome(document, cuts: cuts, names: names, limits: limits)
+            guard split == whole else {
+                Issue.record("cut at \(cuts.count == 1 ? "\(cuts[0])" : "every byte"): \(split), but whole: \(whole) \(error.map { "\($0)" } ?? "")", sourceLocation: sourceLocation)
+                break
+            }
+        }
+        if let error { throw error }
+        guard case .kept(let output, let removed) = whole else { throw RedactionError(.malformed, "no error", offset: 0) }
+        return (String(decoding: output, as: UTF8.self), removed)
+    }
+
+    @discardableResult
+    private func redact(
+        _ document: String, names: [String] = Self.names, limits: XMLRedaction.Limits = .init(),
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> (output: String, removed: Int) {
+        try redact(Array(document.utf8), names: names, limits: limits, sourceLocation: sourceLocation)
+    }
+
+    /// The refusal of `document` (fed every way, each refused alike), or nil if it was redacted.
+    private func refusal(
+        _ document: [UInt8], names: [String] = Self.names, limits: XMLRedaction.Limits = .init(),
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) -> RedactionError.Kind? {
+        do {
+            let (output, _) = try redact(document, names: names, limits: limits, sourceLocation: sourceLocation)
+            Issue.record("not refused; gave \(output)", sourceLocation: sourceLocation)
+            return nil
+        } catch let error as RedactionError {
+            return error.kind
+        } catch {
+            return nil
+        }
+    }
+
+    private func refusal(
+        _ document: String, names: [String] = Self.names, limits: XMLRedaction.Limits = .init(),
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) -> RedactionError.Kind? {
+        refusal(Array(document.utf8), names: names, limits: limits, sourceLocation: sourceLocation)
+    }
+
+    // MARK: Removing
+
+    @Test("removes matched elements with their descendants, and counts them")
+    func removesWithDescendants() throws {
+        let (output, removed) = try redact("""
+            <?xml version="1.0" encoding="UTF-8"?>
+            <nc:Person xmlns:nc="\(Self.nc)"><nc:Name>Ana</nc:Name>
+              <nc:Citizenship code="X"><nc:Country>Y<nc:Citizenship/></nc:Country>text</nc:Citizenship>
+              <nc:BirthCountry/><nc:Age>3</nc:Age><nc:BirthCountry >Z</nc:BirthCountry ></nc:Person>
+            """)
+        #expect(output == """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <nc:Person xmlns:nc="\(Self.nc)"><nc:Name>Ana</nc:Name>
+              
+              <nc:Age>3</nc:Age></nc:Person>
+            """)
+        #expect(removed == 3)
+        // A redacted root would leave no document.
+        #expect(refusal("<nc:Citizenship xmlns:nc='\(Self.nc)'>x</nc:Citizenship>") == .refused)
+        #expect(refusal("\n<immigrationStatus/>\n") == .refused)
+    }
+
+    @Test("removes matched attributes from kept tags, with the space before them; never a namespace declaration")
+    func removesAttributes() throws {
+        let (output, removed) = try redact("""
+            <r xmlns:n="\(Self.nc)" xmlns:o="urn:other"><p id="1" citizenship="GT"\n n:Citizenship='GT' o:Citizenship="kept" \
+            Name="x"/><q xmlns:citizenship="urn:c" citizenship:a="1"/></r>
+            """, names: Self.names + ["citizenship"])
+        #expect(output == """
+            <r xmlns:n="\(Self.nc)" xmlns:o="urn:other"><p id="1" o:Citizenship="kept" \
+            Name="x"/><q xmlns:citizenship="urn:c" citizenship:a="1"/></r>
+            """)
+        #expect(removed == 2)
+        // In a SOAP header a redacted attribute withholds the envelope, as an element would.
+        #expect(refusal(#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header><h citizenship="GT"/></s:Header><s:Body/></s:Envelope>"#, names: ["citizenship"]) == .refused)
+    }
+
+    @Test("passes a document with nothing to remove byte for byte")
+    func nothingToRemove() throws {
+        let documents = [
+            "<a/>",
+            "\u{FEFF}<?xml version='1.0' encoding='utf-8' standalone='yes' ?>\r\n<!-- c -->\n<?app x=\"1\"?>\n<r a=\"1 &amp; &#65;&#x42; &lt;&gt;&quot;&apos;\" b='\"'>\t"
+                + "text é ü 😀 &amp; ] ]] > <![CDATA[<nc:Citizenship>]]]]><e\n/><?p?></r\t>\n<!---->\n",
+            "<?xml version=\"1.0\" encoding=\"US-ASCII\"?><r>&#xE9;</r>",
+            "<nc:Person xmlns:nc='\(Self.nc)'><nc:Name>&lt;nc:Citizenship/&gt;</nc:Name><nc:citizenship/><Citizenship/></nc:Person>",
+        ]
+        for document in documents {
+            #expect(try redact(document) == (document, 0))
+        }
+    }
+
+    @Test("a ']' run in text is ended by ordinary text: ']x]>' is not ']]>'")
+    func bracketsInText() throws {
+        for document in ["<a>]x]></a>", "<a>]]x></a>", "<a>]] ]></a>", "<a>x]&amp;]></a>", "<a>]]]<b/>></a>"] {
+            #expect(try redact(document) == (document, 0))
+        }
+    }
+
+    // MARK: Namespaces
+
+    @Test("matches by namespace URI, under any prefix or as the default namespace")
+    func prefixes() throws {
+        #expect(try redact("<x:R xmlns:x='\(Self.nc)'><x:Citizenship/><x:Keep/></x:R>") == ("<x:R xmlns:x='\(Self.nc)'><x:Keep/></x:R>", 1))
+        #expect(try redact("<R xmlns='\(Self.nc)'><Citizenship>1</Citizenship><Keep/></R>") == ("<R xmlns='\(Self.nc)'><Keep/></R>", 1))
+        #expect(try redact("<a><Citizenship xmlns='\(Self.nc)'/></a>") == ("<a></a>", 1))
+        // The element's own declaration binds its name.
+        #expect(try redact("<a><p:BirthCountry xmlns:p=\"\(Self.nc)\" p:x='1'/><b/></a>") == ("<a><b/></a>", 1))
+    }
+
+    @Test("follows a prefix rebound to another URI in an inner scope, and back")
+    func rebinding() throws {
+        let (output, removed) = try redact("""
+            <p:R xmlns:p="\(Self.nc)"><p:Wrap xmlns:p="urn:other"><p:Citizenship/><q:Citizenship xmlns:q="\(Self.nc)"/></p:Wrap>\
+            <p:Citizenship/><p:Wrap xmlns:p="urn:other"/><p:BirthCountry/></p:R>
+            """)
+        #expect(output == #"<p:R xmlns:p="\#(Self.nc)"><p:Wrap xmlns:p="urn:other"><p:Citizenship/></p:Wrap><p:Wrap xmlns:p="urn:other"/></p:R>"#)
+        #expect(removed == 3)
+        // The default namespace rebound, then in force again.
+        let (second, count) = try redact("<R xmlns='\(Self.nc)'><W xmlns='urn:other'><Citizenship/></W><Citizenship/></R>")
+        #expect(second == "<R xmlns='\(Self.nc)'><W xmlns='urn:other'><Citizenship/></W></R>")
+        #expect(count == 1)
+    }
+
+    @Test("xmlns=\"\" undeclares the default namespace: its elements are in no namespace and match field names")
+    func undeclaringDefault() throws {
+        let (output, removed) = try redact("""
+            <R xmlns="\(Self.nc)"><I xmlns=""><Citizenship/><IMMIGRATIONSTATUS/></I><Citizenship/><immigrationStatus/></R>
+            """)
+        #expect(output == #"<R xmlns="\#(Self.nc)"><I xmlns=""><Citizenship/></I><immigrationStatus/></R>"#)
+        #expect(removed == 2)
+    }
+
+    @Test("keeps a redacted local name in a foreign namespace, and a qualified name in another letter case")
+    func foreignNamespace() throws {
+        let document = """
+            <r xmlns:o="urn:other" xmlns:nc="\(Self.nc)"><o:Citizenship/><o:immigrationStatus/><nc:citizenship/>\
+            <nc:immigrationStatus/><nc:Passport/><r Citizenship="x" o:Citizenship="y" nc:citizenship="z"/></r>
+            """
+        #expect(try redact(document) == (document, 0))
+    }
+
+    @Test("matches a namespace URI written with character references")
+    func escapedNamespace() throws {
+        let (output, removed) = try redact("""
+            <r xmlns:q="http:&#x2F;&#x2F;example.org&#47;ns/person"><q:Passport>1</q:Passport><Passport xmlns="http://example.org&#x2f;ns&#x2F;person"/>\
+            <n:Citizenship xmlns:n="urn&#x3A;example&#58;nc"/><q:Keep/></r>
+            """)
+        #expect(output == #"<r xmlns:q="http:&#x2F;&#x2F;example.org&#47;ns/person"><q:Keep/></r>"#)
+        #expect(removed == 3)
+    }
+
+    @Test("field names match only elements in no namespace, in any letter case")
+    func fieldNames() throws {
+        let (output, removed) = try redact("""
+            <r xmlns:o="urn:other"><immigrationStatus/><ImmigrationStatus>x</ImmigrationStatus><IMMIGRATIONSTATUS a="1"/>\
+            <o:immigrationStatus/><immigrationStatusX/><s xmlns="urn:other"><immigrationStatus/></s></r>
+            """)
+        #expect(output == #"<r xmlns:o="urn:other"><o:immigrationStatus/><immigrationStatusX/><s xmlns="urn:other"><immigrationStatus/></s></r>"#)
+        #expect(removed == 3)
+        // A qualified name does not match an element in no namespace.
+        #expect(try redact("<r><Citizenship/></r>").removed == 0)
+    }
+
+    // MARK: Comments, processing instructions, CDATA
+
+    @Test("keeps comments, processing instructions and CDATA outside removed elements, and removes them inside")
+    func commentsAndCDATA() throws {
+        let (output, removed) = try redact("""
+            <!--a--><?p a?><r xmlns:nc="\(Self.nc)"><!--b--><?q b?><![CDATA[c]]><nc:Citizenship><!--x--><?x x?><![CDATA[x]]>\
+            <nc:Citizenship/></nc:Citizenship><!--d--></r><!--e--><?r e?>
+            """)
+        #expect(output == #"<!--a--><?p a?><r xmlns:nc="\#(Self.nc)"><!--b--><?q b?><![CDATA[c]]><!--d--></r><!--e--><?r e?>"#)
+        #expect(removed == 1)
+    }
+
+    @Test("a redacted name inside CDATA, a comment, a processing instruction or escaped text is text, not an element")
+    func namesAsText() throws {
+        let document = """
+            <r xmlns:nc="\(Self.nc)"><![CDATA[<nc:Citizenship>x</nc:Citizenship><immigrationStatus/>]]><!-- <nc:Citizenship/> -->\
+            <?p <immigrationStatus/>?>&lt;immigrationStatus/&gt;<a b="&lt;immigrationStatus/&gt;"/></r>
+            """
+        #expect(try redact(document) == (document, 0))
+    }
+
+    @Test("markup-like text inside a removed element does not end it early")
+    func fakeEndTags() throws {
+        let (output, removed) = try redact("""
+            <r xmlns:nc="\(Self.nc)"><nc:Citizenship>a<!-- </nc:Citizenship> -->b<![CDATA[</nc:Citizenship>]]>c\
+            <?p </nc:Citizenship>?>&lt;/nc:Citizenship&gt;<x a="&lt;/nc:Citizenship>"/></nc:Citizenship>kept</r>
+            """)
+        #expect(output == #"<r xmlns:nc="\#(Self.nc)">kept</r>"#)
+        #expect(removed == 1)
+    }
+
+    // MARK: SOAP
+
+    @Test("redacts a SOAP 1.1 or 1.2 body, passes an unredacted header, and refuses a redacted element in the header",
+          arguments: [XMLRedactionTests.soap11, XMLRedactionTests.soap12])
+    func soap(envelope: String) throws {
+        let body = "<s:Body><nc:Person xmlns:nc='\(Self.nc)'><nc:Citizenship/><nc:Name/></nc:Person></s:Body>"
+        let header = "<s:Header><h:Trace xmlns:h='urn:trace' s:mustUnderstand='1'>t</h:Trace></s:Header>"
+        let (output, removed) = try redact("<s:Envelope xmlns:s='\(envelope)'>\(header)\(body)</s:Envelope>")
+        #expect(output == "<s:Envelope xmlns:s='\(envelope)'>\(header)<s:Body><nc:Person xmlns:nc='\(Self.nc)'><nc:Name/></nc:Person></s:Body></s:Envelope>")
+        #expect(removed == 1)
+        // Without a header, and the body in the default namespace.
+        #expect(try redact("<Envelope xmlns='\(envelope)'><Body><immigrationStatus xmlns=''/></Body></Envelope>")
+            == ("<Envelope xmlns='\(envelope)'><Body></Body></Envelope>", 1))
+        // Redacted elements in the header, or in another child of the envelope.
+        #expect(refusal("<s:Envelope xmlns:s='\(envelope)'><s:Header><immigrationStatus/></s:Header>\(body)</s:Envelope>") == .refused)
+        #expect(refusal("<s:Envelope xmlns:s='\(envelope)'><s:Header><w><nc:Citizenship xmlns:nc='\(Self.nc)'/></w></s:Header><s:Body/></s:Envelope>") == .refused)
+        #expect(refusal("<s:Envelope xmlns:s='\(envelope)'><x><immigrationStatus/></x><s:Body/></s:Envelope>") == .refused)
+        // A Body of the other SOAP version is not this envelope's body.
+        let other = envelope == Self.soap11 ? Self.soap12 : Self.soap11
+        #expect(refusal("<s:Envelope xmlns:s='\(envelope)'><o:Body xmlns:o='\(other)'><immigrationStatus/></o:Body></s:Envelope>") == .refused)
+    }
+
+    // MARK: XML-DSig
+
+    @Test("refuses a signed document with something to remove, whether the signature comes before or after it")
+    func signed() throws {
+        let signature = "<ds:Signature xmlns:ds='\(Self.dsig)'><ds:SignedInfo/><ds:SignatureValue>AA==</ds:SignatureValue></ds:Signature>"
+        #expect(refusal("<r>\(signature)<immigrationStatus/></r>") == .signed)
+        #expect(refusal("<r><immigrationStatus/>\(signature)</r>") == .signed)
+        #expect(refusal("<r><immigrationStatus>\(signature)</immigrationStatus></r>") == .signed)
+        #expect(refusal("<Signature xmlns='\(Self.dsig)'><x xmlns=''><immigrationStatus/></x></Signature>") == .signed)
+        let wsSecurity = """
+            <s:Envelope xmlns:s="\(Self.soap11)"><s:Header><wsse:Security xmlns:wsse="urn:wsse">\(signature)</wsse:Security></s:Header>\
+            <s:Body><nc:Citizenship xmlns:nc="\(Self.nc)"/></s:Body></s:Envelope>
+            """
+        #expect(refusal(wsSecurity) == .signed)
+        // Signed, with nothing to remove: passed unchanged.
+        let untouched = wsSecurity.replacingOccurrences(of: "Citizenship", with: "Name")
+        #expect(try redact(untouched) == (untouched, 0))
+        #expect(try redact("<r>\(signature)<keep/></r>") == ("<r>\(signature)<keep/></r>", 0))
+        // A Signature in another namespace is no signature.
+        #expect(try redact("<r><Signature/><immigrationStatus/></r>") == ("<r><Signature/></r>", 1))
+    }
+
+    // MARK: Hostile input
+
+    @Test("refuses DTDs: a DOCTYPE, billion laughs, an external entity")
+    func doctype() {
+        #expect(refusal("<!DOCTYPE r><r/>") == .refused)
+        #expect(refusal("<?xml version=\"1.0\"?>\n<!DOCTYPE r SYSTEM \"http://example.org/r.dtd\"><r/>") == .refused)
+        let laughs = """
+            <?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">\
+            <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]><lolz>&lol3;</lolz>
+            """
+        #expect(refusal(laughs) == .refused)
+        #expect(refusal(#"<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>"#) == .refused)
+        #expect(refusal("<r/><!DOCTYPE r>") == .refused)
+        #expect(refusal("<!ENTITY e 'x'><r/>") == .malformed)
+        #expect(refusal("<r><!ELEMENT r ANY></r>") == .malformed)
+    }
+
+    @Test("refuses XInclude and undefined entities")
+    func xincludeAndEntities() {
+        #expect(refusal(#"<r xmlns:xi="http://www.w3.org/2001/XInclude"><xi:include href="file:///etc/passwd" parse="text"/></r>"#) == .refused)
+        #expect(refusal(#"<r><include xmlns="http://www.w3.org/2003/XInclude" href="x"/></r>"#) == .refused)
+        #expect(refusal("<r>&foo;</r>") == .refused)
+        #expect(refusal("<r a='&foo;'/>") == .refused)
+        #expect(refusal("<r>&amp</r>") == .malformed)
+        #expect(refusal("<r>& amp;</r>") == .malformed)
+        #expect(refusal("<r>&#xZ;</r>") == .malformed)
+        #expect(refusal("<r>&#X41;</r>") == .malformed)
+        #expect(refusal("<r a='&'/>") == .malformed)
+    }
+
+    @Test("refuses nesting deeper than the limit")
+    func depth() throws {
+        let limits = XMLRedaction.Limits(maxDepth: 4, maxMarkupBytes: 1024)
+        #expect(try redact("<a><a><a><a/></a></a></a>", limits: limits).output == "<a><a><a><a/></a></a></a>")
+        #expect(refusal("<a><a><a><a><a/></a></a></a></a>", limits: limits) == .malformed)
+        #expect(refusal("<a><a><a><immigrationStatus><a/></immigrationStatus></a></a></a>", limits: limits) == .malformed)
+    }
+
+    @Test("refuses a markup token longer than the limit; comments, CDATA and text are not markup tokens")
+    func markupLimit() throws {
+        let limits = XMLRedaction.Limits(maxDepth: 8, maxMarkupBytes: 32)
+        let tag = "<r a='" + String(repeating: "x", count: 32 - 8) + "'>" // 32 bytes
+        #expect(try redact(tag + "</r>", limits: limits).output == tag + "</r>")
+        #expect(refusal("<r a='" + String(repeating: "x", count: 32 - 7) + "'></r>", limits: limits) == .malformed)
+        #expect(refusal("<r><?p " + String(repeating: "x", count: 40) + "?></r>", limits: limits) == .malformed)
+        #expect(refusal("<r></r" + String(repeating: " ", count: 40) + ">", limits: limits) == .malformed)
+        #expect(refusal("<r" + String(repeating: " ", count: 40), limits: limits) == .malformed)
+        let long = String(repeating: "y", count: 200)
+        let document = "<r><!--\(long)--><![CDATA[\(long)]]>\(long)</r>"
+        #expect(try redact(document, limits: limits).output == document)
+    }
+
+    @Test("refuses encodings other than UTF-8 and US-ASCII, and bytes outside US-ASCII where it is declared")
+    func encodings() {
+        #expect(refusal("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><r/>") == .refused)
+        #expect(refusal("<?xml version=\"1.0\" encoding=\"UTF-16\"?><r/>") == .refused)
+        #expect(refusal("<?xml version=\"1.1\"?><r/>") == .refused)
+        #expect(refusal([0xff, 0xfe] + Array("<\0r\0/\0>\0".utf8)) == .malformed)
+        #expect(refusal("<?xml version=\"1.0\" encoding=\"US-ASCII\"?><r>é</r>") == .malformed)
+        #expect(refusal("<?xml version=\"1.0\" encoding=\"US-ASCII\"?><r><!-- é --></r>") == .malformed)
+        #expect(refusal(" <?xml version=\"1.0\"?><r/>") == .malformed)
+        #expect(refusal("<r/><?xml version=\"1.0\"?>") == .malformed)
+        #expect(refusal("<?xml encoding=\"UTF-8\" version=\"1.0\"?><r/>") == .malformed)
+    }
+
+    @Test("refuses invalid UTF-8 and characters XML forbids")
+    func invalidCharacters() {
+        let sequences: [[UInt8]] = [
+            [0xc0, 0xaf], [0xe0, 0x80, 0xaf], [0xf0, 0x80, 0x80, 0xaf], // overlong
+            [0xed, 0xa0, 0x80], [0xed, 0xbf, 0xbf], // surrogates
+            [0x80], [0xbf], [0xc2], [0xe2, 0x82], [0xf0, 0x9f, 0x98], [0xe2, 0x82, 0x41], // stray or cut short
+            [0xf5, 0x80, 0x80, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xfe], [0xff], // beyond U+10FFFF
+            [0xef, 0xbf, 0xbe], [0xef, 0xbf, 0xbf], // U+FFFE, U+FFFF
+            [0x00], [0x01], [0x08], [0x0b], [0x0c], [0x1f], // C0 controls
+        ]
+        for bytes in sequences {
+            #expect(refusal(Array("<r>".utf8) + bytes + Array("</r>".utf8)) == .malformed, "\(bytes)")
+            #expect(refusal(Array("<r a='".utf8) + bytes + Array("'/>".utf8)) == .malformed, "\(bytes)")
+            #expect(refusal(Array("<r><!--".utf8) + bytes + Array("--></r>".utf8)) == .malformed, "\(bytes)")
+            #expect(refusal(Array("<r/>".utf8) + bytes) == .malformed, "\(bytes)")
+        }
+        for reference in ["&#0;", "&#1;", "&#x1F;", "&#xD800;", "&#xFFFE;", "&#x110000;", "&#99999999999;"] {
+            #expect(refusal("<r>\(reference)</r>") == .malformed, "\(reference)")
+            #expect(refusal("<r a='\(reference)'/>") == .malformed, "\(reference)")
+        }
+    }
+
+    @Test("refuses every strict prefix of a document")
+    func truncated() throws {
+        let document = """
+            \u{FEFF}<?xml version="1.0"?><!--c--><r xmlns:nc="\(Self.nc)" a="&amp;"><nc:Citizenship>x</nc:Citizenship>\
+            é<![CDATA[d]]>&#65;<?p q?><e/></r>
+            """
+        let bytes = Array(document.utf8)
+        #expect(try redact(bytes).removed == 1)
+        for end in 0..<bytes.count {
+            #expect(refusal(Array(bytes[..<end])) == .malformed, "cut at \(end)")
+        }
+    }
+
+    @Test("refuses what is not well-formed", arguments: [
+        "", " ", "<r>", "<r></s>", "<r><s></r></s>", "<r/></r>", "<r/><s/>", "<r></r><r></r>", "x<r/>", "<r/>x", "<r/>&amp;",
+        "<r>]]></r>", "<r>]]]></r>", "<r><!-- a -- b --></r>", "<r><!-- a ---></r>", "<r><!-></r>", "<r><![CDATA[x]></r>",
+        "<![CDATA[x]]><r/>", "<r a='1' a='2'/>", "<r xmlns:p='urn:u' xmlns:q='urn:u' p:a='1' q:a='2'/>", "<p:r/>",
+        "<r p:a='1'/>", "<r xmlns:p='urn:u'></r><p:s/>", "<r><p:s xmlns:p='urn:u'></p:s><p:t/></r>",
+        "<p:r xmlns:p='urn:u' xmlns:q='urn:u'></q:r>", "<r a=1/>", "<r a='1'b='2'/>", "<r a='<'/>", "<1r/>", "<r:/>", "<:r/>",
+        "<a:b:c xmlns:a='urn:u'/>", "<r / >", "<r></r >x", "< r/>", "<r xmlns:p=''/>", "<r xmlns:xmlns='urn:u'/>",
+        "<r xmlns:xml='urn:u'/>", "<r xmlns='http://www.w3.org/XML/1998/namespace'/>", "<xmlns:r/>", "<?xml?><r/>",
+        "<r><?xml version='1.0'?></r>", "<r><?x:y?></r>", "<r><??></r>", "<r><?p?x?></r>", "<r><!x></r>", "<r>&#;</r>",
+        "\u{FEFF}\u{FEFF}<r/>",
+    ])
+    func refusesMalformed(document: String) {
+        #expect(refusal(document) != nil)
+    }
+
+    @Test("hands on nothing it has not checked up to the refusal, and nothing of a removed element")
+    func keptRunsBeforeRefusal() throws {
+        let redaction = XMLRedaction(names: RedactedNames(Self.names))
+        var output: [UInt8] = []
+        #expect(throws: RedactionError.self) {
+            try Array("<r><immigrationStatus>secret</immigrationStatus><x/>&foo;".utf8).withUnsafeBytes { bytes in
+                try redaction.feed(bytes) { output.append(contentsOf: $0) }
+            }
+        }
+        #expect(!String(decoding: output, as: UTF8.self).contains("secret"))
+        #expect(String(decoding: output, as: UTF8.self).hasPrefix("<r><x/>"))
+    }
+}

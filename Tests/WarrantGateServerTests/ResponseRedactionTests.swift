@@ -1,0 +1,208 @@
+import AsyncHTTPClient
+import CompressNIO
+import Foundation
+import Hummingbird
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import Testing
+@testable import WarrantGateServer
+@testable import WarrantGateStore
+
+/// Redaction on the real data plane: NIEM XML and SOAP from a real upstream, compressed bodies, hostile documents,
+/// and long documents that stream, over real mutual TLS.
+@Suite("Response redaction by content type", .serialized)
+struct ResponseRedactionTests {
+    /// The Accept-Encoding values an upstream was sent.
+    final class AcceptEncodings: Sendable {
+        let seen = Mutex<[String]>([])
+    }
+
+    static let niem40 = try! String(contentsOfFile: Repository.path("Tests/WarrantGateCoreTests/Fixtures/niem/niem-4.0.xml"), encoding: .utf8)
+
+    /// An upstream answering every records path with `body`, as `contentType`, encoded with `coding` (nil: none);
+    /// it remembers the Accept-Encoding it was sent.
+    private func withUpstream(
+        contentType: String, coding: String? = nil, _ body: @escaping @Sendable () -> ByteBuffer,
+        _ run: (GatewayHarness, AcceptEncodings) async throws -> Void
+    ) async throws {
+        let acceptEncodings = AcceptEncodings()
+        let router = Router()
+        let respond: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+            acceptEncodings.seen.withLock { $0.append(request.headers[.acceptEncoding] ?? "") }
+            var headers: HTTPFields = [.contentType: contentType]
+            if let coding { headers[.contentEncoding] = coding }
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: body()))
+        }
+        router.get("/records/inmates/:booking", use: respond)
+        router.post("/records/soap/inmates/:booking", use: respond)
+        try await withTestServer(router) { port in
+            try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"]) { gateway in
+                try await run(gateway, acceptEncodings)
+            }
+        }
+    }
+
+    private static func compressed(_ text: String, _ algorithm: CompressionAlgorithm) -> ByteBuffer {
+        var buffer = ByteBuffer(string: text)
+        return try! buffer.compress(with: algorithm)
+    }
+
+    private static func expectNIEMRedacted(_ body: String) {
+        for removed in ["PersonCitizenship", "PersonNationality", "PersonBirthLocation", "PersonIllegalAlienIndicator", "PersonBirthplaceCode", "Guatemalan"] {
+            #expect(!body.contains(removed), "\(removed) should be gone")
+        }
+        for kept in ["<nc:PersonGivenName>Mateo</nc:PersonGivenName>", "BK-2019-0048213", "ORS 813.010"] {
+            #expect(body.contains(kept), "\(kept) should be kept")
+        }
+    }
+
+    @Test("a NIEM 4.0 booking loses its immigration elements and keeps the rest, with its length")
+    func niemXML() async throws {
+        try await withUpstream(contentType: "application/xml; charset=utf-8", { ByteBuffer(string: Self.niem40) }) { gateway, _ in
+            let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
+            #expect(answer.status == 200)
+            Self.expectNIEMRedacted(answer.body)
+            #expect(answer.headers["content-length"].first == String(answer.body.utf8.count))
+            let rows = try await gateway.exportedRows(expecting: [answer.decisionId!])
+            #expect((rows.first { $0.decisionId == answer.decisionId }?.outcome?.redactedFields ?? 0) >= 8)
+        }
+    }
+
+    @Test("gzip and deflate bodies are inflated, redacted and sent uncompressed; Accept-Encoding names only what the gateway decodes")
+    func compressed() async throws {
+        for (coding, algorithm) in [("gzip", CompressionAlgorithm.gzip()), ("deflate", .zlib())] {
+            try await withUpstream(contentType: "text/xml", coding: coding, { Self.compressed(Self.niem40, algorithm) }) { gateway, seen in
+                let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123", headers: [("Accept-Encoding", "br, gzip;q=0.8, zstd")])
+                #expect(answer.status == 200, "\(coding)")
+                #expect(answer.headers["content-encoding"].isEmpty)
+                Self.expectNIEMRedacted(answer.body)
+                #expect(seen.seen.withLock { $0 } == ["gzip;q=0.8"])
+                _ = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123", headers: [("Accept-Encoding", "br")])
+                #expect(seen.seen.withLock { $0.last } == "identity")
+            }
+        }
+    }
+
+    @Test("a gzip bomb, a corrupt or truncated stream, and an unknown coding are withheld and logged")
+    func compressionRefusals() async throws {
+        let bomb = Self.compressed("<a>" + String(repeating: " ", count: 64 << 20) + "</a>", .gzip())
+        var truncated = Self.compressed(Self.niem40, .gzip())
+        truncated.moveWriterIndex(to: truncated.writerIndex - 20)
+        let cases: [(String, String?, ByteBuffer, String)] = [
+            ("bomb", "gzip", bomb, "inflates"),
+            ("truncated", "gzip", truncated, "truncated"),
+            ("corrupt", "gzip", ByteBuffer(string: "this is not gzip at all"), "corrupt"),
+            ("brotli", "br", ByteBuffer(string: Self.niem40), "content coding"),
+        ]
+        for (label, coding, body, why) in cases {
+            try await withUpstream(contentType: "application/xml", coding: coding, { body }) { gateway, _ in
+                let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
+                #expect(answer.status == 502, "\(label)")
+                #expect(answer.reason == "upstream_unredactable", "\(label)")
+                #expect((answer.json["detail"] as? String ?? "").contains(why), "\(label): \(answer.json["detail"] ?? "")")
+                let rows = try await gateway.exportedRows(expecting: [answer.decisionId!])
+                #expect(rows.first { $0.decisionId == answer.decisionId }?.outcome?.error == "upstream_unredactable", "\(label)")
+            }
+        }
+    }
+
+    @Test("hostile XML is withheld with a reason: DOCTYPE, XXE, billion laughs, broken UTF-8, a signed body that loses elements")
+    func hostileXML() async throws {
+        let signed = Self.niem40.replacingOccurrences(
+            of: "</exch:BookingReport>",
+            with: #"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignatureValue>AAAA</ds:SignatureValue></ds:Signature></exch:BookingReport>"#
+        )
+        let cases: [(String, String, String)] = [
+            ("doctype", #"<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>"#, "DOCTYPE"),
+            ("laughs", #"<!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><l>&b;</l>"#, "DOCTYPE"),
+            ("latin1", #"<?xml version="1.0" encoding="ISO-8859-1"?><a/>"#, "encoding"),
+            ("utf8", "<a>\u{FFFD}</a>".replacingOccurrences(of: "\u{FFFD}", with: "\u{1}"), "character"),
+            ("xinclude", #"<a xmlns:xi="http://www.w3.org/2001/XInclude"><xi:include href="/etc/passwd"/></a>"#, "XInclude"),
+            ("signed", signed, "signed"),
+            ("truncated", String(Self.niem40.prefix(3000)), "ends"),
+        ]
+        for (label, document, why) in cases {
+            try await withUpstream(contentType: "application/xml", { ByteBuffer(string: document) }) { gateway, _ in
+                let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
+                #expect(answer.status == 502, "\(label)")
+                #expect((answer.json["detail"] as? String ?? "").contains(why), "\(label): \(answer.json["detail"] ?? "")")
+                #expect(!answer.body.contains("Guatemalan"), "\(label)")
+            }
+        }
+    }
+
+    @Test("a type redaction cannot read is withheld, as before")
+    func unreadableType() async throws {
+        try await withUpstream(contentType: "text/plain", { ByteBuffer(string: "citizenship: GT") }) { gateway, _ in
+            let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
+            #expect(answer.status == 502)
+            #expect(!answer.body.contains("GT"))
+        }
+    }
+
+    @Test("a SOAP 1.1 envelope is redacted inside its Body; a redacted element in its Header withholds it")
+    func soap() async throws {
+        let payload = Self.niem40.replacingOccurrences(of: #"<?xml version="1.0" encoding="UTF-8"?>"#, with: "")
+        let envelope = #"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header><h:Trace xmlns:h="urn:trace">1</h:Trace></s:Header><s:Body>"#
+            + payload + "</s:Body></s:Envelope>"
+        try await withUpstream(contentType: "text/xml; charset=utf-8", { ByteBuffer(string: envelope) }) { gateway, _ in
+            let answer = try await gateway.send("denver-pd", .POST, "/records/soap/inmates/2017-000123", body: "<s:Envelope/>")
+            #expect(answer.status == 200)
+            Self.expectNIEMRedacted(answer.body)
+            #expect(answer.body.contains("<h:Trace xmlns:h=\"urn:trace\">1</h:Trace>"))
+        }
+        let leaky = #"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header><nc:PersonCitizenshipText xmlns:nc="http://release.niem.gov/niem/niem-core/4.0/">GT</nc:PersonCitizenshipText></s:Header><s:Body/></s:Envelope>"#
+        try await withUpstream(contentType: "text/xml", { ByteBuffer(string: leaky) }) { gateway, _ in
+            let answer = try await gateway.send("denver-pd", .POST, "/records/soap/inmates/2017-000123", body: "<s:Envelope/>")
+            #expect(answer.status == 502)
+            #expect((answer.json["detail"] as? String ?? "").contains("SOAP header"))
+        }
+    }
+
+    /// A long NIEM export: `count` bookings, then `tail`.
+    private static func export(bookings count: Int, tail: String = "") -> String {
+        let booking = niem40.components(separatedBy: "<j:Booking>")[1].components(separatedBy: "</j:Booking>")[0]
+        let head = niem40.components(separatedBy: "<j:Booking>")[0]
+        return head + String(repeating: "<j:Booking>" + booking + "</j:Booking>", count: count) + tail + "</exch:BookingReport>"
+    }
+
+    @Test("a long document streams: its answer starts before its end, without a length, and arrives whole and redacted")
+    func streams() async throws {
+        let document = Self.export(bookings: 500)
+        try await withUpstream(contentType: "application/xml", { ByteBuffer(string: document) }) { gateway, _ in
+            let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
+            #expect(answer.status == 200)
+            #expect(answer.headers["content-length"].isEmpty)
+            #expect(answer.body.hasSuffix("</exch:BookingReport>"))
+            #expect(answer.body.components(separatedBy: "<j:Booking>").count == 501)
+            #expect(!answer.body.contains("PersonCitizenship"))
+        }
+    }
+
+    @Test("a refusal after the answer began cuts it off, over HTTP/1.1 and HTTP/2, and is logged as the outcome")
+    func lateRefusal() async throws {
+        let signature = #"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignatureValue>AAAA</ds:SignatureValue></ds:Signature>"#
+        let document = Self.export(bookings: 200, tail: signature)
+        try await withUpstream(contentType: "application/xml", { ByteBuffer(string: document) }) { gateway, _ in
+            for version in [HTTPClient.Configuration.HTTPVersion.http1Only, .automatic] {
+                var configuration = HTTPClient.Configuration(tlsConfiguration: try gateway.clientTLS(agency: "denver-pd"))
+                configuration.httpVersion = version
+                let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+                var decisionId: String?
+                await #expect(throws: (any Error).self) {
+                    let response = try await client.execute(HTTPClientRequest(url: "https://localhost:\(gateway.port)/records/inmates/2017-000123"), timeout: .seconds(10))
+                    decisionId = response.headers["decision-id"].first
+                    #expect(response.status == .ok)
+                    _ = try await response.body.collect(upTo: 1 << 26)
+                }
+                try await client.shutdown()
+                let id = try #require(decisionId)
+                let rows = try await gateway.exportedRows(expecting: [id])
+                let outcome = rows.first { $0.decisionId == id }?.outcome
+                #expect(outcome?.error == "upstream_unredactable")
+                #expect(outcome?.status == 200)
+            }
+        }
+    }
+}
