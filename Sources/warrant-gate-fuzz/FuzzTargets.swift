@@ -1,10 +1,11 @@
 import Foundation
 import WarrantGateCore
 
-/// Fuzz targets for the parsers that face hostile input: request targets, classification and policy files.
+/// Fuzz targets for the parsers that face hostile input: request targets, classification, policy files and the
+/// upstream bodies redaction reads.
 ///
 /// Built with `-sanitize=fuzzer -D FUZZING` (see `scripts/fuzz`), the binary is a libFuzzer driver and
-/// `WARRANT_GATE_FUZZ_TARGET` picks the target (`canonical-target`, `classification` or `policy`). Built normally,
+/// `WARRANT_GATE_FUZZ_TARGET` picks the target (`canonical-target`, `classification`, `policy` or `redaction`). Built normally,
 /// it replays files given on the command line through the same targets, so the corpus is exercised in every build.
 enum FuzzTargets {
     static let denverPolicy: Policy? = {
@@ -17,7 +18,8 @@ enum FuzzTargets {
         case "canonical-target": canonicalTarget(bytes)
         case "classification": classification(bytes)
         case "policy": policy(bytes)
-        default: fatalError("unknown fuzz target \(target): use canonical-target, classification or policy")
+        case "redaction": redaction(bytes)
+        default: fatalError("unknown fuzz target \(target): use canonical-target, classification, policy or redaction")
         }
     }
 
@@ -41,7 +43,38 @@ enum FuzzTargets {
             guard let match = try? policy.classifier.match(method: method, target: target) else { continue }
             _ = try? policy.classifier.classify(route: match.route, parameters: match.parameters, target: target, body: body)
         }
-        _ = try? JSONRedactor(fields: policy.redactAlways).redact(body)
+    }
+
+    static let denverRedactor: ResponseRedactor? = denverPolicy.map { ResponseRedactor(names: $0.redactAlways) }
+
+    /// Redacting any body, as JSON and as XML, must never crash, and must not depend on how the body is cut into
+    /// pieces: fed whole and fed in two pieces (cut where the first byte says), it gives the same bytes or is refused.
+    static func redaction(_ bytes: [UInt8]) {
+        guard let redactor = denverRedactor else { fatalError("cannot load the Denver policy for the redaction target") }
+        let cut = bytes.isEmpty ? 0 : Int(bytes[0]) % (bytes.count + 1)
+        for type in [RedactableMediaType.json, .xml] {
+            let whole = redact(bytes, cuts: [], redactor.redaction(for: type, limits: RedactionLimits()))
+            let split = redact(bytes, cuts: [cut], redactor.redaction(for: type, limits: RedactionLimits()))
+            precondition(whole == split, "\(type) redaction depends on where the body is cut (at \(cut))")
+        }
+    }
+
+    /// The kept bytes, or nil if the body is refused.
+    private static func redact(_ bytes: [UInt8], cuts: [Int], _ redaction: any BodyRedaction) -> [UInt8]? {
+        var output: [UInt8] = []
+        var start = 0
+        do {
+            try bytes.withUnsafeBytes { body in
+                for end in cuts + [bytes.count] {
+                    try redaction.feed(UnsafeRawBufferPointer(rebasing: body[start..<end])) { output.append(contentsOf: $0) }
+                    start = end
+                }
+            }
+            try redaction.finish { output.append(contentsOf: $0) }
+        } catch {
+            return nil
+        }
+        return output
     }
 
     /// The policy parser must give an error or a policy for any file, never crash or hang.

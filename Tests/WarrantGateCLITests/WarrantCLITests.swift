@@ -139,7 +139,7 @@ struct WarrantCLITests {
 
 @Suite("Fuzz corpus replay")
 struct FuzzCorpusReplayTests {
-    @Test("every seed of the fuzz corpus runs through its target without a crash", arguments: ["canonical-target", "classification", "policy"])
+    @Test("every seed of the fuzz corpus runs through its target without a crash", arguments: ["canonical-target", "classification", "policy", "redaction"])
     func replay(target: String) throws {
         let directory = Repository.root.appendingPathComponent("scripts/fuzz-corpus/\(target)")
         let seeds = try FileManager.default.contentsOfDirectory(atPath: directory.path).map { directory.appendingPathComponent($0).path }

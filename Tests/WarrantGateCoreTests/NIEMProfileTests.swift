@@ -1,5 +1,4 @@
 import Foundation
-import FoundationXML
 import Testing
 @testable import WarrantGateCore
 
@@ -9,23 +8,13 @@ struct NIEMProfileTests {
     static let profile = try! RedactionProfile.load(path: Repository.path("policies/profiles/niem-immigration.yaml"))
     static let fixtures = ["niem-2.0", "niem-4.0", "niem-5.2", "niem-6.0"]
 
-    /// Every element's expanded name, in document order, read by libxml2.
+    /// Every element's expanded name, in document order, read by libxml2 (through ``XMLEvents``).
     private static func elements(_ document: [UInt8]) throws -> [QualifiedName] {
-        final class Collector: NSObject, XMLParserDelegate {
-            var names: [QualifiedName] = []
-            var failed = false
-            func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
-                names.append(QualifiedName(namespace: namespaceURI ?? "", local: name))
-            }
-            func parser(_ parser: XMLParser, parseErrorOccurred error: any Error) { failed = true }
+        let parsed = XMLEvents(parsing: document)
+        guard parsed.accepted else { throw RedactionError(.malformed, "libxml2 refused the document: \(parsed.errors)", offset: 0) }
+        return parsed.events.compactMap { event in
+            if case .start(let uri, let local, _) = event { QualifiedName(namespace: uri, local: local) } else { nil }
         }
-        let parser = XMLParser(data: Data(document))
-        parser.shouldProcessNamespaces = true
-        parser.shouldResolveExternalEntities = false
-        let collector = Collector()
-        parser.delegate = collector
-        guard parser.parse(), !collector.failed else { throw RedactionError(.malformed, "libxml2 refused the document", offset: 0) }
-        return collector.names
     }
 
     private static func redact(_ document: [UInt8], names: some Sequence<String>) throws -> (output: [UInt8], removed: Int) {

@@ -1,5 +1,6 @@
 import Foundation
 import FoundationXML
+import Synchronization
 import Testing
 @testable import WarrantGateCore
 
@@ -207,6 +208,10 @@ final class XMLEvents: NSObject, XMLParserDelegate {
     /// XML_ERR_RESERVED_XML_NAME.
     static let reservedName = 64
 
+    /// FoundationXML sets libxml2's process-wide error handler for each parse: parsers alive at once, in suites
+    /// running in parallel, corrupt memory. Every parser in the tests lives and dies in here, one at a time.
+    private static let libxml2 = Mutex(())
+
     init(parsing document: [UInt8]) {
         super.init()
         // FoundationXML force-unwraps the strings libxml2 hands it: a comment or name that is not valid UTF-8 (libxml2
@@ -221,12 +226,15 @@ final class XMLEvents: NSObject, XMLParserDelegate {
             readable = false
             return
         }
-        let parser = XMLParser(data: Data(document))
-        parser.shouldProcessNamespaces = true
-        parser.shouldReportNamespacePrefixes = true
-        parser.shouldResolveExternalEntities = false
-        parser.delegate = self
-        let parsed = parser.parse()
+        let parsed = Self.libxml2.withLock { _ in
+            let parser = XMLParser(data: Data(document))
+            parser.shouldProcessNamespaces = true
+            parser.shouldReportNamespacePrefixes = true
+            parser.shouldResolveExternalEntities = false
+            parser.delegate = self
+            defer { parser.delegate = nil }
+            return parser.parse()
+        }
         // libxml2 reports a processing instruction target that starts with "xml" (reserved by XML, but allowed) with
         // the same code as the target "xml" itself where no XML declaration may stand (an error): only the latter counts.
         if !events.contains(where: { if case .instruction(let target, _) = $0 { target.lowercased() == "xml" } else { false } }) {

@@ -85,7 +85,7 @@ private struct JSONRedactionMachine {
         static let context = Level(rawValue: 8)
     }
 
-    private var keys: KeyNames
+    private let keys: JSONKeyNames
     private let maxDepth: Int
     private let maxKeyBytes: Int
     private var contextLimit: Int { 4 * maxKeyBytes }
@@ -141,7 +141,7 @@ private struct JSONRedactionMachine {
     private var contextBytes = 0
 
     init(names: RedactedNames, maxDepth: Int, maxKeyBytes: Int) {
-        keys = KeyNames(fields: FieldNames(names.fields), qualified: QualifiedIRIs(names))
+        keys = names.jsonKeys
         self.maxDepth = maxDepth
         self.maxKeyBytes = maxKeyBytes
     }
@@ -667,10 +667,12 @@ private struct JSONRedactionMachine {
     }
 }
 
-/// The redacted names, compiled for deciding keys.
-private struct KeyNames {
-    let fields: FieldNames
-    var qualified: QualifiedIRIs?
+/// The redacted names, compiled once (``RedactedNames/jsonKeys``) for deciding keys.
+struct JSONKeyNames: Sendable {
+    let fields: JSONFieldNames
+    let qualified: QualifiedIRIs?
+
+
 
     struct Verdict {
         var isRedacted: Bool
@@ -681,7 +683,7 @@ private struct KeyNames {
     /// `@context`; nil if it cannot be decoded. `escaped` and `nonASCII` say whether it holds an escape or a byte
     /// above 0x7F; the context in force is the last of `contexts`.
     @inline(__always)
-    mutating func classify(
+    func classify(
         _ buffer: UnsafeRawBufferPointer, length: Int, escaped: Bool, nonASCII: Bool, contexts: [JSONLDContext]
     ) -> Verdict? {
         guard !escaped else {
@@ -717,7 +719,7 @@ private struct KeyNames {
         return false
     }
 
-    private mutating func verdict(_ text: UnsafeRawBufferPointer, field: Bool, contexts: [JSONLDContext]) -> Verdict {
+    private func verdict(_ text: UnsafeRawBufferPointer, field: Bool, contexts: [JSONLDContext]) -> Verdict {
         let isContext = text.count == 8 && text[0] == UInt8(ascii: "@") && text.elementsEqual("@context".utf8)
         guard !field, !isContext, qualified != nil else { return Verdict(isRedacted: field, isContext: isContext) }
         return Verdict(isRedacted: qualified!.matches(text, in: contexts.last), isContext: false)
@@ -725,7 +727,7 @@ private struct KeyNames {
 }
 
 /// Field names compiled for comparing keys exactly as ``JSONRedactor`` does.
-private struct FieldNames {
+struct JSONFieldNames: Sendable {
     let fields: Set<String>
     /// The names as lower-case bytes in little-endian words, the last of each zero-padded, one name after another.
     private let words: [UInt64]
@@ -796,33 +798,31 @@ private struct FieldNames {
 /// Redacted qualified names as JSON-LD keys expand to them: `namespace + local`, and `namespace + "#" + local` when
 /// the namespace ends with neither `#` nor `/`.
 ///
-/// Only hashes of these IRIs and of the local names are kept, computed on first use (only JSON-LD keys need them, and
-/// a profile may hold hundreds of names); a hash that matches is confirmed against the names themselves.
-private struct QualifiedIRIs {
-    private let names: RedactedNames
+/// Only hashes of these IRIs and of the local names are kept, computed once per set of names; a hash that matches is
+/// confirmed against the names themselves.
+struct QualifiedIRIs: Sendable {
     /// Each redacted qualified name's IRI (or IRIs) by hash, and each local name by hash, giving the name.
-    private var iris = HashIndex(capacity: 0)
-    private var locals = HashIndex(capacity: 0)
-    private var candidates: [(namespace: [UInt8], local: [UInt8])] = []
-    private var built = false
+    private var iris: HashIndex
+    private var locals: HashIndex
+    private var candidates: [Candidate] = []
 
-    /// Nil when there are no qualified names.
-    init?(_ names: RedactedNames) {
-        guard !names.qualified.isEmpty else { return nil }
-        self.names = names
+    private struct Candidate {
+        let namespace: [UInt8]
+        let local: [UInt8]
     }
 
-    private mutating func build() {
-        built = true
-        let count = names.localNames.reduce(0) { $0 + $1.count }
+    /// Nil when there are no qualified names. The arguments are ``RedactedNames``'s tables.
+    init?(namespaceIndex: [String: Int32], localNames: [[[UInt8]]]) {
+        let count = localNames.reduce(0) { $0 + $1.count }
+        guard count > 0 else { return nil }
         iris = HashIndex(capacity: 2 * count)
         locals = HashIndex(capacity: count)
-        for (namespace, index) in names.namespaceIndex {
+        for (namespace, index) in namespaceIndex {
             let bytes = Array(namespace.utf8), delimited = bytes.last == UInt8(ascii: "#") || bytes.last == UInt8(ascii: "/")
             let namespace = JSONLDIRI(bytes), withHash = delimited ? nil : JSONLDIRI(bytes + [UInt8(ascii: "#")])
-            for local in names.localNames[Int(index)] {
+            for local in localNames[Int(index)] {
                 let candidate = Int32(candidates.count), hash = local.withUnsafeBytes { PolyHash($0) }
-                candidates.append((bytes, local))
+                candidates.append(Candidate(namespace: bytes, local: local))
                 iris.insert(namespace.hash.followed(by: hash).value, candidate)
                 if let withHash { iris.insert(withHash.hash.followed(by: hash).value, candidate) }
                 // Releases of a standard share local names: each is kept once.
@@ -833,12 +833,11 @@ private struct QualifiedIRIs {
     }
 
     /// Whether the decoded key `text`, expanded through `context`, names a redacted qualified name.
-    mutating func matches(_ text: UnsafeRawBufferPointer, in context: JSONLDContext?) -> Bool {
+    func matches(_ text: UnsafeRawBufferPointer, in context: JSONLDContext?) -> Bool {
         guard let first = text.first, first != UInt8(ascii: "@") else { return false }
         let colon = text.firstIndex(of: UInt8(ascii: ":"))
         // Without a context, only an absolute or compact IRI can match.
         guard context != nil || colon != nil else { return false }
-        if !built { build() }
         if let context, colon == nil || context.hasCompactTerms, let term = context.term(text) {
             if !term.isKeyword, isRedacted(term.hash, term.bytes, UnsafeRawBufferPointer(start: nil, count: 0)) { return true }
             // A term that is also a compact IRI is checked both ways.
@@ -857,7 +856,7 @@ private struct QualifiedIRIs {
     /// `namespace + "#" + local`.
     private func isRedacted(_ hash: PolyHash, _ base: [UInt8], _ suffix: UnsafeRawBufferPointer) -> Bool {
         iris.contains(hash.followed(by: PolyHash(suffix)).value) { candidate in
-            let (namespace, local) = candidates[Int(candidate)]
+            let (namespace, local) = (candidates[Int(candidate)].namespace, candidates[Int(candidate)].local)
             let iri = base + suffix
             guard iri.starts(with: namespace), iri.count == namespace.count + local.count || iri.count == namespace.count + 1 + local.count else {
                 return false
@@ -875,7 +874,7 @@ private struct QualifiedIRIs {
 }
 
 /// An IRI (or a keyword), and its hash.
-private struct JSONLDIRI {
+struct JSONLDIRI: Sendable {
     let bytes: [UInt8]
     let hash: PolyHash
 
@@ -889,7 +888,7 @@ private struct JSONLDIRI {
 
 /// A polynomial hash of bytes, modulo 2^64, with their count: the hash of bytes followed by others follows from the
 /// two hashes, so an IRI's hash follows from its namespace's and local name's, or from its prefix's and a key suffix's.
-private struct PolyHash {
+struct PolyHash: Sendable {
     private static let base: UInt64 = 0x9e37_79b9_7f4a_7c15
     private(set) var value: UInt64 = 0
     private(set) var count = 0
@@ -929,7 +928,7 @@ private struct PolyHash {
 
 /// 64-bit hashes, each with a value, open-addressed and never more than half full: looking one up hashes nothing
 /// again. A hash may be given more than once.
-private struct HashIndex {
+struct HashIndex: Sendable {
     /// Zero marks an empty slot; a hash of zero is stored as one.
     private var hashes: [UInt64]
     private var values: [Int32]
@@ -971,7 +970,7 @@ private struct HashIndex {
 }
 
 /// A JSON-LD active context, as far as key expansion needs it.
-private struct JSONLDContext {
+struct JSONLDContext {
     /// Each term's IRI, expanded; or the keyword it aliases.
     let terms: [[UInt8]: [UInt8]]
     let vocab: JSONLDIRI?

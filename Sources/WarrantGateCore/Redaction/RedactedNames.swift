@@ -30,7 +30,7 @@ public struct QualifiedName: Hashable, Sendable, Comparable, CustomStringConvert
 /// - A **field name** (plain, compared in any letter case) matches a JSON member of that name, and an XML element in no
 ///   namespace with that local name.
 /// - A **qualified name** matches an XML element by namespace URI and local name (exactly, as XML compares them), and
-///   a JSON-LD key that expands to the namespace URI followed by the local name (see ``JSONRedactor``).
+///   a JSON-LD key that expands to the namespace URI followed by the local name (see ``JSONRedaction``).
 public struct RedactedNames: Sendable {
     /// Field names, lower-cased.
     public let fields: Set<String>
@@ -39,6 +39,8 @@ public struct RedactedNames: Sendable {
     let namespaceIndex: [String: Int32]
     /// Per namespace, its redacted local names as UTF-8.
     let localNames: [[[UInt8]]]
+    /// The names compiled for deciding JSON keys, once rather than per response.
+    let jsonKeys: JSONKeyNames
 
     /// - Parameter names: field names, and qualified names in Clark notation.
     public init(_ names: some Sequence<String>) {
@@ -59,6 +61,9 @@ public struct RedactedNames: Sendable {
         }
         self.namespaceIndex = namespaceIndex
         self.localNames = localNames
+        jsonKeys = JSONKeyNames(
+            fields: JSONFieldNames(fields), qualified: QualifiedIRIs(namespaceIndex: namespaceIndex, localNames: localNames)
+        )
     }
 
     public var isEmpty: Bool { fields.isEmpty && qualified.isEmpty }

@@ -1,0 +1,458 @@
+import Testing
+@testable import WarrantGateCore
+
+@Suite("JSON streaming redaction")
+struct JSONStreamingRedactionTests {
+    static let fields = ["citizenship", "countryOfBirth", "immigrationStatus", "kind", "Ciudadanía", StreamingDocuments.longName]
+
+    /// What a redaction made of a document: its output and removed count, or a refusal.
+    enum Outcome: Equatable, CustomStringConvertible {
+        case accepted(String, removed: Int)
+        case refused
+
+        var description: String {
+            switch self {
+            case .accepted(let output, let removed): "accepted \(removed): \(output)"
+            case .refused: "refused"
+            }
+        }
+    }
+
+    static func buffered(_ input: [UInt8], fields: [String] = fields) -> Outcome {
+        guard let result = try? JSONRedactor(fields: fields).redact(input) else { return .refused }
+        return .accepted(String(decoding: result.output, as: UTF8.self), removed: result.removed)
+    }
+
+    /// Streams `input` in pieces of the given sizes (the last piece takes the rest).
+    static func streamed(_ input: [UInt8], names: RedactedNames, pieces: [Int] = []) -> (outcome: Outcome, error: RedactionError?) {
+        let redaction = JSONRedaction(names: names)
+        var output: [UInt8] = []
+        var failure: RedactionError?
+        input.withUnsafeBytes { bytes in
+            do throws(RedactionError) {
+                var offset = 0
+                for size in pieces where offset < bytes.count {
+                    let end = min(offset + size, bytes.count)
+                    try redaction.feed(UnsafeRawBufferPointer(rebasing: bytes[offset..<end])) { output.append(contentsOf: $0) }
+                    offset = end
+                }
+                try redaction.feed(UnsafeRawBufferPointer(rebasing: bytes[offset...])) { output.append(contentsOf: $0) }
+                try redaction.finish { output.append(contentsOf: $0) }
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { return (.refused, failure) }
+        return (.accepted(String(decoding: output, as: UTF8.self), removed: redaction.removed), nil)
+    }
+
+    static func streamed(_ text: String, names: [String], pieces: [Int] = []) -> (outcome: Outcome, error: RedactionError?) {
+        streamed(Array(text.utf8), names: RedactedNames(names), pieces: pieces)
+    }
+
+    /// Piece sizes that split a document of `count` bytes in many ways: one byte at a time, and random sizes (empty
+    /// pieces among them).
+    static func splits(_ count: Int, using random: inout SplitMix64) -> [[Int]] {
+        [
+            Array(repeating: 1, count: count),
+            (0..<count).map { _ in 1 + random.next(below: 9) },
+            (0..<count).map { _ in random.next(below: 3) == 0 ? 0 : 1 + random.next(below: 200) },
+        ]
+    }
+
+    @Test("agrees with JSONRedactor on random documents, fed whole, split at every position, and in random pieces")
+    func differential() {
+        var random = SplitMix64(seed: 7)
+        let names = RedactedNames(Self.fields)
+        for round in 0..<400 {
+            let input = Array(StreamingDocuments.document(using: &random).utf8)
+            let expected = Self.buffered(input)
+            guard case .accepted = expected else {
+                Issue.record("the generator made an invalid document: \(String(decoding: input, as: UTF8.self))")
+                continue
+            }
+            #expect(Self.streamed(input, names: names).outcome == expected, "round \(round)")
+            for pieces in Self.splits(input.count, using: &random) {
+                #expect(Self.streamed(input, names: names, pieces: pieces).outcome == expected, "round \(round), pieces \(pieces)")
+            }
+            if input.count <= 400 {
+                for split in 0...input.count {
+                    let outcome = Self.streamed(input, names: names, pieces: [split]).outcome
+                    if outcome != expected {
+                        Issue.record("round \(round), split at \(split): \(outcome) != \(expected)")
+                        break
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("accepts and refuses what JSONRedactor does, on mutated documents")
+    func mutations() {
+        var random = SplitMix64(seed: 11)
+        let names = RedactedNames(Self.fields)
+        var refusals = 0
+        for round in 0..<1500 {
+            var input = Array(StreamingDocuments.document(using: &random).utf8)
+            for _ in 0...random.next(below: 2) { StreamingDocuments.mutate(&input, using: &random) }
+            let expected = Self.buffered(input)
+            if expected == .refused { refusals += 1 }
+            let text = String(decoding: input, as: UTF8.self)
+            #expect(Self.streamed(input, names: names).outcome == expected, "round \(round): \(text)")
+            for pieces in Self.splits(input.count, using: &random) {
+                #expect(Self.streamed(input, names: names, pieces: pieces).outcome == expected, "round \(round): \(text)")
+            }
+        }
+        // Most mutations break the document; the rest must still agree.
+        #expect(refusals > 700)
+    }
+
+    @Test("agrees with JSONRedactor at and around the depth limit, and on edge cases", arguments: [
+        "", " ", "{", "}", "[", "[]", " [ ] ", "{}", "[{}]", "[[{}],[]]", #"{"a":}"#, #"{"a":1,}"#, #"{"a":[1,]}"#, #"{"a":nul}"#,
+        #"{"a":nulll}"#, #"{"a":01}"#, #"{"a":-}"#, #"{"a":-0}"#, #"{"a":1.}"#, #"{"a":1.5e}"#, #"{"a":1e+}"#, #"{"a":1E-7}"#,
+        #"{"a":"\x"}"#, "{\"a\":\"\u{01}\"}", #"{"a":1} x"#, #"{"a":1}{}"#, #"{"a":"\ud800"}"#, #"{"a":"\udc00"}"#,
+        #"{"a":"\ud800\u0041"}"#, #"{"a":"\ud800\udbff"}"#, #"{"a":"\ud83d\ude00"}"#, #"{"a":"\u00"}"#, #"{"a":"\uZZZZ"}"#,
+        #""x""#, "1", "null", #"["a"]"#, #"[{"a":1},"x"]"#, "[[1]]", #"{"a" "b"}"#, #"{"a":1 "b":2}"#, #"{"a":[1}"#, #"{"a":{]}"#,
+        #"{1:2}"#, #"{"citizenship":1}"#, #"{"citizenship":{"a":[1,{"b":2}]},"x":[]}"#, #"{"x":1,"citizenship":2,"kind":3}"#,
+        "\u{FEFF}{}", #"{"a":tru}"#, #"{"a":true false}"#,
+    ] + StreamingDocuments.deep)
+    func edgeCases(text: String) {
+        var random = SplitMix64(seed: 3)
+        let input = Array(text.utf8), expected = Self.buffered(input)
+        #expect(Self.streamed(input, names: RedactedNames(Self.fields)).outcome == expected)
+        for pieces in Self.splits(input.count, using: &random) {
+            #expect(Self.streamed(input, names: RedactedNames(Self.fields), pieces: pieces).outcome == expected)
+        }
+    }
+
+    @Test("refuses invalid UTF-8 wherever it is, also split inside a sequence", arguments: [
+        [0xc0, 0xae], [0xe0, 0x80, 0x80], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xf5, 0x80], [0xc3], [0xe2, 0x82], [0x80], [0xff],
+    ] as [[UInt8]])
+    func invalidUTF8(sequence: [UInt8]) {
+        for (before, after) in [(#"{"a":""#, #""}"#), (#"{""#, #"":1}"#), (#"{"citizenship":""#, #""}"#)] {
+            let input = Array(before.utf8) + sequence + Array(after.utf8)
+            #expect(Self.buffered(input) == .refused)
+            for split in 0...input.count {
+                #expect(Self.streamed(input, names: RedactedNames(Self.fields), pieces: [split]).outcome == .refused)
+            }
+        }
+        let valid = Array(#"{"é€😀":"é€😀"}"#.utf8)
+        for split in 0...valid.count {
+            #expect(Self.streamed(valid, names: RedactedNames(Self.fields), pieces: [split]).outcome == .accepted(#"{"é€😀":"é€😀"}"#, removed: 0))
+        }
+    }
+
+    @Test("refuses a key longer than maxKeyBytes, and nesting deeper than maxDepth, however it is split")
+    func limits() throws {
+        let long = #"{"\#(String(repeating: "k", count: 100))":1}"#
+        for split in 0...long.utf8.count {
+            let redaction = JSONRedaction(names: RedactedNames(["x"]), maxKeyBytes: 99)
+            let error = #expect(throws: RedactionError.self) {
+                try Array(long.utf8).withUnsafeBytes { bytes in
+                    try redaction.feed(UnsafeRawBufferPointer(rebasing: bytes[..<split])) { _ in }
+                    try redaction.feed(UnsafeRawBufferPointer(rebasing: bytes[split...])) { _ in }
+                }
+                try redaction.finish { _ in }
+            }
+            #expect(error?.detail.contains("longer than 99") == true)
+        }
+        let redaction = JSONRedaction(names: RedactedNames(["x"]), maxKeyBytes: 100)
+        var output: [UInt8] = []
+        try Array(long.utf8).withUnsafeBytes { try redaction.feed($0) { output.append(contentsOf: $0) } }
+        try redaction.finish { _ in }
+        #expect(String(decoding: output, as: UTF8.self) == long)
+
+        let nested = String(repeating: #"{"a":"#, count: 5) + "1" + String(repeating: "}", count: 5)
+        #expect(Self.streamed(Array(nested.utf8), names: RedactedNames(["x"])).outcome == .accepted(nested, removed: 0))
+        let shallow = JSONRedaction(names: RedactedNames(["x"]), maxDepth: 5)
+        #expect(throws: RedactionError.self) { try Array(nested.utf8).withUnsafeBytes { try shallow.feed($0) { _ in } } }
+    }
+
+    @Test("streams a 20 MB document in 64 KiB pieces holding little, whatever its values' sizes")
+    func largeDocument() throws {
+        let record = #"{"bookingNumber":"2017-000123","name":"Ana Morales","citizenship":"unknown","charges":[{"statute":"C.R.S. 18-4-203"}],"demographics":{"countryOfBirth":"Mexico","placeOfBirth":"Mexico"},"score":-12.5e3,"flag":true}"#
+        let huge = String(repeating: "long text, ", count: 100_000)
+        var input = Array(#"[{"notes":"\#(huge)","citizenship":"\#(huge)"}"#.utf8)
+        while input.count < 20 << 20 {
+            input += Array(",".utf8) + Array(record.utf8)
+        }
+        input += Array("]".utf8)
+        let expected = try JSONRedactor(fields: Self.fields).redact(input)
+
+        let redaction = JSONRedaction(names: RedactedNames(Self.fields))
+        var output: [UInt8] = []
+        output.reserveCapacity(input.count)
+        var maxHeld = 0
+        try input.withUnsafeBytes { bytes in
+            for offset in stride(from: 0, to: bytes.count, by: 64 * 1024) {
+                try redaction.feed(UnsafeRawBufferPointer(rebasing: bytes[offset..<min(offset + 64 * 1024, bytes.count)])) {
+                    output.append(contentsOf: $0)
+                }
+                maxHeld = max(maxHeld, redaction.heldBytes)
+            }
+        }
+        try redaction.finish { output.append(contentsOf: $0) }
+        #expect(output == expected.output)
+        #expect(redaction.removed == expected.removed)
+        #expect(maxHeld < 1024, "held \(maxHeld) bytes")
+    }
+
+    // MARK: JSON-LD
+
+    static let example = "{http://example.org/ns#}secret"
+    static let citizenship = "{https://docs.oasis-open.org/niemopen/ns/model/niem-core/6.0/}PersonCitizenship"
+
+    /// Checks the outcome fed whole and one byte at a time.
+    static func expectLD(_ text: String, names: [String] = [example, citizenship], _ expected: Outcome, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(streamed(text, names: names).outcome == expected, sourceLocation: sourceLocation)
+        #expect(streamed(text, names: names, pieces: Array(repeating: 1, count: text.utf8.count)).outcome == expected, sourceLocation: sourceLocation)
+    }
+
+    static func expectRefused(_ text: String, names: [String] = [example], _ detail: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        for pieces in [[], Array(repeating: 1, count: text.utf8.count)] {
+            let error = streamed(text, names: names, pieces: pieces).error
+            #expect(error?.kind == .refused, sourceLocation: sourceLocation)
+            #expect(error?.detail.contains(detail) == true, "\(String(describing: error))", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test("expands a compact IRI through an inline context's prefix")
+    func inlinePrefix() {
+        Self.expectLD(
+            #"{"@context": {"ex": "http://example.org/ns#"}, "ex:secret": 1, "ex:open": 2}"#,
+            .accepted(#"{"@context":{"ex":"http://example.org/ns#"},"ex:open":2}"#, removed: 1)
+        )
+        // A namespace without '#' or '/' matches after a '#' too; escapes are decoded first.
+        Self.expectLD(
+            #"{"@context": {"ex": "http:\/\/example.org\/ns#"}, "ex:secr\u0065t": 1, "ex:open": 2}"#, names: ["{http://example.org/ns}secret"],
+            .accepted(#"{"@context":{"ex":"http:\/\/example.org\/ns#"},"ex:open":2}"#, removed: 1)
+        )
+    }
+
+    @Test("expands a term alias, also one defined by @id, through a compact IRI, or later in the same context")
+    func termAlias() {
+        Self.expectLD(
+            #"{"@context":{"hidden":"ex:secret","ex":"http://example.org/ns#","also":{"@id":"ex:secret","@type":"@id"},"shown":{"@id":"ex:open"}},"hidden":1,"also":2,"shown":3,"id":4}"#,
+            .accepted(#"{"@context":{"hidden":"ex:secret","ex":"http://example.org/ns#","also":{"@id":"ex:secret","@type":"@id"},"shown":{"@id":"ex:open"}},"shown":3,"id":4}"#, removed: 2)
+        )
+        // A term aliasing a keyword is a keyword.
+        Self.expectLD(
+            #"{"@context":{"@vocab":"http://example.org/ns#","secret":"@id"},"secret":"x"}"#,
+            .accepted(#"{"@context":{"@vocab":"http://example.org/ns#","secret":"@id"},"secret":"x"}"#, removed: 0)
+        )
+    }
+
+    @Test("appends plain keys to @vocab, never keywords")
+    func vocab() {
+        Self.expectLD(
+            #"{"@context":{"@vocab":"http://example.org/ns#"},"@id":"x","secret":1,"open":2,"@type":"T"}"#,
+            .accepted(#"{"@context":{"@vocab":"http://example.org/ns#"},"@id":"x","open":2,"@type":"T"}"#, removed: 1)
+        )
+    }
+
+    @Test("scopes a context to its object and descendants")
+    func nestedScoping() {
+        Self.expectLD(
+            #"{"@context":{"ex":"http://other.example/"},"a":{"@context":{"ex":"http://example.org/ns#"},"ex:secret":1,"b":[{"ex:secret":2}]},"ex:secret":3,"c":{"ex:secret":4}}"#,
+            .accepted(#"{"@context":{"ex":"http://other.example/"},"a":{"@context":{"ex":"http://example.org/ns#"},"b":[{}]},"ex:secret":3,"c":{"ex:secret":4}}"#, removed: 2)
+        )
+    }
+
+    @Test("resets the context with null, also inside an array of contexts")
+    func resetWithNull() {
+        Self.expectLD(
+            #"{"@context":{"@vocab":"http://example.org/ns#"},"a":{"@context":null,"secret":1},"secret":2}"#,
+            .accepted(#"{"@context":{"@vocab":"http://example.org/ns#"},"a":{"@context":null,"secret":1}}"#, removed: 1)
+        )
+        Self.expectLD(
+            #"{"@context":[{"@vocab":"http://example.org/ns#"},null,{"ex":"http://example.org/ns#"}],"secret":1,"ex:secret":2}"#,
+            .accepted(#"{"@context":[{"@vocab":"http://example.org/ns#"},null,{"ex":"http://example.org/ns#"}],"secret":1}"#, removed: 1)
+        )
+    }
+
+    @Test("refuses what cannot be honoured: a remote context, @import, a scoped context, @reverse, a late @context")
+    func refusals() {
+        Self.expectRefused(#"{"@context":"https://schema.org/","a":1}"#, "remote")
+        Self.expectRefused(#"{"@context":[{"ex":"http://example.org/ns#"},"https://schema.org/"]}"#, "remote")
+        Self.expectRefused(#"{"@context":"https://schema.org/"}"#, names: ["citizenship"], "remote")
+        Self.expectRefused(#"{"@context":{"@import":"https://schema.org/"}}"#, "@import")
+        Self.expectRefused(#"{"@context":{"t":{"@id":"http://example.org/ns#t","@context":{"ex":"http://example.org/ns#"}}}}"#, "scoped")
+        Self.expectRefused(#"{"@context":{"t":{"@reverse":"http://example.org/ns#secret"}}}"#, "reverse")
+        Self.expectRefused(#"{"@context":{"rev":"@reverse"}}"#, "reverse")
+        Self.expectRefused(#"{"a":1,"@context":{"ex":"http://example.org/ns#"},"ex:secret":1}"#, "after other members")
+        Self.expectRefused(#"{"ex:secret":1,"@context":{}}"#, "after other members")
+        Self.expectRefused(#"{"a":{"b":1,"@cont\u0065xt":null}}"#, names: ["citizenship"], "after other members")
+        // Inside a removed value nothing is read.
+        Self.expectLD(
+            #"{"citizenship":{"a":1,"@context":"https://schema.org/"},"b":2}"#, names: ["citizenship"],
+            .accepted(#"{"b":2}"#, removed: 1)
+        )
+    }
+
+    @Test("matches a compact key whose prefix no context defines by its local name, and keeps keys in foreign IRIs")
+    func undefinedPrefixAndForeignIRIs() {
+        Self.expectLD(
+            #"{"nc:PersonCitizenship":"US","nc:PersonName":"x","other:PersonCitizenship":1}"#,
+            .accepted(#"{"nc:PersonName":"x"}"#, removed: 2)
+        )
+        Self.expectLD(
+            #"{"@context":{"other":"http://other.example/"},"other:PersonCitizenship":1,"other:secret":2,"nc:PersonCitizenship":3}"#,
+            .accepted(#"{"@context":{"other":"http://other.example/"},"other:PersonCitizenship":1,"other:secret":2}"#, removed: 1)
+        )
+        Self.expectLD(
+            #"{"http://example.org/ns#secret":1,"http://other.example/secret":2,"https://docs.oasis-open.org/niemopen/ns/model/niem-core/6.0/PersonCitizenship":3}"#,
+            .accepted(#"{"http://other.example/secret":2}"#, removed: 2)
+        )
+    }
+
+    @Test("finds a key's colon at any position, also where the key ends the piece")
+    func colonsAtEveryPosition() {
+        for length in 0..<20 {
+            let prefix = String(repeating: "p", count: length)
+            for key in ["\(prefix):secret", "\(prefix)secret", "\(prefix):secretX", "é\(prefix):secret"] {
+                let expected: Outcome = key.hasSuffix(":secret") ? .accepted(#"{"a":1}"#, removed: 1) : .accepted(#"{"a":1,"\#(key)":2}"#, removed: 0)
+                let text = #"{"a":1,"\#(key)":2}"#
+                Self.expectLD(text, expected)
+                // Split right after the key's closing quote, and inside it.
+                let quote = text.utf8.count - 3
+                for split in [quote, quote - 1, 9] {
+                    #expect(Self.streamed(text, names: [Self.example], pieces: [split]).outcome == expected, "\(key) split at \(split)")
+                }
+            }
+        }
+    }
+
+    @Test("removes NIEM JSON's nc:PersonCitizenship, wherever it is")
+    func niemJSON() {
+        let document = """
+        {
+          "@context": {
+            "nc": "https://docs.oasis-open.org/niemopen/ns/model/niem-core/6.0/",
+            "j": "https://docs.oasis-open.org/niemopen/ns/model/domains/justice/6.0/"
+          },
+          "nc:Person": {
+            "nc:PersonName": {"nc:PersonGivenName": "Ana", "nc:PersonSurName": "Morales"},
+            "nc:PersonCitizenship": {"nc:CountryRepresentation": "MX"},
+            "nc:PersonBirthDate": {"nc:Date": "1990-04-11"}
+          },
+          "j:Booking": {"j:BookingSubject": {"nc:PersonCitizenship": [{"nc:CountryRepresentation": "MX"}]}}
+        }
+        """
+        Self.expectLD(
+            document, names: [Self.citizenship],
+            .accepted(
+                #"{"@context":{"nc":"https://docs.oasis-open.org/niemopen/ns/model/niem-core/6.0/","j":"https://docs.oasis-open.org/niemopen/ns/model/domains/justice/6.0/"},"#
+                    + #""nc:Person":{"nc:PersonName":{"nc:PersonGivenName":"Ana","nc:PersonSurName":"Morales"},"nc:PersonBirthDate":{"nc:Date":"1990-04-11"}},"#
+                    + #""j:Booking":{"j:BookingSubject":{}}}"#,
+                removed: 2
+            )
+        )
+    }
+
+    @Test("matches among hundreds of qualified names, local names shared across releases, namespaces with and without a trailing delimiter")
+    func manyQualifiedNames() {
+        var names = (0..<40).flatMap { release in
+            (0..<15).map { "{http://release.niem.gov/niem/domains/immigration/\(release).0/}PersonCitizenshipCode\($0)" }
+        }
+        names += ["{http://niem.gov/niem/niem-core/2.0}PersonCitizenship", "{urn:example:ns:}Secret", "citizenship"]
+        let keys = [
+            (#""c":{"@id":"http://release.niem.gov/niem/domains/immigration/39.0/PersonCitizenshipCode14"}"#, #""c""#, true),
+            (#""im":"http://release.niem.gov/niem/domains/immigration/7.0/""#, #""im:PersonCitizenshipCode3""#, true),
+            (#""im":"http://release.niem.gov/niem/domains/immigration/7.0/""#, #""im:PersonCitizenshipCode15""#, false),
+            (#""nc":"http://niem.gov/niem/niem-core/2.0#""#, #""nc:PersonCitizenship""#, true),
+            (#""nc":"http://niem.gov/niem/niem-core/2.0""#, #""nc:PersonCitizenship""#, true),
+            (#""nc":"http://niem.gov/niem/niem-core/2.0/""#, #""nc:PersonCitizenship""#, false),
+            (#""@vocab":"urn:example:ns:""#, #""Secret""#, true),
+            (#""@vocab":"urn:example:ns:""#, #""secret""#, false),
+            (#""x":"urn:other:""#, #""urn:example:ns:Secret""#, true),
+            (#""x":"urn:other:""#, #""y:PersonCitizenshipCode0""#, true),
+        ]
+        for (definition, key, removed) in keys {
+            let document = #"{"@context":{\#(definition)},\#(key):1,"keep":2}"#
+            let expected: Outcome = removed
+                ? .accepted(#"{"@context":{\#(definition)},"keep":2}"#, removed: 1)
+                : .accepted(#"{"@context":{\#(definition)},\#(key):1,"keep":2}"#, removed: 0)
+            Self.expectLD(document, names: names, expected)
+        }
+    }
+
+    @Test("keeps the @context unchanged while plain field names match keys as always")
+    func plainNamesBesideJSONLD() {
+        Self.expectLD(
+            #"{"@context":{"secret":"http://example.org/ns#secret","Citizenship":"http://other.example/c"},"Citizenship":1,"secret":2,"k":3}"#,
+            names: ["citizenship"],
+            .accepted(#"{"@context":{"secret":"http://example.org/ns#secret","Citizenship":"http://other.example/c"},"secret":2,"k":3}"#, removed: 1)
+        )
+    }
+}
+
+/// Random JSON documents for the differential tests: objects, or arrays of objects, with random whitespace; keys that
+/// are redacted names in other cases, escaped, or not ASCII.
+enum StreamingDocuments {
+    static let longName = String(repeating: "long", count: 18)
+    static let keys = [
+        "a", "status", "housingUnit", "citizenship", "CitizenShip", #"citi\u007aenship"#, "countryOfBirth", "immigrationStatus",
+        "immigrationStatusX", #"q\"uote"#, "\u{212A}IND", #"\u212aIND"#, "kind", "kínd", "CIUDADANÍA", #"CIUDADAN\u00cdA"#,
+        "ciudadani\u{301}a", "@id", "ex:secret", "", "😀", longName, longName.uppercased(), longName + "x", "12345678", "citizenshi",
+    ]
+    static let atoms = [
+        "0", "-0", "7", "-12.5e3", "1E+2", "0.000001", "123456789012345678901234567890", "true", "false", "null", #""""#,
+        #""plain""#, #""a string longer than eight bytes, quite a bit longer in fact""#, #""tab\tand \"quotes\" and \\ slash\/""#,
+        #""é and ü, € and 😀, in UTF-8""#, #""\u00e9\ud83d\ude00\uD83D\uDE00""#, #""12345678\"9""#, #""\b\f\n\r\t""#,
+    ]
+    /// Nesting at and around the depth limit of 128.
+    static let deep: [String] = [126, 127, 128, 129].flatMap { (depth: Int) -> [String] in
+        func nest(_ open: String, _ inner: String, _ close: String) -> String {
+            String(repeating: open, count: depth) + inner + String(repeating: close, count: depth)
+        }
+        let array: String = nest("[", "1", "]")
+        return [nest(#"{"a":"#, "1", "}"), nest(#"{"citizenship":"#, "{}", "}"), nest("[", "{}", "]"), nest("[", "", "]"), #"{"a":"# + array + "}"]
+    }
+
+    static func document(using random: inout SplitMix64) -> String {
+        if random.next(below: 4) == 0 {
+            return space(&random) + "[" + (0..<random.next(below: 4)).map { _ in
+                random.next(below: 5) == 0 ? space(&random) + "[" + object(depth: 1, using: &random) + "]" + space(&random) : object(depth: 1, using: &random)
+            }.joined(separator: ",") + "]" + space(&random)
+        }
+        return object(depth: 0, using: &random)
+    }
+
+    static func space(_ random: inout SplitMix64) -> String {
+        ["", "", "", " ", "\n", "\t", "\r\n  "][random.next(below: 7)]
+    }
+
+    static func object(depth: Int, using random: inout SplitMix64) -> String {
+        space(&random) + "{" + (0..<random.next(below: 6)).map { _ in
+            space(&random) + "\"" + keys[random.next(below: keys.count)] + "\"" + space(&random) + ":" + value(depth: depth + 1, using: &random)
+        }.joined(separator: ",") + space(&random) + "}" + space(&random)
+    }
+
+    static func value(depth: Int, using random: inout SplitMix64) -> String {
+        switch depth < 5 ? random.next(below: 4) : 3 {
+        case 0: return object(depth: depth, using: &random)
+        case 1:
+            return space(&random) + "[" + (0..<random.next(below: 4)).map { _ in value(depth: depth + 1, using: &random) }.joined(separator: ",") + "]" + space(&random)
+        default:
+            return space(&random) + atoms[random.next(below: atoms.count)] + space(&random)
+        }
+    }
+
+    static let interesting: [UInt8] = Array(#""\{}[],: 01-+.eEuDdtnl8"#.utf8) + [0x00, 0x01, 0x1f, 0x7f, 0x80, 0xbf, 0xc0, 0xc3, 0xa9, 0xe0, 0xed, 0xa0, 0xf0, 0xf4, 0x90, 0xff]
+
+    /// Breaks (or, by chance, keeps valid) a document: a byte replaced, removed or inserted, the end cut off, or a
+    /// slice repeated.
+    static func mutate(_ bytes: inout [UInt8], using random: inout SplitMix64) {
+        guard !bytes.isEmpty else { return }
+        let position = random.next(below: bytes.count)
+        switch random.next(below: 5) {
+        case 0: bytes[position] = interesting[random.next(below: interesting.count)]
+        case 1: bytes.remove(at: position)
+        case 2: bytes.insert(interesting[random.next(below: interesting.count)], at: position)
+        case 3: bytes.removeSubrange(position...)
+        default:
+            let end = min(bytes.count, position + 1 + random.next(below: 12))
+            bytes.insert(contentsOf: bytes[position..<end], at: position)
+        }
+    }
+}
