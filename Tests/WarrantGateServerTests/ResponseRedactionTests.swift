@@ -132,6 +132,22 @@ struct ResponseRedactionTests {
         }
     }
 
+    @Test("an empty body of unknown length passes as empty, whatever its type")
+    func emptyChunkedBody() async throws {
+        let router = Router()
+        router.get("/records/inmates/:booking") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "application/xml"], body: ResponseBody { writer in try await writer.finish(nil) })
+        }
+        try await withTestServer(router) { port in
+            try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"]) { gateway in
+                let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
+                #expect(answer.status == 200)
+                #expect(answer.body.isEmpty)
+                #expect(answer.headers["content-length"].first == "0")
+            }
+        }
+    }
+
     @Test("a type redaction cannot read is withheld, as before")
     func unreadableType() async throws {
         try await withUpstream(contentType: "text/plain", { ByteBuffer(string: "citizenship: GT") }) { gateway, _ in

@@ -431,22 +431,21 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             request.upstream = nil
             environment.upstreams.pool(on: request.loop).release(upstream)
         }
-        // An empty body has nothing to redact, whatever its type says.
-        if let redaction = request.redaction, redaction.hasInput {
-            do {
-                try redaction.finish()
-            } catch {
-                return redactionRefused(request, error)
+        if let redaction = request.redaction {
+            // An empty body has nothing to redact, whatever its type says.
+            if redaction.hasInput {
+                do {
+                    try redaction.finish()
+                } catch {
+                    return redactionRefused(request, error)
+                }
+                request.redactedFields = redaction.removed
             }
-            request.redactedFields = redaction.removed
             if !request.headSent, let status = request.responseStatus, var headers = request.responseHeaders {
                 headers.replaceOrAdd(name: "Content-Length", value: String(redaction.output.readableBytes))
                 writeHead(request, status: status, headers: headers, knownLength: true)
             }
             writeRedacted(request, redaction.takeOutput())
-        } else if !request.headSent, let status = request.responseStatus, var headers = request.responseHeaders {
-            headers.replaceOrAdd(name: "Content-Length", value: "0")
-            writeHead(request, status: status, headers: headers, knownLength: true)
         }
         // The request is finished before its last part is written: writing it may close the connection at once.
         recordOutcome(request, status: request.sentStatus, error: nil)
