@@ -61,11 +61,12 @@ struct DataPlaneBoundsTests {
     // MARK: 1. The TLS handshake deadline
 
     /// A TCP connection that sends nothing, and one that sends half a ClientHello, are both closed by the gateway
-    /// once `handshakeTimeout` passes (asserted: within 10 s, for a 500 ms deadline); a real client still connects.
+    /// once `handshakeTimeout` passes (asserted: within 10 s, for a 2 s deadline); a real client still connects. (At
+    /// 500 ms, a real client's own handshake sometimes missed the deadline when the whole suite loaded both cores.)
     @Test("a connection that sends nothing, or half a ClientHello, is closed at the handshake deadline")
     func handshakeDeadline() async throws {
         var limits = GatewayConfiguration.Limits()
-        limits.handshakeTimeout = .milliseconds(500)
+        limits.handshakeTimeout = .seconds(2)
         try await withGateway(limits: limits) { gateway in
             let silent = try await BareSocket.open(port: gateway.port)
             let halfHello = try await BareSocket.open(port: gateway.port)

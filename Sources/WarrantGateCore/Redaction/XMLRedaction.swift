@@ -31,9 +31,29 @@ public final class XMLRedaction: BodyRedaction {
         }
     }
 
-    public private(set) var removed = 0
+    /// The state, kept in a struct so that the hot loops work on it without exclusivity checks.
+    private var machine: XMLRedactionMachine
+
+    public init(names: RedactedNames, limits: Limits = Limits()) {
+        machine = XMLRedactionMachine(names: names, limits: limits)
+    }
+
+    public var removed: Int { machine.removed }
+
+    public func feed(_ bytes: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) -> Void) throws(RedactionError) {
+        try machine.feed(bytes, emit: emit)
+    }
+
+    public func finish(emit: (UnsafeRawBufferPointer) -> Void) throws(RedactionError) {
+        try machine.finish(emit: emit)
+    }
+}
+
+/// ``XMLRedaction``'s state and its work.
+private struct XMLRedactionMachine {
+    private(set) var removed = 0
     private let names: RedactedNames
-    private let limits: Limits
+    private let limits: XMLRedaction.Limits
 
     // Where the document is.
     /// Bytes fed before the current piece.
@@ -62,7 +82,7 @@ public final class XMLRedaction: BodyRedaction {
     private var envelope = SOAPEnvelope.none
     private var signed = false
 
-    public init(names: RedactedNames, limits: Limits = Limits()) {
+    init(names: RedactedNames, limits: XMLRedaction.Limits) {
         self.names = names
         self.limits = limits
         bindings.append(Binding(prefix: Array("xml".utf8), namespace: Self.resolve(XMLNamespaces.xml, names: names)))
@@ -105,11 +125,12 @@ public final class XMLRedaction: BodyRedaction {
 
     // MARK: Feeding
 
-    public func feed(_ bytes: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) -> Void) throws(RedactionError) {
+    mutating func feed(_ bytes: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) -> Void) throws(RedactionError) {
         if let bad = characters.check(bytes) {
             throw RedactionError(.malformed, characters.asciiOnly ? "a byte outside US-ASCII, which the document declares" : "invalid UTF-8, or a character XML forbids", offset: consumed + bad)
         }
-        var run = mode == .markup ? -1 : 0
+        // Where the kept run of this piece starts: none while a token is held or inside a removed element.
+        var run = mode == .markup || removedDepth > 0 ? -1 : 0
         var index = 0
         let count = bytes.count
         defer { consumed += count }
@@ -122,13 +143,14 @@ public final class XMLRedaction: BodyRedaction {
                     index = try scanText(bytes, from: index)
                 }
                 if index < count, bytes[index] == UInt8(ascii: "<") {
-                    flush(bytes, run, index, emit)
-                    run = -1
+                    // The run goes on: a kept token read in place extends it (see `completeMarkup`).
                     mode = .markup
                     markup = MarkupScan(start: index)
                     index += 1
                     if index == count {
                         // The piece ends with the '<': carried over like the rest of an unfinished token.
+                        flush(bytes, run, index - 1, emit)
+                        run = -1
                         held.append(UInt8(ascii: "<"))
                         markup.start = 0
                     }
@@ -148,7 +170,10 @@ public final class XMLRedaction: BodyRedaction {
                     if markup.length > limits.maxMarkupBytes {
                         throw RedactionError(.malformed, "a markup token longer than \(limits.maxMarkupBytes) bytes", offset: consumed + index)
                     }
-                    held.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[max(markup.start, 0)..<count]))
+                    // The token goes on in the next piece: what came before it is handed on now.
+                    flush(bytes, run, markup.start, emit)
+                    run = -1
+                    held.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[markup.start..<count]))
                     markup.start = 0
                     index = count
                     continue
@@ -159,29 +184,65 @@ public final class XMLRedaction: BodyRedaction {
                 let tokenOffset = consumed + end - markup.length
                 let wasASCIIOnly = characters.asciiOnly
                 if held.isEmpty {
-                    try completeMarkup(UnsafeRawBufferPointer(rebasing: bytes[markup.start..<end]), at: tokenOffset, emit)
+                    // Read in place: a kept token stays in the run; anything else ends the run before it.
+                    let token = UnsafeRawBufferPointer(rebasing: bytes[markup.start..<end])
+                    switch try completeMarkup(token, at: tokenOffset) {
+                    case .kept:
+                        if run < 0 { run = markup.start }
+                    case .dropped:
+                        flush(bytes, run, markup.start, emit)
+                        run = removedDepth == 0 ? end : -1
+                    case .keptWithout(let spans):
+                        flush(bytes, run, markup.start, emit)
+                        Self.emit(token, without: spans, emit)
+                        run = end
+                    }
                 } else {
                     held.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
                     let token = held
                     held.removeAll(keepingCapacity: true)
                     var failure: RedactionError?
                     token.withUnsafeBytes { token in
-                        do throws(RedactionError) { try completeMarkup(token, at: tokenOffset, emit) } catch { failure = error }
+                        do throws(RedactionError) {
+                            switch try completeMarkup(token, at: tokenOffset) {
+                            case .kept: emit(token)
+                            case .dropped: break
+                            case .keptWithout(let spans): Self.emit(token, without: spans, emit)
+                            }
+                        } catch {
+                            failure = error
+                        }
                     }
                     if let failure { throw failure }
+                    run = removedDepth == 0 ? end : -1
                 }
                 // An XML declaration of US-ASCII applies to the rest of this piece too, already checked as UTF-8.
                 if characters.asciiOnly, !wasASCIIOnly, let high = bytes[end...].firstIndex(where: { $0 >= 0x80 }) {
                     throw RedactionError(.malformed, "a byte outside US-ASCII, which the document declares", offset: consumed + high)
                 }
                 index = end
-                run = end
             }
         }
         flush(bytes, run, count, emit)
     }
 
-    public func finish(emit: (UnsafeRawBufferPointer) -> Void) throws(RedactionError) {
+    /// What becomes of a markup token: handed on as it is, left out, or handed on without some of its bytes (the
+    /// spans of its redacted attributes).
+    private enum TokenDisposition {
+        case kept, dropped
+        case keptWithout([Range<Int>])
+    }
+
+    private static func emit(_ token: UnsafeRawBufferPointer, without spans: [Range<Int>], _ emit: (UnsafeRawBufferPointer) -> Void) {
+        var kept = 0
+        for span in spans {
+            emit(UnsafeRawBufferPointer(rebasing: token[kept..<span.lowerBound]))
+            kept = span.upperBound
+        }
+        emit(UnsafeRawBufferPointer(rebasing: token[kept...]))
+    }
+
+    mutating func finish(emit: (UnsafeRawBufferPointer) -> Void) throws(RedactionError) {
         guard characters.isComplete else { throw RedactionError(.malformed, "the body ends inside a UTF-8 sequence", offset: consumed) }
         switch mode {
         case .content: break
@@ -194,16 +255,17 @@ public final class XMLRedaction: BodyRedaction {
         guard rootClosed else { throw RedactionError(.malformed, "the body ends with \(open.count) element(s) still open", offset: consumed) }
     }
 
-    /// Hands on the kept run `[run, end)` of the current piece, unless it lies inside a removed element.
+    /// Hands on the kept run `[run, end)` of the current piece; a run of -1 is none (inside a removed element, or
+    /// while a token is held).
     private func flush(_ bytes: UnsafeRawBufferPointer, _ run: Int, _ end: Int, _ emit: (UnsafeRawBufferPointer) -> Void) {
-        guard run >= 0, end > run, removedDepth == 0 else { return }
+        guard run >= 0, end > run else { return }
         emit(UnsafeRawBufferPointer(rebasing: bytes[run..<end]))
     }
 
     // MARK: Text
 
     /// Outside the root element only whitespace may stand between markup (and a byte order mark at the very start).
-    private func scanOutsideRoot(_ bytes: UnsafeRawBufferPointer, from start: Int) throws(RedactionError) -> Int {
+    private mutating func scanOutsideRoot(_ bytes: UnsafeRawBufferPointer, from start: Int) throws(RedactionError) -> Int {
         var index = start
         while index < bytes.count {
             let byte = bytes[index]
@@ -230,7 +292,7 @@ public final class XMLRedaction: BodyRedaction {
     private static let byteOrderMark: [UInt8] = [0xef, 0xbb, 0xbf]
 
     /// Text inside an element, up to the next `<` or `&`; refuses `]]>`.
-    private func scanText(_ bytes: UnsafeRawBufferPointer, from start: Int) throws(RedactionError) -> Int {
+    private mutating func scanText(_ bytes: UnsafeRawBufferPointer, from start: Int) throws(RedactionError) -> Int {
         var index = start
         let count = bytes.count
         while index < count {
@@ -253,7 +315,13 @@ public final class XMLRedaction: BodyRedaction {
             }
             index += 1
             // The common case: a run of ordinary text (which also ends a run of `]`s).
-            while brackets == 0, index < count, Self.ordinaryText[Int(bytes[index])] { index += 1 }
+            if brackets == 0 {
+                index = Self.ordinaryText.withUnsafeBufferPointer { ordinary in
+                    var index = index
+                    while index < count, ordinary[Int(bytes[index])] { index += 1 }
+                    return index
+                }
+            }
         }
         return index
     }
@@ -263,7 +331,7 @@ public final class XMLRedaction: BodyRedaction {
 
     /// A reference in text, kept as written once it is known to be one of the five predefined entities or a
     /// character reference to a character XML allows.
-    private func scanReference(_ bytes: UnsafeRawBufferPointer, from start: Int) throws(RedactionError) -> Int {
+    private mutating func scanReference(_ bytes: UnsafeRawBufferPointer, from start: Int) throws(RedactionError) -> Int {
         var index = start
         while index < bytes.count {
             let byte = bytes[index]
@@ -282,7 +350,7 @@ public final class XMLRedaction: BodyRedaction {
     }
 
     /// A comment's body, up to and including `-->`; `--` may not appear inside.
-    private func scanComment(_ bytes: UnsafeRawBufferPointer, from start: Int) throws(RedactionError) -> Int {
+    private mutating func scanComment(_ bytes: UnsafeRawBufferPointer, from start: Int) throws(RedactionError) -> Int {
         var index = start
         while index < bytes.count {
             let byte = bytes[index]
@@ -302,7 +370,7 @@ public final class XMLRedaction: BodyRedaction {
     }
 
     /// A CDATA section's body, up to and including `]]>`.
-    private func scanCDATA(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+    private mutating func scanCDATA(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
         var index = start
         while index < bytes.count {
             let byte = bytes[index]
@@ -339,9 +407,45 @@ public final class XMLRedaction: BodyRedaction {
     private static let cdataOpening = Array("<![CDATA[".utf8)
 
     /// Reads the markup token on from `start`; returns the index just past its end, or nil if it goes on past the piece.
-    private func scanMarkup(_ bytes: UnsafeRawBufferPointer, from start: Int) throws(RedactionError) -> Int? {
+    private mutating func scanMarkup(_ bytes: UnsafeRawBufferPointer, from start: Int) throws(RedactionError) -> Int? {
         var index = start
         if markup.length == 0 { markup.length = 1 } // its '<', counted when the scan began
+        if markup.kind == .undecided, index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "/"): markup.kind = .endTag
+            case UInt8(ascii: "?"): markup.kind = .processingInstruction
+            case UInt8(ascii: "!"): markup.kind = .bang
+            default: markup.kind = .startTag
+            }
+            index += 1
+            markup.length += 1
+        }
+        if markup.kind == .startTag || markup.kind == .endTag {
+            // Tags are most of the markup: their bytes are scanned in a tight loop for the few that matter.
+            let isStart = markup.kind == .startTag
+            var quote = markup.quote
+            let scanned = index
+            defer {
+                markup.quote = quote
+                markup.length += index - scanned
+            }
+            while index < bytes.count {
+                let byte = bytes[index]
+                index += 1
+                guard byte == UInt8(ascii: ">") || byte == UInt8(ascii: "<") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") else {
+                    continue
+                }
+                if byte == UInt8(ascii: "<") { throw RedactionError(.malformed, "'<' inside a tag", offset: consumed + index - 1) }
+                if quote != 0 {
+                    if byte == quote { quote = 0 }
+                } else if byte == UInt8(ascii: ">") {
+                    return index
+                } else if isStart {
+                    quote = byte
+                }
+            }
+            return nil
+        }
         while index < bytes.count {
             let byte = bytes[index]
             index += 1
@@ -391,33 +495,31 @@ public final class XMLRedaction: BodyRedaction {
     }
 
     /// A whole markup token has been read: acts on it, and hands it on if its element is kept.
-    private func completeMarkup(_ token: UnsafeRawBufferPointer, at offset: Int, _ emit: (UnsafeRawBufferPointer) -> Void) throws(RedactionError) {
+    private mutating func completeMarkup(_ token: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) -> TokenDisposition {
         switch markup.kind {
         case .startTag:
-            try startTag(token, at: offset, emit)
             mode = .content
+            return try startTag(token, at: offset)
         case .endTag:
-            try endTag(token, at: offset, emit)
             mode = .content
+            return try endTag(token, at: offset)
         case .processingInstruction:
             try processingInstruction(token, at: offset)
-            if removedDepth == 0 { emit(token) }
             mode = .content
         case .commentOpen:
-            if removedDepth == 0 { emit(token) }
             dashes = 0
             mode = .comment
         case .cdataOpen:
             guard !open.isEmpty else { throw RedactionError(.malformed, "a CDATA section outside the root element", offset: offset) }
-            if removedDepth == 0 { emit(token) }
             brackets = 0
             mode = .cdata
         case .undecided, .bang:
             throw RedactionError(.malformed, "unfinished markup", offset: offset)
         }
+        return removedDepth == 0 ? .kept : .dropped
     }
 
-    private func processingInstruction(_ token: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) {
+    private mutating func processingInstruction(_ token: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) {
         // "<?" target (S anything)? "?>"
         let body = UnsafeRawBufferPointer(rebasing: token[2..<(token.count - 2)])
         let targetEnd = XMLName.end(of: body, from: 0)
@@ -436,7 +538,7 @@ public final class XMLRedaction: BodyRedaction {
         characters.asciiOnly = declaration.asciiOnly
     }
 
-    private func startTag(_ token: UnsafeRawBufferPointer, at offset: Int, _ emit: (UnsafeRawBufferPointer) -> Void) throws(RedactionError) {
+    private mutating func startTag(_ token: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) -> TokenDisposition {
         guard !rootClosed else { throw RedactionError(.malformed, "a second root element", offset: offset) }
         let tag = try XMLStartTag(token, at: offset)
         guard open.count < limits.maxDepth else { throw RedactionError(.malformed, "elements nested deeper than \(limits.maxDepth)", offset: offset) }
@@ -503,26 +605,19 @@ public final class XMLRedaction: BodyRedaction {
             removed += 1
             removedDepth = open.count
         }
+        var disposition = TokenDisposition.dropped
         if removedDepth == 0 {
+            // The tag without its redacted attributes, each with the white space before it.
             let dropped = try redactedAttributes(of: tag, in: token, region: region, at: offset)
-            if dropped.isEmpty {
-                emit(token)
-            } else {
-                // The tag without the redacted attributes, each with the white space before it.
-                var kept = 0
-                for span in dropped {
-                    emit(UnsafeRawBufferPointer(rebasing: token[kept..<span.lowerBound]))
-                    kept = span.upperBound
-                }
-                emit(UnsafeRawBufferPointer(rebasing: token[kept...]))
-            }
+            disposition = dropped.isEmpty ? .kept : .keptWithout(dropped)
         }
         if tag.isEmpty { closeElement() }
+        return disposition
     }
 
     /// The spans of a kept element's attributes that match a redacted name (an unprefixed attribute is in no
     /// namespace), in order. Namespace declarations are never redacted.
-    private func redactedAttributes(of tag: XMLStartTag, in token: UnsafeRawBufferPointer, region: Region, at offset: Int) throws(RedactionError) -> [Range<Int>] {
+    private mutating func redactedAttributes(of tag: XMLStartTag, in token: UnsafeRawBufferPointer, region: Region, at offset: Int) throws(RedactionError) -> [Range<Int>] {
         var dropped: [Range<Int>] = []
         for attribute in tag.attributes {
             let name = attribute.name(in: token)
@@ -551,7 +646,7 @@ public final class XMLRedaction: BodyRedaction {
         RedactionError(.signed, "the document is signed (XML-DSig), and removing the redacted elements would break its signature", offset: offset)
     }
 
-    private func endTag(_ token: UnsafeRawBufferPointer, at offset: Int, _ emit: (UnsafeRawBufferPointer) -> Void) throws(RedactionError) {
+    private mutating func endTag(_ token: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) -> TokenDisposition {
         // "</" QName S? ">"
         let nameEnd = XMLName.end(of: token, from: 2)
         var index = nameEnd
@@ -562,11 +657,12 @@ public final class XMLRedaction: BodyRedaction {
         let name = UnsafeRawBufferPointer(rebasing: token[2..<nameEnd])
         let matches = openNames.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[top.nameStart...]).elementsEqual(name) }
         guard matches else { throw RedactionError(.malformed, "an end tag that does not match its start tag", offset: offset) }
-        if removedDepth == 0 { emit(token) }
+        let disposition = removedDepth == 0 ? TokenDisposition.kept : .dropped
         closeElement()
+        return disposition
     }
 
-    private func closeElement() {
+    private mutating func closeElement() {
         let element = open.removeLast()
         openNames.removeSubrange(element.nameStart...)
         bindings.removeSubrange(element.bindingsBelow...)
@@ -574,7 +670,7 @@ public final class XMLRedaction: BodyRedaction {
         if open.isEmpty { rootClosed = true }
     }
 
-    private func declare(prefix: [UInt8], uri: [UInt8], at offset: Int) throws(RedactionError) {
+    private mutating func declare(prefix: [UInt8], uri: [UInt8], at offset: Int) throws(RedactionError) {
         let uriText = String(decoding: uri, as: UTF8.self)
         if prefix.isEmpty {
             // xmlns="" undeclares the default namespace.

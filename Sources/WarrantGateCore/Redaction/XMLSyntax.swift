@@ -36,9 +36,11 @@ enum XMLName {
 
     /// Where the name that starts at `start` ends: the first byte that cannot be in a name.
     static func end(of bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
-        var index = start
-        while index < bytes.count, nameBytes[Int(bytes[index])] { index += 1 }
-        return index
+        nameBytes.withUnsafeBufferPointer { isName in
+            var index = start
+            while index < bytes.count, isName[Int(bytes[index])] { index += 1 }
+            return index
+        }
     }
 
     /// A name without a colon (a prefix, a local name, a processing instruction's target).
