@@ -76,9 +76,11 @@ public struct RedactedNames: Sendable {
         return false
     }
 
-    /// Whether `local`, an element in no namespace, matches a field name in any letter case.
+    /// Whether `local`, an element or attribute in no namespace, matches a field name in any letter case: compared
+    /// as JSON keys are (``JSONFieldNames``), an ASCII name without building a string.
     func containsField(local: UnsafeRawBufferPointer) -> Bool {
         guard !fields.isEmpty else { return false }
-        return fields.contains(String(decoding: local, as: UTF8.self).lowercased())
+        if local.allSatisfy({ $0 < 0x80 }) { return jsonKeys.fields.containsASCII(local, at: 0, length: local.count) }
+        return jsonKeys.fields.contains(String(decoding: local, as: UTF8.self))
     }
 }

@@ -575,7 +575,7 @@ private struct XMLRedactionMachine {
                 region = .body
             }
         } else if open[open.count - 1].region == .envelope {
-            let isBody = namespace.map { XMLNamespaces.role(of: $0.uri) } == (envelope == .soap11 ? .soap11Envelope : .soap12Envelope)
+            let isBody = namespace?.role == (envelope == .soap11 ? .soap11Envelope : .soap12Envelope)
                 && local.elementsEqual("Body".utf8)
             region = isBody ? .body : .header
         } else {
@@ -695,10 +695,6 @@ private struct XMLRedactionMachine {
             if binding.prefix.withUnsafeBytes({ $0.elementsEqual(prefix) }) { return .some(binding.namespace) }
         }
         return prefix.isEmpty ? .some(nil) : nil
-    }
-
-    private func lookUp(_ prefix: [UInt8]) -> Namespace?? {
-        prefix.withUnsafeBytes { lookUp($0) }
     }
 
     private func isRedacted(_ namespace: Namespace?, _ local: UnsafeRawBufferPointer) -> Bool {
