@@ -165,7 +165,7 @@ public struct Registry: Sendable {
     }
 
     static func agency(_ row: Row) throws -> Agency {
-        guard let category = AgencyCategory(rawValue: row["category"]) else { throw StoreError("the agencies table holds an unknown category") }
+        guard let category = AgencyCategory(rawValue: row["category"]) else { throw StoreError("the agencies table holds a category that is not a name") }
         return Agency(id: row["id"], name: row["name"], category: category, spkiPins: Set(try decodeList(row["spki_pins"])))
     }
 

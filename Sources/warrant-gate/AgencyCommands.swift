@@ -57,7 +57,7 @@ struct AgencyCommand: ParsableCommand {
         )
         @OptionGroup var admin: AdminOptions
         @Argument(help: "The agency id.") var id: String
-        @Option(help: "local-law-enforcement, federal-immigration, defense-counsel, court, consulate or jail-staff.") var category: AgencyCategory
+        @Option(help: "local-law-enforcement, federal-immigration, defense-counsel, court, consulate, jail-staff, or one declared under categories: in agencies.yaml.") var category: AgencyCategory
         @Option(help: "The agency's client certificate (PEM).") var cert: String
         @Option(help: "The agency's display name (default: the id).") var name: String?
 

@@ -29,9 +29,13 @@ struct AdvisementCommand: ParsableCommand {
     }
 }
 
-/// `consent record`: the inmate's written consent to an interview (California's TRUTH Act form).
+/// `consent record|decline|withdraw`: the inmate's written consent to an interview (California's TRUTH Act form),
+/// a refusal, or a withdrawal. The latest of them decides.
 struct ConsentCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "consent", abstract: "Record written consents to an interview.", subcommands: [Record.self])
+    static let configuration = CommandConfiguration(
+        commandName: "consent", abstract: "Record written consents to an interview, refusals and withdrawals.",
+        subcommands: [Record.self, Decline.self, Withdraw.self]
+    )
 
     struct Record: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -46,6 +50,34 @@ struct ConsentCommand: ParsableCommand {
         func run() throws {
             try save(SubjectRecord(subject: record.subject, kind: .consent, givenBy: record.by, givenAt: try record.at.map(parseInstant) ?? Date(),
                                    language: language, attorneyRequired: attorneyRequired), admin)
+        }
+    }
+
+    struct Decline: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record that an inmate declined an interview.",
+            discussion: "Example: warrant-gate consent decline --subject 2017-000456 --by \"Dep. A. Chen\""
+        )
+        @OptionGroup var admin: AdminOptions
+        @OptionGroup var record: RecordOptions
+        @Option(help: "The language of the form.") var language: String?
+
+        func run() throws {
+            try save(SubjectRecord(subject: record.subject, kind: .consentDeclined, givenBy: record.by, givenAt: try record.at.map(parseInstant) ?? Date(),
+                                   language: language), admin)
+        }
+    }
+
+    struct Withdraw: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record that an inmate withdrew a consent given earlier.",
+            discussion: "Example: warrant-gate consent withdraw --subject 2017-000456 --by \"Dep. A. Chen\""
+        )
+        @OptionGroup var admin: AdminOptions
+        @OptionGroup var record: RecordOptions
+
+        func run() throws {
+            try save(SubjectRecord(subject: record.subject, kind: .consentWithdrawn, givenBy: record.by, givenAt: try record.at.map(parseInstant) ?? Date()), admin)
         }
     }
 }

@@ -44,9 +44,12 @@ struct WarrantGateCommand: AsyncParsableCommand {
                 try command.run()
             }
         } catch let error as CLIError {
+            // What the command printed comes first, and ends its line, before the error.
+            fflush(nil)
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
             Foundation.exit(error.code.rawValue)
         } catch {
+            fflush(nil)
             if exitCode(for: error) == .validationFailure {
                 FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
                 Foundation.exit(CLIError.Code.usage.rawValue)

@@ -68,11 +68,13 @@ struct DecisionRecordTests {
         time: "2026-11-25T00:00:00.000Z", operator: "clerk \"a\"", action: "warrant.register", target: "JW-1", details: ["z": "1", "a": "x\ny"]
     )
 
+    /// A decision record written before `requestFacts` existed ends at `status`; it still decodes (as stating no facts)
+    /// and its stored bytes still verify, since the log hashes the bytes as stored.
     @Test("the canonical bytes of every record type are the ones logs were written with")
     func canonicalBytesPinned() {
         func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
-        #expect(text(Self.fullDecision.canonical) == #"{"decisionId":"019ab697-e9f4-7abc-8def-0123456789ab","time":"2026-11-25T14:03:07.123Z","component":"gateway","certificateSPKI":"abababababababababababababababababababababababababababababababab","certificateSubject":"CN=\"ice-ero\", O=Back\\slash\u000aline\u0001\u0009end é€","agency":"ice-ero","category":"federal-immigration","method":"GET","path":"/records/inmates/2017-000123","action":"records.read","subject":"2017-000123","warrantReference":"JW-2026-0001","effect":"deny","reason":"warrant_missing","rules":["immigration-requires-judicial-warrant","a \"quoted\" rule"],"obligations":["count-for-council-report","notify"],"policy":"denver","policyDigest":"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd","status":403}"#)
-        #expect(text(Self.sparseDecision.canonical) == #"{"decisionId":"d1","time":"2026-11-25T00:00:00.000Z","component":"gateway","certificateSPKI":null,"certificateSubject":null,"agency":null,"category":null,"method":"POST","path":"/","action":null,"subject":null,"warrantReference":null,"effect":"allow","reason":"permitted","rules":[],"obligations":[],"policy":null,"policyDigest":null,"status":null}"#)
+        #expect(text(Self.fullDecision.canonical) == #"{"decisionId":"019ab697-e9f4-7abc-8def-0123456789ab","time":"2026-11-25T14:03:07.123Z","component":"gateway","certificateSPKI":"abababababababababababababababababababababababababababababababab","certificateSubject":"CN=\"ice-ero\", O=Back\\slash\u000aline\u0001\u0009end é€","agency":"ice-ero","category":"federal-immigration","method":"GET","path":"/records/inmates/2017-000123","action":"records.read","subject":"2017-000123","warrantReference":"JW-2026-0001","effect":"deny","reason":"warrant_missing","rules":["immigration-requires-judicial-warrant","a \"quoted\" rule"],"obligations":["count-for-council-report","notify"],"policy":"denver","policyDigest":"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd","status":403,"requestFacts":[]}"#)
+        #expect(text(Self.sparseDecision.canonical) == #"{"decisionId":"d1","time":"2026-11-25T00:00:00.000Z","component":"gateway","certificateSPKI":null,"certificateSubject":null,"agency":null,"category":null,"method":"POST","path":"/","action":null,"subject":null,"warrantReference":null,"effect":"allow","reason":"permitted","rules":[],"obligations":[],"policy":null,"policyDigest":null,"status":null,"requestFacts":[]}"#)
         #expect(text(Self.fullOutcome.canonical) == #"{"decisionId":"019ab697-e9f4-7abc-8def-0123456789ab","time":"2026-11-25T14:03:07.130Z","upstreamStatus":504,"status":502,"bytes":1048576,"latencyMs":15000,"redactedFields":12,"error":"upstream_timeout"}"#)
         #expect(text(Self.sparseOutcome.canonical) == #"{"decisionId":"d1","time":"2026-11-25T00:00:00.010Z","upstreamStatus":null,"status":200,"bytes":0,"latencyMs":0,"redactedFields":0,"error":null}"#)
         #expect(text(Self.shadow.canonical) == #"{"decisionId":"d2","time":"2026-11-25T00:00:00.000Z","agency":"ice-ero","action":"records.read","liveEffect":"deny","liveReason":"warrant_missing","shadowPolicy":"denver-v2","shadowDigest":"ef","shadowEffect":"allow","shadowReason":"permitted","shadowRules":["r1","r2"]}"#)
@@ -120,7 +122,7 @@ struct DecisionRecordTests {
     func fieldLists() {
         #expect(DecisionRecord.fieldNames == [
             "decisionId", "time", "component", "certificateSPKI", "certificateSubject", "agency", "category", "method", "path", "action",
-            "subject", "warrantReference", "effect", "reason", "rules", "obligations", "policy", "policyDigest", "status",
+            "subject", "warrantReference", "effect", "reason", "rules", "obligations", "policy", "policyDigest", "status", "requestFacts",
         ])
         #expect(OutcomeRecord.fieldNames == ["decisionId", "time", "upstreamStatus", "status", "bytes", "latencyMs", "redactedFields", "error"])
         let full = Self.fullDecision
@@ -128,7 +130,7 @@ struct DecisionRecordTests {
             .string(full.decisionId), .string(full.time), .string("gateway"), .string(full.certificateSPKI!), .string(full.certificateSubject!),
             .string("ice-ero"), .string("federal-immigration"), .string("GET"), .string(full.path), .string("records.read"), .string("2017-000123"),
             .string("JW-2026-0001"), .string("deny"), .string("warrant_missing"), .strings(full.rules), .strings(full.obligations),
-            .string("denver"), .string(full.policyDigest!), .int(403),
+            .string("denver"), .string(full.policyDigest!), .int(403), .strings([]),
         ])
         #expect(Self.sparseOutcome.fieldValues == [.string("d1"), .string("2026-11-25T00:00:00.010Z"), .null, .int(200), .int(0), .int(0), .int(0), .null])
     }

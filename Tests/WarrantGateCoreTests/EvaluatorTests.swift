@@ -119,7 +119,8 @@ struct EvaluatorTests {
         )
         #expect(decision.effect == .deny)
         #expect(decision.reason == "policy_error")
-        #expect(decision.rules == ["immigration-requires-judicial-warrant"])
+        // The first rule in file order that consults the registry: the public-data test reads the inmate's facts.
+        #expect(decision.rules == ["public-locator-for-everyone"])
     }
 
     @Test("forbid overrides permit, and effective dates are honoured")

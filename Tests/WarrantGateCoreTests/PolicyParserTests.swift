@@ -94,7 +94,7 @@ struct PolicyParserTests {
     }
 
     @Test("refuses unknown values instead of ignoring them", arguments: [
-        ("when: { category: local-law-enforcement }", "when: { category: sheriffs }", "unknown category"),
+        ("when: { category: local-law-enforcement }", "when: { category: Sheriffs }", "is not a category name (built in: federal-immigration"),
         ("effect: permit\n    when: { category: local-law-enforcement }", "effect: forbid\n    reason: x\n    when: { action: records.write }", "matches no route"),
         ("effect: permit", "effect: allow", "permit or forbid"),
         ("effect: permit\n    when", "effect: forbid\n    when", "needs a reason"),
@@ -103,8 +103,8 @@ struct PolicyParserTests {
         ("path: /records/{booking}", "path: /records/../{booking}", "canonical path"),
         ("when: { category: local-law-enforcement }", "when: { warrant: present }", "write 'verified'"),
         ("when: { category: local-law-enforcement }", "when: { warrant: { kind: [administrative-warrant] } }", "not a judicial document kind"),
-        ("when: { category: local-law-enforcement }", "when: { consent: { attorney: maybe } }", "any, required or not-required"),
-        ("when: { category: local-law-enforcement }", "when: { document: { kind: [i-200] } }", "unknown document kind"),
+        ("when: { category: local-law-enforcement }", "when: { consent: { attorney: maybe } }", "must be one of any, required, not-required"),
+        ("when: { category: local-law-enforcement }", "when: { document: { kind: [i-200] } }", "'i-200' is not a document kind (one of judicial-warrant"),
     ])
     func refusesUnknownValues(original: String, replacement: String, message: String) throws {
         let failure = try #require(error(Self.minimal.replacingOccurrences(of: original, with: replacement)))

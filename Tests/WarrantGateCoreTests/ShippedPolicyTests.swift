@@ -13,7 +13,7 @@ struct ShippedPolicyTests {
         let suite = try PolicyTestFile.load(path: Repository.path("policies/tests/\(name).yaml"))
         #expect(suite.cases.count >= 5)
         let failures = suite.run(against: policy)
-        for failure in failures { Issue.record("\(name): \(failure.testCase.name): \(failure.problems.joined(separator: "; "))") }
+        for failure in failures { Issue.record("\(name): \(failure.name): \(failure.problems.joined(separator: "; "))") }
     }
 
     @Test("a test file reports a wrong expectation as a failure")

@@ -14,18 +14,31 @@ public struct Decision: Sendable, Equatable {
     public let rules: [String]
     /// Fields to remove from the response (only meaningful when allowed).
     public let redact: Set<String>
+    /// When a permit returns only chosen fields: the names kept at the top of the response; every other top-level
+    /// field is removed as a redacted one is. Nil returns every field not in `redact`.
+    public let keepOnly: Set<String>?
     /// Duties recorded with the decision.
     public let obligations: [String]
     /// The warrant that verified, if any.
     public let warrant: String?
 
-    public init(effect: Effect, reason: String, rules: [String] = [], redact: Set<String> = [], obligations: [String] = [], warrant: String? = nil) {
+    public init(
+        effect: Effect, reason: String, rules: [String] = [], redact: Set<String> = [], keepOnly: Set<String>? = nil, obligations: [String] = [],
+        warrant: String? = nil
+    ) {
         self.effect = effect
         self.reason = reason
         self.rules = rules
         self.redact = redact
+        self.keepOnly = keepOnly
         self.obligations = obligations
         self.warrant = warrant
+    }
+
+    /// Whether a top-level field of this name (lower case, or a Clark name) reaches the client: it is not redacted,
+    /// and an allow-list, if any, names it. Nested fields are governed by `redact` alone.
+    public func keeps(topLevel name: String) -> Bool {
+        !redact.contains(name) && (keepOnly?.contains(name) ?? true)
     }
 
     /// A denial by the gateway itself, before or outside the policy (bad request, unknown agency, and so on).

@@ -41,6 +41,9 @@ public struct DecisionRecord: Sendable, Equatable, LogRecord {
     public var action: String?
     public var subject: String?
     public var warrantReference: String?
+    /// The facts the request stated about itself (see ``RequestFact``), as `name=value`, sorted: the caller's claims,
+    /// recorded verbatim.
+    public var requestFacts: [String]
     public var effect: Effect
     public var reason: String
     public var rules: [String]
@@ -53,7 +56,8 @@ public struct DecisionRecord: Sendable, Equatable, LogRecord {
     public init(
         decisionId: String, time: String, component: String, certificateSPKI: String?, certificateSubject: String?, agency: String?,
         category: String?, method: String, path: String, action: String?, subject: String?, warrantReference: String?,
-        effect: Effect, reason: String, rules: [String], obligations: [String], policy: String?, policyDigest: String?, status: Int?
+        requestFacts: [String] = [], effect: Effect, reason: String, rules: [String], obligations: [String], policy: String?,
+        policyDigest: String?, status: Int?
     ) {
         self.decisionId = decisionId
         self.time = time
@@ -67,6 +71,7 @@ public struct DecisionRecord: Sendable, Equatable, LogRecord {
         self.action = action
         self.subject = subject
         self.warrantReference = warrantReference
+        self.requestFacts = requestFacts
         self.effect = effect
         self.reason = reason
         self.rules = rules
@@ -76,7 +81,8 @@ public struct DecisionRecord: Sendable, Equatable, LogRecord {
         self.status = status
     }
 
-    /// The fields in canonical order. Records written before `component` existed read as the gateway's.
+    /// The fields in canonical order. Records written before `component` existed read as the gateway's; before
+    /// `requestFacts`, as stating none.
     static func visitFields(_ visitor: inout some LogFieldVisitor<DecisionRecord>) {
         visitor.field("decisionId", \.decisionId)
         visitor.field("time", \.time)
@@ -97,6 +103,7 @@ public struct DecisionRecord: Sendable, Equatable, LogRecord {
         visitor.field("policy", \.policy)
         visitor.field("policyDigest", \.policyDigest)
         visitor.field("status", \.status)
+        visitor.field("requestFacts", \.requestFacts, default: [])
     }
 
     /// The list's names, and the record that decoding starts from.

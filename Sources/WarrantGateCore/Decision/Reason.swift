@@ -19,6 +19,7 @@ public enum GatewayReason: String, Sendable, CaseIterable {
     case subjectMissing = "subject_missing"
     case subjectInvalid = "subject_invalid"
     case bodyInvalid = "body_invalid"
+    case requestFactInvalid = "request_fact_invalid"
     case bodyTooLarge = "body_too_large"
     case bodyIncomplete = "body_incomplete"
     case unexpectedBody = "unexpected_body"
@@ -79,6 +80,7 @@ public enum ReasonCatalog {
         case .subjectMissing: Entry(status: 400, title: "Bad Request", detail: "The request does not name the inmate exactly once.")
         case .subjectInvalid: Entry(status: 400, title: "Bad Request", detail: "The inmate's booking number is malformed.")
         case .bodyInvalid: Entry(status: 400, title: "Bad Request", detail: "The request body is not a JSON object that names the inmate exactly once.")
+        case .requestFactInvalid: Entry(status: 400, title: "Bad Request", detail: "A fact the request states about itself is given twice or has a value the policy does not declare.")
         case .bodyTooLarge: Entry(status: 413, title: "Content Too Large", detail: "The request body is larger than the gateway accepts for this route.")
         case .bodyIncomplete: Entry(status: 400, title: "Bad Request", detail: "The request body did not arrive in full.")
         case .unexpectedBody: Entry(status: 400, title: "Bad Request", detail: "This method carries no request body, and the gateway does not read one.")

@@ -10,14 +10,20 @@ public struct PolicyRequest: Sendable {
     public let body: [UInt8]?
     /// The value of the request's single `Warrant-Reference` header, if any.
     public let warrantReference: String?
+    /// The request's headers by lower-case name, each with its values in order: those the policy's request facts
+    /// read, at least.
+    public let headers: [String: [String]]
     public let time: Date
 
-    public init(agency: Agency, method: String, target: String, body: [UInt8]?, warrantReference: String?, time: Date) {
+    public init(
+        agency: Agency, method: String, target: String, body: [UInt8]?, warrantReference: String?, headers: [String: [String]] = [:], time: Date
+    ) {
         self.agency = agency
         self.method = method
         self.target = target
         self.body = body
         self.warrantReference = warrantReference
+        self.headers = headers
         self.time = time
     }
 }
@@ -47,10 +53,19 @@ public struct StageRefusal: Error, Sendable, Equatable {
 public struct RequestStages: Sendable {
     public let classifier: Classifier
     public let evaluator: Evaluator
+    /// The request facts read from headers, and those read from the body (on routes that read it), by member name.
+    public let headerFacts: [RequestFact]
+    private let bodyFacts: [String: RequestFact]
 
     public init(policy: Policy) {
         classifier = policy.classifier
         evaluator = Evaluator(policy: policy)
+        headerFacts = policy.requestFacts.filter { if case .header = $0.source { true } else { false } }
+        var bodyFacts: [String: RequestFact] = [:]
+        for fact in policy.requestFacts {
+            if case .bodyMember(let member) = fact.source { bodyFacts[member] = fact }
+        }
+        self.bodyFacts = bodyFacts
     }
 
     /// The canonical target: the one form of the raw target that the policy matches and the upstream receives.
@@ -72,17 +87,66 @@ public struct RequestStages: Sendable {
         }
     }
 
-    /// Classify, second half: the action and the subject (read from `body` where the route says so), as the decide
-    /// stage's input.
+    /// Classify, second half: the action and the subject (read from `body` where the route says so), and the facts
+    /// the request states (see ``statedFacts(route:header:body:)``), as the decide stage's input.
     public func classify(
-        _ match: RouteMatch, agency: Agency, method: String, body: [UInt8]?, warrantReference: String?, time: Date
+        _ match: RouteMatch, agency: Agency, method: String, body: [UInt8]?, warrantReference: String?, header: (String) -> [String], time: Date
     ) throws(StageRefusal) -> EvaluationInput {
+        let classification: Classification
         do {
-            let classification = try classifier.classify(route: match.route, parameters: match.parameters, target: match.target, body: body)
-            return EvaluationInput(agency: agency, method: method, classification: classification, warrantReference: warrantReference, time: time)
+            classification = try classifier.classify(route: match.route, parameters: match.parameters, target: match.target, body: body)
         } catch {
             throw StageRefusal(error.reason, detail: error.detail)
         }
+        let facts = try statedFacts(route: match.route, header: header, body: body)
+        return EvaluationInput(
+            agency: agency, method: method, classification: classification, warrantReference: warrantReference, requestFacts: facts, time: time
+        )
+    }
+
+    /// The facts the request states about itself: each declared header given once, and each declared body member on
+    /// a route that reads the body. A fact stated twice, or with a value the policy does not declare, refuses the
+    /// request; one not stated is absent.
+    public func statedFacts(route: Route, header: (String) -> [String], body: [UInt8]?) throws(StageRefusal) -> [String: String] {
+        var facts: [String: String] = [:]
+        for fact in headerFacts {
+            guard case .header(let name) = fact.source else { continue }
+            let values = header(name)
+            guard !values.isEmpty else { continue }
+            guard values.count == 1 else { throw StageRefusal(.requestFactInvalid, detail: "The header \(name) is given more than once.") }
+            facts[fact.name] = try Self.declared(values[0], of: fact, as: "header \(name)")
+        }
+        guard !bodyFacts.isEmpty, Classifier.needsBody(route), let body else { return facts }
+        let members: [String: String]
+        do {
+            members = try JSONFields.topLevelScalars(named: Set(bodyFacts.keys), in: body)
+        } catch {
+            throw StageRefusal(.bodyInvalid, detail: "The request body: \(error.detail).")
+        }
+        for (member, value) in members {
+            guard let fact = bodyFacts[member] else { continue }
+            facts[fact.name] = try Self.declared(value, of: fact, as: "body member \(member)")
+        }
+        return facts
+    }
+
+    /// The values of the headers this policy's request facts read, by lower-case name, for a ``PolicyRequest``.
+    public func headerValues(_ header: (String) -> [String]) -> [String: [String]] {
+        var values: [String: [String]] = [:]
+        for fact in headerFacts {
+            if case .header(let name) = fact.source { values[name] = header(name) }
+        }
+        return values
+    }
+
+    private static func declared(_ value: String, of fact: RequestFact, as source: String) throws(StageRefusal) -> String {
+        guard fact.values.contains(value) else {
+            let shown = value.utf8.count <= RequestFact.maxValueBytes && RequestFact.isValidValue(value) ? "'\(value)'" : "a value"
+            throw StageRefusal(
+                .requestFactInvalid, detail: "The \(source) has \(shown) the policy does not declare; it takes one of: \(fact.values.joined(separator: ", "))."
+            )
+        }
+        return value
     }
 
     /// Canonical target and classify, for a request whose body is at hand: the route it matched and the decide
@@ -90,7 +154,8 @@ public struct RequestStages: Sendable {
     public func classify(_ request: PolicyRequest) throws(StageRefusal) -> (match: RouteMatch, input: EvaluationInput) {
         let match = try route(method: request.method, target: try Self.canonicalTarget(request.target))
         let input = try classify(
-            match, agency: request.agency, method: request.method, body: request.body, warrantReference: request.warrantReference, time: request.time
+            match, agency: request.agency, method: request.method, body: request.body, warrantReference: request.warrantReference,
+            header: { request.headers[$0] ?? [] }, time: request.time
         )
         return (match, input)
     }

@@ -4,6 +4,8 @@ import X509
 /// Reads `agencies.yaml`: the reviewed list of agencies and the authorities their subject matchers name.
 ///
 /// ```yaml
+/// categories:                      # beside the built-in ones (AgencyCategory.builtIn)
+///   prosecutor: A district attorney's office
 /// authorities:
 ///   - name: demo-ca
 ///     certificate: certs/ca.pem      # relative to the file, unless overridden by the caller
@@ -25,7 +27,8 @@ public enum AgencyDirectoryFile {
     }
 
     public static func parse(_ root: YAMLNode, base: URL, authorityOverrides: [String: String]) throws -> AgencyDirectory {
-        try root.requireKeys(in: ["authorities", "agencies"], what: "agency directory")
+        try root.requireKeys(in: ["categories", "authorities", "agencies"], what: "agency directory")
+        let categories = try declaredCategories(root)
         var authorities: [NamedAuthority] = []
         for entry in try root["authorities"]?.sequence("authorities") ?? [] {
             try entry.requireKeys(in: ["name", "certificate"], what: "authority")
@@ -44,7 +47,7 @@ public enum AgencyDirectoryFile {
         }
         var agencies: [Agency] = []
         for entry in try root.required("agencies", in: "agency directory").sequence("agencies") {
-            let agency = try parseAgency(entry, authorities: Set(authorities.map(\.name)))
+            let agency = try parseAgency(entry, authorities: Set(authorities.map(\.name)), categories: categories)
             if agencies.contains(where: { $0.id == agency.id }) {
                 throw entry.error("agency '\(agency.id)' is listed twice")
             }
@@ -53,7 +56,21 @@ public enum AgencyDirectoryFile {
         return AgencyDirectory(agencies: agencies, authorities: authorities)
     }
 
-    private static func parseAgency(_ entry: YAMLNode, authorities: Set<String>) throws -> Agency {
+    /// The built-in categories and those the file declares under `categories:` (name to description).
+    public static func declaredCategories(_ root: YAMLNode) throws -> [AgencyCategory] {
+        var categories = AgencyCategory.builtIn
+        for (name, description) in try root["categories"]?.mapping("categories") ?? [] {
+            guard let category = AgencyCategory(rawValue: name) else {
+                throw description.error("category '\(name)' must be lower-case letters, digits and '-'")
+            }
+            _ = try description.string("category description")
+            guard !categories.contains(category) else { throw description.error("category '\(name)' is declared twice or is built in") }
+            categories.append(category)
+        }
+        return categories
+    }
+
+    private static func parseAgency(_ entry: YAMLNode, authorities: Set<String>, categories: [AgencyCategory]) throws -> Agency {
         try entry.requireKeys(in: ["id", "name", "category", "certificates"], what: "agency")
         let id = try entry.required("id", in: "agency").string("agency id")
         guard Identifier.isValid(id) else {
@@ -62,9 +79,9 @@ public enum AgencyDirectoryFile {
         let name = try entry["name"]?.string("agency name") ?? id
         let categoryNode = try entry.required("category", in: "agency '\(id)'")
         let categoryText = try categoryNode.string("category")
-        guard let category = AgencyCategory(rawValue: categoryText) else {
+        guard let category = AgencyCategory(rawValue: categoryText), categories.contains(category) else {
             throw categoryNode.error(
-                "agency '\(id)': unknown category '\(categoryText)' (expected one of: \(AgencyCategory.allCases.map(\.rawValue).joined(separator: ", ")))"
+                "agency '\(id)': unknown category '\(categoryText)' (expected one of: \(categories.map(\.rawValue).joined(separator: ", ")); declare others under categories:)"
             )
         }
         var pins = Set<String>()
@@ -104,6 +121,9 @@ extension AgencyDirectoryFile {
     public static func listing(path: String) throws -> [Agency] {
         let root = try YAMLNode.load(path: path)
         let authorities = try Set((root["authorities"]?.sequence("authorities") ?? []).map { try $0.required("name", in: "authority").string("authority name") })
-        return try root.required("agencies", in: "agency directory").sequence("agencies").map { try parseAgency($0, authorities: authorities) }
+        let categories = try declaredCategories(root)
+        return try root.required("agencies", in: "agency directory").sequence("agencies").map {
+            try parseAgency($0, authorities: authorities, categories: categories)
+        }
     }
 }

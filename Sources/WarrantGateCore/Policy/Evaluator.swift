@@ -7,13 +7,18 @@ public struct EvaluationInput: Sendable {
     public let classification: Classification
     /// The value of the request's single `Warrant-Reference` header, if any.
     public let warrantReference: String?
+    /// The facts the caller stated, by name, each one of its declared values (see ``RequestFact``).
+    public let requestFacts: [String: String]
     public let time: Date
 
-    public init(agency: Agency, method: String, classification: Classification, warrantReference: String?, time: Date) {
+    public init(
+        agency: Agency, method: String, classification: Classification, warrantReference: String?, requestFacts: [String: String] = [:], time: Date
+    ) {
         self.agency = agency
         self.method = method
         self.classification = classification
         self.warrantReference = warrantReference
+        self.requestFacts = requestFacts
         self.time = time
     }
 }
@@ -30,11 +35,11 @@ public struct EvaluationError: Error, Sendable, Equatable {
 public struct Evaluator: Sendable {
     public let policy: Policy
     public let verifier = WarrantVerifier()
-    /// The policy's redaction list and each rule's (the parser has normalised the names).
+    /// The policy's redaction list (the parser has normalised the names) and each rule, by id.
     private let redactAlways: Set<String>
-    private let ruleRedactions: [String: [String]]
-    /// The redactor for the policy's own list, and for it with each permit rule's own list: built once, so that an
-    /// allowed request builds none unless two permits that add names apply together.
+    private let rulesByID: [String: Rule]
+    /// The redactor for the policy's own list, and for each permit that changes what is returned: built once, so
+    /// that an allowed request builds none unless two such permits apply together.
     private let alwaysRedactor: ResponseRedactor
     private let ruleRedactors: [String: ResponseRedactor]
 
@@ -42,25 +47,43 @@ public struct Evaluator: Sendable {
         self.policy = policy
         let redactAlways = Set(policy.redactAlways)
         self.redactAlways = redactAlways
-        self.ruleRedactions = Dictionary(policy.rules.map { ($0.id, $0.redact) }, uniquingKeysWith: { first, _ in first })
+        self.rulesByID = Dictionary(policy.rules.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.alwaysRedactor = ResponseRedactor(names: redactAlways)
-        self.ruleRedactors = Dictionary(
-            policy.rules.filter { !Set($0.redact).isSubset(of: redactAlways) }.map { ($0.id, ResponseRedactor(names: redactAlways.union($0.redact))) },
-            uniquingKeysWith: { first, _ in first }
-        )
+        var ruleRedactors: [String: ResponseRedactor] = [:]
+        for rule in policy.rules where rule.effect == .permit && rule.changesReturn(given: redactAlways) {
+            let returned = Self.returned(by: [rule], redactAlways: redactAlways)
+            ruleRedactors[rule.id] = ResponseRedactor(names: returned.redact, keepOnly: returned.keepOnly)
+        }
+        self.ruleRedactors = ruleRedactors
     }
 
     /// The redactor for an allowed decision of this evaluator.
     public func redactor(for decision: Decision) -> ResponseRedactor {
-        // An allowed decision's list always contains the policy's own, so equal sizes mean equal lists.
-        if decision.redact.count == redactAlways.count { return alwaysRedactor }
-        let adding = decision.rules.filter { ruleRedactors[$0] != nil }
-        if adding.count == 1, let redactor = ruleRedactors[adding[0]] { return redactor }
-        return ResponseRedactor(names: decision.redact)
+        let changing = decision.rules.filter { ruleRedactors[$0] != nil }
+        if changing.isEmpty { return alwaysRedactor }
+        if changing.count == 1, let redactor = ruleRedactors[changing[0]] { return redactor }
+        return ResponseRedactor(names: decision.redact, keepOnly: decision.keepOnly)
+    }
+
+    /// What the permits that apply together return: the policy's list less what any of them lifts, plus what any of
+    /// them adds; and, when every one of them names the fields it returns, those fields.
+    private static func returned(by permits: [Rule], redactAlways: Set<String>) -> (redact: Set<String>, keepOnly: Set<String>?) {
+        var redact = redactAlways
+        for rule in permits { redact.subtract(rule.lift) }
+        for rule in permits { redact.formUnion(rule.redact) }
+        var keepOnly: Set<String>? = []
+        for rule in permits {
+            guard let fields = rule.keepOnly else {
+                keepOnly = nil
+                break
+            }
+            keepOnly?.formUnion(fields)
+        }
+        return (redact, keepOnly)
     }
 
     public func evaluate(_ input: EvaluationInput, registry: any DocumentRegistry) -> Decision {
-        var context = Context(input: input, registry: registry, verifier: verifier)
+        var context = Context(input: input, registry: registry, verifier: verifier, timeZone: policy.timeZone)
         var forbids: [Rule] = []
         var permits: [Rule] = []
         for rule in policy.rules where isInForce(rule, at: input.time) {
@@ -79,25 +102,33 @@ public struct Evaluator: Sendable {
         if let first = forbids.first {
             let reason: String
             if first.reason == Rule.warrantFailureReason {
-                guard case .failed(let failure)? = context.warrant else {
+                // The warrant's own failure names the reason; a warrant that verified leaves the forbid without one.
+                guard case .failed(let failure)? = try? context.checkWarrant() else {
                     return Decision(effect: .deny, reason: GatewayReason.policyError.rawValue, rules: [first.id])
                 }
                 reason = failure.reason.rawValue
             } else {
                 reason = first.reason
             }
-            return Decision(effect: .deny, reason: reason, rules: forbids.map(\.id))
+            return Decision(effect: .deny, reason: reason, rules: forbids.map(\.id), obligations: Self.obligations(of: forbids))
         }
         guard !permits.isEmpty else { return .refusal(.noMatchingPermit) }
-        var redact = redactAlways
-        var obligations: [String] = []
-        for rule in permits {
-            if let extra = ruleRedactions[rule.id], !extra.isEmpty { redact.formUnion(extra) }
-            for obligation in rule.obligations where !obligations.contains(obligation) { obligations.append(obligation) }
-        }
+        let returned = Self.returned(by: permits, redactAlways: redactAlways)
         var warrant: String?
         if case .verified(let reference)? = context.warrant { warrant = reference }
-        return Decision(effect: .allow, reason: permits[0].reason, rules: permits.map(\.id), redact: redact, obligations: obligations, warrant: warrant)
+        return Decision(
+            effect: .allow, reason: permits[0].reason, rules: permits.map(\.id), redact: returned.redact, keepOnly: returned.keepOnly,
+            obligations: Self.obligations(of: permits), warrant: warrant
+        )
+    }
+
+    /// The rules' obligations, each once, in the order they are first named.
+    private static func obligations(of rules: [Rule]) -> [String] {
+        var obligations: [String] = []
+        for rule in rules {
+            for obligation in rule.obligations where !obligations.contains(obligation) { obligations.append(obligation) }
+        }
+        return obligations
     }
 
     /// Whether a rule's `when` holds and its `unless` does not.
@@ -126,12 +157,14 @@ public struct Evaluator: Sendable {
         let input: EvaluationInput
         let registry: any DocumentRegistry
         let verifier: WarrantVerifier
+        let timeZone: TimeZone
         var warrant: WarrantCheck?
 
-        init(input: EvaluationInput, registry: any DocumentRegistry, verifier: WarrantVerifier) {
+        init(input: EvaluationInput, registry: any DocumentRegistry, verifier: WarrantVerifier, timeZone: TimeZone) {
             self.input = input
             self.registry = registry
             self.verifier = verifier
+            self.timeZone = timeZone
         }
 
         mutating func holds(_ condition: Condition) throws -> Bool {
@@ -146,16 +179,10 @@ public struct Evaluator: Sendable {
                 return patterns.contains { ActionPattern.matches(pattern: $0, action: input.classification.action) }
             case .method(let methods):
                 return methods.holds(input.method)
-            case .warrantVerified(let kinds):
-                if warrant == nil {
-                    warrant = try verifier.verify(
-                        reference: input.warrantReference, agency: input.agency.id, subject: input.classification.subject,
-                        action: input.classification.action, at: input.time, registry: registry
-                    )
-                }
-                guard case .verified(let reference)? = warrant else { return false }
-                guard let kinds else { return true }
-                return try registry.document(reference: reference).map { kinds.contains($0.kind) } ?? false
+            case .warrantVerified(let test):
+                guard case .verified(let reference) = try checkWarrant() else { return false }
+                if test.isEmpty { return true }
+                return try registry.document(reference: reference).map(test.accepts) ?? false
             case .advisementRecorded(let within):
                 guard let subject = input.classification.subject else { return false }
                 return try registry.records(subject: subject).contains { record in
@@ -163,16 +190,21 @@ public struct Evaluator: Sendable {
                     guard let within else { return true }
                     return input.time.timeIntervalSince(record.givenAt) <= within
                 }
-            case .consentRecorded(let attorney, let within):
+            case .consent(let condition):
                 guard let subject = input.classification.subject else { return false }
-                return try registry.records(subject: subject).contains { record in
-                    guard record.kind == .consent, record.givenAt <= input.time else { return false }
-                    if let within, input.time.timeIntervalSince(record.givenAt) > within { return false }
-                    switch attorney {
-                    case .any: return true
-                    case .required: return record.attorneyRequired
-                    case .notRequired: return !record.attorneyRequired
-                    }
+                // The latest record about consent decides; of two at the same instant, the later recorded.
+                var latest: (record: SubjectRecord, status: ConsentStatus)?
+                for record in try registry.records(subject: subject) where record.givenAt <= input.time {
+                    guard let status = ConsentStatus(recordKind: record.kind) else { continue }
+                    if latest == nil || record.givenAt >= latest!.record.givenAt { latest = (record, status) }
+                }
+                guard let latest, condition.statuses.contains(latest.status) else { return false }
+                if let within = condition.within, input.time.timeIntervalSince(latest.record.givenAt) > within { return false }
+                guard latest.status == .given else { return true }
+                switch condition.attorney {
+                case .any: return true
+                case .required: return latest.record.attorneyRequired
+                case .notRequired: return !latest.record.attorneyRequired
                 }
             case .authorizationCovers(let fields):
                 guard let subject = input.classification.subject else { return false }
@@ -184,7 +216,7 @@ public struct Evaluator: Sendable {
                 return try registry.documents(subject: subject).contains { document in
                     guard document.agency == input.agency.id, condition.statuses.contains(document.status) else { return false }
                     if document.status == .active && document.expiresAt <= input.time && !condition.statuses.contains(.expired) { return false }
-                    if let kinds = condition.kinds, !kinds.contains(document.kind) { return false }
+                    guard condition.test.accepts(document) else { return false }
                     if condition.coversAction && !document.covers(action: input.classification.action) { return false }
                     if let maxAge = condition.maxAge {
                         guard let registered = document.registeredAt, input.time.timeIntervalSince(registered) <= maxAge else { return false }
@@ -194,10 +226,22 @@ public struct Evaluator: Sendable {
             case .fact(let name, let values):
                 guard let subject = input.classification.subject, let value = try registry.facts(subject: subject)[name] else { return false }
                 return values.contains(value)
+            case .requestFact(let name, let values):
+                return input.requestFacts[name].map(values.contains) ?? false
+            case .elapsed(let fact, let window):
+                guard let date = try datedFact(fact) else { return false }
+                return window.contains(from: date, to: input.time, in: timeZone)
+            case .remaining(let fact, let window):
+                guard let date = try datedFact(fact) else { return false }
+                return window.contains(from: input.time, to: date, in: timeZone)
             case .data(let kinds):
                 return input.classification.route.data.contains { kinds.holds($0) }
             case .publicData:
-                return input.classification.route.isPublic
+                let route = input.classification.route
+                if route.isPublic { return true }
+                guard !route.data.isEmpty, let subject = input.classification.subject else { return false }
+                let facts = try registry.facts(subject: subject)
+                return route.data.allSatisfy { facts["public-\($0)"] == "yes" }
             case .all(let conditions):
                 for condition in conditions where try !holds(condition) { return false }
                 return true
@@ -208,6 +252,34 @@ public struct Evaluator: Sendable {
                 return try !holds(condition)
             }
         }
+
+        /// The presented warrant's check, made once.
+        mutating func checkWarrant() throws -> WarrantCheck {
+            if let warrant { return warrant }
+            let check = try verifier.verify(
+                reference: input.warrantReference, agency: input.agency.id, subject: input.classification.subject,
+                action: input.classification.action, at: input.time, registry: registry
+            )
+            warrant = check
+            return check
+        }
+
+        /// The subject's dated fact: nil when the request has no subject or the fact is not on record; an error (so
+        /// the rule denies) when it is on record but not a date.
+        private func datedFact(_ name: String) throws -> Date? {
+            guard let subject = input.classification.subject, let value = try registry.facts(subject: subject)[name] else { return nil }
+            if let day = LocalDate(value) { return day.start(in: timeZone) }
+            guard let instant = Timestamp.parse(value) else {
+                throw DatedFactError(detail: "fact \(name) is '\(value.prefix(64))', not a date YYYY-MM-DD or an ISO 8601 time")
+            }
+            return instant
+        }
+    }
+
+    /// A dated fact whose recorded value is not a date.
+    struct DatedFactError: Error, CustomStringConvertible {
+        let detail: String
+        var description: String { detail }
     }
 }
 

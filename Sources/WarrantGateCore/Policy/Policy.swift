@@ -24,17 +24,25 @@ public final class Rule: Sendable, Equatable {
     public let reason: String
     /// Extra fields to remove from the response when this permit applies.
     public let redact: [String]
-    /// Duties recorded on the decision, such as `count-for-council-report`.
+    /// Names of the policy's own redaction list that this permit returns after all: each is covered by a written
+    /// authorization its `when` requires.
+    public let lift: [String]
+    /// When this permit returns only chosen top-level fields: their names (see ``Decision/keepOnly``).
+    public let keepOnly: [String]?
+    /// Duties and counts recorded on the decision, such as `count-for-council-report`; a forbid's are recorded on
+    /// its denial.
     public let obligations: [String]
     /// Dates, in the policy's time zone, between which the rule is in force (inclusive; either may be open).
     public let effectiveFrom: LocalDate?
     public let effectiveUntil: LocalDate?
-    /// The line of the rule in its file, for explanations.
+    /// Where the rule is written, for explanations.
+    public let source: String?
     public let line: Int?
 
     public init(
-        id: String, effect: RuleEffect, description: String?, when: Condition, unless: Condition?, reason: String, redact: [String],
-        obligations: [String], effectiveFrom: LocalDate?, effectiveUntil: LocalDate?, line: Int?
+        id: String, effect: RuleEffect, description: String? = nil, when: Condition, unless: Condition? = nil, reason: String,
+        redact: [String] = [], lift: [String] = [], keepOnly: [String]? = nil, obligations: [String] = [], effectiveFrom: LocalDate? = nil,
+        effectiveUntil: LocalDate? = nil, source: String? = nil, line: Int? = nil
     ) {
         self.id = id
         self.effect = effect
@@ -43,16 +51,92 @@ public final class Rule: Sendable, Equatable {
         self.unless = unless
         self.reason = reason
         self.redact = redact
+        self.lift = lift
+        self.keepOnly = keepOnly
         self.obligations = obligations
         self.effectiveFrom = effectiveFrom
         self.effectiveUntil = effectiveUntil
+        self.source = source
         self.line = line
     }
 
+    /// Whether this permit returns something other than a policy with this redaction list returns by itself.
+    func changesReturn(given redactAlways: Set<String>) -> Bool {
+        keepOnly != nil || !Set(redact).isSubset(of: redactAlways) || lift.contains(where: redactAlways.contains)
+    }
+
+    /// Whether the two rules decide alike: every field but where they are written.
+    public func decidesAlike(_ other: Rule) -> Bool {
+        id == other.id && effect == other.effect && description == other.description && when == other.when && unless == other.unless
+            && reason == other.reason && redact == other.redact && lift == other.lift && keepOnly == other.keepOnly
+            && obligations == other.obligations && effectiveFrom == other.effectiveFrom && effectiveUntil == other.effectiveUntil
+    }
+
     public static func == (lhs: Rule, rhs: Rule) -> Bool {
-        lhs.id == rhs.id && lhs.effect == rhs.effect && lhs.description == rhs.description && lhs.when == rhs.when && lhs.unless == rhs.unless
-            && lhs.reason == rhs.reason && lhs.redact == rhs.redact && lhs.obligations == rhs.obligations
-            && lhs.effectiveFrom == rhs.effectiveFrom && lhs.effectiveUntil == rhs.effectiveUntil && lhs.line == rhs.line
+        lhs.decidesAlike(rhs) && lhs.source == rhs.source && lhs.line == rhs.line
+    }
+}
+
+/// A fact the caller states about its own request, read from a named header or a top-level member of a JSON request
+/// body. It is the caller's claim: it is logged verbatim with the decision, and must be one of the declared values.
+public struct RequestFact: Sendable, Equatable {
+    public enum Source: Sendable, Equatable {
+        /// A header, by lower-case name; it must appear at most once.
+        case header(String)
+        /// A top-level string, number or boolean member of the JSON body, on routes whose subject is read from the
+        /// body (only those routes read it).
+        case bodyMember(String)
+    }
+
+    public let name: String
+    public let source: Source
+    public let values: [String]
+
+    public init(name: String, source: Source, values: [String]) {
+        self.name = name
+        self.source = source
+        self.values = values
+    }
+
+    /// The longest value logged or compared: a longer one is refused as it is.
+    public static let maxValueBytes = 64
+
+    /// Whether `value` could be a declared value: 1 to 64 visible ASCII characters.
+    static func isValidValue(_ value: String) -> Bool {
+        !value.isEmpty && value.utf8.count <= maxValueBytes && value.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f }
+    }
+
+    /// Whether `byte` may appear in a header name (an RFC 9110 token).
+    static func isHeaderNameByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        default: Array("!#$%&'*+-.^_`|~".utf8).contains(byte)
+        }
+    }
+}
+
+/// How a policy declares a fact about an inmate: by its values, or as a date (`YYYY-MM-DD`, or an ISO 8601 time)
+/// that `elapsed:` and `remaining:` measure from.
+public enum FactDeclaration: Sendable, Equatable {
+    case values(Set<String>)
+    case date
+}
+
+/// What an obligation is: a count for a report, or a duty the jail's staff must perform.
+public struct ObligationDeclaration: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case report
+        case duty
+    }
+
+    public let name: String
+    public let kind: Kind
+    public let description: String
+
+    public init(name: String, kind: Kind, description: String) {
+        self.name = name
+        self.kind = kind
+        self.description = description
     }
 }
 
@@ -86,9 +170,18 @@ public struct Policy: Sendable {
     /// ``RedactionVocabulary``).
     public let redactAlways: [String]
     public let rules: [Rule]
-    /// Lower-case hex SHA-256 of the policy file's bytes: recorded with every decision.
+    /// Lower-case hex SHA-256 over the policy file's bytes, every file it includes and every profile: recorded
+    /// with every decision.
     public let digest: String
     public let source: String
+    /// The files the policy includes, directly or through another, in the order they are read.
+    public let includes: [String]
+    /// Facts about inmates the rules test.
+    public let facts: [String: FactDeclaration]
+    /// Facts callers state about their requests.
+    public let requestFacts: [RequestFact]
+    /// The obligations the policy declares; when it declares any, its rules may record no others.
+    public let obligations: [String: ObligationDeclaration]
     /// Problems that do not stop the policy from loading: unknown data kinds or facts, rules that can never match,
     /// rules shadowed by a forbid. `policy check` prints them.
     public let warnings: [FileError]
@@ -99,10 +192,25 @@ public struct Policy: Sendable {
 
     public var classifier: Classifier { Classifier(routes: routes, subjectFormat: subjectFormat) }
 
+    /// Every agency category a rule tests.
+    public var categoriesTested: Set<AgencyCategory> {
+        var found: Set<AgencyCategory> = []
+        for rule in rules {
+            for condition in [rule.when] + (rule.unless.map { [$0] } ?? []) {
+                _ = condition.contains { part in
+                    if case .category(let categories) = part { found.formUnion(categories) }
+                    return false
+                }
+            }
+        }
+        return found
+    }
+
     public init(
         name: String, title: String, timeZone: TimeZone, subjectFormat: SubjectFormat, routes: [Route], redactAlways: [String],
-        rules: [Rule], digest: String, source: String, warnings: [FileError] = [], factLookup: FactLookup? = nil,
-        vocabulary: RedactionVocabulary = .empty
+        rules: [Rule], digest: String, source: String, includes: [String] = [], facts: [String: FactDeclaration] = [:],
+        requestFacts: [RequestFact] = [], obligations: [String: ObligationDeclaration] = [:], warnings: [FileError] = [],
+        factLookup: FactLookup? = nil, vocabulary: RedactionVocabulary = .empty
     ) {
         self.name = name
         self.title = title
@@ -113,17 +221,31 @@ public struct Policy: Sendable {
         self.rules = rules
         self.digest = digest
         self.source = source
+        self.includes = includes
+        self.facts = facts
+        self.requestFacts = requestFacts
+        self.obligations = obligations
         self.warnings = warnings
         self.factLookup = factLookup
         self.vocabulary = vocabulary
     }
 
-    /// The SHA-256 of the policy file's bytes, followed by those of each profile it includes, in the order of
-    /// their aliases.
-    static func digest(of bytes: [UInt8], profiles: [String: RedactionProfile] = [:]) -> String {
+    /// The SHA-256 of the policy file's bytes, followed by those of each file it includes (innermost first), then
+    /// each profile, in the order of their aliases. A policy with neither hashes its own bytes alone.
+    static func digest(of bytes: [UInt8], included: [[UInt8]] = [], profiles: [String: RedactionProfile] = [:]) -> String {
         var hash = SHA256()
         hash.update(data: bytes)
+        for file in included { hash.update(data: file) }
         for alias in profiles.keys.sorted() { hash.update(data: profiles[alias]!.bytes) }
         return Hex.encode(hash.finalize())
+    }
+
+    /// This policy with `warnings` in place of its own.
+    func with(warnings: [FileError]) -> Policy {
+        Policy(
+            name: name, title: title, timeZone: timeZone, subjectFormat: subjectFormat, routes: routes, redactAlways: redactAlways, rules: rules,
+            digest: digest, source: source, includes: includes, facts: facts, requestFacts: requestFacts, obligations: obligations,
+            warnings: warnings, factLookup: factLookup, vocabulary: vocabulary
+        )
     }
 }

@@ -1,9 +1,26 @@
 /// Static checks for rules that can never decide anything: counsel should hear of them before a deployment.
 extension Policy {
-    /// This policy with warnings added for rules that can never match and rules shadowed by a forbid.
+    /// This policy with warnings added for rules that can never match, rules shadowed by a forbid, warrant-failure
+    /// forbids whose `unless` tests more than the warrant, and permits that admit an immigration agency on the
+    /// caller's own claim.
     func withLintWarnings() -> Policy {
         var found = warnings
-        for rule in rules {
+        for rule in rules where rule.source == source {
+            if rule.reason == Rule.warrantFailureReason, let unless = rule.unless, unless.conjuncts != [.warrantVerified(DocumentTest())],
+               unless.contains(where: { if case .warrantVerified = $0 { false } else { $0.isTest } }) {
+                found.append(FileError(
+                    file: source, line: rule.line,
+                    message: "rule '\(rule.id)': reason \(Rule.warrantFailureReason) with other conditions under unless: when the warrant verifies but another condition fails, the denial has no warrant failure to report and is logged as policy_error; give this forbid its own reason code"
+                ))
+            }
+            if rule.effect == .permit, let claim = Self.claimAlone(rule.when) {
+                found.append(FileError(
+                    file: source, line: rule.line,
+                    message: "rule '\(rule.id)' admits a federal-immigration agency on request fact '\(claim)' alone, a claim the caller makes about itself; require a document, record or fact on file too"
+                ))
+            }
+        }
+        for rule in rules where rule.source == source {
             if let reason = Self.neverMatches(rule.when) {
                 found.append(FileError(file: source, line: rule.line, message: "rule '\(rule.id)' can never match: \(reason)"))
             }
@@ -20,28 +37,36 @@ extension Policy {
                 }
             }
         }
-        for (index, rule) in rules.enumerated() {
+        for (index, rule) in rules.enumerated() where rule.source == source {
             for earlier in rules[..<index] where earlier.effect == rule.effect && earlier.when == rule.when && earlier.unless == rule.unless
                 && earlier.effectiveFrom == rule.effectiveFrom && earlier.effectiveUntil == rule.effectiveUntil {
                 found.append(FileError(file: source, line: rule.line, message: "rule '\(rule.id)' repeats rule '\(earlier.id)'"))
             }
         }
-        return Policy(
-            name: name, title: title, timeZone: timeZone, subjectFormat: subjectFormat, routes: routes, redactAlways: redactAlways,
-            rules: rules, digest: digest, source: source, warnings: found, factLookup: factLookup, vocabulary: vocabulary
-        )
+        return with(warnings: found)
     }
 
-    /// The top-level conjuncts of a condition.
-    private static func conjuncts(_ condition: Condition) -> [Condition] {
-        if case .all(let parts) = condition { return parts.flatMap(conjuncts) }
-        return [condition]
+    /// The request fact a permit's `when` rests on, if it can admit `federal-immigration` with no document, record
+    /// or fact on file: its category and agency tests allow that category or are absent, and no other conjunct is
+    /// evidence held by the jail.
+    private static func claimAlone(_ when: Condition) -> String? {
+        var claim: String?
+        for part in when.conjuncts {
+            switch part {
+            case .category(let categories) where !categories.contains(.federalImmigration): return nil
+            case .requestFact(let name, _): claim = name
+            case .always, .agency, .category, .action, .method, .data, .requestFact: continue
+            default: return nil
+            }
+        }
+        return claim
     }
+
 
     /// Why a conjunction can never hold, if it visibly cannot: two category, agency or method tests with nothing in
     /// common, or a test of something together with its negation.
     private static func neverMatches(_ condition: Condition) -> String? {
-        let parts = conjuncts(condition)
+        let parts = condition.conjuncts
         var categories: Set<AgencyCategory>?
         var agencies: Set<String>?
         var methods: Set<String>?
@@ -67,8 +92,8 @@ extension Policy {
 
     /// Whether `a` visibly implies `b`: every conjunct of `b` is implied by some conjunct of `a`.
     private static func implies(_ a: Condition, _ b: Condition) -> Bool {
-        let left = conjuncts(a)
-        return conjuncts(b).allSatisfy { required in
+        let left = a.conjuncts
+        return b.conjuncts.allSatisfy { required in
             if required == .always { return true }
             return left.contains { given in
                 switch (given, required) {

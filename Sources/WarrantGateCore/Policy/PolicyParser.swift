@@ -5,47 +5,84 @@ import Foundation
 /// The format is documented in `policies/README.md`.
 public enum PolicyParser {
     static let topLevelKeys: Set<String> = [
-        "policy", "title", "time-zone", "subject-format", "routes", "namespaces", "profiles", "redact", "rules", "notes", "facts",
-        "fact-lookup",
+        "policy", "title", "include", "time-zone", "subject-format", "routes", "namespaces", "profiles", "redact", "rules", "notes", "facts",
+        "request-facts", "obligations", "fact-lookup",
     ]
     static let routeKeys: Set<String> = ["id", "method", "path", "action", "subject", "upstream", "data", "public"]
-    static let ruleKeys: Set<String> = ["id", "effect", "description", "when", "unless", "reason", "redact", "obligations", "effective"]
-    static let conditionKeys: Set<String> = [
-        "agency", "category", "action", "method", "warrant", "advisement", "consent", "authorization", "document", "fact", "data", "public",
-        "all", "any", "not",
+    static let ruleKeys: Set<String> = [
+        "id", "effect", "description", "when", "unless", "reason", "redact", "lift", "return-only", "obligations", "effective", "replaces",
+        "weakens-forbid",
     ]
+    static let conditionKeys: Set<String> = [
+        "agency", "category", "action", "method", "warrant", "advisement", "consent", "authorization", "document", "fact", "request", "elapsed",
+        "remaining", "data", "public", "all", "any", "not",
+    ]
+    /// Headers a request fact may not be read from: those that frame the message, route it, or carry the warrant.
+    static let reservedHeaders: Set<String> = [
+        "host", "content-length", "content-type", "content-encoding", "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade",
+        "proxy-connection", "expect", "warrant-reference",
+    ]
+    /// How deep includes may nest: a county includes its state, which may include a federal floor.
+    static let maxIncludeDepth = 4
 
-    /// What conditions may refer to, collected from the routes and the `facts` declaration, and the warnings found.
+    /// What conditions may refer to, collected from the routes and declarations, and the warnings found.
     struct Context {
         let actions: Set<String>
         let dataKinds: Set<String>
-        let facts: [String: Set<String>]
+        let facts: [String: FactDeclaration]
+        let requestFacts: [String: RequestFact]
+        let obligations: [String: ObligationDeclaration]
+        let redactAlways: [String]
         let vocabulary: RedactionVocabulary
+        let file: String
         var warnings: [FileError] = []
     }
     static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
     public static func load(path: String) throws -> Policy {
-        try parse(YAMLNode.readText(path: path, what: "policy file"), file: path)
+        try load(path: path, includedBy: [])
     }
 
     public static func parse(_ text: String, file: String) throws -> Policy {
+        try parse(text, file: file, includedBy: [])
+    }
+
+    private static func load(path: String, includedBy: [String]) throws -> Policy {
+        try parse(YAMLNode.readText(path: path, what: "policy file"), file: path, includedBy: includedBy)
+    }
+
+    /// Reads a policy; `includedBy` lists the files that include this one, outermost first.
+    private static func parse(_ text: String, file: String, includedBy: [String]) throws -> Policy {
         let root = try YAMLNode.parse(text, file: file)
         try root.requireKeys(in: topLevelKeys, what: "policy")
         let name = try root.required("policy", in: "policy").string("policy name")
         guard Identifier.isValid(name) else { throw root.error("policy name '\(name)' must be lower-case letters, digits and '-'") }
+        let base = try root["include"].map { try included($0, by: file, chain: includedBy) }
         let title = try root["title"]?.string("title") ?? name
-        let timeZoneNode = try root.required("time-zone", in: "policy")
-        let timeZoneName = try timeZoneNode.string("time-zone")
-        guard let timeZone = TimeZone(identifier: timeZoneName) else {
-            throw timeZoneNode.error("unknown time zone '\(timeZoneName)' (use an IANA name such as America/Denver)")
-        }
-        let formatNode = try root.required("subject-format", in: "policy")
-        let format = try formatNode.string("subject-format")
-        guard !format.isEmpty, format.count <= 64 else { throw formatNode.error("subject-format must be 1 to 64 characters") }
 
-        var routes: [Route] = []
-        for node in try root.required("routes", in: "policy").sequence("routes") {
+        let timeZone: TimeZone
+        if base == nil { _ = try root.required("time-zone", in: "policy") }
+        if let timeZoneNode = root["time-zone"] {
+            let timeZoneName = try timeZoneNode.string("time-zone")
+            guard let zone = TimeZone(identifier: timeZoneName) else {
+                throw timeZoneNode.error("unknown time zone '\(timeZoneName)' (use an IANA name such as America/Denver)")
+            }
+            timeZone = zone
+        } else {
+            timeZone = base!.timeZone
+        }
+        let subjectFormat: SubjectFormat
+        if base == nil { _ = try root.required("subject-format", in: "policy") }
+        if let formatNode = root["subject-format"] {
+            let format = try formatNode.string("subject-format")
+            guard !format.isEmpty, format.count <= 64 else { throw formatNode.error("subject-format must be 1 to 64 characters") }
+            subjectFormat = SubjectFormat(pattern: format)
+        } else {
+            subjectFormat = base!.subjectFormat
+        }
+
+        var routes = base?.routes ?? []
+        for node in try (base == nil ? root.required("routes", in: "policy") : root["routes"])?.sequence("routes") ?? [] {
             let route = try parseRoute(node)
             if routes.contains(where: { $0.id == route.id }) { throw node.error("route id '\(route.id)' is used twice") }
             if routes.contains(where: { $0.method == route.method && $0.template == route.template }) {
@@ -54,25 +91,21 @@ public enum PolicyParser {
             routes.append(route)
         }
         guard !routes.isEmpty else { throw root.error("policy has no routes") }
-        var facts: [String: Set<String>] = [:]
-        for (name, values) in try root["facts"]?.mapping("facts") ?? [] {
-            guard Identifier.isValid(name) else { throw values.error("fact name '\(name)' must be lower-case letters, digits and '-'") }
-            facts[name] = Set(try values.strings("fact values"))
-        }
+        let facts = try factDeclarations(root["facts"], base: base?.facts ?? [:])
+        let requestFacts = try requestFactDeclarations(root["request-facts"], base: base?.requestFacts ?? [], routes: routes)
+        let obligations = try obligationDeclarations(root["obligations"], base: base?.obligations ?? [:])
         let vocabulary = try RedactionVocabulary.read(namespaces: root["namespaces"], profiles: root["profiles"], policyFile: file)
+            .merged(over: base?.vocabulary ?? .empty, at: root)
+
+        var redact = base?.redactAlways ?? []
+        for name in try root["redact"].map({ try redactedNames($0, vocabulary) }) ?? [] where !redact.contains(name) { redact.append(name) }
         var context = Context(
             actions: Set(routes.map(\.action)), dataKinds: routes.reduce(into: Set<String>()) { $0.formUnion($1.data) }, facts: facts,
-            vocabulary: vocabulary
+            requestFacts: Dictionary(requestFacts.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first }), obligations: obligations,
+            redactAlways: redact, vocabulary: vocabulary, file: file
         )
-
-        let redact = try root["redact"].map { try redactedNames($0, vocabulary) } ?? []
-        var rules: [Rule] = []
-        for node in try root.required("rules", in: "policy").sequence("rules") {
-            let rule = try parseRule(node, context: &context)
-            if rules.contains(where: { $0.id == rule.id }) { throw node.error("rule id '\(rule.id)' is used twice") }
-            rules.append(rule)
-        }
-        var lookup: FactLookup?
+        let rules = try composedRules(root, base: base, context: &context)
+        var lookup = base?.factLookup
         if let node = root["fact-lookup"] {
             try node.requireKeys(in: ["upstream", "path", "ttl", "max-entries"], what: "fact-lookup")
             let upstream = try node.required("upstream", in: "fact-lookup").string("upstream")
@@ -85,12 +118,155 @@ public enum PolicyParser {
             guard maxEntries > 0 else { throw node.error("max-entries must be positive") }
             lookup = FactLookup(upstream: upstream, path: path, ttl: try node["ttl"].map(duration) ?? 300, maxEntries: maxEntries)
         }
+        let digest = Policy.digest(of: Array(text.utf8), included: base.map { [Array($0.digest.utf8)] } ?? [], profiles: vocabulary.profiles)
         let policy = Policy(
-            name: name, title: title, timeZone: timeZone, subjectFormat: SubjectFormat(pattern: format), routes: routes,
-            redactAlways: redact, rules: rules, digest: Policy.digest(of: Array(text.utf8), profiles: vocabulary.profiles), source: file,
-            warnings: context.warnings, factLookup: lookup, vocabulary: vocabulary
+            name: name, title: title, timeZone: timeZone, subjectFormat: subjectFormat, routes: routes, redactAlways: redact, rules: rules,
+            digest: digest, source: file, includes: base.map { $0.includes + [$0.source] } ?? [], facts: facts, requestFacts: requestFacts,
+            obligations: obligations, warnings: (base?.warnings ?? []) + context.warnings, factLookup: lookup, vocabulary: vocabulary
         )
         return policy.withLintWarnings()
+    }
+
+    /// The policy an `include:` names: a relative path to a `.yaml` file inside the including file's folder, not
+    /// already being read.
+    private static func included(_ node: YAMLNode, by file: String, chain: [String]) throws -> Policy {
+        let path = try node.string("include")
+        let components = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard !path.hasPrefix("/"), path.hasSuffix(".yaml"), !components.contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) else {
+            throw node.error("include: '\(path)' must be a relative path to a .yaml file inside the policy's folder")
+        }
+        let resolved = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL.path
+        let outer = chain + [URL(fileURLWithPath: file).standardizedFileURL.path]
+        guard !outer.contains(resolved) else { throw node.error("include: '\(path)' includes itself (through \(outer.joined(separator: " → ")))") }
+        guard outer.count < maxIncludeDepth else { throw node.error("include: policies include one another more than \(maxIncludeDepth) deep") }
+        do {
+            return try load(path: resolved, includedBy: outer)
+        } catch let error as FileError {
+            throw node.error("include: '\(path)' is not a valid policy: \(error)")
+        }
+    }
+
+    /// The included policy's rules, each one the file `replaces:` put in its place, then the file's own. A rule that
+    /// replaces a forbid must not weaken it unless it says so (`weakens-forbid: true`, with a description).
+    private static func composedRules(_ root: YAMLNode, base: Policy?, context: inout Context) throws -> [Rule] {
+        var rules = base?.rules ?? []
+        let baseIDs = Set(rules.map(\.id))
+        var replaced: Set<String> = []
+        var own: [Rule] = []
+        for node in try (base == nil ? root.required("rules", in: "policy") : root["rules"])?.sequence("rules") ?? [] {
+            let rule = try parseRule(node, context: &context)
+            let replacesNode = node["replaces"]
+            if let replacesNode {
+                guard let base else { throw replacesNode.error("rule '\(rule.id)': replaces needs an included policy (include:)") }
+                let target = try replacesNode.string("replaces")
+                guard let index = rules.firstIndex(where: { $0.id == target }), baseIDs.contains(target) else {
+                    throw replacesNode.error("rule '\(rule.id)': \(base.name) has no rule '\(target)' to replace (it has \(base.rules.map(\.id).joined(separator: ", ")))")
+                }
+                guard replaced.insert(target).inserted else { throw replacesNode.error("rule '\(target)' is replaced twice") }
+                let original = rules[index]
+                let declared = try node["weakens-forbid"]?.bool("weakens-forbid") ?? false
+                if original.effect == .forbid, !keepsForbid(original, in: rule) {
+                    guard declared else {
+                        throw node.error(
+                            "rule '\(rule.id)' replaces forbid '\(target)' of \(base.name) and may weaken it; if the law allows that, say so with weakens-forbid: true and a description"
+                        )
+                    }
+                    guard rule.description != nil else { throw node.error("rule '\(rule.id)': weakens-forbid needs a description saying why") }
+                }
+                rules[index] = rule
+            } else if node["weakens-forbid"] != nil {
+                throw node.error("rule '\(rule.id)': weakens-forbid applies only to a rule that replaces one")
+            }
+            if rules.contains(where: { $0.id == rule.id && $0 !== rule }) || own.contains(where: { $0.id == rule.id }) {
+                throw node.error("rule id '\(rule.id)' is used twice")
+            }
+            own.append(rule)
+            if replacesNode == nil { rules.append(rule) }
+        }
+        return rules
+    }
+
+    /// Whether `replacement` forbids at least what `original` forbids: a forbid with the same `when`, no `unless`
+    /// beyond the original's, and in force at least as long.
+    private static func keepsForbid(_ original: Rule, in replacement: Rule) -> Bool {
+        guard replacement.effect == .forbid, replacement.when == original.when else { return false }
+        guard replacement.unless == nil || replacement.unless == original.unless else { return false }
+        if let from = replacement.effectiveFrom, original.effectiveFrom.map({ from > $0 }) ?? true { return false }
+        if let until = replacement.effectiveUntil, original.effectiveUntil.map({ until < $0 }) ?? true { return false }
+        return true
+    }
+
+    /// `facts:` (name to its values, or `date`), beside those an included policy declares.
+    private static func factDeclarations(_ node: YAMLNode?, base: [String: FactDeclaration]) throws -> [String: FactDeclaration] {
+        var facts = base
+        for (name, values) in try node?.mapping("facts") ?? [] {
+            guard Identifier.isValid(name) else { throw values.error("fact name '\(name)' must be lower-case letters, digits and '-'") }
+            guard facts[name] == nil else { throw values.error("fact '\(name)' is declared twice (or by the included policy)") }
+            if case .scalar = values.node {
+                guard try values.string("fact") == "date" else { throw values.error("fact '\(name)': write a list of its values, or date") }
+                facts[name] = .date
+            } else {
+                facts[name] = .values(Set(try values.strings("fact values")))
+            }
+        }
+        return facts
+    }
+
+    /// `request-facts:`: for each, `header:` or `body:`, and `values:`.
+    private static func requestFactDeclarations(_ node: YAMLNode?, base: [RequestFact], routes: [Route]) throws -> [RequestFact] {
+        var facts = base
+        for (name, entry) in try node?.mapping("request-facts") ?? [] {
+            guard Identifier.isValid(name) else { throw entry.error("request fact name '\(name)' must be lower-case letters, digits and '-'") }
+            guard !facts.contains(where: { $0.name == name }) else { throw entry.error("request fact '\(name)' is declared twice (or by the included policy)") }
+            try entry.requireKeys(in: ["header", "body", "values", "description"], what: "request fact")
+            let source: RequestFact.Source
+            switch (entry["header"], entry["body"]) {
+            case (let header?, nil):
+                let text = try header.string("header").lowercased()
+                guard !text.isEmpty, text.utf8.count <= 64, text.utf8.allSatisfy(RequestFact.isHeaderNameByte) else {
+                    throw header.error("request fact '\(name)': '\(text)' is not a header name")
+                }
+                guard !reservedHeaders.contains(text), !text.hasPrefix("x-forwarded-"), text != "forwarded" else {
+                    throw header.error("request fact '\(name)': the gateway reserves the header '\(text)'")
+                }
+                source = .header(text)
+            case (nil, let body?):
+                let member = try body.string("body")
+                guard !member.isEmpty, member.utf8.count <= 64 else { throw body.error("request fact '\(name)': a body member name is 1 to 64 characters") }
+                guard routes.contains(where: Classifier.needsBody) else {
+                    throw body.error("request fact '\(name)': no route reads its request body (only routes whose subject is a body field do)")
+                }
+                source = .bodyMember(member)
+            default:
+                throw entry.error("request fact '\(name)' names exactly one of header or body")
+            }
+            let valuesNode = try entry.required("values", in: "request fact '\(name)'")
+            let values = try valuesNode.strings("values")
+            guard !values.isEmpty, Set(values).count == values.count else { throw valuesNode.error("request fact '\(name)': list each value once") }
+            for value in values where !RequestFact.isValidValue(value) {
+                throw valuesNode.error("request fact '\(name)': '\(value)' must be 1 to 64 visible ASCII characters")
+            }
+            facts.append(RequestFact(name: name, source: source, values: values))
+        }
+        return facts
+    }
+
+    /// `obligations:`: for each, `kind:` (report or duty) and `description:`.
+    private static func obligationDeclarations(_ node: YAMLNode?, base: [String: ObligationDeclaration]) throws -> [String: ObligationDeclaration] {
+        var declared = base
+        for (name, entry) in try node?.mapping("obligations") ?? [] {
+            guard Identifier.isValid(name) else { throw entry.error("obligation '\(name)' must be lower-case letters, digits and '-'") }
+            guard declared[name] == nil else { throw entry.error("obligation '\(name)' is declared twice (or by the included policy)") }
+            try entry.requireKeys(in: ["kind", "description"], what: "obligation")
+            let kindNode = try entry.required("kind", in: "obligation '\(name)'")
+            guard let kind = ObligationDeclaration.Kind(rawValue: try kindNode.string("kind")) else {
+                throw kindNode.error("obligation '\(name)': kind must be one of \(ObligationDeclaration.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            declared[name] = ObligationDeclaration(
+                name: name, kind: kind, description: try entry.required("description", in: "obligation '\(name)'").string("description")
+            )
+        }
+        return declared
     }
 
     private static func parseRoute(_ node: YAMLNode) throws -> Route {
@@ -167,10 +343,20 @@ public enum PolicyParser {
             throw (reasonNode ?? node).error("rule '\(id)': reason must be a code such as warrant_required")
         }
         let redact = try node["redact"].map { try redactedNames($0, context.vocabulary) } ?? []
-        if effect == .forbid, !redact.isEmpty { throw node.error("rule '\(id)': only permit rules can redact") }
+        let keepOnly = try node["return-only"].map { try redactedNames($0, context.vocabulary, what: "return-only") }
+        let lift = try node["lift"].map { try lifted($0, rule: id, when: when, context: context) } ?? []
+        if effect == .forbid, !redact.isEmpty || keepOnly != nil || !lift.isEmpty {
+            throw node.error("rule '\(id)': only permit rules can redact, lift or return-only")
+        }
+        if keepOnly?.isEmpty == true { throw node.error("rule '\(id)': return-only needs at least one field") }
         let obligations = try node["obligations"]?.strings("obligations") ?? []
         for obligation in obligations where !Identifier.isValid(obligation) {
             throw node.error("rule '\(id)': obligation '\(obligation)' must be lower-case letters, digits and '-'")
+        }
+        if !context.obligations.isEmpty {
+            for obligation in obligations where context.obligations[obligation] == nil {
+                throw node.error("rule '\(id)': obligation '\(obligation)' is not declared (declared: \(context.obligations.keys.sorted().joined(separator: ", ")))")
+            }
         }
         var from: LocalDate?
         var until: LocalDate?
@@ -182,8 +368,28 @@ public enum PolicyParser {
         }
         return Rule(
             id: id, effect: effect, description: try node["description"]?.string("description"), when: when, unless: unless,
-            reason: reason, redact: redact, obligations: obligations, effectiveFrom: from, effectiveUntil: until, line: node.line
+            reason: reason, redact: redact, lift: lift, keepOnly: keepOnly, obligations: obligations, effectiveFrom: from, effectiveUntil: until,
+            source: context.file, line: node.line
         )
+    }
+
+    /// A permit's `lift:` list: each entry is on the policy's own redaction list, and a written authorization that
+    /// the rule's `when` requires covers it, as written.
+    private static func lifted(_ node: YAMLNode, rule: String, when: Condition, context: Context) throws -> [String] {
+        let covered = when.conjuncts.reduce(into: Set<String>()) { covered, part in
+            if case .authorizationCovers(let fields) = part { covered.formUnion(fields) }
+        }
+        var names: [String] = []
+        for entry in try node.strings("lift") {
+            guard covered.contains(entry) else {
+                throw node.error("rule '\(rule)': lift '\(entry)' needs the rule's when to require authorization: { covers: [\(entry)] }")
+            }
+            for name in try context.vocabulary.resolve(entry, at: node) {
+                guard context.redactAlways.contains(name) else { throw node.error("rule '\(rule)': lift '\(entry)' is not on the policy's redact list") }
+                if !names.contains(name) { names.append(name) }
+            }
+        }
+        return names
     }
 
     private static func parseCondition(_ node: YAMLNode, rule: String, effect: RuleEffect, context: inout Context, depth: Int) throws -> Condition {
@@ -200,7 +406,7 @@ public enum PolicyParser {
             case "category":
                 let categories = try value.strings("category").map { text in
                     guard let category = AgencyCategory(rawValue: text) else {
-                        throw value.error("unknown category '\(text)' (expected one of: \(AgencyCategory.allCases.map(\.rawValue).joined(separator: ", ")))")
+                        throw value.error("'\(text)' is not a category name (built in: \(AgencyCategory.builtIn.map(\.rawValue).joined(separator: ", ")))")
                     }
                     return category
                 }
@@ -225,18 +431,15 @@ public enum PolicyParser {
                 parts.append(.method(Set(list)))
             case "warrant":
                 if case .scalar = value.node {
-                    guard try value.string("warrant") == "verified" else { throw value.error("warrant: write 'verified' or { kind: [judicial-subpoena] }") }
-                    parts.append(.warrantVerified(kinds: nil))
-                } else {
-                    try value.requireKeys(in: ["kind"], what: "warrant")
-                    let kindsNode = try value.required("kind", in: "warrant")
-                    let kinds = try kindsNode.strings("kind").map { text in
-                        guard let kind = DocumentKind(rawValue: text), kind.isJudicial else {
-                            throw kindsNode.error("'\(text)' is not a judicial document kind (judicial-warrant, court-order, judicial-subpoena)")
-                        }
-                        return kind
+                    guard try value.string("warrant") == "verified" else {
+                        throw value.error("warrant: write 'verified', or { kind: [...], nature: [...], court: [...], judge: recorded }")
                     }
-                    parts.append(.warrantVerified(kinds: Set(kinds)))
+                    parts.append(.warrantVerified(DocumentTest()))
+                } else {
+                    try value.requireKeys(in: ["kind", "nature", "court", "judge"], what: "warrant")
+                    let test = try documentTest(value, judicialOnly: true)
+                    guard !test.isEmpty else { throw value.error("warrant: an empty test; write 'verified'") }
+                    parts.append(.warrantVerified(test))
                 }
             case "advisement":
                 if case .scalar = value.node {
@@ -256,12 +459,24 @@ public enum PolicyParser {
             case "not":
                 parts.append(.not(try parseCondition(value, rule: rule, effect: effect, context: &context, depth: depth + 1)))
             case "consent":
-                try value.requireKeys(in: ["attorney", "within"], what: "consent")
+                try value.requireKeys(in: ["status", "attorney", "within"], what: "consent")
+                var condition = ConsentCondition()
+                if let statusNode = value["status"] {
+                    condition.statuses = Set(try statusNode.strings("status").map { text in
+                        guard let status = ConsentStatus(rawValue: text) else {
+                            throw statusNode.error("consent status '\(text)' must be one of \(ConsentStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+                        }
+                        return status
+                    })
+                }
                 let attorneyText = try value["attorney"]?.string("attorney") ?? "any"
                 guard let attorney = AttorneyRequirement(rawValue: attorneyText) else {
-                    throw value.error("consent attorney must be any, required or not-required")
+                    throw value.error("consent attorney must be one of \(AttorneyRequirement.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
-                parts.append(.consentRecorded(attorney: attorney, within: try value["within"].map(duration)))
+                if attorney != .any, !condition.statuses.contains(.given) { throw value.error("consent attorney applies only to status given") }
+                condition.attorney = attorney
+                condition.within = try value["within"].map(duration)
+                parts.append(.consent(condition))
             case "authorization":
                 try value.requireKeys(in: ["covers"], what: "authorization")
                 parts.append(.authorizationCovers(try value.required("covers", in: "authorization").strings("covers")))
@@ -271,14 +486,39 @@ public enum PolicyParser {
                 let entries = try value.mapping("fact")
                 guard entries.count == 1, let (name, values) = entries.first else { throw value.error("fact names exactly one fact: { name: value }") }
                 let accepted = Set(try values.strings("fact value"))
-                if let known = context.facts[name] {
-                    for unknown in accepted.subtracting(known) {
-                        context.warnings.append(values.error("rule '\(rule)': '\(unknown)' is not a declared value of fact '\(name)'"))
+                switch context.facts[name] {
+                case .values(let known)?:
+                    for unknown in accepted.subtracting(known).sorted() {
+                        context.warnings.append(values.error("rule '\(rule)': '\(unknown)' is not a declared value of fact '\(name)' (declared: \(known.sorted().joined(separator: ", ")))"))
                     }
-                } else {
+                case .date?:
+                    throw value.error("rule '\(rule)': fact '\(name)' is a date; test it with elapsed: or remaining:")
+                case nil:
                     context.warnings.append(value.error("rule '\(rule)': fact '\(name)' is not declared under facts:"))
                 }
                 parts.append(.fact(name: name, values: accepted))
+            case "request":
+                let entries = try value.mapping("request")
+                guard entries.count == 1, let (name, values) = entries.first else { throw value.error("request names exactly one request fact: { name: [values] }") }
+                guard let declared = context.requestFacts[name] else {
+                    throw value.error("rule '\(rule)': '\(name)' is not declared under request-facts: (declared: \(context.requestFacts.keys.sorted().joined(separator: ", ")))")
+                }
+                let accepted = try values.strings("request fact value")
+                for unknown in accepted where !declared.values.contains(unknown) {
+                    throw values.error("rule '\(rule)': '\(unknown)' is not a value of request fact '\(name)' (values: \(declared.values.joined(separator: ", ")))")
+                }
+                parts.append(.requestFact(name: name, values: Set(accepted)))
+            case "elapsed", "remaining":
+                let anchor = key == "elapsed" ? "since" : "until"
+                try value.requireKeys(in: [anchor, "at-least", "at-most"], what: key)
+                let factNode = try value.required(anchor, in: key)
+                let fact = try factNode.string(anchor)
+                guard context.facts[fact] == .date else {
+                    throw factNode.error("rule '\(rule)': \(key) needs a fact declared as a date under facts: ('\(fact)' is not)")
+                }
+                let window = TimeWindow(atLeast: try value["at-least"].map(policyDuration), atMost: try value["at-most"].map(policyDuration))
+                guard window.atLeast != nil || window.atMost != nil else { throw value.error("\(key): give at-least, at-most or both") }
+                parts.append(key == "elapsed" ? .elapsed(since: fact, window) : .remaining(until: fact, window))
             case "data":
                 let kinds = Set(try value.strings("data"))
                 for kind in kinds.subtracting(context.dataKinds) {
@@ -297,17 +537,13 @@ public enum PolicyParser {
     }
 
     private static func documentCondition(_ node: YAMLNode) throws -> DocumentCondition {
-        try node.requireKeys(in: ["kind", "status", "covers-action", "max-age"], what: "document")
-        var condition = DocumentCondition()
-        if let kinds = node["kind"] {
-            condition.kinds = Set(try kinds.strings("kind").map { text in
-                guard let kind = DocumentKind(rawValue: text) else { throw kinds.error("unknown document kind '\(text)'") }
-                return kind
-            })
-        }
+        try node.requireKeys(in: ["kind", "nature", "court", "judge", "status", "covers-action", "max-age"], what: "document")
+        var condition = DocumentCondition(test: try documentTest(node, judicialOnly: false))
         if let statuses = node["status"] {
             condition.statuses = Set(try statuses.strings("status").map { text in
-                guard let status = DocumentStatus(rawValue: text) else { throw statuses.error("unknown document status '\(text)'") }
+                guard let status = DocumentStatus(rawValue: text) else {
+                    throw statuses.error("unknown document status '\(text)' (one of \(DocumentStatus.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
                 return status
             })
         }
@@ -316,10 +552,45 @@ public enum PolicyParser {
         return condition
     }
 
+    /// The `kind`, `nature`, `court` and `judge` keys of a `warrant:` or `document:` condition.
+    private static func documentTest(_ node: YAMLNode, judicialOnly: Bool) throws -> DocumentTest {
+        var test = DocumentTest()
+        if let kinds = node["kind"] {
+            let allowed = DocumentKind.allCases.filter { !judicialOnly || $0.isJudicial }
+            test.kinds = Set(try kinds.strings("kind").map { text in
+                guard let kind = DocumentKind(rawValue: text), allowed.contains(kind) else {
+                    let what = judicialOnly ? "a judicial document kind" : "a document kind"
+                    throw kinds.error("'\(text)' is not \(what) (one of \(allowed.map(\.rawValue).joined(separator: ", ")))")
+                }
+                return kind
+            })
+        }
+        if let natures = node["nature"] {
+            test.natures = Set(try natures.strings("nature").map { text in
+                guard let nature = DocumentNature(rawValue: text) else {
+                    throw natures.error("nature '\(text)' must be one of \(DocumentNature.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return nature
+            })
+        }
+        if let courts = node["court"] {
+            let patterns = try courts.strings("court")
+            guard !patterns.isEmpty, patterns.allSatisfy({ !$0.isEmpty && $0.count <= 256 }) else {
+                throw courts.error("court: list court name patterns such as 'U.S. District Court*'")
+            }
+            test.courts = patterns
+        }
+        if let judge = node["judge"] {
+            guard try judge.string("judge") == "recorded" else { throw judge.error("judge: write 'recorded'") }
+            test.judgeRecorded = true
+        }
+        return test
+    }
+
     /// A `redact:` list read through the policy's vocabulary: lower-case field names and Clark names, each once.
-    private static func redactedNames(_ node: YAMLNode, _ vocabulary: RedactionVocabulary) throws -> [String] {
+    private static func redactedNames(_ node: YAMLNode, _ vocabulary: RedactionVocabulary, what: String = "redact") throws -> [String] {
         var names: [String] = []
-        for entry in try node.strings("redact") {
+        for entry in try node.strings(what) {
             for name in try vocabulary.resolve(entry, at: node) where !names.contains(name) { names.append(name) }
         }
         return names
@@ -329,6 +600,16 @@ public enum PolicyParser {
         let text = try node.string("date")
         guard let date = LocalDate(text) else { throw node.error("'\(text)' is not a date of the form YYYY-MM-DD") }
         return date
+    }
+
+    /// Parses `5y`, or a ``duration(_:)``.
+    static func policyDuration(_ node: YAMLNode) throws -> PolicyDuration {
+        let text = try node.string("duration")
+        if text.hasSuffix("y") {
+            guard let years = Int(text.dropLast()), years > 0, years <= 100 else { throw node.error("'\(text)' is not a duration such as 5y, 30d or 48h") }
+            return .years(years)
+        }
+        return .seconds(try duration(node))
     }
 
     /// Parses `30d`, `48h` or `15m`.

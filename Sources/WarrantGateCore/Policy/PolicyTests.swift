@@ -4,34 +4,53 @@ import Foundation
 public struct PolicyTestCase: Sendable {
     public let name: String
     public let line: Int?
-    public let agency: Agency
-    public let method: String
-    public let path: String
-    public let warrant: String?
-    public let body: [UInt8]?
-    public let time: Date
+    public let request: PolicyRequest
     public let registry: RegistrySnapshot
+    /// The facts the case sets, by subject: the registry holds them too.
+    public let facts: [String: [String: String]]
     public let expectedEffect: Effect
     public let expectedReason: String?
+    /// Each list, when given, must equal the decision's as a set: `redact` (written as a policy's `redact:` entries
+    /// are), `rules` and `obligations`.
     public let expectedRules: [String]?
-    /// Names that must be among the redacted ones, written as the policy's `redact:` entries are.
-    public let expectedRedact: [String]
+    public let expectedRedact: [String]?
     public let expectedObligations: [String]?
+    /// Fields that must reach the client: written as `redact:` entries are.
+    public let expectedKeep: [String]
 }
 
-/// A policy test file (`policies/tests/<name>.yaml`), the analogue of `opa test`. See `policies/README.md`.
+/// A policy test file (`policies/tests/<name>.yaml`), the analogue of `opa test`. Its format is documented in
+/// `docs/policy-tests.md`.
+///
+/// A case that cannot be read is kept as a ``BrokenCase`` and reported on its own; the file's other cases still run.
 public struct PolicyTestFile: Sendable {
     public let path: String
     public let policyPath: String
     public let cases: [PolicyTestCase]
+    public let brokenCases: [BrokenCase]
 
-    /// The result of one case: nil when it passed, else what differed.
+    /// A case the file does not let the runner read, with why.
+    public struct BrokenCase: Sendable {
+        public let name: String?
+        public let line: Int?
+        public let error: String
+    }
+
+    /// A case that did not pass, with every way it differed (or why it could not run).
     public struct Failure: Sendable {
-        public let testCase: PolicyTestCase
+        public let name: String
+        public let line: Int?
         public let problems: [String]
     }
 
     public static let defaultTime = "2026-11-25T12:00:00Z"
+    static let caseKeys: Set<String> = ["name", "time", "agency", "request", "documents", "records", "facts", "expect"]
+    static let requestKeys: Set<String> = ["method", "path", "warrant", "body", "headers"]
+    static let documentKeys: Set<String> = [
+        "reference", "kind", "status", "agency", "subjects", "scope", "expires", "registered", "court", "judge", "case-number",
+    ]
+    static let recordKeys: Set<String> = ["subject", "kind", "given", "attorney-required", "fields", "language"]
+    static let expectKeys: Set<String> = ["effect", "reason", "rules", "redact", "keep", "obligations"]
 
     public static func load(path: String) throws -> PolicyTestFile {
         let root = try YAMLNode.load(path: path)
@@ -39,100 +58,185 @@ public struct PolicyTestFile: Sendable {
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
         let policyText = try root.required("policy", in: "policy test file").string("policy")
         let policyPath = policyText.hasPrefix("/") ? policyText : base.appendingPathComponent(policyText).standardizedFileURL.path
-        let cases = try root.required("cases", in: "policy test file").sequence("cases").map(parseCase)
-        return PolicyTestFile(path: path, policyPath: policyPath, cases: cases)
+        var cases: [PolicyTestCase] = []
+        var broken: [BrokenCase] = []
+        for node in try root.required("cases", in: "policy test file").sequence("cases") {
+            do {
+                cases.append(try parseCase(node))
+            } catch {
+                broken.append(BrokenCase(name: try? node["name"]?.string("name"), line: node.line, error: "\(error)"))
+            }
+        }
+        return PolicyTestFile(path: path, policyPath: policyPath, cases: cases, brokenCases: broken)
     }
 
-    /// Runs every case against `policy`; returns the failures.
+    /// Runs every case against `policy`: the failures, broken cases first, each case once.
     public func run(against policy: Policy) -> [Failure] {
         let stages = RequestStages(policy: policy)
-        return cases.compactMap { testCase in
-            let decision = stages.decide(
-                PolicyRequest(
-                    agency: testCase.agency, method: testCase.method, target: testCase.path, body: testCase.body,
-                    warrantReference: testCase.warrant, time: testCase.time
-                ),
-                registry: testCase.registry
-            )
-            var problems: [String] = []
-            if decision.effect != testCase.expectedEffect { problems.append("effect: expected \(testCase.expectedEffect.rawValue), got \(decision.effect.rawValue)") }
-            if let reason = testCase.expectedReason, decision.reason != reason { problems.append("reason: expected \(reason), got \(decision.reason)") }
-            if let rules = testCase.expectedRules, decision.rules != rules {
-                problems.append("rules: expected [\(rules.joined(separator: ", "))], got [\(decision.rules.joined(separator: ", "))]")
+        var failures = brokenCases.map { Failure(name: $0.name ?? "(unnamed)", line: $0.line, problems: [$0.error]) }
+        for testCase in cases {
+            let undeclared = Self.undeclaredFacts(testCase, policy: policy)
+            guard undeclared.isEmpty else {
+                failures.append(Failure(name: testCase.name, line: testCase.line, problems: undeclared))
+                continue
             }
-            for entry in testCase.expectedRedact {
-                do throws(RedactionVocabulary.Unresolved) {
-                    if try !policy.vocabulary.names(for: entry).allSatisfy(decision.redact.contains) {
-                        problems.append("redact: expected \(entry) to be removed")
+            let decision = stages.decide(testCase.request, registry: testCase.registry)
+            let problems = Self.problems(testCase, decision, vocabulary: policy.vocabulary)
+            if !problems.isEmpty { failures.append(Failure(name: testCase.name, line: testCase.line, problems: problems)) }
+        }
+        return failures
+    }
+
+    /// How the decision differs from what the case expects.
+    private static func problems(_ testCase: PolicyTestCase, _ decision: Decision, vocabulary: RedactionVocabulary) -> [String] {
+        var problems: [String] = []
+        if decision.effect != testCase.expectedEffect {
+            problems.append("effect: expected \(testCase.expectedEffect.rawValue), got \(decision.effect.rawValue) (reason \(decision.reason))")
+        }
+        if let reason = testCase.expectedReason, decision.reason != reason { problems.append("reason: expected \(reason), got \(decision.reason)") }
+        if let rules = testCase.expectedRules { problems += setDifference("rules", expected: Set(rules), got: Set(decision.rules)) }
+        if let obligations = testCase.expectedObligations {
+            problems += setDifference("obligations", expected: Set(obligations), got: Set(decision.obligations))
+        }
+        if let entries = testCase.expectedRedact {
+            do throws(RedactionVocabulary.Unresolved) {
+                var expected = Set<String>()
+                for entry in entries { expected.formUnion(try vocabulary.names(for: entry)) }
+                problems += setDifference("redact", expected: expected, got: decision.redact, describe: vocabulary.described)
+            } catch {
+                problems.append(error.message)
+            }
+        }
+        for entry in testCase.expectedKeep {
+            do throws(RedactionVocabulary.Unresolved) {
+                let names = try vocabulary.names(for: entry)
+                if decision.effect != .allow {
+                    problems.append("keep: expected \(entry) to reach the client, but the request is denied")
+                } else if let removed = names.first(where: { !decision.keeps(topLevel: $0) }) {
+                    let why = decision.redact.contains(removed) ? "it is redacted" : "the permit returns only other fields"
+                    problems.append("keep: expected \(entry) to reach the client, but \(why)")
+                }
+            } catch {
+                problems.append(error.message)
+            }
+        }
+        return problems
+    }
+
+    /// The difference between two sets, named, or nothing when they are equal.
+    private static func setDifference(
+        _ what: String, expected: Set<String>, got: Set<String>, describe: (Set<String>) -> [String] = { $0.sorted() }
+    ) -> [String] {
+        guard expected != got else { return [] }
+        var parts: [String] = []
+        let missing = describe(expected.subtracting(got)), extra = describe(got.subtracting(expected))
+        if !missing.isEmpty { parts.append("missing [\(missing.joined(separator: ", "))]") }
+        if !extra.isEmpty { parts.append("unexpected [\(extra.joined(separator: ", "))]") }
+        return ["\(what): \(parts.joined(separator: "; ")) (got [\(describe(got).joined(separator: ", "))])"]
+    }
+
+    /// Facts a case sets that the policy does not declare, or values it does not list: a case must not pass because
+    /// it misspelled a fact the rule tests.
+    private static func undeclaredFacts(_ testCase: PolicyTestCase, policy: Policy) -> [String] {
+        var problems: [String] = []
+        for (subject, facts) in testCase.facts.sorted(by: { $0.key < $1.key }) {
+            for (name, value) in facts.sorted(by: { $0.key < $1.key }) where !name.hasPrefix("public-") {
+                switch policy.facts[name] {
+                case nil:
+                    problems.append("facts of \(subject): '\(name)' is not a fact the policy declares (declared: \(policy.facts.keys.sorted().joined(separator: ", ")))")
+                case .values(let values)? where !values.contains(value):
+                    problems.append("facts of \(subject): '\(value)' is not a value of fact '\(name)' (values: \(values.sorted().joined(separator: ", ")))")
+                case .date?:
+                    if LocalDate(value) == nil && Timestamp.parse(value) == nil {
+                        problems.append("facts of \(subject): fact '\(name)' is a date; '\(value)' is not YYYY-MM-DD or an ISO 8601 time")
                     }
-                } catch {
-                    problems.append(error.message)
+                default:
+                    break
                 }
             }
-            if let obligations = testCase.expectedObligations, Set(decision.obligations) != Set(obligations) {
-                problems.append("obligations: expected [\(obligations.joined(separator: ", "))], got [\(decision.obligations.joined(separator: ", "))]")
-            }
-            return problems.isEmpty ? nil : Failure(testCase: testCase, problems: problems)
         }
+        return problems
     }
 
     private static func parseCase(_ node: YAMLNode) throws -> PolicyTestCase {
-        try node.requireKeys(in: ["name", "time", "agency", "request", "documents", "records", "facts", "expect"], what: "test case")
+        try node.requireKeys(in: caseKeys, what: "test case")
         let name = try node.required("name", in: "test case").string("name")
         let time = try instant(node["time"]?.string("time") ?? defaultTime, node)
         let agencyNode = try node.required("agency", in: "test case '\(name)'")
         try agencyNode.requireKeys(in: ["id", "category"], what: "agency")
-        let categoryText = try agencyNode.required("category", in: "agency").string("category")
-        guard let category = AgencyCategory(rawValue: categoryText) else { throw agencyNode.error("unknown category '\(categoryText)'") }
+        let categoryNode = try agencyNode.required("category", in: "agency")
+        let categoryText = try categoryNode.string("category")
+        guard let category = AgencyCategory(rawValue: categoryText) else {
+            throw categoryNode.error("'\(categoryText)' is not a category name (built in: \(AgencyCategory.builtIn.map(\.rawValue).joined(separator: ", ")))")
+        }
         let agency = Agency(id: try agencyNode.required("id", in: "agency").string("id"), name: "", category: category)
 
         let request = try node.required("request", in: "test case '\(name)'")
-        try request.requireKeys(in: ["method", "path", "warrant", "body"], what: "request")
-        let timeZone = TimeZone(identifier: "UTC")!
-        var documents: [RegisteredDocument] = []
-        for document in try node["documents"]?.sequence("documents") ?? [] {
-            try document.requireKeys(in: ["reference", "kind", "status", "agency", "subjects", "scope", "expires", "registered"], what: "document")
-            let kindText = try document.required("kind", in: "document").string("kind")
-            guard let kind = DocumentKind(rawValue: kindText) else { throw document.error("unknown document kind '\(kindText)'") }
-            let statusText = try document["status"]?.string("status") ?? "active"
-            guard let status = DocumentStatus(rawValue: statusText) else { throw document.error("unknown status '\(statusText)'") }
-            let expiresText = try document["expires"]?.string("expires") ?? "2099-12-31"
-            guard let expires = LocalDate(expiresText) else { throw document.error("expires must be YYYY-MM-DD") }
-            documents.append(RegisteredDocument(
-                reference: try document.required("reference", in: "document").string("reference"), kind: kind, status: status,
-                agency: try document["agency"]?.string("agency") ?? agency.id, subjects: try document.required("subjects", in: "document").strings("subjects"),
-                scope: try document["scope"]?.strings("scope") ?? ["*"], expires: expires.description, expiresAt: expires.end(in: timeZone),
-                registeredAt: try document["registered"].map { try instant($0.string("registered"), $0) } ?? time.addingTimeInterval(-86400)
-            ))
+        try request.requireKeys(in: requestKeys, what: "request")
+        var headers: [String: [String]] = [:]
+        for (header, value) in try request["headers"]?.mapping("headers") ?? [] {
+            headers[header.lowercased(), default: []].append(try value.string("header value"))
         }
-        var records: [SubjectRecord] = []
-        for record in try node["records"]?.sequence("records") ?? [] {
-            try record.requireKeys(in: ["subject", "kind", "given", "attorney-required", "fields", "language"], what: "record")
-            let kindText = try record.required("kind", in: "record").string("kind")
-            guard let kind = SubjectRecordKind(rawValue: kindText) else { throw record.error("unknown record kind '\(kindText)'") }
-            records.append(SubjectRecord(
-                subject: try record.required("subject", in: "record").string("subject"), kind: kind, givenBy: "test",
-                givenAt: try record["given"].map { try instant($0.string("given"), $0) } ?? time.addingTimeInterval(-3600),
-                language: try record["language"]?.string("language"), attorneyRequired: try record["attorney-required"]?.bool("attorney-required") ?? false,
-                scope: try record["fields"]?.strings("fields") ?? []
-            ))
-        }
+        let documents = try (node["documents"]?.sequence("documents") ?? []).map { try document($0, agency: agency, time: time) }
+        let records = try (node["records"]?.sequence("records") ?? []).map { try record($0, time: time) }
         var facts: [String: [String: String]] = [:]
         for (subject, values) in try node["facts"]?.mapping("facts") ?? [] {
             for (factName, value) in try values.mapping("facts of \(subject)") { facts[subject, default: [:]][factName] = try value.string("fact value") }
         }
 
         let expect = try node.required("expect", in: "test case '\(name)'")
-        try expect.requireKeys(in: ["effect", "reason", "rules", "redact", "obligations"], what: "expect")
-        let effectText = try expect.required("effect", in: "expect").string("effect")
-        guard let effect = Effect(rawValue: effectText) else { throw expect.error("effect must be allow or deny") }
+        try expect.requireKeys(in: expectKeys, what: "expect")
+        let effectNode = try expect.required("effect", in: "expect")
+        let effectText = try effectNode.string("effect")
+        guard let effect = Effect(rawValue: effectText) else { throw effectNode.error("effect must be allow or deny, not '\(effectText)'") }
         return PolicyTestCase(
-            name: name, line: node.line, agency: agency, method: try request["method"]?.string("method") ?? "GET",
-            path: try request.required("path", in: "request").string("path"), warrant: try request["warrant"]?.string("warrant"),
-            body: try request["body"].map { Array(try $0.string("body").utf8) }, time: time,
-            registry: RegistrySnapshot(documents: documents, records: records, facts: facts, version: 1),
+            name: name, line: node.line,
+            request: PolicyRequest(
+                agency: agency, method: try request["method"]?.string("method") ?? "GET", target: try request.required("path", in: "request").string("path"),
+                body: try request["body"].map { Array(try $0.string("body").utf8) }, warrantReference: try request["warrant"]?.string("warrant"),
+                headers: headers, time: time
+            ),
+            registry: RegistrySnapshot(documents: documents, records: records, facts: facts, version: 1), facts: facts,
             expectedEffect: effect, expectedReason: try expect["reason"]?.string("reason"), expectedRules: try expect["rules"]?.strings("rules"),
-            expectedRedact: try expect["redact"]?.strings("redact") ?? [], expectedObligations: try expect["obligations"]?.strings("obligations")
+            expectedRedact: try expect["redact"]?.strings("redact"), expectedObligations: try expect["obligations"]?.strings("obligations"),
+            expectedKeep: try expect["keep"]?.strings("keep") ?? []
+        )
+    }
+
+    private static func document(_ node: YAMLNode, agency: Agency, time: Date) throws -> RegisteredDocument {
+        try node.requireKeys(in: documentKeys, what: "document")
+        let kindNode = try node.required("kind", in: "document")
+        let kindText = try kindNode.string("kind")
+        guard let kind = DocumentKind(rawValue: kindText) else {
+            throw kindNode.error("unknown document kind '\(kindText)' (one of \(DocumentKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        let statusText = try node["status"]?.string("status") ?? "active"
+        guard let status = DocumentStatus(rawValue: statusText) else {
+            throw node.error("unknown status '\(statusText)' (one of \(DocumentStatus.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        let expiresText = try node["expires"]?.string("expires") ?? "2099-12-31"
+        guard let expires = LocalDate(expiresText) else { throw node.error("expires must be YYYY-MM-DD, not '\(expiresText)'") }
+        return RegisteredDocument(
+            reference: try node.required("reference", in: "document").string("reference"), kind: kind, status: status,
+            agency: try node["agency"]?.string("agency") ?? agency.id, subjects: try node.required("subjects", in: "document").strings("subjects"),
+            scope: try node["scope"]?.strings("scope") ?? ["*"], expires: expires.description, expiresAt: expires.end(in: TimeZone(identifier: "UTC")!),
+            court: try node["court"]?.string("court"), judge: try node["judge"]?.string("judge"), caseNumber: try node["case-number"]?.string("case-number"),
+            registeredAt: try node["registered"].map { try instant($0.string("registered"), $0) } ?? time.addingTimeInterval(-86400)
+        )
+    }
+
+    private static func record(_ node: YAMLNode, time: Date) throws -> SubjectRecord {
+        try node.requireKeys(in: recordKeys, what: "record")
+        let kindNode = try node.required("kind", in: "record")
+        let kindText = try kindNode.string("kind")
+        guard let kind = SubjectRecordKind(rawValue: kindText) else {
+            throw kindNode.error("unknown record kind '\(kindText)' (one of \(SubjectRecordKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        return SubjectRecord(
+            subject: try node.required("subject", in: "record").string("subject"), kind: kind, givenBy: "test",
+            givenAt: try node["given"].map { try instant($0.string("given"), $0) } ?? time.addingTimeInterval(-3600),
+            language: try node["language"]?.string("language"), attorneyRequired: try node["attorney-required"]?.bool("attorney-required") ?? false,
+            scope: try node["fields"]?.strings("fields") ?? []
         )
     }
 

@@ -85,6 +85,22 @@ public struct RedactionVocabulary: Sendable, Equatable {
         throw Unresolved(message: "redact: the prefix '\(prefix)' in '\(entry)' is not bound (declare it under namespaces:, or include a profile under profiles:)")
     }
 
+    /// Names as a policy would write them: every profile concept whose names are all present becomes `alias:concept`,
+    /// and the rest stay as they are; sorted.
+    public func described(_ names: Set<String>) -> [String] {
+        var rest = names
+        var entries: [String] = []
+        for alias in profiles.keys.sorted() {
+            for (concept, members) in profiles[alias]!.concepts.sorted(by: { $0.key < $1.key }) {
+                let clark = Set(members.map(\.clark))
+                guard clark.isSubset(of: names) else { continue }
+                entries.append("\(alias):\(concept)")
+                rest.subtract(clark)
+            }
+        }
+        return (entries + rest).sorted()
+    }
+
     /// ``names(for:)``, with errors pointing at `node`.
     func resolve(_ entry: String, at node: YAMLNode) throws -> [String] {
         do { return try names(for: entry) } catch { throw node.error(error.message) }
@@ -121,6 +137,26 @@ public struct RedactionVocabulary: Sendable, Equatable {
             }
             let folder = URL(fileURLWithPath: policyFile).deletingLastPathComponent()
             profiles[alias] = try RedactionProfile.load(path: folder.appendingPathComponent(path).path)
+        }
+        return RedactionVocabulary(namespaces: namespaces, profiles: profiles)
+    }
+}
+
+extension RedactionVocabulary {
+    /// This vocabulary over an included policy's: both sets of bindings, which may not bind one name two ways.
+    func merged(over base: RedactionVocabulary, at node: YAMLNode) throws -> RedactionVocabulary {
+        var namespaces = base.namespaces
+        for (prefix, uri) in self.namespaces {
+            if let bound = namespaces[prefix], bound != uri { throw node.error("namespaces: '\(prefix)' is bound to \(bound) by the included policy") }
+            namespaces[prefix] = uri
+        }
+        var profiles = base.profiles
+        for (alias, profile) in self.profiles {
+            if let bound = profiles[alias], bound != profile { throw node.error("profiles: '\(alias)' names another profile in the included policy") }
+            profiles[alias] = profile
+        }
+        for alias in profiles.keys where namespaces[alias] != nil {
+            throw node.error("profiles: '\(alias)' is also a namespace prefix")
         }
         return RedactionVocabulary(namespaces: namespaces, profiles: profiles)
     }

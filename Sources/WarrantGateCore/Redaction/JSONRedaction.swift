@@ -33,8 +33,10 @@ public final class JSONRedaction: BodyRedaction {
     /// - Parameters:
     ///   - maxDepth: deepest nesting accepted, counted as ``JSONRedactor`` does (128 there).
     ///   - maxKeyBytes: longest key accepted, in bytes as written between its quotes.
-    public init(names: RedactedNames, maxDepth: Int = 128, maxKeyBytes: Int = 64 * 1024) {
-        machine = JSONRedactionMachine(names: names, maxDepth: maxDepth, maxKeyBytes: maxKeyBytes)
+    ///   - keepOnly: when given, a record's member whose key is not among these names is removed too; a record is the
+    ///     root object, or each object directly inside a root array. Keywords (`@context`, `@id`, …) stay.
+    public init(names: RedactedNames, keepOnly: RedactedNames? = nil, maxDepth: Int = 128, maxKeyBytes: Int = 64 * 1024) {
+        machine = JSONRedactionMachine(names: names, keepOnly: keepOnly, maxDepth: maxDepth, maxKeyBytes: maxKeyBytes)
     }
 
     public var removed: Int { machine.removed }
@@ -86,6 +88,10 @@ private struct JSONRedactionMachine {
     }
 
     private let keys: JSONKeyNames
+
+    /// The allow-list's names, when the decision returns only chosen fields.
+
+    private let keptKeys: JSONKeyNames?
     private let maxDepth: Int
     private let maxKeyBytes: Int
     private var contextLimit: Int { 4 * maxKeyBytes }
@@ -140,8 +146,9 @@ private struct JSONRedactionMachine {
     private var contexts: [JSONLDContext] = []
     private var contextBytes = 0
 
-    init(names: RedactedNames, maxDepth: Int, maxKeyBytes: Int) {
+    init(names: RedactedNames, keepOnly: RedactedNames?, maxDepth: Int, maxKeyBytes: Int) {
         keys = names.jsonKeys
+        keptKeys = keepOnly?.jsonKeys
         self.maxDepth = maxDepth
         self.maxKeyBytes = maxKeyBytes
     }
@@ -594,7 +601,14 @@ private struct JSONRedactionMachine {
         let verdict = spans
             ? keyHeld.withUnsafeBytes { keys.classify($0, length: length, escaped: escaped, nonASCII: nonASCII, contexts: contexts) }
             : keys.classify(UnsafeRawBufferPointer(rebasing: bytes[keyStart...]), length: length, escaped: escaped, nonASCII: nonASCII, contexts: contexts)
-        guard let verdict else { throw fail("a key that cannot be decoded", at: quote) }
+        guard var verdict else { throw fail("a key that cannot be decoded", at: quote) }
+        if let keptKeys, !verdict.isRedacted, !verdict.isContext, isRecordLevel {
+            let keyword = length > 0 && (spans ? keyHeld[1] : bytes[keyStart + 1]) == UInt8(ascii: "@")
+            let kept = spans
+                ? keyHeld.withUnsafeBytes { keptKeys.classify($0, length: length, escaped: escaped, nonASCII: nonASCII, contexts: contexts) }
+                : keptKeys.classify(UnsafeRawBufferPointer(rebasing: bytes[keyStart...]), length: length, escaped: escaped, nonASCII: nonASCII, contexts: contexts)
+            if !keyword, kept?.isRedacted != true { verdict.isRedacted = true }
+        }
         var level = top
         if verdict.isContext {
             guard !level.contains(.anyMember) else {
@@ -633,6 +647,12 @@ private struct JSONRedactionMachine {
         holding = false
         pendingComma = false
         if spans { keyHeld.removeAll(keepingCapacity: true) }
+    }
+
+    /// Whether the open object is a record whose members an allow-list governs: the root object, or an object
+    /// directly inside a root array.
+    private var isRecordLevel: Bool {
+        depth == 1 || (depth == 2 && !outer[0].contains(.object))
     }
 
     private static func emitComma(_ emit: Emit) {

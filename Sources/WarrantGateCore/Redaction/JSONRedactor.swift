@@ -248,4 +248,30 @@ public enum JSONFields {
         guard let found else { throw JSONError(detail: "'\(name)' is missing", offset: 0) }
         return found
     }
+
+    /// The value of each named top-level member that is present (names compared in any letter case): a string's
+    /// decoded text, or a number's or literal's text as written. Refuses a body that is not a JSON object, a named
+    /// member that is an object or array, and one given twice.
+    public static func topLevelScalars(named names: Set<String>, in body: [UInt8]) throws(JSONError) -> [String: String] {
+        var scanner = try JSONScanner(body)
+        scanner.skipWhitespace()
+        guard scanner.current == UInt8(ascii: "{") else { throw scanner.fail("body is not a JSON object") }
+        scanner.index += 1
+        let wanted = Dictionary(names.map { ($0.lowercased(), $0) }, uniquingKeysWith: { first, _ in first })
+        var found: [String: String] = [:]
+        var duplicate: String?
+        try scanner.forEachMember { scanner, key throws(JSONError) in
+            scanner.skipWhitespace()
+            guard let name = wanted[key.decoded.lowercased()] else { return try scanner.skipValue(depth: 1) }
+            if found[name] != nil { duplicate = name }
+            switch scanner.current {
+            case UInt8(ascii: "\""): found[name] = try scanner.scanString().decoded
+            case UInt8(ascii: "{"), UInt8(ascii: "["): throw scanner.fail("'\(name)' is not a string, number or boolean")
+            default: found[name] = String(decoding: scanner.bytes[try scanner.scanScalar()], as: UTF8.self)
+            }
+        }
+        try scanner.finish()
+        if let duplicate { throw JSONError(detail: "'\(duplicate)' is given more than once", offset: 0) }
+        return found
+    }
 }

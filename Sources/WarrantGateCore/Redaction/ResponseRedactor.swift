@@ -43,18 +43,24 @@ public enum RedactableMediaType: String, Sendable {
 /// What an allowed decision removes from the response, ready to redact bodies of each kind.
 public struct ResponseRedactor: Sendable {
     public let names: RedactedNames
+    /// When the decision returns only chosen fields: their names. A record's top-level field that is not among them
+    /// is removed as a redacted one is: a member of the root JSON object, a child of the root XML element, or in a
+    /// SOAP envelope a child of the Body's element.
+    public let keepOnly: RedactedNames?
 
-    public init(names: some Sequence<String>) {
+    public init(names: some Sequence<String>, keepOnly: (some Sequence<String>)? = [String]?.none) {
         self.names = RedactedNames(names)
+        self.keepOnly = keepOnly.map { RedactedNames($0) }
     }
 
-    public var isEmpty: Bool { names.isEmpty }
+    /// Whether every body passes unchanged.
+    public var isEmpty: Bool { names.isEmpty && keepOnly == nil }
 
     /// A fresh redaction for one body of `type`.
     public func redaction(for type: RedactableMediaType, limits: RedactionLimits) -> any BodyRedaction {
         switch type {
-        case .json: JSONRedaction(names: names, maxDepth: limits.jsonMaxDepth)
-        case .xml: XMLRedaction(names: names, limits: limits.xml)
+        case .json: JSONRedaction(names: names, keepOnly: keepOnly, maxDepth: limits.jsonMaxDepth)
+        case .xml: XMLRedaction(names: names, keepOnly: keepOnly, limits: limits.xml)
         }
     }
 }

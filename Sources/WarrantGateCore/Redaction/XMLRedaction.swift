@@ -34,8 +34,10 @@ public final class XMLRedaction: BodyRedaction {
     /// The state, kept in a struct so that the hot loops work on it without exclusivity checks.
     private var machine: XMLRedactionMachine
 
-    public init(names: RedactedNames, limits: Limits = Limits()) {
-        machine = XMLRedactionMachine(names: names, limits: limits)
+    /// - Parameter keepOnly: when given, a record's child element not among these names is removed too; the record is
+    ///   the root element, or in a SOAP envelope the Body's element.
+    public init(names: RedactedNames, keepOnly: RedactedNames? = nil, limits: Limits = Limits()) {
+        machine = XMLRedactionMachine(names: names, keepOnly: keepOnly, limits: limits)
     }
 
     public var removed: Int { machine.removed }
@@ -53,6 +55,7 @@ public final class XMLRedaction: BodyRedaction {
 private struct XMLRedactionMachine {
     private(set) var removed = 0
     private let names: RedactedNames
+    private let keepOnly: RedactedNames?
     private let limits: XMLRedaction.Limits
 
     // Where the document is.
@@ -82,10 +85,11 @@ private struct XMLRedactionMachine {
     private var envelope = SOAPEnvelope.none
     private var signed = false
 
-    init(names: RedactedNames, limits: XMLRedaction.Limits) {
+    init(names: RedactedNames, keepOnly: RedactedNames?, limits: XMLRedaction.Limits) {
         self.names = names
+        self.keepOnly = keepOnly
         self.limits = limits
-        bindings.append(Binding(prefix: Array("xml".utf8), namespace: Self.resolve(XMLNamespaces.xml, names: names)))
+        bindings.append(Binding(prefix: Array("xml".utf8), namespace: resolve(XMLNamespaces.xml)))
     }
 
     private enum Mode {
@@ -116,11 +120,13 @@ private struct XMLRedactionMachine {
     private struct Namespace {
         var uri: String
         var redactedIndex: Int32?
+        /// Its index among the allow-list's names, if it has any there.
+        var keptIndex: Int32?
         var role: XMLNamespaces.Role
     }
 
-    private static func resolve(_ uri: String, names: RedactedNames) -> Namespace {
-        Namespace(uri: uri, redactedIndex: names.namespaceIndex[uri], role: XMLNamespaces.role(of: uri))
+    private func resolve(_ uri: String) -> Namespace {
+        Namespace(uri: uri, redactedIndex: names.namespaceIndex[uri], keptIndex: keepOnly?.namespaceIndex[uri], role: XMLNamespaces.role(of: uri))
     }
 
     // MARK: Feeding
@@ -594,7 +600,7 @@ private struct XMLRedactionMachine {
 
         openNames.append(contentsOf: tag.name(in: token))
         open.append(OpenElement(nameStart: openNames.count - tag.nameLength, bindingsBelow: bindingsBelow, region: region))
-        if removedDepth == 0, isRedacted(namespace, local) {
+        if removedDepth == 0, isRedacted(namespace, local) || !isKept(namespace, local, region: region) {
             guard open.count > 1 else {
                 throw RedactionError(.refused, "a redacted root element, which would leave no document", offset: offset)
             }
@@ -677,7 +683,7 @@ private struct XMLRedactionMachine {
             guard uriText != XMLNamespaces.xml, uriText != XMLNamespaces.xmlns else {
                 throw RedactionError(.malformed, "the default namespace bound to a reserved URI", offset: offset)
             }
-            bindings.append(Binding(prefix: [], namespace: uri.isEmpty ? nil : Self.resolve(uriText, names: names)))
+            bindings.append(Binding(prefix: [], namespace: uri.isEmpty ? nil : resolve(uriText)))
             return
         }
         guard XMLName.isNCName(prefix) else { throw RedactionError(.malformed, "an invalid namespace prefix", offset: offset) }
@@ -686,7 +692,7 @@ private struct XMLRedactionMachine {
         guard !prefix.elementsEqual("xmlns".utf8), isXML == (uriText == XMLNamespaces.xml), uriText != XMLNamespaces.xmlns else {
             throw RedactionError(.malformed, "a reserved namespace prefix or URI misused", offset: offset)
         }
-        bindings.append(Binding(prefix: prefix, namespace: Self.resolve(uriText, names: names)))
+        bindings.append(Binding(prefix: prefix, namespace: resolve(uriText)))
     }
 
     /// The namespace `prefix` is bound to (the default namespace for an empty prefix), innermost binding first.
@@ -695,6 +701,14 @@ private struct XMLRedactionMachine {
             if binding.prefix.withUnsafeBytes({ $0.elementsEqual(prefix) }) { return .some(binding.namespace) }
         }
         return prefix.isEmpty ? .some(nil) : nil
+    }
+
+    /// Whether the allow-list, if any, keeps the element just opened: it governs only a record's children.
+    private func isKept(_ namespace: Namespace?, _ local: UnsafeRawBufferPointer, region: Region) -> Bool {
+        guard let keepOnly, region == .body, open.count == (envelope == .none ? 2 : 4) else { return true }
+        guard let namespace else { return keepOnly.containsField(local: local) }
+        guard let index = namespace.keptIndex else { return false }
+        return keepOnly.contains(local: local, namespace: index)
     }
 
     private func isRedacted(_ namespace: Namespace?, _ local: UnsafeRawBufferPointer) -> Bool {

@@ -54,11 +54,33 @@ public enum SubjectRecordKind: String, Sendable, CaseIterable, Codable {
     case advisement
     /// The inmate's written consent to an interview, possibly only with an attorney present.
     case consent
+    /// The inmate declined to consent to an interview.
+    case consentDeclined = "consent-declined"
+    /// The inmate withdrew a consent given earlier.
+    case consentWithdrawn = "consent-withdrawn"
     /// The inmate's written consent to share their own status (as in Chicago).
     case writtenAuthorization = "written-authorization"
 }
 
-/// A record about an inmate: an advisement of rights, a consent, or a written authorization.
+/// Where an inmate's consent to an interview stands: the latest consent, refusal or withdrawal on record decides.
+public enum ConsentStatus: String, Sendable, CaseIterable {
+    case given
+    case declined
+    case withdrawn
+
+    /// The status a record of `kind` sets, or nil for a record that is not about consent.
+    public init?(recordKind kind: SubjectRecordKind) {
+        switch kind {
+        case .consent: self = .given
+        case .consentDeclined: self = .declined
+        case .consentWithdrawn: self = .withdrawn
+        case .advisement, .writtenAuthorization: return nil
+        }
+    }
+}
+
+/// A record about an inmate: an advisement of rights, a consent (or its refusal or withdrawal), or a written
+/// authorization.
 public struct SubjectRecord: Sendable, Equatable, Codable {
     public var subject: String
     public var kind: SubjectRecordKind

@@ -168,12 +168,13 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         do {
             input = try stages.classify(
                 match, agency: agency, method: request.head.method.rawValue, body: bytes, warrantReference: request.warrantReference,
-                time: environment.now()
+                header: { request.head.headers[$0] }, time: environment.now()
             )
         } catch {
             return refuse(request, error)
         }
         request.record.subject = input.classification.subject
+        request.record.requestFacts = input.requestFacts.map { "\($0.key)=\($0.value)" }.sorted()
         // Facts the policy looks up in the records system come from the lookup's cache, or from a lookup off the loop.
         guard let lookup = request.current.policies.policy.factLookup, let subject = input.classification.subject else {
             return decide(request, input: input, body: bytes, registry: request.current.registry)
@@ -212,7 +213,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             let candidate = shadow.decide(
                 PolicyRequest(
                     agency: input.agency, method: input.method, target: match.target.target, body: body,
-                    warrantReference: input.warrantReference, time: input.time
+                    warrantReference: input.warrantReference, headers: shadow.headerValues { request.head.headers[$0] }, time: input.time
                 ),
                 registry: registry
             )

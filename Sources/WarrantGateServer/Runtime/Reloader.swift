@@ -93,18 +93,18 @@ extension Gateway {
         return errors
     }
 
-    /// The redaction profiles the policies in force include.
-    private var profilePaths: [String] {
+    /// The policy files the policies in force include, and the redaction profiles they name.
+    private var includedPaths: [String] {
         let policies = state.current.policies
-        let included = [policies.policy] + (policies.shadow.map { [$0.evaluator.policy] } ?? [])
-        return included.flatMap { $0.vocabulary.profiles.values.map(\.source) }.sorted()
+        let inForce = [policies.policy] + (policies.shadow.map { [$0.evaluator.policy] } ?? [])
+        return Set(inForce.flatMap { $0.includes + $0.vocabulary.profiles.values.map(\.source) }).sorted()
     }
 
     /// Inodes, sizes and modification times of the files a reload reads: one `stat` each (FileManager's attributes
     /// would also look up the owner's name in /etc/passwd, every second, on an event loop).
     func watchedFilesFingerprint() -> [String] {
         let paths = [configuration.policyPath, configuration.shadowPolicyPath ?? "", configuration.agenciesPath, configuration.serverCertificatePath, configuration.serverKeyPath,
-                     configuration.clientCAPath] + configuration.authorities.values.sorted() + profilePaths
+                     configuration.clientCAPath] + configuration.authorities.values.sorted() + includedPaths
         return paths.map { path in
             var info = stat()
             guard stat(path, &info) == 0 else { return "\(path):missing" }
