@@ -74,6 +74,14 @@ public indirect enum Condition: Sendable, Equatable {
         }
     }
 
+    /// Whether every test in the condition is a warrant test.
+    var testsOnlyWarrant: Bool {
+        !contains { part in
+            if case .warrantVerified = part { return false }
+            return part.isTest
+        }
+    }
+
     /// Whether the condition tests something itself, rather than combining others.
     var isTest: Bool {
         switch self {

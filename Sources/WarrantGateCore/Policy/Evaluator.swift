@@ -102,11 +102,17 @@ public struct Evaluator: Sendable {
         if let first = forbids.first {
             let reason: String
             if first.reason == Rule.warrantFailureReason {
-                // The warrant's own failure names the reason; a warrant that verified leaves the forbid without one.
-                guard case .failed(let failure)? = try? context.checkWarrant() else {
-                    return Decision(effect: .deny, reason: GatewayReason.policyError.rawValue, rules: [first.id])
+                // The warrant's own failure names the reason. A warrant that verified but that the rule's test refuses
+                // (its kind, nature or court) is not accepted; if the unless tests more than the warrant, which part
+                // failed is unknown, and the denial is a policy error (`policy check` warns of such a rule).
+                switch try? context.checkWarrant() {
+                case .failed(let failure)?:
+                    reason = failure.reason.rawValue
+                case .verified? where first.unless?.testsOnlyWarrant == true:
+                    reason = GatewayReason.warrantNotAccepted.rawValue
+                default:
+                    return Decision(effect: .deny, reason: GatewayReason.policyError.rawValue, rules: [first.id], obligations: first.obligations)
                 }
-                reason = failure.reason.rawValue
             } else {
                 reason = first.reason
             }
@@ -229,11 +235,11 @@ public struct Evaluator: Sendable {
             case .requestFact(let name, let values):
                 return input.requestFacts[name].map(values.contains) ?? false
             case .elapsed(let fact, let window):
-                guard let date = try datedFact(fact) else { return false }
-                return window.contains(from: date, to: input.time, in: timeZone)
+                guard let (date, now) = try datedFact(fact) else { return false }
+                return window.contains(from: date, to: now, in: timeZone)
             case .remaining(let fact, let window):
-                guard let date = try datedFact(fact) else { return false }
-                return window.contains(from: input.time, to: date, in: timeZone)
+                guard let (date, now) = try datedFact(fact) else { return false }
+                return window.contains(from: now, to: date, in: timeZone)
             case .data(let kinds):
                 return input.classification.route.data.contains { kinds.holds($0) }
             case .publicData:
@@ -264,15 +270,19 @@ public struct Evaluator: Sendable {
             return check
         }
 
-        /// The subject's dated fact: nil when the request has no subject or the fact is not on record; an error (so
-        /// the rule denies) when it is on record but not a date.
-        private func datedFact(_ name: String) throws -> Date? {
+        /// The subject's dated fact, and the instant to measure it against: the request's time for a fact that is an
+        /// instant, the start of the request's day for one that is a day, so that days count whole (a conviction five
+        /// years ago today is within `at-most: 5y`). Nil when the request has no subject or the fact is not on record;
+        /// an error (so the rule denies) when it is on record but not a date.
+        private func datedFact(_ name: String) throws -> (fact: Date, now: Date)? {
             guard let subject = input.classification.subject, let value = try registry.facts(subject: subject)[name] else { return nil }
-            if let day = LocalDate(value) { return day.start(in: timeZone) }
+            if let day = LocalDate(value) {
+                return (day.start(in: timeZone), LocalDate(date: input.time, timeZone: timeZone).start(in: timeZone))
+            }
             guard let instant = Timestamp.parse(value) else {
                 throw DatedFactError(detail: "fact \(name) is '\(value.prefix(64))', not a date YYYY-MM-DD or an ISO 8601 time")
             }
-            return instant
+            return (instant, input.time)
         }
     }
 

@@ -186,11 +186,18 @@ public enum PolicyParser {
         return rules
     }
 
-    /// Whether `replacement` forbids at least what `original` forbids: a forbid with the same `when`, no `unless`
-    /// beyond the original's, and in force at least as long.
+    /// Whether `replacement` visibly forbids at least what `original` forbids: a forbid whose `when` tests no more
+    /// than the original's (its conjuncts are among the original's), whose `unless`, if any, requires at least what
+    /// the original's does (the original's conjuncts are among its own), and in force at least as long.
     private static func keepsForbid(_ original: Rule, in replacement: Rule) -> Bool {
-        guard replacement.effect == .forbid, replacement.when == original.when else { return false }
-        guard replacement.unless == nil || replacement.unless == original.unless else { return false }
+        guard replacement.effect == .forbid else { return false }
+        let when = original.when.conjuncts
+        guard replacement.when.conjuncts.allSatisfy({ $0 == .always || when.contains($0) }) else { return false }
+        if let unless = replacement.unless {
+            guard let originalUnless = original.unless else { return false }
+            let required = unless.conjuncts
+            guard originalUnless.conjuncts.allSatisfy(required.contains) else { return false }
+        }
         if let from = replacement.effectiveFrom, original.effectiveFrom.map({ from > $0 }) ?? true { return false }
         if let until = replacement.effectiveUntil, original.effectiveUntil.map({ until < $0 }) ?? true { return false }
         return true
