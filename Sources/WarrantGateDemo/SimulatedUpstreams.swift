@@ -3,7 +3,7 @@ import Hummingbird
 import NIOCore
 import Synchronization
 
-/// Stand-ins for the jail's records and visitation systems, for the demo and the tests.
+/// Stand-ins for the jail's records, visitation and custody systems, for the demo and the tests.
 ///
 /// Their raw records include the immigration fields that the gateway must strip, so redaction is visible.
 /// They listen on loopback, plain HTTP, as the real systems would behind the gateway.
@@ -69,10 +69,15 @@ public enum SimulatedUpstreams {
         return router
     }
 
-    /// The visitation system: `GET /visitation/visits?booking=…`, `POST /visitation/visits` and
-    /// `DELETE /visitation/visits/{id}?booking=…`.
+    /// The visitation system: `GET /visitation/visits?booking=…`, `POST /visitation/visits`,
+    /// `DELETE /visitation/visits/{id}?booking=…`, and `POST /visitation/interviews/{mode}` for each ``InterviewMode``.
+    ///
+    /// An interview request takes a JSON ``InterviewForm`` and answers 201 with the interview scheduled (the form's
+    /// fields, `id`, `mode` and `status`), 400 `{"error": …}` if the body is not a valid form, or 404 if its booking is
+    /// not in ``inmates``.
     public static func visitationRouter(observer: Observer? = nil) -> Router<BasicRequestContext> {
         let visits = VisitBook()
+        let interviews = Ledger<InterviewForm>(noun: "interview", prefix: "I")
         let router = Router()
         if let observer { router.add(middleware: ObservingMiddleware(observer: observer)) }
         router.get("/visitation/visits") { request, _ -> Response in
@@ -101,22 +106,29 @@ public enum SimulatedUpstreams {
             else { return notFound() }
             return Response(status: .noContent)
         }
+        for mode in InterviewMode.allCases {
+            router.post("/visitation/interviews/\(mode.rawValue)") { request, context in
+                try await file(request, context: context, in: interviews, status: "scheduled") { _ in ["mode": mode.rawValue] }
+            }
+        }
         return router
     }
 
-    private static func inmate(_ booking: String?) -> Inmate? {
+    static func inmate(_ booking: String?) -> Inmate? {
         inmates.first { $0.booking == booking }
     }
 
     private static let soapContentType = "text/xml; charset=utf-8"
     private static let soapRequestLimit = 64 * 1024
 
-    private static func json(_ body: String) -> Response {
-        text(body, contentType: "application/json")
+    static let jsonContentType = "application/json"
+
+    static func json(_ body: String) -> Response {
+        text(body, contentType: jsonContentType)
     }
 
-    private static func notFound() -> Response {
-        text(#"{"error":"not found"}"#, contentType: "application/json", status: .notFound)
+    static func notFound() -> Response {
+        text(#"{"error":"not found"}"#, contentType: jsonContentType, status: .notFound)
     }
 
     /// A SOAP 1.1 fault, which the SOAP 1.1 HTTP binding sends with status 500.
@@ -124,7 +136,7 @@ public enum SimulatedUpstreams {
         text(BookingXML.soapFault(code: code, reason: reason), contentType: soapContentType, status: .internalServerError)
     }
 
-    private static func text(_ body: String, contentType: String, status: HTTPResponse.Status = .ok) -> Response {
+    static func text(_ body: String, contentType: String, status: HTTPResponse.Status = .ok) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = contentType
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
@@ -159,25 +171,47 @@ final class VisitBook: Sendable {
         }
     }
 
-    private let visits = Mutex<[Visit]>([])
+    /// The visits booked, and the number the next one takes (never reused, even after a cancellation).
+    private let book = Mutex<(visits: [Visit], next: Int)>(([], 1001))
 
     func add(booking: String, visitor: String, purpose: String, scheduledFor: String) -> Visit {
-        visits.withLock { visits in
-            let visit = Visit(id: "V-\(visits.count + 1001)", booking: booking, visitor: visitor, purpose: purpose, scheduledFor: scheduledFor)
-            visits.append(visit)
+        book.withLock { book in
+            let visit = Visit(id: "V-\(book.next)", booking: booking, visitor: visitor, purpose: purpose, scheduledFor: scheduledFor)
+            book.next += 1
+            book.visits.append(visit)
             return visit
         }
     }
 
     func list(booking: String) -> [Visit] {
-        visits.withLock { $0.filter { $0.booking == booking } }
+        book.withLock { $0.visits.filter { $0.booking == booking } }
     }
 
     func remove(id: String, booking: String) -> Bool {
-        visits.withLock { visits in
-            guard let index = visits.firstIndex(where: { $0.id == id && $0.booking == booking }) else { return false }
-            visits.remove(at: index)
+        book.withLock { book in
+            guard let index = book.visits.firstIndex(where: { $0.id == id && $0.booking == booking }) else { return false }
+            book.visits.remove(at: index)
             return true
         }
     }
+}
+
+/// How an interview with an inmate is held; the raw value names its endpoint.
+enum InterviewMode: String, CaseIterable, Sendable {
+    case inPerson = "in-person"
+    case phone
+    case video
+}
+
+/// A request to interview an inmate at `scheduledFor`, with the inmate's attorney present or not.
+struct InterviewForm: RecordForm {
+    let bookingNumber: String
+    let interviewer: String
+    let agency: String
+    let scheduledFor: String
+    let attorneyPresent: Bool?
+    let purpose: String?
+
+    var booking: String? { bookingNumber }
+    var isValid: Bool { [bookingNumber, interviewer, agency].allFilled && scheduledFor.isDateTime }
 }

@@ -14,8 +14,8 @@ struct DemoCommand: AsyncParsableCommand {
         abstract: "Run the gateway on loopback with a dev PKI, simulated jail systems and Denver's policy.",
         discussion: """
             Creates (or reuses) <data-dir>/certs with a CA, a server certificate and one client certificate per demo
-            agency, starts simulated records and visitation systems, seeds a judicial warrant (JW-2026-0001) and an
-            ICE I-200 (I200-2026-0001), and prints curl commands to try. Ctrl-C drains and exits 0.
+            agency, starts simulated records, visitation and custody systems, seeds a judicial warrant (JW-2026-0001)
+            and an ICE I-200 (I200-2026-0001), and prints curl commands to try. Ctrl-C drains and exits 0.
 
             Example: warrant-gate demo --port 8443
             """

@@ -4,7 +4,9 @@ import Testing
 
 @Suite("Shipped policies and their test files")
 struct ShippedPolicyTests {
-    static let names = ["denver", "california", "cook-county", "oregon", "federal-cooperation"]
+    static let names = [
+        "denver", "california", "cook-county", "oregon", "federal-cooperation", "new-york-city", "chicago", "king-county", "santa-clara",
+    ]
 
     @Test("each shipped policy loads without warnings and passes its own test file", arguments: names)
     func passes(name: String) throws {

@@ -10,7 +10,7 @@ struct PolicyOperationsTests {
     func shadowMode() async throws {
         try await withGateway(configure: { directory, configuration in
             let candidate = try String(contentsOfFile: configuration.policyPath, encoding: .utf8)
-                .replacingOccurrences(of: "category: [local-law-enforcement, defense-counsel, court]", with: "category: [defense-counsel, court]")
+                .replacingOccurrences(of: "category: [local-law-enforcement, prosecutor, defense-counsel, court]", with: "category: [prosecutor, defense-counsel, court]")
             let path = directory.appendingPathComponent("candidate.yaml").path
             try candidate.write(toFile: path, atomically: true, encoding: .utf8)
             configuration.shadowPolicyPath = path
@@ -40,7 +40,7 @@ struct PolicyOperationsTests {
             #expect(try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123").status == 200)
             let path = gateway.gateway.configuration.policyPath
             let stricter = try String(contentsOfFile: path, encoding: .utf8)
-                .replacingOccurrences(of: "category: [local-law-enforcement, defense-counsel, court]", with: "category: [defense-counsel, court]")
+                .replacingOccurrences(of: "category: [local-law-enforcement, prosecutor, defense-counsel, court]", with: "category: [prosecutor, defense-counsel, court]")
             try stricter.write(toFile: path, atomically: true, encoding: .utf8)
             var reason: String?
             for _ in 0..<40 {

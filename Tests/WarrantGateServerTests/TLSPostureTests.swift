@@ -109,7 +109,7 @@ struct TLSPostureTests {
             #expect(gateway.gateway.state.current.policies.policy.digest == digest)
             #expect(try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123").status == 200)
 
-            let stricter = original.replacingOccurrences(of: "category: [local-law-enforcement, defense-counsel, court]", with: "category: [defense-counsel, court]")
+            let stricter = original.replacingOccurrences(of: "category: [local-law-enforcement, prosecutor, defense-counsel, court]", with: "category: [prosecutor, defense-counsel, court]")
             try stricter.write(toFile: path, atomically: true, encoding: .utf8)
             #expect(gateway.gateway.reload().isEmpty)
             let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
