@@ -23,7 +23,8 @@ public enum ReportBuilder {
                 let components = calendar.dateComponents([.year, .month], from: time)
                 requests.append(ReportData.Request(
                     time: time, month: String(format: "%04d-%02d", components.year!, components.month!), agency: decision.agency ?? "",
-                    kind: ReportData.kind(of: decision.action ?? ""), effect: decision.effect, reason: decision.reason, obligations: decision.obligations
+                    kind: ReportData.kind(of: decision.action ?? ""), effect: decision.effect, reason: decision.reason, obligations: decision.obligations,
+                    subject: decision.subject
                 ))
             }
             return requests

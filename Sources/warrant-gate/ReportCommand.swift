@@ -25,7 +25,7 @@ struct ReportCommand: ParsableCommand {
     @OptionGroup var admin: AdminOptions
     @Option(help: "A year (2026), a quarter (2026-Q4) or a month (2026-11).") var period: String
     @Option(help: "html, md or csv.") var format: Format = .md
-    @Option(help: "denver-council, illinois-ag or oregon-cjc.") var template: ReportTemplate?
+    @Option(help: "denver-council, illinois-ag, oregon-cjc, nyc-detainers or california-truth.") var template: ReportTemplate?
     @Option(help: "The reporting body's name for the heading.") var jurisdiction: String = "County jail"
     @Option(help: "Write to this file (mode 0600; replaces a regular file, never a link) instead of standard output.") var out: String?
 

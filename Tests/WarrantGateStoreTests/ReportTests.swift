@@ -61,11 +61,43 @@ struct ReportTests {
         #expect(!html.contains("2017-000123"))
         #expect(!html.contains("<script"))
         let markdown = ReportRenderer(data: data, template: .denverCouncil).markdown()
-        #expect(markdown.contains("| 2026-11 | 1 | 0 | 1 | 0 | 0 | 0 | 2 | 2 |"))
+        #expect(markdown.contains("| 2026-11 | 1 | 0 | 1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 2 | 2 |"))
         let csv = ReportRenderer(data: data, template: .illinoisAG).csv()
         #expect(csv.components(separatedBy: "\r\nrequests,").count - 1 == 5)
         #expect(!csv.contains("2017-000123"))
         #expect(ReportPeriod("2026-Q5", timeZone: denver) == nil)
         #expect(ReportPeriod("2026-13", timeZone: denver) == nil)
+    }
+
+    @Test("the NYC and TRUTH Act templates list every request by kind, and count people without naming them")
+    func custodyTemplates() throws {
+        let zone = TimeZone(identifier: "America/Los_Angeles")!
+        let period = try #require(ReportPeriod("2026", timeZone: zone))
+        let time = LocalDate("2026-06-01")!.start(in: zone).addingTimeInterval(12 * 3600)
+        // (action, effect, subject)
+        let plan: [(String, Effect, String)] = [
+            ("custody.hold", .deny, "2017-000123"), ("custody.release-notification", .allow, "2017-000123"),
+            ("custody.transfer", .allow, "2017-000123"), ("interview.video", .allow, "2017-000456"),
+            ("facility.secure-area", .deny, "2017-000789"), ("custody.arrest", .deny, "2017-000789"),
+        ]
+        let requests = plan.map { action, effect, subject in
+            ReportData.Request(
+                time: time, month: "2026-06", agency: "ice-ero", kind: ReportData.kind(of: action), effect: effect,
+                reason: effect == .allow ? "permitted" : "warrant_missing", obligations: [], subject: subject
+            )
+        }
+        let data = ReportData(period: period, jurisdiction: "Test County", timeZone: zone, requests: requests, checkpointSize: 6,
+                              checkpointRoot: "root", checkpointOrigin: "test/log")
+        #expect(["hold", "release date", "transfer", "interview or visit", "secure area", "arrest"].allSatisfy { data.count(kind: $0) == 1 })
+        #expect(data.individualsGivenAccess == 2)
+        let truth = ReportRenderer(data: data, template: .californiaTruth).markdown()
+        #expect(truth.contains("Individuals given ICE access: **2**"))
+        #expect(truth.contains("7283.1"))
+        #expect(truth.contains("| hold | deny | warrant_missing |"))
+        #expect(!truth.contains("2017-000"))
+        let nyc = ReportRenderer(data: data, template: .nycDetainers).csv()
+        #expect(nyc.components(separatedBy: "\r\nrequests,").count - 1 == 6)
+        #expect(!nyc.contains("2017-000") && !nyc.contains("individuals-given-access"))
+        #expect(ReportRenderer(data: data, template: .californiaTruth).html().contains("individuals given ICE access"))
     }
 }

@@ -43,7 +43,8 @@ public struct ReportPeriod: Sendable, Equatable {
 /// What a transparency report counts: immigration-enforcement requests by kind, outcome, reason and month, and the
 /// checkpoint the figures were computed from.
 public struct ReportData: Sendable {
-    /// One immigration-enforcement request, without names or booking numbers.
+    /// One immigration-enforcement request. Reports show no names or booking numbers: the subject only counts
+    /// distinct people.
     public struct Request: Sendable {
         public let time: Date
         public let month: String
@@ -52,8 +53,11 @@ public struct ReportData: Sendable {
         public let effect: Effect
         public let reason: String
         public let obligations: [String]
+        let subject: String?
 
-        public init(time: Date, month: String, agency: String, kind: String, effect: Effect, reason: String, obligations: [String]) {
+        public init(
+            time: Date, month: String, agency: String, kind: String, effect: Effect, reason: String, obligations: [String], subject: String? = nil
+        ) {
             self.time = time
             self.month = month
             self.agency = agency
@@ -61,6 +65,7 @@ public struct ReportData: Sendable {
             self.effect = effect
             self.reason = reason
             self.obligations = obligations
+            self.subject = subject
         }
     }
 
@@ -85,14 +90,26 @@ public struct ReportData: Sendable {
 
     /// The report's kind of request for an action.
     public static func kind(of action: String) -> String {
-        if action.hasPrefix("visitation.") { return "interview or visit" }
-        if action == "records.release-date" { return "release date" }
-        if action == "records.locator" { return "custody status" }
-        if action.hasPrefix("records.") { return "records" }
-        return "other"
+        switch action {
+        case "records.release-date", "custody.release-notification": return "release date"
+        case "records.locator": return "custody status"
+        case "custody.hold": return "hold"
+        case "custody.transfer": return "transfer"
+        case "custody.arrest": return "arrest"
+        case "facility.secure-area": return "secure area"
+        default:
+            if action.hasPrefix("visitation.") || action.hasPrefix("interview.") { return "interview or visit" }
+            if action.hasPrefix("records.") { return "records" }
+            return "other"
+        }
     }
 
-    public static let kinds = ["interview or visit", "release date", "records", "custody status", "other"]
+    public static let kinds = ["interview or visit", "release date", "records", "custody status", "hold", "transfer", "arrest", "secure area", "other"]
+
+    /// How many distinct inmates were the subject of an allowed request: the TRUTH Act's "individuals given ICE access".
+    public var individualsGivenAccess: Int {
+        Set(requests.filter { $0.effect == .allow }.compactMap(\.subject)).count
+    }
 
     public var allowed: Int { requests.filter { $0.effect == .allow }.count }
     public var denied: Int { requests.filter { $0.effect == .deny }.count }

@@ -8,12 +8,19 @@ public enum ReportTemplate: String, Sendable, CaseIterable {
     case illinoisAG = "illinois-ag"
     /// Oregon: immigration requests declined, documented for the Criminal Justice Commission.
     case oregonCJC = "oregon-cjc"
+    /// New York City: detainers and other requests from federal immigration authorities, anonymised, with how each
+    /// was handled.
+    case nycDetainers = "nyc-detainers"
+    /// California TRUTH Act: the records of ICE access, for the public and the annual community forum.
+    case californiaTruth = "california-truth"
 
     var title: String {
         switch self {
         case .denverCouncil: "Quarterly report to the Denver City Council: immigration enforcement requests"
         case .illinoisAG: "Illinois TRUST Act report to the Attorney General: immigration requests received"
         case .oregonCJC: "Oregon Criminal Justice Commission: immigration requests declined"
+        case .nycDetainers: "New York City: civil immigration detainers and requests from federal immigration authorities"
+        case .californiaTruth: "California TRUTH Act: ICE access"
         }
     }
 
@@ -22,6 +29,8 @@ public enum ReportTemplate: String, Sendable, CaseIterable {
         case .denverCouncil: "Public Safety Enforcement Priorities Act (DRMC §28-250): requests from federal immigration authorities are counted and reported to the council each quarter."
         case .illinoisAG: "Illinois TRUST Act (5 ILCS 805): every immigration request, with the date it was received and how it was handled; no names or other personal information."
         case .oregonCJC: "ORS 181A.820–829 as amended in 2021: immigration requests are declined, documented and reported to the Criminal Justice Commission."
+        case .nycDetainers: "NYC Administrative Code §9-131 (Department of Correction) and §10-178(d) (the quarterly compilation of requests for assistance with immigration enforcement and the actions taken): every request, anonymised, by kind, with how it was handled and why. [unverified: the exact fields §9-131's own report asks for]"
+        case .californiaTruth: "Government Code 7283.1(c) and (d): records of ICE access (holds, notifications, transfers, interviews, release information) are public records, and the figures inform the annual community forum. No names; individuals are counted, never listed."
         }
     }
 }
@@ -42,7 +51,7 @@ public struct ReportRenderer {
     var listed: [ReportData.Request] {
         switch template {
         case .oregonCJC: data.requests.filter { $0.effect == .deny }
-        case .illinoisAG: data.requests
+        case .illinoisAG, .nycDetainers, .californiaTruth: data.requests
         case .denverCouncil, nil: []
         }
     }
@@ -62,6 +71,7 @@ public struct ReportRenderer {
             }
         }
         for (reason, count) in data.denialReasons { lines.append("denial-reasons,,,deny,\(reason),\(count)") }
+        if template == .californiaTruth { lines.append("individuals-given-access,,,allow,,\(data.individualsGivenAccess)") }
         for request in listed {
             lines.append("requests,\(Timestamp.format(request.time)),\(request.kind),\(request.effect.rawValue),\(request.reason),1")
         }
@@ -73,6 +83,7 @@ public struct ReportRenderer {
         var out = "# \(title)\n\n**\(data.jurisdiction)**, period **\(data.period.label)** (\(data.timeZone.identifier)).\n\n"
         if let template { out += "\(template.duty)\n\n" }
         out += "Immigration enforcement requests: **\(data.requests.count)** — allowed \(data.allowed), denied \(data.denied).\n\n"
+        if template == .californiaTruth { out += "Individuals given ICE access: **\(data.individualsGivenAccess)**.\n\n" }
         out += "| month | " + ReportData.kinds.joined(separator: " | ") + " | allowed | denied | total |\n"
         out += "|---|" + String(repeating: "---|", count: ReportData.kinds.count + 3) + "\n"
         for month in data.period.months {
@@ -92,7 +103,9 @@ public struct ReportRenderer {
     public func html() -> String {
         var body = "<h1>\(escape(title))</h1>\n<p class=\"meta\"><strong>\(escape(data.jurisdiction))</strong> · period <strong>\(escape(data.period.label))</strong> · \(escape(data.timeZone.identifier))</p>\n"
         if let template { body += "<p>\(escape(template.duty))</p>\n" }
-        body += "<div class=\"totals\"><div><span>\(data.requests.count)</span>requests</div><div class=\"allow\"><span>\(data.allowed)</span>allowed</div><div class=\"deny\"><span>\(data.denied)</span>denied</div></div>\n"
+        body += "<div class=\"totals\"><div><span>\(data.requests.count)</span>requests</div><div class=\"allow\"><span>\(data.allowed)</span>allowed</div><div class=\"deny\"><span>\(data.denied)</span>denied</div>"
+        if template == .californiaTruth { body += "<div><span>\(data.individualsGivenAccess)</span>individuals given ICE access</div>" }
+        body += "</div>\n"
         body += "<h2>Requests per month, by outcome</h2>\n" + monthlyChart()
         body += "<h2>Reasons for denial</h2>\n" + reasonsChart()
         body += "<h2>Counts by month and kind</h2>\n<table><thead><tr><th>month</th>" + ReportData.kinds.map { "<th>\(escape($0))</th>" }.joined() + "<th>allowed</th><th>denied</th><th>total</th></tr></thead><tbody>\n"
