@@ -158,6 +158,11 @@ struct DemoCommand: AsyncParsableCommand {
             \(curl("denver-pd", "-H 'Accept: application/xml' -H 'Accept-Encoding: gzip' \(base)/records/inmates/2017-000456"))
             \(curl("denver-pd", "-H 'Content-Type: text/xml' -d '<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body/></s:Envelope>' \(base)/records/soap/inmates/2017-000456"))
 
+            # 4c. ICE asks the custody system to hold an inmate past release on its I-200: refused (403
+            #     criminal_warrant_required); holds, transfers, arrests in the jail, secure areas and interviews need a
+            #     judge's criminal warrant for that inmate, and every such request is counted for the council
+            \(curl("ice-ero", "-H 'Warrant-Reference: I200-2026-0001' -H 'Content-Type: application/json' -d '{\"bookingNumber\":\"2017-000456\",\"documentReference\":\"I200-2026-0001\",\"requestedBy\":\"ice-ero\",\"holdUntil\":\"2026-12-20T17:00:00Z\"}' \(base)/custody/holds"))
+
             # 5. A certificate from the right CA that names no agency: 403 unknown_agency
             \(curl("unregistered", "\(base)/records/inmates/2017-000123"))
 
