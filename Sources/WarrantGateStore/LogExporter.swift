@@ -91,7 +91,7 @@ struct ExportColumn: Sendable {
         ExportColumn(name: "seq", source: .seq),
         decision("decisionId"), decision("time"), decision("agency"), decision("category"), decision("certificateSPKI"),
         decision("method"), decision("path"), decision("action"), decision("subject"), decision("warrantReference"),
-        decision("effect"), decision("reason"), decision("rules"), decision("obligations"), decision("policyDigest"),
+        decision("requestFacts"), decision("effect"), decision("reason"), decision("rules"), decision("obligations"), decision("policyDigest"),
         ExportColumn(name: "status", source: .status),
         outcome("upstreamStatus"), outcome("redactedFields"), outcome("bytes"), outcome("latencyMs"), outcome("error"),
     ]

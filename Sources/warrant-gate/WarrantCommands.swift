@@ -36,7 +36,7 @@ struct WarrantCommand: ParsableCommand {
         var kind: DocumentKind
         @Option(help: "The agency the document was issued to (an agency id).") var agency: String
         @Option(help: "Booking numbers it names, comma-separated.") var subject: String
-        @Option(help: "Actions it covers, comma-separated (records.read, records.release-date, visitation.schedule, …).") var scope: String
+        @Option(help: "Actions it covers, comma-separated (records.read, visitation.schedule, …); action#field limits one action to that field (records.release-date#scheduledRelease).") var scope: String
         @Option(help: "Last day of validity: YYYY-MM-DD, or ISO 8601 (its day in the policy's time zone counts).") var expires: String
         @Option(help: "The issuing court.") var court: String?
         @Option(help: "The judge or magistrate who signed it.") var judge: String?

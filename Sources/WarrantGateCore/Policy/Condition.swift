@@ -127,27 +127,29 @@ public struct ConsentCondition: Sendable, Equatable {
     }
 }
 
-/// A length of time a policy writes: `15m`, `48h`, `30d`, or `5y` (calendar years, in the policy's time zone).
+/// A length of time a policy writes: `15m` and `48h` as lengths of time, `30d` and `5y` as calendar days and years in
+/// the policy's time zone (so that a day across a change of clocks is still a day).
 public enum PolicyDuration: Sendable, Equatable, CustomStringConvertible {
     case seconds(TimeInterval)
+    case days(Int)
     case years(Int)
 
     /// `date` moved forward by this duration.
     func added(to date: Date, in timeZone: TimeZone) -> Date {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
         switch self {
         case .seconds(let seconds): return date.addingTimeInterval(seconds)
-        case .years(let years):
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = timeZone
-            return calendar.date(byAdding: .year, value: years, to: date) ?? .distantFuture
+        case .days(let days): return calendar.date(byAdding: .day, value: days, to: date) ?? .distantFuture
+        case .years(let years): return calendar.date(byAdding: .year, value: years, to: date) ?? .distantFuture
         }
     }
 
     public var description: String {
         switch self {
-        case .seconds(let seconds) where seconds.truncatingRemainder(dividingBy: 86400) == 0: "\(Int(seconds / 86400))d"
         case .seconds(let seconds) where seconds.truncatingRemainder(dividingBy: 3600) == 0: "\(Int(seconds / 3600))h"
         case .seconds(let seconds): "\(Int(seconds / 60))m"
+        case .days(let days): "\(days)d"
         case .years(let years): "\(years)y"
         }
     }
@@ -223,7 +225,7 @@ public struct DocumentCondition: Sendable, Equatable {
     public var statuses: Set<DocumentStatus> = [.active]
     /// The document's scope must cover the request's action.
     public var coversAction = false
-    /// The document was registered no longer ago than this (by its registration day).
+    /// The document was registered no longer than this before the request.
     public var maxAge: TimeInterval?
 
     public init(test: DocumentTest = DocumentTest(), statuses: Set<DocumentStatus> = [.active], coversAction: Bool = false, maxAge: TimeInterval? = nil) {

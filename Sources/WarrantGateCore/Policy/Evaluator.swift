@@ -41,7 +41,13 @@ public struct Evaluator: Sendable {
     /// The redactor for the policy's own list, and for each permit that changes what is returned: built once, so
     /// that an allowed request builds none unless two such permits apply together.
     private let alwaysRedactor: ResponseRedactor
-    private let ruleRedactors: [String: ResponseRedactor]
+    private let ruleRedactors: [String: (returned: Returned, redactor: ResponseRedactor)]
+
+    /// What a decision returns: the names it redacts, and the fields it returns alone, if it names them.
+    private struct Returned: Equatable {
+        var redact: Set<String>
+        var keepOnly: Set<String>?
+    }
 
     public init(policy: Policy) {
         self.policy = policy
@@ -49,25 +55,29 @@ public struct Evaluator: Sendable {
         self.redactAlways = redactAlways
         self.rulesByID = Dictionary(policy.rules.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.alwaysRedactor = ResponseRedactor(names: redactAlways)
-        var ruleRedactors: [String: ResponseRedactor] = [:]
+        var ruleRedactors: [String: (Returned, ResponseRedactor)] = [:]
         for rule in policy.rules where rule.effect == .permit && rule.changesReturn(given: redactAlways) {
             let returned = Self.returned(by: [rule], redactAlways: redactAlways)
-            ruleRedactors[rule.id] = ResponseRedactor(names: returned.redact, keepOnly: returned.keepOnly)
+            ruleRedactors[rule.id] = (returned, ResponseRedactor(names: returned.redact, keepOnly: returned.keepOnly))
         }
         self.ruleRedactors = ruleRedactors
     }
 
-    /// The redactor for an allowed decision of this evaluator.
+    /// The redactor for an allowed decision of this evaluator: one built with the policy, when the decision returns
+    /// what the policy's list alone, or one permit alone, returns; else a new one.
     public func redactor(for decision: Decision) -> ResponseRedactor {
         let changing = decision.rules.filter { ruleRedactors[$0] != nil }
         if changing.isEmpty { return alwaysRedactor }
-        if changing.count == 1, let redactor = ruleRedactors[changing[0]] { return redactor }
+        if changing.count == 1, let (returned, redactor) = ruleRedactors[changing[0]],
+           returned == Returned(redact: decision.redact, keepOnly: decision.keepOnly) {
+            return redactor
+        }
         return ResponseRedactor(names: decision.redact, keepOnly: decision.keepOnly)
     }
 
     /// What the permits that apply together return: the policy's list less what any of them lifts, plus what any of
     /// them adds; and, when every one of them names the fields it returns, those fields.
-    private static func returned(by permits: [Rule], redactAlways: Set<String>) -> (redact: Set<String>, keepOnly: Set<String>?) {
+    private static func returned(by permits: [Rule], redactAlways: Set<String>) -> Returned {
         var redact = redactAlways
         for rule in permits { redact.subtract(rule.lift) }
         for rule in permits { redact.formUnion(rule.redact) }
@@ -79,25 +89,30 @@ public struct Evaluator: Sendable {
             }
             keepOnly?.formUnion(fields)
         }
-        return (redact, keepOnly)
+        return Returned(redact: redact, keepOnly: keepOnly)
     }
 
     public func evaluate(_ input: EvaluationInput, registry: any DocumentRegistry) -> Decision {
         var context = Context(input: input, registry: registry, verifier: verifier, timeZone: policy.timeZone)
         var forbids: [Rule] = []
         var permits: [Rule] = []
+        // The first rule that could not be evaluated denies the request; the others are still evaluated, so that the
+        // denial records the obligations of every forbid that applies (a report counts refusals too).
+        var failed: String?
         for rule in policy.rules where isInForce(rule, at: input.time) {
             do {
                 guard try applies(rule, &context) else { continue }
-            } catch let error as EvaluationError {
-                return Decision(effect: .deny, reason: GatewayReason.policyError.rawValue, rules: [error.rule])
             } catch {
-                return Decision(effect: .deny, reason: GatewayReason.policyError.rawValue, rules: [rule.id])
+                if failed == nil { failed = (error as? EvaluationError)?.rule ?? rule.id }
+                continue
             }
             switch rule.effect {
             case .forbid: forbids.append(rule)
             case .permit: permits.append(rule)
             }
+        }
+        if let failed {
+            return Decision(effect: .deny, reason: GatewayReason.policyError.rawValue, rules: [failed], obligations: Self.obligations(of: forbids))
         }
         if let first = forbids.first {
             let reason: String
@@ -119,9 +134,19 @@ public struct Evaluator: Sendable {
             return Decision(effect: .deny, reason: reason, rules: forbids.map(\.id), obligations: Self.obligations(of: forbids))
         }
         guard !permits.isEmpty else { return .refusal(.noMatchingPermit) }
-        let returned = Self.returned(by: permits, redactAlways: redactAlways)
+        var returned = Self.returned(by: permits, redactAlways: redactAlways)
         var warrant: String?
-        if case .verified(let reference)? = context.warrant { warrant = reference }
+        if case .verified(let reference)? = context.warrant {
+            warrant = reference
+            // A warrant the decision consulted that releases only some fields for this action limits the response to them.
+            do {
+                if let fields = try registry.document(reference: reference)?.fields(for: input.classification.action) {
+                    returned.keepOnly = returned.keepOnly.map { $0.intersection(fields) } ?? fields
+                }
+            } catch {
+                return Decision(effect: .deny, reason: GatewayReason.policyError.rawValue, rules: permits.map(\.id))
+            }
+        }
         return Decision(
             effect: .allow, reason: permits[0].reason, rules: permits.map(\.id), redact: returned.redact, keepOnly: returned.keepOnly,
             obligations: Self.obligations(of: permits), warrant: warrant

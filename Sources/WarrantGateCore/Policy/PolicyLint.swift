@@ -54,8 +54,10 @@ extension Policy {
         for part in when.conjuncts {
             switch part {
             case .category(let categories) where !categories.contains(.federalImmigration): return nil
+            case .not(.category(let categories)) where categories.contains(.federalImmigration): return nil
             case .requestFact(let name, _): claim = name
-            case .always, .agency, .category, .action, .method, .data, .requestFact: continue
+            // A negation is no evidence the jail holds: `not: { category: … }` that spares federal-immigration, or any other.
+            case .always, .agency, .category, .action, .method, .data, .requestFact, .not: continue
             default: return nil
             }
         }

@@ -22,7 +22,7 @@ public enum PolicyParser {
         "host", "content-length", "content-type", "content-encoding", "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade",
         "proxy-connection", "expect", "warrant-reference",
     ]
-    /// How deep includes may nest: a county includes its state, which may include a federal floor.
+    /// How many files a chain of includes may hold: a county, its state, and a floor or two beneath.
     static let maxIncludeDepth = 4
 
     /// What conditions may refer to, collected from the routes and declarations, and the warnings found.
@@ -138,7 +138,9 @@ public enum PolicyParser {
         let resolved = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL.path
         let outer = chain + [URL(fileURLWithPath: file).standardizedFileURL.path]
         guard !outer.contains(resolved) else { throw node.error("include: '\(path)' includes itself (through \(outer.joined(separator: " → ")))") }
-        guard outer.count < maxIncludeDepth else { throw node.error("include: policies include one another more than \(maxIncludeDepth) deep") }
+        guard outer.count < maxIncludeDepth else {
+            throw node.error("include: a chain of includes may hold at most \(maxIncludeDepth) files (\(outer.joined(separator: " → ")) → \(path))")
+        }
         do {
             return try load(path: resolved, includedBy: outer)
         } catch let error as FileError {
@@ -196,7 +198,11 @@ public enum PolicyParser {
         if let unless = replacement.unless {
             guard let originalUnless = original.unless else { return false }
             let required = unless.conjuncts
-            guard originalUnless.conjuncts.allSatisfy(required.contains) else { return false }
+            // A typed warrant test requires at least what `warrant: verified` does.
+            let requiresWarrant = required.contains { if case .warrantVerified = $0 { true } else { false } }
+            guard originalUnless.conjuncts.allSatisfy({ required.contains($0) || $0 == .warrantVerified(DocumentTest()) && requiresWarrant }) else {
+                return false
+            }
         }
         if let from = replacement.effectiveFrom, original.effectiveFrom.map({ from > $0 }) ?? true { return false }
         if let until = replacement.effectiveUntil, original.effectiveUntil.map({ until < $0 }) ?? true { return false }
@@ -246,6 +252,9 @@ public enum PolicyParser {
                 source = .bodyMember(member)
             default:
                 throw entry.error("request fact '\(name)' names exactly one of header or body")
+            }
+            if let other = facts.first(where: { $0.source == source }) {
+                throw entry.error("request fact '\(name)' reads what request fact '\(other.name)' reads; declare one fact and test its values")
             }
             let valuesNode = try entry.required("values", in: "request fact '\(name)'")
             let values = try valuesNode.strings("values")
@@ -609,12 +618,14 @@ public enum PolicyParser {
         return date
     }
 
-    /// Parses `5y`, or a ``duration(_:)``.
+    /// Parses `5y` and `30d` as calendar years and days, `48h` and `15m` as lengths of time.
     static func policyDuration(_ node: YAMLNode) throws -> PolicyDuration {
         let text = try node.string("duration")
-        if text.hasSuffix("y") {
-            guard let years = Int(text.dropLast()), years > 0, years <= 100 else { throw node.error("'\(text)' is not a duration such as 5y, 30d or 48h") }
-            return .years(years)
+        if text.hasSuffix("y") || text.hasSuffix("d") {
+            guard let count = Int(text.dropLast()), count > 0, count <= (text.hasSuffix("y") ? 100 : 36_500) else {
+                throw node.error("'\(text)' is not a duration such as 5y, 30d or 48h")
+            }
+            return text.hasSuffix("y") ? .years(count) : .days(count)
         }
         return .seconds(try duration(node))
     }

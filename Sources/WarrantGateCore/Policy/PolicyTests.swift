@@ -15,8 +15,9 @@ public struct PolicyTestCase: Sendable {
     public let expectedRules: [String]?
     public let expectedRedact: [String]?
     public let expectedObligations: [String]?
-    /// Fields that must reach the client: written as `redact:` entries are.
+    /// Fields that must reach the client, and fields that must not: written as `redact:` entries are.
     public let expectedKeep: [String]
+    public let expectedWithhold: [String]
 }
 
 /// A policy test file (`policies/tests/<name>.yaml`), the analogue of `opa test`. Its format is documented in
@@ -50,7 +51,7 @@ public struct PolicyTestFile: Sendable {
         "reference", "kind", "status", "agency", "subjects", "scope", "expires", "registered", "court", "judge", "case-number",
     ]
     static let recordKeys: Set<String> = ["subject", "kind", "given", "attorney-required", "fields", "language"]
-    static let expectKeys: Set<String> = ["effect", "reason", "rules", "redact", "keep", "obligations"]
+    static let expectKeys: Set<String> = ["effect", "reason", "rules", "redact", "keep", "withhold", "obligations"]
 
     public static func load(path: String) throws -> PolicyTestFile {
         let root = try YAMLNode.load(path: path)
@@ -115,6 +116,15 @@ public struct PolicyTestFile: Sendable {
                 } else if let removed = names.first(where: { !decision.keeps(topLevel: $0) }) {
                     let why = decision.redact.contains(removed) ? "it is redacted" : "the permit returns only other fields"
                     problems.append("keep: expected \(entry) to reach the client, but \(why)")
+                }
+            } catch {
+                problems.append(error.message)
+            }
+        }
+        for entry in testCase.expectedWithhold {
+            do throws(RedactionVocabulary.Unresolved) {
+                if decision.effect == .allow, let kept = try vocabulary.names(for: entry).first(where: decision.keeps(topLevel:)) {
+                    problems.append("withhold: expected \(entry) not to reach the client, but \(kept) does")
                 }
             } catch {
                 problems.append(error.message)
@@ -199,7 +209,7 @@ public struct PolicyTestFile: Sendable {
             registry: RegistrySnapshot(documents: documents, records: records, facts: facts, version: 1), facts: facts,
             expectedEffect: effect, expectedReason: try expect["reason"]?.string("reason"), expectedRules: try expect["rules"]?.strings("rules"),
             expectedRedact: try expect["redact"]?.strings("redact"), expectedObligations: try expect["obligations"]?.strings("obligations"),
-            expectedKeep: try expect["keep"]?.strings("keep") ?? []
+            expectedKeep: try expect["keep"]?.strings("keep") ?? [], expectedWithhold: try expect["withhold"]?.strings("withhold") ?? []
         )
     }
 

@@ -34,7 +34,8 @@ public final class JSONRedaction: BodyRedaction {
     ///   - maxDepth: deepest nesting accepted, counted as ``JSONRedactor`` does (128 there).
     ///   - maxKeyBytes: longest key accepted, in bytes as written between its quotes.
     ///   - keepOnly: when given, a record's member whose key is not among these names is removed too; a record is the
-    ///     root object, or each object directly inside a root array. Keywords (`@context`, `@id`, …) stay.
+    ///     root object, or each object directly inside a root array (an array there is refused). `@context`, `@id` and
+    ///     `@type` stay.
     public init(names: RedactedNames, keepOnly: RedactedNames? = nil, maxDepth: Int = 128, maxKeyBytes: Int = 64 * 1024) {
         machine = JSONRedactionMachine(names: names, keepOnly: keepOnly, maxDepth: maxDepth, maxKeyBytes: maxKeyBytes)
     }
@@ -383,6 +384,9 @@ private struct JSONRedactionMachine {
             mode = .keyOrClose
             return index + 1
         case UInt8(ascii: "["):
+            if keptKeys != nil, depth == 1, !top.contains(.object) {
+                throw RedactionError(.refused, "an array inside the root array, whose fields an allow-list cannot name", offset: consumed + index)
+            }
             open([])
             mode = .valueOrClose
             return index + 1
@@ -603,11 +607,14 @@ private struct JSONRedactionMachine {
             : keys.classify(UnsafeRawBufferPointer(rebasing: bytes[keyStart...]), length: length, escaped: escaped, nonASCII: nonASCII, contexts: contexts)
         guard var verdict else { throw fail("a key that cannot be decoded", at: quote) }
         if let keptKeys, !verdict.isRedacted, !verdict.isContext, isRecordLevel {
-            let keyword = length > 0 && (spans ? keyHeld[1] : bytes[keyStart + 1]) == UInt8(ascii: "@")
+            let key = spans ? UnsafeRawBufferPointer(start: nil, count: 0) : UnsafeRawBufferPointer(rebasing: bytes[(keyStart + 1)..<quote])
+            let identifying = spans
+                ? keyHeld.withUnsafeBytes { Self.isIdentifyingKeyword(UnsafeRawBufferPointer(rebasing: $0[1..<(1 + length)])) }
+                : Self.isIdentifyingKeyword(key)
             let kept = spans
                 ? keyHeld.withUnsafeBytes { keptKeys.classify($0, length: length, escaped: escaped, nonASCII: nonASCII, contexts: contexts) }
                 : keptKeys.classify(UnsafeRawBufferPointer(rebasing: bytes[keyStart...]), length: length, escaped: escaped, nonASCII: nonASCII, contexts: contexts)
-            if !keyword, kept?.isRedacted != true { verdict.isRedacted = true }
+            if !identifying, kept?.isRedacted != true { verdict.isRedacted = true }
         }
         var level = top
         if verdict.isContext {
@@ -647,6 +654,13 @@ private struct JSONRedactionMachine {
         holding = false
         pendingComma = false
         if spans { keyHeld.removeAll(keepingCapacity: true) }
+    }
+
+    /// Whether a key, as written between its quotes, is `@id` or `@type`: they say what a record is, and stay when an
+    /// allow-list removes the record's other members. Other keywords (`@graph`, `@included`, `@nest`) carry data and
+    /// go unless listed.
+    private static func isIdentifyingKeyword(_ key: UnsafeRawBufferPointer) -> Bool {
+        key.elementsEqual("@id".utf8) || key.elementsEqual("@type".utf8)
     }
 
     /// Whether the open object is a record whose members an allow-list governs: the root object, or an object

@@ -34,8 +34,8 @@ public final class XMLRedaction: BodyRedaction {
     /// The state, kept in a struct so that the hot loops work on it without exclusivity checks.
     private var machine: XMLRedactionMachine
 
-    /// - Parameter keepOnly: when given, a record's child element not among these names is removed too; the record is
-    ///   the root element, or in a SOAP envelope the Body's element.
+    /// - Parameter keepOnly: when given, a record's child element or attribute not among these names is removed too;
+    ///   the record is the root element, or in a SOAP envelope the Body's element.
     public init(names: RedactedNames, keepOnly: RedactedNames? = nil, limits: Limits = Limits()) {
         machine = XMLRedactionMachine(names: names, keepOnly: keepOnly, limits: limits)
     }
@@ -625,6 +625,8 @@ private struct XMLRedactionMachine {
     /// namespace), in order. Namespace declarations are never redacted.
     private mutating func redactedAttributes(of tag: XMLStartTag, in token: UnsafeRawBufferPointer, region: Region, at offset: Int) throws(RedactionError) -> [Range<Int>] {
         var dropped: [Range<Int>] = []
+        // An allow-list governs the record element's attributes as it governs its children.
+        let onRecord = keepOnly != nil && region == .body && open.count == recordDepth
         for attribute in tag.attributes {
             let name = attribute.name(in: token)
             if name.starts(with: "xmlns".utf8), name.count == 5 || name[5] == UInt8(ascii: ":") { continue }
@@ -637,7 +639,7 @@ private struct XMLRedactionMachine {
                 namespace = nil
                 local = name
             }
-            guard isRedacted(namespace, local) else { continue }
+            guard isRedacted(namespace, local) || onRecord && !keepOnlyNames(namespace, local) else { continue }
             guard region == .body else {
                 throw RedactionError(.refused, "a redacted attribute in a SOAP header, which is passed whole or not at all", offset: offset)
             }
@@ -703,9 +705,19 @@ private struct XMLRedactionMachine {
         return prefix.isEmpty ? .some(nil) : nil
     }
 
+    /// The depth of the record element whose children and attributes an allow-list governs: the root element, or in
+    /// a SOAP envelope the Body's element.
+    private var recordDepth: Int { envelope == .none ? 1 : 3 }
+
     /// Whether the allow-list, if any, keeps the element just opened: it governs only a record's children.
     private func isKept(_ namespace: Namespace?, _ local: UnsafeRawBufferPointer, region: Region) -> Bool {
-        guard let keepOnly, region == .body, open.count == (envelope == .none ? 2 : 4) else { return true }
+        guard keepOnly != nil, region == .body, open.count == recordDepth + 1 else { return true }
+        return keepOnlyNames(namespace, local)
+    }
+
+    /// Whether the allow-list names an element or attribute (one without a prefix being in no namespace).
+    private func keepOnlyNames(_ namespace: Namespace?, _ local: UnsafeRawBufferPointer) -> Bool {
+        guard let keepOnly else { return true }
         guard let namespace else { return keepOnly.containsField(local: local) }
         guard let index = namespace.keptIndex else { return false }
         return keepOnly.contains(local: local, namespace: index)

@@ -41,7 +41,9 @@ public struct DocumentRegistration: Sendable {
         if subjects.isEmpty { problems.append("--subject must name at least one booking number") }
         for subject in subjects where !Identifier.isValidReference(subject) { problems.append("'\(subject)' is not a booking number") }
         if scope.isEmpty { problems.append("--scope must name at least one action, such as records.read") }
-        for action in scope where !ActionPattern.isValid(action) { problems.append("'\(action)' is not an action such as records.read") }
+        for entry in scope where !ScopeEntry(entry).isValid {
+            problems.append("'\(entry)' is not an action such as records.read, or an action and one field such as records.release-date#scheduledRelease")
+        }
         let expiry = LocalDate(expires) ?? Timestamp.parse(expires).map { LocalDate(date: $0, timeZone: timeZone) }
         if expiry == nil {
             problems.append("--expires must be a date of the form YYYY-MM-DD or an ISO 8601 time such as 2026-12-31T23:59:00Z (got '\(expires)')")

@@ -9,7 +9,8 @@ public struct RegisteredDocument: Sendable, Equatable, Codable {
     public var agency: String
     /// Booking numbers the document names.
     public var subjects: [String]
-    /// Actions the document covers; `records.*` covers every action under `records.`.
+    /// Actions the document covers; `records.*` covers every action under `records.`. An entry
+    /// `records.release-date#scheduledRelease` covers the action for that one top-level field (see ``ScopeEntry``).
     public var scope: [String]
     /// The last day the document is valid, `YYYY-MM-DD`, in the registry's time zone.
     public var expires: String
@@ -44,7 +45,46 @@ public struct RegisteredDocument: Sendable, Equatable, Codable {
     }
 
     public func covers(action: String) -> Bool {
-        scope.contains { ActionPattern.matches(pattern: $0, action: action) }
+        scope.contains { ScopeEntry($0).covers(action) }
+    }
+
+    /// The top-level fields the document releases for `action`: nil when an entry covers the whole action, else the
+    /// fields its entries name for it (lower-cased, as field names are compared).
+    public func fields(for action: String) -> Set<String>? {
+        var fields: Set<String> = []
+        for entry in scope.map(ScopeEntry.init) where entry.covers(action) {
+            guard let field = entry.field else { return nil }
+            fields.insert(field.lowercased())
+        }
+        return fields
+    }
+}
+
+/// One entry of a document's scope: an action pattern, and optionally one field it is limited to, written
+/// `action#field` (a court may order one fact released, such as a release date, and nothing else).
+public struct ScopeEntry: Sendable, Equatable {
+    public let action: String
+    public let field: String?
+
+    public init(_ text: String) {
+        if let hash = text.firstIndex(of: "#") {
+            action = String(text[..<hash])
+            field = String(text[text.index(after: hash)...])
+        } else {
+            action = text
+            field = nil
+        }
+    }
+
+    public func covers(_ action: String) -> Bool {
+        ActionPattern.matches(pattern: self.action, action: action)
+    }
+
+    /// Whether the entry is an action pattern, with, if any, a field of 1 to 128 characters without spaces or `#`.
+    public var isValid: Bool {
+        guard ActionPattern.isValid(action) else { return false }
+        guard let field else { return true }
+        return !field.isEmpty && field.count <= 128 && !field.contains { $0.isWhitespace || $0 == "#" || $0.isNewline }
     }
 }
 
