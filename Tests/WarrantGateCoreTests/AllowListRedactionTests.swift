@@ -1,0 +1,230 @@
+import Foundation
+import Testing
+@testable import WarrantGateCore
+
+/// Allow-lists (`return-only:`) as the response redactor applies them: a record's top-level fields not named are
+/// removed as redacted ones are, in JSON (the root object, or each object of a root array), XML (the root element's
+/// children) and SOAP (the children of the Body's element). Every document is redacted whole and a byte at a time,
+/// and both must agree.
+@Suite("Allow-list redaction")
+struct AllowListRedactionTests {
+    enum Outcome: Equatable {
+        case kept(String)
+        case refused(RedactionError.Kind)
+
+        var text: String? {
+            if case .kept(let text) = self { return text }
+            return nil
+        }
+    }
+
+    static func run(_ redactor: ResponseRedactor, _ type: RedactableMediaType, _ input: [UInt8], pieceSize: Int?) -> Outcome {
+        let redaction = redactor.redaction(for: type, limits: RedactionLimits())
+        var output: [UInt8] = []
+        do {
+            if let pieceSize {
+                var start = 0
+                while start < input.count {
+                    let piece = Array(input[start..<min(input.count, start + pieceSize)])
+                    try piece.withUnsafeBytes { bytes in try redaction.feed(bytes) { output.append(contentsOf: $0) } }
+                    start += pieceSize
+                }
+            } else {
+                try input.withUnsafeBytes { bytes in try redaction.feed(bytes) { output.append(contentsOf: $0) } }
+            }
+            try redaction.finish { output.append(contentsOf: $0) }
+        } catch let error as RedactionError {
+            return .refused(error.kind)
+        } catch {
+            return .refused(.malformed)
+        }
+        return .kept(String(decoding: output, as: UTF8.self))
+    }
+
+    /// Redacts `document` whole and a byte at a time; records a disagreement, and returns the whole one's outcome.
+    static func redact(_ document: String, names: [String] = [], keep: [String], type: RedactableMediaType = .json,
+                       sourceLocation: SourceLocation = #_sourceLocation) -> Outcome {
+        let redactor = ResponseRedactor(names: names, keepOnly: keep)
+        let input = Array(document.utf8)
+        let whole = run(redactor, type, input, pieceSize: nil)
+        let bytewise = run(redactor, type, input, pieceSize: 1)
+        #expect(whole == bytewise, "fed whole: \(whole); a byte at a time: \(bytewise)", sourceLocation: sourceLocation)
+        let threes = run(redactor, type, input, pieceSize: 3)
+        #expect(whole == threes, "fed whole: \(whole); three bytes at a time: \(threes)", sourceLocation: sourceLocation)
+        if type == .json, let text = whole.text {
+            #expect((try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) != nil, "not JSON: \(text)",
+                    sourceLocation: sourceLocation)
+        }
+        return whole
+    }
+
+    @Test("ResponseRedactor with an allow-list is never empty; without one and no names it is")
+    func emptiness() {
+        #expect(ResponseRedactor(names: [String]()).isEmpty)
+        #expect(!ResponseRedactor(names: [String](), keepOnly: ["releaseDate"]).isEmpty)
+        #expect(ResponseRedactor(names: [String](), keepOnly: ["ReleaseDate"]).keepOnly?.fields == ["releasedate"])
+    }
+
+    // MARK: JSON
+
+    @Test("JSON root object: only the named members stay, in any letter case, the redact list still applies")
+    func jsonRootObject() {
+        let document = #"{"bookingNumber":"2017-000123","releaseDate":"2026-12-01","homeAddress":"1 Main St","immigrationStatus":"x"}"#
+        #expect(Self.redact(document, names: ["immigrationStatus"], keep: ["releaseDate"]) == .kept(#"{"releaseDate":"2026-12-01"}"#))
+        #expect(Self.redact(document, keep: ["releaseDate", "bookingNumber"]) == .kept(#"{"bookingNumber":"2017-000123","releaseDate":"2026-12-01"}"#))
+        #expect(Self.redact(document, keep: ["RELEASEDATE"]) == .kept(#"{"releaseDate":"2026-12-01"}"#))
+        // The redact list wins over the allow-list.
+        #expect(Self.redact(document, names: ["releaseDate"], keep: ["releaseDate", "homeAddress"]) == .kept(#"{"homeAddress":"1 Main St"}"#))
+        #expect(Self.redact(document, keep: ["nothing"]) == .kept("{}"))
+        #expect(Self.redact(#" { "homeAddress" : "h" , "releaseDate" : "d" } "#, keep: ["releaseDate"]).text?.contains("h\"") == false)
+    }
+
+    @Test("JSON root array: each object in it is a record; scalars in the array stay")
+    func jsonRootArray() {
+        let document = #"[{"bookingNumber":"1","homeAddress":"a"},{"homeAddress":"b","bookingNumber":"2"},{}]"#
+        #expect(Self.redact(document, keep: ["bookingNumber"]) == .kept(#"[{"bookingNumber":"1"},{"bookingNumber":"2"},{}]"#))
+        #expect(Self.redact("[]", keep: ["bookingNumber"]) == .kept("[]"))
+    }
+
+    @Test("JSON nested objects are kept whole unless a redact name removes a member")
+    func jsonNested() {
+        let document = #"{"custody":{"facility":"A","immigrationStatus":"x","homeAddress":"h","nested":{"releaseDate":"d"}},"releaseDate":"d","extra":{"releaseDate":"e"}}"#
+        #expect(Self.redact(document, names: ["immigrationStatus"], keep: ["custody", "releaseDate"])
+            == .kept(#"{"custody":{"facility":"A","homeAddress":"h","nested":{"releaseDate":"d"}},"releaseDate":"d"}"#))
+        let records = #"[{"custody":{"homeAddress":"h"},"x":1}]"#
+        #expect(Self.redact(records, keep: ["custody"]) == .kept(#"[{"custody":{"homeAddress":"h"}}]"#))
+    }
+
+    @Test("JSON-LD: @context, @id and @type stay; a term the context maps to a kept IRI stays")
+    func jsonLDKeywords() {
+        let document = #"{"@context":{"@vocab":"urn:jail#"},"@id":"urn:inmate:1","@type":"Inmate","releaseDate":"d","homeAddress":"h"}"#
+        #expect(Self.redact(document, keep: ["releaseDate"]) == .kept(#"{"@context":{"@vocab":"urn:jail#"},"@id":"urn:inmate:1","@type":"Inmate","releaseDate":"d"}"#))
+        let aliased = #"{"@context":{"rd":"urn:jail#releaseDate","ha":"urn:jail#homeAddress"},"rd":"d","ha":"h"}"#
+        #expect(Self.redact(aliased, keep: ["{urn:jail#}releaseDate"]) == .kept(#"{"@context":{"rd":"urn:jail#releaseDate","ha":"urn:jail#homeAddress"},"rd":"d"}"#))
+        // A context in a record of a root array applies to that record.
+        let array = #"[{"@context":{"@vocab":"urn:jail#"},"releaseDate":"d","homeAddress":"h"}]"#
+        #expect(Self.redact(array, keep: ["{urn:jail#}releaseDate"]) == .kept(#"[{"@context":{"@vocab":"urn:jail#"},"releaseDate":"d"}]"#))
+        // A @context after other members cannot be honoured while streaming: refused, as without an allow-list.
+        #expect(Self.redact(#"{"releaseDate":"d","@context":{"@vocab":"urn:jail#"}}"#, keep: ["releaseDate"]) == .refused(.refused))
+    }
+
+    @Test("JSON-LD: members holding node data (@nest, @graph, @included) or merely starting with @ do not bypass the allow-list")
+    func jsonLDDataKeywords() {
+        let cases = [
+            #"{"releaseDate":"d","@nest":{"homeAddress":"SECRET"}}"#,
+            #"{"@graph":[{"releaseDate":"d","homeAddress":"SECRET"}]}"#,
+            #"{"releaseDate":"d","@included":[{"@id":"urn:x","homeAddress":"SECRET"}]}"#,
+            #"{"releaseDate":"d","@reverse":{"homeAddress":"SECRET"}}"#,
+            #"{"releaseDate":"d","@homeAddress":"SECRET"}"#,
+        ]
+        for document in cases {
+            let outcome = Self.redact(document, keep: ["releaseDate"])
+            if let text = outcome.text {
+                #expect(!text.contains("SECRET"), "\(document) → \(text)")
+            }
+        }
+    }
+
+    @Test("JSON escaped keys are compared decoded: \\u0062ookingNumber is bookingNumber, for the allow-list and the redact list")
+    func jsonEscapedKeys() {
+        let document = #"{"\u0062ookingNumber":"1","home\u0041ddress":"h","releaseDate":"d"}"#
+        #expect(Self.redact(document, keep: ["bookingNumber"]) == .kept(#"{"\u0062ookingNumber":"1"}"#))
+        #expect(Self.redact(document, names: ["bookingNumber"], keep: ["bookingNumber", "releaseDate"]) == .kept(#"{"releaseDate":"d"}"#))
+        #expect(Self.redact(document, keep: ["homeAddress"]) == .kept(#"{"home\u0041ddress":"h"}"#))
+        // An escaped @ is still a keyword to a JSON-LD processor; either way nothing not named leaks through it.
+        let keyword = Self.redact(#"{"\u0040type":"Inmate","releaseDate":"d","homeAddress":"h"}"#, keep: ["releaseDate"])
+        #expect(keyword.text?.contains("homeAddress") == false)
+    }
+
+    @Test("JSON: records nested in arrays of a root array are not returned unfiltered")
+    func jsonArrayOfArrays() {
+        let outcome = Self.redact(#"[[{"bookingNumber":"1","homeAddress":"SECRET"}]]"#, keep: ["bookingNumber"])
+        if let text = outcome.text { #expect(!text.contains("SECRET"), "\(text)") }
+    }
+
+    // MARK: XML
+
+    static func xml(_ document: String, names: [String] = [], keep: [String], sourceLocation: SourceLocation = #_sourceLocation) -> Outcome {
+        redact(document, names: names, keep: keep, type: .xml, sourceLocation: sourceLocation)
+    }
+
+    @Test("XML: the root's children in no namespace, by local name in any letter case; grandchildren untouched but by redact names")
+    func xmlRootChildren() {
+        let document = "<inmate><bookingNumber>1</bookingNumber><releaseDate>d</releaseDate><homeAddress>h</homeAddress><custody><homeAddress>h2</homeAddress><immigrationStatus>x</immigrationStatus></custody></inmate>"
+        #expect(Self.xml(document, keep: ["releaseDate"]) == .kept("<inmate><releaseDate>d</releaseDate></inmate>"))
+        #expect(Self.xml(document, keep: ["ReleaseDate", "bookingnumber"]) == .kept("<inmate><bookingNumber>1</bookingNumber><releaseDate>d</releaseDate></inmate>"))
+        #expect(Self.xml(document, names: ["immigrationStatus"], keep: ["custody"])
+            == .kept("<inmate><custody><homeAddress>h2</homeAddress></custody></inmate>"))
+        #expect(Self.xml("<?xml version=\"1.0\"?><inmate><homeAddress/></inmate>", keep: ["releaseDate"]) == .kept("<?xml version=\"1.0\"?><inmate></inmate>"))
+        // Self-closing children and a record with nothing kept.
+        #expect(Self.xml("<inmate><a/><releaseDate/><b>t</b></inmate>", keep: ["releaseDate"]) == .kept("<inmate><releaseDate/></inmate>"))
+    }
+
+    @Test("XML namespaces: kept by URI and local name, whatever the prefix; a rebound prefix and the default namespace resolve")
+    func xmlNamespaces() {
+        let jail = "urn:jail"
+        let document = """
+            <j:inmate xmlns:j="\(jail)"><j:releaseDate>d</j:releaseDate><j:homeAddress>h</j:homeAddress>\
+            <j:releaseDate xmlns:j="urn:other">other</j:releaseDate><k:releaseDate xmlns:k="\(jail)">k</k:releaseDate><releaseDate>plain</releaseDate></j:inmate>
+            """
+        let kept = Self.xml(document, keep: ["{\(jail)}releaseDate"])
+        #expect(kept == .kept("<j:inmate xmlns:j=\"\(jail)\"><j:releaseDate>d</j:releaseDate><k:releaseDate xmlns:k=\"\(jail)\">k</k:releaseDate></j:inmate>"))
+        // A plain name keeps only the element in no namespace.
+        #expect(Self.xml(document, keep: ["releaseDate"]) == .kept("<j:inmate xmlns:j=\"\(jail)\"><releaseDate>plain</releaseDate></j:inmate>"))
+        // The local name is compared exactly in a namespace.
+        #expect(Self.xml(document, keep: ["{\(jail)}ReleaseDate"]) == .kept("<j:inmate xmlns:j=\"\(jail)\"></j:inmate>"))
+
+        let defaulted = "<inmate xmlns=\"\(jail)\"><releaseDate>d</releaseDate><homeAddress>h</homeAddress><releaseDate xmlns=\"\">none</releaseDate></inmate>"
+        #expect(Self.xml(defaulted, keep: ["{\(jail)}releaseDate"]) == .kept("<inmate xmlns=\"\(jail)\"><releaseDate>d</releaseDate></inmate>"))
+        #expect(Self.xml(defaulted, keep: ["releaseDate"]) == .kept("<inmate xmlns=\"\(jail)\"><releaseDate xmlns=\"\">none</releaseDate></inmate>"))
+    }
+
+    @Test("XML: the root element's attributes are top-level fields too, and an allow-list does not pass them unnamed")
+    func xmlRootAttributes() {
+        let outcome = Self.xml("<inmate alienNumber=\"A-SECRET\" bookingNumber=\"1\"><releaseDate>d</releaseDate></inmate>", keep: ["releaseDate"])
+        if let text = outcome.text {
+            #expect(!text.contains("A-SECRET"), "\(text)")
+            #expect(text.contains("<releaseDate>d</releaseDate>"))
+        }
+    }
+
+    static let soap11 = "http://schemas.xmlsoap.org/soap/envelope/"
+    static let soap12 = "http://www.w3.org/2003/05/soap-envelope"
+
+    @Test("SOAP 1.1 and 1.2: the Body element's children are the record; the Header is untouched", arguments: [soap11, soap12])
+    func soap(envelope: String) {
+        let document = """
+            <s:Envelope xmlns:s="\(envelope)"><s:Header><h:Trace xmlns:h="urn:h"><h:homeAddress>header</h:homeAddress><homeAddress>plain</homeAddress></h:Trace></s:Header>\
+            <s:Body><j:GetInmateResponse xmlns:j="urn:jail"><j:releaseDate>d</j:releaseDate><j:homeAddress>h</j:homeAddress>\
+            <j:custody><j:homeAddress>nested</j:homeAddress></j:custody></j:GetInmateResponse></s:Body></s:Envelope>
+            """
+        let expected = """
+            <s:Envelope xmlns:s="\(envelope)"><s:Header><h:Trace xmlns:h="urn:h"><h:homeAddress>header</h:homeAddress><homeAddress>plain</homeAddress></h:Trace></s:Header>\
+            <s:Body><j:GetInmateResponse xmlns:j="urn:jail"><j:releaseDate>d</j:releaseDate></j:GetInmateResponse></s:Body></s:Envelope>
+            """
+        #expect(Self.xml(document, keep: ["{urn:jail}releaseDate"]) == .kept(expected))
+        let withCustody = Self.xml(document, keep: ["{urn:jail}releaseDate", "{urn:jail}custody"])
+        #expect(withCustody.text?.contains("<j:custody><j:homeAddress>nested</j:homeAddress></j:custody>") == true)
+        #expect(withCustody.text?.contains(">h<") == false)
+        // The Body's own element is never removed by the allow-list.
+        #expect(Self.xml(document, keep: ["nothing"]).text?.contains("<j:GetInmateResponse xmlns:j=\"urn:jail\"></j:GetInmateResponse>") == true)
+    }
+
+    @Test("XML and JSON streamed a byte at a time give the same output as one piece (larger documents)")
+    func streamingLarger() {
+        var json = "["
+        var xml = "<inmates>"
+        for index in 0..<40 {
+            json += (index == 0 ? "" : ",") + #"{"bookingNumber":"2017-\#(index)","homeAddress":"addr \#(index)","releaseDate":"2026-12-\#(index % 28 + 1)","notes":{"x":[1,2,{"homeAddress":"n"}]}}"#
+            xml += "<inmate><bookingNumber>\(index)</bookingNumber><homeAddress>a</homeAddress></inmate>"
+        }
+        json += "]"
+        xml += "</inmates>"
+        let jsonOut = Self.redact(json, names: ["homeAddress"], keep: ["bookingNumber", "notes"])
+        #expect(jsonOut.text?.contains("addr") == false)
+        #expect(jsonOut.text?.contains("releaseDate") == false)
+        #expect(jsonOut.text?.contains(#""bookingNumber":"2017-39""#) == true)
+        let xmlOut = Self.xml(xml, keep: ["inmate"])
+        #expect(xmlOut == .kept(xml))
+    }
+}
