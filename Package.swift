@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Pure domain: identity, paths, classification, policy, warrants, redaction. No networking, no SQL.
@@ -47,6 +48,8 @@ let package = Package(
                 "WarrantGateCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -111,14 +114,25 @@ let package = Package(
         // Micro-benchmarks that print figures: swift run -c release warrant-gate-bench
         .executableTarget(
             name: "warrant-gate-bench",
-            dependencies: ["WarrantGateCore", "WarrantGateStore"],
+            dependencies: [
+                "WarrantGateCore", "WarrantGateStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Benchmarks/WarrantGateBenchmarks"
         ),
         // The framework floor for scripts/bench-vs-nginx: the gateway's own listener and upstream pools passing
         // requests through, deciding and logging nothing.
         .executableTarget(name: "warrant-gate-floor", dependencies: ["WarrantGateServer"], path: "Benchmarks/FrameworkFloor"),
         .testTarget(name: "WarrantGateCoreTests", dependencies: ["WarrantGateCore", "WarrantGateDevPKI"], exclude: ["Fixtures"]),
-        .testTarget(name: "WarrantGateStoreTests", dependencies: ["WarrantGateStore"]),
+        .testTarget(
+            name: "WarrantGateStoreTests",
+            dependencies: [
+                "WarrantGateStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "WarrantGateServerTests",
             dependencies: [

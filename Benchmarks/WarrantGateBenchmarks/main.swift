@@ -1,9 +1,12 @@
 import Foundation
 import WarrantGateCore
+import Logging
+import PostgresNIO
 import WarrantGateStore
 
 // Micro-benchmarks: each prints a figure. Run in release mode:
 //   swift run -c release warrant-gate-bench [--export-rows 1000000] [--only core,redact,merkle,append,log-cpu,export]
+//   [--postgres postgres://user@host:port/db]   (adds pg-append; scripts/bench-postgres starts a throwaway cluster)
 // Timings come from the monotonic clock; every figure is the median of several runs where that makes sense.
 
 let arguments = CommandLine.arguments
@@ -244,6 +247,48 @@ func measureAppends(writers: Int, withOutcomes: Bool) async throws {
 for writers in writerCounts where runs("append") {
     try await measureAppends(writers: writers, withOutcomes: false)
     try await measureAppends(writers: writers, withOutcomes: true)
+}
+
+// The same durable appends on PostgreSQL, split across two gateways' logs (two clients, as two gateways would hold),
+// with `--postgres URL` naming a database whose user may create the log's tables.
+if let url = arguments.firstIndex(of: "--postgres").map({ arguments[$0 + 1] }), runs("pg-append") {
+    let location = try PostgresLocation(url: url)
+    let logger = Logger(label: "bench")
+    func client() -> PostgresClient {
+        var configuration = PostgresClient.Configuration(
+            host: location.host, port: location.port, username: location.user, password: try? PostgresLocation.password(file: nil),
+            database: location.database, tls: .disable
+        )
+        configuration.options.maximumConnections = 2
+        return PostgresClient(configuration: configuration, backgroundLogger: logger)
+    }
+    let gateways = [client(), client()]
+    let running = gateways.map { client in Task { await client.run() } }
+    try await PostgresLogSchema.install(on: gateways[0], gatewayRole: location.user, logger: logger)
+    let logs = gateways.map { PostgresDecisionLog(client: $0, logger: logger) }
+    for writers in writerCounts {
+        let perWriter = max(50, 10_000 / writers)
+        let commitsBefore = logs.map(\.commits).reduce(0, +)
+        let cpuBefore = processCPUMicroseconds()
+        let start = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<writers {
+                group.addTask {
+                    for _ in 0..<perWriter { try await logs[index % 2].append([decision(DecisionID.make())]) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let elapsed = ContinuousClock.now - start
+        let cpu = processCPUMicroseconds() - cpuBefore
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let total = writers * perWriter
+        let commits = logs.map(\.commits).reduce(0, +) - commitsBefore
+        let label = "PostgreSQL log append, durable before return, \(writers) writers on 2 gateways"
+        print(label.padding(toLength: 82, withPad: " ", startingAt: 0)
+              + String(format: "%10.0f durable decisions/s   (%.0f µs CPU per decision, %.1f per commit)", Double(total) / seconds, cpu / Double(total), Double(total) / Double(commits)))
+    }
+    running.forEach { $0.cancel() }
 }
 
 // The log's own CPU per request at 32 concurrent writers (or `--writers`): each makes a decision, appends it (durable

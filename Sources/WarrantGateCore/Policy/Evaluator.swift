@@ -126,7 +126,7 @@ public struct Evaluator: Sendable {
                 case .verified? where first.unless?.testsOnlyWarrant == true:
                     reason = GatewayReason.warrantNotAccepted.rawValue
                 default:
-                    return Decision(effect: .deny, reason: GatewayReason.policyError.rawValue, rules: [first.id], obligations: first.obligations)
+                    return Decision(effect: .deny, reason: GatewayReason.policyError.rawValue, rules: [first.id], obligations: Self.obligations(of: forbids))
                 }
             } else {
                 reason = first.reason

@@ -1,0 +1,76 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import WarrantGateCore
+
+/// Signs checkpoints of the PostgreSQL log, one signer at a time across every gateway and CLI, never two that fork.
+///
+/// A signing is one transaction. It first takes a transaction-scoped advisory lock with `pg_try_advisory_xact_lock`:
+/// while another signer holds it, this one signs nothing and leaves the signing to that one. It then recomputes the
+/// root at the last checkpoint's size from the stored tree and refuses if it differs, and inserts the new checkpoint
+/// with the id after the last one's, so that even a signer that bypassed the lock could not add a second checkpoint
+/// after the same predecessor (compare-and-swap on the primary key).
+public struct PostgresCheckpointer: Sendable {
+    /// The advisory lock's key: "WGCP" in ASCII.
+    static let leaseKey: Int64 = 0x5747_4350
+
+    let client: PostgresClient
+    public let key: LogSigningKey
+    /// The origin line, which names this log.
+    public let origin: String
+    let logger: Logger
+
+    public init(client: PostgresClient, key: LogSigningKey, origin: String, logger: Logger) {
+        self.client = client
+        self.key = key
+        self.origin = origin
+        self.logger = logger
+    }
+
+    /// Signs a checkpoint of the whole log if it has grown since the last one (or if `always`); nil when there was
+    /// nothing new to sign, or another signer holds the lease.
+    @discardableResult
+    public func sign(always: Bool = false, at time: Date = Date()) async throws -> StoredCheckpoint? {
+        let (key, origin, logger) = (key, origin, logger)
+        return try await client.withTransaction(logger: logger) { connection -> StoredCheckpoint? in
+            var leased = false
+            for try await granted in try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.leaseKey))", logger: logger).decode(Bool.self) {
+                leased = granted
+            }
+            guard leased else { return nil }
+            var found: (Int64, ByteBuffer)?
+            for try await row in try await connection.query("SELECT size, subtrees FROM tree_frontier WHERE id = 1", logger: logger)
+                .decode((Int64, ByteBuffer).self) {
+                found = row
+            }
+            guard let (size, encoded) = found, let frontier = MerkleFrontier(size: UInt64(max(size, 0)), encoded: encoded) else {
+                throw StoreError("the log's tree frontier is missing or malformed")
+            }
+            let last = try await PostgresLogTree.checkpoints(connection, logger: logger).last
+            if let last {
+                guard frontier.size >= last.size else {
+                    throw StoreError("the log has \(frontier.size) entries but checkpoint \(last.id) covers \(last.size): refusing to sign")
+                }
+                guard try await PostgresLogTree.root(connection, size: last.size, logger: logger) == last.root else {
+                    throw StoreError("the log no longer matches checkpoint \(last.id): refusing to sign an inconsistent checkpoint")
+                }
+                if frontier.size == last.size && !always { return nil }
+            } else if frontier.size == 0 && !always {
+                return nil
+            }
+            let checkpoint = Checkpoint(origin: origin, size: frontier.size, root: frontier.root)
+            let note = try checkpoint.signed(by: key)
+            let id = (last?.id ?? 0) + 1
+            let stamp = Timestamp.format(time)
+            try await connection.query(
+                """
+                INSERT INTO checkpoints (id, size, root, note, time)
+                VALUES (\(id), \(Int64(checkpoint.size)), \(ByteBuffer(bytes: checkpoint.root)), \(note), \(stamp))
+                """,
+                logger: logger
+            )
+            return StoredCheckpoint(id: id, size: checkpoint.size, root: checkpoint.root, note: note, time: stamp)
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+
+/// Where a PostgreSQL database is: `postgres://user@host:port/database` (or `postgresql://`). The password never
+/// travels in the URL, where a command line or a process listing would show it: it comes from a file, or from
+/// `PGPASSWORD` in the environment.
+public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
+    public let host: String
+    public let port: Int
+    public let user: String
+    public let database: String
+
+    public init(host: String, port: Int = 5432, user: String, database: String) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.database = database
+    }
+
+    /// Whether `text` names a PostgreSQL database rather than a SQLite file.
+    public static func isURL(_ text: String) -> Bool {
+        text.hasPrefix("postgres://") || text.hasPrefix("postgresql://")
+    }
+
+    /// Reads a `postgres://user@host[:port]/database` URL; refuses one with a password, a query, or a part missing.
+    public init(url text: String) throws(StoreError) {
+        guard Self.isURL(text), let url = URLComponents(string: text) else {
+            throw StoreError("'\(Self.shown(text))' is not a postgres://user@host:port/database URL")
+        }
+        guard url.password == nil else {
+            throw StoreError("the database URL carries a password: give it in a file (database-password-file) or in PGPASSWORD instead")
+        }
+        guard url.query == nil, url.fragment == nil else { throw StoreError("the database URL may not have a query or fragment") }
+        guard let user = url.user, !user.isEmpty else { throw StoreError("the database URL names no user (postgres://user@host/database)") }
+        guard let host = url.host, !host.isEmpty else { throw StoreError("the database URL names no host") }
+        let database = String(url.path.dropFirst())
+        guard !database.isEmpty, !database.contains("/") else { throw StoreError("the database URL names no database (postgres://user@host/database)") }
+        let port = url.port ?? 5432
+        guard (1...65535).contains(port) else { throw StoreError("the database URL's port is out of range") }
+        self.init(host: host, port: port, user: user, database: database)
+    }
+
+    public var description: String { "postgres://\(user)@\(host):\(port)/\(database)" }
+
+    /// The password for this location: the first line of `file` if one is named, else `PGPASSWORD`, else none
+    /// (trust or peer authentication, or a client certificate).
+    public static func password(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(StoreError) -> String? {
+        if let file {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw StoreError("cannot read the database password file \(file)") }
+            guard let line = text.split(whereSeparator: \.isNewline).first, !line.isEmpty else {
+                throw StoreError("the database password file \(file) is empty")
+            }
+            return String(line)
+        }
+        return environment["PGPASSWORD"]
+    }
+
+    /// The URL as it may be printed: any password in it replaced.
+    private static func shown(_ text: String) -> String {
+        guard var url = URLComponents(string: text), url.password != nil else { return String(text.prefix(200)) }
+        url.password = "…"
+        return url.string ?? ""
+    }
+}

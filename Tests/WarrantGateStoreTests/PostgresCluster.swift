@@ -1,0 +1,124 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// A throwaway PostgreSQL cluster for one test: `initdb` in a temporary directory, a server on a free loopback port
+/// (and a socket in that directory), stopped and removed by ``stop()``. As root, the server's programs run as the
+/// `postgres` user, since PostgreSQL refuses to run as root.
+///
+/// Tests that need one are enabled when the server's programs are installed, and always under `CI=true`, so that CI
+/// fails rather than skips when it cannot start one (`.ci/run` installs Debian's `postgresql`).
+final class PostgresCluster: Sendable {
+    /// The cluster's superuser, who owns the tables the tests create.
+    static let owner = "wg_owner"
+    static let logger = Logger(label: "postgres-cluster")
+
+    let directory: URL
+    let port: Int
+    private let binaries: URL
+    private let runAs: String?
+
+    static var isEnabled: Bool { binaryDirectory != nil || ProcessInfo.processInfo.environment["CI"] == "true" }
+
+    /// The directory holding `initdb`, `pg_ctl` and `postgres`: on the PATH, or Debian's versioned one.
+    private static var binaryDirectory: URL? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        let versioned = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).sorted(by: >)
+            .map { "/usr/lib/postgresql/\($0)/bin" }
+        return (path.split(separator: ":").map(String.init) + versioned)
+            .first { FileManager.default.isExecutableFile(atPath: "\($0)/initdb") && FileManager.default.isExecutableFile(atPath: "\($0)/pg_ctl") }
+            .map { URL(fileURLWithPath: $0) }
+    }
+
+    /// Creates and starts a cluster, or throws saying why it could not.
+    init() throws {
+        guard let binaries = Self.binaryDirectory else {
+            throw ClusterError("PostgreSQL's initdb and pg_ctl are not installed (Debian: apt-get install postgresql)")
+        }
+        self.binaries = binaries
+        runAs = geteuid() == 0 ? "postgres" : nil
+        directory = URL(fileURLWithPath: "/tmp").appendingPathComponent("wg-pg-\(UUID().uuidString.prefix(8))")
+        port = try Self.freePort()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        if let runAs { try Self.run("/bin/chown", ["-R", runAs, directory.path]) }
+        let data = directory.appendingPathComponent("data").path
+        try run("initdb", ["-D", data, "-U", Self.owner, "--auth=trust", "--no-instructions", "-E", "UTF8"])
+        try run("pg_ctl", [
+            "-D", data, "-l", directory.appendingPathComponent("server.log").path, "-w", "-t", "60",
+            "-o", "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on", "start",
+        ])
+    }
+
+    /// Stops the server at once and removes its directory.
+    func stop() {
+        try? run("pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-m", "immediate", "-w", "stop"])
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Runs `body` with a client connected as `user` to the `postgres` database, running meanwhile.
+    func withClient<Result: Sendable>(user: String = owner, _ body: (PostgresClient) async throws -> Result) async throws -> Result {
+        var configuration = PostgresClient.Configuration(host: "127.0.0.1", port: port, username: user, password: nil, database: "postgres", tls: .disable)
+        configuration.options.maximumConnections = 4
+        let client = PostgresClient(configuration: configuration, backgroundLogger: Self.logger)
+        let running = Task { await client.run() }
+        defer { running.cancel() }
+        return try await body(client)
+    }
+
+    private func run(_ program: String, _ arguments: [String]) throws {
+        let path = binaries.appendingPathComponent(program).path
+        if let runAs {
+            try Self.run("/usr/sbin/runuser", ["-u", runAs, "--", path] + arguments)
+        } else {
+            try Self.run(path, arguments)
+        }
+    }
+
+    /// Runs a program to its exit, through `posix_spawn` and `waitpid`. Its output goes to a file rather than a pipe:
+    /// the server that `pg_ctl start` leaves running would hold a pipe open, so reading it to its end would never
+    /// return.
+    private static func run(_ path: String, _ arguments: [String]) throws {
+        let outputPath = "/tmp/wg-pg-output-\(UUID().uuidString)"
+        defer { unlink(outputPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid = pid_t()
+        let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw ClusterError("cannot run \(path): \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exited = status & 0x7f == 0, code = (status >> 8) & 0xff
+        guard exited && code == 0 else {
+            let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+            throw ClusterError("\((path as NSString).lastPathComponent) \(arguments.joined(separator: " ")) failed (status \(status)): \(text.suffix(2000))")
+        }
+    }
+
+    /// A loopback port no one listens on now.
+    private static func freePort() throws -> Int {
+        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { throw ClusterError("socket() failed") }
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
+        }
+        guard bound else { throw ClusterError("could not find a free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+struct ClusterError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,179 @@
+import Foundation
+import PostgresNIO
+import Testing
+import WarrantGateCore
+@testable import WarrantGateStore
+
+/// The shared decision log on a real PostgreSQL server that each test starts for itself.
+@Suite("The decision log on PostgreSQL", .serialized, .enabled(if: PostgresCluster.isEnabled))
+struct PostgresLogTests {
+    static let gatewayRole = "wg_gateway"
+    let logger = PostgresCluster.logger
+
+    /// A cluster with the log's tables, owned by the cluster's superuser, and the gateways' role.
+    private func withLogDatabase(_ body: (PostgresCluster) async throws -> Void) async throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        try await cluster.withClient { owner in
+            try await owner.query("CREATE ROLE wg_gateway LOGIN", logger: logger)
+            try await PostgresLogSchema.install(on: owner, gatewayRole: Self.gatewayRole, logger: logger)
+            // Installing again changes nothing: a second gateway, or an upgrade, runs it too.
+            try await PostgresLogSchema.install(on: owner, gatewayRole: Self.gatewayRole, logger: logger)
+        }
+        try await body(cluster)
+    }
+
+    private static func entry(_ index: Int) -> LogEntry {
+        let record = DecisionRecord(
+            decisionId: "d-\(index)", time: "2026-12-02T10:00:00.000Z", component: "gateway", certificateSPKI: nil, certificateSubject: nil,
+            agency: index % 2 == 0 ? "ice-ero" : "denver-pd", category: nil, method: "GET", path: "/records/inmates/2017-000123",
+            action: "records.read", subject: "2017-000123", warrantReference: nil, effect: .deny, reason: "warrant_missing", rules: [],
+            obligations: [], policy: "denver", policyDigest: nil, status: 403
+        )
+        return LogEntry(kind: .decision, time: Date(timeIntervalSince1970: 1_796_205_600), decisionId: record.decisionId, canonical: record.canonical)
+    }
+
+    @Test("two gateways appending at once make one contiguous sequence and one tree, sharing commits")
+    func concurrentAppends() async throws {
+        try await withLogDatabase { cluster in
+            try await cluster.withClient(user: Self.gatewayRole) { first in
+                try await cluster.withClient(user: Self.gatewayRole) { second in
+                    let gateways = [PostgresDecisionLog(client: first, logger: logger), PostgresDecisionLog(client: second, logger: logger)]
+                    let appends = 600
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for index in 0..<appends {
+                            group.addTask { try await gateways[index % 2].append([Self.entry(index)]) }
+                        }
+                        try await group.waitForAll()
+                    }
+                    let tree = try await PostgresLogTree.verify(on: first, logger: logger)
+                    #expect(tree.size == UInt64(appends))
+                    var expected = MerkleFrontier()
+                    var seen: Set<String> = []
+                    let rows = try await first.query("SELECT decision_id, kind, entry FROM log ORDER BY seq", logger: logger)
+                    for try await (decisionId, kind, entry) in rows.decode((String, String, String).self) {
+                        seen.insert(decisionId)
+                        _ = expected.append(leaf: LogLeaf.hash(kind: kind, entry: Array(entry.utf8)))
+                    }
+                    #expect(seen.count == appends, "every decision is in the log once")
+                    #expect(expected.root == tree.root)
+                    let commits = gateways.map(\.commits).reduce(0, +)
+                    #expect(commits < appends, "\(commits) commits for \(appends) appends: concurrent appends share them")
+                }
+            }
+        }
+    }
+
+    @Test("the gateways' role may append, never change, remove or truncate; the owner's triggers refuse too")
+    func appendOnly() async throws {
+        try await withLogDatabase { cluster in
+            try await cluster.withClient(user: Self.gatewayRole) { gateway in
+                try await PostgresDecisionLog(client: gateway, logger: logger).append([Self.entry(1), Self.entry(2)])
+                for statement in [
+                    "UPDATE log SET entry = '{}' WHERE seq = 1", "DELETE FROM log WHERE seq = 2",
+                    "TRUNCATE log", "DELETE FROM tree_frontier", "ALTER TABLE log DISABLE TRIGGER log_append_only", "DROP TABLE log",
+                ] {
+                    await #expect(throws: (any Error).self, "\(statement)") {
+                        try await gateway.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                }
+                // The frontier moves only to the end of the log: not back, and not past it.
+                await #expect(throws: (any Error).self) {
+                    try await gateway.query("UPDATE tree_frontier SET size = 1 WHERE id = 1", logger: logger)
+                }
+            }
+            try await cluster.withClient { owner in
+                for statement in ["UPDATE log SET entry = '{}' WHERE seq = 1", "DELETE FROM log WHERE seq = 2", "TRUNCATE log"] {
+                    await #expect(throws: (any Error).self, "\(statement)") {
+                        try await owner.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                }
+                let tree = try await PostgresLogTree.verify(on: owner, logger: logger)
+                #expect(tree.size == 2)
+            }
+        }
+    }
+
+    @Test("two would-be signers while two gateways append: one signs at a time, and the checkpoints never fork")
+    func twoSigners() async throws {
+        try await withLogDatabase { cluster in
+            let key = LogSigningKey(name: "county.example/warrant-gate")
+            try await cluster.withClient(user: Self.gatewayRole) { first in
+                try await cluster.withClient(user: Self.gatewayRole) { second in
+                    let logs = [PostgresDecisionLog(client: first, logger: logger), PostgresDecisionLog(client: second, logger: logger)]
+                    let signers = [first, second].map { PostgresCheckpointer(client: $0, key: key, origin: key.name, logger: logger) }
+                    let appends = 1_200
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for index in 0..<appends {
+                            group.addTask { try await logs[index % 2].append([Self.entry(index)]) }
+                        }
+                        for signer in signers {
+                            group.addTask {
+                                for _ in 0..<40 {
+                                    try await signer.sign()
+                                    try await Task.sleep(for: .milliseconds(5))
+                                }
+                            }
+                        }
+                        try await group.waitForAll()
+                    }
+                    // Once the appends are done, a signing covers them all (unless the last one did), and then one
+                    // finds nothing new.
+                    try await signers[0].sign()
+                    #expect(try await signers[1].sign() == nil)
+                    let checkpoints = try await first.withConnection { try await PostgresLogTree.checkpoints($0, logger: logger) }
+                    let last = try #require(checkpoints.last)
+                    #expect(last.size == UInt64(appends))
+                    #expect(checkpoints.map(\.id) == Array(1...Int64(checkpoints.count)), "one chain of checkpoints")
+                    #expect(zip(checkpoints, checkpoints.dropFirst()).allSatisfy { $0.size < $1.size }, "each covers more than the one before")
+                    let tree = try await PostgresLogTree.verify(on: first, key: key.verifier, logger: logger)
+                    #expect(tree.size == UInt64(appends) && tree.root == last.root)
+                }
+            }
+        }
+    }
+
+    @Test("a tampered leaf, or a gap, is found by the walk over the log")
+    func verificationFindsTampering() async throws {
+        try await withLogDatabase { cluster in
+            try await cluster.withClient(user: Self.gatewayRole) { gateway in
+                try await PostgresDecisionLog(client: gateway, logger: logger).append((0..<5).map(Self.entry))
+            }
+            try await cluster.withClient { owner in
+                // An owner who disables the triggers can rewrite an entry; the walk still finds it.
+                try await owner.query("ALTER TABLE log DISABLE TRIGGER log_append_only", logger: logger)
+                try await owner.query("UPDATE log SET entry = replace(entry, 'warrant_missing', 'permitted') WHERE seq = 3", logger: logger)
+                await #expect(throws: StoreError.self) { try await PostgresLogTree.verify(on: owner, logger: logger) }
+            }
+        }
+    }
+
+}
+
+@Suite("PostgreSQL locations")
+struct PostgresLocationTests {
+    @Test("a database URL names user, host, port and database, and never a password")
+    func locations() throws {
+        let location = try PostgresLocation(url: "postgres://wg_gateway@db.county.internal:6432/warrantgate")
+        #expect(location == PostgresLocation(host: "db.county.internal", port: 6432, user: "wg_gateway", database: "warrantgate"))
+        #expect(try PostgresLocation(url: "postgresql://u@h/d").port == 5432)
+        #expect(throws: StoreError.self) { try PostgresLocation(url: "postgres://u:secret@h/d") }
+        #expect(throws: StoreError.self) { try PostgresLocation(url: "postgres://h/d") }
+        #expect(throws: StoreError.self) { try PostgresLocation(url: "postgres://u@h/") }
+        #expect(throws: StoreError.self) { try PostgresLocation(url: "postgres://u@h/d?sslmode=disable") }
+        #expect(throws: StoreError.self) { try PostgresLocation(url: "/var/lib/warrant-gate/log.sqlite") }
+        do {
+            _ = try PostgresLocation(url: "postgres://u:hunter2@h/d")
+        } catch {
+            #expect(!error.message.contains("hunter2"))
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-pw-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("password").path
+        try "s3cret\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try PostgresLocation.password(file: file, environment: ["PGPASSWORD": "env"]) == "s3cret")
+        #expect(try PostgresLocation.password(file: nil, environment: ["PGPASSWORD": "env"]) == "env")
+        #expect(try PostgresLocation.password(file: nil, environment: [:]) == nil)
+    }
+}
