@@ -82,18 +82,10 @@ public struct Checkpointer: Sendable {
         try writer.write { db in
             let frontier = try LogAppender.frontier(db, reusing: nil)
             let last = try Self.latest(db)
-            if let last {
-                guard frontier.size >= last.size else {
-                    throw StoreError("the log has \(frontier.size) entries but checkpoint \(last.id) covers \(last.size): refusing to sign")
-                }
-                guard try LogAppender.root(db, size: last.size) == last.root else {
-                    throw StoreError("the log no longer matches checkpoint \(last.id): refusing to sign an inconsistent checkpoint")
-                }
-                if frontier.size == last.size && !always { return nil }
-            } else if frontier.size == 0 && !always {
+            let rootAtLast = try last.map { try LogAppender.root(db, size: min($0.size, frontier.size)) }
+            guard let checkpoint = try Self.next(origin: origin, frontier: frontier, last: last, rootAtLast: rootAtLast, always: always) else {
                 return nil
             }
-            let checkpoint = Checkpoint(origin: origin, size: frontier.size, root: frontier.root)
             let note = try checkpoint.signed(by: key)
             try db.execute(
                 sql: "INSERT INTO checkpoints (size, root, note, time) VALUES (?, ?, ?, ?)",
@@ -101,6 +93,26 @@ public struct Checkpointer: Sendable {
             )
             return StoredCheckpoint(id: db.lastInsertedRowID, size: checkpoint.size, root: checkpoint.root, note: note, time: Timestamp.format(time))
         }
+    }
+
+    /// The checkpoint to sign over the log's tree `frontier`, given the last one signed and the tree's root at that one's
+    /// size now: nil when nothing is new (unless `always`); an error when the log is shorter than the last checkpoint or
+    /// no longer matches it, since a checkpoint inconsistent with an earlier one must never be signed.
+    static func next(
+        origin: String, frontier: MerkleFrontier, last: StoredCheckpoint?, rootAtLast: Merkle.Hash?, always: Bool
+    ) throws -> Checkpoint? {
+        if let last {
+            guard frontier.size >= last.size else {
+                throw StoreError("the log has \(frontier.size) entries but checkpoint \(last.id) covers \(last.size): refusing to sign")
+            }
+            guard rootAtLast == last.root else {
+                throw StoreError("the log no longer matches checkpoint \(last.id): refusing to sign an inconsistent checkpoint")
+            }
+            if frontier.size == last.size && !always { return nil }
+        } else if frontier.size == 0 && !always {
+            return nil
+        }
+        return Checkpoint(origin: origin, size: frontier.size, root: frontier.root)
     }
 
     /// How many entries the latest signed checkpoint covers; 0 before the first.

@@ -48,18 +48,11 @@ public struct PostgresCheckpointer: Sendable {
                 throw StoreError("the log's tree frontier is missing or malformed")
             }
             let last = try await PostgresLogTree.checkpoints(connection, logger: logger).last
-            if let last {
-                guard frontier.size >= last.size else {
-                    throw StoreError("the log has \(frontier.size) entries but checkpoint \(last.id) covers \(last.size): refusing to sign")
-                }
-                guard try await PostgresLogTree.root(connection, size: last.size, logger: logger) == last.root else {
-                    throw StoreError("the log no longer matches checkpoint \(last.id): refusing to sign an inconsistent checkpoint")
-                }
-                if frontier.size == last.size && !always { return nil }
-            } else if frontier.size == 0 && !always {
+            var rootAtLast: Merkle.Hash?
+            if let last { rootAtLast = try await PostgresLogTree.root(connection, size: min(last.size, frontier.size), logger: logger) }
+            guard let checkpoint = try Checkpointer.next(origin: origin, frontier: frontier, last: last, rootAtLast: rootAtLast, always: always) else {
                 return nil
             }
-            let checkpoint = Checkpoint(origin: origin, size: frontier.size, root: frontier.root)
             let note = try checkpoint.signed(by: key)
             let id = (last?.id ?? 0) + 1
             let stamp = Timestamp.format(time)
