@@ -43,8 +43,18 @@ final class PostgresCluster: Sendable {
         if let runAs { try Self.run("/bin/chown", ["-R", runAs, directory.path]) }
         let data = directory.appendingPathComponent("data").path
         try run("initdb", ["-D", data, "-U", Self.owner, "--auth=trust", "--no-instructions", "-E", "UTF8"])
+        try restart()
+    }
+
+    /// Stops the server at once, as a crash would, keeping its data.
+    func kill() throws {
+        try run("pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-m", "immediate", "-w", "stop"])
+    }
+
+    /// Starts the server again on the same port, after ``kill()``; it recovers from its write-ahead log.
+    func restart() throws {
         try run("pg_ctl", [
-            "-D", data, "-l", directory.appendingPathComponent("server.log").path, "-w", "-t", "60",
+            "-D", directory.appendingPathComponent("data").path, "-l", directory.appendingPathComponent("server.log").path, "-w", "-t", "60",
             "-o", "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on", "start",
         ])
     }

@@ -133,6 +133,34 @@ struct PostgresLogTests {
         }
     }
 
+    @Test("with the server down, appends fail within the commit timeout; once it is back, they succeed, without a restart")
+    func serverRestart() async throws {
+        try await withLogDatabase { cluster in
+            try await cluster.withClient(user: Self.gatewayRole) { gateway in
+                let log = PostgresDecisionLog(client: gateway, logger: logger, commitTimeout: .seconds(2))
+                try await log.append([Self.entry(1)])
+                try cluster.kill()
+                let start = ContinuousClock.now
+                await #expect(throws: (any Error).self) { try await log.append([Self.entry(2)]) }
+                #expect(ContinuousClock.now - start < .seconds(10))
+                try cluster.restart()
+                var appended = false
+                for attempt in 0..<30 where !appended {
+                    do {
+                        try await log.append([Self.entry(100 + attempt)])
+                        appended = true
+                    } catch {
+                        try await Task.sleep(for: .milliseconds(200))
+                    }
+                }
+                #expect(appended, "appends succeed again once the server is back")
+                // Whatever the failed append did, the log is one contiguous sequence and one tree.
+                let tree = try await PostgresLogTree.verify(on: gateway, logger: logger)
+                #expect(tree.size >= 2)
+            }
+        }
+    }
+
     @Test("a tampered leaf, or a gap, is found by the walk over the log")
     func verificationFindsTampering() async throws {
         try await withLogDatabase { cluster in

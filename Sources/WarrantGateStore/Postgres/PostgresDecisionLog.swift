@@ -32,12 +32,18 @@ public final class PostgresDecisionLog: Sendable {
 
     private let client: PostgresClient
     private let logger: Logger
+    private let commitTimeout: Duration
     private let state = Mutex(State())
 
-    /// - Parameter client: a client connected as the gateways' role, which the caller runs.
-    public init(client: PostgresClient, logger: Logger) {
+    /// - Parameters:
+    ///   - client: a client connected as the gateways' role, which the caller runs. It reconnects by itself when the
+    ///     server comes back.
+    ///   - commitTimeout: how long a batch may take, from its first query to its commit's return; past it, the batch's
+    ///     callers get an error (the commit may still land, which logs a decision that was refused: never the reverse).
+    public init(client: PostgresClient, logger: Logger, commitTimeout: Duration = .seconds(5)) {
         self.client = client
         self.logger = logger
+        self.commitTimeout = commitTimeout
     }
 
     /// How many transactions have committed appends so far: fewer than the appends, under load.
@@ -80,13 +86,27 @@ public final class PostgresDecisionLog: Sendable {
             guard !batch.isEmpty else { return }
             let replies = AppendReplies(batch.map(\.reply))
             do {
-                try await commit(batch.flatMap(\.entries))
+                try await withDeadline { try await self.commit(batch.flatMap(\.entries)) }
                 state.withLock { $0.commits += 1 }
                 replies.deliver(.success(()))
             } catch {
                 logger.error("decision log commit failed; its requests are refused", metadata: ["error": "\(String(reflecting: error))"])
                 replies.deliver(.failure(error))
             }
+        }
+    }
+
+    /// Runs `body`, or throws once ``commitTimeout`` has passed, cancelling it.
+    private func withDeadline(_ body: @escaping @Sendable () async throws -> Void) async throws {
+        let timeout = commitTimeout
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw StoreError("the decision log's commit took longer than \(timeout)")
+            }
+            defer { group.cancelAll() }
+            try await group.next()
         }
     }
 
