@@ -163,12 +163,9 @@ struct PolicyCommand: ParsableCommand {
                 let given = time.addingTimeInterval(-3600)
                 if advisement { records.append(SubjectRecord(subject: subject, kind: .advisement, givenBy: "policy explain", givenAt: given)) }
                 if let consent {
-                    let kind: SubjectRecordKind = switch consent {
-                    case .given: .consent
-                    case .declined: .consentDeclined
-                    case .withdrawn: .consentWithdrawn
-                    }
-                    records.append(SubjectRecord(subject: subject, kind: kind, givenBy: "policy explain", givenAt: given, attorneyRequired: attorneyRequired))
+                    records.append(SubjectRecord(
+                        subject: subject, kind: consent.recordKind, givenBy: "policy explain", givenAt: given, attorneyRequired: attorneyRequired
+                    ))
                 }
                 if !authorization.isEmpty {
                     records.append(SubjectRecord(subject: subject, kind: .writtenAuthorization, givenBy: "policy explain", givenAt: given, scope: authorization))

@@ -89,9 +89,7 @@ private struct JSONRedactionMachine {
     }
 
     private let keys: JSONKeyNames
-
     /// The allow-list's names, when the decision returns only chosen fields.
-
     private let keptKeys: JSONKeyNames?
     private let maxDepth: Int
     private let maxKeyBytes: Int

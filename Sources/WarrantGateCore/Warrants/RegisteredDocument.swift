@@ -110,11 +110,16 @@ public enum ConsentStatus: String, Sendable, CaseIterable {
 
     /// The status a record of `kind` sets, or nil for a record that is not about consent.
     public init?(recordKind kind: SubjectRecordKind) {
-        switch kind {
-        case .consent: self = .given
-        case .consentDeclined: self = .declined
-        case .consentWithdrawn: self = .withdrawn
-        case .advisement, .writtenAuthorization: return nil
+        guard let status = Self.allCases.first(where: { $0.recordKind == kind }) else { return nil }
+        self = status
+    }
+
+    /// The kind of record that sets this status.
+    public var recordKind: SubjectRecordKind {
+        switch self {
+        case .given: .consent
+        case .declined: .consentDeclined
+        case .withdrawn: .consentWithdrawn
         }
     }
 }
