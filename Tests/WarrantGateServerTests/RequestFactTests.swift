@@ -118,6 +118,9 @@ struct RequestFactTests {
                 #expect(row.status == 400)
                 #expect(row.rules.isEmpty)
             }
+            // The refused claims are on the log as they were made.
+            #expect(rows.first { $0.decisionId == header.decisionId }?.requestFacts == ["purpose=curiosity"])
+            #expect(rows.first { $0.decisionId == body.decisionId }?.requestFacts == ["attorney-present=perhaps"])
         }
     }
 

@@ -130,6 +130,24 @@ public struct RequestStages: Sendable {
         return facts
     }
 
+    /// What the request claims, as `name=value` and sorted, whether or not the policy declares the values: for the
+    /// record of a request refused for a claim. Each value is cut to ``RequestFact/maxValueBytes`` bytes; a body that
+    /// cannot be read adds nothing.
+    public func claims(route: Route, header: (String) -> [String], body: [UInt8]?) -> [String] {
+        var claims: [String] = []
+        for fact in headerFacts {
+            guard case .header(let name) = fact.source else { continue }
+            claims += header(name).map { "\(fact.name)=\($0.utf8.prefix(RequestFact.maxValueBytes).string)" }
+        }
+        if !bodyFacts.isEmpty, Classifier.needsBody(route), let body,
+           let members = try? JSONFields.topLevelScalars(named: Set(bodyFacts.keys), in: body) {
+            for (member, value) in members {
+                if let fact = bodyFacts[member] { claims.append("\(fact.name)=\(value.utf8.prefix(RequestFact.maxValueBytes).string)") }
+            }
+        }
+        return claims.sorted()
+    }
+
     /// The values of the headers this policy's request facts read, by lower-case name, for a ``PolicyRequest``.
     public func headerValues(_ header: (String) -> [String]) -> [String: [String]] {
         var values: [String: [String]] = [:]
@@ -173,4 +191,9 @@ public struct RequestStages: Sendable {
             return .refusal(error.reason)
         }
     }
+}
+
+extension Substring.UTF8View {
+    /// The bytes as text, a character cut in two replaced.
+    fileprivate var string: String { String(decoding: self, as: UTF8.self) }
 }

@@ -171,6 +171,10 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
                 header: { request.head.headers[$0] }, time: environment.now()
             )
         } catch {
+            // A claim the policy does not accept is recorded as it was made.
+            if error.reason == .requestFactInvalid {
+                request.record.requestFacts = stages.claims(route: match.route, header: { request.head.headers[$0] }, body: bytes)
+            }
             return refuse(request, error)
         }
         request.record.subject = input.classification.subject
