@@ -254,17 +254,20 @@ for writers in writerCounts where runs("append") {
 if let url = arguments.firstIndex(of: "--postgres").map({ arguments[$0 + 1] }), runs("pg-append") {
     let location = try PostgresLocation(url: url)
     let logger = Logger(label: "bench")
-    func client() -> PostgresClient {
+    func client(user: String) -> PostgresClient {
         var configuration = PostgresClient.Configuration(
-            host: location.host, port: location.port, username: location.user, password: try? PostgresLocation.password(file: nil),
+            host: location.host, port: location.port, username: user, password: try? PostgresLocation.password(file: nil),
             database: location.database, tls: .disable
         )
         configuration.options.maximumConnections = 2
         return PostgresClient(configuration: configuration, backgroundLogger: logger)
     }
-    let gateways = [client(), client()]
-    let running = gateways.map { client in Task { await client.run() } }
-    try await PostgresLogSchema.install(on: gateways[0], gatewayRole: location.user, logger: logger)
+    // The URL's user installs the tables; the gateways append as a role of their own, as in a deployment.
+    let owner = client(user: location.user)
+    let gateways = [client(user: "wg_bench_gateway"), client(user: "wg_bench_gateway")]
+    let running = ([owner] + gateways).map { client in Task { await client.run() } }
+    try await owner.query("DO $$ BEGIN CREATE ROLE wg_bench_gateway LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$", logger: logger)
+    try await PostgresLogSchema.install(on: owner, gatewayRole: "wg_bench_gateway", logger: logger)
     let logs = gateways.map { PostgresDecisionLog(client: $0, logger: logger) }
     for writers in writerCounts {
         let perWriter = max(50, 10_000 / writers)

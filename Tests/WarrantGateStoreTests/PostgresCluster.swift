@@ -40,10 +40,15 @@ final class PostgresCluster: Sendable {
         directory = URL(fileURLWithPath: "/tmp").appendingPathComponent("wg-pg-\(UUID().uuidString.prefix(8))")
         port = try Self.freePort()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        if let runAs { try Self.run("/bin/chown", ["-R", runAs, directory.path]) }
-        let data = directory.appendingPathComponent("data").path
-        try run("initdb", ["-D", data, "-U", Self.owner, "--auth=trust", "--no-instructions", "-E", "UTF8"])
-        try restart()
+        do {
+            if let runAs { try Self.run("/bin/chown", ["-R", runAs, directory.path]) }
+            let data = directory.appendingPathComponent("data").path
+            try run("initdb", ["-D", data, "-U", Self.owner, "--auth=trust", "--no-instructions", "-E", "UTF8"])
+            try restart()
+        } catch {
+            stop()
+            throw error
+        }
     }
 
     /// Stops the server at once, as a crash would, keeping its data.
@@ -102,7 +107,9 @@ final class PostgresCluster: Sendable {
         let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
         guard spawned == 0 else { throw ClusterError("cannot run \(path): \(String(cString: strerror(spawned)))") }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        var waited = waitpid(pid, &status, 0)
+        while waited < 0 && errno == EINTR { waited = waitpid(pid, &status, 0) }
+        guard waited == pid else { throw ClusterError("waitpid for \(path) failed: \(String(cString: strerror(errno)))") }
         let exited = status & 0x7f == 0, code = (status >> 8) & 0xff
         guard exited && code == 0 else {
             let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""

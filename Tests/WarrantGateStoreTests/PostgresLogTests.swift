@@ -77,10 +77,26 @@ struct PostgresLogTests {
                         try await gateway.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                     }
                 }
-                // The frontier moves only to the end of the log: not back, and not past it.
-                await #expect(throws: (any Error).self) {
-                    try await gateway.query("UPDATE tree_frontier SET size = 1 WHERE id = 1", logger: logger)
+                // The frontier moves only to the end of the log: not back, not past it, and with one subtree per bit.
+                for statement in [
+                    "UPDATE tree_frontier SET size = 1 WHERE id = 1", "UPDATE tree_frontier SET size = 5 WHERE id = 1",
+                    "UPDATE tree_frontier SET subtrees = '\\x00' WHERE id = 1",
+                    // A node for entries not in the log, and a checkpoint that does not follow the last.
+                    "INSERT INTO merkle_nodes (level, idx, hash) VALUES (8, 0, decode(repeat('00', 32), 'hex'))",
+                    "INSERT INTO checkpoints (id, size, root, note, time) VALUES (9223372036854775807, 0, decode(repeat('00', 32), 'hex'), 'x', 't')",
+                ] {
+                    await #expect(throws: (any Error).self, "\(statement)") {
+                        try await gateway.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
                 }
+                // Subtrees of the right length but forged pass the trigger; the signer then refuses to sign them, and the
+                // walk over the log finds them.
+                try await gateway.query("UPDATE tree_frontier SET subtrees = decode(repeat('01', 33), 'hex') WHERE id = 1", logger: logger)
+                let key = LogSigningKey(name: "county.example/warrant-gate")
+                await #expect(throws: StoreError.self) {
+                    try await PostgresCheckpointer(client: gateway, key: key, origin: key.name, logger: logger).sign()
+                }
+                await #expect(throws: StoreError.self) { try await PostgresLogTree.verify(on: gateway, logger: logger) }
             }
             try await cluster.withClient { owner in
                 for statement in ["UPDATE log SET entry = '{}' WHERE seq = 1", "DELETE FROM log WHERE seq = 2", "TRUNCATE log"] {
@@ -88,8 +104,12 @@ struct PostgresLogTests {
                         try await owner.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                     }
                 }
-                let tree = try await PostgresLogTree.verify(on: owner, logger: logger)
-                #expect(tree.size == 2)
+                // The gateways' role may be neither PUBLIC, nor the tables' owner, nor a superuser.
+                for role in ["public", PostgresCluster.owner, "pg_monitor", "no_such_role"] {
+                    await #expect(throws: StoreError.self, "\(role)") {
+                        try await PostgresLogSchema.install(on: owner, gatewayRole: role, logger: logger)
+                    }
+                }
             }
         }
     }
@@ -157,6 +177,27 @@ struct PostgresLogTests {
                 // Whatever the failed append did, the log is one contiguous sequence and one tree.
                 let tree = try await PostgresLogTree.verify(on: gateway, logger: logger)
                 #expect(tree.size >= 2)
+            }
+        }
+    }
+
+    @Test("a frontier held locked by a stalled writer fails appends within the commit timeout, not after it")
+    func heldLock() async throws {
+        try await withLogDatabase { cluster in
+            try await cluster.withClient { owner in
+                try await cluster.withClient(user: Self.gatewayRole) { gateway in
+                    let log = PostgresDecisionLog(client: gateway, logger: logger, commitTimeout: .seconds(2))
+                    try await log.append([Self.entry(1)])
+                    try await owner.withTransaction(logger: logger) { stalled in
+                        try await stalled.query("SELECT size FROM tree_frontier WHERE id = 1 FOR UPDATE", logger: logger)
+                        let start = ContinuousClock.now
+                        await #expect(throws: (any Error).self) { try await log.append([Self.entry(2)]) }
+                        #expect(ContinuousClock.now - start < .seconds(4))
+                    }
+                    try await log.append([Self.entry(3)])
+                    let tree = try await PostgresLogTree.verify(on: gateway, logger: logger)
+                    #expect(tree.size == 2)
+                }
             }
         }
     }

@@ -12,8 +12,8 @@ import WarrantGateCore
 /// with the id after the last one's, so that even a signer that bypassed the lock could not add a second checkpoint
 /// after the same predecessor (compare-and-swap on the primary key).
 public struct PostgresCheckpointer: Sendable {
-    /// The advisory lock's key: "WGCP" in ASCII.
-    static let leaseKey: Int64 = 0x5747_4350
+    /// The class of WarrantGate's advisory locks ("WG" in ASCII), in their two-key form; the signing lease is object 1.
+    static let lockClass: Int32 = 0x5747
 
     let client: PostgresClient
     public let key: LogSigningKey
@@ -33,9 +33,10 @@ public struct PostgresCheckpointer: Sendable {
     @discardableResult
     public func sign(always: Bool = false, at time: Date = Date()) async throws -> StoredCheckpoint? {
         let (key, origin, logger) = (key, origin, logger)
-        return try await client.withTransaction(logger: logger) { connection -> StoredCheckpoint? in
+        return try await client.transaction(logger: logger) { connection -> StoredCheckpoint? in
             var leased = false
-            for try await granted in try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.leaseKey))", logger: logger).decode(Bool.self) {
+            for try await granted in try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.lockClass), 1)", logger: logger)
+                .decode(Bool.self) {
                 leased = granted
             }
             guard leased else { return nil }
@@ -47,14 +48,19 @@ public struct PostgresCheckpointer: Sendable {
             guard let (size, encoded) = found, let frontier = MerkleFrontier(size: UInt64(max(size, 0)), encoded: encoded) else {
                 throw StoreError("the log's tree frontier is missing or malformed")
             }
-            let last = try await PostgresLogTree.checkpoints(connection, logger: logger).last
+            // The frontier row is the appenders' to write: sign its root only if the stored tree agrees.
+            guard try await PostgresLogTree.root(connection, size: frontier.size, logger: logger) == frontier.root else {
+                throw StoreError("the tree frontier does not match the stored tree: refusing to sign")
+            }
+            let last = try await PostgresLogTree.checkpoints(connection, latestOnly: true, logger: logger).last
             var rootAtLast: Merkle.Hash?
             if let last { rootAtLast = try await PostgresLogTree.root(connection, size: min(last.size, frontier.size), logger: logger) }
             guard let checkpoint = try Checkpointer.next(origin: origin, frontier: frontier, last: last, rootAtLast: rootAtLast, always: always) else {
                 return nil
             }
             let note = try checkpoint.signed(by: key)
-            let id = (last?.id ?? 0) + 1
+            let (id, overflow) = (last?.id ?? 0).addingReportingOverflow(1)
+            guard !overflow else { throw StoreError("the checkpoints' ids are exhausted") }
             let stamp = Timestamp.format(time)
             try await connection.query(
                 """

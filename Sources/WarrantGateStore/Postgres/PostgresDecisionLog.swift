@@ -29,6 +29,9 @@ public final class PostgresDecisionLog: Sendable {
 
     /// The most bound parameters one INSERT takes (PostgreSQL allows 65,535).
     private static let maxRowsPerInsert = 1_000
+    /// The most entries one transaction takes, so that a queue grown during a stall drains in commits that each fit
+    /// the deadline.
+    private static let maxBatch = 10_000
 
     private let client: PostgresClient
     private let logger: Logger
@@ -39,7 +42,9 @@ public final class PostgresDecisionLog: Sendable {
     ///   - client: a client connected as the gateways' role, which the caller runs. It reconnects by itself when the
     ///     server comes back.
     ///   - commitTimeout: how long a batch may take, from its first query to its commit's return; past it, the batch's
-    ///     callers get an error (the commit may still land, which logs a decision that was refused: never the reverse).
+    ///     callers get an error (the commit may still land, which logs a decision that was refused: never the reverse),
+    ///     and the server ends any statement, or wait for the frontier's lock, that lasts longer. A network that
+    ///     drops packets is noticed only by TCP keepalives: configure them on the server and the host.
     public init(client: PostgresClient, logger: Logger, commitTimeout: Duration = .seconds(5)) {
         self.client = client
         self.logger = logger
@@ -74,46 +79,54 @@ public final class PostgresDecisionLog: Sendable {
         if startWriter { Task { await writeQueued() } }
     }
 
-    /// Commits queued batches until the queue is empty.
+    /// Commits queued batches until the queue is empty, at most ``maxBatch`` entries at a time.
     private func writeQueued() async {
         while true {
             let batch = state.withLock { state -> [Waiter] in
-                let batch = state.queue
-                state.queue = []
-                if batch.isEmpty { state.writing = false }
-                return batch
+                var count = 0
+                let taken = state.queue.prefix { waiter in
+                    defer { count += waiter.entries.count }
+                    return count == 0 || count + waiter.entries.count <= Self.maxBatch
+                }
+                state.queue.removeFirst(taken.count)
+                if taken.isEmpty { state.writing = false }
+                return Array(taken)
             }
             guard !batch.isEmpty else { return }
             let replies = AppendReplies(batch.map(\.reply))
-            do {
-                try await withDeadline { try await self.commit(batch.flatMap(\.entries)) }
-                state.withLock { $0.commits += 1 }
-                replies.deliver(.success(()))
-            } catch {
-                logger.error("decision log commit failed; its requests are refused", metadata: ["error": "\(String(reflecting: error))"])
-                replies.deliver(.failure(error))
+            // The callers are answered once: by the commit, or by the deadline if it comes first. The writer itself
+            // waits for the transaction to end, which the server's statement and lock timeouts bound.
+            let answered = Mutex(false)
+            let answer: @Sendable (Result<Void, any Error>) -> Void = { result in
+                if answered.withLock({ answered in defer { answered = true }; return !answered }) { replies.deliver(result) }
             }
-        }
-    }
-
-    /// Runs `body`, or throws once ``commitTimeout`` has passed, cancelling it.
-    private func withDeadline(_ body: @escaping @Sendable () async throws -> Void) async throws {
-        let timeout = commitTimeout
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
+            let timeout = commitTimeout
+            let deadline = Task {
                 try await Task.sleep(for: timeout)
-                throw StoreError("the decision log's commit took longer than \(timeout)")
+                answer(.failure(StoreError("the decision log's commit took longer than \(timeout)")))
             }
-            defer { group.cancelAll() }
-            try await group.next()
+            do {
+                try await commit(batch.flatMap(\.entries))
+                state.withLock { $0.commits += 1 }
+                answer(.success(()))
+            } catch {
+                // Described, not reflected: a reflected query error would print the entries it carried.
+                logger.error("decision log commit failed; its requests are refused", metadata: ["error": "\(error)"])
+                answer(.failure(error))
+            }
+            deadline.cancel()
         }
     }
 
     /// One transaction: the frontier locked, the entries inserted after it, the frontier moved past them.
     private func commit(_ entries: [LogAppender.Pending]) async throws {
+        guard !entries.isEmpty else { return }
         let logger = logger
-        try await client.withTransaction(logger: logger) { connection in
+        let milliseconds = Int64(commitTimeout / .milliseconds(1))
+        try await client.transaction(logger: logger) { connection in
+            // The server ends a statement, or a wait for the frontier's lock, that outlasts the deadline.
+            try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(milliseconds)"), logger: logger)
+            try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = \(milliseconds)"), logger: logger)
             let rows = try await connection.query("SELECT size, subtrees FROM tree_frontier WHERE id = 1 FOR UPDATE", logger: logger)
             var found: (Int64, ByteBuffer)?
             for try await row in rows.decode((Int64, ByteBuffer).self) { found = row }
@@ -205,53 +218,74 @@ public struct PostgresLogTree: Sendable, Equatable {
     /// checkpoint signed by `key` (if given) is that tree at its size; returns the tree.
     public static func verify(on client: PostgresClient, key: LogVerifierKey? = nil, logger: Logger) async throws -> PostgresLogTree {
         try await client.withConnection { connection in
-            var storedNodes: [String: Merkle.Hash] = [:]
-            for try await (level, index, hash) in try await connection.query("SELECT level, idx, hash FROM merkle_nodes", logger: logger)
-                .decode((Int32, Int64, ByteBuffer).self) {
-                storedNodes["\(level)/\(index)"] = Array(hash.readableBytesView)
+            // One snapshot for every read, so that appends and signings meanwhile are not taken for tampering.
+            try await connection.query("START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+            do {
+                let tree = try await verify(connection, key: key, logger: logger)
+                try await connection.query("COMMIT", logger: logger)
+                return tree
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: logger)
+                throw error
             }
-            var frontier = MerkleFrontier()
-            var roots: [UInt64: Merkle.Hash] = [:]
-            let checkpointSizes = try await checkpoints(connection, logger: logger).map(\.size)
-            let rows = try await connection.query("SELECT seq, kind, entry, leaf_hash FROM log ORDER BY seq", logger: logger)
-            for try await (seq, kind, entry, leaf) in rows.decode((Int64, String, String, ByteBuffer).self) {
-                guard UInt64(seq) == frontier.size + 1 else { throw StoreError("the log has a gap before entry \(seq)") }
-                let hash = LogLeaf.hash(kind: kind, entry: Array(entry.utf8))
-                guard Array(leaf.readableBytesView) == hash else { throw StoreError("entry \(seq)'s leaf hash is not the hash of its entry") }
-                for node in frontier.append(leaf: hash) where node.level >= storedLevel {
-                    guard storedNodes.removeValue(forKey: "\(node.level)/\(node.index)") == node.hash else {
-                        throw StoreError("the stored tree node (level \(node.level), index \(node.index)) is missing or wrong")
-                    }
-                }
-                if checkpointSizes.contains(frontier.size) { roots[frontier.size] = frontier.root }
-            }
-            guard storedNodes.isEmpty else { throw StoreError("the stored tree has nodes beyond the log's entries") }
-            let stored = try await connection.query("SELECT size, subtrees FROM tree_frontier WHERE id = 1", logger: logger)
-            var found: (Int64, ByteBuffer)?
-            for try await row in stored.decode((Int64, ByteBuffer).self) { found = row }
-            guard let (size, encoded) = found, let recorded = MerkleFrontier(size: UInt64(max(size, 0)), encoded: encoded), recorded == frontier else {
-                throw StoreError("the tree frontier does not match the log's entries")
-            }
-            if let key {
-                for checkpoint in try await checkpoints(connection, logger: logger) {
-                    let signed: Checkpoint
-                    do { signed = try Checkpoint.verify(note: checkpoint.note, key: key) } catch {
-                        throw StoreError("checkpoint \(checkpoint.id) does not verify: \(error)")
-                    }
-                    let root = checkpoint.size == 0 ? Merkle.emptyRoot : roots[checkpoint.size]
-                    guard signed.size == checkpoint.size, signed.root == checkpoint.root, root == checkpoint.root else {
-                        throw StoreError("checkpoint \(checkpoint.id) is not the log's tree at \(checkpoint.size) entries")
-                    }
-                }
-            }
-            return PostgresLogTree(size: frontier.size, root: frontier.root)
         }
     }
 
-    /// The signed checkpoints, in the order they were signed.
-    static func checkpoints(_ connection: PostgresConnection, logger: Logger) async throws -> [StoredCheckpoint] {
+    private static func verify(_ connection: PostgresConnection, key: LogVerifierKey?, logger: Logger) async throws -> PostgresLogTree {
+        var storedNodes: [String: Merkle.Hash] = [:]
+        for try await (level, index, hash) in try await connection.query("SELECT level, idx, hash FROM merkle_nodes", logger: logger)
+            .decode((Int32, Int64, ByteBuffer).self) {
+            storedNodes["\(level)/\(index)"] = Array(hash.readableBytesView)
+        }
+        var frontier = MerkleFrontier()
+        var roots: [UInt64: Merkle.Hash] = [:]
+        let signed = try await checkpoints(connection, logger: logger)
+        let checkpointSizes = Set(signed.map(\.size))
+        let rows = try await connection.query("SELECT seq, kind, entry, leaf_hash FROM log ORDER BY seq", logger: logger)
+        for try await (seq, kind, entry, leaf) in rows.decode((Int64, String, String, ByteBuffer).self) {
+            guard UInt64(seq) == frontier.size + 1 else { throw StoreError("the log has a gap before entry \(seq)") }
+            let hash = LogLeaf.hash(kind: kind, entry: Array(entry.utf8))
+            guard Array(leaf.readableBytesView) == hash else { throw StoreError("entry \(seq)'s leaf hash is not the hash of its entry") }
+            for node in frontier.append(leaf: hash) where node.level >= storedLevel {
+                guard storedNodes.removeValue(forKey: "\(node.level)/\(node.index)") == node.hash else {
+                    throw StoreError("the stored tree node (level \(node.level), index \(node.index)) is missing or wrong")
+                }
+            }
+            if checkpointSizes.contains(frontier.size) { roots[frontier.size] = frontier.root }
+        }
+        guard storedNodes.isEmpty else { throw StoreError("the stored tree has nodes beyond the log's entries") }
+        let stored = try await connection.query("SELECT size, subtrees FROM tree_frontier WHERE id = 1", logger: logger)
+        var found: (Int64, ByteBuffer)?
+        for try await row in stored.decode((Int64, ByteBuffer).self) { found = row }
+        guard let (size, encoded) = found, let recorded = MerkleFrontier(size: UInt64(max(size, 0)), encoded: encoded), recorded == frontier else {
+            throw StoreError("the tree frontier does not match the log's entries")
+        }
+        for (index, checkpoint) in signed.enumerated() {
+            guard checkpoint.id == Int64(index) + 1, index == 0 || signed[index - 1].size <= checkpoint.size else {
+                throw StoreError("the checkpoints are not one chain: checkpoint \(checkpoint.id) follows \(index == 0 ? "none" : "\(signed[index - 1].id)")")
+            }
+            let root = checkpoint.size == 0 ? Merkle.emptyRoot : roots[checkpoint.size]
+            guard root == checkpoint.root else { throw StoreError("checkpoint \(checkpoint.id) is not the log's tree at \(checkpoint.size) entries") }
+            guard let key else { continue }
+            let note: Checkpoint
+            do { note = try Checkpoint.verify(note: checkpoint.note, key: key) } catch {
+                throw StoreError("checkpoint \(checkpoint.id) does not verify: \(error)")
+            }
+            guard note.size == checkpoint.size, note.root == checkpoint.root else {
+                throw StoreError("checkpoint \(checkpoint.id)'s signed note is not its row")
+            }
+        }
+        return PostgresLogTree(size: frontier.size, root: frontier.root)
+    }
+
+    /// The signed checkpoints, in the order they were signed; or only the latest.
+    static func checkpoints(_ connection: PostgresConnection, latestOnly: Bool = false, logger: Logger) async throws -> [StoredCheckpoint] {
         var checkpoints: [StoredCheckpoint] = []
-        let rows = try await connection.query("SELECT id, size, root, note, time FROM checkpoints ORDER BY id", logger: logger)
+        let rows = try await connection.query(
+            latestOnly ? "SELECT id, size, root, note, time FROM checkpoints ORDER BY id DESC LIMIT 1"
+                : "SELECT id, size, root, note, time FROM checkpoints ORDER BY id",
+            logger: logger
+        )
         for try await (id, size, root, note, time) in rows.decode((Int64, Int64, ByteBuffer, String, String).self) {
             checkpoints.append(StoredCheckpoint(id: id, size: UInt64(max(size, 0)), root: Array(root.readableBytesView), note: note, time: time))
         }

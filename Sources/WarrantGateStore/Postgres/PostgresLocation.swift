@@ -54,10 +54,13 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         return environment["PGPASSWORD"]
     }
 
-    /// The URL as it may be printed: any password in it replaced.
+    /// The URL as it may be printed: whatever stands before its host's `@` (a user and perhaps a password) removed,
+    /// whether or not the URL parses.
     private static func shown(_ text: String) -> String {
-        guard var url = URLComponents(string: text), url.password != nil else { return String(text.prefix(200)) }
-        url.password = "…"
-        return url.string ?? ""
+        guard let scheme = text.range(of: "://") else { return String(text.prefix(200)) }
+        let rest = text[scheme.upperBound...]
+        let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
+        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return String(text.prefix(200)) }
+        return String((text[..<scheme.upperBound] + "…" + rest[at...]).prefix(200))
     }
 }
