@@ -62,21 +62,20 @@ public indirect enum Condition: Sendable, Equatable {
     }
 
     /// Whether the condition (or a part of it) consults the warrant check.
-    var mentionsWarrant: Bool { contains { if case .warrantVerified = $0 { true } else { false } } }
+    var mentionsWarrant: Bool { parts.contains { if case .warrantVerified = $0 { true } else { false } } }
 
-    /// Whether the condition or any part of it satisfies `test`.
-    func contains(where test: (Condition) -> Bool) -> Bool {
-        if test(self) { return true }
+    /// The condition and every condition within it, outermost first.
+    var parts: [Condition] {
         switch self {
-        case .all(let conditions), .any(let conditions): return conditions.contains { $0.contains(where: test) }
-        case .not(let condition): return condition.contains(where: test)
-        default: return false
+        case .all(let conditions), .any(let conditions): [self] + conditions.flatMap(\.parts)
+        case .not(let condition): [self] + condition.parts
+        default: [self]
         }
     }
 
     /// Whether every test in the condition is a warrant test.
     var testsOnlyWarrant: Bool {
-        !contains { part in
+        !parts.contains { part in
             if case .warrantVerified = part { return false }
             return part.isTest
         }

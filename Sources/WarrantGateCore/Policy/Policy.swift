@@ -196,12 +196,7 @@ public struct Policy: Sendable {
     public var categoriesTested: Set<AgencyCategory> {
         var found: Set<AgencyCategory> = []
         for rule in rules {
-            for condition in [rule.when] + (rule.unless.map { [$0] } ?? []) {
-                _ = condition.contains { part in
-                    if case .category(let categories) = part { found.formUnion(categories) }
-                    return false
-                }
-            }
+            for case .category(let categories) in rule.when.parts + (rule.unless?.parts ?? []) { found.formUnion(categories) }
         }
         return found
     }

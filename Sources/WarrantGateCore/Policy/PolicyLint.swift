@@ -6,8 +6,7 @@ extension Policy {
     func withLintWarnings() -> Policy {
         var found = warnings
         for rule in rules where rule.source == source {
-            if rule.reason == Rule.warrantFailureReason, let unless = rule.unless, unless.conjuncts != [.warrantVerified(DocumentTest())],
-               unless.contains(where: { if case .warrantVerified = $0 { false } else { $0.isTest } }) {
+            if rule.reason == Rule.warrantFailureReason, let unless = rule.unless, !unless.testsOnlyWarrant {
                 found.append(FileError(
                     file: source, line: rule.line,
                     message: "rule '\(rule.id)': reason \(Rule.warrantFailureReason) with other conditions under unless: when the warrant verifies but another condition fails, the denial has no warrant failure to report and is logged as policy_error; give this forbid its own reason code"
