@@ -124,9 +124,10 @@ public final class PostgresDecisionLog: Sendable {
         let logger = logger
         let milliseconds = Int64(commitTimeout / .milliseconds(1))
         try await client.transaction(logger: logger) { connection in
-            // The server ends a statement, or a wait for the frontier's lock, that outlasts the deadline.
+            // The server ends a statement that outlasts the deadline, and gives up waiting for the frontier's lock
+            // before it, so that a batch that waited too long rolls back rather than landing after its callers heard.
             try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(milliseconds)"), logger: logger)
-            try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = \(milliseconds)"), logger: logger)
+            try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = \(milliseconds * 3 / 4)"), logger: logger)
             let rows = try await connection.query("SELECT size, subtrees FROM tree_frontier WHERE id = 1 FOR UPDATE", logger: logger)
             var found: (Int64, ByteBuffer)?
             for try await row in rows.decode((Int64, ByteBuffer).self) { found = row }
