@@ -53,18 +53,23 @@ public struct StageRefusal: Error, Sendable, Equatable {
 public struct RequestStages: Sendable {
     public let classifier: Classifier
     public let evaluator: Evaluator
-    /// The request facts read from headers, and those read from the body (on routes that read it), by member name.
-    public let headerFacts: [RequestFact]
+    /// The request facts read from headers, by lower-case header name, and those read from the body (on routes that
+    /// read it), by member name.
+    private let headerFacts: [(header: String, fact: RequestFact)]
     private let bodyFacts: [String: RequestFact]
 
     public init(policy: Policy) {
         classifier = policy.classifier
         evaluator = Evaluator(policy: policy)
-        headerFacts = policy.requestFacts.filter { if case .header = $0.source { true } else { false } }
+        var headerFacts: [(header: String, fact: RequestFact)] = []
         var bodyFacts: [String: RequestFact] = [:]
         for fact in policy.requestFacts {
-            if case .bodyMember(let member) = fact.source { bodyFacts[member] = fact }
+            switch fact.source {
+            case .header(let name): headerFacts.append((name, fact))
+            case .bodyMember(let member): bodyFacts[member] = fact
+            }
         }
+        self.headerFacts = headerFacts
         self.bodyFacts = bodyFacts
     }
 
@@ -109,22 +114,17 @@ public struct RequestStages: Sendable {
     /// request; one not stated is absent.
     public func statedFacts(route: Route, header: (String) -> [String], body: [UInt8]?) throws(StageRefusal) -> [String: String] {
         var facts: [String: String] = [:]
-        for fact in headerFacts {
-            guard case .header(let name) = fact.source else { continue }
-            let values = header(name)
-            guard !values.isEmpty else { continue }
+        for (name, fact, values) in headerClaims(header) {
             guard values.count == 1 else { throw StageRefusal(.requestFactInvalid, detail: "The header \(name) is given more than once.") }
             facts[fact.name] = try Self.declared(values[0], of: fact, as: "header \(name)")
         }
-        guard !bodyFacts.isEmpty, Classifier.needsBody(route), let body else { return facts }
-        let members: [String: String]
+        let members: [(member: String, fact: RequestFact, value: String)]
         do {
-            members = try JSONFields.topLevelScalars(named: Set(bodyFacts.keys), in: body)
+            members = try bodyClaims(route: route, body: body)
         } catch {
             throw StageRefusal(.bodyInvalid, detail: "The request body: \(error.detail).")
         }
-        for (member, value) in members {
-            guard let fact = bodyFacts[member] else { continue }
+        for (member, fact, value) in members {
             facts[fact.name] = try Self.declared(value, of: fact, as: "body member \(member)")
         }
         return facts
@@ -134,27 +134,32 @@ public struct RequestStages: Sendable {
     /// record of a request refused for a claim. Each value is cut to ``RequestFact/maxValueBytes`` bytes; a body that
     /// cannot be read adds nothing.
     public func claims(route: Route, header: (String) -> [String], body: [UInt8]?) -> [String] {
-        var claims: [String] = []
-        for fact in headerFacts {
-            guard case .header(let name) = fact.source else { continue }
-            claims += header(name).map { "\(fact.name)=\($0.utf8.prefix(RequestFact.maxValueBytes).string)" }
-        }
-        if !bodyFacts.isEmpty, Classifier.needsBody(route), let body,
-           let members = try? JSONFields.topLevelScalars(named: Set(bodyFacts.keys), in: body) {
-            for (member, value) in members {
-                if let fact = bodyFacts[member] { claims.append("\(fact.name)=\(value.utf8.prefix(RequestFact.maxValueBytes).string)") }
-            }
-        }
-        return claims.sorted()
+        func claim(_ fact: RequestFact, _ value: String) -> String { "\(fact.name)=\(value.utf8.prefix(RequestFact.maxValueBytes).string)" }
+        let fromHeaders = headerClaims(header).flatMap { _, fact, values in values.map { claim(fact, $0) } }
+        let fromBody = ((try? bodyClaims(route: route, body: body)) ?? []).map { claim($0.fact, $0.value) }
+        return (fromHeaders + fromBody).sorted()
     }
 
     /// The values of the headers this policy's request facts read, by lower-case name, for a ``PolicyRequest``.
     public func headerValues(_ header: (String) -> [String]) -> [String: [String]] {
-        var values: [String: [String]] = [:]
-        for fact in headerFacts {
-            if case .header(let name) = fact.source { values[name] = header(name) }
+        Dictionary(headerClaims(header).map { ($0.header, $0.values) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Each header fact the request gives, with every value it gives.
+    private func headerClaims(_ header: (String) -> [String]) -> [(header: String, fact: RequestFact, values: [String])] {
+        headerFacts.compactMap { name, fact in
+            let values = header(name)
+            return values.isEmpty ? nil : (name, fact, values)
         }
-        return values
+    }
+
+    /// Each body fact the request gives, on a route that reads its body; throws if the body is not a JSON object whose
+    /// named members are scalars given once.
+    private func bodyClaims(route: Route, body: [UInt8]?) throws(JSONError) -> [(member: String, fact: RequestFact, value: String)] {
+        guard !bodyFacts.isEmpty, Classifier.needsBody(route), let body else { return [] }
+        return try JSONFields.topLevelScalars(named: Set(bodyFacts.keys), in: body).compactMap { member, value in
+            bodyFacts[member].map { (member, $0, value) }
+        }
     }
 
     private static func declared(_ value: String, of fact: RequestFact, as source: String) throws(StageRefusal) -> String {
