@@ -212,7 +212,7 @@ if runs("merkle") {
 // then the answer's way to the client and the next request's stages up to its decision (another 1 ms).
 func measureAppends(writers: Int, withOutcomes: Bool) async throws {
     let (store, directory) = try temporaryDatabase("log")
-    let log = outcomeDelay.map { store.decisionLog(outcomeDelay: $0) } ?? store.decisionLog()
+    let log = try outcomeDelay.map { try store.decisionLog(outcomeDelay: $0) } ?? store.decisionLog()
     let writer = Task { await log.run() }
     // Fewer with outcomes: a lone writer's pauses would otherwise stretch the run to minutes.
     let perWriter = max(200, (withOutcomes ? 20_000 : 100_000) / writers)
@@ -267,7 +267,7 @@ if let url = arguments.firstIndex(of: "--postgres").map({ arguments[$0 + 1] }), 
     let gateways = [client(user: "wg_bench_gateway"), client(user: "wg_bench_gateway")]
     let running = ([owner] + gateways).map { client in Task { await client.run() } }
     try await owner.query("DO $$ BEGIN CREATE ROLE wg_bench_gateway LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$", logger: logger)
-    try await PostgresLogSchema.install(on: owner, gatewayRole: "wg_bench_gateway", logger: logger)
+    try Store.initialize(try StoreLocation(url), roles: try PostgresRoles(gateway: "wg_bench_gateway"))
     let logs = gateways.map { PostgresDecisionLog(client: $0, logger: logger) }
     for writers in writerCounts {
         let perWriter = max(50, 10_000 / writers)
@@ -311,7 +311,7 @@ if runs("log-cpu") {
     var samples: [Double] = []
     for _ in 0..<3 {
         let (store, directory) = try temporaryDatabase("log-cpu")
-        let log = outcomeDelay.map { store.decisionLog(outcomeDelay: $0) } ?? store.decisionLog()
+        let log = try outcomeDelay.map { try store.decisionLog(outcomeDelay: $0) } ?? store.decisionLog()
         let cpuBefore = processCPUMicroseconds()
         let writer = Task { await log.run() }
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -339,7 +339,7 @@ if runs("log-cpu") {
 // Export rate over a large log.
 if runs("export") {
     let (store, directory) = try temporaryDatabase("export")
-    let log = store.decisionLog()
+    let log = try store.decisionLog()
     let writer = Task { await log.run() }
     let batch = 2_000
     var written = 0

@@ -15,7 +15,7 @@ public final class Gateway: Sendable {
     public let state: GatewayState
     public let store: Store
     public let registry: Registry
-    let log: DecisionLog
+    let log: any DecisionLogWriter
     let metrics: GatewayMetrics
     let client: HTTPClient
     let upstreams: Upstreams
@@ -36,14 +36,11 @@ public final class Gateway: Sendable {
         self.now = now
         self.onListening = onListening
         let policies = try PolicySet.load(configuration)
-        let busy = configuration.limits.databaseBusyTimeout.components
-        self.store = try Store.open(
-            path: configuration.databasePath, busyTimeout: TimeInterval(busy.seconds) + TimeInterval(busy.attoseconds) / 1e18
-        )
+        self.store = try Store.open(configuration.database, options: configuration.storeOptions)
         self.registry = store.registry(timeZone: policies.policy.timeZone)
         try registry.recordTimeZone()
         self.state = GatewayState(policies: policies, registry: try registry.snapshot())
-        self.log = store.decisionLog()
+        self.log = try store.decisionLog()
         let metrics = GatewayMetrics()
         self.metrics = metrics
         self.identity = try ServerIdentity(certificatePath: configuration.serverCertificatePath, keyPath: configuration.serverKeyPath)
@@ -88,7 +85,7 @@ public final class Gateway: Sendable {
         // connections and the fact-lookup client close, then the log writer writes whatever the drained requests
         // queued, and last the checkpoint service signs the final checkpoint.
         var services: [any Service] = []
-        let keyFiles = configuration.logSigningKeyPath.map(LogKeyFiles.init(privatePath:)) ?? LogKeyFiles(databasePath: configuration.databasePath)
+        let keyFiles = configuration.logSigningKeyPath.map(LogKeyFiles.init(privatePath:)) ?? LogKeyFiles(filesDirectory: configuration.database.filesDirectory)
         if keyFiles.exists {
             // The key's name is the log's origin line, as in the CLI's checkpoints.
             let key = try keyFiles.signingKey()
@@ -142,7 +139,7 @@ public struct ListenError: Error, CustomStringConvertible, Sendable {
 /// (the group cancels its services when one fails, e.g. a listener that cannot bind): the writer's thread does not
 /// see task cancellation, so without this the process would wait for it forever.
 struct LogWriterService: Service {
-    let log: DecisionLog
+    let log: any DecisionLogWriter
 
     func run() async throws {
         await withTaskCancellationOrGracefulShutdownHandler {

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import WarrantGateCore
 
 /// A single decision, disclosed with its inclusion proof and a signed checkpoint: verifiable with no database, and
@@ -19,20 +18,20 @@ public struct InclusionProofFile: Codable, Sendable {
     public var checkpoint: String
 
     /// Builds the proof of a decision's entry against the latest checkpoint that covers it.
-    static func make(reader: any DatabaseReader, decisionId: String) throws -> InclusionProofFile {
-        try reader.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT seq, kind, entry FROM log WHERE decision_id = ? AND kind = 'decision'", arguments: [decisionId]) else {
+    static func make(database: any SQLDatabase, decisionId: String) throws -> InclusionProofFile {
+        try database.read { session in
+            guard let row = try session.fetchOne("SELECT seq, kind, entry FROM log WHERE decision_id = ? AND kind = 'decision'", decisionId) else {
                 throw StoreError("no decision \(decisionId) in the log")
             }
-            let seq = UInt64(row["seq"] as Int64)
-            guard let checkpoint = try Checkpointer.all(db).last(where: { $0.size >= seq }) else {
+            let seq = UInt64(max(try row.int64("seq"), 0))
+            guard let checkpoint = try Checkpointer.all(session).last(where: { $0.size >= seq }) else {
                 throw StoreError("no signed checkpoint covers seq \(seq) yet")
             }
             let proof = try Merkle.inclusionProof(index: seq - 1, size: checkpoint.size) { level, index in
-                try LogAppender.subtree(db, level: level, index: index)
+                try LogAppender.subtree(session, level: level, index: index)
             }
             return InclusionProofFile(
-                seq: seq, kind: row["kind"], entry: row["entry"], treeSize: checkpoint.size,
+                seq: seq, kind: try row.text("kind"), entry: try row.text("entry"), treeSize: checkpoint.size,
                 proof: proof.map { Data($0).base64EncodedString() }, checkpoint: checkpoint.note
             )
         }
@@ -72,21 +71,35 @@ public enum AuditBundle {
         var time: String
         var decisionId: String?
         var entry: String
+
+        init(seq: UInt64, kind: String, time: String, decisionId: String?, entry: String) {
+            self.seq = seq
+            self.kind = kind
+            self.time = time
+            self.decisionId = decisionId
+            self.entry = entry
+        }
+
+        /// A row of `SELECT seq, kind, time, decision_id, entry FROM log`.
+        init(_ row: SQLRow) throws {
+            self.init(
+                seq: UInt64(max(try row.int64("seq"), 0)), kind: try row.text("kind"), time: try row.text("time"),
+                decisionId: try row.optionalText("decision_id"), entry: try row.text("entry")
+            )
+        }
     }
 
     /// Streams the whole log into a bundle, in constant memory. Returns the number of entries.
     @discardableResult
-    static func write(reader: any DatabaseReader, verifierKey: LogVerifierKey, write: (String) throws -> Void) throws -> Int {
+    static func write(database: any SQLDatabase, verifierKey: LogVerifierKey, write: (String) throws -> Void) throws -> Int {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try reader.read { db in
-            let header = Header(format: formatName, verifierKey: verifierKey.encoded.trimmingCharacters(in: .newlines), checkpoints: try Checkpointer.all(db).map(\.note))
+        return try database.read { session in
+            let header = Header(format: formatName, verifierKey: verifierKey.encoded.trimmingCharacters(in: .newlines), checkpoints: try Checkpointer.all(session).map(\.note))
             try write(String(decoding: try encoder.encode(header), as: UTF8.self) + "\n")
-            let rows = try Row.fetchCursor(db, sql: "SELECT seq, kind, time, decision_id, entry FROM log ORDER BY seq")
             var count = 0
-            while let row = try rows.next() {
-                let line = Line(seq: UInt64(row["seq"] as Int64), kind: row["kind"], time: row["time"], decisionId: row["decision_id"], entry: row["entry"])
-                try write(String(decoding: try encoder.encode(line), as: UTF8.self) + "\n")
+            try session.forEach("SELECT seq, kind, time, decision_id, entry FROM log ORDER BY seq") { row in
+                try write(String(decoding: try encoder.encode(Line(row)), as: UTF8.self) + "\n")
                 count += 1
             }
             return count

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import WarrantGateCore
 
 /// The log's signing key files: the private key (owner-only) and, beside it, the public verifier key (`.pub`).
@@ -11,9 +10,9 @@ public struct LogKeyFiles: Sendable {
         self.privatePath = privatePath
     }
 
-    /// The default location: `log-signing.key` beside the database.
-    public init(databasePath: String) {
-        privatePath = URL(fileURLWithPath: databasePath).deletingLastPathComponent().appendingPathComponent("log-signing.key").path
+    /// The default location: `log-signing.key` in the store's files directory (see ``StoreLocation``).
+    public init(filesDirectory: String) {
+        privatePath = URL(fileURLWithPath: filesDirectory).appendingPathComponent("log-signing.key").path
     }
 
     public var exists: Bool { FileManager.default.fileExists(atPath: privatePath) }
@@ -62,36 +61,49 @@ public struct StoredCheckpoint: Sendable {
     public let time: String
 }
 
-/// Signs checkpoints of the log, never two that are inconsistent with each other.
+/// Signs checkpoints of the log, never two that are inconsistent with each other, one signer at a time.
+///
+/// A signing is one transaction. It first takes the signer's lease (on PostgreSQL, a transaction-scoped advisory lock
+/// shared by every gateway and CLI; on SQLite, the write transaction itself): while another signer holds it, this one
+/// signs nothing and leaves the signing to that one. It then checks the tree's right edge against the stored tree,
+/// recomputes the root at the last checkpoint's size and refuses if it differs, and inserts the new checkpoint with
+/// the id after the last one's, so that even a signer that bypassed the lease could not add a second checkpoint after
+/// the same predecessor (compare-and-swap on the primary key).
 public struct Checkpointer: Sendable {
-    let writer: any DatabaseWriter
+    let database: any SQLDatabase
     public let key: LogSigningKey
     /// The origin line, which names this log (for example `denver-county-jail.example/warrant-gate`).
     public let origin: String
 
-    init(writer: any DatabaseWriter, key: LogSigningKey, origin: String) {
-        self.writer = writer
+    init(database: any SQLDatabase, key: LogSigningKey, origin: String) {
+        self.database = database
         self.key = key
         self.origin = origin
     }
 
-    /// Signs a checkpoint of the whole log if it has grown since the last one (or if `always`). Before signing, it
-    /// recomputes the root at the last checkpoint's size from the stored tree and refuses if it differs.
+    /// Signs a checkpoint of the whole log if it has grown since the last one (or if `always`); nil when there was
+    /// nothing new to sign, or another signer holds the lease.
     @discardableResult
     public func sign(always: Bool = false, at time: Date = Date()) throws -> StoredCheckpoint? {
-        try writer.write { db in
-            let frontier = try LogAppender.frontier(db, reusing: nil)
-            let last = try Self.latest(db)
-            let rootAtLast = try last.map { try LogAppender.root(db, size: min($0.size, frontier.size)) }
+        try database.write { session in
+            guard try session.takeSignerLease() else { return nil }
+            let frontier = try session.logFrontier()
+            guard try LogAppender.root(session, size: frontier.size) == frontier.root else {
+                throw StoreError("the tree's right edge does not match the stored tree: refusing to sign")
+            }
+            let last = try Self.latest(session)
+            let rootAtLast = try last.map { try LogAppender.root(session, size: min($0.size, frontier.size)) }
             guard let checkpoint = try Self.next(origin: origin, frontier: frontier, last: last, rootAtLast: rootAtLast, always: always) else {
                 return nil
             }
             let note = try checkpoint.signed(by: key)
-            try db.execute(
-                sql: "INSERT INTO checkpoints (size, root, note, time) VALUES (?, ?, ?, ?)",
-                arguments: [Int64(checkpoint.size), Data(checkpoint.root), note, Timestamp.format(time)]
+            let (id, overflow) = (last?.id ?? 0).addingReportingOverflow(1)
+            guard !overflow else { throw StoreError("the checkpoints' ids are exhausted") }
+            let stamp = Timestamp.format(time)
+            try session.execute(
+                "INSERT INTO checkpoints (id, size, root, note, time) VALUES (?, ?, ?, ?, ?)", id, Int64(checkpoint.size), checkpoint.root, note, stamp
             )
-            return StoredCheckpoint(id: db.lastInsertedRowID, size: checkpoint.size, root: checkpoint.root, note: note, time: Timestamp.format(time))
+            return StoredCheckpoint(id: id, size: checkpoint.size, root: checkpoint.root, note: note, time: stamp)
         }
     }
 
@@ -117,27 +129,26 @@ public struct Checkpointer: Sendable {
 
     /// How many entries the latest signed checkpoint covers; 0 before the first.
     public func signedSize() throws -> UInt64 {
-        try Self.latest(writer)?.size ?? 0
+        try database.read { session in try Self.latest(session)?.size ?? 0 }
     }
 
     /// How many entries the log holds now.
-    public func logSize() async throws -> UInt64 {
-        try await writer.read { db in try LogAppender.size(db) }
+    public func logSize() throws -> UInt64 {
+        try database.read { session in try session.logSize() }
     }
 
-    static func latest(_ reader: any DatabaseReader) throws -> StoredCheckpoint? {
-        try reader.read { db in try latest(db) }
+    static func latest(_ session: any SQLSession) throws -> StoredCheckpoint? {
+        try session.fetchOne("SELECT * FROM checkpoints ORDER BY id DESC LIMIT 1").map(checkpoint)
     }
 
-    static func latest(_ db: Database) throws -> StoredCheckpoint? {
-        try Row.fetchOne(db, sql: "SELECT * FROM checkpoints ORDER BY id DESC LIMIT 1").map(checkpoint)
+    static func all(_ session: any SQLSession) throws -> [StoredCheckpoint] {
+        try session.fetchAll("SELECT * FROM checkpoints ORDER BY id").map(checkpoint)
     }
 
-    static func all(_ db: Database) throws -> [StoredCheckpoint] {
-        try Row.fetchAll(db, sql: "SELECT * FROM checkpoints ORDER BY id").map(checkpoint)
-    }
-
-    private static func checkpoint(_ row: Row) -> StoredCheckpoint {
-        StoredCheckpoint(id: row["id"], size: UInt64(row["size"] as Int64), root: Array(row["root"] as Data), note: row["note"], time: row["time"])
+    private static func checkpoint(_ row: SQLRow) throws -> StoredCheckpoint {
+        StoredCheckpoint(
+            id: try row.int64("id"), size: UInt64(max(try row.int64("size"), 0)), root: try row.bytes("root"), note: try row.text("note"),
+            time: try row.text("time")
+        )
     }
 }

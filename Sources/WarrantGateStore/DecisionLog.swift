@@ -8,7 +8,24 @@ public protocol LogCompletionExecutor: AnyObject, Sendable {
     func execute(_ work: @escaping @Sendable () -> Void)
 }
 
-/// The append-only decision log, with group commit.
+/// The gateway's writer of the append-only log: ``DecisionLog`` on SQLite, ``PostgresDecisionLog`` on PostgreSQL.
+///
+/// An append returns, or completes, only once its entries are durably committed, or with the error that says they may
+/// not be: the gateway answers or forwards a request only after its decision's append succeeded.
+public protocol DecisionLogWriter: AnyObject, Sendable {
+    /// Appends entries and waits until they are durable.
+    func append(_ entries: [LogEntry]) async throws
+    /// Appends entries and calls `completion` on `executor` once they are durable, or with the error.
+    func append(_ entries: [LogEntry], on executor: any LogCompletionExecutor, completion: @escaping @Sendable (Result<Void, any Error>) -> Void)
+    /// Queues entries without waiting for their commit: for records written after the answer (outcomes).
+    func enqueue(_ entries: [LogEntry])
+    /// Writes until ``close()`` is called and every queued entry is written. Run exactly one of these.
+    func run() async
+    /// Stops accepting entries; ``run()`` returns once what is queued is written.
+    func close()
+}
+
+/// The append-only decision log on SQLite, with group commit.
 ///
 /// ``append(_:)`` returns, and ``append(_:on:completion:)`` completes, only once its entries are durably committed.
 /// Concurrent callers share transactions: while one batch is being written, new entries queue up and go out together
@@ -21,7 +38,7 @@ public protocol LogCompletionExecutor: AnyObject, Sendable {
 /// thread syncs the write-ahead log before answering the batch's callers (``WALSync``), so one batch is written while
 /// the one before it is synced. Without a path (a database with no file to sync), each batch commits with
 /// `synchronous = FULL`.
-public final class DecisionLog: Sendable {
+public final class DecisionLog: DecisionLogWriter {
     private struct Waiter {
         let entries: [LogAppender.Pending]
         /// Nil for entries queued with ``enqueue(_:)``, which no one waits for.
@@ -225,7 +242,7 @@ public final class DecisionLog: Sendable {
         tree = try writer.writeWithoutTransaction { db in
             func appendInTransaction() throws -> MerkleFrontier {
                 try Self.inImmediateTransaction(db) {
-                    try LogAppender.append(db, entries, to: LogAppender.frontier(db, reusing: known))
+                    try LogAppender.append(db, entries, to: LogAppender.frontier(SQLiteSession(db: db), reusing: known))
                 }
             }
             guard syncLater else { return try appendInTransaction() }

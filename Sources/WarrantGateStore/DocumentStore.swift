@@ -2,8 +2,8 @@ import Crypto
 import Foundation
 import WarrantGateCore
 
-/// A content-addressed store of scanned documents beside the database: `documents/<sha256>`, owner-only (files 0600
-/// in a 0700 directory).
+/// A content-addressed store of scanned documents in the store's files directory (see ``StoreLocation``):
+/// `documents/<sha256>`, owner-only (files 0600 in a 0700 directory).
 ///
 /// A stored file is never changed: its name is its digest, so a paper copy can be checked against it at any time.
 public struct DocumentStore: Sendable {
@@ -12,9 +12,9 @@ public struct DocumentStore: Sendable {
 
     public let directory: URL
 
-    /// The store that belongs to a database file.
-    public init(databasePath: String) {
-        directory = URL(fileURLWithPath: databasePath).deletingLastPathComponent().appendingPathComponent("documents")
+    /// The document store in a store's files directory.
+    public init(filesDirectory: String) {
+        directory = URL(fileURLWithPath: filesDirectory).appendingPathComponent("documents")
     }
 
     /// Reads a document file given by an operator: a regular file (not a symbolic link) on an ordinary filesystem, at

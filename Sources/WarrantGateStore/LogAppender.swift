@@ -3,14 +3,15 @@ import GRDB
 import GRDBSQLite
 import WarrantGateCore
 
-/// Appends entries to the log and to its Merkle tree, in the caller's transaction, and derives the tree from what is
-/// stored.
+/// Appends entries to the SQLite log and to its Merkle tree, in the caller's transaction, and reads the tree back
+/// from what either database stores.
 ///
-/// Every writer — the gateway's group commit and the CLI's admin records — goes through here, so sequence numbers
-/// stay contiguous and every entry is a leaf of the one tree. A row's `leaf_hash` is its leaf; interior nodes are
-/// stored from level ``storedLevel`` up (one row per 256 entries), and a lower node is hashed up from its at most 128
-/// leaves. The tree's right edge (its frontier) is not stored: it is derived from the stored nodes and the last
-/// leaves, and the gateway's writer keeps it between batches while the log's size shows that no one else appended.
+/// Every SQLite writer — the gateway's group commit and the CLI's admin records — appends through here, so sequence
+/// numbers stay contiguous and every entry is a leaf of the one tree (PostgreSQL's appends are in
+/// ``PostgresLogAppend``). A row's `leaf_hash` is its leaf; interior nodes are stored from level ``storedLevel`` up
+/// (one row per 256 entries) in both databases, and a lower node is hashed up from its at most 128 leaves. In SQLite
+/// the tree's right edge (its frontier) is not stored: it is derived from the stored nodes and the last leaves, and
+/// the gateway's writer keeps it between batches while the log's size shows that no one else appended.
 enum LogAppender {
     static let storedLevel = 8
 
@@ -44,12 +45,7 @@ enum LogAppender {
             + repeatElement("(?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", "))
     }
 
-    /// Appends entries to the log as it is now.
-    static func append(_ db: Database, _ entries: [Pending]) throws {
-        _ = try append(db, entries, to: frontier(db, reusing: nil))
-    }
-
-    /// Appends entries to the log whose tree is `frontier` (from ``frontier(_:reusing:)`` in this transaction), and
+    /// Appends entries to the log whose tree is `frontier` (from ``frontier(_:reusing:)`` in this SQLite transaction), and
     /// returns the tree with them.
     static func append(_ db: Database, _ entries: [Pending], to frontier: MerkleFrontier) throws -> MerkleFrontier {
         var frontier = frontier
@@ -83,48 +79,47 @@ enum LogAppender {
     }
 
     /// How many entries the log has had, archived ones included.
-    static func size(_ db: Database) throws -> UInt64 {
-        let statement = try db.cachedStatement(sql: """
+    static func size(_ session: any SQLSession) throws -> UInt64 {
+        UInt64(try session.scalarInt64("""
             SELECT coalesce((SELECT max(seq) FROM log), (SELECT archived_through FROM archive_state WHERE id = 1))
-            """)
-        return UInt64(try Int64.fetchOne(statement) ?? 0)
+            """) ?? 0)
     }
 
     /// The tree's right edge now: `cached` if it is still the log's size (the log is append-only, so a tree of the
     /// same size is the same tree), else derived from the stored nodes and leaves.
-    static func frontier(_ db: Database, reusing cached: MerkleFrontier?) throws -> MerkleFrontier {
-        let size = try size(db)
+    static func frontier(_ session: any SQLSession, reusing cached: MerkleFrontier?) throws -> MerkleFrontier {
+        let size = try size(session)
         if let cached, cached.size == size { return cached }
-        return try frontier(db, size: size)
+        return try frontier(session, size: size)
     }
 
     /// The hash of the complete subtree at (level, index), read from the stored leaves and nodes.
-    static func subtree(_ db: Database, level: Int, index: UInt64) throws -> Merkle.Hash {
-        if level > 0 && level < storedLevel { return try recomputed(db, level: level, index: index) }
-        let data: Data?
+    static func subtree(_ session: any SQLSession, level: Int, index: UInt64) throws -> Merkle.Hash {
+        if level > 0 && level < storedLevel { return try recomputed(session, level: level, index: index) }
+        let row: SQLRow?
         if level == 0 {
-            data = try Data.fetchOne(db, sql: "SELECT leaf_hash FROM log WHERE seq = ?", arguments: [Int64(index) + 1])
-                ?? Data.fetchOne(db, sql: "SELECT leaf_hash FROM archived_leaves WHERE seq = ?", arguments: [Int64(index) + 1])
+            row = try session.fetchOne("SELECT leaf_hash AS hash FROM log WHERE seq = ?", Int64(index) + 1)
+                ?? session.fetchOne("SELECT leaf_hash AS hash FROM archived_leaves WHERE seq = ?", Int64(index) + 1)
         } else {
-            data = try Data.fetchOne(db, sql: "SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?", arguments: [level, Int64(index)])
+            row = try session.fetchOne("SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?", level, Int64(index))
         }
-        guard let data else { throw StoreError("the log's tree is missing a node (level \(level), index \(index))") }
-        return Array(data)
+        guard let row else { throw StoreError("the log's tree is missing a node (level \(level), index \(index))") }
+        return try row.bytes("hash")
     }
 
     /// A low interior node, hashed up from the leaves it covers (live or archived).
-    private static func recomputed(_ db: Database, level: Int, index: UInt64) throws -> Merkle.Hash {
+    private static func recomputed(_ session: any SQLSession, level: Int, index: UInt64) throws -> Merkle.Hash {
         let first = Int64(index << UInt64(level)) + 1
         let last = first + Int64(1 << level) - 1
-        let rows = try Row.fetchAll(db, sql: """
-            SELECT seq, leaf_hash FROM log WHERE seq BETWEEN ?1 AND ?2
-            UNION ALL SELECT seq, leaf_hash FROM archived_leaves WHERE seq BETWEEN ?1 AND ?2
+        let rows = try session.fetchAll("""
+            SELECT seq, leaf_hash FROM log WHERE seq BETWEEN ? AND ?
+            UNION ALL SELECT seq, leaf_hash FROM archived_leaves WHERE seq BETWEEN ? AND ?
             ORDER BY seq
-            """, arguments: [first, last])
-        guard rows.count == 1 << level, zip(rows, first...).allSatisfy({ row, seq in row[0] as Int64 == seq }) else {
+            """, first, last, first, last)
+        guard rows.count == 1 << level, try zip(rows, first...).allSatisfy({ row, seq in try row.int64("seq") == seq }) else {
             throw StoreError("the log's tree is missing a node (level \(level), index \(index))")
         }
-        var hashes: [Merkle.Hash] = rows.map { Array($0[1] as Data) }
+        var hashes: [Merkle.Hash] = try rows.map { try $0.bytes("leaf_hash") }
         while hashes.count > 1 {
             hashes = stride(from: 0, to: hashes.count, by: 2).map { Merkle.nodeHash(hashes[$0], hashes[$0 + 1]) }
         }
@@ -132,20 +127,20 @@ enum LogAppender {
     }
 
     /// The right edge of the tree over the first `size` entries, from stored nodes.
-    static func frontier(_ db: Database, size: UInt64) throws -> MerkleFrontier {
+    static func frontier(_ session: any SQLSession, size: UInt64) throws -> MerkleFrontier {
         var subtrees: [(level: Int, hash: Merkle.Hash)] = []
         var start: UInt64 = 0
         for level in stride(from: 63, through: 0, by: -1) where size & (1 << UInt64(level)) != 0 {
-            subtrees.append((level, try subtree(db, level: level, index: start >> UInt64(level))))
+            subtrees.append((level, try subtree(session, level: level, index: start >> UInt64(level))))
             start += 1 << UInt64(level)
         }
         return MerkleFrontier(size: size, subtrees: subtrees)
     }
 
     /// The root of the tree over the first `size` entries, from stored nodes in O(log n).
-    static func root(_ db: Database, size: UInt64) throws -> Merkle.Hash {
+    static func root(_ session: any SQLSession, size: UInt64) throws -> Merkle.Hash {
         guard size > 0 else { return Merkle.emptyRoot }
-        return try Merkle.rangeHash(start: 0, count: size) { level, index in try subtree(db, level: level, index: index) }
+        return try Merkle.rangeHash(start: 0, count: size) { level, index in try subtree(session, level: level, index: index) }
     }
 }
 

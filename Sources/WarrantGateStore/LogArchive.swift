@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import WarrantGateCore
 
 /// Retention: old entries move out of the database into a verifiable archive file, while the Merkle tree stays whole
@@ -23,13 +22,13 @@ public enum LogArchive {
     /// and synced before any entry leaves the database. Refuses an existing file or link at `path`, which may hold
     /// archived entries. Returns the number archived.
     @discardableResult
-    static func archive(writer: any DatabaseWriter, before: Date, verifierKey: LogVerifierKey, path: String, operator: String, at time: Date = Date()) throws -> Int {
-        let (from, through, notes) = try writer.read { db -> (UInt64, UInt64, [String]) in
-            let archived = UInt64(try Int64.fetchOne(db, sql: "SELECT archived_through FROM archive_state WHERE id = 1") ?? 0)
-            let firstKept = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM log WHERE time >= ?", arguments: [Timestamp.format(before)])
-            let last = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM log") ?? 0
-            let through = UInt64(firstKept.map { $0 - 1 } ?? last)
-            return (archived + 1, through, try Checkpointer.all(db).map(\.note))
+    static func archive(database: any SQLDatabase, before: Date, verifierKey: LogVerifierKey, path: String, operator: String, at time: Date = Date()) throws -> Int {
+        let (from, through, notes) = try database.read { session -> (UInt64, UInt64, [String]) in
+            let archived = UInt64(max(try session.scalarInt64("SELECT archived_through FROM archive_state WHERE id = 1") ?? 0, 0))
+            let firstKept = try session.scalarInt64("SELECT min(seq) FROM log WHERE time >= ?", Timestamp.format(before))
+            let last = try session.scalarInt64("SELECT max(seq) FROM log") ?? 0
+            let through = UInt64(max(firstKept.map { $0 - 1 } ?? last, 0))
+            return (archived + 1, through, try Checkpointer.all(session).map(\.note))
         }
         guard through >= from else { return 0 }
         guard let latest = notes.last, let size = UInt64(latest.split(separator: "\n")[1]), size >= through else {
@@ -40,19 +39,17 @@ public enum LogArchive {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let header = Header(format: formatName, verifierKey: verifierKey.encoded.trimmingCharacters(in: .newlines), fromSeq: from, throughSeq: through, checkpoints: notes)
         try output.write(try encoder.encode(header) + Data("\n".utf8))
-        try writer.read { db in
-            let rows = try Row.fetchCursor(db, sql: "SELECT seq, kind, time, decision_id, entry FROM log WHERE seq BETWEEN ? AND ? ORDER BY seq", arguments: [Int64(from), Int64(through)])
-            while let row = try rows.next() {
-                let line = AuditBundle.Line(seq: UInt64(row["seq"] as Int64), kind: row["kind"], time: row["time"], decisionId: row["decision_id"], entry: row["entry"])
-                try output.write(try encoder.encode(line) + Data("\n".utf8))
+        try database.read { session in
+            try session.forEach("SELECT seq, kind, time, decision_id, entry FROM log WHERE seq BETWEEN ? AND ? ORDER BY seq", Int64(from), Int64(through)) { row in
+                try output.write(try encoder.encode(AuditBundle.Line(row)) + Data("\n".utf8))
             }
         }
         try output.commit()
-        return try writer.write { db in
-            try db.execute(sql: "INSERT INTO archived_leaves (seq, leaf_hash) SELECT seq, leaf_hash FROM log WHERE seq BETWEEN ? AND ?", arguments: [Int64(from), Int64(through)])
-            try db.execute(sql: "UPDATE archive_state SET archived_through = ? WHERE id = 1", arguments: [Int64(through)])
-            try db.execute(sql: "DELETE FROM log WHERE seq BETWEEN ? AND ?", arguments: [Int64(from), Int64(through)])
-            try Registry.appendAdmin(db, AdminRecord(
+        return try database.write { session in
+            try session.execute("INSERT INTO archived_leaves (seq, leaf_hash) SELECT seq, leaf_hash FROM log WHERE seq BETWEEN ? AND ?", Int64(from), Int64(through))
+            try session.execute("UPDATE archive_state SET archived_through = ? WHERE id = 1", Int64(through))
+            try session.execute("DELETE FROM log WHERE seq BETWEEN ? AND ?", Int64(from), Int64(through))
+            try Registry.appendAdmin(session, AdminRecord(
                 time: Timestamp.format(time), operator: `operator`, action: "log.archive", target: "log",
                 details: ["fromSeq": String(from), "throughSeq": String(through), "before": Timestamp.format(before), "file": path]
             ))

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import WarrantGateCore
 
 /// Export formats for the decision log.
@@ -143,15 +142,15 @@ public struct ExportFilter: Sendable {
 
 /// Streams decisions, with their outcomes, out of the log in append order, in constant memory.
 public struct LogExporter: Sendable {
-    public let reader: any DatabaseReader
+    let database: any SQLDatabase
 
-    public init(reader: any DatabaseReader) {
-        self.reader = reader
+    init(database: any SQLDatabase) {
+        self.database = database
     }
 
     /// How many decisions the log holds (for progress).
     public func decisionCount() throws -> Int {
-        try reader.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM log WHERE kind = 'decision'") ?? 0 }
+        try database.read { session in Int(try session.scalarInt64("SELECT count(*) FROM log WHERE kind = 'decision'") ?? 0) }
     }
 
     /// Calls `emit` with each matching row in order, and `progress` with the number of decisions scanned. Returns the
@@ -173,7 +172,7 @@ public struct LogExporter: Sendable {
         }, progress: progress, write)
     }
 
-    /// The export's pipeline. One thread reads the rows from SQLite (one read transaction, so one consistent
+    /// The export's pipeline. One thread reads the rows from the database (one read transaction, so one consistent
     /// snapshot) and deals them out in chunks, in turn, to one decoding thread per core, which decode, filter and
     /// `transform` them; the caller's thread collects the chunks in the same turn — so in log order — and `emit`s
     /// them. Every hand-over holds at most two chunks, so memory stays constant whatever the size of the log. An error
@@ -182,7 +181,7 @@ public struct LogExporter: Sendable {
         _ filter: ExportFilter, transform: @escaping @Sendable (ExportRow) -> Output, progress: (Int) -> Void,
         _ emit: (Output) throws -> Void
     ) throws -> Int {
-        let (sql, arguments) = Self.query(filter)
+        let (sql, arguments) = Self.query(filter, dialect: database.dialect)
         let lanes = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
         let stored = (0..<lanes).map { _ in Handoff<[StoredRow]>(capacity: 2) }
         let decoded = (0..<lanes).map { _ in Handoff<DecodedChunk<Output>>(capacity: 2) }
@@ -190,7 +189,7 @@ public struct LogExporter: Sendable {
             stored.forEach { $0.cancel() }
             decoded.forEach { $0.cancel() }
         }
-        NamedThread.start("wg-export-read") { [reader] in Self.read(reader, sql: sql, arguments: arguments, into: stored) }
+        NamedThread.start("wg-export-read") { [database] in Self.read(database, sql: sql, arguments: arguments, into: stored) }
         for (input, output) in zip(stored, decoded) {
             NamedThread.start("wg-export-dec") { Self.decode(from: input, into: output, filter: filter, transform: transform) }
         }
@@ -212,25 +211,29 @@ public struct LogExporter: Sendable {
     }
 
     /// Deals the rows out to `lanes` in turn, chunk by chunk; ends every lane, the one whose turn it was with the error.
-    private static func read(_ reader: any DatabaseReader, sql: String, arguments: [String], into lanes: [Handoff<[StoredRow]>]) {
+    private static func read(_ database: any SQLDatabase, sql: String, arguments: [String], into lanes: [Handoff<[StoredRow]>]) {
         var turn = 0
         do {
-            try reader.read { db in
-                let rows = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(arguments))
+            try database.read { session in
                 var chunk: [StoredRow] = []
                 chunk.reserveCapacity(StoredRow.chunkSize)
-                while let row = try rows.next() {
-                    // The entries' bytes are copied out in place, without a String in between.
-                    let decision = try row.withUnsafeData(atIndex: 1) { Array($0 ?? Data()) }
-                    let outcome = try row.withUnsafeData(atIndex: 2) { $0.map(Array.init) }
-                    chunk.append(StoredRow(seq: row[0], decision: decision, outcome: outcome))
+                var stopped = false
+                try session.forEach(sql, arguments.map(\.sqlValue)) { row in
+                    guard !stopped else { return }
+                    let seq = try row.int64("seq")
+                    let decision = Array(try row.text("decision").utf8)
+                    let outcome = try row.optionalText("outcome").map { Array($0.utf8) }
+                    chunk.append(StoredRow(seq: seq, decision: decision, outcome: outcome))
                     if chunk.count == StoredRow.chunkSize {
-                        guard lanes[turn % lanes.count].put(chunk) else { return }
+                        guard lanes[turn % lanes.count].put(chunk) else {
+                            stopped = true
+                            return
+                        }
                         turn += 1
                         chunk.removeAll(keepingCapacity: true)
                     }
                 }
-                if !chunk.isEmpty, lanes[turn % lanes.count].put(chunk) { turn += 1 }
+                if !stopped, !chunk.isEmpty, lanes[turn % lanes.count].put(chunk) { turn += 1 }
             }
             lanes.forEach { $0.finish(throwing: nil) }
         } catch {
@@ -269,13 +272,15 @@ public struct LogExporter: Sendable {
 
     /// The SQL that reads the matching decisions, each with its outcome, in `seq` order.
     ///
-    /// Without a time range the log is read in its own order: the `+` keeps SQLite from reading `kind` through the
-    /// time index (a skip-scan, once the database has been analysed), which would then sort every entry of the log
-    /// again to put it back in `seq` order. A time range reads through that index, named because without statistics
-    /// SQLite would rather read the whole log in order than sort the range.
-    static func query(_ filter: ExportFilter) -> (sql: String, arguments: [String]) {
+    /// On SQLite, without a time range the log is read in its own order: the `+` keeps SQLite from reading `kind`
+    /// through the time index (a skip-scan, once the database has been analysed), which would then sort every entry
+    /// of the log again to put it back in `seq` order. A time range reads through that index, named because without
+    /// statistics SQLite would rather read the whole log in order than sort the range. PostgreSQL plans by its own
+    /// statistics.
+    static func query(_ filter: ExportFilter, dialect: SQLDialect) -> (sql: String, arguments: [String]) {
         let ranged = filter.from != nil || filter.until != nil
-        var conditions = [ranged ? "d.kind = 'decision'" : "+d.kind = 'decision'"]
+        let sqlite = dialect == .sqlite
+        var conditions = [ranged || !sqlite ? "d.kind = 'decision'" : "+d.kind = 'decision'"]
         var bounds: [String] = []
         if let from = filter.from {
             conditions.append("d.time >= ?")
@@ -287,7 +292,7 @@ public struct LogExporter: Sendable {
         }
         let sql = """
             SELECT d.seq AS seq, d.entry AS decision, o.entry AS outcome
-            FROM log d \(ranged ? "INDEXED BY log_time_kind " : "")LEFT JOIN log o ON o.decision_id = d.decision_id AND o.kind = 'outcome'
+            FROM log d \(ranged && sqlite ? "INDEXED BY log_time_kind " : "")LEFT JOIN log o ON o.decision_id = d.decision_id AND o.kind = 'outcome'
             WHERE \(conditions.joined(separator: " AND "))
             ORDER BY d.seq
             """
@@ -298,10 +303,12 @@ public struct LogExporter: Sendable {
 extension LogExporter {
     /// Every shadow disagreement, oldest first.
     public func shadowRecords() throws -> [ShadowRecord] {
-        try reader.read { db in
-            try String.fetchAll(db, sql: "SELECT entry FROM log WHERE kind = 'shadow' ORDER BY seq").map { entry in
-                try ShadowRecord(canonical: Array(entry.utf8))
+        try database.read { session in
+            var records: [ShadowRecord] = []
+            try session.forEach("SELECT entry FROM log WHERE kind = 'shadow' ORDER BY seq") { row in
+                records.append(try ShadowRecord(canonical: Array(try row.text("entry").utf8)))
             }
+            return records
         }
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import WarrantGateCore
 
 /// What `log verify` found.
@@ -107,21 +106,30 @@ public struct LogVerifier {
     /// Verifies the log in a database, together with the archives of its older entries (oldest first). Without the
     /// archives, the tree over archived entries is taken from the stored nodes, and checkpoints inside it are only
     /// checked for consistency with those nodes.
-    func verify(database reader: any DatabaseReader, archives: [String] = [], against external: String?) throws -> VerificationReport {
-        try reader.read { db in
-            let notes = try Checkpointer.all(db).map(\.note)
-            let archivedThrough = UInt64(try Int64.fetchOne(db, sql: "SELECT archived_through FROM archive_state WHERE id = 1") ?? 0)
+    ///
+    /// It also checks the tree the database keeps beside the entries: the stored nodes (from which checkpoints and
+    /// proofs are computed) and the tree's right edge (from which the next append continues) must be the tree of the
+    /// entries.
+    func verify(database: any SQLDatabase, archives: [String] = [], against external: String?) throws -> VerificationReport {
+        try database.read { session in
+            let notes = try Checkpointer.all(session).map(\.note)
+            let archivedThrough = UInt64(max(try session.scalarInt64("SELECT archived_through FROM archive_state WHERE id = 1") ?? 0, 0))
             var start = MerkleFrontier()
-            if archives.isEmpty && archivedThrough > 0 { start = try LogAppender.frontier(db, size: archivedThrough) }
+            if archives.isEmpty && archivedThrough > 0 { start = try LogAppender.frontier(session, size: archivedThrough) }
             var report = try verify(startingFrom: start, entries: { visit in
                 for archive in archives { _ = try LogArchive.entries(path: archive, visit: visit) }
-                let rows = try Row.fetchCursor(db, sql: "SELECT seq, kind, entry, leaf_hash FROM log ORDER BY seq")
-                while let row = try rows.next() {
-                    try visit(Entry(seq: UInt64(row["seq"] as Int64), kind: row["kind"], entry: row["entry"], storedLeaf: Array(row["leaf_hash"] as Data)))
+                try session.forEach("SELECT seq, kind, entry, leaf_hash FROM log ORDER BY seq") { row in
+                    try visit(Entry(
+                        seq: UInt64(max(try row.int64("seq"), 0)), kind: try row.text("kind"), entry: try row.text("entry"),
+                        storedLeaf: try row.bytes("leaf_hash")
+                    ))
                 }
             }, checkpointNotes: notes, against: external)
-            if (try? LogAppender.root(db, size: report.entries)) != report.root {
+            if (try? LogAppender.root(session, size: report.entries)) != report.root {
                 report.fail("the stored tree does not match the entries")
+            }
+            if (try? session.logFrontier())?.root != report.root {
+                report.fail("the tree's right edge, from which the next append continues, does not match the entries")
             }
             return report
         }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import WarrantGateCore
 
 /// A registered document with its registration facts, as the CLI shows it.
@@ -16,16 +15,17 @@ public struct DocumentEntry: Sendable, Codable {
     public var noDocumentReason: String?
 }
 
-/// The registry of warrants, court orders, ICE forms, records about inmates and CLI-managed agencies, in SQLite.
+/// The registry of warrants, court orders, ICE forms, records about inmates and CLI-managed agencies, in the store's
+/// database (SQLite, or PostgreSQL shared by several gateways).
 ///
 /// Every change is made in one transaction together with its admin record in the append-only log, so the log
 /// always tells who changed what. The gateway reads the registry through ``snapshot()``.
 public struct Registry: Sendable {
-    let writer: any DatabaseWriter
+    let database: any SQLDatabase
     public let timeZone: TimeZone
 
-    init(writer: any DatabaseWriter, timeZone: TimeZone) {
-        self.writer = writer
+    init(database: any SQLDatabase, timeZone: TimeZone) {
+        self.database = database
         self.timeZone = timeZone
     }
 
@@ -33,24 +33,24 @@ public struct Registry: Sendable {
 
     /// A number that changes whenever anything the gateway reads from the registry changes.
     public func version() throws -> Int64 {
-        try writer.read { db in try Int64.fetchOne(db, sql: "SELECT version FROM registry_state WHERE id = 1") ?? 0 }
+        try database.read { session in try session.scalarInt64("SELECT version FROM registry_state WHERE id = 1") ?? 0 }
     }
 
     /// Everything the evaluator and the directory need, read in one transaction.
     public func snapshot() throws -> RegistrySnapshot {
-        try writer.read { db in
-            let version = try Int64.fetchOne(db, sql: "SELECT version FROM registry_state WHERE id = 1") ?? 0
-            let documents = try Row.fetchAll(db, sql: "SELECT * FROM documents").map { try Self.entry($0).document }
-            let records = try Row.fetchAll(db, sql: "SELECT * FROM subject_records").map(Self.subjectRecord)
-            let agencies = try Row.fetchAll(db, sql: "SELECT * FROM agencies").map(Self.agency)
+        try database.read { session in
+            let version = try session.scalarInt64("SELECT version FROM registry_state WHERE id = 1") ?? 0
+            let documents = try session.fetchAll("SELECT * FROM documents").map { try Self.entry($0).document }
+            let records = try session.fetchAll("SELECT * FROM subject_records").map(Self.subjectRecord)
+            let agencies = try session.fetchAll("SELECT * FROM agencies").map(Self.agency)
             var facts: [String: [String: String]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT subject, name, value FROM subject_facts") {
-                facts[row["subject"], default: [:]][row["name"]] = row["value"]
+            for row in try session.fetchAll("SELECT subject, name, value FROM subject_facts") {
+                facts[try row.text("subject"), default: [:]][try row.text("name")] = try row.text("value")
             }
             var revocations: [String: String] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT spki, serial, reason FROM certificate_revocations") {
-                if let spki: String = row["spki"] { revocations[spki] = row["reason"] }
-                if let serial: String = row["serial"] { revocations["serial:" + serial] = row["reason"] }
+            for row in try session.fetchAll("SELECT spki, serial, reason FROM certificate_revocations") {
+                if let spki = try row.optionalText("spki") { revocations[spki] = try row.text("reason") }
+                if let serial = try row.optionalText("serial") { revocations["serial:" + serial] = try row.text("reason") }
             }
             return RegistrySnapshot(
                 documents: documents, records: records, facts: facts, agencies: agencies, certificateRevocations: revocations, version: version
@@ -60,50 +60,50 @@ public struct Registry: Sendable {
 
     /// The admin records about one target, oldest first.
     public func history(target: String) throws -> [AdminRecord] {
-        try writer.read { db in
+        try database.read { session in
             let decoder = JSONDecoder()
-            return try String.fetchAll(db, sql: "SELECT entry FROM log WHERE kind = 'admin' ORDER BY seq").compactMap { text in
-                let record = try decoder.decode(AdminRecord.self, from: Data(text.utf8))
-                return record.target == target ? record : nil
+            var history: [AdminRecord] = []
+            try session.forEach("SELECT entry FROM log WHERE kind = 'admin' ORDER BY seq") { row in
+                let record = try decoder.decode(AdminRecord.self, from: Data(try row.text("entry").utf8))
+                if record.target == target { history.append(record) }
             }
+            return history
         }
     }
 
     // MARK: Settings
 
     /// The time zone in which document expiry dates end, as the gateway last recorded it from its policy.
-    static func recordedTimeZone(_ reader: any DatabaseReader) throws -> TimeZone? {
-        try reader.read { db in
-            try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = 'time-zone'").flatMap(TimeZone.init(identifier:))
+    static func recordedTimeZone(_ database: any SQLDatabase) throws -> TimeZone? {
+        try database.read { session in
+            try session.scalarText("SELECT value FROM settings WHERE key = 'time-zone'").flatMap(TimeZone.init(identifier:))
         }
     }
 
     /// Records the policy's time zone so that the CLI computes expiry the same way as the gateway.
     public func recordTimeZone() throws {
-        try write { db in
-            let current = try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = 'time-zone'")
+        try write { session in
+            let current = try session.scalarText("SELECT value FROM settings WHERE key = 'time-zone'")
             guard current != timeZone.identifier else { return }
-            try db.execute(
-                sql: "INSERT INTO settings (key, value) VALUES ('time-zone', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                arguments: [timeZone.identifier]
+            try session.execute(
+                "INSERT INTO settings (key, value) VALUES ('time-zone', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", timeZone.identifier
             )
         }
     }
 
     /// Whether a registration needs a second operator's approval (on unless turned off).
     public func twoPersonRule() throws -> Bool {
-        try writer.read { db in try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = 'two-person-rule'") != "off" }
+        try database.read { session in try session.scalarText("SELECT value FROM settings WHERE key = 'two-person-rule'") != "off" }
     }
 
     /// Turns the two-person rule on or off; the change and its reason are logged.
     public func setTwoPersonRule(_ on: Bool, reason: String, operator: String, at time: Date = Date()) throws {
         try requireText(reason, "a reason")
-        try write { db in
-            try db.execute(
-                sql: "INSERT INTO settings (key, value) VALUES ('two-person-rule', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                arguments: [on ? "on" : "off"]
+        try write { session in
+            try session.execute(
+                "INSERT INTO settings (key, value) VALUES ('two-person-rule', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", on ? "on" : "off"
             )
-            try Self.appendAdmin(db, AdminRecord(
+            try Self.appendAdmin(session, AdminRecord(
                 time: Timestamp.format(time), operator: `operator`, action: "settings.two-person-rule", target: "two-person-rule",
                 details: ["value": on ? "on" : "off", "reason": reason]
             ))
@@ -112,16 +112,16 @@ public struct Registry: Sendable {
 
     /// Appends an admin record on its own (for actions such as exports).
     public func recordAdminAction(_ action: String, target: String, details: [String: String], operator: String, at time: Date = Date()) throws {
-        try write { db in
-            try Self.appendAdmin(db, AdminRecord(time: Timestamp.format(time), operator: `operator`, action: action, target: target, details: details))
+        try write { session in
+            try Self.appendAdmin(session, AdminRecord(time: Timestamp.format(time), operator: `operator`, action: action, target: target, details: details))
         }
     }
 
     // MARK: Helpers
 
-    func write<T>(_ body: (Database) throws -> T) throws -> T {
+    func write<T>(_ body: (any SQLSession) throws -> T) throws -> T {
         do {
-            return try writer.write(body)
+            return try database.write(body)
         } catch let error as StoreError {
             throw error
         } catch let error as RegistrationError {
@@ -135,38 +135,43 @@ public struct Registry: Sendable {
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw StoreError("\(what) is required") }
     }
 
-    static func appendAdmin(_ db: Database, _ record: AdminRecord) throws {
-        try LogAppender.append(db, [.init(kind: "admin", time: record.time, decisionId: nil, entry: record.canonical)])
+    static func appendAdmin(_ session: any SQLSession, _ record: AdminRecord) throws {
+        try session.appendLog([.init(kind: "admin", time: record.time, decisionId: nil, entry: record.canonical)])
     }
 
-    static func entry(_ row: Row) throws -> DocumentEntry {
-        guard let kind = DocumentKind(rawValue: row["kind"]), let status = DocumentStatus(rawValue: row["status"]) else {
+    static func entry(_ row: SQLRow) throws -> DocumentEntry {
+        guard let kind = DocumentKind(rawValue: try row.text("kind")), let status = DocumentStatus(rawValue: try row.text("status")) else {
             throw StoreError("the documents table holds an unknown kind or status")
         }
         let document = RegisteredDocument(
-            reference: row["reference"], kind: kind, status: status, agency: row["agency"],
-            subjects: try decodeList(row["subjects"]), scope: try decodeList(row["scope"]), expires: row["expires"],
-            expiresAt: Date(timeIntervalSince1970: row["expires_at"]), court: row["court"], judge: row["judge"],
-            caseNumber: row["case_number"], documentSHA256: row["document_sha256"], registeredAt: Timestamp.parse(row["registered_at"])
+            reference: try row.text("reference"), kind: kind, status: status, agency: try row.text("agency"),
+            subjects: try decodeList(row.text("subjects")), scope: try decodeList(row.text("scope")), expires: try row.text("expires"),
+            expiresAt: Date(timeIntervalSince1970: try row.double("expires_at")), court: try row.optionalText("court"),
+            judge: try row.optionalText("judge"), caseNumber: try row.optionalText("case_number"),
+            documentSHA256: try row.optionalText("document_sha256"), registeredAt: Timestamp.parse(try row.text("registered_at"))
         )
         return DocumentEntry(
-            document: document, registeredBy: row["registered_by"], registeredAt: row["registered_at"],
-            twoPersonRule: row["two_person_rule"], approvedBy: row["approved_by"], approvedAt: row["approved_at"],
-            statusReason: row["status_reason"], supersededBy: row["superseded_by"], noDocumentReason: row["no_document_reason"]
+            document: document, registeredBy: try row.text("registered_by"), registeredAt: try row.text("registered_at"),
+            twoPersonRule: try row.bool("two_person_rule"), approvedBy: try row.optionalText("approved_by"),
+            approvedAt: try row.optionalText("approved_at"), statusReason: try row.optionalText("status_reason"),
+            supersededBy: try row.optionalText("superseded_by"), noDocumentReason: try row.optionalText("no_document_reason")
         )
     }
 
-    static func subjectRecord(_ row: Row) throws -> SubjectRecord {
-        guard let kind = SubjectRecordKind(rawValue: row["kind"]) else { throw StoreError("the subject_records table holds an unknown kind") }
+    static func subjectRecord(_ row: SQLRow) throws -> SubjectRecord {
+        guard let kind = SubjectRecordKind(rawValue: try row.text("kind")) else { throw StoreError("the subject_records table holds an unknown kind") }
         return SubjectRecord(
-            subject: row["subject"], kind: kind, givenBy: row["given_by"], givenAt: Date(timeIntervalSince1970: row["given_at"]),
-            language: row["language"], attorneyRequired: row["attorney_required"], scope: try decodeList(row["scope"])
+            subject: try row.text("subject"), kind: kind, givenBy: try row.text("given_by"),
+            givenAt: Date(timeIntervalSince1970: try row.double("given_at")), language: try row.optionalText("language"),
+            attorneyRequired: try row.bool("attorney_required"), scope: try decodeList(row.text("scope"))
         )
     }
 
-    static func agency(_ row: Row) throws -> Agency {
-        guard let category = AgencyCategory(rawValue: row["category"]) else { throw StoreError("the agencies table holds a category that is not a name") }
-        return Agency(id: row["id"], name: row["name"], category: category, spkiPins: Set(try decodeList(row["spki_pins"])))
+    static func agency(_ row: SQLRow) throws -> Agency {
+        guard let category = AgencyCategory(rawValue: try row.text("category")) else {
+            throw StoreError("the agencies table holds a category that is not a name")
+        }
+        return Agency(id: try row.text("id"), name: try row.text("name"), category: category, spkiPins: Set(try decodeList(row.text("spki_pins"))))
     }
 
     static func encodeList(_ list: [String]) -> String {

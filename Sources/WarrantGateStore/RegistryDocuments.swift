@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import WarrantGateCore
 
 /// Filters for listing documents.
@@ -28,22 +27,20 @@ extension Registry {
         try requireText(`operator`, "an operator name")
         let twoPerson = try twoPersonRule()
         let document = try registration.validated(timeZone: timeZone, status: twoPerson ? .pending : .active)
-        try write { db in
-            if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM documents WHERE reference = ?)", arguments: [document.reference]) == true {
+        try write { session in
+            if try session.fetchOne("SELECT reference FROM documents WHERE reference = ?", document.reference) != nil {
                 throw StoreError("a document with reference \(document.reference) is already registered")
             }
-            try db.execute(
-                sql: """
-                    INSERT INTO documents (reference, kind, status, agency, subjects, scope, expires, expires_at, court, judge,
-                        case_number, document_sha256, no_document_reason, registered_by, registered_at, two_person_rule)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    document.reference, document.kind.rawValue, document.status.rawValue, document.agency,
-                    Self.encodeList(document.subjects), Self.encodeList(document.scope), document.expires,
-                    document.expiresAt.timeIntervalSince1970, document.court, document.judge, document.caseNumber,
-                    document.documentSHA256, registration.noDocumentReason, `operator`, Timestamp.format(time), twoPerson,
-                ]
+            try session.execute(
+                """
+                INSERT INTO documents (reference, kind, status, agency, subjects, scope, expires, expires_at, court, judge,
+                    case_number, document_sha256, no_document_reason, registered_by, registered_at, two_person_rule)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                document.reference, document.kind.rawValue, document.status.rawValue, document.agency,
+                Self.encodeList(document.subjects), Self.encodeList(document.scope), document.expires,
+                document.expiresAt.timeIntervalSince1970, document.court, document.judge, document.caseNumber,
+                document.documentSHA256, registration.noDocumentReason, `operator`, Timestamp.format(time), twoPerson
             )
             var details = [
                 "kind": document.kind.rawValue, "agency": document.agency, "subjects": document.subjects.joined(separator: ","),
@@ -55,7 +52,7 @@ extension Registry {
             details["case"] = document.caseNumber
             details["documentSHA256"] = document.documentSHA256
             details["noDocumentReason"] = registration.noDocumentReason
-            try Self.appendAdmin(db, AdminRecord(time: Timestamp.format(time), operator: `operator`, action: "warrant.register", target: document.reference, details: details))
+            try Self.appendAdmin(session, AdminRecord(time: Timestamp.format(time), operator: `operator`, action: "warrant.register", target: document.reference, details: details))
         }
         return document
     }
@@ -63,8 +60,8 @@ extension Registry {
     /// Activates a pending document. Under the two-person rule the approver must not be the registrant.
     public func approve(reference: String, operator: String, at time: Date = Date()) throws {
         try requireText(`operator`, "an operator name")
-        try write { db in
-            let entry = try Self.requireEntry(db, reference)
+        try write { session in
+            let entry = try Self.requireEntry(session, reference)
             guard entry.document.status == .pending else {
                 throw StoreError("\(reference) is \(entry.document.status.rawValue), not pending: only a pending document can be approved")
             }
@@ -72,11 +69,10 @@ extension Registry {
                 throw StoreError("\(`operator`) registered \(reference) and cannot also approve it: the two-person rule needs a second operator")
             }
             guard entry.document.expiresAt > time else { throw StoreError("\(reference) expired on \(entry.document.expires) and cannot be approved") }
-            try db.execute(
-                sql: "UPDATE documents SET status = 'active', approved_by = ?, approved_at = ? WHERE reference = ?",
-                arguments: [`operator`, Timestamp.format(time), reference]
+            try session.execute(
+                "UPDATE documents SET status = 'active', approved_by = ?, approved_at = ? WHERE reference = ?", `operator`, Timestamp.format(time), reference
             )
-            try Self.appendAdmin(db, AdminRecord(
+            try Self.appendAdmin(session, AdminRecord(
                 time: Timestamp.format(time), operator: `operator`, action: "warrant.approve", target: reference,
                 details: ["registeredBy": entry.registeredBy, "twoPersonRule": entry.twoPersonRule ? "on" : "off"]
             ))
@@ -86,17 +82,14 @@ extension Registry {
     /// Revokes an active or pending document.
     public func revoke(reference: String, reason: String, operator: String, at time: Date = Date()) throws {
         try requireText(reason, "a revocation reason")
-        try write { db in
-            let entry = try Self.requireEntry(db, reference)
+        try write { session in
+            let entry = try Self.requireEntry(session, reference)
             let status = entry.document.status
             guard status == .active || status == .pending else {
                 throw StoreError("\(reference) is \(status.rawValue) and cannot be revoked")
             }
-            try db.execute(
-                sql: "UPDATE documents SET status = 'revoked', status_reason = ? WHERE reference = ?",
-                arguments: [reason, reference]
-            )
-            try Self.appendAdmin(db, AdminRecord(
+            try session.execute("UPDATE documents SET status = 'revoked', status_reason = ? WHERE reference = ?", reason, reference)
+            try Self.appendAdmin(session, AdminRecord(
                 time: Timestamp.format(time), operator: `operator`, action: "warrant.revoke", target: reference,
                 details: ["reason": reason, "previousStatus": status.rawValue]
             ))
@@ -105,21 +98,21 @@ extension Registry {
 
     /// Replaces an active document by a renewed one (registered, and approved, for the same agency).
     public func supersede(reference: String, by replacement: String, operator: String, at time: Date = Date()) throws {
-        try write { db in
-            let old = try Self.requireEntry(db, reference)
-            let new = try Self.requireEntry(db, replacement)
+        try write { session in
+            let old = try Self.requireEntry(session, reference)
+            let new = try Self.requireEntry(session, replacement)
             guard old.document.status == .active else { throw StoreError("\(reference) is \(old.document.status.rawValue): only an active document can be superseded") }
             guard new.document.status == .active else { throw StoreError("\(replacement) is \(new.document.status.rawValue): approve it before it supersedes \(reference)") }
             guard new.document.agency == old.document.agency else { throw StoreError("\(replacement) was issued to \(new.document.agency), not \(old.document.agency)") }
             guard reference != replacement else { throw StoreError("a document cannot supersede itself") }
-            try db.execute(
-                sql: "UPDATE documents SET status = 'superseded', superseded_by = ?, status_reason = ? WHERE reference = ?",
-                arguments: [replacement, "superseded by \(replacement)", reference]
+            try session.execute(
+                "UPDATE documents SET status = 'superseded', superseded_by = ?, status_reason = ? WHERE reference = ?",
+                replacement, "superseded by \(replacement)", reference
             )
-            try Self.appendAdmin(db, AdminRecord(
+            try Self.appendAdmin(session, AdminRecord(
                 time: Timestamp.format(time), operator: `operator`, action: "warrant.supersede", target: reference, details: ["by": replacement]
             ))
-            try Self.appendAdmin(db, AdminRecord(
+            try Self.appendAdmin(session, AdminRecord(
                 time: Timestamp.format(time), operator: `operator`, action: "warrant.supersedes", target: replacement, details: ["replaces": reference]
             ))
         }
@@ -128,18 +121,21 @@ extension Registry {
     /// Marks documents whose expiry day has ended as expired, with a log record each. Returns their references.
     @discardableResult
     public func expireDue(at time: Date = Date()) throws -> [String] {
-        let due = try writer.read { db in
-            try String.fetchAll(db, sql: "SELECT reference FROM documents WHERE status IN ('active', 'pending') AND expires_at <= ?", arguments: [time.timeIntervalSince1970])
+        let due = try database.read { session in
+            try session.fetchAll(
+                "SELECT reference FROM documents WHERE status IN ('active', 'pending') AND expires_at <= ?", time.timeIntervalSince1970
+            ).map { try $0.text("reference") }
         }
         guard !due.isEmpty else { return [] }
-        return try write { db in
+        return try write { session in
             var expired: [String] = []
             for reference in due {
-                guard let entry = try Self.entry(db, reference), [.active, .pending].contains(entry.document.status),
+                guard let entry = try Self.entry(session, reference), [.active, .pending].contains(entry.document.status),
                       entry.document.expiresAt <= time else { continue }
-                try db.execute(sql: "UPDATE documents SET status = 'expired', status_reason = ? WHERE reference = ?",
-                               arguments: ["expired at the end of \(entry.document.expires)", reference])
-                try Self.appendAdmin(db, AdminRecord(
+                try session.execute(
+                    "UPDATE documents SET status = 'expired', status_reason = ? WHERE reference = ?", "expired at the end of \(entry.document.expires)", reference
+                )
+                try Self.appendAdmin(session, AdminRecord(
                     time: Timestamp.format(time), operator: "system", action: "warrant.expire", target: reference,
                     details: ["expires": entry.document.expires, "previousStatus": entry.document.status.rawValue]
                 ))
@@ -150,8 +146,8 @@ extension Registry {
     }
 
     public func entries(_ filter: DocumentFilter = DocumentFilter(), now: Date = Date()) throws -> [DocumentEntry] {
-        try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM documents ORDER BY registered_at, reference").map(Self.entry).filter { entry in
+        try database.read { session in
+            try session.fetchAll("SELECT * FROM documents ORDER BY registered_at, reference").map(Self.entry).filter { entry in
                 let document = entry.document
                 if let status = filter.status, document.status != status { return false }
                 if let agency = filter.agency, document.agency != agency { return false }
@@ -166,15 +162,15 @@ extension Registry {
     }
 
     public func entry(reference: String) throws -> DocumentEntry? {
-        try writer.read { db in try Self.entry(db, reference) }
+        try database.read { session in try Self.entry(session, reference) }
     }
 
-    private static func entry(_ db: Database, _ reference: String) throws -> DocumentEntry? {
-        try Row.fetchOne(db, sql: "SELECT * FROM documents WHERE reference = ?", arguments: [reference]).map(entry)
+    private static func entry(_ session: any SQLSession, _ reference: String) throws -> DocumentEntry? {
+        try session.fetchOne("SELECT * FROM documents WHERE reference = ?", reference).map(entry)
     }
 
-    private static func requireEntry(_ db: Database, _ reference: String) throws -> DocumentEntry {
-        guard let entry = try entry(db, reference) else { throw StoreError("no document with reference \(reference)") }
+    private static func requireEntry(_ session: any SQLSession, _ reference: String) throws -> DocumentEntry {
+        guard let entry = try entry(session, reference) else { throw StoreError("no document with reference \(reference)") }
         return entry
     }
 }

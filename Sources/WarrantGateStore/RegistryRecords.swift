@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import WarrantGateCore
 
 /// Records about inmates: advisements of rights, consents and written authorizations.
@@ -11,30 +10,28 @@ extension Registry {
         if record.kind == .writtenAuthorization, record.scope.isEmpty {
             throw StoreError("a written authorization must say what may be shared (--fields)")
         }
-        try write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO subject_records (subject, kind, given_by, given_at, language, attorney_required, scope, recorded_by, recorded_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    record.subject, record.kind.rawValue, record.givenBy, record.givenAt.timeIntervalSince1970, record.language,
-                    record.attorneyRequired, Self.encodeList(record.scope), `operator`, Timestamp.format(time),
-                ]
+        try write { session in
+            try session.execute(
+                """
+                INSERT INTO subject_records (subject, kind, given_by, given_at, language, attorney_required, scope, recorded_by, recorded_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                record.subject, record.kind.rawValue, record.givenBy, record.givenAt.timeIntervalSince1970, record.language,
+                record.attorneyRequired, Self.encodeList(record.scope), `operator`, Timestamp.format(time)
             )
             var details = ["givenBy": record.givenBy, "givenAt": Timestamp.format(record.givenAt)]
             details["language"] = record.language
             if record.kind == .consent { details["attorneyRequired"] = record.attorneyRequired ? "yes" : "no" }
             if !record.scope.isEmpty { details["fields"] = record.scope.joined(separator: ",") }
-            try Self.appendAdmin(db, AdminRecord(
+            try Self.appendAdmin(session, AdminRecord(
                 time: Timestamp.format(time), operator: `operator`, action: "\(record.kind.rawValue).record", target: record.subject, details: details
             ))
         }
     }
 
     public func records(subject: String) throws -> [SubjectRecord] {
-        try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM subject_records WHERE subject = ? ORDER BY given_at", arguments: [subject]).map(Self.subjectRecord)
+        try database.read { session in
+            try session.fetchAll("SELECT * FROM subject_records WHERE subject = ? ORDER BY given_at, id", subject).map(Self.subjectRecord)
         }
     }
 }
@@ -46,18 +43,18 @@ extension Registry {
         guard Identifier.isValidReference(subject) else { throw StoreError("'\(subject)' is not a booking number") }
         guard Identifier.isValid(name) else { throw StoreError("fact name '\(name)' must be lower-case letters, digits and '-'") }
         try requireText(value, "a value")
-        try write { db in
-            let previous = try String.fetchOne(db, sql: "SELECT value FROM subject_facts WHERE subject = ? AND name = ?", arguments: [subject, name])
-            try db.execute(
-                sql: """
-                    INSERT INTO subject_facts (subject, name, value, set_by, set_at) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT(subject, name) DO UPDATE SET value = excluded.value, set_by = excluded.set_by, set_at = excluded.set_at
-                    """,
-                arguments: [subject, name, value, `operator`, Timestamp.format(time)]
+        try write { session in
+            let previous = try session.scalarText("SELECT value FROM subject_facts WHERE subject = ? AND name = ?", subject, name)
+            try session.execute(
+                """
+                INSERT INTO subject_facts (subject, name, value, set_by, set_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(subject, name) DO UPDATE SET value = excluded.value, set_by = excluded.set_by, set_at = excluded.set_at
+                """,
+                subject, name, value, `operator`, Timestamp.format(time)
             )
             var details = ["name": name, "value": value]
             details["previous"] = previous
-            try Self.appendAdmin(db, AdminRecord(time: Timestamp.format(time), operator: `operator`, action: "subject.set-fact", target: subject, details: details))
+            try Self.appendAdmin(session, AdminRecord(time: Timestamp.format(time), operator: `operator`, action: "subject.set-fact", target: subject, details: details))
         }
     }
 }

@@ -1,83 +1,186 @@
 import Foundation
 import GRDB
+import Logging
 import WarrantGateCore
 
-/// An open WarrantGate database: the one handle on the store that the gateway and the admin CLI hold. Its schema,
-/// its SQL and GRDB stay inside this module.
-///
-/// Opening creates the file if needed (owner-only), applies the schema migrations it is missing, and sets WAL mode
-/// with `synchronous = FULL` and a busy timeout, so the CLI and the gateway can write at the same time.
-public final class Store: Sendable {
-    public let path: String
-    let pool: DatabasePool
+/// How to open a store's database.
+public struct StoreOptions: Sendable {
+    /// How long a statement may wait for another writer (SQLite's busy timeout; PostgreSQL's statement and lock
+    /// timeouts) before failing.
+    public var busyTimeout: Duration = .seconds(5)
+    /// How long the gateway's decision log may take over one commit on PostgreSQL before its requests are refused.
+    public var commitTimeout: Duration = .seconds(5)
+    /// For PostgreSQL: a file whose first line is the password (else `PGPASSWORD`, else none).
+    public var passwordFile: String?
+    /// For PostgreSQL off this host: the CA that signed the server's certificate (else the system's trust store).
+    public var caFile: String?
+    /// Opens without creating or migrating anything (SQLite).
+    public var readonly = false
 
-    init(pool: DatabasePool, path: String) {
-        self.pool = pool
-        self.path = path
+    public init(
+        busyTimeout: Duration = .seconds(5), commitTimeout: Duration = .seconds(5), passwordFile: String? = nil, caFile: String? = nil,
+        readonly: Bool = false
+    ) {
+        self.busyTimeout = busyTimeout
+        self.commitTimeout = commitTimeout
+        self.passwordFile = passwordFile
+        self.caFile = caFile
+        self.readonly = readonly
+    }
+}
+
+/// An open WarrantGate store: the one handle on its database that the gateway and the admin CLI hold, on SQLite or on
+/// PostgreSQL. Its schema and its SQL stay inside this module; everything above it works the same on either.
+///
+/// A SQLite file is created if needed (owner-only) and migrated, in WAL mode with `synchronous = FULL` and a busy
+/// timeout, so the CLI and the gateway can write at the same time. A PostgreSQL database must hold the store's
+/// tables already (`warrant-gate store init`, run as their owner): opening checks that it does.
+public final class Store: Sendable {
+    public let location: StoreLocation
+    let database: any SQLDatabase
+    private let backend: Backend
+
+    private enum Backend: Sendable {
+        case sqlite(DatabasePool, path: String)
+        case postgres(PostgresLocation, PostgresStoreDatabase, password: String?)
     }
 
-    /// Opens (creating and migrating if needed) the database at `path`; `readonly` neither creates nor migrates.
+    private let options: StoreOptions
+    private static let logger = Logger(label: "warrant-gate.store")
+
+    private init(location: StoreLocation, database: any SQLDatabase, backend: Backend, options: StoreOptions) {
+        self.location = location
+        self.database = database
+        self.backend = backend
+        self.options = options
+    }
+
+    /// Opens (creating and migrating if needed) the SQLite database at `path`; `readonly` neither creates nor migrates.
     public static func open(path: String, readonly: Bool = false, busyTimeout: TimeInterval = StoreDatabase.busyTimeout) throws -> Store {
-        Store(pool: try StoreDatabase.openPool(path: path, readonly: readonly, busyTimeout: busyTimeout), path: path)
+        let location = try StoreLocation(path)
+        return try open(location, options: StoreOptions(busyTimeout: .milliseconds(Int64(busyTimeout * 1000)), readonly: readonly))
+    }
+
+    /// Opens the store at `location`.
+    public static func open(_ location: StoreLocation, options: StoreOptions = StoreOptions()) throws -> Store {
+        switch location.database {
+        case .sqlite(let path):
+            let seconds = TimeInterval(options.busyTimeout / .milliseconds(1)) / 1000
+            let pool = try StoreDatabase.openPool(path: path, readonly: options.readonly, busyTimeout: seconds)
+            return Store(location: location, database: SQLiteDatabase(pool: pool), backend: .sqlite(pool, path: path), options: options)
+        case .postgres(let server):
+            let password = try PostgresLocation.password(file: options.passwordFile)
+            let database = PostgresStoreDatabase(
+                configuration: try server.connectionConfiguration(password: password, caFile: options.caFile),
+                statementTimeout: options.busyTimeout, logger: logger
+            )
+            let store = Store(location: location, database: database, backend: .postgres(server, database, password: password), options: options)
+            try store.checkSchema()
+            return store
+        }
+    }
+
+    /// Creates or upgrades a PostgreSQL store's tables, connected as their owner, and grants `roles` what each needs.
+    public static func initialize(_ location: StoreLocation, roles: PostgresRoles, options: StoreOptions = StoreOptions()) throws {
+        guard case .postgres(let server) = location.database else {
+            throw StoreError("store init is for PostgreSQL: a SQLite database is created when it is first opened")
+        }
+        let database = PostgresStoreDatabase(
+            configuration: try server.connectionConfiguration(password: try PostgresLocation.password(file: options.passwordFile), caFile: options.caFile),
+            statementTimeout: options.busyTimeout, logger: logger
+        )
+        defer { database.close() }
+        do {
+            try PostgresSchema.install(on: database, roles: roles)
+        } catch {
+            throw StoreError("cannot install the store's tables in \(server): \(StoreDatabase.describe(error))")
+        }
+    }
+
+    private func checkSchema() throws {
+        do {
+            _ = try database.read { session in try session.scalarInt64("SELECT version FROM registry_state WHERE id = 1") }
+        } catch {
+            throw StoreError("cannot open \(location): \(StoreDatabase.describe(error)) (create the tables with `warrant-gate store init`)")
+        }
+    }
+
+    /// The SQLite connection pool, for tests that break the gateway's own connection; nil for PostgreSQL.
+    var sqlitePool: DatabasePool? {
+        if case .sqlite(let pool, _) = backend { return pool }
+        return nil
+    }
+
+    /// Closes a PostgreSQL store's connection (a later call opens another). A SQLite store closes when released.
+    public func close() {
+        if case .postgres(_, let database, _) = backend { database.close() }
     }
 
     /// The registry of documents, agencies and records in this database; document expiry dates end in `timeZone`.
     public func registry(timeZone: TimeZone) -> Registry {
-        Registry(writer: pool, timeZone: timeZone)
+        Registry(database: database, timeZone: timeZone)
     }
 
     /// The time zone in which document expiry dates end, as the gateway last recorded it from its policy.
     public func recordedTimeZone() throws -> TimeZone? {
-        try Registry.recordedTimeZone(pool)
+        try Registry.recordedTimeZone(database)
     }
 
-    /// The append-only log's writer for the gateway (group commit; see ``DecisionLog``).
-    public func decisionLog(outcomeDelay: Duration = .milliseconds(20)) -> DecisionLog {
-        DecisionLog(writer: pool, path: path, outcomeDelay: outcomeDelay)
+    /// The append-only log's writer for the gateway (group commit; see ``DecisionLog`` and ``PostgresDecisionLog``).
+    public func decisionLog(outcomeDelay: Duration = .milliseconds(20)) throws -> any DecisionLogWriter {
+        switch backend {
+        case .sqlite(let pool, let path):
+            return DecisionLog(writer: pool, path: path, outcomeDelay: outcomeDelay)
+        case .postgres(let server, _, let password):
+            return PostgresDecisionLog(
+                configuration: try server.clientConfiguration(password: password, caFile: options.caFile), logger: Self.logger,
+                commitTimeout: options.commitTimeout
+            )
+        }
     }
 
     /// Signs checkpoints of this database's log with `key`.
     public func checkpointer(key: LogSigningKey) -> Checkpointer {
-        Checkpointer(writer: pool, key: key, origin: key.name)
+        Checkpointer(database: database, key: key, origin: key.name)
     }
 
     /// The latest signed checkpoint, if any.
     public func latestCheckpoint() throws -> StoredCheckpoint? {
-        try Checkpointer.latest(pool)
+        try database.read { session in try Checkpointer.latest(session) }
     }
 
     /// Streams the log's decisions with their outcomes (see ``LogExporter``).
     public func exporter() -> LogExporter {
-        LogExporter(reader: pool)
+        LogExporter(database: database)
     }
 
     /// Checks the log, with any archives of its older entries, against its checkpoints and `external`.
     public func verify(key: LogVerifierKey, archives: [String] = [], against external: String?) throws -> VerificationReport {
-        try LogVerifier(key: key).verify(database: pool, archives: archives, against: external)
+        try LogVerifier(key: key).verify(database: database, archives: archives, against: external)
     }
 
     /// A decision's entry, its inclusion proof and the latest checkpoint, for a court.
     public func inclusionProof(decisionId: String) throws -> InclusionProofFile {
-        try InclusionProofFile.make(reader: pool, decisionId: decisionId)
+        try InclusionProofFile.make(database: database, decisionId: decisionId)
     }
 
     /// Writes the auditor bundle (every entry and checkpoint, and the verifier key) line by line; returns the entry count.
     public func writeBundle(verifierKey: LogVerifierKey, write: (String) throws -> Void) throws -> Int {
-        try AuditBundle.write(reader: pool, verifierKey: verifierKey, write: write)
+        try AuditBundle.write(database: database, verifierKey: verifierKey, write: write)
     }
 
     /// Moves entries older than `before` into a new archive file at `path` (see ``LogArchive``); returns their count.
     public func archive(before: Date, verifierKey: LogVerifierKey, path: String, operator: String, at time: Date = Date()) throws -> Int {
-        try LogArchive.archive(writer: pool, before: before, verifierKey: verifierKey, path: path, operator: `operator`, at: time)
+        try LogArchive.archive(database: database, before: before, verifierKey: verifierKey, path: path, operator: `operator`, at: time)
     }
 
     /// The immigration-enforcement requests of `period`, as of the tree of `treeSize` entries.
     public func reportRequests(period: ReportPeriod, timeZone: TimeZone, treeSize: UInt64) throws -> [ReportData.Request] {
-        try ReportBuilder.requests(reader: pool, period: period, timeZone: timeZone, treeSize: treeSize)
+        try ReportBuilder.requests(database: database, period: period, timeZone: timeZone, treeSize: treeSize)
     }
 
     /// The tree's size and root now, and the log's origin, for a report to name.
     public func treeHead() throws -> (size: UInt64, root: Merkle.Hash, origin: String) {
-        try ReportBuilder.treeHead(reader: pool)
+        try ReportBuilder.treeHead(database: database)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Glibc
+import PostgresNIO
 
 #if !os(Linux)
 #error("WarrantGate builds and runs on Linux only (Glibc, fdatasync, fstatfs, /proc).")
@@ -49,12 +50,13 @@ public enum StoreDatabase {
         return pool
     }
 
-    /// Turns an SQLite error into one line without internals.
+    /// Turns a database error into one line without internals (and without the values a statement carried).
     public static func describe(_ error: any Error) -> String {
         if let error = error as? DatabaseError {
             return error.message ?? "SQLite error \(error.resultCode.rawValue)"
         }
         if let error = error as? StoreError { return error.message }
+        if let error = error as? PSQLError { return PostgresErrors.describe(error) }
         return String(describing: error)
     }
 

@@ -25,8 +25,10 @@ struct CLIError: Error {
 struct AdminOptions: ParsableArguments {
     static let demoDatabase = ".warrant-gate/demo/warrant-gate.sqlite"
 
-    @Option(name: .long, help: "The database (default: the demo's, \(AdminOptions.demoDatabase)).")
+    @Option(name: .long, help: "The database: a SQLite file, or postgres://user@host:port/database (default: the demo's, \(AdminOptions.demoDatabase)).")
     var db: String = AdminOptions.demoDatabase
+
+    @OptionGroup var database: DatabaseOptions
 
     @Option(name: .long, help: "Who is running this command (default: $WARRANT_GATE_OPERATOR, else the login name).")
     var `operator`: String?
@@ -41,16 +43,14 @@ struct AdminOptions: ParsableArguments {
         return ProcessInfo.processInfo.environment["USER"] ?? "unknown"
     }
 
-    /// Opens the database. Read commands refuse a database that does not exist rather than create an empty one.
+    /// The store `--db` names, with its files directory.
+    func location() throws -> StoreLocation {
+        try database.location(db)
+    }
+
+    /// Opens the database. Read commands refuse a SQLite file that does not exist rather than create an empty one.
     func open(create: Bool = false) throws -> Store {
-        if !create && !FileManager.default.fileExists(atPath: db) {
-            throw CLIError(.notFound, "no database at \(db) (start `warrant-gate demo` once, or pass --db)")
-        }
-        do {
-            return try Store.open(path: db)
-        } catch {
-            throw CLIError(.failure, StoreDatabase.describe(error))
-        }
+        try database.open(db, create: create)
     }
 
     /// The registry, in the time zone the gateway recorded (Denver's if none was recorded).
@@ -58,6 +58,37 @@ struct AdminOptions: ParsableArguments {
         let store = try open(create: create)
         let timeZone = (try? store.recordedTimeZone()) ?? nil
         return store.registry(timeZone: timeZone ?? TimeZone(identifier: "America/Denver")!)
+    }
+}
+
+/// How to reach a PostgreSQL store: the password and CA never on the command line itself, and the directory of the
+/// files kept outside the database.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .long, help: "For a postgres:// database: a file whose first line is the password (else $PGPASSWORD).")
+    var dbPasswordFile: String?
+
+    @Option(name: .long, help: "For a postgres:// database off this host: the CA that signed the server's certificate.")
+    var dbCaFile: String?
+
+    @Option(name: .long, help: "For a postgres:// database: the directory of the log signing key and document scans (default: \(StoreLocation.defaultFilesDirectory)).")
+    var filesDir: String?
+
+    func location(_ db: String) throws -> StoreLocation {
+        do { return try StoreLocation(db, filesDirectory: filesDir) } catch { throw CLIError(.usage, error.message) }
+    }
+
+    var options: StoreOptions { StoreOptions(passwordFile: dbPasswordFile, caFile: dbCaFile) }
+
+    func open(_ db: String, create: Bool = false) throws -> Store {
+        let location = try location(db)
+        if let path = location.sqlitePath, !create, !FileManager.default.fileExists(atPath: path) {
+            throw CLIError(.notFound, "no database at \(path) (start `warrant-gate demo` once, or pass --db)")
+        }
+        do {
+            return try Store.open(location, options: options)
+        } catch {
+            throw CLIError(.failure, StoreDatabase.describe(error))
+        }
     }
 }
 

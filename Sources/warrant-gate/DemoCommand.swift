@@ -17,6 +17,11 @@ struct DemoCommand: AsyncParsableCommand {
             agency, starts simulated records, visitation and custody systems, seeds a judicial warrant (JW-2026-0001)
             and an ICE I-200 (I200-2026-0001), and prints curl commands to try. Ctrl-C drains and exits 0.
 
+            With --database postgres://user@host:port/database, the log and the registry live in that PostgreSQL
+            database instead of <data-dir>/warrant-gate.sqlite: its tables are created if missing (owned by that user,
+            with no separate gateway role: a demo, not a deployment; see docs/postgresql.md). Run a second demo with
+            other ports and the same --database to see two gateways share one log.
+
             Example: warrant-gate demo --port 8443
             """
     )
@@ -27,6 +32,9 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "The admin listener's port on 127.0.0.1 (health and metrics).") var adminPort: Int = 9090
     @Option(help: "Where the demo keeps its certificates and database.") var dataDir: String = ".warrant-gate/demo"
     @Option(help: "The directory of policy files.") var policies: String = "policies"
+    @Option(help: "A PostgreSQL database to keep the log and registry in, postgres://user@host:port/database (default: a SQLite file in the data directory).")
+    var database: String?
+    @Option(help: "For --database: a file whose first line is the password (else $PGPASSWORD).") var dbPasswordFile: String?
 
     func run() async throws {
         let logger = { () -> Logger in
@@ -49,7 +57,14 @@ struct DemoCommand: AsyncParsableCommand {
             throw CLIError(.notFound, "no \(policies)/denver.yaml: run the demo from the repository's root, or pass --policies")
         }
 
-        let keyFiles = LogKeyFiles(databasePath: dataDirectory.appendingPathComponent("warrant-gate.sqlite").path)
+        let location: StoreLocation
+        do {
+            location = try StoreLocation(database ?? dataDirectory.appendingPathComponent("warrant-gate.sqlite").path, filesDirectory: dataDirectory.path)
+        } catch {
+            throw CLIError(.usage, error.message)
+        }
+        if location.sqlitePath == nil { try createTablesIfMissing(location) }
+        let keyFiles = LogKeyFiles(filesDirectory: location.filesDirectory)
         if !keyFiles.exists {
             do { try keyFiles.create(name: "warrant-gate.demo/log") } catch { throw CLIError(.failure, "cannot create the log signing key: \(error)") }
         }
@@ -57,21 +72,22 @@ struct DemoCommand: AsyncParsableCommand {
         var configuration = GatewayConfiguration(
             serverCertificatePath: pki.serverCertificatePath, serverKeyPath: pki.serverKeyPath, clientCAPath: pki.caPath,
             upstreams: upstreams.urls, policyPath: "\(policies)/denver.yaml", agenciesPath: "\(policies)/agencies.yaml",
-            databasePath: dataDirectory.appendingPathComponent("warrant-gate.sqlite").path
+            database: location
         )
+        configuration.databasePasswordFile = dbPasswordFile
         configuration.port = port
         configuration.adminPort = adminPort
         configuration.authorities = ["demo-ca": pki.caPath]
 
         let gateway: Gateway
         do {
-            let instructions = Self.instructions(dataDir: dataDir, pkiCreated: created)
+            let instructions = Self.instructions(dataDir: dataDir, location: location, pkiCreated: created)
                 .replacingOccurrences(of: "{ADMIN}", with: String(adminPort))
             gateway = try Gateway(configuration: configuration, logger: logger, onListening: { bound in
                 // Written unbuffered, so the instructions show at once even when output is piped.
                 FileHandle.standardOutput.write(Data((instructions.replacingOccurrences(of: "{PORT}", with: String(bound)) + "\n").utf8))
             })
-            try seed(gateway.registry, databasePath: configuration.databasePath)
+            try seed(gateway.registry, filesDirectory: location.filesDirectory)
         } catch let error as CLIError {
             await upstreams.stop()
             throw error
@@ -86,12 +102,12 @@ struct DemoCommand: AsyncParsableCommand {
             throw CLIError(.failure, "the gateway stopped: \(error)")
         }
         await upstreams.stop()
-        FileHandle.standardOutput.write(Data("\ndemo stopped; its log is in \(configuration.databasePath)\n".utf8))
+        FileHandle.standardOutput.write(Data("\ndemo stopped; its log is in \(location)\n".utf8))
     }
 
     /// Seeds the demo's documents once: registered by the demo's legal unit and approved by a second operator, as
     /// the two-person rule requires. The judicial warrant's "scan" is a text stand-in kept in the document store.
-    private func seed(_ registry: Registry, databasePath: String) throws {
+    private func seed(_ registry: Registry, filesDirectory: String) throws {
         let expires = LocalDate(date: Date().addingTimeInterval(180 * 86400), timeZone: registry.timeZone).description
         let scan = URL(fileURLWithPath: dataDir).appendingPathComponent("JW-2026-0001.txt")
         if !FileManager.default.fileExists(atPath: scan.path) {
@@ -102,7 +118,7 @@ struct DemoCommand: AsyncParsableCommand {
                 Signed: Hon. M. Rivera, U.S. Magistrate Judge
                 """.utf8), to: scan.path, existing: .refuse)
         }
-        let digest = try DocumentStore(databasePath: databasePath).store(DocumentStore.read(path: scan.path))
+        let digest = try DocumentStore(filesDirectory: filesDirectory).store(DocumentStore.read(path: scan.path))
         let seeds = [
             DocumentRegistration(
                 reference: "JW-2026-0001", kind: .judicialWarrant, agency: "ice-ero", subjects: ["2017-000123"],
@@ -121,12 +137,30 @@ struct DemoCommand: AsyncParsableCommand {
         }
     }
 
+    /// Creates the PostgreSQL store's tables, owned by the demo's user, unless they are there already.
+    private func createTablesIfMissing(_ location: StoreLocation) throws {
+        let options = StoreOptions(passwordFile: dbPasswordFile)
+        do {
+            try Store.open(location, options: options).close()
+        } catch {
+            do {
+                try Store.initialize(location, roles: PostgresRoles(gateway: nil), options: options)
+            } catch {
+                throw CLIError(.failure, "\(error)")
+            }
+        }
+    }
+
     /// The commands to try. The admin commands name the demo's database unless it is the CLI's default.
-    private static func instructions(dataDir: String, pkiCreated: [String]) -> String {
+    private static func instructions(dataDir: String, location: StoreLocation, pkiCreated: [String]) -> String {
         let c = "\(dataDir)/certs"
-        let database = "\(dataDir)/warrant-gate.sqlite"
-        let db = URL(fileURLWithPath: database).standardizedFileURL == URL(fileURLWithPath: AdminOptions.demoDatabase).standardizedFileURL
-            ? "" : " --db \(database)"
+        let db: String
+        if let path = location.sqlitePath {
+            db = URL(fileURLWithPath: path).standardizedFileURL == URL(fileURLWithPath: AdminOptions.demoDatabase).standardizedFileURL
+                ? "" : " --db \(path)"
+        } else {
+            db = " --db \(location) --files-dir \(dataDir)"
+        }
         func curl(_ agency: String, _ rest: String) -> String {
             "curl -s --cacert \(c)/ca.pem --cert \(c)/\(agency).pem --key \(c)/\(agency).key \(rest)"
         }

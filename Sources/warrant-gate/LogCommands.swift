@@ -11,12 +11,13 @@ struct LogCommand: ParsableCommand {
         subcommands: [Export.self, InitKey.self, CheckpointCommand.self, Verify.self, Prove.self, VerifyProof.self, Archive.self, ShadowDiff.self]
     )
 
-    /// Where the signing key is: `--key`, else `log-signing.key` beside the database.
+    /// Where the signing key is: `--key`, else `log-signing.key` in the store's files directory (beside a SQLite
+    /// database).
     struct KeyOptions: ParsableArguments {
-        @Option(help: "The log signing key (default: log-signing.key beside the database).") var key: String?
+        @Option(help: "The log signing key (default: log-signing.key beside the database, or in --files-dir).") var key: String?
 
-        func files(database: String) -> LogKeyFiles {
-            key.map(LogKeyFiles.init(privatePath:)) ?? LogKeyFiles(databasePath: database)
+        func files(_ admin: AdminOptions) throws -> LogKeyFiles {
+            try key.map(LogKeyFiles.init(privatePath:)) ?? LogKeyFiles(filesDirectory: admin.location().filesDirectory)
         }
     }
 
@@ -58,7 +59,7 @@ struct LogCommand: ParsableCommand {
         func run() throws {
             let store = try admin.open()
             let sink = try Sink(path: out)  // refuses a bad --out before anything is signed or recorded
-            let keyFiles = keys.files(database: admin.db)
+            let keyFiles = try keys.files(admin)
             try LogCommand.signCheckpointIfPossible(store, keyFiles: keyFiles)
             let progress = ProgressBar(enabled: out != nil && isatty(STDERR_FILENO) == 1, total: try storeCall { try store.exporter().decisionCount() })
             let count: Int
@@ -98,7 +99,7 @@ struct LogCommand: ParsableCommand {
         @Option(help: "The log's name: the checkpoints' origin line.") var name: String = "warrant-gate.local/log"
 
         func run() throws {
-            let files = keys.files(database: admin.db)
+            let files = try keys.files(admin)
             let key = try storeCall { try files.create(name: name) }
             print("created \(files.privatePath) (mode 0600) and \(files.publicPath)")
             print("verifier key: \(key.verifier.encoded.trimmingCharacters(in: .newlines))")
@@ -116,7 +117,7 @@ struct LogCommand: ParsableCommand {
 
         func run() throws {
             let store = try admin.open()
-            let files = keys.files(database: admin.db)
+            let files = try keys.files(admin)
             try LogCommand.signCheckpointIfPossible(store, keyFiles: files)
             guard let latest = try storeCall({ try store.latestCheckpoint() }) else {
                 throw CLIError(.notFound, "no checkpoint has been signed yet (is there a signing key at \(files.privatePath)?)")
@@ -157,7 +158,7 @@ struct LogCommand: ParsableCommand {
                 report = try storeCall { try AuditBundle.verify(path: bundle, key: verifier, against: external) }
             } else {
                 let store = try admin.open()
-                let trusted = try verifier ?? storeCall { try LogKeyFiles(databasePath: admin.db).verifierKey() }
+                let trusted = try verifier ?? storeCall { try LogKeyFiles(filesDirectory: admin.location().filesDirectory).verifierKey() }
                 report = try storeCall { try store.verify(key: trusted, archives: archive, against: external) }
             }
             guard report.ok else {
@@ -182,7 +183,7 @@ struct LogCommand: ParsableCommand {
         func run() throws {
             try storeCall { try PrivateFile.checkTarget(out, existing: .replaceRegularFile) }
             let store = try admin.open()
-            let files = keys.files(database: admin.db)
+            let files = try keys.files(admin)
             try LogCommand.signCheckpointIfPossible(store, keyFiles: files)
             let proof = try storeCall { try store.inclusionProof(decisionId: decisionId) }
             let encoder = JSONEncoder()
@@ -245,7 +246,7 @@ extension LogCommand {
             }
             try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) }
             let store = try admin.open()
-            let files = keys.files(database: admin.db)
+            let files = try keys.files(admin)
             let key = try storeCall { try files.signingKey() }
             try storeCall { try store.checkpointer(key: key).sign() }
             let count = try storeCall {

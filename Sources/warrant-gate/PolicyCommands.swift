@@ -123,14 +123,16 @@ struct PolicyCommand: ParsableCommand {
         @Option(help: "A field the inmate's written authorization covers (repeatable).") var authorization: [String] = []
         @Option(help: "A request header, Name: value (repeatable), for request facts.") var header: [String] = []
         @Option(help: "When the request is made: YYYY-MM-DD or ISO 8601 (default: now).") var at: String?
-        @Option(help: "The registry database, for warrants and records (default: the demo's, if it exists).") var db: String = AdminOptions.demoDatabase
+        @Option(help: "The registry database, a SQLite file or postgres:// URL, for warrants and records (default: the demo's, if it exists).")
+        var db: String = AdminOptions.demoDatabase
+        @OptionGroup var database: DatabaseOptions
 
         func run() throws {
             let parsed: Policy
             do { parsed = try PolicyParser.load(path: policy) } catch { throw CLIError(.failure, "\(error)") }
             let time = try at.map(parseInstant) ?? Date()
-            let snapshot = FileManager.default.fileExists(atPath: db)
-                ? try storeCall { try Store.open(path: db).registry(timeZone: parsed.timeZone).snapshot() }
+            let snapshot = PostgresLocation.isURL(db) || FileManager.default.fileExists(atPath: db)
+                ? try storeCall { try database.open(db).registry(timeZone: parsed.timeZone).snapshot() }
                 : RegistrySnapshot.empty
             let resolvedCategory = category ?? snapshot.agencies.first { $0.id == agency }?.category
                 ?? ((try? AgencyDirectoryFile.listing(path: agencies)) ?? []).first { $0.id == agency }?.category

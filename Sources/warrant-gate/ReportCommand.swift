@@ -36,7 +36,7 @@ struct ReportCommand: ParsableCommand {
         guard let reportPeriod = ReportPeriod(period, timeZone: timeZone) else {
             throw CLIError(.usage, "--period must be a year (2026), a quarter (2026-Q4) or a month (2026-11); got '\(period)'")
         }
-        try LogCommand.signCheckpointIfPossible(store, keyFiles: LogKeyFiles(databasePath: admin.db))
+        try LogCommand.signCheckpointIfPossible(store, keyFiles: LogKeyFiles(filesDirectory: admin.location().filesDirectory))
         let head = try storeCall { try store.treeHead() }
         let requests = try storeCall { try store.reportRequests(period: reportPeriod, timeZone: timeZone, treeSize: head.size) }
         let data = ReportData(

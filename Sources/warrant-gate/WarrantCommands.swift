@@ -50,7 +50,7 @@ struct WarrantCommand: ParsableCommand {
             // in place once registered: a refused registration stores nothing, and a registered digest always has its
             // document.
             let content = try document.map { path in try storeCall { try DocumentStore.read(path: path) } }
-            let staged = try content.map { data in try storeCall { try DocumentStore(databasePath: admin.db).stage(data) } }
+            let staged = try content.map { data in try storeCall { try DocumentStore(filesDirectory: admin.location().filesDirectory).stage(data) } }
             defer { staged?.output.discard() }
             let registration = DocumentRegistration(
                 reference: reference, kind: kind, agency: agency, subjects: list(subject), scope: list(scope), expires: expires,

@@ -54,7 +54,7 @@ struct FaultInjectionTests {
     @Test("the disk is full (SQLITE_FULL from a page limit on the gateway's own connection)")
     func diskFull() async throws {
         try await withGateway { gateway in
-            try await gateway.gateway.store.pool.writeWithoutTransaction { db in
+            try await #require(gateway.gateway.store.sqlitePool).writeWithoutTransaction { db in
                 let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 1
                 try db.execute(sql: "PRAGMA max_page_count = \(pages)")
             }
@@ -79,7 +79,7 @@ struct FaultInjectionTests {
     @Test("the database is read-only")
     func readOnly() async throws {
         try await withGateway { gateway in
-            try await gateway.gateway.store.pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA query_only = 1") }
+            try await #require(gateway.gateway.store.sqlitePool).writeWithoutTransaction { try $0.execute(sql: "PRAGMA query_only = 1") }
             try await expectRefusedAndNotForwarded(gateway)
         }
     }

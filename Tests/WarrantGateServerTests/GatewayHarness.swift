@@ -54,7 +54,7 @@ final class GatewayHarness: @unchecked Sendable {
     private let task: Task<Void, any Error>
     private var clients: [String: HTTPClient] = [:]
 
-    var databasePath: String { gateway.configuration.databasePath }
+    var databasePath: String { gateway.configuration.database.sqlitePath! }
     var registry: Registry { gateway.registry }
 
     static func start(
@@ -80,7 +80,7 @@ final class GatewayHarness: @unchecked Sendable {
             serverCertificatePath: pki.serverCertificatePath, serverKeyPath: pki.serverKeyPath, clientCAPath: pki.caPath,
             upstreams: upstreams.urls.merging(upstreamOverrides) { _, override in override },
             policyPath: Repository.path("policies/denver.yaml"), agenciesPath: Repository.path("policies/agencies.yaml"),
-            databasePath: directory.appendingPathComponent("log.sqlite").path
+            database: try StoreLocation(directory.appendingPathComponent("log.sqlite").path)
         )
         configuration.port = 0
         configuration.adminHost = nil

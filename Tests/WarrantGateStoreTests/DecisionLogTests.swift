@@ -69,8 +69,8 @@ struct DecisionLogTests {
         let database = try TemporaryDatabase()
         let first = (0..<45).map { LogAppender.Pending(decision("a-\($0)")) }
         let second = (0..<7).map { LogAppender.Pending(decision("b-\($0)")) }
-        try database.pool.write { db in try LogAppender.append(db, first) }
-        try database.pool.write { db in try LogAppender.append(db, second) }
+        try database.pool.write { db in try SQLiteSession(db: db).appendLog(first) }
+        try database.pool.write { db in try SQLiteSession(db: db).appendLog(second) }
         let entries = first + second
         let rows = try database.pool.read { db in try Row.fetchAll(db, sql: "SELECT seq, decision_id, entry, leaf_hash FROM log ORDER BY seq") }
         #expect(rows.count == entries.count)
@@ -82,8 +82,8 @@ struct DecisionLogTests {
             #expect(Array(row["leaf_hash"] as Data) == entry.leaf)
             frontier.append(leaf: entry.leaf)
         }
-        #expect(try database.pool.read { try LogAppender.root($0, size: UInt64(entries.count)) } == frontier.root)
-        #expect(try database.pool.read { try LogAppender.frontier($0, reusing: nil) } == frontier)
+        #expect(try database.pool.read { try LogAppender.root(SQLiteSession(db: $0), size: UInt64(entries.count)) } == frontier.root)
+        #expect(try database.pool.read { try LogAppender.frontier(SQLiteSession(db: $0), reusing: nil) } == frontier)
     }
 
     @Test("the tree's right edge is derived from the stored nodes and leaves at every size; nodes are stored from level 8 up; proofs hold")
@@ -93,12 +93,12 @@ struct DecisionLogTests {
         var leaves: [Merkle.Hash] = []
         for count in [1, 2, 5, 120, 130, 3, 255, 1, 300] {
             let entries = (0..<count).map { LogAppender.Pending(decision("t-\(leaves.count + $0)")) }
-            try database.pool.write { db in try LogAppender.append(db, entries) }
+            try database.pool.write { db in try SQLiteSession(db: db).appendLog(entries) }
             for entry in entries {
                 expected.append(leaf: entry.leaf)
                 leaves.append(entry.leaf)
             }
-            #expect(try database.pool.read { try LogAppender.frontier($0, reusing: nil) } == expected)
+            #expect(try database.pool.read { try LogAppender.frontier(SQLiteSession(db: $0), reusing: nil) } == expected)
         }
         // 817 entries: three complete subtrees of 256 and one of 512.
         let nodes = try database.pool.read { db in try Row.fetchAll(db, sql: "SELECT level, idx FROM merkle_nodes ORDER BY level, idx") }
@@ -106,7 +106,7 @@ struct DecisionLogTests {
         try database.pool.read { db in
             for index in [0, 1, 255, 256, 511, 600, 816] {
                 let proof = try Merkle.inclusionProof(index: UInt64(index), size: expected.size) { level, index in
-                    try LogAppender.subtree(db, level: level, index: index)
+                    try LogAppender.subtree(SQLiteSession(db: db), level: level, index: index)
                 }
                 #expect(Merkle.rootFromInclusionProof(leaf: leaves[index], index: UInt64(index), size: expected.size, proof: proof) == expected.root)
             }
@@ -121,16 +121,16 @@ struct DecisionLogTests {
         let writer = Task { await log.run() }
         for round in 0..<3 {
             try await log.append([decision("gateway-\(round)")])
-            try await cli.write { db in try LogAppender.append(db, [LogAppender.Pending(decision("cli-\(round)"))]) }
+            try await cli.write { db in try SQLiteSession(db: db).appendLog([LogAppender.Pending(decision("cli-\(round)"))]) }
         }
         try await log.append([decision("gateway-last")])
         log.close()
         await writer.value
         let key = LogSigningKey(name: "test/log")
-        try Checkpointer(writer: database.pool, key: key, origin: key.name).sign()
+        try Checkpointer(database: SQLiteDatabase(pool: database.pool), key: key, origin: key.name).sign()
         let ids = try await database.pool.read { db in try String.fetchAll(db, sql: "SELECT decision_id FROM log ORDER BY seq") }
         #expect(ids == ["gateway-0", "cli-0", "gateway-1", "cli-1", "gateway-2", "cli-2", "gateway-last"])
-        let report = try LogVerifier(key: key.verifier).verify(database: database.pool, against: nil)
+        let report = try LogVerifier(key: key.verifier).verify(database: SQLiteDatabase(pool: database.pool), against: nil)
         #expect(report.ok, "\(report.problems)")
     }
 
@@ -158,13 +158,13 @@ struct DecisionLogTests {
         let pool = try StoreDatabase.openPool(path: old.path)
         let tables = try pool.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_schema WHERE type = 'table'") }
         #expect(!tables.contains("tree_state"))
-        #expect(try pool.read { try LogAppender.frontier($0, reusing: nil) } == expected)
+        #expect(try pool.read { try LogAppender.frontier(SQLiteSession(db: $0), reusing: nil) } == expected)
         let after = (0..<3).map { LogAppender.Pending(decision("new-\($0)")) }
-        try pool.write { db in try LogAppender.append(db, after) }
+        try pool.write { db in try SQLiteSession(db: db).appendLog(after) }
         for entry in after { expected.append(leaf: entry.leaf) }
         try pool.read { db in
-            #expect(try LogAppender.root(db, size: expected.size) == expected.root)
-            let proof = try Merkle.inclusionProof(index: 100, size: expected.size) { try LogAppender.subtree(db, level: $0, index: $1) }
+            #expect(try LogAppender.root(SQLiteSession(db: db), size: expected.size) == expected.root)
+            let proof = try Merkle.inclusionProof(index: 100, size: expected.size) { try LogAppender.subtree(SQLiteSession(db: db), level: $0, index: $1) }
             #expect(Merkle.rootFromInclusionProof(leaf: before[100].leaf, index: 100, size: expected.size, proof: proof) == expected.root)
         }
     }
@@ -181,15 +181,15 @@ struct DecisionLogTests {
         let before = (0..<45).map { LogAppender.Pending(decision("v1-\($0)")) }
         let definition = try v1.pool.read { try String.fetchOne($0, sql: "SELECT sql FROM sqlite_schema WHERE name = 'log'") }
         #expect(definition?.contains(LogKindCheck.v1) == true)
-        try v1.pool.write { db in try LogAppender.append(db, before) }
+        try v1.pool.write { db in try SQLiteSession(db: db).appendLog(before) }
         let pool = try StoreDatabase.openPool(path: v1.path)
         try expectCurrentKindCheck(pool)
         let after = (0..<3).map { LogAppender.Pending(decision("v2-\($0)")) }
-        try pool.write { db in try LogAppender.append(db, after) }
+        try pool.write { db in try SQLiteSession(db: db).appendLog(after) }
         var frontier = MerkleFrontier()
         for entry in before + after { frontier.append(leaf: entry.leaf) }
         let (ids, root) = try pool.read { db in
-            (try String.fetchAll(db, sql: "SELECT decision_id FROM log ORDER BY seq"), try LogAppender.root(db, size: 48))
+            (try String.fetchAll(db, sql: "SELECT decision_id FROM log ORDER BY seq"), try LogAppender.root(SQLiteSession(db: db), size: 48))
         }
         #expect(ids == (before + after).map(\.decisionId))
         #expect(root == frontier.root)

@@ -31,7 +31,7 @@ struct LogExporterTests {
         await writer.value
 
         var lines: [String] = []
-        let count = try LogExporter(reader: database.pool).export(format: .jsonl) { lines.append($0) }
+        let count = try LogExporter(database: SQLiteDatabase(pool: database.pool)).export(format: .jsonl) { lines.append($0) }
         #expect(count == 2)
         let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
         #expect(first["decisionId"] as? String == "d1")
@@ -43,7 +43,7 @@ struct LogExporterTests {
         #expect(second["status"] as? Int == 403)
 
         var csv = ""
-        try LogExporter(reader: database.pool).export(format: .csv) { csv += $0 }
+        try LogExporter(database: SQLiteDatabase(pool: database.pool)).export(format: .csv) { csv += $0 }
         let rows = csv.split(separator: "\r\n")
         #expect(rows.count == 3)
         #expect(rows[0].hasPrefix("decisionId,time,agency"))
@@ -103,7 +103,7 @@ struct LogExporterTests {
         await writer.value
 
         func plan(_ filter: ExportFilter) throws -> String {
-            let (sql, arguments) = LogExporter.query(filter)
+            let (sql, arguments) = LogExporter.query(filter, dialect: .sqlite)
             return try database.pool.read { db in
                 try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: StatementArguments(arguments))
                     .map { $0["detail"] as String }.joined(separator: "\n")
@@ -116,7 +116,7 @@ struct LogExporterTests {
 
         for filter in [ExportFilter(), range] {
             var ids: [String] = []
-            try LogExporter(reader: database.pool).forEachRow(filter) { ids.append($0.decisionId) }
+            try LogExporter(database: SQLiteDatabase(pool: database.pool)).forEachRow(filter) { ids.append($0.decisionId) }
             #expect(ids == ["late", "early"])
         }
     }
@@ -160,7 +160,7 @@ struct LogExporterTests {
         let database = try await Self.filledLog(7_000)
         var rows: [ExportRow] = []
         var reported: [Int] = []
-        let count = try LogExporter(reader: database.pool).forEachRow(progress: { reported.append($0) }) { rows.append($0) }
+        let count = try LogExporter(database: SQLiteDatabase(pool: database.pool)).forEachRow(progress: { reported.append($0) }) { rows.append($0) }
         #expect(count == 7_000 && rows.count == 7_000)
         #expect(rows.map(\.decisionId).elementsEqual((0..<7_000).lazy.map { "d\($0)" }))
         #expect(zip(rows, rows.dropFirst()).allSatisfy { $0.seq < $1.seq })
@@ -168,7 +168,7 @@ struct LogExporterTests {
         #expect(reported.last == 7_000 && reported == reported.sorted())
 
         var denied: [String] = []
-        try LogExporter(reader: database.pool).export(format: .jsonl, filter: ExportFilter(effect: .deny)) { denied.append($0) }
+        try LogExporter(database: SQLiteDatabase(pool: database.pool)).export(format: .jsonl, filter: ExportFilter(effect: .deny)) { denied.append($0) }
         #expect(denied.count == 2_334)
         #expect(denied.first?.contains(#""decisionId":"d0""#) == true && denied.last?.contains(#""decisionId":"d6999""#) == true)
     }
@@ -184,7 +184,7 @@ struct LogExporterTests {
         }
         var rows: [ExportRow] = []
         #expect(throws: (any Error).self) {
-            try LogExporter(reader: database.pool).forEachRow { rows.append($0) }
+            try LogExporter(database: SQLiteDatabase(pool: database.pool)).forEachRow { rows.append($0) }
         }
         #expect(rows.count == 2_500 && rows.map(\.decisionId).elementsEqual((0..<2_500).lazy.map { "d\($0)" }))
     }
@@ -195,14 +195,14 @@ struct LogExporterTests {
         let database = try await Self.filledLog(5_000)
         var written = 0
         #expect(throws: Full.self) {
-            try LogExporter(reader: database.pool).export(format: .csv) { _ in
+            try LogExporter(database: SQLiteDatabase(pool: database.pool)).export(format: .csv) { _ in
                 written += 1
                 if written == 1_500 { throw Full() }
             }
         }
         #expect(written == 1_500)
         // The pipeline's threads have stopped and let go of the database: a second export runs to the end.
-        #expect(try LogExporter(reader: database.pool).export(format: .csv) { _ in } == 5_000)
+        #expect(try LogExporter(database: SQLiteDatabase(pool: database.pool)).export(format: .csv) { _ in } == 5_000)
     }
 }
 

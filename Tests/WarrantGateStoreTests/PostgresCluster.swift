@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import WarrantGateStore
 
 /// A throwaway PostgreSQL cluster for one test: `initdb` in a temporary directory, a server on a free loopback port
 /// (and a socket in that directory), stopped and removed by ``stop()``. As root, the server's programs run as the
@@ -68,6 +69,15 @@ final class PostgresCluster: Sendable {
     func stop() {
         try? run("pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-m", "immediate", "-w", "stop"])
         try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// The store in the `postgres` database, as `user` sees it.
+    func location(user: String = owner) throws -> StoreLocation {
+        try StoreLocation("postgres://\(user)@127.0.0.1:\(port)/postgres", filesDirectory: directory.path)
+    }
+
+    func store(user: String = owner) throws -> Store {
+        try Store.open(location(user: user))
     }
 
     /// Runs `body` with a client connected as `user` to the `postgres` database, running meanwhile.

@@ -16,11 +16,22 @@ struct PostgresLogTests {
         defer { cluster.stop() }
         try await cluster.withClient { owner in
             try await owner.query("CREATE ROLE wg_gateway LOGIN", logger: logger)
-            try await PostgresLogSchema.install(on: owner, gatewayRole: Self.gatewayRole, logger: logger)
-            // Installing again changes nothing: a second gateway, or an upgrade, runs it too.
-            try await PostgresLogSchema.install(on: owner, gatewayRole: Self.gatewayRole, logger: logger)
         }
+        let roles = try PostgresRoles(gateway: Self.gatewayRole)
+        try Store.initialize(cluster.location(), roles: roles)
+        // Installing again changes nothing: a second gateway, or an upgrade, runs it too.
+        try Store.initialize(cluster.location(), roles: roles)
         try await body(cluster)
+    }
+
+    /// Signs a checkpoint of the log as it is and checks the log against its checkpoints, as `log verify` does.
+    private func verified(_ cluster: PostgresCluster, key: LogSigningKey = LogSigningKey(name: "county.example/warrant-gate")) async throws -> VerificationReport {
+        try await offThePool {
+            let store = try cluster.store(user: Self.gatewayRole)
+            defer { store.close() }
+            try store.checkpointer(key: key).sign()
+            return try store.verify(key: key.verifier, against: nil)
+        }
     }
 
     private static func entry(_ index: Int) -> LogEntry {
@@ -46,8 +57,8 @@ struct PostgresLogTests {
                         }
                         try await group.waitForAll()
                     }
-                    let tree = try await PostgresLogTree.verify(on: first, logger: logger)
-                    #expect(tree.size == UInt64(appends))
+                    let report = try await verified(cluster)
+                    #expect(report.ok && report.entries == UInt64(appends), "\(report.problems)")
                     var expected = MerkleFrontier()
                     var seen: Set<String> = []
                     let rows = try await first.query("SELECT decision_id, kind, entry FROM log ORDER BY seq", logger: logger)
@@ -56,7 +67,7 @@ struct PostgresLogTests {
                         _ = expected.append(leaf: LogLeaf.hash(kind: kind, entry: Array(entry.utf8)))
                     }
                     #expect(seen.count == appends, "every decision is in the log once")
-                    #expect(expected.root == tree.root)
+                    #expect(expected.root == report.root)
                     let commits = gateways.map(\.commits).reduce(0, +)
                     #expect(commits < appends, "\(commits) commits for \(appends) appends: concurrent appends share them")
                 }
@@ -93,10 +104,9 @@ struct PostgresLogTests {
                 // walk over the log finds them.
                 try await gateway.query("UPDATE tree_frontier SET subtrees = decode(repeat('01', 33), 'hex') WHERE id = 1", logger: logger)
                 let key = LogSigningKey(name: "county.example/warrant-gate")
-                await #expect(throws: StoreError.self) {
-                    try await PostgresCheckpointer(client: gateway, key: key, origin: key.name, logger: logger).sign()
-                }
-                await #expect(throws: StoreError.self) { try await PostgresLogTree.verify(on: gateway, logger: logger) }
+                let store = try cluster.store(user: Self.gatewayRole)
+                #expect(throws: StoreError.self) { try store.checkpointer(key: key).sign() }
+                #expect(try !store.verify(key: key.verifier, against: nil).ok)
             }
             try await cluster.withClient { owner in
                 for statement in ["UPDATE log SET entry = '{}' WHERE seq = 1", "DELETE FROM log WHERE seq = 2", "TRUNCATE log"] {
@@ -106,8 +116,8 @@ struct PostgresLogTests {
                 }
                 // The gateways' role may be neither PUBLIC, nor the tables' owner, nor a superuser.
                 for role in ["public", PostgresCluster.owner, "pg_monitor", "no_such_role"] {
-                    await #expect(throws: StoreError.self, "\(role)") {
-                        try await PostgresLogSchema.install(on: owner, gatewayRole: role, logger: logger)
+                    #expect(throws: StoreError.self, "\(role)") {
+                        try Store.initialize(cluster.location(), roles: PostgresRoles(gateway: role))
                     }
                 }
             }
@@ -121,7 +131,7 @@ struct PostgresLogTests {
             try await cluster.withClient(user: Self.gatewayRole) { first in
                 try await cluster.withClient(user: Self.gatewayRole) { second in
                     let logs = [PostgresDecisionLog(client: first, logger: logger), PostgresDecisionLog(client: second, logger: logger)]
-                    let signers = [first, second].map { PostgresCheckpointer(client: $0, key: key, origin: key.name, logger: logger) }
+                    let signers = try (0..<2).map { _ in try cluster.store(user: Self.gatewayRole).checkpointer(key: key) }
                     let appends = 1_200
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         for index in 0..<appends {
@@ -130,7 +140,7 @@ struct PostgresLogTests {
                         for signer in signers {
                             group.addTask {
                                 for _ in 0..<40 {
-                                    try await signer.sign()
+                                    try await offThePool { try signer.sign() }
                                     try await Task.sleep(for: .milliseconds(5))
                                 }
                             }
@@ -139,15 +149,16 @@ struct PostgresLogTests {
                     }
                     // Once the appends are done, a signing covers them all (unless the last one did), and then one
                     // finds nothing new.
-                    try await signers[0].sign()
-                    #expect(try await signers[1].sign() == nil)
-                    let checkpoints = try await first.withConnection { try await PostgresLogTree.checkpoints($0, logger: logger) }
+                    try await offThePool { try signers[0].sign() }
+                    #expect(try await offThePool { try signers[1].sign() } == nil)
+                    let store = try cluster.store(user: Self.gatewayRole)
+                    let checkpoints = try store.database.read { try Checkpointer.all($0) }
                     let last = try #require(checkpoints.last)
                     #expect(last.size == UInt64(appends))
                     #expect(checkpoints.map(\.id) == Array(1...Int64(checkpoints.count)), "one chain of checkpoints")
                     #expect(zip(checkpoints, checkpoints.dropFirst()).allSatisfy { $0.size < $1.size }, "each covers more than the one before")
-                    let tree = try await PostgresLogTree.verify(on: first, key: key.verifier, logger: logger)
-                    #expect(tree.size == UInt64(appends) && tree.root == last.root)
+                    let report = try store.verify(key: key.verifier, against: nil)
+                    #expect(report.ok && report.entries == UInt64(appends) && report.root == last.root, "\(report.problems)")
                 }
             }
         }
@@ -175,8 +186,8 @@ struct PostgresLogTests {
                 }
                 #expect(appended, "appends succeed again once the server is back")
                 // Whatever the failed append did, the log is one contiguous sequence and one tree.
-                let tree = try await PostgresLogTree.verify(on: gateway, logger: logger)
-                #expect(tree.size >= 2)
+                let report = try await verified(cluster)
+                #expect(report.ok && report.entries >= 2, "\(report.problems)")
             }
         }
     }
@@ -195,8 +206,8 @@ struct PostgresLogTests {
                         #expect(ContinuousClock.now - start < .seconds(4))
                     }
                     try await log.append([Self.entry(3)])
-                    let tree = try await PostgresLogTree.verify(on: gateway, logger: logger)
-                    #expect(tree.size == 2)
+                    let report = try await verified(cluster)
+                    #expect(report.ok && report.entries == 2, "\(report.problems)")
                 }
             }
         }
@@ -208,11 +219,14 @@ struct PostgresLogTests {
             try await cluster.withClient(user: Self.gatewayRole) { gateway in
                 try await PostgresDecisionLog(client: gateway, logger: logger).append((0..<5).map(Self.entry))
             }
+            let key = LogSigningKey(name: "county.example/warrant-gate")
+            #expect(try await verified(cluster, key: key).ok)
             try await cluster.withClient { owner in
                 // An owner who disables the triggers can rewrite an entry; the walk still finds it.
                 try await owner.query("ALTER TABLE log DISABLE TRIGGER log_append_only", logger: logger)
                 try await owner.query("UPDATE log SET entry = replace(entry, 'warrant_missing', 'permitted') WHERE seq = 3", logger: logger)
-                await #expect(throws: StoreError.self) { try await PostgresLogTree.verify(on: owner, logger: logger) }
+                let report = try cluster.store().verify(key: key.verifier, against: nil)
+                #expect(!report.ok && report.firstBadSeq == 3, "\(report.problems)")
             }
         }
     }
@@ -244,5 +258,12 @@ struct PostgresLocationTests {
         #expect(try PostgresLocation.password(file: file, environment: ["PGPASSWORD": "env"]) == "s3cret")
         #expect(try PostgresLocation.password(file: nil, environment: ["PGPASSWORD": "env"]) == "env")
         #expect(try PostgresLocation.password(file: nil, environment: [:]) == nil)
+    }
+}
+
+/// Runs blocking store work on a thread of its own, off the cooperative pool that the appenders' tasks need.
+func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
     }
 }

@@ -57,7 +57,7 @@ struct PrivateFileTests {
     @Test("the document store keeps 0600 files in a 0700 directory, tightens a looser one, and stores nothing for an uncommitted stage")
     func documentStore() throws {
         let directory = try Directory()
-        let store = DocumentStore(databasePath: directory.file("log.sqlite"))
+        let store = DocumentStore(filesDirectory: directory.path)
         let content = Data("%PDF-1.4 scan".utf8)
         let staged = try store.stage(content)
         #expect(staged.digest == DocumentStore.digest(of: content))
@@ -78,7 +78,7 @@ struct PrivateFileTests {
         // A documents/ that is a link elsewhere is refused rather than written through.
         let elsewhere = directory.file("elsewhere")
         try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: false)
-        let linked = DocumentStore(databasePath: directory.file("linked/log.sqlite"))
+        let linked = DocumentStore(filesDirectory: directory.file("linked"))
         try FileManager.default.createDirectory(atPath: directory.file("linked"), withIntermediateDirectories: false)
         try FileManager.default.createSymbolicLink(atPath: directory.file("linked/documents"), withDestinationPath: elsewhere)
         #expect(Self.refusal { try linked.store(content) }?.kind == .refused)
@@ -160,24 +160,24 @@ struct PrivateArchiveTests {
     func archiveFile() throws {
         let database = try TemporaryDatabase()
         let key = LogSigningKey(name: "test/log")
-        let registry = Registry(writer: database.pool, timeZone: .gmt)
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: .gmt)
         for index in 0..<3 { try registry.recordAdminAction("test.before", target: "t\(index)", details: [:], operator: "test") }
-        try Checkpointer(writer: database.pool, key: key, origin: key.name).sign()
+        try Checkpointer(database: SQLiteDatabase(pool: database.pool), key: key, origin: key.name).sign()
         let cutoff = Date().addingTimeInterval(1)
 
         let existing = database.directory.appendingPathComponent("old.archive").path
         try Data("an earlier archive\n".utf8).write(to: URL(fileURLWithPath: existing))
         #expect(throws: PrivateFileError.self) {
-            try LogArchive.archive(writer: database.pool, before: cutoff, verifierKey: key.verifier, path: existing, operator: "test")
+            try LogArchive.archive(database: SQLiteDatabase(pool: database.pool), before: cutoff, verifierKey: key.verifier, path: existing, operator: "test")
         }
         #expect(FileManager.default.contents(atPath: existing) == Data("an earlier archive\n".utf8))
         #expect(try database.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM log") } == 3)
 
         let path = database.directory.appendingPathComponent("new.archive").path
-        #expect(try LogArchive.archive(writer: database.pool, before: cutoff, verifierKey: key.verifier, path: path, operator: "test") == 3)
+        #expect(try LogArchive.archive(database: SQLiteDatabase(pool: database.pool), before: cutoff, verifierKey: key.verifier, path: path, operator: "test") == 3)
         var status = Glibc.stat()
         #expect(lstat(path, &status) == 0 && status.st_mode & 0o7777 == 0o600)
-        #expect(try LogVerifier(key: key.verifier).verify(database: database.pool, archives: [path], against: nil).ok)
+        #expect(try LogVerifier(key: key.verifier).verify(database: SQLiteDatabase(pool: database.pool), archives: [path], against: nil).ok)
     }
 
     @Test("init-key's files: the signing key 0600, the verifier key 0644, neither over an existing file or link")

@@ -24,7 +24,7 @@ struct RegistryTests {
     @Test("judicial kinds need a court and a judge, and dates must be real")
     func validation() throws {
         let database = try TemporaryDatabase()
-        let registry = Registry(writer: database.pool, timeZone: denver)
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
         var missing = registration("JW-1")
         missing.court = nil
         missing.judge = nil
@@ -52,7 +52,7 @@ struct RegistryTests {
     @Test("expiry falls at the end of the day in the registry's time zone")
     func expiry() throws {
         let database = try TemporaryDatabase()
-        let registry = Registry(writer: database.pool, timeZone: denver)
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
         let document = try registry.register(registration("JW-1", expires: "2026-12-31"), operator: "clerk")
         #expect(Timestamp.format(document.expiresAt) == "2027-01-01T07:00:00.000Z")
     }
@@ -60,7 +60,7 @@ struct RegistryTests {
     @Test("every warrant outcome, read back from SQLite into the evaluator")
     func warrantOutcomesFromSQLite() throws {
         let database = try TemporaryDatabase()
-        let registry = Registry(writer: database.pool, timeZone: denver)
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
         try activate(registry, registration("JW-OK"))
         try activate(registry, registration("I200", kind: .administrativeWarrant))
         try activate(registry, registration("JW-REV"))
@@ -89,7 +89,7 @@ struct RegistryTests {
     @Test("changes bump the version and are recorded in the log with their operator")
     func historyAndVersion() throws {
         let database = try TemporaryDatabase()
-        let registry = Registry(writer: database.pool, timeZone: denver)
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
         let before = try registry.version()
         _ = try registry.register(registration("JW-1"), operator: "clerk-a")
         try registry.revoke(reference: "JW-1", reason: "quashed", operator: "clerk-b")
@@ -119,7 +119,7 @@ struct LifecycleTests {
     @Test("two-person rule: pending until a different operator approves; switchable, and the switch is logged")
     func twoPersonRule() throws {
         let database = try TemporaryDatabase()
-        let registry = Registry(writer: database.pool, timeZone: denver)
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
         #expect(try registry.register(judicial("JW-1"), operator: "clerk").status == .pending)
         #expect(try registry.snapshot().document(reference: "JW-1")?.status == .pending)
         #expect(throws: StoreError.self) { try registry.approve(reference: "JW-1", operator: "clerk") }
@@ -137,7 +137,7 @@ struct LifecycleTests {
     @Test("supersede and automatic expiry, each with its log record")
     func supersedeAndExpire() throws {
         let database = try TemporaryDatabase()
-        let registry = Registry(writer: database.pool, timeZone: denver)
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
         for reference in ["JW-OLD", "JW-NEW"] {
             _ = try registry.register(judicial(reference), operator: "clerk")
             try registry.approve(reference: reference, operator: "supervisor")
@@ -161,7 +161,7 @@ struct LifecycleTests {
     @Test("agencies and certificate revocations from the registry reach the snapshot")
     func agencies() throws {
         let database = try TemporaryDatabase()
-        let registry = Registry(writer: database.pool, timeZone: denver)
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
         let pin = String(repeating: "cd", count: 32)
         try registry.addAgency(id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [pin], operator: "it")
         try registry.revokeCertificate(agency: "ice-ero", spki: String(repeating: "ef", count: 32), serial: nil, reason: "stolen", operator: "it")

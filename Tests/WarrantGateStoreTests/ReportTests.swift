@@ -34,13 +34,13 @@ struct ReportTests {
         log.close()
         await writer.value
         let key = LogSigningKey(name: "test/log")
-        try Checkpointer(writer: database.pool, key: key, origin: key.name).sign()
+        try Checkpointer(database: SQLiteDatabase(pool: database.pool), key: key, origin: key.name).sign()
 
         let period = try #require(ReportPeriod("2026-Q4", timeZone: denver))
         #expect(period.months == ["2026-10", "2026-11", "2026-12"])
-        let head = try ReportBuilder.treeHead(reader: database.pool)
+        let head = try ReportBuilder.treeHead(database: SQLiteDatabase(pool: database.pool))
         #expect(head.size == 7)
-        let requests = try ReportBuilder.requests(reader: database.pool, period: period, timeZone: denver, treeSize: head.size)
+        let requests = try ReportBuilder.requests(database: SQLiteDatabase(pool: database.pool), period: period, timeZone: denver, treeSize: head.size)
         let data = ReportData(period: period, jurisdiction: "Test County", timeZone: denver, requests: requests, checkpointSize: head.size,
                               checkpointRoot: Data(head.root).base64EncodedString(), checkpointOrigin: head.origin)
         #expect(requests.count == 5)
@@ -51,7 +51,7 @@ struct ReportTests {
         #expect(data.denialReasons.first?.reason == "warrant_missing" && data.denialReasons.first?.count == 2)
 
         // A report computed at an earlier tree size leaves out what came after.
-        #expect(try ReportBuilder.requests(reader: database.pool, period: period, timeZone: denver, treeSize: 3).count == 3)
+        #expect(try ReportBuilder.requests(database: SQLiteDatabase(pool: database.pool), period: period, timeZone: denver, treeSize: 3).count == 3)
 
         let renderer = ReportRenderer(data: data, template: .oregonCJC)
         let html = renderer.html()

@@ -8,7 +8,7 @@ import WarrantGateCore
 private func buildLog(_ database: TemporaryDatabase, count: Int, checkpointEvery: Int, key: LogSigningKey) async throws {
     let log = DecisionLog(writer: database.pool, path: database.path)
     let writer = Task { await log.run() }
-    let checkpointer = Checkpointer(writer: database.pool, key: key, origin: key.name)
+    let checkpointer = Checkpointer(database: SQLiteDatabase(pool: database.pool), key: key, origin: key.name)
     for index in 1...count {
         let record = DecisionRecord(
             decisionId: "d-\(index)", time: Timestamp.format(Date()), component: "gateway", certificateSPKI: "ab", certificateSubject: "CN=x",
@@ -29,7 +29,7 @@ struct TamperEvidenceTests {
     let key = LogSigningKey(name: "test.example/log")
 
     private func verify(_ database: TemporaryDatabase, against: String? = nil, key: LogVerifierKey? = nil) throws -> VerificationReport {
-        try LogVerifier(key: key ?? self.key.verifier).verify(database: database.pool, against: against)
+        try LogVerifier(key: key ?? self.key.verifier).verify(database: SQLiteDatabase(pool: database.pool), against: against)
     }
 
     /// Drops the append-only triggers, as an attacker with the file in hand would.
@@ -144,7 +144,7 @@ struct TamperEvidenceTests {
     func replacedLog() async throws {
         let real = try TemporaryDatabase()
         try await buildLog(real, count: 20, checkpointEvery: 10, key: key)
-        let offsite = try #require(try Checkpointer.latest(real.pool)).note
+        let offsite = try #require(try await real.pool.read { try Checkpointer.latest(SQLiteSession(db: $0)) }).note
 
         let forgery = try TemporaryDatabase()
         let forger = LogSigningKey(name: key.name)
@@ -171,7 +171,7 @@ struct TamperEvidenceTests {
             try db.execute(sql: "DROP TRIGGER \(trigger)")
             try db.execute(sql: edit)
         }
-        let checkpointer = Checkpointer(writer: database.pool, key: key, origin: key.name)
+        let checkpointer = Checkpointer(database: SQLiteDatabase(pool: database.pool), key: key, origin: key.name)
         #expect(throws: StoreError.self) { try checkpointer.sign(always: true) }
         #expect(!(try verify(database)).ok)
     }
@@ -180,7 +180,7 @@ struct TamperEvidenceTests {
     func proofs() async throws {
         let database = try TemporaryDatabase()
         try await buildLog(database, count: 25, checkpointEvery: 25, key: key)
-        let proof = try InclusionProofFile.make(reader: database.pool, decisionId: "d-13")
+        let proof = try InclusionProofFile.make(database: SQLiteDatabase(pool: database.pool), decisionId: "d-13")
         #expect(proof.seq == 13)
         #expect(try proof.verify(key: key.verifier).size == 25)
         var forgedEntry = proof
@@ -201,7 +201,7 @@ struct TamperEvidenceTests {
         try await buildLog(database, count: 15, checkpointEvery: 5, key: key)
         let path = database.directory.appendingPathComponent("audit.bundle").path
         var text = ""
-        try AuditBundle.write(reader: database.pool, verifierKey: key.verifier) { text += $0 }
+        try AuditBundle.write(database: SQLiteDatabase(pool: database.pool), verifierKey: key.verifier) { text += $0 }
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         #expect(try AuditBundle.verify(path: path, key: key.verifier, against: nil).ok)
         try text.replacingOccurrences(of: "d-9", with: "d-99").write(toFile: path, atomically: true, encoding: .utf8)
@@ -218,16 +218,16 @@ struct ArchiveTests {
         let key = LogSigningKey(name: "test/log")
         try await buildLog(database, count: 20, checkpointEvery: 5, key: key)
         let cutoff = Date().addingTimeInterval(1)
-        let checkpointer = Checkpointer(writer: database.pool, key: key, origin: key.name)
+        let checkpointer = Checkpointer(database: SQLiteDatabase(pool: database.pool), key: key, origin: key.name)
         try checkpointer.sign(always: true)
         // Entries after the cutoff.
         try await Task.sleep(for: .milliseconds(1100))
-        let registry = Registry(writer: database.pool, timeZone: .gmt)
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: .gmt)
         for index in 0..<5 { try registry.recordAdminAction("test.after", target: "t\(index)", details: [:], operator: "test") }
         try checkpointer.sign()
 
         let path = database.directory.appendingPathComponent("old.archive").path
-        let archived = try LogArchive.archive(writer: database.pool, before: cutoff, verifierKey: key.verifier, path: path, operator: "test")
+        let archived = try LogArchive.archive(database: SQLiteDatabase(pool: database.pool), before: cutoff, verifierKey: key.verifier, path: path, operator: "test")
         #expect(archived == 20)
         let remaining = try await database.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM log") }
         #expect(remaining == 6)  // five later entries and the archive's own record
@@ -237,13 +237,13 @@ struct ArchiveTests {
         #expect(try checkpointer.sign() != nil)
 
         let verifier = LogVerifier(key: key.verifier)
-        #expect(try verifier.verify(database: database.pool, archives: [path], against: nil).ok)
-        #expect(try verifier.verify(database: database.pool, against: nil).ok)
+        #expect(try verifier.verify(database: SQLiteDatabase(pool: database.pool), archives: [path], against: nil).ok)
+        #expect(try verifier.verify(database: SQLiteDatabase(pool: database.pool), against: nil).ok)
 
         // A tampered archive is caught.
         let text = try String(contentsOfFile: path, encoding: .utf8)
         try text.replacingOccurrences(of: "\"effect\\\":\\\"deny", with: "\"effect\\\":\\\"allow").write(toFile: path, atomically: true, encoding: .utf8)
-        #expect(!(try verifier.verify(database: database.pool, archives: [path], against: nil)).ok)
+        #expect(!(try verifier.verify(database: SQLiteDatabase(pool: database.pool), archives: [path], against: nil)).ok)
         // Rows not yet archived still cannot be deleted.
         await #expect(throws: DatabaseError.self) { try await database.pool.write { try $0.execute(sql: "DELETE FROM log") } }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import WarrantGateCore
+import WarrantGateStore
 
 /// Everything `warrant-gate serve` needs, read from one YAML file. Every key is documented in the README.
 public struct GatewayConfiguration: Sendable {
@@ -48,7 +49,8 @@ public struct GatewayConfiguration: Sendable {
         public var headerReadTimeout: Duration = .seconds(30)
         /// An idle connection (no bytes read) is closed after this long.
         public var idleTimeout: Duration = .seconds(60)
-        /// How long a log write waits for another writer (the CLI) before the request is refused with 503.
+        /// How long a log write waits for another writer (the CLI) before the request is refused with 503; on
+        /// PostgreSQL, the bound on any one statement or lock wait, and on one commit of the decision log.
         public var databaseBusyTimeout: Duration = .seconds(5)
         public init() {}
     }
@@ -66,12 +68,18 @@ public struct GatewayConfiguration: Sendable {
     public var agenciesPath: String
     /// PEM files for the authorities that `agencies.yaml` names, overriding the paths in that file.
     public var authorities: [String: String] = [:]
-    public var databasePath: String
+    /// The store: a SQLite file, or a PostgreSQL database that several gateways share.
+    public var database: StoreLocation
+    /// For PostgreSQL: a file whose first line is the password (else `PGPASSWORD`, else none).
+    public var databasePasswordFile: String?
+    /// For PostgreSQL off this host: the CA that signed the server's certificate (else the system's trust store).
+    public var databaseCAFile: String?
     /// The plain-HTTP admin listener (`/healthz`, `/readyz`, `/metrics`); nil turns it off.
     public var adminHost: String? = "127.0.0.1"
     public var adminPort = 9090
     public var limits = Limits()
-    /// The Ed25519 key that signs checkpoints of the log; nil means `log-signing.key` beside the database, if present.
+    /// The Ed25519 key that signs checkpoints of the log; nil means `log-signing.key` in the store's files directory
+    /// (beside a SQLite database), if present.
     public var logSigningKeyPath: String?
     /// A checkpoint is signed after this many new entries …
     public var checkpointEveryRecords = 1000
@@ -86,7 +94,7 @@ public struct GatewayConfiguration: Sendable {
 
     public init(
         serverCertificatePath: String, serverKeyPath: String, clientCAPath: String, upstreams: [String: String],
-        policyPath: String, agenciesPath: String, databasePath: String
+        policyPath: String, agenciesPath: String, database: StoreLocation
     ) {
         self.serverCertificatePath = serverCertificatePath
         self.serverKeyPath = serverKeyPath
@@ -94,7 +102,15 @@ public struct GatewayConfiguration: Sendable {
         self.upstreams = upstreams
         self.policyPath = policyPath
         self.agenciesPath = agenciesPath
-        self.databasePath = databasePath
+        self.database = database
+    }
+
+    /// How the store is opened, from the database settings and limits.
+    public var storeOptions: StoreOptions {
+        StoreOptions(
+            busyTimeout: limits.databaseBusyTimeout, commitTimeout: limits.databaseBusyTimeout, passwordFile: databasePasswordFile,
+            caFile: databaseCAFile
+        )
     }
 
     /// Reads a configuration file. Relative paths in it are taken relative to the file's directory.
@@ -125,8 +141,12 @@ public struct GatewayConfiguration: Sendable {
             upstreams: upstreams,
             policyPath: resolve(try policy.required("file", in: "policy").string("policy file")),
             agenciesPath: resolve(try policy.required("agencies", in: "policy").string("agencies file")),
-            databasePath: resolve(try root.required("database", in: "configuration").string("database"))
+            database: try database(root.required("database", in: "configuration"), resolve: resolve)
         )
+        if let database = root["database"], (try? database.string("database")) == nil {
+            configuration.databasePasswordFile = try database["password-file"].map { resolve(try $0.string("password-file")) }
+            configuration.databaseCAFile = try database["ca-file"].map { resolve(try $0.string("ca-file")) }
+        }
         for pin in try tls["revoked-spki-sha256"]?.strings("revoked-spki-sha256") ?? [] {
             guard let bytes = Hex.decode(pin), bytes.count == 32 else { throw tls.error("revoked-spki-sha256: '\(pin)' is not 64 hex digits") }
             configuration.revokedSPKIs.insert(Hex.encode(bytes))
@@ -205,6 +225,26 @@ public struct GatewayConfiguration: Sendable {
             if let value = try positive("database-busy-timeout-ms") { configuration.limits.databaseBusyTimeout = .milliseconds(value) }
         }
         return configuration
+    }
+
+    /// `database:` is a SQLite file's path, or a mapping with `url:` (a path or a `postgres://` URL) and, for
+    /// PostgreSQL, `password-file:`, `ca-file:` and `files-directory:` (where the signing key and the scans are).
+    private static func database(_ node: YAMLNode, resolve: (String) -> String) throws -> StoreLocation {
+        func location(_ text: String, filesDirectory: String?, at node: YAMLNode) throws -> StoreLocation {
+            do {
+                return try StoreLocation(PostgresLocation.isURL(text) ? text : resolve(text), filesDirectory: filesDirectory)
+            } catch {
+                throw node.error("database: \(error.message)")
+            }
+        }
+        if let text = try? node.string("database") { return try location(text, filesDirectory: nil, at: node) }
+        try node.requireKeys(in: ["url", "password-file", "ca-file", "files-directory"], what: "database")
+        let url = try node.required("url", in: "database")
+        let text = try url.string("url")
+        guard PostgresLocation.isURL(text) || (node["password-file"] == nil && node["ca-file"] == nil && node["files-directory"] == nil) else {
+            throw node.error("database: password-file, ca-file and files-directory are for a postgres:// URL")
+        }
+        return try location(text, filesDirectory: try node["files-directory"].map { resolve(try $0.string("files-directory")) }, at: url)
     }
 
     private static func port(_ node: YAMLNode?) throws -> Int? {

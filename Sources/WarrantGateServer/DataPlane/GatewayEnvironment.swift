@@ -9,7 +9,7 @@ import WarrantGateStore
 /// the limits, the metrics and the upstreams.
 struct GatewayEnvironment: Sendable {
     let state: GatewayState
-    let log: DecisionLog
+    let log: any DecisionLogWriter
     let verifier: ClientCertificateVerifier
     let limits: GatewayConfiguration.Limits
     let metrics: GatewayMetrics

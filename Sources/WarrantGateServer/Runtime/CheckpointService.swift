@@ -13,10 +13,12 @@ struct CheckpointService: Service {
 
     func run() async throws {
         var lastSigned = ContinuousClock.now
-        var lastSize = (try? checkpointer.signedSize()) ?? 0
+        let checkpointer = checkpointer
+        var lastSize = (try? await BlockingWork.run { try checkpointer.signedSize() }) ?? 0
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(200))
-            let size = (try? await checkpointer.logSize()) ?? 0
+            let checkpointer = checkpointer
+            let size = (try? await BlockingWork.run { try checkpointer.logSize() }) ?? 0
             guard size > lastSize, size - lastSize >= UInt64(everyRecords) || ContinuousClock.now - lastSigned >= interval else { continue }
             await sign()
             lastSize = size

@@ -15,25 +15,29 @@ import WarrantGateCore
 /// PostgreSQL's default `synchronous_commit = on` means the commit record is flushed, and with a synchronous standby
 /// configured, that the standby has it too. If the commit fails or its outcome is unknown (the connection dropped),
 /// every caller of the batch gets the error: the gateway refuses rather than forwards.
-public final class PostgresDecisionLog: Sendable {
+public final class PostgresDecisionLog: DecisionLogWriter {
     private struct Waiter {
         let entries: [LogAppender.Pending]
-        let reply: AppendReply
+        /// Nil for entries queued with ``enqueue(_:)``, which no one waits for.
+        let reply: AppendReply?
     }
 
     private struct State {
         var queue: [Waiter] = []
         var writing = false
         var commits = 0
+        var closed = false
+        /// ``run()``, waiting for ``close()`` and then for the queue to drain.
+        var runner: CheckedContinuation<Void, Never>?
     }
 
-    /// The most bound parameters one INSERT takes (PostgreSQL allows 65,535).
-    private static let maxRowsPerInsert = 1_000
     /// The most entries one transaction takes, so that a queue grown during a stall drains in commits that each fit
     /// the deadline.
     private static let maxBatch = 10_000
 
     private let client: PostgresClient
+    /// Whether ``run()`` runs the client, which this log then made itself.
+    private let ownsClient: Bool
     private let logger: Logger
     private let commitTimeout: Duration
     private let state = Mutex(State())
@@ -47,6 +51,15 @@ public final class PostgresDecisionLog: Sendable {
     ///     drops packets is noticed only by TCP keepalives: configure them on the server and the host.
     public init(client: PostgresClient, logger: Logger, commitTimeout: Duration = .seconds(5)) {
         self.client = client
+        self.ownsClient = false
+        self.logger = logger
+        self.commitTimeout = commitTimeout
+    }
+
+    /// A log with a client of its own, which ``run()`` runs.
+    init(configuration: PostgresClient.Configuration, logger: Logger, commitTimeout: Duration) {
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.ownsClient = true
         self.logger = logger
         self.commitTimeout = commitTimeout
     }
@@ -69,14 +82,49 @@ public final class PostgresDecisionLog: Sendable {
         submit(Waiter(entries: entries.map(LogAppender.Pending.init), reply: .complete(on: executor, completion)))
     }
 
+    /// Queues entries without waiting for their commit (outcomes, written after the answer): they go out with the
+    /// next batch. Entries queued before ``close()`` are written before ``run()`` returns.
+    public func enqueue(_ entries: [LogEntry]) {
+        submit(Waiter(entries: entries.map(LogAppender.Pending.init), reply: nil))
+    }
+
     private func submit(_ waiter: Waiter) {
-        let startWriter = state.withLock { state in
+        let (accepted, startWriter) = state.withLock { state -> (Bool, Bool) in
+            guard !state.closed else { return (false, false) }
             state.queue.append(waiter)
-            guard !state.writing else { return false }
+            guard !state.writing else { return (true, false) }
             state.writing = true
-            return true
+            return (true, true)
         }
+        if !accepted, let reply = waiter.reply { AppendReplies([reply]).deliver(.failure(StoreError("the decision log is closed"))) }
         if startWriter { Task { await writeQueued() } }
+    }
+
+    /// Runs the log's client (if it made its own) until ``close()`` is called and every queued entry is written.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            if ownsClient { group.addTask { await self.client.run() } }
+            await withCheckedContinuation { (runner: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    guard !(state.closed && !state.writing) else { return true }
+                    state.runner = runner
+                    return false
+                }
+                if resumeNow { runner.resume() }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Stops accepting entries; ``run()`` returns once what is queued is written.
+    public func close() {
+        let runner = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.closed = true
+            guard !state.writing else { return nil }
+            defer { state.runner = nil }
+            return state.runner
+        }
+        runner?.resume()
     }
 
     /// Commits queued batches until the queue is empty, at most ``maxBatch`` entries at a time.
@@ -92,8 +140,16 @@ public final class PostgresDecisionLog: Sendable {
                 if taken.isEmpty { state.writing = false }
                 return Array(taken)
             }
-            guard !batch.isEmpty else { return }
-            let replies = AppendReplies(batch.map(\.reply))
+            guard !batch.isEmpty else {
+                let runner = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                    guard state.closed && !state.writing else { return nil }
+                    defer { state.runner = nil }
+                    return state.runner
+                }
+                runner?.resume()
+                return
+            }
+            let replies = AppendReplies(batch.compactMap(\.reply))
             // The callers are answered once: by the commit, or by the deadline if it comes first. The writer itself
             // waits for the transaction to end, which the server's statement and lock timeouts bound.
             let answered = Mutex(false)
@@ -118,7 +174,7 @@ public final class PostgresDecisionLog: Sendable {
         }
     }
 
-    /// One transaction: the frontier locked, the entries inserted after it, the frontier moved past them.
+    /// One transaction (see ``PostgresLogAppend``), which the server ends if it outlasts the commit deadline.
     private func commit(_ entries: [LogAppender.Pending]) async throws {
         guard !entries.isEmpty else { return }
         let logger = logger
@@ -128,168 +184,16 @@ public final class PostgresDecisionLog: Sendable {
             // before it, so that a batch that waited too long rolls back rather than landing after its callers heard.
             try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(milliseconds)"), logger: logger)
             try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = \(milliseconds * 3 / 4)"), logger: logger)
-            let rows = try await connection.query("SELECT size, subtrees FROM tree_frontier WHERE id = 1 FOR UPDATE", logger: logger)
             var found: (Int64, ByteBuffer)?
-            for try await row in rows.decode((Int64, ByteBuffer).self) { found = row }
-            guard let (size, encoded) = found, size >= 0, var frontier = MerkleFrontier(size: UInt64(size), encoded: encoded) else {
-                throw StoreError("the log's tree frontier is missing or malformed")
+            for try await row in try await connection.query(PostgresQuery(unsafeSQL: PostgresLogAppend.lockFrontier), logger: logger)
+                .decode((Int64, ByteBuffer).self) {
+                found = row
             }
-            var nodes: [(level: Int, index: UInt64, hash: Merkle.Hash)] = []
-            var start = entries.startIndex
-            while start < entries.endIndex {
-                let chunk = entries[start..<min(start + Self.maxRowsPerInsert, entries.endIndex)]
-                var sql = "INSERT INTO log (seq, kind, time, decision_id, entry, leaf_hash) VALUES "
-                var binds = PostgresBindings(capacity: chunk.count * 6)
-                for (row, entry) in chunk.enumerated() {
-                    let first = row * 6
-                    sql += row == 0 ? "" : ", "
-                    sql += "($\(first + 1), $\(first + 2), $\(first + 3), $\(first + 4), $\(first + 5), $\(first + 6))"
-                    binds.append(Int64(frontier.size) + 1)
-                    binds.append(entry.kind)
-                    binds.append(entry.time)
-                    binds.append(entry.decisionId)
-                    binds.append(String(decoding: entry.entry, as: UTF8.self))
-                    binds.append(ByteBuffer(bytes: entry.leaf))
-                    nodes += frontier.append(leaf: entry.leaf).filter { $0.level >= PostgresLogTree.storedLevel }
-                }
-                try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
-                start = chunk.endIndex
-            }
-            for node in nodes {
-                try await connection.query(
-                    "INSERT INTO merkle_nodes (level, idx, hash) VALUES (\(node.level), \(Int64(node.index)), \(ByteBuffer(bytes: node.hash)))",
-                    logger: logger
-                )
-            }
-            try await connection.query(
-                "UPDATE tree_frontier SET size = \(Int64(frontier.size)), subtrees = \(frontier.encodedSubtrees) WHERE id = 1", logger: logger
-            )
-        }
-    }
-}
-
-/// What a walk over the PostgreSQL log finds: its size and the root of the tree over every entry; and the tree's
-/// nodes read from what is stored.
-public struct PostgresLogTree: Sendable, Equatable {
-    public let size: UInt64
-    public let root: Merkle.Hash
-
-    /// The lowest level of the interior nodes stored in `merkle_nodes`; a lower node is hashed up from its leaves.
-    static let storedLevel = 8
-
-    /// The root of the tree over the first `size` entries, from the stored nodes and leaves in O(log n) queries.
-    static func root(_ connection: PostgresConnection, size: UInt64, logger: Logger) async throws -> Merkle.Hash {
-        guard size > 0 else { return Merkle.emptyRoot }
-        var subtrees: [(level: Int, hash: Merkle.Hash)] = []
-        var start: UInt64 = 0
-        for level in stride(from: 63, through: 0, by: -1) where size & (1 << UInt64(level)) != 0 {
-            subtrees.append((level, try await subtree(connection, level: level, index: start >> UInt64(level), logger: logger)))
-            start += 1 << UInt64(level)
-        }
-        return MerkleFrontier(size: size, subtrees: subtrees).root
-    }
-
-    /// The hash of the complete subtree at (level, index).
-    private static func subtree(_ connection: PostgresConnection, level: Int, index: UInt64, logger: Logger) async throws -> Merkle.Hash {
-        if level >= storedLevel {
-            let rows = try await connection.query(
-                "SELECT hash FROM merkle_nodes WHERE level = \(level) AND idx = \(Int64(index))", logger: logger
-            )
-            for try await hash in rows.decode(ByteBuffer.self) { return Array(hash.readableBytesView) }
-            throw StoreError("the log's tree is missing a node (level \(level), index \(index))")
-        }
-        let first = Int64(index << UInt64(level)) + 1, count = Int64(1) << Int64(level)
-        let rows = try await connection.query(
-            "SELECT seq, leaf_hash FROM log WHERE seq >= \(first) AND seq < \(first + count) ORDER BY seq", logger: logger
-        )
-        var hashes: [Merkle.Hash] = []
-        for try await (seq, leaf) in rows.decode((Int64, ByteBuffer).self) {
-            guard seq == first + Int64(hashes.count) else { break }
-            hashes.append(Array(leaf.readableBytesView))
-        }
-        guard hashes.count == count else { throw StoreError("the log's tree is missing a node (level \(level), index \(index))") }
-        while hashes.count > 1 {
-            hashes = stride(from: 0, to: hashes.count, by: 2).map { Merkle.nodeHash(hashes[$0], hashes[$0 + 1]) }
-        }
-        return hashes[0]
-    }
-
-    /// Reads every entry in sequence order and checks that the sequence has no gap, that each stored leaf hash is the
-    /// hash of its entry, that the stored nodes and the frontier row are the tree the leaves make, and that every
-    /// checkpoint signed by `key` (if given) is that tree at its size; returns the tree.
-    public static func verify(on client: PostgresClient, key: LogVerifierKey? = nil, logger: Logger) async throws -> PostgresLogTree {
-        try await client.withConnection { connection in
-            // One snapshot for every read, so that appends and signings meanwhile are not taken for tampering.
-            try await connection.query("START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
-            do {
-                let tree = try await verify(connection, key: key, logger: logger)
-                try await connection.query("COMMIT", logger: logger)
-                return tree
-            } catch {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
-                throw error
+            guard let (size, subtrees) = found else { throw StoreError("the log's tree frontier is missing") }
+            let frontier = try PostgresLogAppend.frontier(size: size, subtrees: subtrees)
+            for query in PostgresLogAppend.statements(entries, after: frontier).queries {
+                try await connection.query(query, logger: logger)
             }
         }
-    }
-
-    private static func verify(_ connection: PostgresConnection, key: LogVerifierKey?, logger: Logger) async throws -> PostgresLogTree {
-        var storedNodes: [String: Merkle.Hash] = [:]
-        for try await (level, index, hash) in try await connection.query("SELECT level, idx, hash FROM merkle_nodes", logger: logger)
-            .decode((Int32, Int64, ByteBuffer).self) {
-            storedNodes["\(level)/\(index)"] = Array(hash.readableBytesView)
-        }
-        var frontier = MerkleFrontier()
-        var roots: [UInt64: Merkle.Hash] = [:]
-        let signed = try await checkpoints(connection, logger: logger)
-        let checkpointSizes = Set(signed.map(\.size))
-        let rows = try await connection.query("SELECT seq, kind, entry, leaf_hash FROM log ORDER BY seq", logger: logger)
-        for try await (seq, kind, entry, leaf) in rows.decode((Int64, String, String, ByteBuffer).self) {
-            guard UInt64(seq) == frontier.size + 1 else { throw StoreError("the log has a gap before entry \(seq)") }
-            let hash = LogLeaf.hash(kind: kind, entry: Array(entry.utf8))
-            guard Array(leaf.readableBytesView) == hash else { throw StoreError("entry \(seq)'s leaf hash is not the hash of its entry") }
-            for node in frontier.append(leaf: hash) where node.level >= storedLevel {
-                guard storedNodes.removeValue(forKey: "\(node.level)/\(node.index)") == node.hash else {
-                    throw StoreError("the stored tree node (level \(node.level), index \(node.index)) is missing or wrong")
-                }
-            }
-            if checkpointSizes.contains(frontier.size) { roots[frontier.size] = frontier.root }
-        }
-        guard storedNodes.isEmpty else { throw StoreError("the stored tree has nodes beyond the log's entries") }
-        let stored = try await connection.query("SELECT size, subtrees FROM tree_frontier WHERE id = 1", logger: logger)
-        var found: (Int64, ByteBuffer)?
-        for try await row in stored.decode((Int64, ByteBuffer).self) { found = row }
-        guard let (size, encoded) = found, let recorded = MerkleFrontier(size: UInt64(max(size, 0)), encoded: encoded), recorded == frontier else {
-            throw StoreError("the tree frontier does not match the log's entries")
-        }
-        for (index, checkpoint) in signed.enumerated() {
-            guard checkpoint.id == Int64(index) + 1, index == 0 || signed[index - 1].size <= checkpoint.size else {
-                throw StoreError("the checkpoints are not one chain: checkpoint \(checkpoint.id) follows \(index == 0 ? "none" : "\(signed[index - 1].id)")")
-            }
-            let root = checkpoint.size == 0 ? Merkle.emptyRoot : roots[checkpoint.size]
-            guard root == checkpoint.root else { throw StoreError("checkpoint \(checkpoint.id) is not the log's tree at \(checkpoint.size) entries") }
-            guard let key else { continue }
-            let note: Checkpoint
-            do { note = try Checkpoint.verify(note: checkpoint.note, key: key) } catch {
-                throw StoreError("checkpoint \(checkpoint.id) does not verify: \(error)")
-            }
-            guard note.size == checkpoint.size, note.root == checkpoint.root else {
-                throw StoreError("checkpoint \(checkpoint.id)'s signed note is not its row")
-            }
-        }
-        return PostgresLogTree(size: frontier.size, root: frontier.root)
-    }
-
-    /// The signed checkpoints, in the order they were signed; or only the latest.
-    static func checkpoints(_ connection: PostgresConnection, latestOnly: Bool = false, logger: Logger) async throws -> [StoredCheckpoint] {
-        var checkpoints: [StoredCheckpoint] = []
-        let rows = try await connection.query(
-            latestOnly ? "SELECT id, size, root, note, time FROM checkpoints ORDER BY id DESC LIMIT 1"
-                : "SELECT id, size, root, note, time FROM checkpoints ORDER BY id",
-            logger: logger
-        )
-        for try await (id, size, root, note, time) in rows.decode((Int64, Int64, ByteBuffer, String, String).self) {
-            checkpoints.append(StoredCheckpoint(id: id, size: UInt64(max(size, 0)), root: Array(root.readableBytesView), note: note, time: time))
-        }
-        return checkpoints
     }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import NIOSSL
+import PostgresNIO
 
 /// Where a PostgreSQL database is: `postgres://user@host:port/database` (or `postgresql://`). The password never
 /// travels in the URL, where a command line or a process listing would show it: it comes from a file, or from
@@ -62,5 +64,50 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
         guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return String(text.prefix(200)) }
         return String((text[..<scheme.upperBound] + "…" + rest[at...]).prefix(200))
+    }
+}
+
+extension PostgresLocation {
+    /// Whether the server is on this host, reached over loopback.
+    var isLoopback: Bool { ["localhost", "127.0.0.1", "::1", "[::1]"].contains(host) }
+
+    /// How to reach the server: over loopback in the clear, and anywhere else only over TLS with a certificate that
+    /// the system's trust store (or `caFile`) verifies for the URL's host.
+    func tls(caFile: String?) throws(StoreError) -> PostgresConnection.Configuration.TLS {
+        if isLoopback && caFile == nil { return .disable }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let caFile { tls.trustRoots = .file(caFile) }
+        do {
+            return .require(try NIOSSLContext(configuration: tls))
+        } catch {
+            throw StoreError("cannot set up TLS to the database: \(error)")
+        }
+    }
+
+    func connectionConfiguration(password: String?, caFile: String?) throws(StoreError) -> PostgresConnection.Configuration {
+        PostgresConnection.Configuration(host: host, port: port, username: user, password: password, database: database, tls: try tls(caFile: caFile))
+    }
+
+    func clientConfiguration(password: String?, caFile: String?) throws(StoreError) -> PostgresClient.Configuration {
+        PostgresClient.Configuration(host: host, port: port, username: user, password: password, database: database, tls: try clientTLS(caFile: caFile))
+    }
+
+    private func clientTLS(caFile: String?) throws(StoreError) -> PostgresClient.Configuration.TLS {
+        if isLoopback && caFile == nil { return .disable }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let caFile { tls.trustRoots = .file(caFile) }
+        return .require(tls)
+    }
+}
+
+/// PostgreSQL's errors for people.
+enum PostgresErrors {
+    /// The server's message and SQLSTATE, or the client's error code: never the query, whose bound values the
+    /// error carries and which may hold an entry's contents.
+    static func describe(_ error: PSQLError) -> String {
+        if let info = error.serverInfo, let message = info[.message] {
+            return "PostgreSQL: \(message)" + (info[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
+        }
+        return "PostgreSQL: \(error.code)"
     }
 }

@@ -1,0 +1,403 @@
+import Logging
+import NIOCore
+import PostgresNIO
+import WarrantGateCore
+
+/// The store's tables in PostgreSQL, shared by every gateway: the tamper-evident log (the entries, each a leaf of one
+/// RFC 6962 tree; the tree's right edge in a single row that every append updates in its own transaction; the tree's
+/// upper nodes; the signed checkpoints; the hashes of archived leaves) and the registry (documents, agencies, records
+/// and facts about inmates, certificate revocations, settings), with the version number gateways poll.
+///
+/// Append-only holds twice over. Triggers refuse UPDATE, DELETE and TRUNCATE on the log, its nodes and its
+/// checkpoints (DELETE of log rows only once `log archive` has moved them out), a frontier that does not follow the
+/// log, a node beyond it and a checkpoint that does not follow the last; and the gateways connect as a role that does
+/// not own the tables (an owner could disable the triggers), granted only SELECT and INSERT on them, SELECT and UPDATE
+/// on the frontier, and no DELETE on anything. The role can still jam the log (a row far ahead of the frontier makes
+/// every later append fail), never falsify it unseen: `log verify` walks what is stored.
+public enum PostgresSchema {
+    /// Statements run one at a time (the extended protocol takes one per query); each may run again.
+    static let statements: [String] = [
+        """
+        CREATE TABLE IF NOT EXISTS log (
+            seq BIGINT PRIMARY KEY CHECK (seq > 0),
+            kind TEXT NOT NULL CHECK (kind = 'decision' OR kind = 'outcome' OR kind = 'admin' OR kind = 'shadow'),
+            time TEXT NOT NULL,
+            decision_id TEXT,
+            entry TEXT NOT NULL,
+            leaf_hash BYTEA NOT NULL CHECK (octet_length(leaf_hash) = 32)
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS log_decision ON log (decision_id, kind)",
+        "CREATE INDEX IF NOT EXISTS log_time_kind ON log (time, kind)",
+        // Rows leave the log only by `log archive`, which first raises archived_through past them and keeps their
+        // leaf hashes, so that the tree stays whole.
+        """
+        CREATE TABLE IF NOT EXISTS archive_state (
+            id INT PRIMARY KEY CHECK (id = 1),
+            archived_through BIGINT NOT NULL CHECK (archived_through >= 0)
+        )
+        """,
+        "INSERT INTO archive_state (id, archived_through) VALUES (1, 0) ON CONFLICT (id) DO NOTHING",
+        """
+        CREATE TABLE IF NOT EXISTS archived_leaves (
+            seq BIGINT PRIMARY KEY CHECK (seq > 0),
+            leaf_hash BYTEA NOT NULL CHECK (octet_length(leaf_hash) = 32)
+        )
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS tree_frontier (
+            id INT PRIMARY KEY CHECK (id = 1),
+            size BIGINT NOT NULL CHECK (size >= 0),
+            subtrees BYTEA NOT NULL
+        )
+        """,
+        "INSERT INTO tree_frontier (id, size, subtrees) VALUES (1, 0, '\\x') ON CONFLICT (id) DO NOTHING",
+        // Interior nodes of complete subtrees from level 8 up (one row per 256 entries), as in SQLite, so that the
+        // root at any size is read in O(log n).
+        """
+        CREATE TABLE IF NOT EXISTS merkle_nodes (
+            level INT NOT NULL CHECK (level >= 8 AND level < 64),
+            idx BIGINT NOT NULL CHECK (idx >= 0),
+            hash BYTEA NOT NULL CHECK (octet_length(hash) = 32),
+            PRIMARY KEY (level, idx)
+        )
+        """,
+        // A checkpoint's id is one more than the one it follows: two signers that read the same latest one cannot
+        // both insert (compare-and-swap on the primary key), so the signed checkpoints never fork.
+        """
+        CREATE TABLE IF NOT EXISTS checkpoints (
+            id BIGINT PRIMARY KEY CHECK (id > 0),
+            size BIGINT NOT NULL CHECK (size >= 0),
+            root BYTEA NOT NULL CHECK (octet_length(root) = 32),
+            note TEXT NOT NULL,
+            time TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE OR REPLACE FUNCTION warrant_gate_append_only() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+        BEGIN
+            RAISE EXCEPTION 'the table % is append-only', TG_TABLE_NAME;
+        END $$
+        """,
+        // A log row may be deleted only once it is archived: at or below archived_through, its leaf hash kept.
+        """
+        CREATE OR REPLACE FUNCTION warrant_gate_log_archived_only() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+        BEGIN
+            IF TG_OP <> 'DELETE' OR OLD.seq > (SELECT archived_through FROM archive_state WHERE id = 1)
+               OR NOT EXISTS (SELECT 1 FROM archived_leaves WHERE seq = OLD.seq AND leaf_hash = OLD.leaf_hash) THEN
+                RAISE EXCEPTION 'the decision log is append-only';
+            END IF;
+            RETURN OLD;
+        END $$
+        """,
+        // The archive only moves forward, over entries that a signed checkpoint covers.
+        """
+        CREATE OR REPLACE FUNCTION warrant_gate_archive_forward() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+        BEGIN
+            IF NEW.id <> 1 OR NEW.archived_through < OLD.archived_through
+               OR NEW.archived_through > coalesce((SELECT size FROM checkpoints ORDER BY id DESC LIMIT 1), 0) THEN
+                RAISE EXCEPTION 'the archive moves only forward, over entries a checkpoint covers';
+            END IF;
+            RETURN NEW;
+        END $$
+        """,
+        // The frontier moves only forward, over rows that are all there, to the end of the log, and holds one subtree
+        // (33 bytes) per bit of its size.
+        """
+        CREATE OR REPLACE FUNCTION warrant_gate_frontier_follows_log() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+        BEGIN
+            IF NEW.id <> 1 OR NEW.size < OLD.size
+               OR NEW.size <> greatest((SELECT coalesce(max(seq), 0) FROM log), (SELECT archived_through FROM archive_state WHERE id = 1))
+               OR NEW.size - OLD.size <> (SELECT count(*) FROM log WHERE seq > OLD.size)
+               OR octet_length(NEW.subtrees) <> 33 * length(replace(NEW.size::bit(64)::text, '0', '')) THEN
+                RAISE EXCEPTION 'the tree frontier moves only forward, to the end of the log';
+            END IF;
+            RETURN NEW;
+        END $$
+        """,
+        // A stored node covers only entries that are in the log.
+        """
+        CREATE OR REPLACE FUNCTION warrant_gate_node_follows_log() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+        BEGIN
+            IF ((NEW.idx + 1) << NEW.level) > (SELECT coalesce(max(seq), 0) FROM log) THEN
+                RAISE EXCEPTION 'a tree node may cover only entries already in the log';
+            END IF;
+            RETURN NEW;
+        END $$
+        """,
+        // A checkpoint follows the last one, covers no less than it, and no more than the tree.
+        """
+        CREATE OR REPLACE FUNCTION warrant_gate_checkpoint_follows() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+        BEGIN
+            IF NEW.id <> coalesce((SELECT max(id) FROM checkpoints), 0) + 1
+               OR NEW.size < coalesce((SELECT size FROM checkpoints ORDER BY id DESC LIMIT 1), 0)
+               OR NEW.size > (SELECT size FROM tree_frontier WHERE id = 1) THEN
+                RAISE EXCEPTION 'a checkpoint follows the last one and covers no more than the tree';
+            END IF;
+            RETURN NEW;
+        END $$
+        """,
+        "DROP TRIGGER IF EXISTS log_append_only ON log",
+        "CREATE TRIGGER log_append_only BEFORE UPDATE OR DELETE ON log FOR EACH ROW EXECUTE FUNCTION warrant_gate_log_archived_only()",
+        "DROP TRIGGER IF EXISTS archive_state_forward ON archive_state",
+        """
+        CREATE TRIGGER archive_state_forward BEFORE UPDATE ON archive_state
+            FOR EACH ROW EXECUTE FUNCTION warrant_gate_archive_forward()
+        """,
+        "DROP TRIGGER IF EXISTS archive_state_kept ON archive_state",
+        "CREATE TRIGGER archive_state_kept BEFORE DELETE ON archive_state FOR EACH ROW EXECUTE FUNCTION warrant_gate_append_only()",
+        "DROP TRIGGER IF EXISTS archived_leaves_append_only ON archived_leaves",
+        """
+        CREATE TRIGGER archived_leaves_append_only BEFORE UPDATE OR DELETE ON archived_leaves
+            FOR EACH ROW EXECUTE FUNCTION warrant_gate_append_only()
+        """,
+        "DROP TRIGGER IF EXISTS log_no_truncate ON log",
+        "CREATE TRIGGER log_no_truncate BEFORE TRUNCATE ON log FOR EACH STATEMENT EXECUTE FUNCTION warrant_gate_append_only()",
+        "DROP TRIGGER IF EXISTS tree_frontier_forward ON tree_frontier",
+        """
+        CREATE TRIGGER tree_frontier_forward BEFORE UPDATE ON tree_frontier
+            FOR EACH ROW EXECUTE FUNCTION warrant_gate_frontier_follows_log()
+        """,
+        "DROP TRIGGER IF EXISTS tree_frontier_kept ON tree_frontier",
+        "CREATE TRIGGER tree_frontier_kept BEFORE DELETE ON tree_frontier FOR EACH ROW EXECUTE FUNCTION warrant_gate_append_only()",
+        "DROP TRIGGER IF EXISTS tree_frontier_no_truncate ON tree_frontier",
+        """
+        CREATE TRIGGER tree_frontier_no_truncate BEFORE TRUNCATE ON tree_frontier
+            FOR EACH STATEMENT EXECUTE FUNCTION warrant_gate_append_only()
+        """,
+        "DROP TRIGGER IF EXISTS merkle_nodes_follow_log ON merkle_nodes",
+        "CREATE TRIGGER merkle_nodes_follow_log BEFORE INSERT ON merkle_nodes FOR EACH ROW EXECUTE FUNCTION warrant_gate_node_follows_log()",
+        "DROP TRIGGER IF EXISTS checkpoints_follow ON checkpoints",
+        "CREATE TRIGGER checkpoints_follow BEFORE INSERT ON checkpoints FOR EACH ROW EXECUTE FUNCTION warrant_gate_checkpoint_follows()",
+        "DROP TRIGGER IF EXISTS merkle_nodes_append_only ON merkle_nodes",
+        """
+        CREATE TRIGGER merkle_nodes_append_only BEFORE UPDATE OR DELETE ON merkle_nodes
+            FOR EACH ROW EXECUTE FUNCTION warrant_gate_append_only()
+        """,
+        "DROP TRIGGER IF EXISTS checkpoints_append_only ON checkpoints",
+        """
+        CREATE TRIGGER checkpoints_append_only BEFORE UPDATE OR DELETE ON checkpoints
+            FOR EACH ROW EXECUTE FUNCTION warrant_gate_append_only()
+        """,
+        "DROP TRIGGER IF EXISTS merkle_nodes_no_truncate ON merkle_nodes",
+        """
+        CREATE TRIGGER merkle_nodes_no_truncate BEFORE TRUNCATE ON merkle_nodes
+            FOR EACH STATEMENT EXECUTE FUNCTION warrant_gate_append_only()
+        """,
+        "DROP TRIGGER IF EXISTS checkpoints_no_truncate ON checkpoints",
+        """
+        CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON checkpoints
+            FOR EACH STATEMENT EXECUTE FUNCTION warrant_gate_append_only()
+        """,
+    ] + registryStatements + [
+        "REVOKE ALL ON \((logTables + registryTables + ["registry_state", "settings"]).joined(separator: ", ")) FROM PUBLIC",
+    ]
+
+    static let logTables = ["log", "tree_frontier", "merkle_nodes", "checkpoints", "archive_state", "archived_leaves"]
+    /// The registry's tables that the admin CLI changes, each change bumping `registry_state.version`.
+    static let registryTables = ["documents", "subject_records", "subject_facts", "agencies", "certificate_revocations"]
+
+    /// The registry, as in SQLite: JSON lists in text, times as text or seconds since 1970, flags as 0 or 1.
+    static let registryStatements: [String] = [
+        """
+        CREATE TABLE IF NOT EXISTS documents (
+            reference TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL,
+            agency TEXT NOT NULL,
+            subjects TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            expires TEXT NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL,
+            court TEXT,
+            judge TEXT,
+            case_number TEXT,
+            document_sha256 TEXT,
+            no_document_reason TEXT,
+            registered_by TEXT NOT NULL,
+            registered_at TEXT NOT NULL,
+            two_person_rule BIGINT NOT NULL,
+            approved_by TEXT,
+            approved_at TEXT,
+            status_reason TEXT,
+            superseded_by TEXT
+        )
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS subject_records (
+            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+            subject TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            given_by TEXT NOT NULL,
+            given_at DOUBLE PRECISION NOT NULL,
+            language TEXT,
+            attorney_required BIGINT NOT NULL DEFAULT 0,
+            scope TEXT NOT NULL DEFAULT '[]',
+            recorded_by TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS subject_records_subject ON subject_records (subject)",
+        """
+        CREATE TABLE IF NOT EXISTS subject_facts (
+            subject TEXT NOT NULL,
+            name TEXT NOT NULL,
+            value TEXT NOT NULL,
+            set_by TEXT NOT NULL,
+            set_at TEXT NOT NULL,
+            PRIMARY KEY (subject, name)
+        )
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS agencies (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            category TEXT NOT NULL,
+            spki_pins TEXT NOT NULL,
+            added_by TEXT NOT NULL,
+            added_at TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS certificate_revocations (
+            id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+            agency TEXT NOT NULL,
+            spki TEXT,
+            serial TEXT,
+            reason TEXT NOT NULL,
+            revoked_by TEXT NOT NULL,
+            revoked_at TEXT NOT NULL,
+            CHECK (spki IS NOT NULL OR serial IS NOT NULL)
+        )
+        """,
+        "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS registry_state (id INT PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL)",
+        "INSERT INTO registry_state (id, version) VALUES (1, 1) ON CONFLICT (id) DO NOTHING",
+        // Any change to what the gateways read from the registry bumps the version they poll. The function runs as
+        // the tables' owner, so that the gateways' role needs no right to write the version itself.
+        """
+        CREATE OR REPLACE FUNCTION warrant_gate_registry_changed() RETURNS trigger LANGUAGE plpgsql
+        SECURITY DEFINER SET search_path FROM CURRENT AS $$
+        BEGIN
+            UPDATE registry_state SET version = version + 1 WHERE id = 1;
+            RETURN NULL;
+        END $$
+        """,
+    ] + (registryTables + ["settings"]).flatMap { table in
+        [
+            "DROP TRIGGER IF EXISTS \(table)_changed ON \(table)",
+            """
+            CREATE TRIGGER \(table)_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON \(table)
+                FOR EACH STATEMENT EXECUTE FUNCTION warrant_gate_registry_changed()
+            """,
+        ]
+    }
+
+    /// Creates or upgrades the tables, as their owner, in one transaction, and grants each role what it needs and
+    /// nothing more. Each role must exist already (`CREATE ROLE … LOGIN`, made by the database's administrator) and
+    /// must be neither a superuser nor the tables' owner, who could disable the triggers. Without roles (a demo), the
+    /// owner itself appends, and only the triggers guard the log.
+    static func install(on database: PostgresStoreDatabase, roles: PostgresRoles) throws {
+        try database.write { session in
+            // One installer at a time; gateways appending meanwhile wait for the triggers to be back.
+            try session.execute("SELECT pg_advisory_xact_lock(\(PostgresLock.lockClass), \(PostgresLock.schema.rawValue))", [SQLValue]())
+            for role in roles.all {
+                guard let row = try session.fetchOne("SELECT rolsuper AS superuser, rolname = current_user AS installer FROM pg_roles WHERE rolname = ?", role) else {
+                    throw StoreError("the role \(role) does not exist: create it first (CREATE ROLE \(role) LOGIN)")
+                }
+                guard try !row.bool("superuser"), try !row.bool("installer") else {
+                    throw StoreError("the role \(role) must be neither a superuser nor the tables' owner, who could disable the triggers")
+                }
+            }
+            for statement in statements + roles.grants { try session.execute(statement, [SQLValue]()) }
+        }
+    }
+}
+
+/// The roles that connect to a PostgreSQL store, each granted only what its work needs. Names are lower-case letters,
+/// digits and `_`; they are quoted into GRANT statements, where an identifier cannot be a bound parameter.
+public struct PostgresRoles: Sendable {
+    /// The gateways': append to the log, sign checkpoints, read the registry, expire documents, record the time zone.
+    public var gateway: String?
+    /// The admin CLI's: what the gateways may do, and change the registry. Without it, the gateways' role may too.
+    public var admin: String?
+    /// `log archive`'s: what the gateways may do, and move archived entries out of the log.
+    public var archive: String?
+
+    public init(gateway: String?, admin: String? = nil, archive: String? = nil) throws(StoreError) {
+        for role in [gateway, admin, archive].compactMap({ $0 }) {
+            guard role.first.map({ $0.isLetter || $0 == "_" }) == true, role.count <= 63,
+                  role.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5f }),
+                  !["public", "none", "current_user", "session_user", "current_role"].contains(role), !role.hasPrefix("pg_")
+            else { throw StoreError("a role must be a role's name of lower-case letters, digits and '_' (got '\(role.prefix(64))')") }
+        }
+        if admin != nil || archive != nil, gateway == nil { throw StoreError("name the gateways' role too") }
+        self.gateway = gateway
+        self.admin = admin
+        self.archive = archive
+    }
+
+    var all: [String] { [gateway, admin, archive].compactMap { $0 } }
+
+    var grants: [String] {
+        let registry = PostgresSchema.registryTables.joined(separator: ", ")
+        func appending(_ role: String) -> [String] {
+            [
+                "GRANT SELECT, INSERT ON log, merkle_nodes, checkpoints TO \"\(role)\"",
+                "GRANT SELECT, UPDATE ON tree_frontier TO \"\(role)\"",
+                "GRANT SELECT ON archive_state, archived_leaves, registry_state, settings, \(registry) TO \"\(role)\"",
+                "GRANT INSERT, UPDATE ON settings TO \"\(role)\"",
+            ]
+        }
+        func changingRegistry(_ role: String) -> [String] {
+            ["GRANT INSERT, UPDATE ON \(registry) TO \"\(role)\""]
+        }
+        var grants: [String] = []
+        if let gateway {
+            grants += appending(gateway) + ["GRANT UPDATE (status, status_reason) ON documents TO \"\(gateway)\""]
+            if admin == nil { grants += changingRegistry(gateway) }
+        }
+        if let admin { grants += appending(admin) + changingRegistry(admin) }
+        if let archive {
+            grants += appending(archive) + [
+                "GRANT DELETE ON log TO \"\(archive)\"", "GRANT INSERT ON archived_leaves TO \"\(archive)\"",
+                "GRANT UPDATE ON archive_state TO \"\(archive)\"",
+            ]
+        }
+        return grants
+    }
+}
+
+extension MerkleFrontier {
+    /// The frontier as `tree_frontier.subtrees` holds it: per complete subtree, largest first, its level (one
+    /// byte) and its hash (32 bytes).
+    var encodedSubtrees: ByteBuffer {
+        var buffer = ByteBuffer()
+        for subtree in subtrees {
+            buffer.writeInteger(UInt8(subtree.level))
+            buffer.writeBytes(subtree.hash)
+        }
+        return buffer
+    }
+
+    /// Reads a frontier of `size` entries from `tree_frontier.subtrees`; nil if the bytes do not describe one.
+    init?(size: UInt64, encoded: ByteBuffer) {
+        var buffer = encoded
+        var subtrees: [(level: Int, hash: Merkle.Hash)] = []
+        var covered: UInt64 = 0
+        while buffer.readableBytes > 0 {
+            guard let level = buffer.readInteger(as: UInt8.self), level < 64, let hash = buffer.readBytes(length: 32) else { return nil }
+            if let last = subtrees.last, Int(level) >= last.level { return nil }
+            subtrees.append((Int(level), hash))
+            covered += 1 << UInt64(level)
+        }
+        guard covered == size else { return nil }
+        self.init(size: size, subtrees: subtrees)
+    }
+}

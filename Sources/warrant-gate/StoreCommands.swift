@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import WarrantGateCore
+import WarrantGateStore
+
+/// `store …`: setting up a shared PostgreSQL store, and moving a site onto one.
+struct StoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "store",
+        abstract: "Create a PostgreSQL store's tables, or move a site's SQLite store onto one.",
+        subcommands: [Init.self, Migrate.self]
+    )
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "init",
+            abstract: "Create or upgrade a PostgreSQL store's tables and grant each role what it needs.",
+            discussion: """
+                Run it as the role that is to own the tables (not a superuser's everyday login, and never the gateways'
+                role: an owner could disable the triggers that keep the log append-only). The roles must exist already
+                (CREATE ROLE wg_gateway LOGIN). Running it again changes nothing, or upgrades the tables.
+
+                Example: warrant-gate store init --db postgres://wg_owner@db.county.example:5432/warrant_gate \\
+                    --gateway-role wg_gateway --admin-role wg_admin --archive-role wg_archive
+                """
+        )
+
+        @Option(help: "The database, postgres://owner@host:port/database.") var db: String
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "The role the gateways connect as: appends to the log, reads the registry.") var gatewayRole: String
+        @Option(help: "The role the admin CLI connects as to change the registry (default: the gateways' role may).") var adminRole: String?
+        @Option(help: "The role `log archive` connects as, the only one that may move entries out of the log.") var archiveRole: String?
+
+        func run() throws {
+            let location = try database.location(db)
+            let roles: PostgresRoles
+            do { roles = try PostgresRoles(gateway: gatewayRole, admin: adminRole, archive: archiveRole) } catch { throw CLIError(.usage, error.message) }
+            try storeCall { try Store.initialize(location, roles: roles, options: database.options) }
+            print("the store's tables are in \(location); granted to \(roles.gateway ?? "")\(adminRole.map { ", \($0)" } ?? "")\(archiveRole.map { ", \($0)" } ?? "")")
+        }
+    }
+
+    struct Migrate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "migrate",
+            abstract: "Copy a site's log, checkpoints and registry into an empty store, and check the roots match.",
+            discussion: """
+                Stop the gateway first, so that the source does not grow meanwhile. The target must be empty (after
+                `store init`); connect to it as the tables' owner. Afterwards, copy the files directory (the log
+                signing key and documents/) to --files-dir on each gateway, and point the gateways at the target.
+
+                Example: warrant-gate store migrate --from /var/lib/warrant-gate/warrant-gate.sqlite \\
+                    --to postgres://wg_owner@db.county.example:5432/warrant_gate
+                """
+        )
+
+        @Option(help: "The store to copy: a SQLite file (or a postgres:// URL).") var from: String
+        @Option(help: "The empty store to copy into: a postgres:// URL (or a new SQLite file).") var to: String
+        @OptionGroup var database: DatabaseOptions
+
+        func run() throws {
+            let source = try database.open(from)
+            let target = try database.open(to, create: true)
+            let report = try storeCall {
+                try StoreMigration.copy(from: source, to: target) { copied in
+                    if copied % 100_000 == 0 { FileHandle.standardError.write(Data("copied \(copied) entries\n".utf8)) }
+                }
+            }
+            print("""
+                copied \(report.entries) entries, \(report.checkpoints) checkpoints and \(report.registryRows) registry rows into \(target.location)
+                the Merkle root matches at every checkpoint; root now \(Hex.encode(report.root))
+                next: copy \(source.location.filesDirectory)/log-signing.key, log-signing.key.pub and documents/ to each gateway's files directory
+                """)
+        }
+    }
+}
