@@ -50,6 +50,7 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -107,6 +108,7 @@ let package = Package(
                 "WarrantGateServer",
                 "WarrantGateDemo",
                 "WarrantGateDevPKI",
+                "WarrantGatePostgresCluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -126,10 +128,21 @@ let package = Package(
         // requests through, deciding and logging nothing.
         .executableTarget(name: "warrant-gate-floor", dependencies: ["WarrantGateServer"], path: "Benchmarks/FrameworkFloor"),
         .testTarget(name: "WarrantGateCoreTests", dependencies: ["WarrantGateCore", "WarrantGateDevPKI"], exclude: ["Fixtures"]),
+        // A throwaway PostgreSQL server for the store's and the gateway's tests.
+        .target(
+            name: "WarrantGatePostgresCluster",
+            dependencies: [
+                "WarrantGateStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/WarrantGatePostgresCluster"
+        ),
         .testTarget(
             name: "WarrantGateStoreTests",
             dependencies: [
                 "WarrantGateStore",
+                "WarrantGatePostgresCluster",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -140,6 +153,7 @@ let package = Package(
                 "WarrantGateServer",
                 "WarrantGateDemo",
                 "WarrantGateDevPKI",
+                "WarrantGatePostgresCluster",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -151,7 +165,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "WarrantGateCLITests", dependencies: ["WarrantGateDevPKI"]),
+        .testTarget(name: "WarrantGateCLITests", dependencies: ["WarrantGateDevPKI", "WarrantGatePostgresCluster"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -68,6 +68,15 @@ public final class Gateway: Sendable {
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     }
 
+    /// ``init(configuration:logger:now:onListening:)`` on the blocking thread pool, for async callers: loading opens
+    /// the store, which on PostgreSQL waits for the server.
+    public static func load(
+        configuration: GatewayConfiguration, logger: Logger = Logger(label: "warrant-gate"),
+        now: @escaping @Sendable () -> Date = Date.init, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws -> Gateway {
+        try await BlockingWork.run { try Gateway(configuration: configuration, logger: logger, now: now, onListening: onListening) }
+    }
+
     /// Builds the services. Run them with ``run()`` or in a `ServiceGroup` of your own.
     public func services() throws -> [any Service] {
         let limits = configuration.limits

@@ -63,7 +63,10 @@ struct DemoCommand: AsyncParsableCommand {
         } catch {
             throw CLIError(.usage, error.message)
         }
-        if location.sqlitePath == nil { try createTablesIfMissing(location) }
+        if location.sqlitePath == nil {
+            let dbPasswordFile = dbPasswordFile
+            try await BlockingWork.run { try Self.createTablesIfMissing(location, passwordFile: dbPasswordFile) }
+        }
         let keyFiles = LogKeyFiles(filesDirectory: location.filesDirectory)
         if !keyFiles.exists {
             do { try keyFiles.create(name: "warrant-gate.demo/log") } catch { throw CLIError(.failure, "cannot create the log signing key: \(error)") }
@@ -83,11 +86,12 @@ struct DemoCommand: AsyncParsableCommand {
         do {
             let instructions = Self.instructions(dataDir: dataDir, location: location, pkiCreated: created)
                 .replacingOccurrences(of: "{ADMIN}", with: String(adminPort))
-            gateway = try Gateway(configuration: configuration, logger: logger, onListening: { bound in
+            gateway = try await Gateway.load(configuration: configuration, logger: logger, onListening: { bound in
                 // Written unbuffered, so the instructions show at once even when output is piped.
                 FileHandle.standardOutput.write(Data((instructions.replacingOccurrences(of: "{PORT}", with: String(bound)) + "\n").utf8))
             })
-            try seed(gateway.registry, filesDirectory: location.filesDirectory)
+            let (registry, dataDir) = (gateway.registry, dataDir)
+            try await BlockingWork.run { try Self.seed(registry, dataDir: dataDir, filesDirectory: location.filesDirectory) }
         } catch let error as CLIError {
             await upstreams.stop()
             throw error
@@ -107,7 +111,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     /// Seeds the demo's documents once: registered by the demo's legal unit and approved by a second operator, as
     /// the two-person rule requires. The judicial warrant's "scan" is a text stand-in kept in the document store.
-    private func seed(_ registry: Registry, filesDirectory: String) throws {
+    private static func seed(_ registry: Registry, dataDir: String, filesDirectory: String) throws {
         let expires = LocalDate(date: Date().addingTimeInterval(180 * 86400), timeZone: registry.timeZone).description
         let scan = URL(fileURLWithPath: dataDir).appendingPathComponent("JW-2026-0001.txt")
         if !FileManager.default.fileExists(atPath: scan.path) {
@@ -138,8 +142,8 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     /// Creates the PostgreSQL store's tables, owned by the demo's user, unless they are there already.
-    private func createTablesIfMissing(_ location: StoreLocation) throws {
-        let options = StoreOptions(passwordFile: dbPasswordFile)
+    private static func createTablesIfMissing(_ location: StoreLocation, passwordFile: String?) throws {
+        let options = StoreOptions(passwordFile: passwordFile)
         do {
             try Store.open(location, options: options).close()
         } catch {

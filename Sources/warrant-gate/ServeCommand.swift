@@ -30,7 +30,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             configuration = try GatewayConfiguration.load(path: config)
             let host = configuration.host
-            gateway = try Gateway(configuration: configuration, logger: logger, onListening: { port in
+            gateway = try await Gateway.load(configuration: configuration, logger: logger, onListening: { port in
                 logger.notice("listening on https://\(host):\(port)")
             })
         } catch {

@@ -7,6 +7,12 @@ import WarrantGateServer
 @main
 enum WarrantGateMain {
     static func main() {
+        // The admin commands are synchronous: they run here, on the main thread, which no event loop runs, so that
+        // their store calls may wait for a PostgreSQL server.
+        if let command = try? WarrantGateCommand.parseAsRoot(), !(command is any AsyncParsableCommand) {
+            WarrantGateCommand.report { var command = command; try command.run() }
+            return
+        }
         EventLoopExecutor.install()
         let finished = DispatchSemaphore(value: 0)
         // Detached: the entry point is main-actor code, and the main thread only waits here.
@@ -43,12 +49,25 @@ struct WarrantGateCommand: AsyncParsableCommand {
             } else {
                 try command.run()
             }
-        } catch let error as CLIError {
+        } catch {
+            fail(error)
+        }
+    }
+
+    /// Runs a synchronous command and maps errors to the documented exit codes.
+    static func report(_ body: () throws -> Void) {
+        do { try body() } catch { fail(error) }
+    }
+
+    /// Prints the error and exits with its code.
+    private static func fail(_ error: any Error) -> Never {
+        switch error {
+        case let error as CLIError:
             // What the command printed comes first, and ends its line, before the error.
             fflush(nil)
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
             Foundation.exit(error.code.rawValue)
-        } catch {
+        default:
             fflush(nil)
             if exitCode(for: error) == .validationFailure {
                 FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))

@@ -1,41 +1,54 @@
 import Foundation
+import Synchronization
 import Testing
 
-/// Starts `warrant-gate demo` as a process, waits for its instructions, and returns the port it bound.
+/// Starts `warrant-gate demo` as a process, waits for its instructions, and returns the port it bound. Its output is
+/// read as it comes, so that a demo that logs a lot never blocks on a full pipe.
 final class DemoProcess {
+    private final class Written: Sendable {
+        let text = Mutex("")
+    }
+
     let process = Process()
     private let output = Pipe()
-    private(set) var text = ""
+    private let written = Written()
 
-    init(dataDir: String) throws {
+    /// What the demo has written so far.
+    var text: String { written.text.withLock { $0 } }
+
+    init(dataDir: String, adminPort: Int = 0, arguments: [String] = []) throws {
         process.executableURL = CLIProcess.executable
-        process.arguments = ["demo", "--port", "0", "--admin-port", "0", "--data-dir", dataDir]
+        process.arguments = ["demo", "--port", "0", "--admin-port", String(adminPort), "--data-dir", dataDir] + arguments
         process.currentDirectoryURL = Repository.root
         process.standardOutput = output
         process.standardError = output
+        output.fileHandleForReading.readabilityHandler = { [written] handle in
+            let chunk = handle.availableData
+            if chunk.isEmpty { handle.readabilityHandler = nil } else { written.text.withLock { $0 += String(decoding: chunk, as: UTF8.self) } }
+        }
         try process.run()
     }
 
-    /// Reads output until the gateway reports its port.
+    /// Waits until the gateway reports its port.
     func port() throws -> Int {
         let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
+        while Date() < deadline && process.isRunning {
+            let text = self.text
             if let range = text.range(of: "https://localhost:"), let end = text[range.upperBound...].firstIndex(where: { !$0.isNumber }),
                let port = Int(text[range.upperBound..<end]), text.contains("Ctrl-C stops the demo") {
                 return port
             }
+            Thread.sleep(forTimeInterval: 0.05)
         }
         throw CocoaError(.fileReadUnknown)
     }
 
-    /// Sends SIGTERM and returns the exit status.
+    /// Sends SIGTERM and returns the exit status, once the demo's output has been read to its end.
     func terminate() -> Int32 {
         process.terminate()
         process.waitUntilExit()
-        text += String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let deadline = Date().addingTimeInterval(5)
+        while output.fileHandleForReading.readabilityHandler != nil && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
         return process.terminationStatus
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import PostgresNIO
 import Testing
 import WarrantGateCore
+import WarrantGatePostgresCluster
 @testable import WarrantGateStore
 
 /// The shared decision log on a real PostgreSQL server that each test starts for itself.

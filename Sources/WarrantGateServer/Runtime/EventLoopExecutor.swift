@@ -12,9 +12,10 @@ public enum EventLoopExecutor {
 }
 
 /// Runs blocking work — synchronous SQLite calls, file reads — on NIO's blocking thread pool, so that it never
-/// holds up an event loop (which, with ``EventLoopExecutor/install()``, also runs the tasks).
-enum BlockingWork {
-    static func run<Result: Sendable>(_ work: @escaping @Sendable () throws -> Result) async throws -> Result {
+/// holds up an event loop (which, with ``EventLoopExecutor/install()``, also runs the tasks). Every synchronous store
+/// call from async code goes through here: on PostgreSQL such a call waits for the server's answer.
+public enum BlockingWork {
+    public static func run<Result: Sendable>(_ work: @escaping @Sendable () throws -> Result) async throws -> Result {
         try await NIOThreadPool.singleton.runIfActive(work)
     }
 }

@@ -20,6 +20,7 @@ public final class PostgresDecisionLog: DecisionLogWriter {
         let entries: [LogAppender.Pending]
         /// Nil for entries queued with ``enqueue(_:)``, which no one waits for.
         let reply: AppendReply?
+        let queued = ContinuousClock.now
     }
 
     private struct State {
@@ -157,21 +158,77 @@ public final class PostgresDecisionLog: DecisionLogWriter {
                 if answered.withLock({ answered in defer { answered = true }; return !answered }) { replies.deliver(result) }
             }
             let timeout = commitTimeout
+            // Past the deadline, while the commit still hangs (a server that went away, a lease that waits for a
+            // connection), the callers queued behind it are refused too once they have waited as long.
             let deadline = Task {
                 try await Task.sleep(for: timeout)
                 answer(.failure(StoreError("the decision log's commit took longer than \(timeout)")))
+                while true {
+                    refuseQueued(waitingLongerThan: timeout)
+                    try await Task.sleep(for: .milliseconds(100))
+                }
             }
             do {
-                try await commit(batch.flatMap(\.entries))
+                try await commitOrAbandon(batch.flatMap(\.entries))
                 state.withLock { $0.commits += 1 }
                 answer(.success(()))
             } catch {
                 // Described, not reflected: a reflected query error would print the entries it carried.
-                logger.error("decision log commit failed; its requests are refused", metadata: ["error": "\(error)"])
+                logger.error("decision log commit failed; its requests are refused", metadata: ["error": "\(StoreDatabase.describe(error))"])
                 answer(.failure(error))
             }
             deadline.cancel()
         }
+    }
+
+    /// Refuses the queued callers that have waited longer than `timeout`; their entries are not written.
+    private func refuseQueued(waitingLongerThan timeout: Duration) {
+        let now = ContinuousClock.now
+        let stale = state.withLock { state -> [AppendReply] in
+            var stale: [AppendReply] = []
+            state.queue.removeAll { waiter in
+                guard let reply = waiter.reply, now - waiter.queued > timeout else { return false }
+                stale.append(reply)
+                return true
+            }
+            return stale
+        }
+        if !stale.isEmpty { AppendReplies(stale).deliver(.failure(StoreError("the decision log could not commit within \(timeout)"))) }
+    }
+
+    /// ``commit(_:)``, given up on once it has taken twice the commit deadline: the server's timeouts end a slow
+    /// transaction on a live connection, but a connection that died mid-query without a word can leave its query
+    /// unanswered for good, and the writer must not wait with it. An abandoned commit may still land later, in a
+    /// transaction of its own: its callers have been refused, so the log then holds decisions that were refused,
+    /// never the reverse.
+    private func commitOrAbandon(_ entries: [LogAppender.Pending]) async throws {
+        let result = Mutex<CheckedContinuation<Void, any Error>?>(nil)
+        let finish: @Sendable (Result<Void, any Error>) -> Void = { outcome in
+            result.withLock { continuation in
+                continuation?.resume(with: outcome)
+                continuation = nil
+            }
+        }
+        let patience = commitTimeout * 2
+        var work: Task<Void, Never>?
+        var watchdog: Task<Void, Never>?
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            result.withLock { $0 = continuation }
+            work = Task {
+                do {
+                    try await self.commit(entries)
+                    finish(.success(()))
+                } catch {
+                    finish(.failure(error))
+                }
+            }
+            watchdog = Task {
+                guard (try? await Task.sleep(for: patience)) != nil else { return }
+                finish(.failure(StoreError("the decision log's commit was abandoned after \(patience) without an answer from the server")))
+            }
+        }
+        watchdog?.cancel()
+        work?.cancel()
     }
 
     /// One transaction (see ``PostgresLogAppend``), which the server ends if it outlasts the commit deadline.

@@ -289,6 +289,35 @@ public enum PostgresSchema {
             RETURN NULL;
         END $$
         """,
+        // A document moves only along its lifecycle, and its terms never change: whoever can write the table cannot
+        // bring a revoked or expired warrant back, approve one without naming the approver (or as its registrant under
+        // the two-person rule), or widen what one covers.
+        """
+        CREATE OR REPLACE FUNCTION warrant_gate_document_lifecycle() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+        BEGIN
+            IF (NEW.reference, NEW.kind, NEW.agency, NEW.subjects, NEW.scope, NEW.expires, NEW.expires_at, NEW.court, NEW.judge,
+                NEW.case_number, NEW.document_sha256, NEW.no_document_reason, NEW.registered_by, NEW.registered_at, NEW.two_person_rule)
+               IS DISTINCT FROM
+               (OLD.reference, OLD.kind, OLD.agency, OLD.subjects, OLD.scope, OLD.expires, OLD.expires_at, OLD.court, OLD.judge,
+                OLD.case_number, OLD.document_sha256, OLD.no_document_reason, OLD.registered_by, OLD.registered_at, OLD.two_person_rule) THEN
+                RAISE EXCEPTION 'a registered document''s terms never change';
+            END IF;
+            IF NEW.status IS DISTINCT FROM OLD.status AND NOT (
+                   (OLD.status = 'pending' AND NEW.status = 'active' AND NEW.approved_by IS NOT NULL
+                    AND (OLD.two_person_rule = 0 OR NEW.approved_by <> OLD.registered_by))
+                OR (OLD.status IN ('active', 'pending') AND NEW.status = 'revoked')
+                OR (OLD.status = 'active' AND NEW.status = 'superseded' AND NEW.superseded_by IS NOT NULL)
+                OR (OLD.status IN ('active', 'pending') AND NEW.status = 'expired' AND OLD.expires_at <= extract(epoch FROM now()))) THEN
+                RAISE EXCEPTION 'a document does not go from % to %', OLD.status, NEW.status;
+            END IF;
+            RETURN NEW;
+        END $$
+        """,
+        "DROP TRIGGER IF EXISTS documents_lifecycle ON documents",
+        "CREATE TRIGGER documents_lifecycle BEFORE UPDATE ON documents FOR EACH ROW EXECUTE FUNCTION warrant_gate_document_lifecycle()",
+        "DROP TRIGGER IF EXISTS documents_kept ON documents",
+        "CREATE TRIGGER documents_kept BEFORE DELETE ON documents FOR EACH ROW EXECUTE FUNCTION warrant_gate_append_only()",
     ] + (registryTables + ["settings"]).flatMap { table in
         [
             "DROP TRIGGER IF EXISTS \(table)_changed ON \(table)",
@@ -345,6 +374,26 @@ public struct PostgresRoles: Sendable {
 
     var all: [String] { [gateway, admin, archive].compactMap { $0 } }
 
+    /// The gateways record their time zone in `settings`; with an admin role of its own, every other setting (the
+    /// two-person rule) is the admin's alone. The names are checked role names, quoted as literals.
+    private static func settingsGuard(gateway: String, admin: String) -> [String] {
+        [
+            """
+            CREATE OR REPLACE FUNCTION warrant_gate_settings_guard() RETURNS trigger LANGUAGE plpgsql
+            SET search_path FROM CURRENT AS $$
+            BEGIN
+                IF NEW.key <> 'time-zone' AND pg_has_role(current_user, '\(gateway)', 'MEMBER')
+                   AND NOT pg_has_role(current_user, '\(admin)', 'MEMBER') THEN
+                    RAISE EXCEPTION 'only the admin role changes the setting %', NEW.key;
+                END IF;
+                RETURN NEW;
+            END $$
+            """,
+            "DROP TRIGGER IF EXISTS settings_guard ON settings",
+            "CREATE TRIGGER settings_guard BEFORE INSERT OR UPDATE ON settings FOR EACH ROW EXECUTE FUNCTION warrant_gate_settings_guard()",
+        ]
+    }
+
     var grants: [String] {
         let registry = PostgresSchema.registryTables.joined(separator: ", ")
         func appending(_ role: String) -> [String] {
@@ -363,7 +412,12 @@ public struct PostgresRoles: Sendable {
             grants += appending(gateway) + ["GRANT UPDATE (status, status_reason) ON documents TO \"\(gateway)\""]
             if admin == nil { grants += changingRegistry(gateway) }
         }
-        if let admin { grants += appending(admin) + changingRegistry(admin) }
+        if let admin {
+            grants += appending(admin) + changingRegistry(admin)
+            if let gateway { grants += Self.settingsGuard(gateway: gateway, admin: admin) }
+        } else {
+            grants.append("DROP TRIGGER IF EXISTS settings_guard ON settings")
+        }
         if let archive {
             grants += appending(archive) + [
                 "GRANT DELETE ON log TO \"\(archive)\"", "GRANT INSERT ON archived_leaves TO \"\(archive)\"",

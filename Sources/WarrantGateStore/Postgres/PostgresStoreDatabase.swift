@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import PostgresNIO
 import WarrantGateCore
 
@@ -21,6 +22,10 @@ final class PostgresStoreDatabase: SQLDatabase, @unchecked Sendable {
     private var connections = 0
 
     var dialect: SQLDialect { .postgres }
+
+    /// The event loop of every such connection: one thread of its own, so that a caller that waits, whatever
+    /// thread it is on, never waits on the loop that must deliver its answer.
+    private static let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
     init(configuration: PostgresConnection.Configuration, statementTimeout: Duration, logger: Logger) {
         self.configuration = configuration
@@ -51,7 +56,7 @@ final class PostgresStoreDatabase: SQLDatabase, @unchecked Sendable {
     private func transaction<T>(_ begin: String, _ body: (any SQLSession) throws -> T) throws -> T {
         try lock.withLock {
             let connection = try open()
-            let session = PostgresSession(connection: connection, logger: logger)
+            let session = PostgresSession(connection: connection, timeout: statementTimeout + .seconds(1), logger: logger)
             do {
                 try session.run(PostgresQuery(unsafeSQL: begin))
                 let result = try body(session)
@@ -80,8 +85,10 @@ final class PostgresStoreDatabase: SQLDatabase, @unchecked Sendable {
         if let connection, !connection.isClosed { return connection }
         connection = nil
         connections += 1
+        var configuration = configuration
+        configuration.options.connectTimeout = .nanoseconds(Int64(statementTimeout / .nanoseconds(1)))
         let opened = try PostgresConnection.connect(
-            on: PostgresConnection.defaultEventLoopGroup.next(), configuration: configuration, id: connections, logger: logger
+            on: Self.eventLoops.next(), configuration: configuration, id: connections, logger: logger
         ).wait()
         let milliseconds = Int64(statementTimeout / .milliseconds(1))
         do {
@@ -100,6 +107,9 @@ final class PostgresStoreDatabase: SQLDatabase, @unchecked Sendable {
 /// A transaction on a PostgreSQL connection, its statements run one at a time and waited for.
 struct PostgresSession: SQLSession {
     let connection: PostgresConnection
+    /// How long a statement may go unanswered before the connection is closed under it: the server's own timeouts
+    /// end a slow statement, this ends the wait for a server that is gone without a word (a network split).
+    let timeout: Duration
     let logger: Logger
     var dialect: SQLDialect { .postgres }
 
@@ -108,7 +118,13 @@ struct PostgresSession: SQLSession {
 
     @discardableResult
     func run(_ query: PostgresQuery) throws -> [PostgresRow] {
-        try connection.query(query, logger: logger).wait().rows
+        let answer = connection.query(query, logger: logger)
+        let connection = connection
+        let watchdog = connection.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout / .nanoseconds(1)))) {
+            _ = connection.close() as EventLoopFuture<Void>
+        }
+        defer { watchdog.cancel() }
+        return try answer.wait().rows
     }
 
     func execute(_ sql: String, _ arguments: [SQLValue]) throws {

@@ -9,30 +9,31 @@ import WarrantGateStore
 ///
 /// Tests that need one are enabled when the server's programs are installed, and always under `CI=true`, so that CI
 /// fails rather than skips when it cannot start one (`.ci/run` installs Debian's `postgresql`).
-final class PostgresCluster: Sendable {
+public final class PostgresCluster: Sendable {
     /// The cluster's superuser, who owns the tables the tests create.
-    static let owner = "wg_owner"
-    static let logger = Logger(label: "postgres-cluster")
+    public static let owner = "wg_owner"
+    public static let logger = Logger(label: "postgres-cluster")
 
-    let directory: URL
-    let port: Int
+    public let directory: URL
+    public let port: Int
     private let binaries: URL
     private let runAs: String?
 
-    static var isEnabled: Bool { binaryDirectory != nil || ProcessInfo.processInfo.environment["CI"] == "true" }
+    public static var isEnabled: Bool { binaryDirectory != nil || ProcessInfo.processInfo.environment["CI"] == "true" }
 
-    /// The directory holding `initdb`, `pg_ctl` and `postgres`: on the PATH, or Debian's versioned one.
+    /// The directory holding `initdb`, `pg_ctl`, `postgres` and `psql`: where the `initdb` on the PATH links to, or
+    /// Debian's versioned one.
     private static var binaryDirectory: URL? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
         let versioned = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).sorted(by: >)
             .map { "/usr/lib/postgresql/\($0)/bin" }
         return (path.split(separator: ":").map(String.init) + versioned)
             .first { FileManager.default.isExecutableFile(atPath: "\($0)/initdb") && FileManager.default.isExecutableFile(atPath: "\($0)/pg_ctl") }
-            .map { URL(fileURLWithPath: $0) }
+            .map { URL(fileURLWithPath: "\($0)/initdb").resolvingSymlinksInPath().deletingLastPathComponent() }
     }
 
     /// Creates and starts a cluster, or throws saying why it could not.
-    init() throws {
+    public init() throws {
         guard let binaries = Self.binaryDirectory else {
             throw ClusterError("PostgreSQL's initdb and pg_ctl are not installed (Debian: apt-get install postgresql)")
         }
@@ -53,12 +54,12 @@ final class PostgresCluster: Sendable {
     }
 
     /// Stops the server at once, as a crash would, keeping its data.
-    func kill() throws {
+    public func kill() throws {
         try run("pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-m", "immediate", "-w", "stop"])
     }
 
     /// Starts the server again on the same port, after ``kill()``; it recovers from its write-ahead log.
-    func restart() throws {
+    public func restart() throws {
         try run("pg_ctl", [
             "-D", directory.appendingPathComponent("data").path, "-l", directory.appendingPathComponent("server.log").path, "-w", "-t", "60",
             "-o", "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on", "start",
@@ -66,28 +67,33 @@ final class PostgresCluster: Sendable {
     }
 
     /// Stops the server at once and removes its directory.
-    func stop() {
+    public func stop() {
         try? run("pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-m", "immediate", "-w", "stop"])
         try? FileManager.default.removeItem(at: directory)
     }
 
     /// The store in the `postgres` database, as `user` sees it.
-    func location(user: String = owner) throws -> StoreLocation {
+    public func location(user: String = owner) throws -> StoreLocation {
         try StoreLocation("postgres://\(user)@127.0.0.1:\(port)/postgres", filesDirectory: directory.path)
     }
 
-    func store(user: String = owner) throws -> Store {
+    public func store(user: String = owner) throws -> Store {
         try Store.open(location(user: user))
     }
 
     /// Runs `body` with a client connected as `user` to the `postgres` database, running meanwhile.
-    func withClient<Result: Sendable>(user: String = owner, _ body: (PostgresClient) async throws -> Result) async throws -> Result {
+    public func withClient<Result: Sendable>(user: String = owner, _ body: (PostgresClient) async throws -> Result) async throws -> Result {
         var configuration = PostgresClient.Configuration(host: "127.0.0.1", port: port, username: user, password: nil, database: "postgres", tls: .disable)
         configuration.options.maximumConnections = 4
         let client = PostgresClient(configuration: configuration, backgroundLogger: Self.logger)
         let running = Task { await client.run() }
         defer { running.cancel() }
         return try await body(client)
+    }
+
+    /// Runs SQL as the cluster's owner through `psql`, blocking: for tests that must not wait in a task.
+    public func psql(_ sql: String) throws {
+        try run("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", Self.owner, "-d", "postgres", "-c", sql])
     }
 
     private func run(_ program: String, _ arguments: [String]) throws {
@@ -99,9 +105,9 @@ final class PostgresCluster: Sendable {
         }
     }
 
-    /// Runs a program to its exit, through `posix_spawn` and `waitpid`. Its output goes to a file rather than a pipe:
-    /// the server that `pg_ctl start` leaves running would hold a pipe open, so reading it to its end would never
-    /// return.
+    /// Runs a program to its exit, through `posix_spawn` and `waitpid`, with no descriptor of the test's but the
+    /// standard three. Its output goes to a file rather than a pipe: the server that `pg_ctl start` leaves running
+    /// would hold a pipe open, so reading it to its end would never return.
     private static func run(_ path: String, _ arguments: [String]) throws {
         let outputPath = "/tmp/wg-pg-output-\(UUID().uuidString)"
         defer { unlink(outputPath) }
@@ -111,6 +117,8 @@ final class PostgresCluster: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else the test process holds open (a pipe it reads to its end) is left to the server.
+        guard Self.closeFrom(&actions, 3) == 0 else { throw ClusterError("posix_spawn_file_actions_addclosefrom_np failed") }
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid = pid_t()
@@ -127,8 +135,16 @@ final class PostgresCluster: Sendable {
         }
     }
 
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which its Swift module does not export.
+    private static let closeFrom: @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32 = {
+        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") else {
+            fatalError("glibc 2.34 or later is needed: posix_spawn_file_actions_addclosefrom_np is missing")
+        }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
+
     /// A loopback port no one listens on now.
-    private static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw ClusterError("socket() failed") }
         defer { close(socket) }
@@ -145,7 +161,7 @@ final class PostgresCluster: Sendable {
     }
 }
 
-struct ClusterError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct ClusterError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

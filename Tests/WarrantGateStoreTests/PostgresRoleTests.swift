@@ -1,0 +1,137 @@
+import Foundation
+import PostgresNIO
+import Testing
+import WarrantGateCore
+import WarrantGatePostgresCluster
+@testable import WarrantGateStore
+
+extension StoreBackendTests {
+    /// The roles `store init` grants: each store below connects as one of them, as the gateways, the CLI and
+    /// `log archive` do.
+    @Suite("PostgreSQL roles", .enabled(if: PostgresCluster.isEnabled))
+    struct PostgresRoleTests {
+        static let (gatewayRole, adminRole, archiveRole) = ("wg_gateway", "wg_admin", "wg_archive")
+
+        /// The SQLSTATE with which the server refused `sql` run as `user`, or nil if it ran.
+        private func refusal(_ cluster: PostgresCluster, as user: String, _ sql: String) async -> String? {
+            do {
+                try await cluster.withClient(user: user) { client in
+                    try await client.query(PostgresQuery(unsafeSQL: sql), logger: PostgresCluster.logger)
+                }
+                return nil
+            } catch let error as PSQLError {
+                return error.serverInfo?[.sqlState] ?? "\(error.code)"
+            } catch {
+                return "\(error)"
+            }
+        }
+
+        /// What a store call threw, described as the CLI shows it; nil if it did not throw.
+        private func failure<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async -> String? {
+            do {
+                _ = try await offThePool(work)
+                return nil
+            } catch {
+                return StoreDatabase.describe(error)
+            }
+        }
+
+        @Test("the gateways' role appends, reads and expires but cannot register or delete; the admin's registers; only the archive's archives")
+        func roles() async throws {
+            let fixture = try await StoreFixture.start(.postgres)
+            defer { fixture.stop() }
+            let cluster = try #require(fixture.cluster)
+            try await cluster.withClient { owner in
+                for role in [Self.gatewayRole, Self.adminRole, Self.archiveRole] {
+                    try await owner.query(PostgresQuery(unsafeSQL: "CREATE ROLE \(role) LOGIN"), logger: PostgresCluster.logger)
+                }
+            }
+            let uninitialized = await failure { try cluster.store() }
+            #expect(uninitialized?.contains("warrant-gate store init") == true, "\(uninitialized ?? "opened a database without the store's tables")")
+            let stores = try await offThePool {
+                try Store.initialize(cluster.location(), roles: PostgresRoles(gateway: Self.gatewayRole, admin: Self.adminRole, archive: Self.archiveRole))
+                return (
+                    gateway: try cluster.store(user: Self.gatewayRole), admin: try cluster.store(user: Self.adminRole),
+                    archive: try cluster.store(user: Self.archiveRole)
+                )
+            }
+            let (gateway, admin) = (stores.gateway.registry(timeZone: Sample.denver), stores.admin.registry(timeZone: Sample.denver))
+
+            // The admin CLI's role changes the registry, every kind of row.
+            try await offThePool {
+                for (step, reference, expires) in [(1, "JW-1", "2099-12-31"), (3, "JW-SHORT", "2026-11-30")] {
+                    _ = try admin.register(Sample.warrant(reference, expires: expires), operator: "clerk", at: Sample.clock(step))
+                    try admin.approve(reference: reference, operator: "supervisor", at: Sample.clock(step + 1))
+                }
+                _ = try admin.register(Sample.warrant("JW-PENDING"), operator: "clerk", at: Sample.clock(5))
+                try admin.addAgency(id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [String(repeating: "a1", count: 32)], operator: "it")
+                try admin.revokeCertificate(agency: "ice-ero", spki: nil, serial: "0a1b", reason: "reissued", operator: "it")
+                let advisement = SubjectRecord(subject: "2017-000123", kind: .advisement, givenBy: "Dep. Ortiz", givenAt: Sample.clock(0), language: "es")
+                try admin.record(advisement, operator: "clerk")
+                try admin.setFact(subject: "2017-000123", name: "conviction-class", value: "felony", operator: "clerk")
+            }
+
+            // The gateways' role appends, reads the registry, records its time zone, expires documents and signs.
+            try await stores.gateway.appendThroughDecisionLog((0..<6).map { Sample.entry(Sample.decision($0)) }, concurrently: true)
+            let snapshot = try await offThePool { try gateway.snapshot() }
+            #expect(snapshot.documents.mapValues(\.status) == ["JW-1": .active, "JW-SHORT": .active, "JW-PENDING": .pending])
+            #expect(snapshot.agencies.map(\.id) == ["aurora-pd"] && snapshot.certificateRevocations == ["serial:0a1b": "reissued"])
+            #expect(snapshot.records(subject: "2017-000123").count == 1 && snapshot.facts(subject: "2017-000123") == ["conviction-class": "felony"])
+            try await offThePool { try gateway.recordTimeZone() }
+            #expect(try await offThePool { try stores.gateway.recordedTimeZone() } == Sample.denver)
+            #expect(try await offThePool { try gateway.expireDue(at: LocalDate("2026-11-30")!.end(in: Sample.denver)) } == ["JW-SHORT"])
+            #expect(try await offThePool { try gateway.history(target: "JW-SHORT") }.last?.action == "warrant.expire")
+            let signed = try await offThePool { try stores.gateway.checkpointer(key: Sample.key).sign() }
+            #expect(signed?.size == 16, "9 admin records, 6 decisions and the expiry")
+
+            // …but may not register, approve, record, nor remove anything from the log.
+            let register = await failure { try gateway.register(Sample.warrant("JW-GW"), operator: "gateway", at: Sample.clock(6)) }
+            #expect(register?.contains("permission denied for table documents") == true, "\(register ?? "registered")")
+            let approve = await failure { try gateway.approve(reference: "JW-PENDING", operator: "gateway", at: Sample.clock(7)) }
+            #expect(approve?.contains("permission denied for table documents") == true, "\(approve ?? "approved")")
+            let consent = SubjectRecord(subject: "2017-000123", kind: .consent, givenBy: "Dep. Ortiz", givenAt: Sample.clock(0))
+            let record = await failure { try gateway.record(consent, operator: "gateway") }
+            #expect(record?.contains("permission denied for table subject_records") == true, "\(record ?? "recorded")")
+            #expect(await refusal(cluster, as: Self.gatewayRole, "DELETE FROM log WHERE seq = 1") == "42501")
+            #expect(await refusal(cluster, as: Self.adminRole, "DELETE FROM log WHERE seq = 1") == "42501")
+            #expect(await refusal(cluster, as: Self.gatewayRole, "UPDATE log SET entry = '{}' WHERE seq = 1") == "42501")
+            #expect(await refusal(cluster, as: Self.gatewayRole, "INSERT INTO documents (reference) VALUES ('JW-RAW')") == "42501")
+
+            // Nor may anyone bring an expired warrant back, approve one without an approver, widen one or remove one;
+            // and the two-person rule is the admin's to turn off.
+            #expect(await refusal(cluster, as: Self.gatewayRole, "UPDATE documents SET status = 'active' WHERE reference = 'JW-SHORT'") == "P0001")
+            #expect(await refusal(cluster, as: Self.adminRole, "UPDATE documents SET status = 'active' WHERE reference = 'JW-SHORT'") == "P0001")
+            #expect(await refusal(cluster, as: Self.gatewayRole, "UPDATE documents SET status = 'active' WHERE reference = 'JW-PENDING'") == "P0001")
+            #expect(await refusal(cluster, as: Self.adminRole, "UPDATE documents SET scope = '[\"records.read\",\"custody.hold\"]' WHERE reference = 'JW-1'") == "P0001")
+            #expect(await refusal(cluster, as: Self.adminRole, "DELETE FROM documents WHERE reference = 'JW-1'") == "42501")
+            #expect(await refusal(cluster, as: PostgresCluster.owner, "DELETE FROM documents WHERE reference = 'JW-1'") == "P0001")
+            let ruleOff = "INSERT INTO settings (key, value) VALUES ('two-person-rule', 'off') ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+            #expect(await refusal(cluster, as: Self.gatewayRole, ruleOff) == "P0001")
+            #expect(await refusal(cluster, as: Self.adminRole, ruleOff) == nil)
+            #expect(await refusal(cluster, as: Self.adminRole, "DELETE FROM settings WHERE key = 'two-person-rule'") == "42501")
+            #expect(await refusal(cluster, as: PostgresCluster.owner, "UPDATE settings SET value = 'on' WHERE key = 'two-person-rule'") == nil)
+
+            // Only the archive's role archives; the others' attempts leave the log whole.
+            for (name, store) in [("gateway", stores.gateway), ("admin", stores.admin)] {
+                let path = fixture.path("\(name).archive")
+                let refused = await failure { try store.archive(before: .distantFuture, verifierKey: Sample.key.verifier, path: path, operator: name) }
+                #expect(refused?.contains("permission denied") == true, "\(name): \(refused ?? "archived")")
+            }
+            #expect(try await offThePool { try stores.gateway.exporter().decisionCount() } == 6)
+            let moved = try await offThePool {
+                try stores.archive.archive(before: Sample.clock(0), verifierKey: Sample.key.verifier, path: fixture.path("archive.archive"), operator: "records-officer")
+            }
+            #expect(moved == 0, "every entry's time is after the cutoff")
+            let archived = try await offThePool {
+                try stores.archive.archive(before: .distantFuture, verifierKey: Sample.key.verifier, path: fixture.path("all.archive"), operator: "records-officer")
+            }
+            #expect(archived == 16)
+            // Even the archive's role deletes only what is archived.
+            #expect(await refusal(cluster, as: Self.archiveRole, "DELETE FROM log WHERE seq = 17") == "P0001")
+            for archives in [[fixture.path("all.archive")], []] {
+                let report = try await offThePool { try stores.gateway.verify(key: Sample.key.verifier, archives: archives, against: signed?.note) }
+                #expect(report.ok && report.entries == 17, "\(archives): \(report.problems)")
+            }
+        }
+    }
+}
