@@ -57,3 +57,20 @@ final class Scratch {
     var db: String { url.appendingPathComponent("log.sqlite").path }
     deinit { try? FileManager.default.removeItem(at: url) }
 }
+
+/// Runs curl to the end.
+enum Curl {
+    /// curl's exit status and what it wrote to standard output.
+    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}

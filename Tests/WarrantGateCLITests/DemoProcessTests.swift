@@ -60,16 +60,7 @@ struct DemoProcessTests {
         if let agency { arguments += ["--cert", "\(certs)/\(agency).pem", "--key", "\(certs)/\(agency).key"] }
         if let warrant { arguments += ["-H", "Warrant-Reference: \(warrant)"] }
         arguments.append("https://localhost:\(port)\(path)")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = Pipe()
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        return try Curl.run(arguments)
     }
 
     @Test("the demo's curl walk-through works, drains on SIGTERM with exit 0, and restarts on the same data")

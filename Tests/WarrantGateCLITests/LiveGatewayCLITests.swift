@@ -6,16 +6,10 @@ import Testing
 @Suite("The CLI against a live gateway", .serialized)
 struct LiveGatewayCLITests {
     private func curl(_ certs: String, _ agency: String, _ port: Int, _ path: String, headers: [String] = []) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["-s", "--max-time", "10", "--cacert", "\(certs)/ca.pem", "--cert", "\(certs)/\(agency).pem", "--key", "\(certs)/\(agency).key"]
-            + headers.flatMap { ["-H", $0] } + ["https://localhost:\(port)\(path)"]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        try Curl.run(
+            ["-s", "--max-time", "10", "--cacert", "\(certs)/ca.pem", "--cert", "\(certs)/\(agency).pem", "--key", "\(certs)/\(agency).key"]
+                + headers.flatMap { ["-H", $0] } + ["https://localhost:\(port)\(path)"]
+        ).output
     }
 
     @Test("a revoked agency certificate and a new warrant take effect on the live gateway within a second")

@@ -78,13 +78,13 @@ struct SharedStoreCLITests {
                 "-s", "--max-time", "10", "-w", "\n%{http_code}", "--cacert", "\(certs)/ca.pem", "--cert", "\(certs)/\(agency).pem",
                 "--key", "\(certs)/\(agency).key", "https://localhost:\(ports[index])\(SharedStoreCLITests.path)",
             ])
-            let lines = result.split(separator: "\n", omittingEmptySubsequences: false)
+            let lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
             return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
         }
 
         /// The admin listener's /readyz status of gateway `index`.
         func readiness(_ index: Int) throws -> Int {
-            Int(try Curl.run(["-s", "-o", "/dev/null", "--max-time", "10", "-w", "%{http_code}", "http://127.0.0.1:\(adminPorts[index])/readyz"])) ?? 0
+            Int(try Curl.run(["-s", "-o", "/dev/null", "--max-time", "10", "-w", "%{http_code}", "http://127.0.0.1:\(adminPorts[index])/readyz"]).output) ?? 0
         }
 
         /// Every decision id in the shared log.
@@ -206,21 +206,5 @@ struct SharedStoreCLITests {
 func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         Thread { continuation.resume(with: Result { try body() }) }.start()
-    }
-}
-
-/// Runs curl to the end and returns what it wrote to standard output.
-enum Curl {
-    static func run(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = Pipe()
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
     }
 }
