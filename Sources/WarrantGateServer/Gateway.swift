@@ -114,7 +114,7 @@ public final class Gateway: Sendable {
         ]
         if let adminHost = configuration.adminHost {
             services.append(Application(
-                router: AdminRouter.make(state: state, registry: registry, metrics: metrics),
+                router: AdminRouter.make(state: state, registry: registry, log: log, metrics: metrics),
                 configuration: .init(address: .hostname(adminHost, port: configuration.adminPort), serverName: nil),
                 logger: logger
             ))

@@ -23,6 +23,9 @@ public protocol DecisionLogWriter: AnyObject, Sendable {
     func run() async
     /// Stops accepting entries; ``run()`` returns once what is queued is written.
     func close()
+    /// Whether appends are being committed: false once a failure means they cannot be for now (the gateway then
+    /// reports itself not ready, so that the load balancer sends its requests elsewhere).
+    var isHealthy: Bool { get }
 }
 
 /// The append-only decision log on SQLite, with group commit.
@@ -83,6 +86,9 @@ public final class DecisionLog: DecisionLogWriter {
         self.files = path.map { [$0, $0 + "-wal"].compactMap(DatabaseFileIdentity.init(path:)) } ?? []
         self.walSync = path.map(WALSync.init(databasePath:))
     }
+
+    /// False once the write-ahead log could not be synced: every later append fails.
+    public var isHealthy: Bool { walSync?.failure == nil }
 
     /// Appends entries and waits until they are durable.
     public func append(_ entries: [LogEntry]) async throws {

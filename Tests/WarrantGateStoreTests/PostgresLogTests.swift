@@ -205,6 +205,7 @@ struct PostgresLogTests {
                         let start = ContinuousClock.now
                         await #expect(throws: (any Error).self) { try await log.append([Self.entry(2)]) }
                         #expect(ContinuousClock.now - start < .seconds(4))
+                        #expect(!log.isHealthy, "a log that cannot commit makes the gateway not ready")
                     }
                     try await log.append([Self.entry(3)])
                     let report = try await verified(cluster)

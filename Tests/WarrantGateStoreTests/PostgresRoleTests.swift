@@ -104,6 +104,11 @@ extension StoreBackendTests {
             #expect(await refusal(cluster, as: Self.gatewayRole, "UPDATE documents SET status = 'active' WHERE reference = 'JW-PENDING'") == "P0001")
             #expect(await refusal(cluster, as: Self.adminRole, "UPDATE documents SET scope = '[\"records.read\",\"custody.hold\"]' WHERE reference = 'JW-1'") == "P0001")
             #expect(await refusal(cluster, as: Self.adminRole, "DELETE FROM documents WHERE reference = 'JW-1'") == "42501")
+            let activeAtOnce = """
+                INSERT INTO documents (reference, kind, status, agency, subjects, scope, expires, expires_at, registered_by, registered_at, two_person_rule)
+                VALUES ('JW-RAW', 'judicial-warrant', 'active', 'ice-ero', '["2017-000123"]', '["records.read"]', '2099-12-31', 4102444800, 'x', 'x', 0)
+                """
+            #expect(await refusal(cluster, as: Self.adminRole, activeAtOnce) == "P0001", "an active warrant cannot skip the two-person rule")
             #expect(await refusal(cluster, as: PostgresCluster.owner, "DELETE FROM documents WHERE reference = 'JW-1'") == "P0001")
             let ruleOff = "INSERT INTO settings (key, value) VALUES ('two-person-rule', 'off') ON CONFLICT (key) DO UPDATE SET value = excluded.value"
             #expect(await refusal(cluster, as: Self.gatewayRole, ruleOff) == "P0001")

@@ -4,16 +4,17 @@ import WarrantGateStore
 
 /// The plain-HTTP admin listener, meant for loopback only: liveness, readiness and Prometheus metrics.
 enum AdminRouter {
-    static func make(state: GatewayState, registry: Registry, metrics: GatewayMetrics) -> Router<BasicRequestContext> {
+    static func make(state: GatewayState, registry: Registry, log: any DecisionLogWriter, metrics: GatewayMetrics) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ -> Response in
-            // Ready when a policy is loaded and the database answers.
+            // Ready when a policy is loaded, the database answers and the decision log commits.
             let answers = (try? await BlockingWork.run { try registry.version() }) != nil
-            let ready = answers && state.current.registryVersion >= 0
+            let problem: String? = !answers || state.current.registryVersion < 0 ? "the database cannot be read"
+                : !log.isHealthy ? "the decision log cannot commit" : nil
             return Response(
-                status: ready ? .ok : .serviceUnavailable,
-                body: .init(byteBuffer: ByteBuffer(string: ready ? "ready\n" : "not ready: the database cannot be read\n"))
+                status: problem == nil ? .ok : .serviceUnavailable,
+                body: .init(byteBuffer: ByteBuffer(string: problem.map { "not ready: \($0)\n" } ?? "ready\n"))
             )
         }
         router.get("/metrics") { _, _ -> Response in

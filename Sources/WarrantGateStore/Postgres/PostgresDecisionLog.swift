@@ -28,6 +28,9 @@ public final class PostgresDecisionLog: DecisionLogWriter {
         var writing = false
         var commits = 0
         var closed = false
+        /// When the commit in progress began, if one is.
+        var committingSince: ContinuousClock.Instant?
+        var lastFailure: ContinuousClock.Instant?
         /// ``run()``, waiting for ``close()`` and then for the queue to drain.
         var runner: CheckedContinuation<Void, Never>?
     }
@@ -63,6 +66,18 @@ public final class PostgresDecisionLog: DecisionLogWriter {
         self.ownsClient = true
         self.logger = logger
         self.commitTimeout = commitTimeout
+    }
+
+    /// How long after a failed commit the log reports itself unhealthy.
+    private static let failureMemory: Duration = .seconds(5)
+
+    /// False while a commit has been outstanding longer than the deadline (a server gone, a synchronous standby cut
+    /// off), and for a few seconds after one failed.
+    public var isHealthy: Bool {
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            !(state.committingSince.map { now - $0 > commitTimeout } ?? false) && !(state.lastFailure.map { now - $0 < Self.failureMemory } ?? false)
+        }
     }
 
     /// How many transactions have committed appends so far: fewer than the appends, under load.
@@ -168,11 +183,19 @@ public final class PostgresDecisionLog: DecisionLogWriter {
                     try await Task.sleep(for: .milliseconds(100))
                 }
             }
+            state.withLock { $0.committingSince = .now }
             do {
                 try await commitOrAbandon(batch.flatMap(\.entries))
-                state.withLock { $0.commits += 1 }
+                state.withLock { state in
+                    state.commits += 1
+                    state.committingSince = nil
+                }
                 answer(.success(()))
             } catch {
+                state.withLock { state in
+                    state.committingSince = nil
+                    state.lastFailure = .now
+                }
                 // Described, not reflected: a reflected query error would print the entries it carried.
                 logger.error("decision log commit failed; its requests are refused", metadata: ["error": "\(StoreDatabase.describe(error))"])
                 answer(.failure(error))
@@ -241,6 +264,9 @@ public final class PostgresDecisionLog: DecisionLogWriter {
             // before it, so that a batch that waited too long rolls back rather than landing after its callers heard.
             try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(milliseconds)"), logger: logger)
             try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = \(milliseconds * 3 / 4)"), logger: logger)
+            // A commit returns once it is flushed (and, with a synchronous standby, replicated), whatever the role's
+            // or the database's default says.
+            try await connection.query("SET LOCAL synchronous_commit = on", logger: logger)
             var found: (Int64, ByteBuffer)?
             for try await row in try await connection.query(PostgresQuery(unsafeSQL: PostgresLogAppend.lockFrontier), logger: logger)
                 .decode((Int64, ByteBuffer).self) {

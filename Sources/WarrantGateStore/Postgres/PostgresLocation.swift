@@ -29,7 +29,7 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
             throw StoreError("'\(Self.shown(text))' is not a postgres://user@host:port/database URL")
         }
         guard url.password == nil else {
-            throw StoreError("the database URL carries a password: give it in a file (database-password-file) or in PGPASSWORD instead")
+            throw StoreError("the database URL carries a password: give it in a file (the configuration's database.password-file, the CLI's --db-password-file) or in PGPASSWORD instead")
         }
         guard url.query == nil, url.fragment == nil else { throw StoreError("the database URL may not have a query or fragment") }
         guard let user = url.user, !user.isEmpty else { throw StoreError("the database URL names no user (postgres://user@host/database)") }
@@ -44,7 +44,7 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "postgres://\(user)@\(host):\(port)/\(database)" }
 
     /// The password for this location: the first line of `file` if one is named, else `PGPASSWORD`, else none
-    /// (trust or peer authentication, or a client certificate).
+    /// (the server trusts the connection).
     public static func password(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(StoreError) -> String? {
         if let file {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw StoreError("cannot read the database password file \(file)") }

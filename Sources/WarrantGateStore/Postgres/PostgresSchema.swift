@@ -316,6 +316,25 @@ public enum PostgresSchema {
         """,
         "DROP TRIGGER IF EXISTS documents_lifecycle ON documents",
         "CREATE TRIGGER documents_lifecycle BEFORE UPDATE ON documents FOR EACH ROW EXECUTE FUNCTION warrant_gate_document_lifecycle()",
+        // A document is registered as the registry does it: pending approval under the two-person rule, active only
+        // with the rule off, approved by no one yet. The tables' owner (`store migrate`) copies documents as they are.
+        """
+        CREATE OR REPLACE FUNCTION warrant_gate_document_registered() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+        BEGIN
+            IF pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER') THEN
+                RETURN NEW;
+            END IF;
+            IF NEW.approved_by IS NOT NULL OR NEW.approved_at IS NOT NULL OR NEW.superseded_by IS NOT NULL
+               OR NEW.two_person_rule <> (coalesce((SELECT value FROM settings WHERE key = 'two-person-rule'), 'on') <> 'off')::int
+               OR (NEW.two_person_rule = 1 AND NEW.status <> 'pending') OR (NEW.two_person_rule = 0 AND NEW.status <> 'active') THEN
+                RAISE EXCEPTION 'a document is registered pending approval, or active only while the two-person rule is off';
+            END IF;
+            RETURN NEW;
+        END $$
+        """,
+        "DROP TRIGGER IF EXISTS documents_registered ON documents",
+        "CREATE TRIGGER documents_registered BEFORE INSERT ON documents FOR EACH ROW EXECUTE FUNCTION warrant_gate_document_registered()",
         "DROP TRIGGER IF EXISTS documents_kept ON documents",
         "CREATE TRIGGER documents_kept BEFORE DELETE ON documents FOR EACH ROW EXECUTE FUNCTION warrant_gate_append_only()",
     ] + (registryTables + ["settings"]).flatMap { table in
