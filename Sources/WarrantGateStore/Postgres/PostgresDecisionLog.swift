@@ -260,13 +260,17 @@ public final class PostgresDecisionLog: DecisionLogWriter {
         let logger = logger
         let milliseconds = Int64(commitTimeout / .milliseconds(1))
         try await client.transaction(logger: logger) { connection in
-            // The server ends a statement that outlasts the deadline, and gives up waiting for the frontier's lock
-            // before it, so that a batch that waited too long rolls back rather than landing after its callers heard.
-            try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(milliseconds)"), logger: logger)
-            try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = \(milliseconds * 3 / 4)"), logger: logger)
-            // A commit returns once it is flushed (and, with a synchronous standby, replicated), whatever the role's
-            // or the database's default says.
-            try await connection.query("SET LOCAL synchronous_commit = on", logger: logger)
+            // In one round trip, for this transaction only: the server ends a statement that outlasts the deadline,
+            // and gives up waiting for the frontier's lock before it, so that a batch that waited too long rolls back
+            // rather than landing after its callers heard; and the commit returns once it is flushed (and, with a
+            // synchronous standby, replicated), whatever the role's or the database's default says.
+            try await connection.query(
+                """
+                SELECT set_config('statement_timeout', \(String(milliseconds)), true), set_config('lock_timeout', \(String(milliseconds * 3 / 4)), true),
+                       set_config('synchronous_commit', 'on', true)
+                """,
+                logger: logger
+            )
             var found: (Int64, ByteBuffer)?
             for try await row in try await connection.query(PostgresQuery(unsafeSQL: PostgresLogAppend.lockFrontier), logger: logger)
                 .decode((Int64, ByteBuffer).self) {
