@@ -9,7 +9,7 @@ import WarrantGateStore
 
 /// A gateway assembled from its configuration: the TLS listener (``GatewayListener``) with its upstream pools, the
 /// decision log writer, the registry refresher, the admin listener and the fact-lookup client, run together as one
-/// service group.
+/// service group. Run by systemd with `Type=notify`, it reports its state through ``SystemdNotifier``.
 public final class Gateway: Sendable {
     public let configuration: GatewayConfiguration
     public let state: GatewayState
@@ -25,16 +25,21 @@ public final class Gateway: Sendable {
     let now: @Sendable () -> Date
     /// Called with the bound port of the TLS listener (useful with port 0).
     let onListening: @Sendable (Int) async -> Void
+    /// Told when the gateway is ready (after `onListening`), reloading on SIGHUP, and stopping.
+    let notifier: SystemdNotifier
 
-    /// Loads and validates everything; throws with a located message if a file is wrong.
+    /// Loads and validates everything; throws with a located message if a file is wrong. The default notifier is
+    /// the one `$NOTIFY_SOCKET` names, if any.
     public init(
         configuration: GatewayConfiguration, logger: Logger = Logger(label: "warrant-gate"),
-        now: @escaping @Sendable () -> Date = Date.init, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+        now: @escaping @Sendable () -> Date = Date.init, onListening: @escaping @Sendable (Int) async -> Void = { _ in },
+        notifier: SystemdNotifier = SystemdNotifier()
     ) throws {
         self.configuration = configuration
         self.logger = logger
         self.now = now
         self.onListening = onListening
+        self.notifier = notifier
         let policies = try PolicySet.load(configuration)
         self.store = try Store.open(configuration.database, options: configuration.storeOptions)
         self.registry = store.registry(timeZone: policies.policy.timeZone)
@@ -68,13 +73,16 @@ public final class Gateway: Sendable {
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     }
 
-    /// ``init(configuration:logger:now:onListening:)`` on the blocking thread pool, for async callers: loading opens
-    /// the store, which on PostgreSQL waits for the server.
+    /// ``init(configuration:logger:now:onListening:notifier:)`` on the blocking thread pool, for async callers:
+    /// loading opens the store, which on PostgreSQL waits for the server.
     public static func load(
         configuration: GatewayConfiguration, logger: Logger = Logger(label: "warrant-gate"),
-        now: @escaping @Sendable () -> Date = Date.init, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+        now: @escaping @Sendable () -> Date = Date.init, onListening: @escaping @Sendable (Int) async -> Void = { _ in },
+        notifier: SystemdNotifier = SystemdNotifier()
     ) async throws -> Gateway {
-        try await BlockingWork.run { try Gateway(configuration: configuration, logger: logger, now: now, onListening: onListening) }
+        try await BlockingWork.run {
+            try Gateway(configuration: configuration, logger: logger, now: now, onListening: onListening, notifier: notifier)
+        }
     }
 
     /// Builds the services. Run them with ``run()`` or in a `ServiceGroup` of your own.
@@ -86,13 +94,19 @@ public final class Gateway: Sendable {
             factLookup: FactLookupClient(client: client, upstreams: configuration.upstreams, timeout: limits.upstreamResponseTimeout),
             upstreams: upstreams, logger: logger, now: now
         )
+        // Ready once the TLS listener is bound; the log was opened when the gateway was loaded.
+        let (onListening, notifier) = (onListening, notifier)
         let gateway = GatewayListener(
             host: configuration.host, port: configuration.port, tls: try GatewayTLS.serverContext(identity: identity), verifier: verifier,
-            limits: limits, handlers: environment, onListening: onListening
+            limits: limits, handlers: environment, onListening: { port in
+                await onListening(port)
+                notifier.ready()
+            }
         )
-        // A service group stops its services in reverse order: the listeners drain first, then the upstream
-        // connections and the fact-lookup client close, then the log writer writes whatever the drained requests
-        // queued, and last the checkpoint service signs the final checkpoint.
+        // A service group stops its services in reverse order: systemd is told first that the gateway is stopping,
+        // then the listeners drain, then the upstream connections and the fact-lookup client close, then the log
+        // writer writes whatever the drained requests queued, and last the checkpoint service signs the final
+        // checkpoint.
         var services: [any Service] = []
         let keyFiles = configuration.logSigningKeyPath.map(LogKeyFiles.init(privatePath:)) ?? LogKeyFiles(filesDirectory: configuration.database.filesDirectory)
         if keyFiles.exists {
@@ -119,6 +133,7 @@ public final class Gateway: Sendable {
                 logger: logger
             ))
         }
+        services.append(SystemdStoppingService(notifier: notifier))
         return services
     }
 

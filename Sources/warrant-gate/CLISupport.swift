@@ -30,14 +30,17 @@ struct AdminOptions: ParsableArguments {
 
     @OptionGroup var database: DatabaseOptions
 
-    @Option(name: .long, help: "Who is running this command (default: $WARRANT_GATE_OPERATOR, else the login name).")
+    @Option(name: .long, help: "Who is running this command (default: $WARRANT_GATE_OPERATOR, else $SUDO_USER, else the login name).")
     var `operator`: String?
 
-    /// The operator recorded with every admin action.
+    /// The operator recorded with every admin action: `--operator`, else `$WARRANT_GATE_OPERATOR`, else `$SUDO_USER`
+    /// (run as `sudo -u warrant-gate warrant-gate …`, the person who ran sudo, so that the two-person rule sees two
+    /// people), else the login name, else `$USER`.
     var operatorName: String {
         if let given = `operator`, !given.isEmpty { return given }
-        if let fromEnvironment = ProcessInfo.processInfo.environment["WARRANT_GATE_OPERATOR"], !fromEnvironment.isEmpty {
-            return fromEnvironment
+        let environment = ProcessInfo.processInfo.environment
+        for variable in ["WARRANT_GATE_OPERATOR", "SUDO_USER"] {
+            if let value = environment[variable], !value.isEmpty { return value }
         }
         if let login = getlogin() { return String(cString: login) }
         return ProcessInfo.processInfo.environment["USER"] ?? "unknown"

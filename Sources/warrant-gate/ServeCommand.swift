@@ -11,7 +11,12 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Every key of the configuration file is documented in the README. The gateway refuses to start if the
             configuration, the policy or the agency directory is invalid, naming the file and line.
-            SIGTERM or Ctrl-C drains open requests and exits 0.
+            SIGTERM or Ctrl-C drains open requests and exits 0. SIGHUP reloads the policy, the agency directory and
+            the TLS files. Under systemd (Type=notify) it reports READY, RELOADING and STOPPING to $NOTIFY_SOCKET.
+
+            $WARRANT_GATE_TLS_CERTIFICATE and $WARRANT_GATE_TLS_KEY, when set, override tls.certificate and tls.key:
+            the Debian package's unit passes both files as systemd credentials and names their copies there
+            (see docs/debian.md).
 
             Example: warrant-gate serve --config /etc/warrant-gate/gateway.yaml
             """
@@ -28,7 +33,7 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration: GatewayConfiguration
         let gateway: Gateway
         do {
-            configuration = try GatewayConfiguration.load(path: config)
+            configuration = try Self.gatewayConfiguration(path: config, environment: ProcessInfo.processInfo.environment, logger: logger)
             let host = configuration.host
             gateway = try await Gateway.load(configuration: configuration, logger: logger, onListening: { port in
                 logger.notice("listening on https://\(host):\(port)")
@@ -37,5 +42,20 @@ struct ServeCommand: AsyncParsableCommand {
             throw CLIError(.failure, "cannot start: \(error)")
         }
         try await gateway.run()
+    }
+
+    /// The configuration file, with `tls.certificate` and `tls.key` replaced by `$WARRANT_GATE_TLS_CERTIFICATE` and
+    /// `$WARRANT_GATE_TLS_KEY` where those are set (each replacement is logged).
+    static func gatewayConfiguration(path: String, environment: [String: String], logger: Logger) throws -> GatewayConfiguration {
+        var configuration = try GatewayConfiguration.load(path: path)
+        if let certificate = environment["WARRANT_GATE_TLS_CERTIFICATE"], !certificate.isEmpty {
+            configuration.serverCertificatePath = certificate
+            logger.notice("tls.certificate: \(certificate), from $WARRANT_GATE_TLS_CERTIFICATE")
+        }
+        if let key = environment["WARRANT_GATE_TLS_KEY"], !key.isEmpty {
+            configuration.serverKeyPath = key
+            logger.notice("tls.key: \(key), from $WARRANT_GATE_TLS_KEY")
+        }
+        return configuration
     }
 }

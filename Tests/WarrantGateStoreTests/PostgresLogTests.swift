@@ -9,6 +9,8 @@ import WarrantGatePostgresCluster
 @Suite("The decision log on PostgreSQL", .serialized, .enabled(if: PostgresCluster.isEnabled))
 struct PostgresLogTests {
     static let gatewayRole = "wg_gateway"
+    /// The deadline of the tests about order and signing, not about the deadline: they share two cores with the suite.
+    static let patient = Duration.seconds(60)
     let logger = PostgresCluster.logger
 
     /// A cluster with the log's tables, owned by the cluster's superuser, and the gateways' role.
@@ -50,7 +52,7 @@ struct PostgresLogTests {
         try await withLogDatabase { cluster in
             try await cluster.withClient(user: Self.gatewayRole) { first in
                 try await cluster.withClient(user: Self.gatewayRole) { second in
-                    let gateways = [PostgresDecisionLog(client: first, logger: logger), PostgresDecisionLog(client: second, logger: logger)]
+                    let gateways = [first, second].map { PostgresDecisionLog(client: $0, logger: logger, commitTimeout: Self.patient) }
                     let appends = 600
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         for index in 0..<appends {
@@ -131,7 +133,7 @@ struct PostgresLogTests {
             let key = LogSigningKey(name: "county.example/warrant-gate")
             try await cluster.withClient(user: Self.gatewayRole) { first in
                 try await cluster.withClient(user: Self.gatewayRole) { second in
-                    let logs = [PostgresDecisionLog(client: first, logger: logger), PostgresDecisionLog(client: second, logger: logger)]
+                    let logs = [first, second].map { PostgresDecisionLog(client: $0, logger: logger, commitTimeout: Self.patient) }
                     let signers = try (0..<2).map { _ in try cluster.store(user: Self.gatewayRole).checkpointer(key: key) }
                     let appends = 1_200
                     try await withThrowingTaskGroup(of: Void.self) { group in

@@ -9,6 +9,9 @@ import UnixSignals
 ///
 /// Each part is validated before it is swapped in, atomically; a part that fails keeps its old version running,
 /// and the failure is logged and counted (`warrantgate_policy_reload_failures_total`).
+///
+/// A SIGHUP reload is reported to systemd (`RELOADING=1` before, `READY=1` after, whatever its outcome), so that
+/// `systemctl reload` knows when it is done; a reload for a changed file is not, as systemd did not ask for it.
 struct Reloader: Service {
     let gateway: Gateway
     let interval: Duration
@@ -26,8 +29,10 @@ struct Reloader: Service {
             await withDiscardingTaskGroup { group in
                 group.addTask {
                     for await _ in signals {
+                        gateway.notifier.reloading()
                         _ = seen.replace(with: gateway.watchedFilesFingerprint())
                         await Self.reload(gateway, reason: "SIGHUP")
+                        gateway.notifier.ready()
                     }
                 }
                 group.addTask {

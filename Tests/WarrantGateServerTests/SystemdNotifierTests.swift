@@ -1,0 +1,148 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Testing
+import WarrantGateDevPKI
+import WarrantGateStore
+@testable import WarrantGateServer
+
+/// A datagram socket standing in for systemd's notify socket: bound to a path, or to an abstract name when the
+/// address starts with `@`.
+private final class NotifySocket: @unchecked Sendable {
+    let address: String
+    private let descriptor: Int32
+
+    init(address: String) throws {
+        self.address = address
+        descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var socketAddress = sockaddr_un()
+        socketAddress.sun_family = sa_family_t(AF_UNIX)
+        var bytes = Array(address.utf8)
+        let abstract = address.hasPrefix("@")
+        if abstract { bytes[0] = 0 }
+        withUnsafeMutableBytes(of: &socketAddress.sun_path) { $0.copyBytes(from: bytes) }
+        let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \sockaddr_un.sun_path)! + bytes.count + (abstract ? 0 : 1))
+        let bound = withUnsafePointer(to: &socketAddress) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+        }
+        guard descriptor >= 0, bound == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+    }
+
+    /// The next message, or nil when none arrives within `seconds`.
+    func receive(within seconds: Double = 30) -> String? {
+        var request = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        guard poll(&request, 1, Int32(seconds * 1000)) == 1 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = recv(descriptor, &buffer, buffer.count, 0)
+        return count < 0 ? nil : String(decoding: buffer[..<count], as: UTF8.self)
+    }
+
+    deinit {
+        close(descriptor)
+        if !address.hasPrefix("@") { unlink(address) }
+    }
+}
+
+@Suite("systemd notifications")
+struct SystemdNotifierTests {
+    @Test("each notification is one datagram, to an abstract socket or to a path", arguments: [true, false])
+    func messages(abstract: Bool) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-notify-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let socket = try NotifySocket(address: abstract ? "@wg-notify-\(UUID().uuidString)" : directory.appendingPathComponent("notify").path)
+        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": socket.address])
+
+        notifier.ready()
+        #expect(socket.receive() == "READY=1")
+        let before = SystemdNotifier.monotonicMicroseconds()
+        notifier.reloading()
+        let reloading = try #require(socket.receive())
+        let after = SystemdNotifier.monotonicMicroseconds()
+        let stamp = try #require(reloading.hasPrefix("RELOADING=1\nMONOTONIC_USEC=") ? UInt64(reloading.dropFirst("RELOADING=1\nMONOTONIC_USEC=".count)) : nil)
+        #expect(stamp >= before && stamp <= after)
+        notifier.stopping()
+        #expect(socket.receive() == "STOPPING=1")
+    }
+
+    @Test("without a usable NOTIFY_SOCKET nothing is sent, and nothing fails")
+    func noSocket() {
+        #expect(SystemdNotifier(environment: [:]).socket == nil)
+        #expect(!SystemdNotifier(environment: [:]).send("READY=1"))
+        #expect(!SystemdNotifier(environment: ["NOTIFY_SOCKET": ""]).send("READY=1"))
+        #expect(!SystemdNotifier(environment: ["NOTIFY_SOCKET": "relative/notify"]).send("READY=1"))
+        #expect(!SystemdNotifier(environment: ["NOTIFY_SOCKET": "/" + String(repeating: "x", count: 200)]).send("READY=1"))
+        // Nobody listening: dropped, as sd_notify drops it.
+        #expect(!SystemdNotifier(environment: ["NOTIFY_SOCKET": "@wg-nobody-\(UUID().uuidString)"]).send("READY=1"))
+    }
+
+    @Test("a gateway is READY once its listener accepts connections, and STOPPING before it drains")
+    func gatewayLifecycle() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-notify-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let pki = DevPKIDirectory(directory: directory.appendingPathComponent("certs"))
+        try pki.ensure(clients: [])
+        var configuration = GatewayConfiguration(
+            serverCertificatePath: pki.serverCertificatePath, serverKeyPath: pki.serverKeyPath, clientCAPath: pki.caPath,
+            upstreams: ["records": "http://127.0.0.1:9", "visitation": "http://127.0.0.1:9", "custody": "http://127.0.0.1:9"],
+            policyPath: Repository.path("policies/denver.yaml"), agenciesPath: Repository.path("policies/agencies.yaml"),
+            database: try StoreLocation(directory.appendingPathComponent("log.sqlite").path)
+        )
+        configuration.port = 0
+        configuration.adminHost = nil
+        configuration.authorities = ["demo-ca": pki.caPath]
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let socket = try NotifySocket(address: "@wg-notify-\(UUID().uuidString)")
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let gateway = try Gateway(
+            configuration: configuration, logger: logger, onListening: { continuation.yield($0) },
+            notifier: SystemdNotifier(environment: ["NOTIFY_SOCKET": socket.address])
+        )
+        let group = ServiceGroup(services: try gateway.services(), gracefulShutdownSignals: [], logger: logger)
+        let running = Task { try await group.run() }
+
+        let ready = await Task.detached { socket.receive() }.value
+        #expect(ready == "READY=1")
+        var port = 0
+        for await bound in ports {
+            port = bound
+            break
+        }
+        // READY=1 came after the bind: a TCP connection is accepted.
+        let client = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(client) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(connected == 0)
+
+        await group.triggerGracefulShutdown()
+        let stopping = await Task.detached { socket.receive() }.value
+        #expect(stopping == "STOPPING=1")
+        try await running.value
+        #expect(socket.receive(within: 0.1) == nil)
+    }
+
+    @Test("the configuration the Debian package installs loads, and names the package's paths")
+    func packagedConfiguration() throws {
+        let configuration = try GatewayConfiguration.load(path: Repository.path("packaging/gateway.yaml"))
+        #expect(configuration.serverCertificatePath == "/etc/warrant-gate/tls/server.pem")
+        #expect(configuration.serverKeyPath == "/etc/warrant-gate/tls/server.key")
+        #expect(configuration.clientCAPath == "/etc/warrant-gate/tls/client-ca.pem")
+        #expect(configuration.database.sqlitePath == "/var/lib/warrant-gate/warrant-gate.sqlite")
+        #expect(configuration.logSigningKeyPath == "/var/lib/warrant-gate/log-signing.key")
+        #expect(configuration.adminHost == "127.0.0.1")
+        #expect(Set(configuration.upstreams.keys) == ["records", "visitation", "custody"])
+        // The policy files it names are the shipped ones, where the package installs them.
+        for path in [configuration.policyPath, configuration.agenciesPath] {
+            #expect(path.hasPrefix("/etc/warrant-gate/policies/"))
+            #expect(FileManager.default.fileExists(atPath: Repository.path("policies/" + path.dropFirst("/etc/warrant-gate/policies/".count))), "\(path)")
+        }
+        #expect(configuration.authorities == ["demo-ca": "/etc/warrant-gate/tls/client-ca.pem"])
+    }
+}
