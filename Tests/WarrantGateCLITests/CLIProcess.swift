@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs the built `warrant-gate` executable as a separate process, as an operator would.
 struct CLIProcess {
@@ -22,8 +23,16 @@ struct CLIProcess {
     /// Runs to the end; with `timeout`, a process still running after that many seconds is killed (and its status
     /// is then the signal's, never 0–4).
     static func run(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil, timeout: TimeInterval? = nil) throws -> Result {
+        try run(executable, arguments, environment: environment, in: directory, timeout: timeout)
+    }
+
+    /// Runs `program` to the end, reading its standard output and error at once, so that one that writes a lot to
+    /// either never blocks on it.
+    static func run(
+        _ program: URL, _ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil, timeout: TimeInterval? = nil
+    ) throws -> Result {
         let process = Process()
-        process.executableURL = executable
+        process.executableURL = program
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         if let directory { process.currentDirectoryURL = directory }
@@ -36,10 +45,20 @@ struct CLIProcess {
             let running = process
             DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { if running.isRunning { kill(running.processIdentifier, SIGKILL) } }
         }
+        let stderr = Mutex(Data())
+        let drained = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            let data = err.fileHandleForReading.readDataToEndOfFile()
+            stderr.withLock { $0 = data }
+            drained.signal()
+        }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        drained.wait()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr.withLock { $0 }, as: UTF8.self)
+        )
     }
 }
 

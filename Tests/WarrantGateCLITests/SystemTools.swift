@@ -24,31 +24,7 @@ enum SystemTool {
         guard let resolved = executable.hasPrefix("/") ? executable : path(executable) else {
             throw CocoaError(.executableNotLoadable, userInfo: [NSLocalizedDescriptionKey: "\(executable) is not installed"])
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: resolved)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        if let directory { process.currentDirectoryURL = directory }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Both pipes are drained at once, so that a command that writes a lot to one never blocks on it.
-        let stderr = Mutex(Data())
-        let drained = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            let data = err.fileHandleForReading.readDataToEndOfFile()
-            stderr.withLock { $0 = data }
-            drained.signal()
-        }
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        drained.wait()
-        process.waitUntilExit()
-        return CLIProcess.Result(
-            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr.withLock { $0 }, as: UTF8.self)
-        )
+        return try CLIProcess.run(URL(fileURLWithPath: resolved), arguments, environment: environment, in: directory)
     }
 }
 
