@@ -217,25 +217,22 @@ public struct LogExporter: Sendable {
             try database.read { session in
                 var chunk: [StoredRow] = []
                 chunk.reserveCapacity(StoredRow.chunkSize)
-                var stopped = false
                 try session.forEach(sql, arguments.map(\.sqlValue)) { row in
-                    guard !stopped else { return }
                     let seq = try row.int64("seq")
                     let decision = Array(try row.text("decision").utf8)
                     let outcome = try row.optionalText("outcome").map { Array($0.utf8) }
                     chunk.append(StoredRow(seq: seq, decision: decision, outcome: outcome))
                     if chunk.count == StoredRow.chunkSize {
-                        guard lanes[turn % lanes.count].put(chunk) else {
-                            stopped = true
-                            return
-                        }
+                        guard lanes[turn % lanes.count].put(chunk) else { throw ExportStopped() }
                         turn += 1
                         chunk.removeAll(keepingCapacity: true)
                     }
                 }
-                if !stopped, !chunk.isEmpty, lanes[turn % lanes.count].put(chunk) { turn += 1 }
+                if !chunk.isEmpty, lanes[turn % lanes.count].put(chunk) { turn += 1 }
             }
             lanes.forEach { $0.finish(throwing: nil) }
+        } catch is ExportStopped {
+            lanes.forEach { $0.finish(throwing: nil) }  // the consumer has stopped, and the read with it
         } catch {
             for (index, lane) in lanes.enumerated() { lane.finish(throwing: index == turn % lanes.count ? error : nil) }
         }
@@ -299,6 +296,9 @@ public struct LogExporter: Sendable {
         return (sql, bounds)
     }
 }
+
+/// Ends the export's read once its consumer has stopped taking rows.
+private struct ExportStopped: Error {}
 
 extension LogExporter {
     /// Every shadow disagreement, oldest first.
