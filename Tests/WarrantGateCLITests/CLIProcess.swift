@@ -62,6 +62,32 @@ struct CLIProcess {
     }
 }
 
+/// A long-running process's standard output and error, read as they come, so that a process that writes a lot never
+/// blocks on a full pipe.
+final class ProcessOutput: Sendable {
+    private let pipe = Pipe()
+    private let written = Mutex("")
+
+    /// What the process has written so far.
+    var text: String { written.withLock { $0 } }
+
+    /// Sends `process`'s standard output and error here; call before running it.
+    func collect(from process: Process) {
+        process.standardOutput = pipe
+        process.standardError = pipe
+        pipe.fileHandleForReading.readabilityHandler = { [self] handle in
+            let chunk = handle.availableData
+            if chunk.isEmpty { handle.readabilityHandler = nil } else { written.withLock { $0 += String(decoding: chunk, as: UTF8.self) } }
+        }
+    }
+
+    /// Waits, at most `seconds`, until everything the process wrote has been read (once it has exited).
+    func waitUntilRead(within seconds: TimeInterval = 5) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while pipe.fileHandleForReading.readabilityHandler != nil && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+    }
+}
+
 enum Repository {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 }

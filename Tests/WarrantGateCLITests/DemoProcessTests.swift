@@ -5,27 +5,17 @@ import Testing
 /// Starts `warrant-gate demo` as a process, waits for its instructions, and returns the port it bound. Its output is
 /// read as it comes, so that a demo that logs a lot never blocks on a full pipe.
 final class DemoProcess {
-    private final class Written: Sendable {
-        let text = Mutex("")
-    }
-
     let process = Process()
-    private let output = Pipe()
-    private let written = Written()
+    private let output = ProcessOutput()
 
     /// What the demo has written so far.
-    var text: String { written.text.withLock { $0 } }
+    var text: String { output.text }
 
     init(dataDir: String, adminPort: Int = 0, arguments: [String] = []) throws {
         process.executableURL = CLIProcess.executable
         process.arguments = ["demo", "--port", "0", "--admin-port", String(adminPort), "--data-dir", dataDir] + arguments
         process.currentDirectoryURL = Repository.root
-        process.standardOutput = output
-        process.standardError = output
-        output.fileHandleForReading.readabilityHandler = { [written] handle in
-            let chunk = handle.availableData
-            if chunk.isEmpty { handle.readabilityHandler = nil } else { written.text.withLock { $0 += String(decoding: chunk, as: UTF8.self) } }
-        }
+        output.collect(from: process)
         try process.run()
     }
 
@@ -47,8 +37,7 @@ final class DemoProcess {
     func terminate() -> Int32 {
         process.terminate()
         process.waitUntilExit()
-        let deadline = Date().addingTimeInterval(5)
-        while output.fileHandleForReading.readabilityHandler != nil && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        output.waitUntilRead()
         return process.terminationStatus
     }
 }

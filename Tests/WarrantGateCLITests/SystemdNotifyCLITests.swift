@@ -6,18 +6,13 @@ import WarrantGateDevPKI
 /// `warrant-gate serve` run as systemd runs it: a generated configuration, `NOTIFY_SOCKET` naming a datagram socket
 /// the test listens on, and the server certificate and key named by the variables the unit sets to its credentials.
 final class ServeProcess {
-    private final class Written: Sendable {
-        let text = Mutex("")
-    }
-
     let process = Process()
     let scratch: Scratch
     let pki: DevPKIDirectory
-    private let output = Pipe()
-    private let written = Written()
+    private let output = ProcessOutput()
 
     /// What the gateway has written so far (its log goes to standard error).
-    var text: String { written.text.withLock { $0 } }
+    var text: String { output.text }
 
     /// `launcher`, when given, runs first and is handed the gateway's command line (a sandbox to run it in).
     init(notifySocket: String, launcher: [String] = []) throws {
@@ -53,12 +48,7 @@ final class ServeProcess {
         environment["WARRANT_GATE_TLS_CERTIFICATE"] = pki.serverCertificatePath
         environment["WARRANT_GATE_TLS_KEY"] = pki.serverKeyPath
         process.environment = environment
-        process.standardOutput = output
-        process.standardError = output
-        output.fileHandleForReading.readabilityHandler = { [written] handle in
-            let chunk = handle.availableData
-            if chunk.isEmpty { handle.readabilityHandler = nil } else { written.text.withLock { $0 += String(decoding: chunk, as: UTF8.self) } }
-        }
+        output.collect(from: process)
         try process.run()
     }
 
@@ -100,8 +90,7 @@ final class ServeProcess {
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
-        let drained = Date().addingTimeInterval(5)
-        while output.fileHandleForReading.readabilityHandler != nil && Date() < drained { Thread.sleep(forTimeInterval: 0.02) }
+        output.waitUntilRead()
         return process.terminationStatus
     }
 }
