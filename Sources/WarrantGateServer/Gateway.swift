@@ -114,7 +114,8 @@ public final class Gateway: Sendable {
             let key = try keyFiles.signingKey()
             let checkpointer = store.checkpointer(key: key)
             services.append(CheckpointService(
-                checkpointer: checkpointer, everyRecords: configuration.checkpointEveryRecords, interval: configuration.checkpointInterval, logger: logger
+                checkpointer: checkpointer, everyRecords: configuration.checkpointEveryRecords, interval: configuration.checkpointInterval,
+                metrics: metrics, logger: logger
             ))
         } else {
             logger.warning("no log signing key at \(keyFiles.privatePath): no checkpoints will be signed (run `warrant-gate log init-key`)")

@@ -26,6 +26,9 @@ public protocol DecisionLogWriter: AnyObject, Sendable {
     /// Whether appends are being committed: false once a failure means they cannot be for now (the gateway then
     /// reports itself not ready, so that the load balancer sends its requests elsewhere).
     var isHealthy: Bool { get }
+    /// How many entries the log has failed to write since it was opened, whether or not a caller waited for them
+    /// (outcomes are queued without waiting): the gateway exports it for alerting.
+    var unwrittenEntries: Int { get }
 }
 
 /// The append-only decision log on SQLite, with group commit.
@@ -69,6 +72,7 @@ public final class DecisionLog: DecisionLogWriter {
     private let walSync: WALSync?
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
+    private let unwritten = Atomic<Int>(0)
 
     /// How long queued outcomes may wait for a decision to share its commit.
     private let outcomeDelay: DispatchTimeInterval
@@ -89,6 +93,9 @@ public final class DecisionLog: DecisionLogWriter {
 
     /// False once the write-ahead log could not be synced: every later append fails.
     public var isHealthy: Bool { walSync?.failure == nil }
+
+    /// Entries refused (after a sync failure, or once closed) or in a batch whose commit failed.
+    public var unwrittenEntries: Int { unwritten.load(ordering: .relaxed) }
 
     /// Appends entries and waits until they are durable.
     public func append(_ entries: [LogEntry]) async throws {
@@ -134,6 +141,7 @@ public final class DecisionLog: DecisionLogWriter {
     }
 
     private func refuse(_ waiter: Waiter, _ error: any Error) {
+        unwritten.add(waiter.entries.count, ordering: .relaxed)
         if let reply = waiter.reply { AppendReplies([reply]).deliver(.failure(error)) }
     }
 
@@ -223,6 +231,7 @@ public final class DecisionLog: DecisionLogWriter {
             }
             try write(batch.flatMap(\.entries), syncLater: deferredSync != nil, tree: &tree)
         } catch {
+            unwritten.add(batch.reduce(0) { $0 + $1.entries.count }, ordering: .relaxed)
             answer(callers, with: .failure(error))
             return
         }

@@ -257,8 +257,10 @@ struct DecisionLogTests {
             try db.execute(sql: "CREATE TRIGGER broken BEFORE INSERT ON log BEGIN SELECT RAISE(FAIL, 'disk I/O error (simulated)'); END")
         }
         await #expect(throws: (any Error).self) { try await log.append([decision("lost")]) }
+        #expect(log.unwrittenEntries == 1)
         try await database.pool.write { try $0.execute(sql: "DROP TRIGGER broken") }
         try await log.append([decision("kept")])
+        #expect(log.unwrittenEntries == 1)
         log.close()
         await writer.value
         let rows = try await database.pool.read { db in try Row.fetchAll(db, sql: "SELECT seq, decision_id FROM log") }

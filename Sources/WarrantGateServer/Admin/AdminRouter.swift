@@ -18,6 +18,7 @@ enum AdminRouter {
             )
         }
         router.get("/metrics") { _, _ -> Response in
+            metrics.sample(log: log, registryReadable: state.current.registryVersion >= 0)
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))

@@ -273,6 +273,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
                     "decision log write failed; refusing", metadata: ["decision": "\(request.record.decisionId)", "error": "\(StoreDatabase.describe(error))"]
                 )
                 handler.environment.metrics.count(effect: .deny, reason: GatewayReason.logUnavailable.rawValue)
+                handler.environment.metrics.logRefusals.increment()
                 guard handler.request === request else { return }
                 handler.answer(request, problemReason: GatewayReason.logUnavailable.rawValue, detail: nil)
             }

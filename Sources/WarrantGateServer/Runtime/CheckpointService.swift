@@ -9,6 +9,7 @@ struct CheckpointService: Service {
     let checkpointer: Checkpointer
     let everyRecords: Int
     let interval: Duration
+    let metrics: GatewayMetrics
     let logger: Logger
 
     func run() async throws {
@@ -36,6 +37,7 @@ struct CheckpointService: Service {
                 logger.info("signed checkpoint", metadata: ["size": "\(checkpoint.size)"])
             }
         } catch {
+            metrics.checkpointFailures.increment()
             logger.error("cannot sign a checkpoint", metadata: ["error": "\(StoreDatabase.describe(error))"])
         }
     }

@@ -3,13 +3,32 @@ import Foundation
 import Prometheus
 import Synchronization
 import WarrantGateCore
+import WarrantGateStore
 
 /// The gateway's Prometheus metrics, kept in a registry of its own and served on the admin listener.
+///
+/// Every metric without labels is made here, once, so that it is exported from start-up (a counter at 0): an alert on
+/// `increase()` then sees its first increment, and one on absence means the gateway is not scraped. Gauges whose
+/// source is elsewhere are read at each scrape (``sample(log:registryReadable:)``), never on the request path.
+/// `monitoring/` queries these names; `MonitoringTests` checks that each is exported.
 final class GatewayMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
     private let factory: PrometheusMetricsFactory
     private let latency: CoreMetrics.Timer
     let policyReloadFailures: CoreMetrics.Counter
+    /// Requests refused with 503 `log_unavailable` because their decision could not be committed: the audit
+    /// failure of CJIS 5.4.2.
+    let logRefusals: CoreMetrics.Counter
+    /// Checkpoint signings that failed (a database error, or a log that no longer matches its last checkpoint).
+    let checkpointFailures: CoreMetrics.Counter
+    private let handshakeRefusals: CoreMetrics.Counter
+    private let shadowAgreements: CoreMetrics.Counter
+    private let shadowDisagreements: CoreMetrics.Counter
+    private let logHealthy: CoreMetrics.Gauge
+    private let registryReadable: CoreMetrics.Gauge
+    private let unwrittenEntries: CoreMetrics.Counter
+    /// The log writer's count of unwritten entries as last exported, so that a scrape adds only what is new.
+    private let unwrittenExported = Mutex(0)
     private let decisionCounters = Mutex<[DecisionKey: CoreMetrics.Counter]>([:])
 
     private struct DecisionKey: Hashable {
@@ -22,6 +41,14 @@ final class GatewayMetrics: Sendable {
         factory = PrometheusMetricsFactory(registry: registry)
         latency = CoreMetrics.Timer(label: "warrantgate_request_duration_seconds", dimensions: [], factory: factory)
         policyReloadFailures = CoreMetrics.Counter(label: "warrantgate_policy_reload_failures_total", dimensions: [], factory: factory)
+        logRefusals = CoreMetrics.Counter(label: "warrantgate_decision_log_refusals_total", dimensions: [], factory: factory)
+        checkpointFailures = CoreMetrics.Counter(label: "warrantgate_checkpoint_failures_total", dimensions: [], factory: factory)
+        handshakeRefusals = CoreMetrics.Counter(label: "warrantgate_handshake_refusals_total", dimensions: [], factory: factory)
+        shadowAgreements = CoreMetrics.Counter(label: "warrantgate_shadow_evaluations_total", dimensions: [("agrees", "true")], factory: factory)
+        shadowDisagreements = CoreMetrics.Counter(label: "warrantgate_shadow_evaluations_total", dimensions: [("agrees", "false")], factory: factory)
+        logHealthy = CoreMetrics.Gauge(label: "warrantgate_decision_log_healthy", dimensions: [], factory: factory)
+        registryReadable = CoreMetrics.Gauge(label: "warrantgate_registry_readable", dimensions: [], factory: factory)
+        unwrittenEntries = CoreMetrics.Counter(label: "warrantgate_decision_log_unwritten_entries_total", dimensions: [], factory: factory)
     }
 
     func count(effect: Effect, reason: String) {
@@ -41,16 +68,29 @@ final class GatewayMetrics: Sendable {
     }
 
     func countShadowEvaluation(agrees: Bool) {
-        CoreMetrics.Counter(label: "warrantgate_shadow_evaluations_total", dimensions: [("agrees", agrees ? "true" : "false")], factory: factory).increment()
+        (agrees ? shadowAgreements : shadowDisagreements).increment()
     }
 
     func countHandshakeRefusal() {
-        CoreMetrics.Counter(label: "warrantgate_handshake_refusals_total", dimensions: [], factory: factory).increment()
+        handshakeRefusals.increment()
     }
 
     func observe(since start: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - start
         latency.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+    }
+
+    /// Brings the gauges and the unwritten-entries counter up to date from their sources; call before
+    /// ``exposition()``. `registryReadable` is what the registry refresher last found.
+    func sample(log: any DecisionLogWriter, registryReadable readable: Bool) {
+        logHealthy.record(log.isHealthy ? 1 : 0)
+        registryReadable.record(readable ? 1 : 0)
+        let unwritten = log.unwrittenEntries
+        let added = unwrittenExported.withLock { exported in
+            defer { exported = max(exported, unwritten) }
+            return unwritten - exported
+        }
+        if added > 0 { unwrittenEntries.increment(by: added) }
     }
 
     func exposition() -> [UInt8] {

@@ -45,6 +45,7 @@ public final class PostgresDecisionLog: DecisionLogWriter {
     private let logger: Logger
     private let commitTimeout: Duration
     private let state = Mutex(State())
+    private let unwritten = Atomic<Int>(0)
 
     /// - Parameters:
     ///   - client: a client connected as the gateways' role, which the caller runs. It reconnects by itself when the
@@ -80,6 +81,10 @@ public final class PostgresDecisionLog: DecisionLogWriter {
         }
     }
 
+    /// Entries refused once closed, given up on in the queue behind a stalled commit, or in a batch whose commit
+    /// failed (not those of a commit past its deadline, which may still land).
+    public var unwrittenEntries: Int { unwritten.load(ordering: .relaxed) }
+
     /// How many transactions have committed appends so far: fewer than the appends, under load.
     public var commits: Int { state.withLock { $0.commits } }
 
@@ -112,7 +117,10 @@ public final class PostgresDecisionLog: DecisionLogWriter {
             state.writing = true
             return (true, true)
         }
-        if !accepted, let reply = waiter.reply { AppendReplies([reply]).deliver(.failure(StoreError("the decision log is closed"))) }
+        if !accepted {
+            unwritten.add(waiter.entries.count, ordering: .relaxed)
+            if let reply = waiter.reply { AppendReplies([reply]).deliver(.failure(StoreError("the decision log is closed"))) }
+        }
         if startWriter { Task { await writeQueued() } }
     }
 
@@ -196,6 +204,7 @@ public final class PostgresDecisionLog: DecisionLogWriter {
                     state.committingSince = nil
                     state.lastFailure = .now
                 }
+                unwritten.add(batch.reduce(0) { $0 + $1.entries.count }, ordering: .relaxed)
                 // Described, not reflected: a reflected query error would print the entries it carried.
                 logger.error("decision log commit failed; its requests are refused", metadata: ["error": "\(StoreDatabase.describe(error))"])
                 answer(.failure(error))
@@ -212,6 +221,7 @@ public final class PostgresDecisionLog: DecisionLogWriter {
             state.queue.removeAll { waiter in
                 guard let reply = waiter.reply, now - waiter.queued > timeout else { return false }
                 stale.append(reply)
+                unwritten.add(waiter.entries.count, ordering: .relaxed)
                 return true
             }
             return stale

@@ -1,0 +1,321 @@
+import AsyncHTTPClient
+import Foundation
+import GRDB
+import NIOCore
+import Testing
+import WarrantGateDevPKI
+import WarrantGatePostgresCluster
+import Yams
+@testable import WarrantGateServer
+@testable import WarrantGateStore
+
+/// The metric names a PromQL expression selects: identifiers that are not functions (followed by `(`), keywords,
+/// grouping labels (`by (…)`, `on (…)`, …), label matchers (`{…}`), ranges (`[…]`), strings, numbers, durations or
+/// Grafana variables (`$job`, `${…}`). A selector by `{__name__=…}` alone is not seen; `monitoring/` uses none.
+enum PromQLMetricNames {
+    private static let grouping: Set<String> = ["by", "without", "on", "ignoring", "group_left", "group_right"]
+    /// Binary operators, modifiers, literals, and the aggregation operators, which may take their grouping before
+    /// their argument (`sum by (le) (…)`): all reserved in PromQL.
+    private static let keywords: Set<String> = [
+        "and", "or", "unless", "bool", "offset", "atan2", "inf", "nan", "sum", "min", "max", "avg", "group", "stddev", "stdvar",
+        "count", "count_values", "bottomk", "topk", "quantile", "limitk", "limit_ratio",
+    ]
+
+    static func of(_ expression: String) -> Set<String> {
+        let text = Array(expression.unicodeScalars)
+        var names: Set<String> = []
+        var index = 0
+        func isIdentifier(_ c: Unicode.Scalar, first: Bool) -> Bool {
+            c == "_" || c == ":" || (c.isASCII && c.properties.isAlphabetic) || (!first && ("0"..."9").contains(c))
+        }
+        func isQuote(_ c: Unicode.Scalar) -> Bool { c == "\"" || c == "'" || c == "`" }
+        func skipSpaces() {
+            while index < text.count, text[index].properties.isWhitespace { index += 1 }
+        }
+        func skipString() {
+            let quote = text[index]
+            index += 1
+            while index < text.count, text[index] != quote {
+                index += text[index] == "\\" && quote != "`" ? 2 : 1
+            }
+            index += 1
+        }
+        /// Skips from an opening bracket to its match, strings included.
+        func skipGroup() {
+            let closing: [Unicode.Scalar: Unicode.Scalar] = ["{": "}", "[": "]", "(": ")"]
+            let (open, close) = (text[index], closing[text[index]]!)
+            var depth = 0
+            while index < text.count {
+                let c = text[index]
+                if isQuote(c) {
+                    skipString()
+                    continue
+                }
+                depth += c == open ? 1 : c == close ? -1 : 0
+                index += 1
+                if depth == 0 { return }
+            }
+        }
+        while index < text.count {
+            let c = text[index]
+            if isQuote(c) {
+                skipString()
+            } else if c == "{" || c == "[" {
+                skipGroup()
+            } else if c == "#" {
+                while index < text.count, text[index] != "\n" { index += 1 }
+            } else if c == "$" {
+                index += 1
+                if index < text.count, text[index] == "{" { skipGroup() }
+                while index < text.count, isIdentifier(text[index], first: false) { index += 1 }
+            } else if isIdentifier(c, first: true) {
+                let start = index
+                while index < text.count, isIdentifier(text[index], first: false) { index += 1 }
+                let word = String(String.UnicodeScalarView(text[start..<index]))
+                skipSpaces()
+                let opens = index < text.count && text[index] == "("
+                if grouping.contains(word.lowercased()) {
+                    if opens { skipGroup() }
+                } else if !keywords.contains(word.lowercased()) && !opens {
+                    names.insert(word)
+                }
+            } else if ("0"..."9").contains(c) || c == "." {
+                // A number or a duration (0.99, 1e3, 5m): never a name.
+                while index < text.count, isIdentifier(text[index], first: false) || text[index] == "." { index += 1 }
+            } else {
+                index += 1
+            }
+        }
+        return names
+    }
+}
+
+/// What `monitoring/` ships: the Grafana dashboard and the Prometheus alert rules, read as their tools read them.
+struct MonitoringFiles {
+    struct Rule {
+        let name: String
+        let expression: String
+        let values: [String: Any]
+    }
+
+    let dashboard: [String: Any]
+    let rules: [Rule]
+
+    static let dashboardPath = Repository.path("monitoring/grafana-dashboard.json")
+    static let rulesPath = Repository.path("monitoring/warrant-gate-alerts.yaml")
+
+    init() throws {
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.dashboardPath)))
+        dashboard = try #require(json as? [String: Any])
+        let yaml = try Yams.load(yaml: String(contentsOfFile: Self.rulesPath, encoding: .utf8)) as? [String: Any]
+        let groups = try #require(yaml?["groups"] as? [[String: Any]])
+        rules = try groups.flatMap { group in
+            try #require(group["rules"] as? [[String: Any]]).map { rule in
+                Rule(name: try #require(rule["alert"] as? String), expression: try #require(rule["expr"] as? String), values: rule)
+            }
+        }
+    }
+
+    /// Every PromQL expression of the dashboard's panels, and the selectors of its `label_values(…, label)` variables.
+    var dashboardExpressions: [String] {
+        func expressions(in value: Any) -> [String] {
+            if let object = value as? [String: Any] {
+                return object.flatMap { key, value in key == "expr" ? [value as? String].compactMap(\.self) : expressions(in: value) }
+            }
+            return (value as? [Any])?.flatMap(expressions(in:)) ?? []
+        }
+        let variables = ((dashboard["templating"] as? [String: Any])?["list"] as? [[String: Any]] ?? []).compactMap { $0["definition"] as? String }
+        let selectors = variables.compactMap { definition -> String? in
+            guard definition.hasPrefix("label_values("), let comma = definition.lastIndex(of: ",") else { return nil }
+            return String(definition[definition.index(definition.startIndex, offsetBy: 13)..<comma])
+        }
+        return expressions(in: dashboard["panels"] ?? []) + selectors
+    }
+
+    var queriedNames: Set<String> {
+        (dashboardExpressions + rules.map(\.expression)).reduce(into: []) { $0.formUnion(PromQLMetricNames.of($1)) }
+    }
+}
+
+/// A scrape of the admin listener's `/metrics`.
+struct Exposition {
+    let text: String
+
+    /// The names of the samples (`name{…} value` or `name value`).
+    var sampleNames: Set<String> {
+        Set(text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { line in
+            String(line.prefix { $0 != "{" && $0 != " " })
+        })
+    }
+
+    /// The metric families, from their `# TYPE` lines.
+    var families: Set<String> {
+        Set(text.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { String($0.split(separator: " ")[2]) })
+    }
+
+    /// The value of the sample without labels named `name`.
+    func value(_ name: String) -> Double? {
+        text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }
+    }
+}
+
+@Suite("Monitoring: the dashboard and the alert rules against /metrics", .serialized)
+struct MonitoringTests {
+    /// Series Prometheus makes itself rather than scrapes.
+    static let synthetic: Set<String> = ["up"]
+
+    @Test("the PromQL name extractor finds selected metrics and nothing else")
+    func extractor() {
+        #expect(PromQLMetricNames.of(#"histogram_quantile(0.99, sum by (instance, le) (rate(a_bucket{job="x",le="+Inf"}[5m])))"#) == ["a_bucket"])
+        #expect(PromQLMetricNames.of("sum(rate(a_total[$__rate_interval])) by (reason) / on(instance) group_left(version) b_info") == ["a_total", "b_info"])
+        #expect(PromQLMetricNames.of(#"absent(up{job="warrant-gate"}) or x > 0.5 and y offset 5m unless bool z"#) == ["up", "x", "y", "z"])
+        #expect(PromQLMetricNames.of(#"label_replace(m{a="}{"}, "dst", "$1", "src", "(.*)") # by (q) comment"#) == ["m"])
+        #expect(PromQLMetricNames.of("increase(ns:c_total [1h:5m]) > 1e3 * 2") == ["ns:c_total"])
+        #expect(PromQLMetricNames.of("sum without (job) (a) / count by (le) (b) + topk(3, c)") == ["a", "b", "c"])
+    }
+
+    @Test("the rules are complete alerts: a `for`, a severity, a summary, a description and a runbook entry that exists")
+    func rulesAreComplete() throws {
+        let files = try MonitoringFiles()
+        #expect(files.rules.count >= 10)
+        let operations = try String(contentsOfFile: Repository.path("docs/operations.md"), encoding: .utf8)
+        for rule in files.rules {
+            #expect(rule.values["for"] is String, "\(rule.name)")
+            let severity = (rule.values["labels"] as? [String: Any])?["severity"] as? String
+            #expect(["critical", "warning", "info"].contains(severity ?? ""), "\(rule.name)")
+            let annotations = rule.values["annotations"] as? [String: String] ?? [:]
+            #expect(annotations["summary"]?.isEmpty == false && annotations["description"]?.contains(rule.name) == true, "\(rule.name)")
+            #expect(annotations["runbook_url"] == "docs/operations.md#alerts-and-runbook", "\(rule.name)")
+            #expect(operations.contains("| `\(rule.name)` |"), "\(rule.name) has no runbook line in docs/operations.md")
+        }
+        #expect(operations.contains("### Alerts and runbook"))
+        // The audit failure of CJIS 5.4.2 pages.
+        let refusing = try #require(files.rules.first { $0.name == "WarrantGateDecisionLogRefusing" })
+        #expect((refusing.values["labels"] as? [String: Any])?["severity"] as? String == "critical")
+    }
+
+    @Test("the dashboard imports into Grafana: its datasource is an input, every panel queries it")
+    func dashboardIsImportable() throws {
+        let dashboard = try MonitoringFiles().dashboard
+        let inputs = try #require(dashboard["__inputs"] as? [[String: Any]])
+        #expect(inputs.contains { $0["name"] as? String == "DS_PROMETHEUS" && $0["pluginId"] as? String == "prometheus" })
+        #expect(dashboard["uid"] as? String == "warrant-gate" && dashboard["schemaVersion"] is Int)
+        let panels = try #require(dashboard["panels"] as? [[String: Any]]).filter { $0["type"] as? String != "row" }
+        #expect(panels.count >= 10)
+        var ids: Set<Int> = []
+        for panel in panels {
+            #expect((panel["datasource"] as? [String: Any])?["uid"] as? String == "${DS_PROMETHEUS}", "\(panel["title"] ?? "")")
+            #expect((panel["targets"] as? [[String: Any]])?.isEmpty == false, "\(panel["title"] ?? "")")
+            #expect(panel["gridPos"] is [String: Any])
+            #expect(ids.insert(panel["id"] as? Int ?? -1).inserted)
+        }
+    }
+
+    @Test("the audit metrics are exported from start-up, counters at 0, so that increase() sees the first failure")
+    func auditMetricsAtStart() {
+        let exposition = Exposition(text: String(decoding: GatewayMetrics().exposition(), as: UTF8.self))
+        for name in [
+            "warrantgate_decision_log_refusals_total", "warrantgate_decision_log_unwritten_entries_total", "warrantgate_checkpoint_failures_total",
+            "warrantgate_policy_reload_failures_total", "warrantgate_handshake_refusals_total",
+        ] {
+            #expect(exposition.value(name) == 0, "\(name)")
+        }
+        #expect(exposition.sampleNames.contains("warrantgate_decision_log_healthy"))
+        #expect(exposition.sampleNames.contains("warrantgate_registry_readable"))
+    }
+
+    @Test("every metric the dashboard and the rules query is in a live gateway's /metrics, and the dashboard shows every one")
+    func queriedMetricsExist() async throws {
+        let files = try MonitoringFiles()
+        let adminPort = try PostgresCluster.freePort()
+        try await withGateway(configure: { _, configuration in
+            configuration.adminHost = "127.0.0.1"
+            configuration.adminPort = adminPort
+        }) { gateway in
+            // An allowed request, a refused one, a handshake refused, and a decision log that cannot be written.
+            #expect(try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123").status == 200)
+            #expect(try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000123").reason == "warrant_missing")
+            let foreign = DevPKIDirectory(directory: gateway.directory.appendingPathComponent("foreign"))
+            try foreign.ensure(clients: ["denver-pd"])
+            let foreignClient = try gateway.client("denver-pd", pki: foreign)
+            await #expect(throws: (any Error).self) {
+                _ = try await foreignClient.execute(HTTPClientRequest(url: "https://localhost:\(gateway.port)/records/inmates/2017-000123"), timeout: .seconds(5))
+            }
+            let pool = try #require(gateway.gateway.store.sqlitePool)
+            try await pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA query_only = 1") }
+            #expect(try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123").reason == "log_unavailable")
+            try await pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA query_only = 0") }
+            #expect(try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123").status == 200)
+
+            let exposition = try await Self.scrape(port: adminPort)
+            let missing = files.queriedNames.subtracting(Self.synthetic).subtracting(exposition.sampleNames)
+            #expect(missing.isEmpty, "queried but not exported: \(missing.sorted())")
+            #expect(files.queriedNames.contains("warrantgate_decision_log_refusals_total"))
+            let shown = files.dashboardExpressions.reduce(into: Set<String>()) { $0.formUnion(PromQLMetricNames.of($1)) }
+            let unshown = exposition.families.filter { family in !shown.contains { $0 == family || $0.hasPrefix(family + "_") } }
+            #expect(unshown.isEmpty, "exported but not on the dashboard: \(unshown.sorted())")
+
+            #expect(exposition.value("warrantgate_decision_log_refusals_total") == 1)
+            #expect((exposition.value("warrantgate_decision_log_unwritten_entries_total") ?? 0) >= 1)
+            #expect((exposition.value("warrantgate_handshake_refusals_total") ?? 0) >= 1)
+            #expect(exposition.value("warrantgate_decision_log_healthy") == 1)
+            #expect(exposition.value("warrantgate_registry_readable") == 1)
+            #expect(exposition.text.contains(#"warrantgate_decisions_total{effect="deny",reason="log_unavailable"} 1"#))
+        }
+    }
+
+    @Test("promtool accepts the rules, their unit tests pass, and the dashboard's queries parse",
+          .enabled(if: Promtool.path != nil || ProcessInfo.processInfo.environment["CI"] == "true"))
+    func promtool() throws {
+        let checked = try Promtool.run(["check", "rules", MonitoringFiles.rulesPath])
+        #expect(checked.status == 0, "\(checked.output)")
+        let tested = try Promtool.run(["test", "rules", Repository.path("monitoring/warrant-gate-alerts.test.yaml")])
+        #expect(tested.status == 0, "\(tested.output)")
+        // The dashboard's queries as recording rules, with Grafana's variables given values.
+        let variables = ["$__rate_interval": "1m", "$__range": "1h", "$job": "warrant-gate", "$instance": ".*"]
+        let records = try MonitoringFiles().dashboardExpressions.enumerated().map { index, expression in
+            let resolved = variables.reduce(expression) { $0.replacingOccurrences(of: $1.key, with: $1.value) }
+            return ["record": "dashboard:query\(index)", "expr": resolved]
+        }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("wg-dashboard-\(UUID().uuidString).yaml")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Yams.dump(object: ["groups": [["name": "dashboard", "rules": records]]]).write(to: file, atomically: true, encoding: .utf8)
+        let parsed = try Promtool.run(["check", "rules", file.path])
+        #expect(parsed.status == 0, "\(parsed.output)")
+    }
+
+    private static func scrape(port: Int) async throws -> Exposition {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { _ = client.shutdown() }
+        // The admin listener starts beside the TLS listener, perhaps a moment after it.
+        var attempts = 1
+        while true {
+            do {
+                let response = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"), timeout: .seconds(5))
+                #expect(response.status == .ok)
+                return Exposition(text: String(buffer: try await response.body.collect(upTo: 1 << 22)))
+            } catch where attempts < 50 {
+                attempts += 1
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+}
+
+/// Prometheus's `promtool` (Debian: `prometheus`), when installed.
+enum Promtool {
+    static let path = ["/usr/bin/promtool", "/usr/local/bin/promtool"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try #require(path, "promtool is not installed (apt-get install prometheus)"))
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+}
