@@ -142,7 +142,9 @@ public enum PrivateFile {
     /// output is discarded or released uncommitted. Not for concurrent use.
     public final class Output {
         public let path: String
-        private let temporaryPath: String
+        /// The temporary file, for a writer that writes it by path rather than through ``write(_:)`` (SQLite, in
+        /// ``Store/backup(to:at:)`` and ``StoreBackup/restore(from:to:key:options:at:progress:)``).
+        let temporaryPath: String
         private let existing: Existing
         private var descriptor: Int32
         private var finished = false

@@ -1,0 +1,350 @@
+import Foundation
+import GRDB
+import Glibc
+import WarrantGateCore
+
+/// How ``StoreBackup/restore(from:to:key:options:at:progress:)`` may restore.
+public struct RestoreOptions: Sendable {
+    /// A signed checkpoint note held off the machine (`log checkpoint`), the latest one published; nil when the
+    /// operator has none, and the log is then checked only against itself.
+    public var offsiteCheckpoint: String?
+    /// Why a backup older than ``offsiteCheckpoint`` is restored anyway; nil refuses such a rollback.
+    public var rollbackReason: String?
+    /// Replaces the database at the target (moved aside, never deleted), which must not be in use.
+    public var replace: Bool
+    /// Who restores, for the record in the restored log.
+    public var `operator`: String
+
+    public init(offsiteCheckpoint: String?, rollbackReason: String? = nil, replace: Bool = false, operator: String) {
+        self.offsiteCheckpoint = offsiteCheckpoint
+        self.rollbackReason = rollbackReason
+        self.replace = replace
+        self.operator = `operator`
+    }
+}
+
+/// What a restore found and did.
+public struct RestoreReport: Sendable {
+    /// The restored log's tree size (before the restore's own record) and its checkpoints.
+    public var treeSize: UInt64 = 0
+    public var checkpoints = 0
+    /// The size of the checkpoint held off the machine, if one was given.
+    public var offsiteCheckpointSize: UInt64?
+    /// How many published entries the restored log lacks: more than 0 only for an allowed rollback.
+    public var entriesLost: UInt64 = 0
+    public var documents = 0
+    /// Scans the restored registry names that neither the backup nor the files directory holds.
+    public var missingDocuments: [String] = []
+    /// When the backup was made, as it states.
+    public var backupCreated: String?
+    /// Where the database that was replaced now is.
+    public var previousDatabase: String?
+    /// The admin record appended to the restored log: `store.restore`, or `store.restore-rollback`.
+    public var action = ""
+}
+
+/// Restores a backup written by ``Store/backup(to:at:)`` into a SQLite store, treating the file as hostile until it
+/// has been checked.
+///
+/// The file is copied, without following a link, beside the target, and everything else happens on that private
+/// copy: SQLite's integrity check; a schema that must be exactly a WarrantGate store's (as of one of its migrations)
+/// plus the backup's two tables, so no trigger or view of the file's own survives; each scan's SHA-256; then the
+/// whole log, recomputed by ``LogVerifier`` and checked against the checkpoint held off the machine. A backup whose log
+/// is shorter than that checkpoint is a rollback — the restored log would fork the history the checkpoint published —
+/// and is refused unless the operator gives a reason; one that does not match it is always refused. Only then are
+/// the scans put in the files directory, the restore recorded in the restored log (with the rollback, if any), and the
+/// copy put in place: a database already there is moved aside, and only once no connection has it open.
+public enum StoreBackup {
+    public static func restore(
+        from backupPath: String, to location: StoreLocation, key: LogVerifierKey, options: RestoreOptions, at time: Date = Date(),
+        progress: (String) -> Void = { _ in }
+    ) throws -> RestoreReport {
+        guard let target = location.sqlitePath else {
+            throw StoreError("`restore` restores a SQLite store; restore a PostgreSQL store with pg_restore (docs/postgresql.md#backups)")
+        }
+        let published = try options.offsiteCheckpoint.map { note in
+            do { return try Checkpoint.verify(note: note, key: key) } catch {
+                throw StoreError("the checkpoint held off the machine does not verify with the key \(key.name): \(error)")
+            }
+        }
+        let replacing = try checkTarget(target, replace: options.replace)
+        if replacing { try withExclusiveAccess(to: target) }
+        try PrivateFile.makeDirectory(URL(fileURLWithPath: target).deletingLastPathComponent().path)
+
+        let staged = try PrivateFile.Output(path: target, existing: replacing ? .replaceRegularFile : .refuse)
+        progress("copying \(backupPath)")
+        try copy(backupPath, into: staged)
+        progress("checking the copy: SQLite's integrity check, its schema, the documents' SHA-256")
+        var report = try inspect(staged.temporaryPath, file: backupPath)
+
+        let store: Store
+        do { store = try Store.open(StoreLocation(staged.temporaryPath)) } catch {
+            throw PrivateFileError(.failed, "cannot open the copy of \(backupPath): \(StoreDatabase.describe(error))")
+        }
+        guard let pool = store.sqlitePool else { throw StoreError("the backup copy is not a SQLite store") }
+        defer {
+            try? pool.close()
+            for suffix in ["-wal", "-shm", "-journal"] { unlink(staged.temporaryPath + suffix) }
+        }
+        report.treeSize = try store.database.read { session in try session.logSize() }
+        report.offsiteCheckpointSize = published?.size
+        let rollback = published.map { $0.size > report.treeSize } ?? false
+        progress("verifying the log: \(report.treeSize) entries")
+        let verification = try store.verify(key: key, against: rollback ? nil : options.offsiteCheckpoint)
+        guard verification.ok else {
+            throw StoreError("the backup's log does NOT verify: " + verification.problems.prefix(5).joined(separator: "; "))
+        }
+        report.checkpoints = verification.checkpoints
+        if let published, rollback {
+            report.entriesLost = published.size - report.treeSize
+            guard let reason = options.rollbackReason else {
+                throw StoreError("""
+                    the backup's log has \(report.treeSize) entries but the checkpoint held off the machine covers \(published.size): \
+                    restoring it would roll the log back by \(report.entriesLost) entries and fork the history that checkpoint published. \
+                    The backup itself verifies. To restore it anyway, give the reason with `--allow-rollback REASON`: it is recorded in the log
+                    """)
+            }
+            guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw StoreError("a rollback needs a reason") }
+        }
+
+        progress("restoring the documents into \(location.filesDirectory)")
+        try restoreDocuments(from: store.database, into: DocumentStore(filesDirectory: location.filesDirectory), report: &report)
+
+        let aside = replacing ? "\(target).before-restore-\(Timestamp.format(time).replacingOccurrences(of: ":", with: "-"))" : nil
+        let record = restoreRecord(file: backupPath, report: report, published: published, options: options, aside: aside, at: time)
+        report.action = record.action
+        try pool.write { db in
+            for table in ["backup_documents", "backup_manifest"] { try db.execute(sql: "DROP TABLE \(table)") }
+            try Registry.appendAdmin(SQLiteSession(db: db), record)
+        }
+        try pool.close()
+        try DatabaseQueue(path: staged.temporaryPath).writeWithoutTransaction { db in
+            guard try String.fetchOne(db, sql: "PRAGMA journal_mode = DELETE") == "delete" else {
+                throw StoreError("SQLite refused to take the restored copy out of WAL mode")
+            }
+        }
+
+        if let aside {
+            progress("moving the database at \(target) aside to \(aside)")
+            try moveAside(target, to: aside)
+            report.previousDatabase = aside
+        }
+        try staged.commit()
+        return report
+    }
+
+    /// Stores the backup's scans in `documents`, and lists the scans the restored registry names that it lacks.
+    private static func restoreDocuments(from database: any SQLDatabase, into documents: DocumentStore, report: inout RestoreReport) throws {
+        try database.read { session in
+            try session.forEach("SELECT sha256, content FROM backup_documents ORDER BY sha256") { row in
+                let name = try row.text("sha256")
+                guard try documents.store(Data(try row.bytes("content"))) == name else {
+                    throw StoreError("the document \(name) in the copy of the backup no longer matches its SHA-256")
+                }
+                report.documents += 1
+            }
+            report.missingDocuments = try session.fetchAll(
+                "SELECT DISTINCT document_sha256 FROM documents WHERE document_sha256 IS NOT NULL ORDER BY document_sha256"
+            ).map { try $0.text("document_sha256") }.filter { documents.path(digest: $0) == nil }
+        }
+    }
+
+    /// Moves the database at `path`, whole and unused, to `aside` (a new name).
+    private static func moveAside(_ path: String, to aside: String) throws {
+        try withExclusiveAccess(to: path, foldingWAL: true) {
+            try PrivateFile.checkTarget(aside, existing: .refuse)
+            guard rename(path, aside) == 0 else {
+                throw PrivateFileError(.failed, "cannot move \(path) aside: \(PrivateFile.describe(errno))")
+            }
+        }
+    }
+
+    /// The admin record of this restore, appended to the restored log.
+    private static func restoreRecord(
+        file: String, report: RestoreReport, published: Checkpoint?, options: RestoreOptions, aside: String?, at time: Date
+    ) -> AdminRecord {
+        var details = ["file": file, "treeSize": String(report.treeSize), "documents": String(report.documents)]
+        details["backupCreated"] = report.backupCreated
+        details["previousDatabase"] = aside
+        if let published {
+            details["offsiteCheckpointSize"] = String(published.size)
+            details["offsiteCheckpointRoot"] = Data(published.root).base64EncodedString()
+        } else {
+            details["offsiteCheckpoint"] = "none"
+        }
+        let rollback = report.entriesLost > 0
+        if rollback {
+            details["entriesLost"] = String(report.entriesLost)
+            details["reason"] = options.rollbackReason
+        }
+        return AdminRecord(
+            time: Timestamp.format(time), operator: options.operator, action: rollback ? "store.restore-rollback" : "store.restore", target: "log",
+            details: details
+        )
+    }
+
+    // MARK: - The target
+
+    /// Whether a database is at `path` to be replaced; throws if one is there without `replace`, or `path` is a link.
+    private static func checkTarget(_ path: String, replace: Bool) throws -> Bool {
+        var status = Glibc.stat()
+        guard lstat(path, &status) == 0 else {
+            guard errno == ENOENT else { throw PrivateFileError(.failed, "cannot read \(path): \(PrivateFile.describe(errno))") }
+            for suffix in ["-wal", "-journal"] where lstat(path + suffix, &status) == 0 {
+                throw StoreError("\(path)\(suffix) is there without its database: move it aside first")
+            }
+            return false
+        }
+        guard status.st_mode & S_IFMT == S_IFREG else { throw PrivateFileError(.refused, "\(path) is a symbolic link or not a regular file") }
+        guard replace else {
+            throw StoreError("a database is already at \(path): stop the gateway and replace it (it is moved aside, not deleted), or restore elsewhere")
+        }
+        return true
+    }
+
+    /// Runs `body` holding an exclusive lock on the SQLite database at `path`, which no other connection may have open
+    /// (an open connection in WAL mode holds a shared lock for as long as it is open). Throws if one does.
+    /// `foldingWAL` first takes the database out of WAL mode, which copies its write-ahead log into the file, so that
+    /// the file alone is the whole database.
+    private static func withExclusiveAccess(to path: String, foldingWAL: Bool = false, _ body: () throws -> Void = {}) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .immediateError
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA locking_mode = EXCLUSIVE") }
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            defer { try? queue.close() }
+            try queue.writeWithoutTransaction { db in
+                if foldingWAL, try String.fetchOne(db, sql: "PRAGMA journal_mode = DELETE") != "delete" {
+                    throw StoreError("cannot take the database at \(path) out of WAL mode")
+                }
+                try db.execute(sql: "BEGIN EXCLUSIVE")
+                defer { try? db.execute(sql: "ROLLBACK") }
+                try body()
+            }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+            throw StoreError("the database at \(path) is in use (is the gateway running?): stop it first")
+        } catch let error as DatabaseError {
+            throw StoreError("cannot check that the database at \(path) is not in use (\(StoreDatabase.describe(error))): stop the gateway, move the file aside yourself, and restore again")
+        }
+    }
+
+    // MARK: - The backup file
+
+    /// Copies the regular file at `path` (never through a link, nor from a pseudo filesystem) into `output`.
+    private static func copy(_ path: String, into output: PrivateFile.Output) throws {
+        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            let error = errno
+            switch error {
+            case ELOOP: throw PrivateFileError(.refused, "\(path) is a symbolic link; give the file itself")
+            case ENOENT: throw PrivateFileError(.notFound, "\(path) does not exist")
+            default: throw PrivateFileError(.failed, "cannot read \(path): \(PrivateFile.describe(error))")
+            }
+        }
+        defer { close(descriptor) }
+        var status = Glibc.stat()
+        guard fstat(descriptor, &status) == 0, let type = PrivateFile.filesystemType(descriptor) else {
+            throw PrivateFileError(.failed, "cannot read \(path): \(PrivateFile.describe(errno))")
+        }
+        guard status.st_mode & S_IFMT == S_IFREG, !PrivateFile.pseudoFilesystems.contains(type) else {
+            throw PrivateFileError(.refused, "\(path) is not a regular file")
+        }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress!, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw PrivateFileError(.failed, "cannot read \(path): \(PrivateFile.describe(errno))")
+            }
+            if count == 0 { return }
+            try output.write(Data(buffer[..<count]))
+        }
+    }
+
+    /// Checks the copy at `path` of the backup `file` before anything trusts it; returns what it states.
+    private static func inspect(_ path: String, file: String) throws -> RestoreReport {
+        let notABackup = { (why: String) in StoreError("\(file) is not a WarrantGate backup, or was altered: \(why)") }
+        guard let handle = FileHandle(forReadingAtPath: path), let header = try? handle.read(upToCount: 100) else {
+            throw StoreError("cannot read the copy of \(file)")
+        }
+        try? handle.close()
+        // A backup is written as a SQLite file in rollback-journal mode (bytes 18 and 19 of the header are 1).
+        guard header.count == 100, header.prefix(16) == Data("SQLite format 3\0".utf8), header[18] == 1, header[19] == 1 else {
+            throw notABackup("it is not a SQLite database written by `warrant-gate backup`")
+        }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA trusted_schema = OFF") }
+        var report = RestoreReport()
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            defer { try? queue.close() }
+            try queue.read { db in
+                let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")
+                guard integrity == ["ok"] else { throw notABackup("SQLite's integrity check fails: \(integrity.prefix(3).joined(separator: "; "))") }
+                try checkSchema(db, notABackup: notABackup)
+                guard try String.fetchOne(db, sql: "SELECT value FROM backup_manifest WHERE key = 'format'") == BackupFormat.name else {
+                    throw notABackup("its manifest does not name the format \(BackupFormat.name)")
+                }
+                report.backupCreated = try String.fetchOne(db, sql: "SELECT value FROM backup_manifest WHERE key = 'created'")
+                guard try Int.fetchOne(db, sql: "SELECT count(*) FROM backup_documents WHERE typeof(sha256) != 'text' OR typeof(content) != 'blob'") == 0 else {
+                    throw notABackup("a document is not bytes under a name")
+                }
+                let rows = try Row.fetchCursor(db, sql: "SELECT sha256, content FROM backup_documents")
+                while let row = try rows.next() {
+                    let name = try row.decode(String.self, forColumn: "sha256"), content = try row.decode(Data.self, forColumn: "content")
+                    guard BackupFormat.isDigest(name), content.count <= DocumentStore.maximumSize, DocumentStore.digest(of: content) == name else {
+                        throw notABackup("the document \(name) does not match its SHA-256")
+                    }
+                }
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw notABackup(StoreDatabase.describe(error))
+        }
+        return report
+    }
+
+    /// One row of `sqlite_schema`.
+    private struct SchemaObject: Hashable {
+        let type: String
+        let name: String
+        let table: String
+        let sql: String?
+
+        static func all(_ db: Database) throws -> Set<SchemaObject> {
+            Set(try Row.fetchAll(db, sql: "SELECT type, name, tbl_name, sql FROM sqlite_schema").map {
+                SchemaObject(
+                    type: try $0.decode(forColumn: "type"), name: try $0.decode(forColumn: "name"), table: try $0.decode(forColumn: "tbl_name"),
+                    sql: try $0.decode(forColumn: "sql")
+                )
+            })
+        }
+    }
+
+    /// Requires the schema to be exactly a store's as of the migrations the file says it applied (a prefix of this
+    /// version's), plus the backup's tables: no table, index, trigger or view of its own.
+    private static func checkSchema(_ db: Database, notABackup: (String) -> StoreError) throws {
+        let objects = try SchemaObject.all(db)
+        guard objects.contains(where: { $0.type == "table" && $0.name == "grdb_migrations" }) else { throw notABackup("it holds no store") }
+        let applied = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid")
+        let known = StoreDatabase.migrator.migrations
+        guard let last = applied.last, known.starts(with: applied) else {
+            throw notABackup("its migrations (\(applied.joined(separator: ", "))) are not a prefix of this version's; a newer version may have written it")
+        }
+        let reference = try DatabaseQueue()
+        try StoreDatabase.migrator.migrate(reference, upTo: last)
+        let expected = try reference.write { db in
+            for table in BackupFormat.tables { try db.execute(sql: table) }
+            return try SchemaObject.all(db)
+        }
+        let unexpected = objects.subtracting(expected).map { "\($0.type) \($0.name)" }.sorted()
+        let missing = expected.subtracting(objects).map { "\($0.type) \($0.name)" }.sorted()
+        guard unexpected.isEmpty && missing.isEmpty else {
+            let found = unexpected.isEmpty ? "" : "unexpected or changed: \(unexpected.joined(separator: ", "))"
+            let lacking = missing.isEmpty ? "" : "missing or changed: \(missing.joined(separator: ", "))"
+            throw notABackup("its schema is not a store's (\([found, lacking].filter { !$0.isEmpty }.joined(separator: "; ")))")
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import ArgumentParser
+import Foundation
+import WarrantGateCore
+import WarrantGateStore
+
+/// `backup`: one file holding a SQLite store and its document scans, made while the gateway serves.
+struct BackupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Back up the SQLite store and its document scans into one file, while the gateway serves.",
+        discussion: """
+            SQLite's online backup copies the database from one snapshot while the gateway goes on writing; the scans of
+            the document store are added to the copy, each under its SHA-256. A checkpoint is signed first when the key
+            is at hand. The log signing key is NOT in the backup: back it up once, apart from the backups. Copy a
+            checkpoint off the machine (`log checkpoint`) before each backup: `restore` checks the backup against it.
+            The backup is recorded in the log. For a PostgreSQL store, use pg_dump or pg_basebackup (docs/postgresql.md).
+
+            Example: warrant-gate backup --db /var/lib/warrant-gate/warrant-gate.sqlite --out /mnt/backup/warrant-gate-$(date +%F).backup
+            """
+    )
+    @OptionGroup var admin: AdminOptions
+    @OptionGroup var keys: LogCommand.KeyOptions
+    @Option(help: "The backup file to create (mode 0600; never an existing file or link).") var out: String
+
+    func run() throws {
+        guard try admin.location().sqlitePath != nil else {
+            throw CLIError(.refused, "`backup` copies a SQLite store; back up a PostgreSQL store with pg_dump or pg_basebackup, and its files directory (docs/postgresql.md#backups)")
+        }
+        try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) }
+        let store = try admin.open()
+        try LogCommand.signCheckpointIfPossible(store, keyFiles: try keys.files(admin))
+        let report = try storeCall { try store.backup(to: out) }
+        let checkpoint = report.latestCheckpointSize.map { "; the latest covers \($0)" } ?? ""
+        print("""
+            backed up \(store.location) to \(out) (mode 0600, \(Self.size(report.bytes))):
+              the log: \(report.entries) entries in the database, tree size \(report.treeSize), \(report.checkpoints) signed checkpoints\(checkpoint)
+              the registry, and \(report.documents) documents (\(Self.size(report.documentBytes)))
+              not included: the log signing key (keep it backed up apart, once)
+            """)
+        try storeCall {
+            try store.registry(timeZone: .gmt).recordAdminAction("store.backup", target: "log", details: [
+                "out": out, "treeSize": String(report.treeSize), "documents": String(report.documents),
+            ], operator: admin.operatorName)
+        }
+        let problems = report.skippedDocuments + report.missingDocuments.map { "\($0): the registry names it, the document store lacks it" }
+        guard problems.isEmpty else {
+            for problem in problems { FileHandle.standardError.write(Data("  \(problem)\n".utf8)) }
+            throw CLIError(.failure, "the backup was written, but \(problems.count) documents are not in it (above): restore them from paper or an earlier backup")
+        }
+    }
+
+    static func size(_ bytes: Int) -> String {
+        bytes < 1 << 20 ? "\(bytes) bytes" : String(format: "%.1f MiB", Double(bytes) / Double(1 << 20))
+    }
+}
+
+/// `restore`: a backup back into a SQLite store, checked against a checkpoint held off the machine.
+struct RestoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Restore a backup into a SQLite store, after checking it against a checkpoint held off the machine.",
+        discussion: """
+            Checks the file (SQLite's integrity check, a store's schema and nothing else, every document's SHA-256),
+            recomputes the whole log and checks it against its own checkpoints and --against. A backup whose log is
+            shorter than --against is a rollback: the restored log would fork the history that checkpoint published,
+            and it is refused unless --allow-rollback gives the reason. A backup that does not match --against is always
+            refused. Then the documents go into the files directory, the restore (and any rollback) is recorded in the
+            restored log, and the database is put at --db. A database already there is replaced only with --replace,
+            only when no process has it open (stop the gateway first), and is moved aside, not deleted.
+            The verifier key is log-signing.key.pub beside --db (restore the key files first), or --key.
+            Exit 0 restored, 3 refused, 4 no such file.
+
+            Examples: warrant-gate restore /mnt/backup/warrant-gate-2026-12-01.backup --against /mnt/offsite/checkpoint-2026-12-01.txt \\
+                          --db /tmp/drill/warrant-gate.sqlite --key /var/lib/warrant-gate/log-signing.key.pub
+                      warrant-gate restore /mnt/backup/warrant-gate-2026-12-01.backup --against /mnt/offsite/checkpoint-latest.txt \\
+                          --db /var/lib/warrant-gate/warrant-gate.sqlite --replace --allow-rollback "disk failure 2026-12-02; ticket 4411"
+            """
+    )
+    @Argument(help: "The backup file (from `warrant-gate backup`).") var file: String
+    @Option(help: "A checkpoint held off the machine (from `log checkpoint`): the latest one published.") var against: String?
+    @Flag(help: "Restore without a checkpoint held off the machine; a rollback then goes unnoticed.") var noOffsiteCheckpoint = false
+    @Option(help: "Restore a backup older than --against, for this reason (recorded in the log).") var allowRollback: String?
+    @Flag(help: "Replace the database at --db (moved aside, not deleted); it must not be in use.") var replace = false
+    @Option(help: "The log's verifier key (.pub) (default: log-signing.key.pub beside --db, or in --files-dir).") var key: String?
+    @OptionGroup var admin: AdminOptions
+
+    func validate() throws {
+        if (against == nil) == !noOffsiteCheckpoint {
+            throw ValidationError("give --against CHECKPOINT (held off the machine), or --no-offsite-checkpoint to restore without one")
+        }
+        if let allowRollback, allowRollback.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || against == nil {
+            throw ValidationError("--allow-rollback needs a reason, and --against: a rollback is measured against a checkpoint held off the machine")
+        }
+    }
+
+    func run() throws {
+        let location = try admin.location()
+        guard location.sqlitePath != nil else {
+            throw CLIError(.refused, "`restore` restores a SQLite store; restore a PostgreSQL store with pg_restore (docs/postgresql.md#backups)")
+        }
+        let checkpoint = try against.map { path in String(decoding: try storeCall { try PrivateFile.read(path, limit: 1 << 16) }, as: UTF8.self) }
+        let verifier = try verifierKey(location)
+        if noOffsiteCheckpoint {
+            FileHandle.standardError.write(Data("""
+                warning: no checkpoint held off the machine. The backup is checked only against its own checkpoints, so an
+                older backup, or one cut back to an earlier checkpoint, passes as the latest: a rollback goes unnoticed.
+
+                """.utf8))
+        }
+        let options = RestoreOptions(offsiteCheckpoint: checkpoint, rollbackReason: allowRollback, replace: replace, operator: admin.operatorName)
+        let report = try storeCall {
+            try StoreBackup.restore(from: file, to: location, key: verifier, options: options) { step in print("\(step)…") }
+        }
+        let consistency = report.offsiteCheckpointSize.map { size in
+            report.entriesLost > 0 ? "NOT covering the checkpoint held off the machine (size \(size))" : "consistent with the checkpoint held off the machine (size \(size))"
+        } ?? "checked against its own checkpoints only"
+        print("""
+            restored \(file)\(report.backupCreated.map { " (made \($0))" } ?? "") to \(location)
+              the log verifies: \(report.treeSize) entries, \(report.checkpoints) signed checkpoints, \(consistency)
+              \(report.documents) documents restored into \(location.filesDirectory)/documents
+              recorded in the restored log as \(report.action) by \(admin.operatorName)
+            """)
+        if let previous = report.previousDatabase { print("  the database that was there is now \(previous)") }
+        for digest in report.missingDocuments {
+            FileHandle.standardError.write(Data("warning: the registry names the document \(digest), which neither the backup nor the files directory holds\n".utf8))
+        }
+        if report.entriesLost > 0, let size = report.offsiteCheckpointSize {
+            FileHandle.standardError.write(Data("""
+                WARNING: ROLLBACK. The restored log has \(report.treeSize) entries; the checkpoint held off the machine covers \(size).
+                The \(report.entriesLost) entries after the backup are lost, and the log from here on forks the history that
+                checkpoint published. Tell the auditors who hold published checkpoints. The record \(report.action)
+                in the log names the checkpoint's size and root, the entries lost, the reason and who restored.
+
+                """.utf8))
+        }
+    }
+
+    /// `--key`, else the verifier key in the target's files directory.
+    private func verifierKey(_ location: StoreLocation) throws -> LogVerifierKey {
+        if let key {
+            let text = String(decoding: try storeCall { try PrivateFile.read(key, limit: 1 << 16) }, as: UTF8.self)
+            do { return try LogVerifierKey(encoded: text) } catch { throw CLIError(.usage, "\(key): \(error)") }
+        }
+        let files = LogKeyFiles(filesDirectory: location.filesDirectory)
+        do { return try files.verifierKey() } catch {
+            throw CLIError(.notFound, "no verifier key at \(files.publicPath): restore the key files (kept apart from the backups) there first, or give --key")
+        }
+    }
+}

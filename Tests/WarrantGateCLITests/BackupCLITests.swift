@@ -1,0 +1,159 @@
+import Foundation
+import Synchronization
+import Testing
+
+@Suite("Backup and restore, run as a process")
+struct BackupCLITests {
+    /// A site with a signing key, an approved warrant with its scan, and an advisement: the README's starting point.
+    private func site(_ scratch: Scratch) throws -> (db: [String], scan: String) {
+        let db = ["--db", scratch.db]
+        #expect(try CLIProcess.run(["log", "init-key", "--name", "county.example/warrant-gate"] + db).status == 0)
+        let scan = scratch.url.appendingPathComponent("JW-1.pdf").path
+        try Data("%PDF-1.4 JW-1 signed by the judge".utf8).write(to: URL(fileURLWithPath: scan))
+        let registered = try CLIProcess.run([
+            "warrant", "register", "--reference", "JW-1", "--kind", "judicial-warrant", "--agency", "ice-ero", "--subject", "2017-000123",
+            "--scope", "records.read", "--expires", "2099-12-31", "--court", "D. Colo.", "--judge", "Hon. R. Jackson", "--case", "1:26-mj-1",
+            "--document", scan, "--operator", "clerk-a",
+        ] + db)
+        #expect(registered.status == 0, "\(registered.stderr)")
+        #expect(try CLIProcess.run(["warrant", "approve", "JW-1", "--operator", "sgt-lee"] + db).status == 0)
+        #expect(try CLIProcess.run(["advisement", "record", "--subject", "2017-000789", "--language", "es", "--by", "Dep. Ortiz"] + db).status == 0)
+        return (db, scan)
+    }
+
+    /// `log checkpoint`, saved to `name` as the operator copies it off the machine.
+    private func copyCheckpointOff(_ scratch: Scratch, _ db: [String], to name: String) throws -> String {
+        let printed = try CLIProcess.run(["log", "checkpoint"] + db)
+        #expect(printed.status == 0, "\(printed.stderr)")
+        let path = scratch.url.appendingPathComponent(name).path
+        try Data(printed.stdout.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test("the README's restore drill: checkpoint off the machine, back up, restore on a scratch path, verify, list")
+    func drill() throws {
+        let scratch = try Scratch()
+        let (db, scan) = try site(scratch)
+        let pub = scratch.url.appendingPathComponent("log-signing.key.pub").path
+        let offsite = try copyCheckpointOff(scratch, db, to: "checkpoint-2026-12-01.txt")
+        let backup = scratch.url.appendingPathComponent("wg-2026-12-01.backup").path
+        let backedUp = try CLIProcess.run(["backup", "--out", backup] + db)
+        #expect(backedUp.status == 0, "\(backedUp.stderr)")
+        #expect(backedUp.stdout.contains("1 documents"))
+        #expect(backedUp.stdout.contains("not included: the log signing key"))
+        #expect((try FileManager.default.attributesOfItem(atPath: backup)[.posixPermissions] as? Int) == 0o600)
+
+        let drill = scratch.url.appendingPathComponent("drill/wg.sqlite").path
+        let restored = try CLIProcess.run(["restore", backup, "--against", offsite, "--db", drill, "--key", pub, "--operator", "it-admin"])
+        #expect(restored.status == 0, "\(restored.stderr)")
+        #expect(restored.stdout.contains("consistent with the checkpoint held off the machine"))
+        #expect(restored.stdout.contains("recorded in the restored log as store.restore by it-admin"))
+        let verified = try CLIProcess.run(["log", "verify", "--db", drill, "--key", pub, "--against", offsite])
+        #expect(verified.status == 0, "\(verified.stderr)")
+        let listed = try CLIProcess.run(["warrant", "list", "--db", drill])
+        #expect(listed.stdout.contains("JW-1") && listed.stdout.contains("active"))
+        #expect(try CLIProcess.run(["warrant", "verify-document", "JW-1", scan, "--db", drill]).status == 0, "the scan came back with the backup")
+
+        // The same backup against a checkpoint published after it is a rollback: refused, then allowed with a reason.
+        #expect(try CLIProcess.run(["advisement", "record", "--subject", "2017-000456", "--language", "en", "--by", "Dep. Ortiz"] + db).status == 0)
+        let latest = try copyCheckpointOff(scratch, db, to: "checkpoint-latest.txt")
+        let second = scratch.url.appendingPathComponent("drill2/wg.sqlite").path
+        let refused = try CLIProcess.run(["restore", backup, "--against", latest, "--db", second, "--key", pub])
+        #expect(refused.status == 3)
+        #expect(refused.stderr.contains("would roll the log back by"))
+        #expect(!FileManager.default.fileExists(atPath: second))
+        let allowed = try CLIProcess.run(["restore", backup, "--against", latest, "--db", second, "--key", pub, "--allow-rollback", "drill: disk lost"])
+        #expect(allowed.status == 0, "\(allowed.stderr)")
+        #expect(allowed.stderr.contains("WARNING: ROLLBACK"))
+        try FileManager.default.copyItem(atPath: pub, toPath: scratch.url.appendingPathComponent("drill2/log-signing.key.pub").path)
+        let bundle = try CLIProcess.run(["log", "export", "--format", "bundle", "--db", second])
+        #expect(bundle.status == 0 && bundle.stdout.contains("store.restore-rollback") && bundle.stdout.contains("drill: disk lost"))
+
+        // For real: the database is replaced only with --replace, and the old one is kept aside.
+        let over = try CLIProcess.run(["restore", backup, "--against", offsite] + db)
+        #expect(over.status == 3)
+        #expect(over.stderr.contains("a database is already at"))
+        let replaced = try CLIProcess.run(["restore", backup, "--against", latest, "--replace", "--allow-rollback", "rehearsal"] + db)
+        #expect(replaced.status == 0, "\(replaced.stderr)")
+        #expect(replaced.stdout.contains("the database that was there is now \(scratch.db).before-restore-"))
+    }
+
+    @Test("a backup while the demo gateway serves; a restore over its database is refused while it runs, and works once it stops")
+    func liveGateway() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/curl"), "curl is needed: .ci/run installs it")
+        let scratch = try Scratch()
+        let dataDir = scratch.url.appendingPathComponent("demo").path
+        let db = ["--db", "\(dataDir)/warrant-gate.sqlite"]
+        let demo = try DemoProcess(dataDir: dataDir)
+        let port = try demo.port()
+        let request = ["-s", "--max-time", "10", "--cacert", "\(dataDir)/certs/ca.pem", "--cert", "\(dataDir)/certs/denver-pd.pem",
+                       "--key", "\(dataDir)/certs/denver-pd.key", "https://localhost:\(port)/records/inmates/2017-000456"]
+        #expect(try Curl.run(request).output.contains("Daniel Okafor"))
+        let offsite = try copyCheckpointOff(scratch, db, to: "checkpoint.txt")
+
+        // Agencies keep asking while the backup is made.
+        let stop = Mutex(false), answered = Mutex(0)
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            while !stop.withLock({ $0 }) {
+                if (try? Curl.run(request).output.contains("Daniel Okafor")) == true { answered.withLock { $0 += 1 } }
+            }
+            done.signal()
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        let backup = scratch.url.appendingPathComponent("live.backup").path
+        let backedUp = try CLIProcess.run(["backup", "--out", backup] + db)
+        Thread.sleep(forTimeInterval: 0.3)
+        stop.withLock { $0 = true }
+        done.wait()
+        #expect(backedUp.status == 0, "\(backedUp.stderr)")
+        #expect(answered.withLock { $0 } > 0)
+
+        let inUse = try CLIProcess.run(["restore", backup, "--against", offsite, "--replace"] + db)
+        #expect(inUse.status == 3)
+        #expect(inUse.stderr.contains("is in use (is the gateway running?): stop it first"))
+        #expect(demo.terminate() == 0)
+
+        let restored = try CLIProcess.run(["restore", backup, "--against", offsite, "--replace"] + db)
+        #expect(restored.status == 0, "\(restored.stderr)")
+        #expect(restored.stdout.contains("consistent with the checkpoint held off the machine"))
+        #expect(try CLIProcess.run(["log", "verify", "--against", offsite] + db).status == 0)
+        let again = try DemoProcess(dataDir: dataDir)
+        let restartedPort = try again.port()
+        var restarted = request
+        restarted[restarted.count - 1] = "https://localhost:\(restartedPort)/records/inmates/2017-000456"
+        #expect(try Curl.run(restarted).output.contains("Daniel Okafor"), "the gateway serves on the restored database")
+        #expect(again.terminate() == 0)
+    }
+
+    @Test("exit codes: usage 2, refused 3, not found 4; PostgreSQL is pointed to pg_dump")
+    func refusals() throws {
+        let scratch = try Scratch()
+        let (db, _) = try site(scratch)
+        let backup = scratch.url.appendingPathComponent("site.backup").path
+        #expect(try CLIProcess.run(["backup", "--out", backup] + db).status == 0)
+
+        let again = try CLIProcess.run(["backup", "--out", backup] + db)
+        #expect(again.status == 3)
+        #expect(again.stderr.contains("already exists"))
+        let postgres = try CLIProcess.run(["backup", "--out", scratch.url.appendingPathComponent("pg.backup").path, "--db", "postgres://wg@127.0.0.1:1/wg"])
+        #expect(postgres.status == 3)
+        #expect(postgres.stderr.contains("pg_dump or pg_basebackup"))
+
+        let target = ["--db", scratch.url.appendingPathComponent("restored/wg.sqlite").path]
+        #expect(try CLIProcess.run(["restore", backup] + target).status == 2)
+        #expect(try CLIProcess.run(["restore", backup, "--no-offsite-checkpoint", "--allow-rollback", "x"] + target).status == 2)
+        let missing = try CLIProcess.run(["restore", scratch.url.appendingPathComponent("nothing.backup").path, "--no-offsite-checkpoint",
+                                          "--key", scratch.url.appendingPathComponent("log-signing.key.pub").path] + target)
+        #expect(missing.status == 4)
+        let noKey = try CLIProcess.run(["restore", backup, "--no-offsite-checkpoint"] + target)
+        #expect(noKey.status == 4)
+        #expect(noKey.stderr.contains("restore the key files"))
+
+        let unchecked = try CLIProcess.run(["restore", backup, "--no-offsite-checkpoint", "--key",
+                                            scratch.url.appendingPathComponent("log-signing.key.pub").path] + target)
+        #expect(unchecked.status == 0, "\(unchecked.stderr)")
+        #expect(unchecked.stderr.contains("a rollback goes unnoticed"))
+        #expect(unchecked.stdout.contains("checked against its own checkpoints only"))
+    }
+}
