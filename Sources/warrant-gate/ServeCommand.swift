@@ -23,8 +23,10 @@ struct ServeCommand: AsyncParsableCommand {
     )
 
     @Option(help: "The YAML configuration file.") var config: String
+    @Option(help: "Operational logs: `json` (JSON Lines on standard output, for journald) or `text` (standard error).") var logFormat: LogFormat = .json
 
     func run() async throws {
+        OperationalLogging.bootstrap(logFormat)
         let logger = { () -> Logger in
             var logger = Logger(label: "warrant-gate")
             logger.logLevel = .info

@@ -37,6 +37,7 @@ struct WarrantGateCommand: AsyncParsableCommand {
         subcommands: [
             DemoCommand.self, ServeCommand.self, WarrantCommand.self, AdvisementCommand.self, ConsentCommand.self, AuthorizationCommand.self,
             SubjectCommand.self, AgencyCommand.self, SettingsCommand.self, LogCommand.self, ReportCommand.self, PolicyCommand.self, StoreCommand.self,
+            ForwardCommand.self, BackupCommand.self, RestoreCommand.self,
         ]
     )
 

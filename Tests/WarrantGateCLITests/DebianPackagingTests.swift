@@ -6,15 +6,23 @@ import Testing
 struct DebianPackagingTests {
     static let packaging = Repository.root.appendingPathComponent("packaging")
 
-    @Test("systemd-analyze verify accepts the unit, with nothing to warn about", .enabled(if: SystemTool.enabled("systemd-analyze")))
-    func unitVerifies() throws {
+    @Test(
+        "systemd-analyze verify accepts each unit, with nothing to warn about, and scores it well confined",
+        .enabled(if: SystemTool.enabled("systemd-analyze")),
+        arguments: [
+            ("warrant-gate.service", "serve --config /etc/warrant-gate/gateway.yaml"),
+            ("warrant-gate-forward.service", "forward syslog --db ${WARRANT_GATE_DB} --to ${WARRANT_GATE_SIEM} $WARRANT_GATE_FORWARD_OPTIONS"),
+        ]
+    )
+    func unitVerifies(unitName: String, arguments: String) throws {
         try #require(SystemTool.path("systemd-analyze") != nil, "systemd-analyze is needed: .ci/run installs systemd")
         let scratch = try Scratch()
         // verify checks that ExecStart's program exists: the copy runs the binary the build made.
-        let unit = try String(contentsOf: Self.packaging.appendingPathComponent("warrant-gate.service"), encoding: .utf8)
-        #expect(unit.contains("\nExecStart=/usr/bin/warrant-gate serve --config /etc/warrant-gate/gateway.yaml\n"))
-        let copy = scratch.url.appendingPathComponent("warrant-gate.service")
+        let unit = try String(contentsOf: Self.packaging.appendingPathComponent(unitName), encoding: .utf8)
+        #expect(unit.contains("\nExecStart=/usr/bin/warrant-gate \(arguments)\n"))
+        let copy = scratch.url.appendingPathComponent(unitName)
         try unit.replacingOccurrences(of: "ExecStart=/usr/bin/warrant-gate ", with: "ExecStart=\(CLIProcess.executable.path) ")
+            .replacingOccurrences(of: "EnvironmentFile=/etc/warrant-gate/forward.env", with: "EnvironmentFile=\(Self.packaging.path)/forward.env")
             .write(to: copy, atomically: true, encoding: .utf8)
 
         let verified = try SystemTool.run("systemd-analyze", ["verify", copy.path])
@@ -24,7 +32,7 @@ struct DebianPackagingTests {
 
         // The hardening, as systemd scores it (0 is the most confined, 10 the least).
         let security = try SystemTool.run("systemd-analyze", ["security", "--offline=yes", copy.path])
-        let exposure = security.stdout.components(separatedBy: "Overall exposure level for warrant-gate.service: ").last?
+        let exposure = security.stdout.components(separatedBy: "Overall exposure level for \(unitName): ").last?
             .split(separator: " ").first.flatMap { Double($0) }
         #expect((exposure ?? 10) <= 1.5, "\(security.stdout)\(security.stderr)")
     }
@@ -106,10 +114,14 @@ struct DebianPackagingTests {
             "/etc/warrant-gate/policies/profiles/niem-immigration.yaml": "-rw-r--r--",
             "/etc/warrant-gate/policies/tests/denver.yaml": "-rw-r--r--",
             "/usr/lib/systemd/system/warrant-gate.service": "-rw-r--r--",
+            "/usr/lib/systemd/system/warrant-gate-forward.service": "-rw-r--r--",
+            "/etc/warrant-gate/forward.env": "-rw-r--r--",
             "/usr/lib/sysusers.d/warrant-gate.conf": "-rw-r--r--",
             "/usr/lib/tmpfiles.d/warrant-gate.conf": "-rw-r--r--",
             "/usr/share/doc/warrant-gate/debian.md": "-rw-r--r--",
             "/usr/share/doc/warrant-gate/configuration.md": "-rw-r--r--",
+            "/usr/share/warrant-gate/monitoring/warrant-gate-alerts.yaml": "-rw-r--r--",
+            "/usr/share/warrant-gate/monitoring/grafana-dashboard.json": "-rw-r--r--",
         ]
         for (path, mode) in expected {
             #expect(entries[path]?.mode == mode, "\(path): \(entries[path].map { "\($0)" } ?? "missing")")
@@ -142,6 +154,7 @@ struct DebianPackagingTests {
         #expect(try SystemTool.run("dpkg-deb", ["--extract", deb, tree.path]).status == 0)
         for (packaged, source) in [
             ("usr/lib/systemd/system/warrant-gate.service", "warrant-gate.service"), ("etc/warrant-gate/gateway.yaml", "gateway.yaml"),
+            ("usr/lib/systemd/system/warrant-gate-forward.service", "warrant-gate-forward.service"), ("etc/warrant-gate/forward.env", "forward.env"),
             ("usr/lib/sysusers.d/warrant-gate.conf", "warrant-gate.sysusers"), ("usr/lib/tmpfiles.d/warrant-gate.conf", "warrant-gate.tmpfiles"),
         ] {
             #expect(try Data(contentsOf: tree.appendingPathComponent(packaged)) == Data(contentsOf: Self.packaging.appendingPathComponent(source)), "\(packaged)")

@@ -201,11 +201,3 @@ struct SharedStoreCLITests {
         #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
     }
 }
-
-/// Runs blocking work — a process to its end, a server's start — on a thread of its own, so that it never holds one
-/// of the few threads that every other test's tasks share.
-func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
-    }
-}

@@ -122,7 +122,8 @@ struct SystemdNotifyCLITests {
         let stamp = try #require(lines.last.flatMap { $0.hasPrefix("MONOTONIC_USEC=") ? UInt64($0.dropFirst("MONOTONIC_USEC=".count)) : nil })
         #expect(stamp >= before && stamp <= after, "MONOTONIC_USEC \(stamp) not within [\(before), \(after)]")
         #expect(socket.receive() == "READY=1")
-        #expect(gateway.wrote("reloaded policy, agencies and TLS files", "trigger=SIGHUP"), "\(gateway.text)")
+        // The operational log is JSON lines on standard output: the message, and the metadata as members of its own.
+        #expect(gateway.wrote(#""message":"reloaded policy, agencies and TLS files""#, #""trigger":"SIGHUP""#), "\(gateway.text)")
         #expect(try gateway.request(port: port) != 0, "no TLS connection after the reload: \(gateway.text)")
 
         // SIGTERM: STOPPING=1 as the graceful shutdown begins, then a clean exit.

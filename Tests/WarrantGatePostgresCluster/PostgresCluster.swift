@@ -106,9 +106,9 @@ public final class PostgresCluster: Sendable {
     }
 
     /// Runs a program to its exit, through `posix_spawn` and `waitpid`, with no descriptor of the test's but the
-    /// standard three. Its output goes to a file rather than a pipe: the server that `pg_ctl start` leaves running
+    /// standard three, and no signal blocked or ignored. Its output goes to a file rather than a pipe: the server that `pg_ctl start` leaves running
     /// would hold a pipe open, so reading it to its end would never return.
-    private static func run(_ path: String, _ arguments: [String]) throws {
+    static func run(_ path: String, _ arguments: [String]) throws {
         let outputPath = "/tmp/wg-pg-output-\(UUID().uuidString)"
         defer { unlink(outputPath) }
         var actions = posix_spawn_file_actions_t()
@@ -119,10 +119,23 @@ public final class PostgresCluster: Sendable {
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         // Nothing else the test process holds open (a pipe it reads to its end) is left to the server.
         guard Self.closeFrom(&actions, 3) == 0 else { throw ClusterError("posix_spawn_file_actions_addclosefrom_np failed") }
+        // No signal blocked, and the usual ones at their defaults: a test that traps SIGTERM (the service lifecycle's
+        // signal sequences ignore it) must not leave a daemon started here deaf to it.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid = pid_t()
-        let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
+        let spawned = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
         guard spawned == 0 else { throw ClusterError("cannot run \(path): \(String(cString: strerror(spawned)))") }
         var status: Int32 = 0
         var waited = waitpid(pid, &status, 0)

@@ -301,6 +301,24 @@ struct StoreBackendTests {
         #expect(try await offThePool { try store.reportRequests(period: december, timeZone: Sample.denver, treeSize: head.size) }.isEmpty)
     }
 
+    // MARK: Tail
+
+    @Test("tail: the log read by sequence number, in order and in pages, as the SIEM forwarder reads it", arguments: Backend.testable)
+    func tail(_ backend: Backend) async throws {
+        let fixture = try await StoreFixture.start(backend)
+        defer { fixture.stop() }
+        let store = try await fixture.newStore()
+        let decisions = (1...10).map(Sample.decision)
+        try await store.appendThroughDecisionLog(decisions.map(Sample.entry) + [Sample.entry(Sample.outcome(of: decisions[1]))])
+        let (page, rest, none, last) = try await offThePool {
+            (try store.logEntries(after: 0, limit: 4), try store.logEntries(after: 4, limit: 100), try store.logEntries(after: 11, limit: 5), try store.lastSeq())
+        }
+        #expect(page.map(\.seq) == [1, 2, 3, 4])
+        #expect(page.first == TailEntry(seq: 1, kind: "decision", time: decisions[0].time, entry: decisions[0].canonical))
+        #expect(rest.map(\.seq) == Array(5...11) && rest.last?.kind == "outcome")
+        #expect(none.isEmpty && last == 11)
+    }
+
     // MARK: Archive
 
     @Test("archive: entries before a date move to a file once a checkpoint covers them; verification spans both; newer proofs hold", arguments: Backend.testable)

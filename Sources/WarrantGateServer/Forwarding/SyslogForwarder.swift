@@ -1,0 +1,301 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import UnixSignals
+import WarrantGateCore
+import WarrantGateStore
+
+/// Where the forwarder sends: a RELP listener (rsyslog's `imrelp`), over TCP or TLS.
+public struct SyslogDestination: Sendable {
+    public let host: String
+    public let port: Int
+    let tls: TLSConfiguration?
+
+    /// Parses `HOST:PORT` or `[IPv6]:PORT`; with `tls`, loads its files (TLS 1.2 or later, the receiver's certificate
+    /// checked against `tls.ca` or else the system's trust store, and against HOST).
+    public init(parsing text: String, tls files: SyslogTLSFiles? = nil) throws {
+        let host: Substring
+        let port: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") {
+            host = text[text.index(after: text.startIndex)..<close]
+            port = text[text.index(close, offsetBy: 2)...]
+        } else if let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") {
+            host = text[..<colon]
+            port = text[text.index(after: colon)...]
+        } else {
+            throw ForwardingError("'\(text)' is not HOST:PORT (write an IPv6 address as [ADDRESS]:PORT)")
+        }
+        guard !host.isEmpty, let number = Int(port), (1...65535).contains(number) else {
+            throw ForwardingError("'\(text)' is not HOST:PORT with a port from 1 to 65535")
+        }
+        self.host = String(host)
+        self.port = number
+        self.tls = try files.map { try $0.configuration() }
+    }
+
+    /// The name its cursor file records.
+    public var name: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// The PEM files of a TLS connection to the receiver.
+public struct SyslogTLSFiles: Sendable {
+    /// The CA that signed the receiver's certificate; nil for the system's trust store.
+    public var ca: String?
+    /// This forwarder's certificate and key, for a receiver that asks for one; both or neither.
+    public var certificate: String?
+    public var key: String?
+
+    public init(ca: String?, certificate: String?, key: String?) {
+        self.ca = ca
+        self.certificate = certificate
+        self.key = key
+    }
+
+    func configuration() throws -> TLSConfiguration {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        do {
+            if let ca { configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca)) }
+            switch (certificate, key) {
+            case (let certificate?, let key?):
+                configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }
+                configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+            case (nil, nil): break
+            default: throw ForwardingError("a client certificate and its key go together")
+            }
+        } catch let error as ForwardingError {
+            throw error
+        } catch {
+            throw ForwardingError("cannot load the TLS files: \(error)")
+        }
+        return configuration
+    }
+}
+
+/// Why forwarding cannot go on.
+public struct ForwardingError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// How the forwarder paces itself.
+public struct SyslogForwarderSettings: Sendable {
+    /// The host name written into each message's header.
+    public var hostname: String
+    /// Frames sent before the oldest must be acknowledged (librelp's own default window is 128).
+    public var window = 128
+    /// How often an idle forwarder looks for new entries.
+    public var pollInterval: Duration = .milliseconds(500)
+    /// The wait before the first reconnection; it doubles after each failure up to `maximumReconnectDelay`.
+    public var reconnectDelay: Duration = .milliseconds(500)
+    public var maximumReconnectDelay: Duration = .seconds(30)
+    /// How long the server may leave a frame unanswered before the session is closed and opened again.
+    public var answerDeadline: Duration = .seconds(30)
+
+    public init(hostname: String) {
+        self.hostname = hostname
+    }
+}
+
+/// Sends every entry of the log, in sequence order, to a SIEM over RELP, and remembers how far the SIEM has
+/// acknowledged in a cursor file.
+///
+/// Delivery is at least once and never lossy: an entry counts as delivered only when the server has answered its
+/// frame with `200`, the cursor moves only over delivered entries, and after an outage, a server restart or a
+/// forwarder restart, sending resumes at the entry after the cursor. What the server had received but not yet
+/// acknowledged (at most one window), or acknowledged since the cursor's last save, can arrive twice: every message
+/// carries its `seq`, by which a receiver drops duplicates. Nothing is buffered but the window, so nothing overflows:
+/// a SIEM that is away only makes the forwarder fall behind the log, which keeps every entry.
+public final class SyslogForwarder: Sendable {
+    private let store: Store
+    private let destination: SyslogDestination
+    private let cursorPath: String
+    private let settings: SyslogForwarderSettings
+    private let logger: Logger
+
+    public init(store: Store, destination: SyslogDestination, cursorPath: String, settings: SyslogForwarderSettings, logger: Logger) {
+        self.store = store
+        self.destination = destination
+        self.cursorPath = cursorPath
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Forwards the entries after the cursor (or after `start` if there is no cursor file yet). With `through`, returns
+    /// once every entry up to that sequence number is acknowledged; else runs until the task is cancelled. Returns the
+    /// cursor, saved. Throws only what retrying cannot mend (a cursor file for another destination, archived entries).
+    @discardableResult
+    public func run(start: Int64, through: Int64? = nil) async throws -> ForwardCursor {
+        let (path, name) = (cursorPath, destination.name)
+        let saved = try await BlockingWork.run { try ForwardCursor.load(path: path, destination: name) }
+        var progress = Progress(acknowledged: saved?.seq ?? start)
+        logger.notice("forwarding the log to \(name) over RELP\(destination.tls == nil ? "" : " with TLS") after seq \(progress.acknowledged)")
+        var delay = settings.reconnectDelay
+        while !Task.isCancelled {
+            if let through, progress.acknowledged >= through { break }
+            do {
+                let channel = try await connect()
+                delay = settings.reconnectDelay
+                try await session(channel, progress: &progress, through: through)
+            } catch let error as TailGap {
+                try await save(&progress)
+                throw ForwardingError("cannot forward seq \(error.needed): \(error) (to skip them, give a new --state file with --start-at \(error.firstHeld))")
+            } catch {
+                try await save(&progress)
+                if Task.isCancelled { break }
+                logger.warning("forwarding to \(name) stopped at seq \(progress.acknowledged): \(error); retrying in \(delay)")
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, settings.maximumReconnectDelay)
+            }
+        }
+        try await save(&progress)
+        return ForwardCursor(destination: name, seq: progress.acknowledged)
+    }
+
+    /// ``run(start:through:)`` until it returns or SIGTERM or SIGINT arrives; then the cursor is saved and returned.
+    public func runUntilSignalled(start: Int64, through: Int64?) async throws -> ForwardCursor {
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        return try await withThrowingTaskGroup(of: ForwardCursor?.self) { group in
+            group.addTask { try await self.run(start: start, through: through) }
+            group.addTask {
+                for await _ in signals { break }
+                return nil
+            }
+            while let result = try await group.next() {
+                if let cursor = result {
+                    group.cancelAll()
+                    return cursor
+                }
+                group.cancelAll()  // a signal: the forwarder saves its cursor and returns it next
+            }
+            throw CancellationError()
+        }
+    }
+
+    /// How far the server has acknowledged, and what of that the cursor file does not hold yet.
+    private struct Progress {
+        var acknowledged: Int64
+        var unsaved = 0
+        var savedAt = ContinuousClock.now
+    }
+
+    private func save(_ progress: inout Progress) async throws {
+        guard progress.unsaved > 0 else { return }
+        let cursor = ForwardCursor(destination: destination.name, seq: progress.acknowledged)
+        let path = cursorPath
+        try await BlockingWork.run { try cursor.save(path: path) }
+        progress.unsaved = 0
+        progress.savedAt = .now
+    }
+
+    private func connect() async throws -> NIOAsyncChannel<RELPEvent, RELPFrame> {
+        let tlsContext = try destination.tls.map { try NIOSSLContext(configuration: $0) }
+        let serverName = destination.host.isIPAddress ? nil : destination.host
+        let (pollInterval, answerDeadline) = (TimeAmount(settings.pollInterval), TimeAmount(settings.answerDeadline))
+        return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.seconds(10))
+            .connect(host: destination.host, port: destination.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    if let tlsContext { try pipeline.addHandler(try NIOSSLClientHandler(context: tlsContext, serverHostname: serverName)) }
+                    try pipeline.addHandler(ByteToMessageHandler(RELPResponseDecoder()))
+                    try pipeline.addHandler(MessageToByteHandler(RELPFrameEncoder()))
+                    try pipeline.addHandler(RELPSessionClock(pollInterval: pollInterval, answerDeadline: answerDeadline))
+                    return try NIOAsyncChannel<RELPEvent, RELPFrame>(wrappingChannelSynchronously: channel)
+                }
+            }
+    }
+
+    /// One RELP session: open, then keep up to a window of entries in flight, moving the cursor over each answered
+    /// one, and look for new entries at every answer and every tick; close once `through` is acknowledged. Returns
+    /// normally only then; any failure throws.
+    private func session(_ channel: NIOAsyncChannel<RELPEvent, RELPFrame>, progress: inout Progress, through: Int64?) async throws {
+        try await channel.executeThenClose { inbound, outbound in
+            var events = inbound.makeAsyncIterator()
+            var transactions = TransactionNumbers()
+            let opening = transactions.next()
+            try await outbound.write(.open(txnr: opening))
+            let offer = try await Self.answer(to: opening, from: &events)
+            guard offer.status == 200 else { throw ForwardingError("the server refused the RELP session: \(offer.text)") }
+
+            var inFlight = CircularBuffer<(txnr: Int, seq: Int64)>(initialCapacity: settings.window)
+            var sent = progress.acknowledged
+            while true {
+                if inFlight.count <= settings.window / 2 {
+                    let (store, after, limit) = (store, sent, settings.window - inFlight.count)
+                    let entries = try await BlockingWork.run { try store.logEntries(after: after, limit: limit) }
+                    if let last = entries.last {
+                        let frames = entries.map { entry in
+                            let txnr = transactions.next()
+                            inFlight.append((txnr, entry.seq))
+                            let record = SyslogRecord(seq: entry.seq, kind: entry.kind, time: entry.time, entry: entry.entry)
+                            return RELPFrame.syslog(txnr: txnr, message: record.message(hostname: settings.hostname))
+                        }
+                        try await outbound.write(contentsOf: frames)
+                        sent = last.seq
+                    }
+                }
+                if inFlight.isEmpty {
+                    try await save(&progress)
+                    if let through, progress.acknowledged >= through {
+                        let closing = transactions.next()
+                        try await outbound.write(.close(txnr: closing))
+                        _ = try await Self.answer(to: closing, from: &events)
+                        return
+                    }
+                }
+                guard case .response(let response) = try await Self.next(from: &events) else { continue }
+                guard let oldest = inFlight.first, response.txnr == oldest.txnr else { throw Self.unexpected(response, next: inFlight.first?.txnr) }
+                guard response.status == 200 else { throw ForwardingError("the server refused seq \(oldest.seq): \(response.text)") }
+                inFlight.removeFirst()
+                progress.acknowledged = oldest.seq
+                progress.unsaved += 1
+                if progress.unsaved >= 4096 || ContinuousClock.now - progress.savedAt >= .seconds(1) { try await save(&progress) }
+            }
+        }
+    }
+
+    /// The server's answer to transaction `txnr` (RELP answers in order), skipping ticks.
+    private static func answer(to txnr: Int, from events: inout NIOAsyncChannelInboundStream<RELPEvent>.AsyncIterator) async throws -> RELPResponse {
+        while true {
+            guard case .response(let response) = try await next(from: &events) else { continue }
+            guard response.txnr == txnr else { throw unexpected(response, next: txnr) }
+            return response
+        }
+    }
+
+    /// The next event; throws when the connection or the session has ended.
+    private static func next(from events: inout NIOAsyncChannelInboundStream<RELPEvent>.AsyncIterator) async throws -> RELPEvent {
+        guard let event = try await events.next() else { throw ForwardingError("the server closed the connection") }
+        if case .response(let response) = event {
+            if response.command == "serverclose" { throw ForwardingError("the server closed the session") }
+            guard response.command == "rsp" else { throw ForwardingError("the server sent \(response.command), not rsp") }
+        }
+        return event
+    }
+
+    private static func unexpected(_ response: RELPResponse, next txnr: Int?) -> ForwardingError {
+        ForwardingError("the server answered transaction \(response.txnr) while \(txnr.map(String.init) ?? "none") was awaited")
+    }
+}
+
+/// RELP transaction numbers: 1, 2, … 999,999,999, then 1 again.
+private struct TransactionNumbers {
+    private var last = 0
+
+    mutating func next() -> Int {
+        last = last == RELPFrame.maximumTxnr ? 1 : last + 1
+        return last
+    }
+}
+
+extension String {
+    /// Whether this is a literal IPv4 or IPv6 address (TLS then checks the certificate's IP names, with no SNI).
+    fileprivate var isIPAddress: Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, self, &v4) == 1 || inet_pton(AF_INET6, self, &v6) == 1
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import Logging
+import WarrantGateServer
+import WarrantGateStore
+
+/// `forward`: sends the decision log to other systems.
+struct ForwardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forward", abstract: "Send the decision log to other systems.", subcommands: [Syslog.self]
+    )
+
+    struct Syslog: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send every log entry, in order, to a SIEM as RFC 5424 syslog over RELP, resuming where it stopped.",
+            discussion: """
+                Reads the durable log by sequence number and keeps, in the --state file, the last entry the receiver
+                acknowledged. After a restart, or while the receiver is away, it resumes after that entry: nothing is
+                dropped and nothing is buffered but a window of 128 entries. Entries around an outage may arrive twice;
+                each carries seq="N" in its structured data, by which the receiver drops duplicates. The receiver is
+                rsyslog's imrelp (or anything that speaks RELP); see docs/operations.md.
+
+                Runs until SIGTERM or Ctrl-C (exit 0, cursor saved); with --once, until everything in the log when it
+                started is acknowledged.
+
+                Examples: warrant-gate forward syslog --db /var/lib/warrant-gate/warrant-gate.sqlite --to siem.county.example:2514 --tls --ca /etc/warrant-gate/siem-ca.pem
+                          warrant-gate forward syslog --to 127.0.0.1:2514 --once
+                """
+        )
+        @OptionGroup var admin: AdminOptions
+        @Option(help: "The receiver, HOST:PORT (IPv6 as [ADDRESS]:PORT).") var to: String
+        @Flag(help: "Use TLS (the receiver's certificate must name HOST and chain to --ca or the system's trust store).") var tls = false
+        @Option(help: "With --tls: the CA that signed the receiver's certificate.") var ca: String?
+        @Option(help: "With --tls: this forwarder's certificate, for a receiver that asks for one.") var cert: String?
+        @Option(help: "With --tls and --cert: its private key.") var key: String?
+        @Option(help: "The cursor file (default: forward-HOST-PORT.cursor in the files directory, beside a SQLite database).") var state: String?
+        @Option(help: "Without a cursor file: `beginning`, `end`, or the first sequence number to send.") var startAt: String = "beginning"
+        @Flag(help: "Stop once every entry in the log at start is acknowledged.") var once = false
+        @Option(help: "The host name in each message's header (default: this machine's).") var hostname: String?
+        @Option(help: "Operational logs: `json` (JSON Lines on standard output) or `text` (standard error).") var logFormat: LogFormat = .json
+
+        func run() async throws {
+            OperationalLogging.bootstrap(logFormat)
+            let logger = Logger(label: "warrant-gate.forward")
+            guard tls || (ca == nil && cert == nil && key == nil) else { throw CLIError(.usage, "--ca, --cert and --key need --tls") }
+            let destination: SyslogDestination
+            do {
+                destination = try SyslogDestination(parsing: to, tls: tls ? SyslogTLSFiles(ca: ca, certificate: cert, key: key) : nil)
+            } catch {
+                throw CLIError(.usage, "\(error)")
+            }
+            let location = try admin.location()
+            var options = admin.database.options
+            options.readonly = location.sqlitePath != nil
+            let store = try await BlockingWork.run { [options] in try storeCall { try Store.open(location, options: options) } }
+            defer { store.close() }
+            let last = try await BlockingWork.run { try storeCall { try store.lastSeq() } }
+            let start: Int64
+            switch startAt {
+            case "beginning": start = 0
+            case "end": start = last
+            default:
+                guard let first = Int64(startAt), first >= 1 else { throw CLIError(.usage, "--start-at takes beginning, end or a sequence number ≥ 1") }
+                start = first - 1
+            }
+            let cursorPath = state ?? "\(location.filesDirectory)/forward-\(destination.host)-\(destination.port).cursor"
+            let settings = SyslogForwarderSettings(hostname: hostname ?? ProcessInfo.processInfo.hostName)
+            let forwarder = SyslogForwarder(store: store, destination: destination, cursorPath: cursorPath, settings: settings, logger: logger)
+            do {
+                let cursor = try await forwarder.runUntilSignalled(start: start, through: once ? last : nil)
+                logger.notice("stopped; \(destination.name) has acknowledged every entry through seq \(cursor.seq) (cursor \(cursorPath))")
+            } catch let error as ForwardingError {
+                throw CLIError(.failure, error.description)
+            } catch let error as StoreError {
+                throw CLIError(.failure, error.description)
+            }
+        }
+    }
+}

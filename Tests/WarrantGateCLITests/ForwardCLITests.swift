@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+import WarrantGatePostgresCluster
+
+@Suite("warrant-gate forward syslog, run as a process", .enabled(if: Rsyslog.isEnabled))
+struct ForwardCLITests {
+    @Test("--once sends the whole log to rsyslog and stops; run again, it sends only what is new; its logs are JSON lines")
+    func once() async throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        for reference in ["I200-1", "I200-2", "I200-3"] {
+            let registered = try CLIProcess.run(["warrant", "register", "--reference", reference, "--kind", "administrative-warrant", "--agency", "ice-ero",
+                                                 "--subject", "2017-000456", "--scope", "records.read", "--expires", "2099-12-31", "--operator", "clerk-a"] + db)
+            #expect(registered.status == 0, "\(registered.stderr)")
+        }
+        let rsyslog = try await blocking { try Rsyslog() }
+        defer { rsyslog.stop() }
+        let state = scratch.url.appendingPathComponent("siem.cursor").path
+        let forward = ["forward", "syslog", "--to", "127.0.0.1:\(rsyslog.port)", "--state", state, "--once", "--hostname", "gw1"] + db
+
+        let first = try await blocking { try CLIProcess.run(forward) }
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(rsyslog.sequenceNumbers() == [1, 2, 3])
+        #expect(rsyslog.lines().allSatisfy { $0.hasPrefix(#"admin [warrantgate@32473 seq=""#) && $0.contains(#"operator="clerk-a" action="warrant.register""#) })
+        let logs = first.stdout.split(separator: "\n").map { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+        }
+        #expect(!logs.isEmpty && logs.allSatisfy { $0?["time"] is String && $0?["level"] is String }, "\(first.stdout)")
+        #expect(logs.contains { ($0?["message"] as? String)?.contains("acknowledged every entry through seq 3") == true }, "\(first.stdout)")
+        #expect(try String(contentsOfFile: state, encoding: .utf8) == "destination 127.0.0.1:\(rsyslog.port)\nseq 3\n")
+
+        let revoked = try CLIProcess.run(["warrant", "revoke", "I200-1", "--reason", "withdrawn", "--operator", "clerk-a"] + db)
+        #expect(revoked.status == 0, "\(revoked.stderr)")
+        let second = try await blocking { try CLIProcess.run(forward) }
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(rsyslog.sequenceNumbers() == [1, 2, 3, 4])
+
+        let elsewhere = try CLIProcess.run(["forward", "syslog", "--to", "127.0.0.1:1", "--state", state, "--once"] + db)
+        #expect(elsewhere.status == 1)
+        #expect(elsewhere.stderr.contains("is the cursor of 127.0.0.1:\(rsyslog.port), not of 127.0.0.1:1"), "\(elsewhere.stderr)")
+        let unusable = try CLIProcess.run(["forward", "syslog", "--to", "siem.example", "--once"] + db)
+        #expect(unusable.status == 2)
+        #expect(unusable.stderr.contains("is not HOST:PORT"), "\(unusable.stderr)")
+        let stray = try CLIProcess.run(["forward", "syslog", "--to", "127.0.0.1:9", "--ca", "ca.pem", "--once"] + db)
+        #expect(stray.status == 2)
+    }
+}

@@ -1,0 +1,248 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+import WarrantGateCore
+import WarrantGateDevPKI
+import WarrantGatePostgresCluster
+import WarrantGateStore
+
+@testable import WarrantGateServer
+
+/// The forwarder against a real rsyslog (imrelp) on loopback, started by the test.
+@Suite("Forwarding the log to a SIEM over RELP", .enabled(if: Rsyslog.isEnabled), .serialized)
+struct SyslogForwardingTests {
+    @Test("every entry arrives in order through an rsyslog restart mid-stream, and a new forwarder resends nothing before its cursor")
+    func restartMidStream() async throws {
+        let site = try ForwardingSite()
+        defer { site.remove() }
+        let rsyslog = try await blocking { try Rsyslog() }
+        defer { rsyslog.stop() }
+        let log = try site.store.decisionLog()
+        let writer = Task { await log.run() }
+        defer { log.close() }
+
+        try await Self.append(log, from: 1, count: 1500)
+        let forwarder = site.forwarder(port: rsyslog.port)
+        let forwarding = Task { try await forwarder.run(start: 0) }
+        try await Self.waitUntil("rsyslog has 400 entries") { rsyslog.lines().count >= 400 }
+        try await blocking { try rsyslog.halt() }
+        try await Self.append(log, from: 1501, count: 500)  // written while the SIEM is away
+        try await Self.pause(.milliseconds(300))
+        try await blocking { try rsyslog.start() }
+        try await Self.append(log, from: 2001, count: 1000)
+        let total = try site.store.lastSeq()
+        try await Self.waitUntil("rsyslog has every seq through \(total)") { Set(rsyslog.sequenceNumbers().compactMap { $0 }).count == Int(total) }
+        forwarding.cancel()
+        let cursor = try await forwarding.value
+        #expect(cursor.seq == total)
+        #expect(try ForwardCursor.load(path: site.cursorPath, destination: "127.0.0.1:\(rsyslog.port)") == cursor)
+
+        let received = rsyslog.sequenceNumbers()
+        #expect(received.allSatisfy { $0 != nil }, "a line without seq")
+        let seqs = received.compactMap { $0 }
+        Self.expectInOrderWithResendsOnly(seqs, window: SyslogForwarderSettings(hostname: "").window, total: total)
+        // Each line parsed as RFC 5424: MSGID is the kind, the MSG is the entry's JSON.
+        for line in rsyslog.lines().prefix(50) {
+            #expect(line.hasPrefix("decision [warrantgate@32473 seq=\"") || line.hasPrefix("outcome [warrantgate@32473 seq=\""), "\(line)")
+            #expect(line.hasSuffix("}"), "\(line)")
+        }
+
+        // A new forwarder resumes after the cursor: the entries appended since arrive, and nothing before them again.
+        let before = seqs.count
+        try await Self.append(log, from: 3001, count: 10)
+        let last = try site.store.lastSeq()
+        let resumed = try await site.forwarder(port: rsyslog.port).run(start: 0, through: last)
+        #expect(resumed.seq == last)
+        #expect(Array(rsyslog.sequenceNumbers().compactMap { $0 }.dropFirst(before)) == Array((total + 1)...last))
+        log.close()
+        await writer.value
+    }
+
+    @Test("over TLS: the receiver's certificate must chain to the CA given; a stranger's CA delivers nothing")
+    func tls() async throws {
+        let site = try ForwardingSite()
+        defer { site.remove() }
+        let pki = DevPKIDirectory(directory: site.directory.appendingPathComponent("pki"))
+        _ = try pki.ensure(clients: [])
+        let rsyslog = try await blocking {
+            try Rsyslog(tls: .init(ca: pki.caPath, certificate: pki.serverCertificatePath, key: pki.serverKeyPath))
+        }
+        defer { rsyslog.stop() }
+        try await site.store.appendDecisions(1...20)
+
+        let stranger = DevPKIDirectory(directory: site.directory.appendingPathComponent("stranger"))
+        _ = try stranger.ensure(clients: [])
+        let refused = site.forwarder(destination: try SyslogDestination(
+            parsing: "localhost:\(rsyslog.port)", tls: SyslogTLSFiles(ca: stranger.caPath, certificate: nil, key: nil)
+        ))
+        let attempt = Task { try await refused.run(start: 0) }
+        try await Self.pause(.seconds(1))
+        attempt.cancel()
+        #expect(try await attempt.value.seq == 0)
+        #expect(rsyslog.lines().isEmpty)
+
+        let trusted = site.forwarder(destination: try SyslogDestination(
+            parsing: "localhost:\(rsyslog.port)", tls: SyslogTLSFiles(ca: pki.caPath, certificate: nil, key: nil)
+        ))
+        #expect(try await trusted.run(start: 0, through: 20).seq == 20)
+        #expect(rsyslog.sequenceNumbers() == (1...20).map { $0 })
+    }
+
+    @Test("a receiver that accepts and never answers holds no entry: the session is closed at the deadline and opened again")
+    func silentReceiver() async throws {
+        let site = try ForwardingSite()
+        defer { site.remove() }
+        try await site.store.appendDecisions(1...5)
+        let silent = try await SilentReceiver.start()
+        var settings = SyslogForwarderSettings(hostname: "gw1")
+        settings.answerDeadline = .milliseconds(300)
+        settings.reconnectDelay = .milliseconds(50)
+        let forwarder = SyslogForwarder(
+            store: site.store, destination: try SyslogDestination(parsing: "127.0.0.1:\(silent.port)"), cursorPath: site.cursorPath,
+            settings: settings, logger: Logger(label: "test")
+        )
+        let attempt = Task { try await forwarder.run(start: 0) }
+        try await Self.waitUntil("three sessions") { silent.connections.value >= 3 }
+        attempt.cancel()
+        #expect(try await attempt.value.seq == 0)
+        try await silent.channel.close()
+    }
+
+    @Test("entries archived before they were forwarded stop the reader with the range named, instead of a silent gap")
+    func archivedGap() async throws {
+        let site = try ForwardingSite()
+        defer { site.remove() }
+        try await site.store.appendDecisions(1...4)
+        let key = LogSigningKey(name: "county.example/warrant-gate")
+        _ = try site.store.checkpointer(key: key).sign(always: true)
+        let archive = site.directory.appendingPathComponent("old.archive").path
+        #expect(try site.store.archive(before: .distantFuture, verifierKey: key.verifier, path: archive, operator: "records-officer") == 4)
+        // The archive's own admin record is entry 5.
+        #expect(throws: TailGap(needed: 1, firstHeld: 5)) { try site.store.logEntries(after: 0, limit: 10) }
+        try await site.store.appendDecisions(5...6)
+        #expect(throws: TailGap(needed: 3, firstHeld: 5)) { try site.store.logEntries(after: 2, limit: 10) }
+        #expect(try site.store.logEntries(after: 4, limit: 10).map(\.kind) == ["admin", "decision", "decision"])
+        #expect(try site.store.lastSeq() == 7)
+    }
+
+    // MARK: - Helpers
+
+    /// Appends decisions `from`…`from + count - 1`, each denied or with an outcome, in batches of 50.
+    static func append(_ log: any DecisionLogWriter, from: Int, count: Int) async throws {
+        for batch in stride(from: from, to: from + count, by: 50) {
+            try await log.append((batch..<min(batch + 50, from + count)).map(ForwardingSite.entry))
+        }
+    }
+
+    /// Checks that `seqs` holds 1…`total`, each first seen in order, and that anything seen twice was resent from
+    /// within one window of the highest seq seen before it (a restart's unacknowledged frames).
+    static func expectInOrderWithResendsOnly(_ seqs: [Int64], window: Int, total: Int64) {
+        var highest: Int64 = 0
+        var resent = 0
+        for seq in seqs {
+            if seq == highest + 1 {
+                highest = seq
+            } else {
+                #expect(seq <= highest && seq > highest - Int64(window), "seq \(seq) after \(highest)")
+                resent += 1
+            }
+        }
+        #expect(highest == total)
+        #expect(resent <= window)
+    }
+
+    static func waitUntil(_ what: String, timeout: Duration = .seconds(60), _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !condition() {
+            guard ContinuousClock.now < deadline else { throw ClusterError("timed out waiting until \(what)") }
+            try await pause(.milliseconds(50))
+        }
+    }
+
+    static func pause(_ duration: Duration) async throws {
+        try await Task.sleep(for: duration)
+    }
+}
+
+/// A SQLite store in a temporary directory, and the forwarder's cursor beside it.
+struct ForwardingSite {
+    let directory: URL
+    let store: Store
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-forward-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        store = try Store.open(path: directory.appendingPathComponent("warrant-gate.sqlite").path)
+    }
+
+    var cursorPath: String { directory.appendingPathComponent("forward.cursor").path }
+
+    func forwarder(port: Int) -> SyslogForwarder {
+        // A fixed destination: the cursor file names it.
+        forwarder(destination: try! SyslogDestination(parsing: "127.0.0.1:\(port)"))
+    }
+
+    func forwarder(destination: SyslogDestination) -> SyslogForwarder {
+        var settings = SyslogForwarderSettings(hostname: "gw1.county.example")
+        settings.pollInterval = .milliseconds(20)
+        settings.reconnectDelay = .milliseconds(200)
+        settings.maximumReconnectDelay = .seconds(1)
+        return SyslogForwarder(store: store, destination: destination, cursorPath: cursorPath, settings: settings, logger: Logger(label: "test"))
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Entry `index`: a decision, refused when a multiple of 3.
+    static func entry(_ index: Int) -> LogEntry {
+        let denied = index % 3 == 0
+        let record = DecisionRecord(
+            decisionId: "d-\(index)", time: Timestamp.format(Date()), component: "gateway", certificateSPKI: "ab", certificateSubject: "CN=ice",
+            agency: "ice-ero", category: AgencyCategory.federalImmigration.rawValue, method: "GET", path: "/records/inmates/2017-000123",
+            action: "records.read", subject: "2017-000123", warrantReference: nil, effect: denied ? .deny : .allow,
+            reason: denied ? "warrant_missing" : "warrant_verified", rules: ["r-\(index)"], obligations: [], policy: "denver", policyDigest: "00",
+            status: denied ? 403 : nil
+        )
+        return LogEntry(kind: .decision, time: Date(), decisionId: record.decisionId, canonical: record.canonical)
+    }
+}
+
+extension Store {
+    /// Appends the decisions `indices` through the gateway's writer, and closes it.
+    func appendDecisions(_ indices: ClosedRange<Int>) async throws {
+        let log = try decisionLog()
+        let writer = Task { await log.run() }
+        try await SyslogForwardingTests.append(log, from: indices.lowerBound, count: indices.count)
+        log.close()
+        await writer.value
+    }
+}
+
+/// A TCP server that accepts RELP sessions, reads everything, answers nothing, and counts its connections.
+struct SilentReceiver {
+    let channel: any Channel
+    let connections: ConnectionCount
+    var port: Int { channel.localAddress?.port ?? 0 }
+
+    static func start() async throws -> SilentReceiver {
+        let connections = ConnectionCount()
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                connections.increment()
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        return SilentReceiver(channel: channel, connections: connections)
+    }
+}
+
+final class ConnectionCount: Sendable {
+    private let count = Mutex(0)
+
+    func increment() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
+}
