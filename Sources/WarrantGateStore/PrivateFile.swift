@@ -44,28 +44,12 @@ public enum PrivateFile {
     /// symbolic link, anything but a regular file (a FIFO does not block), a file on /proc, /sys or a similar pseudo
     /// filesystem, or a file larger than `limit`.
     public static func read(_ path: String, limit: Int) throws -> Data {
-        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            let error = errno
-            switch error {
-            case ELOOP: throw PrivateFileError(.refused, "\(path) is a symbolic link; give the file itself")
-            case ENOENT: throw PrivateFileError(.notFound, "\(path) does not exist")
-            case ENXIO: throw PrivateFileError(.refused, "\(path) is not a regular file")
-            default: throw PrivateFileError(.failed, "cannot read \(path): \(describe(error))")
-            }
-        }
+        let (descriptor, size) = try openRegularFile(path)
         defer { close(descriptor) }
-        var status = Glibc.stat()
-        guard fstat(descriptor, &status) == 0 else { throw PrivateFileError(.failed, "cannot read \(path): \(describe(errno))") }
-        guard status.st_mode & S_IFMT == S_IFREG else { throw PrivateFileError(.refused, "\(path) is not a regular file") }
-        guard let type = filesystemType(descriptor) else { throw PrivateFileError(.failed, "cannot read \(path): \(describe(errno))") }
-        if pseudoFilesystems.contains(type) {
-            throw PrivateFileError(.refused, "\(path) is on /proc or /sys (a pseudo filesystem), not a document")
-        }
         let tooLarge = PrivateFileError(.refused, "\(path) is larger than \(describeSize(limit))")
-        guard status.st_size <= limit else { throw tooLarge }
+        guard size <= limit else { throw tooLarge }
         // Read to the end, not to st_size, and stop one byte past the limit: the file may be growing.
-        var data = Data(count: min(Int(status.st_size), limit) + 1)
+        var data = Data(count: min(size, limit) + 1)
         var count = 0
         while true {
             if count == data.count {
@@ -84,6 +68,35 @@ public enum PrivateFile {
         }
         data.count = count
         return data
+    }
+
+    /// Opens `path` for reading once, without following a symbolic link and without blocking, and checks that
+    /// descriptor: a regular file (a FIFO does not block), not on /proc, /sys or a similar pseudo filesystem. Returns
+    /// it, which the caller closes, and the file's size when opened.
+    static func openRegularFile(_ path: String) throws -> (descriptor: Int32, size: Int) {
+        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            let error = errno
+            switch error {
+            case ELOOP: throw PrivateFileError(.refused, "\(path) is a symbolic link; give the file itself")
+            case ENOENT: throw PrivateFileError(.notFound, "\(path) does not exist")
+            case ENXIO: throw PrivateFileError(.refused, "\(path) is not a regular file")
+            default: throw PrivateFileError(.failed, "cannot read \(path): \(describe(error))")
+            }
+        }
+        do {
+            var status = Glibc.stat()
+            guard fstat(descriptor, &status) == 0 else { throw PrivateFileError(.failed, "cannot read \(path): \(describe(errno))") }
+            guard status.st_mode & S_IFMT == S_IFREG else { throw PrivateFileError(.refused, "\(path) is not a regular file") }
+            guard let type = filesystemType(descriptor) else { throw PrivateFileError(.failed, "cannot read \(path): \(describe(errno))") }
+            if pseudoFilesystems.contains(type) {
+                throw PrivateFileError(.refused, "\(path) is on /proc or /sys (a pseudo filesystem), not a document")
+            }
+            return (descriptor, Int(status.st_size))
+        } catch {
+            close(descriptor)
+            throw error
+        }
     }
 
     /// Writes `data` to `path` atomically with exactly `mode` (see ``Output``).

@@ -232,23 +232,8 @@ public enum StoreBackup {
 
     /// Copies the regular file at `path` (never through a link, nor from a pseudo filesystem) into `output`.
     private static func copy(_ path: String, into output: PrivateFile.Output) throws {
-        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            let error = errno
-            switch error {
-            case ELOOP: throw PrivateFileError(.refused, "\(path) is a symbolic link; give the file itself")
-            case ENOENT: throw PrivateFileError(.notFound, "\(path) does not exist")
-            default: throw PrivateFileError(.failed, "cannot read \(path): \(PrivateFile.describe(error))")
-            }
-        }
+        let (descriptor, _) = try PrivateFile.openRegularFile(path)
         defer { close(descriptor) }
-        var status = Glibc.stat()
-        guard fstat(descriptor, &status) == 0, let type = PrivateFile.filesystemType(descriptor) else {
-            throw PrivateFileError(.failed, "cannot read \(path): \(PrivateFile.describe(errno))")
-        }
-        guard status.st_mode & S_IFMT == S_IFREG, !PrivateFile.pseudoFilesystems.contains(type) else {
-            throw PrivateFileError(.refused, "\(path) is not a regular file")
-        }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress!, $0.count) }
