@@ -35,10 +35,13 @@ struct SyslogForwardingTests {
         try await Self.append(log, from: 2001, count: 1000)
         let total = try site.store.lastSeq()
         try await Self.waitUntil("rsyslog has every seq through \(total)") { Set(rsyslog.sequenceNumbers().compactMap { $0 }).count == Int(total) }
+        // rsyslog writes before it answers: the cursor reaches the end once the answers are in, and is saved when idle.
+        let destination = "127.0.0.1:\(rsyslog.port)"
+        try await Self.waitUntil("the cursor is at \(total)") { (try? ForwardCursor.load(path: site.cursorPath, destination: destination))??.seq == total }
         forwarding.cancel()
         let cursor = try await forwarding.value
         #expect(cursor.seq == total)
-        #expect(try ForwardCursor.load(path: site.cursorPath, destination: "127.0.0.1:\(rsyslog.port)") == cursor)
+        #expect(try ForwardCursor.load(path: site.cursorPath, destination: destination) == cursor)
 
         let received = rsyslog.sequenceNumbers()
         #expect(received.allSatisfy { $0 != nil }, "a line without seq")
@@ -59,6 +62,22 @@ struct SyslogForwardingTests {
         #expect(Array(rsyslog.sequenceNumbers().compactMap { $0 }.dropFirst(before)) == Array((total + 1)...last))
         log.close()
         await writer.value
+    }
+
+    @Test("cancelled mid-stream (as SIGTERM does), the forwarder still saves its cursor, and only over what was answered")
+    func cancelledMidStream() async throws {
+        let site = try ForwardingSite()
+        defer { site.remove() }
+        let rsyslog = try await blocking { try Rsyslog() }
+        defer { rsyslog.stop() }
+        try await site.store.appendDecisions(1...2000)
+        let forwarding = Task { try await site.forwarder(port: rsyslog.port).run(start: 0) }
+        try await Self.waitUntil("rsyslog has 300 entries") { rsyslog.lines().count >= 300 }
+        forwarding.cancel()
+        let cursor = try await forwarding.value
+        #expect(cursor.seq > 0)
+        #expect(try ForwardCursor.load(path: site.cursorPath, destination: "127.0.0.1:\(rsyslog.port)") == cursor)
+        #expect(Array(rsyslog.sequenceNumbers().compactMap { $0 }.prefix(Int(cursor.seq))) == Array(1...cursor.seq))
     }
 
     @Test("over TLS: the receiver's certificate must chain to the CA given; a stranger's CA delivers nothing")

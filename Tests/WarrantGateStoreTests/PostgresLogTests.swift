@@ -29,7 +29,7 @@ struct PostgresLogTests {
 
     /// Signs a checkpoint of the log as it is and checks the log against its checkpoints, as `log verify` does.
     private func verified(_ cluster: PostgresCluster, key: LogSigningKey = LogSigningKey(name: "county.example/warrant-gate")) async throws -> VerificationReport {
-        try await offThePool {
+        try await blocking {
             let store = try cluster.store(user: Self.gatewayRole)
             defer { store.close() }
             try store.checkpointer(key: key).sign()
@@ -143,7 +143,7 @@ struct PostgresLogTests {
                         for signer in signers {
                             group.addTask {
                                 for _ in 0..<40 {
-                                    try await offThePool { try signer.sign() }
+                                    try await blocking { try signer.sign() }
                                     try await Task.sleep(for: .milliseconds(5))
                                 }
                             }
@@ -152,8 +152,8 @@ struct PostgresLogTests {
                     }
                     // Once the appends are done, a signing covers them all (unless the last one did), and then one
                     // finds nothing new.
-                    try await offThePool { try signers[0].sign() }
-                    #expect(try await offThePool { try signers[1].sign() } == nil)
+                    try await blocking { try signers[0].sign() }
+                    #expect(try await blocking { try signers[1].sign() } == nil)
                     let store = try cluster.store(user: Self.gatewayRole)
                     let checkpoints = try store.database.read { try Checkpointer.all($0) }
                     let last = try #require(checkpoints.last)
@@ -262,12 +262,5 @@ struct PostgresLocationTests {
         #expect(try PostgresLocation.password(file: file, environment: ["PGPASSWORD": "env"]) == "s3cret")
         #expect(try PostgresLocation.password(file: nil, environment: ["PGPASSWORD": "env"]) == "env")
         #expect(try PostgresLocation.password(file: nil, environment: [:]) == nil)
-    }
-}
-
-/// Runs blocking store work on a thread of its own, off the cooperative pool that the appenders' tasks need.
-func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try work() }) }.start()
     }
 }

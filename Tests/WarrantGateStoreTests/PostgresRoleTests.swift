@@ -29,7 +29,7 @@ extension StoreBackendTests {
         /// What a store call threw, described as the CLI shows it; nil if it did not throw.
         private func failure<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async -> String? {
             do {
-                _ = try await offThePool(work)
+                _ = try await blocking(work)
                 return nil
             } catch {
                 return StoreDatabase.describe(error)
@@ -48,7 +48,7 @@ extension StoreBackendTests {
             }
             let uninitialized = await failure { try cluster.store() }
             #expect(uninitialized?.contains("warrant-gate store init") == true, "\(uninitialized ?? "opened a database without the store's tables")")
-            let stores = try await offThePool {
+            let stores = try await blocking {
                 try Store.initialize(cluster.location(), roles: PostgresRoles(gateway: Self.gatewayRole, admin: Self.adminRole, archive: Self.archiveRole))
                 return (
                     gateway: try cluster.store(user: Self.gatewayRole), admin: try cluster.store(user: Self.adminRole),
@@ -58,7 +58,7 @@ extension StoreBackendTests {
             let (gateway, admin) = (stores.gateway.registry(timeZone: Sample.denver), stores.admin.registry(timeZone: Sample.denver))
 
             // The admin CLI's role changes the registry, every kind of row.
-            try await offThePool {
+            try await blocking {
                 for (step, reference, expires) in [(1, "JW-1", "2099-12-31"), (3, "JW-SHORT", "2026-11-30")] {
                     _ = try admin.register(Sample.warrant(reference, expires: expires), operator: "clerk", at: Sample.clock(step))
                     try admin.approve(reference: reference, operator: "supervisor", at: Sample.clock(step + 1))
@@ -73,15 +73,15 @@ extension StoreBackendTests {
 
             // The gateways' role appends, reads the registry, records its time zone, expires documents and signs.
             try await stores.gateway.appendThroughDecisionLog((0..<6).map { Sample.entry(Sample.decision($0)) }, concurrently: true)
-            let snapshot = try await offThePool { try gateway.snapshot() }
+            let snapshot = try await blocking { try gateway.snapshot() }
             #expect(snapshot.documents.mapValues(\.status) == ["JW-1": .active, "JW-SHORT": .active, "JW-PENDING": .pending])
             #expect(snapshot.agencies.map(\.id) == ["aurora-pd"] && snapshot.certificateRevocations == ["serial:0a1b": "reissued"])
             #expect(snapshot.records(subject: "2017-000123").count == 1 && snapshot.facts(subject: "2017-000123") == ["conviction-class": "felony"])
-            try await offThePool { try gateway.recordTimeZone() }
-            #expect(try await offThePool { try stores.gateway.recordedTimeZone() } == Sample.denver)
-            #expect(try await offThePool { try gateway.expireDue(at: LocalDate("2026-11-30")!.end(in: Sample.denver)) } == ["JW-SHORT"])
-            #expect(try await offThePool { try gateway.history(target: "JW-SHORT") }.last?.action == "warrant.expire")
-            let signed = try await offThePool { try stores.gateway.checkpointer(key: Sample.key).sign() }
+            try await blocking { try gateway.recordTimeZone() }
+            #expect(try await blocking { try stores.gateway.recordedTimeZone() } == Sample.denver)
+            #expect(try await blocking { try gateway.expireDue(at: LocalDate("2026-11-30")!.end(in: Sample.denver)) } == ["JW-SHORT"])
+            #expect(try await blocking { try gateway.history(target: "JW-SHORT") }.last?.action == "warrant.expire")
+            let signed = try await blocking { try stores.gateway.checkpointer(key: Sample.key).sign() }
             #expect(signed?.size == 16, "9 admin records, 6 decisions and the expiry")
 
             // …but may not register, approve, record, nor remove anything from the log.
@@ -122,19 +122,19 @@ extension StoreBackendTests {
                 let refused = await failure { try store.archive(before: .distantFuture, verifierKey: Sample.key.verifier, path: path, operator: name) }
                 #expect(refused?.contains("permission denied") == true, "\(name): \(refused ?? "archived")")
             }
-            #expect(try await offThePool { try stores.gateway.exporter().decisionCount() } == 6)
-            let moved = try await offThePool {
+            #expect(try await blocking { try stores.gateway.exporter().decisionCount() } == 6)
+            let moved = try await blocking {
                 try stores.archive.archive(before: Sample.clock(0), verifierKey: Sample.key.verifier, path: fixture.path("archive.archive"), operator: "records-officer")
             }
             #expect(moved == 0, "every entry's time is after the cutoff")
-            let archived = try await offThePool {
+            let archived = try await blocking {
                 try stores.archive.archive(before: .distantFuture, verifierKey: Sample.key.verifier, path: fixture.path("all.archive"), operator: "records-officer")
             }
             #expect(archived == 16)
             // Even the archive's role deletes only what is archived.
             #expect(await refusal(cluster, as: Self.archiveRole, "DELETE FROM log WHERE seq = 17") == "P0001")
             for archives in [[fixture.path("all.archive")], []] {
-                let report = try await offThePool { try stores.gateway.verify(key: Sample.key.verifier, archives: archives, against: signed?.note) }
+                let report = try await blocking { try stores.gateway.verify(key: Sample.key.verifier, archives: archives, against: signed?.note) }
                 #expect(report.ok && report.entries == 17, "\(archives): \(report.problems)")
             }
         }

@@ -5,7 +5,7 @@ import WarrantGatePostgresCluster
 @testable import WarrantGateStore
 
 /// The store's behaviour through its public API, as the CLI and the gateway use it, once on SQLite and once on a real
-/// PostgreSQL server. Blocking store calls run off the cooperative pool (``offThePool(_:)``); assertions run in the
+/// PostgreSQL server. Blocking store calls run off the cooperative pool (``blocking(_:)``); assertions run in the
 /// test's task. Serialized, so that at most one of these tests' PostgreSQL clusters runs at a time.
 @Suite("The store on SQLite and on PostgreSQL", .serialized)
 struct StoreBackendTests {
@@ -13,7 +13,7 @@ struct StoreBackendTests {
 
     /// Performs `change` and says whether the registry's version moved.
     private func versionMoves(_ registry: Registry, _ change: @escaping @Sendable () throws -> Void) async throws -> Bool {
-        try await offThePool {
+        try await blocking {
             let before = try registry.version()
             try change()
             return try registry.version() != before
@@ -28,48 +28,48 @@ struct StoreBackendTests {
         let registry = store.registry(timeZone: Sample.denver)
 
         // The gateway records its policy's time zone: a change, but not an operator's, so not logged.
-        #expect(try await offThePool { try store.recordedTimeZone() } == nil)
+        #expect(try await blocking { try store.recordedTimeZone() } == nil)
         #expect(try await versionMoves(registry) { try registry.recordTimeZone() })
         #expect(try await !versionMoves(registry) { try registry.recordTimeZone() }, "recording the same zone again changes nothing")
-        #expect(try await offThePool { try store.recordedTimeZone() } == Sample.denver)
+        #expect(try await blocking { try store.recordedTimeZone() } == Sample.denver)
 
         // Two-person rule (on by default): pending until a different operator approves.
-        #expect(try await offThePool { try registry.twoPersonRule() })
+        #expect(try await blocking { try registry.twoPersonRule() })
         #expect(try await versionMoves(registry) { _ = try registry.register(Sample.warrant("JW-1"), operator: "clerk", at: Sample.clock(1)) })
-        #expect(try await offThePool { try registry.entry(reference: "JW-1") }?.document.status == .pending)
+        #expect(try await blocking { try registry.entry(reference: "JW-1") }?.document.status == .pending)
         await #expect(throws: StoreError.self, "the registrant may not approve") {
-            try await offThePool { try registry.approve(reference: "JW-1", operator: "clerk", at: Sample.clock(2)) }
+            try await blocking { try registry.approve(reference: "JW-1", operator: "clerk", at: Sample.clock(2)) }
         }
         #expect(try await versionMoves(registry) { try registry.approve(reference: "JW-1", operator: "supervisor", at: Sample.clock(2)) })
         await #expect(throws: StoreError.self, "a reference is registered once") {
-            try await offThePool { try registry.register(Sample.warrant("JW-1"), operator: "clerk", at: Sample.clock(3)) }
+            try await blocking { try registry.register(Sample.warrant("JW-1"), operator: "clerk", at: Sample.clock(3)) }
         }
         for (step, reference) in [(4, "JW-2"), (6, "JW-3")] {
             let agency = reference == "JW-3" ? "cbp" : "ice-ero"
-            _ = try await offThePool { try registry.register(Sample.warrant(reference, agency: agency), operator: "clerk", at: Sample.clock(step)) }
-            try await offThePool { try registry.approve(reference: reference, operator: "supervisor", at: Sample.clock(step + 1)) }
+            _ = try await blocking { try registry.register(Sample.warrant(reference, agency: agency), operator: "clerk", at: Sample.clock(step)) }
+            try await blocking { try registry.approve(reference: reference, operator: "supervisor", at: Sample.clock(step + 1)) }
         }
         #expect(try await versionMoves(registry) { try registry.supersede(reference: "JW-1", by: "JW-2", operator: "clerk", at: Sample.clock(8)) })
         #expect(try await versionMoves(registry) { try registry.revoke(reference: "JW-3", reason: "quashed", operator: "supervisor", at: Sample.clock(9)) })
         await #expect(throws: StoreError.self, "a revoked document stays revoked") {
-            try await offThePool { try registry.revoke(reference: "JW-3", reason: "again", operator: "supervisor", at: Sample.clock(10)) }
+            try await blocking { try registry.revoke(reference: "JW-3", reason: "again", operator: "supervisor", at: Sample.clock(10)) }
         }
 
         // Expiry at the end of the last day in Denver, by the system.
-        _ = try await offThePool { try registry.register(Sample.warrant("JW-SHORT", expires: "2026-11-30"), operator: "clerk", at: Sample.clock(11)) }
-        try await offThePool { try registry.approve(reference: "JW-SHORT", operator: "supervisor", at: Sample.clock(12)) }
+        _ = try await blocking { try registry.register(Sample.warrant("JW-SHORT", expires: "2026-11-30"), operator: "clerk", at: Sample.clock(11)) }
+        try await blocking { try registry.approve(reference: "JW-SHORT", operator: "supervisor", at: Sample.clock(12)) }
         let endOfDay = LocalDate("2026-11-30")!.end(in: Sample.denver)
-        #expect(try await offThePool { try registry.expireDue(at: endOfDay.addingTimeInterval(-1)) } == [])
-        #expect(try await offThePool { try registry.expireDue(at: endOfDay) } == ["JW-SHORT"])
-        #expect(try await offThePool { try registry.expireDue(at: endOfDay) } == [], "expired once")
+        #expect(try await blocking { try registry.expireDue(at: endOfDay.addingTimeInterval(-1)) } == [])
+        #expect(try await blocking { try registry.expireDue(at: endOfDay) } == ["JW-SHORT"])
+        #expect(try await blocking { try registry.expireDue(at: endOfDay) } == [], "expired once")
 
         // With the rule off (logged with its reason), a registration is active at once.
         #expect(try await versionMoves(registry) {
             try registry.setTwoPersonRule(false, reason: "one-person night shift", operator: "undersheriff", at: Sample.clock(13))
         })
-        #expect(try await offThePool { try registry.twoPersonRule() } == false)
+        #expect(try await blocking { try registry.twoPersonRule() } == false)
         let administrative = Sample.warrant("I-200", kind: .administrativeWarrant, subjects: ["2017-000456"], expires: "2027-01-31")
-        #expect(try await offThePool { try registry.register(administrative, operator: "clerk", at: Sample.clock(14)) }.status == .active)
+        #expect(try await blocking { try registry.register(administrative, operator: "clerk", at: Sample.clock(14)) }.status == .active)
 
         // Agencies: added, then updated with a second certificate; certificates revoked by SPKI and by serial.
         let (pinA, pinB, stolen) = (String(repeating: "a1", count: 32), String(repeating: "b2", count: 32), String(repeating: "ef", count: 32))
@@ -85,10 +85,10 @@ struct StoreBackendTests {
         #expect(try await versionMoves(registry) {
             try registry.revokeCertificate(agency: "ice-ero", spki: nil, serial: "0a1b", reason: "reissued", operator: "it", at: Sample.clock(18))
         })
-        let agencies = try await offThePool { try registry.agencies() }
+        let agencies = try await blocking { try registry.agencies() }
         #expect(agencies.map(\.id) == ["aurora-pd"] && agencies.first?.name == "Aurora Police")
         #expect(agencies.first?.spkiPins == [pinA, pinB] && agencies.first?.category == .localLawEnforcement)
-        let revocations = try await offThePool { try registry.certificateRevocations() }
+        let revocations = try await blocking { try registry.certificateRevocations() }
         #expect(revocations.map(\.spki) == [stolen, nil] && revocations.map(\.serial) == [nil, "0a1b"])
         #expect(revocations.map(\.reason) == ["stolen laptop", "reissued"] && revocations.map(\.revokedBy) == ["it", "it"])
         #expect(revocations.map(\.revokedAt) == [Timestamp.format(Sample.clock(17)), Timestamp.format(Sample.clock(18))])
@@ -103,10 +103,10 @@ struct StoreBackendTests {
         }
         await #expect(throws: StoreError.self, "a written authorization says what may be shared") {
             let unscoped = SubjectRecord(subject: subject, kind: .writtenAuthorization, givenBy: "Sgt. Lee", givenAt: Sample.clock(0))
-            try await offThePool { try registry.record(unscoped, operator: "clerk") }
+            try await blocking { try registry.record(unscoped, operator: "clerk") }
         }
-        #expect(try await offThePool { try registry.records(subject: subject) } == [consent, authorization, advisement])
-        #expect(try await offThePool { try registry.records(subject: "2017-000456") } == [])
+        #expect(try await blocking { try registry.records(subject: subject) } == [consent, authorization, advisement])
+        #expect(try await blocking { try registry.records(subject: "2017-000456") } == [])
 
         // Facts, replaced with the previous value logged.
         for (step, value) in [(22, "felony"), (23, "misdemeanor")] {
@@ -121,7 +121,7 @@ struct StoreBackendTests {
 
         // Listing, with each filter.
         func references(_ filter: DocumentFilter = DocumentFilter(), now: Date = Date()) async throws -> [String] {
-            try await offThePool { try registry.entries(filter, now: now).map(\.document.reference) }
+            try await blocking { try registry.entries(filter, now: now).map(\.document.reference) }
         }
         #expect(try await references() == ["JW-1", "JW-2", "JW-3", "JW-SHORT", "I-200"])
         #expect(try await references(DocumentFilter(status: .active)) == ["JW-2", "I-200"])
@@ -133,21 +133,21 @@ struct StoreBackendTests {
         #expect(try await references(DocumentFilter(expiringWithin: 10 * 86400), now: december) == [])
 
         // Each document as the CLI shows it.
-        let superseded = try #require(try await offThePool { try registry.entry(reference: "JW-1") })
+        let superseded = try #require(try await blocking { try registry.entry(reference: "JW-1") })
         #expect(superseded.document.status == .superseded && superseded.supersededBy == "JW-2" && superseded.statusReason == "superseded by JW-2")
         #expect(superseded.registeredBy == "clerk" && superseded.registeredAt == Timestamp.format(Sample.clock(1)) && superseded.twoPersonRule)
         #expect(superseded.approvedBy == "supervisor" && superseded.approvedAt == Timestamp.format(Sample.clock(2)))
         #expect(superseded.document.court == "U.S. District Court, D. Colo." && superseded.noDocumentReason == "faxed copy")
         #expect(superseded.document.expiresAt == LocalDate("2099-12-31")!.end(in: Sample.denver))
-        #expect(try await offThePool { try registry.entry(reference: "JW-3") }?.statusReason == "quashed")
-        #expect(try await offThePool { try registry.entry(reference: "JW-SHORT") }?.statusReason == "expired at the end of 2026-11-30")
-        let oneOperator = try #require(try await offThePool { try registry.entry(reference: "I-200") })
+        #expect(try await blocking { try registry.entry(reference: "JW-3") }?.statusReason == "quashed")
+        #expect(try await blocking { try registry.entry(reference: "JW-SHORT") }?.statusReason == "expired at the end of 2026-11-30")
+        let oneOperator = try #require(try await blocking { try registry.entry(reference: "I-200") })
         #expect(!oneOperator.twoPersonRule && oneOperator.approvedBy == nil && oneOperator.document.court == nil)
-        #expect(try await offThePool { try registry.entry(reference: "JW-NONE") } == nil)
+        #expect(try await blocking { try registry.entry(reference: "JW-NONE") } == nil)
 
         // What the gateway reads, in one snapshot.
-        let snapshot = try await offThePool { try registry.snapshot() }
-        #expect(snapshot.version == (try await offThePool { try registry.version() }))
+        let snapshot = try await blocking { try registry.snapshot() }
+        #expect(snapshot.version == (try await blocking { try registry.version() }))
         #expect(snapshot.documents.mapValues(\.status) == [
             "JW-1": .superseded, "JW-2": .active, "JW-3": .revoked, "JW-SHORT": .expired, "I-200": .active,
         ])
@@ -159,7 +159,7 @@ struct StoreBackendTests {
 
         // Every operator's change left its admin record, naming who made it.
         func history(_ target: String) async throws -> [AdminRecord] {
-            try await offThePool { try registry.history(target: target) }
+            try await blocking { try registry.history(target: target) }
         }
         let first = try await history("JW-1")
         #expect(first.map(\.action) == ["warrant.register", "warrant.approve", "warrant.supersede"])
@@ -182,8 +182,8 @@ struct StoreBackendTests {
         #expect(try await history("log").map(\.operator) == ["auditor"])
         // 5 registrations, 4 approvals, 2 for the supersession, a revocation, an expiry, the rule, 2 agency changes,
         // 2 certificate revocations, 3 records, 2 facts and the export: 24 entries, and nothing else in the log.
-        #expect(try await offThePool { try store.checkpointer(key: Sample.key).logSize() } == 24)
-        let report = try await offThePool { () -> VerificationReport in
+        #expect(try await blocking { try store.checkpointer(key: Sample.key).logSize() } == 24)
+        let report = try await blocking { () -> VerificationReport in
             try store.checkpointer(key: Sample.key).sign()
             return try store.verify(key: Sample.key.verifier, against: nil)
         }
@@ -198,7 +198,7 @@ struct StoreBackendTests {
         defer { fixture.stop() }
         let store = try await fixture.newStore()
         let checkpointer = store.checkpointer(key: Sample.key)
-        #expect(try await offThePool { try checkpointer.sign() } == nil, "an empty log has nothing to sign")
+        #expect(try await blocking { try checkpointer.sign() } == nil, "an empty log has nothing to sign")
 
         // The gateway's writer: decisions appended by concurrent requests (awaited, or completed on an executor as
         // the data plane's are), then outcomes and shadow records queued.
@@ -225,27 +225,27 @@ struct StoreBackendTests {
         let total = UInt64(decisions.count + outcomes.count + shadows.count)
 
         let exporter = store.exporter()
-        #expect(try await offThePool { try exporter.decisionCount() } == decisions.count)
-        #expect(try await offThePool { try exporter.shadowRecords() } == shadows)
+        #expect(try await blocking { try exporter.decisionCount() } == decisions.count)
+        #expect(try await blocking { try exporter.shadowRecords() } == shadows)
 
         // Checkpoints: one over everything, none when nothing is new unless asked for.
-        let first = try #require(try await offThePool { try checkpointer.sign() })
+        let first = try #require(try await blocking { try checkpointer.sign() })
         #expect(first.id == 1 && first.size == total)
-        #expect(try await offThePool { try checkpointer.sign() } == nil)
-        let second = try #require(try await offThePool { try checkpointer.sign(always: true) })
+        #expect(try await blocking { try checkpointer.sign() } == nil)
+        let second = try #require(try await blocking { try checkpointer.sign(always: true) })
         #expect(second.id == 2 && second.size == total && second.root == first.root)
-        let latest = try #require(try await offThePool { try store.latestCheckpoint() })
+        let latest = try #require(try await blocking { try store.latestCheckpoint() })
         #expect(latest.id == 2 && latest.note == second.note)
         #expect(try Checkpoint.verify(note: latest.note, key: Sample.key.verifier) == Checkpoint(origin: Sample.key.name, size: total, root: first.root))
 
         // Verification, against the checkpoint held elsewhere too; a different key trusts none of it.
-        let report = try await offThePool { try store.verify(key: Sample.key.verifier, against: latest.note) }
+        let report = try await blocking { try store.verify(key: Sample.key.verifier, against: latest.note) }
         #expect(report.ok && report.entries == total && report.checkpoints == 2 && report.root == latest.root, "\(report.problems)")
         let stranger = LogSigningKey(name: Sample.key.name)
-        #expect(try await !offThePool { try store.verify(key: stranger.verifier, against: nil) }.ok)
+        #expect(try await !blocking { try store.verify(key: stranger.verifier, against: nil) }.ok)
 
         // The auditor bundle, and the order the log holds the entries in (the appends raced).
-        let bundle = try await offThePool { () -> (count: Int, text: String) in
+        let bundle = try await blocking { () -> (count: Int, text: String) in
             var text = ""
             let count = try store.writeBundle(verifierKey: Sample.key.verifier) { text += $0 }
             return (count, text)
@@ -261,10 +261,10 @@ struct StoreBackendTests {
         #expect(seqOfDecision.count == decisions.count)
 
         // A decision's inclusion proof verifies with no database.
-        let proof = try await offThePool { try store.inclusionProof(decisionId: "d-7") }
+        let proof = try await blocking { try store.inclusionProof(decisionId: "d-7") }
         #expect(proof.seq == UInt64(seqOfDecision["d-7"] ?? 0) && proof.treeSize == total && proof.entry == String(decoding: decisions[7].canonical, as: UTF8.self))
         #expect(try proof.verify(key: Sample.key.verifier).root == latest.root)
-        await #expect(throws: StoreError.self) { try await offThePool { try store.inclusionProof(decisionId: "d-none") } }
+        await #expect(throws: StoreError.self) { try await blocking { try store.inclusionProof(decisionId: "d-none") } }
 
         // Exports: every decision with its outcome, in log order; a time range [from, until) on the decision's time.
         let expected = decisions.map { decision in
@@ -274,12 +274,12 @@ struct StoreBackendTests {
         #expect(inRange.count == 10)
         let range = ExportFilter(from: Sample.time(10), until: Sample.time(20))
         for (filter, rows) in [(ExportFilter(), expected), (range, inRange)] {
-            let jsonl = try await offThePool { () -> (count: Int, lines: [String]) in
+            let jsonl = try await blocking { () -> (count: Int, lines: [String]) in
                 var lines: [String] = []
                 return (try exporter.export(format: .jsonl, filter: filter) { lines.append($0) }, lines)
             }
             #expect(jsonl.count == rows.count && jsonl.lines == rows.map(\.jsonLine))
-            let csv = try await offThePool { () -> (count: Int, lines: [String]) in
+            let csv = try await blocking { () -> (count: Int, lines: [String]) in
                 var lines: [String] = []
                 return (try exporter.export(format: .csv, filter: filter) { lines.append($0) }, lines)
             }
@@ -287,18 +287,18 @@ struct StoreBackendTests {
         }
 
         // The transparency report's figures, as of the latest checkpoint and as of an earlier tree.
-        let head = try await offThePool { try store.treeHead() }
+        let head = try await blocking { try store.treeHead() }
         #expect(head.size == total && head.root == latest.root && head.origin == Sample.key.name)
         let period = try #require(ReportPeriod("2026-11", timeZone: Sample.denver))
-        let requests = try await offThePool { try store.reportRequests(period: period, timeZone: Sample.denver, treeSize: head.size) }
+        let requests = try await blocking { try store.reportRequests(period: period, timeZone: Sample.denver, treeSize: head.size) }
         let immigration = expected.filter { $0.category == AgencyCategory.federalImmigration.rawValue }
         #expect(requests.map(\.time) == immigration.map { Timestamp.parse($0.time)! })
         #expect(requests.map(\.effect) == immigration.map(\.effect) && Set(requests.map(\.agency)) == ["ice-ero"] && Set(requests.map(\.month)) == ["2026-11"])
         let earlier = UInt64(expected[20].seq)
-        let early = try await offThePool { try store.reportRequests(period: period, timeZone: Sample.denver, treeSize: earlier) }
+        let early = try await blocking { try store.reportRequests(period: period, timeZone: Sample.denver, treeSize: earlier) }
         #expect(early.count == immigration.filter { $0.seq <= Int64(earlier) }.count)
         let december = try #require(ReportPeriod("2026-12", timeZone: Sample.denver))
-        #expect(try await offThePool { try store.reportRequests(period: december, timeZone: Sample.denver, treeSize: head.size) }.isEmpty)
+        #expect(try await blocking { try store.reportRequests(period: december, timeZone: Sample.denver, treeSize: head.size) }.isEmpty)
     }
 
     // MARK: Tail
@@ -310,7 +310,7 @@ struct StoreBackendTests {
         let store = try await fixture.newStore()
         let decisions = (1...10).map(Sample.decision)
         try await store.appendThroughDecisionLog(decisions.map(Sample.entry) + [Sample.entry(Sample.outcome(of: decisions[1]))])
-        let (page, rest, none, last) = try await offThePool {
+        let (page, rest, none, last) = try await blocking {
             (try store.logEntries(after: 0, limit: 4), try store.logEntries(after: 4, limit: 100), try store.logEntries(after: 11, limit: 5), try store.lastSeq())
         }
         #expect(page.map(\.seq) == [1, 2, 3, 4])
@@ -333,14 +333,14 @@ struct StoreBackendTests {
         let path = fixture.path("2026-11.archive")
 
         await #expect(throws: StoreError.self, "entries no checkpoint covers stay") {
-            try await offThePool { try store.archive(before: cutoff, verifierKey: Sample.key.verifier, path: path, operator: "records-officer") }
+            try await blocking { try store.archive(before: cutoff, verifierKey: Sample.key.verifier, path: path, operator: "records-officer") }
         }
         #expect(!FileManager.default.fileExists(atPath: path))
         let checkpointer = store.checkpointer(key: Sample.key)
-        _ = try await offThePool { try checkpointer.sign() }
-        #expect(try await offThePool { try store.archive(before: cutoff, verifierKey: Sample.key.verifier, path: path, operator: "records-officer") } == 280)
+        _ = try await blocking { try checkpointer.sign() }
+        #expect(try await blocking { try store.archive(before: cutoff, verifierKey: Sample.key.verifier, path: path, operator: "records-officer") } == 280)
         let again = fixture.path("again.archive")
-        #expect(try await offThePool { try store.archive(before: cutoff, verifierKey: Sample.key.verifier, path: again, operator: "records-officer") } == 0)
+        #expect(try await blocking { try store.archive(before: cutoff, verifierKey: Sample.key.verifier, path: again, operator: "records-officer") } == 0)
 
         // The file: a header naming the range and the checkpoints, then the entries.
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
@@ -350,45 +350,45 @@ struct StoreBackendTests {
         #expect(archived.map(\.seq) == Array(1...280) && archived.map(\.decisionId) == (0..<280).map { "d-\($0)" })
 
         // The database keeps the newer entries and the archive's own record.
-        #expect(try await offThePool { try store.exporter().decisionCount() } == 20)
-        let record = try #require(try await offThePool { try store.registry(timeZone: .gmt).history(target: "log") }.last)
+        #expect(try await blocking { try store.exporter().decisionCount() } == 20)
+        let record = try #require(try await blocking { try store.registry(timeZone: .gmt).history(target: "log") }.last)
         #expect(record.action == "log.archive" && record.operator == "records-officer")
         #expect(record.details["fromSeq"] == "1" && record.details["throughSeq"] == "280" && record.details["file"] == path)
 
         // Verification with the archive recomputes everything; without it, it starts from the stored tree.
         for archives in [[path], []] {
-            let report = try await offThePool { try store.verify(key: Sample.key.verifier, archives: archives, against: nil) }
+            let report = try await blocking { try store.verify(key: Sample.key.verifier, archives: archives, against: nil) }
             #expect(report.ok && report.entries == 301, "\(archives): \(report.problems)")
         }
         // Archived decisions have no proof from the database; newer ones still do, against the same checkpoint.
-        await #expect(throws: StoreError.self) { try await offThePool { try store.inclusionProof(decisionId: "d-3") } }
-        let proof = try await offThePool { try store.inclusionProof(decisionId: "d-290") }
+        await #expect(throws: StoreError.self) { try await blocking { try store.inclusionProof(decisionId: "d-3") } }
+        let proof = try await blocking { try store.inclusionProof(decisionId: "d-290") }
         #expect(try proof.seq == 291 && proof.treeSize == 300 && proof.verify(key: Sample.key.verifier).size == 300)
 
         // The log grows on: new entries, a new checkpoint consistent with the old, and their proofs.
         try await store.appendThroughDecisionLog([Sample.entry(Sample.decision(300))])
-        let latest = try #require(try await offThePool { try checkpointer.sign() })
+        let latest = try #require(try await blocking { try checkpointer.sign() })
         #expect(latest.id == 2 && latest.size == 302)
-        let newer = try await offThePool { try store.inclusionProof(decisionId: "d-300") }
+        let newer = try await blocking { try store.inclusionProof(decisionId: "d-300") }
         #expect(try newer.seq == 302 && newer.verify(key: Sample.key.verifier).root == latest.root)
         for archives in [[path], []] {
-            let report = try await offThePool { try store.verify(key: Sample.key.verifier, archives: archives, against: latest.note) }
+            let report = try await blocking { try store.verify(key: Sample.key.verifier, archives: archives, against: latest.note) }
             #expect(report.ok && report.entries == 302 && report.root == latest.root, "\(archives): \(report.problems)")
         }
 
         // A later archive continues where the first ended; verification takes both, oldest first.
         let second = fixture.path("2026-12.archive")
-        #expect(try await offThePool { try store.archive(before: Sample.time(290), verifierKey: Sample.key.verifier, path: second, operator: "records-officer") } == 10)
+        #expect(try await blocking { try store.archive(before: Sample.time(290), verifierKey: Sample.key.verifier, path: second, operator: "records-officer") } == 10)
         for archives in [[path, second], []] {
-            let report = try await offThePool { try store.verify(key: Sample.key.verifier, archives: archives, against: latest.note) }
+            let report = try await blocking { try store.verify(key: Sample.key.verifier, archives: archives, against: latest.note) }
             #expect(report.ok && report.entries == 303, "\(archives): \(report.problems)")
         }
-        #expect(try await offThePool { try store.registry(timeZone: .gmt).history(target: "log") }.last?.details["fromSeq"] == "281")
+        #expect(try await blocking { try store.registry(timeZone: .gmt).history(target: "log") }.last?.details["fromSeq"] == "281")
 
         // An archive edited afterwards no longer verifies.
         let text = try String(contentsOfFile: path, encoding: .utf8)
         try text.replacingOccurrences(of: #"\"effect\":\"deny\""#, with: #"\"effect\":\"allow\""#).write(toFile: path, atomically: true, encoding: .utf8)
-        #expect(try await !offThePool { try store.verify(key: Sample.key.verifier, archives: [path, second], against: nil) }.ok)
+        #expect(try await !blocking { try store.verify(key: Sample.key.verifier, archives: [path, second], against: nil) }.ok)
     }
 
     // MARK: Tamper evidence
@@ -397,12 +397,12 @@ struct StoreBackendTests {
     private func signedLog(_ fixture: StoreFixture, _ name: String) async throws -> Store {
         let store = try await fixture.newStore(name)
         try await store.appendThroughDecisionLog((0..<12).map { Sample.entry(Sample.decision($0)) })
-        _ = try await offThePool { try store.checkpointer(key: Sample.key).sign() }
+        _ = try await blocking { try store.checkpointer(key: Sample.key).sign() }
         return store
     }
 
     private func verify(_ store: Store) async throws -> VerificationReport {
-        try await offThePool { try store.verify(key: Sample.key.verifier, against: nil) }
+        try await blocking { try store.verify(key: Sample.key.verifier, against: nil) }
     }
 
     @Test("tamper evidence: entries edited, re-hashed or deleted behind the store's back are found, at the right seq", arguments: Backend.testable)
@@ -413,7 +413,7 @@ struct StoreBackendTests {
         // An edited entry: its stored leaf hash names it. (Decision 6, at seq 7, was refused.)
         let edited = try await signedLog(fixture, "edited")
         #expect(try await verify(edited).ok)
-        try await offThePool {
+        try await blocking {
             try edited.behindItsBack { session in
                 for statement in backend.disableLogTriggers { try session.execute(statement) }
                 try session.execute(#"UPDATE log SET entry = replace(entry, '"effect":"deny"', '"effect":"allow"') WHERE seq = 7"#)
@@ -425,7 +425,7 @@ struct StoreBackendTests {
 
         // An entry edited with its leaf hash: the signed checkpoint catches it, and the signer will not sign past it.
         let rehashed = try await signedLog(fixture, "rehashed")
-        try await offThePool {
+        try await blocking {
             try rehashed.behindItsBack { session in
                 for statement in backend.disableLogTriggers { try session.execute(statement) }
                 let entry = String(decoding: Sample.decision(6).canonical, as: UTF8.self).replacingOccurrences(of: #""effect":"deny""#, with: #""effect":"allow""#)
@@ -435,11 +435,11 @@ struct StoreBackendTests {
         let rehashedReport = try await verify(rehashed)
         #expect(!rehashedReport.ok && rehashedReport.firstBadSeq.map { $0 <= 12 } == true, "\(rehashedReport.problems)")
         #expect(rehashedReport.problems.contains { $0.contains("checkpoint 1 (size 12) does not match the log") })
-        await #expect(throws: StoreError.self) { try await offThePool { try rehashed.checkpointer(key: Sample.key).sign(always: true) } }
+        await #expect(throws: StoreError.self) { try await blocking { try rehashed.checkpointer(key: Sample.key).sign(always: true) } }
 
         // A deleted entry: the gap names it.
         let deleted = try await signedLog(fixture, "deleted")
-        try await offThePool {
+        try await blocking {
             try deleted.behindItsBack { session in
                 for statement in backend.disableLogTriggers { try session.execute(statement) }
                 try session.execute("DELETE FROM log WHERE seq = 4")
@@ -452,7 +452,7 @@ struct StoreBackendTests {
         // With its triggers in place, the owner cannot edit the log.
         let guarded = try await signedLog(fixture, "guarded")
         await #expect(throws: (any Error).self) {
-            try await offThePool { try guarded.behindItsBack { try $0.execute("UPDATE log SET entry = '{}' WHERE seq = 1") } }
+            try await blocking { try guarded.behindItsBack { try $0.execute("UPDATE log SET entry = '{}' WHERE seq = 1") } }
         }
         #expect(try await verify(guarded).ok)
     }

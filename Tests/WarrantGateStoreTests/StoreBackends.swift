@@ -43,7 +43,7 @@ final class StoreFixture: Sendable {
     static func start(_ backend: Backend) async throws -> StoreFixture {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-backend-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let cluster = backend == .postgres ? try await offThePool { try PostgresCluster() } : nil
+        let cluster = backend == .postgres ? try await blocking { try PostgresCluster() } : nil
         return StoreFixture(backend: backend, directory: directory, cluster: cluster)
     }
 
@@ -52,14 +52,14 @@ final class StoreFixture: Sendable {
         switch backend ?? self.backend {
         case .sqlite:
             let location = try StoreLocation(path("\(name).sqlite"))
-            return try await offThePool { try Store.open(location) }
+            return try await blocking { try Store.open(location) }
         case .postgres:
             let cluster = try #require(cluster, "a PostgreSQL store needs a fixture started for PostgreSQL")
             try await cluster.withClient { owner in
                 try await owner.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: PostgresCluster.logger)
             }
             let location = try StoreLocation("postgres://\(PostgresCluster.owner)@127.0.0.1:\(cluster.port)/\(name)", filesDirectory: directory.path)
-            return try await offThePool {
+            return try await blocking {
                 try Store.initialize(location, roles: PostgresRoles(gateway: nil))
                 return try Store.open(location)
             }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import WarrantGatePostgresCluster
 import WarrantGateCore
 @testable import WarrantGateStore
 
@@ -126,7 +127,7 @@ struct StoreBackupTests {
             while try logSize(store) <= size, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
         }
         try await waitUntilTheLogPasses(60)
-        let report = try await offThePool { try store.backup(to: path) }
+        let report = try await blocking { try store.backup(to: path) }
         try await waitUntilTheLogPasses(report.treeSize + 10)
         appender.cancel()
         try await appender.value

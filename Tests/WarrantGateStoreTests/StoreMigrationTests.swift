@@ -12,7 +12,7 @@ extension StoreBackendTests {
         /// each of two rounds; about 2,000 entries, so that the copy takes several batches. Returns the entries' count.
         private func fill(_ store: Store) async throws -> UInt64 {
             let registry = store.registry(timeZone: Sample.denver)
-            try await offThePool {
+            try await blocking {
                 try registry.recordTimeZone()
                 _ = try registry.register(Sample.warrant("JW-1"), operator: "clerk", at: Sample.clock(1))
                 try registry.approve(reference: "JW-1", operator: "supervisor", at: Sample.clock(2))
@@ -42,13 +42,13 @@ extension StoreBackendTests {
                 }
             }
             try await store.appendThroughDecisionLog(round(0..<600))
-            _ = try await offThePool { try store.checkpointer(key: Sample.key).sign() }
-            try await offThePool {
+            _ = try await blocking { try store.checkpointer(key: Sample.key).sign() }
+            try await blocking {
                 try registry.setTwoPersonRule(false, reason: "one-person night shift", operator: "undersheriff", at: Sample.clock(12))
                 _ = try registry.register(Sample.warrant("JW-3", subjects: ["2017-000456"]), operator: "clerk", at: Sample.clock(13))
             }
             try await store.appendThroughDecisionLog(round(600..<1_200))
-            return try await offThePool {
+            return try await blocking {
                 try store.checkpointer(key: Sample.key).sign()
                 return try store.checkpointer(key: Sample.key).logSize()
             }
@@ -56,7 +56,7 @@ extension StoreBackendTests {
 
         /// Everything the CLI lists from a registry, encoded for comparison.
         private func listing(_ store: Store) async throws -> String {
-            try await offThePool {
+            try await blocking {
                 let registry = store.registry(timeZone: Sample.denver)
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = .sortedKeys
@@ -70,7 +70,7 @@ extension StoreBackendTests {
         }
 
         private func jsonl(_ store: Store) async throws -> [String] {
-            try await offThePool {
+            try await blocking {
                 var lines: [String] = []
                 try store.exporter().export(format: .jsonl) { lines.append($0) }
                 return lines
@@ -85,23 +85,23 @@ extension StoreBackendTests {
             let total = try await fill(source)
             let target = try await fixture.newStore("target")
             // A gateway pointed at the target early has recorded its time zone there; that does not make it non-empty.
-            try await offThePool { try target.registry(timeZone: .gmt).recordTimeZone() }
+            try await blocking { try target.registry(timeZone: .gmt).recordTimeZone() }
 
-            let report = try await offThePool { try StoreMigration.copy(from: source, to: target) }
-            let sourceHead = try await offThePool { try source.treeHead() }
+            let report = try await blocking { try StoreMigration.copy(from: source, to: target) }
+            let sourceHead = try await blocking { try source.treeHead() }
             // 3 documents, 3 records, a fact, an agency, 2 certificate revocations, and 2 settings.
             #expect(report.entries == total && report.checkpoints == 2 && report.registryRows == 12 && report.root == sourceHead.root)
 
-            let verified = try await offThePool { try target.verify(key: Sample.key.verifier, against: nil) }
+            let verified = try await blocking { try target.verify(key: Sample.key.verifier, against: nil) }
             #expect(verified.ok && verified.entries == total && verified.checkpoints == 2 && verified.root == sourceHead.root, "\(verified.problems)")
-            let targetHead = try await offThePool { try target.treeHead() }
+            let targetHead = try await blocking { try target.treeHead() }
             #expect(targetHead.size == sourceHead.size && targetHead.root == sourceHead.root && targetHead.origin == sourceHead.origin)
-            let (sourceLatest, targetLatest) = try await offThePool { (try source.latestCheckpoint(), try target.latestCheckpoint()) }
+            let (sourceLatest, targetLatest) = try await blocking { (try source.latestCheckpoint(), try target.latestCheckpoint()) }
             #expect(targetLatest?.id == 2 && targetLatest?.id == sourceLatest?.id && targetLatest?.note == sourceLatest?.note)
             #expect(targetLatest?.time == sourceLatest?.time && targetLatest?.size == total)
 
             // The registry, as the gateway reads it and as the CLI lists it.
-            let (from, to) = try await offThePool {
+            let (from, to) = try await blocking {
                 (try source.registry(timeZone: Sample.denver).snapshot(), try target.registry(timeZone: Sample.denver).snapshot())
             }
             #expect(to.documents == from.documents && to.documents.count == 3)
@@ -109,42 +109,42 @@ extension StoreBackendTests {
             #expect(to.factsBySubject == from.factsBySubject && to.agencies == from.agencies)
             #expect(to.certificateRevocations == from.certificateRevocations && to.certificateRevocations.count == 2)
             #expect(try await listing(target) == listing(source))
-            let settings = try await offThePool { (try target.recordedTimeZone(), try target.registry(timeZone: Sample.denver).twoPersonRule()) }
+            let settings = try await blocking { (try target.recordedTimeZone(), try target.registry(timeZone: Sample.denver).twoPersonRule()) }
             #expect(settings.0 == Sample.denver && settings.1 == false, "the source's settings win over what the target had recorded")
             let (exported, original) = (try await jsonl(target), try await jsonl(source))
             #expect(exported.count == 1_200 && exported == original)
-            let proof = try await offThePool { try target.inclusionProof(decisionId: "d-700") }
+            let proof = try await blocking { try target.inclusionProof(decisionId: "d-700") }
             #expect(try proof.verify(key: Sample.key.verifier).root == sourceHead.root)
 
             // Once copied, never again into the same store.
-            let again = await #expect(throws: StoreError.self) { try await offThePool { try StoreMigration.copy(from: source, to: target) } }
+            let again = await #expect(throws: StoreError.self) { try await blocking { try StoreMigration.copy(from: source, to: target) } }
             #expect(again?.message.contains("already holds rows") == true, "\(String(describing: again))")
 
             // The target carries on: the copied ids' sequences continue, and the log grows under new checkpoints.
             let registry = target.registry(timeZone: Sample.denver)
             let later = SubjectRecord(subject: "2017-000456", kind: .consentDeclined, givenBy: "Sgt. Lee", givenAt: Sample.clock(30))
-            try await offThePool {
+            try await blocking {
                 try registry.record(later, operator: "clerk", at: Sample.clock(31))
                 try registry.revokeCertificate(agency: "cbp", spki: nil, serial: "ff", reason: "lost", operator: "it", at: Sample.clock(32))
             }
-            let ids = try await offThePool {
+            let ids = try await blocking {
                 try target.database.read { session in
                     (try session.scalarInt64("SELECT max(id) FROM subject_records"), try session.scalarInt64("SELECT max(id) FROM certificate_revocations"))
                 }
             }
             #expect(ids.0 == 4 && ids.1 == 3)
-            #expect(try await offThePool { try registry.records(subject: "2017-000456") } == [later])
+            #expect(try await blocking { try registry.records(subject: "2017-000456") } == [later])
             try await target.appendThroughDecisionLog([Sample.entry(Sample.decision(1_200))])
-            let next = try #require(try await offThePool { try target.checkpointer(key: Sample.key).sign() })
+            let next = try #require(try await blocking { try target.checkpointer(key: Sample.key).sign() })
             #expect(next.id == 3 && next.size == total + 3)
-            let grown = try await offThePool { try target.verify(key: Sample.key.verifier, against: sourceLatest?.note) }
+            let grown = try await blocking { try target.verify(key: Sample.key.verifier, against: sourceLatest?.note) }
             #expect(grown.ok && grown.entries == total + 3, "\(grown.problems)")
 
             // And back again, into a new SQLite file: the copy goes both ways.
             let back = try await fixture.newStore("back", on: .sqlite)
-            let returned = try await offThePool { try StoreMigration.copy(from: target, to: back) }
+            let returned = try await blocking { try StoreMigration.copy(from: target, to: back) }
             #expect(returned.entries == total + 3 && returned.checkpoints == 3 && returned.registryRows == 14 && returned.root == next.root)
-            let backReport = try await offThePool { try back.verify(key: Sample.key.verifier, against: next.note) }
+            let backReport = try await blocking { try back.verify(key: Sample.key.verifier, against: next.note) }
             #expect(backReport.ok && backReport.entries == total + 3, "\(backReport.problems)")
             #expect(try await listing(back) == listing(target))
         }
@@ -155,15 +155,15 @@ extension StoreBackendTests {
             defer { fixture.stop() }
             let source = try await fixture.newStore("archived", on: .sqlite)
             try await source.appendThroughDecisionLog((0..<5).map { Sample.entry(Sample.decision($0)) })
-            let archived = try await offThePool {
+            let archived = try await blocking {
                 try source.checkpointer(key: Sample.key).sign()
                 return try source.archive(before: Sample.time(3), verifierKey: Sample.key.verifier, path: fixture.path("old.archive"), operator: "records-officer")
             }
             #expect(archived == 3)
             let target = try await fixture.newStore("target")
-            let error = await #expect(throws: StoreError.self) { try await offThePool { try StoreMigration.copy(from: source, to: target) } }
+            let error = await #expect(throws: StoreError.self) { try await blocking { try StoreMigration.copy(from: source, to: target) } }
             #expect(error?.message.contains("archived entries (through seq 3)") == true, "\(String(describing: error))")
-            let (head, snapshot) = try await offThePool { (try target.treeHead(), try target.registry(timeZone: .gmt).snapshot()) }
+            let (head, snapshot) = try await blocking { (try target.treeHead(), try target.registry(timeZone: .gmt).snapshot()) }
             #expect(head.size == 0 && snapshot.documents.isEmpty && snapshot.agencies.isEmpty)
         }
     }

@@ -181,11 +181,13 @@ public final class SyslogForwarder: Sendable {
         var savedAt = ContinuousClock.now
     }
 
+    /// Saves the cursor if it moved. Not cancellable: the save after SIGTERM is the one that must land, and the
+    /// thread pool refuses work for a cancelled task.
     private func save(_ progress: inout Progress) async throws {
         guard progress.unsaved > 0 else { return }
         let cursor = ForwardCursor(destination: destination.name, seq: progress.acknowledged)
         let path = cursorPath
-        try await BlockingWork.run { try cursor.save(path: path) }
+        try await Task.detached { try await BlockingWork.run { try cursor.save(path: path) } }.value
         progress.unsaved = 0
         progress.savedAt = .now
     }
