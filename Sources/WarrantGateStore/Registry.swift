@@ -148,13 +148,28 @@ public struct Registry: Sendable {
             subjects: try decodeList(row.text("subjects")), scope: try decodeList(row.text("scope")), expires: try row.text("expires"),
             expiresAt: Date(timeIntervalSince1970: try row.double("expires_at")), court: try row.optionalText("court"),
             judge: try row.optionalText("judge"), caseNumber: try row.optionalText("case_number"),
-            documentSHA256: try row.optionalText("document_sha256"), registeredAt: Timestamp.parse(try row.text("registered_at"))
+            documentSHA256: try row.optionalText("document_sha256"), registeredAt: Timestamp.parse(try row.text("registered_at")),
+            signature: try signature(row)
         )
         return DocumentEntry(
             document: document, registeredBy: try row.text("registered_by"), registeredAt: try row.text("registered_at"),
             twoPersonRule: try row.bool("two_person_rule"), approvedBy: try row.optionalText("approved_by"),
             approvedAt: try row.optionalText("approved_at"), statusReason: try row.optionalText("status_reason"),
             supersededBy: try row.optionalText("superseded_by"), noDocumentReason: try row.optionalText("no_document_reason")
+        )
+    }
+
+    /// The signature columns of a `documents` row.
+    static func signature(_ row: SQLRow) throws -> RecordedSignature {
+        guard let status = RecordedSignature.Status(rawValue: try row.text("signature_status")) else {
+            throw StoreError("the documents table holds an unknown signature status")
+        }
+        func time(_ column: String) throws -> Date? { try row.optionalText(column).flatMap(Timestamp.parse) }
+        return RecordedSignature(
+            status: status, reason: try row.optionalText("signature_reason"), signerSubject: try row.optionalText("signer_subject"),
+            signerSHA256: try row.optionalText("signer_sha256"), court: try row.optionalText("signature_court"),
+            claimedSigningTime: try time("signing_time_claimed"), provenSigningTime: try time("signing_time_proven"),
+            timestampAuthority: try row.optionalText("signing_time_authority"), checkedAt: try time("signature_checked_at")
         )
     }
 

@@ -27,6 +27,7 @@ extension Registry {
         try requireText(`operator`, "an operator name")
         let twoPerson = try twoPersonRule()
         let document = try registration.validated(timeZone: timeZone, status: twoPerson ? .pending : .active)
+        let signature = document.signature
         try write { session in
             if try session.fetchOne("SELECT reference FROM documents WHERE reference = ?", document.reference) != nil {
                 throw StoreError("a document with reference \(document.reference) is already registered")
@@ -34,13 +35,18 @@ extension Registry {
             try session.execute(
                 """
                 INSERT INTO documents (reference, kind, status, agency, subjects, scope, expires, expires_at, court, judge,
-                    case_number, document_sha256, no_document_reason, registered_by, registered_at, two_person_rule)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    case_number, document_sha256, no_document_reason, registered_by, registered_at, two_person_rule,
+                    signature_status, signature_reason, signer_subject, signer_sha256, signature_court, signing_time_claimed,
+                    signing_time_proven, signing_time_authority, signature_checked_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 document.reference, document.kind.rawValue, document.status.rawValue, document.agency,
                 Self.encodeList(document.subjects), Self.encodeList(document.scope), document.expires,
                 document.expiresAt.timeIntervalSince1970, document.court, document.judge, document.caseNumber,
-                document.documentSHA256, registration.noDocumentReason, `operator`, Timestamp.format(time), twoPerson
+                document.documentSHA256, registration.noDocumentReason, `operator`, Timestamp.format(time), twoPerson,
+                signature.status.rawValue, signature.reason, signature.signerSubject, signature.signerSHA256, signature.court,
+                signature.claimedSigningTime.map(Timestamp.format), signature.provenSigningTime.map(Timestamp.format),
+                signature.timestampAuthority, signature.checkedAt.map(Timestamp.format)
             )
             var details = [
                 "kind": document.kind.rawValue, "agency": document.agency, "subjects": document.subjects.joined(separator: ","),
@@ -52,6 +58,7 @@ extension Registry {
             details["case"] = document.caseNumber
             details["documentSHA256"] = document.documentSHA256
             details["noDocumentReason"] = registration.noDocumentReason
+            details.merge(signature.logDetails) { kept, _ in kept }
             try Self.appendAdmin(session, AdminRecord(time: Timestamp.format(time), operator: `operator`, action: "warrant.register", target: document.reference, details: details))
         }
         return document

@@ -207,8 +207,24 @@ public enum StoreDatabase {
         migrator.registerMigration("v4: the log's time index leads with time") { db in
             try db.execute(sql: "DROP INDEX log_kind_time; CREATE INDEX log_time_kind ON log(time, kind)")
         }
+        // Issue 23: the scan's digital signature, checked at registration. Documents registered before are `unchecked`.
+        migrator.registerMigration("v5: documents record their signature") { db in
+            for column in DocumentSignatureColumns.definitions { try db.execute(sql: "ALTER TABLE documents ADD COLUMN \(column)") }
+        }
         return migrator
     }
+}
+
+/// The `documents` columns that record a scan's signature (``RecordedSignature``), as SQLite and PostgreSQL add them.
+/// They are terms of the document: set at registration, never updated.
+enum DocumentSignatureColumns {
+    static let definitions = [
+        "signature_status TEXT NOT NULL DEFAULT 'unchecked'", "signature_reason TEXT", "signer_subject TEXT", "signer_sha256 TEXT",
+        "signature_court TEXT", "signing_time_claimed TEXT", "signing_time_proven TEXT", "signing_time_authority TEXT",
+        "signature_checked_at TEXT",
+    ]
+    /// The columns' names.
+    static let names = definitions.map { String($0.prefix { $0 != " " }) }
 }
 
 /// The `log` table's check on `kind`, rewritten from v1's `kind IN (…)` to a chain of comparisons.

@@ -23,11 +23,13 @@ struct PolicyCommand: ParsableCommand {
         )
         @Argument(help: "A policy file or a directory of them (default: policies).") var path: String = "policies"
         @Option(help: "The agency directory whose categories the rules may name (skipped if absent).") var agencies: String = "policies/agencies.yaml"
+        @OptionGroup var courts: CourtOptions
 
         func run() throws {
             let files = try policyFiles(path)
             let categories = FileManager.default.fileExists(atPath: agencies)
                 ? try Set(AgencyDirectoryFile.declaredCategories(YAMLNode.load(path: agencies))) : nil
+            let listedCourts = try courts.directory()
             var failures = 0
             var warnings = 0
             for file in files {
@@ -40,6 +42,9 @@ struct PolicyCommand: ParsableCommand {
                         for category in policy.categoriesTested.subtracting(categories).sorted() {
                             found.append("\(file): category '\(category)' is neither built in nor declared in \(agencies); no agency can have it")
                         }
+                    }
+                    for court in policy.courtsNamed.sorted() where listedCourts.court(id: court) == nil {
+                        found.append("\(file): signed-by names court '\(court)', which courts.yaml does not list; no signature can verify for it")
                     }
                     for warning in found { print("warn  \(warning)") }
                     warnings += found.count
@@ -181,6 +186,9 @@ struct PolicyCommand: ParsableCommand {
             print("request:   \(method) \(match.target.target) by \(agency) (\(resolvedCategory.rawValue)) at \(Timestamp.format(time))")
             print("route:     \(classification.route.id): action \(classification.action), subject \(classification.subject ?? "none")")
             if let warrant = explanation.warrant { print("warrant:   \(warrant)") }
+            if case .verified(let reference)? = explanation.warrant, let document = snapshot.document(reference: reference) {
+                print("signature: warrant \(reference) signature is \(document.signature.description)")
+            }
             if !input.requestFacts.isEmpty {
                 print("stated:    \(input.requestFacts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))")
             }
@@ -215,8 +223,9 @@ private struct ExplainRegistry: DocumentRegistry {
     }
 }
 
+/// The policies among a path's `.yaml` files: all but the agency and court directories kept beside them.
 func policyFiles(_ path: String) throws -> [String] {
-    try yamlFiles(path).filter { !$0.hasSuffix("/agencies.yaml") && $0 != "agencies.yaml" }
+    try yamlFiles(path).filter { file in !["agencies.yaml", "courts.yaml"].contains((file as NSString).lastPathComponent) }
 }
 
 /// The `.yaml` files at a path: the file itself, or a directory's (not its subdirectories').

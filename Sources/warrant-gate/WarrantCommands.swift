@@ -27,6 +27,10 @@ struct WarrantCommand: ParsableCommand {
                   warrant-gate warrant register --reference JW-2026-0042 --kind judicial-warrant --agency ice-ero \\
                     --subject 2017-000123 --scope records.read --expires 2026-12-31 \\
                     --court "U.S. District Court, D. Colo." --judge "Hon. R. Jackson" --case 1:26-mj-01234 --document scan.pdf
+
+                The document's digital signature (a PDF's embedded one, or --signature FILE.p7s over any document) is
+                checked against --courts first: verified, unverified (with why) and unsigned register, and are recorded;
+                an invalid signature (tampered, malformed, over another document) refuses the registration (exit 3).
                 """
         )
 
@@ -43,18 +47,27 @@ struct WarrantCommand: ParsableCommand {
         @Option(name: .customLong("case"), help: "The court's case number.") var caseNumber: String?
         @Option(help: "A scan of the signed document (a regular file of at most 64 MiB, not a link): its SHA-256 is recorded and the file kept, owner-only, in the document store.") var document: String?
         @Option(help: "Why there is no scan (recorded in the log).") var noDocument: String?
+        @Option(help: "A detached CMS signature (.p7s, DER or PEM) over the --document file.") var signature: String?
+        @OptionGroup var courts: CourtOptions
 
         func run() throws {
             if document != nil && noDocument != nil { throw CLIError(.usage, "give either --document or --no-document, not both") }
-            // Read once; the stored copy is the content whose digest is registered. It is staged on disk first and put
-            // in place once registered: a refused registration stores nothing, and a registered digest always has its
-            // document.
+            if signature != nil && document == nil { throw CLIError(.usage, "--signature needs the --document it signs") }
+            // Read once; the stored copy is the content whose digest is registered and whose signature is checked. It
+            // is staged on disk first and put in place once registered: a refused registration stores nothing, and a
+            // registered digest always has its document.
             let content = try document.map { path in try storeCall { try DocumentStore.read(path: path) } }
+            let checkedAt = Date()
+            let signatureStatus = try content.map { try courts.check(document: $0, signaturePath: signature, at: checkedAt) } ?? .unsigned
+            guard let recordedSignature = RecordedSignature(signatureStatus, checkedAt: checkedAt) else {
+                throw CLIError(.refused, "\(document ?? "the document") is not registered: its signature is \(signatureStatus.description)")
+            }
             let staged = try content.map { data in try storeCall { try DocumentStore(filesDirectory: admin.location().filesDirectory).stage(data) } }
             defer { staged?.output.discard() }
             let registration = DocumentRegistration(
                 reference: reference, kind: kind, agency: agency, subjects: list(subject), scope: list(scope), expires: expires,
-                court: court, judge: judge, caseNumber: caseNumber, documentSHA256: staged?.digest, noDocumentReason: noDocument
+                court: court, judge: judge, caseNumber: caseNumber, documentSHA256: staged?.digest, noDocumentReason: noDocument,
+                signature: recordedSignature
             )
             let registry = try admin.registry(create: true)
             if let why = kind.whyNotJudicial {
@@ -63,6 +76,7 @@ struct WarrantCommand: ParsableCommand {
             let stored = try storeCall { try registry.register(registration, operator: admin.operatorName) }
             if let staged { try storeCall { try staged.output.commit() } }
             print("registered \(stored.reference) (\(stored.kind.rawValue)) as \(stored.status.rawValue); it expires at the end of \(stored.expires) \(registry.timeZone.identifier)")
+            print(stored.signature.lines.joined(separator: "\n"))
             if stored.status == .pending {
                 print("next: a second operator approves it with `warrant-gate warrant approve \(stored.reference)`")
             }
@@ -79,6 +93,12 @@ struct WarrantCommand: ParsableCommand {
 
         func run() throws {
             let registry = try admin.registry()
+            guard let entry = try storeCall({ try registry.entry(reference: reference) }) else {
+                throw CLIError(.notFound, "no document with reference \(reference)")
+            }
+            print("approving \(reference) (\(entry.document.kind.rawValue)), registered by \(entry.registeredBy); its scan's digital signature:")
+            print(entry.document.signature.lines.joined(separator: "\n"))
+            print("(shown for review only: approval does not depend on it; a policy may require it with warrant: { signed: true })")
             try storeCall { try registry.approve(reference: reference, operator: admin.operatorName) }
             print("approved \(reference); it is active and the gateway honours it within a second")
         }
@@ -107,11 +127,12 @@ struct WarrantCommand: ParsableCommand {
             if json { return try printJSON(entries) }
             if entries.isEmpty { return print("no documents match") }
             print(Table.render(
-                header: ["REFERENCE", "KIND", "STATUS", "AGENCY", "SUBJECTS", "SCOPE", "EXPIRES"],
+                header: ["REFERENCE", "KIND", "STATUS", "AGENCY", "SUBJECTS", "SCOPE", "EXPIRES", "SIGNATURE"],
                 rows: entries.map { entry in
                     let document = entry.document
                     return [document.reference, document.kind.rawValue, document.status.rawValue, document.agency,
-                            document.subjects.joined(separator: ","), document.scope.joined(separator: ","), document.expires]
+                            document.subjects.joined(separator: ","), document.scope.joined(separator: ","), document.expires,
+                            document.signature.status.rawValue]
                 }
             ))
         }
@@ -149,6 +170,7 @@ struct WarrantCommand: ParsableCommand {
             if let caseNumber = document.caseNumber { lines.append("case:        \(caseNumber)") }
             if let digest = document.documentSHA256 { lines.append("document:    sha256:\(digest)") }
             if let reason = entry.noDocumentReason { lines.append("document:    none (\(reason))") }
+            lines += document.signature.lines
             lines.append("registered:  \(entry.registeredAt) by \(entry.registeredBy) (two-person rule \(entry.twoPersonRule ? "on" : "off"))")
             if let approvedBy = entry.approvedBy { lines.append("approved:    \(entry.approvedAt ?? "") by \(approvedBy)") }
             if let supersededBy = entry.supersededBy { lines.append("superseded:  by \(supersededBy)") }
@@ -197,11 +219,18 @@ struct WarrantCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "verify-document",
             abstract: "Check that a copy of a document is the one registered (exit 0 if it matches, 3 if not).",
-            discussion: "Example: warrant-gate warrant verify-document JW-2026-0001 ~/scans/jw-2026-0001.pdf"
+            discussion: """
+                It also prints the signature status recorded at registration and the copy's signature checked now
+                against --courts (a court's CA may since have been added or removed).
+
+                Example: warrant-gate warrant verify-document JW-2026-0001 ~/scans/jw-2026-0001.pdf
+                """
         )
         @OptionGroup var admin: AdminOptions
         @Argument(help: "The document's reference.") var reference: String
         @Argument(help: "The copy to check.") var file: String
+        @Option(help: "The detached signature (.p7s) registered with it, to check it again.") var signature: String?
+        @OptionGroup var courts: CourtOptions
 
         func run() throws {
             let registry = try admin.registry()
@@ -211,12 +240,18 @@ struct WarrantCommand: ParsableCommand {
             guard let registered = entry.document.documentSHA256 else {
                 throw CLIError(.notFound, "\(reference) was registered without a document (\(entry.noDocumentReason ?? "no reason given"))")
             }
-            let digest = try storeCall { try DocumentStore.digest(of: file) }
+            let content = try storeCall { try DocumentStore.read(path: file) }
+            let digest = DocumentStore.digest(of: content)
             let matches = digest == registered
+            let current = try courts.check(document: content, signaturePath: signature)
             try storeCall {
-                try registry.recordAdminAction("warrant.verify-document", target: reference,
-                                               details: ["sha256": digest, "matches": matches ? "yes" : "no"], operator: admin.operatorName)
+                try registry.recordAdminAction(
+                    "warrant.verify-document", target: reference,
+                    details: ["sha256": digest, "matches": matches ? "yes" : "no", "signatureNow": current.description], operator: admin.operatorName
+                )
             }
+            print("signature recorded at registration: \(entry.document.signature.description)")
+            print("signature of \(file) checked now:  \(current.description)")
             guard matches else {
                 throw CLIError(.refused, "\(file) does NOT match \(reference): its SHA-256 is \(digest), the registered one is \(registered)")
             }

@@ -37,6 +37,8 @@ public enum GatewayReason: String, Sendable, CaseIterable {
     case warrantOutOfScope = "warrant_out_of_scope"
     /// The warrant verified, but the rule accepts only other kinds, natures or courts of document.
     case warrantNotAccepted = "warrant_not_accepted"
+    /// The warrant verified, but the rule requires its scan to be verified as signed by a listed court, and it is not.
+    case warrantSignatureUnverified = "warrant_signature_unverified"
     case advisementOrWarrantRequired = "advisement_or_warrant_required"
     case logUnavailable = "log_unavailable"
     case upstreamUnavailable = "upstream_unavailable"
@@ -98,6 +100,7 @@ public enum ReasonCatalog {
         case .warrantWrongAgency: Entry(status: 403, title: "Forbidden", detail: "The referenced document was not issued to the requesting agency.")
         case .warrantWrongSubject: Entry(status: 403, title: "Forbidden", detail: "The referenced document does not name this inmate.")
         case .warrantOutOfScope: Entry(status: 403, title: "Forbidden", detail: "The referenced document does not cover this action.")
+        case .warrantSignatureUnverified: Entry(status: 403, title: "Forbidden", detail: "The referenced document is valid, but the policy requires it to be verified as digitally signed by a listed court.")
         case .warrantNotAccepted: Entry(status: 403, title: "Forbidden", detail: "The referenced document is valid, but the policy does not accept its kind, nature or court for this action.")
         case .advisementOrWarrantRequired: Entry(status: 403, title: "Forbidden", detail: "Release information goes to immigration authorities only after the inmate has been advised of their rights, or with a judicial warrant.")
         case .logUnavailable: Entry(status: 503, title: "Service Unavailable", detail: "The decision could not be recorded, so the request was not forwarded.")

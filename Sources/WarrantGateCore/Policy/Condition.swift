@@ -81,6 +81,14 @@ public indirect enum Condition: Sendable, Equatable {
         }
     }
 
+    /// Whether a warrant test in the condition would accept `document` but for its signature.
+    func refusesOnlySignature(of document: RegisteredDocument) -> Bool {
+        parts.contains { part in
+            guard case .warrantVerified(let test) = part else { return false }
+            return test.acceptsTerms(document) && !test.acceptsSignature(document)
+        }
+    }
+
     /// Whether the condition tests something itself, rather than combining others.
     var isTest: Bool {
         switch self {
@@ -188,17 +196,36 @@ public struct DocumentTest: Sendable, Equatable {
     public var courts: [String]?
     /// The document records the judge who signed it.
     public var judgeRecorded = false
+    /// The document's scan must have been verified at registration as signed by a court of `courts.yaml`.
+    public var signed = false
+    /// With ``signed``: the `courts.yaml` ids of which one must be the signer's court; nil for any listed court.
+    public var signedBy: [String]?
 
-    public init(kinds: Set<DocumentKind>? = nil, natures: Set<DocumentNature>? = nil, courts: [String]? = nil, judgeRecorded: Bool = false) {
+    public init(
+        kinds: Set<DocumentKind>? = nil, natures: Set<DocumentNature>? = nil, courts: [String]? = nil, judgeRecorded: Bool = false,
+        signed: Bool = false, signedBy: [String]? = nil
+    ) {
         self.kinds = kinds
         self.natures = natures
         self.courts = courts
         self.judgeRecorded = judgeRecorded
+        self.signed = signed || signedBy != nil
+        self.signedBy = signedBy
     }
 
-    var isEmpty: Bool { kinds == nil && natures == nil && courts == nil && !judgeRecorded }
+    var isEmpty: Bool { kinds == nil && natures == nil && courts == nil && !judgeRecorded && !signed }
 
     func accepts(_ document: RegisteredDocument) -> Bool {
+        acceptsTerms(document) && acceptsSignature(document)
+    }
+
+    /// Whether the document's recorded signature satisfies the test (any signature does when none is required).
+    func acceptsSignature(_ document: RegisteredDocument) -> Bool {
+        !signed || document.signature.isVerified(byOneOf: signedBy)
+    }
+
+    /// Whether everything but the signature holds.
+    func acceptsTerms(_ document: RegisteredDocument) -> Bool {
         if let kinds, !kinds.contains(document.kind) { return false }
         if let natures, !natures.contains(document.kind.nature) { return false }
         if let courts {
@@ -214,6 +241,11 @@ public struct DocumentTest: Sendable, Equatable {
         if let natures { parts.append("nature in [\(natures.map(\.rawValue).sorted().joined(separator: ", "))]") }
         if let courts { parts.append("court matching [\(courts.joined(separator: ", "))]") }
         if judgeRecorded { parts.append("judge recorded") }
+        if let signedBy {
+            parts.append("signed by [\(signedBy.joined(separator: ", "))]")
+        } else if signed {
+            parts.append("signed by a listed court")
+        }
         return parts.joined(separator: ", ")
     }
 }

@@ -123,8 +123,10 @@ public struct Evaluator: Sendable {
                 switch try? context.checkWarrant() {
                 case .failed(let failure)?:
                     reason = failure.reason.rawValue
-                case .verified? where first.unless?.testsOnlyWarrant == true:
-                    reason = GatewayReason.warrantNotAccepted.rawValue
+                case .verified(let reference)? where first.unless?.testsOnlyWarrant == true:
+                    let document = try? registry.document(reference: reference)
+                    let onSignature = document.map { first.unless?.refusesOnlySignature(of: $0) == true } ?? false
+                    reason = (onSignature ? GatewayReason.warrantSignatureUnverified : .warrantNotAccepted).rawValue
                 default:
                     return Decision(effect: .deny, reason: GatewayReason.policyError.rawValue, rules: [first.id], obligations: Self.obligations(of: forbids))
                 }

@@ -45,11 +45,20 @@ extension Evaluator {
         for part in parts where try !context.holds(part) {
             var note = "when: \(part.summary) does not hold"
             if case .warrantVerified = part, case .failed(let failure)? = context.warrant { note += " (\(failure.reason.rawValue))" }
-            return RuleTrace(rule: rule, applied: false, note: note)
+            return RuleTrace(rule: rule, applied: false, note: note + (try signatureNote(part, context)))
         }
-        if let unless = rule.unless, try context.holds(unless) {
-            return RuleTrace(rule: rule, applied: false, note: "unless: \(unless.summary) holds")
+        if let unless = rule.unless {
+            if try context.holds(unless) { return RuleTrace(rule: rule, applied: false, note: "unless: \(unless.summary) holds") }
+            return RuleTrace(rule: rule, applied: true, note: "applies" + (try signatureNote(unless, context)))
         }
         return RuleTrace(rule: rule, applied: true, note: "applies")
+    }
+
+    /// `; warrant <ref> signature is <status>` when `condition` failed on the verified warrant's signature.
+    private func signatureNote(_ condition: Condition, _ context: Context) throws -> String {
+        guard case .verified(let reference)? = context.warrant, let document = try context.registry.document(reference: reference),
+              condition.refusesOnlySignature(of: document)
+        else { return "" }
+        return "; warrant \(reference) signature is \(document.signature.description)"
     }
 }

@@ -201,6 +201,21 @@ public struct Policy: Sendable {
         return found
     }
 
+    /// Every `courts.yaml` id a rule's `signed-by` names.
+    public var courtsNamed: Set<String> {
+        var found: Set<String> = []
+        for rule in rules {
+            for part in rule.when.parts + (rule.unless?.parts ?? []) {
+                switch part {
+                case .warrantVerified(let test): found.formUnion(test.signedBy ?? [])
+                case .document(let condition): found.formUnion(condition.test.signedBy ?? [])
+                default: break
+                }
+            }
+        }
+        return found
+    }
+
     public init(
         name: String, title: String, timeZone: TimeZone, subjectFormat: SubjectFormat, routes: [Route], redactAlways: [String],
         rules: [Rule], digest: String, source: String, includes: [String] = [], facts: [String: FactDeclaration] = [:],

@@ -448,11 +448,11 @@ public enum PolicyParser {
             case "warrant":
                 if case .scalar = value.node {
                     guard try value.string("warrant") == "verified" else {
-                        throw value.error("warrant: write 'verified', or { kind: [...], nature: [...], court: [...], judge: recorded }")
+                        throw value.error("warrant: write 'verified', or { kind: [...], nature: [...], court: [...], judge: recorded, signed: true, signed-by: [...] }")
                     }
                     parts.append(.warrantVerified(DocumentTest()))
                 } else {
-                    try value.requireKeys(in: ["kind", "nature", "court", "judge"], what: "warrant")
+                    try value.requireKeys(in: ["kind", "nature", "court", "judge", "signed", "signed-by"], what: "warrant")
                     let test = try documentTest(value, judicialOnly: true)
                     guard !test.isEmpty else { throw value.error("warrant: an empty test; write 'verified'") }
                     parts.append(.warrantVerified(test))
@@ -553,7 +553,7 @@ public enum PolicyParser {
     }
 
     private static func documentCondition(_ node: YAMLNode) throws -> DocumentCondition {
-        try node.requireKeys(in: ["kind", "nature", "court", "judge", "status", "covers-action", "max-age"], what: "document")
+        try node.requireKeys(in: ["kind", "nature", "court", "judge", "signed", "signed-by", "status", "covers-action", "max-age"], what: "document")
         var condition = DocumentCondition(test: try documentTest(node, judicialOnly: false))
         if let statuses = node["status"] {
             condition.statuses = Set(try statuses.strings("status").map { text in
@@ -568,7 +568,7 @@ public enum PolicyParser {
         return condition
     }
 
-    /// The `kind`, `nature`, `court` and `judge` keys of a `warrant:` or `document:` condition.
+    /// The `kind`, `nature`, `court`, `judge`, `signed` and `signed-by` keys of a `warrant:` or `document:` condition.
     private static func documentTest(_ node: YAMLNode, judicialOnly: Bool) throws -> DocumentTest {
         var test = DocumentTest()
         if let kinds = node["kind"] {
@@ -599,6 +599,18 @@ public enum PolicyParser {
         if let judge = node["judge"] {
             guard try judge.string("judge") == "recorded" else { throw judge.error("judge: write 'recorded'") }
             test.judgeRecorded = true
+        }
+        if let signed = node["signed"] {
+            guard try signed.bool("signed") else { throw signed.error("signed: write true, or leave it out") }
+            test.signed = true
+        }
+        if let courts = node["signed-by"] {
+            let ids = try courts.strings("signed-by")
+            guard !ids.isEmpty, ids.allSatisfy(Identifier.isValid) else {
+                throw courts.error("signed-by: list court ids of courts.yaml, such as denver-county-court")
+            }
+            test.signed = true
+            test.signedBy = ids
         }
         return test
     }

@@ -49,6 +49,7 @@ public struct PolicyTestFile: Sendable {
     static let requestKeys: Set<String> = ["method", "path", "warrant", "body", "headers"]
     static let documentKeys: Set<String> = [
         "reference", "kind", "status", "agency", "subjects", "scope", "expires", "registered", "court", "judge", "case-number",
+        "signature", "signed-by",
     ]
     static let recordKeys: Set<String> = ["subject", "kind", "given", "attorney-required", "fields", "language"]
     static let expectKeys: Set<String> = ["effect", "reason", "rules", "redact", "keep", "withhold", "obligations"]
@@ -224,6 +225,7 @@ public struct PolicyTestFile: Sendable {
         guard let status = DocumentStatus(rawValue: statusText) else {
             throw node.error("unknown status '\(statusText)' (one of \(DocumentStatus.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
+        let signature = try recordedSignature(node)
         let expiresText = try node["expires"]?.string("expires") ?? "2099-12-31"
         guard let expires = LocalDate(expiresText) else { throw node.error("expires must be YYYY-MM-DD, not '\(expiresText)'") }
         return RegisteredDocument(
@@ -231,8 +233,23 @@ public struct PolicyTestFile: Sendable {
             agency: try node["agency"]?.string("agency") ?? agency.id, subjects: try node.required("subjects", in: "document").strings("subjects"),
             scope: try node["scope"]?.strings("scope") ?? ["*"], expires: expires.description, expiresAt: expires.end(in: TimeZone(identifier: "UTC")!),
             court: try node["court"]?.string("court"), judge: try node["judge"]?.string("judge"), caseNumber: try node["case-number"]?.string("case-number"),
-            registeredAt: try node["registered"].map { try instant($0.string("registered"), $0) } ?? time.addingTimeInterval(-86400)
+            registeredAt: try node["registered"].map { try instant($0.string("registered"), $0) } ?? time.addingTimeInterval(-86400),
+            signature: signature
         )
+    }
+
+    /// A document's `signature` (a status word, `unchecked` if absent) and, for `verified`, `signed-by` (a court id).
+    private static func recordedSignature(_ node: YAMLNode) throws -> RecordedSignature {
+        let statusText = try node["signature"]?.string("signature") ?? RecordedSignature.Status.unchecked.rawValue
+        guard let status = RecordedSignature.Status(rawValue: statusText) else {
+            let words = RecordedSignature.Status.allCases.map(\.rawValue).joined(separator: ", ")
+            throw (node["signature"] ?? node).error("unknown signature '\(statusText)' (one of \(words))")
+        }
+        let court = try node["signed-by"]?.string("signed-by")
+        guard (status == .verified) == (court != nil) else {
+            throw node.error("signed-by names the court of a verified signature: give both signature: verified and signed-by, or neither")
+        }
+        return RecordedSignature(status: status, reason: status == .unverified ? "stated by the test" : nil, court: court)
     }
 
     private static func record(_ node: YAMLNode, time: Date) throws -> SubjectRecord {

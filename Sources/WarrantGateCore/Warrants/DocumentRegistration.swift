@@ -14,10 +14,13 @@ public struct DocumentRegistration: Sendable {
     public var documentSHA256: String?
     /// Why a judicial document is registered without a scan (required when there is no digest).
     public var noDocumentReason: String?
+    /// The scan's digital signature as checked before registering (`unchecked` if it was not).
+    public var signature: RecordedSignature
 
     public init(
         reference: String, kind: DocumentKind, agency: String, subjects: [String], scope: [String], expires: String,
-        court: String? = nil, judge: String? = nil, caseNumber: String? = nil, documentSHA256: String? = nil, noDocumentReason: String? = nil
+        court: String? = nil, judge: String? = nil, caseNumber: String? = nil, documentSHA256: String? = nil, noDocumentReason: String? = nil,
+        signature: RecordedSignature = .unchecked
     ) {
         self.reference = reference
         self.kind = kind
@@ -30,6 +33,7 @@ public struct DocumentRegistration: Sendable {
         self.caseNumber = caseNumber
         self.documentSHA256 = documentSHA256
         self.noDocumentReason = noDocumentReason
+        self.signature = signature
     }
 
     /// Checks the registration and returns the document to store (with the given status), or throws naming
@@ -57,11 +61,14 @@ public struct DocumentRegistration: Sendable {
             }
         }
         if let digest = documentSHA256, Hex.decode(digest)?.count != 32 { problems.append("the document digest is not a SHA-256") }
+        if documentSHA256 == nil && [.verified, .unverified].contains(signature.status) {
+            problems.append("a signature was checked, but no document is registered")
+        }
         guard problems.isEmpty, let expiry else { throw RegistrationError(problems: problems) }
         return RegisteredDocument(
             reference: reference, kind: kind, status: status, agency: agency, subjects: subjects, scope: scope,
             expires: expiry.description, expiresAt: expiry.end(in: timeZone), court: court, judge: judge, caseNumber: caseNumber,
-            documentSHA256: documentSHA256
+            documentSHA256: documentSHA256, signature: signature
         )
     }
 }

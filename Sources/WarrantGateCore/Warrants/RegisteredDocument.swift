@@ -23,11 +23,13 @@ public struct RegisteredDocument: Sendable, Equatable, Codable {
     public var documentSHA256: String?
     /// When the document was registered.
     public var registeredAt: Date?
+    /// The scan's digital signature, as checked at registration.
+    public var signature: RecordedSignature
 
     public init(
         reference: String, kind: DocumentKind, status: DocumentStatus, agency: String, subjects: [String], scope: [String],
         expires: String, expiresAt: Date, court: String? = nil, judge: String? = nil, caseNumber: String? = nil,
-        documentSHA256: String? = nil, registeredAt: Date? = nil
+        documentSHA256: String? = nil, registeredAt: Date? = nil, signature: RecordedSignature = .unchecked
     ) {
         self.reference = reference
         self.kind = kind
@@ -42,6 +44,7 @@ public struct RegisteredDocument: Sendable, Equatable, Codable {
         self.caseNumber = caseNumber
         self.documentSHA256 = documentSHA256
         self.registeredAt = registeredAt
+        self.signature = signature
     }
 
     public func covers(action: String) -> Bool {

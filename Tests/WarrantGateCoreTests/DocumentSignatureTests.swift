@@ -1,0 +1,512 @@
+import Foundation
+import SwiftASN1
+import Testing
+@_spi(CMS) import X509
+@testable import WarrantGateCore
+
+@Suite("Document signatures")
+struct DocumentSignatureTests {
+    static let document = Array("IN THE COUNTY COURT, CITY AND COUNTY OF DENVER. ARREST WARRANT. Case 26CR1234.\n".utf8)
+
+    /// A listed court, a listed platform, and a CA nobody listed.
+    struct Setup {
+        let scratch: ScratchDirectory
+        let court: TestCourtCA
+        let platform: TestCourtCA
+        let unlisted: TestCourtCA
+        let verifier: DocumentSignatureVerifier
+
+        init() throws {
+            scratch = try ScratchDirectory()
+            court = try TestCourtCA(name: "Denver County Court")
+            platform = try TestCourtCA(name: "E-Sign Platform")
+            unlisted = try TestCourtCA(name: "Denver County Court")
+            verifier = DocumentSignatureVerifier(
+                courts: CourtDirectory(courts: [
+                    Court(id: "denver-county-court", name: "Denver County Court", kind: .court, signingAuthorities: [court.certificate]),
+                    Court(
+                        id: "denver-district-court-esign", name: "Denver District Court (e-sign)", kind: .platform,
+                        signingAuthorities: [platform.certificate],
+                        subjectPatterns: [SubjectPattern(attributes: ["O": "Denver District Court", "OU": "Criminal Division"])!]
+                    ),
+                ])
+            )
+        }
+
+        func clerk(_ kind: TestCourtCA.KeyKind, of ca: TestCourtCA? = nil) throws -> TestSigner {
+            try (ca ?? court).issue(commonName: "Clerk of Court", organization: "Denver County Court", key: kind, in: scratch)
+        }
+    }
+
+    private func verifiedCourt(_ status: DocumentSignatureStatus) -> String? {
+        if case .verified(let signature) = status { signature.court.id } else { nil }
+    }
+
+    private func reason(_ status: DocumentSignatureStatus) -> String {
+        switch status {
+        case .unverified(let reason, _), .invalid(let reason): reason
+        case .verified, .unsigned: ""
+        }
+    }
+
+    // MARK: Detached signatures
+
+    @Test("a detached signature from a listed court verifies, RSA and EC, by swift-certificates and by openssl cms")
+    func detachedVerified() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        for kind in [TestCourtCA.KeyKind.rsa, .ec] {
+            let clerk = try setup.clerk(kind)
+            let made = try clerk.cmsSignature(over: Self.document)
+            let status = await setup.verifier.verify(document: Self.document, detachedSignature: made)
+            #expect(verifiedCourt(status) == "denver-county-court", "\(kind) swift-certificates: \(status)")
+            #expect(status.description == "verified")
+            if case .verified(let signature) = status {
+                #expect(signature.signer.subject.contains("CN=Clerk of Court"))
+                #expect(signature.signingTime.claimed != nil)
+                #expect(signature.signingTime.proven == nil)
+            }
+            let opensslMade = try clerk.opensslSignature(over: Self.document, in: setup.scratch)
+            let opensslStatus = await setup.verifier.verify(document: Self.document, detachedSignature: opensslMade)
+            #expect(verifiedCourt(opensslStatus) == "denver-county-court", "\(kind) openssl: \(opensslStatus)")
+        }
+    }
+
+    @Test("openssl writes rsaEncryption as the signature algorithm; it is normalised, not refused")
+    func rsaEncryptionNormalised() throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let signature = try setup.clerk(.rsa).opensslSignature(over: Self.document, in: setup.scratch)
+        let message = try CMSSignedMessage(berEncoded: signature[...])
+        #expect(message.signers.first?.signatureAlgorithm == SignatureAlgorithmNormalisation.rsaEncryption)
+    }
+
+    @Test("a signature without signed attributes verifies over the content itself")
+    func withoutSignedAttributes() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let signature = try setup.clerk(.ec).cmsSignature(over: Self.document, signingTime: nil)
+        let status = await setup.verifier.verify(document: Self.document, detachedSignature: signature)
+        #expect(verifiedCourt(status) == "denver-county-court", "\(status)")
+        let other = await setup.verifier.verify(document: Self.document + [0x20], detachedSignature: signature)
+        #expect(other.refusesRegistration)
+    }
+
+    @Test("an unlisted CA, an expired signer, RSA-PSS: unverified, with the reason and the signer")
+    func unverified() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let stranger = try setup.clerk(.ec, of: setup.unlisted).cmsSignature(over: Self.document)
+        let strangerStatus = await setup.verifier.verify(document: Self.document, detachedSignature: stranger)
+        #expect(strangerStatus.label == "unverified")
+        #expect(reason(strangerStatus).contains("does not chain to a court listed"), "\(strangerStatus)")
+        #expect(strangerStatus.signer?.subject.contains("Clerk of Court") == true)
+
+        let expiredClerk = try setup.court.issue(
+            commonName: "Former Clerk", organization: "Denver County Court", key: .ec, in: setup.scratch,
+            notBefore: Date().addingTimeInterval(-400 * 86400), notAfter: Date().addingTimeInterval(-30 * 86400)
+        )
+        let expired = try expiredClerk.cmsSignature(over: Self.document, signingTime: Date().addingTimeInterval(-60 * 86400))
+        let expiredStatus = await setup.verifier.verify(document: Self.document, detachedSignature: expired)
+        #expect(expiredStatus.label == "unverified")
+        #expect(reason(expiredStatus).contains("expired"), "\(expiredStatus)")
+
+        let pss = try setup.clerk(.rsa).opensslSignature(
+            over: Self.document, in: setup.scratch, extraArguments: ["-keyopt", "rsa_padding_mode:pss"]
+        )
+        let pssStatus = await setup.verifier.verify(document: Self.document, detachedSignature: pss)
+        #expect(pssStatus.label == "unverified")
+        #expect(reason(pssStatus).contains("RSASSA-PSS"), "\(pssStatus)")
+    }
+
+    @Test("a signer without a document-signing usage is unverified")
+    func wrongUsage() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let tlsClient = try setup.court.issue(
+            commonName: "Clerk of Court", organization: "Denver County Court", key: .ec, in: setup.scratch, extendedKeyUsage: [.clientAuth]
+        )
+        let status = await setup.verifier.verify(document: Self.document, detachedSignature: try tlsClient.cmsSignature(over: Self.document))
+        #expect(status.label == "unverified")
+        #expect(reason(status).contains("extended key usage"), "\(status)")
+    }
+
+    @Test("a platform's signer counts only with a subject that identifies the court")
+    func platformSubjects() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let otherCustomer = try setup.platform.issue(
+            commonName: "E-Sign Signer", organization: "Some Other County", unit: "Criminal Division", key: .ec, in: setup.scratch
+        )
+        let status = await setup.verifier.verify(document: Self.document, detachedSignature: try otherCustomer.cmsSignature(over: Self.document))
+        #expect(status.label == "unverified")
+        #expect(reason(status).contains("subject patterns"), "\(status)")
+
+        let court = try setup.platform.issue(
+            commonName: "E-Sign Signer", organization: "Denver District Court", unit: "Criminal Division", key: .rsa, in: setup.scratch
+        )
+        let verified = await setup.verifier.verify(document: Self.document, detachedSignature: try court.opensslSignature(over: Self.document, in: setup.scratch))
+        #expect(verifiedCourt(verified) == "denver-district-court-esign", "\(verified)")
+    }
+
+    @Test("tampered bytes, another document, malformed CMS: invalid")
+    func invalid() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let clerk = try setup.clerk(.ec)
+        let signature = try clerk.cmsSignature(over: Self.document)
+        var tampered = Self.document
+        tampered[10] ^= 0x01
+        let tamperedStatus = await setup.verifier.verify(document: tampered, detachedSignature: signature)
+        #expect(tamperedStatus.refusesRegistration)
+        #expect(reason(tamperedStatus).contains("does not match the signature"), "\(tamperedStatus)")
+
+        let otherSignature = try clerk.opensslSignature(over: Array("another warrant".utf8), in: setup.scratch)
+        let otherStatus = await setup.verifier.verify(document: Self.document, detachedSignature: otherSignature)
+        #expect(otherStatus.refusesRegistration, "\(otherStatus)")
+
+        for malformed in [Array("not a signature".utf8), Array(signature.prefix(signature.count / 2)), [0x30, 0x03, 0x02, 0x01, 0x01]] {
+            let status = await setup.verifier.verify(document: Self.document, detachedSignature: malformed)
+            #expect(status.refusesRegistration)
+            #expect(reason(status).hasPrefix("malformed CMS signature"), "\(status)")
+        }
+
+        // A signature value altered inside an otherwise well-formed structure.
+        var flipped = signature
+        flipped[flipped.count - 5] ^= 0x01
+        let flippedStatus = await setup.verifier.verify(document: Self.document, detachedSignature: flipped)
+        #expect(flippedStatus.refusesRegistration, "\(flippedStatus)")
+    }
+
+    @Test("a PEM-armoured .p7s is accepted")
+    func pemArmour() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let der = try setup.clerk(.ec).cmsSignature(over: Self.document)
+        let pem = Array(PEMDocument(type: "PKCS7", derBytes: der).pemString.utf8)
+        let status = await setup.verifier.verify(document: Self.document, detachedSignature: pem)
+        #expect(status.label == "verified", "\(status)")
+    }
+
+    @Test("a file that is not a PDF, without a detached signature, is unsigned")
+    func unsignedFile() async throws {
+        let status = await DocumentSignatureVerifier(courts: .empty).verify(document: Self.document)
+        #expect(status == .unsigned)
+        #expect(status.description == "unsigned")
+    }
+
+    // MARK: PDF
+
+    @Test("a signed PDF from a listed court verifies, RSA and EC; an unsigned PDF is unsigned")
+    func pdfVerified() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        for kind in [TestCourtCA.KeyKind.rsa, .ec] {
+            let clerk = try setup.clerk(kind)
+            let pdf = try TestPDF.signed { try clerk.cmsSignature(over: $0) }
+            let status = await setup.verifier.verify(document: pdf)
+            #expect(verifiedCourt(status) == "denver-county-court", "\(kind): \(status)")
+            let opensslPDF = try TestPDF.signed { try clerk.opensslSignature(over: $0, in: setup.scratch) }
+            let opensslStatus = await setup.verifier.verify(document: opensslPDF)
+            #expect(verifiedCourt(opensslStatus) == "denver-county-court", "\(kind) openssl: \(opensslStatus)")
+        }
+        #expect(await setup.verifier.verify(document: TestPDF.unsigned()) == .unsigned)
+    }
+
+    @Test("a PDF signed by an unlisted CA is unverified")
+    func pdfUnlisted() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let stranger = try setup.clerk(.ec, of: setup.unlisted)
+        let status = await setup.verifier.verify(document: try TestPDF.signed { try stranger.cmsSignature(over: $0) })
+        #expect(status.label == "unverified", "\(status)")
+    }
+
+    @Test("a tampered byte inside the signed range, or another document's signature: invalid")
+    func pdfTampered() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let clerk = try setup.clerk(.ec)
+        let pdf = try TestPDF.signed { try clerk.cmsSignature(over: $0) }
+        var tampered = pdf
+        let text = try #require(TestPDF.find("(WARRANT)", in: tampered))
+        tampered[text + 1] = UInt8(ascii: "V")
+        let status = await setup.verifier.verify(document: tampered)
+        #expect(status.refusesRegistration)
+        #expect(reason(status).contains("does not match the signature"), "\(status)")
+
+        let otherSignature = try clerk.cmsSignature(over: Array("another document".utf8))
+        let transplanted = try TestPDF.signed { _ in otherSignature }
+        #expect(await setup.verifier.verify(document: transplanted).refusesRegistration)
+    }
+
+    @Test("an appended update that changes content, or adds an annotation: invalid, modified after signing")
+    func pdfModifiedAfterSigning() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let clerk = try setup.clerk(.ec)
+        let pdf = try TestPDF.signed { try clerk.cmsSignature(over: $0) }
+        let content = "BT /F1 12 Tf 72 720 Td (RELEASE) Tj ET"
+        let changed = try TestPDF.appendUpdate(to: pdf, objects: [(4, "<< /Length \(content.utf8.count) >>\nstream\n\(content)\nendstream")], size: 7)
+        let status = await setup.verifier.verify(document: changed)
+        #expect(status.refusesRegistration)
+        #expect(reason(status).contains("modified after signing"), "\(status)")
+
+        let annotated = try TestPDF.appendUpdate(
+            to: pdf,
+            objects: [
+                (3, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Annots [5 0 R 7 0 R] >>"),
+                (7, "<< /Type /Annot /Subtype /FreeText /Rect [72 600 300 700] /Contents (RELEASED) >>"),
+            ],
+            size: 8
+        )
+        let annotatedStatus = await setup.verifier.verify(document: annotated)
+        #expect(reason(annotatedStatus).contains("modified after signing"), "\(annotatedStatus)")
+
+        let newAnnotation = try TestPDF.appendUpdate(to: pdf, objects: [(7, "<< /Type /Annot /Subtype /FreeText /Contents (X) >>")], size: 8)
+        #expect(await setup.verifier.verify(document: newAnnotation).refusesRegistration)
+
+        var junk = pdf
+        junk += Array("BT (appended) Tj ET\n".utf8)
+        let junkStatus = await setup.verifier.verify(document: junk)
+        #expect(reason(junkStatus).contains("modified after signing"), "\(junkStatus)")
+    }
+
+    @Test("an appended update that only adds a DSS with validation data keeps the signature verified")
+    func pdfDSSUpdate() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let clerk = try setup.clerk(.rsa)
+        let pdf = try TestPDF.signed { try clerk.cmsSignature(over: $0) }
+        let certificate = clerk.certificatePEM
+        let updated = try TestPDF.appendUpdate(
+            to: pdf,
+            objects: [
+                (1, "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R] /SigFlags 3 >> /DSS 8 0 R >>"),
+                (7, "<< /Length \(certificate.utf8.count) >>\nstream\n\(certificate)\nendstream"),
+                (8, "<< /Type /DSS /Certs [7 0 R] /VRI 9 0 R >>"),
+                (9, "<< /\(String(repeating: "AB", count: 20)) 10 0 R >>"),
+                (10, "<< /Type /VRI /Cert [7 0 R] >>"),
+            ],
+            size: 11
+        )
+        let status = await setup.verifier.verify(document: updated)
+        #expect(verifiedCourt(status) == "denver-county-court", "\(status)")
+
+        let catalogChanged = try TestPDF.appendUpdate(
+            to: pdf, objects: [(1, "<< /Type /Catalog /Pages 2 0 R /OpenAction 2 0 R /DSS 8 0 R >>"), (8, "<< /Type /DSS >>")], size: 9
+        )
+        let catalogStatus = await setup.verifier.verify(document: catalogChanged)
+        #expect(reason(catalogStatus).contains("catalog"), "\(catalogStatus)")
+    }
+
+    @Test("a decoy /ByteRange, a ByteRange that leaves a gap, a range short of the file's revision: invalid")
+    func pdfByteRangeAttacks() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let clerk = try setup.clerk(.ec)
+        let pdf = try TestPDF.signed { try clerk.cmsSignature(over: $0) }
+
+        // A decoy before the real one, inside the page's content stream and outside any object.
+        for decoy in ["%decoy /ByteRange [0 10 20 30]\n", "99 0 obj\n<< /Decoy << /ByteRange [0 1 2 3] >> >>\nendobj\n"] {
+            let decoyed = try TestPDF.signed { try clerk.cmsSignature(over: $0) }
+            var bytes = Array(decoyed)
+            let at = try #require(TestPDF.find("1 0 obj", in: bytes))
+            bytes.insert(contentsOf: Array(decoy.utf8), at: at)
+            let status = await setup.verifier.verify(document: bytes)
+            #expect(status.refusesRegistration)
+            #expect(reason(status).contains("decoy"), "\(status)")
+        }
+
+        // A second signature dictionary appended after signing, its range pointing anywhere.
+        let appended = try TestPDF.appendUpdate(
+            to: pdf, objects: [(7, "<< /Type /Sig /SubFilter /adbe.pkcs7.detached /ByteRange [0 10 20 30] /Contents <00> >>")], size: 8
+        )
+        let appendedStatus = await setup.verifier.verify(document: appended)
+        #expect(reason(appendedStatus).contains("/Contents"), "\(appendedStatus)")
+
+        // The signer's range widened so that the gap swallows more than /Contents (a signature-wrapping attack).
+        let range = try #require(TestPDF.find("/ByteRange [0 ", in: pdf))
+        let numbers = String(decoding: pdf[(range + 12)...].prefix { $0 != UInt8(ascii: "]") }, as: UTF8.self)
+            .split(separator: " ").compactMap { Int($0) }
+        try #require(numbers.count == 4)
+        let wider = "[0 \(numbers[1] - 10) \(numbers[2]) \(numbers[3])]"
+        var gapped = pdf
+        let original = "[0 \(numbers[1]) \(numbers[2]) \(numbers[3])]"
+        let padded = wider + String(repeating: " ", count: original.utf8.count - wider.utf8.count)
+        gapped.replaceSubrange((range + 11)..<(range + 11 + padded.utf8.count), with: Array(padded.utf8))
+        let gappedStatus = await setup.verifier.verify(document: gapped)
+        #expect(reason(gappedStatus).contains("gap"), "\(gappedStatus)")
+    }
+
+    @Test("hostile PDFs never crash and are never verified")
+    func hostilePDFs() async throws {
+        let verifier = DocumentSignatureVerifier(courts: .empty)
+        let samples: [String] = [
+            "%PDF-1.7\n1 0 obj << /Type /Sig /ByteRange [0 5 10 99999999999999999999] /Contents <00> >> endobj",
+            "%PDF-1.7\n1 0 obj << /ByteRange [0 -5 10 20] /Contents <00> >> endobj",
+            "%PDF-1.7\n1 0 obj " + String(repeating: "[", count: 10_000) + " /ByteRange",
+            "%PDF-1.7\n1 0 obj << /ByteRange [0 20 30 0] /Contents (" + String(repeating: "(", count: 5000) + " >> endobj",
+            "%PDF-1.7\n/ByteRange",
+            "%PDF-1.7\nobj /ByteRange",
+            "%PDF-1.7\n9999999999999999999999 0 obj << /ByteRange [0 1 2 3] >> endobj",
+        ]
+        for sample in samples {
+            let status = await verifier.verify(document: Array(sample.utf8))
+            #expect(status.refusesRegistration, "\(sample.prefix(60)): \(status)")
+        }
+    }
+
+    // MARK: Time-stamps
+
+    @Test("an RFC 3161 token from a listed authority proves the signing time; an unlisted one proves nothing")
+    func timestampProvesSigningTime() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let tsaCA = try TestCourtCA(name: "Test TSA")
+        let tsa = try tsaCA.issue(
+            commonName: "Test Time-Stamping Authority", organization: "Test TSA", key: .rsa, in: setup.scratch, extendedKeyUsage: nil
+        )
+        let tsaCertificate = try tsaCA.issueTimeStampingCertificate(for: tsa)
+        let clerk = try setup.clerk(.ec)
+        let signature = try clerk.cmsSignature(over: Self.document)
+        let signatureValue = try #require(try CMSSignedMessage(berEncoded: signature[...]).signers.first?.signature)
+        let token = try TimestampAuthority.token(
+            imprinting: signatureValue, certificate: tsaCertificate, keyPEM: tsa.privateKeyPEM, in: setup.scratch
+        )
+        let stamped = try CMSTestEditing.addingUnsignedAttribute(CMSObjectIdentifier.signatureTimeStampToken, value: token, to: signature)
+
+        // Registration a year and a half later: the clerk's certificate has expired since.
+        let later = Date().addingTimeInterval(540 * 86400)
+        let courtWithTSA = Court(
+            id: "denver-county-court", name: "Denver County Court", kind: .court, signingAuthorities: [setup.court.certificate],
+            timestampAuthorities: [tsaCA.certificate]
+        )
+        let verifier = DocumentSignatureVerifier(courts: CourtDirectory(courts: [courtWithTSA]))
+        let status = await verifier.verify(document: Self.document, detachedSignature: stamped, at: later)
+        guard case .verified(let verified) = status else {
+            Issue.record("expected verified, got \(status)")
+            return
+        }
+        let proof = try #require(verified.signingTime.proven)
+        #expect(abs(proof.time.timeIntervalSinceNow) < 600)
+        #expect(proof.authority.contains("Test Time-Stamping Authority"))
+        #expect(verified.chainCheckedAt == proof.time)
+
+        let withoutTSA = await setup.verifier.verify(document: Self.document, detachedSignature: stamped, at: later)
+        #expect(reason(withoutTSA).contains("expired"), "\(withoutTSA)")
+
+        // A token over another signature value proves nothing.
+        let otherToken = try TimestampAuthority.token(
+            imprinting: Array("other".utf8), certificate: tsaCertificate, keyPEM: tsa.privateKeyPEM, in: setup.scratch
+        )
+        let misStamped = try CMSTestEditing.addingUnsignedAttribute(CMSObjectIdentifier.signatureTimeStampToken, value: otherToken, to: signature)
+        let misStampedStatus = await verifier.verify(document: Self.document, detachedSignature: misStamped, at: later)
+        #expect(misStampedStatus.label == "unverified", "\(misStampedStatus)")
+    }
+
+    // MARK: Status
+
+    @Test("the status renders stably for the registry, the log and the CLI")
+    func rendering() {
+        let signer = SignerIdentity(subject: "CN=Clerk", issuer: "CN=CA", serial: "01", certificateSHA256: "00")
+        let verified = DocumentSignatureStatus.verified(
+            VerifiedSignature(
+                signer: signer, court: CourtReference(id: "c", name: "C"), signingTime: SigningTime(claimed: nil, proven: nil),
+                chainCheckedAt: Date()
+            )
+        )
+        #expect(verified.description == "verified")
+        #expect(DocumentSignatureStatus.unsigned.description == "unsigned")
+        #expect(DocumentSignatureStatus.unverified(reason: "why", signer: signer).description == "unverified: why")
+        #expect(DocumentSignatureStatus.invalid(reason: "why").description == "invalid: why")
+        #expect(DocumentSignatureStatus.invalid(reason: "why").refusesRegistration)
+        #expect(!DocumentSignatureStatus.unverified(reason: "why", signer: nil).refusesRegistration)
+    }
+}
+
+extension TestCourtCA {
+    /// A time-stamping certificate for `signer`'s key: critical extended key usage `timeStamping` (RFC 3161 §2.3).
+    func issueTimeStampingCertificate(for signer: TestSigner) throws -> Certificate {
+        try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: signer.privateKey.publicKey,
+            notValidBefore: Date().addingTimeInterval(-86400), notValidAfter: Date().addingTimeInterval(5 * 365 * 86400),
+            issuer: certificate.subject, subject: signer.certificate.subject, signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true, nonRepudiation: true))
+                Critical(try ExtendedKeyUsage([.timeStamping]))
+            },
+            issuerPrivateKey: key
+        )
+    }
+}
+
+/// An RFC 3161 authority run with `openssl ts`.
+enum TimestampAuthority {
+    static func token(imprinting data: [UInt8], certificate: Certificate, keyPEM: String, in directory: ScratchDirectory) throws -> [UInt8] {
+        let id = UUID().uuidString
+        try directory.write("\(id).data", data)
+        try directory.write("\(id)-tsa.pem", Array(try certificate.serializeAsPEM().pemString.utf8))
+        try directory.write("\(id)-tsa.key", Array(keyPEM.utf8))
+        try directory.write("\(id).serial", Array("01\n".utf8))
+        let config = """
+            [ tsa ]
+            default_tsa = tsa_config
+            [ tsa_config ]
+            serial = \(directory.path("\(id).serial"))
+            default_policy = 1.3.6.1.4.1.99999.1
+            digests = sha256
+            signer_digest = sha256
+            ess_cert_id_alg = sha256
+            accuracy = secs:1
+            """
+        try directory.write("\(id).cnf", Array(config.utf8))
+        try OpenSSL.run(["ts", "-query", "-data", "\(id).data", "-sha256", "-cert", "-no_nonce", "-out", "\(id).tsq"], in: directory)
+        try OpenSSL.run(
+            ["ts", "-reply", "-config", "\(id).cnf", "-queryfile", "\(id).tsq", "-signer", "\(id)-tsa.pem", "-inkey", "\(id)-tsa.key",
+             "-token_out", "-out", "\(id).tst"],
+            in: directory
+        )
+        return try directory.read("\(id).tst")
+    }
+}
+
+/// Re-encodes a CMS SignedData with an unsigned attribute added to its single signer (as a signer adds a time-stamp
+/// token after signing).
+enum CMSTestEditing {
+    static func addingUnsignedAttribute(_ type: ASN1ObjectIdentifier, value: [UInt8], to signature: [UInt8]) throws -> [UInt8] {
+        let root = try DER.parse(signature)
+        let contentInfo = try children(root)
+        let signedData = try children(try children(contentInfo[1])[0])
+        let signerInfos = try children(signedData[signedData.count - 1])
+        guard signerInfos.count == 1 else { throw TestFailure("expected one signer") }
+        var serializer = DER.Serializer()
+        try serializer.serialize(type)
+        let attribute = tlv(0x30, serializer.serializedBytes + tlv(0x31, value))
+        let signerInfo = try children(signerInfos[0]).flatMap { Array($0.encodedBytes) } + tlv(0xA1, attribute)
+        let newSignedData = signedData.dropLast().flatMap { Array($0.encodedBytes) } + tlv(0x31, tlv(0x30, signerInfo))
+        return tlv(0x30, Array(contentInfo[0].encodedBytes) + tlv(0xA0, tlv(0x30, newSignedData)))
+    }
+
+    private static func children(_ node: ASN1Node) throws -> [ASN1Node] {
+        guard case .constructed(let nodes) = node.content else { throw TestFailure("not constructed") }
+        return Array(nodes)
+    }
+
+    static func tlv(_ tag: UInt8, _ content: [UInt8]) -> [UInt8] {
+        var length: [UInt8]
+        if content.count < 0x80 {
+            length = [UInt8(content.count)]
+        } else {
+            var bytes: [UInt8] = []
+            var count = content.count
+            while count > 0 {
+                bytes.insert(UInt8(count & 0xff), at: 0)
+                count >>= 8
+            }
+            length = [0x80 | UInt8(bytes.count)] + bytes
+        }
+        return [tag] + length + content
+    }
+}
