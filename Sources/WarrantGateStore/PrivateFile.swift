@@ -167,9 +167,8 @@ public enum PrivateFile {
             try PrivateFile.checkTarget(path, existing: existing)
             self.path = path
             self.existing = existing
-            let name = (path as NSString).lastPathComponent
-            let directory = (path as NSString).deletingLastPathComponent
-            temporaryPath = (directory.isEmpty ? "" : directory + "/") + ".\(name).\(String(UInt64.random(in: .min ... .max), radix: 16)).tmp"
+            let (directory, name) = PrivateFile.split(path)
+            temporaryPath = directory + ".\(name).\(String(UInt64.random(in: .min ... .max), radix: 16)).tmp"
             descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
             guard descriptor >= 0 else {
                 finished = true  // nothing of ours to remove
@@ -258,9 +257,16 @@ public enum PrivateFile {
         return buffer.load(as: Int.self)
     }
 
+    /// `path` split at its last `/`: the directory with its slash (empty for a bare name), and the name. Written out
+    /// rather than through NSString, whose `deletingLastPathComponent` traps on a one-character name on Linux.
+    static func split(_ path: String) -> (directory: String, name: String) {
+        guard let slash = path.lastIndex(of: "/") else { return ("", path) }
+        return (String(path[...slash]), String(path[path.index(after: slash)...]))
+    }
+
     /// Best effort: makes a rename in the directory durable.
     static func syncDirectory(of path: String) {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = split(path).directory
         let descriptor = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { return }
         fsync(descriptor)

@@ -85,6 +85,13 @@ struct PrivateFileTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere).isEmpty)
     }
 
+    @Test("a path splits at its last slash, a one-character bare name included (NSString traps on it on Linux)")
+    func split() {
+        #expect(PrivateFile.split("c") == ("", "c"))
+        #expect(PrivateFile.split("/c") == ("/", "c"))
+        #expect(PrivateFile.split("state/forward.cursor") == ("state/", "forward.cursor"))
+    }
+
     @Test("writes are 0600 (or the mode asked), never through a link, and replace only a regular file; .refuse keeps an existing file")
     func write() throws {
         let directory = try Directory()
