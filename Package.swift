@@ -127,7 +127,7 @@ let package = Package(
         // The framework floor for scripts/bench-vs-nginx: the gateway's own listener and upstream pools passing
         // requests through, deciding and logging nothing.
         .executableTarget(name: "warrant-gate-floor", dependencies: ["WarrantGateServer"], path: "Benchmarks/FrameworkFloor"),
-        .testTarget(name: "WarrantGateCoreTests", dependencies: ["WarrantGateCore", "WarrantGateDevPKI"], exclude: ["Fixtures"]),
+        .testTarget(name: "WarrantGateCoreTests", dependencies: ["WarrantGateCore", "WarrantGateDevPKI", "WarrantGatePostgresCluster"], exclude: ["Fixtures"]),
         // Throwaway servers for the tests: PostgreSQL, and rsyslog for the SIEM forwarding.
         .target(
             name: "WarrantGatePostgresCluster",

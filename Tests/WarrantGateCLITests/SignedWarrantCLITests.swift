@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WarrantGatePostgresCluster
 
 /// Registering digitally signed warrants (issue 23), run as a process: a court CA made at test time with openssl,
 /// PDFs signed the way PAdES signers do, and detached `.p7s` signatures, with RSA and EC signers.
@@ -54,7 +55,7 @@ struct SignedWarrantCLITests {
         let setup = try Setup()
         for key in [TestCA.Key.rsa, .ec] {
             let clerk = try setup.court.issue("clerk-\(key)", key: key)
-            let pdf = try SignedPDF.signed(text: "WARRANT \(key)") { try clerk.sign($0) }
+            let pdf = try TestPDF.signed(text: "WARRANT \(key)") { try clerk.sign($0) }
             let reference = "JW-\(key)"
             let registered = try setup.register(reference, ["--document", try setup.file("\(key).pdf", pdf)])
             #expect(registered.status == 0, "\(key): \(registered.stderr)")
@@ -106,18 +107,18 @@ struct SignedWarrantCLITests {
     func unverifiedAndUnsigned() throws {
         let setup = try Setup()
         let stranger = try setup.unlisted.issue("stranger", key: .ec)
-        let unlisted = try setup.register("JW-UNLISTED", ["--document", try setup.file("u.pdf", try SignedPDF.signed { try stranger.sign($0) })])
+        let unlisted = try setup.register("JW-UNLISTED", ["--document", try setup.file("u.pdf", try TestPDF.signed { try stranger.sign($0) })])
         #expect(unlisted.status == 0, "\(unlisted.stderr)")
         #expect(unlisted.stdout.contains("signature:   unverified: the signer does not chain to a court listed in courts.yaml"), "\(unlisted.stdout)")
         #expect(unlisted.stdout.contains("signer:    "), "the signer is still named")
 
         let expired = try setup.court.issue("expired", key: .rsa, start: "20200101000000Z", end: "20210101000000Z")
-        let late = try setup.register("JW-EXPIRED", ["--document", try setup.file("e.pdf", try SignedPDF.signed { try expired.sign($0) })])
+        let late = try setup.register("JW-EXPIRED", ["--document", try setup.file("e.pdf", try TestPDF.signed { try expired.sign($0) })])
         #expect(late.status == 0, "\(late.stderr)")
         #expect(late.stdout.contains("signature:   unverified: the signer's certificate expired at 2021-01-01"), "\(late.stdout)")
         #expect(try setup.show("JW-EXPIRED").stdout.contains("signature=unverified: "))
 
-        let plain = try setup.register("JW-PLAIN", ["--document", try setup.file("p.pdf", SignedPDF.unsigned())])
+        let plain = try setup.register("JW-PLAIN", ["--document", try setup.file("p.pdf", TestPDF.unsigned())])
         #expect(plain.status == 0)
         #expect(plain.stdout.contains("signature:   unsigned"))
         #expect(setup.storedDocuments == 3)
@@ -130,8 +131,8 @@ struct SignedWarrantCLITests {
     func tamperedRefused() throws {
         let setup = try Setup()
         let clerk = try setup.court.issue("clerk", key: .ec)
-        var pdf = try SignedPDF.signed(text: "WARRANT") { try clerk.sign($0) }
-        let text = try #require(SignedPDF.find("(WARRANT)", in: pdf))
+        var pdf = try TestPDF.signed(text: "WARRANT") { try clerk.sign($0) }
+        let text = try #require(TestPDF.find("(WARRANT)", in: pdf))
         pdf[text + 1] = UInt8(ascii: "V")
         let tampered = try setup.register("JW-TAMPERED", ["--document", try setup.file("t.pdf", pdf)])
         #expect(tampered.status == 3, "\(tampered.stdout)")
@@ -148,14 +149,14 @@ struct SignedWarrantCLITests {
         #expect(garbage.status == 3)
         #expect(garbage.stderr.contains("invalid: malformed CMS signature"), "\(garbage.stderr)")
 
-        let appended = try SignedPDF.signed { try clerk.sign($0) } + Array("1 0 obj\n<< /Type /Catalog >>\nendobj\n".utf8)
+        let appended = try TestPDF.signed { try clerk.sign($0) } + Array("1 0 obj\n<< /Type /Catalog >>\nendobj\n".utf8)
         let modified = try setup.register("JW-APPENDED", ["--document", try setup.file("a.pdf", appended)])
         #expect(modified.status == 3, "\(modified.stdout)")
         #expect(modified.stderr.contains("invalid: "), "\(modified.stderr)")
         #expect(setup.storedDocuments == 0)
 
         try "courts: [ { id: Bad Id } ]\n".write(to: setup.scratch.url.appendingPathComponent("courts.yaml"), atomically: true, encoding: .utf8)
-        let malformed = try setup.register("JW-BADCOURTS", ["--document", try setup.file("p.pdf", SignedPDF.unsigned())])
+        let malformed = try setup.register("JW-BADCOURTS", ["--document", try setup.file("p.pdf", TestPDF.unsigned())])
         #expect(malformed.status == 1)
         #expect(malformed.stderr.contains("courts.yaml:1"), "\(malformed.stderr)")
     }
@@ -164,7 +165,7 @@ struct SignedWarrantCLITests {
     func policyRefusesUnverified() throws {
         let setup = try Setup()
         let stranger = try setup.unlisted.issue("stranger", key: .ec)
-        let pdf = try setup.file("u.pdf", try SignedPDF.signed { try stranger.sign($0) })
+        let pdf = try setup.file("u.pdf", try TestPDF.signed { try stranger.sign($0) })
         #expect(try setup.register("JW-U", ["--document", pdf]).status == 0)
         #expect(try CLIProcess.run(["warrant", "approve", "JW-U", "--operator", "sgt-lee"] + setup.db).status == 0)
         let policy = setup.scratch.url.appendingPathComponent("signed.yaml").path
@@ -321,65 +322,4 @@ struct TestSigner {
 struct SignatureTestError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-/// A one-page PDF built byte by byte and signed as PAdES signers do: a /Sig dictionary with a /ByteRange and a
-/// zero-filled /Contents placeholder, the range computed, the bytes around the placeholder signed, the hex spliced in.
-enum SignedPDF {
-    static let placeholderBytes = 8192
-
-    static func body(text: String, signed: Bool) -> [(Int, String)] {
-        let content = "BT /F1 12 Tf 72 720 Td (\(text)) Tj ET"
-        var objects: [(Int, String)] = [
-            (1, signed ? "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R] /SigFlags 3 >> >>" : "<< /Type /Catalog /Pages 2 0 R >>"),
-            (2, "<< /Type /Pages /Kids [3 0 R] /Count 1 >>"),
-            (3, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R\(signed ? " /Annots [5 0 R]" : "") >>"),
-            (4, "<< /Length \(content.utf8.count) >>\nstream\n\(content)\nendstream"),
-        ]
-        if signed {
-            objects.append((5, "<< /FT /Sig /Type /Annot /Subtype /Widget /Rect [0 0 0 0] /P 3 0 R /T (Signature1) /V 6 0 R >>"))
-            objects.append(
-                (6, "<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached /ByteRange [0 0000000000 0000000000 0000000000] "
-                    + "/Contents <\(String(repeating: "0", count: placeholderBytes * 2))> >>")
-            )
-        }
-        return objects
-    }
-
-    static func file(_ objects: [(Int, String)]) -> [UInt8] {
-        var bytes = Array("%PDF-1.7\n%\u{e2}\u{e3}\u{cf}\u{d3}\n".utf8)
-        var xref = "xref\n0 \(objects.count + 1)\n0000000000 65535 f \n"
-        for (number, body) in objects {
-            xref += String(format: "%010d 00000 n \n", bytes.count)
-            bytes += Array("\(number) 0 obj\n\(body)\nendobj\n".utf8)
-        }
-        let start = bytes.count
-        return bytes + Array((xref + "trailer\n<< /Size \(objects.count + 1) /Root 1 0 R >>\nstartxref\n\(start)\n%%EOF\n").utf8)
-    }
-
-    static func unsigned() -> [UInt8] { file(body(text: "WARRANT", signed: false)) }
-
-    static func signed(text: String = "WARRANT", sign: ([UInt8]) throws -> [UInt8]) throws -> [UInt8] {
-        var bytes = file(body(text: text, signed: true))
-        let placeholder = "[0 0000000000 0000000000 0000000000]"
-        guard let contents = find("/Contents <", in: bytes), let byteRange = find(placeholder, in: bytes) else {
-            throw SignatureTestError("placeholder not found")
-        }
-        let gapStart = contents + "/Contents ".utf8.count
-        let gapEnd = gapStart + placeholderBytes * 2 + 2
-        let range = "[0 \(gapStart) \(gapEnd) \(bytes.count - gapEnd)]"
-        let padded = range + String(repeating: " ", count: placeholder.utf8.count - range.utf8.count)
-        bytes.replaceSubrange(byteRange..<byteRange + padded.utf8.count, with: Array(padded.utf8))
-        let signature = try sign(Array(bytes[..<gapStart] + bytes[gapEnd...]))
-        guard signature.count <= placeholderBytes else { throw SignatureTestError("signature too large") }
-        let hex = Array(signature.map { String(format: "%02X", $0) }.joined().utf8)
-        bytes.replaceSubrange(gapStart + 1..<gapStart + 1 + hex.count, with: hex)
-        return bytes
-    }
-
-    static func find(_ text: String, in bytes: [UInt8]) -> Int? {
-        let pattern = Array(text.utf8)
-        guard bytes.count >= pattern.count else { return nil }
-        return (0...(bytes.count - pattern.count)).first { bytes[$0..<$0 + pattern.count].elementsEqual(pattern) }
-    }
 }

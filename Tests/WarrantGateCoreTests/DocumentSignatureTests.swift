@@ -1,6 +1,7 @@
 import Foundation
 import SwiftASN1
 import Testing
+import WarrantGatePostgresCluster
 @_spi(CMS) import X509
 @testable import WarrantGateCore
 
