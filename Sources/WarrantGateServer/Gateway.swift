@@ -60,7 +60,7 @@ public final class Gateway: Sendable {
         if configuration.acceptLegacyClientCertificates {
             logger.warning("tls.legacy-client-certificates is on: client certificates unfit for a TLS client (CA leaves, no clientAuth) are accepted")
         }
-        self.upstreams = try Upstreams(urls: configuration.upstreams, limits: configuration.limits)
+        self.upstreams = try Upstreams(settings: configuration.upstreams, limits: configuration.limits)
         // The fact lookup is off the request path (its answers are cached); AsyncHTTPClient serves it.
         var clientConfiguration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
@@ -91,7 +91,7 @@ public final class Gateway: Sendable {
         let environment = GatewayEnvironment(
             state: state, log: log, verifier: verifier, limits: limits, metrics: metrics,
             concurrency: AgencyConcurrency(limit: limits.maxInFlightPerAgency),
-            factLookup: FactLookupClient(client: client, upstreams: configuration.upstreams, timeout: limits.upstreamResponseTimeout),
+            factLookup: FactLookupClient(client: client, upstreams: upstreams.endpoints, timeout: limits.upstreamResponseTimeout),
             upstreams: upstreams, logger: logger, now: now
         )
         // Ready once the TLS listener is bound; the log was opened when the gateway was loaded.
@@ -175,13 +175,15 @@ struct LogWriterService: Service {
     }
 }
 
-/// Closes the upstream pools' idle connections and shuts the fact-lookup client down when the group stops.
+/// Closes the upstream pools' idle connections and shuts the fact-lookup client down when the group stops. The group
+/// stops services in reverse order, so this runs after the listener has drained its requests.
 struct ClientShutdownService: Service {
     let client: HTTPClient
     let upstreams: Upstreams
 
     func run() async throws {
         try? await gracefulShutdown()
+        await upstreams.close()
         try await client.shutdown()
     }
 }

@@ -74,7 +74,7 @@ struct DemoCommand: AsyncParsableCommand {
         let upstreams = try await DemoUpstreams.start(logger: logger)
         var configuration = GatewayConfiguration(
             serverCertificatePath: pki.serverCertificatePath, serverKeyPath: pki.serverKeyPath, clientCAPath: pki.caPath,
-            upstreams: upstreams.urls, policyPath: "\(policies)/denver.yaml", agenciesPath: "\(policies)/agencies.yaml",
+            upstreams: upstreams.urls.mapValues { UpstreamSettings(url: $0) }, policyPath: "\(policies)/denver.yaml", agenciesPath: "\(policies)/agencies.yaml",
             database: location
         )
         configuration.databasePasswordFile = dbPasswordFile

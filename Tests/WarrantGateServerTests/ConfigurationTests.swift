@@ -34,6 +34,33 @@ struct ConfigurationTests {
         #expect(tuned.limits.upstreamConnectTimeout == .milliseconds(500))
     }
 
+    @Test("an upstream may be a mapping: its CA and the gateway's certificate for https, paths resolved beside the file")
+    func upstreamMapping() throws {
+        let records = """
+            { url: "https://records.county.test:8443/", ca-file: records-ca.pem, certificate: /etc/wg/client.pem, key: client.key }
+            """
+        let configuration = try load(base.replacingOccurrences(of: "{ records: \"http://127.0.0.1:9001\" }", with: "{ records: \(records), visits: \"http://10.0.0.6\" }"))
+        let settings = try #require(configuration.upstreams["records"])
+        #expect(settings.url == "https://records.county.test:8443")
+        #expect(settings.caFile?.hasSuffix("/records-ca.pem") == true && settings.caFile?.hasPrefix("/") == true)
+        #expect(settings.certificatePath == "/etc/wg/client.pem")
+        #expect(settings.keyPath?.hasSuffix("/client.key") == true)
+        #expect(configuration.upstreams["visits"] == UpstreamSettings(url: "http://10.0.0.6"))
+    }
+
+    @Test("TLS files on an http upstream, a certificate without its key, or an unknown key: refused")
+    func upstreamMappingRefusals() {
+        for records in [
+            #"{ url: "http://10.0.0.5", ca-file: ca.pem }"#, #"{ url: "https://10.0.0.5", certificate: client.pem }"#,
+            #"{ url: "https://10.0.0.5", key: client.key }"#, #"{ url: "https://10.0.0.5", ca: ca.pem }"#, #"{ ca-file: ca.pem }"#,
+            #"{ url: "https://user@10.0.0.5" }"#, #"{ url: [a] }"#,
+        ] {
+            #expect(throws: (any Error).self, "\(records)") {
+                try load(base.replacingOccurrences(of: "\"http://127.0.0.1:9001\"", with: records))
+            }
+        }
+    }
+
     @Test("unknown keys, non-positive limits and upstreams with a path are refused")
     func refusals() {
         #expect(throws: (any Error).self) { try load(base + "limits: { upstream-conections: 16 }\n") }

@@ -78,7 +78,7 @@ final class GatewayHarness: @unchecked Sendable {
         upstreams = try await DemoUpstreams.start(logger: logger, observer: recorder.observer)
         var configuration = GatewayConfiguration(
             serverCertificatePath: pki.serverCertificatePath, serverKeyPath: pki.serverKeyPath, clientCAPath: pki.caPath,
-            upstreams: upstreams.urls.merging(upstreamOverrides) { _, override in override },
+            upstreams: upstreams.urls.merging(upstreamOverrides) { _, override in override }.mapValues { UpstreamSettings(url: $0) },
             policyPath: Repository.path("policies/denver.yaml"), agenciesPath: Repository.path("policies/agencies.yaml"),
             database: try StoreLocation(directory.appendingPathComponent("log.sqlite").path)
         )

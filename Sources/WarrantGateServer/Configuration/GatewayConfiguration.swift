@@ -60,8 +60,8 @@ public struct GatewayConfiguration: Sendable {
     public var serverCertificatePath: String
     public var serverKeyPath: String
     public var clientCAPath: String
-    /// Upstream base URLs by name, such as `records: http://127.0.0.1:9001`.
-    public var upstreams: [String: String]
+    /// The upstream systems by the names the policy's routes use.
+    public var upstreams: [String: UpstreamSettings]
     public var policyPath: String
     /// A candidate policy evaluated beside the live one (shadow mode); its disagreements are logged.
     public var shadowPolicyPath: String?
@@ -93,7 +93,7 @@ public struct GatewayConfiguration: Sendable {
     public var acceptLegacyClientCertificates = false
 
     public init(
-        serverCertificatePath: String, serverKeyPath: String, clientCAPath: String, upstreams: [String: String],
+        serverCertificatePath: String, serverKeyPath: String, clientCAPath: String, upstreams: [String: UpstreamSettings],
         policyPath: String, agenciesPath: String, database: StoreLocation
     ) {
         self.serverCertificatePath = serverCertificatePath
@@ -126,13 +126,9 @@ public struct GatewayConfiguration: Sendable {
         )
         let policy = try root.required("policy", in: "configuration")
         try policy.requireKeys(in: ["file", "agencies", "authorities", "shadow"], what: "policy")
-        var upstreams: [String: String] = [:]
+        var upstreams: [String: UpstreamSettings] = [:]
         for (name, value) in try root.required("upstreams", in: "configuration").mapping("upstreams") {
-            let url = try value.string("upstream URL")
-            guard let parsed = URL(string: url), parsed.scheme == "http" || parsed.scheme == "https", parsed.host != nil,
-                  parsed.path.isEmpty || parsed.path == "/", parsed.query == nil
-            else { throw value.error("upstream '\(name)' must be an http(s) URL with no path, such as http://10.0.0.5:8080") }
-            upstreams[name] = url.hasSuffix("/") ? String(url.dropLast()) : url
+            upstreams[name] = try UpstreamSettings(name: name, node: value, resolve: resolve)
         }
         var configuration = GatewayConfiguration(
             serverCertificatePath: resolve(try tls.required("certificate", in: "tls").string("certificate")),

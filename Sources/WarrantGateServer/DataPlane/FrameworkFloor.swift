@@ -17,7 +17,7 @@ public enum FrameworkFloor {
         limits.maxConnections = 1 << 20
         let identity = try ServerIdentity(certificatePath: certificatePath, keyPath: keyPath)
         let verifier = ClientCertificateVerifier(trust: .init(roots: try ClientCertificateVerifier.loadRoots(path: clientCAPath)))
-        let upstreams = try Upstreams(urls: ["floor": upstream], limits: limits)
+        let upstreams = try Upstreams(settings: ["floor": UpstreamSettings(url: upstream)], limits: limits)
         let listener = GatewayListener(
             host: "127.0.0.1", port: port, tls: try GatewayTLS.serverContext(identity: identity), verifier: verifier, limits: limits,
             handlers: PassThroughHandlers(endpoint: upstreams.endpoints["floor"]!, upstreams: upstreams), onListening: { _ in }

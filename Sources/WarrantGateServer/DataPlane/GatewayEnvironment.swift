@@ -93,8 +93,8 @@ final class Upstreams: Sendable {
     private let connectionsPerLoop: Int
     private let connectTimeout: TimeAmount
 
-    init(urls: [String: String], limits: GatewayConfiguration.Limits) throws {
-        endpoints = try Dictionary(uniqueKeysWithValues: urls.map { ($0.key, try UpstreamEndpoint(name: $0.key, url: $0.value)) })
+    init(settings: [String: UpstreamSettings], limits: GatewayConfiguration.Limits) throws {
+        endpoints = try Dictionary(uniqueKeysWithValues: settings.map { ($0.key, try UpstreamEndpoint(name: $0.key, settings: $0.value)) })
         let loops = Array(MultiThreadedEventLoopGroup.singleton.makeIterator())
         // The configured bound is the gateway's; each loop takes its share.
         connectionsPerLoop = (limits.upstreamConnections + loops.count - 1) / loops.count

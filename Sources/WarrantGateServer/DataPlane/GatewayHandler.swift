@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 import NIOHTTP2
@@ -331,7 +332,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
                 request.upstream = connection
                 connection.send(head, body: request.forwardBody, to: self)
             case .failure(let error):
-                upstreamGaveUp(request, Self.isTimeout(error) ? .upstreamTimeout : .upstreamUnavailable, detail: nil)
+                upstreamGaveUp(request, Self.isTimeout(error) ? .upstreamTimeout : .upstreamUnavailable, detail: nil, cause: error)
             }
         }
     }
@@ -462,29 +463,37 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     func upstreamFailed(_ error: any Error) {
         guard let request else { return }
         request.upstream = nil
-        upstreamGaveUp(request, Self.isTimeout(error) ? .upstreamTimeout : .upstreamUnavailable, detail: nil)
+        upstreamGaveUp(request, Self.isTimeout(error) ? .upstreamTimeout : .upstreamUnavailable, detail: nil, cause: error)
     }
 
     /// The exchange failed: before the answer began, the client gets a problem document; after, the answer is cut
     /// off (HTTP/1.1 closes the connection, HTTP/2 resets the stream), since a partial body must not pass for a whole one.
-    private func upstreamGaveUp(_ request: RequestInFlight, _ reason: GatewayReason, detail: String?) {
+    /// `cause` (such as a refused TLS certificate) goes to the operator's log, never to the client.
+    private func upstreamGaveUp(_ request: RequestInFlight, _ reason: GatewayReason, detail: String?, cause: (any Error)? = nil) {
         request.lease?.withdraw()
         request.lease = nil
         request.upstream?.close()
         request.upstream = nil
-        guard request.headSent else { return failed(request, reason, upstreamStatus: request.upstreamStatus, detail: detail) }
-        environment.logger.warning("upstream exchange failed mid-answer", metadata: ["decision": "\(request.record.decisionId)", "reason": "\(reason.rawValue)"])
+        guard request.headSent else { return failed(request, reason, upstreamStatus: request.upstreamStatus, detail: detail, cause: cause) }
+        environment.logger.warning("upstream exchange failed mid-answer", metadata: Self.failureMetadata(request, reason, cause))
         recordOutcome(request, status: request.sentStatus, error: reason)
         finish(request)
         context?.close(promise: nil)
     }
 
-    private func failed(_ request: RequestInFlight, _ reason: GatewayReason, upstreamStatus: Int?, detail: String? = nil) {
+    private func failed(_ request: RequestInFlight, _ reason: GatewayReason, upstreamStatus: Int?, detail: String? = nil, cause: (any Error)? = nil) {
         request.deadline?.cancel()
-        environment.logger.warning("upstream exchange failed", metadata: ["decision": "\(request.record.decisionId)", "reason": "\(reason.rawValue)"])
+        environment.logger.warning("upstream exchange failed", metadata: Self.failureMetadata(request, reason, cause))
         environment.metrics.count(effect: .allow, reason: reason.rawValue)
         recordOutcome(request, status: ReasonCatalog.entry(for: reason).status, error: reason)
         answer(request, problemReason: reason.rawValue, detail: detail)
+    }
+
+    private static func failureMetadata(_ request: RequestInFlight, _ reason: GatewayReason, _ cause: (any Error)?) -> Logger.Metadata {
+        var metadata: Logger.Metadata = ["decision": "\(request.record.decisionId)", "reason": "\(reason.rawValue)"]
+        if let upstream = request.plan?.upstream { metadata["upstream"] = "\(upstream)" }
+        if let cause { metadata["error"] = "\(cause)" }
+        return metadata
     }
 
     /// The exchange's one timer: until the response head, the response deadline; then the read deadline, which each

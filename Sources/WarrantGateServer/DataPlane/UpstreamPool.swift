@@ -4,26 +4,38 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 
-/// An upstream the configuration names, parsed once at start: where to connect and what goes before each target.
+/// An upstream the configuration names, parsed once at start: where to connect, how, and what goes before each
+/// target.
 struct UpstreamEndpoint: Sendable {
     let name: String
     let host: String
     let port: Int
+    /// The base URL, with no trailing slash.
+    let url: String
+    /// For `https`: the client settings (used by the off-path fact lookup too) and the context built from them.
+    let tlsConfiguration: TLSConfiguration?
     let tls: NIOSSLContext?
+    /// The name sent in SNI and verified in the upstream's certificate; nil for an IP address, which is verified
+    /// against the certificate's IP addresses instead.
+    let serverName: String?
     /// The base URL's path without its trailing slash, put before every canonical target.
     let pathPrefix: String
     /// The `Host` header the upstream receives.
     let authority: String
 
-    init(name: String, url: String) throws {
-        guard let parsed = URL(string: url), let scheme = parsed.scheme, scheme == "http" || scheme == "https", let host = parsed.host else {
-            throw TLSSetupError("upstream '\(name)': '\(url)' is not an http or https URL")
+    init(name: String, settings: UpstreamSettings) throws {
+        guard let parsed = URL(string: settings.url), let scheme = parsed.scheme, scheme == "http" || scheme == "https", let host = parsed.host else {
+            throw TLSSetupError("upstream '\(name)': '\(settings.url)' is not an http or https URL")
         }
         self.name = name
         self.host = host
+        self.url = settings.url
         let defaultPort = scheme == "https" ? 443 : 80
         self.port = parsed.port ?? defaultPort
-        self.tls = scheme == "https" ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
+        self.tlsConfiguration = try settings.tlsConfiguration(name: name)
+        self.tls = try tlsConfiguration.map { try NIOSSLContext(configuration: $0) }
+        let isAddress = host.contains(":") || host.allSatisfy { $0.isNumber || $0 == "." }
+        self.serverName = isAddress ? nil : host
         var path = parsed.path
         while path.hasSuffix("/") { path.removeLast() }
         self.pathPrefix = path
@@ -116,8 +128,7 @@ final class UpstreamPool {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls = endpoint.tls {
-                        let serverName = endpoint.host.contains(":") || endpoint.host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : endpoint.host
-                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: endpoint.serverName))
                     }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .dropBytes)
                     try channel.pipeline.syncOperations.addHandler(UpstreamConnectionHandler())

@@ -14,11 +14,11 @@ final class FactLookupClient: Sendable {
     }
 
     private let client: HTTPClient
-    private let upstreams: [String: String]
+    private let upstreams: [String: UpstreamEndpoint]
     private let timeout: Duration
     private let cache = Mutex<[String: Entry]>([:])
 
-    init(client: HTTPClient, upstreams: [String: String], timeout: Duration) {
+    init(client: HTTPClient, upstreams: [String: UpstreamEndpoint], timeout: Duration) {
         self.client = client
         self.upstreams = upstreams
         self.timeout = timeout
@@ -34,7 +34,7 @@ final class FactLookupClient: Sendable {
     /// Cached by the whole URL: a reloaded policy that asks another records system is not answered from the one it
     /// asked before.
     private func url(subject: String, lookup: FactLookup) -> String? {
-        upstreams[lookup.upstream].map { $0 + lookup.path.replacingOccurrences(of: "{subject}", with: CanonicalTarget.encode(subject)) }
+        upstreams[lookup.upstream].map { $0.url + lookup.path.replacingOccurrences(of: "{subject}", with: CanonicalTarget.encode(subject)) }
     }
 
     func facts(subject: String, lookup: FactLookup) async throws -> [String: String] {
@@ -43,6 +43,7 @@ final class FactLookupClient: Sendable {
         let now = ContinuousClock.now
         var request = HTTPClientRequest(url: url)
         request.method = .GET
+        request.tlsConfiguration = upstreams[lookup.upstream]?.tlsConfiguration
         request.headers.add(name: "Accept", value: "application/json")
         let response = try await client.execute(request, timeout: timeout.timeAmount)
         let body = try await response.body.collect(upTo: 64 * 1024)

@@ -1,0 +1,184 @@
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import NIOSSL
+import ServiceLifecycle
+import Testing
+import WarrantGateDemo
+import WarrantGateDevPKI
+@testable import WarrantGateServer
+
+/// The simulated records system served over real TLS on loopback, with a certificate from a CA of its own, optionally
+/// asking for a client certificate from another CA.
+private struct TLSRecordsSystem {
+    let port: Int
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    static func start(certificate: IssuedCertificate, requireClientsOf clientCA: DevCertificateAuthority?, recorder: UpstreamRecorder) async throws -> TLSRecordsSystem {
+        var tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certificate.certificatePEM.utf8)).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(certificate.privateKeyPEM.utf8), format: .pem))
+        )
+        if let clientCA {
+            tls.certificateVerification = .noHostnameVerification
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(clientCA.certificatePEM.utf8)))
+        }
+        var logger = Logger(label: "tls-records")
+        logger.logLevel = .critical
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let application = Application(
+            router: SimulatedUpstreams.recordsRouter(observer: recorder.observer), server: try .tls(tlsConfiguration: tls),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) },
+            logger: logger
+        )
+        let group = ServiceGroup(services: [application], gracefulShutdownSignals: [], logger: logger)
+        let task = Task {
+            defer { continuation.finish() }
+            try await group.run()
+        }
+        var bound = 0
+        for await port in ports {
+            bound = port
+            break
+        }
+        return TLSRecordsSystem(port: bound, group: group, task: task)
+    }
+
+    /// Cancels rather than drains: a drained TLS server here waits out a 5 s close timeout.
+    func stop() async {
+        task.cancel()
+        _ = try? await task.value
+    }
+}
+
+@Suite("An https upstream: verified against its own CA, by name or address, with the gateway's certificate if asked")
+struct HTTPSUpstreamTests {
+    /// The records system's CA, a certificate it issued, and the files a configuration names.
+    private struct UpstreamPKI {
+        let authority: DevCertificateAuthority
+        let directory: URL
+
+        init() throws {
+            authority = try DevCertificateAuthority(commonName: "County Records CA")
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-https-upstream-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try authority.certificatePEM.write(to: caURL, atomically: true, encoding: .utf8)
+        }
+
+        var caURL: URL { directory.appendingPathComponent("records-ca.pem") }
+
+        /// Writes `issued` as `name.pem` and `name.key`; returns their paths.
+        func write(_ issued: IssuedCertificate, as name: String) throws -> (certificate: String, key: String) {
+            let certificate = directory.appendingPathComponent("\(name).pem")
+            let key = directory.appendingPathComponent("\(name).key")
+            try issued.certificatePEM.write(to: certificate, atomically: true, encoding: .utf8)
+            try issued.privateKeyPEM.write(to: key, atomically: true, encoding: .utf8)
+            return (certificate.path, key.path)
+        }
+    }
+
+    /// Runs `body` with a gateway whose `records` upstream is `settings(port)`, served over TLS by `certificate`.
+    private func withTLSRecords(
+        certificate: IssuedCertificate, requireClientsOf clientCA: DevCertificateAuthority? = nil, policy: String = "policies/denver.yaml",
+        settings: @escaping (Int) -> UpstreamSettings, _ body: (GatewayHarness, UpstreamRecorder) async throws -> Void
+    ) async throws {
+        let recorder = UpstreamRecorder()
+        let records = try await TLSRecordsSystem.start(certificate: certificate, requireClientsOf: clientCA, recorder: recorder)
+        do {
+            try await withGateway(configure: { _, configuration in
+                configuration.upstreams["records"] = settings(records.port)
+                configuration.policyPath = Repository.path(policy)
+            }) { gateway in try await body(gateway, recorder) }
+        } catch {
+            await records.stop()
+            throw error
+        }
+        await records.stop()
+    }
+
+    @Test("by name and by address, the records system's own CA is trusted and the answer comes through")
+    func trustedByNameAndAddress() async throws {
+        let pki = try UpstreamPKI()
+        let server = try pki.authority.issueServer(dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"])
+        for host in ["localhost", "127.0.0.1"] {
+            try await withTLSRecords(certificate: server, settings: { UpstreamSettings(url: "https://\(host):\($0)", caFile: pki.caURL.path) }) { gateway, recorder in
+                let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
+                #expect(answer.status == 200, "\(host): \(answer.body)")
+                #expect(answer.body.contains("2017-000123"))
+                #expect(recorder.requests.map(\.path) == ["/records/inmates/2017-000123"])
+                // The second request reuses the pooled connection and is answered the same.
+                #expect(try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123").status == 200)
+            }
+        }
+    }
+
+    @Test("a certificate from another CA, for another name, or a request for a certificate the gateway lacks: 502, nothing read")
+    func refusedUpstreams() async throws {
+        let pki = try UpstreamPKI()
+        let stranger = try DevCertificateAuthority(commonName: "Someone Else's CA")
+        let gatewayClients = try DevCertificateAuthority(commonName: "Records Client CA")
+        let cases: [(String, IssuedCertificate, DevCertificateAuthority?)] = [
+            ("another CA", try stranger.issueServer(dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"]), nil),
+            ("another name", try pki.authority.issueServer(dnsNames: ["records.county.test"], ipAddresses: []), nil),
+            ("a client certificate asked for", try pki.authority.issueServer(dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"]), gatewayClients),
+        ]
+        for (label, certificate, clientCA) in cases {
+            try await withTLSRecords(
+                certificate: certificate, requireClientsOf: clientCA, settings: { UpstreamSettings(url: "https://localhost:\($0)", caFile: pki.caURL.path) }
+            ) { gateway, recorder in
+                let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
+                #expect(answer.status == 502, "\(label)")
+                #expect(answer.reason == "upstream_unavailable", "\(label)")
+                #expect(recorder.requests.isEmpty, "\(label)")
+                let rows = try await gateway.exportedRows(expecting: [answer.decisionId ?? ""])
+                #expect(rows.first { $0.decisionId == answer.decisionId }?.outcome?.error == "upstream_unavailable", "\(label)")
+            }
+        }
+    }
+
+    @Test("the gateway presents its own certificate when the records system asks for one")
+    func gatewayClientCertificate() async throws {
+        let pki = try UpstreamPKI()
+        let gatewayClients = try DevCertificateAuthority(commonName: "Records Client CA")
+        let client = try pki.write(try gatewayClients.issueClient(commonName: "warrant-gate", organizationalUnit: "gateways"), as: "gateway-client")
+        let server = try pki.authority.issueServer(dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"])
+        try await withTLSRecords(certificate: server, requireClientsOf: gatewayClients, settings: {
+            UpstreamSettings(url: "https://localhost:\($0)", caFile: pki.caURL.path, certificatePath: client.certificate, keyPath: client.key)
+        }) { gateway, recorder in
+            let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
+            #expect(answer.status == 200)
+            #expect(recorder.requests.count == 1)
+        }
+    }
+
+    @Test("the fact lookup reaches an https records system with the same trust")
+    func factLookupOverTLS() async throws {
+        let pki = try UpstreamPKI()
+        let server = try pki.authority.issueServer(dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"])
+        try await withTLSRecords(
+            certificate: server, policy: "policies/california.yaml", settings: { UpstreamSettings(url: "https://localhost:\($0)", caFile: pki.caURL.path) }
+        ) { gateway, recorder in
+            // California lets ICE reach an inmate with a qualifying conviction, a fact the records system holds.
+            let answer = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456")
+            #expect(answer.status == 200)
+            #expect(recorder.requests.contains { $0.path.hasSuffix("/facts") })
+        }
+    }
+
+    @Test("an unreadable or empty CA file stops the gateway at start, naming the upstream")
+    func unreadableTrust() throws {
+        let pki = try UpstreamPKI()
+        let empty = pki.directory.appendingPathComponent("empty.pem")
+        try "not a certificate\n".write(to: empty, atomically: true, encoding: .utf8)
+        for path in [empty.path, pki.directory.appendingPathComponent("missing.pem").path] {
+            let settings = UpstreamSettings(url: "https://localhost:1", caFile: path)
+            #expect {
+                _ = try UpstreamEndpoint(name: "records", settings: settings)
+            } throws: { error in
+                "\(error)".contains("upstream 'records'") && "\(error)".contains(path)
+            }
+        }
+    }
+}
