@@ -383,6 +383,45 @@ struct XMLRedactionTests {
         }
     }
 
+    @Test("reads names, end tags and text eight bytes at a time: every byte at every place of a word")
+    func wordBoundaries() throws {
+        let letters = Array("abcdefghijklmnopq".utf8)
+        for position in 0...letters.count {
+            func name(inserting bytes: [UInt8]) -> [UInt8] { Array(letters[..<position]) + bytes + Array(letters[position...]) }
+            // Name characters anywhere (a colon after the first letter); anything else ends the name too early.
+            for bytes in [[UInt8(ascii: "-")], [UInt8(ascii: ".")], [UInt8(ascii: "_")], [UInt8(ascii: "9")], [UInt8(ascii: "Z")], [0xc3, 0xa9]] {
+                let element = [UInt8(ascii: "x")] + name(inserting: bytes)
+                let document = Array("<r><".utf8) + element + Array(" a='1'>t</".utf8) + element + Array("></r>".utf8)
+                #expect(try redact(document).removed == 0, "\(bytes) at \(position)")
+            }
+            for byte in Array("!/@[`{~;,\u{7f}".utf8) where position > 0 {
+                #expect(refusal(Array("<r><".utf8) + name(inserting: [byte]) + Array("/></r>".utf8)) == .malformed, "\(byte) at \(position)")
+            }
+            if position > 0, position < letters.count {
+                let prefixed = name(inserting: [UInt8(ascii: ":")])
+                let declared = Array("<r xmlns:\(String(decoding: letters[..<position], as: UTF8.self))='\(Self.nc)'><".utf8)
+                #expect(try redact(declared + prefixed + Array("/></r>".utf8)).output.utf8.count > 0)
+                #expect(refusal(Array("<r><a:".utf8) + prefixed + Array(" xmlns:a='urn:u'/></r>".utf8)) == .malformed, "two colons, \(position)")
+            }
+            // An end tag must repeat the name exactly: one byte changed, added or missing is refused.
+            let start = Array("<r><".utf8) + letters + Array(">t</".utf8)
+            var changed = letters
+            if position < letters.count {
+                changed[position] = UInt8(ascii: "Z")
+                #expect(refusal(start + changed + Array("></r>".utf8)) == .malformed, "changed at \(position)")
+                changed.remove(at: position)
+                #expect(refusal(start + changed + Array("></r>".utf8)) == .malformed, "shortened at \(position)")
+            }
+            #expect(refusal(start + name(inserting: [UInt8(ascii: "a")]) + Array("></r>".utf8)) == .malformed, "lengthened at \(position)")
+            // Text: a forbidden control anywhere is refused; tab, newline and carriage return pass.
+            for byte: UInt8 in [0x00, 0x08, 0x0b, 0x1f] {
+                #expect(refusal(Array("<r>".utf8) + name(inserting: [byte]) + Array("</r>".utf8)) == .malformed, "\(byte) at \(position)")
+            }
+            let spaced = Array("<r>".utf8) + name(inserting: [0x09, 0x0a, 0x0d]) + Array("</r>".utf8)
+            #expect(try redact(spaced).output == String(decoding: spaced, as: UTF8.self))
+        }
+    }
+
     @Test("refuses every strict prefix of a document")
     func truncated() throws {
         let document = """

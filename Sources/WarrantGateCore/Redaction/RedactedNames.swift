@@ -41,6 +41,8 @@ public struct RedactedNames: Sendable {
     let localNames: [[[UInt8]]]
     /// The names compiled for deciding JSON keys, once rather than per response.
     let jsonKeys: JSONKeyNames
+    /// `localNames` compiled for matching XML elements and attributes, once rather than per response.
+    private let xmlNames: XMLNameTable
 
     /// - Parameter names: field names, and qualified names in Clark notation.
     public init(_ names: some Sequence<String>) {
@@ -61,6 +63,7 @@ public struct RedactedNames: Sendable {
         }
         self.namespaceIndex = namespaceIndex
         self.localNames = localNames
+        xmlNames = XMLNameTable(localNames)
         jsonKeys = JSONKeyNames(
             fields: JSONFieldNames(fields), qualified: QualifiedIRIs(namespaceIndex: namespaceIndex, localNames: localNames)
         )
@@ -70,10 +73,7 @@ public struct RedactedNames: Sendable {
 
     /// Whether `local` is a redacted name of the namespace at `index` (from `namespaceIndex`).
     func contains(local: UnsafeRawBufferPointer, namespace index: Int32) -> Bool {
-        for name in localNames[Int(index)] where name.count == local.count {
-            if name.withUnsafeBytes({ $0.elementsEqual(local) }) { return true }
-        }
-        return false
+        xmlNames.contains(local, namespace: index)
     }
 
     /// Whether `local`, an element or attribute in no namespace, matches a field name in any letter case: compared

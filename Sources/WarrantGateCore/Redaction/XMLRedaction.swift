@@ -56,6 +56,8 @@ private struct XMLRedactionMachine {
     private(set) var removed = 0
     private let names: RedactedNames
     private let keepOnly: RedactedNames?
+    /// Whether there is an allow-list (`keepOnly`), known without copying it.
+    private let hasAllowList: Bool
     private let limits: XMLRedaction.Limits
 
     // Where the document is.
@@ -77,9 +79,12 @@ private struct XMLRedactionMachine {
     private var rootClosed = false
 
     // The open elements, innermost last.
-    private var openNames: [UInt8] = []
+    private var openNames = XMLByteStack()
     private var open: [OpenElement] = []
+    /// The namespace bindings in scope, innermost last, with their prefixes' bytes and their URIs.
     private var bindings: [Binding] = []
+    private var bindingPrefixes = XMLByteStack()
+    private var bindingURIs: [String] = []
     /// The depth of the element being removed (its descendants go with it), or 0.
     private var removedDepth = 0
     private var envelope = SOAPEnvelope.none
@@ -88,8 +93,9 @@ private struct XMLRedactionMachine {
     init(names: RedactedNames, keepOnly: RedactedNames?, limits: XMLRedaction.Limits) {
         self.names = names
         self.keepOnly = keepOnly
+        hasAllowList = keepOnly != nil
         self.limits = limits
-        bindings.append(Binding(prefix: Array("xml".utf8), namespace: resolve(XMLNamespaces.xml)))
+        bind(prefix: Array("xml".utf8), uri: XMLNamespaces.xml)
     }
 
     private enum Mode {
@@ -97,7 +103,8 @@ private struct XMLRedactionMachine {
     }
 
     private struct OpenElement {
-        var nameStart: Int
+        /// Its qualified name's bytes in `openNames`.
+        var name: Range<Int>
         var bindingsBelow: Int
         var region: Region
     }
@@ -111,22 +118,33 @@ private struct XMLRedactionMachine {
         case none, soap11, soap12
     }
 
+    /// A prefix (empty for the default namespace) bound to a namespace, or to none (`xmlns=""`).
     private struct Binding {
-        var prefix: [UInt8]
+        /// The prefix's bytes in `bindingPrefixes`.
+        var prefix: Range<Int>
         var namespace: Namespace?
     }
 
     /// A namespace in scope, with what the redactor needs to know of it.
     private struct Namespace {
-        var uri: String
+        /// The same for all bindings in scope to the same URI: the index of the first of them.
+        var key: Int
         var redactedIndex: Int32?
         /// Its index among the allow-list's names, if it has any there.
         var keptIndex: Int32?
         var role: XMLNamespaces.Role
     }
 
-    private func resolve(_ uri: String) -> Namespace {
-        Namespace(uri: uri, redactedIndex: names.namespaceIndex[uri], keptIndex: keepOnly?.namespaceIndex[uri], role: XMLNamespaces.role(of: uri))
+    /// Binds `prefix` to `uri` (none if empty) until the element being opened closes.
+    private mutating func bind(prefix: [UInt8], uri: String) {
+        var namespace: Namespace?
+        if !uri.isEmpty {
+            let key = bindingURIs.firstIndex(of: uri) ?? bindings.count
+            namespace = Namespace(key: key, redactedIndex: names.namespaceIndex[uri], keptIndex: keepOnly?.namespaceIndex[uri], role: XMLNamespaces.role(of: uri))
+        }
+        let start = prefix.withUnsafeBytes { bindingPrefixes.push($0) }
+        bindings.append(Binding(prefix: start..<(start + prefix.count), namespace: namespace))
+        bindingURIs.append(uri)
     }
 
     // MARK: Feeding
@@ -321,19 +339,10 @@ private struct XMLRedactionMachine {
             }
             index += 1
             // The common case: a run of ordinary text (which also ends a run of `]`s).
-            if brackets == 0 {
-                index = Self.ordinaryText.withUnsafeBufferPointer { ordinary in
-                    var index = index
-                    while index < count, ordinary[Int(bytes[index])] { index += 1 }
-                    return index
-                }
-            }
+            if brackets == 0 { index = XMLBytes.firstSignificant(in: bytes, from: index) }
         }
         return index
     }
-
-    /// Bytes that need no second look in text.
-    private static let ordinaryText: [Bool] = (0..<256).map { $0 != 0x3c && $0 != 0x26 && $0 != 0x5d }
 
     /// A reference in text, kept as written once it is known to be one of the five predefined entities or a
     /// character reference to a character XML allows.
@@ -436,6 +445,8 @@ private struct XMLRedactionMachine {
                 markup.length += index - scanned
             }
             while index < bytes.count {
+                index = XMLBytes.firstSignificant(in: bytes, from: index)
+                guard index < bytes.count else { break }
                 let byte = bytes[index]
                 index += 1
                 guard byte == UInt8(ascii: ">") || byte == UInt8(ascii: "<") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") else {
@@ -559,7 +570,7 @@ private struct XMLRedactionMachine {
             let uri = tag.value(of: attribute, in: token)
             try declare(prefix: prefix, uri: uri, at: offset)
         }
-        try tag.checkAttributes(in: token, at: offset) { prefix in lookUp(prefix).map { $0?.uri ?? "" } }
+        try tag.checkAttributes(in: token, at: offset) { prefix in lookUp(prefix).map { $0?.key ?? -1 } }
 
         let (prefix, local) = tag.nameParts(in: token)
         let namespace: Namespace?
@@ -598,8 +609,8 @@ private struct XMLRedactionMachine {
             break
         }
 
-        openNames.append(contentsOf: tag.name(in: token))
-        open.append(OpenElement(nameStart: openNames.count - tag.nameLength, bindingsBelow: bindingsBelow, region: region))
+        let nameStart = openNames.push(tag.name(in: token))
+        open.append(OpenElement(name: nameStart..<(nameStart + tag.nameLength), bindingsBelow: bindingsBelow, region: region))
         if removedDepth == 0, isRedacted(namespace, local) || !isKept(namespace, local, region: region) {
             guard open.count > 1 else {
                 throw RedactionError(.refused, "a redacted root element, which would leave no document", offset: offset)
@@ -626,7 +637,7 @@ private struct XMLRedactionMachine {
     private mutating func redactedAttributes(of tag: XMLStartTag, in token: UnsafeRawBufferPointer, region: Region, at offset: Int) throws(RedactionError) -> [Range<Int>] {
         var dropped: [Range<Int>] = []
         // An allow-list governs the record element's attributes as it governs its children.
-        let onRecord = keepOnly != nil && region == .body && open.count == recordDepth
+        let onRecord = hasAllowList && region == .body && open.count == recordDepth
         for attribute in tag.attributes {
             let name = attribute.name(in: token)
             if name.starts(with: "xmlns".utf8), name.count == 5 || name[5] == UInt8(ascii: ":") { continue }
@@ -655,25 +666,40 @@ private struct XMLRedactionMachine {
     }
 
     private mutating func endTag(_ token: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) -> TokenDisposition {
-        // "</" QName S? ">"
-        let nameEnd = XMLName.end(of: token, from: 2)
-        var index = nameEnd
-        while index < token.count - 1, XMLName.isSpace(token[index]) { index += 1 }
-        guard let top = open.last, index == token.count - 1 else {
-            throw RedactionError(.malformed, open.isEmpty ? "an end tag with no open element" : "a malformed end tag", offset: offset)
-        }
-        let name = UnsafeRawBufferPointer(rebasing: token[2..<nameEnd])
-        let matches = openNames.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[top.nameStart...]).elementsEqual(name) }
-        guard matches else { throw RedactionError(.malformed, "an end tag that does not match its start tag", offset: offset) }
+        guard let top = open.last, closes(top, token) else { throw endTagError(token, at: offset) }
         let disposition = removedDepth == 0 ? TokenDisposition.kept : .dropped
         closeElement()
         return disposition
     }
 
+    /// Whether the end tag `token` ("</" QName S? ">") closes `element`: its name, then white space only.
+    private func closes(_ element: OpenElement, _ token: UnsafeRawBufferPointer) -> Bool {
+        let nameEnd = 2 + element.name.count
+        guard nameEnd < token.count else { return false }
+        let sameName = openNames.withBytes(element.name) { XMLBytes.equal($0, UnsafeRawBufferPointer(rebasing: token[2..<nameEnd])) }
+        guard sameName else { return false }
+        for index in nameEnd..<(token.count - 1) where !XMLName.isSpace(token[index]) { return false }
+        return true
+    }
+
+    /// Why the end tag `token` does not close the innermost open element.
+    private func endTagError(_ token: UnsafeRawBufferPointer, at offset: Int) -> RedactionError {
+        var index = XMLName.end(of: token, from: 2)
+        while index < token.count - 1, XMLName.isSpace(token[index]) { index += 1 }
+        guard !open.isEmpty, index == token.count - 1 else {
+            return RedactionError(.malformed, open.isEmpty ? "an end tag with no open element" : "a malformed end tag", offset: offset)
+        }
+        return RedactionError(.malformed, "an end tag that does not match its start tag", offset: offset)
+    }
+
     private mutating func closeElement() {
         let element = open.removeLast()
-        openNames.removeSubrange(element.nameStart...)
-        bindings.removeSubrange(element.bindingsBelow...)
+        openNames.pop(from: element.name.lowerBound)
+        if bindings.count > element.bindingsBelow {
+            bindingPrefixes.pop(from: bindings[element.bindingsBelow].prefix.lowerBound)
+            bindings.removeSubrange(element.bindingsBelow...)
+            bindingURIs.removeSubrange(element.bindingsBelow...)
+        }
         if removedDepth > open.count { removedDepth = 0 }
         if open.isEmpty { rootClosed = true }
     }
@@ -685,7 +711,7 @@ private struct XMLRedactionMachine {
             guard uriText != XMLNamespaces.xml, uriText != XMLNamespaces.xmlns else {
                 throw RedactionError(.malformed, "the default namespace bound to a reserved URI", offset: offset)
             }
-            bindings.append(Binding(prefix: [], namespace: uri.isEmpty ? nil : resolve(uriText)))
+            bind(prefix: [], uri: uriText)
             return
         }
         guard XMLName.isNCName(prefix) else { throw RedactionError(.malformed, "an invalid namespace prefix", offset: offset) }
@@ -694,13 +720,13 @@ private struct XMLRedactionMachine {
         guard !prefix.elementsEqual("xmlns".utf8), isXML == (uriText == XMLNamespaces.xml), uriText != XMLNamespaces.xmlns else {
             throw RedactionError(.malformed, "a reserved namespace prefix or URI misused", offset: offset)
         }
-        bindings.append(Binding(prefix: prefix, namespace: resolve(uriText)))
+        bind(prefix: prefix, uri: uriText)
     }
 
     /// The namespace `prefix` is bound to (the default namespace for an empty prefix), innermost binding first.
     private func lookUp(_ prefix: UnsafeRawBufferPointer) -> Namespace?? {
         for binding in bindings.reversed() where binding.prefix.count == prefix.count {
-            if binding.prefix.withUnsafeBytes({ $0.elementsEqual(prefix) }) { return .some(binding.namespace) }
+            if bindingPrefixes.withBytes(binding.prefix, { XMLBytes.equal($0, prefix) }) { return .some(binding.namespace) }
         }
         return prefix.isEmpty ? .some(nil) : nil
     }
@@ -711,7 +737,7 @@ private struct XMLRedactionMachine {
 
     /// Whether the allow-list, if any, keeps the element just opened: it governs only a record's children.
     private func isKept(_ namespace: Namespace?, _ local: UnsafeRawBufferPointer, region: Region) -> Bool {
-        guard keepOnly != nil, region == .body, open.count == recordDepth + 1 else { return true }
+        guard hasAllowList, region == .body, open.count == recordDepth + 1 else { return true }
         return keepOnlyNames(namespace, local)
     }
 

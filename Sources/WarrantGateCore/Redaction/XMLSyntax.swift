@@ -23,11 +23,13 @@ enum XMLNamespaces {
 enum XMLName {
     static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0a || byte == 0x0d }
 
-    private static let nameBytes: [Bool] = (0..<256).map { byte in
-        switch byte {
-        case 0x41...0x5a, 0x61...0x7a, 0x30...0x39, 0x2d, 0x2e, 0x5f, 0x3a, 0x80...0xff: true
-        default: false
-        }
+    /// Whether `byte` may stand in a name: ASCII letters, digits, `-`, `.`, `_` and `:`, and every byte from 0x80 up.
+    @inline(__always)
+    static func isNameByte(_ byte: UInt8) -> Bool {
+        // One bit a byte, for bytes 0 to 63 and 64 to 127.
+        let low: UInt64 = 1 << 0x2d | 1 << 0x2e | 0x7ff << 0x30
+        let high: UInt64 = 0x3ff_ffff << 1 | 1 << 0x1f | 0x3ff_ffff << 0x21
+        return byte >= 0x80 || (byte < 0x40 ? low : high) >> UInt64(byte & 0x3f) & 1 != 0
     }
 
     private static func isStart(_ byte: UInt8) -> Bool {
@@ -36,25 +38,83 @@ enum XMLName {
 
     /// Where the name that starts at `start` ends: the first byte that cannot be in a name.
     static func end(of bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
-        nameBytes.withUnsafeBufferPointer { isName in
-            var index = start
-            while index < bytes.count, isName[Int(bytes[index])] { index += 1 }
-            return index
-        }
+        var index = start
+        while index < bytes.count, isNameByte(bytes[index]) { index += 1 }
+        return index
     }
 
     /// A name without a colon (a prefix, a local name, a processing instruction's target).
     static func isNCName<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Bool {
         guard let first = bytes.first, isStart(first) else { return false }
-        return bytes.allSatisfy { nameBytes[Int($0)] && $0 != UInt8(ascii: ":") }
+        return bytes.allSatisfy { isNameByte($0) && $0 != UInt8(ascii: ":") }
     }
 
-    /// Checks a qualified name (`local` or `prefix:local`); returns the colon's offset in it, -1 for none, or nil if
-    /// the name is not a valid qualified name.
-    static func qualifiedColon(_ name: UnsafeRawBufferPointer) -> Int? {
-        guard let colon = name.firstIndex(of: UInt8(ascii: ":")) else { return isNCName(name) ? -1 : nil }
-        guard isNCName(name[..<colon]), isNCName(name[(colon + 1)...]) else { return nil }
-        return colon
+    /// Reads the name that starts at `start` (up to the first byte that cannot be in a name), eight bytes at a time.
+    /// Returns where it ends and the offset of its colon from `start` (-1 for none); nil if it is not a qualified
+    /// name (`local` or `prefix:local`, each part a valid name without a colon).
+    static func qualifiedName(in bytes: UnsafeRawBufferPointer, from start: Int) -> (end: Int, colon: Int)? {
+        var index = start, colon = -1
+        var ended = false
+        // Every word is read whole within `bytes` (`index + 8 <= bytes.count`).
+        while !ended, index + 8 <= bytes.count {
+            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            let stops = NameWord.nonNameBytes(word)
+            let length = stops == 0 ? 8 : stops.trailingZeroBitCount / 8
+            var colons = NameWord.colons(word)
+            if length < 8 { colons &= (1 << UInt64(8 * length)) - 1 }
+            if colons != 0 {
+                guard colon < 0, colons & (colons - 1) == 0 else { return nil }
+                colon = index + colons.trailingZeroBitCount / 8 - start
+            }
+            index += length
+            ended = length < 8
+        }
+        while !ended, index < bytes.count {
+            let byte = bytes[index]
+            guard isNameByte(byte) else { break }
+            if byte == UInt8(ascii: ":") {
+                guard colon < 0 else { return nil }
+                colon = index - start
+            }
+            index += 1
+        }
+        guard index > start, isStart(bytes[start]) else { return nil }
+        if colon >= 0 {
+            guard colon > 0, start + colon + 1 < index, isStart(bytes[start + colon + 1]) else { return nil }
+        }
+        return (index, colon)
+    }
+
+    /// Name bytes classified eight at a time (a little-endian word), exactly: no byte's result depends on another's.
+    private enum NameWord {
+        static let ones: UInt64 = 0x0101_0101_0101_0101
+        static let highs: UInt64 = 0x8080_8080_8080_8080
+
+        /// Bit 7 of each byte set where the byte cannot be in a name (see `isNameByte`).
+        @inline(__always)
+        static func nonNameBytes(_ word: UInt64) -> UInt64 {
+            // Each byte's low seven bits: sums of them with a constant below 0x80 stay within their byte.
+            let low = word & ~highs
+            let name = word | within(low | ones &* 0x20, 0x61, 0x7a) | within(low, 0x30, 0x3a) | within(low, 0x2d, 0x2e)
+                | equal(low, 0x5f)
+            return ~name & highs
+        }
+
+        /// Bit 7 of each byte set where the byte is `:`.
+        @inline(__always)
+        static func colons(_ word: UInt64) -> UInt64 { equal(word & ~highs, 0x3a) & ~word }
+
+        /// Bit 7 set in each byte (of seven bits) from `first` through `last`.
+        @inline(__always)
+        private static func within(_ low: UInt64, _ first: UInt64, _ last: UInt64) -> UInt64 {
+            (low &+ ones &* (0x80 - first)) & ~(low &+ ones &* (0x7f - last)) & highs
+        }
+
+        /// Bit 7 set in each byte (of seven bits) equal to `value`.
+        @inline(__always)
+        private static func equal(_ low: UInt64, _ value: UInt64) -> UInt64 {
+            ~((low ^ ones &* value) &+ ones &* 0x7f) & highs
+        }
     }
 }
 
@@ -70,17 +130,27 @@ struct XMLCharacterCheck {
 
     var isComplete: Bool { needed == 0 }
 
+    /// Whether the eight bytes of `word` are all ASCII characters XML allows: none from 0x80 up, and no control but
+    /// tab, newline and carriage return.
+    @inline(__always)
+    private static func isAllowedASCII(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs = ones &* 0x80
+        guard word & highs == 0 else { return false }
+        // Each byte is below 0x80 here, so none of these sums carries into the next byte.
+        let controls = ~(word &+ ones &* 0x60) & highs
+        guard controls != 0 else { return true }
+        func equal(_ value: UInt64) -> UInt64 { ~((word ^ ones &* value) &+ ones &* 0x7f) & highs }
+        return controls & ~(equal(0x09) | equal(0x0a) | equal(0x0d)) == 0
+    }
+
     /// Returns the index of the first byte that breaks the rules, or nil.
     mutating func check(_ bytes: UnsafeRawBufferPointer) -> Int? {
         var index = 0
         let count = bytes.count
-        let highs: UInt64 = 0x8080_8080_8080_8080, spaces: UInt64 = 0x2020_2020_2020_2020
         while index < count {
             if needed == 0 {
-                // Eight printable ASCII bytes at a time.
-                while index + 8 <= count {
-                    let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-                    guard word & highs == 0, (word &- spaces) & ~word & highs == 0 else { break }
+                // Eight ASCII bytes at a time.
+                while index + 8 <= count, Self.isAllowedASCII(bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
                     index += 8
                 }
                 guard index < count else { return nil }
@@ -266,10 +336,7 @@ struct XMLStartTag {
     init(_ token: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) {
         func fail(_ detail: String) -> RedactionError { RedactionError(.malformed, detail, offset: offset) }
         let end = token.count - 1
-        let nameEnd = XMLName.end(of: token, from: 1)
-        guard let colon = XMLName.qualifiedColon(UnsafeRawBufferPointer(rebasing: token[1..<nameEnd])) else {
-            throw fail("an invalid element name")
-        }
+        guard let (nameEnd, colon) = XMLName.qualifiedName(in: token, from: 1) else { throw fail("an invalid element name") }
         self.nameLength = nameEnd - 1
         self.colon = colon
         var index = nameEnd
@@ -284,10 +351,8 @@ struct XMLStartTag {
             }
             guard index > spaceStart else { throw fail("attributes not separated by white space") }
             let nameStart = index
-            index = XMLName.end(of: token, from: index)
-            guard index > nameStart, XMLName.qualifiedColon(UnsafeRawBufferPointer(rebasing: token[nameStart..<index])) != nil else {
-                throw fail("an invalid attribute name")
-            }
+            guard let (nameEnd, _) = XMLName.qualifiedName(in: token, from: index) else { throw fail("an invalid attribute name") }
+            index = nameEnd
             let name = nameStart..<index
             while index < end, XMLName.isSpace(token[index]) { index += 1 }
             guard index < end, token[index] == UInt8(ascii: "=") else { throw fail("an attribute without '='") }
@@ -321,12 +386,13 @@ struct XMLStartTag {
     }
 
     /// Refuses an attribute given twice, by name or by namespace and local name, and a prefix not declared.
-    /// `namespaceOf` returns the URI a prefix is bound to, or nil if it is not declared.
+    /// `namespaceOf` returns the namespace a prefix is bound to, as a number that is the same for the same URI, or
+    /// nil if it is not declared.
     func checkAttributes(
-        in token: UnsafeRawBufferPointer, at offset: Int, namespaceOf: (UnsafeRawBufferPointer) -> String?
+        in token: UnsafeRawBufferPointer, at offset: Int, namespaceOf: (UnsafeRawBufferPointer) -> Int?
     ) throws(RedactionError) {
         guard !attributes.isEmpty else { return }
-        var expanded: [(String, UnsafeRawBufferPointer)] = []
+        var expanded: [(Int, UnsafeRawBufferPointer)] = []
         for (position, attribute) in attributes.enumerated() {
             let name = attribute.name(in: token)
             for earlier in attributes[..<position] where earlier.name(in: token).elementsEqual(name) {
