@@ -422,6 +422,25 @@ struct XMLRedactionTests {
         }
     }
 
+    @Test("tells apart prefixes alike in their first eight bytes, and local names of every length around a word")
+    func prefixesAndNameLengths() throws {
+        let document = """
+            <r xmlns:abcdefgh='\(Self.nc)' xmlns:abcdefgi='urn:other' xmlns:abcdefgh1='urn:other' xmlns:abcdefgh2='\(Self.nc)'>\
+            <abcdefgh:Citizenship/><abcdefgi:Citizenship/><abcdefgh1:Citizenship/><abcdefgh2:Citizenship/></r>
+            """
+        #expect(try redact(document) == ("""
+            <r xmlns:abcdefgh='\(Self.nc)' xmlns:abcdefgi='urn:other' xmlns:abcdefgh1='urn:other' xmlns:abcdefgh2='\(Self.nc)'>\
+            <abcdefgi:Citizenship/><abcdefgh1:Citizenship/></r>
+            """, 2))
+        let locals = (1...17).map { String("abcdefghijklmnopq".prefix($0)) }
+        let names = locals.map { "{\(Self.nc)}\($0)" }
+        for local in locals {
+            let changed = local.dropLast() + "Z"
+            let (output, removed) = try redact("<r xmlns:n='\(Self.nc)'><n:\(local)>x</n:\(local)><n:\(changed)/></r>", names: names)
+            #expect(output == "<r xmlns:n='\(Self.nc)'><n:\(changed)/></r>" && removed == 1, "\(local)")
+        }
+    }
+
     @Test("refuses every strict prefix of a document")
     func truncated() throws {
         let document = """

@@ -56,21 +56,28 @@ enum XMLBytes {
         return true
     }
 
+    /// The first eight bytes of `bytes` (all of them if fewer), the first lowest and zeros after the last: two runs of
+    /// bytes of the same length up to eight are equal exactly when their packed words are.
+    @inline(__always)
+    static func packed(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        guard bytes.count < 8 else { return UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self)) }
+        var word: UInt64 = 0
+        for index in 0..<bytes.count { word |= UInt64(bytes[index]) << UInt64(8 * index) }
+        return word
+    }
+
     /// A hash of `bytes` and `seed`, for hash tables of names.
     static func hash(_ bytes: UnsafeRawBufferPointer, seed: UInt64) -> UInt64 {
         let multiplier: UInt64 = 0x9e37_79b9_7f4a_7c15
         var hash = (seed ^ UInt64(bytes.count)) &* multiplier
         var index = 0
-        while index + 8 <= bytes.count {
+        while index + 8 < bytes.count {
             hash = (hash ^ bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) &* multiplier
             hash ^= hash >> 29
             index += 8
         }
-        var tail: UInt64 = 0
-        while index < bytes.count {
-            tail = tail << 8 | UInt64(bytes[index])
-            index += 1
-        }
+        // The last one to eight bytes: the last word (overlapping the one before) if there is one.
+        let tail = bytes.count >= 8 ? bytes.loadUnaligned(fromByteOffset: bytes.count - 8, as: UInt64.self) : packed(bytes)
         hash = (hash ^ tail) &* multiplier
         return hash ^ hash >> 32
     }

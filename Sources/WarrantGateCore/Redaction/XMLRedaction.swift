@@ -54,9 +54,8 @@ public final class XMLRedaction: BodyRedaction {
 /// ``XMLRedaction``'s state and its work.
 private struct XMLRedactionMachine {
     private(set) var removed = 0
-    private let names: RedactedNames
-    private let keepOnly: RedactedNames?
-    /// Whether there is an allow-list (`keepOnly`), known without copying it.
+    private let names: Names
+    /// Whether there is an allow-list.
     private let hasAllowList: Bool
     private let limits: XMLRedaction.Limits
 
@@ -81,18 +80,17 @@ private struct XMLRedactionMachine {
     // The open elements, innermost last.
     private var openNames = XMLByteStack()
     private var open: [OpenElement] = []
-    /// The namespace bindings in scope, innermost last, with their prefixes' bytes and their URIs.
-    private var bindings: [Binding] = []
-    private var bindingPrefixes = XMLByteStack()
-    private var bindingURIs: [String] = []
+    /// The open elements from this index on were opened in the current piece, and their names are still read there:
+    /// they are copied to `openNames` only if still open when the piece has been read (`keepOpenNames`).
+    private var namesInPiece = 0
+    private var bindings = Bindings()
     /// The depth of the element being removed (its descendants go with it), or 0.
     private var removedDepth = 0
     private var envelope = SOAPEnvelope.none
     private var signed = false
 
     init(names: RedactedNames, keepOnly: RedactedNames?, limits: XMLRedaction.Limits) {
-        self.names = names
-        self.keepOnly = keepOnly
+        self.names = Names(redacted: names, keepOnly: keepOnly)
         hasAllowList = keepOnly != nil
         self.limits = limits
         bind(prefix: Array("xml".utf8), uri: XMLNamespaces.xml)
@@ -103,7 +101,7 @@ private struct XMLRedactionMachine {
     }
 
     private struct OpenElement {
-        /// Its qualified name's bytes in `openNames`.
+        /// Its qualified name's bytes in `openNames`, or in the current piece (see `namesInPiece`).
         var name: Range<Int>
         var bindingsBelow: Int
         var region: Region
@@ -118,11 +116,61 @@ private struct XMLRedactionMachine {
         case none, soap11, soap12
     }
 
-    /// A prefix (empty for the default namespace) bound to a namespace, or to none (`xmlns=""`).
-    private struct Binding {
-        /// The prefix's bytes in `bindingPrefixes`.
-        var prefix: Range<Int>
-        var namespace: Namespace?
+    /// The namespace bindings in scope, innermost last: each a prefix (empty for the default namespace) bound to a
+    /// namespace, or to none (`xmlns=""`). Apart from the machine, so that looking a prefix up copies nothing.
+    private struct Bindings {
+        private struct Binding {
+            /// The prefix's bytes in `prefixes`.
+            var prefix: Range<Int>
+            var namespace: Namespace?
+        }
+
+        private var bindings: [Binding] = []
+        /// Each binding's ``prefixKey(_:)``, compared before anything else.
+        private var prefixKeys: [UInt64] = []
+        private var prefixes = XMLByteStack()
+        private var uris: [String] = []
+
+        /// A prefix's first eight bytes (``XMLBytes/packed(_:)``), with the length of a shorter one in the top byte:
+        /// two prefixes of up to eight bytes and of the same length are equal exactly when their keys are.
+        private static func prefixKey(_ prefix: UnsafeRawBufferPointer) -> UInt64 {
+            XMLBytes.packed(prefix) | (prefix.count < 8 ? UInt64(prefix.count) << 56 : 0)
+        }
+
+        var count: Int { bindings.count }
+
+        /// The key of a namespace bound to `uri` (see ``Namespace/key``).
+        func key(of uri: String) -> Int { uris.firstIndex(of: uri) ?? bindings.count }
+
+        mutating func append(prefix: UnsafeRawBufferPointer, uri: String, namespace: Namespace?) {
+            let start = prefixes.push(prefix)
+            bindings.append(Binding(prefix: start..<(start + prefix.count), namespace: namespace))
+            prefixKeys.append(Self.prefixKey(prefix))
+            uris.append(uri)
+        }
+
+        /// Drops the bindings from the `count`th on.
+        mutating func removeAll(from count: Int) {
+            guard bindings.count > count else { return }
+            prefixes.pop(from: bindings[count].prefix.lowerBound)
+            bindings.removeSubrange(count...)
+            prefixKeys.removeSubrange(count...)
+            uris.removeSubrange(count...)
+        }
+
+        /// The namespace `prefix` is bound to (the default namespace for an empty prefix), innermost binding first.
+        func lookUp(_ prefix: UnsafeRawBufferPointer) -> Namespace?? {
+            let key = Self.prefixKey(prefix)
+            var index = prefixKeys.count
+            while index > 0 {
+                index -= 1
+                guard prefixKeys[index] == key else { continue }
+                let binding = bindings[index]
+                guard binding.prefix.count == prefix.count else { continue }
+                if prefix.count <= 8 || prefixes.withBytes(binding.prefix, { XMLBytes.equal($0, prefix) }) { return .some(binding.namespace) }
+            }
+            return prefix.isEmpty ? .some(nil) : nil
+        }
     }
 
     /// A namespace in scope, with what the redactor needs to know of it.
@@ -139,12 +187,12 @@ private struct XMLRedactionMachine {
     private mutating func bind(prefix: [UInt8], uri: String) {
         var namespace: Namespace?
         if !uri.isEmpty {
-            let key = bindingURIs.firstIndex(of: uri) ?? bindings.count
-            namespace = Namespace(key: key, redactedIndex: names.namespaceIndex[uri], keptIndex: keepOnly?.namespaceIndex[uri], role: XMLNamespaces.role(of: uri))
+            namespace = Namespace(
+                key: bindings.key(of: uri), redactedIndex: names.redacted.namespaceIndex[uri],
+                keptIndex: names.keepOnly?.namespaceIndex[uri], role: XMLNamespaces.role(of: uri)
+            )
         }
-        let start = prefix.withUnsafeBytes { bindingPrefixes.push($0) }
-        bindings.append(Binding(prefix: start..<(start + prefix.count), namespace: namespace))
-        bindingURIs.append(uri)
+        prefix.withUnsafeBytes { bindings.append(prefix: $0, uri: uri, namespace: namespace) }
     }
 
     // MARK: Feeding
@@ -157,7 +205,10 @@ private struct XMLRedactionMachine {
         var run = mode == .markup || removedDepth > 0 ? -1 : 0
         var index = 0
         let count = bytes.count
-        defer { consumed += count }
+        defer {
+            consumed += count
+            keepOpenNames(bytes)
+        }
         while index < count {
             switch mode {
             case .content:
@@ -210,7 +261,7 @@ private struct XMLRedactionMachine {
                 if held.isEmpty {
                     // Read in place: a kept token stays in the run; anything else ends the run before it.
                     let token = UnsafeRawBufferPointer(rebasing: bytes[markup.start..<end])
-                    switch try completeMarkup(token, at: tokenOffset) {
+                    switch try completeMarkup(token, at: tokenOffset, in: bytes, from: markup.start) {
                     case .kept:
                         if run < 0 { run = markup.start }
                     case .dropped:
@@ -228,7 +279,7 @@ private struct XMLRedactionMachine {
                     var failure: RedactionError?
                     token.withUnsafeBytes { token in
                         do throws(RedactionError) {
-                            switch try completeMarkup(token, at: tokenOffset) {
+                            switch try completeMarkup(token, at: tokenOffset, in: bytes, from: -1) {
                             case .kept: emit(token)
                             case .dropped: break
                             case .keptWithout(let spans): Self.emit(token, without: spans, emit)
@@ -417,6 +468,10 @@ private struct XMLRedactionMachine {
         var kind = Kind.undecided
         var quote: UInt8 = 0
         var afterQuestionMark = false
+        /// A start tag's name, when read as the tag was scanned: where it ends from the token's `<` (0 if not read)
+        /// and where its colon is from its first byte (-1 for none), as ``XMLStartTag`` takes them.
+        var nameEnd = 0
+        var colon = -1
     }
 
     private static let cdataOpening = Array("<![CDATA[".utf8)
@@ -434,6 +489,14 @@ private struct XMLRedactionMachine {
             }
             index += 1
             markup.length += 1
+            // A start tag's name, read here once (its bytes are none that the scan below stops at) if it ends
+            // within the piece; otherwise it is read with the rest of the tag.
+            if markup.kind == .startTag, held.isEmpty, let name = XMLName.qualifiedName(in: bytes, from: index - 1), name.end < bytes.count {
+                markup.nameEnd = name.end - markup.start
+                markup.colon = name.colon
+                markup.length += name.end - index
+                index = name.end
+            }
         }
         if markup.kind == .startTag || markup.kind == .endTag {
             // Tags are most of the markup: their bytes are scanned in a tight loop for the few that matter.
@@ -512,14 +575,20 @@ private struct XMLRedactionMachine {
     }
 
     /// A whole markup token has been read: acts on it, and hands it on if its element is kept.
-    private mutating func completeMarkup(_ token: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) -> TokenDisposition {
+    ///
+    /// - Parameters:
+    ///   - piece: the piece being read.
+    ///   - start: where `token` starts in `piece`, or -1 if it was held over from earlier pieces.
+    private mutating func completeMarkup(
+        _ token: UnsafeRawBufferPointer, at offset: Int, in piece: UnsafeRawBufferPointer, from start: Int
+    ) throws(RedactionError) -> TokenDisposition {
         switch markup.kind {
         case .startTag:
             mode = .content
-            return try startTag(token, at: offset)
+            return try startTag(token, at: offset, in: piece, from: start)
         case .endTag:
             mode = .content
-            return try endTag(token, at: offset)
+            return try endTag(token, at: offset, in: piece)
         case .processingInstruction:
             try processingInstruction(token, at: offset)
             mode = .content
@@ -555,9 +624,12 @@ private struct XMLRedactionMachine {
         characters.asciiOnly = declaration.asciiOnly
     }
 
-    private mutating func startTag(_ token: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) -> TokenDisposition {
+    /// - Parameters: as for `completeMarkup`.
+    private mutating func startTag(
+        _ token: UnsafeRawBufferPointer, at offset: Int, in piece: UnsafeRawBufferPointer, from start: Int
+    ) throws(RedactionError) -> TokenDisposition {
         guard !rootClosed else { throw RedactionError(.malformed, "a second root element", offset: offset) }
-        let tag = try XMLStartTag(token, at: offset)
+        let tag = try XMLStartTag(token, nameEnd: markup.nameEnd, colon: markup.colon, at: offset)
         guard open.count < limits.maxDepth else { throw RedactionError(.malformed, "elements nested deeper than \(limits.maxDepth)", offset: offset) }
         rootSeen = true
 
@@ -570,17 +642,17 @@ private struct XMLRedactionMachine {
             let uri = tag.value(of: attribute, in: token)
             try declare(prefix: prefix, uri: uri, at: offset)
         }
-        try tag.checkAttributes(in: token, at: offset) { prefix in lookUp(prefix).map { $0?.key ?? -1 } }
+        try tag.checkAttributes(in: token, at: offset) { prefix in bindings.lookUp(prefix).map { $0?.key ?? -1 } }
 
         let (prefix, local) = tag.nameParts(in: token)
         let namespace: Namespace?
         if let prefix {
-            guard let bound = lookUp(prefix) else {
+            guard let bound = bindings.lookUp(prefix) else {
                 throw RedactionError(.malformed, "an element prefix that is not declared", offset: offset)
             }
             namespace = bound
         } else {
-            namespace = lookUp(UnsafeRawBufferPointer(start: nil, count: 0)) ?? nil
+            namespace = bindings.lookUp(UnsafeRawBufferPointer(start: nil, count: 0)) ?? nil
         }
 
         let region: Region
@@ -609,9 +681,20 @@ private struct XMLRedactionMachine {
             break
         }
 
-        let nameStart = openNames.push(tag.name(in: token))
-        open.append(OpenElement(name: nameStart..<(nameStart + tag.nameLength), bindingsBelow: bindingsBelow, region: region))
-        if removedDepth == 0, isRedacted(namespace, local) || !isKept(namespace, local, region: region) {
+        // The name stays in the piece if the tag is read there, and is copied at once from a held tag.
+        let name: Range<Int>
+        if start >= 0 {
+            name = (start + 1)..<(start + 1 + tag.nameLength)
+        } else {
+            keepOpenNames(piece)
+            let nameStart = openNames.push(tag.name(in: token))
+            name = nameStart..<(nameStart + tag.nameLength)
+            namesInPiece = open.count + 1
+        }
+        open.append(OpenElement(name: name, bindingsBelow: bindingsBelow, region: region))
+        // An allow-list governs only a record's children.
+        let recordChild = hasAllowList && region == .body && open.count == recordDepth + 1
+        if removedDepth == 0, names.redact(namespace, local) || recordChild && !names.keep(namespace, local) {
             guard open.count > 1 else {
                 throw RedactionError(.refused, "a redacted root element, which would leave no document", offset: offset)
             }
@@ -644,13 +727,13 @@ private struct XMLRedactionMachine {
             let namespace: Namespace?
             let local: UnsafeRawBufferPointer
             if let colon = name.firstIndex(of: UInt8(ascii: ":")) {
-                namespace = lookUp(UnsafeRawBufferPointer(rebasing: name[..<colon])) ?? nil
+                namespace = bindings.lookUp(UnsafeRawBufferPointer(rebasing: name[..<colon])) ?? nil
                 local = UnsafeRawBufferPointer(rebasing: name[(colon + 1)...])
             } else {
                 namespace = nil
                 local = name
             }
-            guard isRedacted(namespace, local) || onRecord && !keepOnlyNames(namespace, local) else { continue }
+            guard names.redact(namespace, local) || onRecord && !names.keep(namespace, local) else { continue }
             guard region == .body else {
                 throw RedactionError(.refused, "a redacted attribute in a SOAP header, which is passed whole or not at all", offset: offset)
             }
@@ -665,18 +748,28 @@ private struct XMLRedactionMachine {
         RedactionError(.signed, "the document is signed (XML-DSig), and removing the redacted elements would break its signature", offset: offset)
     }
 
-    private mutating func endTag(_ token: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) -> TokenDisposition {
-        guard let top = open.last, closes(top, token) else { throw endTagError(token, at: offset) }
+    private mutating func endTag(_ token: UnsafeRawBufferPointer, at offset: Int, in piece: UnsafeRawBufferPointer) throws(RedactionError) -> TokenDisposition {
+        guard !open.isEmpty, closes(open.count - 1, token, piece) else { throw endTagError(token, at: offset) }
         let disposition = removedDepth == 0 ? TokenDisposition.kept : .dropped
         closeElement()
         return disposition
     }
 
-    /// Whether the end tag `token` ("</" QName S? ">") closes `element`: its name, then white space only.
-    private func closes(_ element: OpenElement, _ token: UnsafeRawBufferPointer) -> Bool {
+    /// Whether the end tag `token` ("</" QName S? ">") closes the open element at `depth`: its name, then white space
+    /// only. `piece` is the piece being read. Inlined: a call would copy the whole machine.
+    @inline(__always)
+    private func closes(_ depth: Int, _ token: UnsafeRawBufferPointer, _ piece: UnsafeRawBufferPointer) -> Bool {
+        let element = open[depth]
         let nameEnd = 2 + element.name.count
         guard nameEnd < token.count else { return false }
-        let sameName = openNames.withBytes(element.name) { XMLBytes.equal($0, UnsafeRawBufferPointer(rebasing: token[2..<nameEnd])) }
+        let name = UnsafeRawBufferPointer(rebasing: token[2..<nameEnd])
+        let sameName: Bool
+        if depth >= namesInPiece {
+            precondition(element.name.upperBound <= piece.count, "an open element's name lies in the piece")
+            sameName = XMLBytes.equal(UnsafeRawBufferPointer(rebasing: piece[element.name]), name)
+        } else {
+            sameName = openNames.withBytes(element.name) { XMLBytes.equal($0, name) }
+        }
         guard sameName else { return false }
         for index in nameEnd..<(token.count - 1) where !XMLName.isSpace(token[index]) { return false }
         return true
@@ -694,14 +787,24 @@ private struct XMLRedactionMachine {
 
     private mutating func closeElement() {
         let element = open.removeLast()
-        openNames.pop(from: element.name.lowerBound)
-        if bindings.count > element.bindingsBelow {
-            bindingPrefixes.pop(from: bindings[element.bindingsBelow].prefix.lowerBound)
-            bindings.removeSubrange(element.bindingsBelow...)
-            bindingURIs.removeSubrange(element.bindingsBelow...)
+        if open.count < namesInPiece {
+            openNames.pop(from: element.name.lowerBound)
+            namesInPiece = open.count
         }
+        bindings.removeAll(from: element.bindingsBelow)
         if removedDepth > open.count { removedDepth = 0 }
         if open.isEmpty { rootClosed = true }
+    }
+
+    /// Copies the names still read in `piece` (see `namesInPiece`) to `openNames`, before the piece goes.
+    private mutating func keepOpenNames(_ piece: UnsafeRawBufferPointer) {
+        while namesInPiece < open.count {
+            let name = open[namesInPiece].name
+            precondition(name.upperBound <= piece.count, "an open element's name lies in the piece")
+            let start = openNames.push(UnsafeRawBufferPointer(rebasing: piece[name]))
+            open[namesInPiece].name = start..<(start + name.count)
+            namesInPiece += 1
+        }
     }
 
     private mutating func declare(prefix: [UInt8], uri: [UInt8], at offset: Int) throws(RedactionError) {
@@ -723,35 +826,34 @@ private struct XMLRedactionMachine {
         bind(prefix: prefix, uri: uriText)
     }
 
-    /// The namespace `prefix` is bound to (the default namespace for an empty prefix), innermost binding first.
-    private func lookUp(_ prefix: UnsafeRawBufferPointer) -> Namespace?? {
-        for binding in bindings.reversed() where binding.prefix.count == prefix.count {
-            if bindingPrefixes.withBytes(binding.prefix, { XMLBytes.equal($0, prefix) }) { return .some(binding.namespace) }
-        }
-        return prefix.isEmpty ? .some(nil) : nil
-    }
-
     /// The depth of the record element whose children and attributes an allow-list governs: the root element, or in
     /// a SOAP envelope the Body's element.
     private var recordDepth: Int { envelope == .none ? 1 : 3 }
 
-    /// Whether the allow-list, if any, keeps the element just opened: it governs only a record's children.
-    private func isKept(_ namespace: Namespace?, _ local: UnsafeRawBufferPointer, region: Region) -> Bool {
-        guard hasAllowList, region == .body, open.count == recordDepth + 1 else { return true }
-        return keepOnlyNames(namespace, local)
-    }
+    /// The names matched, behind a reference so that matching one copies none of the machine.
+    private final class Names {
+        let redacted: RedactedNames
+        /// The allow-list, if any.
+        let keepOnly: RedactedNames?
 
-    /// Whether the allow-list names an element or attribute (one without a prefix being in no namespace).
-    private func keepOnlyNames(_ namespace: Namespace?, _ local: UnsafeRawBufferPointer) -> Bool {
-        guard let keepOnly else { return true }
-        guard let namespace else { return keepOnly.containsField(local: local) }
-        guard let index = namespace.keptIndex else { return false }
-        return keepOnly.contains(local: local, namespace: index)
-    }
+        init(redacted: RedactedNames, keepOnly: RedactedNames?) {
+            self.redacted = redacted
+            self.keepOnly = keepOnly
+        }
 
-    private func isRedacted(_ namespace: Namespace?, _ local: UnsafeRawBufferPointer) -> Bool {
-        guard let namespace else { return names.containsField(local: local) }
-        guard let index = namespace.redactedIndex else { return false }
-        return names.contains(local: local, namespace: index)
+        /// Whether an element or attribute (one without a prefix being in no namespace) is to be removed by name.
+        func redact(_ namespace: Namespace?, _ local: UnsafeRawBufferPointer) -> Bool {
+            guard let namespace else { return redacted.containsField(local: local) }
+            guard let index = namespace.redactedIndex else { return false }
+            return redacted.contains(local: local, namespace: index)
+        }
+
+        /// Whether the allow-list, if any, names an element or attribute (one without a prefix being in no namespace).
+        func keep(_ namespace: Namespace?, _ local: UnsafeRawBufferPointer) -> Bool {
+            guard let keepOnly else { return true }
+            guard let namespace else { return keepOnly.containsField(local: local) }
+            guard let index = namespace.keptIndex else { return false }
+            return keepOnly.contains(local: local, namespace: index)
+        }
     }
 }

@@ -332,11 +332,19 @@ struct XMLStartTag {
     private(set) var attributes: [Attribute] = []
     private(set) var isEmpty = false
 
-    /// - Parameter token: the tag from `<` to `>`.
-    init(_ token: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) {
+    /// - Parameters:
+    ///   - token: the tag from `<` to `>`.
+    ///   - nameEnd: where its qualified name ends, or 0 to read it here.
+    ///   - colon: with a `nameEnd`, the name's colon from its first byte, or -1 (as `XMLName.qualifiedName` gives).
+    init(_ token: UnsafeRawBufferPointer, nameEnd: Int, colon: Int, at offset: Int) throws(RedactionError) {
         func fail(_ detail: String) -> RedactionError { RedactionError(.malformed, detail, offset: offset) }
         let end = token.count - 1
-        guard let (nameEnd, colon) = XMLName.qualifiedName(in: token, from: 1) else { throw fail("an invalid element name") }
+        var (nameEnd, colon) = (nameEnd, colon)
+        if nameEnd == 0 {
+            guard let name = XMLName.qualifiedName(in: token, from: 1) else { throw fail("an invalid element name") }
+            (nameEnd, colon) = name
+        }
+        precondition(nameEnd < token.count, "a start tag's name ends before its '>'")
         self.nameLength = nameEnd - 1
         self.colon = colon
         var index = nameEnd
