@@ -82,11 +82,12 @@ struct DataPlaneBoundsTests {
     // MARK: 2. HTTP/2 setup
 
     /// A client that negotiates h2, sends the preface and its SETTINGS but never acknowledges the gateway's SETTINGS
-    /// is closed after the same deadline; a well-behaved HTTP/2 client keeps its connection well past it.
+    /// is closed after the same deadline; a well-behaved HTTP/2 client keeps its connection well past it. (At 500 ms,
+    /// the stalled client's own TLS handshake sometimes missed the deadline on a loaded machine.)
     @Test("an HTTP/2 client that never acknowledges SETTINGS is closed at the deadline; a well-behaved one is not")
     func http2SetupDeadline() async throws {
         var limits = GatewayConfiguration.Limits()
-        limits.handshakeTimeout = .milliseconds(500)
+        limits.handshakeTimeout = .seconds(2)
         try await withGateway(limits: limits) { gateway in
             let stalled = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
             await stalled.send(H2.clientPreface + H2.frame(H2.Kind.settings))
@@ -98,8 +99,8 @@ struct DataPlaneBoundsTests {
 
             let wellBehaved = try await RawHTTP2Connection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
             #expect(try await wellBehaved.exchange(.GET, Self.locator).status == 200)
-            // Three deadlines pass with the connection set up and idle.
-            try await Task.sleep(for: .milliseconds(1500))
+            // The deadline passes with the connection set up and idle.
+            try await Task.sleep(for: .milliseconds(2500))
             #expect(wellBehaved.channel.isActive, "a set-up HTTP/2 connection is closed at the handshake deadline")
             #expect(try await wellBehaved.exchange(.GET, Self.locator).status == 200)
             #expect(wellBehaved.channel.isActive)

@@ -61,7 +61,7 @@ final class StoreFixture: Sendable {
             let location = try StoreLocation("postgres://\(PostgresCluster.owner)@127.0.0.1:\(cluster.port)/\(name)", filesDirectory: directory.path)
             return try await blocking {
                 try Store.initialize(location, roles: PostgresRoles(gateway: nil))
-                return try Store.open(location)
+                return try Store.open(location, options: PostgresCluster.patient)
             }
         }
     }
