@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -214,13 +215,16 @@ func withGateway(
     await harness.stop()
 }
 
-/// Runs a throwaway plain-HTTP server on a loopback port for the duration of `body` (faulty upstreams and the like).
-func withTestServer(_ router: Router<BasicRequestContext>, _ body: (Int) async throws -> Void) async throws {
+/// Runs a throwaway server on a loopback port for the duration of `body` (faulty upstreams and the like): plain
+/// HTTP/1.1 unless `server` says otherwise (such as `.tls(tlsConfiguration:)`).
+func withTestServer(
+    _ router: Router<BasicRequestContext>, server builder: HTTPServerBuilder = .http1(), _ body: (Int) async throws -> Void
+) async throws {
     var logger = Logger(label: "test-server")
     logger.logLevel = .critical
     let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
     let server = Application(
-        router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+        router: router, server: builder, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
         onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger
     )
     let group = ServiceGroup(services: [server], gracefulShutdownSignals: [], logger: logger)

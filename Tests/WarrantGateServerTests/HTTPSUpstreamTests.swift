@@ -1,57 +1,11 @@
 import Foundation
 import Hummingbird
 import HummingbirdTLS
-import Logging
 import NIOSSL
-import ServiceLifecycle
 import Testing
 import WarrantGateDemo
 import WarrantGateDevPKI
 @testable import WarrantGateServer
-
-/// The simulated records system served over real TLS on loopback, with a certificate from a CA of its own, optionally
-/// asking for a client certificate from another CA.
-private struct TLSRecordsSystem {
-    let port: Int
-    private let group: ServiceGroup
-    private let task: Task<Void, any Error>
-
-    static func start(certificate: IssuedCertificate, requireClientsOf clientCA: DevCertificateAuthority?, recorder: UpstreamRecorder) async throws -> TLSRecordsSystem {
-        var tls = TLSConfiguration.makeServerConfiguration(
-            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certificate.certificatePEM.utf8)).map { .certificate($0) },
-            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(certificate.privateKeyPEM.utf8), format: .pem))
-        )
-        if let clientCA {
-            tls.certificateVerification = .noHostnameVerification
-            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(clientCA.certificatePEM.utf8)))
-        }
-        var logger = Logger(label: "tls-records")
-        logger.logLevel = .critical
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let application = Application(
-            router: SimulatedUpstreams.recordsRouter(observer: recorder.observer), server: try .tls(tlsConfiguration: tls),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) },
-            logger: logger
-        )
-        let group = ServiceGroup(services: [application], gracefulShutdownSignals: [], logger: logger)
-        let task = Task {
-            defer { continuation.finish() }
-            try await group.run()
-        }
-        var bound = 0
-        for await port in ports {
-            bound = port
-            break
-        }
-        return TLSRecordsSystem(port: bound, group: group, task: task)
-    }
-
-    /// Cancels rather than drains: a drained TLS server here waits out a 5 s close timeout.
-    func stop() async {
-        task.cancel()
-        _ = try? await task.value
-    }
-}
 
 @Suite("An https upstream: verified against its own CA, by name or address, with the gateway's certificate if asked")
 struct HTTPSUpstreamTests {
@@ -79,23 +33,27 @@ struct HTTPSUpstreamTests {
         }
     }
 
-    /// Runs `body` with a gateway whose `records` upstream is `settings(port)`, served over TLS by `certificate`.
+    /// Runs `body` with a gateway whose `records` upstream is `settings(port)`: the simulated records system over TLS
+    /// with `certificate`, asking for a client certificate from `clientCA` if given.
     private func withTLSRecords(
         certificate: IssuedCertificate, requireClientsOf clientCA: DevCertificateAuthority? = nil, policy: String = "policies/denver.yaml",
         settings: @escaping (Int) -> UpstreamSettings, _ body: (GatewayHarness, UpstreamRecorder) async throws -> Void
     ) async throws {
+        var tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certificate.certificatePEM.utf8)).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(certificate.privateKeyPEM.utf8), format: .pem))
+        )
+        if let clientCA {
+            tls.certificateVerification = .noHostnameVerification
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(clientCA.certificatePEM.utf8)))
+        }
         let recorder = UpstreamRecorder()
-        let records = try await TLSRecordsSystem.start(certificate: certificate, requireClientsOf: clientCA, recorder: recorder)
-        do {
+        try await withTestServer(SimulatedUpstreams.recordsRouter(observer: recorder.observer), server: try .tls(tlsConfiguration: tls)) { port in
             try await withGateway(configure: { _, configuration in
-                configuration.upstreams["records"] = settings(records.port)
+                configuration.upstreams["records"] = settings(port)
                 configuration.policyPath = Repository.path(policy)
             }) { gateway in try await body(gateway, recorder) }
-        } catch {
-            await records.stop()
-            throw error
         }
-        await records.stop()
     }
 
     @Test("by name and by address, the records system's own CA is trusted and the answer comes through")

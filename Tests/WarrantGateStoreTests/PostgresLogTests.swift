@@ -10,7 +10,7 @@ import WarrantGatePostgresCluster
 struct PostgresLogTests {
     static let gatewayRole = "wg_gateway"
     /// The deadline of the tests about order and signing, not about the deadline: they share two cores with the suite.
-    static let patient = Duration.seconds(60)
+    static let patient = PostgresCluster.patient.commitTimeout
     let logger = PostgresCluster.logger
 
     /// A cluster with the log's tables, owned by the cluster's superuser, and the gateways' role.
