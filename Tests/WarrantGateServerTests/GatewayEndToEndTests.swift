@@ -26,13 +26,14 @@ extension GatewayHarness {
         try registry.approve(reference: reference, operator: "test-supervisor", at: approvedAt)
     }
 
-    /// Waits until the gateway has picked up the registry's latest version.
+    /// Waits until the gateway has picked up the registry's latest version, or one after it (the registry may move
+    /// on meanwhile; a CI-like run saw the gateway at 14 while waiting for 13).
     func awaitRegistry() async throws {
         let target = try registry.version()
-        for _ in 0..<100 where gateway.state.current.registryVersion != target {
+        for _ in 0..<100 where gateway.state.current.registryVersion < target {
             try await Task.sleep(for: .milliseconds(20))
         }
-        #expect(gateway.state.current.registryVersion == target)
+        #expect(gateway.state.current.registryVersion >= target)
     }
 }
 
