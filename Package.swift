@@ -126,22 +126,23 @@ let package = Package(
         // The framework floor for scripts/bench-vs-nginx: the gateway's own listener and upstream pools passing
         // requests through, deciding and logging nothing.
         .executableTarget(name: "warrant-gate-floor", dependencies: ["WarrantGateServer"], path: "Benchmarks/FrameworkFloor"),
-        .testTarget(name: "WarrantGateCoreTests", dependencies: ["WarrantGateCore", "WarrantGateDevPKI", "WarrantGatePostgresCluster"], exclude: ["Fixtures"]),
-        // Throwaway servers for the tests: PostgreSQL, and rsyslog for the SIEM forwarding.
+        .testTarget(name: "WarrantGateCoreTests", dependencies: ["WarrantGateCore", "WarrantGateDevPKI", "WarrantGateTestSupport"], exclude: ["Fixtures"]),
+        // What several test targets share: throwaway PostgreSQL and rsyslog servers, a systemd notify socket, signed
+        // test PDFs, and blocking work off the cooperative pool.
         .target(
-            name: "WarrantGatePostgresCluster",
+            name: "WarrantGateTestSupport",
             dependencies: [
                 "WarrantGateStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Tests/WarrantGatePostgresCluster"
+            path: "Tests/WarrantGateTestSupport"
         ),
         .testTarget(
             name: "WarrantGateStoreTests",
             dependencies: [
                 "WarrantGateStore",
-                "WarrantGatePostgresCluster",
+                "WarrantGateTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -152,7 +153,7 @@ let package = Package(
                 "WarrantGateServer",
                 "WarrantGateDemo",
                 "WarrantGateDevPKI",
-                "WarrantGatePostgresCluster",
+                "WarrantGateTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -167,7 +168,7 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
-        .testTarget(name: "WarrantGateCLITests", dependencies: ["WarrantGateDevPKI", "WarrantGatePostgresCluster"]),
+        .testTarget(name: "WarrantGateCLITests", dependencies: ["WarrantGateDevPKI", "WarrantGateTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import WarrantGatePostgresCluster
+import WarrantGateTestSupport
 
 @Suite("warrant-gate forward syslog, run as a process", .enabled(if: Rsyslog.isEnabled))
 struct ForwardCLITests {

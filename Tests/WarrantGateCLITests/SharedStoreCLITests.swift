@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import WarrantGatePostgresCluster
+import WarrantGateTestSupport
 
 /// Two gateways, run as processes, sharing one PostgreSQL store on a server the test starts: one log, one registry,
 /// no answered decision lost when a gateway is killed or the database restarts.

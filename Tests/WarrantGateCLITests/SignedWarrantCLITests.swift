@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import WarrantGatePostgresCluster
+import WarrantGateTestSupport
 
 /// Registering digitally signed warrants (issue 23), run as a process: a court CA made at test time with openssl,
 /// PDFs signed the way PAdES signers do, and detached `.p7s` signatures, with RSA and EC signers.

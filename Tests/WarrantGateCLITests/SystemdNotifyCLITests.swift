@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import WarrantGateDevPKI
-import WarrantGatePostgresCluster
+import WarrantGateTestSupport
 
 /// `warrant-gate serve` run as systemd runs it: a generated configuration, `NOTIFY_SOCKET` naming a datagram socket
 /// the test listens on, and the server certificate and key named by the variables the unit sets to its credentials.

@@ -1,7 +1,7 @@
 import Foundation
 import SwiftASN1
 import Testing
-import WarrantGatePostgresCluster
+import WarrantGateTestSupport
 @_spi(CMS) import X509
 @testable import WarrantGateCore
 

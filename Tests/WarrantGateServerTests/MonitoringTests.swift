@@ -4,7 +4,7 @@ import GRDB
 import NIOCore
 import Testing
 import WarrantGateDevPKI
-import WarrantGatePostgresCluster
+import WarrantGateTestSupport
 import Yams
 @testable import WarrantGateServer
 @testable import WarrantGateStore

@@ -6,7 +6,7 @@ import Synchronization
 import Testing
 import WarrantGateCore
 import WarrantGateDevPKI
-import WarrantGatePostgresCluster
+import WarrantGateTestSupport
 import WarrantGateStore
 
 @testable import WarrantGateServer

@@ -3,7 +3,7 @@ import Logging
 import ServiceLifecycle
 import Testing
 import WarrantGateDevPKI
-import WarrantGatePostgresCluster
+import WarrantGateTestSupport
 import WarrantGateStore
 @testable import WarrantGateServer
 

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import WarrantGateCore
-import WarrantGatePostgresCluster
+import WarrantGateTestSupport
 @testable import WarrantGateStore
 
 extension StoreBackendTests {

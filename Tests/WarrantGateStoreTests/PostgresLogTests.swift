@@ -2,7 +2,7 @@ import Foundation
 import PostgresNIO
 import Testing
 import WarrantGateCore
-import WarrantGatePostgresCluster
+import WarrantGateTestSupport
 @testable import WarrantGateStore
 
 /// The shared decision log on a real PostgreSQL server that each test starts for itself.

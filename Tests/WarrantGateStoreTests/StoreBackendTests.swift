@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import WarrantGateCore
-import WarrantGatePostgresCluster
+import WarrantGateTestSupport
 @testable import WarrantGateStore
 
 /// The store's behaviour through its public API, as the CLI and the gateway use it, once on SQLite and once on a real

@@ -2,7 +2,7 @@ import Foundation
 import PostgresNIO
 import Testing
 import WarrantGateCore
-import WarrantGatePostgresCluster
+import WarrantGateTestSupport
 @testable import WarrantGateStore
 
 /// The store's two databases, for tests that run once on each.

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import Testing
-import WarrantGatePostgresCluster
+import WarrantGateTestSupport
 import WarrantGateCore
 @testable import WarrantGateStore
 

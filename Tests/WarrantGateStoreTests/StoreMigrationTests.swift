@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import WarrantGateCore
-import WarrantGatePostgresCluster
+import WarrantGateTestSupport
 @testable import WarrantGateStore
 
 extension StoreBackendTests {
