@@ -217,7 +217,7 @@ public struct LogExporter: Sendable {
             try database.read { session in
                 var chunk: [StoredRow] = []
                 chunk.reserveCapacity(StoredRow.chunkSize)
-                try session.forEach(sql, arguments.map(\.sqlValue)) { row in
+                try session.forEach(sql, arguments.map { $0.sqlValue }) { row in
                     let seq = try row.int64("seq")
                     let decision = Array(try row.text("decision").utf8)
                     let outcome = try row.optionalText("outcome").map { Array($0.utf8) }

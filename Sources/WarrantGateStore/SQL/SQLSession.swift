@@ -95,15 +95,15 @@ protocol SQLSession {
 }
 
 extension SQLSession {
-    func execute(_ sql: String, _ arguments: any SQLBindable...) throws { try execute(sql, arguments.map(\.sqlValue)) }
-    func fetchAll(_ sql: String, _ arguments: any SQLBindable...) throws -> [SQLRow] { try fetchAll(sql, arguments.map(\.sqlValue)) }
-    func fetchOne(_ sql: String, _ arguments: any SQLBindable...) throws -> SQLRow? { try fetchAll(sql, arguments.map(\.sqlValue)).first }
+    func execute(_ sql: String, _ arguments: any SQLBindable...) throws { try execute(sql, arguments.map { $0.sqlValue }) }
+    func fetchAll(_ sql: String, _ arguments: any SQLBindable...) throws -> [SQLRow] { try fetchAll(sql, arguments.map { $0.sqlValue }) }
+    func fetchOne(_ sql: String, _ arguments: any SQLBindable...) throws -> SQLRow? { try fetchAll(sql, arguments.map { $0.sqlValue }).first }
     func forEach(_ sql: String, _ arguments: any SQLBindable..., visit: (SQLRow) throws -> Void) throws {
-        try forEach(sql, arguments.map(\.sqlValue), visit)
+        try forEach(sql, arguments.map { $0.sqlValue }, visit)
     }
 
     func scalarText(_ sql: String, _ arguments: any SQLBindable...) throws -> String? {
-        switch try scalar(sql, arguments.map(\.sqlValue)) {
+        switch try scalar(sql, arguments.map { $0.sqlValue }) {
         case nil: return nil
         case .text(let text)?: return text
         default: throw StoreError("the database returned a value that is not text")
@@ -111,7 +111,7 @@ extension SQLSession {
     }
 
     func scalarInt64(_ sql: String, _ arguments: any SQLBindable...) throws -> Int64? {
-        switch try scalar(sql, arguments.map(\.sqlValue)) {
+        switch try scalar(sql, arguments.map { $0.sqlValue }) {
         case nil: return nil
         case .integer(let value)?: return value
         default: throw StoreError("the database returned a value that is not an integer")
