@@ -73,6 +73,18 @@ struct PolicyParserTests {
         }
     }
 
+    /// A TTL past what `Duration` holds trapped the gateway at its first lookup, and again after every restart.
+    @Test("a fact lookup's TTL is at most 100 years; a longer one is refused with its line")
+    func factLookupTTLBound() throws {
+        let lookup = { (ttl: String) in Self.minimal + "\nfact-lookup:\n  upstream: records\n  path: /records/{subject}/facts\n  ttl: \(ttl)\n  max-entries: 10\n" }
+        #expect(try PolicyParser.parse(lookup("36500d"), file: "test.yaml").factLookup?.ttl == 36_500 * 86400)
+        for ttl in ["9223372036854775807m", "36501d", "876001h"] {
+            let refusal = error(lookup(ttl))
+            #expect(refusal?.message.contains("longer than 100 years") == true, "\(ttl): \(String(describing: refusal))")
+            #expect(refusal?.line != nil)
+        }
+    }
+
     @Test func minimalLoads() throws {
         #expect(try PolicyParser.parse(Self.minimal, file: "t.yaml").rules.count == 1)
     }

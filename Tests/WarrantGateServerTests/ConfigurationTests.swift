@@ -61,10 +61,15 @@ struct ConfigurationTests {
         }
     }
 
-    @Test("unknown keys, non-positive limits and upstreams with a path are refused")
-    func refusals() {
+    @Test("unknown keys, non-positive or overflowing limits and upstreams with a path are refused")
+    func refusals() throws {
         #expect(throws: (any Error).self) { try load(base + "limits: { upstream-conections: 16 }\n") }
         #expect(throws: (any Error).self) { try load(base + "limits: { upstream-connections: 0 }\n") }
+        // Each of these would overflow later arithmetic (nanoseconds, the per-loop share of connections) and trap.
+        for limit in ["upstream-response-timeout-ms: 9300000000000", "upstream-connections: 9223372036854775807", "redact-body-bytes: 1073741825"] {
+            #expect(throws: (any Error).self, "\(limit)") { try load(base + "limits: { \(limit) }\n") }
+        }
+        #expect(try load(base + "limits: { upstream-response-timeout-ms: 86400000, redact-body-bytes: 1073741824 }\n").limits.redactBodyBytes == 1 << 30)
         #expect(throws: (any Error).self) { try load(base.replacingOccurrences(of: "9001\"", with: "9001/records\"")) }
     }
 }

@@ -72,7 +72,9 @@ struct HTTPSUpstreamTests {
         }
     }
 
-    @Test("a certificate from another CA, for another name, or a request for a certificate the gateway lacks: 502, nothing read")
+    /// "Only the address" is a certificate for another name that lists the address the gateway reached: NIOSSL alone
+    /// accepts it for a host name, so whoever answers at that address after a DNS spoof could pass for the upstream.
+    @Test("a certificate from another CA, for another name or only the address, or a request for a certificate the gateway lacks: 502, nothing read")
     func refusedUpstreams() async throws {
         let pki = try UpstreamPKI()
         let stranger = try DevCertificateAuthority(commonName: "Someone Else's CA")
@@ -80,6 +82,7 @@ struct HTTPSUpstreamTests {
         let cases: [(String, IssuedCertificate, DevCertificateAuthority?)] = [
             ("another CA", try stranger.issueServer(dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"]), nil),
             ("another name", try pki.authority.issueServer(dnsNames: ["records.county.test"], ipAddresses: []), nil),
+            ("only the address", try pki.authority.issueServer(dnsNames: ["records.county.test"], ipAddresses: ["127.0.0.1"]), nil),
             ("a client certificate asked for", try pki.authority.issueServer(dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"]), gatewayClients),
         ]
         for (label, certificate, clientCA) in cases {
@@ -94,6 +97,21 @@ struct HTTPSUpstreamTests {
                 #expect(rows.first { $0.decisionId == answer.decisionId }?.outcome?.error == "upstream_unavailable", "\(label)")
             }
         }
+    }
+
+    @Test("a DNS name matches without case or trailing dot; a wildcard stands for exactly one leftmost label")
+    func dnsNameMatching() {
+        let matches: [(String, String)] = [
+            ("records.county.test", "records.county.test"), ("Records.County.Test.", "records.county.test"),
+            ("*.county.test", "records.county.test"), ("records.county.test", "RECORDS.county.test."),
+        ]
+        let refusals: [(String, String)] = [
+            ("records.county.test", "custody.county.test"), ("*.county.test", "county.test"), ("*.county.test", "a.records.county.test"),
+            ("*.test", "county.test"), ("r*.county.test", "records.county.test"), ("*.*.test", "a.county.test"), ("", "records.county.test"),
+            ("*.county.test", ".county.test"), ("records.county.test", ""),
+        ]
+        for (pattern, host) in matches { #expect(UpstreamIdentityCheck.dnsName(pattern, matches: host), "\(pattern) / \(host)") }
+        for (pattern, host) in refusals { #expect(!UpstreamIdentityCheck.dnsName(pattern, matches: host), "\(pattern) / \(host)") }
     }
 
     @Test("the gateway presents its own certificate when the records system asks for one")

@@ -5,7 +5,8 @@ import Synchronization
 import Testing
 @testable import WarrantGateServer
 
-/// A plain-TCP upstream that answers every read with a small JSON 200 and counts its open connections.
+/// A plain-TCP upstream that answers every read with the same bytes (by default a small JSON 200) and counts its open
+/// connections.
 private final class CountingUpstream: Sendable {
     private final class Answerer: ChannelInboundHandler, Sendable {
         typealias InboundIn = ByteBuffer
@@ -25,18 +26,19 @@ private final class CountingUpstream: Sendable {
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: answer)), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: upstream.answer)), promise: nil)
         }
     }
 
     let open = Mutex(0)
+    let answer: String
     private let channel: any Channel
 
     var port: Int { channel.localAddress?.port ?? 0 }
     var openConnections: Int { open.withLock { $0 } }
 
-    init() async throws {
+    init(answer: String = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}") async throws {
+        self.answer = answer
         let box = Mutex<CountingUpstream?>(nil)
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
@@ -69,5 +71,32 @@ struct UpstreamPoolTests {
         for _ in 0..<50 where upstream.openConnections > 0 { try await Task.sleep(for: .milliseconds(100)) }
         #expect(upstream.openConnections == 0)
         await upstream.close()
+    }
+
+    /// A 101 would switch the agency's connection to a protocol no one vetted, and NIO's parser stops reading the
+    /// upstream connection after it; a status outside 200–599 is no final answer either.
+    @Test("an upstream answering 101 or a status outside 200–599: 502, logged, and its connection is not reused")
+    func nonFinalStatus() async throws {
+        let answers = [
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+            "HTTP/1.1 600 Beyond\r\nContent-Length: 0\r\n\r\n",
+        ]
+        for text in answers {
+            let upstream = try await CountingUpstream(answer: text)
+            try await withGateway(configure: { _, configuration in
+                configuration.upstreams["records"] = UpstreamSettings(url: "http://127.0.0.1:\(upstream.port)")
+            }) { gateway in
+                let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
+                #expect(answer.status == 502, "\(text.prefix(12))")
+                #expect(answer.reason == "upstream_unavailable")
+                let rows = try await gateway.exportedRows(expecting: [answer.decisionId ?? ""])
+                let outcome = rows.first { $0.decisionId == answer.decisionId }?.outcome
+                #expect(outcome?.error == "upstream_unavailable")
+                #expect(outcome?.upstreamStatus == Int(text.dropFirst(9).prefix(3)))
+                for _ in 0..<50 where upstream.openConnections > 0 { try await Task.sleep(for: .milliseconds(100)) }
+                #expect(upstream.openConnections == 0, "the connection that answered \(text.prefix(12)) stays open")
+            }
+            await upstream.close()
+        }
     }
 }

@@ -642,17 +642,17 @@ public enum PolicyParser {
         return .seconds(try duration(node))
     }
 
-    /// Parses `30d`, `48h` or `15m`.
+    /// Parses `30d`, `48h` or `15m`, up to 100 years: a longer span would overflow the clock arithmetic it feeds.
     static func duration(_ node: YAMLNode) throws -> TimeInterval {
         let text = try node.string("duration")
-        guard let unit = text.last, let value = Int(text.dropLast()), value > 0 else {
-            throw node.error("'\(text)' is not a duration such as 30d, 48h or 15m")
-        }
-        switch unit {
-        case "d": return TimeInterval(value) * 86400
-        case "h": return TimeInterval(value) * 3600
-        case "m": return TimeInterval(value) * 60
+        let seconds: TimeInterval
+        switch (text.last, Int(text.dropLast())) {
+        case ("d", let value?) where value > 0: seconds = TimeInterval(value) * 86400
+        case ("h", let value?) where value > 0: seconds = TimeInterval(value) * 3600
+        case ("m", let value?) where value > 0: seconds = TimeInterval(value) * 60
         default: throw node.error("'\(text)' is not a duration such as 30d, 48h or 15m")
         }
+        guard seconds <= 36_500 * 86400 else { throw node.error("'\(text)' is longer than 100 years") }
+        return seconds
     }
 }

@@ -307,8 +307,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         request.phase = .forwarding
         var headers = HeaderRules.forwardable(request.head.headers)
         if !plan.redactor.isEmpty {
-            headers.remove(name: "range")
-            headers.remove(name: "if-range")
+            // The upstream's ranges and validators are of the unredacted document: a 206 cannot be redacted, and a
+            // 304 or 412 against a guessed ETag or date would tell the client about fields it is not given.
+            for name in ["range", "if-range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since"] { headers.remove(name: name) }
             headers.replaceOrAdd(name: "Accept-Encoding", value: HeaderRules.decodableAcceptEncoding(request.head.headers))
         }
         headers.add(name: "Host", value: endpoint.authority)
@@ -340,13 +341,21 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     func upstreamHead(_ head: HTTPResponseHead) {
         guard let request, let plan = request.plan, let context else { return }
         request.upstreamStatus = Int(head.status.code)
+        // A final answer is 2xx to 5xx: a 101 would switch the client's connection to a protocol no one vetted (and
+        // leaves the upstream connection unparsed), and a code outside HTTP's range means nothing to pass on.
+        guard (200...599).contains(head.status.code) else {
+            return upstreamGaveUp(request, .upstreamUnavailable, detail: nil, cause: UpstreamFault("the upstream answered with status \(head.status.code)"))
+        }
         // The read deadline may fall before the response deadline the timer waits for.
         request.deadline?.cancel()
         armExchangeDeadline(request, at: .now() + environment.limits.upstreamReadTimeout.timeAmount)
         let bodyless = request.head.method == .HEAD || Self.hasNoBody(head)
         if plan.redactor.isEmpty || bodyless {
             var headers = HeaderRules.returnable(head.headers, bodyUnmodified: true)
-            if let length = head.headers.first(name: "content-length") { headers.add(name: "Content-Length", value: length) }
+            // On a redacted route a bodyless answer's length (HEAD's, a 304's) is the unredacted document's.
+            if let length = head.headers.first(name: "content-length"), plan.redactor.isEmpty || length == "0" {
+                headers.add(name: "Content-Length", value: length)
+            }
             writeHead(request, status: head.status, headers: headers, knownLength: bodyless || headers.contains(name: "content-length"))
             return
         }

@@ -129,12 +129,16 @@ final class UpstreamPool {
                 channel.eventLoop.makeCompletedFuture {
                     if let tls = endpoint.tls {
                         try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: endpoint.serverName))
+                        if let serverName = endpoint.serverName {
+                            try channel.pipeline.syncOperations.addHandler(UpstreamIdentityCheck(serverName: serverName, on: channel.eventLoop))
+                        }
                     }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .dropBytes)
                     try channel.pipeline.syncOperations.addHandler(UpstreamConnectionHandler())
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)
+            .flatMap { [connectTimeout] channel in Self.identified(channel, within: connectTimeout) }
             .assumeIsolated()
             .whenComplete { [self] result in
                 switch result {
@@ -154,6 +158,25 @@ final class UpstreamPool {
                     connectFailed(endpoint, waiter, error)
                 }
             }
+    }
+
+    /// `channel` once its upstream's certificate has passed ``UpstreamIdentityCheck``, if it has one; the channel is
+    /// closed if the check fails or the handshake takes longer than `timeout`.
+    private static func identified(_ channel: any Channel, within timeout: TimeAmount) -> EventLoopFuture<any Channel> {
+        guard let verified = try? channel.pipeline.syncOperations.handler(type: UpstreamIdentityCheck.self).verified else {
+            return channel.eventLoop.makeSucceededFuture(channel)
+        }
+        let deadline = channel.eventLoop.scheduleTask(in: timeout) {
+            verified.fail(UpstreamFault("the upstream's TLS handshake took longer than \(timeout)"))
+        }
+        return verified.futureResult.map { _ -> any Channel in
+            deadline.cancel()
+            return channel
+        }.flatMapErrorThrowing { error in
+            deadline.cancel()
+            channel.close(promise: nil)
+            throw error
+        }
     }
 
     private func connectFailed(_ endpoint: UpstreamEndpoint, _ waiter: Waiter, _ error: any Error) {
@@ -235,8 +258,10 @@ final class UpstreamConnection {
     }
 }
 
-/// Passes an upstream connection's response parts to the exchange in progress. A response is reusable only when the
-/// whole request was written, the whole response read, and both sides keep the connection alive.
+/// Passes an upstream connection's response parts to the exchange in progress. A connection is reusable only when the
+/// whole request was written, the whole response read, both sides keep the connection alive, and the request carried
+/// no body: an upstream that misreads a body's framing would take the rest of it for a request of its own, answered
+/// to whichever request came next on the connection.
 final class UpstreamConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
@@ -246,8 +271,9 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     private var receiver: (any UpstreamResponseReceiver)?
     private var keepAlive = true
     private var broken = false
+    private var requestWritten = true
 
-    var isIdle: Bool { receiver == nil && keepAlive && !broken }
+    var isIdle: Bool { receiver == nil && keepAlive && requestWritten && !broken }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -260,12 +286,18 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     func start(_ head: HTTPRequestHead, body: ByteBuffer?, receiver: any UpstreamResponseReceiver) {
         guard let context else { return receiver.upstreamFailed(ChannelError.ioOnClosedChannel) }
         self.receiver = receiver
-        keepAlive = head.isKeepAlive
+        keepAlive = head.isKeepAlive && body == nil
+        requestWritten = false
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if let body, body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
-        written.futureResult.assumeIsolated().whenFailure { [self] error in fail(error) }
+        written.futureResult.assumeIsolated().whenComplete { [self] result in
+            switch result {
+            case .success: requestWritten = true
+            case .failure(let error): fail(error)
+            }
+        }
         context.read()
     }
 
