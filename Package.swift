@@ -64,8 +64,8 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
-        // The gateway: the NIO data plane (mutual TLS, the request pipeline, the upstream pools), the admin listener
-        // (Hummingbird) and the off-path fact lookup (AsyncHTTPClient).
+        // The gateway: the NIO data plane (mutual TLS, the request pipeline, the upstream pools, which the fact lookup
+        // uses too) and the admin listener (Hummingbird).
         .target(
             name: "WarrantGateServer",
             dependencies: [
@@ -79,7 +79,6 @@ let package = Package(
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
@@ -7,9 +6,9 @@ import ServiceLifecycle
 import WarrantGateCore
 import WarrantGateStore
 
-/// A gateway assembled from its configuration: the TLS listener (``GatewayListener``) with its upstream pools, the
-/// decision log writer, the registry refresher, the admin listener and the fact-lookup client, run together as one
-/// service group. Run by systemd with `Type=notify`, it reports its state through ``SystemdNotifier``.
+/// A gateway assembled from its configuration: the TLS listener (``GatewayListener``) with its upstream pools (which
+/// the fact lookup uses too), the decision log writer, the registry refresher and the admin listener, run together as
+/// one service group. Run by systemd with `Type=notify`, it reports its state through ``SystemdNotifier``.
 public final class Gateway: Sendable {
     public let configuration: GatewayConfiguration
     public let state: GatewayState
@@ -17,7 +16,6 @@ public final class Gateway: Sendable {
     public let registry: Registry
     let log: any DecisionLogWriter
     let metrics: GatewayMetrics
-    let client: HTTPClient
     let upstreams: Upstreams
     let identity: ServerIdentity
     let verifier: ClientCertificateVerifier
@@ -61,16 +59,6 @@ public final class Gateway: Sendable {
             logger.warning("tls.legacy-client-certificates is on: client certificates unfit for a TLS client (CA leaves, no clientAuth) are accepted")
         }
         self.upstreams = try Upstreams(settings: configuration.upstreams, limits: configuration.limits)
-        // The fact lookup is off the request path (its answers are cached); AsyncHTTPClient serves it.
-        var clientConfiguration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: configuration.limits.upstreamConnectTimeout.timeAmount, read: configuration.limits.upstreamReadTimeout.timeAmount)
-        )
-        clientConfiguration.decompression = .disabled
-        clientConfiguration.httpVersion = .http1Only
-        // The gateway does not export traces; without this, every lookup builds a span and its attributes.
-        clientConfiguration.tracing.tracer = nil
-        self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     }
 
     /// ``init(configuration:logger:now:onListening:notifier:)`` on the blocking thread pool, for async callers:
@@ -91,7 +79,7 @@ public final class Gateway: Sendable {
         let environment = GatewayEnvironment(
             state: state, log: log, verifier: verifier, limits: limits, metrics: metrics,
             concurrency: AgencyConcurrency(limit: limits.maxInFlightPerAgency),
-            factLookup: FactLookupClient(client: client, upstreams: upstreams.endpoints, timeout: limits.upstreamResponseTimeout),
+            factLookup: FactLookupClient(upstreams: upstreams, timeout: limits.upstreamResponseTimeout),
             upstreams: upstreams, logger: logger, now: now
         )
         // Ready once the TLS listener is bound; the log was opened when the gateway was loaded.
@@ -104,7 +92,7 @@ public final class Gateway: Sendable {
             }
         )
         // A service group stops its services in reverse order: systemd is told first that the gateway is stopping,
-        // then the listeners drain, then the upstream connections and the fact-lookup client close, then the log
+        // then the listeners drain, then the idle upstream connections close, then the log
         // writer writes whatever the drained requests queued, and last the checkpoint service signs the final
         // checkpoint.
         var services: [any Service] = []
@@ -122,7 +110,7 @@ public final class Gateway: Sendable {
         }
         services += [
             LogWriterService(log: log),
-            ClientShutdownService(client: client, upstreams: upstreams),
+            UpstreamShutdownService(upstreams: upstreams),
             RegistryRefresher(registry: registry, state: state, interval: .milliseconds(250), logger: logger, now: now),
             Reloader(gateway: self, interval: .seconds(1)),
             gateway,
@@ -175,15 +163,13 @@ struct LogWriterService: Service {
     }
 }
 
-/// Closes the upstream pools' idle connections and shuts the fact-lookup client down when the group stops. The group
-/// stops services in reverse order, so this runs after the listener has drained its requests.
-struct ClientShutdownService: Service {
-    let client: HTTPClient
+/// Closes the upstream pools' idle connections when the group stops. The group stops services in reverse order, so
+/// this runs after the listener has drained its requests.
+struct UpstreamShutdownService: Service {
     let upstreams: Upstreams
 
     func run() async throws {
         try? await gracefulShutdown()
         await upstreams.close()
-        try await client.shutdown()
     }
 }

@@ -143,6 +143,21 @@ struct HTTPSUpstreamTests {
         }
     }
 
+    /// The lookup goes through the data plane's pools, so a records system that only the connected address vouches
+    /// for is refused there too: its "facts" never reach a decision.
+    @Test("a fact lookup to a certificate that names only the address fails, and the rules that need facts deny")
+    func factLookupRefusesAddressOnlyCertificate() async throws {
+        let pki = try UpstreamPKI()
+        let server = try pki.authority.issueServer(dnsNames: ["records.county.test"], ipAddresses: ["127.0.0.1"])
+        try await withTLSRecords(
+            certificate: server, policy: "policies/california.yaml", settings: { UpstreamSettings(url: "https://localhost:\($0)", caFile: pki.caURL.path) }
+        ) { gateway, recorder in
+            let answer = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456")
+            #expect(answer.status == 403, "\(answer.body)")
+            #expect(recorder.requests.isEmpty)
+        }
+    }
+
     @Test("an unreadable or empty CA file stops the gateway at start, naming the upstream")
     func unreadableTrust() throws {
         let pki = try UpstreamPKI()

@@ -180,30 +180,16 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         }
         request.record.subject = input.classification.subject
         request.record.requestFacts = input.requestFacts.map { "\($0.key)=\($0.value)" }.sorted()
-        // Facts the policy looks up in the records system come from the lookup's cache, or from a lookup off the loop.
+        // Facts the policy looks up in the records system come from the lookup's cache, or from a lookup on this loop.
         guard let lookup = request.current.policies.policy.factLookup, let subject = input.classification.subject else {
             return decide(request, input: input, body: bytes, registry: request.current.registry)
         }
-        if let cached = environment.factLookup.cachedFacts(subject: subject, lookup: lookup) {
-            let registry = FactOverlayRegistry(base: request.current.registry, subject: subject, lookedUp: .success(cached))
-            return decide(request, input: input, body: bytes, registry: registry)
-        }
-        let factLookup = environment.factLookup, logger = environment.logger, base = request.current.registry
-        let bound = NIOLoopBound((self, request), eventLoop: request.loop)
-        Task {
-            let facts: Result<[String: String], FactLookupError>
-            do {
-                facts = .success(try await factLookup.facts(subject: subject, lookup: lookup))
-            } catch {
-                logger.warning("fact lookup failed; rules that need facts deny", metadata: ["subject": "\(subject)", "error": "\(error)"])
-                facts = .failure(FactLookupError("\(error)"))
+        environment.factLookup.facts(subject: subject, lookup: lookup, on: request.loop) { [self] facts in
+            if case .failure(let error) = facts {
+                environment.logger.warning("fact lookup failed; rules that need facts deny", metadata: ["subject": "\(subject)", "error": "\(error)"])
             }
-            let registry = FactOverlayRegistry(base: base, subject: subject, lookedUp: facts)
-            bound.eventLoop.execute {
-                let (handler, request) = bound.value
-                guard handler.request === request, request.phase == .deciding else { return }
-                handler.decide(request, input: input, body: bytes, registry: registry)
-            }
+            guard self.request === request, request.phase == .deciding else { return }
+            decide(request, input: input, body: bytes, registry: FactOverlayRegistry(base: request.current.registry, subject: subject, lookedUp: facts))
         }
     }
 

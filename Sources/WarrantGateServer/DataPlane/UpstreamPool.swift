@@ -56,7 +56,7 @@ final class UpstreamPool {
         }
     }
 
-    private let loop: any EventLoop
+    let loop: any EventLoop
     private let limit: Int
     private let connectTimeout: TimeAmount
     private var idle: [String: [UpstreamConnection]] = [:]

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -7,57 +6,80 @@ import WarrantGateCore
 
 /// Looks up facts about an inmate in the records system, as the policy's `fact-lookup` configures, and caches the
 /// answers for their TTL in a bounded cache. A failed lookup is an error, so rules that need the facts deny.
+///
+/// A lookup is a GET on the request's own event loop, over the upstream pools the data plane uses, so it is held to
+/// the same TLS checks (``UpstreamIdentityCheck``), status rules and connection reuse, and to one deadline for the
+/// whole exchange.
 final class FactLookupClient: Sendable {
     private struct Entry {
         let facts: [String: String]
         let expires: ContinuousClock.Instant
     }
 
-    private let client: HTTPClient
-    private let upstreams: [String: UpstreamEndpoint]
+    /// The largest answer read; a longer one fails the lookup.
+    static let maxBodyBytes = 64 * 1024
+
+    private let upstreams: Upstreams
     private let timeout: Duration
     private let cache = Mutex<[String: Entry]>([:])
 
-    init(client: HTTPClient, upstreams: [String: UpstreamEndpoint], timeout: Duration) {
-        self.client = client
+    init(upstreams: Upstreams, timeout: Duration) {
         self.upstreams = upstreams
         self.timeout = timeout
     }
 
     /// The facts about `subject` while the cache holds them; nil when they must be looked up.
     func cachedFacts(subject: String, lookup: FactLookup) -> [String: String]? {
-        guard let url = url(subject: subject, lookup: lookup) else { return nil }
+        guard let target = target(subject: subject, lookup: lookup) else { return nil }
         let now = ContinuousClock.now
-        return cache.withLock { $0[url] }.flatMap { $0.expires > now ? $0.facts : nil }
+        return cache.withLock { $0[target.url] }.flatMap { $0.expires > now ? $0.facts : nil }
     }
 
-    /// Cached by the whole URL: a reloaded policy that asks another records system is not answered from the one it
-    /// asked before.
-    private func url(subject: String, lookup: FactLookup) -> String? {
-        upstreams[lookup.upstream].map { $0.url + lookup.path.replacingOccurrences(of: "{subject}", with: CanonicalTarget.encode(subject)) }
+    /// The lookup's upstream, the target after its path prefix, and the whole URL the cache keys on: a reloaded
+    /// policy that asks another records system is not answered from the one it asked before.
+    private func target(subject: String, lookup: FactLookup) -> (endpoint: UpstreamEndpoint, uri: String, url: String)? {
+        guard let endpoint = upstreams.endpoints[lookup.upstream] else { return nil }
+        let path = lookup.path.replacingOccurrences(of: "{subject}", with: CanonicalTarget.encode(subject))
+        return (endpoint, endpoint.pathPrefix + path, endpoint.url + path)
     }
 
-    func facts(subject: String, lookup: FactLookup) async throws -> [String: String] {
-        guard let url = url(subject: subject, lookup: lookup) else { throw FactLookupError("no upstream named \(lookup.upstream)") }
-        if let hit = cachedFacts(subject: subject, lookup: lookup) { return hit }
-        let now = ContinuousClock.now
-        var request = HTTPClientRequest(url: url)
-        request.method = .GET
-        request.tlsConfiguration = upstreams[lookup.upstream]?.tlsConfiguration
-        request.headers.add(name: "Accept", value: "application/json")
-        let response = try await client.execute(request, timeout: timeout.timeAmount)
-        let body = try await response.body.collect(upTo: 64 * 1024)
-        let facts: [String: String]
-        switch response.status.code {
-        case 200:
-            facts = try FlatJSON.parse(Array(body.readableBytesView)).compactMapValues { value in
-                if case .string(let text) = value { text } else { nil }
-            }
-        case 404:
-            facts = [:]
-        default:
-            throw FactLookupError("the records system answered \(response.status.code)")
+    /// Looks the facts up (or takes them from the cache) and calls `completion` on `loop`, a loop of the shared group;
+    /// call on that loop.
+    func facts(
+        subject: String, lookup: FactLookup, on loop: any EventLoop, completion: @escaping (Result<[String: String], FactLookupError>) -> Void
+    ) {
+        guard let target = target(subject: subject, lookup: lookup) else {
+            return completion(.failure(FactLookupError("no upstream named \(lookup.upstream)")))
         }
+        if let hit = cachedFacts(subject: subject, lookup: lookup) { return completion(.success(hit)) }
+        let started = ContinuousClock.now
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: target.endpoint.authority)
+        headers.add(name: "Accept", value: "application/json")
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target.uri, headers: headers)
+        FactFetch.run(head, endpoint: target.endpoint, pool: upstreams.pool(on: loop), within: timeout.timeAmount) { [self] answer in
+            do {
+                let (status, body) = try answer.get()
+                let facts: [String: String]
+                switch status {
+                case 200:
+                    facts = try FlatJSON.parse(body).compactMapValues { value in
+                        if case .string(let text) = value { text } else { nil }
+                    }
+                case 404:
+                    facts = [:]
+                default:
+                    throw FactLookupError("the records system answered \(status)")
+                }
+                remember(facts, url: target.url, lookup: lookup, now: started)
+                completion(.success(facts))
+            } catch {
+                completion(.failure(error as? FactLookupError ?? FactLookupError("\(error)")))
+            }
+        }
+    }
+
+    private func remember(_ facts: [String: String], url: String, lookup: FactLookup, now: ContinuousClock.Instant) {
         cache.withLock { cache in
             if cache.count >= lookup.maxEntries {
                 cache = cache.filter { $0.value.expires > now }
@@ -65,7 +87,85 @@ final class FactLookupClient: Sendable {
             }
             cache[url] = Entry(facts: facts, expires: now + .seconds(lookup.ttl))
         }
-        return facts
+    }
+}
+
+/// One fact lookup's exchange on a pooled upstream connection: the status and the body (up to
+/// ``FactLookupClient/maxBodyBytes``), within one deadline for connecting, the head and the body. The connection goes
+/// back to the pool only after a whole answer; on any failure it is closed.
+private final class FactFetch: UpstreamResponseReceiver {
+    private let pool: UpstreamPool
+    private var lease: UpstreamLease?
+    private var connection: UpstreamConnection?
+    private var deadline: Scheduled<Void>?
+    private var status: UInt = 0
+    private var body: [UInt8] = []
+    private var completion: ((Result<(UInt, [UInt8]), any Error>) -> Void)?
+
+    private init(pool: UpstreamPool, completion: @escaping (Result<(UInt, [UInt8]), any Error>) -> Void) {
+        self.pool = pool
+        self.completion = completion
+    }
+
+    static func run(
+        _ head: HTTPRequestHead, endpoint: UpstreamEndpoint, pool: UpstreamPool, within timeout: TimeAmount,
+        completion: @escaping (Result<(UInt, [UInt8]), any Error>) -> Void
+    ) {
+        let fetch = FactFetch(pool: pool, completion: completion)
+        fetch.deadline = pool.loop.assumeIsolated().scheduleTask(in: timeout) {
+            fetch.finish(.failure(FactLookupError("the records system did not answer within \(timeout)")))
+        }
+        fetch.lease = pool.lease(endpoint) { result in
+            fetch.lease = nil
+            switch result {
+            case .success(let connection) where fetch.completion != nil:
+                fetch.connection = connection
+                connection.send(head, body: nil, to: fetch)
+            case .success(let connection):
+                pool.release(connection)
+            case .failure(let error):
+                fetch.finish(.failure(error))
+            }
+        }
+    }
+
+    func upstreamHead(_ head: HTTPResponseHead) {
+        status = head.status.code
+    }
+
+    func upstreamBody(_ chunk: ByteBuffer) {
+        guard body.count + chunk.readableBytes <= FactLookupClient.maxBodyBytes else {
+            return finish(.failure(FactLookupError("the records system's answer is longer than \(FactLookupClient.maxBodyBytes) bytes")))
+        }
+        body.append(contentsOf: chunk.readableBytesView)
+    }
+
+    func upstreamEnd() {
+        if let connection {
+            self.connection = nil
+            pool.release(connection)
+        }
+        finish(.success((status, body)))
+    }
+
+    func upstreamReadComplete() {
+        connection?.read()
+    }
+
+    func upstreamFailed(_ error: any Error) {
+        finish(.failure(error))
+    }
+
+    /// Answers once: the deadline is cancelled, a lease still waiting is withdrawn, and a connection still in use is
+    /// closed.
+    private func finish(_ result: Result<(UInt, [UInt8]), any Error>) {
+        guard let completion else { return }
+        self.completion = nil
+        deadline?.cancel()
+        lease?.withdraw()
+        connection?.close()
+        connection = nil
+        completion(result)
     }
 }
 
