@@ -84,6 +84,7 @@ private struct XMLRedactionMachine {
     /// they are copied to `openNames` only if still open when the piece has been read (`keepOpenNames`).
     private var namesInPiece = 0
     private var bindings = Bindings()
+    private var resolvedNames = ResolvedNames()
     /// The depth of the element being removed (its descendants go with it), or 0.
     private var removedDepth = 0
     private var envelope = SOAPEnvelope.none
@@ -123,9 +124,12 @@ private struct XMLRedactionMachine {
             /// The prefix's bytes in `prefixes`.
             var prefix: Range<Int>
             var namespace: Namespace?
+            /// Its number among all bindings ever made, counting from 1.
+            var serial: Int
         }
 
         private var bindings: [Binding] = []
+        private var bindingsMade = 0
         /// Each binding's ``prefixKey(_:)``, compared before anything else.
         private var prefixKeys: [UInt64] = []
         private var prefixes = XMLByteStack()
@@ -139,19 +143,28 @@ private struct XMLRedactionMachine {
 
         var count: Int { bindings.count }
 
+        /// The bindings in scope as one number: equal at two moments exactly when the same bindings are in scope (the
+        /// innermost binding's serial stands for all those made before it that are still in scope).
+        var version: Int { bindings.last?.serial ?? 0 }
+
         /// The key of a namespace bound to `uri` (see ``Namespace/key``).
         func key(of uri: String) -> Int { uris.firstIndex(of: uri) ?? bindings.count }
 
         mutating func append(prefix: UnsafeRawBufferPointer, uri: String, namespace: Namespace?) {
             let start = prefixes.push(prefix)
-            bindings.append(Binding(prefix: start..<(start + prefix.count), namespace: namespace))
+            bindingsMade += 1
+            bindings.append(Binding(prefix: start..<(start + prefix.count), namespace: namespace, serial: bindingsMade))
             prefixKeys.append(Self.prefixKey(prefix))
             uris.append(uri)
         }
 
         /// Drops the bindings from the `count`th on.
+        @inline(__always)
         mutating func removeAll(from count: Int) {
-            guard bindings.count > count else { return }
+            if bindings.count > count { drop(from: count) }
+        }
+
+        private mutating func drop(from count: Int) {
             prefixes.pop(from: bindings[count].prefix.lowerBound)
             bindings.removeSubrange(count...)
             prefixKeys.removeSubrange(count...)
@@ -170,6 +183,97 @@ private struct XMLRedactionMachine {
                 if prefix.count <= 8 || prefixes.withBytes(binding.prefix, { XMLBytes.equal($0, prefix) }) { return .some(binding.namespace) }
             }
             return prefix.isEmpty ? .some(nil) : nil
+        }
+    }
+
+    /// Element names already resolved under the bindings then in scope, so that an attribute-less start tag
+    /// (`<name>` or `<name/>`) of a name met before is decided without reading its name, looking its prefix up or
+    /// matching it against the redacted names again. Four entries per set, the set chosen by the name's first and last
+    /// eight bytes, its length and the bindings' version; a name is taken for an entry's only when the version and
+    /// all its bytes are equal. About 30 KB, allocated at the first name kept; a document of many names, or of
+    /// names made to share a set, only finds fewer of them.
+    private struct ResolvedNames {
+        /// What the redactor decides from an element's name under the bindings in scope.
+        struct Resolution {
+            /// Where the local name starts in the qualified name: 0, or just past the colon.
+            var localStart: Int
+            var namespace: Namespace?
+            /// Whether the name is redacted (``Names/redact(_:_:)``), and whether an allow-list keeps it.
+            var redact: Bool
+            var keep: Bool
+        }
+
+        /// An entry's name, compared before its bytes are: the first and the last eight bytes (the same word for a
+        /// shorter name, ``XMLBytes/packed(_:)``), and the bindings' version with the length.
+        private struct Key: Equatable {
+            var first: UInt64
+            var last: UInt64
+            var versionAndLength: UInt64
+
+            init(_ name: UnsafeRawBufferPointer, version: Int) {
+                first = XMLBytes.packed(name)
+                last = name.count > 8 ? UInt64(littleEndian: name.loadUnaligned(fromByteOffset: name.count - 8, as: UInt64.self)) : first
+                versionAndLength = UInt64(truncatingIfNeeded: version) << 8 | UInt64(name.count)
+            }
+
+            init() { (first, last, versionAndLength) = (0, 0, 0) }
+
+            var set: Int {
+                let hash = (first ^ (last << 29 | last >> 35) ^ versionAndLength) &* 0x9e37_79b9_7f4a_7c15
+                return Int(truncatingIfNeeded: hash >> UInt64(64 - ResolvedNames.setBits))
+            }
+        }
+
+        private static let setBits = 6
+        private static let ways = 4
+        /// The longest name kept, and the bytes of each entry in `names`.
+        private static let entryBytes = 64
+
+        /// Empty until the first name is kept; then `ways` per set. A key of length 0 is none.
+        private var keys: [Key] = []
+        private var resolutions: [Resolution] = []
+        private var names: [UInt8] = []
+        /// Per set, the entry the next name kept there replaces: each in turn.
+        private var replaced: [UInt8] = []
+
+        /// The resolution of `name` under the bindings of `version`, if kept.
+        func find(_ name: UnsafeRawBufferPointer, version: Int) -> Resolution? {
+            guard !keys.isEmpty, !name.isEmpty, name.count <= Self.entryBytes else { return nil }
+            let key = Key(name, version: version)
+            let set = key.set
+            for entry in (Self.ways * set)..<(Self.ways * set + Self.ways) where keys[entry] == key {
+                // The first and last eight bytes are equal: those between are compared.
+                guard name.count > 16 else { return resolutions[entry] }
+                let start = entry * Self.entryBytes
+                let same = names.withUnsafeBytes {
+                    XMLBytes.equal(UnsafeRawBufferPointer(rebasing: $0[(start + 8)..<(start + name.count - 8)]), UnsafeRawBufferPointer(rebasing: name[8..<(name.count - 8)]))
+                }
+                return same ? resolutions[entry] : nil
+            }
+            return nil
+        }
+
+        /// Keeps `resolution` for `name` (a valid qualified name) under the bindings of `version`, in place of one
+        /// of its set's entries; a name longer than an entry is not kept.
+        mutating func insert(_ name: UnsafeRawBufferPointer, version: Int, _ resolution: Resolution) {
+            guard !name.isEmpty, name.count <= Self.entryBytes else { return }
+            if keys.isEmpty {
+                let count = Self.ways << Self.setBits
+                keys = Array(repeating: Key(), count: count)
+                resolutions = Array(repeating: resolution, count: count)
+                names = Array(repeating: 0, count: count * Self.entryBytes)
+                replaced = Array(repeating: 0, count: 1 << Self.setBits)
+            }
+            let key = Key(name, version: version)
+            let set = key.set
+            let entry = Self.ways * set + Int(replaced[set])
+            replaced[set] = (replaced[set] + 1) % UInt8(Self.ways)
+            names.withUnsafeMutableBytes { names in
+                let start = entry * Self.entryBytes
+                UnsafeMutableRawBufferPointer(rebasing: names[start..<(start + name.count)]).copyMemory(from: name)
+            }
+            keys[entry] = key
+            resolutions[entry] = resolution
         }
     }
 
@@ -218,13 +322,30 @@ private struct XMLRedactionMachine {
                     index = try scanText(bytes, from: index)
                 }
                 if index < count, bytes[index] == UInt8(ascii: "<") {
+                    // Most tags: read and decided here, in one go.
+                    if index + 1 < count, bytes[index + 1] == UInt8(ascii: "/"), !open.isEmpty, let end = Self.closingTagEnd(
+                        in: bytes, at: index, of: open[open.count - 1].name, inPiece: open.count > namesInPiece, openNames: openNames,
+                        limit: limits.maxMarkupBytes
+                    ) {
+                        let disposition = removedDepth == 0 ? TokenDisposition.kept : .dropped
+                        closeElement()
+                        Self.hand(disposition, bytes, index, end, removing: removedDepth > 0, run: &run, emit)
+                        index = end
+                        continue
+                    }
+                    if let end = Self.plainStartTagEnd(in: bytes, at: index, limit: limits.maxMarkupBytes) {
+                        let disposition = try startTag(UnsafeRawBufferPointer(rebasing: bytes[index..<end]), at: consumed + index, in: bytes, from: index)
+                        Self.hand(disposition, bytes, index, end, removing: removedDepth > 0, run: &run, emit)
+                        index = end
+                        continue
+                    }
                     // The run goes on: a kept token read in place extends it (see `completeMarkup`).
                     mode = .markup
                     markup = MarkupScan(start: index)
                     index += 1
                     if index == count {
                         // The piece ends with the '<': carried over like the rest of an unfinished token.
-                        flush(bytes, run, index - 1, emit)
+                        Self.flush(bytes, run, index - 1, emit)
                         run = -1
                         held.append(UInt8(ascii: "<"))
                         markup.start = 0
@@ -246,7 +367,7 @@ private struct XMLRedactionMachine {
                         throw RedactionError(.malformed, "a markup token longer than \(limits.maxMarkupBytes) bytes", offset: consumed + index)
                     }
                     // The token goes on in the next piece: what came before it is handed on now.
-                    flush(bytes, run, markup.start, emit)
+                    Self.flush(bytes, run, markup.start, emit)
                     run = -1
                     held.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[markup.start..<count]))
                     markup.start = 0
@@ -259,19 +380,9 @@ private struct XMLRedactionMachine {
                 let tokenOffset = consumed + end - markup.length
                 let wasASCIIOnly = characters.asciiOnly
                 if held.isEmpty {
-                    // Read in place: a kept token stays in the run; anything else ends the run before it.
                     let token = UnsafeRawBufferPointer(rebasing: bytes[markup.start..<end])
-                    switch try completeMarkup(token, at: tokenOffset, in: bytes, from: markup.start) {
-                    case .kept:
-                        if run < 0 { run = markup.start }
-                    case .dropped:
-                        flush(bytes, run, markup.start, emit)
-                        run = removedDepth == 0 ? end : -1
-                    case .keptWithout(let spans):
-                        flush(bytes, run, markup.start, emit)
-                        Self.emit(token, without: spans, emit)
-                        run = end
-                    }
+                    let disposition = try completeMarkup(token, at: tokenOffset, in: bytes, from: markup.start)
+                    Self.hand(disposition, bytes, markup.start, end, removing: removedDepth > 0, run: &run, emit)
                 } else {
                     held.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
                     let token = held
@@ -298,7 +409,7 @@ private struct XMLRedactionMachine {
                 index = end
             }
         }
-        flush(bytes, run, count, emit)
+        Self.flush(bytes, run, count, emit)
     }
 
     /// What becomes of a markup token: handed on as it is, left out, or handed on without some of its bytes (the
@@ -306,6 +417,26 @@ private struct XMLRedactionMachine {
     private enum TokenDisposition {
         case kept, dropped
         case keptWithout([Range<Int>])
+    }
+
+    /// Hands on what is kept of the token `bytes[start..<end]`, read in place: a kept token stays in the run;
+    /// anything else ends the run before it. `removing`: whether what follows the token is being removed.
+    @inline(__always)
+    private static func hand(
+        _ disposition: TokenDisposition, _ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int, removing: Bool,
+        run: inout Int, _ emit: (UnsafeRawBufferPointer) -> Void
+    ) {
+        switch disposition {
+        case .kept:
+            if run < 0 { run = start }
+        case .dropped:
+            flush(bytes, run, start, emit)
+            run = removing ? -1 : end
+        case .keptWithout(let spans):
+            flush(bytes, run, start, emit)
+            Self.emit(UnsafeRawBufferPointer(rebasing: bytes[start..<end]), without: spans, emit)
+            run = end
+        }
     }
 
     private static func emit(_ token: UnsafeRawBufferPointer, without spans: [Range<Int>], _ emit: (UnsafeRawBufferPointer) -> Void) {
@@ -332,7 +463,7 @@ private struct XMLRedactionMachine {
 
     /// Hands on the kept run `[run, end)` of the current piece; a run of -1 is none (inside a removed element, or
     /// while a token is held).
-    private func flush(_ bytes: UnsafeRawBufferPointer, _ run: Int, _ end: Int, _ emit: (UnsafeRawBufferPointer) -> Void) {
+    private static func flush(_ bytes: UnsafeRawBufferPointer, _ run: Int, _ end: Int, _ emit: (UnsafeRawBufferPointer) -> Void) {
         guard run >= 0, end > run else { return }
         emit(UnsafeRawBufferPointer(rebasing: bytes[run..<end]))
     }
@@ -468,10 +599,6 @@ private struct XMLRedactionMachine {
         var kind = Kind.undecided
         var quote: UInt8 = 0
         var afterQuestionMark = false
-        /// A start tag's name, when read as the tag was scanned: where it ends from the token's `<` (0 if not read)
-        /// and where its colon is from its first byte (-1 for none), as ``XMLStartTag`` takes them.
-        var nameEnd = 0
-        var colon = -1
     }
 
     private static let cdataOpening = Array("<![CDATA[".utf8)
@@ -489,14 +616,6 @@ private struct XMLRedactionMachine {
             }
             index += 1
             markup.length += 1
-            // A start tag's name, read here once (its bytes are none that the scan below stops at) if it ends
-            // within the piece; otherwise it is read with the rest of the tag.
-            if markup.kind == .startTag, held.isEmpty, let name = XMLName.qualifiedName(in: bytes, from: index - 1), name.end < bytes.count {
-                markup.nameEnd = name.end - markup.start
-                markup.colon = name.colon
-                markup.length += name.end - index
-                index = name.end
-            }
         }
         if markup.kind == .startTag || markup.kind == .endTag {
             // Tags are most of the markup: their bytes are scanned in a tight loop for the few that matter.
@@ -629,31 +748,49 @@ private struct XMLRedactionMachine {
         _ token: UnsafeRawBufferPointer, at offset: Int, in piece: UnsafeRawBufferPointer, from start: Int
     ) throws(RedactionError) -> TokenDisposition {
         guard !rootClosed else { throw RedactionError(.malformed, "a second root element", offset: offset) }
-        let tag = try XMLStartTag(token, nameEnd: markup.nameEnd, colon: markup.colon, at: offset)
-        guard open.count < limits.maxDepth else { throw RedactionError(.malformed, "elements nested deeper than \(limits.maxDepth)", offset: offset) }
-        rootSeen = true
-
-        // Namespace declarations first: they apply to the element's own name and its attributes.
         let bindingsBelow = bindings.count
-        for attribute in tag.attributes {
-            let name = attribute.name(in: token)
-            guard name.starts(with: "xmlns".utf8), name.count == 5 || name[5] == UInt8(ascii: ":") else { continue }
-            let prefix = name.count == 5 ? [] : Array(name[6...])
-            let uri = tag.value(of: attribute, in: token)
-            try declare(prefix: prefix, uri: uri, at: offset)
-        }
-        try tag.checkAttributes(in: token, at: offset) { prefix in bindings.lookUp(prefix).map { $0?.key ?? -1 } }
-
-        let (prefix, local) = tag.nameParts(in: token)
-        let namespace: Namespace?
-        if let prefix {
-            guard let bound = bindings.lookUp(prefix) else {
-                throw RedactionError(.malformed, "an element prefix that is not declared", offset: offset)
-            }
-            namespace = bound
+        let nameLength: Int, isEmpty: Bool, resolved: ResolvedNames.Resolution
+        var tag: XMLStartTag?
+        // `<name>` or `<name/>` of a name resolved before in these bindings: nothing to read or look up again. (A
+        // start tag has at least three bytes: '<', the byte that made it one, and '>'.)
+        let emptyTag = token[token.count - 2] == UInt8(ascii: "/")
+        let bare = UnsafeRawBufferPointer(rebasing: token[1..<(token.count - (emptyTag ? 2 : 1))])
+        if let known = resolvedNames.find(bare, version: bindings.version) {
+            guard open.count < limits.maxDepth else { throw depthError(at: offset) }
+            rootSeen = true
+            (nameLength, isEmpty, resolved) = (bare.count, emptyTag, known)
         } else {
-            namespace = bindings.lookUp(UnsafeRawBufferPointer(start: nil, count: 0)) ?? nil
+            let read = try XMLStartTag(token, at: offset)
+            guard open.count < limits.maxDepth else { throw depthError(at: offset) }
+            rootSeen = true
+            // Namespace declarations first: they apply to the element's own name and its attributes.
+            for attribute in read.attributes {
+                let name = attribute.name(in: token)
+                guard name.starts(with: "xmlns".utf8), name.count == 5 || name[5] == UInt8(ascii: ":") else { continue }
+                let prefix = name.count == 5 ? [] : Array(name[6...])
+                let uri = read.value(of: attribute, in: token)
+                try declare(prefix: prefix, uri: uri, at: offset)
+            }
+            try read.checkAttributes(in: token, at: offset) { prefix in bindings.lookUp(prefix).map { $0?.key ?? -1 } }
+            let (prefix, local) = read.nameParts(in: token)
+            let namespace: Namespace?
+            if let prefix {
+                guard let bound = bindings.lookUp(prefix) else {
+                    throw RedactionError(.malformed, "an element prefix that is not declared", offset: offset)
+                }
+                namespace = bound
+            } else {
+                namespace = bindings.lookUp(UnsafeRawBufferPointer(start: nil, count: 0)) ?? nil
+            }
+            resolved = ResolvedNames.Resolution(
+                localStart: read.nameLength - local.count, namespace: namespace, redact: names.redact(namespace, local),
+                keep: names.keep(namespace, local)
+            )
+            if read.attributes.isEmpty { resolvedNames.insert(read.name(in: token), version: bindings.version, resolved) }
+            (nameLength, isEmpty, tag) = (read.nameLength, read.isEmpty, read)
         }
+        let namespace = resolved.namespace
+        let local = UnsafeRawBufferPointer(rebasing: token[(1 + resolved.localStart)..<(1 + nameLength)])
 
         let region: Region
         if open.isEmpty {
@@ -684,17 +821,17 @@ private struct XMLRedactionMachine {
         // The name stays in the piece if the tag is read there, and is copied at once from a held tag.
         let name: Range<Int>
         if start >= 0 {
-            name = (start + 1)..<(start + 1 + tag.nameLength)
+            name = (start + 1)..<(start + 1 + nameLength)
         } else {
             keepOpenNames(piece)
-            let nameStart = openNames.push(tag.name(in: token))
-            name = nameStart..<(nameStart + tag.nameLength)
+            let nameStart = openNames.push(UnsafeRawBufferPointer(rebasing: token[1..<(1 + nameLength)]))
+            name = nameStart..<(nameStart + nameLength)
             namesInPiece = open.count + 1
         }
         open.append(OpenElement(name: name, bindingsBelow: bindingsBelow, region: region))
         // An allow-list governs only a record's children.
         let recordChild = hasAllowList && region == .body && open.count == recordDepth + 1
-        if removedDepth == 0, names.redact(namespace, local) || recordChild && !names.keep(namespace, local) {
+        if removedDepth == 0, resolved.redact || recordChild && !resolved.keep {
             guard open.count > 1 else {
                 throw RedactionError(.refused, "a redacted root element, which would leave no document", offset: offset)
             }
@@ -707,12 +844,19 @@ private struct XMLRedactionMachine {
         }
         var disposition = TokenDisposition.dropped
         if removedDepth == 0 {
+            disposition = .kept
             // The tag without its redacted attributes, each with the white space before it.
-            let dropped = try redactedAttributes(of: tag, in: token, region: region, at: offset)
-            disposition = dropped.isEmpty ? .kept : .keptWithout(dropped)
+            if let tag, !tag.attributes.isEmpty {
+                let dropped = try redactedAttributes(of: tag, in: token, region: region, at: offset)
+                if !dropped.isEmpty { disposition = .keptWithout(dropped) }
+            }
         }
-        if tag.isEmpty { closeElement() }
+        if isEmpty { closeElement() }
         return disposition
+    }
+
+    private func depthError(at offset: Int) -> RedactionError {
+        RedactionError(.malformed, "elements nested deeper than \(limits.maxDepth)", offset: offset)
     }
 
     /// The spans of a kept element's attributes that match a redacted name (an unprefixed attribute is in no
@@ -753,6 +897,43 @@ private struct XMLRedactionMachine {
         let disposition = removedDepth == 0 ? TokenDisposition.kept : .dropped
         closeElement()
         return disposition
+    }
+
+    /// Where the end tag at `bytes[start]` ends, if it is exactly `</name>` for the innermost open element (whose name
+    /// is `innermost`, in `bytes` if `inPiece`, else in `openNames`) and within the piece and the markup `limit`;
+    /// otherwise nil, and it is read as any other markup is. Static, as the helpers below: a method would copy the
+    /// whole machine.
+    @inline(__always)
+    private static func closingTagEnd(
+        in bytes: UnsafeRawBufferPointer, at start: Int, of innermost: Range<Int>, inPiece: Bool, openNames: XMLByteStack, limit: Int
+    ) -> Int? {
+        let nameEnd = start + 2 + innermost.count
+        guard nameEnd < bytes.count, bytes[nameEnd] == UInt8(ascii: ">"), innermost.count + 3 <= limit else { return nil }
+        let name = UnsafeRawBufferPointer(rebasing: bytes[(start + 2)..<nameEnd])
+        let sameName: Bool
+        if inPiece {
+            precondition(innermost.upperBound <= bytes.count, "an open element's name lies in the piece")
+            sameName = XMLBytes.equal(UnsafeRawBufferPointer(rebasing: bytes[innermost]), name)
+        } else {
+            sameName = openNames.withBytes(innermost) { XMLBytes.equal($0, name) }
+        }
+        return sameName ? nameEnd + 1 : nil
+    }
+
+    /// Where the start tag at `bytes[start]` ends, if its first byte after the one following `<` that
+    /// ``XMLBytes/firstSignificant(in:from:)`` stops at is its `>` (so it holds no quote and no `<`), within the piece
+    /// and the markup `limit`; otherwise nil, and it is read as any other markup is. The tag is not checked for form.
+    @inline(__always)
+    private static func plainStartTagEnd(in bytes: UnsafeRawBufferPointer, at start: Int, limit: Int) -> Int? {
+        guard start + 1 < bytes.count else { return nil }
+        switch bytes[start + 1] {
+        case UInt8(ascii: "/"), UInt8(ascii: "?"), UInt8(ascii: "!"): return nil
+        default: break
+        }
+        // The byte after '<' is taken for the kind of markup and never searched, as `scanMarkup` does.
+        let close = XMLBytes.firstSignificant(in: bytes, from: start + 2)
+        guard close < bytes.count, bytes[close] == UInt8(ascii: ">"), close + 1 - start <= limit else { return nil }
+        return close + 1
     }
 
     /// Whether the end tag `token` ("</" QName S? ">") closes the open element at `depth`: its name, then white space

@@ -332,19 +332,12 @@ struct XMLStartTag {
     private(set) var attributes: [Attribute] = []
     private(set) var isEmpty = false
 
-    /// - Parameters:
-    ///   - token: the tag from `<` to `>`.
-    ///   - nameEnd: where its qualified name ends, or 0 to read it here.
-    ///   - colon: with a `nameEnd`, the name's colon from its first byte, or -1 (as `XMLName.qualifiedName` gives).
-    init(_ token: UnsafeRawBufferPointer, nameEnd: Int, colon: Int, at offset: Int) throws(RedactionError) {
+    /// - Parameter token: the tag from `<` to `>`.
+    init(_ token: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) {
         func fail(_ detail: String) -> RedactionError { RedactionError(.malformed, detail, offset: offset) }
         let end = token.count - 1
-        var (nameEnd, colon) = (nameEnd, colon)
-        if nameEnd == 0 {
-            guard let name = XMLName.qualifiedName(in: token, from: 1) else { throw fail("an invalid element name") }
-            (nameEnd, colon) = name
-        }
-        precondition(nameEnd < token.count, "a start tag's name ends before its '>'")
+        guard let (nameEnd, colon) = XMLName.qualifiedName(in: token, from: 1) else { throw fail("an invalid element name") }
+        // The name stops at the '>' at the latest, which is no name byte.
         self.nameLength = nameEnd - 1
         self.colon = colon
         var index = nameEnd
