@@ -131,6 +131,8 @@ private final class FactFetch: UpstreamResponseReceiver {
 
     func upstreamHead(_ head: HTTPResponseHead) {
         status = head.status.code
+        // As on the data plane: a 101 or a code outside HTTP's range is no answer, and its connection is not reused.
+        if !(200...599).contains(status) { finish(.failure(FactLookupError("the records system answered with status \(status)"))) }
     }
 
     func upstreamBody(_ chunk: ByteBuffer) {
