@@ -92,9 +92,8 @@ public final class Gateway: Sendable {
             }
         )
         // A service group stops its services in reverse order: systemd is told first that the gateway is stopping,
-        // then the listeners drain, then the idle upstream connections close, then the log
-        // writer writes whatever the drained requests queued, and last the checkpoint service signs the final
-        // checkpoint.
+        // then the listeners drain, then the idle upstream connections close, then the log writer writes whatever the
+        // drained requests queued, and last the checkpoint service signs the final checkpoint.
         var services: [any Service] = []
         let keyFiles = configuration.logSigningKeyPath.map(LogKeyFiles.init(privatePath:)) ?? LogKeyFiles(filesDirectory: configuration.database.filesDirectory)
         if keyFiles.exists {
