@@ -37,12 +37,14 @@ struct HTTPSUpstreamTests {
     /// with `certificate`, asking for a client certificate from `clientCA` if given.
     private func withTLSRecords(
         certificate: IssuedCertificate, requireClientsOf clientCA: DevCertificateAuthority? = nil, policy: String = "policies/denver.yaml",
+        serverTLS: (inout TLSConfiguration) -> Void = { _ in },
         settings: @escaping (Int) -> UpstreamSettings, _ body: (GatewayHarness, UpstreamRecorder) async throws -> Void
     ) async throws {
         var tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certificate.certificatePEM.utf8)).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(certificate.privateKeyPEM.utf8), format: .pem))
         )
+        serverTLS(&tls)
         if let clientCA {
             tls.certificateVerification = .noHostnameVerification
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(clientCA.certificatePEM.utf8)))
@@ -69,6 +71,22 @@ struct HTTPSUpstreamTests {
                 // The second request reuses the pooled connection and is answered the same.
                 #expect(try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123").status == 200)
             }
+        }
+    }
+
+    /// The gateway offers forward-secret suites only; an older server that speaks TLS 1.2 with an ECDHE CBC suite at
+    /// most is still reached.
+    @Test("a TLS 1.2 records system with only an ECDHE CBC suite is reached")
+    func olderServer() async throws {
+        let pki = try UpstreamPKI()
+        let server = try pki.authority.issueServer(dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"])
+        try await withTLSRecords(certificate: server, serverTLS: { tls in
+            tls.maximumTLSVersion = .tlsv12
+            tls.cipherSuiteValues = [.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA]
+        }, settings: { UpstreamSettings(url: "https://localhost:\($0)", caFile: pki.caURL.path) }) { gateway, recorder in
+            let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
+            #expect(answer.status == 200)
+            #expect(recorder.requests.count == 1)
         }
     }
 

@@ -58,12 +58,24 @@ public struct UpstreamSettings: Sendable, Equatable, ExpressibleByStringLiteral 
         }
     }
 
-    /// The client TLS settings for an `https` upstream, its files read now; nil for `http`. TLS 1.2 or later, the
-    /// upstream's certificate verified against ``caFile`` (else the system's trust store) and its name or address.
+    /// The TLS 1.2 suites offered to an `https` upstream: forward-secret (ECDHE) only, so that a records system's key
+    /// stolen later cannot decrypt recorded traffic; AEAD first, then CBC for older county servers.
+    static let tls12CipherSuites: [NIOTLSCipher] = [
+        .TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, .TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        .TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, .TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        .TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, .TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        .TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, .TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
+        .TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA, .TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
+    ]
+
+    /// The client TLS settings for an `https` upstream, its files read now; nil for `http`. TLS 1.2 or later with
+    /// ``tls12CipherSuites``, the upstream's certificate verified against ``caFile`` (else the system's trust store)
+    /// and its name or address.
     func tlsConfiguration(name: String) throws -> TLSConfiguration? {
         guard isHTTPS else { return nil }
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
+        tls.cipherSuiteValues = Self.tls12CipherSuites
         tls.certificateVerification = .fullVerification
         func read<Loaded>(_ path: String, _ load: (String) throws -> Loaded) throws -> Loaded {
             do { return try load(path) } catch { throw TLSSetupError("upstream '\(name)': cannot read \(path): \(error)") }
