@@ -19,7 +19,7 @@ struct TLSPostureTests {
             let valid = try ca.issueClient(commonName: "denver-pd", organizationalUnit: "denver-pd")
             await #expect(throws: (any Error).self) { _ = try await gateway.send(tls: try gateway.clientTLS(issued: expired)) }
             await #expect(throws: (any Error).self) { _ = try await gateway.send(tls: try gateway.clientTLS(issued: early)) }
-            #expect(try await gateway.send(tls: try gateway.clientTLS(issued: valid)) == 200)
+            #expect(try await gateway.send(tls: try gateway.clientTLS(issued: valid), within: .seconds(30)) == 200)
             #expect(gateway.recorder.requests.count == 1)
         }
     }
@@ -39,7 +39,7 @@ struct TLSPostureTests {
             await #expect(throws: (any Error).self) { _ = try await gateway.send(tls: try gateway.clientTLS(agency: "ice-ero")) }
             await #expect(throws: (any Error).self) { _ = try await gateway.send(tls: try gateway.clientTLS(agency: "consulate-mx"), "/visitation/visits?booking=2017-000123") }
             let police = try gateway.clientTLS(agency: "denver-pd")
-            let status = try await gateway.send(tls: police)
+            let status = try await gateway.send(tls: police, within: .seconds(30))
             #expect(status == 200)
         }
     }
@@ -57,7 +57,7 @@ struct TLSPostureTests {
             await #expect(throws: (any Error).self) { _ = try await gateway.send(tls: weak) }
             var tls12 = try gateway.clientTLS(agency: "denver-pd")
             tls12.maximumTLSVersion = .tlsv12
-            #expect(try await gateway.send(tls: tls12) == 200)
+            #expect(try await gateway.send(tls: tls12, within: .seconds(30)) == 200)
         }
     }
 
