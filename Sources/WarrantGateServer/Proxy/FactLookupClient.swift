@@ -28,11 +28,10 @@ final class FactLookupClient: Sendable {
         self.timeout = timeout
     }
 
-    /// The facts about `subject` while the cache holds them; nil when they must be looked up.
-    func cachedFacts(subject: String, lookup: FactLookup) -> [String: String]? {
-        guard let target = target(subject: subject, lookup: lookup) else { return nil }
+    /// The facts cached for `url` while they are fresh; nil when they must be looked up.
+    private func cachedFacts(url: String) -> [String: String]? {
         let now = ContinuousClock.now
-        return cache.withLock { $0[target.url] }.flatMap { $0.expires > now ? $0.facts : nil }
+        return cache.withLock { $0[url] }.flatMap { $0.expires > now ? $0.facts : nil }
     }
 
     /// The lookup's upstream, the target after its path prefix, and the whole URL the cache keys on: a reloaded
@@ -51,7 +50,7 @@ final class FactLookupClient: Sendable {
         guard let target = target(subject: subject, lookup: lookup) else {
             return completion(.failure(FactLookupError("no upstream named \(lookup.upstream)")))
         }
-        if let hit = cachedFacts(subject: subject, lookup: lookup) { return completion(.success(hit)) }
+        if let hit = cachedFacts(url: target.url) { return completion(.success(hit)) }
         let started = ContinuousClock.now
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: target.endpoint.authority)
