@@ -1,4 +1,7 @@
 import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
 import Testing
 import WarrantGateCore
 import WarrantGateStore
@@ -111,5 +114,109 @@ struct FactLookupTests {
             }
             #expect(reason == "policy_error")
         }
+    }
+}
+
+/// A plain-TCP records system that counts the requests it reads and answers none of them until ``release()``.
+private final class HeldFactsUpstream: Sendable {
+    private final class Holder: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        let upstream: HeldFactsUpstream
+
+        init(_ upstream: HeldFactsUpstream) { self.upstream = upstream }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let heads = unwrapInboundIn(data).readableBytesView.split(separator: UInt8(ascii: "\n")).filter { $0.starts(with: "GET ".utf8) }.count
+            let channel = context.channel
+            let held = upstream.state.withLock { state -> Bool in
+                state.requests += heads
+                if !state.released { state.waiting.append(channel) }
+                return !state.released
+            }
+            if !held { HeldFactsUpstream.answer(channel) }
+        }
+    }
+
+    private struct State {
+        var requests = 0
+        var released = false
+        var waiting: [any Channel] = []
+    }
+
+    private let state = Mutex(State())
+    private let channel: any Channel
+    var port: Int { channel.localAddress?.port ?? 0 }
+    var requests: Int { state.withLock { $0.requests } }
+
+    init() async throws {
+        let box = Mutex<HeldFactsUpstream?>(nil)
+        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard let upstream = box.withLock({ $0 }) else { throw ChannelError.ioOnClosedChannel }
+                    try channel.pipeline.syncOperations.addHandler(Holder(upstream))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        box.withLock { $0 = self }
+    }
+
+    /// Answers what is held, and from now on every request at once.
+    func release() {
+        let waiting = state.withLock { state in
+            state.released = true
+            return state.waiting
+        }
+        waiting.forEach(Self.answer)
+    }
+
+    private static func answer(_ channel: any Channel) {
+        let body = #"{"conviction":"aggravated-felony"}"#
+        channel.writeAndFlush(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"), promise: nil)
+    }
+
+    func close() async {
+        try? await channel.close()
+    }
+}
+
+@Suite("Fact lookups in flight")
+struct FactLookupCoalescingTests {
+    @Test("requests on either loop that miss the cache together share one lookup, and each gets its answer on its own loop")
+    func oneLookupPerURL() async throws {
+        let upstream = try await HeldFactsUpstream()
+        let upstreams = try Upstreams(settings: ["records": UpstreamSettings(url: "http://127.0.0.1:\(upstream.port)")], limits: .init())
+        let client = FactLookupClient(upstreams: upstreams, timeout: .seconds(30))
+        let lookup = FactLookup(upstream: "records", path: "/inmates/{subject}/facts", ttl: 60, maxEntries: 100)
+        let loops = Array(MultiThreadedEventLoopGroup.singleton.makeIterator())
+        let askers = (0..<6).map { loops[$0 % loops.count] }
+        let answers = askers.map { loop in
+            let promise = loop.makePromise(of: [String: String].self)
+            loop.execute {
+                client.facts(subject: "2017-000456", lookup: lookup, on: loop) { result in
+                    #expect(loop.inEventLoop)
+                    promise.completeWith(result.mapError { $0 as any Error })
+                }
+            }
+            return promise.futureResult
+        }
+        while upstream.requests == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        upstream.release()
+        for answer in answers {
+            #expect(try await answer.get() == ["conviction": "aggravated-felony"])
+        }
+        #expect(upstream.requests == 1)
+
+        // The answer is cached: a later request is answered without a lookup.
+        let later = try await loops[0].flatSubmit {
+            let promise = loops[0].makePromise(of: [String: String].self)
+            client.facts(subject: "2017-000456", lookup: lookup, on: loops[0]) { promise.completeWith($0.mapError { $0 as any Error }) }
+            return promise.futureResult
+        }.get()
+        #expect(later == ["conviction": "aggravated-felony"])
+        #expect(upstream.requests == 1)
+        await upstreams.close()
+        await upstream.close()
     }
 }

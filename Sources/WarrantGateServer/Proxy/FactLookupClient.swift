@@ -9,11 +9,26 @@ import WarrantGateCore
 ///
 /// A lookup is a GET on the request's own event loop, over the upstream pools the data plane uses, so it is held to
 /// the same TLS checks (``UpstreamIdentityCheck``), status rules and connection reuse, and to one deadline for the
-/// whole exchange.
+/// whole exchange. Requests that miss the cache for the same URL together share one lookup: a burst of requests
+/// about one inmate sends the records system one GET, not one each. A lookup runs to its end (and fills the cache)
+/// even if every request waiting for it has left.
 final class FactLookupClient: Sendable {
+    typealias Completion = (Result<[String: String], FactLookupError>) -> Void
+
     private struct Entry {
         let facts: [String: String]
         let expires: ContinuousClock.Instant
+    }
+
+    /// A request waiting for a lookup in progress, answered on its own loop.
+    private struct Waiter: Sendable {
+        let loop: any EventLoop
+        let completion: NIOLoopBound<Completion>
+
+        func deliver(_ result: Result<[String: String], FactLookupError>) {
+            if loop.inEventLoop { return completion.value(result) }
+            loop.execute { completion.value(result) }
+        }
     }
 
     /// The largest answer read; a longer one fails the lookup.
@@ -22,6 +37,8 @@ final class FactLookupClient: Sendable {
     private let upstreams: Upstreams
     private let timeout: Duration
     private let cache = Mutex<[String: Entry]>([:])
+    /// The lookups in progress, by URL, with the requests waiting for each; bounded by the requests in flight.
+    private let inFlight = Mutex<[String: [Waiter]]>([:])
 
     init(upstreams: Upstreams, timeout: Duration) {
         self.upstreams = upstreams
@@ -42,39 +59,50 @@ final class FactLookupClient: Sendable {
         return (endpoint, endpoint.pathPrefix + path, endpoint.url + path)
     }
 
-    /// Looks the facts up (or takes them from the cache) and calls `completion` on `loop`, a loop of the shared group;
-    /// call on that loop.
-    func facts(
-        subject: String, lookup: FactLookup, on loop: any EventLoop, completion: @escaping (Result<[String: String], FactLookupError>) -> Void
-    ) {
+    /// Looks the facts up (or takes them from the cache, or joins a lookup of the same URL in progress) and calls
+    /// `completion` on `loop`, a loop of the shared group; call on that loop.
+    func facts(subject: String, lookup: FactLookup, on loop: any EventLoop, completion: @escaping Completion) {
         guard let target = target(subject: subject, lookup: lookup) else {
             return completion(.failure(FactLookupError("no upstream named \(lookup.upstream)")))
         }
         if let hit = cachedFacts(url: target.url) { return completion(.success(hit)) }
+        let waiter = Waiter(loop: loop, completion: NIOLoopBound(completion, eventLoop: loop))
+        let leads = inFlight.withLock { lookups in
+            let joined = lookups[target.url] != nil
+            lookups[target.url, default: []].append(waiter)
+            return !joined
+        }
+        guard leads else { return }
         let started = ContinuousClock.now
         var headers = HTTPHeaders()
         headers.add(name: "Host", value: target.endpoint.authority)
         headers.add(name: "Accept", value: "application/json")
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target.uri, headers: headers)
         FactFetch.run(head, endpoint: target.endpoint, pool: upstreams.pool(on: loop), within: timeout.timeAmount) { [self] answer in
+            let result: Result<[String: String], FactLookupError>
             do {
                 let (status, body) = try answer.get()
-                let facts: [String: String]
-                switch status {
-                case 200:
-                    facts = try FlatJSON.parse(body).compactMapValues { value in
-                        if case .string(let text) = value { text } else { nil }
-                    }
-                case 404:
-                    facts = [:]
-                default:
-                    throw FactLookupError("the records system answered \(status)")
-                }
+                let facts = try Self.facts(status: status, body: body)
                 remember(facts, url: target.url, lookup: lookup, now: started)
-                completion(.success(facts))
+                result = .success(facts)
             } catch {
-                completion(.failure(error as? FactLookupError ?? FactLookupError("\(error)")))
+                result = .failure(error as? FactLookupError ?? FactLookupError("\(error)"))
             }
+            for waiter in inFlight.withLock({ $0.removeValue(forKey: target.url) ?? [] }) { waiter.deliver(result) }
+        }
+    }
+
+    /// The facts in an answer: a 200's flat JSON object (its string values), none for a 404, and an error otherwise.
+    private static func facts(status: UInt, body: [UInt8]) throws -> [String: String] {
+        switch status {
+        case 200:
+            try FlatJSON.parse(body).compactMapValues { value in
+                if case .string(let text) = value { text } else { nil }
+            }
+        case 404:
+            [:]
+        default:
+            throw FactLookupError("the records system answered \(status)")
         }
     }
 
