@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 
 /// Decision identifiers: time-ordered UUIDs (version 7, RFC 9562) in lower case.
 ///
@@ -8,24 +9,33 @@ import Foundation
 public enum DecisionID {
     /// A new identifier for a decision made at `time`.
     public static func make(at time: Date = Date()) -> String {
-        // The system generator (getrandom) supplies the random bits; Foundation's UUID() opens /dev/urandom per call.
-        var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64, low = generator.next() as UInt64
-        var bytes = [UInt8](repeating: 0, count: 16)
         let milliseconds = UInt64(max(0, time.timeIntervalSince1970 * 1000))
-        for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> UInt64(40 - 8 * index)) }
-        for index in 6..<8 { bytes[index] = UInt8(truncatingIfNeeded: high >> UInt64(8 * index)) }
-        for index in 8..<16 { bytes[index] = UInt8(truncatingIfNeeded: low >> UInt64(8 * (index - 8))) }
-        bytes[6] = 0x70 | bytes[6] & 0x0F
-        bytes[8] = 0x80 | bytes[8] & 0x3F
-        var text = [UInt8]()
-        text.reserveCapacity(36)
-        for (index, byte) in bytes.enumerated() {
-            if index == 4 || index == 6 || index == 8 || index == 10 { text.append(UInt8(ascii: "-")) }
-            text.append(alphabet[Int(byte >> 4)])
-            text.append(alphabet[Int(byte & 0xF)])
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { bytes in
+            for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> UInt64(40 - 8 * index)) }
+            fillRandom(UnsafeMutableBufferPointer(rebasing: bytes[6...]))
+            bytes[6] = 0x70 | bytes[6] & 0x0F
+            bytes[8] = 0x80 | bytes[8] & 0x3F
+            return String(unsafeUninitializedCapacity: 36) { text in
+                var written = 0
+                for index in 0..<16 {
+                    if index == 4 || index == 6 || index == 8 || index == 10 {
+                        text[written] = UInt8(ascii: "-")
+                        written += 1
+                    }
+                    text[written] = alphabet[Int(bytes[index] >> 4)]
+                    text[written + 1] = alphabet[Int(bytes[index] & 0xF)]
+                    written += 2
+                }
+                return written
+            }
         }
-        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// Fills `buffer` from the kernel's generator in one system call: glibc's `arc4random_buf` reads `getrandom`
+    /// directly, and aborts the process rather than return predictable bytes.
+    private static func fillRandom(_ buffer: UnsafeMutableBufferPointer<UInt8>) {
+        guard let base = buffer.baseAddress else { return }
+        arc4random_buf(base, buffer.count)
     }
 
     private static let alphabet = Array("0123456789abcdef".utf8)
