@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 
-@Suite("Backup and restore, run as a process")
+@Suite("Backup and restore, run as a process", .ownThreads)
 struct BackupCLITests {
     /// A site with a signing key, an approved warrant with its scan, and an advisement: the README's starting point.
     private func site(_ scratch: Scratch) throws -> (db: [String], scan: String) {

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The Debian packaging in packaging/ and scripts/package-deb, checked with systemd's and dpkg's own tools.
-@Suite("Debian packaging", .serialized)
+@Suite("Debian packaging", .ownThreads, .serialized)
 struct DebianPackagingTests {
     static let packaging = Repository.root.appendingPathComponent("packaging")
 

@@ -42,7 +42,7 @@ final class DemoProcess {
     }
 }
 
-@Suite("The demo, run as a process", .serialized)
+@Suite("The demo, run as a process", .ownThreads, .serialized)
 struct DemoProcessTests {
     private func curl(_ certs: String, _ agency: String?, _ port: Int, _ path: String, warrant: String? = nil) throws -> (Int32, String) {
         var arguments = ["-s", "--max-time", "10", "--cacert", "\(certs)/ca.pem"]

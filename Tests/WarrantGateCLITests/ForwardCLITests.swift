@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import WarrantGateTestSupport
 
-@Suite("warrant-gate forward syslog, run as a process", .enabled(if: Rsyslog.isEnabled))
+@Suite("warrant-gate forward syslog, run as a process", .ownThreads, .enabled(if: Rsyslog.isEnabled))
 struct ForwardCLITests {
     @Test("--once sends the whole log to rsyslog and stops; run again, it sends only what is new; its logs are JSON lines")
     func once() async throws {

@@ -3,7 +3,7 @@ import Synchronization
 import Testing
 
 /// The CLI against a running demo gateway: changes take effect without a restart, and concurrent writers lose nothing.
-@Suite("The CLI against a live gateway", .serialized)
+@Suite("The CLI against a live gateway", .ownThreads, .serialized)
 struct LiveGatewayCLITests {
     private func curl(_ certs: String, _ agency: String, _ port: Int, _ path: String, headers: [String] = []) throws -> String {
         try Curl.run(

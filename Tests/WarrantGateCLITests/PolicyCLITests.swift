@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `policy test`, `policy explain` and `policy check` on policies written for the test, run as a process.
-@Suite("Policy CLI (language v2), run as a process")
+@Suite("Policy CLI (language v2), run as a process", .ownThreads)
 struct PolicyLanguageCLITests {
     static let policy = """
         policy: cli

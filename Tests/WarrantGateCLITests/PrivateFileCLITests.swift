@@ -5,7 +5,7 @@ import Glibc
 import Testing
 
 /// Files the CLI reads from and writes for an operator: documents, keys, exports, reports, archives.
-@Suite("Private files, through the CLI run as a process")
+@Suite("Private files, through the CLI run as a process", .ownThreads)
 struct PrivateFileCLITests {
     private static func register(_ reference: String, document: String, db: String) -> [String] {
         ["warrant", "register", "--reference", reference, "--kind", "judicial-warrant", "--agency", "ice-ero", "--subject", "2017-000123",

@@ -4,7 +4,7 @@ import WarrantGateTestSupport
 
 /// Two gateways, run as processes, sharing one PostgreSQL store on a server the test starts: one log, one registry,
 /// no answered decision lost when a gateway is killed or the database restarts.
-@Suite("Two gateways on one PostgreSQL store", .serialized, .enabled(if: PostgresCluster.isEnabled))
+@Suite("Two gateways on one PostgreSQL store", .ownThreads, .serialized, .enabled(if: PostgresCluster.isEnabled))
 struct SharedStoreCLITests {
     static let gatewayRole = "wg_gateway"
     static let path = "/records/inmates/2017-000456"

@@ -4,7 +4,7 @@ import WarrantGateTestSupport
 
 /// Registering digitally signed warrants (issue 23), run as a process: a court CA made at test time with openssl,
 /// PDFs signed the way PAdES signers do, and detached `.p7s` signatures, with RSA and EC signers.
-@Suite("Signed warrants, run as a process")
+@Suite("Signed warrants, run as a process", .ownThreads)
 struct SignedWarrantCLITests {
     static let terms = [
         "warrant", "register", "--kind", "judicial-warrant", "--agency", "ice-ero", "--subject", "2017-000123", "--scope", "records.read",

@@ -3,7 +3,7 @@ import Testing
 
 /// Run as `sudo -u warrant-gate warrant-gate …`, the CLI records the person who ran sudo, not the service account, so
 /// that the two-person rule still sees two people.
-@Suite("The operator under sudo")
+@Suite("The operator under sudo", .ownThreads)
 struct SudoOperatorCLITests {
     @Test("$SUDO_USER is the operator unless --operator or $WARRANT_GATE_OPERATOR names one")
     func sudoUser() throws {

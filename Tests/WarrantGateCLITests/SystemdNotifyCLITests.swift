@@ -96,7 +96,7 @@ final class ServeProcess {
     }
 }
 
-@Suite("warrant-gate serve under systemd: sd_notify and credentials", .serialized)
+@Suite("warrant-gate serve under systemd: sd_notify and credentials", .ownThreads, .serialized)
 struct SystemdNotifyCLITests {
     /// Starts the gateway, checks each notification of its life, and stops it; `launcher` runs it in a sandbox.
     static func checkLifecycle(launcher: [String] = []) throws {

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@Suite("Admin CLI, run as a process")
+@Suite("Admin CLI, run as a process", .ownThreads)
 struct WarrantCLITests {
     @Test("a warrant's life: refused registrations, two-person approval, history, fingerprint, supersede, revoke")
     func lifecycle() throws {
@@ -137,7 +137,7 @@ struct WarrantCLITests {
     }
 }
 
-@Suite("Fuzz corpus replay")
+@Suite("Fuzz corpus replay", .ownThreads)
 struct FuzzCorpusReplayTests {
     @Test("every seed of the fuzz corpus runs through its target without a crash", arguments: ["canonical-target", "classification", "policy", "redaction"])
     func replay(target: String) throws {
@@ -156,7 +156,7 @@ struct FuzzCorpusReplayTests {
     }
 }
 
-@Suite("Policy tooling, run as a process")
+@Suite("Policy tooling, run as a process", .ownThreads)
 struct PolicyCLITests {
     @Test("policy test runs the shipped cases; explain names the rules; facts feed explanations")
     func tooling() throws {
