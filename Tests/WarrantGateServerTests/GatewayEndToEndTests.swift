@@ -249,12 +249,12 @@ struct GatewayEndToEndTests {
         }
     }
 
-    @Test("an upstream that stalls: 504, logged, the client is not left hanging")
+    @Test("an upstream that stalls: 504, logged, the client is not left hanging, on a kept-alive HTTP/1.1 connection too")
     func upstreamTimeout() async throws {
         let router = Router()
-        router.get("/records/inmates/:booking") { _, _ -> String in
-            try await Task.sleep(for: .seconds(5))
-            return "{}"
+        router.get("/records/inmates/:booking") { _, context -> Response in
+            if context.parameters.get("booking") != "2017-000456" { try await Task.sleep(for: .seconds(5)) }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: "{}")))
         }
         var limits = GatewayConfiguration.Limits()
         limits.upstreamResponseTimeout = .milliseconds(300)
@@ -265,6 +265,26 @@ struct GatewayEndToEndTests {
                 #expect(answer.status == 504)
                 #expect(answer.reason == "upstream_timeout")
                 #expect(ContinuousClock.now - started < .seconds(4))
+
+                // One connection's requests share its exchange timer: a stall after a quick answer still times out,
+                // and the request after it is answered.
+                var tls = TLSConfigurationFactory.client(pki: gateway.pki, agency: "denver-pd")
+                tls.applicationProtocols = ["http/1.1"]
+                var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+                configuration.httpVersion = .http1Only
+                let http1 = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+                defer { _ = http1.shutdown() }
+                func status(_ booking: String) async throws -> UInt {
+                    let request = HTTPClientRequest(url: "https://localhost:\(gateway.port)/records/inmates/\(booking)")
+                    let response = try await http1.execute(request, timeout: .seconds(10))
+                    _ = try await response.body.collect(upTo: 1 << 20)
+                    return response.status.code
+                }
+                #expect(try await status("2017-000456") == 200)
+                let stalledAt = ContinuousClock.now
+                #expect(try await status("2017-000123") == 504)
+                #expect(ContinuousClock.now - stalledAt < .seconds(4))
+                #expect(try await status("2017-000456") == 200)
             }
         }
     }

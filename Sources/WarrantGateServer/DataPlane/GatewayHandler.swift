@@ -34,6 +34,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     private let isHTTP2: Bool
     private var context: ChannelHandlerContext?
     private var request: RequestInFlight?
+    /// The exchange timer the handler's requests share (``armExchangeDeadline(_:at:)``), and when it is due.
+    private var exchangeTimer: Scheduled<Void>?
+    private var exchangeTimerDue = NIODeadline.distantFuture
 
     init(environment: GatewayEnvironment, peer: ConnectionPeer?, isHTTP2: Bool) {
         self.environment = environment
@@ -47,6 +50,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        exchangeTimer?.cancel()
+        exchangeTimer = nil
     }
 
     // MARK: Inbound
@@ -333,7 +338,6 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             return upstreamGaveUp(request, .upstreamUnavailable, detail: nil, cause: UpstreamFault("the upstream answered with status \(head.status.code)"))
         }
         // The read deadline may fall before the response deadline the timer waits for.
-        request.deadline?.cancel()
         armExchangeDeadline(request, at: .now() + environment.limits.upstreamReadTimeout.timeAmount)
         let bodyless = request.head.method == .HEAD || Self.hasNoBody(head)
         if plan.redactor.isEmpty || bodyless {
@@ -428,7 +432,6 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
 
     func upstreamEnd() {
         guard let request, let context else { return }
-        request.deadline?.cancel()
         if let upstream = request.upstream {
             request.upstream = nil
             environment.upstreams.pool(on: request.loop).release(upstream)
@@ -477,7 +480,6 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     }
 
     private func failed(_ request: RequestInFlight, _ reason: GatewayReason, upstreamStatus: Int?, detail: String? = nil, cause: (any Error)? = nil) {
-        request.deadline?.cancel()
         environment.logger.warning("upstream exchange failed", metadata: Self.failureMetadata(request, reason, cause))
         environment.metrics.count(effect: .allow, reason: reason.rawValue)
         recordOutcome(request, status: ReasonCatalog.entry(for: reason).status, error: reason)
@@ -491,15 +493,26 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         return metadata
     }
 
-    /// The exchange's one timer: until the response head, the response deadline; then the read deadline, which each
-    /// body chunk moves on (``RequestInFlight/exchangeDue``). The timer is moved only when it fires early.
+    /// The exchange's deadline: until the response head, the response deadline; then the read deadline, which each
+    /// body chunk moves on (``RequestInFlight/exchangeDue``). One timer serves the handler's requests in turn, so a
+    /// request schedules nothing unless no timer is pending or its deadline falls before the pending one. A timer
+    /// that fires early moves to the current exchange's deadline, and one that finds no exchange stops; a finished
+    /// request leaves it pending, and `handlerRemoved` cancels it.
     private func armExchangeDeadline(_ request: RequestInFlight, at due: NIODeadline) {
         request.exchangeDue = due
-        let bound = NIOLoopBound((self, request), eventLoop: request.loop)
-        request.deadline = request.loop.scheduleTask(deadline: due) {
-            let (handler, request) = bound.value
-            guard handler.request === request, request.phase == .forwarding else { return }
-            if request.exchangeDue > .now() { return handler.armExchangeDeadline(request, at: request.exchangeDue) }
+        guard exchangeTimer == nil || due < exchangeTimerDue else { return }
+        exchangeTimer?.cancel()
+        scheduleExchangeTimer(at: due, on: request.loop)
+    }
+
+    private func scheduleExchangeTimer(at due: NIODeadline, on loop: any EventLoop) {
+        exchangeTimerDue = due
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        exchangeTimer = loop.scheduleTask(deadline: due) {
+            let handler = bound.value
+            handler.exchangeTimer = nil
+            guard let request = handler.request, request.phase == .forwarding else { return }
+            if request.exchangeDue > .now() { return handler.scheduleExchangeTimer(at: request.exchangeDue, on: loop) }
             handler.upstreamGaveUp(request, .upstreamTimeout, detail: nil)
         }
     }
@@ -593,9 +606,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         releaseResources(request)
     }
 
-    /// Cancels the request's timer and frees its agency slot, once.
+    /// Frees the request's agency slot, once.
     private func releaseResources(_ request: RequestInFlight) {
-        request.deadline?.cancel()
         if request.holdsSlot, let agency = request.agency { environment.concurrency.release(agency.id) }
         request.holdsSlot = false
     }
@@ -686,7 +698,6 @@ final class RequestInFlight {
     var plan: ForwardPlan?
     var lease: UpstreamLease?
     var upstream: UpstreamConnection?
-    var deadline: Scheduled<Void>?
     var exchangeDue = NIODeadline.distantFuture
     var upstreamStatus: Int?
     /// Whether the answer's head has been written: from then on a failure cuts the answer off.
