@@ -59,9 +59,15 @@ final class UpstreamPool {
     let loop: any EventLoop
     private let limit: Int
     private let connectTimeout: TimeAmount
-    private var idle: [String: [UpstreamConnection]] = [:]
-    private var open: [String: Int] = [:]
-    private var waiting: [String: CircularBuffer<Waiter>] = [:]
+    /// Each upstream's connections and queue, by name. A class, so that a request's lease and release read the
+    /// dictionary once and change the upstream's state in place, without a dictionary's modify accessor.
+    private final class Share {
+        var idle: [UpstreamConnection] = []
+        var open = 0
+        var waiting = CircularBuffer<Waiter>()
+    }
+
+    private var shares: [String: Share] = [:]
     private var closed = false
 
     init(loop: any EventLoop, limit: Int, connectTimeout: TimeAmount) {
@@ -78,17 +84,18 @@ final class UpstreamPool {
             handOver(.failure(ChannelError.ioOnClosedChannel))
             return UpstreamLease(withdraw: {})
         }
-        while let connection = idle[endpoint.name]?.popLast() {
+        let share = self.share(endpoint.name)
+        while let connection = share.idle.popLast() {
             if connection.isUsable {
                 handOver(.success(connection))
                 return UpstreamLease(withdraw: {})
             }
         }
         let waiter = Waiter(handOver)
-        if open[endpoint.name, default: 0] < limit {
+        if share.open < limit {
             connect(endpoint, for: waiter)
         } else {
-            waiting[endpoint.name, default: []].append(waiter)
+            share.waiting.append(waiter)
         }
         return UpstreamLease(withdraw: { waiter.handOver = nil })
     }
@@ -100,26 +107,36 @@ final class UpstreamPool {
             connection.close()
             return
         }
-        let name = connection.endpoint.name
-        while let waiter = waiting[name]?.popFirst() {
+        let share = self.share(connection.endpoint.name)
+        while let waiter = share.waiting.popFirst() {
             if let handOver = waiter.handOver {
                 handOver(.success(connection))
                 return
             }
         }
         connection.idle()
-        idle[name, default: []].append(connection)
+        share.idle.append(connection)
     }
 
     /// Closes every idle connection and refuses new leases.
     func close() {
         closed = true
-        for connection in idle.values.joined() { connection.close() }
-        idle = [:]
+        for share in shares.values {
+            let idle = share.idle
+            share.idle = []
+            for connection in idle { connection.close() }
+        }
+    }
+
+    private func share(_ name: String) -> Share {
+        if let share = shares[name] { return share }
+        let share = Share()
+        shares[name] = share
+        return share
     }
 
     private func connect(_ endpoint: UpstreamEndpoint, for waiter: Waiter) {
-        open[endpoint.name, default: 0] += 1
+        share(endpoint.name).open += 1
         let loop = self.loop
         ClientBootstrap(group: loop)
             .connectTimeout(connectTimeout)
@@ -180,22 +197,23 @@ final class UpstreamPool {
     }
 
     private func connectFailed(_ endpoint: UpstreamEndpoint, _ waiter: Waiter, _ error: any Error) {
-        open[endpoint.name, default: 1] -= 1
+        share(endpoint.name).open -= 1
         waiter.handOver?(.failure(error))
         serveNextWaiter(endpoint)
     }
 
     /// A connection closed (by either side): it leaves the pool, and a waiting request may open another.
     private func closed(_ connection: UpstreamConnection) {
-        let name = connection.endpoint.name
-        open[name, default: 1] -= 1
-        idle[name]?.removeAll { $0 === connection }
+        let share = self.share(connection.endpoint.name)
+        share.open -= 1
+        share.idle.removeAll { $0 === connection }
         serveNextWaiter(connection.endpoint)
     }
 
     private func serveNextWaiter(_ endpoint: UpstreamEndpoint) {
-        guard !closed, open[endpoint.name, default: 0] < limit else { return }
-        while let waiter = waiting[endpoint.name]?.popFirst() {
+        let share = self.share(endpoint.name)
+        guard !closed, share.open < limit else { return }
+        while let waiter = share.waiting.popFirst() {
             if waiter.handOver != nil {
                 connect(endpoint, for: waiter)
                 return
