@@ -292,29 +292,30 @@ public enum Timestamp {
         let millis = Int(milliseconds - Int64(seconds) * 1000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        var bytes = [UInt8](repeating: 0, count: 24)
-        func put(_ value: Int, _ width: Int, at offset: Int) {
-            var value = value
-            for index in stride(from: offset + width - 1, through: offset, by: -1) {
-                bytes[index] = UInt8(ascii: "0") + UInt8(value % 10)
-                value /= 10
+        return String(unsafeUninitializedCapacity: 24) { bytes in
+            func put(_ value: Int, _ width: Int, at offset: Int) {
+                var value = value
+                for index in stride(from: offset + width - 1, through: offset, by: -1) {
+                    bytes[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
             }
+            put(Int(parts.tm_year) + 1900, 4, at: 0)
+            bytes[4] = UInt8(ascii: "-")
+            put(Int(parts.tm_mon) + 1, 2, at: 5)
+            bytes[7] = UInt8(ascii: "-")
+            put(Int(parts.tm_mday), 2, at: 8)
+            bytes[10] = UInt8(ascii: "T")
+            put(Int(parts.tm_hour), 2, at: 11)
+            bytes[13] = UInt8(ascii: ":")
+            put(Int(parts.tm_min), 2, at: 14)
+            bytes[16] = UInt8(ascii: ":")
+            put(Int(parts.tm_sec), 2, at: 17)
+            bytes[19] = UInt8(ascii: ".")
+            put(millis, 3, at: 20)
+            bytes[23] = UInt8(ascii: "Z")
+            return 24
         }
-        put(Int(parts.tm_year) + 1900, 4, at: 0)
-        bytes[4] = UInt8(ascii: "-")
-        put(Int(parts.tm_mon) + 1, 2, at: 5)
-        bytes[7] = UInt8(ascii: "-")
-        put(Int(parts.tm_mday), 2, at: 8)
-        bytes[10] = UInt8(ascii: "T")
-        put(Int(parts.tm_hour), 2, at: 11)
-        bytes[13] = UInt8(ascii: ":")
-        put(Int(parts.tm_min), 2, at: 14)
-        bytes[16] = UInt8(ascii: ":")
-        put(Int(parts.tm_sec), 2, at: 17)
-        bytes[19] = UInt8(ascii: ".")
-        put(millis, 3, at: 20)
-        bytes[23] = UInt8(ascii: "Z")
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     public static func parse(_ text: String) -> Date? {

@@ -83,6 +83,10 @@ public struct CanonicalTarget: Sendable, Equatable {
     }
 
     private static func decodePathSegment(_ raw: ArraySlice<UInt8>) throws(AmbiguousTarget) -> String {
+        guard raw.contains(UInt8(ascii: "%")) else {
+            for byte in raw { try checkPathByte(byte) }
+            return String(decoding: raw, as: UTF8.self)
+        }
         var out: [UInt8] = []
         out.reserveCapacity(raw.count)
         var index = raw.startIndex
@@ -97,13 +101,18 @@ public struct CanonicalTarget: Sendable, Equatable {
                 index += 3
                 continue
             }
-            guard isUnreserved(byte) || isPathSubDelimiter(byte) else {
-                throw AmbiguousTarget(detail: "path contains '\(Character(Unicode.Scalar(byte)))'")
-            }
+            try checkPathByte(byte)
             out.append(byte)
             index += 1
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Refuses a byte that may not stand unencoded in a path segment.
+    private static func checkPathByte(_ byte: UInt8) throws(AmbiguousTarget) {
+        guard isUnreserved(byte) || isPathSubDelimiter(byte) else {
+            throw AmbiguousTarget(detail: "path contains '\(Character(Unicode.Scalar(byte)))'")
+        }
     }
 
     private static func decodeQuery(_ raw: ArraySlice<UInt8>) throws(AmbiguousTarget) -> [(name: String, value: String)] {
