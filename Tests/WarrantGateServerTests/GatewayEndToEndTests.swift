@@ -134,11 +134,7 @@ struct GatewayEndToEndTests {
             #expect(answer.json["citizenship"] == nil)
             #expect(try await gateway.send("denver-pd", .GET, "/visitation/visits?booking=2017-000456").status == 200)
 
-            var tls = TLSConfigurationFactory.client(pki: gateway.pki, agency: "denver-pd")
-            tls.applicationProtocols = ["http/1.1"]
-            var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-            configuration.httpVersion = .http1Only
-            let http1 = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            let http1 = gateway.http1Client("denver-pd")
             defer { _ = http1.shutdown() }
             var request = HTTPClientRequest(url: "https://localhost:\(gateway.port)/records/inmates/2017-000789")
             request.method = .GET
@@ -268,11 +264,7 @@ struct GatewayEndToEndTests {
 
                 // One connection's requests share its exchange timer: a stall after a quick answer still times out,
                 // and the request after it is answered.
-                var tls = TLSConfigurationFactory.client(pki: gateway.pki, agency: "denver-pd")
-                tls.applicationProtocols = ["http/1.1"]
-                var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-                configuration.httpVersion = .http1Only
-                let http1 = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+                let http1 = gateway.http1Client("denver-pd")
                 defer { _ = http1.shutdown() }
                 func status(_ booking: String) async throws -> UInt {
                     let request = HTTPClientRequest(url: "https://localhost:\(gateway.port)/records/inmates/\(booking)")

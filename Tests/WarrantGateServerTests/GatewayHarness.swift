@@ -139,6 +139,15 @@ final class GatewayHarness: @unchecked Sendable {
     }
 
     /// An HTTPS client presenting `agency`'s certificate (nil: no certificate), trusting the test CA.
+    /// A new client for `agency` that speaks HTTP/1.1 only, where the shared ones negotiate HTTP/2; shut it down after use.
+    func http1Client(_ agency: String) -> HTTPClient {
+        var tls = TLSConfigurationFactory.client(pki: pki, agency: agency)
+        tls.applicationProtocols = ["http/1.1"]
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.httpVersion = .http1Only
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
     func client(_ agency: String?, pki other: DevPKIDirectory? = nil) throws -> HTTPClient {
         let key = (agency ?? "-") + (other?.directory.path ?? "")
         if let existing = clients[key] { return existing }
