@@ -138,7 +138,6 @@ final class GatewayHarness: @unchecked Sendable {
         return tls
     }
 
-    /// An HTTPS client presenting `agency`'s certificate (nil: no certificate), trusting the test CA.
     /// A new client for `agency` that speaks HTTP/1.1 only, where the shared ones negotiate HTTP/2; shut it down after use.
     func http1Client(_ agency: String) -> HTTPClient {
         var tls = TLSConfigurationFactory.client(pki: pki, agency: agency)
@@ -148,6 +147,7 @@ final class GatewayHarness: @unchecked Sendable {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
+    /// An HTTPS client presenting `agency`'s certificate (nil: no certificate), trusting the test CA.
     func client(_ agency: String?, pki other: DevPKIDirectory? = nil) throws -> HTTPClient {
         let key = (agency ?? "-") + (other?.directory.path ?? "")
         if let existing = clients[key] { return existing }
