@@ -29,7 +29,7 @@ struct SharedStoreCLITests {
             scratch = try Scratch()
             dataDir = scratch.url.appendingPathComponent("site").path
             url = "postgres://\(SharedStoreCLITests.gatewayRole)@127.0.0.1:\(cluster.port)/postgres"
-            adminPorts = [try PostgresCluster.freePort(), try PostgresCluster.freePort()]
+            adminPorts = [try LoopbackPort.unused(), try LoopbackPort.unused()]
             do {
                 try cluster.psql("CREATE ROLE wg_gateway LOGIN")
                 let created = try CLIProcess.run([

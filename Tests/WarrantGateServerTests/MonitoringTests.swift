@@ -227,7 +227,7 @@ struct MonitoringTests {
     @Test("every metric the dashboard and the rules query is in a live gateway's /metrics, and the dashboard shows every one")
     func queriedMetricsExist() async throws {
         let files = try MonitoringFiles()
-        let adminPort = try PostgresCluster.freePort()
+        let adminPort = try LoopbackPort.unused()
         try await withGateway(configure: { _, configuration in
             configuration.adminHost = "127.0.0.1"
             configuration.adminPort = adminPort

@@ -16,8 +16,7 @@ public final class PostgresCluster: Sendable {
 
     public let directory: URL
     public let port: Int
-    private let binaries: URL
-    private let runAs: String?
+    private let server: Server
 
     public static var isEnabled: Bool { binaryDirectory != nil || ProcessInfo.processInfo.environment["CI"] == "true" }
 
@@ -32,43 +31,58 @@ public final class PostgresCluster: Sendable {
             .map { URL(fileURLWithPath: "\($0)/initdb").resolvingSymlinksInPath().deletingLastPathComponent() }
     }
 
-    /// Creates and starts a cluster, or throws saying why it could not.
+    /// Creates and starts a cluster, or throws saying why it could not. A port that another test bound first is
+    /// replaced by a new one, a few times.
     public init() throws {
         guard let binaries = Self.binaryDirectory else {
             throw ClusterError("PostgreSQL's initdb and pg_ctl are not installed (Debian: apt-get install postgresql)")
         }
-        self.binaries = binaries
-        runAs = geteuid() == 0 ? "postgres" : nil
-        directory = URL(fileURLWithPath: "/tmp").appendingPathComponent("wg-pg-\(UUID().uuidString.prefix(8))")
-        port = try Self.freePort()
+        let runAs = geteuid() == 0 ? "postgres" : nil
+        let directory = URL(fileURLWithPath: "/tmp").appendingPathComponent("wg-pg-\(UUID().uuidString.prefix(8))")
+        let server = Server(binaries: binaries, runAs: runAs, directory: directory)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         do {
             if let runAs { try Self.run("/bin/chown", ["-R", runAs, directory.path]) }
-            let data = directory.appendingPathComponent("data").path
-            try run("initdb", ["-D", data, "-U", Self.owner, "--auth=trust", "--no-instructions", "-E", "UTF8"])
-            try restart()
+            try server.run("initdb", ["-D", server.data, "-U", Self.owner, "--auth=trust", "--no-instructions", "-E", "UTF8"])
+            port = try Self.start(server, attempts: 5) { try LoopbackPort.unused() }
         } catch {
-            stop()
+            try? server.run("pg_ctl", ["-D", server.data, "-m", "immediate", "-w", "stop"])
+            try? FileManager.default.removeItem(at: directory)
             throw error
         }
+        self.server = server
+        self.directory = directory
     }
 
     /// Stops the server at once, as a crash would, keeping its data.
     public func kill() throws {
-        try run("pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-m", "immediate", "-w", "stop"])
+        try server.run("pg_ctl", ["-D", server.data, "-m", "immediate", "-w", "stop"])
     }
 
-    /// Starts the server again on the same port, after ``kill()``; it recovers from its write-ahead log.
+    /// Starts the server again on the same port, after ``kill()``; it recovers from its write-ahead log. While another
+    /// socket holds the port, it tries again, for up to 5 s.
     public func restart() throws {
-        try run("pg_ctl", [
-            "-D", directory.appendingPathComponent("data").path, "-l", directory.appendingPathComponent("server.log").path, "-w", "-t", "60",
-            "-o", "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on", "start",
-        ])
+        for _ in 1..<50 {
+            do { return try server.start(port: port) } catch is PortTaken { usleep(100_000) }
+        }
+        try server.start(port: port)
+    }
+
+    /// Starts `server` on a port `choose` gives, choosing again while the one chosen is taken; returns the port.
+    private static func start(_ server: Server, attempts: Int, choose: () throws -> Int) throws -> Int {
+        for _ in 1..<attempts {
+            let port = try choose()
+            do { try server.start(port: port) } catch is PortTaken { continue }
+            return port
+        }
+        let port = try choose()
+        try server.start(port: port)
+        return port
     }
 
     /// Stops the server at once and removes its directory.
     public func stop() {
-        try? run("pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-m", "immediate", "-w", "stop"])
+        try? server.run("pg_ctl", ["-D", server.data, "-m", "immediate", "-w", "stop"])
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -97,16 +111,49 @@ public final class PostgresCluster: Sendable {
 
     /// Runs SQL as the cluster's owner through `psql`, blocking: for tests that must not wait in a task.
     public func psql(_ sql: String) throws {
-        try run("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", Self.owner, "-d", "postgres", "-c", sql])
+        try server.run("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", Self.owner, "-d", "postgres", "-c", sql])
     }
 
-    private func run(_ program: String, _ arguments: [String]) throws {
-        let path = binaries.appendingPathComponent(program).path
-        if let runAs {
-            try Self.run("/usr/sbin/runuser", ["-u", runAs, "--", path] + arguments)
-        } else {
-            try Self.run(path, arguments)
+    /// The server's programs and files, and how to run them.
+    private struct Server: Sendable {
+        let binaries: URL
+        let runAs: String?
+        let directory: URL
+
+        var data: String { directory.appendingPathComponent("data").path }
+        var log: String { directory.appendingPathComponent("server.log").path }
+
+        /// Starts the server on `port`, waiting until it accepts connections. Throws ``PortTaken`` when it could not
+        /// bind the port, and otherwise an error that quotes what the server logged.
+        func start(port: Int) throws {
+            let logged = (try? FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0
+            do {
+                try run("pg_ctl", [
+                    "-D", data, "-l", log, "-w", "-t", "60",
+                    "-o", "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on", "start",
+                ])
+            } catch {
+                let text = (try? Data(contentsOf: URL(fileURLWithPath: log)))
+                    .map { String(decoding: $0.dropFirst(logged), as: UTF8.self) } ?? ""
+                if text.contains("Address already in use") { throw PortTaken(port: port) }
+                throw ClusterError("\(error)\nserver log:\n\(text.suffix(2000))")
+            }
         }
+
+        func run(_ program: String, _ arguments: [String]) throws {
+            let path = binaries.appendingPathComponent(program).path
+            if let runAs {
+                try PostgresCluster.run("/usr/sbin/runuser", ["-u", runAs, "--", path] + arguments)
+            } else {
+                try PostgresCluster.run(path, arguments)
+            }
+        }
+    }
+
+    /// The server could not bind its port: another socket holds it.
+    private struct PortTaken: Error, CustomStringConvertible {
+        let port: Int
+        var description: String { "PostgreSQL could not bind 127.0.0.1:\(port): another socket holds it" }
     }
 
     /// Runs a program to its exit, through `posix_spawn` and `waitpid`, with no descriptor of the test's but the
@@ -159,23 +206,6 @@ public final class PostgresCluster: Sendable {
         }
         return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
     }()
-
-    /// A loopback port no one listens on now.
-    public static func freePort() throws -> Int {
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socket >= 0 else { throw ClusterError("socket() failed") }
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
-        }
-        guard bound else { throw ClusterError("could not find a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 }
 
 public struct ClusterError: Error, CustomStringConvertible {

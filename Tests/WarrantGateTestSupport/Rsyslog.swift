@@ -39,7 +39,7 @@ public final class Rsyslog: Sendable {
             throw ClusterError("rsyslogd is not installed (Debian: apt-get install rsyslog rsyslog-relp)")
         }
         directory = URL(fileURLWithPath: "/tmp").appendingPathComponent("wg-rsyslog-\(UUID().uuidString.prefix(8))")
-        port = try PostgresCluster.freePort()
+        port = try LoopbackPort.unused()
         self.tls = tls
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try configuration.write(to: directory.appendingPathComponent("rsyslog.conf"), atomically: true, encoding: .utf8)
