@@ -17,26 +17,70 @@ public enum RedactableMediaType: String, Sendable {
     /// `application/xml`, `text/xml` and `application/*+xml` (SOAP 1.2's `application/soap+xml` among them).
     case xml
 
-    /// The kind of a `Content-Type` value, or nil for any other type, or a charset other than UTF-8 or US-ASCII.
+    /// The kind of a `Content-Type` value, or nil for any other type, a charset other than UTF-8 or US-ASCII, a
+    /// parameter without a name or a value, or a value with bytes outside ASCII.
     public init?(contentType: String?) {
-        guard let contentType else { return nil }
-        let parts = contentType.split(separator: ";", omittingEmptySubsequences: false)
-        let type = parts[0].trimmingASCIISpaces().lowercased()
-        for parameter in parts.dropFirst() {
-            let pair = parameter.split(separator: "=", maxSplits: 1)
-            guard pair.count == 2 else { return nil }
-            guard pair[0].trimmingASCIISpaces().lowercased() == "charset" else { continue }
-            var value = pair[1].trimmingASCIISpaces()
-            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
-            guard ["utf-8", "utf8", "us-ascii"].contains(value.lowercased()) else { return nil }
+        guard var contentType, let kind = contentType.withUTF8(MediaTypeBytes.kind) else { return nil }
+        self = kind
+    }
+}
+
+/// A `Content-Type` value read as RFC 9110 §8.3.1's `type "/" subtype *( OWS ";" OWS parameter )`, over its bytes
+/// without copying them: this runs for every response.
+private enum MediaTypeBytes {
+    /// The kind of the media type `bytes` hold, or nil (see ``RedactableMediaType/init(contentType:)``).
+    static func kind(_ bytes: UnsafeBufferPointer<UInt8>) -> RedactableMediaType? {
+        guard bytes.allSatisfy({ $0 < 0x80 }) else { return nil }
+        var end = bytes.firstIndex(of: UInt8(ascii: ";")) ?? bytes.count
+        let essence = trimmed(bytes, 0..<end)
+        while end < bytes.count {
+            let start = end + 1
+            end = bytes[start...].firstIndex(of: UInt8(ascii: ";")) ?? bytes.count
+            guard acceptable(parameter: trimmed(bytes, start..<end), in: bytes) else { return nil }
         }
-        let slash = type.split(separator: "/", omittingEmptySubsequences: false)
-        guard slash.count == 2, !slash[1].isEmpty else { return nil }
-        switch (slash[0], slash[1]) {
-        case ("application", "json"), ("application", _) where slash[1].hasSuffix("+json"): self = .json
-        case ("application", "xml"), ("text", "xml"), ("application", _) where slash[1].hasSuffix("+xml"): self = .xml
-        default: return nil
+        guard let slash = bytes[essence].firstIndex(of: UInt8(ascii: "/")) else { return nil }
+        let type = essence.lowerBound..<slash, subtype = (slash + 1)..<essence.upperBound
+        guard !subtype.isEmpty, !bytes[subtype].contains(UInt8(ascii: "/")) else { return nil }
+        if equals(bytes, type, "application") {
+            if equals(bytes, subtype, "json") || hasSuffix(bytes, subtype, "+json") { return .json }
+            if equals(bytes, subtype, "xml") || hasSuffix(bytes, subtype, "+xml") { return .xml }
+            return nil
         }
+        return equals(bytes, type, "text") && equals(bytes, subtype, "xml") ? .xml : nil
+    }
+
+    /// Whether a parameter has a name and a value, and is, if it is the charset, UTF-8 or US-ASCII.
+    private static func acceptable(parameter: Range<Int>, in bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let sign = bytes[parameter].firstIndex(of: UInt8(ascii: "=")) else { return false }
+        let name = trimmed(bytes, parameter.lowerBound..<sign)
+        var value = trimmed(bytes, (sign + 1)..<parameter.upperBound)
+        guard !name.isEmpty, !value.isEmpty else { return false }
+        guard equals(bytes, name, "charset") else { return true }
+        if value.count >= 2 && bytes[value.lowerBound] == UInt8(ascii: "\"") && bytes[value.upperBound - 1] == UInt8(ascii: "\"") {
+            value = (value.lowerBound + 1)..<(value.upperBound - 1)
+        }
+        return equals(bytes, value, "utf-8") || equals(bytes, value, "utf8") || equals(bytes, value, "us-ascii")
+    }
+
+    /// The range without leading and trailing spaces and tabs (HTTP's optional white space).
+    private static func trimmed(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Range<Int> {
+        let isSpace = { (index: Int) in bytes[index] == 0x20 || bytes[index] == 0x09 }
+        var lower = range.lowerBound, upper = range.upperBound
+        while lower < upper && isSpace(lower) { lower += 1 }
+        while upper > lower && isSpace(upper - 1) { upper -= 1 }
+        return lower..<upper
+    }
+
+    /// Whether the bytes in `range` are `lowercase`, ignoring ASCII case.
+    private static func equals(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ lowercase: StaticString) -> Bool {
+        range.count == lowercase.utf8CodeUnitCount && zip(range, 0..<range.count).allSatisfy { index, offset in
+            let byte = bytes[index]
+            return (byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte) == lowercase.utf8Start[offset]
+        }
+    }
+
+    private static func hasSuffix(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ lowercase: StaticString) -> Bool {
+        range.count >= lowercase.utf8CodeUnitCount && equals(bytes, (range.upperBound - lowercase.utf8CodeUnitCount)..<range.upperBound, lowercase)
     }
 }
 
@@ -62,15 +106,5 @@ public struct ResponseRedactor: Sendable {
         case .json: JSONRedaction(names: names, keepOnly: keepOnly, maxDepth: limits.jsonMaxDepth)
         case .xml: XMLRedaction(names: names, keepOnly: keepOnly, limits: limits.xml)
         }
-    }
-}
-
-extension StringProtocol {
-    /// The text without leading and trailing spaces and tabs.
-    func trimmingASCIISpaces() -> String {
-        var slice = Substring(self)
-        while let first = slice.first, first == " " || first == "\t" { slice = slice.dropFirst() }
-        while let last = slice.last, last == " " || last == "\t" { slice = slice.dropLast() }
-        return String(slice)
     }
 }
