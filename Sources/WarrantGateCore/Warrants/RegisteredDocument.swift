@@ -55,7 +55,7 @@ public struct RegisteredDocument: Sendable, Equatable, Codable {
     /// fields its entries name for it (lower-cased, as field names are compared).
     public func fields(for action: String) -> Set<String>? {
         var fields: Set<String> = []
-        for entry in scope.map(ScopeEntry.init) where entry.covers(action) {
+        for entry in scope.lazy.map(ScopeEntry.init) where entry.covers(action) {
             guard let field = entry.field else { return nil }
             fields.insert(field.lowercased())
         }
@@ -69,8 +69,9 @@ public struct ScopeEntry: Sendable, Equatable {
     public let action: String
     public let field: String?
 
+    /// Splits `text` at its first `#` byte: the action before it, the field after it.
     public init(_ text: String) {
-        if let hash = text.firstIndex(of: "#") {
+        if let hash = text.utf8.firstIndex(of: UInt8(ascii: "#")) {
             action = String(text[..<hash])
             field = String(text[text.index(after: hash)...])
         } else {
