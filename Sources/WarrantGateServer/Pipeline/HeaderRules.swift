@@ -7,30 +7,30 @@ enum HeaderRules {
     static let gatewayWarrant = "Gateway-Warrant"
     static let gatewayDecision = "Decision-Id"
 
-    /// Whether a lower-cased header name is hop-by-hop (RFC 9110 §7.6.1 and common non-standard ones): never
+    /// Whether a header name is hop-by-hop (RFC 9110 §7.6.1 and common non-standard ones), in any case: never
     /// forwarded in either direction.
-    static func isHopByHop(_ lowercasedName: String) -> Bool {
-        // By length first: most names are then told apart without comparing strings.
-        switch lowercasedName.utf8.count {
-        case 2: lowercasedName == "te"
-        case 7: lowercasedName == "trailer" || lowercasedName == "upgrade"
-        case 10: lowercasedName == "connection" || lowercasedName == "keep-alive"
-        case 14: lowercasedName == "http2-settings"
-        case 16: lowercasedName == "proxy-connection"
-        case 17: lowercasedName == "transfer-encoding"
-        case 18: lowercasedName == "proxy-authenticate"
-        case 19: lowercasedName == "proxy-authorization"
+    static func isHopByHop(_ name: String) -> Bool {
+        // By length first: most names are then told apart without comparing bytes.
+        switch name.utf8.count {
+        case 2: HeaderName.equals(name, "te")
+        case 7: HeaderName.equals(name, "trailer") || HeaderName.equals(name, "upgrade")
+        case 10: HeaderName.equals(name, "connection") || HeaderName.equals(name, "keep-alive")
+        case 14: HeaderName.equals(name, "http2-settings")
+        case 16: HeaderName.equals(name, "proxy-connection")
+        case 17: HeaderName.equals(name, "transfer-encoding")
+        case 18: HeaderName.equals(name, "proxy-authenticate")
+        case 19: HeaderName.equals(name, "proxy-authorization")
         default: false
         }
     }
 
-    /// Request headers dropped because they could pass for something the gateway vouches for, or because the
-    /// gateway sets them itself.
-    static func isSpoofable(_ lowercasedName: String) -> Bool {
-        lowercasedName.hasPrefix("gateway-") || lowercasedName.hasPrefix("x-forwarded-") || lowercasedName.hasPrefix("x-client-")
-            || lowercasedName.hasPrefix("x-ssl-") || lowercasedName.hasPrefix("ssl-client") || lowercasedName == "forwarded"
-            || lowercasedName == "x-real-ip" || lowercasedName == "decision-id" || lowercasedName == "warrant-reference"
-            || lowercasedName == "host" || lowercasedName == "content-length" || lowercasedName == "expect"
+    /// Request headers dropped, in any case, because they could pass for something the gateway vouches for, or
+    /// because the gateway sets them itself.
+    static func isSpoofable(_ name: String) -> Bool {
+        HeaderName.hasPrefix(name, "gateway-") || HeaderName.hasPrefix(name, "x-forwarded-") || HeaderName.hasPrefix(name, "x-client-")
+            || HeaderName.hasPrefix(name, "x-ssl-") || HeaderName.hasPrefix(name, "ssl-client") || HeaderName.equals(name, "forwarded")
+            || HeaderName.equals(name, "x-real-ip") || HeaderName.equals(name, "decision-id") || HeaderName.equals(name, "warrant-reference")
+            || HeaderName.equals(name, "host") || HeaderName.equals(name, "content-length") || HeaderName.equals(name, "expect")
     }
 
     /// Header names listed in `Connection:` header values, lower-cased. The gateway drops these too, in both
@@ -80,25 +80,23 @@ enum HeaderRules {
         var hostCount = 0
         var hasContentLength = false
         var hasTransferEncoding = false
-        for (rawName, value) in headers {
-            let name = asciiLowercased(rawName[...].utf8)
+        for (name, value) in headers {
             if name.utf8.contains(UInt8(ascii: "_")) { return "header names with underscores are refused" }
             if value.utf8.contains(where: { $0 == 0 || $0 == 0x0a || $0 == 0x0d }) { return "a header value contains CR, LF or NUL" }
-            switch name {
-            case "warrant-reference":
+            if HeaderName.equals(name, "warrant-reference") {
                 warrantCount += 1
                 if !value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) {
                     return "Warrant-Reference must be printable ASCII"
                 }
-            case "host": hostCount += 1
-            case "content-length":
+            } else if HeaderName.equals(name, "host") {
+                hostCount += 1
+            } else if HeaderName.equals(name, "content-length") {
                 if hasContentLength { return "Content-Length is given more than once" }
                 hasContentLength = true
                 if value.isEmpty || !value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { return "Content-Length is malformed" }
-            case "transfer-encoding":
+            } else if HeaderName.equals(name, "transfer-encoding") {
                 hasTransferEncoding = true
                 if asciiLowercased(trimmed(value[...].utf8)) != "chunked" { return "Transfer-Encoding must be chunked" }
-            default: break
             }
         }
         if warrantCount > 1 { return "Warrant-Reference is given more than once" }
@@ -113,10 +111,9 @@ enum HeaderRules {
         let nominated = connectionNominated(headers["connection"])
         var forwarded = HTTPHeaders()
         forwarded.reserveCapacity(headers.count + 6)
-        for (rawName, value) in headers {
-            let name = asciiLowercased(rawName[...].utf8)
-            if isHopByHop(name) || nominated.contains(name) || isSpoofable(name) { continue }
-            forwarded.add(name: rawName, value: value)
+        for (name, value) in headers {
+            if isHopByHop(name) || nominated.contains(where: { HeaderName.equals(name, lowercased: $0) }) || isSpoofable(name) { continue }
+            forwarded.add(name: name, value: value)
         }
         return forwarded
     }
@@ -126,15 +123,16 @@ enum HeaderRules {
     /// with a body passed on unmodified; the gateway sets `Content-Length` itself, from the body it sends.
     static func returnable(_ headers: HTTPHeaders, bodyUnmodified: Bool) -> HTTPHeaders {
         var returned = HTTPHeaders()
-        for (rawName, value) in headers {
-            switch asciiLowercased(rawName[...].utf8) {
-            case "content-type", "cache-control", "expires", "date", "vary", "retry-after": break
-            case "content-encoding" where bodyUnmodified: break
-            default: continue
-            }
-            returned.add(name: rawName, value: value)
+        for (name, value) in headers where isReturnable(name, bodyUnmodified: bodyUnmodified) {
+            returned.add(name: name, value: value)
         }
         return returned
+    }
+
+    private static func isReturnable(_ name: String, bodyUnmodified: Bool) -> Bool {
+        HeaderName.equals(name, "content-type") || HeaderName.equals(name, "cache-control") || HeaderName.equals(name, "expires")
+            || HeaderName.equals(name, "date") || HeaderName.equals(name, "vary") || HeaderName.equals(name, "retry-after")
+            || (bodyUnmodified && HeaderName.equals(name, "content-encoding"))
     }
 
     /// A header value's token, trimmed and lower-cased.
@@ -149,4 +147,26 @@ enum HeaderRules {
         }
         return kept.isEmpty ? "identity" : kept.map { String(decoding: trimmed($0.utf8), as: UTF8.self) }.joined(separator: ", ")
     }
+}
+
+/// Header names compared with lower-case ones, ignoring ASCII case, without lower-casing a copy: the header rules
+/// compare every header of every request and response.
+enum HeaderName {
+    static func equals(_ name: String, _ lowercase: StaticString) -> Bool {
+        name.utf8.count == lowercase.utf8CodeUnitCount && startsWith(name, UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount))
+    }
+
+    static func hasPrefix(_ name: String, _ lowercase: StaticString) -> Bool {
+        name.utf8.count >= lowercase.utf8CodeUnitCount && startsWith(name, UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount))
+    }
+
+    static func equals(_ name: String, lowercased other: String) -> Bool {
+        name.utf8.count == other.utf8.count && zip(name.utf8, other.utf8).allSatisfy { folded($0) == $1 }
+    }
+
+    private static func startsWith(_ name: String, _ lowercase: UnsafeBufferPointer<UInt8>) -> Bool {
+        zip(name.utf8, lowercase).allSatisfy { folded($0) == $1 }
+    }
+
+    private static func folded(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte }
 }
