@@ -51,7 +51,7 @@ enum LogAppender {
         var frontier = frontier
         guard !entries.isEmpty else { return frontier }
         // Cached statements, bound directly: this loop is the group commit's critical section.
-        let inserts = try insertSQL.map { try (rows: $0.rows, statement: BoundInsert(db, sql: $0.sql)) }
+        let inserts = try insertSQL.map { try (rows: $0.rows, statement: BoundStatement(db, sql: $0.sql)) }
         var start = entries.startIndex
         while start < entries.endIndex {
             let (rows, insert) = inserts.first { $0.rows <= entries.endIndex - start }!
@@ -65,7 +65,7 @@ enum LogAppender {
                 try insert.bind(first + 5, utf8: entry.entry)
                 try insert.bind(first + 6, blob: leaf)
                 for node in frontier.append(leaf: leaf) where node.level >= storedLevel {
-                    let insertNode = try BoundInsert(db, sql: "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)")
+                    let insertNode = try BoundStatement(db, sql: "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)")
                     try insertNode.bind(1, Int64(node.level))
                     try insertNode.bind(2, Int64(node.index))
                     try insertNode.bind(3, blob: node.hash)
@@ -78,16 +78,18 @@ enum LogAppender {
         return frontier
     }
 
-    /// How many entries the log has had, archived ones included.
-    static func size(_ session: any SQLSession) throws -> UInt64 {
-        UInt64(try session.scalarInt64("""
+    /// How many entries the log has had, archived ones included. Read through SQLite's interface directly: the
+    /// group commit reads it for every batch.
+    static func size(_ session: SQLiteSession) throws -> UInt64 {
+        let query = try BoundStatement(session.db, sql: """
             SELECT coalesce((SELECT max(seq) FROM log), (SELECT archived_through FROM archive_state WHERE id = 1))
-            """) ?? 0)
+            """)
+        return UInt64(try query.firstInt64() ?? 0)
     }
 
     /// The tree's right edge now: `cached` if it is still the log's size (the log is append-only, so a tree of the
     /// same size is the same tree), else derived from the stored nodes and leaves.
-    static func frontier(_ session: any SQLSession, reusing cached: MerkleFrontier?) throws -> MerkleFrontier {
+    static func frontier(_ session: SQLiteSession, reusing cached: MerkleFrontier?) throws -> MerkleFrontier {
         let size = try size(session)
         if let cached, cached.size == size { return cached }
         return try frontier(session, size: size)
@@ -144,9 +146,9 @@ enum LogAppender {
     }
 }
 
-/// A prepared INSERT bound through SQLite's C interface, without boxing each value: the parameters are still
-/// bound, never spliced into the SQL, and a value SQLite refuses to bind fails the insert.
-private struct BoundInsert {
+/// A cached statement bound and stepped through SQLite's C interface, without boxing each value: the parameters are
+/// still bound, never spliced into the SQL, and a value SQLite refuses to bind fails the statement.
+private struct BoundStatement {
     private let db: Database
     private let statement: Statement
     private var handle: SQLiteStatement { statement.sqliteStatement }
@@ -178,6 +180,17 @@ private struct BoundInsert {
         try check(blob.withUnsafeBytes { bytes in
             sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), Self.transient)
         })
+    }
+
+    /// Steps the statement once and returns its first row's first column: nil when there is no row or it is NULL.
+    func firstInt64() throws -> Int64? {
+        let code = sqlite3_step(handle)
+        defer { sqlite3_reset(handle) }
+        switch code {
+        case SQLITE_ROW: return sqlite3_column_type(handle, 0) == SQLITE_NULL ? nil : sqlite3_column_int64(handle, 0)
+        case SQLITE_DONE: return nil
+        default: throw failure(code)
+        }
     }
 
     /// Executes the statement once with the bound values, then clears them.
