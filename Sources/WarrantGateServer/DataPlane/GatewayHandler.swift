@@ -644,14 +644,6 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         refuse(request, StageRefusal(reason))
     }
 
-    /// The idle timeout: a connection with no request in progress is closed.
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent, request == nil {
-            return context.close(promise: nil)
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
     private static func hasNoBody(_ head: HTTPResponseHead) -> Bool {
         let code = head.status.code
         return code == 204 || code == 304 || (100..<200).contains(code) || head.headers.first(name: "content-length") == "0"

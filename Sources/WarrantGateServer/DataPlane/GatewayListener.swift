@@ -105,8 +105,8 @@ final class GatewayListener: Service {
             withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits
         )
         try sync.addHandlers([
-            IdleStateHandler(allTimeout: limits.idleTimeout.timeAmount),
-            RequestHeadDeadline(timeout: limits.headerReadTimeout.timeAmount),
+            // Between requests an HTTP/1 connection is idle, so the head deadline is the idle timeout too.
+            RequestHeadDeadline(timeout: min(limits.headerReadTimeout, limits.idleTimeout).timeAmount),
             RequestBodyGuard(timeout: limits.bodyReadTimeout.timeAmount, isHTTP2Stream: false),
             handlers.requestHandler(peer: peer, isHTTP2: false),
         ])

@@ -1,11 +1,12 @@
 import NIOCore
 import NIOHTTP1
 
-/// Closes a connection that does not deliver a complete request head in time (slowloris).
+/// Closes a connection that does not deliver a complete request head in time (slowloris), or that stays idle.
 ///
 /// The deadline runs from the moment the connection is ready for HTTP, and again from the end of each response,
 /// until the next request head has been decoded. A connection that trickles a header byte by byte, or opens and
-/// sends nothing, is closed when the deadline passes.
+/// sends nothing, or keeps its connection open after an answer without asking anything more, is closed when the
+/// deadline passes. It is watched without a promise per write, unlike NIO's `IdleStateHandler`.
 final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
