@@ -182,13 +182,15 @@ private struct BoundStatement {
         })
     }
 
-    /// Steps the statement once and returns its first row's first column: nil when there is no row or it is NULL.
+    /// Steps the statement once and returns its first row's first column: nil when there is no row or it is NULL, and
+    /// an error when it holds anything but an integer (SQLite would convert it).
     func firstInt64() throws -> Int64? {
         let code = sqlite3_step(handle)
         defer { sqlite3_reset(handle) }
-        switch code {
-        case SQLITE_ROW: return sqlite3_column_type(handle, 0) == SQLITE_NULL ? nil : sqlite3_column_int64(handle, 0)
-        case SQLITE_DONE: return nil
+        switch (code, code == SQLITE_ROW ? sqlite3_column_type(handle, 0) : SQLITE_NULL) {
+        case (SQLITE_ROW, SQLITE_INTEGER): return sqlite3_column_int64(handle, 0)
+        case (SQLITE_ROW, SQLITE_NULL), (SQLITE_DONE, _): return nil
+        case (SQLITE_ROW, _): throw StoreError("\(statement.sql) gave a value that is not an integer")
         default: throw failure(code)
         }
     }
