@@ -69,11 +69,11 @@ public struct ScopeEntry: Sendable, Equatable {
     public let action: String
     public let field: String?
 
-    /// Splits `text` at its first `#` byte: the action before it, the field after it.
+    /// Splits `text` at its first `#` byte: the action before it, the field every byte after it.
     public init(_ text: String) {
         if let hash = text.utf8.firstIndex(of: UInt8(ascii: "#")) {
             action = String(text[..<hash])
-            field = String(text[text.index(after: hash)...])
+            field = String(text[text.utf8.index(after: hash)...])
         } else {
             action = text
             field = nil
