@@ -84,7 +84,9 @@ enum LogAppender {
         let query = try BoundStatement(session.db, sql: """
             SELECT coalesce((SELECT max(seq) FROM log), (SELECT archived_through FROM archive_state WHERE id = 1))
             """)
-        return UInt64(try query.firstInt64() ?? 0)
+        let value = try query.firstInt64() ?? 0
+        guard let size = UInt64(exactly: value) else { throw StoreError("the log's size reads as \(value)") }
+        return size
     }
 
     /// The tree's right edge now: `cached` if it is still the log's size (the log is append-only, so a tree of the

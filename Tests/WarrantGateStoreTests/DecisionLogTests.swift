@@ -268,14 +268,15 @@ struct DecisionLogTests {
         #expect(rows.map { "\($0["seq"] as Int64) \($0["decision_id"] as String)" } == ["1 kept"])
     }
 
-    @Test("a log whose size reads as something other than an integer (an archive marker edited to text) fails the batch")
-    func sizeThatIsNotAnInteger() async throws {
+    @Test("a log whose size reads as no count (an archive marker edited to text or below zero) fails the batch", arguments: [
+        "INSERT OR REPLACE INTO archive_state (id, archived_through) VALUES (1, 'abc')",
+        "INSERT OR REPLACE INTO archive_state (id, archived_through) VALUES (1, -5)",
+    ])
+    func sizeThatIsNoCount(edit: String) async throws {
         let database = try TemporaryDatabase()
         let log = DecisionLog(writer: database.pool, path: database.path)
         let writer = Task { await log.run() }
-        try await database.pool.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO archive_state (id, archived_through) VALUES (1, 'abc')")
-        }
+        try await database.pool.write { db in try db.execute(sql: edit) }
         await #expect(throws: StoreError.self) { try await log.append([decision("lost")]) }
         log.close()
         await writer.value
