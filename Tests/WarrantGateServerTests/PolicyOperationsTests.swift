@@ -122,62 +122,67 @@ private final class HeldFactsUpstream: Sendable {
     private final class Holder: ChannelInboundHandler, Sendable {
         typealias InboundIn = ByteBuffer
         typealias OutboundOut = ByteBuffer
-        let upstream: HeldFactsUpstream
+        let held: HeldAnswers
 
-        init(_ upstream: HeldFactsUpstream) { self.upstream = upstream }
+        init(_ held: HeldAnswers) { self.held = held }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let heads = unwrapInboundIn(data).readableBytesView.split(separator: UInt8(ascii: "\n")).filter { $0.starts(with: "GET ".utf8) }.count
-            let channel = context.channel
-            let held = upstream.state.withLock { state -> Bool in
-                state.requests += heads
-                if !state.released { state.waiting.append(channel) }
-                return !state.released
-            }
-            if !held { HeldFactsUpstream.answer(channel) }
+            held.received(heads, on: context.channel)
         }
     }
 
-    private struct State {
-        var requests = 0
-        var released = false
-        var waiting: [any Channel] = []
+    /// The requests read, and the connections waiting for an answer until the release.
+    private final class HeldAnswers: Sendable {
+        private struct State {
+            var requests = 0
+            var released = false
+            var waiting: [any Channel] = []
+        }
+
+        private let state = Mutex(State())
+        var requests: Int { state.withLock { $0.requests } }
+
+        func received(_ requests: Int, on channel: any Channel) {
+            let held = state.withLock { state -> Bool in
+                state.requests += requests
+                if !state.released { state.waiting.append(channel) }
+                return !state.released
+            }
+            if !held { Self.answer(channel) }
+        }
+
+        func release() {
+            let waiting = state.withLock { state in
+                state.released = true
+                return state.waiting
+            }
+            waiting.forEach(Self.answer)
+        }
+
+        private static func answer(_ channel: any Channel) {
+            let body = #"{"conviction":"aggravated-felony"}"#
+            channel.writeAndFlush(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"), promise: nil)
+        }
     }
 
-    private let state = Mutex(State())
-    private let channel: any Channel
-    var port: Int { channel.localAddress?.port ?? 0 }
-    var requests: Int { state.withLock { $0.requests } }
+    private let held = HeldAnswers()
+    private let server: LoopbackTCPServer
+    var port: Int { server.port }
+    var requests: Int { held.requests }
 
     init() async throws {
-        let box = Mutex<HeldFactsUpstream?>(nil)
-        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    guard let upstream = box.withLock({ $0 }) else { throw ChannelError.ioOnClosedChannel }
-                    try channel.pipeline.syncOperations.addHandler(Holder(upstream))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        box.withLock { $0 = self }
+        let held = held
+        server = try await LoopbackTCPServer { try $0.pipeline.syncOperations.addHandler(Holder(held)) }
     }
 
     /// Answers what is held, and from now on every request at once.
     func release() {
-        let waiting = state.withLock { state in
-            state.released = true
-            return state.waiting
-        }
-        waiting.forEach(Self.answer)
-    }
-
-    private static func answer(_ channel: any Channel) {
-        let body = #"{"conviction":"aggravated-felony"}"#
-        channel.writeAndFlush(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"), promise: nil)
+        held.release()
     }
 
     func close() async {
-        try? await channel.close()
+        await server.close()
     }
 }
 

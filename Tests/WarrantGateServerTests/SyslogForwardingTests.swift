@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import NIOCore
-import NIOPosix
 import Synchronization
 import Testing
 import WarrantGateCore
@@ -127,7 +126,7 @@ struct SyslogForwardingTests {
         try await Self.waitUntil("three sessions") { silent.connections.value >= 3 }
         attempt.cancel()
         #expect(try await attempt.value.seq == 0)
-        try await silent.channel.close()
+        await silent.server.close()
     }
 
     @Test("entries archived before they were forwarded stop the reader with the range named, instead of a silent gap")
@@ -243,19 +242,14 @@ extension Store {
 
 /// A TCP server that accepts RELP sessions, reads everything, answers nothing, and counts its connections.
 struct SilentReceiver {
-    let channel: any Channel
+    let server: LoopbackTCPServer
     let connections: ConnectionCount
-    var port: Int { channel.localAddress?.port ?? 0 }
+    var port: Int { server.port }
 
     static func start() async throws -> SilentReceiver {
         let connections = ConnectionCount()
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .childChannelInitializer { channel in
-                connections.increment()
-                return channel.eventLoop.makeSucceededVoidFuture()
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        return SilentReceiver(channel: channel, connections: connections)
+        let server = try await LoopbackTCPServer { _ in connections.increment() }
+        return SilentReceiver(server: server, connections: connections)
     }
 }
 

@@ -1,6 +1,5 @@
 import Foundation
 import NIOCore
-import NIOPosix
 import Synchronization
 import Testing
 @testable import WarrantGateServer
@@ -11,48 +10,46 @@ private final class CountingUpstream: Sendable {
     private final class Answerer: ChannelInboundHandler, Sendable {
         typealias InboundIn = ByteBuffer
         typealias OutboundOut = ByteBuffer
-        let upstream: CountingUpstream
+        let answer: String
+        let open: OpenConnections
 
-        init(_ upstream: CountingUpstream) { self.upstream = upstream }
+        init(answer: String, open: OpenConnections) {
+            self.answer = answer
+            self.open = open
+        }
 
         func channelActive(context: ChannelHandlerContext) {
-            upstream.open.withLock { $0 += 1 }
+            open.count.withLock { $0 += 1 }
             context.fireChannelActive()
         }
 
         func channelInactive(context: ChannelHandlerContext) {
-            upstream.open.withLock { $0 -= 1 }
+            open.count.withLock { $0 -= 1 }
             context.fireChannelInactive()
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: upstream.answer)), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: answer)), promise: nil)
         }
     }
 
-    let open = Mutex(0)
-    let answer: String
-    private let channel: any Channel
+    private final class OpenConnections: Sendable {
+        let count = Mutex(0)
+    }
 
-    var port: Int { channel.localAddress?.port ?? 0 }
-    var openConnections: Int { open.withLock { $0 } }
+    private let open = OpenConnections()
+    private let server: LoopbackTCPServer
+
+    var port: Int { server.port }
+    var openConnections: Int { open.count.withLock { $0 } }
 
     init(answer: String = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}") async throws {
-        self.answer = answer
-        let box = Mutex<CountingUpstream?>(nil)
-        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    guard let upstream = box.withLock({ $0 }) else { throw ChannelError.ioOnClosedChannel }
-                    try channel.pipeline.syncOperations.addHandler(Answerer(upstream))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        box.withLock { $0 = self }
+        let open = open
+        server = try await LoopbackTCPServer { try $0.pipeline.syncOperations.addHandler(Answerer(answer: answer, open: open)) }
     }
 
     func close() async {
-        try? await channel.close()
+        await server.close()
     }
 }
 
