@@ -61,8 +61,14 @@ public struct CanonicalTarget: Sendable, Equatable {
         let queryStart = bytes.firstIndex(of: UInt8(ascii: "?"))
         let pathBytes = bytes[..<(queryStart ?? bytes.endIndex)]
         var segments: [String] = []
-        for rawSegment in pathBytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
-            let segment = try Self.decodePathSegment(rawSegment)
+        segments.reserveCapacity(8)
+        // The segments between slashes, empty ones skipped (duplicate slashes merge).
+        var start = pathBytes.startIndex
+        while start < pathBytes.endIndex {
+            let end = pathBytes[start...].firstIndex(of: UInt8(ascii: "/")) ?? pathBytes.endIndex
+            defer { start = end + 1 }
+            guard end > start else { continue }
+            let segment = try Self.decodePathSegment(pathBytes[start..<end])
             switch segment {
             case ".": continue
             case "..":
@@ -74,7 +80,13 @@ public struct CanonicalTarget: Sendable, Equatable {
             guard segments.count <= Self.maximumSegments else { throw AmbiguousTarget(detail: "too many path segments") }
         }
         self.segments = segments
-        self.path = "/" + segments.joined(separator: "/")
+        var path = "/"
+        path.reserveCapacity(segments.reduce(0) { $0 + $1.utf8.count + 1 })
+        for (index, segment) in segments.enumerated() {
+            if index > 0 { path.append("/") }
+            path.append(segment)
+        }
+        self.path = path
         if let queryStart {
             self.query = try Self.decodeQuery(bytes[(queryStart + 1)...])
         } else {
