@@ -41,12 +41,12 @@ private enum MediaTypeBytes {
         guard let slash = bytes[essence].firstIndex(of: UInt8(ascii: "/")) else { return nil }
         let type = essence.lowerBound..<slash, subtype = (slash + 1)..<essence.upperBound
         guard !subtype.isEmpty, !bytes[subtype].contains(UInt8(ascii: "/")) else { return nil }
-        if equals(bytes, type, "application") {
-            if equals(bytes, subtype, "json") || hasSuffix(bytes, subtype, "+json") { return .json }
-            if equals(bytes, subtype, "xml") || hasSuffix(bytes, subtype, "+xml") { return .xml }
+        if ASCIICase.equals(bytes[type], "application") {
+            if ASCIICase.equals(bytes[subtype], "json") || ASCIICase.hasSuffix(bytes[subtype], "+json") { return .json }
+            if ASCIICase.equals(bytes[subtype], "xml") || ASCIICase.hasSuffix(bytes[subtype], "+xml") { return .xml }
             return nil
         }
-        return equals(bytes, type, "text") && equals(bytes, subtype, "xml") ? .xml : nil
+        return ASCIICase.equals(bytes[type], "text") && ASCIICase.equals(bytes[subtype], "xml") ? .xml : nil
     }
 
     /// Whether a parameter has a name and a value, and is, if it is the charset, UTF-8 or US-ASCII.
@@ -55,11 +55,11 @@ private enum MediaTypeBytes {
         let name = trimmed(bytes, parameter.lowerBound..<sign)
         var value = trimmed(bytes, (sign + 1)..<parameter.upperBound)
         guard !name.isEmpty, !value.isEmpty else { return false }
-        guard equals(bytes, name, "charset") else { return true }
+        guard ASCIICase.equals(bytes[name], "charset") else { return true }
         if value.count >= 2 && bytes[value.lowerBound] == UInt8(ascii: "\"") && bytes[value.upperBound - 1] == UInt8(ascii: "\"") {
             value = (value.lowerBound + 1)..<(value.upperBound - 1)
         }
-        return equals(bytes, value, "utf-8") || equals(bytes, value, "utf8") || equals(bytes, value, "us-ascii")
+        return ASCIICase.equals(bytes[value], "utf-8") || ASCIICase.equals(bytes[value], "utf8") || ASCIICase.equals(bytes[value], "us-ascii")
     }
 
     /// The range without leading and trailing spaces and tabs (HTTP's optional white space).
@@ -69,18 +69,6 @@ private enum MediaTypeBytes {
         while lower < upper && isSpace(lower) { lower += 1 }
         while upper > lower && isSpace(upper - 1) { upper -= 1 }
         return lower..<upper
-    }
-
-    /// Whether the bytes in `range` are `lowercase`, ignoring ASCII case.
-    private static func equals(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ lowercase: StaticString) -> Bool {
-        range.count == lowercase.utf8CodeUnitCount && zip(range, 0..<range.count).allSatisfy { index, offset in
-            let byte = bytes[index]
-            return (byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte) == lowercase.utf8Start[offset]
-        }
-    }
-
-    private static func hasSuffix(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ lowercase: StaticString) -> Bool {
-        range.count >= lowercase.utf8CodeUnitCount && equals(bytes, (range.upperBound - lowercase.utf8CodeUnitCount)..<range.upperBound, lowercase)
     }
 }
 

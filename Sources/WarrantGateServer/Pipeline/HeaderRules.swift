@@ -1,4 +1,5 @@
 import NIOHTTP1
+import WarrantGateCore
 
 /// Which request and response headers pass the gateway, and which it sets itself.
 enum HeaderRules {
@@ -12,14 +13,14 @@ enum HeaderRules {
     static func isHopByHop(_ name: String) -> Bool {
         // By length first: most names are then told apart without comparing bytes.
         switch name.utf8.count {
-        case 2: HeaderName.equals(name, "te")
-        case 7: HeaderName.equals(name, "trailer") || HeaderName.equals(name, "upgrade")
-        case 10: HeaderName.equals(name, "connection") || HeaderName.equals(name, "keep-alive")
-        case 14: HeaderName.equals(name, "http2-settings")
-        case 16: HeaderName.equals(name, "proxy-connection")
-        case 17: HeaderName.equals(name, "transfer-encoding")
-        case 18: HeaderName.equals(name, "proxy-authenticate")
-        case 19: HeaderName.equals(name, "proxy-authorization")
+        case 2: ASCIICase.equals(name.utf8, "te")
+        case 7: ASCIICase.equals(name.utf8, "trailer") || ASCIICase.equals(name.utf8, "upgrade")
+        case 10: ASCIICase.equals(name.utf8, "connection") || ASCIICase.equals(name.utf8, "keep-alive")
+        case 14: ASCIICase.equals(name.utf8, "http2-settings")
+        case 16: ASCIICase.equals(name.utf8, "proxy-connection")
+        case 17: ASCIICase.equals(name.utf8, "transfer-encoding")
+        case 18: ASCIICase.equals(name.utf8, "proxy-authenticate")
+        case 19: ASCIICase.equals(name.utf8, "proxy-authorization")
         default: false
         }
     }
@@ -27,10 +28,11 @@ enum HeaderRules {
     /// Request headers dropped, in any case, because they could pass for something the gateway vouches for, or
     /// because the gateway sets them itself.
     static func isSpoofable(_ name: String) -> Bool {
-        HeaderName.hasPrefix(name, "gateway-") || HeaderName.hasPrefix(name, "x-forwarded-") || HeaderName.hasPrefix(name, "x-client-")
-            || HeaderName.hasPrefix(name, "x-ssl-") || HeaderName.hasPrefix(name, "ssl-client") || HeaderName.equals(name, "forwarded")
-            || HeaderName.equals(name, "x-real-ip") || HeaderName.equals(name, "decision-id") || HeaderName.equals(name, "warrant-reference")
-            || HeaderName.equals(name, "host") || HeaderName.equals(name, "content-length") || HeaderName.equals(name, "expect")
+        let name = name.utf8
+        return ASCIICase.hasPrefix(name, "gateway-") || ASCIICase.hasPrefix(name, "x-forwarded-") || ASCIICase.hasPrefix(name, "x-client-")
+            || ASCIICase.hasPrefix(name, "x-ssl-") || ASCIICase.hasPrefix(name, "ssl-client") || ASCIICase.equals(name, "forwarded")
+            || ASCIICase.equals(name, "x-real-ip") || ASCIICase.equals(name, "decision-id") || ASCIICase.equals(name, "warrant-reference")
+            || ASCIICase.equals(name, "host") || ASCIICase.equals(name, "content-length") || ASCIICase.equals(name, "expect")
     }
 
     /// Header names listed in `Connection:` header values, lower-cased. The gateway drops these too, in both
@@ -59,7 +61,7 @@ enum HeaderRules {
     /// The bytes as a String with ASCII letters lower-cased (header names and tokens are ASCII).
     private static func asciiLowercased(_ bytes: Substring.UTF8View) -> String {
         String(unsafeUninitializedCapacity: bytes.count) { buffer in
-            for (offset, byte) in bytes.enumerated() { buffer[offset] = byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte }
+            for (offset, byte) in bytes.enumerated() { buffer[offset] = ASCIICase.lowercased(byte) }
             return bytes.count
         }
     }
@@ -83,18 +85,18 @@ enum HeaderRules {
         for (name, value) in headers {
             if name.utf8.contains(UInt8(ascii: "_")) { return "header names with underscores are refused" }
             if value.utf8.contains(where: { $0 == 0 || $0 == 0x0a || $0 == 0x0d }) { return "a header value contains CR, LF or NUL" }
-            if HeaderName.equals(name, "warrant-reference") {
+            if ASCIICase.equals(name.utf8, "warrant-reference") {
                 warrantCount += 1
                 if !value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) {
                     return "Warrant-Reference must be printable ASCII"
                 }
-            } else if HeaderName.equals(name, "host") {
+            } else if ASCIICase.equals(name.utf8, "host") {
                 hostCount += 1
-            } else if HeaderName.equals(name, "content-length") {
+            } else if ASCIICase.equals(name.utf8, "content-length") {
                 if hasContentLength { return "Content-Length is given more than once" }
                 hasContentLength = true
                 if value.isEmpty || !value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { return "Content-Length is malformed" }
-            } else if HeaderName.equals(name, "transfer-encoding") {
+            } else if ASCIICase.equals(name.utf8, "transfer-encoding") {
                 hasTransferEncoding = true
                 if asciiLowercased(trimmed(value[...].utf8)) != "chunked" { return "Transfer-Encoding must be chunked" }
             }
@@ -112,7 +114,7 @@ enum HeaderRules {
         var forwarded = HTTPHeaders()
         forwarded.reserveCapacity(headers.count + 6)
         for (name, value) in headers {
-            if isHopByHop(name) || nominated.contains(where: { HeaderName.equals(name, lowercased: $0) }) || isSpoofable(name) { continue }
+            if isHopByHop(name) || nominated.contains(where: { ASCIICase.equals(name.utf8, $0.utf8) }) || isSpoofable(name) { continue }
             forwarded.add(name: name, value: value)
         }
         return forwarded
@@ -130,9 +132,10 @@ enum HeaderRules {
     }
 
     private static func isReturnable(_ name: String, bodyUnmodified: Bool) -> Bool {
-        HeaderName.equals(name, "content-type") || HeaderName.equals(name, "cache-control") || HeaderName.equals(name, "expires")
-            || HeaderName.equals(name, "date") || HeaderName.equals(name, "vary") || HeaderName.equals(name, "retry-after")
-            || (bodyUnmodified && HeaderName.equals(name, "content-encoding"))
+        let name = name.utf8
+        return ASCIICase.equals(name, "content-type") || ASCIICase.equals(name, "cache-control") || ASCIICase.equals(name, "expires")
+            || ASCIICase.equals(name, "date") || ASCIICase.equals(name, "vary") || ASCIICase.equals(name, "retry-after")
+            || (bodyUnmodified && ASCIICase.equals(name, "content-encoding"))
     }
 
     /// A header value's token, trimmed and lower-cased.
@@ -147,26 +150,4 @@ enum HeaderRules {
         }
         return kept.isEmpty ? "identity" : kept.map { String(decoding: trimmed($0.utf8), as: UTF8.self) }.joined(separator: ", ")
     }
-}
-
-/// Header names compared with lower-case ones, ignoring ASCII case, without lower-casing a copy: the header rules
-/// compare every header of every request and response.
-enum HeaderName {
-    static func equals(_ name: String, _ lowercase: StaticString) -> Bool {
-        name.utf8.count == lowercase.utf8CodeUnitCount && startsWith(name, UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount))
-    }
-
-    static func hasPrefix(_ name: String, _ lowercase: StaticString) -> Bool {
-        name.utf8.count >= lowercase.utf8CodeUnitCount && startsWith(name, UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount))
-    }
-
-    static func equals(_ name: String, lowercased other: String) -> Bool {
-        name.utf8.count == other.utf8.count && zip(name.utf8, other.utf8).allSatisfy { folded($0) == $1 }
-    }
-
-    private static func startsWith(_ name: String, _ lowercase: UnsafeBufferPointer<UInt8>) -> Bool {
-        zip(name.utf8, lowercase).allSatisfy { folded($0) == $1 }
-    }
-
-    private static func folded(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte }
 }
