@@ -70,6 +70,8 @@ public final class DecisionLog: DecisionLogWriter {
     /// The database file and its write-ahead log, as they were when the log was opened.
     private let files: [DatabaseFileIdentity]
     private let walSync: WALSync?
+    /// Copies the WAL into the database file in the background; nil without a file.
+    let backfill: WALBackfill?
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
     private let unwritten = Atomic<Int>(0)
@@ -89,6 +91,7 @@ public final class DecisionLog: DecisionLogWriter {
         self.outcomeDelay = .nanoseconds(Int(outcomeDelay / .nanoseconds(1)))
         self.files = path.map { [$0, $0 + "-wal"].compactMap(DatabaseFileIdentity.init(path:)) } ?? []
         self.walSync = path.map(WALSync.init(databasePath:))
+        self.backfill = path.map(WALBackfill.init(databasePath:))
     }
 
     /// False once the write-ahead log could not be synced: every later append fails.
@@ -150,12 +153,16 @@ public final class DecisionLog: DecisionLogWriter {
     public func run() async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             let threads = DispatchGroup()
-            let walSync = self.walSync
+            let walSync = self.walSync, backfill = self.backfill
             if let walSync {
                 Self.startThread(named: "wg-log-sync", in: threads) { walSync.syncUntilClosed() }
             }
+            if let backfill {
+                Self.startThread(named: "wg-log-backfill", in: threads) { backfill.runUntilClosed() }
+            }
             Self.startThread(named: "wg-log-writer", in: threads) { [self] in
-                writeUntilClosed()
+                withBackfill { writeUntilClosed() }
+                backfill?.close()
                 walSync?.close()
             }
             threads.notify(queue: .global()) { done.resume() }
@@ -168,6 +175,14 @@ public final class DecisionLog: DecisionLogWriter {
             body()
             group.leave()
         }
+    }
+
+    /// Runs `body` with the background checkpoint installed on the writer's connection, if there is one.
+    private func withBackfill(_ body: () -> Void) {
+        guard let backfill else { return body() }
+        writer.writeWithoutTransaction { db in backfill.install(on: db) }
+        body()
+        writer.writeWithoutTransaction { db in backfill.uninstall(from: db) }
     }
 
     private enum WriterStep {

@@ -22,6 +22,12 @@ public enum StoreDatabase {
     /// How long a connection waits for another writer before failing.
     public static let busyTimeout: TimeInterval = 5
 
+    /// How many pages the WAL may hold before the committing connection checkpoints it (SQLite's 1,000 by default):
+    /// the log's hot pages (the right edges of its table and indexes) are rewritten by every commit, and a checkpoint
+    /// copies only their last version, so fewer, larger checkpoints copy less. The log's writer copies most of the
+    /// WAL in the background before then (``WALBackfill``).
+    static let checkpointPages = 4096
+
     /// Opens (creating if needed) a connection pool: one writer, concurrent readers.
     static func openPool(path: String, readonly: Bool = false, busyTimeout: TimeInterval = busyTimeout) throws -> DatabasePool {
         try createPrivateFiles(for: path, readonly: readonly)
@@ -40,10 +46,7 @@ public enum StoreDatabase {
                 try db.execute(sql: "PRAGMA synchronous = FULL")
                 let mode = try Int.fetchOne(db, sql: "PRAGMA synchronous")
                 guard mode == 2 else { throw StoreError("SQLite refused synchronous = FULL") }
-                // Checkpoint every 4,096 WAL pages (16 MB) rather than SQLite's 1,000: the log's hot pages (the
-                // right edges of its table and indexes) are rewritten by every commit, and a checkpoint copies only
-                // their last version, so fewer, larger checkpoints copy less.
-                try db.execute(sql: "PRAGMA wal_autocheckpoint = 4096")
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(checkpointPages)")
             }
             try migrator.migrate(pool)
         }

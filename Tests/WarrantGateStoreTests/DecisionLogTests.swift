@@ -7,10 +7,10 @@ import WarrantGateCore
 
 @Suite("Decision log")
 struct DecisionLogTests {
-    private func decision(_ id: String) -> LogEntry {
+    private func decision(_ id: String, path: String = "/records/inmates/2017-000123") -> LogEntry {
         let record = DecisionRecord(
             decisionId: id, time: Timestamp.format(Date()), component: "gateway", certificateSPKI: "ab", certificateSubject: "CN=x",
-            agency: "denver-pd", category: "local-law-enforcement", method: "GET", path: "/records/inmates/2017-000123", action: "records.read",
+            agency: "denver-pd", category: "local-law-enforcement", method: "GET", path: path, action: "records.read",
             subject: "2017-000123", warrantReference: nil, effect: .allow, reason: "permitted", rules: ["r"], obligations: [],
             policy: "denver", policyDigest: "00", status: nil
         )
@@ -356,6 +356,38 @@ struct DecisionLogTests {
         #expect(synchronous == 2)
         log.close()
         await writer.value
+    }
+
+    @Test("under sustained appends the WAL is copied in the background, yet still starts over, so it stays bounded")
+    func backgroundCheckpoints() async throws {
+        let database = try TemporaryDatabase()
+        let log = DecisionLog(writer: database.pool, path: database.path)
+        let writer = Task { await log.run() }
+        let longPath = "/records/" + String(repeating: "x", count: 2000)
+        let walPath = database.path + "-wal"
+        var largestWAL = 0
+        // One caller at a time: each append is a commit of its own, ~5 WAL pages, so 1,500 fill the WAL past
+        // the writer's checkpoint at least once.
+        for index in 0..<1500 {
+            try await log.append([decision("d-\(index)", path: longPath)])
+            largestWAL = max(largestWAL, try FileManager.default.attributesOfItem(atPath: walPath)[.size] as? Int ?? 0)
+        }
+        log.close()
+        await writer.value
+        let backfill = try #require(log.backfill)
+        #expect(backfill.checkpoints > 0)
+        #expect(backfill.failures == 0)
+        // A WAL that never started over would hold every page written: far more than the checkpoint's pages.
+        let frame = 4096 + 24
+        #expect(largestWAL <= (StoreDatabase.checkpointPages + WALBackfill.step) * frame)
+        let (rows, integrity, autocheckpoint) = try await database.pool.writeWithoutTransaction { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM log"), try String.fetchOne(db, sql: "PRAGMA integrity_check"),
+             try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint"))
+        }
+        #expect(rows == 1500)
+        #expect(integrity == "ok")
+        // Once the log is closed, its connection checkpoints itself as SQLite does.
+        #expect(autocheckpoint == StoreDatabase.checkpointPages)
     }
 
     @Test("a write-ahead log removed under the gateway fails the batch: nothing is written to a file no one can read")
