@@ -89,13 +89,19 @@ public final class DecisionLog: DecisionLogWriter {
     init(writer: any DatabaseWriter, path: String? = nil, outcomeDelay: Duration = .milliseconds(20)) {
         self.writer = writer
         self.outcomeDelay = .nanoseconds(Int(outcomeDelay / .nanoseconds(1)))
-        self.files = path.map { [$0, $0 + "-wal"].compactMap(DatabaseFileIdentity.init(path:)) } ?? []
+        let database = path.flatMap(DatabaseFileIdentity.init(path:))
+        self.files = [database, path.flatMap { DatabaseFileIdentity(path: $0 + "-wal") }].compactMap { $0 }
         self.walSync = path.map(WALSync.init(databasePath:))
-        self.backfill = path.map(WALBackfill.init(databasePath:))
+        self.backfill = database.map { WALBackfill(database: $0) }
     }
 
-    /// False once the write-ahead log could not be synced: every later append fails.
-    public var isHealthy: Bool { walSync?.failure == nil }
+    /// Why entries can no longer be made durable: the write-ahead log, or the database file after a checkpoint, could
+    /// not be synced. Every later append fails.
+    private var durabilityFailure: StoreError? { walSync?.failure ?? backfill?.failure }
+
+    /// False once the write-ahead log, or the database file after a checkpoint, could not be synced: every later
+    /// append fails.
+    public var isHealthy: Bool { durabilityFailure == nil }
 
     /// Entries refused (after a sync failure, or once closed) or in a batch whose commit failed.
     public var unwrittenEntries: Int { unwritten.load(ordering: .relaxed) }
@@ -126,7 +132,7 @@ public final class DecisionLog: DecisionLogWriter {
     }
 
     private func submit(_ waiter: Waiter) {
-        if let failure = walSync?.failure {
+        if let failure = durabilityFailure {
             refuse(waiter, failure)
             return
         }
@@ -240,7 +246,7 @@ public final class DecisionLog: DecisionLogWriter {
         let callers = AppendReplies(batch.lazy.compactMap(\.reply))
         let deferredSync = walSync.flatMap { callers.count > 1 || (callers.count == 1 && $0.isBusy) ? $0 : nil }
         do {
-            if let failure = walSync?.failure { throw failure }
+            if let failure = durabilityFailure { throw failure }
             if let changed = files.first(where: { !$0.isUnchanged() }) {
                 throw StoreError("the database file \(changed.path) was removed or replaced")
             }

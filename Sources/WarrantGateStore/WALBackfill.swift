@@ -1,25 +1,28 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import Logging
 import Synchronization
 
-/// Copies the write-ahead log's committed frames into the database file (SQLite's passive checkpoint) on a thread and
-/// connection of its own, so that the log's writer, which still checkpoints the whole WAL every
-/// ``StoreDatabase/checkpointPages`` pages, finds little left to copy.
+/// Copies the write-ahead log's committed frames into the database file (SQLite's passive checkpoint) and syncs them
+/// there, on a thread and connection of its own, so that the log's writer, which still checkpoints the whole WAL
+/// every ``StoreDatabase/checkpointPages`` pages, finds little left to copy or sync.
 ///
 /// SQLite checkpoints on the committing connection. Left to itself, the writer copied every page the WAL held and
 /// synced the database file inside a commit, while every request waited on it. Installed on the writer's connection,
 /// this replaces that connection's automatic checkpoint (both are SQLite's WAL hook):
-/// - every ``step`` pages of new WAL wake this thread for a passive checkpoint, which never blocks the writer;
-/// - at ``StoreDatabase/checkpointPages`` pages the writer still checkpoints itself, as SQLite did. Only a checkpoint
-///   that copied the whole WAL lets the next commit start the WAL over, and under load only the writer, between two
-///   of its commits, can copy it whole. So the WAL stays bounded as before.
+/// - every ``step`` pages of new WAL, up to ``StoreDatabase/checkpointPages`` less one step, wake this thread for a
+///   passive checkpoint, which never blocks the writer. One that stops short of the WAL's end (the writer committed
+///   meanwhile) leaves its pages unsynced, and this thread syncs the database file after it;
+/// - at ``StoreDatabase/checkpointPages`` pages the committing connection checkpoints itself, as SQLite's own hook
+///   did. Only a checkpoint that copies the whole WAL lets the next commit start the WAL over, and under load only the
+///   writer, between two of its commits, can copy it whole. So the WAL stays bounded.
 ///
-/// A background checkpoint that fails costs only latency, since the writer's own still bounds the WAL; failures are
-/// counted in ``failures``. Durability is unchanged: a checkpoint syncs the WAL before it copies a frame out of it.
+/// A checkpoint or sync that fails, other than for another checkpoint running, is ``failure``: the pages it copied
+/// may not be on disk while the WAL no longer counts on them, so the log stops accepting entries, and this object no
+/// longer checkpoints, so that the WAL keeps every frame until the gateway restarts.
 final class WALBackfill: Sendable {
-    /// Pages of new WAL between two background checkpoints.
-    static let step = StoreDatabase.checkpointPages / 8
+    private static let logger = Logger(label: "warrant-gate.store")
 
     private struct State {
         var requested = false
@@ -27,24 +30,29 @@ final class WALBackfill: Sendable {
         var closed = false
     }
 
-    private let path: String
+    private let database: DatabaseFileIdentity
+    /// Pages of new WAL between two background checkpoints.
+    let step: Int
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
-    /// The WAL's size in steps at the writer's last commit: a new step wakes the thread.
+    /// The WAL's size in steps at the last commit: a new step wakes the thread.
     private let lastStep = Atomic<Int>(0)
-    private let completed = Atomic<Int>(0)
-    private let failed = Atomic<Int>(0)
+    private let copies = Atomic<Int>(0)
+    private let failed = Mutex<StoreError?>(nil)
 
-    /// - Parameter databasePath: the database file whose WAL this copies.
-    init(databasePath: String) {
-        path = databasePath
+    /// - Parameters:
+    ///   - database: the database file as the log opened it; the thread refuses to open any other.
+    ///   - step: pages of new WAL between two background checkpoints.
+    init(database: DatabaseFileIdentity, step: Int = StoreDatabase.checkpointPages / 8) {
+        self.database = database
+        self.step = step
     }
 
-    /// Background checkpoints that ran (whether or not they found frames to copy).
-    var checkpoints: Int { completed.load(ordering: .relaxed) }
+    /// Background checkpoints that left frames of the WAL copied into the database file.
+    var checkpoints: Int { copies.load(ordering: .relaxed) }
 
-    /// Background checkpoints that failed for a reason other than another checkpoint running.
-    var failures: Int { failed.load(ordering: .relaxed) }
+    /// Why a checkpoint, or the sync after one, failed: from then on the log's entries cannot be made durable.
+    var failure: StoreError? { failed.withLock { $0 } }
 
     /// Makes `db` (the log writer's connection) wake this thread as its WAL grows, and checkpoint itself at
     /// ``StoreDatabase/checkpointPages``, until ``uninstall(from:)``.
@@ -63,13 +71,23 @@ final class WALBackfill: Sendable {
         Unmanaged.passUnretained(self).release()
     }
 
-    /// Called by SQLite on the writer's thread after each commit on its connection, with the WAL's size in pages.
+    /// Called by SQLite after each commit on the connection it is installed on (the log's batches, and the registry's
+    /// and checkpoints' writes through the same connection), with the WAL's size in pages.
     private func committed(_ connection: OpaquePointer?, _ name: UnsafePointer<CChar>?, pages: Int) {
-        // What SQLite's own hook does at its threshold: a passive checkpoint on the committing connection.
-        if pages >= StoreDatabase.checkpointPages { sqlite3_wal_checkpoint(connection, name) }
-        let step = pages / Self.step
-        // After the WAL starts over, its size in steps falls back without waking anyone.
-        if step > lastStep.exchange(step, ordering: .relaxed) { request() }
+        guard failure == nil else { return }
+        if pages >= StoreDatabase.checkpointPages {
+            // What SQLite's own hook does at its threshold: a passive checkpoint on the committing connection.
+            let code = sqlite3_wal_checkpoint(connection, name)
+            if code != SQLITE_OK && code & 0xff != SQLITE_BUSY {
+                fail("cannot copy the write-ahead log into \(database.path): \(String(cString: sqlite3_errstr(code)))")
+            }
+        }
+        let step = pages / self.step
+        // After the WAL starts over, its size in steps falls back without waking anyone; the last step before the
+        // writer's own checkpoint is left to it, so that the two do not contend for the checkpoint lock.
+        if step > lastStep.exchange(step, ordering: .relaxed) && pages < StoreDatabase.checkpointPages - self.step {
+            request()
+        }
     }
 
     private func request() {
@@ -81,17 +99,29 @@ final class WALBackfill: Sendable {
         if wakeThread { wake.signal() }
     }
 
+    private func fail(_ message: String) {
+        failed.withLock { $0 = $0 ?? StoreError(message) }
+    }
+
     /// Runs requested checkpoints until ``close()``. Run on one dedicated thread.
     func runUntilClosed() {
-        var configuration = Configuration()
-        configuration.label = "warrant-gate-backfill"
+        var file = SyncedFile(path: database.path, role: "the database file")
+        defer { file.close() }
         let connection: DatabaseQueue
         do {
-            connection = try DatabaseQueue(path: path, configuration: configuration)
-            // A checkpoint syncs the WAL before it copies, and the database file after.
+            // The descriptor is opened before any checkpoint, so that it sees a failed write-back of what they copy.
+            try file.sync()
+            // GRDB would create a missing database: the file must be the one the log opened, before and after.
+            guard database.isUnchanged() else { throw StoreError("\(database.path) was removed or replaced") }
+            var configuration = Configuration()
+            configuration.label = "warrant-gate-backfill"
+            connection = try DatabaseQueue(path: database.path, configuration: configuration)
+            guard database.isUnchanged() else { throw StoreError("\(database.path) was removed or replaced") }
+            // A checkpoint syncs the WAL before it copies a frame out of it (at any setting but OFF; FULL says so).
             try connection.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         } catch {
-            failed.add(1, ordering: .relaxed)
+            // The writer's own checkpoint still bounds the WAL; only its stalls come back.
+            Self.logger.error("the log's background checkpoint is off", metadata: ["error": "\(StoreDatabase.describe(error))"])
             return
         }
         while true {
@@ -105,13 +135,18 @@ final class WALBackfill: Sendable {
                 wake.wait()
                 continue
             }
+            guard failure == nil else { continue }
             do {
-                try connection.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
-                completed.add(1, ordering: .relaxed)
+                let (walPages, backfilled) = try connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+                guard backfilled > 0 else { continue }
+                copies.add(1, ordering: .relaxed)
+                // SQLite syncs the database file only after a checkpoint that reached the WAL's end.
+                if backfilled < walPages { try file.sync() }
             } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
-                // The writer is checkpointing itself: its checkpoint copies what this one would have.
+                // Another checkpoint is running (the writer's, or the admin CLI's), or the WAL's index was being
+                // written: a later checkpoint copies what this one would have.
             } catch {
-                failed.add(1, ordering: .relaxed)
+                fail("cannot copy the write-ahead log into \(database.path): \(StoreDatabase.describe(error))")
             }
         }
     }

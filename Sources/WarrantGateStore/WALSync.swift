@@ -37,12 +37,12 @@ final class WALSync: Sendable {
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
     /// The descriptor ``syncHere(_:)`` uses; the syncer's thread has its own.
-    private let writerFile: Mutex<WALFile>
+    private let writerFile: Mutex<SyncedFile>
 
     /// - Parameter databasePath: the database file; its WAL is the file beside it named with `-wal`.
     init(databasePath: String) {
         walPath = databasePath + "-wal"
-        writerFile = Mutex(WALFile(path: walPath))
+        writerFile = Mutex(SyncedFile(path: walPath, role: "the write-ahead log"))
     }
 
     deinit {
@@ -113,7 +113,7 @@ final class WALSync: Sendable {
 
     /// Syncs until ``close()`` is called and every handed-over caller is answered. Run on one dedicated thread.
     func syncUntilClosed() {
-        var wal = WALFile(path: walPath)
+        var wal = SyncedFile(path: walPath, role: "the write-ahead log")
         defer { wal.close() }
         while true {
             let (handovers, finished) = state.withLock { state -> ([Handover], Bool) in
@@ -158,41 +158,5 @@ final class WALSync: Sendable {
             return state.sleeping
         }
         if wakeSyncer { wake.signal() }
-    }
-}
-
-/// A descriptor on the WAL file, opened at its first sync. The file must stay the same one: SQLite keeps its WAL
-/// while a connection is open, so a different file at the path means the WAL was deleted or replaced.
-private struct WALFile {
-    let path: String
-    private var descriptor: Int32 = -1
-    private var identity: FileIdentity?
-
-    init(path: String) {
-        self.path = path
-    }
-
-    mutating func sync() throws {
-        guard let current = FileIdentity.at(path) else {
-            throw StoreError("the write-ahead log \(path) is missing: committed decisions cannot be made durable")
-        }
-        if let identity {
-            guard identity == current else {
-                throw StoreError("the write-ahead log \(path) was replaced: committed decisions cannot be made durable")
-            }
-        } else {
-            descriptor = open(path, O_RDONLY | O_CLOEXEC)
-            guard descriptor >= 0 else { throw StoreError("cannot open \(path): \(String(cString: strerror(errno)))") }
-            guard FileIdentity.of(descriptor: descriptor) == current else {
-                throw StoreError("the write-ahead log \(path) changed while it was opened")
-            }
-            identity = current
-        }
-        guard fdatasync(descriptor) == 0 else { throw StoreError("cannot sync \(path): \(String(cString: strerror(errno)))") }
-    }
-
-    mutating func close() {
-        if descriptor >= 0 { Glibc.close(descriptor) }
-        descriptor = -1
     }
 }

@@ -376,10 +376,10 @@ struct DecisionLogTests {
         await writer.value
         let backfill = try #require(log.backfill)
         #expect(backfill.checkpoints > 0)
-        #expect(backfill.failures == 0)
+        #expect(backfill.failure == nil)
         // A WAL that never started over would hold every page written: far more than the checkpoint's pages.
         let frame = 4096 + 24
-        #expect(largestWAL <= (StoreDatabase.checkpointPages + WALBackfill.step) * frame)
+        #expect(largestWAL <= (StoreDatabase.checkpointPages + backfill.step) * frame)
         let (rows, integrity, autocheckpoint) = try await database.pool.writeWithoutTransaction { db in
             (try Int.fetchOne(db, sql: "SELECT count(*) FROM log"), try String.fetchOne(db, sql: "PRAGMA integrity_check"),
              try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint"))
@@ -388,6 +388,31 @@ struct DecisionLogTests {
         #expect(integrity == "ok")
         // Once the log is closed, its connection checkpoints itself as SQLite does.
         #expect(autocheckpoint == StoreDatabase.checkpointPages)
+    }
+
+    @Test("the writer's connection checkpoints itself at 4,096 pages, so the WAL starts over with no background checkpoint")
+    func writersOwnCheckpoint() throws {
+        let database = try TemporaryDatabase()
+        // A step the WAL never reaches: nothing would wake a background thread (none runs here).
+        let backfill = WALBackfill(database: try #require(DatabaseFileIdentity(path: database.path)), step: .max)
+        try database.pool.writeWithoutTransaction { db in
+            try db.execute(sql: "CREATE TABLE filler (data BLOB)")
+            // Durability is not what this test is about: unsynced commits keep it quick.
+            try db.execute(sql: "PRAGMA synchronous = OFF")
+            backfill.install(on: db)
+        }
+        let walPath = database.path + "-wal"
+        var largestWAL = 0
+        // Each commit writes ~4 WAL pages (two overflow pages, a leaf, the header page as the file grows).
+        for _ in 0..<2000 {
+            try database.pool.write { db in try db.execute(sql: "INSERT INTO filler (data) VALUES (zeroblob(8000))") }
+            largestWAL = max(largestWAL, try FileManager.default.attributesOfItem(atPath: walPath)[.size] as? Int ?? 0)
+        }
+        try database.pool.writeWithoutTransaction { db in backfill.uninstall(from: db) }
+        let frame = 4096 + 24
+        #expect(largestWAL > StoreDatabase.checkpointPages / 2 * frame)
+        #expect(largestWAL <= (StoreDatabase.checkpointPages + 16) * frame)
+        #expect(backfill.failure == nil)
     }
 
     @Test("a write-ahead log removed under the gateway fails the batch: nothing is written to a file no one can read")
