@@ -17,6 +17,15 @@ struct HeaderRulesTests {
         }
     }
 
+    @Test("Transfer-Encoding passes only as chunked, in any case, around optional white space", arguments: [
+        ("chunked", true), (" Chunked\t", true), ("CHUNKED", true), ("gzip", false), ("chunked, identity", false),
+        ("chunke", false), ("chunkedx", false), ("", false), ("chun\u{212A}ed", false),
+    ])
+    func transferEncoding(value: String, passes: Bool) {
+        let violation = HeaderRules.violation(in: ["Host": "jail", "Transfer-Encoding": value])
+        #expect((violation == nil) == passes, "\(value): \(violation ?? "passes")")
+    }
+
     @Test("Connection-nominated names are trimmed, lower-cased, listed once, empty tokens skipped")
     func nominated() {
         #expect(HeaderRules.connectionNominated([" Keep-Alive ,X-Secret", "x-secret,,\tTE"]) == ["keep-alive", "x-secret", "te"])

@@ -98,7 +98,7 @@ enum HeaderRules {
                 if value.isEmpty || !value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { return "Content-Length is malformed" }
             } else if ASCIICase.equals(name.utf8, "transfer-encoding") {
                 hasTransferEncoding = true
-                if asciiLowercased(trimmed(value[...].utf8)) != "chunked" { return "Transfer-Encoding must be chunked" }
+                if !ASCIICase.equals(trimmed(value[...].utf8), "chunked") { return "Transfer-Encoding must be chunked" }
             }
         }
         if warrantCount > 1 { return "Warrant-Reference is given more than once" }
