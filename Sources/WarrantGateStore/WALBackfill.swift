@@ -108,15 +108,18 @@ final class WALBackfill: Sendable {
         var file = SyncedFile(path: database.path, role: "the database file")
         defer { file.close() }
         let connection: DatabaseQueue
+        // GRDB would create a missing database: the file must be the one the log opened, before and after.
+        func checkSameFile() throws {
+            guard database.isUnchanged() else { throw StoreError("\(database.path) was removed or replaced") }
+        }
         do {
             // The descriptor is opened before any checkpoint, so that it sees a failed write-back of what they copy.
             try file.sync()
-            // GRDB would create a missing database: the file must be the one the log opened, before and after.
-            guard database.isUnchanged() else { throw StoreError("\(database.path) was removed or replaced") }
+            try checkSameFile()
             var configuration = Configuration()
             configuration.label = "warrant-gate-backfill"
             connection = try DatabaseQueue(path: database.path, configuration: configuration)
-            guard database.isUnchanged() else { throw StoreError("\(database.path) was removed or replaced") }
+            try checkSameFile()
             // A checkpoint syncs the WAL before it copies a frame out of it (at any setting but OFF; FULL says so).
             try connection.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         } catch {
