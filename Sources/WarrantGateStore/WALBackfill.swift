@@ -24,7 +24,7 @@ import Synchronization
 final class WALBackfill: Sendable {
     private static let logger = Logger(label: "warrant-gate.store")
 
-    private struct State {
+    private struct State: SleepingThreadState {
         var requested = false
         var sleeping = false
         var closed = false
@@ -91,12 +91,7 @@ final class WALBackfill: Sendable {
     }
 
     private func request() {
-        let wakeThread = state.withLock { state -> Bool in
-            state.requested = true
-            defer { state.sleeping = false }
-            return state.sleeping
-        }
-        if wakeThread { wake.signal() }
+        state.update({ $0.requested = true }, waking: wake)
     }
 
     private func fail(_ message: String) {
@@ -156,11 +151,6 @@ final class WALBackfill: Sendable {
 
     /// Stops the thread after the checkpoint it is running, if any.
     func close() {
-        let wakeThread = state.withLock { state -> Bool in
-            state.closed = true
-            defer { state.sleeping = false }
-            return state.sleeping
-        }
-        if wakeThread { wake.signal() }
+        state.update({ $0.closed = true }, waking: wake)
     }
 }

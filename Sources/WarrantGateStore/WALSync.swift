@@ -24,7 +24,7 @@ final class WALSync: Sendable {
         let known: Result<Void, any Error>?
     }
 
-    private struct State {
+    private struct State: SleepingThreadState {
         var waiting: [Handover] = []
         /// The syncer holds handovers it has not answered yet.
         var answering = false
@@ -152,11 +152,6 @@ final class WALSync: Sendable {
 
     /// Stops once the handed-over callers are answered.
     func close() {
-        let wakeSyncer = state.withLock { state -> Bool in
-            state.closed = true
-            defer { state.sleeping = false }
-            return state.sleeping
-        }
-        if wakeSyncer { wake.signal() }
+        state.update({ $0.closed = true }, waking: wake)
     }
 }
