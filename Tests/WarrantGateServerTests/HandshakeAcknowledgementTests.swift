@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -27,8 +26,7 @@ struct HandshakeAcknowledgementTests {
         init(probe: QuickACKProbe) { self.probe = probe }
 
         func handlerAdded(context: ChannelHandlerContext) {
-            let option = ChannelOptions.tcpOption(NIOBSDSocket.Option(rawValue: CInt(TCP_QUICKACK)))
-            let reading = (try? context.channel.syncOptions?.getOption(option)) ?? -1
+            let reading = (try? context.channel.syncOptions?.getOption(GatewayListener.quickACK)) ?? -1
             probe.readings.withLock { $0.append(reading) }
         }
 

@@ -105,9 +105,11 @@ final class GatewayListener: Service {
     /// `TCP_QUICKACK` sends the pending ACK now. It only saves time: a connection whose option cannot be set is served
     /// as before.
     private static func acknowledgeHandshake(_ channel: any Channel) {
-        let quickACK = ChannelOptions.tcpOption(NIOBSDSocket.Option(rawValue: CInt(TCP_QUICKACK)))
         try? channel.syncOptions?.setOption(quickACK, value: 1)
     }
+
+    /// Linux's `TCP_QUICKACK`: set, it sends a pending ACK now; read, 0 means the connection is in delayed-ACK mode.
+    static let quickACK = ChannelOptions.tcpOption(NIOBSDSocket.Option(rawValue: CInt(TCP_QUICKACK)))
 
     private func configureHTTP1(_ channel: any Channel, peer: ConnectionPeer?) throws {
         let sync = channel.pipeline.syncOperations
