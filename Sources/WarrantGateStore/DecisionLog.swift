@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Glibc
 import Synchronization
 import WarrantGateCore
 
@@ -80,19 +81,29 @@ public final class DecisionLog: DecisionLogWriter {
     private let outcomeDelay: DispatchTimeInterval
 
     /// - Parameters:
-    ///   - path: the database file; when given, each batch first checks that the file and its write-ahead log are
-    ///     still the ones that were opened, since SQLite would otherwise go on writing to a deleted file that no one
-    ///     can read, and under load the log is synced off the writer's thread.
+    ///   - path: the database file, or a symbolic link to it; when given, each batch first checks that the file and its
+    ///     write-ahead log are still the ones that were opened, since SQLite would otherwise go on writing to a deleted
+    ///     file that no one can read, and under load the log is synced off the writer's thread.
     ///   - outcomeDelay: how long entries queued with ``enqueue(_:)`` may wait for an ``append(_:)`` to commit
     ///     with. Written on their own, they would cost a commit and a sync each, on the writer's thread, ahead of
     ///     the decisions that requests wait for.
     init(writer: any DatabaseWriter, path: String? = nil, outcomeDelay: Duration = .milliseconds(20)) {
         self.writer = writer
         self.outcomeDelay = .nanoseconds(Int(outcomeDelay / .nanoseconds(1)))
+        let path = path.map(Self.resolvingLinks)
         let database = path.flatMap(DatabaseFileIdentity.init(path:))
         self.files = [database, path.flatMap { DatabaseFileIdentity(path: $0 + "-wal") }].compactMap { $0 }
-        self.walSync = path.map(WALSync.init(databasePath:))
-        self.backfill = database.map { WALBackfill(database: $0) }
+        let walSync = path.map(WALSync.init(databasePath:))
+        self.walSync = walSync
+        self.backfill = database.map { WALBackfill(database: $0, walSync: walSync) }
+    }
+
+    /// `path` with its symbolic links resolved: SQLite follows them, and keeps the write-ahead log beside the file they
+    /// lead to. `path` itself if it cannot be resolved: nothing is there, and every batch fails.
+    private static func resolvingLinks(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// Why entries can no longer be made durable: the write-ahead log, or the database file after a checkpoint, could

@@ -20,7 +20,9 @@ import Synchronization
 ///
 /// A checkpoint or sync that fails, other than for another checkpoint running, is ``failure``: the pages it copied
 /// may not be on disk while the WAL no longer counts on them, so the log stops accepting entries, and this object no
-/// longer checkpoints, so that the WAL keeps every frame until the gateway restarts.
+/// longer checkpoints, so that the WAL keeps every frame until the gateway restarts. Nor does it once the log's
+/// ``WALSync`` has failed: a checkpoint would copy frames whose write-back may have failed into the database file,
+/// and let the WAL start over without them.
 final class WALBackfill: Sendable {
     private static let logger = Logger(label: "warrant-gate.store")
 
@@ -31,6 +33,8 @@ final class WALBackfill: Sendable {
     }
 
     private let database: DatabaseFileIdentity
+    /// The log's syncer of the WAL, whose failure stops checkpoints too.
+    private let walSync: WALSync?
     /// Pages of new WAL between two background checkpoints.
     let step: Int
     private let state = Mutex(State())
@@ -42,9 +46,11 @@ final class WALBackfill: Sendable {
 
     /// - Parameters:
     ///   - database: the database file as the log opened it; the thread refuses to open any other.
+    ///   - walSync: the log's syncer of the WAL, if any: once its sync has failed, nothing checkpoints.
     ///   - step: pages of new WAL between two background checkpoints.
-    init(database: DatabaseFileIdentity, step: Int = StoreDatabase.checkpointPages / 8) {
+    init(database: DatabaseFileIdentity, walSync: WALSync?, step: Int = StoreDatabase.checkpointPages / 8) {
         self.database = database
+        self.walSync = walSync
         self.step = step
     }
 
@@ -53,6 +59,9 @@ final class WALBackfill: Sendable {
 
     /// Why a checkpoint, or the sync after one, failed: from then on the log's entries cannot be made durable.
     var failure: StoreError? { failed.withLock { $0 } }
+
+    /// Whether checkpoints have stopped for good: one failed, or the WAL's sync did.
+    private var stopped: Bool { failure != nil || walSync?.failure != nil }
 
     /// Makes `db` (the log writer's connection) wake this thread as its WAL grows, and checkpoint itself at
     /// ``StoreDatabase/checkpointPages``, until ``uninstall(from:)``.
@@ -74,7 +83,7 @@ final class WALBackfill: Sendable {
     /// Called by SQLite after each commit on the connection it is installed on (the log's batches, and the registry's
     /// and checkpoints' writes through the same connection), with the WAL's size in pages.
     private func committed(_ connection: OpaquePointer?, _ name: UnsafePointer<CChar>?, pages: Int) {
-        guard failure == nil else { return }
+        guard !stopped else { return }
         if pages >= StoreDatabase.checkpointPages {
             // What SQLite's own hook does at its threshold: a passive checkpoint on the committing connection.
             let code = sqlite3_wal_checkpoint(connection, name)
@@ -133,7 +142,7 @@ final class WALBackfill: Sendable {
                 wake.wait()
                 continue
             }
-            guard failure == nil else { continue }
+            guard !stopped else { continue }
             do {
                 let (walPages, backfilled) = try connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
                 guard backfilled > 0 else { continue }

@@ -116,12 +116,12 @@ final class WALSync: Sendable {
         var wal = SyncedFile(path: walPath, role: "the write-ahead log")
         defer { wal.close() }
         while true {
-            let (handovers, finished) = state.withLock { state -> ([Handover], Bool) in
+            let (handovers, earlierFailure, finished) = state.withLock { state -> ([Handover], StoreError?, Bool) in
                 let handovers = state.waiting
                 state.waiting.removeAll(keepingCapacity: true)
                 state.answering = !handovers.isEmpty
                 state.sleeping = handovers.isEmpty && !state.closed
-                return (handovers, handovers.isEmpty && state.closed)
+                return (handovers, state.failure, handovers.isEmpty && state.closed)
             }
             if finished { return }
             if handovers.isEmpty {
@@ -129,6 +129,8 @@ final class WALSync: Sendable {
                 continue
             }
             do {
+                // Queued while the syncer answered a failed sync: a sync now would prove nothing (see the type's doc).
+                if let earlierFailure { throw earlierFailure }
                 if handovers.contains(where: { $0.known == nil }) { try wal.sync() }
                 for handover in handovers { handover.callers.deliver(handover.known ?? .success(())) }
             } catch {

@@ -394,7 +394,7 @@ struct DecisionLogTests {
     func writersOwnCheckpoint() throws {
         let database = try TemporaryDatabase()
         // A step the WAL never reaches: nothing would wake a background thread (none runs here).
-        let backfill = WALBackfill(database: try #require(DatabaseFileIdentity(path: database.path)), step: .max)
+        let backfill = WALBackfill(database: try #require(DatabaseFileIdentity(path: database.path)), walSync: nil, step: .max)
         try database.pool.writeWithoutTransaction { db in
             try db.execute(sql: "CREATE TABLE filler (data BLOB)")
             // Durability is not what this test is about: unsynced commits keep it quick.
@@ -415,6 +415,44 @@ struct DecisionLogTests {
         #expect(backfill.failure == nil)
     }
 
+    @Test("after a failed sync of the write-ahead log nothing checkpoints it: the WAL keeps every frame", .timeLimit(.minutes(1)))
+    func walSyncFailureStopsCheckpoints() throws {
+        let database = try TemporaryDatabase()
+        let sync = WALSync(databasePath: database.path)
+        let wal = database.path + "-wal", kept = database.path + "-wal.kept"
+        try FileManager.default.linkItem(atPath: wal, toPath: kept)
+        try FileManager.default.removeItem(atPath: wal)
+        sync.syncHere(AppendReplies([.complete(on: CountingExecutor(label: "failed")) { _ in }]))
+        #expect(sync.failure != nil)
+        // The very same file is back at its path: only the recorded failure can stop the checkpoints.
+        try FileManager.default.linkItem(atPath: kept, toPath: wal)
+
+        // A small step: every few commits would wake the background thread for a checkpoint.
+        let backfill = WALBackfill(database: try #require(DatabaseFileIdentity(path: database.path)), walSync: sync, step: 64)
+        let backfillDone = DispatchSemaphore(value: 0)
+        Thread {
+            backfill.runUntilClosed()
+            backfillDone.signal()
+        }.start()
+        try database.pool.writeWithoutTransaction { db in
+            try db.execute(sql: "CREATE TABLE filler (data BLOB)")
+            try db.execute(sql: "PRAGMA synchronous = OFF")
+            backfill.install(on: db)
+        }
+        // ~4 WAL pages a commit: twice the pages at which the writer's connection would checkpoint itself.
+        for _ in 0..<2000 {
+            try database.pool.write { db in try db.execute(sql: "INSERT INTO filler (data) VALUES (zeroblob(8000))") }
+        }
+        try database.pool.writeWithoutTransaction { db in backfill.uninstall(from: db) }
+        backfill.close()
+        try #require(backfillDone.wait(timeout: .now() + .seconds(30)) == .success)
+        #expect(backfill.checkpoints == 0)
+        // A WAL that started over would be no larger than the checkpoint's pages and a commit.
+        let frame = 4096 + 24
+        let walSize = try FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int ?? 0
+        #expect(walSize > (StoreDatabase.checkpointPages + 16) * frame)
+    }
+
     @Test("a write-ahead log removed under the gateway fails the batch: nothing is written to a file no one can read")
     func walRemoved() async throws {
         let database = try TemporaryDatabase()
@@ -423,6 +461,37 @@ struct DecisionLogTests {
         try await log.append([decision("durable")])
         try FileManager.default.removeItem(atPath: database.path + "-wal")
         await #expect(throws: StoreError.self) { try await log.append([decision("lost")]) }
+        log.close()
+        await writer.value
+    }
+
+    @Test("a store opened through a symbolic link to its database syncs the WAL beside the file the link leads to", .timeLimit(.minutes(1)))
+    func symlinkedDatabasePath() async throws {
+        let database = try TemporaryDatabase()
+        let link = database.directory.appendingPathComponent("link.sqlite").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: database.path)
+        let log = try Store.open(path: link).decisionLog()
+        // Submitted before the writer starts, these are one batch, synced by the log itself rather than by SQLite.
+        let executor = CountingExecutor(label: "linked")
+        let succeeded = Mutex(0)
+        let answered = DispatchGroup()
+        for index in 0..<20 {
+            answered.enter()
+            log.append([decision("d-\(index)")], on: executor) { result in
+                if case .success = result { succeeded.withLock { $0 += 1 } }
+                answered.leave()
+            }
+        }
+        let writer = Task { await log.run() }
+        await withCheckedContinuation { done in answered.notify(queue: .global()) { done.resume() } }
+        // Then concurrent appends, while batches are written and synced.
+        let concurrentSucceeded = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<100 { group.addTask { (try? await log.append([decision("c-\(index)")])) != nil } }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(succeeded.withLock { $0 } == 20)
+        #expect(concurrentSucceeded == 100)
+        #expect(log.isHealthy)
         log.close()
         await writer.value
     }
@@ -445,6 +514,35 @@ struct DecisionLogTests {
         await #expect(throws: StoreError.self) { try await withCheckedThrowingContinuation { sync.submit(AppendReplies([.resume($0)])) } }
         await #expect(throws: StoreError.self) { try await withCheckedThrowingContinuation { sync.syncHere(AppendReplies([.resume($0)])) } }
         #expect(sync.failure != nil)
+        sync.close()
+    }
+
+    @Test("a batch queued while the syncer answers a failed sync fails too, though a sync would now succeed", .timeLimit(.minutes(1)))
+    func batchQueuedDuringFailedSyncFails() throws {
+        let database = try TemporaryDatabase()
+        let sync = WALSync(databasePath: database.path)
+        let wal = database.path + "-wal", kept = database.path + "-wal.kept"
+        try FileManager.default.linkItem(atPath: wal, toPath: kept)
+        try FileManager.default.removeItem(atPath: wal)
+        let held = HeldExecutor()
+        sync.submit(AppendReplies([.complete(on: held) { _ in }]))
+        Thread { sync.syncUntilClosed() }.start()
+        // The sync failed, and the syncer is held answering its callers.
+        try #require(held.arrived.wait(timeout: .now() + .seconds(30)) == .success)
+        #expect(sync.failure != nil)
+
+        // The very same file is back at its path, and a sync of it would succeed (as one does after the kernel has
+        // reported a write-back error once). The writer's next batch queues behind the held callers.
+        try FileManager.default.linkItem(atPath: kept, toPath: wal)
+        let secondSucceeded = Mutex<Bool?>(nil)
+        let secondAnswered = DispatchSemaphore(value: 0)
+        sync.syncHere(AppendReplies([.complete(on: CountingExecutor(label: "second")) { result in
+            secondSucceeded.withLock { $0 = (try? result.get()) != nil }
+            secondAnswered.signal()
+        }]))
+        held.release()
+        try #require(secondAnswered.wait(timeout: .now() + .seconds(30)) == .success)
+        #expect(secondSucceeded.withLock { $0 } == false)
         sync.close()
     }
 
@@ -571,6 +669,24 @@ private final class CountingExecutor: LogCompletionExecutor {
     func execute(_ work: @escaping @Sendable () -> Void) {
         executes.withLock { $0 += 1 }
         queue.async(execute: work)
+    }
+}
+
+/// Runs completions on the thread that hands them over, once released: holds the log's syncer while it answers.
+private final class HeldExecutor: LogCompletionExecutor {
+    /// Signalled when a thread arrives to be held.
+    let arrived = DispatchSemaphore(value: 0)
+    private let released = DispatchSemaphore(value: 0)
+
+    func execute(_ work: @escaping @Sendable () -> Void) {
+        arrived.signal()
+        released.wait()
+        work()
+    }
+
+    /// Lets one held thread go on.
+    func release() {
+        released.signal()
     }
 }
 
