@@ -53,6 +53,17 @@ struct CanonicalTargetTests {
         #expect(try CanonicalTarget(raw: "/Records/Inmates/1").path == "/Records/Inmates/1")
     }
 
+    @Test("a query name's case variants are more values of it, as frameworks that ignore case read them", arguments: [
+        ("/v?booking=1", ["1"]),
+        ("/v?BOOKING=2&booking=1", ["2", "1"]),
+        ("/v?Booking=2", ["2"]),
+        ("/v?book%C4%B1ng=2&booking=1", ["2", "1"]),     // dotless ı, upper-cased to I
+        ("/v?bookings=2&booking=1", ["1"]),
+    ])
+    func queryNamesIgnoreCase(raw: String, values: [String]) throws {
+        #expect(try CanonicalTarget(raw: raw).queryValues("booking") == values)
+    }
+
     @Test("bounds length and segment count")
     func bounds() {
         #expect(throws: AmbiguousTarget.self) { try CanonicalTarget(raw: "/" + String(repeating: "a", count: 9000)) }

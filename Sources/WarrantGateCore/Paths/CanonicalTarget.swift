@@ -40,9 +40,12 @@ public struct CanonicalTarget: Sendable, Equatable {
         lhs.target == rhs.target
     }
 
-    /// Values of a query parameter; more than one means the request is ambiguous for that parameter.
+    /// Values of a query parameter; more than one means the request is ambiguous for that parameter. Names are
+    /// compared ignoring case, by both Unicode's upper- and lower-case mappings: some upstream frameworks read query
+    /// names so (ASP.NET's `BOOKING` is `booking`, and its `bookıng` too), so a variant of the name is another value.
     public func queryValues(_ name: String) -> [String] {
-        query.filter { $0.name == name }.map(\.value)
+        let lower = name.lowercased(), upper = name.uppercased()
+        return query.filter { $0.name == name || $0.name.lowercased() == lower || $0.name.uppercased() == upper }.map(\.value)
     }
 
     /// Canonicalises a raw origin-form request target such as `/records/inmates/2017-000123?x=1`.
