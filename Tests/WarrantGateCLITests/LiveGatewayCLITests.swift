@@ -44,7 +44,9 @@ struct LiveGatewayCLITests {
         let listing = try CLIProcess.run(["agency", "list", "--db", database, "--agencies", Repository.root.appendingPathComponent("policies/agencies.yaml").path])
         #expect(listing.stdout.contains("laptop stolen"))
         let export = try CLIProcess.run(["log", "export", "--format", "csv", "--db", database])
-        #expect(export.stdout.contains("certificate_revoked"))
+        // The refusal names the agency whose certificate was revoked.
+        let refusals = export.stdout.split(separator: "\n").filter { $0.contains("certificate_revoked") }
+        #expect(!refusals.isEmpty && refusals.allSatisfy { $0.contains(",ice-ero,") }, "\(refusals)")
     }
 
     @Test("CLI processes write while the gateway serves load: no lost write, no 'database is locked'")

@@ -25,7 +25,9 @@ struct AgencyDirectoryTests {
         #expect(directory.identify(impostor) == .unknown)
         #expect(directory.identify(pinned) == .agency(directory.agency(id: "pinned")!))
         let revoked = directory.amended(agencies: [], revocations: [ice.spkiSHA256: "lost laptop"])
-        #expect(revoked.identify(ice) == .revoked(reason: "lost laptop"))
+        #expect(revoked.identify(ice) == .revoked(reason: "lost laptop", agency: directory.agency(id: "ice-ero")!))
+        let unmatched = directory.amended(agencies: [], revocations: [impostor.spkiSHA256: "never issued"])
+        #expect(unmatched.identify(impostor) == .revoked(reason: "never issued", agency: nil))
     }
 
     @Test("the shipped directory parses; errors are located")

@@ -7,8 +7,9 @@ public enum Identification: Sendable, Equatable {
     case unknown
     /// The certificate matches more than one agency: refused, since identity must be unambiguous.
     case ambiguous([String])
-    /// The certificate's key or serial was revoked in the registry.
-    case revoked(reason: String)
+    /// The certificate's key or serial was revoked in the registry. `agency` is the one agency the certificate
+    /// matches otherwise, if there is one: the refusal is recorded in its name.
+    case revoked(reason: String, agency: Agency?)
 }
 
 /// A named certificate authority under which subject matchers apply.
@@ -55,10 +56,10 @@ public struct AgencyDirectory: Sendable {
     }
 
     public func identify(_ certificate: ClientCertificate) -> Identification {
-        if let reason = revocations[certificate.spkiSHA256] ?? revocations["serial:" + certificate.serial] {
-            return .revoked(reason: reason)
-        }
         let found = agencies.filter { matches($0, certificate) }
+        if let reason = revocations[certificate.spkiSHA256] ?? revocations["serial:" + certificate.serial] {
+            return .revoked(reason: reason, agency: found.count == 1 ? found[0] : nil)
+        }
         switch found.count {
         case 0: return .unknown
         case 1: return .agency(found[0])

@@ -37,9 +37,12 @@ struct GatewayEnvironment: Sendable {
         guard let peer, let (certificate, identification) = try? peer.identify(in: current) else { return nil }
         record.certificateSPKI = certificate.spkiSHA256
         record.certificateSubject = certificate.subject
-        if case .agency(let agency) = identification {
+        switch identification {
+        case .agency(let agency), .revoked(_, agency: let agency?):
             record.agency = agency.id
             record.category = agency.category.rawValue
+        case .revoked, .unknown, .ambiguous:
+            break
         }
         return identification
     }
