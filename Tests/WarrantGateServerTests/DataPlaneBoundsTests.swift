@@ -465,6 +465,40 @@ struct DataPlaneBoundsTests {
         }
     }
 
+    /// NIO's HTTP/1 parser reads nothing after a request that asks to upgrade, or a CONNECT: the gateway upgrades
+    /// nothing, so it answers that request (recorded, with its agency), says `Connection: close` and ends the
+    /// connection. Kept open, it would hold every byte the client sent after it, unparsed, until the idle timeout.
+    @Test("an upgrade request or a CONNECT is answered, then its connection closes")
+    func upgradeEndsTheConnection() async throws {
+        try await withGateway { gateway in
+            let tls = try gateway.clientTLS(agency: "denver-pd")
+            let trailing = [UInt8](repeating: UInt8(ascii: "x"), count: 4096)
+            let upgrade = try await RawTLSConnection.open(port: gateway.port, tls: tls)
+            let upgraded = try await upgrade.exchange(
+                Self.keepAlive("GET \(Self.inmate) HTTP/1.1", headers: ["Connection: Upgrade", "Upgrade: websocket"]) + trailing
+            )
+            #expect(upgraded.status == 200)
+            #expect(upgraded.raw.lowercased().contains("connection: close"))
+            #expect(await upgrade.closes(), "a connection whose parser stopped after an upgrade request is left open")
+            await upgrade.close()
+            let forwarded = try #require(gateway.recorder.requests.last)
+            #expect(!forwarded.headers.contains { $0.0.lowercased() == "upgrade" || $0.0.lowercased() == "connection" })
+
+            let connect = try await RawTLSConnection.open(port: gateway.port, tls: tls)
+            let refused = try await connect.exchange(Array("CONNECT localhost:443 HTTP/1.1\r\nHost: localhost:443\r\n\r\n".utf8) + trailing)
+            #expect(refused.status >= 400)
+            #expect(refused.raw.lowercased().contains("connection: close"))
+            #expect(await connect.closes(), "a connection whose parser stopped after a CONNECT is left open")
+            await connect.close()
+
+            let ids = [upgraded, refused].compactMap(Self.decisionId)
+            #expect(ids.count == 2)
+            let rows = try await gateway.exportedRows(expecting: ids)
+            #expect(rows.filter { ids.contains($0.decisionId) }.map(\.agency) == ["denver-pd", "denver-pd"])
+            #expect(gateway.recorder.requests.count == 1)
+        }
+    }
+
     // MARK: 7. The existing limits
 
     /// An idle HTTP/1.1 connection is closed once `idleTimeout` passes (asserted: within 10 s for 500 ms), and so is

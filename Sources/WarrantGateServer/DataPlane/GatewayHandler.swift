@@ -148,7 +148,11 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             if declaresBody { return refuse(request, StageRefusal(.unexpectedBody)) }
             return classify(request, body: nil)
         }
-        request.bodyLimit = Classifier.needsBody(match.route) ? limits.inspectBodyBytes : limits.forwardBodyBytes
+        let bodyIsRead = Classifier.needsBody(match.route)
+        if declaresBody, let violation = HeaderRules.bodyTypeViolation(head.headers, bodyIsRead: bodyIsRead) {
+            return refuse(request, StageRefusal(.badHeader, detail: violation))
+        }
+        request.bodyLimit = bodyIsRead ? limits.inspectBodyBytes : limits.forwardBodyBytes
         if let declared = request.declaredLength, declared > request.bodyLimit { return refuse(request, StageRefusal(.bodyTooLarge)) }
         request.phase = .readingBody
         if request.bodyOverflowed { return refuse(request, StageRefusal(.bodyTooLarge)) }

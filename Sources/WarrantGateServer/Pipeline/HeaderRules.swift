@@ -8,33 +8,6 @@ enum HeaderRules {
     static let gatewayWarrant = "Gateway-Warrant"
     static let gatewayDecision = "Decision-Id"
 
-    /// Whether a header name is hop-by-hop (RFC 9110 §7.6.1 and common non-standard ones), in any case: never
-    /// forwarded in either direction.
-    static func isHopByHop(_ name: String) -> Bool {
-        // By length first: most names are then told apart without comparing bytes.
-        switch name.utf8.count {
-        case 2: ASCIICase.equals(name.utf8, "te")
-        case 7: ASCIICase.equals(name.utf8, "trailer") || ASCIICase.equals(name.utf8, "upgrade")
-        case 10: ASCIICase.equals(name.utf8, "connection") || ASCIICase.equals(name.utf8, "keep-alive")
-        case 14: ASCIICase.equals(name.utf8, "http2-settings")
-        case 16: ASCIICase.equals(name.utf8, "proxy-connection")
-        case 17: ASCIICase.equals(name.utf8, "transfer-encoding")
-        case 18: ASCIICase.equals(name.utf8, "proxy-authenticate")
-        case 19: ASCIICase.equals(name.utf8, "proxy-authorization")
-        default: false
-        }
-    }
-
-    /// Request headers dropped, in any case, because they could pass for something the gateway vouches for, or
-    /// because the gateway sets them itself.
-    static func isSpoofable(_ name: String) -> Bool {
-        let name = name.utf8
-        return ASCIICase.hasPrefix(name, "gateway-") || ASCIICase.hasPrefix(name, "x-forwarded-") || ASCIICase.hasPrefix(name, "x-client-")
-            || ASCIICase.hasPrefix(name, "x-ssl-") || ASCIICase.hasPrefix(name, "ssl-client") || ASCIICase.equals(name, "forwarded")
-            || ASCIICase.equals(name, "x-real-ip") || ASCIICase.equals(name, "decision-id") || ASCIICase.equals(name, "warrant-reference")
-            || ASCIICase.equals(name, "host") || ASCIICase.equals(name, "content-length") || ASCIICase.equals(name, "expect")
-    }
-
     /// Header names listed in `Connection:` header values, lower-cased. The gateway drops these too, in both
     /// directions, but they can never remove a header the gateway adds, since those are added after filtering.
     /// A list, not a set: it holds one or two names in practice and is bounded by the header size limit.
@@ -68,12 +41,21 @@ enum HeaderRules {
 
     /// The `Connection` header an HTTP/1 answer to `request` must carry, or nil (RFC 9112 §9.3): `close` when the
     /// request does not keep its connection alive (HTTP/1.0 without `Connection: keep-alive`, or `Connection: close`),
-    /// or when an HTTP/1.0 answer's length is unknown, so only the close can end it; `keep-alive` for an HTTP/1.0
-    /// request that asked for it.
+    /// when an HTTP/1.0 answer's length is unknown, so only the close can end it, or when the parser reads nothing
+    /// after the request (``endsHTTP1Parsing(_:)``); `keep-alive` for an HTTP/1.0 request that asked for it.
     static func persistence(answering request: HTTPRequestHead, knownLength: Bool) -> String? {
         let http10 = request.version.minor == 0
-        if !request.isKeepAlive || (http10 && !knownLength) { return "close" }
+        if !request.isKeepAlive || (http10 && !knownLength) || endsHTTP1Parsing(request) { return "close" }
         return http10 ? "keep-alive" : nil
+    }
+
+    /// Whether NIO's HTTP/1 parser (llhttp) reads nothing more on a connection after `request`: it takes a CONNECT,
+    /// and a request with an `Upgrade` header that `Connection` nominates, for the start of another protocol, and
+    /// keeps every later byte unparsed. The gateway switches to no other protocol, so such a connection must end with
+    /// its answer, or those bytes pile up unread until the idle timeout. Any `Upgrade` header counts: never a narrower
+    /// test than the parser's.
+    static func endsHTTP1Parsing(_ request: HTTPRequestHead) -> Bool {
+        request.method == .CONNECT || request.headers.contains(name: "upgrade")
     }
 
     /// Checks a request's headers; returns a short reason when they must be refused.
@@ -81,6 +63,7 @@ enum HeaderRules {
         var warrantCount = 0
         var hostCount = 0
         var hasContentLength = false
+        var hasContentType = false
         var hasTransferEncoding = false
         for (name, value) in headers {
             if name.utf8.contains(UInt8(ascii: "_")) { return "header names with underscores are refused" }
@@ -95,7 +78,12 @@ enum HeaderRules {
             } else if ASCIICase.equals(name.utf8, "content-length") {
                 if hasContentLength { return "Content-Length is given more than once" }
                 hasContentLength = true
-                if value.isEmpty || !value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { return "Content-Length is malformed" }
+                // A length too large for an Int would read as no length at all, and so as no body.
+                if value.isEmpty || !value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) || Int(value) == nil { return "Content-Length is malformed" }
+            } else if ASCIICase.equals(name.utf8, "content-type") {
+                // Frameworks disagree on which of two wins, and so on how the body reads.
+                if hasContentType { return "Content-Type is given more than once" }
+                hasContentType = true
             } else if ASCIICase.equals(name.utf8, "transfer-encoding") {
                 hasTransferEncoding = true
                 if !ASCIICase.equals(trimmed(value[...].utf8), "chunked") { return "Transfer-Encoding must be chunked" }
@@ -108,16 +96,54 @@ enum HeaderRules {
         return nil
     }
 
-    /// The end-to-end request headers to forward upstream, before the gateway adds its own.
+    /// Why a request body's `Content-Type` is refused, or nil. A body the gateway reads (for the inmate it names) must
+    /// be JSON in UTF-8, as the gateway reads it, or the upstream could read another inmate from it. A body forwarded
+    /// unread may be of any type but a form's, from which an upstream framework may take a method override (`_method`)
+    /// or parameters that no stage saw.
+    static func bodyTypeViolation(_ headers: HTTPHeaders, bodyIsRead: Bool) -> String? {
+        let contentType = headers.first(name: "content-type")
+        if bodyIsRead {
+            return RedactableMediaType(contentType: contentType) == .json ? nil : "this route's body is read as JSON: its Content-Type must be application/json"
+        }
+        guard let contentType else { return nil }
+        let essence = lowercasedToken(contentType.prefix { $0 != ";" })
+        return essence == "application/x-www-form-urlencoded" || essence == "multipart/form-data" ? "a form body is not forwarded" : nil
+    }
+
+    /// The client's request headers forwarded upstream, before the gateway adds its own: an allow-list, as for
+    /// responses, of content negotiation, conditional requests, caching, the client's software, trace context and
+    /// SOAP 1.1's action. Anything else is dropped, nominated in `Connection` or not: an upstream framework may take a
+    /// method or a URL from a header (`X-HTTP-Method-Override`, `X-Original-URL`), a user (`Remote-User`) or
+    /// credentials (`Authorization`, `Cookie`), and only the gateway says who asks, and for what.
     static func forwardable(_ headers: HTTPHeaders) -> HTTPHeaders {
         let nominated = connectionNominated(headers["connection"])
         var forwarded = HTTPHeaders()
         forwarded.reserveCapacity(headers.count + 6)
-        for (name, value) in headers {
-            if isHopByHop(name) || nominated.contains(where: { ASCIICase.equals(name.utf8, $0.utf8) }) || isSpoofable(name) { continue }
+        for (name, value) in headers where isForwardable(name) {
+            if nominated.contains(where: { ASCIICase.equals(name.utf8, $0.utf8) }) { continue }
             forwarded.add(name: name, value: value)
         }
         return forwarded
+    }
+
+    private static func isForwardable(_ name: String) -> Bool {
+        let name = name.utf8
+        // By length first: most names are then told apart without comparing bytes.
+        switch name.count {
+        case 4: return ASCIICase.equals(name, "date")
+        case 5: return ASCIICase.equals(name, "range")
+        case 6: return ASCIICase.equals(name, "accept") || ASCIICase.equals(name, "pragma")
+        case 8: return ASCIICase.equals(name, "if-match") || ASCIICase.equals(name, "if-range")
+        case 10: return ASCIICase.equals(name, "user-agent") || ASCIICase.equals(name, "soapaction") || ASCIICase.equals(name, "tracestate")
+        case 11: return ASCIICase.equals(name, "traceparent")
+        case 12: return ASCIICase.equals(name, "content-type")
+        case 13: return ASCIICase.equals(name, "cache-control") || ASCIICase.equals(name, "if-none-match")
+        case 14: return ASCIICase.equals(name, "accept-charset")
+        case 15: return ASCIICase.equals(name, "accept-encoding") || ASCIICase.equals(name, "accept-language")
+        case 17: return ASCIICase.equals(name, "if-modified-since")
+        case 19: return ASCIICase.equals(name, "if-unmodified-since")
+        default: return false
+        }
     }
 
     /// The upstream's response headers that reach the client: an allow-list, so nothing the records system says
