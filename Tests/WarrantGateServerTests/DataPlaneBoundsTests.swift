@@ -280,14 +280,7 @@ struct DataPlaneBoundsTests {
     @Test("the client leaves while the upstream stalls: an allow row with the agency, and a client_closed outcome")
     func clientClosedWhileUpstreamStalls() async throws {
         let upstream = StallingUpstream()
-        let router = Router()
-        router.get("/records/inmates/{booking}") { request, _ -> Response in
-            upstream.arrived(request.headers[HTTPField.Name(HeaderRules.gatewayDecision)!] ?? "")
-            let deadline = ContinuousClock.now + .seconds(10)
-            while !upstream.isReleased && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"bookingNumber":"2017-000123"}"#)))
-        }
-        try await withTestServer(router) { port in
+        try await withTestServer(Self.stallingRecords(upstream)) { port in
             try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"]) { gateway in
                 defer { upstream.release() }
                 // While an answer is pending, NIO's HTTP/1.1 pipelining assistance stops reading the connection, so
@@ -318,6 +311,18 @@ struct DataPlaneBoundsTests {
                 }
             }
         }
+    }
+
+    /// A records system whose answer to an inmate's record waits until `upstream` is released (at most 10 s).
+    private static func stallingRecords(_ upstream: StallingUpstream) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/records/inmates/{booking}") { request, _ -> Response in
+            upstream.arrived(request.headers[HTTPField.Name(HeaderRules.gatewayDecision)!] ?? "")
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !upstream.isReleased && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"bookingNumber":"2017-000123"}"#)))
+        }
+        return router
     }
 
     /// HTTP/1.1 requests that NIO's parser refuses, each on a fresh connection.
@@ -535,8 +540,9 @@ struct DataPlaneBoundsTests {
     }
 
     /// The idle timeout ends an HTTP/2 connection with GOAWAY and PING, and closes it once the PING is answered; a
-    /// client that answers neither must not keep its connection (and its place under `maxConnections`) for ever:
-    /// asserted closed within 10 s for a 500 ms idle timeout and a 1 s grace (the upstream response timeout).
+    /// client that answers neither must not keep its connection (and its place under `maxConnections`) for ever, idle
+    /// after its last stream: asserted closed within 10 s for a 500 ms idle timeout and a 1 s grace (the upstream
+    /// response timeout).
     @Test("the idle timeout closes an HTTP/2 connection whose client ignores GOAWAY and PING")
     func idleTimeoutWithSilentClient() async throws {
         var limits = GatewayConfiguration.Limits()
@@ -545,9 +551,62 @@ struct DataPlaneBoundsTests {
         try await withGateway(limits: limits) { gateway in
             let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
             #expect(await connection.completeSetup())
+            await connection.send(H2.headers(stream: 1, H2.request("GET", Self.locator)))
+            #expect(await connection.wait { $0.ended(1) }?.status(1) == 200)
             let closed = await connection.wait(upTo: 10) { $0.closed }
             #expect(connection.received.goAway != nil, "the gateway never announced the idle close")
             #expect(closed != nil, "an idle HTTP/2 connection whose client ignores GOAWAY and PING is never closed")
+            await connection.close()
+        }
+    }
+
+    /// A stream open is not idleness: an HTTP/2 request whose upstream answers only after three idle timeouts
+    /// (500 ms each; the upstream timeouts stay at their 30 s) keeps its connection, is answered, and its outcome is
+    /// the upstream's answer, not `client_closed`.
+    @Test("an HTTP/2 connection waiting on a slow upstream outlives the idle timeout and gets its answer")
+    func idleTimeoutSparesSlowStream() async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.idleTimeout = .milliseconds(500)
+        let upstream = StallingUpstream()
+        try await withTestServer(Self.stallingRecords(upstream)) { port in
+            try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"], limits: limits) { gateway in
+                defer { upstream.release() }
+                let connection = try await RawHTTP2Connection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+                async let answer = connection.exchange(.GET, Self.inmate, timeout: .seconds(20))
+                #expect(await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }, "the request never reached the upstream")
+                try await Task.sleep(for: limits.idleTimeout * 3)
+                #expect(connection.channel.isActive, "a connection with a request in flight was closed")
+                upstream.release()
+                let answered = try await answer
+                #expect(answered.status == 200)
+                #expect(answered.body.contains("bookingNumber"))
+                await connection.close()
+
+                let id = try #require(upstream.decisionIds.first)
+                let outcome = try await gateway.exportedRows(expecting: [id]).first { $0.decisionId == id }?.outcome
+                #expect(outcome?.error == nil, "outcome \(String(describing: outcome))")
+                #expect(outcome?.status == 200)
+            }
+        }
+    }
+
+    /// A connection kept busy is not idle: requests one after another, each 100 ms after the last answer, keep an
+    /// HTTP/2 connection open past three idle timeouts (500 ms each), every one answered; once they stop, the
+    /// connection is closed for idleness (asserted: within 10 s).
+    @Test("an HTTP/2 connection kept busy outlives the idle timeout, and is closed once idle")
+    func idleTimeoutSparesBusyConnection() async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.idleTimeout = .milliseconds(500)
+        try await withGateway(limits: limits) { gateway in
+            let connection = try await RawHTTP2Connection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            let opened = ContinuousClock.now
+            while ContinuousClock.now - opened < limits.idleTimeout * 3 {
+                try #require(connection.channel.isActive, "a busy connection was closed")
+                #expect(try await connection.exchange(.GET, Self.locator).status == 200)
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(connection.channel.isActive, "a busy connection was closed")
+            #expect(await Self.eventually { !connection.channel.isActive }, "an HTTP/2 connection idle after its last stream is left open")
             await connection.close()
         }
     }

@@ -15,7 +15,8 @@ import ServiceLifecycle
 ///   ``RequestHeadDeadline``, ``RequestBodyGuard`` and one ``GatewayHandler`` for the connection; or
 /// - HTTP/2: NIOHTTP2 (with its flood defences and a connection manager for idleness and graceful close),
 ///   ``HTTP2SetupWatcher``, ``HTTP2IdleCloser``, ``HTTP2RefusalRecorder``, and for each stream an HTTP/1-style codec,
-///   ``RequestBodyGuard`` and a ``GatewayHandler``.
+///   ``RequestBodyGuard`` and a ``GatewayHandler``; ``HTTP2StreamLifecycleRelay`` tells the manager and the closer
+///   of each stream.
 ///
 /// No task runs per request: the handlers do the work on the connection's event loop.
 final class GatewayListener: Service {
@@ -141,10 +142,13 @@ final class GatewayListener: Service {
             HTTP2Setting(parameter: .maxHeaderListSize, value: limits.maxHeaderBytes),
         ]
         let handlers = self.handlers, limits = self.limits
+        // The manager sends GOAWAY when the connection has been idle for the idle timeout; the closer ends it after
+        // twice that, whether or not the client answered.
+        let closer = HTTP2IdleCloser(timeout: limits.idleTimeout.timeAmount * 2)
         let peerBound = NIOLoopBound(peer, eventLoop: channel.eventLoop)
         _ = try sync.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connection, streamConfiguration: .init(),
-            streamDelegate: manager.http2StreamDelegate, position: .last
+            streamDelegate: HTTP2StreamLifecycleRelay(manager: manager, closer: closer, eventLoop: channel.eventLoop), position: .last
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
                 try stream.pipeline.syncOperations.addHandlers([
@@ -154,9 +158,7 @@ final class GatewayListener: Service {
                 ])
             }
         }
-        // The manager sends GOAWAY when the connection has been idle for the idle timeout; the closer ends it after
-        // twice that, whether or not the client answered.
-        try sync.addHandlers([manager, HTTP2SetupWatcher(), HTTP2IdleCloser(timeout: limits.idleTimeout.timeAmount * 2)])
+        try sync.addHandlers([manager, HTTP2SetupWatcher(), closer])
         if let recorder = handlers.refusalRecorder(peer: peer) { try sync.addHandler(recorder) }
         // The manager starts its idle timer when the channel becomes active, which happened before ALPN added it.
         manager.channelActive(context: try sync.context(handler: manager))

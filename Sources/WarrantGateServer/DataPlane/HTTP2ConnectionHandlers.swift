@@ -89,36 +89,61 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
 
 /// Closes an HTTP/2 connection that has had no open stream for `timeout`. The connection manager sends GOAWAY at the
 /// idle timeout but closes only once the client acknowledges its PING; this bounds a client that never does.
+///
+/// NIOHTTP2's inline stream multiplexer reports streams only to its stream delegate, not down the connection's
+/// pipeline: the closer learns of them from an `HTTP2StreamLifecycleRelay`, on the connection's event loop.
 final class HTTP2IdleCloser: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     typealias InboundOut = HTTP2Frame
 
     private let deadline: WaitDeadline
-    private var openStreams = 0
+    private var openStreams: Set<HTTP2StreamID> = []
+    private var context: ChannelHandlerContext?
 
     init(timeout: TimeAmount) {
         deadline = WaitDeadline(timeout: timeout)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         deadline.startWaiting(context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
         deadline.cancel()
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        switch event {
-        case is NIOHTTP2StreamCreatedEvent:
-            openStreams += 1
-            deadline.stopWaiting()
-        case is StreamClosedEvent:
-            openStreams = max(0, openStreams - 1)
-            if openStreams == 0 { deadline.startWaiting(context) }
-        default:
-            break
-        }
-        context.fireUserInboundEventTriggered(event)
+    func streamOpened(_ id: HTTP2StreamID) {
+        openStreams.insert(id)
+        deadline.stopWaiting()
+    }
+
+    /// Starts the wait when the last open stream closes; a stream it never saw open changes nothing.
+    func streamClosed(_ id: HTTP2StreamID) {
+        guard openStreams.remove(id) != nil, openStreams.isEmpty, let context else { return }
+        deadline.startWaiting(context)
+    }
+}
+
+/// The stream delegate of an HTTP/2 connection's multiplexer: tells the connection manager and the idle closer of
+/// every stream that opens or closes. NIOHTTP2 calls it on the connection's event loop.
+struct HTTP2StreamLifecycleRelay: NIOHTTP2StreamDelegate {
+    private let manager: NIOHTTP2ServerConnectionManagementHandler.HTTP2StreamDelegate
+    private let closer: NIOLoopBound<HTTP2IdleCloser>
+
+    init(manager: NIOHTTP2ServerConnectionManagementHandler, closer: HTTP2IdleCloser, eventLoop: any EventLoop) {
+        self.manager = manager.http2StreamDelegate
+        self.closer = NIOLoopBound(closer, eventLoop: eventLoop)
+    }
+
+    func streamCreated(_ id: HTTP2StreamID, channel: any Channel) {
+        manager.streamCreated(id, channel: channel)
+        closer.value.streamOpened(id)
+    }
+
+    func streamClosed(_ id: HTTP2StreamID, channel: any Channel) {
+        manager.streamClosed(id, channel: channel)
+        closer.value.streamClosed(id)
     }
 }
