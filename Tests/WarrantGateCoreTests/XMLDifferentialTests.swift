@@ -122,6 +122,8 @@ struct XMLDifferentialTests {
 enum XMLEvent: Equatable, CustomStringConvertible {
     case start(uri: String, local: String, attributes: [Attribute])
     case text(String)
+    /// A CDATA section's content: text, but a token of its own to the redactor.
+    case cdata(String)
     case end(uri: String, local: String)
     case comment(String)
     case instruction(target: String, data: String)
@@ -135,6 +137,7 @@ enum XMLEvent: Equatable, CustomStringConvertible {
         case .start(let uri, let local, let attributes):
             "<{\(uri)}\(local)" + attributes.map { " {\($0.uri)}\($0.local)=\($0.value.debugDescription)" }.joined() + ">"
         case .text(let text): text.debugDescription
+        case .cdata(let text): "<![CDATA[\(text)]]>"
         case .end(let uri, let local): "</{\(uri)}\(local)>"
         case .comment(let text): "<!--\(text)-->"
         case .instruction(let target, let data): "<?\(target) \(data)?>"
@@ -158,11 +161,14 @@ extension [XMLEvent] {
         return result
     }
 
-    /// The events without the subtrees of elements `isRedacted` and without the attributes `isRedacted` of kept
-    /// elements, merged; `dropped` counts the outermost elements and the attributes.
+    /// The events without the subtrees of elements `isRedacted`, the whitespace alone between such a subtree and the
+    /// event before it, and the attributes `isRedacted` of kept elements, merged; `dropped` counts the outermost
+    /// elements and the attributes.
     func dropping(_ isRedacted: (_ uri: String, _ local: String) -> Bool) -> (events: [XMLEvent], dropped: Int) {
         var kept: [XMLEvent] = []
         var depth = 0, removedDepth = 0, dropped = 0
+        // Where the text since the last other event starts in `kept`.
+        var textStart = 0
         for event in self {
             switch event {
             case .start(let uri, let local, let attributes):
@@ -170,6 +176,8 @@ extension [XMLEvent] {
                 if removedDepth == 0, isRedacted(uri, local) {
                     removedDepth = depth
                     dropped += 1
+                    let text = kept[textStart...].map { if case .text(let text) = $0 { text } else { "" } }.joined()
+                    if text.unicodeScalars.allSatisfy({ " \t\n\r".unicodeScalars.contains($0) }) { kept.removeSubrange(textStart...) }
                 }
                 if removedDepth == 0 {
                     let keptAttributes = attributes.filter { !isRedacted($0.uri, $0.local) }
@@ -183,6 +191,7 @@ extension [XMLEvent] {
             default:
                 if removedDepth == 0 { kept.append(event) }
             }
+            if case .text = event {} else { textStart = kept.count }
         }
         return (kept.merged, dropped)
     }
@@ -284,7 +293,7 @@ final class XMLEvents: NSObject, XMLParserDelegate {
 
     func parser(_ parser: XMLParser, foundCharacters string: String) { events.append(.text(string)) }
     func parser(_ parser: XMLParser, foundIgnorableWhitespace whitespaceString: String) { events.append(.text(whitespaceString)) }
-    func parser(_ parser: XMLParser, foundCDATA CDATABlock: Data) { events.append(.text(String(decoding: CDATABlock, as: UTF8.self))) }
+    func parser(_ parser: XMLParser, foundCDATA CDATABlock: Data) { events.append(.cdata(String(decoding: CDATABlock, as: UTF8.self))) }
     func parser(_ parser: XMLParser, foundComment comment: String) { events.append(.comment(comment)) }
 
     func parser(_ parser: XMLParser, foundProcessingInstructionWithTarget target: String, data: String?) {

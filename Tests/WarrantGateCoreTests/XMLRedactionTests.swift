@@ -110,14 +110,29 @@ struct XMLRedactionTests {
             """)
         #expect(output == """
             <?xml version="1.0" encoding="UTF-8"?>
-            <nc:Person xmlns:nc="\(Self.nc)"><nc:Name>Ana</nc:Name>
-              
-              <nc:Age>3</nc:Age></nc:Person>
+            <nc:Person xmlns:nc="\(Self.nc)"><nc:Name>Ana</nc:Name><nc:Age>3</nc:Age></nc:Person>
             """)
         #expect(removed == 3)
         // A redacted root would leave no document.
         #expect(refusal("<nc:Citizenship xmlns:nc='\(Self.nc)'>x</nc:Citizenship>") == .refused)
         #expect(refusal("\n<immigrationStatus/>\n") == .refused)
+    }
+
+    /// A blank line where an element was would tell that the record had one (a records system may write an
+    /// immigration element only for the inmates it applies to): the whitespace alone before a removed element goes
+    /// with it, so an indented record reads as if it never had the element, wherever it stood.
+    @Test("an indented record shows no trace of a removed element", arguments: [
+        ("<r>\n  <a>1</a>\n  <immigrationStatus>x</immigrationStatus>\n  <b>2</b>\n</r>", "<r>\n  <a>1</a>\n  <b>2</b>\n</r>"),
+        ("<r>\n  <immigrationStatus>x</immigrationStatus>\n  <a>1</a>\n</r>", "<r>\n  <a>1</a>\n</r>"),
+        ("<r>\n  <a>1</a>\n  <immigrationStatus/>\n</r>", "<r>\n  <a>1</a>\n</r>"),
+        ("<r>\r\n\t<a>1</a>\r\n\t<immigrationStatus/>\r\n\t<immigrationStatus/>\r\n</r>", "<r>\r\n\t<a>1</a>\r\n</r>"),
+        ("<r>\n  <!-- c -->\n  <immigrationStatus/>\n</r>", "<r>\n  <!-- c -->\n</r>"),
+        // Text that is more than whitespace is the record's, and stays.
+        ("<r>note: <immigrationStatus/> end</r>", "<r>note:  end</r>"),
+        ("<r>&#32;<immigrationStatus/></r>", "<r>&#32;</r>"),
+    ])
+    func noTraceOfRemoval(document: String, expected: String) throws {
+        #expect(try redact(document).output == expected)
     }
 
     @Test("removes matched attributes from kept tags, with the space before them; never a namespace declaration")

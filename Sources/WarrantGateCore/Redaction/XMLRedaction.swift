@@ -16,8 +16,10 @@
 ///   with an element that is removed. Their contents are text, never elements: a redacted name written inside a
 ///   CDATA section or a comment is not an element and is kept, as is escaped markup in ordinary text.
 ///
-/// Kept bytes pass through unchanged, so a document with nothing to remove comes out identical. Memory is bounded by
-/// the depth limit and the markup limit, whatever the document's size.
+/// Kept bytes pass through unchanged, so a document with nothing to remove comes out identical. The one exception:
+/// whitespace alone between a removed element and the markup before it goes with the element, so that an indented
+/// document shows no blank line where something was removed (which would tell that the record had it). Memory is
+/// bounded by the depth limit and the markup limit, whatever the document's size.
 public final class XMLRedaction: BodyRedaction {
     public struct Limits: Sendable, Equatable {
         /// Deepest element nesting accepted.
@@ -87,6 +89,10 @@ private struct XMLRedactionMachine {
     private var resolvedNames = ResolvedNames()
     /// The depth of the element being removed (its descendants go with it), or 0.
     private var removedDepth = 0
+    /// Whether the text inside the root since the last markup token (outside any removed element) is whitespace
+    /// alone, so far; and what of it earlier pieces held back, which the next token decides on.
+    private var blankPending = false
+    private var heldBlank: [UInt8] = []
     private var envelope = SOAPEnvelope.none
     private var signed = false
 
@@ -307,6 +313,8 @@ private struct XMLRedactionMachine {
         }
         // Where the kept run of this piece starts: none while a token is held or inside a removed element.
         var run = mode == .markup || removedDepth > 0 ? -1 : 0
+        // Where the whitespace since the last token starts in this piece, while the text since it is blank; else -1.
+        var blank = blankPending && mode == .content ? 0 : -1
         var index = 0
         let count = bytes.count
         defer {
@@ -319,7 +327,13 @@ private struct XMLRedactionMachine {
                 if open.isEmpty {
                     index = try scanOutsideRoot(bytes, from: index)
                 } else {
+                    let textStart = index
                     index = try scanText(bytes, from: index)
+                    // Text other than whitespace, a reference among it, is no indentation.
+                    if blank >= 0, !bytes[textStart..<index].allSatisfy(XMLName.isSpace) || (index < count && bytes[index] == UInt8(ascii: "&")) {
+                        releaseBlank(emit)
+                        blank = -1
+                    }
                 }
                 if index < count, bytes[index] == UInt8(ascii: "<") {
                     // Most tags: read and decided here, in one go.
@@ -329,13 +343,18 @@ private struct XMLRedactionMachine {
                     ) {
                         let disposition = removedDepth == 0 ? TokenDisposition.kept : .dropped
                         closeElement()
+                        releaseBlank(emit)
                         Self.hand(disposition, bytes, index, end, removing: removedDepth > 0, run: &run, emit)
+                        blank = afterToken(at: end)
                         index = end
                         continue
                     }
                     if let end = Self.plainStartTagEnd(in: bytes, at: index, limit: limits.maxMarkupBytes) {
+                        let wasRemoving = removedDepth > 0
                         let disposition = try startTag(UnsafeRawBufferPointer(rebasing: bytes[index..<end]), at: consumed + index, in: bytes, from: index)
-                        Self.hand(disposition, bytes, index, end, removing: removedDepth > 0, run: &run, emit)
+                        let keptUntil = settleBlank(before: disposition, wasRemoving: wasRemoving, blank: blank, start: index, emit)
+                        Self.hand(disposition, bytes, index, end, keptUntil: keptUntil, removing: removedDepth > 0, run: &run, emit)
+                        blank = afterToken(at: end)
                         index = end
                         continue
                     }
@@ -345,7 +364,7 @@ private struct XMLRedactionMachine {
                     index += 1
                     if index == count {
                         // The piece ends with the '<': carried over like the rest of an unfinished token.
-                        Self.flush(bytes, run, index - 1, emit)
+                        holdBlank(bytes, from: blank, to: index - 1, run: run, emit)
                         run = -1
                         held.append(UInt8(ascii: "<"))
                         markup.start = 0
@@ -359,15 +378,18 @@ private struct XMLRedactionMachine {
                 index = try scanReference(bytes, from: index)
             case .comment:
                 index = try scanComment(bytes, from: index)
+                if mode == .content { blank = afterToken(at: index) }
             case .cdata:
                 index = scanCDATA(bytes, from: index)
+                if mode == .content { blank = afterToken(at: index) }
             case .markup:
                 guard let end = try scanMarkup(bytes, from: index) else {
                     if markup.length > limits.maxMarkupBytes {
                         throw RedactionError(.malformed, "a markup token longer than \(limits.maxMarkupBytes) bytes", offset: consumed + index)
                     }
-                    // The token goes on in the next piece: what came before it is handed on now.
-                    Self.flush(bytes, run, markup.start, emit)
+                    // The token goes on in the next piece: what came before it is handed on now (or, if it began in an
+                    // earlier piece, was then).
+                    if held.isEmpty { holdBlank(bytes, from: blank, to: markup.start, run: run, emit) }
                     run = -1
                     held.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[markup.start..<count]))
                     markup.start = 0
@@ -379,10 +401,12 @@ private struct XMLRedactionMachine {
                 }
                 let tokenOffset = consumed + end - markup.length
                 let wasASCIIOnly = characters.asciiOnly
+                let wasRemoving = removedDepth > 0
                 if held.isEmpty {
                     let token = UnsafeRawBufferPointer(rebasing: bytes[markup.start..<end])
                     let disposition = try completeMarkup(token, at: tokenOffset, in: bytes, from: markup.start)
-                    Self.hand(disposition, bytes, markup.start, end, removing: removedDepth > 0, run: &run, emit)
+                    let keptUntil = settleBlank(before: disposition, wasRemoving: wasRemoving, blank: blank, start: markup.start, emit)
+                    Self.hand(disposition, bytes, markup.start, end, keptUntil: keptUntil, removing: removedDepth > 0, run: &run, emit)
                 } else {
                     held.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<end]))
                     let token = held
@@ -390,7 +414,9 @@ private struct XMLRedactionMachine {
                     var failure: RedactionError?
                     token.withUnsafeBytes { token in
                         do throws(RedactionError) {
-                            switch try completeMarkup(token, at: tokenOffset, in: bytes, from: -1) {
+                            let disposition = try completeMarkup(token, at: tokenOffset, in: bytes, from: -1)
+                            _ = settleBlank(before: disposition, wasRemoving: wasRemoving, blank: -1, start: 0, emit)
+                            switch disposition {
                             case .kept: emit(token)
                             case .dropped: break
                             case .keptWithout(let spans): Self.emit(token, without: spans, emit)
@@ -402,6 +428,7 @@ private struct XMLRedactionMachine {
                     if let failure { throw failure }
                     run = removedDepth == 0 ? end : -1
                 }
+                blank = mode == .content ? afterToken(at: end) : -1
                 // An XML declaration of US-ASCII applies to the rest of this piece too, already checked as UTF-8.
                 if characters.asciiOnly, !wasASCIIOnly, let high = bytes[end...].firstIndex(where: { $0 >= 0x80 }) {
                     throw RedactionError(.malformed, "a byte outside US-ASCII, which the document declares", offset: consumed + high)
@@ -409,7 +436,61 @@ private struct XMLRedactionMachine {
                 index = end
             }
         }
-        Self.flush(bytes, run, count, emit)
+        switch mode {
+        case .content:
+            holdBlank(bytes, from: blank, to: count, run: run, emit)
+        case .markup:
+            break  // What came before the token was handed on or held back when it began.
+        case .reference, .comment, .cdata:
+            Self.flush(bytes, run, count, emit)
+        }
+    }
+
+    // MARK: Whitespace before a removed element
+
+    /// Where whitespace after a token that ends at `end` would start: `end` inside the root and outside any removed
+    /// element, else -1 (nothing to hold back).
+    private func afterToken(at end: Int) -> Int {
+        removedDepth == 0 && !open.isEmpty ? end : -1
+    }
+
+    /// Decides on the whitespace before a token whose `disposition` is known: dropped with the token when the token
+    /// starts a removed element (the held part discarded, the part in this piece left out of the run: the returned
+    /// end of what is kept before the token), handed on otherwise, or when it is longer than the markup limit.
+    private mutating func settleBlank(
+        before disposition: TokenDisposition, wasRemoving: Bool, blank: Int, start: Int, _ emit: (UnsafeRawBufferPointer) -> Void
+    ) -> Int {
+        let length = heldBlank.count + (blank >= 0 ? start - blank : 0)
+        if case .dropped = disposition, !wasRemoving, blankPending || blank >= 0, length <= limits.maxMarkupBytes {
+            heldBlank.removeAll(keepingCapacity: true)
+            blankPending = false
+            return blank >= 0 ? blank : start
+        }
+        releaseBlank(emit)
+        return start
+    }
+
+    /// Hands on the whitespace held back from earlier pieces: what follows it is not a removed element.
+    private mutating func releaseBlank(_ emit: (UnsafeRawBufferPointer) -> Void) {
+        blankPending = false
+        guard !heldBlank.isEmpty else { return }
+        heldBlank.withUnsafeBytes { emit($0) }
+        heldBlank.removeAll(keepingCapacity: true)
+    }
+
+    /// At the end of a piece (or before a token that goes on in the next one): hands on the run up to `end`, less the
+    /// whitespace from `blank` on, which is held back for the next token to decide on, up to the markup limit.
+    private mutating func holdBlank(_ bytes: UnsafeRawBufferPointer, from blank: Int, to end: Int, run: Int, _ emit: (UnsafeRawBufferPointer) -> Void) {
+        guard blank >= 0, blank <= end else {
+            Self.flush(bytes, run, end, emit)
+            blankPending = false
+            return
+        }
+        Self.flush(bytes, run, blank, emit)
+        heldBlank.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[blank..<end]))
+        blankPending = true
+        // Whitespace beyond the limit is no indentation: it is handed on.
+        if heldBlank.count > limits.maxMarkupBytes { releaseBlank(emit) }
     }
 
     /// What becomes of a markup token: handed on as it is, left out, or handed on without some of its bytes (the
@@ -421,16 +502,17 @@ private struct XMLRedactionMachine {
 
     /// Hands on what is kept of the token `bytes[start..<end]`, read in place: a kept token stays in the run;
     /// anything else ends the run before it. `removing`: whether what follows the token is being removed.
+    /// `keptUntil`: where what is kept before a dropped token ends (the whitespace before a removed element goes too).
     @inline(__always)
     private static func hand(
-        _ disposition: TokenDisposition, _ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int, removing: Bool,
+        _ disposition: TokenDisposition, _ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int, keptUntil: Int? = nil, removing: Bool,
         run: inout Int, _ emit: (UnsafeRawBufferPointer) -> Void
     ) {
         switch disposition {
         case .kept:
             if run < 0 { run = start }
         case .dropped:
-            flush(bytes, run, start, emit)
+            flush(bytes, run, keptUntil ?? start, emit)
             run = removing ? -1 : end
         case .keptWithout(let spans):
             flush(bytes, run, start, emit)
