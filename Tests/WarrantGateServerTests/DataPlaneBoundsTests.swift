@@ -422,24 +422,35 @@ struct DataPlaneBoundsTests {
     }
 
     /// A flood of streams refused for their headers on one connection is recorded, but at most 16 times for that
-    /// connection.
-    @Test("a flood of refused HTTP/2 streams on one connection produces at most 16 rows")
+    /// connection, and the 16th ends the connection: refusals past it would go unrecorded. Fewer than 16 leave the
+    /// connection serving.
+    @Test("a flood of refused HTTP/2 streams on one connection produces at most 16 rows, then the connection ends")
     func http2RefusalFloodIsCapped() async throws {
         try await withGateway { gateway in
-            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "public-defender"))
-            #expect(await connection.completeSetup())
-            let flood = (0..<100).flatMap { index in
-                H2.headers(stream: UInt32(2 * index + 1), H2.request("GET", Self.locator, [("X-Upper", "\(index)")]))
+            let tls = try gateway.clientTLS(agency: "public-defender")
+            func refused(_ streams: Range<Int>) -> [UInt8] {
+                streams.flatMap { index in H2.headers(stream: UInt32(2 * index + 1), H2.request("GET", Self.locator, [("X-Upper", "\(index)")])) }
             }
-            await connection.send(flood + H2.headers(stream: 201, H2.request("GET", Self.locator)))
-            let seen = await connection.wait { $0.ended(201) || $0.closed }
-            #expect(seen?.frames.filter { $0.type == H2.Kind.rstStream }.count == 100)
-            #expect(seen?.status(201) == 200)
-            await connection.close()
+            let few = try await H2.open(port: gateway.port, tls: tls)
+            #expect(await few.completeSetup())
+            await few.send(refused(0..<15) + H2.headers(stream: 31, H2.request("GET", Self.locator)))
+            let served = await few.wait { $0.ended(31) || $0.closed }
+            #expect(served?.status(31) == 200, "a connection with 15 refused streams stops serving")
+            await few.close()
 
-            let rows = try await Self.rows(gateway) { $0.contains { $0.effect == .allow } }
-            let refused = rows.filter { $0.reason == "bad_request" && $0.agency == "public-defender" }
-            #expect((1...16).contains(refused.count), "\(refused.count) rows for one connection's refused streams")
+            let flood = try await H2.open(port: gateway.port, tls: tls)
+            #expect(await flood.completeSetup())
+            // One stream a write, so that the connection's end comes at the 16th.
+            for index in 0..<100 {
+                await flood.send(refused(index..<(index + 1)))
+                if !flood.channel.isActive { break }
+            }
+            #expect(await Self.eventually { !flood.channel.isActive }, "a connection flooding refused streams is left open")
+            await flood.close()
+
+            let rows = try await Self.rows(gateway) { $0.filter { $0.reason == "bad_request" }.count >= 31 }
+            let badRequests = rows.filter { $0.reason == "bad_request" && $0.agency == "public-defender" }
+            #expect(badRequests.count == 15 + 16, "\(badRequests.count) rows for 15 refused streams and a flood")
         }
     }
 

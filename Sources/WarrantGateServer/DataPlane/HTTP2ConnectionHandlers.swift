@@ -22,8 +22,9 @@ final class HTTP2SetupWatcher: ChannelInboundHandler, RemovableChannelHandler {
 ///
 /// - A request refused for its header block (malformed or duplicate pseudo-headers, upper-case names,
 ///   connection-specific headers, malformed content lengths) never reaches a stream: it is recorded as a
-///   `bad_request` decision naming the connection's agency, at most `cap` per connection. A content length that the
-///   DATA contradicts fails a stream that exists, whose handler records it.
+///   `bad_request` decision naming the connection's agency, at most `cap` per connection, and the `cap`-th ends the
+///   connection, so that a flood neither floods the log nor goes on unrecorded (beyond what the same read held). A
+///   content length that the DATA contradicts fails a stream that exists, whose handler records it.
 /// - A connection error (a flood of resets, CONTINUATION or control frames, too many glitches, a malformed frame)
 ///   makes NIOHTTP2 send GOAWAY, but it does not close the connection: this records it once and closes the connection
 ///   once the GOAWAY is flushed, so the client does not keep its place.
@@ -45,16 +46,22 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
         switch Self.kind(of: error) {
         case .refusedRequest:
             record(error)
+            if recorded == cap { closeAfterThisRead(context) }
         case .streamFailure:
             break
         case .connectionError:
             record(error)
-            let channel = context.channel
-            context.eventLoop.execute { channel.close(promise: nil) }
+            closeAfterThisRead(context)
         case .notHTTP2:
             break
         }
         context.fireErrorCaught(error)
+    }
+
+    /// Closes the connection once NIOHTTP2 has handled what it is reading (and flushed any GOAWAY it wrote).
+    private func closeAfterThisRead(_ context: ChannelHandlerContext) {
+        let channel = context.channel
+        context.eventLoop.execute { channel.close(promise: nil) }
     }
 
     private func record(_ error: any Error) {
