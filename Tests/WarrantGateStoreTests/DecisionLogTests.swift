@@ -419,13 +419,11 @@ struct DecisionLogTests {
     func walSyncFailureStopsCheckpoints() throws {
         let database = try TemporaryDatabase()
         let sync = WALSync(databasePath: database.path)
-        let wal = database.path + "-wal", kept = database.path + "-wal.kept"
-        try FileManager.default.linkItem(atPath: wal, toPath: kept)
-        try FileManager.default.removeItem(atPath: wal)
+        let wal = try WALMovedAside(database)
         sync.syncHere(AppendReplies([.complete(on: CountingExecutor(label: "failed")) { _ in }]))
         #expect(sync.failure != nil)
         // The very same file is back at its path: only the recorded failure can stop the checkpoints.
-        try FileManager.default.linkItem(atPath: kept, toPath: wal)
+        try wal.restore()
 
         // A small step: every few commits would wake the background thread for a checkpoint.
         let backfill = WALBackfill(database: try #require(DatabaseFileIdentity(path: database.path)), walSync: sync, step: 64)
@@ -449,7 +447,7 @@ struct DecisionLogTests {
         #expect(backfill.checkpoints == 0)
         // A WAL that started over would be no larger than the checkpoint's pages and a commit.
         let frame = 4096 + 24
-        let walSize = try FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int ?? 0
+        let walSize = try FileManager.default.attributesOfItem(atPath: database.path + "-wal")[.size] as? Int ?? 0
         #expect(walSize > (StoreDatabase.checkpointPages + 16) * frame)
     }
 
@@ -505,12 +503,10 @@ struct DecisionLogTests {
         try await withCheckedThrowingContinuation { sync.submit(AppendReplies([.resume($0)])) }
         try await withCheckedThrowingContinuation { sync.syncHere(AppendReplies([.resume($0)])) }
 
-        let wal = database.path + "-wal", kept = database.path + "-wal.kept"
-        try FileManager.default.linkItem(atPath: wal, toPath: kept)
-        try FileManager.default.removeItem(atPath: wal)
+        let wal = try WALMovedAside(database)
         await #expect(throws: StoreError.self) { try await withCheckedThrowingContinuation { sync.syncHere(AppendReplies([.resume($0)])) } }
         // The very same file is back at its path, yet a log whose sync once failed stays failed.
-        try FileManager.default.linkItem(atPath: kept, toPath: wal)
+        try wal.restore()
         await #expect(throws: StoreError.self) { try await withCheckedThrowingContinuation { sync.submit(AppendReplies([.resume($0)])) } }
         await #expect(throws: StoreError.self) { try await withCheckedThrowingContinuation { sync.syncHere(AppendReplies([.resume($0)])) } }
         #expect(sync.failure != nil)
@@ -521,9 +517,7 @@ struct DecisionLogTests {
     func batchQueuedDuringFailedSyncFails() throws {
         let database = try TemporaryDatabase()
         let sync = WALSync(databasePath: database.path)
-        let wal = database.path + "-wal", kept = database.path + "-wal.kept"
-        try FileManager.default.linkItem(atPath: wal, toPath: kept)
-        try FileManager.default.removeItem(atPath: wal)
+        let wal = try WALMovedAside(database)
         let held = HeldExecutor()
         sync.submit(AppendReplies([.complete(on: held) { _ in }]))
         Thread { sync.syncUntilClosed() }.start()
@@ -533,7 +527,7 @@ struct DecisionLogTests {
 
         // The very same file is back at its path, and a sync of it would succeed (as one does after the kernel has
         // reported a write-back error once). The writer's next batch queues behind the held callers.
-        try FileManager.default.linkItem(atPath: kept, toPath: wal)
+        try wal.restore()
         let secondSucceeded = Mutex<Bool?>(nil)
         let secondAnswered = DispatchSemaphore(value: 0)
         sync.syncHere(AppendReplies([.complete(on: CountingExecutor(label: "second")) { result in
@@ -653,6 +647,23 @@ private final class CommitCounter: TransactionObserver, Sendable {
     func databaseDidChange(with event: DatabaseEvent) {}
     func databaseDidCommit(_ db: Database) { commits.withLock { $0 += 1 } }
     func databaseDidRollback(_ db: Database) {}
+}
+
+/// A database's write-ahead log moved aside, so that syncing it fails, until ``restore()`` puts the very same file
+/// back at its path.
+private struct WALMovedAside {
+    private let wal: String, kept: String
+
+    init(_ database: TemporaryDatabase) throws {
+        wal = database.path + "-wal"
+        kept = wal + ".kept"
+        try FileManager.default.linkItem(atPath: wal, toPath: kept)
+        try FileManager.default.removeItem(atPath: wal)
+    }
+
+    func restore() throws {
+        try FileManager.default.linkItem(atPath: kept, toPath: wal)
+    }
 }
 
 /// Runs completions on a serial queue of its own and counts the `execute` calls.
