@@ -93,6 +93,7 @@ let package = Package(
         .target(
             name: "WarrantGateDemo",
             dependencies: [
+                "WarrantGateCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,3 +1,5 @@
+import WarrantGateCore
+
 /// The records system's XML forms of a booking record: a NIEM 4.0 document, and the same content in SOAP 1.1.
 ///
 /// NIEM 4.0 attaches immigration status and the A-number not to a person but to an `im:AlienRole` that refers to one,
@@ -13,6 +15,13 @@ enum BookingXML {
     static func soapResponse(for inmate: SimulatedUpstreams.Inmate) -> String {
         envelope(record("rec:GetBookingResponse", for: inmate))
     }
+
+    /// The records service's SOAP operations: reading a booking, and a write that no shipped policy routes.
+    static let getBooking = QualifiedName(namespace: "urn:example:jail:records", local: "GetBooking")
+    static let setHousingUnit = QualifiedName(namespace: "urn:example:jail:records", local: "SetHousingUnit")
+
+    /// The answer to `SetHousingUnit`.
+    static var setHousingUnitResponse: String { envelope(#"<rec:SetHousingUnitResponse xmlns:rec="urn:example:jail:records"/>"#) }
 
     /// A SOAP 1.1 envelope whose body is a `soap:Fault`; `code` is a SOAP 1.1 fault code such as `Client`.
     static func soapFault(code: String, reason: String) -> String {

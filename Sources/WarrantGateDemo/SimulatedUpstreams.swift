@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 import Synchronization
+import WarrantGateCore
 
 /// Stand-ins for the jail's records, visitation and custody systems, for the demo and the tests.
 ///
@@ -25,7 +26,8 @@ public enum SimulatedUpstreams {
     public typealias Observer = @Sendable (Request) -> Void
 
     /// The records system: `GET /records/inmates/{booking}`, `GET /records/inmates/{booking}/release`, the public
-    /// inmate locator `GET /records/locator/{booking}` and the SOAP 1.1 service `POST /records/soap/inmates/{booking}`.
+    /// inmate locator `GET /records/locator/{booking}` and the SOAP 1.1 service `POST /records/soap`, whose
+    /// operations are ``BookingXML/getBooking`` (by `BookingNumber`) and ``BookingXML/setHousingUnit``.
     ///
     /// `GET /records/inmates/{booking}` answers a NIEM 4.0 document instead of JSON when `Accept` prefers XML. Every
     /// response is compressed when `Accept-Encoding` asks for gzip or deflate.
@@ -57,14 +59,26 @@ public enum SimulatedUpstreams {
             guard let inmate = inmate(context.parameters.get("booking")) else { return notFound() }
             return json(#"{"bookingNumber":"\#(inmate.booking)","scheduledRelease":"\#(inmate.releaseDate)","immigrationStatus":"undocumented (reported)"}"#)
         }
-        router.post("/records/soap/inmates/:booking") { request, context -> Response in
-            guard try await request.body.collect(upTo: soapRequestLimit).readableBytes > 0 else {
-                return soapFault(code: "Client", reason: "The request has no SOAP envelope.")
+        router.post("/records/soap") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: soapRequestLimit)
+            let envelope: SOAPRequest
+            do throws(SOAPRequestError) {
+                envelope = try SOAPRequest.read(Array(body.readableBytesView), watching: ["BookingNumber"])
+            } catch {
+                return soapFault(code: "Client", reason: "The request is not a SOAP envelope: \(error.detail).")
             }
-            guard let inmate = inmate(context.parameters.get("booking")) else {
-                return soapFault(code: "Client", reason: "No such booking.")
+            // Dispatched on the Body's element, as an ASMX service routed by request element is.
+            switch envelope.operation {
+            case BookingXML.getBooking:
+                guard case .text(let booking)? = envelope.values["BookingNumber"]?.first, let inmate = inmate(booking) else {
+                    return soapFault(code: "Client", reason: "No such booking.")
+                }
+                return text(BookingXML.soapResponse(for: inmate), contentType: soapContentType)
+            case BookingXML.setHousingUnit:
+                return text(BookingXML.setHousingUnitResponse, contentType: soapContentType)
+            default:
+                return soapFault(code: "Client", reason: "No such operation.")
             }
-            return text(BookingXML.soapResponse(for: inmate), contentType: soapContentType)
         }
         return router
     }

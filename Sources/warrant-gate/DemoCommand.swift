@@ -194,7 +194,8 @@ struct DemoCommand: AsyncParsableCommand {
             #     the NIEM immigration elements are gone, matched by namespace, whatever the prefix
             \(curl("ice-ero", "-H 'Warrant-Reference: JW-2026-0001' -H 'Accept: application/xml' \(base)/records/inmates/2017-000123"))
             \(curl("denver-pd", "-H 'Accept: application/xml' -H 'Accept-Encoding: gzip' \(base)/records/inmates/2017-000456"))
-            \(curl("denver-pd", "-H 'Content-Type: text/xml' -d '<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body/></s:Envelope>' \(base)/records/soap/inmates/2017-000456"))
+            #     SOAP's operation and inmate come from the envelope, and its SOAPAction must name that operation
+            \(curl("denver-pd", "-H 'Content-Type: text/xml' -H 'SOAPAction: \"urn:example:jail:records/GetBooking\"' -d '<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><GetBooking xmlns=\"urn:example:jail:records\"><BookingNumber>2017-000456</BookingNumber></GetBooking></s:Body></s:Envelope>' \(base)/records/soap"))
 
             # 4c. ICE asks the custody system to hold an inmate past release on its I-200: refused (403
             #     criminal_warrant_required); holds, transfers, arrests in the jail, secure areas and interviews need a

@@ -119,7 +119,7 @@ struct PolicyCommand: ParsableCommand {
         @Option(help: "The agency directory.") var agencies: String = "policies/agencies.yaml"
         @Option(help: "The HTTP method.") var method: String = "GET"
         @Option(help: "The request target.") var path: String
-        @Option(help: "A JSON request body, for routes that read the subject from it.") var body: String?
+        @Option(help: "A request body, for routes that read it: JSON, or a SOAP route's envelope.") var body: String?
         @Option(help: "The Warrant-Reference presented.") var warrant: String?
         @Option(help: "A fact about the inmate, name=value (repeatable).") var fact: [String] = []
         @Flag(help: "An advisement of rights is on record for the inmate.") var advisement = false

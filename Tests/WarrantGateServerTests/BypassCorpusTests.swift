@@ -16,6 +16,18 @@ struct BypassCase: CustomTestStringConvertible, Sendable {
 
     /// ICE holds JW-OK, a judicial warrant for 2017-000123 and records.read only. Every case tries to use it, or no
     /// warrant, to reach something else.
+    /// A request to the records system's SOAP endpoint (one URL for every operation) whose `SOAPAction` names one
+    /// operation and whose envelope's Body holds another, for 2017-000123 under JW-OK.
+    static func soapActionSpoofing(_ technique: String, action: String, body operation: String, statuses: Set<Int>, reason: String) -> BypassCase {
+        let body = #"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><r:\#(operation) xmlns:r="urn:example:jail:records">"#
+            + #"<r:BookingNumber>2017-000123</r:BookingNumber></r:\#(operation)></s:Body></s:Envelope>"#
+        let headers = ["Warrant-Reference: JW-OK", "Content-Type: text/xml", #"SOAPAction: "urn:example:jail:records/\#(action)""#, "Content-Length: \(body.utf8.count)"]
+        return BypassCase(
+            technique: technique, advisory: "WS-Attacks: SOAPAction spoofing", agency: "ice-ero",
+            request: RawTLSClient.request("POST /records/soap HTTP/1.1", headers: headers, body: body), statuses: statuses, reason: reason
+        )
+    }
+
     static let all: [BypassCase] = [
         .init(technique: "dot segments above the root", advisory: "Envoy CVE-2019-9901", agency: "ice-ero",
               request: RawTLSClient.request("GET /../records/inmates/2017-000456 HTTP/1.1", headers: ["Warrant-Reference: JW-OK"]),
@@ -74,6 +86,8 @@ struct BypassCase: CustomTestStringConvertible, Sendable {
         .init(technique: "odd request line", advisory: "HAProxy CVE-2021-39241", agency: "ice-ero",
               request: RawTLSClient.request("GET /records/inmates/2017-000456? HTTP/1.1 /records/inmates/2017-000123", headers: ["Warrant-Reference: JW-OK"]),
               statuses: [400, 0], reason: nil),
+        .soapActionSpoofing("SOAPAction names the permitted read, the Body a write", action: "GetBooking", body: "SetHousingUnit", statuses: [403], reason: "no_route"),
+        .soapActionSpoofing("SOAPAction names a write, the Body the permitted read", action: "SetHousingUnit", body: "GetBooking", statuses: [400], reason: "body_invalid"),
         .init(technique: "duplicate Warrant-Reference, valid one first", advisory: "Envoy CVE-2020-25017", agency: "ice-ero",
               request: RawTLSClient.request("GET /records/inmates/2017-000123 HTTP/1.1", headers: ["Warrant-Reference: JW-OK", "Warrant-Reference: I200"]),
               statuses: [400], reason: "bad_header"),

@@ -180,7 +180,7 @@ final class GatewayHarness: @unchecked Sendable {
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {
-            request.headers.add(name: "content-type", value: "application/json")
+            if !request.headers.contains(name: "content-type") { request.headers.add(name: "content-type", value: "application/json") }
             request.body = .bytes(ByteBuffer(string: body))
         }
         let response = try await client(agency).execute(request, timeout: .seconds(15))

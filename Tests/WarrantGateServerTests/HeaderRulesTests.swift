@@ -28,20 +28,6 @@ struct HeaderRulesTests {
         #expect(HeaderRules.violation(in: ["Host": "jail", "Content-Type": "application/json", "content-type": "text/plain"]) != nil)
     }
 
-    @Test("a body the gateway reads must be JSON in UTF-8; one it forwards unread, anything but a form", arguments: [
-        ("application/json", true, true), ("application/json; charset=utf-8", true, true), ("application/ld+json", true, true),
-        ("application/x-www-form-urlencoded", true, false), ("text/plain", true, false), ("application/json; charset=utf-16", true, false),
-        (nil, true, false),
-        ("text/xml; charset=utf-8", false, true), ("application/soap+xml", false, true), (nil, false, true),
-        ("application/x-www-form-urlencoded", false, false), (" Multipart/Form-Data ; boundary=x", false, false),
-    ] as [(String?, Bool, Bool)])
-    func bodyType(contentType: String?, bodyIsRead: Bool, passes: Bool) {
-        var headers: HTTPHeaders = ["Host": "jail"]
-        if let contentType { headers.add(name: "Content-Type", value: contentType) }
-        let violation = HeaderRules.bodyTypeViolation(headers, bodyIsRead: bodyIsRead)
-        #expect((violation == nil) == passes, "\(contentType ?? "none"), read: \(bodyIsRead): \(violation ?? "passes")")
-    }
-
     @Test("an answer ends its connection after a request the HTTP/1 parser reads nothing beyond")
     func upgradeEndsParsing() {
         let get = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["Host": "jail"])

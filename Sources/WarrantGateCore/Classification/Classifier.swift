@@ -13,12 +13,18 @@ public enum ClassificationFailure: Error, Sendable, Equatable {
     case subjectMissing(String)
     /// The subject is present but not a well-formed booking number.
     case subjectInvalid(String)
-    /// The body that names the subject is not a JSON object with a unique string field.
+    /// The body that names the subject is not a JSON object with a unique string field, or a SOAP route's body is
+    /// not an envelope holding one operation, or names an action other than its operation's.
     case bodyInvalid(String)
+    /// A SOAP route's path matched, but no route carries the envelope's operation.
+    case noOperationRoute(QualifiedName)
+    /// The request names a SOAP action (or is sent as SOAP 1.2) on a route that carries no SOAP operation.
+    case soapActionUnexpected
 
     public var reason: GatewayReason {
         switch self {
-        case .noRoute: .noRoute
+        case .noRoute, .noOperationRoute: .noRoute
+        case .soapActionUnexpected: .badHeader
         case .subjectMissing: .subjectMissing
         case .subjectInvalid: .subjectInvalid
         case .bodyInvalid: .bodyInvalid
@@ -28,6 +34,8 @@ public enum ClassificationFailure: Error, Sendable, Equatable {
     public var detail: String {
         switch self {
         case .noRoute: "no route matches this method and path"
+        case .noOperationRoute(let operation): "no route at this method and path carries the SOAP operation \(operation)"
+        case .soapActionUnexpected: "a SOAP action is named on a route that carries no SOAP operation"
         case .subjectMissing(let detail), .subjectInvalid(let detail), .bodyInvalid(let detail): detail
         }
     }
@@ -37,10 +45,39 @@ public enum ClassificationFailure: Error, Sendable, Equatable {
 public struct Classifier: Sendable {
     public let routes: [Route]
     public let subjectFormat: SubjectFormat
+    /// The element names SOAP routes read their subjects from: an envelope's are all collected in one reading, before
+    /// its operation tells which route applies.
+    private let subjectElements: Set<String>
+    /// The upstreams that serve a SOAP route: XML goes to them only on a route that names its SOAP operation.
+    private let soapUpstreams: Set<String>
 
     public init(routes: [Route], subjectFormat: SubjectFormat) {
         self.routes = routes
         self.subjectFormat = subjectFormat
+        subjectElements = Set(routes.compactMap { if case .xmlElement(let name) = $0.subject { name } else { nil } })
+        soapUpstreams = Set(routes.filter { $0.soap != nil }.map(\.upstream))
+    }
+
+    /// Why a request body's `Content-Type` is refused on `route`, or nil. A body the gateway reads (for the inmate it
+    /// names, or a SOAP route's operation) must be of the type it is read as, in UTF-8, or the upstream could read
+    /// another inmate or operation from it. A body forwarded unread may be of any type but a form's, from which an
+    /// upstream framework may take a method override (`_method`) or parameters that no stage saw; and not XML (or
+    /// MTOM's `multipart/related`) to an upstream that serves SOAP, which would dispatch on an envelope no stage read.
+    public func bodyTypeViolation(route: Route, contentType: String?) -> String? {
+        let type = RedactableMediaType(contentType: contentType)
+        if route.soap != nil {
+            return type == .xml ? nil : "this route's body is read as a SOAP envelope: its Content-Type must be text/xml or application/soap+xml"
+        }
+        if Self.readsJSONBody(route) {
+            return type == .json ? nil : "this route's body is read as JSON: its Content-Type must be application/json"
+        }
+        guard let contentType else { return nil }
+        let essence = contentType.prefix { $0 != ";" }.trimmingCharacters(in: .whitespaces).lowercased()
+        if essence == "application/x-www-form-urlencoded" || essence == "multipart/form-data" { return "a form body is not forwarded" }
+        if soapUpstreams.contains(route.upstream), type == .xml || essence.hasSuffix("xml") || essence == "multipart/related" {
+            return "the \(route.upstream) system serves SOAP: an XML body goes to it only on a route that names its SOAP operation"
+        }
+        return nil
     }
 
     /// The first route, in file order, that matches the method and path, with its bound parameters.
@@ -51,15 +88,47 @@ public struct Classifier: Sendable {
         throw .noRoute
     }
 
-    /// Whether the matched route needs the request body to find its subject.
+    /// Whether the matched route needs the request body: to find its subject, or to read its SOAP operation.
     public static func needsBody(_ route: Route) -> Bool {
+        route.soap != nil || readsJSONBody(route)
+    }
+
+    /// Whether the route reads its body as JSON (its subject is a body field).
+    public static func readsJSONBody(_ route: Route) -> Bool {
         if case .bodyField = route.subject { true } else { false }
     }
 
-    /// Completes classification. `body` must be given when ``needsBody(_:)`` is true.
+    /// Completes classification. `body` must be given when ``needsBody(_:)`` is true. A SOAP route's envelope chooses
+    /// the route: the first, in file order, for this method and path that carries its operation.
     public func classify(
-        route: Route, parameters: [String: String], target: CanonicalTarget, body: [UInt8]?
+        route: Route, parameters: [String: String], target: CanonicalTarget, body: [UInt8]?, soapActions: SOAPActionClaims = .none
     ) throws(ClassificationFailure) -> Classification {
+        var route = route, parameters = parameters
+        var envelope: SOAPRequest?
+        if route.soap != nil {
+            let read: SOAPRequest
+            do {
+                read = try SOAPRequest.read(body ?? [], watching: subjectElements)
+            } catch {
+                throw .bodyInvalid(error.detail)
+            }
+            let method = route.method
+            guard let carrier = routes.lazy.compactMap({ candidate -> (Route, [String: String])? in
+                guard candidate.method == method, candidate.soap?.element == read.operation, let bound = candidate.bind(target.segments) else { return nil }
+                return (candidate, bound)
+            }).first else {
+                throw .noOperationRoute(read.operation)
+            }
+            (route, parameters) = carrier
+            do {
+                try soapActions.check(against: route.soap!, addressingActions: read.addressingActions)
+            } catch {
+                throw .bodyInvalid(error.detail)
+            }
+            envelope = read
+        } else if !soapActions.isEmpty {
+            throw .soapActionUnexpected
+        }
         let subject: String?
         switch route.subject {
         case .none:
@@ -77,6 +146,15 @@ public struct Classifier: Sendable {
                 subject = try JSONFields.uniqueTopLevelString(named: name, in: body ?? [])
             } catch {
                 throw .bodyInvalid("body field '\(name)': \(error.detail)")
+            }
+        case .xmlElement(let name):
+            let values = envelope?.values[name] ?? []
+            guard values.count == 1 else {
+                throw .subjectMissing(values.isEmpty ? "the envelope must hold an element '\(name)'" : "the envelope holds more than one element '\(name)'")
+            }
+            switch values[0] {
+            case .text(let value): subject = value
+            case .unusable(let why): throw .bodyInvalid("the element '\(name)' \(why)")
             }
         }
         if let subject, !subjectFormat.accepts(subject) {

@@ -8,6 +8,8 @@ public enum SubjectSource: Sendable, Equatable {
     case queryParameter(String)
     /// A top-level string field of a JSON request body; the body is buffered (bounded) to read it.
     case bodyField(String)
+    /// The text of the one element of this local name in a SOAP route's envelope, inside its operation element.
+    case xmlElement(String)
 }
 
 /// One segment of a path template: a literal, or a `{name}` parameter that matches one whole segment.
@@ -29,10 +31,13 @@ public struct Route: Sendable, Equatable {
     public let data: Set<String>
     /// Whether what the route returns is already public (a public inmate locator, say).
     public let isPublic: Bool
+    /// The SOAP operation the route carries, for a SOAP service: the route matches only requests whose envelope holds
+    /// it.
+    public let soap: SOAPOperation?
 
     public init(
         id: String, method: String, template: [TemplateSegment], action: String, subject: SubjectSource, upstream: String,
-        data: Set<String> = [], isPublic: Bool = false
+        data: Set<String> = [], isPublic: Bool = false, soap: SOAPOperation? = nil
     ) {
         self.id = id
         self.method = method
@@ -42,6 +47,7 @@ public struct Route: Sendable, Equatable {
         self.upstream = upstream
         self.data = data
         self.isPublic = isPublic
+        self.soap = soap
     }
 
     /// Whether the route forwards a request body: only routes for a method that carries one do. Any other request
@@ -50,6 +56,15 @@ public struct Route: Sendable, Equatable {
 
     /// Whether requests with this method carry a body: POST, PUT and PATCH.
     public static func carriesBody(_ method: String) -> Bool { method == "POST" || method == "PUT" || method == "PATCH" }
+
+    /// Whether a SOAP service at this route's paths could also answer `other`'s requests: some path of `other`'s
+    /// template starts with one of this one's (a servlet answers the paths below its own), no two different literals
+    /// in the same place.
+    func mayReachEndpoint(of other: Route) -> Bool {
+        template.count >= other.template.count && !zip(template, other.template).contains { pair in
+            if case .literal(let one) = pair.0, case .literal(let two) = pair.1 { one != two } else { false }
+        }
+    }
 
     /// Parses `/records/inmates/{booking}` into segments. Returns nil for a malformed template.
     public static func parseTemplate(_ text: String) -> [TemplateSegment]? {

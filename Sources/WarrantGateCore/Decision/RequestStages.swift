@@ -11,7 +11,7 @@ public struct PolicyRequest: Sendable {
     /// The value of the request's single `Warrant-Reference` header, if any.
     public let warrantReference: String?
     /// The request's headers by lower-case name, each with its values in order: those the policy's request facts
-    /// read, at least.
+    /// read and those that name a SOAP action (`SOAPAction`, `Content-Type`), at least.
     public let headers: [String: [String]]
     public let time: Date
 
@@ -92,18 +92,26 @@ public struct RequestStages: Sendable {
         }
     }
 
-    /// Classify, second half: the action and the subject (read from `body` where the route says so), and the facts
-    /// the request states (see ``statedFacts(route:header:body:)``), as the decide stage's input.
+    /// Classify, second half: the action and the subject (read from `body` where the route says so; a SOAP route's
+    /// envelope also chooses the route), and the facts the request states (see ``statedFacts(route:header:body:)``),
+    /// as the decide stage's input. A body's stated `Content-Type` is checked against the route first, as the gateway
+    /// checks it before reading the body.
     public func classify(
         _ match: RouteMatch, agency: Agency, method: String, body: [UInt8]?, warrantReference: String?, header: (String) -> [String], time: Date
     ) throws(StageRefusal) -> EvaluationInput {
+        if body != nil, let contentType = header("content-type").first,
+           let violation = classifier.bodyTypeViolation(route: match.route, contentType: contentType) {
+            throw StageRefusal(.badHeader, detail: violation)
+        }
         let classification: Classification
         do {
-            classification = try classifier.classify(route: match.route, parameters: match.parameters, target: match.target, body: body)
+            classification = try classifier.classify(
+                route: match.route, parameters: match.parameters, target: match.target, body: body, soapActions: SOAPActionClaims(header: header)
+            )
         } catch {
             throw StageRefusal(error.reason, detail: error.detail)
         }
-        let facts = try statedFacts(route: match.route, header: header, body: body)
+        let facts = try statedFacts(route: classification.route, header: header, body: body)
         return EvaluationInput(
             agency: agency, method: method, classification: classification, warrantReference: warrantReference, requestFacts: facts, time: time
         )
@@ -140,9 +148,12 @@ public struct RequestStages: Sendable {
         return (fromHeaders + fromBody).sorted()
     }
 
-    /// The values of the headers this policy's request facts read, by lower-case name, for a ``PolicyRequest``.
+    /// The values of the headers the stages read (this policy's request facts and the SOAP action's), by lower-case
+    /// name, for a ``PolicyRequest``.
     public func headerValues(_ header: (String) -> [String]) -> [String: [String]] {
-        Dictionary(headerClaims(header).map { ($0.header, $0.values) }, uniquingKeysWith: { first, _ in first })
+        var values = Dictionary(headerClaims(header).map { ($0.header, $0.values) }, uniquingKeysWith: { first, _ in first })
+        for name in ["soapaction", "content-type"] where !header(name).isEmpty { values[name] = header(name) }
+        return values
     }
 
     /// Each header fact the request gives, with every value it gives.
@@ -156,7 +167,7 @@ public struct RequestStages: Sendable {
     /// Each body fact the request gives, on a route that reads its body; throws if the body is not a JSON object whose
     /// named members are scalars given once.
     private func bodyClaims(route: Route, body: [UInt8]?) throws(JSONError) -> [(member: String, fact: RequestFact, value: String)] {
-        guard !bodyFacts.isEmpty, Classifier.needsBody(route), let body else { return [] }
+        guard !bodyFacts.isEmpty, Classifier.readsJSONBody(route), let body else { return [] }
         return try JSONFields.topLevelScalars(named: Set(bodyFacts.keys), in: body).compactMap { member, value in
             bodyFacts[member].map { (member, $0, value) }
         }

@@ -8,7 +8,7 @@ public enum PolicyParser {
         "policy", "title", "include", "time-zone", "subject-format", "routes", "namespaces", "profiles", "redact", "rules", "notes", "facts",
         "request-facts", "obligations", "fact-lookup",
     ]
-    static let routeKeys: Set<String> = ["id", "method", "path", "action", "subject", "upstream", "data", "public"]
+    static let routeKeys: Set<String> = ["id", "method", "path", "action", "subject", "upstream", "data", "public", "soap"]
     static let ruleKeys: Set<String> = [
         "id", "effect", "description", "when", "unless", "reason", "redact", "lift", "return-only", "obligations", "effective", "replaces",
         "weakens-forbid",
@@ -85,8 +85,14 @@ public enum PolicyParser {
         for node in try (base == nil ? root.required("routes", in: "policy") : root["routes"])?.sequence("routes") ?? [] {
             let route = try parseRoute(node)
             if routes.contains(where: { $0.id == route.id }) { throw node.error("route id '\(route.id)' is used twice") }
-            if routes.contains(where: { $0.method == route.method && $0.template == route.template }) {
-                throw node.error("route '\(route.id)' repeats the method and path of an earlier route")
+            if routes.contains(where: { $0.method == route.method && $0.template == route.template && $0.soap?.element == route.soap?.element }) {
+                throw node.error("route '\(route.id)' repeats the method and path (and SOAP operation) of an earlier route")
+            }
+            if let other = routes.first(where: { Self.mayReachSOAPEndpoint($0, route) || Self.mayReachSOAPEndpoint(route, $0) }) {
+                throw node.error(
+                    "route '\(route.id)' and route '\(other.id)' may reach the same SOAP endpoint, and only one carries a SOAP operation: "
+                        + "a SOAP service's routes each name theirs"
+                )
             }
             routes.append(route)
         }
@@ -246,7 +252,7 @@ public enum PolicyParser {
             case (nil, let body?):
                 let member = try body.string("body")
                 guard !member.isEmpty, member.utf8.count <= 64 else { throw body.error("request fact '\(name)': a body member name is 1 to 64 characters") }
-                guard routes.contains(where: Classifier.needsBody) else {
+                guard routes.contains(where: Classifier.readsJSONBody) else {
                     throw body.error("request fact '\(name)': no route reads its request body (only routes whose subject is a body field do)")
                 }
                 source = .bodyMember(member)
@@ -305,6 +311,7 @@ public enum PolicyParser {
         }
         let upstream = try node.required("upstream", in: "route '\(id)'").string("upstream")
         guard Identifier.isValid(upstream) else { throw node.error("route '\(id)': upstream must be a name such as records") }
+        let soap = try node["soap"].map { try soapOperation($0, route: id, method: method) }
         var subject = SubjectSource.none
         if let subjectNode = node["subject"] {
             let entries = try subjectNode.mapping("subject")
@@ -313,6 +320,8 @@ public enum PolicyParser {
             }
             let value = try valueNode.string("subject")
             switch kind {
+            case "path" where soap != nil, "query" where soap != nil:
+                throw subjectNode.error("route '\(id)': a SOAP service reads the inmate from the envelope; name its element with xml")
             case "path":
                 guard template.contains(.parameter(value)) else {
                     throw subjectNode.error("route '\(id)': the path has no parameter {\(value)}")
@@ -323,14 +332,51 @@ public enum PolicyParser {
                 guard Route.carriesBody(method) else {
                     throw subjectNode.error("route '\(id)': a \(method) request carries no body to name the subject; use POST, PUT or PATCH")
                 }
+                guard soap == nil else { throw subjectNode.error("route '\(id)': a SOAP route's body is XML; name its subject's element with xml") }
                 subject = .bodyField(value)
-            default: throw subjectNode.error("route '\(id)': subject must be given by path, query or body")
+            case "xml":
+                guard soap != nil else { throw subjectNode.error("route '\(id)': only a route with a soap operation reads an XML subject") }
+                guard XMLName.isNCName(Array(value.utf8)), value.utf8.count <= 64 else {
+                    throw subjectNode.error("route '\(id)': xml names an element's local name, such as BookingNumber")
+                }
+                subject = .xmlElement(value)
+            default: throw subjectNode.error("route '\(id)': subject must be given by path, query, body or xml")
             }
         }
         let data = try node["data"]?.strings("data") ?? []
         for kind in data where !Identifier.isValid(kind) { throw node.error("route '\(id)': data kind '\(kind)' must be lower-case letters, digits and '-'") }
         let isPublic = try node["public"]?.bool("public") ?? false
-        return Route(id: id, method: method, template: template, action: action, subject: subject, upstream: upstream, data: Set(data), isPublic: isPublic)
+        return Route(
+            id: id, method: method, template: template, action: action, subject: subject, upstream: upstream, data: Set(data), isPublic: isPublic,
+            soap: soap
+        )
+    }
+
+    /// Whether `plain`, a route without a SOAP operation that forwards a body, may reach the endpoint of `soap`, a
+    /// route with one: the service would dispatch on an envelope the gateway never read.
+    private static func mayReachSOAPEndpoint(_ plain: Route, _ soap: Route) -> Bool {
+        plain.soap == nil && soap.soap != nil && plain.acceptsBody && plain.mayReachEndpoint(of: soap)
+    }
+
+    /// `soap: { operation: "{namespace}Local", action: "…" }`: the element a SOAP route's envelope Body holds, and the
+    /// action its requests may name.
+    private static func soapOperation(_ node: YAMLNode, route id: String, method: String) throws -> SOAPOperation {
+        try node.requireKeys(in: ["operation", "action"], what: "soap")
+        guard method == "POST" else { throw node.error("route '\(id)': a SOAP operation is sent with POST") }
+        let operationNode = try node.required("operation", in: "route '\(id)' soap")
+        guard let element = QualifiedName(clark: try operationNode.string("operation")), XMLName.isNCName(Array(element.local.utf8)),
+              element.namespace.utf8.count <= 512, !element.namespace.contains(where: \.isWhitespace)
+        else {
+            throw operationNode.error("route '\(id)': soap operation must be the Body's element as {namespace}Local")
+        }
+        let action = try node["action"].map { actionNode in
+            let action = try actionNode.string("action")
+            guard !action.isEmpty, action.utf8.count <= 512, !action.contains(where: { $0.isWhitespace || $0 == "\"" || $0 == "\\" }) else {
+                throw actionNode.error("route '\(id)': soap action must be a URI without spaces, quotes or backslashes")
+            }
+            return action
+        }
+        return SOAPOperation(element: element, action: action)
     }
 
     private static func parseRule(_ node: YAMLNode, context: inout Context) throws -> Rule {

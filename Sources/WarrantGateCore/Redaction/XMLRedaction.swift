@@ -53,6 +53,20 @@ public final class XMLRedaction: BodyRedaction {
     }
 }
 
+extension XMLRedaction {
+    /// Reads a whole document as the redactor reads one, refusing what it refuses, and tells `outline` its structure.
+    static func read(_ document: [UInt8], telling outline: SOAPEnvelopeOutline, limits: Limits) throws(RedactionError) {
+        var machine = XMLRedactionMachine(names: RedactedNames([String]()), keepOnly: nil, limits: limits)
+        machine.outline = outline
+        var failure: RedactionError?
+        document.withUnsafeBytes { bytes in
+            do throws(RedactionError) { try machine.feed(bytes) { _ in } } catch { failure = error }
+        }
+        if let failure { throw failure }
+        try machine.finish { _ in }
+    }
+}
+
 /// ``XMLRedaction``'s state and its work.
 private struct XMLRedactionMachine {
     private(set) var removed = 0
@@ -95,6 +109,9 @@ private struct XMLRedactionMachine {
     private var heldBlank: [UInt8] = []
     private var envelope = SOAPEnvelope.none
     private var signed = false
+    /// Told the document's structure as it is read: set when a request's envelope is read, nil when a response is
+    /// redacted.
+    var outline: SOAPEnvelopeOutline?
 
     init(names: RedactedNames, keepOnly: RedactedNames?, limits: XMLRedaction.Limits) {
         self.names = Names(redacted: names, keepOnly: keepOnly)
@@ -155,6 +172,9 @@ private struct XMLRedactionMachine {
 
         /// The key of a namespace bound to `uri` (see ``Namespace/key``).
         func key(of uri: String) -> Int { uris.firstIndex(of: uri) ?? bindings.count }
+
+        /// The URI of a namespace in scope.
+        func uri(of namespace: Namespace) -> String { uris[namespace.key] }
 
         mutating func append(prefix: UnsafeRawBufferPointer, uri: String, namespace: Namespace?) {
             let start = prefixes.push(prefix)
@@ -329,6 +349,7 @@ private struct XMLRedactionMachine {
                 } else {
                     let textStart = index
                     index = try scanText(bytes, from: index)
+                    if let outline, index > textStart { outline.text(UnsafeRawBufferPointer(rebasing: bytes[textStart..<index]), depth: open.count) }
                     // Text other than whitespace, a reference among it, is no indentation.
                     if blank >= 0, !bytes[textStart..<index].allSatisfy(XMLName.isSpace) || (index < count && bytes[index] == UInt8(ascii: "&")) {
                         releaseBlank(emit)
@@ -370,6 +391,7 @@ private struct XMLRedactionMachine {
                         markup.start = 0
                     }
                 } else if index < count, bytes[index] == UInt8(ascii: "&") {
+                    outline?.otherContent()
                     mode = .reference
                     reference.removeAll(keepingCapacity: true)
                     index += 1
@@ -792,13 +814,16 @@ private struct XMLRedactionMachine {
             return try endTag(token, at: offset, in: piece)
         case .processingInstruction:
             try processingInstruction(token, at: offset)
+            outline?.otherContent()
             mode = .content
         case .commentOpen:
             dashes = 0
+            outline?.otherContent()
             mode = .comment
         case .cdataOpen:
             guard !open.isEmpty else { throw RedactionError(.malformed, "a CDATA section outside the root element", offset: offset) }
             brackets = 0
+            outline?.otherContent()
             mode = .cdata
         case .undecided, .bang:
             throw RedactionError(.malformed, "unfinished markup", offset: offset)
@@ -911,6 +936,17 @@ private struct XMLRedactionMachine {
             namesInPiece = open.count + 1
         }
         open.append(OpenElement(name: name, bindingsBelow: bindingsBelow, region: region))
+        if let outline {
+            // A name resolved before (no `tag` read) was a tag without attributes.
+            let hasAttributes = tag?.attributes.contains { attribute in
+                let name = attribute.name(in: token)
+                return !(name.starts(with: "xmlns".utf8) && (name.count == 5 || name[5] == UInt8(ascii: ":")))
+            } ?? false
+            outline.started(
+                namespace: namespace.map(bindings.uri(of:)) ?? "", local: String(decoding: local, as: UTF8.self), depth: open.count,
+                hasAttributes: hasAttributes
+            )
+        }
         // An allow-list governs only a record's children.
         let recordChild = hasAllowList && region == .body && open.count == recordDepth + 1
         if removedDepth == 0, resolved.redact || recordChild && !resolved.keep {
@@ -1049,6 +1085,7 @@ private struct XMLRedactionMachine {
     }
 
     private mutating func closeElement() {
+        outline?.ended(depth: open.count)
         let element = open.removeLast()
         if open.count < namesInPiece {
             openNames.pop(from: element.name.lowerBound)

@@ -143,13 +143,16 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             return refuse(request, error)
         }
         request.match = match
-        request.record.action = match.route.action
+        // A SOAP route's action is known once its envelope has named the operation.
+        if match.route.soap == nil { request.record.action = match.route.action }
         guard match.route.acceptsBody else {
             if declaresBody { return refuse(request, StageRefusal(.unexpectedBody)) }
             return classify(request, body: nil)
         }
         let bodyIsRead = Classifier.needsBody(match.route)
-        if declaresBody, let violation = HeaderRules.bodyTypeViolation(head.headers, bodyIsRead: bodyIsRead) {
+        if declaresBody, let violation = request.current.policies.stages.classifier.bodyTypeViolation(
+            route: match.route, contentType: head.headers.first(name: "content-type")
+        ) {
             return refuse(request, StageRefusal(.badHeader, detail: violation))
         }
         request.bodyLimit = bodyIsRead ? limits.inspectBodyBytes : limits.forwardBodyBytes
@@ -187,6 +190,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             }
             return refuse(request, error)
         }
+        request.record.action = input.classification.action
         request.record.subject = input.classification.subject
         request.record.requestFacts = input.requestFacts.map { "\($0.key)=\($0.value)" }.sorted()
         // Facts the policy looks up in the records system come from the lookup's cache, or from a lookup on this loop.
@@ -234,7 +238,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         }
         request.record.effect = .allow
         request.plan = ForwardPlan(
-            upstream: request.match?.route.upstream ?? "", warrant: decision.warrant, redactor: policies.stages.evaluator.redactor(for: decision)
+            upstream: input.classification.route.upstream, warrant: decision.warrant, redactor: policies.stages.evaluator.redactor(for: decision)
         )
 
         // 6. Commit, durably, before anything is forwarded.

@@ -96,20 +96,6 @@ enum HeaderRules {
         return nil
     }
 
-    /// Why a request body's `Content-Type` is refused, or nil. A body the gateway reads (for the inmate it names) must
-    /// be JSON in UTF-8, as the gateway reads it, or the upstream could read another inmate from it. A body forwarded
-    /// unread may be of any type but a form's, from which an upstream framework may take a method override (`_method`)
-    /// or parameters that no stage saw.
-    static func bodyTypeViolation(_ headers: HTTPHeaders, bodyIsRead: Bool) -> String? {
-        let contentType = headers.first(name: "content-type")
-        if bodyIsRead {
-            return RedactableMediaType(contentType: contentType) == .json ? nil : "this route's body is read as JSON: its Content-Type must be application/json"
-        }
-        guard let contentType else { return nil }
-        let essence = lowercasedToken(contentType.prefix { $0 != ";" })
-        return essence == "application/x-www-form-urlencoded" || essence == "multipart/form-data" ? "a form body is not forwarded" : nil
-    }
-
     /// The client's request headers forwarded upstream, before the gateway adds its own: an allow-list, as for
     /// responses, of content negotiation, conditional requests, caching, the client's software, trace context and
     /// SOAP 1.1's action. Anything else is dropped, nominated in `Connection` or not: an upstream framework may take a

@@ -1,0 +1,298 @@
+import Foundation
+
+/// The SOAP operation a route carries. A SOAP service usually answers every operation at one URL and dispatches on
+/// the element its envelope's Body holds, or on an action named outside the Body: SOAP 1.1's `SOAPAction` header,
+/// SOAP 1.2's `action` media-type parameter, or a WS-Addressing `Action` header in the envelope. The gateway reads the
+/// Body's element and checks that every action the request names is this one, so that what the policy decided is
+/// what the service does.
+public struct SOAPOperation: Sendable, Equatable {
+    /// The one element the Body holds, by namespace URI and local name.
+    public let element: QualifiedName
+    /// The action a request may name; with none declared, a request may name none (or SOAP 1.1's empty `""`).
+    public let action: String?
+
+    public init(element: QualifiedName, action: String?) {
+        self.element = element
+        self.action = action
+    }
+}
+
+/// What a SOAP request says of itself, read from its envelope as the XML redactor reads a document (so refusing what
+/// it refuses: a DOCTYPE, XInclude, anything not well-formed).
+///
+/// Only an envelope that every SOAP stack reads alike is accepted: an Envelope holding an optional Header, then one
+/// Body and nothing after it, no other element named Envelope, Header or Body, no text directly inside them, exactly
+/// one element (the operation) in the Body, and of WS-Addressing only `Action`, `MessageID`, `To`, and `ReplyTo`,
+/// `FaultTo` or `From` addressed to the anonymous or none endpoint, as direct children of the Header. Any other
+/// WS-Addressing header could have the service answer elsewhere than to the gateway, which redacts the answer.
+public struct SOAPRequest: Sendable {
+    /// The one element the Body holds.
+    public let operation: QualifiedName
+    /// The text of each WS-Addressing `Action` header (nil for one that is not plain text).
+    public let addressingActions: [String?]
+    /// For each watched local name, every element of that name in the envelope, in document order.
+    public let values: [String: [SOAPValue]]
+
+    /// Nesting and markup limits for a request's envelope.
+    private static let limits = XMLRedaction.Limits(maxDepth: 64, maxMarkupBytes: 16 * 1024)
+
+    /// Reads `body` as a SOAP 1.1 or 1.2 envelope, collecting the elements named in `watching`. Throws a sentence
+    /// saying what is wrong.
+    public static func read(_ body: [UInt8], watching: Set<String>) throws(SOAPRequestError) -> SOAPRequest {
+        let outline = SOAPEnvelopeOutline(watching: watching)
+        do {
+            try XMLRedaction.read(body, telling: outline, limits: limits)
+        } catch {
+            throw SOAPRequestError("the envelope is not read: \(error)")
+        }
+        guard outline.isEnvelope else { throw SOAPRequestError("the body is not a SOAP envelope") }
+        if let problem = outline.problem { throw SOAPRequestError(problem) }
+        guard outline.hasBody else { throw SOAPRequestError("the envelope has no Body") }
+        guard outline.operations.count == 1 else {
+            throw SOAPRequestError("the envelope's Body must hold exactly one element, the operation")
+        }
+        for address in outline.endpointAddresses {
+            guard let address, SOAPEnvelopeOutline.anonymousAddresses.contains(address) else {
+                throw SOAPRequestError("a WS-Addressing ReplyTo, FaultTo or From names an endpoint: the answer must come back to the gateway")
+            }
+        }
+        return SOAPRequest(operation: outline.operations[0], addressingActions: outline.addressingActions, values: outline.values)
+    }
+}
+
+/// An element read as a request's subject: its text, or why it cannot stand for one.
+public enum SOAPValue: Sendable, Equatable {
+    case text(String)
+    /// Holds more than text, carries attributes (such as `xsi:nil` or SOAP encoding's `href`), or stands outside the
+    /// operation element.
+    case unusable(String)
+}
+
+/// Why a SOAP request's envelope or actions were not accepted.
+public struct SOAPRequestError: Error, Sendable {
+    public let detail: String
+    init(_ detail: String) { self.detail = detail }
+}
+
+/// The structure of a SOAP envelope, as the XML reader tells it element by element (see ``SOAPRequest`` for the shape
+/// it accepts). A class, so that the reader, which redacts responses too, holds one reference rather than this state.
+final class SOAPEnvelopeOutline {
+    static let envelopeNamespaces: Set<String> = ["http://schemas.xmlsoap.org/soap/envelope/", "http://www.w3.org/2003/05/soap-envelope"]
+    static let addressingNamespaces: Set<String> = [
+        "http://www.w3.org/2005/08/addressing", "http://schemas.xmlsoap.org/ws/2004/08/addressing",
+        "http://schemas.xmlsoap.org/ws/2004/03/addressing",
+    ]
+    /// The addresses that send an answer back on the request's own connection (or nowhere).
+    static let anonymousAddresses: Set<String> = [
+        "http://www.w3.org/2005/08/addressing/anonymous", "http://www.w3.org/2005/08/addressing/none",
+        "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous", "http://schemas.xmlsoap.org/ws/2004/03/addressing/role/anonymous",
+    ]
+    private static let endpointHeaders: Set<String> = ["ReplyTo", "FaultTo", "From"]
+    private static let envelopeNames: Set<String> = ["Envelope", "Header", "Body"]
+
+    private let watched: Set<String>
+    /// The root's namespace, if the root is a SOAP Envelope.
+    private var envelopeNamespace: String?
+    /// The first way the envelope departs from the accepted shape.
+    private(set) var problem: String?
+    private(set) var hasBody = false
+    private(set) var operations: [QualifiedName] = []
+    private(set) var addressingActions: [String?] = []
+    /// The `Address` of each `ReplyTo`, `FaultTo` or `From` header (nil for one that is not plain text).
+    private(set) var endpointAddresses: [String?] = []
+    private(set) var values: [String: [SOAPValue]] = [:]
+    /// Which of the Envelope's children is open, and whether the operation element or an endpoint header is.
+    private var inHeader = false
+    private var inBody = false
+    private var inOperation = false
+    private var inEndpoint = false
+    private var capture: Capture?
+
+    /// An element whose text is being collected.
+    private struct Capture {
+        enum Kind { case watched(String), addressingAction, endpointAddress }
+        let kind: Kind
+        let depth: Int
+        var text: [UInt8] = []
+        var isPlain = true
+    }
+
+    init(watching: Set<String>) {
+        watched = watching
+    }
+
+    var isEnvelope: Bool { envelopeNamespace != nil }
+
+    private func refuse(_ problem: String) {
+        if self.problem == nil { self.problem = problem }
+    }
+
+    /// An element opens at `depth` (1 for the root), in `namespace` ("" for none); `hasAttributes` if it carries any
+    /// attribute other than a namespace declaration.
+    func started(namespace: String, local: String, depth: Int, hasAttributes: Bool) {
+        if depth > 2, Self.envelopeNames.contains(local) { refuse("the envelope holds an element named \(local) inside its \(inBody ? "Body" : "Header")") }
+        let isAddressing = Self.addressingNamespaces.contains(namespace)
+        var captured: Capture.Kind?
+        switch depth {
+        case 1:
+            if local == "Envelope", Self.envelopeNamespaces.contains(namespace) { envelopeNamespace = namespace }
+        case 2:
+            inHeader = envelopeNamespace == namespace && local == "Header" && !hasBody
+            inBody = envelopeNamespace == namespace && local == "Body" && !hasBody
+            if !inHeader && !inBody { refuse("the Envelope must hold an optional Header, then one Body, and nothing else") }
+            hasBody = hasBody || inBody
+        case 3 where inBody:
+            operations.append(QualifiedName(namespace: namespace, local: local))
+            inOperation = true
+        case 3 where inHeader && isAddressing:
+            switch local {
+            case "Action": captured = .addressingAction
+            case "MessageID", "To": break
+            case _ where Self.endpointHeaders.contains(local): inEndpoint = true
+            default: refuse("the Header holds WS-Addressing's \(local), which could send the request or its answer elsewhere")
+            }
+        case 4 where inEndpoint && isAddressing:
+            switch local {
+            case "Address": captured = .endpointAddress
+            case "ReferenceParameters", "Metadata": break
+            default: refuse("a WS-Addressing endpoint holds \(local)")
+            }
+        default:
+            if isAddressing { refuse("WS-Addressing's \(local) stands where no SOAP stack should read it") }
+        }
+        if watched.contains(local) {
+            if capture != nil {
+                values[local, default: []].append(.unusable("stands inside another element read"))
+            } else if !inOperation || depth < 4 {
+                values[local, default: []].append(.unusable("stands outside the operation element"))
+            } else if hasAttributes {
+                values[local, default: []].append(.unusable("carries attributes, which may change how it reads"))
+            } else {
+                captured = captured ?? .watched(local)
+            }
+        }
+        guard capture == nil else {
+            // Inside a collected element: it holds more than text.
+            capture!.isPlain = false
+            if case .addressingAction? = captured { addressingActions.append(nil) }
+            if case .endpointAddress? = captured { endpointAddresses.append(nil) }
+            return
+        }
+        if let captured { capture = Capture(kind: captured, depth: depth) }
+    }
+
+    /// Text inside an element open at `depth`.
+    func text(_ bytes: UnsafeRawBufferPointer, depth: Int) {
+        if depth <= 2, bytes.contains(where: { !XMLName.isSpace($0) }) { refuse("the envelope holds text outside its Header entries and operation") }
+        capture?.text.append(contentsOf: bytes)
+    }
+
+    /// A reference, CDATA section, comment or processing instruction inside an element.
+    func otherContent() {
+        capture?.isPlain = false
+    }
+
+    /// The element open at `depth` closes.
+    func ended(depth: Int) {
+        if let done = capture, done.depth == depth {
+            let text = done.isPlain ? String(decoding: done.text, as: UTF8.self) : nil
+            switch done.kind {
+            case .watched(let local): values[local, default: []].append(text.map(SOAPValue.text) ?? .unusable("holds more than text"))
+            case .addressingAction: addressingActions.append(text)
+            case .endpointAddress: endpointAddresses.append(text)
+            }
+            capture = nil
+        }
+        switch depth {
+        case 2:
+            inHeader = false
+            inBody = false
+        case 3:
+            inOperation = false
+            inEndpoint = false
+        default:
+            break
+        }
+    }
+}
+
+/// The actions a request names outside its envelope: each `SOAPAction` header (SOAP 1.1, its quotes removed) and the
+/// `action` parameter of its `Content-Type` (SOAP 1.2), and whether that type is SOAP 1.2's `application/soap+xml`.
+public struct SOAPActionClaims: Sendable, Equatable {
+    public let headerActions: [String]
+    public let mediaTypeActions: [String]
+    public let isSOAP12MediaType: Bool
+    /// Whether the `Content-Type` has a parameter other than `charset` and `action`, or says `action=` outside its
+    /// `action` parameter: some SOAP stacks find the action by searching the header's text for `action=`.
+    public let hasStrayMediaTypeText: Bool
+
+    public static let none = SOAPActionClaims(headerActions: [], mediaTypeActions: [], isSOAP12MediaType: false, hasStrayMediaTypeText: false)
+
+    public init(headerActions: [String], mediaTypeActions: [String], isSOAP12MediaType: Bool, hasStrayMediaTypeText: Bool) {
+        self.headerActions = headerActions
+        self.mediaTypeActions = mediaTypeActions
+        self.isSOAP12MediaType = isSOAP12MediaType
+        self.hasStrayMediaTypeText = hasStrayMediaTypeText
+    }
+
+    /// The claims in a request's headers; `header` gives a lower-case name's values in order.
+    public init(header: (String) -> [String]) {
+        headerActions = header("soapaction").map(Self.unquoted)
+        var actions: [String] = [], soap12 = false, stray = false
+        for contentType in header("content-type") {
+            let parts = contentType.split(separator: ";", omittingEmptySubsequences: false)
+            soap12 = soap12 || parts[0].trimmingCharacters(in: .whitespacesAndNewlines).lowercased() == "application/soap+xml"
+            var named = 0
+            for parameter in parts.dropFirst() {
+                let pair = parameter.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                switch pair[0].trimmingCharacters(in: .whitespacesAndNewlines).lowercased() {
+                case "action":
+                    named += 1
+                    actions.append(pair.count == 2 ? Self.unquoted(pair[1].trimmingCharacters(in: .whitespacesAndNewlines)) : "")
+                case "charset": break
+                default: stray = true
+                }
+            }
+            stray = stray || contentType.lowercased().components(separatedBy: "action=").count - 1 != named
+        }
+        mediaTypeActions = actions
+        isSOAP12MediaType = soap12
+        hasStrayMediaTypeText = stray
+    }
+
+    /// Whether the request names any SOAP action, or is sent as SOAP 1.2.
+    var isEmpty: Bool { headerActions.isEmpty && mediaTypeActions.isEmpty && !isSOAP12MediaType }
+
+    /// A value without the double quotes around it. Backslash escapes are not undone: a value with one cannot equal a
+    /// declared action, which holds none.
+    private static func unquoted(_ value: some StringProtocol) -> String {
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard trimmed.count >= 2, trimmed.hasPrefix("\""), trimmed.hasSuffix("\"") else { return trimmed }
+        return String(trimmed.dropFirst().dropLast())
+    }
+
+    /// Checks every action named, in the headers and in the envelope, against `operation`'s: each must be the declared
+    /// action, or, with none declared, SOAP 1.1's empty one. At most one of each kind may be named.
+    func check(against operation: SOAPOperation, addressingActions: [String?]) throws(SOAPRequestError) {
+        if hasStrayMediaTypeText {
+            throw SOAPRequestError("the Content-Type may carry only charset and action, and action= only in its action parameter")
+        }
+        let named: [(source: String, values: [String?])] = [
+            ("the SOAPAction header", headerActions), ("the Content-Type's action", mediaTypeActions),
+            ("the WS-Addressing Action header", addressingActions),
+        ]
+        for (source, values) in named where !values.isEmpty {
+            guard values.count == 1 else { throw SOAPRequestError("\(source) is given more than once") }
+            guard let value = values[0] else { throw SOAPRequestError("\(source) must hold plain text") }
+            if let declared = operation.action {
+                guard value == declared || value.isEmpty && source == "the SOAPAction header" else {
+                    throw SOAPRequestError("\(source) names an action other than \(declared), this route's")
+                }
+            } else {
+                guard value.isEmpty, source == "the SOAPAction header" else {
+                    throw SOAPRequestError("\(source) names an action, and this route declares none")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,409 @@
+import Testing
+@testable import WarrantGateCore
+
+/// SOAP routes: the operation and the inmate read from the envelope, the actions named outside the Body checked
+/// against that operation, and the policy language that declares them.
+@Suite("SOAP requests")
+struct SOAPRequestTests {
+    static let records = "urn:example:jail:records"
+    static let soap11 = "http://schemas.xmlsoap.org/soap/envelope/"
+    static let getBooking = QualifiedName(namespace: records, local: "GetBooking")
+
+    /// A SOAP 1.1 envelope around `body`, with `header` as its Header's content if given.
+    static func envelope(_ body: String, header: String? = nil, namespace: String = soap11) -> String {
+        #"<s:Envelope xmlns:s="\#(namespace)">"# + (header.map { "<s:Header>\($0)</s:Header>" } ?? "") + "<s:Body>\(body)</s:Body></s:Envelope>"
+    }
+
+    static func getBooking(_ inner: String = "<BookingNumber>2017-000123</BookingNumber>") -> String {
+        envelope(#"<GetBooking xmlns="urn:example:jail:records">"# + inner + "</GetBooking>")
+    }
+
+    static func read(_ document: String) throws(SOAPRequestError) -> SOAPRequest {
+        try SOAPRequest.read(Array(document.utf8), watching: ["BookingNumber"])
+    }
+
+    @Test("the operation is the Body's one element, by namespace whatever the prefix, in SOAP 1.1 and 1.2")
+    func operation() throws {
+        #expect(try Self.read(Self.getBooking()).operation == Self.getBooking)
+        let prefixed = Self.envelope(#"<r:GetBooking xmlns:r="urn:example:jail:records"><r:BookingNumber>2017-000123</r:BookingNumber></r:GetBooking>"#)
+        #expect(try Self.read(prefixed).operation == Self.getBooking)
+        #expect(try Self.read(prefixed).values["BookingNumber"] == [.text("2017-000123")])
+        let soap12 = Self.envelope(#"<GetBooking xmlns="urn:example:jail:records"/>"#, namespace: "http://www.w3.org/2003/05/soap-envelope")
+        #expect(try Self.read(soap12).operation == Self.getBooking)
+        // Declared on the Envelope, bound through the whole document.
+        let declaredAbove = #"<s:Envelope xmlns:s="\#(Self.soap11)" xmlns:r="urn:example:jail:records"><s:Body><r:GetBooking/></s:Body></s:Envelope>"#
+        #expect(try Self.read(declaredAbove).operation == Self.getBooking)
+    }
+
+    @Test("refused: not an envelope, Bodies or operations other than one, and what the XML redactor refuses", arguments: [
+        #"<GetBooking xmlns="urn:example:jail:records"/>"#,
+        #"<s:Envelope xmlns:s="urn:not-soap"><s:Body><GetBooking/></s:Body></s:Envelope>"#,
+        envelope(""),
+        envelope("<a/><b/>"),
+        #"<s:Envelope xmlns:s="\#(soap11)"><s:Body><a/></s:Body><s:Body><b/></s:Body></s:Envelope>"#,
+        #"<s:Envelope xmlns:s="\#(soap11)"><s:Header/></s:Envelope>"#,
+        // Shapes a lenient service might read differently: a Header after the Body, anything beside them, a Body of
+        // another SOAP version or namespace, Envelope, Header or Body names inside, text beside the operation.
+        #"<s:Envelope xmlns:s="\#(soap11)"><s:Body><a/></s:Body><s:Header/></s:Envelope>"#,
+        #"<s:Envelope xmlns:s="\#(soap11)"><s:Body><a/></s:Body><s:Trailer/></s:Envelope>"#,
+        #"<s:Envelope xmlns:s="\#(soap11)"><t:Body xmlns:t="http://www.w3.org/2003/05/soap-envelope"><b/></t:Body><s:Body><a/></s:Body></s:Envelope>"#,
+        #"<s:Envelope xmlns:s="\#(soap11)"><s:Body><a/></s:Body><x:Body xmlns:x="urn:x"><b/></x:Body></s:Envelope>"#,
+        envelope("<a><Body><b/></Body></a>"),
+        envelope("<a/>", header: "<h><Envelope/></h>"),
+        envelope("text<a/>"),
+        #"<s:Envelope xmlns:s="\#(soap11)">text<s:Body><a/></s:Body></s:Envelope>"#,
+        // WS-Addressing that could send the request or its answer elsewhere, or stands where no stack reads it.
+        envelope("<a/>", header: #"<w:ReplyTo xmlns:w="http://www.w3.org/2005/08/addressing"><w:Address>http://evil.example/</w:Address></w:ReplyTo>"#),
+        envelope("<a/>", header: #"<w:FaultTo xmlns:w="http://www.w3.org/2005/08/addressing"><w:Address>http://www.w3.org/2005/08/addressing/&#97;nonymous</w:Address></w:FaultTo>"#),
+        envelope("<a/>", header: #"<w:RelatesTo xmlns:w="http://www.w3.org/2005/08/addressing">x</w:RelatesTo>"#),
+        envelope("<a/>", header: #"<h><w:Action xmlns:w="http://www.w3.org/2005/08/addressing">x</w:Action></h>"#),
+        envelope(#"<a><w:Action xmlns:w="http://www.w3.org/2005/08/addressing">x</w:Action></a>"#),
+        #"<!DOCTYPE s:Envelope [<!ENTITY b "2017-000456">]>"# + getBooking("<BookingNumber>&b;</BookingNumber>"),
+        envelope(#"<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="file:///etc/passwd"/>"#),
+        getBooking("<BookingNumber>2017-000123</Booking>"),
+        String(getBooking().dropLast()),
+        getBooking("<BookingNumber>2017-000123</BookingNumber>") + "<trailing/>",
+    ])
+    func refused(document: String) {
+        #expect(throws: SOAPRequestError.self, "\(document)") { try Self.read(document) }
+    }
+
+    @Test("WS-Addressing's MessageID and To, and ReplyTo or FaultTo to the anonymous endpoint, are accepted")
+    func addressingAccepted() throws {
+        let header = #"<w:MessageID xmlns:w="http://www.w3.org/2005/08/addressing">urn:uuid:1</w:MessageID>"#
+            + #"<w:To xmlns:w="http://www.w3.org/2005/08/addressing">https://jail.example/records/soap</w:To>"#
+            + #"<w:ReplyTo xmlns:w="http://www.w3.org/2005/08/addressing"><w:Address>http://www.w3.org/2005/08/addressing/anonymous</w:Address></w:ReplyTo>"#
+        #expect(try Self.read(Self.envelope(#"<GetBooking xmlns="urn:example:jail:records"/>"#, header: header)).operation == Self.getBooking)
+    }
+
+    @Test("a watched element's text counts only as text alone, without attributes, inside the operation; every occurrence counts")
+    func values() throws {
+        let notText = SOAPValue.unusable("holds more than text")
+        #expect(try Self.read(Self.getBooking()).values["BookingNumber"] == [.text("2017-000123")])
+        for inner in [
+            "<BookingNumber>2017&#45;000123</BookingNumber>", "<BookingNumber><![CDATA[2017-000123]]></BookingNumber>",
+            "<BookingNumber>2017-<!-- -->000123</BookingNumber>", "<BookingNumber>2017-000123<?pi x?></BookingNumber>",
+            "<BookingNumber><n>2017-000123</n></BookingNumber>",
+        ] {
+            #expect(try Self.read(Self.getBooking(inner)).values["BookingNumber"] == [notText], "\(inner)")
+        }
+        let nested = Self.getBooking("<BookingNumber>2017-000123<BookingNumber>2017-000456</BookingNumber></BookingNumber>")
+        #expect(try Self.read(nested).values["BookingNumber"] == [.unusable("stands inside another element read"), notText])
+        let twice = Self.getBooking("<BookingNumber>2017-000123</BookingNumber><Other><BookingNumber>2017-000456</BookingNumber></Other>")
+        #expect(try Self.read(twice).values["BookingNumber"] == [.text("2017-000123"), .text("2017-000456")])
+        // xsi:nil makes it null to XmlSerializer and JAXB; SOAP encoding's href points at another element.
+        for attributes in [#"xmlns:i="http://www.w3.org/2001/XMLSchema-instance" i:nil="true""#, ##"href="#b""##] {
+            let document = Self.getBooking("<BookingNumber \(attributes)>2017-000123</BookingNumber>")
+            #expect(try Self.read(document).values["BookingNumber"] == [.unusable("carries attributes, which may change how it reads")])
+        }
+        #expect(try Self.read(Self.getBooking(#"<BookingNumber xmlns="urn:x">2017-000123</BookingNumber>"#)).values["BookingNumber"] == [.text("2017-000123")])
+        // One in the Header, or the operation itself, is no subject, and counts against the one that is.
+        let inHeader = Self.envelope(
+            #"<GetBooking xmlns="urn:example:jail:records"><BookingNumber>2017-000123</BookingNumber></GetBooking>"#,
+            header: "<BookingNumber>2017-000456</BookingNumber>"
+        )
+        let outside = SOAPValue.unusable("stands outside the operation element")
+        #expect(try Self.read(inHeader).values["BookingNumber"] == [outside, .text("2017-000123")])
+        #expect(try Self.read(Self.envelope("<BookingNumber>2017-000123</BookingNumber>")).values["BookingNumber"] == [outside])
+    }
+
+    @Test("WS-Addressing Action headers are read, whatever their prefix")
+    func addressingAction() throws {
+        let header = #"<a:Action xmlns:a="http://www.w3.org/2005/08/addressing">urn:example:jail:records/GetBooking</a:Action>"#
+        let document = Self.envelope(#"<GetBooking xmlns="urn:example:jail:records"/>"#, header: header)
+        #expect(try Self.read(document).addressingActions == ["urn:example:jail:records/GetBooking"])
+        let unrelated = Self.envelope(#"<GetBooking xmlns="urn:example:jail:records"/>"#, header: #"<Action xmlns="urn:other">x</Action>"#)
+        #expect(try Self.read(unrelated).addressingActions.isEmpty)
+    }
+
+    // MARK: Classification
+
+    static let policy = """
+        policy: soap
+        time-zone: America/Denver
+        subject-format: "####-######"
+        routes:
+          - id: get-booking
+            method: POST
+            path: /records/soap
+            soap: { operation: "{urn:example:jail:records}GetBooking", action: "urn:example:jail:records/GetBooking" }
+            action: records.read
+            subject: { xml: BookingNumber }
+            upstream: records
+          - id: get-release-date
+            method: POST
+            path: /records/soap
+            soap: { operation: "{urn:example:jail:records}GetReleaseDate" }
+            action: records.release-date
+            subject: { xml: InmateId }
+            upstream: records
+          - id: record
+            method: GET
+            path: /records/inmates/{booking}
+            action: records.read
+            subject: { path: booking }
+            upstream: records
+          - id: record-note
+            method: POST
+            path: /records/notes
+            action: records.note
+            upstream: records
+          - id: visit
+            method: POST
+            path: /visitation/visits
+            action: visitation.schedule
+            subject: { body: bookingNumber }
+            upstream: visitation
+          - id: visit-note
+            method: POST
+            path: /visitation/notes
+            action: visitation.note
+            upstream: visitation
+        rules:
+          - id: police
+            effect: permit
+            when: { category: local-law-enforcement }
+
+        """
+
+    static func classify(
+        _ method: String = "POST", _ path: String = "/records/soap", body: String?, headers: [String: [String]] = [:]
+    ) throws(StageRefusal) -> Classification {
+        let stages = RequestStages(policy: try! PolicyParser.parse(policy, file: "soap.yaml"))
+        let request = PolicyRequest(
+            agency: Agency(id: "pd", name: "PD", category: .localLawEnforcement), method: method, target: path, body: body.map { Array($0.utf8) },
+            warrantReference: nil, headers: headers, time: Timestamp.parse("2026-12-03T12:00:00Z")!
+        )
+        return try stages.classify(request).input.classification
+    }
+
+    @Test("the envelope's operation chooses the route, and its subject element gives the inmate")
+    func routeByOperation() throws {
+        let booking = try Self.classify(body: Self.getBooking())
+        #expect(booking.route.id == "get-booking")
+        #expect(booking.subject == "2017-000123")
+        let release = try Self.classify(body: Self.envelope(#"<GetReleaseDate xmlns="urn:example:jail:records"><InmateId>2017-000456</InmateId></GetReleaseDate>"#))
+        #expect(release.route.id == "get-release-date")
+        #expect(release.action == "records.release-date")
+        #expect(release.subject == "2017-000456")
+    }
+
+    @Test("refused: an operation no route carries, a subject missing, twice or not text alone, a malformed envelope")
+    func refusals() {
+        let cases: [(String, GatewayReason)] = [
+            (Self.envelope(#"<SetHousingUnit xmlns="urn:example:jail:records"/>"#), .noRoute),
+            (Self.envelope(#"<GetBooking xmlns="urn:other"><BookingNumber>2017-000123</BookingNumber></GetBooking>"#), .noRoute),
+            (Self.getBooking(""), .subjectMissing),
+            (Self.getBooking("<BookingNumber>2017-000123</BookingNumber><BookingNumber>2017-000456</BookingNumber>"), .subjectMissing),
+            (Self.getBooking("<BookingNumber>2017&#45;000456</BookingNumber>"), .bodyInvalid),
+            (Self.getBooking("<BookingNumber> 2017-000123</BookingNumber>"), .subjectInvalid),
+            ("<notSOAP/>", .bodyInvalid),
+            (#"{"bookingNumber":"2017-000123"}"#, .bodyInvalid),
+        ]
+        for (body, reason) in cases {
+            let result = Result { () throws(StageRefusal) in try Self.classify(body: body) }
+            guard case .failure(let refusal) = result else {
+                Issue.record("\(body) passed")
+                continue
+            }
+            #expect(refusal.reason == reason, "\(body): \(refusal)")
+        }
+    }
+
+    @Test("every action named outside the Body must be the route's; with none declared, only SOAP 1.1's empty one", arguments: [
+        ([:], true),
+        (["soapaction": [#""urn:example:jail:records/GetBooking""#]], true),
+        (["soapaction": ["urn:example:jail:records/GetBooking"]], true),
+        (["soapaction": [#""""#]], true),
+        (["soapaction": [#""urn:example:jail:records/SetHousingUnit""#]], false),
+        (["soapaction": [#""urn:example:jail:records/GetBooking""#, #""urn:example:jail:records/GetBooking""#]], false),
+        (["content-type": [#"application/soap+xml; charset=utf-8; action="urn:example:jail:records/GetBooking""#]], true),
+        (["content-type": [#"application/soap+xml; action="urn:example:jail:records/SetHousingUnit""#]], false),
+        (["content-type": ["application/soap+xml; action"]], false),
+        // Stacks that search the header's text for action= must find only the declared one.
+        (["content-type": [#"application/soap+xml; xaction="urn:example:jail:records/SetHousingUnit""#]], false),
+        (["content-type": [#"text/xml; x="y action=urn:example:jail:records/SetHousingUnit""#]], false),
+        (["content-type": [#"text/xml; charset=utf-8; boundary=x"#]], false),
+    ] as [([String: [String]], Bool)])
+    func actions(headers: [String: [String]], passes: Bool) {
+        let result = Result { () throws(StageRefusal) in try Self.classify(body: Self.getBooking(), headers: headers) }
+        #expect(((try? result.get()) != nil) == passes, "\(headers)")
+        // A malformed media type is refused as a header before the envelope is read.
+        if case .failure(let refusal) = result { #expect([.bodyInvalid, .badHeader].contains(refusal.reason)) }
+    }
+
+    @Test("a WS-Addressing Action in the envelope is held to the same rule")
+    func addressingActionChecked() throws {
+        func body(_ action: String) -> String {
+            Self.envelope(
+                #"<GetBooking xmlns="urn:example:jail:records"><BookingNumber>2017-000123</BookingNumber></GetBooking>"#,
+                header: #"<a:Action xmlns:a="http://www.w3.org/2005/08/addressing">\#(action)</a:Action>"#
+            )
+        }
+        #expect(try Self.classify(body: body("urn:example:jail:records/GetBooking")).route.id == "get-booking")
+        #expect(throws: StageRefusal.self) { try Self.classify(body: body("urn:example:jail:records/SetHousingUnit")) }
+        // The operation without a declared action takes no named action at all.
+        let release = #"<GetReleaseDate xmlns="urn:example:jail:records"><InmateId>2017-000456</InmateId></GetReleaseDate>"#
+        #expect(throws: StageRefusal.self) { try Self.classify(body: Self.envelope(release), headers: ["soapaction": ["urn:x"]]) }
+        #expect(try Self.classify(body: Self.envelope(release), headers: ["soapaction": [#""""#]]).route.id == "get-release-date")
+    }
+
+    @Test("a SOAP action on a route that carries no SOAP operation is refused as a bad header")
+    func actionOnPlainRoute() {
+        for headers in [["soapaction": ["urn:x"]], ["soapaction": [""]], ["content-type": ["application/soap+xml"]]] {
+            let result = Result { () throws(StageRefusal) in try Self.classify("GET", "/records/inmates/2017-000123", body: nil, headers: headers) }
+            guard case .failure(let refusal) = result else {
+                Issue.record("\(headers) passed")
+                continue
+            }
+            #expect(refusal.reason == .badHeader)
+        }
+        #expect(throws: Never.self) { try Self.classify("GET", "/records/inmates/2017-000123", body: nil) }
+    }
+
+    @Test("a body must be of the type it is read as; one forwarded unread, no form, and no XML to a SOAP service", arguments: [
+        ("/records/soap", "text/xml; charset=utf-8", true), ("/records/soap", #"application/soap+xml; action="urn:a""#, true),
+        ("/records/soap", "application/json", false), ("/records/soap", "text/xml; charset=utf-16", false), ("/records/soap", nil, false),
+        ("/visitation/visits", "application/json", true), ("/visitation/visits", "application/json; charset=utf-8", true),
+        ("/visitation/visits", "application/ld+json", true), ("/visitation/visits", "text/xml", false), ("/visitation/visits", nil, false),
+        ("/visitation/visits", "application/json; charset=utf-16", false), ("/visitation/visits", "application/x-www-form-urlencoded", false),
+        ("/visitation/notes", "text/xml", true), ("/visitation/notes", "application/soap+xml", true), ("/visitation/notes", nil, true),
+        ("/visitation/notes", "application/x-www-form-urlencoded", false), ("/visitation/notes", " Multipart/Form-Data ; boundary=x", false),
+        // The records system serves SOAP: XML reaches it only through a route that names the operation.
+        ("/records/notes", "text/plain", true), ("/records/notes", "text/xml; charset=utf-16", false), ("/records/notes", "application/xml", false),
+        ("/records/notes", "Multipart/Related; type=\"application/xop+xml\"", false),
+    ] as [(String, String?, Bool)])
+    func bodyType(path: String, contentType: String?, passes: Bool) throws {
+        let classifier = try PolicyParser.parse(Self.policy, file: "soap.yaml").classifier
+        let route = try classifier.match(method: "POST", target: CanonicalTarget(raw: path)).route
+        let violation = classifier.bodyTypeViolation(route: route, contentType: contentType)
+        #expect((violation == nil) == passes, "\(path), \(contentType ?? "none"): \(violation ?? "passes")")
+    }
+
+    // MARK: The policy language
+
+    @Test("routes that cannot be told apart, or a SOAP declaration out of place, do not load", arguments: [
+        // A SOAP route is sent with POST.
+        ("  - { id: x, method: GET, path: /s, soap: { operation: \"{urn:a}Op\" }, action: a.b, upstream: records }\n", "POST"),
+        // The operation is {namespace}Local.
+        ("  - { id: x, method: POST, path: /s, soap: { operation: \"Op\" }, action: a.b, upstream: records }\n", "{namespace}Local"),
+        ("  - { id: x, method: POST, path: /s, soap: { operation: \"{urn:a}a:b\" }, action: a.b, upstream: records }\n", "{namespace}Local"),
+        ("  - { id: x, method: POST, path: /s, soap: { operation: \"{urn:a}Op\", action: \"a b\" }, action: a.b, upstream: records }\n", "spaces"),
+        ("  - { id: x, method: POST, path: /s, soap: { operation: \"{urn:a}Op\", extra: 1 }, action: a.b, upstream: records }\n", "extra"),
+        // An XML subject needs a SOAP operation; a SOAP route's subject is not a JSON field.
+        ("  - { id: x, method: POST, path: /s, action: a.b, subject: { xml: BookingNumber }, upstream: records }\n", "soap operation"),
+        ("  - { id: x, method: POST, path: /s, soap: { operation: \"{urn:a}Op\" }, action: a.b, subject: { body: b }, upstream: records }\n", "xml"),
+        ("  - { id: x, method: POST, path: /s, soap: { operation: \"{urn:a}Op\" }, action: a.b, subject: { xml: \"a:b\" }, upstream: records }\n", "local name"),
+        ("  - { id: x, method: POST, path: \"/s/{b}\", soap: { operation: \"{urn:a}Op\" }, action: a.b, subject: { path: b }, upstream: records }\n", "xml"),
+        ("  - { id: x, method: POST, path: /s, soap: { operation: \"{urn:a}Op\" }, action: a.b, subject: { query: b }, upstream: records }\n", "xml"),
+        // The same operation twice at one path, and SOAP and plain routes that may take the same paths.
+        ("  - { id: x, method: POST, path: /s, soap: { operation: \"{urn:a}Op\" }, action: a.b, upstream: records }\n"
+            + "  - { id: y, method: POST, path: /s, soap: { operation: \"{urn:a}Op\" }, action: a.c, upstream: records }\n", "repeats"),
+        ("  - { id: x, method: POST, path: \"/s/{id}\", action: a.b, upstream: records }\n"
+            + "  - { id: y, method: POST, path: /s/soap, soap: { operation: \"{urn:a}Op\" }, action: a.c, upstream: records }\n", "only one carries"),
+        // A service may answer a longer path at the same endpoint, and take SOAP over PUT.
+        ("  - { id: x, method: POST, path: /s, soap: { operation: \"{urn:a}Op\" }, action: a.b, upstream: records }\n"
+            + "  - { id: y, method: PUT, path: \"/s/inmates/{b}\", action: a.c, subject: { path: b }, upstream: records }\n", "only one carries"),
+    ] as [(String, String)])
+    func declarations(routes: String, error: String) {
+        let policy = "policy: t\ntime-zone: UTC\nsubject-format: \"####\"\nroutes:\n" + routes
+            + "rules:\n  - { id: r, effect: permit, when: { category: local-law-enforcement } }\n"
+        #expect {
+            _ = try PolicyParser.parse(policy, file: "t.yaml")
+        } throws: { thrown in
+            "\(thrown)".contains(error)
+        }
+    }
+
+    @Test("several operations at one path, and SOAP routes at different paths, load")
+    func declarationsThatLoad() throws {
+        let policy = try PolicyParser.parse(Self.policy, file: "soap.yaml")
+        #expect(policy.classifier.routes.compactMap(\.soap).map(\.element.local) == ["GetBooking", "GetReleaseDate"])
+    }
+}
+
+/// The SOAP request reader checked against libxml2 (through FoundationXML's `XMLParser`): on generated envelopes, and
+/// on each changed a byte or a snippet at a time, whatever the reader accepts libxml2 accepts too, and libxml2 finds
+/// the same operation in the Body and the same text in the one `BookingNumber` within it.
+@Suite("SOAP requests against libxml2", .serialized)
+struct SOAPDifferentialTests {
+    static let namespaces = [#"urn:example:jail:records"#, #"urn:example:jail&#x3A;records"#, #"urn:other"#]
+    static let operations = ["GetBooking", "SetHousingUnit", "Body"]
+    static let bookings = ["2017-000123", "2017&#45;000456", "<![CDATA[2017-000789]]>", "2017-<!--x-->000123", " 2017-000123", ""]
+
+    /// A generated envelope: prefixes or default namespaces, escaped URIs, headers, comments, whitespace, one or two
+    /// bookings, attributes.
+    static func envelope(using random: inout SplitMix64) -> String {
+        func pick<T>(_ values: [T]) -> T { values[random.next(below: values.count)] }
+        let envelopeURI = pick(["http://schemas.xmlsoap.org/soap/envelope/", "http://www.w3.org/2003/05/soap-envelope"])
+        let operation = pick(operations), namespace = pick(namespaces)
+        let prefix = pick(["", "r:", "soap:"])
+        let declaration = prefix.isEmpty ? #"xmlns="\#(namespace)""# : #"xmlns:\#(prefix.dropLast())="\#(namespace)""#
+        var inner = ""
+        for _ in 0..<(1 + random.next(below: 2)) {
+            let attribute = random.next(below: 5) == 0 ? #" xmlns:i="http://www.w3.org/2001/XMLSchema-instance" i:nil="true""# : ""
+            let element = "\(pick(["", prefix]))BookingNumber"
+            inner += pick(["", " ", "\n  "]) + "<\(element)\(attribute)>\(pick(bookings))</\(element)>"
+        }
+        if random.next(below: 3) == 0 { inner += "<Visitor>A. Lawyer</Visitor>" }
+        let header = pick(["", "<e:Header/>", "<e:Header><t:Trace xmlns:t=\"urn:trace\">1</t:Trace></e:Header>", "<e:Header><!-- h --></e:Header>"])
+        return pick(["", #"<?xml version="1.0" encoding="UTF-8"?>"#]) + #"<e:Envelope xmlns:e="\#(envelopeURI)">"# + header
+            + pick(["", "\n"]) + "<e:Body>" + pick(["", " ", "<!-- c -->"])
+            + "<\(prefix)\(operation) \(declaration)>\(inner)</\(prefix)\(operation)>" + "</e:Body></e:Envelope>"
+    }
+
+    /// What libxml2 reads: the Body's first element, and the text of each `BookingNumber` inside it (nil if it holds
+    /// anything but text or carries an attribute).
+    static func libxml2View(_ events: [XMLEvent]) -> (operation: QualifiedName?, bookings: [String?]) {
+        var depth = 0, inBody = false, operation: QualifiedName?, bookings: [String?] = []
+        var booking: (depth: Int, text: String, plain: Bool)?
+        for event in events {
+            switch event {
+            case .start(let uri, let local, let attributes):
+                depth += 1
+                if depth == 2 { inBody = local == "Body" }
+                if depth == 3, inBody, operation == nil { operation = QualifiedName(namespace: uri, local: local) }
+                if booking != nil { booking!.plain = false }
+                if depth >= 4, inBody, local == "BookingNumber", booking == nil {
+                    booking = (depth, "", attributes.isEmpty)
+                }
+            case .end:
+                if let done = booking, done.depth == depth {
+                    bookings.append(done.plain ? done.text : nil)
+                    booking = nil
+                }
+                depth -= 1
+            case .text(let text): booking?.text += text
+            case .cdata, .comment, .instruction: booking?.plain = false
+            }
+        }
+        return (operation, bookings)
+    }
+
+    @Test("what the reader accepts, libxml2 reads alike: the operation and the inmate")
+    func agreesWithLibxml2() throws {
+        var random = SplitMix64(seed: 0x534f_4150)
+        var compared = 0, withSubject = 0
+        for round in 0..<800 {
+            let original = Array(Self.envelope(using: &random).utf8)
+            for variant in 0..<4 {
+                let document = variant == 0 ? original : RandomXML.mutate(original, using: &random)
+                guard let ours = try? SOAPRequest.read(document, watching: ["BookingNumber"]) else { continue }
+                let theirs = XMLEvents(parsing: document)
+                guard theirs.readable else { continue }
+                let shown = String(decoding: document, as: UTF8.self).debugDescription
+                #expect(theirs.accepted, "round \(round): libxml2 refuses what the reader accepts: \(shown) \(theirs.errors)")
+                let view = Self.libxml2View(theirs.events)
+                #expect(view.operation == ours.operation, "round \(round): \(shown)")
+                let ourBookings = ours.values["BookingNumber"] ?? []
+                if ourBookings.count == 1, case .text(let subject) = ourBookings[0] {
+                    #expect(view.bookings == [subject], "round \(round): \(shown)")
+                    withSubject += 1
+                }
+                compared += 1
+            }
+        }
+        #expect(compared > 500)
+        #expect(withSubject > 100)
+    }
+}
