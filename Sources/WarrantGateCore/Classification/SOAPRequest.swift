@@ -77,7 +77,6 @@ public struct SOAPRequestError: Error, Sendable {
 /// The structure of a SOAP envelope, as the XML reader tells it element by element (see ``SOAPRequest`` for the shape
 /// it accepts). A class, so that the reader, which redacts responses too, holds one reference rather than this state.
 final class SOAPEnvelopeOutline {
-    static let envelopeNamespaces: Set<String> = ["http://schemas.xmlsoap.org/soap/envelope/", "http://www.w3.org/2003/05/soap-envelope"]
     static let addressingNamespaces: Set<String> = [
         "http://www.w3.org/2005/08/addressing", "http://schemas.xmlsoap.org/ws/2004/08/addressing",
         "http://schemas.xmlsoap.org/ws/2004/03/addressing",
@@ -135,7 +134,8 @@ final class SOAPEnvelopeOutline {
         var captured: Capture.Kind?
         switch depth {
         case 1:
-            if local == "Envelope", Self.envelopeNamespaces.contains(namespace) { envelopeNamespace = namespace }
+            let role = XMLNamespaces.role(of: namespace)
+            if local == "Envelope", role == .soap11Envelope || role == .soap12Envelope { envelopeNamespace = namespace }
         case 2:
             inHeader = envelopeNamespace == namespace && local == "Header" && !hasBody
             inBody = envelopeNamespace == namespace && local == "Body" && !hasBody

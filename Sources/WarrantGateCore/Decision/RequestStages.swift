@@ -152,7 +152,10 @@ public struct RequestStages: Sendable {
     /// name, for a ``PolicyRequest``.
     public func headerValues(_ header: (String) -> [String]) -> [String: [String]] {
         var values = Dictionary(headerClaims(header).map { ($0.header, $0.values) }, uniquingKeysWith: { first, _ in first })
-        for name in ["soapaction", "content-type"] where !header(name).isEmpty { values[name] = header(name) }
+        for name in ["soapaction", "content-type"] {
+            let given = header(name)
+            if !given.isEmpty { values[name] = given }
+        }
         return values
     }
 
