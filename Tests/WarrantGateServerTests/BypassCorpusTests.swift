@@ -19,8 +19,7 @@ struct BypassCase: CustomTestStringConvertible, Sendable {
     /// A request to the records system's SOAP endpoint (one URL for every operation) whose `SOAPAction` names one
     /// operation and whose envelope's Body holds another, for 2017-000123 under JW-OK.
     static func soapActionSpoofing(_ technique: String, action: String, body operation: String, statuses: Set<Int>, reason: String) -> BypassCase {
-        let body = #"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><r:\#(operation) xmlns:r="urn:example:jail:records">"#
-            + #"<r:BookingNumber>2017-000123</r:BookingNumber></r:\#(operation)></s:Body></s:Envelope>"#
+        let body = SOAPRouteTests.envelope(operation)
         let headers = ["Warrant-Reference: JW-OK", "Content-Type: text/xml", #"SOAPAction: "urn:example:jail:records/\#(action)""#, "Content-Length: \(body.utf8.count)"]
         return BypassCase(
             technique: technique, advisory: "WS-Attacks: SOAPAction spoofing", agency: "ice-ero",

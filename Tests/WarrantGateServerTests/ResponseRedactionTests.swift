@@ -163,22 +163,18 @@ struct ResponseRedactionTests {
         let envelope = #"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header><h:Trace xmlns:h="urn:trace">1</h:Trace></s:Header><s:Body>"#
             + payload + "</s:Body></s:Envelope>"
         try await withUpstream(contentType: "text/xml; charset=utf-8", { ByteBuffer(string: envelope) }) { gateway, _ in
-            let answer = try await gateway.send("denver-pd", .POST, "/records/soap", headers: Self.soapHeaders, body: Self.getBooking)
+            let answer = try await gateway.send("denver-pd", .POST, "/records/soap", headers: SOAPRouteTests.headers(), body: SOAPRouteTests.envelope("GetBooking"))
             #expect(answer.status == 200)
             Self.expectNIEMRedacted(answer.body)
             #expect(answer.body.contains("<h:Trace xmlns:h=\"urn:trace\">1</h:Trace>"))
         }
         let leaky = #"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header><nc:PersonCitizenshipText xmlns:nc="http://release.niem.gov/niem/niem-core/4.0/">GT</nc:PersonCitizenshipText></s:Header><s:Body/></s:Envelope>"#
         try await withUpstream(contentType: "text/xml", { ByteBuffer(string: leaky) }) { gateway, _ in
-            let answer = try await gateway.send("denver-pd", .POST, "/records/soap", headers: Self.soapHeaders, body: Self.getBooking)
+            let answer = try await gateway.send("denver-pd", .POST, "/records/soap", headers: SOAPRouteTests.headers(), body: SOAPRouteTests.envelope("GetBooking"))
             #expect(answer.status == 502)
             #expect((answer.json["detail"] as? String ?? "").contains("SOAP header"))
         }
     }
-
-    /// A request for booking 2017-000123 to the records service's SOAP endpoint, and its headers.
-    static let getBooking = #"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><r:GetBooking xmlns:r="urn:example:jail:records"><r:BookingNumber>2017-000123</r:BookingNumber></r:GetBooking></s:Body></s:Envelope>"#
-    static let soapHeaders = [("Content-Type", "text/xml; charset=utf-8"), ("SOAPAction", #""urn:example:jail:records/GetBooking""#)]
 
     /// A long NIEM export: `count` bookings, then `tail`.
     private static func export(bookings count: Int, tail: String = "") -> String {

@@ -7,11 +7,13 @@ import WarrantGateCore
 /// forwards only a request whose every named action is that operation.
 @Suite("SOAP routes end to end")
 struct SOAPRouteTests {
+    /// A request to the records system's SOAP endpoint: `operation` for `booking`, with `header` in its Header.
     static func envelope(_ operation: String, booking: String = "2017-000123", header: String = "") -> String {
         #"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header>\#(header)</s:Header><s:Body>"#
             + #"<r:\#(operation) xmlns:r="urn:example:jail:records"><r:BookingNumber>\#(booking)</r:BookingNumber></r:\#(operation)></s:Body></s:Envelope>"#
     }
 
+    /// A SOAP 1.1 request's headers: its `SOAPAction` (none if nil) and, if given, a `Warrant-Reference`.
     static func headers(action: String? = "urn:example:jail:records/GetBooking", warrant: String? = nil) -> [(String, String)] {
         [("Content-Type", "text/xml; charset=utf-8")] + (action.map { [("SOAPAction", "\"\($0)\"")] } ?? [])
             + (warrant.map { [("Warrant-Reference", $0)] } ?? [])
