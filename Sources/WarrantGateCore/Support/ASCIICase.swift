@@ -25,7 +25,7 @@ public enum ASCIICase {
         return bytes.count >= suffix.count && startsWith(bytes.suffix(suffix.count), suffix)
     }
 
-    @inlinable @usableFromInline
+    @inlinable
     static func startsWith(_ bytes: some Collection<UInt8>, _ lowercase: some Collection<UInt8>) -> Bool {
         zip(bytes, lowercase).allSatisfy { lowercased($0) == $1 }
     }

@@ -663,11 +663,17 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     }
 }
 
-/// What an allowed request is forwarded with.
-struct ForwardPlan {
+/// What an allowed request is forwarded with: a class, read by reference at each step of the exchange.
+final class ForwardPlan {
     let upstream: String
     let warrant: String?
     let redactor: ResponseRedactor
+
+    init(upstream: String, warrant: String?, redactor: ResponseRedactor) {
+        self.upstream = upstream
+        self.warrant = warrant
+        self.redactor = redactor
+    }
 }
 
 /// One request on its way through the stages, on its connection's event loop.

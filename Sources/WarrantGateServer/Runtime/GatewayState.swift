@@ -49,10 +49,11 @@ struct RegistryUnavailable: Error {}
 /// The live state of a running gateway: the policy set, the registry snapshot, the agency directory they make
 /// together, and that directory's identity cache.
 ///
-/// Readers take a consistent copy with ``current``; writers swap a whole value, so a request never sees half
+/// Readers take the state in force with ``current``; writers swap in a whole new one, so a request never sees half
 /// of a reload.
 public final class GatewayState: Sendable {
-    public struct Current: Sendable {
+    /// One immutable state. A class, so that a request holds it, and passes it from stage to stage, by one reference.
+    public final class Current: Sendable {
         public let policies: PolicySet
         public let registry: any DocumentRegistry
         public let registryVersion: Int64
@@ -64,6 +65,14 @@ public final class GatewayState: Sendable {
         /// fills the cache of the state it read, never the new one, so a revocation takes effect for every later
         /// request however the two interleave.
         let identities = IdentityCache()
+
+        init(policies: PolicySet, registry: any DocumentRegistry, registryVersion: Int64, directory: AgencyDirectory, lastSnapshot: RegistrySnapshot) {
+            self.policies = policies
+            self.registry = registry
+            self.registryVersion = registryVersion
+            self.directory = directory
+            self.lastSnapshot = lastSnapshot
+        }
 
         /// The certificate and the agency it identifies, by this state's directory.
         func identify(der: [UInt8]) throws -> (ClientCertificate, Identification) {
