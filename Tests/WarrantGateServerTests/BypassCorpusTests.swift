@@ -87,6 +87,13 @@ struct BypassCase: CustomTestStringConvertible, Sendable {
               statuses: [400, 0], reason: nil),
         .soapActionSpoofing("SOAPAction names the permitted read, the Body a write", action: "GetBooking", body: "SetHousingUnit", statuses: [403], reason: "no_route"),
         .soapActionSpoofing("SOAPAction names a write, the Body the permitted read", action: "SetHousingUnit", body: "GetBooking", statuses: [400], reason: "body_invalid"),
+        .init(technique: "Connection makes the Content-Type the decision read hop-by-hop", advisory: "hop-by-hop header abuse (N. Davison, 2019)",
+              agency: "ice-ero",
+              request: RawTLSClient.request("POST /records/soap HTTP/1.1", headers: [
+                  "Connection: Content-Type", "Warrant-Reference: JW-OK", "Content-Type: text/xml",
+                  #"SOAPAction: "urn:example:jail:records/GetBooking""#, "Content-Length: \(SOAPRouteTests.envelope("GetBooking").utf8.count)",
+              ], body: SOAPRouteTests.envelope("GetBooking")),
+              statuses: [400], reason: "bad_header"),
         .init(technique: "duplicate Warrant-Reference, valid one first", advisory: "Envoy CVE-2020-25017", agency: "ice-ero",
               request: RawTLSClient.request("GET /records/inmates/2017-000123 HTTP/1.1", headers: ["Warrant-Reference: JW-OK", "Warrant-Reference: I200"]),
               statuses: [400], reason: "bad_header"),

@@ -172,7 +172,7 @@ struct DataPlaneBoundsTests {
 
     /// The shipped Denver policy with one more route: HEAD on an inmate's record (the shipped routes are GET only, and
     /// HEAD on them is `no_route`).
-    private static func policyWithHeadRoute(in directory: URL) throws -> String {
+    static func policyWithHeadRoute(in directory: URL) throws -> String {
         let shipped = try String(contentsOfFile: Repository.path("policies/denver.yaml"), encoding: .utf8)
         let route = """
             routes:

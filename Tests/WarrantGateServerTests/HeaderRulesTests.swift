@@ -66,6 +66,12 @@ struct HeaderRulesTests {
         ])
         let nominating: HTTPHeaders = ["Connection": "User-Agent, x-internal", "User-Agent": "curl", "Accept": "*/*"]
         #expect(HeaderRules.forwardable(nominating).map(\.name) == ["Accept"])
+        #expect(HeaderRules.violation(in: nominating) == nil)
+        // The two the gateway decides on may not be made hop-by-hop: the upstream would read the body without them.
+        for named in ["close, Content-Type", " soapaction "] {
+            let headers: HTTPHeaders = ["Connection": named, "Content-Type": "text/xml", "SOAPAction": "\"read\""]
+            #expect(HeaderRules.violation(in: headers) == "Connection may not name Content-Type or SOAPAction", "\(named)")
+        }
 
         let response: HTTPHeaders = [
             "Connection": "keep-alive, X-Upstream", "X-Upstream": "a", "Keep-Alive": "timeout=5", "Content-Length": "10",

@@ -110,6 +110,30 @@ struct HostileClientTests {
         }
     }
 
+    /// A request whose connection's chain must be validated again (here, the trust was replaced after the first
+    /// request) is held while that runs off the loop; its body arrives meanwhile, held only to the largest limit of
+    /// any route. Once the route is known, a body over that route's own limit is refused, length declared or not.
+    @Test("a chunked body that arrives while the chain is validated again is held to its route's limit")
+    func bodyLimitAfterChainValidation() async throws {
+        try await withGateway { gateway in
+            let connection = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            #expect(try await connection.exchange(Self.keepAlive("GET /records/inmates/2017-000123 HTTP/1.1")).status == 200)
+            gateway.gateway.verifier.replace(trust: .init(roots: try ClientCertificateVerifier.loadRoots(path: gateway.pki.caPath)))
+
+            // Valid JSON the visit route would accept, twice the 64 KiB that a route reading its body takes.
+            let purpose = String(repeating: "a", count: 128 * 1024)
+            let body = Array(#"{"bookingNumber":"2017-000123","visitor":"J. Counsel","purpose":"\#(purpose)","scheduledFor":"2026-12-02T10:00:00Z"}"#.utf8)
+            let chunked = Array(String(body.count, radix: 16).utf8) + Array("\r\n".utf8) + body + Array("\r\n0\r\n\r\n".utf8)
+            let answer = try await connection.exchange(Self.keepAlive(
+                "POST /visitation/visits HTTP/1.1", headers: ["Transfer-Encoding: chunked", "Content-Type: application/json"], body: chunked
+            ))
+            #expect(answer.status == 413, "\(answer.raw.prefix(300))")
+            #expect(answer.reason == "body_too_large")
+            await connection.close()
+            #expect(gateway.recorder.requests.map(\.method) == ["GET"], "the oversized body was forwarded")
+        }
+    }
+
     /// HTTP/2 declares a body only with `content-length`; data after HEADERS without END_STREAM and without it is
     /// never read: the stream is reset once answered.
     @Test("a body that never arrives, or is never wanted, fails only its own stream (HTTP/2)")

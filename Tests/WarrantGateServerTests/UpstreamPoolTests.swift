@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOHTTP1
 import Synchronization
 import Testing
 @testable import WarrantGateServer
@@ -92,6 +93,31 @@ struct UpstreamPoolTests {
                 #expect(outcome?.upstreamStatus == Int(text.dropFirst(9).prefix(3)))
                 for _ in 0..<50 where upstream.openConnections > 0 { try await Task.sleep(for: .milliseconds(100)) }
                 #expect(upstream.openConnections == 0, "the connection that answered \(text.prefix(12)) stays open")
+            }
+            await upstream.close()
+        }
+    }
+
+    /// The parser skips a body after a HEAD, a 204 or a 304; an upstream that sent one anyway, late, would have it read
+    /// as the answer to the next request on the connection. So such a connection is closed even when, as here, the
+    /// upstream sends nothing after the head.
+    @Test("an upstream connection whose answer carries no body by its method or status (HEAD, 204, 304) is not reused")
+    func bodylessAnswersEndTheConnection() async throws {
+        let exchanges: [(method: HTTPMethod, answer: String)] = [
+            (.HEAD, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n"),
+            (.GET, "HTTP/1.1 204 No Content\r\n\r\n"),
+            (.GET, "HTTP/1.1 304 Not Modified\r\n\r\n"),
+        ]
+        for (method, text) in exchanges {
+            let upstream = try await CountingUpstream(answer: text)
+            try await withGateway(configure: { directory, configuration in
+                configuration.policyPath = try DataPlaneBoundsTests.policyWithHeadRoute(in: directory)
+                configuration.upstreams["records"] = UpstreamSettings(url: "http://127.0.0.1:\(upstream.port)")
+            }) { gateway in
+                let answer = try await gateway.send("denver-pd", method, "/records/inmates/2017-000123")
+                #expect(answer.status == Int(text.dropFirst(9).prefix(3)), "\(method) \(text.prefix(12))")
+                for _ in 0..<50 where upstream.openConnections > 0 { try await Task.sleep(for: .milliseconds(100)) }
+                #expect(upstream.openConnections == 0, "the connection that answered \(method) with \(text.prefix(12)) stays open")
             }
             await upstream.close()
         }

@@ -158,7 +158,10 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         request.bodyLimit = bodyIsRead ? limits.inspectBodyBytes : limits.forwardBodyBytes
         if let declared = request.declaredLength, declared > request.bodyLimit { return refuse(request, StageRefusal(.bodyTooLarge)) }
         request.phase = .readingBody
-        if request.bodyOverflowed { return refuse(request, StageRefusal(.bodyTooLarge)) }
+        // What arrived while the chain was validated was held to the largest limit of any route, not this one's.
+        if request.bodyOverflowed || (request.body?.readableBytes ?? 0) > request.bodyLimit {
+            return refuse(request, StageRefusal(.bodyTooLarge))
+        }
         if request.receivedEnd { bodyComplete(request) }
     }
 

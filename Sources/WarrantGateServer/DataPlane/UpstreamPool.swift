@@ -277,9 +277,10 @@ final class UpstreamConnection {
 }
 
 /// Passes an upstream connection's response parts to the exchange in progress. A connection is reusable only when the
-/// whole request was written, the whole response read, both sides keep the connection alive, and the request carried
-/// no body: an upstream that misreads a body's framing would take the rest of it for a request of its own, answered
-/// to whichever request came next on the connection.
+/// whole request was written, the whole response read, both sides keep the connection alive, the request carried
+/// no body, and the response could carry one: an upstream that misreads a body's framing would take the rest of it
+/// for a request of its own, and an upstream that sends a body after a HEAD, a 204 or a 304 (which the parser skips)
+/// would have those bytes read as the answer to whichever request came next on the connection.
 final class UpstreamConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
@@ -304,7 +305,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     func start(_ head: HTTPRequestHead, body: ByteBuffer?, receiver: any UpstreamResponseReceiver) {
         guard let context else { return receiver.upstreamFailed(ChannelError.ioOnClosedChannel) }
         self.receiver = receiver
-        keepAlive = head.isKeepAlive && body == nil
+        keepAlive = head.isKeepAlive && body == nil && head.method != .HEAD
         requestWritten = false
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if let body, body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
@@ -333,7 +334,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
         }
         switch unwrapInboundIn(data) {
         case .head(let head):
-            keepAlive = keepAlive && head.isKeepAlive
+            keepAlive = keepAlive && head.isKeepAlive && head.status != .noContent && head.status != .notModified
             receiver.upstreamHead(head)
         case .body(let chunk):
             receiver.upstreamBody(chunk)

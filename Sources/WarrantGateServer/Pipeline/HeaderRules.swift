@@ -65,6 +65,7 @@ enum HeaderRules {
         var hasContentLength = false
         var hasContentType = false
         var hasTransferEncoding = false
+        var hasConnection = false
         for (name, value) in headers {
             if name.utf8.contains(UInt8(ascii: "_")) { return "header names with underscores are refused" }
             if value.utf8.contains(where: { $0 == 0 || $0 == 0x0a || $0 == 0x0d }) { return "a header value contains CR, LF or NUL" }
@@ -84,10 +85,17 @@ enum HeaderRules {
                 // Frameworks disagree on which of two wins, and so on how the body reads.
                 if hasContentType { return "Content-Type is given more than once" }
                 hasContentType = true
+            } else if ASCIICase.equals(name.utf8, "connection") {
+                hasConnection = true
             } else if ASCIICase.equals(name.utf8, "transfer-encoding") {
                 hasTransferEncoding = true
                 if !ASCIICase.equals(trimmed(value[...].utf8), "chunked") { return "Transfer-Encoding must be chunked" }
             }
+        }
+        // The gateway decides on these and forwards them: nominated, they would be dropped on the way, and the
+        // upstream would read the body without the type or action the decision was made on.
+        if hasConnection, connectionNominated(headers["connection"]).contains(where: { $0 == "content-type" || $0 == "soapaction" }) {
+            return "Connection may not name Content-Type or SOAPAction"
         }
         if warrantCount > 1 { return "Warrant-Reference is given more than once" }
         // HTTP/2's :authority arrives as a Host field, so a Host beside it is a second one too.
