@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import Synchronization
 import Testing
 @testable import WarrantGateServer
@@ -98,6 +99,87 @@ struct UpstreamPoolTests {
         }
     }
 
+    /// An exchange holds its connection for as long as its client reads; one agency reading slowly on many requests
+    /// must not hold every connection. Here the pool has two, so each agency may hold one.
+    @Test("no agency holds more than half of an upstream's connections: its next request waits, another agency's does not")
+    func holderShare() async throws {
+        let upstream = try await LoopbackTCPServer { _ in }
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let endpoint = try UpstreamEndpoint(name: "records", settings: UpstreamSettings(url: "http://127.0.0.1:\(upstream.port)"))
+        let pool = try await loop.submit { NIOLoopBound(UpstreamPool(loop: loop, limit: 2, connectTimeout: .seconds(5)), eventLoop: loop) }.get()
+        let held = try await loop.submit { NIOLoopBound(HandedOver(), eventLoop: loop) }.get()
+        #expect(try await loop.submit { pool.value.holderShare }.get() == 1)
+
+        @Sendable func lease(_ request: String, for agency: String) async throws {
+            try await loop.submit {
+                _ = pool.value.lease(endpoint, for: agency) { result in
+                    switch result {
+                    case .success(let connection):
+                        held.value.connections[request] = connection
+                        held.value.order.append(request)
+                    case .failure(let error):
+                        held.value.order.append("\(request) failed: \(error)")
+                    }
+                }
+            }.get()
+        }
+        func handed() async throws -> [String] { try await loop.submit { held.value.order }.get() }
+        func eventually(_ condition: ([String]) -> Bool) async throws -> [String] {
+            for _ in 0..<100 {
+                let order = try await handed()
+                if condition(order) { return order }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            return try await handed()
+        }
+
+        try await lease("ice 1", for: "ice-ero")
+        #expect(try await eventually { $0.contains("ice 1") } == ["ice 1"])
+        // The pool has room for a second connection, but not for a second one of ICE's.
+        try await lease("ice 2", for: "ice-ero")
+        try await lease("police 1", for: "denver-pd")
+        #expect(try await eventually { $0.contains("police 1") } == ["ice 1", "police 1"])
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try await handed() == ["ice 1", "police 1"], "ICE's second request took a connection beyond its share")
+
+        // ICE's first exchange ends: its connection goes to ICE's waiting request.
+        try await loop.submit { pool.value.release(held.value.connections["ice 1"]!) }.get()
+        #expect(try await eventually { $0.contains("ice 2") } == ["ice 1", "police 1", "ice 2"])
+        #expect(try await loop.submit { held.value.connections["ice 2"] === held.value.connections["ice 1"] }.get())
+
+        // Both connections are in use: a third agency, below its share, waits for one, in its place.
+        try await lease("defender 1", for: "public-defender")
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try await handed() == ["ice 1", "police 1", "ice 2"])
+        try await loop.submit { pool.value.release(held.value.connections["police 1"]!) }.get()
+        #expect(try await eventually { $0.contains("defender 1") } == ["ice 1", "police 1", "ice 2", "defender 1"])
+
+        // A lease served at once, from an idle connection, keeps nothing of its request alive: the caller holds the
+        // lease beside its request, whose closure the pool was given.
+        try await loop.submit { pool.value.release(held.value.connections["defender 1"]!) }.get()
+        let freed = try await loop.submit { () -> Bool in
+            weak var probe: HandedOver?
+            var lease: UpstreamLease?
+            do {
+                let request = HandedOver()
+                probe = request
+                lease = pool.value.lease(endpoint, for: "public-defender") { result in
+                    if case .success(let connection) = result { request.connections["probe"] = connection }
+                }
+                held.value.connections["probe"] = request.connections["probe"]
+            }
+            return withExtendedLifetime(lease) { probe == nil }
+        }.get()
+        #expect(freed, "the lease keeps its request alive")
+        #expect(try await loop.submit { held.value.connections["probe"] != nil }.get(), "the lease was not served at once")
+
+        try await loop.submit {
+            pool.value.close()
+            for connection in held.value.connections.values { connection.close() }
+        }.get()
+        await upstream.close()
+    }
+
     /// The parser skips a body after a HEAD, a 204 or a 304; an upstream that sent one anyway, late, would have it read
     /// as the answer to the next request on the connection. So such a connection is closed even when, as here, the
     /// upstream sends nothing after the head.
@@ -122,4 +204,10 @@ struct UpstreamPoolTests {
             await upstream.close()
         }
     }
+}
+
+/// The connections a test's leases were handed, by request, and the order they came in; used only on the pool's loop.
+private final class HandedOver {
+    var connections: [String: UpstreamConnection] = [:]
+    var order: [String] = []
 }

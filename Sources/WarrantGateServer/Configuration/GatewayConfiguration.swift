@@ -27,7 +27,8 @@ public struct GatewayConfiguration: Sendable {
         public var upstreamResponseTimeout: Duration = .seconds(30)
         /// Time allowed between two reads of the upstream's body.
         public var upstreamReadTimeout: Duration = .seconds(30)
-        /// Most connections open to one upstream at once; further requests wait for a free one.
+        /// Most connections open to one upstream at once, divided among the event loops; one agency holds at most half
+        /// of a loop's. Further requests wait for a free one.
         public var upstreamConnections = 64
         /// Longest request target accepted (longer: 414).
         public var maxURIBytes = 8192

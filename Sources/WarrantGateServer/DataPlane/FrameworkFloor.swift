@@ -64,7 +64,7 @@ private final class PassThroughHandler: ChannelInboundHandler, UpstreamResponseR
         guard case .head(let head) = unwrapInboundIn(data) else { return }
         request = head
         let forwarded = HTTPRequestHead(version: .http1_1, method: head.method, uri: endpoint.pathPrefix + head.uri, headers: ["Host": endpoint.authority])
-        _ = upstreams.pool(on: context.eventLoop).lease(endpoint) { [self] result in
+        _ = upstreams.pool(on: context.eventLoop).lease(endpoint, for: "floor") { [self] result in
             switch result {
             case .success(let connection):
                 self.connection = connection

@@ -324,7 +324,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
 
         armExchangeDeadline(request, at: .now() + environment.limits.upstreamResponseTimeout.timeAmount)
         let pool = environment.upstreams.pool(on: request.loop)
-        request.lease = pool.lease(endpoint) { [self] result in
+        request.lease = pool.lease(endpoint, for: agency.id) { [self] result in
             guard self.request === request, request.phase == .forwarding else {
                 if case .success(let connection) = result { pool.release(connection) }
                 return

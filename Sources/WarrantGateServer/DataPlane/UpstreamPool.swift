@@ -47,17 +47,28 @@ struct UpstreamEndpoint: Sendable {
 /// The keep-alive HTTP/1.1 connections to the upstreams, one pool per event loop: a request's upstream exchange runs on
 /// the loop of the connection it answers, with no hop. Each upstream has at most `limit` connections per loop; a
 /// request beyond that waits for one to come free (bounded by its response deadline).
+///
+/// No one holder (an agency) has more than ``holderShare`` of an upstream's connections at once: an exchange holds its
+/// connection for as long as its client takes to read the answer, so one agency reading slowly on many requests would
+/// otherwise hold them all, and every other agency's requests would wait. A request whose holder has its share waits,
+/// even beside an idle connection, until one of its holder's exchanges ends.
 final class UpstreamPool {
     private final class Waiter {
+        let holder: String
         var handOver: ((Result<UpstreamConnection, any Error>) -> Void)?
 
-        init(_ handOver: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
+        init(holder: String, _ handOver: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
+            self.holder = holder
             self.handOver = handOver
         }
     }
 
     let loop: any EventLoop
     private let limit: Int
+    /// The most connections to one upstream that one holder has at once: half of `limit`, or all of a pool of one.
+    let holderShare: Int
+    /// The holder of the gateway's own fact lookups, which no agency id can be.
+    static let factLookups = "fact lookups"
     private let connectTimeout: TimeAmount
     /// Each upstream's connections and queue, by name. A class, so that a request's lease and release read the
     /// dictionary once and change the upstream's state in place, without a dictionary's modify accessor.
@@ -65,6 +76,8 @@ final class UpstreamPool {
         var idle: [UpstreamConnection] = []
         var open = 0
         var waiting = CircularBuffer<Waiter>()
+        /// Connections handed over and not yet back (released or closed), by holder.
+        var held: [String: Int] = [:]
     }
 
     private var shares: [String: Share] = [:]
@@ -73,49 +86,81 @@ final class UpstreamPool {
     init(loop: any EventLoop, limit: Int, connectTimeout: TimeAmount) {
         self.loop = loop
         self.limit = max(1, limit)
+        self.holderShare = max(1, self.limit / 2)
         self.connectTimeout = connectTimeout
     }
 
-    /// A connection to `endpoint`, handed over on this loop; the returned lease can withdraw the request while it
-    /// waits. Hand the connection back with ``release(_:)``.
-    func lease(_ endpoint: UpstreamEndpoint, _ handOver: @escaping (Result<UpstreamConnection, any Error>) -> Void) -> UpstreamLease {
+    /// A connection to `endpoint` for `holder` (the agency the exchange is for), handed over on this loop; the
+    /// returned lease can withdraw the request while it waits. Hand the connection back with ``release(_:)``, or close
+    /// it.
+    func lease(
+        _ endpoint: UpstreamEndpoint, for holder: String, _ handOver: @escaping (Result<UpstreamConnection, any Error>) -> Void
+    ) -> UpstreamLease {
         loop.preconditionInEventLoop()
         if closed {
             handOver(.failure(ChannelError.ioOnClosedChannel))
             return UpstreamLease(withdraw: {})
         }
         let share = self.share(endpoint.name)
-        while let connection = share.idle.popLast() {
-            if connection.isUsable {
-                handOver(.success(connection))
-                return UpstreamLease(withdraw: {})
-            }
-        }
-        let waiter = Waiter(handOver)
-        if share.open < limit {
-            connect(endpoint, for: waiter)
-        } else {
-            share.waiting.append(waiter)
-        }
-        return UpstreamLease(withdraw: { waiter.handOver = nil })
+        let waiter = Waiter(holder: holder, handOver)
+        share.waiting.append(waiter)
+        dispatch(endpoint)
+        // Weakly: the hand-over may already have run, and the caller keeps the lease beside what its closure holds.
+        return UpstreamLease(withdraw: { [weak waiter] in waiter?.handOver = nil })
     }
 
     /// Takes a connection back after an exchange: kept for the next request when its exchange ended cleanly,
     /// closed otherwise.
     func release(_ connection: UpstreamConnection) {
+        returned(connection)
         guard !closed, connection.isUsable else {
             connection.close()
             return
         }
-        let share = self.share(connection.endpoint.name)
-        while let waiter = share.waiting.popFirst() {
-            if let handOver = waiter.handOver {
+        connection.idle()
+        share(connection.endpoint.name).idle.append(connection)
+        dispatch(connection.endpoint)
+    }
+
+    /// Serves waiting requests, first come first served among those whose holder is below its share: an idle
+    /// connection if one is usable, else a new one while the upstream has fewer than `limit`. A connection being
+    /// opened for a holder counts toward its share already.
+    private func dispatch(_ endpoint: UpstreamEndpoint) {
+        guard !closed else { return }
+        let share = self.share(endpoint.name)
+        while let index = share.waiting.firstIndex(where: { $0.handOver == nil || share.held[$0.holder, default: 0] < holderShare }) {
+            guard let handOver = share.waiting[index].handOver else {
+                share.waiting.remove(at: index)
+                continue
+            }
+            var connection: UpstreamConnection?
+            while connection == nil, let candidate = share.idle.popLast() {
+                if candidate.isUsable { connection = candidate }
+            }
+            // Nothing to hand over, and no room for another: the waiter keeps its place.
+            guard connection != nil || share.open < limit else { return }
+            let waiter = share.waiting.remove(at: index)
+            Self.count(+1, for: waiter.holder, in: share)
+            if let connection {
+                waiter.handOver = nil
+                connection.holder = waiter.holder
                 handOver(.success(connection))
-                return
+            } else {
+                connect(endpoint, for: waiter)
             }
         }
-        connection.idle()
-        share.idle.append(connection)
+    }
+
+    private static func count(_ change: Int, for holder: String, in share: Share) {
+        let held = share.held[holder, default: 0] + change
+        share.held[holder] = held > 0 ? held : nil
+    }
+
+    /// The connection's exchange is over (it is back, or closed): its holder's count goes down, once.
+    private func returned(_ connection: UpstreamConnection) {
+        guard let holder = connection.holder else { return }
+        connection.holder = nil
+        Self.count(-1, for: holder, in: share(connection.endpoint.name))
     }
 
     /// Closes every idle connection and refuses new leases.
@@ -167,8 +212,11 @@ final class UpstreamPool {
                     let connection = UpstreamConnection(endpoint: endpoint, channel: channel, handler: handler)
                     channel.closeFuture.assumeIsolated().whenComplete { [self] _ in closed(connection) }
                     if let handOver = waiter.handOver {
+                        waiter.handOver = nil
+                        connection.holder = waiter.holder
                         handOver(.success(connection))
                     } else {
+                        Self.count(-1, for: waiter.holder, in: share(endpoint.name))
                         release(connection)
                     }
                 case .failure(let error):
@@ -197,28 +245,21 @@ final class UpstreamPool {
     }
 
     private func connectFailed(_ endpoint: UpstreamEndpoint, _ waiter: Waiter, _ error: any Error) {
-        share(endpoint.name).open -= 1
+        let share = self.share(endpoint.name)
+        share.open -= 1
+        Self.count(-1, for: waiter.holder, in: share)
         waiter.handOver?(.failure(error))
-        serveNextWaiter(endpoint)
+        dispatch(endpoint)
     }
 
-    /// A connection closed (by either side): it leaves the pool, and a waiting request may open another.
+    /// A connection closed (by either side): it leaves the pool, its holder's count goes down if it was in use, and a
+    /// waiting request may take another.
     private func closed(_ connection: UpstreamConnection) {
+        returned(connection)
         let share = self.share(connection.endpoint.name)
         share.open -= 1
         share.idle.removeAll { $0 === connection }
-        serveNextWaiter(connection.endpoint)
-    }
-
-    private func serveNextWaiter(_ endpoint: UpstreamEndpoint) {
-        let share = self.share(endpoint.name)
-        guard !closed, share.open < limit else { return }
-        while let waiter = share.waiting.popFirst() {
-            if waiter.handOver != nil {
-                connect(endpoint, for: waiter)
-                return
-            }
-        }
+        dispatch(connection.endpoint)
     }
 }
 
@@ -243,6 +284,8 @@ protocol UpstreamResponseReceiver: AnyObject {
 /// asks for the next read once it has passed the last one on.
 final class UpstreamConnection {
     let endpoint: UpstreamEndpoint
+    /// Whom the connection is handed over to, until it is back in the pool or closed; nil while idle.
+    fileprivate(set) var holder: String?
     private let channel: any Channel
     private let handler: UpstreamConnectionHandler
 

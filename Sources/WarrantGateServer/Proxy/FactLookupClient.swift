@@ -142,7 +142,7 @@ private final class FactFetch: UpstreamResponseReceiver {
         fetch.deadline = pool.loop.assumeIsolated().scheduleTask(in: timeout) {
             fetch.finish(.failure(FactLookupError("the records system did not answer within \(timeout)")))
         }
-        fetch.lease = pool.lease(endpoint) { result in
+        fetch.lease = pool.lease(endpoint, for: UpstreamPool.factLookups) { result in
             fetch.lease = nil
             switch result {
             case .success(let connection) where fetch.completion != nil:
