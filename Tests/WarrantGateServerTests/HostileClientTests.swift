@@ -157,6 +157,81 @@ struct HostileClientTests {
         }
     }
 
+    // MARK: Answers read slowly
+
+    /// Lets the connection read once every `pace`: a client that drains its answer a little at a time.
+    private final class SlowReader: ChannelDuplexHandler, @unchecked Sendable {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundIn = ByteBuffer
+        let pace: TimeAmount
+        /// How many bytes arrived, the first KiB of them (the answer's head), and whether the connection closed.
+        let received = Mutex((bytes: 0, first: [UInt8](), closed: false))
+
+        init(pace: TimeAmount) { self.pace = pace }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let buffer = unwrapInboundIn(data)
+            received.withLock { received in
+                received.bytes += buffer.readableBytes
+                received.first += buffer.readableBytesView.prefix(1024 - received.first.count)
+            }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            received.withLock { $0.closed = true }
+        }
+
+        func read(context: ChannelHandlerContext) {
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: pace) { bound.value.read() }
+        }
+    }
+
+    @Test("an answer read slowly holds its upstream connection no longer than the exchange deadline")
+    func slowReaderMeetsTheExchangeDeadline() async throws {
+        // 48 MiB of JSON, which the upstream sends as fast as the gateway takes it.
+        let chunk = ByteBuffer(string: String(repeating: "0,", count: 32 * 1024))
+        let chunks = 768
+        let router = Router()
+        router.get("/records/inmates/:booking") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: #"{"bookingNumber":"2017-000123","counts":["#))
+                for _ in 0..<chunks { try await writer.write(chunk) }
+                try await writer.write(ByteBuffer(string: "0]}"))
+                try await writer.finish(nil)
+            })
+        }
+        var limits = GatewayConfiguration.Limits()
+        limits.upstreamExchangeTimeout = .seconds(1)
+        try await withTestServer(router) { port in
+            try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"], limits: limits) { gateway in
+                // At most one read of at most 64 KiB every 20 ms: the whole answer would take 15 s or more, and each
+                // read moves the upstream's read deadline on.
+                let reader = SlowReader(pace: .milliseconds(20))
+                let channel = try await RawTLSClient.connect(
+                    port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"), protocols: ["http/1.1"]
+                ) { try $0.addHandler(reader) }
+                try await channel.writeAndFlush(ByteBuffer(bytes: RawTLSClient.request("GET /records/inmates/2017-000123 HTTP/1.1")))
+                let started = ContinuousClock.now
+                while !reader.received.withLock({ $0.closed }) && ContinuousClock.now - started < .seconds(12) {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                let received = reader.received.withLock { $0 }
+                try? await channel.close()
+                #expect(received.closed, "the answer was still being sent after 12 s")
+                #expect(received.bytes < chunks * chunk.readableBytes, "the whole answer arrived")
+
+                let head = String(decoding: received.first, as: UTF8.self)
+                #expect(head.hasPrefix("HTTP/1.1 200 "))
+                let decisionId = try #require(head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("decision-id:") }?.dropFirst(12))
+                let rows = try await gateway.exportedRows(expecting: [decisionId.trimmingCharacters(in: .whitespaces)])
+                let row = try #require(rows.first { $0.decisionId == decisionId.trimmingCharacters(in: .whitespaces) })
+                #expect(row.outcome?.status == 200)
+                #expect(row.outcome?.error == "upstream_timeout")
+            }
+        }
+    }
+
     // MARK: Range and response headers on redacted routes
 
     /// A records system that honours Range, puts immigration data in a response header, and for some bookings

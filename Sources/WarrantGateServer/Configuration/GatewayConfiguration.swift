@@ -27,6 +27,10 @@ public struct GatewayConfiguration: Sendable {
         public var upstreamResponseTimeout: Duration = .seconds(30)
         /// Time allowed between two reads of the upstream's body.
         public var upstreamReadTimeout: Duration = .seconds(30)
+        /// Time allowed for a whole exchange with the upstream, from sending the request to the response's last byte
+        /// reaching the client. A client that reads slowly enough to keep the read deadline from firing still holds
+        /// the upstream connection no longer than this.
+        public var upstreamExchangeTimeout: Duration = .seconds(300)
         /// Most connections open to one upstream at once, divided among the event loops; one agency holds at most half
         /// of a loop's. Further requests wait for a free one.
         public var upstreamConnections = 64
@@ -213,6 +217,7 @@ public struct GatewayConfiguration: Sendable {
             if let value = try positive("upstream-connect-timeout-ms") { configuration.limits.upstreamConnectTimeout = .milliseconds(value) }
             if let value = try positive("upstream-response-timeout-ms") { configuration.limits.upstreamResponseTimeout = .milliseconds(value) }
             if let value = try positive("upstream-read-timeout-ms") { configuration.limits.upstreamReadTimeout = .milliseconds(value) }
+            if let value = try positive("upstream-exchange-timeout-ms") { configuration.limits.upstreamExchangeTimeout = .milliseconds(value) }
             if let value = try positive("upstream-connections") { configuration.limits.upstreamConnections = value }
             if let value = try positive("max-uri-bytes") { configuration.limits.maxURIBytes = value }
             if let value = try positive("max-header-count") { configuration.limits.maxHeaderCount = value }

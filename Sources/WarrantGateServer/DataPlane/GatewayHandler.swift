@@ -322,7 +322,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         if let body = request.forwardBody { headers.add(name: "Content-Length", value: String(body.readableBytes)) }
         let head = HTTPRequestHead(version: .http1_1, method: request.head.method, uri: endpoint.pathPrefix + match.target.target, headers: headers)
 
-        armExchangeDeadline(request, at: .now() + environment.limits.upstreamResponseTimeout.timeAmount)
+        let now = NIODeadline.now()
+        request.exchangeEnds = now + environment.limits.upstreamExchangeTimeout.timeAmount
+        armExchangeDeadline(request, at: now + environment.limits.upstreamResponseTimeout.timeAmount)
         let pool = environment.upstreams.pool(on: request.loop)
         request.lease = pool.lease(endpoint, for: agency.id) { [self] result in
             guard self.request === request, request.phase == .forwarding else {
@@ -388,7 +390,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
 
     func upstreamBody(_ chunk: ByteBuffer) {
         guard let request, let context else { return }
-        request.exchangeDue = .now() + environment.limits.upstreamReadTimeout.timeAmount
+        request.exchangeDue = min(.now() + environment.limits.upstreamReadTimeout.timeAmount, request.exchangeEnds)
         guard let redaction = request.redaction else {
             request.bytesSent += chunk.readableBytes
             if request.head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(chunk))), promise: nil) }
@@ -505,11 +507,13 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     }
 
     /// The exchange's deadline: until the response head, the response deadline; then the read deadline, which each
-    /// body chunk moves on (``RequestInFlight/exchangeDue``). One timer serves the handler's requests in turn, so a
+    /// body chunk moves on (``RequestInFlight/exchangeDue``); neither past the whole exchange's
+    /// (``RequestInFlight/exchangeEnds``), which a client reading slowly cannot move. One timer serves the handler's requests in turn, so a
     /// request schedules nothing unless no timer is pending or its deadline falls before the pending one. A timer
     /// that fires early moves to the current exchange's deadline, and one that finds no exchange stops; a finished
     /// request leaves it pending, and `handlerRemoved` cancels it.
     private func armExchangeDeadline(_ request: RequestInFlight, at due: NIODeadline) {
+        let due = min(due, request.exchangeEnds)
         request.exchangeDue = due
         guard exchangeTimer == nil || due < exchangeTimerDue else { return }
         exchangeTimer?.cancel()
@@ -523,8 +527,10 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             let handler = bound.value
             handler.exchangeTimer = nil
             guard let request = handler.request, request.phase == .forwarding else { return }
-            if request.exchangeDue > .now() { return handler.scheduleExchangeTimer(at: request.exchangeDue, on: loop) }
-            handler.upstreamGaveUp(request, .upstreamTimeout, detail: nil)
+            let now = NIODeadline.now()
+            if request.exchangeDue > now { return handler.scheduleExchangeTimer(at: request.exchangeDue, on: loop) }
+            let cause = request.exchangeEnds <= now ? UpstreamFault("the exchange outlasted limits.upstream-exchange-timeout-ms") : nil
+            handler.upstreamGaveUp(request, .upstreamTimeout, detail: nil, cause: cause)
         }
     }
 
@@ -707,7 +713,9 @@ final class RequestInFlight {
     var plan: ForwardPlan?
     var lease: UpstreamLease?
     var upstream: UpstreamConnection?
+    /// When the exchange's pending deadline falls, and when the whole exchange must be over.
     var exchangeDue = NIODeadline.distantFuture
+    var exchangeEnds = NIODeadline.distantFuture
     var upstreamStatus: Int?
     /// Whether the answer's head has been written: from then on a failure cuts the answer off.
     var headSent = false
