@@ -137,6 +137,13 @@ struct SOAPRequestTests {
             action: records.release-date
             subject: { xml: InmateId }
             upstream: records
+          - id: get-custody-status
+            method: POST
+            path: /records/soap
+            soap: { operation: "{}GetCustodyStatus" }
+            action: records.custody-status
+            subject: { xml: InmateId }
+            upstream: records
           - id: record
             method: GET
             path: /records/inmates/{booking}
@@ -186,6 +193,12 @@ struct SOAPRequestTests {
         #expect(release.route.id == "get-release-date")
         #expect(release.action == "records.release-date")
         #expect(release.subject == "2017-000456")
+        // An operation in no namespace, as a legacy RPC service sends it, is routed only by a route that says so.
+        let custody = try Self.classify(body: Self.envelope(#"<GetCustodyStatus><InmateId>2017-000456</InmateId></GetCustodyStatus>"#))
+        #expect(custody.route.id == "get-custody-status")
+        #expect(custody.subject == "2017-000456")
+        let undeclared = try Self.classify(body: Self.envelope(#"<GetCustodyStatus xmlns=""><InmateId>2017-000456</InmateId></GetCustodyStatus>"#))
+        #expect(undeclared.route.id == "get-custody-status")
     }
 
     @Test("refused: an operation no route carries, a subject missing, twice or not text alone, a malformed envelope")
@@ -193,6 +206,8 @@ struct SOAPRequestTests {
         let cases: [(String, GatewayReason)] = [
             (Self.envelope(#"<SetHousingUnit xmlns="urn:example:jail:records"/>"#), .noRoute),
             (Self.envelope(#"<GetBooking xmlns="urn:other"><BookingNumber>2017-000123</BookingNumber></GetBooking>"#), .noRoute),
+            (Self.envelope(#"<GetBooking><BookingNumber>2017-000123</BookingNumber></GetBooking>"#), .noRoute),
+            (Self.envelope(#"<GetCustodyStatus xmlns="urn:example:jail:records"><InmateId>2017-000456</InmateId></GetCustodyStatus>"#), .noRoute),
             (Self.getBooking(""), .subjectMissing),
             (Self.getBooking("<BookingNumber>2017-000123</BookingNumber><BookingNumber>2017-000456</BookingNumber>"), .subjectMissing),
             (Self.getBooking("<BookingNumber>2017&#45;000456</BookingNumber>"), .bodyInvalid),
@@ -288,6 +303,8 @@ struct SOAPRequestTests {
         // The operation is {namespace}Local.
         ("  - { id: x, method: POST, path: /s, soap: { operation: \"Op\" }, action: a.b, upstream: records }\n", "{namespace}Local"),
         ("  - { id: x, method: POST, path: /s, soap: { operation: \"{urn:a}a:b\" }, action: a.b, upstream: records }\n", "{namespace}Local"),
+        ("  - { id: x, method: POST, path: /s, soap: { operation: \"{}\" }, action: a.b, upstream: records }\n", "{}Local"),
+        ("  - { id: x, method: POST, path: /s, soap: { operation: \"{}{urn:a}Op\" }, action: a.b, upstream: records }\n", "{}Local"),
         ("  - { id: x, method: POST, path: /s, soap: { operation: \"{urn:a}Op\", action: \"a b\" }, action: a.b, upstream: records }\n", "spaces"),
         ("  - { id: x, method: POST, path: /s, soap: { operation: \"{urn:a}Op\", extra: 1 }, action: a.b, upstream: records }\n", "extra"),
         // An XML subject needs a SOAP operation; a SOAP route's subject is not a JSON field.
@@ -318,7 +335,9 @@ struct SOAPRequestTests {
     @Test("several operations at one path, and SOAP routes at different paths, load")
     func declarationsThatLoad() throws {
         let policy = try PolicyParser.parse(Self.policy, file: "soap.yaml")
-        #expect(policy.classifier.routes.compactMap(\.soap).map(\.element.local) == ["GetBooking", "GetReleaseDate"])
+        #expect(policy.classifier.routes.compactMap(\.soap).map(\.element.clark) == [
+            "{urn:example:jail:records}GetBooking", "{urn:example:jail:records}GetReleaseDate", "{}GetCustodyStatus",
+        ])
     }
 }
 

@@ -359,15 +359,18 @@ public enum PolicyParser {
     }
 
     /// `soap: { operation: "{namespace}Local", action: "…" }`: the element a SOAP route's envelope Body holds, and the
-    /// action its requests may name.
+    /// action its requests may name. `{}Local` names an element in no namespace, which legacy RPC services send; a bare
+    /// `Local` is refused, since it more likely lacks its namespace by mistake.
     private static func soapOperation(_ node: YAMLNode, route id: String, method: String) throws -> SOAPOperation {
         try node.requireKeys(in: ["operation", "action"], what: "soap")
         guard method == "POST" else { throw node.error("route '\(id)': a SOAP operation is sent with POST") }
         let operationNode = try node.required("operation", in: "route '\(id)' soap")
-        guard let element = QualifiedName(clark: try operationNode.string("operation")), XMLName.isNCName(Array(element.local.utf8)),
+        let operation = try operationNode.string("operation")
+        let element = operation.hasPrefix("{}") ? QualifiedName(namespace: "", local: String(operation.dropFirst(2))) : QualifiedName(clark: operation)
+        guard let element, XMLName.isNCName(Array(element.local.utf8)),
               element.namespace.utf8.count <= 512, !element.namespace.contains(where: \.isWhitespace)
         else {
-            throw operationNode.error("route '\(id)': soap operation must be the Body's element as {namespace}Local")
+            throw operationNode.error("route '\(id)': soap operation must be the Body's element as {namespace}Local, or {}Local in no namespace")
         }
         let action = try node["action"].map { actionNode in
             let action = try actionNode.string("action")
