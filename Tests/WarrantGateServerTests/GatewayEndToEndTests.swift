@@ -164,6 +164,37 @@ struct GatewayEndToEndTests {
         }
     }
 
+    @Test("a visit is cancelled only under its own inmate's booking: the one decided on is the one the upstream checks")
+    func visitCancelSubject() async throws {
+        try await withGateway { gateway in
+            try gateway.register("JW-CANCEL", subject: "2017-000456", scope: ["visitation.cancel"])
+            try await gateway.awaitRegistry()
+            let visit = #"{"bookingNumber":"2017-000123","visitor":"J. Doe","purpose":"family","scheduledFor":"2026-12-01T10:00:00Z"}"#
+            let scheduled = try await gateway.send("denver-pd", .POST, "/visitation/visits", body: visit)
+            #expect(scheduled.status == 201)
+            let id = try #require(scheduled.json["id"] as? String)
+            let warrant = [("Warrant-Reference", "JW-CANCEL")]
+
+            // ICE's warrant names another inmate: claiming that inmate's booking passes the policy, and the
+            // visitation system, given the same booking, finds no such visit of theirs.
+            let claimed = try await gateway.send("ice-ero", .DELETE, "/visitation/visits/\(id)?booking=2017-000456", headers: warrant)
+            #expect(claimed.status == 404)
+            let truthful = try await gateway.send("ice-ero", .DELETE, "/visitation/visits/\(id)?booking=2017-000123", headers: warrant)
+            #expect(truthful.reason == "warrant_wrong_subject")
+            let listed = try await gateway.send("denver-pd", .GET, "/visitation/visits?booking=2017-000123")
+            #expect(listed.body.contains(id), "the visit was cancelled under another inmate's booking")
+
+            let rows = try await gateway.exportedRows(expecting: [claimed.decisionId!])
+            let row = try #require(rows.first { $0.decisionId == claimed.decisionId })
+            #expect(row.action == "visitation.cancel")
+            #expect(row.subject == "2017-000456")
+            #expect(row.outcome?.upstreamStatus == 404)
+            #expect(gateway.recorder.requests.contains { $0.method == "DELETE" && $0.path == "/visitation/visits/\(id)?booking=2017-000456" })
+
+            #expect(try await gateway.send("denver-pd", .DELETE, "/visitation/visits/\(id)?booking=2017-000123").status == 204)
+        }
+    }
+
     @Test("requests built to slip past the policy are refused and never forwarded")
     func slipAttempts() async throws {
         try await withGateway { gateway in
