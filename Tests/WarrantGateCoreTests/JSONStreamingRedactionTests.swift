@@ -227,6 +227,16 @@ struct JSONStreamingRedactionTests {
             #"{"@context": {"ex": "http:\/\/example.org\/ns#"}, "ex:secr\u0065t": 1, "ex:open": 2}"#, names: ["{http://example.org/ns}secret"],
             .accepted(#"{"@context":{"ex":"http:\/\/example.org\/ns#"},"ex:open":2}"#, removed: 1)
         )
+        // A namespace ending with '/' matches after a '#' too, as NIEM 3.0 to 5.2 contexts bind their prefixes
+        // ("nc": ".../niem-core/5.0/#"); one ending with '#' gets no second '#'.
+        Self.expectLD(
+            #"{"@context":{"nc":"http://example.org/core/5.0/#"},"nc:secret":1,"nc:open":2}"#, names: ["{http://example.org/core/5.0/}secret"],
+            .accepted(#"{"@context":{"nc":"http://example.org/core/5.0/#"},"nc:open":2}"#, removed: 1)
+        )
+        Self.expectLD(
+            #"{"@context":{"ex":"http://example.org/ns##"},"ex:secret":1}"#,
+            .accepted(#"{"@context":{"ex":"http://example.org/ns##"},"ex:secret":1}"#, removed: 0)
+        )
     }
 
     @Test("expands a term alias, also one defined by @id, through a compact IRI, or later in the same context")

@@ -39,6 +39,20 @@ struct NIEMProfileTests {
         #expect(!Self.profile.concepts.values.joined().contains { $0.local.hasSuffix("Abstract") })
     }
 
+    @Test("Denver's policy strips profile elements from NIEM JSON-LD, whose 3.0 to 5.2 contexts add '#' to the namespace")
+    func jsonLD() throws {
+        let policy = try Repository.denver()
+        for (context, citizenship) in [
+            ("http://release.niem.gov/niem/niem-core/5.0/#", "PersonCitizenship"), ("http://release.niem.gov/niem/niem-core/4.0/#", "PersonCitizenshipText"),
+            ("http://release.niem.gov/niem/niem-core/3.0/#", "PersonCitizenshipISO3166Alpha2Code"), ("http://release.niem.gov/niem/niem-core/5.0/", "PersonCitizenship"),
+            ("https://docs.oasis-open.org/niemopen/ns/model/niem-core/6.0/", "PersonCitizenship"),
+        ] {
+            let document = #"{"@context":{"nc":"\#(context)"},"nc:\#(citizenship)":{"nc:CountryRepresentation":"MX"},"nc:PersonName":{"nc:PersonGivenName":"Ana"}}"#
+            let (outcome, _) = JSONStreamingRedactionTests.streamed(document, names: Array(policy.redactAlways))
+            #expect(outcome == .accepted(#"{"@context":{"nc":"\#(context)"},"nc:PersonName":{"nc:PersonGivenName":"Ana"}}"#, removed: 1), "\(context)")
+        }
+    }
+
     @Test("Denver's policy strips every profile element from NIEM 2.0, 4.0, 5.2 and 6.0 bookings and keeps the rest", arguments: fixtures)
     func fixture(_ name: String) throws {
         let policy = try Repository.denver()

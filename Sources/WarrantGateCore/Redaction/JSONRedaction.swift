@@ -6,7 +6,7 @@
 /// member and its comma. Every member whose key matches is removed, duplicates included. A key matches
 /// - a field name as ``JSONRedactor`` compares them: escapes decoded, both sides `lowercased()`;
 /// - a qualified name when, expanded through the JSON-LD context in force, it is the namespace followed by the local
-///   name, directly or after a `#` (when the namespace ends with neither `#` nor `/`);
+///   name, directly or after a `#` (when the namespace does not end with `#`);
 /// - a qualified name, conservatively, when it is a compact `prefix:local` whose prefix the context in force does not
 ///   define, and `local` is the local name of any redacted qualified name.
 ///
@@ -828,7 +828,8 @@ struct JSONFieldNames: Sendable {
 }
 
 /// Redacted qualified names as JSON-LD keys expand to them: `namespace + local`, and `namespace + "#" + local` when
-/// the namespace ends with neither `#` nor `/`.
+/// the namespace does not end with `#` (NIEM 3.0 to 5.2 namespaces end with `/`, and their JSON-LD contexts bind
+/// their prefixes to the namespace followed by `#`).
 ///
 /// Only hashes of these IRIs and of the local names are kept, computed once per set of names; a hash that matches is
 /// confirmed against the names themselves.
@@ -850,8 +851,8 @@ struct QualifiedIRIs: Sendable {
         iris = HashIndex(capacity: 2 * count)
         locals = HashIndex(capacity: count)
         for (namespace, index) in namespaceIndex {
-            let bytes = Array(namespace.utf8), delimited = bytes.last == UInt8(ascii: "#") || bytes.last == UInt8(ascii: "/")
-            let namespace = JSONLDIRI(bytes), withHash = delimited ? nil : JSONLDIRI(bytes + [UInt8(ascii: "#")])
+            let bytes = Array(namespace.utf8)
+            let namespace = JSONLDIRI(bytes), withHash = bytes.last == UInt8(ascii: "#") ? nil : JSONLDIRI(bytes + [UInt8(ascii: "#")])
             for local in localNames[Int(index)] {
                 let candidate = Int32(candidates.count), hash = local.withUnsafeBytes { PolyHash($0) }
                 candidates.append(Candidate(namespace: bytes, local: local))
@@ -885,7 +886,7 @@ struct QualifiedIRIs: Sendable {
     }
 
     /// Whether `base` followed by `suffix` is a redacted qualified name's IRI: `namespace + local`, or
-    /// `namespace + "#" + local`.
+    /// `namespace + "#" + local` for a namespace that does not end with `#`.
     private func isRedacted(_ hash: PolyHash, _ base: [UInt8], _ suffix: UnsafeRawBufferPointer) -> Bool {
         iris.contains(hash.followed(by: PolyHash(suffix)).value) { candidate in
             let (namespace, local) = (candidates[Int(candidate)].namespace, candidates[Int(candidate)].local)
@@ -894,8 +895,7 @@ struct QualifiedIRIs: Sendable {
                 return false
             }
             if iri[namespace.count...].elementsEqual(local) { return true }
-            let delimited = namespace.last == UInt8(ascii: "#") || namespace.last == UInt8(ascii: "/")
-            return !delimited && iri[namespace.count] == UInt8(ascii: "#") && iri[(namespace.count + 1)...].elementsEqual(local)
+            return namespace.last != UInt8(ascii: "#") && iri[namespace.count] == UInt8(ascii: "#") && iri[(namespace.count + 1)...].elementsEqual(local)
         }
     }
 
