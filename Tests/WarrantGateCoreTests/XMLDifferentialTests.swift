@@ -75,8 +75,8 @@ struct XMLDifferentialTests {
     }
 
     static func isRedacted(uri: String, local: String) -> Bool {
-        if uri.isEmpty { return redacted.fields.contains(local.lowercased()) }
-        return redacted.qualified.contains(QualifiedName(namespace: uri, local: local))
+        if redacted.fields.contains(local.lowercased()) { return true }
+        return !uri.isEmpty && redacted.qualified.contains(QualifiedName(namespace: uri, local: local))
     }
 
     static func show(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self).debugDescription }

@@ -27,8 +27,9 @@ public struct QualifiedName: Hashable, Sendable, Comparable, CustomStringConvert
 
 /// The names one redaction removes, compiled for matching without allocating.
 ///
-/// - A **field name** (plain, compared in any letter case) matches a JSON member of that name, and an XML element in no
-///   namespace with that local name.
+/// - A **field name** (plain, compared in any letter case) matches a JSON member of that name, and an XML element or
+///   attribute with that local name in any namespace, or none: a client that asks for XML instead of JSON gets the
+///   same fields removed, whatever namespace the upstream's serializer puts them in.
 /// - A **qualified name** matches an XML element by namespace URI and local name (exactly, as XML compares them), and
 ///   a JSON-LD key that expands to the namespace URI followed by the local name (see ``JSONRedaction``).
 public struct RedactedNames: Sendable {
@@ -76,7 +77,7 @@ public struct RedactedNames: Sendable {
         xmlNames.contains(local, namespace: index)
     }
 
-    /// Whether `local`, an element or attribute in no namespace, matches a field name in any letter case: compared
+    /// Whether `local`, an element's or attribute's local name, matches a field name in any letter case: compared
     /// as JSON keys are (``JSONFieldNames``), an ASCII name without building a string.
     func containsField(local: UnsafeRawBufferPointer) -> Bool {
         guard !fields.isEmpty else { return false }

@@ -1,9 +1,10 @@
 /// Removes named elements, whole with their descendants, and named attributes from an XML document as it streams
 /// (XML 1.0 with Namespaces in XML 1.0).
 ///
-/// - Elements and attributes are matched by namespace URI and local name (``RedactedNames``); prefixes only lead to
-///   the URI, with default namespaces, rebinding and undeclaring followed as the document declares them. An
-///   unprefixed attribute is in no namespace. Namespace declarations are never removed.
+/// - Elements and attributes are matched by namespace URI and local name, or by local name alone for a field name
+///   (``RedactedNames``); prefixes only lead to the URI, with default namespaces, rebinding and undeclaring followed
+///   as the document declares them. An unprefixed attribute is in no namespace. Namespace declarations are never
+///   removed.
 /// - A SOAP 1.1 or 1.2 envelope is redacted inside its Body only; a redacted element or attribute in its Header, or in
 ///   any other child of the Envelope, refuses the document.
 /// - A redacted root element refuses the document: removing it would leave no document.
@@ -1141,10 +1142,11 @@ private struct XMLRedactionMachine {
             self.keepOnly = keepOnly
         }
 
-        /// Whether an element or attribute (one without a prefix being in no namespace) is to be removed by name.
+        /// Whether an element or attribute is to be removed by name: a field name matches its local name in any
+        /// namespace (or none), a qualified name its namespace and local name.
         func redact(_ namespace: Namespace?, _ local: UnsafeRawBufferPointer) -> Bool {
-            guard let namespace else { return redacted.containsField(local: local) }
-            guard let index = namespace.redactedIndex else { return false }
+            if redacted.containsField(local: local) { return true }
+            guard let index = namespace?.redactedIndex else { return false }
             return redacted.contains(local: local, namespace: index)
         }
 
