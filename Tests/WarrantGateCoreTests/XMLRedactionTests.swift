@@ -488,6 +488,20 @@ struct XMLRedactionTests {
         #expect(refusal(document) != nil)
     }
 
+    @Test("checks a tag of many attributes for repeats (sorted, past a few) as it checks a few, by name and by namespace")
+    func manyAttributes() throws {
+        let distinct = (0..<150).map { " a\($0)=''" }.joined()
+        let declared = " xmlns:p='urn:u' xmlns:q='urn:u'"
+        let document = "<r\(declared)\(distinct) p:x='1' q:y='2'/>"
+        #expect(try redact(document) == (document, 0))
+        #expect(refusal("<r\(declared)\(distinct) a123=''/>") == .malformed)
+        #expect(refusal("<r\(declared) a123=''\(distinct)/>") == .malformed)
+        #expect(refusal("<r\(declared) p:a149=''\(distinct) q:a149=''/>") == .malformed)
+        #expect(refusal("<r\(declared)\(distinct) z:a=''/>") == .malformed)
+        // Redacted names among them go, as among a few.
+        #expect(try redact("<r\(distinct) immigrationStatus='x'/>") == ("<r\(distinct)/>", 1))
+    }
+
     @Test("hands on nothing it has not checked up to the refusal, and nothing of a removed element")
     func keptRunsBeforeRefusal() throws {
         let redaction = XMLRedaction(names: RedactedNames(Self.names))

@@ -389,25 +389,59 @@ struct XMLStartTag {
     /// Refuses an attribute given twice, by name or by namespace and local name, and a prefix not declared.
     /// `namespaceOf` returns the namespace a prefix is bound to, as a number that is the same for the same URI, or
     /// nil if it is not declared.
+    ///
+    /// A few attributes are compared pairwise; more are sorted first, so that a tag of thousands (a hostile request
+    /// body's) costs n log n comparisons, not n².
     func checkAttributes(
         in token: UnsafeRawBufferPointer, at offset: Int, namespaceOf: (UnsafeRawBufferPointer) -> Int?
     ) throws(RedactionError) {
         guard !attributes.isEmpty else { return }
-        var expanded: [(Int, UnsafeRawBufferPointer)] = []
-        for (position, attribute) in attributes.enumerated() {
-            let name = attribute.name(in: token)
-            for earlier in attributes[..<position] where earlier.name(in: token).elementsEqual(name) {
-                throw RedactionError(.malformed, "an attribute given twice", offset: offset)
+        let pairwise = attributes.count <= Self.pairwiseAttributes
+        if pairwise {
+            for (position, attribute) in attributes.enumerated() {
+                let name = attribute.name(in: token)
+                for earlier in attributes[..<position] where earlier.name(in: token).elementsEqual(name) {
+                    throw RedactionError(.malformed, "an attribute given twice", offset: offset)
+                }
             }
+        } else if Self.hasRepeat(attributes.map { $0.name(in: token) }, by: Self.precedes) {
+            throw RedactionError(.malformed, "an attribute given twice", offset: offset)
+        }
+        var expanded: [ExpandedName] = []
+        for attribute in attributes {
+            let name = attribute.name(in: token)
             guard let colon = name.firstIndex(of: UInt8(ascii: ":")) else { continue }
             let prefix = UnsafeRawBufferPointer(rebasing: name[..<colon])
             if prefix.elementsEqual("xmlns".utf8) { continue }
             guard let uri = namespaceOf(prefix) else { throw RedactionError(.malformed, "an attribute prefix that is not declared", offset: offset) }
             let local = UnsafeRawBufferPointer(rebasing: name[(colon + 1)...])
-            if expanded.contains(where: { $0.0 == uri && $0.1.elementsEqual(local) }) {
+            if pairwise && expanded.contains(where: { $0.namespace == uri && $0.local.elementsEqual(local) }) {
                 throw RedactionError(.malformed, "an attribute given twice under two prefixes", offset: offset)
             }
-            expanded.append((uri, local))
+            expanded.append(ExpandedName(namespace: uri, local: local))
         }
+        if !pairwise && Self.hasRepeat(expanded, by: ExpandedName.precedes) {
+            throw RedactionError(.malformed, "an attribute given twice under two prefixes", offset: offset)
+        }
+    }
+
+    /// Tags with at most this many attributes are checked pairwise, without allocating.
+    static let pairwiseAttributes = 16
+
+    private struct ExpandedName {
+        let namespace: Int
+        let local: UnsafeRawBufferPointer
+
+        static func precedes(_ a: ExpandedName, _ b: ExpandedName) -> Bool {
+            a.namespace != b.namespace ? a.namespace < b.namespace : a.local.lexicographicallyPrecedes(b.local)
+        }
+    }
+
+    private static func precedes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool { a.lexicographicallyPrecedes(b) }
+
+    /// Whether two of `items` are equal under the strict order `precedes` (neither precedes the other).
+    private static func hasRepeat<Item>(_ items: [Item], by precedes: (Item, Item) -> Bool) -> Bool {
+        let sorted = items.sorted(by: precedes)
+        return zip(sorted, sorted.dropFirst()).contains { !precedes($0, $1) }
     }
 }
