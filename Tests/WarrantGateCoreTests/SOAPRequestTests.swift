@@ -52,6 +52,16 @@ struct SOAPRequestTests {
         envelope("<a/>", header: "<h><Envelope/></h>"),
         envelope("text<a/>"),
         #"<s:Envelope xmlns:s="\#(soap11)">text<s:Body><a/></s:Body></s:Envelope>"#,
+        // Two Headers; text written as a reference or CDATA beside them or the operation; a processing instruction
+        // anywhere, which SOAP forbids.
+        #"<s:Envelope xmlns:s="\#(soap11)"><s:Header/><s:Header/><s:Body><a/></s:Body></s:Envelope>"#,
+        envelope("&#65;<a/>"),
+        envelope("<![CDATA[x]]><a/>"),
+        envelope("<a/>", header: "&#65;<h/>"),
+        #"<s:Envelope xmlns:s="\#(soap11)">&#65;<s:Body><a/></s:Body></s:Envelope>"#,
+        #"<?p x?>"# + getBooking(),
+        envelope("<?p x?><a/>"),
+        getBooking("<BookingNumber>2017-000123</BookingNumber><?p x?>"),
         // WS-Addressing that could send the request or its answer elsewhere, or stands where no stack reads it.
         envelope("<a/>", header: #"<w:ReplyTo xmlns:w="http://www.w3.org/2005/08/addressing"><w:Address>http://evil.example/</w:Address></w:ReplyTo>"#),
         envelope("<a/>", header: #"<w:FaultTo xmlns:w="http://www.w3.org/2005/08/addressing"><w:Address>http://www.w3.org/2005/08/addressing/&#97;nonymous</w:Address></w:FaultTo>"#),
@@ -82,7 +92,7 @@ struct SOAPRequestTests {
         #expect(try Self.read(Self.getBooking()).values["BookingNumber"] == [.text("2017-000123")])
         for inner in [
             "<BookingNumber>2017&#45;000123</BookingNumber>", "<BookingNumber><![CDATA[2017-000123]]></BookingNumber>",
-            "<BookingNumber>2017-<!-- -->000123</BookingNumber>", "<BookingNumber>2017-000123<?pi x?></BookingNumber>",
+            "<BookingNumber>2017-<!-- -->000123</BookingNumber>",
             "<BookingNumber><n>2017-000123</n></BookingNumber>",
         ] {
             #expect(try Self.read(Self.getBooking(inner)).values["BookingNumber"] == [notText], "\(inner)")

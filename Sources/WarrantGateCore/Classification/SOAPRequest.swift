@@ -21,10 +21,11 @@ public struct SOAPOperation: Sendable, Equatable {
 /// it refuses: a DOCTYPE, XInclude, anything not well-formed).
 ///
 /// Only an envelope that every SOAP stack reads alike is accepted: an Envelope holding an optional Header, then one
-/// Body and nothing after it, no other element named Envelope, Header or Body, no text directly inside them, exactly
-/// one element (the operation) in the Body, and of WS-Addressing only `Action`, `MessageID`, `To`, and `ReplyTo`,
-/// `FaultTo` or `From` addressed to the anonymous or none endpoint, as direct children of the Header. Any other
-/// WS-Addressing header could have the service answer elsewhere than to the gateway, which redacts the answer.
+/// Body and nothing after it, no other element named Envelope, Header or Body, no text (nor a reference or CDATA)
+/// directly inside them, no processing instruction anywhere, exactly one element (the operation) in the Body, and of
+/// WS-Addressing only `Action`, `MessageID`, `To`, and `ReplyTo`, `FaultTo` or `From` addressed to the anonymous or
+/// none endpoint, as direct children of the Header. Any other WS-Addressing header could have the service answer
+/// elsewhere than to the gateway, which redacts the answer.
 public struct SOAPRequest: Sendable {
     /// The one element the Body holds.
     public let operation: QualifiedName
@@ -95,6 +96,7 @@ final class SOAPEnvelopeOutline {
     /// The first way the envelope departs from the accepted shape.
     private(set) var problem: String?
     private(set) var hasBody = false
+    private var hasHeader = false
     private(set) var operations: [QualifiedName] = []
     private(set) var addressingActions: [String?] = []
     /// The `Address` of each `ReplyTo`, `FaultTo` or `From` header (nil for one that is not plain text).
@@ -137,9 +139,10 @@ final class SOAPEnvelopeOutline {
             let role = XMLNamespaces.role(of: namespace)
             if local == "Envelope", role == .soap11Envelope || role == .soap12Envelope { envelopeNamespace = namespace }
         case 2:
-            inHeader = envelopeNamespace == namespace && local == "Header" && !hasBody
+            inHeader = envelopeNamespace == namespace && local == "Header" && !hasHeader && !hasBody
             inBody = envelopeNamespace == namespace && local == "Body" && !hasBody
             if !inHeader && !inBody { refuse("the Envelope must hold an optional Header, then one Body, and nothing else") }
+            hasHeader = hasHeader || inHeader
             hasBody = hasBody || inBody
         case 3 where inBody:
             operations.append(QualifiedName(namespace: namespace, local: local))
@@ -187,8 +190,23 @@ final class SOAPEnvelopeOutline {
         capture?.text.append(contentsOf: bytes)
     }
 
-    /// A reference, CDATA section, comment or processing instruction inside an element.
-    func otherContent() {
+    /// Content other than plain text and elements.
+    enum OtherContent {
+        case reference, cdata, comment, instruction
+    }
+
+    /// `content` inside an element open at `depth` (0 before the root). A reference or CDATA section is text, refused
+    /// where text is; a processing instruction is refused anywhere, as SOAP forbids them (SOAP 1.2 part 1 §5, WS-I
+    /// Basic Profile R1009).
+    func otherContent(_ content: OtherContent, depth: Int) {
+        switch content {
+        case .reference, .cdata:
+            if depth <= 2 { refuse("the envelope holds text outside its Header entries and operation") }
+        case .instruction:
+            refuse("the envelope holds a processing instruction, which SOAP forbids")
+        case .comment:
+            break
+        }
         capture?.isPlain = false
     }
 

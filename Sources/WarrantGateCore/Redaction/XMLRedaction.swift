@@ -392,7 +392,7 @@ private struct XMLRedactionMachine {
                         markup.start = 0
                     }
                 } else if index < count, bytes[index] == UInt8(ascii: "&") {
-                    outline?.otherContent()
+                    outline?.otherContent(.reference, depth: open.count)
                     mode = .reference
                     reference.removeAll(keepingCapacity: true)
                     index += 1
@@ -814,17 +814,16 @@ private struct XMLRedactionMachine {
             mode = .content
             return try endTag(token, at: offset, in: piece)
         case .processingInstruction:
-            try processingInstruction(token, at: offset)
-            outline?.otherContent()
+            if try !processingInstruction(token, at: offset) { outline?.otherContent(.instruction, depth: open.count) }
             mode = .content
         case .commentOpen:
             dashes = 0
-            outline?.otherContent()
+            outline?.otherContent(.comment, depth: open.count)
             mode = .comment
         case .cdataOpen:
             guard !open.isEmpty else { throw RedactionError(.malformed, "a CDATA section outside the root element", offset: offset) }
             brackets = 0
-            outline?.otherContent()
+            outline?.otherContent(.cdata, depth: open.count)
             mode = .cdata
         case .undecided, .bang:
             throw RedactionError(.malformed, "unfinished markup", offset: offset)
@@ -832,7 +831,8 @@ private struct XMLRedactionMachine {
         return removedDepth == 0 ? .kept : .dropped
     }
 
-    private mutating func processingInstruction(_ token: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) {
+    /// Checks a processing instruction, or the XML declaration; returns whether it was the declaration.
+    private mutating func processingInstruction(_ token: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) -> Bool {
         // "<?" target (S anything)? "?>"
         let body = UnsafeRawBufferPointer(rebasing: token[2..<(token.count - 2)])
         let targetEnd = XMLName.end(of: body, from: 0)
@@ -843,12 +843,13 @@ private struct XMLRedactionMachine {
         guard targetEnd == body.count || XMLName.isSpace(body[targetEnd]) else {
             throw RedactionError(.malformed, "a processing instruction target not followed by a space", offset: offset)
         }
-        guard target.count == 3, String(decoding: target, as: UTF8.self).lowercased() == "xml" else { return }
+        guard target.count == 3, String(decoding: target, as: UTF8.self).lowercased() == "xml" else { return false }
         guard offset == prologStart, !rootSeen, target.elementsEqual("xml".utf8) else {
             throw RedactionError(.malformed, "an XML declaration that is not at the start of the document", offset: offset)
         }
         let declaration = try XMLDeclaration(UnsafeRawBufferPointer(rebasing: body[targetEnd...]), at: offset)
         characters.asciiOnly = declaration.asciiOnly
+        return true
     }
 
     /// - Parameters: as for `completeMarkup`.
