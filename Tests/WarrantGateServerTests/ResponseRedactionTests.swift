@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import CompressNIO
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import NIOHTTP1
@@ -154,6 +155,24 @@ struct ResponseRedactionTests {
             let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
             #expect(answer.status == 502)
             #expect(!answer.body.contains("GT"))
+        }
+    }
+
+    @Test("a body with two Content-Types is withheld: it is redacted as one type and could be read as the other")
+    func twoContentTypes() async throws {
+        let router = Router()
+        router.get("/records/inmates/:booking") { _, _ -> Response in
+            var headers: HTTPFields = [.contentType: "application/json"]
+            headers.append(HTTPField(name: .contentType, value: "text/html"))
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"citizenship":"GT","name":"A"}"#)))
+        }
+        try await withTestServer(router) { port in
+            try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"]) { gateway in
+                let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
+                #expect(answer.status == 502)
+                #expect(answer.reason == "upstream_unredactable")
+                #expect(!answer.body.contains("\"name\":\"A\""))
+            }
         }
     }
 

@@ -368,6 +368,10 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         guard let coding = ResponseRedactionStream.Coding(contentEncoding: contentEncoding.isEmpty ? nil : contentEncoding) else {
             return upstreamGaveUp(request, .upstreamUnredactable, detail: "the content coding '\(contentEncoding.prefix(40))' is not one the gateway decodes")
         }
+        // Redaction reads the body as one type; a client shown two could read it as the other.
+        guard head.headers[canonicalForm: "content-type"].count <= 1 else {
+            return upstreamGaveUp(request, .upstreamUnredactable, detail: "a body with more than one Content-Type cannot be redacted")
+        }
         let contentType = head.headers.first(name: "content-type")
         guard let type = RedactableMediaType(contentType: contentType) else {
             return upstreamGaveUp(request, .upstreamUnredactable, detail: "a body of type '\((contentType ?? "none").prefix(60))' cannot be redacted")
