@@ -933,6 +933,18 @@ struct PolicyLanguageTests {
         try folder.write("l4.yaml", "policy: l4\ninclude: l3.yaml\n")
         try folder.write("l5.yaml", "policy: l5\ninclude: l4.yaml\n")
         #expect(folder.error("l5.yaml")?.contains("at most 4 files") == true)
+
+        // A link to a device, which would read without end, and a FIFO, which would wait for a writer, are refused
+        // before anything is read; a link to a regular file is read.
+        try FileManager.default.createSymbolicLink(atPath: folder.url.appendingPathComponent("zero.yaml").path, withDestinationPath: "/dev/zero")
+        try folder.write("device.yaml", "policy: d\ninclude: zero.yaml\n")
+        #expect(folder.error("device.yaml")?.contains("not a regular file") == true, "\(folder.error("device.yaml") ?? "loaded")")
+        #expect(mkfifo(folder.url.appendingPathComponent("fifo.yaml").path, 0o600) == 0)
+        try folder.write("pipe.yaml", "policy: p\ninclude: fifo.yaml\n")
+        #expect(folder.error("pipe.yaml")?.contains("not a regular file") == true, "\(folder.error("pipe.yaml") ?? "loaded")")
+        try FileManager.default.createSymbolicLink(atPath: folder.url.appendingPathComponent("linked.yaml").path, withDestinationPath: "l1.yaml")
+        try folder.write("via-link.yaml", "policy: v\ninclude: linked.yaml\n")
+        #expect(folder.error("via-link.yaml") == nil)
     }
 
     @Test("replaces: an unknown id is refused listing the ids; a rule replaced twice is refused")

@@ -50,17 +50,25 @@ public struct YAMLNode {
         return YAMLNode(node: root, file: file)
     }
 
-    /// Reads a file's text: at most `maximumFileSize` bytes, UTF-8.
+    /// Reads a file's text: a regular file (or a link to one) of at most `maximumFileSize` bytes, UTF-8. A device or
+    /// FIFO, which could be read without end or block the reader, is refused before anything is read from it.
     public static func readText(path: String, what: String = "file") throws -> String {
+        // Opened without blocking, so that a FIFO does not wait here for a writer; then checked for what it is.
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw FileError(file: path, line: nil, message: "cannot read \(what) (\(String(cString: strerror(errno))))")
+        }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            throw FileError(file: path, line: nil, message: "cannot read \(what): it is not a regular file")
+        }
+        guard status.st_size <= maximumFileSize else {
+            throw FileError(file: path, line: nil, message: "file is larger than \(maximumFileSize) bytes")
+        }
         let data: Data
         do {
-            let attributes = try FileManager.default.attributesOfItem(atPath: path)
-            if let size = attributes[.size] as? Int, size > maximumFileSize {
-                throw FileError(file: path, line: nil, message: "file is larger than \(maximumFileSize) bytes")
-            }
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch let error as FileError {
-            throw error
+            data = try handle.read(upToCount: maximumFileSize + 1) ?? Data()
         } catch {
             throw FileError(file: path, line: nil, message: "cannot read \(what) (\(error.localizedDescription))")
         }
