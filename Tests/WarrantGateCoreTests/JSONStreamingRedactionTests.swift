@@ -241,6 +241,11 @@ struct JSONStreamingRedactionTests {
 
     @Test("expands a term alias, also one defined by @id, through a compact IRI, or later in the same context")
     func termAlias() {
+        // Through a chain of five terms, each defined by the next.
+        Self.expectLD(
+            #"{"@context":{"a":"b","b":"c","c":"d","d":"e","e":"http://example.org/ns#secret"},"a":1,"f":2}"#,
+            .accepted(#"{"@context":{"a":"b","b":"c","c":"d","d":"e","e":"http://example.org/ns#secret"},"f":2}"#, removed: 1)
+        )
         Self.expectLD(
             #"{"@context":{"hidden":"ex:secret","ex":"http://example.org/ns#","also":{"@id":"ex:secret","@type":"@id"},"shown":{"@id":"ex:open"}},"hidden":1,"also":2,"shown":3,"id":4}"#,
             .accepted(#"{"@context":{"hidden":"ex:secret","ex":"http://example.org/ns#","also":{"@id":"ex:secret","@type":"@id"},"shown":{"@id":"ex:open"}},"shown":3,"id":4}"#, removed: 2)
@@ -292,6 +297,13 @@ struct JSONStreamingRedactionTests {
         Self.expectRefused(#"{"a":1,"@context":{"ex":"http://example.org/ns#"},"ex:secret":1}"#, "after other members")
         Self.expectRefused(#"{"ex:secret":1,"@context":{}}"#, "after other members")
         Self.expectRefused(#"{"a":{"b":1,"@cont\u0065xt":null}}"#, names: ["citizenship"], "after other members")
+        // A base IRI, and a context that stops propagating, change what keys expand to in ways not followed here.
+        Self.expectRefused(#"{"@context":{"@base":"http://example.org/","@vocab":""},"ns#secret":1}"#, "@base")
+        Self.expectRefused(#"{"@context":{"x":"http://example.org/ns#secret"},"p":{"@context":{"@propagate":false,"x":"urn:ok"},"q":{"x":1}}}"#, "@propagate")
+        // A term defined through a long chain of others, or through itself.
+        let chain = (0..<10).map { #""t\#($0)":"t\#($0 + 1)""# }.joined(separator: ",")
+        Self.expectRefused(#"{"@context":{\#(chain),"t10":"http://example.org/ns#secret"},"t0":1}"#, "more than 8")
+        Self.expectRefused(#"{"@context":{"a":"b","b":"a"},"a":1}"#, "through itself")
         // Inside a removed value nothing is read.
         Self.expectLD(
             #"{"citizenship":{"a":1,"@context":"https://schema.org/"},"b":2}"#, names: ["citizenship"],

@@ -1136,8 +1136,12 @@ private struct JSONLDContextReader {
             switch key {
             case "@vocab":
                 vocab = .some(try stringOrNull("@vocab"))
-            case "@base", "@version", "@language", "@direction", "@protected", "@propagate", "@type":
+            case "@version", "@language", "@direction", "@protected", "@type":
                 try skipValue()
+            case "@base", "@propagate":
+                // A base IRI would make relative terms and a relative vocabulary absolute, and `@propagate: false`
+                // would restore the outer context in nested objects: neither is followed here.
+                throw refused("\(key) in a JSON-LD context")
             case "@import":
                 throw refused("@import in a JSON-LD context")
             case "":
@@ -1149,11 +1153,17 @@ private struct JSONLDContextReader {
             }
         }
         var terms = base.terms, newVocab = base.vocab?.bytes
-        if case .some(let vocab) = vocab {
-            newVocab = vocab.map { Self.expand($0, local: local, base: base.terms, vocab: base.vocab?.bytes, depth: 0) }
-        }
-        for (term, iri) in local {
-            terms[term] = iri.map { Self.expand($0, local: local, base: base.terms, vocab: newVocab, depth: 0) }
+        do throws(TermChainTooLong) {
+            if case .some(let vocab) = vocab {
+                newVocab = nil
+                if let vocab { newVocab = try Self.expand(vocab, local: local, base: base.terms, vocab: base.vocab?.bytes, depth: 0) }
+            }
+            for (term, iri) in local {
+                terms[term] = nil
+                if let iri { terms[term] = try Self.expand(iri, local: local, base: base.terms, vocab: newVocab, depth: 0) }
+            }
+        } catch {
+            throw refused("a JSON-LD term defined through more than \(Self.maxTermChain) others, or through itself")
         }
         return JSONLDContext(terms: terms, vocab: newVocab)
     }
@@ -1187,24 +1197,32 @@ private struct JSONLDContextReader {
         return iri
     }
 
+    /// A term defined through a chain of more than ``maxTermChain`` others of its context, or through itself: a
+    /// JSON-LD processor would follow the chain to its end (or refuse a cycle), so the redactor refuses it.
+    private struct TermChainTooLong: Error {}
+    private static let maxTermChain = 8
+
     /// Expands a term's IRI as written: keywords stay; `prefix:suffix` uses the prefix term (unless the suffix starts
     /// with `//`, or the prefix is `_`); a term is looked up; anything else is relative to `vocab`. Terms of this
-    /// context are expanded in turn, twice at most, so cycles end.
-    private static func expand(_ raw: [UInt8], local: [[UInt8]: [UInt8]?], base: [[UInt8]: [UInt8]], vocab: [UInt8]?, depth: Int) -> [UInt8] {
+    /// context are expanded in turn, through at most ``maxTermChain`` of them.
+    private static func expand(
+        _ raw: [UInt8], local: [[UInt8]: [UInt8]?], base: [[UInt8]: [UInt8]], vocab: [UInt8]?, depth: Int
+    ) throws(TermChainTooLong) -> [UInt8] {
         if raw.first == UInt8(ascii: "@") { return raw }
-        func lookUp(_ term: [UInt8]) -> [UInt8]? {
+        func lookUp(_ term: [UInt8]) throws(TermChainTooLong) -> [UInt8]? {
             guard let entry = local[term] else { return base[term] }
             guard let entry else { return nil }
-            return depth < 2 ? expand(entry, local: local, base: base, vocab: vocab, depth: depth + 1) : entry
+            guard depth < maxTermChain else { throw TermChainTooLong() }
+            return try expand(entry, local: local, base: base, vocab: vocab, depth: depth + 1)
         }
         if let colon = raw.firstIndex(of: UInt8(ascii: ":")) {
             let prefix = Array(raw[..<colon]), suffix = raw[(colon + 1)...]
-            guard !suffix.starts(with: "//".utf8), prefix != [UInt8(ascii: "_")], let iri = lookUp(prefix), iri.first != UInt8(ascii: "@") else {
+            guard !suffix.starts(with: "//".utf8), prefix != [UInt8(ascii: "_")], let iri = try lookUp(prefix), iri.first != UInt8(ascii: "@") else {
                 return raw
             }
             return iri + suffix
         }
-        if let iri = lookUp(raw) { return iri }
+        if let iri = try lookUp(raw) { return iri }
         return vocab.map { $0 + raw } ?? raw
     }
 }
