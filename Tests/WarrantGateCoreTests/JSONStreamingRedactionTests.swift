@@ -285,6 +285,23 @@ struct JSONStreamingRedactionTests {
         )
     }
 
+    @Test("bounds the work of building contexts: tiny contexts over a large one are refused, repeated ones are not")
+    func contextWork() {
+        let large = (0..<3500).map { #""t\#($0)":"http://example.org/t/\#($0)""# }.joined(separator: ",")
+        func document(_ items: String, count: Int) -> String {
+            #"{"@context":{\#(large)},"list":["# + Array(repeating: items, count: count).joined(separator: ",") + "]}"
+        }
+        // Each of these tiny contexts rebuilds the 100 KB one in force.
+        let rebuilt = Self.streamed(document(#"{"@context":{"t1":null},"a":1}"#, count: 400), names: [Self.example])
+        #expect(rebuilt.error?.detail.contains("far more than the document") == true, "\(String(describing: rebuilt.error?.detail))")
+        // An empty context builds nothing; a record that brings its own small context builds about its own length.
+        let empty = document(#"{"@context":{},"a":1}"#, count: 400)
+        #expect(Self.streamed(empty, names: [Self.example]).outcome == .accepted(empty, removed: 0))
+        let own = (0..<60).map { #""o\#($0)":"http://example.org/o/\#($0)""# }.joined(separator: ",")
+        let records = #"{"@context":null,"list":["# + Array(repeating: #"{"@context":{\#(own)},"a":1}"#, count: 2000).joined(separator: ",") + "]}"
+        #expect(Self.streamed(records, names: [Self.example]).outcome == .accepted(records, removed: 0))
+    }
+
     @Test("refuses what cannot be honoured: a remote context, @import, a scoped context, @reverse, a late @context")
     func refusals() {
         Self.expectRefused(#"{"@context":"https://schema.org/","a":1}"#, "remote")

@@ -18,15 +18,18 @@
 /// member, since later keys are decided as they stream. Its value is handed on unchanged (nothing in it is redacted) and
 /// read as null (which resets the context), an object of term definitions, or an array of these. A term maps to an
 /// IRI, a compact IRI, a term or a keyword, or to an object whose `@id` does (`@type`, `@container`, `@language`,
-/// `@direction`, `@protected`, `@prefix`, `@index` and `@nest` are ignored); `@vocab` is followed, and `@base`,
-/// `@version`, `@language`, `@direction`, `@protected`, `@propagate` and a `@type` definition are ignored. Refused
+/// `@direction`, `@protected`, `@prefix`, `@index` and `@nest` are ignored); `@vocab` is followed, and `@version`,
+/// `@language`, `@direction`, `@protected` and a `@type` definition are ignored. Refused
 /// (``RedactionError/Kind/refused``): a remote context (a string), `@import`, a scoped context in a term definition,
-/// `@reverse`, any other keyword, and an `@context` after other members. Contexts inside removed values are not read
-/// (an `@context` member that a field name removes is).
+/// `@reverse`, `@base`, `@propagate`, a term defined through more than eight others or through itself, any other
+/// keyword, and an `@context` after other members. Contexts inside removed values are not read (an `@context` member
+/// that a field name removes is).
 ///
 /// Memory is bounded whatever the body's size: a key is held until it is decided (at most `maxKeyBytes` bytes as
 /// written), an `@context` value until it ends (at most 4 × `maxKeyBytes`, which also bounds the contexts in force
 /// together), and the open containers up to `maxDepth`; values stream through, or are skipped, without being held.
+/// So is the work of building contexts: each one that changes the context in force is built whole, inherited terms
+/// included, and a document may build 16 MiB of them and 64 bytes more for each byte of it read.
 public final class JSONRedaction: BodyRedaction {
     private var machine: JSONRedactionMachine
 
@@ -94,6 +97,9 @@ private struct JSONRedactionMachine {
     private let maxDepth: Int
     private let maxKeyBytes: Int
     private var contextLimit: Int { 4 * maxKeyBytes }
+    /// The bytes of contexts a document may build once `read` bytes of it are read: a few tiny `@context` members
+    /// that each rebuild a large inherited context must not cost the loop far more than the body's length.
+    private static func contextWorkLimit(read: Int) -> Int { 16 * 1024 * 1024 + 64 * read }
 
     private(set) var removed = 0
     /// Bytes fed before the current piece.
@@ -144,6 +150,7 @@ private struct JSONRedactionMachine {
     /// The JSON-LD contexts in force, innermost last, each on the object where it was set.
     private var contexts: [JSONLDContext] = []
     private var contextBytes = 0
+    private var contextWork = 0
 
     init(names: RedactedNames, keepOnly: RedactedNames?, maxDepth: Int, maxKeyBytes: Int) {
         keys = names.jsonKeys
@@ -684,6 +691,10 @@ private struct JSONRedactionMachine {
             guard contextBytes + context.size <= contextLimit else {
                 throw fail("JSON-LD contexts in force larger than \(contextLimit) bytes", at: end)
             }
+            contextWork += reader.built
+            guard contextWork <= Self.contextWorkLimit(read: consumed + end) else {
+                throw fail("JSON-LD contexts built in this document total \(contextWork) bytes, far more than the document", at: end)
+            }
             contexts.append(context)
             contextBytes += context.size
             top.insert(.context)
@@ -1035,6 +1046,8 @@ private struct JSONLDContextReader {
     private var scanner: JSONScanner
     /// Where the value begins in the body.
     private let offset: Int
+    /// The bytes of the contexts built so far, inherited terms included.
+    private(set) var built = 0
 
     init(_ bytes: [UInt8], offset: Int) throws(RedactionError) {
         do throws(JSONError) {
@@ -1152,6 +1165,8 @@ private struct JSONLDContextReader {
                 local.updateValue(iri, forKey: Array(key.utf8))
             }
         }
+        // An empty context changes nothing: the one in force stands, unbuilt.
+        if local.isEmpty, vocab == nil { return base }
         var terms = base.terms, newVocab = base.vocab?.bytes
         do throws(TermChainTooLong) {
             if case .some(let vocab) = vocab {
@@ -1165,7 +1180,9 @@ private struct JSONLDContextReader {
         } catch {
             throw refused("a JSON-LD term defined through more than \(Self.maxTermChain) others, or through itself")
         }
-        return JSONLDContext(terms: terms, vocab: newVocab)
+        let context = JSONLDContext(terms: terms, vocab: newVocab)
+        built += context.size
+        return context
     }
 
     /// A term's IRI (or keyword), as written; nil when it is left undefined.
