@@ -7,6 +7,7 @@ import NIOCore
 import NIOHTTP1
 import Synchronization
 import Testing
+import WarrantGateCore
 @testable import WarrantGateServer
 @testable import WarrantGateStore
 
@@ -131,6 +132,41 @@ struct ResponseRedactionTests {
                 #expect(!answer.body.contains("Guatemalan"), "\(label)")
             }
         }
+    }
+
+    @Test("one piece of a compressed body may not inflate far past its size, however well the body before it compressed")
+    func compressedPieceBound() throws {
+        /// Redacts `compressed` (gzip) as an upstream's 64 KiB reads would bring it; returns the bytes sent on.
+        func redacted(_ compressed: ByteBuffer) throws -> Int {
+            let stream = try ResponseRedactionStream(
+                redaction: JSONRedaction(names: RedactedNames(["citizenship"])), coding: .gzip,
+                limits: .init(maxDecodedBytes: 1 << 30, maxRatio: 100), allocator: ByteBufferAllocator()
+            )
+            var rest = compressed, sent = 0
+            while rest.readableBytes > 0, let piece = rest.readSlice(length: min(64 * 1024, rest.readableBytes)) {
+                try stream.consume(piece)
+                sent += stream.takeOutput().readableBytes
+            }
+            try stream.finish()
+            return sent + stream.takeOutput().readableBytes
+        }
+        // 2 MiB of barely compressible letters earn the whole body a large ratio budget; then 16 MiB of spaces, which
+        // deflate packs into a few KiB of one piece.
+        var state: UInt64 = 18
+        let letters = String(decoding: (0..<(2 << 20)).map { _ -> UInt8 in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return UInt8(ascii: "a") + UInt8((state >> 33) % 26)
+        }, as: UTF8.self)
+        let bomb = Self.compressed(#"{"a":""# + letters + "\"" + String(repeating: " ", count: 16 << 20) + "}", .gzip())
+        #expect(bomb.readableBytes > (18 << 20) / 100, "the body as a whole is within its ratio")
+        #expect {
+            _ = try redacted(bomb)
+        } throws: { error in
+            "\(error)".contains("one piece of the body inflates")
+        }
+        // The letters alone pass, whole.
+        let plain = #"{"a":""# + letters + "\"}"
+        #expect(try redacted(Self.compressed(plain, .gzip())) == plain.utf8.count)
     }
 
     @Test("an empty body of unknown length passes as empty, whatever its type")
