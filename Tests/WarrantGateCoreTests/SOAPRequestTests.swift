@@ -211,6 +211,27 @@ struct SOAPRequestTests {
         #expect(undeclared.route.id == "get-custody-status")
     }
 
+    @Test("a WS-Addressing To must name the URL the request was decided on, or the anonymous address, once")
+    func destination() throws {
+        func to(_ values: String...) -> String {
+            let headers = values.map { #"<w:To xmlns:w="http://www.w3.org/2005/08/addressing">\#($0)</w:To>"# }.joined()
+            return Self.envelope(#"<GetBooking xmlns="urn:example:jail:records"><BookingNumber>2017-000123</BookingNumber></GetBooking>"#, header: headers)
+        }
+        for accepted in [
+            "https://gateway.county.example/records/soap", "http://10.0.0.5:8443/records/soap?wsdl", "HTTPS://gateway/records/%73oap",
+            "http://www.w3.org/2005/08/addressing/anonymous",
+        ] {
+            #expect(try Self.classify(body: to(accepted)).route.id == "get-booking", "\(accepted)")
+        }
+        for refused in [
+            to("https://gateway.county.example/axis2/services/CustodyService"), to("https://gateway/records/soap/../admin"),
+            to("urn:example:records"), to("/records/soap"), to("https://gateway"), to("https://gateway/records/soap", "https://gateway/records/soap"),
+            to("https://gateway/records/<!-- -->soap"),
+        ] {
+            #expect(throws: StageRefusal.self, "\(refused)") { try Self.classify(body: refused) }
+        }
+    }
+
     @Test("refused: an operation no route carries, a subject missing, twice or not text alone, a malformed envelope")
     func refusals() {
         let cases: [(String, GatewayReason)] = [

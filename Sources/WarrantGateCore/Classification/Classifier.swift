@@ -122,6 +122,7 @@ public struct Classifier: Sendable {
             (route, parameters) = carrier
             do {
                 try soapActions.check(against: route.soap!, addressingActions: read.addressingActions)
+                try read.checkDestination(path: target.path)
             } catch {
                 throw .bodyInvalid(error.detail)
             }

@@ -23,14 +23,16 @@ public struct SOAPOperation: Sendable, Equatable {
 /// Only an envelope that every SOAP stack reads alike is accepted: an Envelope holding an optional Header, then one
 /// Body and nothing after it, no other element named Envelope, Header or Body, no text (nor a reference or CDATA)
 /// directly inside them, no processing instruction anywhere, exactly one element (the operation) in the Body, and of
-/// WS-Addressing only `Action`, `MessageID`, `To`, and `ReplyTo`, `FaultTo` or `From` addressed to the anonymous or
-/// none endpoint, as direct children of the Header. Any other WS-Addressing header could have the service answer
-/// elsewhere than to the gateway, which redacts the answer.
+/// WS-Addressing only `Action`, `MessageID`, `To` (checked by ``checkDestination(path:)``), and `ReplyTo`, `FaultTo`
+/// or `From` addressed to the anonymous or none endpoint, as direct children of the Header. Any other WS-Addressing
+/// header could have the service answer elsewhere than to the gateway, which redacts the answer.
 public struct SOAPRequest: Sendable {
     /// The one element the Body holds.
     public let operation: QualifiedName
     /// The text of each WS-Addressing `Action` header (nil for one that is not plain text).
     public let addressingActions: [String?]
+    /// The text of each WS-Addressing `To` header (nil for one that is not plain text).
+    public let destinations: [String?]
     /// For each watched local name, every element of that name in the envelope, in document order.
     public let values: [String: [SOAPValue]]
 
@@ -57,7 +59,27 @@ public struct SOAPRequest: Sendable {
                 throw SOAPRequestError("a WS-Addressing ReplyTo, FaultTo or From names an endpoint: the answer must come back to the gateway")
             }
         }
-        return SOAPRequest(operation: outline.operations[0], addressingActions: outline.addressingActions, values: outline.values)
+        return SOAPRequest(
+            operation: outline.operations[0], addressingActions: outline.addressingActions, destinations: outline.destinations, values: outline.values
+        )
+    }
+
+    /// Checks the WS-Addressing `To` header, if any, against `path`, the canonical path the request was decided on: a
+    /// service that dispatches on `To` (Axis2 does) must reach the endpoint the policy matched. At most one `To` may be
+    /// given: the anonymous address, or an `http` or `https` URL whose path is `path`.
+    public func checkDestination(path: String) throws(SOAPRequestError) {
+        guard destinations.count <= 1 else { throw SOAPRequestError("the WS-Addressing To header is given more than once") }
+        guard let first = destinations.first else { return }
+        guard let destination = first else { throw SOAPRequestError("the WS-Addressing To header must hold plain text") }
+        if SOAPEnvelopeOutline.anonymousAddresses.contains(destination) { return }
+        let refusal = SOAPRequestError("the WS-Addressing To header names another endpoint than the request's URL")
+        guard let separator = destination.range(of: "://"), ["http", "https"].contains(destination[..<separator.lowerBound].lowercased()) else {
+            throw refusal
+        }
+        let afterScheme = destination[separator.upperBound...]
+        guard let slash = afterScheme.firstIndex(of: "/") else { throw refusal }
+        let named = afterScheme[slash...].prefix { $0 != "?" && $0 != "#" }
+        guard let target = try? CanonicalTarget(raw: String(named)), target.path == path else { throw refusal }
     }
 }
 
@@ -99,6 +121,7 @@ final class SOAPEnvelopeOutline {
     private var hasHeader = false
     private(set) var operations: [QualifiedName] = []
     private(set) var addressingActions: [String?] = []
+    private(set) var destinations: [String?] = []
     /// The `Address` of each `ReplyTo`, `FaultTo` or `From` header (nil for one that is not plain text).
     private(set) var endpointAddresses: [String?] = []
     private(set) var values: [String: [SOAPValue]] = [:]
@@ -111,7 +134,7 @@ final class SOAPEnvelopeOutline {
 
     /// An element whose text is being collected.
     private struct Capture {
-        enum Kind { case watched(String), addressingAction, endpointAddress }
+        enum Kind { case watched(String), addressingAction, destination, endpointAddress }
         let kind: Kind
         let depth: Int
         var text: [UInt8] = []
@@ -150,7 +173,8 @@ final class SOAPEnvelopeOutline {
         case 3 where inHeader && isAddressing:
             switch local {
             case "Action": captured = .addressingAction
-            case "MessageID", "To": break
+            case "MessageID": break
+            case "To": captured = .destination
             case _ where Self.endpointHeaders.contains(local): inEndpoint = true
             default: refuse("the Header holds WS-Addressing's \(local), which could send the request or its answer elsewhere")
             }
@@ -178,6 +202,7 @@ final class SOAPEnvelopeOutline {
             // Inside a collected element: it holds more than text.
             capture!.isPlain = false
             if case .addressingAction? = captured { addressingActions.append(nil) }
+            if case .destination? = captured { destinations.append(nil) }
             if case .endpointAddress? = captured { endpointAddresses.append(nil) }
             return
         }
@@ -217,6 +242,7 @@ final class SOAPEnvelopeOutline {
             switch done.kind {
             case .watched(let local): values[local, default: []].append(text.map(SOAPValue.text) ?? .unusable("holds more than text"))
             case .addressingAction: addressingActions.append(text)
+            case .destination: destinations.append(text)
             case .endpointAddress: endpointAddresses.append(text)
             }
             capture = nil
