@@ -34,6 +34,19 @@ struct ConfigurationTests {
         #expect(tuned.limits.upstreamConnectTimeout == .milliseconds(500))
     }
 
+    @Test("every limit in docs/configuration.md's sample is a key the gateway reads, with the value it documents")
+    func documentedLimits() throws {
+        let document = try String(contentsOfFile: Repository.path("docs/configuration.md"), encoding: .utf8)
+        let lines = document.split(separator: "\n", omittingEmptySubsequences: false)
+        let start = try #require(lines.firstIndex { $0 == "limits:" })
+        let block = lines[start...].prefix { $0 == "limits:" || $0.hasPrefix("  ") }
+        #expect(block.count > 20)
+        let documented = try load(base + block.joined(separator: "\n") + "\n")
+        #expect(documented.limits.upstreamExchangeTimeout == .seconds(300))
+        #expect(documented.limits.upstreamReadTimeout == .seconds(30))
+        #expect(documented.limits.maxConnectionsSettingUp == 1024)
+    }
+
     @Test("an upstream may be a mapping: its CA and the gateway's certificate for https, paths resolved beside the file")
     func upstreamMapping() throws {
         let records = """

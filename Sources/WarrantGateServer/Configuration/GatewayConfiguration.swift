@@ -27,9 +27,10 @@ public struct GatewayConfiguration: Sendable {
         public var upstreamResponseTimeout: Duration = .seconds(30)
         /// Time allowed between two reads of the upstream's body.
         public var upstreamReadTimeout: Duration = .seconds(30)
-        /// Time allowed for a whole exchange with the upstream, from sending the request to the response's last byte
-        /// reaching the client. A client that reads slowly enough to keep the read deadline from firing still holds
-        /// the upstream connection no longer than this.
+        /// Time allowed for a whole exchange with the upstream, from forwarding the request (waiting for a connection
+        /// included) until the upstream's answer is read whole, which back-pressure paces to the client's reading. A
+        /// client that reads slowly enough to keep the read deadline from firing still holds the upstream connection
+        /// no longer than this.
         public var upstreamExchangeTimeout: Duration = .seconds(300)
         /// Most connections open to one upstream at once, divided among the event loops; one agency holds at most half
         /// of a loop's. Further requests wait for a free one.
@@ -191,7 +192,7 @@ public struct GatewayConfiguration: Sendable {
                 in: [
                     "inspect-body-bytes", "forward-body-bytes", "body-read-timeout-ms", "redact-body-bytes", "decompression-ratio-limit", "xml-max-depth",
                     "xml-max-markup-bytes", "upstream-connect-timeout-ms", "upstream-response-timeout-ms",
-                    "upstream-read-timeout-ms", "upstream-connections", "max-uri-bytes", "max-header-count", "max-header-bytes", "max-connections",
+                    "upstream-read-timeout-ms", "upstream-exchange-timeout-ms", "upstream-connections", "max-uri-bytes", "max-header-count", "max-header-bytes", "max-connections",
                     "max-connections-setting-up", "handshake-timeout-ms",
                     "max-in-flight-per-agency", "header-read-timeout-ms", "idle-timeout-ms", "database-busy-timeout-ms",
                 ],
