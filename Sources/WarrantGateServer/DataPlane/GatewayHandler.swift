@@ -368,8 +368,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         guard let coding = ResponseRedactionStream.Coding(contentEncoding: contentEncoding.isEmpty ? nil : contentEncoding) else {
             return upstreamGaveUp(request, .upstreamUnredactable, detail: "the content coding '\(contentEncoding.prefix(40))' is not one the gateway decodes")
         }
-        // Redaction reads the body as one type; a client shown two could read it as the other.
-        guard head.headers[canonicalForm: "content-type"].count <= 1 else {
+        // Redaction reads the body as one type; a client shown two could read it as the other. (Counted by field: a
+        // comma may stand inside one type's quoted parameter.)
+        guard head.headers["content-type"].count <= 1 else {
             return upstreamGaveUp(request, .upstreamUnredactable, detail: "a body with more than one Content-Type cannot be redacted")
         }
         let contentType = head.headers.first(name: "content-type")
@@ -435,6 +436,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     /// Back-pressure: the next upstream read waits until the client's connection takes more.
     func upstreamReadComplete() {
         guard let request, let context, let upstream = request.upstream else { return }
+        request.redaction?.readEnded()
         if request.headSent { context.flush() }
         if context.channel.isWritable { upstream.read() } else { request.awaitingWritable = true }
     }

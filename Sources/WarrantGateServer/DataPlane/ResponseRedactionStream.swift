@@ -8,9 +8,9 @@ import WarrantGateCore
 ///
 /// A gzip or deflate body is inflated through a fixed window, so memory stays bounded whatever the body's size.
 /// A bomb is refused: a body that inflates past `maxDecodedBytes`, or to more than `maxRatio` times its encoded size
-/// (beyond its first MiB), is not redacted; nor is one whose single piece (one read from the upstream) inflates to more
-/// than a MiB plus `maxRatio` times its size, since a piece is inflated and redacted whole before back-pressure can
-/// apply. So is a compressed stream that is corrupt, truncated, or followed by anything. The redacted body goes out
+/// (beyond its first MiB), is not redacted; nor is one of which what one read from the upstream brings (however many
+/// pieces: chunked bodies come a chunk at a time) inflates to more than a MiB plus `maxRatio` times its size, since a
+/// read is inflated and redacted whole before back-pressure can apply. So is a compressed stream that is corrupt, truncated, or followed by anything. The redacted body goes out
 /// uncompressed.
 final class ResponseRedactionStream {
     /// The content codings the gateway decodes. HTTP's `deflate` is the zlib format (RFC 9110 §8.4.1.2).
@@ -48,8 +48,8 @@ final class ResponseRedactionStream {
     private(set) var output: ByteBuffer
     private var encodedBytes = 0
     private var decodedBytes = 0
-    /// What `decodedBytes` may reach while the current piece is inflated.
-    private var pieceLimit = 0
+    /// Encoded and decoded bytes since the last read from the upstream ended (``readEnded()``).
+    private var sinceRead = (encoded: 0, decoded: 0)
 
     init(redaction: any BodyRedaction, coding: Coding, limits: Limits, allocator: ByteBufferAllocator) throws {
         self.redaction = redaction
@@ -76,6 +76,11 @@ final class ResponseRedactionStream {
         return taken
     }
 
+    /// A read from the upstream ended: what the next one brings may inflate afresh.
+    func readEnded() {
+        sinceRead = (0, 0)
+    }
+
     /// Decodes and redacts the next piece of the body.
     func consume(_ chunk: ByteBuffer) throws(RedactionError) {
         guard let decompressor else {
@@ -83,7 +88,7 @@ final class ResponseRedactionStream {
             return try redact(chunk)
         }
         encodedBytes += chunk.readableBytes
-        pieceLimit = decodedBytes + Self.ratioFloor + limits.maxRatio * chunk.readableBytes
+        sinceRead.encoded += chunk.readableBytes
         var input = chunk
         while true {
             switch try inflate(decompressor, from: &input) {
@@ -100,7 +105,6 @@ final class ResponseRedactionStream {
     /// The body ended: refuses a truncated compressed stream or document.
     func finish() throws(RedactionError) {
         if let decompressor {
-            pieceLimit = decodedBytes + Self.ratioFloor
             // With no input left, zlib flushes what it holds, then answers "stream end" (no error, no output) if the
             // stream ended, or "needs input" if it did not.
             while true {
@@ -140,8 +144,9 @@ final class ResponseRedactionStream {
         if decodedBytes > Self.ratioFloor, decodedBytes / max(encodedBytes, 1) > limits.maxRatio {
             throw RedactionError(.refused, "the body inflates to more than \(limits.maxRatio) times its compressed size", offset: decodedBytes)
         }
-        if decodedBytes > pieceLimit {
-            throw RedactionError(.refused, "one piece of the body inflates to more than a MiB and \(limits.maxRatio) times its size", offset: decodedBytes)
+        sinceRead.decoded += window.readableBytes
+        if sinceRead.decoded > Self.ratioFloor + limits.maxRatio * sinceRead.encoded {
+            throw RedactionError(.refused, "one read of the body inflates to more than a MiB and \(limits.maxRatio) times its size", offset: decodedBytes)
         }
         try redact(window)
         return result
