@@ -236,6 +236,17 @@ struct XMLRedactionTests {
         // What a .NET DataContractSerializer writes when a client asks for XML instead of JSON.
         let contract = #"<InmateRecord xmlns="http://schemas.datacontract.org/2004/07/Jail"><Name>A</Name><ImmigrationStatus>x</ImmigrationStatus></InmateRecord>"#
         #expect(try redact(contract) == (#"<InmateRecord xmlns="http://schemas.datacontract.org/2004/07/Jail"><Name>A</Name></InmateRecord>"#, 1))
+        // Not in the protocols' own namespaces, which frame a message rather than carry its data: a SOAP 1.2 fault's
+        // Code and Reason, WS-Addressing's Address in a Header, XML Schema's type attribute.
+        let framed = """
+            <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://www.w3.org/2005/08/addressing" \
+            xmlns:i="http://www.w3.org/2001/XMLSchema-instance"><s:Header><a:ReplyTo><a:Address>http://www.w3.org/2005/08/addressing/none\
+            </a:Address></a:ReplyTo></s:Header><s:Body><s:Fault><s:Code><s:Value>s:Sender</s:Value></s:Code>\
+            <s:Reason><s:Text xml:lang="en">no</s:Text></s:Reason><s:Detail><d i:type="x"><Address>1 Main St</Address></d></s:Detail>\
+            </s:Fault></s:Body></s:Envelope>
+            """
+        let names = Self.names + ["address", "code", "reason", "value", "text", "type", "lang"]
+        #expect(try redact(framed, names: names) == (framed.replacingOccurrences(of: "<Address>1 Main St</Address>", with: ""), 1))
         // A qualified name does not match an element in no namespace.
         #expect(try redact("<r><Citizenship/></r>").removed == 0)
     }

@@ -100,10 +100,6 @@ public struct SOAPRequestError: Error, Sendable {
 /// The structure of a SOAP envelope, as the XML reader tells it element by element (see ``SOAPRequest`` for the shape
 /// it accepts). A class, so that the reader, which redacts responses too, holds one reference rather than this state.
 final class SOAPEnvelopeOutline {
-    static let addressingNamespaces: Set<String> = [
-        "http://www.w3.org/2005/08/addressing", "http://schemas.xmlsoap.org/ws/2004/08/addressing",
-        "http://schemas.xmlsoap.org/ws/2004/03/addressing",
-    ]
     /// The addresses that send an answer back on the request's own connection (or nowhere).
     static let anonymousAddresses: Set<String> = [
         "http://www.w3.org/2005/08/addressing/anonymous", "http://www.w3.org/2005/08/addressing/none",
@@ -155,7 +151,7 @@ final class SOAPEnvelopeOutline {
     /// attribute other than a namespace declaration.
     func started(namespace: String, local: String, depth: Int, hasAttributes: Bool) {
         if depth > 2, Self.envelopeNames.contains(local) { refuse("the envelope holds an element named \(local) inside its \(inBody ? "Body" : "Header")") }
-        let isAddressing = Self.addressingNamespaces.contains(namespace)
+        let isAddressing = XMLNamespaces.addressing.contains(namespace)
         var captured: Capture.Kind?
         switch depth {
         case 1:

@@ -3,8 +3,28 @@ enum XMLNamespaces {
     static let xml = "http://www.w3.org/XML/1998/namespace"
     static let xmlns = "http://www.w3.org/2000/xmlns/"
 
+    /// WS-Addressing's namespaces: the W3C recommendation's and two submissions'.
+    static let addressing: Set<String> = [
+        "http://www.w3.org/2005/08/addressing", "http://schemas.xmlsoap.org/ws/2004/08/addressing",
+        "http://schemas.xmlsoap.org/ws/2004/03/addressing",
+    ]
+    /// The namespaces of WS-Security's headers, XML Schema's instance attributes (`xsi:type`, `xsi:nil`) and the `xml`
+    /// prefix.
+    private static let otherProtocols: Set<String> = [
+        "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd",
+        "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd",
+        "http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd", "http://www.w3.org/2001/XMLSchema-instance", xml,
+    ]
+
     enum Role: Equatable {
         case plain, soap11Envelope, soap12Envelope, signature, xinclude
+        /// WS-Addressing, WS-Security, XML Schema's instance attributes, the `xml` prefix.
+        case otherProtocol
+
+        /// Whether elements and attributes in the namespace may be a document's data, which a field name matches by
+        /// local name: SOAP's own (an envelope's `Code`, `Reason`, `Value`) and the other protocols' (`wsa:Address`)
+        /// are the messages' frame.
+        var holdsData: Bool { self == .plain }
     }
 
     static func role(of uri: String) -> Role {
@@ -13,6 +33,7 @@ enum XMLNamespaces {
         case "http://www.w3.org/2003/05/soap-envelope": .soap12Envelope
         case "http://www.w3.org/2000/09/xmldsig#": .signature
         case "http://www.w3.org/2001/XInclude", "http://www.w3.org/2003/XInclude": .xinclude
+        case _ where addressing.contains(uri) || otherProtocols.contains(uri): .otherProtocol
         default: .plain
         }
     }
@@ -425,7 +446,7 @@ struct XMLStartTag {
         }
     }
 
-    /// Tags with at most this many attributes are checked pairwise, without allocating.
+    /// Tags with at most this many attributes are checked pairwise, without sorting.
     static let pairwiseAttributes = 16
 
     private struct ExpandedName {
