@@ -241,6 +241,12 @@ struct JSONStreamingRedactionTests {
 
     @Test("expands a term alias, also one defined by @id, through a compact IRI, or later in the same context")
     func termAlias() {
+        // A term whose @id is itself is the vocabulary's term of that name (JSON-LD 1.1); @base and @propagate: true
+        // change no key.
+        Self.expectLD(
+            #"{"@context":{"@base":"http://example.org/","@propagate":true,"@vocab":"http://example.org/ns#","secret":{"@id":"secret"}},"secret":1,"open":2}"#,
+            .accepted(#"{"@context":{"@base":"http://example.org/","@propagate":true,"@vocab":"http://example.org/ns#","secret":{"@id":"secret"}},"open":2}"#, removed: 1)
+        )
         // Through a chain of five terms, each defined by the next.
         Self.expectLD(
             #"{"@context":{"a":"b","b":"c","c":"d","d":"e","e":"http://example.org/ns#secret"},"a":1,"f":2}"#,
@@ -314,8 +320,10 @@ struct JSONStreamingRedactionTests {
         Self.expectRefused(#"{"a":1,"@context":{"ex":"http://example.org/ns#"},"ex:secret":1}"#, "after other members")
         Self.expectRefused(#"{"ex:secret":1,"@context":{}}"#, "after other members")
         Self.expectRefused(#"{"a":{"b":1,"@cont\u0065xt":null}}"#, names: ["citizenship"], "after other members")
-        // A base IRI, and a context that stops propagating, change what keys expand to in ways not followed here.
-        Self.expectRefused(#"{"@context":{"@base":"http://example.org/","@vocab":""},"ns#secret":1}"#, "@base")
+        // A relative vocabulary (resolved against a base), and a context that stops propagating, change what keys
+        // expand to in ways not followed here.
+        Self.expectRefused(#"{"@context":{"@base":"http://example.org/","@vocab":""},"ns#secret":1}"#, "relative JSON-LD @vocab")
+        Self.expectRefused(#"{"@context":{"@vocab":"ns#"},"secret":1}"#, "relative JSON-LD @vocab")
         Self.expectRefused(#"{"@context":{"x":"http://example.org/ns#secret"},"p":{"@context":{"@propagate":false,"x":"urn:ok"},"q":{"x":1}}}"#, "@propagate")
         // A term defined through a long chain of others, or through itself.
         let chain = (0..<10).map { #""t\#($0)":"t\#($0 + 1)""# }.joined(separator: ",")

@@ -18,11 +18,11 @@
 /// member, since later keys are decided as they stream. Its value is handed on unchanged (nothing in it is redacted) and
 /// read as null (which resets the context), an object of term definitions, or an array of these. A term maps to an
 /// IRI, a compact IRI, a term or a keyword, or to an object whose `@id` does (`@type`, `@container`, `@language`,
-/// `@direction`, `@protected`, `@prefix`, `@index` and `@nest` are ignored); `@vocab` is followed, and `@version`,
-/// `@language`, `@direction`, `@protected` and a `@type` definition are ignored. Refused
-/// (``RedactionError/Kind/refused``): a remote context (a string), `@import`, a scoped context in a term definition,
-/// `@reverse`, `@base`, `@propagate`, a term defined through more than eight others or through itself, any other
-/// keyword, and an `@context` after other members. Contexts inside removed values are not read (an `@context` member
+/// `@direction`, `@protected`, `@prefix`, `@index` and `@nest` are ignored); `@vocab` is followed, and `@base`,
+/// `@version`, `@language`, `@direction`, `@protected`, `@propagate: true` and a `@type` definition are ignored.
+/// Refused (``RedactionError/Kind/refused``): a remote context (a string), `@import`, a scoped context in a term
+/// definition, `@reverse`, a relative `@vocab`, `@propagate` other than true, a term defined through more than eight
+/// others or in a cycle, any other keyword, and an `@context` after other members. Contexts inside removed values are not read (an `@context` member
 /// that a field name removes is).
 ///
 /// Memory is bounded whatever the body's size: a key is held until it is decided (at most `maxKeyBytes` bytes as
@@ -1149,12 +1149,13 @@ private struct JSONLDContextReader {
             switch key {
             case "@vocab":
                 vocab = .some(try stringOrNull("@vocab"))
-            case "@version", "@language", "@direction", "@protected", "@type":
+            case "@base", "@version", "@language", "@direction", "@protected", "@type":
+                // `@base` resolves `@id` values, and a relative vocabulary, which is refused below.
                 try skipValue()
-            case "@base", "@propagate":
-                // A base IRI would make relative terms and a relative vocabulary absolute, and `@propagate: false`
-                // would restore the outer context in nested objects: neither is followed here.
-                throw refused("\(key) in a JSON-LD context")
+            case "@propagate":
+                // `false` would restore the outer context in nested objects, which is not followed here.
+                guard scanner.current == UInt8(ascii: "t") else { throw refused("@propagate other than true in a JSON-LD context") }
+                try skipValue()
             case "@import":
                 throw refused("@import in a JSON-LD context")
             case "":
@@ -1180,6 +1181,8 @@ private struct JSONLDContextReader {
         } catch {
             throw refused("a JSON-LD term defined through more than \(Self.maxTermChain) others, or through itself")
         }
+        // A relative vocabulary is resolved against the document's base, which is not known here.
+        if let newVocab, !Self.isAbsolute(newVocab) { throw refused("a relative JSON-LD @vocab") }
         let context = JSONLDContext(terms: terms, vocab: newVocab)
         built += context.size
         return context
@@ -1219,9 +1222,22 @@ private struct JSONLDContextReader {
     private struct TermChainTooLong: Error {}
     private static let maxTermChain = 8
 
+    /// Whether `iri` starts with a scheme (`letter *(letter / digit / "+" / "-" / ".") ":"`), or is a blank node.
+    private static func isAbsolute(_ iri: [UInt8]) -> Bool {
+        if iri.starts(with: "_:".utf8) { return true }
+        guard let colon = iri.firstIndex(of: UInt8(ascii: ":")), colon > 0, iri[0] | 0x20 >= UInt8(ascii: "a"), iri[0] | 0x20 <= UInt8(ascii: "z") else {
+            return false
+        }
+        return iri[..<colon].allSatisfy { byte in
+            (byte | 0x20 >= UInt8(ascii: "a") && byte | 0x20 <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+                || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
+        }
+    }
+
     /// Expands a term's IRI as written: keywords stay; `prefix:suffix` uses the prefix term (unless the suffix starts
-    /// with `//`, or the prefix is `_`); a term is looked up; anything else is relative to `vocab`. Terms of this
-    /// context are expanded in turn, through at most ``maxTermChain`` of them.
+    /// with `//`, or the prefix is `_`); a term is looked up, and one defined as itself is relative to `vocab`;
+    /// anything else is relative to `vocab`. Terms of this context are expanded in turn, through at most
+    /// ``maxTermChain`` of them.
     private static func expand(
         _ raw: [UInt8], local: [[UInt8]: [UInt8]?], base: [[UInt8]: [UInt8]], vocab: [UInt8]?, depth: Int
     ) throws(TermChainTooLong) -> [UInt8] {
@@ -1229,6 +1245,8 @@ private struct JSONLDContextReader {
         func lookUp(_ term: [UInt8]) throws(TermChainTooLong) -> [UInt8]? {
             guard let entry = local[term] else { return base[term] }
             guard let entry else { return nil }
+            // JSON-LD 1.1: a term whose IRI is the term itself is the vocabulary's term of that name.
+            if entry == term { return vocab.map { $0 + term } ?? term }
             guard depth < maxTermChain else { throw TermChainTooLong() }
             return try expand(entry, local: local, base: base, vocab: vocab, depth: depth + 1)
         }
