@@ -70,14 +70,17 @@ public struct SOAPRequest: Sendable {
     public func checkDestination(path: String) throws(SOAPRequestError) {
         guard destinations.count <= 1 else { throw SOAPRequestError("the WS-Addressing To header is given more than once") }
         guard let first = destinations.first else { return }
-        guard let destination = first else { throw SOAPRequestError("the WS-Addressing To header must hold plain text") }
+        guard let text = first else { throw SOAPRequestError("the WS-Addressing To header must hold plain text") }
+        // An xs:anyURI's value is read with its surrounding whitespace collapsed.
+        let destination = text.trimmingCharacters(in: .whitespacesAndNewlines)
         if SOAPEnvelopeOutline.anonymousAddresses.contains(destination) { return }
         let refusal = SOAPRequestError("the WS-Addressing To header names another endpoint than the request's URL")
         guard let separator = destination.range(of: "://"), ["http", "https"].contains(destination[..<separator.lowerBound].lowercased()) else {
             throw refusal
         }
         let afterScheme = destination[separator.upperBound...]
-        guard let slash = afterScheme.firstIndex(of: "/") else { throw refusal }
+        // The authority ends at the first '/', '?' or '#'; the path must come next.
+        guard let slash = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }), afterScheme[slash] == "/" else { throw refusal }
         let named = afterScheme[slash...].prefix { $0 != "?" && $0 != "#" }
         guard let target = try? CanonicalTarget(raw: String(named)), target.path == path else { throw refusal }
     }
