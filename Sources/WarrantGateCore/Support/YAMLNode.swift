@@ -53,8 +53,9 @@ public struct YAMLNode {
     /// Reads a file's text: a regular file (or a link to one) of at most `maximumFileSize` bytes, UTF-8. A device or
     /// FIFO, which could be read without end or block the reader, is refused before anything is read from it.
     public static func readText(path: String, what: String = "file") throws -> String {
-        // Opened without blocking, so that a FIFO does not wait here for a writer; then checked for what it is.
-        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        // Opened without blocking, so that a FIFO does not wait here for a writer, and without making a terminal the
+        // process's own; then checked for what it is.
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw FileError(file: path, line: nil, message: "cannot read \(what) (\(String(cString: strerror(errno))))")
         }
