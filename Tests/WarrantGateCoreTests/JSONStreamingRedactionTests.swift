@@ -291,21 +291,20 @@ struct JSONStreamingRedactionTests {
         )
     }
 
-    @Test("bounds the work of building contexts: tiny contexts over a large one are refused, repeated ones are not")
-    func contextWork() {
+    @Test("a nested context is layered on the one in force: tiny ones over a large one pass, and undefine or add terms")
+    func layeredContexts() {
         let large = (0..<3500).map { #""t\#($0)":"http://example.org/t/\#($0)""# }.joined(separator: ",")
         func document(_ items: String, count: Int) -> String {
-            #"{"@context":{\#(large)},"list":["# + Array(repeating: items, count: count).joined(separator: ",") + "]}"
+            #"{"@context":{\#(large),"ex":"http://example.org/ns#"},"list":["# + Array(repeating: items, count: count).joined(separator: ",") + "]}"
         }
-        // Each of these tiny contexts rebuilds the 100 KB one in force.
-        let rebuilt = Self.streamed(document(#"{"@context":{"t1":null},"a":1}"#, count: 400), names: [Self.example])
-        #expect(rebuilt.error?.detail.contains("far more than the document") == true, "\(String(describing: rebuilt.error?.detail))")
-        // An empty context builds nothing; a record that brings its own small context builds about its own length.
-        let empty = document(#"{"@context":{},"a":1}"#, count: 400)
-        #expect(Self.streamed(empty, names: [Self.example]).outcome == .accepted(empty, removed: 0))
-        let own = (0..<60).map { #""o\#($0)":"http://example.org/o/\#($0)""# }.joined(separator: ",")
-        let records = #"{"@context":null,"list":["# + Array(repeating: #"{"@context":{\#(own)},"a":1}"#, count: 2000).joined(separator: ",") + "]}"
-        #expect(Self.streamed(records, names: [Self.example]).outcome == .accepted(records, removed: 0))
+        // Each of these builds one term over the 100 KB context in force, not the whole of it again.
+        for item in [#"{"@context":{"t1":null},"a":1}"#, #"{"@context":{},"a":1}"#, #"{"@context":{"o":"http://example.org/o"},"a":1}"#] {
+            let text = document(item, count: 2000)
+            #expect(Self.streamed(text, names: [Self.example]).outcome == .accepted(text, removed: 0), "\(item)")
+        }
+        // A layer's own terms, and those it leaves, expand as before; a term it undefines no longer expands.
+        let layered = #"{"@context":{"ex":"http://example.org/ns#","s":"ex:secret"},"a":{"@context":{"x":"ex:secret","s":null},"x":1,"s":2,"ex:secret":3},"s":4}"#
+        Self.expectLD(layered, .accepted(#"{"@context":{"ex":"http://example.org/ns#","s":"ex:secret"},"a":{"@context":{"x":"ex:secret","s":null},"s":2}}"#, removed: 3))
     }
 
     @Test("refuses what cannot be honoured: a remote context, @import, a scoped context, @reverse, a late @context")

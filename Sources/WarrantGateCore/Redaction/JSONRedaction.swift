@@ -28,8 +28,7 @@
 /// Memory is bounded whatever the body's size: a key is held until it is decided (at most `maxKeyBytes` bytes as
 /// written), an `@context` value until it ends (at most 4 × `maxKeyBytes`, which also bounds the contexts in force
 /// together), and the open containers up to `maxDepth`; values stream through, or are skipped, without being held.
-/// So is the work of building contexts: each one that changes the context in force is built whole, inherited terms
-/// included, and a document may build 16 MiB of them and 64 bytes more for each byte of it read.
+/// A context is built from its own terms, layered on the one it is defined over, so building it costs its own length.
 public final class JSONRedaction: BodyRedaction {
     private var machine: JSONRedactionMachine
 
@@ -97,9 +96,6 @@ private struct JSONRedactionMachine {
     private let maxDepth: Int
     private let maxKeyBytes: Int
     private var contextLimit: Int { 4 * maxKeyBytes }
-    /// The bytes of contexts a document may build once `read` bytes of it are read: a few tiny `@context` members
-    /// that each rebuild a large inherited context must not cost the loop far more than the body's length.
-    private static func contextWorkLimit(read: Int) -> Int { 16 * 1024 * 1024 + 64 * read }
 
     private(set) var removed = 0
     /// Bytes fed before the current piece.
@@ -149,8 +145,6 @@ private struct JSONRedactionMachine {
     private var contextHeld: [UInt8] = []
     /// The JSON-LD contexts in force, innermost last, each on the object where it was set.
     private var contexts: [JSONLDContext] = []
-    private var contextBytes = 0
-    private var contextWork = 0
 
     init(names: RedactedNames, keepOnly: RedactedNames?, maxDepth: Int, maxKeyBytes: Int) {
         keys = names.jsonKeys
@@ -159,7 +153,7 @@ private struct JSONRedactionMachine {
         self.maxKeyBytes = maxKeyBytes
     }
 
-    var heldBytes: Int { keyHeld.capacity + contextHeld.capacity + outer.capacity + contextBytes }
+    var heldBytes: Int { keyHeld.capacity + contextHeld.capacity + outer.capacity + (contexts.last?.size ?? 0) }
 
     private func fail(_ detail: String, at index: Int) -> RedactionError {
         RedactionError(.malformed, detail, offset: consumed + index)
@@ -456,7 +450,7 @@ private struct JSONRedactionMachine {
         top = depth > 0 ? outer.removeLast() : []
         if object {
             openObjects -= 1
-            if level.contains(.context) { contextBytes -= contexts.removeLast().size }
+            if level.contains(.context) { contexts.removeLast() }
         }
         if depth == 0 {
             mode = .end
@@ -688,15 +682,10 @@ private struct JSONRedactionMachine {
             guard contextHeld.count <= contextLimit else { throw fail("a @context longer than \(contextLimit) bytes", at: end) }
             var reader = try JSONLDContextReader(contextHeld, offset: contextOffset)
             let context = try reader.read(over: contexts.last ?? JSONLDContext())
-            guard contextBytes + context.size <= contextLimit else {
+            guard context.size <= contextLimit else {
                 throw fail("JSON-LD contexts in force larger than \(contextLimit) bytes", at: end)
             }
-            contextWork += reader.built
-            guard contextWork <= Self.contextWorkLimit(read: consumed + end) else {
-                throw fail("JSON-LD contexts built in this document total \(contextWork) bytes, far more than the document", at: end)
-            }
             contexts.append(context)
-            contextBytes += context.size
             top.insert(.context)
             contextHeld.removeAll(keepingCapacity: true)
             readingContext = false
@@ -1012,32 +1001,46 @@ struct HashIndex: Sendable {
     }
 }
 
-/// A JSON-LD active context, as far as key expansion needs it.
-struct JSONLDContext {
-    /// Each term's IRI, expanded; or the keyword it aliases.
-    let terms: [[UInt8]: [UInt8]]
+/// A JSON-LD active context, as far as key expansion needs it: the terms one `@context` object defined (or
+/// undefined), layered on the context it was defined over, so that building one costs its own terms, not those it
+/// inherits.
+final class JSONLDContext: Sendable {
+    private let parent: JSONLDContext?
     let vocab: JSONLDIRI?
-    /// The terms by hash, so that keys are looked up without allocating.
-    private let byHash: [UInt64: [(term: [UInt8], iri: JSONLDIRI)]]
-    /// Whether some term holds a colon: only then may a key with one be a term.
+    /// This layer's terms by hash, so that keys are looked up without allocating: each term's IRI, expanded (or the
+    /// keyword it aliases), or nil for a term this layer undefines.
+    private let byHash: [UInt64: [(term: [UInt8], iri: JSONLDIRI?)]]
+    /// Whether some term in force may hold a colon: only then may a key with one be a term.
     let hasCompactTerms: Bool
-    /// The bytes of its terms and IRIs.
+    /// The bytes of the terms and IRIs of this layer and those beneath it.
     let size: Int
 
-    init(terms: [[UInt8]: [UInt8]] = [:], vocab: [UInt8]? = nil) {
-        self.terms = terms
+    /// An empty context, or `terms` (nil undefining a term) over `parent`, with `vocab` in force.
+    init(terms: [[UInt8]: [UInt8]?] = [:], vocab: [UInt8]? = nil, over parent: JSONLDContext? = nil) {
+        self.parent = parent
         self.vocab = vocab.map(JSONLDIRI.init)
-        var byHash: [UInt64: [(term: [UInt8], iri: JSONLDIRI)]] = [:]
+        var byHash: [UInt64: [(term: [UInt8], iri: JSONLDIRI?)]] = [:]
         for (term, iri) in terms {
-            byHash[term.withUnsafeBytes { PolyHash($0).value }, default: []].append((term, JSONLDIRI(iri)))
+            byHash[term.withUnsafeBytes { PolyHash($0).value }, default: []].append((term, iri.map(JSONLDIRI.init)))
         }
         self.byHash = byHash
-        hasCompactTerms = terms.keys.contains { $0.contains(UInt8(ascii: ":")) }
-        size = terms.reduce(vocab?.count ?? 0) { $0 + $1.key.count + $1.value.count }
+        hasCompactTerms = (parent?.hasCompactTerms ?? false) || terms.keys.contains { $0.contains(UInt8(ascii: ":")) }
+        size = terms.reduce((parent?.size ?? 0) + (vocab?.count ?? 0)) { $0 + $1.key.count + ($1.value?.count ?? 0) }
     }
 
+    /// The IRI of the term `text` in force: the innermost layer that defines or undefines it decides.
     func term(_ text: UnsafeRawBufferPointer) -> JSONLDIRI? {
-        byHash[PolyHash(text).value]?.first { $0.term.elementsEqual(text) }?.iri
+        let hash = PolyHash(text).value
+        var layer: JSONLDContext? = self
+        while let current = layer {
+            if let entry = current.byHash[hash]?.first(where: { $0.term.elementsEqual(text) }) { return entry.iri }
+            layer = current.parent
+        }
+        return nil
+    }
+
+    func term(_ bytes: [UInt8]) -> [UInt8]? {
+        bytes.withUnsafeBytes { term($0)?.bytes }
     }
 }
 
@@ -1046,8 +1049,6 @@ private struct JSONLDContextReader {
     private var scanner: JSONScanner
     /// Where the value begins in the body.
     private let offset: Int
-    /// The bytes of the contexts built so far, inherited terms included.
-    private(set) var built = 0
 
     init(_ bytes: [UInt8], offset: Int) throws(RedactionError) {
         do throws(JSONError) {
@@ -1166,26 +1167,24 @@ private struct JSONLDContextReader {
                 local.updateValue(iri, forKey: Array(key.utf8))
             }
         }
-        // An empty context changes nothing: the one in force stands, unbuilt.
+        // An empty context changes nothing: the one in force stands.
         if local.isEmpty, vocab == nil { return base }
-        var terms = base.terms, newVocab = base.vocab?.bytes
+        var terms: [[UInt8]: [UInt8]?] = [:], newVocab = base.vocab?.bytes
         do throws(TermChainTooLong) {
             if case .some(let vocab) = vocab {
                 newVocab = nil
-                if let vocab { newVocab = try Self.expand(vocab, local: local, base: base.terms, vocab: base.vocab?.bytes, depth: 0) }
+                if let vocab { newVocab = try Self.expand(vocab, local: local, base: base, vocab: base.vocab?.bytes, depth: 0) }
             }
             for (term, iri) in local {
-                terms[term] = nil
-                if let iri { terms[term] = try Self.expand(iri, local: local, base: base.terms, vocab: newVocab, depth: 0) }
+                terms[term] = .some(nil)
+                if let iri { terms[term] = try Self.expand(iri, local: local, base: base, vocab: newVocab, depth: 0) }
             }
         } catch {
             throw refused("a JSON-LD term defined through more than \(Self.maxTermChain) others, or through itself")
         }
         // A relative vocabulary is resolved against the document's base, which is not known here.
         if let newVocab, !Self.isAbsolute(newVocab) { throw refused("a relative JSON-LD @vocab") }
-        let context = JSONLDContext(terms: terms, vocab: newVocab)
-        built += context.size
-        return context
+        return JSONLDContext(terms: terms, vocab: newVocab, over: base)
     }
 
     /// A term's IRI (or keyword), as written; nil when it is left undefined.
@@ -1239,11 +1238,11 @@ private struct JSONLDContextReader {
     /// anything else is relative to `vocab`. Terms of this context are expanded in turn, through at most
     /// ``maxTermChain`` of them.
     private static func expand(
-        _ raw: [UInt8], local: [[UInt8]: [UInt8]?], base: [[UInt8]: [UInt8]], vocab: [UInt8]?, depth: Int
+        _ raw: [UInt8], local: [[UInt8]: [UInt8]?], base: JSONLDContext, vocab: [UInt8]?, depth: Int
     ) throws(TermChainTooLong) -> [UInt8] {
         if raw.first == UInt8(ascii: "@") { return raw }
         func lookUp(_ term: [UInt8]) throws(TermChainTooLong) -> [UInt8]? {
-            guard let entry = local[term] else { return base[term] }
+            guard let entry = local[term] else { return base.term(term) }
             guard let entry else { return nil }
             // JSON-LD 1.1: a term whose IRI is the term itself is the vocabulary's term of that name.
             if entry == term { return vocab.map { $0 + term } ?? term }
