@@ -8,7 +8,8 @@ struct RedactableMediaTypeTests {
         ("application/json", RedactableMediaType.json), ("APPLICATION/JSON", .json), (" application/ld+json\t", .json),
         ("application/vnd.niem+json; charset=utf-8", .json), ("application/json;charset=\"UTF-8\"", .json),
         ("application/json ; q=1 ; Charset = us-ascii", .json), ("application/xml", .xml), ("text/xml; charset=utf8", .xml),
-        ("Text/XML", .xml), ("application/soap+xml; action=\"urn:x\"", .xml),
+        ("Text/XML", .xml), ("application/soap+xml; action=\"urn:x\"", .xml), ("application/json; profile=\"urn:a,urn:b\"", .json),
+        ("application/json; p=\"a\\\",b\"", .json),
     ])
     func redactable(contentType: String, kind: RedactableMediaType) {
         #expect(RedactableMediaType(contentType: contentType) == kind)
@@ -19,6 +20,8 @@ struct RedactableMediaTypeTests {
         "application/json; charset=latin1", "application/json; charset=\"utf-8", "application/json;", "application/json; =x",
         "application/json; x=", "application/json; charset", "application/jsön", "application/json; title=\"é\"",
         "multipart/related; type=\"application/xml\"",
+        // Two types in one field: a client may take either.
+        "application/json, text/html", "application/json; v=1, text/html", "application/json; p=\"a\", text/html",
     ])
     func notRedactable(contentType: String) {
         #expect(RedactableMediaType(contentType: contentType) == nil)

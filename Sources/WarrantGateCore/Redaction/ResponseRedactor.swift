@@ -18,7 +18,7 @@ public enum RedactableMediaType: String, Sendable {
     case xml
 
     /// The kind of a `Content-Type` value, or nil for any other type, a charset other than UTF-8 or US-ASCII, a
-    /// parameter without a name or a value, or a value with bytes outside ASCII.
+    /// parameter without a name or a value, a comma outside a quoted string, or a value with bytes outside ASCII.
     public init?(contentType: String?) {
         guard var contentType, let kind = contentType.withUTF8(MediaTypeBytes.kind) else { return nil }
         self = kind
@@ -30,7 +30,7 @@ public enum RedactableMediaType: String, Sendable {
 private enum MediaTypeBytes {
     /// The kind of the media type `bytes` hold, or nil (see ``RedactableMediaType/init(contentType:)``).
     static func kind(_ bytes: UnsafeBufferPointer<UInt8>) -> RedactableMediaType? {
-        guard bytes.allSatisfy({ $0 < 0x80 }) else { return nil }
+        guard bytes.allSatisfy({ $0 < 0x80 }), !hasUnquotedComma(bytes) else { return nil }
         var end = bytes.firstIndex(of: UInt8(ascii: ";")) ?? bytes.count
         let essence = trimmed(bytes, 0..<end)
         while end < bytes.count {
@@ -60,6 +60,24 @@ private enum MediaTypeBytes {
             value = (value.lowerBound + 1)..<(value.upperBound - 1)
         }
         return ASCIICase.equals(bytes[value], "utf-8") || ASCIICase.equals(bytes[value], "utf8") || ASCIICase.equals(bytes[value], "us-ascii")
+    }
+
+    /// Whether a comma stands outside a quoted string: it separates two types in one field, and a client may take
+    /// either.
+    private static func hasUnquotedComma(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var quoted = false, escaped = false
+        for byte in bytes {
+            if escaped {
+                escaped = false
+            } else if quoted && byte == UInt8(ascii: "\\") {
+                escaped = true
+            } else if byte == UInt8(ascii: "\"") {
+                quoted.toggle()
+            } else if !quoted && byte == UInt8(ascii: ",") {
+                return true
+            }
+        }
+        return false
     }
 
     /// The range without leading and trailing spaces and tabs (HTTP's optional white space).
