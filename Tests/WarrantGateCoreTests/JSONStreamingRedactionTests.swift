@@ -247,6 +247,9 @@ struct JSONStreamingRedactionTests {
             #"{"@context":{"@base":"http://example.org/","@propagate":true,"@vocab":"http://example.org/ns#","secret":{"@id":"secret"}},"secret":1,"open":2}"#,
             .accepted(#"{"@context":{"@base":"http://example.org/","@propagate":true,"@vocab":"http://example.org/ns#","secret":{"@id":"secret"}},"open":2}"#, removed: 1)
         )
+        // A prefix whose IRI ends with no delimiter is no prefix to JSON-LD 1.1: the key is then judged as an
+        // undefined prefix's would be, by its local name.
+        Self.expectLD(#"{"@context":{"ex":"urn:x:ex"},"ex:secret":1,"ex:open":2}"#, .accepted(#"{"@context":{"ex":"urn:x:ex"},"ex:open":2}"#, removed: 1))
         // Through a chain of five terms, each defined by the next.
         Self.expectLD(
             #"{"@context":{"a":"b","b":"c","c":"d","d":"e","e":"http://example.org/ns#secret"},"a":1,"f":2}"#,
@@ -323,11 +326,15 @@ struct JSONStreamingRedactionTests {
         // expand to in ways not followed here.
         Self.expectRefused(#"{"@context":{"@base":"http://example.org/","@vocab":""},"ns#secret":1}"#, "relative JSON-LD @vocab")
         Self.expectRefused(#"{"@context":{"@vocab":"ns#"},"secret":1}"#, "relative JSON-LD @vocab")
+        // @vocab is expanded through the context it is defined over, not through its own context's terms.
+        Self.expectRefused(##"{"@context":{"@base":"http://example.org/ns","#":"urn:x:","@vocab":"#"},"secret":1}"##, "relative JSON-LD @vocab")
+        // A term named as itself has no IRI without a vocabulary.
+        Self.expectRefused(#"{"@context":{"ex":"ex"},"ex:secret":1}"#, "as itself without @vocab")
         Self.expectRefused(#"{"@context":{"x":"http://example.org/ns#secret"},"p":{"@context":{"@propagate":false,"x":"urn:ok"},"q":{"x":1}}}"#, "@propagate")
         // A term defined through a long chain of others, or through itself.
         let chain = (0..<10).map { #""t\#($0)":"t\#($0 + 1)""# }.joined(separator: ",")
         Self.expectRefused(#"{"@context":{\#(chain),"t10":"http://example.org/ns#secret"},"t0":1}"#, "more than 8")
-        Self.expectRefused(#"{"@context":{"a":"b","b":"a"},"a":1}"#, "through itself")
+        Self.expectRefused(#"{"@context":{"a":"b","b":"a"},"a":1}"#, "in a cycle")
         // Inside a removed value nothing is read.
         Self.expectLD(
             #"{"citizenship":{"a":1,"@context":"https://schema.org/"},"b":2}"#, names: ["citizenship"],

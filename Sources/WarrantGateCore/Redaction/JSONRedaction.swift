@@ -880,7 +880,13 @@ struct QualifiedIRIs: Sendable {
         let suffix = UnsafeRawBufferPointer(rebasing: text[(colon + 1)...])
         let none: [UInt8] = []
         if suffix.count >= 2, suffix[0] == UInt8(ascii: "/"), suffix[1] == UInt8(ascii: "/") { return isRedacted(PolyHash(), none, text) }
-        if let iri = context?.term(UnsafeRawBufferPointer(rebasing: text[..<colon])) { return !iri.isKeyword && isRedacted(iri.hash, iri.bytes, suffix) }
+        if let iri = context?.term(UnsafeRawBufferPointer(rebasing: text[..<colon])) {
+            guard !iri.isKeyword else { return false }
+            if isRedacted(iri.hash, iri.bytes, suffix) { return true }
+            // JSON-LD 1.1 takes a term for a prefix only if its IRI ends with a delimiter; otherwise the key is an
+            // absolute IRI as written (a 1.0 processor expands it as above): checked both ways, as below.
+            if iri.endsWithDelimiter { return false }
+        }
         // An undefined prefix: an absolute IRI as written, or a compact IRI whose context is unknown.
         return isRedacted(PolyHash(), none, text) || isLocal(suffix)
     }
@@ -916,6 +922,9 @@ struct JSONLDIRI: Sendable {
     }
 
     var isKeyword: Bool { bytes.first == UInt8(ascii: "@") }
+
+    /// Whether it ends with one of RFC 3986's gen-delims (`:/?#[]@`), which JSON-LD 1.1 requires of a prefix's IRI.
+    var endsWithDelimiter: Bool { bytes.last.map { ":/?#[]@".utf8.contains($0) } ?? false }
 }
 
 /// A polynomial hash of bytes, modulo 2^64, with their count: the hash of bytes followed by others follows from the
@@ -1173,14 +1182,15 @@ private struct JSONLDContextReader {
         do throws(TermChainTooLong) {
             if case .some(let vocab) = vocab {
                 newVocab = nil
-                if let vocab { newVocab = try Self.expand(vocab, local: local, base: base, vocab: base.vocab?.bytes, depth: 0) }
+                // Expanded through the context it is defined over, not this one's terms (JSON-LD 1.1, context processing).
+                if let vocab { newVocab = try Self.expand(vocab, local: [:], base: base, vocab: base.vocab?.bytes, depth: 0) }
             }
             for (term, iri) in local {
                 terms[term] = .some(nil)
                 if let iri { terms[term] = try Self.expand(iri, local: local, base: base, vocab: newVocab, depth: 0) }
             }
         } catch {
-            throw refused("a JSON-LD term defined through more than \(Self.maxTermChain) others, or through itself")
+            throw refused("a JSON-LD term defined through more than \(Self.maxTermChain) others, in a cycle, or as itself without @vocab")
         }
         // A relative vocabulary is resolved against the document's base, which is not known here.
         if let newVocab, !Self.isAbsolute(newVocab) { throw refused("a relative JSON-LD @vocab") }
@@ -1244,8 +1254,12 @@ private struct JSONLDContextReader {
         func lookUp(_ term: [UInt8]) throws(TermChainTooLong) -> [UInt8]? {
             guard let entry = local[term] else { return base.term(term) }
             guard let entry else { return nil }
-            // JSON-LD 1.1: a term whose IRI is the term itself is the vocabulary's term of that name.
-            if entry == term { return vocab.map { $0 + term } ?? term }
+            // JSON-LD 1.1: a term whose IRI is the term itself is the vocabulary's term of that name; without a
+            // vocabulary it has no IRI, which a processor refuses.
+            if entry == term {
+                guard let vocab else { throw TermChainTooLong() }
+                return vocab + term
+            }
             guard depth < maxTermChain else { throw TermChainTooLong() }
             return try expand(entry, local: local, base: base, vocab: vocab, depth: depth + 1)
         }
