@@ -247,6 +247,12 @@ struct XMLRedactionTests {
             """
         let names = Self.names + ["address", "code", "reason", "value", "text", "type", "lang"]
         #expect(try redact(framed, names: names) == (framed.replacingOccurrences(of: "<Address>1 Main St</Address>", with: ""), 1))
+        // Data that inherits a protocol's namespace is data all the same; `xml:` attributes are XML's own.
+        let inherited = """
+            <Envelope xmlns="http://schemas.xmlsoap.org/soap/envelope/"><Body><Resp xml:id="r1"><alienNumber>A1</alienNumber>\
+            <Name>A</Name></Resp></Body></Envelope>
+            """
+        #expect(try redact(inherited, names: ["alienNumber", "id"]) == (inherited.replacingOccurrences(of: "<alienNumber>A1</alienNumber>", with: ""), 1))
         // A qualified name does not match an element in no namespace.
         #expect(try redact("<r><Citizenship/></r>").removed == 0)
     }

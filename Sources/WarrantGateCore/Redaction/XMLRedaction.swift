@@ -1143,11 +1143,11 @@ private struct XMLRedactionMachine {
             self.keepOnly = keepOnly
         }
 
-        /// Whether an element or attribute is to be removed by name: a field name matches its local name in no
-        /// namespace or in any that holds data (``XMLNamespaces/Role/holdsData``), a qualified name its namespace and
-        /// local name.
+        /// Whether an element or attribute is to be removed by name: a field name matches its local name in any
+        /// namespace or none, unless the namespace's protocol defines that name (``XMLNamespaces/Role/frames(_:)``);
+        /// a qualified name matches its namespace and local name.
         func redact(_ namespace: Namespace?, _ local: UnsafeRawBufferPointer) -> Bool {
-            if namespace?.role.holdsData ?? true, redacted.containsField(local: local) { return true }
+            if redacted.containsField(local: local), !(namespace?.role.frames(local) ?? false) { return true }
             guard let index = namespace?.redactedIndex else { return false }
             return redacted.contains(local: local, namespace: index)
         }
@@ -1155,7 +1155,7 @@ private struct XMLRedactionMachine {
         /// Whether the allow-list, if any, names an element or attribute, by the same rules.
         func keep(_ namespace: Namespace?, _ local: UnsafeRawBufferPointer) -> Bool {
             guard let keepOnly else { return true }
-            if namespace?.role.holdsData ?? true, keepOnly.containsField(local: local) { return true }
+            if keepOnly.containsField(local: local), !(namespace?.role.frames(local) ?? false) { return true }
             guard let index = namespace?.keptIndex else { return false }
             return keepOnly.contains(local: local, namespace: index)
         }

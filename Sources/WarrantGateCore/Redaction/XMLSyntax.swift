@@ -8,24 +8,51 @@ enum XMLNamespaces {
         "http://www.w3.org/2005/08/addressing", "http://schemas.xmlsoap.org/ws/2004/08/addressing",
         "http://schemas.xmlsoap.org/ws/2004/03/addressing",
     ]
-    /// The namespaces of WS-Security's headers, XML Schema's instance attributes (`xsi:type`, `xsi:nil`) and the `xml`
-    /// prefix.
-    private static let otherProtocols: Set<String> = [
+    private static let security: Set<String> = [
         "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd",
         "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd",
-        "http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd", "http://www.w3.org/2001/XMLSchema-instance", xml,
+        "http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd",
     ]
+    private static let schemaInstance = "http://www.w3.org/2001/XMLSchema-instance"
 
     enum Role: Equatable {
-        case plain, soap11Envelope, soap12Envelope, signature, xinclude
-        /// WS-Addressing, WS-Security, XML Schema's instance attributes, the `xml` prefix.
-        case otherProtocol
+        case plain, soap11Envelope, soap12Envelope, signature, xinclude, addressing, security, schemaInstance, xml
 
-        /// Whether elements and attributes in the namespace may be a document's data, which a field name matches by
-        /// local name: SOAP's own (an envelope's `Code`, `Reason`, `Value`) and the other protocols' (`wsa:Address`)
-        /// are the messages' frame.
-        var holdsData: Bool { self == .plain }
+        /// Whether `local` is a name the protocol of this namespace defines: a message's frame, which a field name
+        /// (matched by local name in any namespace) leaves alone. Any other name there is data that inherited the
+        /// namespace, such as a payload under a SOAP envelope's default namespace. XML-DSig, XInclude and `xml:` define
+        /// every name in theirs.
+        func frames(_ local: UnsafeRawBufferPointer) -> Bool {
+            let names: Set<String>
+            switch self {
+            case .plain: return false
+            case .signature, .xinclude, .xml: return true
+            case .soap11Envelope: names = XMLNamespaces.soap11Names
+            case .soap12Envelope: names = XMLNamespaces.soap12Names
+            case .addressing: names = XMLNamespaces.addressingNames
+            case .security: names = XMLNamespaces.securityNames
+            case .schemaInstance: names = XMLNamespaces.schemaInstanceNames
+            }
+            return names.contains(String(decoding: local, as: UTF8.self))
+        }
     }
+
+    private static let soap11Names: Set<String> = ["Envelope", "Header", "Body", "Fault", "encodingStyle", "mustUnderstand", "actor"]
+    private static let soap12Names: Set<String> = [
+        "Envelope", "Header", "Body", "Fault", "Code", "Subcode", "Value", "Reason", "Text", "Node", "Role", "Detail", "NotUnderstood",
+        "Upgrade", "SupportedEnvelope", "encodingStyle", "mustUnderstand", "relay", "role", "qname",
+    ]
+    private static let addressingNames: Set<String> = [
+        "EndpointReference", "Address", "ReferenceParameters", "ReferenceProperties", "Metadata", "PortType", "ServiceName",
+        "PortName", "To", "From", "ReplyTo", "FaultTo", "Action", "MessageID", "RelatesTo", "RelationshipType",
+        "IsReferenceParameter", "RetryAfter", "ProblemHeader", "ProblemHeaderQName", "ProblemIRI", "ProblemAction", "SoapAction",
+    ]
+    private static let securityNames: Set<String> = [
+        "Security", "UsernameToken", "Username", "Password", "Nonce", "BinarySecurityToken", "SecurityTokenReference", "Reference",
+        "KeyIdentifier", "Embedded", "TransformationParameters", "EncryptedHeader", "SignatureConfirmation", "Iteration", "Salt",
+        "Timestamp", "Created", "Expires", "Id", "Type", "EncodingType", "ValueType", "URI", "Usage", "TokenType", "Value",
+    ]
+    private static let schemaInstanceNames: Set<String> = ["type", "nil", "schemaLocation", "noNamespaceSchemaLocation"]
 
     static func role(of uri: String) -> Role {
         switch uri {
@@ -33,7 +60,10 @@ enum XMLNamespaces {
         case "http://www.w3.org/2003/05/soap-envelope": .soap12Envelope
         case "http://www.w3.org/2000/09/xmldsig#": .signature
         case "http://www.w3.org/2001/XInclude", "http://www.w3.org/2003/XInclude": .xinclude
-        case _ where addressing.contains(uri) || otherProtocols.contains(uri): .otherProtocol
+        case xml: .xml
+        case schemaInstance: .schemaInstance
+        case _ where addressing.contains(uri): .addressing
+        case _ where security.contains(uri): .security
         default: .plain
         }
     }
