@@ -218,7 +218,7 @@ struct SOAPRequestTests {
             return Self.envelope(#"<GetBooking xmlns="urn:example:jail:records"><BookingNumber>2017-000123</BookingNumber></GetBooking>"#, header: headers)
         }
         for accepted in [
-            "https://gateway.county.example/records/soap", "http://10.0.0.5:8443/records/soap?wsdl", "HTTPS://gateway/records/%73oap",
+            "https://gateway.county.example/records/soap", "http://10.0.0.5:8443/records/soap?wsdl", "HTTPS://gateway/records/soap#x",
             "http://www.w3.org/2005/08/addressing/anonymous", "\n  https://gateway/records/soap\n",
         ] {
             #expect(try Self.classify(body: to(accepted)).route.id == "get-booking", "\(accepted)")
@@ -227,6 +227,7 @@ struct SOAPRequestTests {
             to("https://gateway.county.example/axis2/services/CustodyService"), to("https://gateway/records/soap/../admin"),
             to("urn:example:records"), to("/records/soap"), to("https://gateway"), to("https://gateway/records/soap", "https://gateway/records/soap"),
             to("https://gateway/records/<!-- -->soap"), to("http://gateway?/records/soap"), to("http://gateway#/records/soap"),
+            to("https://gateway/records/%73oap"), to("https://gateway/records/soap/op/.."), to("\u{A0}https://gateway/records/soap"),
         ] {
             #expect(throws: StageRefusal.self, "\(refused)") { try Self.classify(body: refused) }
         }

@@ -66,13 +66,16 @@ public struct SOAPRequest: Sendable {
 
     /// Checks the WS-Addressing `To` header, if any, against `path`, the canonical path the request was decided on: a
     /// service that dispatches on `To` (Axis2 does) must reach the endpoint the policy matched. At most one `To` may be
-    /// given: the anonymous address, or an `http` or `https` URL whose path is `path`.
+    /// given: the anonymous address, or an `http` or `https` URL whose path is exactly `path`.
     public func checkDestination(path: String) throws(SOAPRequestError) {
         guard destinations.count <= 1 else { throw SOAPRequestError("the WS-Addressing To header is given more than once") }
         guard let first = destinations.first else { return }
         guard let text = first else { throw SOAPRequestError("the WS-Addressing To header must hold plain text") }
-        // An xs:anyURI's value is read with its surrounding whitespace collapsed.
-        let destination = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        // An xs:anyURI's value is read with its surrounding XML white space (space, tab, CR, LF) collapsed.
+        let bytes = Array(text.utf8)
+        let start = bytes.firstIndex { !XMLName.isSpace($0) } ?? bytes.endIndex
+        let end = bytes.lastIndex { !XMLName.isSpace($0) }.map { $0 + 1 } ?? start
+        let destination = String(decoding: bytes[start..<end], as: UTF8.self)
         if SOAPEnvelopeOutline.anonymousAddresses.contains(destination) { return }
         let refusal = SOAPRequestError("the WS-Addressing To header names another endpoint than the request's URL")
         guard let separator = destination.range(of: "://"), ["http", "https"].contains(destination[..<separator.lowerBound].lowercased()) else {
@@ -81,8 +84,8 @@ public struct SOAPRequest: Sendable {
         let afterScheme = destination[separator.upperBound...]
         // The authority ends at the first '/', '?' or '#'; the path must come next.
         guard let slash = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }), afterScheme[slash] == "/" else { throw refusal }
-        let named = afterScheme[slash...].prefix { $0 != "?" && $0 != "#" }
-        guard let target = try? CanonicalTarget(raw: String(named)), target.path == path else { throw refusal }
+        // Byte for byte: a stack that dispatches on the path reads it as written (dot segments, escapes and all).
+        guard afterScheme[slash...].prefix(while: { $0 != "?" && $0 != "#" }) == path else { throw refusal }
     }
 }
 
