@@ -40,11 +40,30 @@ struct ConfigurationTests {
         let lines = document.split(separator: "\n", omittingEmptySubsequences: false)
         let start = try #require(lines.firstIndex { $0 == "limits:" })
         let block = lines[start...].prefix { $0 == "limits:" || $0.hasPrefix("  ") }
-        #expect(block.count > 20)
+        let keys = block.dropFirst()
+        #expect(keys.count > 20)
         let documented = try load(base + block.joined(separator: "\n") + "\n")
         #expect(documented.limits.upstreamExchangeTimeout == .seconds(300))
         #expect(documented.limits.upstreamReadTimeout == .seconds(30))
         #expect(documented.limits.maxConnectionsSettingUp == 1024)
+        // Each documented value less one: every key must move a limit of its own away from its default.
+        let lessOne = keys.map { line -> String in
+            let parts = line.split(separator: ":", maxSplits: 1)
+            let number = parts[1].drop { $0 == " " }.prefix { $0.isNumber }
+            return "\(parts[0]): \(Int(number)! - 1)"
+        }
+        let moved = try load(base + "limits:\n" + lessOne.joined(separator: "\n") + "\n")
+        let before = Self.leaves(GatewayConfiguration.Limits()), after = Self.leaves(moved.limits)
+        #expect(before.keys.filter { before[$0] != after[$0] }.count == keys.count, "\(before.keys.filter { before[$0] == after[$0] }.sorted())")
+    }
+
+    /// Every stored value of `value`, by its path of property names, nested structures flattened.
+    private static func leaves(_ value: Any, at path: String = "") -> [String: String] {
+        let mirror = Mirror(reflecting: value)
+        guard !mirror.children.isEmpty, !(value is Duration) else { return [path: "\(value)"] }
+        var leaves: [String: String] = [:]
+        for child in mirror.children { leaves.merge(Self.leaves(child.value, at: path + "." + (child.label ?? "?"))) { first, _ in first } }
+        return leaves
     }
 
     @Test("an upstream may be a mapping: its CA and the gateway's certificate for https, paths resolved beside the file")
