@@ -44,8 +44,8 @@ public struct RedactionProfile: Sendable, Equatable {
 
 /// How a policy's `redact:` entries are read:
 ///
-/// - `citizenship`: a field name (a JSON member, or an XML element or attribute by local name in any namespace), in
-///   any letter case;
+/// - `citizenship`: a field name (a JSON member, or an XML element or attribute by local name in any namespace, but
+///   not a name a protocol defines in its own), in any letter case;
 /// - `nc:PersonCitizenship`: an XML element, or a JSON-LD key, by namespace URI and local name, the prefix bound under
 ///   the policy's `namespaces:`;
 /// - `niem:citizenship`: every element of a concept of a profile the policy includes under `profiles:`.

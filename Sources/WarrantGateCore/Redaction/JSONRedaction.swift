@@ -22,13 +22,13 @@
 /// `@version`, `@language`, `@direction`, `@protected`, `@propagate: true` and a `@type` definition are ignored.
 /// Refused (``RedactionError/Kind/refused``): a remote context (a string), `@import`, a scoped context in a term
 /// definition, `@reverse`, a relative `@vocab`, `@propagate` other than true, a term defined through more than eight
-/// others or in a cycle, any other keyword, and an `@context` after other members. Contexts inside removed values are not read (an `@context` member
-/// that a field name removes is).
+/// others or in a cycle, any other keyword, and an `@context` after other members. Contexts inside removed values are
+/// not read (an `@context` member that a field name removes is).
 ///
 /// Memory is bounded whatever the body's size: a key is held until it is decided (at most `maxKeyBytes` bytes as
 /// written), an `@context` value until it ends (at most 4 × `maxKeyBytes`, which also bounds the contexts in force
-/// together), and the open containers up to `maxDepth`; values stream through, or are skipped, without being held.
-/// A context is built from its own terms, layered on the one it is defined over, so building it costs its own length.
+/// together), and the open containers up to `maxDepth`; values stream through, or are skipped, without being held. A
+/// context is built from its own terms, layered on the one it is defined over, so building it costs its own length.
 public final class JSONRedaction: BodyRedaction {
     private var machine: JSONRedactionMachine
 
@@ -1226,8 +1226,9 @@ private struct JSONLDContextReader {
         return iri
     }
 
-    /// A term defined through a chain of more than ``maxTermChain`` others of its context, or through itself: a
-    /// JSON-LD processor would follow the chain to its end (or refuse a cycle), so the redactor refuses it.
+    /// A term defined through a chain of more than ``maxTermChain`` others of its context, in a cycle, or as itself
+    /// without a vocabulary: a JSON-LD processor would follow the chain to its end (or refuse the others), so the
+    /// redactor refuses it.
     private struct TermChainTooLong: Error {}
     private static let maxTermChain = 8
 

@@ -28,8 +28,9 @@ public struct QualifiedName: Hashable, Sendable, Comparable, CustomStringConvert
 /// The names one redaction removes, compiled for matching without allocating.
 ///
 /// - A **field name** (plain, compared in any letter case) matches a JSON member of that name, and an XML element or
-///   attribute with that local name in any namespace, or none: a client that asks for XML instead of JSON gets the
-///   same fields removed, whatever namespace the upstream's serializer puts them in.
+///   attribute with that local name in any namespace, or none, but a name a protocol defines in its own namespace
+///   (``XMLNamespaces/Role/frames(_:)``): a client that asks for XML instead of JSON gets the same fields removed,
+///   whatever namespace the upstream's serializer puts them in.
 /// - A **qualified name** matches an XML element by namespace URI and local name (exactly, as XML compares them), and
 ///   a JSON-LD key that expands to the namespace URI followed by the local name (see ``JSONRedaction``).
 public struct RedactedNames: Sendable {

@@ -192,8 +192,8 @@ public struct GatewayConfiguration: Sendable {
                 in: [
                     "inspect-body-bytes", "forward-body-bytes", "body-read-timeout-ms", "redact-body-bytes", "decompression-ratio-limit", "xml-max-depth",
                     "xml-max-markup-bytes", "upstream-connect-timeout-ms", "upstream-response-timeout-ms",
-                    "upstream-read-timeout-ms", "upstream-exchange-timeout-ms", "upstream-connections", "max-uri-bytes", "max-header-count", "max-header-bytes", "max-connections",
-                    "max-connections-setting-up", "handshake-timeout-ms",
+                    "upstream-read-timeout-ms", "upstream-exchange-timeout-ms", "upstream-connections", "max-uri-bytes", "max-header-count",
+                    "max-header-bytes", "max-connections", "max-connections-setting-up", "handshake-timeout-ms",
                     "max-in-flight-per-agency", "header-read-timeout-ms", "idle-timeout-ms", "database-busy-timeout-ms",
                 ],
                 what: "limits"

@@ -514,10 +514,10 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
 
     /// The exchange's deadline: until the response head, the response deadline; then the read deadline, which each
     /// body chunk moves on (``RequestInFlight/exchangeDue``); neither past the whole exchange's
-    /// (``RequestInFlight/exchangeEnds``), which a client reading slowly cannot move. One timer serves the handler's requests in turn, so a
-    /// request schedules nothing unless no timer is pending or its deadline falls before the pending one. A timer
-    /// that fires early moves to the current exchange's deadline, and one that finds no exchange stops; a finished
-    /// request leaves it pending, and `handlerRemoved` cancels it.
+    /// (``RequestInFlight/exchangeEnds``), which a client reading slowly cannot move. One timer serves the handler's
+    /// requests in turn, so a request schedules nothing unless no timer is pending or its deadline falls before the
+    /// pending one. A timer that fires early moves to the current exchange's deadline, and one that finds no exchange
+    /// stops; a finished request leaves it pending, and `handlerRemoved` cancels it.
     private func armExchangeDeadline(_ request: RequestInFlight, at due: NIODeadline) {
         let due = min(due, request.exchangeEnds)
         request.exchangeDue = due

@@ -8,10 +8,10 @@ import WarrantGateCore
 ///
 /// A gzip or deflate body is inflated through a fixed window, so memory stays bounded whatever the body's size.
 /// A bomb is refused: a body that inflates past `maxDecodedBytes`, or to more than `maxRatio` times its encoded size
-/// (beyond its first MiB), is not redacted; nor is one of which what one read from the upstream brings (however many
-/// pieces: chunked bodies come a chunk at a time) inflates to more than a MiB plus `maxRatio` times its size, since a
-/// read is inflated and redacted whole before back-pressure can apply. So is a compressed stream that is corrupt, truncated, or followed by anything. The redacted body goes out
-/// uncompressed.
+/// (beyond its first MiB), is not redacted. Nor is a body of which one read from the upstream (however many pieces it
+/// brings: a chunked body comes a chunk at a time) inflates to more than a MiB plus `maxRatio` times its size, since a
+/// read is inflated and redacted whole before back-pressure can apply. Nor is a compressed stream that is corrupt,
+/// truncated, or followed by anything. The redacted body goes out uncompressed.
 final class ResponseRedactionStream {
     /// The content codings the gateway decodes. HTTP's `deflate` is the zlib format (RFC 9110 §8.4.1.2).
     enum Coding: Equatable {
