@@ -61,6 +61,16 @@ final class UpstreamPool {
             self.holder = holder
             self.handOver = handOver
         }
+
+        /// Hands `connection` over, once, marked as the holder's until it is back; false if the request was withdrawn.
+        /// The closure is dropped first, so that nothing of the request outlives the hand-over.
+        func serve(with connection: UpstreamConnection) -> Bool {
+            guard let handOver else { return false }
+            self.handOver = nil
+            connection.holder = holder
+            handOver(.success(connection))
+            return true
+        }
     }
 
     let loop: any EventLoop
@@ -129,7 +139,7 @@ final class UpstreamPool {
         guard !closed else { return }
         let share = self.share(endpoint.name)
         while let index = share.waiting.firstIndex(where: { $0.handOver == nil || share.held[$0.holder, default: 0] < holderShare }) {
-            guard let handOver = share.waiting[index].handOver else {
+            guard share.waiting[index].handOver != nil else {
                 share.waiting.remove(at: index)
                 continue
             }
@@ -142,9 +152,7 @@ final class UpstreamPool {
             let waiter = share.waiting.remove(at: index)
             Self.count(+1, for: waiter.holder, in: share)
             if let connection {
-                waiter.handOver = nil
-                connection.holder = waiter.holder
-                handOver(.success(connection))
+                _ = waiter.serve(with: connection)
             } else {
                 connect(endpoint, for: waiter)
             }
@@ -211,11 +219,7 @@ final class UpstreamPool {
                     }
                     let connection = UpstreamConnection(endpoint: endpoint, channel: channel, handler: handler)
                     channel.closeFuture.assumeIsolated().whenComplete { [self] _ in closed(connection) }
-                    if let handOver = waiter.handOver {
-                        waiter.handOver = nil
-                        connection.holder = waiter.holder
-                        handOver(.success(connection))
-                    } else {
+                    if !waiter.serve(with: connection) {
                         Self.count(-1, for: waiter.holder, in: share(endpoint.name))
                         release(connection)
                     }
