@@ -42,7 +42,7 @@ final class WALBackfill: Sendable {
     /// The WAL's size in steps at the last commit: a new step wakes the thread.
     private let lastStep = Atomic<Int>(0)
     private let copies = Atomic<Int>(0)
-    private let failed = Mutex<StoreError?>(nil)
+    private let failed = FailureLatch()
 
     /// - Parameters:
     ///   - database: the database file as the log opened it; the thread refuses to open any other.
@@ -58,7 +58,7 @@ final class WALBackfill: Sendable {
     var checkpoints: Int { copies.load(ordering: .relaxed) }
 
     /// Why a checkpoint, or the sync after one, failed: from then on the log's entries cannot be made durable.
-    var failure: StoreError? { failed.withLock { $0 } }
+    var failure: StoreError? { failed.failure }
 
     /// Whether checkpoints have stopped for good: one failed, or the WAL's sync did.
     private var stopped: Bool { failure != nil || walSync?.failure != nil }
@@ -104,7 +104,7 @@ final class WALBackfill: Sendable {
     }
 
     private func fail(_ message: String) {
-        failed.withLock { $0 = $0 ?? StoreError(message) }
+        failed.record(StoreError(message))
     }
 
     /// Runs requested checkpoints until ``close()``. Run on one dedicated thread.

@@ -30,11 +30,12 @@ final class WALSync: Sendable {
         var answering = false
         var sleeping = false
         var closed = false
-        var failure: StoreError?
     }
 
     private let walPath: String
     private let state = Mutex(State())
+    /// Set under `state`'s lock, so that a caller queued after a failure always sees it.
+    private let failed = FailureLatch()
     private let wake = DispatchSemaphore(value: 0)
     /// The descriptor ``syncHere(_:)`` uses; the syncer's thread has its own.
     private let writerFile: Mutex<SyncedFile>
@@ -53,7 +54,7 @@ final class WALSync: Sendable {
     var isBusy: Bool { state.withLock { !$0.waiting.isEmpty || $0.answering } }
 
     /// Why the log can no longer be made durable, once a sync has failed.
-    var failure: StoreError? { state.withLock { $0.failure } }
+    var failure: StoreError? { failed.failure }
 
     /// Answers `callers` after a sync that starts after this call, or fails them if it fails. The callers of
     /// batches submitted before one sync are answered together: one `execute` per executor.
@@ -61,7 +62,7 @@ final class WALSync: Sendable {
         guard !callers.isEmpty else { return }
         let handover = Handover(callers: callers, known: nil)
         let failure = state.withLock { state -> StoreError? in
-            if let failure = state.failure { return failure }
+            if let failure = failed.failure { return failure }
             enqueue(handover, in: &state)
             return nil
         }
@@ -121,7 +122,7 @@ final class WALSync: Sendable {
                 state.waiting.removeAll(keepingCapacity: true)
                 state.answering = !handovers.isEmpty
                 state.sleeping = handovers.isEmpty && !state.closed
-                return (handovers, state.failure, handovers.isEmpty && state.closed)
+                return (handovers, failed.failure, handovers.isEmpty && state.closed)
             }
             if finished { return }
             if handovers.isEmpty {
@@ -145,7 +146,7 @@ final class WALSync: Sendable {
     private func fail(_ handovers: [Handover], with error: any Error) {
         let failure = (error as? StoreError) ?? StoreError("cannot sync \(walPath): \(error)")
         let stranded = state.withLock { state in
-            state.failure = state.failure ?? failure
+            failed.record(failure)
             defer { state.waiting.removeAll() }
             return state.waiting
         }

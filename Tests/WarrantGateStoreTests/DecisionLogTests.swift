@@ -494,6 +494,15 @@ struct DecisionLogTests {
         await writer.value
     }
 
+    @Test("a failure latch reads nil until a failure is recorded, then keeps the first one")
+    func failureLatchKeepsTheFirst() {
+        let latch = FailureLatch()
+        #expect(latch.failure == nil)
+        #expect(latch.record(StoreError("first")).message == "first")
+        #expect(latch.record(StoreError("second")).message == "first")
+        #expect(latch.failure?.message == "first")
+    }
+
     @Test("a failed sync of the write-ahead log fails its callers and every later one, even once the file is back")
     func walSyncFailureIsFinal() async throws {
         let database = try TemporaryDatabase()
