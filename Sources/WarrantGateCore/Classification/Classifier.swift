@@ -1,5 +1,5 @@
 /// What a request is: the action it performs, on which inmate, served by which upstream.
-public struct Classification: Sendable, Equatable {
+public struct Classification: Sendable {
     public let route: Route
     public let subject: String?
     public var action: String { route.action }

@@ -18,8 +18,9 @@ public enum TemplateSegment: Sendable, Equatable {
     case parameter(String)
 }
 
-/// Maps a method and a path template to an action, a subject and an upstream.
-public struct Route: Sendable, Equatable {
+/// Maps a method and a path template to an action, a subject and an upstream. A class: a policy's routes are shared
+/// by every request that matches them, on every event loop, and read by one reference.
+public final class Route: Sendable {
     public let id: String
     public let method: String
     public let template: [TemplateSegment]

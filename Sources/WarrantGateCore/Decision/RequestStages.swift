@@ -49,8 +49,9 @@ public struct StageRefusal: Error, Sendable, Equatable {
 
 /// The stages of a request that depend only on the policy, written once: **canonical target** → **classify** →
 /// **decide**. The gateway runs them with its own I/O between them (reading the body a route takes, looking up
-/// facts); shadow mode, `policy test` and `policy explain` run them in one call.
-public struct RequestStages: Sendable {
+/// facts); shadow mode, `policy test` and `policy explain` run them in one call. A class: the gateway's event loops
+/// share one, and read it by one reference.
+public final class RequestStages: Sendable {
     public let classifier: Classifier
     public let evaluator: Evaluator
     /// The request facts read from headers, by lower-case header name, and those read from the body (on routes that

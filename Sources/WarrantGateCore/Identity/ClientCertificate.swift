@@ -5,8 +5,9 @@ import X509
 /// The facts about a verified client certificate that identity and the log need.
 ///
 /// Built from the DER bytes of the leaf that the TLS handshake already verified against the client CA bundle.
-/// Nothing here ever comes from a request header.
-public struct ClientCertificate: Sendable {
+/// Nothing here ever comes from a request header. A class: the identity cache shares one per certificate among
+/// every connection that presents it, on every event loop.
+public final class ClientCertificate: Sendable {
     public let certificate: Certificate
     /// Lower-case hex SHA-256 of the DER SubjectPublicKeyInfo (the same value `openssl ... -pubkey | sha256` gives).
     public let spkiSHA256: String
@@ -17,7 +18,7 @@ public struct ClientCertificate: Sendable {
     /// Subject attributes by short name; repeated attributes keep the first value only if all values agree.
     public let attributes: [String: [String]]
 
-    public init(derBytes: [UInt8]) throws {
+    public convenience init(derBytes: [UInt8]) throws {
         let certificate = try Certificate(derEncoded: derBytes)
         try self.init(certificate: certificate)
     }

@@ -31,8 +31,8 @@ public struct EvaluationError: Error, Sendable, Equatable {
 
 /// Evaluates a policy with Cedar-like semantics: default deny, forbid overrides permit, every decision names
 /// its determining rules and one reason. Unlike Cedar, a rule that errors is not skipped: the request is denied
-/// with reason `policy_error`.
-public struct Evaluator: Sendable {
+/// with reason `policy_error`. A class: the gateway's event loops share one, and read it by one reference.
+public final class Evaluator: Sendable {
     public let policy: Policy
     public let verifier = WarrantVerifier()
     /// The policy's redaction list (the parser has normalised the names) and each rule, by id.

@@ -90,8 +90,9 @@ private enum MediaTypeBytes {
     }
 }
 
-/// What an allowed decision removes from the response, ready to redact bodies of each kind.
-public struct ResponseRedactor: Sendable {
+/// What an allowed decision removes from the response, ready to redact bodies of each kind. A class: a policy's
+/// redactors are built once and shared by the requests they apply to, on every event loop.
+public final class ResponseRedactor: Sendable {
     public let names: RedactedNames
     /// When the decision returns only chosen fields: their names. A record's top-level field that is not among them
     /// is removed as a redacted one is: a member of the root JSON object, a child of the root XML element, or in a

@@ -3,8 +3,9 @@ import Synchronization
 import WarrantGateCore
 
 /// The policy and directory the gateway enforces, parsed once and swapped whole on reload, and the optional
-/// shadow policy evaluated beside the live one.
-public struct PolicySet: Sendable {
+/// shadow policy evaluated beside the live one. A class, so that a request reads it by one reference: every event
+/// loop reads the same one, and copying its fields would count references on each of them from every loop.
+public final class PolicySet: Sendable {
     public let policy: Policy
     public let stages: RequestStages
     public let directory: AgencyDirectory
