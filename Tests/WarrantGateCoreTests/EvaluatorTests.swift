@@ -123,6 +123,41 @@ struct EvaluatorTests {
         #expect(decision.rules == ["public-locator-for-everyone"])
     }
 
+    @Test("a request meets only the rules its agency's category can satisfy, and every rule whose category comes later")
+    func rulesSlicedByLeadingCategory() throws {
+        struct Broken: DocumentRegistry {
+            func document(reference: String) throws -> RegisteredDocument? { throw CocoaError(.fileReadUnknown) }
+            func documents(subject: String) throws -> [RegisteredDocument] { throw CocoaError(.fileReadUnknown) }
+            func records(subject: String) throws -> [SubjectRecord] { throw CocoaError(.fileReadUnknown) }
+            func facts(subject: String) throws -> [String: String] { throw CocoaError(.fileReadUnknown) }
+        }
+        let text = """
+            policy: t
+            time-zone: UTC
+            subject-format: "####"
+            routes:
+              - { id: read, method: GET, path: "/r/{b}", action: records.read, subject: { path: b }, upstream: records }
+            rules:
+              - { id: consular-visits, effect: permit, when: { category: consulate, advisement: recorded } }
+              - { id: late-category, effect: permit, when: { advisement: recorded, category: consulate } }
+              - { id: police, effect: permit, when: { all: [ { category: [local-law-enforcement, court] }, { action: records.* } ] } }
+            """
+        let policy = try PolicyParser.parse(text, file: "t.yaml")
+        let slices = RuleSlices(policy.rules)
+        #expect(slices.rules(for: .consulate).map(\.id) == ["consular-visits", "late-category"])
+        #expect(slices.rules(for: .localLawEnforcement).map(\.id) == ["late-category", "police"])
+        #expect(slices.rules(for: .federalImmigration).map(\.id) == ["late-category"])
+
+        // A rule whose category comes after a condition that errors is still evaluated for every agency, and denies.
+        let stages = RequestStages(policy: policy)
+        func decide(_ agency: Agency) -> Decision {
+            stages.decide(PolicyRequest(agency: agency, method: "GET", target: "/r/1234", body: nil, warrantReference: nil, time: now), registry: Broken())
+        }
+        #expect(decide(police).reason == GatewayReason.policyError.rawValue)
+        #expect(decide(police).rules == ["late-category"])
+        #expect(decide(consulate).rules == ["consular-visits"])
+    }
+
     @Test("forbid overrides permit, and effective dates are honoured")
     func forbidOverridesPermit() throws {
         let text = """

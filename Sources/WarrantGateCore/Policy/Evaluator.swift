@@ -38,6 +38,7 @@ public final class Evaluator: Sendable {
     /// The policy's redaction list (the parser has normalised the names) and each rule, by id.
     private let redactAlways: Set<String>
     private let rulesByID: [String: Rule]
+    private let slices: RuleSlices
     /// The redactor for the policy's own list, and for each permit that changes what is returned: built once, so
     /// that an allowed request builds none unless two such permits apply together.
     private let alwaysRedactor: ResponseRedactor
@@ -54,6 +55,7 @@ public final class Evaluator: Sendable {
         let redactAlways = Set(policy.redactAlways)
         self.redactAlways = redactAlways
         self.rulesByID = Dictionary(policy.rules.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        self.slices = RuleSlices(policy.rules)
         self.alwaysRedactor = ResponseRedactor(names: redactAlways)
         var ruleRedactors: [String: (Returned, ResponseRedactor)] = [:]
         for rule in policy.rules where rule.effect == .permit && rule.changesReturn(given: redactAlways) {
@@ -99,7 +101,7 @@ public final class Evaluator: Sendable {
         // The first rule that could not be evaluated denies the request; the others are still evaluated, so that the
         // denial records the obligations of every forbid that applies (a report counts refusals too).
         var failed: String?
-        for rule in policy.rules where isInForce(rule, at: input.time) {
+        for rule in slices.rules(for: input.agency.category) where isInForce(rule, at: input.time) {
             do {
                 guard try applies(rule, &context) else { continue }
             } catch {
