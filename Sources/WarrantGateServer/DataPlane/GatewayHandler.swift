@@ -125,9 +125,11 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             || head.headers.reduce(0, { $0 + $1.name.utf8.count + $1.value.utf8.count }) > limits.maxHeaderBytes {
             return refuse(request, StageRefusal(.headersTooLarge))
         }
-        if let violation = HeaderRules.violation(in: head.headers) {
+        let nominated = HeaderRules.connectionNominated(head.headers["connection"])
+        if let violation = HeaderRules.violation(in: head.headers, nominated: nominated) {
             return refuse(request, StageRefusal(.badHeader, detail: violation))
         }
+        request.connectionNominated = nominated
         let warrantReference = head.headers.first(name: "warrant-reference")
         request.warrantReference = warrantReference
         request.record.warrantReference = warrantReference.map { String($0.prefix(128)) }
@@ -307,7 +309,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
               let agency = request.agency
         else { return failed(request, .gatewayError, upstreamStatus: nil) }
         request.phase = .forwarding
-        var headers = HeaderRules.forwardable(request.head.headers)
+        var headers = HeaderRules.forwardable(request.head.headers, nominated: request.connectionNominated)
         if !plan.redactor.isEmpty {
             // The upstream's ranges and validators are of the unredacted document: a 206 cannot be redacted, and a
             // 304 or 412 against a guessed ETag or date would tell the client about fields it is not given.
@@ -708,6 +710,8 @@ final class RequestInFlight {
     var holdsSlot = false
     var match: RouteMatch?
     var warrantReference: String?
+    /// The header names the request's `Connection` header nominates, once its headers have passed.
+    var connectionNominated: [String] = []
     var declaredLength: Int?
     // The body, read once.
     var body: ByteBuffer?

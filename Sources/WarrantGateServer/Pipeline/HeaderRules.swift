@@ -58,8 +58,9 @@ enum HeaderRules {
         request.method == .CONNECT || request.headers.contains(name: "upgrade")
     }
 
-    /// Checks a request's headers; returns a short reason when they must be refused.
-    static func violation(in headers: HTTPHeaders) -> String? {
+    /// Checks a request's headers, whose `Connection` header nominates `nominated` (``connectionNominated(_:)``, read
+    /// once per request); returns a short reason when they must be refused.
+    static func violation(in headers: HTTPHeaders, nominated: [String]) -> String? {
         var warrantCount = 0
         var hostCount = 0
         var hasContentLength = false
@@ -94,7 +95,7 @@ enum HeaderRules {
         }
         // The gateway decides on these and forwards them: nominated, they would be dropped on the way, and the
         // upstream would read the body without the type or action the decision was made on.
-        if hasConnection, connectionNominated(headers["connection"]).contains(where: { $0 == "content-type" || $0 == "soapaction" }) {
+        if hasConnection, nominated.contains(where: { $0 == "content-type" || $0 == "soapaction" }) {
             return "Connection may not name Content-Type or SOAPAction"
         }
         if warrantCount > 1 { return "Warrant-Reference is given more than once" }
@@ -109,8 +110,8 @@ enum HeaderRules {
     /// SOAP 1.1's action. Anything else is dropped, nominated in `Connection` or not: an upstream framework may take a
     /// method or a URL from a header (`X-HTTP-Method-Override`, `X-Original-URL`), a user (`Remote-User`) or
     /// credentials (`Authorization`, `Cookie`), and only the gateway says who asks, and for what.
-    static func forwardable(_ headers: HTTPHeaders) -> HTTPHeaders {
-        let nominated = connectionNominated(headers["connection"])
+    /// `nominated` is what the request's `Connection` header nominates, as ``violation(in:nominated:)`` checked it.
+    static func forwardable(_ headers: HTTPHeaders, nominated: [String]) -> HTTPHeaders {
         var forwarded = HTTPHeaders()
         forwarded.reserveCapacity(headers.count + 6)
         for (name, value) in headers where isForwardable(name) {
