@@ -35,9 +35,8 @@ public struct EvaluationError: Error, Sendable, Equatable {
 public final class Evaluator: Sendable {
     public let policy: Policy
     public let verifier = WarrantVerifier()
-    /// The policy's redaction list (the parser has normalised the names) and each rule, by id.
+    /// The policy's redaction list (the parser has normalised the names).
     private let redactAlways: Set<String>
-    private let rulesByID: [String: Rule]
     private let slices: RuleSlices
     /// The redactor for the policy's own list, and for each permit that changes what is returned: built once, so
     /// that an allowed request builds none unless two such permits apply together.
@@ -54,7 +53,6 @@ public final class Evaluator: Sendable {
         self.policy = policy
         let redactAlways = Set(policy.redactAlways)
         self.redactAlways = redactAlways
-        self.rulesByID = Dictionary(policy.rules.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.slices = RuleSlices(policy.rules)
         self.alwaysRedactor = ResponseRedactor(names: redactAlways)
         var ruleRedactors: [String: (Returned, ResponseRedactor)] = [:]
