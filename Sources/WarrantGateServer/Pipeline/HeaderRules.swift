@@ -110,6 +110,7 @@ enum HeaderRules {
     /// SOAP 1.1's action. Anything else is dropped, nominated in `Connection` or not: an upstream framework may take a
     /// method or a URL from a header (`X-HTTP-Method-Override`, `X-Original-URL`), a user (`Remote-User`) or
     /// credentials (`Authorization`, `Cookie`), and only the gateway says who asks, and for what.
+    ///
     /// `nominated` is what the request's `Connection` header nominates, as ``violation(in:nominated:)`` checked it.
     static func forwardable(_ headers: HTTPHeaders, nominated: [String]) -> HTTPHeaders {
         var forwarded = HTTPHeaders()
