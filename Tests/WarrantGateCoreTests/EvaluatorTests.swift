@@ -107,15 +107,9 @@ struct EvaluatorTests {
 
     @Test("a registry that errors denies instead of skipping the rule")
     func errorMeansDeny() throws {
-        struct Broken: DocumentRegistry {
-            func document(reference: String) throws -> RegisteredDocument? { throw CocoaError(.fileReadUnknown) }
-            func documents(subject: String) throws -> [RegisteredDocument] { throw CocoaError(.fileReadUnknown) }
-            func records(subject: String) throws -> [SubjectRecord] { throw CocoaError(.fileReadUnknown) }
-            func facts(subject: String) throws -> [String: String] { throw CocoaError(.fileReadUnknown) }
-        }
         let decision = stages.decide(
             PolicyRequest(agency: ice, method: "GET", target: "/records/inmates/2017-000123", body: nil, warrantReference: "JW-OK", time: now),
-            registry: Broken()
+            registry: UnreadableRegistry()
         )
         #expect(decision.effect == .deny)
         #expect(decision.reason == "policy_error")
@@ -125,24 +119,11 @@ struct EvaluatorTests {
 
     @Test("a request meets only the rules its agency's category can satisfy, and every rule whose category comes later")
     func rulesSlicedByLeadingCategory() throws {
-        struct Broken: DocumentRegistry {
-            func document(reference: String) throws -> RegisteredDocument? { throw CocoaError(.fileReadUnknown) }
-            func documents(subject: String) throws -> [RegisteredDocument] { throw CocoaError(.fileReadUnknown) }
-            func records(subject: String) throws -> [SubjectRecord] { throw CocoaError(.fileReadUnknown) }
-            func facts(subject: String) throws -> [String: String] { throw CocoaError(.fileReadUnknown) }
-        }
-        let text = """
-            policy: t
-            time-zone: UTC
-            subject-format: "####"
-            routes:
-              - { id: read, method: GET, path: "/r/{b}", action: records.read, subject: { path: b }, upstream: records }
-            rules:
-              - { id: consular-visits, effect: permit, when: { category: consulate, advisement: recorded } }
-              - { id: late-category, effect: permit, when: { advisement: recorded, category: consulate } }
-              - { id: police, effect: permit, when: { all: [ { category: [local-law-enforcement, court] }, { action: records.* } ] } }
-            """
-        let policy = try PolicyParser.parse(text, file: "t.yaml")
+        let policy = try OneRoutePolicy.parse(rules: """
+            - { id: consular-visits, effect: permit, when: { category: consulate, advisement: recorded } }
+            - { id: late-category, effect: permit, when: { advisement: recorded, category: consulate } }
+            - { id: police, effect: permit, when: { all: [ { category: [local-law-enforcement, court] }, { action: records.* } ] } }
+            """)
         let slices = RuleSlices(policy.rules)
         #expect(slices.rules(for: .consulate).map(\.id) == ["consular-visits", "late-category"])
         #expect(slices.rules(for: .localLawEnforcement).map(\.id) == ["late-category", "police"])
@@ -151,7 +132,7 @@ struct EvaluatorTests {
         // A rule whose category comes after a condition that errors is still evaluated for every agency, and denies.
         let stages = RequestStages(policy: policy)
         func decide(_ agency: Agency) -> Decision {
-            stages.decide(PolicyRequest(agency: agency, method: "GET", target: "/r/1234", body: nil, warrantReference: nil, time: now), registry: Broken())
+            stages.decide(OneRoutePolicy.request(by: agency, at: now), registry: UnreadableRegistry())
         }
         #expect(decide(police).reason == GatewayReason.policyError.rawValue)
         #expect(decide(police).rules == ["late-category"])
@@ -160,21 +141,14 @@ struct EvaluatorTests {
 
     @Test("forbid overrides permit, and effective dates are honoured")
     func forbidOverridesPermit() throws {
-        let text = """
-            policy: t
-            time-zone: UTC
-            subject-format: "####"
-            routes:
-              - { id: read, method: GET, path: "/r/{b}", action: records.read, subject: { path: b }, upstream: records }
-            rules:
-              - { id: everyone, effect: permit, when: always }
-              - { id: no-consulates, effect: forbid, when: { category: consulate }, reason: consulates_barred }
-              - { id: old-rule, effect: forbid, when: always, reason: expired_rule, effective: { until: "2020-12-31" } }
-            """
-        let policy = try PolicyParser.parse(text, file: "t.yaml")
+        let policy = try OneRoutePolicy.parse(rules: """
+            - { id: everyone, effect: permit, when: always }
+            - { id: no-consulates, effect: forbid, when: { category: consulate }, reason: consulates_barred }
+            - { id: old-rule, effect: forbid, when: always, reason: expired_rule, effective: { until: "2020-12-31" } }
+            """)
         let stages = RequestStages(policy: policy)
         func decide(_ agency: Agency) -> Decision {
-            stages.decide(PolicyRequest(agency: agency, method: "GET", target: "/r/1234", body: nil, warrantReference: nil, time: now), registry: RegistrySnapshot.empty)
+            stages.decide(OneRoutePolicy.request(by: agency, at: now), registry: RegistrySnapshot.empty)
         }
         #expect(decide(police).effect == .allow)
         let barred = decide(consulate)
@@ -182,4 +156,12 @@ struct EvaluatorTests {
         #expect(barred.reason == "consulates_barred")
         #expect(barred.rules == ["no-consulates"])
     }
+}
+
+/// A registry that cannot be read: every lookup throws.
+private struct UnreadableRegistry: DocumentRegistry {
+    func document(reference: String) throws -> RegisteredDocument? { throw CocoaError(.fileReadUnknown) }
+    func documents(subject: String) throws -> [RegisteredDocument] { throw CocoaError(.fileReadUnknown) }
+    func records(subject: String) throws -> [SubjectRecord] { throw CocoaError(.fileReadUnknown) }
+    func facts(subject: String) throws -> [String: String] { throw CocoaError(.fileReadUnknown) }
 }
