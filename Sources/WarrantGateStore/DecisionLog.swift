@@ -186,9 +186,10 @@ public final class DecisionLog: DecisionLogWriter {
         }
     }
 
+    /// Starts one of the log's threads, scheduled as ``NamedThread/Scheduling/batch``.
     private static func startThread(named name: String, in group: DispatchGroup, _ body: @escaping @Sendable () -> Void) {
         group.enter()
-        NamedThread.start(name) {
+        NamedThread.start(name, scheduling: .batch) {
             body()
             group.leave()
         }

@@ -64,6 +64,26 @@ struct DecisionLogTests {
         #expect(counts == [501, 501, 501])
     }
 
+    @Test("the log's writer, syncer and background checkpoint run as SCHED_BATCH; the thread that appends does not")
+    func logThreadsScheduledAsBatch() async throws {
+        let database = try TemporaryDatabase()
+        let log = DecisionLog(writer: database.pool, path: database.path)
+        let writer = Task { await log.run() }
+        try await log.append([decision("d-1")])
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")
+        let policies = Dictionary(uniqueKeysWithValues: tasks.compactMap { task -> (String, Int32)? in
+            guard let tid = Int32(task),
+                  let name = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8) else { return nil }
+            return ("\(name.trimmingCharacters(in: .newlines))/\(tid)", sched_getscheduler(tid))
+        })
+        log.close()
+        await writer.value
+        let logThreads = policies.filter { $0.key.hasPrefix("wg-log-") }
+        #expect(Set(logThreads.keys.map { $0.prefix { $0 != "/" } }) == ["wg-log-writer", "wg-log-sync", "wg-log-backfill"])
+        #expect(logThreads.values.allSatisfy { $0 == 3 }, "SCHED_BATCH is 3: \(logThreads)")
+        #expect(sched_getscheduler(0) == 0, "the appending thread keeps SCHED_OTHER")
+    }
+
     @Test("a batch goes in as multi-row inserts (32, 8, then single rows), in order: each row is its entry, the tree is theirs")
     func chunkedInsert() throws {
         let database = try TemporaryDatabase()

@@ -55,7 +55,7 @@ final class StoreFixture: Sendable {
             return try await blocking { try Store.open(location) }
         case .postgres:
             let cluster = try #require(cluster, "a PostgreSQL store needs a fixture started for PostgreSQL")
-            try await cluster.withClient { owner in
+            _ = try await cluster.withClient { owner in
                 try await owner.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: PostgresCluster.logger)
             }
             let location = try StoreLocation("postgres://\(PostgresCluster.owner)@127.0.0.1:\(cluster.port)/\(name)", filesDirectory: directory.path)

@@ -53,9 +53,9 @@ final class ConnectionAdmission: Sendable {
     func release(_ ticket: UInt64, established: Bool) {
         state.withLock { state in
             if established {
-                state.established.removeValue(forKey: ticket)
+                _ = state.established.removeValue(forKey: ticket)
             } else {
-                state.settingUp.removeValue(forKey: ticket)
+                _ = state.settingUp.removeValue(forKey: ticket)
             }
         }
     }
