@@ -119,10 +119,11 @@ final class GatewayListener: Service {
         decoderLimits.maxHeaderListSize = limits.maxHeaderBytes
         decoderLimits.maxHeaderFieldCount = limits.maxHeaderCount
         try sync.configureHTTPServerPipeline(
-            withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: true,
+            withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: true,
             withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits
         )
         try sync.addHandlers([
+            HTTP1RequestSequencer(),
             // Between requests an HTTP/1 connection is idle, so the head deadline is the idle timeout too.
             RequestHeadDeadline(timeout: min(limits.headerReadTimeout, limits.idleTimeout).timeAmount),
             RequestBodyGuard(timeout: limits.bodyReadTimeout.timeAmount, isHTTP2Stream: false),

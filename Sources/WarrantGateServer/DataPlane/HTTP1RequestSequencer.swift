@@ -1,0 +1,148 @@
+import NIOCore
+import NIOHTTP1
+
+/// Hands an HTTP/1.1 connection's requests to the handlers behind it one at a time, and closes the connection
+/// gracefully when the gateway drains. It stands where NIOHTTP1's `HTTPServerPipelineHandler` would.
+///
+/// - A request that arrives while the one before it still waits for its answer's end (pipelining) is held, with
+///   everything after it, and handed on in order once that answer has ended. Parser errors and the client's
+///   half-close wait their turn in the same queue.
+/// - The connection is read while nothing is held, even while an answer is pending; once something is held, reads
+///   stop until the queue empties, so a client that pipelines costs at most what one read brought in.
+///   (`HTTPServerPipelineHandler` stops reading whenever an answer is pending, which costs every keep-alive request
+///   two `epoll_ctl` calls to drop and restore the socket's read interest, and leaves a client's close unread.)
+/// - On `ChannelShouldQuiesceEvent` an idle connection closes at once; one with a request in progress drops what
+///   it holds, answers that request with `Connection: close`, and closes after the answer's end.
+final class HTTP1RequestSequencer: ChannelDuplexHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum Held {
+        case part(HTTPServerRequestPart)
+        case parserError(HTTPParserError)
+        case inputClosed
+    }
+
+    /// A request's head has been handed on and its end has not.
+    private var requestOpen = false
+    /// A request has been handed on and its answer has not ended.
+    private var answerPending = false
+    private var held = CircularBuffer<Held>()
+    /// A `read()` was withheld while requests were held.
+    private var readWithheld = false
+    /// The gateway is draining: no request after the current one is taken.
+    private var quiescing = false
+
+    /// The current request has all arrived and its answer has not ended: anything read now belongs to a later one.
+    private var awaitingAnswer: Bool { answerPending && !requestOpen }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if quiescing && !requestOpen { return }
+        if !held.isEmpty || awaitingAnswer {
+            held.append(.part(part))
+        } else {
+            handOn(part, context: context)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let parserError = error as? HTTPParserError else { return context.fireErrorCaught(error) }
+        if !held.isEmpty || awaitingAnswer {
+            held.append(.parserError(parserError))
+        } else {
+            handOn(parserError, context: context)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case is ChannelShouldQuiesceEvent:
+            quiescing = true
+            held.removeAll()
+            if !answerPending && !requestOpen { context.close(promise: nil) }
+        case ChannelEvent.inputClosed where !held.isEmpty:
+            held.append(.inputClosed)
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        held.removeAll()
+        context.fireChannelInactive()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if !held.isEmpty || (quiescing && !requestOpen) {
+            readWithheld = !quiescing
+        } else {
+            context.read()
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head(var head) where quiescing && !head.status.isInformational:
+            head.headers.replaceOrAdd(name: "connection", value: "close")
+            context.write(wrapOutboundOut(.head(head)), promise: promise)
+        case .end where quiescing:
+            answerPending = false
+            context.write(data).flatMap { [channel = context.channel] in channel.close() }.cascade(to: promise)
+        case .end:
+            answerPending = false
+            context.write(data, promise: promise)
+            handOnHeld(context: context)
+        case .head, .body:
+            context.write(data, promise: promise)
+        }
+    }
+
+    private func handOn(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
+        case .head:
+            requestOpen = true
+            answerPending = true
+        case .end:
+            requestOpen = false
+        case .body:
+            break
+        }
+        context.fireChannelRead(wrapInboundOut(part))
+    }
+
+    /// A parser error ends the input the handlers behind were reading: they answer it as a whole request would be.
+    private func handOn(_ error: HTTPParserError, context: ChannelHandlerContext) {
+        requestOpen = false
+        answerPending = true
+        context.fireErrorCaught(error)
+    }
+
+    /// Hands on what was held until the next request has all arrived, then reads again if the queue emptied.
+    private func handOnHeld(context: ChannelHandlerContext) {
+        var handedOnParts = false
+        while !awaitingAnswer, let next = held.popFirst() {
+            switch next {
+            case .part(let part):
+                handOn(part, context: context)
+                handedOnParts = true
+            case .parserError(let error):
+                handOn(error, context: context)
+            case .inputClosed:
+                context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+            }
+        }
+        if handedOnParts { context.fireChannelReadComplete() }
+        if held.isEmpty && readWithheld {
+            readWithheld = false
+            context.read()
+        }
+    }
+}
+
+extension HTTPResponseStatus {
+    /// A 1xx status: an interim answer, followed by the final one.
+    fileprivate var isInformational: Bool { (100..<200).contains(code) }
+}

@@ -1,0 +1,123 @@
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import Testing
+
+@testable import WarrantGateServer
+
+/// The HTTP/1.1 sequencer on an embedded channel: what reaches the handlers behind it, when, and which reads reach
+/// the socket.
+@Suite("HTTP/1.1 request sequencing")
+struct HTTP1RequestSequencerTests {
+    /// Counts the reads that pass the sequencer on their way to the socket.
+    private final class ReadCounter: ChannelOutboundHandler {
+        typealias OutboundIn = NIOAny
+        var reads = 0
+
+        func read(context: ChannelHandlerContext) {
+            reads += 1
+            context.read()
+        }
+    }
+
+    private static func head(_ uri: String) -> HTTPServerRequestPart {
+        .head(HTTPRequestHead(version: .http1_1, method: .GET, uri: uri))
+    }
+
+    private static let answerHead = HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok))
+
+    /// A connected channel with a read counter before the sequencer; what the sequencer hands on collects at its end.
+    private static func channel() throws -> (EmbeddedChannel, ReadCounter) {
+        let counter = ReadCounter()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandlers([counter, HTTP1RequestSequencer()])
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8443)).wait()
+        return (channel, counter)
+    }
+
+    private static func handedOn(_ channel: EmbeddedChannel) throws -> [HTTPServerRequestPart] {
+        var parts: [HTTPServerRequestPart] = []
+        while let part = try channel.readInbound(as: HTTPServerRequestPart.self) { parts.append(part) }
+        return parts
+    }
+
+    @Test("a request sent while the answer before it is pending waits for that answer's end, then follows in order")
+    func pipelinedRequestWaits() throws {
+        let (channel, _) = try Self.channel()
+        for part in [Self.head("/a"), .end(nil), Self.head("/b"), .end(nil), Self.head("/c"), .end(nil)] { try channel.writeInbound(part) }
+        #expect(try Self.handedOn(channel) == [Self.head("/a"), .end(nil)])
+
+        try channel.writeOutbound(Self.answerHead)
+        #expect(try Self.handedOn(channel).isEmpty, "a later request was handed on before the answer's end")
+        try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        #expect(try Self.handedOn(channel) == [Self.head("/b"), .end(nil)])
+
+        try channel.writeOutbound(Self.answerHead)
+        try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        #expect(try Self.handedOn(channel) == [Self.head("/c"), .end(nil)])
+        #expect(try channel.finish().isClean == false, "the answers were written")
+    }
+
+    @Test("the connection is read while an answer is pending and nothing is held; once something is held, not until it is handed on")
+    func readsStopOnlyWhileHolding() throws {
+        let (channel, counter) = try Self.channel()
+        try channel.writeInbound(Self.head("/a"))
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        channel.read()
+        #expect(counter.reads == 1, "an answer pending with nothing held must not stop reading")
+
+        try channel.writeInbound(Self.head("/b"))
+        channel.read()
+        channel.read()
+        #expect(counter.reads == 1, "the connection was read while a request was held")
+
+        try channel.writeOutbound(Self.answerHead)
+        try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        #expect(try Self.handedOn(channel) == [Self.head("/a"), .end(nil), Self.head("/b")])
+        #expect(counter.reads == 2, "the withheld read is made once the held request is handed on")
+        _ = try channel.finish()
+    }
+
+    @Test("a parser error behind a pending answer reaches the handlers after that answer, as a request would")
+    func parserErrorWaitsItsTurn() throws {
+        let (channel, _) = try Self.channel()
+        try channel.writeInbound(Self.head("/a"))
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        channel.pipeline.fireErrorCaught(HTTPParserError.invalidVersion)
+        #expect(throws: Never.self) { try channel.throwIfErrorCaught() }
+
+        try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        #expect(throws: HTTPParserError.invalidVersion) { try channel.throwIfErrorCaught() }
+        _ = try channel.finish()
+    }
+
+    @Test("draining: an idle connection closes at once")
+    func drainIdle() throws {
+        let (channel, _) = try Self.channel()
+        #expect(channel.isActive)
+        channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+    }
+
+    @Test("draining: a pending answer says Connection: close, the connection closes after its end, and held requests are dropped")
+    func drainPendingAnswer() throws {
+        let (channel, counter) = try Self.channel()
+        for part in [Self.head("/a"), .end(nil), Self.head("/b"), .end(nil)] { try channel.writeInbound(part) }
+        channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        #expect(channel.isActive)
+        channel.read()
+        #expect(counter.reads == 0, "a draining connection read for more requests")
+
+        try channel.writeOutbound(Self.answerHead)
+        guard case .head(let written) = try channel.readOutbound(as: HTTPServerResponsePart.self) else {
+            Issue.record("no answer head was written")
+            return
+        }
+        #expect(written.headers["connection"] == ["close"])
+        try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+        #expect(try Self.handedOn(channel) == [Self.head("/a"), .end(nil)])
+    }
+}
