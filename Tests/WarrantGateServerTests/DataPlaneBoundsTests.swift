@@ -530,6 +530,42 @@ struct DataPlaneBoundsTests {
         }
     }
 
+    /// After an upgrade request the parser reads nothing more, so the gateway reads the connection no further: a
+    /// client that goes on sending while the upstream stalls fills the sockets' buffers (a few MiB), not the
+    /// gateway's memory, and gets its answer once the upstream gives it.
+    @Test("after an upgrade request, what the client sends while the answer is pending is left unread")
+    func upgradeStopsReading() async throws {
+        let upstream = StallingUpstream()
+        try await withTestServer(Self.stallingRecords(upstream)) { port in
+            try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"]) { gateway in
+                defer { upstream.release() }
+                let connection = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+                let upgrade = Self.keepAlive("GET \(Self.inmate) HTTP/1.1", headers: ["Connection: Upgrade", "Upgrade: websocket"])
+                try await connection.channel.writeAndFlush(ByteBuffer(bytes: upgrade))
+                #expect(await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }, "the request never reached the upstream")
+
+                let chunks = 64
+                let written = Mutex(0)
+                let chunk = ByteBuffer(repeating: UInt8(ascii: "x"), count: 1 << 20)
+                for _ in 0..<chunks {
+                    connection.channel.writeAndFlush(chunk).whenSuccess { written.withLock { $0 += 1 } }
+                }
+                // Wait until the writes stop completing: the gateway has stopped reading, or all have gone.
+                var previous = -1
+                for _ in 0..<40 where previous != written.withLock({ $0 }) {
+                    previous = written.withLock { $0 }
+                    try await Task.sleep(for: .milliseconds(500))
+                }
+                #expect(written.withLock { $0 } < chunks / 2, "the gateway read \(written.withLock { $0 }) MiB after an upgrade request")
+
+                upstream.release()
+                #expect(await connection.closes(within: 10), "the connection did not end with the answer")
+                let rows = try await gateway.exportedRows(expecting: upstream.decisionIds)
+                #expect(rows.first { $0.decisionId == upstream.decisionIds.first }?.outcome?.status == 200)
+            }
+        }
+    }
+
     // MARK: 7. The existing limits
 
     /// An idle HTTP/1.1 connection is closed once `idleTimeout` passes (asserted: within 10 s for 500 ms), and so is

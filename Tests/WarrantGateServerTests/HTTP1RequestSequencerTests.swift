@@ -20,8 +20,8 @@ struct HTTP1RequestSequencerTests {
         }
     }
 
-    private static func head(_ uri: String) -> HTTPServerRequestPart {
-        .head(HTTPRequestHead(version: .http1_1, method: .GET, uri: uri))
+    private static func head(_ uri: String, method: HTTPMethod = .GET, headers: HTTPHeaders = [:]) -> HTTPServerRequestPart {
+        .head(HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: headers))
     }
 
     private static let answerHead = HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok))
@@ -119,5 +119,47 @@ struct HTTP1RequestSequencerTests {
         channel.embeddedEventLoop.run()
         #expect(!channel.isActive)
         #expect(try Self.handedOn(channel) == [Self.head("/a"), .end(nil)])
+    }
+
+    @Test("a request the parser reads nothing after is the last: its body is read, then no more, and it ends the connection",
+          arguments: [head("/a", headers: ["Connection": "upgrade", "Upgrade": "websocket"]), head("localhost:443", method: .CONNECT)])
+    func lastRequestStopsReading(_ last: HTTPServerRequestPart) throws {
+        let (channel, counter) = try Self.channel()
+        let body = HTTPServerRequestPart.body(ByteBuffer(string: "hello"))
+        try channel.writeInbound(last)
+        channel.read()
+        try channel.writeInbound(body)
+        #expect(counter.reads == 1, "the body of the last request must still be read")
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        channel.read()
+        #expect(counter.reads == 1, "the connection was read after the last request")
+        try channel.writeInbound(Self.head("/b"))
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+
+        try channel.writeOutbound(Self.answerHead)
+        guard case .head(let written) = try channel.readOutbound(as: HTTPServerResponsePart.self) else {
+            Issue.record("no answer head was written")
+            return
+        }
+        #expect(written.headers["connection"] == ["close"])
+        try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+        #expect(try Self.handedOn(channel) == [last, body, .end(nil)])
+    }
+
+    @Test("draining after an early answer, while the request's body still arrives: the connection closes at the request's end")
+    func drainAfterEarlyAnswer() throws {
+        let (channel, _) = try Self.channel()
+        try channel.writeInbound(Self.head("/a", method: .POST))
+        try channel.writeOutbound(Self.answerHead)
+        try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        try channel.writeInbound(HTTPServerRequestPart.body(ByteBuffer(string: "hello")))
+        channel.embeddedEventLoop.run()
+        #expect(channel.isActive, "the connection closed before the request's end")
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
     }
 }

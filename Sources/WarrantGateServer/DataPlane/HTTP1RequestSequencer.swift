@@ -5,14 +5,19 @@ import NIOHTTP1
 /// gracefully when the gateway drains. It stands where NIOHTTP1's `HTTPServerPipelineHandler` would.
 ///
 /// - A request that arrives while the one before it still waits for its answer's end (pipelining) is held, with
-///   everything after it, and handed on in order once that answer has ended. Parser errors and the client's
-///   half-close wait their turn in the same queue.
+///   everything after it, and handed on in order once that answer has ended. Parser errors wait their turn in the
+///   same queue.
 /// - The connection is read while nothing is held, even while an answer is pending; once something is held, reads
 ///   stop until the queue empties, so a client that pipelines costs at most what one read brought in.
 ///   (`HTTPServerPipelineHandler` stops reading whenever an answer is pending, which costs every keep-alive request
-///   two `epoll_ctl` calls to drop and restore the socket's read interest, and leaves a client's close unread.)
+///   two `epoll_ctl` calls to drop and restore the socket's read interest.)
+/// - A request after which the parser reads nothing more (``HeaderRules/endsHTTP1Parsing(_:)``: CONNECT, `Upgrade`)
+///   is the connection's last: once it has all arrived, the connection is not read again, since the parser would
+///   keep every later byte unparsed and unbounded.
 /// - On `ChannelShouldQuiesceEvent` an idle connection closes at once; one with a request in progress drops what
-///   it holds, answers that request with `Connection: close`, and closes after the answer's end.
+///   it holds and takes no more requests.
+/// - The last request's answer says `Connection: close` unless its head had already gone, and the connection closes
+///   after that answer's end, or after the request's end if the answer ended first.
 final class HTTP1RequestSequencer: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -22,7 +27,6 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     private enum Held {
         case part(HTTPServerRequestPart)
         case parserError(HTTPParserError)
-        case inputClosed
     }
 
     /// A request's head has been handed on and its end has not.
@@ -30,17 +34,19 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     /// A request has been handed on and its answer has not ended.
     private var answerPending = false
     private var held = CircularBuffer<Held>()
-    /// A `read()` was withheld while requests were held.
+    /// A `read()` was withheld while reads were stopped.
     private var readWithheld = false
-    /// The gateway is draining: no request after the current one is taken.
-    private var quiescing = false
+    /// No request after the current one is taken: the gateway drains, or the parser reads nothing after it.
+    private var lastRequest = false
 
     /// The current request has all arrived and its answer has not ended: anything read now belongs to a later one.
     private var awaitingAnswer: Bool { answerPending && !requestOpen }
+    /// Whether the connection must not be read now: something is held, or the last request has all arrived.
+    private var readsStopped: Bool { !held.isEmpty || (lastRequest && !requestOpen) }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
-        if quiescing && !requestOpen { return }
+        if lastRequest && !requestOpen { return }
         if !held.isEmpty || awaitingAnswer {
             held.append(.part(part))
         } else {
@@ -60,11 +66,9 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
         case is ChannelShouldQuiesceEvent:
-            quiescing = true
+            lastRequest = true
             held.removeAll()
             if !answerPending && !requestOpen { context.close(promise: nil) }
-        case ChannelEvent.inputClosed where !held.isEmpty:
-            held.append(.inputClosed)
         default:
             context.fireUserInboundEventTriggered(event)
         }
@@ -76,8 +80,8 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if !held.isEmpty || (quiescing && !requestOpen) {
-            readWithheld = !quiescing
+        if readsStopped {
+            readWithheld = true
         } else {
             context.read()
         }
@@ -85,12 +89,14 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
-        case .head(var head) where quiescing && !head.status.isInformational:
+        case .head(var head) where lastRequest && !head.status.isInformational:
             head.headers.replaceOrAdd(name: "connection", value: "close")
             context.write(wrapOutboundOut(.head(head)), promise: promise)
-        case .end where quiescing:
+        case .end where lastRequest:
             answerPending = false
-            context.write(data).flatMap { [channel = context.channel] in channel.close() }.cascade(to: promise)
+            let written = promise ?? context.eventLoop.makePromise()
+            written.futureResult.whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
+            context.write(data, promise: written)
         case .end:
             answerPending = false
             context.write(data, promise: promise)
@@ -102,15 +108,18 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
 
     private func handOn(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch part {
-        case .head:
+        case .head(let head):
             requestOpen = true
             answerPending = true
+            if HeaderRules.endsHTTP1Parsing(head) { lastRequest = true }
+            context.fireChannelRead(wrapInboundOut(part))
+        case .body:
+            context.fireChannelRead(wrapInboundOut(part))
         case .end:
             requestOpen = false
-        case .body:
-            break
+            context.fireChannelRead(wrapInboundOut(part))
+            if lastRequest && !answerPending { context.close(promise: nil) }
         }
-        context.fireChannelRead(wrapInboundOut(part))
     }
 
     /// A parser error ends the input the handlers behind were reading: they answer it as a whole request would be.
@@ -120,7 +129,7 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
         context.fireErrorCaught(error)
     }
 
-    /// Hands on what was held until the next request has all arrived, then reads again if the queue emptied.
+    /// Hands on what was held until the next request has all arrived, then reads again if reads may resume.
     private func handOnHeld(context: ChannelHandlerContext) {
         var handedOnParts = false
         while !awaitingAnswer, let next = held.popFirst() {
@@ -130,12 +139,10 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
                 handedOnParts = true
             case .parserError(let error):
                 handOn(error, context: context)
-            case .inputClosed:
-                context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
             }
         }
         if handedOnParts { context.fireChannelReadComplete() }
-        if held.isEmpty && readWithheld {
+        if readWithheld && !readsStopped {
             readWithheld = false
             context.read()
         }
