@@ -355,6 +355,9 @@ struct DataPlaneBoundsTests {
             .init(name: "bare LF line endings",
                   request: Array("GET \(DataPlaneBoundsTests.inmate) HTTP/1.1\nHost: localhost\nConnection: close\n\n".utf8),
                   status: 400, reason: "bad_request"),
+            .init(name: "HTTP/2.0 on an HTTP/1.1 connection",
+                  request: Array("GET \(DataPlaneBoundsTests.inmate) HTTP/2.0\r\nHost: localhost\r\n\r\n".utf8),
+                  status: 400, reason: "bad_request"),
             .init(name: "an invalid HTTP version",
                   request: Array("GET \(DataPlaneBoundsTests.inmate) HTTP/9.9\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8),
                   status: 400, reason: "bad_request"),
@@ -563,6 +566,29 @@ struct DataPlaneBoundsTests {
                 let rows = try await gateway.exportedRows(expecting: upstream.decisionIds)
                 #expect(rows.first { $0.decisionId == upstream.decisionIds.first }?.outcome?.status == 200)
             }
+        }
+    }
+
+    /// Whitespace that NIO's parser skips inside a head is neither counted against the header limits nor bounded:
+    /// past the unparsed-input limit the gateway answers 431 (`headers_too_large`, with the agency) and closes,
+    /// having read a few MiB of the 64 MiB sent.
+    @Test("a head padded with endless whitespace is answered 431 and closed at the unparsed-input limit")
+    func whitespaceFloodInHead() async throws {
+        try await withGateway { gateway in
+            let connection = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            try await connection.channel.writeAndFlush(ByteBuffer(string: "GET \(Self.inmate) HTTP/1.1\r\nHost: localhost\r\nX-Pad:"))
+            let chunks = 64
+            let written = Mutex(0)
+            let chunk = ByteBuffer(repeating: UInt8(ascii: " "), count: 1 << 20)
+            for _ in 0..<chunks {
+                connection.channel.writeAndFlush(chunk).whenSuccess { written.withLock { $0 += 1 } }
+            }
+            #expect(await connection.closes(within: 10), "the connection was not closed")
+            #expect(written.withLock { $0 } < chunks / 2, "the gateway read \(written.withLock { $0 }) MiB of whitespace")
+            let rows = try await Self.rows(gateway) { !$0.isEmpty }
+            #expect(rows.map(\.reason) == ["headers_too_large"])
+            #expect(rows.first?.agency == "denver-pd")
+            #expect(gateway.recorder.requests.isEmpty)
         }
     }
 

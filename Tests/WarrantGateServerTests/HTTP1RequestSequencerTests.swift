@@ -20,6 +20,25 @@ struct HTTP1RequestSequencerTests {
         }
     }
 
+    /// Answers requests for `uri` at once, from within the read that hands their head on, as a refusal would.
+    private final class ImmediateAnswerer: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        let uri: String
+
+        init(uri: String) {
+            self.uri = uri
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            context.fireChannelRead(data)
+            if case .head(let head) = unwrapInboundIn(data), head.uri == uri {
+                context.write(wrapOutboundOut(HTTP1RequestSequencerTests.answerHead), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            }
+        }
+    }
+
     private static func head(_ uri: String, method: HTTPMethod = .GET, headers: HTTPHeaders = [:]) -> HTTPServerRequestPart {
         .head(HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: headers))
     }
@@ -30,7 +49,7 @@ struct HTTP1RequestSequencerTests {
     private static func channel() throws -> (EmbeddedChannel, ReadCounter) {
         let counter = ReadCounter()
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandlers([counter, HTTP1RequestSequencer()])
+        try channel.pipeline.syncOperations.addHandlers([counter, HTTP1RequestSequencer(inputLimit: UnparsedInputLimit(maxBytes: 1 << 20))])
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8443)).wait()
         return (channel, counter)
     }
@@ -121,8 +140,17 @@ struct HTTP1RequestSequencerTests {
         #expect(try Self.handedOn(channel) == [Self.head("/a"), .end(nil)])
     }
 
-    @Test("a request the parser reads nothing after is the last: its body is read, then no more, and it ends the connection",
-          arguments: [head("/a", headers: ["Connection": "upgrade", "Upgrade": "websocket"]), head("localhost:443", method: .CONNECT)])
+    /// Requests after which a connection takes no more: an upgrade and a CONNECT (the parser reads nothing beyond
+    /// them), `Connection: close`, and HTTP/1.0 without keep-alive.
+    static let lastRequests: [HTTPServerRequestPart] = [
+        head("/a", headers: ["Connection": "upgrade", "Upgrade": "websocket"]),
+        head("localhost:443", method: .CONNECT),
+        head("/a", headers: ["Connection": "close"]),
+        .head(HTTPRequestHead(version: .http1_0, method: .GET, uri: "/a")),
+    ]
+
+    @Test("a last request: its body is read, then no more, nothing after it is handed on, and it ends the connection",
+          arguments: lastRequests)
     func lastRequestStopsReading(_ last: HTTPServerRequestPart) throws {
         let (channel, counter) = try Self.channel()
         let body = HTTPServerRequestPart.body(ByteBuffer(string: "hello"))
@@ -160,6 +188,72 @@ struct HTTP1RequestSequencerTests {
         #expect(channel.isActive, "the connection closed before the request's end")
         try channel.writeInbound(HTTPServerRequestPart.end(nil))
         channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+    }
+
+    @Test("a last request held behind a pending answer: once it is handed on, the connection is not read again")
+    func heldLastRequestStopsReading() throws {
+        let (channel, counter) = try Self.channel()
+        try channel.writeInbound(Self.head("/a"))
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        try channel.writeInbound(Self.head("/b", headers: ["Connection": "close"]))
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        channel.read()
+        #expect(counter.reads == 0)
+
+        try channel.writeOutbound(Self.answerHead)
+        try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        #expect(try Self.handedOn(channel) == [Self.head("/a"), .end(nil), Self.head("/b", headers: ["Connection": "close"]), .end(nil)])
+        #expect(counter.reads == 0, "the withheld read was made after the last request")
+        _ = try channel.finish()
+    }
+
+    @Test("a parser error is the last thing handed on: a second error and later requests are not")
+    func parserErrorIsTheLast() throws {
+        let (channel, counter) = try Self.channel()
+        channel.pipeline.fireErrorCaught(HTTPParserError.invalidVersion)
+        #expect(throws: HTTPParserError.invalidVersion) { try channel.throwIfErrorCaught() }
+        channel.pipeline.fireErrorCaught(HTTPParserError.invalidVersion)
+        #expect(throws: Never.self) { try channel.throwIfErrorCaught() }
+        try channel.writeInbound(Self.head("/b"))
+        channel.read()
+        #expect(try Self.handedOn(channel).isEmpty)
+        #expect(counter.reads == 0)
+
+        try channel.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .badRequest)))
+        try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+    }
+
+    @Test("an early answer to the last request: the connection closes at the request's end, not before")
+    func earlyAnswerToLastRequest() throws {
+        let (channel, _) = try Self.channel()
+        try channel.writeInbound(Self.head("/a", method: .POST, headers: ["Connection": "close"]))
+        try channel.writeOutbound(Self.answerHead)
+        try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        channel.embeddedEventLoop.run()
+        #expect(channel.isActive, "the connection closed before the request's end")
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+    }
+
+    @Test("a held last request answered at once, within its hand-on: the requests behind it are not handed on")
+    func lastRequestAnsweredWithinHandOn() throws {
+        let counter = ReadCounter()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandlers([
+            counter, HTTP1RequestSequencer(inputLimit: UnparsedInputLimit(maxBytes: 1 << 20)), ImmediateAnswerer(uri: "/b"),
+        ])
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8443)).wait()
+        let last = Self.head("/b", headers: ["Connection": "close"])
+        for part in [Self.head("/a"), .end(nil), last, .end(nil), Self.head("/c"), .end(nil)] { try channel.writeInbound(part) }
+
+        try channel.writeOutbound(Self.answerHead)
+        try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        channel.embeddedEventLoop.run()
+        #expect(try Self.handedOn(channel) == [Self.head("/a"), .end(nil), last, .end(nil)])
         #expect(!channel.isActive)
     }
 }

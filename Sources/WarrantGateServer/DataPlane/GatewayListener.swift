@@ -118,12 +118,15 @@ final class GatewayListener: Service {
         decoderLimits.maxHeaderFieldSize = limits.maxHeaderBytes
         decoderLimits.maxHeaderListSize = limits.maxHeaderBytes
         decoderLimits.maxHeaderFieldCount = limits.maxHeaderCount
+        // Before the parser: a head's fields plus room for what separates them.
+        let inputLimit = UnparsedInputLimit(maxBytes: limits.maxHeaderBytes + 64 * 1024)
+        try sync.addHandler(inputLimit)
         try sync.configureHTTPServerPipeline(
             withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: true,
             withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits
         )
         try sync.addHandlers([
-            HTTP1RequestSequencer(),
+            HTTP1RequestSequencer(inputLimit: inputLimit),
             // Between requests an HTTP/1 connection is idle, so the head deadline is the idle timeout too.
             RequestHeadDeadline(timeout: min(limits.headerReadTimeout, limits.idleTimeout).timeAmount),
             RequestBodyGuard(timeout: limits.bodyReadTimeout.timeAmount, isHTTP2Stream: false),

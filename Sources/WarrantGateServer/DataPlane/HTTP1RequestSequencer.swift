@@ -11,13 +11,15 @@ import NIOHTTP1
 ///   stop until the queue empties, so a client that pipelines costs at most what one read brought in.
 ///   (`HTTPServerPipelineHandler` stops reading whenever an answer is pending, which costs every keep-alive request
 ///   two `epoll_ctl` calls to drop and restore the socket's read interest.)
-/// - A request after which the parser reads nothing more (``HeaderRules/endsHTTP1Parsing(_:)``: CONNECT, `Upgrade`)
-///   is the connection's last: once it has all arrived, the connection is not read again, since the parser would
-///   keep every later byte unparsed and unbounded.
+/// - A request is the connection's last when it does not keep the connection alive, when the parser reads nothing
+///   after it (``HeaderRules/endsHTTP1Parsing(_:)``: CONNECT, `Upgrade`; the parser would keep every later byte
+///   unparsed and unbounded), or when it is a parser error. Once the last request has all arrived, the connection is
+///   not read again and nothing after it is handed on.
 /// - On `ChannelShouldQuiesceEvent` an idle connection closes at once; one with a request in progress drops what
 ///   it holds and takes no more requests.
 /// - The last request's answer says `Connection: close` unless its head had already gone, and the connection closes
 ///   after that answer's end, or after the request's end if the answer ended first.
+/// - Each part or parser error that comes out of the parser resets the connection's ``UnparsedInputLimit``.
 final class HTTP1RequestSequencer: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -36,17 +38,25 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     private var held = CircularBuffer<Held>()
     /// A `read()` was withheld while reads were stopped.
     private var readWithheld = false
-    /// No request after the current one is taken: the gateway drains, or the parser reads nothing after it.
+    /// No request after the current one is taken.
     private var lastRequest = false
+    private let inputLimit: UnparsedInputLimit
 
     /// The current request has all arrived and its answer has not ended: anything read now belongs to a later one.
     private var awaitingAnswer: Bool { answerPending && !requestOpen }
-    /// Whether the connection must not be read now: something is held, or the last request has all arrived.
-    private var readsStopped: Bool { !held.isEmpty || (lastRequest && !requestOpen) }
+    /// The last request has all arrived: nothing read from now on is handed on.
+    private var takesNoMore: Bool { lastRequest && !requestOpen }
+    /// Whether the connection must not be read now: something is held, or nothing more is taken.
+    private var readsStopped: Bool { !held.isEmpty || takesNoMore }
+
+    init(inputLimit: UnparsedInputLimit) {
+        self.inputLimit = inputLimit
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
-        if lastRequest && !requestOpen { return }
+        inputLimit.parsed()
+        if takesNoMore { return }
         if !held.isEmpty || awaitingAnswer {
             held.append(.part(part))
         } else {
@@ -56,6 +66,8 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard let parserError = error as? HTTPParserError else { return context.fireErrorCaught(error) }
+        inputLimit.parsed()
+        if takesNoMore { return }
         if !held.isEmpty || awaitingAnswer {
             held.append(.parserError(parserError))
         } else {
@@ -92,7 +104,7 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
         case .head(var head) where lastRequest && !head.status.isInformational:
             head.headers.replaceOrAdd(name: "connection", value: "close")
             context.write(wrapOutboundOut(.head(head)), promise: promise)
-        case .end where lastRequest:
+        case .end where takesNoMore:
             answerPending = false
             let written = promise ?? context.eventLoop.makePromise()
             written.futureResult.whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
@@ -111,7 +123,7 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
         case .head(let head):
             requestOpen = true
             answerPending = true
-            if HeaderRules.endsHTTP1Parsing(head) { lastRequest = true }
+            if !head.isKeepAlive || HeaderRules.endsHTTP1Parsing(head) { lastRequest = true }
             context.fireChannelRead(wrapInboundOut(part))
         case .body:
             context.fireChannelRead(wrapInboundOut(part))
@@ -122,17 +134,19 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
         }
     }
 
-    /// A parser error ends the input the handlers behind were reading: they answer it as a whole request would be.
+    /// A parser error ends the input the handlers behind were reading: they answer it as a whole request would be, and
+    /// nothing after it is parsed.
     private func handOn(_ error: HTTPParserError, context: ChannelHandlerContext) {
         requestOpen = false
         answerPending = true
+        lastRequest = true
         context.fireErrorCaught(error)
     }
 
     /// Hands on what was held until the next request has all arrived, then reads again if reads may resume.
     private func handOnHeld(context: ChannelHandlerContext) {
         var handedOnParts = false
-        while !awaitingAnswer, let next = held.popFirst() {
+        while !awaitingAnswer && !takesNoMore, let next = held.popFirst() {
             switch next {
             case .part(let part):
                 handOn(part, context: context)
