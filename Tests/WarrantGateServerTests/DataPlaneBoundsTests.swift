@@ -559,11 +559,13 @@ struct DataPlaneBoundsTests {
                     previous = written.withLock { $0 }
                     try await Task.sleep(for: .milliseconds(500))
                 }
-                #expect(written.withLock { $0 } < chunks / 2, "the gateway read \(written.withLock { $0 }) MiB after an upgrade request")
+                #expect(written.withLock { $0 } < 16, "the gateway read \(written.withLock { $0 }) MiB after an upgrade request")
 
                 upstream.release()
                 #expect(await connection.closes(within: 10), "the connection did not end with the answer")
+                // Anything taken after the upgrade request would have been answered, and recorded, before the close.
                 let rows = try await gateway.exportedRows(expecting: upstream.decisionIds)
+                #expect(rows.count == 1, "\(rows.map(\.reason))")
                 #expect(rows.first { $0.decisionId == upstream.decisionIds.first }?.outcome?.status == 200)
             }
         }
@@ -584,7 +586,7 @@ struct DataPlaneBoundsTests {
                 connection.channel.writeAndFlush(chunk).whenSuccess { written.withLock { $0 += 1 } }
             }
             #expect(await connection.closes(within: 10), "the connection was not closed")
-            #expect(written.withLock { $0 } < chunks / 2, "the gateway read \(written.withLock { $0 }) MiB of whitespace")
+            #expect(written.withLock { $0 } < 16, "the gateway read \(written.withLock { $0 }) MiB of whitespace")
             let rows = try await Self.rows(gateway) { !$0.isEmpty }
             #expect(rows.map(\.reason) == ["headers_too_large"])
             #expect(rows.first?.agency == "denver-pd")

@@ -256,4 +256,44 @@ struct HTTP1RequestSequencerTests {
         #expect(try Self.handedOn(channel) == [Self.head("/a"), .end(nil), last, .end(nil)])
         #expect(!channel.isActive)
     }
+
+    @Test("an answer that says Connection: close makes its request the last: what is held behind it is not handed on")
+    func closingAnswerIsTheLast() throws {
+        let (channel, counter) = try Self.channel()
+        for part in [Self.head("/a"), .end(nil), Self.head("/b"), .end(nil)] { try channel.writeInbound(part) }
+        try channel.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["Connection": "close"])))
+        try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        channel.read()
+        channel.embeddedEventLoop.run()
+        #expect(try Self.handedOn(channel) == [Self.head("/a"), .end(nil)])
+        #expect(counter.reads == 0)
+        #expect(!channel.isActive)
+    }
+
+    @Test("pipelining beyond the held requests' cap: the rest are dropped, and the last one held ends the connection")
+    func heldRequestsAreCapped() throws {
+        let (channel, _) = try Self.channel()
+        let sent = HTTP1RequestSequencer.maxHeldRequests + 5
+        try channel.writeInbound(Self.head("/0"))
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        for index in 1...sent {
+            try channel.writeInbound(Self.head("/\(index)"))
+            try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        }
+        var answered: [String] = []
+        var lastAnswer: HTTPResponseHead?
+        while channel.isActive, let part = try channel.readInbound(as: HTTPServerRequestPart.self) {
+            guard case .head(let head) = part else { continue }
+            answered.append(head.uri)
+            _ = try channel.readInbound(as: HTTPServerRequestPart.self)
+            try channel.writeOutbound(Self.answerHead)
+            if case .head(let written) = try channel.readOutbound(as: HTTPServerResponsePart.self) { lastAnswer = written }
+            try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+            while try channel.readOutbound(as: HTTPServerResponsePart.self) != nil {}
+            channel.embeddedEventLoop.run()
+        }
+        #expect(answered == (0...HTTP1RequestSequencer.maxHeldRequests).map { "/\($0)" })
+        #expect(lastAnswer?.headers["connection"] == ["close"])
+        #expect(!channel.isActive)
+    }
 }

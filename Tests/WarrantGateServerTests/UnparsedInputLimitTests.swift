@@ -20,15 +20,27 @@ struct UnparsedInputLimitTests {
         }
     }
 
+    /// Keeps the errors that reach it, so that a test can see one handed on while it writes an answer.
+    private final class ErrorRecorder: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias InboundOut = HTTPServerRequestPart
+        var errors: [HTTPParserError] = []
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            if let error = error as? HTTPParserError { errors.append(error) } else { context.fireErrorCaught(error) }
+        }
+    }
+
     private static let maxBytes = 32 * 1024
 
-    private static func channel() throws -> (EmbeddedChannel, ReadCounter) {
+    private static func channel(recorder: ErrorRecorder? = nil) throws -> (EmbeddedChannel, ReadCounter) {
         let counter = ReadCounter()
         let limit = UnparsedInputLimit(maxBytes: maxBytes)
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandlers([
             counter, limit, ByteToMessageHandler(HTTPRequestDecoder()), HTTP1RequestSequencer(inputLimit: limit),
         ])
+        if let recorder { try channel.pipeline.syncOperations.addHandler(recorder) }
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8443)).wait()
         return (channel, counter)
     }
@@ -55,14 +67,19 @@ struct UnparsedInputLimitTests {
         _ = try channel.finish()
     }
 
-    @Test("a request read in one piece larger than the limit passes: the parser is given the read before it is counted")
+    @Test("a request read in one piece larger than the limit passes: the parser is given each slice before it is counted")
     func largeReadPasses() throws {
         let (channel, _) = try Self.channel()
         let body = String(repeating: "x", count: Self.maxBytes * 2)
         try channel.writeInbound(ByteBuffer(string: "POST /visits HTTP/1.1\r\nHost: a\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"))
-        var parts = 0
-        while try channel.readInbound(as: HTTPServerRequestPart.self) != nil { parts += 1 }
-        #expect(parts == 3)
+        var bodyBytes = 0
+        var ended = false
+        while let part = try channel.readInbound(as: HTTPServerRequestPart.self) {
+            if case .body(let bytes) = part { bodyBytes += bytes.readableBytes }
+            if case .end = part { ended = true }
+        }
+        #expect(bodyBytes == body.utf8.count)
+        #expect(ended)
         _ = try channel.finish()
     }
 
@@ -84,6 +101,21 @@ struct UnparsedInputLimitTests {
         }
         #expect(bodyBytes == length)
         #expect(ended)
+        _ = try channel.finish()
+    }
+
+    @Test("one large read that holds a whole request and then whitespace is counted slice by slice, and cut off")
+    func largeReadIsSliced() throws {
+        let recorder = ErrorRecorder()
+        let (channel, _) = try Self.channel(recorder: recorder)
+        var read = ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b")
+        read.writeRepeatingByte(UInt8(ascii: " "), count: Self.maxBytes * 8)
+        try channel.writeInbound(read)
+        #expect(try channel.readInbound(as: HTTPServerRequestPart.self) != nil, "the first request was not handed on")
+
+        try channel.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok)))
+        try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        #expect(recorder.errors == [.headerOverflow], "the whitespace behind a parsed request went uncounted")
         _ = try channel.finish()
     }
 }

@@ -8,12 +8,14 @@ import NIOHTTP1
 ///   everything after it, and handed on in order once that answer has ended. Parser errors wait their turn in the
 ///   same queue.
 /// - The connection is read while nothing is held, even while an answer is pending; once something is held, reads
-///   stop until the queue empties, so a client that pipelines costs at most what one read brought in.
+///   stop until the queue empties, so a client that pipelines costs at most what one read brought in, and at most
+///   ``maxHeldRequests`` requests are held: one beyond them is dropped with everything after it, and the last one
+///   held becomes the connection's last.
 ///   (`HTTPServerPipelineHandler` stops reading whenever an answer is pending, which costs every keep-alive request
 ///   two `epoll_ctl` calls to drop and restore the socket's read interest.)
-/// - A request is the connection's last when it does not keep the connection alive, when the parser reads nothing
-///   after it (``HeaderRules/endsHTTP1Parsing(_:)``: CONNECT, `Upgrade`; the parser would keep every later byte
-///   unparsed and unbounded), or when it is a parser error. Once the last request has all arrived, the connection is
+/// - A request is the connection's last when it does not keep the connection alive, when its answer says
+///   `Connection: close`, when the parser reads nothing after it (``HeaderRules/endsHTTP1Parsing(_:)``: CONNECT,
+///   `Upgrade`; the parser would keep every later byte unparsed and unbounded), or when it is a parser error. Once the last request has all arrived, the connection is
 ///   not read again and nothing after it is handed on.
 /// - On `ChannelShouldQuiesceEvent` an idle connection closes at once; one with a request in progress drops what
 ///   it holds and takes no more requests.
@@ -29,13 +31,28 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     private enum Held {
         case part(HTTPServerRequestPart)
         case parserError(HTTPParserError)
+
+        /// A request's head or a parser error: something that will be answered.
+        var beginsRequest: Bool {
+            switch self {
+            case .part(.head), .parserError: true
+            case .part: false
+            }
+        }
     }
+
+    /// The most requests held behind a pending answer.
+    static let maxHeldRequests = 16
 
     /// A request's head has been handed on and its end has not.
     private var requestOpen = false
     /// A request has been handed on and its answer has not ended.
     private var answerPending = false
     private var held = CircularBuffer<Held>()
+    /// The requests in `held` (``Held/beginsRequest``).
+    private var heldRequests = 0
+    /// A request came beyond ``maxHeldRequests``: nothing more is held.
+    private var heldOverflowed = false
     /// A `read()` was withheld while reads were stopped.
     private var readWithheld = false
     /// No request after the current one is taken.
@@ -56,9 +73,9 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
         inputLimit.parsed()
-        if takesNoMore { return }
+        if takesNoMore || heldOverflowed { return }
         if !held.isEmpty || awaitingAnswer {
-            held.append(.part(part))
+            hold(.part(part))
         } else {
             handOn(part, context: context)
         }
@@ -67,9 +84,9 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard let parserError = error as? HTTPParserError else { return context.fireErrorCaught(error) }
         inputLimit.parsed()
-        if takesNoMore { return }
+        if takesNoMore || heldOverflowed { return }
         if !held.isEmpty || awaitingAnswer {
-            held.append(.parserError(parserError))
+            hold(.parserError(parserError))
         } else {
             handOn(parserError, context: context)
         }
@@ -79,7 +96,7 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
         switch event {
         case is ChannelShouldQuiesceEvent:
             lastRequest = true
-            held.removeAll()
+            dropHeld()
             if !answerPending && !requestOpen { context.close(promise: nil) }
         default:
             context.fireUserInboundEventTriggered(event)
@@ -87,7 +104,7 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        held.removeAll()
+        dropHeld()
         context.fireChannelInactive()
     }
 
@@ -101,9 +118,15 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
-        case .head(var head) where lastRequest && !head.status.isInformational:
-            head.headers.replaceOrAdd(name: "connection", value: "close")
-            context.write(wrapOutboundOut(.head(head)), promise: promise)
+        case .head(var head) where !head.status.isInformational:
+            if lastRequest {
+                head.headers.replaceOrAdd(name: "connection", value: "close")
+                context.write(wrapOutboundOut(.head(head)), promise: promise)
+            } else {
+                // An answer that ends the connection makes its request the last.
+                if !head.isKeepAlive { lastRequest = true }
+                context.write(data, promise: promise)
+            }
         case .end where takesNoMore:
             answerPending = false
             let written = promise ?? context.eventLoop.makePromise()
@@ -143,10 +166,30 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
         context.fireErrorCaught(error)
     }
 
+    private func hold(_ item: Held) {
+        if item.beginsRequest {
+            guard heldRequests < Self.maxHeldRequests else {
+                heldOverflowed = true
+                return
+            }
+            heldRequests += 1
+        }
+        held.append(item)
+    }
+
+    private func dropHeld() {
+        held.removeAll()
+        heldRequests = 0
+    }
+
     /// Hands on what was held until the next request has all arrived, then reads again if reads may resume.
     private func handOnHeld(context: ChannelHandlerContext) {
         var handedOnParts = false
         while !awaitingAnswer && !takesNoMore, let next = held.popFirst() {
+            if next.beginsRequest {
+                heldRequests -= 1
+                if heldRequests == 0 && heldOverflowed { lastRequest = true }
+            }
             switch next {
             case .part(let part):
                 handOn(part, context: context)

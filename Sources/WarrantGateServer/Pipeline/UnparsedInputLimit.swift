@@ -10,13 +10,16 @@ import NIOHTTP1
 /// requests) is neither counted nor bounded. A client that sends it without end would grow the parser's buffer for as
 /// long as the connection lasts. Once more than `maxBytes` have gone in unparsed, the limit passes on
 /// `HTTPParserError.headerOverflow` once (answered like a head over its limit, 431), then passes on nothing more and
-/// stops reading. The parser then holds at most `maxBytes` and the bytes of one read.
+/// stops reading. A read larger than a slice (NIOSSL hands on a whole read cycle's plaintext at once) is passed on
+/// slice by slice, so the parser holds at most `maxBytes` and two slices.
 final class UnparsedInputLimit: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    /// The most passed on to the parser at once: what follows the last part to come out of a slice goes uncounted.
+    private static let sliceBytes = 16 * 1024
     private let maxBytes: Int
     private var unparsed = 0
     /// The parser produced something during the read being passed on.
@@ -35,8 +38,16 @@ final class UnparsedInputLimit: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        if buffer.readableBytes <= Self.sliceBytes { return passOn(data, count: buffer.readableBytes, context: context) }
+        while buffer.readableBytes > 0, context.channel.isActive,
+              let slice = buffer.readSlice(length: min(Self.sliceBytes, buffer.readableBytes)) {
+            passOn(wrapInboundOut(slice), count: slice.readableBytes, context: context)
+        }
+    }
+
+    private func passOn(_ data: NIOAny, count: Int, context: ChannelHandlerContext) {
         guard !exceeded else { return }
-        let count = unwrapInboundIn(data).readableBytes
         parsedDuringRead = false
         context.fireChannelRead(data)
         if !parsedDuringRead { unparsed += count }
