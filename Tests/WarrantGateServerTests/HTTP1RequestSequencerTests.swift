@@ -296,4 +296,41 @@ struct HTTP1RequestSequencerTests {
         #expect(lastAnswer?.headers["connection"] == ["close"])
         #expect(!channel.isActive)
     }
+
+    /// Keeps the parser errors that reach it.
+    private final class ErrorRecorder: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias InboundOut = HTTPServerRequestPart
+        var errors: [HTTPParserError] = []
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            if let error = error as? HTTPParserError { errors.append(error) } else { context.fireErrorCaught(error) }
+        }
+    }
+
+    @Test("a parser error in the last held request's body is held even at the cap, and handed on after that body")
+    func parserErrorHeldAtTheCap() throws {
+        let recorder = ErrorRecorder()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandlers([HTTP1RequestSequencer(inputLimit: UnparsedInputLimit(maxBytes: 1 << 20)), recorder])
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8443)).wait()
+        try channel.writeInbound(Self.head("/0"))
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        for index in 1..<HTTP1RequestSequencer.maxHeldRequests {
+            try channel.writeInbound(Self.head("/\(index)"))
+            try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        }
+        let last = Self.head("/\(HTTP1RequestSequencer.maxHeldRequests)", method: .POST)
+        try channel.writeInbound(last)
+        try channel.writeInbound(HTTPServerRequestPart.body(ByteBuffer(string: "partial")))
+        channel.pipeline.fireErrorCaught(HTTPParserError.invalidChunkSize)
+
+        while channel.isActive, recorder.errors.isEmpty, let part = try channel.readInbound(as: HTTPServerRequestPart.self) {
+            guard case .end = part else { continue }
+            try channel.writeOutbound(Self.answerHead)
+            try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        }
+        #expect(recorder.errors == [.invalidChunkSize], "the parser error was dropped at the cap")
+        _ = try? channel.finish()
+    }
 }

@@ -32,16 +32,12 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
         case part(HTTPServerRequestPart)
         case parserError(HTTPParserError)
 
-        /// A request's head or a parser error: something that will be answered.
-        var beginsRequest: Bool {
-            switch self {
-            case .part(.head), .parserError: true
-            case .part: false
-            }
+        var isHead: Bool {
+            if case .part(.head) = self { true } else { false }
         }
     }
 
-    /// The most requests held behind a pending answer.
+    /// The most requests held behind a pending answer. A parser error, which ends the input, is always held.
     static let maxHeldRequests = 16
 
     /// A request's head has been handed on and its end has not.
@@ -49,7 +45,7 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     /// A request has been handed on and its answer has not ended.
     private var answerPending = false
     private var held = CircularBuffer<Held>()
-    /// The requests in `held` (``Held/beginsRequest``).
+    /// The request heads in `held`.
     private var heldRequests = 0
     /// A request came beyond ``maxHeldRequests``: nothing more is held.
     private var heldOverflowed = false
@@ -167,7 +163,7 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     }
 
     private func hold(_ item: Held) {
-        if item.beginsRequest {
+        if item.isHead {
             guard heldRequests < Self.maxHeldRequests else {
                 heldOverflowed = true
                 return
@@ -186,7 +182,7 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     private func handOnHeld(context: ChannelHandlerContext) {
         var handedOnParts = false
         while !awaitingAnswer && !takesNoMore, let next = held.popFirst() {
-            if next.beginsRequest {
+            if next.isHead {
                 heldRequests -= 1
                 if heldRequests == 0 && heldOverflowed { lastRequest = true }
             }
