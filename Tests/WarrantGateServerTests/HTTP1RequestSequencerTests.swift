@@ -9,17 +9,6 @@ import Testing
 /// the socket.
 @Suite("HTTP/1.1 request sequencing")
 struct HTTP1RequestSequencerTests {
-    /// Counts the reads that pass the sequencer on their way to the socket.
-    private final class ReadCounter: ChannelOutboundHandler {
-        typealias OutboundIn = NIOAny
-        var reads = 0
-
-        func read(context: ChannelHandlerContext) {
-            reads += 1
-            context.read()
-        }
-    }
-
     /// Answers requests for `uri` at once, from within the read that hands their head on, as a refusal would.
     private final class ImmediateAnswerer: ChannelInboundHandler {
         typealias InboundIn = HTTPServerRequestPart
@@ -52,6 +41,18 @@ struct HTTP1RequestSequencerTests {
         try channel.pipeline.syncOperations.addHandlers([counter, HTTP1RequestSequencer(inputLimit: UnparsedInputLimit(maxBytes: 1 << 20))])
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8443)).wait()
         return (channel, counter)
+    }
+
+    /// Writes a whole answer (200, no body), lets the channel act on it, and returns its head as written.
+    private static func answer(_ channel: EmbeddedChannel) throws -> HTTPResponseHead? {
+        try channel.writeOutbound(answerHead)
+        try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        channel.embeddedEventLoop.run()
+        var written: HTTPResponseHead?
+        while let part = try channel.readOutbound(as: HTTPServerResponsePart.self) {
+            if case .head(let head) = part { written = head }
+        }
+        return written
     }
 
     private static func handedOn(_ channel: EmbeddedChannel) throws -> [HTTPServerRequestPart] {
@@ -128,14 +129,7 @@ struct HTTP1RequestSequencerTests {
         channel.read()
         #expect(counter.reads == 0, "a draining connection read for more requests")
 
-        try channel.writeOutbound(Self.answerHead)
-        guard case .head(let written) = try channel.readOutbound(as: HTTPServerResponsePart.self) else {
-            Issue.record("no answer head was written")
-            return
-        }
-        #expect(written.headers["connection"] == ["close"])
-        try channel.writeOutbound(HTTPServerResponsePart.end(nil))
-        channel.embeddedEventLoop.run()
+        #expect(try Self.answer(channel)?.headers["connection"] == ["close"])
         #expect(!channel.isActive)
         #expect(try Self.handedOn(channel) == [Self.head("/a"), .end(nil)])
     }
@@ -164,14 +158,7 @@ struct HTTP1RequestSequencerTests {
         try channel.writeInbound(Self.head("/b"))
         try channel.writeInbound(HTTPServerRequestPart.end(nil))
 
-        try channel.writeOutbound(Self.answerHead)
-        guard case .head(let written) = try channel.readOutbound(as: HTTPServerResponsePart.self) else {
-            Issue.record("no answer head was written")
-            return
-        }
-        #expect(written.headers["connection"] == ["close"])
-        try channel.writeOutbound(HTTPServerResponsePart.end(nil))
-        channel.embeddedEventLoop.run()
+        #expect(try Self.answer(channel)?.headers["connection"] == ["close"])
         #expect(!channel.isActive)
         #expect(try Self.handedOn(channel) == [last, body, .end(nil)])
     }
@@ -286,31 +273,16 @@ struct HTTP1RequestSequencerTests {
             guard case .head(let head) = part else { continue }
             answered.append(head.uri)
             _ = try channel.readInbound(as: HTTPServerRequestPart.self)
-            try channel.writeOutbound(Self.answerHead)
-            if case .head(let written) = try channel.readOutbound(as: HTTPServerResponsePart.self) { lastAnswer = written }
-            try channel.writeOutbound(HTTPServerResponsePart.end(nil))
-            while try channel.readOutbound(as: HTTPServerResponsePart.self) != nil {}
-            channel.embeddedEventLoop.run()
+            lastAnswer = try Self.answer(channel)
         }
         #expect(answered == (0...HTTP1RequestSequencer.maxHeldRequests).map { "/\($0)" })
         #expect(lastAnswer?.headers["connection"] == ["close"])
         #expect(!channel.isActive)
     }
 
-    /// Keeps the parser errors that reach it.
-    private final class ErrorRecorder: ChannelInboundHandler {
-        typealias InboundIn = HTTPServerRequestPart
-        typealias InboundOut = HTTPServerRequestPart
-        var errors: [HTTPParserError] = []
-
-        func errorCaught(context: ChannelHandlerContext, error: any Error) {
-            if let error = error as? HTTPParserError { errors.append(error) } else { context.fireErrorCaught(error) }
-        }
-    }
-
     @Test("a parser error in the last held request's body is held even at the cap, and handed on after that body")
     func parserErrorHeldAtTheCap() throws {
-        let recorder = ErrorRecorder()
+        let recorder = ParserErrorRecorder()
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandlers([HTTP1RequestSequencer(inputLimit: UnparsedInputLimit(maxBytes: 1 << 20)), recorder])
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8443)).wait()

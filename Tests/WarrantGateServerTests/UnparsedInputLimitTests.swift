@@ -9,31 +9,9 @@ import Testing
 /// as the gateway sets them up.
 @Suite("Unparsed input limit")
 struct UnparsedInputLimitTests {
-    /// Counts the reads that pass the limit on their way to the socket.
-    private final class ReadCounter: ChannelOutboundHandler {
-        typealias OutboundIn = NIOAny
-        var reads = 0
-
-        func read(context: ChannelHandlerContext) {
-            reads += 1
-            context.read()
-        }
-    }
-
-    /// Keeps the errors that reach it, so that a test can see one handed on while it writes an answer.
-    private final class ErrorRecorder: ChannelInboundHandler {
-        typealias InboundIn = HTTPServerRequestPart
-        typealias InboundOut = HTTPServerRequestPart
-        var errors: [HTTPParserError] = []
-
-        func errorCaught(context: ChannelHandlerContext, error: any Error) {
-            if let error = error as? HTTPParserError { errors.append(error) } else { context.fireErrorCaught(error) }
-        }
-    }
-
     private static let maxBytes = 32 * 1024
 
-    private static func channel(recorder: ErrorRecorder? = nil) throws -> (EmbeddedChannel, ReadCounter) {
+    private static func channel(recorder: ParserErrorRecorder? = nil) throws -> (EmbeddedChannel, ReadCounter) {
         let counter = ReadCounter()
         let limit = UnparsedInputLimit(maxBytes: maxBytes)
         let channel = EmbeddedChannel()
@@ -106,7 +84,7 @@ struct UnparsedInputLimitTests {
 
     @Test("one large read that holds a whole request and then whitespace is counted slice by slice, and cut off")
     func largeReadIsSliced() throws {
-        let recorder = ErrorRecorder()
+        let recorder = ParserErrorRecorder()
         let (channel, _) = try Self.channel(recorder: recorder)
         var read = ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b")
         read.writeRepeatingByte(UInt8(ascii: " "), count: Self.maxBytes * 8)
