@@ -8,15 +8,14 @@ import NIOHTTP1
 ///   everything after it, and handed on in order once that answer has ended. Parser errors wait their turn in the
 ///   same queue.
 /// - The connection is read while nothing is held, even while an answer is pending; once something is held, reads
-///   stop until the queue empties, so a client that pipelines costs at most what one read brought in, and at most
-///   ``maxHeldRequests`` requests are held: one beyond them is dropped with everything after it, and the last one
-///   held becomes the connection's last.
+///   stop until the queue empties, so a client that pipelines costs at most what one read brought in.
 ///   (`HTTPServerPipelineHandler` stops reading whenever an answer is pending, which costs every keep-alive request
-///   two `epoll_ctl` calls to drop and restore the socket's read interest.)
+///   two `epoll_ctl` calls to drop and restore the socket's read interest.) At most ``maxHeldRequests`` requests are
+///   held: one beyond them is dropped with everything after it, and the last one held becomes the connection's last.
 /// - A request is the connection's last when it does not keep the connection alive, when its answer says
 ///   `Connection: close`, when the parser reads nothing after it (``HeaderRules/endsHTTP1Parsing(_:)``: CONNECT,
-///   `Upgrade`; the parser would keep every later byte unparsed and unbounded), or when it is a parser error. Once the last request has all arrived, the connection is
-///   not read again and nothing after it is handed on.
+///   `Upgrade`; the parser would keep every later byte unparsed and unbounded), or when it is a parser error. Once
+///   the last request has all arrived, the connection is not read again and nothing after it is handed on.
 /// - On `ChannelShouldQuiesceEvent` an idle connection closes at once; one with a request in progress drops what
 ///   it holds and takes no more requests.
 /// - The last request's answer says `Connection: close` unless its head had already gone, and the connection closes

@@ -39,7 +39,9 @@ final class UnparsedInputLimit: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
-        if buffer.readableBytes <= Self.sliceBytes { return passOn(data, count: buffer.readableBytes, context: context) }
+        guard buffer.readableBytes > Self.sliceBytes else {
+            return passOn(data, count: buffer.readableBytes, context: context)
+        }
         while buffer.readableBytes > 0, !exceeded, context.channel.isActive,
               let slice = buffer.readSlice(length: min(Self.sliceBytes, buffer.readableBytes)) {
             passOn(wrapInboundOut(slice), count: slice.readableBytes, context: context)
