@@ -265,7 +265,7 @@ struct DataPlaneBoundsTests {
 
     /// A POST whose body stops halfway and whose connection then closes is recorded as `body_incomplete`, with its
     /// agency: over HTTP/1.1 (denver-pd) and HTTP/2 (public-defender).
-    @Test("a body that stops halfway, then the connection closes: a body_incomplete row with the agency")
+    @Test("a body that stops halfway, then the connection closes: one body_incomplete row with the agency")
     func bodyIncompleteOnClose() async throws {
         try await withGateway { gateway in
             let half = Array(#"{"bookingNumber":"#.utf8)
@@ -289,6 +289,7 @@ struct DataPlaneBoundsTests {
             let incomplete = rows.filter { $0.reason == "body_incomplete" }
             #expect(incomplete.compactMap(\.agency).sorted() == ["denver-pd", "public-defender"], "\(rows.map { ($0.agency, $0.reason) })")
             #expect(incomplete.allSatisfy { $0.effect == .deny && $0.method == "POST" })
+            #expect(rows.count == 3, "one row for each request: \(rows.map { ($0.agency, $0.reason) })")
             #expect(gateway.recorder.requests.map(\.method) == ["GET"], "nothing of the half body was forwarded")
         }
     }
@@ -398,6 +399,28 @@ struct DataPlaneBoundsTests {
             #expect(row?.effect == .deny)
             #expect(row?.status == refusal.status)
             #expect(gateway.recorder.requests.isEmpty, "the upstream saw \(gateway.recorder.requests.map(\.path))")
+        }
+    }
+
+    /// A request whose body the parser refuses halfway (a malformed chunk) is itself the one refused: answered 400,
+    /// one `bad_request` row with its method, target and agency, nothing forwarded, and the connection closed.
+    @Test("a malformed chunk in a request's body: that request is answered 400 and recorded once")
+    func malformedChunkRefusesItsRequest() async throws {
+        try await withGateway { gateway in
+            let request = RawTLSClient.request(
+                "POST /visitation/visits HTTP/1.1",
+                headers: ["Content-Type: application/json", "Transfer-Encoding: chunked"], body: "5\r\n{\"a\":\r\nZZ\r\n"
+            )
+            let answer = try await RawTLSClient.send(request, port: gateway.port, pki: gateway.pki, agency: "denver-pd")
+            #expect(answer.status == 400, "got \(answer.status): \(answer.raw.prefix(300))")
+            #expect(answer.reason == "bad_request")
+            let rows = try await Self.rows(gateway) { !$0.isEmpty }
+            #expect(rows.count == 1, "\(rows.map { ($0.reason, $0.path) })")
+            #expect(rows.first?.decisionId == Self.decisionId(answer))
+            #expect(rows.first?.method == "POST")
+            #expect(rows.first?.path == "/visitation/visits")
+            #expect(rows.first?.agency == "denver-pd")
+            #expect(gateway.recorder.requests.isEmpty)
         }
     }
 

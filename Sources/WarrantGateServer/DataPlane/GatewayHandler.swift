@@ -638,7 +638,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     }
 
     /// The HTTP/1 parser refused the connection's input: recorded as `bad_request` (or `headers_too_large`) with the
-    /// connection's agency, answered with 400 (or 431) when no answer is in progress, and the connection closed.
+    /// connection's agency, answered with 400 (or 431) when no answer is in progress, and the connection closed. A
+    /// request still being read or decided (its body malformed) is itself the one refused: one row, with its target;
+    /// one cut short by the connection's end is recorded as the client leaving (``clientLeft(_:)``).
     ///
     /// NIOHTTP2 resets a stream that breaks the protocol after its head, such as DATA that contradicts its content
     /// length: its request is recorded as `bad_request`.
@@ -652,9 +654,15 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         }
         guard let parserError = error as? HTTPParserError else { return context.fireErrorCaught(error) }
         let reason: GatewayReason = parserError == .headerOverflow ? .headersTooLarge : .badRequest
-        guard request == nil else {
-            environment.recordUnparsed(peer: peer, reason: reason, detail: "\(parserError)")
-            return context.close(promise: nil)
+        if let request {
+            // The connection ended mid-request: leaving, the client is recorded when the channel goes inactive.
+            guard parserError != .invalidEOFState else { return context.close(promise: nil) }
+            guard [.validatingChain, .readingBody, .deciding].contains(request.phase) else {
+                environment.recordUnparsed(peer: peer, reason: reason, detail: "\(parserError)")
+                return context.close(promise: nil)
+            }
+            environment.logger.notice("request refused by the HTTP parser", metadata: ["agency": "\(request.record.agency ?? "-")", "error": "\(parserError)"])
+            return refuse(request, StageRefusal(reason))
         }
         let current = environment.state.current
         let request = RequestInFlight(
