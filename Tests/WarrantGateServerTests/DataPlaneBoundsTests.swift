@@ -356,6 +356,11 @@ struct DataPlaneBoundsTests {
             .init(name: "bare LF line endings",
                   request: Array("GET \(DataPlaneBoundsTests.inmate) HTTP/1.1\nHost: localhost\nConnection: close\n\n".utf8),
                   status: 400, reason: "bad_request"),
+            // The gateway's header rules refuse it first; the parser's refusal of the body that follows must not cut
+            // that answer off.
+            .init(name: "an unknown Transfer-Encoding",
+                  request: RawTLSClient.request("POST /visitation/visits HTTP/1.1", headers: ["Content-Type: application/json", "Transfer-Encoding: d"]),
+                  status: 400, reason: "bad_header"),
             .init(name: "HTTP/2.0 on an HTTP/1.1 connection",
                   request: Array("GET \(DataPlaneBoundsTests.inmate) HTTP/2.0\r\nHost: localhost\r\n\r\n".utf8),
                   status: 400, reason: "bad_request"),

@@ -640,7 +640,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     /// The HTTP/1 parser refused the connection's input: recorded as `bad_request` (or `headers_too_large`) with the
     /// connection's agency, answered with 400 (or 431) when no answer is in progress, and the connection closed. A
     /// request still being read or decided (its body malformed) is itself the one refused: one row, with its target;
-    /// one cut short by the connection's end is recorded as the client leaving (``clientLeft(_:)``).
+    /// one already decided gets the answer it has coming, which ends the connection; one cut short by the
+    /// connection's end is recorded as the client leaving (``clientLeft(_:)``).
     ///
     /// NIOHTTP2 resets a stream that breaks the protocol after its head, such as DATA that contradicts its content
     /// length: its request is recorded as `bad_request`.
@@ -657,11 +658,10 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         if let request {
             // The connection ended mid-request: leaving, the client is recorded when the channel goes inactive.
             guard parserError != .invalidEOFState else { return context.close(promise: nil) }
-            guard [.validatingChain, .readingBody, .deciding].contains(request.phase) else {
-                environment.recordUnparsed(peer: peer, reason: reason, detail: "\(parserError)")
-                return context.close(promise: nil)
-            }
             environment.logger.notice("request refused by the HTTP parser", metadata: ["agency": "\(request.record.agency ?? "-")", "error": "\(parserError)"])
+            // Once decided, the request reads no more of its body: what the parser refused is left unread, and the
+            // answer on its way ends the connection (the sequencer takes nothing after a parser error).
+            guard [.validatingChain, .readingBody, .deciding].contains(request.phase) else { return }
             return refuse(request, StageRefusal(reason))
         }
         let current = environment.state.current
