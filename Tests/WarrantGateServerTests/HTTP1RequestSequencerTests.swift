@@ -305,4 +305,17 @@ struct HTTP1RequestSequencerTests {
         #expect(recorder.errors == [.invalidChunkSize], "the parser error was dropped at the cap")
         _ = try? channel.finish()
     }
+
+    @Test("a parser error in the body of a request already answered is not handed on")
+    func parserErrorAfterEarlyAnswerIsDropped() throws {
+        let recorder = ParserErrorRecorder()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandlers([HTTP1RequestSequencer(inputLimit: UnparsedInputLimit(maxBytes: 1 << 20)), recorder])
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8443)).wait()
+        try channel.writeInbound(Self.head("/a", method: .POST))
+        _ = try Self.answer(channel)
+        channel.pipeline.fireErrorCaught(HTTPParserError.invalidEOFState)
+        #expect(recorder.errors.isEmpty, "a second answer would be opened for the rest of an answered request")
+        _ = try? channel.finish()
+    }
 }

@@ -640,7 +640,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     /// The HTTP/1 parser refused the connection's input: recorded as `bad_request` (or `headers_too_large`) with the
     /// connection's agency, answered with 400 (or 431) when no answer is in progress, and the connection closed. A
     /// request still being read or decided (its body malformed) is itself the one refused: one row, with its target;
-    /// one already decided gets the answer it has coming, which ends the connection; one cut short by the
+    /// a refusal being committed keeps the answer it has coming, which ends the connection; one cut short by the
     /// connection's end is recorded as the client leaving (``clientLeft(_:)``).
     ///
     /// NIOHTTP2 resets a stream that breaks the protocol after its head, such as DATA that contradicts its content
@@ -659,9 +659,13 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             // The connection ended mid-request: leaving, the client is recorded when the channel goes inactive.
             guard parserError != .invalidEOFState else { return context.close(promise: nil) }
             environment.logger.notice("request refused by the HTTP parser", metadata: ["agency": "\(request.record.agency ?? "-")", "error": "\(parserError)"])
-            // Once decided, the request reads no more of its body: what the parser refused is left unread, and the
-            // answer on its way ends the connection (the sequencer takes nothing after a parser error).
-            guard [.validatingChain, .readingBody, .deciding].contains(request.phase) else { return }
+            guard [.validatingChain, .readingBody, .deciding].contains(request.phase) else {
+                // A refusal being committed reads no more of the body: its answer ends the connection (the sequencer
+                // takes nothing after a parser error). Any other request would be left with a body no longer
+                // whole: the connection closes.
+                if request.phase == .committing && request.record.effect == .deny { return }
+                return context.close(promise: nil)
+            }
             return refuse(request, StageRefusal(reason))
         }
         let current = environment.state.current

@@ -6,7 +6,7 @@ import NIOHTTP1
 ///
 /// - A request that arrives while the one before it still waits for its answer's end (pipelining) is held, with
 ///   everything after it, and handed on in order once that answer has ended. Parser errors wait their turn in the
-///   same queue.
+///   same queue; one in the body of a request already answered is dropped.
 /// - The connection is read while nothing is held, even while an answer is pending; once something is held, reads
 ///   stop until the queue empties, so a client that pipelines costs at most what one read brought in.
 ///   (`HTTPServerPipelineHandler` stops reading whenever an answer is pending, which costs every keep-alive request
@@ -58,6 +58,8 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     private var awaitingAnswer: Bool { answerPending && !requestOpen }
     /// The last request has all arrived: nothing read from now on is handed on.
     private var takesNoMore: Bool { lastRequest && !requestOpen }
+    /// The current request's answer has ended before the request did (a refusal before its body arrived).
+    private var answeredEarly: Bool { requestOpen && !answerPending }
     /// Whether the connection must not be read now: something is held, or nothing more is taken.
     private var readsStopped: Bool { !held.isEmpty || takesNoMore }
 
@@ -79,7 +81,8 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard let parserError = error as? HTTPParserError else { return context.fireErrorCaught(error) }
         inputLimit.parsed()
-        if takesNoMore || heldOverflowed { return }
+        // An error in the rest of a request already answered changes nothing: that answer ends the connection.
+        if takesNoMore || heldOverflowed || answeredEarly { return }
         if !held.isEmpty || awaitingAnswer {
             hold(.parserError(parserError))
         } else {
