@@ -47,6 +47,11 @@ struct GatewayEnvironment: Sendable {
         return identification
     }
 
+    /// Tells the operator's log that the HTTP parser refused a connection's input.
+    func noteParserRefusal(agency: String?, detail: String) {
+        logger.notice("request refused by the HTTP parser", metadata: ["agency": "\(agency ?? "-")", "error": "\(detail)"])
+    }
+
     /// Records a request that the HTTP parser refused before any stage could read it, naming the connection's agency.
     /// Nothing waits for the commit: the request is neither answered by the gateway nor forwarded.
     func recordUnparsed(peer: ConnectionPeer?, reason: GatewayReason, detail: String) {
@@ -56,7 +61,7 @@ struct GatewayEnvironment: Sendable {
         record.reason = reason.rawValue
         record.status = ReasonCatalog.entry(for: reason).status
         metrics.count(effect: .deny, reason: reason.rawValue)
-        logger.notice("request refused by the HTTP parser", metadata: ["agency": "\(record.agency ?? "-")", "error": "\(detail)"])
+        noteParserRefusal(agency: record.agency, detail: detail)
         log.enqueue([LogEntry(kind: .decision, time: now(), decisionId: record.decisionId, canonical: record.canonical)])
     }
 

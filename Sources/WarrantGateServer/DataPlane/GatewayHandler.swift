@@ -647,7 +647,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     /// length: its request is recorded as `bad_request`.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let closed = error as? NIOHTTP2Errors.StreamClosed, closed.errorCode == .protocolError {
-            if let request, [.validatingChain, .readingBody, .deciding].contains(request.phase) {
+            if let request, request.phase.isUndecided {
                 recordUnanswered(request, .badRequest)
                 self.request = nil
             }
@@ -658,8 +658,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         if let request {
             // The connection ended mid-request: leaving, the client is recorded when the channel goes inactive.
             guard parserError != .invalidEOFState else { return context.close(promise: nil) }
-            environment.logger.notice("request refused by the HTTP parser", metadata: ["agency": "\(request.record.agency ?? "-")", "error": "\(parserError)"])
-            guard [.validatingChain, .readingBody, .deciding].contains(request.phase) else {
+            environment.noteParserRefusal(agency: request.record.agency, detail: "\(parserError)")
+            guard request.phase.isUndecided else {
                 // A refusal being committed reads no more of the body: its answer ends the connection (the sequencer
                 // takes nothing after a parser error). Any other request would be left with a body no longer
                 // whole: the connection closes.
@@ -677,7 +677,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         )
         environment.identify(&request.record, peer: peer, current: current)
         self.request = request
-        environment.logger.notice("request refused by the HTTP parser", metadata: ["agency": "\(request.record.agency ?? "-")", "error": "\(parserError)"])
+        environment.noteParserRefusal(agency: request.record.agency, detail: "\(parserError)")
         refuse(request, StageRefusal(reason))
     }
 
@@ -709,6 +709,9 @@ final class ForwardPlan {
 final class RequestInFlight {
     enum Phase: Equatable {
         case validatingChain, readingBody, deciding, committing, forwarding, finished
+
+        /// Before the decision is committed: a refusal can still be the request's one row.
+        var isUndecided: Bool { [.validatingChain, .readingBody, .deciding].contains(self) }
     }
 
     let head: HTTPRequestHead

@@ -12,10 +12,10 @@ import NIOHTTP1
 ///   (`HTTPServerPipelineHandler` stops reading whenever an answer is pending, which costs every keep-alive request
 ///   two `epoll_ctl` calls to drop and restore the socket's read interest.) At most ``maxHeldRequests`` requests are
 ///   held: one beyond them is dropped with everything after it, and the last one held becomes the connection's last.
-/// - A request is the connection's last when it does not keep the connection alive, when its answer says
-///   `Connection: close`, when the parser reads nothing after it (``HeaderRules/endsHTTP1Parsing(_:)``: CONNECT,
-///   `Upgrade`; the parser would keep every later byte unparsed and unbounded), or when it is a parser error. Once
-///   the last request has all arrived, the connection is not read again and nothing after it is handed on.
+/// - A request is the connection's last when it ends its connection (``HeaderRules/endsConnection(_:)``: it does not
+///   keep the connection alive, or the parser reads nothing after it and would keep every later byte unparsed and
+///   unbounded), when its answer says `Connection: close`, or when it is a parser error. Once the last request has
+///   all arrived, the connection is not read again and nothing after it is handed on.
 /// - On `ChannelShouldQuiesceEvent` an idle connection closes at once; one with a request in progress drops what
 ///   it holds and takes no more requests.
 /// - The last request's answer says `Connection: close` unless its head had already gone, and the connection closes
@@ -144,7 +144,7 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
         case .head(let head):
             requestOpen = true
             answerPending = true
-            if !head.isKeepAlive || HeaderRules.endsHTTP1Parsing(head) { lastRequest = true }
+            if HeaderRules.endsConnection(head) { lastRequest = true }
             context.fireChannelRead(wrapInboundOut(part))
         case .body:
             context.fireChannelRead(wrapInboundOut(part))

@@ -40,13 +40,19 @@ enum HeaderRules {
     }
 
     /// The `Connection` header an HTTP/1 answer to `request` must carry, or nil (RFC 9112 §9.3): `close` when the
-    /// request does not keep its connection alive (HTTP/1.0 without `Connection: keep-alive`, or `Connection: close`),
-    /// when an HTTP/1.0 answer's length is unknown, so only the close can end it, or when the parser reads nothing
-    /// after the request (``endsHTTP1Parsing(_:)``); `keep-alive` for an HTTP/1.0 request that asked for it.
+    /// request ends its connection (``endsConnection(_:)``) or when an HTTP/1.0 answer's length is unknown, so only
+    /// the close can end it; `keep-alive` for an HTTP/1.0 request that asked for it.
     static func persistence(answering request: HTTPRequestHead, knownLength: Bool) -> String? {
         let http10 = request.version.minor == 0
-        if !request.isKeepAlive || (http10 && !knownLength) || endsHTTP1Parsing(request) { return "close" }
+        if endsConnection(request) || (http10 && !knownLength) { return "close" }
         return http10 ? "keep-alive" : nil
+    }
+
+    /// Whether no request may follow `request` on its HTTP/1 connection: it does not keep the connection alive
+    /// (HTTP/1.0 without `Connection: keep-alive`, or `Connection: close`), or the parser reads nothing after it
+    /// (``endsHTTP1Parsing(_:)``).
+    static func endsConnection(_ request: HTTPRequestHead) -> Bool {
+        !request.isKeepAlive || endsHTTP1Parsing(request)
     }
 
     /// Whether NIO's HTTP/1 parser (llhttp) reads nothing more on a connection after `request`: it takes a CONNECT,
