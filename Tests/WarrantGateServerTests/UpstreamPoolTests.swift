@@ -204,6 +204,88 @@ struct UpstreamPoolTests {
             await upstream.close()
         }
     }
+
+    /// NIO's response parser keeps a head's bytes until the head ends, and does not count the whitespace it skips
+    /// against its limits: an upstream that sent it without end grew the gateway to 4 GiB, where it crashed. Past the
+    /// unparsed-input limit the exchange fails, 502, and the gateway stops reading and closes the connection, having
+    /// taken a few MiB of the 64 MiB the upstream offers.
+    @Test("an upstream whose head never ends, padded with whitespace: 502, logged, and read no further", arguments: [
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Pad:", "HTTP/1.1 200",
+    ])
+    func endlessResponseHead(prefix: String) async throws {
+        let upstream = try await FloodingUpstream(prefix: prefix, mebibytes: 64)
+        try await withGateway(configure: { _, configuration in
+            configuration.upstreams["records"] = UpstreamSettings(url: "http://127.0.0.1:\(upstream.port)")
+        }) { gateway in
+            let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
+            #expect(answer.status == 502)
+            #expect(answer.reason == "upstream_unavailable")
+            let rows = try await gateway.exportedRows(expecting: [answer.decisionId ?? ""])
+            #expect(rows.first { $0.decisionId == answer.decisionId }?.outcome?.error == "upstream_unavailable")
+            for _ in 0..<100 where !upstream.closed { try await Task.sleep(for: .milliseconds(100)) }
+            #expect(upstream.closed, "the gateway kept the flooding connection open")
+            #expect(upstream.sentMebibytes < 16, "the gateway read \(upstream.sentMebibytes) MiB of one head")
+        }
+        await upstream.close()
+    }
+}
+
+/// An upstream that answers a request with `prefix` and then up to `mebibytes` MiB of spaces, counting the MiB the
+/// gateway's side of the connection took before it closed.
+private final class FloodingUpstream: Sendable {
+    private final class Flooder: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        let prefix: String
+        let mebibytes: Int
+        let state: State
+
+        init(prefix: String, mebibytes: Int, state: State) {
+            self.prefix = prefix
+            self.mebibytes = mebibytes
+            self.state = state
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard state.started.withLock({ started in defer { started = true }; return !started }) else { return }
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: prefix)), promise: nil)
+            let chunk = ByteBuffer(repeating: UInt8(ascii: " "), count: 1 << 20)
+            for _ in 0..<mebibytes {
+                context.writeAndFlush(wrapOutboundOut(chunk)).assumeIsolated().whenSuccess { [state] in
+                    state.sent.withLock { $0 += 1 }
+                }
+            }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            state.closed.withLock { $0 = true }
+            context.fireChannelInactive()
+        }
+    }
+
+    final class State: Sendable {
+        let started = Mutex(false)
+        let sent = Mutex(0)
+        let closed = Mutex(false)
+    }
+
+    private let state = State()
+    private let server: LoopbackTCPServer
+
+    var port: Int { server.port }
+    var sentMebibytes: Int { state.sent.withLock { $0 } }
+    var closed: Bool { state.closed.withLock { $0 } }
+
+    init(prefix: String, mebibytes: Int) async throws {
+        let state = state
+        server = try await LoopbackTCPServer {
+            try $0.pipeline.syncOperations.addHandler(Flooder(prefix: prefix, mebibytes: mebibytes, state: state))
+        }
+    }
+
+    func close() async {
+        await server.close()
+    }
 }
 
 /// The connections a test's leases were handed, by request, and the order they came in; used only on the pool's loop.

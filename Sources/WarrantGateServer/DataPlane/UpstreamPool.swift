@@ -188,6 +188,12 @@ final class UpstreamPool {
         return share
     }
 
+    /// The most of an upstream's response NIO's parser may hold while it produces nothing (see
+    /// ``UnparsedInputLimit``): a head's fields at NIO's default limit, plus room for what separates them.
+    static let unparsedResponseBytes = NIOHTTPDecoderLimitConfiguration().maxHeaderListSize + 64 * 1024
+    /// Slices as large as a plain connection's largest read: a response body passes whole reads on, one write each.
+    static let responseSliceBytes = 64 * 1024
+
     private func connect(_ endpoint: UpstreamEndpoint, for waiter: Waiter) {
         share(endpoint.name).open += 1
         let loop = self.loop
@@ -203,8 +209,10 @@ final class UpstreamPool {
                             try channel.pipeline.syncOperations.addHandler(UpstreamIdentityCheck(serverName: serverName, on: channel.eventLoop))
                         }
                     }
+                    let inputLimit = UnparsedInputLimit(maxBytes: Self.unparsedResponseBytes, sliceBytes: Self.responseSliceBytes)
+                    try channel.pipeline.syncOperations.addHandler(inputLimit)
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .dropBytes)
-                    try channel.pipeline.syncOperations.addHandler(UpstreamConnectionHandler())
+                    try channel.pipeline.syncOperations.addHandler(UpstreamConnectionHandler(inputLimit: inputLimit))
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)
@@ -333,6 +341,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
 
+    private let inputLimit: UnparsedInputLimit
     private var context: ChannelHandlerContext?
     private var receiver: (any UpstreamResponseReceiver)?
     private var keepAlive = true
@@ -340,6 +349,11 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     private var requestWritten = true
 
     var isIdle: Bool { receiver == nil && keepAlive && requestWritten && !broken }
+
+    /// `inputLimit` stands before the connection's response parser; each part read from the parser resets its count.
+    init(inputLimit: UnparsedInputLimit) {
+        self.inputLimit = inputLimit
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -373,6 +387,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        inputLimit.parsed()
         guard let receiver else {
             // An idle connection has nothing to say; whatever it sends makes it unusable.
             broken = true
