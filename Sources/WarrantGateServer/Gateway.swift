@@ -117,7 +117,8 @@ public final class Gateway: Sendable {
         if let adminHost = configuration.adminHost {
             services.append(Application(
                 router: AdminRouter.make(state: state, registry: registry, log: log, metrics: metrics),
-                configuration: .init(address: .hostname(adminHost, port: configuration.adminPort), serverName: nil),
+                server: AdminChannel.server,
+                configuration: AdminChannel.serverConfiguration(host: adminHost, port: configuration.adminPort),
                 logger: logger
             ))
         }

@@ -2,6 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import GRDB
 import NIOCore
+import NIOPosix
+import Synchronization
 import Testing
 import WarrantGateDevPKI
 import WarrantGateTestSupport
@@ -282,6 +284,60 @@ struct MonitoringTests {
         try Yams.dump(object: ["groups": [["name": "dashboard", "rules": records]]]).write(to: file, atomically: true, encoding: .utf8)
         let parsed = try Promtool.run(["check", "rules", file.path])
         #expect(parsed.status == 0, "\(parsed.output)")
+    }
+
+    /// NIO's parser buffers a head padded with whitespace without bound; on Hummingbird's defaults 1 GiB sent to
+    /// `/healthz` grew the gateway by 1 GiB. The admin listener stops reading past its unparsed-input limit and closes.
+    @Test("the admin listener closes a head padded with endless whitespace, and goes on answering")
+    func adminWhitespaceFlood() async throws {
+        try await Self.withAdminListener { adminPort in
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: adminPort).get()
+            try await channel.writeAndFlush(ByteBuffer(string: "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Pad:"))
+            let written = Mutex(0)
+            let chunk = ByteBuffer(repeating: UInt8(ascii: " "), count: 1 << 20)
+            for _ in 0..<64 {
+                channel.writeAndFlush(chunk).whenSuccess { written.withLock { $0 += 1 } }
+            }
+            for _ in 0..<100 where channel.isActive { try await Task.sleep(for: .milliseconds(100)) }
+            #expect(!channel.isActive, "the admin listener kept the connection open")
+            #expect(written.withLock { $0 } < 16, "the admin listener read \(written.withLock { $0 }) MiB of one head")
+            #expect(try await Self.scrape(port: adminPort).value("warrantgate_decision_log_healthy") == 1)
+        }
+    }
+
+    /// Connections past the cap wait in the kernel's backlog, not in the gateway: a request on one is answered once
+    /// another connection closes.
+    @Test("the admin listener serves at most 16 connections at once; the next is served when one closes")
+    func adminConnectionCap() async throws {
+        try await Self.withAdminListener { adminPort in
+            var held: [any Channel] = []
+            for _ in 0..<AdminChannel.maxConnections {
+                held.append(try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: adminPort).get())
+            }
+            let served = Mutex(false)
+            let waiting = Task {
+                let exposition = try await Self.scrape(port: adminPort)
+                served.withLock { $0 = true }
+                return exposition
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(!served.withLock { $0 }, "a connection past the cap was served")
+            try await held.removeFirst().close()
+            #expect(try await waiting.value.value("warrantgate_decision_log_healthy") == 1)
+            for channel in held { try await channel.close() }
+        }
+    }
+
+    /// Runs `body` with the port of a gateway's admin listener, once it answers.
+    private static func withAdminListener(_ body: (Int) async throws -> Void) async throws {
+        let adminPort = try LoopbackPort.unused()
+        try await withGateway(configure: { _, configuration in
+            configuration.adminHost = "127.0.0.1"
+            configuration.adminPort = adminPort
+        }) { _ in
+            _ = try await scrape(port: adminPort)
+            try await body(adminPort)
+        }
     }
 
     private static func scrape(port: Int) async throws -> Exposition {

@@ -1,0 +1,72 @@
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// The admin listener's HTTP/1 connections: Hummingbird's, bounded like the data plane's. Hummingbird's defaults
+/// leave an idle connection open for ever and NIO's parser buffers a head padded with whitespace without bound (1 GiB
+/// sent to `/healthz` grew the gateway by 1 GiB), so a local process, or a scraper's network if the listener is
+/// exposed, could exhaust the gateway's memory. Here a head may hold ``maxHeaderBytes`` of fields and
+/// ``UnparsedInputLimit`` more unparsed, a connection idle for ``idleTimeout`` is closed, and the listener accepts at
+/// most ``maxConnections`` at once (the rest wait in the kernel's backlog).
+struct AdminChannel: HTTPChannelHandler {
+    typealias Value = HTTP1Channel.Value
+
+    static let maxHeaderBytes = 16 * 1024
+    static let maxHeaderCount = 100
+    static let idleTimeout: TimeAmount = .seconds(30)
+    static let maxConnections = 16
+
+    let responder: Responder
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        let limit = UnparsedInputLimit(maxBytes: Self.maxHeaderBytes + 64 * 1024)
+        do {
+            try channel.pipeline.syncOperations.addHandler(limit)
+        } catch {
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+        let http = HTTP1Channel(responder: responder, configuration: .init(
+            idleTimeout: Self.idleTimeout,
+            httpDecoderConfiguration: .init(
+                maxHeaderFieldSize: Self.maxHeaderBytes, maxHeaderListSize: Self.maxHeaderBytes, maxHeaderFieldCount: Self.maxHeaderCount
+            )
+        ))
+        return http.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            let sync = channel.pipeline.syncOperations
+            let decoder = try sync.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            try sync.addHandler(PartsParsed(limit: limit), position: .after(decoder))
+            return value
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await handleHTTP(asyncChannel: value, logger: logger)
+    }
+
+    /// The listener's connections.
+    static let server = HTTPServerBuilder { AdminChannel(responder: $0) }
+
+    /// The listener's configuration, with its cap on open connections.
+    static func serverConfiguration(host: String, port: Int) -> ApplicationConfiguration {
+        .init(address: .hostname(host, port: port), serverName: nil, availableConnectionsDelegate: MaximumAvailableConnections(maxConnections))
+    }
+}
+
+/// Tells the connection's ``UnparsedInputLimit`` that the parser produced a part, right after the parser.
+private final class PartsParsed: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    private let limit: UnparsedInputLimit
+
+    init(limit: UnparsedInputLimit) {
+        self.limit = limit
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        limit.parsed()
+        context.fireChannelRead(data)
+    }
+}
