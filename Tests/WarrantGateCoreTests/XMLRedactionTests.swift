@@ -370,6 +370,19 @@ struct XMLRedactionTests {
         #expect(refusal("<a><a><a><immigrationStatus><a/></immigrationStatus></a></a></a>", limits: limits) == .malformed)
     }
 
+    @Test("refuses more namespace declarations in scope than the limit, counted across nested elements")
+    func namespaceBindingLimit() throws {
+        let limits = XMLRedaction.Limits(maxNamespaceBindings: 4)
+        func declarations(_ range: Range<Int>) -> String { range.map { " xmlns:p\($0)='u:\($0)'" }.joined() }
+        let four = "<r\(declarations(0..<2))><s\(declarations(2..<4))/></r>"
+        #expect(try redact(four, limits: limits).output == four)
+        #expect(refusal("<r\(declarations(0..<2))><s\(declarations(2..<5))/></r>", limits: limits) == .malformed)
+        #expect(refusal("<r xmlns='u:d'\(declarations(0..<4))/>", limits: limits) == .malformed)
+        // Declarations leave scope with their element.
+        let siblings = "<r\(declarations(0..<2))><s\(declarations(2..<4))/><t\(declarations(4..<6))/></r>"
+        #expect(try redact(siblings, limits: limits).output == siblings)
+    }
+
     @Test("refuses a markup token longer than the limit; comments, CDATA and text are not markup tokens")
     func markupLimit() throws {
         let limits = XMLRedaction.Limits(maxDepth: 8, maxMarkupBytes: 32)
