@@ -408,20 +408,21 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         } catch {
             return redactionRefused(request, error)
         }
-        if !request.headSent, redaction.output.readableBytes < Self.redactionHoldBytes { return }
-        if !request.headSent, let status = request.responseStatus, let headers = request.responseHeaders {
+        if !request.headSent, redaction.output.readableBytes >= Self.redactionHoldBytes,
+           let status = request.responseStatus, let headers = request.responseHeaders {
             // The document is long: its answer begins before it is known to be whole.
             writeHead(request, status: status, headers: headers, knownLength: false)
         }
-        writeRedacted(request, redaction.takeOutput())
+        // What the read kept goes out when the read ends (`upstreamReadComplete`), in one write however many pieces
+        // the upstream cut it into.
     }
 
     /// Redacted bytes a response holds back before its head is sent: a document refused within them is answered
     /// with a 502 and a problem document, and one that ends within them is sent with its length.
     static let redactionHoldBytes = 64 * 1024
 
-    private func writeRedacted(_ request: RequestInFlight, _ bytes: ByteBuffer) {
-        guard let context, bytes.readableBytes > 0 else { return }
+    private func writeRedacted(_ request: RequestInFlight, _ bytes: ByteBuffer?) {
+        guard let context, let bytes else { return }
         request.bytesSent += bytes.readableBytes
         context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
     }
@@ -438,7 +439,10 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     /// Back-pressure: the next upstream read waits until the client's connection takes more.
     func upstreamReadComplete() {
         guard let request, let context, let upstream = request.upstream else { return }
-        request.redaction?.readEnded()
+        if let redaction = request.redaction {
+            redaction.readEnded()
+            if request.headSent { writeRedacted(request, redaction.takeOutput()) }
+        }
         if request.headSent { context.flush() }
         if context.channel.isWritable { upstream.read() } else { request.awaitingWritable = true }
     }

@@ -40,6 +40,7 @@ final class ResponseRedactionStream {
     private static let windowBytes = 64 * 1024
 
     private let redaction: any BodyRedaction
+    private let allocator: ByteBufferAllocator
     private let decompressor: ZlibDecompressor?
     private let limits: Limits
     private var window: ByteBuffer
@@ -53,6 +54,7 @@ final class ResponseRedactionStream {
 
     init(redaction: any BodyRedaction, coding: Coding, limits: Limits, allocator: ByteBufferAllocator) throws {
         self.redaction = redaction
+        self.allocator = allocator
         self.limits = limits
         switch coding {
         case .identity: decompressor = nil
@@ -69,10 +71,20 @@ final class ResponseRedactionStream {
     /// Whether any of the body has arrived.
     var hasInput: Bool { encodedBytes > 0 || decodedBytes > 0 }
 
-    /// Takes the kept bytes collected so far.
-    func takeOutput() -> ByteBuffer {
+    /// Takes the kept bytes collected so far, nil if there are none. What is taken holds no more memory than it needs
+    /// to, whatever the output buffer has grown to (a read that inflates far grows it): a small output is copied out
+    /// and the buffer kept, a large one handed over and the buffer replaced by one of the window's size. Handing over
+    /// every small output whole would pin a buffer's full capacity per write, and clearing a buffer that is still
+    /// shared allocates that capacity afresh.
+    func takeOutput() -> ByteBuffer? {
+        guard output.readableBytes > 0 else { return nil }
+        guard output.readableBytes * 4 >= output.capacity else {
+            let taken = allocator.buffer(buffer: output)
+            output.clear()
+            return taken
+        }
         let taken = output
-        output.clear()
+        output = allocator.buffer(capacity: Self.windowBytes)
         return taken
     }
 
