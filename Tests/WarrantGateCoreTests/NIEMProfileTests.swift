@@ -73,6 +73,24 @@ struct NIEMProfileTests {
         #expect(Set(after).isSubset(of: Set(before)))
     }
 
+    /// The screening domain's birthplace city is `BirthPlaceNearLargeCityName` in NIEM 2.0 and 2.1 and
+    /// `BirthplaceNearLargeCityName` from 3.0; its `BiographicType` container is not removed, so each spelling must be
+    /// listed in its releases.
+    @Test("the screening domain's birthplace city is removed under each release's spelling")
+    func screeningBirthplaceCity() throws {
+        let policy = try Repository.denver()
+        for (namespace, local) in [
+            ("http://niem.gov/niem/domains/screening/2.0", "BirthPlaceNearLargeCityName"),
+            ("http://niem.gov/niem/domains/screening/2.1", "BirthPlaceNearLargeCityName"),
+            ("http://release.niem.gov/niem/domains/screening/3.0/", "BirthplaceNearLargeCityName"),
+        ] {
+            let document = #"<scr:Biographic xmlns:scr="\#(namespace)"><scr:\#(local)>Guadalajara</scr:\#(local)></scr:Biographic>"#
+            let (output, removed) = try Self.redact(Array(document.utf8), names: policy.redactAlways)
+            #expect(String(decoding: output, as: UTF8.self) == #"<scr:Biographic xmlns:scr="\#(namespace)"></scr:Biographic>"#, "\(namespace)")
+            #expect(removed == 1)
+        }
+    }
+
     @Test("the same elements under other prefixes, and as the default namespace, are removed; another namespace's are kept")
     func prefixes() throws {
         let nc = "http://release.niem.gov/niem/niem-core/4.0/"
