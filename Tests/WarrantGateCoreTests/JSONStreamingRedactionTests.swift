@@ -310,7 +310,7 @@ struct JSONStreamingRedactionTests {
         Self.expectLD(layered, .accepted(#"{"@context":{"ex":"http://example.org/ns#","s":"ex:secret"},"a":{"@context":{"x":"ex:secret","s":null},"s":2}}"#, removed: 3))
     }
 
-    @Test("refuses what cannot be honoured: a remote context, @import, a scoped context, @reverse, a late @context")
+    @Test("refuses what cannot be honoured: a remote context, @import, a scoped context, @reverse, a property-valued index, a late @context")
     func refusals() {
         Self.expectRefused(#"{"@context":"https://schema.org/","a":1}"#, "remote")
         Self.expectRefused(#"{"@context":[{"ex":"http://example.org/ns#"},"https://schema.org/"]}"#, "remote")
@@ -319,6 +319,11 @@ struct JSONStreamingRedactionTests {
         Self.expectRefused(#"{"@context":{"t":{"@id":"http://example.org/ns#t","@context":{"ex":"http://example.org/ns#"}}}}"#, "scoped")
         Self.expectRefused(#"{"@context":{"t":{"@reverse":"http://example.org/ns#secret"}}}"#, "reverse")
         Self.expectRefused(#"{"@context":{"rev":"@reverse"}}"#, "reverse")
+        // A property-valued index: each key of the map is a value of the redacted property.
+        Self.expectRefused(
+            #"{"@context":{"ex":"http://example.org/ns#","p":{"@id":"ex:p","@container":"@index","@index":"ex:secret"}},"p":{"MX":{"a":1}}}"#,
+            "property-valued index"
+        )
         Self.expectRefused(#"{"a":1,"@context":{"ex":"http://example.org/ns#"},"ex:secret":1}"#, "after other members")
         Self.expectRefused(#"{"ex:secret":1,"@context":{}}"#, "after other members")
         Self.expectRefused(#"{"a":{"b":1,"@cont\u0065xt":null}}"#, names: ["citizenship"], "after other members")

@@ -18,10 +18,10 @@
 /// member, since later keys are decided as they stream. Its value is handed on unchanged (nothing in it is redacted) and
 /// read as null (which resets the context), an object of term definitions, or an array of these. A term maps to an
 /// IRI, a compact IRI, a term or a keyword, or to an object whose `@id` does (`@type`, `@container`, `@language`,
-/// `@direction`, `@protected`, `@prefix`, `@index` and `@nest` are ignored); `@vocab` is followed, and `@base`,
+/// `@direction`, `@protected`, `@prefix` and `@nest` are ignored); `@vocab` is followed, and `@base`,
 /// `@version`, `@language`, `@direction`, `@protected`, `@propagate: true` and a `@type` definition are ignored.
 /// Refused (``RedactionError/Kind/refused``): a remote context (a string), `@import`, a scoped context in a term
-/// definition, `@reverse`, a relative `@vocab`, `@propagate` other than true, a term defined through more than eight
+/// definition, a property-valued index (`@index` in a term definition), `@reverse`, a relative `@vocab`, `@propagate` other than true, a term defined through more than eight
 /// others or in a cycle, any other keyword, and an `@context` after other members. Contexts inside removed values are
 /// not read (an `@context` member that a field name removes is).
 ///
@@ -1213,7 +1213,11 @@ private struct JSONLDContextReader {
             case "@id": id = try checked(stringOrNull("@id"))
             case "@reverse": throw refused("a JSON-LD reverse property")
             case "@context": throw refused("a scoped JSON-LD context")
-            case "@type", "@container", "@language", "@direction", "@protected", "@prefix", "@index", "@nest": try skipValue()
+            // A property-valued index makes each key of the term's map a value of the property it names, which may
+            // be a redacted one: `{"@container": "@index", "@index": "citizenship"}` turns `{"MX": {…}}` into a
+            // citizenship of "MX" for a JSON-LD processor.
+            case "@index": throw refused("a JSON-LD property-valued index")
+            case "@type", "@container", "@language", "@direction", "@protected", "@prefix", "@nest": try skipValue()
             default: throw refused("\(key) in a JSON-LD term definition")
             }
         }
