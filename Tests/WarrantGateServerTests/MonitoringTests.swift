@@ -307,12 +307,22 @@ struct MonitoringTests {
 
     /// Connections past the cap wait in the kernel's backlog, not in the gateway: a request on one is answered once
     /// another connection closes.
-    @Test("the admin listener serves at most 16 connections at once; the next is served when one closes")
+    @Test("the admin listener serves at most its cap of connections at once; the next is served when one closes")
     func adminConnectionCap() async throws {
         try await Self.withAdminListener { adminPort in
+            // Each held connection is answered once before the next opens, so that all of them have been accepted:
+            // the listener accepts a batch at a time and checks the cap between batches.
             var held: [any Channel] = []
             for _ in 0..<AdminChannel.maxConnections {
-                held.append(try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: adminPort).get())
+                let answered = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: Void.self)
+                let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(FirstRead(answered)) }
+                    }
+                    .connect(host: "127.0.0.1", port: adminPort).get()
+                try await channel.writeAndFlush(ByteBuffer(string: "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+                try await answered.futureResult.get()
+                held.append(channel)
             }
             let served = Mutex(false)
             let waiting = Task {
@@ -373,5 +383,24 @@ enum Promtool {
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         return (process.terminationStatus, output)
+    }
+}
+
+/// Succeeds its promise at a channel's first read.
+private final class FirstRead: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    private let promise: EventLoopPromise<Void>
+
+    init(_ promise: EventLoopPromise<Void>) {
+        self.promise = promise
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        promise.succeed()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise.fail(ChannelError.eof)
+        context.fireChannelInactive()
     }
 }

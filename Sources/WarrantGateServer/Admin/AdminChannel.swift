@@ -8,19 +8,25 @@ import NIOHTTP1
 /// leave an idle connection open for ever and NIO's parser buffers a head padded with whitespace without bound (1 GiB
 /// sent to `/healthz` grew the gateway by 1 GiB), so a local process, or a scraper's network if the listener is
 /// exposed, could exhaust the gateway's memory. Here a head may hold ``maxHeaderBytes`` of fields and
-/// ``UnparsedInputLimit`` more unparsed, a connection idle for ``idleTimeout`` is closed, and the listener accepts at
-/// most ``maxConnections`` at once (the rest wait in the kernel's backlog).
+/// ``UnparsedInputLimit`` more unparsed, a connection is closed once idle for ``idleTimeout`` and, whatever it is doing
+/// (Hummingbird's idle timer waits while an answer is being written, so a client that pipelines requests and never
+/// reads would otherwise keep it), after ``maxLifetime``; and the listener accepts at most ``maxConnections`` at once,
+/// the rest waiting in the kernel's backlog. Whoever can reach the listener can still occupy those connections, one
+/// lifetime at a time: the cap keeps that from costing the gateway its memory or its file descriptors.
 struct AdminChannel: HTTPChannelHandler {
     typealias Value = HTTP1Channel.Value
 
     static let maxHeaderBytes = 16 * 1024
     static let maxHeaderCount = 100
-    static let idleTimeout: TimeAmount = .seconds(30)
-    static let maxConnections = 16
+    static let idleTimeout: TimeAmount = .seconds(10)
+    static let maxLifetime: TimeAmount = .seconds(60)
+    static let maxConnections = 64
 
     let responder: Responder
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        let lifetime = channel.eventLoop.scheduleTask(in: Self.maxLifetime) { channel.close(promise: nil) }
+        channel.closeFuture.whenComplete { _ in lifetime.cancel() }
         let limit = UnparsedInputLimit(maxBytes: Self.maxHeaderBytes + 64 * 1024)
         do {
             try channel.pipeline.syncOperations.addHandler(limit)
