@@ -396,11 +396,13 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     }
 
     func upstreamBody(_ chunk: ByteBuffer) {
-        guard let request, let context else { return }
+        guard let request, context != nil else { return }
         request.exchangeDue = min(.now() + environment.limits.upstreamReadTimeout.timeAmount, request.exchangeEnds)
         guard let redaction = request.redaction else {
-            request.bytesSent += chunk.readableBytes
-            if request.head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(chunk))), promise: nil) }
+            guard request.head.method != .HEAD else { return }
+            // A read's parts go out as one write when it ends, however finely the upstream cut them.
+            request.hold(chunk)
+            if request.held!.readableBytes >= Self.heldWriteBytes { writeBody(request, request.takeHeld()) }
             return
         }
         do {
@@ -420,8 +422,10 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     /// Redacted bytes a response holds back before its head is sent: a document refused within them is answered
     /// with a 502 and a problem document, and one that ends within them is sent with its length.
     static let redactionHoldBytes = 64 * 1024
+    /// Pass-through bytes one read may gather before they are written without waiting for the read to end.
+    static let heldWriteBytes = 64 * 1024
 
-    private func writeRedacted(_ request: RequestInFlight, _ bytes: ByteBuffer?) {
+    private func writeBody(_ request: RequestInFlight, _ bytes: ByteBuffer?) {
         guard let context, let bytes else { return }
         request.bytesSent += bytes.readableBytes
         context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
@@ -441,7 +445,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         guard let request, let context, let upstream = request.upstream else { return }
         if let redaction = request.redaction {
             redaction.readEnded()
-            if request.headSent { writeRedacted(request, redaction.takeOutput()) }
+            if request.headSent { writeBody(request, redaction.takeOutput()) }
+        } else {
+            writeBody(request, request.takeHeld())
         }
         if request.headSent { context.flush() }
         if context.channel.isWritable { upstream.read() } else { request.awaitingWritable = true }
@@ -475,7 +481,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
                 headers.replaceOrAdd(name: "Content-Length", value: String(redaction.output.readableBytes))
                 writeHead(request, status: status, headers: headers, knownLength: true)
             }
-            writeRedacted(request, redaction.takeOutput())
+            writeBody(request, redaction.takeOutput())
+        } else {
+            writeBody(request, request.takeHeld())
         }
         // The request is finished before its last part is written: writing it may close the connection at once.
         recordOutcome(request, status: request.sentStatus, error: nil)
@@ -753,6 +761,8 @@ final class RequestInFlight {
     var responseStatus: HTTPResponseStatus?
     var responseHeaders: HTTPHeaders?
     var redaction: ResponseRedactionStream?
+    /// A pass-through response's body parts from the current upstream read, not yet written.
+    private(set) var held: ByteBuffer?
     // The outcome.
     var sentStatus = 0
     var bytesSent = 0
@@ -764,6 +774,22 @@ final class RequestInFlight {
         self.loop = loop
         self.current = current
         self.record = record
+    }
+
+    /// Keeps a pass-through body part until it is written: the first as it came, later ones copied behind it.
+    func hold(_ part: ByteBuffer) {
+        if held == nil {
+            held = part
+        } else {
+            var part = part
+            held!.writeBuffer(&part)
+        }
+    }
+
+    /// The parts kept since the last write, if any.
+    func takeHeld() -> ByteBuffer? {
+        defer { held = nil }
+        return held
     }
 
     /// Takes a body chunk while the body may still be wanted (its route not yet known, or known to take it), up to
