@@ -117,11 +117,79 @@ struct PolicyParserTests {
         ("when: { category: local-law-enforcement }", "when: { warrant: { kind: [administrative-warrant] } }", "not a judicial document kind"),
         ("when: { category: local-law-enforcement }", "when: { consent: { attorney: maybe } }", "must be one of any, required, not-required"),
         ("when: { category: local-law-enforcement }", "when: { document: { kind: [i-200] } }", "'i-200' is not a document kind (one of judicial-warrant"),
+        ("effect: permit\n    when: { category: local-law-enforcement }", "effect: forbid\n    reason: x\n    when: { data: [adress] }", "no route returns data 'adress'"),
+        ("when: { category: local-law-enforcement }", "when: { public: yes }", "must be true or false"),
     ])
     func refusesUnknownValues(original: String, replacement: String, message: String) throws {
         let failure = try #require(error(Self.minimal.replacingOccurrences(of: original, with: replacement)))
         #expect(failure.message.contains(message), "\(failure)")
         #expect(failure.line != nil)
+    }
+
+    /// Yams reads `1:30` as base 60 and `010` as octal, and traps on the overflow of a long base-60 number: a policy
+    /// with one crashed `policy check`, and a gateway reloading it.
+    @Test("a number is plain decimal digits: the other forms YAML 1.1 reads as numbers are refused, never trapped on", arguments: [
+        "1:1:1:1:1:1:1:1:1:1:1:1", "9223372036854775807:0", "1:30", "010", "0x10", "8_443", "1e3", "99999999999999999999", "+5", "ten",
+    ])
+    func numbersAreDecimal(_ written: String) throws {
+        let lookup = "\nfact-lookup:\n  upstream: records\n  path: /facts/{subject}\n  max-entries: \(written)"
+        let failure = try #require(error(Self.minimal + lookup))
+        #expect(failure.message.contains("max-entries"), "\(failure)")
+        #expect(try PolicyParser.parse(Self.minimal + lookup.replacingOccurrences(of: written, with: "90"), file: "t.yaml").factLookup?.maxEntries == 90)
+    }
+
+    /// YAML reads `- citizenship, countryOfBirth` as one string: taken as one field's name, it redacted nothing.
+    @Test("a redact entry that is no field's name is refused: a comma-joined list, a space, an invisible character", arguments: [
+        ("redact: [\"citizenship, countryOfBirth\"]", "write a YAML list"),
+        ("redact:\n  - citizenship, countryOfBirth", "write a YAML list"),
+        ("redact: [\"immigration\u{200B}Status\"]", "is not a field name"),
+        ("redact: [\"immigrationStatus \"]", "is not a field name"),
+    ])
+    func redactEntriesAreNames(entry: String, message: String) throws {
+        let failure = try #require(error(Self.minimal + "\n" + entry))
+        #expect(failure.message.contains(message), "\(failure)")
+        #expect(try PolicyParser.parse(Self.minimal + "\nredact: [citizenship, country-of_birth.2, $id, '@type']", file: "t.yaml").redactAlways.count == 4)
+    }
+
+    @Test("an empty list in a condition is refused, not read as matching nothing, or everything", arguments: [
+        "when: { category: [] }", "when: { agency: [] }", "when: { action: [] }", "when: { method: [] }", "when: { data: [] }",
+        "when: { warrant: { kind: [] } }", "when: { warrant: { court: [] } }", "when: { authorization: { covers: [] } }",
+        "when: { consent: { status: [] } }",
+    ])
+    func emptyListsAreRefused(_ condition: String) throws {
+        let failure = try #require(error(Self.minimal.replacingOccurrences(of: "when: { category: local-law-enforcement }", with: condition)))
+        #expect(failure.message.contains("needs at least one value"), "\(failure)")
+    }
+
+    /// Routes match in file order: one after a route that matches all its requests would never decide anything, and
+    /// the requests it was written for would be decided as the earlier route's action.
+    @Test("a route an earlier one hides entirely is refused; the specific one first loads; one differing only in case is warned of")
+    func hiddenRoutes() throws {
+        func route(_ id: String, _ path: String) -> String {
+            "  - { id: \(id), method: GET, path: \"\(path)\", action: records.read, subject: { path: booking }, upstream: records }\n"
+        }
+        let general = route("any-kind", "/records/{kind}/{booking}"), specific = route("inmate", "/records/inmates/{booking}")
+        let hidden = try #require(error(Self.minimal.replacingOccurrences(of: "routes:\n", with: "routes:\n" + general + specific)))
+        #expect(hidden.message.contains("route 'inmate' can never be reached: route 'any-kind'"), "\(hidden)")
+        _ = try PolicyParser.parse(Self.minimal.replacingOccurrences(of: "routes:\n", with: "routes:\n" + specific + general), file: "t.yaml")
+        let cased = try PolicyParser.parse(
+            Self.minimal.replacingOccurrences(of: "routes:\n", with: "routes:\n" + specific + route("inmate-cased", "/records/Inmates/{booking}")), file: "t.yaml"
+        )
+        #expect(cased.warnings.contains { $0.message.contains("route 'inmate-cased' differs from route 'inmate' only in letter case") })
+    }
+
+    /// A file under the size limit once held 64 million warnings (two for each pair of like rules), 18 GB to hold.
+    @Test("a policy holds at most 1,000 routes and 2,000 rules; like rules cost a warning each, not one a pair")
+    func bounds() throws {
+        func rules(_ count: Int) -> String {
+            (0..<count).map { "\n  - { id: r\($0), effect: permit, when: { method: GET } }" }.joined()
+        }
+        #expect(try #require(error(Self.minimal + rules(2_000))).message.contains("at most 2000 rules"))
+        let repeated = try PolicyParser.parse(Self.minimal + rules(200), file: "t.yaml").warnings.filter { $0.message.contains("repeats") }
+        #expect(repeated.count == 199)
+        #expect(repeated.allSatisfy { $0.message.hasSuffix("repeats rule 'r0'") })
+        let routes = (0..<1_001).map { "  - { id: x\($0), method: GET, path: \"/x\($0)/{booking}\", action: records.read, subject: { path: booking }, upstream: records }\n" }
+        #expect(try #require(error(Self.minimal.replacingOccurrences(of: "routes:\n", with: "routes:\n" + routes.joined()))).message.contains("at most 1000 routes"))
     }
 
     @Test("hostile YAML gets a clear error, never a crash or a hang")

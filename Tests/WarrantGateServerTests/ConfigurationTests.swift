@@ -104,4 +104,14 @@ struct ConfigurationTests {
         #expect(try load(base + "limits: { upstream-response-timeout-ms: 86400000, redact-body-bytes: 1073741824 }\n").limits.redactBodyBytes == 1 << 30)
         #expect(throws: (any Error).self) { try load(base.replacingOccurrences(of: "9001\"", with: "9001/records\"")) }
     }
+
+    /// Yams reads `046127` as octal and `1:1:…` as base 60, trapping on the overflow of a long one: the gateway died
+    /// on such a port, or on a reload of a policy with such a number. Only decimal digits are numbers now.
+    @Test("a number is written in decimal digits: octal, base-60, hex and underscored forms are refused, not misread", arguments: [
+        "listen: { port: 046127 }", "listen: { port: 1:1:1:1:1:1:1:1:1:1:1:1 }", "listen: { port: 9223372036854775807:0 }",
+        "limits: { upstream-connections: 0x10 }", "limits: { upstream-connections: 1_6 }",
+    ])
+    func numbersAreDecimal(_ line: String) throws {
+        #expect(throws: (any Error).self, "\(line)") { try load(base + line + "\n") }
+    }
 }

@@ -67,6 +67,24 @@ public final class Route: Sendable {
         }
     }
 
+    /// The template's literals in lower case, its parameters as `{}`: equal for templates that differ only in case.
+    var foldedTemplate: [TemplateSegment] {
+        template.map { segment in
+            if case .literal(let literal) = segment { .literal(literal.lowercased()) } else { .parameter("") }
+        }
+    }
+
+    /// Whether this route matches every request `other` matches: the same method and SOAP operation, and a template
+    /// of the same length whose every literal `other` has in the same place. Classification takes the first route
+    /// that matches, so `other`, after this one, is never reached.
+    func covers(_ other: Route) -> Bool {
+        method == other.method && soap?.element == other.soap?.element && template.count == other.template.count
+            && zip(template, other.template).allSatisfy { mine, theirs in
+                guard case .literal(let literal) = mine else { return true }
+                return theirs == .literal(literal)
+            }
+    }
+
     /// Parses `/records/inmates/{booking}` into segments. Returns nil for a malformed template.
     public static func parseTemplate(_ text: String) -> [TemplateSegment]? {
         guard text.hasPrefix("/") else { return nil }

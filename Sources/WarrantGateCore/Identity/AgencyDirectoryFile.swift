@@ -33,11 +33,12 @@ public enum AgencyDirectoryFile {
         for entry in try root["authorities"]?.sequence("authorities") ?? [] {
             try entry.requireKeys(in: ["name", "certificate"], what: "authority")
             let name = try entry.required("name", in: "authority").string("authority name")
+            guard !authorities.contains(where: { $0.name == name }) else { throw entry.error("authority '\(name)' is listed twice") }
             let path = try authorityOverrides[name]
                 ?? entry.required("certificate", in: "authority '\(name)'").string("authority certificate")
             let resolved = path.hasPrefix("/") ? path : base.appendingPathComponent(path).path
-            guard let pem = try? String(contentsOfFile: resolved, encoding: .utf8) else {
-                throw entry.error("authority '\(name)': cannot read certificate file \(resolved)")
+            guard let pem = try? YAMLNode.readText(path: resolved, what: "certificate") else {
+                throw entry.error("authority '\(name)': cannot read certificate file \(resolved) (a regular file of at most 1 MiB)")
             }
             do {
                 authorities.append(NamedAuthority(name: name, certificate: try Certificate(pemEncoded: pem)))

@@ -161,6 +161,11 @@ public struct FactLookup: Sendable, Equatable {
 
 /// A jurisdiction's policy: routes that classify requests, fields never shared, and rules.
 public struct Policy: Sendable {
+    /// The most routes and rules a policy, with what it includes, may hold: far beyond any jurisdiction's, and few
+    /// enough that the parser's checks of routes and rules against each other stay quick on a hostile file.
+    public static let maximumRoutes = 1_000
+    public static let maximumRules = 2_000
+
     public let name: String
     public let title: String
     public let timeZone: TimeZone
@@ -197,6 +202,15 @@ public struct Policy: Sendable {
         var found: Set<AgencyCategory> = []
         for rule in rules {
             for case .category(let categories) in rule.when.parts + (rule.unless?.parts ?? []) { found.formUnion(categories) }
+        }
+        return found
+    }
+
+    /// Every agency id a rule tests.
+    public var agenciesNamed: Set<String> {
+        var found: Set<String> = []
+        for rule in rules {
+            for case .agency(let ids) in rule.when.parts + (rule.unless?.parts ?? []) { found.formUnion(ids) }
         }
         return found
     }

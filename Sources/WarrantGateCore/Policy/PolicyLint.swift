@@ -27,18 +27,21 @@ extension Policy {
                 found.append(FileError(file: source, line: rule.line, message: "rule '\(rule.id)' is never in force"))
             }
             guard rule.effect == .permit else { continue }
-            for forbid in rules where forbid.effect == .forbid && forbid.unless == nil && forbid.effectiveFrom == nil && forbid.effectiveUntil == nil {
-                if Self.implies(rule.when, forbid.when) {
-                    found.append(FileError(
-                        file: source, line: rule.line,
-                        message: "rule '\(rule.id)' is shadowed: whenever it matches, forbid rule '\(forbid.id)' matches too, and forbid wins"
-                    ))
-                }
+            if let forbid = rules.first(where: {
+                $0.effect == .forbid && $0.unless == nil && $0.effectiveFrom == nil && $0.effectiveUntil == nil && Self.implies(rule.when, $0.when)
+            }) {
+                found.append(FileError(
+                    file: source, line: rule.line,
+                    message: "rule '\(rule.id)' is shadowed: whenever it matches, forbid rule '\(forbid.id)' matches too, and forbid wins"
+                ))
             }
         }
+        // One warning a rule, naming the first it repeats: a file of many like rules must not cost a warning a pair.
         for (index, rule) in rules.enumerated() where rule.source == source {
-            for earlier in rules[..<index] where earlier.effect == rule.effect && earlier.when == rule.when && earlier.unless == rule.unless
-                && earlier.effectiveFrom == rule.effectiveFrom && earlier.effectiveUntil == rule.effectiveUntil {
+            if let earlier = rules[..<index].first(where: {
+                $0.effect == rule.effect && $0.when == rule.when && $0.unless == rule.unless
+                    && $0.effectiveFrom == rule.effectiveFrom && $0.effectiveUntil == rule.effectiveUntil
+            }) {
                 found.append(FileError(file: source, line: rule.line, message: "rule '\(rule.id)' repeats rule '\(earlier.id)'"))
             }
         }

@@ -82,11 +82,22 @@ public enum PolicyParser {
         }
 
         var routes = base?.routes ?? []
+        var routeWarnings: [FileError] = []
         for node in try (base == nil ? root.required("routes", in: "policy") : root["routes"])?.sequence("routes") ?? [] {
             let route = try parseRoute(node)
             if routes.contains(where: { $0.id == route.id }) { throw node.error("route id '\(route.id)' is used twice") }
             if routes.contains(where: { $0.method == route.method && $0.template == route.template && $0.soap?.element == route.soap?.element }) {
                 throw node.error("route '\(route.id)' repeats the method and path (and SOAP operation) of an earlier route")
+            }
+            if let earlier = routes.first(where: { $0.method == route.method && $0.template != route.template && $0.foldedTemplate == route.foldedTemplate }) {
+                routeWarnings.append(node.error(
+                    "route '\(route.id)' differs from route '\(earlier.id)' only in letter case; an upstream that ignores case in paths takes both for one"
+                ))
+            }
+            if let earlier = routes.first(where: { $0.covers(route) }) {
+                throw node.error(
+                    "route '\(route.id)' can never be reached: route '\(earlier.id)', before it, matches every request it does (routes match in file order; put the more specific one first)"
+                )
             }
             if let other = routes.first(where: { Self.mayReachSOAPEndpoint($0, route) || Self.mayReachSOAPEndpoint(route, $0) }) {
                 throw node.error(
@@ -95,6 +106,7 @@ public enum PolicyParser {
                 )
             }
             routes.append(route)
+            guard routes.count <= Policy.maximumRoutes else { throw node.error("a policy has at most \(Policy.maximumRoutes) routes") }
         }
         guard !routes.isEmpty else { throw root.error("policy has no routes") }
         let facts = try factDeclarations(root["facts"], base: base?.facts ?? [:])
@@ -128,7 +140,7 @@ public enum PolicyParser {
         let policy = Policy(
             name: name, title: title, timeZone: timeZone, subjectFormat: subjectFormat, routes: routes, redactAlways: redact, rules: rules,
             digest: digest, source: file, includes: base.map { $0.includes + [$0.source] } ?? [], facts: facts, requestFacts: requestFacts,
-            obligations: obligations, warnings: (base?.warnings ?? []) + context.warnings, factLookup: lookup, vocabulary: vocabulary
+            obligations: obligations, warnings: (base?.warnings ?? []) + routeWarnings + context.warnings, factLookup: lookup, vocabulary: vocabulary
         )
         return policy.withLintWarnings()
     }
@@ -162,6 +174,7 @@ public enum PolicyParser {
         var replaced: Set<String> = []
         var own: [Rule] = []
         for node in try (base == nil ? root.required("rules", in: "policy") : root["rules"])?.sequence("rules") ?? [] {
+            guard rules.count < Policy.maximumRules else { throw node.error("a policy has at most \(Policy.maximumRules) rules") }
             let rule = try parseRule(node, context: &context)
             let replacesNode = node["replaces"]
             if let replacesNode {
@@ -465,11 +478,11 @@ public enum PolicyParser {
         for (key, value) in try node.mapping("condition") {
             switch key {
             case "agency":
-                let ids = try value.strings("agency")
+                let ids = try value.someStrings("agency")
                 for id in ids where !Identifier.isValid(id) { throw value.error("'\(id)' is not an agency id") }
                 parts.append(.agency(Set(ids)))
             case "category":
-                let categories = try value.strings("category").map { text in
+                let categories = try value.someStrings("category").map { text in
                     guard let category = AgencyCategory(rawValue: text) else {
                         throw value.error("'\(text)' is not a category name (built in: \(AgencyCategory.builtIn.map(\.rawValue).joined(separator: ", ")))")
                     }
@@ -477,7 +490,7 @@ public enum PolicyParser {
                 }
                 parts.append(.category(Set(categories)))
             case "action":
-                let patterns = try value.strings("action")
+                let patterns = try value.someStrings("action")
                 for pattern in patterns {
                     guard ActionPattern.isValid(pattern) else { throw value.error("'\(pattern)' is not an action pattern") }
                     guard context.actions.contains(where: { ActionPattern.matches(pattern: pattern, action: $0) }) else {
@@ -491,7 +504,7 @@ public enum PolicyParser {
                 }
                 parts.append(.action(patterns))
             case "method":
-                let list = try value.strings("method")
+                let list = try value.someStrings("method")
                 for method in list where !methods.contains(method) { throw value.error("unknown method '\(method)'") }
                 parts.append(.method(Set(list)))
             case "warrant":
@@ -527,7 +540,7 @@ public enum PolicyParser {
                 try value.requireKeys(in: ["status", "attorney", "within"], what: "consent")
                 var condition = ConsentCondition()
                 if let statusNode = value["status"] {
-                    condition.statuses = Set(try statusNode.strings("status").map { text in
+                    condition.statuses = Set(try statusNode.someStrings("status").map { text in
                         guard let status = ConsentStatus(rawValue: text) else {
                             throw statusNode.error("consent status '\(text)' must be one of \(ConsentStatus.allCases.map(\.rawValue).joined(separator: ", "))")
                         }
@@ -544,13 +557,13 @@ public enum PolicyParser {
                 parts.append(.consent(condition))
             case "authorization":
                 try value.requireKeys(in: ["covers"], what: "authorization")
-                parts.append(.authorizationCovers(try value.required("covers", in: "authorization").strings("covers")))
+                parts.append(.authorizationCovers(try value.required("covers", in: "authorization").someStrings("covers")))
             case "document":
                 parts.append(.document(try documentCondition(value)))
             case "fact":
                 let entries = try value.mapping("fact")
                 guard entries.count == 1, let (name, values) = entries.first else { throw value.error("fact names exactly one fact: { name: value }") }
-                let accepted = Set(try values.strings("fact value"))
+                let accepted = Set(try values.someStrings("fact value"))
                 switch context.facts[name] {
                 case .values(let known)?:
                     for unknown in accepted.subtracting(known).sorted() {
@@ -568,7 +581,7 @@ public enum PolicyParser {
                 guard let declared = context.requestFacts[name] else {
                     throw value.error("rule '\(rule)': '\(name)' is not declared under request-facts: (declared: \(context.requestFacts.keys.sorted().joined(separator: ", ")))")
                 }
-                let accepted = try values.strings("request fact value")
+                let accepted = try values.someStrings("request fact value")
                 for unknown in accepted where !declared.values.contains(unknown) {
                     throw values.error("rule '\(rule)': '\(unknown)' is not a value of request fact '\(name)' (values: \(declared.values.joined(separator: ", ")))")
                 }
@@ -585,9 +598,12 @@ public enum PolicyParser {
                 guard window.atLeast != nil || window.atMost != nil else { throw value.error("\(key): give at-least, at-most or both") }
                 parts.append(key == "elapsed" ? .elapsed(since: fact, window) : .remaining(until: fact, window))
             case "data":
-                let kinds = Set(try value.strings("data"))
-                for kind in kinds.subtracting(context.dataKinds) {
-                    context.warnings.append(value.error("rule '\(rule)': no route returns data '\(kind)'"))
+                let kinds = Set(try value.someStrings("data"))
+                for kind in kinds.subtracting(context.dataKinds).sorted() {
+                    let message = "rule '\(rule)': no route returns data '\(kind)'"
+                    // As for actions: a forbid that can never match is a hole; a permit that cannot only denies.
+                    if effect == .forbid { throw value.error(message) }
+                    context.warnings.append(value.error(message))
                 }
                 parts.append(.data(kinds))
             case "public":
@@ -622,7 +638,7 @@ public enum PolicyParser {
         var test = DocumentTest()
         if let kinds = node["kind"] {
             let allowed = DocumentKind.allCases.filter { !judicialOnly || $0.isJudicial }
-            test.kinds = Set(try kinds.strings("kind").map { text in
+            test.kinds = Set(try kinds.someStrings("kind").map { text in
                 guard let kind = DocumentKind(rawValue: text), allowed.contains(kind) else {
                     let what = judicialOnly ? "a judicial document kind" : "a document kind"
                     throw kinds.error("'\(text)' is not \(what) (one of \(allowed.map(\.rawValue).joined(separator: ", ")))")
@@ -631,7 +647,7 @@ public enum PolicyParser {
             })
         }
         if let natures = node["nature"] {
-            test.natures = Set(try natures.strings("nature").map { text in
+            test.natures = Set(try natures.someStrings("nature").map { text in
                 guard let nature = DocumentNature(rawValue: text) else {
                     throw natures.error("nature '\(text)' must be one of \(DocumentNature.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
@@ -639,7 +655,7 @@ public enum PolicyParser {
             })
         }
         if let courts = node["court"] {
-            let patterns = try courts.strings("court")
+            let patterns = try courts.someStrings("court")
             guard !patterns.isEmpty, patterns.allSatisfy({ !$0.isEmpty && $0.count <= 256 }) else {
                 throw courts.error("court: list court name patterns such as 'U.S. District Court*'")
             }

@@ -71,7 +71,13 @@ public struct RedactionVocabulary: Sendable, Equatable {
     /// The names an entry stands for.
     public func names(for entry: String) throws(Unresolved) -> [String] {
         guard !entry.isEmpty, entry.count <= 128 else { throw Unresolved(message: "redact: names must be 1 to 128 characters") }
-        guard let colon = entry.firstIndex(of: ":") else { return [entry.lowercased()] }
+        guard let colon = entry.firstIndex(of: ":") else {
+            guard Self.isFieldName(entry) else {
+                let hint = entry.contains(",") ? "; write a YAML list, one name to an entry" : ""
+                throw Unresolved(message: "redact: '\(entry)' is not a field name (letters, digits, '_', '-', '.', '$', '@')\(hint)")
+            }
+            return [entry.lowercased()]
+        }
         let prefix = String(entry[..<colon]), local = String(entry[entry.index(after: colon)...])
         if let uri = namespaces[prefix] {
             guard XMLName.isNCName(local.utf8) else { throw Unresolved(message: "redact: '\(entry)' has an invalid local name") }
@@ -84,6 +90,14 @@ public struct RedactionVocabulary: Sendable, Equatable {
             return names.map(\.clark)
         }
         throw Unresolved(message: "redact: the prefix '\(prefix)' in '\(entry)' is not bound (declare it under namespaces:, or include a profile under profiles:)")
+    }
+
+    /// Whether `entry` can be a plain field's name: letters, digits and `_ - . $ @`. A comma, a space or an invisible
+    /// character would make it a name no document uses, and redact nothing.
+    static func isFieldName(_ entry: String) -> Bool {
+        entry.unicodeScalars.allSatisfy { scalar in
+            scalar.properties.isAlphabetic || scalar.properties.numericType == .decimal || "_-.$@".unicodeScalars.contains(scalar)
+        }
     }
 
     /// Names as a policy would write them: every profile concept whose names are all present becomes `alias:concept`,

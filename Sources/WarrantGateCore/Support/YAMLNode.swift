@@ -139,13 +139,38 @@ public struct YAMLNode {
         }
     }
 
-    public func bool(_ what: String) throws -> Bool {
-        guard let value = node.bool else { throw error("\(what) must be true or false") }
-        return value
+    /// ``strings(_:)``, refusing an empty list: in a condition or a test it would match nothing, or (tested for
+    /// absence) everything, and it is more likely a value left out than a choice.
+    public func someStrings(_ what: String) throws -> [String] {
+        let values = try strings(what)
+        guard !values.isEmpty else { throw error("\(what) needs at least one value") }
+        return values
     }
 
+    /// `true` or `false`, and nothing YAML 1.1 would also read as one (`yes`, `off`, `y`).
+    public func bool(_ what: String) throws -> Bool {
+        guard case .scalar(let scalar) = node, scalar.style == .plain else { throw error("\(what) must be true or false") }
+        switch scalar.string {
+        case "true": return true
+        case "false": return false
+        default: throw error("\(what) must be true or false")
+        }
+    }
+
+    /// A whole number written in decimal digits, with an optional `-`. The other forms YAML 1.1 reads as numbers
+    /// (`0443` as octal, `1:30` as base 60, `0x1bb`, `8_443`) are refused, as is anything beyond 18 digits: they are
+    /// misread easily, and Yams traps on the overflow of some.
     public func int(_ what: String) throws -> Int {
-        guard let value = node.int else { throw error("\(what) must be a whole number") }
+        guard case .scalar(let scalar) = node else { throw error("\(what) must be a whole number") }
+        let text = scalar.string
+        let digits = text.hasPrefix("-") ? text.utf8.dropFirst() : text.utf8[...]
+        guard (1...18).contains(digits.count), digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+              let value = Int(text) else {
+            throw error("\(what) must be a whole number in decimal digits")
+        }
+        guard digits.first != UInt8(ascii: "0") || digits.count == 1 else {
+            throw error("\(what): write '\(text)' without leading zeros (YAML would read it as octal)")
+        }
         return value
     }
 
@@ -191,7 +216,9 @@ public struct YAMLNode {
         }
     }
 
-    /// Rejects deeply nested flow collections before the recursive parser sees them.
+    /// Rejects deeply nested flow collections before the recursive parser sees them. It counts every bracket, in
+    /// strings and comments too: telling those apart would take a YAML scanner of its own, and one that erred would
+    /// let deep nesting through to the parser's recursion.
     private static func checkFlowNesting(_ text: String, file: String) throws {
         var depth = 0
         var line = 1
@@ -200,7 +227,10 @@ public struct YAMLNode {
             case UInt8(ascii: "["), UInt8(ascii: "{"):
                 depth += 1
                 if depth > maximumDepth {
-                    throw FileError(file: file, line: line, message: "nesting is deeper than \(maximumDepth) levels")
+                    throw FileError(
+                        file: file, line: line,
+                        message: "more than \(maximumDepth) '[' and '{' are open here (nesting is limited; brackets in strings and comments count too)"
+                    )
                 }
             case UInt8(ascii: "]"), UInt8(ascii: "}"): depth = max(0, depth - 1)
             case UInt8(ascii: "\n"): line += 1
