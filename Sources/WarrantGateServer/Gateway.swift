@@ -39,6 +39,7 @@ public final class Gateway: Sendable {
         self.onListening = onListening
         self.notifier = notifier
         let policies = try PolicySet.load(configuration)
+        policies.logWarnings(to: logger)
         self.store = try Store.open(configuration.database, options: configuration.storeOptions)
         self.registry = store.registry(timeZone: policies.policy.timeZone)
         try registry.recordTimeZone()

@@ -27,8 +27,9 @@ struct PolicyCommand: ParsableCommand {
 
         func run() throws {
             let files = try policyFiles(path)
-            let categories = FileManager.default.fileExists(atPath: agencies)
-                ? try Set(AgencyDirectoryFile.declaredCategories(YAMLNode.load(path: agencies))) : nil
+            let directory = FileManager.default.fileExists(atPath: agencies) ? try YAMLNode.load(path: agencies) : nil
+            let categories = try directory.map { try Set(AgencyDirectoryFile.declaredCategories($0)) }
+            let listed = try directory.map { _ in try Set(AgencyDirectoryFile.listing(path: agencies).map(\.id)) }
             let listedCourts = try courts.directory()
             var failures = 0
             var warnings = 0
@@ -41,6 +42,11 @@ struct PolicyCommand: ParsableCommand {
                     if let categories {
                         for category in policy.categoriesTested.subtracting(categories).sorted() {
                             found.append("\(file): category '\(category)' is neither built in nor declared in \(agencies); no agency can have it")
+                        }
+                    }
+                    if let listed {
+                        for agency in policy.agenciesNamed.subtracting(listed).sorted() {
+                            found.append("\(file): a rule names agency '\(agency)', which \(agencies) does not list; unless it is added with 'agency add', no request comes from it")
                         }
                     }
                     for court in policy.courtsNamed.sorted() where listedCourts.court(id: court) == nil {

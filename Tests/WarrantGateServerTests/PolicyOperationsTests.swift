@@ -46,7 +46,7 @@ struct PolicyOperationsTests {
                 .replacingOccurrences(of: "category: [local-law-enforcement, prosecutor, defense-counsel, court]", with: "category: [prosecutor, defense-counsel, court]")
             try stricter.write(toFile: path, atomically: true, encoding: .utf8)
             var reason: String?
-            for _ in 0..<40 {
+            for _ in 0..<80 {
                 try await Task.sleep(for: .milliseconds(100))
                 reason = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123").reason
                 if reason == "no_matching_permit" { break }
@@ -107,7 +107,7 @@ struct FactLookupTests {
                 .replacingOccurrences(of: "fact-lookup:\n  upstream: records", with: "fact-lookup:\n  upstream: facts")
             try elsewhere.write(toFile: path, atomically: true, encoding: .utf8)
             var reason: String?
-            for _ in 0..<40 {
+            for _ in 0..<80 {
                 try await Task.sleep(for: .milliseconds(100))
                 reason = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000123").reason
                 if reason == "policy_error" { break }

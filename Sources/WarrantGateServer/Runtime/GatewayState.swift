@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 import WarrantGateCore
 
@@ -33,6 +34,24 @@ public final class PolicySet: Sendable {
             }
         }
         return PolicySet(policy: policy, directory: directory, shadow: shadow)
+    }
+
+    /// What `policy check` would warn of in the live and the shadow policy, and each category a rule tests that is
+    /// neither built in nor any listed agency's (a misspelt one, in a forbid, forbids nothing).
+    public var warnings: [String] {
+        let held = Set(directory.agencies.map(\.category)).union(AgencyCategory.builtIn)
+        return [policy, shadow?.evaluator.policy].compactMap { $0 }.flatMap { policy in
+            policy.warnings.map(\.description) + policy.categoriesTested.subtracting(held).map(\.rawValue).sorted().map {
+                "\(policy.source): category '\($0)' is neither built in nor held by any agency of the directory file"
+            }
+        }
+    }
+
+    /// Logs ``warnings``, at most `limit` of them and then their count.
+    public func logWarnings(to logger: Logger, limit: Int = 20) {
+        let found = warnings
+        for warning in found.prefix(limit) { logger.warning("policy warning", metadata: ["warning": "\(warning)"]) }
+        if found.count > limit { logger.warning("more policy warnings", metadata: ["count": "\(found.count - limit)", "see": "warrant-gate policy check"]) }
     }
 }
 

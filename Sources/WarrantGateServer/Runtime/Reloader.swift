@@ -5,7 +5,7 @@ import Synchronization
 import UnixSignals
 
 /// Reloads the policy, the agency directory, the server certificate and the client CA bundle: on SIGHUP, and when
-/// one of their files changes (checked every second).
+/// one of their files has changed and then stood still for a second (checked every second).
 ///
 /// Each part is validated before it is swapped in, atomically; a part that fails keeps its old version running,
 /// and the failure is logged and counted (`warrantgate_policy_reload_failures_total`).
@@ -36,8 +36,16 @@ struct Reloader: Service {
                     }
                 }
                 group.addTask {
+                    // A change is reloaded once the files have stood still for a whole interval, so that a file
+                    // being written in place is not read half-written (installing by rename is atomic all the same).
+                    var changed: [String]?
                     while (try? await Task.sleep(for: interval)) != nil {
                         let current = gateway.watchedFilesFingerprint()
+                        guard current == changed else {
+                            changed = current == seen.current ? nil : current
+                            continue
+                        }
+                        changed = nil
                         if seen.replace(with: current) != current { await Self.reload(gateway, reason: "file change") }
                     }
                 }
@@ -57,6 +65,8 @@ struct Reloader: Service {
             self.fingerprint = Mutex(fingerprint)
         }
 
+        var current: [String] { fingerprint.withLock { $0 } }
+
         /// Stores `current`; returns the fingerprint it replaces.
         func replace(with current: [String]) -> [String] {
             fingerprint.withLock { seen in
@@ -73,7 +83,9 @@ extension Gateway {
     public func reload(reason: String = "request") -> [String] {
         var errors: [String] = []
         do {
-            state.replace(policies: try PolicySet.load(configuration))
+            let policies = try PolicySet.load(configuration)
+            state.replace(policies: policies)
+            policies.logWarnings(to: logger)
         } catch {
             errors.append("policy: \(error)")
         }
