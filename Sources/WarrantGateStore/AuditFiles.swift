@@ -109,9 +109,7 @@ public enum AuditBundle {
     /// Verifies a bundle file, reading it line by line. `key` (held by the auditor) overrides the bundle's own key,
     /// which a forger could have replaced along with the log.
     public static func verify(path: String, key: LogVerifierKey?, against external: String?) throws -> VerificationReport {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw StoreError("cannot read \(path)") }
-        defer { try? handle.close() }
-        var lines = LineReader(handle: handle)
+        var lines = try LineReader(path: path)
         let decoder = JSONDecoder()
         guard let first = try lines.next(), let header = try? decoder.decode(Header.self, from: Data(first.utf8)), header.format == formatName else {
             throw StoreError("\(path) is not a \(formatName) file")
@@ -127,27 +125,49 @@ public enum AuditBundle {
     }
 }
 
-/// Reads a file line by line in constant memory.
+/// Reads a file line by line, holding one line (at most ``maximumLineBytes``) and one read at a time.
 struct LineReader {
-    let handle: FileHandle
+    /// Far above any log entry's line: an entry is a decision record, a registry change or a checkpoint.
+    static let maximumLineBytes = 16 << 20
+
+    private let handle: FileHandle
+    private let path: String
     private var buffer: [UInt8] = []
+    /// Where the next line starts in `buffer`, and how far past it no newline has been found.
+    private var start = 0
+    private var scanned = 0
     private var done = false
 
-    init(handle: FileHandle) {
-        self.handle = handle
+    /// Opens `path`: a regular file, given itself rather than through a symbolic link (a device or FIFO is refused
+    /// before it is read).
+    init(path: String) throws {
+        let (descriptor, _) = try PrivateFile.openRegularFile(path)
+        handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        self.path = path
     }
 
     mutating func next() throws -> String? {
         while true {
-            if let newline = buffer.firstIndex(of: 0x0a) {
-                let line = String(decoding: buffer[..<newline], as: UTF8.self)
-                buffer.removeSubrange(...newline)
+            if let newline = buffer[scanned...].firstIndex(of: 0x0a) {
+                let line = String(decoding: buffer[start..<newline], as: UTF8.self)
+                start = newline + 1
+                scanned = start
                 return line
             }
+            scanned = buffer.count
+            guard buffer.count - start <= Self.maximumLineBytes else {
+                throw StoreError("\(path) has a line longer than \(Self.maximumLineBytes >> 20) MiB; it is not a file the gateway wrote")
+            }
             if done {
-                guard !buffer.isEmpty else { return nil }
-                defer { buffer.removeAll() }
-                return String(decoding: buffer, as: UTF8.self)
+                guard start < buffer.count else { return nil }
+                defer { start = buffer.count }
+                return String(decoding: buffer[start...], as: UTF8.self)
+            }
+            // What was returned is dropped before the buffer grows, so it holds one line and one read.
+            if start > 0 {
+                buffer.removeSubrange(..<start)
+                scanned -= start
+                start = 0
             }
             let chunk = try handle.read(upToCount: 1 << 16) ?? Data()
             if chunk.isEmpty { done = true } else { buffer.append(contentsOf: chunk) }

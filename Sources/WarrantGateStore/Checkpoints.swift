@@ -38,14 +38,14 @@ public struct LogKeyFiles: Sendable {
     }
 
     public func signingKey() throws -> LogSigningKey {
-        guard let text = try? String(contentsOfFile: privatePath, encoding: .utf8) else {
+        guard let text = try? YAMLNode.readText(path: privatePath) else {
             throw StoreError("no log signing key at \(privatePath) (create one with `warrant-gate log init-key`)")
         }
         do { return try LogSigningKey(encoded: text) } catch { throw StoreError("\(privatePath): \(error)") }
     }
 
     public func verifierKey() throws -> LogVerifierKey {
-        if let text = try? String(contentsOfFile: publicPath, encoding: .utf8) {
+        if let text = try? YAMLNode.readText(path: publicPath) {
             do { return try LogVerifierKey(encoded: text) } catch { throw StoreError("\(publicPath): \(error)") }
         }
         return try signingKey().verifier

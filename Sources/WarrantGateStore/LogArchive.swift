@@ -59,9 +59,7 @@ public enum LogArchive {
 
     /// Reads an archive's entries, for verification spanning archives and the database.
     static func entries(path: String, visit: (LogVerifier.Entry) throws -> Void) throws -> (from: UInt64, through: UInt64) {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw StoreError("cannot read \(path)") }
-        defer { try? handle.close() }
-        var lines = LineReader(handle: handle)
+        var lines = try LineReader(path: path)
         let decoder = JSONDecoder()
         guard let first = try lines.next(), let header = try? decoder.decode(Header.self, from: Data(first.utf8)), header.format == formatName else {
             throw StoreError("\(path) is not a \(formatName) file")

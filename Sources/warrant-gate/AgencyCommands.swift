@@ -98,7 +98,7 @@ struct AgencyCommand: ParsableCommand {
 }
 
 func spkiFingerprint(ofCertificateAt path: String) throws -> String {
-    guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError(.notFound, "cannot read certificate file \(path)") }
+    guard let pem = try? YAMLNode.readText(path: path) else { throw CLIError(.notFound, "cannot read certificate file \(path)") }
     do {
         return try ClientCertificate.spkiFingerprint(pem: pem)
     } catch {

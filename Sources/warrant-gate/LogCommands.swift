@@ -146,11 +146,11 @@ struct LogCommand: ParsableCommand {
 
         func run() throws {
             let external = try against.map { path -> String in
-                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError(.notFound, "cannot read \(path)") }
+                guard let text = try? YAMLNode.readText(path: path) else { throw CLIError(.notFound, "cannot read \(path)") }
                 return text
             }
             let verifier = try key.map { path -> LogVerifierKey in
-                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError(.notFound, "cannot read \(path)") }
+                guard let text = try? YAMLNode.readText(path: path) else { throw CLIError(.notFound, "cannot read \(path)") }
                 do { return try LogVerifierKey(encoded: text) } catch { throw CLIError(.usage, "\(path): \(error)") }
             }
             let report: VerificationReport
@@ -205,7 +205,7 @@ struct LogCommand: ParsableCommand {
 
         func run() throws {
             guard let data = FileManager.default.contents(atPath: file) else { throw CLIError(.notFound, "cannot read \(file)") }
-            guard let keyText = try? String(contentsOfFile: key, encoding: .utf8) else { throw CLIError(.notFound, "cannot read \(key)") }
+            guard let keyText = try? YAMLNode.readText(path: key) else { throw CLIError(.notFound, "cannot read \(key)") }
             let verifier: LogVerifierKey
             do { verifier = try LogVerifierKey(encoded: keyText) } catch { throw CLIError(.usage, "\(key): \(error)") }
             let proof: InclusionProofFile

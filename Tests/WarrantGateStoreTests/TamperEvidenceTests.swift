@@ -208,6 +208,30 @@ struct TamperEvidenceTests {
         let tampered = try AuditBundle.verify(path: path, key: key.verifier, against: nil)
         #expect(!tampered.ok)
     }
+
+    /// The reader rescanned what it held on every read and kept it all: one 96 MiB line took 18 s, and /dev/zero as
+    /// a bundle ran until it was killed.
+    @Test("a bundle reader refuses a device, a link and a line past 16 MiB, and reads its lines across reads whole")
+    func bundleReaderBounds() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-lines-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(throws: PrivateFileError.self) { try AuditBundle.verify(path: "/dev/zero", key: key.verifier, against: nil) }
+        let lines = directory.appendingPathComponent("lines").path
+        let long = String(repeating: "x", count: 200_000)
+        try ["a", "", long, "b", long + "y"].joined(separator: "\n").write(toFile: lines, atomically: true, encoding: .utf8)
+        var reader = try LineReader(path: lines)
+        var read: [String] = []
+        while let line = try reader.next() { read.append(line) }
+        #expect(read == ["a", "", long, "b", long + "y"])
+        let link = directory.appendingPathComponent("link").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: lines)
+        #expect(throws: PrivateFileError.self) { try LineReader(path: link) }
+        let huge = directory.appendingPathComponent("huge").path
+        FileManager.default.createFile(atPath: huge, contents: Data(repeating: UInt8(ascii: "x"), count: LineReader.maximumLineBytes + 2))
+        var hugeReader = try LineReader(path: huge)
+        #expect(throws: StoreError.self) { _ = try hugeReader.next() }
+    }
 }
 
 @Suite("Retention: archives keep the tree whole")

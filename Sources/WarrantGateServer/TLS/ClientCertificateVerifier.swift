@@ -207,7 +207,7 @@ public final class ClientCertificateVerifier: Sendable {
 
     /// Reads a PEM bundle of CA certificates.
     public static func loadRoots(path: String) throws -> [Certificate] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw TLSSetupError("cannot read the client CA bundle \(path)") }
+        guard let text = try? YAMLNode.readText(path: path) else { throw TLSSetupError("cannot read the client CA bundle \(path)") }
         let documents: [PEMDocument]
         do {
             documents = try PEMDocument.parseMultiple(pemString: text)

@@ -1,6 +1,7 @@
 import Foundation
 import NIOSSL
 import PostgresNIO
+import WarrantGateCore
 
 /// Where a PostgreSQL database is: `postgres://user@host:port/database` (or `postgresql://`). The password never
 /// travels in the URL, where a command line or a process listing would show it: it comes from a file, or from
@@ -47,7 +48,7 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
     /// (the server trusts the connection).
     public static func password(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(StoreError) -> String? {
         if let file {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw StoreError("cannot read the database password file \(file)") }
+            guard let text = try? YAMLNode.readText(path: file) else { throw StoreError("cannot read the database password file \(file)") }
             guard let line = text.split(whereSeparator: \.isNewline).first, !line.isEmpty else {
                 throw StoreError("the database password file \(file) is empty")
             }
