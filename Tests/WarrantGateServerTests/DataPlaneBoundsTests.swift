@@ -467,6 +467,67 @@ struct DataPlaneBoundsTests {
         }
     }
 
+    /// NIOHTTP2 accepts a request without `:authority` (RFC 9113 allows one) and a CONNECT, but its HTTP/1 codec
+    /// cannot make a request head of either: such a stream was neither answered nor recorded, and kept its connection
+    /// open for ever (4,096 of them shut every agency out).
+    @Test("HTTP/2 requests the codec cannot read (no :authority, CONNECT) are answered 400 and recorded with the agency")
+    func http2UnreadableHeads() async throws {
+        try await withGateway { gateway in
+            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            #expect(await connection.completeSetup())
+            let unreadable: [(stream: UInt32, what: String, fields: [(String, String)])] = [
+                (1, "no :authority", [(":method", "GET"), (":scheme", "https"), (":path", Self.locator)]),
+                (3, "host in place of :authority", [(":method", "GET"), (":scheme", "https"), (":path", Self.locator), ("host", "localhost")]),
+                (5, "CONNECT", [(":method", "CONNECT"), (":authority", "localhost:443")]),
+            ]
+            for (stream, what, fields) in unreadable {
+                await connection.send(H2.headers(stream: stream, fields))
+                let seen = await connection.wait { $0.ended(stream) }
+                #expect(seen?.status(stream) == 400, "\(what): \(String(describing: seen?.status(stream))), reset: \(seen?.reset(stream) == true)")
+            }
+            await connection.send(H2.headers(stream: 7, H2.request("GET", Self.locator)))
+            #expect(await connection.wait { $0.ended(7) }?.status(7) == 200)
+            await connection.close()
+
+            let rows = try await Self.rows(gateway) { $0.filter { $0.reason == "bad_request" }.count >= unreadable.count }
+            let badRequests = rows.filter { $0.reason == "bad_request" }
+            #expect(badRequests.count == unreadable.count, "\(rows.map { ($0.agency, $0.reason) })")
+            #expect(badRequests.allSatisfy { $0.agency == "denver-pd" && $0.status == 400 })
+            #expect(gateway.recorder.requests.map(\.path) == [Self.locator])
+        }
+    }
+
+    /// A client that keeps a stream's flow-control window shut takes none of its answer's DATA: the answered stream
+    /// stayed open, holding the answer, for as long as the connection (300 connections of 100 such streams held
+    /// 1.7 GB). The answer's end must be taken within the idle timeout, or the stream is reset, and the outcome says
+    /// the client did not take it.
+    @Test("an HTTP/2 answer the client never takes (a shut window) is reset at the idle timeout; its outcome says so")
+    func http2ShutWindow() async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.idleTimeout = .seconds(1)
+        try await withGateway(limits: limits) { gateway in
+            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            // SETTINGS_INITIAL_WINDOW_SIZE = 0: the gateway may send headers, but no DATA.
+            await connection.send(H2.clientPreface + H2.frame(H2.Kind.settings, [0x00, 0x04, 0, 0, 0, 0]))
+            #expect(await connection.wait { $0.sawServerSettings } != nil)
+            await connection.send(H2.frame(H2.Kind.settings, flags: H2.Flag.ack))
+            await connection.send(H2.headers(stream: 1, H2.request("GET", Self.inmate)))
+            var seen: H2.Received?
+            for _ in 0..<500 where seen == nil {
+                try await Task.sleep(for: .milliseconds(20))
+                if connection.received.ended(1) { seen = connection.received }
+            }
+            #expect(seen?.status(1) == 200)
+            #expect(seen?.reset(1) == true, "the stream holding its answer was not reset")
+            #expect(seen?.body(1).isEmpty == true)
+            await connection.close()
+            let rows = try await Self.rows(gateway) { $0.contains { $0.outcome != nil } }
+            let outcome = rows.first { $0.outcome != nil }?.outcome
+            #expect(outcome?.status == 499)
+            #expect(outcome?.error == "client_closed")
+        }
+    }
+
     /// A flood of streams refused for their headers on one connection is recorded, but at most 16 times for that
     /// connection, and the 16th ends the connection: refusals past it would go unrecorded. Fewer than 16 leave the
     /// connection serving.

@@ -485,10 +485,12 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         } else {
             writeBody(request, request.takeHeld())
         }
-        // The request is finished before its last part is written: writing it may close the connection at once.
-        recordOutcome(request, status: request.sentStatus, error: nil)
+        // The request is finished before its last part is written: writing it may close the connection at once. Its
+        // outcome says whether the client took the answer.
         finish(request)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        writeEnd(request, context) { [self] taken in
+            recordOutcome(request, status: taken ? request.sentStatus : 499, error: taken ? nil : .clientClosed)
+        }
     }
 
     func upstreamFailed(_ error: any Error) {
@@ -577,7 +579,25 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         writeHead(request, status: HTTPResponseStatus(statusCode: problem.status), headers: problem.headers, knownLength: true)
         if request.head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(problem.body))), promise: nil) }
         finish(request)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        writeEnd(request, context)
+    }
+
+    /// Writes the answer's end; `taken` learns whether the client took it. An end the client has not taken
+    /// `idleTimeout` after it was written (a client that stopped reading or, over HTTP/2, keeps the stream's window
+    /// shut) closes the connection, over HTTP/2 the stream: no client holds an answer, and its buffers, for ever.
+    private func writeEnd(_ request: RequestInFlight, _ context: ChannelHandlerContext, taken: ((Bool) -> Void)? = nil) {
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.assumeIsolated().whenComplete { result in
+            request.endWritten = true
+            request.deliveryDeadline?.cancel()
+            request.deliveryDeadline = nil
+            if case .success = result { taken?(true) } else { taken?(false) }
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
+        // Most ends are written at once, and schedule nothing.
+        guard !request.endWritten else { return }
+        let channel = context.channel
+        request.deliveryDeadline = context.eventLoop.scheduleTask(in: environment.limits.idleTimeout.timeAmount) { channel.close(promise: nil) }
     }
 
     /// Writes the answer's head with the `Decision-Id` header and, over HTTP/1, the connection's persistence
@@ -665,6 +685,11 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             }
             return context.fireErrorCaught(error)
         }
+        if isHTTP2, request == nil, error is any NIOHTTP2Error {
+            // The codec could not make a request of the stream's header block (no `:authority`, a CONNECT): refused
+            // like a head the HTTP/1 parser refuses, so that the stream is answered, recorded and closed.
+            return refuseUnparsed(context, .badRequest, detail: "\(error)")
+        }
         guard let parserError = error as? HTTPParserError else { return context.fireErrorCaught(error) }
         let reason: GatewayReason = parserError == .headerOverflow ? .headersTooLarge : .badRequest
         if let request {
@@ -680,16 +705,21 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             }
             return refuse(request, StageRefusal(reason))
         }
+        refuseUnparsed(context, reason, detail: "\(parserError)")
+    }
+
+    /// Answers and records input no request could be read from, as refused for `reason` with the connection's agency.
+    private func refuseUnparsed(_ context: ChannelHandlerContext, _ reason: GatewayReason, detail: String) {
         let current = environment.state.current
         let request = RequestInFlight(
-            // The connection ends after this answer: its input cannot be parsed any further.
+            // The connection (HTTP/2: the stream) ends after this answer: its input cannot be parsed any further.
             head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "", headers: ["Connection": "close"]), loop: context.eventLoop,
             current: current,
             record: environment.openingRecord(method: "", rawTarget: "", current: current)
         )
         environment.identify(&request.record, peer: peer, current: current)
         self.request = request
-        environment.noteParserRefusal(agency: request.record.agency, detail: "\(parserError)")
+        environment.noteParserRefusal(agency: request.record.agency, detail: detail)
         refuse(request, StageRefusal(reason))
     }
 
@@ -768,6 +798,9 @@ final class RequestInFlight {
     var bytesSent = 0
     var redactedFields = 0
     var outcomeRecorded = false
+    /// Whether the answer's end has been written to the client, and the deadline for it until it has.
+    var endWritten = false
+    var deliveryDeadline: Scheduled<Void>?
 
     init(head: HTTPRequestHead, loop: any EventLoop, current: GatewayState.Current, record: DecisionRecord) {
         self.head = head
