@@ -53,7 +53,8 @@ public struct GatewayConfiguration: Sendable {
         public var maxInFlightPerAgency = 256
         /// A connection must deliver a complete request head this long after it opens or after its previous answer.
         public var headerReadTimeout: Duration = .seconds(30)
-        /// An idle connection (no bytes read) is closed after this long.
+        /// An idle connection (no bytes read) is closed after this long, and so is one (HTTP/2: the stream) whose
+        /// client has not taken an answer's end this long after it was written.
         public var idleTimeout: Duration = .seconds(60)
         /// How long a log write waits for another writer (the CLI) before the request is refused with 503; on
         /// PostgreSQL, the bound on any one statement or lock wait, and on one commit of the decision log.

@@ -156,6 +156,7 @@ final class GatewayListener: Service {
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
                 try stream.pipeline.syncOperations.addHandlers([
+                    HTTP2AuthorityCheck(),
                     HTTP2FramePayloadToHTTP1ServerCodec(),
                     RequestBodyGuard(timeout: limits.bodyReadTimeout.timeAmount, isHTTP2Stream: true),
                     handlers.requestHandler(peer: peerBound.value, isHTTP2: true),

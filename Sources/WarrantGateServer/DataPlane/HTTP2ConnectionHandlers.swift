@@ -154,3 +154,25 @@ struct HTTP2StreamLifecycleRelay: NIOHTTP2StreamDelegate {
         closer.value.streamClosed(id)
     }
 }
+
+/// Refuses an HTTP/2 request whose `host` field names another authority than its `:authority` (RFC 9113 §8.3.1
+/// makes it malformed): NIOHTTP2's HTTP/1 codec keeps such a `host` and drops `:authority`, so the two could be read
+/// differently on either side of the gateway. Stands before the codec on each stream, and reads only its first
+/// header block, the request's head.
+final class HTTP2AuthorityCheck: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame.FramePayload
+    typealias InboundOut = HTTP2Frame.FramePayload
+
+    private var sawHead = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if !sawHead, case .headers(let block) = unwrapInboundIn(data) {
+            sawHead = true
+            if let authority = block.headers.first(name: ":authority"), block.headers["host"].contains(where: { $0 != authority }) {
+                // The stream's handler answers it as a head no request could be read from.
+                return context.fireErrorCaught(NIOHTTP2Errors.duplicateHostHeader())
+            }
+        }
+        context.fireChannelRead(data)
+    }
+}

@@ -105,7 +105,8 @@ enum HeaderRules {
             return "Connection may not name Content-Type or SOAPAction"
         }
         if warrantCount > 1 { return "Warrant-Reference is given more than once" }
-        // HTTP/2's :authority arrives as a Host field, so a Host beside it is a second one too.
+        // HTTP/2's :authority arrives as the Host field; a Host beside it that names another is refused before
+        // (`HTTP2AuthorityCheck`), since the codec keeps that Host and drops :authority.
         if hostCount > 1 { return "Host is given more than once" }
         if hasContentLength && hasTransferEncoding { return "both Content-Length and Transfer-Encoding are present" }
         return nil
