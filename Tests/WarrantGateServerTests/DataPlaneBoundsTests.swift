@@ -842,6 +842,27 @@ struct DataPlaneBoundsTests {
             #expect(connection.received.responseHead(1) == nil, "the flooded request was answered")
             await connection.close()
             #expect(gateway.recorder.requests.isEmpty)
+            let rows = try await Self.rows(gateway) { !$0.isEmpty }
+            #expect(rows.map(\.reason) == ["bad_request"], "one connection error, one row")
+        }
+    }
+
+    /// NIOHTTP2 reports a control-frame flood again for the frames of the same read that follow the first report, and
+    /// each report was a row: 2,000 PINGs in one write made two.
+    @Test("a PING flood: GOAWAY, the connection closed, one bad_request row")
+    func pingFloodIsOneRow() async throws {
+        try await withGateway { gateway in
+            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            let ping = H2.frame(H2.Kind.ping, Array(repeating: 0, count: 8))
+            await connection.send(H2.clientPreface + H2.frame(H2.Kind.settings) + H2.frame(H2.Kind.settings, flags: H2.Flag.ack) + Array((0..<2_000).map { _ in ping }.joined()))
+            #expect(await connection.wait { $0.closed } != nil, "the connection is left open after a PING flood")
+            #expect(connection.received.goAway != nil)
+            await connection.close()
+            let rows = try await Self.rows(gateway) { !$0.isEmpty }
+            try await Task.sleep(for: .milliseconds(300))
+            let settled = try await Self.rows(gateway) { _ in true }
+            #expect(rows.count == 1 && settled.count == 1, "\(settled.map { ($0.agency, $0.reason) })")
+            #expect(settled.first?.agency == "denver-pd")
         }
     }
 

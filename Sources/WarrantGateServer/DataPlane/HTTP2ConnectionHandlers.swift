@@ -26,8 +26,9 @@ final class HTTP2SetupWatcher: ChannelInboundHandler, RemovableChannelHandler {
 ///   connection, so that a flood neither floods the log nor goes on unrecorded (beyond what the same read held). A
 ///   content length that the DATA contradicts fails a stream that exists, whose handler records it.
 /// - A connection error (a flood of resets, CONTINUATION or control frames, too many glitches, a malformed frame)
-///   makes NIOHTTP2 send GOAWAY, but it does not close the connection: this records it once and closes the connection
-///   once the GOAWAY is flushed, so the client does not keep its place.
+///   makes NIOHTTP2 send GOAWAY, but it does not close the connection: this records the first once (NIOHTTP2
+///   reports a flood again for the rest of the read) and closes the connection once the GOAWAY is flushed, so the
+///   client does not keep its place.
 final class HTTP2RefusalRecorder: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
 
@@ -35,6 +36,8 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
     private let peer: ConnectionPeer?
     private let cap: Int
     private var recorded = 0
+    /// Set at the first connection error: what NIOHTTP2 reports after it (the rest of a flood's read) is its echo.
+    private var ending = false
 
     init(environment: GatewayEnvironment, peer: ConnectionPeer?, cap: Int = 16) {
         self.environment = environment
@@ -44,15 +47,14 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch Self.kind(of: error) {
-        case .refusedRequest:
+        case .refusedRequest where !ending:
             record(error)
             if recorded == cap { closeAfterThisRead(context) }
-        case .streamFailure:
-            break
-        case .connectionError:
+        case .connectionError where !ending:
+            ending = true
             record(error)
             closeAfterThisRead(context)
-        case .notHTTP2:
+        case .refusedRequest, .connectionError, .streamFailure, .notHTTP2:
             break
         }
         context.fireErrorCaught(error)
