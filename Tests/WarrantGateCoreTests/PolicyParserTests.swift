@@ -154,7 +154,7 @@ struct PolicyParserTests {
     @Test("an empty list in a condition is refused, not read as matching nothing, or everything", arguments: [
         "when: { category: [] }", "when: { agency: [] }", "when: { action: [] }", "when: { method: [] }", "when: { data: [] }",
         "when: { warrant: { kind: [] } }", "when: { warrant: { court: [] } }", "when: { authorization: { covers: [] } }",
-        "when: { consent: { status: [] } }",
+        "when: { consent: { status: [] } }", "when: { document: { status: [] } }", "when: { fact: { conviction: } }",
     ])
     func emptyListsAreRefused(_ condition: String) throws {
         let failure = try #require(error(Self.minimal.replacingOccurrences(of: "when: { category: local-law-enforcement }", with: condition)))

@@ -487,8 +487,8 @@ struct DataPlaneBoundsTests {
                 let seen = await connection.wait { $0.ended(stream) }
                 #expect(seen?.status(stream) == 400, "\(what): \(String(describing: seen?.status(stream))), reset: \(seen?.reset(stream) == true)")
             }
-            // A host that agrees with :authority is served.
-            await connection.send(H2.headers(stream: 9, H2.request("GET", Self.locator, [("host", "localhost")])))
+            // A host that agrees with :authority, as RFC 3986 compares them, is served.
+            await connection.send(H2.headers(stream: 9, H2.request("GET", Self.locator, [("host", "LocalHost:443")])))
             #expect(await connection.wait { $0.ended(9) }?.status(9) == 200)
             await connection.close()
 
@@ -504,10 +504,11 @@ struct DataPlaneBoundsTests {
     /// stayed open, holding the answer, for as long as the connection (300 connections of 100 such streams held
     /// 1.7 GB). The answer's end must be taken within the idle timeout, or the stream is reset, and the outcome says
     /// the client did not take it.
-    @Test("an HTTP/2 answer the client never takes (a shut window) is reset at the idle timeout; its outcome says so")
+    @Test("an HTTP/2 answer the client never takes (a shut window) holds its agency's slot, is reset at the idle timeout, and its outcome says so")
     func http2ShutWindow() async throws {
         var limits = GatewayConfiguration.Limits()
         limits.idleTimeout = .seconds(1)
+        limits.maxInFlightPerAgency = 1
         try await withGateway(limits: limits) { gateway in
             let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
             // SETTINGS_INITIAL_WINDOW_SIZE = 0: the gateway may send headers, but no DATA.
@@ -515,6 +516,10 @@ struct DataPlaneBoundsTests {
             #expect(await connection.wait { $0.sawServerSettings } != nil)
             await connection.send(H2.frame(H2.Kind.settings, flags: H2.Flag.ack))
             await connection.send(H2.headers(stream: 1, H2.request("GET", Self.inmate)))
+            // While the answer waits on the client, it is in flight: the agency's one slot is taken.
+            #expect(await Self.eventually { connection.received.status(1) == 200 })
+            await connection.send(H2.headers(stream: 3, H2.request("GET", Self.inmate)))
+            #expect(await Self.eventually { connection.received.status(3) == 429 }, "a second request was admitted beside an answer not taken")
             var seen: H2.Received?
             for _ in 0..<500 where seen == nil {
                 try await Task.sleep(for: .milliseconds(20))
@@ -528,6 +533,31 @@ struct DataPlaneBoundsTests {
             let outcome = rows.first { $0.outcome != nil }?.outcome
             #expect(outcome?.status == 499)
             #expect(outcome?.error == "client_closed")
+            // The stream's reset is the client's leaving, not a request of its own.
+            try await Task.sleep(for: .milliseconds(300))
+            let settled = try await Self.rows(gateway) { _ in true }
+            #expect(settled.map(\.reason).sorted() == ["agency_concurrency_limit", "permitted"], "\(settled.map { ($0.reason, $0.status) })")
+            // The slot is free again.
+            #expect(try await gateway.send("denver-pd", .GET, Self.inmate).status == 200)
+        }
+    }
+
+    /// A stream's reset after its answer's head reached the stream's handler as an error with no request in flight,
+    /// and was taken for a head the codec could not read: a bad_request row for every stream a client cancelled.
+    @Test("a client that resets a stream whose answer it has not taken leaves a 499 outcome, and no row of its own")
+    func http2ResetAfterAnswer() async throws {
+        try await withGateway { gateway in
+            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            await connection.send(H2.clientPreface + H2.frame(H2.Kind.settings, [0x00, 0x04, 0, 0, 0, 0]) + H2.frame(H2.Kind.settings, flags: H2.Flag.ack))
+            await connection.send(H2.headers(stream: 1, H2.request("GET", Self.locator)))
+            #expect(await Self.eventually { connection.received.status(1) == 200 })
+            await connection.send(H2.rstStream(1))
+            let rows = try await Self.rows(gateway) { $0.contains { $0.outcome != nil } }
+            try await Task.sleep(for: .milliseconds(300))
+            let settled = try await Self.rows(gateway) { _ in true }
+            await connection.close()
+            #expect(settled.map(\.reason) == ["permitted"], "\(settled.map { ($0.reason, $0.status) })")
+            #expect(rows.first?.outcome?.status == 499)
         }
     }
 

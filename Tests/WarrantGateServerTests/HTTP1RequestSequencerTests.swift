@@ -61,6 +61,25 @@ struct HTTP1RequestSequencerTests {
         return parts
     }
 
+    /// A client that sends requests and never reads had each answered into the connection's unwritten buffer: one
+    /// request every 4 ms grew the gateway by 86 MB in 50 s.
+    @Test("the next request waits until the answer's end is written to the socket, not only until it is written out")
+    func nextRequestWaitsForTheEndToBeWritten() throws {
+        let (channel, _) = try Self.channel()
+        try channel.writeInbound(Self.head("/a"))
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        #expect(try Self.handedOn(channel) == [Self.head("/a"), .end(nil)])
+        try channel.writeOutbound(Self.answerHead)
+        // The end is written, not flushed: as on a socket the client does not read.
+        channel.write(HTTPServerResponsePart.end(nil), promise: nil)
+        try channel.writeInbound(Self.head("/b"))
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        #expect(try Self.handedOn(channel).isEmpty, "a request was handed on while the answer before it was unwritten")
+        channel.flush()
+        #expect(try Self.handedOn(channel) == [Self.head("/b"), .end(nil)])
+        _ = try channel.finish()
+    }
+
     @Test("a request sent while the answer before it is pending waits for that answer's end, then follows in order")
     func pipelinedRequestWaits() throws {
         let (channel, _) = try Self.channel()

@@ -462,7 +462,7 @@ public enum PolicyParser {
             guard covered.contains(entry) else {
                 throw node.error("rule '\(rule)': lift '\(entry)' needs the rule's when to require authorization: { covers: [\(entry)] }")
             }
-            for name in try context.vocabulary.resolve(entry, at: node) {
+            for name in try context.vocabulary.resolve(entry, at: node, under: "lift") {
                 guard context.redactAlways.contains(name) else { throw node.error("rule '\(rule)': lift '\(entry)' is not on the policy's redact list") }
                 if !names.contains(name) { names.append(name) }
             }
@@ -621,7 +621,7 @@ public enum PolicyParser {
         try node.requireKeys(in: ["kind", "nature", "court", "judge", "signed", "signed-by", "status", "covers-action", "max-age"], what: "document")
         var condition = DocumentCondition(test: try documentTest(node, judicialOnly: false))
         if let statuses = node["status"] {
-            condition.statuses = Set(try statuses.strings("status").map { text in
+            condition.statuses = Set(try statuses.someStrings("status").map { text in
                 guard let status = DocumentStatus(rawValue: text) else {
                     throw statuses.error("unknown document status '\(text)' (one of \(DocumentStatus.allCases.map(\.rawValue).joined(separator: ", ")))")
                 }
@@ -684,7 +684,7 @@ public enum PolicyParser {
     private static func redactedNames(_ node: YAMLNode, _ vocabulary: RedactionVocabulary, what: String = "redact") throws -> [String] {
         var names: [String] = []
         for entry in try node.strings(what) {
-            for name in try vocabulary.resolve(entry, at: node) where !names.contains(name) { names.append(name) }
+            for name in try vocabulary.resolve(entry, at: node, under: what) where !names.contains(name) { names.append(name) }
         }
         return names
     }

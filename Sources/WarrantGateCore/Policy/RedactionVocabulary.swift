@@ -73,7 +73,9 @@ public struct RedactionVocabulary: Sendable, Equatable {
         guard !entry.isEmpty, entry.count <= 128 else { throw Unresolved(message: "redact: names must be 1 to 128 characters") }
         guard let colon = entry.firstIndex(of: ":") else {
             guard Self.isFieldName(entry) else {
-                let hint = entry.contains(",") ? "; write a YAML list, one name to an entry" : ""
+                let hint = entry.contains(",") ? "; write a YAML list, one name to an entry"
+                    : entry.unicodeScalars.contains(where: { $0.properties.generalCategory == .nonspacingMark })
+                    ? "; it holds a combining mark: write its letters precomposed (NFC), as documents do" : ""
                 throw Unresolved(message: "redact: '\(entry)' is not a field name (letters, digits, '_', '-', '.', '$', '@')\(hint)")
             }
             return [entry.lowercased()]
@@ -116,9 +118,14 @@ public struct RedactionVocabulary: Sendable, Equatable {
         return (entries + rest).sorted()
     }
 
-    /// ``names(for:)``, with errors pointing at `node`.
-    func resolve(_ entry: String, at node: YAMLNode) throws -> [String] {
-        do { return try names(for: entry) } catch { throw node.error(error.message) }
+    /// ``names(for:)``, with errors pointing at `node` and naming the key the entry is under (`redact`, `lift`,
+    /// `return-only`).
+    func resolve(_ entry: String, at node: YAMLNode, under key: String = "redact") throws -> [String] {
+        do {
+            return try names(for: entry)
+        } catch {
+            throw node.error(key == "redact" ? error.message : key + error.message.dropFirst("redact".count))
+        }
     }
 
     /// Reads a `namespaces:` map of prefix to namespace URI.

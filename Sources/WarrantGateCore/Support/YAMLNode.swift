@@ -139,11 +139,12 @@ public struct YAMLNode {
         }
     }
 
-    /// ``strings(_:)``, refusing an empty list: in a condition or a test it would match nothing, or (tested for
-    /// absence) everything, and it is more likely a value left out than a choice.
+    /// ``strings(_:)``, refusing an empty list or an empty value (`key:` with nothing after it): in a condition or a
+    /// test it would match nothing, or (tested for absence) everything, and it is more likely a value left out than a
+    /// choice.
     public func someStrings(_ what: String) throws -> [String] {
         let values = try strings(what)
-        guard !values.isEmpty else { throw error("\(what) needs at least one value") }
+        guard !values.isEmpty, !values.contains("") else { throw error("\(what) needs at least one value, and no empty one") }
         return values
     }
 

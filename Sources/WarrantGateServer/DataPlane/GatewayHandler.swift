@@ -32,6 +32,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     private let environment: GatewayEnvironment
     private let peer: ConnectionPeer?
     private let isHTTP2: Bool
+    /// Whether a request head has come: an HTTP/2 stream's error before one is a head its codec could not read.
+    private var sawHead = false
     private var context: ChannelHandlerContext?
     private var request: RequestInFlight?
     /// The exchange timer the handler's requests share (``armExchangeDeadline(_:at:)``), and when it is due.
@@ -60,6 +62,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         switch unwrapInboundIn(data) {
         case .head(let head):
             guard request == nil else { return context.close(promise: nil) }
+            sawHead = true
             let current = environment.state.current
             let request = RequestInFlight(
                 head: head, loop: context.eventLoop, current: current,
@@ -508,9 +511,15 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         request.upstream?.close()
         request.upstream = nil
         guard request.headSent else { return failed(request, reason, upstreamStatus: request.upstreamStatus, detail: detail, cause: cause) }
-        environment.logger.warning("upstream exchange failed mid-answer", metadata: Self.failureMetadata(request, reason, cause))
-        recordOutcome(request, status: request.sentStatus, error: reason)
+        if request.awaitingWritable {
+            // The upstream waited on the client, which took nothing more: the client's doing, not the upstream's.
+            recordOutcome(request, status: 499, error: .clientClosed)
+        } else {
+            environment.logger.warning("upstream exchange failed mid-answer", metadata: Self.failureMetadata(request, reason, cause))
+            recordOutcome(request, status: request.sentStatus, error: reason)
+        }
         finish(request)
+        releaseResources(request)
         context?.close(promise: nil)
     }
 
@@ -587,10 +596,11 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     /// shut) closes the connection, over HTTP/2 the stream: no client holds an answer, and its buffers, for ever.
     private func writeEnd(_ request: RequestInFlight, _ context: ChannelHandlerContext, taken: ((Bool) -> Void)? = nil) {
         let written = context.eventLoop.makePromise(of: Void.self)
-        written.futureResult.assumeIsolated().whenComplete { result in
+        written.futureResult.assumeIsolated().whenComplete { [self] result in
             request.endWritten = true
             request.deliveryDeadline?.cancel()
             request.deliveryDeadline = nil
+            releaseResources(request)
             if case .success = result { taken?(true) } else { taken?(false) }
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
@@ -614,11 +624,11 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: isHTTP2 ? .http2 : .http1_1, status: status, headers: headers))), promise: nil)
     }
 
-    /// The request is answered: its agency slot is freed and the next request may begin.
+    /// The request is answered: the next request may begin. Its agency slot is freed once the answer's end is
+    /// written (``writeEnd(_:_:taken:)``), so that answers a client does not take count against its agency's limit.
     private func finish(_ request: RequestInFlight) {
         guard request.phase != .finished else { return }
         request.phase = .finished
-        releaseResources(request)
         environment.metrics.observe(since: request.started)
         if self.request === request { self.request = nil }
     }
@@ -685,7 +695,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             }
             return context.fireErrorCaught(error)
         }
-        if isHTTP2, request == nil, error is any NIOHTTP2Error {
+        if isHTTP2, !sawHead, !(error is NIOHTTP2Errors.StreamClosed), error is any NIOHTTP2Error {
             // The codec could not make a request of the stream's header block (no `:authority`, a CONNECT): refused
             // like a head the HTTP/1 parser refuses, so that the stream is answered, recorded and closed.
             return refuseUnparsed(context, .badRequest, detail: "\(error)")

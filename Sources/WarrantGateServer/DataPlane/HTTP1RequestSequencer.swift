@@ -4,9 +4,10 @@ import NIOHTTP1
 /// Hands an HTTP/1.1 connection's requests to the handlers behind it one at a time, and closes the connection
 /// gracefully when the gateway drains. It stands where NIOHTTP1's `HTTPServerPipelineHandler` would.
 ///
-/// - A request that arrives while the one before it still waits for its answer's end (pipelining) is held, with
-///   everything after it, and handed on in order once that answer has ended. Parser errors wait their turn in the
-///   same queue; one in the body of a request already answered is dropped.
+/// - A request that arrives while the one before it still waits for its answer's end (pipelining), or for that end
+///   to be written to the socket (a client that does not read), is held, with everything after it, and handed on in
+///   order once that end is written. Parser errors wait their turn in the same queue; one in the body of a request
+///   already answered is dropped.
 /// - The connection is read while nothing is held, even while an answer is pending; once something is held, reads
 ///   stop until the queue empties, so a client that pipelines costs at most what one read brought in.
 ///   (`HTTPServerPipelineHandler` stops reading whenever an answer is pending, which costs every keep-alive request
@@ -43,6 +44,8 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     private var requestOpen = false
     /// A request has been handed on and its answer has not ended.
     private var answerPending = false
+    /// An answer has ended but its end is not yet written to the socket: the next request waits for it.
+    private var endUnwritten = false
     private var held = CircularBuffer<Held>()
     /// The request heads in `held`.
     private var heldRequests = 0
@@ -62,6 +65,8 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     private var answeredEarly: Bool { requestOpen && !answerPending }
     /// Whether the connection must not be read now: something is held, or nothing more is taken.
     private var readsStopped: Bool { !held.isEmpty || takesNoMore }
+    /// Whether what is read now waits: behind something held, an answer pending, or an answer's end not yet written.
+    private var mustHold: Bool { !held.isEmpty || awaitingAnswer || endUnwritten }
 
     init(inputLimit: UnparsedInputLimit) {
         self.inputLimit = inputLimit
@@ -71,7 +76,7 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
         let part = unwrapInboundIn(data)
         inputLimit.parsed()
         if takesNoMore || heldOverflowed { return }
-        if !held.isEmpty || awaitingAnswer {
+        if mustHold {
             hold(.part(part))
         } else {
             handOn(part, context: context)
@@ -83,7 +88,7 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
         inputLimit.parsed()
         // An error in the rest of a request already answered changes nothing: that answer ends the connection.
         if takesNoMore || heldOverflowed || answeredEarly { return }
-        if !held.isEmpty || awaitingAnswer {
+        if mustHold {
             hold(.parserError(parserError))
         } else {
             handOn(parserError, context: context)
@@ -131,9 +136,16 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
             written.futureResult.whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
             context.write(data, promise: written)
         case .end:
+            // The next request is handed on once this end is written: a client that sends requests and never reads
+            // has one answer queued, not one for each request it sends.
             answerPending = false
-            context.write(data, promise: promise)
-            handOnHeld(context: context)
+            endUnwritten = true
+            let written = promise ?? context.eventLoop.makePromise()
+            written.futureResult.assumeIsolated().whenComplete { [self] result in
+                endUnwritten = false
+                if case .success = result { handOnHeld(context: context) }
+            }
+            context.write(data, promise: written)
         case .head, .body:
             context.write(data, promise: promise)
         }
@@ -183,7 +195,7 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     /// Hands on what was held until the next request has all arrived, then reads again if reads may resume.
     private func handOnHeld(context: ChannelHandlerContext) {
         var handedOnParts = false
-        while !awaitingAnswer && !takesNoMore, let next = held.popFirst() {
+        while !awaitingAnswer && !takesNoMore && !endUnwritten, let next = held.popFirst() {
             if next.isHead {
                 heldRequests -= 1
                 if heldRequests == 0 && heldOverflowed { lastRequest = true }

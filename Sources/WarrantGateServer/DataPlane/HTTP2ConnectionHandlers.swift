@@ -170,11 +170,19 @@ final class HTTP2AuthorityCheck: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if !sawHead, case .headers(let block) = unwrapInboundIn(data) {
             sawHead = true
-            if let authority = block.headers.first(name: ":authority"), block.headers["host"].contains(where: { $0 != authority }) {
+            if let authority = block.headers.first(name: ":authority").map(Self.normalized),
+               block.headers["host"].contains(where: { Self.normalized($0) != authority }) {
                 // The stream's handler answers it as a head no request could be read from.
                 return context.fireErrorCaught(NIOHTTP2Errors.duplicateHostHeader())
             }
         }
         context.fireChannelRead(data)
+    }
+
+    /// An authority as RFC 3986 compares them: the host without regard to case, and the default port (443, as the
+    /// gateway serves https) the same as none.
+    private static func normalized(_ authority: String) -> String {
+        let lowered = authority.lowercased()
+        return lowered.hasSuffix(":443") ? String(lowered.dropLast(4)) : lowered
     }
 }

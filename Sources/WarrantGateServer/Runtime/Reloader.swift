@@ -37,21 +37,33 @@ struct Reloader: Service {
                 }
                 group.addTask {
                     // A change is reloaded once the files have stood still for a whole interval, so that a file
-                    // being written in place is not read half-written (installing by rename is atomic all the same).
+                    // being written in place is not read half-written (installing by rename is atomic all the same);
+                    // files that never stand still are reloaded as they are after `maximumUnsettledChecks`.
                     var changed: [String]?
+                    var unsettledChecks = 0
                     while (try? await Task.sleep(for: interval)) != nil {
                         let current = gateway.watchedFilesFingerprint()
-                        guard current == changed else {
-                            changed = current == seen.current ? nil : current
+                        if current == seen.current {
+                            (changed, unsettledChecks) = (nil, 0)
                             continue
                         }
-                        changed = nil
+                        guard current == changed || unsettledChecks >= Self.maximumUnsettledChecks else {
+                            (changed, unsettledChecks) = (current, unsettledChecks + 1)
+                            continue
+                        }
+                        if current != changed {
+                            gateway.logger.warning("watched files have changed at every check; reloading them as they stand", metadata: ["checks": "\(unsettledChecks)"])
+                        }
+                        (changed, unsettledChecks) = (nil, 0)
                         if seen.replace(with: current) != current { await Self.reload(gateway, reason: "file change") }
                     }
                 }
             }
         }
     }
+
+    /// Checks at which files that keep changing are reloaded all the same.
+    static let maximumUnsettledChecks = 10
 
     private static func reload(_ gateway: Gateway, reason: String) async {
         _ = try? await BlockingWork.run { gateway.reload(reason: reason) }
