@@ -122,10 +122,12 @@ struct DataPlaneBoundsTests {
             for _ in 0..<12 { opened.append(try await BareSocket.open(port: gateway.port)) }
             let sockets = opened
             let closed = { sockets.filter { !$0.channel.isActive }.count }
-            #expect(await Self.eventually { closed() >= 8 }, "only \(closed()) of 12 bare sockets were evicted")
+            let evicted = await Self.eventually { closed() >= 8 }
+            #expect(evicted, "only \(closed()) of 12 bare sockets were evicted")
             #expect(!sockets[0].channel.isActive, "the oldest socket still setting up was kept")
             #expect(try await gateway.send("denver-pd", .GET, Self.inmate).status == 200)
-            #expect(await Self.eventually { closed() >= 9 }, "the agency's connection evicts the oldest socket still setting up")
+            let oldestEvicted = await Self.eventually { closed() >= 9 }
+            #expect(oldestEvicted, "the agency's connection evicts the oldest socket still setting up")
             for socket in sockets { await socket.close() }
         }
     }
@@ -306,13 +308,15 @@ struct DataPlaneBoundsTests {
                 // at once and answers it with its own.
                 let http1 = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
                 try await http1.channel.writeAndFlush(ByteBuffer(bytes: Self.keepAlive("GET \(Self.inmate) HTTP/1.1")))
-                #expect(await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }, "the request never reached the upstream")
+                let forwarded = await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }
+                #expect(forwarded, "the request never reached the upstream")
                 await http1.close()
 
                 let http2 = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "public-defender"))
                 #expect(await http2.completeSetup())
                 await http2.send(H2.headers(stream: 1, H2.request("GET", Self.inmate)))
-                #expect(await Self.eventually(within: 5) { upstream.decisionIds.count == 2 }, "the HTTP/2 request never reached the upstream")
+                let forwardedOverHTTP2 = await Self.eventually(within: 5) { upstream.decisionIds.count == 2 }
+                #expect(forwardedOverHTTP2, "the HTTP/2 request never reached the upstream")
                 await http2.close()
 
                 let ids = upstream.decisionIds
@@ -489,7 +493,8 @@ struct DataPlaneBoundsTests {
             }
             // A host that agrees with :authority, as RFC 3986 compares them, is served.
             await connection.send(H2.headers(stream: 9, H2.request("GET", Self.locator, [("host", "LocalHost:443")])))
-            #expect(await connection.wait { $0.ended(9) }?.status(9) == 200)
+            let served = await connection.wait { $0.ended(9) }
+            #expect(served?.status(9) == 200)
             await connection.close()
 
             let rows = try await Self.rows(gateway) { $0.filter { $0.reason == "bad_request" }.count >= unreadable.count }
@@ -513,18 +518,17 @@ struct DataPlaneBoundsTests {
             let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
             // SETTINGS_INITIAL_WINDOW_SIZE = 0: the gateway may send headers, but no DATA.
             await connection.send(H2.clientPreface + H2.frame(H2.Kind.settings, [0x00, 0x04, 0, 0, 0, 0]))
-            #expect(await connection.wait { $0.sawServerSettings } != nil)
+            let settings = await connection.wait { $0.sawServerSettings }
+            #expect(settings != nil)
             await connection.send(H2.frame(H2.Kind.settings, flags: H2.Flag.ack))
             await connection.send(H2.headers(stream: 1, H2.request("GET", Self.inmate)))
             // While the answer waits on the client, it is in flight: the agency's one slot is taken.
-            #expect(await Self.eventually { connection.received.status(1) == 200 })
+            let answered = await Self.eventually { connection.received.status(1) == 200 }
+            #expect(answered)
             await connection.send(H2.headers(stream: 3, H2.request("GET", Self.inmate)))
-            #expect(await Self.eventually { connection.received.status(3) == 429 }, "a second request was admitted beside an answer not taken")
-            var seen: H2.Received?
-            for _ in 0..<500 where seen == nil {
-                try await Task.sleep(for: .milliseconds(20))
-                if connection.received.ended(1) { seen = connection.received }
-            }
+            let refused = await Self.eventually { connection.received.status(3) == 429 }
+            #expect(refused, "a second request was admitted beside an answer not taken")
+            let seen = await connection.wait { $0.ended(1) }
             #expect(seen?.status(1) == 200)
             #expect(seen?.reset(1) == true, "the stream holding its answer was not reset")
             #expect(seen?.body(1).isEmpty == true)
@@ -550,7 +554,8 @@ struct DataPlaneBoundsTests {
             let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
             await connection.send(H2.clientPreface + H2.frame(H2.Kind.settings, [0x00, 0x04, 0, 0, 0, 0]) + H2.frame(H2.Kind.settings, flags: H2.Flag.ack))
             await connection.send(H2.headers(stream: 1, H2.request("GET", Self.locator)))
-            #expect(await Self.eventually { connection.received.status(1) == 200 })
+            let answered = await Self.eventually { connection.received.status(1) == 200 }
+            #expect(answered)
             await connection.send(H2.rstStream(1))
             let rows = try await Self.rows(gateway) { $0.contains { $0.outcome != nil } }
             try await Task.sleep(for: .milliseconds(300))
@@ -585,7 +590,8 @@ struct DataPlaneBoundsTests {
                 await flood.send(refused(index..<(index + 1)))
                 if !flood.channel.isActive { break }
             }
-            #expect(await Self.eventually { !flood.channel.isActive }, "a connection flooding refused streams is left open")
+            let floodClosed = await Self.eventually { !flood.channel.isActive }
+            #expect(floodClosed, "a connection flooding refused streams is left open")
             await flood.close()
 
             let rows = try await Self.rows(gateway) { $0.filter { $0.reason == "bad_request" }.count >= 31 }
@@ -667,7 +673,8 @@ struct DataPlaneBoundsTests {
                 let connection = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
                 let upgrade = Self.keepAlive("GET \(Self.inmate) HTTP/1.1", headers: ["Connection: Upgrade", "Upgrade: websocket"])
                 try await connection.channel.writeAndFlush(ByteBuffer(bytes: upgrade))
-                #expect(await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }, "the request never reached the upstream")
+                let forwarded = await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }
+                #expect(forwarded, "the request never reached the upstream")
 
                 let chunks = 64
                 let written = Mutex(0)
@@ -737,7 +744,8 @@ struct DataPlaneBoundsTests {
 
             let http2 = try await RawHTTP2Connection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
             #expect(try await http2.exchange(.GET, Self.locator).status == 200)
-            #expect(await Self.eventually { !http2.channel.isActive }, "an HTTP/2 connection idle after its last stream is left open")
+            let idleClosed = await Self.eventually { !http2.channel.isActive }
+            #expect(idleClosed, "an HTTP/2 connection idle after its last stream is left open")
             await http2.close()
         }
     }
@@ -751,7 +759,8 @@ struct DataPlaneBoundsTests {
         limits.idleTimeout = .milliseconds(500)
         try await withGateway(limits: limits) { gateway in
             let connection = try await RawHTTP2Connection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
-            #expect(await Self.eventually { !connection.channel.isActive }, "an HTTP/2 connection that never opens a stream is never closed for idleness")
+            let idleClosed = await Self.eventually { !connection.channel.isActive }
+            #expect(idleClosed, "an HTTP/2 connection that never opens a stream is never closed for idleness")
             await connection.close()
         }
     }
@@ -769,7 +778,8 @@ struct DataPlaneBoundsTests {
             let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
             #expect(await connection.completeSetup())
             await connection.send(H2.headers(stream: 1, H2.request("GET", Self.locator)))
-            #expect(await connection.wait { $0.ended(1) }?.status(1) == 200)
+            let served = await connection.wait { $0.ended(1) }
+            #expect(served?.status(1) == 200)
             let closed = await connection.wait(upTo: 10) { $0.closed }
             #expect(connection.received.goAway != nil, "the gateway never announced the idle close")
             #expect(closed != nil, "an idle HTTP/2 connection whose client ignores GOAWAY and PING is never closed")
@@ -790,7 +800,8 @@ struct DataPlaneBoundsTests {
                 defer { upstream.release() }
                 let connection = try await RawHTTP2Connection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
                 async let answer = connection.exchange(.GET, Self.inmate, timeout: .seconds(20))
-                #expect(await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }, "the request never reached the upstream")
+                let forwarded = await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }
+                #expect(forwarded, "the request never reached the upstream")
                 try await Task.sleep(for: limits.idleTimeout * 3)
                 #expect(connection.channel.isActive, "a connection with a request in flight was closed")
                 upstream.release()
@@ -823,7 +834,8 @@ struct DataPlaneBoundsTests {
                 try await Task.sleep(for: .milliseconds(100))
             }
             #expect(connection.channel.isActive, "a busy connection was closed")
-            #expect(await Self.eventually { !connection.channel.isActive }, "an HTTP/2 connection idle after its last stream is left open")
+            let idleClosed = await Self.eventually { !connection.channel.isActive }
+            #expect(idleClosed, "an HTTP/2 connection idle after its last stream is left open")
             await connection.close()
         }
     }
@@ -846,8 +858,10 @@ struct DataPlaneBoundsTests {
             #expect(goAway?.goAwayErrorCode == 0xb, "GOAWAY error code \(String(describing: goAway?.goAwayErrorCode)), not ENHANCE_YOUR_CALM")
             // Nothing is served after the GOAWAY: a new stream gets no answer (waited for 1 s).
             await connection.send(H2.headers(stream: 1001, H2.request("GET", Self.locator)))
-            #expect(await connection.wait(upTo: 1) { $0.responseHead(1001) != nil } == nil, "a stream opened after the GOAWAY was answered")
-            #expect(await connection.wait { $0.closed } != nil, "the connection is left open after its GOAWAY")
+            let lateAnswer = await connection.wait(upTo: 1) { $0.responseHead(1001) != nil }
+            #expect(lateAnswer == nil, "a stream opened after the GOAWAY was answered")
+            let closed = await connection.wait { $0.closed }
+            #expect(closed != nil, "the connection is left open after its GOAWAY")
             await connection.close()
             #expect(try await gateway.send("denver-pd", .GET, Self.inmate).status == 200, "the gateway goes on serving others")
         }
@@ -868,7 +882,8 @@ struct DataPlaneBoundsTests {
             let goAway = await connection.wait { $0.goAway != nil }
             #expect(goAway != nil, "no GOAWAY after a CONTINUATION flood")
             #expect(goAway?.goAwayErrorCode == 0xb, "GOAWAY error code \(String(describing: goAway?.goAwayErrorCode)), not ENHANCE_YOUR_CALM")
-            #expect(await connection.wait { $0.closed } != nil, "the connection is left open after its GOAWAY")
+            let closed = await connection.wait { $0.closed }
+            #expect(closed != nil, "the connection is left open after its GOAWAY")
             #expect(connection.received.responseHead(1) == nil, "the flooded request was answered")
             await connection.close()
             #expect(gateway.recorder.requests.isEmpty)
@@ -885,7 +900,8 @@ struct DataPlaneBoundsTests {
             let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
             let ping = H2.frame(H2.Kind.ping, Array(repeating: 0, count: 8))
             await connection.send(H2.clientPreface + H2.frame(H2.Kind.settings) + H2.frame(H2.Kind.settings, flags: H2.Flag.ack) + Array((0..<2_000).map { _ in ping }.joined()))
-            #expect(await connection.wait { $0.closed } != nil, "the connection is left open after a PING flood")
+            let closed = await connection.wait { $0.closed }
+            #expect(closed != nil, "the connection is left open after a PING flood")
             #expect(connection.received.goAway != nil)
             await connection.close()
             let rows = try await Self.rows(gateway) { !$0.isEmpty }
@@ -917,13 +933,15 @@ struct DataPlaneBoundsTests {
         // One answered request proves the gateway has seen the SETTINGS acknowledgement: a connection still setting
         // up is closed at once on shutdown, with no GOAWAY.
         await connection.send(H2.headers(stream: 1, H2.request("GET", Self.locator)))
-        #expect(await connection.wait { $0.ended(1) }?.status(1) == 200)
+        let served = await connection.wait { $0.ended(1) }
+        #expect(served?.status(1) == 200)
         let stopped = StopFlag()
         let stopping = Task {
             await gateway.stop()
             stopped.set()
         }
-        #expect(await Self.eventually(within: 10) { stopped.isSet }, "shutdown still waits for a client that ignores GOAWAY and PING")
+        let stoppedInTime = await Self.eventually(within: 10) { stopped.isSet }
+        #expect(stoppedInTime, "shutdown still waits for a client that ignores GOAWAY and PING")
         #expect(connection.received.goAway != nil, "the gateway announced its shutdown")
         await connection.close()
         await stopping.value
