@@ -546,6 +546,51 @@ struct DataPlaneBoundsTests {
         }
     }
 
+    /// The authority check swallows the head it refuses, so the codec read a trailer block after it as a head of its
+    /// own, and a second refusal replaced the first: two rows, one answer.
+    @Test("a refused head followed by trailers is one refusal: one answer, one row")
+    func refusedHeadThenTrailers() async throws {
+        try await withGateway { gateway in
+            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            #expect(await connection.completeSetup())
+            await connection.send(
+                H2.headers(stream: 1, H2.request("GET", Self.locator, [("host", "records.internal")]), endStream: false)
+                    + H2.headers(stream: 1, [("x-trailer", "1")])
+            )
+            let seen = await connection.wait { $0.ended(1) }
+            #expect(seen?.status(1) == 400)
+            await connection.close()
+            let rows = try await Self.rows(gateway) { !$0.isEmpty }
+            try await Task.sleep(for: .milliseconds(300))
+            let settled = try await Self.rows(gateway) { _ in true }
+            #expect(rows.count == 1 && settled.count == 1, "\(settled.map { ($0.reason, $0.status) })")
+        }
+    }
+
+    /// Past the idle GOAWAY, with no stream open, NIOHTTP2 refuses any frame but a PING as I/O on a closed connection,
+    /// which was recorded as a refused request.
+    @Test("frames after the idle GOAWAY end the connection without a row")
+    func framesAfterIdleGoAway() async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.idleTimeout = .seconds(1)
+        try await withGateway(limits: limits) { gateway in
+            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            #expect(await connection.completeSetup())
+            await connection.send(H2.headers(stream: 1, H2.request("GET", Self.locator)))
+            let answered = await connection.wait { $0.ended(1) }
+            #expect(answered?.status(1) == 200)
+            let goAway = await connection.wait { $0.goAway != nil }
+            #expect(goAway != nil)
+            await connection.send(H2.rstStream(1) + H2.frame(H2.Kind.windowUpdate, [0, 0, 0x10, 0]))
+            let closed = await connection.wait { $0.closed }
+            #expect(closed != nil)
+            await connection.close()
+            try await Task.sleep(for: .milliseconds(300))
+            let rows = try await Self.rows(gateway) { _ in true }
+            #expect(rows.map(\.reason) == ["permitted"], "\(rows.map { ($0.reason, $0.status) })")
+        }
+    }
+
     /// A stream's reset after its answer's head reached the stream's handler as an error with no request in flight,
     /// and was taken for a head the codec could not read: a bad_request row for every stream a client cancelled.
     @Test("a client that resets a stream whose answer it has not taken leaves a 499 outcome, and no row of its own")

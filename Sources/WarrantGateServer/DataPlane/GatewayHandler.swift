@@ -32,7 +32,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     private let environment: GatewayEnvironment
     private let peer: ConnectionPeer?
     private let isHTTP2: Bool
-    /// Whether a request head has come: an HTTP/2 stream's error before one is a head its codec could not read.
+    /// Whether a request head has come (or one was refused unread): an HTTP/2 stream's error before one is a head its
+    /// codec could not read.
     private var sawHead = false
     private var context: ChannelHandlerContext?
     private var request: RequestInFlight?
@@ -511,8 +512,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         request.upstream?.close()
         request.upstream = nil
         guard request.headSent else { return failed(request, reason, upstreamStatus: request.upstreamStatus, detail: detail, cause: cause) }
-        if request.awaitingWritable {
-            // The upstream waited on the client, which took nothing more: the client's doing, not the upstream's.
+        if reason == .upstreamTimeout, request.awaitingWritable {
+            // The upstream's read deadline passed while the gateway waited on the client, which took nothing more:
+            // the client's doing, not the upstream's.
             recordOutcome(request, status: 499, error: .clientClosed)
         } else {
             environment.logger.warning("upstream exchange failed mid-answer", metadata: Self.failureMetadata(request, reason, cause))
@@ -595,6 +597,11 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     /// `idleTimeout` after it was written (a client that stopped reading or, over HTTP/2, keeps the stream's window
     /// shut) closes the connection, over HTTP/2 the stream: no client holds an answer, and its buffers, for ever.
     private func writeEnd(_ request: RequestInFlight, _ context: ChannelHandlerContext, taken: ((Bool) -> Void)? = nil) {
+        // Over HTTP/1.1 an end the socket can take at once frees its slot now, before the client could send another
+        // request on another connection (a connection holds one untaken answer at most: the sequencer waits for it).
+        // Otherwise the slot is freed once the end is written: an HTTP/2 stream whose window the client keeps shut
+        // still reads as writable.
+        if !isHTTP2, context.channel.isWritable { releaseResources(request) }
         let written = context.eventLoop.makePromise(of: Void.self)
         written.futureResult.assumeIsolated().whenComplete { [self] result in
             request.endWritten = true
@@ -624,8 +631,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: isHTTP2 ? .http2 : .http1_1, status: status, headers: headers))), promise: nil)
     }
 
-    /// The request is answered: the next request may begin. Its agency slot is freed once the answer's end is
-    /// written (``writeEnd(_:_:taken:)``), so that answers a client does not take count against its agency's limit.
+    /// The request is answered: the next request may begin. Its agency slot is freed with the answer's end
+    /// (``writeEnd(_:_:taken:)``), over HTTP/2 once it is written, so that answers a client does not take count
+    /// against its agency's limit.
     private func finish(_ request: RequestInFlight) {
         guard request.phase != .finished else { return }
         request.phase = .finished
@@ -729,6 +737,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         )
         environment.identify(&request.record, peer: peer, current: current)
         self.request = request
+        // One refusal to a stream or connection: what its codec reports after this is not another request.
+        sawHead = true
         environment.noteParserRefusal(agency: request.record.agency, detail: detail)
         refuse(request, StageRefusal(reason))
     }

@@ -85,7 +85,9 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
              is NIOHTTP2Errors.ContentLengthHeadersMismatch, is NIOHTTP2Errors.ContentLengthHeaderNegative,
              is NIOHTTP2Errors.ContentLengthHeaderMalformedValue:
             .refusedRequest
+        // A frame after the connection has quiesced (its GOAWAY sent, no stream open) is no request either.
         case is NIOHTTP2Errors.ContentLengthViolated, is NIOHTTP2Errors.StreamClosed, is NIOHTTP2Errors.NoSuchStream,
+             is NIOHTTP2Errors.IOOnClosedConnection,
              is NIOHTTP2Errors.BadStreamStateTransition, is NIOHTTP2Errors.TrailersWithoutEndStream, is NIOHTTP2Errors.StreamError:
             .streamFailure
         case is any NIOHTTP2Error:
