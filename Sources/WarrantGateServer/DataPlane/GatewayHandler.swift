@@ -603,6 +603,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         // still reads as writable.
         if !isHTTP2, context.channel.isWritable { releaseResources(request) }
         let written = context.eventLoop.makePromise(of: Void.self)
+        // Added before the write passes the promise on, this runs before the HTTP/1.1 sequencer's own callback (NIO
+        // runs a future's callbacks in the order they were added): the slot is free before the next request starts.
         written.futureResult.assumeIsolated().whenComplete { [self] result in
             request.endWritten = true
             request.deliveryDeadline?.cancel()
