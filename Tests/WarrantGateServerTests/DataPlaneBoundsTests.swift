@@ -48,6 +48,13 @@ struct DataPlaneBoundsTests {
         return rows
     }
 
+    /// The exported rows 300 ms from now, long after a stray row's commit would land: for tests that a request left
+    /// no row beyond those already seen.
+    private static func settledRows(_ gateway: GatewayHarness) async throws -> [ExportRow] {
+        try await Task.sleep(for: .milliseconds(300))
+        return try await gateway.exportedRows()
+    }
+
     /// Whether `condition` holds within `seconds`, checked every 20 ms.
     private static func eventually(within seconds: Double = 10, _ condition: () async -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + .seconds(seconds)
@@ -538,8 +545,7 @@ struct DataPlaneBoundsTests {
             #expect(outcome?.status == 499)
             #expect(outcome?.error == "client_closed")
             // The stream's reset is the client's leaving, not a request of its own.
-            try await Task.sleep(for: .milliseconds(300))
-            let settled = try await Self.rows(gateway) { _ in true }
+            let settled = try await Self.settledRows(gateway)
             #expect(settled.map(\.reason).sorted() == ["agency_concurrency_limit", "permitted"], "\(settled.map { ($0.reason, $0.status) })")
             // The slot is free again.
             #expect(try await gateway.send("denver-pd", .GET, Self.inmate).status == 200)
@@ -561,8 +567,7 @@ struct DataPlaneBoundsTests {
             #expect(seen?.status(1) == 400)
             await connection.close()
             let rows = try await Self.rows(gateway) { !$0.isEmpty }
-            try await Task.sleep(for: .milliseconds(300))
-            let settled = try await Self.rows(gateway) { _ in true }
+            let settled = try await Self.settledRows(gateway)
             #expect(rows.count == 1 && settled.count == 1, "\(settled.map { ($0.reason, $0.status) })")
         }
     }
@@ -585,8 +590,7 @@ struct DataPlaneBoundsTests {
             let closed = await connection.wait { $0.closed }
             #expect(closed != nil)
             await connection.close()
-            try await Task.sleep(for: .milliseconds(300))
-            let rows = try await Self.rows(gateway) { _ in true }
+            let rows = try await Self.settledRows(gateway)
             #expect(rows.map(\.reason) == ["permitted"], "\(rows.map { ($0.reason, $0.status) })")
         }
     }
@@ -603,8 +607,7 @@ struct DataPlaneBoundsTests {
             #expect(answered)
             await connection.send(H2.rstStream(1))
             let rows = try await Self.rows(gateway) { $0.contains { $0.outcome != nil } }
-            try await Task.sleep(for: .milliseconds(300))
-            let settled = try await Self.rows(gateway) { _ in true }
+            let settled = try await Self.settledRows(gateway)
             await connection.close()
             #expect(settled.map(\.reason) == ["permitted"], "\(settled.map { ($0.reason, $0.status) })")
             #expect(rows.first?.outcome?.status == 499)
@@ -950,8 +953,7 @@ struct DataPlaneBoundsTests {
             #expect(connection.received.goAway != nil)
             await connection.close()
             let rows = try await Self.rows(gateway) { !$0.isEmpty }
-            try await Task.sleep(for: .milliseconds(300))
-            let settled = try await Self.rows(gateway) { _ in true }
+            let settled = try await Self.settledRows(gateway)
             #expect(rows.count == 1 && settled.count == 1, "\(settled.map { ($0.agency, $0.reason) })")
             #expect(settled.first?.agency == "denver-pd")
         }

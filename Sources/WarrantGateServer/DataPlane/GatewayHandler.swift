@@ -831,13 +831,18 @@ final class RequestInFlight {
         self.record = record
     }
 
-    /// Keeps a pass-through body part until it is written: the first as it came, later ones copied behind it.
+    /// Keeps a pass-through body part until it is written.
     func hold(_ part: ByteBuffer) {
-        if held == nil {
-            held = part
+        Self.gather(part, into: &held)
+    }
+
+    /// Adds `part` to `buffer`: the first part as it came, later ones copied behind it.
+    private static func gather(_ part: ByteBuffer, into buffer: inout ByteBuffer?) {
+        if buffer == nil {
+            buffer = part
         } else {
             var part = part
-            held!.writeBuffer(&part)
+            buffer!.writeBuffer(&part)
         }
     }
 
@@ -858,11 +863,6 @@ final class RequestInFlight {
             body = nil
             return
         }
-        if body == nil {
-            body = chunk
-        } else {
-            var chunk = chunk
-            body!.writeBuffer(&chunk)
-        }
+        Self.gather(chunk, into: &body)
     }
 }
