@@ -23,14 +23,15 @@ enum NamedThread {
     ///   - scheduling: the thread's policy. If the kernel refuses it, the thread runs with the default one.
     static func start(_ name: String, scheduling: Scheduling = .normal, _ body: @escaping @Sendable () -> Void) {
         let thread = Thread {
-            // Foundation's `Thread.name` names the thread only if it already knows its pthread, which races with
-            // the thread's start; the kernel's own interface does not.
-            try? name.write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
             if scheduling == .batch {
                 // Linux applies the policy to the calling thread when given 0. SCHED_BATCH needs no privilege.
                 var parameters = sched_param(sched_priority: 0)
                 _ = sched_setscheduler(0, schedBatch, &parameters)
             }
+            // Named only once its policy is set, so a thread seen by its name runs with that policy. Foundation's
+            // `Thread.name` names the thread only if it already knows its pthread, which races with the thread's
+            // start; the kernel's own interface does not.
+            try? name.write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
             body()
         }
         thread.start()

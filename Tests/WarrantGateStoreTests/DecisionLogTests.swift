@@ -70,18 +70,31 @@ struct DecisionLogTests {
         let log = DecisionLog(writer: database.pool, path: database.path)
         let writer = Task { await log.run() }
         try await log.append([decision("d-1")])
-        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")
-        let policies = Dictionary(uniqueKeysWithValues: tasks.compactMap { task -> (String, Int32)? in
-            guard let tid = Int32(task),
-                  let name = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8) else { return nil }
-            return ("\(name.trimmingCharacters(in: .newlines))/\(tid)", sched_getscheduler(tid))
-        })
+        // The syncer and the checkpoint thread may not have started yet when the first append returns; a thread is
+        // named only once its policy is set. Other tests' logs run threads of the same names, under the same rule.
+        var logThreads = Self.logThreadPolicies()
+        for _ in 0..<1_000 where Set(logThreads.keys.map { $0.prefix { $0 != "/" } }).count < 3 {
+            try await Task.sleep(for: .milliseconds(10))
+            logThreads = Self.logThreadPolicies()
+        }
         log.close()
         await writer.value
-        let logThreads = policies.filter { $0.key.hasPrefix("wg-log-") }
         #expect(Set(logThreads.keys.map { $0.prefix { $0 != "/" } }) == ["wg-log-writer", "wg-log-sync", "wg-log-backfill"])
         #expect(logThreads.values.allSatisfy { $0 == 3 }, "SCHED_BATCH is 3: \(logThreads)")
         #expect(sched_getscheduler(0) == 0, "the appending thread keeps SCHED_OTHER")
+    }
+
+    /// This process's live threads named `wg-log-…`, keyed "name/tid", with their scheduling policies.
+    private static func logThreadPolicies() -> [String: Int32] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        return Dictionary(uniqueKeysWithValues: tasks.compactMap { task -> (String, Int32)? in
+            guard let tid = Int32(task),
+                  let name = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8),
+                  name.hasPrefix("wg-log-") else { return nil }
+            // -1: the thread ended after it was listed.
+            let policy = sched_getscheduler(tid)
+            return policy < 0 ? nil : ("\(name.trimmingCharacters(in: .newlines))/\(tid)", policy)
+        })
     }
 
     @Test("a batch goes in as multi-row inserts (32, 8, then single rows), in order: each row is its entry, the tree is theirs")
