@@ -151,6 +151,35 @@ struct PolicyParserTests {
         #expect(try PolicyParser.parse(Self.minimal + "\nredact: [citizenship, country-of_birth.2, $id, '@type']", file: "t.yaml").redactAlways.count == 4)
     }
 
+    @Test("a field name with a space or '#' is written out as field:<name>, and redacted in any letter case, escaped or not")
+    func literalFieldNames() throws {
+        let plain = try #require(error(Self.minimal + "\nredact: [Country Of Birth]"))
+        #expect(plain.message.contains("written out: field:Country Of Birth"), "\(plain)")
+        let policy = try PolicyParser.parse(Self.minimal + "\nredact:\n  - field:Country Of Birth\n  - field:A#\n  - citizenship", file: "t.yaml")
+        #expect(policy.redactAlways == ["country of birth", "a#", "citizenship"])
+        let document = #"{"name":"x","Country of Birth":"MX","nested":{"country\u0020of birth":"MX","a#":"A123"},"A#":"A123"}"#
+        for pieceSize in [nil, 1] {
+            let redacted = AllowListRedactionTests.run(ResponseRedactor(names: policy.redactAlways), .json, Array(document.utf8), pieceSize: pieceSize)
+            #expect(redacted == .kept(#"{"name":"x","nested":{}}"#))
+        }
+        #expect(RedactionVocabulary.empty.described(Set(policy.redactAlways)) == ["citizenship", "field:a#", "field:country of birth"])
+    }
+
+    @Test("a written-out field name is refused where it is likelier a slip than a name", arguments: [
+        ("redact: ['field:']", "names no field"),
+        ("redact: ['field: Country']", "begins or ends with a space"),
+        ("redact: ['field:Country ']", "begins or ends with a space"),
+        ("redact: [\"field:Country\u{200B}Of\"]", "invisible"),
+        ("redact: [\"field:Countr\u{0065}\u{0301}\"]", "combining mark"),
+        ("redact: ['field:citizenship, alienNumber']", "write a YAML list"),
+        ("redact: ['field:{urn:x}citizenship']", "begins with '{'"),
+        ("namespaces: { field: 'urn:x' }", "reserved"),
+    ])
+    func literalFieldNameRefusals(entry: String, message: String) throws {
+        let failure = try #require(error(Self.minimal + "\n" + entry))
+        #expect(failure.message.contains(message), "\(failure)")
+    }
+
     @Test("an empty list in a condition is refused, not read as matching nothing, or everything", arguments: [
         "when: { category: [] }", "when: { agency: [] }", "when: { action: [] }", "when: { method: [] }", "when: { data: [] }",
         "when: { warrant: { kind: [] } }", "when: { warrant: { court: [] } }", "when: { authorization: { covers: [] } }",

@@ -48,7 +48,9 @@ public struct RedactionProfile: Sendable, Equatable {
 ///   not a name a protocol defines in its own), in any letter case;
 /// - `nc:PersonCitizenship`: an XML element, or a JSON-LD key, by namespace URI and local name, the prefix bound under
 ///   the policy's `namespaces:`;
-/// - `niem:citizenship`: every element of a concept of a profile the policy includes under `profiles:`.
+/// - `niem:citizenship`: every element of a concept of a profile the policy includes under `profiles:`;
+/// - `field:Country Of Birth`: a field name the first form refuses (a space, `#`, `/`), taken as written after the
+///   colon and matched as the first form is. `field` is reserved: no namespace or profile may take it.
 ///
 /// A prefix bound in neither is an error, as is one bound in both. Entries come out as plain lower-case field names
 /// and qualified names in Clark notation (``QualifiedName``).
@@ -75,12 +77,14 @@ public struct RedactionVocabulary: Sendable, Equatable {
             guard Self.isFieldName(entry) else {
                 let hint = entry.contains(",") ? "; write a YAML list, one name to an entry"
                     : entry.unicodeScalars.contains(where: { $0.properties.generalCategory == .nonspacingMark })
-                    ? "; it holds a combining mark: write its letters precomposed (NFC), as documents do" : ""
+                    ? "; it holds a combining mark: write its letters precomposed (NFC), as documents do"
+                    : (try? Self.literalFieldName(entry)) != nil ? "; a name with other characters is written out: field:\(entry)" : ""
                 throw Unresolved(message: "redact: '\(entry)' is not a field name (letters, digits, '_', '-', '.', '$', '@')\(hint)")
             }
             return [entry.lowercased()]
         }
         let prefix = String(entry[..<colon]), local = String(entry[entry.index(after: colon)...])
+        if prefix == Self.literalPrefix { return [try Self.literalFieldName(local)] }
         if let uri = namespaces[prefix] {
             guard XMLName.isNCName(local.utf8) else { throw Unresolved(message: "redact: '\(entry)' has an invalid local name") }
             return [QualifiedName(namespace: uri, local: local).clark]
@@ -102,6 +106,27 @@ public struct RedactionVocabulary: Sendable, Equatable {
         }
     }
 
+    /// The prefix of a field name written out literally (`field:Country Of Birth`).
+    static let literalPrefix = "field"
+
+    /// A literal field name, lower-cased. Still refused, since each is far likelier a slip than a name a document
+    /// uses: a space at either end, a control or invisible formatting character, a combining mark (documents are
+    /// NFC), a comma (a list written as one string), and a leading `{` (the form of a qualified name).
+    static func literalFieldName(_ name: String) throws(Unresolved) -> String {
+        let entry = literalPrefix + ":" + name
+        guard let first = name.unicodeScalars.first, let last = name.unicodeScalars.last else {
+            throw Unresolved(message: "redact: '\(entry)' names no field: write the name after the colon")
+        }
+        let problem: String? =
+            first.properties.isWhitespace || last.properties.isWhitespace ? "begins or ends with a space"
+            : name.unicodeScalars.contains(where: { [.control, .format].contains($0.properties.generalCategory) }) ? "holds a control or invisible character"
+            : name.unicodeScalars.contains(where: { $0.properties.generalCategory == .nonspacingMark }) ? "holds a combining mark: write its letters precomposed (NFC), as documents do"
+            : name.contains(",") ? "holds a comma: write a YAML list, one name to an entry"
+            : first == "{" ? "begins with '{'" : nil
+        if let problem { throw Unresolved(message: "redact: '\(entry)' \(problem)") }
+        return name.lowercased()
+    }
+
     /// Names as a policy would write them: every profile concept whose names are all present becomes `alias:concept`,
     /// and the rest stay as they are; sorted.
     public func described(_ names: Set<String>) -> [String] {
@@ -115,7 +140,7 @@ public struct RedactionVocabulary: Sendable, Equatable {
                 rest.subtract(clark)
             }
         }
-        return (entries + rest).sorted()
+        return (entries + rest.map { $0.hasPrefix("{") || Self.isFieldName($0) ? $0 : Self.literalPrefix + ":" + $0 }).sorted()
     }
 
     /// ``names(for:)``, with errors pointing at `node` and naming the key the entry is under (`redact`, `lift`,
@@ -135,6 +160,7 @@ public struct RedactionVocabulary: Sendable, Equatable {
             guard XMLName.isNCName(prefix.utf8), prefix.allSatisfy(\.isASCII) else {
                 throw value.error("namespaces: '\(prefix)' is not a valid prefix (letters, digits, '.', '-', '_')")
             }
+            guard prefix != literalPrefix else { throw value.error("namespaces: '\(literalPrefix)' is reserved for field names written out (field:Country Of Birth)") }
             let uri = try value.string("namespace URI")
             guard !uri.isEmpty, uri.utf8.count <= 2048, !uri.contains(where: { $0.isWhitespace || $0 == "{" || $0 == "}" }) else {
                 throw value.error("namespaces: '\(prefix)' must be bound to a namespace URI without spaces or braces")
@@ -152,6 +178,7 @@ public struct RedactionVocabulary: Sendable, Equatable {
         for (alias, value) in try profilesNode?.mapping("profiles") ?? [] {
             guard Identifier.isValid(alias) else { throw value.error("profiles: '\(alias)' must be lower-case letters, digits and '-'") }
             if namespaces[alias] != nil { throw value.error("profiles: '\(alias)' is also a namespace prefix") }
+            guard alias != literalPrefix else { throw value.error("profiles: '\(literalPrefix)' is reserved for field names written out (field:Country Of Birth)") }
             let path = try value.string("profile path")
             let components = path.split(separator: "/", omittingEmptySubsequences: false)
             guard !path.hasPrefix("/"), path.hasSuffix(".yaml"), !components.contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) else {
