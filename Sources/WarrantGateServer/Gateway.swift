@@ -39,11 +39,11 @@ public final class Gateway: Sendable {
         self.onListening = onListening
         self.notifier = notifier
         let policies = try PolicySet.load(configuration)
-        policies.logWarnings(to: logger)
         self.store = try Store.open(configuration.database, options: configuration.storeOptions)
         self.registry = store.registry(timeZone: policies.policy.timeZone)
         try registry.recordTimeZone()
         self.state = GatewayState(policies: policies, registry: try registry.snapshot())
+        policies.logWarnings(to: logger, by: state.current.directory)
         self.log = try store.decisionLog()
         let metrics = GatewayMetrics()
         self.metrics = metrics

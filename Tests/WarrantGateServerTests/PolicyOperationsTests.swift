@@ -225,3 +225,31 @@ struct FactLookupCoalescingTests {
         await upstream.close()
     }
 }
+
+@Suite("Policy warnings a gateway logs")
+struct PolicyWarningTests {
+    /// Denver's policy with its forbid on ICE's agency id and category misspelt: each forbids nothing as written.
+    private func misspelt() throws -> PolicySet {
+        let text = try String(contentsOfFile: Repository.path("policies/denver.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "category: federal-immigration", with: "category: federal-immigraton")
+            + "\n  - id: no-ice-eor\n    effect: forbid\n    when: { agency: ice-eor }\n    reason: criminal_warrant_required\n"
+        return PolicySet(
+            policy: try PolicyParser.parse(text, file: Repository.path("policies/denver.yaml")),
+            directory: AgencyDirectory(agencies: [Agency(id: "ice-ero", name: "ICE ERO", category: .federalImmigration)], authorities: [])
+        )
+    }
+
+    @Test("an agency id or category no agency has is a warning, by the directory file and the registry's agencies together")
+    func unknownAgenciesAndCategories() throws {
+        let policies = try misspelt()
+        let state = GatewayState(policies: policies, registry: .empty)
+        let warnings = policies.warnings(by: state.current.directory)
+        #expect(warnings.contains { $0.contains("agency 'ice-eor', which neither the directory file nor the registry lists") }, "\(warnings)")
+        #expect(warnings.contains { $0.contains("category 'federal-immigraton' is neither built in nor held") }, "\(warnings)")
+
+        let added = Agency(id: "ice-eor", name: "Added with agency add", category: AgencyCategory(rawValue: "federal-immigraton")!)
+        state.replace(registry: RegistrySnapshot(documents: [], records: [], agencies: [added], version: 2))
+        let after = policies.warnings(by: state.current.directory)
+        #expect(!after.contains { $0.contains("ice-eor") || $0.contains("federal-immigraton") }, "\(after)")
+    }
+}

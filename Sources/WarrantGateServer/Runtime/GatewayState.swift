@@ -36,20 +36,26 @@ public final class PolicySet: Sendable {
         return PolicySet(policy: policy, directory: directory, shadow: shadow)
     }
 
-    /// What `policy check` would warn of in the live and the shadow policy, and each category a rule tests that is
-    /// neither built in nor any listed agency's (a misspelt one, in a forbid, forbids nothing).
-    public var warnings: [String] {
+    /// What `policy check` would warn of in the live and the shadow policy and, by `directory` (the file's, with the
+    /// registry's agencies laid over it), each category a rule tests that is neither built in nor any agency's, and
+    /// each agency id a rule names that no agency has: misspelt, in a forbid, either forbids nothing.
+    public func warnings(by directory: AgencyDirectory) -> [String] {
         let held = Set(directory.agencies.map(\.category)).union(AgencyCategory.builtIn)
+        let known = Set(directory.agencies.map(\.id))
         return [policy, shadow?.evaluator.policy].compactMap { $0 }.flatMap { policy in
-            policy.warnings.map(\.description) + policy.categoriesTested.subtracting(held).map(\.rawValue).sorted().map {
-                "\(policy.source): category '\($0)' is neither built in nor held by any agency of the directory file"
-            }
+            policy.warnings.map(\.description)
+                + policy.categoriesTested.subtracting(held).map(\.rawValue).sorted().map {
+                    "\(policy.source): category '\($0)' is neither built in nor held by any agency of the directory file or the registry"
+                }
+                + policy.agenciesNamed.subtracting(known).sorted().map {
+                    "\(policy.source): a rule names agency '\($0)', which neither the directory file nor the registry lists; no request comes from it"
+                }
         }
     }
 
-    /// Logs ``warnings``, at most `limit` of them and then their count.
-    public func logWarnings(to logger: Logger, limit: Int = 20) {
-        let found = warnings
+    /// Logs ``warnings(by:)``, at most `limit` of them and then their count.
+    public func logWarnings(to logger: Logger, by directory: AgencyDirectory, limit: Int = 20) {
+        let found = warnings(by: directory)
         for warning in found.prefix(limit) { logger.warning("policy warning", metadata: ["warning": "\(warning)"]) }
         if found.count > limit { logger.warning("more policy warnings", metadata: ["count": "\(found.count - limit)", "see": "warrant-gate policy check"]) }
     }

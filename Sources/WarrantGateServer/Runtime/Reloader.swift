@@ -97,7 +97,7 @@ extension Gateway {
         do {
             let policies = try PolicySet.load(configuration)
             state.replace(policies: policies)
-            policies.logWarnings(to: logger)
+            policies.logWarnings(to: logger, by: state.current.directory)
         } catch {
             errors.append("policy: \(error)")
         }
