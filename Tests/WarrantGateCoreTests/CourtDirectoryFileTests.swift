@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import WarrantGateCore
+import X509
 
 @Suite("courts.yaml")
 struct CourtDirectoryFileTests {
@@ -81,5 +82,25 @@ struct CourtDirectoryFileTests {
 
         let alias = try error("courts:\n  - &a { id: c, certificates: ca.pem }\n  - *a\n")
         #expect(alias?.message.contains("aliases") == true)
+
+        // Loaded, these looked narrower than they were: any signer, or any customer of the platform who calls
+        // themselves "clerk".
+        let noSubjects = try error("courts:\n  - id: c\n    certificates: ca.pem\n    subjects: []\n")
+        #expect(noSubjects?.message.contains("would accept any signer") == true, "\(String(describing: noSubjects))")
+        let commonNameOnly = try error("courts:\n  - id: p\n    kind: platform\n    certificates: ca.pem\n    subjects:\n      - { CN: clerk }\n")
+        #expect(commonNameOnly?.message.contains("must also name O") == true, "\(String(describing: commonNameOnly))")
+    }
+
+    @Test("a subject pattern matches the value as the certificate holds it, not as RFC 4514 escapes it")
+    func unescapedValues() throws {
+        let name = "U.S. District Court, D. Colo. + \"Criminal\"; <1>"
+        let subject = try DistinguishedName {
+            OrganizationName(name)
+            CommonName("Clerk")
+        }
+        let organization = try #require(subject.first.flatMap(\.first)?.value)
+        #expect(String(describing: organization) != name, "RFC 4514 escapes the value")
+        let pattern = try #require(SubjectPattern(attributes: ["O": name]))
+        #expect(pattern.matches(subject))
     }
 }

@@ -301,6 +301,42 @@ struct DocumentSignatureTests {
         #expect(reason(catalogStatus).contains("catalog"), "\(catalogStatus)")
     }
 
+    @Test("an update after signing hidden in comments, or filling an object the signed page refers to: modified after signing")
+    func pdfHiddenUpdates() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let clerk = try setup.clerk(.ec)
+        let content = "BT /F1 12 Tf 72 720 Td (RELEASE GRANTED) Tj ET"
+        let stream = "<< /Length \(content.utf8.count) >>\nstream\n\(content)\nendstream"
+        let dss: [(Int, String)] = [(1, "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R] /SigFlags 3 >> /DSS 8 0 R >>"), (8, "<< /Type /DSS /Certs [7 0 R] >>")]
+
+        // A reader searching backwards for `startxref` finds the one in the comment, and shows its revision.
+        let pdf = try TestPDF.signed { try clerk.cmsSignature(over: $0) }
+        let commented = pdf + Array("%7 0 obj << /Length 1 >> stream\n%xref 7 1 0000000000 00000 n trailer << /Size 8 >> startxref \(pdf.count) %%EOF\n".utf8)
+        #expect(reason(await setup.verifier.verify(document: commented)).contains("comment was appended"))
+        let inside = try TestPDF.appendUpdate(to: pdf, objects: [(7, stream)] + dss.map { ($0.0, $0.1.replacingOccurrences(of: "/Certs", with: "%hidden\n/Certs")) }, size: 9)
+        #expect(reason(await setup.verifier.verify(document: inside)).contains("modified after signing"))
+
+        // The signed page lists a second content stream that the signed revision never defines, even with comments
+        // between the reference's tokens.
+        for contents in ["[4 0 R 7 0 R]", "[4 0 R 7 %c\n 0 %c\r R]", "[4 0 R 007 0 R]"] {
+            let dangling = try TestPDF.signed(contents: contents) { try clerk.cmsSignature(over: $0) }
+            #expect(verifiedCourt(await setup.verifier.verify(document: dangling)) == "denver-county-court")
+            let filled = try TestPDF.appendUpdate(to: dangling, objects: [(7, stream)] + dss, size: 9)
+            let status = await setup.verifier.verify(document: filled)
+            #expect(reason(status).contains("object 7, which the signed revision refers to but does not define"), "\(contents): \(status)")
+        }
+
+        // An object stream in the signed revision could refer to object 7 unseen.
+        let compressed = try TestPDF.signed(contents: "4 0 R /PieceInfo << /X /ObjSt#6D >>") { try clerk.cmsSignature(over: $0) }
+        let compressedStatus = await setup.verifier.verify(document: try TestPDF.appendUpdate(to: compressed, objects: [(7, stream)] + dss, size: 9))
+        #expect(reason(compressedStatus).contains("object streams"), "\(compressedStatus)")
+
+        // The same validation data after a signed revision that refers to nothing beyond itself is accepted.
+        let plain = try TestPDF.appendUpdate(to: pdf, objects: [(7, stream)] + dss, size: 9)
+        #expect(verifiedCourt(await setup.verifier.verify(document: plain)) == "denver-county-court")
+    }
+
     @Test("a decoy /ByteRange, a ByteRange that leaves a gap, a range short of the file's revision: invalid")
     func pdfByteRangeAttacks() async throws {
         let setup = try Setup()

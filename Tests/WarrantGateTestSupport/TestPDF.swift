@@ -10,13 +10,13 @@ public enum TestPDF {
     public static let placeholderBytes = 8192
 
     /// The body of a one-page document, objects 1 to 4, with the catalog and page as given; objects 5 and 6 (the
-    /// signature field and its /Sig dictionary) when `signed`.
-    public static func objects(text: String, signed: Bool) -> [(Int, String)] {
+    /// signature field and its /Sig dictionary) when `signed`. `contents` is the page's /Contents value.
+    public static func objects(text: String, signed: Bool, contents: String = "4 0 R") -> [(Int, String)] {
         let content = "BT /F1 12 Tf 72 720 Td (\(text)) Tj ET"
         var objects: [(Int, String)] = [
             (1, signed ? "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R] /SigFlags 3 >> >>" : "<< /Type /Catalog /Pages 2 0 R >>"),
             (2, "<< /Type /Pages /Kids [3 0 R] /Count 1 >>"),
-            (3, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R\(signed ? " /Annots [5 0 R]" : "") >>"),
+            (3, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents \(contents)\(signed ? " /Annots [5 0 R]" : "") >>"),
             (4, "<< /Length \(content.utf8.count) >>\nstream\n\(content)\nendstream"),
         ]
         if signed {
@@ -58,8 +58,8 @@ public enum TestPDF {
 
     /// A signed one-revision PDF; `sign` receives the bytes the byte range covers and returns a detached DER CMS
     /// signature.
-    public static func signed(text: String = "WARRANT", sign: ([UInt8]) throws -> [UInt8]) throws -> [UInt8] {
-        var bytes = revision(prefix: [], objects: objects(text: text, signed: true), size: 7, prev: nil)
+    public static func signed(text: String = "WARRANT", contents: String = "4 0 R", sign: ([UInt8]) throws -> [UInt8]) throws -> [UInt8] {
+        var bytes = revision(prefix: [], objects: objects(text: text, signed: true, contents: contents), size: 7, prev: nil)
         let placeholder = "[0 0000000000 0000000000 0000000000]"
         guard let contents = find("/Contents <", in: bytes), let byteRange = find(placeholder, in: bytes) else {
             throw TestPDFError("placeholder not found")

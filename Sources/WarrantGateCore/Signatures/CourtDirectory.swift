@@ -43,7 +43,9 @@ public struct Court: Sendable {
 }
 
 /// Required subject attribute values, keyed by short name (`C`, `ST`, `L`, `O`, `OU`, `CN`, `emailAddress`,
-/// `serialNumber`). Every listed attribute must be present, and every occurrence of it must equal the value exactly.
+/// `serialNumber`). Every listed attribute must be present, and every occurrence of it must equal the value exactly,
+/// as the certificate's string holds it (not escaped as RFC 4514 writes it); a value of another string type never
+/// matches.
 public struct SubjectPattern: Sendable, Hashable {
     public static let attributeTypes: [String: ASN1ObjectIdentifier] = [
         "C": .RDNAttributeType.countryName,
@@ -67,7 +69,7 @@ public struct SubjectPattern: Sendable, Hashable {
     public func matches(_ subject: DistinguishedName) -> Bool {
         attributes.allSatisfy { name, expected in
             guard let type = Self.attributeTypes[name] else { return false }
-            let values = subject.flatMap { $0 }.filter { $0.type == type }.map { String(describing: $0.value) }
+            let values = subject.flatMap { $0 }.filter { $0.type == type }.map { String($0.value) }
             return !values.isEmpty && values.allSatisfy { $0 == expected }
         }
     }

@@ -73,6 +73,9 @@ public enum CourtDirectoryFile {
         var patterns: [SubjectPattern] = []
         if let subjectsNode = entry["subjects"] {
             let subjects = try subjectsNode.sequence("court '\(id)': subjects")
+            guard !subjects.isEmpty else {
+                throw subjectsNode.error("court '\(id)': subjects: [] would accept any signer; leave subjects out to mean that")
+            }
             guard subjects.count <= maximumPatternsPerEntry else {
                 throw subjectsNode.error("court '\(id)': more than \(maximumPatternsPerEntry) subject patterns")
             }
@@ -81,6 +84,11 @@ public enum CourtDirectoryFile {
         if kind == .platform && patterns.isEmpty {
             throw entry.error(
                 "court '\(id)': a platform signs for every customer, so it needs subjects: patterns that identify the court"
+            )
+        }
+        if kind == .platform, patterns.contains(where: { Set($0.attributes.keys).isSubset(of: ["CN", "emailAddress"]) }) {
+            throw entry.error(
+                "court '\(id)': a platform's customers choose their own CN and e-mail address, so each pattern must also name O, OU, L, ST, C or serialNumber"
             )
         }
         let timestampAuthorities = try entry["timestamp-authorities"].map {

@@ -9,7 +9,12 @@
 ///   and /Extensions;
 /// - keeps the trailer's /Root, /Info and /Encrypt, and chains /Prev to the previous revision's `startxref`;
 /// - has an xref table whose in-use entries each point at an object of this revision with that number, and frees no
-///   object but object 0.
+///   object but object 0;
+/// - holds no comment (a reader that searches the raw bytes for the last `startxref` would follow one written in a
+///   comment), and no object defined twice;
+/// - defines no object the signed revision refers to: a signed page that lists a content stream it does not define
+///   would show whatever a later revision puts there. So the signed revision must not use object streams, whose
+///   compressed objects could refer to anything unseen, nor a cross-reference stream.
 ///
 /// Anything else (a changed page, a new annotation or form value, a cross-reference or object stream, which would hide
 /// its objects in compressed data) is refused as a modification after signing.
@@ -20,20 +25,42 @@ enum PDFIncrementalUpdates {
     static let allowedTrailerKeys: Set<String> = ["Size", "Prev", "Root", "Info", "ID", "Encrypt"]
     static let catalogKeysValidationMayChange: Set<String> = ["DSS", "Extensions"]
 
+    /// Objects, nested values included, that all appended revisions together may hold: validation data is a few
+    /// dozen certificates and responses, not a document.
+    static let maximumAppendedObjects = 1 << 16
+
     static func check(_ bytes: [UInt8], signedEnd: Int) throws {
         guard bytes[signedEnd...].contains(where: { !PDFBytes.isWhitespace($0) }) else { return }
         let signed = try SignedRevision(bytes, end: signedEnd)
         var previousStartxref = signed.startxref
-        var scanner = PDFScanner(bytes, at: signedEnd)
-        var revisions = 0
+        var scanner = PDFScanner(bytes, at: signedEnd, allowsComments: false, budget: maximumAppendedObjects)
+        var revisions: [AppendedRevision] = []
         while true {
             scanner.skipWhitespaceAndComments()
-            if scanner.atEnd { return }
-            revisions += 1
-            guard revisions <= maximumRevisions else { throw modified("more than \(maximumRevisions) revisions were appended") }
+            if scanner.atEnd { break }
+            guard revisions.count < maximumRevisions else { throw modified("more than \(maximumRevisions) revisions were appended") }
             let revision = try AppendedRevision(&scanner)
             try revision.check(against: signed, previousStartxref: previousStartxref)
             previousStartxref = revision.startxref
+            revisions.append(revision)
+        }
+        // Readers find the last `startxref` by searching the raw bytes backwards: it must be the one read here.
+        guard let last = revisions.last, PDFBytes.lastOccurrence(of: "startxref", in: bytes, range: signedEnd..<bytes.count) == last.startxrefKeyword else {
+            throw modified("the last startxref in the file is not the last appended revision's")
+        }
+        try checkReferences(to: revisions, in: signed)
+    }
+
+    /// Refuses objects added after signing that the signed revision refers to (or may refer to, unseen).
+    private static func checkReferences(to revisions: [AppendedRevision], in signed: SignedRevision) throws {
+        let added = Set(revisions.flatMap { $0.objects.map(\.reference.number) }.filter { $0 >= signed.size })
+        guard !added.isEmpty else { return }
+        let scan = PDFReferenceScan(signed.bytes, range: 0..<signed.end, candidates: added)
+        if scan.namesObjectStream || signed.usesCrossReferenceStreams {
+            throw modified("objects were added to a PDF whose signed revision holds object streams, which could refer to them unseen")
+        }
+        if let number = scan.referenced.min() {
+            throw modified("object \(number), which the signed revision refers to but does not define, was added after signing")
         }
     }
 
@@ -85,7 +112,9 @@ enum PDFIncrementalUpdates {
         }
     }
 
-    /// What the appended revisions are checked against: the signed revision's trailer and catalog.
+    /// What the appended revisions are checked against: the signed revision's trailer, its catalog (as its xref
+    /// tables locate it, newest first, not by searching the bytes: an earlier, unused definition must not stand in
+    /// for it), and whether any of its sections is or names a cross-reference stream. Its xref chain is read once.
     struct SignedRevision {
         let bytes: [UInt8]
         let end: Int
@@ -93,6 +122,9 @@ enum PDFIncrementalUpdates {
         let trailer: PDFDictionary
         let root: PDFReference
         let size: Int
+        /// Nil if the xref chain does not lead to the catalog; then the catalog may not be redefined.
+        let catalog: PDFDictionary?
+        let usesCrossReferenceStreams: Bool
 
         init(_ bytes: [UInt8], end: Int) throws {
             self.bytes = bytes
@@ -115,29 +147,37 @@ enum PDFIncrementalUpdates {
             }
             self.root = root
             self.size = size
+            (catalog, usesCrossReferenceStreams) = try Self.readChain(bytes, end: end, from: startxref, root: root)
         }
 
-        /// The catalog as the signed revision defines it, found through its xref tables (newest first), not by
-        /// searching the bytes: an earlier, unused definition must not stand in for it.
-        func catalog() throws -> PDFDictionary {
-            var offset = startxref
+        /// Walks the xref chain from `offset` by /Prev: the catalog, from the newest section that lists the root, and
+        /// whether a section is a cross-reference stream or a trailer names one (/XRefStm, a hybrid file).
+        private static func readChain(_ bytes: [UInt8], end: Int, from offset: Int, root: PDFReference) throws -> (PDFDictionary?, Bool) {
+            var offset = offset
             var visited: Set<Int> = []
-            while visited.insert(offset).inserted, visited.count <= maximumXrefSections {
+            var catalog: PDFDictionary?
+            var rootListed = false
+            while visited.insert(offset).inserted {
+                guard visited.count <= maximumXrefSections else { throw PDFSyntaxError("the signed revision has more than \(maximumXrefSections) xref sections") }
                 var scanner = PDFScanner(bytes, at: offset, end: end)
                 scanner.skipWhitespaceAndComments()
-                guard PDFBytes.hasPrefix(bytes, at: scanner.position, "xref") else { break }
+                guard PDFBytes.hasPrefix(bytes, at: scanner.position, "xref") else { return (catalog, true) }
                 let table = try XrefTable(&scanner)
-                if let entry = table.entries[root.number] {
-                    guard case .inUse(let objectOffset, let generation) = entry, generation == root.generation, objectOffset < end else { break }
-                    var objectScanner = PDFScanner(bytes, at: objectOffset, end: end)
-                    let object = try objectScanner.indirectObject()
-                    guard object.reference == root, let catalog = object.value.dictionary, catalog.type == "Catalog" else { break }
-                    return catalog
+                if table.trailer["XRefStm"] != nil { return (catalog, true) }
+                if !rootListed, let entry = table.entries[root.number] {
+                    rootListed = true
+                    if case .inUse(let objectOffset, let generation) = entry, generation == root.generation, objectOffset < end {
+                        var objectScanner = PDFScanner(bytes, at: objectOffset, end: end)
+                        if let object = try? objectScanner.indirectObject(), object.reference == root,
+                           let dictionary = object.value.dictionary, dictionary.type == "Catalog" {
+                            catalog = dictionary
+                        }
+                    }
                 }
                 guard let previous = table.trailer["Prev"]?.unsignedInteger, previous < end else { break }
                 offset = previous
             }
-            throw modified("the catalog was redefined, and the signed revision's catalog cannot be located to compare it")
+            return (catalog, false)
         }
     }
 
@@ -147,9 +187,12 @@ enum PDFIncrementalUpdates {
         var xref: XrefTable?
         var xrefOffset = 0
         var startxref = 0
+        /// Where the revision's `startxref` keyword is.
+        var startxrefKeyword = 0
 
         init(_ scanner: inout PDFScanner) throws {
             var sawStartxref = false
+            var numbers: Set<Int> = []
             while true {
                 scanner.skipWhitespaceAndComments()
                 guard let byte = scanner.current else { throw modified("an appended revision does not end with %%EOF") }
@@ -165,6 +208,9 @@ enum PDFIncrementalUpdates {
                     } catch let error as PDFSyntaxError {
                         throw modified("unreadable data appended at offset \(offset) (\(error))")
                     }
+                    guard numbers.insert(object.reference.number).inserted else {
+                        throw modified("an appended revision defines object \(object.reference.number) twice")
+                    }
                     objects.append(object)
                 } else if PDFBytes.hasPrefix(scanner.bytes, at: offset, "xref") {
                     guard xref == nil else { throw modified("an appended revision has two xref tables") }
@@ -172,8 +218,11 @@ enum PDFIncrementalUpdates {
                     xref = try XrefTable(&scanner)
                 } else if scanner.consume("startxref") {
                     guard !sawStartxref else { throw modified("an appended revision has two startxref") }
+                    startxrefKeyword = offset
                     startxref = try scanner.unsignedInteger()
                     sawStartxref = true
+                } else if byte == UInt8(ascii: "%") {
+                    throw modified("a comment was appended at offset \(offset)")
                 } else {
                     throw modified("unexpected data appended at offset \(offset)")
                 }
@@ -216,7 +265,9 @@ enum PDFIncrementalUpdates {
                 guard object.reference == signed.root, object.streamData == nil, let updated = object.value.dictionary else {
                     throw modified("object \(number), which the signed revision defines, was redefined")
                 }
-                let original = try signed.catalog()
+                guard let original = signed.catalog else {
+                    throw modified("the catalog was redefined, and the signed revision's catalog cannot be located to compare it")
+                }
                 let changed = updated.keys.union(original.keys).filter { updated[$0] != original[$0] }
                 if let key = changed.subtracting(catalogKeysValidationMayChange).sorted().first {
                     throw modified("the catalog's /\(key) was changed")

@@ -111,6 +111,14 @@ enum PDFBytes {
         return bytes[offset..<offset + pattern.count].elementsEqual(pattern)
     }
 
+    /// The offset of the last occurrence of `text`'s bytes in `range`, whatever surrounds them: where a reader that
+    /// searches backwards for them would find them.
+    static func lastOccurrence(of text: String, in bytes: [UInt8], range: Range<Int>) -> Int? {
+        let pattern = Array(text.utf8)
+        guard range.count >= pattern.count else { return nil }
+        return (range.lowerBound...(range.upperBound - pattern.count)).reversed().first { bytes[$0..<$0 + pattern.count].elementsEqual(pattern) }
+    }
+
     /// Offsets of `token` where it stands as a whole token (not the start of a longer name or keyword).
     static func occurrences(of token: String, in bytes: [UInt8], range: Range<Int>) -> [Int] {
         let pattern = Array(token.utf8)
@@ -137,12 +145,17 @@ struct PDFScanner {
     let bytes: [UInt8]
     let end: Int
     var position: Int
-    private var budget = PDFScanner.maximumObjects
+    /// Whether `%` starts a comment to skip. Where it does not, a `%` (other than `%%EOF`) stops the skip and is then
+    /// an unexpected byte: a reader that searches the raw bytes for `startxref` would not see it as a comment.
+    let allowsComments: Bool
+    private var budget: Int
 
-    init(_ bytes: [UInt8], at position: Int, end: Int? = nil) {
+    init(_ bytes: [UInt8], at position: Int, end: Int? = nil, allowsComments: Bool = true, budget: Int = PDFScanner.maximumObjects) {
         self.bytes = bytes
         self.end = min(end ?? bytes.count, bytes.count)
         self.position = max(0, min(position, self.end))
+        self.allowsComments = allowsComments
+        self.budget = budget
     }
 
     var atEnd: Bool { position >= end }
@@ -154,7 +167,7 @@ struct PDFScanner {
             let byte = bytes[position]
             if PDFBytes.isWhitespace(byte) {
                 position += 1
-            } else if byte == UInt8(ascii: "%") && !PDFBytes.hasPrefix(bytes, at: position, "%%EOF") {
+            } else if byte == UInt8(ascii: "%") && allowsComments && !PDFBytes.hasPrefix(bytes, at: position, "%%EOF") {
                 while position < end, bytes[position] != 10, bytes[position] != 13 { position += 1 }
             } else {
                 return
