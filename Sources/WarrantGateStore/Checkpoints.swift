@@ -65,10 +65,12 @@ public struct StoredCheckpoint: Sendable {
 ///
 /// A signing is one transaction. It first takes the signer's lease (on PostgreSQL, a transaction-scoped advisory lock
 /// shared by every gateway and CLI; on SQLite, the write transaction itself): while another signer holds it, this one
-/// signs nothing and leaves the signing to that one. It then checks the tree's right edge against the stored tree,
-/// recomputes the root at the last checkpoint's size and refuses if it differs, and inserts the new checkpoint with
-/// the id after the last one's, so that even a signer that bypassed the lease could not add a second checkpoint after
-/// the same predecessor (compare-and-swap on the primary key).
+/// signs nothing and leaves the signing to that one. It then rebuilds the tree's right edge from what it can trust:
+/// the stored tree at the last checkpoint's size, which must give that checkpoint's root, extended by the leaf hashes
+/// of every entry since. The stored right edge and the stored tree must both match it: the frontier, and the nodes
+/// appenders derive from it, are written by the gateways' database role, so a frontier forged there must not reach a
+/// signature. It inserts the new checkpoint with the id after the last one's, so that even a signer that bypassed the
+/// lease could not add a second checkpoint after the same predecessor (compare-and-swap on the primary key).
 public struct Checkpointer: Sendable {
     let database: any SQLDatabase
     public let key: LogSigningKey
@@ -87,14 +89,15 @@ public struct Checkpointer: Sendable {
     public func sign(always: Bool = false, at time: Date = Date()) throws -> StoredCheckpoint? {
         try database.write { session in
             guard try session.takeSignerLease() else { return nil }
-            let frontier = try session.logFrontier()
-            guard try LogAppender.root(session, size: frontier.size) == frontier.root else {
-                throw StoreError("the tree's right edge does not match the stored tree: refusing to sign")
-            }
+            let stored = try session.logFrontier()
             let last = try Self.latest(session)
-            let rootAtLast = try last.map { try LogAppender.root(session, size: min($0.size, frontier.size)) }
-            guard let checkpoint = try Self.next(origin: origin, frontier: frontier, last: last, rootAtLast: rootAtLast, always: always) else {
+            let atLast = try LogAppender.frontier(session, size: min(last?.size ?? 0, stored.size))
+            guard let checkpoint = try Self.next(origin: origin, frontier: stored, last: last, rootAtLast: last.map { _ in atLast.root }, always: always) else {
                 return nil
+            }
+            let rebuilt = try Self.extend(atLast, to: stored.size, in: session)
+            guard rebuilt == stored, try LogAppender.root(session, size: stored.size) == rebuilt.root else {
+                throw StoreError("the tree's stored right edge or nodes do not match the log's entries: refusing to sign")
             }
             let note = try checkpoint.signed(by: key)
             let (id, overflow) = (last?.id ?? 0).addingReportingOverflow(1)
@@ -105,6 +108,24 @@ public struct Checkpointer: Sendable {
             )
             return StoredCheckpoint(id: id, size: checkpoint.size, root: checkpoint.root, note: note, time: stamp)
         }
+    }
+
+    /// `frontier` extended by the leaf hashes of the entries after it, live or archived, up to `size`.
+    static func extend(_ frontier: MerkleFrontier, to size: UInt64, in session: any SQLSession) throws -> MerkleFrontier {
+        var frontier = frontier
+        guard size > frontier.size else { return frontier }
+        let first = Int64(frontier.size) + 1, last = Int64(size)
+        let rows = try session.fetchAll("""
+            SELECT seq, leaf_hash FROM log WHERE seq BETWEEN ? AND ?
+            UNION ALL SELECT seq, leaf_hash FROM archived_leaves WHERE seq BETWEEN ? AND ?
+            ORDER BY seq
+            """, first, last, first, last)
+        for (row, seq) in zip(rows, first...last) {
+            guard try row.int64("seq") == seq else { throw StoreError("the log lacks entry \(seq): refusing to sign") }
+            frontier.append(leaf: try row.bytes("leaf_hash"))
+        }
+        guard frontier.size == size else { throw StoreError("the log lacks entries up to \(size): refusing to sign") }
+        return frontier
     }
 
     /// The checkpoint to sign over the log's tree `frontier`, given the last one signed and the tree's root at that one's

@@ -127,6 +127,30 @@ struct PostgresLogTests {
         }
     }
 
+    /// The gateways' role may rewrite the frontier's last subtree without appending; appends then derive stored nodes
+    /// from it, so a signer that checked the frontier against the stored tree signed a root no entry supports.
+    @Test("a frontier forged by the gateways' role, then built on by appends, is never signed")
+    func forgedFrontierNotSigned() async throws {
+        try await withLogDatabase { cluster in
+            let key = LogSigningKey(name: "county.example/warrant-gate")
+            try await cluster.withClient(user: Self.gatewayRole) { gateway in
+                let log = PostgresDecisionLog(client: gateway, logger: logger, commitTimeout: Self.patient)
+                try await log.append((0..<5).map(Self.entry))
+                let store = try cluster.store(user: Self.gatewayRole)
+                let signed = try await blocking { try store.checkpointer(key: key).sign() }
+                let first = try #require(signed)
+                try await gateway.query("""
+                    UPDATE tree_frontier SET subtrees = substring(subtrees from 1 for octet_length(subtrees) - 32) || sha256('forged'::bytea)
+                    WHERE id = 1
+                    """, logger: logger)
+                try await log.append((5..<305).map(Self.entry))
+                await #expect(throws: StoreError.self) { try await blocking { try store.checkpointer(key: key).sign() } }
+                let checkpoints = try store.database.read { try Checkpointer.all($0) }
+                #expect(checkpoints.map(\.id) == [first.id], "nothing signed after the forgery")
+            }
+        }
+    }
+
     @Test("two would-be signers while two gateways append: one signs at a time, and the checkpoints never fork")
     func twoSigners() async throws {
         try await withLogDatabase { cluster in
