@@ -67,7 +67,9 @@ public final class Store: Sendable {
         case .sqlite(let path):
             let seconds = TimeInterval(options.busyTimeout / .milliseconds(1)) / 1000
             let pool = try StoreDatabase.openPool(path: path, readonly: options.readonly, busyTimeout: seconds)
-            return Store(location: location, database: SQLiteDatabase(pool: pool), backend: .sqlite(pool, path: path), options: options)
+            let database = SQLiteDatabase(pool: pool)
+            try StoreMigration.checkNotPending(database, at: location)
+            return Store(location: location, database: database, backend: .sqlite(pool, path: path), options: options)
         case .postgres(let server):
             let password = try PostgresLocation.password(file: options.passwordFile)
             let database = PostgresStoreDatabase(
@@ -75,7 +77,13 @@ public final class Store: Sendable {
                 statementTimeout: options.busyTimeout, logger: logger
             )
             let store = Store(location: location, database: database, backend: .postgres(server, database, password: password), options: options)
-            try store.checkSchema()
+            do {
+                try store.checkSchema()
+                try StoreMigration.checkNotPending(database, at: location)
+            } catch {
+                database.close()
+                throw error
+            }
             return store
         }
     }

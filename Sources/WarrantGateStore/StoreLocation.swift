@@ -28,6 +28,10 @@ public struct StoreLocation: Sendable, Equatable, CustomStringConvertible {
             self.filesDirectory = filesDirectory ?? Self.defaultFilesDirectory
         } else {
             guard !text.isEmpty else { throw StoreError("the database path is empty") }
+            // A mistyped URL, read as a file's path, would be echoed back in errors, password and all.
+            guard !["postgres:", "postgresql:"].contains(where: { text.lowercased().hasPrefix($0) }) else {
+                throw StoreError("the database is neither a file's path nor a URL of the form postgres://user@host:port/database")
+            }
             database = .sqlite(path: text)
             self.filesDirectory = URL(fileURLWithPath: text).deletingLastPathComponent().path
         }

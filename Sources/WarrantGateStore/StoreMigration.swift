@@ -17,7 +17,13 @@ public struct MigrationReport: Sendable {
 /// The entries are appended to the target in their order, and each one's leaf hash, computed anew, must equal the
 /// one stored in the source; the checkpoints are copied as signed, after the entries they cover. The target must be
 /// empty. A log whose older entries were archived cannot be copied, since those entries are no longer in it.
+///
+/// Until the copy is checked, the target carries the setting ``pendingKey``, and ``Store/open(_:options:)`` refuses
+/// it: a gateway on a copy cut short would sign checkpoints over part of the log, forking it from the source's.
 public enum StoreMigration {
+    /// The setting that marks a target whose copy has not finished.
+    static let pendingKey = "migration-pending"
+
     /// The registry's tables, each with its columns, in an order that copies every row of the same schema both ways.
     static let registryTables: [(table: String, columns: [String], identity: Bool)] = [
         ("documents", [
@@ -48,8 +54,10 @@ public enum StoreMigration {
             throw StoreError("the source's log has archived entries (through seq \(archived)), which it no longer holds: they cannot be copied")
         }
         var report = MigrationReport()
-        // The registry, in one transaction; an identity column's sequence then continues after the copied ids.
+        // The registry, in one transaction, with the mark that the copy is under way; an identity column's sequence
+        // then continues after the copied ids.
         try to.write { target in
+            try target.execute("INSERT INTO settings (key, value) VALUES (?, ?)", pendingKey, "since \(Timestamp.format(Date()))")
             try from.read { source in
                 for (table, columns, identity) in registryTables {
                     let list = columns.joined(separator: ", ")
@@ -112,8 +120,18 @@ public enum StoreMigration {
         }
         let (sourceFrontier, targetFrontier) = (try from.read { try $0.logFrontier() }, try to.read { try $0.logFrontier() })
         guard sourceFrontier == targetFrontier else { throw StoreError("the copied log's tree does not match the source's") }
+        try to.write { session in try session.execute("DELETE FROM settings WHERE key = ?", pendingKey) }
         report.root = targetFrontier.root
         return report
+    }
+
+    /// Throws if `database` is the target of a copy that has not finished.
+    static func checkNotPending(_ database: any SQLDatabase, at location: StoreLocation) throws {
+        guard let since = try database.read({ try $0.scalarText("SELECT value FROM settings WHERE key = ?", pendingKey) }) else { return }
+        throw StoreError(
+            "\(location) is the target of a `store migrate` that has not finished (\(since)): drop that database, create it "
+                + "again with `warrant-gate store init`, and migrate again"
+        )
     }
 
     private static func checkEmpty(_ database: any SQLDatabase) throws {

@@ -404,3 +404,48 @@ private final class FirstRead: ChannelInboundHandler, Sendable {
         context.fireChannelInactive()
     }
 }
+
+@Suite("The readiness probe's database question")
+struct DatabaseProbeTests {
+    @Test("a silent database is no answer by the deadline; requests meanwhile share the one question; an answer counts again")
+    func silentDatabase() async throws {
+        let asked = Atomic<Int>(0)
+        let release = DispatchSemaphore(value: 0)
+        let silent = Atomic<Bool>(true)
+        let probe = DatabaseProbe {
+            asked.add(1, ordering: .relaxed)
+            if silent.load(ordering: .relaxed) { release.wait() }
+        }
+        let answers = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<5 { group.addTask { await probe.answers() } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(answers == Array(repeating: false, count: 5))
+        #expect(asked.load(ordering: .relaxed) == 1, "one question for five requests")
+        silent.store(false, ordering: .relaxed)
+        release.signal()
+        // Until the silent question's answer is taken in, a request past its deadline still reads no answer.
+        var answered = false
+        for _ in 0..<100 where !answered {
+            answered = await probe.answers()
+            if !answered { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(answered)
+        #expect(asked.load(ordering: .relaxed) == 2, "a new question once the silent one ended")
+    }
+}
+
+@Suite("Log lines held back during an outage")
+struct LogLineThrottleTests {
+    @Test("one line a second is let through, and says how many alike were held back since the last")
+    func oneLineASecond() {
+        let throttle = LogLineThrottle(interval: .seconds(1))
+        let start = NIODeadline.uptimeNanoseconds(5_000_000_000)
+        #expect(throttle.admit(now: start) == 0)
+        #expect(throttle.admit(now: start + .milliseconds(10)) == nil)
+        #expect(throttle.admit(now: start + .milliseconds(999)) == nil)
+        #expect(throttle.admit(now: start + .seconds(1)) == 2)
+        #expect(throttle.admit(now: start + .milliseconds(1_500)) == nil)
+        #expect(throttle.admit(now: start + .seconds(3)) == 1)
+    }
+}

@@ -269,6 +269,11 @@ struct PostgresLocationTests {
         #expect(location == PostgresLocation(host: "db.county.internal", port: 6432, user: "wg_gateway", database: "warrantgate"))
         #expect(try PostgresLocation(url: "postgresql://u@h/d").port == 5432)
         #expect(throws: StoreError.self) { try PostgresLocation(url: "postgres://u:secret@h/d") }
+        // A URL mistyped with one slash is not taken for a file's path, which errors would echo, password and all.
+        for mistyped in ["postgres:/u:secret@h/d", "PostgreSQL:u:secret@h/d"] {
+            let error = #expect(throws: StoreError.self) { try StoreLocation(mistyped) }
+            #expect(error?.message.contains("secret") == false)
+        }
         #expect(throws: StoreError.self) { try PostgresLocation(url: "postgres://h/d") }
         #expect(throws: StoreError.self) { try PostgresLocation(url: "postgres://u@h/") }
         #expect(throws: StoreError.self) { try PostgresLocation(url: "postgres://u@h/d?sslmode=disable") }

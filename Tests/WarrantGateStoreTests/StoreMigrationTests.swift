@@ -149,6 +149,29 @@ extension StoreBackendTests {
             #expect(try await listing(back) == listing(target))
         }
 
+        /// A gateway started on a copy cut short signed checkpoints over part of the log, forking it from the source's.
+        @Test("a copy that stops half-way leaves a target that no gateway or command opens, and says how to start again")
+        func interruptedCopy() async throws {
+            let fixture = try await StoreFixture.start(.postgres)
+            defer { fixture.stop() }
+            let source = try await fixture.newStore("source", on: .sqlite)
+            _ = try await fill(source)
+            // Entry 1,100 no longer matches its leaf hash: the copy stops there, after the registry and a batch.
+            try await blocking {
+                try #require(source.sqlitePool).write { db in
+                    try db.execute(sql: "DROP TRIGGER log_is_append_only_update")
+                    try db.execute(sql: "UPDATE log SET entry = entry || ' ' WHERE seq = 1100")
+                }
+            }
+            let target = try await fixture.newStore("target")
+            let cut = await #expect(throws: StoreError.self) { try await blocking { try StoreMigration.copy(from: source, to: target) } }
+            #expect(cut?.message.contains("does not match its leaf hash") == true, "\(String(describing: cut))")
+            #expect(try await blocking { try target.treeHead().size } == 1_000, "a batch was copied before the copy stopped")
+            let reopened = await #expect(throws: StoreError.self) { try await blocking { try Store.open(target.location, options: PostgresCluster.patient) } }
+            #expect(reopened?.message.contains("`store migrate` that has not finished") == true, "\(String(describing: reopened))")
+            #expect(reopened?.message.contains("drop that database") == true)
+        }
+
         @Test("a source whose older entries were archived is refused, and the target left empty")
         func archivedSource() async throws {
             let fixture = try await StoreFixture.start(.postgres)

@@ -6,10 +6,12 @@ import WarrantGateStore
 enum AdminRouter {
     static func make(state: GatewayState, registry: Registry, log: any DecisionLogWriter, metrics: GatewayMetrics) -> Router<BasicRequestContext> {
         let router = Router()
+        let database = DatabaseProbe { _ = try registry.version() }
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ -> Response in
-            // Ready when a policy is loaded, the database answers and the decision log commits.
-            let answers = (try? await BlockingWork.run { try registry.version() }) != nil
+            // Ready when a policy is loaded, the database answers (within the probe's deadline) and the decision log
+            // commits.
+            let answers = await database.answers()
             let problem: String? = !answers || state.current.registryVersion < 0 ? "the database cannot be read"
                 : !log.isHealthy ? "the decision log cannot commit" : nil
             return Response(

@@ -18,6 +18,8 @@ struct GatewayEnvironment: Sendable {
     let upstreams: Upstreams
     let logger: Logger
     let now: @Sendable () -> Date
+    /// For the line each request refused for want of the decision log would write.
+    let logFailureLines = LogLineThrottle()
 
     /// A decision record for a request that has just arrived, denied until a stage says otherwise. `path` is the
     /// raw target, bounded, until the canonical target replaces it.

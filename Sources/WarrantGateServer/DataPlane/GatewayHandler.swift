@@ -278,9 +278,11 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
                 }
                 next(handler, request)
             case .failure(let error):
-                handler.environment.logger.error(
-                    "decision log write failed; refusing", metadata: ["decision": "\(request.record.decisionId)", "error": "\(StoreDatabase.describe(error))"]
-                )
+                if let held = handler.environment.logFailureLines.admit() {
+                    handler.environment.logger.error("decision log write failed; refusing", metadata: [
+                        "decision": "\(request.record.decisionId)", "error": "\(StoreDatabase.describe(error))", "alike-lines-held-back": "\(held)",
+                    ])
+                }
                 handler.environment.metrics.count(effect: .deny, reason: GatewayReason.logUnavailable.rawValue)
                 handler.environment.metrics.logRefusals.increment()
                 guard handler.request === request else { return }

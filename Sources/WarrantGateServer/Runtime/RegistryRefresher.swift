@@ -35,7 +35,7 @@ struct RegistryRefresher: Service {
                 }
                 failing = false
             } catch {
-                if !failing { logger.error("cannot read the registry; denying requests that need it", metadata: ["error": "\(error)"]) }
+                if !failing { logger.error("cannot read the registry; denying requests that need it", metadata: ["error": "\(StoreDatabase.describe(error))"]) }
                 failing = true
                 state.markRegistryUnavailable()
             }

@@ -181,10 +181,13 @@ public final class PostgresDecisionLog: DecisionLogWriter {
                 if answered.withLock({ answered in defer { answered = true }; return !answered }) { replies.deliver(result) }
             }
             let timeout = commitTimeout
-            // Past the deadline, while the commit still hangs (a server that went away, a lease that waits for a
-            // connection), the callers queued behind it are refused too once they have waited as long.
+            // The deadline counts from when the batch's first caller queued, not from now: callers queued behind a
+            // commit that hung are answered within the timeout too, not within twice it. Past the deadline, while the
+            // commit still hangs (a server that went away, a lease that waits for a connection), the callers queued
+            // behind it are refused too once they have waited as long.
+            let waited = ContinuousClock.now - (batch.filter { $0.reply != nil }.map(\.queued).min() ?? .now)
             let deadline = Task {
-                try await Task.sleep(for: timeout)
+                try await Task.sleep(for: max(.zero, timeout - waited))
                 answer(.failure(StoreError("the decision log's commit took longer than \(timeout)")))
                 while true {
                     refuseQueued(waitingLongerThan: timeout)
