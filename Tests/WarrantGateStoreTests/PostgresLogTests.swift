@@ -263,6 +263,14 @@ struct PostgresLogTests {
 
 @Suite("PostgreSQL locations")
 struct PostgresLocationTests {
+    @Test("a connection that fails says why, not only that it failed")
+    func connectionFailureExplained() throws {
+        // Nothing listens on loopback's port 1.
+        let location = try StoreLocation("postgres://wg_gateway@127.0.0.1:1/warrantgate")
+        let error = #expect(throws: StoreError.self) { try Store.open(location, options: StoreOptions(busyTimeout: .seconds(5))) }
+        #expect(error?.message.contains("connectionError (") == true && error?.message.contains("refused") == true, "\(String(describing: error))")
+    }
+
     @Test("a database URL names user, host, port and database, and never a password")
     func locations() throws {
         let location = try PostgresLocation(url: "postgres://wg_gateway@db.county.internal:6432/warrantgate")

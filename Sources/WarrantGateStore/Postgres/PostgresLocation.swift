@@ -109,6 +109,10 @@ enum PostgresErrors {
         if let info = error.serverInfo, let message = info[.message] {
             return "PostgreSQL: \(message)" + (info[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
         }
+        // A connection's failure (refused, TLS, a certificate for another host) says why; it carries no query.
+        if [.connectionError, .sslUnsupported, .failedToAddSSLHandler].contains(error.code), let underlying = error.underlying {
+            return "PostgreSQL: \(error.code) (\(underlying))"
+        }
         return "PostgreSQL: \(error.code)"
     }
 }
