@@ -42,6 +42,10 @@ struct PolicyOperationsTests {
         }) { gateway in
             #expect(try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123").status == 200)
             let path = gateway.gateway.configuration.policyPath
+            // The same bytes written again (a new inode, a new time) are no change to reload for.
+            let before = gateway.gateway.watchedFilesFingerprint()
+            try String(contentsOfFile: path, encoding: .utf8).write(toFile: path, atomically: true, encoding: .utf8)
+            #expect(gateway.gateway.watchedFilesFingerprint() == before)
             let stricter = try String(contentsOfFile: path, encoding: .utf8)
                 .replacingOccurrences(of: "category: [local-law-enforcement, prosecutor, defense-counsel, court]", with: "category: [prosecutor, defense-counsel, court]")
             try stricter.write(toFile: path, atomically: true, encoding: .utf8)

@@ -1,8 +1,10 @@
+import Crypto
 import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
+import WarrantGateCore
 
 /// Reloads the policy, the agency directory, the server certificate and the client CA bundle: on SIGHUP, and when
 /// one of their files has changed and then stood still for a second (checked every second).
@@ -129,15 +131,34 @@ extension Gateway {
         return Set(inForce.flatMap { $0.includes + $0.vocabulary.profiles.values.map(\.source) }).sorted()
     }
 
-    /// Inodes, sizes and modification times of the files a reload reads: one `stat` each (FileManager's attributes
-    /// would also look up the owner's name in /etc/passwd, every second, on an event loop).
+    /// The files a reload reads, each by its contents (a SHA-256), so that a file rewritten with the same bytes is no
+    /// change; a file that is not a regular file of at most 1 MiB by its inode, size and modification time; a missing
+    /// one as missing. Read without blocking (a FIFO put in a file's place neither blocks nor is read).
     func watchedFilesFingerprint() -> [String] {
         let paths = [configuration.policyPath, configuration.shadowPolicyPath ?? "", configuration.agenciesPath, configuration.serverCertificatePath, configuration.serverKeyPath,
                      configuration.clientCAPath] + configuration.authorities.values.sorted() + includedPaths
-        return paths.map { path in
-            var info = stat()
-            guard stat(path, &info) == 0 else { return "\(path):missing" }
-            return "\(path):\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+        return paths.map { path in "\(path):\(Self.fingerprint(path))" }
+    }
+
+    private static func fingerprint(_ path: String) -> String {
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+        guard descriptor >= 0 else { return "missing" }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return "missing" }
+        let byStat = "\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+        guard info.st_mode & S_IFMT == S_IFREG, info.st_size <= YAMLNode.maximumFileSize else { return byStat }
+        var hash = SHA256()
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var total = 0
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            guard count >= 0 else { return byStat }
+            if count == 0 { break }
+            total += count
+            guard total <= YAMLNode.maximumFileSize else { return byStat }
+            hash.update(data: buffer[..<count])
         }
+        return Hex.encode(Array(hash.finalize()))
     }
 }
