@@ -119,7 +119,7 @@ public enum AuditBundle {
             while let text = try lines.next() {
                 guard !text.isEmpty else { continue }
                 let line = try decoder.decode(Line.self, from: Data(text.utf8))
-                try visit(LogVerifier.Entry(seq: line.seq, kind: line.kind, entry: line.entry, storedLeaf: nil))
+                try visit(LogVerifier.Entry(seq: line.seq, kind: line.kind, time: line.time, decisionId: line.decisionId, entry: line.entry, storedLeaf: nil))
             }
         }, checkpointNotes: header.checkpoints, against: external)
     }

@@ -9,41 +9,71 @@ public struct VerificationReport: Sendable {
     /// The first sequence number known to be bad, if one could be named.
     public var firstBadSeq: UInt64?
     public var root: Merkle.Hash = Merkle.emptyRoot
+    /// How many entries, from the first, the largest signed checkpoint that matched the log covers: the entries the
+    /// key vouches for. 0 when no checkpoint matched.
+    public var signedSize: UInt64 = 0
+    /// The verifier key the signatures were checked with (`name+hash+base64`), for the report to name.
+    public var key = ""
 
     public var ok: Bool { problems.isEmpty }
+
+    /// The entries after ``signedSize``: they verify only against each other, and anyone who could write the
+    /// database could have written them. A live log has a few (until the next checkpoint); a bundle or a backup
+    /// should have none.
+    public var unsignedEntries: UInt64 { entries > signedSize ? entries - signedSize : 0 }
 
     mutating func fail(_ problem: String, seq: UInt64? = nil) {
         problems.append(problem)
         if let seq, firstBadSeq.map({ seq < $0 }) ?? true { firstBadSeq = seq }
     }
+
+    /// Fails the report if any entry is beyond the largest signed checkpoint.
+    public mutating func requireSigned(_ remedy: String) {
+        guard unsignedEntries > 0 else { return }
+        fail("entries \(signedSize + 1)…\(entries) are covered by no signed checkpoint (the latest that matches covers \(signedSize)): \(remedy)", seq: signedSize + 1)
+    }
 }
 
 /// Recomputes the Merkle tree from the entries themselves — trusting no stored hash — and checks it against every
 /// signed checkpoint, and against a checkpoint held off the machine. Detects edited, deleted, reordered and
-/// truncated entries, and a log replaced by another one.
+/// truncated entries, a log replaced by another one, and the columns stored beside an entry (its time and decision
+/// id, which reports, exports and proofs select on) disagreeing with what the hashed entry states.
 public struct LogVerifier {
     public let key: LogVerifierKey
+
+    /// How far an entry's `time` column may fall before the time the entry states (the clock stepping back between
+    /// the two readings), or after it for an outcome (both are read when the answer has been sent).
+    static let clockAllowance: TimeInterval = 5 * 60
+    /// How long after the time a decision (or its shadow) states, when its request opened, it may be committed: the
+    /// longest the gateway's limits let a request last before it is decided.
+    static let longestDecision: TimeInterval = 24 * 3600
 
     public init(key: LogVerifierKey) {
         self.key = key
     }
 
-    /// One entry as read from the database or a bundle.
+    /// One entry as read from the database, a bundle or an archive.
     public struct Entry {
         public let seq: UInt64
         public let kind: String
+        /// The `time` and `decision_id` columns stored beside the entry, outside its hash.
+        public let time: String
+        public let decisionId: String?
         public let entry: String
         /// The leaf hash stored beside the entry (database only), to name an edited entry.
         public let storedLeaf: Merkle.Hash?
     }
 
     /// Verifies a stream of entries in sequence order against signed checkpoint notes. `start` is the tree before the
-    /// first streamed entry (empty unless older entries are archived and not streamed).
+    /// first streamed entry (empty unless older entries are archived and not streamed); a checkpoint smaller than it
+    /// is checked against `rootOfPrefix`, the root the stored tree has at that size, and fails without it. `seal` is a
+    /// backup's seal (``BackupSeal``), checked as one more checkpoint.
     public func verify(
-        startingFrom start: MerkleFrontier = MerkleFrontier(), entries: (_ visit: (Entry) throws -> Void) throws -> Void, checkpointNotes: [String],
-        against external: String?
+        startingFrom start: MerkleFrontier = MerkleFrontier(), rootOfPrefix: ((UInt64) throws -> Merkle.Hash)? = nil,
+        entries: (_ visit: (Entry) throws -> Void) throws -> Void, checkpointNotes: [String], against external: String?, seal: String? = nil
     ) throws -> VerificationReport {
         var report = VerificationReport()
+        report.key = key.encoded.trimmingCharacters(in: .newlines)
         var checkpoints: [(index: Int, checkpoint: Checkpoint)] = []
         var lastSize: UInt64 = 0
         for (index, note) in checkpointNotes.enumerated() {
@@ -57,27 +87,35 @@ public struct LogVerifier {
             }
         }
         report.checkpoints = checkpointNotes.count
-        var externalCheckpoint: Checkpoint?
-        if let external {
-            do { externalCheckpoint = try Checkpoint.verify(note: external, key: key) } catch { report.fail("the checkpoint held elsewhere: \(error)") }
-        }
         var targets = checkpoints.map { (label: "checkpoint \($0.index)", checkpoint: $0.checkpoint) }
-        if let externalCheckpoint { targets.append((label: "the checkpoint held elsewhere", checkpoint: externalCheckpoint)) }
+        for (label, note) in [("the checkpoint held elsewhere", external), ("the backup's seal", seal)] {
+            guard let note else { continue }
+            do { targets.append((label, try Checkpoint.verify(note: note, key: key))) } catch { report.fail("\(label): \(error)") }
+        }
         targets.sort { $0.checkpoint.size < $1.checkpoint.size }
 
+        func check(_ target: (label: String, checkpoint: Checkpoint), root: Merkle.Hash) {
+            if root == target.checkpoint.root {
+                report.signedSize = max(report.signedSize, target.checkpoint.size)
+            } else {
+                report.fail("\(target.label) (size \(target.checkpoint.size)) does not match the log: an entry at or before seq \(target.checkpoint.size) was changed, removed or reordered", seq: report.firstBadSeq ?? target.checkpoint.size)
+            }
+        }
         var frontier = start
         var next = 0
-        if start.size > 0 {
-            // Checkpoints inside the archived prefix cannot be recomputed from entries here; they are checked when
-            // the archives are given.
-            while next < targets.count && targets[next].checkpoint.size < start.size { next += 1 }
+        // Checkpoints inside the archived prefix: the stored tree must have their root there.
+        while next < targets.count && targets[next].checkpoint.size < start.size {
+            let target = targets[next]
+            if let rootOfPrefix {
+                check(target, root: (try? rootOfPrefix(target.checkpoint.size)) ?? Merkle.emptyRoot)
+            } else {
+                report.fail("\(target.label) (size \(target.checkpoint.size)) covers archived entries that cannot be checked here")
+            }
+            next += 1
         }
         func checkTargets() {
             while next < targets.count && targets[next].checkpoint.size == frontier.size {
-                let target = targets[next]
-                if frontier.root != target.checkpoint.root {
-                    report.fail("\(target.label) (size \(target.checkpoint.size)) does not match the log: an entry at or before seq \(target.checkpoint.size) was changed, removed or reordered", seq: report.firstBadSeq ?? target.checkpoint.size)
-                }
+                check(targets[next], root: frontier.root)
                 next += 1
             }
         }
@@ -91,6 +129,7 @@ public struct LogVerifier {
             if let stored = entry.storedLeaf, stored != leaf {
                 report.fail("seq \(entry.seq) does not match its leaf hash: the entry was edited", seq: entry.seq)
             }
+            if let problem = Self.columnProblem(entry) { report.fail("seq \(entry.seq): \(problem)", seq: entry.seq) }
             frontier.append(leaf: leaf)
             checkTargets()
         }
@@ -99,32 +138,56 @@ public struct LogVerifier {
         for target in targets[next...] {
             report.fail("\(target.label) covers \(target.checkpoint.size) entries but the log has only \(frontier.size): the tail was truncated", seq: frontier.size + 1)
         }
-        if checkpointNotes.isEmpty && external == nil { report.fail("there is no signed checkpoint to verify against") }
+        if checkpointNotes.isEmpty && external == nil && seal == nil { report.fail("there is no signed checkpoint to verify against") }
         return report
     }
 
+    /// What an entry states about itself, for the columns stored beside it.
+    private struct Stated: Decodable {
+        let time: String
+        let decisionId: String?
+    }
+
+    /// Why the entry's `time` or `decision_id` column disagrees with the hashed entry; nil when they agree. The
+    /// decision id must be the one the entry states (none for an admin record); the time must be the entry's own for
+    /// an admin record, and otherwise within the bounds above of it.
+    static func columnProblem(_ entry: Entry) -> String? {
+        guard let stated = try? JSONDecoder().decode(Stated.self, from: Data(entry.entry.utf8)) else {
+            return "the entry states no time: it is not a record the gateway writes"
+        }
+        guard stated.decisionId == entry.decisionId else {
+            return "its decision_id column (\(entry.decisionId ?? "none")) is not the entry's (\(stated.decisionId ?? "none")): the column was edited"
+        }
+        guard stated.time != entry.time else { return nil }
+        let edited = "its time column (\(entry.time)) is not the entry's (\(stated.time)): the column was edited"
+        guard entry.kind != LogKind.admin.rawValue, let column = Timestamp.parse(entry.time), let time = Timestamp.parse(stated.time) else { return edited }
+        let after = column.timeIntervalSince(time)
+        let latest = entry.kind == LogKind.outcome.rawValue ? clockAllowance : longestDecision + clockAllowance
+        return after >= -clockAllowance && after <= latest ? nil : edited
+    }
+
     /// Verifies the log in a database, together with the archives of its older entries (oldest first). Without the
-    /// archives, the tree over archived entries is taken from the stored nodes, and checkpoints inside it are only
-    /// checked for consistency with those nodes.
+    /// archives, the tree over archived entries is taken from the stored nodes, and checkpoints inside it are checked
+    /// against the stored tree's root at their size.
     ///
     /// It also checks the tree the database keeps beside the entries: the stored nodes (from which checkpoints and
     /// proofs are computed) and the tree's right edge (from which the next append continues) must be the tree of the
     /// entries.
-    func verify(database: any SQLDatabase, archives: [String] = [], against external: String?) throws -> VerificationReport {
+    func verify(database: any SQLDatabase, archives: [String] = [], against external: String?, seal: String? = nil) throws -> VerificationReport {
         try database.read { session in
             let notes = try Checkpointer.all(session).map(\.note)
             let archivedThrough = UInt64(max(try session.scalarInt64("SELECT archived_through FROM archive_state WHERE id = 1") ?? 0, 0))
             var start = MerkleFrontier()
             if archives.isEmpty && archivedThrough > 0 { start = try LogAppender.frontier(session, size: archivedThrough) }
-            var report = try verify(startingFrom: start, entries: { visit in
+            var report = try verify(startingFrom: start, rootOfPrefix: { size in try LogAppender.root(session, size: size) }, entries: { visit in
                 for archive in archives { _ = try LogArchive.entries(path: archive, visit: visit) }
-                try session.forEach("SELECT seq, kind, entry, leaf_hash FROM log ORDER BY seq") { row in
+                try session.forEach("SELECT seq, kind, time, decision_id, entry, leaf_hash FROM log ORDER BY seq") { row in
                     try visit(Entry(
-                        seq: UInt64(max(try row.int64("seq"), 0)), kind: try row.text("kind"), entry: try row.text("entry"),
-                        storedLeaf: try row.bytes("leaf_hash")
+                        seq: UInt64(max(try row.int64("seq"), 0)), kind: try row.text("kind"), time: try row.text("time"),
+                        decisionId: try row.optionalText("decision_id"), entry: try row.text("entry"), storedLeaf: try row.bytes("leaf_hash")
                     ))
                 }
-            }, checkpointNotes: notes, against: external)
+            }, checkpointNotes: notes, against: external, seal: seal)
             if (try? LogAppender.root(session, size: report.entries)) != report.root {
                 report.fail("the stored tree does not match the entries")
             }

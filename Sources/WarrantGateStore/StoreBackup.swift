@@ -12,6 +12,8 @@ public struct BackupReport: Sendable {
     public var checkpoints = 0
     /// The size of the latest signed checkpoint in the backup, if any.
     public var latestCheckpointSize: UInt64?
+    /// Whether the backup is sealed (see ``BackupSeal``): made with the signing key at hand.
+    public var sealed = false
     public var documents = 0
     public var documentBytes = 0
     /// The backup file's size.
@@ -24,11 +26,12 @@ public struct BackupReport: Sendable {
 
 /// The backup file: a copy of the SQLite store, page for page, with two tables added to the copy.
 ///
-/// - `backup_manifest` (key, value): `format` (``name``), `created`, `source`.
+/// - `backup_manifest` (key, value): `format` (``name``), `created`, `source`, and `seal` (``BackupSeal``) when the
+///   signing key was at hand.
 /// - `backup_documents` (sha256, content): the document store's scans, each under its SHA-256.
 ///
 /// The log signing key is not in it: whoever holds a backup could otherwise sign checkpoints. Back the key up once,
-/// apart from the backups; a restore checks the log with the verifier key (`log-signing.key.pub`).
+/// apart from the backups; a restore checks the log and the seal with the verifier key (`log-signing.key.pub`).
 enum BackupFormat {
     static let name = "warrant-gate-backup/v1"
     static let tables = [
@@ -49,8 +52,10 @@ extension Store {
     /// The database is copied with SQLite's online backup in one step, from one read snapshot, so the gateway keeps
     /// writing meanwhile (in WAL mode, writers do not wait for readers). The document store's scans are added to the
     /// copy afterwards, each read without following links and checked against its name; a damaged one is left out and
-    /// reported, as are scans the registry names that the store lacks. Throws ``StoreError`` for a PostgreSQL store.
-    public func backup(to path: String, at time: Date = Date()) throws -> BackupReport {
+    /// reported, as are scans the registry names that the store lacks. With `key` (the log signing key), the copy is
+    /// sealed last (``BackupSeal``); a restore refuses an unsealed backup unless told why. Throws ``StoreError`` for a
+    /// PostgreSQL store.
+    public func backup(to path: String, at time: Date = Date(), sealingWith key: LogSigningKey?) throws -> BackupReport {
         guard let pool = sqlitePool, let source = location.sqlitePath else {
             throw StoreError("`backup` copies a SQLite store; back up a PostgreSQL store with pg_dump or pg_basebackup, and its files directory (docs/postgresql.md#backups)")
         }
@@ -70,6 +75,10 @@ extension Store {
                         try db.execute(sql: "INSERT INTO backup_manifest (key, value) VALUES (?, ?)", arguments: [key, value])
                     }
                     try Self.copyDocuments(from: DocumentStore(filesDirectory: location.filesDirectory), into: db, report: &report)
+                    if let key {
+                        try db.execute(sql: "INSERT INTO backup_manifest (key, value) VALUES ('seal', ?)", arguments: [try BackupSeal.sign(db, key: key)])
+                        report.sealed = true
+                    }
                     return .commit
                 }
                 try Self.describeLog(db, into: &report)

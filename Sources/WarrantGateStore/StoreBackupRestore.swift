@@ -10,14 +10,20 @@ public struct RestoreOptions: Sendable {
     public var offsiteCheckpoint: String?
     /// Why a backup older than ``offsiteCheckpoint`` is restored anyway; nil refuses such a rollback.
     public var rollbackReason: String?
+    /// Why a backup without a seal (``BackupSeal``) is restored anyway, its registry and its entries after its last
+    /// checkpoint unchecked; nil refuses it. Unsafe: whoever edited the file is then believed.
+    public var unsealedReason: String?
     /// Replaces the database at the target (moved aside, never deleted), which must not be in use.
     public var replace: Bool
     /// Who restores, for the record in the restored log.
     public var `operator`: String
 
-    public init(offsiteCheckpoint: String?, rollbackReason: String? = nil, replace: Bool = false, operator: String) {
+    public init(
+        offsiteCheckpoint: String?, rollbackReason: String? = nil, unsealedReason: String? = nil, replace: Bool = false, operator: String
+    ) {
         self.offsiteCheckpoint = offsiteCheckpoint
         self.rollbackReason = rollbackReason
+        self.unsealedReason = unsealedReason
         self.replace = replace
         self.operator = `operator`
     }
@@ -30,6 +36,11 @@ public struct RestoreReport: Sendable {
     public var checkpoints = 0
     /// The size of the checkpoint held off the machine, if one was given.
     public var offsiteCheckpointSize: UInt64?
+    /// Whether the backup's seal vouched for its whole log and its registry; false only for an unsealed backup
+    /// restored with ``RestoreOptions/unsealedReason``.
+    public var sealed = false
+    /// The entries after the backup's latest signed checkpoint (none when sealed): nothing signed vouches for them.
+    public var unsignedEntries: UInt64 = 0
     /// How many published entries the restored log lacks: more than 0 only for an allowed rollback.
     public var entriesLost: UInt64 = 0
     public var documents = 0
@@ -48,12 +59,16 @@ public struct RestoreReport: Sendable {
 ///
 /// The file is copied, without following a link, beside the target, and everything else happens on that private
 /// copy: SQLite's integrity check; a schema that must be exactly a WarrantGate store's (as of one of its migrations)
-/// plus the backup's two tables, so no trigger or view of the file's own survives; each scan's SHA-256; then the
-/// whole log, recomputed by ``LogVerifier`` and checked against the checkpoint held off the machine. A backup whose log
-/// is shorter than that checkpoint is a rollback — the restored log would fork the history the checkpoint published —
-/// and is refused unless the operator gives a reason; one that does not match it is always refused. Only then are
-/// the scans put in the files directory, the restore recorded in the restored log (with the rollback, if any), and the
-/// copy put in place: a database already there is moved aside, and only once no connection has it open.
+/// plus the backup's two tables, so no trigger or view of the file's own survives; each scan's SHA-256; the seal
+/// (``BackupSeal``), which must verify with the key and commit to the registry, the scans' names and the manifest as
+/// they are; then the whole log, recomputed by ``LogVerifier``, which must be the tree the seal signs and match the
+/// checkpoint held off the machine. A backup without a seal is refused unless the operator gives a reason (it then
+/// trusts the file's registry). A backup whose log is shorter than the checkpoint held off the machine is a rollback —
+/// the restored log would fork the history the checkpoint published, and the entries that would show whether the
+/// backup is a prefix of it are the ones lost — and is refused unless the operator gives a reason; one longer that
+/// does not match it is always refused. Only then are the scans put in the files directory, the restore recorded in
+/// the restored log (with the rollback, if any), and the copy put in place: a database already there is moved aside,
+/// and only once no connection has it open.
 public enum StoreBackup {
     public static func restore(
         from backupPath: String, to location: StoreLocation, key: LogVerifierKey, options: RestoreOptions, at time: Date = Date(),
@@ -75,7 +90,19 @@ public enum StoreBackup {
         progress("copying \(backupPath)")
         try copy(backupPath, into: staged)
         progress("checking the copy: SQLite's integrity check, its schema, the documents' SHA-256")
-        var report = try inspect(staged.temporaryPath, file: backupPath)
+        var (report, seal) = try inspect(staged.temporaryPath, file: backupPath, key: key)
+        if seal == nil {
+            guard let reason = options.unsealedReason else {
+                throw StoreError("""
+                    \(backupPath) is not sealed (it was made without the log signing key, or by an older version): nothing signed vouches \
+                    for its registry — warrants, agencies, revocations, records about inmates — or for the entries after its last \
+                    checkpoint, so an edited file would restore as valid. Make a new backup with the signing key at hand. To restore \
+                    this one anyway, trusting its registry unchecked (unsafe), give the reason with `--allow-unsealed REASON`: it is recorded in the log
+                    """)
+            }
+            guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw StoreError("restoring an unsealed backup needs a reason") }
+        }
+        report.sealed = seal != nil
 
         let store: Store
         do { store = try Store.open(StoreLocation(staged.temporaryPath)) } catch {
@@ -90,11 +117,20 @@ public enum StoreBackup {
         report.offsiteCheckpointSize = published?.size
         let rollback = published.map { $0.size > report.treeSize } ?? false
         progress("verifying the log: \(report.treeSize) entries")
-        let verification = try store.verify(key: key, against: rollback ? nil : options.offsiteCheckpoint)
+        let verification = try LogVerifier(key: key).verify(
+            database: store.database, against: rollback ? nil : options.offsiteCheckpoint, seal: seal?.note
+        )
         guard verification.ok else {
             throw StoreError("the backup's log does NOT verify: " + verification.problems.prefix(5).joined(separator: "; "))
         }
         report.checkpoints = verification.checkpoints
+        if let seal {
+            guard seal.checkpoint.size == verification.entries, seal.checkpoint.root == verification.root else {
+                throw StoreError("the backup's log is not the one its seal signs (\(seal.checkpoint.size) entries): entries were added, removed or changed after it was made")
+            }
+        } else {
+            report.unsignedEntries = verification.unsignedEntries
+        }
         if let published, rollback {
             report.entriesLost = published.size - report.treeSize
             guard let reason = options.rollbackReason else {
@@ -163,7 +199,11 @@ public enum StoreBackup {
     private static func restoreRecord(
         file: String, report: RestoreReport, published: Checkpoint?, options: RestoreOptions, aside: String?, at time: Date
     ) -> AdminRecord {
-        var details = ["file": file, "treeSize": String(report.treeSize), "documents": String(report.documents)]
+        var details = ["file": file, "treeSize": String(report.treeSize), "documents": String(report.documents), "sealed": report.sealed ? "yes" : "no"]
+        if !report.sealed {
+            details["unsealedReason"] = options.unsealedReason
+            details["unsignedEntries"] = String(report.unsignedEntries)
+        }
         details["backupCreated"] = report.backupCreated
         details["previousDatabase"] = aside
         if let published {
@@ -246,8 +286,9 @@ public enum StoreBackup {
         }
     }
 
-    /// Checks the copy at `path` of the backup `file` before anything trusts it; returns what it states.
-    private static func inspect(_ path: String, file: String) throws -> RestoreReport {
+    /// Checks the copy at `path` of the backup `file` before anything trusts it, and its seal with `key` if it has one;
+    /// returns what it states, and the seal.
+    private static func inspect(_ path: String, file: String, key: LogVerifierKey) throws -> (RestoreReport, BackupSeal?) {
         let notABackup = { (why: String) in StoreError("\(file) is not a WarrantGate backup, or was altered: \(why)") }
         guard let handle = FileHandle(forReadingAtPath: path), let header = try? handle.read(upToCount: 100) else {
             throw StoreError("cannot read the copy of \(file)")
@@ -261,6 +302,7 @@ public enum StoreBackup {
         configuration.readonly = true
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA trusted_schema = OFF") }
         var report = RestoreReport()
+        var seal: BackupSeal?
         do {
             let queue = try DatabaseQueue(path: path, configuration: configuration)
             defer { try? queue.close() }
@@ -282,13 +324,17 @@ public enum StoreBackup {
                         throw notABackup("the document \(name) does not match its SHA-256")
                     }
                 }
+                // Before any migration: the seal's digest is of the tables as the backup wrote them.
+                if let note = try String.fetchOne(db, sql: "SELECT value FROM backup_manifest WHERE key = 'seal'") {
+                    do { seal = try BackupSeal.verify(note: note, key: key, contentsOf: db) } catch let error as StoreError { throw notABackup(error.message) }
+                }
             }
         } catch let error as StoreError {
             throw error
         } catch {
             throw notABackup(StoreDatabase.describe(error))
         }
-        return report
+        return (report, seal)
     }
 
     /// One row of `sqlite_schema`.

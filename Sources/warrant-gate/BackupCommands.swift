@@ -10,8 +10,11 @@ struct BackupCommand: ParsableCommand {
         abstract: "Back up the SQLite store and its document scans into one file, while the gateway serves.",
         discussion: """
             SQLite's online backup copies the database from one snapshot while the gateway goes on writing; the scans of
-            the document store are added to the copy, each under its SHA-256. A checkpoint is signed first when the key
-            is at hand. The log signing key is NOT in the backup: back it up once, apart from the backups. Copy a
+            the document store are added to the copy, each under its SHA-256. With the log signing key at hand, a
+            checkpoint is signed first, and the backup is sealed: a checkpoint at its exact size that also commits to its
+            registry and scans, which `restore` requires. Without the key the backup is written unsealed, with a warning,
+            and `restore` refuses it unless told why (--allow-unsealed). The log signing key is NOT in the backup: back
+            it up once, apart from the backups. Copy a
             checkpoint off the machine (`log checkpoint`) before each backup: `restore` checks the backup against it.
             The backup is recorded in the log. For a PostgreSQL store, use pg_dump or pg_basebackup (docs/postgresql.md).
 
@@ -28,15 +31,25 @@ struct BackupCommand: ParsableCommand {
         }
         try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) }
         let store = try admin.open()
-        try LogCommand.signCheckpointIfPossible(store, keyFiles: try keys.files(admin))
-        let report = try storeCall { try store.backup(to: out) }
+        let files = try keys.files(admin)
+        try LogCommand.signCheckpointIfPossible(store, keyFiles: files)
+        let key = files.exists ? try storeCall { try files.signingKey() } : nil
+        let report = try storeCall { try store.backup(to: out, sealingWith: key) }
         let checkpoint = report.latestCheckpointSize.map { "; the latest covers \($0)" } ?? ""
         print("""
             backed up \(store.location) to \(out) (mode 0600, \(Self.size(report.bytes))):
               the log: \(report.entries) entries in the database, tree size \(report.treeSize), \(report.checkpoints) signed checkpoints\(checkpoint)
               the registry, and \(report.documents) documents (\(Self.size(report.documentBytes)))
+              \(key.map { "sealed with the log signing key \($0.name): its log and registry are vouched for" } ?? "NOT sealed")
               not included: the log signing key (keep it backed up apart, once)
             """)
+        if key == nil {
+            FileHandle.standardError.write(Data("""
+                warning: no log signing key at \(files.privatePath), so the backup is NOT sealed: nothing signed vouches for its
+                registry, and `restore` refuses it unless given --allow-unsealed REASON. Back up with --key LOG-SIGNING-KEY.
+
+                """.utf8))
+        }
         try storeCall {
             try store.registry(timeZone: .gmt).recordAdminAction("store.backup", target: "log", details: [
                 "out": out, "treeSize": String(report.treeSize), "documents": String(report.documents),
@@ -61,10 +74,14 @@ struct RestoreCommand: ParsableCommand {
         abstract: "Restore a backup into a SQLite store, after checking it against a checkpoint held off the machine.",
         discussion: """
             Checks the file (SQLite's integrity check, a store's schema and nothing else, every document's SHA-256),
-            recomputes the whole log and checks it against its own checkpoints and --against. A backup whose log is
-            shorter than --against is a rollback: the restored log would fork the history that checkpoint published,
-            and it is refused unless --allow-rollback gives the reason. A backup that does not match --against is always
-            refused. Then the documents go into the files directory, the restore (and any rollback) is recorded in the
+            checks its seal (a checkpoint at its exact size, signed when it was made, that commits to its registry and
+            scans), recomputes the whole log and checks it against the seal, its own checkpoints and --against. An
+            unsealed backup (made without the key, or by an older version) is refused unless --allow-unsealed gives the
+            reason: its registry is then trusted unchecked (unsafe). A backup whose log is shorter than --against is a
+            rollback: the restored log would fork the history that checkpoint published, and it is refused unless
+            --allow-rollback gives the reason; the lost entries are what would show that the backup is a prefix of it,
+            so only the checkpoint's signature is checked. A backup longer than --against that does not match it is
+            always refused. Then the documents go into the files directory, the restore (and any rollback) is recorded in the
             restored log, and the database is put at --db. A database already there is replaced only with --replace,
             only when no process has it open (stop the gateway first), and is moved aside, not deleted.
             The verifier key is log-signing.key.pub beside --db (restore the key files first), or --key.
@@ -80,6 +97,7 @@ struct RestoreCommand: ParsableCommand {
     @Option(help: "A checkpoint held off the machine (from `log checkpoint`): the latest one published.") var against: String?
     @Flag(help: "Restore without a checkpoint held off the machine; a rollback then goes unnoticed.") var noOffsiteCheckpoint = false
     @Option(help: "Restore a backup older than --against, for this reason (recorded in the log).") var allowRollback: String?
+    @Option(help: "UNSAFE: restore a backup without a seal, trusting its registry unchecked, for this reason (recorded in the log).") var allowUnsealed: String?
     @Flag(help: "Replace the database at --db (moved aside, not deleted); it must not be in use.") var replace = false
     @Option(help: "The log's verifier key (.pub) (default: log-signing.key.pub beside --db, or in --files-dir).") var key: String?
     @OptionGroup var admin: AdminOptions
@@ -90,6 +108,9 @@ struct RestoreCommand: ParsableCommand {
         }
         if let allowRollback, allowRollback.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || against == nil {
             throw ValidationError("--allow-rollback needs a reason, and --against: a rollback is measured against a checkpoint held off the machine")
+        }
+        if let allowUnsealed, allowUnsealed.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw ValidationError("--allow-unsealed needs a reason")
         }
     }
 
@@ -107,7 +128,9 @@ struct RestoreCommand: ParsableCommand {
 
                 """.utf8))
         }
-        let options = RestoreOptions(offsiteCheckpoint: checkpoint, rollbackReason: allowRollback, replace: replace, operator: admin.operatorName)
+        let options = RestoreOptions(
+            offsiteCheckpoint: checkpoint, rollbackReason: allowRollback, unsealedReason: allowUnsealed, replace: replace, operator: admin.operatorName
+        )
         let report = try storeCall {
             try StoreBackup.restore(from: file, to: location, key: verifier, options: options) { step in print("\(step)…") }
         }
@@ -117,12 +140,21 @@ struct RestoreCommand: ParsableCommand {
         print("""
             restored \(file)\(report.backupCreated.map { " (made \($0))" } ?? "") to \(location)
               the log verifies: \(report.treeSize) entries, \(report.checkpoints) signed checkpoints, \(consistency)
+              \(report.sealed ? "sealed: the key vouches for all \(report.treeSize) entries and the registry" : "NOT sealed: the registry and \(report.unsignedEntries) entries after the last signed checkpoint are unchecked")
               \(report.documents) documents restored into \(location.filesDirectory)/documents
               recorded in the restored log as \(report.action) by \(admin.operatorName)
             """)
         if let previous = report.previousDatabase { print("  the database that was there is now \(previous)") }
         for digest in report.missingDocuments {
             FileHandle.standardError.write(Data("warning: the registry names the document \(digest), which neither the backup nor the files directory holds\n".utf8))
+        }
+        if !report.sealed {
+            FileHandle.standardError.write(Data("""
+                WARNING: UNSEALED BACKUP. Nothing signed vouches for the restored registry (warrants, agencies, revocations,
+                records about inmates, settings) or for the \(report.unsignedEntries) entries after the last signed checkpoint:
+                check them against paper before the gateway serves. The record \(report.action) in the log says so.
+
+                """.utf8))
         }
         if report.entriesLost > 0, let size = report.offsiteCheckpointSize {
             FileHandle.standardError.write(Data("""

@@ -131,8 +131,12 @@ struct LogCommand: ParsableCommand {
             abstract: "Recompute the Merkle tree from the entries and check it against every signed checkpoint.",
             discussion: """
                 Trusts no stored hash. Checks each checkpoint's signature, that sizes only grow, that sequence numbers are
-                contiguous, and, with --against, a checkpoint held off the machine. Names the first bad sequence number.
-                Exit 0 when the log verifies, 3 when it does not.
+                contiguous, that each entry's time and decision id columns agree with the entry, and, with --against, a
+                checkpoint held off the machine. Checkpoints over archived entries are checked against the stored tree.
+                Names the first bad sequence number, and how many entries the latest matching checkpoint covers: the
+                entries after it are vouched for by no signature. A database's short unsigned tail (until the next
+                checkpoint) is reported; a bundle's fails unless --allow-unsigned-tail. Exit 0 when the log verifies, 3
+                when it does not.
 
                 Examples: warrant-gate log verify --against /mnt/offsite/checkpoint-2026-11-01.txt
                           warrant-gate log verify --bundle audit.bundle --key warrant-gate.pub
@@ -143,6 +147,7 @@ struct LogCommand: ParsableCommand {
         @Option(help: "Verify an auditor bundle instead of the database.") var bundle: String?
         @Option(help: "An archive of older entries, oldest first (repeatable), to verify together with the database.") var archive: [String] = []
         @Option(help: "The verifier key (.pub) to trust (default: the one beside the database, or the bundle's own).") var key: String?
+        @Flag(help: "Let a bundle's entries after its latest signed checkpoint pass (they are vouched for by no signature).") var allowUnsignedTail = false
 
         func run() throws {
             let external = try against.map { path -> String in
@@ -153,9 +158,10 @@ struct LogCommand: ParsableCommand {
                 guard let text = try? YAMLNode.readText(path: path) else { throw CLIError(.notFound, "cannot read \(path)") }
                 do { return try LogVerifierKey(encoded: text) } catch { throw CLIError(.usage, "\(path): \(error)") }
             }
-            let report: VerificationReport
+            var report: VerificationReport
             if let bundle {
                 report = try storeCall { try AuditBundle.verify(path: bundle, key: verifier, against: external) }
+                if !allowUnsignedTail { report.requireSigned("a bundle should end at a signed checkpoint (--allow-unsigned-tail lets them pass)") }
             } else {
                 let store = try admin.open()
                 let trusted = try verifier ?? storeCall { try LogKeyFiles(filesDirectory: admin.location().filesDirectory).verifierKey() }
@@ -167,6 +173,12 @@ struct LogCommand: ParsableCommand {
                 throw CLIError(.refused, "the log does NOT verify (\(report.problems.count) problems\(first))")
             }
             print("ok: \(report.entries) entries, \(report.checkpoints) signed checkpoints, root \(Data(report.root).base64EncodedString())\(external != nil ? ", consistent with the checkpoint held elsewhere" : "")")
+            print("  signed: entries 1…\(report.signedSize) are covered by a signed checkpoint that matches")
+            if report.unsignedEntries > 0 {
+                print("  UNSIGNED: entries \(report.signedSize + 1)…\(report.entries) are after the latest signed checkpoint: nothing signed vouches for them yet")
+            }
+            let source = key != nil ? "--key" : bundle != nil ? "the bundle's own key: compare it with the key the log's owner published" : "the key beside the database"
+            print("  key: \(report.key) (\(source))")
         }
     }
 
@@ -203,8 +215,11 @@ struct LogCommand: ParsableCommand {
         @Argument(help: "The proof file.") var file: String
         @Option(help: "The log's verifier key (.pub).") var key: String
 
+        /// Far above a proof's size: one entry, 64 hashes and a checkpoint.
+        static let maximumBytes = 1 << 20
+
         func run() throws {
-            guard let data = FileManager.default.contents(atPath: file) else { throw CLIError(.notFound, "cannot read \(file)") }
+            let data = try storeCall { try PrivateFile.read(file, limit: Self.maximumBytes) }
             guard let keyText = try? YAMLNode.readText(path: key) else { throw CLIError(.notFound, "cannot read \(key)") }
             let verifier: LogVerifierKey
             do { verifier = try LogVerifierKey(encoded: keyText) } catch { throw CLIError(.usage, "\(key): \(error)") }

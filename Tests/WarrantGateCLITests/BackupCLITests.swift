@@ -41,6 +41,7 @@ struct BackupCLITests {
         #expect(backedUp.status == 0, "\(backedUp.stderr)")
         #expect(backedUp.stdout.contains("1 documents"))
         #expect(backedUp.stdout.contains("not included: the log signing key"))
+        #expect(backedUp.stdout.contains("sealed with the log signing key county.example/warrant-gate"))
         #expect((try FileManager.default.attributesOfItem(atPath: backup)[.posixPermissions] as? Int) == 0o600)
 
         let drill = scratch.url.appendingPathComponent("drill/wg.sqlite").path
@@ -48,6 +49,7 @@ struct BackupCLITests {
         #expect(restored.status == 0, "\(restored.stderr)")
         #expect(restored.stdout.contains("consistent with the checkpoint held off the machine"))
         #expect(restored.stdout.contains("recorded in the restored log as store.restore by it-admin"))
+        #expect(restored.stdout.contains("sealed: the key vouches for all"))
         let verified = try CLIProcess.run(["log", "verify", "--db", drill, "--key", pub, "--against", offsite])
         #expect(verified.status == 0, "\(verified.stderr)")
         let listed = try CLIProcess.run(["warrant", "list", "--db", drill])
@@ -76,6 +78,44 @@ struct BackupCLITests {
         let replaced = try CLIProcess.run(["restore", backup, "--against", latest, "--replace", "--allow-rollback", "rehearsal"] + db)
         #expect(replaced.status == 0, "\(replaced.stderr)")
         #expect(replaced.stdout.contains("the database that was there is now \(scratch.db).before-restore-"))
+    }
+
+    /// The attacker's F2 on a bundle: a made-up approval appended after the last checkpoint verified "ok"; F11: the ok
+    /// line did not say which key it trusted; F10: a proof was read whole, through a link, with no limit.
+    @Test("log verify --bundle fails on entries after its last signed checkpoint and names the key; verify-proof reads a bounded regular file")
+    func bundleTailAndProofFile() throws {
+        let scratch = try Scratch()
+        let (db, _) = try site(scratch)
+        let bundle = scratch.url.appendingPathComponent("audit.bundle").path
+        #expect(try CLIProcess.run(["log", "export", "--format", "bundle", "--out", bundle] + db).status == 0)
+        let pub = scratch.url.appendingPathComponent("log-signing.key.pub").path
+        let publishedKey = try String(contentsOfFile: pub, encoding: .utf8).trimmingCharacters(in: .newlines)
+
+        let whole = try CLIProcess.run(["log", "verify", "--bundle", bundle])
+        #expect(whole.status == 0, "\(whole.stderr)")
+        #expect(whole.stdout.contains("key: \(publishedKey) (the bundle's own key"))
+        #expect(!whole.stdout.contains("UNSIGNED"))
+
+        let lines = try String(contentsOfFile: bundle, encoding: .utf8).split(separator: "\n")
+        let next = lines.count  // the header, then one line per entry
+        let forged = #"{"decisionId":null,"entry":"{\"time\":\"2026-12-01T10:00:00.000Z\",\"component\":\"admin-cli\",\"operator\":\"sgt-lee\",\"action\":\"warrant.approve\",\"target\":\"JW-77\",\"details\":{}}","kind":"admin","seq":"#
+            + "\(next)" + #","time":"2026-12-01T10:00:00.000Z"}"#
+        try (lines.joined(separator: "\n") + "\n" + forged + "\n").write(toFile: bundle, atomically: true, encoding: .utf8)
+        let tail = try CLIProcess.run(["log", "verify", "--bundle", bundle, "--key", pub])
+        #expect(tail.status == 3)
+        #expect(tail.stderr.contains("entries \(next)…\(next) are covered by no signed checkpoint"), "\(tail.stderr)")
+        let allowed = try CLIProcess.run(["log", "verify", "--bundle", bundle, "--key", pub, "--allow-unsigned-tail"])
+        #expect(allowed.status == 0, "\(allowed.stderr)")
+        #expect(allowed.stdout.contains("UNSIGNED: entries \(next)…\(next)"))
+        #expect(allowed.stdout.contains("key: \(publishedKey) (--key)"))
+
+        let huge = scratch.url.appendingPathComponent("huge.proof").path
+        FileManager.default.createFile(atPath: huge, contents: Data(repeating: 0x20, count: 2 << 20))
+        let tooLarge = try CLIProcess.run(["log", "verify-proof", huge, "--key", pub])
+        #expect(tooLarge.status == 3 && tooLarge.stderr.contains("is larger than"), "\(tooLarge.stderr)")
+        let link = scratch.url.appendingPathComponent("link.proof").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: huge)
+        #expect(try CLIProcess.run(["log", "verify-proof", link, "--key", pub]).status == 3)
     }
 
     @Test("a backup while the demo gateway serves; a restore over its database is refused while it runs, and works once it stops")

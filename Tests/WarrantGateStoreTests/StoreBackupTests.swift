@@ -50,17 +50,21 @@ private final class Site {
         return try #require(try store.latestCheckpoint()).note
     }
 
-    func backup(_ name: String = "site.backup") throws -> (path: String, report: BackupReport) {
+    /// Backs up as `backup` does, sealed unless `sealed` is false (no signing key at hand).
+    func backup(_ name: String = "site.backup", sealed: Bool = true) throws -> (path: String, report: BackupReport) {
         let path = path(name)
-        return (path, try store.backup(to: path))
+        return (path, try store.backup(to: path, sealingWith: sealed ? key : nil))
     }
 
     func restore(
-        _ backup: String, to name: String = "restored/warrant-gate.sqlite", against note: String?, rollbackReason: String? = nil, replace: Bool = false
+        _ backup: String, to name: String = "restored/warrant-gate.sqlite", against note: String?, rollbackReason: String? = nil,
+        unsealedReason: String? = nil, replace: Bool = false
     ) throws -> RestoreReport {
         try StoreBackup.restore(
             from: backup, to: try StoreLocation(path(name)), key: key.verifier,
-            options: RestoreOptions(offsiteCheckpoint: note, rollbackReason: rollbackReason, replace: replace, operator: "it-admin")
+            options: RestoreOptions(
+                offsiteCheckpoint: note, rollbackReason: rollbackReason, unsealedReason: unsealedReason, replace: replace, operator: "it-admin"
+            )
         )
     }
 }
@@ -127,7 +131,8 @@ struct StoreBackupTests {
             while try logSize(store) <= size, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
         }
         try await waitUntilTheLogPasses(60)
-        let report = try await blocking { try store.backup(to: path) }
+        let key = site.key
+        let report = try await blocking { try store.backup(to: path, sealingWith: key) }
         try await waitUntilTheLogPasses(report.treeSize + 10)
         appender.cancel()
         try await appender.value
@@ -137,14 +142,14 @@ struct StoreBackupTests {
         let sizeNow = try logSize(store)
         #expect(report.treeSize > 60 && report.treeSize < sizeNow, "the copy is one snapshot taken mid-stream")
         #expect(report.documents == 2 && report.skippedDocuments.isEmpty && report.missingDocuments.isEmpty)
-        #expect(report.checkpoints == 1 && report.latestCheckpointSize == 52)
+        #expect(report.checkpoints == 1 && report.latestCheckpointSize == 52 && report.sealed)
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
         #expect((attributes[.size] as? Int) == report.bytes)
 
         let restored = try site.restore(path, against: offsite)
         #expect(restored.treeSize == report.treeSize && restored.entriesLost == 0 && restored.documents == 2)
-        #expect(restored.action == "store.restore" && restored.previousDatabase == nil)
+        #expect(restored.action == "store.restore" && restored.previousDatabase == nil && restored.sealed && restored.unsignedEntries == 0)
         let target = site.path("restored/warrant-gate.sqlite")
         let reopened = try Store.open(path: target)
         let verification = try reopened.verify(key: site.key.verifier, against: offsite)
@@ -159,7 +164,7 @@ struct StoreBackupTests {
         #expect(try reopened.registry(timeZone: Sample.denver).entry(reference: "JW-2")?.document.documentSHA256 == scans[1])
         let record = try #require(try adminRecords(target).last)
         #expect(record.action == "store.restore" && record.operator == "it-admin")
-        #expect(record.details["offsiteCheckpointSize"] == "52" && record.details["file"] == path)
+        #expect(record.details["offsiteCheckpointSize"] == "52" && record.details["file"] == path && record.details["sealed"] == "yes")
         // The backup's own tables are gone from the restored store, and the restored file is one self-contained file.
         #expect(try readFile(target) { db in try db.tableExists("backup_documents") || db.tableExists("backup_manifest") } == false)
     }
@@ -169,7 +174,7 @@ struct StoreBackupTests {
         let site = try Site()
         try site.registerWarrant("JW-1", scan: "%PDF-1.4 JW-1")
         try await site.appendDecisions(20)
-        let (unsigned, _) = try site.backup("unsigned.backup")
+        let (unsigned, _) = try site.backup("unsigned.backup", sealed: false)
         _ = try site.publishCheckpoint()
         let (backup, report) = try site.backup()
         try await site.appendDecisions(15)
@@ -178,7 +183,7 @@ struct StoreBackupTests {
 
         // Nothing signed vouches for a backup older than the checkpoint and holding no checkpoint of its own.
         expectRefusal("there is no signed checkpoint to verify against") {
-            _ = try site.restore(unsigned, against: latest, rollbackReason: "disk failure")
+            _ = try site.restore(unsigned, against: latest, rollbackReason: "disk failure", unsealedReason: "the only copy")
         }
 
         expectRefusal("roll the log back by \(published.size - report.treeSize) entries") {
@@ -270,6 +275,89 @@ struct StoreBackupTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: site.path("restored")).isEmpty, "no temporary file is left behind")
     }
 
+    /// The attacker's F1: with the backup file in hand, widen a warrant, forge one, delete the revocations; before the
+    /// seal, the restore checked only the log, and the edited registry came back as valid.
+    @Test("a sealed backup's registry, scans and manifest cannot be edited: each edit is refused; the untouched backup restores")
+    func registrySealed() async throws {
+        let site = try Site()
+        try site.registerWarrant("JW-1", scan: "%PDF-1.4 JW-1")
+        let registry = site.store.registry(timeZone: Sample.denver)
+        try registry.addAgency(id: "ice-ero", name: "ICE ERO", category: .federalImmigration, spkiPins: [String(repeating: "a", count: 64)], operator: "it")
+        try registry.revokeCertificate(agency: "ice-ero", spki: String(repeating: "b", count: 64), serial: nil, reason: "lost laptop", operator: "it")
+        try await site.appendDecisions(3)
+        let offsite = try site.publishCheckpoint()
+        let (original, report) = try site.backup()
+        #expect(report.sealed)
+        let forgedScan = Data("%PDF-1.4 forged".utf8)
+        let edits: [(name: String, sql: String, arguments: StatementArguments)] = [
+            ("widened", #"UPDATE documents SET subjects = '["2017-000123","2019-000001","2019-000002"]' WHERE reference = 'JW-1'"#, []),
+            ("forged", """
+                CREATE TEMP TABLE forged AS SELECT * FROM documents WHERE reference = 'JW-1';
+                UPDATE forged SET reference = 'JW-FORGED', status = 'active', approved_by = 'sgt-lee';
+                INSERT INTO documents SELECT * FROM forged
+                """, []),
+            ("revocations", "DELETE FROM certificate_revocations", []),
+            ("agency", "UPDATE agencies SET spki_pins = '[]'", []),
+            ("setting", "INSERT OR REPLACE INTO settings (key, value) VALUES ('two-person-rule', 'off')", []),
+            ("scan", "INSERT INTO backup_documents (sha256, content) VALUES (?, ?)", [DocumentStore.digest(of: forgedScan), forgedScan]),
+            ("manifest", "UPDATE backup_manifest SET value = '2019-01-01T00:00:00.000Z' WHERE key = 'created'", []),
+        ]
+        for edit in edits {
+            let path = site.path("\(edit.name).backup")
+            try FileManager.default.copyItem(atPath: original, toPath: path)
+            try alter(path, edit.sql, edit.arguments)
+            expectRefusal("its registry, scans or manifest are not what was sealed") { _ = try site.restore(path, against: offsite) }
+        }
+        let stranger = site.path("stranger.backup")
+        try FileManager.default.copyItem(atPath: original, toPath: stranger)
+        try alter(stranger, "UPDATE backup_manifest SET value = ? WHERE key = 'seal'", [
+            try Checkpoint(origin: site.key.name, size: report.treeSize, root: Merkle.emptyRoot, extensions: [BackupSeal.extensionPrefix + "00"])
+                .signed(by: LogSigningKey(name: site.key.name)),
+        ])
+        expectRefusal("its seal does not verify with the key") { _ = try site.restore(stranger, against: offsite) }
+        #expect(!FileManager.default.fileExists(atPath: site.path("restored/warrant-gate.sqlite")))
+
+        let restored = try site.restore(original, against: offsite)
+        #expect(restored.sealed && restored.treeSize == report.treeSize)
+    }
+
+    /// The attacker's F2: open the stolen backup with the store itself and append (a registration, an approval): the
+    /// log still verified, since nothing signed covered the entries after its last checkpoint.
+    @Test("entries appended to a sealed backup are refused: the seal signs the log at the backup's exact size")
+    func appendedAfterSealing() async throws {
+        let site = try Site()
+        try await site.appendDecisions(3)
+        let offsite = try site.publishCheckpoint()
+        let (original, _) = try site.backup()
+        let appended = site.path("appended.backup")
+        try FileManager.default.copyItem(atPath: original, toPath: appended)
+        let queue = try DatabaseQueue(path: appended)
+        try await queue.write { db in
+            try Registry.appendAdmin(SQLiteSession(db: db), AdminRecord(
+                time: Timestamp.format(Date()), operator: "sgt-lee", action: "warrant.approve", target: "JW-77", details: [:]
+            ))
+        }
+        try queue.close()
+        expectRefusal("the backup's log is not the one its seal signs") { _ = try site.restore(appended, against: offsite) }
+    }
+
+    /// Restored unsealed, the entries after the last checkpoint are counted and recorded: nothing signed vouches for them.
+    @Test("an unsealed backup is refused without a reason; with one it restores, its unsigned entries counted and recorded")
+    func unsealed() async throws {
+        let site = try Site()
+        try await site.appendDecisions(3)
+        let offsite = try site.publishCheckpoint()
+        try await site.appendDecisions(2)
+        let (backup, report) = try site.backup("unsealed.backup", sealed: false)
+        #expect(!report.sealed)
+        expectRefusal("is not sealed") { _ = try site.restore(backup, against: offsite) }
+        let restored = try site.restore(backup, against: offsite, unsealedReason: "made before sealing; checked against paper")
+        #expect(!restored.sealed && restored.unsignedEntries == 2)
+        let record = try #require(try adminRecords(site.path("restored/warrant-gate.sqlite")).last)
+        #expect(record.details["sealed"] == "no" && record.details["unsignedEntries"] == "2")
+        #expect(record.details["unsealedReason"] == "made before sealing; checked against paper")
+    }
+
     @Test("a backup made before the last migration restores, upgraded; one from a newer version is refused")
     func otherVersions() throws {
         let old = try TemporaryDatabase(migratedUpTo: "v3: the tree's frontier is derived")
@@ -287,13 +375,23 @@ struct StoreBackupTests {
         }
         try copy.close()
 
-        func restore(_ path: String, to name: String) throws -> RestoreReport {
+        func restore(_ path: String, to name: String, unsealedReason: String? = nil) throws -> RestoreReport {
             try StoreBackup.restore(
                 from: path, to: try StoreLocation(old.directory.appendingPathComponent("\(name)/warrant-gate.sqlite").path), key: Sample.key.verifier,
-                options: RestoreOptions(offsiteCheckpoint: note, operator: "it-admin")
+                options: RestoreOptions(offsiteCheckpoint: note, unsealedReason: unsealedReason, operator: "it-admin")
             )
         }
-        #expect(try restore(backup, to: "upgraded").treeSize == 1)
+        // Then, backups were not sealed: one is refused unless told why, and its registry is then trusted.
+        expectRefusal("is not sealed") { _ = try restore(backup, to: "refused") }
+        let unsealed = try restore(backup, to: "unsealed", unsealedReason: "the only backup from before sealing")
+        #expect(unsealed.treeSize == 1 && !unsealed.sealed && unsealed.unsignedEntries == 0)
+        // Sealed as this version seals, the seal is of the tables as that version wrote them, before the restore migrates them.
+        let sealed = old.directory.appendingPathComponent("sealed.backup").path
+        try FileManager.default.copyItem(atPath: backup, toPath: sealed)
+        try DatabaseQueue(path: sealed).write { db in
+            try db.execute(sql: "INSERT INTO backup_manifest (key, value) VALUES ('seal', ?)", arguments: [try BackupSeal.sign(db, key: Sample.key)])
+        }
+        #expect(try restore(sealed, to: "upgraded").treeSize == 1)
         let upgraded = old.directory.appendingPathComponent("upgraded/warrant-gate.sqlite").path
         #expect(try readFile(upgraded) { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid") }
             == StoreDatabase.migrator.migrations)
@@ -347,10 +445,10 @@ struct StoreBackupTests {
         let digest = try site.registerWarrant("JW-1", scan: "%PDF-1.4 JW-1")
         let lost = try site.registerWarrant("JW-2", scan: "%PDF-1.4 JW-2")
         let (first, _) = try site.backup()
-        #expect(throws: PrivateFileError.self) { _ = try site.store.backup(to: first) }
+        #expect(throws: PrivateFileError.self) { _ = try site.store.backup(to: first, sealingWith: site.key) }
         let link = site.path("link.backup")
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: site.path("elsewhere"))
-        #expect(throws: PrivateFileError.self) { _ = try site.store.backup(to: link) }
+        #expect(throws: PrivateFileError.self) { _ = try site.store.backup(to: link, sealingWith: site.key) }
         #expect(!FileManager.default.fileExists(atPath: site.path("elsewhere")))
 
         let documents = DocumentStore(filesDirectory: site.store.location.filesDirectory)

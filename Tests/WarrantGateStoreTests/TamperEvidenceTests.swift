@@ -72,6 +72,70 @@ struct TamperEvidenceTests {
         #expect(report.checkpoints == 4)
     }
 
+    /// The attacker's F4: the time and decision id columns sit beside the hashed entry, and reports, exports and proofs
+    /// select on them; moving a decision to 2019 dropped it from its month's report while the log still verified.
+    @Test("a time or decision id column that disagrees with the hashed entry is detected and the sequence number named")
+    func editedColumns() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 10, checkpointEvery: 10, key: key)
+        try breakIn(database)
+        try await database.pool.write { db in
+            try db.execute(sql: "UPDATE log SET time = '2019-12-01T00:00:00.000Z' WHERE seq = 4")
+            try db.execute(sql: "UPDATE log SET decision_id = 'd-1' WHERE seq = 7")
+        }
+        let report = try verify(database)
+        #expect(report.firstBadSeq == 4)
+        #expect(report.problems == [
+            "seq 4: its time column (2019-12-01T00:00:00.000Z) is not the entry's (\(try await statedTime(database, seq: 4))): the column was edited",
+            "seq 7: its decision_id column (d-1) is not the entry's (d-7): the column was edited",
+        ])
+    }
+
+    private func statedTime(_ database: TemporaryDatabase, seq: Int) async throws -> String {
+        let entry = try await database.pool.read { db in try String.fetchOne(db, sql: "SELECT entry FROM log WHERE seq = ?", arguments: [seq]) }
+        return try DecisionRecord(canonical: Array(try #require(entry).utf8)).time
+    }
+
+    /// The attacker's F2: entries after the last checkpoint verified as well as the others, and nothing said so.
+    @Test("the report names the entries a matching signed checkpoint covers, and those after it")
+    func signedCoverage() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 45, checkpointEvery: 10, key: key)
+        var report = try verify(database)
+        #expect(report.ok && report.signedSize == 40 && report.unsignedEntries == 5)
+        report.requireSigned("sign one")
+        #expect(report.problems == ["entries 41…45 are covered by no signed checkpoint (the latest that matches covers 40): sign one"])
+        #expect(report.firstBadSeq == 41)
+    }
+
+    /// The attacker's F3: another log (signed with another key), archived whole, passed the county's checkpoint held
+    /// off the machine, since every checkpoint inside the archived prefix was skipped.
+    @Test("a checkpoint inside the archived prefix is checked against the stored tree: another log, archived whole, does not pass")
+    func archivedPrefix() async throws {
+        let county = try TemporaryDatabase()
+        try await buildLog(county, count: 3, checkpointEvery: 3, key: key)
+        let offsite = try #require(try await county.pool.read { db in try Checkpointer.latest(SQLiteSession(db: db))?.note })
+
+        let forged = try TemporaryDatabase()
+        let own = LogSigningKey(name: key.name)
+        try await buildLog(forged, count: 6, checkpointEvery: 6, key: own)
+        let archive = forged.directory.appendingPathComponent("all.archive").path
+        try LogArchive.archive(database: SQLiteDatabase(pool: forged.pool), before: Date().addingTimeInterval(60), verifierKey: own.verifier, path: archive, operator: "x")
+        try await forged.pool.write { db in
+            try db.execute(sql: "DROP TRIGGER checkpoints_append_only_delete")
+            try db.execute(sql: "DELETE FROM checkpoints")
+        }
+        let report = try verify(forged, against: offsite)
+        #expect(report.problems == [
+            "the checkpoint held elsewhere (size 3) does not match the log: an entry at or before seq 3 was changed, removed or reordered",
+        ])
+        // The county's own log, archived, still verifies against it: the stored tree has the checkpoint's root.
+        try LogArchive.archive(database: SQLiteDatabase(pool: county.pool), before: Date().addingTimeInterval(60), verifierKey: key.verifier, path: county.directory.appendingPathComponent("a").path, operator: "x")
+        try Checkpointer(database: SQLiteDatabase(pool: county.pool), key: key, origin: key.name).sign()
+        let archived = try verify(county, against: offsite)
+        #expect(archived.ok && archived.signedSize == 4, "\(archived.problems)")
+    }
+
     @Test("editing one field is detected and the sequence number named")
     func editedField() async throws {
         let database = try TemporaryDatabase()

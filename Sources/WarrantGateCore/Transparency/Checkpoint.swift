@@ -11,23 +11,30 @@ import Foundation
 /// — <key name> <base64(key hash ‖ Ed25519 signature)>
 /// ```
 ///
-/// The signature covers the three body lines with their newlines. The key hash is the first four bytes of
-/// SHA-256(key name ‖ "\n" ‖ 0x01 ‖ public key), as in Go's sumdb/note.
+/// The signature covers the body lines with their newlines: the three above, then any extension lines (as the format
+/// allows), which the signature covers too. The key hash is the first four bytes of SHA-256(key name ‖ "\n" ‖ 0x01 ‖
+/// public key), as in Go's sumdb/note.
 public struct Checkpoint: Sendable, Equatable {
     public let origin: String
     public let size: UInt64
     public let root: Merkle.Hash
+    /// Lines after the root, each non-empty and without a newline; none in the log's own checkpoints.
+    public let extensions: [String]
 
-    public init(origin: String, size: UInt64, root: Merkle.Hash) {
+    public init(origin: String, size: UInt64, root: Merkle.Hash, extensions: [String] = []) {
         self.origin = origin
         self.size = size
         self.root = root
+        self.extensions = extensions
     }
 
-    public var body: String { "\(origin)\n\(size)\n\(Data(root).base64EncodedString())\n" }
+    public var body: String {
+        "\(origin)\n\(size)\n\(Data(root).base64EncodedString())\n" + extensions.map { $0 + "\n" }.joined()
+    }
 
     /// The signed note text.
     public func signed(by key: LogSigningKey) throws -> String {
+        guard extensions.allSatisfy({ !$0.isEmpty && !$0.contains("\n") }) else { throw CheckpointError("an extension line is empty or holds a newline") }
         let signature = try key.privateKey.signature(for: Data(body.utf8))
         return body + "\n— \(key.name) \(Data(key.keyHash + Array(signature)).base64EncodedString())\n"
     }
@@ -50,7 +57,7 @@ public struct Checkpoint: Sendable, Equatable {
             if key.publicKey.isValidSignature(blob.dropFirst(4), for: Data(body.utf8)) { verified = true }
         }
         guard verified else { throw CheckpointError("no valid signature by \(key.name) on the checkpoint") }
-        return Checkpoint(origin: String(lines[0]), size: size, root: Array(root))
+        return Checkpoint(origin: String(lines[0]), size: size, root: Array(root), extensions: lines.dropFirst(3).map(String.init))
     }
 }
 
