@@ -27,7 +27,7 @@ struct ForwardCLITests {
         }
         #expect(!logs.isEmpty && logs.allSatisfy { $0?["time"] is String && $0?["level"] is String }, "\(first.stdout)")
         #expect(logs.contains { ($0?["message"] as? String)?.contains("acknowledged every entry through seq 3") == true }, "\(first.stdout)")
-        #expect(try String(contentsOfFile: state, encoding: .utf8) == "destination 127.0.0.1:\(rsyslog.port)\nseq 3\n")
+        #expect(try String(contentsOfFile: state, encoding: .utf8).hasPrefix("destination 127.0.0.1:\(rsyslog.port)\nseq 3\nleaf "))
 
         let revoked = try CLIProcess.run(["warrant", "revoke", "I200-1", "--reason", "withdrawn", "--operator", "clerk-a"] + db)
         #expect(revoked.status == 0, "\(revoked.stderr)")

@@ -185,6 +185,52 @@ struct SyslogForwardingTests {
     }
 }
 
+/// The attacker's F5: forward through seq 8, restore a size-3 backup with --allow-rollback, append 5 entries: the
+/// cursor held only `seq 8`, and the forwarder took the new entries 4…8 for ones already sent and skipped them.
+@Suite("Forward cursors name the entry they stopped at")
+struct ForwardCursorTests {
+    private static let destination = "127.0.0.1:9"
+
+    /// Runs the forwarder to `through` (the cursor's own seq: it connects nowhere) and returns its error's text.
+    private func refusal(_ site: ForwardingSite, through: Int64) async -> String? {
+        do {
+            _ = try await site.forwarder(destination: try SyslogDestination(parsing: Self.destination)).run(start: 0, through: through)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test("a log shorter than the cursor, or another entry at its seq, stops the forwarder naming both; an older cursor is read")
+    func rolledBack() async throws {
+        let sent = try ForwardingSite()
+        defer { sent.remove() }
+        try await sent.store.appendDecisions(1...8)
+        let cursor = try sent.store.cursor(destination: Self.destination, seq: 8)
+        #expect(cursor.leaf != nil)
+        try cursor.save(path: sent.cursorPath)
+        #expect(try ForwardCursor.load(path: sent.cursorPath, destination: Self.destination) == cursor)
+        #expect(await refusal(sent, through: 8) == nil, "the log the cursor was taken from passes")
+
+        // The log as restored from a backup of 3 entries, then as written again past the cursor.
+        let restored = try ForwardingSite()
+        defer { restored.remove() }
+        try await restored.store.appendDecisions(1...3)
+        try cursor.save(path: restored.cursorPath)
+        let shorter = try #require(await refusal(restored, through: 8))
+        #expect(shorter.contains("acknowledged entries through seq 8, but the log has only 3"), "\(shorter)")
+        try await restored.store.appendDecisions(104...108)
+        let other = try #require(await refusal(restored, through: 8))
+        let held = try #require(try restored.store.cursor(destination: Self.destination, seq: 8).leaf)
+        #expect(other.contains("entry 8 of the log (leaf \(Data(held).base64EncodedString())) is not the one \(Self.destination) acknowledged (leaf \(Data(try #require(cursor.leaf)).base64EncodedString()))"), "\(other)")
+
+        // A cursor an older version wrote (a seq alone) is read; only the log's size can be checked.
+        try Data("destination \(Self.destination)\nseq 8\n".utf8).write(to: URL(fileURLWithPath: restored.cursorPath))
+        #expect(try ForwardCursor.load(path: restored.cursorPath, destination: Self.destination)?.leaf == nil)
+        #expect(await refusal(restored, through: 8) == nil)
+    }
+}
+
 /// A SQLite store in a temporary directory, and the forwarder's cursor beside it.
 struct ForwardingSite {
     let directory: URL

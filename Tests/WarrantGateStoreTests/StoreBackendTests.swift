@@ -314,7 +314,9 @@ struct StoreBackendTests {
             (try store.logEntries(after: 0, limit: 4), try store.logEntries(after: 4, limit: 100), try store.logEntries(after: 11, limit: 5), try store.lastSeq())
         }
         #expect(page.map(\.seq) == [1, 2, 3, 4])
-        #expect(page.first == TailEntry(seq: 1, kind: "decision", time: decisions[0].time, entry: decisions[0].canonical))
+        #expect(page.first == TailEntry(
+            seq: 1, kind: "decision", time: decisions[0].time, entry: decisions[0].canonical, leaf: LogLeaf.hash(kind: "decision", entry: decisions[0].canonical)
+        ))
         #expect(rest.map(\.seq) == Array(5...11) && rest.last?.kind == "outcome")
         #expect(none.isEmpty && last == 11)
     }

@@ -125,19 +125,27 @@ public final class SyslogForwarder: Sendable {
 
     /// Forwards the entries after the cursor (or after `start` if there is no cursor file yet). With `through`, returns
     /// once every entry up to that sequence number is acknowledged; else runs until the task is cancelled. Returns the
-    /// cursor, saved. Throws only what retrying cannot mend (a cursor file for another destination, archived entries).
+    /// cursor, saved. Throws only what retrying cannot mend (a cursor file for another destination, a cursor the log no
+    /// longer matches (``Store/check(_:)``), archived entries).
     @discardableResult
     public func run(start: Int64, through: Int64? = nil) async throws -> ForwardCursor {
-        let (path, name) = (cursorPath, destination.name)
-        let saved = try await BlockingWork.run { try ForwardCursor.load(path: path, destination: name) }
-        var progress = Progress(acknowledged: saved?.seq ?? start)
+        let (store, path, name) = (store, cursorPath, destination.name)
+        let cursor = try await BlockingWork.run {
+            guard let saved = try ForwardCursor.load(path: path, destination: name) else { return try store.cursor(destination: name, seq: start) }
+            try store.check(saved)
+            return saved
+        }
+        if cursor.seq > 0 && cursor.leaf == nil {
+            logger.warning("the cursor \(path) names no entry's hash (an older version wrote it): whether the log was rolled back or replaced under it cannot be checked this once")
+        }
+        var progress = Progress(acknowledged: cursor.seq, leaf: cursor.leaf)
         logger.notice("forwarding the log to \(name) over RELP\(destination.tls == nil ? "" : " with TLS") after seq \(progress.acknowledged)")
         var delay = settings.reconnectDelay
         while !Task.isCancelled {
             if let through, progress.acknowledged >= through { break }
+            let before = progress.acknowledged
             do {
                 let channel = try await connect()
-                delay = settings.reconnectDelay
                 try await session(channel, progress: &progress, through: through)
             } catch let error as TailGap {
                 try await save(&progress)
@@ -145,13 +153,16 @@ public final class SyslogForwarder: Sendable {
             } catch {
                 try await save(&progress)
                 if Task.isCancelled { break }
+                // Only a session that delivered something starts the backoff over: a receiver that accepts and then
+                // fails every session is retried ever more slowly.
+                if progress.acknowledged > before { delay = settings.reconnectDelay }
                 logger.warning("forwarding to \(name) stopped at seq \(progress.acknowledged): \(error); retrying in \(delay)")
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, settings.maximumReconnectDelay)
             }
         }
         try await save(&progress)
-        return ForwardCursor(destination: name, seq: progress.acknowledged)
+        return ForwardCursor(destination: name, seq: progress.acknowledged, leaf: progress.leaf)
     }
 
     /// ``run(start:through:)`` until it returns or SIGTERM or SIGINT arrives; then the cursor is saved and returned.
@@ -177,6 +188,8 @@ public final class SyslogForwarder: Sendable {
     /// How far the server has acknowledged, and what of that the cursor file does not hold yet.
     private struct Progress {
         var acknowledged: Int64
+        /// The leaf hash of entry `acknowledged`.
+        var leaf: Merkle.Hash?
         var unsaved = 0
         var savedAt = ContinuousClock.now
     }
@@ -185,7 +198,7 @@ public final class SyslogForwarder: Sendable {
     /// thread pool refuses work for a cancelled task.
     private func save(_ progress: inout Progress) async throws {
         guard progress.unsaved > 0 else { return }
-        let cursor = ForwardCursor(destination: destination.name, seq: progress.acknowledged)
+        let cursor = ForwardCursor(destination: destination.name, seq: progress.acknowledged, leaf: progress.leaf)
         let path = cursorPath
         try await Task.detached { try await BlockingWork.run { try cursor.save(path: path) } }.value
         progress.unsaved = 0
@@ -222,7 +235,7 @@ public final class SyslogForwarder: Sendable {
             let offer = try await Self.answer(to: opening, from: &events)
             guard offer.status == 200 else { throw ForwardingError("the server refused the RELP session: \(offer.text)") }
 
-            var inFlight = CircularBuffer<(txnr: Int, seq: Int64)>(initialCapacity: settings.window)
+            var inFlight = CircularBuffer<(txnr: Int, seq: Int64, leaf: Merkle.Hash)>(initialCapacity: settings.window)
             var sent = progress.acknowledged
             while true {
                 if inFlight.count <= settings.window / 2 {
@@ -231,7 +244,7 @@ public final class SyslogForwarder: Sendable {
                     if let last = entries.last {
                         let frames = entries.map { entry in
                             let txnr = transactions.next()
-                            inFlight.append((txnr, entry.seq))
+                            inFlight.append((txnr, entry.seq, entry.leaf))
                             let record = SyslogRecord(seq: entry.seq, kind: entry.kind, time: entry.time, entry: entry.entry)
                             return RELPFrame.syslog(txnr: txnr, message: record.message(hostname: settings.hostname))
                         }
@@ -253,6 +266,7 @@ public final class SyslogForwarder: Sendable {
                 guard response.status == 200 else { throw ForwardingError("the server refused seq \(oldest.seq): \(response.text)") }
                 inFlight.removeFirst()
                 progress.acknowledged = oldest.seq
+                progress.leaf = oldest.leaf
                 progress.unsaved += 1
                 if progress.unsaved >= 4096 || ContinuousClock.now - progress.savedAt >= .seconds(1) { try await save(&progress) }
             }
