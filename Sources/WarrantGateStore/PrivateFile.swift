@@ -124,6 +124,22 @@ public enum PrivateFile {
 
     /// Creates the directory `path`, and any missing parent, with mode 0700. An existing directory is left as it is,
     /// unless `tighten`: then a symbolic link or a non-directory there is refused and group and other access removed.
+    /// Refuses the directory that holds `path` if another user could put or replace files in it while a whole store
+    /// is written there (a backup, a restore): one owned by a user other than the caller or root, or writable by its
+    /// group or others.
+    public static func checkOwnDirectory(holding path: String) throws {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var status = Glibc.stat()
+        guard stat(directory, &status) == 0 else { throw PrivateFileError(.failed, "cannot read directory \(directory): \(describe(errno))") }
+        guard status.st_mode & S_IFMT == S_IFDIR else { throw PrivateFileError(.refused, "\(directory) is not a directory") }
+        guard status.st_uid == geteuid() || status.st_uid == 0 else {
+            throw PrivateFileError(.refused, "\(directory) belongs to uid \(status.st_uid), not to this user (uid \(geteuid())) or root: its owner could replace what is written there; use a directory of your own")
+        }
+        guard status.st_mode & 0o022 == 0 else {
+            throw PrivateFileError(.refused, "\(directory) is writable by its group or others (mode \(String(status.st_mode & 0o7777, radix: 8))): another user could replace what is written there; use a directory only its owner can write (chmod go-w)")
+        }
+    }
+
     public static func makeDirectory(_ path: String, tighten: Bool = false) throws {
         var prefix = path.hasPrefix("/") ? "/" : ""
         for component in path.split(separator: "/") {

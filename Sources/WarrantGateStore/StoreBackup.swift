@@ -47,7 +47,7 @@ enum BackupFormat {
 
 extension Store {
     /// Writes a backup of this SQLite store and its document store to `path`, a new file (mode 0600, never over an
-    /// existing file or a link), complete and synced before it appears there.
+    /// existing file or a link, in a directory only its owner can write), complete and synced before it appears there.
     ///
     /// The database is copied with SQLite's online backup in one step, from one read snapshot, so the gateway keeps
     /// writing meanwhile (in WAL mode, writers do not wait for readers). The document store's scans are added to the
@@ -59,6 +59,7 @@ extension Store {
         guard let pool = sqlitePool, let source = location.sqlitePath else {
             throw StoreError("`backup` copies a SQLite store; back up a PostgreSQL store with pg_dump or pg_basebackup, and its files directory (docs/postgresql.md#backups)")
         }
+        try PrivateFile.checkOwnDirectory(holding: path)
         let output = try PrivateFile.Output(path: path, existing: .refuse)
         var report = BackupReport()
         do {

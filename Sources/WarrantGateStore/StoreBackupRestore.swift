@@ -85,6 +85,7 @@ public enum StoreBackup {
         let replacing = try checkTarget(target, replace: options.replace)
         if replacing { try withExclusiveAccess(to: target) }
         try PrivateFile.makeDirectory(URL(fileURLWithPath: target).deletingLastPathComponent().path)
+        try PrivateFile.checkOwnDirectory(holding: target)
 
         let staged = try PrivateFile.Output(path: target, existing: replacing ? .replaceRegularFile : .refuse)
         progress("copying \(backupPath)")

@@ -358,6 +358,31 @@ struct StoreBackupTests {
         #expect(record.details["unsealedReason"] == "made before sealing; checked against paper")
     }
 
+    /// The attacker's F9: a restore or backup wrote into a directory another user could write, who could swap the
+    /// database or the backup under it.
+    @Test("a backup or restore into a directory others can write, or another user owns, is refused")
+    func sharedDirectory() async throws {
+        let site = try Site()
+        try await site.appendDecisions(2)
+        let offsite = try site.publishCheckpoint()
+        let (backup, _) = try site.backup()
+        let shared = site.path("shared")
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o777])
+        #expect(chmod(shared, 0o777) == 0)
+        func expectRefused(_ containing: String, _ body: () throws -> Void) {
+            #expect { try body() } throws: { error in
+                (error as? PrivateFileError).map { $0.kind == .refused && $0.message.contains(containing) } ?? false
+            }
+        }
+        expectRefused("is writable by its group or others (mode 777)") { _ = try site.store.backup(to: "\(shared)/site.backup", sealingWith: site.key) }
+        expectRefused("is writable by its group or others") { _ = try site.restore(backup, to: "shared/warrant-gate.sqlite", against: offsite) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: shared).isEmpty)
+        if geteuid() == 0 {
+            #expect(chmod(shared, 0o755) == 0 && chown(shared, 65534, 65534) == 0)
+            expectRefused("belongs to uid 65534") { _ = try site.restore(backup, to: "shared/warrant-gate.sqlite", against: offsite) }
+        }
+    }
+
     @Test("a backup made before the last migration restores, upgraded; one from a newer version is refused")
     func otherVersions() throws {
         let old = try TemporaryDatabase(migratedUpTo: "v3: the tree's frontier is derived")
