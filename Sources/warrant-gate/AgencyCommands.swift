@@ -60,9 +60,16 @@ struct AgencyCommand: ParsableCommand {
         @Option(help: "local-law-enforcement, federal-immigration, defense-counsel, court, consulate, jail-staff, or one declared under categories: in agencies.yaml.") var category: AgencyCategory
         @Option(help: "The agency's client certificate (PEM).") var cert: String
         @Option(help: "The agency's display name (default: the id).") var name: String?
+        @Option(help: "The agency directory the gateway reads (skipped if absent): an agency it lists keeps its category there.")
+        var agencies: String = "policies/agencies.yaml"
 
         func run() throws {
             let pin = try spkiFingerprint(ofCertificateAt: cert)
+            // The gateway keeps a listed agency's category whatever the registry says; refuse here what it would ignore.
+            if FileManager.default.fileExists(atPath: agencies), let listed = try AgencyDirectoryFile.listing(path: agencies).first(where: { $0.id == id }),
+               listed.category != category {
+                throw CLIError(.refused, "\(agencies) lists \(id) as \(listed.category.rawValue): agency add can add a certificate to it, never change its category (edit that file, under review, to do so)")
+            }
             let registry = try admin.registry(create: true)
             try storeCall { try registry.addAgency(id: id, name: name ?? id, category: category, spkiPins: [pin], operator: admin.operatorName) }
             print("agency \(id) (\(category.rawValue)) now identified by spki:\(pin)")

@@ -23,6 +23,15 @@ struct LiveGatewayCLITests {
         let port = try demo.port()
 
         #expect(try curl(certs, "ice-ero", port, "/records/inmates/2017-000456").contains("warrant_missing"))
+        // One operator re-files ICE as local police. The CLI refuses it against the directory file; with that check
+        // skipped, the gateway adds the certificate to ICE's entry and keeps its category.
+        let agencies = Repository.root.appendingPathComponent("policies/agencies.yaml").path
+        let recategorise = ["agency", "add", "ice-ero", "--category", "local-law-enforcement", "--cert", "\(certs)/ice-ero.pem", "--db", database, "--operator", "solo"]
+        let refused = try CLIProcess.run(recategorise + ["--agencies", agencies])
+        #expect(refused.status == 3 && refused.stderr.contains("never change its category"), "\(refused.stderr)")
+        #expect(try CLIProcess.run(recategorise + ["--agencies", scratch.url.appendingPathComponent("none.yaml").path]).status == 0)
+        Thread.sleep(forTimeInterval: 1)
+        #expect(try curl(certs, "ice-ero", port, "/records/inmates/2017-000456").contains("warrant_missing"))
         for (operatorName, arguments) in [
             ("clerk", ["warrant", "register", "--reference", "JW-LIVE", "--kind", "judicial-warrant", "--agency", "ice-ero", "--subject", "2017-000456",
                        "--scope", "records.read", "--expires", "2099-12-31", "--court", "D. Colo.", "--judge", "Hon. J.", "--case", "1:26-mj-9",
@@ -41,7 +50,7 @@ struct LiveGatewayCLITests {
         #expect(try curl(certs, "ice-ero", port, "/records/inmates/2017-000456", headers: ["Warrant-Reference: JW-LIVE"]).contains("certificate_revoked"))
         #expect(try curl(certs, "denver-pd", port, "/records/inmates/2017-000456").contains("Daniel Okafor"))
 
-        let listing = try CLIProcess.run(["agency", "list", "--db", database, "--agencies", Repository.root.appendingPathComponent("policies/agencies.yaml").path])
+        let listing = try CLIProcess.run(["agency", "list", "--db", database, "--agencies", agencies])
         #expect(listing.stdout.contains("laptop stolen"))
         let export = try CLIProcess.run(["log", "export", "--format", "csv", "--db", database])
         // The refusal names the agency whose certificate was revoked.

@@ -28,6 +28,19 @@ struct AgencyDirectoryTests {
         #expect(revoked.identify(ice) == .revoked(reason: "lost laptop", agency: directory.agency(id: "ice-ero")!))
         let unmatched = directory.amended(agencies: [], revocations: [impostor.spkiSHA256: "never issued"])
         #expect(unmatched.identify(impostor) == .revoked(reason: "never issued", agency: nil))
+
+        // `agency add ice-ero --category local-law-enforcement --cert …` by one operator: the certificate is added to
+        // ICE, which stays federal immigration, still identified by its subject as before.
+        let recategorised = directory.amended(
+            agencies: [Agency(id: "ice-ero", name: "Local police", category: .localLawEnforcement, spkiPins: [pinned.spkiSHA256])], revocations: [:]
+        )
+        let ero = try #require(recategorised.agency(id: "ice-ero"))
+        #expect(ero.category == .federalImmigration && ero.name == "ICE")
+        #expect(recategorised.identify(ice) == .agency(ero))
+        #expect(recategorised.identify(pinned) == .ambiguous(["ice-ero", "pinned"]))
+        // An id the file does not list is added as the registry has it.
+        let added = directory.amended(agencies: [Agency(id: "aurora-pd", name: "Aurora", category: .localLawEnforcement)], revocations: [:])
+        #expect(added.agency(id: "aurora-pd")?.category == .localLawEnforcement)
     }
 
     @Test("the shipped directory parses; errors are located")

@@ -44,10 +44,23 @@ public struct AgencyDirectory: Sendable {
     }
 
     /// A directory with further agencies and revocations from the registry laid over this one.
-    /// An agency from the registry replaces the file's agency of the same id.
+    ///
+    /// A registry agency with an id the file lists adds its certificates to the file's agency and changes nothing
+    /// else: the file is the reviewed statement of who is who, and one operator's `agency add` must not move ICE into
+    /// a category that needs no warrant.
     public func amended(agencies extra: [Agency], revocations extraRevocations: [String: String]) -> AgencyDirectory {
-        var merged = agencies.filter { agency in !extra.contains { $0.id == agency.id } }
-        merged.append(contentsOf: extra)
+        var merged = agencies
+        for agency in extra {
+            if let index = merged.firstIndex(where: { $0.id == agency.id }) {
+                let listed = merged[index]
+                merged[index] = Agency(
+                    id: listed.id, name: listed.name, category: listed.category, spkiPins: listed.spkiPins.union(agency.spkiPins),
+                    subjectMatchers: listed.subjectMatchers
+                )
+            } else {
+                merged.append(agency)
+            }
+        }
         return AgencyDirectory(
             agencies: merged,
             authorities: Array(authorities.values),
