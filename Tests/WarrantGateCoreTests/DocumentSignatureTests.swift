@@ -319,7 +319,11 @@ struct DocumentSignatureTests {
 
         // The signed page lists a second content stream that the signed revision never defines, even with comments
         // between the reference's tokens.
-        for contents in ["[4 0 R 7 0 R]", "[4 0 R 7 %c\n 0 %c\r R]", "[4 0 R 007 0 R]"] {
+        // Lenient readers (PDFium) take any word of signs, dots and digits as a number, and parse into 32 bits.
+        for contents in [
+            "[4 0 R 7 0 R]", "[4 0 R 7 %c\n 0 %c\r R]", "[4 0 R 007 0 R]", "[4 0 R +7 0 R]", "[4 0 R 7.0 0 R]", "[4 0 R 0000000000000000007 0 R]",
+            "[4 0 R 7 00000000000 R]", "[4 0 R 7 +0 R]", "[4 0 R 7 0.0 R]", "[4 0 R 4294967303 0 R]",
+        ] {
             let dangling = try TestPDF.signed(contents: contents) { try clerk.cmsSignature(over: $0) }
             #expect(verifiedCourt(await setup.verifier.verify(document: dangling)) == "denver-county-court")
             let filled = try TestPDF.appendUpdate(to: dangling, objects: [(7, stream)] + dss, size: 9)
@@ -335,6 +339,14 @@ struct DocumentSignatureTests {
         // The same validation data after a signed revision that refers to nothing beyond itself is accepted.
         let plain = try TestPDF.appendUpdate(to: pdf, objects: [(7, stream)] + dss, size: 9)
         #expect(verifiedCourt(await setup.verifier.verify(document: plain)) == "denver-county-court")
+
+        // Padding that pushes the last `startxref` out of PDFium's last 4,096 bytes makes it rebuild the xref from
+        // whatever objects it finds, the last definition of each winning.
+        for padded in [pdf + Array(repeating: UInt8(ascii: "\n"), count: 5_000), plain + Array(repeating: 0, count: 4_200)] {
+            let status = await setup.verifier.verify(document: padded)
+            #expect(reason(status).contains("whitespace follow the last %%EOF"), "\(status)")
+        }
+        #expect(verifiedCourt(await setup.verifier.verify(document: plain + Array("\r\n".utf8))) == "denver-county-court")
     }
 
     @Test("a decoy /ByteRange, a ByteRange that leaves a gap, a range short of the file's revision: invalid")

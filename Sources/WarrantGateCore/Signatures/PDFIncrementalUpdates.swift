@@ -29,8 +29,15 @@ enum PDFIncrementalUpdates {
     /// dozen certificates and responses, not a document.
     static let maximumAppendedObjects = 1 << 16
 
+    /// Whitespace allowed after the last `%%EOF`: an end of line or two. PDFium looks for `startxref` only in a file's
+    /// last 4,096 bytes, and rebuilds the cross-reference from whatever objects it finds when it does not see one.
+    static let maximumTrailingWhitespace = 32
+
     static func check(_ bytes: [UInt8], signedEnd: Int) throws {
-        guard bytes[signedEnd...].contains(where: { !PDFBytes.isWhitespace($0) }) else { return }
+        guard bytes[signedEnd...].contains(where: { !PDFBytes.isWhitespace($0) }) else {
+            guard bytes.count - signedEnd <= maximumTrailingWhitespace else { throw paddedEnd() }
+            return
+        }
         let signed = try SignedRevision(bytes, end: signedEnd)
         var previousStartxref = signed.startxref
         var scanner = PDFScanner(bytes, at: signedEnd, allowsComments: false, budget: maximumAppendedObjects)
@@ -44,8 +51,9 @@ enum PDFIncrementalUpdates {
             previousStartxref = revision.startxref
             revisions.append(revision)
         }
+        guard let last = revisions.last, bytes.count - last.end <= maximumTrailingWhitespace else { throw paddedEnd() }
         // Readers find the last `startxref` by searching the raw bytes backwards: it must be the one read here.
-        guard let last = revisions.last, PDFBytes.lastOccurrence(of: "startxref", in: bytes, range: signedEnd..<bytes.count) == last.startxrefKeyword else {
+        guard PDFBytes.lastOccurrence(of: "startxref", in: bytes, range: signedEnd..<bytes.count) == last.startxrefKeyword else {
             throw modified("the last startxref in the file is not the last appended revision's")
         }
         try checkReferences(to: revisions, in: signed)
@@ -62,6 +70,10 @@ enum PDFIncrementalUpdates {
         if let number = scan.referenced.min() {
             throw modified("object \(number), which the signed revision refers to but does not define, was added after signing")
         }
+    }
+
+    private static func paddedEnd() -> PDFSyntaxError {
+        modified("more than \(maximumTrailingWhitespace) bytes of whitespace follow the last %%EOF")
     }
 
     static func modified(_ why: String) -> PDFSyntaxError {
@@ -189,6 +201,8 @@ enum PDFIncrementalUpdates {
         var startxref = 0
         /// Where the revision's `startxref` keyword is.
         var startxrefKeyword = 0
+        /// Where the revision ends, after its `%%EOF`.
+        var end = 0
 
         init(_ scanner: inout PDFScanner) throws {
             var sawStartxref = false
@@ -199,6 +213,7 @@ enum PDFIncrementalUpdates {
                 let offset = scanner.position
                 if scanner.consume("%%EOF") {
                     guard sawStartxref else { throw modified("an appended revision has no startxref") }
+                    end = scanner.position
                     return
                 }
                 if PDFBytes.isDigit(byte) {

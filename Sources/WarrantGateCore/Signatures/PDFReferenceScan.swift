@@ -2,9 +2,10 @@
 /// (an object stream, whose compressed objects could refer to anything unseen).
 ///
 /// Every byte is read as possible PDF syntax, stream data and strings included, so the scan may find a reference a
-/// parser would not (a refusal, never a pass), and misses none a parser would find: comments are skipped only between
-/// the tokens of a candidate, and a candidate whose gaps run past ``maximumGap`` bytes counts as a reference. Linear
-/// in the bytes scanned: each candidate looks ahead at most ``maximumGap`` bytes beyond its own tokens.
+/// parser would not (a refusal, never a pass), and misses none a lenient reader would find: an object number or a
+/// generation is any word of `+ - .` and digits, read every way a reader might (see `numericWord`); comments are
+/// skipped only between the tokens of a candidate, and a candidate whose gaps run past ``maximumGap`` bytes counts as
+/// a reference. Linear in the bytes scanned: each candidate looks ahead at most ``maximumGap`` bytes past its words.
 struct PDFReferenceScan {
     static let maximumGap = 256
 
@@ -23,20 +24,60 @@ struct PDFReferenceScan {
                 let (name, after) = Self.name(in: bytes, from: index + 1, end: end)
                 if name == Array("ObjStm".utf8) { namesObjectStream = true }
                 index = after
-            } else if PDFBytes.isDigit(byte), index == range.lowerBound || !PDFBytes.isRegular(bytes[index - 1]) {
-                var after = index
-                while after < end, PDFBytes.isDigit(bytes[after]) { after += 1 }
-                if after - index <= 18, after == end || !PDFBytes.isRegular(bytes[after]),
-                   let number = Int(String(decoding: bytes[index..<after], as: UTF8.self)),
-                   candidates.contains(number), !referenced.contains(number),
-                   Self.referenceFollows(in: bytes, from: after, end: end) {
+            } else if Self.isNumeric(byte), index == range.lowerBound || !PDFBytes.isRegular(bytes[index - 1]) {
+                let word = Self.numericWord(in: bytes, from: index, end: end)
+                if let word, let number = word.values.first(where: { candidates.contains($0) && !referenced.contains($0) }),
+                   Self.referenceFollows(in: bytes, from: word.end, end: end) {
                     referenced.insert(number)
                 }
-                index = after
+                index = word?.end ?? index + 1
             } else {
                 index += 1
             }
         }
+    }
+
+    /// Bytes a reader's lexer may take as part of a number: `+ - .` and digits.
+    private static func isNumeric(_ byte: UInt8) -> Bool {
+        PDFBytes.isDigit(byte) || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
+    }
+
+    /// A word of numeric bytes only (at least one digit) starting at `start` and ending at a byte that is not regular,
+    /// with every value a reader might take from it: each run of digits, leading zeros dropped, exactly if it fits and
+    /// modulo 2³² (a reader parsing into 32 bits); nil if the word holds another regular byte. So `+7`, `7.0`, `007`
+    /// and `4294967303` each count as 7.
+    private static func numericWord(in bytes: [UInt8], from start: Int, end: Int) -> (values: [Int], end: Int)? {
+        var index = start
+        var values: [Int] = []
+        var exact: Int? = 0
+        var wrapped: UInt32 = 0
+        var inRun = false
+        func closeRun() {
+            if inRun {
+                if let exact { values.append(exact) }
+                values.append(Int(wrapped))
+            }
+            (exact, wrapped, inRun) = (0, 0, false)
+        }
+        while index < end, PDFBytes.isRegular(bytes[index]) {
+            let byte = bytes[index]
+            guard isNumeric(byte) else { return nil }
+            if PDFBytes.isDigit(byte) {
+                let digit = Int(byte - UInt8(ascii: "0"))
+                inRun = true
+                if let value = exact {
+                    let (times, overflow) = value.multipliedReportingOverflow(by: 10)
+                    let (sum, carry) = times.addingReportingOverflow(digit)
+                    exact = overflow || carry ? nil : sum
+                }
+                wrapped = wrapped &* 10 &+ UInt32(digit)
+            } else {
+                closeRun()
+            }
+            index += 1
+        }
+        closeRun()
+        return values.isEmpty ? nil : (values, index)
     }
 
     /// A name's bytes after its `/`, `#` escapes decoded, at most 64 of them kept; and where the name ends.
@@ -80,9 +121,8 @@ struct PDFReferenceScan {
             return true
         }
         guard skipGap() else { return true }
-        let generationStart = index
-        while index < end, PDFBytes.isDigit(bytes[index]), index - generationStart <= 10 { index += 1 }
-        guard index > generationStart, index - generationStart <= 10, index < end, !PDFBytes.isRegular(bytes[index]) else { return false }
+        guard index < end, isNumeric(bytes[index]), let generation = numericWord(in: bytes, from: index, end: end) else { return false }
+        index = generation.end
         guard skipGap() else { return true }
         return index < end && bytes[index] == UInt8(ascii: "R") && (index + 1 == end || !PDFBytes.isRegular(bytes[index + 1]))
     }
