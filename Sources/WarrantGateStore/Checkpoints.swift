@@ -66,10 +66,10 @@ public struct StoredCheckpoint: Sendable {
 /// A signing is one transaction. It first takes the signer's lease (on PostgreSQL, a transaction-scoped advisory lock
 /// shared by every gateway and CLI; on SQLite, the write transaction itself): while another signer holds it, this one
 /// signs nothing and leaves the signing to that one. It then rebuilds the tree's right edge from what it can trust:
-/// the stored tree at the last checkpoint's size, which must give that checkpoint's root, extended by the leaf hashes
-/// of every entry since. The stored right edge and the stored tree must both match it: the frontier, and the nodes
-/// appenders derive from it, are written by the gateways' database role, so a frontier forged there must not reach a
-/// signature. It inserts the new checkpoint with the id after the last one's, so that even a signer that bypassed the
+/// the stored tree at the last checkpoint's size, which must give that checkpoint's root, extended by the leaves of
+/// every entry since, hashed anew from the entries. The stored right edge and the stored tree must both match it:
+/// the frontier, the nodes appenders derive from it and the stored leaf hashes are written by the gateways' database
+/// role, so a forgery there must not reach a signature. It inserts the new checkpoint with the id after the last one's, so that even a signer that bypassed the
 /// lease could not add a second checkpoint after the same predecessor (compare-and-swap on the primary key).
 public struct Checkpointer: Sendable {
     let database: any SQLDatabase
@@ -110,21 +110,31 @@ public struct Checkpointer: Sendable {
         }
     }
 
-    /// `frontier` extended by the leaf hashes of the entries after it, live or archived, up to `size`.
+    /// How many entries ``extend(_:to:in:)`` reads at a time: each read is one statement, under the statement timeout,
+    /// and the memory it takes is bounded whatever the gap since the last checkpoint.
+    static let extensionBatch: Int64 = 4_096
+
+    /// `frontier` extended by the entries after it up to `size`, each one's leaf hashed anew from its kind and entry
+    /// (the stored `leaf_hash` must agree): the gateways' role inserts rows, and a row whose stored hash is not its
+    /// entry's must not reach a signature. The entries after the last checkpoint are never archived.
     static func extend(_ frontier: MerkleFrontier, to size: UInt64, in session: any SQLSession) throws -> MerkleFrontier {
         var frontier = frontier
-        guard size > frontier.size else { return frontier }
-        let first = Int64(frontier.size) + 1, last = Int64(size)
-        let rows = try session.fetchAll("""
-            SELECT seq, leaf_hash FROM log WHERE seq BETWEEN ? AND ?
-            UNION ALL SELECT seq, leaf_hash FROM archived_leaves WHERE seq BETWEEN ? AND ?
-            ORDER BY seq
-            """, first, last, first, last)
-        for (row, seq) in zip(rows, first...last) {
-            guard try row.int64("seq") == seq else { throw StoreError("the log lacks entry \(seq): refusing to sign") }
-            frontier.append(leaf: try row.bytes("leaf_hash"))
+        var next = Int64(frontier.size) + 1
+        let last = Int64(size)
+        while next <= last {
+            let through = min(last, next + extensionBatch - 1)
+            let rows = try session.fetchAll("SELECT seq, kind, entry, leaf_hash FROM log WHERE seq BETWEEN ? AND ? ORDER BY seq", next, through)
+            for (row, seq) in zip(rows, next...through) {
+                guard try row.int64("seq") == seq else { throw StoreError("the log lacks entry \(seq): refusing to sign") }
+                let leaf = LogLeaf.hash(kind: try row.text("kind"), entry: Array(try row.text("entry").utf8))
+                guard try row.bytes("leaf_hash") == leaf else {
+                    throw StoreError("entry \(seq) does not match its stored leaf hash: refusing to sign (run `warrant-gate log verify`)")
+                }
+                frontier.append(leaf: leaf)
+            }
+            guard rows.count == Int(through - next + 1) else { throw StoreError("the log lacks entries up to \(through): refusing to sign") }
+            next = through + 1
         }
-        guard frontier.size == size else { throw StoreError("the log lacks entries up to \(size): refusing to sign") }
         return frontier
     }
 

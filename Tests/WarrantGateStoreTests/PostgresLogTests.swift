@@ -151,6 +151,31 @@ struct PostgresLogTests {
         }
     }
 
+    /// The role may insert a row whose stored leaf hash is not its entry's (a benign entry, the hash of an invented
+    /// approval) with a frontier to match: a signer that trusted the stored hashes signed the invented entry's root.
+    @Test("a row whose stored leaf hash is not its entry's, with a frontier to match, is never signed")
+    func forgedLeafHashNotSigned() async throws {
+        try await withLogDatabase { cluster in
+            let key = LogSigningKey(name: "county.example/warrant-gate")
+            try await cluster.withClient(user: Self.gatewayRole) { gateway in
+                try await PostgresDecisionLog(client: gateway, logger: logger, commitTimeout: Self.patient).append((0..<5).map(Self.entry))
+                let store = try cluster.store(user: Self.gatewayRole)
+                _ = try await blocking { try store.checkpointer(key: key).sign() }
+                var frontier = try store.database.read { try $0.logFrontier() }
+                let invented = LogLeaf.hash(kind: "admin", entry: Array(#"{"action":"warrant.approve","reference":"JW-INVENTED"}"#.utf8))
+                frontier.append(leaf: invented)
+                let subtrees = frontier.subtrees.flatMap { [UInt8($0.level)] + $0.hash }
+                try await gateway.query("""
+                    INSERT INTO log (seq, kind, time, decision_id, entry, leaf_hash)
+                    VALUES (6, 'admin', '2026-12-04T17:00:00.000Z', NULL, '{"benign":"entry"}', \(ByteBuffer(bytes: invented)))
+                    """, logger: logger)
+                try await gateway.query("UPDATE tree_frontier SET size = 6, subtrees = \(ByteBuffer(bytes: subtrees)) WHERE id = 1", logger: logger)
+                let refused = await #expect(throws: StoreError.self) { try await blocking { try store.checkpointer(key: key).sign() } }
+                #expect(refused?.message.contains("entry 6 does not match its stored leaf hash") == true, "\(String(describing: refused))")
+            }
+        }
+    }
+
     @Test("two would-be signers while two gateways append: one signs at a time, and the checkpoints never fork")
     func twoSigners() async throws {
         try await withLogDatabase { cluster in
