@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import PostgresNIO
 import Testing
 import WarrantGateCore
@@ -102,6 +103,12 @@ struct PostgresLogTests {
                     await #expect(throws: (any Error).self, "\(statement)") {
                         try await gateway.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                     }
+                }
+                // A setting keeps its key, so that no other (the mark of an unfinished migration among them) can be turned
+                // into the time zone, which this role may write.
+                try await gateway.query("INSERT INTO settings (key, value) VALUES ('two-person-rule', 'on')", logger: logger)
+                await #expect(throws: (any Error).self) {
+                    try await gateway.query("UPDATE settings SET key = 'time-zone', value = 'America/Denver' WHERE key = 'two-person-rule'", logger: logger)
                 }
                 // Subtrees of the right length but forged pass the trigger; the signer then refuses to sign them, and the
                 // walk over the log finds them.
@@ -324,5 +331,100 @@ struct PostgresLocationTests {
         #expect(try PostgresLocation.password(file: file, environment: ["PGPASSWORD": "env"]) == "s3cret")
         #expect(try PostgresLocation.password(file: nil, environment: ["PGPASSWORD": "env"]) == "env")
         #expect(try PostgresLocation.password(file: nil, environment: [:]) == nil)
+    }
+}
+
+/// A PostgreSQL server that completes the startup (no TLS on loopback, AuthenticationOk, ReadyForQuery) and then never
+/// answers a query: one that froze, or whose network split, just after a connection opened.
+private final class MuteServer: @unchecked Sendable {
+    let port: Int
+    private let listener: Int32
+
+    init() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0 }
+        }
+        guard bound, listen(listener, 16) == 0 else { throw POSIXError(.EADDRINUSE) }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        self.listener = listener
+        Thread.detachNewThread {
+            while true {
+                let client = accept(listener, nil, nil)
+                guard client >= 0 else { return }
+                Thread.detachNewThread { Self.serve(client) }
+            }
+        }
+    }
+
+    private static func serve(_ client: Int32) {
+        defer { close(client) }
+        func readExactly(_ count: Int) -> [UInt8]? {
+            var bytes = [UInt8](repeating: 0, count: count)
+            var done = 0
+            while done < count {
+                let got = bytes.withUnsafeMutableBytes { recv(client, $0.baseAddress! + done, count - done, 0) }
+                guard got > 0 else { return nil }
+                done += got
+            }
+            return bytes
+        }
+        func message(_ type: Character, _ body: [UInt8]) -> [UInt8] {
+            [type.asciiValue!] + withUnsafeBytes(of: UInt32(body.count + 4).bigEndian, Array.init) + body
+        }
+        // The startup message (after refusing an SSLRequest, if one comes first).
+        while true {
+            guard let length = readExactly(4), let body = readExactly(Int(length.withUnsafeBytes { $0.load(as: UInt32.self).bigEndian }) - 4) else { return }
+            if body.prefix(4) == [0x04, 0xD2, 0x16, 0x2F] { _ = send(client, "N", 1, 0); continue }
+            break
+        }
+        let reply = message("R", [0, 0, 0, 0]) + message("S", Array("server_version\u{0}15\u{0}".utf8))
+            + message("S", Array("integer_datetimes\u{0}on\u{0}".utf8)) + message("K", [0, 0, 0, 1, 0, 0, 0, 2]) + message("Z", Array("I".utf8))
+        _ = reply.withUnsafeBytes { send(client, $0.baseAddress, $0.count, 0) }
+        var sink = [UInt8](repeating: 0, count: 65_536)
+        while sink.withUnsafeMutableBytes({ recv(client, $0.baseAddress, $0.count, 0) }) > 0 {}
+    }
+
+    func stop() {
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+    }
+}
+
+@Suite("A PostgreSQL server gone silent")
+struct SilentPostgresTests {
+    /// The connection's first statements (its timeouts) were waited for without a limit: `log checkpoint` against such
+    /// a server was still waiting when killed at 60 s, holding the store's lock.
+    @Test("opening a store on a server that answers the startup and nothing after fails, and does not wait for ever")
+    func silentAfterStartup() async throws {
+        let server = try MuteServer()
+        defer { server.stop() }
+        let location = try StoreLocation("postgres://wg_gateway@127.0.0.1:\(server.port)/warrantgate")
+        // A guard against the hang, far beyond the 2 s timeout: on the code before, the open never returned. The open
+        // is left running if it hangs (a task group would wait for it), so the guard can answer first.
+        let answered = Mutex(false)
+        let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
+            let answer: @Sendable (String?) -> Void = { outcome in
+                if answered.withLock({ answered in defer { answered = true }; return !answered }) { continuation.resume(returning: outcome) }
+            }
+            Thread.detachNewThread {
+                do {
+                    _ = try Store.open(location, options: StoreOptions(busyTimeout: .seconds(2)))
+                    answer("opened")
+                } catch {
+                    answer("\(error)")
+                }
+            }
+            Thread.detachNewThread {
+                Thread.sleep(forTimeInterval: 45)
+                answer(nil)
+            }
+        }
+        let failure = try #require(outcome, "the open was still waiting after 45 s")
+        #expect(failure.contains("cannot open"), "\(failure)")
     }
 }

@@ -278,6 +278,20 @@ public enum PostgresSchema {
         )
         """,
         "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        // A setting's key never changes (its value is what changes): the gateways' role, which may update the time zone,
+        // must not turn another setting, such as the mark of a migration that has not finished, into it.
+        """
+        CREATE OR REPLACE FUNCTION warrant_gate_setting_key_kept() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+        BEGIN
+            IF NEW.key <> OLD.key THEN
+                RAISE EXCEPTION 'a setting''s key never changes (% to %)', OLD.key, NEW.key;
+            END IF;
+            RETURN NEW;
+        END $$
+        """,
+        "DROP TRIGGER IF EXISTS settings_key_kept ON settings",
+        "CREATE TRIGGER settings_key_kept BEFORE UPDATE ON settings FOR EACH ROW EXECUTE FUNCTION warrant_gate_setting_key_kept()",
         "CREATE TABLE IF NOT EXISTS registry_state (id INT PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL)",
         "INSERT INTO registry_state (id, version) VALUES (1, 1) ON CONFLICT (id) DO NOTHING",
         // Any change to what the gateways read from the registry bumps the version they poll. The function runs as

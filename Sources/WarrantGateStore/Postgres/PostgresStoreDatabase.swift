@@ -92,9 +92,11 @@ final class PostgresStoreDatabase: SQLDatabase, @unchecked Sendable {
         ).wait()
         let milliseconds = Int64(statementTimeout / .milliseconds(1))
         do {
-            // Numbers formatted here, not client text: SET takes no bound parameters.
-            _ = try opened.query(PostgresQuery(unsafeSQL: "SET statement_timeout = \(milliseconds)"), logger: logger).wait()
-            _ = try opened.query(PostgresQuery(unsafeSQL: "SET lock_timeout = \(milliseconds)"), logger: logger).wait()
+            // Numbers formatted here, not client text: SET takes no bound parameters. Run as any statement is, so that
+            // a server that completed the handshake and then went silent cannot hold this call (and the lock) for ever.
+            let session = PostgresSession(connection: opened, timeout: statementTimeout + .seconds(1), logger: logger)
+            try session.run(PostgresQuery(unsafeSQL: "SET statement_timeout = \(milliseconds)"))
+            try session.run(PostgresQuery(unsafeSQL: "SET lock_timeout = \(milliseconds)"))
         } catch {
             Self.abandon(opened)
             throw error
