@@ -43,9 +43,9 @@ struct PolicyOperationsTests {
             #expect(try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123").status == 200)
             let path = gateway.gateway.configuration.policyPath
             // The same bytes written again (a new inode, a new time) are no change to reload for.
-            let before = gateway.gateway.watchedFilesFingerprint()
+            let before = gateway.gateway.watchedFiles().map(\.contents)
             try String(contentsOfFile: path, encoding: .utf8).write(toFile: path, atomically: true, encoding: .utf8)
-            #expect(gateway.gateway.watchedFilesFingerprint() == before)
+            #expect(gateway.gateway.watchedFiles().map(\.contents) == before)
             let stricter = try String(contentsOfFile: path, encoding: .utf8)
                 .replacingOccurrences(of: "category: [local-law-enforcement, prosecutor, defense-counsel, court]", with: "category: [prosecutor, defense-counsel, court]")
             try stricter.write(toFile: path, atomically: true, encoding: .utf8)
@@ -255,5 +255,53 @@ struct PolicyWarningTests {
         state.replace(registry: RegistrySnapshot(documents: [], records: [], agencies: [added], version: 2))
         let after = policies.warnings(by: state.current.directory)
         #expect(!after.contains { $0.contains("ice-eor") || $0.contains("federal-immigraton") }, "\(after)")
+    }
+}
+
+@Suite("When a changed file is reloaded")
+struct FileChangeTriggerTests {
+    private func file(_ path: String, inode: UInt64?, _ contents: String) -> WatchedFile {
+        WatchedFile(path: path, inode: inode, contents: contents)
+    }
+
+    @Test("a file renamed into place reloads once it stands still; the same bytes renamed in are adopted, not reloaded")
+    func replaced() {
+        var trigger = FileChangeTrigger()
+        let seen = [file("p.yaml", inode: 1, "a"), file("c.pem", inode: 2, "x")]
+        #expect(trigger.check(seen, seen: seen) == .wait)
+        let renamed = [file("p.yaml", inode: 3, "b"), file("c.pem", inode: 2, "x")]
+        #expect(trigger.check(renamed, seen: seen) == .wait, "not yet stood still")
+        #expect(trigger.check(renamed, seen: seen) == .reload(unsettled: false))
+        let sameBytes = [file("p.yaml", inode: 4, "a"), file("c.pem", inode: 2, "x")]
+        #expect(trigger.check(sameBytes, seen: seen) == .adopt)
+    }
+
+    /// A policy written in place with a pause was reloaded cut short, and a policy cut at a line can be valid and
+    /// forbid less.
+    @Test("a file changed in place is never reloaded by itself, and is reported once for each state")
+    func inPlace() {
+        var trigger = FileChangeTrigger()
+        let seen = [file("p.yaml", inode: 1, "whole")]
+        let half = [file("p.yaml", inode: 1, "wh")]
+        #expect(trigger.check(half, seen: seen) == .changedInPlace(["p.yaml"]))
+        for _ in 0..<(FileChangeTrigger.maximumUnsettledChecks + 2) { #expect(trigger.check(half, seen: seen) == .wait) }
+        let done = [file("p.yaml", inode: 1, "whole, longer")]
+        #expect(trigger.check(done, seen: seen) == .changedInPlace(["p.yaml"]))
+        #expect(trigger.check(done, seen: seen) == .wait)
+        // Renamed into place afterwards, it is reloaded as any replacement.
+        let installed = [file("p.yaml", inode: 9, "whole, longer")]
+        #expect(trigger.check(installed, seen: seen) == .wait)
+        #expect(trigger.check(installed, seen: seen) == .reload(unsettled: false))
+    }
+
+    @Test("replacements at every check are reloaded as they stand after the limit")
+    func neverSettles() {
+        var trigger = FileChangeTrigger()
+        let seen = [file("p.yaml", inode: 1, "0")]
+        var action = FileChangeTrigger.Action.wait
+        for step in 1...(FileChangeTrigger.maximumUnsettledChecks + 1) {
+            action = trigger.check([file("p.yaml", inode: UInt64(step + 1), "\(step)")], seen: seen)
+        }
+        #expect(action == .reload(unsettled: true))
     }
 }

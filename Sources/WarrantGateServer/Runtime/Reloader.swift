@@ -7,7 +7,9 @@ import UnixSignals
 import WarrantGateCore
 
 /// Reloads the policy, the agency directory, the server certificate and the client CA bundle: on SIGHUP, and when
-/// one of their files has changed and then stood still for a second (checked every second).
+/// one of their files has been replaced (renamed into place, a new inode) and then stood still for a second (checked
+/// every second). A file whose contents changed in place is not reloaded by itself: it may be half-written, and a
+/// policy cut short can be valid and forbid less. That is logged, and SIGHUP reloads it.
 ///
 /// Each part is validated before it is swapped in, atomically; a part that fails keeps its old version running,
 /// and the failure is logged and counted (`warrantgate_policy_reload_failures_total`).
@@ -21,9 +23,9 @@ struct Reloader: Service {
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         let (gateway, interval) = (gateway, interval)
-        // The fingerprint the last reload saw, whichever loop did it, so that a SIGHUP after a change is not
+        // The files as the last reload saw them, whichever loop did it, so that a SIGHUP after a change is not
         // followed by a second reload of the same files on the next tick.
-        let seen = SeenFingerprint(gateway.watchedFilesFingerprint())
+        let seen = SeenFiles(gateway.watchedFiles())
         // Two loops in a task group, not one merged sequence: swift-async-algorithms' `merge` inside the
         // graceful-shutdown sequence deadlocked (a cancellation handler waiting for a lock) when the service group
         // cancelled the reloader as a gateway failed to start, under load.
@@ -32,62 +34,110 @@ struct Reloader: Service {
                 group.addTask {
                     for await _ in signals {
                         gateway.notifier.reloading()
-                        _ = seen.replace(with: gateway.watchedFilesFingerprint())
+                        _ = seen.replace(with: gateway.watchedFiles())
                         await Self.reload(gateway, reason: "SIGHUP")
                         gateway.notifier.ready()
                     }
                 }
                 group.addTask {
-                    // A change is reloaded once the files have stood still for a whole interval, so that a file
-                    // being written in place is not read half-written (installing by rename is atomic all the same);
-                    // files that never stand still are reloaded as they are after `maximumUnsettledChecks`.
-                    var changed: [String]?
-                    var unsettledChecks = 0
+                    var trigger = FileChangeTrigger()
                     while (try? await Task.sleep(for: interval)) != nil {
-                        let current = gateway.watchedFilesFingerprint()
-                        if current == seen.current {
-                            (changed, unsettledChecks) = (nil, 0)
-                            continue
+                        let current = gateway.watchedFiles()
+                        switch trigger.check(current, seen: seen.current) {
+                        case .wait: continue
+                        case .adopt: _ = seen.replace(with: current)
+                        case .changedInPlace(let paths):
+                            gateway.logger.warning("watched files changed in place; not reloaded, as they may be half-written: send SIGHUP once they are complete, or install files by renaming them into place", metadata: ["files": "\(paths.joined(separator: ", "))"])
+                        case .reload(let unsettled):
+                            if unsettled {
+                                gateway.logger.warning("watched files have been replaced at every check; reloading them as they stand", metadata: ["checks": "\(FileChangeTrigger.maximumUnsettledChecks)"])
+                            }
+                            if seen.replace(with: current) != current { await Self.reload(gateway, reason: "file change") }
                         }
-                        guard current == changed || unsettledChecks >= Self.maximumUnsettledChecks else {
-                            (changed, unsettledChecks) = (current, unsettledChecks + 1)
-                            continue
-                        }
-                        if current != changed {
-                            gateway.logger.warning("watched files have changed at every check; reloading them as they stand", metadata: ["checks": "\(unsettledChecks)"])
-                        }
-                        (changed, unsettledChecks) = (nil, 0)
-                        if seen.replace(with: current) != current { await Self.reload(gateway, reason: "file change") }
                     }
                 }
             }
         }
     }
 
-    /// Checks at which files that keep changing are reloaded all the same.
-    static let maximumUnsettledChecks = 10
-
     private static func reload(_ gateway: Gateway, reason: String) async {
         _ = try? await BlockingWork.run { gateway.reload(reason: reason) }
     }
 
-    /// The watched files' fingerprint as the last reload (or check) saw it, shared by the reloader's two loops.
-    private final class SeenFingerprint: Sendable {
-        private let fingerprint: Mutex<[String]>
+    /// The watched files as the last reload (or check) saw them, shared by the reloader's two loops.
+    private final class SeenFiles: Sendable {
+        private let files: Mutex<[WatchedFile]>
 
-        init(_ fingerprint: [String]) {
-            self.fingerprint = Mutex(fingerprint)
+        init(_ files: [WatchedFile]) {
+            self.files = Mutex(files)
         }
 
-        var current: [String] { fingerprint.withLock { $0 } }
+        var current: [WatchedFile] { files.withLock { $0 } }
 
-        /// Stores `current`; returns the fingerprint it replaces.
-        func replace(with current: [String]) -> [String] {
-            fingerprint.withLock { seen in
+        /// Stores `current`; returns the files it replaces.
+        func replace(with current: [WatchedFile]) -> [WatchedFile] {
+            files.withLock { seen in
                 defer { seen = current }
                 return seen
             }
         }
+    }
+}
+
+/// One file a reload reads, as a check saw it.
+struct WatchedFile: Equatable, Sendable {
+    let path: String
+    /// Nil if the file is missing.
+    let inode: UInt64?
+    /// The SHA-256 of its contents; for anything but a regular file of at most 1 MiB, its size and time.
+    let contents: String
+}
+
+/// When the watched files' changes call for a reload: when their contents changed (the same bytes under a new inode
+/// are no change), once the files that changed were all replaced (a new inode, or one that appeared or went) and have
+/// then stood still for a check; never for a file changed in place, which may be
+/// half-written (that is reported once for each state of the files). Replacements that never stand still are
+/// reloaded as they are after ``maximumUnsettledChecks``: each replacement is a whole file.
+struct FileChangeTrigger {
+    enum Action: Equatable {
+        case wait
+        /// The same contents under new inodes (rewritten by rename): no reload, but these are the files from now on.
+        case adopt
+        case changedInPlace([String])
+        /// `unsettled`: the files never stood still.
+        case reload(unsettled: Bool)
+    }
+
+    static let maximumUnsettledChecks = 10
+
+    private var pending: [WatchedFile]?
+    private var unsettledChecks = 0
+    private var reportedInPlace: [WatchedFile]?
+
+    /// What to do about `current`, given the files as the last reload saw them.
+    mutating func check(_ current: [WatchedFile], seen: [WatchedFile]) -> Action {
+        guard current.map(\.path) != seen.map(\.path) || current.map(\.contents) != seen.map(\.contents) else {
+            (pending, unsettledChecks, reportedInPlace) = (nil, 0, nil)
+            return current == seen ? .wait : .adopt
+        }
+        let before = Dictionary(seen.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+        let inPlace = current.filter { file in
+            guard let old = before[file.path], let inode = old.inode else { return false }
+            return file.inode == inode && file.contents != old.contents
+        }
+        if !inPlace.isEmpty {
+            (pending, unsettledChecks) = (nil, 0)
+            guard current != reportedInPlace else { return .wait }
+            reportedInPlace = current
+            return .changedInPlace(inPlace.map(\.path))
+        }
+        guard current == pending || unsettledChecks >= Self.maximumUnsettledChecks else {
+            (pending, unsettledChecks) = (current, unsettledChecks + 1)
+            return .wait
+        }
+        let unsettled = current != pending
+        (pending, unsettledChecks) = (nil, 0)
+        return .reload(unsettled: unsettled)
     }
 }
 
@@ -131,22 +181,23 @@ extension Gateway {
         return Set(inForce.flatMap { $0.includes + $0.vocabulary.profiles.values.map(\.source) }).sorted()
     }
 
-    /// The files a reload reads, each by its contents (a SHA-256), so that a file rewritten with the same bytes is no
-    /// change; a file that is not a regular file of at most 1 MiB by its inode, size and modification time; a missing
-    /// one as missing. Read without blocking (a FIFO put in a file's place neither blocks nor is read).
-    func watchedFilesFingerprint() -> [String] {
+    /// The files a reload reads, each by its inode and contents (a SHA-256), so that a file rewritten with the same
+    /// bytes is no change; a file that is not a regular file of at most 1 MiB by its size and modification time. Read
+    /// without blocking (a FIFO put in a file's place neither blocks nor is read).
+    func watchedFiles() -> [WatchedFile] {
         let paths = [configuration.policyPath, configuration.shadowPolicyPath ?? "", configuration.agenciesPath, configuration.serverCertificatePath, configuration.serverKeyPath,
                      configuration.clientCAPath] + configuration.authorities.values.sorted() + includedPaths
-        return paths.map { path in "\(path):\(Self.fingerprint(path))" }
+        return paths.map(Self.watchedFile)
     }
 
-    private static func fingerprint(_ path: String) -> String {
+    private static func watchedFile(_ path: String) -> WatchedFile {
+        let missing = WatchedFile(path: path, inode: nil, contents: "")
         let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
-        guard descriptor >= 0 else { return "missing" }
+        guard descriptor >= 0 else { return missing }
         defer { close(descriptor) }
         var info = stat()
-        guard fstat(descriptor, &info) == 0 else { return "missing" }
-        let byStat = "\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+        guard fstat(descriptor, &info) == 0 else { return missing }
+        let byStat = WatchedFile(path: path, inode: UInt64(info.st_ino), contents: "\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)")
         guard info.st_mode & S_IFMT == S_IFREG, info.st_size <= YAMLNode.maximumFileSize else { return byStat }
         var hash = SHA256()
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
@@ -159,6 +210,6 @@ extension Gateway {
             guard total <= YAMLNode.maximumFileSize else { return byStat }
             hash.update(data: buffer[..<count])
         }
-        return Hex.encode(Array(hash.finalize()))
+        return WatchedFile(path: path, inode: UInt64(info.st_ino), contents: Hex.encode(Array(hash.finalize())))
     }
 }
