@@ -921,6 +921,18 @@ struct PolicyLanguageTests {
         try folder.write("sub/inner.yaml", "policy: inner\ninclude: ../state.yaml\n")
         try folder.write("outer.yaml", "policy: outer\ninclude: sub/inner.yaml\n")
         #expect(folder.error("outer.yaml") != nil, "an included file may not reach out of its own folder either")
+
+        // Symbolic links to a file or a folder elsewhere: the path's text stays inside, the file does not.
+        let elsewhere = try Folder()
+        try elsewhere.write("secret-state.yaml", Self.state)
+        let fileManager = FileManager.default
+        try fileManager.createSymbolicLink(atPath: folder.url.appendingPathComponent("outside.yaml").path, withDestinationPath: elsewhere.url.appendingPathComponent("secret-state.yaml").path)
+        try fileManager.createSymbolicLink(atPath: folder.url.appendingPathComponent("shared").path, withDestinationPath: elsewhere.url.path)
+        for path in ["outside.yaml", "shared/secret-state.yaml"] {
+            try folder.write("linking.yaml", "policy: l\ninclude: \(path)\n")
+            let error = folder.error("linking.yaml")
+            #expect(error?.contains("through a symbolic link") == true, "\(path): \(String(describing: error))")
+        }
         #expect(folder.error("missing.yaml") != nil)
         try folder.write("missing-include.yaml", "policy: m\ninclude: nowhere.yaml\n")
         #expect(folder.error("missing-include.yaml")?.contains("nowhere.yaml") == true)
@@ -934,11 +946,11 @@ struct PolicyLanguageTests {
         try folder.write("l5.yaml", "policy: l5\ninclude: l4.yaml\n")
         #expect(folder.error("l5.yaml")?.contains("at most 4 files") == true)
 
-        // A link to a device, which would read without end, and a FIFO, which would wait for a writer, are refused
-        // before anything is read; a link to a regular file is read.
+        // A link to a device (outside the folder), which would read without end, and a FIFO, which would wait for a
+        // writer, are refused before anything is read; a link to a regular file inside the folder is read.
         try FileManager.default.createSymbolicLink(atPath: folder.url.appendingPathComponent("zero.yaml").path, withDestinationPath: "/dev/zero")
         try folder.write("device.yaml", "policy: d\ninclude: zero.yaml\n")
-        #expect(folder.error("device.yaml")?.contains("not a regular file") == true, "\(folder.error("device.yaml") ?? "loaded")")
+        #expect(folder.error("device.yaml")?.contains("through a symbolic link") == true, "\(folder.error("device.yaml") ?? "loaded")")
         #expect(mkfifo(folder.url.appendingPathComponent("fifo.yaml").path, 0o600) == 0)
         try folder.write("pipe.yaml", "policy: p\ninclude: fifo.yaml\n")
         #expect(folder.error("pipe.yaml")?.contains("not a regular file") == true, "\(folder.error("pipe.yaml") ?? "loaded")")

@@ -145,15 +145,10 @@ public enum PolicyParser {
         return policy.withLintWarnings()
     }
 
-    /// The policy an `include:` names: a relative path to a `.yaml` file inside the including file's folder, not
-    /// already being read.
+    /// The policy an `include:` names (a ``PolicyRelativePath`` beside the including file), not already being read.
     private static func included(_ node: YAMLNode, by file: String, chain: [String]) throws -> Policy {
         let path = try node.string("include")
-        let components = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard !path.hasPrefix("/"), path.hasSuffix(".yaml"), !components.contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) else {
-            throw node.error("include: '\(path)' must be a relative path to a .yaml file inside the policy's folder")
-        }
-        let resolved = URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL.path
+        let resolved = try PolicyRelativePath.resolve(path, besides: file, at: node, what: "include")
         let outer = chain + [URL(fileURLWithPath: file).standardizedFileURL.path]
         guard !outer.contains(resolved) else { throw node.error("include: '\(path)' includes itself (through \(outer.joined(separator: " → ")))") }
         guard outer.count < maxIncludeDepth else {

@@ -179,13 +179,8 @@ public struct RedactionVocabulary: Sendable, Equatable {
             guard Identifier.isValid(alias) else { throw value.error("profiles: '\(alias)' must be lower-case letters, digits and '-'") }
             if namespaces[alias] != nil { throw value.error("profiles: '\(alias)' is also a namespace prefix") }
             guard alias != literalPrefix else { throw value.error("profiles: '\(literalPrefix)' is reserved for field names written out (field:Country Of Birth)") }
-            let path = try value.string("profile path")
-            let components = path.split(separator: "/", omittingEmptySubsequences: false)
-            guard !path.hasPrefix("/"), path.hasSuffix(".yaml"), !components.contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) else {
-                throw value.error("profiles: '\(path)' must be a relative path to a .yaml file inside the policy's folder")
-            }
-            let folder = URL(fileURLWithPath: policyFile).deletingLastPathComponent()
-            profiles[alias] = try RedactionProfile.load(path: folder.appendingPathComponent(path).path)
+            let path = try PolicyRelativePath.resolve(try value.string("profile path"), besides: policyFile, at: value, what: "profiles")
+            profiles[alias] = try RedactionProfile.load(path: path)
         }
         return RedactionVocabulary(namespaces: namespaces, profiles: profiles)
     }
