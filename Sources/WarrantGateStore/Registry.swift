@@ -80,14 +80,35 @@ public struct Registry: Sendable {
         }
     }
 
-    /// Records the policy's time zone so that the CLI computes expiry the same way as the gateway.
-    public func recordTimeZone() throws {
+    /// Records the policy's time zone, in which document expiry dates end. When it changes (or is recorded for the
+    /// first time), the expiry instant of every active or pending document is recomputed in it, in the same
+    /// transaction, and an admin record says so (unless the first zone moved nothing); the registry's version moves,
+    /// so gateways pick the new instants up.
+    public func recordTimeZone(operator: String = "system", at time: Date = Date()) throws {
+        let name = try operatorName(`operator`).text
         try write { session in
-            let current = try session.scalarText("SELECT value FROM settings WHERE key = 'time-zone'")
-            guard current != timeZone.identifier else { return }
+            let previous = try session.scalarText("SELECT value FROM settings WHERE key = 'time-zone'")
+            guard previous != timeZone.identifier else { return }
             try session.execute(
                 "INSERT INTO settings (key, value) VALUES ('time-zone', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", timeZone.identifier
             )
+            var moved: [String] = []
+            for row in try session.fetchAll("SELECT reference, expires, expires_at FROM documents WHERE status IN ('active', 'pending') ORDER BY reference") {
+                // A date stored before dates were checked (year 0) is left as it is: it ended long ago.
+                guard let day = LocalDate(try row.text("expires")) else { continue }
+                let end = day.end(in: timeZone).timeIntervalSince1970
+                guard end != (try row.double("expires_at")) else { continue }
+                let reference = try row.text("reference")
+                try session.execute("UPDATE documents SET expires_at = ? WHERE reference = ?", end, reference)
+                moved.append(reference)
+            }
+            // Recording the first zone over no document is setting up, not a change anyone needs to read about.
+            guard previous != nil || !moved.isEmpty else { return }
+            var details = ["value": timeZone.identifier, "expiryRecomputed": moved.joined(separator: ",")]
+            details["previous"] = previous
+            try Self.appendAdmin(session, AdminRecord(
+                time: Timestamp.format(time), operator: name, action: "settings.time-zone", target: "time-zone", details: details
+            ))
         }
     }
 
@@ -99,6 +120,7 @@ public struct Registry: Sendable {
     /// Turns the two-person rule on or off; the change and its reason are logged.
     public func setTwoPersonRule(_ on: Bool, reason: String, operator: String, at time: Date = Date()) throws {
         try requireText(reason, "a reason")
+        let `operator` = try operatorName(`operator`).text
         try write { session in
             try session.execute(
                 "INSERT INTO settings (key, value) VALUES ('two-person-rule', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", on ? "on" : "off"
@@ -112,6 +134,7 @@ public struct Registry: Sendable {
 
     /// Appends an admin record on its own (for actions such as exports).
     public func recordAdminAction(_ action: String, target: String, details: [String: String], operator: String, at time: Date = Date()) throws {
+        let `operator` = try operatorName(`operator`).text
         try write { session in
             try Self.appendAdmin(session, AdminRecord(time: Timestamp.format(time), operator: `operator`, action: action, target: target, details: details))
         }
@@ -131,8 +154,20 @@ public struct Registry: Sendable {
         }
     }
 
+    /// Refuses an empty `text`, or one holding a character ``FreeText`` refuses; `what` names it in the error.
     func requireText(_ text: String, _ what: String) throws {
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw StoreError("\(what) is required") }
+        try checkText(text, what)
+    }
+
+    /// Refuses a `text`, if any, holding a character ``FreeText`` refuses.
+    func checkText(_ text: String?, _ what: String) throws {
+        if let text, let problem = FreeText.problem(text, field: what) { throw StoreError(problem) }
+    }
+
+    /// The operator name to record, or an error saying why `typed` is not one (see ``OperatorName``).
+    func operatorName(_ typed: String) throws -> OperatorName {
+        do { return try OperatorName(typed) } catch { throw StoreError(error.description) }
     }
 
     static func appendAdmin(_ session: any SQLSession, _ record: AdminRecord) throws {

@@ -18,6 +18,8 @@ extension Registry {
     public func addAgency(id: String, name: String, category: AgencyCategory, spkiPins: [String], operator: String, at time: Date = Date()) throws {
         guard Identifier.isValid(id) else { throw StoreError("agency id '\(id)' must be lower-case letters, digits and '-'") }
         guard !spkiPins.isEmpty else { throw StoreError("an agency needs at least one certificate (--cert)") }
+        try requireText(name, "the agency's name (--name)")
+        let `operator` = try operatorName(`operator`).text
         try write { session in
             let previous = try session.fetchOne("SELECT spki_pins FROM agencies WHERE id = ?", id)
             var pins = try previous.map { try Self.decodeList($0.text("spki_pins")) } ?? []
@@ -40,6 +42,7 @@ extension Registry {
     public func revokeCertificate(agency: String, spki: String?, serial: String?, reason: String, operator: String, at time: Date = Date()) throws {
         try requireText(reason, "a revocation reason")
         guard spki != nil || serial != nil else { throw StoreError("name the certificate: --cert FILE or --spki HEX") }
+        let `operator` = try operatorName(`operator`).text
         try write { session in
             try session.execute(
                 "INSERT INTO certificate_revocations (agency, spki, serial, reason, revoked_by, revoked_at) VALUES (?, ?, ?, ?, ?, ?)",

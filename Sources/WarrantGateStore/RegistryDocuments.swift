@@ -22,13 +22,17 @@ public struct DocumentFilter: Sendable {
 /// The document lifecycle: register, approve (two-person rule), revoke, supersede, expire.
 extension Registry {
     /// Registers a document: pending until a second operator approves it, or active at once when the two-person
-    /// rule is off (the log records that it was off).
+    /// rule is off (the log records that it was off). Its expiry ends in this registry's time zone, which must be
+    /// the one recorded, if any (see ``recordTimeZone(operator:at:)``).
     public func register(_ registration: DocumentRegistration, operator: String, at time: Date = Date()) throws -> RegisteredDocument {
-        try requireText(`operator`, "an operator name")
+        let `operator` = try operatorName(`operator`).text
         let twoPerson = try twoPersonRule()
         let document = try registration.validated(timeZone: timeZone, status: twoPerson ? .pending : .active)
         let signature = document.signature
         try write { session in
+            if let recorded = try session.scalarText("SELECT value FROM settings WHERE key = 'time-zone'"), recorded != timeZone.identifier {
+                throw StoreError("the recorded time zone is now \(recorded), not \(timeZone.identifier): register again")
+            }
             if try session.fetchOne("SELECT reference FROM documents WHERE reference = ?", document.reference) != nil {
                 throw StoreError("a document with reference \(document.reference) is already registered")
             }
@@ -66,14 +70,17 @@ extension Registry {
 
     /// Activates a pending document. Under the two-person rule the approver must not be the registrant.
     public func approve(reference: String, operator: String, at time: Date = Date()) throws {
-        try requireText(`operator`, "an operator name")
+        let approver = try operatorName(`operator`)
+        let `operator` = approver.text
         try write { session in
             let entry = try Self.requireEntry(session, reference)
             guard entry.document.status == .pending else {
                 throw StoreError("\(reference) is \(entry.document.status.rawValue), not pending: only a pending document can be approved")
             }
-            if entry.twoPersonRule && entry.registeredBy == `operator` {
-                throw StoreError("\(`operator`) registered \(reference) and cannot also approve it: the two-person rule needs a second operator")
+            if entry.twoPersonRule && OperatorName.key(entry.registeredBy) == approver.key {
+                throw StoreError(
+                    "\(`operator`) and \(entry.registeredBy), who registered \(reference), are one operator: the two-person rule needs a second one"
+                )
             }
             guard entry.document.expiresAt > time else { throw StoreError("\(reference) expired on \(entry.document.expires) and cannot be approved") }
             try session.execute(
@@ -89,6 +96,7 @@ extension Registry {
     /// Revokes an active or pending document.
     public func revoke(reference: String, reason: String, operator: String, at time: Date = Date()) throws {
         try requireText(reason, "a revocation reason")
+        let `operator` = try operatorName(`operator`).text
         try write { session in
             let entry = try Self.requireEntry(session, reference)
             let status = entry.document.status
@@ -105,6 +113,7 @@ extension Registry {
 
     /// Replaces an active document by a renewed one (registered, and approved, for the same agency).
     public func supersede(reference: String, by replacement: String, operator: String, at time: Date = Date()) throws {
+        let `operator` = try operatorName(`operator`).text
         try write { session in
             let old = try Self.requireEntry(session, reference)
             let new = try Self.requireEntry(session, replacement)

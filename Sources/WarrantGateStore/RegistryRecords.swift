@@ -3,14 +3,39 @@ import WarrantGateCore
 
 /// Records about inmates: advisements of rights, consents and written authorizations.
 extension Registry {
+    /// How far a record's time may be ahead of the clock of the host that records it.
+    public static let clockSkew: TimeInterval = 300
+
+    /// Records an advisement, consent, refusal, withdrawal or authorization given at `record.givenAt`, which must not
+    /// be after `time` (give or take ``clockSkew``). The latest record about consent decides, so one about consent
+    /// must come after every other one about that inmate's consent: an earlier one would be silently outranked.
     public func record(_ record: SubjectRecord, operator: String, at time: Date = Date()) throws {
-        guard Identifier.isValidReference(record.subject) else { throw StoreError("'\(record.subject)' is not a booking number") }
+        guard Identifier.isValidReference(record.subject) else { throw StoreError("'\(FreeText.escaped(record.subject))' is not a booking number") }
         try requireText(record.givenBy, "who gave or took it (--by)")
+        try checkText(record.language, "--language")
         if record.kind == .advisement { try requireText(record.language ?? "", "the language of the advisement (--language)") }
         if record.kind == .writtenAuthorization, record.scope.isEmpty {
             throw StoreError("a written authorization must say what may be shared (--fields)")
         }
+        let `operator` = try operatorName(`operator`).text
+        guard record.givenAt <= time.addingTimeInterval(Self.clockSkew) else {
+            throw StoreError("--at \(Timestamp.format(record.givenAt)) is in the future (it is now \(Timestamp.format(time)))")
+        }
         try write { session in
+            if ConsentStatus(recordKind: record.kind) != nil {
+                let kinds = SubjectRecordKind.allCases.filter { ConsentStatus(recordKind: $0) != nil }
+                if let latest = try session.fetchAll(
+                    "SELECT kind, given_at FROM subject_records WHERE subject = ? AND kind IN (\(kinds.map { _ in "?" }.joined(separator: ", "))) "
+                        + "ORDER BY given_at DESC, id DESC LIMIT 1",
+                    [.text(record.subject)] + kinds.map { .text($0.rawValue) }
+                ).first, record.givenAt.timeIntervalSince1970 <= (try latest.double("given_at")) {
+                    let given = Timestamp.format(Date(timeIntervalSince1970: try latest.double("given_at")))
+                    throw StoreError(
+                        "\(record.subject) has a \(try latest.text("kind")) record given at \(given), at or after --at \(Timestamp.format(record.givenAt)): "
+                            + "a record about consent must be later than the latest one, which decides"
+                    )
+                }
+            }
             try session.execute(
                 """
                 INSERT INTO subject_records (subject, kind, given_by, given_at, language, attorney_required, scope, recorded_by, recorded_at)
@@ -43,6 +68,7 @@ extension Registry {
         guard Identifier.isValidReference(subject) else { throw StoreError("'\(subject)' is not a booking number") }
         guard Identifier.isValid(name) else { throw StoreError("fact name '\(name)' must be lower-case letters, digits and '-'") }
         try requireText(value, "a value")
+        let `operator` = try operatorName(`operator`).text
         try write { session in
             let previous = try session.scalarText("SELECT value FROM subject_facts WHERE subject = ? AND name = ?", subject, name)
             try session.execute(

@@ -56,11 +56,11 @@ struct AdminOptions: ParsableArguments {
         try database.open(db, create: create)
     }
 
-    /// The registry, in the time zone the gateway recorded (Denver's if none was recorded).
+    /// The registry, in the time zone the gateway recorded (UTC if none is yet). Only registration depends on the
+    /// zone, and it refuses to work without a recorded one (see `WarrantCommand.Register`).
     func registry(create: Bool = false) throws -> Registry {
         let store = try open(create: create)
-        let timeZone = (try? store.recordedTimeZone()) ?? nil
-        return store.registry(timeZone: timeZone ?? TimeZone(identifier: "America/Denver")!)
+        return store.registry(timeZone: (try? store.recordedTimeZone()) ?? nil ?? .gmt)
     }
 }
 
@@ -120,7 +120,9 @@ func storeCall<T>(_ body: () throws -> T) throws -> T {
 
 /// Plain text tables for people; scripts use `--json`.
 enum Table {
+    /// Cells are escaped (see `FreeText.escaped`): a stored value cannot break the table or drive the terminal.
     static func render(header: [String], rows: [[String]]) -> String {
+        let rows = rows.map { $0.map(FreeText.escaped) }
         var widths = header.map(\.count)
         for row in rows {
             for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) }

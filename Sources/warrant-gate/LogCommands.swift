@@ -57,6 +57,7 @@ struct LogCommand: ParsableCommand {
         @Option(help: "Only this reason code.") var reason: String?
 
         func run() throws {
+            let (fromTime, untilTime) = (try from.map(parseInstant), try until.map(parseInstant))  // before --out is made
             let store = try admin.open()
             let sink = try Sink(path: out)  // refuses a bad --out before anything is signed or recorded
             let keyFiles = try keys.files(admin)
@@ -71,7 +72,7 @@ struct LogCommand: ParsableCommand {
                 count = try storeCall { try store.writeBundle(verifierKey: verifier, write: sink.write) }
             } else {
                 let filter = ExportFilter(
-                    from: try from.map(parseInstant), until: try until.map(parseInstant), agency: agency, category: category,
+                    from: fromTime, until: untilTime, agency: agency, category: category,
                     action: action, effect: effect, reason: reason
                 )
                 count = try storeCall {

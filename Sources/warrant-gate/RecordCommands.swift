@@ -7,7 +7,13 @@ import WarrantGateStore
 struct RecordOptions: ParsableArguments {
     @Option(help: "The inmate's booking number.") var subject: String
     @Option(help: "The staff member who gave or took it.") var by: String
-    @Option(help: "When: YYYY-MM-DD or full ISO 8601 (default: now).") var at: String?
+    @Option(help: "When, with a time and zone, such as 2026-11-25T14:30:00-07:00: not in the future, and for consent after the latest record about it (default: now).")
+    var at: String?
+
+    /// `--at`, else now.
+    func givenAt() throws -> Date {
+        try at.map(parseRecordTime) ?? Date()
+    }
 }
 
 /// `advisement record`: rights given before any contact with immigration authorities.
@@ -24,7 +30,7 @@ struct AdvisementCommand: ParsableCommand {
         @Option(help: "The language the rights were given in.") var language: String
 
         func run() throws {
-            try save(SubjectRecord(subject: record.subject, kind: .advisement, givenBy: record.by, givenAt: try record.at.map(parseInstant) ?? Date(), language: language), admin)
+            try save(SubjectRecord(subject: record.subject, kind: .advisement, givenBy: record.by, givenAt: try record.givenAt(), language: language), admin)
         }
     }
 }
@@ -48,7 +54,7 @@ struct ConsentCommand: ParsableCommand {
         @Option(help: "The language of the form.") var language: String?
 
         func run() throws {
-            try save(SubjectRecord(subject: record.subject, kind: .consent, givenBy: record.by, givenAt: try record.at.map(parseInstant) ?? Date(),
+            try save(SubjectRecord(subject: record.subject, kind: .consent, givenBy: record.by, givenAt: try record.givenAt(),
                                    language: language, attorneyRequired: attorneyRequired), admin)
         }
     }
@@ -63,7 +69,7 @@ struct ConsentCommand: ParsableCommand {
         @Option(help: "The language of the form.") var language: String?
 
         func run() throws {
-            try save(SubjectRecord(subject: record.subject, kind: .consentDeclined, givenBy: record.by, givenAt: try record.at.map(parseInstant) ?? Date(),
+            try save(SubjectRecord(subject: record.subject, kind: .consentDeclined, givenBy: record.by, givenAt: try record.givenAt(),
                                    language: language), admin)
         }
     }
@@ -77,7 +83,7 @@ struct ConsentCommand: ParsableCommand {
         @OptionGroup var record: RecordOptions
 
         func run() throws {
-            try save(SubjectRecord(subject: record.subject, kind: .consentWithdrawn, givenBy: record.by, givenAt: try record.at.map(parseInstant) ?? Date()), admin)
+            try save(SubjectRecord(subject: record.subject, kind: .consentWithdrawn, givenBy: record.by, givenAt: try record.givenAt()), admin)
         }
     }
 }
@@ -97,7 +103,7 @@ struct AuthorizationCommand: ParsableCommand {
 
         func run() throws {
             try save(SubjectRecord(subject: record.subject, kind: .writtenAuthorization, givenBy: record.by,
-                                   givenAt: try record.at.map(parseInstant) ?? Date(), scope: list(fields)), admin)
+                                   givenAt: try record.givenAt(), scope: list(fields)), admin)
         }
     }
 }
@@ -105,7 +111,7 @@ struct AuthorizationCommand: ParsableCommand {
 private func save(_ record: SubjectRecord, _ admin: AdminOptions) throws {
     let registry = try admin.registry(create: true)
     try storeCall { try registry.record(record, operator: admin.operatorName) }
-    print("recorded \(record.kind.rawValue) for \(record.subject) (by \(record.givenBy), at \(Timestamp.format(record.givenAt)))")
+    print("recorded \(record.kind.rawValue) for \(record.subject) (by \(FreeText.escaped(record.givenBy)), at \(Timestamp.format(record.givenAt)))")
 }
 
 /// `subject set-fact`: facts about an inmate that policies turn on.

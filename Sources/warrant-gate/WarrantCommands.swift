@@ -31,6 +31,9 @@ struct WarrantCommand: ParsableCommand {
                 The document's digital signature (a PDF's embedded one, or --signature FILE.p7s over any document) is
                 checked against --courts first: verified, unverified (with why) and unsigned register, and are recorded;
                 an invalid signature (tampered, malformed, over another document) refuses the registration (exit 3).
+
+                The expiry date ends in the time zone the gateway recorded from its policy. Before the gateway has
+                started once with the store, give that zone with --time-zone (it is recorded, as the gateway would).
                 """
         )
 
@@ -48,6 +51,7 @@ struct WarrantCommand: ParsableCommand {
         @Option(help: "A scan of the signed document (a regular file of at most 64 MiB, not a link): its SHA-256 is recorded and the file kept, owner-only, in the document store.") var document: String?
         @Option(help: "Why there is no scan (recorded in the log).") var noDocument: String?
         @Option(help: "A detached CMS signature (.p7s, DER or PEM) over the --document file.") var signature: String?
+        @Option(help: "The policy's time-zone (such as America/Denver), recorded if the gateway has not recorded one yet.") var timeZone: String?
         @OptionGroup var courts: CourtOptions
 
         func run() throws {
@@ -69,7 +73,7 @@ struct WarrantCommand: ParsableCommand {
                 court: court, judge: judge, caseNumber: caseNumber, documentSHA256: staged?.digest, noDocumentReason: noDocument,
                 signature: recordedSignature
             )
-            let registry = try admin.registry(create: true)
+            let registry = try registryInRecordedZone()
             if let why = kind.whyNotJudicial {
                 print("note: this \(kind.rawValue) is kept on record only and can never authorise access: \(why).")
             }
@@ -79,6 +83,34 @@ struct WarrantCommand: ParsableCommand {
             print(stored.signature.lines.joined(separator: "\n"))
             if stored.status == .pending {
                 print("next: a second operator approves it with `warrant-gate warrant approve \(stored.reference)`")
+            }
+        }
+
+        /// The registry in the time zone the store records, after recording `--time-zone` if none is recorded yet;
+        /// refused without a recorded zone or with a `--time-zone` other than the recorded one.
+        private func registryInRecordedZone() throws -> Registry {
+            let store = try admin.open(create: true)
+            let recorded = try storeCall { try store.recordedTimeZone() }
+            let given = try timeZone.map { name in
+                guard TimeZone.knownTimeZoneIdentifiers.contains(name), let zone = TimeZone(identifier: name) else {
+                    throw CLIError(.usage, "--time-zone '\(FreeText.escaped(name))' is not a time zone such as America/Denver")
+                }
+                return zone
+            }
+            switch (recorded, given) {
+            case (let recorded?, let given?) where recorded.identifier != given.identifier:
+                throw CLIError(.refused, "the gateway recorded its policy's time zone, \(recorded.identifier), in this store: --time-zone \(given.identifier) disagrees")
+            case (let recorded?, _):
+                return store.registry(timeZone: recorded)
+            case (nil, let given?):
+                let registry = store.registry(timeZone: given)
+                try storeCall { try registry.recordTimeZone(operator: admin.operatorName) }
+                return registry
+            case (nil, nil):
+                throw CLIError(.refused, """
+                    no time zone is recorded in this store, so the expiry date cannot be placed: start the gateway once (it \
+                    records its policy's time-zone), or give --time-zone with the policy's time-zone, such as America/Denver
+                    """)
             }
         }
     }
@@ -96,7 +128,7 @@ struct WarrantCommand: ParsableCommand {
             guard let entry = try storeCall({ try registry.entry(reference: reference) }) else {
                 throw CLIError(.notFound, "no document with reference \(reference)")
             }
-            print("approving \(reference) (\(entry.document.kind.rawValue)), registered by \(entry.registeredBy); its scan's digital signature:")
+            print("approving \(reference) (\(entry.document.kind.rawValue)), registered by \(FreeText.escaped(entry.registeredBy)); its scan's digital signature:")
             print(entry.document.signature.lines.joined(separator: "\n"))
             print("(shown for review only: approval does not depend on it; a policy may require it with warrant: { signed: true })")
             try storeCall { try registry.approve(reference: reference, operator: admin.operatorName) }
@@ -179,7 +211,8 @@ struct WarrantCommand: ParsableCommand {
                 let details = record.details.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
                 lines.append("  \(record.time)  \(record.action)  by \(record.operator)  \(details)")
             }
-            print(lines.joined(separator: "\n"))
+            // Each line is one line, whatever a row stored before free text was checked holds.
+            print(lines.map(FreeText.escaped).joined(separator: "\n"))
         }
     }
 
@@ -264,12 +297,25 @@ func list(_ text: String) -> [String] {
     text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
 }
 
-/// Parses `YYYY-MM-DD` (start of the day, UTC) or a full ISO 8601 instant.
+/// Parses `YYYY-MM-DD` (start of the day, UTC) or a full RFC 3339 instant (see `Timestamp.parse`).
 func parseInstant(_ text: String) throws -> Date {
-    if let date = LocalDate(text) { return date.start(in: TimeZone(identifier: "UTC")!) }
+    if let date = LocalDate(text) { return date.start(in: .gmt) }
     if let instant = Timestamp.parse(text) { return instant }
-    throw CLIError(.usage, "'\(text)' is not a date: use YYYY-MM-DD or ISO 8601 such as 2026-11-25T14:30:00Z")
+    throw CLIError(.usage, "'\(FreeText.escaped(text))' is not a date: use YYYY-MM-DD or ISO 8601 such as 2026-11-25T14:30:00Z, \(dateRules)")
 }
+
+/// Parses the time a record was given: a full RFC 3339 instant only, since a date alone does not say when in the day
+/// (and whether before or after another record about consent that day).
+func parseRecordTime(_ text: String) throws -> Date {
+    if let instant = Timestamp.parse(text) { return instant }
+    if LocalDate(text) != nil {
+        throw CLIError(.usage, "--at \(text) needs a time of day too, such as \(text)T14:30:00-07:00: the order of records decides")
+    }
+    throw CLIError(.usage, "--at '\(FreeText.escaped(text))' is not a time: use ISO 8601 such as 2026-11-25T14:30:00Z, \(dateRules)")
+}
+
+/// What `parseInstant` and `parseRecordTime` accept besides the form.
+private let dateRules = "a date that exists, a time of 00:00:00 to 23:59:59, in \(LocalDate.years.lowerBound)–\(LocalDate.years.upperBound)"
 
 /// Parses `7d`, `48h` or `30m`.
 func parseDuration(_ text: String) throws -> TimeInterval {

@@ -11,7 +11,7 @@ struct BackupCLITests {
         let scan = scratch.url.appendingPathComponent("JW-1.pdf").path
         try Data("%PDF-1.4 JW-1 signed by the judge".utf8).write(to: URL(fileURLWithPath: scan))
         let registered = try CLIProcess.run([
-            "warrant", "register", "--reference", "JW-1", "--kind", "judicial-warrant", "--agency", "ice-ero", "--subject", "2017-000123",
+            "warrant", "register", "--time-zone", "America/Denver", "--reference", "JW-1", "--kind", "judicial-warrant", "--agency", "ice-ero", "--subject", "2017-000123",
             "--scope", "records.read", "--expires", "2099-12-31", "--court", "D. Colo.", "--judge", "Hon. R. Jackson", "--case", "1:26-mj-1",
             "--document", scan, "--operator", "clerk-a",
         ] + db)

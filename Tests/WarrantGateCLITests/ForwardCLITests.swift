@@ -9,7 +9,7 @@ struct ForwardCLITests {
         let scratch = try Scratch()
         let db = ["--db", scratch.db]
         for reference in ["I200-1", "I200-2", "I200-3"] {
-            let registered = try CLIProcess.run(["warrant", "register", "--reference", reference, "--kind", "administrative-warrant", "--agency", "ice-ero",
+            let registered = try CLIProcess.run(["warrant", "register", "--time-zone", "America/Denver", "--reference", reference, "--kind", "administrative-warrant", "--agency", "ice-ero",
                                                  "--subject", "2017-000456", "--scope", "records.read", "--expires", "2099-12-31", "--operator", "clerk-a"] + db)
             #expect(registered.status == 0, "\(registered.stderr)")
         }

@@ -8,7 +8,7 @@ import Testing
 @Suite("Private files, through the CLI run as a process", .ownThreads)
 struct PrivateFileCLITests {
     private static func register(_ reference: String, document: String, db: String) -> [String] {
-        ["warrant", "register", "--reference", reference, "--kind", "judicial-warrant", "--agency", "ice-ero", "--subject", "2017-000123",
+        ["warrant", "register", "--time-zone", "America/Denver", "--reference", reference, "--kind", "judicial-warrant", "--agency", "ice-ero", "--subject", "2017-000123",
          "--scope", "records.read", "--expires", "2099-12-31", "--court", "D. Colo.", "--judge", "Hon. R. Jackson", "--case", "1:26-mj-1",
          "--document", document, "--db", db]
     }

@@ -7,7 +7,7 @@ import WarrantGateTestSupport
 @Suite("Signed warrants, run as a process", .ownThreads)
 struct SignedWarrantCLITests {
     static let terms = [
-        "warrant", "register", "--kind", "judicial-warrant", "--agency", "ice-ero", "--subject", "2017-000123", "--scope", "records.read",
+        "warrant", "register", "--time-zone", "America/Denver", "--kind", "judicial-warrant", "--agency", "ice-ero", "--subject", "2017-000123", "--scope", "records.read",
         "--expires", "2099-12-31", "--court", "Denver County Court", "--judge", "Hon. R. Jackson", "--case", "26-M-1",
     ]
 

@@ -16,7 +16,7 @@ struct SudoOperatorCLITests {
             ])
         }
 
-        let registered = try run(["warrant", "register", "--reference", "JW-SUDO", "--kind", "judicial-warrant", "--agency", "ice-ero",
+        let registered = try run(["warrant", "register", "--time-zone", "America/Denver", "--reference", "JW-SUDO", "--kind", "judicial-warrant", "--agency", "ice-ero",
                                   "--subject", "2017-000123", "--scope", "records.read", "--expires", "2099-12-31", "--court", "D. Colo.",
                                   "--judge", "Hon. R. Jackson", "--case", "1:26-mj-7", "--no-document", "faxed"], sudoUser: "alice")
         #expect(registered.status == 0, "\(registered.stderr)")

@@ -56,6 +56,7 @@ extension StoreBackendTests {
                 )
             }
             let (gateway, admin) = (stores.gateway.registry(timeZone: Sample.denver), stores.admin.registry(timeZone: Sample.denver))
+            let newYork = stores.gateway.registry(timeZone: TimeZone(identifier: "America/New_York")!)
 
             // The admin CLI's role changes the registry, every kind of row.
             try await blocking {
@@ -104,6 +105,9 @@ extension StoreBackendTests {
             #expect(await refusal(cluster, as: Self.gatewayRole, "UPDATE documents SET status = 'active' WHERE reference = 'JW-PENDING'") == "P0001")
             #expect(await refusal(cluster, as: Self.adminRole, "UPDATE documents SET scope = '[\"records.read\",\"custody.hold\"]' WHERE reference = 'JW-1'") == "P0001")
             #expect(await refusal(cluster, as: Self.adminRole, "DELETE FROM documents WHERE reference = 'JW-1'") == "42501")
+            // An expiry moves only to the end of its date in the recorded zone, when a gateway records a new one (below).
+            #expect(await refusal(cluster, as: Self.adminRole, "UPDATE documents SET expires_at = expires_at + 3600 WHERE reference = 'JW-1'") == "P0001")
+            #expect(await refusal(cluster, as: Self.gatewayRole, "UPDATE documents SET expires_at = expires_at + 3600 WHERE reference = 'JW-1'") == "P0001")
             let activeAtOnce = """
                 INSERT INTO documents (reference, kind, status, agency, subjects, scope, expires, expires_at, registered_by, registered_at, two_person_rule)
                 VALUES ('JW-RAW', 'judicial-warrant', 'active', 'ice-ero', '["2017-000123"]', '["records.read"]', '2099-12-31', 4102444800, 'x', 'x', 0)
@@ -137,6 +141,10 @@ extension StoreBackendTests {
                 let report = try await blocking { try stores.gateway.verify(key: Sample.key.verifier, archives: archives, against: signed?.note) }
                 #expect(report.ok && report.entries == 17, "\(archives): \(report.problems)")
             }
+            try await blocking { try newYork.recordTimeZone() }
+            let recomputed = try await blocking { try newYork.snapshot() }
+            #expect(recomputed.document(reference: "JW-1")?.expiresAt == LocalDate("2099-12-31")!.end(in: TimeZone(identifier: "America/New_York")!))
+            #expect(try await blocking { try newYork.history(target: "time-zone") }.last?.details["expiryRecomputed"] == "JW-1,JW-PENDING")
         }
     }
 }

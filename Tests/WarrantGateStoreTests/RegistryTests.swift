@@ -171,3 +171,109 @@ struct LifecycleTests {
         #expect(try registry.history(target: "ice-ero").first?.action == "agency.revoke-cert")
     }
 }
+
+@Suite("Registry writers refuse what an attacker types, on a real SQLite file")
+struct HostileInputTests {
+    let denver = TimeZone(identifier: "America/Denver")!
+
+    private func judicial(_ reference: String, expires: String = "2099-12-31", court: String = "D. Colo.") -> DocumentRegistration {
+        DocumentRegistration(reference: reference, kind: .judicialWarrant, agency: "ice-ero", subjects: ["2017-000123"],
+                             scope: ["records.read"], expires: expires, court: court, judge: "Hon. J.", caseNumber: "1:26-mj-2",
+                             noDocumentReason: "test")
+    }
+
+    @Test("the two-person rule compares operators by key: case, spacing, width and accents make no second person")
+    func oneOperatorByKey() throws {
+        let database = try TemporaryDatabase()
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
+        for (index, approver) in ["alice ", "Alice", "ALICE", " alice", "alice\t", "alíce", "ａｌｉｃｅ"].enumerated() {
+            _ = try registry.register(judicial("JW-\(index)"), operator: "alice")
+            #expect(throws: StoreError.self, "\(approver.debugDescription)") { try registry.approve(reference: "JW-\(index)", operator: approver) }
+        }
+        for (index, disguised) in ["\u{0430}lice", "alice\u{200B}", "ali\u{0301}ce", " ", ""].enumerated() {
+            #expect(throws: StoreError.self, "\(disguised.debugDescription)") { try registry.approve(reference: "JW-\(index)", operator: disguised) }
+        }
+        try registry.approve(reference: "JW-0", operator: " Bob ")
+        #expect(try registry.entry(reference: "JW-0")?.approvedBy == "Bob", "the typed name is stored, trimmed")
+        _ = try registry.register(judicial("JW-NEW"), operator: "alice")
+        try registry.approve(reference: "JW-NEW", operator: "bob")
+        #expect(throws: StoreError.self) { try registry.supersede(reference: "JW-0", by: "JW-NEW", operator: " ") }
+        #expect(throws: StoreError.self) { try registry.revoke(reference: "JW-0", reason: "x", operator: " ") }
+        #expect(try registry.entry(reference: "JW-0")?.document.status == .active)
+    }
+
+    @Test("free text with control or invisible characters is refused by every writer")
+    func controlCharacters() throws {
+        let database = try TemporaryDatabase()
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
+        #expect(throws: RegistrationError.self) {
+            try registry.register(judicial("JW-1", court: "D. Colo.\napproved:    2026-12-04T09:00:00.000Z by Sgt. K. Lee"), operator: "clerk")
+        }
+        var hidden = judicial("JW-1")
+        hidden.noDocumentReason = "scan \u{202E}FDP.exe"
+        #expect(throws: RegistrationError.self) { try registry.register(hidden, operator: "clerk") }
+        _ = try registry.register(judicial("JW-1"), operator: "clerk")
+        #expect(throws: StoreError.self) { try registry.approve(reference: "JW-1", operator: "Sgt. K. Lee\n  2026-12-04  warrant.revoke  by Lt. X") }
+        #expect(throws: StoreError.self) { try registry.revoke(reference: "JW-1", reason: "typo\r\u{1B}[2Kquashed by court", operator: "clerk") }
+        #expect(throws: StoreError.self) { try registry.setTwoPersonRule(false, reason: "x\u{1B}]0;pwned\u{07}", operator: "clerk") }
+        #expect(throws: StoreError.self) { try registry.setFact(subject: "2017-000123", name: "conviction", value: "serious-felony\n", operator: "clerk") }
+        #expect(throws: StoreError.self) {
+            try registry.record(SubjectRecord(subject: "2017-000123", kind: .consent, givenBy: "Dep\u{1B}[8m hidden", givenAt: Date()), operator: "clerk")
+        }
+        #expect(try registry.history(target: "JW-1").map(\.action) == ["warrant.register"])
+    }
+
+    @Test("dates out of 1970–9999 or that do not exist are refused, whatever their form")
+    func impossibleExpiry() throws {
+        let database = try TemporaryDatabase()
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
+        for expires in ["0000-01-01", "1969-12-31", "2026-02-31T12:00:00Z", "2026-02-29T12:00:00Z", "2026-12-31T23:59:60-07:00", "2026-12-31T24:00:00Z"] {
+            #expect(throws: RegistrationError.self, "\(expires)") { try registry.register(judicial("JW-X", expires: expires), operator: "clerk") }
+        }
+        #expect(try registry.register(judicial("JW-LAST", expires: "9999-12-31"), operator: "clerk").expires == "9999-12-31")
+        #expect(Timestamp.format(try #require(try registry.entry(reference: "JW-LAST")).document.expiresAt) == "+10000-01-01T07:00:00.000Z")
+    }
+
+    @Test("a record about consent must be later than the latest one, and no record is in the future")
+    func consentOrder() throws {
+        let database = try TemporaryDatabase()
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
+        let now = try #require(Timestamp.parse("2026-12-04T16:44:00Z"))
+        func record(_ kind: SubjectRecordKind, _ givenAt: Date) throws {
+            try registry.record(SubjectRecord(subject: "2017-000456", kind: kind, givenBy: "Dep. A. Chen", givenAt: givenAt, language: "en"),
+                                operator: "clerk", at: now)
+        }
+        try record(.consent, now.addingTimeInterval(-60))
+        #expect(throws: StoreError.self, "a withdrawal at midnight would sort before the consent") {
+            try record(.consentWithdrawn, LocalDate("2026-12-04")!.start(in: .gmt))
+        }
+        #expect(throws: StoreError.self, "at the same instant") { try record(.consentDeclined, now.addingTimeInterval(-60)) }
+        #expect(throws: StoreError.self, "a year typed wrong") { try record(.consentWithdrawn, now.addingTimeInterval(365 * 86400)) }
+        #expect(throws: StoreError.self) { try record(.advisement, now.addingTimeInterval(Registry.clockSkew + 1)) }
+        try record(.consentWithdrawn, now.addingTimeInterval(Registry.clockSkew))
+        try record(.advisement, now.addingTimeInterval(-86400))
+        #expect(try registry.records(subject: "2017-000456").map(\.kind) == [.advisement, .consent, .consentWithdrawn])
+    }
+
+    @Test("a new time zone moves the expiry of active and pending documents, logged, and the snapshot sees it")
+    func timeZoneChange() throws {
+        let database = try TemporaryDatabase()
+        let sqlite = SQLiteDatabase(pool: database.pool)
+        let registry = Registry(database: sqlite, timeZone: denver)
+        try registry.recordTimeZone()
+        for reference in ["JW-1", "JW-2"] {
+            _ = try registry.register(judicial(reference, expires: "2026-12-31"), operator: "clerk")
+        }
+        try registry.revoke(reference: "JW-2", reason: "quashed", operator: "clerk")
+        let newYork = Registry(database: sqlite, timeZone: TimeZone(identifier: "America/New_York")!)
+        #expect(throws: StoreError.self, "a registry in a zone other than the recorded one") { try newYork.register(judicial("JW-3"), operator: "clerk") }
+        let version = try registry.version()
+        try newYork.recordTimeZone()
+        #expect(try registry.version() > version)
+        #expect(Timestamp.format(try #require(try registry.snapshot().document(reference: "JW-1")).expiresAt) == "2027-01-01T05:00:00.000Z")
+        #expect(Timestamp.format(try #require(try registry.entry(reference: "JW-2")).document.expiresAt) == "2027-01-01T07:00:00.000Z")
+        let logged = try #require(try registry.history(target: "time-zone").last)
+        #expect(logged.details == ["value": "America/New_York", "previous": "America/Denver", "expiryRecomputed": "JW-1"])
+        #expect(try newYork.register(judicial("JW-3", expires: "2026-12-31"), operator: "clerk").expiresAt == Timestamp.parse("2027-01-01T05:00:00Z"))
+    }
+}

@@ -285,14 +285,21 @@ public struct AdminRecord: Sendable, Codable, Equatable {
 
 /// Timestamps in the log: RFC 3339 in UTC with milliseconds, such as `2026-11-25T14:03:07.123Z`.
 public enum Timestamp {
-    /// Formats without Foundation's formatters, which cost microseconds on the hot path.
+    /// The first instant after the last one ``parse`` accepts, 10000-01-01T00:00:00Z, in seconds since 1970.
+    static let end: TimeInterval = 253_402_300_800
+
+    /// Formats without Foundation's formatters, which cost microseconds on the hot path. Total: an instant outside
+    /// years 0–9999 (only a row stored before dates were checked holds one) gets a signed year of more digits, such
+    /// as `-0001-12-31T17:00:00.000Z`, and one that is no time at all reads `invalid time`.
     public static func format(_ date: Date) -> String {
-        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-        var seconds = time_t(milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000)
-        let millis = Int(milliseconds - Int64(seconds) * 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        return String(unsafeUninitializedCapacity: 24) { bytes in
+        let interval = date.timeIntervalSince1970
+        guard interval.isFinite, abs(interval) < 1e14 else { return "invalid time (\(interval) s since 1970)" }
+        let milliseconds = Int64((interval * 1000).rounded(.down))
+        let days = milliseconds >= 0 ? milliseconds / 86_400_000 : (milliseconds - 86_399_999) / 86_400_000
+        let ofDay = Int(milliseconds - days * 86_400_000)
+        let (year, month, day) = LocalDate.fields(daysSince1970: days)
+        let yearText = (0...9999).contains(year) ? "" : expanded(year: year)
+        return yearText + String(unsafeUninitializedCapacity: 24) { bytes in
             func put(_ value: Int, _ width: Int, at offset: Int) {
                 var value = value
                 for index in stride(from: offset + width - 1, through: offset, by: -1) {
@@ -300,26 +307,74 @@ public enum Timestamp {
                     value /= 10
                 }
             }
-            put(Int(parts.tm_year) + 1900, 4, at: 0)
-            bytes[4] = UInt8(ascii: "-")
-            put(Int(parts.tm_mon) + 1, 2, at: 5)
-            bytes[7] = UInt8(ascii: "-")
-            put(Int(parts.tm_mday), 2, at: 8)
-            bytes[10] = UInt8(ascii: "T")
-            put(Int(parts.tm_hour), 2, at: 11)
-            bytes[13] = UInt8(ascii: ":")
-            put(Int(parts.tm_min), 2, at: 14)
-            bytes[16] = UInt8(ascii: ":")
-            put(Int(parts.tm_sec), 2, at: 17)
-            bytes[19] = UInt8(ascii: ".")
-            put(millis, 3, at: 20)
-            bytes[23] = UInt8(ascii: "Z")
-            return 24
+            // Past a four-digit year, the signed year goes before the bytes written here.
+            let tail = yearText.isEmpty ? 0 : -4
+            if yearText.isEmpty { put(Int(year), 4, at: 0) }
+            bytes[tail + 4] = UInt8(ascii: "-")
+            put(month, 2, at: tail + 5)
+            bytes[tail + 7] = UInt8(ascii: "-")
+            put(day, 2, at: tail + 8)
+            bytes[tail + 10] = UInt8(ascii: "T")
+            put(ofDay / 3_600_000, 2, at: tail + 11)
+            bytes[tail + 13] = UInt8(ascii: ":")
+            put(ofDay / 60_000 % 60, 2, at: tail + 14)
+            bytes[tail + 16] = UInt8(ascii: ":")
+            put(ofDay / 1000 % 60, 2, at: tail + 17)
+            bytes[tail + 19] = UInt8(ascii: ".")
+            put(ofDay % 1000, 3, at: tail + 20)
+            bytes[tail + 23] = UInt8(ascii: "Z")
+            return tail + 24
         }
     }
 
+    /// A year outside 0–9999 as ISO 8601's expanded form writes it: signed, at least four digits.
+    private static func expanded(year: Int64) -> String {
+        let digits = String(year.magnitude)
+        return (year < 0 ? "-" : "+") + String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
+
+    /// Parses an RFC 3339 time, strictly: `YYYY-MM-DDTHH:MM:SS`, optionally `.` and 1–9 digits, then `Z` or `±HH:MM`.
+    /// Every field must exist (no 2026-02-30, hour 24, minute 60 or leap second 60), the date's year must be in
+    /// ``LocalDate/years``, and so must the instant's in UTC. Anything else is nil.
     public static func parse(_ text: String) -> Date? {
-        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
-            ?? (try? Date.ISO8601FormatStyle().parse(text))
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 20, bytes.count <= 35 else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for index in range {
+                guard index < bytes.count, (0x30...0x39).contains(bytes[index]) else { return nil }
+                value = value * 10 + Int(bytes[index] - 0x30)
+            }
+            return value
+        }
+        guard let date = LocalDate(String(decoding: bytes[0..<10], as: UTF8.self)), bytes[10] == UInt8(ascii: "T"),
+              let hour = number(11..<13), bytes[13] == UInt8(ascii: ":"), let minute = number(14..<16), bytes[16] == UInt8(ascii: ":"),
+              let second = number(17..<19), hour < 24, minute < 60, second < 60
+        else { return nil }
+        var index = 19
+        var fraction = 0.0
+        if bytes[index] == UInt8(ascii: ".") {
+            var scale = 0.1
+            index += 1
+            while index < bytes.count, index < 29, (0x30...0x39).contains(bytes[index]) {
+                fraction += Double(bytes[index] - 0x30) * scale
+                scale /= 10
+                index += 1
+            }
+            guard index > 20 else { return nil }
+        }
+        let offset: Int
+        if index == bytes.count - 1, bytes[index] == UInt8(ascii: "Z") {
+            offset = 0
+        } else if index == bytes.count - 6, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-"),
+                  let hours = number(index + 1..<index + 3), bytes[index + 3] == UInt8(ascii: ":"), let minutes = number(index + 4..<index + 6),
+                  hours < 24, minutes < 60 {
+            offset = (bytes[index] == UInt8(ascii: "-") ? -1 : 1) * (hours * 3600 + minutes * 60)
+        } else {
+            return nil
+        }
+        let seconds = TimeInterval(date.daysSince1970 * 86400 + hour * 3600 + minute * 60 + second - offset) + fraction
+        guard seconds >= 0, seconds < end else { return nil }
+        return Date(timeIntervalSince1970: seconds)
     }
 }

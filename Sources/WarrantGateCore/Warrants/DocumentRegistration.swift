@@ -48,9 +48,16 @@ public struct DocumentRegistration: Sendable {
         for entry in scope where !ScopeEntry(entry).isValid {
             problems.append("'\(entry)' is not an action such as records.read, or an action and one field such as records.release-date#scheduledRelease")
         }
-        let expiry = LocalDate(expires) ?? Timestamp.parse(expires).map { LocalDate(date: $0, timeZone: timeZone) }
+        let expiry = (LocalDate(expires) ?? Timestamp.parse(expires).map { LocalDate(date: $0, timeZone: timeZone) })
+            .flatMap { LocalDate.years.contains($0.year) ? $0 : nil }
         if expiry == nil {
-            problems.append("--expires must be a date of the form YYYY-MM-DD or an ISO 8601 time such as 2026-12-31T23:59:00Z (got '\(expires)')")
+            problems.append(
+                "--expires must be a date of the form YYYY-MM-DD or an ISO 8601 time such as 2026-12-31T23:59:00Z, that exists, in "
+                    + "\(LocalDate.years.lowerBound)–\(LocalDate.years.upperBound) (got '\(FreeText.escaped(expires))')"
+            )
+        }
+        for (field, value) in [("--court", court), ("--judge", judge), ("--case", caseNumber), ("--no-document", noDocumentReason)] {
+            if let value, let problem = FreeText.problem(value, field: field) { problems.append(problem) }
         }
         if kind.isJudicial {
             if court?.isEmpty ?? true { problems.append("a \(kind.rawValue) needs --court (the court that issued it)") }

@@ -306,19 +306,24 @@ public enum PostgresSchema {
         """,
         // A document moves only along its lifecycle, and its terms (its recorded signature among them) never change:
         // whoever can write the table cannot bring a revoked or expired warrant back, approve one without naming the
-        // approver (or as its registrant under the two-person rule), widen what one covers, or mark it signed.
+        // approver (or as its registrant under the two-person rule), widen what one covers, or mark it signed. Its
+        // expiry instant moves only to the end of its expiry date in the recorded time zone (when that zone changes).
         """
         CREATE OR REPLACE FUNCTION warrant_gate_document_lifecycle() RETURNS trigger LANGUAGE plpgsql
         SET search_path FROM CURRENT AS $$
         BEGIN
-            IF (NEW.reference, NEW.kind, NEW.agency, NEW.subjects, NEW.scope, NEW.expires, NEW.expires_at, NEW.court, NEW.judge,
+            IF (NEW.reference, NEW.kind, NEW.agency, NEW.subjects, NEW.scope, NEW.expires, NEW.court, NEW.judge,
                 NEW.case_number, NEW.document_sha256, NEW.no_document_reason, NEW.registered_by, NEW.registered_at, NEW.two_person_rule,
                 \(DocumentSignatureColumns.names.map { "NEW.\($0)" }.joined(separator: ", ")))
                IS DISTINCT FROM
-               (OLD.reference, OLD.kind, OLD.agency, OLD.subjects, OLD.scope, OLD.expires, OLD.expires_at, OLD.court, OLD.judge,
+               (OLD.reference, OLD.kind, OLD.agency, OLD.subjects, OLD.scope, OLD.expires, OLD.court, OLD.judge,
                 OLD.case_number, OLD.document_sha256, OLD.no_document_reason, OLD.registered_by, OLD.registered_at, OLD.two_person_rule,
                 \(DocumentSignatureColumns.names.map { "OLD.\($0)" }.joined(separator: ", "))) THEN
                 RAISE EXCEPTION 'a registered document''s terms never change';
+            END IF;
+            IF NEW.expires_at IS DISTINCT FROM OLD.expires_at AND NEW.expires_at IS DISTINCT FROM extract(epoch FROM
+                   (NEW.expires::date + 1)::timestamp AT TIME ZONE (SELECT value FROM settings WHERE key = 'time-zone'))::double precision THEN
+                RAISE EXCEPTION 'a document''s expiry moves only to the end of its date in the recorded time zone';
             END IF;
             IF NEW.status IS DISTINCT FROM OLD.status AND NOT (
                    (OLD.status = 'pending' AND NEW.status = 'active' AND NEW.approved_by IS NOT NULL
@@ -388,7 +393,8 @@ public enum PostgresSchema {
 /// The roles that connect to a PostgreSQL store, each granted only what its work needs. Names are lower-case letters,
 /// digits and `_`; they are quoted into GRANT statements, where an identifier cannot be a bound parameter.
 public struct PostgresRoles: Sendable {
-    /// The gateways': append to the log, sign checkpoints, read the registry, expire documents, record the time zone.
+    /// The gateways': append to the log, sign checkpoints, read the registry, expire documents, record the time zone
+    /// (and so move expiry instants to it).
     public var gateway: String?
     /// The admin CLI's: what the gateways may do, and change the registry. Without it, the gateways' role may too.
     public var admin: String?
@@ -445,7 +451,7 @@ public struct PostgresRoles: Sendable {
         }
         var grants: [String] = []
         if let gateway {
-            grants += appending(gateway) + ["GRANT UPDATE (status, status_reason) ON documents TO \"\(gateway)\""]
+            grants += appending(gateway) + ["GRANT UPDATE (status, status_reason, expires_at) ON documents TO \"\(gateway)\""]
             if admin == nil { grants += changingRegistry(gateway) }
         }
         if let admin {

@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+
+/// The admin CLI given what an attacker (or a slip of the keyboard) types: impossible dates, disguised operator
+/// names, control characters, records out of order. Each refusal exits 2 (usage) or 3 (refused), never crashes.
+@Suite("Admin CLI given hostile input, run as a process", .ownThreads)
+struct HostileInputCLITests {
+    private static let judicial = ["warrant", "register", "--kind", "judicial-warrant", "--agency", "ice-ero", "--subject", "2017-000123",
+                                   "--scope", "records.read", "--court", "D. Colo.", "--judge", "Hon. J.", "--case", "1", "--no-document", "faxed"]
+
+    @Test("dates before 1970, after 9999 or that do not exist are refused; a year-0 row already stored still shows",
+          .enabled(if: SystemTool.enabled("sqlite3")))
+    func dates() throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        for at in ["0000-01-01T00:00:00+14:00", "0000-01-01T00:00:00Z", "10000-01-01T00:00:00Z", "2026-12-31T24:00:00Z", "2026-12-31T23:59:60Z"] {
+            let result = try CLIProcess.run(["advisement", "record", "--subject", "B-1", "--by", "Dep", "--language", "es", "--at", at, "--operator", "x"] + db)
+            #expect(result.status == 2, "\(at): \(result.stderr)")
+        }
+        #expect(try CLIProcess.run(["log", "export", "--format", "jsonl", "--from", "0000-01-01", "--out", scratch.url.appendingPathComponent("x.jsonl").path] + db).status == 2)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.url.path).allSatisfy { !$0.contains("x.jsonl") }, "nothing is left behind")
+        for (index, expires) in ["2026-02-31T12:00:00Z", "2026-02-29T12:00:00Z", "2026-12-31T23:59:60-07:00", "2026-12-31T24:00:00Z", "0000-01-01"].enumerated() {
+            let result = try CLIProcess.run(Self.judicial + ["--reference", "R-\(index)", "--expires", expires, "--time-zone", "America/Denver", "--operator", "a"] + db)
+            #expect(result.status == 3, "\(expires): \(result.stdout)")
+            #expect(result.stderr.contains("1970–9999"))
+        }
+        let registered = try CLIProcess.run(Self.judicial + ["--reference", "R-9", "--expires", "2026-12-31", "--time-zone", "America/Denver", "--operator", "a"] + db)
+        #expect(registered.status == 0, "\(registered.stderr)")
+        // A row registered before dates were checked.
+        let stored = try SystemTool.run("sqlite3", [scratch.db, "UPDATE documents SET expires = '0000-01-01', expires_at = -62167194000 WHERE reference = 'R-9'"])
+        #expect(stored.status == 0, "\(stored.stderr)")
+        let shown = try CLIProcess.run(["warrant", "show", "R-9"] + db)
+        #expect(shown.status == 0, "\(shown.stderr)")
+        #expect(shown.stdout.contains("expires:     end of 0000-01-01 (0000-01-01T07:00:00.000Z)"), "\(shown.stdout)")
+    }
+
+    @Test("registration needs the recorded time zone, or --time-zone to record one; another zone is refused")
+    func timeZone() throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db, "--operator", "clerk"]
+        let unplaced = try CLIProcess.run(Self.judicial + ["--reference", "JW-1", "--expires", "2026-12-31"] + db)
+        #expect(unplaced.status == 3)
+        #expect(unplaced.stderr.contains("--time-zone"), "\(unplaced.stderr)")
+        #expect(try CLIProcess.run(Self.judicial + ["--reference", "JW-1", "--expires", "2026-12-31", "--time-zone", "Mars/Olympus"] + db).status == 2)
+        let recorded = try CLIProcess.run(Self.judicial + ["--reference", "JW-1", "--expires", "2026-12-31", "--time-zone", "America/New_York"] + db)
+        #expect(recorded.status == 0, "\(recorded.stderr)")
+        #expect(recorded.stdout.contains("it expires at the end of 2026-12-31 America/New_York"))
+        let other = try CLIProcess.run(Self.judicial + ["--reference", "JW-2", "--expires", "2026-12-31", "--time-zone", "America/Denver"] + db)
+        #expect(other.status == 3)
+        #expect(try CLIProcess.run(Self.judicial + ["--reference", "JW-2", "--expires", "2026-12-31"] + db).status == 0)
+        let shown = try CLIProcess.run(["warrant", "show", "JW-2"] + db)
+        #expect(shown.stdout.contains("(2027-01-01T05:00:00.000Z)"), "\(shown.stdout)")
+    }
+
+    @Test("--at on a record needs a time, not in the future, and for consent after the latest record about it")
+    func recordTimes() throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db, "--operator", "clerk", "--subject", "2017-000456", "--by", "Dep. A. Chen"]
+        let now = Date()
+        func time(_ offset: TimeInterval) -> String {
+            let formatter = ISO8601DateFormatter()
+            return formatter.string(from: now.addingTimeInterval(offset))
+        }
+        #expect(try CLIProcess.run(["consent", "record", "--at", time(-3600)] + db).status == 0)
+        let dateOnly = try CLIProcess.run(["consent", "withdraw", "--at", String(time(0).prefix(10))] + db)
+        #expect(dateOnly.status == 2)
+        #expect(dateOnly.stderr.contains("needs a time of day"))
+        let future = try CLIProcess.run(["consent", "withdraw", "--at", time(365 * 86400)] + db)
+        #expect(future.status == 3)
+        #expect(future.stderr.contains("in the future"))
+        let earlier = try CLIProcess.run(["consent", "withdraw", "--at", time(-7200)] + db)
+        #expect(earlier.status == 3)
+        #expect(earlier.stderr.contains("has a consent record given at"), "\(earlier.stderr)")
+        #expect(try CLIProcess.run(["consent", "withdraw"] + db).status == 0)
+    }
+
+    @Test("one operator under another spelling cannot approve; control characters are refused, and old rows print escaped",
+          .enabled(if: SystemTool.enabled("sqlite3")))
+    func operatorsAndText() throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        let register = Self.judicial + ["--expires", "2099-12-31", "--time-zone", "America/Denver", "--operator", "alice"] + db
+        #expect(try CLIProcess.run(register + ["--reference", "JW-1"]).status == 0)
+        for approver in ["Alice", "alice ", "\u{0430}lice", "alice\u{200B}", "ali\u{0301}ce", " "] {
+            let approval = try CLIProcess.run(["warrant", "approve", "JW-1", "--operator", approver] + db)
+            #expect(approval.status == 3, "\(approver.debugDescription): \(approval.stderr)")
+        }
+        let forged = try CLIProcess.run(register + ["--reference", "JW-2", "--court", "D. Colo.\napproved:    2026-12-04T09:00:00.000Z by Sgt. K. Lee"])
+        #expect(forged.status == 3)
+        #expect(forged.stderr.contains("--court must not hold control or invisible characters"))
+        #expect(try CLIProcess.run(["warrant", "revoke", "JW-1", "--operator", "bob", "--reason", "typo\r\u{1B}[2Kquashed"] + db).status == 3)
+        // A row stored before such characters were refused prints one line per field, escaped.
+        let stored = try SystemTool.run("sqlite3", [scratch.db, "UPDATE documents SET judge = 'Hon. J.' || char(27) || '[2K', court = 'D.' || char(10) || 'approved: by Sgt. K. Lee'"])
+        #expect(stored.status == 0, "\(stored.stderr)")
+        let shown = try CLIProcess.run(["warrant", "show", "JW-1"] + db)
+        #expect(shown.status == 0)
+        #expect(shown.stdout.contains("judge:       Hon. J.<U+001B>[2K"))
+        #expect(shown.stdout.contains("court:       D.<U+000A>approved: by Sgt. K. Lee"))
+        #expect(!shown.stdout.contains("\u{1B}") && !shown.stdout.contains("\napproved:"))
+    }
+}

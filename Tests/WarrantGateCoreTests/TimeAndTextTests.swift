@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+import WarrantGateCore
+
+@Suite("Dates, times, operator names and free text as the admin CLI takes them")
+struct TimeAndTextTests {
+    @Test("times are parsed strictly: every field exists, years 1970–9999, nothing rolls over")
+    func strictTimes() {
+        for refused in [
+            "0000-01-01T00:00:00Z", "0000-01-01T00:00:00+14:00", "1969-12-31T23:59:59Z", "1970-01-01T00:00:00+00:01",
+            "10000-01-01T00:00:00Z", "9999-12-31T23:59:59-12:00", "2026-02-29T12:00:00Z", "2026-02-31T12:00:00Z",
+            "2026-04-31T12:00:00Z", "2026-12-31T24:00:00Z", "2026-12-31T23:59:60Z", "2026-12-31T23:59:60-07:00",
+            "2026-12-31T25:00:00Z", "2026-12-31T23:60:00Z", "2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z", "2026-12-31t10:00:00z",
+            "+2026-12-31T10:00:00Z", "2026-12-31T10:00:00", "2026-12-31T10:00:00.Z", "2026-12-31T10:00:00.1234567891Z",
+            "2026-12-31T10:00:00+0700", "2026-12-31T10:00:00+24:00", "2026-12-31 10:00:00Z",
+        ] {
+            #expect(Timestamp.parse(refused) == nil, "\(refused)")
+        }
+        #expect(Timestamp.parse("2024-02-29T12:00:00Z").map(Timestamp.format) == "2024-02-29T12:00:00.000Z")
+        #expect(Timestamp.parse("2026-12-31T23:59:59-07:00").map(Timestamp.format) == "2027-01-01T06:59:59.000Z")
+        #expect(Timestamp.parse("2026-12-31T10:00:00.123456789+14:00").map(Timestamp.format) == "2026-12-30T20:00:00.123Z")
+        #expect(Timestamp.parse("9999-12-31T23:59:59.999Z").map(Timestamp.format) == "9999-12-31T23:59:59.999Z")
+        #expect(Timestamp.parse("1970-01-01T00:00:00Z") == Date(timeIntervalSince1970: 0))
+        for refused in ["0000-01-01", "1969-12-31", "10000-01-01", "2026-02-29"] { #expect(LocalDate(refused) == nil, "\(refused)") }
+        #expect(LocalDate("9999-12-31")?.next.description == "10000-01-01")
+    }
+
+    @Test("formatting never traps: years outside 0–9999 are signed, a non-time says so")
+    func totalFormat() {
+        let yearZero = -62_167_219_200.0
+        #expect(Timestamp.format(Date(timeIntervalSince1970: yearZero)) == "0000-01-01T00:00:00.000Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: yearZero - 1)) == "-0001-12-31T23:59:59.000Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 253_402_300_800)) == "+10000-01-01T00:00:00.000Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: -1.5)) == "1969-12-31T23:59:58.500Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: .infinity)).hasPrefix("invalid time"))
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 1e300)).hasPrefix("invalid time"))
+    }
+
+    @Test("a day ends when the next one starts, also when a time change skips midnight")
+    func endOfDay() throws {
+        for (zone, day, end) in [
+            ("America/Havana", "2026-03-08", "2026-03-09T04:00:00.000Z"), ("America/Havana", "2026-03-07", "2026-03-08T05:00:00.000Z"),
+            ("America/Santiago", "2026-09-06", "2026-09-07T03:00:00.000Z"), ("Asia/Beirut", "2026-03-29", "2026-03-29T21:00:00.000Z"),
+            ("America/Sao_Paulo", "2018-11-04", "2018-11-05T02:00:00.000Z"), ("America/Denver", "2026-12-31", "2027-01-01T07:00:00.000Z"),
+        ] {
+            let date = try #require(LocalDate(day))
+            #expect(Timestamp.format(date.end(in: try #require(TimeZone(identifier: zone)))) == end, "\(zone) \(day)")
+        }
+    }
+
+    @Test("operator names that differ only in case, spacing, width or accents are one person; disguised ones are refused")
+    func operatorNames() throws {
+        let alice = try OperatorName("alice")
+        for same in ["alice ", " alice", "alice\t", "Alice", "ALICE", "alíce", "ａｌｉｃｅ"] {
+            #expect(try OperatorName(same).key == alice.key, "\(same)")
+        }
+        #expect(try OperatorName("  Sgt.  K. Lee ").text == "Sgt.  K. Lee")
+        #expect(try OperatorName("Sgt.  K. Lee").key == OperatorName("sgt. k. lee").key)
+        #expect(try OperatorName("bob").key != alice.key)
+        for refused in ["", " ", "\t", "\u{0430}lice", "alice\u{200B}", "ali\u{0301}ce", "al\u{202E}ice", "alice\nbob", "al\u{1B}[2Kice", "alic\u{03B5}"] {
+            #expect(throws: OperatorNameError.self, "\(refused.debugDescription)") { try OperatorName(refused) }
+        }
+        #expect(try OperatorName("Иван").text == "Иван")
+        #expect(try OperatorName("José Núñez").text == "José Núñez")
+    }
+
+    @Test("free text holds no control or invisible characters, and prints escaped if it does")
+    func freeText() {
+        #expect(FreeText.problem("U.S. District Court, D. Colo.", field: "--court") == nil)
+        for bad in ["a\nb", "a\rb", "a\u{1B}[31mb", "scan \u{202E}FDP.exe", "a\u{2028}b", "a\u{200B}b", "a\tb"] {
+            #expect(FreeText.problem(bad, field: "--court")?.contains("--court") == true, "\(bad.debugDescription)")
+        }
+        #expect(FreeText.escaped("typo\r\u{1B}[2Kquashed") == "typo<U+000D><U+001B>[2Kquashed")
+        #expect(FreeText.escaped("Hon. R. Jackson") == "Hon. R. Jackson")
+    }
+}
