@@ -276,6 +276,24 @@ struct FileChangeTriggerTests {
         #expect(trigger.check(sameBytes, seen: seen) == .adopt)
     }
 
+    /// On ext4 the second of two files renamed into place quickly took the first one's freed inode number, so the
+    /// reloader saw the same inode with new contents and waited for a SIGHUP that nobody sent.
+    @Test("a file renamed into place never takes the inode number of the file it replaces, while that one is held")
+    func inodeNotReused() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("watched-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("policy.yaml").path
+        try "version 0".write(toFile: path, atomically: true, encoding: .utf8)
+        let seen = Gateway.watchedFile(path)
+        for version in 1...20 {
+            try "version \(version)".write(toFile: path, atomically: true, encoding: .utf8)
+            let current = Gateway.watchedFile(path)
+            #expect(current.inode != seen.inode, "version \(version) took the held file's inode")
+            #expect(current.contents != seen.contents)
+        }
+    }
+
     /// A policy written in place with a pause was reloaded cut short, and a policy cut at a line can be valid and
     /// forbid less.
     @Test("a file changed in place is never reloaded by itself, and is reported once for each state")

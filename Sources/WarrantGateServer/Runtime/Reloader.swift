@@ -91,6 +91,26 @@ struct WatchedFile: Equatable, Sendable {
     let inode: UInt64?
     /// The SHA-256 of its contents; for anything but a regular file of at most 1 MiB, its size and time.
     let contents: String
+    /// The file, held open for as long as this record of it is kept: the file system cannot give its inode number
+    /// to a file renamed into its place, which would then look like the same file changed in place.
+    var held: HeldFile? = nil
+
+    static func == (left: WatchedFile, right: WatchedFile) -> Bool {
+        (left.path, left.inode, left.contents) == (right.path, right.inode, right.contents)
+    }
+}
+
+/// An open file descriptor, closed when the last reference goes.
+final class HeldFile: Sendable {
+    private let descriptor: Int32
+
+    init(_ descriptor: Int32) {
+        self.descriptor = descriptor
+    }
+
+    deinit {
+        close(descriptor)
+    }
 }
 
 /// When the watched files' changes call for a reload: when their contents changed (the same bytes under a new inode
@@ -190,14 +210,16 @@ extension Gateway {
         return paths.map(Self.watchedFile)
     }
 
-    private static func watchedFile(_ path: String) -> WatchedFile {
+    static func watchedFile(_ path: String) -> WatchedFile {
         let missing = WatchedFile(path: path, inode: nil, contents: "")
         let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
         guard descriptor >= 0 else { return missing }
-        defer { close(descriptor) }
+        let held = HeldFile(descriptor)
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { return missing }
-        let byStat = WatchedFile(path: path, inode: UInt64(info.st_ino), contents: "\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)")
+        let byStat = WatchedFile(
+            path: path, inode: UInt64(info.st_ino), contents: "\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)", held: held
+        )
         guard info.st_mode & S_IFMT == S_IFREG, info.st_size <= YAMLNode.maximumFileSize else { return byStat }
         var hash = SHA256()
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
@@ -210,6 +232,6 @@ extension Gateway {
             guard total <= YAMLNode.maximumFileSize else { return byStat }
             hash.update(data: buffer[..<count])
         }
-        return WatchedFile(path: path, inode: UInt64(info.st_ino), contents: Hex.encode(Array(hash.finalize())))
+        return WatchedFile(path: path, inode: UInt64(info.st_ino), contents: Hex.encode(Array(hash.finalize())), held: held)
     }
 }
