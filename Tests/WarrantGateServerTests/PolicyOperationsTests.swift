@@ -58,6 +58,28 @@ struct PolicyOperationsTests {
             #expect(reason == "no_matching_permit")
         }
     }
+
+    @Test("a policy reloaded in another time zone moves the expiry of registered warrants with it, logged")
+    func timeZoneReload() async throws {
+        try await withGateway(configure: { directory, configuration in
+            let copy = directory.appendingPathComponent("denver.yaml").path
+            try FileManager.default.copyItem(atPath: configuration.policyPath, toPath: copy)
+            configuration.policyPath = copy
+        }) { gateway in
+            try gateway.register("JW-ZONE", expires: "2099-12-31")
+            let path = gateway.gateway.configuration.policyPath
+            let policy = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(policy.contains("time-zone: America/Denver"))
+            try policy.replacingOccurrences(of: "time-zone: America/Denver", with: "time-zone: America/New_York")
+                .write(toFile: path, atomically: true, encoding: .utf8)
+            #expect(gateway.gateway.reload() == [])
+            let entry = try #require(try gateway.registry.entry(reference: "JW-ZONE"))
+            #expect(Timestamp.format(entry.document.expiresAt) == "2100-01-01T05:00:00.000Z")
+            let logged = try #require(try gateway.registry.history(target: "time-zone").last)
+            #expect(logged.details["previous"] == "America/Denver")
+            #expect(logged.details["expiryRecomputed"] == "JW-ZONE")
+        }
+    }
 }
 
 @Suite("Facts looked up in the records system", .serialized)

@@ -168,6 +168,13 @@ extension Gateway {
         var errors: [String] = []
         do {
             let policies = try PolicySet.load(configuration)
+            // Document expiry dates end in the policy's zone: a new zone moves their instants before the policy
+            // that names it is in force. If the store cannot say so, the policy is still taken, and the error said.
+            do {
+                try store.registry(timeZone: policies.policy.timeZone).recordTimeZone()
+            } catch {
+                errors.append("time zone \(policies.policy.timeZone.identifier): \(error)")
+            }
             state.replace(policies: policies)
             policies.logWarnings(to: logger, by: state.current.directory)
         } catch {
