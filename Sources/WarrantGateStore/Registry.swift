@@ -81,30 +81,33 @@ public struct Registry: Sendable {
     }
 
     /// Records the policy's time zone, in which document expiry dates end. When it changes (or is recorded for the
-    /// first time), the expiry instant of every active or pending document is recomputed in it, in the same
-    /// transaction, and an admin record says so (unless the first zone moved nothing); the registry's version moves,
-    /// so gateways pick the new instants up.
+    /// first time), the expiry instant of every active or pending document that has not yet passed at `time` is
+    /// recomputed in it, in the same transaction, and an admin record says so (unless the first zone moved nothing);
+    /// one that has passed stays passed, to be expired. The registry's version moves, so gateways pick the new
+    /// instants up. (In PostgreSQL the store recomputes them too, whoever writes the zone: see ``PostgresSchema``.)
     public func recordTimeZone(operator: String = "system", at time: Date = Date()) throws {
         let name = try operatorName(`operator`).text
         try write { session in
             let previous = try session.scalarText("SELECT value FROM settings WHERE key = 'time-zone'")
             guard previous != timeZone.identifier else { return }
-            try session.execute(
-                "INSERT INTO settings (key, value) VALUES ('time-zone', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", timeZone.identifier
-            )
-            var moved: [String] = []
-            for row in try session.fetchAll("SELECT reference, expires, expires_at FROM documents WHERE status IN ('active', 'pending') ORDER BY reference") {
+            // Read before the zone is written, which in PostgreSQL recomputes the instants itself.
+            var moved: [(reference: String, end: Double)] = []
+            let due = "SELECT reference, expires, expires_at FROM documents WHERE status IN ('active', 'pending') AND expires_at > ? ORDER BY reference"
+            for row in try session.fetchAll(due, time.timeIntervalSince1970) {
                 // A date stored before dates were checked (year 0) is left as it is: it ended long ago.
                 guard let day = LocalDate(try row.text("expires")) else { continue }
                 let end = day.end(in: timeZone).timeIntervalSince1970
-                guard end != (try row.double("expires_at")) else { continue }
-                let reference = try row.text("reference")
+                if end != (try row.double("expires_at")) { moved.append((try row.text("reference"), end)) }
+            }
+            try session.execute(
+                "INSERT INTO settings (key, value) VALUES ('time-zone', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", timeZone.identifier
+            )
+            for (reference, end) in moved {
                 try session.execute("UPDATE documents SET expires_at = ? WHERE reference = ?", end, reference)
-                moved.append(reference)
             }
             // Recording the first zone over no document is setting up, not a change anyone needs to read about.
             guard previous != nil || !moved.isEmpty else { return }
-            var details = ["value": timeZone.identifier, "expiryRecomputed": moved.joined(separator: ",")]
+            var details = ["value": timeZone.identifier, "expiryRecomputed": moved.map(\.reference).joined(separator: ",")]
             details["previous"] = previous
             try Self.appendAdmin(session, AdminRecord(
                 time: Timestamp.format(time), operator: name, action: "settings.time-zone", target: "time-zone", details: details

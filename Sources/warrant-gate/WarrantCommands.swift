@@ -92,7 +92,7 @@ struct WarrantCommand: ParsableCommand {
             let store = try admin.open(create: true)
             let recorded = try storeCall { try store.recordedTimeZone() }
             let given = try timeZone.map { name in
-                guard TimeZone.knownTimeZoneIdentifiers.contains(name), let zone = TimeZone(identifier: name) else {
+                guard let zone = TimeZone(databaseName: name) else {
                     throw CLIError(.usage, "--time-zone '\(FreeText.escaped(name))' is not a time zone such as America/Denver")
                 }
                 return zone

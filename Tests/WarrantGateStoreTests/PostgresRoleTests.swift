@@ -145,6 +145,21 @@ extension StoreBackendTests {
             let recomputed = try await blocking { try newYork.snapshot() }
             #expect(recomputed.document(reference: "JW-1")?.expiresAt == LocalDate("2099-12-31")!.end(in: TimeZone(identifier: "America/New_York")!))
             #expect(try await blocking { try newYork.history(target: "time-zone") }.last?.details["expiryRecomputed"] == "JW-1,JW-PENDING")
+
+            // The zone is a tz database name; an expiry is always its date's end in the zone recorded now (or up to
+            // an hour before), so recording another zone and then the first again moves none.
+            let newYorkEnd = LocalDate("2099-12-31")!.end(in: TimeZone(identifier: "America/New_York")!)
+            #expect(await refusal(cluster, as: Self.gatewayRole, "UPDATE settings SET value = 'XXX+167' WHERE key = 'time-zone'") == "P0001")
+            #expect(await refusal(cluster, as: Self.gatewayRole, "UPDATE settings SET value = 'Pacific/Kiritimati' WHERE key = 'time-zone'") == nil)
+            let east = try await blocking { try newYork.snapshot() }.document(reference: "JW-1")?.expiresAt
+            #expect(east == LocalDate("2099-12-31")!.end(in: TimeZone(identifier: "Pacific/Kiritimati")!), "recomputed by the store")
+            #expect(await refusal(cluster, as: Self.gatewayRole, "UPDATE settings SET value = 'America/New_York' WHERE key = 'time-zone'") == nil)
+            #expect(try await blocking { try newYork.snapshot() }.document(reference: "JW-1")?.expiresAt == newYorkEnd)
+            let end = Int(newYorkEnd.timeIntervalSince1970)
+            #expect(await refusal(cluster, as: Self.gatewayRole, "UPDATE documents SET expires_at = \(end - 7200) WHERE reference = 'JW-1'") == "P0001")
+            #expect(await refusal(cluster, as: Self.gatewayRole, "UPDATE documents SET expires_at = \(end + 1) WHERE reference = 'JW-1'") == "P0001")
+            #expect(await refusal(cluster, as: Self.gatewayRole, "UPDATE documents SET expires_at = \(end - 3600) WHERE reference = 'JW-1'") == nil,
+                    "the first of two midnights where clocks go back at midnight")
         }
     }
 }

@@ -276,4 +276,20 @@ struct HostileInputTests {
         #expect(logged.details == ["value": "America/New_York", "previous": "America/Denver", "expiryRecomputed": "JW-1"])
         #expect(try newYork.register(judicial("JW-3", expires: "2026-12-31"), operator: "clerk").expiresAt == Timestamp.parse("2027-01-01T05:00:00Z"))
     }
+
+    /// Gateways record their zone when they start, before anything expires what ran out while they were down.
+    @Test("a new time zone does not bring back a warrant whose expiry has passed")
+    func timeZoneChangeAfterExpiry() throws {
+        let database = try TemporaryDatabase()
+        let sqlite = SQLiteDatabase(pool: database.pool)
+        let registry = Registry(database: sqlite, timeZone: denver)
+        try registry.recordTimeZone()
+        _ = try registry.register(judicial("JW-PASSED", expires: "2026-12-01"), operator: "clerk", at: Timestamp.parse("2026-11-30T12:00:00Z")!)
+        _ = try registry.register(judicial("JW-LATER", expires: "2026-12-31"), operator: "clerk", at: Timestamp.parse("2026-11-30T12:00:00Z")!)
+        let losAngeles = Registry(database: sqlite, timeZone: TimeZone(identifier: "America/Los_Angeles")!)
+        try losAngeles.recordTimeZone(at: Timestamp.parse("2026-12-02T07:30:00Z")!)
+        #expect(Timestamp.format(try #require(try registry.entry(reference: "JW-PASSED")).document.expiresAt) == "2026-12-02T07:00:00.000Z")
+        #expect(Timestamp.format(try #require(try registry.entry(reference: "JW-LATER")).document.expiresAt) == "2027-01-01T08:00:00.000Z")
+        #expect(try registry.history(target: "time-zone").last?.details["expiryRecomputed"] == "JW-LATER")
+    }
 }

@@ -64,7 +64,7 @@ public enum PolicyParser {
         if base == nil { _ = try root.required("time-zone", in: "policy") }
         if let timeZoneNode = root["time-zone"] {
             let timeZoneName = try timeZoneNode.string("time-zone")
-            guard let zone = TimeZone(identifier: timeZoneName) else {
+            guard let zone = TimeZone(databaseName: timeZoneName) else {
                 throw timeZoneNode.error("unknown time zone '\(timeZoneName)' (use an IANA name such as America/Denver)")
             }
             timeZone = zone

@@ -95,3 +95,13 @@ public struct LocalDate: Sendable, Equatable, Comparable, CustomStringConvertibl
         return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }
+
+extension TimeZone {
+    /// The zone a tz database name (America/Denver, Etc/GMT+5, UTC) names; nil for anything else, including
+    /// Foundation's own offset forms (GMT+5, GMT+0500), which the tz database does not name and PostgreSQL reads with
+    /// the opposite sign. The zone's identifier is then a name PostgreSQL's `pg_timezone_names` lists too.
+    public init?(databaseName name: String) {
+        guard let zone = TimeZone(identifier: name), !zone.identifier.hasPrefix("GMT+"), !zone.identifier.hasPrefix("GMT-") else { return nil }
+        self = zone
+    }
+}

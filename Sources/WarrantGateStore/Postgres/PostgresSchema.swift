@@ -307,7 +307,9 @@ public enum PostgresSchema {
         // A document moves only along its lifecycle, and its terms (its recorded signature among them) never change:
         // whoever can write the table cannot bring a revoked or expired warrant back, approve one without naming the
         // approver (or as its registrant under the two-person rule), widen what one covers, or mark it signed. Its
-        // expiry instant moves only to the end of its expiry date in the recorded time zone (when that zone changes).
+        // expiry instant moves only to the end of its expiry date in the recorded time zone, or up to an hour before
+        // it: where a zone's clocks go back at midnight, the registry takes the first of the two midnights and
+        // PostgreSQL the second.
         """
         CREATE OR REPLACE FUNCTION warrant_gate_document_lifecycle() RETURNS trigger LANGUAGE plpgsql
         SET search_path FROM CURRENT AS $$
@@ -321,8 +323,8 @@ public enum PostgresSchema {
                 \(DocumentSignatureColumns.names.map { "OLD.\($0)" }.joined(separator: ", "))) THEN
                 RAISE EXCEPTION 'a registered document''s terms never change';
             END IF;
-            IF NEW.expires_at IS DISTINCT FROM OLD.expires_at AND NEW.expires_at IS DISTINCT FROM extract(epoch FROM
-                   (NEW.expires::date + 1)::timestamp AT TIME ZONE (SELECT value FROM settings WHERE key = 'time-zone'))::double precision THEN
+            IF NEW.expires_at IS DISTINCT FROM OLD.expires_at AND NOT coalesce(NEW.expires_at BETWEEN
+                   warrant_gate_date_end(NEW.expires) - 3600 AND warrant_gate_date_end(NEW.expires), false) THEN
                 RAISE EXCEPTION 'a document''s expiry moves only to the end of its date in the recorded time zone';
             END IF;
             IF NEW.status IS DISTINCT FROM OLD.status AND NOT (
@@ -337,6 +339,47 @@ public enum PostgresSchema {
         END $$
         """,
         "DROP TRIGGER IF EXISTS documents_lifecycle ON documents",
+        // The end of a `YYYY-MM-DD` date in the recorded time zone, in seconds since 1970; null without a zone.
+        """
+        CREATE OR REPLACE FUNCTION warrant_gate_date_end(day TEXT) RETURNS double precision LANGUAGE sql STABLE
+        SET search_path FROM CURRENT AS $$
+            SELECT extract(epoch FROM (day::date + 1)::timestamp AT TIME ZONE (SELECT value FROM settings WHERE key = 'time-zone'))::double precision
+        $$
+        """,
+        // The recorded time zone is a tz database name (PostgreSQL would also take a POSIX rule such as 'XXX+167',
+        // a week off UTC), and writing it recomputes the expiry of every active or pending document that has not
+        // passed: an expiry instant is always its date's end in the zone recorded now, so a role that may record the
+        // zone cannot move one by recording another zone and then the first again.
+        """
+        CREATE OR REPLACE FUNCTION warrant_gate_time_zone_named() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+        BEGIN
+            IF NOT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = NEW.value) THEN
+                RAISE EXCEPTION 'the time zone must be a tz database name such as America/Denver, not %', NEW.value;
+            END IF;
+            RETURN NEW;
+        END $$
+        """,
+        "DROP TRIGGER IF EXISTS settings_time_zone_named ON settings",
+        """
+        CREATE TRIGGER settings_time_zone_named BEFORE INSERT OR UPDATE ON settings FOR EACH ROW
+            WHEN (NEW.key = 'time-zone') EXECUTE FUNCTION warrant_gate_time_zone_named()
+        """,
+        """
+        CREATE OR REPLACE FUNCTION warrant_gate_expiry_recomputed() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+        BEGIN
+            -- Only rows that pass the filter have their date read (one stored before dates were checked may not be).
+            UPDATE documents SET expires_at = warrant_gate_date_end(expires) WHERE reference IN (
+                SELECT reference FROM documents WHERE status IN ('active', 'pending') AND expires_at > extract(epoch FROM now()));
+            RETURN NULL;
+        END $$
+        """,
+        "DROP TRIGGER IF EXISTS settings_expiry_recomputed ON settings",
+        """
+        CREATE TRIGGER settings_expiry_recomputed AFTER INSERT OR UPDATE ON settings FOR EACH ROW
+            WHEN (NEW.key = 'time-zone') EXECUTE FUNCTION warrant_gate_expiry_recomputed()
+        """,
         "CREATE TRIGGER documents_lifecycle BEFORE UPDATE ON documents FOR EACH ROW EXECUTE FUNCTION warrant_gate_document_lifecycle()",
         // A document is registered as the registry does it: pending approval under the two-person rule, active only
         // with the rule off, approved by no one yet. The tables' owner (`store migrate`) copies documents as they are.
