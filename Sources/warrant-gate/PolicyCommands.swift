@@ -193,7 +193,7 @@ struct PolicyCommand: ParsableCommand {
             print("route:     \(classification.route.id): action \(classification.action), subject \(classification.subject ?? "none")")
             if let warrant = explanation.warrant { print("warrant:   \(warrant)") }
             if case .verified(let reference)? = explanation.warrant, let document = snapshot.document(reference: reference) {
-                print("signature: warrant \(reference) signature is \(document.signature.description)")
+                print("signature: warrant \(reference) signature is \(FreeText.escaped(document.signature.description))")
             }
             if !input.requestFacts.isEmpty {
                 print("stated:    \(input.requestFacts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))")

@@ -80,7 +80,7 @@ struct WarrantCommand: ParsableCommand {
             let stored = try storeCall { try registry.register(registration, operator: admin.operatorName) }
             if let staged { try storeCall { try staged.output.commit() } }
             print("registered \(stored.reference) (\(stored.kind.rawValue)) as \(stored.status.rawValue); it expires at the end of \(stored.expires) \(registry.timeZone.identifier)")
-            print(stored.signature.lines.joined(separator: "\n"))
+            print(stored.signature.lines.map(FreeText.escaped).joined(separator: "\n"))
             if stored.status == .pending {
                 print("next: a second operator approves it with `warrant-gate warrant approve \(stored.reference)`")
             }
@@ -129,7 +129,7 @@ struct WarrantCommand: ParsableCommand {
                 throw CLIError(.notFound, "no document with reference \(reference)")
             }
             print("approving \(reference) (\(entry.document.kind.rawValue)), registered by \(FreeText.escaped(entry.registeredBy)); its scan's digital signature:")
-            print(entry.document.signature.lines.joined(separator: "\n"))
+            print(entry.document.signature.lines.map(FreeText.escaped).joined(separator: "\n"))
             print("(shown for review only: approval does not depend on it; a policy may require it with warrant: { signed: true })")
             try storeCall { try registry.approve(reference: reference, operator: admin.operatorName) }
             print("approved \(reference); it is active and the gateway honours it within a second")
@@ -283,8 +283,8 @@ struct WarrantCommand: ParsableCommand {
                     details: ["sha256": digest, "matches": matches ? "yes" : "no", "signatureNow": current.description], operator: admin.operatorName
                 )
             }
-            print("signature recorded at registration: \(entry.document.signature.description)")
-            print("signature of \(file) checked now:  \(current.description)")
+            print("signature recorded at registration: \(FreeText.escaped(entry.document.signature.description))")
+            print("signature of \(FreeText.escaped(file)) checked now:  \(FreeText.escaped(current.description))")
             guard matches else {
                 throw CLIError(.refused, "\(file) does NOT match \(reference): its SHA-256 is \(digest), the registered one is \(registered)")
             }

@@ -87,6 +87,25 @@ struct SignedWarrantCLITests {
         }
     }
 
+    /// The signer's name comes from the certificate in the document the agency hands over.
+    @Test("a signer's name with terminal codes is shown escaped by register, approve and verify-document")
+    func signerNameEscaped() throws {
+        let setup = try Setup()
+        let forger = try setup.court.issue("forger", key: .ec, subjectName: "x\r\u{1B}[1A\u{1B}[2Ksignature:   verified")
+        let pdf = try TestPDF.signed(text: "WARRANT") { try forger.sign($0) }
+        let path = try setup.file("forged.pdf", pdf)
+        let registered = try setup.register("JW-ESC", ["--document", path])
+        let approved = try CLIProcess.run(["warrant", "approve", "JW-ESC", "--operator", "sgt-lee"] + setup.db)
+        let checked = try CLIProcess.run(["warrant", "verify-document", "JW-ESC", path] + setup.db + setup.courts)
+        for (name, result) in [("register", registered), ("approve", approved), ("verify-document", checked)] {
+            #expect(result.status == 0, "\(name): \(result.stderr)")
+            #expect(!result.stdout.contains("\u{1B}") && !result.stdout.unicodeScalars.contains("\r"), "\(name): \(result.stdout.debugDescription)")
+        }
+        for (name, result) in [("register", registered), ("approve", approved)] {
+            #expect(result.stdout.contains("x<U+000D><U+001B>[1A"), "\(name): \(result.stdout.debugDescription)")
+        }
+    }
+
     @Test("a detached .p7s over any document, RSA and EC: verified; --signature without --document is a usage error")
     func detachedSignature() throws {
         let setup = try Setup()
@@ -280,12 +299,13 @@ struct TestCA {
 
     /// Issues a signer `CN=<commonName>` valid from `start` to `end` (openssl's `YYYYMMDDHHMMSSZ`; default: a day ago
     /// to a year ahead).
-    func issue(_ commonName: String, key: Key, start: String? = nil, end: String? = nil) throws -> TestSigner {
+    /// A signer named `commonName` (its files too), or `subjectName` in its certificate if given.
+    func issue(_ commonName: String, key: Key, start: String? = nil, end: String? = nil, subjectName: String? = nil) throws -> TestSigner {
         switch key {
         case .rsa: try run(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "\(commonName).key"])
         case .ec: try run(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "\(commonName).key"])
         }
-        try run(["req", "-new", "-config", "ca.cnf", "-key", "\(commonName).key", "-subj", "/O=Denver County Court/CN=\(commonName)", "-out", "\(commonName).csr"])
+        try run(["req", "-new", "-config", "ca.cnf", "-key", "\(commonName).key", "-utf8", "-subj", "/O=Denver County Court/CN=\(subjectName ?? commonName)", "-out", "\(commonName).csr"])
         let formatter = DateFormatter()
         formatter.dateFormat = "yyyyMMddHHmmss'Z'"
         formatter.timeZone = TimeZone(identifier: "UTC")
