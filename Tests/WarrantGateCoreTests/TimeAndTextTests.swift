@@ -60,6 +60,17 @@ struct TimeAndTextTests {
         for refused in ["", " ", "\t", "\u{0430}lice", "alice\u{200B}", "ali\u{0301}ce", "al\u{202E}ice", "alice\nbob", "al\u{1B}[2Kice", "alic\u{03B5}"] {
             #expect(throws: OperatorNameError.self, "\(refused.debugDescription)") { try OperatorName(refused) }
         }
+        // Names that print alike are one person: whole-script lookalikes, case folding, dashes and apostrophes.
+        for (one, other) in [
+            ("alice", "аӏісе"), ("alice", "alıce"), ("Pat O'Brien", "Pat O’Brien"), ("Smith-Jones", "Smith‐Jones"),
+            ("Strauß", "STRAUSS"), ("Νίκος", "ΝΊΚΟΣ"), ("KOCT", "КОСТ"), ("Ana Peña", "Ana Pena"),
+        ] {
+            #expect(try OperatorName(one).key == OperatorName(other).key, "\(one) / \(other)")
+        }
+        for refused in ["alice\u{2800}", "alice\u{3164}", "alice\u{115F}", "alice\u{FE0F}", "ɑlice", "ᴀʟɪᴄᴇ", "al\u{E000}ice"] {
+            #expect(throws: OperatorNameError.self, "\(refused.debugDescription)") { try OperatorName(refused) }
+        }
+        #expect(try OperatorName("Иван").key != OperatorName("Ivan").key, "different names in different scripts stay two")
         #expect(try OperatorName("Иван").text == "Иван")
         #expect(try OperatorName("José Núñez").text == "José Núñez")
     }
@@ -67,10 +78,12 @@ struct TimeAndTextTests {
     @Test("free text holds no control or invisible characters, and prints escaped if it does")
     func freeText() {
         #expect(FreeText.problem("U.S. District Court, D. Colo.", field: "--court") == nil)
-        for bad in ["a\nb", "a\rb", "a\u{1B}[31mb", "scan \u{202E}FDP.exe", "a\u{2028}b", "a\u{200B}b", "a\tb"] {
+        for bad in ["a\nb", "a\rb", "a\u{1B}[31mb", "scan \u{202E}FDP.exe", "a\u{2028}b", "a\u{200B}b", "a\tb", "a\u{2800}b", "a\u{3164}b", "a\u{E000}b", "a\u{0378}b"] {
             #expect(FreeText.problem(bad, field: "--court")?.contains("--court") == true, "\(bad.debugDescription)")
         }
         #expect(FreeText.escaped("typo\r\u{1B}[2Kquashed") == "typo<U+000D><U+001B>[2Kquashed")
         #expect(FreeText.escaped("Hon. R. Jackson") == "Hon. R. Jackson")
+        #expect(ScopeEntry("records.read#booking").isValid)
+        #expect(!ScopeEntry("records.read#a\u{1B}[2Kb").isValid && !ScopeEntry("records.read#a\u{200B}b").isValid)
     }
 }

@@ -1,7 +1,9 @@
 /// Text that people type into the admin CLI (names, reasons, a court, a judge, a case number) and that it prints
 /// back. Such a field holds no control character (newline, carriage return, tab, escape), no format character
-/// (zero-width ones, bidi overrides and isolates) and no line or paragraph separator: any of them could make printed
-/// output say something other than what is stored.
+/// (zero-width ones, bidi overrides and isolates), no line or paragraph separator, no character that is invisible by
+/// default (fillers such as U+3164, variation selectors) or blank though not a space (U+2800), and no private-use,
+/// surrogate or unassigned code point: any of them could make printed output say something other than what is
+/// stored, or make two names that print alike differ.
 public enum FreeText {
     /// The first character such a field may not hold, or nil.
     public static func forbidden(in text: String) -> Unicode.Scalar? {
@@ -26,8 +28,8 @@ public enum FreeText {
 
     static func isForbidden(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.properties.generalCategory {
-        case .control, .format, .lineSeparator, .paragraphSeparator: true
-        default: false
+        case .control, .format, .lineSeparator, .paragraphSeparator, .privateUse, .surrogate, .unassigned: true
+        default: scalar.properties.isDefaultIgnorableCodePoint || scalar.value == 0x2800
         }
     }
 

@@ -84,11 +84,13 @@ public struct ScopeEntry: Sendable, Equatable {
         ActionPattern.matches(pattern: self.action, action: action)
     }
 
-    /// Whether the entry is an action pattern, with, if any, a field of 1 to 128 characters without spaces or `#`.
+    /// Whether the entry is an action pattern, with, if any, a field of 1 to 128 characters without spaces, `#` or
+    /// the characters ``FreeText`` refuses (control and format characters).
     public var isValid: Bool {
         guard ActionPattern.isValid(action) else { return false }
         guard let field else { return true }
         return !field.isEmpty && field.count <= 128 && !field.contains { $0.isWhitespace || $0 == "#" || $0.isNewline }
+            && FreeText.forbidden(in: field) == nil
     }
 }
 
