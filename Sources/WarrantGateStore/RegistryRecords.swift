@@ -7,8 +7,9 @@ extension Registry {
     public static let clockSkew: TimeInterval = 300
 
     /// Records an advisement, consent, refusal, withdrawal or authorization given at `record.givenAt`, which must not
-    /// be after `time` (give or take ``clockSkew``). The latest record about consent decides, so one about consent
-    /// must come after every other one about that inmate's consent: an earlier one would be silently outranked.
+    /// be after `time` (give or take ``clockSkew``; for a record about consent, not at all). The latest record about
+    /// consent decides, so one about consent must come after every other one about that inmate's consent: an earlier
+    /// one would be silently outranked, and one dated ahead would hold off a withdrawal recorded now.
     public func record(_ record: SubjectRecord, operator: String, at time: Date = Date()) throws {
         guard Identifier.isValidReference(record.subject) else { throw StoreError("'\(FreeText.escaped(record.subject))' is not a booking number") }
         try requireText(record.givenBy, "who gave or took it (--by)")
@@ -18,7 +19,7 @@ extension Registry {
             throw StoreError("a written authorization must say what may be shared (--fields)")
         }
         let `operator` = try operatorName(`operator`).text
-        guard record.givenAt <= time.addingTimeInterval(Self.clockSkew) else {
+        guard record.givenAt <= time.addingTimeInterval(ConsentStatus(recordKind: record.kind) == nil ? Self.clockSkew : 0) else {
             throw StoreError("--at \(Timestamp.format(record.givenAt)) is in the future (it is now \(Timestamp.format(time)))")
         }
         try write { session in

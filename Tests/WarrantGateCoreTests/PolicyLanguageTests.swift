@@ -562,6 +562,9 @@ struct PolicyLanguageTests {
         // 5y is not 5 × 365 days: a leap year's extra day counts.
         #expect(decide("2019-11-25", at: Self.at("2024-11-25T20:00:00Z")) == .allow)
         #expect(decide("2019-11-25", at: Self.at("2024-11-26T20:00:00Z")) == .deny)
+        // A conviction before 1970 is a date like any other: long ago, not an error.
+        let old = Self.decide(policy, Self.police, registry: Self.registry(facts: ["serious-conviction-date": "1965-03-01"]))
+        #expect(old.effect == .deny && old.reason == "no_matching_permit", "\(old.reason)")
     }
 
     @Test("remaining at-least 2d until a release day; a value that is not a date is a policy_error denial")

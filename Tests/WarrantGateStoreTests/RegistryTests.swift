@@ -250,9 +250,13 @@ struct HostileInputTests {
         #expect(throws: StoreError.self, "at the same instant") { try record(.consentDeclined, now.addingTimeInterval(-60)) }
         #expect(throws: StoreError.self, "a year typed wrong") { try record(.consentWithdrawn, now.addingTimeInterval(365 * 86400)) }
         #expect(throws: StoreError.self) { try record(.advisement, now.addingTimeInterval(Registry.clockSkew + 1)) }
-        try record(.consentWithdrawn, now.addingTimeInterval(Registry.clockSkew))
+        try record(.advisement, now.addingTimeInterval(Registry.clockSkew))
+        #expect(throws: StoreError.self, "a consent dated ahead would hold off a withdrawal recorded now") {
+            try record(.consentWithdrawn, now.addingTimeInterval(1))
+        }
+        try record(.consentWithdrawn, now)
         try record(.advisement, now.addingTimeInterval(-86400))
-        #expect(try registry.records(subject: "2017-000456").map(\.kind) == [.advisement, .consent, .consentWithdrawn])
+        #expect(try registry.records(subject: "2017-000456").map(\.kind) == [.advisement, .consent, .consentWithdrawn, .advisement])
     }
 
     @Test("a new time zone moves the expiry of active and pending documents, logged, and the snapshot sees it")

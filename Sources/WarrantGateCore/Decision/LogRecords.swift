@@ -333,7 +333,8 @@ public enum Timestamp {
         return (year < 0 ? "-" : "+") + String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
 
-    /// Parses an RFC 3339 time, strictly: `YYYY-MM-DDTHH:MM:SS`, optionally `.` and 1–9 digits, then `Z` or `±HH:MM`.
+    /// Parses an RFC 3339 time, strictly: `YYYY-MM-DDTHH:MM:SS` (`T` also written `t` or a space, as RFC 3339 allows),
+    /// optionally `.` and 1–9 digits, then `Z` (or `z`) or `±HH:MM`.
     /// Every field must exist (no 2026-02-30, hour 24, minute 60 or leap second 60), the date's year must be in
     /// ``LocalDate/years``, and so must the instant's in UTC. Anything else is nil.
     public static func parse(_ text: String) -> Date? {
@@ -347,7 +348,7 @@ public enum Timestamp {
             }
             return value
         }
-        guard let date = LocalDate(String(decoding: bytes[0..<10], as: UTF8.self)), bytes[10] == UInt8(ascii: "T"),
+        guard let date = LocalDate(String(decoding: bytes[0..<10], as: UTF8.self)), [UInt8(ascii: "T"), UInt8(ascii: "t"), UInt8(ascii: " ")].contains(bytes[10]),
               let hour = number(11..<13), bytes[13] == UInt8(ascii: ":"), let minute = number(14..<16), bytes[16] == UInt8(ascii: ":"),
               let second = number(17..<19), hour < 24, minute < 60, second < 60
         else { return nil }
@@ -364,7 +365,7 @@ public enum Timestamp {
             guard index > 20 else { return nil }
         }
         let offset: Int
-        if index == bytes.count - 1, bytes[index] == UInt8(ascii: "Z") {
+        if index == bytes.count - 1, bytes[index] == UInt8(ascii: "Z") || bytes[index] == UInt8(ascii: "z") {
             offset = 0
         } else if index == bytes.count - 6, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-"),
                   let hours = number(index + 1..<index + 3), bytes[index + 3] == UInt8(ascii: ":"), let minutes = number(index + 4..<index + 6),

@@ -303,7 +303,7 @@ public final class Evaluator: Sendable {
         /// an error (so the rule denies) when it is on record but not a date.
         private func datedFact(_ name: String) throws -> (fact: Date, now: Date)? {
             guard let subject = input.classification.subject, let value = try registry.facts(subject: subject)[name] else { return nil }
-            if let day = LocalDate(value) {
+            if let day = LocalDate(value, years: LocalDate.factYears) {
                 return (day.start(in: timeZone), LocalDate(date: input.time, timeZone: timeZone).start(in: timeZone))
             }
             guard let instant = Timestamp.parse(value) else {

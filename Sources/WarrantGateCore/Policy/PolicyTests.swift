@@ -158,7 +158,7 @@ public struct PolicyTestFile: Sendable {
                 case .values(let values)? where !values.contains(value):
                     problems.append("facts of \(subject): '\(value)' is not a value of fact '\(name)' (values: \(values.sorted().joined(separator: ", ")))")
                 case .date?:
-                    if LocalDate(value) == nil && Timestamp.parse(value) == nil {
+                    if LocalDate(value, years: LocalDate.factYears) == nil && Timestamp.parse(value) == nil {
                         problems.append("facts of \(subject): fact '\(name)' is a date; '\(value)' is not YYYY-MM-DD or an ISO 8601 time")
                     }
                 default:

@@ -10,13 +10,16 @@ public struct LocalDate: Sendable, Equatable, Comparable, CustomStringConvertibl
     public let month: Int
     public let day: Int
 
-    /// Parses `YYYY-MM-DD` in ``years``, refusing anything else (including impossible dates such as 2026-02-30).
-    public init?(_ text: String) {
+    /// The years a dated fact from a records system may fall in (a conviction or a birth before 1970 is one).
+    public static let factYears = 1800...9999
+
+    /// Parses `YYYY-MM-DD` in `years`, refusing anything else (including impossible dates such as 2026-02-30).
+    public init?(_ text: String, years: ClosedRange<Int> = LocalDate.years) {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
               parts.allSatisfy({ $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }),
               let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
-              Self.years.contains(year), (1...12).contains(month), day >= 1, day <= Self.daysIn(month: month, year: year)
+              years.contains(year), (1...12).contains(month), day >= 1, day <= Self.daysIn(month: month, year: year)
         else { return nil }
         self.year = year
         self.month = month

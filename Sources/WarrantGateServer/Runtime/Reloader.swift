@@ -173,7 +173,10 @@ extension Gateway {
             do {
                 try store.registry(timeZone: policies.policy.timeZone).recordTimeZone()
             } catch {
-                errors.append("time zone \(policies.policy.timeZone.identifier): \(error)")
+                metrics.policyReloadFailures.increment()
+                logger.error("the reloaded policy is in force, but its time zone could not be recorded: expiry instants stay in the previous zone until it is", metadata: [
+                    "trigger": "\(reason)", "time-zone": "\(policies.policy.timeZone.identifier)", "error": "\(error)",
+                ])
             }
             state.replace(policies: policies)
             policies.logWarnings(to: logger, by: state.current.directory)
