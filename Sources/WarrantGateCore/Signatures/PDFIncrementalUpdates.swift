@@ -16,8 +16,10 @@
 ///   would show whatever a later revision puts there. So the signed revision must not use object streams, whose
 ///   compressed objects could refer to anything unseen, nor a cross-reference stream.
 ///
-/// Anything else (a changed page, a new annotation or form value, a cross-reference or object stream, which would hide
-/// its objects in compressed data) is refused as a modification after signing.
+/// Anything else (a changed page, a new annotation or form value) is refused as a modification after signing. What
+/// cannot be checked (a cross-reference or object stream appended, which hides its objects in compressed data, or
+/// objects added after a signed revision that uses such streams, as PAdES-LT signers write for PDF 1.5 files) throws
+/// ``PDFUncheckableUpdate``: the signature is then neither verified nor called broken.
 enum PDFIncrementalUpdates {
     static let maximumRevisions = 64
     static let maximumXrefSections = 256
@@ -65,7 +67,7 @@ enum PDFIncrementalUpdates {
         guard !added.isEmpty else { return }
         let scan = PDFReferenceScan(signed.bytes, range: 0..<signed.end, candidates: added)
         if scan.namesObjectStream || signed.usesCrossReferenceStreams {
-            throw modified("objects were added to a PDF whose signed revision holds object streams, which could refer to them unseen")
+            throw PDFUncheckableUpdate("objects were added after signing to a PDF whose signed revision holds object streams, which could refer to them unseen")
         }
         if let number = scan.referenced.min() {
             throw modified("object \(number), which the signed revision refers to but does not define, was added after signing")
@@ -246,11 +248,14 @@ enum PDFIncrementalUpdates {
 
         func check(against signed: SignedRevision, previousStartxref: Int) throws {
             if let stream = objects.first(where: { ["XRef", "ObjStm"].contains($0.value.dictionary?.type) }) {
-                throw modified("object \(stream.reference.number) is a compressed /\(stream.value.dictionary?.type ?? "") stream, whose contents cannot be checked")
+                throw PDFUncheckableUpdate("object \(stream.reference.number), appended after signing, is a compressed /\(stream.value.dictionary?.type ?? "") stream, whose contents cannot be checked")
             }
             guard let xref else { throw modified("an appended revision has no xref table") }
             guard startxref == xrefOffset else { throw modified("an appended revision's startxref does not point at its xref table") }
             let trailer = xref.trailer
+            if trailer["XRefStm"] != nil {
+                throw PDFUncheckableUpdate("an appended trailer names a cross-reference stream (/XRefStm), whose contents cannot be checked")
+            }
             if let key = trailer.keys.subtracting(allowedTrailerKeys).sorted().first {
                 throw modified("an appended trailer adds /\(key)")
             }
@@ -320,4 +325,11 @@ enum PDFIncrementalUpdates {
             }
         }
     }
+}
+
+/// What was appended to a signed PDF cannot be checked (it is compressed): not a sign of a modification, nor proof
+/// that there is none.
+struct PDFUncheckableUpdate: Error {
+    let reason: String
+    init(_ reason: String) { self.reason = reason }
 }

@@ -38,7 +38,8 @@ enum PDFSignatureExtractor {
         (0..<min(bytes.count, 1024)).contains { PDFBytes.hasPrefix(bytes, at: $0, "%PDF-") }
     }
 
-    /// Throws ``PDFSyntaxError`` when the file cannot be read with confidence or was modified after signing.
+    /// Throws ``PDFSyntaxError`` when the file cannot be read with confidence or was modified after signing; what was
+    /// appended in compressed streams, which cannot be checked, makes it ``PDFSignatureExtraction/unsupported(_:)``.
     static func extract(_ bytes: [UInt8]) throws -> PDFSignatureExtraction {
         let offsets = PDFBytes.occurrences(of: "/ByteRange", in: bytes, range: 0..<bytes.count)
         guard offsets.count <= maximumSignatureDictionaries else {
@@ -49,7 +50,11 @@ enum PDFSignatureExtractor {
         guard let last = signatures.last else { return .unsigned }
         // Whatever follows the last signature is checked even when there are several: a change after every
         // signature is a modification, not a form of signature that is merely unsupported.
-        try PDFIncrementalUpdates.check(bytes, signedEnd: last.signedEnd)
+        do {
+            try PDFIncrementalUpdates.check(bytes, signedEnd: last.signedEnd)
+        } catch let uncheckable as PDFUncheckableUpdate {
+            return .unsupported("\(uncheckable.reason): the signature cannot be verified")
+        }
         guard signatures.count == 1 else {
             return .unsupported("the PDF holds \(signatures.count) signatures; only documents with a single signature are verified")
         }
