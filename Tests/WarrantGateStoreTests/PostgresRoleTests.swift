@@ -14,9 +14,15 @@ extension StoreBackendTests {
 
         /// The SQLSTATE with which the server refused `sql` run as `user`, or nil if it ran.
         private func refusal(_ cluster: PostgresCluster, as user: String, _ sql: String) async -> String? {
+            await refusal(cluster, as: user, session: [sql])
+        }
+
+        /// The SQLSTATE with which the server refused the last of `session`'s statements, run in order on one
+        /// connection as `user`, or nil if all ran.
+        private func refusal(_ cluster: PostgresCluster, as user: String, session: [String]) async -> String? {
             do {
                 try await cluster.withClient(user: user) { client in
-                    try await client.query(PostgresQuery(unsafeSQL: sql), logger: PostgresCluster.logger)
+                    for sql in session { try await client.query(PostgresQuery(unsafeSQL: sql), logger: PostgresCluster.logger) }
                 }
                 return nil
             } catch let error as PSQLError {
@@ -160,6 +166,27 @@ extension StoreBackendTests {
             #expect(await refusal(cluster, as: Self.gatewayRole, "UPDATE documents SET expires_at = \(end + 1) WHERE reference = 'JW-1'") == "P0001")
             #expect(await refusal(cluster, as: Self.gatewayRole, "UPDATE documents SET expires_at = \(end - 3600) WHERE reference = 'JW-1'") == nil,
                     "the first of two midnights where clocks go back at midnight")
+            #expect(await refusal(cluster, as: Self.gatewayRole, "UPDATE settings SET value = 'EST' WHERE key = 'time-zone'") == "P0001",
+                    "an abbreviation, read without summer time")
+
+            // A session's temporary table does not stand in for one a trigger reads.
+            let week = "CREATE TEMP TABLE settings (key TEXT, value TEXT); INSERT INTO settings VALUES ('time-zone', 'XXX+167')"
+            let weekLater = Int(Timestamp.parse("2100-01-01T00:00:00Z")!.timeIntervalSince1970) + 167 * 3600
+            #expect(await refusal(cluster, as: Self.gatewayRole, session: week.components(separatedBy: "; ") + [
+                "UPDATE public.documents SET expires_at = \(weekLater) WHERE reference = 'JW-1'",
+            ]) == "P0001")
+            #expect(await refusal(cluster, as: Self.gatewayRole, session: [
+                "CREATE TEMP TABLE pg_timezone_names AS SELECT 'XXX+167YYY,M3.2.0/2,M11.1.0/2'::text AS name",
+                "UPDATE settings SET value = 'XXX+167YYY,M3.2.0/2,M11.1.0/2' WHERE key = 'time-zone'",
+            ]) == "P0001")
+            let ownerStandIn = """
+                CREATE TEMP TABLE pg_class AS SELECT oid, (SELECT oid FROM pg_roles WHERE rolname = current_user) AS relowner FROM pg_catalog.pg_class
+                """
+            #expect(await refusal(cluster, as: Self.adminRole, session: [ownerStandIn, activeAtOnce]) == "P0001", "the admin's role is not the owner")
+            #expect(await refusal(cluster, as: Self.archiveRole, session: [
+                "CREATE TEMP TABLE archive_state (id INT, archived_through BIGINT)", "INSERT INTO archive_state VALUES (1, 1000000)",
+                "CREATE TEMP TABLE archived_leaves AS SELECT seq, leaf_hash FROM public.log", "DELETE FROM public.log WHERE seq = (SELECT max(seq) FROM public.log)",
+            ]) == "P0001", "the archive's role deletes only what is archived")
         }
     }
 }

@@ -100,11 +100,14 @@ public struct LocalDate: Sendable, Equatable, Comparable, CustomStringConvertibl
 }
 
 extension TimeZone {
-    /// The zone a tz database name (America/Denver, Etc/GMT+5, UTC) names; nil for anything else, including
-    /// Foundation's own offset forms (GMT+5, GMT+0500), which the tz database does not name and PostgreSQL reads with
-    /// the opposite sign. The zone's identifier is then a name PostgreSQL's `pg_timezone_names` lists too.
+    /// The zone a tz database name of a region names (America/Denver, Etc/GMT+5), or UTC; nil for anything else:
+    /// Foundation's offset forms (GMT+5, GMT+0500), which the tz database does not name and PostgreSQL reads with the
+    /// opposite sign, and abbreviations (PST, EST, CET), which PostgreSQL reads without summer time or not at all.
+    /// The zone's identifier is then a name PostgreSQL's `pg_timezone_names` lists too.
     public init?(databaseName name: String) {
-        guard let zone = TimeZone(identifier: name), !zone.identifier.hasPrefix("GMT+"), !zone.identifier.hasPrefix("GMT-") else { return nil }
+        guard name.contains("/") || ["UTC", "GMT"].contains(name), let zone = TimeZone(identifier: name),
+              zone.identifier.contains("/") || zone.identifier == "GMT"
+        else { return nil }
         self = zone
     }
 }

@@ -15,6 +15,12 @@ import WarrantGateCore
 /// on the frontier, and no DELETE on anything. The role can still jam the log (a row far ahead of the frontier makes
 /// every later append fail), never falsify it unseen: `log verify` walks what is stored.
 public enum PostgresSchema {
+    /// Where a trigger function looks names up: the system catalog first, then the store's own schema, which
+    /// ``install(on:roles:)`` writes in place of `@store_schema@`, and a session's temporary tables last. (By
+    /// default PostgreSQL searches temporary tables first, so a role could make its own `settings`, `pg_class` or
+    /// `archive_state` stand in for the one a trigger reads.)
+    static let functionSearchPath = "SET search_path = pg_catalog, @store_schema@, pg_temp"
+
     /// Statements run one at a time (the extended protocol takes one per query); each may run again.
     static let statements: [String] = [
         """
@@ -75,7 +81,7 @@ public enum PostgresSchema {
         """,
         """
         CREATE OR REPLACE FUNCTION warrant_gate_append_only() RETURNS trigger LANGUAGE plpgsql
-        SET search_path FROM CURRENT AS $$
+        \(functionSearchPath) AS $$
         BEGIN
             RAISE EXCEPTION 'the table % is append-only', TG_TABLE_NAME;
         END $$
@@ -83,7 +89,7 @@ public enum PostgresSchema {
         // A log row may be deleted only once it is archived: at or below archived_through, its leaf hash kept.
         """
         CREATE OR REPLACE FUNCTION warrant_gate_log_archived_only() RETURNS trigger LANGUAGE plpgsql
-        SET search_path FROM CURRENT AS $$
+        \(functionSearchPath) AS $$
         BEGIN
             IF TG_OP <> 'DELETE' OR OLD.seq > (SELECT archived_through FROM archive_state WHERE id = 1)
                OR NOT EXISTS (SELECT 1 FROM archived_leaves WHERE seq = OLD.seq AND leaf_hash = OLD.leaf_hash) THEN
@@ -95,7 +101,7 @@ public enum PostgresSchema {
         // The archive only moves forward, over entries that a signed checkpoint covers.
         """
         CREATE OR REPLACE FUNCTION warrant_gate_archive_forward() RETURNS trigger LANGUAGE plpgsql
-        SET search_path FROM CURRENT AS $$
+        \(functionSearchPath) AS $$
         BEGIN
             IF NEW.id <> 1 OR NEW.archived_through < OLD.archived_through
                OR NEW.archived_through > coalesce((SELECT size FROM checkpoints ORDER BY id DESC LIMIT 1), 0) THEN
@@ -108,7 +114,7 @@ public enum PostgresSchema {
         // (33 bytes) per bit of its size.
         """
         CREATE OR REPLACE FUNCTION warrant_gate_frontier_follows_log() RETURNS trigger LANGUAGE plpgsql
-        SET search_path FROM CURRENT AS $$
+        \(functionSearchPath) AS $$
         BEGIN
             IF NEW.id <> 1 OR NEW.size < OLD.size
                OR NEW.size <> greatest((SELECT coalesce(max(seq), 0) FROM log), (SELECT archived_through FROM archive_state WHERE id = 1))
@@ -122,7 +128,7 @@ public enum PostgresSchema {
         // A stored node covers only entries that are in the log.
         """
         CREATE OR REPLACE FUNCTION warrant_gate_node_follows_log() RETURNS trigger LANGUAGE plpgsql
-        SET search_path FROM CURRENT AS $$
+        \(functionSearchPath) AS $$
         BEGIN
             IF ((NEW.idx + 1) << NEW.level) > (SELECT coalesce(max(seq), 0) FROM log) THEN
                 RAISE EXCEPTION 'a tree node may cover only entries already in the log';
@@ -133,7 +139,7 @@ public enum PostgresSchema {
         // A checkpoint follows the last one, covers no less than it, and no more than the tree.
         """
         CREATE OR REPLACE FUNCTION warrant_gate_checkpoint_follows() RETURNS trigger LANGUAGE plpgsql
-        SET search_path FROM CURRENT AS $$
+        \(functionSearchPath) AS $$
         BEGIN
             IF NEW.id <> coalesce((SELECT max(id) FROM checkpoints), 0) + 1
                OR NEW.size < coalesce((SELECT size FROM checkpoints ORDER BY id DESC LIMIT 1), 0)
@@ -282,7 +288,7 @@ public enum PostgresSchema {
         // must not turn another setting, such as the mark of a migration that has not finished, into it.
         """
         CREATE OR REPLACE FUNCTION warrant_gate_setting_key_kept() RETURNS trigger LANGUAGE plpgsql
-        SET search_path FROM CURRENT AS $$
+        \(functionSearchPath) AS $$
         BEGIN
             IF NEW.key <> OLD.key THEN
                 RAISE EXCEPTION 'a setting''s key never changes (% to %)', OLD.key, NEW.key;
@@ -298,7 +304,7 @@ public enum PostgresSchema {
         // the tables' owner, so that the gateways' role needs no right to write the version itself.
         """
         CREATE OR REPLACE FUNCTION warrant_gate_registry_changed() RETURNS trigger LANGUAGE plpgsql
-        SECURITY DEFINER SET search_path FROM CURRENT AS $$
+        SECURITY DEFINER \(functionSearchPath) AS $$
         BEGIN
             UPDATE registry_state SET version = version + 1 WHERE id = 1;
             RETURN NULL;
@@ -312,7 +318,7 @@ public enum PostgresSchema {
         // PostgreSQL the second.
         """
         CREATE OR REPLACE FUNCTION warrant_gate_document_lifecycle() RETURNS trigger LANGUAGE plpgsql
-        SET search_path FROM CURRENT AS $$
+        \(functionSearchPath) AS $$
         BEGIN
             IF (NEW.reference, NEW.kind, NEW.agency, NEW.subjects, NEW.scope, NEW.expires, NEW.court, NEW.judge,
                 NEW.case_number, NEW.document_sha256, NEW.no_document_reason, NEW.registered_by, NEW.registered_at, NEW.two_person_rule,
@@ -342,19 +348,19 @@ public enum PostgresSchema {
         // The end of a `YYYY-MM-DD` date in the recorded time zone, in seconds since 1970; null without a zone.
         """
         CREATE OR REPLACE FUNCTION warrant_gate_date_end(day TEXT) RETURNS double precision LANGUAGE sql STABLE
-        SET search_path FROM CURRENT AS $$
+        \(functionSearchPath) SET timezone_abbreviations = 'Default' AS $$
             SELECT extract(epoch FROM (day::date + 1)::timestamp AT TIME ZONE (SELECT value FROM settings WHERE key = 'time-zone'))::double precision
         $$
         """,
-        // The recorded time zone is a tz database name (PostgreSQL would also take a POSIX rule such as 'XXX+167',
-        // a week off UTC), and writing it recomputes the expiry of every active or pending document that has not
+        // The recorded time zone is a tz database name of a region (PostgreSQL would also take a POSIX rule such as
+        // 'XXX+167', a week off UTC, and reads 'EST' or 'CET' as an abbreviation, without summer time), and writing it recomputes the expiry of every active or pending document that has not
         // passed: an expiry instant is always its date's end in the zone recorded now, so a role that may record the
         // zone cannot move one by recording another zone and then the first again.
         """
         CREATE OR REPLACE FUNCTION warrant_gate_time_zone_named() RETURNS trigger LANGUAGE plpgsql
-        SET search_path FROM CURRENT AS $$
+        \(functionSearchPath) AS $$
         BEGIN
-            IF NOT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = NEW.value) THEN
+            IF NOT ((NEW.value LIKE '%/%' OR NEW.value IN ('UTC', 'GMT')) AND EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = NEW.value)) THEN
                 RAISE EXCEPTION 'the time zone must be a tz database name such as America/Denver, not %', NEW.value;
             END IF;
             RETURN NEW;
@@ -367,7 +373,7 @@ public enum PostgresSchema {
         """,
         """
         CREATE OR REPLACE FUNCTION warrant_gate_expiry_recomputed() RETURNS trigger LANGUAGE plpgsql
-        SET search_path FROM CURRENT AS $$
+        \(functionSearchPath) AS $$
         BEGIN
             -- Only rows that pass the filter have their date read (one stored before dates were checked may not be).
             UPDATE documents SET expires_at = warrant_gate_date_end(expires) WHERE reference IN (
@@ -385,7 +391,7 @@ public enum PostgresSchema {
         // with the rule off, approved by no one yet. The tables' owner (`store migrate`) copies documents as they are.
         """
         CREATE OR REPLACE FUNCTION warrant_gate_document_registered() RETURNS trigger LANGUAGE plpgsql
-        SET search_path FROM CURRENT AS $$
+        \(functionSearchPath) AS $$
         BEGIN
             IF pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER') THEN
                 RETURN NEW;
@@ -428,7 +434,12 @@ public enum PostgresSchema {
                     throw StoreError("the role \(role) must be neither a superuser nor the tables' owner, who could disable the triggers")
                 }
             }
-            for statement in statements + roles.grants { try session.execute(statement, [SQLValue]()) }
+            guard let schema = try session.scalarText("SELECT quote_ident(current_schema())") else {
+                throw StoreError("the installer's search_path names no schema to create the tables in")
+            }
+            for statement in statements + roles.grants {
+                try session.execute(statement.replacingOccurrences(of: "@store_schema@", with: schema), [SQLValue]())
+            }
         }
     }
 }
@@ -465,7 +476,7 @@ public struct PostgresRoles: Sendable {
         [
             """
             CREATE OR REPLACE FUNCTION warrant_gate_settings_guard() RETURNS trigger LANGUAGE plpgsql
-            SET search_path FROM CURRENT AS $$
+            \(PostgresSchema.functionSearchPath) AS $$
             BEGIN
                 IF NEW.key <> 'time-zone' AND pg_has_role(current_user, '\(gateway)', 'MEMBER')
                    AND NOT pg_has_role(current_user, '\(admin)', 'MEMBER') THEN
