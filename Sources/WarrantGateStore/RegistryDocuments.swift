@@ -77,7 +77,7 @@ extension Registry {
             guard entry.document.status == .pending else {
                 throw StoreError("\(reference) is \(entry.document.status.rawValue), not pending: only a pending document can be approved")
             }
-            if entry.twoPersonRule && OperatorName.key(entry.registeredBy) == approver.key {
+            if entry.twoPersonRule && approver.isSamePerson(as: entry.registeredBy) {
                 throw StoreError(
                     "\(`operator`) and \(entry.registeredBy), who registered \(reference), are one operator: the two-person rule needs a second one"
                 )

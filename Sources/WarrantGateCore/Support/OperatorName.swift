@@ -1,18 +1,22 @@
 import Foundation
 
-/// The name an operator gives for the admin log, and the key by which two names are one person (the two-person rule).
+/// The name an operator gives for the admin log, and whether two names are one person (the two-person rule).
 ///
 /// A name is stored as typed, less surrounding white space. It must not be empty, hold a character ``FreeText``
-/// refuses, be out of Unicode's composed form (NFC: a letter followed by a separate combining accent), mix Latin
-/// letters with Cyrillic or Greek ones (`аlice` with a Cyrillic `а`), or hold letters of the phonetic alphabets
-/// (`ɑ`, small capitals such as `ᴀ`), which no name needs and which look like Latin ones. Two names are one person
-/// when their keys are equal: compatibility-normalised (NFKC), without accents, Cyrillic and Greek letters shaped like
-/// Latin ones read as those, case-folded (`ß` as `ss`, dotless `ı` as `i`, final `ς` as `σ`), dashes as `-`,
-/// apostrophes and quotes as `'`, runs of white space as one space. The key errs towards one person: `Peña` and
-/// `Pena` are one, so the two-person rule asks for someone else.
+/// refuses, be out of Unicode's composed form (NFC: a letter followed by a separate combining accent), hold letters
+/// of the phonetic alphabets (`ɑ`, small capitals such as `ᴀ`) or of a script outside those people's names are
+/// written in here (Lisu or Cherokee letters drawn like Latin capitals), or mix letters of two scripts (`Jօhn` with
+/// an Armenian `օ`; Chinese, Japanese and Korean count as one).
+///
+/// Two names are one person when their keys are equal, in lower case or in capitals: compatibility-normalised
+/// (NFKC), without accents, case-folded (`ß` as `ss`, dotless `ı` as `i`, final `ς` as `σ`), letters drawn like Latin
+/// ones in that case read as those (Cyrillic `а`, Greek `ο`; capital `В`, `Н`), dashes as `-`, apostrophes and
+/// quotes as `'`, runs of white space as one space. The comparison errs towards one person: `Peña` and `Pena` are
+/// one, so the two-person rule asks for someone else.
 public struct OperatorName: Sendable, Equatable {
     /// What the operator typed, less white space (Unicode's White_Space) at either end.
     public let text: String
+    /// The key in lower case.
     public let key: String
 
     public init(_ typed: String) throws(OperatorNameError) {
@@ -25,9 +29,15 @@ public struct OperatorName: Sendable, Equatable {
             throw OperatorNameError("the operator name '\(text)' has a separate combining accent: type the accented letter itself")
         }
         if let phonetic = text.unicodeScalars.first(where: { (0x250...0x2AF).contains($0.value) || (0x1D00...0x1DBF).contains($0.value) }) {
-            throw OperatorNameError("the operator name '\(text)' holds a phonetic letter (U+\(String(phonetic.value, radix: 16, uppercase: true))): type the name in its usual letters")
+            throw OperatorNameError("the operator name '\(text)' holds a phonetic letter (U+\(Self.hex(phonetic))): type the name in its usual letters")
         }
-        let scripts = Set(text.unicodeScalars.compactMap(Self.confusableScript))
+        var scripts: Set<String> = []
+        for scalar in text.unicodeScalars where scalar.properties.isAlphabetic && scalar.properties.generalCategory != .nonspacingMark {
+            guard let script = Self.script(scalar) else {
+                throw OperatorNameError("the operator name '\(text)' holds U+\(Self.hex(scalar)), a letter of a script names are not written in here")
+            }
+            scripts.insert(script)
+        }
         guard scripts.count <= 1 else {
             throw OperatorNameError("the operator name '\(text)' mixes \(scripts.sorted().joined(separator: " and ")) letters")
         }
@@ -35,15 +45,19 @@ public struct OperatorName: Sendable, Equatable {
         self.key = Self.key(text)
     }
 
-    /// The key of a name, also of one stored before names were checked.
-    public static func key(_ name: String) -> String {
+    /// Whether `other` (a name as stored, also one stored before names were checked) is this operator's.
+    public func isSamePerson(as other: String) -> Bool {
+        key == Self.key(other) || Self.key(text, inCapitals: true) == Self.key(other, inCapitals: true)
+    }
+
+    /// The key of a name, in lower case or in capitals.
+    public static func key(_ name: String, inCapitals capitals: Bool = false) -> String {
         let unaccented = String(String.UnicodeScalarView(
             name.decomposedStringWithCompatibilityMapping.unicodeScalars.filter { $0.properties.generalCategory != .nonspacingMark }
         )).precomposedStringWithCompatibilityMapping
-        var latin = String.UnicodeScalarView()
-        for scalar in unaccented.unicodeScalars { latin.append(latinLookalikes[scalar] ?? scalar) }
+        let lookalikes = capitals ? capitalLookalikes : smallLookalikes
         var folded = String.UnicodeScalarView()
-        for scalar in String(latin).lowercased().unicodeScalars {
+        for scalar in (capitals ? unaccented.uppercased() : unaccented.lowercased()).unicodeScalars {
             switch scalar {
             case "ß": folded.append(contentsOf: "ss".unicodeScalars)
             case "ı": folded.append("i")
@@ -53,35 +67,59 @@ public struct OperatorName: Sendable, Equatable {
                 switch scalar.properties.generalCategory {
                 case .dashPunctuation: folded.append("-")
                 case .initialPunctuation, .finalPunctuation: folded.append("'")
-                default: folded.append(["`", "\u{B4}", "\u{2B9}", "\u{2BB}", "\u{2BC}", "\u{2032}"].contains(scalar) ? "'" : scalar)
+                default:
+                    if ["`", "\u{B4}", "\u{2B9}", "\u{2BB}", "\u{2BC}", "\u{2032}"].contains(scalar) { folded.append("'") } else { folded.append(lookalikes[scalar] ?? scalar) }
                 }
             }
         }
         return String(folded).split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
     }
 
-    /// Cyrillic and Greek letters drawn like Latin ones (in most fonts), and those Latin letters.
-    private static let latinLookalikes: [Unicode.Scalar: Unicode.Scalar] = {
-        let pairs: [(String, String)] = [
-            ("АВЕЅІЈКМНОРСТХУҮԚԜһаеѕіјорсхуүԛԝӏԁ", "ABESIJKMHOPCTXYYQWhaesijopcxyyqwld"),
-            ("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧαικνορυω", "ABEZHIKMNOPTYXaikvopuw"),
-        ]
+    /// Small letters of other scripts drawn like Latin ones (in most fonts), and those Latin letters.
+    private static let smallLookalikes = lookalikeMap([
+        ("аеорсхуѕіјԁԛԝһӏү", "aeopcxysijdqwhly"), ("αικνορυω", "aikvopuw"), ("օսհոցզ", "ouhngq"), ("ǀ", "l"),
+    ])
+
+    /// Capitals of other scripts drawn like Latin ones, and those Latin capitals.
+    private static let capitalLookalikes = lookalikeMap([
+        ("АВЕКМНОРСТУХЅІЈԚԜҮӀ", "ABEKMHOPCTYXSIJQWYI"), ("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "ABEZHIKMNOPTYX"), ("ǀ", "I"),
+    ])
+
+    private static func lookalikeMap(_ pairs: [(String, String)]) -> [Unicode.Scalar: Unicode.Scalar] {
         var map: [Unicode.Scalar: Unicode.Scalar] = [:]
         for (from, to) in pairs {
+            precondition(from.unicodeScalars.count == to.unicodeScalars.count)
             for (letter, latin) in zip(from.unicodeScalars, to.unicodeScalars) { map[letter] = latin }
         }
         return map
-    }()
+    }
 
-    /// The script of a letter whose shapes are confused with Latin ones, among Latin, Cyrillic and Greek.
-    private static func confusableScript(_ scalar: Unicode.Scalar) -> String? {
-        guard scalar.properties.isAlphabetic else { return nil }
+    /// The script of a letter among those names are written in, or nil. Chinese, Japanese and Korean are one, as
+    /// are the Indic scripts.
+    private static func script(_ scalar: Unicode.Scalar) -> String? {
         switch scalar.value {
-        case 0x41...0x5A, 0x61...0x7A, 0xC0...0x24F, 0x1E00...0x1EFF, 0xFF21...0xFF3A, 0xFF41...0xFF5A: return "Latin"
-        case 0x400...0x52F, 0x1C80...0x1C8F, 0x2DE0...0x2DFF, 0xA640...0xA69F: return "Cyrillic"
-        case 0x370...0x3FF, 0x1F00...0x1FFF: return "Greek"
-        default: return nil
+        case 0x41...0x5A, 0x61...0x7A, 0xAA, 0xBA, 0xC0...0x24F, 0x1E00...0x1EFF, 0x2C60...0x2C7F, 0xA720...0xA7FF, 0xAB30...0xAB6F,
+             0xFF21...0xFF3A, 0xFF41...0xFF5A: "Latin"
+        case 0x370...0x3FF, 0x1F00...0x1FFF: "Greek"
+        case 0x400...0x52F, 0x1C80...0x1C8F, 0x2DE0...0x2DFF, 0xA640...0xA69F: "Cyrillic"
+        case 0x531...0x58F: "Armenian"
+        case 0x591...0x5FF, 0xFB1D...0xFB4F: "Hebrew"
+        case 0x600...0x6FF, 0x750...0x77F, 0x8A0...0x8FF, 0xFB50...0xFDFF, 0xFE70...0xFEFF: "Arabic"
+        case 0x900...0xDFF: "Indic"
+        case 0xE00...0xEFF: "Thai or Lao"
+        case 0x1000...0x109F: "Myanmar"
+        case 0x10A0...0x10FF, 0x1C90...0x1CBF: "Georgian"
+        case 0x1200...0x139F: "Ethiopic"
+        case 0x1780...0x17FF: "Khmer"
+        case 0x1100...0x11FF, 0x2E80...0x2FDF, 0x3005...0x3007, 0x3021...0x3029, 0x3031...0x3035, 0x3038...0x303C, 0x3040...0x312F,
+             0x3130...0x318F, 0x31A0...0x31FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xAC00...0xD7AF, 0xF900...0xFAFF, 0xFF66...0xFF9F,
+             0xFFA1...0xFFDC, 0x20000...0x3FFFF: "Chinese, Japanese or Korean"
+        default: nil
         }
+    }
+
+    private static func hex(_ scalar: Unicode.Scalar) -> String {
+        String(scalar.value, radix: 16, uppercase: true)
     }
 }
 
