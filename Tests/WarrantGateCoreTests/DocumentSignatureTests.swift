@@ -335,12 +335,36 @@ struct DocumentSignatureTests {
         // what it holds. Neither can be checked: unverified (the document is registered as such), not broken.
         let compressed = try TestPDF.signed(contents: "4 0 R /PieceInfo << /X /ObjSt#6D >>") { try clerk.cmsSignature(over: $0) }
         let compressedStatus = await setup.verifier.verify(document: try TestPDF.appendUpdate(to: compressed, objects: [(7, stream)] + dss, size: 9))
-        guard case .unverified(let why, nil) = compressedStatus else { Issue.record("\(compressedStatus)"); return }
-        #expect(why.contains("object streams") && why.contains("cannot be verified"), "\(why)")
+        guard case .unverified(let why, let signer?) = compressedStatus else { Issue.record("\(compressedStatus)"); return }
+        #expect(why.contains("object or cross-reference streams") && why.contains("cannot be verified"), "\(why)")
+        #expect(signer.subject.contains("CN=Clerk of Court"), "the intact signature's signer is named: \(signer.subject)")
         let objectStream = "<< /Type /ObjStm /N 1 /First 4 /Length 20 >>\nstream\n7 0 << /Type /DSS >>\nendstream"
         let appendedStream = await setup.verifier.verify(document: try TestPDF.appendUpdate(to: pdf, objects: [(7, objectStream)] + dss, size: 9))
-        guard case .unverified(let streamWhy, nil) = appendedStream else { Issue.record("\(appendedStream)"); return }
-        #expect(streamWhy.contains("compressed /ObjStm stream"), "\(streamWhy)")
+        guard case .unverified(let streamWhy, _) = appendedStream else { Issue.record("\(appendedStream)"); return }
+        #expect(streamWhy.contains("compressed object stream"), "\(streamWhy)")
+        // What can be read is still checked, beside what cannot: a changed page is a modification, and so is a
+        // broken signature.
+        let changedPage = try TestPDF.appendUpdate(to: pdf, objects: [(4, stream), (7, objectStream)] + dss, size: 9)
+        #expect(reason(await setup.verifier.verify(document: changedPage)).contains("object 4, which the signed revision defines, was redefined"))
+        var broken = try TestPDF.appendUpdate(to: pdf, objects: [(7, objectStream)] + dss, size: 9)
+        let signedText = try #require(TestPDF.find("(WARRANT)", in: broken))
+        broken[signedText + 7] = UInt8(ascii: "X")
+        let brokenStatus = await setup.verifier.verify(document: broken)
+        guard case .invalid = brokenStatus else { Issue.record("a broken signature beside an object stream: \(brokenStatus)"); return }
+
+        // PAdES-LT as PDF 1.5 writers append it: a signed revision with a cross-reference stream, then the DSS with
+        // the catalog redefined, in a cross-reference stream too. Unverified, naming the signer; a changed page in
+        // the same layout is still a modification.
+        let streamed = try TestPDF.signed(crossReferenceStream: true) { try clerk.cmsSignature(over: $0) }
+        #expect(verifiedCourt(await setup.verifier.verify(document: streamed)) == "denver-county-court")
+        // Object 7 is the signed revision's cross-reference stream.
+        let streamedDSS = [dss[0], (8, "<< /Type /DSS /Certs [9 0 R] >>"), (9, stream)]
+        let lt = try TestPDF.appendUpdate(to: streamed, objects: streamedDSS, size: 10, crossReferenceStream: true)
+        let ltStatus = await setup.verifier.verify(document: lt)
+        guard case .unverified(let ltWhy, _?) = ltStatus else { Issue.record("PAdES-LT with cross-reference streams: \(ltStatus)"); return }
+        #expect(ltWhy.contains("cannot be verified"), "\(ltWhy)")
+        let ltChanged = try TestPDF.appendUpdate(to: streamed, objects: streamedDSS + [(3, "<< /Type /Page /Parent 2 0 R >>")], size: 10, crossReferenceStream: true)
+        #expect(reason(await setup.verifier.verify(document: ltChanged)).contains("object 3, which the signed revision defines, was redefined"))
 
         // The same validation data after a signed revision that refers to nothing beyond itself is accepted.
         let plain = try TestPDF.appendUpdate(to: pdf, objects: [(7, stream)] + dss, size: 9)

@@ -29,9 +29,12 @@ public enum TestPDF {
         return objects
     }
 
-    /// Writes objects, an xref table and a trailer after `prefix` (empty for a new file): a complete revision.
+    /// Writes objects, an xref table and a trailer after `prefix` (empty for a new file): a complete revision. With
+    /// `crossReferenceStream`, a cross-reference stream (object number `size`, entries uncompressed) instead of the
+    /// table and trailer, as PDF 1.5 writers do.
     public static func revision(
-        prefix: [UInt8], objects: [(Int, String)], size: Int, prev: Int?, header: String = "%PDF-1.7\n%\u{e2}\u{e3}\u{cf}\u{d3}\n"
+        prefix: [UInt8], objects: [(Int, String)], size: Int, prev: Int?, header: String = "%PDF-1.7\n%\u{e2}\u{e3}\u{cf}\u{d3}\n",
+        crossReferenceStream: Bool = false
     ) -> [UInt8] {
         var bytes = prefix.isEmpty ? Array(header.utf8) : prefix
         var offsets: [(Int, Int)] = []
@@ -40,6 +43,17 @@ public enum TestPDF {
             bytes += Array("\(number) 0 obj\n\(body)\nendobj\n".utf8)
         }
         let xrefOffset = bytes.count
+        if crossReferenceStream {
+            var entries: [UInt8] = []
+            for (_, offset) in offsets.sorted(by: { $0.0 < $1.0 }) + [(size, xrefOffset)] {
+                entries += [1, UInt8(offset >> 24 & 0xFF), UInt8(offset >> 16 & 0xFF), UInt8(offset >> 8 & 0xFF), UInt8(offset & 0xFF), 0, 0]
+            }
+            let index = offsets.sorted(by: { $0.0 < $1.0 }).map { "\($0.0) 1" }.joined(separator: " ") + " \(size) 1"
+            let previous = prev.map { " /Prev \($0)" } ?? ""
+            bytes += Array("\(size) 0 obj\n<< /Type /XRef /Size \(size + 1) /Root 1 0 R /W [1 4 2] /Index [\(index)]\(previous) /Length \(entries.count) >>\nstream\n".utf8)
+            bytes += entries + Array("\nendstream\nendobj\nstartxref\n\(xrefOffset)\n%%EOF\n".utf8)
+            return bytes
+        }
         var xref = "xref\n"
         if prev == nil {
             xref += "0 \(objects.count + 1)\n0000000000 65535 f \n"
@@ -58,8 +72,10 @@ public enum TestPDF {
 
     /// A signed one-revision PDF; `sign` receives the bytes the byte range covers and returns a detached DER CMS
     /// signature.
-    public static func signed(text: String = "WARRANT", contents: String = "4 0 R", sign: ([UInt8]) throws -> [UInt8]) throws -> [UInt8] {
-        var bytes = revision(prefix: [], objects: objects(text: text, signed: true, contents: contents), size: 7, prev: nil)
+    public static func signed(
+        text: String = "WARRANT", contents: String = "4 0 R", crossReferenceStream: Bool = false, sign: ([UInt8]) throws -> [UInt8]
+    ) throws -> [UInt8] {
+        var bytes = revision(prefix: [], objects: objects(text: text, signed: true, contents: contents), size: 7, prev: nil, crossReferenceStream: crossReferenceStream)
         let placeholder = "[0 0000000000 0000000000 0000000000]"
         guard let contents = find("/Contents <", in: bytes), let byteRange = find(placeholder, in: bytes) else {
             throw TestPDFError("placeholder not found")
@@ -85,8 +101,8 @@ public enum TestPDF {
     }
 
     /// Appends an incremental update with the given objects.
-    public static func appendUpdate(to bytes: [UInt8], objects: [(Int, String)], size: Int) throws -> [UInt8] {
-        revision(prefix: bytes, objects: objects, size: size, prev: try startxref(of: bytes))
+    public static func appendUpdate(to bytes: [UInt8], objects: [(Int, String)], size: Int, crossReferenceStream: Bool = false) throws -> [UInt8] {
+        revision(prefix: bytes, objects: objects, size: size, prev: try startxref(of: bytes), crossReferenceStream: crossReferenceStream)
     }
 
     public static func find(_ text: String, in bytes: [UInt8], from start: Int = 0) -> Int? {

@@ -49,13 +49,16 @@ public struct DocumentSignatureVerifier: Sendable {
             return .unsigned
         case .unsupported(let reason):
             return .unverified(reason: reason, signer: nil)
-        case .signed(let field):
+        case .signed(let field, let unchecked):
             guard let subFilter = field.subFilter, Self.detachedSubFilters.contains(subFilter) else {
                 return .unverified(reason: "signature format /SubFilter /\(field.subFilter ?? "(none)") is not supported", signer: nil)
             }
-            return await verify(
+            let status = await verify(
                 signature: field.contents, content: field.signedRanges.map { document[$0] }, encapsulatedContentAllowed: false, now: now
             )
+            // An intact signature over a file whose later additions cannot all be read proves nothing about them.
+            guard let unchecked, case .verified(let verified) = status else { return status }
+            return .unverified(reason: "\(unchecked): the signature cannot be verified", signer: verified.signer)
         }
     }
 

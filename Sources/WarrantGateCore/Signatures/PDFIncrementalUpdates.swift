@@ -16,15 +16,19 @@
 ///   would show whatever a later revision puts there. So the signed revision must not use object streams, whose
 ///   compressed objects could refer to anything unseen, nor a cross-reference stream.
 ///
-/// Anything else (a changed page, a new annotation or form value) is refused as a modification after signing. What
-/// cannot be checked (a cross-reference or object stream appended, which hides its objects in compressed data, or
-/// objects added after a signed revision that uses such streams, as PAdES-LT signers write for PDF 1.5 files) throws
-/// ``PDFUncheckableUpdate``: the signature is then neither verified nor called broken.
+/// Anything else (a changed page, a new annotation or form value) is refused as a modification after signing. Some
+/// of it cannot be checked, as PAdES-LT signers write it for PDF 1.5 files: an object stream (whose objects are
+/// compressed), the entries of a cross-reference stream, objects added after a signed revision that uses such
+/// streams, or a catalog redefined where the signed one cannot be located. Everything readable is still checked, in
+/// every revision; ``check(_:signedEnd:)`` then returns why the rest could not be, and the signature is neither
+/// verified nor called broken.
 enum PDFIncrementalUpdates {
     static let maximumRevisions = 64
     static let maximumXrefSections = 256
     static let maximumXrefEntries = 1 << 20
     static let allowedTrailerKeys: Set<String> = ["Size", "Prev", "Root", "Info", "ID", "Encrypt"]
+    /// What a cross-reference stream's dictionary holds besides a trailer's keys (ISO 32000-1 §7.5.8.2).
+    static let crossReferenceStreamKeys: Set<String> = ["Type", "W", "Index", "Length", "Filter", "DecodeParms"]
     static let catalogKeysValidationMayChange: Set<String> = ["DSS", "Extensions"]
 
     /// Objects, nested values included, that all appended revisions together may hold: validation data is a few
@@ -35,21 +39,25 @@ enum PDFIncrementalUpdates {
     /// last 4,096 bytes, and rebuilds the cross-reference from whatever objects it finds when it does not see one.
     static let maximumTrailingWhitespace = 32
 
-    static func check(_ bytes: [UInt8], signedEnd: Int) throws {
+    /// Throws if what follows `signedEnd` changes the signed document; returns why part of it could not be checked,
+    /// or nil if all of it was.
+    static func check(_ bytes: [UInt8], signedEnd: Int) throws -> String? {
         guard bytes[signedEnd...].contains(where: { !PDFBytes.isWhitespace($0) }) else {
             guard bytes.count - signedEnd <= maximumTrailingWhitespace else { throw paddedEnd() }
-            return
+            return nil
         }
         let signed = try SignedRevision(bytes, end: signedEnd)
         var previousStartxref = signed.startxref
         var scanner = PDFScanner(bytes, at: signedEnd, allowsComments: false, budget: maximumAppendedObjects)
         var revisions: [AppendedRevision] = []
+        var unchecked: String?
         while true {
             scanner.skipWhitespaceAndComments()
             if scanner.atEnd { break }
             guard revisions.count < maximumRevisions else { throw modified("more than \(maximumRevisions) revisions were appended") }
             let revision = try AppendedRevision(&scanner)
-            try revision.check(against: signed, previousStartxref: previousStartxref)
+            let reason = try revision.check(against: signed, previousStartxref: previousStartxref)
+            unchecked = unchecked ?? reason
             previousStartxref = revision.startxref
             revisions.append(revision)
         }
@@ -58,20 +66,22 @@ enum PDFIncrementalUpdates {
         guard PDFBytes.lastOccurrence(of: "startxref", in: bytes, range: signedEnd..<bytes.count) == last.startxrefKeyword else {
             throw modified("the last startxref in the file is not the last appended revision's")
         }
-        try checkReferences(to: revisions, in: signed)
+        return try checkReferences(to: revisions, in: signed) ?? unchecked
     }
 
-    /// Refuses objects added after signing that the signed revision refers to (or may refer to, unseen).
-    private static func checkReferences(to revisions: [AppendedRevision], in signed: SignedRevision) throws {
+    /// Refuses objects added after signing that the signed revision refers to; returns why that cannot be known
+    /// (the signed revision's object streams could refer to them unseen), or nil.
+    private static func checkReferences(to revisions: [AppendedRevision], in signed: SignedRevision) throws -> String? {
         let added = Set(revisions.flatMap { $0.objects.map(\.reference.number) }.filter { $0 >= signed.size })
-        guard !added.isEmpty else { return }
+        guard !added.isEmpty else { return nil }
         let scan = PDFReferenceScan(signed.bytes, range: 0..<signed.end, candidates: added)
-        if scan.namesObjectStream || signed.usesCrossReferenceStreams {
-            throw PDFUncheckableUpdate("objects were added after signing to a PDF whose signed revision holds object streams, which could refer to them unseen")
-        }
         if let number = scan.referenced.min() {
             throw modified("object \(number), which the signed revision refers to but does not define, was added after signing")
         }
+        if scan.namesObjectStream || signed.usesCrossReferenceStreams {
+            return "objects were added after signing to a PDF whose signed revision uses compressed object or cross-reference streams, which could refer to them unseen"
+        }
+        return nil
     }
 
     private static func paddedEnd() -> PDFSyntaxError {
@@ -152,16 +162,29 @@ enum PDFIncrementalUpdates {
             guard startxref < end else { throw PDFSyntaxError("the signed revision's startxref points outside it") }
             var section = PDFScanner(bytes, at: startxref, end: end)
             section.skipWhitespaceAndComments()
-            guard PDFBytes.hasPrefix(bytes, at: section.position, "xref") else {
-                throw modified("the signed revision uses a cross-reference stream, so updates after it cannot be checked")
+            let streamDictionary: PDFDictionary?
+            if PDFBytes.hasPrefix(bytes, at: section.position, "xref") {
+                trailer = try XrefTable(&section).trailer
+                streamDictionary = nil
+            } else {
+                // A cross-reference stream: its dictionary is the trailer; its entries are compressed.
+                let object = try section.indirectObject()
+                guard let dictionary = object.value.dictionary, dictionary.type == "XRef", object.streamData != nil else {
+                    throw PDFSyntaxError("the signed revision's startxref points at neither an xref table nor a cross-reference stream")
+                }
+                trailer = dictionary
+                streamDictionary = dictionary
             }
-            trailer = try XrefTable(&section).trailer
             guard let root = trailer["Root"]?.reference, let size = trailer["Size"]?.unsignedInteger else {
                 throw PDFSyntaxError("the signed revision's trailer lacks /Root or /Size")
             }
             self.root = root
             self.size = size
-            (catalog, usesCrossReferenceStreams) = try Self.readChain(bytes, end: end, from: startxref, root: root)
+            if streamDictionary != nil {
+                (catalog, usesCrossReferenceStreams) = (nil, true)
+            } else {
+                (catalog, usesCrossReferenceStreams) = try Self.readChain(bytes, end: end, from: startxref, root: root)
+            }
         }
 
         /// Walks the xref chain from `offset` by /Prev: the catalog, from the newest section that lists the root, and
@@ -246,17 +269,45 @@ enum PDFIncrementalUpdates {
             }
         }
 
-        func check(against signed: SignedRevision, previousStartxref: Int) throws {
-            if let stream = objects.first(where: { ["XRef", "ObjStm"].contains($0.value.dictionary?.type) }) {
-                throw PDFUncheckableUpdate("object \(stream.reference.number), appended after signing, is a compressed /\(stream.value.dictionary?.type ?? "") stream, whose contents cannot be checked")
+        /// Throws if this revision changes the signed document; returns why part of it could not be checked, or nil.
+        func check(against signed: SignedRevision, previousStartxref: Int) throws -> String? {
+            var unchecked: String?
+            if let stream = objects.first(where: { $0.value.dictionary?.type == "ObjStm" }) {
+                unchecked = "object \(stream.reference.number), appended after signing, is a compressed object stream, whose objects cannot be checked"
             }
-            guard let xref else { throw modified("an appended revision has no xref table") }
-            guard startxref == xrefOffset else { throw modified("an appended revision's startxref does not point at its xref table") }
-            let trailer = xref.trailer
-            if trailer["XRefStm"] != nil {
-                throw PDFUncheckableUpdate("an appended trailer names a cross-reference stream (/XRefStm), whose contents cannot be checked")
+            let crossReferenceStreams = objects.filter { $0.value.dictionary?.type == "XRef" }
+            let trailer: PDFDictionary
+            var allowedKeys = allowedTrailerKeys
+            if let xref {
+                guard startxref == xrefOffset else { throw modified("an appended revision's startxref does not point at its xref table") }
+                trailer = xref.trailer
+                if trailer["XRefStm"] != nil {
+                    // A hybrid file: the table, and a cross-reference stream beside it for readers of PDF 1.5.
+                    allowedKeys.insert("XRefStm")
+                    unchecked = unchecked ?? "an appended trailer names a cross-reference stream (/XRefStm), whose entries cannot be checked"
+                } else if !crossReferenceStreams.isEmpty {
+                    throw modified("an appended revision has both an xref table and a cross-reference stream")
+                }
+                let objectsByOffset = Dictionary(objects.map { ($0.range.lowerBound, $0) }, uniquingKeysWith: { first, _ in first })
+                for (number, entry) in xref.entries {
+                    switch entry {
+                    case .free:
+                        guard number == 0 else { throw modified("an appended xref table frees object \(number)") }
+                    case .inUse(let offset, let generation):
+                        guard let object = objectsByOffset[offset], object.reference == PDFReference(number: number, generation: generation) else {
+                            throw modified("an appended xref entry for object \(number) does not point at that object in its revision")
+                        }
+                    }
+                }
+            } else if crossReferenceStreams.count == 1, let stream = crossReferenceStreams.first, let dictionary = stream.value.dictionary {
+                guard startxref == stream.range.lowerBound else { throw modified("an appended revision's startxref does not point at its cross-reference stream") }
+                trailer = dictionary
+                allowedKeys.formUnion(crossReferenceStreamKeys)
+                unchecked = unchecked ?? "an appended cross-reference stream's entries are compressed and cannot be checked"
+            } else {
+                throw modified("an appended revision has no xref table")
             }
-            if let key = trailer.keys.subtracting(allowedTrailerKeys).sorted().first {
+            if let key = trailer.keys.subtracting(allowedKeys).sorted().first {
                 throw modified("an appended trailer adds /\(key)")
             }
             guard trailer["Prev"]?.unsignedInteger == previousStartxref else {
@@ -265,39 +316,36 @@ enum PDFIncrementalUpdates {
             for key in ["Root", "Info", "Encrypt"] where trailer[key] != signed.trailer[key] {
                 throw modified("an appended trailer changes /\(key)")
             }
-            let objectsByOffset = Dictionary(objects.map { ($0.range.lowerBound, $0) }, uniquingKeysWith: { first, _ in first })
-            for (number, entry) in xref.entries {
-                switch entry {
-                case .free:
-                    guard number == 0 else { throw modified("an appended xref table frees object \(number)") }
-                case .inUse(let offset, let generation):
-                    guard let object = objectsByOffset[offset], object.reference == PDFReference(number: number, generation: generation) else {
-                        throw modified("an appended xref entry for object \(number) does not point at that object in its revision")
-                    }
-                }
+            for object in objects where !["XRef", "ObjStm"].contains(object.value.dictionary?.type) {
+                unchecked = try Self.checkObject(object, against: signed) ?? unchecked
             }
-            for object in objects { try Self.checkObject(object, against: signed) }
+            return unchecked
         }
 
-        static func checkObject(_ object: PDFIndirectObject, against signed: SignedRevision) throws {
+        /// Throws if `object` changes the signed document; returns why it could not be checked, or nil.
+        static func checkObject(_ object: PDFIndirectObject, against signed: SignedRevision) throws -> String? {
             let number = object.reference.number
             if number < signed.size {
                 guard object.reference == signed.root, object.streamData == nil, let updated = object.value.dictionary else {
                     throw modified("object \(number), which the signed revision defines, was redefined")
                 }
                 guard let original = signed.catalog else {
-                    throw modified("the catalog was redefined, and the signed revision's catalog cannot be located to compare it")
+                    guard signed.usesCrossReferenceStreams else {
+                        throw modified("the catalog was redefined, and the signed revision's catalog cannot be located to compare it")
+                    }
+                    return "the catalog was redefined, and the signed revision's catalog is listed only in a compressed cross-reference stream"
                 }
                 let changed = updated.keys.union(original.keys).filter { updated[$0] != original[$0] }
                 if let key = changed.subtracting(catalogKeysValidationMayChange).sorted().first {
                     throw modified("the catalog's /\(key) was changed")
                 }
-                return
+                return nil
             }
             guard isValidationData(object) else {
                 let type = object.value.dictionary?.type.map { " (/\($0))" } ?? ""
                 throw modified("object \(number)\(type) added after signing is not validation data")
             }
+            return nil
         }
 
         /// DSS and VRI dictionaries, certificate/CRL/OCSP streams, arrays of them, and document time-stamps.
@@ -325,11 +373,4 @@ enum PDFIncrementalUpdates {
             }
         }
     }
-}
-
-/// What was appended to a signed PDF cannot be checked (it is compressed): not a sign of a modification, nor proof
-/// that there is none.
-struct PDFUncheckableUpdate: Error {
-    let reason: String
-    init(_ reason: String) { self.reason = reason }
 }

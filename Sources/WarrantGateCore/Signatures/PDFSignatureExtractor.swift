@@ -17,8 +17,9 @@ struct PDFSignatureField {
 /// What a PDF holds by way of signatures.
 enum PDFSignatureExtraction {
     case unsigned
-    /// One signature, and nothing appended after its revision but validation data (PAdES-LT).
-    case signed(PDFSignatureField)
+    /// One signature, and nothing appended after its revision but validation data (PAdES-LT); `unchecked` says why
+    /// part of what was appended could not be checked (it is compressed), if it could not.
+    case signed(PDFSignatureField, unchecked: String?)
     /// Signatures that are well-formed but that WarrantGate does not verify.
     case unsupported(String)
 }
@@ -38,8 +39,7 @@ enum PDFSignatureExtractor {
         (0..<min(bytes.count, 1024)).contains { PDFBytes.hasPrefix(bytes, at: $0, "%PDF-") }
     }
 
-    /// Throws ``PDFSyntaxError`` when the file cannot be read with confidence or was modified after signing; what was
-    /// appended in compressed streams, which cannot be checked, makes it ``PDFSignatureExtraction/unsupported(_:)``.
+    /// Throws ``PDFSyntaxError`` when the file cannot be read with confidence or was modified after signing.
     static func extract(_ bytes: [UInt8]) throws -> PDFSignatureExtraction {
         let offsets = PDFBytes.occurrences(of: "/ByteRange", in: bytes, range: 0..<bytes.count)
         guard offsets.count <= maximumSignatureDictionaries else {
@@ -50,15 +50,11 @@ enum PDFSignatureExtractor {
         guard let last = signatures.last else { return .unsigned }
         // Whatever follows the last signature is checked even when there are several: a change after every
         // signature is a modification, not a form of signature that is merely unsupported.
-        do {
-            try PDFIncrementalUpdates.check(bytes, signedEnd: last.signedEnd)
-        } catch let uncheckable as PDFUncheckableUpdate {
-            return .unsupported("\(uncheckable.reason): the signature cannot be verified")
-        }
+        let unchecked = try PDFIncrementalUpdates.check(bytes, signedEnd: last.signedEnd)
         guard signatures.count == 1 else {
             return .unsupported("the PDF holds \(signatures.count) signatures; only documents with a single signature are verified")
         }
-        return .signed(last)
+        return .signed(last, unchecked: unchecked)
     }
 
     /// The signature dictionary whose /ByteRange key is at `offset`.
