@@ -80,6 +80,16 @@ public struct Registry: Sendable {
         }
     }
 
+    /// The time zone the store records (see ``recordTimeZone(operator:at:)``), if any.
+    public func recordedTimeZone() throws -> TimeZone? {
+        try Self.recordedTimeZone(database)
+    }
+
+    /// This registry, placing expiry dates in `zone`.
+    public func inTimeZone(_ zone: TimeZone) -> Registry {
+        Registry(database: database, timeZone: zone)
+    }
+
     /// Records the policy's time zone, in which document expiry dates end. When it changes (or is recorded for the
     /// first time), the expiry instant of every active or pending document that has not yet passed at `time` is
     /// recomputed in it, in the same transaction, and an admin record says so (unless the first zone moved nothing);

@@ -59,6 +59,24 @@ struct PolicyOperationsTests {
         }
     }
 
+    /// In PostgreSQL the gateways' role may write the zone; another zone moves expiry instants (later, westwards).
+    @Test("a time zone recorded other than the policy's is recorded back by the running gateway, logged")
+    func foreignTimeZoneRecordedBack() async throws {
+        try await withGateway { gateway in
+            try gateway.register("JW-WEST", expires: "2099-12-31")
+            let denverEnd = try #require(try gateway.registry.entry(reference: "JW-WEST")).document.expiresAt
+            try gateway.registry.inTimeZone(TimeZone(identifier: "Etc/GMT+12")!).recordTimeZone(operator: "intruder")
+            #expect(try gateway.registry.entry(reference: "JW-WEST")?.document.expiresAt != denverEnd)
+            for _ in 0..<100 where try gateway.registry.recordedTimeZone()?.identifier != "America/Denver" {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(try gateway.registry.recordedTimeZone()?.identifier == "America/Denver")
+            #expect(try gateway.registry.entry(reference: "JW-WEST")?.document.expiresAt == denverEnd)
+            let logged = try #require(try gateway.registry.history(target: "time-zone").last)
+            #expect(logged.operator == "system" && logged.details["previous"] == "Etc/GMT+12", "\(logged)")
+        }
+    }
+
     @Test("a policy reloaded in another time zone moves the expiry of registered warrants with it, logged")
     func timeZoneReload() async throws {
         try await withGateway(configure: { directory, configuration in

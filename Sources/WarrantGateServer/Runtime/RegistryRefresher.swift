@@ -6,7 +6,14 @@ import WarrantGateStore
 /// Polls the registry's version and reloads the snapshot when the admin CLI has changed it, so a registration or a
 /// revocation takes effect within ``interval`` without a restart. About once a second it also marks documents whose
 /// expiry day has ended as expired, each with a log record.
+///
+/// When the version moves and the store's recorded time zone is no longer the policy's (something else wrote it,
+/// which moved expiry instants), it records the policy's zone again, which moves them back with an admin record
+/// naming the zone it replaced; at most once a minute, so that two gateways given different zones do not flood the
+/// log.
 struct RegistryRefresher: Service {
+    static let zoneRecordInterval: Duration = .seconds(60)
+
     let registry: Registry
     let state: GatewayState
     let interval: Duration
@@ -16,23 +23,35 @@ struct RegistryRefresher: Service {
     func run() async throws {
         var failing = false
         var lastExpirySweep = ContinuousClock.now - .seconds(10)
+        var lastZoneRecord = ContinuousClock.now - Self.zoneRecordInterval
         while !Task.isCancelledOrShuttingDown {
             do {
                 let sweep = ContinuousClock.now - lastExpirySweep >= .seconds(1)
                 if sweep { lastExpirySweep = ContinuousClock.now }
+                let zoneCheck = ContinuousClock.now - lastZoneRecord >= Self.zoneRecordInterval
                 let (registry, state, logger, now, wasFailing) = (registry, state, logger, now, failing)
-                try await BlockingWork.run {
+                let recordedZone = try await BlockingWork.run {
                     if sweep {
                         for reference in try registry.expireDue(at: now()) {
                             logger.notice("document expired", metadata: ["reference": "\(reference)"])
                         }
                     }
                     let version = try registry.version()
-                    if wasFailing || version != state.current.registryVersion {
-                        state.replace(registry: try registry.snapshot())
-                        if wasFailing { logger.notice("registry readable again") }
+                    guard wasFailing || version != state.current.registryVersion else { return false }
+                    let policyZone = state.current.policies.policy.timeZone
+                    var recorded = false
+                    if zoneCheck, let stored = try registry.recordedTimeZone(), stored.identifier != policyZone.identifier {
+                        logger.warning("the store's recorded time zone is not the policy's; recording the policy's again", metadata: [
+                            "recorded": "\(stored.identifier)", "policy": "\(policyZone.identifier)",
+                        ])
+                        try registry.inTimeZone(policyZone).recordTimeZone(at: now())
+                        recorded = true
                     }
+                    state.replace(registry: try registry.snapshot())
+                    if wasFailing { logger.notice("registry readable again") }
+                    return recorded
                 }
+                if recordedZone { lastZoneRecord = ContinuousClock.now }
                 failing = false
             } catch {
                 if !failing { logger.error("cannot read the registry; denying requests that need it", metadata: ["error": "\(StoreDatabase.describe(error))"]) }
