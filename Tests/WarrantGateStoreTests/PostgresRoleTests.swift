@@ -119,6 +119,15 @@ extension StoreBackendTests {
                 VALUES ('JW-RAW', 'judicial-warrant', 'active', 'ice-ero', '["2017-000123"]', '["records.read"]', '2099-12-31', 4102444800, 'x', 'x', 0)
                 """
             #expect(await refusal(cluster, as: Self.adminRole, activeAtOnce) == "P0001", "an active warrant cannot skip the two-person rule")
+            // Nor is one inserted with an expiry that is no date (every later zone change would trip on it), or an
+            // instant other than its date's end.
+            for (expires, instant) in [("not-a-date", "4102444800"), ("2099-12-31", "4102444800 + 86400 * 7")] {
+                let pending = """
+                    INSERT INTO documents (reference, kind, status, agency, subjects, scope, expires, expires_at, registered_by, registered_at, two_person_rule)
+                    VALUES ('JW-ODD', 'judicial-warrant', 'pending', 'ice-ero', '["2017-000123"]', '["records.read"]', '\(expires)', \(instant), 'x', 'x', 1)
+                    """
+                #expect(await refusal(cluster, as: Self.adminRole, pending) == "P0001", "\(expires)")
+            }
             #expect(await refusal(cluster, as: PostgresCluster.owner, "DELETE FROM documents WHERE reference = 'JW-1'") == "P0001")
             let ruleOff = "INSERT INTO settings (key, value) VALUES ('two-person-rule', 'off') ON CONFLICT (key) DO UPDATE SET value = excluded.value"
             #expect(await refusal(cluster, as: Self.gatewayRole, ruleOff) == "P0001")

@@ -388,13 +388,18 @@ public enum PostgresSchema {
         """,
         "CREATE TRIGGER documents_lifecycle BEFORE UPDATE ON documents FOR EACH ROW EXECUTE FUNCTION warrant_gate_document_lifecycle()",
         // A document is registered as the registry does it: pending approval under the two-person rule, active only
-        // with the rule off, approved by no one yet. The tables' owner (`store migrate`) copies documents as they are.
+        // with the rule off, approved by no one yet, its expiry a date that ends in the recorded zone (once one is
+        // recorded) when its instant says. The tables' owner (`store migrate`) copies documents as they are.
         """
         CREATE OR REPLACE FUNCTION warrant_gate_document_registered() RETURNS trigger LANGUAGE plpgsql
         \(functionSearchPath) AS $$
         BEGIN
             IF pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER') THEN
                 RETURN NEW;
+            END IF;
+            IF NEW.expires !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' OR NEW.expires_at IS NULL OR NOT coalesce(NEW.expires_at BETWEEN
+                   warrant_gate_date_end(NEW.expires) - 3600 AND warrant_gate_date_end(NEW.expires), true) THEN
+                RAISE EXCEPTION 'a document''s expiry is a date, whose end in the recorded time zone is its expiry instant';
             END IF;
             IF NEW.approved_by IS NOT NULL OR NEW.approved_at IS NOT NULL OR NEW.superseded_by IS NOT NULL
                OR NEW.two_person_rule <> (coalesce((SELECT value FROM settings WHERE key = 'two-person-rule'), 'on') <> 'off')::int
