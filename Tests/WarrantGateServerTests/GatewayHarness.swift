@@ -212,6 +212,14 @@ final class GatewayHarness: @unchecked Sendable {
     }
 }
 
+/// A `configure` for ``withGateway(upstreamOverrides:limits:now:configure:_:)`` that gives the gateway its own copy
+/// of the policy, which a test may then change and reload.
+func copyingPolicy(_ directory: URL, _ configuration: inout GatewayConfiguration) throws {
+    let copy = directory.appendingPathComponent("denver.yaml").path
+    try FileManager.default.copyItem(atPath: configuration.policyPath, toPath: copy)
+    configuration.policyPath = copy
+}
+
 /// Runs `body` with a started harness and always stops it.
 func withGateway(
     upstreamOverrides: [String: String] = [:], limits: GatewayConfiguration.Limits = .init(), now: @escaping @Sendable () -> Date = Date.init,

@@ -35,11 +35,7 @@ struct PolicyOperationsTests {
 
     @Test("editing the policy file reloads it within seconds, without a restart or a signal")
     func reloadOnFileChange() async throws {
-        try await withGateway(configure: { directory, configuration in
-            let copy = directory.appendingPathComponent("denver.yaml").path
-            try FileManager.default.copyItem(atPath: configuration.policyPath, toPath: copy)
-            configuration.policyPath = copy
-        }) { gateway in
+        try await withGateway(configure: copyingPolicy) { gateway in
             #expect(try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123").status == 200)
             let path = gateway.gateway.configuration.policyPath
             // The same bytes written again (a new inode, a new time) are no change to reload for.
@@ -79,11 +75,7 @@ struct PolicyOperationsTests {
 
     @Test("a policy reloaded in another time zone moves the expiry of registered warrants with it, logged")
     func timeZoneReload() async throws {
-        try await withGateway(configure: { directory, configuration in
-            let copy = directory.appendingPathComponent("denver.yaml").path
-            try FileManager.default.copyItem(atPath: configuration.policyPath, toPath: copy)
-            configuration.policyPath = copy
-        }) { gateway in
+        try await withGateway(configure: copyingPolicy) { gateway in
             try gateway.register("JW-ZONE", expires: "2099-12-31")
             let path = gateway.gateway.configuration.policyPath
             let policy = try String(contentsOfFile: path, encoding: .utf8)

@@ -94,11 +94,7 @@ struct TLSPostureTests {
 
     @Test("an invalid policy on reload keeps the old policy running")
     func policyReload() async throws {
-        try await withGateway(configure: { directory, configuration in
-            let copy = directory.appendingPathComponent("denver.yaml").path
-            try FileManager.default.copyItem(atPath: configuration.policyPath, toPath: copy)
-            configuration.policyPath = copy
-        }) { gateway in
+        try await withGateway(configure: copyingPolicy) { gateway in
             let path = gateway.gateway.configuration.policyPath
             let original = try String(contentsOfFile: path, encoding: .utf8)
             let digest = gateway.gateway.state.current.policies.policy.digest
