@@ -1,7 +1,8 @@
 /// Checks what was appended to a PDF after its signed revision (ISO 32000-1 §7.5.6, incremental updates).
 ///
 /// PAdES-LT and -LTA files append validation data after signing. An appended revision is allowed only if it:
-/// - consists of whole objects, a classic `xref` table, a `trailer`, `startxref` and `%%EOF`, and nothing else;
+/// - consists of whole objects, a classic `xref` table and `trailer` (or a cross-reference stream, whose dictionary
+///   is read as the trailer), `startxref` and `%%EOF`, and nothing else;
 /// - adds only validation data as new objects (numbers at or above the signed revision's /Size): a /DSS dictionary,
 ///   /VRI dictionaries, certificate, CRL and OCSP streams (a stream whose dictionary holds only /Length, /Filter and
 ///   /DecodeParms), arrays of references and integers, and /DocTimeStamp signature dictionaries;
@@ -13,8 +14,8 @@
 /// - holds no comment (a reader that searches the raw bytes for the last `startxref` would follow one written in a
 ///   comment), and no object defined twice;
 /// - defines no object the signed revision refers to: a signed page that lists a content stream it does not define
-///   would show whatever a later revision puts there. So the signed revision must not use object streams, whose
-///   compressed objects could refer to anything unseen, nor a cross-reference stream.
+///   would show whatever a later revision puts there. (A signed revision with object or cross-reference streams
+///   could refer to anything unseen.)
 ///
 /// Anything else (a changed page, a new annotation or form value) is refused as a modification after signing. Some
 /// of it cannot be checked, as PAdES-LT signers write it for PDF 1.5 files: an object stream (whose objects are
@@ -162,10 +163,10 @@ enum PDFIncrementalUpdates {
             guard startxref < end else { throw PDFSyntaxError("the signed revision's startxref points outside it") }
             var section = PDFScanner(bytes, at: startxref, end: end)
             section.skipWhitespaceAndComments()
-            let streamDictionary: PDFDictionary?
+            let endsInStream: Bool
             if PDFBytes.hasPrefix(bytes, at: section.position, "xref") {
                 trailer = try XrefTable(&section).trailer
-                streamDictionary = nil
+                endsInStream = false
             } else {
                 // A cross-reference stream: its dictionary is the trailer; its entries are compressed.
                 let object = try section.indirectObject()
@@ -173,14 +174,14 @@ enum PDFIncrementalUpdates {
                     throw PDFSyntaxError("the signed revision's startxref points at neither an xref table nor a cross-reference stream")
                 }
                 trailer = dictionary
-                streamDictionary = dictionary
+                endsInStream = true
             }
             guard let root = trailer["Root"]?.reference, let size = trailer["Size"]?.unsignedInteger else {
                 throw PDFSyntaxError("the signed revision's trailer lacks /Root or /Size")
             }
             self.root = root
             self.size = size
-            if streamDictionary != nil {
+            if endsInStream {
                 (catalog, usesCrossReferenceStreams) = (nil, true)
             } else {
                 (catalog, usesCrossReferenceStreams) = try Self.readChain(bytes, end: end, from: startxref, root: root)

@@ -171,7 +171,7 @@ extension Gateway {
             // Document expiry dates end in the policy's zone: a new zone moves their instants before the policy
             // that names it is in force. If the store cannot say so, the policy is still taken, and the error said.
             do {
-                try store.registry(timeZone: policies.policy.timeZone).recordTimeZone()
+                try registry.inTimeZone(policies.policy.timeZone).recordTimeZone()
             } catch {
                 metrics.policyReloadFailures.increment()
                 logger.error("the reloaded policy is in force, but its time zone could not be recorded: expiry instants stay in the previous zone until it is", metadata: [
