@@ -63,14 +63,19 @@ public struct StoredCheckpoint: Sendable {
 
 /// Signs checkpoints of the log, never two that are inconsistent with each other, one signer at a time.
 ///
-/// A signing is one transaction. It first takes the signer's lease (on PostgreSQL, a transaction-scoped advisory lock
-/// shared by every gateway and CLI; on SQLite, the write transaction itself): while another signer holds it, this one
-/// signs nothing and leaves the signing to that one. It then rebuilds the tree's right edge from what it can trust:
-/// the stored tree at the last checkpoint's size, which must give that checkpoint's root, extended by the leaves of
-/// every entry since, hashed anew from the entries. The stored right edge and the stored tree must both match it:
-/// the frontier, the nodes appenders derive from it and the stored leaf hashes are written by the gateways' database
-/// role, so a forgery there must not reach a signature. It inserts the new checkpoint with the id after the last one's, so that even a signer that bypassed the
-/// lease could not add a second checkpoint after the same predecessor (compare-and-swap on the primary key).
+/// A signing first prepares, in a read transaction, the checkpoint of the log as it stands: it rebuilds the tree's
+/// right edge from what it can trust, the stored tree at the last checkpoint's size (which must give that
+/// checkpoint's root) extended by the leaves of every entry since, hashed anew from the entries. The stored right edge
+/// and the stored tree must both match it: the frontier, the nodes appenders derive from it and the stored leaf
+/// hashes are written by the gateways' database role, so a forgery there must not reach a signature. Reading and
+/// hashing happen outside the write transaction, which on SQLite would hold every appender for their length; what
+/// they cover is never rewritten (the log is append-only), so the result stands.
+///
+/// It then signs in one write transaction: it takes the signer's lease (on PostgreSQL, a transaction-scoped advisory
+/// lock shared by every gateway and CLI; on SQLite, the write transaction itself), signs only if the last checkpoint
+/// is still the one the preparation extended (another signer may have signed meanwhile), and inserts the new
+/// checkpoint with the id after the last one's, so that even a signer that bypassed the lease could not add a second
+/// checkpoint after the same predecessor (compare-and-swap on the primary key).
 public struct Checkpointer: Sendable {
     let database: any SQLDatabase
     public let key: LogSigningKey
@@ -84,30 +89,49 @@ public struct Checkpointer: Sendable {
     }
 
     /// Signs a checkpoint of the whole log if it has grown since the last one (or if `always`); nil when there was
-    /// nothing new to sign, or another signer holds the lease.
+    /// nothing new to sign, or another signer holds the lease or signed meanwhile.
     @discardableResult
     public func sign(always: Bool = false, at time: Date = Date()) throws -> StoredCheckpoint? {
-        try database.write { session in
-            guard try session.takeSignerLease() else { return nil }
-            let stored = try session.logFrontier()
-            let last = try Self.latest(session)
-            let atLast = try LogAppender.frontier(session, size: min(last?.size ?? 0, stored.size))
-            guard let checkpoint = try Self.next(origin: origin, frontier: stored, last: last, rootAtLast: last.map { _ in atLast.root }, always: always) else {
-                return nil
-            }
-            let rebuilt = try Self.extend(atLast, to: stored.size, in: session)
-            guard rebuilt == stored, try LogAppender.root(session, size: stored.size) == rebuilt.root else {
-                throw StoreError("the tree's stored right edge or nodes do not match the log's entries: refusing to sign")
-            }
-            let note = try checkpoint.signed(by: key)
-            let (id, overflow) = (last?.id ?? 0).addingReportingOverflow(1)
+        let origin = origin
+        guard let prepared = try database.read({ session in try Self.prepare(session, origin: origin, always: always) }) else { return nil }
+        return try database.write { session in
+            guard try session.takeSignerLease(), try Self.latest(session)?.id == prepared.last?.id else { return nil }
+            let note = try prepared.checkpoint.signed(by: key)
+            let (id, overflow) = (prepared.last?.id ?? 0).addingReportingOverflow(1)
             guard !overflow else { throw StoreError("the checkpoints' ids are exhausted") }
             let stamp = Timestamp.format(time)
             try session.execute(
-                "INSERT INTO checkpoints (id, size, root, note, time) VALUES (?, ?, ?, ?, ?)", id, Int64(checkpoint.size), checkpoint.root, note, stamp
+                "INSERT INTO checkpoints (id, size, root, note, time) VALUES (?, ?, ?, ?, ?)",
+                id, Int64(prepared.checkpoint.size), prepared.checkpoint.root, note, stamp
             )
-            return StoredCheckpoint(id: id, size: checkpoint.size, root: checkpoint.root, note: note, time: stamp)
+            return StoredCheckpoint(id: id, size: prepared.checkpoint.size, root: prepared.checkpoint.root, note: note, time: stamp)
         }
+    }
+
+    /// ``sign(always:at:)`` on a thread of its own at a lower priority (see ``NamedThread/Scheduling/background``):
+    /// reading and hashing the entries since the last checkpoint then gives way to the event loops under load.
+    public func signInBackground(always: Bool = false) async throws -> StoredCheckpoint? {
+        try await withCheckedThrowingContinuation { continuation in
+            NamedThread.start("wg-checkpoint", scheduling: .background) {
+                continuation.resume(with: Result { try sign(always: always) })
+            }
+        }
+    }
+
+    /// The checkpoint to sign over the log as `session` sees it, checked against its entries, and the last checkpoint
+    /// it follows; nil when nothing is new (unless `always`).
+    static func prepare(_ session: any SQLSession, origin: String, always: Bool) throws -> (checkpoint: Checkpoint, last: StoredCheckpoint?)? {
+        let stored = try session.logFrontier()
+        let last = try latest(session)
+        let atLast = try LogAppender.frontier(session, size: min(last?.size ?? 0, stored.size))
+        guard let checkpoint = try next(origin: origin, frontier: stored, last: last, rootAtLast: last.map { _ in atLast.root }, always: always) else {
+            return nil
+        }
+        let rebuilt = try extend(atLast, to: stored.size, in: session)
+        guard rebuilt == stored, try LogAppender.root(session, size: stored.size) == rebuilt.root else {
+            throw StoreError("the tree's stored right edge or nodes do not match the log's entries: refusing to sign")
+        }
+        return (checkpoint, last)
     }
 
     /// How many entries ``extend(_:to:in:)`` reads at a time: each read is one statement, under the statement timeout,
@@ -123,16 +147,17 @@ public struct Checkpointer: Sendable {
         let last = Int64(size)
         while next <= last {
             let through = min(last, next + extensionBatch - 1)
-            let rows = try session.fetchAll("SELECT seq, kind, entry, leaf_hash FROM log WHERE seq BETWEEN ? AND ? ORDER BY seq", next, through)
-            for (row, seq) in zip(rows, next...through) {
+            var seq = next
+            try session.forEach("SELECT seq, kind, entry, leaf_hash FROM log WHERE seq BETWEEN ? AND ? ORDER BY seq", next, through) { row in
                 guard try row.int64("seq") == seq else { throw StoreError("the log lacks entry \(seq): refusing to sign") }
                 let leaf = LogLeaf.hash(kind: try row.text("kind"), entry: Array(try row.text("entry").utf8))
                 guard try row.bytes("leaf_hash") == leaf else {
                     throw StoreError("entry \(seq) does not match its stored leaf hash: refusing to sign (run `warrant-gate log verify`)")
                 }
                 frontier.append(leaf: leaf)
+                seq += 1
             }
-            guard rows.count == Int(through - next + 1) else { throw StoreError("the log lacks entries up to \(through): refusing to sign") }
+            guard seq == through + 1 else { throw StoreError("the log lacks entries up to \(through): refusing to sign") }
             next = through + 1
         }
         return frontier

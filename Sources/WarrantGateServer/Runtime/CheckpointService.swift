@@ -26,14 +26,13 @@ struct CheckpointService: Service {
             lastSigned = ContinuousClock.now
         }
         // The last checkpoint is signed even when the group was cancelled (a service failed), since the log writer
-        // has written everything by now; a cancelled task could not hand the signing to the thread pool.
-        await Task { await sign() }.value
+        // has written everything by now.
+        await sign()
     }
 
     private func sign() async {
         do {
-            let checkpointer = checkpointer
-            if let checkpoint = try await BlockingWork.run({ try checkpointer.sign() }) {
+            if let checkpoint = try await checkpointer.signInBackground() {
                 logger.info("signed checkpoint", metadata: ["size": "\(checkpoint.size)"])
             }
         } catch {
