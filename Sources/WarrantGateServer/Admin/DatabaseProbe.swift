@@ -37,7 +37,8 @@ final class DatabaseProbe: Sendable {
             let reply: @Sendable (Bool) -> Void = { answered in
                 if replied.withLock({ replied in defer { replied = true }; return !replied }) { continuation.resume(returning: answered) }
             }
-            Task { reply(await question.answer.value) }
+            // An answer after the deadline is no answer, whichever of the two replies runs first.
+            Task { reply(await question.answer.value && .now < question.asked + Self.deadline) }
             Task {
                 try? await Task.sleep(until: question.asked + Self.deadline)
                 reply(false)
