@@ -8,15 +8,15 @@ import Foundation
 /// written in here (Lisu or Cherokee letters drawn like Latin capitals), or mix letters of two scripts (`Jօhn` with
 /// an Armenian `օ`; Chinese, Japanese and Korean count as one).
 ///
-/// Two names are one person when their keys are equal, in lower case or in capitals: compatibility-normalised
-/// (NFKC), without accents, case-folded (`ß` as `ss`, dotless `ı` as `i`, final `ς` as `σ`), letters drawn like Latin
-/// ones in that case read as those (Cyrillic `а`, Greek `ο`; capital `В`, `Н`), dashes as `-`, apostrophes and
-/// quotes as `'`, runs of white space as one space. The comparison errs towards one person: `Peña` and `Pena` are
-/// one, so the two-person rule asks for someone else.
+/// Two names are one person when their keys are equal: compatibility-normalised (NFKC), without the accents of Latin,
+/// Greek and Cyrillic letters, case-folded (`ß` as `ss`, dotless `ı` as `i`, final `ς` as `σ`), letters drawn like
+/// Latin ones, in small letters or in capitals, read as those (Cyrillic `а` and `Т`, Greek `ο`, Armenian `օ`), dashes
+/// as `-`, apostrophes and quotes as `'`, runs of white space as one space. The comparison errs towards one person:
+/// `Peña` and `Pena` are one, so the two-person rule asks for someone else.
 public struct OperatorName: Sendable, Equatable {
     /// What the operator typed, less white space (Unicode's White_Space) at either end.
     public let text: String
-    /// The key in lower case.
+    /// What the name is compared by (see the type's description).
     public let key: String
 
     public init(_ typed: String) throws(OperatorNameError) {
@@ -28,11 +28,13 @@ public struct OperatorName: Sendable, Equatable {
         guard text.unicodeScalars.elementsEqual(text.precomposedStringWithCanonicalMapping.unicodeScalars) else {
             throw OperatorNameError("the operator name '\(text)' has a separate combining accent: type the accented letter itself")
         }
-        if let phonetic = text.unicodeScalars.first(where: { (0x250...0x2AF).contains($0.value) || (0x1D00...0x1DBF).contains($0.value) }) {
+        if let phonetic = text.unicodeScalars.first(where: Self.isPhonetic) {
             throw OperatorNameError("the operator name '\(text)' holds a phonetic letter (U+\(Self.hex(phonetic))): type the name in its usual letters")
         }
         var scripts: Set<String> = []
-        for scalar in text.unicodeScalars where scalar.properties.isAlphabetic && scalar.properties.generalCategory != .nonspacingMark {
+        // Modifier letters (the Ukrainian apostrophe U+02BC, the Hawaiian ʻokina U+02BB) belong to no one script.
+        for scalar in text.unicodeScalars
+        where scalar.properties.isAlphabetic && ![.nonspacingMark, .modifierLetter].contains(scalar.properties.generalCategory) {
             guard let script = Self.script(scalar) else {
                 throw OperatorNameError("the operator name '\(text)' holds U+\(Self.hex(scalar)), a letter of a script names are not written in here")
             }
@@ -47,42 +49,70 @@ public struct OperatorName: Sendable, Equatable {
 
     /// Whether `other` (a name as stored, also one stored before names were checked) is this operator's.
     public func isSamePerson(as other: String) -> Bool {
-        key == Self.key(other) || Self.key(text, inCapitals: true) == Self.key(other, inCapitals: true)
+        key == Self.key(other)
     }
 
-    /// The key of a name, in lower case or in capitals.
-    public static func key(_ name: String, inCapitals capitals: Bool = false) -> String {
-        let unaccented = String(String.UnicodeScalarView(
-            name.decomposedStringWithCompatibilityMapping.unicodeScalars.filter { $0.properties.generalCategory != .nonspacingMark }
-        )).precomposedStringWithCompatibilityMapping
-        let lookalikes = capitals ? capitalLookalikes : smallLookalikes
+    /// The key of a name: compatibility-normalised, accents dropped from Latin, Greek and Cyrillic letters (not the
+    /// vowel signs of Indic or Thai, nor kana's voicing marks, which make other names), case-folded, each letter of
+    /// another script drawn like a Latin one (in small letters or in capitals) read as that Latin letter.
+    public static func key(_ name: String) -> String {
+        // Lookalikes are read before normalising too: NFKC turns some of them (lunate ϲ) into letters that are not.
+        let read = String(String.UnicodeScalarView(name.lowercased().unicodeScalars.map { latin($0) ?? $0 }))
+        var unaccented = String.UnicodeScalarView()
+        var accentsDrop = false
+        for scalar in read.decomposedStringWithCompatibilityMapping.unicodeScalars {
+            if scalar.properties.generalCategory == .nonspacingMark {
+                if !accentsDrop { unaccented.append(scalar) }
+                continue
+            }
+            accentsDrop = ["Latin", "Greek", "Cyrillic"].contains(script(scalar))
+            unaccented.append(scalar)
+        }
         var folded = String.UnicodeScalarView()
-        for scalar in (capitals ? unaccented.uppercased() : unaccented.lowercased()).unicodeScalars {
+        for scalar in String(unaccented).precomposedStringWithCompatibilityMapping.lowercased().unicodeScalars {
             switch scalar {
             case "ß": folded.append(contentsOf: "ss".unicodeScalars)
             case "ı": folded.append("i")
             case "ς": folded.append("σ")
             case "ſ": folded.append("s")
+            case "\u{2212}": folded.append("-")
             default:
                 switch scalar.properties.generalCategory {
                 case .dashPunctuation: folded.append("-")
                 case .initialPunctuation, .finalPunctuation: folded.append("'")
                 default:
-                    if ["`", "\u{B4}", "\u{2B9}", "\u{2BB}", "\u{2BC}", "\u{2032}"].contains(scalar) { folded.append("'") } else { folded.append(lookalikes[scalar] ?? scalar) }
+                    if ["`", "\u{B4}", "\u{2B9}", "\u{2BB}", "\u{2BC}", "\u{2032}"].contains(scalar) {
+                        folded.append("'")
+                    } else {
+                        folded.append(latin(scalar) ?? scalar)
+                    }
                 }
             }
         }
         return String(folded).split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
     }
 
+    /// The small Latin letter a small letter of another script is drawn like, as a small letter or as a capital.
+    private static func latin(_ small: Unicode.Scalar) -> Unicode.Scalar? {
+        if let latin = smallLookalikes[small] { return latin }
+        let capitals = small.properties.uppercaseMapping.unicodeScalars
+        guard capitals.count == 1, let capital = capitals.first, let latin = capitalLookalikes[capital] else { return nil }
+        return latin.properties.lowercaseMapping.unicodeScalars.first
+    }
+
+    /// Letters of the phonetic alphabets, which no name needs; ə (Azerbaijani) is a letter of names too.
+    private static func isPhonetic(_ scalar: Unicode.Scalar) -> Bool {
+        ((0x250...0x2AF).contains(scalar.value) && scalar != "ə") || (0x1D00...0x1DBF).contains(scalar.value)
+    }
+
     /// Small letters of other scripts drawn like Latin ones (in most fonts), and those Latin letters.
     private static let smallLookalikes = lookalikeMap([
-        ("аеорсхуѕіјԁԛԝһӏү", "aeopcxysijdqwhly"), ("αικνορυω", "aikvopuw"), ("օսհոցզ", "ouhngq"), ("ǀ", "l"),
+        ("аеорсхуѕіјԁԛԝһӏү", "aeopcxysijdqwhly"), ("αικνορυωϲϳ", "aikvopuwcj"), ("օսհոցզլ", "ouhngql"), ("ǀ", "l"),
     ])
 
     /// Capitals of other scripts drawn like Latin ones, and those Latin capitals.
     private static let capitalLookalikes = lookalikeMap([
-        ("АВЕКМНОРСТУХЅІЈԚԜҮӀ", "ABEKMHOPCTYXSIJQWYI"), ("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "ABEZHIKMNOPTYX"), ("ǀ", "I"),
+        ("АВЕКМНОРСТУХЅІЈԚԜҮӀԀ", "ABEKMHOPCTYXSIJQWYID"), ("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧϹͿ", "ABEZHIKMNOPTYXCJ"), ("ՕՍԼ", "OUL"), ("ǀ", "I"),
     ])
 
     private static func lookalikeMap(_ pairs: [(String, String)]) -> [Unicode.Scalar: Unicode.Scalar] {
@@ -98,7 +128,7 @@ public struct OperatorName: Sendable, Equatable {
     /// are the Indic scripts.
     private static func script(_ scalar: Unicode.Scalar) -> String? {
         switch scalar.value {
-        case 0x41...0x5A, 0x61...0x7A, 0xAA, 0xBA, 0xC0...0x24F, 0x1E00...0x1EFF, 0x2C60...0x2C7F, 0xA720...0xA7FF, 0xAB30...0xAB6F,
+        case 0x41...0x5A, 0x61...0x7A, 0xAA, 0xBA, 0xC0...0x24F, 0x259, 0x1E00...0x1EFF, 0x2C60...0x2C7F, 0xA720...0xA7FF, 0xAB30...0xAB6F,
              0xFF21...0xFF3A, 0xFF41...0xFF5A: "Latin"
         case 0x370...0x3FF, 0x1F00...0x1FFF: "Greek"
         case 0x400...0x52F, 0x1C80...0x1C8F, 0x2DE0...0x2DFF, 0xA640...0xA69F: "Cyrillic"
