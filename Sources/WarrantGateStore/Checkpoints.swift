@@ -93,28 +93,40 @@ public struct Checkpointer: Sendable {
     @discardableResult
     public func sign(always: Bool = false, at time: Date = Date()) throws -> StoredCheckpoint? {
         let origin = origin
-        guard let prepared = try database.read({ session in try Self.prepare(session, origin: origin, always: always) }) else { return nil }
-        return try database.write { session in
-            guard try session.takeSignerLease(), try Self.latest(session)?.id == prepared.last?.id else { return nil }
-            let note = try prepared.checkpoint.signed(by: key)
-            let (id, overflow) = (prepared.last?.id ?? 0).addingReportingOverflow(1)
-            guard !overflow else { throw StoreError("the checkpoints' ids are exhausted") }
-            let stamp = Timestamp.format(time)
-            try session.execute(
-                "INSERT INTO checkpoints (id, size, root, note, time) VALUES (?, ?, ?, ?, ?)",
-                id, Int64(prepared.checkpoint.size), prepared.checkpoint.root, note, stamp
-            )
-            return StoredCheckpoint(id: id, size: prepared.checkpoint.size, root: prepared.checkpoint.root, note: note, time: stamp)
+        // Another signer (another gateway) may sign a smaller checkpoint meanwhile: then this one prepares again over
+        // what is left, so that its entries are not left unsigned (at shutdown, for good).
+        for attempt in 1...Self.signingAttempts {
+            guard let prepared = try database.read({ session in try Self.prepare(session, origin: origin, always: always) }) else { return nil }
+            let signed: StoredCheckpoint? = try database.write { session in
+                guard try session.takeSignerLease(), try Self.latest(session)?.id == prepared.last?.id else { return nil }
+                let note = try prepared.checkpoint.signed(by: key)
+                let (id, overflow) = (prepared.last?.id ?? 0).addingReportingOverflow(1)
+                guard !overflow else { throw StoreError("the checkpoints' ids are exhausted") }
+                let stamp = Timestamp.format(time)
+                try session.execute(
+                    "INSERT INTO checkpoints (id, size, root, note, time) VALUES (?, ?, ?, ?, ?)",
+                    id, Int64(prepared.checkpoint.size), prepared.checkpoint.root, note, stamp
+                )
+                return StoredCheckpoint(id: id, size: prepared.checkpoint.size, root: prepared.checkpoint.root, note: note, time: stamp)
+            }
+            if let signed { return signed }
+            if attempt < Self.signingAttempts { usleep(20_000) }
         }
+        return nil
     }
+
+    /// How many times ``sign(always:at:)`` prepares a checkpoint when another signer holds the lease or signs first.
+    static let signingAttempts = 3
 
     /// ``sign(always:at:)`` on a thread of its own at a lower priority (see ``NamedThread/Scheduling/background``):
     /// reading and hashing the entries since the last checkpoint then gives way to the event loops under load.
     public func signInBackground(always: Bool = false) async throws -> StoredCheckpoint? {
         try await withCheckedThrowingContinuation { continuation in
-            NamedThread.start("wg-checkpoint", scheduling: .background) {
+            // Exactly one of the two resumes: a thread that did not start runs nothing.
+            let started = NamedThread.start("wg-checkpoint", scheduling: .background) {
                 continuation.resume(with: Result { try sign(always: always) })
             }
+            if !started { continuation.resume(throwing: StoreError("cannot start a thread to sign a checkpoint")) }
         }
     }
 

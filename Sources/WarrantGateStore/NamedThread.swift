@@ -21,11 +21,15 @@ enum NamedThread {
     /// Linux's `SCHED_BATCH`, which Glibc's module does not export (its header defines it only under `_GNU_SOURCE`).
     private static let schedBatch: Int32 = 3
 
+    /// Starts a detached thread that runs `body`; false if the system would not start one (a process or memory
+    /// limit), in which case `body` is not run.
+    ///
     /// - Parameters:
     ///   - name: at most 15 bytes, Linux's limit for a thread's name.
     ///   - scheduling: the thread's policy. If the kernel refuses it, the thread runs with the default one.
-    static func start(_ name: String, scheduling: Scheduling = .normal, _ body: @escaping @Sendable () -> Void) {
-        let thread = Thread {
+    @discardableResult
+    static func start(_ name: String, scheduling: Scheduling = .normal, _ body: @escaping @Sendable () -> Void) -> Bool {
+        let work = Unmanaged.passRetained(ThreadWork {
             if scheduling != .normal {
                 // Linux applies the policy to the calling thread when given 0. SCHED_BATCH needs no privilege.
                 var parameters = sched_param(sched_priority: 0)
@@ -35,12 +39,30 @@ enum NamedThread {
                 // On Linux a nice value is the thread's own (0 is the calling thread); raising it needs no privilege.
                 _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
             }
-            // Named only once its policy is set, so a thread seen by its name runs with that policy. Foundation's
-            // `Thread.name` names the thread only if it already knows its pthread, which races with the thread's
-            // start; the kernel's own interface does not.
+            // Named only once its policy is set, so a thread seen by its name runs with that policy.
             try? name.write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
             body()
+        })
+        var thread = pthread_t()
+        // pthread_create, unlike Foundation's Thread, says when it could not start the thread.
+        let started = pthread_create(&thread, nil, { context in
+            Unmanaged<ThreadWork>.fromOpaque(context!).takeRetainedValue().run()
+            return nil
+        }, work.toOpaque())
+        guard started == 0 else {
+            work.release()
+            return false
         }
-        thread.start()
+        pthread_detach(thread)
+        return true
+    }
+}
+
+/// What a ``NamedThread`` runs, passed through `pthread_create`'s context pointer.
+private final class ThreadWork: Sendable {
+    let run: @Sendable () -> Void
+
+    init(_ run: @escaping @Sendable () -> Void) {
+        self.run = run
     }
 }
