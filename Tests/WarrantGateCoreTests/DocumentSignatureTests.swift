@@ -346,6 +346,8 @@ struct DocumentSignatureTests {
         // broken signature.
         let changedPage = try TestPDF.appendUpdate(to: pdf, objects: [(4, stream), (7, objectStream)] + dss, size: 9)
         #expect(reason(await setup.verifier.verify(document: changedPage)).contains("object 4, which the signed revision defines, was redefined"))
+        let pageAsStream = try TestPDF.appendUpdate(to: pdf, objects: [(4, objectStream)] + dss, size: 9)
+        #expect(reason(await setup.verifier.verify(document: pageAsStream)).contains("object 4, which the signed revision defines, was redefined as a compressed stream"))
         var broken = try TestPDF.appendUpdate(to: pdf, objects: [(7, objectStream)] + dss, size: 9)
         let signedText = try #require(TestPDF.find("(WARRANT)", in: broken))
         broken[signedText + 7] = UInt8(ascii: "X")

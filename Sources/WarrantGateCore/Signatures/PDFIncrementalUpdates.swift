@@ -317,8 +317,16 @@ enum PDFIncrementalUpdates {
             for key in ["Root", "Info", "Encrypt"] where trailer[key] != signed.trailer[key] {
                 throw modified("an appended trailer changes /\(key)")
             }
-            for object in objects where !["XRef", "ObjStm"].contains(object.value.dictionary?.type) {
-                unchecked = try Self.checkObject(object, against: signed) ?? unchecked
+            for object in objects {
+                if ["XRef", "ObjStm"].contains(object.value.dictionary?.type) {
+                    // Read as streams, not as validation data; but never in place of an object the signature covers.
+                    guard object.reference.number >= signed.size else {
+                        throw modified("object \(object.reference.number), which the signed revision defines, was redefined as a compressed stream")
+                    }
+                    continue
+                }
+                let reason = try Self.checkObject(object, against: signed)
+                unchecked = unchecked ?? reason
             }
             return unchecked
         }
