@@ -18,7 +18,6 @@ struct CheckpointService: Service {
         var lastSize = (try? await BlockingWork.run { try checkpointer.signedSize() }) ?? 0
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(200))
-            let checkpointer = checkpointer
             let size = (try? await BlockingWork.run { try checkpointer.logSize() }) ?? 0
             guard size > lastSize, size - lastSize >= UInt64(everyRecords) || ContinuousClock.now - lastSigned >= interval else { continue }
             await sign()
