@@ -160,10 +160,9 @@ public struct Checkpointer: Sendable {
         while next <= last {
             let through = min(last, next + extensionBatch - 1)
             var seq = next
-            try session.forEach("SELECT seq, kind, entry, leaf_hash FROM log WHERE seq BETWEEN ? AND ? ORDER BY seq", next, through) { row in
-                guard try row.int64("seq") == seq else { throw StoreError("the log lacks entry \(seq): refusing to sign") }
-                let leaf = LogLeaf.hash(kind: try row.text("kind"), entry: Array(try row.text("entry").utf8))
-                guard try row.bytes("leaf_hash") == leaf else {
+            try session.forEachLogLeaf(next...through) { found, leaf, storedMatches in
+                guard found == seq else { throw StoreError("the log lacks entry \(seq): refusing to sign") }
+                guard storedMatches else {
                     throw StoreError("entry \(seq) does not match its stored leaf hash: refusing to sign (run `warrant-gate log verify`)")
                 }
                 frontier.append(leaf: leaf)

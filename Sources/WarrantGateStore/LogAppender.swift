@@ -150,7 +150,7 @@ enum LogAppender {
 
 /// A cached statement bound and stepped through SQLite's C interface, without boxing each value: the parameters are
 /// still bound, never spliced into the SQL, and a value SQLite refuses to bind fails the statement.
-private struct BoundStatement {
+struct BoundStatement {
     private let db: Database
     private let statement: Statement
     private var handle: SQLiteStatement { statement.sqliteStatement }
@@ -194,6 +194,23 @@ private struct BoundStatement {
         case (SQLITE_ROW, SQLITE_NULL), (SQLITE_DONE, _): return nil
         case (SQLITE_ROW, _): throw StoreError("\(statement.sql) gave a value that is not an integer")
         default: throw failure(code)
+        }
+    }
+
+    /// Steps through the statement's rows with the bound values, handing each to `visit` (whose columns are readable
+    /// there and only there), then resets the statement and clears the values.
+    func forEachRow(_ visit: (SQLiteStatement) throws -> Void) throws {
+        defer {
+            sqlite3_reset(handle)
+            sqlite3_clear_bindings(handle)
+        }
+        while true {
+            let code = sqlite3_step(handle)
+            guard code == SQLITE_ROW else {
+                guard code == SQLITE_DONE else { throw failure(code) }
+                return
+            }
+            try visit(handle)
         }
     }
 

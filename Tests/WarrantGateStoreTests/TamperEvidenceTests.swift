@@ -240,6 +240,62 @@ struct TamperEvidenceTests {
         #expect(!(try verify(database)).ok)
     }
 
+    /// The signer reads entries where SQLite holds them, not as GRDB's Strings (which end at a NUL and repair bad
+    /// UTF-8), so it checks itself that it signs only what the log's readers read, byte for byte.
+    /// Entries appended after the last checkpoint: their bytes, how the INSERT stores them, and whether the signer may sign.
+    static let appendedEntries: [(entry: [UInt8], storedAs: String, signs: Bool)] = {
+        let text = "CAST(? AS TEXT)"
+        let accented = DecisionRecord(
+            decisionId: "d-21", time: "2026-12-04T00:00:00Z", component: "gateway", certificateSPKI: "ab", certificateSubject: "CN=Peña, 𝄞 ✓ Łódź",
+            agency: "denver-pd", category: "local-law-enforcement", method: "GET", path: "/records/inmates/2017-000123", action: "records.read",
+            subject: "2017-000123", warrantReference: nil, effect: .allow, reason: "permitted", rules: [], obligations: [], policy: "denver",
+            policyDigest: "00", status: nil
+        )
+        let (open, close): ([UInt8], [UInt8]) = (Array(#"{"note":""#.utf8), Array(#""}"#.utf8))
+        return [
+            (open + [0x61, 0x00, 0x62] + close, text, false),  // a NUL, where GRDB's String of it ends
+            (open + [0xff] + close, text, false),
+            (open + [0xc0, 0xaf] + close, text, false),  // an overlong '/'
+            (open + [0x6f, 0x6b] + close, "?", false),  // a blob, not text
+            (accented.canonical, text, true),
+        ]
+    }()
+
+    @Test("the signer refuses an appended entry its readers would read otherwise, and signs UTF-8 past ASCII", arguments: appendedEntries)
+    func signerReadsEntriesAsStored(entry: [UInt8], storedAs: String, signs: Bool) async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 20, checkpointEvery: 20, key: key)
+        try await database.pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO log (seq, kind, time, decision_id, entry, leaf_hash) VALUES (21, 'decision', '2026-12-04T00:00:00Z', 'd-21', \(storedAs), ?)",
+                arguments: [Data(entry), Data(LogLeaf.hash(kind: "decision", entry: entry))]
+            )
+        }
+        let checkpointer = Checkpointer(database: SQLiteDatabase(pool: database.pool), key: key, origin: key.name)
+        if signs {
+            #expect(try checkpointer.sign()?.size == 21)
+            let report = try verify(database)
+            #expect(report.ok, "\(report.problems)")
+        } else {
+            #expect(throws: StoreError.self) { try checkpointer.sign() }
+            #expect(try checkpointer.signedSize() == 20)
+        }
+    }
+
+    @Test("UTF8Text.isValid agrees with Swift's decoding and refuses NUL, at every offset")
+    func utf8Check() {
+        var generator = SystemRandomNumberGenerator()
+        let pieces: [[UInt8]] = [[0x61], [0x00], [0xff], [0xc3, 0xb1], [0xc0, 0xaf], [0xe2, 0x9c, 0x93], [0xed, 0xa0, 0x80], [0xf0, 0x9d, 0x84, 0x9e], [0xf0, 0x9d]]
+        for _ in 0..<20_000 {
+            var bytes: [UInt8] = []
+            for _ in 0..<Int.random(in: 0...40, using: &generator) {
+                bytes += Int.random(in: 0..<4, using: &generator) == 0 ? pieces.randomElement(using: &generator)! : [0x61]
+            }
+            let expected = !bytes.contains(0) && String(validating: bytes, as: UTF8.self) != nil
+            #expect(bytes.withUnsafeBytes { UTF8Text.isValid($0) } == expected, "\(bytes)")
+        }
+    }
+
     @Test("an inclusion proof verifies with no database; a forged one does not")
     func proofs() async throws {
         let database = try TemporaryDatabase()

@@ -127,12 +127,17 @@ public struct LogVerifierKey: Sendable {
 public enum LogLeaf {
     /// The Merkle leaf hash of an entry, SHA-256(0x00 ‖ kind ‖ 0x0a ‖ entry), without building the leaf bytes.
     public static func hash(kind: String, entry: [UInt8]) -> Merkle.Hash {
+        var kind = kind
+        return kind.withUTF8 { kind in entry.withUnsafeBytes { entry in hash(kind: UnsafeRawBufferPointer(kind), entry: entry) } }
+    }
+
+    /// The same leaf hash, over the kind's and the entry's bytes where the caller holds them.
+    public static func hash(kind: UnsafeRawBufferPointer, entry: UnsafeRawBufferPointer) -> Merkle.Hash {
         var hasher = SHA256()
         hasher.update(byte: 0x00)
-        var kind = kind
-        kind.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        hasher.update(bufferPointer: kind)
         hasher.update(byte: 0x0a)
-        hasher.update(bytes: entry)
+        hasher.update(bufferPointer: entry)
         return hasher.finalizedBytes()
     }
 }

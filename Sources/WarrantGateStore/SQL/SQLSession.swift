@@ -92,9 +92,24 @@ protocol SQLSession {
     func appendLog(_ entries: [LogAppender.Pending]) throws
     /// Takes the lease to sign checkpoints until this transaction ends; false if another signer holds it.
     func takeSignerLease() throws -> Bool
+    /// Visits the log's entries numbered `range` that are present, in order: each one's sequence number, its leaf hashed
+    /// anew from its kind and entry, and whether its stored leaf hash is that leaf. An entry whose kind or entry is not
+    /// text, or whose stored leaf hash is not a blob, is an error; so is text that is not UTF-8 or holds a NUL, which
+    /// the log's readers (`log verify`, export) would not read as it is stored.
+    func forEachLogLeaf(_ range: ClosedRange<Int64>, _ visit: (_ seq: Int64, _ leaf: Merkle.Hash, _ storedMatches: Bool) throws -> Void) throws
 }
 
+/// The statement that reads entries to hash their leaves anew (see ``SQLSession/forEachLogLeaf(_:_:)``).
+let logLeavesSQL = "SELECT seq, kind, entry, leaf_hash FROM log WHERE seq BETWEEN ? AND ? ORDER BY seq"
+
 extension SQLSession {
+    func forEachLogLeaf(_ range: ClosedRange<Int64>, _ visit: (_ seq: Int64, _ leaf: Merkle.Hash, _ storedMatches: Bool) throws -> Void) throws {
+        try forEach(logLeavesSQL, range.lowerBound, range.upperBound) { row in
+            let leaf = LogLeaf.hash(kind: try row.text("kind"), entry: Array(try row.text("entry").utf8))
+            try visit(try row.int64("seq"), leaf, try row.bytes("leaf_hash") == leaf)
+        }
+    }
+
     func execute(_ sql: String, _ arguments: any SQLBindable...) throws { try execute(sql, arguments.map { $0.sqlValue }) }
     func fetchAll(_ sql: String, _ arguments: any SQLBindable...) throws -> [SQLRow] { try fetchAll(sql, arguments.map { $0.sqlValue }) }
     func fetchOne(_ sql: String, _ arguments: any SQLBindable...) throws -> SQLRow? { try fetchAll(sql, arguments.map { $0.sqlValue }).first }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import WarrantGateCore
 
 /// The store's database in one SQLite file, through GRDB's pool: one writer, concurrent readers.
@@ -45,6 +46,31 @@ struct SQLiteSession: SQLSession {
     /// A write transaction on SQLite already excludes every other writer, in this process and in others.
     func takeSignerLease() throws -> Bool { true }
 
+    /// Reads each entry where SQLite holds it: the checkpoint signer hashes every entry anew, and building each row as
+    /// values (a dictionary, a String and an array of the entry) cost more than the hashing.
+    func forEachLogLeaf(_ range: ClosedRange<Int64>, _ visit: (_ seq: Int64, _ leaf: Merkle.Hash, _ storedMatches: Bool) throws -> Void) throws {
+        let query = try BoundStatement(db, sql: logLeavesSQL)
+        try query.bind(1, range.lowerBound)
+        try query.bind(2, range.upperBound)
+        try query.forEachRow { row in
+            let seq = sqlite3_column_int64(row, 0)
+            guard sqlite3_column_type(row, 0) == SQLITE_INTEGER, let kind = Self.text(row, 1), let entry = Self.text(row, 2),
+                  sqlite3_column_type(row, 3) == SQLITE_BLOB
+            else { throw StoreError("entry \(seq) is not text with a leaf hash") }
+            let leaf = LogLeaf.hash(kind: kind, entry: entry)
+            let stored = UnsafeRawBufferPointer(start: sqlite3_column_blob(row, 3), count: Int(sqlite3_column_bytes(row, 3)))
+            try visit(seq, leaf, stored.elementsEqual(leaf))
+        }
+    }
+
+    /// Column `index` of the current row, in place, if it is UTF-8 text without NUL (what GRDB's String of it would
+    /// hold byte for byte).
+    private static func text(_ row: SQLiteStatement, _ index: Int32) -> UnsafeRawBufferPointer? {
+        guard sqlite3_column_type(row, index) == SQLITE_TEXT, let start = sqlite3_column_text(row, index) else { return nil }
+        let bytes = UnsafeRawBufferPointer(start: start, count: Int(sqlite3_column_bytes(row, index)))
+        return UTF8Text.isValid(bytes) ? bytes : nil
+    }
+
     private static func arguments(_ values: [SQLValue]) -> StatementArguments {
         StatementArguments(values.map { value -> DatabaseValue in
             switch value {
@@ -69,5 +95,23 @@ struct SQLiteSession: SQLSession {
             }
         }
         return SQLRow(columns: columns)
+    }
+}
+
+/// UTF-8 checks over bytes in place.
+enum UTF8Text {
+    /// Whether `bytes` are UTF-8 without a NUL: eight ASCII bytes at a time, and Swift's own decoding past the first
+    /// byte that is not.
+    static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var offset = 0
+        while offset + 8 <= bytes.count {
+            let word = bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            let highBits: UInt64 = 0x8080_8080_8080_8080
+            // A byte is zero exactly when it has no high bit and subtracting one borrows into its high bit.
+            guard word & highBits == 0, (word &- 0x0101_0101_0101_0101) & ~word & highBits == 0 else { break }
+            offset += 8
+        }
+        let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
+        return !rest.contains(0) && String(validating: rest, as: UTF8.self) != nil
     }
 }
