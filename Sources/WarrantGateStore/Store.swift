@@ -147,9 +147,14 @@ public final class Store: Sendable {
         }
     }
 
-    /// Signs checkpoints of this database's log with `key`.
+    /// Signs checkpoints of this database's log with `key`. On PostgreSQL the checkpointer has a connection of its own,
+    /// closed when it is released: preparing a checkpoint reads and hashes every entry since the last one, and the
+    /// store's connection, which the registry's reads take turns on, must not wait behind that.
     public func checkpointer(key: LogSigningKey) -> Checkpointer {
-        Checkpointer(database: database, key: key, origin: key.name)
+        switch backend {
+        case .sqlite: Checkpointer(database: database, key: key, origin: key.name)
+        case .postgres(_, let database, _): Checkpointer(database: database.sibling(), key: key, origin: key.name)
+        }
     }
 
     /// The latest signed checkpoint, if any.

@@ -183,6 +183,22 @@ struct PostgresLogTests {
         }
     }
 
+    @Test("a checkpointer reads the log on a connection of its own, not the one the registry's reads take turns on")
+    func checkpointerConnection() async throws {
+        try await withLogDatabase { cluster in
+            try await blocking {
+                let store = try cluster.store(user: Self.gatewayRole)
+                defer { store.close() }
+                let checkpointer = store.checkpointer(key: LogSigningKey(name: "county.example/warrant-gate"))
+                let backend = { (database: any SQLDatabase) in try database.read { try $0.scalarInt64("SELECT pg_backend_pid()") } }
+                let (registry, signer) = (try backend(store.database), try backend(checkpointer.database))
+                #expect(registry != nil && signer != nil && registry != signer)
+                #expect(try checkpointer.sign(always: true)?.size == 0)
+                #expect(try backend(checkpointer.database) == signer)
+            }
+        }
+    }
+
     @Test("two would-be signers while two gateways append: one signs at a time, and the checkpoints never fork")
     func twoSigners() async throws {
         try await withLogDatabase { cluster in

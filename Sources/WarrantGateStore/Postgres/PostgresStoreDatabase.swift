@@ -45,6 +45,11 @@ final class PostgresStoreDatabase: SQLDatabase, @unchecked Sendable {
         try transaction("START TRANSACTION", body)
     }
 
+    /// Another handle on the same server, with the same settings and a connection of its own (opened on first use).
+    func sibling() -> PostgresStoreDatabase {
+        PostgresStoreDatabase(configuration: configuration, statementTimeout: statementTimeout, logger: logger)
+    }
+
     /// Closes the connection; a later call opens another.
     func close() {
         lock.withLock {
