@@ -59,7 +59,7 @@ struct AgencyCommand: ParsableCommand {
         @Argument(help: "The agency id.") var id: String
         @Option(help: "local-law-enforcement, federal-immigration, defense-counsel, court, consulate, jail-staff, or one declared under categories: in agencies.yaml.") var category: AgencyCategory
         @Option(help: "The agency's client certificate (PEM).") var cert: String
-        @Option(help: "The agency's display name (default: the id).") var name: String?
+        @Option(help: "The agency's display name (default: the id).", transform: FreeText.composed) var name: String?
         @Option(help: "The agency directory the gateway reads (skipped if absent): an agency it lists keeps its category there.")
         var agencies: String = "policies/agencies.yaml"
 
@@ -86,7 +86,7 @@ struct AgencyCommand: ParsableCommand {
         @Argument(help: "The agency id.") var id: String
         @Option(help: "The certificate (PEM).") var cert: String?
         @Option(help: "The certificate's SPKI SHA-256, in hex.") var spki: String?
-        @Option(help: "Why it is revoked (recorded in the log).") var reason: String
+        @Option(help: "Why it is revoked (recorded in the log).", transform: FreeText.composed) var reason: String
 
         func run() throws {
             let pin: String
@@ -126,7 +126,7 @@ struct SettingsCommand: ParsableCommand {
         enum Value: String, ExpressibleByArgument { case on, off }
         @OptionGroup var admin: AdminOptions
         @Argument(help: "on or off.") var value: Value
-        @Option(help: "Why (recorded in the log).") var reason: String
+        @Option(help: "Why (recorded in the log).", transform: FreeText.composed) var reason: String
 
         func run() throws {
             let registry = try admin.registry(create: true)

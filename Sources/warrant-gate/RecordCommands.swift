@@ -6,7 +6,7 @@ import WarrantGateStore
 /// Records about an inmate that policies turn on.
 struct RecordOptions: ParsableArguments {
     @Option(help: "The inmate's booking number.") var subject: String
-    @Option(help: "The staff member who gave or took it.") var by: String
+    @Option(help: "The staff member who gave or took it.", transform: FreeText.composed) var by: String
     @Option(help: "When, with a time and zone, such as 2026-11-25T14:30:00-07:00: not in the future, and for consent after the latest record about it (default: now).")
     var at: String?
 
@@ -27,7 +27,7 @@ struct AdvisementCommand: ParsableCommand {
         )
         @OptionGroup var admin: AdminOptions
         @OptionGroup var record: RecordOptions
-        @Option(help: "The language the rights were given in.") var language: String
+        @Option(help: "The language the rights were given in.", transform: FreeText.composed) var language: String
 
         func run() throws {
             try save(SubjectRecord(subject: record.subject, kind: .advisement, givenBy: record.by, givenAt: try record.givenAt(), language: language), admin)
@@ -51,7 +51,7 @@ struct ConsentCommand: ParsableCommand {
         @OptionGroup var admin: AdminOptions
         @OptionGroup var record: RecordOptions
         @Flag(help: "The inmate consents only with an attorney present.") var attorneyRequired = false
-        @Option(help: "The language of the form.") var language: String?
+        @Option(help: "The language of the form.", transform: FreeText.composed) var language: String?
 
         func run() throws {
             try save(SubjectRecord(subject: record.subject, kind: .consent, givenBy: record.by, givenAt: try record.givenAt(),
@@ -66,7 +66,7 @@ struct ConsentCommand: ParsableCommand {
         )
         @OptionGroup var admin: AdminOptions
         @OptionGroup var record: RecordOptions
-        @Option(help: "The language of the form.") var language: String?
+        @Option(help: "The language of the form.", transform: FreeText.composed) var language: String?
 
         func run() throws {
             try save(SubjectRecord(subject: record.subject, kind: .consentDeclined, givenBy: record.by, givenAt: try record.givenAt(),
@@ -127,7 +127,7 @@ struct SubjectCommand: ParsableCommand {
         @OptionGroup var admin: AdminOptions
         @Option(help: "The inmate's booking number.") var subject: String
         @Option(help: "The fact's name, as the policy declares it.") var name: String
-        @Option(help: "Its value.") var value: String
+        @Option(help: "Its value.", transform: FreeText.composed) var value: String
 
         func run() throws {
             let registry = try admin.registry(create: true)

@@ -45,11 +45,11 @@ struct WarrantCommand: ParsableCommand {
         @Option(help: "Booking numbers it names, comma-separated.") var subject: String
         @Option(help: "Actions it covers, comma-separated (records.read, visitation.schedule, …); action#field limits one action to that field (records.release-date#scheduledRelease).") var scope: String
         @Option(help: "Last day of validity: YYYY-MM-DD, or ISO 8601 (its day in the policy's time zone counts).") var expires: String
-        @Option(help: "The issuing court.") var court: String?
-        @Option(help: "The judge or magistrate who signed it.") var judge: String?
-        @Option(name: .customLong("case"), help: "The court's case number.") var caseNumber: String?
+        @Option(help: "The issuing court.", transform: FreeText.composed) var court: String?
+        @Option(help: "The judge or magistrate who signed it.", transform: FreeText.composed) var judge: String?
+        @Option(name: .customLong("case"), help: "The court's case number.", transform: FreeText.composed) var caseNumber: String?
         @Option(help: "A scan of the signed document (a regular file of at most 64 MiB, not a link): its SHA-256 is recorded and the file kept, owner-only, in the document store.") var document: String?
-        @Option(help: "Why there is no scan (recorded in the log).") var noDocument: String?
+        @Option(help: "Why there is no scan (recorded in the log).", transform: FreeText.composed) var noDocument: String?
         @Option(help: "A detached CMS signature (.p7s, DER or PEM) over the --document file.") var signature: String?
         @Option(help: "The policy's time-zone (such as America/Denver), recorded if the gateway has not recorded one yet.") var timeZone: String?
         @OptionGroup var courts: CourtOptions
@@ -223,7 +223,7 @@ struct WarrantCommand: ParsableCommand {
         )
         @OptionGroup var admin: AdminOptions
         @Argument(help: "The document's reference.") var reference: String
-        @Option(help: "Why it is revoked (recorded in the log).") var reason: String
+        @Option(help: "Why it is revoked (recorded in the log).", transform: FreeText.composed) var reason: String
 
         func run() throws {
             let registry = try admin.registry()

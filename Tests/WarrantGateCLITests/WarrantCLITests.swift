@@ -91,6 +91,48 @@ struct WarrantCLITests {
         #expect(try CLIProcess.run(["warrant", "show", "CO-1"] + db).stdout.contains("two-person rule off"))
     }
 
+    @Test("a Persian reason and a Vietnamese name typed with separate accents are stored and read back composed (NFC)")
+    func textInAnyScript() throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        let decomposed = "Nguye\u{0302}\u{0303}n Thi\u{0323} Ha\u{0300}"
+        let composed = "Nguy\u{1EC5}n Th\u{1ECB} H\u{E0}"
+        let reason = "می\u{200C}خواهم نسخه را فردا بیاورم ✔\u{FE0F}"
+        let registered = try CLIProcess.run([
+            "warrant", "register", "--time-zone", "America/Denver", "--reference", "JW-7", "--kind", "judicial-warrant", "--agency", "ice-ero",
+            "--subject", "2017-000123", "--scope", "records.read", "--expires", "2099-12-31", "--court", "D. Colo.", "--judge", "Hon. Tra\u{0300}n",
+            "--case", "1", "--no-document", reason, "--operator", decomposed,
+        ] + db)
+        #expect(registered.status == 0, "\(registered.stderr)")
+        // The same person under either form cannot approve; a Persian name with its ZWNJ can.
+        #expect(try CLIProcess.run(["warrant", "approve", "JW-7", "--operator", composed] + db).status == 3)
+        let approved = try CLIProcess.run(["warrant", "approve", "JW-7", "--operator", "مهرآسا\u{200C}ی"] + db)
+        #expect(approved.status == 0, "\(approved.stderr)")
+
+        let shown = try CLIProcess.run(["warrant", "show", "JW-7", "--json"] + db)
+        #expect(shown.status == 0, "\(shown.stderr)")
+        struct Shown: Decodable {
+            struct Entry: Decodable {
+                struct Document: Decodable { let judge: String? }
+                let document: Document
+                let registeredBy: String
+                let approvedBy: String?
+                let noDocumentReason: String?
+            }
+            let entry: Entry
+        }
+        let entry = try JSONDecoder().decode(Shown.self, from: Data(shown.stdout.utf8)).entry
+        // By scalars: Swift's `==` holds a decomposed accent equal to the composed one.
+        #expect(Array(entry.registeredBy.unicodeScalars) == Array(composed.unicodeScalars))
+        #expect(Array((entry.document.judge ?? "").unicodeScalars) == Array("Hon. Tr\u{E0}n".unicodeScalars))
+        #expect(Array((entry.noDocumentReason ?? "").unicodeScalars) == Array(reason.unicodeScalars))
+        #expect(Array((entry.approvedBy ?? "").unicodeScalars) == Array("مهرآسا\u{200C}ی".unicodeScalars))
+        let text = try CLIProcess.run(["warrant", "show", "JW-7"] + db).stdout
+        #expect(Data(text.utf8).range(of: Data("by \(composed) (two-person rule on)".utf8)) != nil, "\(text)")
+        #expect(Data(text.utf8).range(of: Data("document:    none (\(reason))".utf8)) != nil, "\(text)")
+        #expect(Data(text.utf8).range(of: Data("\u{0302}".utf8)) == nil && !text.contains("<U+"))
+    }
+
     @Test("usage errors exit 2; a missing database is not created by a read")
     func usage() throws {
         let scratch = try Scratch()

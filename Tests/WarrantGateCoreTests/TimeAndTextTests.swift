@@ -61,7 +61,7 @@ struct TimeAndTextTests {
         #expect(try OperatorName("  Sgt.  K. Lee ").text == "Sgt.  K. Lee")
         #expect(try OperatorName("Sgt.  K. Lee").isSamePerson(as: "sgt. k. lee"))
         #expect(!alice.isSamePerson(as: "bob"))
-        for refused in ["", " ", "\t", "\u{0430}lice", "alice\u{200B}", "ali\u{0301}ce", "al\u{202E}ice", "alice\nbob", "al\u{1B}[2Kice", "alic\u{03B5}"] {
+        for refused in ["", " ", "\t", "\u{0430}lice", "alice\u{200B}", "al\u{202E}ice", "alice\nbob", "al\u{1B}[2Kice", "alic\u{03B5}"] {
             #expect(throws: OperatorNameError.self, "\(refused.debugDescription)") { try OperatorName(refused) }
         }
         // Names that print alike are one person, whichever case either is in: whole-script lookalikes, case
@@ -104,5 +104,70 @@ struct TimeAndTextTests {
         #expect(FreeText.escaped("Hon. R. Jackson") == "Hon. R. Jackson")
         #expect(ScopeEntry("records.read#booking").isValid)
         #expect(!ScopeEntry("records.read#a\u{1B}[2Kb").isValid && !ScopeEntry("records.read#a\u{200B}b").isValid)
+    }
+
+    @Test("free text holds emoji and ideographic variants: a variation selector after a character that has variants")
+    func variationSelectors() {
+        for accepted in [
+            "checked ✔\u{FE0F}", "text style ✔\u{FE0E}", "👍🏽 done", "keycap #\u{FE0F}\u{20E3}", "葛\u{E0100}飾区 (Katsushika)", "辻\u{E0101}",
+            "≩\u{FE00} (a variant of a symbol)", "渚\u{FE00}", "Rangers 🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}",
+        ] {
+            #expect(FreeText.problem(accepted, field: "--reason") == nil, "\(accepted.debugDescription)")
+        }
+        for refused in [
+            "\u{FE0F}✔", "ok\u{FE0F}", "✔\u{FE0F}\u{FE0F}", "a\u{FE00}b", "a\u{E0100}b", "✔\u{E0100}", "葛\u{E0100}\u{E0100}", "\u{E0100}葛",
+            "🏴\u{E0067}\u{E0062}\u{E0078}\u{E0078}\u{E007F}", "🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}",
+            "note\u{E0069}\u{E0067}\u{E006E}\u{E006F}\u{E0072}\u{E0065}\u{E007F}", "\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}",
+        ] {
+            #expect(FreeText.problem(refused, field: "--reason")?.contains("--reason") == true, "\(refused.debugDescription)")
+        }
+        #expect(FreeText.escaped("✔\u{FE0F}\u{FE0F} ok\u{FE0F}") == "✔\u{FE0F}<U+FE0F> ok<U+FE0F>")
+    }
+
+    @Test("free text holds ZWNJ and ZWJ between letters of a script that writes them, and ZWJ in emoji sequences")
+    func joiners() {
+        for accepted in [
+            "می\u{200C}خواهم", "مهرآسا\u{200C}ی", "क्\u{200D}ष", "ക്\u{200C}ക", "র\u{200D}্যাব", "ශ්\u{200D}රී", "ܐ\u{200C}ܒ",
+            "🧑🏽\u{200D}💻 on call", "👨\u{200D}👩\u{200D}👧", "🏳\u{FE0F}\u{200D}🌈", "👨\u{200D}❤\u{FE0F}\u{200D}👨",
+            "Interview: مهرآسا\u{200C}ی, Nguyễn, 山田 葛\u{E0100}, ✔\u{FE0F}",
+        ] {
+            #expect(FreeText.problem(accepted, field: "--reason") == nil, "\(accepted.debugDescription)")
+        }
+        for refused in [
+            "\u{200C}می", "می\u{200C}", "می\u{200C}\u{200C}خواهم", "می \u{200C}خواهم", "ا\u{200C}٣", "a\u{200C}b", "a\u{200D}b", "م\u{200C}a",
+            "क्\u{200D}ক", "1\u{200D}2", "👍\u{200D}", "\u{200D}👍", "👍\u{200D}\u{200D}👍", "✔\u{200D}👍", "ന്\u{200D}",
+            "a\u{202A}b", "a\u{202D}b", "a\u{2066}b", "a\u{2069}b", "a\u{2060}b", "a\u{FEFF}b", "a\u{200B}b", "a\u{00AD}b", "\u{115F}",
+        ] {
+            #expect(FreeText.problem(refused, field: "--reason")?.contains("--reason") == true, "\(refused.debugDescription)")
+        }
+        #expect(FreeText.escaped("a\u{200C}b می\u{200C}خواهم") == "a<U+200C>b می\u{200C}خواهم")
+    }
+
+    @Test("free text is composed (NFC) before it is checked, and stored composed: decomposed Vietnamese is not refused")
+    func composedText() {
+        let typed = "Nguye\u{0302}\u{0303}n Thi\u{0323} Ha\u{0300}"
+        #expect(Array(FreeText.composed(typed).unicodeScalars) == Array("Nguy\u{1EC5}n Th\u{1ECB} H\u{E0}".unicodeScalars))
+        #expect(FreeText.problem(FreeText.composed(typed), field: "--by") == nil)
+        #expect(FreeText.problem(typed, field: "--by")?.contains("composed form (NFC)") == true)
+        #expect(Array(FreeText.composed("=\u{0338}").unicodeScalars) == ["\u{2260}"])
+    }
+
+    @Test("an operator name is stored composed; joiners and variation selectors it may hold never make one person two")
+    func operatorNamesInvisibles() throws {
+        let vietnamese = try OperatorName("  Nguye\u{0302}\u{0303}n Thi\u{0323} Ha\u{0300} ")
+        #expect(Array(vietnamese.text.unicodeScalars) == Array("Nguy\u{1EC5}n Th\u{1ECB} H\u{E0}".unicodeScalars))
+        #expect(vietnamese.isSamePerson(as: "Nguy\u{1EC5}n Th\u{1ECB} H\u{E0}") && vietnamese.isSamePerson(as: "nguyen thi ha"))
+        #expect(Array(try OperatorName("ali\u{0301}ce").text.unicodeScalars) == Array("al\u{ED}ce".unicodeScalars))
+        for (written, plain) in [("مهرآسا\u{200C}ی", "مهرآسای"), ("ශ්\u{200D}රී", "ශ්රී"), ("葛\u{E0100}西 太郎", "葛西 太郎"), ("क्\u{200D}षमा", "क्षमा")] {
+            let name = try OperatorName(written)
+            #expect(Array(name.text.unicodeScalars) == Array(written.unicodeScalars))
+            #expect(name.isSamePerson(as: plain), "\(written.debugDescription)")
+            #expect(try OperatorName(plain).isSamePerson(as: written), "\(written.debugDescription)")
+        }
+        // Names stored before they were checked compare without their invisible characters too.
+        #expect(try OperatorName("alice").isSamePerson(as: "al\u{200B}ice\u{FE0F}\u{2060}"))
+        for refused in ["ali\u{200C}ce", "alice\u{200D}", "\u{200C}مهرآسای", "Jo\u{FE0F}hn", "葛\u{E0100}\u{E0100}西", "مهر\u{200C}a"] {
+            #expect(throws: OperatorNameError.self, "\(refused.debugDescription)") { try OperatorName(refused) }
+        }
     }
 }

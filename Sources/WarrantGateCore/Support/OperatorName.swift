@@ -2,32 +2,31 @@ import Foundation
 
 /// The name an operator gives for the admin log, and whether two names are one person (the two-person rule).
 ///
-/// A name is stored as typed, less surrounding white space. It must not be empty, hold a character ``FreeText``
-/// refuses, be out of Unicode's composed form (NFC: a letter followed by a separate combining accent), hold letters
-/// of the phonetic alphabets (`ɑ`, small capitals such as `ᴀ`) or of a script outside those people's names are
-/// written in here (Lisu or Cherokee letters drawn like Latin capitals), or mix letters of two scripts (`Jօhn` with
-/// an Armenian `օ`; Chinese, Japanese and Korean count as one).
+/// A name is stored in Unicode's composed form (NFC: an accent typed as a separate mark is joined to its letter),
+/// less surrounding white space. It must not be empty, hold a character ``FreeText`` refuses where it stands, hold
+/// letters of the phonetic alphabets (`ɑ`, small capitals such as `ᴀ`) or of a script outside those people's names
+/// are written in here (Lisu or Cherokee letters drawn like Latin capitals), or mix letters of two scripts (`Jօhn`
+/// with an Armenian `օ`; Chinese, Japanese and Korean count as one).
 ///
-/// Two names are one person when their keys are equal: compatibility-normalised (NFKC), without the accents of Latin,
-/// Greek and Cyrillic letters, case-folded (`ß` as `ss`, dotless `ı` as `i`, final `ς` as `σ`), letters drawn like
-/// Latin ones, in small letters or in capitals, read as those (Cyrillic `а` and `Т`, Greek `ο`, Armenian `օ`), dashes
-/// as `-`, apostrophes and quotes as `'`, runs of white space as one space. The comparison errs towards one person:
-/// `Peña` and `Pena` are one, so the two-person rule asks for someone else.
+/// Two names are one person when their keys are equal: without the invisible characters ``FreeText`` lets a name hold
+/// where its script needs them (ZWNJ and ZWJ in Persian or Indic names, ideographic variation selectors in Japanese
+/// ones), since they change how a name is drawn, never whose it is, so that no one becomes two people by typing one;
+/// compatibility-normalised (NFKC), without the accents of Latin, Greek and Cyrillic letters, case-folded (`ß` as
+/// `ss`, dotless `ı` as `i`, final `ς` as `σ`), letters drawn like Latin ones, in small letters or in capitals, read
+/// as those (Cyrillic `а` and `Т`, Greek `ο`, Armenian `օ`), dashes as `-`, apostrophes and quotes as `'`, runs of
+/// white space as one space. The comparison errs towards one person: `Peña` and `Pena` are one, so the two-person rule
+/// asks for someone else.
 public struct OperatorName: Sendable, Equatable {
-    /// What the operator typed, less white space (Unicode's White_Space) at either end.
+    /// What the operator typed, in composed form (NFC), less white space (Unicode's White_Space) at either end.
     public let text: String
     /// What the name is compared by (see the type's description).
     public let key: String
 
     public init(_ typed: String) throws(OperatorNameError) {
-        let scalars = typed.unicodeScalars.drop { $0.properties.isWhitespace }.reversed().drop { $0.properties.isWhitespace }.reversed()
+        let scalars = FreeText.composed(typed).unicodeScalars.drop { $0.properties.isWhitespace }.reversed().drop { $0.properties.isWhitespace }.reversed()
         let text = String(String.UnicodeScalarView(scalars))
         guard !text.isEmpty else { throw OperatorNameError("an operator name is required (--operator)") }
         if let problem = FreeText.problem(text, field: "the operator name") { throw OperatorNameError(problem) }
-        // By scalars: Swift's `==` holds a decomposed accent equal to the composed one.
-        guard text.unicodeScalars.elementsEqual(text.precomposedStringWithCanonicalMapping.unicodeScalars) else {
-            throw OperatorNameError("the operator name '\(text)' has a separate combining accent: type the accented letter itself")
-        }
         if let phonetic = text.unicodeScalars.first(where: Self.isPhonetic) {
             throw OperatorNameError("the operator name '\(text)' holds a phonetic letter (U+\(Self.hex(phonetic))): type the name in its usual letters")
         }
@@ -52,12 +51,14 @@ public struct OperatorName: Sendable, Equatable {
         key == Self.key(other)
     }
 
-    /// The key of a name: compatibility-normalised, accents dropped from Latin, Greek and Cyrillic letters (not the
-    /// vowel signs of Indic or Thai, nor kana's voicing marks, which make other names), case-folded, each letter of
-    /// another script drawn like a Latin one (in small letters or in capitals) read as that Latin letter.
+    /// The key of a name: without the characters invisible by default (joiners, variation selectors), compatibility-
+    /// normalised, accents dropped from Latin, Greek and Cyrillic letters (not the vowel signs of Indic or Thai, nor
+    /// kana's voicing marks, which make other names), case-folded, each letter of another script drawn like a Latin
+    /// one (in small letters or in capitals) read as that Latin letter.
     public static func key(_ name: String) -> String {
         // Lookalikes are read before normalising too: NFKC turns some of them (lunate ϲ) into letters that are not.
-        let read = String(String.UnicodeScalarView(name.lowercased().unicodeScalars.map { latin($0) ?? $0 }))
+        let visible = String(String.UnicodeScalarView(name.unicodeScalars.filter { !$0.properties.isDefaultIgnorableCodePoint }))
+        let read = String(String.UnicodeScalarView(visible.lowercased().unicodeScalars.map { latin($0) ?? $0 }))
         var unaccented = String.UnicodeScalarView()
         var accentsDrop = false
         for scalar in read.decomposedStringWithCompatibilityMapping.unicodeScalars {
