@@ -183,7 +183,10 @@ public struct Registry: Sendable {
         do { return try OperatorName(typed) } catch { throw StoreError(error.description) }
     }
 
+    /// Appends `record`, with the account of this process (``ProcessAccount``), to the log.
     static func appendAdmin(_ session: any SQLSession, _ record: AdminRecord) throws {
+        var record = record
+        record.account = ProcessAccount.current
         try session.appendLog([.init(kind: "admin", time: record.time, decisionId: nil, entry: record.canonical)])
     }
 

@@ -209,7 +209,8 @@ struct WarrantCommand: ParsableCommand {
             lines.append("history:")
             for record in history {
                 let details = record.details.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-                lines.append("  \(record.time)  \(record.action)  by \(record.operator)  \(details)")
+                let account = record.account.map { " [\($0)]" } ?? ""
+                lines.append("  \(record.time)  \(record.action)  by \(record.operator)\(account)  \(details)")
             }
             // Each line is one line, whatever a row stored before free text was checked holds.
             print(lines.map(FreeText.escaped).joined(separator: "\n"))

@@ -21,7 +21,7 @@ struct ForwardCLITests {
         let first = try await blocking { try CLIProcess.run(forward) }
         #expect(first.status == 0, "\(first.stderr)")
         #expect(rsyslog.sequenceNumbers() == [1, 2, 3])
-        #expect(rsyslog.lines().allSatisfy { $0.hasPrefix(#"admin [warrantgate@32473 seq=""#) && $0.contains(#"operator="clerk-a" action="warrant.register""#) })
+        #expect(rsyslog.lines().allSatisfy { $0.hasPrefix(#"admin [warrantgate@32473 seq=""#) && $0.contains(#"operator="clerk-a" account=""#) && $0.contains(#"" action="warrant.register""#) })
         let logs = first.stdout.split(separator: "\n").map { line in
             (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
         }

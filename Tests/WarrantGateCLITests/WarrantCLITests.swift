@@ -133,6 +133,29 @@ struct WarrantCLITests {
         #expect(Data(text.utf8).range(of: Data("\u{0302}".utf8)) == nil && !text.contains("<U+"))
     }
 
+    @Test("each admin record holds the account that ran the command beside the name the operator gave")
+    func accountBesideOperator() throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        let registered = try CLIProcess.run([
+            "warrant", "register", "--time-zone", "America/Denver", "--reference", "JW-8", "--kind", "judicial-warrant", "--agency", "ice-ero",
+            "--subject", "2017-000123", "--scope", "records.read", "--expires", "2099-12-31", "--court", "D. Colo.", "--judge", "Hon. Lee",
+            "--case", "1", "--no-document", "test", "--operator", "Sgt. A. Ruiz",
+        ] + db, environment: ["SUDO_UID": "0"])
+        #expect(registered.status == 0, "\(registered.stderr)")
+        let approved = try CLIProcess.run(["warrant", "approve", "JW-8", "--operator", "Sgt. K. Lee"] + db, environment: ["SUDO_UID": ""])
+        #expect(approved.status == 0, "\(approved.stderr)")
+
+        let me = ProcessAccountName.current
+        let history = try CLIProcess.run(["warrant", "show", "JW-8"] + db).stdout
+        #expect(history.contains("warrant.register  by Sgt. A. Ruiz [\(me), through sudo by root (uid 0)]"), "\(history)")
+        #expect(history.contains("warrant.approve  by Sgt. K. Lee [\(me)]"), "\(history)")
+        let shown = try CLIProcess.run(["warrant", "show", "JW-8", "--json"] + db)
+        struct Shown: Decodable { struct Record: Decodable { let account: String? }; let history: [Record] }
+        let accounts = try JSONDecoder().decode(Shown.self, from: Data(shown.stdout.utf8)).history.map(\.account)
+        #expect(accounts == ["\(me), through sudo by root (uid 0)", me], "\(shown.stdout)")
+    }
+
     @Test("usage errors exit 2; a missing database is not created by a read")
     func usage() throws {
         let scratch = try Scratch()
@@ -223,5 +246,14 @@ struct PolicyCLITests {
 
         let diff = try CLIProcess.run(["log", "shadow-diff", "--db", scratch.db])
         #expect(diff.stdout.contains("no disagreements"))
+    }
+}
+
+/// This test process's account as `ProcessAccount` writes it: `name (uid N)`.
+private enum ProcessAccountName {
+    static var current: String {
+        let uid = getuid()
+        guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return "uid \(uid)" }
+        return "\(String(cString: name)) (uid \(uid))"
     }
 }

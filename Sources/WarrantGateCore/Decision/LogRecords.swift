@@ -256,16 +256,22 @@ public struct ShadowRecord: Sendable, Equatable, LogRecord {
 public struct AdminRecord: Sendable, Codable, Equatable {
     public var time: String
     public var component: String
+    /// The name the operator gave (`--operator`, or the login name): what they say they are.
     public var `operator`: String
+    /// The operating-system account of the process that wrote the record, as the kernel and sudo report it (see the
+    /// store's `ProcessAccount`): who ran the command, beside who said they did. Nil in records written before it was
+    /// recorded; never written as null.
+    public var account: String?
     /// For example `warrant.register`, `warrant.revoke`, `advisement.record`, `log.export`.
     public var action: String
     public var target: String
     public var details: [String: String]
 
-    public init(time: String, operator: String, action: String, target: String, details: [String: String]) {
+    public init(time: String, operator: String, account: String? = nil, action: String, target: String, details: [String: String]) {
         self.time = time
         self.component = "admin-cli"
         self.operator = `operator`
+        self.account = account
         self.action = action
         self.target = target
         self.details = details
@@ -276,6 +282,7 @@ public struct AdminRecord: Sendable, Codable, Equatable {
         json.field("time", time)
         json.field("component", component)
         json.field("operator", `operator`)
+        if let account { json.field("account", account) }
         json.field("action", action)
         json.field("target", target)
         json.field("details", details)

@@ -34,7 +34,7 @@ public struct SyslogRecord: Sendable, Equatable {
         ],
         LogKind.outcome.rawValue: ["decisionId", "status", "upstreamStatus", "bytes", "latencyMs", "redactedFields", "error"],
         LogKind.shadow.rawValue: ["decisionId", "agency", "action", "liveEffect", "liveReason", "shadowEffect", "shadowReason"],
-        LogKind.admin.rawValue: ["operator", "action", "target"],
+        LogKind.admin.rawValue: ["operator", "account", "action", "target"],
     ]
 
     /// The message's bytes, with `hostname` (the forwarder's host) in the header.
