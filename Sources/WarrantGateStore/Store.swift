@@ -42,7 +42,8 @@ public final class Store: Sendable {
 
     private enum Backend: Sendable {
         case sqlite(DatabasePool, path: String)
-        case postgres(PostgresLocation, PostgresStoreDatabase, password: String?)
+        /// The store's connection, and the checkpointer's (see ``Store/checkpointer(key:)``): each opened on first use.
+        case postgres(PostgresLocation, PostgresStoreDatabase, signer: PostgresStoreDatabase, password: String?)
     }
 
     private let options: StoreOptions
@@ -76,7 +77,10 @@ public final class Store: Sendable {
                 configuration: try server.connectionConfiguration(password: password, caFile: options.caFile),
                 statementTimeout: options.busyTimeout, logger: logger
             )
-            let store = Store(location: location, database: database, backend: .postgres(server, database, password: password), options: options)
+            let store = Store(
+                location: location, database: database, backend: .postgres(server, database, signer: database.sibling(), password: password),
+                options: options
+            )
             do {
                 try store.checkSchema()
                 try StoreMigration.checkNotPending(database, at: location)
@@ -119,9 +123,12 @@ public final class Store: Sendable {
         return nil
     }
 
-    /// Closes a PostgreSQL store's connection (a later call opens another). A SQLite store closes when released.
+    /// Closes a PostgreSQL store's connections (a later call opens another). A SQLite store closes when released.
     public func close() {
-        if case .postgres(_, let database, _) = backend { database.close() }
+        if case .postgres(_, let database, let signer, _) = backend {
+            database.close()
+            signer.close()
+        }
     }
 
     /// The registry of documents, agencies and records in this database; document expiry dates end in `timeZone`.
@@ -139,7 +146,7 @@ public final class Store: Sendable {
         switch backend {
         case .sqlite(let pool, let path):
             return DecisionLog(writer: pool, path: path, outcomeDelay: outcomeDelay)
-        case .postgres(let server, _, let password):
+        case .postgres(let server, _, _, let password):
             return PostgresDecisionLog(
                 configuration: try server.clientConfiguration(password: password, caFile: options.caFile), logger: Self.logger,
                 commitTimeout: options.commitTimeout
@@ -147,13 +154,13 @@ public final class Store: Sendable {
         }
     }
 
-    /// Signs checkpoints of this database's log with `key`. On PostgreSQL the checkpointer has a connection of its own,
-    /// closed when it is released: preparing a checkpoint reads and hashes every entry since the last one, and the
-    /// store's connection, which the registry's reads take turns on, must not wait behind that.
+    /// Signs checkpoints of this database's log with `key`. On PostgreSQL checkpointers have a connection of their own,
+    /// closed with the store's (``close()``): preparing a checkpoint reads and hashes every entry since the last one,
+    /// and the store's connection, which the registry's reads take turns on, must not wait behind that.
     public func checkpointer(key: LogSigningKey) -> Checkpointer {
         switch backend {
         case .sqlite: Checkpointer(database: database, key: key, origin: key.name)
-        case .postgres(_, let database, _): Checkpointer(database: database.sibling(), key: key, origin: key.name)
+        case .postgres(_, _, let signer, _): Checkpointer(database: signer, key: key, origin: key.name)
         }
     }
 

@@ -53,10 +53,12 @@ struct SQLiteSession: SQLSession {
         try query.bind(1, range.lowerBound)
         try query.bind(2, range.upperBound)
         try query.forEachRow { row in
+            // Each column's type is read before its value: reading a value may convert it, and the type after that.
+            guard sqlite3_column_type(row, 0) == SQLITE_INTEGER else { throw StoreError("an entry's sequence number is not an integer") }
             let seq = sqlite3_column_int64(row, 0)
-            guard sqlite3_column_type(row, 0) == SQLITE_INTEGER, let kind = Self.text(row, 1), let entry = Self.text(row, 2),
-                  sqlite3_column_type(row, 3) == SQLITE_BLOB
-            else { throw StoreError("entry \(seq) is not text with a leaf hash") }
+            guard let kind = Self.text(row, 1), let entry = Self.text(row, 2), sqlite3_column_type(row, 3) == SQLITE_BLOB else {
+                throw StoreError("entry \(seq) is not text with a leaf hash")
+            }
             let leaf = LogLeaf.hash(kind: kind, entry: entry)
             let stored = UnsafeRawBufferPointer(start: sqlite3_column_blob(row, 3), count: Int(sqlite3_column_bytes(row, 3)))
             try visit(seq, leaf, stored.elementsEqual(leaf))
