@@ -37,6 +37,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     private var sawHead = false
     private var context: ChannelHandlerContext?
     private var request: RequestInFlight?
+    /// Over HTTP/2, the request whose answer's end has been written: its slot, if still held, is freed when the
+    /// stream closes (``writeEnd(_:_:taken:)``).
+    private var answered: RequestInFlight?
     /// The exchange timer the handler's requests share (``armExchangeDeadline(_:at:)``), and when it is due.
     private var exchangeTimer: Scheduled<Void>?
     private var exchangeTimerDue = NIODeadline.distantFuture
@@ -599,11 +602,16 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     /// `idleTimeout` after it was written (a client that stopped reading or, over HTTP/2, keeps the stream's window
     /// shut) closes the connection, over HTTP/2 the stream: no client holds an answer, and its buffers, for ever.
     private func writeEnd(_ request: RequestInFlight, _ context: ChannelHandlerContext, taken: ((Bool) -> Void)? = nil) {
-        // Over HTTP/1.1 an end the socket can take at once frees its slot now, before the client could send another
-        // request on another connection (a connection holds one untaken answer at most: the sequencer waits for it).
-        // Otherwise the slot is freed once the end is written: an HTTP/2 stream whose window the client keeps shut
-        // still reads as writable.
+        // The slot must be free before the client can have the end: the write's callbacks run only once the socket
+        // has taken it (later still if the kernel deschedules the loop then), and meanwhile the client's next request,
+        // on another connection and loop, would be refused. Over HTTP/1.1 an end the socket can take at once frees its
+        // slot now (a connection holds one untaken answer at most: the sequencer waits for it). Over HTTP/2, where a
+        // stream whose window the client keeps shut still reads as writable, it is freed when the stream closes
+        // (``channelInactive(context:)``): NIOHTTP2 closes it as it passes the end on to the connection, which it does
+        // only within the stream's window and while the connection is writable, and before it flushes the end. A
+        // stream whose request the client has not ended stays open: its slot is freed once the end is written.
         if !isHTTP2, context.channel.isWritable { releaseResources(request) }
+        if isHTTP2 { answered = request }
         let written = context.eventLoop.makePromise(of: Void.self)
         // Added before the write passes the promise on, this runs before the HTTP/1.1 sequencer's own callback (NIO
         // runs a future's callbacks in the order they were added): the slot is free before the next request starts.
@@ -636,8 +644,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     }
 
     /// The request is answered: the next request may begin. Its agency slot is freed with the answer's end
-    /// (``writeEnd(_:_:taken:)``), over HTTP/2 once it is written, so that answers a client does not take count
-    /// against its agency's limit.
+    /// (``writeEnd(_:_:taken:)``), over HTTP/2 once NIOHTTP2 passes it to the connection, so that answers a client
+    /// does not take count against its agency's limit.
     private func finish(_ request: RequestInFlight) {
         guard request.phase != .finished else { return }
         request.phase = .finished
@@ -650,8 +658,12 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     /// A client that leaves mid-request: before the decision is committed, the request is recorded as refused
     /// (`body_incomplete` while its body was arriving, `client_closed` otherwise); during the exchange, the upstream
     /// connection is closed and the outcome says `client_closed`.
+    ///
+    /// An HTTP/2 stream that closes after its answer's end frees the answered request's slot.
     func channelInactive(context: ChannelHandlerContext) {
         if let request { clientLeft(request) }
+        if let answered { releaseResources(answered) }
+        answered = nil
         context.fireChannelInactive()
     }
 

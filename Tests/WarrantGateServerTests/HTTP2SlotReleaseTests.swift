@@ -1,0 +1,131 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+import Synchronization
+import Testing
+@testable import WarrantGateServer
+
+/// When an HTTP/2 answer frees its agency's in-flight slot, against a real gateway over mutual TLS on loopback.
+@Suite("HTTP/2 answers free their agency's slot before the client has them", .serialized)
+struct HTTP2SlotReleaseTests {
+    private static let locator = "/records/locator/2017-000123"
+
+    /// The slot was freed in the callback of the answer's end write, which runs only once the socket has taken the
+    /// end, and later still when the kernel deschedules the loop there: a limit-1 agency's next request, sent on
+    /// another connection once the whole answer had arrived, was sometimes refused with 429 (27 of 3,000 requests
+    /// on a loaded two-core machine). ``LateEndCompletions`` makes that loop's lateness certain: every end's write
+    /// completes only after the test's last request.
+    @Test("a limit-1 agency sending each HTTP/2 request after the whole answer to the last, on another connection, is never refused")
+    func nextRequestAfterWholeAnswer() async throws {
+        try await withGateway { harness in
+            let late = LateEndCompletions()
+            try await withLateListener(harness, maxInFlightPerAgency: 1, late: late) { port in
+                let tls = try harness.clientTLS(agency: "denver-pd")
+                let connections = [try await RawHTTP2Connection.open(port: port, tls: tls), try await RawHTTP2Connection.open(port: port, tls: tls)]
+                var statuses: [Int] = []
+                for index in 0..<20 {
+                    let answer = try await connections[index % connections.count].exchange(.GET, Self.locator)
+                    statuses.append(answer.status)
+                }
+                #expect(statuses == Array(repeating: 200, count: 20), "\(statuses)")
+                late.release()
+                for connection in connections { await connection.close() }
+            }
+        }
+    }
+
+    /// Runs `body` with the port of a second listener on `harness`'s gateway (its state, log, verifier and upstreams)
+    /// with an agency limit of its own, whose request handlers write through `late`'s stage.
+    private func withLateListener(
+        _ harness: GatewayHarness, maxInFlightPerAgency: Int, late: LateEndCompletions, _ body: (Int) async throws -> Void
+    ) async throws {
+        let gateway = harness.gateway
+        var limits = gateway.configuration.limits
+        limits.maxInFlightPerAgency = maxInFlightPerAgency
+        let environment = GatewayEnvironment(
+            state: gateway.state, log: gateway.log, verifier: gateway.verifier, limits: limits, metrics: gateway.metrics,
+            concurrency: AgencyConcurrency(limit: maxInFlightPerAgency),
+            factLookup: FactLookupClient(upstreams: gateway.upstreams, timeout: limits.upstreamResponseTimeout),
+            upstreams: gateway.upstreams, logger: gateway.logger, now: gateway.now
+        )
+        let (ports, bound) = AsyncStream.makeStream(of: Int.self)
+        let listener = GatewayListener(
+            host: "127.0.0.1", port: 0, tls: try GatewayTLS.serverContext(identity: gateway.identity), verifier: gateway.verifier,
+            limits: limits, handlers: late.handlers(environment), onListening: { bound.yield($0) }
+        )
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let group = ServiceGroup(services: [listener], logger: logger)
+        let running = Task { try await group.run() }
+        var port = 0
+        for await listening in ports {
+            port = listening
+            break
+        }
+        do {
+            try await body(port)
+        } catch {
+            late.release()
+            await group.triggerGracefulShutdown()
+            _ = try? await running.value
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
+}
+
+/// Holds back the completion of every answer's end written through its stage until ``release()``: what a client sees
+/// of a gateway loop that the kernel deschedules once the socket has taken the end, before the write's callbacks run.
+final class LateEndCompletions: Sendable {
+    private let held = Mutex<[(EventLoopPromise<Void>, Result<Void, any Error>)]>([])
+
+    /// Completes every held end's write, as it completed.
+    func release() {
+        for (promise, result) in held.withLock({ held in defer { held = [] }; return held }) { promise.completeWith(result) }
+    }
+
+    /// `environment`'s request handlers, each behind this stage.
+    func handlers(_ environment: GatewayEnvironment) -> any RequestHandlerFactory { Handlers(environment: environment, late: self) }
+
+    private func hold(_ promise: EventLoopPromise<Void>, _ result: Result<Void, any Error>) {
+        held.withLock { $0.append((promise, result)) }
+    }
+
+    private struct Handlers: RequestHandlerFactory {
+        let environment: GatewayEnvironment
+        let late: LateEndCompletions
+
+        func requestHandler(peer: ConnectionPeer?, isHTTP2: Bool) -> any ChannelHandler {
+            Stage(late: late, handler: environment.requestHandler(peer: peer, isHTTP2: isHTTP2))
+        }
+
+        func refusalRecorder(peer: ConnectionPeer?) -> (any ChannelHandler)? { environment.refusalRecorder(peer: peer) }
+    }
+
+    /// Stands in front of a request handler, which it adds behind itself, and holds its ends' completions.
+    private final class Stage: ChannelOutboundHandler {
+        typealias OutboundIn = HTTPServerResponsePart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        private let late: LateEndCompletions
+        private let handler: any ChannelHandler
+
+        init(late: LateEndCompletions, handler: any ChannelHandler) {
+            self.late = late
+            self.handler = handler
+        }
+
+        func handlerAdded(context: ChannelHandlerContext) {
+            try! context.pipeline.syncOperations.addHandler(handler, position: .after(self))
+        }
+
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            guard case .end = unwrapOutboundIn(data), let promise else { return context.write(data, promise: promise) }
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenComplete { [late] result in late.hold(promise, result) }
+            context.write(data, promise: written)
+        }
+    }
+}
