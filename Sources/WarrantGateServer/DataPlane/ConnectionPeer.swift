@@ -1,7 +1,7 @@
 import WarrantGateCore
 
-/// The verified client certificate of one connection, read once when its TLS handshake completes, and what it last
-/// resolved to.
+/// The verified client certificate of one connection, read once when its TLS handshake completes, what it last
+/// resolved to, and what the connection's HTTP/2 streams share of their answers.
 ///
 /// Used only on the connection's event loop; an HTTP/2 connection's streams share the loop and the peer. Each
 /// request still resolves the agency by the state in force and checks the chain under the trust in force and the
@@ -10,6 +10,9 @@ final class ConnectionPeer {
     let certificate: CertificateBytes
     private var identified: (cache: IdentityCache, certificate: ClientCertificate, identification: Identification)?
     private var validation: ClientCertificateVerifier.Validation?
+    /// Over HTTP/2, the answers' ends the connection's streams have written that the connection has not yet written
+    /// to the socket.
+    var unwrittenEnds = 0
 
     init(der: [UInt8]) {
         certificate = CertificateBytes(der: der)

@@ -608,14 +608,21 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         // slot now (a connection holds one untaken answer at most: the sequencer waits for it). Over HTTP/2, where a
         // stream whose window the client keeps shut still reads as writable, it is freed when the stream closes
         // (``channelInactive(context:)``): NIOHTTP2 closes it as it passes the end on to the connection, which it does
-        // only within the stream's window and while the connection is writable, and before it flushes the end. A
-        // stream whose request the client has not ended stays open: its slot is freed once the end is written.
+        // only within the stream's window and while the connection is writable, and before it flushes the end. The
+        // connection's writability is read once for all the ends it lets out together, so that holds only while no
+        // other end on the connection is unwritten (``ConnectionPeer/unwrittenEnds``): a client cannot leave more
+        // than one answer unread per connection without its slot. A stream whose request the client has not ended
+        // stays open: its slot is freed once the end is written.
         if !isHTTP2, context.channel.isWritable { releaseResources(request) }
-        if isHTTP2 { answered = request }
+        if isHTTP2 {
+            answered = request
+            peer?.unwrittenEnds += 1
+        }
         let written = context.eventLoop.makePromise(of: Void.self)
         // Added before the write passes the promise on, this runs before the HTTP/1.1 sequencer's own callback (NIO
         // runs a future's callbacks in the order they were added): the slot is free before the next request starts.
         written.futureResult.assumeIsolated().whenComplete { [self] result in
+            if isHTTP2 { peer?.unwrittenEnds -= 1 }
             request.endWritten = true
             request.deliveryDeadline?.cancel()
             request.deliveryDeadline = nil
@@ -625,8 +632,11 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
         // Most ends are written at once, and schedule nothing.
         guard !request.endWritten else { return }
+        // An HTTP/2 stream that passed its end on has closed already: then the connection is not taking it.
         let channel = context.channel
-        request.deliveryDeadline = context.eventLoop.scheduleTask(in: environment.limits.idleTimeout.timeAmount) { channel.close(promise: nil) }
+        request.deliveryDeadline = context.eventLoop.scheduleTask(in: environment.limits.idleTimeout.timeAmount) {
+            (channel.isActive ? channel : channel.parent ?? channel).close(promise: nil)
+        }
     }
 
     /// Writes the answer's head with the `Decision-Id` header and, over HTTP/1, the connection's persistence
@@ -659,10 +669,11 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     /// (`body_incomplete` while its body was arriving, `client_closed` otherwise); during the exchange, the upstream
     /// connection is closed and the outcome says `client_closed`.
     ///
-    /// An HTTP/2 stream that closes after its answer's end frees the answered request's slot.
+    /// An HTTP/2 stream that closes after its answer's end frees the answered request's slot, unless another end on
+    /// the connection is still unwritten (see ``writeEnd(_:_:taken:)``).
     func channelInactive(context: ChannelHandlerContext) {
         if let request { clientLeft(request) }
-        if let answered { releaseResources(answered) }
+        if let answered, let peer, peer.unwrittenEnds <= 1 { releaseResources(answered) }
         answered = nil
         context.fireChannelInactive()
     }
