@@ -1,29 +1,59 @@
 import Foundation
+import WarrantGateCore
 
 /// The operating-system account this process runs as, recorded in every admin record beside the operator's own
-/// name: `warrant-gate (uid 998)`, with `as root (uid 0)` when the effective user differs, and `, through sudo by
-/// alice (uid 1001)` when sudo started it.
+/// name, such as `warrant-gate (uid 998) on jail-admin-1, login alice (uid 1001), SUDO_UID alice (uid 1001)`.
 ///
-/// The user ids come from the kernel. The sudo part comes from `SUDO_UID`, which sudo sets and a user running a
-/// command through sudo cannot change; a user who runs the CLI directly could set it, but not the uid beside it.
-/// Names come from the password database, and a uid without an entry is written as its number alone.
+/// - The first account is the real user id, from the kernel, with `as …` when the effective one differs, and the
+///   host's name.
+/// - `login` is the kernel's audit login id (`/proc/self/loginuid`), which `pam_loginuid` sets when a person logs in
+///   and which that person cannot change afterwards (not through sudo, su or a service account's shell); absent
+///   where nothing set it (a service, a container).
+/// - `SUDO_UID` is what the environment says: sudo sets it, but anyone who can run a command as the service account
+///   directly can set it too, so it is written as the variable it is and counts only as far as `login` agrees.
+///
+/// Names come from the password database (a uid without an entry is written as its number alone), and every part is
+/// escaped as free text is printed (``FreeText/escaped(_:)``). It is read once, before the store's first
+/// transaction (``Store``'s open), never inside one.
 enum ProcessAccount {
-    static let current: String = describe(environment: ProcessInfo.processInfo.environment)
+    static let current: String = describe(environment: ProcessInfo.processInfo.environment, loginUID: loginUID())
 
-    static func describe(environment: [String: String]) -> String {
+    static func describe(environment: [String: String], loginUID: uid_t?) -> String {
         let (real, effective) = (getuid(), geteuid())
         var text = named(real)
         if effective != real { text += " as \(named(effective))" }
-        if let sudo = environment["SUDO_UID"].flatMap({ uid_t($0) }) { text += ", through sudo by \(named(sudo))" }
+        if let host = hostName() { text += " on \(FreeText.escaped(host))" }
+        if let loginUID { text += ", login \(named(loginUID))" }
+        if let sudo = environment["SUDO_UID"].flatMap({ uid_t($0) }) { text += ", SUDO_UID \(named(sudo))" }
         return text
     }
 
-    /// `name (uid N)`, or `uid N` for a uid the password database does not list.
+    /// The audit login id, or nil where none was set (the kernel reads it as 4294967295, `(uid_t)-1`).
+    static func loginUID() -> uid_t? {
+        guard let text = try? String(contentsOfFile: "/proc/self/loginuid", encoding: .utf8),
+              let id = uid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), id != uid_t.max
+        else { return nil }
+        return id
+    }
+
+    /// `name (uid N)`, or `uid N` for a uid the password database does not list (or whose entry does not fit).
     static func named(_ uid: uid_t) -> String {
-        var entry = passwd()
-        var found: UnsafeMutablePointer<passwd>?
-        var buffer = [CChar](repeating: 0, count: 4096)
-        guard getpwuid_r(uid, &entry, &buffer, buffer.count, &found) == 0, found != nil, let name = entry.pw_name else { return "uid \(uid)" }
-        return "\(String(cString: name)) (uid \(uid))"
+        var buffer = [CChar](repeating: 0, count: 16_384)
+        let name: String? = buffer.withUnsafeMutableBufferPointer { buffer in
+            var entry = passwd()
+            var found: UnsafeMutablePointer<passwd>?
+            guard let base = buffer.baseAddress, getpwuid_r(uid, &entry, base, buffer.count, &found) == 0, found != nil, let name = entry.pw_name
+            else { return nil }
+            return String(cString: name)
+        }
+        return name.map { "\(FreeText.escaped($0)) (uid \(uid))" } ?? "uid \(uid)"
+    }
+
+    private static func hostName() -> String? {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return nil }
+        buffer[buffer.count - 1] = 0
+        let name = String(cString: buffer)
+        return name.isEmpty ? nil : name
     }
 }

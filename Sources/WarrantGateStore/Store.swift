@@ -64,6 +64,7 @@ public final class Store: Sendable {
 
     /// Opens the store at `location`.
     public static func open(_ location: StoreLocation, options: StoreOptions = StoreOptions()) throws -> Store {
+        _ = ProcessAccount.current  // read now: the password database may be slow, and no transaction may wait on it
         switch location.database {
         case .sqlite(let path):
             let seconds = TimeInterval(options.busyTimeout / .milliseconds(1)) / 1000

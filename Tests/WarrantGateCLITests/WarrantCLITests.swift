@@ -148,12 +148,12 @@ struct WarrantCLITests {
 
         let me = ProcessAccountName.current
         let history = try CLIProcess.run(["warrant", "show", "JW-8"] + db).stdout
-        #expect(history.contains("warrant.register  by Sgt. A. Ruiz [\(me), through sudo by root (uid 0)]"), "\(history)")
+        #expect(history.contains("warrant.register  by Sgt. A. Ruiz [\(me), SUDO_UID root (uid 0)]"), "\(history)")
         #expect(history.contains("warrant.approve  by Sgt. K. Lee [\(me)]"), "\(history)")
         let shown = try CLIProcess.run(["warrant", "show", "JW-8", "--json"] + db)
         struct Shown: Decodable { struct Record: Decodable { let account: String? }; let history: [Record] }
         let accounts = try JSONDecoder().decode(Shown.self, from: Data(shown.stdout.utf8)).history.map(\.account)
-        #expect(accounts == ["\(me), through sudo by root (uid 0)", me], "\(shown.stdout)")
+        #expect(accounts == ["\(me), SUDO_UID root (uid 0)", me], "\(shown.stdout)")
     }
 
     @Test("usage errors exit 2; a missing database is not created by a read")
@@ -249,10 +249,20 @@ struct PolicyCLITests {
     }
 }
 
-/// This test process's account as `ProcessAccount` writes it: `name (uid N)`.
+/// This test process's account as `ProcessAccount` writes it: `name (uid N) on host`, and its audit login if set.
 private enum ProcessAccountName {
     static var current: String {
-        let uid = getuid()
+        var host = [CChar](repeating: 0, count: 256)
+        _ = gethostname(&host, host.count - 1)
+        var text = named(getuid()) + " on " + String(cString: host)
+        if let login = try? String(contentsOfFile: "/proc/self/loginuid", encoding: .utf8),
+           let id = uid_t(login.trimmingCharacters(in: .whitespacesAndNewlines)), id != uid_t.max {
+            text += ", login " + named(id)
+        }
+        return text
+    }
+
+    private static func named(_ uid: uid_t) -> String {
         guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return "uid \(uid)" }
         return "\(String(cString: name)) (uid \(uid))"
     }
