@@ -21,6 +21,18 @@ struct CLIError: Error {
     }
 }
 
+/// Refuses (exit 2) an argument that holds more than `FreeText.maxCombiningRun` combining marks in a row, before
+/// the argument parser compares it with command names: comparing such text as a Swift string normalises it, which
+/// takes time quadratic in the run. Names the option it is the value of, if the argument before it is one.
+func checkArguments() throws {
+    let arguments = CommandLine.arguments
+    for (index, argument) in arguments.enumerated().dropFirst() {
+        guard let problem = FreeText.lengthProblem(argument, limit: .max) else { continue }
+        let option = arguments[index - 1]
+        throw CLIError(.usage, "\(index > 1 && option.hasPrefix("-") ? option : "argument \(index)") \(problem)")
+    }
+}
+
 /// Where the CLI finds its database, and who is running it.
 struct AdminOptions: ParsableArguments {
     static let demoDatabase = ".warrant-gate/demo/warrant-gate.sqlite"
@@ -44,6 +56,14 @@ struct AdminOptions: ParsableArguments {
         }
         if let login = getlogin() { return String(cString: login) }
         return ProcessInfo.processInfo.environment["USER"] ?? "unknown"
+    }
+
+    /// Refuses (exit 2) an operator name, from whichever source, too long to be composed and compared (see
+    /// `OperatorName`), before the command does anything.
+    func validate() throws {
+        if let problem = FreeText.lengthProblem(operatorName, limit: OperatorName.maxLength) {
+            throw ValidationError("the operator name (--operator, $WARRANT_GATE_OPERATOR or $SUDO_USER) \(problem)")
+        }
     }
 
     /// The store `--db` names, with its files directory.

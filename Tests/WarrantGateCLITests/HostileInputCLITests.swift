@@ -74,6 +74,30 @@ struct HostileInputCLITests {
         #expect(try CLIProcess.run(["consent", "withdraw"] + db).status == 0)
     }
 
+    @Test("free text and operator names too long to compose are a usage error, whether typed or from the environment")
+    func overlongText() throws {
+        let scratch = try Scratch()
+        let setFact = ["subject", "set-fact", "--subject", "2017-000123", "--name", "conviction", "--db", scratch.db]
+        // Alternating combining classes, which made composing (and comparing, as Swift strings) quadratic.
+        let marks = { (count: Int) in String(repeating: "\u{0301}\u{0316}", count: count / 2) }
+        let name = "the operator name (--operator, $WARRANT_GATE_OPERATOR or $SUDO_USER) holds more than"
+        for (arguments, environment, message) in [
+            (["--operator", "clerk", "--value", "other-7" + marks(60_000)], [:], "--value holds more than 30 combining marks in a row"),
+            (["--operator", "clerk", "--value", "alice" + marks(40)], [:], "--value holds more than 30 combining marks in a row"),
+            (["--operator", "clerk", "--value", String(repeating: "a\u{0301}", count: 2100)], [:], "'--value <value>': it holds more than 4096 characters"),
+            (["--value", "ok", "--operator", "alice" + marks(60_000)], [:], "--operator holds more than 30 combining marks in a row"),
+            (["--value", "ok", "--operator", String(repeating: "a", count: 129)], [:], "\(name) 128 characters"),
+            (["--value", "ok"], ["WARRANT_GATE_OPERATOR": "alice" + marks(60_000)], "\(name) 128 characters"),
+            (["--value", "ok"], ["WARRANT_GATE_OPERATOR": "", "SUDO_USER": "alice" + marks(40)], "\(name) 30 combining marks in a row"),
+        ] {
+            let result = try CLIProcess.run(setFact + arguments, environment: environment)
+            #expect(result.status == 2, "\(message): \(result.stderr.suffix(300))")
+            // By bytes: the message may quote the value, and comparing such text as Swift strings normalises it.
+            #expect(result.stderr.utf8.contains(message.utf8), "\(message): \(result.stderr.suffix(300))")
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch.db), "refused before the database is opened")
+    }
+
     @Test("one operator under another spelling cannot approve; control characters are refused, and old rows print escaped",
           .enabled(if: SystemTool.enabled("sqlite3")))
     func operatorsAndText() throws {

@@ -71,6 +71,10 @@ struct TimeAndTextTests {
             ("Strauß", "STRAUSS"), ("Νίκος", "ΝΊΚΟΣ"), ("Νίνα", "ΝΙΝΑ"), ("Ωμέγα", "ΩΜΈΓΑ"), ("Виктор Петров", "ВИКТОР ПЕТРОВ"),
             ("KOCT", "КОСТ"), ("TOM", "ΤΟΜ"), ("Ana Peña", "Ana Pena"), ("Todd", "Тоԁԁ"), ("Mohd", "Моһԁ"), ("Kody", "Коԁу"),
             ("Coco", "Ϲοϲο"), ("LOU", "ԼՕՍ"), ("Smith-Jones", "Smith\u{2212}Jones"),
+            // Arabic letters that Persian, Arabic and Urdu keyboards type differently; vowel signs, hamza, tatweel; digits.
+            ("\u{6A9}\u{631}\u{6CC}\u{645}", "\u{643}\u{631}\u{64A}\u{645}"), ("علی", "على"), ("علی", "علي"), ("عائشہ", "عائشه"),
+            ("عائشه", "عائشە"), ("خانۀ", "خانه"), ("خانه\u{654}", "خانۀ"), ("محمد", "مُحَمَّد"), ("أحمد", "احمد"), ("کریم", "کـریم"),
+            ("ﻛﺮﻳﻢ", "کریم"), ("agent ۷", "agent 7"), ("agent ٧", "agent 7"), ("agent ७", "agent 7"),
         ] {
             #expect(try OperatorName(one).isSamePerson(as: other), "\(one) / \(other)")
             #expect(try OperatorName(other).isSamePerson(as: one), "\(other) / \(one)")
@@ -82,7 +86,7 @@ struct TimeAndTextTests {
             #expect(throws: OperatorNameError.self, "\(refused.debugDescription)") { try OperatorName(refused) }
         }
         for (one, other) in [
-            ("Иван", "Ivan"), ("Nguyễn Thị Hà", "Trần Văn Nam"), ("Սարգիս", "Sargis"), ("ごとう", "ことう"), ("सुनील", "सनील"), ("วิไล", "วไล"),
+            ("Иван", "Ivan"), ("Nguyễn Thị Hà", "Trần Văn Nam"), ("Սարգիս", "Sargis"), ("ごとう", "ことう"), ("सुनील", "सनील"), ("วิไล", "วไล"), ("فاطمة", "فاطمه"),
         ] {
             #expect(try !OperatorName(one).isSamePerson(as: other), "different names stay two: \(one) / \(other)")
         }
@@ -110,7 +114,7 @@ struct TimeAndTextTests {
     func variationSelectors() {
         for accepted in [
             "checked ✔\u{FE0F}", "text style ✔\u{FE0E}", "👍🏽 done", "keycap #\u{FE0F}\u{20E3}", "葛\u{E0100}飾区 (Katsushika)", "辻\u{E0101}",
-            "≩\u{FE00} (a variant of a symbol)", "渚\u{FE00}", "Rangers 🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}",
+            "Rangers 🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}", "room 7\u{FE0F}\u{20E3}", "*\u{FE0F}\u{20E3}", "©\u{FE0F} 2026",
         ] {
             #expect(FreeText.problem(accepted, field: "--reason") == nil, "\(accepted.debugDescription)")
         }
@@ -118,10 +122,14 @@ struct TimeAndTextTests {
             "\u{FE0F}✔", "ok\u{FE0F}", "✔\u{FE0F}\u{FE0F}", "a\u{FE00}b", "a\u{E0100}b", "✔\u{E0100}", "葛\u{E0100}\u{E0100}", "\u{E0100}葛",
             "🏴\u{E0067}\u{E0062}\u{E0078}\u{E0078}\u{E007F}", "🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}",
             "note\u{E0069}\u{E0067}\u{E006E}\u{E006F}\u{E0072}\u{E0065}\u{E007F}", "\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}",
+            // ASCII digits, # and * count as emoji for keycaps only; U+FE00–FE0D nowhere; U+20E3 ends a keycap only.
+            "other-7\u{FE0F}282.5", "7\u{FE0E}", "#\u{FE0F}", "*\u{FE0F} ", "7\u{FE0E}\u{20E3}", "7\u{20E3}", "a\u{20E3}", "\u{FE0F}\u{20E3}",
+            "✔\u{FE0F}\u{20E3}", "≩\u{FE00}", "渚\u{FE00}", "$\u{FE00}", "+\u{FE01}", "<\u{FE00}", "|\u{FE0D}", "~\u{FE00}", "✔\u{FE00}",
         ] {
             #expect(FreeText.problem(refused, field: "--reason")?.contains("--reason") == true, "\(refused.debugDescription)")
         }
         #expect(FreeText.escaped("✔\u{FE0F}\u{FE0F} ok\u{FE0F}") == "✔\u{FE0F}<U+FE0F> ok<U+FE0F>")
+        #expect(FreeText.escaped("other-7\u{FE0F}282.5 7\u{FE0F}\u{20E3}") == "other-7<U+FE0F>282.5 7\u{FE0F}\u{20E3}")
     }
 
     @Test("free text holds ZWNJ and ZWJ between letters of a script that writes them, and ZWJ in emoji sequences")
@@ -129,27 +137,54 @@ struct TimeAndTextTests {
         for accepted in [
             "می\u{200C}خواهم", "مهرآسا\u{200C}ی", "क्\u{200D}ष", "ക്\u{200C}ക", "র\u{200D}্যাব", "ශ්\u{200D}රී", "ܐ\u{200C}ܒ",
             "🧑🏽\u{200D}💻 on call", "👨\u{200D}👩\u{200D}👧", "🏳\u{FE0F}\u{200D}🌈", "👨\u{200D}❤\u{FE0F}\u{200D}👨",
+            "❤\u{200D}🔥", "👁\u{200D}🗨", "🏃🏽\u{200D}♂", "🏴\u{200D}☠\u{FE0F}", "✔\u{200D}👍",
             "Interview: مهرآسا\u{200C}ی, Nguyễn, 山田 葛\u{E0100}, ✔\u{FE0F}",
         ] {
             #expect(FreeText.problem(accepted, field: "--reason") == nil, "\(accepted.debugDescription)")
         }
         for refused in [
             "\u{200C}می", "می\u{200C}", "می\u{200C}\u{200C}خواهم", "می \u{200C}خواهم", "ا\u{200C}٣", "a\u{200C}b", "a\u{200D}b", "م\u{200C}a",
-            "क्\u{200D}ক", "1\u{200D}2", "👍\u{200D}", "\u{200D}👍", "👍\u{200D}\u{200D}👍", "✔\u{200D}👍", "ന്\u{200D}",
+            "क्\u{200D}ক", "1\u{200D}2", "👍\u{200D}", "\u{200D}👍", "👍\u{200D}\u{200D}👍", "ന്\u{200D}",
+            "#\u{200D}👍", "1\u{FE0F}\u{200D}👍", "👍\u{200D}1", "A\u{FE0F}\u{200D}😀", "می\u{200C} خواهم", "ما\u{200C}",
             "a\u{202A}b", "a\u{202D}b", "a\u{2066}b", "a\u{2069}b", "a\u{2060}b", "a\u{FEFF}b", "a\u{200B}b", "a\u{00AD}b", "\u{115F}",
         ] {
             #expect(FreeText.problem(refused, field: "--reason")?.contains("--reason") == true, "\(refused.debugDescription)")
         }
         #expect(FreeText.escaped("a\u{200C}b می\u{200C}خواهم") == "a<U+200C>b می\u{200C}خواهم")
+        // A joiner held only by a neighbour that is itself escaped is escaped too.
+        #expect(FreeText.escaped("A\u{FE0F}\u{200D}😀") == "A<U+FE0F><U+200D>😀")
+        #expect(FreeText.escaped("1\u{FE0F}\u{200D}👍 a\u{20E3}") == "1<U+FE0F><U+200D>👍 a<U+20E3>")
     }
 
     @Test("free text is composed (NFC) before it is checked, and stored composed: decomposed Vietnamese is not refused")
-    func composedText() {
+    func composedText() throws {
         let typed = "Nguye\u{0302}\u{0303}n Thi\u{0323} Ha\u{0300}"
-        #expect(Array(FreeText.composed(typed).unicodeScalars) == Array("Nguy\u{1EC5}n Th\u{1ECB} H\u{E0}".unicodeScalars))
-        #expect(FreeText.problem(FreeText.composed(typed), field: "--by") == nil)
+        #expect(Array(try FreeText.composed(typed).unicodeScalars) == Array("Nguy\u{1EC5}n Th\u{1ECB} H\u{E0}".unicodeScalars))
+        #expect(FreeText.problem(try FreeText.composed(typed), field: "--by") == nil)
         #expect(FreeText.problem(typed, field: "--by")?.contains("composed form (NFC)") == true)
-        #expect(Array(FreeText.composed("=\u{0338}").unicodeScalars) == ["\u{2260}"])
+        #expect(Array(try FreeText.composed("=\u{0338}").unicodeScalars) == ["\u{2260}"])
+    }
+
+    @Test("free text and names are bounded before they are composed: length, and combining marks in a row")
+    func bounds() throws {
+        let marks = { (count: Int) in String(repeating: "\u{0301}\u{0316}", count: count / 2) }
+        #expect(try FreeText.composed(String(repeating: "a", count: FreeText.maxLength)).unicodeScalars.count == FreeText.maxLength)
+        #expect(try FreeText.composed("a" + marks(30)).unicodeScalars.count == 30)
+        // Alternating combining classes, which made composing quadratic; NFKD counts (U+0F73 is two marks) as UAX #15.
+        for refused in [
+            String(repeating: "a", count: FreeText.maxLength + 1), "a" + marks(64_000), "a" + marks(32) + "b", "ễ" + marks(30),
+            "ཀ" + String(repeating: "\u{0F73}", count: 16), String(repeating: "\u{0301}", count: 31),
+        ] {
+            #expect(throws: FreeTextError.self) { try FreeText.composed(refused) }
+            #expect(FreeText.problem(refused, field: "--value")?.hasPrefix("--value holds more than") == true)
+        }
+        #expect(FreeText.problem(String(repeating: "a", count: 4097), field: "--value") == "--value holds more than 4096 characters (code points)")
+        #expect(FreeText.problem("a" + marks(40), field: "--value") == "--value holds more than 30 combining marks in a row")
+        #expect(FreeText.problem(try FreeText.composed("a" + marks(30) + " " + marks(30)), field: "--value") == nil, "a starter ends a run")
+        #expect(try OperatorName(String(repeating: "a", count: OperatorName.maxLength)).text.count == OperatorName.maxLength)
+        for refused in [String(repeating: "a", count: OperatorName.maxLength + 1), "a" + marks(32), "a" + marks(64_000), "bob" + marks(31_998)] {
+            #expect(throws: OperatorNameError.self) { try OperatorName(refused) }
+        }
     }
 
     @Test("an operator name is stored composed; joiners and variation selectors it may hold never make one person two")

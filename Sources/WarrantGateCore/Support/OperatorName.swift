@@ -3,28 +3,35 @@ import Foundation
 /// The name an operator gives for the admin log, and whether two names are one person (the two-person rule).
 ///
 /// A name is stored in Unicode's composed form (NFC: an accent typed as a separate mark is joined to its letter),
-/// less surrounding white space. It must not be empty, hold a character ``FreeText`` refuses where it stands, hold
-/// letters of the phonetic alphabets (`ɑ`, small capitals such as `ᴀ`) or of a script outside those people's names
-/// are written in here (Lisu or Cherokee letters drawn like Latin capitals), or mix letters of two scripts (`Jօhn`
-/// with an Armenian `օ`; Chinese, Japanese and Korean count as one).
+/// less surrounding white space. It must not be empty, hold more than ``maxLength`` code points or more than
+/// ``FreeText/maxCombiningRun`` combining marks in a row (checked as typed, before it is composed), hold a character
+/// ``FreeText`` refuses where it stands, hold letters of the phonetic alphabets (`ɑ`, small capitals such as `ᴀ`) or
+/// of a script outside those people's names are written in here (Lisu or Cherokee letters drawn like Latin capitals),
+/// or mix letters of two scripts (`Jօhn` with an Armenian `օ`; Chinese, Japanese and Korean count as one).
 ///
 /// Two names are one person when their keys are equal: without the invisible characters ``FreeText`` lets a name hold
 /// where its script needs them (ZWNJ and ZWJ in Persian or Indic names, ideographic variation selectors in Japanese
 /// ones), since they change how a name is drawn, never whose it is, so that no one becomes two people by typing one;
-/// compatibility-normalised (NFKC), without the accents of Latin, Greek and Cyrillic letters, case-folded (`ß` as
-/// `ss`, dotless `ı` as `i`, final `ς` as `σ`), letters drawn like Latin ones, in small letters or in capitals, read
-/// as those (Cyrillic `а` and `Т`, Greek `ο`, Armenian `օ`), dashes as `-`, apostrophes and quotes as `'`, runs of
-/// white space as one space. The comparison errs towards one person: `Peña` and `Pena` are one, so the two-person rule
-/// asks for someone else.
+/// compatibility-normalised (NFKC), without the accents of Latin, Greek and Cyrillic letters nor the vowel signs and
+/// hamza of Arabic, case-folded (`ß` as `ss`, dotless `ı` as `i`, final `ς` as `σ`), letters drawn like Latin ones,
+/// in small letters or in capitals, read as those (Cyrillic `а` and `Т`, Greek `ο`, Armenian `օ`), the Arabic
+/// letters that Arabic, Persian and Urdu keyboards type differently read as one (`كريم` as `کریم`), without tatweel,
+/// digits of every script as ASCII ones, dashes as `-`, apostrophes and quotes as `'`, runs of white space as one
+/// space. The comparison errs towards one person: `Peña` and `Pena` are one, so the two-person rule asks for someone
+/// else.
 public struct OperatorName: Sendable, Equatable {
     /// What the operator typed, in composed form (NFC), less white space (Unicode's White_Space) at either end.
     public let text: String
     /// What the name is compared by (see the type's description).
     public let key: String
+    /// The most code points a name may hold, as typed.
+    public static let maxLength = 128
 
     public init(_ typed: String) throws(OperatorNameError) {
-        let scalars = FreeText.composed(typed).unicodeScalars.drop { $0.properties.isWhitespace }.reversed().drop { $0.properties.isWhitespace }.reversed()
-        let text = String(String.UnicodeScalarView(scalars))
+        // Bounded before it is composed (composing is quadratic in a run of marks); then NFC, as `FreeText.composed`.
+        if let problem = FreeText.lengthProblem(typed, limit: Self.maxLength) { throw OperatorNameError("the operator name \(problem)") }
+        let composed = typed.precomposedStringWithCanonicalMapping.unicodeScalars
+        let text = String(String.UnicodeScalarView(composed.drop { $0.properties.isWhitespace }.reversed().drop { $0.properties.isWhitespace }.reversed()))
         guard !text.isEmpty else { throw OperatorNameError("an operator name is required (--operator)") }
         if let problem = FreeText.problem(text, field: "the operator name") { throw OperatorNameError(problem) }
         if let phonetic = text.unicodeScalars.first(where: Self.isPhonetic) {
@@ -52,9 +59,15 @@ public struct OperatorName: Sendable, Equatable {
     }
 
     /// The key of a name: without the characters invisible by default (joiners, variation selectors), compatibility-
-    /// normalised, accents dropped from Latin, Greek and Cyrillic letters (not the vowel signs of Indic or Thai, nor
-    /// kana's voicing marks, which make other names), case-folded, each letter of another script drawn like a Latin
-    /// one (in small letters or in capitals) read as that Latin letter.
+    /// normalised, accents dropped from Latin, Greek and Cyrillic letters and vowel signs, shadda and hamza from
+    /// Arabic ones, which are written or left out at will (not the vowel signs of Indic or Thai, nor kana's voicing
+    /// marks, which make other names), case-folded, each letter of another script drawn like a Latin one (in small
+    /// letters or in capitals) read as that Latin letter. Arabic letters that look alike in some of their forms and
+    /// that keyboards type differently are read as one: Arabic kaf `ك` as keheh `ک`; yeh `ي` and alef maksura `ى` as
+    /// Farsi yeh `ی`; heh goal `ہ` and ae `ە` as heh `ه` (so `ۀ`, ae with hamza, is `ه` too). Teh marbuta `ة` stays
+    /// itself: its two dots show in every form, and `فاطمة` and `فاطمه` are two spellings, as Fatima and Fatemeh are.
+    /// Tatweel, which draws the line joining two letters longer, is dropped. A digit of any script is read as its ASCII
+    /// digit (`۷` and `٧` as `7`).
     public static func key(_ name: String) -> String {
         // Lookalikes are read before normalising too: NFKC turns some of them (lunate ϲ) into letters that are not.
         let visible = String(String.UnicodeScalarView(name.unicodeScalars.filter { !$0.properties.isDefaultIgnorableCodePoint }))
@@ -66,7 +79,7 @@ public struct OperatorName: Sendable, Equatable {
                 if !accentsDrop { unaccented.append(scalar) }
                 continue
             }
-            accentsDrop = ["Latin", "Greek", "Cyrillic"].contains(script(scalar))
+            accentsDrop = ["Latin", "Greek", "Cyrillic", "Arabic"].contains(script(scalar))
             unaccented.append(scalar)
         }
         var folded = String.UnicodeScalarView()
@@ -77,6 +90,7 @@ public struct OperatorName: Sendable, Equatable {
             case "ς": folded.append("σ")
             case "ſ": folded.append("s")
             case "\u{2212}": folded.append("-")
+            case "\u{640}": break  // Arabic tatweel: a letter's joining line drawn longer
             default:
                 switch scalar.properties.generalCategory {
                 case .dashPunctuation: folded.append("-")
@@ -85,7 +99,7 @@ public struct OperatorName: Sendable, Equatable {
                     if ["`", "\u{B4}", "\u{2B9}", "\u{2BB}", "\u{2BC}", "\u{2032}"].contains(scalar) {
                         folded.append("'")
                     } else {
-                        folded.append(latin(scalar) ?? scalar)
+                        folded.append(latin(scalar) ?? arabicVariants[scalar] ?? digit(scalar) ?? scalar)
                     }
                 }
             }
@@ -99,6 +113,17 @@ public struct OperatorName: Sendable, Equatable {
         let capitals = small.properties.uppercaseMapping.unicodeScalars
         guard capitals.count == 1, let capital = capitals.first, let latin = capitalLookalikes[capital] else { return nil }
         return latin.properties.lowercaseMapping.unicodeScalars.first
+    }
+
+    /// Arabic letters that look alike in some of their forms, and the one each is read as.
+    private static let arabicVariants: [Unicode.Scalar: Unicode.Scalar] = [
+        "\u{643}": "\u{6A9}", "\u{64A}": "\u{6CC}", "\u{649}": "\u{6CC}", "\u{6C1}": "\u{647}", "\u{6D5}": "\u{647}",
+    ]
+
+    /// The ASCII digit a decimal digit of any script stands for, or nil.
+    private static func digit(_ scalar: Unicode.Scalar) -> Unicode.Scalar? {
+        guard scalar.properties.numericType == .decimal, let value = scalar.properties.numericValue else { return nil }
+        return Unicode.Scalar(UInt8(ascii: "0") + UInt8(value))
     }
 
     /// Letters of the phonetic alphabets, which no name needs; ə (Azerbaijani) is a letter of names too.
