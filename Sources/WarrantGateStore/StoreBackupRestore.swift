@@ -27,6 +27,17 @@ public struct RestoreOptions: Sendable {
         self.replace = replace
         self.operator = `operator`
     }
+
+    /// These options with the operator's name as ``OperatorName`` records it; an error if the name, or a reason, is
+    /// one the registry would refuse (``FreeText``): both go into the restored log.
+    func checked() throws -> RestoreOptions {
+        var checked = self
+        do { checked.operator = try OperatorName(`operator`).text } catch { throw StoreError(error.description) }
+        for (reason, field) in [(rollbackReason, "--allow-rollback"), (unsealedReason, "--allow-unsealed")] {
+            if let reason, let problem = FreeText.problem(reason, field: field) { throw StoreError(problem) }
+        }
+        return checked
+    }
 }
 
 /// What a restore found and did.
@@ -74,6 +85,7 @@ public enum StoreBackup {
         from backupPath: String, to location: StoreLocation, key: LogVerifierKey, options: RestoreOptions, at time: Date = Date(),
         progress: (String) -> Void = { _ in }
     ) throws -> RestoreReport {
+        let options = try options.checked()
         guard let target = location.sqlitePath else {
             throw StoreError("`restore` restores a SQLite store; restore a PostgreSQL store with pg_restore (docs/postgresql.md#backups)")
         }

@@ -96,8 +96,13 @@ struct RestoreCommand: ParsableCommand {
     @Argument(help: "The backup file (from `warrant-gate backup`).") var file: String
     @Option(help: "A checkpoint held off the machine (from `log checkpoint`): the latest one published.") var against: String?
     @Flag(help: "Restore without a checkpoint held off the machine; a rollback then goes unnoticed.") var noOffsiteCheckpoint = false
-    @Option(help: "Restore a backup older than --against, for this reason (recorded in the log).") var allowRollback: String?
-    @Option(help: "UNSAFE: restore a backup without a seal, trusting its registry unchecked, for this reason (recorded in the log).") var allowUnsealed: String?
+    @Option(help: "Restore a backup older than --against, for this reason (recorded in the log).", transform: FreeText.composed)
+    var allowRollback: String?
+    @Option(
+        help: "UNSAFE: restore a backup without a seal, trusting its registry unchecked, for this reason (recorded in the log).",
+        transform: FreeText.composed
+    )
+    var allowUnsealed: String?
     @Flag(help: "Replace the database at --db (moved aside, not deleted); it must not be in use.") var replace = false
     @Option(help: "The log's verifier key (.pub) (default: log-signing.key.pub beside --db, or in --files-dir).") var key: String?
     @OptionGroup var admin: AdminOptions

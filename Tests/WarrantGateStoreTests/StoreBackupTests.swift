@@ -58,12 +58,12 @@ private final class Site {
 
     func restore(
         _ backup: String, to name: String = "restored/warrant-gate.sqlite", against note: String?, rollbackReason: String? = nil,
-        unsealedReason: String? = nil, replace: Bool = false
+        unsealedReason: String? = nil, replace: Bool = false, operator: String = "it-admin"
     ) throws -> RestoreReport {
         try StoreBackup.restore(
             from: backup, to: try StoreLocation(path(name)), key: key.verifier,
             options: RestoreOptions(
-                offsiteCheckpoint: note, rollbackReason: rollbackReason, unsealedReason: unsealedReason, replace: replace, operator: "it-admin"
+                offsiteCheckpoint: note, rollbackReason: rollbackReason, unsealedReason: unsealedReason, replace: replace, operator: `operator`
             )
         )
     }
@@ -356,6 +356,19 @@ struct StoreBackupTests {
         let record = try #require(try adminRecords(site.path("restored/warrant-gate.sqlite")).last)
         #expect(record.details["sealed"] == "no" && record.details["unsignedEntries"] == "2")
         #expect(record.details["unsealedReason"] == "made before sealing; checked against paper")
+    }
+
+    @Test("a restore's operator name and reasons are checked as the registry's are: a bidi control or an escape is refused, nothing restored")
+    func restoreText() async throws {
+        let site = try Site()
+        try await site.appendDecisions(3)
+        let offsite = try site.publishCheckpoint()
+        let (backup, _) = try site.backup("unsealed.backup", sealed: false)
+        expectRefusal("operator name") { _ = try site.restore(backup, against: offsite, unsealedReason: "paper checked", operator: "it\u{202E}nimda") }
+        expectRefusal("--allow-unsealed") { _ = try site.restore(backup, against: offsite, unsealedReason: "ok\u{1B}[2J") }
+        #expect(!FileManager.default.fileExists(atPath: site.path("restored/warrant-gate.sqlite")))
+        _ = try site.restore(backup, against: offsite, unsealedReason: "paper checked", operator: "  Sgt. K. Lee ")
+        #expect(try #require(try adminRecords(site.path("restored/warrant-gate.sqlite")).last).operator == "Sgt. K. Lee")
     }
 
     /// The attacker's F9: a restore or backup wrote into a directory another user could write, who could swap the
