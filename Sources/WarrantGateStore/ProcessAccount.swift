@@ -5,10 +5,12 @@ import WarrantGateCore
 /// name, such as `warrant-gate (uid 998) on jail-admin-1, login alice (uid 1001), SUDO_UID alice (uid 1001)`.
 ///
 /// - The first account is the real user id, from the kernel, with `as …` when the effective one differs, and the
-///   host's name.
+///   host's name (any byte but a letter, digit, dot or hyphen written `%XX`). In a user namespace other than the
+///   initial one, which an unprivileged user can create, the ids are the namespace's and its owner can mount a file
+///   over `/proc/self/loginuid`: the account then says `in a user namespace`, and the rest counts for nothing.
 /// - `login` is the kernel's audit login id (`/proc/self/loginuid`), which `pam_loginuid` sets when a person logs in
-///   and which that person cannot change afterwards (not through sudo, su or a service account's shell); absent
-///   where nothing set it (a service, a container).
+///   and which that person cannot change afterwards (not through sudo, su or a service account's shell, outside a
+///   user namespace); absent where nothing set it (a service, a container).
 /// - `SUDO_UID` is what the environment says: sudo sets it, but anyone who can run a command as the service account
 ///   directly can set it too, so it is written as the variable it is and counts only as far as `login` agrees.
 ///
@@ -22,7 +24,12 @@ enum ProcessAccount {
         let (real, effective) = (getuid(), geteuid())
         var text = named(real)
         if effective != real { text += " as \(named(effective))" }
-        if let host = hostName() { text += " on \(FreeText.escaped(host))" }
+        if let host = hostName() { text += " on \(hostLabel(host))" }
+        if !inInitialUserNamespace() {
+            // Inside a user namespace the ids are the namespace's, the login id reads as unset when it is not mapped,
+            // and its owner may mount anything over /proc: none of it says who ran the command.
+            text += ", in a user namespace (ids and login as it shows them)"
+        }
         if let loginUID { text += ", login \(named(loginUID))" }
         if let sudo = environment["SUDO_UID"].flatMap({ uid_t($0) }) { text += ", SUDO_UID \(named(sudo))" }
         return text
@@ -49,6 +56,28 @@ enum ProcessAccount {
         return name.map { "\(FreeText.escaped($0)) (uid \(uid))" } ?? "uid \(uid)"
     }
 
+    /// Whether the process runs in the initial user namespace, whose uid map is the identity over all ids.
+    static func inInitialUserNamespace() -> Bool {
+        guard let map = try? String(contentsOfFile: "/proc/self/uid_map", encoding: .utf8) else { return false }
+        return map.split(whereSeparator: \.isWhitespace) == ["0", "0", "4294967295"]
+    }
+
+    /// A host name as it is (letters, digits, dots and hyphens), or with every other byte written `%XX`: a name set
+    /// to look like more of the account (`x, login alice (uid 1001)`) reads as the one name it is.
+    static func hostLabel(_ name: String) -> String {
+        var label = ""
+        for byte in name.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "."), UInt8(ascii: "-"):
+                label.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                label += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return label
+    }
+
     private static func hostName() -> String? {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count) == 0 else { return nil }
@@ -56,4 +85,8 @@ enum ProcessAccount {
         let name = String(cString: buffer)
         return name.isEmpty ? nil : name
     }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

@@ -183,10 +183,13 @@ public struct Registry: Sendable {
         do { return try OperatorName(typed) } catch { throw StoreError(error.description) }
     }
 
-    /// Appends `record`, with the account of this process (``ProcessAccount``), to the log.
+    /// Appends `record`, with the account of this process (``ProcessAccount``), to the log. Its details are written as
+    /// free text is printed (``FreeText/escaped(_:)``): a file's path, which the operator's shell took as typed, or a
+    /// certificate's name cannot put a control, bidi or invisible character in the log.
     static func appendAdmin(_ session: any SQLSession, _ record: AdminRecord) throws {
         var record = record
         record.account = ProcessAccount.current
+        record.details = record.details.mapValues(FreeText.escaped)
         try session.appendLog([.init(kind: "admin", time: record.time, decisionId: nil, entry: record.canonical)])
     }
 

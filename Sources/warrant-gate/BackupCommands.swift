@@ -137,7 +137,7 @@ struct RestoreCommand: ParsableCommand {
             offsiteCheckpoint: checkpoint, rollbackReason: allowRollback, unsealedReason: allowUnsealed, replace: replace, operator: admin.operatorName
         )
         let report = try storeCall {
-            try StoreBackup.restore(from: file, to: location, key: verifier, options: options) { step in print("\(step)…") }
+            try StoreBackup.restore(from: file, to: location, key: verifier, options: options) { step in print("\(FreeText.escaped(step))…") }
         }
         let consistency = report.offsiteCheckpointSize.map { size in
             report.entriesLost > 0 ? "NOT covering the checkpoint held off the machine (size \(size))" : "consistent with the checkpoint held off the machine (size \(size))"

@@ -255,6 +255,8 @@ private enum ProcessAccountName {
         var host = [CChar](repeating: 0, count: 256)
         _ = gethostname(&host, host.count - 1)
         var text = named(getuid()) + " on " + String(cString: host)
+        let map = (try? String(contentsOfFile: "/proc/self/uid_map", encoding: .utf8)) ?? ""
+        if map.split(whereSeparator: \.isWhitespace) != ["0", "0", "4294967295"] { text += ", in a user namespace (ids and login as it shows them)" }
         if let login = try? String(contentsOfFile: "/proc/self/loginuid", encoding: .utf8),
            let id = uid_t(login.trimmingCharacters(in: .whitespacesAndNewlines)), id != uid_t.max {
             text += ", login " + named(id)

@@ -75,10 +75,17 @@ struct TimeAndTextTests {
             ("\u{6A9}\u{631}\u{6CC}\u{645}", "\u{643}\u{631}\u{64A}\u{645}"), ("علی", "على"), ("علی", "علي"), ("عائشہ", "عائشه"),
             ("عائشه", "عائشە"), ("خانۀ", "خانه"), ("خانه\u{654}", "خانۀ"), ("محمد", "مُحَمَّد"), ("أحمد", "احمد"), ("کریم", "کـریم"),
             ("ﻛﺮﻳﻢ", "کریم"), ("agent ۷", "agent 7"), ("agent ٧", "agent 7"), ("agent ७", "agent 7"),
+            ("مهدی", "مھدی"), ("ڪريم", "کریم"),
+            // Hebrew points, written or left out at will; the geresh and other apostrophe and dash lookalikes.
+            ("דוד", "דָוִד"), ("ג'ורג'", "ג׳ורג׳"), ("O'Brien", "O\u{A78C}Brien"), ("O'Brien", "O\u{2C8}Brien"), ("O'Brien", "O\u{FF07}Brien"),
+            ("Jean-Paul", "Jean\u{2D7}Paul"),
         ] {
             #expect(try OperatorName(one).isSamePerson(as: other), "\(one) / \(other)")
             #expect(try OperatorName(other).isSamePerson(as: one), "\(other) / \(one)")
         }
+        // A stored name too long to compare in bounded time is taken to be the operator's.
+        #expect(alice.isSamePerson(as: "b" + String(repeating: "\u{301}", count: 40)))
+        #expect(alice.isSamePerson(as: String(repeating: "b", count: 200)))
         // Blank fillers, phonetic letters, scripts names are not written in, and a second script are refused.
         for refused in [
             "alice\u{2800}", "alice\u{3164}", "alice\u{115F}", "alice\u{FE0F}", "ɑlice", "ᴀʟɪᴄᴇ", "al\u{E000}ice", "ꓮꓡꓲꓚꓰ", "ᎫᎪᎷᎬᏚ", "Jօhn",

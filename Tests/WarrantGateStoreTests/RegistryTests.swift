@@ -182,6 +182,23 @@ struct HostileInputTests {
                              noDocumentReason: "test")
     }
 
+    @Test("an admin record's details are written as free text is printed: a path's escape or bidi control shows as <U+XXXX>")
+    func detailsEscaped() throws {
+        let database = try TemporaryDatabase()
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
+        try registry.recordAdminAction("store.backup", target: "log", details: ["out": "./b\u{1B}[2J\u{202E}evil.backup", "rows": "3"], operator: "clerk")
+        let record = try #require(try registry.history(target: "log").last)
+        #expect(record.details == ["out": "./b<U+001B>[2J<U+202E>evil.backup", "rows": "3"])
+        #expect(record.account?.isEmpty == false)
+    }
+
+    @Test("the account names its host as one name: any byte but a letter, digit, dot or hyphen is written %XX")
+    func hostLabel() {
+        #expect(ProcessAccount.hostLabel("jail-admin-1.county.example") == "jail-admin-1.county.example")
+        #expect(ProcessAccount.hostLabel("x, login alice (uid 1001)") == "x%2C%20login%20alice%20%28uid%201001%29")
+        #expect(ProcessAccount.hostLabel("é") == "%C3%A9")
+    }
+
     @Test("the two-person rule compares operators by key: case, spacing, width and accents make no second person")
     func oneOperatorByKey() throws {
         let database = try TemporaryDatabase()

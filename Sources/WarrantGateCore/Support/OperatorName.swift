@@ -54,20 +54,25 @@ public struct OperatorName: Sendable, Equatable {
     }
 
     /// Whether `other` (a name as stored, also one stored before names were checked) is this operator's.
+    /// A stored name too long to compare in bounded time (one stored before names were bounded) is taken to be this
+    /// operator's: the rule then asks for someone else.
     public func isSamePerson(as other: String) -> Bool {
-        key == Self.key(other)
+        guard FreeText.lengthProblem(other, limit: Self.maxLength) == nil else { return true }
+        return key == Self.key(other)
     }
 
     /// The key of a name: without the characters invisible by default (joiners, variation selectors), compatibility-
-    /// normalised, accents dropped from Latin, Greek and Cyrillic letters and vowel signs, shadda and hamza from
-    /// Arabic ones, which are written or left out at will (not the vowel signs of Indic or Thai, nor kana's voicing
-    /// marks, which make other names), case-folded, each letter of another script drawn like a Latin one (in small
-    /// letters or in capitals) read as that Latin letter. Arabic letters that look alike in some of their forms and
-    /// that keyboards type differently are read as one: Arabic kaf `ك` as keheh `ک`; yeh `ي` and alef maksura `ى` as
-    /// Farsi yeh `ی`; heh goal `ہ` and ae `ە` as heh `ه` (so `ۀ`, ae with hamza, is `ه` too). Teh marbuta `ة` stays
-    /// itself: its two dots show in every form, and `فاطمة` and `فاطمه` are two spellings, as Fatima and Fatemeh are.
-    /// Tatweel, which draws the line joining two letters longer, is dropped. A digit of any script is read as its ASCII
-    /// digit (`۷` and `٧` as `7`).
+    /// normalised, accents dropped from Latin, Greek and Cyrillic letters, vowel signs, shadda and hamza from Arabic
+    /// ones and points from Hebrew ones, which are written or left out at will (not the vowel signs of Indic or Thai,
+    /// nor kana's voicing marks, which make other names), case-folded, each letter of another script drawn like a Latin
+    /// one (in small letters or in capitals) read as that Latin letter. Arabic letters that look alike in some of their
+    /// forms and that keyboards type differently are read as one: Arabic kaf `ك` and swash kaf `ڪ` as keheh `ک`; yeh
+    /// `ي` and alef maksura `ى` as Farsi yeh `ی`; heh goal `ہ`, ae `ە` and heh doachashmee `ھ` as heh `ه` (so `ۀ`, ae
+    /// with hamza, is `ه` too). Teh marbuta `ة` stays itself: its two dots show in every form, and `فاطمة` and `فاطمه`
+    /// are two spellings, as Fatima and Fatemeh are. Tatweel, which draws the line joining two letters longer, is
+    /// dropped. A digit of any script is read as its ASCII digit (`۷` and `٧` as `7`); dashes and the characters drawn
+    /// like them as `-`, apostrophes, quotes and the characters drawn like them (the saltillo `ꞌ`, the geresh `׳`) as
+    /// `'`.
     public static func key(_ name: String) -> String {
         // Lookalikes are read before normalising too: NFKC turns some of them (lunate ϲ) into letters that are not.
         let visible = String(String.UnicodeScalarView(name.unicodeScalars.filter { !$0.properties.isDefaultIgnorableCodePoint }))
@@ -79,7 +84,7 @@ public struct OperatorName: Sendable, Equatable {
                 if !accentsDrop { unaccented.append(scalar) }
                 continue
             }
-            accentsDrop = ["Latin", "Greek", "Cyrillic", "Arabic"].contains(script(scalar))
+            accentsDrop = ["Latin", "Greek", "Cyrillic", "Arabic", "Hebrew"].contains(script(scalar))
             unaccented.append(scalar)
         }
         var folded = String.UnicodeScalarView()
@@ -96,8 +101,10 @@ public struct OperatorName: Sendable, Equatable {
                 case .dashPunctuation: folded.append("-")
                 case .initialPunctuation, .finalPunctuation: folded.append("'")
                 default:
-                    if ["`", "\u{B4}", "\u{2B9}", "\u{2BB}", "\u{2BC}", "\u{2032}"].contains(scalar) {
+                    if apostrophes.contains(scalar) {
                         folded.append("'")
+                    } else if ["\u{2D7}", "\u{2043}"].contains(scalar) {
+                        folded.append("-")
                     } else {
                         folded.append(latin(scalar) ?? arabicVariants[scalar] ?? digit(scalar) ?? scalar)
                     }
@@ -117,8 +124,17 @@ public struct OperatorName: Sendable, Equatable {
 
     /// Arabic letters that look alike in some of their forms, and the one each is read as.
     private static let arabicVariants: [Unicode.Scalar: Unicode.Scalar] = [
-        "\u{643}": "\u{6A9}", "\u{64A}": "\u{6CC}", "\u{649}": "\u{6CC}", "\u{6C1}": "\u{647}", "\u{6D5}": "\u{647}",
+        "\u{643}": "\u{6A9}", "\u{6AA}": "\u{6A9}", "\u{64A}": "\u{6CC}", "\u{649}": "\u{6CC}", "\u{6C1}": "\u{647}",
+        "\u{6D5}": "\u{647}", "\u{6BE}": "\u{647}",
     ]
+
+    /// Characters drawn like an apostrophe, read as `'`: the grave and acute accents, the modifier letters of primes,
+    /// turned and reversed commas and tone marks, the prime and reversed prime, the saltillo, the Armenian apostrophe,
+    /// the Hebrew geresh and the fullwidth apostrophe.
+    private static let apostrophes: Set<Unicode.Scalar> = Set(
+        ["`", "\u{B4}", "\u{2032}", "\u{2035}", "\u{55A}", "\u{5F3}", "\u{A78B}", "\u{A78C}", "\u{FF07}"]
+            + (0x2B9...0x2BF).compactMap(Unicode.Scalar.init) + (0x2C8...0x2CB).compactMap(Unicode.Scalar.init)
+    )
 
     /// The ASCII digit a decimal digit of any script stands for, or nil.
     private static func digit(_ scalar: Unicode.Scalar) -> Unicode.Scalar? {

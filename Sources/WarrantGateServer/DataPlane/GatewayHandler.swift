@@ -632,10 +632,11 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
         // Most ends are written at once, and schedule nothing.
         guard !request.endWritten else { return }
-        // An HTTP/2 stream that passed its end on has closed already: then the connection is not taking it.
-        let channel = context.channel
+        // An HTTP/2 stream that passed its end on has closed already: then its connection is not taking it. (An
+        // HTTP/1.1 connection's parent is the listener, never to be closed here.)
+        let (channel, isStream) = (context.channel, isHTTP2)
         request.deliveryDeadline = context.eventLoop.scheduleTask(in: environment.limits.idleTimeout.timeAmount) {
-            (channel.isActive ? channel : channel.parent ?? channel).close(promise: nil)
+            (isStream && !channel.isActive ? channel.parent ?? channel : channel).close(promise: nil)
         }
     }
 
