@@ -72,7 +72,7 @@ enum ProcessAccount {
                 UInt8(ascii: "."), UInt8(ascii: "-"):
                 label.unicodeScalars.append(Unicode.Scalar(byte))
             default:
-                label += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+                label += "%" + Hex.encode([byte]).uppercased()
             }
         }
         return label
@@ -85,8 +85,4 @@ enum ProcessAccount {
         let name = String(cString: buffer)
         return name.isEmpty ? nil : name
     }
-}
-
-private extension String {
-    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

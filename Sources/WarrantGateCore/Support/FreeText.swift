@@ -188,7 +188,8 @@ public enum FreeText {
         }
     }
 
-    private static func codePoint(_ scalar: Unicode.Scalar) -> String {
+    /// `scalar` as Unicode writes a code point: `U+` and at least four upper-case hexadecimal digits.
+    static func codePoint(_ scalar: Unicode.Scalar) -> String {
         let hex = String(scalar.value, radix: 16, uppercase: true)
         return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }

@@ -35,14 +35,14 @@ public struct OperatorName: Sendable, Equatable {
         guard !text.isEmpty else { throw OperatorNameError("an operator name is required (--operator)") }
         if let problem = FreeText.problem(text, field: "the operator name") { throw OperatorNameError(problem) }
         if let phonetic = text.unicodeScalars.first(where: Self.isPhonetic) {
-            throw OperatorNameError("the operator name '\(text)' holds a phonetic letter (U+\(Self.hex(phonetic))): type the name in its usual letters")
+            throw OperatorNameError("the operator name '\(text)' holds a phonetic letter (\(FreeText.codePoint(phonetic))): type the name in its usual letters")
         }
         var scripts: Set<String> = []
         // Modifier letters (the Ukrainian apostrophe U+02BC, the Hawaiian ʻokina U+02BB) belong to no one script.
         for scalar in text.unicodeScalars
         where scalar.properties.isAlphabetic && ![.nonspacingMark, .modifierLetter].contains(scalar.properties.generalCategory) {
             guard let script = Self.script(scalar) else {
-                throw OperatorNameError("the operator name '\(text)' holds U+\(Self.hex(scalar)), a letter of a script names are not written in here")
+                throw OperatorNameError("the operator name '\(text)' holds \(FreeText.codePoint(scalar)), a letter of a script names are not written in here")
             }
             scripts.insert(script)
         }
@@ -188,10 +188,6 @@ public struct OperatorName: Sendable, Equatable {
              0xFFA1...0xFFDC, 0x20000...0x3FFFF: "Chinese, Japanese or Korean"
         default: nil
         }
-    }
-
-    private static func hex(_ scalar: Unicode.Scalar) -> String {
-        String(scalar.value, radix: 16, uppercase: true)
     }
 }
 
