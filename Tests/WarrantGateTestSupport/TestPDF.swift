@@ -1,12 +1,26 @@
+import CompressNIO
 import Foundation
+import NIOCore
 
 /// Minimal PDFs built byte by byte, signed the way PAdES signers do: a /Sig dictionary with a /ByteRange and a
 /// zero-filled /Contents placeholder, the byte range computed, the bytes around the placeholder signed, and the
 /// signature's hex spliced in.
 ///
 /// The signing is the caller's: `signed(text:sign:)` hands it the bytes the byte range covers (the core tests sign
-/// with swift-certificates or `openssl cms`, the CLI tests with an openssl CA), so this needs nothing but Foundation.
+/// with swift-certificates or `openssl cms`, the CLI tests with an openssl CA). Compressed streams are zlib's, through
+/// compress-nio.
 public enum TestPDF {
+    /// How a revision's cross-reference is written.
+    public enum CrossReference: Sendable {
+        /// A classic `xref` table and `trailer`.
+        case table
+        /// A cross-reference stream (object number `size`), its entries as they are.
+        case stream
+        /// A cross-reference stream with /FlateDecode and a PNG Up predictor, as PDF 1.5 writers such as Acrobat
+        /// write it.
+        case compressedStream
+    }
+
     public static let placeholderBytes = 8192
 
     /// The body of a one-page document, objects 1 to 4, with the catalog and page as given; objects 5 and 6 (the
@@ -29,53 +43,102 @@ public enum TestPDF {
         return objects
     }
 
-    /// Writes objects, an xref table and a trailer after `prefix` (empty for a new file): a complete revision. With
-    /// `crossReferenceStream`, a cross-reference stream (object number `size`, entries uncompressed) instead of the
-    /// table and trailer, as PDF 1.5 writers do.
+    /// Writes objects, a cross-reference and a trailer after `prefix` (empty for a new file): a complete revision.
+    /// `compressed` objects go into one object stream, number `size`, compressed, and need a cross-reference stream
+    /// (then number `size + 1`); a stream's /Size counts both.
     public static func revision(
-        prefix: [UInt8], objects: [(Int, String)], size: Int, prev: Int?, header: String = "%PDF-1.7\n%\u{e2}\u{e3}\u{cf}\u{d3}\n",
-        crossReferenceStream: Bool = false
-    ) -> [UInt8] {
+        prefix: [UInt8], objects: [(Int, String)], compressed: [(Int, String)] = [], size: Int, prev: Int?,
+        header: String = "%PDF-1.7\n%\u{e2}\u{e3}\u{cf}\u{d3}\n", crossReference: CrossReference = .table
+    ) throws -> [UInt8] {
         var bytes = prefix.isEmpty ? Array(header.utf8) : prefix
-        var offsets: [(Int, Int)] = []
+        var entries: [(number: Int, type: UInt8, field: Int, index: Int)] = []
         for (number, body) in objects {
-            offsets.append((number, bytes.count))
+            entries.append((number, 1, bytes.count, 0))
             bytes += Array("\(number) 0 obj\n\(body)\nendobj\n".utf8)
         }
-        let xrefOffset = bytes.count
-        if crossReferenceStream {
-            var entries: [UInt8] = []
-            for (_, offset) in offsets.sorted(by: { $0.0 < $1.0 }) + [(size, xrefOffset)] {
-                entries += [1, UInt8(offset >> 24 & 0xFF), UInt8(offset >> 16 & 0xFF), UInt8(offset >> 8 & 0xFF), UInt8(offset & 0xFF), 0, 0]
+        var nextNumber = size
+        if !compressed.isEmpty {
+            guard crossReference != .table else { throw TestPDFError("an object stream needs a cross-reference stream") }
+            var headerText = ""
+            var body = ""
+            for (index, (number, text)) in compressed.enumerated() {
+                headerText += "\(number) \(body.utf8.count) "
+                body += text + "\n"
+                entries.append((number, 2, nextNumber, index))
             }
-            let index = offsets.sorted(by: { $0.0 < $1.0 }).map { "\($0.0) 1" }.joined(separator: " ") + " \(size) 1"
-            let previous = prev.map { " /Prev \($0)" } ?? ""
-            bytes += Array("\(size) 0 obj\n<< /Type /XRef /Size \(size + 1) /Root 1 0 R /W [1 4 2] /Index [\(index)]\(previous) /Length \(entries.count) >>\nstream\n".utf8)
-            bytes += entries + Array("\nendstream\nendobj\nstartxref\n\(xrefOffset)\n%%EOF\n".utf8)
+            let data = try deflate(Array((headerText + "\n" + body).utf8))
+            entries.append((nextNumber, 1, bytes.count, 0))
+            bytes += Array("\(nextNumber) 0 obj\n<< /Type /ObjStm /N \(compressed.count) /First \(headerText.utf8.count + 1) /Filter /FlateDecode /Length \(data.count) >>\nstream\n".utf8)
+            bytes += data + Array("\nendstream\nendobj\n".utf8)
+            nextNumber += 1
+        }
+        let xrefOffset = bytes.count
+        let previous = prev.map { " /Prev \($0)" } ?? ""
+        guard crossReference == .table else {
+            entries.append((nextNumber, 1, xrefOffset, 0))
+            entries.sort { $0.number < $1.number }
+            var rows: [UInt8] = []
+            for entry in entries {
+                let field = entry.field
+                rows += [entry.type, UInt8(field >> 24 & 0xFF), UInt8(field >> 16 & 0xFF), UInt8(field >> 8 & 0xFF), UInt8(field & 0xFF), 0, UInt8(entry.index)]
+            }
+            let index = entries.map { "\($0.number) 1" }.joined(separator: " ")
+            var encoding = ""
+            if crossReference == .compressedStream {
+                rows = try deflate(upPredicted(rows, columns: 7))
+                encoding = " /Filter /FlateDecode /DecodeParms << /Columns 7 /Predictor 12 >>"
+            }
+            bytes += Array("\(nextNumber) 0 obj\n<< /Type /XRef /Size \(nextNumber + 1) /Root 1 0 R /W [1 4 2] /Index [\(index)]\(previous)\(encoding) /Length \(rows.count) >>\nstream\n".utf8)
+            bytes += rows + Array("\nendstream\nendobj\nstartxref\n\(xrefOffset)\n%%EOF\n".utf8)
             return bytes
         }
         var xref = "xref\n"
+        let offsets = entries.sorted { $0.number < $1.number }.map(\.field)
         if prev == nil {
             xref += "0 \(objects.count + 1)\n0000000000 65535 f \n"
-            for (_, offset) in offsets.sorted(by: { $0.0 < $1.0 }) { xref += String(format: "%010d 00000 n \n", offset) }
+            for offset in offsets { xref += String(format: "%010d 00000 n \n", offset) }
         } else {
-            for (number, offset) in offsets.sorted(by: { $0.0 < $1.0 }) { xref += "\(number) 1\n" + String(format: "%010d 00000 n \n", offset) }
+            for entry in entries.sorted(by: { $0.number < $1.number }) { xref += "\(entry.number) 1\n" + String(format: "%010d 00000 n \n", entry.field) }
         }
-        let previous = prev.map { " /Prev \($0)" } ?? ""
         xref += "trailer\n<< /Size \(size) /Root 1 0 R\(previous) >>\nstartxref\n\(xrefOffset)\n%%EOF\n"
         return bytes + Array(xref.utf8)
     }
 
-    public static func unsigned(text: String = "WARRANT") -> [UInt8] {
-        revision(prefix: [], objects: objects(text: text, signed: false), size: 5, prev: nil)
+    /// zlib's deflate (RFC 1950), as /FlateDecode holds it.
+    public static func deflate(_ bytes: [UInt8]) throws -> [UInt8] {
+        var buffer = ByteBuffer(bytes: bytes)
+        let compressed = try buffer.compress(with: .zlib())
+        return Array(compressed.readableBytesView)
+    }
+
+    /// Rows of `columns` bytes, each led by PNG's Up filter (type 2): every byte less the one above it.
+    public static func upPredicted(_ bytes: [UInt8], columns: Int) -> [UInt8] {
+        var rows: [UInt8] = []
+        for start in stride(from: 0, to: bytes.count, by: columns) {
+            rows.append(2)
+            for column in 0..<columns {
+                rows.append(bytes[start + column] &- (start >= columns ? bytes[start - columns + column] : 0))
+            }
+        }
+        return rows
+    }
+
+    public static func unsigned(text: String = "WARRANT") throws -> [UInt8] {
+        try revision(prefix: [], objects: objects(text: text, signed: false), size: 5, prev: nil)
     }
 
     /// A signed one-revision PDF; `sign` receives the bytes the byte range covers and returns a detached DER CMS
-    /// signature.
+    /// signature. The objects numbered in `compressing` go into an object stream (object 7; the signature's own
+    /// objects, 4 to 6, are streams or must be read in place).
     public static func signed(
-        text: String = "WARRANT", contents: String = "4 0 R", crossReferenceStream: Bool = false, sign: ([UInt8]) throws -> [UInt8]
+        text: String = "WARRANT", contents: String = "4 0 R", compressing: Set<Int> = [], crossReference: CrossReference = .table,
+        sign: ([UInt8]) throws -> [UInt8]
     ) throws -> [UInt8] {
-        var bytes = revision(prefix: [], objects: objects(text: text, signed: true, contents: contents), size: 7, prev: nil, crossReferenceStream: crossReferenceStream)
+        let all = objects(text: text, signed: true, contents: contents)
+        var bytes = try revision(
+            prefix: [], objects: all.filter { !compressing.contains($0.0) }, compressed: all.filter { compressing.contains($0.0) }, size: 7,
+            prev: nil, crossReference: crossReference
+        )
         let placeholder = "[0 0000000000 0000000000 0000000000]"
         guard let contents = find("/Contents <", in: bytes), let byteRange = find(placeholder, in: bytes) else {
             throw TestPDFError("placeholder not found")
@@ -101,8 +164,10 @@ public enum TestPDF {
     }
 
     /// Appends an incremental update with the given objects.
-    public static func appendUpdate(to bytes: [UInt8], objects: [(Int, String)], size: Int, crossReferenceStream: Bool = false) throws -> [UInt8] {
-        revision(prefix: bytes, objects: objects, size: size, prev: try startxref(of: bytes), crossReferenceStream: crossReferenceStream)
+    public static func appendUpdate(
+        to bytes: [UInt8], objects: [(Int, String)], compressed: [(Int, String)] = [], size: Int, crossReference: CrossReference = .table
+    ) throws -> [UInt8] {
+        try revision(prefix: bytes, objects: objects, compressed: compressed, size: size, prev: try startxref(of: bytes), crossReference: crossReference)
     }
 
     public static func find(_ text: String, in bytes: [UInt8], from start: Int = 0) -> Int? {

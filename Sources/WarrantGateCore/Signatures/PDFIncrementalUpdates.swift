@@ -1,28 +1,29 @@
 /// Checks what was appended to a PDF after its signed revision (ISO 32000-1 §7.5.6, incremental updates).
 ///
 /// PAdES-LT and -LTA files append validation data after signing. An appended revision is allowed only if it:
-/// - consists of whole objects, a classic `xref` table and `trailer` (or a cross-reference stream, whose dictionary
-///   is read as the trailer), `startxref` and `%%EOF`, and nothing else;
+/// - consists of whole objects, a classic `xref` table and `trailer` or a cross-reference stream (whose dictionary is
+///   read as the trailer), `startxref` and `%%EOF`, and nothing else;
 /// - adds only validation data as new objects (numbers at or above the signed revision's /Size): a /DSS dictionary,
 ///   /VRI dictionaries, certificate, CRL and OCSP streams (a stream whose dictionary holds only /Length, /Filter and
-///   /DecodeParms), arrays of references and integers, and /DocTimeStamp signature dictionaries;
+///   /DecodeParms), arrays of references and integers, and /DocTimeStamp signature dictionaries; directly or in
+///   object streams of its own;
 /// - redefines no object of the signed revision except the catalog, and the catalog only by adding or changing /DSS
 ///   and /Extensions;
 /// - keeps the trailer's /Root, /Info and /Encrypt, and chains /Prev to the previous revision's `startxref`;
-/// - has an xref table whose in-use entries each point at an object of this revision with that number, and frees no
-///   object but object 0;
+/// - has cross-reference entries (in a table or a stream) that each point at an object of this revision with that
+///   number, directly or in one of the appended object streams, and frees no object but object 0;
 /// - holds no comment (a reader that searches the raw bytes for the last `startxref` would follow one written in a
 ///   comment), and no object defined twice;
-/// - defines no object the signed revision refers to: a signed page that lists a content stream it does not define
-///   would show whatever a later revision puts there. (A signed revision with object or cross-reference streams
-///   could refer to anything unseen.)
+/// - defines no object the signed revision refers to, in its own bytes or in its object streams: a signed page that
+///   lists a content stream it does not define would show whatever a later revision puts there. Nor does the signed
+///   cross-reference place an object in an object stream added later.
 ///
-/// Anything else (a changed page, a new annotation or form value) is refused as a modification after signing. Some
-/// of it cannot be checked, as PAdES-LT signers write it for PDF 1.5 files: an object stream (whose objects are
-/// compressed), the entries of a cross-reference stream, objects added after a signed revision that uses such
-/// streams, or a catalog redefined where the signed one cannot be located. Everything readable is still checked, in
-/// every revision; ``check(_:signedEnd:)`` then returns why the rest could not be, and the signature is neither
-/// verified nor called broken.
+/// Anything else (a changed page, a new annotation or form value) is refused as a modification after signing.
+/// Compressed sections (cross-reference and object streams, in either part) are decoded with ``PDFStreamDecoder``.
+/// Some cannot be: an unsupported filter, data a reader may read otherwise, more than the decoding budget, an object
+/// stream the signed cross-reference does not list. Everything readable is still checked, in every revision;
+/// ``check(_:signedEnd:)`` then returns why the rest could not be, and the signature is neither verified nor called
+/// broken.
 enum PDFIncrementalUpdates {
     static let maximumRevisions = 64
     static let maximumXrefSections = 256
@@ -32,8 +33,8 @@ enum PDFIncrementalUpdates {
     static let crossReferenceStreamKeys: Set<String> = ["Type", "W", "Index", "Length", "Filter", "DecodeParms"]
     static let catalogKeysValidationMayChange: Set<String> = ["DSS", "Extensions"]
 
-    /// Objects, nested values included, that all appended revisions together may hold: validation data is a few
-    /// dozen certificates and responses, not a document.
+    /// Objects, nested values included, that all appended revisions together may hold (and, apart, the objects their
+    /// object streams may hold): validation data is a few dozen certificates and responses, not a document.
     static let maximumAppendedObjects = 1 << 16
 
     /// Whitespace allowed after the last `%%EOF`: an end of line or two. PDFium looks for `startxref` only in a file's
@@ -47,17 +48,19 @@ enum PDFIncrementalUpdates {
             guard bytes.count - signedEnd <= maximumTrailingWhitespace else { throw paddedEnd() }
             return nil
         }
-        let signed = try SignedRevision(bytes, end: signedEnd)
+        var decoder = PDFStreamDecoder()
+        let signed = try SignedRevision(bytes, end: signedEnd, decoder: &decoder)
         var previousStartxref = signed.startxref
         var scanner = PDFScanner(bytes, at: signedEnd, allowsComments: false, budget: maximumAppendedObjects)
         var revisions: [AppendedRevision] = []
         var unchecked: String?
+        var appendedStreams = AppendedObjectStreams()
         while true {
             scanner.skipWhitespaceAndComments()
             if scanner.atEnd { break }
             guard revisions.count < maximumRevisions else { throw modified("more than \(maximumRevisions) revisions were appended") }
-            let revision = try AppendedRevision(&scanner)
-            let reason = try revision.check(against: signed, previousStartxref: previousStartxref)
+            var revision = try AppendedRevision(&scanner)
+            let reason = try revision.check(against: signed, previousStartxref: previousStartxref, streams: &appendedStreams, decoder: &decoder)
             unchecked = unchecked ?? reason
             previousStartxref = revision.startxref
             revisions.append(revision)
@@ -67,20 +70,43 @@ enum PDFIncrementalUpdates {
         guard PDFBytes.lastOccurrence(of: "startxref", in: bytes, range: signedEnd..<bytes.count) == last.startxrefKeyword else {
             throw modified("the last startxref in the file is not the last appended revision's")
         }
-        return try checkReferences(to: revisions, in: signed) ?? unchecked
+        let added = Set(revisions.flatMap { ($0.objects + $0.compressedObjects).map(\.reference.number) }.filter { $0 >= signed.size })
+        return try checkReferences(to: added, in: signed, decoder: &decoder) ?? unchecked
     }
 
-    /// Refuses objects added after signing that the signed revision refers to; returns why that cannot be known
-    /// (the signed revision's object streams could refer to them unseen), or nil.
-    private static func checkReferences(to revisions: [AppendedRevision], in signed: SignedRevision) throws -> String? {
-        let added = Set(revisions.flatMap { $0.objects.map(\.reference.number) }.filter { $0 >= signed.size })
+    /// Refuses objects added after signing that the signed revision refers to, in its bytes or its object streams,
+    /// or that its cross-reference places objects in; returns why that cannot all be known, or nil.
+    private static func checkReferences(to added: Set<Int>, in signed: SignedRevision, decoder: inout PDFStreamDecoder) throws -> String? {
         guard !added.isEmpty else { return nil }
         let scan = PDFReferenceScan(signed.bytes, range: 0..<signed.end, candidates: added)
         if let number = scan.referenced.min() {
             throw modified("object \(number), which the signed revision refers to but does not define, was added after signing")
         }
-        if scan.namesObjectStream || signed.usesCrossReferenceStreams {
-            return "objects were added after signing to a PDF whose signed revision uses compressed object or cross-reference streams, which could refer to them unseen"
+        let streams = Set(signed.entries.values.compactMap { entry -> Int? in
+            if case .compressed(let stream, _) = entry { stream } else { nil }
+        })
+        if let number = streams.intersection(added).min() {
+            throw modified("the signed cross-reference places objects in object stream \(number), which was added after signing")
+        }
+        var listedStreamNames: Set<Int> = []
+        var unreadable = signed.unreadable
+        for number in streams.sorted() {
+            let stream: SignedRevision.ObjectStream
+            do {
+                stream = try signed.objectStream(number, decoder: &decoder)
+            } catch {
+                unreadable = unreadable ?? "the signed revision's object stream \(number) cannot be read (\(error)), and could refer to objects added after signing"
+                continue
+            }
+            let inner = PDFReferenceScan(stream.data, range: 0..<stream.data.count, candidates: added)
+            if let referenced = inner.referenced.min() {
+                throw modified("object \(referenced), which the signed revision refers to in object stream \(number) but does not define, was added after signing")
+            }
+            listedStreamNames.insert(stream.typeNameOffset)
+        }
+        if let unreadable { return unreadable }
+        guard scan.objectStreamNames.isSubset(of: listedStreamNames) else {
+            return "objects were added after signing to a PDF whose signed revision names an object stream its cross-reference does not list, which could refer to them unseen"
         }
         return nil
     }
@@ -95,12 +121,7 @@ enum PDFIncrementalUpdates {
 
     /// An `xref` table: each object number's entry, in-use with an offset or free.
     struct XrefTable {
-        enum Entry: Equatable {
-            case inUse(offset: Int, generation: Int)
-            case free
-        }
-
-        var entries: [Int: Entry] = [:]
+        var entries: [Int: PDFXrefEntry] = [:]
         var trailer = PDFDictionary()
 
         /// Reads `xref`, its subsections and `trailer << … >>` at the scanner's position.
@@ -120,7 +141,7 @@ enum PDFIncrementalUpdates {
                     let offset = try scanner.unsignedInteger()
                     let generation = try scanner.unsignedInteger()
                     scanner.skipWhitespaceAndComments()
-                    let entry: Entry
+                    let entry: PDFXrefEntry
                     if scanner.consume("n") {
                         entry = .inUse(offset: offset, generation: generation)
                     } else if scanner.consume("f") {
@@ -137,91 +158,21 @@ enum PDFIncrementalUpdates {
         }
     }
 
-    /// What the appended revisions are checked against: the signed revision's trailer, its catalog (as its xref
-    /// tables locate it, newest first, not by searching the bytes: an earlier, unused definition must not stand in
-    /// for it), and whether any of its sections is or names a cross-reference stream. Its xref chain is read once.
-    struct SignedRevision {
-        let bytes: [UInt8]
-        let end: Int
-        let startxref: Int
-        let trailer: PDFDictionary
-        let root: PDFReference
-        let size: Int
-        /// Nil if the xref chain does not lead to the catalog; then the catalog may not be redefined.
-        let catalog: PDFDictionary?
-        let usesCrossReferenceStreams: Bool
-
-        init(_ bytes: [UInt8], end: Int) throws {
-            self.bytes = bytes
-            self.end = end
-            let window = max(0, end - 1024)..<end
-            guard let keyword = PDFBytes.occurrences(of: "startxref", in: bytes, range: window).last else {
-                throw PDFSyntaxError("the signed revision has no startxref")
-            }
-            var scanner = PDFScanner(bytes, at: keyword + "startxref".utf8.count, end: end)
-            startxref = try scanner.unsignedInteger()
-            guard startxref < end else { throw PDFSyntaxError("the signed revision's startxref points outside it") }
-            var section = PDFScanner(bytes, at: startxref, end: end)
-            section.skipWhitespaceAndComments()
-            let endsInStream: Bool
-            if PDFBytes.hasPrefix(bytes, at: section.position, "xref") {
-                trailer = try XrefTable(&section).trailer
-                endsInStream = false
-            } else {
-                // A cross-reference stream: its dictionary is the trailer; its entries are compressed.
-                let object = try section.indirectObject()
-                guard let dictionary = object.value.dictionary, dictionary.type == "XRef", object.streamData != nil else {
-                    throw PDFSyntaxError("the signed revision's startxref points at neither an xref table nor a cross-reference stream")
-                }
-                trailer = dictionary
-                endsInStream = true
-            }
-            guard let root = trailer["Root"]?.reference, let size = trailer["Size"]?.unsignedInteger else {
-                throw PDFSyntaxError("the signed revision's trailer lacks /Root or /Size")
-            }
-            self.root = root
-            self.size = size
-            if endsInStream {
-                (catalog, usesCrossReferenceStreams) = (nil, true)
-            } else {
-                (catalog, usesCrossReferenceStreams) = try Self.readChain(bytes, end: end, from: startxref, root: root)
-            }
-        }
-
-        /// Walks the xref chain from `offset` by /Prev: the catalog, from the newest section that lists the root, and
-        /// whether a section is a cross-reference stream or a trailer names one (/XRefStm, a hybrid file).
-        private static func readChain(_ bytes: [UInt8], end: Int, from offset: Int, root: PDFReference) throws -> (PDFDictionary?, Bool) {
-            var offset = offset
-            var visited: Set<Int> = []
-            var catalog: PDFDictionary?
-            var rootListed = false
-            while visited.insert(offset).inserted {
-                guard visited.count <= maximumXrefSections else { throw PDFSyntaxError("the signed revision has more than \(maximumXrefSections) xref sections") }
-                var scanner = PDFScanner(bytes, at: offset, end: end)
-                scanner.skipWhitespaceAndComments()
-                guard PDFBytes.hasPrefix(bytes, at: scanner.position, "xref") else { return (catalog, true) }
-                let table = try XrefTable(&scanner)
-                if table.trailer["XRefStm"] != nil { return (catalog, true) }
-                if !rootListed, let entry = table.entries[root.number] {
-                    rootListed = true
-                    if case .inUse(let objectOffset, let generation) = entry, generation == root.generation, objectOffset < end {
-                        var objectScanner = PDFScanner(bytes, at: objectOffset, end: end)
-                        if let object = try? objectScanner.indirectObject(), object.reference == root,
-                           let dictionary = object.value.dictionary, dictionary.type == "Catalog" {
-                            catalog = dictionary
-                        }
-                    }
-                }
-                guard let previous = table.trailer["Prev"]?.unsignedInteger, previous < end else { break }
-                offset = previous
-            }
-            return (catalog, false)
-        }
+    /// The appended revisions' object streams read so far, by number (the newest revision's stream of a number
+    /// replaces an older one's): the objects of each that could be read, the numbers of those that could not, and
+    /// how many objects they may still hold.
+    struct AppendedObjectStreams {
+        var objects: [Int: [PDFIndirectObject]] = [:]
+        var unreadable: Set<Int> = []
+        var budget = maximumAppendedObjects
     }
 
     /// One appended revision: its objects, xref table, trailer and `startxref`, up to its `%%EOF`.
     struct AppendedRevision {
         var objects: [PDFIndirectObject] = []
+        /// The objects of this revision's object streams, once ``check(against:previousStartxref:streams:decoder:)``
+        /// has read them.
+        var compressedObjects: [PDFIndirectObject] = []
         var xref: XrefTable?
         var xrefOffset = 0
         var startxref = 0
@@ -271,42 +222,65 @@ enum PDFIncrementalUpdates {
         }
 
         /// Throws if this revision changes the signed document; returns why part of it could not be checked, or nil.
-        func check(against signed: SignedRevision, previousStartxref: Int) throws -> String? {
+        /// Reads its object streams into `streams`, for this and later revisions' entries.
+        mutating func check(
+            against signed: SignedRevision, previousStartxref: Int, streams: inout AppendedObjectStreams, decoder: inout PDFStreamDecoder
+        ) throws -> String? {
             var unchecked: String?
-            if let stream = objects.first(where: { $0.value.dictionary?.type == "ObjStm" }) {
-                unchecked = "object \(stream.reference.number), appended after signing, is a compressed object stream, whose objects cannot be checked"
+            for stream in objects where stream.value.dictionary?.type == "ObjStm" && stream.streamData != nil {
+                // Read as a stream, not as validation data; but never in place of an object the signature covers.
+                let number = stream.reference.number
+                guard number >= signed.size else {
+                    throw modified("object \(number), which the signed revision defines, was redefined as a compressed stream")
+                }
+                streams.objects[number] = nil
+                streams.unreadable.remove(number)
+                do {
+                    let data = try decoder.decode(stream, in: signed.bytes)
+                    let decoded = try PDFObjectStream(stream.value.dictionary ?? PDFDictionary(), data: data, object: number, budget: &streams.budget)
+                    streams.objects[number] = decoded.objects
+                    compressedObjects += decoded.objects
+                } catch {
+                    streams.unreadable.insert(number)
+                    unchecked = unchecked ?? "object stream \(number), appended after signing, cannot be read (\(error)), so its objects cannot be checked"
+                }
+            }
+            var numbers: Set<Int> = Set(objects.map(\.reference.number))
+            for object in compressedObjects where !numbers.insert(object.reference.number).inserted {
+                throw modified("an appended revision defines object \(object.reference.number) twice")
             }
             let crossReferenceStreams = objects.filter { $0.value.dictionary?.type == "XRef" }
             let trailer: PDFDictionary
             var allowedKeys = allowedTrailerKeys
+            var entries: [(Int, PDFXrefEntry)] = []
             if let xref {
                 guard startxref == xrefOffset else { throw modified("an appended revision's startxref does not point at its xref table") }
                 trailer = xref.trailer
-                if trailer["XRefStm"] != nil {
+                entries = xref.entries.map { ($0.key, $0.value) }
+                if let named = trailer["XRefStm"] {
                     // A hybrid file: the table, and a cross-reference stream beside it for readers of PDF 1.5.
                     allowedKeys.insert("XRefStm")
-                    unchecked = unchecked ?? "an appended trailer names a cross-reference stream (/XRefStm), whose entries cannot be checked"
+                    guard crossReferenceStreams.count == 1, let stream = crossReferenceStreams.first, named.unsignedInteger == stream.range.lowerBound else {
+                        throw modified("an appended trailer's /XRefStm does not point at its revision's cross-reference stream")
+                    }
                 } else if !crossReferenceStreams.isEmpty {
                     throw modified("an appended revision has both an xref table and a cross-reference stream")
-                }
-                let objectsByOffset = Dictionary(objects.map { ($0.range.lowerBound, $0) }, uniquingKeysWith: { first, _ in first })
-                for (number, entry) in xref.entries {
-                    switch entry {
-                    case .free:
-                        guard number == 0 else { throw modified("an appended xref table frees object \(number)") }
-                    case .inUse(let offset, let generation):
-                        guard let object = objectsByOffset[offset], object.reference == PDFReference(number: number, generation: generation) else {
-                            throw modified("an appended xref entry for object \(number) does not point at that object in its revision")
-                        }
-                    }
                 }
             } else if crossReferenceStreams.count == 1, let stream = crossReferenceStreams.first, let dictionary = stream.value.dictionary {
                 guard startxref == stream.range.lowerBound else { throw modified("an appended revision's startxref does not point at its cross-reference stream") }
                 trailer = dictionary
                 allowedKeys.formUnion(crossReferenceStreamKeys)
-                unchecked = unchecked ?? "an appended cross-reference stream's entries are compressed and cannot be checked"
             } else {
                 throw modified("an appended revision has no xref table")
+            }
+            if let stream = crossReferenceStreams.first {
+                do {
+                    let data = try decoder.decode(stream, in: signed.bytes)
+                    let decoded = try PDFCrossReferenceStream(stream.value.dictionary ?? PDFDictionary(), data: data, object: stream.reference.number)
+                    entries += decoded.entries.map { ($0.key, $0.value) }
+                } catch {
+                    unchecked = unchecked ?? "the cross-reference stream appended after signing cannot be read (\(error)), so its entries cannot be checked"
+                }
             }
             if let key = trailer.keys.subtracting(allowedKeys).sorted().first {
                 throw modified("an appended trailer adds /\(key)")
@@ -317,14 +291,36 @@ enum PDFIncrementalUpdates {
             for key in ["Root", "Info", "Encrypt"] where trailer[key] != signed.trailer[key] {
                 throw modified("an appended trailer changes /\(key)")
             }
-            for object in objects {
-                if ["XRef", "ObjStm"].contains(object.value.dictionary?.type) {
-                    // Read as streams, not as validation data; but never in place of an object the signature covers.
+            let objectsByOffset = Dictionary(objects.map { ($0.range.lowerBound, $0) }, uniquingKeysWith: { first, _ in first })
+            for (number, entry) in entries.sorted(by: { $0.0 < $1.0 }) {
+                switch entry {
+                case .free:
+                    guard number == 0 else { throw modified("an appended cross-reference frees object \(number)") }
+                case .inUse(let offset, let generation):
+                    guard let object = objectsByOffset[offset], object.reference == PDFReference(number: number, generation: generation) else {
+                        throw modified("an appended xref entry for object \(number) does not point at that object in its revision")
+                    }
+                case .compressed(let stream, let index):
+                    guard let held = streams.objects[stream] else {
+                        // An appended object stream that cannot be read is already reported.
+                        guard streams.unreadable.contains(stream) else {
+                            throw modified("an appended entry places object \(number) in object \(stream), which is not an object stream appended after signing")
+                        }
+                        continue
+                    }
+                    guard index < held.count, held[index].reference.number == number else {
+                        throw modified("an appended entry for object \(number) does not point at that object in object stream \(stream)")
+                    }
+                }
+            }
+            for object in objects + compressedObjects {
+                if object.value.dictionary?.type == "XRef" && object.streamData != nil {
                     guard object.reference.number >= signed.size else {
                         throw modified("object \(object.reference.number), which the signed revision defines, was redefined as a compressed stream")
                     }
                     continue
                 }
+                if object.value.dictionary?.type == "ObjStm" && object.streamData != nil { continue }
                 let reason = try Self.checkObject(object, against: signed)
                 unchecked = unchecked ?? reason
             }
@@ -339,10 +335,10 @@ enum PDFIncrementalUpdates {
                     throw modified("object \(number), which the signed revision defines, was redefined")
                 }
                 guard let original = signed.catalog else {
-                    guard signed.usesCrossReferenceStreams else {
+                    guard let unreadable = signed.unreadable else {
                         throw modified("the catalog was redefined, and the signed revision's catalog cannot be located to compare it")
                     }
-                    return "the catalog was redefined, and the signed revision's catalog is listed only in a compressed cross-reference stream"
+                    return "the catalog was redefined, and the signed revision's catalog cannot be located: \(unreadable)"
                 }
                 let changed = updated.keys.union(original.keys).filter { updated[$0] != original[$0] }
                 if let key = changed.subtracting(catalogKeysValidationMayChange).sorted().first {

@@ -1,5 +1,5 @@
-/// Which of some object numbers a PDF's bytes may refer to (`n g R`), and whether any name in them spells `ObjStm`
-/// (an object stream, whose compressed objects could refer to anything unseen).
+/// Which of some object numbers a PDF's bytes may refer to (`n g R`), and where a name in them spells `ObjStm` (an
+/// object stream, whose compressed objects are checked only if it is one the caller can decode).
 ///
 /// Every byte is read as possible PDF syntax, stream data and strings included, so the scan may find a reference a
 /// parser would not (a refusal, never a pass), and misses none a lenient reader would find: an object number or a
@@ -11,8 +11,8 @@ struct PDFReferenceScan {
 
     /// The numbers of `candidates` the bytes may refer to.
     private(set) var referenced: Set<Int> = []
-    /// Whether a name spells `ObjStm`, `#` escapes decoded.
-    private(set) var namesObjectStream = false
+    /// The offsets of the `/` of names that spell `ObjStm`, `#` escapes decoded.
+    private(set) var objectStreamNames: Set<Int> = []
 
     init(_ bytes: [UInt8], range: Range<Int>, candidates: Set<Int>) {
         guard !range.isEmpty else { return }
@@ -22,7 +22,7 @@ struct PDFReferenceScan {
             let byte = bytes[index]
             if byte == UInt8(ascii: "/") {
                 let (name, after) = Self.name(in: bytes, from: index + 1, end: end)
-                if name == Array("ObjStm".utf8) { namesObjectStream = true }
+                if name == Array("ObjStm".utf8) { objectStreamNames.insert(index) }
                 index = after
             } else if Self.isNumeric(byte), index == range.lowerBound || !PDFBytes.isRegular(bytes[index - 1]) {
                 let word = Self.numericWord(in: bytes, from: index, end: end)

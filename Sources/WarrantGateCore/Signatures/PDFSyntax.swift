@@ -148,7 +148,8 @@ struct PDFScanner {
     /// Whether `%` starts a comment to skip. Where it does not, a `%` (other than `%%EOF`) stops the skip and is then
     /// an unexpected byte: a reader that searches the raw bytes for `startxref` would not see it as a comment.
     let allowsComments: Bool
-    private var budget: Int
+    /// Objects this scanner may still read.
+    private(set) var budget: Int
 
     init(_ bytes: [UInt8], at position: Int, end: Int? = nil, allowsComments: Bool = true, budget: Int = PDFScanner.maximumObjects) {
         self.bytes = bytes

@@ -1,0 +1,166 @@
+extension PDFIncrementalUpdates {
+    /// What the appended revisions are checked against: the signed revision's trailer, each object's newest entry in
+    /// its cross-reference sections (tables and streams, read from `startxref` by /Prev), and its catalog as those
+    /// entries locate it, not by searching the bytes: an earlier, unused definition must not stand in for it.
+    struct SignedRevision {
+        let bytes: [UInt8]
+        let end: Int
+        let startxref: Int
+        let trailer: PDFDictionary
+        let root: PDFReference
+        let size: Int
+        /// Each object's entry in the newest section that lists it; in a hybrid section (a table naming a stream with
+        /// /XRefStm) the table's, then the stream's, as PDF 1.5 readers take them.
+        let entries: [Int: PDFXrefEntry]
+        /// Nil if the entries do not lead to the catalog; then the catalog may not be redefined.
+        private(set) var catalog: PDFDictionary?
+        /// Why part of the cross-reference, or the catalog's object stream, could not be read; nil if all of it was.
+        private(set) var unreadable: String?
+
+        /// A decoded object stream of the signed revision, and where its `/Type /ObjStm` name lies in the file.
+        struct ObjectStream {
+            let data: [UInt8]
+            let objects: [PDFIndirectObject]
+            let typeNameOffset: Int
+        }
+
+        init(_ bytes: [UInt8], end: Int, decoder: inout PDFStreamDecoder) throws {
+            self.bytes = bytes
+            self.end = end
+            let window = max(0, end - 1024)..<end
+            guard let keyword = PDFBytes.occurrences(of: "startxref", in: bytes, range: window).last else {
+                throw PDFSyntaxError("the signed revision has no startxref")
+            }
+            var scanner = PDFScanner(bytes, at: keyword + "startxref".utf8.count, end: end)
+            startxref = try scanner.unsignedInteger()
+            guard startxref < end else { throw PDFSyntaxError("the signed revision's startxref points outside it") }
+            var entries: [Int: PDFXrefEntry] = [:]
+            var trailer: PDFDictionary?
+            var unreadable: String?
+            var offset = startxref
+            var visited: Set<Int> = []
+            while visited.insert(offset).inserted {
+                guard visited.count <= maximumXrefSections else { throw PDFSyntaxError("the signed revision has more than \(maximumXrefSections) xref sections") }
+                let section: Section
+                do {
+                    section = try Section(bytes, at: offset, end: end, decoder: &decoder)
+                } catch where trailer != nil && !PDFBytes.hasPrefix(bytes, at: Section.start(bytes, at: offset, end: end), "xref") {
+                    // An older section that is not a table and cannot be read: the newer ones stand, the rest is
+                    // unknown. A malformed table is refused, as in the newest section.
+                    unreadable = "the signed revision's cross-reference section at offset \(offset) cannot be read (\(error))"
+                    break
+                }
+                trailer = trailer ?? section.trailer
+                for part in section.entries {
+                    entries.merge(part) { newer, _ in newer }
+                }
+                if let reason = section.unreadable {
+                    unreadable = "the signed revision's cross-reference section at offset \(offset): \(reason)"
+                    break
+                }
+                guard let previous = section.trailer["Prev"]?.unsignedInteger, previous < end else { break }
+                offset = previous
+            }
+            guard let trailer, let root = trailer["Root"]?.reference, let size = trailer["Size"]?.unsignedInteger else {
+                throw PDFSyntaxError("the signed revision's trailer lacks /Root or /Size")
+            }
+            (self.trailer, self.root, self.size, self.entries) = (trailer, root, size, entries)
+            catalog = nil
+            self.unreadable = unreadable
+            do {
+                catalog = try locateCatalog(decoder: &decoder)
+            } catch {
+                self.unreadable = unreadable ?? "the signed revision's catalog is in an object stream that cannot be read (\(error))"
+            }
+        }
+
+        /// The catalog where the entries place it; nil if it is not a /Catalog dictionary there.
+        private func locateCatalog(decoder: inout PDFStreamDecoder) throws(PDFUndecodableStream) -> PDFDictionary? {
+            switch entries[root.number] {
+            case .inUse(let offset, let generation)? where generation == root.generation && offset < end:
+                var scanner = PDFScanner(bytes, at: offset, end: end)
+                guard let object = try? scanner.indirectObject(), object.reference == root, object.streamData == nil else { return nil }
+                return object.value.dictionary.flatMap { $0.type == "Catalog" ? $0 : nil }
+            case .compressed(let stream, let index)? where root.generation == 0:
+                let objects = try objectStream(stream, decoder: &decoder).objects
+                guard index < objects.count, objects[index].reference.number == root.number else { return nil }
+                return objects[index].value.dictionary.flatMap { $0.type == "Catalog" ? $0 : nil }
+            default:
+                return nil
+            }
+        }
+
+        /// Object stream `number` where the entries place it, decoded.
+        func objectStream(_ number: Int, decoder: inout PDFStreamDecoder) throws(PDFUndecodableStream) -> ObjectStream {
+            guard case .inUse(let offset, let generation)? = entries[number], offset < end else {
+                throw PDFUndecodableStream("the signed cross-reference does not place object stream \(number) in the signed revision")
+            }
+            var scanner = PDFScanner(bytes, at: offset, end: end)
+            guard let object = try? scanner.indirectObject(), object.reference == PDFReference(number: number, generation: generation),
+                let dictionary = object.value.dictionary, dictionary.type == "ObjStm", let typeRange = dictionary.valueRanges["Type"]
+            else { throw PDFUndecodableStream("object \(number) is not an object stream where the signed cross-reference places it") }
+            let data = try decoder.decode(object, in: bytes)
+            var budget = maximumAppendedObjects
+            let stream = try PDFObjectStream(dictionary, data: data, object: number, budget: &budget)
+            return ObjectStream(data: data, objects: stream.objects, typeNameOffset: typeRange.lowerBound)
+        }
+    }
+
+    /// One cross-reference section of the signed revision: a table (and the stream its /XRefStm names), or a stream.
+    private struct Section {
+        let trailer: PDFDictionary
+        /// The section's entries, in the order readers consult them.
+        let entries: [[Int: PDFXrefEntry]]
+        /// Why a stream's entries could not be read, if they could not; the trailer and the table still stand.
+        let unreadable: String?
+
+        /// Where the section at `offset` starts, past whitespace and comments.
+        static func start(_ bytes: [UInt8], at offset: Int, end: Int) -> Int {
+            var scanner = PDFScanner(bytes, at: offset, end: end)
+            scanner.skipWhitespaceAndComments()
+            return scanner.position
+        }
+
+        init(_ bytes: [UInt8], at offset: Int, end: Int, decoder: inout PDFStreamDecoder) throws {
+            var scanner = PDFScanner(bytes, at: Self.start(bytes, at: offset, end: end), end: end)
+            var entries: [[Int: PDFXrefEntry]] = []
+            let streamOffset: Int
+            if PDFBytes.hasPrefix(bytes, at: scanner.position, "xref") {
+                let table = try XrefTable(&scanner)
+                trailer = table.trailer
+                entries.append(table.entries)
+                guard let named = table.trailer["XRefStm"] else {
+                    (self.entries, unreadable) = (entries, nil)
+                    return
+                }
+                guard let named = named.unsignedInteger, named < end else {
+                    (self.entries, unreadable) = (entries, "its /XRefStm is not an offset in the signed revision")
+                    return
+                }
+                streamOffset = named
+            } else {
+                trailer = try Self.crossReferenceStream(bytes, at: offset, end: end).value.dictionary ?? PDFDictionary()
+                streamOffset = offset
+            }
+            do {
+                let stream = try Self.crossReferenceStream(bytes, at: streamOffset, end: end)
+                let dictionary = stream.value.dictionary ?? PDFDictionary()
+                let data = try decoder.decode(stream, in: bytes)
+                entries.append(try PDFCrossReferenceStream(dictionary, data: data, object: stream.reference.number).entries)
+                (self.entries, unreadable) = (entries, nil)
+            } catch {
+                (self.entries, unreadable) = (entries, "its cross-reference stream at offset \(streamOffset) cannot be read (\(error))")
+            }
+        }
+
+        /// The cross-reference stream object at `offset`.
+        private static func crossReferenceStream(_ bytes: [UInt8], at offset: Int, end: Int) throws -> PDFIndirectObject {
+            var scanner = PDFScanner(bytes, at: offset, end: end)
+            let object = try scanner.indirectObject()
+            guard object.value.dictionary?.type == "XRef", object.streamData != nil else {
+                throw PDFSyntaxError("the signed revision's cross-reference at offset \(offset) is neither an xref table nor a cross-reference stream")
+            }
+            return object
+        }
+    }
+}
