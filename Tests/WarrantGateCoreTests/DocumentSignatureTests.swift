@@ -464,6 +464,25 @@ struct DocumentSignatureTests {
             guard case .unverified(let message, _?) = status else { Issue.record("\(label): \(status)"); continue }
             #expect(message.contains(why), "\(label): \(message)")
         }
+
+        // Random bytes changed, cut or inserted in the update (its compressed object and cross-reference streams, its
+        // certificate, its syntax): never a crash.
+        var generator = SystemRandomNumberGenerator()
+        var seen: Set<String> = []
+        for _ in 0..<600 {
+            var bytes = lt
+            let at = Int.random(in: signed.count..<bytes.count, using: &generator)
+            switch Int.random(in: 0..<3, using: &generator) {
+            case 0: bytes[at] ^= UInt8.random(in: 1...255, using: &generator)
+            case 1: bytes.removeSubrange(at..<min(bytes.count, at + Int.random(in: 1...16, using: &generator)))
+            default: bytes.insert(contentsOf: (0..<Int.random(in: 1...16, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }, at: at)
+            }
+            let status = await setup.verifier.verify(document: bytes)
+            seen.insert(status.label)
+        }
+        // A change in the certificate's bytes is still validation data; the rest is refused, or unverified when a
+        // stream no longer decodes.
+        #expect(seen.contains("invalid") && seen.contains("unverified"), "\(seen)")
     }
 
     @Test("PNG predictors: each row filter decodes to the same samples; other parameters are not decoded")

@@ -19,9 +19,16 @@ extension PDFIncrementalUpdates {
 
         /// A decoded object stream of the signed revision, and where its `/Type /ObjStm` name lies in the file.
         struct ObjectStream {
+            let number: Int
+            let dictionary: PDFDictionary
             let data: [UInt8]
-            let objects: [PDFIndirectObject]
             let typeNameOffset: Int
+
+            /// The objects it holds.
+            func objects() throws(PDFUndecodableStream) -> [PDFIndirectObject] {
+                var budget = maximumAppendedObjects
+                return try PDFObjectStream(dictionary, data: data, object: number, budget: &budget).objects
+            }
         }
 
         init(_ bytes: [UInt8], end: Int, decoder: inout PDFStreamDecoder) throws {
@@ -82,7 +89,7 @@ extension PDFIncrementalUpdates {
                 guard let object = try? scanner.indirectObject(), object.reference == root, object.streamData == nil else { return nil }
                 return object.value.dictionary.flatMap { $0.type == "Catalog" ? $0 : nil }
             case .compressed(let stream, let index)? where root.generation == 0:
-                let objects = try objectStream(stream, decoder: &decoder).objects
+                let objects = try objectStream(stream, decoder: &decoder).objects()
                 guard index < objects.count, objects[index].reference.number == root.number else { return nil }
                 return objects[index].value.dictionary.flatMap { $0.type == "Catalog" ? $0 : nil }
             default:
@@ -99,10 +106,7 @@ extension PDFIncrementalUpdates {
             guard let object = try? scanner.indirectObject(), object.reference == PDFReference(number: number, generation: generation),
                 let dictionary = object.value.dictionary, dictionary.type == "ObjStm", let typeRange = dictionary.valueRanges["Type"]
             else { throw PDFUndecodableStream("object \(number) is not an object stream where the signed cross-reference places it") }
-            let data = try decoder.decode(object, in: bytes)
-            var budget = maximumAppendedObjects
-            let stream = try PDFObjectStream(dictionary, data: data, object: number, budget: &budget)
-            return ObjectStream(data: data, objects: stream.objects, typeNameOffset: typeRange.lowerBound)
+            return ObjectStream(number: number, dictionary: dictionary, data: try decoder.decode(object, in: bytes), typeNameOffset: typeRange.lowerBound)
         }
     }
 
