@@ -485,6 +485,135 @@ struct DocumentSignatureTests {
         #expect(seen.contains("invalid") && seen.contains("unverified"), "\(seen)")
     }
 
+    /// Appended objects and a hand-written cross-reference stream, for updates `TestPDF` would not write.
+    private struct HandWrittenUpdate {
+        var bytes: [UInt8]
+        var offsets: [Int: Int] = [:]
+
+        mutating func add(_ number: Int, _ body: String) {
+            offsets[number] = bytes.count
+            bytes += Array("\(number) 0 obj\n\(body)\nendobj\n".utf8)
+        }
+
+        /// A `/W [1 4 2]` row.
+        static func row(_ type: UInt8, _ field: Int, _ third: Int) -> [UInt8] {
+            [type, UInt8(field >> 24 & 0xFF), UInt8(field >> 16 & 0xFF), UInt8(field >> 8 & 0xFF), UInt8(field & 0xFF), UInt8(third >> 8 & 0xFF), UInt8(third & 0xFF)]
+        }
+
+        /// Ends the revision with cross-reference stream `number` listing `rows` (one object each) and itself.
+        mutating func finish(number: Int, size: Int, prev: Int, rows: [(Int, [UInt8])], index: String? = nil, extra: String = "") {
+            let xrefOffset = bytes.count
+            let all = (rows + [(number, Self.row(1, xrefOffset, 0))]).sorted { $0.0 < $1.0 }
+            let data = all.flatMap(\.1)
+            let listed = index ?? all.map { "\($0.0) 1" }.joined(separator: " ")
+            bytes += Array("\(number) 0 obj\n<< /Type /XRef /Size \(size) /Root 1 0 R /Prev \(prev) /W [1 4 2] /Index [\(listed)]\(extra) /Length \(data.count) >>\nstream\n".utf8)
+            bytes += data + Array("\nendstream\nendobj\nstartxref\n\(xrefOffset)\n%%EOF\n".utf8)
+        }
+    }
+
+    @Test("updates a review wrote to fool a reader that rebuilds the cross-reference, or the checker: refused, never a crash")
+    func pdfReaderDivergences() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let clerk = try setup.clerk(.ec)
+        let pdf = try TestPDF.signed { try clerk.cmsSignature(over: $0) }
+        let prev = try TestPDF.startxref(of: pdf)
+        let catalog = "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R] /SigFlags 3 >> /DSS 8 0 R >>"
+        let dss = "<< /Type /DSS /Certs [7 0 R] >>"
+        // A page's content written inside a certificate's bytes, as a reader that rebuilds the cross-reference from
+        // the raw bytes finds it, the last definition winning.
+        let text = "BT /F1 24 Tf 72 650 Td (RELEASED - WARRANT WITHDRAWN) Tj ET"
+        let hiddenObject = "\n4 0 obj\n<< /Length \(text.utf8.count) >>\nstream\n\(text)\nendstream\nendobj\n"
+        let hiddenCertificate = "<< /Length \(hiddenObject.utf8.count) >>\nstream\n\(hiddenObject)\nendstream"
+        let certificate = "<< /Length 9 >>\nstream\nMIIBcert=\nendstream"
+        func update(_ objects: [(Int, String)], rows: (HandWrittenUpdate) -> [(Int, [UInt8])], index: String? = nil, extra: String = "") -> [UInt8] {
+            var update = HandWrittenUpdate(bytes: pdf)
+            for (number, body) in objects { update.add(number, body) }
+            update.finish(number: 9, size: 10, prev: prev, rows: rows(update), index: index, extra: extra)
+            return update.bytes
+        }
+        let listed = { (update: HandWrittenUpdate) in [1, 7, 8].map { ($0, HandWrittenUpdate.row(1, update.offsets[$0]!, 0)) } }
+        #expect(verifiedCourt(await setup.verifier.verify(document: update([(1, catalog), (7, certificate), (8, dss)], rows: listed))) == "denver-county-court")
+
+        // Object 0 given a type readers refuse (pdf.js and qpdf then rebuild the cross-reference).
+        for type in [UInt8(3), 255] {
+            let bytes = update([(1, catalog), (7, certificate), (8, dss)], rows: { [(0, HandWrittenUpdate.row(type, 0, 65535))] + listed($0) })
+            #expect(reason(await setup.verifier.verify(document: bytes)).contains("gives object 0 an entry of unknown type"), "type \(type)")
+        }
+        // The hidden object in a certificate's bytes, in a string, after a stream's zlib data; an xref section hidden
+        // in a certificate.
+        let xrefText = "xref\n4 1\n0000000000 00000 n \ntrailer\n<< >>"
+        let hiddenXref = "<< /Length \(xrefText.utf8.count) >>\nstream\n\(xrefText)\nendstream"
+        for (label, body) in [
+            ("certificate", hiddenCertificate), ("string", "<< /Type /VRI /TU (\(hiddenObject)) >>"), ("xref section", hiddenXref),
+        ] {
+            let bytes = update([(1, catalog), (7, body), (8, dss)], rows: listed)
+            let status = await setup.verifier.verify(document: bytes)
+            #expect(reason(status).contains("is not one the checker read"), "\(label): \(status)")
+        }
+        // An object stream its revision does not list: a reader would take the stream its number resolves to.
+        let unlistedData = "11 0 [7 0 R]"
+        let unlisted = "<< /Type /ObjStm /N 1 /First 5 /Length \(unlistedData.utf8.count) >>\nstream\n\(unlistedData)\nendstream"
+        let unlistedStatus = await setup.verifier.verify(document: update([(1, catalog), (7, certificate), (8, dss), (10, unlisted)], rows: listed))
+        #expect(reason(unlistedStatus).contains("object stream 10 appended after signing is not listed"), "\(unlistedStatus)")
+        // A classic table that lists nothing, which qpdf calls damaged.
+        var empty = pdf
+        empty += Array("7 0 obj\n\(certificate)\nendobj\n".utf8)
+        let emptyAt = empty.count
+        empty += Array("xref\ntrailer\n<< /Size 8 /Root 1 0 R /Prev \(prev) >>\nstartxref\n\(emptyAt)\n%%EOF\n".utf8)
+        #expect(reason(await setup.verifier.verify(document: empty)).contains("lists no object"))
+        // An object number readers refuse (2³² + 3 would wrap to object 3 in 32 bits).
+        let page = "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>"
+        let wrapped = try TestPDF.appendUpdate(to: pdf, objects: [(4_294_967_299, page)], size: 4_294_967_300)
+        #expect(reason(await setup.verifier.verify(document: wrapped)).contains("numbered beyond what readers accept"))
+
+        // A hybrid update whose /XRefStm stream carries a /Prev of its own, which pdf.js follows.
+        func hybrid(streamExtra: String) -> [UInt8] {
+            var update = HandWrittenUpdate(bytes: pdf)
+            for (number, body) in [(1, catalog), (7, certificate), (8, dss)] { update.add(number, body) }
+            let streamAt = update.bytes.count
+            let rows = [1, 7, 8].flatMap { HandWrittenUpdate.row(1, update.offsets[$0]!, 0) } + HandWrittenUpdate.row(1, streamAt, 0)
+            update.bytes += Array("9 0 obj\n<< /Type /XRef /Size 10 /W [1 4 2] /Index [1 1 7 3]\(streamExtra) /Length \(rows.count) >>\nstream\n".utf8)
+            update.bytes += rows + Array("\nendstream\nendobj\n".utf8)
+            let tableAt = update.bytes.count
+            var table = "xref\n"
+            for number in [1, 7, 8] { table += "\(number) 1\n" + String(format: "%010d 00000 n \n", update.offsets[number]!) }
+            table += "trailer\n<< /Size 10 /Root 1 0 R /Prev \(prev) /XRefStm \(streamAt) >>\nstartxref\n\(tableAt)\n%%EOF\n"
+            return update.bytes + Array(table.utf8)
+        }
+        #expect(verifiedCourt(await setup.verifier.verify(document: hybrid(streamExtra: ""))) == "denver-county-court")
+        #expect(reason(await setup.verifier.verify(document: hybrid(streamExtra: " /Prev 0"))).contains("/Prev differs from its trailer's"))
+        #expect(reason(await setup.verifier.verify(document: hybrid(streamExtra: " /Root 3 0 R"))).contains("dictionary holds /Root"))
+
+        // /Index counts that overflow: no trap, unverified.
+        let overflow = update([(1, catalog), (7, certificate), (8, dss)], rows: listed, index: "1 1 7 9223372036854775807")
+        let overflowStatus = await setup.verifier.verify(document: overflow)
+        guard case .unverified(let overflowWhy, _?) = overflowStatus else { Issue.record("\(overflowStatus)"); return }
+        #expect(overflowWhy.contains("list more than"), "\(overflowWhy)")
+        // A stream with /F or /DP, which pdf.js reads before /Filter and /DecodeParms, is not decoded.
+        let divergent = update([(1, catalog), (7, certificate), (8, dss)], rows: listed, extra: " /DP << /Predictor 12 /Columns 7 >>")
+        #expect(reason(await setup.verifier.verify(document: divergent)).contains("/DP"))
+    }
+
+    @Test("signed cross-reference streams that list a million entries each: the document's entry budget stops the reading")
+    func pdfEntryBudget() throws {
+        // Forty chained sections, each 2²⁰ one-byte entries that inflate from a kilobyte.
+        var bytes = Array("%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\n".utf8)
+        let entries = try TestPDF.deflate([UInt8](repeating: 0, count: 1 << 20))
+        var previous: Int?
+        for section in 0..<40 {
+            let offset = bytes.count
+            let link = previous.map { " /Prev \($0)" } ?? ""
+            bytes += Array("\(10 + section) 0 obj\n<< /Type /XRef /Size \(1 << 20) /Root 1 0 R /W [0 1 0] /Filter /FlateDecode\(link) /Length \(entries.count) >>\nstream\n".utf8)
+            bytes += entries + Array("\nendstream\nendobj\n".utf8)
+            previous = offset
+        }
+        bytes += Array("startxref\n\(previous!)\n%%EOF\n".utf8)
+        var decoder = PDFStreamDecoder()
+        let signed = try PDFIncrementalUpdates.SignedRevision(bytes, end: bytes.count, decoder: &decoder)
+        #expect(signed.unreadable?.contains("list more than \(PDFStreamDecoder.documentEntries) entries") == true, "\(signed.unreadable ?? "nil")")
+    }
+
     @Test("PNG predictors: each row filter decodes to the same samples; other parameters are not decoded")
     func pngPredictors() throws {
         let expected: [UInt8] = [10, 20, 30, 15, 25, 35]

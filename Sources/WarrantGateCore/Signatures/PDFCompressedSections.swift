@@ -1,8 +1,10 @@
 /// One object's entry in a cross-reference section: a classic `xref` table's or a cross-reference stream's.
 enum PDFXrefEntry: Equatable {
     case inUse(offset: Int, generation: Int)
-    /// Free, or (in a stream) a type a reader takes as the null object.
     case free
+    /// A cross-reference stream's entry of a type other than 0, 1 or 2: readers differ (the null object, or a damaged
+    /// file whose cross-reference they rebuild from the raw bytes).
+    case unknownType
     /// The object at `index` in object stream number `stream` (generation 0).
     case compressed(stream: Int, index: Int)
 }
@@ -15,7 +17,9 @@ struct PDFCrossReferenceStream {
 
     private(set) var entries: [Int: PDFXrefEntry] = [:]
 
-    init(_ dictionary: PDFDictionary, data: [UInt8], object number: Int) throws(PDFUndecodableStream) {
+    /// `entryBudget` is the entries the document's streams may still list; this stream's are deducted. Compressed, a
+    /// million entries take a kilobyte, so the budget, not the bytes, bounds the work.
+    init(_ dictionary: PDFDictionary, data: [UInt8], object number: Int, entryBudget: inout Int) throws(PDFUndecodableStream) {
         let unreadable = PDFUndecodableStream("cross-reference stream \(number)'s /W, /Index or entries cannot be read unambiguously")
         guard case .array(let widthValues) = dictionary["W"], widthValues.count == 3 else { throw unreadable }
         let widths = widthValues.compactMap(\.unsignedInteger)
@@ -35,10 +39,13 @@ struct PDFCrossReferenceStream {
         let entryWidth = widths.reduce(0, +)
         var total = 0
         for subsection in subsections {
+            guard subsection.count <= entryBudget - total else {
+                throw PDFUndecodableStream("the PDF's cross-reference streams list more than \(PDFStreamDecoder.documentEntries) entries")
+            }
             total += subsection.count
-            guard total <= PDFIncrementalUpdates.maximumXrefEntries else { throw unreadable }
         }
         guard total * entryWidth == data.count else { throw unreadable }
+        entryBudget -= total
         var position = 0
         /// The next field of `width` bytes, big-endian; `default` when the width is 0.
         func field(_ width: Int, default value: Int) throws(PDFUndecodableStream) -> Int {
@@ -58,9 +65,10 @@ struct PDFCrossReferenceStream {
                 let third = try field(widths[2], default: 0)
                 let entry: PDFXrefEntry
                 switch type {
+                case 0: entry = .free
                 case 1: entry = .inUse(offset: second, generation: third)
                 case 2: entry = .compressed(stream: second, index: third)
-                default: entry = .free
+                default: entry = .unknownType
                 }
                 guard entries.updateValue(entry, forKey: objectNumber) == nil else { throw unreadable }
             }

@@ -37,6 +37,11 @@ enum PDFIncrementalUpdates {
     /// object streams may hold): validation data is a few dozen certificates and responses, not a document.
     static let maximumAppendedObjects = 1 << 16
 
+    /// The largest object number and generation readers accept (ISO 32000-1 Annex C); qpdf rebuilds the
+    /// cross-reference of a file that holds a larger one.
+    static let maximumObjectNumber = 8_388_607
+    static let maximumGeneration = 65_535
+
     /// Whitespace allowed after the last `%%EOF`: an end of line or two. PDFium looks for `startxref` only in a file's
     /// last 4,096 bytes, and rebuilds the cross-reference from whatever objects it finds when it does not see one.
     static let maximumTrailingWhitespace = 32
@@ -69,6 +74,13 @@ enum PDFIncrementalUpdates {
         // Readers find the last `startxref` by searching the raw bytes backwards: it must be the one read here.
         guard PDFBytes.lastOccurrence(of: "startxref", in: bytes, range: signedEnd..<bytes.count) == last.startxrefKeyword else {
             throw modified("the last startxref in the file is not the last appended revision's")
+        }
+        // Readers that rebuild a damaged cross-reference index every object header they find.
+        let keywords = revisions.flatMap { revision in revision.xref.map { [revision.xrefOffset, $0.trailerKeyword] } ?? [] }
+        if let hidden = PDFHiddenSections.first(
+            in: bytes, range: signedEnd..<bytes.count, objectStarts: Set(revisions.flatMap { $0.objects.map(\.range.lowerBound) }), keywords: Set(keywords)
+        ) {
+            throw modified("\(hidden.token) at offset \(hidden.offset) is not one the checker read: a reader that rebuilds the cross-reference would")
         }
         let added = Set(revisions.flatMap { ($0.objects + $0.compressedObjects).map(\.reference.number) }.filter { $0 >= signed.size })
         return try checkReferences(to: added, in: signed, decoder: &decoder) ?? unchecked
@@ -123,6 +135,8 @@ enum PDFIncrementalUpdates {
     struct XrefTable {
         var entries: [Int: PDFXrefEntry] = [:]
         var trailer = PDFDictionary()
+        /// Where the `trailer` keyword is.
+        var trailerKeyword = 0
 
         /// Reads `xref`, its subsections and `trailer << … >>` at the scanner's position.
         init(_ scanner: inout PDFScanner) throws {
@@ -130,6 +144,7 @@ enum PDFIncrementalUpdates {
             var count = 0
             while true {
                 scanner.skipWhitespaceAndComments()
+                trailerKeyword = scanner.position
                 if scanner.consume("trailer") { break }
                 let first = try scanner.unsignedInteger()
                 let length = try scanner.unsignedInteger()
@@ -203,6 +218,10 @@ enum PDFIncrementalUpdates {
                     guard numbers.insert(object.reference.number).inserted else {
                         throw modified("an appended revision defines object \(object.reference.number) twice")
                     }
+                    // Readers refuse larger numbers and rebuild the cross-reference from the raw bytes.
+                    guard object.reference.number <= maximumObjectNumber, object.reference.generation <= maximumGeneration else {
+                        throw modified("object \(object.reference.number) \(object.reference.generation), appended at offset \(offset), is numbered beyond what readers accept")
+                    }
                     objects.append(object)
                 } else if PDFBytes.hasPrefix(scanner.bytes, at: offset, "xref") {
                     guard xref == nil else { throw modified("an appended revision has two xref tables") }
@@ -257,11 +276,21 @@ enum PDFIncrementalUpdates {
                 guard startxref == xrefOffset else { throw modified("an appended revision's startxref does not point at its xref table") }
                 trailer = xref.trailer
                 entries = xref.entries.map { ($0.key, $0.value) }
+                guard !xref.entries.isEmpty else { throw modified("an appended xref table lists no object") }
                 if let named = trailer["XRefStm"] {
-                    // A hybrid file: the table, and a cross-reference stream beside it for readers of PDF 1.5.
+                    // A hybrid file: the table, and a cross-reference stream beside it for readers of PDF 1.5, which
+                    // also follow the stream's own /Prev: it may only repeat the table's.
                     allowedKeys.insert("XRefStm")
-                    guard crossReferenceStreams.count == 1, let stream = crossReferenceStreams.first, named.unsignedInteger == stream.range.lowerBound else {
+                    guard crossReferenceStreams.count == 1, let stream = crossReferenceStreams.first, named.unsignedInteger == stream.range.lowerBound,
+                        let dictionary = stream.value.dictionary
+                    else {
                         throw modified("an appended trailer's /XRefStm does not point at its revision's cross-reference stream")
+                    }
+                    if let key = dictionary.keys.subtracting(crossReferenceStreamKeys.union(["Size", "Prev"])).sorted().first {
+                        throw modified("an appended /XRefStm stream's dictionary holds /\(key)")
+                    }
+                    if let previous = dictionary["Prev"], previous != trailer["Prev"] {
+                        throw modified("an appended /XRefStm stream's /Prev differs from its trailer's")
                     }
                 } else if !crossReferenceStreams.isEmpty {
                     throw modified("an appended revision has both an xref table and a cross-reference stream")
@@ -273,12 +302,16 @@ enum PDFIncrementalUpdates {
             } else {
                 throw modified("an appended revision has no xref table")
             }
+            var entriesRead = true
             if let stream = crossReferenceStreams.first {
                 do {
                     let data = try decoder.decode(stream, in: signed.bytes)
-                    let decoded = try PDFCrossReferenceStream(stream.value.dictionary ?? PDFDictionary(), data: data, object: stream.reference.number)
+                    let decoded = try PDFCrossReferenceStream(
+                        stream.value.dictionary ?? PDFDictionary(), data: data, object: stream.reference.number, entryBudget: &decoder.entryBudget
+                    )
                     entries += decoded.entries.map { ($0.key, $0.value) }
                 } catch {
+                    entriesRead = false
                     unchecked = unchecked ?? "the cross-reference stream appended after signing cannot be read (\(error)), so its entries cannot be checked"
                 }
             }
@@ -296,6 +329,8 @@ enum PDFIncrementalUpdates {
                 switch entry {
                 case .free:
                     guard number == 0 else { throw modified("an appended cross-reference frees object \(number)") }
+                case .unknownType:
+                    throw modified("an appended cross-reference stream gives object \(number) an entry of unknown type")
                 case .inUse(let offset, let generation):
                     guard let object = objectsByOffset[offset], object.reference == PDFReference(number: number, generation: generation) else {
                         throw modified("an appended xref entry for object \(number) does not point at that object in its revision")
@@ -310,6 +345,18 @@ enum PDFIncrementalUpdates {
                     }
                     guard index < held.count, held[index].reference.number == number else {
                         throw modified("an appended entry for object \(number) does not point at that object in object stream \(stream)")
+                    }
+                }
+            }
+            // Readers find an object stream through the newest entry for its number: one its revision does not list
+            // would be another than the one checked.
+            if entriesRead {
+                let listed = Set(entries.compactMap { number, entry -> Int? in
+                    if case .inUse(let offset, _) = entry, objectsByOffset[offset]?.reference.number == number { offset } else { nil }
+                })
+                for stream in objects where streams.objects[stream.reference.number] != nil && !listed.contains(stream.range.lowerBound) {
+                    if stream.value.dictionary?.type == "ObjStm" && stream.streamData != nil {
+                        throw modified("object stream \(stream.reference.number) appended after signing is not listed by its revision's cross-reference")
                     }
                 }
             }

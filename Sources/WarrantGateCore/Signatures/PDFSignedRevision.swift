@@ -150,7 +150,7 @@ extension PDFIncrementalUpdates {
                 let stream = try Self.crossReferenceStream(bytes, at: streamOffset, end: end)
                 let dictionary = stream.value.dictionary ?? PDFDictionary()
                 let data = try decoder.decode(stream, in: bytes)
-                entries.append(try PDFCrossReferenceStream(dictionary, data: data, object: stream.reference.number).entries)
+                entries.append(try PDFCrossReferenceStream(dictionary, data: data, object: stream.reference.number, entryBudget: &decoder.entryBudget).entries)
                 (self.entries, unreadable) = (entries, nil)
             } catch {
                 (self.entries, unreadable) = (entries, "its cross-reference stream at offset \(streamOffset) cannot be read (\(error))")

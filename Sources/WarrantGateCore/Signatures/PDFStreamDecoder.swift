@@ -15,8 +15,15 @@ struct PDFStreamDecoder {
     /// Decoded bytes one document may produce in all: validation data is certificates and responses, not pages.
     static let documentBudget = 32 << 20
     static let maximumColumns = 1 << 16
+    /// Cross-reference stream entries one document may list in all.
+    static let documentEntries = 1 << 20
+    /// Keys some readers consult before /Filter and /DecodeParms (pdf.js reads /F and /DP first), or that move the
+    /// data to another file: a stream with any of them may decode otherwise there.
+    static let divergentKeys: Set<String> = ["F", "FFilter", "FDecodeParms", "DP"]
 
     private(set) var remaining: Int
+    /// The entries the document's cross-reference streams may still list (see ``PDFCrossReferenceStream``).
+    var entryBudget = PDFStreamDecoder.documentEntries
 
     init(budget: Int = PDFStreamDecoder.documentBudget) {
         remaining = budget
@@ -28,6 +35,9 @@ struct PDFStreamDecoder {
             throw PDFUndecodableStream("object \(object.reference.number) is not a stream")
         }
         let number = object.reference.number
+        if let key = dictionary.keys.intersection(Self.divergentKeys).sorted().first {
+            throw PDFUndecodableStream("object \(number)'s /\(key) may be read before its /Filter or /DecodeParms")
+        }
         // A filter is a name, or an array of one; its parameters a dictionary, or an array of one, or null.
         let filter: String?
         switch dictionary["Filter"] {
