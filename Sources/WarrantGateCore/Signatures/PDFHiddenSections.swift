@@ -6,21 +6,21 @@
 /// section hidden from it.
 enum PDFHiddenSections {
     /// The first offset in `range` of a token that is not listed: an `obj` keyword after `n g` (whitespace as broad
-    /// as any reader takes it) whose header does not start at one of `objectStarts`, or a whole-token `xref` or
-    /// `trailer` not at one of `keywords`. Linear in the range: each candidate looks back over its own digits and
-    /// whitespace only.
+    /// as any reader takes it) whose header does not start at one of `objectStarts`, or the bytes `xref` or
+    /// `trailer`, whatever surrounds them (pdf.js finds `trailer` inside other words), not at one of `keywords`.
+    /// Linear in the range: each candidate looks back over its own digits and whitespace only.
     static func first(in bytes: [UInt8], range: Range<Int>, objectStarts: Set<Int>, keywords: Set<Int>) -> (offset: Int, token: String)? {
         var index = range.lowerBound
         while index < range.upperBound {
             switch bytes[index] {
-            case UInt8(ascii: "o") where matches("obj", in: bytes, at: index, range: range):
+            case UInt8(ascii: "o") where spells("obj", in: bytes, at: index, range: range) && endsToken(after: index + 3, in: bytes, range: range):
                 if let start = headerStart(beforeKeywordAt: index, in: bytes, from: range.lowerBound), !objectStarts.contains(start) {
                     return (start, "an object header")
                 }
-            case UInt8(ascii: "x") where matches("xref", in: bytes, at: index, range: range) && standsAlone(at: index, in: bytes, from: range.lowerBound):
-                if !keywords.contains(index) { return (index, "an xref keyword") }
-            case UInt8(ascii: "t") where matches("trailer", in: bytes, at: index, range: range) && standsAlone(at: index, in: bytes, from: range.lowerBound):
-                if !keywords.contains(index) { return (index, "a trailer keyword") }
+            case UInt8(ascii: "x") where spells("xref", in: bytes, at: index, range: range) && !keywords.contains(index):
+                return (index, "an xref keyword")
+            case UInt8(ascii: "t") where spells("trailer", in: bytes, at: index, range: range) && !keywords.contains(index):
+                return (index, "a trailer keyword")
             default:
                 break
             }
@@ -29,23 +29,23 @@ enum PDFHiddenSections {
         return nil
     }
 
-    /// Whether `word` is at `index` and ends a token there.
-    private static func matches(_ word: StaticString, in bytes: [UInt8], at index: Int, range: Range<Int>) -> Bool {
+    /// Whether `word`'s bytes are at `index`.
+    private static func spells(_ word: StaticString, in bytes: [UInt8], at index: Int, range: Range<Int>) -> Bool {
         let count = word.utf8CodeUnitCount
         guard index + count <= range.upperBound else { return false }
-        let pattern = UnsafeBufferPointer(start: word.utf8Start, count: count)
-        guard bytes[index..<index + count].elementsEqual(pattern) else { return false }
-        return index + count == range.upperBound || !PDFBytes.isRegular(bytes[index + count])
+        return bytes[index..<index + count].elementsEqual(UnsafeBufferPointer(start: word.utf8Start, count: count))
     }
 
-    /// Whether the byte before `index` ends a token (or there is none).
-    private static func standsAlone(at index: Int, in bytes: [UInt8], from lowerBound: Int) -> Bool {
-        index == lowerBound || !PDFBytes.isRegular(bytes[index - 1])
+    /// Whether a token ends at `index`: the range ends, or a byte that some reader takes as whitespace or a delimiter
+    /// follows.
+    private static func endsToken(after index: Int, in bytes: [UInt8], range: Range<Int>) -> Bool {
+        index == range.upperBound || !PDFBytes.isRegular(bytes[index]) || isSpace(bytes[index])
     }
 
-    /// Whitespace as PDF defines it, and the vertical tab, which regular expressions' `\s` also matches.
+    /// Whitespace as PDF defines it, and the vertical tab and no-break space, which JavaScript's `\s` (pdf.js) and
+    /// qpdf's tokenizer also take.
     private static func isSpace(_ byte: UInt8) -> Bool {
-        PDFBytes.isWhitespace(byte) || byte == 11
+        PDFBytes.isWhitespace(byte) || byte == 0x0B || byte == 0xA0
     }
 
     /// The start of `n g` before an `obj` keyword at `keyword`: whitespace, digits, whitespace, digits, going back;

@@ -76,7 +76,9 @@ enum PDFIncrementalUpdates {
             throw modified("the last startxref in the file is not the last appended revision's")
         }
         // Readers that rebuild a damaged cross-reference index every object header they find.
-        let keywords = revisions.flatMap { revision in revision.xref.map { [revision.xrefOffset, $0.trailerKeyword] } ?? [] }
+        let keywords = revisions.flatMap { revision in
+            [revision.startxrefKeyword + "start".utf8.count] + (revision.xref.map { [revision.xrefOffset, $0.trailerKeyword] } ?? [])
+        }
         if let hidden = PDFHiddenSections.first(
             in: bytes, range: signedEnd..<bytes.count, objectStarts: Set(revisions.flatMap { $0.objects.map(\.range.lowerBound) }), keywords: Set(keywords)
         ) {
@@ -138,38 +140,95 @@ enum PDFIncrementalUpdates {
         /// Where the `trailer` keyword is.
         var trailerKeyword = 0
 
-        /// Reads `xref`, its subsections and `trailer << … >>` at the scanner's position.
-        init(_ scanner: inout PDFScanner) throws {
+        /// Reads `xref`, its subsections and `trailer << … >>` at the scanner's position. `strict`, for what was
+        /// appended after signing, takes the table only as ISO 32000-1 §7.5.4 lays it out, line by line and each entry
+        /// 20 bytes: qpdf reads it so, and rebuilds the cross-reference from the raw bytes when a line breaks elsewhere.
+        init(_ scanner: inout PDFScanner, strict: Bool = false) throws {
             try scanner.expect("xref")
+            if strict { try Self.endOfLine(&scanner) }
             var count = 0
             while true {
-                scanner.skipWhitespaceAndComments()
+                // Lines between subsections and before `trailer` may be blank (with comments, only when not strict).
+                if strict { scanner.skipWhitespace() } else { scanner.skipWhitespaceAndComments() }
                 trailerKeyword = scanner.position
                 if scanner.consume("trailer") { break }
-                let first = try scanner.unsignedInteger()
-                let length = try scanner.unsignedInteger()
+                let (first, length) = strict ? try Self.subsectionLine(&scanner) : (try scanner.unsignedInteger(), try scanner.unsignedInteger())
                 for index in 0..<length {
                     count += 1
                     guard count <= maximumXrefEntries else { throw PDFSyntaxError("an xref table has too many entries") }
                     let (number, overflow) = first.addingReportingOverflow(index)
                     guard !overflow else { throw PDFSyntaxError("an xref subsection overflows") }
-                    let offset = try scanner.unsignedInteger()
-                    let generation = try scanner.unsignedInteger()
-                    scanner.skipWhitespaceAndComments()
-                    let entry: PDFXrefEntry
-                    if scanner.consume("n") {
-                        entry = .inUse(offset: offset, generation: generation)
-                    } else if scanner.consume("f") {
-                        entry = .free
-                    } else {
-                        throw PDFSyntaxError("a malformed xref entry at offset \(scanner.position)")
-                    }
+                    let entry = strict ? try Self.entryLine(&scanner) : try Self.entry(&scanner)
                     guard entries[number] == nil else { throw PDFSyntaxError("an xref table lists object \(number) twice") }
                     entries[number] = entry
                 }
             }
             guard let trailer = try scanner.object().dictionary else { throw PDFSyntaxError("the trailer is not a dictionary") }
             self.trailer = trailer
+        }
+
+        /// `offset generation n|f`, any whitespace between.
+        private static func entry(_ scanner: inout PDFScanner) throws -> PDFXrefEntry {
+            let offset = try scanner.unsignedInteger()
+            let generation = try scanner.unsignedInteger()
+            scanner.skipWhitespaceAndComments()
+            if scanner.consume("n") { return .inUse(offset: offset, generation: generation) }
+            if scanner.consume("f") { return .free }
+            throw PDFSyntaxError("a malformed xref entry at offset \(scanner.position)")
+        }
+
+        /// `first count` on a line of its own.
+        private static func subsectionLine(_ scanner: inout PDFScanner) throws -> (Int, Int) {
+            let first = try digits(&scanner, count: nil)
+            guard spaces(&scanner) > 0 else { throw PDFSyntaxError("an xref subsection header is malformed at offset \(scanner.position)") }
+            let length = try digits(&scanner, count: nil)
+            _ = spaces(&scanner)
+            try endOfLine(&scanner)
+            return (first, length)
+        }
+
+        /// `oooooooooo ggggg n` and a two-byte end of line: space and CR, space and LF, or CR LF (and the LF that
+        /// some writers add after space and CR).
+        private static func entryLine(_ scanner: inout PDFScanner) throws -> PDFXrefEntry {
+            let start = scanner.position
+            let malformed = PDFSyntaxError("an xref entry at offset \(start) is not 20 bytes laid out as readers read them")
+            guard let offset = try? digits(&scanner, count: 10), spaces(&scanner) == 1, let generation = try? digits(&scanner, count: 5),
+                spaces(&scanner) == 1, let kind = scanner.current, kind == UInt8(ascii: "n") || kind == UInt8(ascii: "f"),
+                scanner.position + 3 <= scanner.end
+            else { throw malformed }
+            let ending = (scanner.bytes[scanner.position + 1], scanner.bytes[scanner.position + 2])
+            guard ending == (32, 13) || ending == (32, 10) || ending == (13, 10) else { throw malformed }
+            scanner.position += 3
+            if ending == (32, 13), scanner.current == 10 { scanner.position += 1 }
+            return kind == UInt8(ascii: "n") ? .inUse(offset: offset, generation: generation) : .free
+        }
+
+        /// Decimal digits, `count` of them if given, at least one; at most 18.
+        private static func digits(_ scanner: inout PDFScanner, count: Int?) throws -> Int {
+            let start = scanner.position
+            var value = 0
+            while let byte = scanner.current, PDFBytes.isDigit(byte), scanner.position - start < (count ?? 18) {
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+                scanner.position += 1
+            }
+            guard scanner.position > start, count.map({ scanner.position - start == $0 }) ?? true else {
+                throw PDFSyntaxError("expected digits at offset \(start)")
+            }
+            return value
+        }
+
+        /// Skips spaces (0x20) and returns how many.
+        private static func spaces(_ scanner: inout PDFScanner) -> Int {
+            let start = scanner.position
+            while scanner.current == 32 { scanner.position += 1 }
+            return scanner.position - start
+        }
+
+        /// An end of line: CR LF, LF or CR, after optional spaces.
+        private static func endOfLine(_ scanner: inout PDFScanner) throws {
+            _ = spaces(&scanner)
+            if scanner.consume("\r\n") || scanner.consume("\n") || scanner.consume("\r") { return }
+            throw PDFSyntaxError("expected the end of a line at offset \(scanner.position)")
         }
     }
 
@@ -226,7 +285,11 @@ enum PDFIncrementalUpdates {
                 } else if PDFBytes.hasPrefix(scanner.bytes, at: offset, "xref") {
                     guard xref == nil else { throw modified("an appended revision has two xref tables") }
                     xrefOffset = offset
-                    xref = try XrefTable(&scanner)
+                    do {
+                        xref = try XrefTable(&scanner, strict: true)
+                    } catch let error as PDFSyntaxError {
+                        throw modified("the xref table appended at offset \(offset) is not laid out as readers read it (\(error))")
+                    }
                 } else if scanner.consume("startxref") {
                     guard !sawStartxref else { throw modified("an appended revision has two startxref") }
                     startxrefKeyword = offset
@@ -286,11 +349,12 @@ enum PDFIncrementalUpdates {
                     else {
                         throw modified("an appended trailer's /XRefStm does not point at its revision's cross-reference stream")
                     }
-                    if let key = dictionary.keys.subtracting(crossReferenceStreamKeys.union(["Size", "Prev"])).sorted().first {
+                    // Writers of hybrid files repeat trailer keys there; each must say what the trailer says.
+                    if let key = dictionary.keys.subtracting(crossReferenceStreamKeys.union(allowedTrailerKeys)).sorted().first {
                         throw modified("an appended /XRefStm stream's dictionary holds /\(key)")
                     }
-                    if let previous = dictionary["Prev"], previous != trailer["Prev"] {
-                        throw modified("an appended /XRefStm stream's /Prev differs from its trailer's")
+                    if let key = dictionary.keys.intersection(allowedTrailerKeys.subtracting(["Size"])).sorted().first(where: { dictionary[$0] != trailer[$0] }) {
+                        throw modified("an appended /XRefStm stream's /\(key) differs from its trailer's")
                     }
                 } else if !crossReferenceStreams.isEmpty {
                     throw modified("an appended revision has both an xref table and a cross-reference stream")

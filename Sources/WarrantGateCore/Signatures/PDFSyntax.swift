@@ -176,6 +176,11 @@ struct PDFScanner {
         }
     }
 
+    /// Skips whitespace only: a `%` stops it.
+    mutating func skipWhitespace() {
+        while position < end, PDFBytes.isWhitespace(bytes[position]) { position += 1 }
+    }
+
     /// Whether the next token is the keyword `word`; consumes it if so.
     mutating func consume(_ word: String) -> Bool {
         let length = word.utf8.count
