@@ -1,11 +1,12 @@
 import Foundation
 import WarrantGateCore
 
-/// Fuzz targets for the parsers that face hostile input: request targets, classification, policy files and the
-/// upstream bodies redaction reads.
+/// Fuzz targets for the parsers that face hostile input: request targets, classification, policy files, the
+/// upstream bodies redaction reads, and the signed PDFs warrants arrive as.
 ///
 /// Built with `-sanitize=fuzzer -D FUZZING` (see `scripts/fuzz`), the binary is a libFuzzer driver and
-/// `WARRANT_GATE_FUZZ_TARGET` picks the target (`canonical-target`, `classification`, `policy` or `redaction`). Built normally,
+/// `WARRANT_GATE_FUZZ_TARGET` picks the target (`canonical-target`, `classification`, `policy`, `redaction` or
+/// `pdf-signature`). Built normally,
 /// it replays files given on the command line through the same targets, so the corpus is exercised in every build.
 enum FuzzTargets {
     static let denverPolicy: Policy? = {
@@ -19,7 +20,8 @@ enum FuzzTargets {
         case "classification": classification(bytes)
         case "policy": policy(bytes)
         case "redaction": redaction(bytes)
-        default: fatalError("unknown fuzz target \(target): use canonical-target, classification, policy or redaction")
+        case "pdf-signature": pdfSignature(bytes)
+        default: fatalError("unknown fuzz target \(target): use canonical-target, classification, policy, redaction or pdf-signature")
         }
     }
 
@@ -77,6 +79,19 @@ enum FuzzTargets {
         return output
     }
 
+    static let signatureVerifier = DocumentSignatureVerifier(courts: .empty)
+
+    /// Checking a document's signature must give a status for any file, never crash or hang: a PDF's revisions,
+    /// cross-reference and object streams, and signature dictionary are all the sender's.
+    static func pdfSignature(_ bytes: [UInt8]) {
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            _ = await signatureVerifier.verify(document: bytes)
+            done.signal()
+        }
+        done.wait()
+    }
+
     /// The policy parser must give an error or a policy for any file, never crash or hang.
     static func policy(_ bytes: [UInt8]) {
         guard let text = String(validating: bytes, as: UTF8.self) else { return }
@@ -113,7 +128,7 @@ struct CorpusReplay {
     static func main() {
         let arguments = CommandLine.arguments.dropFirst()
         guard let target = arguments.first, arguments.count >= 2 else {
-            print("usage: warrant-gate-fuzz canonical-target|classification|policy FILE...")
+            print("usage: warrant-gate-fuzz canonical-target|classification|policy|redaction|pdf-signature FILE...")
             exit(2)
         }
         for path in arguments.dropFirst() {

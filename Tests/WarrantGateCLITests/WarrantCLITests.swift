@@ -204,7 +204,7 @@ struct WarrantCLITests {
 
 @Suite("Fuzz corpus replay", .ownThreads)
 struct FuzzCorpusReplayTests {
-    @Test("every seed of the fuzz corpus runs through its target without a crash", arguments: ["canonical-target", "classification", "policy", "redaction"])
+    @Test("every seed of the fuzz corpus runs through its target without a crash", arguments: ["canonical-target", "classification", "policy", "redaction", "pdf-signature"])
     func replay(target: String) throws {
         let directory = Repository.root.appendingPathComponent("scripts/fuzz-corpus/\(target)")
         let seeds = try FileManager.default.contentsOfDirectory(atPath: directory.path).map { directory.appendingPathComponent($0).path }
