@@ -619,6 +619,50 @@ struct DocumentSignatureTests {
         #expect(reason(await setup.verifier.verify(document: divergent)).contains("/DP"))
     }
 
+    @Test("incremental writers' updates: /Info's ModDate and Producer may change, an object stream may not be defined twice")
+    func pdfWritersUpdates() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let clerk = try setup.clerk(.ec)
+        let certificate = "<< /Length 9 >>\nstream\nMIIBcert=\nendstream"
+        let catalog = "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R] /SigFlags 3 >> /DSS 10 0 R >>"
+        let dss = "<< /Type /DSS /Certs [11 0 R] >>"
+        let info = "<< /Title (Arrest warrant 26CR1234) /Producer (Court e-filing 4.2) /ModDate (D:20260301120000Z) >>"
+        // iText and pyHanko rewrite /Info's ModDate and Producer with every update they append.
+        let rewritten = info.replacingOccurrences(of: "(Court e-filing 4.2) /ModDate (D:20260301120000Z)", with: "(iText 7.2.5) /ModDate (D:20260302090000Z)")
+        for (label, compressing, crossReference) in [("classic", Set<Int>(), TestPDF.CrossReference.table), ("compressed", [1, 2, 3, 5, 7], .compressedStream)] {
+            let signed = try TestPDF.signed(info: info, compressing: compressing, crossReference: crossReference) { try clerk.cmsSignature(over: $0) }
+            func update(_ infoBody: String) throws -> [UInt8] {
+                try TestPDF.appendUpdate(
+                    to: signed, objects: [(1, catalog), (7, infoBody), (10, dss), (11, certificate)], size: 12, crossReference: crossReference,
+                    trailer: " /Info 7 0 R"
+                )
+            }
+            let status = await setup.verifier.verify(document: try update(rewritten))
+            #expect(verifiedCourt(status) == "denver-county-court", "\(label): \(status)")
+            let retitled = await setup.verifier.verify(document: try update(rewritten.replacingOccurrences(of: "26CR1234", with: "26CR9999")))
+            #expect(reason(retitled).contains("the document information's /Title was changed"), "\(label): \(retitled)")
+            let referenced = await setup.verifier.verify(document: try update(rewritten.replacingOccurrences(of: "(iText 7.2.5)", with: "3 0 R")))
+            #expect(reason(referenced).contains("/Producer is not a string"), "\(label): \(referenced)")
+        }
+
+        // A later revision that defines an appended object stream again: entries of the earlier one that readers
+        // still follow into it would find other objects (or, as qpdf found here, no catalog).
+        let signed = try TestPDF.signed(compressing: [1, 2, 3, 5], crossReference: .compressedStream) { try clerk.cmsSignature(over: $0) }
+        let first = try TestPDF.appendUpdate(
+            to: signed, objects: [(11, certificate)], compressed: [(1, catalog), (10, dss)], size: 12, crossReference: .compressedStream
+        )
+        #expect(verifiedCourt(await setup.verifier.verify(document: first)) == "denver-county-court")
+        var again = HandWrittenUpdate(bytes: first)
+        let data = "13 0 [11 0 R]"
+        again.add(12, "<< /Type /ObjStm /N 1 /First 5 /Length \(data.utf8.count) >>\nstream\n\(data)\nendstream")
+        again.finish(
+            number: 14, size: 15, prev: try TestPDF.startxref(of: first),
+            rows: [(12, HandWrittenUpdate.row(1, again.offsets[12]!, 0)), (13, HandWrittenUpdate.row(2, 12, 0))]
+        )
+        #expect(reason(await setup.verifier.verify(document: again.bytes)).contains("object stream 12, appended after signing, is defined again"))
+    }
+
     @Test("signed cross-reference streams that list a million entries each: the document's entry budget stops the reading")
     func pdfEntryBudget() throws {
         // Forty chained sections, each 2²⁰ one-byte entries that inflate from a kilobyte.

@@ -45,10 +45,11 @@ public enum TestPDF {
 
     /// Writes objects, a cross-reference and a trailer after `prefix` (empty for a new file): a complete revision.
     /// `compressed` objects go into one object stream, number `size`, compressed, and need a cross-reference stream
-    /// (then number `size + 1`); a stream's /Size counts both.
+    /// (then number `size + 1`); a stream's /Size counts both. `trailer` holds entries for the trailer (or the
+    /// stream's dictionary) besides /Size, /Root and /Prev.
     public static func revision(
         prefix: [UInt8], objects: [(Int, String)], compressed: [(Int, String)] = [], size: Int, prev: Int?,
-        header: String = "%PDF-1.7\n%\u{e2}\u{e3}\u{cf}\u{d3}\n", crossReference: CrossReference = .table
+        header: String = "%PDF-1.7\n%\u{e2}\u{e3}\u{cf}\u{d3}\n", crossReference: CrossReference = .table, trailer: String = ""
     ) throws -> [UInt8] {
         var bytes = prefix.isEmpty ? Array(header.utf8) : prefix
         var entries: [(number: Int, type: UInt8, field: Int, index: Int)] = []
@@ -88,7 +89,7 @@ public enum TestPDF {
                 rows = try deflate(upPredicted(rows, columns: 7))
                 encoding = " /Filter /FlateDecode /DecodeParms << /Columns 7 /Predictor 12 >>"
             }
-            bytes += Array("\(nextNumber) 0 obj\n<< /Type /XRef /Size \(nextNumber + 1) /Root 1 0 R /W [1 4 2] /Index [\(index)]\(previous)\(encoding) /Length \(rows.count) >>\nstream\n".utf8)
+            bytes += Array("\(nextNumber) 0 obj\n<< /Type /XRef /Size \(nextNumber + 1) /Root 1 0 R\(trailer) /W [1 4 2] /Index [\(index)]\(previous)\(encoding) /Length \(rows.count) >>\nstream\n".utf8)
             bytes += rows + Array("\nendstream\nendobj\nstartxref\n\(xrefOffset)\n%%EOF\n".utf8)
             return bytes
         }
@@ -100,7 +101,7 @@ public enum TestPDF {
         } else {
             for entry in entries.sorted(by: { $0.number < $1.number }) { xref += "\(entry.number) 1\n" + String(format: "%010d 00000 n \n", entry.field) }
         }
-        xref += "trailer\n<< /Size \(size) /Root 1 0 R\(previous) >>\nstartxref\n\(xrefOffset)\n%%EOF\n"
+        xref += "trailer\n<< /Size \(size) /Root 1 0 R\(trailer)\(previous) >>\nstartxref\n\(xrefOffset)\n%%EOF\n"
         return bytes + Array(xref.utf8)
     }
 
@@ -128,16 +129,17 @@ public enum TestPDF {
     }
 
     /// A signed one-revision PDF; `sign` receives the bytes the byte range covers and returns a detached DER CMS
-    /// signature. The objects numbered in `compressing` go into an object stream (object 7; the signature's own
-    /// objects, 4 to 6, are streams or must be read in place).
+    /// signature. `info`, if given, is the document information dictionary (object 7, named by the trailer's /Info).
+    /// The objects numbered in `compressing` go into an object stream (numbered after the others; the signature's
+    /// own objects, 4 to 6, are streams or must be read in place).
     public static func signed(
-        text: String = "WARRANT", contents: String = "4 0 R", compressing: Set<Int> = [], crossReference: CrossReference = .table,
-        sign: ([UInt8]) throws -> [UInt8]
+        text: String = "WARRANT", contents: String = "4 0 R", info: String? = nil, compressing: Set<Int> = [],
+        crossReference: CrossReference = .table, sign: ([UInt8]) throws -> [UInt8]
     ) throws -> [UInt8] {
-        let all = objects(text: text, signed: true, contents: contents)
+        let all = objects(text: text, signed: true, contents: contents) + (info.map { [(7, $0)] } ?? [])
         var bytes = try revision(
-            prefix: [], objects: all.filter { !compressing.contains($0.0) }, compressed: all.filter { compressing.contains($0.0) }, size: 7,
-            prev: nil, crossReference: crossReference
+            prefix: [], objects: all.filter { !compressing.contains($0.0) }, compressed: all.filter { compressing.contains($0.0) },
+            size: info == nil ? 7 : 8, prev: nil, crossReference: crossReference, trailer: info == nil ? "" : " /Info 7 0 R"
         )
         let placeholder = "[0 0000000000 0000000000 0000000000]"
         guard let contents = find("/Contents <", in: bytes), let byteRange = find(placeholder, in: bytes) else {
@@ -165,9 +167,13 @@ public enum TestPDF {
 
     /// Appends an incremental update with the given objects.
     public static func appendUpdate(
-        to bytes: [UInt8], objects: [(Int, String)], compressed: [(Int, String)] = [], size: Int, crossReference: CrossReference = .table
+        to bytes: [UInt8], objects: [(Int, String)], compressed: [(Int, String)] = [], size: Int, crossReference: CrossReference = .table,
+        trailer: String = ""
     ) throws -> [UInt8] {
-        try revision(prefix: bytes, objects: objects, compressed: compressed, size: size, prev: try startxref(of: bytes), crossReference: crossReference)
+        try revision(
+            prefix: bytes, objects: objects, compressed: compressed, size: size, prev: try startxref(of: bytes), crossReference: crossReference,
+            trailer: trailer
+        )
     }
 
     public static func find(_ text: String, in bytes: [UInt8], from start: Int = 0) -> Int? {

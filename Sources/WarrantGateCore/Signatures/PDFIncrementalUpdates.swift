@@ -32,6 +32,9 @@ enum PDFIncrementalUpdates {
     /// What a cross-reference stream's dictionary holds besides a trailer's keys (ISO 32000-1 §7.5.8.2).
     static let crossReferenceStreamKeys: Set<String> = ["Type", "W", "Index", "Length", "Filter", "DecodeParms"]
     static let catalogKeysValidationMayChange: Set<String> = ["DSS", "Extensions"]
+    /// What incremental writers (iText, pyHanko) set in the document information dictionary on every update; shown
+    /// nowhere in the document.
+    static let infoKeysWritersUpdate: Set<String> = ["ModDate", "Producer"]
 
     /// Objects, nested values included, that all appended revisions together may hold (and, apart, the objects their
     /// object streams may hold): validation data is a few dozen certificates and responses, not a document.
@@ -232,9 +235,8 @@ enum PDFIncrementalUpdates {
         }
     }
 
-    /// The appended revisions' object streams read so far, by number (the newest revision's stream of a number
-    /// replaces an older one's): the objects of each that could be read, the numbers of those that could not, and
-    /// how many objects they may still hold.
+    /// The appended revisions' object streams read so far, by number (no number is defined twice): the objects of
+    /// each that could be read, the numbers of those that could not, and how many objects they may still hold.
     struct AppendedObjectStreams {
         var objects: [Int: [PDFIndirectObject]] = [:]
         var unreadable: Set<Int> = []
@@ -309,14 +311,16 @@ enum PDFIncrementalUpdates {
             against signed: SignedRevision, previousStartxref: Int, streams: inout AppendedObjectStreams, decoder: inout PDFStreamDecoder
         ) throws -> String? {
             var unchecked: String?
+            // Entries of earlier revisions that readers still follow into an object stream were checked against it.
+            if let object = objects.first(where: { streams.objects[$0.reference.number] != nil || streams.unreadable.contains($0.reference.number) }) {
+                throw modified("object stream \(object.reference.number), appended after signing, is defined again by a later revision")
+            }
             for stream in objects where stream.value.dictionary?.type == "ObjStm" && stream.streamData != nil {
                 // Read as a stream, not as validation data; but never in place of an object the signature covers.
                 let number = stream.reference.number
                 guard number >= signed.size else {
                     throw modified("object \(number), which the signed revision defines, was redefined as a compressed stream")
                 }
-                streams.objects[number] = nil
-                streams.unreadable.remove(number)
                 do {
                     let data = try decoder.decode(stream, in: signed.bytes)
                     let decoded = try PDFObjectStream(stream.value.dictionary ?? PDFDictionary(), data: data, object: number, budget: &streams.budget)
@@ -441,27 +445,46 @@ enum PDFIncrementalUpdates {
         /// Throws if `object` changes the signed document; returns why it could not be checked, or nil.
         static func checkObject(_ object: PDFIndirectObject, against signed: SignedRevision) throws -> String? {
             let number = object.reference.number
+            if number < signed.size, object.reference == signed.trailer["Info"]?.reference {
+                let (changed, unchecked) = try redefinition(
+                    object, of: "the document information", original: signed.info, mayChange: infoKeysWritersUpdate, signed: signed
+                )
+                if let key = changed.first(where: { if case .string? = object.value.dictionary?[$0] { false } else { true } }) {
+                    throw modified("the document information's /\(key) is not a string")
+                }
+                return unchecked
+            }
             if number < signed.size {
-                guard object.reference == signed.root, object.streamData == nil, let updated = object.value.dictionary else {
-                    throw modified("object \(number), which the signed revision defines, was redefined")
-                }
-                guard let original = signed.catalog else {
-                    guard let unreadable = signed.unreadable else {
-                        throw modified("the catalog was redefined, and the signed revision's catalog cannot be located to compare it")
-                    }
-                    return "the catalog was redefined, and the signed revision's catalog cannot be located: \(unreadable)"
-                }
-                let changed = updated.keys.union(original.keys).filter { updated[$0] != original[$0] }
-                if let key = changed.subtracting(catalogKeysValidationMayChange).sorted().first {
-                    throw modified("the catalog's /\(key) was changed")
-                }
-                return nil
+                guard object.reference == signed.root else { throw modified("object \(number), which the signed revision defines, was redefined") }
+                return try redefinition(object, of: "the catalog", original: signed.catalog, mayChange: catalogKeysValidationMayChange, signed: signed).unchecked
             }
             guard isValidationData(object) else {
                 let type = object.value.dictionary?.type.map { " (/\($0))" } ?? ""
                 throw modified("object \(number)\(type) added after signing is not validation data")
             }
             return nil
+        }
+
+        /// The keys in which `object`, a redefinition of the signed `original` (`what`, as messages name it), differs
+        /// from it, sorted; throws if one is not in `mayChange`, or if `object` is not a dictionary. When the original
+        /// cannot be located, no keys, and why.
+        private static func redefinition(
+            _ object: PDFIndirectObject, of what: String, original: PDFDictionary?, mayChange: Set<String>, signed: SignedRevision
+        ) throws -> (changed: [String], unchecked: String?) {
+            guard object.streamData == nil, let updated = object.value.dictionary else {
+                throw modified("\(what) was redefined as something other than a dictionary")
+            }
+            guard let original else {
+                guard let unreadable = signed.unreadable else {
+                    throw modified("\(what) was redefined, and the signed one cannot be located to compare it")
+                }
+                return ([], "\(what) was redefined, and the signed one cannot be located: \(unreadable)")
+            }
+            let changed = updated.keys.union(original.keys).filter { updated[$0] != original[$0] }
+            if let key = changed.subtracting(mayChange).sorted().first {
+                throw modified("\(what)'s /\(key) was changed")
+            }
+            return (changed.sorted(), nil)
         }
 
         /// DSS and VRI dictionaries, certificate/CRL/OCSP streams, arrays of them, and document time-stamps.

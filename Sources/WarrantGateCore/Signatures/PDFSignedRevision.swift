@@ -14,6 +14,9 @@ extension PDFIncrementalUpdates {
         let entries: [Int: PDFXrefEntry]
         /// Nil if the entries do not lead to the catalog; then the catalog may not be redefined.
         private(set) var catalog: PDFDictionary?
+        /// The document information dictionary the trailer's /Info names, where the entries place it; nil if there
+        /// is none or it cannot be located (then it may not be redefined).
+        private(set) var info: PDFDictionary?
         /// Why part of the cross-reference, or the catalog's object stream, could not be read; nil if all of it was.
         private(set) var unreadable: String?
 
@@ -72,26 +75,27 @@ extension PDFIncrementalUpdates {
                 throw PDFSyntaxError("the signed revision's trailer lacks /Root or /Size")
             }
             (self.trailer, self.root, self.size, self.entries) = (trailer, root, size, entries)
-            catalog = nil
+            (catalog, info) = (nil, nil)
             self.unreadable = unreadable
             do {
-                catalog = try locateCatalog(decoder: &decoder)
+                catalog = try dictionary(root, decoder: &decoder).flatMap { $0.type == "Catalog" ? $0 : nil }
+                if let reference = trailer["Info"]?.reference { info = try dictionary(reference, decoder: &decoder) }
             } catch {
-                self.unreadable = unreadable ?? "the signed revision's catalog is in an object stream that cannot be read (\(error))"
+                self.unreadable = unreadable ?? "the signed revision's catalog or /Info is in an object stream that cannot be read (\(error))"
             }
         }
 
-        /// The catalog where the entries place it; nil if it is not a /Catalog dictionary there.
-        private func locateCatalog(decoder: inout PDFStreamDecoder) throws(PDFUndecodableStream) -> PDFDictionary? {
-            switch entries[root.number] {
-            case .inUse(let offset, let generation)? where generation == root.generation && offset < end:
+        /// The dictionary `reference` names, where the entries place it; nil if it is not a dictionary there.
+        private func dictionary(_ reference: PDFReference, decoder: inout PDFStreamDecoder) throws(PDFUndecodableStream) -> PDFDictionary? {
+            switch entries[reference.number] {
+            case .inUse(let offset, let generation)? where generation == reference.generation && offset < end:
                 var scanner = PDFScanner(bytes, at: offset, end: end)
-                guard let object = try? scanner.indirectObject(), object.reference == root, object.streamData == nil else { return nil }
-                return object.value.dictionary.flatMap { $0.type == "Catalog" ? $0 : nil }
-            case .compressed(let stream, let index)? where root.generation == 0:
+                guard let object = try? scanner.indirectObject(), object.reference == reference, object.streamData == nil else { return nil }
+                return object.value.dictionary
+            case .compressed(let stream, let index)? where reference.generation == 0:
                 let objects = try objectStream(stream, decoder: &decoder).objects()
-                guard index < objects.count, objects[index].reference.number == root.number else { return nil }
-                return objects[index].value.dictionary.flatMap { $0.type == "Catalog" ? $0 : nil }
+                guard index < objects.count, objects[index].reference.number == reference.number else { return nil }
+                return objects[index].value.dictionary
             default:
                 return nil
             }
