@@ -663,6 +663,43 @@ struct DocumentSignatureTests {
         #expect(reason(await setup.verifier.verify(document: again.bytes)).contains("object stream 12, appended after signing, is defined again"))
     }
 
+    @Test("PAdES-LTA: a document time-stamp in an invisible field, added to the form and the page, keeps the signature verified")
+    func pdfDocumentTimestamp() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let clerk = try setup.clerk(.ec)
+        let pdf = try TestPDF.signed { try clerk.cmsSignature(over: $0) }
+        let placeholder = "/ByteRange [0 0000000000 0000000000 0000000000] /Contents <\(String(repeating: "0", count: TestPDF.placeholderBytes * 2))>"
+        let stamp = "<< /Type /DocTimeStamp /Filter /Adobe.PPKLite /SubFilter /ETSI.RFC3161 \(placeholder) >>"
+        let field = "<< /FT /Sig /T (Timestamp1) /Type /Annot /Subtype /Widget /Rect [0 0 0 0] /F 132 /P 3 0 R /V 10 0 R >>"
+        let page = "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Annots [5 0 R 9 0 R] >>"
+        let form = "/AcroForm << /Fields [5 0 R 9 0 R] /SigFlags 3 >>"
+        let certificate = "<< /Length 9 >>\nstream\nMIIBcert=\nendstream"
+        /// The update as pyHanko writes it, with `replacing` applied, its time-stamp token a stand-in (only the
+        /// court's signature is verified).
+        func stamped(_ replacing: [(String, String)] = []) throws -> [UInt8] {
+            var objects = [
+                (1, "<< /Type /Catalog /Pages 2 0 R \(form) /DSS 8 0 R >>"), (3, page), (7, certificate), (8, "<< /Type /DSS /Certs [7 0 R] >>"),
+                (9, field), (10, stamp),
+            ]
+            for (old, new) in replacing { objects = objects.map { ($0.0, $0.1.replacingOccurrences(of: old, with: new)) } }
+            return try TestPDF.sealed(try TestPDF.appendUpdate(to: pdf, objects: objects, size: 11)) { _ in [0x30, 0x00] }
+        }
+        let status = await setup.verifier.verify(document: try stamped())
+        #expect(verifiedCourt(status) == "denver-county-court", "\(status)")
+
+        // Anything more is a modification: a visible field, an appearance, a field whose value was signed, another
+        // change to the form or the page, a flag that is not a signature's.
+        for (change, expected) in [
+            ("/Rect [0 0 0 0]", "/Rect [0 0 100 20]"), ("/F 132", "/F 132 /AP << /N 7 0 R >>"), ("/V 10 0 R", "/V 6 0 R"),
+            ("/SigFlags 3 >>", "/SigFlags 3 /NeedAppearances true >>"), ("/Annots [5 0 R 9 0 R]", "/Annots [5 0 R 9 0 R] /Rotate 90"),
+            ("/Annots [5 0 R 9 0 R]", "/Annots [9 0 R]"), ("/SigFlags 3", "/SigFlags 7"), ("/FT /Sig", "/FT /Tx"),
+        ] {
+            let changed = await setup.verifier.verify(document: try stamped([(change, expected)]))
+            #expect(reason(changed).contains("modified after signing"), "\(expected): \(changed)")
+        }
+    }
+
     @Test("signed cross-reference streams that list a million entries each: the document's entry budget stops the reading")
     func pdfEntryBudget() throws {
         // Forty chained sections, each 2²⁰ one-byte entries that inflate from a kilobyte.

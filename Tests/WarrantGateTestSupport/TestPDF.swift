@@ -137,12 +137,19 @@ public enum TestPDF {
         crossReference: CrossReference = .table, sign: ([UInt8]) throws -> [UInt8]
     ) throws -> [UInt8] {
         let all = objects(text: text, signed: true, contents: contents) + (info.map { [(7, $0)] } ?? [])
-        var bytes = try revision(
+        let bytes = try revision(
             prefix: [], objects: all.filter { !compressing.contains($0.0) }, compressed: all.filter { compressing.contains($0.0) },
             size: info == nil ? 7 : 8, prev: nil, crossReference: crossReference, trailer: info == nil ? "" : " /Info 7 0 R"
         )
+        return try sealed(bytes, sign: sign)
+    }
+
+    /// `bytes` with its (one) unfilled /ByteRange filled in, and the signature `sign` makes over the bytes that range
+    /// covers spliced into the /Contents placeholder after it (`placeholderBytes` zero bytes, in hexadecimal).
+    public static func sealed(_ bytes: [UInt8], sign: ([UInt8]) throws -> [UInt8]) throws -> [UInt8] {
+        var bytes = bytes
         let placeholder = "[0 0000000000 0000000000 0000000000]"
-        guard let contents = find("/Contents <", in: bytes), let byteRange = find(placeholder, in: bytes) else {
+        guard let byteRange = find(placeholder, in: bytes), let contents = find("/Contents <", in: bytes, from: byteRange) else {
             throw TestPDFError("placeholder not found")
         }
         let gapStart = contents + "/Contents ".utf8.count

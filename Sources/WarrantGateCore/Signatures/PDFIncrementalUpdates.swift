@@ -436,14 +436,14 @@ enum PDFIncrementalUpdates {
                     continue
                 }
                 if object.value.dictionary?.type == "ObjStm" && object.streamData != nil { continue }
-                let reason = try Self.checkObject(object, against: signed)
+                let reason = try Self.checkObject(object, against: signed, decoder: &decoder)
                 unchecked = unchecked ?? reason
             }
             return unchecked
         }
 
         /// Throws if `object` changes the signed document; returns why it could not be checked, or nil.
-        static func checkObject(_ object: PDFIndirectObject, against signed: SignedRevision) throws -> String? {
+        static func checkObject(_ object: PDFIndirectObject, against signed: SignedRevision, decoder: inout PDFStreamDecoder) throws -> String? {
             let number = object.reference.number
             if number < signed.size, object.reference == signed.trailer["Info"]?.reference {
                 let (changed, unchecked) = try redefinition(
@@ -454,15 +454,68 @@ enum PDFIncrementalUpdates {
                 }
                 return unchecked
             }
-            if number < signed.size {
-                guard object.reference == signed.root else { throw modified("object \(number), which the signed revision defines, was redefined") }
-                return try redefinition(object, of: "the catalog", original: signed.catalog, mayChange: catalogKeysValidationMayChange, signed: signed).unchecked
+            if number < signed.size, object.reference == signed.root {
+                let (changed, unchecked) = try redefinition(
+                    object, of: "the catalog", original: signed.catalog, mayChange: catalogKeysValidationMayChange.union(["AcroForm"]), signed: signed
+                )
+                if changed.contains("AcroForm"), let original = signed.catalog {
+                    // An inline form that only gains document time-stamp fields; a form held in an object of its own
+                    // is checked where that object is redefined.
+                    guard case .dictionary(let updatedForm)? = object.value.dictionary?["AcroForm"],
+                        original["AcroForm"] == nil || original["AcroForm"]?.dictionary != nil,
+                        formOnlyGainsFields(updatedForm, from: original["AcroForm"]?.dictionary, size: signed.size)
+                    else { throw modified("the catalog's /AcroForm was changed") }
+                }
+                return unchecked
             }
-            guard isValidationData(object) else {
+            if number < signed.size {
+                // A form or a page that only gains an invisible document time-stamp field, as PAdES-LTA writers add one.
+                let original = try? signed.dictionary(object.reference, decoder: &decoder)
+                if let original, let updated = object.value.dictionary, object.streamData == nil {
+                    if signed.catalog?["AcroForm"]?.reference == object.reference, formOnlyGainsFields(updated, from: original, size: signed.size) {
+                        return nil
+                    }
+                    if original.type == "Page", pageOnlyGainsAnnotations(updated, from: original, size: signed.size) {
+                        return nil
+                    }
+                }
+                throw modified("object \(number), which the signed revision defines, was redefined")
+            }
+            guard isValidationData(object, size: signed.size) else {
                 let type = object.value.dictionary?.type.map { " (/\($0))" } ?? ""
                 throw modified("object \(number)\(type) added after signing is not validation data")
             }
             return nil
+        }
+
+        /// Whether an interactive form changes only by new fields at the end of /Fields (each an object added after
+        /// signing, itself checked as a document time-stamp field) and, with them, /SigFlags.
+        static func formOnlyGainsFields(_ updated: PDFDictionary, from original: PDFDictionary?, size: Int) -> Bool {
+            let changed = updated.keys.union(original?.keys ?? []).filter { updated[$0] != original?[$0] }
+            guard changed.contains("Fields"), changed.isSubset(of: ["Fields", "SigFlags"]) else { return false }
+            if changed.contains("SigFlags"), !(1...3).contains(updated["SigFlags"]?.unsignedInteger ?? 0) { return false }
+            return gainsAddedReferences(updated["Fields"], from: original?["Fields"], size: size)
+        }
+
+        /// Whether a page changes only by new annotations at the end of its inline /Annots, each an object added
+        /// after signing (checked as a document time-stamp field: invisible).
+        static func pageOnlyGainsAnnotations(_ updated: PDFDictionary, from original: PDFDictionary, size: Int) -> Bool {
+            let changed = updated.keys.union(original.keys).filter { updated[$0] != original[$0] }
+            return changed == ["Annots"] && gainsAddedReferences(updated["Annots"], from: original["Annots"], size: size)
+        }
+
+        /// Whether `updated` is the array `original` (or an empty one) followed by references to objects added after
+        /// signing.
+        private static func gainsAddedReferences(_ updated: PDFObject?, from original: PDFObject?, size: Int) -> Bool {
+            guard case .array(let elements)? = updated else { return false }
+            let kept: [PDFObject]
+            switch original {
+            case nil: kept = []
+            case .array(let originalElements)?: kept = originalElements
+            default: return false
+            }
+            guard elements.count > kept.count, Array(elements.prefix(kept.count)) == kept else { return false }
+            return elements.dropFirst(kept.count).allSatisfy { ($0.reference?.number ?? -1) >= size }
         }
 
         /// The keys in which `object`, a redefinition of the signed `original` (`what`, as messages name it), differs
@@ -487,11 +540,14 @@ enum PDFIncrementalUpdates {
             return (changed.sorted(), nil)
         }
 
-        /// DSS and VRI dictionaries, certificate/CRL/OCSP streams, arrays of them, and document time-stamps.
-        static func isValidationData(_ object: PDFIndirectObject) -> Bool {
+        /// DSS and VRI dictionaries, certificate/CRL/OCSP streams, arrays of them, document time-stamps, and the
+        /// invisible signature fields that hold them (`size`: the signed revision's, above which objects were added).
+        static func isValidationData(_ object: PDFIndirectObject, size: Int) -> Bool {
             switch object.value {
             case .dictionary(let dictionary) where object.streamData != nil:
                 return dictionary.keys.isSubset(of: ["Length", "Filter", "DecodeParms"])
+            case .dictionary(let dictionary) where dictionary["FT"] != nil:
+                return isTimestampField(dictionary, size: size)
             case .dictionary(let dictionary):
                 switch dictionary.type {
                 case "DSS": return dictionary.keys.isSubset(of: ["Type", "VRI", "Certs", "CRLs", "OCSPs"])
@@ -510,6 +566,20 @@ enum PDFIncrementalUpdates {
             default:
                 return false
             }
+        }
+
+        /// A signature field and widget that shows nothing (a zero /Rect, no appearance) and whose value is an object
+        /// added after signing: a document time-stamp's, as PAdES-LTA writers add it. What the value holds is
+        /// checked as that object.
+        static func isTimestampField(_ field: PDFDictionary, size: Int) -> Bool {
+            guard field.keys.isSubset(of: ["Type", "Subtype", "FT", "Rect", "V", "T", "F", "P"]), field["FT"]?.name == "Sig",
+                field["Type"] == nil || field.type == "Annot", field["Subtype"] == nil || field["Subtype"]?.name == "Widget",
+                (field["V"]?.reference?.number ?? -1) >= size,
+                field["T"].map({ if case .string = $0 { true } else { false } }) ?? true,
+                field["F"].map({ $0.unsignedInteger != nil }) ?? true, field["P"].map({ $0.reference != nil }) ?? true,
+                case .array(let rectangle)? = field["Rect"], rectangle.count == 4
+            else { return false }
+            return rectangle.allSatisfy { if case .number(let text) = $0 { Double(text) == 0 } else { false } }
         }
     }
 }

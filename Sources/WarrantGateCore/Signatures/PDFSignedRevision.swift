@@ -86,7 +86,7 @@ extension PDFIncrementalUpdates {
         }
 
         /// The dictionary `reference` names, where the entries place it; nil if it is not a dictionary there.
-        private func dictionary(_ reference: PDFReference, decoder: inout PDFStreamDecoder) throws(PDFUndecodableStream) -> PDFDictionary? {
+        func dictionary(_ reference: PDFReference, decoder: inout PDFStreamDecoder) throws(PDFUndecodableStream) -> PDFDictionary? {
             switch entries[reference.number] {
             case .inUse(let offset, let generation)? where generation == reference.generation && offset < end:
                 var scanner = PDFScanner(bytes, at: offset, end: end)
