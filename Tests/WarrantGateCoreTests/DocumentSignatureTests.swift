@@ -688,16 +688,29 @@ struct DocumentSignatureTests {
         let status = await setup.verifier.verify(document: try stamped())
         #expect(verifiedCourt(status) == "denver-county-court", "\(status)")
 
-        // Anything more is a modification: a visible field, an appearance, a field whose value was signed, another
-        // change to the form or the page, a flag that is not a signature's.
+        // Anything more is a modification: a visible field, an appearance, a field whose value was signed or is not
+        // a time-stamp, another change to the form or the page, a flag that is not a signature's or one dropped; a
+        // time-stamp dictionary that is also an annotation (a reviewer's pdf.js run painted a box over the text,
+        // showed a note, and linked the whole page), listed in /Annots or /Fields itself.
+        let annotation = "/Type /DocTimeStamp /Subtype /Square /Rect [60 700 400 740] /IC [1 1 1]"
         for (change, expected) in [
-            ("/Rect [0 0 0 0]", "/Rect [0 0 100 20]"), ("/F 132", "/F 132 /AP << /N 7 0 R >>"), ("/V 10 0 R", "/V 6 0 R"),
+            ("/Rect [0 0 0 0]", "/Rect [0 0 100 20]"), ("/F 132", "/F 132 /AP << /N 7 0 R >>"), ("/V 10 0 R", "/V 6 0 R"), ("/V 10 0 R", "/V 8 0 R"),
             ("/SigFlags 3 >>", "/SigFlags 3 /NeedAppearances true >>"), ("/Annots [5 0 R 9 0 R]", "/Annots [5 0 R 9 0 R] /Rotate 90"),
             ("/Annots [5 0 R 9 0 R]", "/Annots [9 0 R]"), ("/SigFlags 3", "/SigFlags 7"), ("/FT /Sig", "/FT /Tx"),
+            ("/Type /DocTimeStamp", annotation), ("/Type /DocTimeStamp", "/Type /DocTimeStamp /Subtype /Link /A << /S /URI /URI (https://evil.example/) >>"),
+            ("/Annots [5 0 R 9 0 R]", "/Annots [5 0 R 10 0 R]"), ("/Fields [5 0 R 9 0 R]", "/Fields [5 0 R 10 0 R]"),
+            ("/Annots [5 0 R 9 0 R]", "/Annots [5 0 R 8 0 R]"),
         ] {
             let changed = await setup.verifier.verify(document: try stamped([(change, expected)]))
             #expect(reason(changed).contains("modified after signing"), "\(expected): \(changed)")
         }
+        let covered = await setup.verifier.verify(document: try stamped([("/Type /DocTimeStamp", annotation), ("/Annots [5 0 R 9 0 R]", "/Annots [5 0 R 10 0 R]")]))
+        #expect(reason(covered).contains("modified after signing"), "\(covered)")
+        // A form whose signed /SigFlags were 3 may not drop the append-only flag.
+        let signedFlags = try TestPDF.signed { try clerk.cmsSignature(over: $0) }
+        #expect(TestPDF.find("/SigFlags 3", in: signedFlags) != nil)
+        let dropped = await setup.verifier.verify(document: try stamped([("/SigFlags 3 >>", "/SigFlags 1 >>")]))
+        #expect(reason(dropped).contains("/AcroForm was changed"), "\(dropped)")
     }
 
     @Test("signed cross-reference streams that list a million entries each: the document's entry budget stops the reading")

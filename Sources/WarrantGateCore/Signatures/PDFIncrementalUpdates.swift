@@ -428,6 +428,7 @@ enum PDFIncrementalUpdates {
                     }
                 }
             }
+            let timestamps = AddedTimestamps((objects + compressedObjects).filter { $0.reference.number >= signed.size })
             for object in objects + compressedObjects {
                 if object.value.dictionary?.type == "XRef" && object.streamData != nil {
                     guard object.reference.number >= signed.size else {
@@ -436,14 +437,17 @@ enum PDFIncrementalUpdates {
                     continue
                 }
                 if object.value.dictionary?.type == "ObjStm" && object.streamData != nil { continue }
-                let reason = try Self.checkObject(object, against: signed, decoder: &decoder)
+                let reason = try Self.checkObject(object, against: signed, timestamps: timestamps, decoder: &decoder)
                 unchecked = unchecked ?? reason
             }
             return unchecked
         }
 
-        /// Throws if `object` changes the signed document; returns why it could not be checked, or nil.
-        static func checkObject(_ object: PDFIndirectObject, against signed: SignedRevision, decoder: inout PDFStreamDecoder) throws -> String? {
+        /// Throws if `object` changes the signed document; returns why it could not be checked, or nil. `timestamps`
+        /// are the document time-stamps and their fields that `object`'s revision adds.
+        static func checkObject(
+            _ object: PDFIndirectObject, against signed: SignedRevision, timestamps: AddedTimestamps, decoder: inout PDFStreamDecoder
+        ) throws -> String? {
             let number = object.reference.number
             if number < signed.size, object.reference == signed.trailer["Info"]?.reference {
                 let (changed, unchecked) = try redefinition(
@@ -463,7 +467,7 @@ enum PDFIncrementalUpdates {
                     // is checked where that object is redefined.
                     guard case .dictionary(let updatedForm)? = object.value.dictionary?["AcroForm"],
                         original["AcroForm"] == nil || original["AcroForm"]?.dictionary != nil,
-                        formOnlyGainsFields(updatedForm, from: original["AcroForm"]?.dictionary, size: signed.size)
+                        formOnlyGainsFields(updatedForm, from: original["AcroForm"]?.dictionary, fields: timestamps.fields)
                     else { throw modified("the catalog's /AcroForm was changed") }
                 }
                 return unchecked
@@ -472,41 +476,43 @@ enum PDFIncrementalUpdates {
                 // A form or a page that only gains an invisible document time-stamp field, as PAdES-LTA writers add one.
                 let original = try? signed.dictionary(object.reference, decoder: &decoder)
                 if let original, let updated = object.value.dictionary, object.streamData == nil {
-                    if signed.catalog?["AcroForm"]?.reference == object.reference, formOnlyGainsFields(updated, from: original, size: signed.size) {
+                    if signed.catalog?["AcroForm"]?.reference == object.reference, formOnlyGainsFields(updated, from: original, fields: timestamps.fields) {
                         return nil
                     }
-                    if original.type == "Page", pageOnlyGainsAnnotations(updated, from: original, size: signed.size) {
+                    if original.type == "Page", pageOnlyGainsAnnotations(updated, from: original, fields: timestamps.fields) {
                         return nil
                     }
                 }
                 throw modified("object \(number), which the signed revision defines, was redefined")
             }
-            guard isValidationData(object, size: signed.size) else {
+            guard isValidationData(object, timestamps: timestamps) else {
                 let type = object.value.dictionary?.type.map { " (/\($0))" } ?? ""
                 throw modified("object \(number)\(type) added after signing is not validation data")
             }
             return nil
         }
 
-        /// Whether an interactive form changes only by new fields at the end of /Fields (each an object added after
-        /// signing, itself checked as a document time-stamp field) and, with them, /SigFlags.
-        static func formOnlyGainsFields(_ updated: PDFDictionary, from original: PDFDictionary?, size: Int) -> Bool {
+        /// Whether an interactive form changes only by new time-stamp fields (of `fields`) at the end of /Fields and,
+        /// with them, /SigFlags, which may gain flags (1: signatures exist, 2: append only) but not lose one.
+        static func formOnlyGainsFields(_ updated: PDFDictionary, from original: PDFDictionary?, fields: Set<Int>) -> Bool {
             let changed = updated.keys.union(original?.keys ?? []).filter { updated[$0] != original?[$0] }
             guard changed.contains("Fields"), changed.isSubset(of: ["Fields", "SigFlags"]) else { return false }
-            if changed.contains("SigFlags"), !(1...3).contains(updated["SigFlags"]?.unsignedInteger ?? 0) { return false }
-            return gainsAddedReferences(updated["Fields"], from: original?["Fields"], size: size)
+            if changed.contains("SigFlags") {
+                let flags = updated["SigFlags"]?.unsignedInteger ?? 0
+                let before = original?["SigFlags"]?.unsignedInteger ?? 0
+                guard (1...3).contains(flags), flags & before == before else { return false }
+            }
+            return gains(updated["Fields"], from: original?["Fields"], only: fields)
         }
 
-        /// Whether a page changes only by new annotations at the end of its inline /Annots, each an object added
-        /// after signing (checked as a document time-stamp field: invisible).
-        static func pageOnlyGainsAnnotations(_ updated: PDFDictionary, from original: PDFDictionary, size: Int) -> Bool {
+        /// Whether a page changes only by new time-stamp fields' widgets (of `fields`) at the end of its inline /Annots.
+        static func pageOnlyGainsAnnotations(_ updated: PDFDictionary, from original: PDFDictionary, fields: Set<Int>) -> Bool {
             let changed = updated.keys.union(original.keys).filter { updated[$0] != original[$0] }
-            return changed == ["Annots"] && gainsAddedReferences(updated["Annots"], from: original["Annots"], size: size)
+            return changed == ["Annots"] && gains(updated["Annots"], from: original["Annots"], only: fields)
         }
 
-        /// Whether `updated` is the array `original` (or an empty one) followed by references to objects added after
-        /// signing.
-        private static func gainsAddedReferences(_ updated: PDFObject?, from original: PDFObject?, size: Int) -> Bool {
+        /// Whether `updated` is the array `original` (or an empty one) followed by references to objects of `added`.
+        private static func gains(_ updated: PDFObject?, from original: PDFObject?, only added: Set<Int>) -> Bool {
             guard case .array(let elements)? = updated else { return false }
             let kept: [PDFObject]
             switch original {
@@ -515,7 +521,7 @@ enum PDFIncrementalUpdates {
             default: return false
             }
             guard elements.count > kept.count, Array(elements.prefix(kept.count)) == kept else { return false }
-            return elements.dropFirst(kept.count).allSatisfy { ($0.reference?.number ?? -1) >= size }
+            return elements.dropFirst(kept.count).allSatisfy { $0.reference.map { added.contains($0.number) && $0.generation == 0 } ?? false }
         }
 
         /// The keys in which `object`, a redefinition of the signed `original` (`what`, as messages name it), differs
@@ -540,18 +546,19 @@ enum PDFIncrementalUpdates {
             return (changed.sorted(), nil)
         }
 
-        /// DSS and VRI dictionaries, certificate/CRL/OCSP streams, arrays of them, document time-stamps, and the
-        /// invisible signature fields that hold them (`size`: the signed revision's, above which objects were added).
-        static func isValidationData(_ object: PDFIndirectObject, size: Int) -> Bool {
+        /// DSS and VRI dictionaries, certificate/CRL/OCSP streams, arrays of them, and the document time-stamps and
+        /// fields of `timestamps`.
+        static func isValidationData(_ object: PDFIndirectObject, timestamps: AddedTimestamps) -> Bool {
             switch object.value {
             case .dictionary(let dictionary) where object.streamData != nil:
                 return dictionary.keys.isSubset(of: ["Length", "Filter", "DecodeParms"])
-            case .dictionary(let dictionary) where dictionary["FT"] != nil:
-                return isTimestampField(dictionary, size: size)
+            case .dictionary where object.value.dictionary?["FT"] != nil:
+                return timestamps.fields.contains(object.reference.number)
+            case .dictionary(let dictionary) where dictionary.type == "DocTimeStamp":
+                return timestamps.stamps.contains(object.reference.number)
             case .dictionary(let dictionary):
                 switch dictionary.type {
                 case "DSS": return dictionary.keys.isSubset(of: ["Type", "VRI", "Certs", "CRLs", "OCSPs"])
-                case "DocTimeStamp": return dictionary["SubFilter"]?.name == "ETSI.RFC3161"
                 case "VRI", nil:
                     if dictionary.keys.isSubset(of: ["Type", "Cert", "CRL", "OCSP", "TU", "TS"]) { return true }
                     // The /VRI map: keys are upper-case hexadecimal SHA-1 digests of signature values.
@@ -568,13 +575,36 @@ enum PDFIncrementalUpdates {
             }
         }
 
-        /// A signature field and widget that shows nothing (a zero /Rect, no appearance) and whose value is an object
-        /// added after signing: a document time-stamp's, as PAdES-LTA writers add it. What the value holds is
-        /// checked as that object.
-        static func isTimestampField(_ field: PDFDictionary, size: Int) -> Bool {
-            guard field.keys.isSubset(of: ["Type", "Subtype", "FT", "Rect", "V", "T", "F", "P"]), field["FT"]?.name == "Sig",
+    }
+
+    /// The document time-stamps one appended revision adds (PAdES-LTA), and the fields that hold them.
+    struct AddedTimestamps {
+        /// A time-stamp's signature dictionary holds its signature and how to read it, nothing a reader acts on.
+        static let timestampKeys: Set<String> = ["Type", "Filter", "SubFilter", "ByteRange", "Contents", "M", "Name", "Prop_Build", "V"]
+        static let fieldKeys: Set<String> = ["Type", "Subtype", "FT", "Rect", "V", "T", "F", "P"]
+
+        /// Numbers of /DocTimeStamp dictionaries (RFC 3161, with a /ByteRange and /Contents the extractor checks).
+        let stamps: Set<Int>
+        /// Numbers of signature fields whose widget shows nothing (a zero /Rect, no appearance) and whose value is
+        /// one of `stamps`.
+        let fields: Set<Int>
+
+        init(_ added: [PDFIndirectObject]) {
+            let dictionaries = added.compactMap { object in object.streamData == nil ? object.value.dictionary.map { (object.reference, $0) } : nil }
+            let stamps = Set(dictionaries.filter { Self.isTimestamp($0.1) }.map(\.0.number))
+            self.stamps = stamps
+            fields = Set(dictionaries.filter { Self.isTimestampField($0.1, stamps: stamps) }.map(\.0.number))
+        }
+
+        private static func isTimestamp(_ dictionary: PDFDictionary) -> Bool {
+            dictionary.type == "DocTimeStamp" && dictionary["SubFilter"]?.name == "ETSI.RFC3161" && dictionary.keys.isSubset(of: timestampKeys)
+                && dictionary["ByteRange"] != nil && dictionary["Contents"] != nil
+        }
+
+        private static func isTimestampField(_ field: PDFDictionary, stamps: Set<Int>) -> Bool {
+            guard field.keys.isSubset(of: fieldKeys), field["FT"]?.name == "Sig",
                 field["Type"] == nil || field.type == "Annot", field["Subtype"] == nil || field["Subtype"]?.name == "Widget",
-                (field["V"]?.reference?.number ?? -1) >= size,
+                let value = field["V"]?.reference, value.generation == 0, stamps.contains(value.number),
                 field["T"].map({ if case .string = $0 { true } else { false } }) ?? true,
                 field["F"].map({ $0.unsignedInteger != nil }) ?? true, field["P"].map({ $0.reference != nil }) ?? true,
                 case .array(let rectangle)? = field["Rect"], rectangle.count == 4
