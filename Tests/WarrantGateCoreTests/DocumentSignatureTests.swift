@@ -706,6 +706,37 @@ struct DocumentSignatureTests {
         }
         let covered = await setup.verifier.verify(document: try stamped([("/Type /DocTimeStamp", annotation), ("/Annots [5 0 R 9 0 R]", "/Annots [5 0 R 10 0 R]")]))
         #expect(reason(covered).contains("modified after signing"), "\(covered)")
+        // A time-stamp that names a signer (pdf.js lists /Name and /M as a signature's), a field named as the court's
+        // (readers merge fields of one name), a time-stamp held by two fields.
+        for (label, changes) in [
+            ("a signer's name", [("/SubFilter /ETSI.RFC3161", "/SubFilter /ETSI.RFC3161 /Name (Hon. J. Doe, District Court)")]),
+            ("a signing time", [("/SubFilter /ETSI.RFC3161", "/SubFilter /ETSI.RFC3161 /M (D:20260301120000Z)")]),
+            ("the court's field name", [("/T (Timestamp1)", "/T (Signature1)")]),
+            ("two fields", [("/Fields [5 0 R 9 0 R]", "/Fields [5 0 R 9 0 R 7 0 R]"),
+                            ("<< /Length 9 >>\nstream\nMIIBcert=\nendstream", field.replacingOccurrences(of: "Timestamp1", with: "Timestamp2"))]),
+        ] {
+            let status = await setup.verifier.verify(document: try stamped(changes))
+            #expect(reason(status).contains("modified after signing"), "\(label): \(status)")
+        }
+        // pyHanko may put the widget far off the page instead, still with no area.
+        let offPage = await setup.verifier.verify(document: try stamped([("/Rect [0 0 0 0]", "/Rect [-9999 -9999 -9999 -9999]")]))
+        #expect(verifiedCourt(offPage) == "denver-county-court", "\(offPage)")
+        // An archival chain: a second time-stamp's revision lists the first one's field too.
+        let first = try stamped()
+        let second = try TestPDF.sealed(
+            try TestPDF.appendUpdate(
+                to: first,
+                objects: [
+                    (1, "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R 9 0 R 12 0 R] /SigFlags 3 >> /DSS 8 0 R >>"),
+                    (3, page.replacingOccurrences(of: "/Annots [5 0 R 9 0 R]", with: "/Annots [5 0 R 9 0 R 12 0 R]")),
+                    (12, field.replacingOccurrences(of: "Timestamp1", with: "Timestamp2").replacingOccurrences(of: "/V 10 0 R", with: "/V 13 0 R")),
+                    (13, stamp),
+                ],
+                size: 14
+            )
+        ) { _ in [0x30, 0x00] }
+        let chained = await setup.verifier.verify(document: second)
+        #expect(verifiedCourt(chained) == "denver-county-court", "\(chained)")
         // A form whose signed /SigFlags were 3 may not drop the append-only flag.
         let signedFlags = try TestPDF.signed { try clerk.cmsSignature(over: $0) }
         #expect(TestPDF.find("/SigFlags 3", in: signedFlags) != nil)

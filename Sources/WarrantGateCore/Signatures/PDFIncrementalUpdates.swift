@@ -63,12 +63,15 @@ enum PDFIncrementalUpdates {
         var revisions: [AppendedRevision] = []
         var unchecked: String?
         var appendedStreams = AppendedObjectStreams()
+        var timestampFields = TimestampFields()
         while true {
             scanner.skipWhitespaceAndComments()
             if scanner.atEnd { break }
             guard revisions.count < maximumRevisions else { throw modified("more than \(maximumRevisions) revisions were appended") }
             var revision = try AppendedRevision(&scanner)
-            let reason = try revision.check(against: signed, previousStartxref: previousStartxref, streams: &appendedStreams, decoder: &decoder)
+            let reason = try revision.check(
+                against: signed, previousStartxref: previousStartxref, streams: &appendedStreams, fields: &timestampFields, decoder: &decoder
+            )
             unchecked = unchecked ?? reason
             previousStartxref = revision.startxref
             revisions.append(revision)
@@ -306,9 +309,11 @@ enum PDFIncrementalUpdates {
         }
 
         /// Throws if this revision changes the signed document; returns why part of it could not be checked, or nil.
-        /// Reads its object streams into `streams`, for this and later revisions' entries.
+        /// Reads its object streams into `streams`, and its document time-stamp fields into `fields`, for this and
+        /// later revisions.
         mutating func check(
-            against signed: SignedRevision, previousStartxref: Int, streams: inout AppendedObjectStreams, decoder: inout PDFStreamDecoder
+            against signed: SignedRevision, previousStartxref: Int, streams: inout AppendedObjectStreams, fields: inout TimestampFields,
+            decoder: inout PDFStreamDecoder
         ) throws -> String? {
             var unchecked: String?
             // Entries of earlier revisions that readers still follow into an object stream were checked against it.
@@ -428,7 +433,8 @@ enum PDFIncrementalUpdates {
                     }
                 }
             }
-            let timestamps = AddedTimestamps((objects + compressedObjects).filter { $0.reference.number >= signed.size })
+            fields.revise(with: objects + compressedObjects, size: signed.size)
+            let timestamps = fields
             for object in objects + compressedObjects {
                 if object.value.dictionary?.type == "XRef" && object.streamData != nil {
                     guard object.reference.number >= signed.size else {
@@ -444,9 +450,9 @@ enum PDFIncrementalUpdates {
         }
 
         /// Throws if `object` changes the signed document; returns why it could not be checked, or nil. `timestamps`
-        /// are the document time-stamps and their fields that `object`'s revision adds.
+        /// are the document time-stamps and fields that `object`'s revision and the ones before it add.
         static func checkObject(
-            _ object: PDFIndirectObject, against signed: SignedRevision, timestamps: AddedTimestamps, decoder: inout PDFStreamDecoder
+            _ object: PDFIndirectObject, against signed: SignedRevision, timestamps: TimestampFields, decoder: inout PDFStreamDecoder
         ) throws -> String? {
             let number = object.reference.number
             if number < signed.size, object.reference == signed.trailer["Info"]?.reference {
@@ -467,7 +473,10 @@ enum PDFIncrementalUpdates {
                     // is checked where that object is redefined.
                     guard case .dictionary(let updatedForm)? = object.value.dictionary?["AcroForm"],
                         original["AcroForm"] == nil || original["AcroForm"]?.dictionary != nil,
-                        formOnlyGainsFields(updatedForm, from: original["AcroForm"]?.dictionary, fields: timestamps.fields)
+                        formOnlyGainsFields(
+                            updatedForm, from: original["AcroForm"]?.dictionary, timestamps: timestamps,
+                            signedNames: signedFieldNames(original["AcroForm"]?.dictionary, signed: signed, decoder: &decoder)
+                        )
                     else { throw modified("the catalog's /AcroForm was changed") }
                 }
                 return unchecked
@@ -476,10 +485,14 @@ enum PDFIncrementalUpdates {
                 // A form or a page that only gains an invisible document time-stamp field, as PAdES-LTA writers add one.
                 let original = try? signed.dictionary(object.reference, decoder: &decoder)
                 if let original, let updated = object.value.dictionary, object.streamData == nil {
-                    if signed.catalog?["AcroForm"]?.reference == object.reference, formOnlyGainsFields(updated, from: original, fields: timestamps.fields) {
+                    if signed.catalog?["AcroForm"]?.reference == object.reference,
+                        formOnlyGainsFields(
+                            updated, from: original, timestamps: timestamps, signedNames: signedFieldNames(original, signed: signed, decoder: &decoder)
+                        )
+                    {
                         return nil
                     }
-                    if original.type == "Page", pageOnlyGainsAnnotations(updated, from: original, fields: timestamps.fields) {
+                    if original.type == "Page", pageOnlyGainsAnnotations(updated, from: original, fields: timestamps.accepted) {
                         return nil
                     }
                 }
@@ -492,17 +505,42 @@ enum PDFIncrementalUpdates {
             return nil
         }
 
-        /// Whether an interactive form changes only by new time-stamp fields (of `fields`) at the end of /Fields and,
-        /// with them, /SigFlags, which may gain flags (1: signatures exist, 2: append only) but not lose one.
-        static func formOnlyGainsFields(_ updated: PDFDictionary, from original: PDFDictionary?, fields: Set<Int>) -> Bool {
+        /// Whether an interactive form changes only by time-stamp fields (of `timestamps`) at the end of /Fields, each
+        /// named (if at all) unlike every other field, and, with them, /SigFlags, which may gain flags (1: signatures
+        /// exist, 2: append only) but not lose one. `signedNames` are the signed fields' names, nil if one of them
+        /// cannot be read.
+        static func formOnlyGainsFields(
+            _ updated: PDFDictionary, from original: PDFDictionary?, timestamps: TimestampFields, signedNames: Set<[UInt8]>?
+        ) -> Bool {
             let changed = updated.keys.union(original?.keys ?? []).filter { updated[$0] != original?[$0] }
             guard changed.contains("Fields"), changed.isSubset(of: ["Fields", "SigFlags"]) else { return false }
             if changed.contains("SigFlags") {
                 let flags = updated["SigFlags"]?.unsignedInteger ?? 0
+                guard original?["SigFlags"] == nil || original?["SigFlags"]?.unsignedInteger != nil else { return false }
                 let before = original?["SigFlags"]?.unsignedInteger ?? 0
                 guard (1...3).contains(flags), flags & before == before else { return false }
             }
-            return gains(updated["Fields"], from: original?["Fields"], only: fields)
+            guard gains(updated["Fields"], from: original?["Fields"], only: timestamps.accepted), case .array(let all)? = updated["Fields"],
+                var taken = signedNames
+            else { return false }
+            // Readers merge fields of one name: a time-stamp field must not take the court's, nor another's.
+            let kept = if case .array(let signedFields)? = original?["Fields"] { signedFields.count } else { 0 }
+            for element in all.dropFirst(kept) {
+                guard let number = element.reference?.number, let name = timestamps.names[number] else { continue }
+                guard taken.insert(name).inserted else { return false }
+            }
+            return true
+        }
+
+        /// The names (/T) of the signed form's fields; nil if one cannot be read.
+        private static func signedFieldNames(_ form: PDFDictionary?, signed: SignedRevision, decoder: inout PDFStreamDecoder) -> Set<[UInt8]>? {
+            guard case .array(let fields)? = form?["Fields"] else { return form?["Fields"] == nil ? [] : nil }
+            var names: Set<[UInt8]> = []
+            for field in fields {
+                guard let reference = field.reference, let dictionary = try? signed.dictionary(reference, decoder: &decoder) else { return nil }
+                if case .string(let name)? = dictionary["T"] { names.insert(name) }
+            }
+            return names
         }
 
         /// Whether a page changes only by new time-stamp fields' widgets (of `fields`) at the end of its inline /Annots.
@@ -548,14 +586,14 @@ enum PDFIncrementalUpdates {
 
         /// DSS and VRI dictionaries, certificate/CRL/OCSP streams, arrays of them, and the document time-stamps and
         /// fields of `timestamps`.
-        static func isValidationData(_ object: PDFIndirectObject, timestamps: AddedTimestamps) -> Bool {
+        static func isValidationData(_ object: PDFIndirectObject, timestamps: TimestampFields) -> Bool {
             switch object.value {
             case .dictionary(let dictionary) where object.streamData != nil:
                 return dictionary.keys.isSubset(of: ["Length", "Filter", "DecodeParms"])
             case .dictionary where object.value.dictionary?["FT"] != nil:
-                return timestamps.fields.contains(object.reference.number)
+                return timestamps.fields.contains(object.reference.number) && object.reference.generation == 0
             case .dictionary(let dictionary) where dictionary.type == "DocTimeStamp":
-                return timestamps.stamps.contains(object.reference.number)
+                return timestamps.stamps.contains(object.reference.number) && object.reference.generation == 0
             case .dictionary(let dictionary):
                 switch dictionary.type {
                 case "DSS": return dictionary.keys.isSubset(of: ["Type", "VRI", "Certs", "CRLs", "OCSPs"])
@@ -577,28 +615,64 @@ enum PDFIncrementalUpdates {
 
     }
 
-    /// The document time-stamps one appended revision adds (PAdES-LTA), and the fields that hold them.
-    struct AddedTimestamps {
-        /// A time-stamp's signature dictionary holds its signature and how to read it, nothing a reader acts on.
-        static let timestampKeys: Set<String> = ["Type", "Filter", "SubFilter", "ByteRange", "Contents", "M", "Name", "Prop_Build", "V"]
+    /// The document time-stamps the appended revisions add (PAdES-LTA), and the fields that hold them, carried from
+    /// one revision to the next: a later revision's form lists the earlier time-stamps' fields too.
+    struct TimestampFields {
+        /// A time-stamp's signature dictionary holds its signature and how to read it: nothing a reader shows as a
+        /// signer (/Name, /M) or acts on.
+        static let timestampKeys: Set<String> = ["Type", "Filter", "SubFilter", "ByteRange", "Contents", "V", "Prop_Build"]
         static let fieldKeys: Set<String> = ["Type", "Subtype", "FT", "Rect", "V", "T", "F", "P"]
 
-        /// Numbers of /DocTimeStamp dictionaries (RFC 3161, with a /ByteRange and /Contents the extractor checks).
-        let stamps: Set<Int>
-        /// Numbers of signature fields whose widget shows nothing (a zero /Rect, no appearance) and whose value is
-        /// one of `stamps`.
-        let fields: Set<Int>
+        /// Numbers of the current revision's /DocTimeStamp dictionaries (RFC 3161, with a /ByteRange and /Contents
+        /// the extractor checks).
+        private(set) var stamps: Set<Int> = []
+        /// Numbers of the current revision's signature fields whose widget shows nothing (no area, no appearance)
+        /// and whose value is one of `stamps`, held by no other field.
+        private(set) var fields: Set<Int> = []
+        /// Every such field so far that no later revision has redefined.
+        private(set) var accepted: Set<Int> = []
+        /// Their names (/T), where they have one.
+        private(set) var names: [Int: [UInt8]] = [:]
 
-        init(_ added: [PDFIndirectObject]) {
-            let dictionaries = added.compactMap { object in object.streamData == nil ? object.value.dictionary.map { (object.reference, $0) } : nil }
-            let stamps = Set(dictionaries.filter { Self.isTimestamp($0.1) }.map(\.0.number))
-            self.stamps = stamps
-            fields = Set(dictionaries.filter { Self.isTimestampField($0.1, stamps: stamps) }.map(\.0.number))
+        /// Takes in a revision's objects: those it redefines are no longer accepted unless they qualify again.
+        mutating func revise(with objects: [PDFIndirectObject], size: Int) {
+            let dictionaries = objects.compactMap { object -> (Int, PDFDictionary)? in
+                guard object.reference.number >= size, object.reference.generation == 0, object.streamData == nil,
+                    let dictionary = object.value.dictionary
+                else { return nil }
+                return (object.reference.number, dictionary)
+            }
+            accepted.subtract(objects.map(\.reference.number))
+            stamps = Set(dictionaries.filter { Self.isTimestamp($0.1) }.map(\.0))
+            let candidates = dictionaries.filter { Self.isTimestampField($0.1, stamps: stamps) }
+            let holders = Dictionary(grouping: candidates) { $0.1["V"]?.reference?.number ?? -1 }
+            fields = Set(candidates.filter { holders[$0.1["V"]?.reference?.number ?? -1]?.count == 1 }.map(\.0))
+            accepted.formUnion(fields)
+            for (number, field) in candidates where fields.contains(number) {
+                if case .string(let name)? = field["T"] { names[number] = name } else { names[number] = nil }
+            }
         }
 
         private static func isTimestamp(_ dictionary: PDFDictionary) -> Bool {
-            dictionary.type == "DocTimeStamp" && dictionary["SubFilter"]?.name == "ETSI.RFC3161" && dictionary.keys.isSubset(of: timestampKeys)
-                && dictionary["ByteRange"] != nil && dictionary["Contents"] != nil
+            guard dictionary.type == "DocTimeStamp", dictionary["SubFilter"]?.name == "ETSI.RFC3161", dictionary.keys.isSubset(of: timestampKeys),
+                dictionary["ByteRange"] != nil, dictionary["Contents"] != nil, dictionary["V"].map({ $0.unsignedInteger != nil }) ?? true
+            else { return false }
+            return dictionary["Prop_Build"].map(isBuildProperties) ?? true
+        }
+
+        /// /Prop_Build as writers fill it: which software made the signature, nothing a reader acts on.
+        private static func isBuildProperties(_ value: PDFObject) -> Bool {
+            guard let build = value.dictionary, build.keys.isSubset(of: ["Filter", "PubSec", "App"]) else { return false }
+            return build.keys.allSatisfy { key in
+                guard let entry = build[key]?.dictionary, entry.keys.isSubset(of: ["Name", "R", "Date", "REx", "OS"]) else { return false }
+                return entry.keys.allSatisfy { inner in
+                    switch entry[inner] {
+                    case .name?, .string?, .number?: true
+                    case .array(let names)?: names.allSatisfy { $0.name != nil }
+                    default: false
+                    }
+                }
+            }
         }
 
         private static func isTimestampField(_ field: PDFDictionary, stamps: Set<Int>) -> Bool {
@@ -609,7 +683,9 @@ enum PDFIncrementalUpdates {
                 field["F"].map({ $0.unsignedInteger != nil }) ?? true, field["P"].map({ $0.reference != nil }) ?? true,
                 case .array(let rectangle)? = field["Rect"], rectangle.count == 4
             else { return false }
-            return rectangle.allSatisfy { if case .number(let text) = $0 { Double(text) == 0 } else { false } }
+            // No area: a zero rectangle, or one far off the page with no width or height, as pyHanko may write.
+            let corners = rectangle.compactMap { if case .number(let text) = $0 { Double(text) } else { nil } }
+            return corners.count == 4 && corners[0] == corners[2] && corners[1] == corners[3]
         }
     }
 }
