@@ -712,6 +712,7 @@ struct DocumentSignatureTests {
             ("a signer's name", [("/SubFilter /ETSI.RFC3161", "/SubFilter /ETSI.RFC3161 /Name (Hon. J. Doe, District Court)")]),
             ("a signing time", [("/SubFilter /ETSI.RFC3161", "/SubFilter /ETSI.RFC3161 /M (D:20260301120000Z)")]),
             ("the court's field name", [("/T (Timestamp1)", "/T (Signature1)")]),
+            ("a name in UTF-16", [("/T (Timestamp1)", "/T <FEFF0053>")]), ("a nested name", [("/T (Timestamp1)", "/T (Form.Signature1)")]),
             ("two fields", [("/Fields [5 0 R 9 0 R]", "/Fields [5 0 R 9 0 R 7 0 R]"),
                             ("<< /Length 9 >>\nstream\nMIIBcert=\nendstream", field.replacingOccurrences(of: "Timestamp1", with: "Timestamp2"))]),
         ] {
@@ -737,6 +738,15 @@ struct DocumentSignatureTests {
         ) { _ in [0x30, 0x00] }
         let chained = await setup.verifier.verify(document: second)
         #expect(verifiedCourt(chained) == "denver-county-court", "\(chained)")
+        // A later revision may not define an earlier time-stamp's field again (here under the court's name).
+        let renamed = try TestPDF.appendUpdate(to: first, objects: [(9, field.replacingOccurrences(of: "Timestamp1", with: "Signature1"))], size: 11)
+        #expect(reason(await setup.verifier.verify(document: renamed)).contains("field 9, appended after signing, is defined again"))
+        // Names compare as readers decode them.
+        #expect(PDFText.decoded([0xFE, 0xFF, 0x00, 0x53, 0x00, 0x31]) == "S1")
+        #expect(PDFText.decoded([0xFF, 0xFE, 0x53, 0x00, 0x31, 0x00]) == "S1")
+        #expect(PDFText.decoded([0xFE, 0xFF, 0x00, 0x1B, 0x00, 0x65, 0x00, 0x6E, 0x00, 0x1B, 0x00, 0x53]) == "S")
+        #expect(PDFText.decoded([0xEF, 0xBB, 0xBF, 0x53]) == "S")
+        #expect(PDFText.decoded(Array("Signature1".utf8)) == "Signature1")
         // A form whose signed /SigFlags were 3 may not drop the append-only flag.
         let signedFlags = try TestPDF.signed { try clerk.cmsSignature(over: $0) }
         #expect(TestPDF.find("/SigFlags 3", in: signedFlags) != nil)

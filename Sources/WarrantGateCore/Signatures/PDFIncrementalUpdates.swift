@@ -433,7 +433,7 @@ enum PDFIncrementalUpdates {
                     }
                 }
             }
-            fields.revise(with: objects + compressedObjects, size: signed.size)
+            try fields.revise(with: objects + compressedObjects, size: signed.size)
             let timestamps = fields
             for object in objects + compressedObjects {
                 if object.value.dictionary?.type == "XRef" && object.streamData != nil {
@@ -510,7 +510,7 @@ enum PDFIncrementalUpdates {
         /// exist, 2: append only) but not lose one. `signedNames` are the signed fields' names, nil if one of them
         /// cannot be read.
         static func formOnlyGainsFields(
-            _ updated: PDFDictionary, from original: PDFDictionary?, timestamps: TimestampFields, signedNames: Set<[UInt8]>?
+            _ updated: PDFDictionary, from original: PDFDictionary?, timestamps: TimestampFields, signedNames: Set<String>?
         ) -> Bool {
             let changed = updated.keys.union(original?.keys ?? []).filter { updated[$0] != original?[$0] }
             guard changed.contains("Fields"), changed.isSubset(of: ["Fields", "SigFlags"]) else { return false }
@@ -532,13 +532,18 @@ enum PDFIncrementalUpdates {
             return true
         }
 
-        /// The names (/T) of the signed form's fields; nil if one cannot be read.
-        private static func signedFieldNames(_ form: PDFDictionary?, signed: SignedRevision, decoder: inout PDFStreamDecoder) -> Set<[UInt8]>? {
+        /// The names (/T) of the signed form's top-level fields, decoded as readers decode text; nil if one cannot be
+        /// read. (A time-stamp field's name holds no period, so it cannot name a field nested under another.)
+        private static func signedFieldNames(_ form: PDFDictionary?, signed: SignedRevision, decoder: inout PDFStreamDecoder) -> Set<String>? {
             guard case .array(let fields)? = form?["Fields"] else { return form?["Fields"] == nil ? [] : nil }
-            var names: Set<[UInt8]> = []
+            var names: Set<String> = []
             for field in fields {
                 guard let reference = field.reference, let dictionary = try? signed.dictionary(reference, decoder: &decoder) else { return nil }
-                if case .string(let name)? = dictionary["T"] { names.insert(name) }
+                switch dictionary["T"] {
+                case nil: break
+                case .string(let name)?: names.insert(PDFText.decoded(name))
+                default: return nil
+                }
             }
             return names
         }
@@ -631,25 +636,31 @@ enum PDFIncrementalUpdates {
         private(set) var fields: Set<Int> = []
         /// Every such field so far that no later revision has redefined.
         private(set) var accepted: Set<Int> = []
-        /// Their names (/T), where they have one.
-        private(set) var names: [Int: [UInt8]] = [:]
+        /// Their names (/T), where they have one: printable ASCII without a period.
+        private(set) var names: [Int: String] = [:]
+        /// Every time-stamp and field any revision so far added.
+        private var added: Set<Int> = []
 
-        /// Takes in a revision's objects: those it redefines are no longer accepted unless they qualify again.
-        mutating func revise(with objects: [PDFIndirectObject], size: Int) {
+        /// Takes in a revision's objects. Throws if it defines again a time-stamp or field an earlier one added:
+        /// writers never do, and the earlier revision's form was checked against what they were.
+        mutating func revise(with objects: [PDFIndirectObject], size: Int) throws {
+            if let object = objects.first(where: { added.contains($0.reference.number) }) {
+                throw modified("document time-stamp or field \(object.reference.number), appended after signing, is defined again by a later revision")
+            }
             let dictionaries = objects.compactMap { object -> (Int, PDFDictionary)? in
                 guard object.reference.number >= size, object.reference.generation == 0, object.streamData == nil,
                     let dictionary = object.value.dictionary
                 else { return nil }
                 return (object.reference.number, dictionary)
             }
-            accepted.subtract(objects.map(\.reference.number))
             stamps = Set(dictionaries.filter { Self.isTimestamp($0.1) }.map(\.0))
             let candidates = dictionaries.filter { Self.isTimestampField($0.1, stamps: stamps) }
             let holders = Dictionary(grouping: candidates) { $0.1["V"]?.reference?.number ?? -1 }
             fields = Set(candidates.filter { holders[$0.1["V"]?.reference?.number ?? -1]?.count == 1 }.map(\.0))
             accepted.formUnion(fields)
+            added.formUnion(stamps.union(fields))
             for (number, field) in candidates where fields.contains(number) {
-                if case .string(let name)? = field["T"] { names[number] = name } else { names[number] = nil }
+                if case .string(let name)? = field["T"] { names[number] = String(decoding: name, as: UTF8.self) }
             }
         }
 
@@ -660,14 +671,22 @@ enum PDFIncrementalUpdates {
             return dictionary["Prop_Build"].map(isBuildProperties) ?? true
         }
 
-        /// /Prop_Build as writers fill it: which software made the signature, nothing a reader acts on.
+        /// A field name a reader decodes as itself and files at the top level: printable ASCII, no period.
+        private static func isPlainName(_ value: PDFObject) -> Bool {
+            guard case .string(let name) = value, !name.isEmpty else { return false }
+            return name.allSatisfy { (0x20...0x7E).contains($0) && $0 != UInt8(ascii: ".") }
+        }
+
+        /// /Prop_Build as writers fill it (Acrobat's flags included): which software made the signature and how it
+        /// validated it, nothing that changes the document.
         private static func isBuildProperties(_ value: PDFObject) -> Bool {
             guard let build = value.dictionary, build.keys.isSubset(of: ["Filter", "PubSec", "App"]) else { return false }
             return build.keys.allSatisfy { key in
-                guard let entry = build[key]?.dictionary, entry.keys.isSubset(of: ["Name", "R", "Date", "REx", "OS"]) else { return false }
+                let keys: Set<String> = ["Name", "R", "Date", "REx", "OS", "V", "PreRelease", "NonEFontNoWarn", "TrustedMode"]
+                guard let entry = build[key]?.dictionary, entry.keys.isSubset(of: keys) else { return false }
                 return entry.keys.allSatisfy { inner in
                     switch entry[inner] {
-                    case .name?, .string?, .number?: true
+                    case .name?, .string?, .number?, .boolean?: true
                     case .array(let names)?: names.allSatisfy { $0.name != nil }
                     default: false
                     }
@@ -679,7 +698,7 @@ enum PDFIncrementalUpdates {
             guard field.keys.isSubset(of: fieldKeys), field["FT"]?.name == "Sig",
                 field["Type"] == nil || field.type == "Annot", field["Subtype"] == nil || field["Subtype"]?.name == "Widget",
                 let value = field["V"]?.reference, value.generation == 0, stamps.contains(value.number),
-                field["T"].map({ if case .string = $0 { true } else { false } }) ?? true,
+                field["T"].map(Self.isPlainName) ?? true,
                 field["F"].map({ $0.unsignedInteger != nil }) ?? true, field["P"].map({ $0.reference != nil }) ?? true,
                 case .array(let rectangle)? = field["Rect"], rectangle.count == 4
             else { return false }
