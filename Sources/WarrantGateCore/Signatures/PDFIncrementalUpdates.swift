@@ -1,19 +1,21 @@
 /// Checks what was appended to a PDF after its signed revision (ISO 32000-1 §7.5.6, incremental updates).
 ///
 /// PAdES-LT and -LTA files append validation data after signing. An appended revision is allowed only if it:
-/// - consists of whole objects, a classic `xref` table and `trailer` or a cross-reference stream (whose dictionary is
-///   read as the trailer), `startxref` and `%%EOF`, and nothing else;
-/// - adds only validation data as new objects (numbers at or above the signed revision's /Size): a /DSS dictionary,
-///   /VRI dictionaries, certificate, CRL and OCSP streams (a stream whose dictionary holds only /Length, /Filter and
-///   /DecodeParms), arrays of references and integers, and /DocTimeStamp signature dictionaries; directly or in
-///   object streams of its own;
-/// - redefines no object of the signed revision except the catalog, and the catalog only by adding or changing /DSS
-///   and /Extensions;
+/// - consists of whole objects, a classic `xref` table laid out line by line and a `trailer`, or a cross-reference
+///   stream (whose dictionary is read as the trailer), `startxref` and `%%EOF`, and nothing else;
+/// - adds only validation data as new objects (numbers at or above the signed revision's /Size), directly or in
+///   object streams of its own: a /DSS dictionary, /VRI dictionaries, certificate, CRL and OCSP streams (a stream
+///   whose dictionary holds only /Length, /Filter and /DecodeParms), arrays of references and integers, and document
+///   time-stamps with the invisible fields that hold them (``TimestampFields``);
+/// - redefines no object of the signed revision but the catalog (only its /DSS and /Extensions, and an inline form
+///   gaining time-stamp fields), /Info (only /ModDate and /Producer), the form's own object and pages (only gaining
+///   time-stamp fields at the end of /Fields and /Annots);
 /// - keeps the trailer's /Root, /Info and /Encrypt, and chains /Prev to the previous revision's `startxref`;
 /// - has cross-reference entries (in a table or a stream) that each point at an object of this revision with that
 ///   number, directly or in one of the appended object streams, and frees no object but object 0;
 /// - holds no comment (a reader that searches the raw bytes for the last `startxref` would follow one written in a
-///   comment), and no object defined twice;
+///   comment), no object defined twice, and no object header, `xref` or `trailer` but the ones parsed
+///   (``PDFHiddenSections``: readers that rebuild a damaged cross-reference find them anywhere);
 /// - defines no object the signed revision refers to, in its own bytes or in its object streams: a signed page that
 ///   lists a content stream it does not define would show whatever a later revision puts there. Nor does the signed
 ///   cross-reference place an object in an object stream added later.
