@@ -5,21 +5,21 @@
 /// after signing may then hold no such token but the ones the checker parsed: anything else is an object or a
 /// section hidden from it.
 enum PDFHiddenSections {
-    /// The first offset in `range` of a token that is not listed: an `obj` keyword after `n g` (whitespace as broad
+    /// The first offset from `start` to the end of `bytes` of a token that is not listed: an `obj` keyword after `n g` (whitespace as broad
     /// as any reader takes it) whose header does not start at one of `objectStarts`, or the bytes `xref` or
     /// `trailer`, whatever surrounds them (pdf.js finds `trailer` inside other words), not at one of `keywords`.
-    /// Linear in the range: each candidate looks back over its own digits and whitespace only.
-    static func first(in bytes: [UInt8], range: Range<Int>, objectStarts: Set<Int>, keywords: Set<Int>) -> (offset: Int, token: String)? {
-        var index = range.lowerBound
-        while index < range.upperBound {
+    /// Linear in the bytes scanned: each candidate looks back over its own digits and whitespace only.
+    static func first(in bytes: [UInt8], from start: Int, objectStarts: Set<Int>, keywords: Set<Int>) -> (offset: Int, token: String)? {
+        var index = start
+        while index < bytes.count {
             switch bytes[index] {
-            case UInt8(ascii: "o") where spells("obj", in: bytes, at: index, range: range) && endsToken(after: index + 3, in: bytes, range: range):
-                if let start = headerStart(beforeKeywordAt: index, in: bytes, from: range.lowerBound), !objectStarts.contains(start) {
+            case UInt8(ascii: "o") where PDFBytes.hasPrefix(bytes, at: index, "obj") && endsToken(after: index + 3, in: bytes):
+                if let start = headerStart(beforeKeywordAt: index, in: bytes, from: start), !objectStarts.contains(start) {
                     return (start, "an object header")
                 }
-            case UInt8(ascii: "x") where spells("xref", in: bytes, at: index, range: range) && !keywords.contains(index):
+            case UInt8(ascii: "x") where PDFBytes.hasPrefix(bytes, at: index, "xref") && !keywords.contains(index):
                 return (index, "an xref keyword")
-            case UInt8(ascii: "t") where spells("trailer", in: bytes, at: index, range: range) && !keywords.contains(index):
+            case UInt8(ascii: "t") where PDFBytes.hasPrefix(bytes, at: index, "trailer") && !keywords.contains(index):
                 return (index, "a trailer keyword")
             default:
                 break
@@ -29,17 +29,10 @@ enum PDFHiddenSections {
         return nil
     }
 
-    /// Whether `word`'s bytes are at `index`.
-    private static func spells(_ word: StaticString, in bytes: [UInt8], at index: Int, range: Range<Int>) -> Bool {
-        let count = word.utf8CodeUnitCount
-        guard index + count <= range.upperBound else { return false }
-        return bytes[index..<index + count].elementsEqual(UnsafeBufferPointer(start: word.utf8Start, count: count))
-    }
-
-    /// Whether a token ends at `index`: the range ends, or a byte that some reader takes as whitespace or a delimiter
+    /// Whether a token ends at `index`: the bytes end, or a byte that some reader takes as whitespace or a delimiter
     /// follows.
-    private static func endsToken(after index: Int, in bytes: [UInt8], range: Range<Int>) -> Bool {
-        index == range.upperBound || !PDFBytes.isRegular(bytes[index]) || isSpace(bytes[index])
+    private static func endsToken(after index: Int, in bytes: [UInt8]) -> Bool {
+        index == bytes.count || !PDFBytes.isRegular(bytes[index]) || isSpace(bytes[index])
     }
 
     /// Whitespace as PDF defines it, and the vertical tab and no-break space, which JavaScript's `\s` (pdf.js) and

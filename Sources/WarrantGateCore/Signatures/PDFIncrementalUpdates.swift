@@ -88,7 +88,7 @@ enum PDFIncrementalUpdates {
             [revision.startxrefKeyword + "start".utf8.count] + (revision.xref.map { [revision.xrefOffset, $0.trailerKeyword] } ?? [])
         }
         if let hidden = PDFHiddenSections.first(
-            in: bytes, range: signedEnd..<bytes.count, objectStarts: Set(revisions.flatMap { $0.objects.map(\.range.lowerBound) }), keywords: Set(keywords)
+            in: bytes, from: signedEnd, objectStarts: Set(revisions.flatMap { $0.objects.map(\.range.lowerBound) }), keywords: Set(keywords)
         ) {
             throw modified("\(hidden.token) at offset \(hidden.offset) is not one the checker read: a reader that rebuilds the cross-reference would")
         }
@@ -429,10 +429,9 @@ enum PDFIncrementalUpdates {
                 let listed = Set(entries.compactMap { number, entry -> Int? in
                     if case .inUse(let offset, _) = entry, objectsByOffset[offset]?.reference.number == number { offset } else { nil }
                 })
-                for stream in objects where streams.objects[stream.reference.number] != nil && !listed.contains(stream.range.lowerBound) {
-                    if stream.value.dictionary?.type == "ObjStm" && stream.streamData != nil {
-                        throw modified("object stream \(stream.reference.number) appended after signing is not listed by its revision's cross-reference")
-                    }
+                // Only this revision's object streams that could be read are in `streams.objects` yet.
+                if let stream = objects.first(where: { streams.objects[$0.reference.number] != nil && !listed.contains($0.range.lowerBound) }) {
+                    throw modified("object stream \(stream.reference.number) appended after signing is not listed by its revision's cross-reference")
                 }
             }
             try fields.revise(with: objects + compressedObjects, size: signed.size)

@@ -132,7 +132,7 @@ extension PDFIncrementalUpdates {
         init(_ bytes: [UInt8], at offset: Int, end: Int, decoder: inout PDFStreamDecoder) throws {
             var scanner = PDFScanner(bytes, at: Self.start(bytes, at: offset, end: end), end: end)
             var entries: [[Int: PDFXrefEntry]] = []
-            let streamOffset: Int
+            let stream: PDFIndirectObject
             if PDFBytes.hasPrefix(bytes, at: scanner.position, "xref") {
                 let table = try XrefTable(&scanner)
                 trailer = table.trailer
@@ -141,23 +141,26 @@ extension PDFIncrementalUpdates {
                     (self.entries, unreadable) = (entries, nil)
                     return
                 }
-                guard let named = named.unsignedInteger, named < end else {
-                    (self.entries, unreadable) = (entries, "its /XRefStm is not an offset in the signed revision")
+                do {
+                    guard let streamOffset = named.unsignedInteger, streamOffset < end else {
+                        throw PDFUndecodableStream("its /XRefStm is not an offset in the signed revision")
+                    }
+                    stream = try Self.crossReferenceStream(bytes, at: streamOffset, end: end)
+                } catch {
+                    (self.entries, unreadable) = (entries, "\(error)")
                     return
                 }
-                streamOffset = named
             } else {
-                trailer = try Self.crossReferenceStream(bytes, at: offset, end: end).value.dictionary ?? PDFDictionary()
-                streamOffset = offset
+                stream = try Self.crossReferenceStream(bytes, at: offset, end: end)
+                trailer = stream.value.dictionary ?? PDFDictionary()
             }
             do {
-                let stream = try Self.crossReferenceStream(bytes, at: streamOffset, end: end)
-                let dictionary = stream.value.dictionary ?? PDFDictionary()
                 let data = try decoder.decode(stream, in: bytes)
+                let dictionary = stream.value.dictionary ?? PDFDictionary()
                 entries.append(try PDFCrossReferenceStream(dictionary, data: data, object: stream.reference.number, entryBudget: &decoder.entryBudget).entries)
                 (self.entries, unreadable) = (entries, nil)
             } catch {
-                (self.entries, unreadable) = (entries, "its cross-reference stream at offset \(streamOffset) cannot be read (\(error))")
+                (self.entries, unreadable) = (entries, "its cross-reference stream at offset \(stream.range.lowerBound) cannot be read (\(error))")
             }
         }
 

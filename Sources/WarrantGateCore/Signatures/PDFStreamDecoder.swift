@@ -21,13 +21,10 @@ struct PDFStreamDecoder {
     /// data to another file: a stream with any of them may decode otherwise there.
     static let divergentKeys: Set<String> = ["F", "FFilter", "FDecodeParms", "DP"]
 
-    private(set) var remaining: Int
+    /// The decoded bytes the document's streams may still produce.
+    private(set) var remaining = PDFStreamDecoder.documentBudget
     /// The entries the document's cross-reference streams may still list (see ``PDFCrossReferenceStream``).
     var entryBudget = PDFStreamDecoder.documentEntries
-
-    init(budget: Int = PDFStreamDecoder.documentBudget) {
-        remaining = budget
-    }
 
     /// The decoded data of `object`, a stream in `bytes`.
     mutating func decode(_ object: PDFIndirectObject, in bytes: [UInt8]) throws(PDFUndecodableStream) -> [UInt8] {
