@@ -661,6 +661,10 @@ struct DocumentSignatureTests {
             rows: [(12, HandWrittenUpdate.row(1, again.offsets[12]!, 0)), (13, HandWrittenUpdate.row(2, 12, 0))]
         )
         #expect(reason(await setup.verifier.verify(document: again.bytes)).contains("object stream 12, appended after signing, is defined again"))
+        // … or defines its number inside an object stream of its own.
+        let inStream = try TestPDF.appendUpdate(to: first, objects: [], compressed: [(12, "[11 0 R]")], size: 14, crossReference: .compressedStream)
+        let inStreamStatus = await setup.verifier.verify(document: inStream)
+        #expect(reason(inStreamStatus).contains("object stream 12, appended after signing, is defined again"), "\(inStreamStatus)")
     }
 
     @Test("PAdES-LTA: a document time-stamp in an invisible field, added to the form and the page, keeps the signature verified")

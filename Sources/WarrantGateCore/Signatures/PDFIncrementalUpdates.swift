@@ -318,10 +318,7 @@ enum PDFIncrementalUpdates {
             decoder: inout PDFStreamDecoder
         ) throws -> String? {
             var unchecked: String?
-            // Entries of earlier revisions that readers still follow into an object stream were checked against it.
-            if let object = objects.first(where: { streams.objects[$0.reference.number] != nil || streams.unreadable.contains($0.reference.number) }) {
-                throw modified("object stream \(object.reference.number), appended after signing, is defined again by a later revision")
-            }
+            let earlierStreams = Set(streams.objects.keys).union(streams.unreadable)
             for stream in objects where stream.value.dictionary?.type == "ObjStm" && stream.streamData != nil {
                 // Read as a stream, not as validation data; but never in place of an object the signature covers.
                 let number = stream.reference.number
@@ -337,6 +334,11 @@ enum PDFIncrementalUpdates {
                     streams.unreadable.insert(number)
                     unchecked = unchecked ?? "object stream \(number), appended after signing, cannot be read (\(error)), so its objects cannot be checked"
                 }
+            }
+            // Entries of earlier revisions that readers still follow into an object stream were checked against it,
+            // whether this revision defines its number directly or in an object stream.
+            if let object = (objects + compressedObjects).first(where: { earlierStreams.contains($0.reference.number) }) {
+                throw modified("object stream \(object.reference.number), appended after signing, is defined again by a later revision")
             }
             var numbers: Set<Int> = Set(objects.map(\.reference.number))
             for object in compressedObjects where !numbers.insert(object.reference.number).inserted {
