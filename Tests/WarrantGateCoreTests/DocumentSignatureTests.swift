@@ -719,6 +719,9 @@ struct DocumentSignatureTests {
             ("a name in UTF-16", [("/T (Timestamp1)", "/T <FEFF0053>")]), ("a nested name", [("/T (Timestamp1)", "/T (Form.Signature1)")]),
             ("two fields", [("/Fields [5 0 R 9 0 R]", "/Fields [5 0 R 9 0 R 7 0 R]"),
                             ("<< /Length 9 >>\nstream\nMIIBcert=\nendstream", field.replacingOccurrences(of: "Timestamp1", with: "Timestamp2"))]),
+            ("a field listed twice", [("/Fields [5 0 R 9 0 R]", "/Fields [5 0 R 9 0 R 9 0 R]")]),
+            ("a widget listed twice", [("/Annots [5 0 R 9 0 R]", "/Annots [5 0 R 9 0 R 9 0 R]")]),
+            ("a widget that names another page", [("/P 3 0 R", "/P 2 0 R")]),
         ] {
             let status = await setup.verifier.verify(document: try stamped(changes))
             #expect(reason(status).contains("modified after signing"), "\(label): \(status)")
@@ -756,6 +759,80 @@ struct DocumentSignatureTests {
         #expect(TestPDF.find("/SigFlags 3", in: signedFlags) != nil)
         let dropped = await setup.verifier.verify(document: try stamped([("/SigFlags 3 >>", "/SigFlags 1 >>")]))
         #expect(reason(dropped).contains("/AcroForm was changed"), "\(dropped)")
+    }
+
+    /// pyHanko rewrites a page's /Annots, or the form's /Fields, where it is an array object of its own, and leaves
+    /// the page or the form as signed.
+    @Test("PAdES-LTA: a time-stamp field added to /Annots and /Fields held as array objects keeps the signature verified")
+    func pdfDocumentTimestampInArrayObjects() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let clerk = try setup.clerk(.ec)
+        // The signed document: the page's /Annots is object 7, the form is object 8 and its /Fields object 9, and
+        // the page tree's /Kids object 10.
+        let objects: [(Int, String)] = TestPDF.objects(text: "WARRANT", signed: true).map { number, body in
+            (number, body.replacingOccurrences(of: "/Annots [5 0 R]", with: "/Annots 7 0 R")
+                .replacingOccurrences(of: "/AcroForm << /Fields [5 0 R] /SigFlags 3 >>", with: "/AcroForm 8 0 R")
+                .replacingOccurrences(of: "/Kids [3 0 R]", with: "/Kids 10 0 R"))
+        } + [(7, "[5 0 R]"), (8, "<< /Fields 9 0 R /SigFlags 1 >>"), (9, "[5 0 R]"), (10, "[3 0 R]")]
+        let pdf = try TestPDF.sealed(try TestPDF.revision(prefix: [], objects: objects, size: 11, prev: nil)) { try clerk.cmsSignature(over: $0) }
+        #expect(verifiedCourt(await setup.verifier.verify(document: pdf)) == "denver-county-court")
+        let placeholder = "/ByteRange [0 0000000000 0000000000 0000000000] /Contents <\(String(repeating: "0", count: TestPDF.placeholderBytes * 2))>"
+        let stamp = "<< /Type /DocTimeStamp /Filter /Adobe.PPKLite /SubFilter /ETSI.RFC3161 \(placeholder) >>"
+        let certificate = "<< /Length 9 >>\nstream\nMIIBcert=\nendstream"
+        let field = "<< /FT /Sig /T (Timestamp1) /Type /Annot /Subtype /Widget /Rect [0 0 0 0] /F 132 /P 3 0 R /V 14 0 R >>"
+        /// The update as pyHanko writes it: the two arrays gain the field, the catalog gains /DSS.
+        func stamped(_ updated: [(Int, String)] = [(7, "[5 0 R 13 0 R]"), (9, "[5 0 R 13 0 R]")], field: String = field) throws -> [UInt8] {
+            let objects: [(Int, String)] = [
+                (1, "<< /Type /Catalog /Pages 2 0 R /AcroForm 8 0 R /DSS 12 0 R >>"), (11, certificate), (12, "<< /Type /DSS /Certs [11 0 R] >>"),
+                (13, field), (14, stamp),
+            ] + updated
+            return try TestPDF.sealed(try TestPDF.appendUpdate(to: pdf, objects: objects, size: 15)) { _ in [0x30, 0x00] }
+        }
+        let status = await setup.verifier.verify(document: try stamped())
+        #expect(verifiedCourt(status) == "denver-county-court", "\(status)")
+        // The form may gain a signature flag beside them (pyHanko sets both).
+        let flagged = await setup.verifier.verify(document: try stamped([(7, "[5 0 R 13 0 R]"), (9, "[5 0 R 13 0 R]"), (8, "<< /Fields 9 0 R /SigFlags 3 >>")]))
+        #expect(verifiedCourt(flagged) == "denver-county-court", "\(flagged)")
+
+        let refused: [(String, [(Int, String)], String)] = [
+            ("a widget that names no page", [(7, "[5 0 R 13 0 R]")], field.replacingOccurrences(of: " /P 3 0 R", with: "")),
+            ("a widget that names a page whose /Annots is another array", [(7, "[5 0 R 13 0 R]")], field.replacingOccurrences(of: "/P 3 0 R", with: "/P 2 0 R")),
+            ("the page tree's /Kids", [(10, "[3 0 R 13 0 R]")], field),
+            ("a field before the signed ones", [(9, "[13 0 R 5 0 R]")], field),
+            ("a field listed twice", [(9, "[5 0 R 13 0 R 13 0 R]")], field),
+            ("a reference that is not a time-stamp field", [(7, "[5 0 R 12 0 R]")], field),
+            ("a field named as the court's", [(9, "[5 0 R 13 0 R]")], field.replacingOccurrences(of: "Timestamp1", with: "Signature1")),
+            ("the array made a dictionary", [(7, "<< /Annots [5 0 R 13 0 R] >>")], field),
+            ("the form's /Fields replaced", [(8, "<< /Fields [5 0 R 13 0 R] /SigFlags 1 >>")], field),
+            ("a flag dropped", [(9, "[5 0 R 13 0 R]"), (8, "<< /Fields 9 0 R >>")], field),
+        ]
+        for (label, updated, changedField) in refused {
+            let changed = await setup.verifier.verify(document: try stamped(updated, field: changedField))
+            #expect(reason(changed).contains("modified after signing"), "\(label): \(changed)")
+        }
+
+        // The same in PDF 1.5 files: the catalog, the page tree, the form and the arrays compressed in the signed
+        // revision (its object stream and cross-reference stream are objects 11 and 12), the update's objects in an
+        // object stream of its own.
+        let compressing: Set<Int> = [1, 2, 3, 7, 8, 9, 10]
+        let compressed = try TestPDF.sealed(
+            try TestPDF.revision(
+                prefix: [], objects: objects.filter { !compressing.contains($0.0) }, compressed: objects.filter { compressing.contains($0.0) },
+                size: 11, prev: nil, crossReference: .compressedStream
+            )
+        ) { try clerk.cmsSignature(over: $0) }
+        #expect(verifiedCourt(await setup.verifier.verify(document: compressed)) == "denver-county-court")
+        let compressedField = field.replacingOccurrences(of: "/V 14 0 R", with: "/V 16 0 R")
+        let inStream: [(Int, String)] = [
+            (1, "<< /Type /Catalog /Pages 2 0 R /AcroForm 8 0 R /DSS 14 0 R >>"), (14, "<< /Type /DSS /Certs [13 0 R] >>"), (15, compressedField),
+            (7, "[5 0 R 15 0 R]"), (9, "[5 0 R 15 0 R]"),
+        ]
+        let update = try TestPDF.appendUpdate(
+            to: compressed, objects: [(13, certificate), (16, stamp)], compressed: inStream, size: 17, crossReference: .compressedStream
+        )
+        let compressedStatus = await setup.verifier.verify(document: try TestPDF.sealed(update) { _ in [0x30, 0x00] })
+        #expect(verifiedCourt(compressedStatus) == "denver-county-court", "\(compressedStatus)")
     }
 
     @Test("signed cross-reference streams that list a million entries each: the document's entry budget stops the reading")

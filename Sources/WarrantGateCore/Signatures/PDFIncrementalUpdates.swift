@@ -9,7 +9,7 @@
 ///   time-stamps with the invisible fields that hold them (``TimestampFields``);
 /// - redefines no object of the signed revision but the catalog (only its /DSS and /Extensions, and an inline form
 ///   gaining time-stamp fields), /Info (only /ModDate and /Producer), the form's own object and pages (only gaining
-///   time-stamp fields at the end of /Fields and /Annots);
+///   time-stamp fields at the end of /Fields and /Annots), and those arrays where they are objects of their own;
 /// - keeps the trailer's /Root, /Info and /Encrypt, and chains /Prev to the previous revision's `startxref`;
 /// - has cross-reference entries (in a table or a stream) that each point at an object of this revision with that
 ///   number, directly or in one of the appended object streams, and frees no object but object 0;
@@ -485,18 +485,25 @@ enum PDFIncrementalUpdates {
                 return unchecked
             }
             if number < signed.size {
-                // A form or a page that only gains an invisible document time-stamp field, as PAdES-LTA writers add one.
-                let original = try? signed.dictionary(object.reference, decoder: &decoder)
-                if let original, let updated = object.value.dictionary, object.streamData == nil {
-                    if signed.catalog?["AcroForm"]?.reference == object.reference,
-                        formOnlyGainsFields(
-                            updated, from: original, timestamps: timestamps, signedNames: signedFieldNames(original, signed: signed, decoder: &decoder)
-                        )
-                    {
-                        return nil
-                    }
-                    if original.type == "Page", pageOnlyGainsAnnotations(updated, from: original, fields: timestamps.accepted) {
-                        return nil
+                // A form, a page, or an array of either, that only gains invisible document time-stamp fields, as
+                // PAdES-LTA writers add them.
+                if object.streamData == nil, let original = try? signed.value(object.reference, decoder: &decoder) {
+                    switch (original, object.value) {
+                    case (.dictionary(let original), .dictionary(let updated)):
+                        if signed.catalog?["AcroForm"]?.reference == object.reference,
+                            formOnlyGainsFields(
+                                updated, from: original, timestamps: timestamps, signedNames: signedFieldNames(original, signed: signed, decoder: &decoder)
+                            )
+                        {
+                            return nil
+                        }
+                        if original.type == "Page", pageOnlyGainsAnnotations(updated, from: original, page: object.reference, timestamps: timestamps) {
+                            return nil
+                        }
+                    case (.array, .array):
+                        if arrayOnlyGainsFields(object, from: original, timestamps: timestamps, signed: signed, decoder: &decoder) { return nil }
+                    default:
+                        break
                     }
                 }
                 throw modified("object \(number), which the signed revision defines, was redefined")
@@ -508,26 +515,30 @@ enum PDFIncrementalUpdates {
             return nil
         }
 
-        /// Whether an interactive form changes only by time-stamp fields (of `timestamps`) at the end of /Fields, each
-        /// named (if at all) unlike every other field, and, with them, /SigFlags, which may gain flags (1: signatures
-        /// exist, 2: append only) but not lose one. `signedNames` are the signed fields' names, nil if one of them
-        /// cannot be read.
+        /// Whether an interactive form changes only by time-stamp fields (of `timestamps`) at the end of an inline
+        /// /Fields (see ``fieldsOnlyGain(_:from:timestamps:signedNames:)``) and by /SigFlags, which may gain flags
+        /// (1: signatures exist, 2: append only) but not lose one. `signedNames` are the signed fields' names, nil if
+        /// one of them cannot be read.
         static func formOnlyGainsFields(
             _ updated: PDFDictionary, from original: PDFDictionary?, timestamps: TimestampFields, signedNames: Set<String>?
         ) -> Bool {
             let changed = updated.keys.union(original?.keys ?? []).filter { updated[$0] != original?[$0] }
-            guard changed.contains("Fields"), changed.isSubset(of: ["Fields", "SigFlags"]) else { return false }
+            guard !changed.isEmpty, changed.isSubset(of: ["Fields", "SigFlags"]) else { return false }
             if changed.contains("SigFlags") {
                 let flags = updated["SigFlags"]?.unsignedInteger ?? 0
                 guard original?["SigFlags"] == nil || original?["SigFlags"]?.unsignedInteger != nil else { return false }
                 let before = original?["SigFlags"]?.unsignedInteger ?? 0
                 guard (1...3).contains(flags), flags & before == before else { return false }
             }
-            guard gains(updated["Fields"], from: original?["Fields"], only: timestamps.accepted), case .array(let all)? = updated["Fields"],
-                var taken = signedNames
-            else { return false }
+            return !changed.contains("Fields") || fieldsOnlyGain(updated["Fields"], from: original?["Fields"], timestamps: timestamps, signedNames: signedNames)
+        }
+
+        /// Whether a form's /Fields, inline or an array object, is the signed one followed by time-stamp fields (of
+        /// `timestamps`) only, each named (if at all) unlike every other field.
+        private static func fieldsOnlyGain(_ updated: PDFObject?, from original: PDFObject?, timestamps: TimestampFields, signedNames: Set<String>?) -> Bool {
+            guard gains(updated, from: original, only: timestamps.accepted), case .array(let all)? = updated, var taken = signedNames else { return false }
             // Readers merge fields of one name: a time-stamp field must not take the court's, nor another's.
-            let kept = if case .array(let signedFields)? = original?["Fields"] { signedFields.count } else { 0 }
+            let kept = if case .array(let signedFields)? = original { signedFields.count } else { 0 }
             for element in all.dropFirst(kept) {
                 guard let number = element.reference?.number, let name = timestamps.names[number] else { continue }
                 guard taken.insert(name).inserted else { return false }
@@ -538,7 +549,8 @@ enum PDFIncrementalUpdates {
         /// The names (/T) of the signed form's top-level fields, decoded as readers decode text; nil if one cannot be
         /// read. (A time-stamp field's name holds no period, so it cannot name a field nested under another.)
         private static func signedFieldNames(_ form: PDFDictionary?, signed: SignedRevision, decoder: inout PDFStreamDecoder) -> Set<String>? {
-            guard case .array(let fields)? = form?["Fields"] else { return form?["Fields"] == nil ? [] : nil }
+            let listed = form?["Fields"].map { fields in fields.reference.flatMap { try? signed.value($0, decoder: &decoder) } ?? fields }
+            guard case .array(let fields)? = listed else { return listed == nil ? [] : nil }
             var names: Set<String> = []
             for field in fields {
                 guard let reference = field.reference, let dictionary = try? signed.dictionary(reference, decoder: &decoder) else { return nil }
@@ -551,13 +563,35 @@ enum PDFIncrementalUpdates {
             return names
         }
 
-        /// Whether a page changes only by new time-stamp fields' widgets (of `fields`) at the end of its inline /Annots.
-        static func pageOnlyGainsAnnotations(_ updated: PDFDictionary, from original: PDFDictionary, fields: Set<Int>) -> Bool {
+        /// Whether a page (`page`) changes only by new time-stamp fields' widgets (of `timestamps`) at the end of its
+        /// inline /Annots, none of which names another page as its own (/P).
+        static func pageOnlyGainsAnnotations(_ updated: PDFDictionary, from original: PDFDictionary, page: PDFReference, timestamps: TimestampFields) -> Bool {
             let changed = updated.keys.union(original.keys).filter { updated[$0] != original[$0] }
-            return changed == ["Annots"] && gains(updated["Annots"], from: original["Annots"], only: fields)
+            guard changed == ["Annots"], gains(updated["Annots"], from: original["Annots"], only: timestamps.accepted) else { return false }
+            return gained(updated["Annots"], from: original["Annots"]).allSatisfy { timestamps.pages[$0] == nil || timestamps.pages[$0] == page }
         }
 
-        /// Whether `updated` is the array `original` (or an empty one) followed by references to objects of `added`.
+        /// Whether `array`, a redefinition of a signed array object, only gains time-stamp fields (of `timestamps`) at
+        /// its end, and is the signed form's /Fields or the /Annots of the signed page that every gained field names
+        /// as its own (/P): writers such as pyHanko then rewrite the array object, not the form or the page. An array
+        /// that is neither is refused, whatever it gains: as a page tree's /Kids, a field would count as a page.
+        private static func arrayOnlyGainsFields(
+            _ array: PDFIndirectObject, from original: PDFObject, timestamps: TimestampFields, signed: SignedRevision, decoder: inout PDFStreamDecoder
+        ) -> Bool {
+            let reference = PDFObject.reference(array.reference)
+            if let form = signed.form(decoder: &decoder), form["Fields"] == reference {
+                return fieldsOnlyGain(array.value, from: original, timestamps: timestamps, signedNames: signedFieldNames(form, signed: signed, decoder: &decoder))
+            }
+            guard gains(array.value, from: original, only: timestamps.accepted) else { return false }
+            let pages = Set(gained(array.value, from: original).map { timestamps.pages[$0] })
+            guard pages.count == 1, let named = pages.first, let page = named, let dictionary = try? signed.dictionary(page, decoder: &decoder) else {
+                return false
+            }
+            return dictionary.type == "Page" && dictionary["Annots"] == reference
+        }
+
+        /// Whether `updated` is the array `original` (or an empty one) followed by references to objects of `added`,
+        /// each listed once and none already in `original`.
         private static func gains(_ updated: PDFObject?, from original: PDFObject?, only added: Set<Int>) -> Bool {
             guard case .array(let elements)? = updated else { return false }
             let kept: [PDFObject]
@@ -567,7 +601,18 @@ enum PDFIncrementalUpdates {
             default: return false
             }
             guard elements.count > kept.count, Array(elements.prefix(kept.count)) == kept else { return false }
-            return elements.dropFirst(kept.count).allSatisfy { $0.reference.map { added.contains($0.number) && $0.generation == 0 } ?? false }
+            let new = elements.dropFirst(kept.count)
+            guard new.allSatisfy({ $0.reference.map { added.contains($0.number) && $0.generation == 0 } ?? false }) else { return false }
+            let numbers = new.compactMap(\.reference?.number)
+            return Set(numbers).count == numbers.count && !kept.contains { $0.reference.map { numbers.contains($0.number) } ?? false }
+        }
+
+        /// The object numbers `updated` lists after the elements of `original`, for arrays that ``gains(_:from:only:)``
+        /// accepted.
+        private static func gained(_ updated: PDFObject?, from original: PDFObject?) -> [Int] {
+            guard case .array(let elements)? = updated else { return [] }
+            let kept = if case .array(let originalElements)? = original { originalElements.count } else { 0 }
+            return elements.dropFirst(kept).compactMap(\.reference?.number)
         }
 
         /// The keys in which `object`, a redefinition of the signed `original` (`what`, as messages name it), differs
@@ -641,6 +686,8 @@ enum PDFIncrementalUpdates {
         private(set) var accepted: Set<Int> = []
         /// Their names (/T), where they have one: printable ASCII without a period.
         private(set) var names: [Int: String] = [:]
+        /// The pages they name as their own (/P), where they name one.
+        private(set) var pages: [Int: PDFReference] = [:]
         /// Every time-stamp and field any revision so far added.
         private var added: Set<Int> = []
 
@@ -664,6 +711,7 @@ enum PDFIncrementalUpdates {
             added.formUnion(stamps.union(fields))
             for (number, field) in candidates where fields.contains(number) {
                 if case .string(let name)? = field["T"] { names[number] = String(decoding: name, as: UTF8.self) }
+                if let page = field["P"]?.reference { pages[number] = page }
             }
         }
 

@@ -87,17 +87,33 @@ extension PDFIncrementalUpdates {
 
         /// The dictionary `reference` names, where the entries place it; nil if it is not a dictionary there.
         func dictionary(_ reference: PDFReference, decoder: inout PDFStreamDecoder) throws(PDFUndecodableStream) -> PDFDictionary? {
+            try value(reference, decoder: &decoder)?.dictionary
+        }
+
+        /// The value of the object `reference` names, where the entries place it; nil if it is not there, or is a
+        /// stream.
+        func value(_ reference: PDFReference, decoder: inout PDFStreamDecoder) throws(PDFUndecodableStream) -> PDFObject? {
             switch entries[reference.number] {
             case .inUse(let offset, let generation)? where generation == reference.generation && offset < end:
                 var scanner = PDFScanner(bytes, at: offset, end: end)
                 guard let object = try? scanner.indirectObject(), object.reference == reference, object.streamData == nil else { return nil }
-                return object.value.dictionary
+                return object.value
             case .compressed(let stream, let index)? where reference.generation == 0:
                 let objects = try objectStream(stream, decoder: &decoder).objects()
                 guard index < objects.count, objects[index].reference.number == reference.number else { return nil }
-                return objects[index].value.dictionary
+                return objects[index].value
             default:
                 return nil
+            }
+        }
+
+        /// The signed interactive form: the catalog's /AcroForm, inline or where its reference leads; nil if there is
+        /// none or it cannot be read.
+        func form(decoder: inout PDFStreamDecoder) -> PDFDictionary? {
+            switch catalog?["AcroForm"] {
+            case .dictionary(let form)?: form
+            case .reference(let reference)?: try? dictionary(reference, decoder: &decoder)
+            default: nil
             }
         }
 
