@@ -729,6 +729,47 @@ struct DocumentSignatureTests {
         // pyHanko may put the widget far off the page instead, still with no area.
         let offPage = await setup.verifier.verify(document: try stamped([("/Rect [0 0 0 0]", "/Rect [-9999 -9999 -9999 -9999]")]))
         #expect(verifiedCourt(offPage) == "denver-county-court", "\(offPage)")
+        // iText 5 gives an invisible widget an empty appearance: a form with no area and no content, here
+        // in zlib's empty stream (fixed Huffman, so every byte is ASCII).
+        let emptyFlate = "x\u{01}\u{03}\u{00}\u{00}\u{00}\u{00}\u{01}"
+        func appearance(_ dictionary: String = "/Type /XObject /Subtype /Form /BBox [0 0 0 0] /Resources << >> /FormType 1", content: String = emptyFlate) -> String {
+            let filter = content == emptyFlate ? " /Filter /FlateDecode" : ""
+            return "<< \(dictionary)\(filter) /Length \(content.utf8.count) >>\nstream\n\(content)\nendstream"
+        }
+        func withAppearance(_ stream: String, states: String = "<< /N 11 0 R >>") throws -> [UInt8] {
+            var objects = [
+                (1, "<< /Type /Catalog /Pages 2 0 R \(form) /DSS 8 0 R >>"), (3, page), (7, certificate), (8, "<< /Type /DSS /Certs [7 0 R] >>"),
+                (9, field.replacingOccurrences(of: "/F 132", with: "/F 132 /AP \(states)")), (10, stamp),
+            ]
+            objects.append((11, stream))
+            return try TestPDF.sealed(try TestPDF.appendUpdate(to: pdf, objects: objects, size: 12)) { _ in [0x30, 0x00] }
+        }
+        for (label, stream) in [("compressed", appearance()), ("white space", appearance("/Subtype /Form /BBox [0 0 0 0]", content: " \n"))] {
+            let drawn = await setup.verifier.verify(document: try withAppearance(stream))
+            #expect(verifiedCourt(drawn) == "denver-county-court", "\(label): \(drawn)")
+        }
+        for (label, stream, states) in [
+            ("text", appearance("/Subtype /Form /BBox [0 0 0 0]", content: "BT (X) Tj ET"), "<< /N 11 0 R >>"),
+            ("an area", appearance("/Type /XObject /Subtype /Form /BBox [0 0 100 20]"), "<< /N 11 0 R >>"),
+            ("resources", appearance("/Type /XObject /Subtype /Form /BBox [0 0 0 0] /Resources << /XObject << /X 7 0 R >> >>"), "<< /N 11 0 R >>"),
+            ("an image", appearance("/Type /XObject /Subtype /Image /BBox [0 0 0 0]"), "<< /N 11 0 R >>"),
+            ("a down appearance", appearance(), "<< /N 11 0 R /D 11 0 R >>"),
+            ("appearance states", appearance(), "<< /N << /On 11 0 R >> >>"),
+        ] {
+            let drawn = await setup.verifier.verify(document: try withAppearance(stream, states: states))
+            #expect(reason(drawn).contains("modified after signing"), "\(label): \(drawn)")
+        }
+        // An empty form no field names is not validation data.
+        let unnamed = try TestPDF.sealed(
+            try TestPDF.appendUpdate(
+                to: pdf,
+                objects: [(1, "<< /Type /Catalog /Pages 2 0 R \(form) /DSS 8 0 R >>"), (3, page), (7, certificate), (8, "<< /Type /DSS /Certs [7 0 R] >>"),
+                          (9, field), (10, stamp), (11, appearance())],
+                size: 12
+            )
+        ) { _ in [0x30, 0x00] }
+        #expect(reason(await setup.verifier.verify(document: unnamed)).contains("modified after signing"))
+
         // An archival chain: a second time-stamp's revision lists the first one's field too.
         let first = try stamped()
         let second = try TestPDF.sealed(

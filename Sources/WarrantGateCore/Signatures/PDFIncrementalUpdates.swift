@@ -436,7 +436,7 @@ enum PDFIncrementalUpdates {
                     throw modified("object stream \(stream.reference.number) appended after signing is not listed by its revision's cross-reference")
                 }
             }
-            try fields.revise(with: objects + compressedObjects, size: signed.size)
+            try fields.revise(with: objects + compressedObjects, size: signed.size, bytes: signed.bytes, decoder: &decoder)
             let timestamps = fields
             for object in objects + compressedObjects {
                 if object.value.dictionary?.type == "XRef" && object.streamData != nil {
@@ -642,6 +642,7 @@ enum PDFIncrementalUpdates {
         static func isValidationData(_ object: PDFIndirectObject, timestamps: TimestampFields) -> Bool {
             switch object.value {
             case .dictionary(let dictionary) where object.streamData != nil:
+                if timestamps.appearances.contains(object.reference.number) { return object.reference.generation == 0 }
                 return dictionary.keys.isSubset(of: ["Length", "Filter", "DecodeParms"])
             case .dictionary where object.value.dictionary?["FT"] != nil:
                 return timestamps.fields.contains(object.reference.number) && object.reference.generation == 0
@@ -674,14 +675,19 @@ enum PDFIncrementalUpdates {
         /// A time-stamp's signature dictionary holds its signature and how to read it: nothing a reader shows as a
         /// signer (/Name, /M) or acts on.
         static let timestampKeys: Set<String> = ["Type", "Filter", "SubFilter", "ByteRange", "Contents", "V", "Prop_Build"]
-        static let fieldKeys: Set<String> = ["Type", "Subtype", "FT", "Rect", "V", "T", "F", "P"]
+        static let fieldKeys: Set<String> = ["Type", "Subtype", "FT", "Rect", "V", "T", "F", "P", "AP"]
+        /// What an empty appearance's form XObject holds: its type, a box with no area, the form's defaults.
+        static let emptyAppearanceKeys: Set<String> = ["Type", "Subtype", "BBox", "Matrix", "FormType", "Resources", "Length", "Filter", "DecodeParms"]
 
         /// Numbers of the current revision's /DocTimeStamp dictionaries (RFC 3161, with a /ByteRange and /Contents
         /// the extractor checks).
         private(set) var stamps: Set<Int> = []
-        /// Numbers of the current revision's signature fields whose widget shows nothing (no area, no appearance)
-        /// and whose value is one of `stamps`, held by no other field.
+        /// Numbers of the current revision's signature fields whose widget shows nothing (no area, and no appearance
+        /// or an empty one) and whose value is one of `stamps`, held by no other field.
         private(set) var fields: Set<Int> = []
+        /// Numbers of the current revision's empty appearances (``isEmptyAppearance(_:in:decoder:)``) that its fields
+        /// name: iText 5 gives an invisible signature one.
+        private(set) var appearances: Set<Int> = []
         /// Every such field so far that no later revision has redefined.
         private(set) var accepted: Set<Int> = []
         /// Their names (/T), where they have one: printable ASCII without a period.
@@ -691,11 +697,15 @@ enum PDFIncrementalUpdates {
         /// Every time-stamp and field any revision so far added.
         private var added: Set<Int> = []
 
-        /// Takes in a revision's objects. Throws if it defines again a time-stamp or field an earlier one added:
-        /// writers never do, and the earlier revision's form was checked against what they were.
-        mutating func revise(with objects: [PDFIndirectObject], size: Int) throws {
+        /// Takes in a revision's objects, in `bytes`. Throws if it defines again a time-stamp, field or appearance an
+        /// earlier one added: writers never do, and the earlier revision's form was checked against what they were.
+        mutating func revise(with objects: [PDFIndirectObject], size: Int, bytes: [UInt8], decoder: inout PDFStreamDecoder) throws {
             if let object = objects.first(where: { added.contains($0.reference.number) }) {
                 throw modified("document time-stamp or field \(object.reference.number), appended after signing, is defined again by a later revision")
+            }
+            var emptyForms: Set<Int> = []
+            for object in objects where object.reference.number >= size && object.reference.generation == 0 && object.streamData != nil {
+                if Self.isEmptyAppearance(object, in: bytes, decoder: &decoder) { emptyForms.insert(object.reference.number) }
             }
             let dictionaries = objects.compactMap { object -> (Int, PDFDictionary)? in
                 guard object.reference.number >= size, object.reference.generation == 0, object.streamData == nil,
@@ -704,11 +714,12 @@ enum PDFIncrementalUpdates {
                 return (object.reference.number, dictionary)
             }
             stamps = Set(dictionaries.filter { Self.isTimestamp($0.1) }.map(\.0))
-            let candidates = dictionaries.filter { Self.isTimestampField($0.1, stamps: stamps) }
+            let candidates = dictionaries.filter { Self.isTimestampField($0.1, stamps: stamps, appearances: emptyForms) }
             let holders = Dictionary(grouping: candidates) { $0.1["V"]?.reference?.number ?? -1 }
             fields = Set(candidates.filter { holders[$0.1["V"]?.reference?.number ?? -1]?.count == 1 }.map(\.0))
+            appearances = Set(candidates.filter { fields.contains($0.0) }.compactMap { $0.1["AP"]?.dictionary?["N"]?.reference?.number })
             accepted.formUnion(fields)
-            added.formUnion(stamps.union(fields))
+            added.formUnion(stamps.union(fields).union(appearances))
             for (number, field) in candidates where fields.contains(number) {
                 if case .string(let name)? = field["T"] { names[number] = String(decoding: name, as: UTF8.self) }
                 if let page = field["P"]?.reference { pages[number] = page }
@@ -745,17 +756,43 @@ enum PDFIncrementalUpdates {
             }
         }
 
-        private static func isTimestampField(_ field: PDFDictionary, stamps: Set<Int>) -> Bool {
+        /// A form XObject with a box of no area, no resources and no content but whitespace: it draws nothing.
+        private static func isEmptyAppearance(_ object: PDFIndirectObject, in bytes: [UInt8], decoder: inout PDFStreamDecoder) -> Bool {
+            guard let form = object.value.dictionary, form.keys.isSubset(of: emptyAppearanceKeys), form["Subtype"]?.name == "Form",
+                form["Type"] == nil || form.type == "XObject", form["FormType"].map({ $0.unsignedInteger == 1 }) ?? true,
+                form["Resources"].map({ $0.dictionary?.keys.isEmpty == true }) ?? true, isNoArea(form["BBox"]),
+                form["Matrix"].map({ if case .array(let numbers) = $0 { numbers.count == 6 && numbers.allSatisfy(isNumber) } else { false } }) ?? true,
+                let content = try? decoder.decode(object, in: bytes)
+            else { return false }
+            return content.allSatisfy(PDFBytes.isWhitespace)
+        }
+
+        private static func isNumber(_ value: PDFObject) -> Bool {
+            if case .number(let text) = value { Double(text)?.isFinite == true } else { false }
+        }
+
+        /// A rectangle with no area: all four numbers, its corners the same point.
+        private static func isNoArea(_ value: PDFObject?) -> Bool {
+            guard case .array(let rectangle)? = value, rectangle.count == 4 else { return false }
+            let corners = rectangle.compactMap { if case .number(let text) = $0 { Double(text) } else { nil } }
+            return corners.count == 4 && corners[0] == corners[2] && corners[1] == corners[3]
+        }
+
+        private static func isTimestampField(_ field: PDFDictionary, stamps: Set<Int>, appearances: Set<Int>) -> Bool {
             guard field.keys.isSubset(of: fieldKeys), field["FT"]?.name == "Sig",
                 field["Type"] == nil || field.type == "Annot", field["Subtype"] == nil || field["Subtype"]?.name == "Widget",
                 let value = field["V"]?.reference, value.generation == 0, stamps.contains(value.number),
                 field["T"].map(Self.isPlainName) ?? true,
-                field["F"].map({ $0.unsignedInteger != nil }) ?? true, field["P"].map({ $0.reference != nil }) ?? true,
-                case .array(let rectangle)? = field["Rect"], rectangle.count == 4
+                field["F"].map({ $0.unsignedInteger != nil }) ?? true, field["P"].map({ $0.reference != nil }) ?? true
             else { return false }
+            // An appearance, if any, only as a normal one, and empty.
+            if let appearance = field["AP"] {
+                guard let states = appearance.dictionary, states.keys == ["N"], let normal = states["N"]?.reference, normal.generation == 0,
+                    appearances.contains(normal.number)
+                else { return false }
+            }
             // No area: a zero rectangle, or one far off the page with no width or height, as pyHanko may write.
-            let corners = rectangle.compactMap { if case .number(let text) = $0 { Double(text) } else { nil } }
-            return corners.count == 4 && corners[0] == corners[2] && corners[1] == corners[3]
+            return isNoArea(field["Rect"])
         }
     }
 }
