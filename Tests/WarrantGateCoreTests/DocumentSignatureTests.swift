@@ -876,6 +876,97 @@ struct DocumentSignatureTests {
         #expect(verifiedCourt(compressedStatus) == "denver-county-court", "\(compressedStatus)")
     }
 
+    /// A document drafted before signing can give the array a page's /Annots holds another use too; a time-stamp
+    /// field gained there would then change what readers show (an attacker's pass found each of these `verified`).
+    @Test("an array extended with a time-stamp field that the signed revision also uses elsewhere: invalid")
+    func pdfExtendedArrayUsedElsewhere() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let clerk = try setup.clerk(.ec)
+        let stamp = "<< /Type /DocTimeStamp /Filter /Adobe.PPKLite /SubFilter /ETSI.RFC3161 /ByteRange [0 0000000000 0000000000 0000000000] "
+            + "/Contents <\(String(repeating: "0", count: TestPDF.placeholderBytes * 2))> >>"
+        func field(value: Int, page: Int, name: String = "Timestamp1") -> String {
+            "<< /FT /Sig /T (\(name)) /Type /Annot /Subtype /Widget /Rect [0 0 0 0] /F 132 /P \(page) 0 R /V \(value) 0 R >>"
+        }
+        /// The signed one-page document with the page's /Annots as array object 7, the form as object 8 with its
+        /// /Fields as object 9, the page tree's /Kids as object 10, `edits` applied and `extra` objects added.
+        func signed(_ edits: [Int: String] = [:], extra: [(Int, String)] = []) throws -> [UInt8] {
+            var objects: [(Int, String)] = TestPDF.objects(text: "WARRANT", signed: true).map { number, body in
+                (number, body.replacingOccurrences(of: "/Annots [5 0 R]", with: "/Annots 7 0 R")
+                    .replacingOccurrences(of: "/AcroForm << /Fields [5 0 R] /SigFlags 3 >>", with: "/AcroForm 8 0 R")
+                    .replacingOccurrences(of: "/Kids [3 0 R]", with: "/Kids 10 0 R"))
+            } + [(7, "[5 0 R]"), (8, "<< /Fields 9 0 R /SigFlags 1 >>"), (9, "[5 0 R]"), (10, "[3 0 R]")] + extra
+            objects = objects.map { ($0.0, edits[$0.0] ?? $0.1) }
+            let size = objects.map(\.0).max()! + 1
+            return try TestPDF.sealed(try TestPDF.revision(prefix: [], objects: objects, size: size, prev: nil)) { try clerk.cmsSignature(over: $0) }
+        }
+        func stamped(_ pdf: [UInt8], _ objects: [(Int, String)], size: Int) async throws -> DocumentSignatureStatus {
+            await setup.verifier.verify(document: try TestPDF.sealed(try TestPDF.appendUpdate(to: pdf, objects: objects, size: size)) { _ in [0x30, 0x00] })
+        }
+        let orphan = "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Annots 10 0 R >>"
+        let content = "BT /F1 12 Tf 72 720 Td (WARRANT) Tj ET /OC /MC0 BDC BT /F1 12 Tf 72 650 Td (ALSO 12 ELM ST) Tj ET EMC"
+        let cases: [(String, [Int: String], [(Int, String)], [(Int, String)])] = [
+            // Text marked with an optional-content membership whose /OCGs array lists a hidden group: a gained entry
+            // that is no group turns it on in MuPDF and pdf.js. An orphan page claims the array as its /Annots.
+            ("an optional-content membership's /OCGs", [
+                1: "<< /Type /Catalog /Pages 2 0 R /AcroForm 8 0 R /OCProperties << /OCGs [13 0 R] /D << /OFF [13 0 R] >> >> >>",
+                2: "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                3: "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Annots 7 0 R /Resources << /Properties << /MC0 12 0 R >> >> >>",
+                4: "<< /Length \(content.utf8.count) >>\nstream\n\(content)\nendstream", 10: "[13 0 R]",
+             ], [(11, orphan), (12, "<< /Type /OCMD /OCGs 10 0 R /P /AnyOn >>"), (13, "<< /Type /OCG /Name (Draft) >>")],
+             [(10, "[13 0 R 15 0 R]"), (15, field(value: 16, page: 11)), (16, stamp)]),
+            // The page tree's /Kids, claimed by an orphan page: the field becomes a page.
+            ("the page tree's /Kids", [:], [(11, orphan)], [(10, "[3 0 R 12 0 R]"), (12, field(value: 13, page: 11)), (13, stamp)]),
+            // The court's field's /Kids: the widget joins the court's signature field.
+            ("the court's field's /Kids", [5: "<< /Type /Annot /Subtype /Widget /Rect [0 0 0 0] /P 3 0 R /Parent 11 0 R >>", 9: "[11 0 R]"],
+             [(11, "<< /FT /Sig /T (Signature1) /V 6 0 R /Kids 7 0 R >>")], [(7, "[5 0 R 12 0 R]"), (12, field(value: 13, page: 3)), (13, stamp)]),
+            // The form's /Fields and the page's /Annots one array: each use is checked apart, so neither is allowed.
+            ("the form's /Fields as well", [3: "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Annots 9 0 R >>"], [],
+             [(9, "[5 0 R 11 0 R]"), (11, field(value: 12, page: 2)), (12, stamp)]),
+        ]
+        for (label, edits, extra, update) in cases {
+            let pdf = try signed(edits, extra: extra)
+            #expect(verifiedCourt(await setup.verifier.verify(document: pdf)) == "denver-county-court", "\(label): the signed file")
+            let size = update.map(\.0).max()! + 1
+            let status = try await stamped(pdf, update, size: size)
+            #expect(reason(status).contains("modified after signing"), "\(label): \(status)")
+        }
+        // A widget gained only in a page's /Annots may not take the court's field's name either: PDFium files it with
+        // the court's field.
+        let named = try await stamped(try signed(), [(7, "[5 0 R 11 0 R]"), (11, field(value: 12, page: 3, name: "Signature1")), (12, stamp)], size: 13)
+        #expect(reason(named).contains("modified after signing"), "\(named)")
+    }
+
+    /// Each lookup decoded the signed object stream again, charged to the document's decoding budget, until a
+    /// genuine update came out `invalid`.
+    @Test("a signed object stream is decoded once, however often the check looks into it")
+    func pdfSignedObjectStreamDecodedOnce() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let clerk = try setup.clerk(.ec)
+        // A string of 6 MiB beside the catalog, the pages and the form in the signed object stream (number 12).
+        let objects: [(Int, String)] = TestPDF.objects(text: "WARRANT", signed: true).map { number, body in
+            (number, body.replacingOccurrences(of: "/Annots [5 0 R]", with: "/Annots 7 0 R")
+                .replacingOccurrences(of: "/AcroForm << /Fields [5 0 R] /SigFlags 3 >>", with: "/AcroForm 8 0 R"))
+        } + [(7, "[5 0 R]"), (8, "<< /Fields 9 0 R /SigFlags 1 >>"), (9, "[5 0 R]"), (10, "[0]"), (11, "<\(String(repeating: "00", count: 6 << 20))>")]
+        let compressing: Set<Int> = [1, 2, 3, 5, 7, 8, 9, 10, 11]
+        let pdf = try TestPDF.sealed(
+            try TestPDF.revision(
+                prefix: [], objects: objects.filter { !compressing.contains($0.0) }, compressed: objects.filter { compressing.contains($0.0) },
+                size: 12, prev: nil, crossReference: .compressedStream
+            )
+        ) { try clerk.cmsSignature(over: $0) }
+        let stamp = "<< /Type /DocTimeStamp /Filter /Adobe.PPKLite /SubFilter /ETSI.RFC3161 /ByteRange [0 0000000000 0000000000 0000000000] "
+            + "/Contents <\(String(repeating: "0", count: TestPDF.placeholderBytes * 2))> >>"
+        let field = "<< /FT /Sig /T (Timestamp1) /Type /Annot /Subtype /Widget /Rect [0 0 0 0] /F 132 /P 3 0 R /V 16 0 R >>"
+        let update = try TestPDF.appendUpdate(
+            to: pdf, objects: [(16, stamp)], compressed: [(7, "[5 0 R 15 0 R]"), (9, "[5 0 R 15 0 R]"), (15, field)], size: 17,
+            crossReference: .compressedStream
+        )
+        let status = await setup.verifier.verify(document: try TestPDF.sealed(update) { _ in [0x30, 0x00] })
+        #expect(verifiedCourt(status) == "denver-county-court", "\(status)")
+    }
+
     @Test("signed cross-reference streams that list a million entries each: the document's entry budget stops the reading")
     func pdfEntryBudget() throws {
         // Forty chained sections, each 2²⁰ one-byte entries that inflate from a kilobyte.

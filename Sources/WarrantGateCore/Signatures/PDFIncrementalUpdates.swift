@@ -66,13 +66,15 @@ enum PDFIncrementalUpdates {
         var unchecked: String?
         var appendedStreams = AppendedObjectStreams()
         var timestampFields = TimestampFields()
+        var extendedArrays = ExtendedArrays()
         while true {
             scanner.skipWhitespaceAndComments()
             if scanner.atEnd { break }
             guard revisions.count < maximumRevisions else { throw modified("more than \(maximumRevisions) revisions were appended") }
             var revision = try AppendedRevision(&scanner)
             let reason = try revision.check(
-                against: signed, previousStartxref: previousStartxref, streams: &appendedStreams, fields: &timestampFields, decoder: &decoder
+                against: signed, previousStartxref: previousStartxref, streams: &appendedStreams, fields: &timestampFields,
+                arrays: &extendedArrays, decoder: &decoder
             )
             unchecked = unchecked ?? reason
             previousStartxref = revision.startxref
@@ -93,7 +95,8 @@ enum PDFIncrementalUpdates {
             throw modified("\(hidden.token) at offset \(hidden.offset) is not one the checker read: a reader that rebuilds the cross-reference would")
         }
         let added = Set(revisions.flatMap { ($0.objects + $0.compressedObjects).map(\.reference.number) }.filter { $0 >= signed.size })
-        return try checkReferences(to: added, in: signed, decoder: &decoder) ?? unchecked
+        let referenced = try checkReferences(to: added, in: signed, decoder: &decoder)
+        return try extendedArrays.check(against: signed, decoder: &decoder) ?? referenced ?? unchecked
     }
 
     /// Refuses objects added after signing that the signed revision refers to, in its bytes or its object streams,
@@ -312,10 +315,10 @@ enum PDFIncrementalUpdates {
 
         /// Throws if this revision changes the signed document; returns why part of it could not be checked, or nil.
         /// Reads its object streams into `streams`, and its document time-stamp fields into `fields`, for this and
-        /// later revisions.
+        /// later revisions; records in `arrays` the signed array objects it extends.
         mutating func check(
             against signed: SignedRevision, previousStartxref: Int, streams: inout AppendedObjectStreams, fields: inout TimestampFields,
-            decoder: inout PDFStreamDecoder
+            arrays: inout ExtendedArrays, decoder: inout PDFStreamDecoder
         ) throws -> String? {
             var unchecked: String?
             let earlierStreams = Set(streams.objects.keys).union(streams.unreadable)
@@ -446,16 +449,18 @@ enum PDFIncrementalUpdates {
                     continue
                 }
                 if object.value.dictionary?.type == "ObjStm" && object.streamData != nil { continue }
-                let reason = try Self.checkObject(object, against: signed, timestamps: timestamps, decoder: &decoder)
+                let reason = try Self.checkObject(object, against: signed, timestamps: timestamps, arrays: &arrays, decoder: &decoder)
                 unchecked = unchecked ?? reason
             }
             return unchecked
         }
 
         /// Throws if `object` changes the signed document; returns why it could not be checked, or nil. `timestamps`
-        /// are the document time-stamps and fields that `object`'s revision and the ones before it add.
+        /// are the document time-stamps and fields that `object`'s revision and the ones before it add; a signed
+        /// array object that `object` extends is recorded in `arrays`, with the one place it may be used.
         static func checkObject(
-            _ object: PDFIndirectObject, against signed: SignedRevision, timestamps: TimestampFields, decoder: inout PDFStreamDecoder
+            _ object: PDFIndirectObject, against signed: SignedRevision, timestamps: TimestampFields, arrays: inout ExtendedArrays,
+            decoder: inout PDFStreamDecoder
         ) throws -> String? {
             let number = object.reference.number
             if number < signed.size, object.reference == signed.trailer["Info"]?.reference {
@@ -497,11 +502,19 @@ enum PDFIncrementalUpdates {
                         {
                             return nil
                         }
-                        if original.type == "Page", pageOnlyGainsAnnotations(updated, from: original, page: object.reference, timestamps: timestamps) {
+                        if original.type == "Page",
+                            pageOnlyGainsAnnotations(
+                                updated, from: original, page: object.reference, timestamps: timestamps,
+                                signedNames: signedFieldNames(signed.form(decoder: &decoder), signed: signed, decoder: &decoder)
+                            )
+                        {
                             return nil
                         }
                     case (.array, .array):
-                        if arrayOnlyGainsFields(object, from: original, timestamps: timestamps, signed: signed, decoder: &decoder) { return nil }
+                        if let use = arrayOnlyGainsFields(object, from: original, timestamps: timestamps, signed: signed, decoder: &decoder) {
+                            try arrays.record(object.reference, usedAs: use)
+                            return nil
+                        }
                     default:
                         break
                     }
@@ -536,14 +549,15 @@ enum PDFIncrementalUpdates {
         /// Whether a form's /Fields, inline or an array object, is the signed one followed by time-stamp fields (of
         /// `timestamps`) only, each named (if at all) unlike every other field.
         private static func fieldsOnlyGain(_ updated: PDFObject?, from original: PDFObject?, timestamps: TimestampFields, signedNames: Set<String>?) -> Bool {
-            guard gains(updated, from: original, only: timestamps.accepted), case .array(let all)? = updated, var taken = signedNames else { return false }
-            // Readers merge fields of one name: a time-stamp field must not take the court's, nor another's.
-            let kept = if case .array(let signedFields)? = original { signedFields.count } else { 0 }
-            for element in all.dropFirst(kept) {
-                guard let number = element.reference?.number, let name = timestamps.names[number] else { continue }
-                guard taken.insert(name).inserted else { return false }
-            }
-            return true
+            gains(updated, from: original, only: timestamps.accepted) && namesAreNew(gained(updated, from: original), timestamps: timestamps, signedNames: signedNames)
+        }
+
+        /// Whether the time-stamp fields `numbers` are each named (if at all) unlike the signed fields (`signedNames`,
+        /// nil if one cannot be read) and each other: readers merge fields of one name, and PDFium also files a widget
+        /// found only in a page's /Annots under its name, so a time-stamp field must not take the court's.
+        private static func namesAreNew(_ numbers: [Int], timestamps: TimestampFields, signedNames: Set<String>?) -> Bool {
+            guard var taken = signedNames else { return false }
+            return numbers.allSatisfy { number in timestamps.names[number].map { taken.insert($0).inserted } ?? true }
         }
 
         /// The names (/T) of the signed form's top-level fields, decoded as readers decode text; nil if one cannot be
@@ -564,30 +578,43 @@ enum PDFIncrementalUpdates {
         }
 
         /// Whether a page (`page`) changes only by new time-stamp fields' widgets (of `timestamps`) at the end of its
-        /// inline /Annots, none of which names another page as its own (/P).
-        static func pageOnlyGainsAnnotations(_ updated: PDFDictionary, from original: PDFDictionary, page: PDFReference, timestamps: TimestampFields) -> Bool {
+        /// inline /Annots, none of which names another page as its own (/P) or takes a name (see
+        /// ``namesAreNew(_:timestamps:signedNames:)``).
+        static func pageOnlyGainsAnnotations(
+            _ updated: PDFDictionary, from original: PDFDictionary, page: PDFReference, timestamps: TimestampFields, signedNames: Set<String>?
+        ) -> Bool {
             let changed = updated.keys.union(original.keys).filter { updated[$0] != original[$0] }
             guard changed == ["Annots"], gains(updated["Annots"], from: original["Annots"], only: timestamps.accepted) else { return false }
-            return gained(updated["Annots"], from: original["Annots"]).allSatisfy { timestamps.pages[$0] == nil || timestamps.pages[$0] == page }
+            let widgets = gained(updated["Annots"], from: original["Annots"])
+            return widgets.allSatisfy { timestamps.pages[$0] == nil || timestamps.pages[$0] == page }
+                && namesAreNew(widgets, timestamps: timestamps, signedNames: signedNames)
         }
 
-        /// Whether `array`, a redefinition of a signed array object, only gains time-stamp fields (of `timestamps`) at
-        /// its end, and is the signed form's /Fields or the /Annots of the signed page that every gained field names
-        /// as its own (/P): writers such as pyHanko then rewrite the array object, not the form or the page. An array
-        /// that is neither is refused, whatever it gains: as a page tree's /Kids, a field would count as a page.
+        /// Where `array`, a redefinition of a signed array object, is used, if it only gains time-stamp fields (of
+        /// `timestamps`) at its end and is the signed form's /Fields, or the /Annots of the signed page that every
+        /// gained field names as its own (/P): writers such as pyHanko then rewrite the array object, not the form or
+        /// the page. Nil for an array that is neither, whatever it gains: as a page tree's /Kids, a field would count
+        /// as a page. That the array is used nowhere else is checked once every revision is read (``ExtendedArrays``).
         private static func arrayOnlyGainsFields(
             _ array: PDFIndirectObject, from original: PDFObject, timestamps: TimestampFields, signed: SignedRevision, decoder: inout PDFStreamDecoder
-        ) -> Bool {
+        ) -> ExtendedArrays.Use? {
             let reference = PDFObject.reference(array.reference)
+            let signedNames = signedFieldNames(signed.form(decoder: &decoder), signed: signed, decoder: &decoder)
             if let form = signed.form(decoder: &decoder), form["Fields"] == reference {
-                return fieldsOnlyGain(array.value, from: original, timestamps: timestamps, signedNames: signedFieldNames(form, signed: signed, decoder: &decoder))
+                guard fieldsOnlyGain(array.value, from: original, timestamps: timestamps, signedNames: signedNames) else { return nil }
+                // The form is the catalog's inline /AcroForm, or an object of its own.
+                if let held = signed.catalog?["AcroForm"]?.reference { return ExtendedArrays.Use(referrer: held, path: ["Fields"]) }
+                return ExtendedArrays.Use(referrer: signed.root, path: ["AcroForm", "Fields"])
             }
-            guard gains(array.value, from: original, only: timestamps.accepted) else { return false }
-            let pages = Set(gained(array.value, from: original).map { timestamps.pages[$0] })
-            guard pages.count == 1, let named = pages.first, let page = named, let dictionary = try? signed.dictionary(page, decoder: &decoder) else {
-                return false
+            let widgets = gained(array.value, from: original)
+            guard gains(array.value, from: original, only: timestamps.accepted), namesAreNew(widgets, timestamps: timestamps, signedNames: signedNames) else {
+                return nil
             }
-            return dictionary.type == "Page" && dictionary["Annots"] == reference
+            let pages = Set(widgets.map { timestamps.pages[$0] })
+            guard pages.count == 1, let named = pages.first, let page = named, let dictionary = try? signed.dictionary(page, decoder: &decoder),
+                dictionary.type == "Page", dictionary["Annots"] == reference
+            else { return nil }
+            return ExtendedArrays.Use(referrer: page, path: ["Annots"])
         }
 
         /// Whether `updated` is the array `original` (or an empty one) followed by references to objects of `added`,
@@ -667,6 +694,52 @@ enum PDFIncrementalUpdates {
             }
         }
 
+    }
+
+    /// The signed array objects that appended revisions extend with time-stamp fields, each with the one place it may
+    /// be used: a form's /Fields or a page's /Annots. Used anywhere else as well (a signed document can be drafted so:
+    /// the same array as an optional-content membership's /OCGs, a page tree's /Kids, a field's /Kids), a gained
+    /// field would change what readers show there.
+    struct ExtendedArrays {
+        /// The object that may refer to an array, and the keys that lead from it to the array.
+        struct Use: Equatable {
+            let referrer: PDFReference
+            let path: [String]
+        }
+
+        private var uses: [PDFReference: Use] = [:]
+
+        /// Records that `array` is extended as used by `use`; throws if a revision extended it as used otherwise.
+        mutating func record(_ array: PDFReference, usedAs use: Use) throws {
+            if let earlier = uses.updateValue(use, forKey: array), earlier != use {
+                throw modified("array \(array.number), which the signed revision defines, was extended as two different arrays")
+            }
+        }
+
+        /// Throws unless each extended array is referred to exactly once in the signed revision's objects in use and
+        /// its trailer, at its use; returns why that cannot be known, or nil.
+        func check(against signed: SignedRevision, decoder: inout PDFStreamDecoder) throws -> String? {
+            guard !uses.isEmpty else { return nil }
+            let (found, unreadable) = signed.referrers(to: Set(uses.keys), decoder: &decoder)
+            for (array, use) in uses.sorted(by: { $0.key.number < $1.key.number }) {
+                let referrers = found[array] ?? [:]
+                if let other = referrers.keys.sorted().first(where: { $0 != use.referrer.number }) {
+                    let what = other == SignedRevision.trailerReferrer ? "the trailer" : "object \(other)"
+                    throw modified("array \(array.number), which an update extends with a time-stamp field, is also used by \(what)")
+                }
+                guard referrers[use.referrer.number] == 1, try isReached(array, by: use, in: signed, decoder: &decoder) else {
+                    throw modified("array \(array.number), which an update extends with a time-stamp field, is not used exactly once, as its form's /Fields or its page's /Annots")
+                }
+            }
+            return unreadable
+        }
+
+        /// Whether `use`'s keys lead from its referrer, as the signed revision holds it, to `array`.
+        private func isReached(_ array: PDFReference, by use: Use, in signed: SignedRevision, decoder: inout PDFStreamDecoder) throws -> Bool {
+            var value = try signed.value(use.referrer, decoder: &decoder)
+            for key in use.path { value = value?.dictionary?[key] }
+            return value == .reference(array)
+        }
     }
 
     /// The document time-stamps the appended revisions add (PAdES-LTA), and the fields that hold them, carried from

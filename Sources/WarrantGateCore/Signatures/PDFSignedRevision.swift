@@ -19,6 +19,11 @@ extension PDFIncrementalUpdates {
         private(set) var info: PDFDictionary?
         /// Why part of the cross-reference, or the catalog's object stream, could not be read; nil if all of it was.
         private(set) var unreadable: String?
+        /// Each object stream read so far, decoded and parsed once: lookups and the decoding budget do not repeat.
+        private let objectStreams = ObjectStreamCache()
+
+        /// Where ``referrers(to:decoder:)`` counts the trailer's references.
+        static let trailerReferrer = -1
 
         /// A decoded object stream of the signed revision, and where its `/Type /ObjStm` name lies in the file.
         struct ObjectStream {
@@ -99,7 +104,7 @@ extension PDFIncrementalUpdates {
                 guard let object = try? scanner.indirectObject(), object.reference == reference, object.streamData == nil else { return nil }
                 return object.value
             case .compressed(let stream, let index)? where reference.generation == 0:
-                let objects = try objectStream(stream, decoder: &decoder).objects()
+                let objects = try objects(inStream: stream, decoder: &decoder)
                 guard index < objects.count, objects[index].reference.number == reference.number else { return nil }
                 return objects[index].value
             default:
@@ -117,8 +122,23 @@ extension PDFIncrementalUpdates {
             }
         }
 
+        /// The objects of object stream `number`, where the entries place it.
+        func objects(inStream number: Int, decoder: inout PDFStreamDecoder) throws(PDFUndecodableStream) -> [PDFIndirectObject] {
+            if let known = objectStreams.objects[number] { return try known.get() }
+            let read = Result { () throws(PDFUndecodableStream) in try objectStream(number, decoder: &decoder).objects() }
+            objectStreams.objects[number] = read
+            return try read.get()
+        }
+
         /// Object stream `number` where the entries place it, decoded.
         func objectStream(_ number: Int, decoder: inout PDFStreamDecoder) throws(PDFUndecodableStream) -> ObjectStream {
+            if let known = objectStreams.streams[number] { return try known.get() }
+            let read = Result { () throws(PDFUndecodableStream) in try decodedObjectStream(number, decoder: &decoder) }
+            objectStreams.streams[number] = read
+            return try read.get()
+        }
+
+        private func decodedObjectStream(_ number: Int, decoder: inout PDFStreamDecoder) throws(PDFUndecodableStream) -> ObjectStream {
             guard case .inUse(let offset, let generation)? = entries[number], offset < end else {
                 throw PDFUndecodableStream("the signed cross-reference does not place object stream \(number) in the signed revision")
             }
@@ -128,6 +148,52 @@ extension PDFIncrementalUpdates {
             else { throw PDFUndecodableStream("object \(number) is not an object stream where the signed cross-reference places it") }
             return ObjectStream(number: number, dictionary: dictionary, data: try decoder.decode(object, in: bytes), typeNameOffset: typeRange.lowerBound)
         }
+
+        /// For each of `targets`, the objects in use that refer to it (each object's newest definition, as the entries
+        /// place it; stream data is not read) and how often each does, the trailer counted as ``trailerReferrer``;
+        /// or why that cannot be known: an object in use that cannot be read could refer to any of them.
+        func referrers(to targets: Set<PDFReference>, decoder: inout PDFStreamDecoder) -> (found: [PDFReference: [Int: Int]], unreadable: String?) {
+            var found: [PDFReference: [Int: Int]] = [:]
+            func count(_ value: PDFObject, in referrer: Int) {
+                switch value {
+                case .reference(let reference) where targets.contains(reference): found[reference, default: [:]][referrer, default: 0] += 1
+                case .array(let elements): elements.forEach { count($0, in: referrer) }
+                case .dictionary(let dictionary): dictionary.keys.forEach { key in dictionary[key].map { count($0, in: referrer) } }
+                default: break
+                }
+            }
+            var unreadable: String?
+            count(.dictionary(trailer), in: Self.trailerReferrer)
+            for (number, entry) in entries.sorted(by: { $0.key < $1.key }) {
+                switch entry {
+                case .inUse(let offset, let generation) where offset < end:
+                    var scanner = PDFScanner(bytes, at: offset, end: end)
+                    guard let object = try? scanner.indirectObject(), object.reference == PDFReference(number: number, generation: generation) else {
+                        unreadable = unreadable ?? "object \(number) of the signed revision cannot be read, and could refer to an array an update extends"
+                        continue
+                    }
+                    count(object.value, in: number)
+                case .compressed(let stream, let index):
+                    guard let objects = try? objects(inStream: stream, decoder: &decoder), index < objects.count,
+                        objects[index].reference.number == number
+                    else {
+                        unreadable = unreadable
+                            ?? "object \(number) of the signed revision cannot be read from object stream \(stream), and could refer to an array an update extends"
+                        continue
+                    }
+                    count(objects[index].value, in: number)
+                default:
+                    continue
+                }
+            }
+            return (found, unreadable)
+        }
+    }
+
+    /// What ``SignedRevision`` has read of its object streams, successes and failures alike.
+    final class ObjectStreamCache {
+        var streams: [Int: Result<SignedRevision.ObjectStream, PDFUndecodableStream>] = [:]
+        var objects: [Int: Result<[PDFIndirectObject], PDFUndecodableStream>] = [:]
     }
 
     /// One cross-reference section of the signed revision: a table (and the stream its /XRefStm names), or a stream.
