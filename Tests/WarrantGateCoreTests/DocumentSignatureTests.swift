@@ -967,6 +967,46 @@ struct DocumentSignatureTests {
         #expect(verifiedCourt(status) == "denver-county-court", "\(status)")
     }
 
+    /// A clerk's certification over a judge's signature: the clerk's signature covers every byte before it, the
+    /// judge's included, so it is the one that vouches for the document.
+    @Test("a signature over an earlier one: the last is the one verified, and the reasons say so")
+    func pdfCountersigned() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let judge = try setup.court.issue(commonName: "Hon. J. Doe", organization: "Denver County Court", key: .ec, in: setup.scratch)
+        let pdf = try TestPDF.signed { try judge.cmsSignature(over: $0) }
+        let placeholder = "/ByteRange [0 0000000000 0000000000 0000000000] /Contents <\(String(repeating: "0", count: TestPDF.placeholderBytes * 2))>"
+        /// The second signature, in a visible field of its own, as signing software appends it.
+        func countersigned(by signer: TestSigner, then later: [(Int, String)] = []) throws -> [UInt8] {
+            let update = try TestPDF.appendUpdate(
+                to: pdf,
+                objects: [
+                    (1, "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R 7 0 R] /SigFlags 3 >> >>"),
+                    (3, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Annots [5 0 R 7 0 R] >>"),
+                    (7, "<< /FT /Sig /Type /Annot /Subtype /Widget /Rect [400 50 550 100] /P 3 0 R /T (Signature2) /V 8 0 R >>"),
+                    (8, "<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached \(placeholder) /M (D:20260302120000Z) >>"),
+                ],
+                size: 9
+            )
+            let sealed = try TestPDF.sealed(update) { try signer.cmsSignature(over: $0) }
+            return later.isEmpty ? sealed : try TestPDF.appendUpdate(to: sealed, objects: later, size: 10)
+        }
+        let clerk = try setup.clerk(.rsa)
+        let status = await setup.verifier.verify(document: try countersigned(by: clerk))
+        #expect(verifiedCourt(status) == "denver-county-court", "\(status)")
+        if case .verified(let signature) = status { #expect(signature.signer.subject.contains("CN=Clerk of Court"), "\(signature.signer.subject)") }
+
+        let stranger = try setup.clerk(.ec, of: setup.unlisted)
+        let unlisted = await setup.verifier.verify(document: try countersigned(by: stranger))
+        guard case .unverified(let why, let signer) = unlisted else { Issue.record("\(unlisted)"); return }
+        #expect(why.hasPrefix("the last of 2 signatures, which covers the others: "), "\(why)")
+        #expect(signer?.subject.contains("CN=Clerk of Court") == true)
+
+        let changed = try countersigned(by: clerk, then: [(9, "<< /Type /Annot /Subtype /FreeText /Rect [72 600 400 640] /Contents (AND 12 ELM ST) >>")])
+        let changedStatus = await setup.verifier.verify(document: changed)
+        #expect(reason(changedStatus).contains("modified after signing"), "\(changedStatus)")
+    }
+
     @Test("signed cross-reference streams that list a million entries each: the document's entry budget stops the reading")
     func pdfEntryBudget() throws {
         // Forty chained sections, each 2²⁰ one-byte entries that inflate from a kilobyte.

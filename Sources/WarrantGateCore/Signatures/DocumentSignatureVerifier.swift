@@ -47,19 +47,29 @@ public struct DocumentSignatureVerifier: Sendable {
         switch extraction {
         case .unsigned:
             return .unsigned
-        case .unsupported(let reason):
-            return .unverified(reason: reason, signer: nil)
-        case .signed(let field, let unchecked):
-            guard let subFilter = field.subFilter, Self.detachedSubFilters.contains(subFilter) else {
-                return .unverified(reason: "signature format /SubFilter /\(field.subFilter ?? "(none)") is not supported", signer: nil)
+        case .signed(let field, let earlier, let unchecked):
+            let status = await verify(field, in: document, unchecked: unchecked, now: now)
+            guard earlier > 0 else { return status }
+            // The reasons say which signature they are about; a verified one names its signer.
+            let which = "the last of \(earlier + 1) signatures, which covers the others"
+            switch status {
+            case .unverified(let reason, let signer): return .unverified(reason: "\(which): \(reason)", signer: signer)
+            case .invalid(let reason): return .invalid(reason: "\(which): \(reason)")
+            case .verified, .unsigned: return status
             }
-            let status = await verify(
-                signature: field.contents, content: field.signedRanges.map { document[$0] }, encapsulatedContentAllowed: false, now: now
-            )
-            // An intact signature over a file whose later additions cannot all be read proves nothing about them.
-            guard let unchecked, case .verified(let verified) = status else { return status }
-            return .unverified(reason: "\(unchecked): the signature cannot be verified", signer: verified.signer)
         }
+    }
+
+    /// The status of a PDF's signature `field`; `unchecked` says why part of what was appended after it could not be
+    /// checked, if it could not.
+    private func verify(_ field: PDFSignatureField, in document: [UInt8], unchecked: String?, now: Date) async -> DocumentSignatureStatus {
+        guard let subFilter = field.subFilter, Self.detachedSubFilters.contains(subFilter) else {
+            return .unverified(reason: "signature format /SubFilter /\(field.subFilter ?? "(none)") is not supported", signer: nil)
+        }
+        let status = await verify(signature: field.contents, content: field.signedRanges.map { document[$0] }, encapsulatedContentAllowed: false, now: now)
+        // An intact signature over a file whose later additions cannot all be read proves nothing about them.
+        guard let unchecked, case .verified(let verified) = status else { return status }
+        return .unverified(reason: "\(unchecked): the signature cannot be verified", signer: verified.signer)
     }
 
     private func verify(signature: [UInt8], content: [ArraySlice<UInt8>], encapsulatedContentAllowed: Bool, now: Date) async -> DocumentSignatureStatus {

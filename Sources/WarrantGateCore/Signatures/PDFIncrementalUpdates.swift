@@ -599,8 +599,9 @@ enum PDFIncrementalUpdates {
             _ array: PDFIndirectObject, from original: PDFObject, timestamps: TimestampFields, signed: SignedRevision, decoder: inout PDFStreamDecoder
         ) -> ExtendedArrays.Use? {
             let reference = PDFObject.reference(array.reference)
-            let signedNames = signedFieldNames(signed.form(decoder: &decoder), signed: signed, decoder: &decoder)
-            if let form = signed.form(decoder: &decoder), form["Fields"] == reference {
+            let form = signed.form(decoder: &decoder)
+            let signedNames = signedFieldNames(form, signed: signed, decoder: &decoder)
+            if let form, form["Fields"] == reference {
                 guard fieldsOnlyGain(array.value, from: original, timestamps: timestamps, signedNames: signedNames) else { return nil }
                 // The form is the catalog's inline /AcroForm, or an object of its own.
                 if let held = signed.catalog?["AcroForm"]?.reference { return ExtendedArrays.Use(referrer: held, path: ["Fields"]) }
@@ -712,7 +713,7 @@ enum PDFIncrementalUpdates {
         /// Records that `array` is extended as used by `use`; throws if a revision extended it as used otherwise.
         mutating func record(_ array: PDFReference, usedAs use: Use) throws {
             if let earlier = uses.updateValue(use, forKey: array), earlier != use {
-                throw modified("array \(array.number), which the signed revision defines, was extended as two different arrays")
+                throw modified("array \(array.number), which the signed revision defines, was extended as used in two different places")
             }
         }
 

@@ -17,11 +17,10 @@ struct PDFSignatureField {
 /// What a PDF holds by way of signatures.
 enum PDFSignatureExtraction {
     case unsigned
-    /// One signature, and nothing appended after its revision but validation data (PAdES-LT); `unchecked` says why
-    /// part of what was appended could not be checked (it is compressed), if it could not.
-    case signed(PDFSignatureField, unchecked: String?)
-    /// Signatures that are well-formed but that WarrantGate does not verify.
-    case unsupported(String)
+    /// The newest signature, and nothing appended after its revision but validation data (PAdES-LT); `earlier`
+    /// counts the signatures before it (a judge's, say, under a clerk's), which it covers and which are not verified;
+    /// `unchecked` says why part of what was appended could not be checked (it is compressed), if it could not.
+    case signed(PDFSignatureField, earlier: Int, unchecked: String?)
 }
 
 /// Finds a PDF's embedded signature (PAdES, `adbe.pkcs7.detached`) without trusting the file's own map of itself.
@@ -29,8 +28,8 @@ enum PDFSignatureExtraction {
 /// Every `/ByteRange` token in the file must be the /ByteRange entry of a well-formed signature or document
 /// time-stamp dictionary: a decoy elsewhere, an entry whose range leaves any gap other than its own /Contents, or a
 /// range that does not cover its own dictionary makes the file invalid. What was appended after the last signature's
-/// revision is checked by ``PDFIncrementalUpdates``; a file with exactly one signature is then verified, one with
-/// several is reported as unsupported.
+/// revision is checked by ``PDFIncrementalUpdates``; the last signature is then the one verified: it covers every byte
+/// before it, earlier signatures included, so whoever made it vouches for the whole document as it stands.
 enum PDFSignatureExtractor {
     static let maximumSignatureDictionaries = 16
 
@@ -48,13 +47,8 @@ enum PDFSignatureExtractor {
         let fields = try offsets.map { try field(byteRangeAt: $0, in: bytes) }
         let signatures = fields.filter { $0.kind == .signature }.sorted { $0.signedEnd < $1.signedEnd }
         guard let last = signatures.last else { return .unsigned }
-        // Whatever follows the last signature is checked even when there are several: a change after every
-        // signature is a modification, not a form of signature that is merely unsupported.
         let unchecked = try PDFIncrementalUpdates.check(bytes, signedEnd: last.signedEnd)
-        guard signatures.count == 1 else {
-            return .unsupported("the PDF holds \(signatures.count) signatures; only documents with a single signature are verified")
-        }
-        return .signed(last, unchecked: unchecked)
+        return .signed(last, earlier: signatures.count - 1, unchecked: unchecked)
     }
 
     /// The signature dictionary whose /ByteRange key is at `offset`.
