@@ -968,13 +968,14 @@ struct DocumentSignatureTests {
     }
 
     /// A clerk's certification over a judge's signature: the clerk's signature covers every byte before it, the
-    /// judge's included, so it is the one that vouches for the document.
-    @Test("a signature over an earlier one: the last is the one verified, and the reasons say so")
+    /// judge's included; each must count, so that "verified" never stands beside a signature readers show that no
+    /// listed court made.
+    @Test("a signature over an earlier one: verified when both count, naming the last signer; the reasons say which")
     func pdfCountersigned() async throws {
         let setup = try Setup()
         defer { setup.scratch.remove() }
         let judge = try setup.court.issue(commonName: "Hon. J. Doe", organization: "Denver County Court", key: .ec, in: setup.scratch)
-        let pdf = try TestPDF.signed { try judge.cmsSignature(over: $0) }
+        var pdf = try TestPDF.signed { try judge.cmsSignature(over: $0) }
         let placeholder = "/ByteRange [0 0000000000 0000000000 0000000000] /Contents <\(String(repeating: "0", count: TestPDF.placeholderBytes * 2))>"
         /// The second signature, in a visible field of its own, as signing software appends it.
         func countersigned(by signer: TestSigner, then later: [(Int, String)] = []) throws -> [UInt8] {
@@ -999,12 +1000,31 @@ struct DocumentSignatureTests {
         let stranger = try setup.clerk(.ec, of: setup.unlisted)
         let unlisted = await setup.verifier.verify(document: try countersigned(by: stranger))
         guard case .unverified(let why, let signer) = unlisted else { Issue.record("\(unlisted)"); return }
-        #expect(why.hasPrefix("the last of 2 signatures, which covers the others: "), "\(why)")
+        #expect(why.hasPrefix("the last of 2 signatures: "), "\(why)")
         #expect(signer?.subject.contains("CN=Clerk of Court") == true)
 
         let changed = try countersigned(by: clerk, then: [(9, "<< /Type /Annot /Subtype /FreeText /Rect [72 600 400 640] /Contents (AND 12 ELM ST) >>")])
         let changedStatus = await setup.verifier.verify(document: changed)
         #expect(reason(changedStatus).contains("modified after signing"), "\(changedStatus)")
+
+        // A "judge's" signature that no listed court made, countersigned by a listed clerk: not verified.
+        let impostor = try setup.unlisted.issue(commonName: "Hon. J. Doe", organization: "Denver County Court", key: .ec, in: setup.scratch)
+        pdf = try TestPDF.signed { try impostor.cmsSignature(over: $0) }
+        let forgedJudge = await setup.verifier.verify(document: try countersigned(by: clerk))
+        guard case .unverified(let judgeWhy, let judgeSigner) = forgedJudge else { Issue.record("\(forgedJudge)"); return }
+        #expect(judgeWhy.hasPrefix("signature 1 of 2: "), "\(judgeWhy)")
+        #expect(judgeSigner?.subject.contains("CN=Hon. J. Doe") == true)
+        // A broken one is invalid, whoever countersigned it.
+        pdf = try TestPDF.signed { try judge.cmsSignature(over: $0 + [0x0A]) }
+        let broken = await setup.verifier.verify(document: try countersigned(by: clerk))
+        guard case .invalid(let brokenWhy) = broken else { Issue.record("\(broken)"); return }
+        #expect(brokenWhy.hasPrefix("signature 1 of 2: "), "\(brokenWhy)")
+
+        // Two signatures that end at the same revision: which would be last is a matter of chance.
+        let twin = "<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached \(placeholder) >>"
+        let twins = try TestPDF.revision(prefix: [], objects: TestPDF.objects(text: "WARRANT", signed: true) + [(7, twin)], size: 8, prev: nil)
+        let both = try TestPDF.sealed(try TestPDF.sealed(twins) { try judge.cmsSignature(over: $0) }) { try clerk.cmsSignature(over: $0) }
+        #expect(reason(await setup.verifier.verify(document: both)).contains("two signatures cover the file up to the same offset"))
     }
 
     @Test("signed cross-reference streams that list a million entries each: the document's entry budget stops the reading")

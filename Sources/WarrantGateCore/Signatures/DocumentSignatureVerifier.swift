@@ -48,20 +48,24 @@ public struct DocumentSignatureVerifier: Sendable {
         case .unsigned:
             return .unsigned
         case .signed(let field, let earlier, let unchecked):
-            let status = await verify(field, in: document, unchecked: unchecked, now: now)
-            guard earlier > 0 else { return status }
-            // The reasons say which signature they are about; a verified one names its signer.
-            let which = "the last of \(earlier + 1) signatures, which covers the others"
-            switch status {
-            case .unverified(let reason, let signer): return .unverified(reason: "\(which): \(reason)", signer: signer)
-            case .invalid(let reason): return .invalid(reason: "\(which): \(reason)")
-            case .verified, .unsigned: return status
+            let last = await verify(field, in: document, unchecked: unchecked, now: now)
+            guard !earlier.isEmpty else { return last }
+            // Every signature a reader shows must count, so that "verified" never stands beside a forged or broken
+            // one; the status names the last signer, whose signature covers the others.
+            let count = earlier.count + 1
+            var problems: [DocumentSignatureStatus] = []
+            for (index, signature) in earlier.enumerated() {
+                let status = await verify(signature, in: document, unchecked: nil, now: now)
+                problems += [status.problem(of: "signature \(index + 1) of \(count)")].compactMap { $0 }
             }
+            problems += [last.problem(of: "the last of \(count) signatures")].compactMap { $0 }
+            // A broken signature anywhere makes the document invalid; otherwise the first that cannot count says why.
+            return problems.first { if case .invalid = $0 { true } else { false } } ?? problems.first ?? last
         }
     }
 
-    /// The status of a PDF's signature `field`; `unchecked` says why part of what was appended after it could not be
-    /// checked, if it could not.
+    /// The status of one of a PDF's signatures, `field`; `unchecked` says why part of what was appended after it could
+    /// not be checked, if it could not.
     private func verify(_ field: PDFSignatureField, in document: [UInt8], unchecked: String?, now: Date) async -> DocumentSignatureStatus {
         guard let subFilter = field.subFilter, Self.detachedSubFilters.contains(subFilter) else {
             return .unverified(reason: "signature format /SubFilter /\(field.subFilter ?? "(none)") is not supported", signer: nil)
@@ -122,5 +126,17 @@ public struct DocumentSignatureVerifier: Sendable {
             ["PKCS7", "CMS"].contains(document.discriminator)
         else { return .failure(CMSFormatError("malformed CMS signature: not DER, nor a PEM PKCS7 or CMS block")) }
         return .success(document.derBytes)
+    }
+}
+
+private extension DocumentSignatureStatus {
+    /// This status with its reason said to be about `which` of a PDF's signatures; nil if it is verified.
+    func problem(of which: String) -> DocumentSignatureStatus? {
+        switch self {
+        case .verified: nil
+        case .unverified(let reason, let signer): .unverified(reason: "\(which): \(reason)", signer: signer)
+        case .invalid(let reason): .invalid(reason: "\(which): \(reason)")
+        case .unsigned: .invalid(reason: "\(which) is not a signature")
+        }
     }
 }

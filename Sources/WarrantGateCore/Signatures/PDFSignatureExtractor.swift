@@ -17,10 +17,10 @@ struct PDFSignatureField {
 /// What a PDF holds by way of signatures.
 enum PDFSignatureExtraction {
     case unsigned
-    /// The newest signature, and nothing appended after its revision but validation data (PAdES-LT); `earlier`
-    /// counts the signatures before it (a judge's, say, under a clerk's), which it covers and which are not verified;
+    /// The signature whose range ends last, and nothing appended after its revision but validation data (PAdES-LT);
+    /// `earlier` are the signatures it covers (a judge's, say, under a clerk's), in the order their ranges end;
     /// `unchecked` says why part of what was appended could not be checked (it is compressed), if it could not.
-    case signed(PDFSignatureField, earlier: Int, unchecked: String?)
+    case signed(PDFSignatureField, earlier: [PDFSignatureField], unchecked: String?)
 }
 
 /// Finds a PDF's embedded signature (PAdES, `adbe.pkcs7.detached`) without trusting the file's own map of itself.
@@ -28,8 +28,9 @@ enum PDFSignatureExtraction {
 /// Every `/ByteRange` token in the file must be the /ByteRange entry of a well-formed signature or document
 /// time-stamp dictionary: a decoy elsewhere, an entry whose range leaves any gap other than its own /Contents, or a
 /// range that does not cover its own dictionary makes the file invalid. What was appended after the last signature's
-/// revision is checked by ``PDFIncrementalUpdates``; the last signature is then the one verified: it covers every byte
-/// before it, earlier signatures included, so whoever made it vouches for the whole document as it stands.
+/// revision is checked by ``PDFIncrementalUpdates``. The last signature covers every byte before it, earlier signatures
+/// included; two that end at the same revision make the file invalid (no writer makes them, and which one is last would
+/// be a matter of chance).
 enum PDFSignatureExtractor {
     static let maximumSignatureDictionaries = 16
 
@@ -47,8 +48,11 @@ enum PDFSignatureExtractor {
         let fields = try offsets.map { try field(byteRangeAt: $0, in: bytes) }
         let signatures = fields.filter { $0.kind == .signature }.sorted { $0.signedEnd < $1.signedEnd }
         guard let last = signatures.last else { return .unsigned }
+        if let tie = zip(signatures, signatures.dropFirst()).first(where: { $0.signedEnd == $1.signedEnd }) {
+            throw PDFSyntaxError("two signatures cover the file up to the same offset (\(tie.0.signedEnd))")
+        }
         let unchecked = try PDFIncrementalUpdates.check(bytes, signedEnd: last.signedEnd)
-        return .signed(last, earlier: signatures.count - 1, unchecked: unchecked)
+        return .signed(last, earlier: Array(signatures.dropLast()), unchecked: unchecked)
     }
 
     /// The signature dictionary whose /ByteRange key is at `offset`.
