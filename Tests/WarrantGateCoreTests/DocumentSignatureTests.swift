@@ -924,6 +924,19 @@ struct DocumentSignatureTests {
             ("the form's /Fields as well", [3: "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Annots 9 0 R >>"], [],
              [(9, "[5 0 R 11 0 R]"), (11, field(value: 12, page: 2)), (12, stamp)]),
         ]
+        // MuPDF finds the membership's /OCGs whatever the reference's generation, and wraps its number to 32 bits.
+        let ocgs = cases[0]
+        for written in ["10 1 R", "4294967306 0 R"] {
+            let pdf = try signed(ocgs.1, extra: ocgs.2.map { ($0.0, $0.1.replacingOccurrences(of: "/OCGs 10 0 R", with: "/OCGs \(written)")) })
+            let status = try await stamped(pdf, ocgs.3, size: 17)
+            #expect(reason(status).contains("modified after signing"), "/OCGs \(written): \(status)")
+        }
+        // Named where no object in use holds it (here in a stream's data), or in an object no entry can lead to: a
+        // reader that rebuilds the cross-reference may find it, so the signature is not verified.
+        let naming = "<< /Length 14 >>\nstream\n[7 0 R] endobj \nendstream"
+        let namedStatus = try await stamped(try signed(extra: [(11, naming)]), [(7, "[5 0 R 12 0 R]"), (12, field(value: 13, page: 3)), (13, stamp)], size: 14)
+        guard case .unverified(let namedWhy, _) = namedStatus else { Issue.record("\(namedStatus)"); return }
+        #expect(namedWhy.contains("named again in the signed bytes"), "\(namedWhy)")
         for (label, edits, extra, update) in cases {
             let pdf = try signed(edits, extra: extra)
             #expect(verifiedCourt(await setup.verifier.verify(document: pdf)) == "denver-county-court", "\(label): the signed file")
@@ -1071,6 +1084,25 @@ struct DocumentSignatureTests {
                 try PDFStreamDecoder.unpredicted(rowsByFilter[2]!.flatMap { [2] + $0 }, parameters: other, object: 1)
             }
         }
+    }
+
+    /// MuPDF ignores parameters written in the other form than the filter (a dictionary beside a filter array, an
+    /// array beside a filter name), so such a stream decodes otherwise there: a page read from it could differ.
+    @Test("a stream's parameters must take its filter's form: a name with a dictionary, an array with an array")
+    func streamParameterForms() throws {
+        let data = try TestPDF.deflate(TestPDF.upPredicted([1, 2, 3, 4, 5, 6], columns: 3))
+        func decoded(_ filter: String, _ parameters: String) throws -> [UInt8] {
+            let text = "1 0 obj\n<< /Filter \(filter) /DecodeParms \(parameters) /Length \(data.count) >>\nstream\n"
+            let bytes = Array(text.utf8) + data + Array("\nendstream\nendobj\n".utf8)
+            var scanner = PDFScanner(bytes, at: 0)
+            var decoder = PDFStreamDecoder()
+            return try decoder.decode(try scanner.indirectObject(), in: bytes)
+        }
+        let predictor = "<< /Predictor 12 /Columns 3 >>"
+        #expect(try decoded("/FlateDecode", predictor) == [1, 2, 3, 4, 5, 6])
+        #expect(try decoded("[/FlateDecode]", "[\(predictor)]") == [1, 2, 3, 4, 5, 6])
+        #expect(throws: PDFUndecodableStream.self) { try decoded("[/FlateDecode]", predictor) }
+        #expect(throws: PDFUndecodableStream.self) { try decoded("/FlateDecode", "[\(predictor)]") }
     }
 
     @Test("a decoy /ByteRange, a ByteRange that leaves a gap, a range short of the file's revision: invalid")

@@ -492,7 +492,13 @@ enum PDFIncrementalUpdates {
             if number < signed.size {
                 // A form, a page, or an array of either, that only gains invisible document time-stamp fields, as
                 // PAdES-LTA writers add them.
-                if object.streamData == nil, let original = try? signed.value(object.reference, decoder: &decoder) {
+                let signedValue: PDFObject?
+                do {
+                    signedValue = try signed.value(object.reference, decoder: &decoder)
+                } catch {
+                    return "object \(number), which an update redefines, cannot be read in the signed revision (\(error)), so the change cannot be checked"
+                }
+                if object.streamData == nil, let original = signedValue {
                     switch (original, object.value) {
                     case (.dictionary(let original), .dictionary(let updated)):
                         if signed.catalog?["AcroForm"]?.reference == object.reference,
@@ -718,21 +724,29 @@ enum PDFIncrementalUpdates {
         }
 
         /// Throws unless each extended array is referred to exactly once in the signed revision's objects in use and
-        /// its trailer, at its use; returns why that cannot be known, or nil.
+        /// its trailer, at its use; returns why that cannot be known, or nil: an object that cannot be read, or a
+        /// reference to the array somewhere in the signed bytes that no object in use holds (a reader that rebuilds
+        /// the cross-reference would find it).
         func check(against signed: SignedRevision, decoder: inout PDFStreamDecoder) throws -> String? {
             guard !uses.isEmpty else { return nil }
-            let (found, unreadable) = signed.referrers(to: Set(uses.keys), decoder: &decoder)
+            let numbers = Set(uses.keys.map(\.number))
+            let (found, unreadable) = signed.referrers(to: numbers, decoder: &decoder)
             for (array, use) in uses.sorted(by: { $0.key.number < $1.key.number }) {
-                let referrers = found[array] ?? [:]
+                let referrers = found[array.number] ?? [:]
                 if let other = referrers.keys.sorted().first(where: { $0 != use.referrer.number }) {
                     let what = other == SignedRevision.trailerReferrer ? "the trailer" : "object \(other)"
                     throw modified("array \(array.number), which an update extends with a time-stamp field, is also used by \(what)")
                 }
-                guard referrers[use.referrer.number] == 1, try isReached(array, by: use, in: signed, decoder: &decoder) else {
+                guard unreadable != nil || referrers[use.referrer.number] == 1, try isReached(array, by: use, in: signed, decoder: &decoder) else {
                     throw modified("array \(array.number), which an update extends with a time-stamp field, is not used exactly once, as its form's /Fields or its page's /Annots")
                 }
             }
-            return unreadable
+            if let unreadable { return unreadable }
+            let namings = signed.namings(of: numbers, decoder: &decoder)
+            if let array = numbers.sorted().first(where: { (namings[$0] ?? 0) > 1 }) {
+                return "array \(array), which an update extends with a time-stamp field, is named again in the signed bytes outside the objects in use"
+            }
+            return nil
         }
 
         /// Whether `use`'s keys lead from its referrer, as the signed revision holds it, to `array`.

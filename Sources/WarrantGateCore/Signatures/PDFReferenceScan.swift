@@ -9,8 +9,10 @@
 struct PDFReferenceScan {
     static let maximumGap = 256
 
+    /// How many times the bytes may refer to each number of `candidates` they may refer to at all.
+    private(set) var occurrences: [Int: Int] = [:]
     /// The numbers of `candidates` the bytes may refer to.
-    private(set) var referenced: Set<Int> = []
+    var referenced: Set<Int> { Set(occurrences.keys) }
     /// The offsets of the `/` of names that spell `ObjStm`, `#` escapes decoded.
     private(set) var objectStreamNames: Set<Int> = []
 
@@ -26,9 +28,8 @@ struct PDFReferenceScan {
                 index = after
             } else if Self.isNumeric(byte), index == range.lowerBound || !PDFBytes.isRegular(bytes[index - 1]) {
                 let word = Self.numericWord(in: bytes, from: index, end: end)
-                if let word, let number = word.values.first(where: { candidates.contains($0) && !referenced.contains($0) }),
-                   Self.referenceFollows(in: bytes, from: word.end, end: end) {
-                    referenced.insert(number)
+                if let word, word.values.contains(where: candidates.contains), Self.referenceFollows(in: bytes, from: word.end, end: end) {
+                    for number in Set(word.values) where candidates.contains(number) { occurrences[number, default: 0] += 1 }
                 }
                 index = word?.end ?? index + 1
             } else {

@@ -149,44 +149,71 @@ extension PDFIncrementalUpdates {
             return ObjectStream(number: number, dictionary: dictionary, data: try decoder.decode(object, in: bytes), typeNameOffset: typeRange.lowerBound)
         }
 
-        /// For each of `targets`, the objects in use that refer to it (each object's newest definition, as the entries
-        /// place it; stream data is not read) and how often each does, the trailer counted as ``trailerReferrer``;
-        /// or why that cannot be known: an object in use that cannot be read could refer to any of them.
-        func referrers(to targets: Set<PDFReference>, decoder: inout PDFStreamDecoder) -> (found: [PDFReference: [Int: Int]], unreadable: String?) {
-            var found: [PDFReference: [Int: Int]] = [:]
+        /// For each of `targets` (object numbers), the objects in use that refer to it and how often each does, the
+        /// trailer counted as ``trailerReferrer``; or why that cannot be known. A reference counts whatever its
+        /// generation, and where its number wraps to a target in 32 bits (MuPDF reads both so). Each object's value is
+        /// read, not its stream data; the stream dictionaries are. Every entry must lead to an object that can be read
+        /// (an entry of unknown type, or past the signed revision's end, could hide one from this count), within a
+        /// budget of parsed bytes, since entries may point into each other's objects.
+        func referrers(to targets: Set<Int>, decoder: inout PDFStreamDecoder) -> (found: [Int: [Int: Int]], unreadable: String?) {
+            var found: [Int: [Int: Int]] = [:]
             func count(_ value: PDFObject, in referrer: Int) {
                 switch value {
-                case .reference(let reference) where targets.contains(reference): found[reference, default: [:]][referrer, default: 0] += 1
+                case .reference(let reference):
+                    for number in Set([reference.number, Int(UInt32(truncatingIfNeeded: reference.number))]) where targets.contains(number) {
+                        found[number, default: [:]][referrer, default: 0] += 1
+                    }
                 case .array(let elements): elements.forEach { count($0, in: referrer) }
                 case .dictionary(let dictionary): dictionary.keys.forEach { key in dictionary[key].map { count($0, in: referrer) } }
                 default: break
                 }
             }
-            var unreadable: String?
             count(.dictionary(trailer), in: Self.trailerReferrer)
+            var parsed = 0
             for (number, entry) in entries.sorted(by: { $0.key < $1.key }) {
                 switch entry {
-                case .inUse(let offset, let generation) where offset < end:
+                case .free:
+                    continue
+                case .inUse(let offset, let generation):
                     var scanner = PDFScanner(bytes, at: offset, end: end)
-                    guard let object = try? scanner.indirectObject(), object.reference == PDFReference(number: number, generation: generation) else {
-                        unreadable = unreadable ?? "object \(number) of the signed revision cannot be read, and could refer to an array an update extends"
-                        continue
+                    guard offset < end, (try? scanner.unsignedInteger()) == number, (try? scanner.unsignedInteger()) == generation,
+                        (try? scanner.expect("obj")) != nil, let value = try? scanner.object()
+                    else {
+                        return (found, "object \(number) of the signed revision cannot be read where its entry places it, and could refer to an array an update extends")
                     }
-                    count(object.value, in: number)
+                    parsed += scanner.position - offset
+                    guard parsed <= end + Self.censusSlack else {
+                        return (found, "the signed revision's objects overlap, so what refers to an array an update extends cannot be counted")
+                    }
+                    count(value, in: number)
                 case .compressed(let stream, let index):
                     guard let objects = try? objects(inStream: stream, decoder: &decoder), index < objects.count,
                         objects[index].reference.number == number
                     else {
-                        unreadable = unreadable
-                            ?? "object \(number) of the signed revision cannot be read from object stream \(stream), and could refer to an array an update extends"
-                        continue
+                        return (found, "object \(number) of the signed revision cannot be read from object stream \(stream), and could refer to an array an update extends")
                     }
                     count(objects[index].value, in: number)
-                default:
-                    continue
+                case .unknownType:
+                    return (found, "the signed cross-reference gives object \(number) an entry of unknown type, which could hide what refers to an array an update extends")
                 }
             }
-            return (found, unreadable)
+            return (found, nil)
+        }
+
+        /// Parsed bytes ``referrers(to:decoder:)`` allows beyond the signed revision's length.
+        static let censusSlack = 1 << 20
+
+        /// How many times the signed revision's bytes, and its object streams as the entries place them, may name each
+        /// of `targets` in a reference, read as leniently as ``PDFReferenceScan`` reads: objects no entry leads to
+        /// (superseded, or left for a reader that rebuilds the cross-reference) included.
+        func namings(of targets: Set<Int>, decoder: inout PDFStreamDecoder) -> [Int: Int] {
+            var namings = PDFReferenceScan(bytes, range: 0..<end, candidates: targets).occurrences
+            let streams = Set(entries.values.compactMap { entry -> Int? in if case .compressed(let stream, _) = entry { stream } else { nil } })
+            for number in streams.sorted() {
+                guard let stream = try? objectStream(number, decoder: &decoder) else { continue }
+                namings.merge(PDFReferenceScan(stream.data, range: 0..<stream.data.count, candidates: targets).occurrences, uniquingKeysWith: +)
+            }
+            return namings
         }
     }
 

@@ -35,18 +35,26 @@ struct PDFStreamDecoder {
         if let key = dictionary.keys.intersection(Self.divergentKeys).sorted().first {
             throw PDFUndecodableStream("object \(number)'s /\(key) may be read before its /Filter or /DecodeParms")
         }
-        // A filter is a name, or an array of one; its parameters a dictionary, or an array of one, or null.
+        // A filter is a name with a dictionary of parameters (or none, or null), or an array of one name with an array
+        // of one (or none): MuPDF ignores parameters given in the other form, so such a stream decodes otherwise there.
         let filter: String?
-        switch dictionary["Filter"] {
-        case nil: filter = nil
-        case .name(let name)?: filter = name
-        case .array(let names)? where names.count == 1 && names[0].name != nil: filter = names[0].name
-        default: throw PDFUndecodableStream("object \(number) is encoded with a filter chain that is not supported")
-        }
         var parameters = dictionary["DecodeParms"]
-        if case .array(let elements)? = parameters {
-            guard elements.count == 1 else { throw PDFUndecodableStream("object \(number)'s /DecodeParms do not match its filter") }
-            parameters = elements[0]
+        switch (dictionary["Filter"], parameters) {
+        case (nil, _):
+            filter = nil
+        case (.name(let name)?, nil), (.name(let name)?, .dictionary?), (.name(let name)?, .null?):
+            filter = name
+        case (.array(let names)?, _) where names.count == 1 && names[0].name != nil:
+            filter = names[0].name
+            switch parameters {
+            case nil: break
+            case .array(let elements)? where elements.count == 1: parameters = elements[0]
+            default: throw PDFUndecodableStream("object \(number)'s /DecodeParms are not an array beside its /Filter array")
+            }
+        case (.name?, _):
+            throw PDFUndecodableStream("object \(number)'s /DecodeParms are not a dictionary beside its /Filter name")
+        default:
+            throw PDFUndecodableStream("object \(number) is encoded with a filter chain that is not supported")
         }
         if parameters == .null { parameters = nil }
         if filter == nil && parameters != nil { throw PDFUndecodableStream("object \(number) has /DecodeParms without a filter") }
