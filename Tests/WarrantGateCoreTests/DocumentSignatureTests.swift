@@ -39,6 +39,17 @@ struct DocumentSignatureTests {
         }
     }
 
+    /// The signed one-page document's objects with the page's /Annots as array object 7, the form as object 8 with
+    /// its /Fields as object 9 (/SigFlags 1), and, with `indirectKids`, the page tree's /Kids as object 10.
+    static func arrayObjectDocument(indirectKids: Bool) -> [(Int, String)] {
+        TestPDF.objects(text: "WARRANT", signed: true).map { number, body in
+            var body = body.replacingOccurrences(of: "/Annots [5 0 R]", with: "/Annots 7 0 R")
+                .replacingOccurrences(of: "/AcroForm << /Fields [5 0 R] /SigFlags 3 >>", with: "/AcroForm 8 0 R")
+            if indirectKids { body = body.replacingOccurrences(of: "/Kids [3 0 R]", with: "/Kids 10 0 R") }
+            return (number, body)
+        } + [(7, "[5 0 R]"), (8, "<< /Fields 9 0 R /SigFlags 1 >>"), (9, "[5 0 R]")] + (indirectKids ? [(10, "[3 0 R]")] : [])
+    }
+
     private func verifiedCourt(_ status: DocumentSignatureStatus) -> String? {
         if case .verified(let signature) = status { signature.court.id } else { nil }
     }
@@ -673,8 +684,7 @@ struct DocumentSignatureTests {
         defer { setup.scratch.remove() }
         let clerk = try setup.clerk(.ec)
         let pdf = try TestPDF.signed { try clerk.cmsSignature(over: $0) }
-        let placeholder = "/ByteRange [0 0000000000 0000000000 0000000000] /Contents <\(String(repeating: "0", count: TestPDF.placeholderBytes * 2))>"
-        let stamp = "<< /Type /DocTimeStamp /Filter /Adobe.PPKLite /SubFilter /ETSI.RFC3161 \(placeholder) >>"
+        let stamp = TestPDF.documentTimestamp
         let field = "<< /FT /Sig /T (Timestamp1) /Type /Annot /Subtype /Widget /Rect [0 0 0 0] /F 132 /P 3 0 R /V 10 0 R >>"
         let page = "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Annots [5 0 R 9 0 R] >>"
         let form = "/AcroForm << /Fields [5 0 R 9 0 R] /SigFlags 3 >>"
@@ -811,15 +821,10 @@ struct DocumentSignatureTests {
         let clerk = try setup.clerk(.ec)
         // The signed document: the page's /Annots is object 7, the form is object 8 and its /Fields object 9, and
         // the page tree's /Kids object 10.
-        let objects: [(Int, String)] = TestPDF.objects(text: "WARRANT", signed: true).map { number, body in
-            (number, body.replacingOccurrences(of: "/Annots [5 0 R]", with: "/Annots 7 0 R")
-                .replacingOccurrences(of: "/AcroForm << /Fields [5 0 R] /SigFlags 3 >>", with: "/AcroForm 8 0 R")
-                .replacingOccurrences(of: "/Kids [3 0 R]", with: "/Kids 10 0 R"))
-        } + [(7, "[5 0 R]"), (8, "<< /Fields 9 0 R /SigFlags 1 >>"), (9, "[5 0 R]"), (10, "[3 0 R]")]
+        let objects = Self.arrayObjectDocument(indirectKids: true)
         let pdf = try TestPDF.sealed(try TestPDF.revision(prefix: [], objects: objects, size: 11, prev: nil)) { try clerk.cmsSignature(over: $0) }
         #expect(verifiedCourt(await setup.verifier.verify(document: pdf)) == "denver-county-court")
-        let placeholder = "/ByteRange [0 0000000000 0000000000 0000000000] /Contents <\(String(repeating: "0", count: TestPDF.placeholderBytes * 2))>"
-        let stamp = "<< /Type /DocTimeStamp /Filter /Adobe.PPKLite /SubFilter /ETSI.RFC3161 \(placeholder) >>"
+        let stamp = TestPDF.documentTimestamp
         let certificate = "<< /Length 9 >>\nstream\nMIIBcert=\nendstream"
         let field = "<< /FT /Sig /T (Timestamp1) /Type /Annot /Subtype /Widget /Rect [0 0 0 0] /F 132 /P 3 0 R /V 14 0 R >>"
         /// The update as pyHanko writes it: the two arrays gain the field, the catalog gains /DSS.
@@ -883,19 +888,14 @@ struct DocumentSignatureTests {
         let setup = try Setup()
         defer { setup.scratch.remove() }
         let clerk = try setup.clerk(.ec)
-        let stamp = "<< /Type /DocTimeStamp /Filter /Adobe.PPKLite /SubFilter /ETSI.RFC3161 /ByteRange [0 0000000000 0000000000 0000000000] "
-            + "/Contents <\(String(repeating: "0", count: TestPDF.placeholderBytes * 2))> >>"
+        let stamp = TestPDF.documentTimestamp
         func field(value: Int, page: Int, name: String = "Timestamp1") -> String {
             "<< /FT /Sig /T (\(name)) /Type /Annot /Subtype /Widget /Rect [0 0 0 0] /F 132 /P \(page) 0 R /V \(value) 0 R >>"
         }
         /// The signed one-page document with the page's /Annots as array object 7, the form as object 8 with its
         /// /Fields as object 9, the page tree's /Kids as object 10, `edits` applied and `extra` objects added.
         func signed(_ edits: [Int: String] = [:], extra: [(Int, String)] = []) throws -> [UInt8] {
-            var objects: [(Int, String)] = TestPDF.objects(text: "WARRANT", signed: true).map { number, body in
-                (number, body.replacingOccurrences(of: "/Annots [5 0 R]", with: "/Annots 7 0 R")
-                    .replacingOccurrences(of: "/AcroForm << /Fields [5 0 R] /SigFlags 3 >>", with: "/AcroForm 8 0 R")
-                    .replacingOccurrences(of: "/Kids [3 0 R]", with: "/Kids 10 0 R"))
-            } + [(7, "[5 0 R]"), (8, "<< /Fields 9 0 R /SigFlags 1 >>"), (9, "[5 0 R]"), (10, "[3 0 R]")] + extra
+            var objects = Self.arrayObjectDocument(indirectKids: true) + extra
             objects = objects.map { ($0.0, edits[$0.0] ?? $0.1) }
             let size = objects.map(\.0).max()! + 1
             return try TestPDF.sealed(try TestPDF.revision(prefix: [], objects: objects, size: size, prev: nil)) { try clerk.cmsSignature(over: $0) }
@@ -958,10 +958,7 @@ struct DocumentSignatureTests {
         defer { setup.scratch.remove() }
         let clerk = try setup.clerk(.ec)
         // A string of 6 MiB beside the catalog, the pages and the form in the signed object stream (number 12).
-        let objects: [(Int, String)] = TestPDF.objects(text: "WARRANT", signed: true).map { number, body in
-            (number, body.replacingOccurrences(of: "/Annots [5 0 R]", with: "/Annots 7 0 R")
-                .replacingOccurrences(of: "/AcroForm << /Fields [5 0 R] /SigFlags 3 >>", with: "/AcroForm 8 0 R"))
-        } + [(7, "[5 0 R]"), (8, "<< /Fields 9 0 R /SigFlags 1 >>"), (9, "[5 0 R]"), (10, "[0]"), (11, "<\(String(repeating: "00", count: 6 << 20))>")]
+        let objects = Self.arrayObjectDocument(indirectKids: false) + [(10, "[0]"), (11, "<\(String(repeating: "00", count: 6 << 20))>")]
         let compressing: Set<Int> = [1, 2, 3, 5, 7, 8, 9, 10, 11]
         let pdf = try TestPDF.sealed(
             try TestPDF.revision(
@@ -969,8 +966,7 @@ struct DocumentSignatureTests {
                 size: 12, prev: nil, crossReference: .compressedStream
             )
         ) { try clerk.cmsSignature(over: $0) }
-        let stamp = "<< /Type /DocTimeStamp /Filter /Adobe.PPKLite /SubFilter /ETSI.RFC3161 /ByteRange [0 0000000000 0000000000 0000000000] "
-            + "/Contents <\(String(repeating: "0", count: TestPDF.placeholderBytes * 2))> >>"
+        let stamp = TestPDF.documentTimestamp
         let field = "<< /FT /Sig /T (Timestamp1) /Type /Annot /Subtype /Widget /Rect [0 0 0 0] /F 132 /P 3 0 R /V 16 0 R >>"
         let update = try TestPDF.appendUpdate(
             to: pdf, objects: [(16, stamp)], compressed: [(7, "[5 0 R 15 0 R]"), (9, "[5 0 R 15 0 R]"), (15, field)], size: 17,
@@ -989,7 +985,7 @@ struct DocumentSignatureTests {
         defer { setup.scratch.remove() }
         let judge = try setup.court.issue(commonName: "Hon. J. Doe", organization: "Denver County Court", key: .ec, in: setup.scratch)
         var pdf = try TestPDF.signed { try judge.cmsSignature(over: $0) }
-        let placeholder = "/ByteRange [0 0000000000 0000000000 0000000000] /Contents <\(String(repeating: "0", count: TestPDF.placeholderBytes * 2))>"
+        let placeholder = TestPDF.unsealedRangeAndContents
         /// The second signature, in a visible field of its own, as signing software appends it.
         func countersigned(by signer: TestSigner, then later: [(Int, String)] = []) throws -> [UInt8] {
             let update = try TestPDF.appendUpdate(

@@ -23,6 +23,13 @@ public enum TestPDF {
 
     public static let placeholderBytes = 8192
 
+    /// A signature dictionary's /ByteRange and /Contents before ``sealed(_:sign:)`` fills them in.
+    public static let unsealedRangeAndContents =
+        "/ByteRange [0 0000000000 0000000000 0000000000] /Contents <\(String(repeating: "0", count: placeholderBytes * 2))>"
+
+    /// A PAdES-LTA document time-stamp's dictionary, unsealed.
+    public static let documentTimestamp = "<< /Type /DocTimeStamp /Filter /Adobe.PPKLite /SubFilter /ETSI.RFC3161 \(unsealedRangeAndContents) >>"
+
     /// The body of a one-page document, objects 1 to 4, with the catalog and page as given; objects 5 and 6 (the
     /// signature field and its /Sig dictionary) when `signed`. `contents` is the page's /Contents value.
     public static func objects(text: String, signed: Bool, contents: String = "4 0 R") -> [(Int, String)] {
@@ -36,8 +43,7 @@ public enum TestPDF {
         if signed {
             objects.append((5, "<< /FT /Sig /Type /Annot /Subtype /Widget /Rect [0 0 0 0] /P 3 0 R /T (Signature1) /V 6 0 R >>"))
             objects.append(
-                (6, "<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached /ByteRange [0 0000000000 0000000000 0000000000] "
-                    + "/Contents <\(String(repeating: "0", count: placeholderBytes * 2))> /M (D:20260301120000Z) >>")
+                (6, "<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached \(unsealedRangeAndContents) /M (D:20260301120000Z) >>")
             )
         }
         return objects
