@@ -56,9 +56,9 @@ public struct DocumentSignatureVerifier: Sendable {
             var problems: [DocumentSignatureStatus] = []
             for (index, signature) in earlier.enumerated() {
                 let status = await verify(signature, in: document, unchecked: nil, now: now)
-                problems += [status.problem(of: "signature \(index + 1) of \(count)")].compactMap { $0 }
+                if let problem = status.problem(of: "signature \(index + 1) of \(count)") { problems.append(problem) }
             }
-            problems += [last.problem(of: "the last of \(count) signatures")].compactMap { $0 }
+            if let problem = last.problem(of: "the last of \(count) signatures") { problems.append(problem) }
             // A broken signature anywhere makes the document invalid; otherwise the first that cannot count says why.
             return problems.first { if case .invalid = $0 { true } else { false } } ?? problems.first ?? last
         }

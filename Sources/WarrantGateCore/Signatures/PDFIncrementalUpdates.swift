@@ -107,9 +107,7 @@ enum PDFIncrementalUpdates {
         if let number = scan.referenced.min() {
             throw modified("object \(number), which the signed revision refers to but does not define, was added after signing")
         }
-        let streams = Set(signed.entries.values.compactMap { entry -> Int? in
-            if case .compressed(let stream, _) = entry { stream } else { nil }
-        })
+        let streams = signed.objectStreamNumbers
         if let number = streams.intersection(added).min() {
             throw modified("the signed cross-reference places objects in object stream \(number), which was added after signing")
         }
@@ -541,7 +539,7 @@ enum PDFIncrementalUpdates {
         static func formOnlyGainsFields(
             _ updated: PDFDictionary, from original: PDFDictionary?, timestamps: TimestampFields, signedNames: Set<String>?
         ) -> Bool {
-            let changed = updated.keys.union(original?.keys ?? []).filter { updated[$0] != original?[$0] }
+            let changed = (original ?? PDFDictionary()).keysChanged(in: updated)
             guard !changed.isEmpty, changed.isSubset(of: ["Fields", "SigFlags"]) else { return false }
             if changed.contains("SigFlags") {
                 let flags = updated["SigFlags"]?.unsignedInteger ?? 0
@@ -589,7 +587,7 @@ enum PDFIncrementalUpdates {
         static func pageOnlyGainsAnnotations(
             _ updated: PDFDictionary, from original: PDFDictionary, page: PDFReference, timestamps: TimestampFields, signedNames: Set<String>?
         ) -> Bool {
-            let changed = updated.keys.union(original.keys).filter { updated[$0] != original[$0] }
+            let changed = original.keysChanged(in: updated)
             guard changed == ["Annots"], gains(updated["Annots"], from: original["Annots"], only: timestamps.accepted) else { return false }
             let widgets = gained(updated["Annots"], from: original["Annots"])
             return widgets.allSatisfy { timestamps.pages[$0] == nil || timestamps.pages[$0] == page }
@@ -664,7 +662,7 @@ enum PDFIncrementalUpdates {
                 }
                 return ([], "\(what) was redefined, and the signed one cannot be located: \(unreadable)")
             }
-            let changed = updated.keys.union(original.keys).filter { updated[$0] != original[$0] }
+            let changed = original.keysChanged(in: updated)
             if let key = changed.subtracting(mayChange).sorted().first {
                 throw modified("\(what)'s /\(key) was changed")
             }
@@ -856,13 +854,17 @@ enum PDFIncrementalUpdates {
         }
 
         private static func isNumber(_ value: PDFObject) -> Bool {
-            if case .number(let text) = value { Double(text)?.isFinite == true } else { false }
+            number(value)?.isFinite == true
+        }
+
+        private static func number(_ value: PDFObject) -> Double? {
+            if case .number(let text) = value { Double(text) } else { nil }
         }
 
         /// A rectangle with no area: all four numbers, its corners the same point.
         private static func isNoArea(_ value: PDFObject?) -> Bool {
             guard case .array(let rectangle)? = value, rectangle.count == 4 else { return false }
-            let corners = rectangle.compactMap { if case .number(let text) = $0 { Double(text) } else { nil } }
+            let corners = rectangle.compactMap(number)
             return corners.count == 4 && corners[0] == corners[2] && corners[1] == corners[3]
         }
 

@@ -112,6 +112,11 @@ extension PDFIncrementalUpdates {
             }
         }
 
+        /// The object streams the entries place objects in.
+        var objectStreamNumbers: Set<Int> {
+            Set(entries.values.compactMap { entry -> Int? in if case .compressed(let stream, _) = entry { stream } else { nil } })
+        }
+
         /// The signed interactive form: the catalog's /AcroForm, inline or where its reference leads; nil if there is
         /// none or it cannot be read.
         func form(decoder: inout PDFStreamDecoder) -> PDFDictionary? {
@@ -208,8 +213,7 @@ extension PDFIncrementalUpdates {
         /// (superseded, or left for a reader that rebuilds the cross-reference) included.
         func namings(of targets: Set<Int>, decoder: inout PDFStreamDecoder) -> [Int: Int] {
             var namings = PDFReferenceScan(bytes, range: 0..<end, candidates: targets).occurrences
-            let streams = Set(entries.values.compactMap { entry -> Int? in if case .compressed(let stream, _) = entry { stream } else { nil } })
-            for number in streams.sorted() {
+            for number in objectStreamNumbers.sorted() {
                 guard let stream = try? objectStream(number, decoder: &decoder) else { continue }
                 namings.merge(PDFReferenceScan(stream.data, range: 0..<stream.data.count, candidates: targets).occurrences, uniquingKeysWith: +)
             }

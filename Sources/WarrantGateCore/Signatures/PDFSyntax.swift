@@ -60,6 +60,11 @@ struct PDFDictionary: Equatable {
     }
 
     static func == (left: PDFDictionary, right: PDFDictionary) -> Bool { left.entries == right.entries }
+
+    /// The keys whose values differ in `updated`, or that only one of the two holds.
+    func keysChanged(in updated: PDFDictionary) -> Set<String> {
+        updated.keys.union(keys).filter { updated[$0] != self[$0] }
+    }
 }
 
 /// `n g obj … endobj`, with where its stream data and the whole object lie.
