@@ -517,9 +517,10 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         request.upstream?.close()
         request.upstream = nil
         guard request.headSent else { return failed(request, reason, upstreamStatus: request.upstreamStatus, detail: detail, cause: cause) }
-        if reason == .upstreamTimeout, request.awaitingWritable {
+        if reason == .upstreamTimeout, request.awaitingWritable, request.exchangeEnds > .now() {
             // The upstream's read deadline passed while the gateway waited on the client, which took nothing more:
-            // the client's doing, not the upstream's.
+            // the client's doing, not the upstream's. The whole exchange's deadline is the exchange limit's, however
+            // the client read.
             recordOutcome(request, status: 499, error: .clientClosed)
         } else {
             environment.logger.warning("upstream exchange failed mid-answer", metadata: Self.failureMetadata(request, reason, cause))
