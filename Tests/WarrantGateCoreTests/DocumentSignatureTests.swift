@@ -1140,6 +1140,60 @@ struct DocumentSignatureTests {
         #expect(reason(gappedStatus).contains("gap"), "\(gappedStatus)")
     }
 
+    @Test("a /ByteRange key spelt with #-escapes is read as readers read it: checked, or a decoy")
+    func pdfEscapedByteRange() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let clerk = try setup.clerk(.ec)
+        let escaped = [("/ByteRange [", "/Byte#52ange [")]
+        func spelt(_ objects: [(Int, String)], _ changes: [(String, String)]) -> [(Int, String)] {
+            objects.map { number, body in (number, changes.reduce(body) { $0.replacingOccurrences(of: $1.0, with: $1.1) }) }
+        }
+
+        // A "judge's" signature that no listed court made, under a listed clerk's: the escaped one counts too.
+        let impostor = try setup.unlisted.issue(commonName: "Hon. J. Doe", organization: "Denver County Court", key: .ec, in: setup.scratch)
+        let judged = try TestPDF.sealed(
+            try TestPDF.revision(prefix: [], objects: spelt(TestPDF.objects(text: "WARRANT", signed: true), escaped), size: 7, prev: nil)
+        ) { try impostor.cmsSignature(over: $0) }
+        let countersign = try TestPDF.appendUpdate(
+            to: judged,
+            objects: [
+                (1, "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R 7 0 R] /SigFlags 3 >> >>"),
+                (3, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Annots [5 0 R 7 0 R] >>"),
+                (7, "<< /FT /Sig /Type /Annot /Subtype /Widget /Rect [400 50 550 100] /P 3 0 R /T (Signature2) /V 8 0 R >>"),
+                (8, "<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached \(TestPDF.unsealedRangeAndContents) >>"),
+            ],
+            size: 9
+        )
+        let status = await setup.verifier.verify(document: try TestPDF.sealed(countersign) { try clerk.cmsSignature(over: $0) })
+        guard case .unverified(let why, let signer) = status else { Issue.record("\(status)"); return }
+        #expect(why.hasPrefix("signature 1 of 2: "), "\(why)")
+        #expect(signer?.subject.contains("CN=Hon. J. Doe") == true)
+
+        // A document time-stamp appended after signing: its range is checked like any other, and must be sealed.
+        let pdf = try TestPDF.signed { try clerk.cmsSignature(over: $0) }
+        let objects = [
+            (1, "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R 7 0 R] /SigFlags 3 >> >>"),
+            (3, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Annots [5 0 R 7 0 R] >>"),
+            (7, "<< /FT /Sig /T (Timestamp1) /Type /Annot /Subtype /Widget /Rect [0 0 0 0] /F 132 /P 3 0 R /V 8 0 R >>"),
+            (8, TestPDF.documentTimestamp),
+        ]
+        for change in [escaped, [("/ByteRange [", "/#42#79#74#65#52#61#6e#67#65 [")]] {
+            let update = try TestPDF.appendUpdate(to: pdf, objects: spelt(objects, change), size: 9)
+            let sealed = await setup.verifier.verify(document: try TestPDF.sealed(update) { _ in [0x30, 0x00] })
+            #expect(verifiedCourt(sealed) == "denver-county-court", "\(change): \(sealed)")
+            let unsealed = await setup.verifier.verify(document: update)
+            #expect(reason(unsealed).contains("gap"), "\(change): \(unsealed)")
+        }
+
+        // In the page's text, escaped: a decoy. With a `#` that escapes nothing, or after a regular byte: another name.
+        let decoyed = await setup.verifier.verify(document: try TestPDF.signed(text: "WARRANT /Byte#52ange") { try clerk.cmsSignature(over: $0) })
+        #expect(reason(decoyed).contains("decoy"), "\(decoyed)")
+        let other = try TestPDF.signed(text: "WARRANT /Byte#5Range /ByteRange# /ByteRange#5") { try clerk.cmsSignature(over: $0) }
+        let otherStatus = await setup.verifier.verify(document: other)
+        #expect(verifiedCourt(otherStatus) == "denver-county-court", "\(otherStatus)")
+    }
+
     @Test("hostile PDFs never crash and are never verified")
     func hostilePDFs() async throws {
         let verifier = DocumentSignatureVerifier(courts: .empty)

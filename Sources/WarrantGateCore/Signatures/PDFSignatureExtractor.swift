@@ -25,7 +25,7 @@ enum PDFSignatureExtraction {
 
 /// Finds a PDF's embedded signature (PAdES, `adbe.pkcs7.detached`) without trusting the file's own map of itself.
 ///
-/// Every `/ByteRange` token in the file must be the /ByteRange entry of a well-formed signature or document
+/// Every name in the file that reads as /ByteRange, `#` escapes decoded, must be the /ByteRange entry of a well-formed signature or document
 /// time-stamp dictionary: a decoy elsewhere, an entry whose range leaves any gap other than its own /Contents, or a
 /// range that does not cover its own dictionary makes the file invalid. What was appended after the last signature's
 /// revision is checked by ``PDFIncrementalUpdates``. The last signature covers every byte before it, earlier signatures
@@ -41,7 +41,7 @@ enum PDFSignatureExtractor {
 
     /// Throws ``PDFSyntaxError`` when the file cannot be read with confidence or was modified after signing.
     static func extract(_ bytes: [UInt8]) throws -> PDFSignatureExtraction {
-        let offsets = PDFBytes.occurrences(of: "/ByteRange", in: bytes, range: 0..<bytes.count)
+        let offsets = PDFBytes.nameOccurrences(of: "ByteRange", in: bytes, range: 0..<bytes.count)
         guard offsets.count <= maximumSignatureDictionaries else {
             throw PDFSyntaxError("the file holds more than \(maximumSignatureDictionaries) /ByteRange entries")
         }

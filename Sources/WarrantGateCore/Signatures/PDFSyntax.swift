@@ -124,6 +124,47 @@ enum PDFBytes {
         return (range.lowerBound...(range.upperBound - pattern.count)).reversed().first { bytes[$0..<$0 + pattern.count].elementsEqual(pattern) }
     }
 
+    /// Offsets of every name that reads as `/name` once its `#xx` escapes are decoded (ISO 32000-1 §7.3.5), wherever
+    /// it stands: in an object, a stream or a comment. Readers decode `/Byte#52ange` as /ByteRange.
+    static func nameOccurrences(of name: String, in bytes: [UInt8], range: Range<Int>) -> [Int] {
+        let pattern = Array(name.utf8)
+        var found: [Int] = []
+        var index = range.lowerBound
+        while index < range.upperBound {
+            guard bytes[index] == UInt8(ascii: "/") else {
+                index += 1
+                continue
+            }
+            var end = index + 1
+            while end < range.upperBound, isRegular(bytes[end]) { end += 1 }
+            if (pattern.count...pattern.count * 3).contains(end - index - 1), decodedName(bytes[(index + 1)..<end], equals: pattern) {
+                found.append(index)
+            }
+            index = end
+        }
+        return found
+    }
+
+    /// Whether a name's bytes, `#xx` escapes decoded, are `pattern`. A `#` without two hexadecimal digits after it
+    /// stands for itself, as lenient readers take it.
+    private static func decodedName(_ token: ArraySlice<UInt8>, equals pattern: [UInt8]) -> Bool {
+        var index = token.startIndex
+        var matched = 0
+        while index < token.endIndex {
+            var byte = token[index]
+            index += 1
+            if byte == UInt8(ascii: "#"), index + 1 < token.endIndex,
+                let high = hexValue(token[index]), let low = hexValue(token[index + 1])
+            {
+                byte = high << 4 | low
+                index += 2
+            }
+            guard matched < pattern.count, pattern[matched] == byte else { return false }
+            matched += 1
+        }
+        return matched == pattern.count
+    }
+
     /// Offsets of `token` where it stands as a whole token (not the start of a longer name or keyword).
     static func occurrences(of token: String, in bytes: [UInt8], range: Range<Int>) -> [Int] {
         let pattern = Array(token.utf8)
