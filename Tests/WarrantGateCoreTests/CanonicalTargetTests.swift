@@ -64,6 +64,29 @@ struct CanonicalTargetTests {
         #expect(try CanonicalTarget(raw: raw).queryValues("booking") == values)
     }
 
+    @Test("a query name as PHP and Rack read it is more values of it", arguments: [
+        ("/v?booking=1&%20booking=2", ["1", "2"]),            // PHP drops leading spaces
+        ("/v?booking=1&booking%5B%5D=2", ["1", "2"]),         // booking[]: an array named booking
+        ("/v?booking=1&BOOKING%5B0%5D=2", ["1", "2"]),
+        ("/v?booking=1&booking%5D=2", ["1", "2"]),            // Rack reads booking] as booking
+        ("/v?booking=1&%5Dbooking=2", ["1", "2"]),
+        ("/v?booking=1&booking%5Bx=2", ["1", "2"]),           // PHP reads booking_x, Rack may read booking
+        ("/v?booking_number=1&booking.number=2&booking%20number=3&booking%5Bnumber=4", ["1", "2", "3", "4"]),
+        ("/v?booking=1&bookingx%5B%5D=2&book%5Bing%5D=3", ["1"]),
+    ])
+    func queryNamesAsFrameworksRead(raw: String, values: [String]) throws {
+        let name = raw.contains("booking_number") ? "booking_number" : "booking"
+        #expect(try CanonicalTarget(raw: raw).queryValues(name) == values)
+    }
+
+    @Test("a query parameter that frameworks read as a method override is refused, in any spelling", arguments: [
+        "/v?_method=DELETE", "/v?x=1&_METHOD=PUT", "/v?%20_method=DELETE", "/v?.method=DELETE", "/v?_method%5B%5D=DELETE",
+        "/v?X-HTTP-Method-Override=DELETE", "/v?x-http-method=PUT", "/v?X-Method-Override=PATCH",
+    ])
+    func methodOverrides(raw: String) {
+        #expect(throws: AmbiguousTarget.self) { try CanonicalTarget(raw: raw) }
+    }
+
     @Test("bounds length and segment count")
     func bounds() {
         #expect(throws: AmbiguousTarget.self) { try CanonicalTarget(raw: "/" + String(repeating: "a", count: 9000)) }

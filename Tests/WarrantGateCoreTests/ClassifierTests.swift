@@ -40,8 +40,24 @@ struct ClassifierTests {
         #expect(throws: ClassificationFailure.self) {
             try classify("POST", "/visitation/visits", body: #"{"bookingNumber":"2017-000789","BookingNumber":"2017-000123"}"#)
         }
+        // A member name that only Unicode's upper-case mapping makes the subject's (dotless ı), as Java's
+        // equalsIgnoreCase reads it.
+        #expect(throws: ClassificationFailure.self) {
+            try classify("POST", "/visitation/visits", body: #"{"bookingNumber":"2017-000789","bookıngNumber":"2017-000123"}"#)
+        }
         #expect(throws: ClassificationFailure.self) { try classify("POST", "/visitation/visits", body: #"{"visitor":"x"}"#) }
         #expect(throws: ClassificationFailure.self) { try classify("POST", "/visitation/visits", body: "not json") }
+    }
+
+    @Test("a subject read from the path or the body is not named in the query too")
+    func subjectNamedInTheQuery() throws {
+        #expect(throws: ClassificationFailure.subjectMissing("the subject's name 'booking' must not also stand in the query")) {
+            try classify("GET", "/records/inmates/2017-000123?Booking%5B%5D=2017-000456")
+        }
+        #expect(throws: ClassificationFailure.self) {
+            try classify("POST", "/visitation/visits?bookingnumber=2017-000456", body: #"{"bookingNumber":"2017-000789"}"#)
+        }
+        #expect(try classify("GET", "/records/inmates/2017-000123?view=summary").subject == "2017-000123")
     }
 
     @Test("no route for unknown paths, wrong methods, case variants and trailing dots")

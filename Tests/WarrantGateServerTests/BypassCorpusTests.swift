@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import WarrantGateServer
 
-/// One row of `bypass-corpus.md`: a published way past a gateway, replayed as raw bytes over mutual TLS.
+/// One case of the bypass corpus: a published way past a gateway, replayed as raw bytes over mutual TLS.
 struct BypassCase: CustomTestStringConvertible, Sendable {
     let technique: String
     let advisory: String
@@ -136,6 +136,26 @@ struct BypassCase: CustomTestStringConvertible, Sendable {
         .init(technique: "a query name's case variant beside it", advisory: "WarrantGate red team 2026-12-03", agency: "denver-pd",
               request: RawTLSClient.request("GET /visitation/visits?BOOKING=2019-000999&booking=2017-000123 HTTP/1.1"),
               statuses: [400], reason: "subject_missing"),
+        .init(technique: "a query name as PHP or Rack reads it, beside it", advisory: "WarrantGate red team 2026-12-05", agency: "denver-pd",
+              request: RawTLSClient.request("GET /visitation/visits?booking=2017-000123&booking%5B%5D=2019-000999 HTTP/1.1"),
+              statuses: [400], reason: "subject_missing"),
+        .init(technique: "another inmate in the query of a route that reads its inmate from the path", advisory: "WarrantGate red team 2026-12-05",
+              agency: "ice-ero",
+              request: RawTLSClient.request("GET /records/inmates/2017-000123?booking=2019-000999 HTTP/1.1", headers: ["Warrant-Reference: JW-OK"]),
+              statuses: [400], reason: "subject_missing"),
+        .init(technique: "a JSON member that upper-cases to the inmate's (dotless i), as Java's equalsIgnoreCase reads it",
+              advisory: "WarrantGate red team 2026-12-05", agency: "denver-pd",
+              request: RawTLSClient.request(
+                  "POST /visitation/visits HTTP/1.1", headers: ["Content-Type: application/json", "Content-Length: 62"],
+                  body: #"{"bookingNumber":"2017-000123","bookıngNumber":"2019-000999"}"#
+              ),
+              statuses: [400], reason: "body_invalid"),
+        .init(technique: "a method override in the query", advisory: "Laravel/Symfony _method, Express method-override", agency: "denver-pd",
+              request: RawTLSClient.request(
+                  "POST /visitation/visits?_method=DELETE HTTP/1.1", headers: ["Content-Type: application/json", "Content-Length: 31"],
+                  body: #"{"bookingNumber":"2017-000123"}"#
+              ),
+              statuses: [400], reason: "ambiguous_path"),
         .init(technique: "a Content-Length too large to read, on a GET", advisory: "WarrantGate red team 2026-12-03", agency: "denver-pd",
               request: RawTLSClient.request("GET /records/inmates/2017-000123 HTTP/1.1", headers: ["Content-Length: 10000000000000000000"]),
               statuses: [400, 0], reason: nil),

@@ -130,6 +130,14 @@ public struct Classifier: Sendable {
         } else if !soapActions.isEmpty {
             throw .soapActionUnexpected
         }
+        // A subject read from the path or the body is the request's only one: the same name in the query could be
+        // what the upstream reads (PHP behind a rewrite that appends the query, say), and would go to it unchecked.
+        switch route.subject {
+        case .pathParameter(let name), .bodyField(let name), .xmlElement(let name):
+            if !target.queryValues(name).isEmpty { throw .subjectMissing("the subject's name '\(name)' must not also stand in the query") }
+        case .none, .queryParameter:
+            break
+        }
         let subject: String?
         switch route.subject {
         case .none:

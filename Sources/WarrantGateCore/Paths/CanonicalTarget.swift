@@ -19,7 +19,8 @@ public struct AmbiguousTarget: Error, Sendable, Equatable, CustomStringConvertib
 ///   the root is refused; a trailing slash is dropped;
 /// - the query is split on `&` into `name=value` pairs, each percent-decoded once; decoded text must be valid UTF-8
 ///   without control characters or `%` (double encoding); the canonical query re-encodes every byte outside the
-///   unreserved set, so `+` reaches the upstream as `%2B`, never as a space.
+///   unreserved set, so `+` reaches the upstream as `%2B`, never as a space;
+/// - a query parameter that frameworks read as a method override (`_method`, in any spelling they read) is refused.
 public struct CanonicalTarget: Sendable, Equatable {
     public static let maximumLength = 8192
     public static let maximumSegments = 64
@@ -40,12 +41,11 @@ public struct CanonicalTarget: Sendable, Equatable {
         lhs.target == rhs.target
     }
 
-    /// Values of a query parameter; more than one means the request is ambiguous for that parameter. Names are
-    /// compared ignoring case, by both Unicode's upper- and lower-case mappings: some upstream frameworks read query
-    /// names so (ASP.NET's `BOOKING` is `booking`, and its `bookıng` too), so a variant of the name is another value.
+    /// Values of a query parameter; more than one means the request is ambiguous for that parameter. A parameter
+    /// counts under every name some upstream framework reads it as (``ParameterName/queryNameMatches(_:_:)``: any
+    /// letter case, PHP's and Rack's readings of ` booking` or `booking[]`), so such a variant is another value.
     public func queryValues(_ name: String) -> [String] {
-        let lower = name.lowercased(), upper = name.uppercased()
-        return query.filter { $0.name == name || $0.name.lowercased() == lower || $0.name.uppercased() == upper }.map(\.value)
+        query.filter { ParameterName.queryNameMatches($0.name, name) }.map(\.value)
     }
 
     /// Canonicalises a raw origin-form request target such as `/records/inmates/2017-000123?x=1`.
@@ -95,7 +95,15 @@ public struct CanonicalTarget: Sendable, Equatable {
         } else {
             self.query = []
         }
+        if let override = query.first(where: { parameter in Self.methodOverrides.contains { ParameterName.queryNameMatches(parameter.name, $0) } }) {
+            throw AmbiguousTarget(detail: "query parameter '\(override.name)' would override the request's method upstream")
+        }
     }
+
+    /// Query parameters that upstream frameworks read as the request's method: Laravel and Symfony (parameter
+    /// override on), and Express's `method-override`, take `_method` from the query; the `X-` names are the override
+    /// headers, which the gateway strips, as some libraries also read them from the query.
+    static let methodOverrides = ["_method", "x-http-method-override", "x-http-method", "x-method-override"]
 
     private static func decodePathSegment(_ raw: ArraySlice<UInt8>) throws(AmbiguousTarget) -> String {
         guard raw.contains(UInt8(ascii: "%")) else {

@@ -224,18 +224,18 @@ private struct Omissions {
 /// Reads fields from small JSON request bodies.
 public enum JSONFields {
     /// The value of a top-level string member. Refuses a body that is not a JSON object, a missing or non-string
-    /// member, and a member given twice, in any letter case (parsers disagree on which copy wins).
+    /// member, and a member given twice, in any letter case (``ParameterName/matchesIgnoringCase(_:_:)``: parsers
+    /// disagree on which copy wins, and binders that ignore case on which names are one).
     public static func uniqueTopLevelString(named name: String, in body: [UInt8]) throws(JSONError) -> String {
         var scanner = try JSONScanner(body)
         scanner.skipWhitespace()
         guard scanner.current == UInt8(ascii: "{") else { throw scanner.fail("body is not a JSON object") }
         scanner.index += 1
-        let wanted = name.lowercased()
         var found: String?
         var duplicate = false
         try scanner.forEachMember { scanner, key throws(JSONError) in
             scanner.skipWhitespace()
-            if key.decoded.lowercased() == wanted {
+            if ParameterName.matchesIgnoringCase(key.decoded, name) {
                 if found != nil { duplicate = true }
                 guard scanner.current == UInt8(ascii: "\"") else { throw scanner.fail("'\(name)' is not a string") }
                 found = try scanner.scanString().decoded
@@ -249,7 +249,8 @@ public enum JSONFields {
         return found
     }
 
-    /// The value of each named top-level member that is present (names compared in any letter case): a string's
+    /// The value of each named top-level member that is present (names compared in any letter case, as
+    /// ``uniqueTopLevelString(named:in:)`` compares them): a string's
     /// decoded text, or a number's or literal's text as written. Refuses a body that is not a JSON object, a named
     /// member that is an object or array, and one given twice.
     public static func topLevelScalars(named names: Set<String>, in body: [UInt8]) throws(JSONError) -> [String: String] {
@@ -257,12 +258,11 @@ public enum JSONFields {
         scanner.skipWhitespace()
         guard scanner.current == UInt8(ascii: "{") else { throw scanner.fail("body is not a JSON object") }
         scanner.index += 1
-        let wanted = Dictionary(names.map { ($0.lowercased(), $0) }, uniquingKeysWith: { first, _ in first })
         var found: [String: String] = [:]
         var duplicate: String?
         try scanner.forEachMember { scanner, key throws(JSONError) in
             scanner.skipWhitespace()
-            guard let name = wanted[key.decoded.lowercased()] else { return try scanner.skipValue(depth: 1) }
+            guard let name = names.first(where: { ParameterName.matchesIgnoringCase(key.decoded, $0) }) else { return try scanner.skipValue(depth: 1) }
             if found[name] != nil { duplicate = name }
             switch scanner.current {
             case UInt8(ascii: "\""): found[name] = try scanner.scanString().decoded
