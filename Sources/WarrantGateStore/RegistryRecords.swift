@@ -1,15 +1,16 @@
 import Foundation
 import WarrantGateCore
 
-/// Records about inmates: advisements of rights, consents and written authorizations.
+/// Records about inmates: advisements of rights, consents and written authorizations, and their withdrawals.
 extension Registry {
     /// How far a record's time may be ahead of the clock of the host that records it.
     public static let clockSkew: TimeInterval = 300
 
-    /// Records an advisement, consent, refusal, withdrawal or authorization given at `record.givenAt`, which must not
-    /// be after `time` (give or take ``clockSkew``; for a record about consent, not at all). The latest record about
-    /// consent decides, so one about consent must come after every other one about that inmate's consent: an earlier
-    /// one would be silently outranked, and one dated ahead would hold off a withdrawal recorded now.
+    /// Records an advisement, consent, refusal, authorization or withdrawal given at `record.givenAt`, which must not
+    /// be after `time` (give or take ``clockSkew`` for an advisement; for the others, not at all). The latest record
+    /// about consent decides, and so does the latest about an authorization to share a field, so such a record must
+    /// come after every other one of its kinds (``SubjectRecordKind/rankedWith``) about that inmate: an earlier one
+    /// would be silently outranked, and one dated ahead would hold off a withdrawal recorded now.
     public func record(_ record: SubjectRecord, operator: String, at time: Date = Date()) throws {
         guard Identifier.isValidReference(record.subject) else { throw StoreError("'\(FreeText.escaped(record.subject))' is not a booking number") }
         try requireText(record.givenBy, "who gave or took it (--by)")
@@ -19,21 +20,22 @@ extension Registry {
             throw StoreError("a written authorization must say what may be shared (--fields)")
         }
         let `operator` = try operatorName(`operator`).text
-        guard record.givenAt <= time.addingTimeInterval(ConsentStatus(recordKind: record.kind) == nil ? Self.clockSkew : 0) else {
+        let ranked = record.kind.rankedWith
+        guard record.givenAt <= time.addingTimeInterval(ranked.isEmpty ? Self.clockSkew : 0) else {
             throw StoreError("--at \(Timestamp.format(record.givenAt)) is in the future (it is now \(Timestamp.format(time)))")
         }
         try write { session in
-            if ConsentStatus(recordKind: record.kind) != nil {
-                let kinds = SubjectRecordKind.allCases.filter { ConsentStatus(recordKind: $0) != nil }
+            if !ranked.isEmpty {
                 if let latest = try session.fetchAll(
-                    "SELECT kind, given_at FROM subject_records WHERE subject = ? AND kind IN (\(kinds.map { _ in "?" }.joined(separator: ", "))) "
+                    "SELECT kind, given_at FROM subject_records WHERE subject = ? AND kind IN (\(ranked.map { _ in "?" }.joined(separator: ", "))) "
                         + "ORDER BY given_at DESC, id DESC LIMIT 1",
-                    [.text(record.subject)] + kinds.map { .text($0.rawValue) }
+                    [.text(record.subject)] + ranked.map { .text($0.rawValue) }
                 ).first, record.givenAt.timeIntervalSince1970 <= (try latest.double("given_at")) {
                     let given = Timestamp.format(Date(timeIntervalSince1970: try latest.double("given_at")))
+                    let about = ranked.contains(.consent) ? "consent" : "an authorization"
                     throw StoreError(
                         "\(record.subject) has a \(try latest.text("kind")) record given at \(given), at or after --at \(Timestamp.format(record.givenAt)): "
-                            + "a record about consent must be later than the latest one, which decides"
+                            + "a record about \(about) must be later than the latest one, which decides"
                     )
                 }
             }

@@ -7,7 +7,7 @@ import WarrantGateStore
 struct RecordOptions: ParsableArguments {
     @Option(help: "The inmate's booking number.") var subject: String
     @Option(help: "The staff member who gave or took it.", transform: FreeText.composed) var by: String
-    @Option(help: "When, with a time and zone, such as 2026-11-25T14:30:00-07:00: not in the future, and for consent after the latest record about it (default: now).")
+    @Option(help: "When, with a time and zone, such as 2026-11-25T14:30:00-07:00: not in the future, and for a consent or an authorization after the latest record about it (default: now).")
     var at: String?
 
     /// `--at`, else now.
@@ -88,9 +88,12 @@ struct ConsentCommand: ParsableCommand {
     }
 }
 
-/// `authorization record`: the inmate's written consent to share their own status.
+/// `authorization record|withdraw`: the inmate's written consent to share their own status, and its withdrawal. For
+/// each field, the latest of them decides.
 struct AuthorizationCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "authorization", abstract: "Record written authorizations to share.", subcommands: [Record.self])
+    static let configuration = CommandConfiguration(
+        commandName: "authorization", abstract: "Record written authorizations to share, and their withdrawals.", subcommands: [Record.self, Withdraw.self]
+    )
 
     struct Record: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -104,6 +107,25 @@ struct AuthorizationCommand: ParsableCommand {
         func run() throws {
             try save(SubjectRecord(subject: record.subject, kind: .writtenAuthorization, givenBy: record.by,
                                    givenAt: try record.givenAt(), scope: list(fields)), admin)
+        }
+    }
+
+    struct Withdraw: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record that an inmate withdrew a written authorization to share: of the fields named, or of every field.",
+            discussion: "Example: warrant-gate authorization withdraw --subject 2017-000456 --by \"Dep. A. Chen\" --fields immigrationStatus"
+        )
+        @OptionGroup var admin: AdminOptions
+        @OptionGroup var record: RecordOptions
+        @Option(help: "The fields no longer to be shared, comma-separated (default: every field).") var fields: String?
+
+        func validate() throws {
+            if let fields, list(fields).isEmpty { throw ValidationError("--fields names no field: leave it out to withdraw every field") }
+        }
+
+        func run() throws {
+            try save(SubjectRecord(subject: record.subject, kind: .authorizationWithdrawn, givenBy: record.by,
+                                   givenAt: try record.givenAt(), scope: fields.map(list) ?? []), admin)
         }
     }
 }

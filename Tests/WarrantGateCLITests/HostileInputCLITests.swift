@@ -52,7 +52,7 @@ struct HostileInputCLITests {
         #expect(shown.stdout.contains("(2027-01-01T05:00:00.000Z)"), "\(shown.stdout)")
     }
 
-    @Test("--at on a record needs a time, not in the future, and for consent after the latest record about it")
+    @Test("--at on a record needs a time, not in the future, and for a consent or an authorization after the latest record about it")
     func recordTimes() throws {
         let scratch = try Scratch()
         let db = ["--db", scratch.db, "--operator", "clerk", "--subject", "2017-000456", "--by", "Dep. A. Chen"]
@@ -72,6 +72,17 @@ struct HostileInputCLITests {
         #expect(earlier.status == 3)
         #expect(earlier.stderr.contains("has a consent record given at"), "\(earlier.stderr)")
         #expect(try CLIProcess.run(["consent", "withdraw"] + db).status == 0)
+
+        // An authorization and its withdrawal: the latest decides, so each comes after the one before.
+        #expect(try CLIProcess.run(["authorization", "record", "--fields", "immigrationStatus", "--at", time(-3600)] + db).status == 0)
+        let early = try CLIProcess.run(["authorization", "withdraw", "--at", time(-7200)] + db)
+        #expect(early.status == 3)
+        #expect(early.stderr.contains("has a written-authorization record given at"), "\(early.stderr)")
+        #expect(try CLIProcess.run(["authorization", "withdraw", "--at", time(60)] + db).status == 3)
+        #expect(try CLIProcess.run(["authorization", "withdraw", "--fields", " , "] + db).status == 2)
+        let withdrawn = try CLIProcess.run(["authorization", "withdraw", "--fields", "immigrationStatus"] + db)
+        #expect(withdrawn.status == 0, "\(withdrawn.stderr)")
+        #expect(withdrawn.stdout.contains("recorded authorization-withdrawn for 2017-000456"), "\(withdrawn.stdout)")
     }
 
     @Test("free text and operator names too long to compose are a usage error, whether typed or from the environment")

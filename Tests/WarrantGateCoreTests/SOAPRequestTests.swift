@@ -68,6 +68,7 @@ struct SOAPRequestTests {
         envelope("<a/>", header: #"<w:RelatesTo xmlns:w="http://www.w3.org/2005/08/addressing">x</w:RelatesTo>"#),
         envelope("<a/>", header: #"<h><w:Action xmlns:w="http://www.w3.org/2005/08/addressing">x</w:Action></h>"#),
         envelope(#"<a><w:Action xmlns:w="http://www.w3.org/2005/08/addressing">x</w:Action></a>"#),
+        envelope("<a/>", header: #"<w:ReplyTo xmlns:w="http://schemas.xmlsoap.org/ws/2003/03/addressing"><w:Address>http://evil.example/</w:Address></w:ReplyTo>"#),
         #"<!DOCTYPE s:Envelope [<!ENTITY b "2017-000456">]>"# + getBooking("<BookingNumber>&b;</BookingNumber>"),
         envelope(#"<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="file:///etc/passwd"/>"#),
         getBooking("<BookingNumber>2017-000123</Booking>"),

@@ -241,8 +241,17 @@ public final class Evaluator: Sendable {
                 }
             case .authorizationCovers(let fields):
                 guard let subject = input.classification.subject else { return false }
-                return try registry.records(subject: subject).contains { record in
-                    record.kind == .writtenAuthorization && record.givenAt <= input.time && fields.allSatisfy(record.scope.contains)
+                let records = try registry.records(subject: subject).filter {
+                    $0.givenAt <= input.time && ($0.kind == .writtenAuthorization || $0.kind == .authorizationWithdrawn)
+                }
+                // For each field, the latest authorization or withdrawal that names it (a withdrawal naming none names
+                // every field) decides; of two at the same instant, the later recorded.
+                return fields.allSatisfy { field in
+                    var latest: SubjectRecord?
+                    for record in records where record.scope.contains(field) || (record.kind == .authorizationWithdrawn && record.scope.isEmpty) {
+                        if latest == nil || record.givenAt >= latest!.givenAt { latest = record }
+                    }
+                    return latest?.kind == .writtenAuthorization
                 }
             case .document(let condition):
                 guard let subject = input.classification.subject else { return false }

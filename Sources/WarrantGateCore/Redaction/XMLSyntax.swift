@@ -3,10 +3,11 @@ enum XMLNamespaces {
     static let xml = "http://www.w3.org/XML/1998/namespace"
     static let xmlns = "http://www.w3.org/2000/xmlns/"
 
-    /// WS-Addressing's namespaces: the W3C recommendation's and two submissions'.
+    /// WS-Addressing's namespaces: the W3C recommendation's and the submissions' (2003/03 is WSE 1 and 2's and
+    /// early WebLogic's).
     static let addressing: Set<String> = [
         "http://www.w3.org/2005/08/addressing", "http://schemas.xmlsoap.org/ws/2004/08/addressing",
-        "http://schemas.xmlsoap.org/ws/2004/03/addressing",
+        "http://schemas.xmlsoap.org/ws/2004/03/addressing", "http://schemas.xmlsoap.org/ws/2003/03/addressing",
     ]
     private static let security: Set<String> = [
         "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd",

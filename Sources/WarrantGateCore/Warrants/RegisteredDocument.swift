@@ -106,6 +106,19 @@ public enum SubjectRecordKind: String, Sendable, CaseIterable, Codable {
     case consentWithdrawn = "consent-withdrawn"
     /// The inmate's written consent to share their own status (as in Chicago).
     case writtenAuthorization = "written-authorization"
+    /// The inmate withdrew written authorizations given earlier: to share the fields its scope names, or all of them
+    /// when it names none.
+    case authorizationWithdrawn = "authorization-withdrawn"
+
+    /// The kinds of record this one is weighed against, itself among them, where the latest of them decides: a consent,
+    /// its refusal and withdrawal; an authorization and its withdrawal. Empty for an advisement, which stands alone.
+    public var rankedWith: [SubjectRecordKind] {
+        switch self {
+        case .advisement: []
+        case .consent, .consentDeclined, .consentWithdrawn: [.consent, .consentDeclined, .consentWithdrawn]
+        case .writtenAuthorization, .authorizationWithdrawn: [.writtenAuthorization, .authorizationWithdrawn]
+        }
+    }
 }
 
 /// Where an inmate's consent to an interview stands: the latest consent, refusal or withdrawal on record decides.
@@ -131,7 +144,7 @@ public enum ConsentStatus: String, Sendable, CaseIterable {
 }
 
 /// A record about an inmate: an advisement of rights, a consent (or its refusal or withdrawal), or a written
-/// authorization.
+/// authorization (or its withdrawal).
 public struct SubjectRecord: Sendable, Equatable, Codable {
     public var subject: String
     public var kind: SubjectRecordKind
@@ -141,7 +154,8 @@ public struct SubjectRecord: Sendable, Equatable, Codable {
     public var language: String?
     /// For a consent: whether an attorney must be present.
     public var attorneyRequired: Bool
-    /// For a written authorization: what may be shared (for example `immigrationStatus`).
+    /// For a written authorization: what may be shared (for example `immigrationStatus`); for its withdrawal, what may
+    /// no longer be, or everything when empty.
     public var scope: [String]
 
     public init(
