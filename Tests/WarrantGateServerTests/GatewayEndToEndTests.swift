@@ -126,6 +126,17 @@ struct GatewayEndToEndTests {
         }
     }
 
+    @Test("a warrant that releases chosen fields of the record: those fields alone reach ICE")
+    func fieldScopedWarrant() async throws {
+        try await withGateway { gateway in
+            try gateway.register("JW-FIELDS", scope: ["records.read#housingUnit", "records.read#charges"])
+            try await gateway.awaitRegistry()
+            let answer = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000123", headers: [("Warrant-Reference", "JW-FIELDS")])
+            #expect(answer.status == 200)
+            #expect(Set(answer.json.keys) == ["housingUnit", "charges"], "\(answer.json.keys.sorted())")
+        }
+    }
+
     @Test("Denver police get records and visits, over HTTP/2 and HTTP/1.1")
     func localPolice() async throws {
         try await withGateway { gateway in

@@ -42,6 +42,9 @@ public final class Evaluator: Sendable {
     /// that an allowed request builds none unless two such permits apply together.
     private let alwaysRedactor: ResponseRedactor
     private let ruleRedactors: [String: (returned: Returned, redactor: ResponseRedactor)]
+    /// Each permit's `document` tests that ask for a document covering the action, not negated, where it has any
+    /// (see ``documentFields(of:_:)``).
+    private let documentTests: [String: [DocumentCondition]]
 
     /// What a decision returns: the names it redacts, and the fields it returns alone, if it names them.
     private struct Returned: Equatable {
@@ -61,13 +64,20 @@ public final class Evaluator: Sendable {
             ruleRedactors[rule.id] = (returned, ResponseRedactor(names: returned.redact, keepOnly: returned.keepOnly))
         }
         self.ruleRedactors = ruleRedactors
+        var documentTests: [String: [DocumentCondition]] = [:]
+        for rule in policy.rules where rule.effect == .permit {
+            let tests = Self.positiveDocumentTests(in: rule.when).filter(\.coversAction)
+            if !tests.isEmpty { documentTests[rule.id] = tests }
+        }
+        self.documentTests = documentTests
     }
 
     /// The redactor for an allowed decision of this evaluator: one built with the policy, when the decision returns
-    /// what the policy's list alone, or one permit alone, returns; else a new one.
+    /// what the policy's list alone, or one permit alone, returns; else a new one. Permits that change nothing return
+    /// the policy's list, so a decision of theirs differs from it only by the fields a warrant or document releases.
     public func redactor(for decision: Decision) -> ResponseRedactor {
         let changing = decision.rules.filter { ruleRedactors[$0] != nil }
-        if changing.isEmpty { return alwaysRedactor }
+        if changing.isEmpty && decision.keepOnly == nil { return alwaysRedactor }
         if changing.count == 1, let (returned, redactor) = ruleRedactors[changing[0]],
            returned == Returned(redact: decision.redact, keepOnly: decision.keepOnly) {
             return redactor
@@ -76,14 +86,16 @@ public final class Evaluator: Sendable {
     }
 
     /// What the permits that apply together return: the policy's list less what any of them lifts, plus what any of
-    /// them adds; and, when every one of them names the fields it returns, those fields.
-    private static func returned(by permits: [Rule], redactAlways: Set<String>) -> Returned {
+    /// them adds; and, when every one of them names the fields it returns, those fields. `documentFields` limits a
+    /// permit, by id, to the fields that the registered documents it rests on release (``documentFields(of:_:)``).
+    private static func returned(by permits: [Rule], redactAlways: Set<String>, documentFields: [String: Set<String>] = [:]) -> Returned {
         var redact = redactAlways
         for rule in permits { redact.subtract(rule.lift) }
         for rule in permits { redact.formUnion(rule.redact) }
         var keepOnly: Set<String>? = []
         for rule in permits {
-            guard let fields = rule.keepOnly else {
+            let limit = documentFields[rule.id]
+            guard let fields = rule.keepOnly.map({ kept in limit.map { $0.intersection(kept) } ?? Set(kept) }) ?? limit else {
                 keepOnly = nil
                 break
             }
@@ -136,7 +148,13 @@ public final class Evaluator: Sendable {
             return Decision(effect: .deny, reason: reason, rules: forbids.map(\.id), obligations: Self.obligations(of: forbids))
         }
         guard !permits.isEmpty else { return .refusal(.noMatchingPermit) }
-        var returned = Self.returned(by: permits, redactAlways: redactAlways)
+        var limits: [String: Set<String>] = [:]
+        do {
+            for rule in permits where documentTests[rule.id] != nil { limits[rule.id] = try documentFields(of: rule, context) }
+        } catch {
+            return Decision(effect: .deny, reason: GatewayReason.policyError.rawValue, rules: permits.map(\.id))
+        }
+        var returned = Self.returned(by: permits, redactAlways: redactAlways, documentFields: limits)
         var warrant: String?
         if case .verified(let reference)? = context.warrant {
             warrant = reference
@@ -162,6 +180,35 @@ public final class Evaluator: Sendable {
             for obligation in rule.obligations where !obligations.contains(obligation) { obligations.append(obligation) }
         }
         return obligations
+    }
+
+    /// The fields a permit may return for the registered documents its `when` rests on: a `document` test that asks
+    /// for one covering the action (not under `not`) is met by documents that may release only some fields for it
+    /// (``RegisteredDocument/fields(for:)``), as a presented warrant is. The union over the documents that meet each such
+    /// test, intersected over the tests; nil when one of them releases everything, or the rule has no such test.
+    private func documentFields(of rule: Rule, _ context: Context) throws -> Set<String>? {
+        var limit: Set<String>?
+        for condition in documentTests[rule.id] ?? [] {
+            var released: Set<String>? = []
+            for document in try context.documents(meeting: condition) {
+                guard let fields = document.fields(for: context.input.classification.action) else {
+                    released = nil
+                    break
+                }
+                released?.formUnion(fields)
+            }
+            if let released { limit = limit.map { $0.intersection(released) } ?? released }
+        }
+        return limit
+    }
+
+    /// The `document` tests of a condition that are not negated.
+    private static func positiveDocumentTests(in condition: Condition) -> [DocumentCondition] {
+        switch condition {
+        case .document(let test): [test]
+        case .all(let conditions), .any(let conditions): conditions.flatMap(positiveDocumentTests)
+        default: []
+        }
     }
 
     /// Whether a rule's `when` holds and its `unless` does not.
@@ -198,6 +245,21 @@ public final class Evaluator: Sendable {
             self.registry = registry
             self.verifier = verifier
             self.timeZone = timeZone
+        }
+
+        /// The subject's registered documents, of this agency, that meet a `document` test.
+        func documents(meeting condition: DocumentCondition) throws -> [RegisteredDocument] {
+            guard let subject = input.classification.subject else { return [] }
+            return try registry.documents(subject: subject).filter { document in
+                guard document.agency == input.agency.id, condition.statuses.contains(document.status) else { return false }
+                if document.status == .active && document.expiresAt <= input.time && !condition.statuses.contains(.expired) { return false }
+                guard condition.test.accepts(document) else { return false }
+                if condition.coversAction && !document.covers(action: input.classification.action) { return false }
+                if let maxAge = condition.maxAge {
+                    guard let registered = document.registeredAt, input.time.timeIntervalSince(registered) <= maxAge else { return false }
+                }
+                return true
+            }
         }
 
         mutating func holds(_ condition: Condition) throws -> Bool {
@@ -254,17 +316,7 @@ public final class Evaluator: Sendable {
                     return latest?.kind == .writtenAuthorization
                 }
             case .document(let condition):
-                guard let subject = input.classification.subject else { return false }
-                return try registry.documents(subject: subject).contains { document in
-                    guard document.agency == input.agency.id, condition.statuses.contains(document.status) else { return false }
-                    if document.status == .active && document.expiresAt <= input.time && !condition.statuses.contains(.expired) { return false }
-                    guard condition.test.accepts(document) else { return false }
-                    if condition.coversAction && !document.covers(action: input.classification.action) { return false }
-                    if let maxAge = condition.maxAge {
-                        guard let registered = document.registeredAt, input.time.timeIntervalSince(registered) <= maxAge else { return false }
-                    }
-                    return true
-                }
+                return try !documents(meeting: condition).isEmpty
             case .fact(let name, let values):
                 guard let subject = input.classification.subject, let value = try registry.facts(subject: subject)[name] else { return false }
                 return values.contains(value)
