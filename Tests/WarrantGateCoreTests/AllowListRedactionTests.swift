@@ -195,15 +195,17 @@ struct AllowListRedactionTests {
     static let soap11 = "http://schemas.xmlsoap.org/soap/envelope/"
     static let soap12 = "http://www.w3.org/2003/05/soap-envelope"
 
-    @Test("SOAP 1.1 and 1.2: the Body element's children are the record; the Header is untouched", arguments: [soap11, soap12])
+    static let addressing = #"<a:RelatesTo xmlns:a="http://www.w3.org/2005/08/addressing">urn:uuid:1</a:RelatesTo>"#
+
+    @Test("SOAP 1.1 and 1.2: the Body element's children are the record; WS-Addressing's header entries pass untouched", arguments: [soap11, soap12])
     func soap(envelope: String) {
         let document = """
-            <s:Envelope xmlns:s="\(envelope)"><s:Header><h:Trace xmlns:h="urn:h"><h:homeAddress>header</h:homeAddress><homeAddress>plain</homeAddress></h:Trace></s:Header>\
+            <s:Envelope xmlns:s="\(envelope)"><s:Header>\(Self.addressing)</s:Header>\
             <s:Body><j:GetInmateResponse xmlns:j="urn:jail"><j:releaseDate>d</j:releaseDate><j:homeAddress>h</j:homeAddress>\
             <j:custody><j:homeAddress>nested</j:homeAddress></j:custody></j:GetInmateResponse></s:Body></s:Envelope>
             """
         let expected = """
-            <s:Envelope xmlns:s="\(envelope)"><s:Header><h:Trace xmlns:h="urn:h"><h:homeAddress>header</h:homeAddress><homeAddress>plain</homeAddress></h:Trace></s:Header>\
+            <s:Envelope xmlns:s="\(envelope)"><s:Header>\(Self.addressing)</s:Header>\
             <s:Body><j:GetInmateResponse xmlns:j="urn:jail"><j:releaseDate>d</j:releaseDate></j:GetInmateResponse></s:Body></s:Envelope>
             """
         #expect(Self.xml(document, keep: ["{urn:jail}releaseDate"]) == .kept(expected))
@@ -212,6 +214,33 @@ struct AllowListRedactionTests {
         #expect(withCustody.text?.contains(">h<") == false)
         // The Body's own element is never removed by the allow-list.
         #expect(Self.xml(document, keep: ["nothing"]).text?.contains("<j:GetInmateResponse xmlns:j=\"urn:jail\"></j:GetInmateResponse>") == true)
+    }
+
+    @Test("SOAP under an allow-list: anything a client could read outside the Body's record is refused, not passed", arguments: [soap11, soap12])
+    func soapOutsideTheBody(envelope: String) {
+        let record = #"<j:GetInmateResponse xmlns:j="urn:jail"><j:releaseDate>d</j:releaseDate><j:homeAddress>h</j:homeAddress></j:GetInmateResponse>"#
+        let other = envelope == Self.soap11 ? Self.soap12 : Self.soap11
+        let trace = #"<h:Trace xmlns:h="urn:h"><h:homeAddress>header</h:homeAddress></h:Trace>"#
+        for (label, inner) in [
+            ("a header entry of the service's own", "<s:Header>\(trace)</s:Header><s:Body>\(record)</s:Body>"),
+            ("an element after the Body", "<s:Body>\(record)</s:Body>\(trace)"),
+            ("a Header after the Body", "<s:Body>\(record)</s:Body><s:Header/>"),
+            ("two Headers", "<s:Header/><s:Header/><s:Body>\(record)</s:Body>"),
+            ("two Bodies", "<s:Body>\(record)</s:Body><s:Body>\(record)</s:Body>"),
+            ("a Body of the other SOAP version", #"<o:Body xmlns:o="\#(other)">\#(record)</o:Body>"#),
+            ("a record with no Body", record),
+            ("no Body at all", "<s:Header/>"),
+        ] {
+            let document = #"<s:Envelope xmlns:s="\#(envelope)">\#(inner)</s:Envelope>"#
+            #expect(Self.xml(document, keep: ["{urn:jail}releaseDate"]) == .refused(.refused), "\(label)")
+            // Without an allow-list the service's own header entries are passed whole, as before.
+            if label == "a header entry of the service's own" {
+                #expect(Self.run(ResponseRedactor(names: ["immigrationStatus"]), .xml, Array(document.utf8), pieceSize: nil) == .kept(document))
+            }
+        }
+        let security = #"<w:Security xmlns:w="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"><w:x/></w:Security>"#
+        let secured = #"<s:Envelope xmlns:s="\#(envelope)"><s:Header>\#(security)\#(Self.addressing)</s:Header><s:Body>\#(record)</s:Body></s:Envelope>"#
+        #expect(Self.xml(secured, keep: ["{urn:jail}releaseDate"]).text?.contains("<j:releaseDate>d</j:releaseDate></j:GetInmateResponse>") == true)
     }
 
     @Test("XML and JSON streamed a byte at a time give the same output as one piece (larger documents)")

@@ -114,6 +114,9 @@ private struct XMLRedactionMachine {
     private var blankPending = false
     private var heldBlank: [UInt8] = []
     private var envelope = SOAPEnvelope.none
+    /// Which of a SOAP envelope's Header and Body have begun.
+    private var headerSeen = false
+    private var bodySeen = false
     private var signed = false
     /// Told the document's structure as it is read: set when a request's envelope is read, nil when a response is
     /// redacted.
@@ -569,6 +572,9 @@ private struct XMLRedactionMachine {
         }
         guard rootSeen else { throw RedactionError(.malformed, "no root element", offset: consumed) }
         guard rootClosed else { throw RedactionError(.malformed, "the body ends with \(open.count) element(s) still open", offset: consumed) }
+        if hasAllowList, envelope != .none, !bodySeen {
+            throw RedactionError(.refused, "under a field limit, a SOAP envelope without a Body", offset: consumed)
+        }
     }
 
     /// Hands on the kept run `[run, end)` of the current piece; a run of -1 is none (inside a removed element, or
@@ -922,6 +928,8 @@ private struct XMLRedactionMachine {
             region = open[open.count - 1].region
         }
 
+        if hasAllowList, envelope != .none { try checkEnvelopeUnderAllowList(namespace: namespace, local: local, region: region, at: offset) }
+
         switch namespace?.role {
         case .xinclude?:
             throw RedactionError(.refused, "XInclude", offset: offset)
@@ -978,6 +986,30 @@ private struct XMLRedactionMachine {
         }
         if isEmpty { closeElement() }
         return disposition
+    }
+
+    /// An allow-list governs the record's children in the Body, so under one an envelope may hold nothing else that a
+    /// client could read: its children are one Header (first, if any) and one Body, in its own namespace, and the
+    /// Header's entries are WS-Addressing's and WS-Security's alone. `namespace` and `local` are those of the element
+    /// starting, as yet unopened, in `region`.
+    private mutating func checkEnvelopeUnderAllowList(namespace: Namespace?, local: UnsafeRawBufferPointer, region: Region, at offset: Int) throws(RedactionError) {
+        switch (open.count, region) {
+        case (1, .body):
+            guard !bodySeen else { throw RedactionError(.refused, "a second SOAP Body", offset: offset) }
+            bodySeen = true
+        case (1, _):
+            let inEnvelopeNamespace = namespace?.role == (envelope == .soap11 ? .soap11Envelope : .soap12Envelope)
+            guard inEnvelopeNamespace, local.elementsEqual("Header".utf8), !headerSeen, !bodySeen else {
+                throw RedactionError(.refused, "under a field limit, a SOAP envelope holds one Header and one Body, and nothing else", offset: offset)
+            }
+            headerSeen = true
+        case (2, .header):
+            guard namespace?.role == .addressing || namespace?.role == .security else {
+                throw RedactionError(.refused, "under a field limit, a SOAP header entry other than WS-Addressing's or WS-Security's", offset: offset)
+            }
+        default:
+            break
+        }
     }
 
     private func depthError(at offset: Int) -> RedactionError {
