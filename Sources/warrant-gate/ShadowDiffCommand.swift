@@ -18,9 +18,12 @@ extension LogCommand {
             let groups = ShadowDisagreementGroup.groups(of: records)
             if json { return try printJSON(groups) }
             guard let first = records.first else { return print("no disagreements: the shadow policy decided every logged request as the live one did") }
-            let loosens = records.filter { $0.liveEffect == .deny && $0.shadowEffect == .allow }.count
+            let loosens = records.filter(\.shadowReturnsMore).count
             let tightens = records.filter { $0.liveEffect == .allow && $0.shadowEffect == .deny }.count
-            print("\(records.count) disagreements with shadow policy \(first.shadowPolicy) (digest \(first.shadowDigest.prefix(16))): \(loosens) would newly allow, \(tightens) would newly deny")
+            print(
+                "\(records.count) disagreements with shadow policy \(first.shadowPolicy) (digest \(first.shadowDigest.prefix(16))): "
+                    + "\(loosens) would newly allow or return more, \(tightens) would newly deny"
+            )
             print(Table.render(
                 header: ["COUNT", "LIVE", "SHADOW", "AGENCIES", "ACTIONS", "EXAMPLE DECISIONS"],
                 rows: groups.map { [String($0.count), $0.live, $0.shadow, $0.agencies.joined(separator: ","), $0.actions.joined(separator: ","), $0.examples.joined(separator: " ")] }
@@ -29,10 +32,10 @@ extension LogCommand {
     }
 }
 
-/// The shadow policy's disagreements with the live one that share both outcomes (effect and reason), most frequent
-/// first, then by outcome.
+/// The shadow policy's disagreements with the live one that share both outcomes (effect and reason, and for two
+/// allows what each returns), most frequent first, then by outcome.
 struct ShadowDisagreementGroup: Encodable {
-    /// The live outcome, such as `deny (warrant_missing)`.
+    /// The live outcome, such as `deny (warrant_missing)` or `allow (police-records); redacts citizenship`.
     let live: String
     /// The shadow policy's outcome.
     let shadow: String
@@ -48,7 +51,11 @@ struct ShadowDisagreementGroup: Encodable {
             let shadow: String
         }
         let grouped = Dictionary(grouping: records) { record in
-            Outcomes(live: "\(record.liveEffect.rawValue) (\(record.liveReason))", shadow: "\(record.shadowEffect.rawValue) (\(record.shadowReason))")
+            let returns = { (returns: ShadowRecord.Returns?) in returns.map { "; " + $0.summary } ?? "" }
+            return Outcomes(
+                live: "\(record.liveEffect.rawValue) (\(record.liveReason))" + returns(record.liveReturns),
+                shadow: "\(record.shadowEffect.rawValue) (\(record.shadowReason))" + returns(record.shadowReturns)
+            )
         }
         return grouped.map { outcomes, members in
             ShadowDisagreementGroup(

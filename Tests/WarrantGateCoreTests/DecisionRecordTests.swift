@@ -64,6 +64,13 @@ struct DecisionRecordTests {
         liveReason: "warrant_missing", shadowPolicy: "denver-v2", shadowDigest: "ef", shadowEffect: .allow, shadowReason: "permitted",
         shadowRules: ["r1", "r2"]
     )
+    /// Two allows that return differently, as records written since shadow mode compares what is returned.
+    static let shadowReturning = ShadowRecord(
+        decisionId: "d3", time: "2026-11-25T00:00:00.000Z", agency: "denver-pd", action: "records.read", liveEffect: .allow,
+        liveReason: "permitted", shadowPolicy: "denver-v2", shadowDigest: "ef", shadowEffect: .allow, shadowReason: "permitted",
+        shadowRules: ["r1"], liveReturns: ShadowRecord.Returns(redact: ["citizenship", "immigrationstatus"], only: ["scheduledrelease"]),
+        shadowReturns: ShadowRecord.Returns(redact: ["immigrationstatus"], only: nil)
+    )
     static let admin = AdminRecord(
         time: "2026-11-25T00:00:00.000Z", operator: "clerk \"a\"", action: "warrant.register", target: "JW-1", details: ["z": "1", "a": "x\ny"]
     )
@@ -77,7 +84,8 @@ struct DecisionRecordTests {
         #expect(text(Self.sparseDecision.canonical) == #"{"decisionId":"d1","time":"2026-11-25T00:00:00.000Z","component":"gateway","certificateSPKI":null,"certificateSubject":null,"agency":null,"category":null,"method":"POST","path":"/","action":null,"subject":null,"warrantReference":null,"effect":"allow","reason":"permitted","rules":[],"obligations":[],"policy":null,"policyDigest":null,"status":null,"requestFacts":[]}"#)
         #expect(text(Self.fullOutcome.canonical) == #"{"decisionId":"019ab697-e9f4-7abc-8def-0123456789ab","time":"2026-11-25T14:03:07.130Z","upstreamStatus":504,"status":502,"bytes":1048576,"latencyMs":15000,"redactedFields":12,"error":"upstream_timeout"}"#)
         #expect(text(Self.sparseOutcome.canonical) == #"{"decisionId":"d1","time":"2026-11-25T00:00:00.010Z","upstreamStatus":null,"status":200,"bytes":0,"latencyMs":0,"redactedFields":0,"error":null}"#)
-        #expect(text(Self.shadow.canonical) == #"{"decisionId":"d2","time":"2026-11-25T00:00:00.000Z","agency":"ice-ero","action":"records.read","liveEffect":"deny","liveReason":"warrant_missing","shadowPolicy":"denver-v2","shadowDigest":"ef","shadowEffect":"allow","shadowReason":"permitted","shadowRules":["r1","r2"]}"#)
+        #expect(text(Self.shadow.canonical) == #"{"decisionId":"d2","time":"2026-11-25T00:00:00.000Z","agency":"ice-ero","action":"records.read","liveEffect":"deny","liveReason":"warrant_missing","shadowPolicy":"denver-v2","shadowDigest":"ef","shadowEffect":"allow","shadowReason":"permitted","shadowRules":["r1","r2"],"liveRedact":null,"liveReturnsOnly":null,"shadowRedact":null,"shadowReturnsOnly":null}"#)
+        #expect(text(Self.shadowReturning.canonical).hasSuffix(#","shadowRules":["r1"],"liveRedact":["citizenship","immigrationstatus"],"liveReturnsOnly":["scheduledrelease"],"shadowRedact":["immigrationstatus"],"shadowReturnsOnly":null}"#))
         #expect(text(Self.admin.canonical) == #"{"time":"2026-11-25T00:00:00.000Z","component":"admin-cli","operator":"clerk \"a\"","action":"warrant.register","target":"JW-1","details":{"a":"x\u000ay","z":"1"}}"#)
     }
 
@@ -90,6 +98,17 @@ struct DecisionRecordTests {
             #expect(try OutcomeRecord(canonical: record.canonical) == record)
         }
         #expect(try ShadowRecord(canonical: Self.shadow.canonical) == Self.shadow)
+        #expect(try ShadowRecord(canonical: Self.shadowReturning.canonical) == Self.shadowReturning)
+        // Newly allowed; both allowing, a name no longer redacted or fields beyond the live limit; not the reverse.
+        #expect(Self.shadow.shadowReturnsMore && Self.shadowReturning.shadowReturnsMore)
+        let (strict, loose) = (ShadowRecord.Returns(redact: ["a", "b"], only: ["x"]), ShadowRecord.Returns(redact: ["a"], only: nil))
+        #expect(loose.returnsMore(than: strict) && !strict.returnsMore(than: loose))
+        #expect(ShadowRecord.Returns(redact: ["a", "b"], only: ["x", "y"]).returnsMore(than: strict))
+        #expect(!ShadowRecord.Returns(redact: ["a", "b", "c"], only: []).returnsMore(than: strict))
+        // A shadow record written before the returns were compared ends at shadowRules, and reads as comparing none.
+        let older = String(decoding: Self.shadow.canonical, as: UTF8.self)
+            .replacingOccurrences(of: #","liveRedact":null,"liveReturnsOnly":null,"shadowRedact":null,"shadowReturnsOnly":null"#, with: "")
+        #expect(try ShadowRecord(canonical: Array(older.utf8)) == Self.shadow)
         // An admin record nests its details, so it is read back with Codable.
         #expect(try JSONDecoder().decode(AdminRecord.self, from: Data(Self.admin.canonical)) == Self.admin)
     }

@@ -33,6 +33,29 @@ struct PolicyOperationsTests {
         }
     }
 
+    @Test("a shadow policy that allows alike but redacts less is a disagreement, named as returning more")
+    func shadowRedactsLess() async throws {
+        try await withGateway(configure: { directory, configuration in
+            let candidate = try String(contentsOfFile: configuration.policyPath, encoding: .utf8)
+                .replacingOccurrences(of: "redact:\n  - citizenship\n", with: "redact:\n")
+            let path = directory.appendingPathComponent("candidate.yaml").path
+            try candidate.write(toFile: path, atomically: true, encoding: .utf8)
+            configuration.shadowPolicyPath = path
+        }) { gateway in
+            let police = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000456")
+            #expect(police.status == 200)
+            #expect(police.json["citizenship"] == nil)
+            let disagreement = try #require(try gateway.gateway.store.exporter().shadowRecords().first)
+            #expect(disagreement.decisionId == police.decisionId)
+            #expect(disagreement.liveEffect == .allow && disagreement.shadowEffect == .allow)
+            #expect(disagreement.liveReturns?.redact.contains("citizenship") == true)
+            #expect(disagreement.shadowReturns?.redact.contains("citizenship") == false)
+            #expect(disagreement.shadowReturnsMore)
+            // Read back from its canonical bytes as the CLI reads it.
+            #expect(try ShadowRecord(canonical: disagreement.canonical) == disagreement)
+        }
+    }
+
     @Test("editing the policy file reloads it within seconds, without a restart or a signal")
     func reloadOnFileChange() async throws {
         try await withGateway(configure: copyingPolicy) { gateway in

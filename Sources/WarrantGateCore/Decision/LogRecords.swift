@@ -201,10 +201,50 @@ public struct ShadowRecord: Sendable, Equatable, LogRecord {
     public var shadowEffect: Effect
     public var shadowReason: String
     public var shadowRules: [String]
+    /// What each decision, when both allow, returns (``Returns``, in two fields each); nil when either denies, and in
+    /// records written before these fields were.
+    public var liveRedact: [String]?
+    public var liveReturnsOnly: [String]?
+    public var shadowRedact: [String]?
+    public var shadowReturnsOnly: [String]?
+
+    public var liveReturns: Returns? { liveRedact.map { Returns(redact: $0, only: liveReturnsOnly) } }
+    public var shadowReturns: Returns? { shadowRedact.map { Returns(redact: $0, only: shadowReturnsOnly) } }
+
+    /// What an allowed decision returns: the names it redacts, and the fields it returns alone (nil: every field).
+    public struct Returns: Sendable, Equatable {
+        public var redact: [String]
+        public var only: [String]?
+
+        public init(_ decision: Decision) {
+            redact = decision.redact.sorted()
+            only = decision.keepOnly?.sorted()
+        }
+
+        init(redact: [String], only: [String]?) {
+            self.redact = redact
+            self.only = only
+        }
+
+        /// Whether these return a field that `other` withholds: they redact a name it redacts not, or return fields
+        /// beyond those it returns alone.
+        public func returnsMore(than other: Returns) -> Bool {
+            guard Set(redact).isSuperset(of: other.redact) else { return true }
+            guard let limit = other.only else { return false }
+            return only.map { !Set($0).isSubset(of: limit) } ?? true
+        }
+
+        /// `redacts a, b; returns only c`, for tables.
+        public var summary: String {
+            let redacts = redact.isEmpty ? "redacts nothing" : "redacts " + redact.joined(separator: ", ")
+            return only.map { redacts + "; returns only " + ($0.isEmpty ? "nothing" : $0.joined(separator: ", ")) } ?? redacts
+        }
+    }
 
     public init(
         decisionId: String, time: String, agency: String, action: String, liveEffect: Effect, liveReason: String, shadowPolicy: String,
-        shadowDigest: String, shadowEffect: Effect, shadowReason: String, shadowRules: [String]
+        shadowDigest: String, shadowEffect: Effect, shadowReason: String, shadowRules: [String], liveReturns: Returns? = nil,
+        shadowReturns: Returns? = nil
     ) {
         self.decisionId = decisionId
         self.time = time
@@ -217,6 +257,16 @@ public struct ShadowRecord: Sendable, Equatable, LogRecord {
         self.shadowEffect = shadowEffect
         self.shadowReason = shadowReason
         self.shadowRules = shadowRules
+        (liveRedact, liveReturnsOnly) = (liveReturns?.redact, liveReturns?.only)
+        (shadowRedact, shadowReturnsOnly) = (shadowReturns?.redact, shadowReturns?.only)
+    }
+
+    /// Whether the shadow policy would give the agency more than the live one: allow what it denies, or, both allowing,
+    /// return a field the live one withholds.
+    public var shadowReturnsMore: Bool {
+        if liveEffect == .deny { return shadowEffect == .allow }
+        guard shadowEffect == .allow, let live = liveReturns, let shadow = shadowReturns else { return false }
+        return shadow.returnsMore(than: live)
     }
 
     /// The fields in canonical order; every one is required.
@@ -232,6 +282,10 @@ public struct ShadowRecord: Sendable, Equatable, LogRecord {
         visitor.field("shadowEffect", \.shadowEffect)
         visitor.field("shadowReason", \.shadowReason)
         visitor.field("shadowRules", \.shadowRules)
+        visitor.field("liveRedact", \.liveRedact)
+        visitor.field("liveReturnsOnly", \.liveReturnsOnly)
+        visitor.field("shadowRedact", \.shadowRedact)
+        visitor.field("shadowReturnsOnly", \.shadowReturnsOnly)
     }
 
     /// The list's names, and the record that decoding starts from.

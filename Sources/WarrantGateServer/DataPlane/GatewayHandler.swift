@@ -233,14 +233,18 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
                 ),
                 registry: registry
             )
+            // Two allows agree only if they return the same: a candidate that redacts less must show in the diff.
+            let bothAllow = candidate.effect == .allow && decision.effect == .allow
             let agrees = candidate.effect == decision.effect && candidate.reason == decision.reason
+                && (!bothAllow || candidate.redact == decision.redact && candidate.keepOnly == decision.keepOnly)
             environment.metrics.countShadowEvaluation(agrees: agrees)
             if !agrees {
                 let disagreement = ShadowRecord(
                     decisionId: request.record.decisionId, time: request.record.time, agency: input.agency.id,
                     action: input.classification.action, liveEffect: decision.effect, liveReason: decision.reason,
                     shadowPolicy: shadow.evaluator.policy.name, shadowDigest: shadow.evaluator.policy.digest,
-                    shadowEffect: candidate.effect, shadowReason: candidate.reason, shadowRules: candidate.rules
+                    shadowEffect: candidate.effect, shadowReason: candidate.reason, shadowRules: candidate.rules,
+                    liveReturns: bothAllow ? ShadowRecord.Returns(decision) : nil, shadowReturns: bothAllow ? ShadowRecord.Returns(candidate) : nil
                 )
                 shadowEntries.append(LogEntry(kind: .shadow, time: input.time, decisionId: request.record.decisionId, canonical: disagreement.canonical))
             }
