@@ -9,14 +9,19 @@ import WarrantGateStore
 
 @Suite("Shadow mode and hot reload on a live gateway", .serialized)
 struct PolicyOperationsTests {
+    /// Configures the live policy's text with `change` made to it as the shadow policy.
+    static func shadowing(_ change: @escaping (String) -> String) -> (URL, inout GatewayConfiguration) throws -> Void {
+        { directory, configuration in
+            let path = directory.appendingPathComponent("candidate.yaml").path
+            try change(try String(contentsOfFile: configuration.policyPath, encoding: .utf8)).write(toFile: path, atomically: true, encoding: .utf8)
+            configuration.shadowPolicyPath = path
+        }
+    }
+
     @Test("a shadow policy is evaluated beside the live one, records its disagreements, and changes no answer")
     func shadowMode() async throws {
-        try await withGateway(configure: { directory, configuration in
-            let candidate = try String(contentsOfFile: configuration.policyPath, encoding: .utf8)
-                .replacingOccurrences(of: "category: [local-law-enforcement, prosecutor, defense-counsel, court]", with: "category: [prosecutor, defense-counsel, court]")
-            let path = directory.appendingPathComponent("candidate.yaml").path
-            try candidate.write(toFile: path, atomically: true, encoding: .utf8)
-            configuration.shadowPolicyPath = path
+        try await withGateway(configure: Self.shadowing {
+            $0.replacingOccurrences(of: "category: [local-law-enforcement, prosecutor, defense-counsel, court]", with: "category: [prosecutor, defense-counsel, court]")
         }) { gateway in
             let police = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000456")
             #expect(police.status == 200)
@@ -35,13 +40,7 @@ struct PolicyOperationsTests {
 
     @Test("a shadow policy that allows alike but redacts less is a disagreement, named as returning more")
     func shadowRedactsLess() async throws {
-        try await withGateway(configure: { directory, configuration in
-            let candidate = try String(contentsOfFile: configuration.policyPath, encoding: .utf8)
-                .replacingOccurrences(of: "redact:\n  - citizenship\n", with: "redact:\n")
-            let path = directory.appendingPathComponent("candidate.yaml").path
-            try candidate.write(toFile: path, atomically: true, encoding: .utf8)
-            configuration.shadowPolicyPath = path
-        }) { gateway in
+        try await withGateway(configure: Self.shadowing { $0.replacingOccurrences(of: "redact:\n  - citizenship\n", with: "redact:\n") }) { gateway in
             let police = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000456")
             #expect(police.status == 200)
             #expect(police.json["citizenship"] == nil)
