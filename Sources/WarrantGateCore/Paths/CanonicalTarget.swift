@@ -95,7 +95,9 @@ public struct CanonicalTarget: Sendable, Equatable {
         } else {
             self.query = []
         }
-        if let override = query.first(where: { parameter in Self.methodOverrides.contains { ParameterName.queryNameMatches(parameter.name, $0) } }) {
+        if let override = query.first(where: { parameter in
+            Self.mentionsMethod(parameter.name) && Self.methodOverrides.contains { ParameterName.queryNameMatches(parameter.name, $0) }
+        }) {
             throw AmbiguousTarget(detail: "query parameter '\(override.name)' would override the request's method upstream")
         }
     }
@@ -104,6 +106,14 @@ public struct CanonicalTarget: Sendable, Equatable {
     /// override on), and Express's `method-override`, take `_method` from the query; the `X-` names are the override
     /// headers, which the gateway strips, as some libraries also read them from the query.
     static let methodOverrides = ["_method", "x-http-method-override", "x-http-method", "x-method-override"]
+
+    /// Whether `name` holds `method` in ASCII letters of any case, as every spelling of ``methodOverrides`` does (no
+    /// other character's case mapping gives one of its letters): the cheap test before the full one.
+    static func mentionsMethod(_ name: String) -> Bool {
+        let word = Array("method".utf8), bytes = Array(name.utf8)
+        guard bytes.count >= word.count else { return false }
+        return (0...(bytes.count - word.count)).contains { start in (0..<word.count).allSatisfy { ASCIICase.lowercased(bytes[start + $0]) == word[$0] } }
+    }
 
     private static func decodePathSegment(_ raw: ArraySlice<UInt8>) throws(AmbiguousTarget) -> String {
         guard raw.contains(UInt8(ascii: "%")) else {
