@@ -39,6 +39,18 @@ extension Registry {
                     )
                 }
             }
+            if record.kind == .authorizationWithdrawn, !record.scope.isEmpty {
+                // A withdrawal of a field no authorization names (a misspelling) would withdraw nothing, silently.
+                let authorized = Set(try session.fetchAll(
+                    "SELECT scope FROM subject_records WHERE subject = ? AND kind = ?", record.subject, SubjectRecordKind.writtenAuthorization.rawValue
+                ).flatMap { row in try Self.decodeList(try row.text("scope")) }.map { $0.lowercased() })
+                if let unknown = record.scope.first(where: { !authorized.contains($0.lowercased()) }) {
+                    throw StoreError(
+                        "no written authorization of \(record.subject) names '\(FreeText.escaped(unknown))' (they name: "
+                            + "\(authorized.sorted().joined(separator: ", "))): leave --fields out to withdraw every field"
+                    )
+                }
+            }
             try session.execute(
                 """
                 INSERT INTO subject_records (subject, kind, given_by, given_at, language, attorney_required, scope, recorded_by, recorded_at)

@@ -80,7 +80,10 @@ struct HostileInputCLITests {
         #expect(early.stderr.contains("has a written-authorization record given at"), "\(early.stderr)")
         #expect(try CLIProcess.run(["authorization", "withdraw", "--at", time(60)] + db).status == 3)
         #expect(try CLIProcess.run(["authorization", "withdraw", "--fields", " , "] + db).status == 2)
-        let withdrawn = try CLIProcess.run(["authorization", "withdraw", "--fields", "immigrationStatus"] + db)
+        let misspelt = try CLIProcess.run(["authorization", "withdraw", "--fields", "immigrationStatus,Immigration Status"] + db)
+        #expect(misspelt.status == 3)
+        #expect(misspelt.stderr.contains("no written authorization of 2017-000456 names 'Immigration Status'"), "\(misspelt.stderr)")
+        let withdrawn = try CLIProcess.run(["authorization", "withdraw", "--fields", "IMMIGRATIONSTATUS"] + db)
         #expect(withdrawn.status == 0, "\(withdrawn.stderr)")
         #expect(withdrawn.stdout.contains("recorded authorization-withdrawn for 2017-000456"), "\(withdrawn.stdout)")
     }

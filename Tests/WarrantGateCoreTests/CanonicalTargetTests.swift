@@ -58,6 +58,7 @@ struct CanonicalTargetTests {
         ("/v?BOOKING=2&booking=1", ["2", "1"]),
         ("/v?Booking=2", ["2"]),
         ("/v?book%C4%B1ng=2&booking=1", ["2", "1"]),     // dotless ı, upper-cased to I
+        ("/v?book%C4%B0ng=2&booking=1", ["2", "1"]),     // dotted İ, which Java lower-cases to i alone
         ("/v?bookings=2&booking=1", ["1"]),
     ])
     func queryNamesIgnoreCase(raw: String, values: [String]) throws {
@@ -70,6 +71,7 @@ struct CanonicalTargetTests {
         ("/v?booking=1&BOOKING%5B0%5D=2", ["1", "2"]),
         ("/v?booking=1&booking%5D=2", ["1", "2"]),            // Rack reads booking] as booking
         ("/v?booking=1&%5Dbooking=2", ["1", "2"]),
+        ("/v?booking=1&.booking=2&booking.x=3", ["1", "2", "3"]),    // qs with allowDots
         ("/v?booking=1&booking%5Bx=2", ["1", "2"]),           // PHP reads booking_x, Rack may read booking
         ("/v?booking_number=1&booking.number=2&booking%20number=3&booking%5Bnumber=4", ["1", "2", "3", "4"]),
         ("/v?booking=1&bookingx%5B%5D=2&book%5Bing%5D=3", ["1"]),
@@ -81,7 +83,7 @@ struct CanonicalTargetTests {
 
     @Test("a query parameter that frameworks read as a method override is refused, in any spelling", arguments: [
         "/v?_method=DELETE", "/v?x=1&_METHOD=PUT", "/v?%20_method=DELETE", "/v?.method=DELETE", "/v?_method%5B%5D=DELETE",
-        "/v?X-HTTP-Method-Override=DELETE", "/v?x-http-method=PUT", "/v?X-Method-Override=PATCH",
+        "/v?X-HTTP-Method-Override=DELETE", "/v?x-http-method=PUT", "/v?X-Method-Override=PATCH", "/v?._method=DELETE",
     ])
     func methodOverrides(raw: String) {
         #expect(throws: AmbiguousTarget.self) { try CanonicalTarget(raw: raw) }

@@ -790,6 +790,33 @@ struct PolicyLanguageTests {
         #expect(ice.redact.contains("immigrationstatus"))
     }
 
+    @Test("a document on file that releases chosen fields limits a permit resting on it, not one held by another branch of any:")
+    func documentFieldLimits() throws {
+        let policy = try Self.parse("""
+            rules:
+              - id: warrant-or-court-document
+                effect: permit
+                description: a warrant presented, or a court document on file covering the action
+                when:
+                  category: federal-immigration
+                  any:
+                    - warrant: verified
+                    - document: { kind: [court-order], covers-action: true }
+            """)
+        let evaluator = RequestStages(policy: policy).evaluator
+        let order = Self.document("CO-1", .courtOrder, scope: ["records.read#scheduledRelease"])
+        let byDocument = Self.decide(policy, Self.ice, registry: Self.registry(documents: [order]))
+        #expect(byDocument.effect == .allow && byDocument.keepOnly == ["scheduledrelease"])
+        #expect(evaluator.redactor(for: byDocument).keepOnly?.fields == ["scheduledrelease"])
+        // Held by the warrant, with no court document on file: every field.
+        let warrant = Self.document("JW-1", .judicialWarrant, scope: ["records.read"])
+        let byWarrant = Self.decide(policy, Self.ice, warrant: "JW-1", registry: Self.registry(documents: [warrant]))
+        #expect(byWarrant.effect == .allow && byWarrant.keepOnly == nil, "\(byWarrant)")
+        // A second document on file that covers the whole action releases every field.
+        let whole = Self.document("CO-2", .courtOrder, scope: ["records.read"])
+        #expect(Self.decide(policy, Self.ice, registry: Self.registry(documents: [order, whole])).keepOnly == nil)
+    }
+
     @Test("lift: refused without the authorization in when, for a field not on the redact list, under any:, on a forbid")
     func liftParseErrors() {
         let redact = "redact: [immigrationStatus]\n"

@@ -185,12 +185,15 @@ public final class Evaluator: Sendable {
     /// The fields a permit may return for the registered documents its `when` rests on: a `document` test that asks
     /// for one covering the action (not under `not`) is met by documents that may release only some fields for it
     /// (``RegisteredDocument/fields(for:)``), as a presented warrant is. The union over the documents that meet each such
-    /// test, intersected over the tests; nil when one of them releases everything, or the rule has no such test.
+    /// test, intersected over the tests that some document meets (one that none meets is an `any:` branch the permit
+    /// held without); nil when one of them releases everything, or no such test is met.
     private func documentFields(of rule: Rule, _ context: Context) throws -> Set<String>? {
         var limit: Set<String>?
         for condition in documentTests[rule.id] ?? [] {
+            let documents = try context.documents(meeting: condition)
+            if documents.isEmpty { continue }
             var released: Set<String>? = []
-            for document in try context.documents(meeting: condition) {
+            for document in documents {
                 guard let fields = document.fields(for: context.input.classification.action) else {
                     released = nil
                     break
@@ -306,11 +309,13 @@ public final class Evaluator: Sendable {
                 let records = try registry.records(subject: subject).filter {
                     $0.givenAt <= input.time && ($0.kind == .writtenAuthorization || $0.kind == .authorizationWithdrawn)
                 }
-                // For each field, the latest authorization or withdrawal that names it (a withdrawal naming none names
-                // every field) decides; of two at the same instant, the later recorded.
+                // For each field, the latest authorization or withdrawal that names it, in any letter case (a
+                // withdrawal naming none names every field), decides; of two at the same instant, the later recorded.
                 return fields.allSatisfy { field in
+                    let wanted = field.lowercased()
                     var latest: SubjectRecord?
-                    for record in records where record.scope.contains(field) || (record.kind == .authorizationWithdrawn && record.scope.isEmpty) {
+                    for record in records
+                    where record.scope.contains(where: { $0.lowercased() == wanted }) || (record.kind == .authorizationWithdrawn && record.scope.isEmpty) {
                         if latest == nil || record.givenAt >= latest!.givenAt { latest = record }
                     }
                     return latest?.kind == .writtenAuthorization

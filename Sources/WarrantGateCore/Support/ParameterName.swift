@@ -1,27 +1,34 @@
 /// The spellings under which an upstream's framework may read a request parameter's name, so that the gateway counts
 /// every value some framework would take for the parameter it checks (the subject's booking number, a request fact).
 public enum ParameterName {
-    /// Whether `candidate` is `name` in any letter case, by Unicode's upper- and lower-case mappings both: ASP.NET
-    /// reads `BOOKING` as `booking`, and Java's `equalsIgnoreCase`, which compares characters upper-cased, reads
-    /// `bookıng` (dotless ı) and `ſ` (long s) as `i` and `s`.
+    /// Whether `candidate` is `name` in any letter case: by Unicode's upper- and lower-case mappings of the whole
+    /// names (ASP.NET reads `BOOKING` as `booking`), or character by character, as Java's `equalsIgnoreCase` compares
+    /// them, each character's first case-mapped character either way (`bookıng` with a dotless ı, `bookİng` with a
+    /// dotted capital İ, `ſ` for `s`).
     public static func matchesIgnoringCase(_ candidate: String, _ name: String) -> Bool {
-        candidate == name || candidate.lowercased() == name.lowercased() || candidate.uppercased() == name.uppercased()
+        if candidate == name || candidate.lowercased() == name.lowercased() || candidate.uppercased() == name.uppercased() { return true }
+        let (left, right) = (candidate.unicodeScalars, name.unicodeScalars)
+        guard left.count == right.count else { return false }
+        return zip(left, right).allSatisfy { one, other in
+            one == other || one.properties.uppercaseMapping.unicodeScalars.first == other.properties.uppercaseMapping.unicodeScalars.first
+                || one.properties.lowercaseMapping.unicodeScalars.first == other.properties.lowercaseMapping.unicodeScalars.first
+        }
     }
 
-    /// Whether a query parameter named `candidate` (decoded) may be read as `name`: in any letter case, and as PHP and
-    /// Rack read names. Both skip what leads the name (PHP spaces, Rack brackets) and read `booking[]` or
-    /// `booking[0]` as an array named `booking`; Rack also reads `booking]` as `booking`; PHP reads spaces, dots and an
-    /// unclosed bracket as `_`.
+    /// Whether a query parameter named `candidate` (decoded) may be read as `name`: in any letter case, and as PHP,
+    /// Rack and Express's `qs` read names. They skip what leads the name (PHP spaces, Rack brackets, `qs` with
+    /// `allowDots` a dot) and read `booking[]`, `booking[0]` or (`qs`) `booking.x` as a structure named `booking`;
+    /// Rack also reads `booking]` as `booking`; PHP reads spaces, dots and an unclosed bracket as `_`.
     public static func queryNameMatches(_ candidate: String, _ name: String) -> Bool {
         matchesIgnoringCase(candidate, name) || readings(of: candidate).contains { matchesIgnoringCase($0, name) }
     }
 
-    /// The names PHP and Rack read for a query parameter named `raw`.
+    /// The names PHP, Rack and `qs` read for a query parameter named `raw`.
     static func readings(of raw: String) -> [String] {
         let scalars = Array(raw.unicodeScalars)
-        let isBracket: (Unicode.Scalar) -> Bool = { $0 == "[" || $0 == "]" }
-        // Rack: brackets and (as PHP) spaces skipped at the start, then the name up to the first bracket.
-        let rack = scalars.drop { isBracket($0) || $0 == " " }.prefix { !isBracket($0) }
+        let isSeparator: (Unicode.Scalar) -> Bool = { $0 == "[" || $0 == "]" || $0 == "." }
+        // Rack and `qs`: brackets, dots and (as PHP) spaces skipped at the start, then the name up to the first of them.
+        let rack = scalars.drop { isSeparator($0) || $0 == " " }.prefix { !isSeparator($0) }
         // PHP: spaces skipped at the start; up to a `[` that a `]` closes later; spaces, dots and an unclosed `[` as `_`.
         var php = String.UnicodeScalarView()
         let trimmed = scalars.drop { $0 == " " }
