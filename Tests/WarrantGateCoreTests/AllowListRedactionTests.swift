@@ -230,6 +230,17 @@ struct AllowListRedactionTests {
             ("a Body of the other SOAP version", #"<o:Body xmlns:o="\#(other)">\#(record)</o:Body>"#),
             ("a record with no Body", record),
             ("no Body at all", "<s:Header/>"),
+            ("parts in the Body itself (document/literal bare)", "<s:Body xmlns:j=\"urn:jail\"><j:releaseDate>d</j:releaseDate><j:housingUnit>4B</j:housingUnit></s:Body>"),
+            ("one bare part: text in the record", "<s:Body><j:housingUnit xmlns:j=\"urn:jail\">4B</j:housingUnit></s:Body>"),
+            ("a second element beside the record", "<s:Body>\(record)\(trace)</s:Body>"),
+            ("text in the Body", "<s:Body>Ana Morales \(record)</s:Body>"),
+            ("text in the Header", "<s:Header>4B</s:Header><s:Body>\(record)</s:Body>"),
+            ("text in the envelope", "Ana <s:Body>\(record)</s:Body>"),
+            ("a comment in the Body", "<s:Body><!-- housing 4B -->\(record)</s:Body>"),
+            ("a CDATA section in the record", #"<s:Body><j:R xmlns:j="urn:jail"><![CDATA[4B]]></j:R></s:Body>"#),
+            ("a reference in the record", #"<s:Body><j:R xmlns:j="urn:jail">&#52;B</j:R></s:Body>"#),
+            ("a processing instruction in the Body", "<s:Body><?note 4B?>\(record)</s:Body>"),
+            ("an attribute on the Body", #"<s:Body h:unit="4B" xmlns:h="urn:h">\#(record)</s:Body>"#),
         ] {
             let document = #"<s:Envelope xmlns:s="\#(envelope)">\#(inner)</s:Envelope>"#
             #expect(Self.xml(document, keep: ["{urn:jail}releaseDate"]) == .refused(.refused), "\(label)")
@@ -238,9 +249,39 @@ struct AllowListRedactionTests {
                 #expect(Self.run(ResponseRedactor(names: ["immigrationStatus"]), .xml, Array(document.utf8), pieceSize: nil) == .kept(document))
             }
         }
+        for (label, outside) in [("a comment", "<!-- 4B -->"), ("a processing instruction", "<?note 4B?>")] {
+            let document = #"<s:Envelope xmlns:s="\#(envelope)"><s:Body>\#(record)</s:Body></s:Envelope>"# + outside
+            #expect(Self.xml(document, keep: ["{urn:jail}releaseDate"]) == .refused(.refused), "\(label) after the envelope")
+        }
+        // SOAP's own attributes, white space and the XML declaration stay.
+        let plain = #"<?xml version="1.0"?>\#n<s:Envelope xmlns:s="\#(envelope)" s:encodingStyle="urn:x">\#n  <s:Body>\#n    \#(record)\#n  </s:Body>\#n</s:Envelope>"#
+        #expect(Self.xml(plain, keep: ["{urn:jail}releaseDate"]).text?.contains("<j:releaseDate>d</j:releaseDate></j:GetInmateResponse>") == true)
         let security = #"<w:Security xmlns:w="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"><w:x/></w:Security>"#
         let secured = #"<s:Envelope xmlns:s="\#(envelope)"><s:Header>\#(security)\#(Self.addressing)</s:Header><s:Body>\#(record)</s:Body></s:Envelope>"#
         #expect(Self.xml(secured, keep: ["{urn:jail}releaseDate"]).text?.contains("<j:releaseDate>d</j:releaseDate></j:GetInmateResponse>") == true)
+    }
+
+    @Test("SOAP Faults under an allow-list keep their own parts, not their detail", arguments: [soap11, soap12])
+    func soapFaults(envelope: String) {
+        let fault = envelope == Self.soap11
+            ? "<s:Fault><faultcode>s:Server</faultcode><faultstring>no such inmate</faultstring><detail><j:housingUnit xmlns:j=\"urn:jail\">4B</j:housingUnit></detail></s:Fault>"
+            : "<s:Fault><s:Code><s:Value>s:Receiver</s:Value></s:Code><s:Reason><s:Text xml:lang=\"en\">no such inmate</s:Text></s:Reason><s:Detail><j:housingUnit xmlns:j=\"urn:jail\">4B</j:housingUnit></s:Detail></s:Fault>"
+        let answer = Self.xml(#"<s:Envelope xmlns:s="\#(envelope)"><s:Body>\#(fault)</s:Body></s:Envelope>"#, keep: ["{urn:jail}releaseDate"])
+        #expect(answer.text?.contains("no such inmate") == true, "\(answer)")
+        #expect(answer.text?.contains("4B") == false, "\(answer)")
+    }
+
+    @Test("plain XML under an allow-list: text, comments and instructions outside the fields are refused")
+    func xmlOutsideTheFields() {
+        for document in [
+            "<j:housingUnit xmlns:j=\"urn:jail\">4B</j:housingUnit>", "<inmate>Ana<releaseDate>d</releaseDate></inmate>",
+            "<inmate><!-- 4B --><releaseDate>d</releaseDate></inmate>", "<!-- 4B --><inmate><releaseDate>d</releaseDate></inmate>",
+            "<inmate><releaseDate>d</releaseDate></inmate><?note 4B?>", "<inmate><![CDATA[4B]]><releaseDate>d</releaseDate></inmate>",
+        ] {
+            #expect(Self.xml(document, keep: ["releaseDate"]) == .refused(.refused), "\(document)")
+        }
+        // Inside a kept field they are the field's.
+        #expect(Self.xml("<inmate>\n  <releaseDate><!-- c -->d</releaseDate>\n</inmate>", keep: ["releaseDate"]) == .kept("<inmate>\n  <releaseDate><!-- c -->d</releaseDate>\n</inmate>"))
     }
 
     @Test("XML and JSON streamed a byte at a time give the same output as one piece (larger documents)")

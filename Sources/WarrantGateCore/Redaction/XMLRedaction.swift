@@ -114,9 +114,12 @@ private struct XMLRedactionMachine {
     private var blankPending = false
     private var heldBlank: [UInt8] = []
     private var envelope = SOAPEnvelope.none
-    /// Which of a SOAP envelope's Header and Body have begun.
+    /// Which of a SOAP envelope's Header and Body, and of the Body's record, have begun; whether the record is a SOAP
+    /// Fault (under an allow-list its own parts stay: code, reason, node, role).
     private var headerSeen = false
     private var bodySeen = false
+    private var recordSeen = false
+    private var recordIsFault = false
     private var signed = false
     /// Told the document's structure as it is read: set when a request's envelope is read, nil when a response is
     /// redacted.
@@ -359,6 +362,9 @@ private struct XMLRedactionMachine {
                     let textStart = index
                     index = try scanText(bytes, from: index)
                     if let outline, index > textStart { outline.text(UnsafeRawBufferPointer(rebasing: bytes[textStart..<index]), depth: open.count) }
+                    if isAllowListContainer, !bytes[textStart..<index].allSatisfy(XMLName.isSpace) {
+                        throw Self.outsideTheFields("text", at: consumed + textStart)
+                    }
                     // Text other than whitespace, a reference among it, is no indentation.
                     if blank >= 0, !bytes[textStart..<index].allSatisfy(XMLName.isSpace) || (index < count && bytes[index] == UInt8(ascii: "&")) {
                         releaseBlank(emit)
@@ -400,6 +406,7 @@ private struct XMLRedactionMachine {
                         markup.start = 0
                     }
                 } else if index < count, bytes[index] == UInt8(ascii: "&") {
+                    if isAllowListContainer { throw Self.outsideTheFields("a reference", at: consumed + index) }
                     outline?.otherContent(.reference, depth: open.count)
                     mode = .reference
                     reference.removeAll(keepingCapacity: true)
@@ -825,14 +832,19 @@ private struct XMLRedactionMachine {
             mode = .content
             return try endTag(token, at: offset, in: piece)
         case .processingInstruction:
-            if try !processingInstruction(token, at: offset) { outline?.otherContent(.instruction, depth: open.count) }
+            if try !processingInstruction(token, at: offset) {
+                if isAllowListContainer { throw Self.outsideTheFields("a processing instruction", at: offset) }
+                outline?.otherContent(.instruction, depth: open.count)
+            }
             mode = .content
         case .commentOpen:
+            if isAllowListContainer { throw Self.outsideTheFields("a comment", at: offset) }
             dashes = 0
             outline?.otherContent(.comment, depth: open.count)
             mode = .comment
         case .cdataOpen:
             guard !open.isEmpty else { throw RedactionError(.malformed, "a CDATA section outside the root element", offset: offset) }
+            if isAllowListContainer { throw Self.outsideTheFields("a CDATA section", at: offset) }
             brackets = 0
             outline?.otherContent(.cdata, depth: open.count)
             mode = .cdata
@@ -962,8 +974,11 @@ private struct XMLRedactionMachine {
                 hasAttributes: hasAttributes
             )
         }
-        // An allow-list governs only a record's children.
-        let recordChild = hasAllowList && region == .body && open.count == recordDepth + 1
+        // An allow-list governs only a record's children (a Fault's own parts stay).
+        if hasAllowList, envelope != .none, region == .body, open.count == recordDepth {
+            recordIsFault = namespace?.role == (envelope == .soap11 ? .soap11Envelope : .soap12Envelope) && local.elementsEqual("Fault".utf8)
+        }
+        let recordChild = hasAllowList && region == .body && open.count == recordDepth + 1 && !(recordIsFault && isFaultPart(namespace, local))
         if removedDepth == 0, resolved.redact || recordChild && !resolved.keep {
             guard open.count > 1 else {
                 throw RedactionError(.refused, "a redacted root element, which would leave no document", offset: offset)
@@ -1003,6 +1018,9 @@ private struct XMLRedactionMachine {
                 throw RedactionError(.refused, "under a field limit, a SOAP envelope holds one Header and one Body, and nothing else", offset: offset)
             }
             headerSeen = true
+        case (2, .body):
+            guard !recordSeen else { throw RedactionError(.refused, "under a field limit, a SOAP Body holds one element, the record", offset: offset) }
+            recordSeen = true
         case (2, .header):
             guard namespace?.role == .addressing || namespace?.role == .security else {
                 throw RedactionError(.refused, "under a field limit, a SOAP header entry other than WS-Addressing's or WS-Security's", offset: offset)
@@ -1010,6 +1028,25 @@ private struct XMLRedactionMachine {
         default:
             break
         }
+    }
+
+    /// Whether content read now stands outside the fields an allow-list governs: directly in the root of a plain
+    /// document, or around or in an envelope's Header (not in its entries), Body or record, or outside the root.
+    private var isAllowListContainer: Bool {
+        hasAllowList && removedDepth == 0 && open.count <= recordDepth && (open.isEmpty || open[open.count - 1].region != .header || open.count < 3)
+    }
+
+    private static func outsideTheFields(_ what: String, at offset: Int) -> RedactionError {
+        RedactionError(.refused, "under a field limit, \(what) outside the fields returned", offset: offset)
+    }
+
+    /// A SOAP Fault's own parts: SOAP 1.1's unqualified `faultcode`, `faultstring` and `faultactor`, SOAP 1.2's `Code`,
+    /// `Reason`, `Node` and `Role`; not its detail, which carries the service's own data.
+    private func isFaultPart(_ namespace: Namespace?, _ local: UnsafeRawBufferPointer) -> Bool {
+        if envelope == .soap11 {
+            return namespace == nil && ["faultcode", "faultstring", "faultactor"].contains { local.elementsEqual($0.utf8) }
+        }
+        return namespace?.role == .soap12Envelope && ["Code", "Reason", "Node", "Role"].contains { local.elementsEqual($0.utf8) }
     }
 
     private func depthError(at offset: Int) -> RedactionError {
@@ -1020,8 +1057,10 @@ private struct XMLRedactionMachine {
     /// namespace), in order. Namespace declarations are never redacted.
     private mutating func redactedAttributes(of tag: XMLStartTag, in token: UnsafeRawBufferPointer, region: Region, at offset: Int) throws(RedactionError) -> [Range<Int>] {
         var dropped: [Range<Int>] = []
-        // An allow-list governs the record element's attributes as it governs its children.
+        // An allow-list governs the record element's attributes as it governs its children; the envelope, its Header
+        // and its Body may carry SOAP's own attributes alone.
         let onRecord = hasAllowList && region == .body && open.count == recordDepth
+        let onEnvelopePart = hasAllowList && envelope != .none && open.count < recordDepth
         for attribute in tag.attributes {
             let name = attribute.name(in: token)
             if name.starts(with: "xmlns".utf8), name.count == 5 || name[5] == UInt8(ascii: ":") { continue }
@@ -1033,6 +1072,9 @@ private struct XMLRedactionMachine {
             } else {
                 namespace = nil
                 local = name
+            }
+            if onEnvelopePart, namespace?.role != .soap11Envelope, namespace?.role != .soap12Envelope {
+                throw Self.outsideTheFields("an attribute", at: offset)
             }
             guard names.redact(namespace, local) || onRecord && !names.keep(namespace, local) else { continue }
             guard region == .body else {
