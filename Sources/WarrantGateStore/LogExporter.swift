@@ -109,8 +109,8 @@ struct ExportColumn: Sendable {
     }
 }
 
-/// Which decisions an export includes. Times are compared with the decision's UTC timestamp: `from` inclusive,
-/// `until` exclusive.
+/// Which decisions an export includes. `from` (inclusive) and `until` (exclusive) are compared with the time the
+/// decision states, when its request opened: the time the export prints.
 public struct ExportFilter: Sendable {
     public var from: Date?
     public var until: Date?
@@ -131,6 +131,11 @@ public struct ExportFilter: Sendable {
     }
 
     func accepts(_ decision: DecisionRecord) -> Bool {
+        if from != nil || until != nil {
+            guard let time = Timestamp.parse(decision.time) else { return false }
+            if let from, time < from { return false }
+            if let until, time >= until { return false }
+        }
         if let agency, decision.agency != agency { return false }
         if let category, decision.category != category { return false }
         if let action, !(decision.action.map { ActionPattern.matches(pattern: action, action: $0) } ?? false) { return false }
@@ -267,7 +272,9 @@ public struct LogExporter: Sendable {
         }
     }
 
-    /// The SQL that reads the matching decisions, each with its outcome, in `seq` order.
+    /// The SQL that reads the matching decisions, each with its outcome, in `seq` order, and more: a time range selects
+    /// on the `time` column, widened to hold every decision whose own time is in the range (``EntryTime``), and
+    /// ``ExportFilter/accepts(_:)`` keeps those.
     ///
     /// On SQLite, without a time range the log is read in its own order: the `+` keeps SQLite from reading `kind`
     /// through the time index (a skip-scan, once the database has been analysed), which would then sort every entry
@@ -281,11 +288,11 @@ public struct LogExporter: Sendable {
         var bounds: [String] = []
         if let from = filter.from {
             conditions.append("d.time >= ?")
-            bounds.append(Timestamp.format(from))
+            bounds.append(Timestamp.format(EntryTime.earliestColumn(stating: from)))
         }
         if let until = filter.until {
             conditions.append("d.time < ?")
-            bounds.append(Timestamp.format(until))
+            bounds.append(Timestamp.format(EntryTime.latestColumn(stating: until)))
         }
         let sql = """
             SELECT d.seq AS seq, d.entry AS decision, o.entry AS outcome

@@ -41,13 +41,6 @@ public struct VerificationReport: Sendable {
 public struct LogVerifier {
     public let key: LogVerifierKey
 
-    /// How far an entry's `time` column may fall before the time the entry states (the clock stepping back between
-    /// the two readings), or after it for an outcome (both are read when the answer has been sent).
-    static let clockAllowance: TimeInterval = 5 * 60
-    /// How long after the time a decision (or its shadow) states, when its request opened, it may be committed: the
-    /// longest the gateway's limits let a request last before it is decided.
-    static let longestDecision: TimeInterval = 24 * 3600
-
     public init(key: LogVerifierKey) {
         self.key = key
     }
@@ -150,7 +143,7 @@ public struct LogVerifier {
 
     /// Why the entry's `time` or `decision_id` column disagrees with the hashed entry; nil when they agree. The
     /// decision id must be the one the entry states (none for an admin record); the time must be the entry's own for
-    /// an admin record, and otherwise within the bounds above of it.
+    /// an admin record, and otherwise within ``EntryTime``'s bounds of it.
     static func columnProblem(_ entry: Entry) -> String? {
         guard let stated = try? JSONDecoder().decode(Stated.self, from: Data(entry.entry.utf8)) else {
             return "the entry states no time: it is not a record the gateway writes"
@@ -162,8 +155,8 @@ public struct LogVerifier {
         let edited = "its time column (\(entry.time)) is not the entry's (\(stated.time)): the column was edited"
         guard entry.kind != LogKind.admin.rawValue, let column = Timestamp.parse(entry.time), let time = Timestamp.parse(stated.time) else { return edited }
         let after = column.timeIntervalSince(time)
-        let latest = entry.kind == LogKind.outcome.rawValue ? clockAllowance : longestDecision + clockAllowance
-        return after >= -clockAllowance && after <= latest ? nil : edited
+        let latest = entry.kind == LogKind.outcome.rawValue ? EntryTime.clockAllowance : EntryTime.longestDecision + EntryTime.clockAllowance
+        return after >= -EntryTime.clockAllowance && after <= latest ? nil : edited
     }
 
     /// Verifies the log in a database, together with the archives of its older entries (oldest first). Without the

@@ -4,8 +4,11 @@ import WarrantGateCore
 /// Gathers a transparency report's figures from the log, up to a fixed tree size, so that anyone holding the log
 /// can reproduce them.
 public enum ReportBuilder {
-    /// Immigration-enforcement decisions (agency category `federal-immigration`) in the period, among the first
-    /// `treeSize` entries of the log.
+    /// Immigration-enforcement decisions (agency category `federal-immigration`) whose requests opened in the period,
+    /// among the first `treeSize` entries of the log. The time a decision states (when its request opened) both
+    /// selects it and names its month; its `time` column, when it was committed, only narrows the search
+    /// (``EntryTime``), so that a request opened on the last evening of a month and committed in the next is counted
+    /// once, in its own month.
     static func requests(database: any SQLDatabase, period: ReportPeriod, timeZone: TimeZone, treeSize: UInt64) throws -> [ReportData.Request] {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
@@ -15,11 +18,14 @@ public enum ReportBuilder {
             var requests: [ReportData.Request] = []
             try session.forEach(
                 "SELECT entry FROM log \(index)WHERE kind = 'decision' AND seq <= ? AND time >= ? AND time < ? ORDER BY seq",
-                Int64(treeSize), Timestamp.format(period.start), Timestamp.format(period.end)
+                Int64(treeSize), Timestamp.format(EntryTime.earliestColumn(stating: period.start)),
+                Timestamp.format(EntryTime.latestColumn(stating: period.end))
             ) { row in
                 let text = try row.text("entry")
                 let decision = try DecisionRecord(canonical: Array(text.utf8))
-                guard decision.category == AgencyCategory.federalImmigration.rawValue, let time = Timestamp.parse(decision.time) else { return }
+                guard decision.category == AgencyCategory.federalImmigration.rawValue, let time = Timestamp.parse(decision.time),
+                      time >= period.start, time < period.end
+                else { return }
                 let components = calendar.dateComponents([.year, .month], from: time)
                 requests.append(ReportData.Request(
                     time: time, month: String(format: "%04d-%02d", components.year!, components.month!), agency: decision.agency ?? "",

@@ -195,6 +195,11 @@ public final class Store: Sendable {
         try LogArchive.archive(database: database, before: before, verifierKey: verifierKey, path: path, operator: `operator`, at: time)
     }
 
+    /// How many entries the log has had, archived ones included.
+    public func logSize() throws -> UInt64 {
+        try database.read { session in try session.logSize() }
+    }
+
     /// The immigration-enforcement requests of `period`, as of the tree of `treeSize` entries.
     public func reportRequests(period: ReportPeriod, timeZone: TimeZone, treeSize: UInt64) throws -> [ReportData.Request] {
         try ReportBuilder.requests(database: database, period: period, timeZone: timeZone, treeSize: treeSize)

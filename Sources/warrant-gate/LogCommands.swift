@@ -48,7 +48,7 @@ struct LogCommand: ParsableCommand {
         @OptionGroup var keys: KeyOptions
         @Option(help: "csv, jsonl or bundle.") var format: Format = .jsonl
         @Option(help: "Write to this file (mode 0600; replaces a regular file, never a link) instead of standard output.") var out: String?
-        @Option(help: "Only decisions at or after this time (YYYY-MM-DD or ISO 8601, UTC).") var from: String?
+        @Option(help: "Only decisions whose request opened at or after this time (YYYY-MM-DD or ISO 8601, UTC): the time the row shows.") var from: String?
         @Option(help: "Only decisions before this time.") var until: String?
         @Option(help: "Only this agency.") var agency: String?
         @Option(help: "Only this category.") var category: String?

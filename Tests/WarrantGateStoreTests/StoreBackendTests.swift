@@ -301,6 +301,54 @@ struct StoreBackendTests {
         #expect(try await blocking { try store.reportRequests(period: december, timeZone: Sample.denver, treeSize: head.size) }.isEmpty)
     }
 
+    @Test("reports and exports: a request is counted and printed by the time it opened, not the time it was committed", arguments: Backend.testable)
+    func requestTime(_ backend: Backend) async throws {
+        let fixture = try await StoreFixture.start(backend)
+        defer { fixture.stop() }
+        let store = try await fixture.newStore()
+        func local(_ text: String) -> Date { ISO8601DateFormatter.date(text, in: Sample.denver) }
+        // (opened, committed): a slow body across midnight into Q4, one inside Q4, and one across the year's end.
+        let requests = [
+            (local("2026-09-30T23:59:50"), local("2026-10-01T00:00:40")),
+            (local("2026-10-01T00:00:10"), local("2026-10-01T00:00:20")),
+            (local("2026-12-31T23:59:30"), local("2027-01-01T00:01:00")),
+        ]
+        let decisions = requests.enumerated().map { index, times in
+            var decision = Sample.decision(2 * index)  // ICE
+            decision.time = Timestamp.format(times.0)
+            return (decision, times.1)
+        }
+        try await store.appendThroughDecisionLog(decisions.map { decision, committed in
+            LogEntry(kind: .decision, time: committed, decisionId: decision.decisionId, canonical: decision.canonical)
+        })
+        let size = try await blocking { try store.logSize() }
+        func report(_ label: String) async throws -> ReportData {
+            let period = try #require(ReportPeriod(label, timeZone: Sample.denver))
+            let requests = try await blocking { try store.reportRequests(period: period, timeZone: Sample.denver, treeSize: size) }
+            return ReportData(period: period, jurisdiction: "Test", timeZone: Sample.denver, requests: requests, checkpointSize: size,
+                              checkpointRoot: "", checkpointOrigin: "")
+        }
+        let (september, q3, q4, january) = (try await report("2026-09"), try await report("2026-Q3"), try await report("2026-Q4"), try await report("2027-01"))
+        #expect(september.requests.map(\.time) == [requests[0].0] && september.count(month: "2026-09") == 1)
+        #expect(q3.requests.count == 1 && q3.count(month: "2026-09") == 1)
+        #expect(q4.requests.map(\.time) == [requests[1].0, requests[2].0])
+        #expect(q4.period.months.map { q4.count(month: $0) } == [1, 0, 1], "the headline is the sum of the months")
+        #expect(january.requests.isEmpty)
+
+        // An export's range selects by the time it prints.
+        func exported(from: String, until: String) async throws -> [String] {
+            let (exporter, filter) = (store.exporter(), ExportFilter(from: local(from), until: local(until)))
+            return try await blocking {
+                var times: [String] = []
+                try exporter.forEachRow(filter) { times.append($0.time) }
+                return times
+            }
+        }
+        #expect(try await exported(from: "2026-09-01T00:00:00", until: "2026-10-01T00:00:00") == [Timestamp.format(requests[0].0)])
+        #expect(try await exported(from: "2026-10-01T00:00:00", until: "2027-01-01T00:00:00") == [requests[1].0, requests[2].0].map(Timestamp.format))
+        #expect(try await exported(from: "2027-01-01T00:00:00", until: "2027-02-01T00:00:00").isEmpty)
+    }
+
     // MARK: Tail
 
     @Test("tail: the log read by sequence number, in order and in pages, as the SIEM forwarder reads it", arguments: Backend.testable)
@@ -463,4 +511,14 @@ struct StoreBackendTests {
 /// Runs completions at once, on the committing thread.
 private final class InlineExecutor: LogCompletionExecutor {
     func execute(_ work: @escaping @Sendable () -> Void) { work() }
+}
+
+extension ISO8601DateFormatter {
+    /// `text`, a local date and time without a zone (`2026-09-30T23:59:50`), in `zone`.
+    static func date(_ text: String, in zone: TimeZone) -> Date {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate, .withTime, .withColonSeparatorInTime, .withDashSeparatorInDate]
+        formatter.timeZone = zone
+        return formatter.date(from: text)!
+    }
 }

@@ -200,12 +200,13 @@ public struct GatewayConfiguration: Sendable {
                 what: "limits"
             )
             /// A positive value up to a ceiling no deployment needs, so that no later arithmetic on it can overflow:
-            /// a day for a timeout, a GiB for a size, a million for a count.
+            /// a day for a timeout (which bounds how long a request may last before it is logged: see ``EntryTime``),
+            /// a GiB for a size, a million for a count.
             func positive(_ key: String) throws -> Int? {
                 guard let node = limits[key] else { return nil }
                 let value = try node.int(key)
                 guard value > 0 else { throw node.error("\(key) must be positive") }
-                let ceiling = key.hasSuffix("-ms") ? 86_400_000 : key.hasSuffix("-bytes") ? 1 << 30 : 1_000_000
+                let ceiling = key.hasSuffix("-ms") ? Int(EntryTime.longestTimeout) * 1000 : key.hasSuffix("-bytes") ? 1 << 30 : 1_000_000
                 guard value <= ceiling else { throw node.error("\(key) must be at most \(ceiling)") }
                 return value
             }
