@@ -173,7 +173,7 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
-        .testTarget(name: "WarrantGateCLITests", dependencies: ["WarrantGateDevPKI", "WarrantGateTestSupport"]),
+        .testTarget(name: "WarrantGateCLITests", dependencies: ["WarrantGateDevPKI", "WarrantGateStore", "WarrantGateTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -18,18 +18,37 @@ public enum LogArchive {
 
     public static let formatName = "warrant-gate-archive/v1"
 
+    /// The entries archived so far, nil if none. The latest time they state is the one the last archive recorded
+    /// (`latestTime`), else its cutoff (every entry archived then had an earlier `time` column) plus the clock
+    /// allowance; unknown if its record is not found.
+    static func archived(_ session: any SQLSession) throws -> ArchivedEntries? {
+        let through = try session.scalarInt64("SELECT archived_through FROM archive_state WHERE id = 1") ?? 0
+        guard through > 0 else { return nil }
+        let row = try session.fetchOne(
+            "SELECT entry FROM log WHERE kind = 'admin' AND entry LIKE ? ORDER BY seq DESC LIMIT 1", #"%"action":"log.archive"%"#
+        )
+        let record = try row.map { try JSONDecoder().decode(AdminRecord.self, from: Data(try $0.text("entry").utf8)) }
+        guard let record, record.action == "log.archive", record.details["throughSeq"] == String(through) else {
+            return ArchivedEntries(throughSeq: UInt64(through), latestTime: nil)
+        }
+        let latest = record.details["latestTime"].flatMap(Timestamp.parse)
+            ?? record.details["before"].flatMap(Timestamp.parse).map { $0.addingTimeInterval(EntryTime.clockAllowance) }
+        return ArchivedEntries(throughSeq: UInt64(through), latestTime: latest)
+    }
+
     /// Moves every entry older than `before` (a prefix of the log) into `path`, a new file (mode 0600) that is complete
     /// and synced before any entry leaves the database. Refuses an existing file or link at `path`, which may hold
-    /// archived entries. Returns the number archived.
+    /// archived entries. Records the archive in the log, with the latest time any entry archived so far states
+    /// (`latestTime`, when known), for reports to say whether their period lost entries. Returns the number archived.
     @discardableResult
     static func archive(database: any SQLDatabase, before: Date, verifierKey: LogVerifierKey, path: String, operator: String, at time: Date = Date()) throws -> Int {
-        let (from, through, notes) = try database.read { session -> (UInt64, UInt64, [String]) in
-            let archived = UInt64(max(try session.scalarInt64("SELECT archived_through FROM archive_state WHERE id = 1") ?? 0, 0))
+        let (earlier, through, notes) = try database.read { session -> (ArchivedEntries?, UInt64, [String]) in
             let firstKept = try session.scalarInt64("SELECT min(seq) FROM log WHERE time >= ?", Timestamp.format(before))
             let last = try session.scalarInt64("SELECT max(seq) FROM log") ?? 0
             let through = UInt64(max(firstKept.map { $0 - 1 } ?? last, 0))
-            return (archived + 1, through, try Checkpointer.all(session).map(\.note))
+            return (try archived(session), through, try Checkpointer.all(session).map(\.note))
         }
+        let from = (earlier?.throughSeq ?? 0) + 1
         guard through >= from else { return 0 }
         guard let latest = notes.last, let size = UInt64(latest.split(separator: "\n")[1]), size >= through else {
             throw StoreError("sign a checkpoint covering seq \(through) first (`warrant-gate log checkpoint`): archived entries must stay provable")
@@ -39,19 +58,26 @@ public enum LogArchive {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let header = Header(format: formatName, verifierKey: verifierKey.encoded.trimmingCharacters(in: .newlines), fromSeq: from, throughSeq: through, checkpoints: notes)
         try output.write(try encoder.encode(header) + Data("\n".utf8))
+        // Unknown if an earlier archive's is, or if an entry states no time.
+        var latestTime: Date? = earlier == nil ? .distantPast : earlier?.latestTime
         try database.read { session in
             try session.forEach("SELECT seq, kind, time, decision_id, entry FROM log WHERE seq BETWEEN ? AND ? ORDER BY seq", Int64(from), Int64(through)) { row in
-                try output.write(try encoder.encode(AuditBundle.Line(row)) + Data("\n".utf8))
+                let line = try AuditBundle.Line(row)
+                try output.write(try encoder.encode(line) + Data("\n".utf8))
+                let stated = (try? JSONDecoder().decode(LogVerifier.Stated.self, from: Data(line.entry.utf8))).flatMap { Timestamp.parse($0.time) }
+                if let known = latestTime, let stated { latestTime = max(known, stated) } else { latestTime = nil }
             }
         }
         try output.commit()
+        var details = ["fromSeq": String(from), "throughSeq": String(through), "before": Timestamp.format(before), "file": path]
+        details["latestTime"] = latestTime.map(Timestamp.format)
         return try database.write { session in
             try session.execute("INSERT INTO archived_leaves (seq, leaf_hash) SELECT seq, leaf_hash FROM log WHERE seq BETWEEN ? AND ?", Int64(from), Int64(through))
             try session.execute("UPDATE archive_state SET archived_through = ? WHERE id = 1", Int64(through))
             try session.execute("DELETE FROM log WHERE seq BETWEEN ? AND ?", Int64(from), Int64(through))
             try Registry.appendAdmin(session, AdminRecord(
                 time: Timestamp.format(time), operator: `operator`, action: "log.archive", target: "log",
-                details: ["fromSeq": String(from), "throughSeq": String(through), "before": Timestamp.format(before), "file": path]
+                details: details
             ))
             return Int(through - from + 1)
         }

@@ -136,7 +136,7 @@ public struct LogVerifier {
     }
 
     /// What an entry states about itself, for the columns stored beside it.
-    private struct Stated: Decodable {
+    struct Stated: Decodable {
         let time: String
         let decisionId: String?
     }

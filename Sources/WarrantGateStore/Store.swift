@@ -195,6 +195,11 @@ public final class Store: Sendable {
         try LogArchive.archive(database: database, before: before, verifierKey: verifierKey, path: path, operator: `operator`, at: time)
     }
 
+    /// The entries `log archive` has moved out of the database; nil if none.
+    public func archivedEntries() throws -> ArchivedEntries? {
+        try database.read { session in try LogArchive.archived(session) }
+    }
+
     /// How many entries the log has had, archived ones included.
     public func logSize() throws -> UInt64 {
         try database.read { session in try session.logSize() }

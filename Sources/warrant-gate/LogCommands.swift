@@ -22,10 +22,13 @@ struct LogCommand: ParsableCommand {
     }
 
     /// Signs a checkpoint of the log if it grew and the signing key is at hand (exports, proofs and reports do).
-    static func signCheckpointIfPossible(_ store: Store, keyFiles: LogKeyFiles) throws {
-        guard keyFiles.exists else { return }
+    /// Signs a checkpoint of the log as it is, if it has grown and the signing key is at hand; returns whether the key was.
+    @discardableResult
+    static func signCheckpointIfPossible(_ store: Store, keyFiles: LogKeyFiles) throws -> Bool {
+        guard keyFiles.exists else { return false }
         let key = try storeCall { try keyFiles.signingKey() }
         try storeCall { try store.checkpointer(key: key).sign() }
+        return true
     }
 
     enum Format: String, ExpressibleByArgument {

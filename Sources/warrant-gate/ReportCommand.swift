@@ -14,7 +14,11 @@ struct ReportCommand: ParsableCommand {
             Templates follow real reporting duties: denver-council (the quarterly count to the city council),
             illinois-ag (every request with its date and handling, no names), oregon-cjc (documented declines).
             The report states the signed checkpoint it was computed from (a new one is signed first when the key is at
-            hand), so that anyone holding the log can reproduce it. HTML is one self-contained file with inline SVG charts.
+            hand), so that anyone holding the log can reproduce it. Without the key, entries after the latest checkpoint
+            are left out, and a warning says how many. A request is counted in the month its request opened.
+            A period that may hold archived entries (`log archive`), which the database no longer has, is refused
+            unless --allow-archived; the report then says which entries it could not count.
+            HTML is one self-contained file with inline SVG charts.
 
             Example: warrant-gate report --period 2026-Q4 --format html --template denver-council --out q4.html
             """
@@ -28,6 +32,7 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "denver-council, illinois-ag, oregon-cjc, nyc-detainers or california-truth.") var template: ReportTemplate?
     @Option(help: "The reporting body's name for the heading.") var jurisdiction: String = "County jail"
     @Option(help: "Write to this file (mode 0600; replaces a regular file, never a link) instead of standard output.") var out: String?
+    @Flag(help: "Report a period that may hold archived entries, saying in the report that they are not counted.") var allowArchived = false
 
     func run() throws {
         if let out { try storeCall { try PrivateFile.checkTarget(out, existing: .replaceRegularFile) } }
@@ -36,12 +41,32 @@ struct ReportCommand: ParsableCommand {
         guard let reportPeriod = ReportPeriod(period, timeZone: timeZone) else {
             throw CLIError(.usage, "--period must be a year (2026), a quarter (2026-Q4) or a month (2026-11); got '\(period)'")
         }
-        try LogCommand.signCheckpointIfPossible(store, keyFiles: LogKeyFiles(filesDirectory: admin.location().filesDirectory))
+        let archived = try storeCall { try store.archivedEntries() }.flatMap { $0.mayInclude(reportPeriod) ? $0 : nil }
+        if let archived {
+            guard allowArchived else {
+                throw CLIError(.refused, """
+                    \(archived.summary) in a \(reportPeriod.label) report: the database no longer holds them, so requests of the period
+                    among them would be missing from its figures. Give --allow-archived to write the report anyway; it will say so.
+                    """)
+            }
+            warn("\(archived.summary) in this \(reportPeriod.label) report: requests of the period among them are missing from its figures")
+        }
+        let keyFiles = LogKeyFiles(filesDirectory: try admin.location().filesDirectory)
+        let signed = try LogCommand.signCheckpointIfPossible(store, keyFiles: keyFiles)
         let head = try storeCall { try store.treeHead() }
         let requests = try storeCall { try store.reportRequests(period: reportPeriod, timeZone: timeZone, treeSize: head.size) }
+        if !signed {
+            let size = try storeCall { try store.logSize() }
+            if size > head.size {
+                warn("""
+                    no log signing key at \(keyFiles.privatePath): the report is computed from the latest signed checkpoint, of \(head.size) \
+                    entries, and leaves out the \(size - head.size) entries after it (seq \(head.size + 1)…\(size)). Run it where the key is to count them.
+                    """)
+            }
+        }
         let data = ReportData(
             period: reportPeriod, jurisdiction: jurisdiction, timeZone: timeZone, requests: requests, checkpointSize: head.size,
-            checkpointRoot: Data(head.root).base64EncodedString(), checkpointOrigin: head.origin
+            checkpointRoot: Data(head.root).base64EncodedString(), checkpointOrigin: head.origin, archived: archived
         )
         let renderer = ReportRenderer(data: data, template: template)
         let text = switch format {
@@ -57,9 +82,18 @@ struct ReportCommand: ParsableCommand {
         }
         try storeCall {
             try store.registry(timeZone: timeZone).recordAdminAction(
-                "report.generate", target: "log", details: ["period": period, "format": format.rawValue, "template": template?.rawValue ?? "none", "treeSize": String(head.size)],
+                "report.generate", target: "log",
+                details: [
+                    "period": period, "format": format.rawValue, "template": template?.rawValue ?? "none", "treeSize": String(head.size),
+                    "archivedThrough": archived.map { String($0.throughSeq) } ?? "none",
+                ],
                 operator: admin.operatorName
             )
         }
     }
+}
+
+/// Writes a warning to standard error.
+private func warn(_ text: String) {
+    FileHandle.standardError.write(Data("warning: \(text)\n".utf8))
 }

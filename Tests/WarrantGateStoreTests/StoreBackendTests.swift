@@ -404,6 +404,12 @@ struct StoreBackendTests {
         let record = try #require(try await blocking { try store.registry(timeZone: .gmt).history(target: "log") }.last)
         #expect(record.action == "log.archive" && record.operator == "records-officer")
         #expect(record.details["fromSeq"] == "1" && record.details["throughSeq"] == "280" && record.details["file"] == path)
+        // Reports learn what is archived, and the latest time those entries state.
+        #expect(record.details["latestTime"] == Timestamp.format(Sample.time(279)))
+        let archivedEntries = try await blocking { try store.archivedEntries() }
+        #expect(archivedEntries == ArchivedEntries(throughSeq: 280, latestTime: Sample.time(279)))
+        #expect(try archivedEntries?.mayInclude(#require(ReportPeriod("2026-12", timeZone: Sample.denver))) == true)
+        #expect(try archivedEntries?.mayInclude(#require(ReportPeriod("2027", timeZone: Sample.denver))) == false)
 
         // Verification with the archive recomputes everything; without it, it starts from the stored tree.
         for archives in [[path], []] {
@@ -429,6 +435,7 @@ struct StoreBackendTests {
         // A later archive continues where the first ended; verification takes both, oldest first.
         let second = fixture.path("2026-12.archive")
         #expect(try await blocking { try store.archive(before: Sample.time(290), verifierKey: Sample.key.verifier, path: second, operator: "records-officer") } == 10)
+        #expect(try await blocking { try store.archivedEntries() } == ArchivedEntries(throughSeq: 290, latestTime: Sample.time(289)))
         for archives in [[path, second], []] {
             let report = try await blocking { try store.verify(key: Sample.key.verifier, archives: archives, against: latest.note) }
             #expect(report.ok && report.entries == 303, "\(archives): \(report.problems)")

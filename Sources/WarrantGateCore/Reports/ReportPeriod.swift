@@ -40,6 +40,29 @@ public struct ReportPeriod: Sendable, Equatable {
     }
 }
 
+/// The entries `log archive` has moved out of the database: a report computed from the database cannot count them.
+public struct ArchivedEntries: Sendable, Equatable {
+    /// The entries 1…`throughSeq` are archived.
+    public let throughSeq: UInt64
+    /// No archived entry states a later time (for a decision, when its request opened); nil when the log does not say.
+    public let latestTime: Date?
+
+    public init(throughSeq: UInt64, latestTime: Date?) {
+        self.throughSeq = throughSeq
+        self.latestTime = latestTime
+    }
+
+    /// Whether requests that opened in `period` may be among them.
+    public func mayInclude(_ period: ReportPeriod) -> Bool {
+        latestTime.map { $0 >= period.start } ?? true
+    }
+
+    /// What is missing, in a sentence: "entries 1…N of the log (times up to T) are archived and not counted".
+    public var summary: String {
+        "entries 1…\(throughSeq) of the log\(latestTime.map { " (times up to \(Timestamp.format($0)))" } ?? "") are archived and not counted"
+    }
+}
+
 /// What a transparency report counts: immigration-enforcement requests by kind, outcome, reason and month, and the
 /// checkpoint the figures were computed from.
 public struct ReportData: Sendable {
@@ -77,8 +100,13 @@ public struct ReportData: Sendable {
     public let checkpointSize: UInt64
     public let checkpointRoot: String
     public let checkpointOrigin: String
+    /// The archived entries among which requests of the period may be, which the figures leave out; nil when none.
+    public let archived: ArchivedEntries?
 
-    public init(period: ReportPeriod, jurisdiction: String, timeZone: TimeZone, requests: [Request], checkpointSize: UInt64, checkpointRoot: String, checkpointOrigin: String) {
+    public init(
+        period: ReportPeriod, jurisdiction: String, timeZone: TimeZone, requests: [Request], checkpointSize: UInt64, checkpointRoot: String,
+        checkpointOrigin: String, archived: ArchivedEntries? = nil
+    ) {
         self.period = period
         self.jurisdiction = jurisdiction
         self.timeZone = timeZone
@@ -86,6 +114,7 @@ public struct ReportData: Sendable {
         self.checkpointSize = checkpointSize
         self.checkpointRoot = checkpointRoot
         self.checkpointOrigin = checkpointOrigin
+        self.archived = archived
     }
 
     /// The report's kind of request for an action.

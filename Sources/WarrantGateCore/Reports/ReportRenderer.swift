@@ -56,6 +56,11 @@ public struct ReportRenderer {
         }
     }
 
+    /// Why the figures may fall short, when they may: archived entries of the period are not counted.
+    var incompleteness: String? {
+        data.archived.map { "Incomplete: \($0.summary), so requests of this period among them are missing from these figures." }
+    }
+
     var provenance: String {
         "Computed from the decision log \(data.checkpointOrigin) at its signed checkpoint of \(data.checkpointSize) entries, root \(data.checkpointRoot). Anyone holding the log can reproduce these figures with `warrant-gate report`."
     }
@@ -76,6 +81,7 @@ public struct ReportRenderer {
             lines.append("requests,\(Timestamp.format(request.time)),\(request.kind),\(request.effect.rawValue),\(request.reason),1")
         }
         lines.append("checkpoint,,,,\(data.checkpointOrigin) size \(data.checkpointSize) root \(data.checkpointRoot),")
+        if let archived = data.archived { lines.append("archived,,,,\(archived.summary),") }
         return lines.joined(separator: "\r\n") + "\r\n"
     }
 
@@ -83,6 +89,7 @@ public struct ReportRenderer {
         var out = "# \(title)\n\n**\(data.jurisdiction)**, period **\(data.period.label)** (\(data.timeZone.identifier)).\n\n"
         if let template { out += "\(template.duty)\n\n" }
         out += "Immigration enforcement requests: **\(data.requests.count)** — allowed \(data.allowed), denied \(data.denied).\n\n"
+        if let incompleteness { out += "> **\(incompleteness)**\n\n" }
         if template == .californiaTruth { out += "Individuals given ICE access: **\(data.individualsGivenAccess)**.\n\n" }
         out += "| month | " + ReportData.kinds.joined(separator: " | ") + " | allowed | denied | total |\n"
         out += "|---|" + String(repeating: "---|", count: ReportData.kinds.count + 3) + "\n"
@@ -106,6 +113,7 @@ public struct ReportRenderer {
         body += "<div class=\"totals\"><div><span>\(data.requests.count)</span>requests</div><div class=\"allow\"><span>\(data.allowed)</span>allowed</div><div class=\"deny\"><span>\(data.denied)</span>denied</div>"
         if template == .californiaTruth { body += "<div><span>\(data.individualsGivenAccess)</span>individuals given ICE access</div>" }
         body += "</div>\n"
+        if let incompleteness { body += "<p class=\"incomplete\"><strong>\(escape(incompleteness))</strong></p>\n" }
         body += "<h2>Requests per month, by outcome</h2>\n" + monthlyChart()
         body += "<h2>Reasons for denial</h2>\n" + reasonsChart()
         body += "<h2>Counts by month and kind</h2>\n<table><thead><tr><th>month</th>" + ReportData.kinds.map { "<th>\(escape($0))</th>" }.joined() + "<th>allowed</th><th>denied</th><th>total</th></tr></thead><tbody>\n"
@@ -133,7 +141,7 @@ public struct ReportRenderer {
             .meta{color:#4a5563}table{border-collapse:collapse;width:100%;font-size:.92rem}th,td{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #e4e8ec}
             th{background:#f3f5f7}td:not(:first-child),th:not(:first-child){text-align:right}.totals{display:flex;gap:1rem;margin:1rem 0}
             .totals div{flex:1;background:#f3f5f7;border-radius:.5rem;padding:.8rem 1rem;color:#4a5563}.totals span{display:block;font-size:1.8rem;font-weight:600;color:#1d2530}
-            .totals .allow span{color:#2f6f4f}.totals .deny span{color:#a23b2a}footer{margin-top:2rem;font-size:.8rem;color:#4a5563;word-break:break-all}
+            .incomplete{background:#fbeae6;border-left:.3rem solid #a23b2a;padding:.6rem 1rem}.totals .allow span{color:#2f6f4f}.totals .deny span{color:#a23b2a}footer{margin-top:2rem;font-size:.8rem;color:#4a5563;word-break:break-all}
             svg text{font-family:inherit}
             </style></head><body>
             \(body)</body></html>

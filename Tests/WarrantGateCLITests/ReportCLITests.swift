@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+import WarrantGateCore
+import WarrantGateStore
+import WarrantGateTestSupport
+
+/// `report` run as a process over a SQLite log whose decisions the test wrote, as the gateway writes them.
+@Suite("report")
+struct ReportCLITests {
+    @Test("a period that may hold archived entries is refused, or with --allow-archived reported as incomplete in every format")
+    func archived() async throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        // One ICE request in 2023, archived below, and one in 2024, kept.
+        try await Self.append([Self.decision("d-1", at: "2023-06-15T12:00:00.000Z"), Self.decision("d-2", at: "2024-03-01T12:00:00.000Z")], to: scratch.db)
+        #expect(try await Self.run(["log", "init-key"] + db).status == 0)
+        let archive = scratch.url.appendingPathComponent("2023.archive").path
+        let archived = try await Self.run(["log", "archive", "--before", "2024-01-01", "--out", archive] + db)
+        #expect(archived.status == 0 && archived.stdout.contains("archived 1 entries"), "\(archived.stderr)")
+        let missing = "entries 1…1 of the log (times up to 2023-06-15T12:00:00.000Z) are archived and not counted"
+
+        let refused = try await Self.run(["report", "--period", "2023"] + db)
+        #expect(refused.status == 3, "\(refused.stdout)")
+        #expect(refused.stderr.contains(missing) && refused.stderr.contains("--allow-archived"), "\(refused.stderr)")
+        #expect(refused.stdout.isEmpty)
+
+        for format in ["md", "html", "csv"] {
+            let allowed = try await Self.run(["report", "--period", "2023", "--format", format, "--allow-archived"] + db)
+            #expect(allowed.status == 0, "\(allowed.stderr)")
+            #expect(allowed.stdout.contains(missing), "\(format): \(allowed.stdout)")
+            #expect(allowed.stderr.contains("warning: \(missing)"), "\(allowed.stderr)")
+        }
+
+        // A period after every archived entry's time is complete: nothing said, nothing refused.
+        let later = try await Self.run(["report", "--period", "2024", "--format", "csv"] + db)
+        #expect(later.status == 0, "\(later.stderr)")
+        #expect(later.stdout.contains("counts,2024-03,records,deny,,1"), "\(later.stdout)")
+        #expect(!later.stdout.contains("archived") && later.stderr.isEmpty, "\(later.stdout)\(later.stderr)")
+    }
+
+    @Test("without the signing key, the report says how many entries after the latest signed checkpoint it leaves out")
+    func unsignedTail() async throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        try await Self.append([Self.decision("d-1", at: "2026-11-02T12:00:00.000Z")], to: scratch.db)
+        #expect(try await Self.run(["log", "init-key"] + db).status == 0)
+        let signed = try await Self.run(["report", "--period", "2026"] + db)
+        #expect(signed.status == 0 && signed.stderr.isEmpty, "\(signed.stderr)")
+        try await Self.append([Self.decision("d-2", at: "2026-11-03T12:00:00.000Z"), Self.decision("d-3", at: "2026-11-04T12:00:00.000Z")], to: scratch.db)
+        let key = scratch.url.appendingPathComponent("log-signing.key").path
+        try FileManager.default.moveItem(atPath: key, toPath: key + ".elsewhere")
+
+        let path = scratch.db
+        let (checkpoint, size) = try await blocking { () -> (UInt64, UInt64) in
+            let store = try Store.open(path: path)
+            defer { store.close() }
+            return (try #require(try store.latestCheckpoint()).size, try store.logSize())
+        }
+        let unsigned = try await Self.run(["report", "--period", "2026", "--format", "csv"] + db)
+        #expect(unsigned.status == 0, "\(unsigned.stderr)")
+        #expect(unsigned.stdout.contains("counts,2026-11,records,deny,,1"), "the checkpoint holds one request: \(unsigned.stdout)")
+        #expect(
+            unsigned.stderr.contains("warning: no log signing key at \(key)")
+                && unsigned.stderr.contains("leaves out the \(size - checkpoint) entries after it (seq \(checkpoint + 1)…\(size))"),
+            "\(unsigned.stderr)"
+        )
+    }
+
+    /// Runs the CLI to its end, off the tasks' shared threads.
+    static func run(_ arguments: [String]) async throws -> CLIProcess.Result {
+        try await blocking { try CLIProcess.run(arguments) }
+    }
+
+    /// An ICE request for a record, refused, opened and committed at `time`.
+    static func decision(_ id: String, at time: String) -> LogEntry {
+        let record = DecisionRecord(
+            decisionId: id, time: time, component: "gateway", certificateSPKI: "ab", certificateSubject: "CN=x", agency: "ice-ero",
+            category: AgencyCategory.federalImmigration.rawValue, method: "GET", path: "/records/inmates/2017-000123", action: "records.read",
+            subject: "2017-000123", warrantReference: nil, effect: .deny, reason: "warrant_missing", rules: [], obligations: [],
+            policy: "denver", policyDigest: "00", status: 403
+        )
+        return LogEntry(kind: .decision, time: Timestamp.parse(time)!, decisionId: id, canonical: record.canonical)
+    }
+
+    /// Appends `entries` to the SQLite store at `path` through the gateway's writer.
+    static func append(_ entries: [LogEntry], to path: String) async throws {
+        let store = try Store.open(path: path)
+        defer { store.close() }
+        let log = try store.decisionLog()
+        let writer = Task { await log.run() }
+        do {
+            try await log.append(entries)
+        } catch {
+            log.close()
+            await writer.value
+            throw error
+        }
+        log.close()
+        await writer.value
+    }
+}
