@@ -83,12 +83,17 @@ struct ReportTests {
         let requests = plan.map { action, effect, subject in
             ReportData.Request(
                 time: time, month: "2026-06", agency: "ice-ero", kind: ReportData.kind(of: action), effect: effect,
-                reason: effect == .allow ? "permitted" : "warrant_missing", obligations: [], subject: subject
+                reason: effect == .allow ? "permitted" : "warrant_missing", obligations: [], subject: subject, answered: effect == .allow
             )
-        }
+        } + [
+            // Allowed, but for a booking the system does not hold (404), or the agency left: no access given.
+            ReportData.Request(time: time, month: "2026-06", agency: "ice-ero", kind: ReportData.kind(of: "records.read"), effect: .allow,
+                               reason: "permitted", obligations: [], subject: "2017-999999", answered: false),
+        ]
         let data = ReportData(period: period, jurisdiction: "Test County", timeZone: zone, requests: requests, checkpointSize: 6,
                               checkpointRoot: "root", checkpointOrigin: "test/log")
         #expect(["hold", "release date", "transfer", "interview or visit", "secure area", "arrest"].allSatisfy { data.count(kind: $0) == 1 })
+        #expect(data.allowed == 4)
         #expect(data.individualsGivenAccess == 2)
         let truth = ReportRenderer(data: data, template: .californiaTruth).markdown()
         #expect(truth.contains("Individuals given ICE access: **2**"))
@@ -96,7 +101,7 @@ struct ReportTests {
         #expect(truth.contains("| hold | deny | warrant_missing |"))
         #expect(!truth.contains("2017-000"))
         let nyc = ReportRenderer(data: data, template: .nycDetainers).csv()
-        #expect(nyc.components(separatedBy: "\r\nrequests,").count - 1 == 6)
+        #expect(nyc.components(separatedBy: "\r\nrequests,").count - 1 == 7)
         #expect(!nyc.contains("2017-000") && !nyc.contains("individuals-given-access"))
         #expect(ReportRenderer(data: data, template: .californiaTruth).html().contains("individuals given ICE access"))
     }

@@ -294,6 +294,9 @@ struct StoreBackendTests {
         let immigration = expected.filter { $0.category == AgencyCategory.federalImmigration.rawValue }
         #expect(requests.map(\.time) == immigration.map { Timestamp.parse($0.time)! })
         #expect(requests.map(\.effect) == immigration.map(\.effect) && Set(requests.map(\.agency)) == ["ice-ero"] && Set(requests.map(\.month)) == ["2026-11"])
+        // Answered: an allow whose outcome (a 200 the client took) is logged, each one here.
+        #expect(requests.map(\.answered) == immigration.map { $0.outcome?.status == 200 })
+        #expect(requests.contains { $0.answered } && requests.contains { !$0.answered })
         let earlier = UInt64(expected[20].seq)
         let early = try await blocking { try store.reportRequests(period: period, timeZone: Sample.denver, treeSize: earlier) }
         #expect(early.count == immigration.filter { $0.seq <= Int64(earlier) }.count)

@@ -77,9 +77,13 @@ public struct ReportData: Sendable {
         public let reason: String
         public let obligations: [String]
         let subject: String?
+        /// Whether the agency received the system's answer: an allowed request whose outcome, among the entries the
+        /// report is computed from, is a 2xx the client took (not a 404, an upstream failure, or a client that left).
+        public let answered: Bool
 
         public init(
-            time: Date, month: String, agency: String, kind: String, effect: Effect, reason: String, obligations: [String], subject: String? = nil
+            time: Date, month: String, agency: String, kind: String, effect: Effect, reason: String, obligations: [String], subject: String? = nil,
+            answered: Bool = false
         ) {
             self.time = time
             self.month = month
@@ -89,6 +93,7 @@ public struct ReportData: Sendable {
             self.reason = reason
             self.obligations = obligations
             self.subject = subject
+            self.answered = answered
         }
     }
 
@@ -135,9 +140,11 @@ public struct ReportData: Sendable {
 
     public static let kinds = ["interview or visit", "release date", "records", "custody status", "hold", "transfer", "arrest", "secure area", "other"]
 
-    /// How many distinct inmates were the subject of an allowed request: the TRUTH Act's "individuals given ICE access".
+    /// How many distinct inmates were the subject of an allowed request that the agency received an answer to: the
+    /// TRUTH Act's "individuals given ICE access". An allow for a booking the system does not hold, or whose answer
+    /// never reached the agency, gave no access.
     public var individualsGivenAccess: Int {
-        Set(requests.filter { $0.effect == .allow }.compactMap(\.subject)).count
+        Set(requests.filter { $0.effect == .allow && $0.answered }.compactMap(\.subject)).count
     }
 
     public var allowed: Int { requests.filter { $0.effect == .allow }.count }
