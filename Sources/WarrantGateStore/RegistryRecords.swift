@@ -47,7 +47,7 @@ extension Registry {
                 if let unknown = record.scope.first(where: { !authorized.contains($0.lowercased()) }) {
                     throw StoreError(
                         "no written authorization of \(record.subject) names '\(FreeText.escaped(unknown))' (they name: "
-                            + "\(authorized.sorted().joined(separator: ", "))): leave --fields out to withdraw every field"
+                            + "\(authorized.sorted().map(FreeText.escaped).joined(separator: ", "))): leave --fields out to withdraw every field"
                     )
                 }
             }

@@ -107,8 +107,9 @@ public struct CanonicalTarget: Sendable, Equatable {
     /// headers, which the gateway strips, as some libraries also read them from the query.
     static let methodOverrides = ["_method", "x-http-method-override", "x-http-method", "x-method-override"]
 
-    /// Whether `name` holds `method` in ASCII letters of any case, as every spelling of ``methodOverrides`` does (no
-    /// other character's case mapping gives one of its letters): the cheap test before the full one.
+    /// Whether `name` holds `method` in ASCII letters of any case: the cheap test before the full one. The frameworks
+    /// that read an override from the query compare its name exactly or ignoring ASCII case, after PHP's or Rack's
+    /// reading, so every name they take for one holds it.
     static func mentionsMethod(_ name: String) -> Bool {
         let word = Array("method".utf8), bytes = Array(name.utf8)
         guard bytes.count >= word.count else { return false }
