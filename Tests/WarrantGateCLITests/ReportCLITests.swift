@@ -86,16 +86,6 @@ struct ReportCLITests {
     static func append(_ entries: [LogEntry], to path: String) async throws {
         let store = try Store.open(path: path)
         defer { store.close() }
-        let log = try store.decisionLog()
-        let writer = Task { await log.run() }
-        do {
-            try await log.append(entries)
-        } catch {
-            log.close()
-            await writer.value
-            throw error
-        }
-        log.close()
-        await writer.value
+        try await store.appendThroughDecisionLog(entries)
     }
 }

@@ -82,28 +82,6 @@ extension Store {
     func behindItsBack(_ body: (any SQLSession) throws -> Void) throws {
         try database.write(body)
     }
-
-    /// Appends `entries` through the gateway's group-commit writer, `concurrently` one task per entry, and closes it.
-    func appendThroughDecisionLog(_ entries: [LogEntry], concurrently: Bool = false) async throws {
-        let log = try decisionLog()
-        let writer = Task { await log.run() }
-        do {
-            if concurrently {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for entry in entries { group.addTask { try await log.append([entry]) } }
-                    try await group.waitForAll()
-                }
-            } else {
-                try await log.append(entries)
-            }
-        } catch {
-            log.close()
-            await writer.value
-            throw error
-        }
-        log.close()
-        await writer.value
-    }
 }
 
 /// The records the backend tests write: warrants, decisions an hour apart from 2026-11-25T10:00Z, their outcomes.
