@@ -111,9 +111,13 @@ public struct CanonicalTarget: Sendable, Equatable {
     /// that read an override from the query compare its name exactly or ignoring ASCII case, after PHP's or Rack's
     /// reading, so every name they take for one holds it.
     static func mentionsMethod(_ name: String) -> Bool {
-        let word = Array("method".utf8), bytes = Array(name.utf8)
-        guard bytes.count >= word.count else { return false }
-        return (0...(bytes.count - word.count)).contains { start in (0..<word.count).allSatisfy { ASCIICase.lowercased(bytes[start + $0]) == word[$0] } }
+        let bytes = name.utf8
+        var start = bytes.startIndex
+        while start != bytes.endIndex {
+            if bytes[start...].starts(with: "method".utf8, by: { ASCIICase.lowercased($0) == $1 }) { return true }
+            bytes.formIndex(after: &start)
+        }
+        return false
     }
 
     private static func decodePathSegment(_ raw: ArraySlice<UInt8>) throws(AmbiguousTarget) -> String {

@@ -32,8 +32,9 @@ public enum ParameterName {
         // PHP: spaces skipped at the start; up to a `[` that a `]` closes later; spaces, dots and an unclosed `[` as `_`.
         var php = String.UnicodeScalarView()
         let trimmed = scalars.drop { $0 == " " }
+        let lastClose = trimmed.lastIndex(of: "]")
         for (offset, scalar) in zip(trimmed.indices, trimmed) {
-            if scalar == "[", trimmed[(offset + 1)...].contains("]") { break }
+            if scalar == "[", let lastClose, offset < lastClose { break }
             php.append(scalar == " " || scalar == "." || scalar == "[" ? "_" : scalar)
         }
         return [String(String.UnicodeScalarView(rack)), String(php)]
