@@ -79,6 +79,17 @@ struct AllowListRedactionTests {
         #expect(Self.redact(#" { "homeAddress" : "h" , "releaseDate" : "d" } "#, keep: ["releaseDate"]).text?.contains("h\"") == false)
     }
 
+    @Test("JSON and XML allow-lists keep a field whatever separates its words; the redact list still wins")
+    func separatedNames() {
+        let document = #"{"booking_number":"2017-000123","release-date":"2026-12-01","home_address":"h","immigration_status":"x"}"#
+        #expect(Self.redact(document, names: ["immigrationStatus"], keep: ["releaseDate", "bookingNumber", "immigrationStatus"])
+            == .kept(#"{"booking_number":"2017-000123","release-date":"2026-12-01"}"#))
+        #expect(Self.redact("<r><release_date>d</release_date><home_address>h</home_address></r>", keep: ["releaseDate"], type: .xml)
+            == .kept("<r><release_date>d</release_date></r>"))
+        // A name of separators only keeps nothing.
+        #expect(Self.redact(#"{"_":{"citizenship":"x"},"a":1}"#, keep: ["_"]) == .kept("{}"))
+    }
+
     @Test("JSON root array: each object in it is a record; scalars in the array stay")
     func jsonRootArray() {
         let document = #"[{"bookingNumber":"1","homeAddress":"a"},{"homeAddress":"b","bookingNumber":"2"},{}]"#

@@ -38,6 +38,25 @@ struct JSONRedactorTests {
         #expect(try redactor.redact(Array(#"{"kínd":1,"ciudadania":2}"#.utf8)).removed == 0)
     }
 
+    @Test("matches names whatever separates their words: snake, kebab, dotted and spaced keys")
+    func separatedNames() throws {
+        for key in ["immigration_status", "Immigration-Status", "IMMIGRATION.STATUS", "immigration status", #"immigration\u005fstatus"#,
+                    "_immigrationStatus_", "country_of_birth", "citizen__ship"] {
+            let (output, removed) = try redact(#"{"keep":1,"\#(key)":"x"}"#)
+            #expect(output == #"{"keep":1}"#, "\(key)")
+            #expect(removed == 1, "\(key)")
+        }
+        for key in ["immigration", "immigration_stat", "immigration_status_code", "immigration/status", "immigration$status", "_", ""] {
+            #expect(try redact(#"{"\#(key)":1}"#).1 == 0, "\(key)")
+        }
+        // Names written with separators compare the same way, as do non-ASCII and long keys.
+        let redactor = JSONRedactor(fields: ["place_of-birth", "Ciudadanía", String(repeating: "ab", count: 40), "__"])
+        #expect(redactor.fields == ["placeofbirth", "ciudadanía", String(repeating: "ab", count: 40)])
+        for key in ["placeOfBirth", "PLACE.OF.BIRTH", "ciudadan_ía", #"Ciudadan\u00eda-"#, String(repeating: "a_b", count: 40)] {
+            #expect(try redactor.redact(Array(#"{"\#(key)":1,"k":2}"#.utf8)).removed == 1, "\(key)")
+        }
+    }
+
     @Test("handles first, last and only members")
     func separators() throws {
         #expect(try redact(#"{"citizenship":1}"#).0 == "{}")

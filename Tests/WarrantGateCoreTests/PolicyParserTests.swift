@@ -174,6 +174,8 @@ struct PolicyParserTests {
         ("redact: ['field:citizenship, alienNumber']", "write a YAML list"),
         ("redact: ['field:{urn:x}citizenship']", "begins with '{'"),
         ("namespaces: { field: 'urn:x' }", "reserved"),
+        ("redact: ['field:_ -']", "only separators"),
+        ("redact: ['__']", "only separators"),
     ])
     func literalFieldNameRefusals(entry: String, message: String) throws {
         let failure = try #require(error(Self.minimal + "\n" + entry))

@@ -257,6 +257,17 @@ struct XMLRedactionTests {
         #expect(try redact("<r><Citizenship/></r>").removed == 0)
     }
 
+    @Test("field names match elements and attributes whatever separates their words")
+    func separatedFieldNames() throws {
+        let (output, removed) = try redact("""
+            <r><immigration_status>x</immigration_status><Immigration-Status/><IMMIGRATION.STATUS/>\
+            <p immigration_status="y" immigration_stat="z"/><immigration_stat/></r>
+            """)
+        #expect(output == #"<r><p immigration_stat="z"/><immigration_stat/></r>"#)
+        #expect(removed == 4)
+        #expect(try redact(#"<r><country_of_birth>X</country_of_birth></r>"#, names: ["countryOfBirth"]) == ("<r></r>", 1))
+    }
+
     // MARK: Comments, processing instructions, CDATA
 
     @Test("keeps comments, processing instructions and CDATA outside removed elements, and removes them inside")

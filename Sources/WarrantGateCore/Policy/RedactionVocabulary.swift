@@ -45,7 +45,8 @@ public struct RedactionProfile: Sendable, Equatable {
 /// How a policy's `redact:` entries are read:
 ///
 /// - `citizenship`: a field name (a JSON member, or an XML element or attribute by local name in any namespace, but
-///   not a name a protocol defines in its own), in any letter case;
+///   not a name a protocol defines in its own), in any letter case and whatever separates its words
+///   (``FieldNameKey``);
 /// - `nc:PersonCitizenship`: an XML element, or a JSON-LD key, by namespace URI and local name, the prefix bound under
 ///   the policy's `namespaces:`;
 /// - `niem:citizenship`: every element of a concept of a profile the policy includes under `profiles:`;
@@ -81,6 +82,7 @@ public struct RedactionVocabulary: Sendable, Equatable {
                     : (try? Self.literalFieldName(entry)) != nil ? "; a name with other characters is written out: field:\(entry)" : ""
                 throw Unresolved(message: "redact: '\(entry)' is not a field name (letters, digits, '_', '-', '.', '$', '@')\(hint)")
             }
+            guard !FieldNameKey.of(entry).isEmpty else { throw Unresolved(message: "redact: '\(entry)' is only separators ('_', '-', '.'), which names are compared without") }
             return [entry.lowercased()]
         }
         let prefix = String(entry[..<colon]), local = String(entry[entry.index(after: colon)...])
@@ -122,7 +124,8 @@ public struct RedactionVocabulary: Sendable, Equatable {
             : name.unicodeScalars.contains(where: { [.control, .format].contains($0.properties.generalCategory) }) ? "holds a control or invisible character"
             : name.unicodeScalars.contains(where: { $0.properties.generalCategory == .nonspacingMark }) ? "holds a combining mark: write its letters precomposed (NFC), as documents do"
             : name.contains(",") ? "holds a comma: write a YAML list, one name to an entry"
-            : first == "{" ? "begins with '{'" : nil
+            : first == "{" ? "begins with '{'"
+            : FieldNameKey.of(name).isEmpty ? "is only separators ('_', '-', '.', ' '), which names are compared without" : nil
         if let problem { throw Unresolved(message: "redact: '\(entry)' \(problem)") }
         return name.lowercased()
     }

@@ -4,7 +4,7 @@
 /// It accepts and refuses what ``JSONRedactor`` does (strict RFC 8259, valid UTF-8, the depth limit, every scalar under
 /// a member's name), and hands on the same bytes: the input without insignificant whitespace, and without each removed
 /// member and its comma. Every member whose key matches is removed, duplicates included. A key matches
-/// - a field name as ``JSONRedactor`` compares them: escapes decoded, both sides `lowercased()`;
+/// - a field name as ``JSONRedactor`` compares them: escapes decoded, as ``FieldNameKey`` says;
 /// - a qualified name when, expanded through the JSON-LD context in force, it is the namespace followed by the local
 ///   name, directly or after a `#` (when the namespace does not end with `#`);
 /// - a qualified name, conservatively, when it is a compact `prefix:local` whose prefix the context in force does not
@@ -797,13 +797,35 @@ struct JSONFieldNames: Sendable {
         Int(truncatingIfNeeded: ((firstWord ^ UInt64(truncatingIfNeeded: length)) &* 0x9e37_79b9_7f4a_7c15) >> 56)
     }
 
-    /// A decoded key, lower-cased in full (a non-ASCII letter may lower-case to an ASCII one).
-    func contains(_ key: String) -> Bool { !fields.isEmpty && fields.contains(key.lowercased()) }
+    /// A decoded key, compared as ``FieldNameKey`` says (lower-cased in full: a non-ASCII letter may lower-case to an
+    /// ASCII one).
+    func contains(_ key: String) -> Bool { !fields.isEmpty && fields.contains(FieldNameKey.of(key)) }
 
-    /// An ASCII key without escapes, of `length` bytes at `start` in `bytes`: compared eight bytes at a time, capitals
-    /// lower-cased.
+    /// An ASCII key without escapes, of `length` bytes at `start` in `bytes`, compared as ``FieldNameKey`` says: a key
+    /// without separators eight bytes at a time, capitals lower-cased; one with them, once they are left out.
     @inline(__always)
     func containsASCII(_ bytes: UnsafeRawBufferPointer, at start: Int, length: Int) -> Bool {
+        containsUnseparated(bytes, at: start, length: length) || containsSeparated(bytes, at: start, length: length)
+    }
+
+    /// ``containsASCII(_:at:length:)`` for a key that holds a separator: its other bytes, copied to the stack.
+    private func containsSeparated(_ bytes: UnsafeRawBufferPointer, at start: Int, length: Int) -> Bool {
+        guard !fields.isEmpty,
+              let first = bytes[start..<(start + length)].firstIndex(where: FieldNameKey.isSeparator) else { return false }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: length) { folded in
+            var count = first - start
+            _ = folded.initialize(from: bytes[start..<first])
+            for byte in bytes[first..<(start + length)] where !FieldNameKey.isSeparator(byte) {
+                folded[count] = byte
+                count += 1
+            }
+            return containsUnseparated(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(folded)[..<count]), at: 0, length: count)
+        }
+    }
+
+    /// ``containsASCII(_:at:length:)`` for a key compared as it is.
+    @inline(__always)
+    private func containsUnseparated(_ bytes: UnsafeRawBufferPointer, at start: Int, length: Int) -> Bool {
         guard length < 64 ? lengths & 1 << UInt64(length) != 0 : hasLong else { return false }
         if length > 0 {
             var first = JSONRedactor.lowercasedWord(in: bytes, at: start)

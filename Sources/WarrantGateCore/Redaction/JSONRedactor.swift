@@ -1,8 +1,8 @@
 /// Removes named fields, at any depth, from a JSON document.
 ///
-/// Field names are compared after JSON escapes are decoded, both lower-cased (`String.lowercased()`), so
-/// `"citi\u007aenship"` and `"Citizenship"` are removed along with `"citizenship"`, and a key with non-ASCII letters
-/// is compared the same way whether it is escaped or not. The input must be a complete, valid JSON document; anything
+/// Field names are compared after JSON escapes are decoded, as ``FieldNameKey`` says, so `"citi\u007aenship"`,
+/// `"Citizenship"` and `"citizen_ship"` are removed along with `"citizenship"`, and a key with non-ASCII letters is
+/// compared the same way whether it is escaped or not. The input must be a complete, valid JSON document; anything
 /// else is refused rather than forwarded half-redacted. Insignificant whitespace is not preserved.
 ///
 /// Every scalar must sit under a member's name, since names are all redaction can see: the document is an object, or
@@ -11,31 +11,14 @@
 /// The document is validated in one pass that records what to leave out (redacted members with their separating
 /// comma, and whitespace); the output is then the input's remaining runs, copied whole.
 public struct JSONRedactor: Sendable {
-    public let fields: Set<String>
-    /// The names as lower-case bytes in little-endian words (the last one of each zero-padded), one name after
-    /// another, and where each lies: keys are compared against them eight bytes at a time, without allocating or
-    /// reference counting.
-    private let nameWords: [UInt64]
-    private let names: [(length: Int, firstWord: Int)]
-    /// Bit n is set when some name is n bytes long (n < 64), so most keys are rejected by their length alone.
-    private let lengths: UInt64
-    private let hasLongField: Bool
+    /// The names, as ``FieldNameKey`` compares them.
+    public var fields: Set<String> { names.fields }
+    /// The names compiled for comparing keys without allocating or reference counting.
+    private let names: JSONFieldNames
 
-    /// - Parameter fields: names to remove; compared case-insensitively.
+    /// - Parameter fields: names to remove; compared as ``FieldNameKey`` says.
     public init(fields: some Sequence<String>) {
-        self.fields = Set(fields.map { $0.lowercased() })
-        var nameWords: [UInt64] = [], names: [(length: Int, firstWord: Int)] = []
-        for field in self.fields {
-            names.append((field.utf8.count, nameWords.count))
-            let bytes = Array(field.utf8)
-            for start in stride(from: 0, to: bytes.count, by: 8) {
-                nameWords.append(bytes[start..<min(start + 8, bytes.count)].reversed().reduce(0) { $0 << 8 | UInt64($1) })
-            }
-        }
-        self.nameWords = nameWords
-        self.names = names
-        self.lengths = names.reduce(0) { $1.length < 64 ? $0 | 1 << UInt64($1.length) : $0 }
-        self.hasLongField = names.contains { $0.length >= 64 }
+        names = JSONFieldNames(Set(fields.map(FieldNameKey.of).filter { !$0.isEmpty }))
     }
 
     public var isEmpty: Bool { fields.isEmpty }
@@ -137,35 +120,17 @@ public struct JSONRedactor: Sendable {
         }
     }
 
-    /// Whether the key at `raw` (with quotes) names a redacted field. A plain ASCII key is compared with the names
-    /// as bytes, capitals lower-cased, which is what `lowercased()` does to ASCII; any other key is decoded and
-    /// lower-cased in full, since a non-ASCII letter may lower-case to an ASCII one (KELVIN SIGN to "k").
+    /// Whether the key at `raw` (with quotes) names a redacted field. A plain ASCII key is compared as bytes; any
+    /// other key is decoded first.
     private func isRedacted(_ scanner: inout JSONScanner, key raw: Range<Int>, hasEscape: Bool) throws(JSONError) -> Bool {
         if hasEscape || !scanner.isASCII && scanner.bytes[raw].contains(where: { $0 >= 0x80 }) {
             let end = scanner.index
             scanner.index = raw.lowerBound
             let decoded = try scanner.scanString().decoded
             scanner.index = end
-            return fields.contains(decoded.lowercased())
+            return names.contains(decoded)
         }
-        let length = raw.count - 2
-        guard length < 64 ? lengths & 1 << UInt64(length) != 0 : hasLongField else { return false }
-        return scanner.bytes.withUnsafeBytes { bytes in
-            nameWords.withUnsafeBufferPointer { nameWords in
-                let key = raw.lowerBound + 1
-                for name in names where name.length == length {
-                    var offset = 0
-                    while offset < length {
-                        var word = Self.lowercasedWord(in: bytes, at: key + offset)
-                        if length - offset < 8 { word &= (1 << UInt64(8 * (length - offset))) - 1 }
-                        if word != nameWords[name.firstWord + offset / 8] { break }
-                        offset += 8
-                    }
-                    if offset >= length { return true }
-                }
-                return false
-            }
-        }
+        return scanner.bytes.withUnsafeBytes { names.containsASCII($0, at: raw.lowerBound + 1, length: raw.count - 2) }
     }
 }
 

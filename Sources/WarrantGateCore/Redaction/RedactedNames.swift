@@ -25,16 +25,31 @@ public struct QualifiedName: Hashable, Sendable, Comparable, CustomStringConvert
     public static func < (lhs: QualifiedName, rhs: QualifiedName) -> Bool { (lhs.namespace, lhs.local) < (rhs.namespace, rhs.local) }
 }
 
+/// How plain field names compare: in any letter case, and whatever separates their words (`_`, `-`, `.` or a
+/// space), so `immigrationStatus`, `immigration_status` and `Immigration-Status` are one name, as serializers of
+/// different languages write it. Qualified names are compared exactly, as XML compares them.
+enum FieldNameKey {
+    /// The form names are compared in: `name` lower-cased, without separators.
+    static func of(_ name: some StringProtocol) -> String {
+        String(String.UnicodeScalarView(name.lowercased().unicodeScalars.filter { !$0.isASCII || !isSeparator(UInt8($0.value)) }))
+    }
+
+    @inline(__always)
+    static func isSeparator(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: " ")
+    }
+}
+
 /// The names one redaction removes, compiled for matching without allocating.
 ///
-/// - A **field name** (plain, compared in any letter case) matches a JSON member of that name, and an XML element or
+/// - A **field name** (plain, compared as ``FieldNameKey`` says) matches a JSON member of that name, and an XML element or
 ///   attribute with that local name in any namespace, or none, but a name a protocol defines in its own namespace
 ///   (``XMLNamespaces/Role/frames(_:)``): a client that asks for XML instead of JSON gets the same fields removed,
 ///   whatever namespace the upstream's serializer puts them in.
 /// - A **qualified name** matches an XML element by namespace URI and local name (exactly, as XML compares them), and
 ///   a JSON-LD key that expands to the namespace URI followed by the local name (see ``JSONRedaction``).
 public struct RedactedNames: Sendable {
-    /// Field names, lower-cased.
+    /// Field names, as ``FieldNameKey`` compares them. A name of nothing but separators names no field.
     public let fields: Set<String>
     public let qualified: Set<QualifiedName>
     /// Each namespace URI that has redacted names, and its index into `localNames`.
@@ -50,7 +65,11 @@ public struct RedactedNames: Sendable {
     public init(_ names: some Sequence<String>) {
         var fields: Set<String> = [], qualified: Set<QualifiedName> = []
         for name in names {
-            if let name = QualifiedName(clark: name) { qualified.insert(name) } else { fields.insert(name.lowercased()) }
+            if let name = QualifiedName(clark: name) {
+                qualified.insert(name)
+            } else if case let key = FieldNameKey.of(name), !key.isEmpty {
+                fields.insert(key)
+            }
         }
         self.fields = fields
         self.qualified = qualified
@@ -78,8 +97,8 @@ public struct RedactedNames: Sendable {
         xmlNames.contains(local, namespace: index)
     }
 
-    /// Whether `local`, an element's or attribute's local name, matches a field name in any letter case: compared
-    /// as JSON keys are (``JSONFieldNames``), an ASCII name without building a string.
+    /// Whether `local`, an element's or attribute's local name, matches a field name: compared as JSON keys are
+    /// (``JSONFieldNames``), an ASCII name without building a string.
     func containsField(local: UnsafeRawBufferPointer) -> Bool {
         guard !fields.isEmpty else { return false }
         if local.allSatisfy({ $0 < 0x80 }) { return jsonKeys.fields.containsASCII(local, at: 0, length: local.count) }
