@@ -40,6 +40,17 @@ struct TimeAndTextTests {
         #expect(Timestamp.format(Date(timeIntervalSince1970: 1e300)).hasPrefix("invalid time"))
     }
 
+    @Test("a time in a zone reads that zone's clock with its offset, and parses back to the same instant")
+    func zonedFormat() throws {
+        let instant = try #require(Timestamp.parse("2026-10-01T05:59:50.250Z"))
+        for (zone, text) in [("America/Denver", "2026-09-30T23:59:50.250-06:00"), ("Asia/Kolkata", "2026-10-01T11:29:50.250+05:30"),
+                             ("UTC", "2026-10-01T05:59:50.250Z"), ("America/St_Johns", "2026-10-01T03:29:50.250-02:30")] {
+            let formatted = Timestamp.format(instant, in: TimeZone(identifier: zone)!)
+            #expect(formatted == text, "\(zone)")
+            #expect(Timestamp.parse(formatted) == instant, "\(zone)")
+        }
+    }
+
     @Test("a day ends when the next one starts, also when a time change skips midnight")
     func endOfDay() throws {
         for (zone, day, end) in [

@@ -65,6 +65,9 @@ struct ReportTests {
         let csv = ReportRenderer(data: data, template: .illinoisAG).csv()
         #expect(csv.components(separatedBy: "\r\nrequests,").count - 1 == 5)
         #expect(!csv.contains("2017-000123"))
+        // Listed in the report's own zone, as its months are: noon in Denver, under daylight saving time and not.
+        #expect(csv.contains("\r\nrequests,2026-10-03T12:00:00.000-06:00,"))
+        #expect(csv.contains("\r\nrequests,2026-12-31T12:00:00.000-07:00,"))
         #expect(ReportPeriod("2026-Q5", timeZone: denver) == nil)
         #expect(ReportPeriod("2026-13", timeZone: denver) == nil)
     }

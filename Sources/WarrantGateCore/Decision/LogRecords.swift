@@ -388,6 +388,20 @@ public enum Timestamp {
         }
     }
 
+    /// Formats as `timeZone`'s clock read at that instant, with its offset from UTC (`2026-09-30T17:59:50.000-06:00`;
+    /// `Z` where the offset is zero), as ``format(_:)`` does otherwise. The same instant in RFC 3339, for a reader in
+    /// that zone; an offset with seconds (none since 1972) is rounded to the minute, so the instant stays exact.
+    public static func format(_ date: Date, in timeZone: TimeZone) -> String {
+        let offset = Int((Double(timeZone.secondsFromGMT(for: date)) / 60).rounded()) * 60
+        guard offset != 0 else { return format(date) }
+        let local = format(date.addingTimeInterval(TimeInterval(offset)))
+        guard local.hasSuffix("Z") else { return local }
+        let minutes = abs(offset) / 60
+        return local.dropLast() + (offset < 0 ? "-" : "+") + twoDigits(minutes / 60) + ":" + twoDigits(minutes % 60)
+    }
+
+    private static func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : String(value) }
+
     /// A year outside 0–9999 as ISO 8601's expanded form writes it: signed, at least four digits.
     private static func expanded(year: Int64) -> String {
         let digits = String(year.magnitude)

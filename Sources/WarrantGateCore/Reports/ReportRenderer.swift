@@ -78,7 +78,7 @@ public struct ReportRenderer {
         for (reason, count) in data.denialReasons { lines.append("denial-reasons,,,deny,\(reason),\(count)") }
         if template == .californiaTruth { lines.append("individuals-given-access,,,allow,,\(data.individualsGivenAccess)") }
         for request in listed {
-            lines.append("requests,\(Timestamp.format(request.time)),\(request.kind),\(request.effect.rawValue),\(request.reason),1")
+            lines.append("requests,\(Timestamp.format(request.time, in: data.timeZone)),\(request.kind),\(request.effect.rawValue),\(request.reason),1")
         }
         lines.append("checkpoint,,,,\(data.checkpointOrigin) size \(data.checkpointSize) root \(data.checkpointRoot),")
         if let archived = data.archived { lines.append("archived,,,,\(archived.summary),") }
@@ -101,7 +101,7 @@ public struct ReportRenderer {
         for (reason, count) in data.denialReasons { out += "| \(reason) | \(count) |\n" }
         if !listed.isEmpty {
             out += "\n## Requests\n\n| received | kind | handled | reason |\n|---|---|---|---|\n"
-            for request in listed { out += "| \(Timestamp.format(request.time)) | \(request.kind) | \(request.effect.rawValue) | \(request.reason) |\n" }
+            for request in listed { out += "| \(Timestamp.format(request.time, in: data.timeZone)) | \(request.kind) | \(request.effect.rawValue) | \(request.reason) |\n" }
         }
         out += "\n---\n\n\(provenance)\n"
         return out
@@ -127,7 +127,7 @@ public struct ReportRenderer {
         if !listed.isEmpty {
             body += "<h2>Requests</h2>\n<table><thead><tr><th>received</th><th>kind</th><th>handled</th><th>reason</th></tr></thead><tbody>\n"
             for request in listed {
-                body += "<tr><td>\(Timestamp.format(request.time))</td><td>\(escape(request.kind))</td><td>\(request.effect.rawValue)</td><td><code>\(escape(request.reason))</code></td></tr>\n"
+                body += "<tr><td>\(Timestamp.format(request.time, in: data.timeZone))</td><td>\(escape(request.kind))</td><td>\(request.effect.rawValue)</td><td><code>\(escape(request.reason))</code></td></tr>\n"
             }
             body += "</tbody></table>\n"
         }
