@@ -1049,6 +1049,23 @@ struct PolicyLanguageTests {
         }
     }
 
+    @Test("replacing a forbid that carries obligations: the replacement must carry them too")
+    func replacingForbidKeepsObligations() throws {
+        let folder = try Folder()
+        let obligations = "obligations:\n  public-record: { kind: report, description: A public record. }\n  serve-copy: { kind: duty, description: A copy to the inmate. }\n"
+        try folder.write("state.yaml", Self.state.replacingOccurrences(of: "redact: [immigrationStatus]\n", with: "redact: [immigrationStatus]\n" + obligations)
+            .replacingOccurrences(of: "    reason: warrant-failure\n", with: "    reason: warrant-failure\n    obligations: [public-record, serve-copy]\n"))
+        let forbid = "  - id: ice-forbid\n    effect: forbid\n    replaces: ice-needs-warrant\n    reason: warrant-failure\n"
+            + "    when: { category: federal-immigration }\n    unless: { warrant: verified }\n"
+        for (kept, dropped) in [("[]", "public-record, serve-copy"), ("[serve-copy]", "public-record")] {
+            try folder.write("county.yaml", Self.county(forbid + "    obligations: \(kept)\n"))
+            let error = folder.error("county.yaml")
+            #expect(error?.contains("drops its obligations \(dropped)") == true, "\(error ?? "loaded")")
+        }
+        try folder.write("county.yaml", Self.county(forbid + "    obligations: [serve-copy, public-record]\n"))
+        #expect(folder.error("county.yaml") == nil)
+    }
+
     @Test("a replacement forbid whose unless adds a test beside the original's is stricter only if the original's is still required")
     func stricterUnlessSemantics() throws {
         let folder = try Folder()

@@ -183,8 +183,10 @@ public enum PolicyParser {
                 let declared = try node["weakens-forbid"]?.bool("weakens-forbid") ?? false
                 if original.effect == .forbid, !keepsForbid(original, in: rule) {
                     guard declared else {
+                        let dropped = original.obligations.filter { !rule.obligations.contains($0) }
+                        let how = dropped.isEmpty ? "may weaken it" : "drops its obligations \(dropped.joined(separator: ", "))"
                         throw node.error(
-                            "rule '\(rule.id)' replaces forbid '\(target)' of \(base.name) and may weaken it; if the law allows that, say so with weakens-forbid: true and a description"
+                            "rule '\(rule.id)' replaces forbid '\(target)' of \(base.name) and \(how); if the law allows that, say so with weakens-forbid: true and a description"
                         )
                     }
                     guard rule.description != nil else { throw node.error("rule '\(rule.id)': weakens-forbid needs a description saying why") }
@@ -204,9 +206,10 @@ public enum PolicyParser {
 
     /// Whether `replacement` visibly forbids at least what `original` forbids: a forbid whose `when` tests no more
     /// than the original's (its conjuncts are among the original's), whose `unless`, if any, requires at least what
-    /// the original's does (the original's conjuncts are among its own), and in force at least as long.
+    /// the original's does (the original's conjuncts are among its own), in force at least as long, and with the
+    /// original's obligations (a denial the law says to record or serve must still be).
     private static func keepsForbid(_ original: Rule, in replacement: Rule) -> Bool {
-        guard replacement.effect == .forbid else { return false }
+        guard replacement.effect == .forbid, original.obligations.allSatisfy(replacement.obligations.contains) else { return false }
         let when = original.when.conjuncts
         guard replacement.when.conjuncts.allSatisfy({ $0 == .always || when.contains($0) }) else { return false }
         if let unless = replacement.unless {
