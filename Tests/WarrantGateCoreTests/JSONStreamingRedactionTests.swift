@@ -285,13 +285,21 @@ struct JSONStreamingRedactionTests {
     @Test("resets the context with null, also inside an array of contexts")
     func resetWithNull() {
         Self.expectLD(
-            #"{"@context":{"@vocab":"http://example.org/ns#"},"a":{"@context":null,"secret":1},"secret":2}"#,
-            .accepted(#"{"@context":{"@vocab":"http://example.org/ns#"},"a":{"@context":null,"secret":1}}"#, removed: 1)
+            #"{"@context":{"@vocab":"http://other.example/"},"a":{"@context":null,"secret":1},"secret":2}"#,
+            .accepted(#"{"@context":{"@vocab":"http://other.example/"},"a":{"@context":null},"secret":2}"#, removed: 1)
         )
         Self.expectLD(
-            #"{"@context":[{"@vocab":"http://example.org/ns#"},null,{"ex":"http://example.org/ns#"}],"secret":1,"ex:secret":2}"#,
-            .accepted(#"{"@context":[{"@vocab":"http://example.org/ns#"},null,{"ex":"http://example.org/ns#"}],"secret":1}"#, removed: 1)
+            #"{"@context":[{"@vocab":"http://example.org/ns#"},null,{"ex":"http://other.example/"}],"secret":1,"ex:secret":2}"#,
+            .accepted(#"{"@context":[{"@vocab":"http://example.org/ns#"},null,{"ex":"http://other.example/"}],"ex:secret":2}"#, removed: 1)
         )
+    }
+
+    @Test("a plain key no context expands is in no namespace: matched by a qualified name's local name; one a context expands elsewhere is not")
+    func plainKeys() {
+        Self.expectLD(#"{"secret":1,"Secret":2,"open":3,"a":{"secret":4}}"#, .accepted(#"{"Secret":2,"open":3,"a":{}}"#, removed: 2))
+        Self.expectLD(#"{"@context":{"ex":"http://other.example/"},"secret":1}"#, .accepted(#"{"@context":{"ex":"http://other.example/"}}"#, removed: 1))
+        Self.expectLD(#"{"@context":{"@vocab":"http://other.example/"},"secret":1}"#, .accepted(#"{"@context":{"@vocab":"http://other.example/"},"secret":1}"#, removed: 0))
+        Self.expectLD(#"{"@context":{"secret":"http://other.example/s"},"secret":1}"#, .accepted(#"{"@context":{"secret":"http://other.example/s"},"secret":1}"#, removed: 0))
     }
 
     @Test("a nested context is layered on the one in force: tiny ones over a large one pass, and undefine or add terms")
@@ -368,7 +376,9 @@ struct JSONStreamingRedactionTests {
         for length in 0..<20 {
             let prefix = String(repeating: "p", count: length)
             for key in ["\(prefix):secret", "\(prefix)secret", "\(prefix):secretX", "é\(prefix):secret"] {
-                let expected: Outcome = key.hasSuffix(":secret") ? .accepted(#"{"a":1}"#, removed: 1) : .accepted(#"{"a":1,"\#(key)":2}"#, removed: 0)
+                // A key without a colon is in no namespace: matched by its local name, as is an undefined prefix's.
+                let expected: Outcome = key.hasSuffix(":secret") || key == "secret"
+                    ? .accepted(#"{"a":1}"#, removed: 1) : .accepted(#"{"a":1,"\#(key)":2}"#, removed: 0)
                 let text = #"{"a":1,"\#(key)":2}"#
                 Self.expectLD(text, expected)
                 // Split right after the key's closing quote, and inside it.

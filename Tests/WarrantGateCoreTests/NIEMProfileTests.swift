@@ -53,6 +53,15 @@ struct NIEMProfileTests {
         }
     }
 
+    @Test("Denver's policy strips profile elements from JSON that uses NIEM's names as plain keys, without a context")
+    func plainJSON() throws {
+        let policy = try Repository.denver()
+        let document = #"{"PersonName":{"PersonGivenName":"Ana"},"PersonCitizenshipText":"MX","Person":{"PersonBirthLocation":{"LocationCityName":"X"},"#
+            + #""nc:PersonCitizenshipISO3166Alpha2Code":"MX","AlienNumber":"A123"}}"#
+        let (outcome, _) = JSONStreamingRedactionTests.streamed(document, names: Array(policy.redactAlways))
+        #expect(outcome == .accepted(#"{"PersonName":{"PersonGivenName":"Ana"},"Person":{}}"#, removed: 4))
+    }
+
     @Test("Denver's policy strips every profile element from NIEM 2.0, 4.0, 5.2 and 6.0 bookings and keeps the rest", arguments: fixtures)
     func fixture(_ name: String) throws {
         let policy = try Repository.denver()

@@ -8,7 +8,9 @@
 /// - a qualified name when, expanded through the JSON-LD context in force, it is the namespace followed by the local
 ///   name, directly or after a `#` (when the namespace does not end with `#`);
 /// - a qualified name, conservatively, when it is a compact `prefix:local` whose prefix the context in force does not
-///   define, and `local` is the local name of any redacted qualified name.
+///   define, and `local` is the local name of any redacted qualified name;
+/// - a qualified name, as conservatively, when the key is in no namespace (no colon, and neither a term nor `@vocab`
+///   of the context in force expands it) and is the local name of any redacted qualified name.
 ///
 /// Keywords (`@id`, `@type`, …) never match qualified names. Key expansion: a term gives its IRI (a term or compact
 /// IRI there is expanded once more), `prefix:suffix` gives the prefix term's IRI and the suffix (unless the suffix
@@ -726,9 +728,10 @@ struct JSONKeyNames: Sendable {
             ? fields.contains(String(decoding: UnsafeRawBufferPointer(rebasing: buffer[1..<(1 + length)]), as: UTF8.self))
             : fields.containsASCII(buffer, at: 1, length: length)
         // The common case: no keyword, and no JSON-LD, or none that can apply (without a context, only a key with a
-        // colon expands).
+        // colon expands; any other is in no namespace, and matched by its local name alone).
         if buffer[1] != UInt8(ascii: "@"), field || qualified == nil || contexts.isEmpty && !Self.containsColon(buffer, length: length) {
-            return Verdict(isRedacted: field, isContext: false)
+            let local = !field && qualified != nil && qualified!.isLocal(UnsafeRawBufferPointer(rebasing: buffer[1..<(1 + length)]))
+            return Verdict(isRedacted: field || local, isContext: false)
         }
         return verdict(UnsafeRawBufferPointer(rebasing: buffer[1..<(1 + length)]), field: field, contexts: contexts)
     }
@@ -891,14 +894,14 @@ struct QualifiedIRIs: Sendable {
     func matches(_ text: UnsafeRawBufferPointer, in context: JSONLDContext?) -> Bool {
         guard let first = text.first, first != UInt8(ascii: "@") else { return false }
         let colon = text.firstIndex(of: UInt8(ascii: ":"))
-        // Without a context, only an absolute or compact IRI can match.
-        guard context != nil || colon != nil else { return false }
+        // Without a context, a plain key is in no namespace: matched by its local name alone.
+        guard context != nil || colon != nil else { return isLocal(text) }
         if let context, colon == nil || context.hasCompactTerms, let term = context.term(text) {
             if !term.isKeyword, isRedacted(term.hash, term.bytes, UnsafeRawBufferPointer(start: nil, count: 0)) { return true }
             // A term that is also a compact IRI is checked both ways.
             if colon == nil { return false }
         }
-        guard let colon else { return context?.vocab.map { isRedacted($0.hash, $0.bytes, text) } ?? false }
+        guard let colon else { return context?.vocab.map { isRedacted($0.hash, $0.bytes, text) } ?? isLocal(text) }
         let suffix = UnsafeRawBufferPointer(rebasing: text[(colon + 1)...])
         let none: [UInt8] = []
         if suffix.count >= 2, suffix[0] == UInt8(ascii: "/"), suffix[1] == UInt8(ascii: "/") { return isRedacted(PolyHash(), none, text) }
@@ -928,7 +931,7 @@ struct QualifiedIRIs: Sendable {
     }
 
     /// Whether `local` is the local name of any redacted qualified name.
-    private func isLocal(_ local: UnsafeRawBufferPointer) -> Bool {
+    func isLocal(_ local: UnsafeRawBufferPointer) -> Bool {
         locals.contains(PolyHash(local).value) { candidates[Int($0)].local.elementsEqual(local) }
     }
 }

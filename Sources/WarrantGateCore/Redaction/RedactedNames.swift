@@ -47,7 +47,9 @@ enum FieldNameKey {
 ///   (``XMLNamespaces/Role/frames(_:)``): a client that asks for XML instead of JSON gets the same fields removed,
 ///   whatever namespace the upstream's serializer puts them in.
 /// - A **qualified name** matches an XML element by namespace URI and local name (exactly, as XML compares them), and
-///   a JSON-LD key that expands to the namespace URI followed by the local name (see ``JSONRedaction``).
+///   a JSON-LD key that expands to the namespace URI followed by the local name (see ``JSONRedaction``). A JSON key in
+///   no namespace (one no context expands) matches by its local name, since JSON has no namespaces but JSON-LD's; an
+///   XML element or attribute in no namespace is another name, as XML reads it.
 public struct RedactedNames: Sendable {
     /// Field names, as ``FieldNameKey`` compares them. A name of nothing but separators names no field.
     public let fields: Set<String>
