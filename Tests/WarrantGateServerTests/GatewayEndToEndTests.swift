@@ -160,6 +160,10 @@ struct GatewayEndToEndTests {
     func bodySubject() async throws {
         try await withGateway { gateway in
             try gateway.register("JW-VISIT", scope: ["visitation.schedule"])
+            // A visit ICE books is an interview: the inmate is advised of their rights first (HB19-1124).
+            try gateway.registry.record(
+                SubjectRecord(subject: "2017-000123", kind: .advisement, givenBy: "Dep. Ortiz", givenAt: Date(), language: "es"), operator: "test-clerk"
+            )
             try await gateway.awaitRegistry()
             let visit = #"{"bookingNumber":"2017-000123","visitor":"SA J. Smith","purpose":"interview","scheduledFor":"2026-12-01T10:00:00Z"}"#
             #expect(try await gateway.send("ice-ero", .POST, "/visitation/visits", body: visit).reason == "warrant_missing")
