@@ -37,6 +37,24 @@ public struct StoreLocation: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Whether `other` names the same database: the same SQLite file, whatever path leads to it (symbolic links
+    /// followed), or the same PostgreSQL database on the same server, whichever role connects to it.
+    public func isSameDatabase(as other: StoreLocation) -> Bool {
+        switch (database, other.database) {
+        case (.sqlite(let path), .sqlite(let otherPath)):
+            Self.canonicalPath(path) == Self.canonicalPath(otherPath)
+        case (.postgres(let location), .postgres(let otherLocation)):
+            location.host.lowercased() == otherLocation.host.lowercased() && location.port == otherLocation.port
+                && location.database == otherLocation.database
+        default:
+            false
+        }
+    }
+
+    private static func canonicalPath(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+
     /// The SQLite file's path; nil for PostgreSQL.
     public var sqlitePath: String? {
         if case .sqlite(let path) = database { return path }

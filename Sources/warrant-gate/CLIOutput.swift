@@ -7,9 +7,10 @@ final class Sink {
     private let output: PrivateFile.Output?
     private var buffer = Data()
 
-    /// Refuses a path that is a symbolic link or not a regular file.
+    /// Refuses a path where anything exists: one mistyped --out must not replace the database, the signing key, an
+    /// archive or a backup.
     init(path: String?) throws {
-        output = try path.map { path in try storeCall { try PrivateFile.Output(path: path, existing: .replaceRegularFile) } }
+        output = try path.map { path in try storeCall { try PrivateFile.Output(path: path, existing: .refuse) } }
     }
 
     func write(_ line: String) throws {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WarrantGateCore
+import WarrantGateServer
 import WarrantGateStore
 
 /// An error the CLI reports in one line, with its documented exit code.
@@ -33,6 +34,59 @@ func checkArguments() throws {
     }
 }
 
+/// The CLI run through sudo as another account, as the Debian package's operators run it (`sudo -u warrant-gate
+/// warrant-gate …`). That account's powers (its store, the log signing key, the TLS key the running service holds) are
+/// lent to the person who ran sudo for the admin commands on the installed gateway's store, and nothing else: no other
+/// store (one they made, for the signing key to sign), no gateway of their own, and no operator name but their own.
+struct SudoInvocation {
+    /// Where the Debian package installs the gateway's configuration, whose `database:` is the one store allowed.
+    static let installedConfiguration = "/etc/warrant-gate/gateway.yaml"
+
+    /// The account that ran sudo.
+    let operatorAccount: String
+
+    /// Nil unless sudo started this process as an account other than the one that ran it (`SUDO_USER` and
+    /// `SUDO_UID`, which sudo sets, naming another user than the process's).
+    static var current: SudoInvocation? {
+        let environment = ProcessInfo.processInfo.environment
+        guard let user = environment["SUDO_USER"], !user.isEmpty, let uid = environment["SUDO_UID"].flatMap(uid_t.init), uid != getuid() else {
+            return nil
+        }
+        return SudoInvocation(operatorAccount: user)
+    }
+
+    /// Refuses a command that runs a gateway: the service manager runs it, with the service's keys.
+    static func refuseGateway(_ command: String) throws {
+        guard let sudo = current else { return }
+        throw CLIError(.refused, "\(command) is not run through sudo (\(sudo.operatorAccount) ran it): the service manager runs the gateway with the service's keys (systemctl start warrant-gate)")
+    }
+
+    /// Refuses (exit 2) an operator named other than the account that ran sudo: the two-person rule compares names.
+    func checkOperator(_ name: String) throws {
+        guard name == operatorAccount else {
+            throw ValidationError("run through sudo by \(operatorAccount), the operator is \(operatorAccount); --operator and $WARRANT_GATE_OPERATOR may not name '\(name)'")
+        }
+    }
+
+    /// The store to use: when a configuration is installed, its store, which `--db` may name or leave out (the
+    /// demo's default then stands for it); any other store is refused.
+    func store(_ location: StoreLocation, given db: String) throws -> StoreLocation {
+        let path = Self.installedConfiguration
+        guard FileManager.default.fileExists(atPath: path) else { return location }
+        let installed: StoreLocation
+        do {
+            installed = try GatewayConfiguration.load(path: path).database
+        } catch {
+            throw CLIError(.failure, "run through sudo, the CLI works only on the store \(path) names, and it cannot be read: \(error)")
+        }
+        if db == AdminOptions.demoDatabase { return installed }
+        guard location.isSameDatabase(as: installed) else {
+            throw CLIError(.refused, "run through sudo, the CLI works only on the installed gateway's store (\(installed), from \(path)), not \(location)")
+        }
+        return location
+    }
+}
+
 /// Where the CLI finds its database, and who is running it.
 struct AdminOptions: ParsableArguments {
     static let demoDatabase = ".warrant-gate/demo/warrant-gate.sqlite"
@@ -47,7 +101,7 @@ struct AdminOptions: ParsableArguments {
 
     /// The operator recorded with every admin action: `--operator`, else `$WARRANT_GATE_OPERATOR`, else `$SUDO_USER`
     /// (run as `sudo -u warrant-gate warrant-gate …`, the person who ran sudo, so that the two-person rule sees two
-    /// people), else the login name, else `$USER`.
+    /// people; under sudo the first two may only repeat it), else the login name, else `$USER`.
     var operatorName: String {
         if let given = `operator`, !given.isEmpty { return given }
         let environment = ProcessInfo.processInfo.environment
@@ -64,6 +118,7 @@ struct AdminOptions: ParsableArguments {
         if let problem = FreeText.lengthProblem(operatorName, limit: OperatorName.maxLength) {
             throw ValidationError("the operator name (--operator, $WARRANT_GATE_OPERATOR or $SUDO_USER) \(problem)")
         }
+        try SudoInvocation.current?.checkOperator(operatorName)
     }
 
     /// The store `--db` names, with its files directory.
@@ -96,8 +151,19 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: "For a postgres:// database: the directory of the log signing key and document scans (default: \(StoreLocation.defaultFilesDirectory)).")
     var filesDir: String?
 
+    /// The store `db` names. Refused under sudo unless it is the installed gateway's (``SudoInvocation``), and as
+    /// root when its SQLite file belongs to another account: a file the CLI then creates beside it (the journal, a
+    /// scan, a key) would be root's, and the gateway could not open it.
     func location(_ db: String) throws -> StoreLocation {
-        do { return try StoreLocation(db, filesDirectory: filesDir) } catch { throw CLIError(.usage, error.message) }
+        var location: StoreLocation
+        do { location = try StoreLocation(db, filesDirectory: filesDir) } catch { throw CLIError(.usage, error.message) }
+        if let sudo = SudoInvocation.current { location = try sudo.store(location, given: db) }
+        var status = stat()
+        if geteuid() == 0, let path = location.sqlitePath, stat(path, &status) == 0, status.st_uid != 0 {
+            let owner = getpwuid(status.st_uid).map { String(cString: $0.pointee.pw_name) } ?? "uid \(status.st_uid)"
+            throw CLIError(.refused, "\(path) belongs to \(owner): run the CLI as that account (sudo -u \(owner) warrant-gate …), not as root")
+        }
+        return location
     }
 
     var options: StoreOptions { StoreOptions(passwordFile: dbPasswordFile, caFile: dbCaFile) }

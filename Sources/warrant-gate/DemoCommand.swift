@@ -37,6 +37,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "For --database: a file whose first line is the password (else $PGPASSWORD).") var dbPasswordFile: String?
 
     func run() async throws {
+        try SudoInvocation.refuseGateway("warrant-gate demo")
         let logger = { () -> Logger in
             var logger = Logger(label: "warrant-gate")
             logger.logLevel = .notice

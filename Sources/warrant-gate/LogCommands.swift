@@ -50,7 +50,7 @@ struct LogCommand: ParsableCommand {
         @OptionGroup var admin: AdminOptions
         @OptionGroup var keys: KeyOptions
         @Option(help: "csv, jsonl or bundle.") var format: Format = .jsonl
-        @Option(help: "Write to this file (mode 0600; replaces a regular file, never a link) instead of standard output.") var out: String?
+        @Option(help: "Write to this file (mode 0600; never an existing file or link) instead of standard output.") var out: String?
         @Option(help: "Only decisions whose request opened at or after this time (YYYY-MM-DD or ISO 8601, UTC): the time the row shows.") var from: String?
         @Option(help: "Only decisions before this time.") var until: String?
         @Option(help: "Only this agency.") var agency: String?
@@ -194,10 +194,10 @@ struct LogCommand: ParsableCommand {
         @OptionGroup var admin: AdminOptions
         @OptionGroup var keys: KeyOptions
         @Argument(help: "The decision id (the Decision-Id header of the answer).") var decisionId: String
-        @Option(help: "The proof file to write (mode 0600; replaces a regular file, never a link).") var out: String
+        @Option(help: "The proof file to write (mode 0600; never an existing file or link).") var out: String
 
         func run() throws {
-            try storeCall { try PrivateFile.checkTarget(out, existing: .replaceRegularFile) }
+            try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) }
             let store = try admin.open()
             let files = try keys.files(admin)
             try LogCommand.signCheckpointIfPossible(store, keyFiles: files)
@@ -205,7 +205,7 @@ struct LogCommand: ParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let encoded = try storeCall { try encoder.encode(proof) }
-            try storeCall { try PrivateFile.write(encoded, to: out, existing: .replaceRegularFile) }
+            try storeCall { try PrivateFile.write(encoded, to: out, existing: .refuse) }
             print("wrote the proof of \(decisionId) (seq \(proof.seq) of \(proof.treeSize)) to \(out)")
         }
     }

@@ -31,11 +31,11 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "html, md or csv.") var format: Format = .md
     @Option(help: "denver-council, illinois-ag, oregon-cjc, nyc-detainers or california-truth.") var template: ReportTemplate?
     @Option(help: "The reporting body's name for the heading.") var jurisdiction: String = "County jail"
-    @Option(help: "Write to this file (mode 0600; replaces a regular file, never a link) instead of standard output.") var out: String?
+    @Option(help: "Write to this file (mode 0600; never an existing file or link) instead of standard output.") var out: String?
     @Flag(help: "Report a period that may hold archived entries, saying in the report that they are not counted.") var allowArchived = false
 
     func run() throws {
-        if let out { try storeCall { try PrivateFile.checkTarget(out, existing: .replaceRegularFile) } }
+        if let out { try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) } }
         let store = try admin.open()
         let timeZone = (try? store.recordedTimeZone()) ?? nil ?? TimeZone(identifier: "America/Denver")!
         guard let reportPeriod = ReportPeriod(period, timeZone: timeZone) else {
@@ -75,7 +75,7 @@ struct ReportCommand: ParsableCommand {
         case .csv: renderer.csv()
         }
         if let out {
-            try storeCall { try PrivateFile.write(Data(text.utf8), to: out, existing: .replaceRegularFile) }
+            try storeCall { try PrivateFile.write(Data(text.utf8), to: out, existing: .refuse) }
             print("wrote the \(reportPeriod.label) report (\(requests.count) requests, checkpoint size \(head.size)) to \(out)")
         } else {
             print(text, terminator: "")

@@ -26,6 +26,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Operational logs: `json` (JSON Lines on standard output, for journald) or `text` (standard error).") var logFormat: LogFormat = .json
 
     func run() async throws {
+        try SudoInvocation.refuseGateway("warrant-gate serve")
         OperationalLogging.bootstrap(logFormat)
         let logger = { () -> Logger in
             var logger = Logger(label: "warrant-gate")

@@ -34,7 +34,9 @@ struct CLIProcess {
         let process = Process()
         process.executableURL = program
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        // Not run through sudo unless a test says so: the CLI then works only on the installed gateway's store.
+        let inherited = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SUDO_") }
+        process.environment = inherited.merging(environment) { _, new in new }
         if let directory { process.currentDirectoryURL = directory }
         let out = Pipe()
         let err = Pipe()

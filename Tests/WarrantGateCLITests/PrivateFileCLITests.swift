@@ -110,9 +110,15 @@ struct PrivateFileCLITests {
         #expect(exported.status == 0, "\(exported.stderr)")
         #expect(Self.mode(export) == 0o600)
         #expect(try String(contentsOfFile: export, encoding: .utf8).hasPrefix("decisionId,time,agency"))
-        #expect(chmod(export, 0o644) == 0)
-        #expect(try CLIProcess.run(["log", "export", "--format", "jsonl", "--out", export] + db).status == 0)  // its own output: replaced
-        #expect(Self.mode(export) == 0o600)
+        // Never replaced, not even an earlier export: one mistyped --out must not replace the database or the key.
+        let again = try CLIProcess.run(["log", "export", "--format", "jsonl", "--out", export] + db)
+        #expect(again.status == 3 && again.stderr.contains("already exists"), "\(again.stderr)")
+        #expect(try String(contentsOfFile: export, encoding: .utf8).hasPrefix("decisionId,time,agency"))
+        for command in [["log", "export", "--format", "csv"], ["report", "--period", "2026", "--format", "csv"]] {
+            let refused = try CLIProcess.run(command + ["--out", scratch.db] + db)
+            #expect(refused.status == 3 && refused.stderr.contains("already exists"), "\(command[0]): \(refused.stderr)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: scratch.db)).starts(with: Data("SQLite format 3\0".utf8)))
 
         let report = scratch.url.appendingPathComponent("report.csv").path
         let reported = try CLIProcess.run(["report", "--period", "2026", "--format", "csv", "--out", report] + db)

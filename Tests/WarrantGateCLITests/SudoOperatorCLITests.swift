@@ -2,39 +2,67 @@ import Foundation
 import Testing
 
 /// Run as `sudo -u warrant-gate warrant-gate …`, the CLI records the person who ran sudo, not the service account, so
-/// that the two-person rule still sees two people.
+/// that the two-person rule still sees two people; and it lends that account's powers to no other operator name and
+/// to no gateway of the operator's own.
 @Suite("The operator under sudo", .ownThreads)
 struct SudoOperatorCLITests {
-    @Test("$SUDO_USER is the operator unless --operator or $WARRANT_GATE_OPERATOR names one")
+    /// As sudo leaves the environment: SUDO_USER and SUDO_UID (another account's) set, USER and LOGNAME the target
+    /// account's.
+    static func run(_ arguments: [String], sudoUser: String, operatorVariable: String = "") throws -> CLIProcess.Result {
+        try SystemTool.run(CLIProcess.executable.path, arguments, environment: [
+            "SUDO_USER": sudoUser, "SUDO_UID": String(getuid() + 1), "USER": "warrant-gate", "LOGNAME": "warrant-gate",
+            "WARRANT_GATE_OPERATOR": operatorVariable,
+        ])
+    }
+
+    @Test("$SUDO_USER is the operator; --operator and $WARRANT_GATE_OPERATOR may only repeat it")
     func sudoUser() throws {
         let scratch = try Scratch()
         let db = ["--db", scratch.db]
-        // As sudo leaves the environment: SUDO_USER set, USER and LOGNAME the target account's, no operator variable.
-        func run(_ arguments: [String], sudoUser: String, operatorVariable: String = "") throws -> CLIProcess.Result {
-            try SystemTool.run(CLIProcess.executable.path, arguments + db, environment: [
-                "SUDO_USER": sudoUser, "USER": "warrant-gate", "LOGNAME": "warrant-gate", "WARRANT_GATE_OPERATOR": operatorVariable,
-            ])
-        }
-
-        let registered = try run(["warrant", "register", "--time-zone", "America/Denver", "--reference", "JW-SUDO", "--kind", "judicial-warrant", "--agency", "ice-ero",
-                                  "--subject", "2017-000123", "--scope", "records.read", "--expires", "2099-12-31", "--court", "D. Colo.",
-                                  "--judge", "Hon. R. Jackson", "--case", "1:26-mj-7", "--no-document", "faxed"], sudoUser: "alice")
+        let registered = try Self.run(["warrant", "register", "--time-zone", "America/Denver", "--reference", "JW-SUDO", "--kind", "judicial-warrant", "--agency", "ice-ero",
+                                       "--subject", "2017-000123", "--scope", "records.read", "--expires", "2099-12-31", "--court", "D. Colo.",
+                                       "--judge", "Hon. R. Jackson", "--case", "1:26-mj-7", "--no-document", "faxed", "--operator", "alice"] + db, sudoUser: "alice")
         #expect(registered.status == 0, "\(registered.stderr)")
 
-        let selfApproval = try run(["warrant", "approve", "JW-SUDO"], sudoUser: "alice")
+        let selfApproval = try Self.run(["warrant", "approve", "JW-SUDO"] + db, sudoUser: "alice")
         #expect(selfApproval.status == 3)
         #expect(selfApproval.stderr.contains("two-person rule"), "\(selfApproval.stderr)")
 
-        // The variable and the option still win over sudo's.
-        let approved = try run(["warrant", "approve", "JW-SUDO"], sudoUser: "alice", operatorVariable: "sgt-lee")
+        // One person may not approve as another: the rule compares names.
+        for (option, variable) in [(["--operator", "sgt-lee"], ""), ([], "sgt-lee")] {
+            let impersonated = try Self.run(["warrant", "approve", "JW-SUDO"] + option + db, sudoUser: "alice", operatorVariable: variable)
+            #expect(impersonated.status == 2, "\(impersonated.stderr)")
+            #expect(impersonated.stderr.contains("run through sudo by alice, the operator is alice"), "\(impersonated.stderr)")
+        }
+        let approved = try Self.run(["warrant", "approve", "JW-SUDO"] + db, sudoUser: "sgt-lee")
         #expect(approved.status == 0, "\(approved.stderr)")
-        let revoked = try run(["warrant", "revoke", "JW-SUDO", "--reason", "quashed", "--operator", "clerk-b"], sudoUser: "alice")
+        let revoked = try Self.run(["warrant", "revoke", "JW-SUDO", "--reason", "quashed"] + db, sudoUser: "clerk-b")
         #expect(revoked.status == 0, "\(revoked.stderr)")
 
-        let shown = try run(["warrant", "show", "JW-SUDO"], sudoUser: "bob").stdout
+        let shown = try Self.run(["warrant", "show", "JW-SUDO"] + db, sudoUser: "bob").stdout
         #expect(shown.contains("by alice (two-person rule on)"), "\(shown)")
         #expect(shown.contains("approved:") && shown.contains("by sgt-lee"), "\(shown)")
         #expect(shown.contains("revoke") && shown.contains("by clerk-b"), "\(shown)")
         #expect(!shown.contains("by warrant-gate"), "\(shown)")
+    }
+
+    @Test("a gateway is not run through sudo: it would hold the service's keys and log to a store of the operator's")
+    func noGatewayUnderSudo() throws {
+        for command in [["serve", "--config", "/nonexistent/gateway.yaml"], ["demo", "--data-dir", "/nonexistent/demo"]] {
+            let refused = try Self.run(command, sudoUser: "alice")
+            #expect(refused.status == 3, "\(command[0]): \(refused.stderr)")
+            #expect(refused.stderr.contains("is not run through sudo (alice ran it)"), "\(refused.stderr)")
+        }
+    }
+
+    @Test("as root, a store that belongs to another account is refused: the files the CLI made beside it would be root's",
+          .enabled(if: geteuid() == 0))
+    func rootRefused() throws {
+        let scratch = try Scratch()
+        #expect(try CLIProcess.run(["advisement", "record", "--subject", "2017-000789", "--language", "es", "--by", "Dep. Ortiz", "--db", scratch.db]).status == 0)
+        #expect(chown(scratch.db, 65534, 65534) == 0)
+        let refused = try CLIProcess.run(["log", "export", "--format", "csv", "--db", scratch.db])
+        #expect(refused.status == 3, "\(refused.stderr)")
+        #expect(refused.stderr.contains("run the CLI as that account"), "\(refused.stderr)")
     }
 }
