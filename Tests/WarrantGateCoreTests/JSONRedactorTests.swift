@@ -38,6 +38,16 @@ struct JSONRedactorTests {
         #expect(try redactor.redact(Array(#"{"kínd":1,"ciudadania":2}"#.utf8)).removed == 0)
     }
 
+    @Test("compares letter case character by character, as Java and .NET binders do: a long s, a dotless ı, a dotted İ")
+    func binderCase() throws {
+        for key in ["citizenſhip", #"citizenſhip"#, "CİTİZENSHİP", "countryOfBırth", "ımmigration_status"] {
+            let (output, removed) = try redact(#"{"keep":1,"\#(key)":"x"}"#)
+            #expect(output == #"{"keep":1}"#, "\(key)")
+            #expect(removed == 1, "\(key)")
+        }
+        #expect(JSONRedactor(fields: ["ALİENNUMBER"]).fields == ["aliennumber"])
+    }
+
     @Test("matches names whatever separates their words: snake, kebab, dotted and spaced keys")
     func separatedNames() throws {
         for key in ["immigration_status", "Immigration-Status", "IMMIGRATION.STATUS", "immigration status", #"immigration\u005fstatus"#,

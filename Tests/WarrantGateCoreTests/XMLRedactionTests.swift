@@ -266,6 +266,7 @@ struct XMLRedactionTests {
         #expect(output == #"<r><p immigration_stat="z"/><immigration_stat/></r>"#)
         #expect(removed == 4)
         #expect(try redact(#"<r><country_of_birth>X</country_of_birth></r>"#, names: ["countryOfBirth"]) == ("<r></r>", 1))
+        #expect(try redact("<r><ımmigrationStatus/><p ımmıgratıon-status='x'/></r>") == ("<r><p/></r>", 2))
     }
 
     // MARK: Comments, processing instructions, CDATA

@@ -27,11 +27,23 @@ public struct QualifiedName: Hashable, Sendable, Comparable, CustomStringConvert
 
 /// How plain field names compare: in any letter case, and whatever separates their words (`_`, `-`, `.` or a
 /// space), so `immigrationStatus`, `immigration_status` and `Immigration-Status` are one name, as serializers of
-/// different languages write it. Qualified names are compared exactly, as XML compares them.
+/// different languages write it. Letter case is compared character by character, as Java's `equalsIgnoreCase` and
+/// .NET's invariant case-insensitive binding do, so `citizenſhip` (a long s) and `alıenNumber` (a dotless ı) are the
+/// names a client's binder reads them as. Qualified names are compared exactly, as XML compares them.
 enum FieldNameKey {
-    /// The form names are compared in: `name` lower-cased, without separators.
+    /// The form names are compared in: each character upper-cased then lower-cased (its first case-mapped character
+    /// each time, as Java maps one character), without separators.
     static func of(_ name: some StringProtocol) -> String {
-        String(String.UnicodeScalarView(name.lowercased().unicodeScalars.filter { !$0.isASCII || !isSeparator(UInt8($0.value)) }))
+        var folded = String.UnicodeScalarView()
+        for scalar in name.unicodeScalars {
+            if scalar.isASCII {
+                if !isSeparator(UInt8(scalar.value)) { folded.append(scalar.properties.lowercaseMapping.unicodeScalars.first!) }
+                continue
+            }
+            let upper = scalar.properties.uppercaseMapping.unicodeScalars.first ?? scalar
+            folded.append(upper.properties.lowercaseMapping.unicodeScalars.first ?? upper)
+        }
+        return String(folded)
     }
 
     @inline(__always)
