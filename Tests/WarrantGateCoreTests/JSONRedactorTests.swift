@@ -38,6 +38,19 @@ struct JSONRedactorTests {
         #expect(try redactor.redact(Array(#"{"kínd":1,"ciudadania":2}"#.utf8)).removed == 0)
     }
 
+    @Test("a key that is an IRI or a compact IRI matches by its last part, as an XML element by its local name")
+    func iriKeys() throws {
+        for key in ["nc:citizenship", "j:immigration_status", "http://example.org/ns#citizenship", "urn:x:y:countryOfBirth",
+                    "https://example.org/person/citizenship", #"nc\u003aCitizenship"#, "nc:citizenſhip"] {
+            let (output, removed) = try redact(#"{"keep":1,"\#(key)":"x"}"#)
+            #expect(output == #"{"keep":1}"#, "\(key)")
+            #expect(removed == 1, "\(key)")
+        }
+        for key in ["citizenship:note", "nc:citizenshipNote", "http://example.org/citizenship/note", "a/citizenship", "a#citizenship"] {
+            #expect(try redact(#"{"\#(key)":1}"#).1 == 0, "\(key)")
+        }
+    }
+
     @Test("compares letter case character by character, as Java and .NET binders do: a long s, a dotless ı, a dotted İ")
     func binderCase() throws {
         for key in ["citizenſhip", #"citizenſhip"#, "CİTİZENSHİP", "countryOfBırth", "ımmigration_status"] {

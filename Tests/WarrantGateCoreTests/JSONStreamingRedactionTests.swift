@@ -294,6 +294,14 @@ struct JSONStreamingRedactionTests {
         )
     }
 
+    @Test("the empty key expands to the vocabulary's IRI itself, which may be a redacted name's")
+    func emptyKeyUnderVocab() {
+        Self.expectLD(#"{"@context":{"@vocab":"http://example.org/ns#secret"},"a":1,"":"MX"}"#,
+                      .accepted(#"{"@context":{"@vocab":"http://example.org/ns#secret"},"a":1}"#, removed: 1))
+        Self.expectLD(#"{"@context":{"@vocab":"http://example.org/ns#"},"":"MX"}"#, .accepted(#"{"@context":{"@vocab":"http://example.org/ns#"},"":"MX"}"#, removed: 0))
+        Self.expectLD(#"{"":"MX"}"#, .accepted(#"{"":"MX"}"#, removed: 0))
+    }
+
     @Test("a plain key no context expands is in no namespace: matched by a qualified name's local name; one a context expands elsewhere is not")
     func plainKeys() {
         Self.expectLD(#"{"secret":1,"Secret":2,"open":3,"a":{"secret":4}}"#, .accepted(#"{"Secret":2,"open":3,"a":{}}"#, removed: 2))

@@ -800,15 +800,42 @@ struct JSONFieldNames: Sendable {
         Int(truncatingIfNeeded: ((firstWord ^ UInt64(truncatingIfNeeded: length)) &* 0x9e37_79b9_7f4a_7c15) >> 56)
     }
 
-    /// A decoded key, compared as ``FieldNameKey`` says (lower-cased in full: a non-ASCII letter may lower-case to an
-    /// ASCII one).
-    func contains(_ key: String) -> Bool { !fields.isEmpty && fields.contains(FieldNameKey.of(key)) }
+    /// A decoded key, compared as ``FieldNameKey`` says (a non-ASCII letter may fold to an ASCII one): whole, or, in
+    /// a key that holds a colon (an IRI or a compact IRI, `nc:citizenship`), by what follows its last `:`, `#` or
+    /// `/`, as an XML element's local name is compared whatever its namespace.
+    func contains(_ key: String) -> Bool {
+        guard !fields.isEmpty else { return false }
+        if fields.contains(FieldNameKey.of(key)) { return true }
+        guard key.contains(":"), let last = key.unicodeScalars.lastIndex(where: { $0 == ":" || $0 == "#" || $0 == "/" }) else { return false }
+        return fields.contains(FieldNameKey.of(String(key.unicodeScalars[key.unicodeScalars.index(after: last)...])))
+    }
 
-    /// An ASCII key without escapes, of `length` bytes at `start` in `bytes`, compared as ``FieldNameKey`` says: a key
-    /// without separators eight bytes at a time, capitals lower-cased; one with them, once they are left out.
+    /// An ASCII key without escapes, of `length` bytes at `start` in `bytes`, compared as ``contains(_:)`` compares a
+    /// decoded one: a name without separators eight bytes at a time, capitals lower-cased; one with them, once they
+    /// are left out.
     @inline(__always)
     func containsASCII(_ bytes: UnsafeRawBufferPointer, at start: Int, length: Int) -> Bool {
+        if containsName(bytes, at: start, length: length) { return true }
+        guard let local = Self.localPartStart(bytes, at: start, length: length) else { return false }
+        return containsName(bytes, at: local, length: start + length - local)
+    }
+
+    @inline(__always)
+    private func containsName(_ bytes: UnsafeRawBufferPointer, at start: Int, length: Int) -> Bool {
         containsUnseparated(bytes, at: start, length: length) || containsSeparated(bytes, at: start, length: length)
+    }
+
+    /// Where the part after the last `:`, `#` or `/` starts, in a key that holds a colon; nil in any other.
+    private static func localPartStart(_ bytes: UnsafeRawBufferPointer, at start: Int, length: Int) -> Int? {
+        var index = start + length, last: Int?
+        while index > start {
+            index -= 1
+            let byte = bytes[index]
+            guard byte == UInt8(ascii: ":") || byte == UInt8(ascii: "#") || byte == UInt8(ascii: "/") else { continue }
+            if last == nil { last = index + 1 }
+            if byte == UInt8(ascii: ":") { return last }
+        }
+        return nil
     }
 
     /// ``containsASCII(_:at:length:)`` for a key that holds a separator: its other bytes, copied to the stack.
@@ -892,7 +919,9 @@ struct QualifiedIRIs: Sendable {
 
     /// Whether the decoded key `text`, expanded through `context`, names a redacted qualified name.
     func matches(_ text: UnsafeRawBufferPointer, in context: JSONLDContext?) -> Bool {
-        guard let first = text.first, first != UInt8(ascii: "@") else { return false }
+        // The empty key is no term, but `@vocab` expands it: to the vocabulary's IRI itself.
+        guard let first = text.first else { return context?.vocab.map { isRedacted($0.hash, $0.bytes, text) } ?? false }
+        guard first != UInt8(ascii: "@") else { return false }
         let colon = text.firstIndex(of: UInt8(ascii: ":"))
         // Without a context, a plain key is in no namespace: matched by its local name alone.
         guard context != nil || colon != nil else { return isLocal(text) }
