@@ -253,6 +253,12 @@ struct XMLRedactionTests {
             <Name>A</Name></Resp></Body></Envelope>
             """
         #expect(try redact(inherited, names: ["alienNumber", "id"]) == (inherited.replacingOccurrences(of: "<alienNumber>A1</alienNumber>", with: ""), 1))
+        // XML Signature's and XML's own names are framing; any other name in their namespaces is data.
+        let dsig = "http://www.w3.org/2000/09/xmldsig#"
+        #expect(try redact("<r><immigrationStatus xmlns='\(dsig)'>x</immigrationStatus><k xmlns:ds='\(dsig)' ds:immigrationStatus='y' xml:immigrationStatus='z'/></r>")
+            == ("<r><k xmlns:ds='\(dsig)'/></r>", 3))
+        let keyInfo = "<r xmlns:ds='\(dsig)'><ds:KeyInfo><ds:KeyName>k</ds:KeyName></ds:KeyInfo></r>"
+        #expect(try redact(keyInfo, names: Self.names + ["keyInfo", "keyName"]) == (keyInfo, 0))
         // A qualified name does not match an element in no namespace.
         #expect(try redact("<r><Citizenship/></r>").removed == 0)
     }

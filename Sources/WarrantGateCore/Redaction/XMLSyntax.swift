@@ -21,13 +21,15 @@ enum XMLNamespaces {
 
         /// Whether `local` is a name the protocol of this namespace defines: a message's frame, which a field name
         /// (matched by local name in any namespace) leaves alone. Any other name there is data that inherited the
-        /// namespace, such as a payload under a SOAP envelope's default namespace. XML-DSig, XInclude and `xml:` define
-        /// every name in theirs.
+        /// namespace, such as a payload under a SOAP envelope's default namespace, or a record in a signature's
+        /// `Object`.
         func frames(_ local: UnsafeRawBufferPointer) -> Bool {
             let names: Set<String>
             switch self {
             case .plain: return false
-            case .signature, .xinclude, .xml: return true
+            case .signature: names = XMLNamespaces.signatureNames
+            case .xinclude: names = XMLNamespaces.xincludeNames
+            case .xml: names = XMLNamespaces.xmlNames
             case .soap11Envelope: names = XMLNamespaces.soap11Names
             case .soap12Envelope: names = XMLNamespaces.soap12Names
             case .addressing: names = XMLNamespaces.addressingNames
@@ -54,6 +56,18 @@ enum XMLNamespaces {
         "Timestamp", "Created", "Expires", "Id", "Type", "EncodingType", "ValueType", "URI", "Usage", "TokenType", "Value",
     ]
     private static let schemaInstanceNames: Set<String> = ["type", "nil", "schemaLocation", "noNamespaceSchemaLocation"]
+    /// XML Signature 1.0's elements and attributes.
+    private static let signatureNames: Set<String> = [
+        "Signature", "SignedInfo", "CanonicalizationMethod", "SignatureMethod", "Reference", "Transforms", "Transform", "XPath",
+        "DigestMethod", "DigestValue", "SignatureValue", "HMACOutputLength", "KeyInfo", "KeyName", "KeyValue", "DSAKeyValue",
+        "RSAKeyValue", "Modulus", "Exponent", "P", "Q", "G", "Y", "J", "Seed", "PgenCounter", "RetrievalMethod", "X509Data",
+        "X509IssuerSerial", "X509IssuerName", "X509SerialNumber", "X509SKI", "X509SubjectName", "X509Certificate", "X509CRL",
+        "PGPData", "PGPKeyID", "PGPKeyPacket", "SPKIData", "SPKISexp", "MgmtData", "Object", "Manifest", "SignatureProperties",
+        "SignatureProperty", "Id", "URI", "Type", "Algorithm", "Target", "MimeType", "Encoding",
+    ]
+    private static let xincludeNames: Set<String> = ["include", "fallback"]
+    /// The attributes XML and its recommendations define under `xml:`.
+    private static let xmlNames: Set<String> = ["lang", "space", "base", "id"]
 
     static func role(of uri: String) -> Role {
         switch uri {
