@@ -203,6 +203,25 @@ struct ResponseRedactionTests {
         }
     }
 
+    @Test("a withheld answer's detail quotes nothing of the upstream's: no key, entity, type or coding")
+    func withheldQuotesNothing() async throws {
+        let cases: [(String, String, String?, String)] = [
+            ("context keyword", "application/json", nil, #"{"@context":{"@citizenshipMX":1},"a":1}"#),
+            ("term keyword", "application/json", nil, #"{"@context":{"t":{"@id":"urn:t","@citizenshipMX":1}},"a":1}"#),
+            ("entity", "application/xml", nil, "<r>&citizenshipMX;</r>"),
+            ("encoding", "application/xml", nil, #"<?xml version="1.0" encoding="citizenshipMX"?><r/>"#),
+            ("type", "text/plain; citizenshipMX=1", nil, "x"),
+            ("coding", "application/json", "citizenshipMX", "{}"),
+        ]
+        for (label, type, coding, body) in cases {
+            try await withUpstream(contentType: type, coding: coding, { ByteBuffer(string: body) }) { gateway, _ in
+                let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
+                #expect(answer.status == 502, "\(label)")
+                #expect(!answer.body.contains("citizenshipMX"), "\(label): \(answer.body)")
+            }
+        }
+    }
+
     @Test("a body with two Content-Types is withheld: it is redacted as one type and could be read as the other")
     func twoContentTypes() async throws {
         let router = Router()

@@ -1225,7 +1225,8 @@ private struct JSONLDContextReader {
             case "":
                 throw malformed("an empty JSON-LD term")
             default:
-                guard !key.hasPrefix("@") else { throw refused("\(key) in a JSON-LD context") }
+                // The key is not quoted: an error's detail reaches the client, and the body's bytes must not.
+                guard !key.hasPrefix("@") else { throw refused("an unknown keyword in a JSON-LD context") }
                 let iri = try termDefinition()
                 local.updateValue(iri, forKey: Array(key.utf8))
             }
@@ -1272,7 +1273,7 @@ private struct JSONLDContextReader {
             // citizenship of "MX" for a JSON-LD processor.
             case "@index": throw refused("a JSON-LD property-valued index")
             case "@type", "@container", "@language", "@direction", "@protected", "@prefix", "@nest": try skipValue()
-            default: throw refused("\(key) in a JSON-LD term definition")
+            default: throw refused("an unknown keyword in a JSON-LD term definition")
             }
         }
         return id

@@ -265,7 +265,7 @@ enum XMLReference {
         if let scalar = scalar(text) {
             return isCharacter(scalar) ? nil : (.malformed, "a character reference to a character XML forbids")
         }
-        if XMLName.isNCName(name) { return (.refused, "a reference to an undefined entity '\(text.prefix(32))'") }
+        if XMLName.isNCName(name) { return (.refused, "a reference to an undefined entity") }
         return (.malformed, "a malformed reference")
     }
 
@@ -375,7 +375,7 @@ struct XMLDeclaration {
         switch pairs.first(where: { $0.0 == "encoding" })?.1.lowercased() {
         case nil, "utf-8", "utf8": asciiOnly = false
         case "us-ascii", "ascii": asciiOnly = true
-        case let other?: throw RedactionError(.refused, "the encoding '\(other.prefix(40))' (only UTF-8 and US-ASCII are passed)", offset: offset)
+        case _?: throw RedactionError(.refused, "an encoding other than UTF-8 and US-ASCII, which alone are passed", offset: offset)
         }
     }
 }

@@ -381,7 +381,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         if head.status.code == 206 { return upstreamGaveUp(request, .upstreamUnredactable, detail: "a partial (206) response cannot be redacted") }
         let contentEncoding = head.headers[canonicalForm: "content-encoding"].joined(separator: ",")
         guard let coding = ResponseRedactionStream.Coding(contentEncoding: contentEncoding.isEmpty ? nil : contentEncoding) else {
-            return upstreamGaveUp(request, .upstreamUnredactable, detail: "the content coding '\(contentEncoding.prefix(40))' is not one the gateway decodes")
+            // The upstream's values go to the operator's log, never into the client's answer.
+            return upstreamGaveUp(request, .upstreamUnredactable, detail: "its content coding is not one the gateway decodes",
+                                  cause: UpstreamFault("content coding '\(contentEncoding.prefix(200))'"))
         }
         // Redaction reads the body as one type; a client shown two could read it as the other. (Counted by field: a
         // comma may stand inside one type's quoted parameter.)
@@ -390,7 +392,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         }
         let contentType = head.headers.first(name: "content-type")
         guard let type = RedactableMediaType(contentType: contentType) else {
-            return upstreamGaveUp(request, .upstreamUnredactable, detail: "a body of type '\((contentType ?? "none").prefix(60))' cannot be redacted")
+            return upstreamGaveUp(request, .upstreamUnredactable, detail: "a body of its type cannot be redacted",
+                                  cause: UpstreamFault("content type '\((contentType ?? "none").prefix(200))'"))
         }
         if type == .json, head.headers["link"].contains(where: { $0.lowercased().contains("json-ld#context") }) {
             return upstreamGaveUp(request, .upstreamUnredactable, detail: "a JSON-LD context given in a Link header cannot be read")
@@ -444,7 +447,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
     }
 
-    /// Redaction refused the body: withheld with a 502 if its answer has not begun, cut off if it has.
+    /// Redaction refused the body: withheld with a 502 if its answer has not begun, cut off if it has. The error's
+    /// detail, which reaches the client, names what was refused without quoting the body.
     private func redactionRefused(_ request: RequestInFlight, _ error: RedactionError) {
         environment.logger.warning(
             "upstream response withheld: it cannot be redacted",
