@@ -294,6 +294,27 @@ struct JSONStreamingRedactionTests {
         )
     }
 
+    @Test("a context keyword holds a scalar (@container strings too): an object or array there, never redacted, is refused")
+    func contextKeywordsAreScalars() {
+        for context in [
+            #"{"@base":{"citizenship":"MX"}}"#, #"{"@version":[1.1,{"citizenship":"MX"}]}"#, #"{"@language":{"citizenship":"MX"}}"#,
+            #"{"@protected":{"citizenship":"MX"}}"#, #"{"@direction":["ltr"]}"#, #"{"@type":{"@container":"@set","citizenship":"MX"}}"#,
+            #"{"@type":"x"}"#, #"{"t":{"@id":"urn:t","@type":{"citizenship":"MX"}}}"#, #"{"t":{"@id":"urn:t","@container":[{"citizenship":"MX"}]}}"#,
+            #"{"t":{"@id":"urn:t","@nest":{"citizenship":"MX"}}}"#, #"{"t":{"@id":"urn:t","@prefix":[true]}}"#,
+        ] {
+            let text = #"{"@context":\#(context),"a":1}"#
+            for pieces in [[], Array(repeating: 1, count: text.utf8.count)] {
+                #expect(Self.streamed(text, names: [Self.example], pieces: pieces).outcome == .refused, "\(context)")
+            }
+        }
+        for context in [
+            #"{"@base":"http://example.org/","@version":1.1,"@language":null,"@protected":true,"@type":{"@container":"@set"}}"#,
+            #"{"t":{"@id":"urn:t","@type":"@id","@container":["@set","@language"],"@protected":false,"@prefix":true,"@nest":"n"}}"#,
+        ] {
+            Self.expectLD(#"{"@context":\#(context),"a":1}"#, .accepted(#"{"@context":\#(context),"a":1}"#, removed: 0))
+        }
+    }
+
     @Test("the empty key expands to the vocabulary's IRI itself, which may be a redacted name's")
     func emptyKeyUnderVocab() {
         Self.expectLD(#"{"@context":{"@vocab":"http://example.org/ns#secret"},"a":1,"":"MX"}"#,

@@ -1189,6 +1189,42 @@ private struct JSONLDContextReader {
         }
     }
 
+    /// A keyword's value that JSON-LD allows only as a string, number, boolean or null (or, with `strings`, an array
+    /// of strings: `@container`). Nothing in a context is redacted, so an object or array there could carry any
+    /// field a plain JSON client reads (`"@base": {"citizenship": "MX"}`): refused instead.
+    private mutating func skipScalar(_ keyword: StaticString, strings: Bool = false) throws(RedactionError) {
+        if strings, scanner.current == UInt8(ascii: "[") {
+            scanner.index += 1
+            var first = true
+            while true {
+                scanner.skipWhitespace()
+                if scanner.current == UInt8(ascii: "]") {
+                    scanner.index += 1
+                    return
+                }
+                if !first { try json { scanner throws(JSONError) in try scanner.expect(UInt8(ascii: ",")); scanner.skipWhitespace() } }
+                first = false
+                guard scanner.current == UInt8(ascii: "\"") else { throw malformed("\(keyword) holding other than strings") }
+                try skipValue()
+            }
+        }
+        guard scanner.current != UInt8(ascii: "{"), scanner.current != UInt8(ascii: "[") else {
+            throw malformed("\(keyword) that is not a string, number, boolean or null")
+        }
+        try skipValue()
+    }
+
+    /// A context's `@type`, which JSON-LD 1.1 allows only as `{"@container": "@set"}` (and `@protected`).
+    private mutating func contextType() throws(RedactionError) {
+        guard scanner.current == UInt8(ascii: "{") else { throw malformed("@type in a JSON-LD context that is not an object") }
+        scanner.index += 1
+        var first = true
+        while let key = try nextMember(&first) {
+            guard key == "@container" || key == "@protected" else { throw refused("@type in a JSON-LD context with other than @container") }
+            try skipScalar("@type's members")
+        }
+    }
+
     /// One context: null resets it, an object adds to it.
     private mutating func entry(over context: JSONLDContext) throws(RedactionError) -> JSONLDContext {
         switch scanner.current {
@@ -1213,9 +1249,11 @@ private struct JSONLDContextReader {
             switch key {
             case "@vocab":
                 vocab = .some(try stringOrNull("@vocab"))
-            case "@base", "@version", "@language", "@direction", "@protected", "@type":
+            case "@base", "@version", "@language", "@direction", "@protected":
                 // `@base` resolves `@id` values, and a relative vocabulary, which is refused below.
-                try skipValue()
+                try skipScalar("a context keyword")
+            case "@type":
+                try contextType()
             case "@propagate":
                 // `false` would restore the outer context in nested objects, which is not followed here.
                 guard scanner.current == UInt8(ascii: "t") else { throw refused("@propagate other than true in a JSON-LD context") }
@@ -1272,7 +1310,8 @@ private struct JSONLDContextReader {
             // be a redacted one: `{"@container": "@index", "@index": "citizenship"}` turns `{"MX": {…}}` into a
             // citizenship of "MX" for a JSON-LD processor.
             case "@index": throw refused("a JSON-LD property-valued index")
-            case "@type", "@container", "@language", "@direction", "@protected", "@prefix", "@nest": try skipValue()
+            case "@container": try skipScalar("@container", strings: true)
+            case "@type", "@language", "@direction", "@protected", "@prefix", "@nest": try skipScalar("a term definition's keyword")
             default: throw refused("an unknown keyword in a JSON-LD term definition")
             }
         }
