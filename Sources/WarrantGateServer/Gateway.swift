@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Hummingbird
 import Logging
 import NIOCore
@@ -25,6 +26,9 @@ public final class Gateway: Sendable {
     let onListening: @Sendable (Int) async -> Void
     /// Told when the gateway is ready (after `onListening`), reloading on SIGHUP, and stopping.
     let notifier: SystemdNotifier
+    /// Held for a whole reload, so that reloads run one at a time: each reads the files after the one before it
+    /// finished, and the last to start is the last in force.
+    let reloading = Mutex(())
 
     /// Loads and validates everything; throws with a located message if a file is wrong. The default notifier is
     /// the one `$NOTIFY_SOCKET` names, if any.

@@ -95,6 +95,37 @@ struct PolicyOperationsTests {
         }
     }
 
+    /// A SIGHUP reverting a bad policy finished first while the bad policy's own reload (set off by its file) was
+    /// still parsing; that one then finished and put the bad policy back in force, the reverted file on disk.
+    @Test("reloads run one at a time: one asked for while another runs waits for it, then reads the files as they are")
+    func reloadsInTurn() async throws {
+        try await withGateway(configure: copyingPolicy) { gateway in
+            let path = gateway.gateway.configuration.policyPath
+            let original = try String(contentsOfFile: path, encoding: .utf8)
+            let events = Mutex<[String]>([])
+            let inProgress = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+            // The first reload, still running: it holds the reload lock.
+            Thread {
+                gateway.gateway.reloading.withLock { _ in
+                    inProgress.signal()
+                    Thread.sleep(forTimeInterval: 0.2)
+                    events.withLock { $0.append("first done") }
+                }
+            }.start()
+            inProgress.wait()
+            try original.replacingOccurrences(of: "time-zone: America/Denver", with: "time-zone: America/New_York")
+                .write(toFile: path, atomically: true, encoding: .utf8)
+            Thread {
+                _ = gateway.gateway.reload(reason: "SIGHUP")
+                events.withLock { $0.append("second done") }
+                done.signal()
+            }.start()
+            done.wait()
+            #expect(events.withLock { $0 } == ["first done", "second done"])
+            #expect(gateway.gateway.state.current.policies.policy.timeZone.identifier == "America/New_York")
+        }
+    }
+
     @Test("a policy reloaded in another time zone moves the expiry of registered warrants with it, logged")
     func timeZoneReload() async throws {
         try await withGateway(configure: copyingPolicy) { gateway in
@@ -364,6 +395,26 @@ struct FileChangeTriggerTests {
         let installed = [file("p.yaml", inode: 9, "whole, longer")]
         #expect(trigger.check(installed, seen: seen) == .wait)
         #expect(trigger.check(installed, seen: seen) == .reload(unsettled: false))
+    }
+
+    /// `rm policy.yaml; cat part1 > policy.yaml; sleep 5; cat part2 >> policy.yaml`: the new inode stood still cut
+    /// short and was reloaded, and the rest, written in place, never was.
+    @Test("a file deleted and written anew, reloaded cut short, is reloaded again once its writing ends")
+    func rewrittenAfterReload() {
+        var trigger = FileChangeTrigger()
+        var seen = [file("p.yaml", inode: 1, "whole")]
+        let cut = [file("p.yaml", inode: 2, "wh")]
+        #expect(trigger.check(cut, seen: seen) == .wait)
+        #expect(trigger.check(cut, seen: seen) == .reload(unsettled: false))
+        seen = cut
+        let rest = [file("p.yaml", inode: 2, "whole, new")]
+        #expect(trigger.check(rest, seen: seen) == .wait, "not yet stood still")
+        #expect(trigger.check(rest, seen: seen) == .reload(unsettled: false))
+        seen = rest
+        // Long after, a change in place is an edit again: reported, not reloaded.
+        for _ in 0..<FileChangeTrigger.rewriteWindowChecks { #expect(trigger.check(seen, seen: seen) == .wait) }
+        let edited = [file("p.yaml", inode: 2, "whole, edited")]
+        #expect(trigger.check(edited, seen: seen) == .changedInPlace(["p.yaml"]))
     }
 
     @Test("replacements at every check are reloaded as they stand after the limit")

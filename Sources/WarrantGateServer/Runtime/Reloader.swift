@@ -9,7 +9,9 @@ import WarrantGateCore
 /// Reloads the policy, the agency directory, the server certificate and the client CA bundle: on SIGHUP, and when
 /// one of their files has been replaced (renamed into place, a new inode) and then stood still for a second (checked
 /// every second). A file whose contents changed in place is not reloaded by itself: it may be half-written, and a
-/// policy cut short can be valid and forbid less. That is logged, and SIGHUP reloads it.
+/// policy cut short can be valid and forbid less. That is logged, and SIGHUP reloads it; but a replacement still
+/// being written after its reload is reloaded again (``FileChangeTrigger``). Reloads run one at a time
+/// (``Gateway/reload(reason:)``).
 ///
 /// Each part is validated before it is swapped in, atomically; a part that fails keeps its old version running,
 /// and the failure is logged and counted (`warrantgate_policy_reload_failures_total`).
@@ -118,6 +120,11 @@ final class HeldFile: Sendable {
 /// then stood still for a check; never for a file changed in place, which may be
 /// half-written (that is reported once for each state of the files). Replacements that never stand still are
 /// reloaded as they are after ``maximumUnsettledChecks``: each replacement is a whole file.
+///
+/// But a file deleted and written anew is a new inode too, and a writer that pauses leaves one cut short that stands
+/// still: it is reloaded as it stands, and what the writer adds later is a change in place. So a file reloaded as a
+/// replacement that then changes in place within ``rewriteWindowChecks`` is taken to be still being written, and
+/// reloaded again once it stands still: the gateway ends on the whole file, not on the cut one.
 struct FileChangeTrigger {
     enum Action: Equatable {
         case wait
@@ -129,13 +136,19 @@ struct FileChangeTrigger {
     }
 
     static let maximumUnsettledChecks = 10
+    /// How many checks after its reload a replaced file's change in place is taken for the rest of its writing.
+    static let rewriteWindowChecks = 60
 
     private var pending: [WatchedFile]?
     private var unsettledChecks = 0
     private var reportedInPlace: [WatchedFile]?
+    /// The files reloaded as replacements (path and inode), and the checks since.
+    private var replaced: Set<String> = []
+    private var checksSinceReplaced = 0
 
     /// What to do about `current`, given the files as the last reload saw them.
     mutating func check(_ current: [WatchedFile], seen: [WatchedFile]) -> Action {
+        checksSinceReplaced += 1
         guard current.map(\.path) != seen.map(\.path) || current.map(\.contents) != seen.map(\.contents) else {
             (pending, unsettledChecks, reportedInPlace) = (nil, 0, nil)
             return current == seen ? .wait : .adopt
@@ -145,7 +158,8 @@ struct FileChangeTrigger {
             guard let old = before[file.path], let inode = old.inode else { return false }
             return file.inode == inode && file.contents != old.contents
         }
-        if !inPlace.isEmpty {
+        let stillBeingWritten = checksSinceReplaced <= Self.rewriteWindowChecks && inPlace.allSatisfy { replaced.contains(Self.key($0)) }
+        if !inPlace.isEmpty, !stillBeingWritten {
             (pending, unsettledChecks) = (nil, 0)
             guard current != reportedInPlace else { return .wait }
             reportedInPlace = current
@@ -157,14 +171,25 @@ struct FileChangeTrigger {
         }
         let unsettled = current != pending
         (pending, unsettledChecks) = (nil, 0)
+        let inodes = Set(seen.map(Self.key))
+        replaced = Set(current.map(Self.key).filter { !inodes.contains($0) }).union(stillBeingWritten ? replaced : [])
+        checksSinceReplaced = 0
         return .reload(unsettled: unsettled)
     }
+
+    private static func key(_ file: WatchedFile) -> String { "\(file.inode.map(String.init) ?? "-") \(file.path)" }
 }
 
 extension Gateway {
-    /// Reloads every reloadable part; returns the errors of the parts that kept their old version.
+    /// Reloads every reloadable part; returns the errors of the parts that kept their old version. Reloads run one at
+    /// a time (``reloading``): a SIGHUP sent to revert a policy whose reload is still parsing waits for it, then reads
+    /// the reverted files, instead of being overwritten by it.
     @discardableResult
     public func reload(reason: String = "request") -> [String] {
+        reloading.withLock { _ in reloadParts(reason: reason) }
+    }
+
+    private func reloadParts(reason: String) -> [String] {
         var errors: [String] = []
         do {
             let policies = try PolicySet.load(configuration)
