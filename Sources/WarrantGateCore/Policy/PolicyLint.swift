@@ -19,6 +19,16 @@ extension Policy {
                 ))
             }
         }
+        // The pairwise checks below compare conjuncts of two rules; a hostile file of many long rules must not cost
+        // minutes at every load and reload, so they stop, with a warning, once this many comparisons are spent.
+        var budget = Self.pairwiseBudget
+        var exhausted = false
+        func spend(_ left: Rule, _ right: Rule) -> Bool {
+            budget -= max(1, left.when.conjuncts.count) * max(1, right.when.conjuncts.count)
+            if budget < 0 { exhausted = true }
+            return !exhausted
+        }
+        let unconditionalForbids = rules.filter { $0.effect == .forbid && $0.unless == nil && $0.effectiveFrom == nil && $0.effectiveUntil == nil }
         for rule in rules where rule.source == source {
             if let reason = Self.neverMatches(rule.when) {
                 found.append(FileError(file: source, line: rule.line, message: "rule '\(rule.id)' can never match: \(reason)"))
@@ -26,10 +36,8 @@ extension Policy {
             if let from = rule.effectiveFrom, let until = rule.effectiveUntil, until < from {
                 found.append(FileError(file: source, line: rule.line, message: "rule '\(rule.id)' is never in force"))
             }
-            guard rule.effect == .permit else { continue }
-            if let forbid = rules.first(where: {
-                $0.effect == .forbid && $0.unless == nil && $0.effectiveFrom == nil && $0.effectiveUntil == nil && Self.implies(rule.when, $0.when)
-            }) {
+            guard rule.effect == .permit, !exhausted else { continue }
+            if let forbid = unconditionalForbids.first(where: { spend(rule, $0) && Self.implies(rule.when, $0.when) }) {
                 found.append(FileError(
                     file: source, line: rule.line,
                     message: "rule '\(rule.id)' is shadowed: whenever it matches, forbid rule '\(forbid.id)' matches too, and forbid wins"
@@ -37,16 +45,25 @@ extension Policy {
             }
         }
         // One warning a rule, naming the first it repeats: a file of many like rules must not cost a warning a pair.
-        for (index, rule) in rules.enumerated() where rule.source == source {
+        for (index, rule) in rules.enumerated() where rule.source == source && !exhausted {
             if let earlier = rules[..<index].first(where: {
-                $0.effect == rule.effect && $0.when == rule.when && $0.unless == rule.unless
+                spend(rule, $0) && $0.effect == rule.effect && $0.when == rule.when && $0.unless == rule.unless
                     && $0.effectiveFrom == rule.effectiveFrom && $0.effectiveUntil == rule.effectiveUntil
             }) {
                 found.append(FileError(file: source, line: rule.line, message: "rule '\(rule.id)' repeats rule '\(earlier.id)'"))
             }
         }
+        if exhausted {
+            found.append(FileError(
+                file: source, line: nil,
+                message: "too many long rules to check every pair: shadowed and repeated rules were checked only in part (\(Self.pairwiseBudget) comparisons)"
+            ))
+        }
         return with(warnings: found)
     }
+
+    /// How many conjunct comparisons the pairwise checks may spend on one file.
+    static let pairwiseBudget = 2_000_000
 
     /// The request fact a permit's `when` rests on, if it can admit `federal-immigration` with no document, record
     /// or fact on file: its category and agency tests allow that category or are absent, and no other conjunct is
