@@ -65,10 +65,16 @@ struct AgencyCommand: ParsableCommand {
 
         func run() throws {
             let pin = try spkiFingerprint(ofCertificateAt: cert)
-            // The gateway keeps a listed agency's category whatever the registry says; refuse here what it would ignore.
-            if FileManager.default.fileExists(atPath: agencies), let listed = try AgencyDirectoryFile.listing(path: agencies).first(where: { $0.id == id }),
-               listed.category != category {
-                throw CLIError(.refused, "\(agencies) lists \(id) as \(listed.category.rawValue): agency add can add a certificate to it, never change its category (edit that file, under review, to do so)")
+            if FileManager.default.fileExists(atPath: agencies) {
+                // A category the directory file does not declare is a misspelling the policy's rules would not see.
+                let declared = try AgencyDirectoryFile.declaredCategories(YAMLNode.load(path: agencies))
+                guard declared.contains(category) else {
+                    throw CLIError(.refused, "category \(category.rawValue) is neither built in nor declared in \(agencies) (declared: \(declared.map(\.rawValue).joined(separator: ", ")))")
+                }
+                // The gateway keeps a listed agency's category whatever the registry says; refuse here what it would ignore.
+                if let listed = try AgencyDirectoryFile.listing(path: agencies).first(where: { $0.id == id }), listed.category != category {
+                    throw CLIError(.refused, "\(agencies) lists \(id) as \(listed.category.rawValue): agency add can add a certificate to it, never change its category (edit that file, under review, to do so)")
+                }
             }
             let registry = try admin.registry(create: true)
             try storeCall { try registry.addAgency(id: id, name: name ?? id, category: category, spkiPins: [pin], operator: admin.operatorName) }

@@ -36,6 +36,11 @@ struct PolicyCommand: ParsableCommand {
             for file in files {
                 do {
                     let policy = try PolicyParser.load(path: file)
+                    if let categories, let problem = policy.undeclaredForbiddenCategory(declared: categories, directoryFile: agencies) {
+                        failures += 1
+                        print("FAIL  \(file): \(problem)")
+                        continue
+                    }
                     let includes = policy.includes.isEmpty ? "" : ", includes \(policy.includes.map { ($0 as NSString).lastPathComponent }.joined(separator: ", "))"
                     print("ok    \(file): policy \(policy.name), \(policy.routes.count) routes, \(policy.rules.count) rules\(includes), digest \(policy.digest.prefix(16))")
                     var found = policy.warnings.map(\.description)

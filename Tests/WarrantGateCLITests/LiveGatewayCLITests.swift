@@ -29,6 +29,10 @@ struct LiveGatewayCLITests {
         let recategorise = ["agency", "add", "ice-ero", "--category", "local-law-enforcement", "--cert", "\(certs)/ice-ero.pem", "--db", database, "--operator", "solo"]
         let refused = try CLIProcess.run(recategorise + ["--agencies", agencies])
         #expect(refused.status == 3 && refused.stderr.contains("never change its category"), "\(refused.stderr)")
+        // A category the file neither builds in nor declares is a misspelling no rule would see.
+        let misspelt = try CLIProcess.run(["agency", "add", "aurora-pd", "--category", "local-law-enforcment", "--cert", "\(certs)/denver-pd.pem",
+                                           "--db", database, "--operator", "solo", "--agencies", agencies])
+        #expect(misspelt.status == 3 && misspelt.stderr.contains("neither built in nor declared"), "\(misspelt.stderr)")
         #expect(try CLIProcess.run(recategorise + ["--agencies", scratch.url.appendingPathComponent("none.yaml").path]).status == 0)
         Thread.sleep(forTimeInterval: 1)
         #expect(try curl(certs, "ice-ero", port, "/records/inmates/2017-000456").contains("warrant_missing"))

@@ -165,6 +165,17 @@ struct PolicyParserTests {
         #expect(RedactionVocabulary.empty.described(Set(policy.redactAlways)) == ["citizenship", "field:a#", "field:country of birth"])
     }
 
+    @Test("a fact or value the policy does not declare is an error in a forbid, which would forbid nothing, and a warning in a permit")
+    func undeclaredFacts() throws {
+        let facts = Self.minimal.replacingOccurrences(of: "routes:", with: "facts:\n  conviction: [none, serious-felony]\nroutes:")
+        for (test, message) in [("{ conviction: [serius-felony] }", "is not a declared value of fact 'conviction'"), ("{ convction: [serious-felony] }", "is not declared under facts:")] {
+            let forbid = facts + "\n  - { id: f, effect: forbid, reason: refused, when: { category: federal-immigration, fact: \(test) } }"
+            #expect(error(forbid)?.message.contains(message) == true, "\(test)")
+            let permit = try PolicyParser.parse(facts + "\n  - { id: p, effect: permit, when: { category: court, fact: \(test) } }", file: "t.yaml")
+            #expect(permit.warnings.contains { $0.message.contains(message) }, "\(test)")
+        }
+    }
+
     /// A 790 KB file of 2,000 such rules cost 60 s of lint at every load and reload.
     @Test("the pairwise lint checks stop at their budget on a file of many long rules, and say so")
     func lintBudget() throws {

@@ -95,6 +95,20 @@ struct PolicyOperationsTests {
         }
     }
 
+    @Test("a forbid testing a category the directory file neither builds in nor declares is refused at reload; the policy in force stays")
+    func misspeltForbiddenCategory() async throws {
+        try await withGateway(configure: copyingPolicy) { gateway in
+            let path = gateway.gateway.configuration.policyPath
+            let digest = gateway.gateway.state.current.policies.policy.digest
+            try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: "category: federal-immigration", with: "category: federal-imigration")
+                .write(toFile: path, atomically: true, encoding: .utf8)
+            let errors = gateway.gateway.reload()
+            #expect(errors.contains { $0.contains("tests category 'federal-imigration', which is neither built in nor declared") }, "\(errors)")
+            #expect(gateway.gateway.state.current.policies.policy.digest == digest)
+            #expect(try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000123").reason == "warrant_missing")
+        }
+    }
+
     /// A SIGHUP reverting a bad policy finished first while the bad policy's own reload (set off by its file) was
     /// still parsing; that one then finished and put the bad policy back in force, the reverted file on disk.
     @Test("reloads run one at a time: one asked for while another runs waits for it, then reads the files as they are")

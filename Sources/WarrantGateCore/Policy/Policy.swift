@@ -206,6 +206,27 @@ public struct Policy: Sendable {
         return found
     }
 
+    /// Each agency category a forbid's `when` tests, with the rules that test it: one no agency can have (misspelt)
+    /// makes its forbid forbid nothing.
+    public var categoriesForbidden: [AgencyCategory: [String]] {
+        var found: [AgencyCategory: [String]] = [:]
+        for rule in rules where rule.effect == .forbid {
+            for case .category(let categories) in rule.when.parts {
+                for category in categories { found[category, default: []].append(rule.id) }
+            }
+        }
+        return found
+    }
+
+    /// Why the policy cannot be used with a directory declaring `declared` (built-in categories included): a forbid
+    /// tests a category no agency can have. Nil if none does.
+    public func undeclaredForbiddenCategory(declared: Set<AgencyCategory>, directoryFile: String) -> String? {
+        guard let (category, ids) = categoriesForbidden.filter({ !declared.contains($0.key) }).min(by: { $0.key.rawValue < $1.key.rawValue }) else {
+            return nil
+        }
+        return "forbid rule '\(ids[0])' tests category '\(category.rawValue)', which is neither built in nor declared in \(directoryFile): no agency can have it, so the rule would forbid nothing"
+    }
+
     /// Every agency id a rule tests.
     public var agenciesNamed: Set<String> {
         var found: Set<String> = []

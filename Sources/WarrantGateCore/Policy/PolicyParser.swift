@@ -562,15 +562,21 @@ public enum PolicyParser {
                 let entries = try value.mapping("fact")
                 guard entries.count == 1, let (name, values) = entries.first else { throw value.error("fact names exactly one fact: { name: value }") }
                 let accepted = Set(try values.someStrings("fact value"))
+                // As for actions: a misspelt fact or value in a forbid would make it forbid nothing, so it is an error;
+                // in a permit it only denies, so it is a warning.
+                func report(_ error: FileError) throws {
+                    if effect == .forbid { throw error }
+                    context.warnings.append(error)
+                }
                 switch context.facts[name] {
                 case .values(let known)?:
                     for unknown in accepted.subtracting(known).sorted() {
-                        context.warnings.append(values.error("rule '\(rule)': '\(unknown)' is not a declared value of fact '\(name)' (declared: \(known.sorted().joined(separator: ", ")))"))
+                        try report(values.error("rule '\(rule)': '\(unknown)' is not a declared value of fact '\(name)' (declared: \(known.sorted().joined(separator: ", ")))"))
                     }
                 case .date?:
                     throw value.error("rule '\(rule)': fact '\(name)' is a date; test it with elapsed: or remaining:")
                 case nil:
-                    context.warnings.append(value.error("rule '\(rule)': fact '\(name)' is not declared under facts:"))
+                    try report(value.error("rule '\(rule)': fact '\(name)' is not declared under facts:"))
                 }
                 parts.append(.fact(name: name, values: accepted))
             case "request":

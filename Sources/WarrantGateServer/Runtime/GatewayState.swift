@@ -25,7 +25,11 @@ public final class PolicySet: Sendable {
         let policy = try PolicyParser.load(path: configuration.policyPath)
         let shadow = try configuration.shadowPolicyPath.map(PolicyParser.load(path:))
         let directory = try AgencyDirectoryFile.load(path: configuration.agenciesPath, authorityOverrides: configuration.authorities)
+        let declared = Set(try AgencyDirectoryFile.declaredCategories(YAMLNode.load(path: configuration.agenciesPath)))
         for (candidate, path) in [(policy, configuration.policyPath)] + (shadow.map { [($0, configuration.shadowPolicyPath!)] } ?? []) {
+            if let problem = candidate.undeclaredForbiddenCategory(declared: declared, directoryFile: configuration.agenciesPath) {
+                throw FileError(file: path, line: nil, message: problem)
+            }
             for route in candidate.routes where configuration.upstreams[route.upstream] == nil {
                 throw FileError(file: path, line: nil, message: "route '\(route.id)' uses upstream '\(route.upstream)', which the configuration does not define")
             }
