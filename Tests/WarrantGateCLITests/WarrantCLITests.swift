@@ -234,13 +234,13 @@ struct PolicyCLITests {
         let explained = try CLIProcess.run(["policy", "explain", "--policy", "\(policies)/california.yaml", "--agencies", "\(policies)/agencies.yaml",
                                             "--agency", "ice-ero", "--path", "/records/inmates/2017-000456", "--db", scratch.db])
         #expect(explained.status == 0, "\(explained.stderr)")
-        #expect(explained.stdout.contains("decision:  deny (warrant_or_qualifying_conviction_required)"))
+        #expect(explained.stdout.contains("decision:  deny (warrant_or_public_record_required)"))
         #expect(explained.stdout.contains("✔ forbid immigration-records-need-warrant-or-conviction"))
         #expect(explained.stdout.contains("when: warrant verified does not hold (warrant_missing)"))
 
         #expect(try CLIProcess.run(["subject", "set-fact", "--subject", "2017-000456", "--name", "conviction", "--value", "serious-felony", "--db", scratch.db]).status == 0)
         let withFact = try CLIProcess.run(["policy", "explain", "--policy", "\(policies)/california.yaml", "--agencies", "\(policies)/agencies.yaml",
-                                           "--agency", "ice-ero", "--path", "/records/inmates/2017-000456", "--db", scratch.db])
+                                           "--agency", "ice-ero", "--path", "/records/inmates/2017-000456/release", "--db", scratch.db])
         #expect(withFact.stdout.contains("decision:  allow"))
         #expect(withFact.stdout.contains("duties:    public-record, notify-inmate-in-writing, notify-attorney-in-writing"))
 

@@ -166,17 +166,17 @@ struct FactLookupTests {
         try await withGateway(configure: { _, configuration in
             configuration.policyPath = Repository.path("policies/california.yaml")
         }) { gateway in
-            let convicted = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456")
+            let convicted = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456/release")
             #expect(convicted.status == 200)
             #expect(convicted.json["citizenship"] == nil)
-            let clean = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000123")
-            #expect(clean.reason == "warrant_or_qualifying_conviction_required")
+            let clean = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000123/release")
+            #expect(clean.reason == "release_information_protected")
             #expect(gateway.recorder.requests.filter { $0.path.hasSuffix("/facts") }.count == 2)
 
             // A fact set by staff in the registry takes precedence over the records system's.
             try gateway.registry.setFact(subject: "2017-000456", name: "conviction", value: "none", operator: "records-unit")
             try await gateway.awaitRegistry()
-            #expect(try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456").reason == "warrant_or_qualifying_conviction_required")
+            #expect(try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456/release").reason == "release_information_protected")
             // The answer is cached: no new lookup for a subject seen within the TTL.
             #expect(gateway.recorder.requests.filter { $0.path.hasSuffix("/facts") }.count == 2)
         }
@@ -189,7 +189,7 @@ struct FactLookupTests {
             configuration.policyPath = path
             configuration.upstreams["facts"] = "http://127.0.0.1:1"
         }) { gateway in
-            let answer = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456")
+            let answer = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456/release")
             #expect(answer.status == 403)
             #expect(answer.reason == "policy_error")
             #expect(gateway.recorder.requests.isEmpty)
@@ -204,7 +204,7 @@ struct FactLookupTests {
             configuration.policyPath = path
             configuration.upstreams["facts"] = "http://127.0.0.1:1"
         }) { gateway in
-            #expect(try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000123").reason == "warrant_or_qualifying_conviction_required")
+            #expect(try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000123/release").reason == "release_information_protected")
             let path = gateway.gateway.configuration.policyPath
             let elsewhere = try String(contentsOfFile: path, encoding: .utf8)
                 .replacingOccurrences(of: "fact-lookup:\n  upstream: records", with: "fact-lookup:\n  upstream: facts")
@@ -212,7 +212,7 @@ struct FactLookupTests {
             var reason: String?
             for _ in 0..<80 {
                 try await Task.sleep(for: .milliseconds(100))
-                reason = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000123").reason
+                reason = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000123/release").reason
                 if reason == "policy_error" { break }
             }
             #expect(reason == "policy_error")
