@@ -52,8 +52,11 @@ public struct RestoreReport: Sendable {
     public var sealed = false
     /// The entries after the backup's latest signed checkpoint (none when sealed): nothing signed vouches for them.
     public var unsignedEntries: UInt64 = 0
-    /// How many published entries the restored log lacks: more than 0 only for an allowed rollback.
+    /// How many entries the restored log lacks, of those the checkpoint held off the machine published or the
+    /// replaced database held: more than 0 only for an allowed rollback.
     public var entriesLost: UInt64 = 0
+    /// The replaced database's log size, when one was replaced and could be read.
+    public var replacedTreeSize: UInt64?
     public var documents = 0
     /// Scans the restored registry names that neither the backup nor the files directory holds.
     public var missingDocuments: [String] = []
@@ -95,7 +98,12 @@ public enum StoreBackup {
             }
         }
         let replacing = try checkTarget(target, replace: options.replace)
-        if replacing { try withExclusiveAccess(to: target) }
+        var replacedTreeSize: UInt64?
+        if replacing {
+            try withExclusiveAccess(to: target)
+            // Often unreadable (the reason to restore): then only the checkpoint held off the machine can tell.
+            replacedTreeSize = try? DatabaseQueue(path: target).read { db in try SQLiteSession(db: db).logSize() }
+        }
         try PrivateFile.makeDirectory(URL(fileURLWithPath: target).deletingLastPathComponent().path)
         try PrivateFile.checkOwnDirectory(holding: target)
 
@@ -128,6 +136,7 @@ public enum StoreBackup {
         }
         report.treeSize = try store.database.read { session in try session.logSize() }
         report.offsiteCheckpointSize = published?.size
+        report.replacedTreeSize = replacedTreeSize
         let rollback = published.map { $0.size > report.treeSize } ?? false
         progress("verifying the log: \(report.treeSize) entries")
         let verification = try LogVerifier(key: key).verify(
@@ -144,13 +153,20 @@ public enum StoreBackup {
         } else {
             report.unsignedEntries = verification.unsignedEntries
         }
-        if let published, rollback {
-            report.entriesLost = published.size - report.treeSize
+        // A database replaced with a shorter log loses entries as surely as a published checkpoint would show: the
+        // gateway signs checkpoints often, so one held off the machine is usually older than the log it replaces.
+        let lostToPublished = published.map { $0.size > report.treeSize ? $0.size - report.treeSize : 0 } ?? 0
+        let lostToReplaced = replacedTreeSize.map { $0 > report.treeSize ? $0 - report.treeSize : 0 } ?? 0
+        report.entriesLost = max(lostToPublished, lostToReplaced)
+        if report.entriesLost > 0 {
             guard let reason = options.rollbackReason else {
+                let against = lostToPublished >= lostToReplaced
+                    ? "the checkpoint held off the machine covers \(published!.size)"
+                    : "the database it would replace holds \(replacedTreeSize!) (they would stay in the file moved aside)"
                 throw StoreError("""
-                    the backup's log has \(report.treeSize) entries but the checkpoint held off the machine covers \(published.size): \
-                    restoring it would roll the log back by \(report.entriesLost) entries and fork the history that checkpoint published. \
-                    The backup itself verifies. To restore it anyway, give the reason with `--allow-rollback REASON`: it is recorded in the log
+                    the backup's log has \(report.treeSize) entries but \(against): restoring it would roll the log back by \
+                    \(report.entriesLost) entries and fork its history. The backup itself verifies. To restore it anyway, give the \
+                    reason with `--allow-rollback REASON`: it is recorded in the log
                     """)
             }
             guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw StoreError("a rollback needs a reason") }
@@ -219,6 +235,7 @@ public enum StoreBackup {
         }
         details["backupCreated"] = report.backupCreated
         details["previousDatabase"] = aside
+        if aside != nil { details["previousTreeSize"] = report.replacedTreeSize.map(String.init) ?? "unreadable" }
         if let published {
             details["offsiteCheckpointSize"] = String(published.size)
             details["offsiteCheckpointRoot"] = Data(published.root).base64EncodedString()

@@ -140,7 +140,7 @@ struct RestoreCommand: ParsableCommand {
             try StoreBackup.restore(from: file, to: location, key: verifier, options: options) { step in print("\(FreeText.escaped(step))…") }
         }
         let consistency = report.offsiteCheckpointSize.map { size in
-            report.entriesLost > 0 ? "NOT covering the checkpoint held off the machine (size \(size))" : "consistent with the checkpoint held off the machine (size \(size))"
+            size > report.treeSize ? "NOT covering the checkpoint held off the machine (size \(size))" : "consistent with the checkpoint held off the machine (size \(size))"
         } ?? "checked against its own checkpoints only"
         print("""
             restored \(file)\(report.backupCreated.map { " (made \($0))" } ?? "") to \(location)
@@ -161,12 +161,16 @@ struct RestoreCommand: ParsableCommand {
 
                 """.utf8))
         }
-        if report.entriesLost > 0, let size = report.offsiteCheckpointSize {
+        if report.entriesLost > 0 {
+            let covered = [
+                report.offsiteCheckpointSize.map { "the checkpoint held off the machine covers \($0)" },
+                report.replacedTreeSize.map { "the database replaced held \($0) (kept in the file moved aside)" },
+            ].compactMap { $0 }.joined(separator: "; ")
             FileHandle.standardError.write(Data("""
-                WARNING: ROLLBACK. The restored log has \(report.treeSize) entries; the checkpoint held off the machine covers \(size).
+                WARNING: ROLLBACK. The restored log has \(report.treeSize) entries; \(covered).
                 The \(report.entriesLost) entries after the backup are lost, and the log from here on forks the history that
-                checkpoint published. Tell the auditors who hold published checkpoints. The record \(report.action)
-                in the log names the checkpoint's size and root, the entries lost, the reason and who restored.
+                was there. Tell the auditors who hold published checkpoints. The record \(report.action)
+                in the log names the sizes, the entries lost, the reason and who restored.
 
                 """.utf8))
         }

@@ -466,6 +466,33 @@ struct StoreBackupTests {
         #expect(try logSize(Store.open(path: site.path("idle/warrant-gate.sqlite"))) == report.treeSize + 1)
     }
 
+    /// The gateway signs checkpoints every few seconds, so the one held off the machine is older than the log a
+    /// restore replaces: a restore of an older backup over a longer log lost entries, recorded as a plain restore.
+    @Test("replacing a database whose log is longer than the backup's is a rollback, refused without a reason")
+    func replaceLongerLog() async throws {
+        let site = try Site()
+        try await site.appendDecisions(5)
+        let offsite = try site.publishCheckpoint()
+        let (older, report) = try site.backup("older.backup")
+        try await site.appendDecisions(7)
+        _ = try site.publishCheckpoint()
+        let (newer, _) = try site.backup("newer.backup")
+        let target = "idle/warrant-gate.sqlite"
+        let longer = try site.restore(newer, to: target, against: offsite)
+        let replacedSize = longer.treeSize + 1
+
+        expectRefusal("the database it would replace holds \(replacedSize)") { _ = try site.restore(older, to: target, against: offsite, replace: true) }
+        #expect(try logSize(Store.open(path: site.path(target))) == replacedSize, "a refused restore leaves the database in place")
+
+        let restored = try site.restore(older, to: target, against: offsite, rollbackReason: "the newer disk is corrupt; ticket 12", replace: true)
+        #expect(restored.entriesLost == replacedSize - report.treeSize)
+        #expect(restored.replacedTreeSize == replacedSize)
+        let record = try #require(try adminRecords(site.path(target)).last)
+        #expect(record.action == "store.restore-rollback")
+        #expect(record.details["previousTreeSize"] == String(replacedSize))
+        #expect(record.details["entriesLost"] == String(replacedSize - report.treeSize))
+    }
+
     @Test("without a checkpoint held off the machine the log is checked against its own, and the record says so")
     func noOffsiteCheckpoint() async throws {
         let site = try Site()
