@@ -154,8 +154,9 @@ struct HTTPSUpstreamTests {
         try await withTLSRecords(
             certificate: server, policy: "policies/california.yaml", settings: { UpstreamSettings(url: "https://localhost:\($0)", caFile: pki.caURL.path) }
         ) { gateway, recorder in
-            // California lets ICE reach an inmate with a qualifying conviction, a fact the records system holds.
-            let answer = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456")
+            // California lets ICE have the release date of an inmate with a qualifying conviction, a fact the records
+            // system holds.
+            let answer = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456/release")
             #expect(answer.status == 200)
             #expect(recorder.requests.contains { $0.path.hasSuffix("/facts") })
         }
@@ -170,8 +171,9 @@ struct HTTPSUpstreamTests {
         try await withTLSRecords(
             certificate: server, policy: "policies/california.yaml", settings: { UpstreamSettings(url: "https://localhost:\($0)", caFile: pki.caURL.path) }
         ) { gateway, recorder in
-            let answer = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456")
+            let answer = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456/release")
             #expect(answer.status == 403, "\(answer.body)")
+            #expect(answer.reason == "policy_error", "\(answer.body)")
             #expect(recorder.requests.isEmpty)
         }
     }

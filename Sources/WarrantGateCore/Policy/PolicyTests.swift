@@ -18,6 +18,17 @@ public struct PolicyTestCase: Sendable {
     /// Fields that must reach the client, and fields that must not: written as `redact:` entries are.
     public let expectedKeep: [String]
     public let expectedWithhold: [String]
+
+    /// The registry as a gateway under a policy in `timeZone` holds it: each document valid through the end of the
+    /// last day it names in that zone, as registration records it.
+    func registry(in timeZone: TimeZone) -> RegistrySnapshot {
+        let documents = registry.documents.values.map { document in
+            var dated = document
+            if let day = LocalDate(document.expires) { dated.expiresAt = day.end(in: timeZone) }
+            return dated
+        }
+        return RegistrySnapshot(documents: documents, records: registry.recordsBySubject.values.flatMap { $0 }, facts: facts, version: registry.version)
+    }
 }
 
 /// A policy test file (`policies/tests/<name>.yaml`), the analogue of `opa test`. Its format is documented in
@@ -82,7 +93,7 @@ public struct PolicyTestFile: Sendable {
                 failures.append(Failure(name: testCase.name, line: testCase.line, problems: undeclared))
                 continue
             }
-            let decision = stages.decide(testCase.request, registry: testCase.registry)
+            let decision = stages.decide(testCase.request, registry: testCase.registry(in: policy.timeZone))
             let problems = Self.problems(testCase, decision, vocabulary: policy.vocabulary)
             if !problems.isEmpty { failures.append(Failure(name: testCase.name, line: testCase.line, problems: problems)) }
         }
