@@ -280,6 +280,22 @@ struct AllowListRedactionTests {
         let answer = Self.xml(#"<s:Envelope xmlns:s="\#(envelope)"><s:Body>\#(fault)</s:Body></s:Envelope>"#, keep: ["{urn:jail}releaseDate"])
         #expect(answer.text?.contains("no such inmate") == true, "\(answer)")
         #expect(answer.text?.contains("4B") == false, "\(answer)")
+        // The parts hold their own structure and text; an element of the service's inside one is its data.
+        let hidden = envelope == Self.soap11
+            ? "<s:Fault><faultcode>s:Server<dob>1990</dob></faultcode><faultactor><dob>1990</dob></faultactor></s:Fault>"
+            : "<s:Fault><s:Code><s:Value>s:Receiver</s:Value><dob>1990</dob><s:Subcode><s:Value>x</s:Value></s:Subcode></s:Code><s:Node><dob>1990</dob></s:Node></s:Fault>"
+        let stripped = Self.xml(#"<s:Envelope xmlns:s="\#(envelope)"><s:Body>\#(hidden)</s:Body></s:Envelope>"#, keep: ["{urn:jail}releaseDate"])
+        #expect(stripped.text?.contains("1990") == false, "\(stripped)")
+        #expect(stripped.text?.contains(envelope == Self.soap11 ? "s:Server" : "<s:Subcode><s:Value>x</s:Value></s:Subcode>") == true, "\(stripped)")
+    }
+
+    @Test("JSON under an allow-list: an unlisted @id or @type keeps strings, never an object or nested array")
+    func identifyingKeywordsHoldStrings() {
+        #expect(Self.redact(#"{"@id":"urn:b:1","@type":["Booking","Inmate"],"releaseDate":"d","dob":"1990"}"#, keep: ["releaseDate"])
+            == .kept(#"{"@id":"urn:b:1","@type":["Booking","Inmate"],"releaseDate":"d"}"#))
+        for document in [#"{"bookingNumber":"1","@id":{"dateOfBirth":"1990"}}"#, #"{"@type":[{"dateOfBirth":"1990"}]}"#, #"{"@type":[["1990"]]}"#] {
+            #expect(Self.redact(document, keep: ["bookingNumber"]) == .refused(.refused), "\(document)")
+        }
     }
 
     @Test("plain XML under an allow-list: text, comments and instructions outside the fields are refused")

@@ -140,6 +140,9 @@ private struct JSONRedactionMachine {
 
     // The member whose value is watched, in the object at depth `watchDepth` (-1 if none): removed, or a `@context`.
     private var watchDepth = -1
+    /// Under an allow-list, the depth of the record whose `@id` or `@type` value is being read, kept though unlisted:
+    /// it may hold strings (an array of them too), never an object that would carry unlisted fields; -1 otherwise.
+    private var identifyingDepth = -1
     private var skipping = false
     private var readingContext = false
     private var contextStarted = false
@@ -374,6 +377,9 @@ private struct JSONRedactionMachine {
             contextOffset = consumed + index
         }
         let byte = bytes[index]
+        if identifyingDepth >= 0, byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") && depth > identifyingDepth {
+            throw RedactionError(.refused, "under a field limit, an @id or @type holding other than strings", offset: consumed + index)
+        }
         switch byte {
         case UInt8(ascii: "{"):
             open(.object)
@@ -420,6 +426,7 @@ private struct JSONRedactionMachine {
     /// A value ended just before `end`.
     private mutating func completeValue(_ bytes: UnsafeRawBufferPointer, at end: Int) throws(RedactionError) {
         mode = .afterValue
+        if depth == identifyingDepth { identifyingDepth = -1 }
         if depth == watchDepth { try endWatch(bytes, at: end) }
     }
 
@@ -616,6 +623,7 @@ private struct JSONRedactionMachine {
                 ? keyHeld.withUnsafeBytes { keptKeys.classify($0, length: length, escaped: escaped, nonASCII: nonASCII, contexts: contexts) }
                 : keptKeys.classify(UnsafeRawBufferPointer(rebasing: bytes[keyStart...]), length: length, escaped: escaped, nonASCII: nonASCII, contexts: contexts)
             if !identifying, kept?.isRedacted != true { verdict.isRedacted = true }
+            if identifying, !verdict.isRedacted, kept?.isRedacted != true { identifyingDepth = depth }
         }
         var level = top
         if verdict.isContext {

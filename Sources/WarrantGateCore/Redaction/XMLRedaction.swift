@@ -978,7 +978,9 @@ private struct XMLRedactionMachine {
         if hasAllowList, envelope != .none, region == .body, open.count == recordDepth {
             recordIsFault = namespace?.role == (envelope == .soap11 ? .soap11Envelope : .soap12Envelope) && local.elementsEqual("Fault".utf8)
         }
-        let recordChild = hasAllowList && region == .body && open.count == recordDepth + 1 && !(recordIsFault && isFaultPart(namespace, local))
+        let recordChild = hasAllowList && region == .body
+            && (open.count == recordDepth + 1 && !(recordIsFault && isFaultPart(namespace, local))
+                || recordIsFault && open.count > recordDepth + 1 && !isFaultStructure(namespace, local))
         if removedDepth == 0, resolved.redact || recordChild && !resolved.keep {
             guard open.count > 1 else {
                 throw RedactionError(.refused, "a redacted root element, which would leave no document", offset: offset)
@@ -1047,6 +1049,13 @@ private struct XMLRedactionMachine {
             return namespace == nil && ["faultcode", "faultstring", "faultactor"].contains { local.elementsEqual($0.utf8) }
         }
         return namespace?.role == .soap12Envelope && ["Code", "Reason", "Node", "Role"].contains { local.elementsEqual($0.utf8) }
+    }
+
+    /// What a SOAP 1.2 Fault's parts may hold: `Code` a `Value` and a `Subcode` (which holds the same), `Reason` its
+    /// `Text`s. SOAP 1.1's parts, and 1.2's `Node` and `Role`, hold text alone; any other element in them is the
+    /// service's data, which an allow-list does not pass.
+    private func isFaultStructure(_ namespace: Namespace?, _ local: UnsafeRawBufferPointer) -> Bool {
+        envelope == .soap12 && namespace?.role == .soap12Envelope && ["Value", "Subcode", "Text"].contains { local.elementsEqual($0.utf8) }
     }
 
     private func depthError(at offset: Int) -> RedactionError {
