@@ -659,6 +659,7 @@ struct DataPlaneBoundsTests {
             let closing = try await RawTLSConnection.open(port: gateway.port, tls: tls)
             let answer = try await closing.exchange(Array("GET \(Self.inmate) HTTP/1.0\r\nHost: localhost\r\n\r\n".utf8))
             #expect(answer.status == 200)
+            #expect(answer.raw.hasPrefix("HTTP/1.0 200"), "answered in the client's version")
             #expect(answer.raw.lowercased().contains("connection: close"))
             #expect(await closing.closes(), "an HTTP/1.0 connection without keep-alive is left open")
             await closing.close()

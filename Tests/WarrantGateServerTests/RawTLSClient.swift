@@ -10,7 +10,7 @@ enum RawTLSClient {
         let raw: String
         /// The status code, or 0 if the connection closed without an answer.
         var status: Int {
-            guard raw.hasPrefix("HTTP/1.1 "), raw.count >= 12 else { return 0 }
+            guard raw.hasPrefix("HTTP/1.1 ") || raw.hasPrefix("HTTP/1.0 "), raw.count >= 12 else { return 0 }
             return Int(raw.dropFirst(9).prefix(3)) ?? 0
         }
         var reason: String? {

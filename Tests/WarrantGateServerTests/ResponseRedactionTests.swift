@@ -303,6 +303,20 @@ struct ResponseRedactionTests {
             #expect(answer.body.hasSuffix("</exch:BookingReport>"))
             #expect(answer.body.components(separatedBy: "<j:Booking>").count == 501)
             #expect(!answer.body.contains("PersonCitizenship"))
+
+            // An HTTP/1.0 client cannot read chunked coding (RFC 9112 §7.1): it is answered in HTTP/1.0, the body ended
+            // by the close.
+            let connection = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            let request = "GET /records/inmates/2017-000123 HTTP/1.0\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n"
+            let head = try await connection.exchange(Array(request.utf8)).raw
+            #expect(head.hasPrefix("HTTP/1.0 200"), "\(head)")
+            #expect(!head.lowercased().contains("transfer-encoding"), "\(head)")
+            #expect(head.lowercased().contains("connection: close"), "\(head)")
+            let body = try await connection.exchange([]).raw
+            #expect(body.hasSuffix("</exch:BookingReport>"), "\(body.suffix(200))")
+            #expect(body.components(separatedBy: "<j:Booking>").count == 501)
+            #expect(await connection.closes())
+            await connection.close()
         }
     }
 

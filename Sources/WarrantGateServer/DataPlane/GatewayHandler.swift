@@ -660,7 +660,10 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         }
         request.sentStatus = Int(status.code)
         request.headSent = true
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: isHTTP2 ? .http2 : .http1_1, status: status, headers: headers))), promise: nil)
+        // An HTTP/1.0 client is answered in HTTP/1.0, which NIO's encoder never chunks (RFC 9112 §7.1: chunked only to
+        // 1.1): a body of unknown length then ends with the connection, which `persistence` closes.
+        let version: HTTPVersion = isHTTP2 ? .http2 : request.head.version.minor == 0 ? .http1_0 : .http1_1
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
     }
 
     /// The request is answered: the next request may begin. Its agency slot is freed with the answer's end
