@@ -48,6 +48,13 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
     /// (the server trusts the connection).
     public static func password(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(StoreError) -> String? {
         if let file {
+            // As libpq does for ~/.pgpass: a password others may read (or replace) is refused, not used.
+            var status = stat()
+            if stat(file, &status) == 0, status.st_mode & 0o006 != 0 {
+                throw StoreError(
+                    "the database password file \(file) is readable or writable by every account (mode \(String(status.st_mode & 0o777, radix: 8))): make it 0600, or 0640 with the service's group"
+                )
+            }
             guard let text = try? YAMLNode.readText(path: file) else { throw StoreError("cannot read the database password file \(file)") }
             guard let line = text.split(whereSeparator: \.isNewline).first, !line.isEmpty else {
                 throw StoreError("the database password file \(file) is empty")
