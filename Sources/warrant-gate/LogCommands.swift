@@ -272,6 +272,13 @@ extension LogCommand {
                 try store.archive(before: cutoff, verifierKey: key.verifier, path: out, operator: admin.operatorName)
             }
             print(count == 0 ? "nothing to archive before \(Timestamp.format(cutoff))" : "archived \(count) entries to \(out)")
+            if count > 0 {
+                FileHandle.standardError.write(Data("""
+                    note: \(out) is now the only copy of these \(count) entries, and `backup` does not include it: keep it with the \
+                    backups, off this machine, for as long as the records must be kept.
+
+                    """.utf8))
+            }
         }
     }
 }

@@ -17,6 +17,7 @@ struct ReportCLITests {
         let archive = scratch.url.appendingPathComponent("2023.archive").path
         let archived = try await Self.run(["log", "archive", "--before", "2024-01-01", "--out", archive] + db)
         #expect(archived.status == 0 && archived.stdout.contains("archived 1 entries"), "\(archived.stderr)")
+        #expect(archived.stderr.contains("is now the only copy of these 1 entries, and `backup` does not include it"), "\(archived.stderr)")
         let missing = "entries 1…1 of the log (times up to 2023-06-15T12:00:00.000Z) are archived and not counted"
 
         let refused = try await Self.run(["report", "--period", "2023"] + db)
