@@ -109,6 +109,10 @@ public final class Gateway: Sendable {
                 checkpointer: checkpointer, everyRecords: configuration.checkpointEveryRecords, interval: configuration.checkpointInterval,
                 metrics: metrics, logger: logger
             ))
+        } else if let configured = configuration.logSigningKeyPath {
+            // A key the configuration names and cannot find is a deployment gone wrong, not a choice: without it no
+            // checkpoint is signed, the log is not tamper-evident, and no alert on failed signings could fire.
+            throw FileError(file: configured, line: nil, message: "log.signing-key names this file, which does not exist: create it with `warrant-gate log init-key`, or leave log.signing-key out to serve without signed checkpoints")
         } else {
             logger.warning("no log signing key at \(keyFiles.privatePath): no checkpoints will be signed (run `warrant-gate log init-key`)")
         }

@@ -170,3 +170,32 @@ struct SystemdNotifyCLITests {
         #expect(gateway.exitStatus() == 0, "\(gateway.text)")
     }
 }
+
+@Suite("A signing key the configuration names", .ownThreads)
+struct ConfiguredSigningKeyCLITests {
+    /// The shipped gateway.yaml names log.signing-key; a gateway started without it served with a warning only, signing
+    /// no checkpoint, so its log was not tamper-evident and no alert on failed signings could fire.
+    @Test("a log.signing-key that does not exist stops the gateway at start, naming the file and the fix")
+    func missingConfiguredKey() throws {
+        let scratch = try Scratch()
+        let pki = DevPKIDirectory(directory: scratch.url.appendingPathComponent("certs"))
+        try pki.ensure(clients: ["denver-pd"])
+        let configuration = """
+            listen: { host: 127.0.0.1, port: 0 }
+            tls: { certificate: certs/server.pem, key: certs/server.key, client-ca: certs/ca.pem }
+            upstreams: { records: "http://127.0.0.1:9", visitation: "http://127.0.0.1:9", custody: "http://127.0.0.1:9" }
+            policy:
+              file: \(Repository.root.appendingPathComponent("policies/denver.yaml").path)
+              agencies: \(Repository.root.appendingPathComponent("policies/agencies.yaml").path)
+              authorities: { demo-ca: certs/ca.pem }
+            database: log.sqlite
+            admin: { enabled: false }
+            log: { signing-key: keys/log-signing.key }
+            """
+        let path = scratch.url.appendingPathComponent("gateway.yaml").path
+        try configuration.write(toFile: path, atomically: true, encoding: .utf8)
+        let started = try CLIProcess.run(["serve", "--config", path, "--log-format", "text"], timeout: 60)
+        #expect(started.status != 0)
+        #expect((started.stdout + started.stderr).contains("log.signing-key names this file, which does not exist"), "\(started.stderr)")
+    }
+}
