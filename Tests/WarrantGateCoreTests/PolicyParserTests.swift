@@ -267,5 +267,14 @@ struct PolicyParserTests {
         #expect(try #require(error("- a\n- b")).message.contains("must be a mapping"))
         #expect(try #require(error("policy: x\npolicy: y")).message.contains("duplicate") || error("policy: x\npolicy: y") != nil)
         #expect(try #require(error("{ unclosed")).message.contains("invalid YAML"))
+        // An anchor no alias uses, and tags: each refused, not read past (a node holds its anchor weakly, and this
+        // check saw none once the parser was gone).
+        let description = Self.minimal.replacingOccurrences(of: "    effect: permit\n", with: "    effect: permit\n    description: &d hi\n")
+        #expect(try #require(error(description)).message.contains("anchors and aliases"))
+        for tag in ["!!python/object:os.system", "!custom", "!!binary"] {
+            let tagged = Self.minimal.replacingOccurrences(of: "    effect: permit\n", with: "    effect: permit\n    description: \(tag) aGk=\n")
+            #expect(try #require(error(tagged)).message.contains("YAML tags"), "\(tag)")
+        }
+        #expect(error(Self.minimal.replacingOccurrences(of: "    effect: permit\n", with: "    effect: permit\n    description: !!str \"quoted\"\n")) == nil)
     }
 }

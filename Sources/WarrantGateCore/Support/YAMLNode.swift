@@ -38,15 +38,18 @@ public struct YAMLNode {
         }
         try checkFlowNesting(text, file: file)
         let root: Node
+        let parser: Parser
         do {
-            guard let parsed = try Yams.compose(yaml: text) else {
+            parser = try Parser(yaml: text)
+            guard let parsed = try parser.singleRoot() else {
                 throw FileError(file: file, line: nil, message: "file is empty")
             }
             root = parsed
         } catch let error as YamlError {
             throw FileError(file: file, line: Self.line(of: error), message: "invalid YAML: \(Self.summary(of: error))")
         }
-        try checkStructure(root, file: file)
+        // A node holds its anchor weakly, and only the parser holds it strongly: it must live through the check.
+        try withExtendedLifetime(parser) { try checkStructure(root, file: file) }
         return YAMLNode(node: root, file: file)
     }
 
@@ -180,7 +183,7 @@ public struct YAMLNode {
         return value
     }
 
-    /// Walks the tree once, refusing deep nesting and aliases. Yams resolves an alias to the anchored node itself,
+    /// Walks the tree once, refusing deep nesting, anchors, aliases and tags. Yams resolves an alias to the anchored node itself,
     /// so an alias shows up as a second visit to a node with the same source position: the walk stops there,
     /// before an alias bomb can expand.
     private static func checkStructure(_ root: Node, file: String) throws {
@@ -190,6 +193,8 @@ public struct YAMLNode {
             let located = YAMLNode(node: node, file: file)
             guard depth <= maximumDepth else { throw located.error("nesting is deeper than \(maximumDepth) levels") }
             if node.anchor != nil { throw located.error("YAML anchors and aliases are not allowed") }
+            // A tag (`!!binary`, `!!python/object:…`, `!custom`) asks for a reading the policy language does not have.
+            if let tag = explicitTag(node) { throw located.error("YAML tags (\(tag)) are not allowed") }
             // A mapping starts where its first key does, so the position is qualified by the node's kind.
             if let mark = node.mark, !seen.insert("\(kind(node)):\(mark.line):\(mark.column)").inserted {
                 throw located.error("YAML anchors and aliases are not allowed")
@@ -206,6 +211,18 @@ public struct YAMLNode {
                 }
             }
         }
+    }
+
+    /// The tag the text gives `node` (`!!binary`, `!custom`), not one resolved from its form; nil if none, or if it
+    /// is a scalar's `!!str` (which the parser also gives every quoted scalar).
+    private static func explicitTag(_ node: Node) -> String? {
+        let tag = switch node {
+        case .scalar(let scalar): scalar.tag.rawValue == Tag.Name.str.rawValue ? Tag.implicit : scalar.tag
+        case .mapping(let mapping): mapping.tag
+        case .sequence(let sequence): sequence.tag
+        case .alias: Tag.implicit
+        }
+        return tag.rawValue.isEmpty ? nil : tag.rawValue
     }
 
     private static func kind(_ node: Node) -> Character {
