@@ -36,10 +36,11 @@ func checkArguments() throws {
 
 /// The CLI run through sudo as another account, as the Debian package's operators run it (`sudo -u warrant-gate
 /// warrant-gate …`). That account's powers (its store, the log signing key, the TLS key the running service holds) are
-/// lent to the person who ran sudo for the admin commands on the installed gateway's store, and nothing else: no other
-/// store (one they made, for the signing key to sign), no gateway of their own, and no operator name but their own.
+/// lent to the person who ran sudo for the admin commands, and no further: the signing key signs only the installed
+/// gateway's store (never a log the operator made, which would then verify as the county's), no gateway of the
+/// operator's own runs with the service's keys, and the operator is the person who ran sudo.
 struct SudoInvocation {
-    /// Where the Debian package installs the gateway's configuration, whose `database:` is the one store allowed.
+    /// Where the Debian package installs the gateway's configuration, whose `database:` is the store the key signs.
     static let installedConfiguration = "/etc/warrant-gate/gateway.yaml"
 
     /// The account that ran sudo.
@@ -68,22 +69,28 @@ struct SudoInvocation {
         }
     }
 
-    /// The store to use: when a configuration is installed, its store, which `--db` may name or leave out (the
-    /// demo's default then stands for it); any other store is refused.
-    func store(_ location: StoreLocation, given db: String) throws -> StoreLocation {
+    /// The installed gateway's store, if a configuration is installed.
+    private func installedStore() throws -> StoreLocation? {
         let path = Self.installedConfiguration
-        guard FileManager.default.fileExists(atPath: path) else { return location }
-        let installed: StoreLocation
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
         do {
-            installed = try GatewayConfiguration.load(path: path).database
+            return try GatewayConfiguration.load(path: path).database
         } catch {
-            throw CLIError(.failure, "run through sudo, the CLI works only on the store \(path) names, and it cannot be read: \(error)")
+            throw CLIError(.failure, "run through sudo, the CLI reads the installed gateway's store from \(path), which cannot be read: \(error)")
         }
-        if db == AdminOptions.demoDatabase { return installed }
-        guard location.isSameDatabase(as: installed) else {
-            throw CLIError(.refused, "run through sudo, the CLI works only on the installed gateway's store (\(installed), from \(path)), not \(location)")
-        }
-        return location
+    }
+
+    /// The store `--db` names, or the installed gateway's when `--db` was left out (its default is the demo's).
+    func store(_ location: StoreLocation, given db: String) throws -> StoreLocation {
+        guard db == AdminOptions.demoDatabase, let installed = try installedStore() else { return location }
+        return installed
+    }
+
+    /// Refuses to sign with the log signing key (a checkpoint, a backup's seal, an archive's checkpoint) any store
+    /// but the installed gateway's, when a configuration is installed.
+    func checkSigning(_ location: StoreLocation) throws {
+        guard let installed = try installedStore(), !location.isSameDatabase(as: installed) else { return }
+        throw CLIError(.refused, "run through sudo, the log signing key signs only the installed gateway's store (\(installed), from \(Self.installedConfiguration)), not \(location)")
     }
 }
 
@@ -151,7 +158,7 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: "For a postgres:// database: the directory of the log signing key and document scans (default: \(StoreLocation.defaultFilesDirectory)).")
     var filesDir: String?
 
-    /// The store `db` names. Refused under sudo unless it is the installed gateway's (``SudoInvocation``), and as
+    /// The store `db` names (under sudo, the installed gateway's if `db` is left out: ``SudoInvocation``). Refused as
     /// root when its SQLite file belongs to another account: a file the CLI then creates beside it (the journal, a
     /// scan, a key) would be root's, and the gateway could not open it.
     func location(_ db: String) throws -> StoreLocation {

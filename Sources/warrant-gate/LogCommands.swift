@@ -21,11 +21,12 @@ struct LogCommand: ParsableCommand {
         }
     }
 
-    /// Signs a checkpoint of the log if it grew and the signing key is at hand (exports, proofs and reports do).
-    /// Signs a checkpoint of the log as it is, if it has grown and the signing key is at hand; returns whether the key was.
+    /// Signs a checkpoint of the log as it is, if it has grown and the signing key is at hand (exports, proofs, reports
+    /// and backups do); returns whether the key was. Under sudo, only the installed gateway's store is signed.
     @discardableResult
     static func signCheckpointIfPossible(_ store: Store, keyFiles: LogKeyFiles) throws -> Bool {
         guard keyFiles.exists else { return false }
+        try SudoInvocation.current?.checkSigning(store.location)
         let key = try storeCall { try keyFiles.signingKey() }
         try storeCall { try store.checkpointer(key: key).sign() }
         return true
@@ -266,6 +267,7 @@ extension LogCommand {
             try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) }
             let store = try admin.open()
             let files = try keys.files(admin)
+            try SudoInvocation.current?.checkSigning(store.location)
             let key = try storeCall { try files.signingKey() }
             try storeCall { try store.checkpointer(key: key).sign() }
             let count = try storeCall {

@@ -340,7 +340,16 @@ struct PostgresLocationTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("password").path
-        try "s3cret\n".write(toFile: file, atomically: true, encoding: .utf8)
+        try "s3cret\nignored\n".write(toFile: file, atomically: true, encoding: .utf8)
+        // As libpq refuses such a .pgpass: a file every account may read or write is refused.
+        for mode: mode_t in [0o644, 0o602, 0o666] {
+            #expect(chmod(file, mode) == 0)
+            #expect(throws: StoreError.self) { try PostgresLocation.password(file: file) }
+        }
+        for mode: mode_t in [0o640, 0o400, 0o600] {
+            #expect(chmod(file, mode) == 0)
+            #expect(try PostgresLocation.password(file: file) == "s3cret")
+        }
         #expect(try PostgresLocation.password(file: file, environment: ["PGPASSWORD": "env"]) == "s3cret")
         #expect(try PostgresLocation.password(file: nil, environment: ["PGPASSWORD": "env"]) == "env")
         #expect(try PostgresLocation.password(file: nil, environment: [:]) == nil)

@@ -25,19 +25,4 @@ struct StoreLocationTests {
         #expect(!shared.isSameDatabase(as: try StoreLocation("postgres://wg_admin@db.example:5432/forged")))
         #expect(!shared.isSameDatabase(as: try StoreLocation("postgres://wg_admin@attacker.example:5432/warrant_gate")))
     }
-
-    @Test("a database password file every account may read or write is refused, as libpq refuses such a .pgpass")
-    func passwordFileMode() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("wg-password-\(UUID().uuidString)").path
-        #expect(FileManager.default.createFile(atPath: file, contents: Data("s3cret\nignored\n".utf8)))
-        defer { try? FileManager.default.removeItem(atPath: file) }
-        for mode: mode_t in [0o644, 0o602, 0o666] {
-            #expect(chmod(file, mode) == 0)
-            #expect(throws: StoreError.self) { try PostgresLocation.password(file: file) }
-        }
-        for mode: mode_t in [0o600, 0o640, 0o400] {
-            #expect(chmod(file, mode) == 0)
-            #expect(try PostgresLocation.password(file: file) == "s3cret")
-        }
-    }
 }
