@@ -7,10 +7,8 @@
 /// - a field name as ``JSONRedactor`` compares them: escapes decoded, as ``FieldNameKey`` says;
 /// - a qualified name when, expanded through the JSON-LD context in force, it is the namespace followed by the local
 ///   name, directly or after a `#` (when the namespace does not end with `#`);
-/// - a qualified name, conservatively, when it is a compact `prefix:local` whose prefix the context in force does not
-///   define, and `local` is the local name of any redacted qualified name;
-/// - a qualified name, as conservatively, when the key is in no namespace (no colon, and neither a term nor `@vocab`
-///   of the context in force expands it) and is the local name of any redacted qualified name.
+/// - a qualified name's local name, as a field name, whatever the context in force says (``RedactedNames``): a plain
+///   JSON client reads `nc:PersonCitizenshipText` or `personCitizenshipText` as written.
 ///
 /// Keywords (`@id`, `@type`, …) never match qualified names. Key expansion: a term gives its IRI (a term or compact
 /// IRI there is expanded once more), `prefix:suffix` gives the prefix term's IRI and the suffix (unless the suffix
@@ -736,10 +734,9 @@ struct JSONKeyNames: Sendable {
             ? fields.contains(String(decoding: UnsafeRawBufferPointer(rebasing: buffer[1..<(1 + length)]), as: UTF8.self))
             : fields.containsASCII(buffer, at: 1, length: length)
         // The common case: no keyword, and no JSON-LD, or none that can apply (without a context, only a key with a
-        // colon expands; any other is in no namespace, and matched by its local name alone).
+        // colon expands).
         if buffer[1] != UInt8(ascii: "@"), field || qualified == nil || contexts.isEmpty && !Self.containsColon(buffer, length: length) {
-            let local = !field && qualified != nil && qualified!.isLocal(UnsafeRawBufferPointer(rebasing: buffer[1..<(1 + length)]))
-            return Verdict(isRedacted: field || local, isContext: false)
+            return Verdict(isRedacted: field, isContext: false)
         }
         return verdict(UnsafeRawBufferPointer(rebasing: buffer[1..<(1 + length)]), field: field, contexts: contexts)
     }
@@ -891,12 +888,11 @@ struct JSONFieldNames: Sendable {
 /// the namespace does not end with `#` (NIEM 3.0 to 5.2 namespaces end with `/`, and their JSON-LD contexts bind
 /// their prefixes to the namespace followed by `#`).
 ///
-/// Only hashes of these IRIs and of the local names are kept, computed once per set of names; a hash that matches is
-/// confirmed against the names themselves.
+/// Only hashes of these IRIs are kept, computed once per set of names; a hash that matches is confirmed against the
+/// names themselves.
 struct QualifiedIRIs: Sendable {
-    /// Each redacted qualified name's IRI (or IRIs) by hash, and each local name by hash, giving the name.
+    /// Each redacted qualified name's IRI (or IRIs) by hash, giving the name.
     private var iris: HashIndex
-    private var locals: HashIndex
     private var candidates: [Candidate] = []
 
     private struct Candidate {
@@ -909,7 +905,6 @@ struct QualifiedIRIs: Sendable {
         let count = localNames.reduce(0) { $0 + $1.count }
         guard count > 0 else { return nil }
         iris = HashIndex(capacity: 2 * count)
-        locals = HashIndex(capacity: count)
         for (namespace, index) in namespaceIndex {
             let bytes = Array(namespace.utf8)
             let namespace = JSONLDIRI(bytes), withHash = bytes.last == UInt8(ascii: "#") ? nil : JSONLDIRI(bytes + [UInt8(ascii: "#")])
@@ -918,9 +913,6 @@ struct QualifiedIRIs: Sendable {
                 candidates.append(Candidate(namespace: bytes, local: local))
                 iris.insert(namespace.hash.followed(by: hash).value, candidate)
                 if let withHash { iris.insert(withHash.hash.followed(by: hash).value, candidate) }
-                // Releases of a standard share local names: each is kept once.
-                let known = local.withUnsafeBytes { local in locals.contains(hash.value) { candidates[Int($0)].local.elementsEqual(local) } }
-                if !known { locals.insert(hash.value, candidate) }
             }
         }
     }
@@ -931,14 +923,15 @@ struct QualifiedIRIs: Sendable {
         guard let first = text.first else { return context?.vocab.map { isRedacted($0.hash, $0.bytes, text) } ?? false }
         guard first != UInt8(ascii: "@") else { return false }
         let colon = text.firstIndex(of: UInt8(ascii: ":"))
-        // Without a context, a plain key is in no namespace: matched by its local name alone.
-        guard context != nil || colon != nil else { return isLocal(text) }
+        // Without a context, only an absolute or compact IRI can expand (a key by its local name alone is a field
+        // name: ``RedactedNames``).
+        guard context != nil || colon != nil else { return false }
         if let context, colon == nil || context.hasCompactTerms, let term = context.term(text) {
             if !term.isKeyword, isRedacted(term.hash, term.bytes, UnsafeRawBufferPointer(start: nil, count: 0)) { return true }
             // A term that is also a compact IRI is checked both ways.
             if colon == nil { return false }
         }
-        guard let colon else { return context?.vocab.map { isRedacted($0.hash, $0.bytes, text) } ?? isLocal(text) }
+        guard let colon else { return context?.vocab.map { isRedacted($0.hash, $0.bytes, text) } ?? false }
         let suffix = UnsafeRawBufferPointer(rebasing: text[(colon + 1)...])
         let none: [UInt8] = []
         if suffix.count >= 2, suffix[0] == UInt8(ascii: "/"), suffix[1] == UInt8(ascii: "/") { return isRedacted(PolyHash(), none, text) }
@@ -949,8 +942,9 @@ struct QualifiedIRIs: Sendable {
             // absolute IRI as written (a 1.0 processor expands it as above): checked both ways, as below.
             if iri.endsWithDelimiter { return false }
         }
-        // An undefined prefix: an absolute IRI as written, or a compact IRI whose context is unknown.
-        return isRedacted(PolyHash(), none, text) || isLocal(suffix)
+        // An undefined prefix: an absolute IRI as written (a compact IRI whose context is unknown is matched by its
+        // local name, as a field name).
+        return isRedacted(PolyHash(), none, text)
     }
 
     /// Whether `base` followed by `suffix` is a redacted qualified name's IRI: `namespace + local`, or
@@ -967,10 +961,6 @@ struct QualifiedIRIs: Sendable {
         }
     }
 
-    /// Whether `local` is the local name of any redacted qualified name.
-    func isLocal(_ local: UnsafeRawBufferPointer) -> Bool {
-        locals.contains(PolyHash(local).value) { candidates[Int($0)].local.elementsEqual(local) }
-    }
 }
 
 /// An IRI (or a keyword), and its hash.

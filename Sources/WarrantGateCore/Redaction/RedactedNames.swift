@@ -59,9 +59,10 @@ enum FieldNameKey {
 ///   (``XMLNamespaces/Role/frames(_:)``): a client that asks for XML instead of JSON gets the same fields removed,
 ///   whatever namespace the upstream's serializer puts them in.
 /// - A **qualified name** matches an XML element by namespace URI and local name (exactly, as XML compares them), and
-///   a JSON-LD key that expands to the namespace URI followed by the local name (see ``JSONRedaction``). A JSON key in
-///   no namespace (one no context expands) matches by its local name, since JSON has no namespaces but JSON-LD's; an
-///   XML element or attribute in no namespace is another name, as XML reads it.
+///   a JSON-LD key that expands to the namespace URI followed by the local name (see ``JSONRedaction``). In JSON its
+///   local name is a field name as well: a plain JSON client reads keys as written, whatever a `@context` says, so
+///   `personCitizenshipText`, `nc:PersonCitizenshipText` or `person_citizenship_text` from a records system that
+///   borrows NIEM's names is NIEM's element. In XML an element of another namespace, or of none, is another name.
 public struct RedactedNames: Sendable {
     /// Field names, as ``FieldNameKey`` compares them. A name of nothing but separators names no field.
     public let fields: Set<String>
@@ -70,8 +71,11 @@ public struct RedactedNames: Sendable {
     let namespaceIndex: [String: Int32]
     /// Per namespace, its redacted local names as UTF-8.
     let localNames: [[[UInt8]]]
-    /// The names compiled for deciding JSON keys, once rather than per response.
+    /// The names compiled for deciding JSON keys, once rather than per response: the field names and the qualified
+    /// names' local names as field names, and the qualified names.
     let jsonKeys: JSONKeyNames
+    /// The field names alone, compiled for matching XML elements and attributes by local name.
+    private let xmlFields: JSONFieldNames
     /// `localNames` compiled for matching XML elements and attributes, once rather than per response.
     private let xmlNames: XMLNameTable
 
@@ -99,8 +103,10 @@ public struct RedactedNames: Sendable {
         self.namespaceIndex = namespaceIndex
         self.localNames = localNames
         xmlNames = XMLNameTable(localNames)
+        xmlFields = JSONFieldNames(fields)
         jsonKeys = JSONKeyNames(
-            fields: JSONFieldNames(fields), qualified: QualifiedIRIs(namespaceIndex: namespaceIndex, localNames: localNames)
+            fields: JSONFieldNames(fields.union(qualified.map { FieldNameKey.of($0.local) })),
+            qualified: QualifiedIRIs(namespaceIndex: namespaceIndex, localNames: localNames)
         )
     }
 
@@ -115,7 +121,7 @@ public struct RedactedNames: Sendable {
     /// (``JSONFieldNames``), an ASCII name without building a string.
     func containsField(local: UnsafeRawBufferPointer) -> Bool {
         guard !fields.isEmpty else { return false }
-        if local.allSatisfy({ $0 < 0x80 }) { return jsonKeys.fields.containsASCII(local, at: 0, length: local.count) }
-        return jsonKeys.fields.contains(String(decoding: local, as: UTF8.self))
+        if local.allSatisfy({ $0 < 0x80 }) { return xmlFields.containsASCII(local, at: 0, length: local.count) }
+        return xmlFields.contains(String(decoding: local, as: UTF8.self))
     }
 }
