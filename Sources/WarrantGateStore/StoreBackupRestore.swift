@@ -57,6 +57,9 @@ public struct RestoreReport: Sendable {
     public var entriesLost: UInt64 = 0
     /// The replaced database's log size, when one was replaced and could be read.
     public var replacedTreeSize: UInt64?
+    /// Whether the restored log extends the replaced one (the same root at its size); nil when it is shorter, or
+    /// nothing readable was replaced.
+    public var replacedLogExtended: Bool?
     public var documents = 0
     /// Scans the restored registry names that neither the backup nor the files directory holds.
     public var missingDocuments: [String] = []
@@ -98,11 +101,14 @@ public enum StoreBackup {
             }
         }
         let replacing = try checkTarget(target, replace: options.replace)
-        var replacedTreeSize: UInt64?
+        var replaced: (size: UInt64, root: Merkle.Hash)?
         if replacing {
             try withExclusiveAccess(to: target)
             // Often unreadable (the reason to restore): then only the checkpoint held off the machine can tell.
-            replacedTreeSize = try? DatabaseQueue(path: target).read { db in try SQLiteSession(db: db).logSize() }
+            replaced = try? DatabaseQueue(path: target).read { db in
+                let session = SQLiteSession(db: db), size = try session.logSize()
+                return (size, try LogAppender.root(session, size: size))
+            }
         }
         try PrivateFile.makeDirectory(URL(fileURLWithPath: target).deletingLastPathComponent().path)
         try PrivateFile.checkOwnDirectory(holding: target)
@@ -136,7 +142,11 @@ public enum StoreBackup {
         }
         report.treeSize = try store.database.read { session in try session.logSize() }
         report.offsiteCheckpointSize = published?.size
-        report.replacedTreeSize = replacedTreeSize
+        report.replacedTreeSize = replaced?.size
+        // A backup at least as long must extend the replaced log: one that forked from it drops entries too.
+        if let replaced, replaced.size <= report.treeSize {
+            report.replacedLogExtended = try store.database.read { session in try LogAppender.root(session, size: replaced.size) } == replaced.root
+        }
         let rollback = published.map { $0.size > report.treeSize } ?? false
         progress("verifying the log: \(report.treeSize) entries")
         let verification = try LogVerifier(key: key).verify(
@@ -156,17 +166,18 @@ public enum StoreBackup {
         // A database replaced with a shorter log loses entries as surely as a published checkpoint would show: the
         // gateway signs checkpoints often, so one held off the machine is usually older than the log it replaces.
         let lostToPublished = published.map { $0.size > report.treeSize ? $0.size - report.treeSize : 0 } ?? 0
-        let lostToReplaced = replacedTreeSize.map { $0 > report.treeSize ? $0 - report.treeSize : 0 } ?? 0
+        let lostToReplaced = replaced.map { $0.size > report.treeSize ? $0.size - report.treeSize : 0 } ?? 0
         report.entriesLost = max(lostToPublished, lostToReplaced)
-        if report.entriesLost > 0 {
+        if report.entriesLost > 0 || report.replacedLogExtended == false {
             guard let reason = options.rollbackReason else {
-                let against = lostToPublished >= lostToReplaced
-                    ? "the checkpoint held off the machine covers \(published!.size)"
-                    : "the database it would replace holds \(replacedTreeSize!) (they would stay in the file moved aside)"
+                let against = report.replacedLogExtended == false
+                    ? "it does not extend the log of the database it would replace (\(replaced!.size) entries, which would stay in the file moved aside): they differ at or before that size"
+                    : lostToPublished >= lostToReplaced
+                    ? "the checkpoint held off the machine covers \(published!.size): restoring it would roll the log back by \(report.entriesLost) entries"
+                    : "the database it would replace holds \(replaced!.size) (they would stay in the file moved aside): restoring it would roll the log back by \(report.entriesLost) entries"
                 throw StoreError("""
-                    the backup's log has \(report.treeSize) entries but \(against): restoring it would roll the log back by \
-                    \(report.entriesLost) entries and fork its history. The backup itself verifies. To restore it anyway, give the \
-                    reason with `--allow-rollback REASON`: it is recorded in the log
+                    the backup's log has \(report.treeSize) entries but \(against), and fork its history. The backup itself \
+                    verifies. To restore it anyway, give the reason with `--allow-rollback REASON`: it is recorded in the log
                     """)
             }
             guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw StoreError("a rollback needs a reason") }
@@ -242,7 +253,8 @@ public enum StoreBackup {
         } else {
             details["offsiteCheckpoint"] = "none"
         }
-        let rollback = report.entriesLost > 0
+        let rollback = report.entriesLost > 0 || report.replacedLogExtended == false
+        if report.replacedLogExtended == false { details["replacedLogExtended"] = "no" }
         if rollback {
             details["entriesLost"] = String(report.entriesLost)
             details["reason"] = options.rollbackReason

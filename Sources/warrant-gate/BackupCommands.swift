@@ -95,7 +95,7 @@ struct RestoreCommand: ParsableCommand {
     )
     @Argument(help: "The backup file (from `warrant-gate backup`).") var file: String
     @Option(help: "A checkpoint held off the machine (from `log checkpoint`): the latest one published.") var against: String?
-    @Flag(help: "Restore without a checkpoint held off the machine; a rollback then goes unnoticed.") var noOffsiteCheckpoint = false
+    @Flag(help: "Restore without a checkpoint held off the machine; a rollback then goes unnoticed, but for one against the database --replace replaces.") var noOffsiteCheckpoint = false
     @Option(help: "Restore a backup older than --against, for this reason (recorded in the log).", transform: FreeText.composed)
     var allowRollback: String?
     @Option(
@@ -111,8 +111,8 @@ struct RestoreCommand: ParsableCommand {
         if (against == nil) == !noOffsiteCheckpoint {
             throw ValidationError("give --against CHECKPOINT (held off the machine), or --no-offsite-checkpoint to restore without one")
         }
-        if let allowRollback, allowRollback.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || against == nil {
-            throw ValidationError("--allow-rollback needs a reason, and --against: a rollback is measured against a checkpoint held off the machine")
+        if let allowRollback, allowRollback.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || against == nil && !replace {
+            throw ValidationError("--allow-rollback needs a reason, and --against or --replace: a rollback is measured against a checkpoint held off the machine, or the database replaced")
         }
         if let allowUnsealed, allowUnsealed.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             throw ValidationError("--allow-unsealed needs a reason")
@@ -124,6 +124,7 @@ struct RestoreCommand: ParsableCommand {
         guard location.sqlitePath != nil else {
             throw CLIError(.refused, "`restore` restores a SQLite store; restore a PostgreSQL store with pg_restore (docs/postgresql.md#backups)")
         }
+        try SudoInvocation.current?.checkRestore(into: location, verifierKey: key, allowUnsealed: allowUnsealed != nil)
         let checkpoint = try against.map { path in String(decoding: try storeCall { try PrivateFile.read(path, limit: 1 << 16) }, as: UTF8.self) }
         let verifier = try verifierKey(location)
         if noOffsiteCheckpoint {
@@ -161,10 +162,12 @@ struct RestoreCommand: ParsableCommand {
 
                 """.utf8))
         }
-        if report.entriesLost > 0 {
+        if report.entriesLost > 0 || report.replacedLogExtended == false {
             let covered = [
                 report.offsiteCheckpointSize.map { "the checkpoint held off the machine covers \($0)" },
-                report.replacedTreeSize.map { "the database replaced held \($0) (kept in the file moved aside)" },
+                report.replacedTreeSize.map {
+                    "the database replaced held \($0)\(report.replacedLogExtended == false ? ", a log this one does not extend," : "") (kept in the file moved aside)"
+                },
             ].compactMap { $0 }.joined(separator: "; ")
             FileHandle.standardError.write(Data("""
                 WARNING: ROLLBACK. The restored log has \(report.treeSize) entries; \(covered).

@@ -69,12 +69,15 @@ struct SudoInvocation {
         }
     }
 
-    /// The installed gateway's store, if a configuration is installed.
-    private func installedStore() throws -> StoreLocation? {
+    /// The installed gateway's store and log signing key, if a configuration is installed.
+    private func installed() throws -> (store: StoreLocation, key: LogKeyFiles)? {
         let path = Self.installedConfiguration
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         do {
-            return try GatewayConfiguration.load(path: path).database
+            let configuration = try GatewayConfiguration.load(path: path)
+            let key = configuration.logSigningKeyPath.map(LogKeyFiles.init(privatePath:))
+                ?? LogKeyFiles(filesDirectory: configuration.database.filesDirectory)
+            return (configuration.database, key)
         } catch {
             throw CLIError(.failure, "run through sudo, the CLI reads the installed gateway's store from \(path), which cannot be read: \(error)")
         }
@@ -82,15 +85,39 @@ struct SudoInvocation {
 
     /// The store `--db` names, or the installed gateway's when `--db` was left out (its default is the demo's).
     func store(_ location: StoreLocation, given db: String) throws -> StoreLocation {
-        guard db == AdminOptions.demoDatabase, let installed = try installedStore() else { return location }
-        return installed
+        guard db == AdminOptions.demoDatabase, let installed = try installed() else { return location }
+        return installed.store
     }
 
-    /// Refuses to sign with the log signing key (a checkpoint, a backup's seal, an archive's checkpoint) any store
-    /// but the installed gateway's, when a configuration is installed.
-    func checkSigning(_ location: StoreLocation) throws {
-        guard let installed = try installedStore(), !location.isSameDatabase(as: installed) else { return }
-        throw CLIError(.refused, "run through sudo, the log signing key signs only the installed gateway's store (\(installed), from \(Self.installedConfiguration)), not \(location)")
+    /// Refuses to sign (a checkpoint, a backup's seal, an archive's checkpoint) any store but the installed gateway's,
+    /// or with any key but its own: another key's checkpoint in its log would never verify again.
+    func checkSigning(_ location: StoreLocation, with key: LogKeyFiles) throws {
+        guard let installed = try installed() else { return }
+        guard location.isSameDatabase(as: installed.store) else {
+            throw CLIError(.refused, "run through sudo, the log signing key signs only the installed gateway's store (\(installed.store), from \(Self.installedConfiguration)), not \(location)")
+        }
+        guard Self.samePath(key.privatePath, installed.key.privatePath) else {
+            throw CLIError(.refused, "run through sudo, the installed gateway's store is signed only with its own key (\(installed.key.privatePath)), not \(key.privatePath)")
+        }
+    }
+
+    /// Refuses a restore into the installed gateway's store that would trust what the operator brings: a backup
+    /// checked with a key other than the installed one (a store the operator made and sealed with a key of their own),
+    /// or an unsealed one, whose registry (warrants, approvals) nothing vouches for.
+    func checkRestore(into location: StoreLocation, verifierKey path: String?, allowUnsealed: Bool) throws {
+        guard let installed = try installed(), location.isSameDatabase(as: installed.store) else { return }
+        guard !allowUnsealed else {
+            throw CLIError(.refused, "run through sudo, an unsealed backup is not restored into the installed gateway's store: nothing vouches for its registry")
+        }
+        guard let path else { return }
+        let given = try? PrivateFile.read(path, limit: 1 << 16), own = try? PrivateFile.read(installed.key.publicPath, limit: 1 << 16)
+        guard let given, let own, given == own else {
+            throw CLIError(.refused, "run through sudo, a backup restored into the installed gateway's store is checked with its own verifier key (\(installed.key.publicPath)), not \(path)")
+        }
+    }
+
+    private static func samePath(_ one: String, _ other: String) -> Bool {
+        URL(fileURLWithPath: one).standardizedFileURL.resolvingSymlinksInPath() == URL(fileURLWithPath: other).standardizedFileURL.resolvingSymlinksInPath()
     }
 }
 

@@ -26,7 +26,7 @@ struct LogCommand: ParsableCommand {
     @discardableResult
     static func signCheckpointIfPossible(_ store: Store, keyFiles: LogKeyFiles) throws -> Bool {
         guard keyFiles.exists else { return false }
-        try SudoInvocation.current?.checkSigning(store.location)
+        try SudoInvocation.current?.checkSigning(store.location, with: keyFiles)
         let key = try storeCall { try keyFiles.signingKey() }
         try storeCall { try store.checkpointer(key: key).sign() }
         return true
@@ -267,7 +267,7 @@ extension LogCommand {
             try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) }
             let store = try admin.open()
             let files = try keys.files(admin)
-            try SudoInvocation.current?.checkSigning(store.location)
+            try SudoInvocation.current?.checkSigning(store.location, with: files)
             let key = try storeCall { try files.signingKey() }
             try storeCall { try store.checkpointer(key: key).sign() }
             let count = try storeCall {

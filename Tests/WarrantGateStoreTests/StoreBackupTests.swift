@@ -459,7 +459,11 @@ struct StoreBackupTests {
         _ = try other.publishCheckpoint()
         let (otherBackup, _) = try other.backup()
         _ = try site.restore(otherBackup, to: "idle/warrant-gate.sqlite", against: nil)
-        let restored = try site.restore(backup, to: "idle/warrant-gate.sqlite", against: offsite, replace: true)
+        // Another site's log is another history: replacing it is a rollback, which takes a reason.
+        expectRefusal("does not extend the log of the database it would replace") {
+            _ = try site.restore(backup, to: "idle/warrant-gate.sqlite", against: offsite, replace: true)
+        }
+        let restored = try site.restore(backup, to: "idle/warrant-gate.sqlite", against: offsite, rollbackReason: "a drill over a scratch store", replace: true)
         let aside = try #require(restored.previousDatabase)
         #expect(aside.hasPrefix(site.path("idle/warrant-gate.sqlite.before-restore-")))
         #expect(try readFile(aside) { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM log WHERE kind = 'decision'") } == 2)
@@ -491,6 +495,43 @@ struct StoreBackupTests {
         #expect(record.action == "store.restore-rollback")
         #expect(record.details["previousTreeSize"] == String(replacedSize))
         #expect(record.details["entriesLost"] == String(replacedSize - report.treeSize))
+    }
+
+    @Test("a backup longer than the log it replaces, but forked from it, is a rollback too")
+    func replaceForkedLog() async throws {
+        let site = try Site()
+        try await site.appendDecisions(5)
+        let offsite = try site.publishCheckpoint()
+        let (older, _) = try site.backup("older.backup")
+        try await site.appendDecisions(3)
+        _ = try site.publishCheckpoint()
+        let (live, _) = try site.backup("live.backup")
+        let target = "idle/warrant-gate.sqlite"
+        let replacedSize = try site.restore(live, to: target, against: offsite).treeSize + 1
+        // Another history from the older backup on, longer than the live one.
+        let forkSite = "fork/warrant-gate.sqlite"
+        _ = try site.restore(older, to: forkSite, against: offsite)
+        let fork = try Store.open(path: site.path(forkSite))
+        let log = try fork.decisionLog()
+        let writer = Task { await log.run() }
+        for index in 0..<10 { try await log.append([Sample.entry(Sample.decision(900 + index))]) }
+        log.close()
+        await writer.value
+        try fork.checkpointer(key: site.key).sign(always: true)
+        let forked = try fork.backup(to: site.path("forked.backup"), sealingWith: site.key)
+        #expect(forked.treeSize > replacedSize)
+
+        expectRefusal("does not extend the log of the database it would replace") {
+            _ = try site.restore(site.path("forked.backup"), to: target, against: offsite, replace: true)
+        }
+        let restored = try site.restore(site.path("forked.backup"), to: target, against: offsite, rollbackReason: "the live disk is corrupt", replace: true)
+        #expect(restored.replacedLogExtended == false)
+        let record = try #require(try adminRecords(site.path(target)).last)
+        #expect(record.action == "store.restore-rollback" && record.details["replacedLogExtended"] == "no")
+        // A backup that extends the log it replaces is a plain restore.
+        let (latest, _) = try site.backup("latest.backup")
+        let plain = try site.restore(latest, to: "idle2/warrant-gate.sqlite", against: offsite)
+        #expect(plain.action == "store.restore")
     }
 
     @Test("without a checkpoint held off the machine the log is checked against its own, and the record says so")
