@@ -734,8 +734,8 @@ struct JSONKeyNames: Sendable {
             ? fields.contains(String(decoding: UnsafeRawBufferPointer(rebasing: buffer[1..<(1 + length)]), as: UTF8.self))
             : fields.containsASCII(buffer, at: 1, length: length)
         // The common case: no keyword, and no JSON-LD, or none that can apply (without a context, only a key with a
-        // colon expands).
-        if buffer[1] != UInt8(ascii: "@"), field || qualified == nil || contexts.isEmpty && !Self.containsColon(buffer, length: length) {
+        // colon expands, and only to a qualified name).
+        if buffer[1] != UInt8(ascii: "@"), field || contexts.isEmpty && (qualified == nil || !Self.containsColon(buffer, length: length)) {
             return Verdict(isRedacted: field, isContext: false)
         }
         return verdict(UnsafeRawBufferPointer(rebasing: buffer[1..<(1 + length)]), field: field, contexts: contexts)
@@ -761,8 +761,33 @@ struct JSONKeyNames: Sendable {
 
     private func verdict(_ text: UnsafeRawBufferPointer, field: Bool, contexts: [JSONLDContext]) -> Verdict {
         let isContext = text.count == 8 && text[0] == UInt8(ascii: "@") && text.elementsEqual("@context".utf8)
-        guard !field, !isContext, qualified != nil else { return Verdict(isRedacted: field, isContext: isContext) }
-        return Verdict(isRedacted: qualified!.matches(text, in: contexts.last), isContext: false)
+        guard !field, !isContext else { return Verdict(isRedacted: field, isContext: isContext) }
+        if let context = contexts.last, expandsToField(text, in: context) { return Verdict(isRedacted: true, isContext: false) }
+        guard let qualified else { return Verdict(isRedacted: false, isContext: false) }
+        return Verdict(isRedacted: qualified.matches(text, in: contexts.last), isContext: false)
+    }
+
+    /// Whether `text`, as `context` expands it (a term, a defined prefix's IRI and the suffix, or `@vocab` and the
+    /// key), is an IRI whose last part (after its last `:`, `#` or `/`) is a field name: an IRI key written out is
+    /// matched by that part (``JSONFieldNames``), and a JSON-LD processor reads the key as that IRI.
+    private func expandsToField(_ text: UnsafeRawBufferPointer, in context: JSONLDContext) -> Bool {
+        guard text.first != UInt8(ascii: "@") else { return false }
+        let colon = text.firstIndex(of: UInt8(ascii: ":"))
+        let iri: [UInt8]
+        if let term = context.term(text) {
+            guard !term.isKeyword else { return false }
+            iri = term.bytes
+        } else if let colon, let prefix = context.term(UnsafeRawBufferPointer(rebasing: text[..<colon])), !prefix.isKeyword {
+            iri = prefix.bytes + text[(colon + 1)...]
+        } else if colon == nil, let vocab = context.vocab {
+            iri = vocab.bytes + text
+        } else {
+            return false
+        }
+        guard let last = iri.lastIndex(where: { $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "#") || $0 == UInt8(ascii: "/") }) else { return false }
+        let part = iri[(last + 1)...]
+        guard part.allSatisfy({ $0 < 0x80 }) else { return fields.contains(String(decoding: part, as: UTF8.self)) }
+        return part.withUnsafeBytes { fields.containsASCII($0, at: 0, length: $0.count) }
     }
 }
 
