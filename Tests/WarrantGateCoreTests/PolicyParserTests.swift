@@ -173,6 +173,14 @@ struct PolicyParserTests {
             #expect(error(forbid)?.message.contains(message) == true, "\(test)")
             let permit = try PolicyParser.parse(facts + "\n  - { id: p, effect: permit, when: { category: court, fact: \(test) } }", file: "t.yaml")
             #expect(permit.warnings.contains { $0.message.contains(message) }, "\(test)")
+            // In a permit's unless, a test that holds for nothing never stops the permit: it widens it, so an error;
+            // in a forbid's unless, or under not: in its when, it narrows, so a warning.
+            let permitUnless = facts + "\n  - { id: p, effect: permit, when: { category: court }, unless: { fact: \(test) } }"
+            #expect(error(permitUnless)?.message.contains(message) == true, "\(test)")
+            for narrowing in ["when: { category: federal-immigration }, unless: { fact: \(test) }", "when: { category: federal-immigration, not: { fact: \(test) } }"] {
+                let forbid = try PolicyParser.parse(facts + "\n  - { id: f, effect: forbid, reason: refused, \(narrowing) }", file: "t.yaml")
+                #expect(forbid.warnings.contains { $0.message.contains(message) }, "\(narrowing)")
+            }
         }
     }
 

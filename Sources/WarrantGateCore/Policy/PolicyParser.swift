@@ -401,8 +401,10 @@ public enum PolicyParser {
         guard let effect = RuleEffect(rawValue: try effectNode.string("effect")) else {
             throw effectNode.error("rule '\(id)': effect must be permit or forbid")
         }
-        let when = try parseCondition(node.required("when", in: "rule '\(id)'"), rule: id, effect: effect, context: &context, depth: 0)
-        let unless = try node["unless"].map { try parseCondition($0, rule: id, effect: effect, context: &context, depth: 0) }
+        // A test that can match nothing (a misspelt action or fact) widens a forbid's `when` (it forbids nothing) and a
+        // permit's `unless` (it never stops the permit): an error there, a warning where it only narrows.
+        let when = try parseCondition(node.required("when", in: "rule '\(id)'"), rule: id, widens: effect == .forbid, context: &context, depth: 0)
+        let unless = try node["unless"].map { try parseCondition($0, rule: id, widens: effect == .permit, context: &context, depth: 0) }
         let reasonNode = node["reason"]
         let reason: String
         switch effect {
@@ -468,7 +470,9 @@ public enum PolicyParser {
         return names
     }
 
-    private static func parseCondition(_ node: YAMLNode, rule: String, effect: RuleEffect, context: inout Context, depth: Int) throws -> Condition {
+    /// - Parameter widens: whether a test here that can match nothing would make the rule decide more (see the
+    ///   callers): such a test is then an error, not a warning. `not:` turns it around.
+    private static func parseCondition(_ node: YAMLNode, rule: String, widens: Bool, context: inout Context, depth: Int) throws -> Condition {
         guard depth < 16 else { throw node.error("conditions are nested too deeply") }
         if case .scalar = node.node, try node.string("condition") == "always" { return .always }
         try node.requireKeys(in: conditionKeys, what: "condition")
@@ -493,9 +497,8 @@ public enum PolicyParser {
                     guard ActionPattern.isValid(pattern) else { throw value.error("'\(pattern)' is not an action pattern") }
                     guard context.actions.contains(where: { ActionPattern.matches(pattern: pattern, action: $0) }) else {
                         let message = "rule '\(rule)': action pattern '\(pattern)' matches no route's action (known: \(context.actions.sorted().joined(separator: ", ")))"
-                        // A forbid that can never match is a hole in the policy, so it is an error; a permit that never
-                        // matches only denies, so it is a warning.
-                        if effect == .forbid { throw value.error(message) }
+                        // A test that matches nothing where it widens the rule is a hole in the policy (``widens``).
+                        if widens { throw value.error(message) }
                         context.warnings.append(value.error(message))
                         continue
                     }
@@ -529,11 +532,11 @@ public enum PolicyParser {
                     parts.append(.advisementRecorded(within: try duration(within)))
                 }
             case "all", "any":
-                let children = try value.sequence(key).map { try parseCondition($0, rule: rule, effect: effect, context: &context, depth: depth + 1) }
+                let children = try value.sequence(key).map { try parseCondition($0, rule: rule, widens: widens, context: &context, depth: depth + 1) }
                 guard !children.isEmpty else { throw value.error("\(key) needs at least one condition") }
                 parts.append(key == "all" ? .all(children) : .any(children))
             case "not":
-                parts.append(.not(try parseCondition(value, rule: rule, effect: effect, context: &context, depth: depth + 1)))
+                parts.append(.not(try parseCondition(value, rule: rule, widens: !widens, context: &context, depth: depth + 1)))
             case "consent":
                 try value.requireKeys(in: ["status", "attorney", "within"], what: "consent")
                 var condition = ConsentCondition()
@@ -562,10 +565,9 @@ public enum PolicyParser {
                 let entries = try value.mapping("fact")
                 guard entries.count == 1, let (name, values) = entries.first else { throw value.error("fact names exactly one fact: { name: value }") }
                 let accepted = Set(try values.someStrings("fact value"))
-                // As for actions: a misspelt fact or value in a forbid would make it forbid nothing, so it is an error;
-                // in a permit it only denies, so it is a warning.
+                // As for actions: a misspelt fact or value is an error where it widens the rule, else a warning.
                 func report(_ error: FileError) throws {
-                    if effect == .forbid { throw error }
+                    if widens { throw error }
                     context.warnings.append(error)
                 }
                 switch context.facts[name] {
@@ -605,8 +607,8 @@ public enum PolicyParser {
                 let kinds = Set(try value.someStrings("data"))
                 for kind in kinds.subtracting(context.dataKinds).sorted() {
                     let message = "rule '\(rule)': no route returns data '\(kind)'"
-                    // As for actions: a forbid that can never match is a hole; a permit that cannot only denies.
-                    if effect == .forbid { throw value.error(message) }
+                    // As for actions.
+                    if widens { throw value.error(message) }
                     context.warnings.append(value.error(message))
                 }
                 parts.append(.data(kinds))
