@@ -333,6 +333,18 @@ struct JSONStreamingRedactionTests {
                       .accepted(#"{"@context":{"x":"http://ex.org/ns#citizenshipNote"},"x":1}"#, removed: 0))
     }
 
+    @Test("a context term of a redacted name defines an IRI or a keyword alias, never a value a plain client would read")
+    func redactedTermsDefineIRIs() {
+        for context in [#"{"alienNumber":"A123456789"}"#, #"{"immigration_status":"undocumented"}"#, #"{"x":"http://ex.org/","citizenship":{"@id":"MX"}}"#] {
+            let text = #"{"@context":\#(context),"n":1}"#
+            for pieces in [[], Array(repeating: 1, count: text.utf8.count)] {
+                #expect(Self.streamed(text, names: ["alienNumber", "immigrationStatus", "citizenship"], pieces: pieces).outcome == .refused, "\(context)")
+            }
+        }
+        let iri = #"{"@context":{"citizenship":"http://ex.org/ns#c","alienNumber":"ex:a","ex":"http://ex.org/"},"n":1}"#
+        Self.expectLD(iri, names: ["alienNumber", "citizenship"], .accepted(iri, removed: 0))
+    }
+
     /// A plain JSON client reads keys as written, whatever a `@context` says.
     @Test("a qualified name's local name is a field name in JSON: any case or separators, prefixed or not, whatever the context")
     func localNamesAsFields() {

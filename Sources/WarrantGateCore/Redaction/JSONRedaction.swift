@@ -688,7 +688,7 @@ private struct JSONRedactionMachine {
         if readingContext {
             contextHeld.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[contextStart..<end]))
             guard contextHeld.count <= contextLimit else { throw fail("a @context longer than \(contextLimit) bytes", at: end) }
-            var reader = try JSONLDContextReader(contextHeld, offset: contextOffset)
+            var reader = try JSONLDContextReader(contextHeld, offset: contextOffset, redacted: keys.fields)
             let context = try reader.read(over: contexts.last ?? JSONLDContext())
             guard context.size <= contextLimit else {
                 throw fail("JSON-LD contexts in force larger than \(contextLimit) bytes", at: end)
@@ -1135,14 +1135,18 @@ private struct JSONLDContextReader {
     private var scanner: JSONScanner
     /// Where the value begins in the body.
     private let offset: Int
+    /// The redacted field names: nothing in a context is redacted, so a term of one of these names may define only an
+    /// IRI, never carry a value.
+    private let redacted: JSONFieldNames
 
-    init(_ bytes: [UInt8], offset: Int) throws(RedactionError) {
+    init(_ bytes: [UInt8], offset: Int, redacted: JSONFieldNames) throws(RedactionError) {
         do throws(JSONError) {
             scanner = try JSONScanner(bytes)
         } catch {
             throw RedactionError(.malformed, error.detail, offset: offset + error.offset)
         }
         self.offset = offset
+        self.redacted = redacted
     }
 
     /// The context in force after this value, given the one in force before.
@@ -1289,6 +1293,11 @@ private struct JSONLDContextReader {
                 // The key is not quoted: an error's detail reaches the client, and the body's bytes must not.
                 guard !key.hasPrefix("@") else { throw refused("an unknown keyword in a JSON-LD context") }
                 let iri = try termDefinition()
+                // A plain JSON client reads `"@context": {"alienNumber": "A123456789"}` as a value: a redacted name
+                // may define an IRI (absolute or compact), a keyword alias or itself (a vocabulary term), nothing else.
+                if redacted.contains(key), let iri, !iri.contains(UInt8(ascii: ":")), iri.first != UInt8(ascii: "@"), !iri.elementsEqual(key.utf8) {
+                    throw refused("a JSON-LD term of a redacted name defined as other than an IRI")
+                }
                 local.updateValue(iri, forKey: Array(key.utf8))
             }
         }
