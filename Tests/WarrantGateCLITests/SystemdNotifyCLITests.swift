@@ -15,29 +15,30 @@ final class ServeProcess {
     /// What the gateway has written so far (its log goes to standard error).
     var text: String { output.text }
 
+    /// A gateway.yaml over the dev PKI in `certs/` (beside it) and the shipped Denver policy, with upstreams that
+    /// answer nothing and no admin listener.
+    static func configuration(certificate: String, key: String) -> String {
+        """
+        listen: { host: 127.0.0.1, port: 0 }
+        tls: { certificate: \(certificate), key: \(key), client-ca: certs/ca.pem }
+        upstreams: { records: "http://127.0.0.1:9", visitation: "http://127.0.0.1:9", custody: "http://127.0.0.1:9" }
+        policy:
+          file: \(Repository.root.appendingPathComponent("policies/denver.yaml").path)
+          agencies: \(Repository.root.appendingPathComponent("policies/agencies.yaml").path)
+          authorities: { demo-ca: certs/ca.pem }
+        database: log.sqlite
+        admin: { enabled: false }
+
+        """
+    }
+
     /// `launcher`, when given, runs first and is handed the gateway's command line (a sandbox to run it in).
     init(notifySocket: String, launcher: [String] = []) throws {
         scratch = try Scratch()
         pki = DevPKIDirectory(directory: scratch.url.appendingPathComponent("certs"))
         try pki.ensure(clients: ["denver-pd"])
         // tls.certificate and tls.key name files that do not exist: the gateway must take the variables' files.
-        let configuration = """
-            listen: { host: 127.0.0.1, port: 0 }
-            tls:
-              certificate: missing/server.pem
-              key: missing/server.key
-              client-ca: certs/ca.pem
-            upstreams:
-              records: http://127.0.0.1:9
-              visitation: http://127.0.0.1:9
-              custody: http://127.0.0.1:9
-            policy:
-              file: \(Repository.root.appendingPathComponent("policies/denver.yaml").path)
-              agencies: \(Repository.root.appendingPathComponent("policies/agencies.yaml").path)
-              authorities: { demo-ca: certs/ca.pem }
-            database: log.sqlite
-            admin: { enabled: false }
-            """
+        let configuration = Self.configuration(certificate: "missing/server.pem", key: "missing/server.key")
         let configPath = scratch.url.appendingPathComponent("gateway.yaml").path
         try configuration.write(toFile: configPath, atomically: true, encoding: .utf8)
 
@@ -180,18 +181,8 @@ struct ConfiguredSigningKeyCLITests {
         let scratch = try Scratch()
         let pki = DevPKIDirectory(directory: scratch.url.appendingPathComponent("certs"))
         try pki.ensure(clients: ["denver-pd"])
-        let configuration = """
-            listen: { host: 127.0.0.1, port: 0 }
-            tls: { certificate: certs/server.pem, key: certs/server.key, client-ca: certs/ca.pem }
-            upstreams: { records: "http://127.0.0.1:9", visitation: "http://127.0.0.1:9", custody: "http://127.0.0.1:9" }
-            policy:
-              file: \(Repository.root.appendingPathComponent("policies/denver.yaml").path)
-              agencies: \(Repository.root.appendingPathComponent("policies/agencies.yaml").path)
-              authorities: { demo-ca: certs/ca.pem }
-            database: log.sqlite
-            admin: { enabled: false }
-            log: { signing-key: keys/log-signing.key }
-            """
+        let configuration = ServeProcess.configuration(certificate: "certs/server.pem", key: "certs/server.key")
+            + "log: { signing-key: keys/log-signing.key }\n"
         let path = scratch.url.appendingPathComponent("gateway.yaml").path
         try configuration.write(toFile: path, atomically: true, encoding: .utf8)
         let started = try CLIProcess.run(["serve", "--config", path, "--log-format", "text"], timeout: 60)
