@@ -101,13 +101,14 @@ public enum StoreBackup {
             }
         }
         let replacing = try checkTarget(target, replace: options.replace)
-        var replaced: (size: UInt64, root: Merkle.Hash)?
+        var replaced: (size: UInt64, root: Merkle.Hash?)?
         if replacing {
             try withExclusiveAccess(to: target)
-            // Often unreadable (the reason to restore): then only the checkpoint held off the machine can tell.
+            // Often unreadable (the reason to restore): then only the checkpoint held off the machine can tell. A size
+            // without a root (a damaged tree) still tells a shorter backup.
             replaced = try? DatabaseQueue(path: target).read { db in
                 let session = SQLiteSession(db: db), size = try session.logSize()
-                return (size, try LogAppender.root(session, size: size))
+                return (size, try? LogAppender.root(session, size: size))
             }
         }
         try PrivateFile.makeDirectory(URL(fileURLWithPath: target).deletingLastPathComponent().path)
@@ -144,8 +145,8 @@ public enum StoreBackup {
         report.offsiteCheckpointSize = published?.size
         report.replacedTreeSize = replaced?.size
         // A backup at least as long must extend the replaced log: one that forked from it drops entries too.
-        if let replaced, replaced.size <= report.treeSize {
-            report.replacedLogExtended = try store.database.read { session in try LogAppender.root(session, size: replaced.size) } == replaced.root
+        if let replaced, let root = replaced.root, replaced.size <= report.treeSize {
+            report.replacedLogExtended = try store.database.read { session in try LogAppender.root(session, size: replaced.size) } == root
         }
         let rollback = published.map { $0.size > report.treeSize } ?? false
         progress("verifying the log: \(report.treeSize) entries")
@@ -176,8 +177,8 @@ public enum StoreBackup {
                     ? "the checkpoint held off the machine covers \(published!.size): restoring it would roll the log back by \(report.entriesLost) entries"
                     : "the database it would replace holds \(replaced!.size) (they would stay in the file moved aside): restoring it would roll the log back by \(report.entriesLost) entries"
                 throw StoreError("""
-                    the backup's log has \(report.treeSize) entries but \(against), and fork its history. The backup itself \
-                    verifies. To restore it anyway, give the reason with `--allow-rollback REASON`: it is recorded in the log
+                    the backup's log has \(report.treeSize) entries but \(against). Restoring it would fork the log's history. The \
+                    backup itself verifies. To restore it anyway, give the reason with `--allow-rollback REASON`: it is recorded in the log
                     """)
             }
             guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw StoreError("a rollback needs a reason") }

@@ -37,12 +37,13 @@ public struct StoreLocation: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// Whether `other` names the same database: the same SQLite file, whatever path leads to it (symbolic links
-    /// followed), or the same PostgreSQL database on the same server, whichever role connects to it.
+    /// Whether `other` names the same database: the same SQLite file, whatever path leads to it, as the kernel
+    /// resolves it (the file's device and inode; for a file not there yet, its directory's and its name), or the same
+    /// PostgreSQL database on the same server, whichever role connects to it.
     public func isSameDatabase(as other: StoreLocation) -> Bool {
         switch (database, other.database) {
         case (.sqlite(let path), .sqlite(let otherPath)):
-            Self.canonicalPath(path) == Self.canonicalPath(otherPath)
+            Self.fileIdentity(path) == Self.fileIdentity(otherPath)
         case (.postgres(let location), .postgres(let otherLocation)):
             location.host.lowercased() == otherLocation.host.lowercased() && location.port == otherLocation.port
                 && location.database == otherLocation.database
@@ -51,8 +52,16 @@ public struct StoreLocation: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    private static func canonicalPath(_ path: String) -> String {
-        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+    /// Where `path` leads, as `stat` follows it: the file's device and inode, or its directory's and its name when the
+    /// file is not there; the path as written when neither can be read.
+    private static func fileIdentity(_ path: String) -> String {
+        var status = stat()
+        if stat(path, &status) == 0 { return "file \(status.st_dev):\(status.st_ino)" }
+        let url = URL(fileURLWithPath: path)
+        if stat(url.deletingLastPathComponent().path, &status) == 0 {
+            return "in \(status.st_dev):\(status.st_ino) \(url.lastPathComponent)"
+        }
+        return "path " + url.standardizedFileURL.path
     }
 
     /// The SQLite file's path; nil for PostgreSQL.

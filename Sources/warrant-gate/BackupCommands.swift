@@ -96,7 +96,7 @@ struct RestoreCommand: ParsableCommand {
     @Argument(help: "The backup file (from `warrant-gate backup`).") var file: String
     @Option(help: "A checkpoint held off the machine (from `log checkpoint`): the latest one published.") var against: String?
     @Flag(help: "Restore without a checkpoint held off the machine; a rollback then goes unnoticed, but for one against the database --replace replaces.") var noOffsiteCheckpoint = false
-    @Option(help: "Restore a backup older than --against, for this reason (recorded in the log).", transform: FreeText.composed)
+    @Option(help: "Restore a backup older than --against, or not extending the database --replace replaces, for this reason (recorded in the log).", transform: FreeText.composed)
     var allowRollback: String?
     @Option(
         help: "UNSAFE: restore a backup without a seal, trusting its registry unchecked, for this reason (recorded in the log).",
@@ -124,9 +124,11 @@ struct RestoreCommand: ParsableCommand {
         guard location.sqlitePath != nil else {
             throw CLIError(.refused, "`restore` restores a SQLite store; restore a PostgreSQL store with pg_restore (docs/postgresql.md#backups)")
         }
-        try SudoInvocation.current?.checkRestore(into: location, verifierKey: key, allowUnsealed: allowUnsealed != nil)
+        // Read once: the bytes checked are the bytes used.
+        let keyBytes = try key.map { path in try storeCall { try PrivateFile.read(path, limit: 1 << 16) } }
+        try SudoInvocation.current?.checkRestore(into: location, verifierKey: keyBytes, allowUnsealed: allowUnsealed != nil)
         let checkpoint = try against.map { path in String(decoding: try storeCall { try PrivateFile.read(path, limit: 1 << 16) }, as: UTF8.self) }
-        let verifier = try verifierKey(location)
+        let verifier = try verifierKey(location, given: keyBytes)
         if noOffsiteCheckpoint {
             FileHandle.standardError.write(Data("""
                 warning: no checkpoint held off the machine. The backup is checked only against its own checkpoints, so an
@@ -171,7 +173,7 @@ struct RestoreCommand: ParsableCommand {
             ].compactMap { $0 }.joined(separator: "; ")
             FileHandle.standardError.write(Data("""
                 WARNING: ROLLBACK. The restored log has \(report.treeSize) entries; \(covered).
-                The \(report.entriesLost) entries after the backup are lost, and the log from here on forks the history that
+                \(report.entriesLost > 0 ? "The \(report.entriesLost) entries after the backup are lost" : "The replaced log's entries from where the two differ are lost"), and the log from here on forks the history that
                 was there. Tell the auditors who hold published checkpoints. The record \(report.action)
                 in the log names the sizes, the entries lost, the reason and who restored.
 
@@ -180,10 +182,10 @@ struct RestoreCommand: ParsableCommand {
     }
 
     /// `--key`, else the verifier key in the target's files directory.
-    private func verifierKey(_ location: StoreLocation) throws -> LogVerifierKey {
-        if let key {
-            let text = String(decoding: try storeCall { try PrivateFile.read(key, limit: 1 << 16) }, as: UTF8.self)
-            do { return try LogVerifierKey(encoded: text) } catch { throw CLIError(.usage, "\(key): \(error)") }
+    /// `--key`'s bytes as read (`given`), else the verifier key in the target's files directory.
+    private func verifierKey(_ location: StoreLocation, given: Data?) throws -> LogVerifierKey {
+        if let given {
+            do { return try LogVerifierKey(encoded: String(decoding: given, as: UTF8.self)) } catch { throw CLIError(.usage, "\(key ?? ""): \(error)") }
         }
         let files = LogKeyFiles(filesDirectory: location.filesDirectory)
         do { return try files.verifierKey() } catch {

@@ -104,15 +104,15 @@ struct SudoInvocation {
     /// Refuses a restore into the installed gateway's store that would trust what the operator brings: a backup
     /// checked with a key other than the installed one (a store the operator made and sealed with a key of their own),
     /// or an unsealed one, whose registry (warrants, approvals) nothing vouches for.
-    func checkRestore(into location: StoreLocation, verifierKey path: String?, allowUnsealed: Bool) throws {
+    /// `given` is `--key`'s contents, as the restore then uses them.
+    func checkRestore(into location: StoreLocation, verifierKey given: Data?, allowUnsealed: Bool) throws {
         guard let installed = try installed(), location.isSameDatabase(as: installed.store) else { return }
         guard !allowUnsealed else {
             throw CLIError(.refused, "run through sudo, an unsealed backup is not restored into the installed gateway's store: nothing vouches for its registry")
         }
-        guard let path else { return }
-        let given = try? PrivateFile.read(path, limit: 1 << 16), own = try? PrivateFile.read(installed.key.publicPath, limit: 1 << 16)
-        guard let given, let own, given == own else {
-            throw CLIError(.refused, "run through sudo, a backup restored into the installed gateway's store is checked with its own verifier key (\(installed.key.publicPath)), not \(path)")
+        guard let given else { return }
+        guard let own = try? PrivateFile.read(installed.key.publicPath, limit: 1 << 16), given == own else {
+            throw CLIError(.refused, "run through sudo, a backup restored into the installed gateway's store is checked with its own verifier key (\(installed.key.publicPath)), not another --key")
         }
     }
 
