@@ -36,7 +36,7 @@ struct PolicyCommand: ParsableCommand {
             for file in files {
                 do {
                     let policy = try PolicyParser.load(path: file)
-                    if let categories, let problem = policy.undeclaredForbiddenCategory(declared: categories, directoryFile: agencies) {
+                    if let categories, let problem = policy.undeclaredWideningCategory(declared: categories, directoryFile: agencies) {
                         failures += 1
                         print("FAIL  \(file): \(problem)")
                         continue

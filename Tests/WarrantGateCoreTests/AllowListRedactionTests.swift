@@ -79,6 +79,20 @@ struct AllowListRedactionTests {
         #expect(Self.redact(#" { "homeAddress" : "h" , "releaseDate" : "d" } "#, keep: ["releaseDate"]).text?.contains("h\"") == false)
     }
 
+    /// Chicago lifts immigrationStatus for an inmate's written authorization, and its list also holds NIEM's status
+    /// elements, whose local names are JSON field names too: the lift must reach those spellings in JSON.
+    @Test("a lifted field name is no JSON field name by a qualified name's local name either; XML keeps its elements withheld")
+    func liftedLocalNames() {
+        let names = ["{urn:im}ImmigrationStatus", "{urn:im}PersonCitizenshipStatus", "citizenship"]
+        let document = #"{"immigrationStatus":"x","ImmigrationStatus":"y","personCitizenshipStatus":"z","citizenship":"c","name":"n"}"#
+        func json(_ redactor: ResponseRedactor) -> Outcome { Self.run(redactor, .json, Array(document.utf8), pieceSize: nil) }
+        #expect(json(ResponseRedactor(names: names)) == .kept(#"{"name":"n"}"#))
+        #expect(json(ResponseRedactor(names: names, lifted: ["immigrationStatus"])) == .kept(#"{"immigrationStatus":"x","ImmigrationStatus":"y","name":"n"}"#))
+        let xml = #"<r xmlns:im="urn:im"><im:ImmigrationStatus>x</im:ImmigrationStatus><name>n</name></r>"#
+        #expect(Self.run(ResponseRedactor(names: names, lifted: ["immigrationStatus"]), .xml, Array(xml.utf8), pieceSize: nil)
+            == .kept(#"<r xmlns:im="urn:im"><name>n</name></r>"#))
+    }
+
     @Test("JSON and XML allow-lists keep a field whatever separates its words; the redact list still wins")
     func separatedNames() {
         let document = #"{"booking_number":"2017-000123","release-date":"2026-12-01","home_address":"h","immigration_status":"x"}"#
@@ -106,12 +120,15 @@ struct AllowListRedactionTests {
         #expect(Self.redact(records, keep: ["custody"]) == .kept(#"[{"custody":{"homeAddress":"h"}}]"#))
     }
 
-    @Test("JSON-LD: @context, @id and @type stay; a term the context maps to a kept IRI stays")
+    @Test("JSON-LD: @context, @id and @type stay; a key is kept by its name as written, never by a context mapping it elsewhere")
     func jsonLDKeywords() {
         let document = #"{"@context":{"@vocab":"urn:jail#"},"@id":"urn:inmate:1","@type":"Inmate","releaseDate":"d","homeAddress":"h"}"#
         #expect(Self.redact(document, keep: ["releaseDate"]) == .kept(#"{"@context":{"@vocab":"urn:jail#"},"@id":"urn:inmate:1","@type":"Inmate","releaseDate":"d"}"#))
-        let aliased = #"{"@context":{"rd":"urn:jail#releaseDate","ha":"urn:jail#homeAddress"},"rd":"d","ha":"h"}"#
-        #expect(Self.redact(aliased, keep: ["{urn:jail#}releaseDate"]) == .kept(#"{"@context":{"rd":"urn:jail#releaseDate","ha":"urn:jail#homeAddress"},"rd":"d"}"#))
+        // A term the context maps to a kept name is not kept: a plain JSON client reads "homeAddress", whatever the
+        // upstream's context says it means.
+        let aliased = #"{"@context":{"rd":"urn:jail#releaseDate","homeAddress":"urn:jail#bookingNumber"},"releaseDate":"d","rd":"d","homeAddress":"h"}"#
+        #expect(Self.redact(aliased, keep: ["{urn:jail#}releaseDate", "bookingNumber"])
+            == .kept(#"{"@context":{"rd":"urn:jail#releaseDate","homeAddress":"urn:jail#bookingNumber"},"releaseDate":"d"}"#))
         // A context in a record of a root array applies to that record.
         let array = #"[{"@context":{"@vocab":"urn:jail#"},"releaseDate":"d","homeAddress":"h"}]"#
         #expect(Self.redact(array, keep: ["{urn:jail#}releaseDate"]) == .kept(#"[{"@context":{"@vocab":"urn:jail#"},"releaseDate":"d"}]"#))

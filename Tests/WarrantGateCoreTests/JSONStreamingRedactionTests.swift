@@ -335,7 +335,10 @@ struct JSONStreamingRedactionTests {
 
     @Test("a context term of a redacted name defines an IRI or a keyword alias, never a value a plain client would read")
     func redactedTermsDefineIRIs() {
-        for context in [#"{"alienNumber":"A123456789"}"#, #"{"immigration_status":"undocumented"}"#, #"{"x":"http://ex.org/","citizenship":{"@id":"MX"}}"#] {
+        for context in [
+            #"{"alienNumber":"A123456789"}"#, #"{"immigration_status":"undocumented"}"#, #"{"x":"http://ex.org/","citizenship":{"@id":"MX"}}"#,
+            #"{"alienNumber":{"@id":"http://ex.org/a","@type":"A123456789"}}"#, #"{"alienNumber":"@A123456789"}"#, #"{"alienNumber":"2026-12-24T10:00"}"#,
+        ] {
             let text = #"{"@context":\#(context),"n":1}"#
             for pieces in [[], Array(repeating: 1, count: text.utf8.count)] {
                 #expect(Self.streamed(text, names: ["alienNumber", "immigrationStatus", "citizenship"], pieces: pieces).outcome == .refused, "\(context)")

@@ -184,6 +184,21 @@ struct PolicyParserTests {
         }
     }
 
+    @Test("a category no agency can have is a problem where it widens a rule: a forbid's when, a permit's unless, or under not:")
+    func wideningCategories() throws {
+        let declared = Set(AgencyCategory.builtIn)
+        for (rule, problem) in [
+            ("{ id: f, effect: forbid, reason: refused, when: { category: federal-imigration } }", true),
+            ("{ id: p, effect: permit, when: { category: court }, unless: { category: federal-imigration } }", true),
+            ("{ id: p, effect: permit, when: { public: true, not: { category: federal-imigration } } }", true),
+            ("{ id: p, effect: permit, when: { category: federal-imigration } }", false),
+            ("{ id: f, effect: forbid, reason: refused, when: { category: court }, unless: { category: federal-imigration } }", false),
+        ] {
+            let policy = try PolicyParser.parse(Self.minimal + "\n  - " + rule, file: "t.yaml")
+            #expect((policy.undeclaredWideningCategory(declared: declared, directoryFile: "agencies.yaml") != nil) == problem, "\(rule)")
+        }
+    }
+
     /// A 790 KB file of 2,000 such rules cost 60 s of lint at every load and reload.
     @Test("the pairwise lint checks stop at their budget on a file of many long rules, and say so")
     func lintBudget() throws {

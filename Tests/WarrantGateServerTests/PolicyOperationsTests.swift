@@ -95,7 +95,7 @@ struct PolicyOperationsTests {
         }
     }
 
-    @Test("a forbid testing a category the directory file neither builds in nor declares is refused at reload; the policy in force stays")
+    @Test("a category the directory file neither builds in nor declares, where it widens a rule, is refused at reload; the policy in force stays")
     func misspeltForbiddenCategory() async throws {
         try await withGateway(configure: copyingPolicy) { gateway in
             let path = gateway.gateway.configuration.policyPath

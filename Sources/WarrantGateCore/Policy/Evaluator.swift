@@ -61,7 +61,7 @@ public final class Evaluator: Sendable {
         var ruleRedactors: [String: (Returned, ResponseRedactor)] = [:]
         for rule in policy.rules where rule.effect == .permit && rule.changesReturn(given: redactAlways) {
             let returned = Self.returned(by: [rule], redactAlways: redactAlways)
-            ruleRedactors[rule.id] = (returned, ResponseRedactor(names: returned.redact, keepOnly: returned.keepOnly))
+            ruleRedactors[rule.id] = (returned, Self.redactor(returned.redact, keepOnly: returned.keepOnly, redactAlways: redactAlways))
         }
         self.ruleRedactors = ruleRedactors
         var documentTests: [String: [DocumentCondition]] = [:]
@@ -82,7 +82,12 @@ public final class Evaluator: Sendable {
            returned == Returned(redact: decision.redact, keepOnly: decision.keepOnly) {
             return redactor
         }
-        return ResponseRedactor(names: decision.redact, keepOnly: decision.keepOnly)
+        return Self.redactor(decision.redact, keepOnly: decision.keepOnly, redactAlways: redactAlways)
+    }
+
+    /// A redactor for `redact` and `keepOnly`; the policy's field names missing from `redact` were lifted.
+    private static func redactor(_ redact: Set<String>, keepOnly: Set<String>?, redactAlways: Set<String>) -> ResponseRedactor {
+        ResponseRedactor(names: redact, keepOnly: keepOnly, lifted: redactAlways.subtracting(redact).filter { QualifiedName(clark: $0) == nil })
     }
 
     /// What the permits that apply together return: the policy's list less what any of them lifts, plus what any of

@@ -206,25 +206,33 @@ public struct Policy: Sendable {
         return found
     }
 
-    /// Each agency category a forbid's `when` tests, with the rules that test it: one no agency can have (misspelt)
-    /// makes its forbid forbid nothing.
-    public var categoriesForbidden: [AgencyCategory: [String]] {
+    /// Each agency category tested where a test that matches nothing widens its rule (a forbid's `when`, a permit's
+    /// `unless`, either turned around under `not:`), with the rules that test it: one no agency can have (misspelt)
+    /// makes a forbid forbid nothing, or an exception never stop a permit.
+    public var categoriesWidening: [AgencyCategory: [String]] {
         var found: [AgencyCategory: [String]] = [:]
-        for rule in rules where rule.effect == .forbid {
-            for case .category(let categories) in rule.when.parts {
-                for category in categories { found[category, default: []].append(rule.id) }
+        func walk(_ condition: Condition, widens: Bool, rule: String) {
+            switch condition {
+            case .category(let categories) where widens: for category in categories { found[category, default: []].append(rule) }
+            case .not(let inner): walk(inner, widens: !widens, rule: rule)
+            case .all(let parts), .any(let parts): for part in parts { walk(part, widens: widens, rule: rule) }
+            default: break
             }
+        }
+        for rule in rules {
+            walk(rule.when, widens: rule.effect == .forbid, rule: rule.id)
+            if let unless = rule.unless { walk(unless, widens: rule.effect == .permit, rule: rule.id) }
         }
         return found
     }
 
-    /// Why the policy cannot be used with a directory declaring `declared` (built-in categories included): a forbid
-    /// tests a category no agency can have. Nil if none does.
-    public func undeclaredForbiddenCategory(declared: Set<AgencyCategory>, directoryFile: String) -> String? {
-        guard let (category, ids) = categoriesForbidden.filter({ !declared.contains($0.key) }).min(by: { $0.key.rawValue < $1.key.rawValue }) else {
+    /// Why the policy cannot be used with a directory declaring `declared` (built-in categories included): a rule
+    /// tests, where that widens it, a category no agency can have. Nil if none does.
+    public func undeclaredWideningCategory(declared: Set<AgencyCategory>, directoryFile: String) -> String? {
+        guard let (category, ids) = categoriesWidening.filter({ !declared.contains($0.key) }).min(by: { $0.key.rawValue < $1.key.rawValue }) else {
             return nil
         }
-        return "forbid rule '\(ids[0])' tests category '\(category.rawValue)', which is neither built in nor declared in \(directoryFile): no agency can have it, so the rule would forbid nothing"
+        return "rule '\(ids[0])' tests category '\(category.rawValue)', which is neither built in nor declared in \(directoryFile): no agency can have it, so the rule would forbid less, or permit more, than it says"
     }
 
     /// Every agency id a rule tests.

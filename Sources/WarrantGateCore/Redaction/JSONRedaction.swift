@@ -617,9 +617,11 @@ private struct JSONRedactionMachine {
             let identifying = spans
                 ? keyHeld.withUnsafeBytes { Self.isIdentifyingKeyword(UnsafeRawBufferPointer(rebasing: $0[1..<(1 + length)])) }
                 : Self.isIdentifyingKeyword(key)
+            // Kept by the key as written, never by what a context says it means: the upstream's context could map an
+            // unlisted field onto a listed name, and a plain JSON client reads the key as written.
             let kept = spans
-                ? keyHeld.withUnsafeBytes { keptKeys.classify($0, length: length, escaped: escaped, nonASCII: nonASCII, contexts: contexts) }
-                : keptKeys.classify(UnsafeRawBufferPointer(rebasing: bytes[keyStart...]), length: length, escaped: escaped, nonASCII: nonASCII, contexts: contexts)
+                ? keyHeld.withUnsafeBytes { keptKeys.classify($0, length: length, escaped: escaped, nonASCII: nonASCII, contexts: []) }
+                : keptKeys.classify(UnsafeRawBufferPointer(rebasing: bytes[keyStart...]), length: length, escaped: escaped, nonASCII: nonASCII, contexts: [])
             if !identifying, kept?.isRedacted != true { verdict.isRedacted = true }
             if identifying, !verdict.isRedacted, kept?.isRedacted != true { identifyingDepth = depth }
         }
@@ -1292,10 +1294,12 @@ private struct JSONLDContextReader {
             default:
                 // The key is not quoted: an error's detail reaches the client, and the body's bytes must not.
                 guard !key.hasPrefix("@") else { throw refused("an unknown keyword in a JSON-LD context") }
-                let iri = try termDefinition()
                 // A plain JSON client reads `"@context": {"alienNumber": "A123456789"}` as a value: a redacted name
-                // may define an IRI (absolute or compact), a keyword alias or itself (a vocabulary term), nothing else.
-                if redacted.contains(key), let iri, !iri.contains(UInt8(ascii: ":")), iri.first != UInt8(ascii: "@"), !iri.elementsEqual(key.utf8) {
+                // may define an absolute (or compact) IRI, a keyword alias or itself (a vocabulary term), by a string
+                // or an object of `@id` alone, and nothing else.
+                let isRedacted = redacted.contains(key)
+                let iri = try termDefinition(idOnly: isRedacted)
+                if isRedacted, let iri, !Self.isAbsolute(iri), !Self.keywords.contains(iri), !iri.elementsEqual(key.utf8) {
                     throw refused("a JSON-LD term of a redacted name defined as other than an IRI")
                 }
                 local.updateValue(iri, forKey: Array(key.utf8))
@@ -1323,7 +1327,15 @@ private struct JSONLDContextReader {
     }
 
     /// A term's IRI (or keyword), as written; nil when it is left undefined.
-    private mutating func termDefinition() throws(RedactionError) -> [UInt8]? {
+    /// JSON-LD 1.1's keywords, which a term may alias.
+    private static let keywords: Set<[UInt8]> = Set([
+        "@base", "@container", "@context", "@direction", "@graph", "@id", "@import", "@included", "@index", "@json", "@language",
+        "@list", "@nest", "@none", "@prefix", "@propagate", "@protected", "@reverse", "@set", "@type", "@value", "@version", "@vocab",
+    ].map { Array($0.utf8) })
+
+    /// - Parameter idOnly: an object form may hold `@id` alone (a redacted name's term: any other member could carry
+    ///   a value that nothing redacts).
+    private mutating func termDefinition(idOnly: Bool) throws(RedactionError) -> [UInt8]? {
         guard scanner.current == UInt8(ascii: "{") else {
             guard scanner.current == UInt8(ascii: "\"") || scanner.current == UInt8(ascii: "n") else {
                 throw malformed("a JSON-LD term definition that is not a string, an object or null")
@@ -1334,6 +1346,7 @@ private struct JSONLDContextReader {
         var id: [UInt8]?
         var first = true
         while let key = try nextMember(&first) {
+            guard !idOnly || key == "@id" else { throw refused("a JSON-LD term of a redacted name with members other than @id") }
             switch key {
             case "@id": id = try checked(stringOrNull("@id"))
             case "@reverse": throw refused("a JSON-LD reverse property")

@@ -79,8 +79,11 @@ public struct RedactedNames: Sendable {
     /// `localNames` compiled for matching XML elements and attributes, once rather than per response.
     private let xmlNames: XMLNameTable
 
-    /// - Parameter names: field names, and qualified names in Clark notation.
-    public init(_ names: some Sequence<String>) {
+    /// - Parameters:
+    ///   - names: field names, and qualified names in Clark notation.
+    ///   - lifted: field names a permit lifted from the policy's list: a qualified name's local name of the same
+    ///     spelling is no JSON field name either, or the lift would lift nothing in JSON.
+    public init(_ names: some Sequence<String>, lifted: some Sequence<String> = [String]()) {
         var fields: Set<String> = [], qualified: Set<QualifiedName> = []
         for name in names {
             if let name = QualifiedName(clark: name) {
@@ -104,8 +107,9 @@ public struct RedactedNames: Sendable {
         self.localNames = localNames
         xmlNames = XMLNameTable(localNames)
         xmlFields = JSONFieldNames(fields)
+        let liftedKeys = Set(lifted.map { FieldNameKey.of($0) })
         jsonKeys = JSONKeyNames(
-            fields: JSONFieldNames(fields.union(qualified.map { FieldNameKey.of($0.local) })),
+            fields: JSONFieldNames(fields.union(qualified.map { FieldNameKey.of($0.local) }.filter { !liftedKeys.contains($0) })),
             qualified: QualifiedIRIs(namespaceIndex: namespaceIndex, localNames: localNames)
         )
     }

@@ -99,8 +99,9 @@ public final class ResponseRedactor: Sendable {
     /// SOAP envelope a child of the Body's element.
     public let keepOnly: RedactedNames?
 
-    public init(names: some Sequence<String>, keepOnly: (some Sequence<String>)? = [String]?.none) {
-        self.names = RedactedNames(names)
+    /// - Parameter lifted: the field names a permit lifted from the policy's list (``RedactedNames``).
+    public init(names: some Sequence<String>, keepOnly: (some Sequence<String>)? = [String]?.none, lifted: some Sequence<String> = [String]()) {
+        self.names = RedactedNames(names, lifted: lifted)
         self.keepOnly = keepOnly.map { RedactedNames($0) }
     }
 

@@ -27,7 +27,7 @@ public final class PolicySet: Sendable {
         let directory = try AgencyDirectoryFile.load(path: configuration.agenciesPath, authorityOverrides: configuration.authorities)
         let declared = Set(try AgencyDirectoryFile.declaredCategories(YAMLNode.load(path: configuration.agenciesPath)))
         for (candidate, path) in [(policy, configuration.policyPath)] + (shadow.map { [($0, configuration.shadowPolicyPath!)] } ?? []) {
-            if let problem = candidate.undeclaredForbiddenCategory(declared: declared, directoryFile: configuration.agenciesPath) {
+            if let problem = candidate.undeclaredWideningCategory(declared: declared, directoryFile: configuration.agenciesPath) {
                 throw FileError(file: path, line: nil, message: problem)
             }
             for route in candidate.routes where configuration.upstreams[route.upstream] == nil {
