@@ -116,6 +116,34 @@ struct SudoInvocation {
         }
     }
 
+    /// Refuses a path the operator could change between this check and its use (swap a link, rename a directory),
+    /// so that a store or key checked is the store or key used: one through a symbolic link, or through a directory
+    /// that neither root nor this account owns, or that others may write to (but a root-owned sticky one, such as
+    /// `/tmp`). What does not exist yet is created by this account.
+    func checkTrustedPath(_ path: String, what: String) throws {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let components = absolute.split(separator: "/", omittingEmptySubsequences: true)
+        var prefix = ""
+        var status = stat()
+        for (index, component) in ([""] + components.map(String.init)).enumerated() {
+            prefix = index == 0 ? "/" : (prefix == "/" ? "" : prefix) + "/" + component
+            guard lstat(prefix, &status) == 0 else {
+                guard errno == ENOENT else { throw CLIError(.failure, "\(what) \(path): cannot read \(prefix)") }
+                return
+            }
+            let refusal = "run through sudo, \(what) may not pass through \(prefix)"
+            if status.st_mode & S_IFMT == S_IFLNK { throw CLIError(.refused, "\(refusal), a symbolic link: give the path itself") }
+            guard index < components.count else { return }
+            guard status.st_uid == 0 || status.st_uid == geteuid() else {
+                throw CLIError(.refused, "\(refusal): a directory of another account, which could change what the path names")
+            }
+            let sharedSticky = status.st_mode & mode_t(S_ISVTX) != 0 && status.st_uid == 0
+            guard status.st_mode & 0o022 == 0 || sharedSticky else {
+                throw CLIError(.refused, "\(refusal): a directory others may write to, who could change what the path names")
+            }
+        }
+    }
+
     private static func samePath(_ one: String, _ other: String) -> Bool {
         URL(fileURLWithPath: one).standardizedFileURL.resolvingSymlinksInPath() == URL(fileURLWithPath: other).standardizedFileURL.resolvingSymlinksInPath()
     }
@@ -191,7 +219,11 @@ struct DatabaseOptions: ParsableArguments {
     func location(_ db: String) throws -> StoreLocation {
         var location: StoreLocation
         do { location = try StoreLocation(db, filesDirectory: filesDir) } catch { throw CLIError(.usage, error.message) }
-        if let sudo = SudoInvocation.current { location = try sudo.store(location, given: db) }
+        if let sudo = SudoInvocation.current {
+            location = try sudo.store(location, given: db)
+            if let path = location.sqlitePath { try sudo.checkTrustedPath(path, what: "--db") }
+            if let filesDir { try sudo.checkTrustedPath(filesDir, what: "--files-dir") }
+        }
         var status = stat()
         if geteuid() == 0, let path = location.sqlitePath, stat(path, &status) == 0, status.st_uid != 0 {
             let owner = getpwuid(status.st_uid).map { String(cString: $0.pointee.pw_name) } ?? "uid \(status.st_uid)"

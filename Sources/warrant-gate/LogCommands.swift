@@ -17,7 +17,8 @@ struct LogCommand: ParsableCommand {
         @Option(help: "The log signing key (default: log-signing.key beside the database, or in --files-dir).") var key: String?
 
         func files(_ admin: AdminOptions) throws -> LogKeyFiles {
-            try key.map(LogKeyFiles.init(privatePath:)) ?? LogKeyFiles(filesDirectory: admin.location().filesDirectory)
+            if let key { try SudoInvocation.current?.checkTrustedPath(key, what: "--key") }
+            return try key.map(LogKeyFiles.init(privatePath:)) ?? LogKeyFiles(filesDirectory: admin.location().filesDirectory)
         }
     }
 

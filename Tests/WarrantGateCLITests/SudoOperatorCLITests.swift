@@ -46,6 +46,29 @@ struct SudoOperatorCLITests {
         #expect(!shown.contains("by warrant-gate"), "\(shown)")
     }
 
+    /// A path the operator can change between the CLI's check and its use (swap a link, rename a directory) would let
+    /// the check see one store and the restore or the signing key reach another.
+    @Test("run through sudo, --db and --key may not pass through a symbolic link or a directory the operator could change")
+    func trustedPaths() throws {
+        let scratch = try Scratch()
+        #expect(try CLIProcess.run(["advisement", "record", "--subject", "2017-000789", "--language", "es", "--by", "Dep. Ortiz", "--db", scratch.db]).status == 0)
+        let link = scratch.url.appendingPathComponent("link").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: scratch.url.path)
+        let viaLink = link + "/" + URL(fileURLWithPath: scratch.db).lastPathComponent
+        for arguments in [["warrant", "list", "--db", viaLink], ["log", "checkpoint", "--db", scratch.db, "--key", link + "/log-signing.key"]] {
+            let refused = try Self.run(arguments, sudoUser: "alice")
+            #expect(refused.status == 3 && refused.stderr.contains("a symbolic link"), "\(arguments): \(refused.stderr)")
+        }
+        #expect(try Self.run(["warrant", "list", "--db", scratch.db], sudoUser: "alice").status == 0)
+        if geteuid() == 0 {
+            let operatorOwned = scratch.url.appendingPathComponent("op")
+            try FileManager.default.createDirectory(at: operatorOwned, withIntermediateDirectories: true)
+            #expect(chown(operatorOwned.path, 65534, 65534) == 0)
+            let refused = try Self.run(["warrant", "list", "--db", operatorOwned.appendingPathComponent("x.sqlite").path], sudoUser: "alice")
+            #expect(refused.status == 3 && refused.stderr.contains("a directory of another account"), "\(refused.stderr)")
+        }
+    }
+
     @Test("a gateway is not run through sudo: it would hold the service's keys and log to a store of the operator's")
     func noGatewayUnderSudo() throws {
         for command in [["serve", "--config", "/nonexistent/gateway.yaml"], ["demo", "--data-dir", "/nonexistent/demo"]] {

@@ -136,6 +136,13 @@ struct AllowListRedactionTests {
         #expect(Self.redact(#"{"releaseDate":"d","@context":{"@vocab":"urn:jail#"}}"#, keep: ["releaseDate"]) == .refused(.refused))
     }
 
+    @Test("JSON-LD under an allow-list: every context term defines an IRI, so no unlisted name carries a value in @context")
+    func allowListContextTerms() {
+        #expect(Self.redact(#"{"@context":{"homeAddress":"1 Main St"},"bookingNumber":"1"}"#, keep: ["bookingNumber"]) == .refused(.refused))
+        let iris = #"{"@context":{"j":"urn:jail:","homeAddress":"j:homeAddress","rd":"http://jail.example/releaseDate"},"bookingNumber":"1"}"#
+        #expect(Self.redact(iris, keep: ["bookingNumber"]) == .kept(iris))
+    }
+
     @Test("JSON-LD: members holding node data (@nest, @graph, @included) or merely starting with @ do not bypass the allow-list")
     func jsonLDDataKeywords() {
         let cases = [

@@ -690,7 +690,7 @@ private struct JSONRedactionMachine {
         if readingContext {
             contextHeld.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[contextStart..<end]))
             guard contextHeld.count <= contextLimit else { throw fail("a @context longer than \(contextLimit) bytes", at: end) }
-            var reader = try JSONLDContextReader(contextHeld, offset: contextOffset, redacted: keys.fields)
+            var reader = try JSONLDContextReader(contextHeld, offset: contextOffset, redacted: keys.fields, allowList: keptKeys != nil)
             let context = try reader.read(over: contexts.last ?? JSONLDContext())
             guard context.size <= contextLimit else {
                 throw fail("JSON-LD contexts in force larger than \(contextLimit) bytes", at: end)
@@ -1140,8 +1140,10 @@ private struct JSONLDContextReader {
     /// The redacted field names: nothing in a context is redacted, so a term of one of these names may define only an
     /// IRI, never carry a value.
     private let redacted: JSONFieldNames
+    /// Under an allow-list every term is held to that, since every name the list does not keep is withheld too.
+    private let allowList: Bool
 
-    init(_ bytes: [UInt8], offset: Int, redacted: JSONFieldNames) throws(RedactionError) {
+    init(_ bytes: [UInt8], offset: Int, redacted: JSONFieldNames, allowList: Bool) throws(RedactionError) {
         do throws(JSONError) {
             scanner = try JSONScanner(bytes)
         } catch {
@@ -1149,6 +1151,7 @@ private struct JSONLDContextReader {
         }
         self.offset = offset
         self.redacted = redacted
+        self.allowList = allowList
     }
 
     /// The context in force after this value, given the one in force before.
@@ -1272,6 +1275,8 @@ private struct JSONLDContextReader {
 
     private mutating func definitions(over base: JSONLDContext) throws(RedactionError) -> JSONLDContext {
         var local: [[UInt8]: [UInt8]?] = [:]
+        /// Checked once the whole object is read, since a prefix may be defined after a term that uses it.
+        var guardedTerms: [(key: String, iri: [UInt8])] = []
         var vocab: [UInt8]?? = nil
         var first = true
         while let key = try nextMember(&first) {
@@ -1295,15 +1300,17 @@ private struct JSONLDContextReader {
                 // The key is not quoted: an error's detail reaches the client, and the body's bytes must not.
                 guard !key.hasPrefix("@") else { throw refused("an unknown keyword in a JSON-LD context") }
                 // A plain JSON client reads `"@context": {"alienNumber": "A123456789"}` as a value: a redacted name
-                // may define an absolute (or compact) IRI, a keyword alias or itself (a vocabulary term), by a string
+                // (under an allow-list, any name) may define an IRI of a web or URN scheme, a compact IRI of a prefix
+                // this context or the one in force defines, a keyword alias or itself (a vocabulary term), by a string
                 // or an object of `@id` alone, and nothing else.
-                let isRedacted = redacted.contains(key)
-                let iri = try termDefinition(idOnly: isRedacted)
-                if isRedacted, let iri, !Self.isAbsolute(iri), !Self.keywords.contains(iri), !iri.elementsEqual(key.utf8) {
-                    throw refused("a JSON-LD term of a redacted name defined as other than an IRI")
-                }
+                let guarded = allowList || redacted.contains(key)
+                let iri = try termDefinition(idOnly: guarded)
+                if guarded, let iri { guardedTerms.append((key, iri)) }
                 local.updateValue(iri, forKey: Array(key.utf8))
             }
+        }
+        for (key, iri) in guardedTerms where !Self.namesAnIRI(iri, key: key, terms: local, over: base) {
+            throw refused("a JSON-LD term defined as other than an IRI, where it could carry a value")
         }
         // An empty context changes nothing: the one in force stands.
         if local.isEmpty, vocab == nil { return base }
@@ -1327,6 +1334,16 @@ private struct JSONLDContextReader {
     }
 
     /// A term's IRI (or keyword), as written; nil when it is left undefined.
+    /// Whether a guarded term's definition names an IRI rather than carrying a value: an IRI of a web, URN or tag
+    /// scheme, a blank node, a compact IRI of a prefix defined here (`terms`) or in `context`, a keyword, or the term.
+    private static func namesAnIRI(_ iri: [UInt8], key: String, terms: [[UInt8]: [UInt8]?], over context: JSONLDContext) -> Bool {
+        if keywords.contains(iri) || iri.elementsEqual(key.utf8) || iri.starts(with: "_:".utf8) { return true }
+        guard isAbsolute(iri), let colon = iri.firstIndex(of: UInt8(ascii: ":")) else { return false }
+        let scheme = Array(iri[..<colon])
+        if ["http", "https", "urn", "tag"].contains(where: { scheme.map { $0 | 0x20 }.elementsEqual($0.utf8) }) { return true }
+        return terms[scheme] != nil || context.term(scheme) != nil
+    }
+
     /// JSON-LD 1.1's keywords, which a term may alias.
     private static let keywords: Set<[UInt8]> = Set([
         "@base", "@container", "@context", "@direction", "@graph", "@id", "@import", "@included", "@index", "@json", "@language",
