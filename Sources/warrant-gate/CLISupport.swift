@@ -37,8 +37,9 @@ func checkArguments() throws {
 /// The CLI run through sudo as another account, as the Debian package's operators run it (`sudo -u warrant-gate
 /// warrant-gate …`). That account's powers (its store, the log signing key, the TLS key the running service holds) are
 /// lent to the person who ran sudo for the admin commands, and no further: the signing key signs only the installed
-/// gateway's store (never a log the operator made, which would then verify as the county's), no gateway of the
-/// operator's own runs with the service's keys, and the operator is the person who ran sudo.
+/// gateway's store (never a log the operator made, which would then verify as the county's), a restore into it trusts
+/// nothing the operator brings, no path the operator could change between a check and its use is taken, no gateway of
+/// the operator's own runs with the service's keys, and the operator is the person who ran sudo.
 struct SudoInvocation {
     /// Where the Debian package installs the gateway's configuration, whose `database:` is the store the key signs.
     static let installedConfiguration = "/etc/warrant-gate/gateway.yaml"
