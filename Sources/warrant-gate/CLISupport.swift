@@ -120,16 +120,21 @@ struct SudoInvocation {
     /// Refuses a path the operator could change between this check and its use (swap a link, rename a directory),
     /// so that a store or key checked is the store or key used: one through a symbolic link, or through a directory
     /// that neither root nor this account owns, or that others may write to (but a root-owned sticky one, such as
-    /// `/tmp`). What does not exist yet is created by this account.
+    /// `/tmp`, holding what exists), or one whose missing part lies in a directory others may write to (they could
+    /// make it first). What does not exist yet is then created by this account.
     func checkTrustedPath(_ path: String, what: String) throws {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         let components = absolute.split(separator: "/", omittingEmptySubsequences: true)
         var prefix = ""
         var status = stat()
         for (index, component) in ([""] + components.map(String.init)).enumerated() {
+            let parentShared = index > 0 && status.st_mode & 0o022 != 0
             prefix = index == 0 ? "/" : (prefix == "/" ? "" : prefix) + "/" + component
             guard lstat(prefix, &status) == 0 else {
                 guard errno == ENOENT else { throw CLIError(.failure, "\(what) \(path): cannot read \(prefix)") }
+                guard !parentShared else {
+                    throw CLIError(.refused, "run through sudo, \(what) may not name \(prefix), which does not exist yet in a directory others may write to: they could make it first (use a directory of the service account, such as /var/lib/warrant-gate/drill)")
+                }
                 return
             }
             let refusal = "run through sudo, \(what) may not pass through \(prefix)"

@@ -60,6 +60,13 @@ struct SudoOperatorCLITests {
             #expect(refused.status == 3 && refused.stderr.contains("a symbolic link"), "\(arguments): \(refused.stderr)")
         }
         #expect(try Self.run(["warrant", "list", "--db", scratch.db], sudoUser: "alice").status == 0)
+        // A part still to be made, in a directory every account may write to: the operator could make it first.
+        let unmade = FileManager.default.temporaryDirectory.appendingPathComponent("wg-unmade-\(UUID().uuidString)/x.sqlite").path
+        var shared = stat()
+        if stat(FileManager.default.temporaryDirectory.path, &shared) == 0, shared.st_mode & 0o022 != 0 {
+            let refused = try Self.run(["warrant", "list", "--db", unmade], sudoUser: "alice")
+            #expect(refused.status == 3 && refused.stderr.contains("which does not exist yet in a directory others may write to"), "\(refused.stderr)")
+        }
         if geteuid() == 0 {
             let operatorOwned = scratch.url.appendingPathComponent("op")
             try FileManager.default.createDirectory(at: operatorOwned, withIntermediateDirectories: true)

@@ -338,7 +338,7 @@ struct JSONStreamingRedactionTests {
         for context in [
             #"{"alienNumber":"A123456789"}"#, #"{"immigration_status":"undocumented"}"#, #"{"x":"http://ex.org/","citizenship":{"@id":"MX"}}"#,
             #"{"alienNumber":{"@id":"http://ex.org/a","@type":"A123456789"}}"#, #"{"alienNumber":"@A123456789"}"#, #"{"alienNumber":"2026-12-24T10:00"}"#,
-            #"{"alienNumber":"A:123456789"}"#, #"{"immigration_status":"undocumented:"}"#,
+            #"{"alienNumber":"A:123456789"}"#, #"{"immigration_status":"undocumented:"}"#, #"{"A":null,"alienNumber":"A:123456789"}"#,
         ] {
             let text = #"{"@context":\#(context),"n":1}"#
             for pieces in [[], Array(repeating: 1, count: text.utf8.count)] {

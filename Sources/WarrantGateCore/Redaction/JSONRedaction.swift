@@ -1333,16 +1333,18 @@ private struct JSONLDContextReader {
         return JSONLDContext(terms: terms, vocab: newVocab, over: base)
     }
 
-    /// A term's IRI (or keyword), as written; nil when it is left undefined.
     /// Whether a guarded term's definition names an IRI rather than carrying a value: an IRI of a web, URN or tag
-    /// scheme, a blank node, a compact IRI of a prefix defined here (`terms`) or in `context`, a keyword, or the term.
+    /// scheme, a blank node, a compact IRI of a prefix defined (not as null) here (`terms`) or in `context`, a
+    /// keyword, or the term.
     private static func namesAnIRI(_ iri: [UInt8], key: String, terms: [[UInt8]: [UInt8]?], over context: JSONLDContext) -> Bool {
         if keywords.contains(iri) || iri.elementsEqual(key.utf8) || iri.starts(with: "_:".utf8) { return true }
         guard isAbsolute(iri), let colon = iri.firstIndex(of: UInt8(ascii: ":")) else { return false }
         let scheme = Array(iri[..<colon])
         if ["http", "https", "urn", "tag"].contains(where: { scheme.map { $0 | 0x20 }.elementsEqual($0.utf8) }) { return true }
-        return terms[scheme] != nil || context.term(scheme) != nil
+        return (terms[scheme] ?? nil) != nil || context.term(scheme) != nil
     }
+
+    /// A term's IRI (or keyword), as written; nil when it is left undefined.
 
     /// JSON-LD 1.1's keywords, which a term may alias.
     private static let keywords: Set<[UInt8]> = Set([
