@@ -43,25 +43,13 @@ public struct StoreLocation: Sendable, Equatable, CustomStringConvertible {
     public func isSameDatabase(as other: StoreLocation) -> Bool {
         switch (database, other.database) {
         case (.sqlite(let path), .sqlite(let otherPath)):
-            Self.fileIdentity(path) == Self.fileIdentity(otherPath)
+            FilePlace(path) == FilePlace(otherPath)
         case (.postgres(let location), .postgres(let otherLocation)):
             location.host.lowercased() == otherLocation.host.lowercased() && location.port == otherLocation.port
                 && location.database == otherLocation.database
         default:
             false
         }
-    }
-
-    /// Where `path` leads, as `stat` follows it: the file's device and inode, or its directory's and its name when the
-    /// file is not there; the path as written when neither can be read.
-    private static func fileIdentity(_ path: String) -> String {
-        var status = stat()
-        if stat(path, &status) == 0 { return "file \(status.st_dev):\(status.st_ino)" }
-        let url = URL(fileURLWithPath: path)
-        if stat(url.deletingLastPathComponent().path, &status) == 0 {
-            return "in \(status.st_dev):\(status.st_ino) \(url.lastPathComponent)"
-        }
-        return "path " + url.standardizedFileURL.path
     }
 
     /// The SQLite file's path; nil for PostgreSQL.

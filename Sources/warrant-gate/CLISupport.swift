@@ -70,9 +70,10 @@ struct SudoInvocation {
         }
     }
 
-    /// The installed gateway's store and log signing key, if a configuration is installed.
-    private func installed() throws -> (store: StoreLocation, key: LogKeyFiles)? {
-        let path = Self.installedConfiguration
+    /// The installed gateway's store and log signing key, if a configuration is installed: read once per process, as
+    /// every check of a command asks for it.
+    private static let installedGateway = Result { () throws(CLIError) -> (store: StoreLocation, key: LogKeyFiles)? in
+        let path = installedConfiguration
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         do {
             let configuration = try GatewayConfiguration.load(path: path)
@@ -82,6 +83,10 @@ struct SudoInvocation {
         } catch {
             throw CLIError(.failure, "run through sudo, the CLI reads the installed gateway's store from \(path), which cannot be read: \(error)")
         }
+    }
+
+    private func installed() throws -> (store: StoreLocation, key: LogKeyFiles)? {
+        try Self.installedGateway.get()
     }
 
     /// The store `--db` names, or the installed gateway's when `--db` was left out (its default is the demo's).
@@ -97,7 +102,7 @@ struct SudoInvocation {
         guard location.isSameDatabase(as: installed.store) else {
             throw CLIError(.refused, "run through sudo, the log signing key signs only the installed gateway's store (\(installed.store), from \(Self.installedConfiguration)), not \(location)")
         }
-        guard Self.samePath(key.privatePath, installed.key.privatePath) else {
+        guard FilePlace(key.privatePath) == FilePlace(installed.key.privatePath) else {
             throw CLIError(.refused, "run through sudo, the installed gateway's store is signed only with its own key (\(installed.key.privatePath)), not \(key.privatePath)")
         }
     }
@@ -148,10 +153,6 @@ struct SudoInvocation {
                 throw CLIError(.refused, "\(refusal): a directory others may write to, who could change what the path names")
             }
         }
-    }
-
-    private static func samePath(_ one: String, _ other: String) -> Bool {
-        URL(fileURLWithPath: one).standardizedFileURL.resolvingSymlinksInPath() == URL(fileURLWithPath: other).standardizedFileURL.resolvingSymlinksInPath()
     }
 }
 
