@@ -5,6 +5,10 @@ import Foundation
 public enum RuleEffect: String, Sendable {
     case permit
     case forbid
+
+    /// Whether a test in a rule's `when` that can match nothing widens what the rule decides: a forbid's then forbids
+    /// nothing. In its `unless` the opposite holds (a permit's exception never stops it), and `not:` turns either.
+    var emptyWhenWidens: Bool { self == .forbid }
 }
 
 /// One rule of a policy.
@@ -220,8 +224,8 @@ public struct Policy: Sendable {
             }
         }
         for rule in rules {
-            walk(rule.when, widens: rule.effect == .forbid, rule: rule.id)
-            if let unless = rule.unless { walk(unless, widens: rule.effect == .permit, rule: rule.id) }
+            walk(rule.when, widens: rule.effect.emptyWhenWidens, rule: rule.id)
+            if let unless = rule.unless { walk(unless, widens: !rule.effect.emptyWhenWidens, rule: rule.id) }
         }
         return found
     }

@@ -401,10 +401,10 @@ public enum PolicyParser {
         guard let effect = RuleEffect(rawValue: try effectNode.string("effect")) else {
             throw effectNode.error("rule '\(id)': effect must be permit or forbid")
         }
-        // A test that can match nothing (a misspelt action or fact) widens a forbid's `when` (it forbids nothing) and a
-        // permit's `unless` (it never stops the permit): an error there, a warning where it only narrows.
-        let when = try parseCondition(node.required("when", in: "rule '\(id)'"), rule: id, widens: effect == .forbid, context: &context, depth: 0)
-        let unless = try node["unless"].map { try parseCondition($0, rule: id, widens: effect == .permit, context: &context, depth: 0) }
+        // A test that can match nothing (a misspelt action or fact) is an error where it widens the rule, a warning
+        // where it only narrows it (``RuleEffect/emptyWhenWidens``).
+        let when = try parseCondition(node.required("when", in: "rule '\(id)'"), rule: id, widens: effect.emptyWhenWidens, context: &context, depth: 0)
+        let unless = try node["unless"].map { try parseCondition($0, rule: id, widens: !effect.emptyWhenWidens, context: &context, depth: 0) }
         let reasonNode = node["reason"]
         let reason: String
         switch effect {

@@ -987,7 +987,6 @@ struct QualifiedIRIs: Sendable {
             return namespace.last != UInt8(ascii: "#") && iri[namespace.count] == UInt8(ascii: "#") && iri[(namespace.count + 1)...].elementsEqual(local)
         }
     }
-
 }
 
 /// An IRI (or a keyword), and its hash.
