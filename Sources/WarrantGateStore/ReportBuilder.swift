@@ -9,13 +9,29 @@ public enum ReportBuilder {
     /// selects it and names its month; its `time` column, when it was committed, only narrows the search
     /// (``EntryTime``), so that a request opened on the last evening of a month and committed in the next is counted
     /// once, in its own month. A request's outcome counts if it is among those entries too.
-    static func requests(database: any SQLDatabase, period: ReportPeriod, timeZone: TimeZone, treeSize: UInt64) throws -> [ReportData.Request] {
+    ///
+    /// `archives` (oldest first) are read first, as ``ArchiveCount`` describes; without them, archived entries are
+    /// not counted.
+    static func requests(
+        database: any SQLDatabase, period: ReportPeriod, timeZone: TimeZone, treeSize: UInt64, archives: [String] = []
+    ) throws -> [ReportData.Request] {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
+        let request = { (decision: DecisionRecord, answered: Bool) -> ReportData.Request? in
+            guard decision.category == AgencyCategory.federalImmigration.rawValue, let time = Timestamp.parse(decision.time),
+                  time >= period.start, time < period.end
+            else { return nil }
+            let components = calendar.dateComponents([.year, .month], from: time)
+            return ReportData.Request(
+                time: time, month: String(format: "%04d-%02d", components.year!, components.month!), agency: decision.agency ?? "",
+                kind: ReportData.kind(of: decision.action ?? ""), effect: decision.effect, reason: decision.reason, obligations: decision.obligations,
+                subject: decision.subject, answered: answered
+            )
+        }
         return try database.read { session in
+            var requests = archives.isEmpty ? [] : try ArchiveCount.requests(session, archives: archives, treeSize: treeSize, request: request)
             // Through the time index: without statistics SQLite would read every entry up to `treeSize`.
             let index = session.dialect == .sqlite ? "INDEXED BY log_time_kind " : ""
-            var requests: [ReportData.Request] = []
             try session.forEach(
                 """
                 SELECT d.entry AS decision, o.entry AS outcome FROM log d \(index)
@@ -26,22 +42,14 @@ public enum ReportBuilder {
                 Timestamp.format(EntryTime.latestColumn(stating: period.end))
             ) { row in
                 let decision = try DecisionRecord(canonical: Array(try row.text("decision").utf8))
-                guard decision.category == AgencyCategory.federalImmigration.rawValue, let time = Timestamp.parse(decision.time),
-                      time >= period.start, time < period.end
-                else { return }
-                let components = calendar.dateComponents([.year, .month], from: time)
-                requests.append(ReportData.Request(
-                    time: time, month: String(format: "%04d-%02d", components.year!, components.month!), agency: decision.agency ?? "",
-                    kind: ReportData.kind(of: decision.action ?? ""), effect: decision.effect, reason: decision.reason, obligations: decision.obligations,
-                    subject: decision.subject, answered: try Self.answered(row.optionalText("outcome"))
-                ))
+                if let counted = request(decision, try Self.answered(row.optionalText("outcome"))) { requests.append(counted) }
             }
             return requests
         }
     }
 
     /// Whether an outcome entry says the agency received a 2xx answer.
-    private static func answered(_ outcome: String?) throws -> Bool {
+    static func answered(_ outcome: String?) throws -> Bool {
         guard let outcome else { return false }
         let record = try OutcomeRecord(canonical: Array(outcome.utf8))
         return (200..<300).contains(record.status) && record.error == nil
@@ -57,5 +65,59 @@ public enum ReportBuilder {
             let frontier = try session.logFrontier()
             return (frontier.size, frontier.root, "(unsigned tree head)")
         }
+    }
+}
+
+/// The archived entries a report counts, read from `log archive`'s files: they must be the log's whole archived
+/// prefix (seq 1 through the last archived), in order, and their Merkle root at that size must be the stored tree's,
+/// so that an edited, missing or foreign entry is refused rather than counted.
+enum ArchiveCount {
+    /// The period's requests among the archived entries, in log order; `request` selects and builds each. An archived
+    /// decision's outcome may be archived too, or still in the database.
+    static func requests(
+        _ session: any SQLSession, archives: [String], treeSize: UInt64, request: (DecisionRecord, Bool) -> ReportData.Request?
+    ) throws -> [ReportData.Request] {
+        let through = UInt64(max(try session.scalarInt64("SELECT archived_through FROM archive_state WHERE id = 1") ?? 0, 0))
+        guard through > 0 else { throw StoreError("--archive: this log has no archived entries") }
+        var frontier = MerkleFrontier()
+        var decisions: [(record: DecisionRecord, answered: Bool)] = []
+        var pending: [String: Int] = [:]
+        for path in archives {
+            _ = try LogArchive.entries(path: path) { entry in
+                guard entry.seq == frontier.size + 1, entry.seq <= through else {
+                    throw StoreError(entry.seq > through
+                        ? "\(path): seq \(entry.seq) was never archived from this log (it archived 1…\(through))"
+                        : "\(path): seq \(frontier.size + 1) was expected, not \(entry.seq): give every archive of this log, oldest first")
+                }
+                frontier.append(leaf: LogLeaf.hash(kind: entry.kind, entry: Array(entry.entry.utf8)))
+                guard entry.seq <= treeSize else { return }
+                switch entry.kind {
+                case LogKind.decision.rawValue:
+                    let record = try DecisionRecord(canonical: Array(entry.entry.utf8))
+                    guard request(record, false) != nil else { return }
+                    pending[record.decisionId] = decisions.count
+                    decisions.append((record, false))
+                case LogKind.outcome.rawValue:
+                    guard let decisionId = entry.decisionId, let index = pending[decisionId] else { return }
+                    decisions[index].answered = try ReportBuilder.answered(entry.entry)
+                default:
+                    return
+                }
+            }
+        }
+        guard frontier.size == through else {
+            throw StoreError("the archives hold entries 1…\(frontier.size), but this log archived 1…\(through): give every archive, oldest first")
+        }
+        guard frontier.root == (try LogAppender.root(session, size: through)) else {
+            throw StoreError("the archives do not match this log's tree at size \(through): they were edited, or are another log's")
+        }
+        // Outcomes committed after the archive's cutoff are still in the database.
+        for index in decisions.indices where !decisions[index].answered {
+            let outcome = try session.fetchOne(
+                "SELECT entry FROM log WHERE kind = 'outcome' AND decision_id = ? AND seq <= ?", decisions[index].record.decisionId, Int64(treeSize)
+            )
+            decisions[index].answered = try ReportBuilder.answered(try outcome?.text("entry"))
+        }
+        return decisions.compactMap { request($0.record, $0.answered) }
     }
 }

@@ -205,9 +205,10 @@ public final class Store: Sendable {
         try database.read { session in try session.logSize() }
     }
 
-    /// The immigration-enforcement requests of `period`, as of the tree of `treeSize` entries.
-    public func reportRequests(period: ReportPeriod, timeZone: TimeZone, treeSize: UInt64) throws -> [ReportData.Request] {
-        try ReportBuilder.requests(database: database, period: period, timeZone: timeZone, treeSize: treeSize)
+    /// The immigration-enforcement requests of `period`, as of the tree of `treeSize` entries; archived ones only from
+    /// `archives`, every archive of the log oldest first, which must match the stored tree (see ``ArchiveCount``).
+    public func reportRequests(period: ReportPeriod, timeZone: TimeZone, treeSize: UInt64, archives: [String] = []) throws -> [ReportData.Request] {
+        try ReportBuilder.requests(database: database, period: period, timeZone: timeZone, treeSize: treeSize, archives: archives)
     }
 
     /// The tree's size and root now, and the log's origin, for a report to name.

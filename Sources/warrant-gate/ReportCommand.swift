@@ -16,8 +16,9 @@ struct ReportCommand: ParsableCommand {
             The report states the signed checkpoint it was computed from (a new one is signed first when the key is at
             hand), so that anyone holding the log can reproduce it. Without the key, entries after the latest checkpoint
             are left out, and a warning says how many. A request is counted in the month its request opened.
-            A period that may hold archived entries (`log archive`), which the database no longer has, is refused
-            unless --allow-archived; the report then says which entries it could not count.
+            A period that may hold archived entries (`log archive`), which the database no longer has, is counted
+            from the archive files given with --archive (every archive of the log, oldest first; they must match the
+            log's tree), or refused unless --allow-archived; the report then says which entries it could not count.
             HTML is one self-contained file with inline SVG charts.
 
             Example: warrant-gate report --period 2026-Q4 --format html --template denver-council --out q4.html
@@ -33,6 +34,7 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "The reporting body's name for the heading.") var jurisdiction: String = "County jail"
     @Option(help: "Write to this file (mode 0600; never an existing file or link) instead of standard output.") var out: String?
     @Flag(help: "Report a period that may hold archived entries, saying in the report that they are not counted.") var allowArchived = false
+    @Option(help: "An archive file of the log (repeatable): give every one, oldest first, to count archived entries.") var archive: [String] = []
 
     func run() throws {
         if let out { try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) } }
@@ -41,7 +43,10 @@ struct ReportCommand: ParsableCommand {
         guard let reportPeriod = ReportPeriod(period, timeZone: timeZone) else {
             throw CLIError(.usage, "--period must be a year (2026), a quarter (2026-Q4) or a month (2026-11); got '\(period)'")
         }
-        let archived = try storeCall { try store.archivedEntries() }.flatMap { $0.mayInclude(reportPeriod) ? $0 : nil }
+        if !archive.isEmpty && allowArchived { throw CLIError(.usage, "give either --archive or --allow-archived, not both") }
+        let allArchived = try storeCall { try store.archivedEntries() }
+        let countedArchivedThrough = archive.isEmpty ? nil : allArchived?.throughSeq
+        let archived = archive.isEmpty ? allArchived.flatMap { $0.mayInclude(reportPeriod) ? $0 : nil } : nil
         if let archived {
             guard allowArchived else {
                 throw CLIError(.refused, """
@@ -54,7 +59,9 @@ struct ReportCommand: ParsableCommand {
         let keyFiles = LogKeyFiles(filesDirectory: try admin.location().filesDirectory)
         let signed = try LogCommand.signCheckpointIfPossible(store, keyFiles: keyFiles)
         let head = try storeCall { try store.treeHead() }
-        let requests = try storeCall { try store.reportRequests(period: reportPeriod, timeZone: timeZone, treeSize: head.size) }
+        let requests = try storeCall {
+            try store.reportRequests(period: reportPeriod, timeZone: timeZone, treeSize: head.size, archives: archive)
+        }
         if !signed {
             let size = try storeCall { try store.logSize() }
             if size > head.size {
@@ -66,7 +73,8 @@ struct ReportCommand: ParsableCommand {
         }
         let data = ReportData(
             period: reportPeriod, jurisdiction: jurisdiction, timeZone: timeZone, requests: requests, checkpointSize: head.size,
-            checkpointRoot: Data(head.root).base64EncodedString(), checkpointOrigin: head.origin, archived: archived
+            checkpointRoot: Data(head.root).base64EncodedString(), checkpointOrigin: head.origin, archived: archived,
+            countedArchivedThrough: countedArchivedThrough
         )
         let renderer = ReportRenderer(data: data, template: template)
         let text = switch format {
@@ -86,6 +94,7 @@ struct ReportCommand: ParsableCommand {
                 details: [
                     "period": period, "format": format.rawValue, "template": template?.rawValue ?? "none", "treeSize": String(head.size),
                     "archivedThrough": archived.map { String($0.throughSeq) } ?? "none",
+                    "countedArchivedThrough": countedArchivedThrough.map(String.init) ?? "none",
                 ],
                 operator: admin.operatorName
             )

@@ -39,6 +39,66 @@ struct ReportCLITests {
         #expect(!later.stdout.contains("archived") && later.stderr.isEmpty, "\(later.stdout)\(later.stderr)")
     }
 
+    @Test("with every archive, oldest first, archived requests are counted; a missing, reordered, edited or foreign archive is refused")
+    func countedArchives() async throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        // A refusal in June 2023, an allowed request on New Year's Eve whose answer was logged in 2024, one in 2024.
+        let outcome = OutcomeRecord(
+            decisionId: "d-2", time: "2024-01-01T00:00:10.000Z", upstreamStatus: 200, status: 200, bytes: 10, latencyMs: 1, redactedFields: 0, error: nil
+        )
+        try await Self.append([
+            Self.decision("d-1", at: "2023-06-15T12:00:00.000Z"), Self.decision("d-2", at: "2023-12-31T23:59:00.000Z", effect: .allow),
+            LogEntry(kind: .outcome, time: Timestamp.parse(outcome.time)!, decisionId: "d-2", canonical: outcome.canonical),
+            Self.decision("d-3", at: "2024-03-01T12:00:00.000Z"),
+        ], to: scratch.db)
+        #expect(try await Self.run(["log", "init-key"] + db).status == 0)
+        let june = scratch.url.appendingPathComponent("2023-06.archive").path
+        let december = scratch.url.appendingPathComponent("2023-12.archive").path
+        #expect(try await Self.run(["log", "archive", "--before", "2023-07-01", "--out", june] + db).status == 0)
+        #expect(try await Self.run(["log", "checkpoint"] + db).status == 0)
+        #expect(try await Self.run(["log", "archive", "--before", "2024-01-01", "--out", december] + db).status == 0)
+
+        let counted = try await Self.run(
+            ["report", "--period", "2023", "--format", "csv", "--template", "california-truth", "--archive", june, "--archive", december] + db
+        )
+        #expect(counted.status == 0 && counted.stderr.isEmpty, "\(counted.stderr)")
+        for line in ["counts,2023-06,records,deny,,1", "counts,2023-12,records,allow,,1", "individuals-given-access,,,allow,,1",
+                     "archives-counted,,,,entries 1…2 read from archive files,"] {
+            #expect(counted.stdout.contains(line), "\(line): \(counted.stdout)")
+        }
+        #expect(!counted.stdout.contains("not counted"), "\(counted.stdout)")
+        let markdown = try await Self.run(["report", "--period", "2023", "--archive", june, "--archive", december] + db)
+        #expect(markdown.stdout.contains("Entries 1…2 were read from the log's archive files, which match that tree."), "\(markdown.stdout)")
+
+        let refusals: [([String], String)] = [
+            (["--archive", december], "seq 1 was expected, not 2: give every archive of this log, oldest first"),
+            (["--archive", december, "--archive", june], "seq 1 was expected, not 2"),
+            (["--archive", june], "the archives hold entries 1…1, but this log archived 1…2"),
+            (["--archive", june, "--archive", december, "--allow-archived"], "give either --archive or --allow-archived, not both"),
+        ]
+        for (arguments, message) in refusals {
+            let refused = try await Self.run(["report", "--period", "2023"] + arguments + db)
+            #expect(refused.status != 0 && refused.stdout.isEmpty && refused.stderr.contains(message), "\(arguments): \(refused.stderr)")
+        }
+        // The June refusal turned into an allow: the archive no longer matches the tree.
+        let edited = scratch.url.appendingPathComponent("edited.archive").path
+        let text = try String(contentsOfFile: june, encoding: .utf8)
+        try text.replacingOccurrences(of: #"\"effect\":\"deny\""#, with: #"\"effect\":\"allow\""#).write(toFile: edited, atomically: true, encoding: .utf8)
+        #expect(try String(contentsOfFile: edited, encoding: .utf8) != text)
+        let forged = try await Self.run(["report", "--period", "2023", "--archive", edited, "--archive", december] + db)
+        #expect(forged.status != 0 && forged.stderr.contains("the archives do not match this log's tree at size 2"), "\(forged.stderr)")
+
+        // Another log's archive of the same shape is refused as well.
+        let other = try Scratch()
+        try await Self.append([Self.decision("d-9", at: "2023-06-15T12:00:00.000Z"), Self.decision("d-10", at: "2023-08-15T12:00:00.000Z")], to: other.db)
+        #expect(try await Self.run(["log", "init-key", "--db", other.db]).status == 0)
+        let foreign = other.url.appendingPathComponent("foreign.archive").path
+        #expect(try await Self.run(["log", "archive", "--before", "2024-01-01", "--out", foreign, "--db", other.db]).status == 0)
+        let mixed = try await Self.run(["report", "--period", "2023", "--archive", foreign] + db)
+        #expect(mixed.status != 0 && mixed.stderr.contains("the archives do not match this log's tree at size 2"), "\(mixed.stderr)")
+    }
+
     @Test("without the signing key, the report says how many entries after the latest signed checkpoint it leaves out")
     func unsignedTail() async throws {
         let scratch = try Scratch()
@@ -72,13 +132,13 @@ struct ReportCLITests {
         try await blocking { try CLIProcess.run(arguments) }
     }
 
-    /// An ICE request for a record, refused, opened and committed at `time`.
-    static func decision(_ id: String, at time: String) -> LogEntry {
+    /// An ICE request for a record, refused (or allowed), opened and committed at `time`.
+    static func decision(_ id: String, at time: String, effect: Effect = .deny) -> LogEntry {
         let record = DecisionRecord(
             decisionId: id, time: time, component: "gateway", certificateSPKI: "ab", certificateSubject: "CN=x", agency: "ice-ero",
             category: AgencyCategory.federalImmigration.rawValue, method: "GET", path: "/records/inmates/2017-000123", action: "records.read",
-            subject: "2017-000123", warrantReference: nil, effect: .deny, reason: "warrant_missing", rules: [], obligations: [],
-            policy: "denver", policyDigest: "00", status: 403
+            subject: "2017-000123", warrantReference: nil, effect: effect, reason: effect == .deny ? "warrant_missing" : "permitted",
+            rules: [], obligations: [], policy: "denver", policyDigest: "00", status: effect == .deny ? 403 : nil
         )
         return LogEntry(kind: .decision, time: Timestamp.parse(time)!, decisionId: id, canonical: record.canonical)
     }

@@ -107,10 +107,13 @@ public struct ReportData: Sendable {
     public let checkpointOrigin: String
     /// The archived entries among which requests of the period may be, which the figures leave out; nil when none.
     public let archived: ArchivedEntries?
+    /// When the figures count archived entries: the last of them (entries 1…N were read from archive files and
+    /// matched the log's tree).
+    public let countedArchivedThrough: UInt64?
 
     public init(
         period: ReportPeriod, jurisdiction: String, timeZone: TimeZone, requests: [Request], checkpointSize: UInt64, checkpointRoot: String,
-        checkpointOrigin: String, archived: ArchivedEntries? = nil
+        checkpointOrigin: String, archived: ArchivedEntries? = nil, countedArchivedThrough: UInt64? = nil
     ) {
         self.period = period
         self.jurisdiction = jurisdiction
@@ -120,6 +123,7 @@ public struct ReportData: Sendable {
         self.checkpointRoot = checkpointRoot
         self.checkpointOrigin = checkpointOrigin
         self.archived = archived
+        self.countedArchivedThrough = countedArchivedThrough
     }
 
     /// The report's kind of request for an action.

@@ -62,7 +62,10 @@ public struct ReportRenderer {
     }
 
     var provenance: String {
-        "Computed from the decision log \(data.checkpointOrigin) at its signed checkpoint of \(data.checkpointSize) entries, root \(data.checkpointRoot). Anyone holding the log can reproduce these figures with `warrant-gate report`."
+        let archives = data.countedArchivedThrough.map {
+            " Entries 1…\($0) were read from the log's archive files, which match that tree."
+        } ?? ""
+        return "Computed from the decision log \(data.checkpointOrigin) at its signed checkpoint of \(data.checkpointSize) entries, root \(data.checkpointRoot).\(archives) Anyone holding the log\(archives.isEmpty ? "" : " and its archives") can reproduce these figures with `warrant-gate report`."
     }
 
     public func csv() -> String {
@@ -82,6 +85,7 @@ public struct ReportRenderer {
         }
         lines.append("checkpoint,,,,\(data.checkpointOrigin) size \(data.checkpointSize) root \(data.checkpointRoot),")
         if let archived = data.archived { lines.append("archived,,,,\(archived.summary),") }
+        if let through = data.countedArchivedThrough { lines.append("archives-counted,,,,entries 1…\(through) read from archive files,") }
         return lines.joined(separator: "\r\n") + "\r\n"
     }
 
