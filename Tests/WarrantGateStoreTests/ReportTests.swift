@@ -27,7 +27,9 @@ struct ReportTests {
             let record = DecisionRecord(
                 decisionId: "r-\(index)", time: Timestamp.format(time), component: "gateway", certificateSPKI: nil, certificateSubject: nil,
                 agency: "a", category: category, method: "GET", path: "/p", action: action, subject: "2017-000123", warrantReference: nil,
-                effect: effect, reason: reason, rules: [], obligations: [], policy: "denver", policyDigest: "00", status: nil
+                effect: effect, reason: reason, rules: [],
+                obligations: effect == .allow ? ["count-for-council-report", "notify-inmate-in-writing"] : ["count-for-council-report"],
+                policy: "denver", policyDigest: "00", status: nil
             )
             try await log.append([LogEntry(kind: .decision, time: time, decisionId: record.decisionId, canonical: record.canonical)])
         }
@@ -49,6 +51,10 @@ struct ReportTests {
         #expect(data.count(kind: "interview or visit") == 1)
         #expect(data.count(kind: "release date", effect: .allow) == 1)
         #expect(data.denialReasons.first?.reason == "warrant_missing" && data.denialReasons.first?.count == 2)
+        // What the period's decisions owe, by obligation: the local agency's allow is not counted.
+        #expect(data.obligationCounts.map { "\($0.obligation) \($0.allowed) \($0.denied)" } == [
+            "count-for-council-report 2 3", "notify-inmate-in-writing 2 0",
+        ])
 
         // A report computed at an earlier tree size leaves out what came after.
         #expect(try ReportBuilder.requests(database: SQLiteDatabase(pool: database.pool), period: period, timeZone: denver, treeSize: 3).count == 3)
@@ -62,7 +68,10 @@ struct ReportTests {
         #expect(!html.contains("<script"))
         let markdown = ReportRenderer(data: data, template: .denverCouncil).markdown()
         #expect(markdown.contains("| 2026-11 | 1 | 0 | 1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 2 | 2 |"))
+        #expect(markdown.contains("## Obligations recorded") && markdown.contains("| notify-inmate-in-writing | 2 | 0 |"))
+        #expect(html.contains("<tr><td><code>count-for-council-report</code></td><td>2</td><td>3</td></tr>"))
         let csv = ReportRenderer(data: data, template: .illinoisAG).csv()
+        #expect(csv.contains("\r\nobligations,,,allow,notify-inmate-in-writing,2\r\n") && !csv.contains("obligations,,,deny,notify-inmate-in-writing"))
         #expect(csv.components(separatedBy: "\r\nrequests,").count - 1 == 5)
         #expect(!csv.contains("2017-000123"))
         // Listed in the report's own zone, as its months are: noon in Denver, under daylight saving time and not.

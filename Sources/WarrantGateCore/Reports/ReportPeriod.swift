@@ -158,6 +158,21 @@ public struct ReportData: Sendable {
         requests.filter { (month == nil || $0.month == month) && (kind == nil || $0.kind == kind) && (effect == nil || $0.effect == effect) }.count
     }
 
+    /// The obligations the policy recorded with the period's decisions (duties such as a written notice to the
+    /// inmate, or the reports a request is counted in), by name, with how many allowed and denied requests carried
+    /// each: what the jail owes for the period.
+    public var obligationCounts: [(obligation: String, allowed: Int, denied: Int)] {
+        var counts: [String: (allowed: Int, denied: Int)] = [:]
+        for request in requests {
+            for obligation in Set(request.obligations) {
+                var count = counts[obligation] ?? (0, 0)
+                if request.effect == .allow { count.allowed += 1 } else { count.denied += 1 }
+                counts[obligation] = count
+            }
+        }
+        return counts.map { ($0.key, $0.value.allowed, $0.value.denied) }.sorted { $0.obligation < $1.obligation }
+    }
+
     /// Denial reasons, most frequent first.
     public var denialReasons: [(reason: String, count: Int)] {
         Dictionary(grouping: requests.filter { $0.effect == .deny }, by: \.reason).map { ($0.key, $0.value.count) }

@@ -79,6 +79,10 @@ public struct ReportRenderer {
             }
         }
         for (reason, count) in data.denialReasons { lines.append("denial-reasons,,,deny,\(reason),\(count)") }
+        for (obligation, allowed, denied) in data.obligationCounts {
+            if allowed > 0 { lines.append("obligations,,,allow,\(obligation),\(allowed)") }
+            if denied > 0 { lines.append("obligations,,,deny,\(obligation),\(denied)") }
+        }
         if template == .californiaTruth { lines.append("individuals-given-access,,,allow,,\(data.individualsGivenAccess)") }
         for request in listed {
             lines.append("requests,\(Timestamp.format(request.time, in: data.timeZone)),\(request.kind),\(request.effect.rawValue),\(request.reason),1")
@@ -103,6 +107,10 @@ public struct ReportRenderer {
         }
         out += "\n## Reasons for denial\n\n| reason | count |\n|---|---|\n"
         for (reason, count) in data.denialReasons { out += "| \(reason) | \(count) |\n" }
+        if !data.obligationCounts.isEmpty {
+            out += "\n## Obligations recorded\n\n| obligation | allowed | denied |\n|---|---|---|\n"
+            for (obligation, allowed, denied) in data.obligationCounts { out += "| \(obligation) | \(allowed) | \(denied) |\n" }
+        }
         if !listed.isEmpty {
             out += "\n## Requests\n\n| received | kind | handled | reason |\n|---|---|---|---|\n"
             for request in listed { out += "| \(Timestamp.format(request.time, in: data.timeZone)) | \(request.kind) | \(request.effect.rawValue) | \(request.reason) |\n" }
@@ -128,6 +136,13 @@ public struct ReportRenderer {
         body += "</tbody></table>\n<h2>Denials by reason</h2>\n<table><thead><tr><th>reason</th><th>count</th></tr></thead><tbody>\n"
         for (reason, count) in data.denialReasons { body += "<tr><td><code>\(escape(reason))</code></td><td>\(count)</td></tr>\n" }
         body += "</tbody></table>\n"
+        if !data.obligationCounts.isEmpty {
+            body += "<h2>Obligations recorded</h2>\n<table><thead><tr><th>obligation</th><th>allowed</th><th>denied</th></tr></thead><tbody>\n"
+            for (obligation, allowed, denied) in data.obligationCounts {
+                body += "<tr><td><code>\(escape(obligation))</code></td><td>\(allowed)</td><td>\(denied)</td></tr>\n"
+            }
+            body += "</tbody></table>\n"
+        }
         if !listed.isEmpty {
             body += "<h2>Requests</h2>\n<table><thead><tr><th>received</th><th>kind</th><th>handled</th><th>reason</th></tr></thead><tbody>\n"
             for request in listed {
