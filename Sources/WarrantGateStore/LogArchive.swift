@@ -24,16 +24,28 @@ public enum LogArchive {
     static func archived(_ session: any SQLSession) throws -> ArchivedEntries? {
         let through = try session.scalarInt64("SELECT archived_through FROM archive_state WHERE id = 1") ?? 0
         guard through > 0 else { return nil }
-        let row = try session.fetchOne(
-            "SELECT entry FROM log WHERE kind = 'admin' AND entry LIKE ? ORDER BY seq DESC LIMIT 1", #"%"action":"log.archive"%"#
-        )
-        let record = try row.map { try JSONDecoder().decode(AdminRecord.self, from: Data(try $0.text("entry").utf8)) }
-        guard let record, record.action == "log.archive", record.details["throughSeq"] == String(through) else {
+        guard let record = try latestRecord(session), record.details["throughSeq"] == String(through) else {
             return ArchivedEntries(throughSeq: UInt64(through), latestTime: nil)
         }
         let latest = record.details["latestTime"].flatMap(Timestamp.parse)
             ?? record.details["before"].flatMap(Timestamp.parse).map { $0.addingTimeInterval(EntryTime.clockAllowance) }
         return ArchivedEntries(throughSeq: UInt64(through), latestTime: latest)
+    }
+
+    /// The last entry the log's latest `log.archive` record says was archived; nil when the log holds no such record.
+    /// That record is an entry of the log, hashed and signed like the others, so entries marked archived beyond it
+    /// were deleted outside `log archive`.
+    static func recordedThrough(_ session: any SQLSession) throws -> UInt64? {
+        try latestRecord(session)?.details["throughSeq"].flatMap { UInt64($0) }
+    }
+
+    /// The log's latest `log.archive` record, if any.
+    private static func latestRecord(_ session: any SQLSession) throws -> AdminRecord? {
+        let row = try session.fetchOne(
+            "SELECT entry FROM log WHERE kind = 'admin' AND entry LIKE ? ORDER BY seq DESC LIMIT 1", #"%"action":"log.archive"%"#
+        )
+        let record = try row.map { try JSONDecoder().decode(AdminRecord.self, from: Data(try $0.text("entry").utf8)) }
+        return record?.action == "log.archive" ? record : nil
     }
 
     /// Moves every entry older than `before` (a prefix of the log) into `path`, a new file (mode 0600) that is complete

@@ -14,6 +14,9 @@ public struct VerificationReport: Sendable {
     public var signedSize: UInt64 = 0
     /// The verifier key the signatures were checked with (`name+hash+base64`), for the report to name.
     public var key = ""
+    /// Entries 1…N are archived and their archives were not given: they were checked only as the stored tree's
+    /// leaves, not read. 0 when none.
+    public var archivedUnread: UInt64 = 0
 
     public var ok: Bool { problems.isEmpty }
 
@@ -22,8 +25,10 @@ public struct VerificationReport: Sendable {
     /// should have none.
     public var unsignedEntries: UInt64 { entries > signedSize ? entries - signedSize : 0 }
 
+    /// Records a problem. Values it quotes come from the entries, hostile in a bundle or an archive: they are
+    /// escaped for a terminal (``TerminalText``).
     mutating func fail(_ problem: String, seq: UInt64? = nil) {
-        problems.append(problem)
+        problems.append(TerminalText.escaped(problem))
         if let seq, firstBadSeq.map({ seq < $0 }) ?? true { firstBadSeq = seq }
     }
 
@@ -153,7 +158,11 @@ public struct LogVerifier {
         }
         guard stated.time != entry.time else { return nil }
         let edited = "its time column (\(entry.time)) is not the entry's (\(stated.time)): the column was edited"
-        guard entry.kind != LogKind.admin.rawValue, let column = Timestamp.parse(entry.time), let time = Timestamp.parse(stated.time) else { return edited }
+        // The column is compared as text where exports and reports select a range: it must be written as the store
+        // writes it, or an equal instant written otherwise would sort outside its range.
+        guard entry.kind != LogKind.admin.rawValue, let column = Timestamp.parse(entry.time), Timestamp.format(column) == entry.time,
+              let time = Timestamp.parse(stated.time)
+        else { return edited }
         let after = column.timeIntervalSince(time)
         let latest = entry.kind == LogKind.outcome.rawValue ? EntryTime.clockAllowance : EntryTime.longestDecision + EntryTime.clockAllowance
         return after >= -EntryTime.clockAllowance && after <= latest ? nil : edited
@@ -172,6 +181,7 @@ public struct LogVerifier {
             let archivedThrough = UInt64(max(try session.scalarInt64("SELECT archived_through FROM archive_state WHERE id = 1") ?? 0, 0))
             var start = MerkleFrontier()
             if archives.isEmpty && archivedThrough > 0 { start = try LogAppender.frontier(session, size: archivedThrough) }
+            let recorded = archivedThrough > 0 ? try LogArchive.recordedThrough(session) : nil
             var report = try verify(startingFrom: start, rootOfPrefix: { size in try LogAppender.root(session, size: size) }, entries: { visit in
                 for archive in archives { _ = try LogArchive.entries(path: archive, visit: visit) }
                 try session.forEach("SELECT seq, kind, time, decision_id, entry, leaf_hash FROM log ORDER BY seq") { row in
@@ -187,6 +197,13 @@ public struct LogVerifier {
             if (try? session.logFrontier())?.root != report.root {
                 report.fail("the tree's right edge, from which the next append continues, does not match the entries")
             }
+            if archivedThrough > 0 && recorded != archivedThrough {
+                report.fail(
+                    "entries 1…\(archivedThrough) are marked archived, but the log's latest archive record says \(recorded.map { "1…\($0)" } ?? "none were"): entries were deleted outside `log archive`",
+                    seq: (recorded ?? 0) + 1
+                )
+            }
+            if archives.isEmpty { report.archivedUnread = archivedThrough }
             return report
         }
     }

@@ -180,11 +180,14 @@ struct LogCommand: ParsableCommand {
             }
             print("ok: \(report.entries) entries, \(report.checkpoints) signed checkpoints, root \(Data(report.root).base64EncodedString())\(external != nil ? ", consistent with the checkpoint held elsewhere" : "")")
             print("  signed: entries 1…\(report.signedSize) are covered by a signed checkpoint that matches")
+            if report.archivedUnread > 0 {
+                print("  archived: entries 1…\(report.archivedUnread) were checked as the stored tree's leaves only; give their archives (--archive) to read them")
+            }
             if report.unsignedEntries > 0 {
                 print("  UNSIGNED: entries \(report.signedSize + 1)…\(report.entries) are after the latest signed checkpoint: nothing signed vouches for them yet")
             }
             let source = key != nil ? "--key" : bundle != nil ? "the bundle's own key: compare it with the key the log's owner published" : "the key beside the database"
-            print("  key: \(report.key) (\(source))")
+            print("  key: \(TerminalText.escaped(report.key)) (\(source))")
         }
     }
 

@@ -91,6 +91,44 @@ struct TamperEvidenceTests {
         ])
     }
 
+    /// An auditor's pass: the verifier parsed the time column leniently, while exports and reports compare it as text,
+    /// so the same instant written with a space hid a row from `--from`; and a column's value reached the terminal raw.
+    @Test("a time column not written as the store writes it is detected; a column's control characters are printed escaped")
+    func columnsAsWritten() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 10, checkpointEvery: 10, key: key)
+        try breakIn(database)
+        try await database.pool.write { db in
+            try db.execute(sql: "UPDATE log SET time = replace(time, 'T', ' ') WHERE seq = 3")
+            try db.execute(sql: "UPDATE log SET decision_id = 'd-3' || char(13, 27) || '[2Kok' || char(8238) WHERE seq = 5")
+        }
+        let spaced = try await database.pool.read { db in try String.fetchOne(db, sql: "SELECT time FROM log WHERE seq = 3") }
+        #expect(spaced?.contains(" ") == true)
+        let report = try verify(database)
+        #expect(report.problems == [
+            "seq 3: its time column (\(spaced ?? "")) is not the entry's (\(try await statedTime(database, seq: 3))): the column was edited",
+            "seq 5: its decision_id column (d-3\\u{D}\\u{1B}[2Kok\\u{202E}) is not the entry's (d-5): the column was edited",
+        ])
+    }
+
+    /// An auditor's pass: `archive_state` could be raised with plain SQL (the log's delete trigger allows rows up to
+    /// it), every row deleted, and the log still verified.
+    @Test("entries marked archived beyond the log's latest archive record were deleted outside `log archive`")
+    func archivedWithoutRecord() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 10, checkpointEvery: 10, key: key)
+        try await database.pool.write { db in
+            try db.execute(sql: "INSERT INTO archived_leaves (seq, leaf_hash) SELECT seq, leaf_hash FROM log")
+            try db.execute(sql: "UPDATE archive_state SET archived_through = (SELECT max(seq) FROM log) WHERE id = 1")
+            try db.execute(sql: "DELETE FROM log")
+        }
+        let report = try verify(database)
+        #expect(report.problems == [
+            "entries 1…10 are marked archived, but the log's latest archive record says none were: entries were deleted outside `log archive`",
+        ])
+        #expect(report.firstBadSeq == 1 && report.archivedUnread == 10)
+    }
+
     private func statedTime(_ database: TemporaryDatabase, seq: Int) async throws -> String {
         let entry = try await database.pool.read { db in try String.fetchOne(db, sql: "SELECT entry FROM log WHERE seq = ?", arguments: [seq]) }
         return try DecisionRecord(canonical: Array(try #require(entry).utf8)).time
