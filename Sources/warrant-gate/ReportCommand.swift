@@ -13,6 +13,7 @@ struct ReportCommand: ParsableCommand {
         discussion: """
             Templates follow real reporting duties: denver-council (the quarterly count to the city council),
             illinois-ag (every request with its date and handling, no names), oregon-cjc (documented declines).
+            The whole log is verified first, as `log verify` does, and a log that does not verify gets no report.
             The report states the signed checkpoint it was computed from (a new one is signed first when the key is at
             hand), so that anyone holding the log can reproduce it. Without the key, entries after the latest checkpoint
             are left out, and a warning says how many. A request is counted in the month its request opened.
@@ -57,6 +58,7 @@ struct ReportCommand: ParsableCommand {
             warn("\(archived.summary) in this \(reportPeriod.label) report: requests of the period among them are missing from its figures")
         }
         let keyFiles = LogKeyFiles(filesDirectory: try admin.location().filesDirectory)
+        try verify(store, keyFiles: keyFiles)
         let signed = try LogCommand.signCheckpointIfPossible(store, keyFiles: keyFiles)
         let head = try storeCall { try store.treeHead() }
         let requests = try storeCall {
@@ -98,6 +100,30 @@ struct ReportCommand: ParsableCommand {
                 ],
                 operator: admin.operatorName
             )
+        }
+    }
+}
+
+extension ReportCommand {
+    /// Verifies the whole log (and the archives given) before anything is counted or signed, as `log verify` does:
+    /// the figures must come from entries the signed tree vouches for, and a checkpoint must never be signed over a
+    /// log whose older entries were altered. With no checkpoint signed yet, signing the first checks every entry;
+    /// without a verifier key or a checkpoint, there is nothing to verify against, and it warns.
+    private func verify(_ store: Store, keyFiles: LogKeyFiles) throws {
+        let signedBefore = try storeCall { try store.latestCheckpoint() } != nil
+        guard let key = try? keyFiles.verifierKey(), signedBefore || keyFiles.exists else {
+            warn("no signed checkpoint or log key at \(keyFiles.publicPath): the log was not verified before it was counted")
+            return
+        }
+        guard signedBefore else { return }
+        let report = try storeCall { try store.verify(key: key, archives: archive, against: nil) }
+        guard report.ok else {
+            for problem in report.problems { FileHandle.standardError.write(Data("  \(problem)\n".utf8)) }
+            let archives = archive.isEmpty ? "" : " (with --archive, give every archive of the log, oldest first)"
+            throw CLIError(.refused, """
+                the log does NOT verify\(archives) (\(report.problems.count) problems), so its figures may count altered entries: \
+                no report was written. See `warrant-gate log verify`.
+                """)
         }
     }
 }

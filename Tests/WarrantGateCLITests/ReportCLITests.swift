@@ -71,10 +71,13 @@ struct ReportCLITests {
         let markdown = try await Self.run(["report", "--period", "2023", "--archive", june, "--archive", december] + db)
         #expect(markdown.stdout.contains("Entries 1…2 were read from the log's archive files, which match that tree."), "\(markdown.stdout)")
 
+        // The log, archives included, is verified before anything is counted.
+        let unverified = "the log does NOT verify (with --archive, give every archive of the log, oldest first)"
         let refusals: [([String], String)] = [
-            (["--archive", december], "seq 1 was expected, not 2: give every archive of this log, oldest first"),
-            (["--archive", december, "--archive", june], "seq 1 was expected, not 2"),
-            (["--archive", june], "the archives hold entries 1…1, but this log archived 1…2"),
+            (["--archive", december], "seq 1 is missing (the next entry is seq 2)\n"),
+            (["--archive", december], unverified),
+            (["--archive", december, "--archive", june], "seq 1 is out of order\n"),
+            (["--archive", june], "seq 2 is missing (the next entry is seq 3)\n"),
             (["--archive", june, "--archive", december, "--allow-archived"], "give either --archive or --allow-archived, not both"),
         ]
         for (arguments, message) in refusals {
@@ -87,7 +90,7 @@ struct ReportCLITests {
         try text.replacingOccurrences(of: #"\"effect\":\"deny\""#, with: #"\"effect\":\"allow\""#).write(toFile: edited, atomically: true, encoding: .utf8)
         #expect(try String(contentsOfFile: edited, encoding: .utf8) != text)
         let forged = try await Self.run(["report", "--period", "2023", "--archive", edited, "--archive", december] + db)
-        #expect(forged.status != 0 && forged.stderr.contains("the archives do not match this log's tree at size 2"), "\(forged.stderr)")
+        #expect(forged.status == 3 && forged.stderr.contains("checkpoint 1 (size 4) does not match the log") && forged.stderr.contains(unverified), "\(forged.stderr)")
 
         // Another log's archive of the same shape is refused as well.
         let other = try Scratch()
@@ -96,7 +99,39 @@ struct ReportCLITests {
         let foreign = other.url.appendingPathComponent("foreign.archive").path
         #expect(try await Self.run(["log", "archive", "--before", "2024-01-01", "--out", foreign, "--db", other.db]).status == 0)
         let mixed = try await Self.run(["report", "--period", "2023", "--archive", foreign] + db)
-        #expect(mixed.status != 0 && mixed.stderr.contains("the archives do not match this log's tree at size 2"), "\(mixed.stderr)")
+        #expect(mixed.status == 3 && mixed.stderr.contains("checkpoint 1 (size 4) does not match the log") && mixed.stderr.contains(unverified), "\(mixed.stderr)")
+    }
+
+    /// An auditor's pass: rows before the latest checkpoint, edited, were counted, and a new checkpoint was signed
+    /// over them, since signing checks only the entries after the last one.
+    @Test("a log that does not verify gets no report, and no checkpoint is signed over it", .enabled(if: SystemTool.enabled("sqlite3")))
+    func unverifiedLog() async throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        try await Self.append([Self.decision("d-1", at: "2026-11-02T12:00:00.000Z"), Self.decision("d-2", at: "2026-11-03T12:00:00.000Z")], to: scratch.db)
+        #expect(try await Self.run(["log", "init-key"] + db).status == 0)
+        #expect(try await Self.run(["log", "checkpoint"] + db).status == 0)
+        try await Self.append([Self.decision("d-3", at: "2026-11-04T12:00:00.000Z")], to: scratch.db)
+        // An ICE request made to look like a local one, with the triggers dropped as an attacker with the file would.
+        let path = scratch.db
+        let edited = try SystemTool.run("sqlite3", [path, """
+            DROP TRIGGER log_is_append_only_update;
+            UPDATE log SET entry = replace(entry, 'federal-immigration', 'local-law-enforcement') WHERE seq = 1;
+            """])
+        #expect(edited.status == 0, "\(edited.stderr)")
+        let checkpoints = { () async throws -> UInt64? in
+            try await blocking {
+                let store = try Store.open(path: path)
+                defer { store.close() }
+                return try store.latestCheckpoint()?.size
+            }
+        }
+        let before = try await checkpoints()
+        let refused = try await Self.run(["report", "--period", "2026", "--format", "csv"] + db)
+        #expect(refused.status == 3 && refused.stdout.isEmpty, "\(refused.stdout)")
+        #expect(refused.stderr.contains("seq 1 does not match its leaf hash: the entry was edited"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("the log does NOT verify (") && refused.stderr.contains("no report was written"), "\(refused.stderr)")
+        #expect(try await checkpoints() == before)
     }
 
     @Test("without the signing key, the report says how many entries after the latest signed checkpoint it leaves out")
