@@ -104,7 +104,7 @@ public final class Gateway: Sendable {
         if keyFiles.exists {
             // The key's name is the log's origin line, as in the CLI's checkpoints.
             let key = try keyFiles.signingKey()
-            let checkpointer = store.checkpointer(key: key)
+            let checkpointer = store.checkpointer(key: key, lastSigned: keyFiles.lastSigned)
             services.append(CheckpointService(
                 checkpointer: checkpointer, everyRecords: configuration.checkpointEveryRecords, interval: configuration.checkpointInterval,
                 metrics: metrics, logger: logger

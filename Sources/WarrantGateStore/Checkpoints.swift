@@ -17,6 +17,9 @@ public struct LogKeyFiles: Sendable {
 
     public var exists: Bool { FileManager.default.fileExists(atPath: privatePath) }
 
+    /// The record of the last checkpoint this key signed, beside it.
+    public var lastSigned: LastSignedCheckpoint { LastSignedCheckpoint(path: privatePath + ".last-signed") }
+
     /// Creates a new key: the private key 0600 and the verifier key 0644, both new files (never through a symbolic
     /// link), in a directory created 0700 if missing. Refuses to overwrite either file, since checkpoints signed by an
     /// earlier key could no longer be checked.
@@ -52,6 +55,43 @@ public struct LogKeyFiles: Sendable {
     }
 }
 
+/// The last checkpoint a key signed, kept in a file beside the key (mode 0644: a checkpoint is public), outside the
+/// database. Whoever can write the database can delete checkpoints and cut the log back; a signer that trusted only
+/// the database would then sign a fork of what it signed before. A signer refuses to sign while the database lacks
+/// the checkpoint recorded here.
+public struct LastSignedCheckpoint: Sendable {
+    public let path: String
+
+    /// The recorded checkpoint, checked with `key`; nil when none was recorded. Throws when the file cannot be read or
+    /// is not a checkpoint signed by `key`: a signer must not guess.
+    func read(key: LogVerifierKey) throws -> Checkpoint? {
+        guard FileManager.default.fileExists(atPath: path) || (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) != nil else {
+            return nil
+        }
+        let text = String(decoding: try PrivateFile.read(path, limit: 1 << 16), as: UTF8.self)
+        do { return try Checkpoint.verify(note: text, key: key) } catch {
+            throw StoreError("\(path) is not a checkpoint signed by this key (\(error)): refusing to sign")
+        }
+    }
+
+    /// Records `note` as the last checkpoint signed, replacing the record before it unless that one is larger (two
+    /// signers, a gateway and the CLI, may finish in either order), or whatever it is when `replacingLarger` (a
+    /// deliberate rollback).
+    public func record(_ note: String, replacingLarger: Bool = false) throws {
+        if !replacingLarger, let size = Self.size(of: note),
+           let recorded = try? PrivateFile.read(path, limit: 1 << 16), let recordedSize = Self.size(of: String(decoding: recorded, as: UTF8.self)),
+           recordedSize > size {
+            return
+        }
+        try PrivateFile.write(Data(note.utf8), to: path, mode: 0o644, existing: .replaceRegularFile)
+    }
+
+    /// The tree size a note's second line states.
+    private static func size(of note: String) -> UInt64? {
+        note.split(separator: "\n", omittingEmptySubsequences: false).dropFirst().first.flatMap { UInt64($0) }
+    }
+}
+
 /// A stored checkpoint.
 public struct StoredCheckpoint: Sendable {
     public let id: Int64
@@ -81,11 +121,14 @@ public struct Checkpointer: Sendable {
     public let key: LogSigningKey
     /// The origin line, which names this log (for example `denver-county-jail.example/warrant-gate`).
     public let origin: String
+    /// Where the last checkpoint signed is recorded outside the database; nil for a signer that keeps no record.
+    let lastSigned: LastSignedCheckpoint?
 
-    init(database: any SQLDatabase, key: LogSigningKey, origin: String) {
+    init(database: any SQLDatabase, key: LogSigningKey, origin: String, lastSigned: LastSignedCheckpoint? = nil) {
         self.database = database
         self.key = key
         self.origin = origin
+        self.lastSigned = lastSigned
     }
 
     /// Signs a checkpoint of the whole log if it has grown since the last one (or if `always`); nil when there was
@@ -93,12 +136,22 @@ public struct Checkpointer: Sendable {
     @discardableResult
     public func sign(always: Bool = false, at time: Date = Date()) throws -> StoredCheckpoint? {
         let origin = origin
+        let remembered = try lastSigned?.read(key: key.verifier)
         // Another signer (another gateway) may sign a smaller checkpoint meanwhile: then this one prepares again over
         // what is left, so that its entries are not left unsigned (at shutdown, for good).
         for attempt in 1...Self.signingAttempts {
             guard let prepared = try database.read({ session in try Self.prepare(session, origin: origin, always: always) }) else { return nil }
             let signed: StoredCheckpoint? = try database.write { session in
                 guard try session.takeSignerLease(), try Self.latest(session)?.id == prepared.last?.id else { return nil }
+                if let remembered, try session.scalarInt64(
+                    "SELECT count(*) FROM checkpoints WHERE size = ? AND root = ?", Int64(remembered.size), remembered.root
+                ) == 0 {
+                    throw StoreError("""
+                        this key last signed a checkpoint of \(remembered.size) entries (\(lastSigned?.path ?? "")), which the database no \
+                        longer holds: its checkpoints were deleted and the log perhaps cut back; refusing to sign a fork. After a deliberate \
+                        restore of an older backup, `warrant-gate restore --allow-rollback` records the restored checkpoint there
+                        """)
+                }
                 let note = try prepared.checkpoint.signed(by: key)
                 let (id, overflow) = (prepared.last?.id ?? 0).addingReportingOverflow(1)
                 guard !overflow else { throw StoreError("the checkpoints' ids are exhausted") }
@@ -109,7 +162,10 @@ public struct Checkpointer: Sendable {
                 )
                 return StoredCheckpoint(id: id, size: prepared.checkpoint.size, root: prepared.checkpoint.root, note: note, time: stamp)
             }
-            if let signed { return signed }
+            if let signed {
+                try lastSigned?.record(signed.note)
+                return signed
+            }
             if attempt < Self.signingAttempts { usleep(20_000) }
         }
         return nil

@@ -42,7 +42,7 @@ public final class Store: Sendable {
 
     private enum Backend: Sendable {
         case sqlite(DatabasePool, path: String)
-        /// The store's connection, and the checkpointer's (see ``Store/checkpointer(key:)``): each opened on first use.
+        /// The store's connection, and the checkpointer's (see ``Store/checkpointer(key:lastSigned:)``): each opened on first use.
         case postgres(PostgresLocation, PostgresStoreDatabase, signer: PostgresStoreDatabase, password: String?)
     }
 
@@ -158,10 +158,11 @@ public final class Store: Sendable {
     /// Signs checkpoints of this database's log with `key`. On PostgreSQL checkpointers have a connection of their own,
     /// closed with the store's (``close()``): preparing a checkpoint reads and hashes every entry since the last one,
     /// and the store's connection, which the registry's reads take turns on, must not wait behind that.
-    public func checkpointer(key: LogSigningKey) -> Checkpointer {
+    /// `lastSigned` records the last checkpoint signed outside the database (see ``LastSignedCheckpoint``).
+    public func checkpointer(key: LogSigningKey, lastSigned: LastSignedCheckpoint?) -> Checkpointer {
         switch backend {
-        case .sqlite: Checkpointer(database: database, key: key, origin: key.name)
-        case .postgres(_, _, let signer, _): Checkpointer(database: signer, key: key, origin: key.name)
+        case .sqlite: Checkpointer(database: database, key: key, origin: key.name, lastSigned: lastSigned)
+        case .postgres(_, _, let signer, _): Checkpointer(database: signer, key: key, origin: key.name, lastSigned: lastSigned)
         }
     }
 

@@ -164,6 +164,7 @@ struct RestoreCommand: ParsableCommand {
 
                 """.utf8))
         }
+        if allowRollback != nil { try recordRestoredCheckpoint(location) }
         if report.entriesLost > 0 || report.replacedLogExtended == false {
             let covered = [
                 report.offsiteCheckpointSize.map { "the checkpoint held off the machine covers \($0)" },
@@ -179,6 +180,18 @@ struct RestoreCommand: ParsableCommand {
 
                 """.utf8))
         }
+    }
+
+    /// After a deliberate rollback, the key's record of the last checkpoint it signed (``LastSignedCheckpoint``) is
+    /// set to the restored log's latest, so that its signers sign on from there and not refuse a fork of it.
+    private func recordRestoredCheckpoint(_ location: StoreLocation) throws {
+        let keyFiles = LogKeyFiles(filesDirectory: location.filesDirectory)
+        guard FileManager.default.fileExists(atPath: keyFiles.lastSigned.path) else { return }
+        let store = try storeCall { try Store.open(location) }
+        defer { store.close() }
+        guard let latest = try storeCall({ try store.latestCheckpoint() }) else { return }
+        try storeCall { try keyFiles.lastSigned.record(latest.note, replacingLarger: true) }
+        print("  \(keyFiles.lastSigned.path) now records the restored log's checkpoint of \(latest.size) entries")
     }
 
     /// `--key`, else the verifier key in the target's files directory.

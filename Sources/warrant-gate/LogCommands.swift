@@ -29,7 +29,7 @@ struct LogCommand: ParsableCommand {
         guard keyFiles.exists else { return false }
         try SudoInvocation.current?.checkSigning(store.location, with: keyFiles)
         let key = try storeCall { try keyFiles.signingKey() }
-        try storeCall { try store.checkpointer(key: key).sign() }
+        try storeCall { try store.checkpointer(key: key, lastSigned: keyFiles.lastSigned).sign() }
         return true
     }
 
@@ -273,7 +273,7 @@ extension LogCommand {
             let files = try keys.files(admin)
             try SudoInvocation.current?.checkSigning(store.location, with: files)
             let key = try storeCall { try files.signingKey() }
-            try storeCall { try store.checkpointer(key: key).sign() }
+            try storeCall { try store.checkpointer(key: key, lastSigned: files.lastSigned).sign() }
             let count = try storeCall {
                 try store.archive(before: cutoff, verifierKey: key.verifier, path: out, operator: admin.operatorName)
             }

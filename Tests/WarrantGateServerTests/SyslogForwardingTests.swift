@@ -135,7 +135,7 @@ struct SyslogForwardingTests {
         defer { site.remove() }
         try await site.store.appendDecisions(1...4)
         let key = LogSigningKey(name: "county.example/warrant-gate")
-        _ = try site.store.checkpointer(key: key).sign(always: true)
+        _ = try site.store.checkpointer(key: key, lastSigned: nil).sign(always: true)
         let archive = site.directory.appendingPathComponent("old.archive").path
         #expect(try site.store.archive(before: .distantFuture, verifierKey: key.verifier, path: archive, operator: "records-officer") == 4)
         // The archive's own admin record is entry 5.

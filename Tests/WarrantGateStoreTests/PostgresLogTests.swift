@@ -33,7 +33,7 @@ struct PostgresLogTests {
         try await blocking {
             let store = try cluster.store(user: Self.gatewayRole)
             defer { store.close() }
-            try store.checkpointer(key: key).sign()
+            try store.checkpointer(key: key, lastSigned: nil).sign()
             return try store.verify(key: key.verifier, against: nil)
         }
     }
@@ -115,7 +115,7 @@ struct PostgresLogTests {
                 try await gateway.query("UPDATE tree_frontier SET subtrees = decode(repeat('01', 33), 'hex') WHERE id = 1", logger: logger)
                 let key = LogSigningKey(name: "county.example/warrant-gate")
                 let store = try cluster.store(user: Self.gatewayRole)
-                #expect(throws: StoreError.self) { try store.checkpointer(key: key).sign() }
+                #expect(throws: StoreError.self) { try store.checkpointer(key: key, lastSigned: nil).sign() }
                 #expect(try !store.verify(key: key.verifier, against: nil).ok)
             }
             try await cluster.withClient { owner in
@@ -144,14 +144,14 @@ struct PostgresLogTests {
                 let log = PostgresDecisionLog(client: gateway, logger: logger, commitTimeout: Self.patient)
                 try await log.append((0..<5).map(Self.entry))
                 let store = try cluster.store(user: Self.gatewayRole)
-                let signed = try await blocking { try store.checkpointer(key: key).sign() }
+                let signed = try await blocking { try store.checkpointer(key: key, lastSigned: nil).sign() }
                 let first = try #require(signed)
                 try await gateway.query("""
                     UPDATE tree_frontier SET subtrees = substring(subtrees from 1 for octet_length(subtrees) - 32) || sha256('forged'::bytea)
                     WHERE id = 1
                     """, logger: logger)
                 try await log.append((5..<305).map(Self.entry))
-                await #expect(throws: StoreError.self) { try await blocking { try store.checkpointer(key: key).sign() } }
+                await #expect(throws: StoreError.self) { try await blocking { try store.checkpointer(key: key, lastSigned: nil).sign() } }
                 let checkpoints = try store.database.read { try Checkpointer.all($0) }
                 #expect(checkpoints.map(\.id) == [first.id], "nothing signed after the forgery")
             }
@@ -167,7 +167,7 @@ struct PostgresLogTests {
             try await cluster.withClient(user: Self.gatewayRole) { gateway in
                 try await PostgresDecisionLog(client: gateway, logger: logger, commitTimeout: Self.patient).append((0..<5).map(Self.entry))
                 let store = try cluster.store(user: Self.gatewayRole)
-                _ = try await blocking { try store.checkpointer(key: key).sign() }
+                _ = try await blocking { try store.checkpointer(key: key, lastSigned: nil).sign() }
                 var frontier = try store.database.read { try $0.logFrontier() }
                 let invented = LogLeaf.hash(kind: "admin", entry: Array(#"{"action":"warrant.approve","reference":"JW-INVENTED"}"#.utf8))
                 frontier.append(leaf: invented)
@@ -177,7 +177,7 @@ struct PostgresLogTests {
                     VALUES (6, 'admin', '2026-12-04T17:00:00.000Z', NULL, '{"benign":"entry"}', \(ByteBuffer(bytes: invented)))
                     """, logger: logger)
                 try await gateway.query("UPDATE tree_frontier SET size = 6, subtrees = \(ByteBuffer(bytes: subtrees)) WHERE id = 1", logger: logger)
-                let refused = await #expect(throws: StoreError.self) { try await blocking { try store.checkpointer(key: key).sign() } }
+                let refused = await #expect(throws: StoreError.self) { try await blocking { try store.checkpointer(key: key, lastSigned: nil).sign() } }
                 #expect(refused?.message.contains("entry 6 does not match its stored leaf hash") == true, "\(String(describing: refused))")
             }
         }
@@ -189,7 +189,7 @@ struct PostgresLogTests {
             try await blocking {
                 let store = try cluster.store(user: Self.gatewayRole)
                 defer { store.close() }
-                let checkpointer = store.checkpointer(key: LogSigningKey(name: "county.example/warrant-gate"))
+                let checkpointer = store.checkpointer(key: LogSigningKey(name: "county.example/warrant-gate"), lastSigned: nil)
                 let backend = { (database: any SQLDatabase) in try database.read { try $0.scalarInt64("SELECT pg_backend_pid()") } }
                 let (registry, signer) = (try backend(store.database), try backend(checkpointer.database))
                 #expect(registry != nil && signer != nil && registry != signer)
@@ -206,7 +206,7 @@ struct PostgresLogTests {
             try await cluster.withClient(user: Self.gatewayRole) { first in
                 try await cluster.withClient(user: Self.gatewayRole) { second in
                     let logs = [first, second].map { PostgresDecisionLog(client: $0, logger: logger, commitTimeout: Self.patient) }
-                    let signers = try (0..<2).map { _ in try cluster.store(user: Self.gatewayRole).checkpointer(key: key) }
+                    let signers = try (0..<2).map { _ in try cluster.store(user: Self.gatewayRole).checkpointer(key: key, lastSigned: nil) }
                     let appends = 1_200
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         for index in 0..<appends {

@@ -88,7 +88,7 @@ extension StoreBackendTests {
             #expect(try await blocking { try stores.gateway.recordedTimeZone() } == Sample.denver)
             #expect(try await blocking { try gateway.expireDue(at: LocalDate("2026-11-30")!.end(in: Sample.denver)) } == ["JW-SHORT"])
             #expect(try await blocking { try gateway.history(target: "JW-SHORT") }.last?.action == "warrant.expire")
-            let signed = try await blocking { try stores.gateway.checkpointer(key: Sample.key).sign() }
+            let signed = try await blocking { try stores.gateway.checkpointer(key: Sample.key, lastSigned: nil).sign() }
             #expect(signed?.size == 16, "9 admin records, 6 decisions and the expiry")
 
             // …but may not register, approve, record, nor remove anything from the log.

@@ -182,9 +182,9 @@ struct StoreBackendTests {
         #expect(try await history("log").map(\.operator) == ["auditor"])
         // 5 registrations, 4 approvals, 2 for the supersession, a revocation, an expiry, the rule, 2 agency changes,
         // 2 certificate revocations, 3 records, 2 facts and the export: 24 entries, and nothing else in the log.
-        #expect(try await blocking { try store.checkpointer(key: Sample.key).logSize() } == 24)
+        #expect(try await blocking { try store.checkpointer(key: Sample.key, lastSigned: nil).logSize() } == 24)
         let report = try await blocking { () -> VerificationReport in
-            try store.checkpointer(key: Sample.key).sign()
+            try store.checkpointer(key: Sample.key, lastSigned: nil).sign()
             return try store.verify(key: Sample.key.verifier, against: nil)
         }
         #expect(report.ok && report.entries == 24, "\(report.problems)")
@@ -197,7 +197,7 @@ struct StoreBackendTests {
         let fixture = try await StoreFixture.start(backend)
         defer { fixture.stop() }
         let store = try await fixture.newStore()
-        let checkpointer = store.checkpointer(key: Sample.key)
+        let checkpointer = store.checkpointer(key: Sample.key, lastSigned: nil)
         #expect(try await blocking { try checkpointer.sign() } == nil, "an empty log has nothing to sign")
 
         // The gateway's writer: decisions appended by concurrent requests (awaited, or completed on an executor as
@@ -389,7 +389,7 @@ struct StoreBackendTests {
             try await blocking { try store.archive(before: cutoff, verifierKey: Sample.key.verifier, path: path, operator: "records-officer") }
         }
         #expect(!FileManager.default.fileExists(atPath: path))
-        let checkpointer = store.checkpointer(key: Sample.key)
+        let checkpointer = store.checkpointer(key: Sample.key, lastSigned: nil)
         _ = try await blocking { try checkpointer.sign() }
         #expect(try await blocking { try store.archive(before: cutoff, verifierKey: Sample.key.verifier, path: path, operator: "records-officer") } == 280)
         let again = fixture.path("again.archive")
@@ -457,7 +457,7 @@ struct StoreBackendTests {
     private func signedLog(_ fixture: StoreFixture, _ name: String) async throws -> Store {
         let store = try await fixture.newStore(name)
         try await store.appendThroughDecisionLog((0..<12).map { Sample.entry(Sample.decision($0)) })
-        _ = try await blocking { try store.checkpointer(key: Sample.key).sign() }
+        _ = try await blocking { try store.checkpointer(key: Sample.key, lastSigned: nil).sign() }
         return store
     }
 
@@ -495,7 +495,7 @@ struct StoreBackendTests {
         let rehashedReport = try await verify(rehashed)
         #expect(!rehashedReport.ok && rehashedReport.firstBadSeq.map { $0 <= 12 } == true, "\(rehashedReport.problems)")
         #expect(rehashedReport.problems.contains { $0.contains("checkpoint 1 (size 12) does not match the log") })
-        await #expect(throws: StoreError.self) { try await blocking { try rehashed.checkpointer(key: Sample.key).sign(always: true) } }
+        await #expect(throws: StoreError.self) { try await blocking { try rehashed.checkpointer(key: Sample.key, lastSigned: nil).sign(always: true) } }
 
         // A deleted entry: the gap names it.
         let deleted = try await signedLog(fixture, "deleted")

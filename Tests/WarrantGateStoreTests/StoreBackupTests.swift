@@ -46,7 +46,7 @@ private final class Site {
 
     /// Signs a checkpoint of the whole log and returns its note, as `log checkpoint` prints it to copy off the machine.
     func publishCheckpoint() throws -> String {
-        try store.checkpointer(key: key).sign(always: true)
+        try store.checkpointer(key: key, lastSigned: nil).sign(always: true)
         return try #require(try store.latestCheckpoint()).note
     }
 
@@ -214,7 +214,7 @@ struct StoreBackupTests {
         let other = try Site()
         try other.registerWarrant("JW-9", scan: "%PDF-1.4 JW-9")
         try await other.appendDecisions(3)
-        try other.store.checkpointer(key: site.key).sign(always: true)
+        try other.store.checkpointer(key: site.key, lastSigned: nil).sign(always: true)
         let forked = try #require(try other.store.latestCheckpoint()).note
         expectRefusal("does NOT verify") { _ = try site.restore(backup, against: forked, rollbackReason: "anyway") }
         expectRefusal("does not verify with the key") {
@@ -517,7 +517,7 @@ struct StoreBackupTests {
         for index in 0..<10 { try await log.append([Sample.entry(Sample.decision(900 + index))]) }
         log.close()
         await writer.value
-        try fork.checkpointer(key: site.key).sign(always: true)
+        try fork.checkpointer(key: site.key, lastSigned: nil).sign(always: true)
         let forked = try fork.backup(to: site.path("forked.backup"), sealingWith: site.key)
         #expect(forked.treeSize > replacedSize)
 

@@ -42,15 +42,15 @@ extension StoreBackendTests {
                 }
             }
             try await store.appendThroughDecisionLog(round(0..<600))
-            _ = try await blocking { try store.checkpointer(key: Sample.key).sign() }
+            _ = try await blocking { try store.checkpointer(key: Sample.key, lastSigned: nil).sign() }
             try await blocking {
                 try registry.setTwoPersonRule(false, reason: "one-person night shift", operator: "undersheriff", at: Sample.clock(12))
                 _ = try registry.register(Sample.warrant("JW-3", subjects: ["2017-000456"]), operator: "clerk", at: Sample.clock(13))
             }
             try await store.appendThroughDecisionLog(round(600..<1_200))
             return try await blocking {
-                try store.checkpointer(key: Sample.key).sign()
-                return try store.checkpointer(key: Sample.key).logSize()
+                try store.checkpointer(key: Sample.key, lastSigned: nil).sign()
+                return try store.checkpointer(key: Sample.key, lastSigned: nil).logSize()
             }
         }
 
@@ -135,7 +135,7 @@ extension StoreBackendTests {
             #expect(ids.0 == 4 && ids.1 == 3)
             #expect(try await blocking { try registry.records(subject: "2017-000456") } == [later])
             try await target.appendThroughDecisionLog([Sample.entry(Sample.decision(1_200))])
-            let next = try #require(try await blocking { try target.checkpointer(key: Sample.key).sign() })
+            let next = try #require(try await blocking { try target.checkpointer(key: Sample.key, lastSigned: nil).sign() })
             #expect(next.id == 3 && next.size == total + 3)
             let grown = try await blocking { try target.verify(key: Sample.key.verifier, against: sourceLatest?.note) }
             #expect(grown.ok && grown.entries == total + 3, "\(grown.problems)")
@@ -179,7 +179,7 @@ extension StoreBackendTests {
             let source = try await fixture.newStore("archived", on: .sqlite)
             try await source.appendThroughDecisionLog((0..<5).map { Sample.entry(Sample.decision($0)) })
             let archived = try await blocking {
-                try source.checkpointer(key: Sample.key).sign()
+                try source.checkpointer(key: Sample.key, lastSigned: nil).sign()
                 return try source.archive(before: Sample.time(3), verifierKey: Sample.key.verifier, path: fixture.path("old.archive"), operator: "records-officer")
             }
             #expect(archived == 3)

@@ -278,6 +278,42 @@ struct TamperEvidenceTests {
         #expect(!(try verify(database)).ok)
     }
 
+    /// An auditor's pass: with checkpoints deleted and the log cut back behind them, the signer trusted the database's
+    /// latest checkpoint and signed a fork of what it had signed before.
+    @Test("a signer refuses to sign while the database lacks the last checkpoint it signed; a deliberate rollback records another")
+    func lastSignedRecord() async throws {
+        let database = try TemporaryDatabase()
+        let lastSigned = LastSignedCheckpoint(path: database.directory.appendingPathComponent("log-signing.key.last-signed").path)
+        try await buildLog(database, count: 20, checkpointEvery: 10, key: key)
+        let checkpointer = Checkpointer(database: SQLiteDatabase(pool: database.pool), key: key, origin: key.name, lastSigned: lastSigned)
+        let signed = try #require(try checkpointer.sign(always: true))
+        #expect(try lastSigned.read(key: key.verifier)?.size == 20)
+        #expect((try FileManager.default.attributesOfItem(atPath: lastSigned.path)[.posixPermissions] as? Int) == 0o644)
+        // A smaller checkpoint, from a signer that finished later, does not replace it.
+        let first = try await database.pool.read { db in try String.fetchOne(db, sql: "SELECT note FROM checkpoints ORDER BY id LIMIT 1") }
+        try lastSigned.record(try #require(first))
+        #expect(try lastSigned.read(key: key.verifier)?.size == 20)
+
+        try await database.pool.write { db in
+            for trigger in ["checkpoints_append_only_delete", "log_is_append_only_delete", "merkle_nodes_append_only_delete"] {
+                try db.execute(sql: "DROP TRIGGER \(trigger)")
+            }
+            try db.execute(sql: "DELETE FROM checkpoints WHERE size > 10")
+            try db.execute(sql: "DELETE FROM log WHERE seq > 10")
+        }
+        let refused = #expect(throws: StoreError.self) { try checkpointer.sign(always: true) }
+        #expect(refused?.description.contains("this key last signed a checkpoint of 20 entries") == true, "\(String(describing: refused))")
+        #expect(try await database.pool.read { db in try Int.fetchOne(db, sql: "SELECT max(size) FROM checkpoints") } == 10)
+
+        // Recorded anew, as `restore --allow-rollback` does, signing goes on from the restored checkpoint.
+        try lastSigned.record(try #require(first), replacingLarger: true)
+        #expect(try lastSigned.read(key: key.verifier)?.size == 10)
+        #expect(try checkpointer.sign(always: true)?.size == 10 && signed.size == 20)
+        // A record that is not this key's checkpoint stops the signer rather than being ignored.
+        try "not a checkpoint".write(toFile: lastSigned.path, atomically: true, encoding: .utf8)
+        #expect(throws: StoreError.self) { try checkpointer.sign(always: true) }
+    }
+
     /// The signer reads entries where SQLite holds them, not as GRDB's Strings (which end at a NUL and repair bad
     /// UTF-8), so it checks itself that it signs only what the log's readers read, byte for byte.
     /// Entries appended after the last checkpoint: their bytes, how the INSERT stores them, and whether the signer may sign.
