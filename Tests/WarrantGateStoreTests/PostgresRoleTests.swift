@@ -42,6 +42,73 @@ extension StoreBackendTests {
             }
         }
 
+        /// An attacker's pass: with `"$user", public` as the gateways' search path, tables that the gateways' role made
+        /// in a schema named after it stood in for the registry and the log (868 requests answered, none in the real
+        /// log); and `store init` took roles that could disable the triggers.
+        @Test("a role's own schema does not shadow the store; store init refuses roles that hold another's powers")
+        func shadowsAndPowers() async throws {
+            let fixture = try await StoreFixture.start(.postgres)
+            defer { fixture.stop() }
+            let cluster = try #require(fixture.cluster)
+            let owner = PostgresCluster.owner
+            try await cluster.withClient { client in
+                for role in [Self.gatewayRole, Self.adminRole, Self.archiveRole, "wg_creator", "wg_member"] {
+                    try await client.query(PostgresQuery(unsafeSQL: "CREATE ROLE \(role) LOGIN"), logger: PostgresCluster.logger)
+                }
+                for sql in ["ALTER ROLE wg_creator CREATEROLE", "GRANT \(owner) TO wg_member"] {
+                    try await client.query(PostgresQuery(unsafeSQL: sql), logger: PostgresCluster.logger)
+                }
+            }
+            let refusals: [(String?, PostgresRoles, String)] = [
+                (nil, try PostgresRoles(gateway: "wg_creator"), "unable to create roles"),
+                (nil, try PostgresRoles(gateway: "wg_member"), "nor a member of it"),
+                (nil, try PostgresRoles(gateway: Self.gatewayRole, admin: Self.gatewayRole), "must be three different roles"),
+                ("GRANT \(Self.adminRole) TO \(Self.gatewayRole)", try PostgresRoles(gateway: Self.gatewayRole, admin: Self.adminRole),
+                 "the role \(Self.gatewayRole) is a member of \(Self.adminRole)"),
+                ("GRANT CREATE ON SCHEMA public TO \(Self.archiveRole)",
+                 try PostgresRoles(gateway: Self.gatewayRole, admin: Self.adminRole, archive: Self.archiveRole),
+                 "the role \(Self.archiveRole) may create objects in the schema public"),
+            ]
+            for (grant, roles, message) in refusals {
+                if let grant { try await cluster.withClient { try await $0.query(PostgresQuery(unsafeSQL: grant), logger: PostgresCluster.logger) } }
+                let refused = await failure { try Store.initialize(cluster.location(), roles: roles) }
+                #expect(refused?.contains(message) == true, "\(message): \(refused ?? "installed")")
+                if let grant {
+                    let revoke = grant.replacingOccurrences(of: "GRANT", with: "REVOKE").replacingOccurrences(of: " TO ", with: " FROM ")
+                    try await cluster.withClient { try await $0.query(PostgresQuery(unsafeSQL: revoke), logger: PostgresCluster.logger) }
+                }
+            }
+            let stores = try await blocking {
+                try Store.initialize(cluster.location(), roles: PostgresRoles(gateway: Self.gatewayRole, admin: Self.adminRole, archive: Self.archiveRole))
+                return (gateway: try cluster.store(user: Self.gatewayRole), admin: try cluster.store(user: Self.adminRole))
+            }
+            let admin = stores.admin.registry(timeZone: Sample.denver)
+            _ = try await blocking { try admin.register(Sample.warrant("JW-PENDING"), operator: "clerk", at: Sample.clock(1)) }
+
+            // The gateways' role makes copies of the registry and the log in a schema named after it, the warrant active.
+            try await cluster.withClient { client in
+                try await client.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA AUTHORIZATION \(Self.gatewayRole)"), logger: PostgresCluster.logger)
+            }
+            #expect(await refusal(cluster, as: Self.gatewayRole, session: [
+                "CREATE TABLE \(Self.gatewayRole).documents AS SELECT * FROM public.documents",
+                "UPDATE \(Self.gatewayRole).documents SET status = 'active'",
+                "CREATE TABLE \(Self.gatewayRole).log AS SELECT * FROM public.log WITH NO DATA",
+            ]) == nil)
+            let before = try await blocking { try stores.gateway.logSize() }
+            try await stores.gateway.appendThroughDecisionLog((0..<3).map { Sample.entry(Sample.decision($0)) }, concurrently: false)
+            let snapshot = try await blocking { try stores.gateway.registry(timeZone: Sample.denver).snapshot() }
+            #expect(snapshot.documents["JW-PENDING"]?.status == .pending)
+            let counts = try await cluster.withClient { client in
+                var counts: [Int] = []
+                for table in ["public.log", "\(Self.gatewayRole).log"] {
+                    for try await count in try await client.query(PostgresQuery(unsafeSQL: "SELECT count(*)::int FROM \(table)"), logger: PostgresCluster.logger)
+                        .decode(Int.self) { counts.append(count) }
+                }
+                return counts
+            }
+            #expect(counts == [Int(before) + 3, 0], "\(counts)")
+        }
+
         @Test("the gateways' role appends, reads and expires but cannot register or delete; the admin's registers; only the archive's archives")
         func roles() async throws {
             let fixture = try await StoreFixture.start(.postgres)

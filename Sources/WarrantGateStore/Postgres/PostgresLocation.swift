@@ -92,12 +92,25 @@ extension PostgresLocation {
         }
     }
 
+    /// Every connection looks names up in the store's schema, `public`, and its own temporary tables last (`pg_catalog`
+    /// is searched first, always), whatever the role's or the database's default: with `"$user", public`, a table
+    /// that a role made in a schema named after it would stand in for the log or the registry.
+    static let searchPath = ("search_path", "public, pg_temp")
+
     func connectionConfiguration(password: String?, caFile: String?) throws(StoreError) -> PostgresConnection.Configuration {
-        PostgresConnection.Configuration(host: host, port: port, username: user, password: password, database: database, tls: try tls(caFile: caFile))
+        var configuration = PostgresConnection.Configuration(
+            host: host, port: port, username: user, password: password, database: database, tls: try tls(caFile: caFile)
+        )
+        configuration.options.additionalStartupParameters = [Self.searchPath]
+        return configuration
     }
 
     func clientConfiguration(password: String?, caFile: String?) throws(StoreError) -> PostgresClient.Configuration {
-        PostgresClient.Configuration(host: host, port: port, username: user, password: password, database: database, tls: try clientTLS(caFile: caFile))
+        var configuration = PostgresClient.Configuration(
+            host: host, port: port, username: user, password: password, database: database, tls: try clientTLS(caFile: caFile)
+        )
+        configuration.options.additionalStartupParameters = [Self.searchPath]
+        return configuration
     }
 
     private func clientTLS(caFile: String?) throws(StoreError) -> PostgresClient.Configuration.TLS {

@@ -423,25 +423,70 @@ public enum PostgresSchema {
         ]
     }
 
-    /// Creates or upgrades the tables, as their owner, in one transaction, and grants each role what it needs and
-    /// nothing more. Each role must exist already (`CREATE ROLE … LOGIN`, made by the database's administrator) and
-    /// must be neither a superuser nor the tables' owner, who could disable the triggers. Without roles (a demo), the
-    /// owner itself appends, and only the triggers guard the log.
+    /// Creates or upgrades the tables in the schema `public`, as their owner, in one transaction, and grants each role
+    /// what it needs and nothing more. Each role must exist already (`CREATE ROLE … LOGIN`, made by the database's
+    /// administrator), be a role of its own (not one of the others, nor a member of another or of the tables' owner,
+    /// whose powers it would hold), and be no superuser and unable to create roles (which could grant it the owner's),
+    /// since the owner could disable the triggers; nor may it create objects in `public`, where a function of its own
+    /// could stand in for a built-in one. Without roles (a demo), the owner itself appends, and only the triggers guard
+    /// the log.
     static func install(on database: PostgresStoreDatabase, roles: PostgresRoles) throws {
+        // A reader that holds one of the log's tables and waits for another that the installer holds is a deadlock the
+        // server ends by aborting one of the two: the installer then tries again.
+        for attempt in 1...3 {
+            do {
+                return try installOnce(on: database, roles: roles)
+            } catch where attempt < 3 && StoreDatabase.describe(error).contains("SQLSTATE 40P01") {
+                continue
+            }
+        }
+    }
+
+    private static func installOnce(on database: PostgresStoreDatabase, roles: PostgresRoles) throws {
         try database.write { session in
+            // Every table the triggers guard, first and in the appenders' order (the frontier, then the log and the
+            // tree's nodes), so that an append under way finishes and the next waits, rather than one of them holding
+            // a table the other needs.
+            try session.execute(
+                """
+                DO $$ BEGIN
+                    IF to_regclass('public.tree_frontier') IS NOT NULL THEN
+                        LOCK TABLE tree_frontier, log, merkle_nodes, checkpoints IN ACCESS EXCLUSIVE MODE;
+                    END IF;
+                END $$
+                """, [SQLValue]()
+            )
             // One installer at a time; gateways appending meanwhile wait for the triggers to be back.
             try session.execute("SELECT pg_advisory_xact_lock(\(PostgresLock.lockClass), \(PostgresLock.schema.rawValue))", [SQLValue]())
+            guard Set(roles.all).count == roles.all.count else {
+                throw StoreError("the gateways', admin and archive roles must be three different roles: each is granted only its own work")
+            }
             for role in roles.all {
-                guard let row = try session.fetchOne("SELECT rolsuper AS superuser, rolname = current_user AS installer FROM pg_roles WHERE rolname = ?", role) else {
+                guard let row = try session.fetchOne(
+                    """
+                    SELECT rolsuper OR rolcreaterole AS powerful, pg_has_role(rolname, current_user, 'MEMBER') AS installer,
+                           has_schema_privilege(rolname, 'public', 'CREATE') AS creates
+                    FROM pg_roles WHERE rolname = ?
+                    """, role
+                ) else {
                     throw StoreError("the role \(role) does not exist: create it first (CREATE ROLE \(role) LOGIN)")
                 }
-                guard try !row.bool("superuser"), try !row.bool("installer") else {
-                    throw StoreError("the role \(role) must be neither a superuser nor the tables' owner, who could disable the triggers")
+                guard try !row.bool("powerful"), try !row.bool("installer") else {
+                    throw StoreError("the role \(role) must be no superuser, unable to create roles, and neither the tables' owner nor a member of it: the owner could disable the triggers")
+                }
+                guard try !row.bool("creates") else {
+                    throw StoreError("the role \(role) may create objects in the schema public, where one of its own could stand in for the store's: REVOKE CREATE ON SCHEMA public FROM \(role) (and from PUBLIC)")
+                }
+                for other in roles.all where other != role {
+                    if try session.scalarInt64("SELECT count(*) FROM pg_roles WHERE rolname = ? AND pg_has_role(rolname, ?, 'MEMBER')", role, other) ?? 0 > 0 {
+                        throw StoreError("the role \(role) is a member of \(other) and so holds its powers: each role must be granted only its own work")
+                    }
                 }
             }
-            guard let schema = try session.scalarText("SELECT quote_ident(current_schema())") else {
-                throw StoreError("the installer's search_path names no schema to create the tables in")
+            guard try session.scalarText("SELECT current_schema()") == "public" else {
+                throw StoreError("the store's tables live in the schema public, which this database lacks or the installer cannot use")
             }
+            let schema = "public"
             for statement in statements + roles.grants {
                 try session.execute(statement.replacingOccurrences(of: "@store_schema@", with: schema), [SQLValue]())
             }
