@@ -4,8 +4,8 @@ import ServiceLifecycle
 import WarrantGateStore
 
 /// Polls the registry's version and reloads the snapshot when the admin CLI has changed it, so a registration or a
-/// revocation takes effect within ``interval`` without a restart. About once a second it also marks documents whose
-/// expiry day has ended as expired, each with a log record.
+/// revocation takes effect within ``interval`` without a restart. About once a second, after the snapshot, it also
+/// marks documents whose expiry day has ended as expired, each with a log record.
 ///
 /// When the version moves and the store's recorded time zone is no longer the policy's (something else wrote it,
 /// which moved expiry instants), it records the policy's zone again, which moves them back with an admin record
@@ -22,20 +22,16 @@ struct RegistryRefresher: Service {
 
     func run() async throws {
         var failing = false
+        var sweepFailing = false
         var lastExpirySweep = ContinuousClock.now - .seconds(10)
         var lastZoneRecord = ContinuousClock.now - Self.zoneRecordInterval
         while !Task.isCancelledOrShuttingDown {
+            let sweep = ContinuousClock.now - lastExpirySweep >= .seconds(1)
+            if sweep { lastExpirySweep = ContinuousClock.now }
             do {
-                let sweep = ContinuousClock.now - lastExpirySweep >= .seconds(1)
-                if sweep { lastExpirySweep = ContinuousClock.now }
                 let zoneCheck = ContinuousClock.now - lastZoneRecord >= Self.zoneRecordInterval
                 let (registry, state, logger, now, wasFailing) = (registry, state, logger, now, failing)
                 let recordedZone = try await BlockingWork.run {
-                    if sweep {
-                        for reference in try registry.expireDue(at: now()) {
-                            logger.notice("document expired", metadata: ["reference": "\(reference)"])
-                        }
-                    }
                     let version = try registry.version()
                     guard wasFailing || version != state.current.registryVersion else { return false }
                     let policyZone = state.current.policies.policy.timeZone
@@ -57,6 +53,25 @@ struct RegistryRefresher: Service {
                 if !failing { logger.error("cannot read the registry; denying requests that need it", metadata: ["error": "\(StoreDatabase.describe(error))"]) }
                 failing = true
                 state.markRegistryUnavailable()
+            }
+            // After the snapshot, and never in its way: marking expired documents is bookkeeping (a decision checks a
+            // document's expiry itself), so a sweep that fails (a row locked past the sweep's lock timeout, a server
+            // whose clock says the day has not ended) is logged and tried again, and denies nothing.
+            if sweep && !failing {
+                let (registry, logger, now) = (registry, logger, now)
+                do {
+                    try await BlockingWork.run {
+                        for reference in try registry.expireDue(at: now()) {
+                            logger.notice("document expired", metadata: ["reference": "\(reference)"])
+                        }
+                    }
+                    sweepFailing = false
+                } catch {
+                    if !sweepFailing {
+                        logger.warning("cannot mark expired documents yet; trying again", metadata: ["error": "\(StoreDatabase.describe(error))"])
+                    }
+                    sweepFailing = true
+                }
             }
             try? await Task.sleep(for: interval)
         }
