@@ -213,6 +213,16 @@ extension StoreBackendTests {
                 try stores.archive.archive(before: Sample.clock(0), verifierKey: Sample.key.verifier, path: fixture.path("archive.archive"), operator: "records-officer")
             }
             #expect(moved == 0, "every entry's time is after the cutoff")
+            // Entries within the retention period (a year unless the tables' owner set another) stay, whoever archives;
+            // the archive's role may set neither that nor any other setting.
+            let recent = await failure {
+                try stores.archive.archive(before: .distantFuture, verifierKey: Sample.key.verifier, path: fixture.path("recent.archive"), operator: "records-officer")
+            }
+            #expect(recent?.contains("keeps every entry for its retention period") == true, "\(recent ?? "archived")")
+            #expect(await refusal(cluster, as: Self.archiveRole, "INSERT INTO settings (key, value) VALUES ('archive-retention-days', '0')") == "42501")
+            #expect(await refusal(cluster, as: Self.archiveRole, "INSERT INTO settings (key, value) VALUES ('migration-pending', 'x')") == "42501")
+            #expect(await refusal(cluster, as: Self.adminRole, "INSERT INTO settings (key, value) VALUES ('archive-retention-days', '0')") == "P0001")
+            #expect(await refusal(cluster, as: PostgresCluster.owner, "INSERT INTO settings (key, value) VALUES ('archive-retention-days', '-3650')") == nil)
             let archived = try await blocking {
                 try stores.archive.archive(before: .distantFuture, verifierKey: Sample.key.verifier, path: fixture.path("all.archive"), operator: "records-officer")
             }

@@ -100,8 +100,10 @@ public final class PostgresCluster: Sendable {
     public static let patient = StoreOptions(commitTimeout: .seconds(60))
 
     /// Runs `body` with a client connected as `user` to the `postgres` database, running meanwhile.
-    public func withClient<Result: Sendable>(user: String = owner, _ body: (PostgresClient) async throws -> Result) async throws -> Result {
-        var configuration = PostgresClient.Configuration(host: "127.0.0.1", port: port, username: user, password: nil, database: "postgres", tls: .disable)
+    public func withClient<Result: Sendable>(
+        user: String = owner, database: String = "postgres", _ body: (PostgresClient) async throws -> Result
+    ) async throws -> Result {
+        var configuration = PostgresClient.Configuration(host: "127.0.0.1", port: port, username: user, password: nil, database: database, tls: .disable)
         configuration.options.maximumConnections = 4
         let client = PostgresClient(configuration: configuration, backgroundLogger: Self.logger)
         let running = Task { await client.run() }

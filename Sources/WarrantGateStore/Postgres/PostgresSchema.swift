@@ -86,16 +86,35 @@ public enum PostgresSchema {
             RAISE EXCEPTION 'the table % is append-only', TG_TABLE_NAME;
         END $$
         """,
-        // A log row may be deleted only once it is archived: at or below archived_through, its leaf hash kept.
+        // A log row may be deleted only once it is archived: at or below archived_through, its leaf hash kept, and
+        // older than the retention period (`archive-retention-days`, 365 unless the tables' owner set another: CJIS
+        // 5.4.7 keeps audit records a year), so that a role that may archive cannot erase this year's decisions.
         """
         CREATE OR REPLACE FUNCTION warrant_gate_log_archived_only() RETURNS trigger LANGUAGE plpgsql
         \(functionSearchPath) AS $$
         BEGIN
             IF TG_OP <> 'DELETE' OR OLD.seq > (SELECT archived_through FROM archive_state WHERE id = 1)
-               OR NOT EXISTS (SELECT 1 FROM archived_leaves WHERE seq = OLD.seq AND leaf_hash = OLD.leaf_hash) THEN
-                RAISE EXCEPTION 'the decision log is append-only';
+               OR NOT EXISTS (SELECT 1 FROM archived_leaves WHERE seq = OLD.seq AND leaf_hash = OLD.leaf_hash)
+               OR OLD.time >= to_char(
+                   (now() AT TIME ZONE 'UTC')
+                       - make_interval(days => coalesce((SELECT value::int FROM settings WHERE key = 'archive-retention-days'), 365)),
+                   'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') THEN
+                RAISE EXCEPTION 'the decision log is append-only, and keeps every entry for its retention period';
             END IF;
             RETURN OLD;
+        END $$
+        """,
+        // The retention period is the tables' owner's to set, whatever grants a role holds on settings.
+        """
+        CREATE OR REPLACE FUNCTION warrant_gate_retention_owner_only() RETURNS trigger LANGUAGE plpgsql
+        \(functionSearchPath) AS $$
+        BEGIN
+            IF (TG_OP = 'DELETE' AND OLD.key = 'archive-retention-days' OR TG_OP <> 'DELETE' AND (NEW.key = 'archive-retention-days'
+                    OR OLD.key = 'archive-retention-days'))
+               AND NOT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = 'settings'::regclass), 'MEMBER') THEN
+                RAISE EXCEPTION 'only the tables'' owner sets the retention period';
+            END IF;
+            RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
         END $$
         """,
         // The archive only moves forward, over entries that a signed checkpoint covers.
@@ -202,6 +221,11 @@ public enum PostgresSchema {
             FOR EACH STATEMENT EXECUTE FUNCTION warrant_gate_append_only()
         """,
     ] + registryStatements + [
+        "DROP TRIGGER IF EXISTS settings_retention_owner_only ON settings",
+        """
+        CREATE TRIGGER settings_retention_owner_only BEFORE INSERT OR UPDATE OR DELETE ON settings
+            FOR EACH ROW EXECUTE FUNCTION warrant_gate_retention_owner_only()
+        """,
         "REVOKE ALL ON \((logTables + registryTables + ["registry_state", "settings"]).joined(separator: ", ")) FROM PUBLIC",
     ]
 
@@ -547,25 +571,27 @@ public struct PostgresRoles: Sendable {
                 "GRANT SELECT, INSERT ON log, merkle_nodes, checkpoints TO \"\(role)\"",
                 "GRANT SELECT, UPDATE ON tree_frontier TO \"\(role)\"",
                 "GRANT SELECT ON archive_state, archived_leaves, registry_state, settings, \(registry) TO \"\(role)\"",
-                "GRANT INSERT, UPDATE ON settings TO \"\(role)\"",
             ]
         }
+        // The gateways record their time zone; the admin sets the two-person rule. The archive role sets nothing.
+        let settings = { (role: String) in "GRANT INSERT, UPDATE ON settings TO \"\(role)\"" }
         func changingRegistry(_ role: String) -> [String] {
             ["GRANT INSERT, UPDATE ON \(registry) TO \"\(role)\""]
         }
         var grants: [String] = []
         if let gateway {
-            grants += appending(gateway) + ["GRANT UPDATE (status, status_reason, expires_at) ON documents TO \"\(gateway)\""]
+            grants += appending(gateway) + [settings(gateway), "GRANT UPDATE (status, status_reason, expires_at) ON documents TO \"\(gateway)\""]
             if admin == nil { grants += changingRegistry(gateway) }
         }
         if let admin {
-            grants += appending(admin) + changingRegistry(admin)
+            grants += appending(admin) + [settings(admin)] + changingRegistry(admin)
             if let gateway { grants += Self.settingsGuard(gateway: gateway, admin: admin) }
         } else {
             grants.append("DROP TRIGGER IF EXISTS settings_guard ON settings")
         }
         if let archive {
             grants += appending(archive) + [
+                "REVOKE INSERT, UPDATE ON settings FROM \"\(archive)\"",
                 "GRANT DELETE ON log TO \"\(archive)\"", "GRANT INSERT ON archived_leaves TO \"\(archive)\"",
                 "GRANT UPDATE ON archive_state TO \"\(archive)\"",
             ]
