@@ -141,6 +141,14 @@ public struct Checkpointer: Sendable {
         // what is left, so that its entries are not left unsigned (at shutdown, for good).
         for attempt in 1...Self.signingAttempts {
             guard let prepared = try database.read({ session in try Self.prepare(session, origin: origin, always: always) }) else { return nil }
+            // A chain of checkpoints is one key's: a gateway given another key would add checkpoints no verifier of
+            // the log could check.
+            if let last = prepared.last, (try? Checkpoint.verify(note: last.note, key: key.verifier)) == nil {
+                throw StoreError("""
+                    the latest checkpoint (\(last.id)) was not signed by this key (\(key.name)): another key signs this log; \
+                    every gateway and the CLI must sign with the log's one key. Refusing to sign
+                    """)
+            }
             let signed: StoredCheckpoint? = try database.write { session in
                 guard try session.takeSignerLease(), try Self.latest(session)?.id == prepared.last?.id else { return nil }
                 if let remembered, try session.scalarInt64(

@@ -314,6 +314,19 @@ struct TamperEvidenceTests {
         #expect(throws: StoreError.self) { try checkpointer.sign(always: true) }
     }
 
+    /// An attacker's pass: two gateways given different keys alternated checkpoints in one chain, which then verified
+    /// with neither key.
+    @Test("a signer refuses to add a checkpoint after one another key signed")
+    func oneKeyPerChain() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 10, checkpointEvery: 10, key: key)
+        let other = LogSigningKey(name: key.name)
+        let checkpointer = Checkpointer(database: SQLiteDatabase(pool: database.pool), key: other, origin: other.name)
+        let refused = #expect(throws: StoreError.self) { try checkpointer.sign(always: true) }
+        #expect(refused?.description.contains("the latest checkpoint (1) was not signed by this key") == true, "\(String(describing: refused))")
+        #expect(try verify(database).ok)
+    }
+
     /// The signer reads entries where SQLite holds them, not as GRDB's Strings (which end at a NUL and repair bad
     /// UTF-8), so it checks itself that it signs only what the log's readers read, byte for byte.
     /// Entries appended after the last checkpoint: their bytes, how the INSERT stores them, and whether the signer may sign.
