@@ -331,11 +331,15 @@ struct PostgresLocationTests {
         #expect(throws: StoreError.self) { try PostgresLocation(url: "postgres://u@h/") }
         #expect(throws: StoreError.self) { try PostgresLocation(url: "postgres://u@h/d?sslmode=disable") }
         #expect(throws: StoreError.self) { try PostgresLocation(url: "/var/lib/warrant-gate/log.sqlite") }
-        do {
-            _ = try PostgresLocation(url: "postgres://u:hunter2@h/d")
-        } catch {
-            #expect(!error.message.contains("hunter2"))
+        for withPassword in ["postgres://u:hunter2@h/d", "postgres://u:hunter2/x@h/d"] {
+            let error = #expect(throws: StoreError.self) { try PostgresLocation(url: withPassword) }
+            #expect(error?.message.contains("hunter2") == false, "\(error?.message ?? "")")
         }
+        // A NUL ends a startup parameter: inside the database's name it would add parameters of the URL's choosing.
+        let smuggled = #expect(throws: StoreError.self) { try PostgresLocation(url: "postgres://u@h/d%00options%00-c%20search_path%3Dnowhere") }
+        #expect(smuggled?.message.contains("control characters") == true)
+        #expect(try PostgresLocation(url: "postgres://u@[::1]:5433/d").host == "::1")
+        #expect(try PostgresLocation(url: "postgres://u@[::1]:5433/d").isLoopback)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-pw-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }

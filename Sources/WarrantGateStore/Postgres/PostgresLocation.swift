@@ -34,9 +34,15 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         }
         guard url.query == nil, url.fragment == nil else { throw StoreError("the database URL may not have a query or fragment") }
         guard let user = url.user, !user.isEmpty else { throw StoreError("the database URL names no user (postgres://user@host/database)") }
-        guard let host = url.host, !host.isEmpty else { throw StoreError("the database URL names no host") }
+        guard var host = url.host, !host.isEmpty else { throw StoreError("the database URL names no host") }
+        // An IPv6 address is written in brackets, which the address lookup does not take.
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         let database = String(url.path.dropFirst())
         guard !database.isEmpty, !database.contains("/") else { throw StoreError("the database URL names no database (postgres://user@host/database)") }
+        // Sent as startup parameters, each ended by a NUL: one inside would add parameters of the URL's choosing.
+        guard [user, host, database].allSatisfy({ $0.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7f } }) else {
+            throw StoreError("the database URL's user, host and database may not hold control characters")
+        }
         let port = url.port ?? 5432
         guard (1...65535).contains(port) else { throw StoreError("the database URL's port is out of range") }
         self.init(host: host, port: port, user: user, database: database)
@@ -69,15 +75,15 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
     private static func shown(_ text: String) -> String {
         guard let scheme = text.range(of: "://") else { return String(text.prefix(200)) }
         let rest = text[scheme.upperBound...]
-        let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
-        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return String(text.prefix(200)) }
+        // The last `@` anywhere: a password may hold a `/`, which would otherwise end the authority early.
+        guard let at = rest.lastIndex(of: "@") else { return String(text.prefix(200)) }
         return String((text[..<scheme.upperBound] + "…" + rest[at...]).prefix(200))
     }
 }
 
 extension PostgresLocation {
     /// Whether the server is on this host, reached over loopback.
-    var isLoopback: Bool { ["localhost", "127.0.0.1", "::1", "[::1]"].contains(host) }
+    var isLoopback: Bool { ["localhost", "127.0.0.1", "::1"].contains(host) }
 
     /// How to reach the server: over loopback in the clear, and anywhere else only over TLS with a certificate that
     /// the system's trust store (or `caFile`) verifies for the URL's host.
