@@ -104,6 +104,20 @@ struct AllowListRedactionTests {
         #expect(Self.redact(#"{"_":{"citizenship":"x"},"a":1}"#, keep: ["_"]) == .kept("{}"))
     }
 
+    /// An attacker's pass: a key was kept by the part after its last `:` (as a redacted one is removed), so an upstream
+    /// could pass any field under a listed name's tail.
+    @Test("JSON: a key is kept only written whole as a listed name, never by the last part of an IRI or compact IRI")
+    func jsonKeptWhole() {
+        for key in ["homeAddress:bookingNumber", "nc:bookingNumber", "http://jail.example/homeAddress#bookingNumber", "urn:x:bookingNumber"] {
+            let document = #"{"bookingNumber":"1",""# + key + #"":"1 Main St"}"#
+            #expect(Self.redact(document, keep: ["bookingNumber"]) == .kept(#"{"bookingNumber":"1"}"#), "\(key)")
+            #expect(Self.redact(document, keep: ["{http://jail.example/}bookingNumber"]) == .kept(#"{"bookingNumber":"1"}"#), "\(key)")
+        }
+        // Removal still matches by the last part.
+        #expect(Self.redact(#"{"nc:citizenship":"x","bookingNumber":"1"}"#, names: ["citizenship"], keep: ["bookingNumber", "citizenship"])
+            == .kept(#"{"bookingNumber":"1"}"#))
+    }
+
     @Test("JSON root array: each object in it is a record; scalars in the array stay")
     func jsonRootArray() {
         let document = #"[{"bookingNumber":"1","homeAddress":"a"},{"homeAddress":"b","bookingNumber":"2"},{}]"#

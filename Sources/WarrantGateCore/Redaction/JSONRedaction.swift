@@ -151,7 +151,7 @@ private struct JSONRedactionMachine {
 
     init(names: RedactedNames, keepOnly: RedactedNames?, maxDepth: Int, maxKeyBytes: Int) {
         keys = names.jsonKeys
-        keptKeys = keepOnly?.jsonKeys
+        keptKeys = keepOnly?.jsonKeptKeys
         self.maxDepth = maxDepth
         self.maxKeyBytes = maxKeyBytes
     }
@@ -796,6 +796,8 @@ struct JSONKeyNames: Sendable {
 /// Field names compiled for comparing keys exactly as ``JSONRedactor`` does.
 struct JSONFieldNames: Sendable {
     let fields: Set<String>
+    /// Whether a key holding a colon is matched by its last part too: for names to remove, not for names to keep.
+    private let byLastPart: Bool
     /// The names as lower-case bytes in little-endian words, the last of each zero-padded, one name after another.
     private let words: [UInt64]
     private let names: [(length: Int, firstWord: Int)]
@@ -805,8 +807,9 @@ struct JSONFieldNames: Sendable {
     /// A bit for each name's `bucket`: most keys of a redacted name's length are rejected by their first word.
     private let buckets: [UInt64]
 
-    init(_ fields: Set<String>) {
+    init(_ fields: Set<String>, byLastPart: Bool = true) {
         self.fields = fields
+        self.byLastPart = byLastPart
         var words: [UInt64] = [], names: [(length: Int, firstWord: Int)] = []
         for field in fields {
             let bytes = Array(field.utf8)
@@ -838,7 +841,7 @@ struct JSONFieldNames: Sendable {
     func contains(_ key: String) -> Bool {
         guard !fields.isEmpty else { return false }
         if fields.contains(FieldNameKey.of(key)) { return true }
-        guard key.contains(":"), let last = key.unicodeScalars.lastIndex(where: { $0 == ":" || $0 == "#" || $0 == "/" }) else { return false }
+        guard byLastPart, key.contains(":"), let last = key.unicodeScalars.lastIndex(where: { $0 == ":" || $0 == "#" || $0 == "/" }) else { return false }
         return fields.contains(FieldNameKey.of(String(key.unicodeScalars[key.unicodeScalars.index(after: last)...])))
     }
 
@@ -848,7 +851,7 @@ struct JSONFieldNames: Sendable {
     @inline(__always)
     func containsASCII(_ bytes: UnsafeRawBufferPointer, at start: Int, length: Int) -> Bool {
         if containsName(bytes, at: start, length: length) { return true }
-        guard let local = Self.localPartStart(bytes, at: start, length: length) else { return false }
+        guard byLastPart, let local = Self.localPartStart(bytes, at: start, length: length) else { return false }
         return containsName(bytes, at: local, length: start + length - local)
     }
 

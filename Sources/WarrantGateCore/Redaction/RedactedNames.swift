@@ -74,6 +74,10 @@ public struct RedactedNames: Sendable {
     /// The names compiled for deciding JSON keys, once rather than per response: the field names and the qualified
     /// names' local names as field names, and the qualified names.
     let jsonKeys: JSONKeyNames
+    /// The names compiled for keeping JSON keys under an allow-list: a key kept is one written whole as a field name
+    /// or a qualified name's local name, never by the last part of an IRI or a compact IRI (`homeAddress:bookingNumber`
+    /// is not `bookingNumber`), since keeping more than listed is what an allow-list must not do.
+    let jsonKeptKeys: JSONKeyNames
     /// The field names alone, compiled for matching XML elements and attributes by local name.
     private let xmlFields: JSONFieldNames
     /// `localNames` compiled for matching XML elements and attributes, once rather than per response.
@@ -108,10 +112,9 @@ public struct RedactedNames: Sendable {
         xmlNames = XMLNameTable(localNames)
         xmlFields = JSONFieldNames(fields)
         let liftedKeys = Set(lifted.map { FieldNameKey.of($0) })
-        jsonKeys = JSONKeyNames(
-            fields: JSONFieldNames(fields.union(qualified.map { FieldNameKey.of($0.local) }.filter { !liftedKeys.contains($0) })),
-            qualified: QualifiedIRIs(namespaceIndex: namespaceIndex, localNames: localNames)
-        )
+        let jsonFields = fields.union(qualified.map { FieldNameKey.of($0.local) }.filter { !liftedKeys.contains($0) })
+        jsonKeys = JSONKeyNames(fields: JSONFieldNames(jsonFields), qualified: QualifiedIRIs(namespaceIndex: namespaceIndex, localNames: localNames))
+        jsonKeptKeys = JSONKeyNames(fields: JSONFieldNames(jsonFields, byLastPart: false), qualified: nil)
     }
 
     public var isEmpty: Bool { fields.isEmpty && qualified.isEmpty }
