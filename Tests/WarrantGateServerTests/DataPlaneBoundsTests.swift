@@ -960,6 +960,101 @@ struct DataPlaneBoundsTests {
         }
     }
 
+    /// An attacker's pass: a client that allowed a 4 GiB HPACK table made NIOHTTP2's encoder keep every answer's
+    /// `Decision-Id` and `Date`, and search them all for each header: each answer cost more than the last, until one
+    /// loop did nothing else (other agencies waited 4–17 s).
+    @Test("a client's SETTINGS_HEADER_TABLE_SIZE above 4,096 is lowered: no answer announces a larger HPACK table")
+    func hpackTableSizeIsCapped() async throws {
+        try await withGateway { gateway in
+            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            // The table size setting (0x1) at 4 GiB − 1, split across two writes in the middle of its value.
+            let settings = H2.frame(H2.Kind.settings, [0x0, 0x1, 0xff, 0xff, 0xff, 0xff, 0x0, 0x3, 0x0, 0x0, 0x0, 0x64])
+            await connection.send(H2.clientPreface + Array(settings.prefix(13)))
+            await connection.send(Array(settings.dropFirst(13)))
+            let setUp = await connection.wait { $0.sawServerSettings }
+            #expect(setUp != nil)
+            await connection.send(H2.frame(H2.Kind.settings, flags: H2.Flag.ack))
+            for stream: UInt32 in [1, 3, 5] { await connection.send(H2.headers(stream: stream, H2.request("GET", Self.locator))) }
+            let answered = await connection.wait { $0.ended(1) && $0.ended(3) && $0.ended(5) }
+            #expect(answered?.status(5) == 200)
+            let blocks = (answered?.frames ?? []).filter { $0.type == H2.Kind.headers }.map(H2.Received.unpadded)
+            #expect(blocks.count == 3)
+            for block in blocks {
+                for size in Self.tableSizeUpdates(block) { #expect(size <= 4_096, "the gateway announced an HPACK table of \(size) bytes") }
+            }
+            await connection.close()
+        }
+    }
+
+    /// The dynamic table size updates (RFC 7541 §6.3) at the start of a header block.
+    private static func tableSizeUpdates(_ block: [UInt8]) -> [UInt64] {
+        var sizes: [UInt64] = [], index = 0
+        while index < block.count, block[index] & 0xe0 == 0x20 {
+            var value = UInt64(block[index] & 0x1f)
+            index += 1
+            if value == 0x1f {
+                var shift: UInt64 = 0
+                while index < block.count {
+                    value += UInt64(block[index] & 0x7f) << shift
+                    shift += 7
+                    index += 1
+                    if block[index - 1] & 0x80 == 0 { break }
+                }
+            }
+            sizes.append(value)
+        }
+        return sizes
+    }
+
+    /// An attacker's pass: WINDOW_UPDATE and unknown-type frames are counted by no flood defence of NIOHTTP2's; two
+    /// connections sending them as fast as TLS took them held both loops at 88 % and were never closed or recorded.
+    @Test("a flood of WINDOW_UPDATE or unknown-type frames: the connection closed, one bad_request row", arguments: ["window-update", "unknown"])
+    func controlFrameFloods(_ kind: String) async throws {
+        try await withGateway { gateway in
+            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            #expect(await connection.completeSetup())
+            await connection.send(H2.headers(stream: 1, H2.request("GET", Self.locator)))
+            let answered = await connection.wait { $0.ended(1) }
+            #expect(answered?.status(1) == 200)
+            let frame = kind == "unknown" ? H2.frame(0xee, [1, 2, 3]) : H2.frame(H2.Kind.windowUpdate, [0, 0, 0, 1])
+            for _ in 0..<4 { await connection.send(Array((0..<1_000).map { _ in frame }.joined())) }
+            let closed = await connection.wait { $0.closed }
+            #expect(closed != nil, "the connection is left open after a flood of \(kind) frames")
+            await connection.close()
+            let rows = try await Self.rows(gateway) { $0.count >= 2 }
+            let settled = try await Self.settledRows(gateway)
+            #expect(settled.map(\.reason) == ["permitted", "bad_request"], "\(settled.map { ($0.agency, $0.reason) })")
+            #expect(rows.last?.agency == "denver-pd")
+        }
+    }
+
+    /// An attacker's pass: a bodyless request whose content-length says otherwise is refused by NIOHTTP2 before any
+    /// stream exists (200 on one connection, none recorded); a frame that breaks the stream rules got GOAWAY, and the
+    /// connection was neither recorded nor closed (until the idle closer, at 120 s).
+    @Test("HTTP/2 refusals before any stream, and a frame on an idle stream: recorded with the agency, and the latter closes")
+    func refusalsBeforeStreams() async throws {
+        try await withGateway { gateway in
+            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            #expect(await connection.completeSetup())
+            await connection.send(H2.headers(stream: 1, H2.request("GET", Self.locator, [("content-length", "5")])))
+            let refused = await connection.wait { $0.ended(1) }
+            #expect(refused?.reset(1) == true)
+            await connection.send(H2.headers(stream: 3, H2.request("GET", Self.locator)))
+            let answered = await connection.wait { $0.ended(3) }
+            #expect(answered?.status(3) == 200)
+            // DATA on stream 7, which was never opened: a connection error.
+            await connection.send(H2.frame(H2.Kind.data, flags: H2.Flag.endStream, stream: 7, Array("x".utf8)))
+            let closed = await connection.wait { $0.closed }
+            #expect(closed != nil, "the connection is left open after a GOAWAY for a protocol error")
+            #expect(connection.received.goAway != nil)
+            await connection.close()
+            let rows = try await Self.rows(gateway) { $0.count >= 3 }
+            let settled = try await Self.settledRows(gateway)
+            #expect(settled.map(\.reason).sorted() == ["bad_request", "bad_request", "permitted"], "\(settled.map { ($0.agency, $0.reason) })")
+            #expect(rows.allSatisfy { $0.agency == "denver-pd" })
+        }
+    }
+
     // MARK: Beyond the list: the drain at shutdown
 
     /// Graceful shutdown lets connections finish, but not forever: an HTTP/2 client that completed its setup and then

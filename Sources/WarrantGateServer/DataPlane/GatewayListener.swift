@@ -150,6 +150,7 @@ final class GatewayListener: Service {
         // twice that, whether or not the client answered.
         let closer = HTTP2IdleCloser(timeout: limits.idleTimeout.timeAmount * 2)
         let peerBound = NIOLoopBound(peer, eventLoop: channel.eventLoop)
+        try sync.addHandler(HTTP2FrameGuard())
         _ = try sync.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connection, streamConfiguration: .init(),
             streamDelegate: HTTP2StreamLifecycleRelay(manager: manager, closer: closer, eventLoop: channel.eventLoop), position: .last

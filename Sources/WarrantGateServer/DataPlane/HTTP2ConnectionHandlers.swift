@@ -21,14 +21,16 @@ final class HTTP2SetupWatcher: ChannelInboundHandler, RemovableChannelHandler {
 /// has given up on.
 ///
 /// - A request refused for its header block (malformed or duplicate pseudo-headers, upper-case names,
-///   connection-specific headers, malformed content lengths) never reaches a stream: it is recorded as a
-///   `bad_request` decision naming the connection's agency, at most `cap` per connection, and the `cap`-th ends the
-///   connection, so that a flood neither floods the log nor goes on unrecorded (beyond what the same read held). A
-///   content length that the DATA contradicts fails a stream that exists, whose handler records it.
-/// - A connection error (a flood of resets, CONTINUATION or control frames, too many glitches, a malformed frame)
-///   makes NIOHTTP2 send GOAWAY, but it does not close the connection: this records the first once (NIOHTTP2
-///   reports a flood again for the rest of the read) and closes the connection once the GOAWAY is flushed, so the
-///   client does not keep its place.
+///   connection-specific headers, malformed content lengths, a content length a bodyless request contradicts) never
+///   reaches a stream: it is recorded as a `bad_request` decision naming the connection's agency, at most `cap` per
+///   connection, and the `cap`-th ends the connection, so that a flood neither floods the log nor goes on unrecorded
+///   (beyond what the same read held). Such refusals are counted during a read and recorded at its end, less those a
+///   stream's handler recorded itself in that read (``streamRecordedRefusal(_:)``: a stream whose DATA contradicts its
+///   length, trailers with a pseudo-header), so that one request is one row.
+/// - A connection error (a flood of resets, CONTINUATION or control frames, too many glitches, a malformed frame, a
+///   flood ``HTTP2FrameGuard`` found, any GOAWAY the gateway sends with an error code) ends the connection: NIOHTTP2
+///   sends GOAWAY but does not close. This records the first once (NIOHTTP2 reports a flood again for the rest of the
+///   read) and closes the connection once the GOAWAY is flushed, so the client does not keep its place.
 final class HTTP2RefusalRecorder: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
 
@@ -38,6 +40,9 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
     private var recorded = 0
     /// Set at the first connection error: what NIOHTTP2 reports after it (the rest of a flood's read) is its echo.
     private var ending = false
+    /// This read's refused requests, and how many of them streams recorded themselves.
+    private var refusedThisRead: [String] = []
+    private var recordedByStreams = 0
 
     init(environment: GatewayEnvironment, peer: ConnectionPeer?, cap: Int = 16) {
         self.environment = environment
@@ -48,16 +53,71 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch Self.kind(of: error) {
         case .refusedRequest where !ending:
-            record(error)
-            if recorded == cap { closeAfterThisRead(context) }
+            refusedThisRead.append("\(error)")
         case .connectionError where !ending:
-            ending = true
-            record(error)
-            closeAfterThisRead(context)
+            endConnection(context, detail: "\(error)")
         case .refusedRequest, .connectionError, .streamFailure, .notHTTP2:
             break
         }
         context.fireErrorCaught(error)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        recordRefusals(context)
+        context.fireChannelReadComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        recordRefusals(context)
+        context.fireChannelInactive()
+    }
+
+    /// Records this read's refusals that no stream recorded, and ends the connection at the cap.
+    private func recordRefusals(_ context: ChannelHandlerContext) {
+        let unrecorded = refusedThisRead.dropFirst(min(recordedByStreams, refusedThisRead.count))
+        refusedThisRead.removeAll()
+        recordedByStreams = 0
+        guard !unrecorded.isEmpty, !ending else { return }
+        for detail in unrecorded { record(detail) }
+        if recorded >= cap { closeAfterThisRead(context) }
+    }
+
+    /// Records `detail` as the connection's end, once, and closes it.
+    private func endConnection(_ context: ChannelHandlerContext, detail: String) {
+        guard !ending else { return }
+        ending = true
+        record(detail)
+        closeAfterThisRead(context)
+    }
+
+    /// Tells the connection's recorder, from a stream's handler, that the stream recorded NIOHTTP2's refusal of it.
+    static func streamRecordedRefusal(_ stream: ChannelHandlerContext) {
+        guard let parent = stream.channel.parent,
+              let recorder = try? parent.pipeline.syncOperations.handler(type: HTTP2RefusalRecorder.self) else { return }
+        recorder.recordedByStreams += 1
+    }
+
+    /// Ends the connection of `context`'s pipeline for `detail`, found below NIOHTTP2 (``HTTP2FrameGuard``).
+    static func connectionEnded(_ context: ChannelHandlerContext, detail: String) {
+        guard let recorder = try? context.pipeline.syncOperations.handler(type: HTTP2RefusalRecorder.self),
+              let recorderContext = try? context.pipeline.syncOperations.context(handler: recorder) else { return }
+        recorder.endConnection(recorderContext, detail: detail)
+    }
+
+    /// The gateway has written GOAWAY with `errorCode`: once NIOHTTP2 has reported its error (some protocol errors
+    /// reach this handler only as a stream's error type), the connection ends, recorded if nothing was.
+    static func goAwaySent(_ context: ChannelHandlerContext, errorCode: UInt32) {
+        let channel = context.channel
+        guard let recorder = try? context.pipeline.syncOperations.handler(type: HTTP2RefusalRecorder.self),
+              let recorderContext = try? context.pipeline.syncOperations.context(handler: recorder) else {
+            context.eventLoop.execute { channel.close(promise: nil) }
+            return
+        }
+        let bound = NIOLoopBound((recorder, recorderContext), eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let (recorder, recorderContext) = bound.value
+            recorder.endConnection(recorderContext, detail: "the gateway ended the connection: GOAWAY \(HTTP2ErrorCode(networkCode: Int(errorCode)))")
+        }
     }
 
     /// Closes the connection once NIOHTTP2 has handled what it is reading (and flushed any GOAWAY it wrote).
@@ -66,10 +126,10 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
         context.eventLoop.execute { channel.close(promise: nil) }
     }
 
-    private func record(_ error: any Error) {
+    private func record(_ detail: String) {
         guard recorded < cap else { return }
         recorded += 1
-        environment.recordUnparsed(peer: peer, reason: .badRequest, detail: "\(error)")
+        environment.recordUnparsed(peer: peer, reason: .badRequest, detail: detail)
     }
 
     private enum ErrorKind {
@@ -83,10 +143,11 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
              is NIOHTTP2Errors.InvalidPseudoHeaders, is NIOHTTP2Errors.MissingHostHeader, is NIOHTTP2Errors.DuplicateHostHeader,
              is NIOHTTP2Errors.EmptyPathHeader, is NIOHTTP2Errors.ForbiddenHeaderField, is NIOHTTP2Errors.InvalidPseudoHeaderValue,
              is NIOHTTP2Errors.ContentLengthHeadersMismatch, is NIOHTTP2Errors.ContentLengthHeaderNegative,
-             is NIOHTTP2Errors.ContentLengthHeaderMalformedValue:
+             is NIOHTTP2Errors.ContentLengthHeaderMalformedValue, is NIOHTTP2Errors.ContentLengthViolated:
             .refusedRequest
-        // A frame after the connection has quiesced (its GOAWAY sent, no stream open) is no request either.
-        case is NIOHTTP2Errors.ContentLengthViolated, is NIOHTTP2Errors.StreamClosed, is NIOHTTP2Errors.NoSuchStream,
+        // A frame after the connection has quiesced (its GOAWAY sent, no stream open) is no request either; one that
+        // breaks the stream rules ends the connection with GOAWAY, which ``goAwaySent(_:errorCode:)`` hears of.
+        case is NIOHTTP2Errors.StreamClosed, is NIOHTTP2Errors.NoSuchStream,
              is NIOHTTP2Errors.IOOnClosedConnection,
              is NIOHTTP2Errors.BadStreamStateTransition, is NIOHTTP2Errors.TrailersWithoutEndStream, is NIOHTTP2Errors.StreamError:
             .streamFailure
