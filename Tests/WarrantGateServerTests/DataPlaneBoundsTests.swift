@@ -1031,7 +1031,7 @@ struct DataPlaneBoundsTests {
     /// An attacker's pass: a bodyless request whose content-length says otherwise is refused by NIOHTTP2 before any
     /// stream exists (200 on one connection, none recorded); a frame that breaks the stream rules got GOAWAY, and the
     /// connection was neither recorded nor closed (until the idle closer, at 120 s).
-    @Test("HTTP/2 refusals before any stream, and a frame on an idle stream: recorded with the agency, and the latter closes")
+    @Test("HTTP/2 refusals before any stream, trailers with a pseudo-header, a frame on an idle stream: one row each, the last closes")
     func refusalsBeforeStreams() async throws {
         try await withGateway { gateway in
             let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
@@ -1042,15 +1042,24 @@ struct DataPlaneBoundsTests {
             await connection.send(H2.headers(stream: 3, H2.request("GET", Self.locator)))
             let answered = await connection.wait { $0.ended(3) }
             #expect(answered?.status(3) == 200)
+            // Trailers holding a pseudo-header: the stream's handler records it, and the connection's does not again.
+            await connection.send(
+                H2.headers(stream: 5, H2.request("POST", "/visitation/visits", [("content-type", "application/json")]), endStream: false)
+                    + H2.frame(H2.Kind.data, stream: 5, Array(#"{"bookingNumber":"2017-000123"}"#.utf8))
+                    + H2.headers(stream: 5, [(":path", "/records/inmates/2017-000123")])
+            )
+            let trailers = await connection.wait { $0.ended(5) }
+            #expect(trailers?.reset(5) == true)
             // DATA on stream 7, which was never opened: a connection error.
             await connection.send(H2.frame(H2.Kind.data, flags: H2.Flag.endStream, stream: 7, Array("x".utf8)))
             let closed = await connection.wait { $0.closed }
             #expect(closed != nil, "the connection is left open after a GOAWAY for a protocol error")
             #expect(connection.received.goAway != nil)
             await connection.close()
-            let rows = try await Self.rows(gateway) { $0.count >= 3 }
+            let rows = try await Self.rows(gateway) { $0.count >= 4 }
             let settled = try await Self.settledRows(gateway)
-            #expect(settled.map(\.reason).sorted() == ["bad_request", "bad_request", "permitted"], "\(settled.map { ($0.agency, $0.reason) })")
+            #expect(settled.map(\.reason).sorted() == ["bad_request", "bad_request", "bad_request", "permitted"], "\(settled.map { ($0.agency, $0.method, $0.path, $0.reason) })")
+            #expect(settled.contains { $0.reason == "bad_request" && $0.path == "/visitation/visits" })
             #expect(rows.allSatisfy { $0.agency == "denver-pd" })
         }
     }
