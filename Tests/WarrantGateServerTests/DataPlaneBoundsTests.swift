@@ -482,7 +482,7 @@ struct DataPlaneBoundsTests {
     /// cannot make a request head of either: such a stream was neither answered nor recorded, and kept its connection
     /// open for ever (4,096 of them shut every agency out). A `host` naming another authority than `:authority` was
     /// kept by the codec in its place.
-    @Test("HTTP/2 heads the codec cannot read (no :authority, CONNECT) or that name two authorities: 400, and recorded")
+    @Test("HTTP/2 heads the codec cannot read (no :authority, CONNECT), that name two authorities, userinfo or http: 400, and recorded")
     func http2UnreadableHeads() async throws {
         try await withGateway { gateway in
             let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
@@ -492,6 +492,8 @@ struct DataPlaneBoundsTests {
                 (3, "host in place of :authority", [(":method", "GET"), (":scheme", "https"), (":path", Self.locator), ("host", "localhost")]),
                 (5, "CONNECT", [(":method", "CONNECT"), (":authority", "localhost:443")]),
                 (7, "host naming another authority", H2.request("GET", Self.locator, [("host", "records.internal")])),
+                (11, "userinfo in :authority", [(":method", "GET"), (":scheme", "https"), (":path", Self.locator), (":authority", "user@localhost")]),
+                (13, "the http scheme", [(":method", "GET"), (":scheme", "http"), (":path", Self.locator), (":authority", "localhost")]),
             ]
             for (stream, what, fields) in unreadable {
                 await connection.send(H2.headers(stream: stream, fields))
@@ -499,9 +501,9 @@ struct DataPlaneBoundsTests {
                 #expect(seen?.status(stream) == 400, "\(what): \(String(describing: seen?.status(stream))), reset: \(seen?.reset(stream) == true)")
             }
             // A host that agrees with :authority, as RFC 3986 compares them, is served.
-            await connection.send(H2.headers(stream: 9, H2.request("GET", Self.locator, [("host", "LocalHost:443")])))
-            let served = await connection.wait { $0.ended(9) }
-            #expect(served?.status(9) == 200)
+            await connection.send(H2.headers(stream: 15, H2.request("GET", Self.locator, [("host", "LocalHost:443")])))
+            let served = await connection.wait { $0.ended(15) }
+            #expect(served?.status(15) == 200)
             await connection.close()
 
             let rows = try await Self.rows(gateway) { $0.filter { $0.reason == "bad_request" }.count >= unreadable.count }

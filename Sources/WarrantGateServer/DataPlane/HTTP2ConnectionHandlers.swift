@@ -222,7 +222,8 @@ struct HTTP2StreamLifecycleRelay: NIOHTTP2StreamDelegate {
 
 /// Refuses an HTTP/2 request whose `host` field names another authority than its `:authority` (RFC 9113 §8.3.1
 /// makes it malformed): NIOHTTP2's HTTP/1 codec keeps such a `host` and drops `:authority`, so the two could be read
-/// differently on either side of the gateway. Stands before the codec on each stream, and reads only its first
+/// differently on either side of the gateway. Refuses userinfo in `:authority` (malformed too) and a `:scheme` other
+/// than `https`, the only one the gateway serves. Stands before the codec on each stream, and reads only its first
 /// header block, the request's head.
 final class HTTP2AuthorityCheck: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame.FramePayload
@@ -237,6 +238,13 @@ final class HTTP2AuthorityCheck: ChannelInboundHandler {
                block.headers["host"].contains(where: { Self.normalized($0) != authority }) {
                 // The stream's handler answers it as a head no request could be read from.
                 return context.fireErrorCaught(NIOHTTP2Errors.duplicateHostHeader())
+            }
+            // RFC 9113 §8.3.1: no userinfo in `:authority`; and the gateway serves `https` only.
+            if let userinfo = block.headers[":authority"].first(where: { $0.contains("@") }) {
+                return context.fireErrorCaught(NIOHTTP2Errors.invalidPseudoHeaderValue(name: ":authority", value: userinfo))
+            }
+            if let scheme = block.headers[":scheme"].first(where: { $0 != "https" }) {
+                return context.fireErrorCaught(NIOHTTP2Errors.invalidPseudoHeaderValue(name: ":scheme", value: scheme))
             }
         }
         context.fireChannelRead(data)
