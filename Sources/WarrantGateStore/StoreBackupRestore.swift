@@ -8,7 +8,11 @@ public struct RestoreOptions: Sendable {
     /// A signed checkpoint note held off the machine (`log checkpoint`), the latest one published; nil when the
     /// operator has none, and the log is then checked only against itself.
     public var offsiteCheckpoint: String?
-    /// Why a backup older than ``offsiteCheckpoint`` is restored anyway; nil refuses such a rollback.
+    /// The checkpoint the log signing key last signed (``LastSignedCheckpoint``), when the target's key keeps that
+    /// record: a backup that lacks it rolls the log back as surely as one older than ``offsiteCheckpoint``.
+    public var lastSignedCheckpoint: String?
+    /// Why a backup older than ``offsiteCheckpoint`` or ``lastSignedCheckpoint`` is restored anyway; nil refuses such
+    /// a rollback.
     public var rollbackReason: String?
     /// Why a backup without a seal (``BackupSeal``) is restored anyway, its registry and its entries after its last
     /// checkpoint unchecked; nil refuses it. Unsafe: whoever edited the file is then believed.
@@ -19,9 +23,11 @@ public struct RestoreOptions: Sendable {
     public var `operator`: String
 
     public init(
-        offsiteCheckpoint: String?, rollbackReason: String? = nil, unsealedReason: String? = nil, replace: Bool = false, operator: String
+        offsiteCheckpoint: String?, lastSignedCheckpoint: String? = nil, rollbackReason: String? = nil, unsealedReason: String? = nil,
+        replace: Bool = false, operator: String
     ) {
         self.offsiteCheckpoint = offsiteCheckpoint
+        self.lastSignedCheckpoint = lastSignedCheckpoint
         self.rollbackReason = rollbackReason
         self.unsealedReason = unsealedReason
         self.replace = replace
@@ -55,6 +61,10 @@ public struct RestoreReport: Sendable {
     /// How many entries the restored log lacks, of those the checkpoint held off the machine published or the
     /// replaced database held: more than 0 only for an allowed rollback.
     public var entriesLost: UInt64 = 0
+    /// The size of the checkpoint the log signing key last signed, when its record was given.
+    public var lastSignedSize: UInt64?
+    /// Whether the restored log holds that checkpoint (the same root at its size); nil when it is shorter.
+    public var lastSignedHeld: Bool?
     /// The replaced database's log size, when one was replaced and could be read.
     public var replacedTreeSize: UInt64?
     /// Whether the restored log extends the replaced one (the same root at its size); nil when it is shorter, or
@@ -69,6 +79,9 @@ public struct RestoreReport: Sendable {
     public var previousDatabase: String?
     /// The admin record appended to the restored log: `store.restore`, or `store.restore-rollback`.
     public var action = ""
+
+    /// Whether the restore rolls the log back: it lacks entries published, replaced or signed, or forks from them.
+    public var isRollback: Bool { entriesLost > 0 || replacedLogExtended == false || lastSignedHeld == false }
 }
 
 /// Restores a backup written by ``Store/backup(to:at:)`` into a SQLite store, treating the file as hostile until it
@@ -98,6 +111,11 @@ public enum StoreBackup {
         let published = try options.offsiteCheckpoint.map { note in
             do { return try Checkpoint.verify(note: note, key: key) } catch {
                 throw StoreError("the checkpoint held off the machine does not verify with the key \(key.name): \(error)")
+            }
+        }
+        let lastSigned = try options.lastSignedCheckpoint.map { note in
+            do { return try Checkpoint.verify(note: note, key: key) } catch {
+                throw StoreError("the log signing key's record of the last checkpoint it signed does not verify with the key \(key.name): \(error)")
             }
         }
         let replacing = try checkTarget(target, replace: options.replace)
@@ -148,6 +166,10 @@ public enum StoreBackup {
         if let replaced, let root = replaced.root, replaced.size <= report.treeSize {
             report.replacedLogExtended = try store.database.read { session in try LogAppender.root(session, size: replaced.size) } == root
         }
+        report.lastSignedSize = lastSigned?.size
+        if let lastSigned, lastSigned.size <= report.treeSize {
+            report.lastSignedHeld = try store.database.read { session in try LogAppender.root(session, size: lastSigned.size) } == lastSigned.root
+        }
         let rollback = published.map { $0.size > report.treeSize } ?? false
         progress("verifying the log: \(report.treeSize) entries")
         let verification = try LogVerifier(key: key).verify(
@@ -168,11 +190,16 @@ public enum StoreBackup {
         // gateway signs checkpoints often, so one held off the machine is usually older than the log it replaces.
         let lostToPublished = published.map { $0.size > report.treeSize ? $0.size - report.treeSize : 0 } ?? 0
         let lostToReplaced = replaced.map { $0.size > report.treeSize ? $0.size - report.treeSize : 0 } ?? 0
-        report.entriesLost = max(lostToPublished, lostToReplaced)
-        if report.entriesLost > 0 || report.replacedLogExtended == false {
+        let lostToSigner = lastSigned.map { $0.size > report.treeSize ? $0.size - report.treeSize : 0 } ?? 0
+        report.entriesLost = max(lostToPublished, lostToReplaced, lostToSigner)
+        if report.isRollback {
             guard let reason = options.rollbackReason else {
                 let against = report.replacedLogExtended == false
                     ? "it does not extend the log of the database it would replace (\(replaced!.size) entries, which would stay in the file moved aside): they differ at or before that size"
+                    : report.lastSignedHeld == false
+                    ? "it does not hold the checkpoint of \(lastSigned!.size) entries the log signing key last signed: they differ at or before that size"
+                    : lostToSigner > max(lostToPublished, lostToReplaced)
+                    ? "the log signing key last signed a checkpoint of \(lastSigned!.size) entries: restoring it would roll the log back by \(report.entriesLost) entries"
                     : lostToPublished >= lostToReplaced
                     ? "the checkpoint held off the machine covers \(published!.size): restoring it would roll the log back by \(report.entriesLost) entries"
                     : "the database it would replace holds \(replaced!.size) (they would stay in the file moved aside): restoring it would roll the log back by \(report.entriesLost) entries"
@@ -254,8 +281,10 @@ public enum StoreBackup {
         } else {
             details["offsiteCheckpoint"] = "none"
         }
-        let rollback = report.entriesLost > 0 || report.replacedLogExtended == false
+        let rollback = report.isRollback
         if report.replacedLogExtended == false { details["replacedLogExtended"] = "no" }
+        if let size = report.lastSignedSize { details["lastSignedSize"] = String(size) }
+        if report.lastSignedHeld == false { details["lastSignedHeld"] = "no" }
         if rollback {
             details["entriesLost"] = String(report.entriesLost)
             details["reason"] = options.rollbackReason

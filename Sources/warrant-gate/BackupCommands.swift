@@ -96,7 +96,7 @@ struct RestoreCommand: ParsableCommand {
     @Argument(help: "The backup file (from `warrant-gate backup`).") var file: String
     @Option(help: "A checkpoint held off the machine (from `log checkpoint`): the latest one published.") var against: String?
     @Flag(help: "Restore without a checkpoint held off the machine; a rollback then goes unnoticed, but for one against the database --replace replaces.") var noOffsiteCheckpoint = false
-    @Option(help: "Restore a backup older than --against, or not extending the database --replace replaces, for this reason (recorded in the log).", transform: FreeText.composed)
+    @Option(help: "Restore a backup older than --against or the key's last checkpoint, or not extending the database --replace replaces, for this reason (recorded in the log).", transform: FreeText.composed)
     var allowRollback: String?
     @Option(
         help: "UNSAFE: restore a backup without a seal, trusting its registry unchecked, for this reason (recorded in the log).",
@@ -111,8 +111,8 @@ struct RestoreCommand: ParsableCommand {
         if (against == nil) == !noOffsiteCheckpoint {
             throw ValidationError("give --against CHECKPOINT (held off the machine), or --no-offsite-checkpoint to restore without one")
         }
-        if let allowRollback, allowRollback.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || against == nil && !replace {
-            throw ValidationError("--allow-rollback needs a reason, and --against or --replace: a rollback is measured against a checkpoint held off the machine, or the database replaced")
+        if let allowRollback, allowRollback.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw ValidationError("--allow-rollback needs a reason")
         }
         if let allowUnsealed, allowUnsealed.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             throw ValidationError("--allow-unsealed needs a reason")
@@ -127,6 +127,16 @@ struct RestoreCommand: ParsableCommand {
         // Read once: the bytes checked are the bytes used.
         let keyBytes = try key.map { path in try storeCall { try PrivateFile.read(path, limit: 1 << 16) } }
         try SudoInvocation.current?.checkRestore(into: location, verifierKey: keyBytes, allowUnsealed: allowUnsealed != nil)
+        // The key's record of the last checkpoint it signed, beside it in the target's files directory, if it keeps one.
+        let lastSignedFile = LogKeyFiles(filesDirectory: location.filesDirectory).lastSigned.path
+        let lastSigned = try FileManager.default.fileExists(atPath: lastSignedFile)
+            ? String(decoding: storeCall { try PrivateFile.read(lastSignedFile, limit: 1 << 16) }, as: UTF8.self) : nil
+        if allowRollback != nil && against == nil && !replace && lastSigned == nil {
+            throw CLIError(.usage, """
+                --allow-rollback needs something to measure a rollback against: --against CHECKPOINT, --replace, or the log signing \
+                key's record of its last checkpoint (\(lastSignedFile))
+                """)
+        }
         let checkpoint = try against.map { path in String(decoding: try storeCall { try PrivateFile.read(path, limit: 1 << 16) }, as: UTF8.self) }
         let verifier = try verifierKey(location, given: keyBytes)
         if noOffsiteCheckpoint {
@@ -137,7 +147,8 @@ struct RestoreCommand: ParsableCommand {
                 """.utf8))
         }
         let options = RestoreOptions(
-            offsiteCheckpoint: checkpoint, rollbackReason: allowRollback, unsealedReason: allowUnsealed, replace: replace, operator: admin.operatorName
+            offsiteCheckpoint: checkpoint, lastSignedCheckpoint: lastSigned, rollbackReason: allowRollback, unsealedReason: allowUnsealed,
+            replace: replace, operator: admin.operatorName
         )
         let report = try storeCall {
             try StoreBackup.restore(from: file, to: location, key: verifier, options: options) { step in print("\(FreeText.escaped(step))…") }
@@ -165,16 +176,17 @@ struct RestoreCommand: ParsableCommand {
                 """.utf8))
         }
         if allowRollback != nil { try recordRestoredCheckpoint(location) }
-        if report.entriesLost > 0 || report.replacedLogExtended == false {
+        if report.isRollback {
             let covered = [
                 report.offsiteCheckpointSize.map { "the checkpoint held off the machine covers \($0)" },
+                report.lastSignedSize.map { "the log signing key last signed \($0)\(report.lastSignedHeld == false ? ", a log this one does not hold," : "")" },
                 report.replacedTreeSize.map {
                     "the database replaced held \($0)\(report.replacedLogExtended == false ? ", a log this one does not extend," : "") (kept in the file moved aside)"
                 },
             ].compactMap { $0 }.joined(separator: "; ")
             FileHandle.standardError.write(Data("""
                 WARNING: ROLLBACK. The restored log has \(report.treeSize) entries; \(covered).
-                \(report.entriesLost > 0 ? "The \(report.entriesLost) entries after the backup are lost" : "The replaced log's entries from where the two differ are lost"), and the log from here on forks the history that
+                \(report.entriesLost > 0 ? "The \(report.entriesLost) entries after the backup are lost" : "The entries from where the two logs differ are lost"), and the log from here on forks the history that
                 was there. Tell the auditors who hold published checkpoints. The record \(report.action)
                 in the log names the sizes, the entries lost, the reason and who restored.
 

@@ -108,14 +108,18 @@ extension ReportCommand {
     /// Verifies the whole log (and the archives given) before anything is counted or signed, as `log verify` does:
     /// the figures must come from entries the signed tree vouches for, and a checkpoint must never be signed over a
     /// log whose older entries were altered. With no checkpoint signed yet, signing the first checks every entry;
-    /// without a verifier key or a checkpoint, there is nothing to verify against, and it warns.
+    /// without the key's files, there is nothing to verify against, and it warns; a key file that does not read stops it.
     private func verify(_ store: Store, keyFiles: LogKeyFiles) throws {
         let signedBefore = try storeCall { try store.latestCheckpoint() } != nil
-        guard let key = try? keyFiles.verifierKey(), signedBefore || keyFiles.exists else {
-            warn("no signed checkpoint or log key at \(keyFiles.publicPath): the log was not verified before it was counted")
+        let keyFilesPresent = keyFiles.exists || FileManager.default.fileExists(atPath: keyFiles.publicPath)
+        guard signedBefore, keyFilesPresent else {
+            if !keyFiles.exists {
+                warn("no signed checkpoint or no log key at \(keyFiles.publicPath): the log was not verified before it was counted")
+            }
             return
         }
-        guard signedBefore else { return }
+        // A key file that is there but does not read is an error, never a reason to count unverified.
+        let key = try storeCall { try keyFiles.verifierKey() }
         let report = try storeCall { try store.verify(key: key, archives: archive, against: nil) }
         guard report.ok else {
             for problem in report.problems { FileHandle.standardError.write(Data("  \(problem)\n".utf8)) }

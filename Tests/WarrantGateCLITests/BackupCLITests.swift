@@ -80,6 +80,34 @@ struct BackupCLITests {
         #expect(replaced.stdout.contains("the database that was there is now \(scratch.db).before-restore-"))
     }
 
+    /// An auditor's pass: with the database lost and the key's directory kept, a backup older than the key's last
+    /// checkpoint restored without a word (`--no-offsite-checkpoint`), and every signing was then refused.
+    @Test("a backup lacking the key's last signed checkpoint is a rollback: refused, then restored with a reason, and signing goes on")
+    func lastSignedRollback() throws {
+        let scratch = try Scratch()
+        let (db, _) = try site(scratch)
+        let backup = scratch.url.appendingPathComponent("wg.backup").path
+        #expect(try CLIProcess.run(["backup", "--out", backup] + db).status == 0)
+        #expect(try CLIProcess.run(["advisement", "record", "--subject", "2017-000456", "--language", "en", "--by", "Dep. Ortiz"] + db).status == 0)
+        #expect(try CLIProcess.run(["log", "checkpoint"] + db).status == 0)
+        #expect(FileManager.default.fileExists(atPath: scratch.url.appendingPathComponent("log-signing.key.last-signed").path))
+        // The disk holding the database is lost; the key's directory is not.
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: scratch.db + suffix) }
+
+        let refused = try CLIProcess.run(["restore", backup, "--no-offsite-checkpoint"] + db)
+        #expect(refused.status == 3, "\(refused.stdout)")
+        #expect(refused.stderr.contains("the log signing key last signed a checkpoint of") && refused.stderr.contains("--allow-rollback"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.db))
+
+        let allowed = try CLIProcess.run(["restore", backup, "--no-offsite-checkpoint", "--allow-rollback", "disk lost"] + db)
+        #expect(allowed.status == 0, "\(allowed.stderr)")
+        #expect(allowed.stderr.contains("WARNING: ROLLBACK") && allowed.stderr.contains("the log signing key last signed"), "\(allowed.stderr)")
+        #expect(allowed.stdout.contains("now records the restored log's checkpoint"), "\(allowed.stdout)")
+        let signed = try CLIProcess.run(["log", "checkpoint"] + db)
+        #expect(signed.status == 0, "\(signed.stderr)")
+        #expect(try CLIProcess.run(["log", "verify"] + db).status == 0)
+    }
+
     /// The attacker's F2 on a bundle: a made-up approval appended after the last checkpoint verified "ok"; F11: the ok
     /// line did not say which key it trusted; F10: a proof was read whole, through a link, with no limit.
     @Test("log verify --bundle fails on entries after its last signed checkpoint and names the key; verify-proof reads a bounded regular file")
