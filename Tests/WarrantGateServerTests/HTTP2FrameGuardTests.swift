@@ -62,8 +62,17 @@ struct HTTP2FrameGuardTests {
         #expect(try passed(small, cuts: [40, 41]) == small)
     }
 
-    @Test("WINDOW_UPDATE and unknown-type frames beyond their budget close the connection; within it, nothing happens")
+    @Test("WINDOW_UPDATE, GOAWAY and unknown-type frames beyond their budget close the connection; within it, nothing happens")
     func budgets() throws {
+        let goAway = Self.frame(0x7, [0, 0, 0, 0, 0, 0, 0, 0])
+        let quitting = EmbeddedChannel(handler: HTTP2FrameGuard())
+        try quitting.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8443)).wait()
+        try quitting.writeInbound(ByteBuffer(bytes: Self.preface + Self.frame(0x4, []) + Array((0..<10).map { _ in goAway }.joined())))
+        #expect(quitting.isActive)
+        try quitting.writeInbound(ByteBuffer(bytes: goAway))
+        #expect(!quitting.isActive, "the connection stays open after 11 GOAWAY frames")
+        _ = try? quitting.finish()
+
         for (type, payload) in [(UInt8(0x8), [UInt8](arrayLiteral: 0, 0, 0, 1)), (0xee, [1, 2, 3])] {
             let channel = EmbeddedChannel(handler: HTTP2FrameGuard(budget: .init(extensionFrames: 5, windowUpdates: 5)))
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8443)).wait()

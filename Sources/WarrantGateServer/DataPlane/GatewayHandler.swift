@@ -739,7 +739,6 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         if let closed = error as? NIOHTTP2Errors.StreamClosed, closed.errorCode == .protocolError {
             if let request, request.phase.isUndecided {
                 recordUnanswered(request, .badRequest)
-                HTTP2RefusalRecorder.streamRecordedRefusal(context)
                 self.request = nil
             }
             return context.fireErrorCaught(error)

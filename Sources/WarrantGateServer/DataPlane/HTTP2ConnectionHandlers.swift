@@ -21,12 +21,10 @@ final class HTTP2SetupWatcher: ChannelInboundHandler, RemovableChannelHandler {
 /// has given up on.
 ///
 /// - A request refused for its header block (malformed or duplicate pseudo-headers, upper-case names,
-///   connection-specific headers, malformed content lengths, a content length a bodyless request contradicts) never
-///   reaches a stream: it is recorded as a `bad_request` decision naming the connection's agency, at most `cap` per
-///   connection, and the `cap`-th ends the connection, so that a flood neither floods the log nor goes on unrecorded
-///   (beyond what the same read held). Such refusals are counted during a read and recorded at its end, less those a
-///   stream's handler recorded itself in that read (``streamRecordedRefusal(_:)``: a stream whose DATA contradicts its
-///   length, trailers with a pseudo-header), so that one request is one row.
+///   connection-specific headers, malformed content lengths) never reaches a stream: it is recorded as a
+///   `bad_request` decision naming the connection's agency, at most `cap` per connection, and the `cap`-th ends the
+///   connection, so that a flood neither floods the log nor goes on unrecorded (beyond what the same read held). A
+///   content length that the DATA contradicts fails a stream that exists, whose handler records it.
 /// - A connection error (a flood of resets, CONTINUATION or control frames, too many glitches, a malformed frame, a
 ///   flood ``HTTP2FrameGuard`` found, any GOAWAY the gateway sends with an error code) ends the connection: NIOHTTP2
 ///   sends GOAWAY but does not close. This records the first once (NIOHTTP2 reports a flood again for the rest of the
@@ -40,9 +38,6 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
     private var recorded = 0
     /// Set at the first connection error: what NIOHTTP2 reports after it (the rest of a flood's read) is its echo.
     private var ending = false
-    /// This read's refused requests, and how many of them streams recorded themselves.
-    private var refusedThisRead: [String] = []
-    private var recordedByStreams = 0
 
     init(environment: GatewayEnvironment, peer: ConnectionPeer?, cap: Int = 16) {
         self.environment = environment
@@ -53,7 +48,8 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch Self.kind(of: error) {
         case .refusedRequest where !ending:
-            refusedThisRead.append("\(error)")
+            record("\(error)")
+            if recorded == cap { closeAfterThisRead(context) }
         case .connectionError where !ending:
             endConnection(context, detail: "\(error)")
         case .refusedRequest, .connectionError, .streamFailure, .notHTTP2:
@@ -62,39 +58,12 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
         context.fireErrorCaught(error)
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
-        recordRefusals(context)
-        context.fireChannelReadComplete()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        recordRefusals(context)
-        context.fireChannelInactive()
-    }
-
-    /// Records this read's refusals that no stream recorded, and ends the connection at the cap.
-    private func recordRefusals(_ context: ChannelHandlerContext) {
-        let unrecorded = refusedThisRead.dropFirst(min(recordedByStreams, refusedThisRead.count))
-        refusedThisRead.removeAll()
-        recordedByStreams = 0
-        guard !unrecorded.isEmpty, !ending else { return }
-        for detail in unrecorded { record(detail) }
-        if recorded >= cap { closeAfterThisRead(context) }
-    }
-
     /// Records `detail` as the connection's end, once, and closes it.
     private func endConnection(_ context: ChannelHandlerContext, detail: String) {
         guard !ending else { return }
         ending = true
         record(detail)
         closeAfterThisRead(context)
-    }
-
-    /// Tells the connection's recorder, from a stream's handler, that the stream recorded NIOHTTP2's refusal of it.
-    static func streamRecordedRefusal(_ stream: ChannelHandlerContext) {
-        guard let parent = stream.channel.parent,
-              let recorder = try? parent.pipeline.syncOperations.handler(type: HTTP2RefusalRecorder.self) else { return }
-        recorder.recordedByStreams += 1
     }
 
     /// Ends the connection of `context`'s pipeline for `detail`, found below NIOHTTP2 (``HTTP2FrameGuard``).
@@ -143,11 +112,13 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
              is NIOHTTP2Errors.InvalidPseudoHeaders, is NIOHTTP2Errors.MissingHostHeader, is NIOHTTP2Errors.DuplicateHostHeader,
              is NIOHTTP2Errors.EmptyPathHeader, is NIOHTTP2Errors.ForbiddenHeaderField, is NIOHTTP2Errors.InvalidPseudoHeaderValue,
              is NIOHTTP2Errors.ContentLengthHeadersMismatch, is NIOHTTP2Errors.ContentLengthHeaderNegative,
-             is NIOHTTP2Errors.ContentLengthHeaderMalformedValue, is NIOHTTP2Errors.ContentLengthViolated:
+             is NIOHTTP2Errors.ContentLengthHeaderMalformedValue:
             .refusedRequest
         // A frame after the connection has quiesced (its GOAWAY sent, no stream open) is no request either; one that
-        // breaks the stream rules ends the connection with GOAWAY, which ``goAwaySent(_:errorCode:)`` hears of.
-        case is NIOHTTP2Errors.StreamClosed, is NIOHTTP2Errors.NoSuchStream,
+        // breaks the stream rules ends the connection with GOAWAY, which ``goAwaySent(_:errorCode:)`` hears of. A
+        // content length its DATA contradicts is the stream's to record (one a bodyless request contradicts has no
+        // stream, and is not recorded: see docs/security.md).
+        case is NIOHTTP2Errors.ContentLengthViolated, is NIOHTTP2Errors.StreamClosed, is NIOHTTP2Errors.NoSuchStream,
              is NIOHTTP2Errors.IOOnClosedConnection,
              is NIOHTTP2Errors.BadStreamStateTransition, is NIOHTTP2Errors.TrailersWithoutEndStream, is NIOHTTP2Errors.StreamError:
             .streamFailure

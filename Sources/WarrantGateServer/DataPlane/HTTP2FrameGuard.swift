@@ -8,9 +8,9 @@ import NIOHTTP2
 ///   allowed, each answer on a connection cost more than the last, until one loop was busy with nothing else. A value
 ///   above `maxHeaderTableSize` is lowered to it before NIOHTTP2 reads it; an encoder may use less than its peer
 ///   allows (RFC 7541 §4.2).
-/// - WINDOW_UPDATE and extension (unknown-type) frames, which NIOHTTP2's flood heuristics do not count, may come only
-///   within a budget that grows with the connection's requests (and, for WINDOW_UPDATE, with the DATA it is sent);
-///   beyond it the connection ends, recorded as a flood.
+/// - WINDOW_UPDATE, GOAWAY and extension (unknown-type) frames, which NIOHTTP2's flood heuristics do not count, may
+///   come only within a budget: a few GOAWAYs a connection, and for the others one that grows with the connection's
+///   requests (and, for WINDOW_UPDATE, with the DATA it is sent); beyond it the connection ends, recorded as a flood.
 /// - A GOAWAY the gateway sends with an error code ends the connection (NIOHTTP2 leaves it open), and the refusal
 ///   recorder hears of it, unless the gateway had already sent one without an error (idle, shutting down): some
 ///   protocol errors (a frame on an idle stream, a client's even stream id) reach it only as a stream's error type.
@@ -29,6 +29,8 @@ final class HTTP2FrameGuard: ChannelDuplexHandler {
         var extensionFramesPerRequest = 10
         var windowUpdates = 1_000
         var windowUpdatesPerRequest = 10
+        /// A client may send GOAWAY more than once (each naming a lower last stream), never many times.
+        var goAwayFrames = 10
         /// One more WINDOW_UPDATE for each this many bytes of DATA sent.
         var dataBytesPerWindowUpdate = 1_024
     }
@@ -41,6 +43,7 @@ final class HTTP2FrameGuard: ChannelDuplexHandler {
     private var requests = 0
     private var extensionFrames = 0
     private var windowUpdates = 0
+    private var goAwayFrames = 0
     private var dataBytesSent = 0
     private var ended = false
     /// Whether the gateway has sent a GOAWAY without an error: the connection is ending, and what follows is no request.
@@ -63,6 +66,7 @@ final class HTTP2FrameGuard: ChannelDuplexHandler {
             switch type {
             case HTTP2FrameScanner.headers: requests += 1
             case HTTP2FrameScanner.windowUpdate: windowUpdates += 1
+            case HTTP2FrameScanner.goAway: goAwayFrames += 1
             case HTTP2FrameScanner.lastKnownType...: extensionFrames += 1
             default: break
             }
@@ -82,6 +86,7 @@ final class HTTP2FrameGuard: ChannelDuplexHandler {
 
     /// What the client has sent beyond its budget, in words; nil while within it.
     private func flood() -> String? {
+        if goAwayFrames > budget.goAwayFrames { return "a flood of GOAWAY frames (\(goAwayFrames))" }
         if extensionFrames > budget.extensionFrames + requests * budget.extensionFramesPerRequest {
             return "a flood of extension frames (\(extensionFrames) for \(requests) requests)"
         }
