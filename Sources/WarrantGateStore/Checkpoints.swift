@@ -57,8 +57,8 @@ public struct LogKeyFiles: Sendable {
 
 /// The last checkpoint a key signed, kept in a file beside the key (mode 0644: a checkpoint is public), outside the
 /// database. Whoever can write the database can delete checkpoints and cut the log back; a signer that trusted only
-/// the database would then sign a fork of what it signed before. A signer refuses to sign while the database lacks
-/// the checkpoint recorded here.
+/// the database would then sign a fork of what it signed before. A signer refuses to sign while the log is shorter
+/// than the checkpoint recorded here, or its stored tree has another root at that size.
 public struct LastSignedCheckpoint: Sendable {
     public let path: String
 
@@ -151,13 +151,14 @@ public struct Checkpointer: Sendable {
             }
             let signed: StoredCheckpoint? = try database.write { session in
                 guard try session.takeSignerLease(), try Self.latest(session)?.id == prepared.last?.id else { return nil }
-                if let remembered, try session.scalarInt64(
-                    "SELECT count(*) FROM checkpoints WHERE size = ? AND root = ?", Int64(remembered.size), remembered.root
-                ) == 0 {
+                // The log itself must hold what this key signed: its tree at that size, and no fewer entries. A row in
+                // `checkpoints` that copies the note proves nothing (the note is public).
+                if let remembered, try prepared.checkpoint.size < remembered.size || LogAppender.root(session, size: remembered.size) != remembered.root {
                     throw StoreError("""
-                        this key last signed a checkpoint of \(remembered.size) entries (\(lastSigned?.path ?? "")), which the database no \
-                        longer holds: its checkpoints were deleted and the log perhaps cut back; refusing to sign a fork. After a deliberate \
-                        restore of an older backup, `warrant-gate restore --allow-rollback` records the restored checkpoint there
+                        this key last signed a checkpoint of \(remembered.size) entries (\(lastSigned?.path ?? "")), which the log no \
+                        longer holds: it was cut back or changed; refusing to sign a fork. After a deliberate restore of an older backup, \
+                        `warrant-gate restore --allow-rollback` records the restored checkpoint there (after pg_restore or a base backup, \
+                        `warrant-gate log checkpoint --after-restore REASON`)
                         """)
                 }
                 let note = try prepared.checkpoint.signed(by: key)

@@ -74,15 +74,19 @@ public struct Registry: Sendable {
     // MARK: Settings
 
     /// The time zone in which document expiry dates end, as the gateway last recorded it from its policy.
-    static func recordedTimeZone(_ database: any SQLDatabase) throws -> TimeZone? {
+    static func recordedTimeZone(_ database: any SQLDatabase, waitingAtMost milliseconds: Int? = nil) throws -> TimeZone? {
         try database.read { session in
-            try session.scalarText("SELECT value FROM settings WHERE key = 'time-zone'").flatMap(TimeZone.init(identifier:))
+            if let milliseconds, session.dialect == .postgres {
+                try session.execute("SELECT pg_catalog.set_config('lock_timeout', ?, true)", String(milliseconds))
+            }
+            return try session.scalarText("SELECT value FROM settings WHERE key = 'time-zone'").flatMap(TimeZone.init(identifier:))
         }
     }
 
-    /// The time zone the store records (see ``recordTimeZone(operator:at:)``), if any.
-    public func recordedTimeZone() throws -> TimeZone? {
-        try Self.recordedTimeZone(database)
+    /// The time zone the store records (see ``recordTimeZone(operator:at:)``), if any. On PostgreSQL, waiting at most
+    /// `milliseconds` (if given) for a lock another session holds on the settings.
+    public func recordedTimeZone(waitingAtMost milliseconds: Int? = nil) throws -> TimeZone? {
+        try Self.recordedTimeZone(database, waitingAtMost: milliseconds)
     }
 
     /// This registry, placing expiry dates in `zone`.

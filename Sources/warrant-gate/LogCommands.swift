@@ -116,19 +116,56 @@ struct LogCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "checkpoint",
             abstract: "Print the latest signed checkpoint (signing a new one first if the log grew), to copy off the machine.",
-            discussion: "Example: warrant-gate log checkpoint > /mnt/offsite/checkpoint-$(date +%F).txt"
+            discussion: """
+                The key records the last checkpoint it signed beside it (log-signing.key.last-signed) and refuses to sign
+                while the log lacks it. After a deliberate restore of an older PostgreSQL backup (pg_restore, a base
+                backup), --after-restore REASON records the restored log's latest checkpoint there instead, with the
+                reason in the log; a SQLite store's `restore --allow-rollback` does this itself.
+
+                Example: warrant-gate log checkpoint > /mnt/offsite/checkpoint-$(date +%F).txt
+                """
         )
         @OptionGroup var admin: AdminOptions
         @OptionGroup var keys: KeyOptions
+        @Option(help: "The log was restored on purpose from an older backup, for this reason: sign on from its latest checkpoint.", transform: FreeText.composed)
+        var afterRestore: String?
 
         func run() throws {
             let store = try admin.open()
             let files = try keys.files(admin)
+            if let afterRestore { try recordRestored(store, files: files, reason: afterRestore) }
             try LogCommand.signCheckpointIfPossible(store, keyFiles: files)
             guard let latest = try storeCall({ try store.latestCheckpoint() }) else {
                 throw CLIError(.notFound, "no checkpoint has been signed yet (is there a signing key at \(files.privatePath)?)")
             }
             print(latest.note, terminator: "")
+        }
+
+        /// Records the restored log's latest checkpoint as the key's last signed, and the reason in the log.
+        private func recordRestored(_ store: Store, files: LogKeyFiles, reason: String) throws {
+            guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw CLIError(.usage, "--after-restore needs a reason") }
+            try SudoInvocation.current?.checkSigning(store.location, with: files)
+            let key = try storeCall { try files.signingKey() }
+            guard let latest = try storeCall({ try store.latestCheckpoint() }) else {
+                throw CLIError(.notFound, "the restored log holds no checkpoint: nothing to sign on from")
+            }
+            do { _ = try Checkpoint.verify(note: latest.note, key: key.verifier) } catch {
+                throw CLIError(.refused, "the restored log's latest checkpoint (\(latest.id)) is not this key's: \(error)")
+            }
+            let previous = (try? PrivateFile.read(files.lastSigned.path, limit: 1 << 16)).flatMap { try? Checkpoint.verify(note: String(decoding: $0, as: UTF8.self), key: key.verifier) }
+            try storeCall { try files.lastSigned.record(latest.note, replacingLarger: true) }
+            try storeCall {
+                try store.registry(timeZone: .gmt).recordAdminAction(
+                    "log.signer-restored", target: "log",
+                    details: ["reason": reason, "checkpointSize": String(latest.size), "previousSignedSize": previous.map { String($0.size) } ?? "none"],
+                    operator: admin.operatorName
+                )
+            }
+            FileHandle.standardError.write(Data("""
+                \(files.lastSigned.path) now records the restored log's checkpoint of \(latest.size) entries\(previous.map { " (it recorded \($0.size))" } ?? ""); \
+                recorded in the log as log.signer-restored. Tell the auditors who hold later published checkpoints: the log forks from them.
+
+                """.utf8))
         }
     }
 

@@ -108,6 +108,38 @@ struct BackupCLITests {
         #expect(try CLIProcess.run(["log", "verify"] + db).status == 0)
     }
 
+    /// A pass over PostgreSQL: after pg_restore of an older backup, every signer refused for good, and the way out
+    /// the message named (`restore --allow-rollback`) restores SQLite only. The same, with a SQLite file put back.
+    @Test("log checkpoint --after-restore signs on from a deliberately restored log's latest checkpoint, recorded in the log")
+    func afterRestore() throws {
+        let scratch = try Scratch()
+        let (db, _) = try site(scratch)
+        #expect(try CLIProcess.run(["log", "checkpoint"] + db).status == 0)
+        let saved = scratch.url.appendingPathComponent("older.sqlite").path
+        for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: scratch.db + suffix) {
+            try FileManager.default.copyItem(atPath: scratch.db + suffix, toPath: saved + suffix)
+        }
+        #expect(try CLIProcess.run(["advisement", "record", "--subject", "2017-000456", "--language", "en", "--by", "Dep. Ortiz"] + db).status == 0)
+        #expect(try CLIProcess.run(["log", "checkpoint"] + db).status == 0)
+        // The older database is put back behind the CLI's back, as pg_restore would.
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: scratch.db + suffix) }
+        for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: saved + suffix) {
+            try FileManager.default.copyItem(atPath: saved + suffix, toPath: scratch.db + suffix)
+        }
+        // The gateways serve on, and the log grows again from the restored state.
+        #expect(try CLIProcess.run(["advisement", "record", "--subject", "2017-000789", "--language", "en", "--by", "Dep. Ortiz"] + db).status == 0)
+
+        let refused = try CLIProcess.run(["log", "checkpoint"] + db)
+        #expect(refused.status == 3 && refused.stderr.contains("--after-restore"), "\(refused.stderr)")
+        #expect(try CLIProcess.run(["log", "checkpoint", "--after-restore", " "] + db).status == 2)
+        let restored = try CLIProcess.run(["log", "checkpoint", "--after-restore", "drill: pg_restore of last week"] + db)
+        #expect(restored.status == 0, "\(restored.stderr)")
+        #expect(restored.stderr.contains("now records the restored log's checkpoint") && restored.stderr.contains("log.signer-restored"), "\(restored.stderr)")
+        #expect(try CLIProcess.run(["log", "verify"] + db).status == 0)
+        let bundle = try CLIProcess.run(["log", "export", "--format", "bundle"] + db)
+        #expect(bundle.stdout.contains("log.signer-restored") && bundle.stdout.contains("drill: pg_restore of last week"))
+    }
+
     /// The attacker's F2 on a bundle: a made-up approval appended after the last checkpoint verified "ok"; F11: the ok
     /// line did not say which key it trusted; F10: a proof was read whole, through a link, with no limit.
     @Test("log verify --bundle fails on entries after its last signed checkpoint and names the key; verify-proof reads a bounded regular file")

@@ -13,8 +13,9 @@ import WarrantGateTestSupport
 struct RegistryRefresherTests {
     /// An attacker's pass: the expiry sweep ran before the registry's version was read, on the same connection, so a
     /// document due to expire that another session held locked kept a revoked warrant authorising for 4.4 s on every
-    /// gateway; and a sweep the server refused (a gateway's clock ahead of the server's) denied every request.
-    @Test("a revocation is seen while a document due to expire is locked and cannot be expired yet; the failed sweep denies nothing")
+    /// gateway; and a sweep the server refused (a gateway's clock ahead of the server's) denied every request. Then the
+    /// same with the settings locked, which the refresh read (the recorded time zone) before the snapshot.
+    @Test("a revocation is seen while a due document and the settings are locked and the document cannot be expired yet; nothing is denied for it")
     func refreshNotHeldBySweep() async throws {
         let cluster = try PostgresCluster()
         defer { cluster.stop() }
@@ -65,6 +66,8 @@ struct RegistryRefresherTests {
                 // Another session holds DUE-1 until the revocation is seen, or for 20 s.
                 try await connection.query("BEGIN", logger: PostgresCluster.logger)
                 try await connection.query("SELECT reference FROM documents WHERE reference = 'DUE-1' FOR UPDATE", logger: PostgresCluster.logger)
+                // And the settings, which the gateways' role may lock too (it records the time zone there).
+                try await connection.query("LOCK TABLE settings IN ACCESS EXCLUSIVE MODE", logger: PostgresCluster.logger)
                 try await blocking { try admin.revoke(reference: "JW-1", reason: "quashed", operator: "clerk") }
                 var unavailable = false
                 let deadline = ContinuousClock.now + .seconds(20)

@@ -300,10 +300,20 @@ struct TamperEvidenceTests {
             }
             try db.execute(sql: "DELETE FROM checkpoints WHERE size > 10")
             try db.execute(sql: "DELETE FROM log WHERE seq > 10")
+            // A decoy, as an attacker with the owner's rights made one: a row copying the note this key signed last (it
+            // is public), though the log no longer holds it, then a copy of the checkpoint the log now ends at.
+            try db.execute(
+                sql: "INSERT INTO checkpoints (id, size, root, note, time) VALUES ((SELECT max(id) + 1 FROM checkpoints), ?, ?, ?, ?)",
+                arguments: [Int64(signed.size), Data(signed.root), signed.note, signed.time]
+            )
+            try db.execute(sql: """
+                INSERT INTO checkpoints (id, size, root, note, time)
+                SELECT (SELECT max(id) + 1 FROM checkpoints), size, root, note, time FROM checkpoints WHERE size = 10
+                """)
         }
         let refused = #expect(throws: StoreError.self) { try checkpointer.sign(always: true) }
         #expect(refused?.description.contains("this key last signed a checkpoint of 20 entries") == true, "\(String(describing: refused))")
-        #expect(try await database.pool.read { db in try Int.fetchOne(db, sql: "SELECT max(size) FROM checkpoints") } == 10)
+        #expect(try await database.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM checkpoints WHERE size > 20") } == 0)
 
         // Recorded anew, as `restore --allow-rollback` does, signing goes on from the restored checkpoint.
         try lastSigned.record(try #require(first), replacingLarger: true)

@@ -8,9 +8,9 @@ import WarrantGateStore
 /// marks documents whose expiry day has ended as expired, each with a log record.
 ///
 /// When the version moves and the store's recorded time zone is no longer the policy's (something else wrote it,
-/// which moved expiry instants), it records the policy's zone again, which moves them back with an admin record
-/// naming the zone it replaced; at most once a minute, so that two gateways given different zones do not flood the
-/// log.
+/// which moved expiry instants), it records the policy's zone again, after the new snapshot, which moves them back
+/// with an admin record naming the zone it replaced (the next refresh reads them); at most once a minute, so that two
+/// gateways given different zones do not flood the log.
 struct RegistryRefresher: Service {
     static let zoneRecordInterval: Duration = .seconds(60)
 
@@ -29,26 +29,18 @@ struct RegistryRefresher: Service {
             let sweep = ContinuousClock.now - lastExpirySweep >= .seconds(1)
             if sweep { lastExpirySweep = ContinuousClock.now }
             do {
-                let zoneCheck = ContinuousClock.now - lastZoneRecord >= Self.zoneRecordInterval
-                let (registry, state, logger, now, wasFailing) = (registry, state, logger, now, failing)
-                let recordedZone = try await BlockingWork.run {
+                let (registry, state, logger, wasFailing) = (registry, state, logger, failing)
+                let changed = try await BlockingWork.run {
                     let version = try registry.version()
                     guard wasFailing || version != state.current.registryVersion else { return false }
-                    let policyZone = state.current.policies.policy.timeZone
-                    var recorded = false
-                    if zoneCheck, let stored = try registry.recordedTimeZone(), stored.identifier != policyZone.identifier {
-                        logger.warning("the store's recorded time zone is not the policy's; recording the policy's again", metadata: [
-                            "recorded": "\(stored.identifier)", "policy": "\(policyZone.identifier)",
-                        ])
-                        try registry.inTimeZone(policyZone).recordTimeZone(at: now())
-                        recorded = true
-                    }
                     state.replace(registry: try registry.snapshot())
                     if wasFailing { logger.notice("registry readable again") }
-                    return recorded
+                    return true
                 }
-                if recordedZone { lastZoneRecord = ContinuousClock.now }
                 failing = false
+                if changed && ContinuousClock.now - lastZoneRecord >= Self.zoneRecordInterval, await recordPolicyZoneIfChanged() {
+                    lastZoneRecord = ContinuousClock.now
+                }
             } catch {
                 if !failing { logger.error("cannot read the registry; denying requests that need it", metadata: ["error": "\(StoreDatabase.describe(error))"]) }
                 failing = true
@@ -74,6 +66,30 @@ struct RegistryRefresher: Service {
                 }
             }
             try? await Task.sleep(for: interval)
+        }
+    }
+}
+
+extension RegistryRefresher {
+    /// Records the policy's time zone again when the store's is another (something else wrote it, which moved expiry
+    /// instants); true if it did. After the snapshot and apart from it, waiting at most 200 ms for the settings: a role
+    /// that holds them locked delays neither the registry's refresh nor the next; a failure is logged, and tried at
+    /// the next change.
+    private func recordPolicyZoneIfChanged() async -> Bool {
+        let (registry, state, logger, now) = (registry, state, logger, now)
+        do {
+            return try await BlockingWork.run {
+                let policyZone = state.current.policies.policy.timeZone
+                guard let stored = try registry.recordedTimeZone(waitingAtMost: 200), stored.identifier != policyZone.identifier else { return false }
+                logger.warning("the store's recorded time zone is not the policy's; recording the policy's again", metadata: [
+                    "recorded": "\(stored.identifier)", "policy": "\(policyZone.identifier)",
+                ])
+                try registry.inTimeZone(policyZone).recordTimeZone(at: now())
+                return true
+            }
+        } catch {
+            logger.warning("cannot check the store's recorded time zone; trying at the next change", metadata: ["error": "\(StoreDatabase.describe(error))"])
+            return false
         }
     }
 }

@@ -18,7 +18,9 @@ public enum PostgresSchema {
     /// Where a trigger function looks names up: the system catalog first, then the store's own schema, which
     /// ``install(on:roles:)`` writes in place of `@store_schema@`, and a session's temporary tables last. (By
     /// default PostgreSQL searches temporary tables first, so a role could make its own `settings`, `pg_class` or
-    /// `archive_state` stand in for the one a trigger reads.)
+    /// `archive_state` stand in for the one a trigger reads.) The built-in functions they call are named with
+    /// `pg_catalog.` all the same: a function of the same name that a role could make in the store's schema, with
+    /// argument types closer to an untyped literal's, would otherwise be chosen over the built-in one.
     static let functionSearchPath = "SET search_path = pg_catalog, @store_schema@, pg_temp"
 
     /// Statements run one at a time (the extended protocol takes one per query); each may run again.
@@ -30,7 +32,7 @@ public enum PostgresSchema {
             time TEXT NOT NULL,
             decision_id TEXT,
             entry TEXT NOT NULL,
-            leaf_hash BYTEA NOT NULL CHECK (octet_length(leaf_hash) = 32)
+            leaf_hash BYTEA NOT NULL CHECK (pg_catalog.octet_length(leaf_hash) = 32)
         )
         """,
         "CREATE INDEX IF NOT EXISTS log_decision ON log (decision_id, kind)",
@@ -47,7 +49,7 @@ public enum PostgresSchema {
         """
         CREATE TABLE IF NOT EXISTS archived_leaves (
             seq BIGINT PRIMARY KEY CHECK (seq > 0),
-            leaf_hash BYTEA NOT NULL CHECK (octet_length(leaf_hash) = 32)
+            leaf_hash BYTEA NOT NULL CHECK (pg_catalog.octet_length(leaf_hash) = 32)
         )
         """,
         """
@@ -64,7 +66,7 @@ public enum PostgresSchema {
         CREATE TABLE IF NOT EXISTS merkle_nodes (
             level INT NOT NULL CHECK (level >= 8 AND level < 64),
             idx BIGINT NOT NULL CHECK (idx >= 0),
-            hash BYTEA NOT NULL CHECK (octet_length(hash) = 32),
+            hash BYTEA NOT NULL CHECK (pg_catalog.octet_length(hash) = 32),
             PRIMARY KEY (level, idx)
         )
         """,
@@ -74,7 +76,7 @@ public enum PostgresSchema {
         CREATE TABLE IF NOT EXISTS checkpoints (
             id BIGINT PRIMARY KEY CHECK (id > 0),
             size BIGINT NOT NULL CHECK (size >= 0),
-            root BYTEA NOT NULL CHECK (octet_length(root) = 32),
+            root BYTEA NOT NULL CHECK (pg_catalog.octet_length(root) = 32),
             note TEXT NOT NULL,
             time TEXT NOT NULL
         )
@@ -95,9 +97,9 @@ public enum PostgresSchema {
         BEGIN
             IF TG_OP <> 'DELETE' OR OLD.seq > (SELECT archived_through FROM archive_state WHERE id = 1)
                OR NOT EXISTS (SELECT 1 FROM archived_leaves WHERE seq = OLD.seq AND leaf_hash = OLD.leaf_hash)
-               OR OLD.time >= to_char(
-                   (now() AT TIME ZONE 'UTC')
-                       - make_interval(days => coalesce((SELECT value::int FROM settings WHERE key = 'archive-retention-days'), 365)),
+               OR OLD.time >= pg_catalog.to_char(
+                   (pg_catalog.now() AT TIME ZONE 'UTC')
+                       - pg_catalog.make_interval(days => coalesce((SELECT value::int FROM settings WHERE key = 'archive-retention-days'), 365)),
                    'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') THEN
                 RAISE EXCEPTION 'the decision log is append-only, and keeps every entry for its retention period';
             END IF;
@@ -111,7 +113,7 @@ public enum PostgresSchema {
         BEGIN
             IF (TG_OP = 'DELETE' AND OLD.key = 'archive-retention-days' OR TG_OP <> 'DELETE' AND (NEW.key = 'archive-retention-days'
                     OR OLD.key = 'archive-retention-days'))
-               AND NOT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = 'settings'::regclass), 'MEMBER') THEN
+               AND NOT pg_catalog.pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = 'settings'::regclass), 'MEMBER') THEN
                 RAISE EXCEPTION 'only the tables'' owner sets the retention period';
             END IF;
             RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
@@ -136,9 +138,9 @@ public enum PostgresSchema {
         \(functionSearchPath) AS $$
         BEGIN
             IF NEW.id <> 1 OR NEW.size < OLD.size
-               OR NEW.size <> greatest((SELECT coalesce(max(seq), 0) FROM log), (SELECT archived_through FROM archive_state WHERE id = 1))
-               OR NEW.size - OLD.size <> (SELECT count(*) FROM log WHERE seq > OLD.size)
-               OR octet_length(NEW.subtrees) <> 33 * length(replace(NEW.size::bit(64)::text, '0', '')) THEN
+               OR NEW.size <> greatest((SELECT coalesce(pg_catalog.max(seq), 0) FROM log), (SELECT archived_through FROM archive_state WHERE id = 1))
+               OR NEW.size - OLD.size <> (SELECT pg_catalog.count(*) FROM log WHERE seq > OLD.size)
+               OR pg_catalog.octet_length(NEW.subtrees) <> 33 * pg_catalog.length(replace(NEW.size::bit(64)::text, '0', '')) THEN
                 RAISE EXCEPTION 'the tree frontier moves only forward, to the end of the log';
             END IF;
             RETURN NEW;
@@ -149,7 +151,7 @@ public enum PostgresSchema {
         CREATE OR REPLACE FUNCTION warrant_gate_node_follows_log() RETURNS trigger LANGUAGE plpgsql
         \(functionSearchPath) AS $$
         BEGIN
-            IF ((NEW.idx + 1) << NEW.level) > (SELECT coalesce(max(seq), 0) FROM log) THEN
+            IF ((NEW.idx + 1) << NEW.level) > (SELECT coalesce(pg_catalog.max(seq), 0) FROM log) THEN
                 RAISE EXCEPTION 'a tree node may cover only entries already in the log';
             END IF;
             RETURN NEW;
@@ -160,7 +162,7 @@ public enum PostgresSchema {
         CREATE OR REPLACE FUNCTION warrant_gate_checkpoint_follows() RETURNS trigger LANGUAGE plpgsql
         \(functionSearchPath) AS $$
         BEGIN
-            IF NEW.id <> coalesce((SELECT max(id) FROM checkpoints), 0) + 1
+            IF NEW.id <> coalesce((SELECT pg_catalog.max(id) FROM checkpoints), 0) + 1
                OR NEW.size < coalesce((SELECT size FROM checkpoints ORDER BY id DESC LIMIT 1), 0)
                OR NEW.size > (SELECT size FROM tree_frontier WHERE id = 1) THEN
                 RAISE EXCEPTION 'a checkpoint follows the last one and covers no more than the tree';
@@ -362,7 +364,7 @@ public enum PostgresSchema {
                     AND (OLD.two_person_rule = 0 OR NEW.approved_by <> OLD.registered_by))
                 OR (OLD.status IN ('active', 'pending') AND NEW.status = 'revoked')
                 OR (OLD.status = 'active' AND NEW.status = 'superseded' AND NEW.superseded_by IS NOT NULL)
-                OR (OLD.status IN ('active', 'pending') AND NEW.status = 'expired' AND OLD.expires_at <= extract(epoch FROM now()))) THEN
+                OR (OLD.status IN ('active', 'pending') AND NEW.status = 'expired' AND OLD.expires_at <= extract(epoch FROM pg_catalog.now()))) THEN
                 RAISE EXCEPTION 'a document does not go from % to %', OLD.status, NEW.status;
             END IF;
             RETURN NEW;
@@ -401,7 +403,7 @@ public enum PostgresSchema {
         BEGIN
             -- Only rows that pass the filter have their date read (one stored before dates were checked may not be).
             UPDATE documents SET expires_at = warrant_gate_date_end(expires) WHERE reference IN (
-                SELECT reference FROM documents WHERE status IN ('active', 'pending') AND expires_at > extract(epoch FROM now()));
+                SELECT reference FROM documents WHERE status IN ('active', 'pending') AND expires_at > extract(epoch FROM pg_catalog.now()));
             RETURN NULL;
         END $$
         """,
@@ -418,7 +420,7 @@ public enum PostgresSchema {
         CREATE OR REPLACE FUNCTION warrant_gate_document_registered() RETURNS trigger LANGUAGE plpgsql
         \(functionSearchPath) AS $$
         BEGIN
-            IF pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER') THEN
+            IF pg_catalog.pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER') THEN
                 RETURN NEW;
             END IF;
             IF NEW.expires !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' OR NEW.expires_at IS NULL OR NOT coalesce(NEW.expires_at BETWEEN
@@ -466,6 +468,10 @@ public enum PostgresSchema {
         }
     }
 
+    /// PostgreSQL's predefined roles whose members could write the store's tables behind its triggers' owner, or act
+    /// as the server's operating-system user (and from there as a superuser), as an SQL list.
+    static let predefinedPowers = "('pg_write_all_data', 'pg_execute_server_program', 'pg_write_server_files', 'pg_read_server_files', 'pg_signal_backend')"
+
     private static func installOnce(on database: PostgresStoreDatabase, roles: PostgresRoles) throws {
         try database.write { session in
             // Every table the triggers guard, first and in the appenders' order (the frontier, then the log and the
@@ -474,7 +480,7 @@ public enum PostgresSchema {
             try session.execute(
                 """
                 DO $$ BEGIN
-                    IF to_regclass('public.tree_frontier') IS NOT NULL THEN
+                    IF pg_catalog.to_regclass('public.tree_frontier') IS NOT NULL THEN
                         LOCK TABLE tree_frontier, log, merkle_nodes, checkpoints IN ACCESS EXCLUSIVE MODE;
                     END IF;
                 END $$
@@ -488,7 +494,7 @@ public enum PostgresSchema {
             for role in roles.all {
                 guard let row = try session.fetchOne(
                     """
-                    SELECT rolsuper OR rolcreaterole AS powerful, pg_has_role(rolname, current_user, 'MEMBER') AS installer,
+                    SELECT rolsuper OR rolcreaterole AS powerful, pg_catalog.pg_has_role(rolname, current_user, 'MEMBER') AS installer,
                            has_schema_privilege(rolname, 'public', 'CREATE') AS creates
                     FROM pg_roles WHERE rolname = ?
                     """, role
@@ -498,11 +504,19 @@ public enum PostgresSchema {
                 guard try !row.bool("powerful"), try !row.bool("installer") else {
                     throw StoreError("the role \(role) must be no superuser, unable to create roles, and neither the tables' owner nor a member of it: the owner could disable the triggers")
                 }
+                let powers = try session.fetchAll(
+                    """
+                    SELECT rolname FROM pg_roles WHERE rolname IN \(Self.predefinedPowers) AND pg_catalog.pg_has_role(?, oid, 'MEMBER') ORDER BY rolname
+                    """, role
+                ).map { try $0.text("rolname") }
+                guard powers.isEmpty else {
+                    throw StoreError("the role \(role) is a member of \(powers.joined(separator: ", ")), which write any table or reach the server's files or programs: revoke that membership")
+                }
                 guard try !row.bool("creates") else {
                     throw StoreError("the role \(role) may create objects in the schema public, where one of its own could stand in for the store's: REVOKE CREATE ON SCHEMA public FROM \(role) (and from PUBLIC)")
                 }
                 for other in roles.all where other != role {
-                    if try session.scalarInt64("SELECT count(*) FROM pg_roles WHERE rolname = ? AND pg_has_role(rolname, ?, 'MEMBER')", role, other) ?? 0 > 0 {
+                    if try session.scalarInt64("SELECT pg_catalog.count(*) FROM pg_roles WHERE rolname = ? AND pg_catalog.pg_has_role(rolname, ?, 'MEMBER')", role, other) ?? 0 > 0 {
                         throw StoreError("the role \(role) is a member of \(other) and so holds its powers: each role must be granted only its own work")
                     }
                 }
@@ -552,8 +566,8 @@ public struct PostgresRoles: Sendable {
             CREATE OR REPLACE FUNCTION warrant_gate_settings_guard() RETURNS trigger LANGUAGE plpgsql
             \(PostgresSchema.functionSearchPath) AS $$
             BEGIN
-                IF NEW.key <> 'time-zone' AND pg_has_role(current_user, '\(gateway)', 'MEMBER')
-                   AND NOT pg_has_role(current_user, '\(admin)', 'MEMBER') THEN
+                IF NEW.key <> 'time-zone' AND pg_catalog.pg_has_role(current_user, '\(gateway)', 'MEMBER')
+                   AND NOT pg_catalog.pg_has_role(current_user, '\(admin)', 'MEMBER') THEN
                     RAISE EXCEPTION 'only the admin role changes the setting %', NEW.key;
                 END IF;
                 RETURN NEW;
