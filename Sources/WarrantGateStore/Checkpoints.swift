@@ -145,8 +145,9 @@ public struct Checkpointer: Sendable {
             // the log could check.
             if let last = prepared.last, (try? Checkpoint.verify(note: last.note, key: key.verifier)) == nil {
                 throw StoreError("""
-                    the latest checkpoint (\(last.id)) was not signed by this key (\(key.name)): another key signs this log; \
-                    every gateway and the CLI must sign with the log's one key. Refusing to sign
+                    the latest checkpoint (\(last.id)) was not signed by this key (\(key.name)): another key signs this log (every \
+                    gateway and the CLI must sign with the log's one key), or the row was written by hand. Refusing to sign; \
+                    `warrant-gate log verify` says which
                     """)
             }
             let signed: StoredCheckpoint? = try database.write { session in
