@@ -62,7 +62,7 @@ struct HTTP2FrameGuardTests {
         #expect(try passed(small, cuts: [40, 41]) == small)
     }
 
-    @Test("WINDOW_UPDATE, GOAWAY and unknown-type frames beyond their budget close the connection; within it, nothing happens")
+    @Test("WINDOW_UPDATE, GOAWAY, unknown-type and tiny DATA frames and SETTINGS entries beyond their budget close the connection; within it, nothing happens")
     func budgets() throws {
         let goAway = Self.frame(0x7, [0, 0, 0, 0, 0, 0, 0, 0])
         let quitting = EmbeddedChannel(handler: HTTP2FrameGuard())
@@ -72,6 +72,26 @@ struct HTTP2FrameGuardTests {
         try quitting.writeInbound(ByteBuffer(bytes: goAway))
         #expect(!quitting.isActive, "the connection stays open after 11 GOAWAY frames")
         _ = try? quitting.finish()
+
+        // SETTINGS frames full of entries: each window-size entry walks every open stream in NIOHTTP2.
+        let settings = EmbeddedChannel(handler: HTTP2FrameGuard())
+        try settings.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8443)).wait()
+        let entries = Array((0..<50).map { _ in Self.setting(0x4, 65_535) }.joined())
+        try settings.writeInbound(ByteBuffer(bytes: Self.preface + Self.frame(0x4, entries) + Self.frame(0x4, entries)))
+        #expect(settings.isActive)
+        try settings.writeInbound(ByteBuffer(bytes: Self.frame(0x4, Self.setting(0x4, 65_535))))
+        #expect(!settings.isActive, "the connection stays open after 101 SETTINGS entries")
+        _ = try? settings.finish()
+
+        // A body a byte a frame; the same bytes in frames of a KiB pass.
+        for (size, closes) in [(1, true), (1_024, false)] {
+            let channel = EmbeddedChannel(handler: HTTP2FrameGuard())
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8443)).wait()
+            let frames = Array((0..<1_500).map { _ in Self.frame(0x0, stream: 1, Array(repeating: 0x41, count: size)) }.joined())
+            try channel.writeInbound(ByteBuffer(bytes: Self.preface + Self.frame(0x4, []) + Self.frame(0x1, flags: 0x4, stream: 1, [0x83]) + frames))
+            #expect(channel.isActive != closes, "\(size)-byte DATA frames")
+            _ = try? channel.finish()
+        }
 
         for (type, payload) in [(UInt8(0x8), [UInt8](arrayLiteral: 0, 0, 0, 1)), (0xee, [1, 2, 3])] {
             let channel = EmbeddedChannel(handler: HTTP2FrameGuard(budget: .init(extensionFrames: 5, windowUpdates: 5)))

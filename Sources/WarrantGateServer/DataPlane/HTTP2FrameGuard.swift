@@ -8,9 +8,12 @@ import NIOHTTP2
 ///   allowed, each answer on a connection cost more than the last, until one loop was busy with nothing else. A value
 ///   above `maxHeaderTableSize` is lowered to it before NIOHTTP2 reads it; an encoder may use less than its peer
 ///   allows (RFC 7541 §4.2).
-/// - WINDOW_UPDATE, GOAWAY and extension (unknown-type) frames, which NIOHTTP2's flood heuristics do not count, may
-///   come only within a budget: a few GOAWAYs a connection, and for the others one that grows with the connection's
-///   requests (and, for WINDOW_UPDATE, with the DATA it is sent); beyond it the connection ends, recorded as a flood.
+/// - What NIOHTTP2's flood heuristics do not count may come only within a budget: WINDOW_UPDATE, GOAWAY and extension
+///   (unknown-type) frames; SETTINGS entries (NIOHTTP2 counts a SETTINGS frame as one frame, and walks every open
+///   stream for each window-size entry in it, up to 2,730 a frame); and DATA frames much smaller than their bytes (a
+///   body sent a byte a frame). A few GOAWAYs a connection; for the others a budget that grows with the connection's
+///   requests, and for WINDOW_UPDATE and DATA with the bytes they carry. Beyond it the connection ends, recorded as a
+///   flood.
 /// - A GOAWAY the gateway sends with an error code ends the connection (NIOHTTP2 leaves it open), and the refusal
 ///   recorder hears of it, unless the gateway had already sent one without an error (idle, shutting down): some
 ///   protocol errors (a frame on an idle stream, a client's even stream id) reach it only as a stream's error type.
@@ -31,6 +34,13 @@ final class HTTP2FrameGuard: ChannelDuplexHandler {
         var windowUpdatesPerRequest = 10
         /// A client may send GOAWAY more than once (each naming a lower last stream), never many times.
         var goAwayFrames = 10
+        /// A client's SETTINGS hold a handful of entries, at the start and now and then after.
+        var settingsEntries = 100
+        var settingsEntriesPerRequest = 2
+        var dataFrames = 1_000
+        var dataFramesPerRequest = 10
+        /// One more DATA frame for each this many bytes of DATA received.
+        var dataBytesPerDataFrame = 1_024
         /// One more WINDOW_UPDATE for each this many bytes of DATA sent.
         var dataBytesPerWindowUpdate = 1_024
     }
@@ -44,6 +54,9 @@ final class HTTP2FrameGuard: ChannelDuplexHandler {
     private var extensionFrames = 0
     private var windowUpdates = 0
     private var goAwayFrames = 0
+    private var settingsEntries = 0
+    private var dataFrames = 0
+    private var dataBytesReceived = 0
     private var dataBytesSent = 0
     private var ended = false
     /// Whether the gateway has sent a GOAWAY without an error: the connection is ending, and what follows is no request.
@@ -62,11 +75,15 @@ final class HTTP2FrameGuard: ChannelDuplexHandler {
             held = nil
         }
         let waiting = inbound.scan(&buffer) { event in
-            guard case let .frame(type, _) = event else { return }
+            guard case let .frame(type, length) = event else { return }
             switch type {
             case HTTP2FrameScanner.headers: requests += 1
             case HTTP2FrameScanner.windowUpdate: windowUpdates += 1
             case HTTP2FrameScanner.goAway: goAwayFrames += 1
+            case HTTP2FrameScanner.settings: settingsEntries += length / 6
+            case HTTP2FrameScanner.data:
+                dataFrames += 1
+                dataBytesReceived += length
             case HTTP2FrameScanner.lastKnownType...: extensionFrames += 1
             default: break
             }
@@ -87,6 +104,12 @@ final class HTTP2FrameGuard: ChannelDuplexHandler {
     /// What the client has sent beyond its budget, in words; nil while within it.
     private func flood() -> String? {
         if goAwayFrames > budget.goAwayFrames { return "a flood of GOAWAY frames (\(goAwayFrames))" }
+        if settingsEntries > budget.settingsEntries + requests * budget.settingsEntriesPerRequest {
+            return "a flood of SETTINGS entries (\(settingsEntries) for \(requests) requests)"
+        }
+        if dataFrames > budget.dataFrames + requests * budget.dataFramesPerRequest + dataBytesReceived / budget.dataBytesPerDataFrame {
+            return "a flood of small DATA frames (\(dataFrames) carrying \(dataBytesReceived) bytes)"
+        }
         if extensionFrames > budget.extensionFrames + requests * budget.extensionFramesPerRequest {
             return "a flood of extension frames (\(extensionFrames) for \(requests) requests)"
         }
