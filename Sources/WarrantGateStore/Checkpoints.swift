@@ -57,8 +57,8 @@ public struct LogKeyFiles: Sendable {
 
 /// The last checkpoint a key signed, kept in a file beside the key (mode 0644: a checkpoint is public), outside the
 /// database. Whoever can write the database can delete checkpoints and cut the log back; a signer that trusted only
-/// the database would then sign a fork of what it signed before. A signer refuses to sign while the log is shorter
-/// than the checkpoint recorded here, or its stored tree has another root at that size.
+/// the database would then sign a fork of what it signed before. A signer refuses to sign while the log does not hold
+/// the checkpoint recorded here (``Checkpointer/prepare(_:origin:always:remembered:recordedAt:)``).
 public struct LastSignedCheckpoint: Sendable {
     public let path: String
 
@@ -140,7 +140,9 @@ public struct Checkpointer: Sendable {
         // Another signer (another gateway) may sign a smaller checkpoint meanwhile: then this one prepares again over
         // what is left, so that its entries are not left unsigned (at shutdown, for good).
         for attempt in 1...Self.signingAttempts {
-            guard let prepared = try database.read({ session in try Self.prepare(session, origin: origin, always: always) }) else { return nil }
+            guard let prepared = try database.read({ session in
+                try Self.prepare(session, origin: origin, always: always, remembered: remembered, recordedAt: lastSigned?.path ?? "")
+            }) else { return nil }
             // A chain of checkpoints is one key's: a gateway given another key would add checkpoints no verifier of
             // the log could check.
             if let last = prepared.last, (try? Checkpoint.verify(note: last.note, key: key.verifier)) == nil {
@@ -152,16 +154,6 @@ public struct Checkpointer: Sendable {
             }
             let signed: StoredCheckpoint? = try database.write { session in
                 guard try session.takeSignerLease(), try Self.latest(session)?.id == prepared.last?.id else { return nil }
-                // The log itself must hold what this key signed: its tree at that size, and no fewer entries. A row in
-                // `checkpoints` that copies the note proves nothing (the note is public).
-                if let remembered, try prepared.checkpoint.size < remembered.size || LogAppender.root(session, size: remembered.size) != remembered.root {
-                    throw StoreError("""
-                        this key last signed a checkpoint of \(remembered.size) entries (\(lastSigned?.path ?? "")), which the log no \
-                        longer holds: it was cut back or changed; refusing to sign a fork. After a deliberate restore of an older backup, \
-                        `warrant-gate restore --allow-rollback` records the restored checkpoint there (after pg_restore or a base backup, \
-                        `warrant-gate log checkpoint --after-restore REASON`)
-                        """)
-                }
                 let note = try prepared.checkpoint.signed(by: key)
                 let (id, overflow) = (prepared.last?.id ?? 0).addingReportingOverflow(1)
                 guard !overflow else { throw StoreError("the checkpoints' ids are exhausted") }
@@ -198,29 +190,54 @@ public struct Checkpointer: Sendable {
 
     /// The checkpoint to sign over the log as `session` sees it, checked against its entries, and the last checkpoint
     /// it follows; nil when nothing is new (unless `always`).
-    static func prepare(_ session: any SQLSession, origin: String, always: Bool) throws -> (checkpoint: Checkpoint, last: StoredCheckpoint?)? {
+    ///
+    /// `remembered`, the checkpoint this key last signed (``LastSignedCheckpoint``), must be one the log holds: the log
+    /// has at least its entries, and where the entries are hashed anew (those after the latest checkpoint row), the
+    /// tree at its size has its root. At or below that row, the row itself (this key's, which ``sign(always:at:)``
+    /// checks) vouches for it: this key never signs two checkpoints that disagree. Stored nodes are never asked, since
+    /// whoever could cut the log back could rewrite them too.
+    static func prepare(
+        _ session: any SQLSession, origin: String, always: Bool, remembered: Checkpoint? = nil, recordedAt: String = ""
+    ) throws -> (checkpoint: Checkpoint, last: StoredCheckpoint?)? {
         let stored = try session.logFrontier()
+        if let remembered, stored.size < remembered.size { throw forked(remembered, recordedAt: recordedAt) }
         let last = try latest(session)
         let atLast = try LogAppender.frontier(session, size: min(last?.size ?? 0, stored.size))
         guard let checkpoint = try next(origin: origin, frontier: stored, last: last, rootAtLast: last.map { _ in atLast.root }, always: always) else {
             return nil
         }
-        let rebuilt = try extend(atLast, to: stored.size, in: session)
+        let watched = remembered.flatMap { $0.size > atLast.size ? $0.size : nil }
+        let (rebuilt, rootAtWatched) = try extend(atLast, to: stored.size, in: session, rootAt: watched)
+        if let remembered, watched != nil, rootAtWatched != remembered.root { throw forked(remembered, recordedAt: recordedAt) }
         guard rebuilt == stored, try LogAppender.root(session, size: stored.size) == rebuilt.root else {
             throw StoreError("the tree's stored right edge or nodes do not match the log's entries: refusing to sign")
         }
         return (checkpoint, last)
     }
 
-    /// How many entries ``extend(_:to:in:)`` reads at a time: each read is one statement, under the statement timeout,
+    /// Why a signer refuses a log that lacks the checkpoint its key last signed.
+    private static func forked(_ remembered: Checkpoint, recordedAt path: String) -> StoreError {
+        StoreError("""
+            this key last signed a checkpoint of \(remembered.size) entries (\(path)), which the log no longer holds: it was cut \
+            back or changed; refusing to sign a fork. After a deliberate restore of an older backup, `warrant-gate restore \
+            --allow-rollback` records the restored checkpoint there (after pg_restore or a base backup, `warrant-gate log \
+            checkpoint --after-restore REASON`)
+            """)
+    }
+
+    /// How many entries ``extend(_:to:in:rootAt:)`` reads at a time: each read is one statement, under the statement timeout,
     /// and the memory it takes is bounded whatever the gap since the last checkpoint.
     static let extensionBatch: Int64 = 4_096
 
     /// `frontier` extended by the entries after it up to `size`, each one's leaf hashed anew from its kind and entry
     /// (the stored `leaf_hash` must agree): the gateways' role inserts rows, and a row whose stored hash is not its
     /// entry's must not reach a signature. The entries after the last checkpoint are never archived.
-    static func extend(_ frontier: MerkleFrontier, to size: UInt64, in session: any SQLSession) throws -> MerkleFrontier {
+    /// Also returns the root of the tree at `rootAt` on the way, when the extension passes that size.
+    static func extend(
+        _ frontier: MerkleFrontier, to size: UInt64, in session: any SQLSession, rootAt watched: UInt64? = nil
+    ) throws -> (frontier: MerkleFrontier, rootAtWatched: Merkle.Hash?) {
         var frontier = frontier
+        var rootAtWatched: Merkle.Hash?
         var next = Int64(frontier.size) + 1
         let last = Int64(size)
         while next <= last {
@@ -232,12 +249,13 @@ public struct Checkpointer: Sendable {
                     throw StoreError("entry \(seq) does not match its stored leaf hash: refusing to sign (run `warrant-gate log verify`)")
                 }
                 frontier.append(leaf: leaf)
+                if frontier.size == watched { rootAtWatched = frontier.root }
                 seq += 1
             }
             guard seq == through + 1 else { throw StoreError("the log lacks entries up to \(through): refusing to sign") }
             next = through + 1
         }
-        return frontier
+        return (frontier, rootAtWatched)
     }
 
     /// The checkpoint to sign over the log's tree `frontier`, given the last one signed and the tree's root at that one's

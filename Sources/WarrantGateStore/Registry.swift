@@ -99,9 +99,12 @@ public struct Registry: Sendable {
     /// recomputed in it, in the same transaction, and an admin record says so (unless the first zone moved nothing);
     /// one that has passed stays passed, to be expired. The registry's version moves, so gateways pick the new
     /// instants up. (In PostgreSQL the store recomputes them too, whoever writes the zone: see ``PostgresSchema``.)
-    public func recordTimeZone(operator: String = "system", at time: Date = Date()) throws {
+    public func recordTimeZone(operator: String = "system", at time: Date = Date(), waitingAtMost milliseconds: Int? = nil) throws {
         let name = try operatorName(`operator`).text
         try write { session in
+            if let milliseconds, session.dialect == .postgres {
+                try session.execute("SELECT pg_catalog.set_config('lock_timeout', ?, true)", String(milliseconds))
+            }
             let previous = try session.scalarText("SELECT value FROM settings WHERE key = 'time-zone'")
             guard previous != timeZone.identifier else { return }
             // Read before the zone is written, which in PostgreSQL recomputes the instants itself.

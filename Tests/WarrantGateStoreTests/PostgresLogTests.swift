@@ -337,8 +337,9 @@ struct PostgresLocationTests {
         }
         // A NUL ends a startup parameter: inside the database's name it would add parameters of the URL's choosing.
         let smuggled = #expect(throws: StoreError.self) { try PostgresLocation(url: "postgres://u@h/d%00options%00-c%20search_path%3Dnowhere") }
-        #expect(smuggled?.message.contains("control characters") == true)
+        #expect(smuggled?.message.contains("control or format characters") == true)
         #expect(throws: StoreError.self) { try PostgresLocation(url: "postgres://u@h/warrant%C2%9B31mgate") }
+        #expect(throws: StoreError.self) { try PostgresLocation(url: "postgres://u@h/warrant_gate%E2%80%AEfdp") }
         #expect(try PostgresLocation(url: "postgres://u@[::1]:5433/d").host == "::1")
         #expect(try PostgresLocation(url: "postgres://u@[::1]:5433/d").isLoopback)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-pw-\(UUID().uuidString)")

@@ -324,6 +324,60 @@ struct TamperEvidenceTests {
         #expect(throws: StoreError.self) { try checkpointer.sign(always: true) }
     }
 
+    /// An attacker's pass on PostgreSQL: the owner rewrote an entry the key had signed, rebuilt the stored tree over the
+    /// rewritten log but for the one node inside the signed checkpoint's root, grew the log past that node and deleted
+    /// every checkpoint; the signer, asking the stored tree for the root at the size it remembered, signed the fork.
+    @Test("a signer checks the checkpoint it last signed against entries hashed anew, never against stored nodes")
+    func lastSignedAgainstEntries() async throws {
+        let database = try TemporaryDatabase()
+        let lastSigned = LastSignedCheckpoint(path: database.directory.appendingPathComponent("log-signing.key.last-signed").path)
+        // 300 entries: the root at 300 uses the stored node over entries 1…256 (level 8).
+        try await buildLog(database, count: 300, checkpointEvery: 300, key: key)
+        let checkpointer = Checkpointer(database: SQLiteDatabase(pool: database.pool), key: key, origin: key.name, lastSigned: lastSigned)
+        #expect(try checkpointer.sign(always: true)?.size == 300)
+
+        // The whole log read out, entry 5 turned from a refusal into an allow, and 220 more entries: past 512, where
+        // the tree's root no longer uses the node over 1…256.
+        var rows = try await database.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT kind, time, decision_id, entry FROM log ORDER BY seq").map { row -> LogEntry in
+                let kind: String = row["kind"], time: String = row["time"], entry: String = row["entry"]
+                return LogEntry(kind: LogKind(rawValue: kind)!, time: Timestamp.parse(time)!, decisionId: row["decision_id"], canonical: Array(entry.utf8))
+            }
+        }
+        let forged = String(decoding: rows[3].canonical, as: UTF8.self)
+            .replacingOccurrences(of: #""effect":"deny""#, with: #""effect":"allow""#)
+        #expect(forged != String(decoding: rows[3].canonical, as: UTF8.self))
+        rows[3] = LogEntry(kind: rows[3].kind, time: rows[3].time, decisionId: rows[3].decisionId, canonical: Array(forged.utf8))
+        rows += (0..<220).map { index in
+            let record = DecisionRecord(
+                decisionId: "e-\(index)", time: Timestamp.format(Date()), component: "gateway", certificateSPKI: "ab", certificateSubject: "CN=x",
+                agency: "denver-pd", category: "local-law-enforcement", method: "GET", path: "/records/inmates/2017-000123", action: "records.read",
+                subject: "2017-000123", warrantReference: nil, effect: .allow, reason: "permitted", rules: [], obligations: [], policy: "denver",
+                policyDigest: "00", status: nil
+            )
+            return LogEntry(kind: .decision, time: Date(), decisionId: record.decisionId, canonical: record.canonical)
+        }
+        let genuineNode = try await database.pool.read { db in try Data.fetchOne(db, sql: "SELECT hash FROM merkle_nodes WHERE level = 8 AND idx = 0") }
+        try await database.pool.write { db in
+            for trigger in ["log_is_append_only_delete", "merkle_nodes_append_only_delete", "merkle_nodes_append_only_update", "checkpoints_append_only_delete"] {
+                try db.execute(sql: "DROP TRIGGER \(trigger)")
+            }
+            for table in ["log", "merkle_nodes", "checkpoints"] { try db.execute(sql: "DELETE FROM \(table)") }
+        }
+        let log = DecisionLog(writer: database.pool, path: database.path)
+        let writer = Task { await log.run() }
+        try await log.append(rows)
+        log.close()
+        await writer.value
+        try await database.pool.write { db in
+            try db.execute(sql: "UPDATE merkle_nodes SET hash = ? WHERE level = 8 AND idx = 0", arguments: [genuineNode])
+        }
+
+        let refused = #expect(throws: StoreError.self) { try checkpointer.sign(always: true) }
+        #expect(refused?.description.contains("this key last signed a checkpoint of 300 entries") == true, "\(String(describing: refused))")
+        #expect(try lastSigned.read(key: key.verifier)?.size == 300)
+    }
+
     /// An attacker's pass: two gateways given different keys alternated checkpoints in one chain, which then verified
     /// with neither key.
     @Test("a signer refuses to add a checkpoint after one another key signed")

@@ -72,9 +72,9 @@ struct RegistryRefresher: Service {
 
 extension RegistryRefresher {
     /// Records the policy's time zone again when the store's is another (something else wrote it, which moved expiry
-    /// instants); true if it did. After the snapshot and apart from it, waiting at most 200 ms for the settings: a role
-    /// that holds them locked delays neither the registry's refresh nor the next; a failure is logged, and tried at
-    /// the next change.
+    /// instants); true if it did. After the snapshot and apart from it, waiting at most 200 ms for a lock, to read the
+    /// settings and to write them: a role that holds them locked delays neither the registry's refresh nor the next; a
+    /// failure is logged, and tried at the next change.
     private func recordPolicyZoneIfChanged() async -> Bool {
         let (registry, state, logger, now) = (registry, state, logger, now)
         do {
@@ -84,7 +84,7 @@ extension RegistryRefresher {
                 logger.warning("the store's recorded time zone is not the policy's; recording the policy's again", metadata: [
                     "recorded": "\(stored.identifier)", "policy": "\(policyZone.identifier)",
                 ])
-                try registry.inTimeZone(policyZone).recordTimeZone(at: now())
+                try registry.inTimeZone(policyZone).recordTimeZone(at: now(), waitingAtMost: 200)
                 return true
             }
         } catch {

@@ -40,8 +40,8 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         let database = String(url.path.dropFirst())
         guard !database.isEmpty, !database.contains("/") else { throw StoreError("the database URL names no database (postgres://user@host/database)") }
         // Sent as startup parameters, each ended by a NUL: one inside would add parameters of the URL's choosing.
-        guard [user, host, database].allSatisfy({ $0.unicodeScalars.allSatisfy { $0.value >= 0x20 && !(0x7f...0x9f).contains($0.value) } }) else {
-            throw StoreError("the database URL's user, host and database may not hold control characters")
+        guard [user, host, database].allSatisfy({ $0.unicodeScalars.allSatisfy { $0.value >= 0x20 && !(0x7f...0x9f).contains($0.value) && $0.properties.generalCategory != .format } }) else {
+            throw StoreError("the database URL's user, host and database may not hold control or format characters")
         }
         let port = url.port ?? 5432
         guard (1...65535).contains(port) else { throw StoreError("the database URL's port is out of range") }
