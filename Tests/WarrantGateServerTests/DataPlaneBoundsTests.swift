@@ -988,6 +988,28 @@ struct DataPlaneBoundsTests {
         }
     }
 
+    /// A pass with curl: an answer's bytes came in a DATA frame, and END_STREAM in an empty one after it; curl, having
+    /// the content-length's bytes, reset each such stream, and NIOHTTP2 ended the connection at its 200th reset: one
+    /// request in 202 failed on a reused connection.
+    @Test("an HTTP/2 answer's last DATA frame ends its stream, with no empty DATA frame after it")
+    func answersEndWithTheirData() async throws {
+        try await withGateway { gateway in
+            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            let setUp = await connection.completeSetup()
+            #expect(setUp)
+            // Forwarded from the upstream, and a refusal the gateway writes itself.
+            await connection.send(H2.headers(stream: 1, H2.request("GET", Self.locator)) + H2.headers(stream: 3, H2.request("GET", "/nowhere")))
+            let answered = await connection.wait { $0.ended(1) && $0.ended(3) }
+            #expect(answered?.status(1) == 200 && answered?.status(3) == 403)
+            for stream: UInt32 in [1, 3] {
+                let data = (answered?.frames ?? []).filter { $0.stream == stream && $0.type == H2.Kind.data }
+                #expect(data.last.map { $0.flags & H2.Flag.endStream != 0 && !$0.payload.isEmpty } == true, "stream \(stream): \(data.map { ($0.flags, $0.payload.count) })")
+                #expect(!data.contains { $0.payload.isEmpty }, "stream \(stream): \(data.map { ($0.flags, $0.payload.count) })")
+            }
+            await connection.close()
+        }
+    }
+
     /// The dynamic table size updates (RFC 7541 §6.3) at the start of a header block.
     private static func tableSizeUpdates(_ block: [UInt8]) -> [UInt64] {
         var sizes: [UInt64] = [], index = 0

@@ -157,6 +157,7 @@ final class GatewayListener: Service {
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
                 try stream.pipeline.syncOperations.addHandlers([
+                    HTTP2EndOfStreamCoalescer(),
                     HTTP2AuthorityCheck(),
                     HTTP2FramePayloadToHTTP1ServerCodec(),
                     RequestBodyGuard(timeout: limits.bodyReadTimeout.timeAmount, isHTTP2Stream: true),
