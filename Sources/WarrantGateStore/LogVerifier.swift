@@ -17,6 +17,10 @@ public struct VerificationReport: Sendable {
     /// Entries 1…N are archived and their archives were not given: they were checked only as the stored tree's
     /// leaves, not read. 0 when none.
     public var archivedUnread: UInt64 = 0
+    /// The log's records of deliberate rollbacks: restores of an older backup (`store.restore-rollback`) and signers
+    /// told to sign on from a restored log (`log.signer-restored`), by sequence number. Each forks the history that
+    /// checkpoints published before it; an auditor holding one of those should know.
+    public var rollbacks: [(seq: UInt64, action: String)] = []
 
     public var ok: Bool { problems.isEmpty }
 
@@ -128,6 +132,9 @@ public struct LogVerifier {
                 report.fail("seq \(entry.seq) does not match its leaf hash: the entry was edited", seq: entry.seq)
             }
             if let problem = Self.columnProblem(entry) { report.fail("seq \(entry.seq): \(problem)", seq: entry.seq) }
+            if entry.kind == LogKind.admin.rawValue, let action = Self.rollbackActions.first(where: { entry.entry.contains(#""action":"\#($0)""#) }) {
+                report.rollbacks.append((entry.seq, action))
+            }
             frontier.append(leaf: leaf)
             checkTargets()
         }
@@ -139,6 +146,9 @@ public struct LogVerifier {
         if checkpointNotes.isEmpty && external == nil && seal == nil { report.fail("there is no signed checkpoint to verify against") }
         return report
     }
+
+    /// The admin actions that record a deliberate rollback (see ``VerificationReport/rollbacks``).
+    static let rollbackActions = ["store.restore-rollback", "log.signer-restored"]
 
     /// What an entry states about itself, for the columns stored beside it.
     struct Stated: Decodable {

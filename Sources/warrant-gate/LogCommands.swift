@@ -217,6 +217,10 @@ struct LogCommand: ParsableCommand {
             }
             print("ok: \(report.entries) entries, \(report.checkpoints) signed checkpoints, root \(Data(report.root).base64EncodedString())\(external != nil ? ", consistent with the checkpoint held elsewhere" : "")")
             print("  signed: entries 1…\(report.signedSize) are covered by a signed checkpoint that matches")
+            if !report.rollbacks.isEmpty {
+                let listed = report.rollbacks.map { "\($0.action) at seq \($0.seq)" }.joined(separator: ", ")
+                print("  ROLLBACKS: the log records \(report.rollbacks.count) deliberate rollbacks (\(listed)): checkpoints published before each do not extend to the log after it")
+            }
             if report.archivedUnread > 0 {
                 print("  archived: entries 1…\(report.archivedUnread) were checked as the stored tree's leaves only; give their archives (--archive) to read them")
             }
