@@ -76,9 +76,7 @@ public struct Registry: Sendable {
     /// The time zone in which document expiry dates end, as the gateway last recorded it from its policy.
     static func recordedTimeZone(_ database: any SQLDatabase, waitingAtMost milliseconds: Int? = nil) throws -> TimeZone? {
         try database.read { session in
-            if let milliseconds, session.dialect == .postgres {
-                try session.execute("SELECT pg_catalog.set_config('lock_timeout', ?, true)", String(milliseconds))
-            }
+            try session.waitForLocks(atMost: milliseconds)
             return try session.scalarText("SELECT value FROM settings WHERE key = 'time-zone'").flatMap(TimeZone.init(identifier:))
         }
     }
@@ -102,9 +100,7 @@ public struct Registry: Sendable {
     public func recordTimeZone(operator: String = "system", at time: Date = Date(), waitingAtMost milliseconds: Int? = nil) throws {
         let name = try operatorName(`operator`).text
         try write { session in
-            if let milliseconds, session.dialect == .postgres {
-                try session.execute("SELECT pg_catalog.set_config('lock_timeout', ?, true)", String(milliseconds))
-            }
+            try session.waitForLocks(atMost: milliseconds)
             let previous = try session.scalarText("SELECT value FROM settings WHERE key = 'time-zone'")
             guard previous != timeZone.identifier else { return }
             // Read before the zone is written, which in PostgreSQL recomputes the instants itself.

@@ -146,7 +146,7 @@ extension Registry {
         return try write { session in
             // A row another session holds (PostgreSQL) is left for a later sweep rather than waited for: the sweep
             // must not hold up the registry's refresh behind it.
-            if session.dialect == .postgres { try session.execute("SET LOCAL lock_timeout = 200", [SQLValue]()) }
+            try session.waitForLocks(atMost: 200)
             var expired: [String] = []
             for reference in due {
                 guard let entry = try Self.entry(session, reference), [.active, .pending].contains(entry.document.status),

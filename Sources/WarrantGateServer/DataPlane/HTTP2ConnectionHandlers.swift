@@ -68,21 +68,26 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
 
     /// Ends the connection of `context`'s pipeline for `detail`, found below NIOHTTP2 (``HTTP2FrameGuard``).
     static func connectionEnded(_ context: ChannelHandlerContext, detail: String) {
-        guard let recorder = try? context.pipeline.syncOperations.handler(type: HTTP2RefusalRecorder.self),
-              let recorderContext = try? context.pipeline.syncOperations.context(handler: recorder) else { return }
+        guard let (recorder, recorderContext) = inPipeline(of: context) else { return }
         recorder.endConnection(recorderContext, detail: detail)
+    }
+
+    /// The recorder in `context`'s pipeline, and its own context; nil on a connection without one.
+    private static func inPipeline(of context: ChannelHandlerContext) -> (HTTP2RefusalRecorder, ChannelHandlerContext)? {
+        guard let recorder = try? context.pipeline.syncOperations.handler(type: HTTP2RefusalRecorder.self),
+              let recorderContext = try? context.pipeline.syncOperations.context(handler: recorder) else { return nil }
+        return (recorder, recorderContext)
     }
 
     /// The gateway has written GOAWAY with `errorCode`: once NIOHTTP2 has reported its error (some protocol errors
     /// reach this handler only as a stream's error type), the connection ends, recorded if nothing was.
     static func goAwaySent(_ context: ChannelHandlerContext, errorCode: UInt32) {
         let channel = context.channel
-        guard let recorder = try? context.pipeline.syncOperations.handler(type: HTTP2RefusalRecorder.self),
-              let recorderContext = try? context.pipeline.syncOperations.context(handler: recorder) else {
+        guard let found = inPipeline(of: context) else {
             context.eventLoop.execute { channel.close(promise: nil) }
             return
         }
-        let bound = NIOLoopBound((recorder, recorderContext), eventLoop: context.eventLoop)
+        let bound = NIOLoopBound(found, eventLoop: context.eventLoop)
         context.eventLoop.execute {
             let (recorder, recorderContext) = bound.value
             recorder.endConnection(recorderContext, detail: "the gateway ended the connection: GOAWAY \(HTTP2ErrorCode(networkCode: Int(errorCode)))")

@@ -110,6 +110,13 @@ extension SQLSession {
         }
     }
 
+    /// On PostgreSQL, for the rest of this transaction, gives up waiting for a lock another session holds after
+    /// `milliseconds`, when given (the statement then fails); SQLite's single writer waits as its busy timeout says.
+    func waitForLocks(atMost milliseconds: Int?) throws {
+        guard let milliseconds, dialect == .postgres else { return }
+        try execute("SELECT pg_catalog.set_config('lock_timeout', ?, true)", String(milliseconds))
+    }
+
     func execute(_ sql: String, _ arguments: any SQLBindable...) throws { try execute(sql, arguments.map { $0.sqlValue }) }
     func fetchAll(_ sql: String, _ arguments: any SQLBindable...) throws -> [SQLRow] { try fetchAll(sql, arguments.map { $0.sqlValue }) }
     func fetchOne(_ sql: String, _ arguments: any SQLBindable...) throws -> SQLRow? { try fetchAll(sql, arguments.map { $0.sqlValue }).first }
