@@ -62,6 +62,7 @@ struct ForwardCommand: ParsableCommand {
             default:
                 guard let first = Int64(startAt), first >= 1 else { throw CLIError(.usage, "--start-at takes beginning, end or a sequence number ≥ 1") }
                 start = first - 1
+                guard start <= last else { throw CLIError(.usage, "--start-at \(first) is past the log's end (its last entry is seq \(last))") }
             }
             let cursorPath = state ?? "\(location.filesDirectory)/forward-\(destination.host)-\(destination.port).cursor"
             let settings = SyslogForwarderSettings(hostname: hostname ?? ProcessInfo.processInfo.hostName)

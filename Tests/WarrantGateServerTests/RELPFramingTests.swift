@@ -44,6 +44,9 @@ struct RELPFramingTests {
     func status() {
         #expect(RELPResponse(txnr: 1, command: "rsp", data: Array("500 no".utf8)).status == 500)
         #expect(RELPResponse(txnr: 1, command: "rsp", data: Array("20".utf8)).status == nil)
+        #expect(RELPResponse(txnr: 1, command: "rsp", data: Array("200".utf8)).status == 200)
+        #expect(RELPResponse(txnr: 1, command: "rsp", data: Array("200\nrelp_version=0".utf8)).status == 200)
+        #expect(RELPResponse(txnr: 1, command: "rsp", data: Array("2000 error".utf8)).status == nil, "an attacker's pass: read as 200")
         #expect(RELPResponse(txnr: 0, command: "serverclose", data: Array("200".utf8)).status == nil)
     }
 }

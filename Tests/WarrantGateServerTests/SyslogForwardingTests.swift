@@ -109,6 +109,26 @@ struct SyslogForwardingTests {
         #expect(rsyslog.sequenceNumbers() == (1...20).map { $0 })
     }
 
+    /// An attacker's pass: the poll tick reached the forwarder only with the receiver's next answer, so a forwarder
+    /// that had caught up (rsyslog then sends nothing) never sent another entry until its session broke.
+    @Test("a forwarder that has caught up sends what is appended later, while the receiver says nothing")
+    func caughtUp() async throws {
+        let site = try ForwardingSite()
+        defer { site.remove() }
+        let rsyslog = try await blocking { try Rsyslog() }
+        defer { rsyslog.stop() }
+        try await site.store.appendDecisions(1...10)
+        let forwarding = Task { try await site.forwarder(port: rsyslog.port).run(start: 0) }
+        try await Self.waitUntil("rsyslog has 10 entries") { Set(rsyslog.sequenceNumbers().compactMap { $0 }).count == 10 }
+        try await Self.pause(.seconds(2))
+        try await site.store.appendDecisions(11...20)
+        try await Self.waitUntil("rsyslog has the 10 appended later", timeout: .seconds(20)) {
+            Set(rsyslog.sequenceNumbers().compactMap { $0 }).count == 20
+        }
+        forwarding.cancel()
+        _ = try await forwarding.value
+    }
+
     @Test("a receiver that accepts and never answers holds no entry: the session is closed at the deadline and opened again")
     func silentReceiver() async throws {
         let site = try ForwardingSite()
@@ -199,6 +219,22 @@ struct ForwardCursorTests {
         } catch {
             return "\(error)"
         }
+    }
+
+    /// An attacker's pass: `--start-at end` with the receiver down saved no cursor before its first acknowledgement,
+    /// so started again it began at the log's new end and skipped what was logged in between.
+    @Test("a new cursor is saved as forwarding starts, before anything is acknowledged")
+    func freshCursorSaved() async throws {
+        let site = try ForwardingSite()
+        defer { site.remove() }
+        try await site.store.appendDecisions(1...5)
+        let forwarding = Task { try await site.forwarder(destination: try SyslogDestination(parsing: Self.destination)).run(start: 5) }
+        try await SyslogForwardingTests.waitUntil("the cursor is saved") {
+            (try? ForwardCursor.load(path: site.cursorPath, destination: Self.destination))??.seq == 5
+        }
+        forwarding.cancel()
+        #expect(try await forwarding.value.seq == 5)
+        #expect(try ForwardCursor.load(path: site.cursorPath, destination: Self.destination)?.leaf != nil)
     }
 
     @Test("a log shorter than the cursor, or another entry at its seq, stops the forwarder naming both; an older cursor is read")

@@ -29,9 +29,11 @@ struct RELPResponse: Sendable, Equatable {
     let command: String
     let data: [UInt8]
 
-    /// The three-digit status that starts a `rsp`'s data (`200 OK`), nil if there is none.
+    /// The three-digit status that starts a `rsp`'s data (`200 OK`), ended by a space, a line feed or the data's end;
+    /// nil if there is none (`2000 error` has none).
     var status: Int? {
-        guard command == "rsp", data.count >= 3, data.prefix(3).allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        guard command == "rsp", data.count >= 3, data.prefix(3).allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+              data.count == 3 || data[3] == 0x20 || data[3] == 0x0A else { return nil }
         return data.prefix(3).reduce(0) { $0 * 10 + Int($1 - 0x30) }
     }
 
@@ -156,8 +158,12 @@ final class RELPSessionClock: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        // Each tick is a read of its own, completed: the async channel holds reads back until their read completes,
+        // so a tick without it reached the forwarder only with the receiver's next answer, which a caught-up
+        // forwarder never gets.
         ticks = context.eventLoop.scheduleRepeatedTask(initialDelay: pollInterval, delay: pollInterval) { _ in
             loopBound.value.fireChannelRead(NIOAny(RELPEvent.tick))
+            loopBound.value.fireChannelReadComplete()
         }
     }
 

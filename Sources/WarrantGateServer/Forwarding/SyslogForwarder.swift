@@ -130,15 +130,21 @@ public final class SyslogForwarder: Sendable {
     @discardableResult
     public func run(start: Int64, through: Int64? = nil) async throws -> ForwardCursor {
         let (store, path, name) = (store, cursorPath, destination.name)
-        let cursor = try await BlockingWork.run {
-            guard let saved = try ForwardCursor.load(path: path, destination: name) else { return try store.cursor(destination: name, seq: start) }
+        let (cursor, fresh) = try await BlockingWork.run {
+            guard let saved = try ForwardCursor.load(path: path, destination: name) else { return (try store.cursor(destination: name, seq: start), true) }
             try store.check(saved)
-            return saved
+            return (saved, false)
         }
-        if cursor.seq > 0 && cursor.leaf == nil {
+        if !fresh && cursor.seq > 0 && cursor.leaf == nil {
             logger.warning("the cursor \(path) names no entry's hash (an older version wrote it): whether the log was rolled back or replaced under it cannot be checked this once")
         }
         var progress = Progress(acknowledged: cursor.seq, leaf: cursor.leaf)
+        // A new cursor is saved at once: `--start-at end` started again before anything was acknowledged would
+        // otherwise start at the log's new end, and skip what was logged in between.
+        if fresh {
+            progress.unsaved = 1
+            try await save(&progress)
+        }
         logger.notice("forwarding the log to \(name) over RELP\(destination.tls == nil ? "" : " with TLS") after seq \(progress.acknowledged)")
         var delay = settings.reconnectDelay
         while !Task.isCancelled {
