@@ -44,6 +44,7 @@ public final class Gateway: Sendable {
         self.notifier = notifier
         let policies = try PolicySet.load(configuration)
         self.store = try Store.open(configuration.database, options: configuration.storeOptions)
+        try store.checkServingRole()
         self.registry = store.registry(timeZone: policies.policy.timeZone)
         try registry.recordTimeZone()
         self.state = GatewayState(policies: policies, registry: try registry.snapshot())

@@ -110,6 +110,19 @@ public final class Store: Sendable {
         }
     }
 
+    /// Refuses to serve as a role other than the gateways' (see `PostgresSchema.checkServingRole`); SQLite has no
+    /// roles.
+    public func checkServingRole() throws {
+        guard case .postgres(_, let database, _, _) = backend else { return }
+        do {
+            try PostgresSchema.checkServingRole(on: database)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError("cannot read the role this gateway connects as in \(location): \(StoreDatabase.describe(error))")
+        }
+    }
+
     private func checkSchema() throws {
         do {
             _ = try database.read { session in try session.scalarInt64("SELECT version FROM registry_state WHERE id = 1") }

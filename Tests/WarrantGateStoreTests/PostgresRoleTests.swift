@@ -274,5 +274,63 @@ extension StoreBackendTests {
                 "CREATE TEMP TABLE archived_leaves AS SELECT seq, leaf_hash FROM public.log", "DELETE FROM public.log WHERE seq = (SELECT max(seq) FROM public.log)",
             ]) == "P0001", "the archive's role deletes only what is archived")
         }
+
+        /// `store init` checks the roles it grants, but a role can be given more later, and a gateway can be pointed at
+        /// another role's credentials: each gateway checks the role it connects as when it starts.
+        @Test("a gateway refuses to serve as the owner, the admin's or the archive's role, or a role granted more since store init")
+        func servingRole() async throws {
+            let fixture = try await StoreFixture.start(.postgres)
+            defer { fixture.stop() }
+            let cluster = try #require(fixture.cluster)
+            try await cluster.withClient { client in
+                for role in [Self.gatewayRole, Self.adminRole, Self.archiveRole, "wg_stranger"] {
+                    try await client.query(PostgresQuery(unsafeSQL: "CREATE ROLE \(role) LOGIN"), logger: PostgresCluster.logger)
+                }
+            }
+            // Without granted roles (a demo), the owner appends and may serve.
+            try await blocking {
+                try Store.initialize(cluster.location(), roles: PostgresRoles(gateway: nil))
+                let owner = try cluster.store()
+                defer { owner.close() }
+                try owner.checkServingRole()
+            }
+            let serving = { @Sendable (user: String) async -> String? in
+                await failure {
+                    let store = try cluster.store(user: user)
+                    defer { store.close() }
+                    try store.checkServingRole()
+                }
+            }
+            try await blocking {
+                try Store.initialize(cluster.location(), roles: PostgresRoles(gateway: Self.gatewayRole, admin: Self.adminRole, archive: Self.archiveRole))
+            }
+            #expect(await serving(Self.gatewayRole) == nil)
+            try await cluster.withClient { client in
+                try await client.query(PostgresQuery(unsafeSQL: "GRANT SELECT ON registry_state, settings TO wg_stranger"), logger: PostgresCluster.logger)
+            }
+            let refusals: [(user: String, grant: String?, message: String)] = [
+                (PostgresCluster.owner, nil, "is the tables' owner"),
+                (Self.adminRole, nil, "is the admin role"),
+                (Self.archiveRole, nil, "is the archive role"),
+                ("wg_stranger", nil, "is not the role granted the gateways' work"),
+                (Self.gatewayRole, "ALTER ROLE \(Self.gatewayRole) CREATEROLE", "may create roles"),
+                (Self.gatewayRole, "GRANT pg_write_all_data TO \(Self.gatewayRole)", "is a member of pg_write_all_data"),
+                (Self.gatewayRole, "GRANT CREATE ON SCHEMA public TO \(Self.gatewayRole)", "may create objects in the schema public"),
+                (Self.gatewayRole, "GRANT \(PostgresCluster.owner) TO \(Self.gatewayRole)", "is the tables' owner or a member of it"),
+                (Self.gatewayRole, "GRANT \(Self.adminRole) TO \(Self.gatewayRole)", "is the admin role"),
+                (Self.gatewayRole, "GRANT DELETE ON log TO \(Self.gatewayRole)", "is the archive role"),
+            ]
+            for (user, grant, message) in refusals {
+                if let grant { try await cluster.withClient { try await $0.query(PostgresQuery(unsafeSQL: grant), logger: PostgresCluster.logger) } }
+                let refused = await serving(user)
+                #expect(refused?.contains(message) == true && refused?.contains("connect as the role") == true, "\(user), \(grant ?? "-"): \(refused ?? "served")")
+                if let grant {
+                    let revoke = grant.hasPrefix("ALTER") ? "ALTER ROLE \(Self.gatewayRole) NOCREATEROLE"
+                        : grant.replacingOccurrences(of: "GRANT", with: "REVOKE").replacingOccurrences(of: " TO ", with: " FROM ")
+                    try await cluster.withClient { try await $0.query(PostgresQuery(unsafeSQL: revoke), logger: PostgresCluster.logger) }
+                }
+            }
+            #expect(await serving(Self.gatewayRole) == nil, "every grant taken back")
+        }
     }
 }

@@ -472,6 +472,48 @@ public enum PostgresSchema {
     /// as the server's operating-system user (and from there as a superuser), as an SQL list.
     static let predefinedPowers = "('pg_write_all_data', 'pg_execute_server_program', 'pg_write_server_files', 'pg_read_server_files', 'pg_signal_backend')"
 
+    /// Refuses a gateway connected as a role other than the gateways' of a store whose roles `store init` granted: the
+    /// tables' owner or a member of it, a superuser, a role that creates roles, a member of ``predefinedPowers``, one
+    /// that may create objects in `public`, the admin's or the archive's role, or one not granted the gateways' work. Roles change after `store init`, so
+    /// each gateway checks its own when it starts. A store without granted roles (a demo) has the owner append.
+    static func checkServingRole(on database: PostgresStoreDatabase) throws {
+        let row = try database.read { session in
+            try session.fetchOne(
+                """
+                SELECT r.rolname AS role, r.rolsuper OR r.rolcreaterole AS powerful,
+                       pg_catalog.pg_has_role(r.oid, c.relowner, 'MEMBER') AS owner,
+                       pg_catalog.has_schema_privilege(r.oid, 'public', 'CREATE') AS creates,
+                       pg_catalog.has_table_privilege(r.oid, c.oid, 'DELETE') AS archives,
+                       pg_catalog.has_table_privilege(r.oid, 'public.documents', 'INSERT')
+                           AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
+                                       WHERE tgname = 'settings_guard' AND tgrelid = 'public.settings'::pg_catalog.regclass) AS administers,
+                       EXISTS (SELECT 1 FROM pg_catalog.pg_attribute t, pg_catalog.aclexplode(t.attacl) a
+                               WHERE t.attrelid = 'public.documents'::pg_catalog.regclass AND t.attname = 'status_reason'
+                                 AND a.privilege_type = 'UPDATE' AND pg_catalog.pg_has_role(r.oid, a.grantee, 'MEMBER')) AS expires,
+                       (SELECT pg_catalog.string_agg(p.rolname, ', ' ORDER BY p.rolname) FROM pg_catalog.pg_roles p
+                        WHERE p.rolname IN \(Self.predefinedPowers) AND pg_catalog.pg_has_role(r.oid, p.oid, 'MEMBER')) AS powers,
+                       EXISTS (SELECT 1 FROM pg_catalog.aclexplode(c.relacl) a
+                               WHERE a.privilege_type = 'INSERT' AND a.grantee <> c.relowner) AS granted
+                FROM pg_catalog.pg_roles r, pg_catalog.pg_class c
+                WHERE r.rolname = current_user AND c.oid = 'public.log'::pg_catalog.regclass
+                """
+            )
+        }
+        guard let row, try row.bool("granted") else { return }
+        let role = try row.text("role")
+        let problem: String? =
+            try row.bool("owner") ? "is the tables' owner or a member of it, which can disable the log's triggers"
+            : try row.bool("powerful") ? "is a superuser or may create roles, and so may become the tables' owner"
+            : try row.optionalText("powers").map { "is a member of \($0), which write any table or reach the server's files or programs" }
+            ?? (try row.bool("creates") ? "may create objects in the schema public, where one of its own could stand in for the store's"
+            : try row.bool("archives") ? "is the archive role, which may delete entries from the log"
+            : try row.bool("administers") ? "is the admin role, which may change the registry"
+            : try !row.bool("expires") ? "is not the role granted the gateways' work" : nil)
+        if let problem {
+            throw StoreError("a gateway connects as the gateways' role, and \(role) \(problem): connect as the role `store init --gateway-role` named")
+        }
+    }
+
     private static func installOnce(on database: PostgresStoreDatabase, roles: PostgresRoles) throws {
         try database.write { session in
             // Every table the triggers guard, first and in the appenders' order (the frontier, then the log and the
