@@ -12,6 +12,9 @@ public struct StoreOptions: Sendable {
     public var commitTimeout: Duration = .seconds(5)
     /// For PostgreSQL: a file whose first line is the password (else `PGPASSWORD`, else none).
     public var passwordFile: String?
+    /// For PostgreSQL: the password itself, read by the caller (the CLI reads a file on an operator's behalf); it
+    /// takes the place of `passwordFile`.
+    public var password: String?
     /// For PostgreSQL off this host: the CA that signed the server's certificate (else the system's trust store).
     public var caFile: String?
     /// Opens without creating or migrating anything (SQLite).
@@ -73,7 +76,7 @@ public final class Store: Sendable {
             try StoreMigration.checkNotPending(database, at: location)
             return Store(location: location, database: database, backend: .sqlite(pool, path: path), options: options)
         case .postgres(let server):
-            let password = try PostgresLocation.password(file: options.passwordFile)
+            let password = try options.password ?? PostgresLocation.password(file: options.passwordFile)
             let database = PostgresStoreDatabase(
                 configuration: try server.connectionConfiguration(password: password, caFile: options.caFile),
                 statementTimeout: options.busyTimeout, logger: logger
@@ -99,7 +102,7 @@ public final class Store: Sendable {
             throw StoreError("store init is for PostgreSQL: a SQLite database is created when it is first opened")
         }
         let database = PostgresStoreDatabase(
-            configuration: try server.connectionConfiguration(password: try PostgresLocation.password(file: options.passwordFile), caFile: options.caFile),
+            configuration: try server.connectionConfiguration(password: try options.password ?? PostgresLocation.password(file: options.passwordFile), caFile: options.caFile),
             statementTimeout: options.busyTimeout, logger: logger
         )
         defer { database.close() }

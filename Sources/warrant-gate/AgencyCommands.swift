@@ -61,11 +61,16 @@ struct AgencyCommand: ParsableCommand {
         @Option(help: "The agency's client certificate (PEM).") var cert: String
         @Option(help: "The agency's display name (default: the id).", transform: FreeText.composed) var name: String?
         @Option(help: "The agency directory the gateway reads (skipped if absent): an agency it lists keeps its category there.")
-        var agencies: String = "policies/agencies.yaml"
+        var agencies: String = Self.defaultAgencies
+        static let defaultAgencies = "policies/agencies.yaml"
 
         func run() throws {
             let pin = try spkiFingerprint(ofCertificateAt: cert)
+            // Under sudo, the installed directory, and only one root alone may change.
+            let sudo = SudoInvocation.current
+            let agencies = sudo != nil && agencies == Self.defaultAgencies ? SudoInvocation.installedPolicies + "/agencies.yaml" : agencies
             if FileManager.default.fileExists(atPath: agencies) {
+                try sudo?.checkTrustList(agencies, what: "--agencies")
                 // A category the directory file does not declare is a misspelling the policy's rules would not see.
                 let declared = try AgencyDirectoryFile.declaredCategories(YAMLNode.load(path: agencies))
                 guard declared.contains(category) else {
@@ -111,6 +116,7 @@ struct AgencyCommand: ParsableCommand {
 }
 
 func spkiFingerprint(ofCertificateAt path: String) throws -> String {
+    try SudoInvocation.checkOperatorMayRead(path, what: "--cert")
     guard let pem = try? YAMLNode.readText(path: path) else { throw CLIError(.notFound, "cannot read certificate file \(path)") }
     do {
         return try ClientCertificate.spkiFingerprint(pem: pem)

@@ -43,9 +43,31 @@ func checkArguments() throws {
 struct SudoInvocation {
     /// Where the Debian package installs the gateway's configuration, whose `database:` is the store the key signs.
     static let installedConfiguration = "/etc/warrant-gate/gateway.yaml"
+    /// Where it installs the policies, `agencies.yaml` and `courts.yaml`: the CLI's defaults for them under sudo.
+    static let installedPolicies = "/etc/warrant-gate/policies"
+
+    /// Refuses a list the commands trust (the courts whose signatures count, the agency directory) unless only root may
+    /// change it and every directory on its way: an operator's own list would make their forgery "verified" for the
+    /// next person, who approves what the registry shows.
+    func checkTrustList(_ path: String, what: String) throws {
+        guard let resolved = realpath(path, nil) else { throw CLIError(.notFound, "\(what) \(path): \(String(cString: strerror(errno)))") }
+        defer { free(resolved) }
+        var place = String(cString: resolved)
+        while true {
+            var status = stat()
+            guard stat(place, &status) == 0, status.st_uid == 0, status.st_mode & 0o022 == 0 else {
+                throw CLIError(.refused, "run through sudo, \(what) must name a file that only root may change, in directories only root may change (such as \(Self.installedPolicies)): \(place) is not")
+            }
+            guard place != "/" else { return }
+            place = URL(fileURLWithPath: place).deletingLastPathComponent().path
+        }
+    }
 
     /// The account that ran sudo.
     let operatorAccount: String
+    /// Its user id, and the ids of its groups (its primary group's among them).
+    let operatorID: uid_t
+    let operatorGroups: Set<gid_t>
 
     /// Nil unless sudo started this process as an account other than the one that ran it (`SUDO_USER` and
     /// `SUDO_UID`, which sudo sets, naming another user than the process's).
@@ -54,7 +76,64 @@ struct SudoInvocation {
         guard let user = environment["SUDO_USER"], !user.isEmpty, let uid = environment["SUDO_UID"].flatMap(uid_t.init), uid != getuid() else {
             return nil
         }
-        return SudoInvocation(operatorAccount: user)
+        let primary = environment["SUDO_GID"].flatMap(gid_t.init) ?? gid_t.max
+        return SudoInvocation(operatorAccount: user, operatorID: uid, operatorGroups: Self.groups(of: user, primary: primary))
+    }
+
+    /// The groups of `user` in the group database, and `primary`.
+    private static func groups(of user: String, primary: gid_t) -> Set<gid_t> {
+        var count: Int32 = 64
+        var groups = [gid_t](repeating: 0, count: Int(count))
+        while getgrouplist(user, primary, &groups, &count) == -1, count <= 1 << 16 {
+            groups = [gid_t](repeating: 0, count: Int(count) * 2)
+            count = Int32(groups.count)
+        }
+        return Set(groups.prefix(max(0, Int(count)))).union([primary])
+    }
+
+    /// Whether the operator's own account holds the rights `bits` (read 4, write 2, search 1) on a file of `status`,
+    /// as the kernel decides: by the owner's, else the group's, else everyone's bits.
+    private func operatorMay(_ bits: mode_t, _ status: stat) -> Bool {
+        if operatorID == 0 { return true }
+        if status.st_uid == operatorID { return (status.st_mode >> 6) & bits == bits }
+        if operatorGroups.contains(status.st_gid) { return (status.st_mode >> 3) & bits == bits }
+        return status.st_mode & bits == bits
+    }
+
+    /// Reads an input file for the operator (at most `limit` bytes), refusing one the operator's own account could not
+    /// read: the service account's rights are lent for the admin commands, not to read its signing key or database
+    /// (a password file's first line is sent to the server the operator names). Decided on the file opened, by its
+    /// owner and mode, so that no link swapped in after the check is read; and on each directory on its way.
+    func readAsOperator(_ path: String, what: String, limit: Int) throws -> Data {
+        let refusal = "run through sudo, \(what) may name only a file \(operatorAccount) may read: \(path)"
+        if let resolved = realpath(path, nil) {
+            defer { free(resolved) }
+            var directory = URL(fileURLWithPath: String(cString: resolved)).deletingLastPathComponent().path
+            while true {
+                var status = stat()
+                guard stat(directory, &status) == 0, operatorMay(1, status) else { throw CLIError(.refused, refusal) }
+                guard directory != "/" else { break }
+                directory = URL(fileURLWithPath: directory).deletingLastPathComponent().path
+            }
+        }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+        guard descriptor >= 0 else { throw CLIError(errno == ENOENT ? .notFound : .failure, "\(what) \(path): \(String(cString: strerror(errno)))") }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG, operatorMay(4, status) else { throw CLIError(.refused, refusal) }
+        guard status.st_size <= limit else { throw CLIError(.refused, "\(what) \(path) is larger than \(limit) bytes") }
+        do {
+            return try handle.readToEnd() ?? Data()
+        } catch {
+            throw CLIError(.failure, "\(what) \(path): \(error.localizedDescription)")
+        }
+    }
+
+    /// Refuses an input file the operator could not read (``readAsOperator(_:what:limit:)``), for one a library
+    /// reads itself (a CA, a certificate): checked here and read there.
+    static func checkOperatorMayRead(_ path: String?, what: String) throws {
+        guard let path, let sudo = current else { return }
+        _ = try sudo.readAsOperator(path, what: what, limit: 64 << 20)
     }
 
     /// Refuses a command that runs a gateway: the service manager runs it, with the service's keys.
@@ -239,13 +318,34 @@ struct DatabaseOptions: ParsableArguments {
         return location
     }
 
-    var options: StoreOptions { StoreOptions(passwordFile: dbPasswordFile, caFile: dbCaFile) }
+    /// Under sudo, the password file is read here, as its operator may read it (``SudoInvocation``), and the CA file
+    /// checked so.
+    var options: StoreOptions {
+        get throws {
+            guard let sudo = SudoInvocation.current else { return StoreOptions(passwordFile: dbPasswordFile, caFile: dbCaFile) }
+            try SudoInvocation.checkOperatorMayRead(dbCaFile, what: "--db-ca-file")
+            var options = StoreOptions(caFile: dbCaFile)
+            if let dbPasswordFile {
+                let contents = try sudo.readAsOperator(dbPasswordFile, what: "--db-password-file", limit: 1 << 16)
+                guard let text = String(data: contents, encoding: .utf8) else {
+                    throw CLIError(.refused, "the database password file \(dbPasswordFile) is not UTF-8 text")
+                }
+                do {
+                    options.password = try PostgresLocation.password(text: text, file: dbPasswordFile)
+                } catch {
+                    throw CLIError(.refused, error.message)
+                }
+            }
+            return options
+        }
+    }
 
     func open(_ db: String, create: Bool = false) throws -> Store {
         let location = try location(db)
         if let path = location.sqlitePath, !create, !FileManager.default.fileExists(atPath: path) {
             throw CLIError(.notFound, "no database at \(path) (start `warrant-gate demo` once, or pass --db)")
         }
+        let options = try options
         do {
             return try Store.open(location, options: options)
         } catch {

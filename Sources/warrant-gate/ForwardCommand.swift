@@ -43,6 +43,7 @@ struct ForwardCommand: ParsableCommand {
             OperationalLogging.bootstrap(logFormat)
             let logger = Logger(label: "warrant-gate.forward")
             guard tls || (ca == nil && cert == nil && key == nil) else { throw CLIError(.usage, "--ca, --cert and --key need --tls") }
+            for (path, what) in [(ca, "--ca"), (cert, "--cert"), (key, "--key")] { try SudoInvocation.checkOperatorMayRead(path, what: what) }
             let destination: SyslogDestination
             do {
                 destination = try SyslogDestination(parsing: to, tls: tls ? SyslogTLSFiles(ca: ca, certificate: cert, key: key) : nil)
@@ -50,7 +51,7 @@ struct ForwardCommand: ParsableCommand {
                 throw CLIError(.usage, "\(error)")
             }
             let location = try admin.location()
-            var options = admin.database.options
+            var options = try admin.database.options
             options.readonly = location.sqlitePath != nil
             let store = try await BlockingWork.run { [options] in try storeCall { try Store.open(location, options: options) } }
             defer { store.close() }

@@ -193,6 +193,7 @@ struct LogCommand: ParsableCommand {
         @Flag(help: "Let a bundle's entries after its latest signed checkpoint pass (they are vouched for by no signature).") var allowUnsignedTail = false
 
         func run() throws {
+            for path in [against, bundle, key].compactMap({ $0 }) + archive { try SudoInvocation.checkOperatorMayRead(path, what: "an input file") }
             let external = try against.map { path -> String in
                 guard let text = try? YAMLNode.readText(path: path) else { throw CLIError(.notFound, "cannot read \(path)") }
                 return text
@@ -269,6 +270,7 @@ struct LogCommand: ParsableCommand {
         static let maximumBytes = 1 << 20
 
         func run() throws {
+            for path in [file, key] { try SudoInvocation.checkOperatorMayRead(path, what: "an input file") }
             let data = try storeCall { try PrivateFile.read(file, limit: Self.maximumBytes) }
             guard let keyText = try? YAMLNode.readText(path: key) else { throw CLIError(.notFound, "cannot read \(key)") }
             let verifier: LogVerifierKey

@@ -38,6 +38,7 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "An archive file of the log (repeatable): give every one, oldest first, to count archived entries.") var archive: [String] = []
 
     func run() throws {
+        for path in archive { try SudoInvocation.checkOperatorMayRead(path, what: "--archive") }
         if let out { try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) } }
         let store = try admin.open()
         let timeZone = (try? store.recordedTimeZone()) ?? nil ?? TimeZone(identifier: "America/Denver")!

@@ -13,8 +13,12 @@ struct CourtOptions: ParsableArguments {
     var courts: String?
 
     /// The directory `--courts` names (it must exist), else the default file if it exists, else the empty directory.
+    /// Under sudo the default is the installed one, and the file must be one only root may change.
     func directory() throws -> CourtDirectory {
-        guard let path = courts ?? (FileManager.default.fileExists(atPath: Self.defaultPath) ? Self.defaultPath : nil) else { return .empty }
+        let sudo = SudoInvocation.current
+        let fallback = sudo == nil ? Self.defaultPath : SudoInvocation.installedPolicies + "/courts.yaml"
+        guard let path = courts ?? (FileManager.default.fileExists(atPath: fallback) ? fallback : nil) else { return .empty }
+        try sudo?.checkTrustList(path, what: "--courts")
         do {
             return try CourtDirectoryFile.load(path: path)
         } catch {
@@ -24,6 +28,7 @@ struct CourtOptions: ParsableArguments {
 
     /// Checks `document`'s signature (embedded, or the detached one read from `signaturePath`) at `time`.
     func check(document: Data, signaturePath: String?, at time: Date = Date()) throws -> DocumentSignatureStatus {
+        try SudoInvocation.checkOperatorMayRead(signaturePath, what: "--signature")
         let detached = try signaturePath.map { path in [UInt8](try storeCall { try DocumentStore.read(path: path) }) }
         let verifier = DocumentSignatureVerifier(courts: try directory())
         let bytes = [UInt8](document)

@@ -35,7 +35,7 @@ struct StoreCommand: ParsableCommand {
             let location = try database.location(db)
             let roles: PostgresRoles
             do { roles = try PostgresRoles(gateway: gatewayRole, admin: adminRole, archive: archiveRole) } catch { throw CLIError(.usage, error.message) }
-            try storeCall { try Store.initialize(location, roles: roles, options: database.options) }
+            try storeCall { try Store.initialize(location, roles: roles, options: try database.options) }
             print("the store's tables are in \(location); granted to \(roles.gateway ?? "")\(adminRole.map { ", \($0)" } ?? "")\(archiveRole.map { ", \($0)" } ?? "")")
         }
     }

@@ -60,6 +60,7 @@ struct WarrantCommand: ParsableCommand {
             // Read once; the stored copy is the content whose digest is registered and whose signature is checked. It
             // is staged on disk first and put in place once registered: a refused registration stores nothing, and a
             // registered digest always has its document.
+            try SudoInvocation.checkOperatorMayRead(document, what: "--document")
             let content = try document.map { path in try storeCall { try DocumentStore.read(path: path) } }
             let checkedAt = Date()
             let signatureStatus = try content.map { try courts.check(document: $0, signaturePath: signature, at: checkedAt) } ?? .unsigned
@@ -274,6 +275,7 @@ struct WarrantCommand: ParsableCommand {
             guard let registered = entry.document.documentSHA256 else {
                 throw CLIError(.notFound, "\(reference) was registered without a document (\(entry.noDocumentReason ?? "no reason given"))")
             }
+            try SudoInvocation.checkOperatorMayRead(file, what: "the copy")
             let content = try storeCall { try DocumentStore.read(path: file) }
             let digest = DocumentStore.digest(of: content)
             let matches = digest == registered

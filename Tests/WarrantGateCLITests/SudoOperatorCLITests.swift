@@ -76,6 +76,40 @@ struct SudoOperatorCLITests {
         }
     }
 
+    /// An attacker's pass over the Debian package: `--db-password-file` named the log signing key (0600, the service
+    /// account's), whose line the CLI sent as the password to a server of the operator's; and `--courts` named the
+    /// operator's own list, so their forged court signature showed "verified" to the person approving.
+    @Test("run through sudo, the CLI reads only files the operator may read, and a courts list only root may change")
+    func operatorReads() throws {
+        let scratch = try Scratch()
+        #expect(try CLIProcess.run(["advisement", "record", "--subject", "2017-000789", "--language", "es", "--by", "Dep. Ortiz", "--db", scratch.db]).status == 0)
+        let secret = scratch.url.appendingPathComponent("service-secret").path
+        let shared = scratch.url.appendingPathComponent("operator-password").path
+        for (path, mode) in [(secret, 0o600), (shared, 0o644)] {
+            #expect(FileManager.default.createFile(atPath: path, contents: Data("line\n".utf8), attributes: [.posixPermissions: mode]))
+        }
+        let database = ["--db", scratch.db]
+        for arguments in [
+            ["warrant", "list", "--db-password-file", secret] + database,
+            ["warrant", "register", "--time-zone", "America/Denver", "--reference", "JW-X", "--kind", "judicial-warrant", "--agency", "ice-ero",
+             "--subject", "2017-000123", "--scope", "records.read", "--expires", "2099-12-31", "--document", secret] + database,
+            ["agency", "add", "aurora-pd", "--category", "local-law-enforcement", "--cert", secret] + database,
+            ["log", "verify", "--against", secret] + database,
+        ] {
+            let refused = try Self.run(arguments, sudoUser: "alice")
+            #expect(refused.status == 3 && refused.stderr.contains("may name only a file alice may read"), "\(arguments.prefix(2)): \(refused.stderr)")
+        }
+        let readable = try Self.run(["warrant", "list", "--db-password-file", shared] + database, sudoUser: "alice")
+        #expect(readable.status == 0, "\(readable.stderr)")
+
+        let courts = scratch.url.appendingPathComponent("courts.yaml").path
+        #expect(FileManager.default.createFile(atPath: courts, contents: Data("courts: []\n".utf8)))
+        let forged = try Self.run(["warrant", "register", "--time-zone", "America/Denver", "--reference", "JW-Y", "--kind", "judicial-warrant",
+                                   "--agency", "ice-ero", "--subject", "2017-000123", "--scope", "records.read", "--expires", "2099-12-31",
+                                   "--document", shared, "--courts", courts] + database, sudoUser: "alice")
+        #expect(forged.status == 3 && forged.stderr.contains("must name a file that only root may change"), "\(forged.stderr)")
+    }
+
     @Test("a gateway is not run through sudo: it would hold the service's keys and log to a store of the operator's")
     func noGatewayUnderSudo() throws {
         for command in [["serve", "--config", "/nonexistent/gateway.yaml"], ["demo", "--data-dir", "/nonexistent/demo"]] {

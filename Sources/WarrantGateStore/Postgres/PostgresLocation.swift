@@ -62,12 +62,17 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
                 )
             }
             guard let text = try? YAMLNode.readText(path: file) else { throw StoreError("cannot read the database password file \(file)") }
-            guard let line = text.split(whereSeparator: \.isNewline).first, !line.isEmpty else {
-                throw StoreError("the database password file \(file) is empty")
-            }
-            return String(line)
+            return try password(text: text, file: file)
         }
         return environment["PGPASSWORD"]
+    }
+
+    /// The password in `text`, the contents of the password file `file`: its first line.
+    public static func password(text: String, file: String) throws(StoreError) -> String {
+        guard let line = text.split(whereSeparator: \.isNewline).first, !line.isEmpty else {
+            throw StoreError("the database password file \(file) is empty")
+        }
+        return String(line)
     }
 
     /// The URL as it may be printed: whatever stands before its host's `@` (a user and perhaps a password) removed,
