@@ -34,6 +34,16 @@ struct ConfigurationTests {
         #expect(tuned.limits.upstreamConnectTimeout == .milliseconds(500))
     }
 
+    /// An attacker's pass: `enabled: false` beside a `host` (as the packaged file and the docs' sample set one) left
+    /// the unauthenticated admin listener on.
+    @Test("admin.enabled: false turns the admin listener off, whatever host and port say")
+    func adminDisabled() throws {
+        #expect(try load(base + "admin: { host: 0.0.0.0, port: 9090 }\n").adminHost == "0.0.0.0")
+        for section in ["{ host: 0.0.0.0, port: 9090, enabled: false }", "{ enabled: false, host: 127.0.0.1 }", "{ enabled: false }"] {
+            #expect(try load(base + "admin: \(section)\n").adminHost == nil, "\(section)")
+        }
+    }
+
     @Test("every limit in docs/configuration.md's sample is a key the gateway reads, with the value it documents")
     func documentedLimits() throws {
         let document = try String(contentsOfFile: Repository.path("docs/configuration.md"), encoding: .utf8)

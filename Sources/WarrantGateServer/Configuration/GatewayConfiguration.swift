@@ -184,9 +184,10 @@ public struct GatewayConfiguration: Sendable {
         }
         if let admin = root["admin"] {
             try admin.requireKeys(in: ["host", "port", "enabled"], what: "admin")
-            if try admin["enabled"]?.bool("enabled") == false { configuration.adminHost = nil }
             if let host = try admin["host"]?.string("host") { configuration.adminHost = host }
             configuration.adminPort = try port(admin["port"]) ?? configuration.adminPort
+            // Off whatever else the section says: a `host` beside `enabled: false` had turned the listener back on.
+            if try admin["enabled"]?.bool("enabled") == false { configuration.adminHost = nil }
         }
         if let limits = root["limits"] {
             try limits.requireKeys(
