@@ -110,7 +110,7 @@ public enum AuditBundle {
     /// which a forger could have replaced along with the log.
     public static func verify(path: String, key: LogVerifierKey?, against external: String?) throws -> VerificationReport {
         var lines = try LineReader(path: path)
-        let decoder = JSONDecoder()
+        let decoder = UniqueKeyJSONDecoder()
         guard let first = try lines.next(), let header = try? decoder.decode(Header.self, from: Data(first.utf8)), header.format == formatName else {
             throw StoreError("\(path) is not a \(formatName) file")
         }

@@ -98,7 +98,7 @@ public enum LogArchive {
     /// Reads an archive's entries, for verification spanning archives and the database.
     static func entries(path: String, visit: (LogVerifier.Entry) throws -> Void) throws -> (from: UInt64, through: UInt64) {
         var lines = try LineReader(path: path)
-        let decoder = JSONDecoder()
+        let decoder = UniqueKeyJSONDecoder()
         guard let first = try lines.next(), let header = try? decoder.decode(Header.self, from: Data(first.utf8)), header.format == formatName else {
             throw StoreError("\(path) is not a \(formatName) file")
         }

@@ -276,11 +276,11 @@ struct LogCommand: ParsableCommand {
             let verifier: LogVerifierKey
             do { verifier = try LogVerifierKey(encoded: keyText) } catch { throw CLIError(.usage, "\(key): \(error)") }
             let proof: InclusionProofFile
-            do { proof = try JSONDecoder().decode(InclusionProofFile.self, from: data) } catch { throw CLIError(.usage, "\(file) is not a proof file") }
+            do { proof = try UniqueKeyJSONDecoder().decode(InclusionProofFile.self, from: data) } catch { throw CLIError(.usage, "\(file) is not a proof file (\(error))") }
             do {
                 let checkpoint = try proof.verify(key: verifier)
-                print("ok: seq \(proof.seq) (\(proof.kind)) is in the log \(checkpoint.origin) of \(checkpoint.size) entries, signed by \(verifier.name)")
-                print(proof.entry)
+                print("ok: seq \(proof.seq) (\(TerminalText.escaped(proof.kind))) is in the log \(TerminalText.escaped(checkpoint.origin)) of \(checkpoint.size) entries, signed by \(TerminalText.escaped(verifier.name))")
+                print(TerminalText.escaped(proof.entry))
             } catch {
                 throw CLIError(.refused, "the proof does NOT verify: \(error)")
             }

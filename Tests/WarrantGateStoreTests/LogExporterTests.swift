@@ -83,6 +83,12 @@ struct LogExporterTests {
         #expect(bare.jsonLine == #"{"seq":9,"decisionId":"d1","time":"2026-11-25T00:00:00.000Z","agency":null,"category":null,"certificateSPKI":null,"method":"POST","path":"/","action":null,"subject":null,"warrantReference":null,"requestFacts":[],"effect":"allow","reason":"permitted","rules":[],"obligations":[],"policyDigest":null,"status":null,"upstreamStatus":null,"redactedFields":null,"bytes":null,"latencyMs":null,"error":null}"# + "\n")
         #expect(CSV.line(bare.csvFields) == #"d1,2026-11-25T00:00:00.000Z,,,,POST,/,,,,,allow,permitted,,,,,,,,,"# + "\r\n")
         #expect(bare.agency == nil && joined.path == full.path && joined.status == 502 && refused.status == 403)
+        // An attacker's pass: a refused fact value, logged as sent, held ESC and OSC sequences that cleared the
+        // terminal of whoever read the export; they, a C1 CSI and a bidi override, are written as escapes.
+        #expect(CSV.cell("a\u{1B}]0;PWNED\u{07}\u{1B}[2Jb") == #"a\u{1B}]0;PWNED\u{7}\u{1B}[2Jb"#)
+        #expect(CSV.cell("x\u{9B}31m\u{202E}y") == #"x\u{9B}31m\u{202E}y"#)
+        #expect(CSV.cell("tab\there, line\nbreak") == "\"tab\there, line\nbreak\"")
+        #expect(CSV.cell("Ciudad Juárez") == "Ciudad Juárez")
     }
 
     @Test("a whole-log export reads the log in its own order without sorting it; a time range reads through the index, still in seq order")

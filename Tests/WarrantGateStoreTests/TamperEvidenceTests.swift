@@ -478,6 +478,26 @@ struct TamperEvidenceTests {
         try text.replacingOccurrences(of: "d-9", with: "d-99").write(toFile: path, atomically: true, encoding: .utf8)
         let tampered = try AuditBundle.verify(path: path, key: key.verifier, against: nil)
         #expect(!tampered.ok)
+
+        // An attacker's pass: a second "entry" member after the real one verified ("ok"), since the decoder took the
+        // first, while jq, Python and JavaScript show the second. A key given twice, however spelled, is refused.
+        let line = try #require(text.split(separator: "\n").dropFirst().first.map(String.init))
+        for second in [#","entry":"{}"}"#, #","\u0065ntry":"{}"}"#] {
+            let doubled = text.replacingOccurrences(of: line, with: String(line.dropLast()) + second)
+            try doubled.write(toFile: path, atomically: true, encoding: .utf8)
+            #expect(throws: StoreError.self, "\(second)") { try AuditBundle.verify(path: path, key: key.verifier, against: nil) }
+        }
+    }
+
+    @Test("the auditors' files refuse a member named twice at any depth, and nothing else")
+    func uniqueKeys() throws {
+        for refused in [#"{"a":1,"a":2}"#, #"{"a":1,"\u0061":2}"#, #"[{"x":{"b":[1,{"c":1,"c":2}]}}]"#, #"{"\ud83d\ude00":1,"😀":2}"#,
+                        String(repeating: "[", count: 100) + String(repeating: "]", count: 100)] {
+            #expect(throws: StoreError.self, "\(refused)") { try UniqueKeyJSONDecoder.checkUniqueKeys(Array(refused.utf8)) }
+        }
+        for accepted in [#"{"a":{"a":1},"b":[{"a":1},{"a":2}],"c":"\"a\":1,\"a\":2"}"#, #"{}"#, #"[]"#, #"{"a":"x\\","b":null}"#] {
+            #expect(throws: Never.self, "\(accepted)") { try UniqueKeyJSONDecoder.checkUniqueKeys(Array(accepted.utf8)) }
+        }
     }
 
     /// The reader rescanned what it held on every read and kept it all: one 96 MiB line took 18 s, and /dev/zero as
