@@ -38,6 +38,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     func run() async throws {
         try SudoInvocation.refuseGateway("warrant-gate demo")
+        OperationalLogging.bootstrap(.text)
         let logger = { () -> Logger in
             var logger = Logger(label: "warrant-gate")
             logger.logLevel = .notice

@@ -6,7 +6,7 @@ import WarrantGateServer
 enum LogFormat: String, ExpressibleByArgument, CaseIterable {
     /// JSON Lines on standard output, for journald and log shippers.
     case json
-    /// swift-log's plain lines on standard error, for a person at a terminal.
+    /// swift-log's plain lines on standard error, for a person at a terminal, control characters escaped.
     case text
 }
 
@@ -15,7 +15,7 @@ enum OperationalLogging {
     static func bootstrap(_ format: LogFormat) {
         switch format {
         case .json: LoggingSystem.bootstrap { label in JSONLogHandler(label: label) }
-        case .text: LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        case .text: LoggingSystem.bootstrap { label in TerminalLogHandler(label: label) }
         }
     }
 }

@@ -29,3 +29,20 @@ struct JSONLogHandlerTests {
         #expect(objects.allSatisfy { Timestamp.parse($0["time"] ?? "") != nil })
     }
 }
+
+/// An attacker's pass: an HTTP/2 header value holding line breaks, quoted in the parser's complaint, wrote a forged
+/// "critical … decision log tampered" line to the text-format log of `demo` and `--log-format text`.
+@Suite("Text-format operational logs")
+struct TerminalLogHandlerTests {
+    @Test("a message or metadata value cannot start a line of its own or drive the terminal")
+    func escaped() {
+        let event = LogEvent(
+            level: .notice, message: "refused: x\n2026-12-05T10:00:00+0000 critical warrant-gate: FORGED", metadata: ["error": "a\r\n\u{1B}[2J", "n": .stringConvertible(7)],
+            source: "warrant_gate", file: #fileID, function: #function, line: #line
+        )
+        let shown = TerminalLogHandler.escaped(event)
+        #expect(shown.message.description == "refused: x\\u{A}2026-12-05T10:00:00+0000 critical warrant-gate: FORGED")
+        #expect(shown.metadata?["error"] == .string("a\\u{D}\\u{A}\\u{1B}[2J"))
+        #expect(shown.metadata?["n"] == .string("7"))
+    }
+}
