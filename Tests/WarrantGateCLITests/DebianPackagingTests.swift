@@ -156,6 +156,7 @@ struct DebianPackagingTests {
             ("usr/lib/systemd/system/warrant-gate.service", "warrant-gate.service"), ("etc/warrant-gate/gateway.yaml", "gateway.yaml"),
             ("usr/lib/systemd/system/warrant-gate-forward.service", "warrant-gate-forward.service"), ("etc/warrant-gate/forward.env", "forward.env"),
             ("usr/lib/sysusers.d/warrant-gate.conf", "warrant-gate.sysusers"), ("usr/lib/tmpfiles.d/warrant-gate.conf", "warrant-gate.tmpfiles"),
+            ("etc/warrant-gate/policies/agencies.yaml", "agencies.yaml"),
         ] {
             #expect(try Data(contentsOf: tree.appendingPathComponent(packaged)) == Data(contentsOf: Self.packaging.appendingPathComponent(source)), "\(packaged)")
         }
