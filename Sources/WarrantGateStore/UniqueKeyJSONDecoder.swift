@@ -14,11 +14,17 @@ public struct UniqueKeyJSONDecoder {
         return try JSONDecoder().decode(type, from: data)
     }
 
-    /// Throws if an object in `bytes` names a member twice, keys compared as decoded (`"\u0065ntry"` is `"entry"`).
-    /// Reads only as much JSON as finding keys needs; the decoder refuses what is malformed.
+    /// Throws if an object in `bytes` names a member twice, keys compared as decoded (`"\u0065ntry"` is `"entry"`),
+    /// or if `bytes` is not one JSON value in UTF-8 without a byte-order mark, as the scanner reads it: Foundation's
+    /// decoder also reads UTF-16 and UTF-32 and skips a BOM, which the scanner would have taken for other bytes.
     static func checkUniqueKeys(_ bytes: [UInt8]) throws {
+        guard bytes.starts(with: [0xEF, 0xBB, 0xBF]) == false, !bytes.contains(0), String(validating: bytes, as: UTF8.self) != nil else {
+            throw StoreError("the JSON is not UTF-8 text without a byte-order mark")
+        }
         var scanner = KeyScanner(bytes: bytes)
         try scanner.value(depth: 0)
+        scanner.skipSpace()
+        guard scanner.index == bytes.count else { throw StoreError("the JSON holds more than one value, or is malformed at byte \(scanner.index)") }
     }
 
     private struct KeyScanner {
@@ -27,7 +33,7 @@ public struct UniqueKeyJSONDecoder {
 
         mutating func value(depth: Int) throws {
             skipSpace()
-            guard index < bytes.count else { return }
+            guard index < bytes.count else { throw malformed() }
             switch bytes[index] {
             case UInt8(ascii: "{"):
                 guard depth < UniqueKeyJSONDecoder.maximumDepth else { throw StoreError("the JSON nests deeper than \(UniqueKeyJSONDecoder.maximumDepth) levels") }
@@ -37,20 +43,21 @@ public struct UniqueKeyJSONDecoder {
                 if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return }
                 while index < bytes.count {
                     skipSpace()
-                    guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return }
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw malformed() }
                     let key = try string()
                     guard keys.insert(key).inserted else {
                         throw StoreError("the JSON names the member \"\(String(decoding: key.prefix(64), as: UTF8.self))\" twice in one object")
                     }
                     skipSpace()
-                    guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return }
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw malformed() }
                     index += 1
                     try value(depth: depth + 1)
                     skipSpace()
                     guard index < bytes.count, bytes[index] == UInt8(ascii: ",") else { break }
                     index += 1
                 }
-                if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1 }
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "}") else { throw malformed() }
+                index += 1
             case UInt8(ascii: "["):
                 guard depth < UniqueKeyJSONDecoder.maximumDepth else { throw StoreError("the JSON nests deeper than \(UniqueKeyJSONDecoder.maximumDepth) levels") }
                 index += 1
@@ -59,16 +66,33 @@ public struct UniqueKeyJSONDecoder {
                     if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return }
                     let before = index
                     try value(depth: depth + 1)
+                    guard index > before else { throw malformed() }
                     skipSpace()
-                    guard index > before, index < bytes.count, bytes[index] == UInt8(ascii: ",") else { break }
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: ",") else { break }
                     index += 1
                 }
-                if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1 }
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "]") else { throw malformed() }
+                index += 1
             case UInt8(ascii: "\""):
                 _ = try string()
             default:
-                while index < bytes.count, ![UInt8(ascii: ","), UInt8(ascii: "]"), UInt8(ascii: "}")].contains(bytes[index]) { index += 1 }
+                // A number or a literal: letters, digits, signs and points only.
+                let start = index
+                while index < bytes.count, Self.isScalarByte(bytes[index]) { index += 1 }
+                guard index > start else { throw malformed() }
             }
+        }
+
+        private static func isScalarByte(_ byte: UInt8) -> Bool {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."): true
+            default: false
+            }
+        }
+
+        private func malformed() -> StoreError {
+            StoreError("the JSON is malformed at byte \(index)")
         }
 
         /// The string starting at `index` (its opening quote), decoded to UTF-8; `index` ends past its closing quote.
@@ -100,7 +124,7 @@ public struct UniqueKeyJSONDecoder {
                 default: decoded.append(escape)
                 }
             }
-            return decoded
+            throw malformed()
         }
 
         private mutating func hex4() -> UInt32? {
@@ -109,7 +133,7 @@ public struct UniqueKeyJSONDecoder {
             return value
         }
 
-        private mutating func skipSpace() {
+        mutating func skipSpace() {
             while index < bytes.count, [0x20, 0x09, 0x0a, 0x0d].contains(bytes[index]) { index += 1 }
         }
     }

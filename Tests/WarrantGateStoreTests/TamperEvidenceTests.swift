@@ -495,7 +495,16 @@ struct TamperEvidenceTests {
                         String(repeating: "[", count: 100) + String(repeating: "]", count: 100)] {
             #expect(throws: StoreError.self, "\(refused)") { try UniqueKeyJSONDecoder.checkUniqueKeys(Array(refused.utf8)) }
         }
-        for accepted in [#"{"a":{"a":1},"b":[{"a":1},{"a":2}],"c":"\"a\":1,\"a\":2"}"#, #"{}"#, #"[]"#, #"{"a":"x\\","b":null}"#] {
+        // A second pass: Foundation's decoder skips a byte-order mark and reads UTF-16 and UTF-32, which the scanner
+        // read as other bytes, stopping before the second key; and a stop short of the end passed quietly.
+        let doubled = #"{"entry":"a","entry":"b"}"#
+        for encoded in [[0xEF, 0xBB, 0xBF] + Array(doubled.utf8), Array(doubled.data(using: .utf16LittleEndian)!),
+                        Array(doubled.data(using: .utf16BigEndian)!), Array(doubled.data(using: .utf32LittleEndian)!),
+                        Array(#"{"a":1} {"a":2}"#.utf8), Array(#"{"a":1 "a":2}"#.utf8), Array(#"{"a":"#.utf8), Array(#"["#.utf8)] {
+            #expect(throws: StoreError.self, "\(encoded.prefix(8))") { try UniqueKeyJSONDecoder.checkUniqueKeys(encoded) }
+        }
+        for accepted in [#"{"a":{"a":1},"b":[{"a":1},{"a":2}],"c":"\"a\":1,\"a\":2"}"#, #"{}"#, #"[]"#, #"{"a":"x\\","b":null}"#,
+                         #" { "n" : -1.5e+3 , "t" : [ true , false , null , "é" ] } "#] {
             #expect(throws: Never.self, "\(accepted)") { try UniqueKeyJSONDecoder.checkUniqueKeys(Array(accepted.utf8)) }
         }
     }
