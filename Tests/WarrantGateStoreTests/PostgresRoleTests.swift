@@ -308,27 +308,32 @@ extension StoreBackendTests {
             try await cluster.withClient { client in
                 try await client.query(PostgresQuery(unsafeSQL: "GRANT SELECT ON registry_state, settings TO wg_stranger"), logger: PostgresCluster.logger)
             }
-            let refusals: [(user: String, grant: String?, message: String)] = [
-                (PostgresCluster.owner, nil, "is the tables' owner"),
-                (Self.adminRole, nil, "is the admin role"),
-                (Self.archiveRole, nil, "is the archive role"),
-                ("wg_stranger", nil, "is not the role granted the gateways' work"),
-                (Self.gatewayRole, "ALTER ROLE \(Self.gatewayRole) CREATEROLE", "may create roles"),
-                (Self.gatewayRole, "GRANT pg_write_all_data TO \(Self.gatewayRole)", "is a member of pg_write_all_data"),
-                (Self.gatewayRole, "GRANT CREATE ON SCHEMA public TO \(Self.gatewayRole)", "may create objects in the schema public"),
-                (Self.gatewayRole, "GRANT \(PostgresCluster.owner) TO \(Self.gatewayRole)", "is the tables' owner or a member of it"),
-                (Self.gatewayRole, "GRANT \(Self.adminRole) TO \(Self.gatewayRole)", "is the admin role"),
-                (Self.gatewayRole, "GRANT DELETE ON log TO \(Self.gatewayRole)", "is the archive role"),
+            let (gateway, owner) = (Self.gatewayRole, PostgresCluster.owner)
+            let refusals: [(user: String, grant: [String], revoke: [String], message: String)] = [
+                (owner, [], [], "the owner of the store's tables"),
+                (Self.adminRole, [], [], "is the admin role"),
+                (Self.archiveRole, [], [], "is the archive role"),
+                ("wg_stranger", [], [], "is not the role granted the gateways' work"),
+                (gateway, ["ALTER ROLE \(gateway) CREATEROLE"], ["ALTER ROLE \(gateway) NOCREATEROLE"], "may create roles"),
+                (gateway, ["GRANT pg_write_all_data TO \(gateway)"], ["REVOKE pg_write_all_data FROM \(gateway)"], "is a member of pg_write_all_data"),
+                (gateway, ["GRANT CREATE ON SCHEMA public TO \(gateway)"], ["REVOKE CREATE ON SCHEMA public FROM \(gateway)"], "may create objects in the schema public"),
+                (gateway, ["GRANT \(owner) TO \(gateway)"], ["REVOKE \(owner) FROM \(gateway)"], "the owner of the store's tables"),
+                (gateway, ["GRANT \(Self.adminRole) TO \(gateway)"], ["REVOKE \(Self.adminRole) FROM \(gateway)"], "is the admin role"),
+                (gateway, ["GRANT DELETE ON log TO \(gateway)"], ["REVOKE DELETE ON log FROM \(gateway)"], "is the archive role"),
+                // A second pass: what a NOINHERIT login may still SET ROLE to, a trigger function it owns (DROP
+                // FUNCTION … CASCADE dropped the log's append-only trigger), and TRIGGER on the log.
+                (gateway, ["ALTER ROLE \(gateway) NOINHERIT", "GRANT \(Self.archiveRole) TO \(gateway)"],
+                 ["REVOKE \(Self.archiveRole) FROM \(gateway)", "ALTER ROLE \(gateway) INHERIT"], "is the archive role"),
+                (gateway, ["ALTER FUNCTION warrant_gate_log_archived_only() OWNER TO \(gateway)"],
+                 ["ALTER FUNCTION warrant_gate_log_archived_only() OWNER TO \(owner)"], "trigger functions"),
+                (gateway, ["GRANT TRIGGER ON log TO \(gateway)"], ["REVOKE TRIGGER ON log FROM \(gateway)"], "may create triggers on"),
+                (gateway, ["GRANT TRUNCATE ON documents TO \(gateway)"], ["REVOKE TRUNCATE ON documents FROM \(gateway)"], "truncate"),
             ]
-            for (user, grant, message) in refusals {
-                if let grant { try await cluster.withClient { try await $0.query(PostgresQuery(unsafeSQL: grant), logger: PostgresCluster.logger) } }
+            for (user, grant, revoke, message) in refusals {
+                for sql in grant { try await cluster.withClient { try await $0.query(PostgresQuery(unsafeSQL: sql), logger: PostgresCluster.logger) } }
                 let refused = await serving(user)
-                #expect(refused?.contains(message) == true && refused?.contains("connect as the role") == true, "\(user), \(grant ?? "-"): \(refused ?? "served")")
-                if let grant {
-                    let revoke = grant.hasPrefix("ALTER") ? "ALTER ROLE \(Self.gatewayRole) NOCREATEROLE"
-                        : grant.replacingOccurrences(of: "GRANT", with: "REVOKE").replacingOccurrences(of: " TO ", with: " FROM ")
-                    try await cluster.withClient { try await $0.query(PostgresQuery(unsafeSQL: revoke), logger: PostgresCluster.logger) }
-                }
+                #expect(refused?.contains(message) == true && refused?.contains("connect as the role") == true, "\(user), \(grant): \(refused ?? "served")")
+                for sql in revoke { try await cluster.withClient { try await $0.query(PostgresQuery(unsafeSQL: sql), logger: PostgresCluster.logger) } }
             }
             #expect(await serving(Self.gatewayRole) == nil, "every grant taken back")
         }

@@ -472,38 +472,53 @@ public enum PostgresSchema {
     /// as the server's operating-system user (and from there as a superuser), as an SQL list.
     static let predefinedPowers = "('pg_write_all_data', 'pg_execute_server_program', 'pg_write_server_files', 'pg_read_server_files', 'pg_signal_backend')"
 
-    /// Refuses a gateway connected as a role other than the gateways' of a store whose roles `store init` granted: the
-    /// tables' owner or a member of it, a superuser, a role that creates roles, a member of ``predefinedPowers``, one
-    /// that may create objects in `public`, the admin's or the archive's role, or one not granted the gateways' work. Roles change after `store init`, so
+    /// Refuses a gateway connected as a role other than the gateways' of a store whose roles `store init` granted: one
+    /// that is, or may act as (inherited or by SET ROLE), the owner of the tables or of a trigger function, a
+    /// superuser, a role that creates roles, a member of ``predefinedPowers``, one that may create triggers on,
+    /// truncate or reference a table, or create objects in `public`, the admin's or the archive's role; or one not
+    /// granted the gateways' work. Roles change after `store init`, so
     /// each gateway checks its own when it starts. A store without granted roles (a demo) has the owner append.
     static func checkServingRole(on database: PostgresStoreDatabase) throws {
         let row = try database.read { session in
             try session.fetchOne(
                 """
-                SELECT r.rolname AS role, r.rolsuper OR r.rolcreaterole AS powerful,
-                       pg_catalog.pg_has_role(r.oid, c.relowner, 'MEMBER') AS owner,
-                       pg_catalog.has_schema_privilege(r.oid, 'public', 'CREATE') AS creates,
-                       pg_catalog.has_table_privilege(r.oid, c.oid, 'DELETE') AS archives,
-                       pg_catalog.has_table_privilege(r.oid, 'public.documents', 'INSERT')
+                WITH reachable AS (
+                    -- Every role this login can act as: its own and, inherited or by SET ROLE, each it is a member of.
+                    SELECT m.oid, m.rolname, m.rolsuper, m.rolcreaterole FROM pg_catalog.pg_roles m, pg_catalog.pg_roles r
+                    WHERE r.rolname = current_user AND pg_catalog.pg_has_role(r.oid, m.oid, 'MEMBER')
+                )
+                SELECT current_user::text AS role,
+                       EXISTS (SELECT 1 FROM reachable WHERE rolsuper OR rolcreaterole) AS powerful,
+                       EXISTS (SELECT 1 FROM reachable m WHERE m.oid = c.relowner
+                               OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc p WHERE p.proname LIKE 'warrant\\_gate\\_%' AND p.proowner = m.oid)
+                               OR EXISTS (SELECT 1 FROM pg_catalog.pg_class t
+                                          WHERE t.relnamespace = 'public'::pg_catalog.regnamespace AND t.relowner = m.oid)) AS owner,
+                       EXISTS (SELECT 1 FROM reachable m, pg_catalog.pg_class t
+                               WHERE t.relnamespace = 'public'::pg_catalog.regnamespace AND t.relkind IN ('r', 'p')
+                                 AND (pg_catalog.has_table_privilege(m.oid, t.oid, 'TRIGGER') OR pg_catalog.has_table_privilege(m.oid, t.oid, 'TRUNCATE')
+                                      OR pg_catalog.has_table_privilege(m.oid, t.oid, 'REFERENCES'))) AS triggers,
+                       EXISTS (SELECT 1 FROM reachable m WHERE pg_catalog.has_schema_privilege(m.oid, 'public', 'CREATE')) AS creates,
+                       EXISTS (SELECT 1 FROM reachable m WHERE pg_catalog.has_table_privilege(m.oid, c.oid, 'DELETE')) AS archives,
+                       EXISTS (SELECT 1 FROM reachable m WHERE pg_catalog.has_table_privilege(m.oid, 'public.documents', 'INSERT'))
                            AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
                                        WHERE tgname = 'settings_guard' AND tgrelid = 'public.settings'::pg_catalog.regclass) AS administers,
                        EXISTS (SELECT 1 FROM pg_catalog.pg_attribute t, pg_catalog.aclexplode(t.attacl) a
                                WHERE t.attrelid = 'public.documents'::pg_catalog.regclass AND t.attname = 'status_reason'
-                                 AND a.privilege_type = 'UPDATE' AND pg_catalog.pg_has_role(r.oid, a.grantee, 'MEMBER')) AS expires,
-                       (SELECT pg_catalog.string_agg(p.rolname, ', ' ORDER BY p.rolname) FROM pg_catalog.pg_roles p
-                        WHERE p.rolname IN \(Self.predefinedPowers) AND pg_catalog.pg_has_role(r.oid, p.oid, 'MEMBER')) AS powers,
+                                 AND a.privilege_type = 'UPDATE' AND a.grantee IN (SELECT oid FROM reachable)) AS expires,
+                       (SELECT pg_catalog.string_agg(rolname, ', ' ORDER BY rolname) FROM reachable WHERE rolname IN \(Self.predefinedPowers)) AS powers,
                        EXISTS (SELECT 1 FROM pg_catalog.aclexplode(c.relacl) a
                                WHERE a.privilege_type = 'INSERT' AND a.grantee <> c.relowner) AS granted
-                FROM pg_catalog.pg_roles r, pg_catalog.pg_class c
-                WHERE r.rolname = current_user AND c.oid = 'public.log'::pg_catalog.regclass
+                FROM pg_catalog.pg_class c
+                WHERE c.oid = 'public.log'::pg_catalog.regclass
                 """
             )
         }
         guard let row, try row.bool("granted") else { return }
         let role = try row.text("role")
         let problem: String? =
-            try row.bool("owner") ? "is the tables' owner or a member of it, which can disable the log's triggers"
-            : try row.bool("powerful") ? "is a superuser or may create roles, and so may become the tables' owner"
+            try row.bool("owner") ? "is, or may act as, the owner of the store's tables or trigger functions, which can disable the log's triggers"
+            : try row.bool("powerful") ? "is, or may act as, a superuser or a role that may create roles, and so may become the tables' owner"
+            : try row.bool("triggers") ? "may create triggers on, truncate or reference the store's tables"
             : try row.optionalText("powers").map { "is a member of \($0), which write any table or reach the server's files or programs" }
             ?? (try row.bool("creates") ? "may create objects in the schema public, where one of its own could stand in for the store's"
             : try row.bool("archives") ? "is the archive role, which may delete entries from the log"
