@@ -23,6 +23,7 @@ struct AgencyCommand: ParsableCommand {
         @Flag(help: "Print JSON for scripts.") var json = false
 
         func run() throws {
+            if FileManager.default.fileExists(atPath: agencies) { try SudoInvocation.checkOperatorMayRead(agencies, what: "--agencies") }
             let registry = try admin.registry()
             let added = try storeCall { try registry.agencies() }
             let revoked = try storeCall { try registry.certificateRevocations() }
@@ -68,9 +69,9 @@ struct AgencyCommand: ParsableCommand {
             let pin = try spkiFingerprint(ofCertificateAt: cert)
             // Under sudo, the installed directory, and only one root alone may change.
             let sudo = SudoInvocation.current
-            let agencies = sudo != nil && agencies == Self.defaultAgencies ? SudoInvocation.installedPolicies + "/agencies.yaml" : agencies
+            var agencies = sudo != nil && agencies == Self.defaultAgencies ? SudoInvocation.installedPolicies + "/agencies.yaml" : agencies
             if FileManager.default.fileExists(atPath: agencies) {
-                try sudo?.checkTrustList(agencies, what: "--agencies")
+                if let sudo { agencies = try sudo.checkTrustList(agencies, what: "--agencies") }
                 // A category the directory file does not declare is a misspelling the policy's rules would not see.
                 let declared = try AgencyDirectoryFile.declaredCategories(YAMLNode.load(path: agencies))
                 guard declared.contains(category) else {

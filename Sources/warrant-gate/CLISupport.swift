@@ -48,8 +48,10 @@ struct SudoInvocation {
 
     /// Refuses a list the commands trust (the courts whose signatures count, the agency directory) unless only root may
     /// change it and every directory on its way: an operator's own list would make their forgery "verified" for the
-    /// next person, who approves what the registry shows.
-    func checkTrustList(_ path: String, what: String) throws {
+    /// next person, who approves what the registry shows. Returns the path with its links resolved, to be read in
+    /// place of `path`: the list's relative paths (a court's CA certificates) are then read beside the file checked,
+    /// not beside a link in a directory of the operator's.
+    func checkTrustList(_ path: String, what: String) throws -> String {
         guard let resolved = realpath(path, nil) else { throw CLIError(.notFound, "\(what) \(path): \(String(cString: strerror(errno)))") }
         defer { free(resolved) }
         var place = String(cString: resolved)
@@ -58,7 +60,7 @@ struct SudoInvocation {
             guard stat(place, &status) == 0, status.st_uid == 0, status.st_mode & 0o022 == 0 else {
                 throw CLIError(.refused, "run through sudo, \(what) must name a file that only root may change, in directories only root may change (such as \(Self.installedPolicies)): \(place) is not")
             }
-            guard place != "/" else { return }
+            guard place != "/" else { return String(cString: resolved) }
             place = URL(fileURLWithPath: place).deletingLastPathComponent().path
         }
     }
@@ -140,6 +142,12 @@ struct SudoInvocation {
     static func refuseGateway(_ command: String) throws {
         guard let sudo = current else { return }
         throw CLIError(.refused, "\(command) is not run through sudo (\(sudo.operatorAccount) ran it): the service manager runs the gateway with the service's keys (systemctl start warrant-gate)")
+    }
+
+    /// Refuses a command that needs none of the service account's rights (it reads only files the operator names).
+    static func refuseUnneeded(_ command: String) throws {
+        guard let sudo = current else { return }
+        throw CLIError(.refused, "\(command) needs none of the service account's rights (\(sudo.operatorAccount) ran it through sudo): run it without sudo")
     }
 
     /// Refuses (exit 2) an operator named other than the account that ran sudo: the two-person rule compares names.

@@ -26,6 +26,7 @@ struct PolicyCommand: ParsableCommand {
         @OptionGroup var courts: CourtOptions
 
         func run() throws {
+            try SudoInvocation.refuseUnneeded("policy check")
             let files = try policyFiles(path)
             let directory = FileManager.default.fileExists(atPath: agencies) ? try YAMLNode.load(path: agencies) : nil
             let categories = try directory.map { try Set(AgencyDirectoryFile.declaredCategories($0)) }
@@ -78,6 +79,7 @@ struct PolicyCommand: ParsableCommand {
         @Flag(help: "Print every case, not only failures.") var verbose = false
 
         func run() throws {
+            try SudoInvocation.refuseUnneeded("policy test")
             let files = try yamlFiles(path)
             var passed = 0
             var failed = 0
@@ -144,6 +146,9 @@ struct PolicyCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() throws {
+            for (path, what) in [(policy, "--policy"), (agencies, "--agencies")] where FileManager.default.fileExists(atPath: path) {
+                try SudoInvocation.checkOperatorMayRead(path, what: what)
+            }
             let parsed: Policy
             do { parsed = try PolicyParser.load(path: policy) } catch { throw CLIError(.failure, "\(error)") }
             let time = try at.map(parseInstant) ?? Date()

@@ -17,8 +17,8 @@ struct CourtOptions: ParsableArguments {
     func directory() throws -> CourtDirectory {
         let sudo = SudoInvocation.current
         let fallback = sudo == nil ? Self.defaultPath : SudoInvocation.installedPolicies + "/courts.yaml"
-        guard let path = courts ?? (FileManager.default.fileExists(atPath: fallback) ? fallback : nil) else { return .empty }
-        try sudo?.checkTrustList(path, what: "--courts")
+        guard var path = courts ?? (FileManager.default.fileExists(atPath: fallback) ? fallback : nil) else { return .empty }
+        if let sudo { path = try sudo.checkTrustList(path, what: "--courts") }
         do {
             return try CourtDirectoryFile.load(path: path)
         } catch {
