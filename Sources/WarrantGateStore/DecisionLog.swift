@@ -65,7 +65,12 @@ public final class DecisionLog: DecisionLogWriter {
         var queue: [Waiter] = []
         var writer = WriterMode.busy
         var closed = false
+        /// When a batch last failed to commit (a full disk, a lock held past the busy timeout).
+        var lastFailure: ContinuousClock.Instant?
     }
+
+    /// How long after a failed commit the log reports itself unhealthy.
+    private static let failureMemory: Duration = .seconds(5)
 
     private let writer: any DatabaseWriter
     /// The database file and its write-ahead log, as they were when the log was opened.
@@ -110,9 +115,13 @@ public final class DecisionLog: DecisionLogWriter {
     /// not be synced. Every later append fails.
     private var durabilityFailure: StoreError? { walSync?.failure ?? backfill?.failure }
 
-    /// False once the write-ahead log, or the database file after a checkpoint, could not be synced: every later
-    /// append fails.
-    public var isHealthy: Bool { durabilityFailure == nil }
+    /// False once the write-ahead log, or the database file after a checkpoint, could not be synced (every later
+    /// append fails), and for a few seconds after a batch failed to commit.
+    public var isHealthy: Bool {
+        guard durabilityFailure == nil else { return false }
+        let now = ContinuousClock.now
+        return !(state.withLock { $0.lastFailure }.map { now - $0 < Self.failureMemory } ?? false)
+    }
 
     /// Entries refused (after a sync failure, or once closed) or in a batch whose commit failed.
     public var unwrittenEntries: Int { unwritten.load(ordering: .relaxed) }
@@ -265,6 +274,7 @@ public final class DecisionLog: DecisionLogWriter {
             try write(batch.flatMap(\.entries), syncLater: deferredSync != nil, tree: &tree)
         } catch {
             unwritten.add(batch.reduce(0) { $0 + $1.entries.count }, ordering: .relaxed)
+            state.withLock { $0.lastFailure = .now }
             answer(callers, with: .failure(error))
             return
         }

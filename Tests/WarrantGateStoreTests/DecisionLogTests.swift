@@ -527,6 +527,27 @@ struct DecisionLogTests {
         await writer.value
     }
 
+    /// An attacker's pass over the admin listener: with the disk full or the database locked, every request was
+    /// answered 503 `log_unavailable` while `/readyz` said ready, since the log was unhealthy only after a failed sync.
+    @Test("a batch that fails to commit makes the log unhealthy for a few seconds", .timeLimit(.minutes(1)))
+    func commitFailureIsUnhealthy() async throws {
+        let database = try TemporaryDatabase()
+        let log = try Store.open(path: database.path, busyTimeout: 0.2).decisionLog()
+        let writer = Task { await log.run() }
+        try await log.append([decision("before")])
+        #expect(log.isHealthy)
+        var holding = Configuration()
+        holding.allowsUnsafeTransactions = true
+        let holder = try DatabaseQueue(path: database.path, configuration: holding)
+        try await holder.inDatabase { db in try db.execute(sql: "BEGIN IMMEDIATE") }
+        await #expect(throws: (any Error).self) { try await log.append([decision("locked-out")]) }
+        #expect(!log.isHealthy)
+        try await holder.inDatabase { db in try db.execute(sql: "ROLLBACK") }
+        try await log.append([decision("after")])
+        log.close()
+        await writer.value
+    }
+
     @Test("a failure latch reads nil until a failure is recorded, then keeps the first one")
     func failureLatchKeepsTheFirst() {
         let latch = FailureLatch()
