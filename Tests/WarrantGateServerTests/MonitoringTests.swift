@@ -260,7 +260,8 @@ struct MonitoringTests {
             #expect(exposition.value("warrantgate_decision_log_refusals_total") == 1)
             #expect((exposition.value("warrantgate_decision_log_unwritten_entries_total") ?? 0) >= 1)
             #expect((exposition.value("warrantgate_handshake_refusals_total") ?? 0) >= 1)
-            #expect(exposition.value("warrantgate_decision_log_healthy") == 1)
+            // The commit refused a moment ago: unhealthy for 5 s after it (and /readyz not ready).
+            #expect(exposition.value("warrantgate_decision_log_healthy") == 0)
             #expect(exposition.value("warrantgate_registry_readable") == 1)
             #expect(exposition.text.contains(#"warrantgate_decisions_total{effect="deny",reason="log_unavailable"} 1"#))
         }
