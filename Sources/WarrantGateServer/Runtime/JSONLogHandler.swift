@@ -58,29 +58,77 @@ public struct JSONLogHandler: LogHandler {
 }
 
 /// The descriptor JSON log lines go to, shared by every handler of the process.
+///
+/// A pipe or a socket whose reader has stopped (a stalled journald) must not stop the gateway: such a descriptor is
+/// written without blocking, a line waiting at most ``patience`` for room, and dropped if it still does not fit; until
+/// a line is written again, the next ones do not wait. A line cut short is ended before the next, so that every
+/// later line is whole.
 public final class JSONLogOutput: Sendable {
     public static let standardOutput = JSONLogOutput(descriptor: STDOUT_FILENO)
 
-    private let descriptor: Mutex<Int32>
+    /// How long one line may wait for room in a pipe or socket.
+    static let patience: Int32 = 50
 
-    public init(descriptor: Int32) {
-        self.descriptor = Mutex(descriptor)
+    private struct Target {
+        let descriptor: Int32
+        /// Writes with `send(MSG_DONTWAIT)`: a socket.
+        let isSocket: Bool
+        /// Written without blocking: a pipe or a socket.
+        let mayBlock: Bool
+        /// Opened here, and closed with this output.
+        let owned: Bool
+        /// The last line was cut short: the next starts with a line feed.
+        var torn = false
+        /// The last line was dropped: the next does not wait for room.
+        var stalled = false
     }
 
-    /// Writes the whole line, retrying short writes and interruptions; a line that cannot be written is dropped, as
-    /// a full pipe or a closed terminal must not stop the gateway.
+    private let target: Mutex<Target>
+
+    /// A pipe is written through a descriptor of its own, opened non-blocking (its flag is the open file's, shared
+    /// with every process that holds the pipe); a socket with `MSG_DONTWAIT`; anything else (a file, a terminal) as
+    /// it is.
+    public init(descriptor: Int32) {
+        var status = stat()
+        let kind = fstat(descriptor, &status) == 0 ? status.st_mode & S_IFMT : 0
+        if kind == S_IFIFO, case let own = open("/proc/self/fd/\(descriptor)", O_WRONLY | O_NONBLOCK | O_CLOEXEC), own >= 0 {
+            target = Mutex(Target(descriptor: own, isSocket: false, mayBlock: true, owned: true))
+        } else {
+            target = Mutex(Target(descriptor: descriptor, isSocket: kind == S_IFSOCK, mayBlock: kind == S_IFSOCK, owned: false))
+        }
+    }
+
+    deinit {
+        target.withLock { target in
+            if target.owned { close(target.descriptor) }
+        }
+    }
+
+    /// Writes the whole line, retrying short writes and interruptions; a line that cannot be written is dropped.
     func write(_ line: [UInt8]) {
-        descriptor.withLock { descriptor in
-            line.withUnsafeBytes { bytes in
+        target.withLock { target in
+            let bytes = target.torn ? [0x0A] + line : line
+            target.torn = false
+            let deadline = ContinuousClock.now + .milliseconds(target.stalled ? 0 : Int(Self.patience))
+            bytes.withUnsafeBytes { buffer in
                 var offset = 0
-                while offset < bytes.count {
-                    let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                    if written < 0 {
-                        if errno == EINTR { continue }
-                        return
+                while offset < buffer.count {
+                    let pointer = buffer.baseAddress! + offset, count = buffer.count - offset
+                    let written = target.isSocket ? send(target.descriptor, pointer, count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+                        : Glibc.write(target.descriptor, pointer, count)
+                    if written >= 0 {
+                        offset += written
+                        continue
                     }
-                    offset += written
+                    if errno == EINTR { continue }
+                    let left = deadline - ContinuousClock.now
+                    var ready = pollfd(fd: target.descriptor, events: Int16(POLLOUT), revents: 0)
+                    if target.mayBlock, errno == EAGAIN, left > .zero, poll(&ready, 1, Int32(left / .milliseconds(1)) + 1) > 0 { continue }
+                    target.torn = offset > 0
+                    target.stalled = true
+                    return
                 }
+                target.stalled = false
             }
         }
     }
