@@ -310,14 +310,14 @@ extension StoreBackendTests {
             }
             let (gateway, owner) = (Self.gatewayRole, PostgresCluster.owner)
             let refusals: [(user: String, grant: [String], revoke: [String], message: String)] = [
-                (owner, [], [], "the owner of the store's tables"),
+                (owner, [], [], "the store's tables or trigger functions"),
                 (Self.adminRole, [], [], "is the admin role"),
                 (Self.archiveRole, [], [], "is the archive role"),
                 ("wg_stranger", [], [], "is not the role granted the gateways' work"),
                 (gateway, ["ALTER ROLE \(gateway) CREATEROLE"], ["ALTER ROLE \(gateway) NOCREATEROLE"], "may create roles"),
                 (gateway, ["GRANT pg_write_all_data TO \(gateway)"], ["REVOKE pg_write_all_data FROM \(gateway)"], "is a member of pg_write_all_data"),
                 (gateway, ["GRANT CREATE ON SCHEMA public TO \(gateway)"], ["REVOKE CREATE ON SCHEMA public FROM \(gateway)"], "may create objects in the schema public"),
-                (gateway, ["GRANT \(owner) TO \(gateway)"], ["REVOKE \(owner) FROM \(gateway)"], "the owner of the store's tables"),
+                (gateway, ["GRANT \(owner) TO \(gateway)"], ["REVOKE \(owner) FROM \(gateway)"], "the store's tables or trigger functions"),
                 (gateway, ["GRANT \(Self.adminRole) TO \(gateway)"], ["REVOKE \(Self.adminRole) FROM \(gateway)"], "is the admin role"),
                 (gateway, ["GRANT DELETE ON log TO \(gateway)"], ["REVOKE DELETE ON log FROM \(gateway)"], "is the archive role"),
                 // A second pass: what a NOINHERIT login may still SET ROLE to, a trigger function it owns (DROP
@@ -328,6 +328,13 @@ extension StoreBackendTests {
                  ["ALTER FUNCTION warrant_gate_log_archived_only() OWNER TO \(owner)"], "trigger functions"),
                 (gateway, ["GRANT TRIGGER ON log TO \(gateway)"], ["REVOKE TRIGGER ON log FROM \(gateway)"], "may create triggers on"),
                 (gateway, ["GRANT TRUNCATE ON documents TO \(gateway)"], ["REVOKE TRUNCATE ON documents FROM \(gateway)"], "truncate"),
+                // A third: the owner of the database or of public may drop the log; SET on session_replication_role
+                // turns its triggers off.
+                (gateway, ["ALTER DATABASE postgres OWNER TO \(gateway)"], ["ALTER DATABASE postgres OWNER TO \(owner)"], "the owner of the database"),
+                (gateway, ["ALTER SCHEMA public OWNER TO \(gateway)", "REVOKE ALL ON SCHEMA public FROM \(gateway)", "GRANT USAGE ON SCHEMA public TO \(gateway)"],
+                 ["ALTER SCHEMA public OWNER TO pg_database_owner", "REVOKE ALL ON SCHEMA public FROM \(gateway)"], "the owner of the database"),
+                (gateway, ["GRANT SET ON PARAMETER session_replication_role TO \(gateway)"],
+                 ["REVOKE SET ON PARAMETER session_replication_role FROM \(gateway)"], "session_replication_role"),
             ]
             for (user, grant, revoke, message) in refusals {
                 for sql in grant { try await cluster.withClient { try await $0.query(PostgresQuery(unsafeSQL: sql), logger: PostgresCluster.logger) } }

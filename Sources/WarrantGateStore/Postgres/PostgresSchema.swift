@@ -473,8 +473,8 @@ public enum PostgresSchema {
     static let predefinedPowers = "('pg_write_all_data', 'pg_execute_server_program', 'pg_write_server_files', 'pg_read_server_files', 'pg_signal_backend')"
 
     /// Refuses a gateway connected as a role other than the gateways' of a store whose roles `store init` granted: one
-    /// that is, or may act as (inherited or by SET ROLE), the owner of the tables or of a trigger function, a
-    /// superuser, a role that creates roles, a member of ``predefinedPowers``, one that may create triggers on,
+    /// that is, or may act as (inherited or by SET ROLE), the owner of the database, of `public`, of the tables or of
+    /// a trigger function, one that may set `session_replication_role`, a superuser, a role that creates roles, a member of ``predefinedPowers``, one that may create triggers on,
     /// truncate or reference a table, or create objects in `public`, the admin's or the archive's role; or one not
     /// granted the gateways' work. Roles change after `store init`, so
     /// each gateway checks its own when it starts. A store without granted roles (a demo) has the owner append.
@@ -490,6 +490,8 @@ public enum PostgresSchema {
                 SELECT current_user::text AS role,
                        EXISTS (SELECT 1 FROM reachable WHERE rolsuper OR rolcreaterole) AS powerful,
                        EXISTS (SELECT 1 FROM reachable m WHERE m.oid = c.relowner
+                               OR m.oid = (SELECT datdba FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
+                               OR m.oid = (SELECT nspowner FROM pg_catalog.pg_namespace WHERE nspname = 'public')
                                OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc p WHERE p.proname LIKE 'warrant\\_gate\\_%' AND p.proowner = m.oid)
                                OR EXISTS (SELECT 1 FROM pg_catalog.pg_class t
                                           WHERE t.relnamespace = 'public'::pg_catalog.regnamespace AND t.relowner = m.oid)) AS owner,
@@ -514,9 +516,22 @@ public enum PostgresSchema {
             )
         }
         guard let row, try row.bool("granted") else { return }
+        // PostgreSQL 15 lets a role be granted SET on a parameter: session_replication_role = replica turns every
+        // trigger of the store off for the session.
+        let setsReplicationRole = try database.read { session in
+            guard try session.scalarInt64("SELECT pg_catalog.current_setting('server_version_num')::bigint") ?? 0 >= 150_000 else { return false }
+            return try session.scalarInt64(
+                """
+                SELECT pg_catalog.count(*) FROM pg_catalog.pg_roles m, pg_catalog.pg_roles r
+                WHERE r.rolname = current_user AND pg_catalog.pg_has_role(r.oid, m.oid, 'MEMBER')
+                  AND pg_catalog.has_parameter_privilege(m.oid, 'session_replication_role', 'SET')
+                """
+            ) ?? 0 > 0
+        }
         let role = try row.text("role")
         let problem: String? =
-            try row.bool("owner") ? "is, or may act as, the owner of the store's tables or trigger functions, which can disable the log's triggers"
+            try row.bool("owner") ? "is, or may act as, the owner of the database, of its schema public, or of the store's tables or trigger functions, which can drop them or disable the log's triggers"
+            : setsReplicationRole ? "may set session_replication_role, which turns the log's triggers off"
             : try row.bool("powerful") ? "is, or may act as, a superuser or a role that may create roles, and so may become the tables' owner"
             : try row.bool("triggers") ? "may create triggers on, truncate or reference the store's tables"
             : try row.optionalText("powers").map { "is a member of \($0), which write any table or reach the server's files or programs" }
