@@ -1,4 +1,5 @@
 import Foundation
+import WarrantGateCore
 
 /// Decodes the JSON files an auditor or a court is given (bundles, archives, proofs), refusing any object that names
 /// a member twice: Foundation's decoder takes the first copy, jq, Python and JavaScript the last, so a file with two
@@ -14,9 +15,10 @@ public struct UniqueKeyJSONDecoder {
         return try JSONDecoder().decode(type, from: data)
     }
 
-    /// Throws if an object in `bytes` names a member twice, keys compared as decoded (`"\u0065ntry"` is `"entry"`),
-    /// or if `bytes` is not one JSON value in UTF-8 without a byte-order mark, as the scanner reads it: Foundation's
-    /// decoder also reads UTF-16 and UTF-32 and skips a BOM, which the scanner would have taken for other bytes.
+    /// Throws if an object in `bytes` names a member twice, keys compared as decoded strings (`"\u0065ntry"` is
+    /// `"entry"`, and canonically equivalent spellings are one key), or if `bytes` is not one JSON value in UTF-8
+    /// without a byte-order mark, as the scanner reads it: Foundation's decoder also reads UTF-16 and UTF-32 and
+    /// skips a BOM, which the scanner would have taken for other bytes.
     static func checkUniqueKeys(_ bytes: [UInt8]) throws {
         guard bytes.starts(with: [0xEF, 0xBB, 0xBF]) == false, !bytes.contains(0), String(validating: bytes, as: UTF8.self) != nil else {
             throw StoreError("the JSON is not UTF-8 text without a byte-order mark")
@@ -38,15 +40,17 @@ public struct UniqueKeyJSONDecoder {
             case UInt8(ascii: "{"):
                 guard depth < UniqueKeyJSONDecoder.maximumDepth else { throw StoreError("the JSON nests deeper than \(UniqueKeyJSONDecoder.maximumDepth) levels") }
                 index += 1
-                var keys = Set<[UInt8]>()
+                // As Foundation compares them: as strings, so canonically equivalent keys are one (a KELVIN SIGN
+                // spells the K of verifierKey).
+                var keys = Set<String>()
                 skipSpace()
                 if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return }
                 while index < bytes.count {
                     skipSpace()
                     guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw malformed() }
-                    let key = try string()
+                    let key = String(decoding: try string(), as: UTF8.self)
                     guard keys.insert(key).inserted else {
-                        throw StoreError("the JSON names the member \"\(String(decoding: key.prefix(64), as: UTF8.self))\" twice in one object")
+                        throw StoreError("the JSON names the member \"\(TerminalText.escaped(String(key.prefix(64))))\" twice in one object")
                     }
                     skipSpace()
                     guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw malformed() }

@@ -491,7 +491,7 @@ struct TamperEvidenceTests {
 
     @Test("the auditors' files refuse a member named twice at any depth, and nothing else")
     func uniqueKeys() throws {
-        for refused in [#"{"a":1,"a":2}"#, #"{"a":1,"\u0061":2}"#, #"[{"x":{"b":[1,{"c":1,"c":2}]}}]"#, #"{"\ud83d\ude00":1,"😀":2}"#,
+        for refused in [#"{"a":1,"a":2}"#, #"{"a":1,"\u0061":2}"#, #"{"verifierKey":"B","verifier\u212Aey":"A"}"#, "{\"e\u{301}\":1,\"\u{E9}\":2}", #"[{"x":{"b":[1,{"c":1,"c":2}]}}]"#, #"{"\ud83d\ude00":1,"😀":2}"#,
                         String(repeating: "[", count: 100) + String(repeating: "]", count: 100)] {
             #expect(throws: StoreError.self, "\(refused)") { try UniqueKeyJSONDecoder.checkUniqueKeys(Array(refused.utf8)) }
         }
