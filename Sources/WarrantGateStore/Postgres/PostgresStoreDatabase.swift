@@ -123,15 +123,30 @@ struct PostgresSession: SQLSession {
     /// How many rows a cursor hands over at a time in ``forEach(_:_:_:)``.
     private static let cursorBatch = 500
 
+    /// Waits for the answer at most `timeout`: then the connection is closed, and the call fails even if the query's
+    /// own future never completes (a query sent on a connection already going away waited for ever, and held a
+    /// gateway's shutdown behind its last checkpoint).
     @discardableResult
     func run(_ query: PostgresQuery) throws -> [PostgresRow] {
-        let answer = connection.query(query, logger: logger)
         let connection = connection
+        let answered = connection.eventLoop.makePromise(of: [PostgresRow].self)
+        // Both run on the connection's event loop.
+        let settled = NIOLoopBoundBox.makeBoxSendingValue(false, eventLoop: connection.eventLoop)
+        let settle = { @Sendable (result: Result<[PostgresRow], any Error>) in
+            guard !settled.value else { return }
+            settled.value = true
+            answered.completeWith(result)
+        }
+        let seconds = timeout
         let watchdog = connection.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout / .nanoseconds(1)))) {
             _ = connection.close() as EventLoopFuture<Void>
+            settle(.failure(StoreError("the PostgreSQL server did not answer within \(seconds)")))
         }
-        defer { watchdog.cancel() }
-        return try answer.wait().rows
+        connection.query(query, logger: logger).whenComplete { result in
+            watchdog.cancel()
+            settle(result.map(\.rows))
+        }
+        return try answered.futureResult.wait()
     }
 
     func execute(_ sql: String, _ arguments: [SQLValue]) throws {
