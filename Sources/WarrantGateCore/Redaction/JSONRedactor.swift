@@ -188,6 +188,37 @@ private struct Omissions {
 
 /// Reads fields from small JSON request bodies.
 public enum JSONFields {
+    /// Refuses `document` unless it is one JSON value in UTF-8 in which no object names a member twice, keys compared
+    /// as decoded strings, as Foundation's decoder compares them (`"\u0065ntry"` is `"entry"`, and canonically
+    /// equivalent spellings are one key): decoders disagree on which copy of a member wins.
+    public static func checkUniqueKeys(in document: [UInt8]) throws(JSONError) {
+        var scanner = try JSONScanner(document)
+        try uniqueKeys(&scanner, depth: 0)
+        try scanner.finish()
+    }
+
+    private static func uniqueKeys(_ scanner: inout JSONScanner, depth: Int) throws(JSONError) {
+        scanner.skipWhitespace()
+        switch scanner.current {
+        case UInt8(ascii: "{"):
+            guard depth < JSONScanner.maximumDepth else { throw scanner.fail("nesting deeper than \(JSONScanner.maximumDepth)") }
+            scanner.index += 1
+            var keys = Set<String>()
+            try scanner.forEachMember { scanner, key throws(JSONError) in
+                guard keys.insert(key.decoded).inserted else {
+                    throw scanner.fail("the member \"\(TerminalText.escaped(String(key.decoded.prefix(64))))\" is given twice in one object")
+                }
+                try uniqueKeys(&scanner, depth: depth + 1)
+            }
+        case UInt8(ascii: "["):
+            guard depth < JSONScanner.maximumDepth else { throw scanner.fail("nesting deeper than \(JSONScanner.maximumDepth)") }
+            scanner.index += 1
+            try scanner.forEachElement { scanner throws(JSONError) in try uniqueKeys(&scanner, depth: depth + 1) }
+        default:
+            try scanner.skipValue(depth: depth)
+        }
+    }
+
     /// The value of a top-level string member. Refuses a body that is not a JSON object, a missing or non-string
     /// member, and a member given twice, in any letter case (``ParameterName/matchesIgnoringCase(_:_:)``: parsers
     /// disagree on which copy wins, and binders that ignore case on which names are one).
