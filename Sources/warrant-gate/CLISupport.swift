@@ -102,11 +102,11 @@ struct SudoInvocation {
         return status.st_mode & bits == bits
     }
 
-    /// Reads an input file for the operator (at most `limit` bytes), refusing one the operator's own account could not
-    /// read: the service account's rights are lent for the admin commands, not to read its signing key or database
-    /// (a password file's first line is sent to the server the operator names). Decided on the file opened, by its
-    /// owner and mode, so that no link swapped in after the check is read; and on each directory on its way.
-    func readAsOperator(_ path: String, what: String, limit: Int) throws -> Data {
+    /// Opens an input file for the operator, refusing one the operator's own account could not read: the service
+    /// account's rights are lent for the admin commands, not to read its signing key or database (a password file's
+    /// first line is sent to the server the operator names). Decided on the file opened, by its owner and mode, so
+    /// that no link swapped in after the check is read; and on each directory on its way.
+    private func openAsOperator(_ path: String, what: String) throws -> (handle: FileHandle, size: Int) {
         let refusal = "run through sudo, \(what) may name only a file \(operatorAccount) may read: \(path)"
         if let resolved = realpath(path, nil) {
             defer { free(resolved) }
@@ -123,7 +123,13 @@ struct SudoInvocation {
         let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         var status = stat()
         guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG, operatorMay(4, status) else { throw CLIError(.refused, refusal) }
-        guard status.st_size <= limit else { throw CLIError(.refused, "\(what) \(path) is larger than \(limit) bytes") }
+        return (handle, Int(status.st_size))
+    }
+
+    /// Reads an input file for the operator (``openAsOperator(_:what:)``), at most `limit` bytes.
+    func readAsOperator(_ path: String, what: String, limit: Int) throws -> Data {
+        let (handle, size) = try openAsOperator(path, what: what)
+        guard size <= limit else { throw CLIError(.refused, "\(what) \(path) is larger than \(limit) bytes") }
         do {
             return try handle.readToEnd() ?? Data()
         } catch {
@@ -131,11 +137,11 @@ struct SudoInvocation {
         }
     }
 
-    /// Refuses an input file the operator could not read (``readAsOperator(_:what:limit:)``), for one a library
-    /// reads itself (a CA, a certificate): checked here and read there.
+    /// Refuses an input file the operator could not read (``openAsOperator(_:what:)``), for one a library reads
+    /// itself (a CA, a certificate, a bundle): checked here and read there.
     static func checkOperatorMayRead(_ path: String?, what: String) throws {
         guard let path, let sudo = current else { return }
-        _ = try sudo.readAsOperator(path, what: what, limit: 64 << 20)
+        _ = try sudo.openAsOperator(path, what: what)
     }
 
     /// Refuses a command that runs a gateway: the service manager runs it, with the service's keys.
