@@ -73,8 +73,8 @@ public final class JSONLogOutput: Sendable {
         let descriptor: Int32
         /// Writes with `send(MSG_DONTWAIT)`: a socket.
         let isSocket: Bool
-        /// Written without blocking: a pipe or a socket.
-        let mayBlock: Bool
+        /// Written without blocking, waiting for room with `poll`: a pipe or a socket.
+        let waitsForRoom: Bool
         /// Opened here, and closed with this output.
         let owned: Bool
         /// The last line was cut short: the next starts with a line feed.
@@ -92,9 +92,9 @@ public final class JSONLogOutput: Sendable {
         var status = stat()
         let kind = fstat(descriptor, &status) == 0 ? status.st_mode & S_IFMT : 0
         if kind == S_IFIFO, case let own = open("/proc/self/fd/\(descriptor)", O_WRONLY | O_NONBLOCK | O_CLOEXEC), own >= 0 {
-            target = Mutex(Target(descriptor: own, isSocket: false, mayBlock: true, owned: true))
+            target = Mutex(Target(descriptor: own, isSocket: false, waitsForRoom: true, owned: true))
         } else {
-            target = Mutex(Target(descriptor: descriptor, isSocket: kind == S_IFSOCK, mayBlock: kind == S_IFSOCK, owned: false))
+            target = Mutex(Target(descriptor: descriptor, isSocket: kind == S_IFSOCK, waitsForRoom: kind == S_IFSOCK, owned: false))
         }
     }
 
@@ -107,8 +107,8 @@ public final class JSONLogOutput: Sendable {
     /// Writes the whole line, retrying short writes and interruptions; a line that cannot be written is dropped.
     func write(_ line: [UInt8]) {
         target.withLock { target in
+            let ending = target.torn ? 1 : 0
             let bytes = target.torn ? [0x0A] + line : line
-            target.torn = false
             let deadline = ContinuousClock.now + .milliseconds(target.stalled ? 0 : Int(Self.patience))
             bytes.withUnsafeBytes { buffer in
                 var offset = 0
@@ -120,14 +120,17 @@ public final class JSONLogOutput: Sendable {
                         offset += written
                         continue
                     }
-                    if errno == EINTR { continue }
+                    let failure = errno
+                    if failure == EINTR { continue }
                     let left = deadline - ContinuousClock.now
                     var ready = pollfd(fd: target.descriptor, events: Int16(POLLOUT), revents: 0)
-                    if target.mayBlock, errno == EAGAIN, left > .zero, poll(&ready, 1, Int32(left / .milliseconds(1)) + 1) > 0 { continue }
-                    target.torn = offset > 0
+                    if target.waitsForRoom, failure == EAGAIN, left > .zero, poll(&ready, 1, Int32(left / .milliseconds(1)) + 1) > 0 { continue }
+                    // Torn if this line was begun, or if the line feed owed to an earlier one was not written.
+                    target.torn = offset != ending
                     target.stalled = true
                     return
                 }
+                target.torn = false
                 target.stalled = false
             }
         }
