@@ -324,11 +324,7 @@ struct DatabaseOptions: ParsableArguments {
             if let path = location.sqlitePath { try sudo.checkTrustedPath(path, what: "--db") }
             if let filesDir { try sudo.checkTrustedPath(filesDir, what: "--files-dir") }
         }
-        var status = stat()
-        if geteuid() == 0, let path = location.sqlitePath, stat(path, &status) == 0, status.st_uid != 0 {
-            let owner = getpwuid(status.st_uid).map { String(cString: $0.pointee.pw_name) } ?? "uid \(status.st_uid)"
-            throw CLIError(.refused, "\(path) belongs to \(owner): run the CLI as that account (sudo -u \(owner) warrant-gate …), not as root")
-        }
+        if let path = location.sqlitePath { try refuseRoot(in: path) }
         return location
     }
 
@@ -366,6 +362,15 @@ struct DatabaseOptions: ParsableArguments {
             throw CLIError(.failure, StoreDatabase.describe(error))
         }
     }
+}
+
+/// Refuses root where `path` (a store, or the directory a key is made in) belongs to another account: a file the CLI
+/// made there would be root's, and the gateway, running as that account, could not open it.
+func refuseRoot(in path: String) throws {
+    var status = stat()
+    guard geteuid() == 0, stat(path, &status) == 0, status.st_uid != 0 else { return }
+    let owner = getpwuid(status.st_uid).map { String(cString: $0.pointee.pw_name) } ?? "uid \(status.st_uid)"
+    throw CLIError(.refused, "\(path) belongs to \(owner): run the CLI as that account (sudo -u \(owner) warrant-gate …), not as root")
 }
 
 /// Runs a store operation, turning its errors into CLI errors.

@@ -106,6 +106,7 @@ struct LogCommand: ParsableCommand {
 
         func run() throws {
             let files = try keys.files(admin)
+            try refuseRoot(in: URL(fileURLWithPath: files.privatePath).deletingLastPathComponent().path)
             let key = try storeCall { try files.create(name: name) }
             print("created \(files.privatePath) (mode 0600) and \(files.publicPath)")
             print("verifier key: \(key.verifier.encoded.trimmingCharacters(in: .newlines))")

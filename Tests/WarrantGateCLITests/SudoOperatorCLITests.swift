@@ -128,5 +128,15 @@ struct SudoOperatorCLITests {
         let refused = try CLIProcess.run(["log", "export", "--format", "csv", "--db", scratch.db])
         #expect(refused.status == 3, "\(refused.stderr)")
         #expect(refused.stderr.contains("run the CLI as that account"), "\(refused.stderr)")
+
+        // An attacker's pass over the Debian package: the first-time `log init-key`, run as root in the service's
+        // directory before any database existed, made a key (root, 0600) the gateway could not read.
+        let serviceDirectory = scratch.url.appendingPathComponent("service")
+        try FileManager.default.createDirectory(at: serviceDirectory, withIntermediateDirectories: true)
+        #expect(chown(serviceDirectory.path, 65534, 65534) == 0)
+        let key = serviceDirectory.appendingPathComponent("log-signing.key").path
+        let keyRefused = try CLIProcess.run(["log", "init-key", "--key", key, "--db", serviceDirectory.appendingPathComponent("wg.sqlite").path])
+        #expect(keyRefused.status == 3 && keyRefused.stderr.contains("run the CLI as that account"), "\(keyRefused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: key))
     }
 }
