@@ -32,6 +32,10 @@ public protocol DecisionLogWriter: AnyObject, Sendable {
     var unwrittenEntries: Int { get }
 }
 
+/// How long after a failed commit a decision log, on SQLite or PostgreSQL, reports itself unhealthy: long enough for
+/// `/readyz` to be seen, short enough that a load balancer that stops sending requests sees the gateway come back.
+let unhealthyAfterFailedCommit: Duration = .seconds(5)
+
 /// The append-only decision log on SQLite, with group commit.
 ///
 /// ``append(_:)`` returns, and ``append(_:on:completion:)`` completes, only once its entries are durably committed.
@@ -69,8 +73,6 @@ public final class DecisionLog: DecisionLogWriter {
         var lastFailure: ContinuousClock.Instant?
     }
 
-    /// How long after a failed commit the log reports itself unhealthy.
-    private static let failureMemory: Duration = .seconds(5)
 
     private let writer: any DatabaseWriter
     /// The database file and its write-ahead log, as they were when the log was opened.
@@ -120,7 +122,7 @@ public final class DecisionLog: DecisionLogWriter {
     public var isHealthy: Bool {
         guard durabilityFailure == nil else { return false }
         let now = ContinuousClock.now
-        return !(state.withLock { $0.lastFailure }.map { now - $0 < Self.failureMemory } ?? false)
+        return !(state.withLock { $0.lastFailure }.map { now - $0 < unhealthyAfterFailedCommit } ?? false)
     }
 
     /// Entries refused (after a sync failure, or once closed) or in a batch whose commit failed.

@@ -30,6 +30,12 @@ public struct StoreOptions: Sendable {
         self.caFile = caFile
         self.readonly = readonly
     }
+
+    /// The PostgreSQL password: ``password`` if given, else the first line of ``passwordFile``, else `PGPASSWORD`.
+    func resolvedPassword() throws(StoreError) -> String? {
+        if let password { return password }
+        return try PostgresLocation.password(file: passwordFile)
+    }
 }
 
 /// An open WarrantGate store: the one handle on its database that the gateway and the admin CLI hold, on SQLite or on
@@ -76,7 +82,7 @@ public final class Store: Sendable {
             try StoreMigration.checkNotPending(database, at: location)
             return Store(location: location, database: database, backend: .sqlite(pool, path: path), options: options)
         case .postgres(let server):
-            let password = try options.password ?? PostgresLocation.password(file: options.passwordFile)
+            let password = try options.resolvedPassword()
             let database = PostgresStoreDatabase(
                 configuration: try server.connectionConfiguration(password: password, caFile: options.caFile),
                 statementTimeout: options.busyTimeout, logger: logger
@@ -102,7 +108,7 @@ public final class Store: Sendable {
             throw StoreError("store init is for PostgreSQL: a SQLite database is created when it is first opened")
         }
         let database = PostgresStoreDatabase(
-            configuration: try server.connectionConfiguration(password: try options.password ?? PostgresLocation.password(file: options.passwordFile), caFile: options.caFile),
+            configuration: try server.connectionConfiguration(password: try options.resolvedPassword(), caFile: options.caFile),
             statementTimeout: options.busyTimeout, logger: logger
         )
         defer { database.close() }

@@ -162,14 +162,19 @@ public enum StoreBackup {
         report.treeSize = try store.database.read { session in try session.logSize() }
         report.offsiteCheckpointSize = published?.size
         report.replacedTreeSize = replaced?.size
+        /// Whether the backup's log has `root` at `size`; nil when it is shorter.
+        func holds(size: UInt64, root: Merkle.Hash) throws -> Bool? {
+            guard size <= report.treeSize else { return nil }
+            return try store.database.read { session in try LogAppender.root(session, size: size) } == root
+        }
+        /// How many entries the backup's log lacks of a log of `size`.
+        func lost(_ size: UInt64?) -> UInt64 {
+            size.map { $0 > report.treeSize ? $0 - report.treeSize : 0 } ?? 0
+        }
         // A backup at least as long must extend the replaced log: one that forked from it drops entries too.
-        if let replaced, let root = replaced.root, replaced.size <= report.treeSize {
-            report.replacedLogExtended = try store.database.read { session in try LogAppender.root(session, size: replaced.size) } == root
-        }
+        if let replaced, let root = replaced.root { report.replacedLogExtended = try holds(size: replaced.size, root: root) }
         report.lastSignedSize = lastSigned?.size
-        if let lastSigned, lastSigned.size <= report.treeSize {
-            report.lastSignedHeld = try store.database.read { session in try LogAppender.root(session, size: lastSigned.size) } == lastSigned.root
-        }
+        if let lastSigned { report.lastSignedHeld = try holds(size: lastSigned.size, root: lastSigned.root) }
         let rollback = published.map { $0.size > report.treeSize } ?? false
         progress("verifying the log: \(report.treeSize) entries")
         let verification = try LogVerifier(key: key).verify(
@@ -188,9 +193,7 @@ public enum StoreBackup {
         }
         // A database replaced with a shorter log loses entries as surely as a published checkpoint would show: the
         // gateway signs checkpoints often, so one held off the machine is usually older than the log it replaces.
-        let lostToPublished = published.map { $0.size > report.treeSize ? $0.size - report.treeSize : 0 } ?? 0
-        let lostToReplaced = replaced.map { $0.size > report.treeSize ? $0.size - report.treeSize : 0 } ?? 0
-        let lostToSigner = lastSigned.map { $0.size > report.treeSize ? $0.size - report.treeSize : 0 } ?? 0
+        let (lostToPublished, lostToReplaced, lostToSigner) = (lost(published?.size), lost(replaced?.size), lost(lastSigned?.size))
         report.entriesLost = max(lostToPublished, lostToReplaced, lostToSigner)
         if report.isRollback {
             guard let reason = options.rollbackReason else {

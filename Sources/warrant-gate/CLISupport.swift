@@ -54,15 +54,21 @@ struct SudoInvocation {
     func checkTrustList(_ path: String, what: String) throws -> String {
         guard let resolved = realpath(path, nil) else { throw CLIError(.notFound, "\(what) \(path): \(String(cString: strerror(errno)))") }
         defer { free(resolved) }
-        var place = String(cString: resolved)
-        while true {
+        let file = String(cString: resolved)
+        for place in Self.selfAndAncestors(of: file) {
             var status = stat()
             guard stat(place, &status) == 0, status.st_uid == 0, status.st_mode & 0o022 == 0 else {
                 throw CLIError(.refused, "run through sudo, \(what) must name a file that only root may change, in directories only root may change (such as \(Self.installedPolicies)): \(place) is not")
             }
-            guard place != "/" else { return String(cString: resolved) }
-            place = URL(fileURLWithPath: place).deletingLastPathComponent().path
         }
+        return file
+    }
+
+    /// `path` (absolute, its links resolved) and each directory above it, up to `/`.
+    private static func selfAndAncestors(of path: String) -> [String] {
+        var places = [path]
+        while let last = places.last, last != "/" { places.append(URL(fileURLWithPath: last).deletingLastPathComponent().path) }
+        return places
     }
 
     /// The account that ran sudo.
@@ -110,12 +116,9 @@ struct SudoInvocation {
         let refusal = "run through sudo, \(what) may name only a file \(operatorAccount) may read: \(path)"
         if let resolved = realpath(path, nil) {
             defer { free(resolved) }
-            var directory = URL(fileURLWithPath: String(cString: resolved)).deletingLastPathComponent().path
-            while true {
+            for directory in Self.selfAndAncestors(of: String(cString: resolved)).dropFirst() {
                 var status = stat()
                 guard stat(directory, &status) == 0, operatorMay(1, status) else { throw CLIError(.refused, refusal) }
-                guard directory != "/" else { break }
-                directory = URL(fileURLWithPath: directory).deletingLastPathComponent().path
             }
         }
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)

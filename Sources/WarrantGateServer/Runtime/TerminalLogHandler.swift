@@ -16,24 +16,24 @@ public struct TerminalLogHandler: LogHandler {
         set { inner.logLevel = newValue }
     }
 
+    /// Escaped as it is set, so that each line escapes only its own message and metadata.
     public var metadata: Logger.Metadata {
         get { inner.metadata }
-        set { inner.metadata = newValue }
+        set { inner.metadata = Self.escaped(newValue) }
     }
 
+    /// What the provider gives is escaped as it is read.
     public var metadataProvider: Logger.MetadataProvider? {
         get { inner.metadataProvider }
-        set { inner.metadataProvider = newValue }
+        set { inner.metadataProvider = newValue.map { provider in Logger.MetadataProvider { Self.escaped(provider.get()) } } }
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { inner[metadataKey: key] }
-        set { inner[metadataKey: key] = newValue }
+        set { inner[metadataKey: key] = newValue.map { Self.escaped(["": $0])[""]! } }
     }
 
     public func log(event: LogEvent) {
-        var inner = inner
-        inner.metadata = Self.escaped(inner.metadata)
         inner.log(event: Self.escaped(event))
     }
 

@@ -69,15 +69,12 @@ public final class PostgresDecisionLog: DecisionLogWriter {
         self.commitTimeout = commitTimeout
     }
 
-    /// How long after a failed commit the log reports itself unhealthy.
-    private static let failureMemory: Duration = .seconds(5)
-
     /// False while a commit has been outstanding longer than the deadline (a server gone, a synchronous standby cut
     /// off), and for a few seconds after one failed.
     public var isHealthy: Bool {
         let now = ContinuousClock.now
         return state.withLock { state in
-            !(state.committingSince.map { now - $0 > commitTimeout } ?? false) && !(state.lastFailure.map { now - $0 < Self.failureMemory } ?? false)
+            !(state.committingSince.map { now - $0 > commitTimeout } ?? false) && !(state.lastFailure.map { now - $0 < unhealthyAfterFailedCommit } ?? false)
         }
     }
 
