@@ -129,6 +129,7 @@ public final class Gateway: Sendable {
                 router: AdminRouter.make(state: state, registry: registry, log: log, metrics: metrics),
                 server: AdminChannel.server,
                 configuration: AdminChannel.serverConfiguration(host: adminHost, port: configuration.adminPort),
+                eventLoopGroupProvider: .shared(AdminChannel.eventLoops),
                 logger: logger
             ))
         }

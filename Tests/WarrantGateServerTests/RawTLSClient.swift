@@ -58,11 +58,18 @@ enum RawTLSClient {
             .connect(host: "127.0.0.1", port: port).get()
     }
 
-    static func send(_ request: [UInt8], port: Int, pki: DevPKIDirectory, agency: String, timeout: TimeAmount = .seconds(5)) async throws -> Answer {
+    /// Sends `request` on one connection, which trusts `pki`'s CA and presents `agency`'s certificate from
+    /// `clientPKI` (`pki` when nil), or none when `agency` is nil. No attempt is repeated.
+    static func send(
+        _ request: [UInt8], port: Int, pki: DevPKIDirectory, clientPKI: DevPKIDirectory? = nil, agency: String?, timeout: TimeAmount = .seconds(5)
+    ) async throws -> Answer {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(pki.caPath))
-        tls.certificateChain = try NIOSSLCertificate.fromPEMFile(pki.clientCertificatePath(agency)).map { .certificate($0) }
-        tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: pki.clientKeyPath(agency), format: .pem))
+        if let agency {
+            let issuer = clientPKI ?? pki
+            tls.certificateChain = try NIOSSLCertificate.fromPEMFile(issuer.clientCertificatePath(agency)).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: issuer.clientKeyPath(agency), format: .pem))
+        }
         let done = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: [UInt8].self)
         let channel = try await connect(port: port, tls: tls, protocols: ["http/1.1"]) { try $0.addHandler(Collector(done: done)) }
         try await channel.writeAndFlush(ByteBuffer(bytes: request))

@@ -3,6 +3,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 /// The admin listener's HTTP/1 connections: Hummingbird's, bounded like the data plane's. Hummingbird's defaults
 /// leave an idle connection open for ever and NIO's parser buffers a head padded with whitespace without bound (1 GiB
@@ -12,7 +13,9 @@ import NIOHTTP1
 /// (Hummingbird's idle timer waits while an answer is being written, so a client that pipelines requests and never
 /// reads would otherwise keep it), after ``maxLifetime``; and the listener accepts at most ``maxConnections`` at once,
 /// the rest waiting in the kernel's backlog. Whoever can reach the listener can still occupy those connections, one
-/// lifetime at a time: the cap keeps that from costing the gateway its memory or its file descriptors.
+/// lifetime at a time: the cap keeps that from costing the gateway its memory or its file descriptors. The listener
+/// runs on its own event loop, so that a flood of scrapes or probes competes with agencies' requests for the CPU only,
+/// never queues ahead of them on the data plane's loops.
 struct AdminChannel: HTTPChannelHandler {
     typealias Value = HTTP1Channel.Value
 
@@ -21,6 +24,8 @@ struct AdminChannel: HTTPChannelHandler {
     static let idleTimeout: TimeAmount = .seconds(10)
     static let maxLifetime: TimeAmount = .seconds(60)
     static let maxConnections = 64
+    /// The listener's own thread, apart from the data plane's event loops.
+    static let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
     let responder: Responder
 

@@ -2,10 +2,11 @@ import Hummingbird
 import NIOCore
 import WarrantGateStore
 
-/// The plain-HTTP admin listener, meant for loopback only: liveness, readiness and Prometheus metrics.
+/// The plain-HTTP admin listener, meant for loopback only: liveness, readiness and Prometheus metrics, each answered to
+/// HEAD as to GET, without the body.
 enum AdminRouter {
     static func make(state: GatewayState, registry: Registry, log: any DecisionLogWriter, metrics: GatewayMetrics) -> Router<BasicRequestContext> {
-        let router = Router()
+        let router = Router(options: .autoGenerateHeadEndpoints)
         let database = DatabaseProbe { _ = try registry.version() }
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ -> Response in

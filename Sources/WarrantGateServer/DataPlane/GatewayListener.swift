@@ -10,7 +10,8 @@ import ServiceLifecycle
 
 /// The gateway's mutual-TLS listener, on SwiftNIO directly. Each connection's pipeline is:
 ///
-/// ``ConnectionSetupGuard`` → NIOSSL (client certificate required, ``GatewayTLS``) → ALPN, then either
+/// ``ConnectionSetupGuard`` → NIOSSL (client certificate required, ``GatewayTLS``) → ALPN (with
+/// ``MissingCertificateObserver`` until the handshake completes), then either
 /// - HTTP/1.1: NIOHTTP1's decoder (with the configured header limits), pipelining assistance, the idle timeout,
 ///   ``RequestHeadDeadline``, ``RequestBodyGuard`` and one ``GatewayHandler`` for the connection; or
 /// - HTTP/2: NIOHTTP2 (with its flood defences and a connection manager for idleness and graceful close),
@@ -80,9 +81,12 @@ final class GatewayListener: Service {
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(ConnectionSetupGuard(admission: admission, timeout: limits.handshakeTimeout.timeAmount))
         try sync.addHandler(NIOSSLServerHandler(context: tls, customVerificationCallback: GatewayTLS.verificationCallback(verifier)))
+        let missingCertificates = MissingCertificateObserver(verifier: verifier)
+        try sync.addHandler(missingCertificates)
         try sync.addHandler(ApplicationProtocolNegotiationHandler { [self] result, channel in
             channel.eventLoop.makeCompletedFuture {
                 let sync = channel.pipeline.syncOperations
+                sync.removeHandler(missingCertificates, promise: nil)
                 Self.acknowledgeHandshake(channel)
                 // The handshake is complete: the verified leaf is read once, for the whole connection.
                 let peer = (try? sync.nioSSL_peerCertificate()?.toDERBytes()).map(ConnectionPeer.init(der:))
@@ -187,5 +191,25 @@ extension GatewayEnvironment: RequestHandlerFactory {
 
     func refusalRecorder(peer: ConnectionPeer?) -> (any ChannelHandler)? {
         HTTP2RefusalRecorder(environment: self, peer: peer)
+    }
+}
+
+/// Reports a handshake refused because the client sent no certificate, as ``ClientCertificateVerifier`` reports the
+/// chains it refuses: BoringSSL refuses those before the verification callback runs. Removed once the handshake
+/// completes.
+final class MissingCertificateObserver: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    private let verifier: ClientCertificateVerifier
+
+    init(verifier: ClientCertificateVerifier) {
+        self.verifier = verifier
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if case NIOSSLError.handshakeFailed(let failure) = error, "\(failure)".contains("PEER_DID_NOT_RETURN_A_CERTIFICATE") {
+            verifier.refusals("no client certificate")
+        }
+        context.fireErrorCaught(error)
     }
 }
