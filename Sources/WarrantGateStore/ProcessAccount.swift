@@ -35,6 +35,19 @@ enum ProcessAccount {
         return text
     }
 
+    /// The person an account names (written by ``describe(environment:loginUID:)``): the audit login id and the host,
+    /// or nil where the account has no login or ran in a user namespace, whose ids count for nothing.
+    static func loginIdentity(_ account: String) -> LoginIdentity? {
+        let parts = account.components(separatedBy: ", ")
+        guard let first = parts.first, let on = first.range(of: " on ", options: .backwards),
+              !parts.contains(where: { $0.hasPrefix("in a user namespace") }),
+              let login = parts.first(where: { $0.hasPrefix("login ") }).map({ $0.dropFirst("login ".count) }),
+              let uid = login.hasPrefix("uid ") ? uid_t(login.dropFirst("uid ".count))
+                : login.hasSuffix(")") ? login.range(of: "(uid ", options: .backwards).flatMap({ uid_t(login[$0.upperBound...].dropLast()) }) : nil
+        else { return nil }
+        return LoginIdentity(uid: uid, host: String(first[on.upperBound...]))
+    }
+
     /// The audit login id, or nil where none was set (the kernel reads it as 4294967295, `(uid_t)-1`).
     static func loginUID() -> uid_t? {
         guard let text = try? String(contentsOfFile: "/proc/self/loginuid", encoding: .utf8),
@@ -85,4 +98,10 @@ enum ProcessAccount {
         let name = String(cString: buffer)
         return name.isEmpty ? nil : name
     }
+}
+
+/// A person logged in to a host: the kernel's audit login id there, which sudo, su and service accounts keep.
+struct LoginIdentity: Equatable {
+    let uid: uid_t
+    let host: String
 }

@@ -82,6 +82,12 @@ extension Registry {
                     "\(`operator`) and \(entry.registeredBy), who registered \(reference), are one operator: the two-person rule needs a second one"
                 )
             }
+            if entry.twoPersonRule, let login = ProcessAccount.loginIdentity(ProcessAccount.current),
+               try Self.registrationAccount(session, reference).flatMap(ProcessAccount.loginIdentity) == login {
+                throw StoreError(
+                    "\(reference) was registered by the person logged in as uid \(login.uid) on \(login.host), who is approving it now, whatever name each step typed: the two-person rule needs a second one"
+                )
+            }
             guard entry.document.expiresAt > time else { throw StoreError("\(reference) expired on \(entry.document.expires) and cannot be approved") }
             try session.execute(
                 "UPDATE documents SET status = 'active', approved_by = ?, approved_at = ? WHERE reference = ?", `operator`, Timestamp.format(time), reference
@@ -91,6 +97,19 @@ extension Registry {
                 details: ["registeredBy": entry.registeredBy, "twoPersonRule": entry.twoPersonRule ? "on" : "off"]
             ))
         }
+    }
+
+    /// The account (``ProcessAccount``) of `reference`'s latest registration record, if the log still holds it.
+    static func registrationAccount(_ session: any SQLSession, _ reference: String) throws -> String? {
+        var account: String?
+        try session.forEach(
+            "SELECT entry FROM log WHERE kind = 'admin' AND entry LIKE ? ORDER BY seq DESC", "%\"action\":\"warrant.register\"%"
+        ) { row in
+            guard account == nil else { return }
+            let record = try JSONDecoder().decode(AdminRecord.self, from: Data(try row.text("entry").utf8))
+            if record.target == reference { account = record.account }
+        }
+        return account
     }
 
     /// Revokes an active or pending document.

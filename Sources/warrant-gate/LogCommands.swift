@@ -62,7 +62,8 @@ struct LogCommand: ParsableCommand {
         @Option(help: "Only this reason code.") var reason: String?
 
         func run() throws {
-            let (fromTime, untilTime) = (try from.map(parseInstant), try until.map(parseInstant))  // before --out is made
+            let utc = { (text: String) in try parseInstant(text, dayStartsIn: .gmt) }
+            let (fromTime, untilTime) = (try from.map(utc), try until.map(utc))  // before --out is made
             let store = try admin.open()
             let sink = try Sink(path: out)  // refuses a bad --out before anything is signed or recorded
             let keyFiles = try keys.files(admin)
@@ -307,7 +308,8 @@ extension LogCommand {
         @Option(help: "The retention period in days that archiving must respect.") var retentionDays: Int = LogArchive.defaultRetentionDays
 
         func run() throws {
-            let cutoff = try parseInstant(before)
+            guard retentionDays >= 1 else { throw CLIError(.usage, "--retention-days must be 1 or more (got \(retentionDays))") }
+            let cutoff = try parseInstant(before, dayStartsIn: .gmt)
             let earliest = Date().addingTimeInterval(-Double(retentionDays) * 86400)
             guard cutoff <= earliest else {
                 throw CLIError(.refused, "entries are kept at least \(retentionDays) days: --before must be on or before \(Timestamp.format(earliest))")

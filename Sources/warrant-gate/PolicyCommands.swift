@@ -140,7 +140,8 @@ struct PolicyCommand: ParsableCommand {
         @Flag(help: "The consent given requires an attorney present.") var attorneyRequired = false
         @Option(help: "A field the inmate's written authorization covers (repeatable).") var authorization: [String] = []
         @Option(help: "A request header, Name: value (repeatable), for request facts.") var header: [String] = []
-        @Option(help: "When the request is made: YYYY-MM-DD or ISO 8601 (default: now).") var at: String?
+        @Option(help: "When the request is made: YYYY-MM-DD (the day's start in the policy's time zone) or ISO 8601 (default: now).")
+        var at: String?
         @Option(help: "The registry database, a SQLite file or postgres:// URL, for warrants and records (default: the demo's, if it exists).")
         var db: String = AdminOptions.demoDatabase
         @OptionGroup var database: DatabaseOptions
@@ -151,7 +152,7 @@ struct PolicyCommand: ParsableCommand {
             }
             let parsed: Policy
             do { parsed = try PolicyParser.load(path: policy) } catch { throw CLIError(.failure, "\(error)") }
-            let time = try at.map(parseInstant) ?? Date()
+            let time = try at.map { try parseInstant($0, dayStartsIn: parsed.timeZone) } ?? Date()
             let snapshot = PostgresLocation.isURL(db) || FileManager.default.fileExists(atPath: db)
                 ? try storeCall { try database.open(db).registry(timeZone: parsed.timeZone).snapshot() }
                 : RegistrySnapshot.empty

@@ -300,9 +300,9 @@ func list(_ text: String) -> [String] {
     text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
 }
 
-/// Parses `YYYY-MM-DD` (start of the day, UTC) or a full RFC 3339 instant (see `Timestamp.parse`).
-func parseInstant(_ text: String) throws -> Date {
-    if let date = LocalDate(text) { return date.start(in: .gmt) }
+/// Parses `YYYY-MM-DD` (the start of that day in `timeZone`) or a full RFC 3339 instant (see `Timestamp.parse`).
+func parseInstant(_ text: String, dayStartsIn timeZone: TimeZone) throws -> Date {
+    if let date = LocalDate(text) { return date.start(in: timeZone) }
     if let instant = Timestamp.parse(text) { return instant }
     throw CLIError(.usage, "'\(FreeText.escaped(text))' is not a date: use YYYY-MM-DD or ISO 8601 such as 2026-11-25T14:30:00Z, \(dateRules)")
 }

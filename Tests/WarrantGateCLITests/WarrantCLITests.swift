@@ -156,6 +156,36 @@ struct WarrantCLITests {
         #expect(accounts == ["\(me), SUDO_UID root (uid 0)", me], "\(shown.stdout)")
     }
 
+    /// Whether this machine lets a process set its audit login id (root with CAP_AUDIT_CONTROL, once per process).
+    static let canSetLogin: Bool = {
+        let probe = try? CLIProcess.run(URL(fileURLWithPath: "/bin/sh"), ["-c", "echo 4242 > /proc/self/loginuid && grep -qx 4242 /proc/self/loginuid"])
+        return probe?.status == 0
+    }()
+
+    /// The typed names differ, but the kernel's audit login id, which sudo and su keep, says one person did both.
+    @Test("the two-person rule refuses an approval by the person logged in who registered, whatever names they type",
+          .enabled(if: canSetLogin))
+    func twoPersonRuleByLogin() throws {
+        let scratch = try Scratch()
+        func asLogin(_ uid: Int, _ arguments: [String]) throws -> CLIProcess.Result {
+            let quoted = ([CLIProcess.executable.path] + arguments + ["--db", scratch.db]).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+            return try CLIProcess.run(URL(fileURLWithPath: "/bin/sh"), ["-c", "echo \(uid) > /proc/self/loginuid && exec " + quoted.joined(separator: " ")])
+        }
+        for reference in ["JW-1", "JW-2"] {
+            let registered = try asLogin(4242, [
+                "warrant", "register", "--time-zone", "America/Denver", "--kind", "judicial-warrant", "--agency", "ice-ero", "--subject", "2017-000123",
+                "--scope", "records.read", "--expires", "2099-12-31", "--court", "D. Colo.", "--judge", "Hon. X", "--case", "1",
+                "--no-document", "faxed", "--reference", reference, "--operator", "Alice Smith",
+            ])
+            #expect(registered.status == 0, "\(registered.stderr)")
+        }
+        let sameLogin = try asLogin(4242, ["warrant", "approve", "JW-1", "--operator", "Bob Jones"])
+        #expect(sameLogin.status == 3, "\(sameLogin.stdout)")
+        #expect(sameLogin.stderr.contains("registered by the person logged in as uid 4242"), "\(sameLogin.stderr)")
+        let otherLogin = try asLogin(4243, ["warrant", "approve", "JW-2", "--operator", "Bob Jones"])
+        #expect(otherLogin.status == 0, "\(otherLogin.stderr)")
+    }
+
     @Test("usage errors exit 2; a missing database is not created by a read")
     func usage() throws {
         let scratch = try Scratch()
@@ -243,6 +273,20 @@ struct PolicyCLITests {
                                            "--agency", "ice-ero", "--path", "/records/inmates/2017-000456/release", "--db", scratch.db])
         #expect(withFact.stdout.contains("decision:  allow"))
         #expect(withFact.stdout.contains("duties:    public-record, notify-inmate-in-writing, notify-attorney-in-writing"))
+
+        // A date alone is the start of that day where the policy is: JW-9 ends with 2027-06-03 in Denver, which is
+        // 06:00 UTC on the 4th, so at midnight UTC it was still good.
+        #expect(try CLIProcess.run([
+            "warrant", "register", "--time-zone", "America/Denver", "--kind", "judicial-warrant", "--agency", "ice-ero", "--subject", "2017-000456",
+            "--scope", "records.read", "--expires", "2027-06-03", "--court", "D. Colo.", "--judge", "Hon. X", "--case", "1",
+            "--no-document", "faxed", "--reference", "JW-9", "--operator", "clerk-a", "--db", scratch.db,
+        ]).status == 0)
+        #expect(try CLIProcess.run(["warrant", "approve", "JW-9", "--operator", "sgt-lee", "--db", scratch.db]).status == 0)
+        for (day, decision) in [("2027-06-03", "decision:  allow"), ("2027-06-04", "decision:  deny (warrant_expired)")] {
+            let onDay = try CLIProcess.run(["policy", "explain", "--policy", "\(policies)/denver.yaml", "--agencies", "\(policies)/agencies.yaml",
+                                            "--agency", "ice-ero", "--path", "/records/inmates/2017-000456", "--warrant", "JW-9", "--at", day, "--db", scratch.db])
+            #expect(onDay.stdout.contains(decision), "\(day): \(onDay.stdout)")
+        }
 
         let diff = try CLIProcess.run(["log", "shadow-diff", "--db", scratch.db])
         #expect(diff.stdout.contains("no disagreements"))

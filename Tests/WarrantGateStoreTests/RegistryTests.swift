@@ -194,6 +194,12 @@ struct HostileInputTests {
 
     @Test("the account names its host as one name: any byte but a letter, digit, dot or hyphen is written %XX")
     func hostLabel() {
+        let account = ProcessAccount.describe(environment: ["SUDO_UID": "0"], loginUID: 1001)
+        #expect(ProcessAccount.loginIdentity(account)?.uid == 1001, "\(account)")
+        #expect(ProcessAccount.loginIdentity(ProcessAccount.describe(environment: [:], loginUID: nil)) == nil)
+        #expect(ProcessAccount.loginIdentity("root (uid 0) on h, login uid 4242")?.uid == 4242, "a uid the password database does not list")
+        #expect(ProcessAccount.loginIdentity("alice (uid 1001) on h, in a user namespace (ids and login as it shows them), login alice (uid 1001)") == nil)
+        #expect(ProcessAccount.loginIdentity("root (uid 0) on h1, login alice (uid 1001)") != ProcessAccount.loginIdentity("root (uid 0) on h2, login alice (uid 1001)"))
         #expect(ProcessAccount.hostLabel("jail-admin-1.county.example") == "jail-admin-1.county.example")
         #expect(ProcessAccount.hostLabel("x, login alice (uid 1001)") == "x%2C%20login%20alice%20%28uid%201001%29")
         #expect(ProcessAccount.hostLabel("é") == "%C3%A9")
