@@ -935,6 +935,21 @@ struct PolicyLanguageTests {
         #expect(try folder.load("county.yaml").digest != before)
     }
 
+    /// A policy put in place as a link: before, its includes were read beside the link, so an older state policy
+    /// left there (without its forbid) was in force, not the one reviewed beside the file.
+    @Test("include: a policy reached through a link includes what lies beside its file, not beside the link")
+    func includeThroughLink() throws {
+        let folder = try Folder()
+        try folder.write("releases/v2/state.yaml", Self.state)
+        let reviewed = try folder.write("releases/v2/county.yaml", Self.county("  - id: counsel\n    effect: permit\n    when: { category: defense-counsel }\n"))
+        try folder.write("state.yaml", Self.state.replacingOccurrences(of: "ice-needs-warrant", with: "stale-state-rule"))
+        try FileManager.default.createSymbolicLink(atPath: folder.url.appendingPathComponent("live.yaml").path, withDestinationPath: "releases/v2/county.yaml")
+        let live = try folder.load("live.yaml")
+        #expect(live.digest == (try PolicyParser.load(path: reviewed)).digest)
+        #expect(live.rules.contains { $0.id == "ice-needs-warrant" })
+        #expect(!live.rules.contains { $0.id == "stale-state-rule" })
+    }
+
     @Test("include: a cycle, a path outside the folder, and too deep a chain are refused")
     func includeRefusals() throws {
         let folder = try Folder()

@@ -22,7 +22,8 @@ public enum AgencyDirectoryFile {
     /// Parses the directory. `authorityOverrides` maps authority names to PEM files, taking precedence over the file.
     public static func load(path: String, authorityOverrides: [String: String] = [:]) throws -> AgencyDirectory {
         let root = try YAMLNode.load(path: path)
-        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+        // Relative authority paths are beside the file itself, wherever a link to it is (as policies' includes).
+        let base = URL(fileURLWithPath: PolicyRelativePath.realPath(path) ?? path).deletingLastPathComponent()
         return try parse(root, base: base, authorityOverrides: authorityOverrides)
     }
 

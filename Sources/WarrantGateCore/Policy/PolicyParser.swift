@@ -149,7 +149,7 @@ public enum PolicyParser {
     private static func included(_ node: YAMLNode, by file: String, chain: [String]) throws -> Policy {
         let path = try node.string("include")
         let resolved = try PolicyRelativePath.resolve(path, besides: file, at: node, what: "include")
-        let outer = chain + [URL(fileURLWithPath: file).standardizedFileURL.path]
+        let outer = chain + [PolicyRelativePath.realPath(file) ?? URL(fileURLWithPath: file).standardizedFileURL.path]
         guard !outer.contains(resolved) else { throw node.error("include: '\(path)' includes itself (through \(outer.joined(separator: " → ")))") }
         guard outer.count < maxIncludeDepth else {
             throw node.error("include: a chain of includes may hold at most \(maxIncludeDepth) files (\(outer.joined(separator: " → ")) → \(path))")
