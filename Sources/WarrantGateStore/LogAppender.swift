@@ -97,6 +97,28 @@ enum LogAppender {
         return try frontier(session, size: size)
     }
 
+    /// What the stored tree holds beyond a log of `size` entries whose first `archivedThrough` are archived, or nil:
+    /// a node of a level not stored or of a subtree not complete, an archived leaf past `archivedThrough`, or a
+    /// live entry at or below it. Such rows pass every root check, and then collide with the next append's rows.
+    static func strayRows(_ session: any SQLSession, size: UInt64, archivedThrough: UInt64) throws -> String? {
+        let levels = try session.scalarInt64("SELECT count(*) FROM merkle_nodes WHERE level < ? OR level > 63 OR idx < 0", storedLevel) ?? 0
+        if levels > 0 { return "\(levels) nodes of levels it does not store" }
+        for level in storedLevel...63 {
+            let complete = Int64(size >> UInt64(level))
+            if let index = try session.scalarInt64("SELECT min(idx) FROM merkle_nodes WHERE level = ? AND idx >= ?", level, complete) {
+                return "a node (level \(level), index \(index)) of a subtree the log has not completed"
+            }
+        }
+        let archived = Int64(archivedThrough)
+        if let seq = try session.scalarInt64("SELECT min(seq) FROM archived_leaves WHERE seq < 1 OR seq > ?", archived) {
+            return "an archived leaf (seq \(seq)) outside the archived entries 1…\(archived)"
+        }
+        if let seq = try session.scalarInt64("SELECT min(seq) FROM log WHERE seq <= ?", archived) {
+            return "entry \(seq), which is marked archived"
+        }
+        return nil
+    }
+
     /// The hash of the complete subtree at (level, index), read from the stored leaves and nodes.
     static func subtree(_ session: any SQLSession, level: Int, index: UInt64) throws -> Merkle.Hash {
         if level > 0 && level < storedLevel { return try recomputed(session, level: level, index: index) }

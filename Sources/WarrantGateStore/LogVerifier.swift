@@ -69,10 +69,12 @@ public struct LogVerifier {
     /// Verifies a stream of entries in sequence order against signed checkpoint notes. `start` is the tree before the
     /// first streamed entry (empty unless older entries are archived and not streamed); a checkpoint smaller than it
     /// is checked against `rootOfPrefix`, the root the stored tree has at that size, and fails without it. `seal` is a
-    /// backup's seal (``BackupSeal``), checked as one more checkpoint.
+    /// backup's seal (``BackupSeal``), and `lastSigned` the signing key's record of its last checkpoint
+    /// (``LastSignedCheckpoint``), are each checked as one more checkpoint: a log cut back below either fails.
     public func verify(
         startingFrom start: MerkleFrontier = MerkleFrontier(), rootOfPrefix: ((UInt64) throws -> Merkle.Hash)? = nil,
-        entries: (_ visit: (Entry) throws -> Void) throws -> Void, checkpointNotes: [String], against external: String?, seal: String? = nil
+        entries: (_ visit: (Entry) throws -> Void) throws -> Void, checkpointNotes: [String], against external: String?, lastSigned: String? = nil,
+        seal: String? = nil
     ) throws -> VerificationReport {
         var report = VerificationReport()
         report.key = key.encoded.trimmingCharacters(in: .newlines)
@@ -90,7 +92,10 @@ public struct LogVerifier {
         }
         report.checkpoints = checkpointNotes.count
         var targets = checkpoints.map { (label: "checkpoint \($0.index)", checkpoint: $0.checkpoint) }
-        for (label, note) in [("the checkpoint held elsewhere", external), ("the backup's seal", seal)] {
+        let others = [
+            ("the checkpoint held elsewhere", external), ("the signing key's record of the last checkpoint it signed", lastSigned), ("the backup's seal", seal),
+        ]
+        for (label, note) in others {
             guard let note else { continue }
             do { targets.append((label, try Checkpoint.verify(note: note, key: key))) } catch { report.fail("\(label): \(error)") }
         }
@@ -143,7 +148,7 @@ public struct LogVerifier {
         for target in targets[next...] {
             report.fail("\(target.label) covers \(target.checkpoint.size) entries but the log has only \(frontier.size): the tail was truncated", seq: frontier.size + 1)
         }
-        if checkpointNotes.isEmpty && external == nil && seal == nil { report.fail("there is no signed checkpoint to verify against") }
+        if checkpointNotes.isEmpty && others.allSatisfy({ $0.1 == nil }) { report.fail("there is no signed checkpoint to verify against") }
         return report
     }
 
@@ -185,7 +190,9 @@ public struct LogVerifier {
     /// It also checks the tree the database keeps beside the entries: the stored nodes (from which checkpoints and
     /// proofs are computed) and the tree's right edge (from which the next append continues) must be the tree of the
     /// entries.
-    func verify(database: any SQLDatabase, archives: [String] = [], against external: String?, seal: String? = nil) throws -> VerificationReport {
+    func verify(
+        database: any SQLDatabase, archives: [String] = [], against external: String?, lastSigned: String? = nil, seal: String? = nil
+    ) throws -> VerificationReport {
         try database.read { session in
             let notes = try Checkpointer.all(session).map(\.note)
             let archivedThrough = UInt64(max(try session.scalarInt64("SELECT archived_through FROM archive_state WHERE id = 1") ?? 0, 0))
@@ -200,7 +207,10 @@ public struct LogVerifier {
                         decisionId: try row.optionalText("decision_id"), entry: try row.text("entry"), storedLeaf: try row.bytes("leaf_hash")
                     ))
                 }
-            }, checkpointNotes: notes, against: external, seal: seal)
+            }, checkpointNotes: notes, against: external, lastSigned: lastSigned, seal: seal)
+            if let stray = try LogAppender.strayRows(session, size: report.entries, archivedThrough: archivedThrough) {
+                report.fail("the stored tree holds \(stray): rows written outside the log's appends, which would stop its next appends or checkpoints")
+            }
             if (try? LogAppender.root(session, size: report.entries)) != report.root {
                 report.fail("the stored tree does not match the entries")
             }

@@ -199,8 +199,8 @@ public final class Store: Sendable {
     }
 
     /// Checks the log, with any archives of its older entries, against its checkpoints and `external`.
-    public func verify(key: LogVerifierKey, archives: [String] = [], against external: String?) throws -> VerificationReport {
-        try LogVerifier(key: key).verify(database: database, archives: archives, against: external)
+    public func verify(key: LogVerifierKey, archives: [String] = [], against external: String?, lastSigned: String? = nil) throws -> VerificationReport {
+        try LogVerifier(key: key).verify(database: database, archives: archives, against: external, lastSigned: lastSigned)
     }
 
     /// A decision's entry, its inclusion proof and the latest checkpoint, for a court.

@@ -177,7 +177,8 @@ struct LogCommand: ParsableCommand {
             discussion: """
                 Trusts no stored hash. Checks each checkpoint's signature, that sizes only grow, that sequence numbers are
                 contiguous, that each entry's time and decision id columns agree with the entry, and, with --against, a
-                checkpoint held off the machine. Checkpoints over archived entries are checked against the stored tree.
+                checkpoint held off the machine. With the key beside the database, its record of the last checkpoint it
+                signed is one more. Checkpoints over archived entries are checked against the stored tree.
                 Names the first bad sequence number, and how many entries the latest matching checkpoint covers: the
                 entries after it are vouched for by no signature. A database's short unsigned tail (until the next
                 checkpoint) is reported; a bundle's fails unless --allow-unsigned-tail. Exit 0 when the log verifies, 3
@@ -210,8 +211,13 @@ struct LogCommand: ParsableCommand {
                 if !allowUnsignedTail { report.requireSigned("a bundle should end at a signed checkpoint (--allow-unsigned-tail lets them pass)") }
             } else {
                 let store = try admin.open()
-                let trusted = try verifier ?? storeCall { try LogKeyFiles(filesDirectory: admin.location().filesDirectory).verifierKey() }
-                report = try storeCall { try store.verify(key: trusted, archives: archive, against: external) }
+                let keyFiles = try LogKeyFiles(filesDirectory: admin.location().filesDirectory)
+                let trusted = try verifier ?? storeCall { try keyFiles.verifierKey() }
+                // The key beside the database recorded the last checkpoint it signed outside the database: a log cut
+                // back below it, checkpoints and all, must not verify.
+                let lastSigned = verifier == nil && FileManager.default.fileExists(atPath: keyFiles.lastSigned.path)
+                    ? String(decoding: try storeCall { try PrivateFile.read(keyFiles.lastSigned.path, limit: 1 << 16) }, as: UTF8.self) : nil
+                report = try storeCall { try store.verify(key: trusted, archives: archive, against: external, lastSigned: lastSigned) }
             }
             guard report.ok else {
                 for problem in report.problems { FileHandle.standardError.write(Data("  \(problem)\n".utf8)) }

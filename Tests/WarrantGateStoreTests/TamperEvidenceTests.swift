@@ -226,6 +226,42 @@ struct TamperEvidenceTests {
         #expect(report.firstBadSeq == 26)
     }
 
+    /// Cut back to an earlier checkpoint, checkpoints and all: every stored checkpoint matches, so only the key's record
+    /// of what it signed last shows the entries were there.
+    @Test("a log cut back below the key's record of its last checkpoint does not verify")
+    func cutBelowLastSigned() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 30, checkpointEvery: 10, key: key)
+        let last = try #require(try await database.pool.read { db in try String.fetchOne(db, sql: "SELECT note FROM checkpoints ORDER BY id DESC LIMIT 1") })
+        try await database.pool.write { db in
+            for trigger in ["checkpoints_append_only_delete", "log_is_append_only_delete", "merkle_nodes_append_only_delete"] {
+                try db.execute(sql: "DROP TRIGGER \(trigger)")
+            }
+            try db.execute(sql: "DELETE FROM checkpoints WHERE size > 10")
+            try db.execute(sql: "DELETE FROM log WHERE seq > 10")
+        }
+        let withoutRecord = try verify(database)
+        let cut = try LogVerifier(key: key.verifier).verify(database: SQLiteDatabase(pool: database.pool), against: nil, lastSigned: last)
+        #expect(!cut.ok)
+        #expect(cut.problems.contains { $0.contains("the signing key's record of the last checkpoint it signed covers 30 entries but the log has only 10") }, "\(cut.problems)")
+        #expect(withoutRecord.ok, "\(withoutRecord.problems)")
+    }
+
+    /// Rows no append wrote pass every root check (the root at the log's size never reads them), and then collide with
+    /// the next append's rows or stop the signer.
+    @Test("a stored node of an unfinished subtree, or an archived leaf past the archived entries, does not verify",
+          arguments: ["INSERT INTO merkle_nodes (level, idx, hash) VALUES (8, 1, zeroblob(32))",
+                      "INSERT INTO archived_leaves (seq, leaf_hash) VALUES (380, zeroblob(32))"])
+    func strayRows(insert: String) async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 300, checkpointEvery: 100, key: key)
+        #expect(try verify(database).ok)
+        try await database.pool.write { try $0.execute(sql: insert) }
+        let report = try verify(database)
+        #expect(!report.ok)
+        #expect(report.problems.contains { $0.contains("the stored tree holds") }, "\(report.problems)")
+    }
+
     @Test("reordering rows is detected")
     func reordered() async throws {
         let database = try TemporaryDatabase()
