@@ -296,10 +296,28 @@ public struct Checkpointer: Sendable {
         try session.fetchAll("SELECT * FROM checkpoints ORDER BY id").map(checkpoint)
     }
 
+    /// A checkpoint row, whose size and root must be those its note states: the columns are read in its place (for
+    /// reports, proofs and the next signing), and nothing signs them.
     private static func checkpoint(_ row: SQLRow) throws -> StoredCheckpoint {
+        let stored = try unchecked(row)
+        if let problem = columnProblem(stored) { throw StoreError(problem) }
+        return stored
+    }
+
+    /// A checkpoint row as it is stored, its columns unchecked (``columnProblem(_:)``).
+    static func unchecked(_ row: SQLRow) throws -> StoredCheckpoint {
         StoredCheckpoint(
             id: try row.int64("id"), size: UInt64(max(try row.int64("size"), 0)), root: try row.bytes("root"), note: try row.text("note"),
             time: try row.text("time")
         )
+    }
+
+    /// Why a checkpoint row's columns are not what its note states, or nil if they are.
+    static func columnProblem(_ stored: StoredCheckpoint) -> String? {
+        guard let stated = try? Checkpoint.stated(note: stored.note) else { return "checkpoint \(stored.id)'s note is not a signed note" }
+        guard stated.size == stored.size, stated.root == stored.root else {
+            return "checkpoint \(stored.id)'s size and root columns are not those its signed note states (\(stated.size) entries): the row was written by hand"
+        }
+        return nil
     }
 }

@@ -262,6 +262,21 @@ struct TamperEvidenceTests {
         #expect(report.problems.contains { $0.contains("the stored tree holds") }, "\(report.problems)")
     }
 
+    /// The columns are read in the note's place (reports, proofs, the next signing), and nothing signs them.
+    @Test("a checkpoint row whose size or root column is not its note's does not verify, and is not read")
+    func checkpointColumns() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 30, checkpointEvery: 10, key: key)
+        try await database.pool.write { db in
+            try db.execute(sql: "DROP TRIGGER checkpoints_append_only_update")
+            try db.execute(sql: "UPDATE checkpoints SET size = 4 WHERE id = 3")
+        }
+        let report = try verify(database)
+        #expect(report.problems.contains { $0.contains("checkpoint 3's size and root columns are not those its signed note states (30 entries)") }, "\(report.problems)")
+        let checkpointer = Checkpointer(database: SQLiteDatabase(pool: database.pool), key: key, origin: key.name)
+        #expect(throws: StoreError.self) { try checkpointer.sign(always: true) }
+    }
+
     @Test("reordering rows is detected")
     func reordered() async throws {
         let database = try TemporaryDatabase()

@@ -39,14 +39,22 @@ public struct Checkpoint: Sendable, Equatable {
         return body + "\n— \(key.name) \(Data(key.keyHash + Array(signature)).base64EncodedString())\n"
     }
 
-    /// Parses and verifies a signed note; throws if the format is wrong or no signature by `key` verifies.
-    public static func verify(note: String, key: LogVerifierKey) throws -> Checkpoint {
+    /// What a signed note's body states, vouched for by nothing until ``verify(note:key:)`` checks its signature;
+    /// throws if the format is wrong.
+    public static func stated(note: String) throws -> Checkpoint {
         guard let split = note.range(of: "\n\n") else { throw CheckpointError("not a signed note: no blank line before the signatures") }
-        let body = String(note[..<split.lowerBound]) + "\n"
-        let lines = body.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        let lines = note[..<split.lowerBound].split(separator: "\n", omittingEmptySubsequences: false)
         guard lines.count >= 3, let size = UInt64(lines[1]), let root = Data(base64Encoded: String(lines[2])), root.count == 32 else {
             throw CheckpointError("the checkpoint body must be an origin, a tree size and a base64 SHA-256 root")
         }
+        return Checkpoint(origin: String(lines[0]), size: size, root: Array(root), extensions: lines.dropFirst(3).map(String.init))
+    }
+
+    /// Parses and verifies a signed note; throws if the format is wrong or no signature by `key` verifies.
+    public static func verify(note: String, key: LogVerifierKey) throws -> Checkpoint {
+        let checkpoint = try stated(note: note)
+        guard let split = note.range(of: "\n\n") else { throw CheckpointError("not a signed note: no blank line before the signatures") }
+        let body = String(note[..<split.lowerBound]) + "\n"
         let signatures = note[split.upperBound...].split(separator: "\n")
         var verified = false
         for line in signatures {
@@ -57,7 +65,7 @@ public struct Checkpoint: Sendable, Equatable {
             if key.publicKey.isValidSignature(blob.dropFirst(4), for: Data(body.utf8)) { verified = true }
         }
         guard verified else { throw CheckpointError("no valid signature by \(key.name) on the checkpoint") }
-        return Checkpoint(origin: String(lines[0]), size: size, root: Array(root), extensions: lines.dropFirst(3).map(String.init))
+        return checkpoint
     }
 }
 
