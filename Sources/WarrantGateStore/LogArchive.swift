@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import WarrantGateCore
 
@@ -39,6 +40,22 @@ public enum LogArchive {
         try latestRecord(session)?.details["throughSeq"].flatMap { UInt64($0) }
     }
 
+    /// Why the log's latest `log.archive` record does not vouch for its entries 1…`archivedThrough` being archived by
+    /// `log archive` under `key` (``ArchiveStatement``), or nil if it does. `rootAt` is the stored tree's root at a size.
+    static func recordProblem(_ session: any SQLSession, archivedThrough: UInt64, key: LogVerifierKey, rootAt: (UInt64) throws -> Merkle.Hash) throws -> String? {
+        guard let record = try latestRecord(session) else { return "no log.archive record says they were archived" }
+        guard let statement = ArchiveStatement(details: record.details), statement.throughSeq == archivedThrough else {
+            return "the latest log.archive record does not state their archive (its entries, root and file digest)"
+        }
+        guard let signature = record.details["signature"], statement.isSigned(signature, by: key) else {
+            return "the log.archive record that says so is not signed by the log's key: entries may have been deleted by whoever could write the database"
+        }
+        guard (try? rootAt(archivedThrough)) == statement.root else {
+            return "the signed log.archive record is not of this log: the tree's root at \(archivedThrough) entries is not the one it states"
+        }
+        return nil
+    }
+
     /// The log's latest `log.archive` record, if any.
     private static func latestRecord(_ session: any SQLSession) throws -> AdminRecord? {
         let row = try session.fetchOne(
@@ -53,7 +70,7 @@ public enum LogArchive {
     /// archived entries. Records the archive in the log, with the latest time any entry archived so far states
     /// (`latestTime`, when known), for reports to say whether their period lost entries. Returns the number archived.
     @discardableResult
-    static func archive(database: any SQLDatabase, before: Date, verifierKey: LogVerifierKey, path: String, operator: String, at time: Date = Date()) throws -> Int {
+    static func archive(database: any SQLDatabase, before: Date, key: LogSigningKey, path: String, operator: String, at time: Date = Date()) throws -> Int {
         let (earlier, through, notes) = try database.read { session -> (ArchivedEntries?, UInt64, [String]) in
             let firstKept = try session.scalarInt64("SELECT min(seq) FROM log WHERE time >= ?", Timestamp.format(before))
             let last = try session.scalarInt64("SELECT max(seq) FROM log") ?? 0
@@ -66,23 +83,34 @@ public enum LogArchive {
             throw StoreError("sign a checkpoint covering seq \(through) first (`warrant-gate log checkpoint`): archived entries must stay provable")
         }
         let output = try PrivateFile.Output(path: path, existing: .refuse)
+        var digest = SHA256()
+        func write(_ data: Data) throws {
+            digest.update(data: data)
+            try output.write(data)
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let header = Header(format: formatName, verifierKey: verifierKey.encoded.trimmingCharacters(in: .newlines), fromSeq: from, throughSeq: through, checkpoints: notes)
-        try output.write(try encoder.encode(header) + Data("\n".utf8))
+        let header = Header(format: formatName, verifierKey: key.verifier.encoded.trimmingCharacters(in: .newlines), fromSeq: from, throughSeq: through, checkpoints: notes)
+        try write(try encoder.encode(header) + Data("\n".utf8))
         // Unknown if an earlier archive's is, or if an entry states no time.
         var latestTime: Date? = earlier == nil ? .distantPast : earlier?.latestTime
-        try database.read { session in
+        let root = try database.read { session in
             try session.forEach("SELECT seq, kind, time, decision_id, entry FROM log WHERE seq BETWEEN ? AND ? ORDER BY seq", Int64(from), Int64(through)) { row in
                 let line = try AuditBundle.Line(row)
-                try output.write(try encoder.encode(line) + Data("\n".utf8))
+                try write(try encoder.encode(line) + Data("\n".utf8))
                 let stated = (try? JSONDecoder().decode(LogVerifier.Stated.self, from: Data(line.entry.utf8))).flatMap { Timestamp.parse($0.time) }
                 if let known = latestTime, let stated { latestTime = max(known, stated) } else { latestTime = nil }
             }
+            return try LogAppender.root(session, size: through)
         }
         try output.commit()
-        var details = ["fromSeq": String(from), "throughSeq": String(through), "before": Timestamp.format(before), "file": path]
-        details["latestTime"] = latestTime.map(Timestamp.format)
+        let statement = ArchiveStatement(
+            fromSeq: from, throughSeq: through, root: root, latestTime: latestTime.map(Timestamp.format), archiveSHA256: Hex.encode(digest.finalize())
+        )
+        var details = statement.details
+        details["before"] = Timestamp.format(before)
+        details["file"] = path
+        details["signature"] = try statement.signature(by: key)
         return try database.write { session in
             try session.execute("INSERT INTO archived_leaves (seq, leaf_hash) SELECT seq, leaf_hash FROM log WHERE seq BETWEEN ? AND ?", Int64(from), Int64(through))
             try session.execute("UPDATE archive_state SET archived_through = ? WHERE id = 1", Int64(through))

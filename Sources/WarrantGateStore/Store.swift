@@ -214,8 +214,8 @@ public final class Store: Sendable {
     }
 
     /// Moves entries older than `before` into a new archive file at `path` (see ``LogArchive``); returns their count.
-    public func archive(before: Date, verifierKey: LogVerifierKey, path: String, operator: String, at time: Date = Date()) throws -> Int {
-        try LogArchive.archive(database: database, before: before, verifierKey: verifierKey, path: path, operator: `operator`, at: time)
+    public func archive(before: Date, key: LogSigningKey, path: String, operator: String, at time: Date = Date()) throws -> Int {
+        try LogArchive.archive(database: database, before: before, key: key, path: path, operator: `operator`, at: time)
     }
 
     /// The entries `log archive` has moved out of the database; nil if none.

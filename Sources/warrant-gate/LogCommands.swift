@@ -327,7 +327,7 @@ extension LogCommand {
             let key = try storeCall { try files.signingKey() }
             try storeCall { try store.checkpointer(key: key, lastSigned: files.lastSigned).sign() }
             let count = try storeCall {
-                try store.archive(before: cutoff, verifierKey: key.verifier, path: out, operator: admin.operatorName)
+                try store.archive(before: cutoff, key: key, path: out, operator: admin.operatorName)
             }
             print(count == 0 ? "nothing to archive before \(Timestamp.format(cutoff))" : "archived \(count) entries to \(out)")
             if count > 0 {

@@ -157,7 +157,7 @@ struct SyslogForwardingTests {
         let key = LogSigningKey(name: "county.example/warrant-gate")
         _ = try site.store.checkpointer(key: key, lastSigned: nil).sign(always: true)
         let archive = site.directory.appendingPathComponent("old.archive").path
-        #expect(try site.store.archive(before: .distantFuture, verifierKey: key.verifier, path: archive, operator: "records-officer") == 4)
+        #expect(try site.store.archive(before: .distantFuture, key: key, path: archive, operator: "records-officer") == 4)
         // The archive's own admin record is entry 5.
         #expect(throws: TailGap(needed: 1, firstHeld: 5)) { try site.store.logEntries(after: 0, limit: 10) }
         try await site.store.appendDecisions(5...6)

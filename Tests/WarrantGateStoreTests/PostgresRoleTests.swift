@@ -205,18 +205,18 @@ extension StoreBackendTests {
             // Only the archive's role archives; the others' attempts leave the log whole.
             for (name, store) in [("gateway", stores.gateway), ("admin", stores.admin)] {
                 let path = fixture.path("\(name).archive")
-                let refused = await failure { try store.archive(before: .distantFuture, verifierKey: Sample.key.verifier, path: path, operator: name) }
+                let refused = await failure { try store.archive(before: .distantFuture, key: Sample.key, path: path, operator: name) }
                 #expect(refused?.contains("permission denied") == true, "\(name): \(refused ?? "archived")")
             }
             #expect(try await blocking { try stores.gateway.exporter().decisionCount() } == 6)
             let moved = try await blocking {
-                try stores.archive.archive(before: Sample.clock(0), verifierKey: Sample.key.verifier, path: fixture.path("archive.archive"), operator: "records-officer")
+                try stores.archive.archive(before: Sample.clock(0), key: Sample.key, path: fixture.path("archive.archive"), operator: "records-officer")
             }
             #expect(moved == 0, "every entry's time is after the cutoff")
             // Entries within the retention period (a year unless the tables' owner set another) stay, whoever archives;
             // the archive's role may set neither that nor any other setting.
             let recent = await failure {
-                try stores.archive.archive(before: .distantFuture, verifierKey: Sample.key.verifier, path: fixture.path("recent.archive"), operator: "records-officer")
+                try stores.archive.archive(before: .distantFuture, key: Sample.key, path: fixture.path("recent.archive"), operator: "records-officer")
             }
             #expect(recent?.contains("keeps every entry for its retention period") == true, "\(recent ?? "archived")")
             #expect(await refusal(cluster, as: Self.archiveRole, "INSERT INTO settings (key, value) VALUES ('archive-retention-days', '0')") == "42501")
@@ -224,7 +224,7 @@ extension StoreBackendTests {
             #expect(await refusal(cluster, as: Self.adminRole, "INSERT INTO settings (key, value) VALUES ('archive-retention-days', '0')") == "P0001")
             #expect(await refusal(cluster, as: PostgresCluster.owner, "INSERT INTO settings (key, value) VALUES ('archive-retention-days', '-3650')") == nil)
             let archived = try await blocking {
-                try stores.archive.archive(before: .distantFuture, verifierKey: Sample.key.verifier, path: fixture.path("all.archive"), operator: "records-officer")
+                try stores.archive.archive(before: .distantFuture, key: Sample.key, path: fixture.path("all.archive"), operator: "records-officer")
             }
             #expect(archived == 16)
             // Even the archive's role deletes only what is archived.

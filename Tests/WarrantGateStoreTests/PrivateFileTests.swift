@@ -175,13 +175,13 @@ struct PrivateArchiveTests {
         let existing = database.directory.appendingPathComponent("old.archive").path
         try Data("an earlier archive\n".utf8).write(to: URL(fileURLWithPath: existing))
         #expect(throws: PrivateFileError.self) {
-            try LogArchive.archive(database: SQLiteDatabase(pool: database.pool), before: cutoff, verifierKey: key.verifier, path: existing, operator: "test")
+            try LogArchive.archive(database: SQLiteDatabase(pool: database.pool), before: cutoff, key: key, path: existing, operator: "test")
         }
         #expect(FileManager.default.contents(atPath: existing) == Data("an earlier archive\n".utf8))
         #expect(try database.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM log") } == 3)
 
         let path = database.directory.appendingPathComponent("new.archive").path
-        #expect(try LogArchive.archive(database: SQLiteDatabase(pool: database.pool), before: cutoff, verifierKey: key.verifier, path: path, operator: "test") == 3)
+        #expect(try LogArchive.archive(database: SQLiteDatabase(pool: database.pool), before: cutoff, key: key, path: path, operator: "test") == 3)
         var status = Glibc.stat()
         #expect(lstat(path, &status) == 0 && status.st_mode & 0o7777 == 0o600)
         #expect(try LogVerifier(key: key.verifier).verify(database: SQLiteDatabase(pool: database.pool), archives: [path], against: nil).ok)

@@ -391,14 +391,14 @@ struct StoreBackendTests {
         let path = fixture.path("2026-11.archive")
 
         await #expect(throws: StoreError.self, "entries no checkpoint covers stay") {
-            try await blocking { try store.archive(before: cutoff, verifierKey: Sample.key.verifier, path: path, operator: "records-officer") }
+            try await blocking { try store.archive(before: cutoff, key: Sample.key, path: path, operator: "records-officer") }
         }
         #expect(!FileManager.default.fileExists(atPath: path))
         let checkpointer = store.checkpointer(key: Sample.key, lastSigned: nil)
         _ = try await blocking { try checkpointer.sign() }
-        #expect(try await blocking { try store.archive(before: cutoff, verifierKey: Sample.key.verifier, path: path, operator: "records-officer") } == 280)
+        #expect(try await blocking { try store.archive(before: cutoff, key: Sample.key, path: path, operator: "records-officer") } == 280)
         let again = fixture.path("again.archive")
-        #expect(try await blocking { try store.archive(before: cutoff, verifierKey: Sample.key.verifier, path: again, operator: "records-officer") } == 0)
+        #expect(try await blocking { try store.archive(before: cutoff, key: Sample.key, path: again, operator: "records-officer") } == 0)
 
         // The file: a header naming the range and the checkpoints, then the entries.
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
@@ -442,7 +442,7 @@ struct StoreBackendTests {
 
         // A later archive continues where the first ended; verification takes both, oldest first.
         let second = fixture.path("2026-12.archive")
-        #expect(try await blocking { try store.archive(before: Sample.time(290), verifierKey: Sample.key.verifier, path: second, operator: "records-officer") } == 10)
+        #expect(try await blocking { try store.archive(before: Sample.time(290), key: Sample.key, path: second, operator: "records-officer") } == 10)
         #expect(try await blocking { try store.archivedEntries() } == ArchivedEntries(throughSeq: 290, latestTime: Sample.time(289)))
         for archives in [[path, second], []] {
             let report = try await blocking { try store.verify(key: Sample.key.verifier, archives: archives, against: latest.note) }

@@ -180,7 +180,7 @@ extension StoreBackendTests {
             try await source.appendThroughDecisionLog((0..<5).map { Sample.entry(Sample.decision($0)) })
             let archived = try await blocking {
                 try source.checkpointer(key: Sample.key, lastSigned: nil).sign()
-                return try source.archive(before: Sample.time(3), verifierKey: Sample.key.verifier, path: fixture.path("old.archive"), operator: "records-officer")
+                return try source.archive(before: Sample.time(3), key: Sample.key, path: fixture.path("old.archive"), operator: "records-officer")
             }
             #expect(archived == 3)
             let target = try await fixture.newStore("target")

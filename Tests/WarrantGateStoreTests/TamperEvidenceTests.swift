@@ -158,17 +158,19 @@ struct TamperEvidenceTests {
         let own = LogSigningKey(name: key.name)
         try await buildLog(forged, count: 6, checkpointEvery: 6, key: own)
         let archive = forged.directory.appendingPathComponent("all.archive").path
-        try LogArchive.archive(database: SQLiteDatabase(pool: forged.pool), before: Date().addingTimeInterval(60), verifierKey: own.verifier, path: archive, operator: "x")
+        try LogArchive.archive(database: SQLiteDatabase(pool: forged.pool), before: Date().addingTimeInterval(60), key: own, path: archive, operator: "x")
         try await forged.pool.write { db in
             try db.execute(sql: "DROP TRIGGER checkpoints_append_only_delete")
             try db.execute(sql: "DELETE FROM checkpoints")
         }
         let report = try verify(forged, against: offsite)
+        // And its archive record is signed by the forger's key, not the log's.
         #expect(report.problems == [
             "the checkpoint held elsewhere (size 3) does not match the log: an entry at or before seq 3 was changed, removed or reordered",
+            "entries 1…6 are marked archived, but the log.archive record that says so is not signed by the log's key: entries may have been deleted by whoever could write the database",
         ])
         // The county's own log, archived, still verifies against it: the stored tree has the checkpoint's root.
-        try LogArchive.archive(database: SQLiteDatabase(pool: county.pool), before: Date().addingTimeInterval(60), verifierKey: key.verifier, path: county.directory.appendingPathComponent("a").path, operator: "x")
+        try LogArchive.archive(database: SQLiteDatabase(pool: county.pool), before: Date().addingTimeInterval(60), key: key, path: county.directory.appendingPathComponent("a").path, operator: "x")
         try Checkpointer(database: SQLiteDatabase(pool: county.pool), key: key, origin: key.name).sign()
         let archived = try verify(county, against: offsite)
         #expect(archived.ok && archived.signedSize == 4, "\(archived.problems)")
@@ -275,6 +277,37 @@ struct TamperEvidenceTests {
         #expect(report.problems.contains { $0.contains("checkpoint 3's size and root columns are not those its signed note states (30 entries)") }, "\(report.problems)")
         let checkpointer = Checkpointer(database: SQLiteDatabase(pool: database.pool), key: key, origin: key.name)
         #expect(throws: StoreError.self) { try checkpointer.sign(always: true) }
+    }
+
+    /// The forger keeps the deleted entries' leaf hashes, so every checkpoint still matches, and appends the record
+    /// `log archive` would have (with a latest time that keeps reports from warning). Only the log's key could sign it.
+    @Test("entries deleted behind a log.archive record that the log's key did not sign do not verify; one it signed does")
+    func forgedArchiveRecord() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 30, checkpointEvery: 10, key: key)
+        let root = try await database.pool.read { db in try LogAppender.root(SQLiteSession(db: db), size: 20) }
+        let statement = ArchiveStatement(fromSeq: 1, throughSeq: 20, root: root, latestTime: "2025-11-30T23:59:59.000Z", archiveSHA256: String(repeating: "0", count: 64))
+        func forge(signature: String?) async throws -> VerificationReport {
+            let forged = try TemporaryDatabase()
+            try await database.pool.backup(to: forged.pool)
+            try await forged.pool.write { db in
+                try db.execute(sql: "INSERT INTO archived_leaves SELECT seq, leaf_hash FROM log WHERE seq <= 20")
+                try db.execute(sql: "UPDATE archive_state SET archived_through = 20")
+                try db.execute(sql: "DELETE FROM log WHERE seq <= 20")
+                var details = statement.details
+                details["signature"] = signature
+                try Registry.appendAdmin(SQLiteSession(db: db), AdminRecord(
+                    time: Timestamp.format(Date()), operator: "x", action: "log.archive", target: "log", details: details
+                ))
+            }
+            return try verify(forged)
+        }
+        let unsigned = try await forge(signature: nil)
+        #expect(unsigned.problems.contains { $0.contains("is not signed by the log's key") }, "\(unsigned.problems)")
+        let otherKey = try await forge(signature: try statement.signature(by: LogSigningKey(name: key.name)))
+        #expect(otherKey.problems.contains { $0.contains("is not signed by the log's key") }, "\(otherKey.problems)")
+        let signed = try await forge(signature: try statement.signature(by: key))
+        #expect(signed.ok, "\(signed.problems)")
     }
 
     @Test("reordering rows is detected")
@@ -602,7 +635,7 @@ struct ArchiveTests {
         try checkpointer.sign()
 
         let path = database.directory.appendingPathComponent("old.archive").path
-        let archived = try LogArchive.archive(database: SQLiteDatabase(pool: database.pool), before: cutoff, verifierKey: key.verifier, path: path, operator: "test")
+        let archived = try LogArchive.archive(database: SQLiteDatabase(pool: database.pool), before: cutoff, key: key, path: path, operator: "test")
         #expect(archived == 20)
         let remaining = try await database.pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM log") }
         #expect(remaining == 6)  // five later entries and the archive's own record
