@@ -364,7 +364,8 @@ public enum StoreBackup {
     /// Checks the copy at `path` of the backup `file` before anything trusts it, and its seal with `key` if it has one;
     /// returns what it states, and the seal.
     private static func inspect(_ path: String, file: String, key: LogVerifierKey) throws -> (RestoreReport, BackupSeal?) {
-        let notABackup = { (why: String) in StoreError("\(file) is not a WarrantGate backup, or was altered: \(why)") }
+        // The reasons quote the file's own contents (names, schema, integrity messages): escaped, line feeds and all.
+        let notABackup = { (why: String) in StoreError("\(file) is not a WarrantGate backup, or was altered: \(TerminalText.escaped(why))") }
         guard let handle = FileHandle(forReadingAtPath: path), let header = try? handle.read(upToCount: 100) else {
             throw StoreError("cannot read the copy of \(file)")
         }

@@ -39,11 +39,11 @@ struct PolicyCommand: ParsableCommand {
                     let policy = try PolicyParser.load(path: file)
                     if let categories, let problem = policy.undeclaredWideningCategory(declared: categories, directoryFile: agencies) {
                         failures += 1
-                        print("FAIL  \(file): \(problem)")
+                        printEscaped("FAIL  \(file): \(problem)")
                         continue
                     }
                     let includes = policy.includes.isEmpty ? "" : ", includes \(policy.includes.map { ($0 as NSString).lastPathComponent }.joined(separator: ", "))"
-                    print("ok    \(file): policy \(policy.name), \(policy.routes.count) routes, \(policy.rules.count) rules\(includes), digest \(policy.digest.prefix(16))")
+                    printEscaped("ok    \(file): policy \(policy.name), \(policy.routes.count) routes, \(policy.rules.count) rules\(includes), digest \(policy.digest.prefix(16))")
                     var found = policy.warnings.map(\.description)
                     if let categories {
                         for category in policy.categoriesTested.subtracting(categories).sorted() {
@@ -58,15 +58,15 @@ struct PolicyCommand: ParsableCommand {
                     for court in policy.courtsNamed.sorted() where listedCourts.court(id: court) == nil {
                         found.append("\(file): signed-by names court '\(court)', which courts.yaml does not list; no signature can verify for it")
                     }
-                    for warning in found { print("warn  \(warning)") }
+                    for warning in found { printEscaped("warn  \(warning)") }
                     warnings += found.count
                 } catch {
                     failures += 1
-                    print("FAIL  \(error)")
+                    printEscaped("FAIL  \(error)")
                 }
             }
             if failures > 0 { throw CLIError(.failure, "\(failures) of \(files.count) policy files are invalid") }
-            if warnings > 0 { print("\(files.count) policies valid, \(warnings) warnings") }
+            if warnings > 0 { printEscaped("\(files.count) policies valid, \(warnings) warnings") }
         }
     }
 
@@ -90,26 +90,26 @@ struct PolicyCommand: ParsableCommand {
                     suite = try PolicyTestFile.load(path: file)
                     policy = try PolicyParser.load(path: suite.policyPath)
                 } catch {
-                    print("FAIL  \(error)")
+                    printEscaped("FAIL  \(error)")
                     failed += 1
                     continue
                 }
                 let failures = suite.run(against: policy)
                 for failure in failures {
-                    print("FAIL  \(file):\(failure.line ?? 0): \(failure.name)")
-                    for problem in failure.problems { print("        \(problem)") }
+                    printEscaped("FAIL  \(file):\(failure.line ?? 0): \(failure.name)")
+                    for problem in failure.problems { printEscaped("        \(problem)") }
                 }
                 if verbose {
                     for testCase in suite.cases where !failures.contains(where: { $0.line == testCase.line }) {
-                        print("ok    \(file):\(testCase.line ?? 0): \(testCase.name)")
+                        printEscaped("ok    \(file):\(testCase.line ?? 0): \(testCase.name)")
                     }
                 }
                 let total = suite.cases.count + suite.brokenCases.count
                 passed += total - failures.count
                 failed += failures.count
-                print("\(failures.isEmpty ? "ok  " : "FAIL")  \(file): \(total - failures.count)/\(total) cases pass (policy \(policy.name))")
+                printEscaped("\(failures.isEmpty ? "ok  " : "FAIL")  \(file): \(total - failures.count)/\(total) cases pass (policy \(policy.name))")
             }
-            print("\(passed) passed, \(failed) failed")
+            printEscaped("\(passed) passed, \(failed) failed")
             if failed > 0 { throw CLIError(.failure, "\(failed) policy test cases failed") }
         }
     }
@@ -179,7 +179,7 @@ struct PolicyCommand: ParsableCommand {
                     body: body.map { Array($0.utf8) }, warrantReference: warrant, headers: headers, time: time
                 ))
             } catch {
-                return print("decision: deny (\(error.reason.rawValue)\(error.detail.map { ": \($0)" } ?? ""))")
+                return printEscaped("decision: deny (\(error.reason.rawValue)\(error.detail.map { ": \($0)" } ?? ""))")
             }
             let classification = input.classification
             var records: [SubjectRecord] = []
@@ -200,25 +200,25 @@ struct PolicyCommand: ParsableCommand {
             let registry = ExplainRegistry(base: snapshot, subject: classification.subject, facts: facts, records: records)
             let explanation = stages.evaluator.explain(input, registry: registry)
             let decision = explanation.decision
-            print("request:   \(method) \(match.target.target) by \(agency) (\(resolvedCategory.rawValue)) at \(Timestamp.format(time))")
-            print("route:     \(classification.route.id): action \(classification.action), subject \(classification.subject ?? "none")")
-            if let warrant = explanation.warrant { print("warrant:   \(warrant)") }
+            printEscaped("request:   \(method) \(match.target.target) by \(agency) (\(resolvedCategory.rawValue)) at \(Timestamp.format(time))")
+            printEscaped("route:     \(classification.route.id): action \(classification.action), subject \(classification.subject ?? "none")")
+            if let warrant = explanation.warrant { printEscaped("warrant:   \(warrant)") }
             if case .verified(let reference)? = explanation.warrant, let document = snapshot.document(reference: reference) {
-                print("signature: warrant \(reference) signature is \(FreeText.escaped(document.signature.description))")
+                printEscaped("signature: warrant \(reference) signature is \(FreeText.escaped(document.signature.description))")
             }
             if !input.requestFacts.isEmpty {
-                print("stated:    \(input.requestFacts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))")
+                printEscaped("stated:    \(input.requestFacts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))")
             }
-            print("decision:  \(decision.effect.rawValue) (\(decision.reason))")
-            print("by rules:  \(decision.rules.isEmpty ? "none (default deny)" : decision.rules.joined(separator: ", "))")
+            printEscaped("decision:  \(decision.effect.rawValue) (\(decision.reason))")
+            printEscaped("by rules:  \(decision.rules.isEmpty ? "none (default deny)" : decision.rules.joined(separator: ", "))")
             if decision.effect == .allow {
-                print("redacts:   \(decision.redact.sorted().joined(separator: ", "))")
-                if let keepOnly = decision.keepOnly { print("returns:   only \(keepOnly.sorted().joined(separator: ", "))") }
+                printEscaped("redacts:   \(decision.redact.sorted().joined(separator: ", "))")
+                if let keepOnly = decision.keepOnly { printEscaped("returns:   only \(keepOnly.sorted().joined(separator: ", "))") }
             }
-            if !decision.obligations.isEmpty { print("duties:    \(decision.obligations.joined(separator: ", "))") }
-            print("rules:")
+            if !decision.obligations.isEmpty { printEscaped("duties:    \(decision.obligations.joined(separator: ", "))") }
+            printEscaped("rules:")
             for trace in explanation.traces {
-                print("  \(trace.applied ? "✔" : "·") \(trace.rule.effect.rawValue) \(trace.rule.id) (line \(trace.rule.line ?? 0)): \(trace.note)")
+                printEscaped("  \(trace.applied ? "✔" : "·") \(trace.rule.effect.rawValue) \(trace.rule.id) (line \(trace.rule.line ?? 0)): \(trace.note)")
             }
         }
     }
@@ -254,4 +254,9 @@ func yamlFiles(_ path: String) throws -> [String] {
     guard isDirectory.boolValue else { return [path] }
     return try FileManager.default.contentsOfDirectory(atPath: path).sorted().filter { $0.hasSuffix(".yaml") }
         .map { (path as NSString).appendingPathComponent($0) }
+}
+
+/// Prints a line of `policy check`, `test` or `explain`, which quote policy files and their names (``TerminalText``).
+private func printEscaped(_ line: String) {
+    print(TerminalText.escapedLines(line))
 }

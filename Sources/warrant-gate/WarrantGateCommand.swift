@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WarrantGateCore
 import WarrantGateServer
 
 /// The process entry point. Swift Concurrency's tasks are moved onto the server's NIO event loops before any task
@@ -67,7 +68,8 @@ struct WarrantGateCommand: AsyncParsableCommand {
         case let error as CLIError:
             // What the command printed comes first, and ends its line, before the error.
             fflush(nil)
-            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            // A message may quote a file, a database or a policy: none of it may drive the terminal.
+            FileHandle.standardError.write(Data("error: \(TerminalText.escapedLines(error.message))\n".utf8))
             Foundation.exit(error.code.rawValue)
         default:
             fflush(nil)

@@ -160,6 +160,18 @@ struct PolicyLanguageCLITests {
         #expect(malformed.status == 2)
     }
 
+    /// A policy, and its file's name, may hold escape sequences that would set a terminal's title or erase its screen.
+    @Test("policy check prints a hostile policy's value and file name escaped")
+    func checkEscapesHostileText() throws {
+        let scratch = try Scratch()
+        let file = scratch.url.appendingPathComponent("x\u{1B}[2J.yaml").path
+        try "policy: p\ntime-zone: America/Denver\n\"\\e]0;PWNED\\a\\e[31mFAKE\": 1\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try CLIProcess.run(["policy", "check", scratch.url.path], in: scratch.url)
+        #expect(result.status == 1)
+        #expect(!(result.stdout + result.stderr).unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 }, "\(result.stdout.debugDescription)")
+        #expect(result.stdout.contains("x\\u{1B}[2J.yaml"), "\(result.stdout)")
+    }
+
     @Test("policy check warns of a category the directory does not declare, not of one it does; agencies.yaml is not a policy")
     func checkUndeclaredCategory() throws {
         let scratch = try Scratch()

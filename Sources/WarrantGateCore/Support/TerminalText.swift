@@ -16,6 +16,12 @@ public enum TerminalText {
         return out
     }
 
+    /// Each line of `text` escaped, the line feeds between them kept: for a message of several lines that may quote a
+    /// hostile value (which can then start a line, but not write a control or format character).
+    public static func escapedLines(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { escaped(String($0)) }.joined(separator: "\n")
+    }
+
     private static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.properties.generalCategory {
         case .control, .format, .lineSeparator, .paragraphSeparator: true
