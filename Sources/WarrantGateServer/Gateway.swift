@@ -29,6 +29,9 @@ public final class Gateway: Sendable {
     /// Held for a whole reload, so that reloads run one at a time: each reads the files after the one before it
     /// finished, and the last to start is the last in force.
     let reloading = Mutex(())
+    /// The files the gateway loaded, as they were before it read them (those it found through them, just after):
+    /// the reloader's first view of them.
+    let loadedFiles: [WatchedFile]
 
     /// Loads and validates everything; throws with a located message if a file is wrong. The default notifier is
     /// the one `$NOTIFY_SOCKET` names, if any.
@@ -42,7 +45,9 @@ public final class Gateway: Sendable {
         self.now = now
         self.onListening = onListening
         self.notifier = notifier
+        let configuredFiles = Self.configuredFiles(configuration)
         let policies = try PolicySet.load(configuration)
+        self.loadedFiles = configuredFiles + Self.filesRead(by: policies).map(Self.watchedFile)
         self.store = try Store.open(configuration.database, options: configuration.storeOptions)
         try store.checkServingRole()
         self.registry = store.registry(timeZone: policies.policy.timeZone)

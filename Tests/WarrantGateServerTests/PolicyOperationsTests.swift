@@ -109,6 +109,57 @@ struct PolicyOperationsTests {
         }
     }
 
+    /// A broken draft of the shadow policy held back, with it, an agency directory that removed an agency.
+    @Test("a shadow policy that fails at reload keeps its previous version; the live policy and agencies reload without it")
+    func shadowFailureHoldsNothingBack() async throws {
+        try await withGateway(configure: { directory, configuration in
+            try copyingPolicy(directory, &configuration)
+            try Self.shadowing { $0 }(directory, &configuration)
+        }) { gateway in
+            let configuration = gateway.gateway.configuration
+            let shadowDigest = try #require(gateway.gateway.state.current.policies.shadow?.evaluator.policy.digest)
+            try "garbage: [".write(toFile: try #require(configuration.shadowPolicyPath), atomically: true, encoding: .utf8)
+            try String(contentsOfFile: configuration.policyPath, encoding: .utf8)
+                .replacingOccurrences(of: "category: [local-law-enforcement, prosecutor, defense-counsel, court]", with: "category: [prosecutor, defense-counsel, court]")
+                .write(toFile: configuration.policyPath, atomically: true, encoding: .utf8)
+            let errors = gateway.gateway.reload()
+            #expect(errors.count == 1 && errors[0].hasPrefix("shadow policy (the previous one stays in force"), "\(errors)")
+            #expect(gateway.gateway.state.current.policies.shadow?.evaluator.policy.digest == shadowDigest)
+            #expect(try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123").reason == "no_matching_permit")
+        }
+    }
+
+    /// Opening the store may wait (a lock, PostgreSQL starting): a policy renamed into place meanwhile was taken for
+    /// the one loaded, and never reloaded.
+    @Test("the reloader starts from the files as they were loaded: one replaced while the gateway started is reloaded")
+    func replacedWhileStarting() async throws {
+        try await withGateway(configure: copyingPolicy) { gateway in
+            let starting = try Gateway(configuration: gateway.gateway.configuration)
+            defer { starting.store.close() }
+            let path = starting.configuration.policyPath
+            try (try String(contentsOfFile: path, encoding: .utf8) + "\n# replaced while starting\n").write(toFile: path, atomically: true, encoding: .utf8)
+            var trigger = FileChangeTrigger()
+            let now = starting.watchedFiles()
+            #expect(trigger.check(now, seen: starting.loadedFiles) == .wait)
+            #expect(trigger.check(now, seen: starting.loadedFiles) == .reload(unsettled: false))
+        }
+    }
+
+    @Test("an authority's certificate that the agency directory names is watched for reloads, as one the configuration names")
+    func authorityFilesWatched() async throws {
+        try await withGateway(configure: { directory, configuration in
+            let agencies = directory.appendingPathComponent("agencies.yaml").path
+            try String(contentsOfFile: configuration.agenciesPath, encoding: .utf8)
+                .replacingOccurrences(of: "certificate: ../.warrant-gate/demo/certs/ca.pem", with: "certificate: certs/ca.pem")
+                .write(toFile: agencies, atomically: true, encoding: .utf8)
+            configuration.agenciesPath = agencies
+            configuration.authorities = [:]
+        }) { gateway in
+            let ca = gateway.directory.appendingPathComponent("certs/ca.pem").resolvingSymlinksInPath().path
+            #expect(gateway.gateway.watchedFiles().contains { URL(fileURLWithPath: $0.path).resolvingSymlinksInPath().path == ca && $0.inode != nil })
+        }
+    }
+
     /// A SIGHUP reverting a bad policy finished first while the bad policy's own reload (set off by its file) was
     /// still parsing; that one then finished and put the bad policy back in force, the reverted file on disk.
     @Test("reloads run one at a time: one asked for while another runs waits for it, then reads the files as they are")
@@ -405,6 +456,9 @@ struct FileChangeTriggerTests {
         let done = [file("p.yaml", inode: 1, "whole, longer")]
         #expect(trigger.check(done, seen: seen) == .changedInPlace(["p.yaml"]))
         #expect(trigger.check(done, seen: seen) == .wait)
+        // A file replaced beside one changed in place is held back with it, and named.
+        let beside = [file("p.yaml", inode: 1, "whole, longer, edited"), file("a.yaml", inode: 7, "agencies")]
+        #expect(trigger.check(beside, seen: seen + [file("a.yaml", inode: 3, "old agencies")]) == .changedInPlace(["p.yaml"], heldBack: ["a.yaml"]))
         // Renamed into place afterwards, it is reloaded as any replacement.
         let installed = [file("p.yaml", inode: 9, "whole, longer")]
         #expect(trigger.check(installed, seen: seen) == .wait)

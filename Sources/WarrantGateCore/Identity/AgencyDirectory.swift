@@ -16,10 +16,13 @@ public enum Identification: Sendable, Equatable {
 public struct NamedAuthority: Sendable {
     public let name: String
     public let certificate: Certificate
+    /// The file it was read from, if any: a reload watches it.
+    public let path: String?
 
-    public init(name: String, certificate: Certificate) {
+    public init(name: String, certificate: Certificate, path: String? = nil) {
         self.name = name
         self.certificate = certificate
+        self.path = path
     }
 }
 

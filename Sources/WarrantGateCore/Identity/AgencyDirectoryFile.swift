@@ -42,7 +42,7 @@ public enum AgencyDirectoryFile {
                 throw entry.error("authority '\(name)': cannot read certificate file \(resolved) (a regular file of at most 1 MiB)")
             }
             do {
-                authorities.append(NamedAuthority(name: name, certificate: try Certificate(pemEncoded: pem)))
+                authorities.append(NamedAuthority(name: name, certificate: try Certificate(pemEncoded: pem), path: resolved))
             } catch {
                 throw entry.error("authority '\(name)': \(resolved) is not a PEM certificate")
             }

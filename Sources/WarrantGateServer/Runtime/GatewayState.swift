@@ -22,22 +22,52 @@ public final class PolicySet: Sendable {
 
     /// Loads and validates the policy, the shadow policy and the agency files named in the configuration.
     public static func load(_ configuration: GatewayConfiguration) throws -> PolicySet {
+        let (policy, directory, declared) = try loadLive(configuration)
+        let shadow = try configuration.shadowPolicyPath.map { try loadChecked($0, declared: declared, configuration) }
+        return PolicySet(policy: policy, directory: directory, shadow: shadow)
+    }
+
+    /// ``load(_:)`` for a reload: a shadow policy that fails leaves `current`'s shadow in force and its error is
+    /// returned, instead of holding back the live policy and the agency directory with it (an agency removed, a
+    /// revoked authority) for the sake of a candidate that decides nothing.
+    static func reload(_ configuration: GatewayConfiguration, current: PolicySet) throws -> (PolicySet, shadowError: (any Error)?) {
+        let (policy, directory, declared) = try loadLive(configuration)
+        guard let shadowPath = configuration.shadowPolicyPath else { return (PolicySet(policy: policy, directory: directory), nil) }
+        do {
+            let shadow = try loadChecked(shadowPath, declared: declared, configuration)
+            return (PolicySet(policy: policy, directory: directory, shadow: shadow), nil)
+        } catch {
+            return (PolicySet(policy: policy, directory: directory, shadow: current.shadow?.evaluator.policy), error)
+        }
+    }
+
+    /// The live policy, checked, and the agency directory with its declared categories.
+    private static func loadLive(_ configuration: GatewayConfiguration) throws -> (Policy, AgencyDirectory, Set<AgencyCategory>) {
         let policy = try PolicyParser.load(path: configuration.policyPath)
-        let shadow = try configuration.shadowPolicyPath.map(PolicyParser.load(path:))
         let directory = try AgencyDirectoryFile.load(path: configuration.agenciesPath, authorityOverrides: configuration.authorities)
         let declared = Set(try AgencyDirectoryFile.declaredCategories(YAMLNode.load(path: configuration.agenciesPath)))
-        for (candidate, path) in [(policy, configuration.policyPath)] + (shadow.map { [($0, configuration.shadowPolicyPath!)] } ?? []) {
-            if let problem = candidate.undeclaredWideningCategory(declared: declared, directoryFile: configuration.agenciesPath) {
-                throw FileError(file: path, line: nil, message: problem)
-            }
-            for route in candidate.routes where configuration.upstreams[route.upstream] == nil {
-                throw FileError(file: path, line: nil, message: "route '\(route.id)' uses upstream '\(route.upstream)', which the configuration does not define")
-            }
-            if let lookup = candidate.factLookup, configuration.upstreams[lookup.upstream] == nil {
-                throw FileError(file: path, line: nil, message: "fact-lookup uses upstream '\(lookup.upstream)', which the configuration does not define")
-            }
+        try check(policy, path: configuration.policyPath, declared: declared, configuration)
+        return (policy, directory, declared)
+    }
+
+    private static func loadChecked(_ path: String, declared: Set<AgencyCategory>, _ configuration: GatewayConfiguration) throws -> Policy {
+        let policy = try PolicyParser.load(path: path)
+        try check(policy, path: path, declared: declared, configuration)
+        return policy
+    }
+
+    /// Refuses a policy that widens access for a category the directory does not declare, or names an upstream the
+    /// configuration does not define.
+    private static func check(_ candidate: Policy, path: String, declared: Set<AgencyCategory>, _ configuration: GatewayConfiguration) throws {
+        if let problem = candidate.undeclaredWideningCategory(declared: declared, directoryFile: configuration.agenciesPath) {
+            throw FileError(file: path, line: nil, message: problem)
         }
-        return PolicySet(policy: policy, directory: directory, shadow: shadow)
+        for route in candidate.routes where configuration.upstreams[route.upstream] == nil {
+            throw FileError(file: path, line: nil, message: "route '\(route.id)' uses upstream '\(route.upstream)', which the configuration does not define")
+        }
+        if let lookup = candidate.factLookup, configuration.upstreams[lookup.upstream] == nil {
+            throw FileError(file: path, line: nil, message: "fact-lookup uses upstream '\(lookup.upstream)', which the configuration does not define")
+        }
     }
 
     /// What `policy check` would warn of in the live and the shadow policy and, by `directory` (the file's, with the

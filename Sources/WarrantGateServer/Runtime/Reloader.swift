@@ -27,7 +27,9 @@ struct Reloader: Service {
         let (gateway, interval) = (gateway, interval)
         // The files as the last reload saw them, whichever loop did it, so that a SIGHUP after a change is not
         // followed by a second reload of the same files on the next tick.
-        let seen = SeenFiles(gateway.watchedFiles())
+        // From the files as the gateway found them when it loaded, not as they are now: one replaced while the
+        // gateway was starting (opening the store may wait for PostgreSQL) is a change to reload.
+        let seen = SeenFiles(gateway.loadedFiles)
         // Two loops in a task group, not one merged sequence: swift-async-algorithms' `merge` inside the
         // graceful-shutdown sequence deadlocked (a cancellation handler waiting for a lock) when the service group
         // cancelled the reloader as a gateway failed to start, under load.
@@ -48,8 +50,10 @@ struct Reloader: Service {
                         switch trigger.check(current, seen: seen.current) {
                         case .wait: continue
                         case .adopt: _ = seen.replace(with: current)
-                        case .changedInPlace(let paths):
-                            gateway.logger.warning("watched files changed in place; not reloaded, as they may be half-written: send SIGHUP once they are complete, or install files by renaming them into place", metadata: ["files": "\(paths.joined(separator: ", "))"])
+                        case .changedInPlace(let paths, let heldBack):
+                            var metadata: Logger.Metadata = ["files": "\(paths.joined(separator: ", "))"]
+                            if !heldBack.isEmpty { metadata["replaced-files-held-back"] = "\(heldBack.joined(separator: ", "))" }
+                            gateway.logger.warning("watched files changed in place; nothing is reloaded, as they may be half-written (nor the files replaced beside them, since a reload reads every file): send SIGHUP once they are complete, or install files by renaming them into place", metadata: metadata)
                         case .reload(let unsettled):
                             if unsettled {
                                 gateway.logger.warning("watched files have been replaced at every check; reloading them as they stand", metadata: ["checks": "\(FileChangeTrigger.maximumUnsettledChecks)"])
@@ -130,7 +134,8 @@ struct FileChangeTrigger {
         case wait
         /// The same contents under new inodes (rewritten by rename): no reload, but these are the files from now on.
         case adopt
-        case changedInPlace([String])
+        /// Files changed in place, and the replaced ones held back with them: a reload reads every file.
+        case changedInPlace([String], heldBack: [String] = [])
         /// `unsettled`: the files never stood still.
         case reload(unsettled: Bool)
     }
@@ -163,7 +168,8 @@ struct FileChangeTrigger {
             (pending, unsettledChecks) = (nil, 0)
             guard current != reportedInPlace else { return .wait }
             reportedInPlace = current
-            return .changedInPlace(inPlace.map(\.path))
+            let heldBack = current.filter { file in before[file.path].map { $0.inode != file.inode && $0.contents != file.contents } ?? true }
+            return .changedInPlace(inPlace.map(\.path), heldBack: heldBack.map(\.path))
         }
         guard current == pending || unsettledChecks >= Self.maximumUnsettledChecks else {
             (pending, unsettledChecks) = (current, unsettledChecks + 1)
@@ -192,7 +198,8 @@ extension Gateway {
     private func reloadParts(reason: String) -> [String] {
         var errors: [String] = []
         do {
-            let policies = try PolicySet.load(configuration)
+            let (policies, shadowError) = try PolicySet.reload(configuration, current: state.current.policies)
+            if let shadowError { errors.append("shadow policy (the previous one stays in force; the live policy and agencies were reloaded): \(shadowError)") }
             // Document expiry dates end in the policy's zone: a new zone moves their instants before the policy
             // that names it is in force. If the store cannot say so, the policy is still taken, and the error said.
             do {
@@ -229,20 +236,26 @@ extension Gateway {
         return errors
     }
 
-    /// The policy files the policies in force include, and the redaction profiles they name.
-    private var includedPaths: [String] {
-        let policies = state.current.policies
+    /// The files `policies` read besides those the configuration names: the policy files they include, the
+    /// redaction profiles they name, and the authorities' certificates the agency directory names.
+    static func filesRead(by policies: PolicySet) -> [String] {
         let inForce = [policies.policy] + (policies.shadow.map { [$0.evaluator.policy] } ?? [])
-        return Set(inForce.flatMap { $0.includes + $0.vocabulary.profiles.values.map(\.source) }).sorted()
+        let policyFiles = inForce.flatMap { $0.includes + $0.vocabulary.profiles.values.map(\.source) }
+        return Set(policyFiles + policies.directory.authorities.values.compactMap(\.path)).sorted()
+    }
+
+    /// The files the configuration names for a reload to read, in a fixed order.
+    static func configuredFiles(_ configuration: GatewayConfiguration) -> [WatchedFile] {
+        let paths = [configuration.policyPath, configuration.shadowPolicyPath ?? "", configuration.agenciesPath, configuration.serverCertificatePath, configuration.serverKeyPath,
+                     configuration.clientCAPath] + configuration.authorities.values.sorted()
+        return paths.map(watchedFile)
     }
 
     /// The files a reload reads, each by its inode and contents (a SHA-256), so that a file rewritten with the same
     /// bytes is no change; a file that is not a regular file of at most 1 MiB by its size and modification time. Read
     /// without blocking (a FIFO put in a file's place neither blocks nor is read).
     func watchedFiles() -> [WatchedFile] {
-        let paths = [configuration.policyPath, configuration.shadowPolicyPath ?? "", configuration.agenciesPath, configuration.serverCertificatePath, configuration.serverKeyPath,
-                     configuration.clientCAPath] + configuration.authorities.values.sorted() + includedPaths
-        return paths.map(Self.watchedFile)
+        Self.configuredFiles(configuration) + Self.filesRead(by: state.current.policies).map(Self.watchedFile)
     }
 
     static func watchedFile(_ path: String) -> WatchedFile {
