@@ -22,13 +22,19 @@ struct PolicyCommand: ParsableCommand {
                 """
         )
         @Argument(help: "A policy file or a directory of them (default: policies).") var path: String = "policies"
-        @Option(help: "The agency directory whose categories the rules may name (skipped if absent).") var agencies: String = "policies/agencies.yaml"
+        @Option(help: "The agency directory whose categories and agencies the rules may name (default: policies/agencies.yaml, if it exists).")
+        var agencies: String?
         @OptionGroup var courts: CourtOptions
 
         func run() throws {
             try SudoInvocation.refuseUnneeded("policy check")
             let files = try policyFiles(path)
+            if let agencies, !FileManager.default.fileExists(atPath: agencies) { throw CLIError(.notFound, "--agencies \(agencies) does not exist") }
+            let agencies = agencies ?? "policies/agencies.yaml"
             let directory = FileManager.default.fileExists(atPath: agencies) ? try YAMLNode.load(path: agencies) : nil
+            if directory == nil {
+                printEscaped("warn  no agency directory at \(agencies): categories are checked against the built-in ones only, agency ids not at all (give --agencies)")
+            }
             let categories = try directory.map { try Set(AgencyDirectoryFile.declaredCategories($0)) }
             let listed = try directory.map { _ in try Set(AgencyDirectoryFile.listing(path: agencies).map(\.id)) }
             let listedCourts = try courts.directory()
@@ -45,10 +51,10 @@ struct PolicyCommand: ParsableCommand {
                     let includes = policy.includes.isEmpty ? "" : ", includes \(policy.includes.map { ($0 as NSString).lastPathComponent }.joined(separator: ", "))"
                     printEscaped("ok    \(file): policy \(policy.name), \(policy.routes.count) routes, \(policy.rules.count) rules\(includes), digest \(policy.digest.prefix(16))")
                     var found = policy.warnings.map(\.description)
-                    if let categories {
-                        for category in policy.categoriesTested.subtracting(categories).sorted() {
-                            found.append("\(file): category '\(category)' is neither built in nor declared in \(agencies); no agency can have it")
-                        }
+                    for category in policy.categoriesTested.subtracting(categories ?? Set(AgencyCategory.builtIn)).sorted() {
+                        found.append(categories == nil
+                            ? "\(file): category '\(category)' is not built in; unless an agency directory declares it, no agency can have it"
+                            : "\(file): category '\(category)' is neither built in nor declared in \(agencies); no agency can have it")
                     }
                     if let listed {
                         for agency in policy.agenciesNamed.subtracting(listed).sorted() {

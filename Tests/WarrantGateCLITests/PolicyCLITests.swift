@@ -213,5 +213,13 @@ struct PolicyLanguageCLITests {
         #expect(strict.stdout.contains("category 'prosecutor'"))
         #expect(strict.stdout.contains("category 'sheriffs-office'"))
         #expect(!strict.stdout.contains("category 'court'"))
+
+        // Run where no policies/agencies.yaml is (from /etc/warrant-gate, say): said, and checked against the built-in
+        // categories; a directory named and missing is an error, not a skipped check.
+        let elsewhere = try CLIProcess.run(["policy", "check", file], in: policies)
+        #expect(elsewhere.stdout.contains("warn  no agency directory at policies/agencies.yaml"), "\(elsewhere.stdout)")
+        #expect(elsewhere.stdout.contains("category 'sheriffs-office' is not built in"), "\(elsewhere.stdout)")
+        let missing = try CLIProcess.run(["policy", "check", file, "--agencies", "nowhere.yaml"], in: policies)
+        #expect(missing.status == 4, "\(missing.stderr)")
     }
 }
