@@ -41,6 +41,11 @@ struct RegistryTests {
             #expect(error.problems.contains { $0.contains("--case") })
             #expect(error.problems.contains { $0.contains("--no-document") })
         }
+        for scope in [["*"], ["records.read", "*#homeAddress"]] {
+            var everything = registration("JW-ALL")
+            everything.scope = scope
+            #expect(throws: RegistrationError.self, "\(scope)") { try registry.register(everything, operator: "clerk") }
+        }
         var withoutScan = registration("JW-2")
         withoutScan.documentSHA256 = nil
         withoutScan.noDocumentReason = "faxed copy, original held by the court"

@@ -48,6 +48,11 @@ public struct DocumentRegistration: Sendable {
         for entry in scope where !ScopeEntry(entry).isValid {
             problems.append("'\(entry)' is not an action such as records.read, or an action and one field such as records.release-date#scheduledRelease")
         }
+        // A document names what it permits; `*` would cover every action a policy has or will have, holds,
+        // transfers and secure areas included, which no court order or warrant says.
+        if scope.contains(where: { ScopeEntry($0).action == "*" }) {
+            problems.append("--scope '*' would cover every action, holds and transfers included: name the actions the document permits, or a family such as records.*")
+        }
         let expiry = (LocalDate(expires) ?? Timestamp.parse(expires).map { LocalDate(date: $0, timeZone: timeZone) })
             .flatMap { LocalDate.years.contains($0.year) ? $0 : nil }
         if expiry == nil {
