@@ -61,16 +61,19 @@ struct AgencyCommand: ParsableCommand {
         @Option(help: "local-law-enforcement, federal-immigration, defense-counsel, court, consulate, jail-staff, or one declared under categories: in agencies.yaml.") var category: AgencyCategory
         @Option(help: "The agency's client certificate (PEM).") var cert: String
         @Option(help: "The agency's display name (default: the id).", transform: FreeText.composed) var name: String?
-        @Option(help: "The agency directory the gateway reads (skipped if absent): an agency it lists keeps its category there.")
-        var agencies: String = Self.defaultAgencies
+        @Option(help: "The agency directory the gateway reads (default: policies/agencies.yaml, or the installed one under sudo): an agency it lists keeps its category there.")
+        var agencies: String?
         static let defaultAgencies = "policies/agencies.yaml"
 
         func run() throws {
             let pin = try spkiFingerprint(ofCertificateAt: cert)
+            if let agencies, !FileManager.default.fileExists(atPath: agencies) { throw CLIError(.notFound, "--agencies \(agencies) does not exist") }
             // Under sudo, the installed directory, and only one root alone may change.
             let sudo = SudoInvocation.current
-            var agencies = sudo != nil && agencies == Self.defaultAgencies ? SudoInvocation.installedPolicies + "/agencies.yaml" : agencies
-            if FileManager.default.fileExists(atPath: agencies) {
+            var agencies = agencies ?? (sudo != nil ? SudoInvocation.installedPolicies + "/agencies.yaml" : Self.defaultAgencies)
+            if !FileManager.default.fileExists(atPath: agencies) {
+                warn("no agency directory at \(agencies): the category was not checked against the one the gateway reads (give --agencies)")
+            } else {
                 if let sudo { agencies = try sudo.checkTrustList(agencies, what: "--agencies") }
                 // A category the directory file does not declare is a misspelling the policy's rules would not see.
                 let declared = try AgencyDirectoryFile.declaredCategories(YAMLNode.load(path: agencies))

@@ -1,4 +1,5 @@
 import Foundation
+import WarrantGateCore
 import WarrantGateStore
 
 /// Standard output, or a file written through ``PrivateFile/Output`` (0600, in place only once complete), in large
@@ -59,4 +60,9 @@ final class ProgressBar {
         update(total)
         FileHandle.standardError.write(Data("\n".utf8))
     }
+}
+
+/// Writes a warning to standard error, each line escaped (``TerminalText``).
+func warn(_ text: String) {
+    FileHandle.standardError.write(Data("warning: \(TerminalText.escapedLines(text))\n".utf8))
 }

@@ -162,8 +162,9 @@ struct PolicyCommand: ParsableCommand {
             let snapshot = PostgresLocation.isURL(db) || FileManager.default.fileExists(atPath: db)
                 ? try storeCall { try database.open(db).registry(timeZone: parsed.timeZone).snapshot() }
                 : RegistrySnapshot.empty
-            let resolvedCategory = category ?? snapshot.agencies.first { $0.id == agency }?.category
-                ?? ((try? AgencyDirectoryFile.listing(path: agencies)) ?? []).first { $0.id == agency }?.category
+            // As the gateway resolves it: the directory file's category wins over the registry's (AgencyDirectory.amended).
+            let resolvedCategory = category ?? ((try? AgencyDirectoryFile.listing(path: agencies)) ?? []).first { $0.id == agency }?.category
+                ?? snapshot.agencies.first { $0.id == agency }?.category
             guard let resolvedCategory else { throw CLIError(.notFound, "agency \(agency) is in neither \(agencies) nor the registry: pass --category") }
             var facts: [String: String] = [:]
             for pair in fact {

@@ -133,7 +133,3 @@ extension ReportCommand {
     }
 }
 
-/// Writes a warning to standard error.
-private func warn(_ text: String) {
-    FileHandle.standardError.write(Data("warning: \(text)\n".utf8))
-}

@@ -33,7 +33,16 @@ struct LiveGatewayCLITests {
         let misspelt = try CLIProcess.run(["agency", "add", "aurora-pd", "--category", "local-law-enforcment", "--cert", "\(certs)/denver-pd.pem",
                                            "--db", database, "--operator", "solo", "--agencies", agencies])
         #expect(misspelt.status == 3 && misspelt.stderr.contains("neither built in nor declared"), "\(misspelt.stderr)")
-        #expect(try CLIProcess.run(recategorise + ["--agencies", scratch.url.appendingPathComponent("none.yaml").path]).status == 0)
+        #expect(try CLIProcess.run(recategorise + ["--agencies", scratch.url.appendingPathComponent("none.yaml").path]).status == 4)
+        // Run where no directory is, the check is skipped, and said to be.
+        let unchecked = try CLIProcess.run(recategorise, in: scratch.url)
+        #expect(unchecked.status == 0 && unchecked.stderr.contains("warning: no agency directory at policies/agencies.yaml"), "\(unchecked.stderr)")
+        // policy explain resolves the category as the gateway does: the directory file's, not the registry's.
+        let explained = try CLIProcess.run([
+            "policy", "explain", "--policy", Repository.root.appendingPathComponent("policies/denver.yaml").path, "--agencies", agencies,
+            "--agency", "ice-ero", "--path", "/records/inmates/2017-000456", "--db", database,
+        ])
+        #expect(explained.stdout.contains("(federal-immigration)") && explained.stdout.contains("decision:  deny (warrant_missing)"), "\(explained.stdout)")
         Thread.sleep(forTimeInterval: 1)
         #expect(try curl(certs, "ice-ero", port, "/records/inmates/2017-000456").contains("warrant_missing"))
         for (operatorName, arguments) in [
