@@ -43,5 +43,12 @@ struct ForwardCLITests {
         #expect(unusable.stderr.contains("is not HOST:PORT"), "\(unusable.stderr)")
         let stray = try CLIProcess.run(["forward", "syslog", "--to", "127.0.0.1:9", "--ca", "ca.pem", "--once"] + db)
         #expect(stray.status == 2)
+
+        // A receiver that is down: --once, run from a timer, gives up and fails (it retried for ever) and keeps its
+        // cursor. Port 1 on loopback refuses every connection.
+        let downForward = ["forward", "syslog", "--to", "127.0.0.1:1", "--state", scratch.url.appendingPathComponent("down.cursor").path, "--once"] + db
+        let down = try await blocking { try CLIProcess.run(downForward, timeout: 120) }
+        #expect(down.status == 1, "\(down.stdout)\n\(down.stderr)")
+        #expect(down.stderr.contains("took nothing in 5 attempts in a row"), "\(down.stderr)")
     }
 }

@@ -91,6 +91,9 @@ public struct SyslogForwarderSettings: Sendable {
     /// The wait before the first reconnection; it doubles after each failure up to `maximumReconnectDelay`.
     public var reconnectDelay: Duration = .milliseconds(500)
     public var maximumReconnectDelay: Duration = .seconds(30)
+    /// With an end to reach (`--once`): the sessions in a row that may fail without delivering anything before the
+    /// forwarder gives up, so that a run from cron or a timer ends, and fails, while the receiver is down.
+    public var attemptsWithoutProgress = 5
     /// How long the server may leave a frame unanswered before the session is closed and opened again.
     public var answerDeadline: Duration = .seconds(30)
 
@@ -125,8 +128,9 @@ public final class SyslogForwarder: Sendable {
 
     /// Forwards the entries after the cursor (or after `start` if there is no cursor file yet). With `through`, returns
     /// once every entry up to that sequence number is acknowledged; else runs until the task is cancelled. Returns the
-    /// cursor, saved. Throws only what retrying cannot mend (a cursor file for another destination, a cursor the log no
-    /// longer matches (``Store/check(_:)``), archived entries).
+    /// cursor, saved. Throws what retrying cannot mend (a cursor file for another destination, a cursor the log no
+    /// longer matches (``Store/check(_:)``), archived entries) and, with `through`, a receiver that took nothing in
+    /// ``SyslogForwarderSettings/attemptsWithoutProgress`` sessions in a row.
     @discardableResult
     public func run(start: Int64, through: Int64? = nil) async throws -> ForwardCursor {
         let (store, path, name) = (store, cursorPath, destination.name)
@@ -147,6 +151,7 @@ public final class SyslogForwarder: Sendable {
         }
         logger.notice("forwarding the log to \(name) over RELP\(destination.tls == nil ? "" : " with TLS") after seq \(progress.acknowledged)")
         var delay = settings.reconnectDelay
+        var failuresWithoutProgress = 0
         while !Task.isCancelled {
             if let through, progress.acknowledged >= through { break }
             let before = progress.acknowledged
@@ -162,6 +167,10 @@ public final class SyslogForwarder: Sendable {
                 // Only a session that delivered something starts the backoff over: a receiver that accepts and then
                 // fails every session is retried ever more slowly.
                 if progress.acknowledged > before { delay = settings.reconnectDelay }
+                failuresWithoutProgress = progress.acknowledged > before ? 0 : failuresWithoutProgress + 1
+                if through != nil && failuresWithoutProgress >= settings.attemptsWithoutProgress {
+                    throw ForwardingError("\(name) took nothing in \(failuresWithoutProgress) attempts in a row (the last: \(error)); stopped at seq \(progress.acknowledged), cursor saved")
+                }
                 logger.warning("forwarding to \(name) stopped at seq \(progress.acknowledged): \(error); retrying in \(delay)")
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, settings.maximumReconnectDelay)
