@@ -60,11 +60,16 @@ extension StoreBackendTests {
                 }
             }
             let refusals: [(String?, PostgresRoles, String)] = [
-                (nil, try PostgresRoles(gateway: "wg_creator"), "unable to create roles"),
-                (nil, try PostgresRoles(gateway: "wg_member"), "nor a member of it"),
+                (nil, try PostgresRoles(gateway: "wg_creator"), "may create roles"),
+                (nil, try PostgresRoles(gateway: "wg_member"), "owner of the database, of its schema public, or of the store's tables"),
                 (nil, try PostgresRoles(gateway: Self.gatewayRole, admin: Self.gatewayRole), "must be three different roles"),
                 ("GRANT \(Self.adminRole) TO \(Self.gatewayRole)", try PostgresRoles(gateway: Self.gatewayRole, admin: Self.adminRole),
                  "the role \(Self.gatewayRole) is a member of \(Self.adminRole)"),
+                // What serving refused and init once took: one question for both now.
+                ("GRANT SET ON PARAMETER session_replication_role TO \(Self.gatewayRole)", try PostgresRoles(gateway: Self.gatewayRole),
+                 "the role \(Self.gatewayRole) may set session_replication_role"),
+                ("GRANT pg_write_all_data TO \(Self.adminRole)", try PostgresRoles(gateway: Self.gatewayRole, admin: Self.adminRole),
+                 "the role \(Self.adminRole) is a member of pg_write_all_data"),
                 ("GRANT CREATE ON SCHEMA public TO \(Self.archiveRole)",
                  try PostgresRoles(gateway: Self.gatewayRole, admin: Self.adminRole, archive: Self.archiveRole),
                  "the role \(Self.archiveRole) may create objects in the schema public"),

@@ -473,33 +473,19 @@ public enum PostgresSchema {
     static let predefinedPowers = "('pg_write_all_data', 'pg_execute_server_program', 'pg_write_server_files', 'pg_read_server_files', 'pg_signal_backend')"
 
     /// Refuses a gateway connected as a role other than the gateways' of a store whose roles `store init` granted: one
-    /// that is, or may act as (inherited or by SET ROLE), the owner of the database, of `public`, of the tables or of
-    /// a trigger function, one that may set `session_replication_role`, a superuser, a role that creates roles, a member of ``predefinedPowers``, one that may create triggers on,
-    /// truncate or reference a table, or create objects in `public`, the admin's or the archive's role; or one not
-    /// granted the gateways' work. Roles change after `store init`, so
-    /// each gateway checks its own when it starts. A store without granted roles (a demo) has the owner append.
+    /// with a ``powerProblem(_:role:)``, the admin's or the archive's role (or one that may act as either), or one not
+    /// granted the gateways' work. Roles change after `store init`, so each gateway checks its own when it starts. A
+    /// store without granted roles (a demo) has the owner append.
     static func checkServingRole(on database: PostgresStoreDatabase) throws {
         let row = try database.read { session in
             try session.fetchOne(
                 """
                 WITH reachable AS (
                     -- Every role this login can act as: its own and, inherited or by SET ROLE, each it is a member of.
-                    SELECT m.oid, m.rolname, m.rolsuper, m.rolcreaterole FROM pg_catalog.pg_roles m, pg_catalog.pg_roles r
+                    SELECT m.oid, m.rolname FROM pg_catalog.pg_roles m, pg_catalog.pg_roles r
                     WHERE r.rolname = current_user AND pg_catalog.pg_has_role(r.oid, m.oid, 'MEMBER')
                 )
                 SELECT current_user::text AS role,
-                       EXISTS (SELECT 1 FROM reachable WHERE rolsuper OR rolcreaterole) AS powerful,
-                       EXISTS (SELECT 1 FROM reachable m WHERE m.oid = c.relowner
-                               OR m.oid = (SELECT datdba FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
-                               OR m.oid = (SELECT nspowner FROM pg_catalog.pg_namespace WHERE nspname = 'public')
-                               OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc p WHERE p.proname LIKE 'warrant\\_gate\\_%' AND p.proowner = m.oid)
-                               OR EXISTS (SELECT 1 FROM pg_catalog.pg_class t
-                                          WHERE t.relnamespace = 'public'::pg_catalog.regnamespace AND t.relowner = m.oid)) AS owner,
-                       EXISTS (SELECT 1 FROM reachable m, pg_catalog.pg_class t
-                               WHERE t.relnamespace = 'public'::pg_catalog.regnamespace AND t.relkind IN ('r', 'p')
-                                 AND (pg_catalog.has_table_privilege(m.oid, t.oid, 'TRIGGER') OR pg_catalog.has_table_privilege(m.oid, t.oid, 'TRUNCATE')
-                                      OR pg_catalog.has_table_privilege(m.oid, t.oid, 'REFERENCES'))) AS triggers,
-                       EXISTS (SELECT 1 FROM reachable m WHERE pg_catalog.has_schema_privilege(m.oid, 'public', 'CREATE')) AS creates,
                        EXISTS (SELECT 1 FROM reachable m WHERE pg_catalog.has_table_privilege(m.oid, c.oid, 'DELETE')) AS archives,
                        EXISTS (SELECT 1 FROM reachable m WHERE pg_catalog.has_table_privilege(m.oid, 'public.documents', 'INSERT'))
                            AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
@@ -507,7 +493,6 @@ public enum PostgresSchema {
                        EXISTS (SELECT 1 FROM pg_catalog.pg_attribute t, pg_catalog.aclexplode(t.attacl) a
                                WHERE t.attrelid = 'public.documents'::pg_catalog.regclass AND t.attname = 'status_reason'
                                  AND a.privilege_type = 'UPDATE' AND a.grantee IN (SELECT oid FROM reachable)) AS expires,
-                       (SELECT pg_catalog.string_agg(rolname, ', ' ORDER BY rolname) FROM reachable WHERE rolname IN \(Self.predefinedPowers)) AS powers,
                        EXISTS (SELECT 1 FROM pg_catalog.aclexplode(c.relacl) a
                                WHERE a.privilege_type = 'INSERT' AND a.grantee <> c.relowner) AS granted
                 FROM pg_catalog.pg_class c
@@ -516,32 +501,59 @@ public enum PostgresSchema {
             )
         }
         guard let row, try row.bool("granted") else { return }
-        // PostgreSQL 15 lets a role be granted SET on a parameter: session_replication_role = replica turns every
-        // trigger of the store off for the session.
-        let setsReplicationRole = try database.read { session in
-            guard try session.scalarInt64("SELECT pg_catalog.current_setting('server_version_num')::bigint") ?? 0 >= 150_000 else { return false }
-            return try session.scalarInt64(
-                """
-                SELECT pg_catalog.count(*) FROM pg_catalog.pg_roles m, pg_catalog.pg_roles r
-                WHERE r.rolname = current_user AND pg_catalog.pg_has_role(r.oid, m.oid, 'MEMBER')
-                  AND pg_catalog.has_parameter_privilege(m.oid, 'session_replication_role', 'SET')
-                """
-            ) ?? 0 > 0
-        }
         let role = try row.text("role")
-        let problem: String? =
-            try row.bool("owner") ? "is, or may act as, the owner of the database, of its schema public, or of the store's tables or trigger functions, which can drop them or disable the log's triggers"
-            : setsReplicationRole ? "may set session_replication_role, which turns the log's triggers off"
-            : try row.bool("powerful") ? "is, or may act as, a superuser or a role that may create roles, and so may become the tables' owner"
-            : try row.bool("triggers") ? "may create triggers on, truncate or reference the store's tables"
-            : try row.optionalText("powers").map { "is a member of \($0), which write any table or reach the server's files or programs" }
-            ?? (try row.bool("creates") ? "may create objects in the schema public, where one of its own could stand in for the store's"
-            : try row.bool("archives") ? "is the archive role, which may delete entries from the log"
+        let problem = try database.read { session in try powerProblem(session, role: role) }
+            ?? (try row.bool("archives") ? "is the archive role, which may delete entries from the log"
             : try row.bool("administers") ? "is the admin role, which may change the registry"
             : try !row.bool("expires") ? "is not the role granted the gateways' work" : nil)
         if let problem {
             throw StoreError("a gateway connects as the gateways' role, and \(role) \(problem): connect as the role `store init --gateway-role` named")
         }
+    }
+
+    /// Why `role` could get around the store's triggers, or nil: it is, or may act as (inherited or by SET ROLE), the
+    /// owner of the database, of `public`, of a table there or of a trigger function; a superuser or a role that
+    /// creates roles; a member of ``predefinedPowers``; may set `session_replication_role` (PostgreSQL 15); may create
+    /// triggers on, truncate or reference a table; or may create objects in `public`. `store init` asks it of each role
+    /// it grants, and each gateway of the role it connects as.
+    static func powerProblem(_ session: any SQLSession, role: String) throws -> String? {
+        guard let row = try session.fetchOne(
+            """
+            WITH reachable AS (
+                SELECT m.oid, m.rolname, m.rolsuper, m.rolcreaterole FROM pg_catalog.pg_roles m, pg_catalog.pg_roles r
+                WHERE r.rolname = ? AND pg_catalog.pg_has_role(r.oid, m.oid, 'MEMBER')
+            )
+            SELECT EXISTS (SELECT 1 FROM reachable WHERE rolsuper OR rolcreaterole) AS powerful,
+                   EXISTS (SELECT 1 FROM reachable m
+                           WHERE m.oid = (SELECT datdba FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
+                           OR m.oid = (SELECT nspowner FROM pg_catalog.pg_namespace WHERE nspname = 'public')
+                           OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc p WHERE p.proname LIKE 'warrant\\_gate\\_%' AND p.proowner = m.oid)
+                           OR EXISTS (SELECT 1 FROM pg_catalog.pg_class t
+                                      WHERE t.relnamespace = 'public'::pg_catalog.regnamespace AND t.relowner = m.oid)) AS owner,
+                   EXISTS (SELECT 1 FROM reachable m, pg_catalog.pg_class t
+                           WHERE t.relnamespace = 'public'::pg_catalog.regnamespace AND t.relkind IN ('r', 'p')
+                             AND (pg_catalog.has_table_privilege(m.oid, t.oid, 'TRIGGER') OR pg_catalog.has_table_privilege(m.oid, t.oid, 'TRUNCATE')
+                                  OR pg_catalog.has_table_privilege(m.oid, t.oid, 'REFERENCES'))) AS triggers,
+                   EXISTS (SELECT 1 FROM reachable m WHERE pg_catalog.has_schema_privilege(m.oid, 'public', 'CREATE')) AS creates,
+                   (SELECT pg_catalog.string_agg(rolname, ', ' ORDER BY rolname) FROM reachable WHERE rolname IN \(Self.predefinedPowers)) AS powers
+            """, role
+        ) else { return nil }
+        // PostgreSQL 15 lets a role be granted SET on a parameter: session_replication_role = replica turns every
+        // trigger of the store off for the session.
+        let setsReplicationRole = try session.scalarInt64("SELECT pg_catalog.current_setting('server_version_num')::bigint") ?? 0 >= 150_000
+            && session.scalarInt64(
+                """
+                SELECT pg_catalog.count(*) FROM pg_catalog.pg_roles m, pg_catalog.pg_roles r
+                WHERE r.rolname = ? AND pg_catalog.pg_has_role(r.oid, m.oid, 'MEMBER')
+                  AND pg_catalog.has_parameter_privilege(m.oid, 'session_replication_role', 'SET')
+                """, role
+            ) ?? 0 > 0
+        return try row.bool("owner") ? "is, or may act as, the owner of the database, of its schema public, or of the store's tables or trigger functions, which can drop them or disable the log's triggers"
+            : setsReplicationRole ? "may set session_replication_role, which turns the log's triggers off"
+            : try row.bool("powerful") ? "is, or may act as, a superuser or a role that may create roles, and so may become the tables' owner"
+            : try row.bool("triggers") ? "may create triggers on, truncate or reference the store's tables"
+            : try row.optionalText("powers").map { "is a member of \($0), which write any table or reach the server's files or programs" }
+            ?? (try row.bool("creates") ? "may create objects in the schema public, where one of its own could stand in for the store's" : nil)
     }
 
     private static func installOnce(on database: PostgresStoreDatabase, roles: PostgresRoles) throws {
@@ -564,28 +576,11 @@ public enum PostgresSchema {
                 throw StoreError("the gateways', admin and archive roles must be three different roles: each is granted only its own work")
             }
             for role in roles.all {
-                guard let row = try session.fetchOne(
-                    """
-                    SELECT rolsuper OR rolcreaterole AS powerful, pg_catalog.pg_has_role(rolname, current_user, 'MEMBER') AS installer,
-                           has_schema_privilege(rolname, 'public', 'CREATE') AS creates
-                    FROM pg_roles WHERE rolname = ?
-                    """, role
-                ) else {
+                guard try session.scalarInt64("SELECT pg_catalog.count(*) FROM pg_roles WHERE rolname = ?", role) ?? 0 > 0 else {
                     throw StoreError("the role \(role) does not exist: create it first (CREATE ROLE \(role) LOGIN)")
                 }
-                guard try !row.bool("powerful"), try !row.bool("installer") else {
-                    throw StoreError("the role \(role) must be no superuser, unable to create roles, and neither the tables' owner nor a member of it: the owner could disable the triggers")
-                }
-                let powers = try session.fetchAll(
-                    """
-                    SELECT rolname FROM pg_roles WHERE rolname IN \(Self.predefinedPowers) AND pg_catalog.pg_has_role(?, oid, 'MEMBER') ORDER BY rolname
-                    """, role
-                ).map { try $0.text("rolname") }
-                guard powers.isEmpty else {
-                    throw StoreError("the role \(role) is a member of \(powers.joined(separator: ", ")), which write any table or reach the server's files or programs: revoke that membership")
-                }
-                guard try !row.bool("creates") else {
-                    throw StoreError("the role \(role) may create objects in the schema public, where one of its own could stand in for the store's: REVOKE CREATE ON SCHEMA public FROM \(role) (and from PUBLIC)")
+                if let problem = try powerProblem(session, role: role) {
+                    throw StoreError("the role \(role) \(problem): take that from it before store init grants it the store's work")
                 }
                 for other in roles.all where other != role {
                     if try session.scalarInt64("SELECT pg_catalog.count(*) FROM pg_roles WHERE rolname = ? AND pg_catalog.pg_has_role(rolname, ?, 'MEMBER')", role, other) ?? 0 > 0 {
