@@ -122,6 +122,10 @@ struct DebianPackagingTests {
             "/usr/share/doc/warrant-gate/configuration.md": "-rw-r--r--",
             "/usr/share/warrant-gate/monitoring/warrant-gate-alerts.yaml": "-rw-r--r--",
             "/usr/share/warrant-gate/monitoring/grafana-dashboard.json": "-rw-r--r--",
+            "/usr/share/doc/warrant-gate/copyright": "-rw-r--r--",
+            "/usr/share/doc/warrant-gate/changelog.Debian.gz": "-rw-r--r--",
+            "/usr/share/doc/warrant-gate/third-party/swift-nio.LICENSE.txt": "-rw-r--r--",
+            "/usr/share/doc/warrant-gate/third-party/GRDB.swift.LICENSE": "-rw-r--r--",
         ]
         for (path, mode) in expected {
             #expect(entries[path]?.mode == mode, "\(path): \(entries[path].map { "\($0)" } ?? "missing")")
@@ -160,6 +164,15 @@ struct DebianPackagingTests {
         ] {
             #expect(try Data(contentsOf: tree.appendingPathComponent(packaged)) == Data(contentsOf: Self.packaging.appendingPathComponent(source)), "\(packaged)")
         }
+        // The copyright file names every linked package's license; the md5sums cover every installed file.
+        let copyright = try String(contentsOf: tree.appendingPathComponent("usr/share/doc/warrant-gate/copyright"), encoding: .utf8)
+        #expect(copyright.hasPrefix("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"))
+        #expect(copyright.contains("Files: third-party/swift-nio\nCopyright: see third-party/swift-nio.*\nLicense: Apache-2.0\n"), "\(copyright)")
+        #expect(copyright.contains("Files: third-party/GRDB.swift\nCopyright: see third-party/GRDB.swift.*\nLicense: Expat\n"), "\(copyright)")
+        let sums = try String(contentsOf: control.appendingPathComponent("md5sums"), encoding: .utf8).split(separator: "\n")
+        #expect(sums.count == entries.filter { $0.value.mode.hasPrefix("-") }.count, "\(sums.count) sums")
+        let verified = try SystemTool.run("/bin/sh", ["-c", "cd '\(tree.path)' && md5sum --check --quiet '\(control.appendingPathComponent("md5sums").path)'"])
+        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
         let checked = try SystemTool.run(tree.appendingPathComponent("usr/bin/warrant-gate").path, [
             "policy", "check", tree.appendingPathComponent("etc/warrant-gate/policies").path,
         ])
