@@ -444,6 +444,28 @@ struct FileChangeTriggerTests {
         }
     }
 
+    /// A release deployed by switching a link to its folder: the county policy's bytes are the same, the state
+    /// policy it includes is not. Watched by its bytes alone, the policy was adopted, not reloaded.
+    @Test("a file reached through a link that now leads elsewhere is a replacement to reload, even with the same bytes")
+    func switchedLink() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switched-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for release in ["v4", "v5"] {
+            let folder = directory.appendingPathComponent("releases/\(release)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try "policy: county\ninclude: state.yaml\n".write(to: folder.appendingPathComponent("county.yaml"), atomically: true, encoding: .utf8)
+        }
+        let current = directory.appendingPathComponent("current").path
+        try FileManager.default.createSymbolicLink(atPath: current, withDestinationPath: "releases/v4")
+        let seen = [Gateway.watchedFile(current + "/county.yaml")]
+        try FileManager.default.createSymbolicLink(atPath: current + ".new", withDestinationPath: "releases/v5")
+        #expect(rename(current + ".new", current) == 0)
+        let switched = [Gateway.watchedFile(current + "/county.yaml")]
+        var trigger = FileChangeTrigger()
+        #expect(trigger.check(switched, seen: seen) == .wait)
+        #expect(trigger.check(switched, seen: seen) == .reload(unsettled: false))
+    }
+
     /// A policy written in place with a pause was reloaded cut short, and a policy cut at a line can be valid and
     /// forbid less.
     @Test("a file changed in place is never reloaded by itself, and is reported once for each state")

@@ -5,7 +5,7 @@ import Foundation
 /// folder elsewhere would bring in a file no one reviewed with the policy). The policy's folder is the one its file is
 /// really in: a policy put in place as a link (`live.yaml` → `releases/v2/county.yaml`) includes what lies beside
 /// `county.yaml`, as `policy check releases/v2/county.yaml` showed, not a file of the same name beside the link.
-enum PolicyRelativePath {
+public enum PolicyRelativePath {
     /// The path `text` names beside `policyFile`; `what` names the key in errors.
     static func resolve(_ text: String, besides policyFile: String, at node: YAMLNode, what: String) throws -> String {
         let components = text.split(separator: "/", omittingEmptySubsequences: false)
@@ -22,7 +22,7 @@ enum PolicyRelativePath {
     }
 
     /// The path with every symbolic link resolved, or nil if it does not exist.
-    static func realPath(_ path: String) -> String? {
+    public static func realPath(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
         return String(cString: resolved)

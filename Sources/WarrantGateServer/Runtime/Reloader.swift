@@ -265,8 +265,11 @@ extension Gateway {
         let held = HeldFile(descriptor)
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { return missing }
+        // Where a link leads is part of what the file is: a policy reached through a switched link (`current` →
+        // `releases/v5`) includes the files beside its new target, even when its own bytes are the same.
+        let target = PolicyRelativePath.realPath(path).map { "\($0)\u{0}" } ?? ""
         let byStat = WatchedFile(
-            path: path, inode: UInt64(info.st_ino), contents: "\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)", held: held
+            path: path, inode: UInt64(info.st_ino), contents: "\(target)\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)", held: held
         )
         guard info.st_mode & S_IFMT == S_IFREG, info.st_size <= YAMLNode.maximumFileSize else { return byStat }
         var hash = SHA256()
@@ -280,6 +283,6 @@ extension Gateway {
             guard total <= YAMLNode.maximumFileSize else { return byStat }
             hash.update(data: buffer[..<count])
         }
-        return WatchedFile(path: path, inode: UInt64(info.st_ino), contents: Hex.encode(Array(hash.finalize())), held: held)
+        return WatchedFile(path: path, inode: UInt64(info.st_ino), contents: target + Hex.encode(Array(hash.finalize())), held: held)
     }
 }
