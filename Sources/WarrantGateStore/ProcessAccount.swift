@@ -35,17 +35,17 @@ enum ProcessAccount {
         return text
     }
 
-    /// The person an account names (written by ``describe(environment:loginUID:)``): the audit login id and the host,
-    /// or nil where the account has no login or ran in a user namespace, whose ids count for nothing.
-    static func loginIdentity(_ account: String) -> LoginIdentity? {
+    /// The person an account names (written by ``describe(environment:loginUID:)``): the audit login id and the host;
+    /// unknowable in a user namespace, whose ids and login any user can make up; none where no login was set.
+    static func loginIdentity(_ account: String) -> LoginIdentity {
         let parts = account.components(separatedBy: ", ")
+        if parts.contains(where: { $0.hasPrefix("in a user namespace") }) { return .unknowable }
         guard let first = parts.first, let on = first.range(of: " on ", options: .backwards),
-              !parts.contains(where: { $0.hasPrefix("in a user namespace") }),
               let login = parts.first(where: { $0.hasPrefix("login ") }).map({ $0.dropFirst("login ".count) }),
               let uid = login.hasPrefix("uid ") ? uid_t(login.dropFirst("uid ".count))
                 : login.hasSuffix(")") ? login.range(of: "(uid ", options: .backwards).flatMap({ uid_t(login[$0.upperBound...].dropLast()) }) : nil
-        else { return nil }
-        return LoginIdentity(uid: uid, host: String(first[on.upperBound...]))
+        else { return .none }
+        return .person(uid: uid, host: String(first[on.upperBound...]))
     }
 
     /// The audit login id, or nil where none was set (the kernel reads it as 4294967295, `(uid_t)-1`).
@@ -100,8 +100,22 @@ enum ProcessAccount {
     }
 }
 
-/// A person logged in to a host: the kernel's audit login id there, which sudo, su and service accounts keep.
-struct LoginIdentity: Equatable {
-    let uid: uid_t
-    let host: String
+/// Who ran a command, as far as the kernel says.
+enum LoginIdentity: Equatable {
+    /// A person logged in to a host: the kernel's audit login id there, which sudo, su and service accounts keep.
+    case person(uid: uid_t, host: String)
+    /// No login id was set (a service, a container): only the names typed tell people apart.
+    case none
+    /// Run in a user namespace, where any user can make up the ids and the login.
+    case unknowable
+
+    /// Whether the two may be one person, for the two-person rule: the same person, or one whose login is known
+    /// beside one who could have hidden theirs.
+    func mayBeSamePerson(as other: LoginIdentity) -> Bool {
+        switch (self, other) {
+        case (.person, .person): self == other
+        case (.person, .unknowable), (.unknowable, .person), (.unknowable, .unknowable): true
+        case (.none, _), (_, .none): false
+        }
+    }
 }

@@ -82,11 +82,16 @@ extension Registry {
                     "\(`operator`) and \(entry.registeredBy), who registered \(reference), are one operator: the two-person rule needs a second one"
                 )
             }
-            if entry.twoPersonRule, let login = ProcessAccount.loginIdentity(ProcessAccount.current),
-               try Self.registrationAccount(session, reference).flatMap(ProcessAccount.loginIdentity) == login {
-                throw StoreError(
-                    "\(reference) was registered by the person logged in as uid \(login.uid) on \(login.host), who is approving it now, whatever name each step typed: the two-person rule needs a second one"
-                )
+            if entry.twoPersonRule, let registrant = try Self.registrationAccount(session, reference).map(ProcessAccount.loginIdentity) {
+                let approverLogin = ProcessAccount.loginIdentity(ProcessAccount.current)
+                if approverLogin.mayBeSamePerson(as: registrant) {
+                    let who = if case .person(let uid, let host) = approverLogin, approverLogin == registrant {
+                        "by the person logged in as uid \(uid) on \(host), who is approving it now, whatever name each step typed"
+                    } else {
+                        "or is being approved, in a user namespace, where the login that tells two people apart can be made up"
+                    }
+                    throw StoreError("\(reference) was registered \(who): the two-person rule needs a second one, each in their own login")
+                }
             }
             guard entry.document.expiresAt > time else { throw StoreError("\(reference) expired on \(entry.document.expires) and cannot be approved") }
             try session.execute(

@@ -135,7 +135,7 @@ struct PolicyCommand: ParsableCommand {
         @Option(help: "The policy file.") var policy: String = "policies/denver.yaml"
         @Option(help: "The calling agency's id.") var agency: String
         @Option(help: "Its category, if it is not in the agency directory.") var category: AgencyCategory?
-        @Option(help: "The agency directory.") var agencies: String = "policies/agencies.yaml"
+        @Option(help: "The agency directory (default: policies/agencies.yaml, if it exists).") var agencies: String?
         @Option(help: "The HTTP method.") var method: String = "GET"
         @Option(help: "The request target.") var path: String
         @Option(help: "A request body, for routes that read it: JSON, or a SOAP route's envelope.") var body: String?
@@ -153,6 +153,8 @@ struct PolicyCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() throws {
+            if let agencies, !FileManager.default.fileExists(atPath: agencies) { throw CLIError(.notFound, "--agencies \(agencies) does not exist") }
+            let agencies = agencies ?? "policies/agencies.yaml"
             for (path, what) in [(policy, "--policy"), (agencies, "--agencies")] where FileManager.default.fileExists(atPath: path) {
                 try SudoInvocation.checkOperatorMayRead(path, what: what)
             }
@@ -163,8 +165,11 @@ struct PolicyCommand: ParsableCommand {
                 ? try storeCall { try database.open(db).registry(timeZone: parsed.timeZone).snapshot() }
                 : RegistrySnapshot.empty
             // As the gateway resolves it: the directory file's category wins over the registry's (AgencyDirectory.amended).
-            let resolvedCategory = category ?? ((try? AgencyDirectoryFile.listing(path: agencies)) ?? []).first { $0.id == agency }?.category
-                ?? snapshot.agencies.first { $0.id == agency }?.category
+            let listed = FileManager.default.fileExists(atPath: agencies) ? try AgencyDirectoryFile.listing(path: agencies) : nil
+            if listed == nil && category == nil {
+                warn("no agency directory at \(agencies): the category is the registry's, which the gateway overrides with its directory's (give --agencies)")
+            }
+            let resolvedCategory = category ?? listed?.first { $0.id == agency }?.category ?? snapshot.agencies.first { $0.id == agency }?.category
             guard let resolvedCategory else { throw CLIError(.notFound, "agency \(agency) is in neither \(agencies) nor the registry: pass --category") }
             var facts: [String: String] = [:]
             for pair in fact {

@@ -43,6 +43,12 @@ struct LiveGatewayCLITests {
             "--agency", "ice-ero", "--path", "/records/inmates/2017-000456", "--db", database,
         ])
         #expect(explained.stdout.contains("(federal-immigration)") && explained.stdout.contains("decision:  deny (warrant_missing)"), "\(explained.stdout)")
+        // A misspelt directory is an error, not a silent fall back to the registry's category.
+        let misspeltDirectory = try CLIProcess.run([
+            "policy", "explain", "--policy", Repository.root.appendingPathComponent("policies/denver.yaml").path, "--agencies", agencies + ".missing",
+            "--agency", "ice-ero", "--path", "/records/inmates/2017-000456", "--db", database,
+        ])
+        #expect(misspeltDirectory.status == 4, "\(misspeltDirectory.stdout)")
         Thread.sleep(forTimeInterval: 1)
         #expect(try curl(certs, "ice-ero", port, "/records/inmates/2017-000456").contains("warrant_missing"))
         for (operatorName, arguments) in [

@@ -167,11 +167,14 @@ struct WarrantCLITests {
           .enabled(if: canSetLogin))
     func twoPersonRuleByLogin() throws {
         let scratch = try Scratch()
+        /// Runs the CLI with audit login id `uid`; in a new user namespace when `arguments` start with `--unshare-user`.
         func asLogin(_ uid: Int, _ arguments: [String]) throws -> CLIProcess.Result {
-            let quoted = ([CLIProcess.executable.path] + arguments + ["--db", scratch.db]).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+            let namespaced = arguments.first == "--unshare-user"
+            let command = (namespaced ? ["unshare", "-U"] : []) + [CLIProcess.executable.path] + arguments.dropFirst(namespaced ? 1 : 0) + ["--db", scratch.db]
+            let quoted = command.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
             return try CLIProcess.run(URL(fileURLWithPath: "/bin/sh"), ["-c", "echo \(uid) > /proc/self/loginuid && exec " + quoted.joined(separator: " ")])
         }
-        for reference in ["JW-1", "JW-2"] {
+        for reference in ["JW-1", "JW-2", "JW-3"] {
             let registered = try asLogin(4242, [
                 "warrant", "register", "--time-zone", "America/Denver", "--kind", "judicial-warrant", "--agency", "ice-ero", "--subject", "2017-000123",
                 "--scope", "records.read", "--expires", "2099-12-31", "--court", "D. Colo.", "--judge", "Hon. X", "--case", "1",
@@ -184,6 +187,12 @@ struct WarrantCLITests {
         #expect(sameLogin.stderr.contains("registered by the person logged in as uid 4242"), "\(sameLogin.stderr)")
         let otherLogin = try asLogin(4243, ["warrant", "approve", "JW-2", "--operator", "Bob Jones"])
         #expect(otherLogin.status == 0, "\(otherLogin.stderr)")
+        // In a user namespace, which any user may make, the login can be made up: not a second person.
+        if try CLIProcess.run(URL(fileURLWithPath: "/usr/bin/unshare"), ["-U", "true"]).status == 0 {
+            let namespaced = try asLogin(4243, ["--unshare-user", "warrant", "approve", "JW-3", "--operator", "Bob Jones"])
+            #expect(namespaced.status == 3, "\(namespaced.stdout)")
+            #expect(namespaced.stderr.contains("in a user namespace"), "\(namespaced.stderr)")
+        }
     }
 
     @Test("usage errors exit 2; a missing database is not created by a read")
