@@ -57,7 +57,7 @@ struct BackupCommand: ParsableCommand {
         }
         let problems = report.skippedDocuments + report.missingDocuments.map { "\($0): the registry names it, the document store lacks it" }
         guard problems.isEmpty else {
-            for problem in problems { FileHandle.standardError.write(Data("  \(problem)\n".utf8)) }
+            for problem in problems { FileHandle.standardError.write(Data("  \(TerminalText.escaped(problem))\n".utf8)) }
             throw CLIError(.failure, "the backup was written, but \(problems.count) documents are not in it (above): restore them from paper or an earlier backup")
         }
     }
@@ -166,7 +166,7 @@ struct RestoreCommand: ParsableCommand {
             """)
         if let previous = report.previousDatabase { print("  the database that was there is now \(previous)") }
         for digest in report.missingDocuments {
-            FileHandle.standardError.write(Data("warning: the registry names the document \(digest), which neither the backup nor the files directory holds\n".utf8))
+            warn("the registry names the document \(TerminalText.escaped(digest)), which neither the backup nor the files directory holds")
         }
         if !report.sealed {
             FileHandle.standardError.write(Data("""

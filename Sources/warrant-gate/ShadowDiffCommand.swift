@@ -20,14 +20,15 @@ extension LogCommand {
             guard let first = records.first else { return print("no disagreements: the shadow policy decided every logged request as the live one did") }
             let loosens = records.filter(\.shadowReturnsMore).count
             let tightens = records.filter { $0.liveEffect == .allow && $0.shadowEffect == .deny }.count
-            print(
+            // The log's rows are printed as the database holds them, which whoever can write it may have chosen.
+            print(TerminalText.escapedLines(
                 "\(records.count) disagreements with shadow policy \(first.shadowPolicy) (digest \(first.shadowDigest.prefix(16))): "
                     + "\(loosens) would newly allow or return more, \(tightens) would newly deny"
-            )
-            print(Table.render(
+            ))
+            print(TerminalText.escapedLines(Table.render(
                 header: ["COUNT", "LIVE", "SHADOW", "AGENCIES", "ACTIONS", "EXAMPLE DECISIONS"],
                 rows: groups.map { [String($0.count), $0.live, $0.shadow, $0.agencies.joined(separator: ","), $0.actions.joined(separator: ","), $0.examples.joined(separator: " ")] }
-            ))
+            )))
         }
     }
 }

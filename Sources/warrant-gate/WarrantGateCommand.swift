@@ -73,11 +73,13 @@ struct WarrantGateCommand: AsyncParsableCommand {
             Foundation.exit(error.code.rawValue)
         default:
             fflush(nil)
-            if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                Foundation.exit(CLIError.Code.usage.rawValue)
-            }
-            exit(withError: error)
+            let code = exitCode(for: error)
+            // Help and version requests print as ArgumentParser prints them; any other error may quote a file
+            // (a policy's or agency directory's parse error), so it is escaped as a CLIError's message is.
+            guard code != .success else { exit(withError: error) }
+            let message = fullMessage(for: error)
+            if !message.isEmpty { FileHandle.standardError.write(Data((TerminalText.escapedLines(message) + "\n").utf8)) }
+            Foundation.exit(code == .validationFailure ? CLIError.Code.usage.rawValue : code.rawValue)
         }
     }
 }

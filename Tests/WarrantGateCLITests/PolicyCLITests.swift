@@ -170,6 +170,13 @@ struct PolicyLanguageCLITests {
         #expect(result.status == 1)
         #expect(!(result.stdout + result.stderr).unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 }, "\(result.stdout.debugDescription)")
         #expect(result.stdout.contains("x\\u{1B}[2J.yaml"), "\(result.stdout)")
+        // An agency directory's error goes to standard error, escaped too.
+        let agencies = scratch.url.appendingPathComponent("agencies.yaml").path
+        try "categories:\n  \"Bad\\e]0;PWNED\\a\\e[31mX\": d\nagencies: []\n".write(toFile: agencies, atomically: true, encoding: .utf8)
+        let directory = try CLIProcess.run(["policy", "check", Repository.root.appendingPathComponent("policies/denver.yaml").path, "--agencies", agencies])
+        #expect(directory.status == 1, "\(directory.stdout)\(directory.stderr)")
+        #expect(directory.stderr.contains("\\u{1B}]0;PWNED"), "\(directory.stderr)")
+        #expect(!(directory.stdout + directory.stderr).unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 }, "\(directory.stderr.debugDescription)")
     }
 
     @Test("policy check warns of a category the directory does not declare, not of one it does; agencies.yaml is not a policy")
