@@ -58,12 +58,16 @@ public final class Gateway: Sendable {
         let metrics = GatewayMetrics()
         self.metrics = metrics
         self.identity = try ServerIdentity(certificatePath: configuration.serverCertificatePath, keyPath: configuration.serverKeyPath)
+        // Every refusal counts; its log line is one a second at most, saying how many it stands for: scanners and
+        // health checks without a certificate would otherwise write one a connection.
+        let refusalLines = LogLineThrottle()
         self.verifier = ClientCertificateVerifier(
             trust: try configuration.clientTrust(),
             now: now,
             refusals: { [logger] reason in
                 metrics.countHandshakeRefusal()
-                logger.notice("client certificate refused at the handshake", metadata: ["reason": "\(reason)"])
+                guard let held = refusalLines.admit() else { return }
+                logger.notice("client certificate refused at the handshake", metadata: ["reason": "\(reason)", "refusals-not-logged": "\(held)"])
             }
         )
         if configuration.acceptLegacyClientCertificates {
