@@ -105,10 +105,10 @@ public enum LogArchive {
         }
         try output.commit()
         let statement = ArchiveStatement(
-            fromSeq: from, throughSeq: through, root: root, latestTime: latestTime.map(Timestamp.format), archiveSHA256: Hex.encode(digest.finalize())
+            fromSeq: from, throughSeq: through, root: root, latestTime: latestTime.map(Timestamp.format), before: Timestamp.format(before),
+            archiveSHA256: Hex.encode(digest.finalize())
         )
         var details = statement.details
-        details["before"] = Timestamp.format(before)
         details["file"] = path
         details["signature"] = try statement.signature(by: key)
         return try database.write { session in
@@ -121,6 +121,43 @@ public enum LogArchive {
             ))
             return Int(through - from + 1)
         }
+    }
+
+    /// Signs the record of the entries archived so far from their archives (`log vouch-archives`): for a log archived
+    /// before `log archive` signed its records, whose latest record `log verify` refuses without the archives. The log
+    /// must verify with `archives` (every archived entry read from them and matching the tree); the statement covers
+    /// entries 1…`archived_through`, with the latest time they state and the SHA-256 of the files' bytes in order.
+    static func vouch(database: any SQLDatabase, key: LogSigningKey, archives: [String], operator: String, at time: Date = Date()) throws -> ArchiveStatement {
+        guard !archives.isEmpty else { throw StoreError("give the archive files of every archived entry, oldest first") }
+        let report = try LogVerifier(key: key.verifier).verify(database: database, archives: archives, against: nil)
+        guard report.ok else {
+            throw StoreError("the log does not verify with these archives, so they cannot vouch for it: " + report.problems.prefix(3).joined(separator: "; "))
+        }
+        let through = try database.read { session in UInt64(max(try session.scalarInt64("SELECT archived_through FROM archive_state WHERE id = 1") ?? 0, 0)) }
+        guard through > 0 else { throw StoreError("no entries are archived: there is nothing to vouch for") }
+        var digest = SHA256()
+        var latest: Date? = .distantPast
+        for path in archives {
+            guard let file = FileHandle(forReadingAtPath: path) else { throw StoreError("cannot read \(path)") }
+            defer { try? file.close() }
+            while let chunk = try file.read(upToCount: 1 << 20), !chunk.isEmpty { digest.update(data: chunk) }
+            _ = try entries(path: path) { entry in
+                guard entry.seq <= through else { return }
+                let stated = (try? JSONDecoder().decode(LogVerifier.Stated.self, from: Data(entry.entry.utf8))).flatMap { Timestamp.parse($0.time) }
+                if let known = latest, let stated { latest = max(known, stated) } else { latest = nil }
+            }
+        }
+        let root = try database.read { session in try LogAppender.root(session, size: through) }
+        let statement = ArchiveStatement(
+            fromSeq: 1, throughSeq: through, root: root, latestTime: latest.map(Timestamp.format), before: nil, archiveSHA256: Hex.encode(digest.finalize())
+        )
+        var details = statement.details
+        details["signature"] = try statement.signature(by: key)
+        details["vouchedBy"] = archives.joined(separator: ", ")
+        try database.write { session in
+            try Registry.appendAdmin(session, AdminRecord(time: Timestamp.format(time), operator: `operator`, action: "log.archive", target: "log", details: details))
+        }
+        return statement
     }
 
     /// Reads an archive's entries, for verification spanning archives and the database.

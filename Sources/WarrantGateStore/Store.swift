@@ -218,6 +218,11 @@ public final class Store: Sendable {
         try LogArchive.archive(database: database, before: before, key: key, path: path, operator: `operator`, at: time)
     }
 
+    /// Signs the record of the archived entries from their archives (see ``LogArchive``); returns what it states.
+    public func vouchForArchives(_ archives: [String], key: LogSigningKey, operator: String) throws -> ArchiveStatement {
+        try LogArchive.vouch(database: database, key: key, archives: archives, operator: `operator`)
+    }
+
     /// The entries `log archive` has moved out of the database; nil if none.
     public func archivedEntries() throws -> ArchivedEntries? {
         try database.read { session in try LogArchive.archived(session) }

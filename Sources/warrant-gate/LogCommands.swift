@@ -8,7 +8,7 @@ struct LogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log",
         abstract: "Export, checkpoint, verify and prove the tamper-evident decision log.",
-        subcommands: [Export.self, InitKey.self, CheckpointCommand.self, Verify.self, Prove.self, VerifyProof.self, Archive.self, ShadowDiff.self]
+        subcommands: [Export.self, InitKey.self, CheckpointCommand.self, Verify.self, Prove.self, VerifyProof.self, Archive.self, VouchArchives.self, ShadowDiff.self]
     )
 
     /// Where the signing key is: `--key`, else `log-signing.key` in the store's files directory (beside a SQLite
@@ -177,8 +177,8 @@ struct LogCommand: ParsableCommand {
             discussion: """
                 Trusts no stored hash. Checks each checkpoint's signature, that sizes only grow, that sequence numbers are
                 contiguous, that each entry's time and decision id columns agree with the entry, and, with --against, a
-                checkpoint held off the machine. With the key beside the database, its record of the last checkpoint it
-                signed is one more. Checkpoints over archived entries are checked against the stored tree.
+                checkpoint held off the machine. The signing key's record of the last checkpoint it signed, beside the
+                database, is one more (with --key, if that key signed it). Checkpoints over archived entries are checked against the stored tree.
                 Names the first bad sequence number, and how many entries the latest matching checkpoint covers: the
                 entries after it are vouched for by no signature. A database's short unsigned tail (until the next
                 checkpoint) is reported; a bundle's fails unless --allow-unsigned-tail. Exit 0 when the log verifies, 3
@@ -214,9 +214,11 @@ struct LogCommand: ParsableCommand {
                 let keyFiles = try LogKeyFiles(filesDirectory: admin.location().filesDirectory)
                 let trusted = try verifier ?? storeCall { try keyFiles.verifierKey() }
                 // The key beside the database recorded the last checkpoint it signed outside the database: a log cut
-                // back below it, checkpoints and all, must not verify.
-                let lastSigned = verifier == nil && FileManager.default.fileExists(atPath: keyFiles.lastSigned.path)
+                // back below it, checkpoints and all, must not verify. With --key, the record counts if that key
+                // signed it (another key's record says nothing of this log).
+                let recorded = FileManager.default.fileExists(atPath: keyFiles.lastSigned.path)
                     ? String(decoding: try storeCall { try PrivateFile.read(keyFiles.lastSigned.path, limit: 1 << 16) }, as: UTF8.self) : nil
+                let lastSigned = verifier == nil ? recorded : recorded.flatMap { (try? Checkpoint.verify(note: $0, key: trusted)) != nil ? $0 : nil }
                 report = try storeCall { try store.verify(key: trusted, archives: archive, against: external, lastSigned: lastSigned) }
             }
             guard report.ok else {
@@ -337,6 +339,37 @@ extension LogCommand {
 
                     """.utf8))
             }
+        }
+    }
+}
+
+extension LogCommand {
+    struct VouchArchives: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "vouch-archives",
+            abstract: "Sign the record of archived entries from their archive files, for a log archived before records were signed.",
+            discussion: """
+                `log verify` refuses entries marked archived by a log.archive record the log's key did not sign, as
+                `log archive` has signed them since: whoever can write the database could otherwise delete entries behind a
+                record of their own. For a log archived earlier, give every archive file, oldest first: the log must verify
+                with them (each archived entry read and matched to the tree), and a record of what they hold is then
+                appended, signed.
+
+                Example: warrant-gate log vouch-archives --archive /mnt/archive/warrant-gate-2024.archive
+                """
+        )
+        @OptionGroup var admin: AdminOptions
+        @OptionGroup var keys: KeyOptions
+        @Option(help: "An archive file of the log (repeatable), oldest first: together, every archived entry.") var archive: [String] = []
+
+        func run() throws {
+            for path in archive { try SudoInvocation.checkOperatorMayRead(path, what: "--archive") }
+            let store = try admin.open()
+            let files = try keys.files(admin)
+            try SudoInvocation.current?.checkSigning(store.location, with: files)
+            let key = try storeCall { try files.signingKey() }
+            let statement = try storeCall { try store.vouchForArchives(archive, key: key, operator: admin.operatorName) }
+            print("signed the record of entries 1…\(statement.throughSeq), archived in \(archive.count) files (sha256 \(statement.archiveSHA256.prefix(16))…)")
         }
     }
 }

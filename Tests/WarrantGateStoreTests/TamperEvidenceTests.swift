@@ -286,7 +286,9 @@ struct TamperEvidenceTests {
         let database = try TemporaryDatabase()
         try await buildLog(database, count: 30, checkpointEvery: 10, key: key)
         let root = try await database.pool.read { db in try LogAppender.root(SQLiteSession(db: db), size: 20) }
-        let statement = ArchiveStatement(fromSeq: 1, throughSeq: 20, root: root, latestTime: "2025-11-30T23:59:59.000Z", archiveSHA256: String(repeating: "0", count: 64))
+        let statement = ArchiveStatement(
+            fromSeq: 1, throughSeq: 20, root: root, latestTime: "2025-11-30T23:59:59.000Z", before: "2025-12-01T00:00:00.000Z", archiveSHA256: String(repeating: "0", count: 64)
+        )
         func forge(signature: String?) async throws -> VerificationReport {
             let forged = try TemporaryDatabase()
             try await database.pool.backup(to: forged.pool)
@@ -308,6 +310,37 @@ struct TamperEvidenceTests {
         #expect(otherKey.problems.contains { $0.contains("is not signed by the log's key") }, "\(otherKey.problems)")
         let signed = try await forge(signature: try statement.signature(by: key))
         #expect(signed.ok, "\(signed.problems)")
+    }
+
+    /// A log archived before `log archive` signed its records: its latest record states no signed archive, so `log
+    /// verify` refuses it alone, accepts it with the archives, and accepts it alone again once they vouch for it.
+    @Test("an archive record from before signing: verified with its archives, then vouched for by them")
+    func vouchedArchives() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 30, checkpointEvery: 10, key: key)
+        let archive = database.directory.appendingPathComponent("old.archive").path
+        let sqlite = SQLiteDatabase(pool: database.pool)
+        #expect(try LogArchive.archive(database: sqlite, before: Date().addingTimeInterval(60), key: key, path: archive, operator: "records") == 30)
+        try await database.pool.write { db in
+            try Registry.appendAdmin(SQLiteSession(db: db), AdminRecord(
+                time: Timestamp.format(Date()), operator: "records", action: "log.archive", target: "log",
+                details: ["fromSeq": "1", "throughSeq": "30", "before": "2026-01-01T00:00:00.000Z", "file": archive]
+            ))
+        }
+        #expect(try verify(database).problems.contains { $0.contains("does not state their archive") })
+        let withArchive = try LogVerifier(key: key.verifier).verify(database: sqlite, archives: [archive], against: nil)
+        #expect(withArchive.ok, "\(withArchive.problems)")
+
+        let elsewhere = try TemporaryDatabase()
+        try await buildLog(elsewhere, count: 30, checkpointEvery: 10, key: key)
+        let foreign = elsewhere.directory.appendingPathComponent("foreign.archive").path
+        try LogArchive.archive(database: SQLiteDatabase(pool: elsewhere.pool), before: Date().addingTimeInterval(60), key: key, path: foreign, operator: "x")
+        #expect(throws: StoreError.self, "another log's archive vouches for nothing here") { try LogArchive.vouch(database: sqlite, key: key, archives: [foreign], operator: "x") }
+
+        let statement = try LogArchive.vouch(database: sqlite, key: key, archives: [archive], operator: "records")
+        #expect(statement.throughSeq == 30 && statement.latestTime != nil)
+        let vouched = try verify(database)
+        #expect(vouched.ok, "\(vouched.problems)")
     }
 
     @Test("reordering rows is detected")

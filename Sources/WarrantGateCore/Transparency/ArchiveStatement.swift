@@ -2,8 +2,9 @@ import Crypto
 import Foundation
 
 /// What `log archive` states when it moves entries out of the database, signed by the log's key: which entries, the
-/// tree's root at the last of them, the latest time they state (which reports trust to say whether a period lost
-/// entries), and the archive file's SHA-256.
+/// tree's root at the last of them, the latest time they state and the archiving's cutoff (which reports trust to say
+/// whether a period lost entries), and the archive file's SHA-256 (`log vouch-archives`: of its files' bytes one
+/// after another).
 ///
 /// The record of an archive is a log entry like any other, so anyone who can write the database could append one
 /// (with the entries deleted and their leaf hashes kept, every checkpoint still matches). Its signature is what the
@@ -16,21 +17,25 @@ public struct ArchiveStatement: Sendable, Equatable {
     public let root: Merkle.Hash
     /// As the record holds it (RFC 3339), or nil when unknown.
     public let latestTime: String?
+    /// The cutoff `log archive` was given (RFC 3339), or nil (`log vouch-archives`).
+    public let before: String?
     /// Lower-case hex.
     public let archiveSHA256: String
 
-    public init(fromSeq: UInt64, throughSeq: UInt64, root: Merkle.Hash, latestTime: String?, archiveSHA256: String) {
+    public init(fromSeq: UInt64, throughSeq: UInt64, root: Merkle.Hash, latestTime: String?, before: String?, archiveSHA256: String) {
         self.fromSeq = fromSeq
         self.throughSeq = throughSeq
         self.root = root
         self.latestTime = latestTime
+        self.before = before
         self.archiveSHA256 = archiveSHA256
     }
 
-    /// The record's details that state it: `fromSeq`, `throughSeq`, `root`, `latestTime` and `sha256`.
+    /// The record's details that state it: `fromSeq`, `throughSeq`, `root`, `latestTime`, `before` and `sha256`.
     public var details: [String: String] {
         var details = ["fromSeq": String(fromSeq), "throughSeq": String(throughSeq), "root": Data(root).base64EncodedString(), "sha256": archiveSHA256]
         details["latestTime"] = latestTime
+        details["before"] = before
         return details
     }
 
@@ -39,12 +44,13 @@ public struct ArchiveStatement: Sendable, Equatable {
         guard let from = details["fromSeq"].flatMap(UInt64.init), let through = details["throughSeq"].flatMap(UInt64.init),
               let root = details["root"].flatMap({ Data(base64Encoded: $0) }), root.count == 32, let digest = details["sha256"]
         else { return nil }
-        self.init(fromSeq: from, throughSeq: through, root: Array(root), latestTime: details["latestTime"], archiveSHA256: digest)
+        self.init(fromSeq: from, throughSeq: through, root: Array(root), latestTime: details["latestTime"], before: details["before"], archiveSHA256: digest)
     }
 
     /// The bytes signed: one line per field, in a fixed order, after a line naming what they are.
     var signedText: Data {
-        Data("warrant-gate log.archive v1\n\(fromSeq)\n\(throughSeq)\n\(Data(root).base64EncodedString())\n\(latestTime ?? "unknown")\n\(archiveSHA256)\n".utf8)
+        let fields = ["\(fromSeq)", "\(throughSeq)", Data(root).base64EncodedString(), latestTime ?? "unknown", before ?? "none", archiveSHA256]
+        return Data(("warrant-gate log.archive v1\n" + fields.map { $0 + "\n" }.joined()).utf8)
     }
 
     /// The signature by `key`, base64.
