@@ -157,6 +157,22 @@ struct AllowListRedactionTests {
         #expect(Self.redact(iris, keep: ["bookingNumber"]) == .kept(iris))
     }
 
+    /// A hostile upstream's pass: a kept key aliased to @nest (or @graph, @included) carried an unlisted field that a
+    /// JSON-LD processor reads as the record's own; a kept key mapped to another field's IRI was returned by its name.
+    @Test("JSON-LD under an allow-list: a kept key aliased to a nesting keyword, or mapped onto an unlisted field, is refused")
+    func allowListAliases() {
+        for keyword in ["@nest", "@graph", "@included"] {
+            let document = #"{"@context":{"bookingNumber":"\#(keyword)"},"bookingNumber":{"homeAddress":"1 Main St"}}"#
+            #expect(Self.redact(document, keep: ["bookingNumber"]) == .refused(.refused), "\(keyword)")
+            let expanded = #"{"@context":{"bookingNumber":{"@id":"\#(keyword)"}},"bookingNumber":{"homeAddress":"1 Main St"}}"#
+            #expect(Self.redact(expanded, keep: ["bookingNumber"]) == .refused(.refused), "\(keyword), expanded")
+        }
+        #expect(Self.redact(#"{"@context":{"bookingNumber":"http://x/homeAddress"},"bookingNumber":"1 Main St"}"#, keep: ["bookingNumber"]) == .refused(.refused))
+        // Mapped onto its own name in a vocabulary, it is the field it says.
+        let own = #"{"@context":{"bookingNumber":"http://x/bookingNumber"},"bookingNumber":"1"}"#
+        #expect(Self.redact(own, keep: ["bookingNumber"]) == .kept(own))
+    }
+
     @Test("JSON-LD: members holding node data (@nest, @graph, @included) or merely starting with @ do not bypass the allow-list")
     func jsonLDDataKeywords() {
         let cases = [

@@ -624,6 +624,14 @@ private struct JSONRedactionMachine {
                 : keptKeys.classify(UnsafeRawBufferPointer(rebasing: bytes[keyStart...]), length: length, escaped: escaped, nonASCII: nonASCII, contexts: [])
             if !identifying, kept?.isRedacted != true { verdict.isRedacted = true }
             if identifying, !verdict.isRedacted, kept?.isRedacted != true { identifyingDepth = depth }
+            // A kept key whose context makes it mean an unlisted field (`"bookingNumber": "http://x/homeAddress"`): a
+            // JSON-LD client would read the field no one listed, so the answer is refused rather than guessed at.
+            if kept?.isRedacted == true, !contexts.isEmpty {
+                let meant = spans
+                    ? keyHeld.withUnsafeBytes { keptKeys.expandedIsField($0, length: length, escaped: escaped, contexts: contexts) }
+                    : keptKeys.expandedIsField(UnsafeRawBufferPointer(rebasing: bytes[keyStart...]), length: length, escaped: escaped, contexts: contexts)
+                if meant == false { throw RedactionError(.refused, "a JSON-LD context maps a returned field onto one the policy does not return", offset: consumed + quote) }
+            }
         }
         var level = top
         if verdict.isContext {
@@ -773,18 +781,32 @@ struct JSONKeyNames: Sendable {
     /// key), is an IRI whose last part (after its last `:`, `#` or `/`) is a field name: an IRI key written out is
     /// matched by that part (``JSONFieldNames``), and a JSON-LD processor reads the key as that IRI.
     private func expandsToField(_ text: UnsafeRawBufferPointer, in context: JSONLDContext) -> Bool {
-        guard text.first != UInt8(ascii: "@") else { return false }
+        expansionIsField(text, in: context) == true
+    }
+
+    /// For a key that the context in force (the last of `contexts`) expands to an IRI, whether that IRI's last part is
+    /// one of these names; nil for a key it leaves as written. `escaped` keys are decoded first, as ``classify``
+    /// does; nil if one cannot be.
+    func expandedIsField(_ buffer: UnsafeRawBufferPointer, length: Int, escaped: Bool, contexts: [JSONLDContext]) -> Bool? {
+        guard let context = contexts.last else { return nil }
+        guard escaped else { return expansionIsField(UnsafeRawBufferPointer(rebasing: buffer[1..<(1 + length)]), in: context) }
+        guard var scanner = try? JSONScanner(Array(buffer[..<(length + 2)])), let decoded = try? scanner.scanString().decoded else { return nil }
+        return Array(decoded.utf8).withUnsafeBytes { expansionIsField($0, in: context) }
+    }
+
+    private func expansionIsField(_ text: UnsafeRawBufferPointer, in context: JSONLDContext) -> Bool? {
+        guard text.first != UInt8(ascii: "@") else { return nil }
         let colon = text.firstIndex(of: UInt8(ascii: ":"))
         let iri: [UInt8]
         if let term = context.term(text) {
-            guard !term.isKeyword else { return false }
+            guard !term.isKeyword else { return nil }
             iri = term.bytes
         } else if let colon, let prefix = context.term(UnsafeRawBufferPointer(rebasing: text[..<colon])), !prefix.isKeyword {
             iri = prefix.bytes + text[(colon + 1)...]
         } else if colon == nil, let vocab = context.vocab {
             iri = vocab.bytes + text
         } else {
-            return false
+            return nil
         }
         guard let last = iri.lastIndex(where: { $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "#") || $0 == UInt8(ascii: "/") }) else { return false }
         let part = iri[(last + 1)...]
@@ -1387,8 +1409,14 @@ private struct JSONLDContextReader {
     private func checked(_ iri: [UInt8]?) throws(RedactionError) -> [UInt8]? {
         if iri?.elementsEqual("@reverse".utf8) == true { throw refused("a JSON-LD reverse property") }
         if iri?.elementsEqual("@context".utf8) == true { throw refused("an alias of @context") }
+        // A key that a JSON-LD processor reads as nesting, a graph or included nodes, whose members it then takes as
+        // the record's own: under an allow-list, a kept key would carry members no one listed. Written out, these
+        // keywords' members are redacted; aliased, they would be read as the key they are written as.
+        if let iri, Self.nestingKeywords.contains(iri) { throw refused("an alias of a JSON-LD keyword that nests members (@nest, @graph, @included)") }
         return iri
     }
+
+    private static let nestingKeywords: Set<[UInt8]> = Set(["@nest", "@graph", "@included"].map { Array($0.utf8) })
 
     /// A term defined through a chain of more than ``maxTermChain`` others of its context, in a cycle, or as itself
     /// without a vocabulary: a JSON-LD processor would follow the chain to its end (or refuse the others), so the
