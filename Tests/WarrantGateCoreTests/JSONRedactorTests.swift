@@ -61,6 +61,20 @@ struct JSONRedactorTests {
         #expect(JSONRedactor(fields: ["ALİENNUMBER"]).fields == ["aliennumber"])
     }
 
+    /// A hostile upstream's pass: keys that read as "citizenship" in any viewer, with a soft hyphen or a zero-width
+    /// space inside, or spaced with a no-break space or a tab, or written in fullwidth letters, were passed on.
+    @Test("a key hiding its spelling (invisible characters, other spaces, controls, fullwidth letters) is the name it reads as")
+    func hiddenSpellings() throws {
+        for key in [#"citi\u00adzenship"#, "citi\u{AD}zenship", #"citi\u200bzenship"#, #"immigration\u00a0status"#, #"immigration\tstatus"#,
+                    #"citizenship\u0000"#, "\u{FF43}itizenship", #"\uff43itizenship"#, #"citizen\u2060ship"#, #"immigration\u3000status"#] {
+            let (output, removed) = try redact(#"{"keep":1,"\#(key)":"x"}"#)
+            #expect(output == #"{"keep":1}"#, "\(key)")
+            #expect(removed == 1, "\(key)")
+        }
+        // XML names may hold a zero-width joiner (a name character), and fullwidth letters.
+        #expect(FieldNameKey.of("citi\u{200D}zenship") == "citizenship" && FieldNameKey.of("\u{FF23}\u{FF29}\u{FF34}\u{FF29}\u{FF3A}\u{FF25}\u{FF2E}\u{FF33}\u{FF28}\u{FF29}\u{FF30}") == "citizenship")
+    }
+
     @Test("matches names whatever separates their words: snake, kebab, dotted and spaced keys")
     func separatedNames() throws {
         for key in ["immigration_status", "Immigration-Status", "IMMIGRATION.STATUS", "immigration status", #"immigration\u005fstatus"#,

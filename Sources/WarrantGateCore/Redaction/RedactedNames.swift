@@ -32,18 +32,43 @@ public struct QualifiedName: Hashable, Sendable, Comparable, CustomStringConvert
 /// names a client's binder reads them as. Qualified names are compared exactly, as XML compares them.
 enum FieldNameKey {
     /// The form names are compared in: each character upper-cased then lower-cased (its first case-mapped character
-    /// each time, as Java maps one character), without separators.
+    /// each time, as Java maps one character), without separators. A name read from a document (a decoded JSON key, a
+    /// non-ASCII XML name) may hide its spelling: so controls, spaces of any kind (a no-break space, a tab) and
+    /// characters invisible by default (a soft hyphen, a zero-width space or joiner) count as separators, and a
+    /// compatibility character is read as what it stands for (a fullwidth `ｃ` as `c`, a ligature `ﬁ` as `fi`), as a
+    /// reader of the record would read it.
     static func of(_ name: some StringProtocol) -> String {
         var folded = String.UnicodeScalarView()
         for scalar in name.unicodeScalars {
             if scalar.isASCII {
-                if !isSeparator(UInt8(scalar.value)) { folded.append(scalar.properties.lowercaseMapping.unicodeScalars.first!) }
+                let byte = UInt8(scalar.value)
+                if !isSeparator(byte) && byte >= 0x20 && byte != 0x7F { folded.append(scalar.properties.lowercaseMapping.unicodeScalars.first!) }
                 continue
             }
-            let upper = scalar.properties.uppercaseMapping.unicodeScalars.first ?? scalar
-            folded.append(upper.properties.lowercaseMapping.unicodeScalars.first ?? upper)
+            if isHiddenSeparator(scalar) { continue }
+            let mapped = scalar.properties.changesWhenNFKCCaseFolded ? String(scalar).precomposedStringWithCompatibilityMapping.unicodeScalars : String.UnicodeScalarView([scalar])
+            for part in mapped {
+                if part.isASCII {
+                    let byte = UInt8(part.value)
+                    if !isSeparator(byte) && byte >= 0x20 && byte != 0x7F { folded.append(part.properties.lowercaseMapping.unicodeScalars.first!) }
+                    continue
+                }
+                if isHiddenSeparator(part) { continue }
+                let upper = part.properties.uppercaseMapping.unicodeScalars.first ?? part
+                folded.append(upper.properties.lowercaseMapping.unicodeScalars.first ?? upper)
+            }
         }
         return String(folded)
+    }
+
+    /// A non-ASCII space, control, format character or one invisible by default: read as nothing between two words.
+    private static func isHiddenSeparator(_ scalar: Unicode.Scalar) -> Bool {
+        let properties = scalar.properties
+        if properties.isWhitespace || properties.isDefaultIgnorableCodePoint { return true }
+        switch properties.generalCategory {
+        case .control, .format, .spaceSeparator, .lineSeparator, .paragraphSeparator: return true
+        default: return false
+        }
     }
 
     @inline(__always)
