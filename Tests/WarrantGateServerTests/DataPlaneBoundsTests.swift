@@ -230,6 +230,33 @@ struct DataPlaneBoundsTests {
         return router
     }
 
+    /// A hostile-upstream pass: a 70 KB `Vary` header passed on made an HTTP/2 client's stream fail after the
+    /// decision was logged as answered with 200, and a second, agencyless bad_request row was logged.
+    @Test("an upstream whose returnable headers are too large for a client is a 502, logged on the request's own row")
+    func oversizedUpstreamHeaders() async throws {
+        let router = Router()
+        router.get("/records/inmates/{booking}") { _, _ -> Response in
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            headers[.vary] = String(repeating: "a", count: 70_000)
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: #"{"a":1}"#)))
+        }
+        try await withTestServer(router) { port in
+            try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"]) { gateway in
+                let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+                #expect(await connection.completeSetup())
+                await connection.send(H2.headers(stream: 1, H2.request("GET", Self.inmate)))
+                let answer = await connection.wait { $0.ended(1) }
+                #expect(answer?.status(1) == 502, "\(String(describing: answer?.status(1)))")
+                let id = try #require(answer?.responseHead(1)?.first { $0.name == "decision-id" }?.value)
+                let rows = try await gateway.exportedRows(expecting: [id])
+                #expect(rows.count == 1, "\(rows.map { ($0.agency, $0.reason) })")
+                #expect(rows.first?.outcome?.error == "upstream_unavailable", "\(String(describing: rows.first?.outcome))")
+                await connection.close()
+            }
+        }
+    }
+
     /// HEAD over HTTP/2 gets what HEAD over HTTP/1.1 gets — 200, a Decision-Id, no body — and the connection and
     /// its other streams go on: a GET on the same connection after the HEAD is answered with its body.
     @Test("HEAD over HTTP/2 is answered like over HTTP/1.1, and the connection goes on")

@@ -23,6 +23,16 @@ public enum RedactableMediaType: String, Sendable {
         guard var contentType, let kind = contentType.withUTF8(MediaTypeBytes.kind) else { return nil }
         self = kind
     }
+
+    /// The `Content-Type` to send with the redacted body of a type this accepted: its `type/subtype`, lower-cased, and
+    /// `charset=utf-8` if it named a charset (UTF-8 or US-ASCII). Its other parameters are the upstream's words,
+    /// which no one reviewed, so they are left out.
+    public static func redactedContentType(_ contentType: String) -> String {
+        let parts = contentType.split(separator: ";", omittingEmptySubsequences: false)
+        let essence = parts[0].trimmingCharacters(in: .whitespaces).lowercased()
+        let namesCharset = parts.dropFirst().contains { $0.trimmingCharacters(in: .whitespaces).lowercased().hasPrefix("charset") }
+        return namesCharset ? essence + "; charset=utf-8" : essence
+    }
 }
 
 /// A `Content-Type` value read as RFC 9110 §8.3.1's `type "/" subtype *( OWS ";" OWS parameter )`, over its bytes

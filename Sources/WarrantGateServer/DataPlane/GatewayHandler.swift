@@ -368,8 +368,11 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         // The read deadline may fall before the response deadline the timer waits for.
         armExchangeDeadline(request, at: .now() + environment.limits.upstreamReadTimeout.timeAmount)
         let bodyless = request.head.method == .HEAD || Self.hasNoBody(head)
-        if plan.redactor.isEmpty || bodyless {
-            var headers = HeaderRules.returnable(head.headers, bodyUnmodified: true)
+        let unmodified = plan.redactor.isEmpty || bodyless
+        guard var headers = HeaderRules.returnable(head.headers, bodyUnmodified: unmodified) else {
+            return upstreamGaveUp(request, .upstreamUnavailable, detail: nil, cause: UpstreamFault("its headers to pass on exceed \(HeaderRules.maxReturnedHeaderBytes) bytes"))
+        }
+        if unmodified {
             // On a redacted route a bodyless answer's length (HEAD's, a 304's) is the unredacted document's.
             if let length = head.headers.first(name: "content-length"), plan.redactor.isEmpty || length == "0" {
                 headers.add(name: "Content-Length", value: length)
@@ -408,7 +411,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             return upstreamGaveUp(request, .gatewayError, detail: nil)
         }
         request.responseStatus = head.status
-        request.responseHeaders = HeaderRules.returnable(head.headers, bodyUnmodified: false)
+        if let contentType { headers.replaceOrAdd(name: "Content-Type", value: RedactableMediaType.redactedContentType(contentType)) }
+        request.responseHeaders = headers
     }
 
     func upstreamBody(_ chunk: ByteBuffer) {

@@ -151,14 +151,23 @@ enum HeaderRules {
 
     /// The upstream's response headers that reach the client: an allow-list, so nothing the records system says
     /// in a header (immigration status in a custom header, say) passes by default. `Content-Encoding` passes only
-    /// with a body passed on unmodified; the gateway sets `Content-Length` itself, from the body it sends.
-    static func returnable(_ headers: HTTPHeaders, bodyUnmodified: Bool) -> HTTPHeaders {
+    /// with a body passed on unmodified; the gateway sets `Content-Length` itself, from the body it sends. Nil when
+    /// they hold more than ``maxReturnedHeaderBytes``: an HTTP/2 client refuses a head larger than its limit, and the
+    /// stream would fail after its decision was logged as answered.
+    static func returnable(_ headers: HTTPHeaders, bodyUnmodified: Bool) -> HTTPHeaders? {
         var returned = HTTPHeaders()
+        var bytes = 0
         for (name, value) in headers where isReturnable(name, bodyUnmodified: bodyUnmodified) {
+            bytes += name.utf8.count + value.utf8.count
+            guard bytes <= maxReturnedHeaderBytes else { return nil }
             returned.add(name: name, value: value)
         }
         return returned
     }
+
+    /// The most bytes of header names and values passed on from an upstream's answer: far more than its few
+    /// returnable headers take, far less than any client's limit.
+    static let maxReturnedHeaderBytes = 8 * 1024
 
     private static func isReturnable(_ name: String, bodyUnmodified: Bool) -> Bool {
         let name = name.utf8
