@@ -58,15 +58,16 @@ public final class Gateway: Sendable {
         let metrics = GatewayMetrics()
         self.metrics = metrics
         self.identity = try ServerIdentity(certificatePath: configuration.serverCertificatePath, keyPath: configuration.serverKeyPath)
-        // Every refusal counts; its log line is one a second at most, saying how many it stands for: scanners and
-        // health checks without a certificate would otherwise write one a connection.
-        let refusalLines = LogLineThrottle()
+        // Every refusal counts; a handshake without a certificate is logged once a second at most, saying how many it
+        // stands for (scanners and health checks would otherwise write one a connection), apart from a certificate
+        // refused, so that a burst of the first cannot hide the second.
+        let (missingLines, refusedLines) = (LogLineThrottle(), LogLineThrottle())
         self.verifier = ClientCertificateVerifier(
             trust: try configuration.clientTrust(),
             now: now,
             refusals: { [logger] reason in
                 metrics.countHandshakeRefusal()
-                guard let held = refusalLines.admit() else { return }
+                guard let held = (reason == MissingCertificateObserver.reason ? missingLines : refusedLines).admit() else { return }
                 logger.notice("client certificate refused at the handshake", metadata: ["reason": "\(reason)", "refusals-not-logged": "\(held)"])
             }
         )

@@ -67,8 +67,9 @@ public enum LogArchive {
 
     /// Moves every entry older than `before` (a prefix of the log) into `path`, a new file (mode 0600) that is complete
     /// and synced before any entry leaves the database. Refuses an existing file or link at `path`, which may hold
-    /// archived entries. Records the archive in the log, with the latest time any entry archived so far states
-    /// (`latestTime`, when known), for reports to say whether their period lost entries. Returns the number archived.
+    /// archived entries. Records the archive in the log as an ``ArchiveStatement`` signed by `key`, with the latest time
+    /// any entry archived so far states (`latestTime`, when known), for reports to say whether their period lost
+    /// entries. Returns the number archived.
     @discardableResult
     static func archive(database: any SQLDatabase, before: Date, key: LogSigningKey, path: String, operator: String, at time: Date = Date()) throws -> Int {
         let (earlier, through, notes) = try database.read { session -> (ArchivedEntries?, UInt64, [String]) in

@@ -69,11 +69,20 @@ enum ProcessAccount {
         return name.map { "\(FreeText.escaped($0)) (uid \(uid))" } ?? "uid \(uid)"
     }
 
-    /// Whether the process runs in the initial user namespace, whose uid map is the identity over all ids.
+    /// Whether the process runs in the initial user namespace: its namespace file is the initial one's (the kernel
+    /// numbers it `PROC_USER_INIT_INO`, and refuses to bind another namespace's file over a process's own), and its uid
+    /// map is the identity over all ids. Both are read through `/proc`, which the owner of a user namespace with a
+    /// mount namespace of its own can cover with files of its choosing where the kernel allows it: see
+    /// docs/operations.md on the two-person rule.
     static func inInitialUserNamespace() -> Bool {
-        guard let map = try? String(contentsOfFile: "/proc/self/uid_map", encoding: .utf8) else { return false }
+        var info = stat()
+        guard stat("/proc/self/ns/user", &info) == 0, info.st_ino == initialUserNamespaceInode,
+              let map = try? String(contentsOfFile: "/proc/self/uid_map", encoding: .utf8) else { return false }
         return map.split(whereSeparator: \.isWhitespace) == ["0", "0", "4294967295"]
     }
+
+    /// Linux's `PROC_USER_INIT_INO`: the inode number of the initial user namespace's file.
+    private static let initialUserNamespaceInode: UInt = 0xEFFF_FFFD
 
     /// A host name as it is (letters, digits, dots and hyphens), or with every other byte written `%XX`: a name set
     /// to look like more of the account (`x, login alice (uid 1001)`) reads as the one name it is.

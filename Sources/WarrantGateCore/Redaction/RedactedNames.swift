@@ -32,49 +32,45 @@ public struct QualifiedName: Hashable, Sendable, Comparable, CustomStringConvert
 /// names a client's binder reads them as. Qualified names are compared exactly, as XML compares them.
 enum FieldNameKey {
     /// The form names are compared in: each character upper-cased then lower-cased (its first case-mapped character
-    /// each time, as Java maps one character), without separators. A name read from a document (a decoded JSON key, a
-    /// non-ASCII XML name) may hide its spelling: so controls, spaces of any kind (a no-break space, a tab) and
-    /// characters invisible by default (a soft hyphen, a zero-width space or joiner) count as separators, and a
-    /// compatibility character is read as what it stands for (a fullwidth `ｃ` as `c`, a ligature `ﬁ` as `fi`), as a
-    /// reader of the record would read it.
+    /// each time, as Java maps one character), without separators. A name that is not all ASCII is first read as it
+    /// shows (``OperatorName/key(_:)``: compatibility characters as what they stand for, accents dropped, a letter of
+    /// another script drawn like a Latin one as that letter, dashes as `-`), and controls, spaces of any kind,
+    /// connector and dash punctuation, middle dots and characters invisible by default count as separators: a
+    /// document's key may hide its spelling from a comparison that its readers would not notice.
     static func of(_ name: some StringProtocol) -> String {
+        let read = name.utf8.allSatisfy { $0 < 0x80 } ? String(name) : OperatorName.key(String(name))
         var folded = String.UnicodeScalarView()
-        for scalar in name.unicodeScalars {
+        for scalar in read.unicodeScalars {
             if scalar.isASCII {
-                let byte = UInt8(scalar.value)
-                if !isSeparator(byte) && byte >= 0x20 && byte != 0x7F { folded.append(scalar.properties.lowercaseMapping.unicodeScalars.first!) }
+                if !isSeparator(UInt8(scalar.value)) { folded.append(scalar.properties.lowercaseMapping.unicodeScalars.first!) }
                 continue
             }
             if isHiddenSeparator(scalar) { continue }
-            let mapped = scalar.properties.changesWhenNFKCCaseFolded ? String(scalar).precomposedStringWithCompatibilityMapping.unicodeScalars : String.UnicodeScalarView([scalar])
-            for part in mapped {
-                if part.isASCII {
-                    let byte = UInt8(part.value)
-                    if !isSeparator(byte) && byte >= 0x20 && byte != 0x7F { folded.append(part.properties.lowercaseMapping.unicodeScalars.first!) }
-                    continue
-                }
-                if isHiddenSeparator(part) { continue }
-                let upper = part.properties.uppercaseMapping.unicodeScalars.first ?? part
-                folded.append(upper.properties.lowercaseMapping.unicodeScalars.first ?? upper)
-            }
+            let upper = scalar.properties.uppercaseMapping.unicodeScalars.first ?? scalar
+            folded.append(upper.properties.lowercaseMapping.unicodeScalars.first ?? upper)
         }
         return String(folded)
     }
 
-    /// A non-ASCII space, control, format character or one invisible by default: read as nothing between two words.
+    /// `_`, `-`, `.`, a space, and the ASCII controls and DEL, which a raw JSON string may hold (DEL) and which show
+    /// as nothing.
+    @inline(__always)
+    static func isSeparator(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte <= 0x20 || byte == 0x7F
+    }
+
+    /// A non-ASCII character read as nothing between two words: a space, control, format or invisible character, a
+    /// connector or dash punctuation, or a middle dot.
     private static func isHiddenSeparator(_ scalar: Unicode.Scalar) -> Bool {
         let properties = scalar.properties
-        if properties.isWhitespace || properties.isDefaultIgnorableCodePoint { return true }
+        if properties.isWhitespace || properties.isDefaultIgnorableCodePoint || middleDots.contains(scalar) { return true }
         switch properties.generalCategory {
-        case .control, .format, .spaceSeparator, .lineSeparator, .paragraphSeparator: return true
+        case .control, .format, .spaceSeparator, .lineSeparator, .paragraphSeparator, .connectorPunctuation, .dashPunctuation: return true
         default: return false
         }
     }
 
-    @inline(__always)
-    static func isSeparator(_ byte: UInt8) -> Bool {
-        byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: " ")
-    }
+    private static let middleDots: Set<Unicode.Scalar> = ["\u{B7}", "\u{387}", "\u{2027}", "\u{2219}", "\u{22C5}", "\u{2E31}", "\u{30FB}", "\u{FF65}", "\u{2800}"]
 }
 
 /// The names one redaction removes, compiled for matching without allocating.

@@ -150,6 +150,8 @@ public struct OperatorName: Sendable, Equatable {
     /// Small letters of other scripts drawn like Latin ones (in most fonts), and those Latin letters.
     private static let smallLookalikes = lookalikeMap([
         ("аеорсхуѕіјԁԛԝһӏү", "aeopcxysijdqwhly"), ("αικνορυωϲϳ", "aikvopuwcj"), ("օսհոցզլ", "ouhngql"), ("ǀ", "l"),
+        // Latin small capitals, drawn as small Latin letters in most fonts.
+        ("ᴀʙᴄᴅᴇɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢ", "abcdeghijklmnoprstuvwyz"),
     ])
 
     /// Capitals of other scripts drawn like Latin ones, and those Latin capitals.

@@ -372,6 +372,10 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         guard var headers = HeaderRules.returnable(head.headers, bodyUnmodified: unmodified) else {
             return upstreamGaveUp(request, .upstreamUnavailable, detail: nil, cause: UpstreamFault("its headers to pass on exceed \(HeaderRules.maxReturnedHeaderBytes) bytes"))
         }
+        // The type's parameters are the upstream's words: on a redacted route, never passed on, with a body or without.
+        if !plan.redactor.isEmpty, let contentType = head.headers.first(name: "content-type") {
+            headers.replaceOrAdd(name: "Content-Type", value: RedactableMediaType.redactedContentType(contentType))
+        }
         if unmodified {
             // On a redacted route a bodyless answer's length (HEAD's, a 304's) is the unredacted document's.
             if let length = head.headers.first(name: "content-length"), plan.redactor.isEmpty || length == "0" {
@@ -411,7 +415,6 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             return upstreamGaveUp(request, .gatewayError, detail: nil)
         }
         request.responseStatus = head.status
-        if let contentType { headers.replaceOrAdd(name: "Content-Type", value: RedactableMediaType.redactedContentType(contentType)) }
         request.responseHeaders = headers
     }
 

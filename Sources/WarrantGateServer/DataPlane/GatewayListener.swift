@@ -200,6 +200,9 @@ extension GatewayEnvironment: RequestHandlerFactory {
 final class MissingCertificateObserver: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
+    /// The reason given for such a refusal.
+    static let reason = "no client certificate"
+
     private let verifier: ClientCertificateVerifier
 
     init(verifier: ClientCertificateVerifier) {
@@ -208,7 +211,7 @@ final class MissingCertificateObserver: ChannelInboundHandler, RemovableChannelH
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if case NIOSSLError.handshakeFailed(let failure) = error, "\(failure)".contains("PEER_DID_NOT_RETURN_A_CERTIFICATE") {
-            verifier.refusals("no client certificate")
+            verifier.refusals(Self.reason)
         }
         context.fireErrorCaught(error)
     }

@@ -158,14 +158,15 @@ enum HeaderRules {
         var returned = HTTPHeaders()
         var bytes = 0
         for (name, value) in headers where isReturnable(name, bodyUnmodified: bodyUnmodified) {
-            bytes += name.utf8.count + value.utf8.count
+            // As HTTP/2 counts a header list's size (RFC 9113 §6.5.2): each field's name and value, and 32 bytes.
+            bytes += name.utf8.count + value.utf8.count + 32
             guard bytes <= maxReturnedHeaderBytes else { return nil }
             returned.add(name: name, value: value)
         }
         return returned
     }
 
-    /// The most bytes of header names and values passed on from an upstream's answer: far more than its few
+    /// The largest header list, as HTTP/2 sizes one, passed on from an upstream's answer: far more than its few
     /// returnable headers take, far less than any client's limit.
     static let maxReturnedHeaderBytes = 8 * 1024
 
