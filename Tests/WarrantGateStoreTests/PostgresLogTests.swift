@@ -288,6 +288,32 @@ struct PostgresLogTests {
         }
     }
 
+    /// An attacker's pass: a gateway paused (SIGSTOP, a frozen machine) inside its append, holding the frontier's
+    /// lock, made every other gateway answer 503 for as long as the pause lasted: no statement or lock timeout ends a
+    /// transaction that sits idle. The server now ends it after the statement timeout.
+    @Test("a write transaction whose client stops while holding the frontier's lock is ended by the server; appends go on")
+    func pausedWriter() async throws {
+        try await withLogDatabase { cluster in
+            let stalled = try Store.open(cluster.location(), options: StoreOptions(busyTimeout: .seconds(1), commitTimeout: .seconds(60)))
+            defer { stalled.close() }
+            let paused = Task.detached {
+                try stalled.database.write { session in
+                    _ = try session.fetchAll("SELECT size FROM tree_frontier WHERE id = 1 FOR UPDATE", [SQLValue]())
+                    Thread.sleep(forTimeInterval: 3)
+                    _ = try session.fetchAll("SELECT 1", [SQLValue]())
+                }
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            try await cluster.withClient(user: Self.gatewayRole) { gateway in
+                let log = PostgresDecisionLog(client: gateway, logger: logger, commitTimeout: .seconds(10))
+                let started = ContinuousClock.now
+                try await log.append([Self.entry(1)])
+                #expect(ContinuousClock.now - started < .seconds(2.5), "the append waited for the paused writer's whole pause")
+            }
+            await #expect(throws: (any Error).self, "the paused writer's transaction was ended") { try await paused.value }
+        }
+    }
+
     @Test("a tampered leaf, or a gap, is found by the walk over the log")
     func verificationFindsTampering() async throws {
         try await withLogDatabase { cluster in

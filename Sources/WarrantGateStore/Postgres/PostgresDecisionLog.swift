@@ -272,12 +272,14 @@ public final class PostgresDecisionLog: DecisionLogWriter {
         try await client.transaction(logger: logger) { connection in
             // In one round trip, for this transaction only: the server ends a statement that outlasts the deadline,
             // and gives up waiting for the frontier's lock before it, so that a batch that waited too long rolls back
-            // rather than landing after its callers heard; and the commit returns once it is flushed (and, with a
-            // synchronous standby, replicated), whatever the role's or the database's default says.
+            // rather than landing after its callers heard; it ends the transaction if this gateway stops between
+            // statements (a paused process or machine) while holding the frontier's lock, which every other gateway's
+            // appends wait for; and the commit returns once it is flushed (and, with a synchronous standby,
+            // replicated), whatever the role's or the database's default says.
             try await connection.query(
                 """
                 SELECT set_config('statement_timeout', \(String(milliseconds)), true), set_config('lock_timeout', \(String(milliseconds * 3 / 4)), true),
-                       set_config('synchronous_commit', 'on', true)
+                       set_config('idle_in_transaction_session_timeout', \(String(milliseconds)), true), set_config('synchronous_commit', 'on', true)
                 """,
                 logger: logger
             )

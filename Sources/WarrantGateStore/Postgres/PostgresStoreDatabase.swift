@@ -41,8 +41,14 @@ final class PostgresStoreDatabase: SQLDatabase, @unchecked Sendable {
         try transaction("START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
     }
 
+    /// A write transaction, which the server ends if it sits idle (its client paused, a machine frozen) longer than
+    /// the statement timeout: the row locks it holds (the log's frontier, a document) would otherwise stop every
+    /// other gateway's appends for as long as the pause lasts, which no statement or lock timeout ends.
     func write<T>(_ body: (any SQLSession) throws -> T) throws -> T {
-        try transaction("START TRANSACTION", body)
+        try transaction("START TRANSACTION") { session in
+            try session.execute("SELECT set_config('idle_in_transaction_session_timeout', ?, true)", String(Int64(statementTimeout / .milliseconds(1))))
+            return try body(session)
+        }
     }
 
     /// Another handle on the same server, with the same settings and a connection of its own (opened on first use).
