@@ -136,11 +136,20 @@ struct LogCommand: ParsableCommand {
             let store = try admin.open()
             let files = try keys.files(admin)
             if let afterRestore { try recordRestored(store, files: files, reason: afterRestore) }
-            try LogCommand.signCheckpointIfPossible(store, keyFiles: files)
+            let size = try storeCall { try store.logSize() }
+            let canSign = try LogCommand.signCheckpointIfPossible(store, keyFiles: files)
             guard let latest = try storeCall({ try store.latestCheckpoint() }) else {
                 throw CLIError(.notFound, "no checkpoint has been signed yet (is there a signing key at \(files.privatePath)?)")
             }
             print(latest.note, terminator: "")
+            // Whoever signed it, a checkpoint now must cover the log as it was before signing; one that does not is
+            // stale, and whoever copies it off the machine should know.
+            if canSign && latest.size < size {
+                throw CLIError(.refused, """
+                    the checkpoint above covers \(latest.size) of the log's \(size) entries: none could be signed now (another session \
+                    holds the signer's lease and signs nothing, or the latest checkpoint row is not this key's: `warrant-gate log verify` says which)
+                    """)
+            }
         }
 
         /// Records the restored log's latest checkpoint as the key's last signed, and the reason in the log.

@@ -131,6 +131,34 @@ struct SharedStoreCLITests {
         _ = try? await blocking { site.stop() }
     }
 
+    /// An attacker's pass: any role that could connect held the advisory lock that is the signer's lease; every
+    /// signer then skipped signing, and `log checkpoint` printed the stale checkpoint and exited 0.
+    @Test("log checkpoint prints the latest checkpoint and fails while a session that signs nothing holds the signer's lease")
+    func leaseHeldElsewhere() async throws {
+        let cluster = try await blocking { try PostgresCluster() }
+        defer { cluster.stop() }
+        let scratch = try Scratch()
+        let url = "postgres://\(PostgresCluster.owner)@127.0.0.1:\(cluster.port)/postgres"
+        let db = ["--db", url, "--files-dir", scratch.url.path, "--operator", "clerk"]
+        func register(_ reference: String) throws -> Int32 {
+            try CLIProcess.run(["warrant", "register", "--time-zone", "America/Denver", "--reference", reference, "--kind", "administrative-warrant",
+                                "--agency", "ice-ero", "--subject", "2017-000456", "--scope", "records.read", "--expires", "2099-12-31"] + db).status
+        }
+        try cluster.psql("CREATE ROLE \(Self.gatewayRole) LOGIN")
+        #expect(try CLIProcess.run(["store", "init", "--db", url, "--gateway-role", Self.gatewayRole]).status == 0)
+        #expect(try CLIProcess.run(["log", "init-key"] + db).status == 0)
+        #expect(try register("I200-1") == 0)
+        #expect(try CLIProcess.run(["log", "checkpoint"] + db).status == 0)
+        #expect(try register("I200-2") == 0)
+        let holder = Task.detached { try cluster.psql("SELECT pg_advisory_lock(22343, 1); SELECT pg_sleep(4)") }
+        try await Task.sleep(for: .seconds(1))
+        let held = try await blocking { try CLIProcess.run(["log", "checkpoint"] + db) }
+        #expect(held.status == 3, "\(held.stdout)\(held.stderr)")
+        #expect(held.stdout.contains("\n\n— ") && held.stderr.contains("none could be signed now"), "\(held.stderr)")
+        try await holder.value
+        #expect(try await blocking { try CLIProcess.run(["log", "checkpoint"] + db) }.status == 0)
+    }
+
     @Test("a registration or revocation through the CLI reaches both gateways; one killed mid-load loses no answered decision")
     func gatewayKilled() async throws {
         try await Self.withSite { site in

@@ -16,6 +16,7 @@ struct CheckpointService: Service {
         var lastSigned = ContinuousClock.now
         let checkpointer = checkpointer
         var lastSize = (try? await BlockingWork.run { try checkpointer.signedSize() }) ?? 0
+        var stall = SigningStall(signedSize: lastSize)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(200))
             let size = (try? await BlockingWork.run { try checkpointer.logSize() }) ?? 0
@@ -23,6 +24,14 @@ struct CheckpointService: Service {
             await sign()
             lastSize = size
             lastSigned = ContinuousClock.now
+            // Whoever signs (this gateway, another, the CLI), the signed size must move on: a lease held elsewhere
+            // by a session that signs nothing, or a checkpoint row no signer can sign after, stops it silently.
+            if let signed = try? await BlockingWork.run({ try checkpointer.signedSize() }), stall.stalled(signed: signed, size: size, after: interval * 3) {
+                metrics.checkpointFailures.increment()
+                logger.error("no checkpoint has been signed for a while, though entries wait: another session holds the signer's lease and signs nothing, or the latest checkpoint row is not this key's (`warrant-gate log verify` says which)", metadata: [
+                    "signed-size": "\(signed)", "log-size": "\(size)",
+                ])
+            }
         }
         // The last checkpoint is signed even when the group was cancelled (a service failed), since the log writer
         // has written everything by now.
@@ -38,5 +47,25 @@ struct CheckpointService: Service {
             metrics.checkpointFailures.increment()
             logger.error("cannot sign a checkpoint", metadata: ["error": "\(StoreDatabase.describe(error))"])
         }
+    }
+}
+
+/// Whether the signed size has stood still, with entries waiting, for longer than allowed; said once per stall period.
+struct SigningStall {
+    private var signedSize: UInt64
+    private var since = ContinuousClock.now
+
+    init(signedSize: UInt64) {
+        self.signedSize = signedSize
+    }
+
+    mutating func stalled(signed: UInt64, size: UInt64, after limit: Duration, now: ContinuousClock.Instant = .now) -> Bool {
+        guard signed == signedSize, size > signed else {
+            (signedSize, since) = (signed, now)
+            return false
+        }
+        guard now - since >= limit else { return false }
+        since = now
+        return true
     }
 }
