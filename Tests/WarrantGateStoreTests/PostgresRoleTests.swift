@@ -183,6 +183,15 @@ extension StoreBackendTests {
             #expect(await refusal(cluster, as: Self.gatewayRole, "UPDATE documents SET status = 'active' WHERE reference = 'JW-PENDING'") == "P0001")
             #expect(await refusal(cluster, as: Self.adminRole, "UPDATE documents SET scope = '[\"records.read\",\"custody.hold\"]' WHERE reference = 'JW-1'") == "P0001")
             #expect(await refusal(cluster, as: Self.adminRole, "DELETE FROM documents WHERE reference = 'JW-1'") == "42501")
+            // A PostgreSQL pass: who approved an active warrant, its successor and its reason are written with the move
+            // that sets them, and a certificate's revocation is never changed or taken back.
+            #expect(await refusal(cluster, as: Self.adminRole, "UPDATE documents SET approved_by = registered_by WHERE reference = 'JW-1'") == "P0001")
+            #expect(await refusal(cluster, as: Self.adminRole, "UPDATE documents SET superseded_by = 'JW-X' WHERE reference = 'JW-1'") == "P0001")
+            #expect(await refusal(cluster, as: Self.gatewayRole, "UPDATE documents SET status_reason = 'x' WHERE reference = 'JW-1'") == "P0001")
+            let revoked = "INSERT INTO certificate_revocations (agency, spki, serial, reason, revoked_by, revoked_at) VALUES ('ice-ero', '\(String(repeating: "ab", count: 32))', NULL, 'stolen', 'x', 'x')"
+            #expect(await refusal(cluster, as: Self.adminRole, revoked) == nil)
+            #expect(await refusal(cluster, as: Self.adminRole, "UPDATE certificate_revocations SET spki = '\(String(repeating: "0", count: 64))'") == "P0001")
+            #expect(await refusal(cluster, as: Self.adminRole, "DELETE FROM certificate_revocations") == "42501")
             // An expiry moves only to the end of its date in the recorded zone, when a gateway records a new one (below).
             #expect(await refusal(cluster, as: Self.adminRole, "UPDATE documents SET expires_at = expires_at + 3600 WHERE reference = 'JW-1'") == "P0001")
             #expect(await refusal(cluster, as: Self.gatewayRole, "UPDATE documents SET expires_at = expires_at + 3600 WHERE reference = 'JW-1'") == "P0001")

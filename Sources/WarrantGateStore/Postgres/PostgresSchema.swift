@@ -338,7 +338,8 @@ public enum PostgresSchema {
         """,
         // A document moves only along its lifecycle, and its terms (its recorded signature among them) never change:
         // whoever can write the table cannot bring a revoked or expired warrant back, approve one without naming the
-        // approver (or as its registrant under the two-person rule), widen what one covers, or mark it signed. Its
+        // approver (or as its registrant under the two-person rule), rewrite who approved it, widen what one covers,
+        // or mark it signed. Its
         // expiry instant moves only to the end of its expiry date in the recorded time zone, or up to an hour before
         // it: where a zone's clocks go back at midnight, the registry takes the first of the two midnights and
         // PostgreSQL the second.
@@ -358,6 +359,17 @@ public enum PostgresSchema {
             IF NEW.expires_at IS DISTINCT FROM OLD.expires_at AND NOT coalesce(NEW.expires_at BETWEEN
                    warrant_gate_date_end(NEW.expires) - 3600 AND warrant_gate_date_end(NEW.expires), false) THEN
                 RAISE EXCEPTION 'a document''s expiry moves only to the end of its date in the recorded time zone';
+            END IF;
+            -- Who approved and when, the successor and the reason are written with the move that sets them, and stay.
+            IF (NEW.approved_by, NEW.approved_at) IS DISTINCT FROM (OLD.approved_by, OLD.approved_at)
+               AND NOT (OLD.status = 'pending' AND NEW.status = 'active') THEN
+                RAISE EXCEPTION 'a document''s approval is written only as it is approved';
+            END IF;
+            IF NEW.superseded_by IS DISTINCT FROM OLD.superseded_by AND NOT (OLD.status = 'active' AND NEW.status = 'superseded') THEN
+                RAISE EXCEPTION 'a document''s successor is written only as it is superseded';
+            END IF;
+            IF NEW.status_reason IS DISTINCT FROM OLD.status_reason AND NEW.status IS NOT DISTINCT FROM OLD.status THEN
+                RAISE EXCEPTION 'a document''s status reason is written only with its status';
             END IF;
             IF NEW.status IS DISTINCT FROM OLD.status AND NOT (
                    (OLD.status = 'pending' AND NEW.status = 'active' AND NEW.approved_by IS NOT NULL
@@ -439,6 +451,18 @@ public enum PostgresSchema {
         "CREATE TRIGGER documents_registered BEFORE INSERT ON documents FOR EACH ROW EXECUTE FUNCTION warrant_gate_document_registered()",
         "DROP TRIGGER IF EXISTS documents_kept ON documents",
         "CREATE TRIGGER documents_kept BEFORE DELETE ON documents FOR EACH ROW EXECUTE FUNCTION warrant_gate_append_only()",
+        // A certificate revoked stays revoked: a revocation is never changed or taken back (an agency is given a new
+        // certificate instead).
+        "DROP TRIGGER IF EXISTS certificate_revocations_kept ON certificate_revocations",
+        """
+        CREATE TRIGGER certificate_revocations_kept BEFORE UPDATE OR DELETE ON certificate_revocations
+            FOR EACH ROW EXECUTE FUNCTION warrant_gate_append_only()
+        """,
+        "DROP TRIGGER IF EXISTS certificate_revocations_no_truncate ON certificate_revocations",
+        """
+        CREATE TRIGGER certificate_revocations_no_truncate BEFORE TRUNCATE ON certificate_revocations
+            FOR EACH STATEMENT EXECUTE FUNCTION warrant_gate_append_only()
+        """,
     ] + (registryTables + ["settings"]).flatMap { table in
         [
             "DROP TRIGGER IF EXISTS \(table)_changed ON \(table)",
