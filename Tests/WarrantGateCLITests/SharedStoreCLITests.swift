@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import WarrantGateStore
 import WarrantGateTestSupport
 
 /// Two gateways, run as processes, sharing one PostgreSQL store on a server the test starts: one log, one registry,
@@ -150,8 +151,19 @@ struct SharedStoreCLITests {
         #expect(try register("I200-1") == 0)
         #expect(try CLIProcess.run(["log", "checkpoint"] + db).status == 0)
         #expect(try register("I200-2") == 0)
-        let holder = Task.detached { try cluster.psql("SELECT pg_advisory_lock(22343, 1); SELECT pg_sleep(4)") }
-        try await Task.sleep(for: .seconds(1))
+        // Another session takes the lease and signs nothing, for longer than the command runs.
+        let other = try Store.open(cluster.location(), options: StoreOptions(busyTimeout: .seconds(60)))
+        defer { other.close() }
+        let taken = DispatchSemaphore(value: 0)
+        let holder = Task.detached {
+            try other.database.write { session in
+                let leased = try session.takeSignerLease()
+                taken.signal()
+                guard leased else { throw CocoaError(.featureUnsupported) }
+                Thread.sleep(forTimeInterval: 8)
+            }
+        }
+        try await blocking { taken.wait() }
         let held = try await blocking { try CLIProcess.run(["log", "checkpoint"] + db) }
         #expect(held.status == 3, "\(held.stdout)\(held.stderr)")
         #expect(held.stdout.contains("\n\n— ") && held.stderr.contains("none could be signed now"), "\(held.stderr)")
