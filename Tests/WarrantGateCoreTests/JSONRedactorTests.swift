@@ -74,11 +74,21 @@ struct JSONRedactorTests {
                     // of other scripts drawn like Latin ones, a braille blank.
                     "citizenship\u{7F}", "citi\u{7F}zenship", "immigration\u{2010}status", "immigration\u{2212}status", "immigration\u{B7}status",
                     "immigration\u{30FB}status", "immigration\u{203F}status", "citizensh\u{131}\u{307}p", "citizenshi\u{307}p",
-                    "\u{441}itizenship", "c\u{3B9}tizenship", "\u{1D04}itizenship", "citizen\u{2800}ship"] {
+                    "\u{441}itizenship", "c\u{3B9}tizenship", "\u{1D04}itizenship", "citizen\u{2800}ship",
+                    // A third pass: phonetic, Lisu, Cherokee and Coptic letters, a palochka among capitals, symbols and
+                    // marks drawn between letters.
+                    "immi\u{261}rationStatus", "immigr\u{251}tionStatus", "c\u{269}tizenship", "\u{A4DA}itizenship",
+                    "\u{A4DA}\u{A4F2}\u{A4D4}\u{A4F2}\u{A4DC}\u{A4F0}\u{A4E0}\u{A4E2}\u{A4E7}\u{A4F2}\u{A4D1}", "\u{13DF}ITIZENSHIP",
+                    "\u{2CA5}itizenship", "C\u{4C0}TIZENSHIP", "\u{1C0}MMIGRATION_STATUS", "immigration\u{30FC}status", "immigration\u{4E00}status",
+                    "immigration\u{2796}status", "immigration\u{2500}status", "citizens\u{903}hip", "\u{300}citizenship"] {
             let (output, removed) = try redact(#"{"keep":1,"\#(key)":"x"}"#)
             #expect(output == #"{"keep":1}"#, "\(key)")
             #expect(removed == 1, "\(key)")
         }
+        // A name of other scripts too long to read (it would cost far more than comparing bytes) is removed, never kept.
+        let long = String(repeating: "\u{E9}", count: 600)
+        #expect(try redact(#"{"keep":1,"\#(long)":"x"}"#).1 == 1)
+        #expect(!JSONFieldNames(["keep"], byLastPart: false).contains(long))
         // XML names may hold a zero-width joiner (a name character), and fullwidth letters.
         #expect(FieldNameKey.of("citi\u{200D}zenship") == "citizenship" && FieldNameKey.of("\u{FF23}\u{FF29}\u{FF34}\u{FF29}\u{FF3A}\u{FF25}\u{FF2E}\u{FF33}\u{FF28}\u{FF29}\u{FF30}") == "citizenship")
     }

@@ -99,6 +99,8 @@ struct HeaderRulesTests {
         // A redacted body's type keeps its type and charset, none of the upstream's other words.
         #expect(RedactableMediaType.redactedContentType(#"Application/JSON; citizenship="MX"; charset=UTF-8"#) == "application/json; charset=utf-8")
         #expect(RedactableMediaType.redactedContentType("text/xml;profile=x") == "text/xml")
+        #expect(RedactableMediaType.redactedContentType("application/x-citizenship-mexican, text/plain") == nil, "a list is no one type")
+        #expect(RedactableMediaType.redactedContentType("application/json extra") == nil)
     }
 
     /// The header check as the gateway runs it, with the nominations read from the same headers.

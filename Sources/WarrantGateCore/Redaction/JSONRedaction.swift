@@ -818,7 +818,8 @@ struct JSONKeyNames: Sendable {
 /// Field names compiled for comparing keys exactly as ``JSONRedactor`` does.
 struct JSONFieldNames: Sendable {
     let fields: Set<String>
-    /// Whether a key holding a colon is matched by its last part too: for names to remove, not for names to keep.
+    /// Whether these are names to remove: then a key holding a colon is matched by its last part too, and a key too
+    /// long to read (``longestReadName``) counts as matching; names to keep match neither way.
     private let byLastPart: Bool
     /// The names as lower-case bytes in little-endian words, the last of each zero-padded, one name after another.
     private let words: [UInt64]
@@ -862,10 +863,16 @@ struct JSONFieldNames: Sendable {
     /// `/`, as an XML element's local name is compared whatever its namespace.
     func contains(_ key: String) -> Bool {
         guard !fields.isEmpty else { return false }
-        if fields.contains(FieldNameKey.of(key)) { return true }
+        // Reading a name as it shows costs far more than comparing bytes: a name of other scripts longer than any
+        // field's is not read. It counts as one of the names to remove, and not as one to keep.
+        guard key.utf8.count <= Self.longestReadName || key.utf8.allSatisfy({ $0 < 0x80 }) else { return byLastPart }
+        if FieldNameKey.readings(key).contains(where: fields.contains) { return true }
         guard byLastPart, key.contains(":"), let last = key.unicodeScalars.lastIndex(where: { $0 == ":" || $0 == "#" || $0 == "/" }) else { return false }
-        return fields.contains(FieldNameKey.of(String(key.unicodeScalars[key.unicodeScalars.index(after: last)...])))
+        return FieldNameKey.readings(String(key.unicodeScalars[key.unicodeScalars.index(after: last)...])).contains(where: fields.contains)
     }
+
+    /// The longest name, in UTF-8 bytes, that is read as it shows when it is not all ASCII.
+    static let longestReadName = 1024
 
     /// An ASCII key without escapes, of `length` bytes at `start` in `bytes`, compared as ``contains(_:)`` compares a
     /// decoded one: a name without separators eight bytes at a time, capitals lower-cased; one with them, once they

@@ -39,6 +39,21 @@ enum FieldNameKey {
     /// document's key may hide its spelling from a comparison that its readers would not notice.
     static func of(_ name: some StringProtocol) -> String {
         let read = name.utf8.allSatisfy { $0 < 0x80 } ? String(name) : OperatorName.key(String(name))
+        return folded(read)
+    }
+
+    /// The forms a document's name may be read in: ``of(_:)``, and for a name holding a character drawn as a plain
+    /// vertical bar (a palochka, a dental click), which reads as `l` among small letters and as `I` among capitals,
+    /// the form with `I` too.
+    static func readings(_ name: String) -> [String] {
+        let read = of(name)
+        guard name.unicodeScalars.contains(where: verticalBars.contains) else { return [read] }
+        return [read, of(String(String.UnicodeScalarView(name.unicodeScalars.map { verticalBars.contains($0) ? "I" : $0 })))]
+    }
+
+    private static let verticalBars: Set<Unicode.Scalar> = ["\u{1C0}", "\u{4C0}", "\u{4CF}"]
+
+    private static func folded(_ read: String) -> String {
         var folded = String.UnicodeScalarView()
         for scalar in read.unicodeScalars {
             if scalar.isASCII {
@@ -60,17 +75,25 @@ enum FieldNameKey {
     }
 
     /// A non-ASCII character read as nothing between two words: a space, control, format or invisible character, a
-    /// connector or dash punctuation, or a middle dot.
+    /// connector or dash punctuation, a symbol (a heavy minus, a box-drawing line), a mark (a combining accent left
+    /// over, a spacing vowel sign), or a character drawn as a dash or a dot (a middle dot, the kana length mark, the
+    /// ideograph for one).
     private static func isHiddenSeparator(_ scalar: Unicode.Scalar) -> Bool {
         let properties = scalar.properties
-        if properties.isWhitespace || properties.isDefaultIgnorableCodePoint || middleDots.contains(scalar) { return true }
+        if properties.isWhitespace || properties.isDefaultIgnorableCodePoint || drawnAsSeparators.contains(scalar) { return true }
         switch properties.generalCategory {
-        case .control, .format, .spaceSeparator, .lineSeparator, .paragraphSeparator, .connectorPunctuation, .dashPunctuation: return true
-        default: return false
+        case .control, .format, .spaceSeparator, .lineSeparator, .paragraphSeparator, .connectorPunctuation, .dashPunctuation,
+             .mathSymbol, .otherSymbol, .modifierSymbol, .nonspacingMark, .spacingMark, .enclosingMark:
+            return true
+        default:
+            return false
         }
     }
 
-    private static let middleDots: Set<Unicode.Scalar> = ["\u{B7}", "\u{387}", "\u{2027}", "\u{2219}", "\u{22C5}", "\u{2E31}", "\u{30FB}", "\u{FF65}", "\u{2800}"]
+    private static let drawnAsSeparators: Set<Unicode.Scalar> = [
+        "\u{B7}", "\u{387}", "\u{2027}", "\u{2219}", "\u{22C5}", "\u{2E31}", "\u{30FB}", "\u{FF65}", "\u{2800}", "\u{30FC}", "\u{FF70}",
+        "\u{4E00}", "\u{2F00}", "\u{3161}",
+    ]
 }
 
 /// The names one redaction removes, compiled for matching without allocating.

@@ -24,14 +24,24 @@ public enum RedactableMediaType: String, Sendable {
         self = kind
     }
 
-    /// The `Content-Type` to send with the redacted body of a type this accepted: its `type/subtype`, lower-cased, and
-    /// `charset=utf-8` if it named a charset (UTF-8 or US-ASCII). Its other parameters are the upstream's words,
-    /// which no one reviewed, so they are left out.
-    public static func redactedContentType(_ contentType: String) -> String {
+    /// The `Content-Type` to send on a redacted route: the upstream's `type/subtype`, lower-cased, and `charset=utf-8`
+    /// if it named a charset (a redacted body is UTF-8). Its other parameters are the upstream's words, which no one
+    /// reviewed, so they are left out; nil, so that none is sent, when it is not one `type/subtype` of tokens.
+    public static func redactedContentType(_ contentType: String) -> String? {
         let parts = contentType.split(separator: ";", omittingEmptySubsequences: false)
         let essence = parts[0].trimmingCharacters(in: .whitespaces).lowercased()
+        let halves = essence.split(separator: "/", omittingEmptySubsequences: false)
+        guard halves.count == 2, halves.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy(isTokenByte) }) else { return nil }
         let namesCharset = parts.dropFirst().contains { $0.trimmingCharacters(in: .whitespaces).lowercased().hasPrefix("charset") }
         return namesCharset ? essence + "; charset=utf-8" : essence
+    }
+
+    /// RFC 9110's `tchar`.
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        default: "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
     }
 }
 

@@ -150,13 +150,17 @@ public struct OperatorName: Sendable, Equatable {
     /// Small letters of other scripts drawn like Latin ones (in most fonts), and those Latin letters.
     private static let smallLookalikes = lookalikeMap([
         ("аеорсхуѕіјԁԛԝһӏү", "aeopcxysijdqwhly"), ("αικνορυωϲϳ", "aikvopuwcj"), ("օսհոցզլ", "ouhngql"), ("ǀ", "l"),
-        // Latin small capitals, drawn as small Latin letters in most fonts.
-        ("ᴀʙᴄᴅᴇɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢ", "abcdeghijklmnoprstuvwyz"),
+        // Latin small capitals and phonetic letters, drawn as small Latin letters in most fonts.
+        ("ᴀʙᴄᴅᴇɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢ", "abcdeghijklmnoprstuvwyz"), ("ɑɡɩȷ", "agij"),
+        // Lisu, which has no case, whose letters are drawn like Latin capitals; and Coptic small letters.
+        ("ꓐꓑꓓꓔꓖꓗꓙꓚꓜꓝꓟꓠꓡꓢꓣꓦꓧꓪꓫꓬꓮꓰꓲꓳꓴ", "bpdtgkjczfmnlsrvhwxyaeiou"), ("ⲟⲥⲣ", "ocp"),
     ])
 
     /// Capitals of other scripts drawn like Latin ones, and those Latin capitals.
     private static let capitalLookalikes = lookalikeMap([
         ("АВЕКМНОРСТУХЅІЈԚԜҮӀԀ", "ABEKMHOPCTYXSIJQWYID"), ("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧϹͿ", "ABEZHIKMNOPTYXCJ"), ("ՕՍԼ", "OUL"), ("ǀ", "I"),
+        // Cherokee and Coptic capitals.
+        ("ᎪᏴᏟᎠᎬᏀᎻᎫᏦᏞᎷᏢᎡᏚᎢᏙᎳᏃᎥ", "ABCDEGHJKLMPRSTVWZI"), ("ⲀⲂⲈⲒⲔⲘⲚⲞⲢⲤⲦⲨⲬ", "ABEIKMNOPCTYX"),
     ])
 
     private static func lookalikeMap(_ pairs: [(String, String)]) -> [Unicode.Scalar: Unicode.Scalar] {

@@ -374,7 +374,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         }
         // The type's parameters are the upstream's words: on a redacted route, never passed on, with a body or without.
         if !plan.redactor.isEmpty, let contentType = head.headers.first(name: "content-type") {
-            headers.replaceOrAdd(name: "Content-Type", value: RedactableMediaType.redactedContentType(contentType))
+            headers.remove(name: "Content-Type")
+            if let rebuilt = RedactableMediaType.redactedContentType(contentType) { headers.add(name: "Content-Type", value: rebuilt) }
         }
         if unmodified {
             // On a redacted route a bodyless answer's length (HEAD's, a 304's) is the unredacted document's.
