@@ -202,27 +202,7 @@ public enum PostgresSchema {
         "CREATE TRIGGER merkle_nodes_follow_log BEFORE INSERT ON merkle_nodes FOR EACH ROW EXECUTE FUNCTION warrant_gate_node_follows_log()",
         "DROP TRIGGER IF EXISTS checkpoints_follow ON checkpoints",
         "CREATE TRIGGER checkpoints_follow BEFORE INSERT ON checkpoints FOR EACH ROW EXECUTE FUNCTION warrant_gate_checkpoint_follows()",
-        "DROP TRIGGER IF EXISTS merkle_nodes_append_only ON merkle_nodes",
-        """
-        CREATE TRIGGER merkle_nodes_append_only BEFORE UPDATE OR DELETE ON merkle_nodes
-            FOR EACH ROW EXECUTE FUNCTION warrant_gate_append_only()
-        """,
-        "DROP TRIGGER IF EXISTS checkpoints_append_only ON checkpoints",
-        """
-        CREATE TRIGGER checkpoints_append_only BEFORE UPDATE OR DELETE ON checkpoints
-            FOR EACH ROW EXECUTE FUNCTION warrant_gate_append_only()
-        """,
-        "DROP TRIGGER IF EXISTS merkle_nodes_no_truncate ON merkle_nodes",
-        """
-        CREATE TRIGGER merkle_nodes_no_truncate BEFORE TRUNCATE ON merkle_nodes
-            FOR EACH STATEMENT EXECUTE FUNCTION warrant_gate_append_only()
-        """,
-        "DROP TRIGGER IF EXISTS checkpoints_no_truncate ON checkpoints",
-        """
-        CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON checkpoints
-            FOR EACH STATEMENT EXECUTE FUNCTION warrant_gate_append_only()
-        """,
-    ] + registryStatements + [
+    ] + appendOnly("merkle_nodes") + appendOnly("checkpoints") + registryStatements + [
         "DROP TRIGGER IF EXISTS settings_retention_owner_only ON settings",
         """
         CREATE TRIGGER settings_retention_owner_only BEFORE INSERT OR UPDATE OR DELETE ON settings
@@ -451,19 +431,10 @@ public enum PostgresSchema {
         "CREATE TRIGGER documents_registered BEFORE INSERT ON documents FOR EACH ROW EXECUTE FUNCTION warrant_gate_document_registered()",
         "DROP TRIGGER IF EXISTS documents_kept ON documents",
         "CREATE TRIGGER documents_kept BEFORE DELETE ON documents FOR EACH ROW EXECUTE FUNCTION warrant_gate_append_only()",
+    ]
         // A certificate revoked stays revoked: a revocation is never changed or taken back (an agency is given a new
         // certificate instead).
-        "DROP TRIGGER IF EXISTS certificate_revocations_kept ON certificate_revocations",
-        """
-        CREATE TRIGGER certificate_revocations_kept BEFORE UPDATE OR DELETE ON certificate_revocations
-            FOR EACH ROW EXECUTE FUNCTION warrant_gate_append_only()
-        """,
-        "DROP TRIGGER IF EXISTS certificate_revocations_no_truncate ON certificate_revocations",
-        """
-        CREATE TRIGGER certificate_revocations_no_truncate BEFORE TRUNCATE ON certificate_revocations
-            FOR EACH STATEMENT EXECUTE FUNCTION warrant_gate_append_only()
-        """,
-    ] + (registryTables + ["settings"]).flatMap { table in
+        + appendOnly("certificate_revocations") + (registryTables + ["settings"]).flatMap { table in
         [
             "DROP TRIGGER IF EXISTS \(table)_changed ON \(table)",
             """
@@ -490,6 +461,16 @@ public enum PostgresSchema {
                 continue
             }
         }
+    }
+
+    /// The triggers that keep `table` append-only: no row updated or deleted, the table never truncated.
+    private static func appendOnly(_ table: String) -> [String] {
+        [
+            "DROP TRIGGER IF EXISTS \(table)_append_only ON \(table)",
+            "CREATE TRIGGER \(table)_append_only BEFORE UPDATE OR DELETE ON \(table) FOR EACH ROW EXECUTE FUNCTION warrant_gate_append_only()",
+            "DROP TRIGGER IF EXISTS \(table)_no_truncate ON \(table)",
+            "CREATE TRIGGER \(table)_no_truncate BEFORE TRUNCATE ON \(table) FOR EACH STATEMENT EXECUTE FUNCTION warrant_gate_append_only()",
+        ]
     }
 
     /// PostgreSQL's predefined roles whose members could write the store's tables behind its triggers' owner, or act
