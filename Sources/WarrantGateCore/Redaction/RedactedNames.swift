@@ -34,9 +34,9 @@ enum FieldNameKey {
     /// The form names are compared in: each character upper-cased then lower-cased (its first case-mapped character
     /// each time, as Java maps one character), without separators. A name that is not all ASCII is first read as it
     /// shows (``OperatorName/key(_:)``: compatibility characters as what they stand for, accents dropped, a letter of
-    /// another script drawn like a Latin one as that letter, dashes as `-`), and controls, spaces of any kind,
-    /// connector and dash punctuation, middle dots and characters invisible by default count as separators: a
-    /// document's key may hide its spelling from a comparison that its readers would not notice.
+    /// another script drawn like a Latin one as that letter, dashes as `-`), and the characters that show as nothing
+    /// or as a mark between letters (``isHiddenSeparator(_:)``) count as separators: a document's key may hide its
+    /// spelling from a comparison that its readers would not notice.
     static func of(_ name: some StringProtocol) -> String {
         let read = name.utf8.allSatisfy { $0 < 0x80 } ? String(name) : OperatorName.key(String(name))
         return folded(read)
