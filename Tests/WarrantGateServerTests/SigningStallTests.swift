@@ -24,5 +24,11 @@ struct SigningStallTests {
         #expect(!s7)
         let s8 = stall.stalled(signed: 40, size: 50, after: .seconds(30), now: start + .seconds(220))
         #expect(!s8)
+        // A quiet log between two askings (no signing attempt for longer than the limit) is no stall: its wait starts
+        // over at the next asking, whichever gateway is signing meanwhile.
+        let s9 = stall.stalled(signed: 40, size: 60, after: .seconds(30), now: start + .seconds(300))
+        #expect(!s9)
+        let s10 = stall.stalled(signed: 40, size: 60, after: .seconds(30), now: start + .seconds(320))
+        #expect(!s10)
     }
 }

@@ -51,16 +51,20 @@ struct CheckpointService: Service {
 }
 
 /// Whether the signed size has stood still, with entries waiting, for longer than allowed; said once per stall period.
+/// Asked after each signing attempt: a gap between two askings longer than the limit was a quiet log, whose wait
+/// starts over.
 struct SigningStall {
     private var signedSize: UInt64
     private var since = ContinuousClock.now
+    private var asked = ContinuousClock.now
 
     init(signedSize: UInt64) {
         self.signedSize = signedSize
     }
 
     mutating func stalled(signed: UInt64, size: UInt64, after limit: Duration, now: ContinuousClock.Instant = .now) -> Bool {
-        guard signed == signedSize, size > signed else {
+        defer { asked = now }
+        guard signed == signedSize, size > signed, now - asked <= limit else {
             (signedSize, since) = (signed, now)
             return false
         }
