@@ -21,6 +21,10 @@ public struct VerificationReport: Sendable {
     /// told to sign on from a restored log (`log.signer-restored`), by sequence number. Each forks the history that
     /// checkpoints published before it; an auditor holding one of those should know.
     public var rollbacks: [(seq: UInt64, action: String)] = []
+    /// Entries whose time is earlier than an entry's before them by more than any request can take
+    /// (``EntryTime/longestDecision`` and the clock allowance), and the first of them: a gateway's clock was wrong, or
+    /// entries were backdated, which retention (judged by each entry's time) would then let be archived early.
+    public var backdated: (count: UInt64, first: UInt64)?
 
     public var ok: Bool { problems.isEmpty }
 
@@ -127,7 +131,14 @@ public struct LogVerifier {
             }
         }
         checkTargets()
+        var latestTime: Date?
         try entries { entry in
+            if let time = Timestamp.parse(entry.time) {
+                if let latest = latestTime, latest.timeIntervalSince(time) > EntryTime.longestDecision + EntryTime.clockAllowance {
+                    report.backdated = (count: (report.backdated?.count ?? 0) + 1, first: report.backdated?.first ?? entry.seq)
+                }
+                latestTime = max(latestTime ?? time, time)
+            }
             let expected = frontier.size + 1
             if entry.seq != expected {
                 report.fail(entry.seq > expected ? "seq \(expected) is missing (the next entry is seq \(entry.seq))" : "seq \(entry.seq) is out of order", seq: min(expected, entry.seq))

@@ -241,6 +241,9 @@ struct LogCommand: ParsableCommand {
                 let listed = report.rollbacks.map { "\($0.action) at seq \($0.seq)" }.joined(separator: ", ")
                 print("  ROLLBACKS: the log records \(report.rollbacks.count) deliberate rollbacks (\(listed)): checkpoints published before each do not extend to the log after it")
             }
+            if let backdated = report.backdated {
+                print("  BACKDATED: \(backdated.count) entries state a time more than two days before an entry logged ahead of them (the first: seq \(backdated.first)): a gateway's clock was wrong, or they were backdated; retention judges each entry by its own time")
+            }
             if report.archivedUnread > 0 {
                 print("  archived: entries 1…\(report.archivedUnread) were checked as the stored tree's leaves only; give their archives (--archive) to read them")
             }

@@ -343,6 +343,34 @@ struct TamperEvidenceTests {
         #expect(vouched.ok, "\(vouched.problems)")
     }
 
+    /// A PostgreSQL pass: a gateway whose clock ran 400 days behind logged entries the archive role could then delete
+    /// at once, since retention judges each entry by its own time; the log verified without a word.
+    @Test("entries stating a time days before the entries logged ahead of them are named, though the log verifies")
+    func backdatedEntries() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 5, checkpointEvery: 5, key: key)
+        let log = DecisionLog(writer: database.pool, path: database.path)
+        let writer = Task { await log.run() }
+        let then = Date().addingTimeInterval(-400 * 86400)
+        for index in 6...7 {
+            let record = DecisionRecord(
+                decisionId: "d-\(index)", time: Timestamp.format(then), component: "gateway", certificateSPKI: "ab", certificateSubject: "CN=x",
+                agency: "denver-pd", category: "local-law-enforcement", method: "GET", path: "/records/inmates/2017-000123", action: "records.read",
+                subject: "2017-000123", warrantReference: nil, effect: .allow, reason: "permitted", rules: [], obligations: [], policy: "denver",
+                policyDigest: "00", status: nil
+            )
+            try await log.append([LogEntry(kind: .decision, time: then, decisionId: record.decisionId, canonical: record.canonical)])
+        }
+        log.close()
+        await writer.value
+        let report = try verify(database)
+        #expect(report.ok, "\(report.problems)")
+        #expect(report.backdated?.count == 2 && report.backdated?.first == 6, "\(String(describing: report.backdated))")
+        let fresh = try TemporaryDatabase()
+        try await buildLog(fresh, count: 5, checkpointEvery: 5, key: key)
+        #expect(try verify(fresh).backdated == nil, "a log in time order names none")
+    }
+
     @Test("reordering rows is detected")
     func reordered() async throws {
         let database = try TemporaryDatabase()
