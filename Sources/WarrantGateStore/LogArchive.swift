@@ -23,7 +23,7 @@ public enum LogArchive {
     /// (`latestTime`), else its cutoff (every entry archived then had an earlier `time` column) plus the clock
     /// allowance; unknown if its record is not found.
     static func archived(_ session: any SQLSession) throws -> ArchivedEntries? {
-        let through = try session.scalarInt64("SELECT archived_through FROM archive_state WHERE id = 1") ?? 0
+        let through = try archivedThrough(session)
         guard through > 0 else { return nil }
         guard let record = try latestRecord(session), record.details["throughSeq"] == String(through) else {
             return ArchivedEntries(throughSeq: UInt64(through), latestTime: nil)
@@ -31,6 +31,18 @@ public enum LogArchive {
         let latest = record.details["latestTime"].flatMap(Timestamp.parse)
             ?? record.details["before"].flatMap(Timestamp.parse).map { $0.addingTimeInterval(EntryTime.clockAllowance) }
         return ArchivedEntries(throughSeq: UInt64(through), latestTime: latest)
+    }
+
+    /// How many entries, from the first, are archived (`archive_state`); 0 when none.
+    static func archivedThrough(_ session: any SQLSession) throws -> UInt64 {
+        UInt64(max(try session.scalarInt64("SELECT archived_through FROM archive_state WHERE id = 1") ?? 0, 0))
+    }
+
+    /// The latest time that `latest` and the entry `entry` state, or nil once an entry states none (unknown).
+    static func laterStatedTime(_ latest: Date?, entry: String) -> Date? {
+        let stated = (try? JSONDecoder().decode(LogVerifier.Stated.self, from: Data(entry.utf8))).flatMap { Timestamp.parse($0.time) }
+        guard let latest, let stated else { return nil }
+        return max(latest, stated)
     }
 
     /// The last entry the log's latest `log.archive` record says was archived; nil when the log holds no such record.
@@ -99,8 +111,7 @@ public enum LogArchive {
             try session.forEach("SELECT seq, kind, time, decision_id, entry FROM log WHERE seq BETWEEN ? AND ? ORDER BY seq", Int64(from), Int64(through)) { row in
                 let line = try AuditBundle.Line(row)
                 try write(try encoder.encode(line) + Data("\n".utf8))
-                let stated = (try? JSONDecoder().decode(LogVerifier.Stated.self, from: Data(line.entry.utf8))).flatMap { Timestamp.parse($0.time) }
-                if let known = latestTime, let stated { latestTime = max(known, stated) } else { latestTime = nil }
+                latestTime = laterStatedTime(latestTime, entry: line.entry)
             }
             return try LogAppender.root(session, size: through)
         }
@@ -134,7 +145,7 @@ public enum LogArchive {
         guard report.ok else {
             throw StoreError("the log does not verify with these archives, so they cannot vouch for it: " + report.problems.prefix(3).joined(separator: "; "))
         }
-        let through = try database.read { session in UInt64(max(try session.scalarInt64("SELECT archived_through FROM archive_state WHERE id = 1") ?? 0, 0)) }
+        let through = try database.read(archivedThrough)
         guard through > 0 else { throw StoreError("no entries are archived: there is nothing to vouch for") }
         var digest = SHA256()
         var latest: Date? = .distantPast
@@ -143,9 +154,7 @@ public enum LogArchive {
             defer { try? file.close() }
             while let chunk = try file.read(upToCount: 1 << 20), !chunk.isEmpty { digest.update(data: chunk) }
             _ = try entries(path: path) { entry in
-                guard entry.seq <= through else { return }
-                let stated = (try? JSONDecoder().decode(LogVerifier.Stated.self, from: Data(entry.entry.utf8))).flatMap { Timestamp.parse($0.time) }
-                if let known = latest, let stated { latest = max(known, stated) } else { latest = nil }
+                if entry.seq <= through { latest = laterStatedTime(latest, entry: entry.entry) }
             }
         }
         let root = try database.read { session in try LogAppender.root(session, size: through) }

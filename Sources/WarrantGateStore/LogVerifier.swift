@@ -209,7 +209,7 @@ public struct LogVerifier {
             // that is one problem among the others the report names.
             let rows = try session.fetchAll("SELECT * FROM checkpoints ORDER BY id").map(Checkpointer.unchecked)
             let notes = rows.map(\.note)
-            let archivedThrough = UInt64(max(try session.scalarInt64("SELECT archived_through FROM archive_state WHERE id = 1") ?? 0, 0))
+            let archivedThrough = try LogArchive.archivedThrough(session)
             var start = MerkleFrontier()
             if archives.isEmpty && archivedThrough > 0 { start = try LogAppender.frontier(session, size: archivedThrough) }
             let recorded = archivedThrough > 0 ? try LogArchive.recordedThrough(session) : nil

@@ -77,7 +77,7 @@ enum ArchiveCount {
     static func requests(
         _ session: any SQLSession, archives: [String], treeSize: UInt64, request: (DecisionRecord, Bool) -> ReportData.Request?
     ) throws -> [ReportData.Request] {
-        let through = UInt64(max(try session.scalarInt64("SELECT archived_through FROM archive_state WHERE id = 1") ?? 0, 0))
+        let through = try LogArchive.archivedThrough(session)
         guard through > 0 else { throw StoreError("--archive: this log has no archived entries") }
         var frontier = MerkleFrontier()
         var decisions: [(record: DecisionRecord, answered: Bool)] = []

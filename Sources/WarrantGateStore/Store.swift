@@ -136,10 +136,9 @@ public final class Store: Sendable {
         do {
             _ = try database.read { session in try session.scalarInt64("SELECT version FROM registry_state WHERE id = 1") }
         } catch {
-            // The hint only where the tables are missing (SQLSTATE 42P01, undefined table): not for a wrong password or
-            // a refused TLS handshake.
-            let described = StoreDatabase.describe(error)
-            throw StoreError("cannot open \(location): \(described)\(described.contains("42P01") ? " (create the tables with `warrant-gate store init`)" : "")")
+            // The hint only where the tables are missing: not for a wrong password or a refused TLS handshake.
+            let hint = PostgresErrors.isUndefinedTable(error) ? " (create the tables with `warrant-gate store init`)" : ""
+            throw StoreError("cannot open \(location): \(StoreDatabase.describe(error))\(hint)")
         }
     }
 

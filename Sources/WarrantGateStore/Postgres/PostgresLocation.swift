@@ -146,4 +146,9 @@ enum PostgresErrors {
         }
         return "PostgreSQL: \(error.code)"
     }
+
+    /// Whether the server refused a statement for naming a table it does not have (SQLSTATE 42P01).
+    static func isUndefinedTable(_ error: any Error) -> Bool {
+        (error as? PSQLError)?.serverInfo?[.sqlState] == "42P01"
+    }
 }
