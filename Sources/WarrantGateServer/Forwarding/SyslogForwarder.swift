@@ -166,8 +166,12 @@ public final class SyslogForwarder: Sendable {
                 if Task.isCancelled { break }
                 // Only a session that delivered something starts the backoff over: a receiver that accepts and then
                 // fails every session is retried ever more slowly.
-                if progress.acknowledged > before { delay = settings.reconnectDelay }
-                failuresWithoutProgress = progress.acknowledged > before ? 0 : failuresWithoutProgress + 1
+                if progress.acknowledged > before {
+                    delay = settings.reconnectDelay
+                    failuresWithoutProgress = 0
+                } else {
+                    failuresWithoutProgress += 1
+                }
                 if through != nil && failuresWithoutProgress >= settings.attemptsWithoutProgress {
                     throw ForwardingError("\(name) took nothing in \(failuresWithoutProgress) attempts in a row (the last: \(error)); stopped at seq \(progress.acknowledged), cursor saved")
                 }
