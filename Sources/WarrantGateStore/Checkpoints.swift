@@ -74,6 +74,12 @@ public struct LastSignedCheckpoint: Sendable {
         }
     }
 
+    /// The recorded note as it is written, unchecked; nil when the file does not exist.
+    public func recordedNote() throws -> String? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return String(decoding: try PrivateFile.read(path, limit: 1 << 16), as: UTF8.self)
+    }
+
     /// Records `note` as the last checkpoint signed, replacing the record before it unless that one is larger (two
     /// signers, a gateway and the CLI, may finish in either order), or whatever it is when `replacingLarger` (a
     /// deliberate rollback).

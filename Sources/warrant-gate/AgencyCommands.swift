@@ -67,10 +67,9 @@ struct AgencyCommand: ParsableCommand {
 
         func run() throws {
             let pin = try spkiFingerprint(ofCertificateAt: cert)
-            if let agencies, !FileManager.default.fileExists(atPath: agencies) { throw CLIError(.notFound, "--agencies \(agencies) does not exist") }
             // Under sudo, the installed directory, and only one root alone may change.
             let sudo = SudoInvocation.current
-            var agencies = agencies ?? (sudo != nil ? SudoInvocation.installedPolicies + "/agencies.yaml" : Self.defaultAgencies)
+            var agencies = try agencyDirectoryPath(agencies, fallback: sudo != nil ? SudoInvocation.installedPolicies + "/agencies.yaml" : Self.defaultAgencies)
             if !FileManager.default.fileExists(atPath: agencies) {
                 warn("no agency directory at \(agencies): the category was not checked against the one the gateway reads (give --agencies)")
             } else {

@@ -129,9 +129,9 @@ struct RestoreCommand: ParsableCommand {
         let keyBytes = try key.map { path in try storeCall { try PrivateFile.read(path, limit: 1 << 16) } }
         try SudoInvocation.current?.checkRestore(into: location, verifierKey: keyBytes, allowUnsealed: allowUnsealed != nil)
         // The key's record of the last checkpoint it signed, beside it in the target's files directory, if it keeps one.
-        let lastSignedFile = LogKeyFiles(filesDirectory: location.filesDirectory).lastSigned.path
-        let lastSigned = try FileManager.default.fileExists(atPath: lastSignedFile)
-            ? String(decoding: storeCall { try PrivateFile.read(lastSignedFile, limit: 1 << 16) }, as: UTF8.self) : nil
+        let lastSignedRecord = LogKeyFiles(filesDirectory: location.filesDirectory).lastSigned
+        let lastSignedFile = lastSignedRecord.path
+        let lastSigned = try storeCall { try lastSignedRecord.recordedNote() }
         if allowRollback != nil && against == nil && !replace && lastSigned == nil {
             throw CLIError(.usage, """
                 --allow-rollback needs something to measure a rollback against: --against CHECKPOINT, --replace, or the log signing \

@@ -66,3 +66,11 @@ final class ProgressBar {
 func warn(_ text: String) {
     FileHandle.standardError.write(Data("warning: \(TerminalText.escapedLines(text))\n".utf8))
 }
+
+/// The agency directory a command reads: `given`, which must exist, else `fallback` (`policies/agencies.yaml` beside
+/// the working directory unless said), which may not (the command then says what it could not check).
+func agencyDirectoryPath(_ given: String?, fallback: String = "policies/agencies.yaml") throws -> String {
+    guard let given else { return fallback }
+    guard FileManager.default.fileExists(atPath: given) else { throw CLIError(.notFound, "--agencies \(given) does not exist") }
+    return given
+}

@@ -225,8 +225,7 @@ struct LogCommand: ParsableCommand {
                 // The key beside the database recorded the last checkpoint it signed outside the database: a log cut
                 // back below it, checkpoints and all, must not verify. With --key, the record counts if that key
                 // signed it (another key's record says nothing of this log).
-                let recorded = FileManager.default.fileExists(atPath: keyFiles.lastSigned.path)
-                    ? String(decoding: try storeCall { try PrivateFile.read(keyFiles.lastSigned.path, limit: 1 << 16) }, as: UTF8.self) : nil
+                let recorded = try storeCall { try keyFiles.lastSigned.recordedNote() }
                 let lastSigned = verifier == nil ? recorded : recorded.flatMap { (try? Checkpoint.verify(note: $0, key: trusted)) != nil ? $0 : nil }
                 report = try storeCall { try store.verify(key: trusted, archives: archive, against: external, lastSigned: lastSigned) }
             }

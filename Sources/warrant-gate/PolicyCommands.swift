@@ -29,8 +29,7 @@ struct PolicyCommand: ParsableCommand {
         func run() throws {
             try SudoInvocation.refuseUnneeded("policy check")
             let files = try policyFiles(path)
-            if let agencies, !FileManager.default.fileExists(atPath: agencies) { throw CLIError(.notFound, "--agencies \(agencies) does not exist") }
-            let agencies = agencies ?? "policies/agencies.yaml"
+            let agencies = try agencyDirectoryPath(agencies)
             let directory = FileManager.default.fileExists(atPath: agencies) ? try YAMLNode.load(path: agencies) : nil
             if directory == nil {
                 printEscaped("warn  no agency directory at \(agencies): categories are checked against the built-in ones only, agency ids not at all (give --agencies)")
@@ -153,8 +152,7 @@ struct PolicyCommand: ParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() throws {
-            if let agencies, !FileManager.default.fileExists(atPath: agencies) { throw CLIError(.notFound, "--agencies \(agencies) does not exist") }
-            let agencies = agencies ?? "policies/agencies.yaml"
+            let agencies = try agencyDirectoryPath(agencies)
             for (path, what) in [(policy, "--policy"), (agencies, "--agencies")] where FileManager.default.fileExists(atPath: path) {
                 try SudoInvocation.checkOperatorMayRead(path, what: what)
             }
