@@ -42,20 +42,26 @@ public struct Checkpoint: Sendable, Equatable {
     /// What a signed note's body states, vouched for by nothing until ``verify(note:key:)`` checks its signature;
     /// throws if the format is wrong.
     public static func stated(note: String) throws -> Checkpoint {
+        try parse(note).checkpoint
+    }
+
+    /// The checkpoint a note's body states, and the body and signature lines as they are written.
+    private static func parse(_ note: String) throws -> (checkpoint: Checkpoint, body: Substring, signatures: Substring) {
         guard let split = note.range(of: "\n\n") else { throw CheckpointError("not a signed note: no blank line before the signatures") }
-        let lines = note[..<split.lowerBound].split(separator: "\n", omittingEmptySubsequences: false)
+        let body = note[..<split.lowerBound]
+        let lines = body.split(separator: "\n", omittingEmptySubsequences: false)
         guard lines.count >= 3, let size = UInt64(lines[1]), let root = Data(base64Encoded: String(lines[2])), root.count == 32 else {
             throw CheckpointError("the checkpoint body must be an origin, a tree size and a base64 SHA-256 root")
         }
-        return Checkpoint(origin: String(lines[0]), size: size, root: Array(root), extensions: lines.dropFirst(3).map(String.init))
+        let checkpoint = Checkpoint(origin: String(lines[0]), size: size, root: Array(root), extensions: lines.dropFirst(3).map(String.init))
+        return (checkpoint, body, note[split.upperBound...])
     }
 
     /// Parses and verifies a signed note; throws if the format is wrong or no signature by `key` verifies.
     public static func verify(note: String, key: LogVerifierKey) throws -> Checkpoint {
-        let checkpoint = try stated(note: note)
-        guard let split = note.range(of: "\n\n") else { throw CheckpointError("not a signed note: no blank line before the signatures") }
-        let body = String(note[..<split.lowerBound]) + "\n"
-        let signatures = note[split.upperBound...].split(separator: "\n")
+        let (checkpoint, writtenBody, signatureLines) = try parse(note)
+        let body = String(writtenBody) + "\n"
+        let signatures = signatureLines.split(separator: "\n")
         var verified = false
         for line in signatures {
             let parts = line.split(separator: " ")
