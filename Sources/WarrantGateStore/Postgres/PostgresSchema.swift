@@ -319,10 +319,9 @@ public enum PostgresSchema {
         // A document moves only along its lifecycle, and its terms (its recorded signature among them) never change:
         // whoever can write the table cannot bring a revoked or expired warrant back, approve one without naming the
         // approver (or as its registrant under the two-person rule), rewrite who approved it, widen what one covers,
-        // or mark it signed. Its
-        // expiry instant moves only to the end of its expiry date in the recorded time zone, or up to an hour before
-        // it: where a zone's clocks go back at midnight, the registry takes the first of the two midnights and
-        // PostgreSQL the second.
+        // or mark it signed. Its expiry instant moves only to the end of its expiry date in the recorded time zone, or
+        // up to an hour before it: where a zone's clocks go back at midnight, the registry takes the first of the two
+        // midnights and PostgreSQL the second.
         """
         CREATE OR REPLACE FUNCTION warrant_gate_document_lifecycle() RETURNS trigger LANGUAGE plpgsql
         \(functionSearchPath) AS $$
@@ -482,12 +481,13 @@ public enum PostgresSchema {
     /// granted the gateways' work. Roles change after `store init`, so each gateway checks its own when it starts. A
     /// store without granted roles (a demo) has the owner append.
     static func checkServingRole(on database: PostgresStoreDatabase) throws {
-        let row = try database.read { session in
-            try session.fetchOne(
+        // Nil for a store without granted roles.
+        let checked = try database.read { session -> (row: SQLRow, powers: String?)? in
+            let row = try session.fetchOne(
                 """
                 WITH reachable AS (
                     -- Every role this login can act as: its own and, inherited or by SET ROLE, each it is a member of.
-                    SELECT m.oid, m.rolname FROM pg_catalog.pg_roles m, pg_catalog.pg_roles r
+                    SELECT m.oid FROM pg_catalog.pg_roles m, pg_catalog.pg_roles r
                     WHERE r.rolname = current_user AND pg_catalog.pg_has_role(r.oid, m.oid, 'MEMBER')
                 )
                 SELECT current_user::text AS role,
@@ -504,10 +504,12 @@ public enum PostgresSchema {
                 WHERE c.oid = 'public.log'::pg_catalog.regclass
                 """
             )
+            guard let row, try row.bool("granted") else { return nil }
+            return (row, try powerProblem(session, role: try row.text("role")))
         }
-        guard let row, try row.bool("granted") else { return }
+        guard let (row, powers) = checked else { return }
         let role = try row.text("role")
-        let problem = try database.read { session in try powerProblem(session, role: role) }
+        let problem = try powers
             ?? (try row.bool("archives") ? "is the archive role, which may delete entries from the log"
             : try row.bool("administers") ? "is the admin role, which may change the registry"
             : try !row.bool("expires") ? "is not the role granted the gateways' work" : nil)
