@@ -7,28 +7,25 @@ struct SigningStallTests {
     func stall() {
         let start = ContinuousClock.now
         var stall = SigningStall(signedSize: 10)
-        let s1 = stall.stalled(signed: 10, size: 20, after: .seconds(30), now: start + .seconds(10))
-        #expect(!s1)
-        let s2 = stall.stalled(signed: 10, size: 25, after: .seconds(30), now: start + .seconds(31))
-        #expect(s2)
-        let s3 = stall.stalled(signed: 10, size: 30, after: .seconds(30), now: start + .seconds(40))
-        #expect(!s3, "said once per limit")
-        let s4 = stall.stalled(signed: 10, size: 30, after: .seconds(30), now: start + .seconds(62))
-        #expect(s4)
-        // Progress, or nothing waiting, starts the wait over.
-        let s5 = stall.stalled(signed: 30, size: 40, after: .seconds(30), now: start + .seconds(63))
-        #expect(!s5)
-        let s6 = stall.stalled(signed: 30, size: 40, after: .seconds(30), now: start + .seconds(90))
-        #expect(!s6)
-        let s7 = stall.stalled(signed: 40, size: 40, after: .seconds(30), now: start + .seconds(200))
-        #expect(!s7)
-        let s8 = stall.stalled(signed: 40, size: 50, after: .seconds(30), now: start + .seconds(220))
-        #expect(!s8)
-        // A quiet log between two askings (no signing attempt for longer than the limit) is no stall: its wait starts
-        // over at the next asking, whichever gateway is signing meanwhile.
-        let s9 = stall.stalled(signed: 40, size: 60, after: .seconds(30), now: start + .seconds(300))
-        #expect(!s9)
-        let s10 = stall.stalled(signed: 40, size: 60, after: .seconds(30), now: start + .seconds(320))
-        #expect(!s10)
+        // (signed size, log size, seconds after the start, a stall?)
+        let askings: [(signed: UInt64, size: UInt64, at: Int64, stalled: Bool, why: String)] = [
+            (10, 20, 10, false, "within the limit"),
+            (10, 25, 31, true, "past the limit"),
+            (10, 30, 40, false, "said once per limit"),
+            (10, 30, 62, true, "past the limit again"),
+            // Progress, or nothing waiting, starts the wait over.
+            (30, 40, 63, false, "progress"),
+            (30, 40, 90, false, "within the limit of the progress"),
+            (40, 40, 200, false, "nothing waiting"),
+            (40, 50, 220, false, "within the limit of nothing waiting"),
+            // A quiet log between two askings (no signing attempt for longer than the limit) is no stall: its wait
+            // starts over at the next asking, whichever gateway is signing meanwhile.
+            (40, 60, 300, false, "after a quiet stretch"),
+            (40, 60, 320, false, "within the limit of the quiet stretch's end"),
+        ]
+        for asking in askings {
+            let stalled = stall.stalled(signed: asking.signed, size: asking.size, after: .seconds(30), now: start + .seconds(asking.at))
+            #expect(stalled == asking.stalled, "\(asking.at) s: \(asking.why)")
+        }
     }
 }

@@ -32,6 +32,14 @@ struct TamperEvidenceTests {
         try LogVerifier(key: key ?? self.key.verifier).verify(database: SQLiteDatabase(pool: database.pool), against: against)
     }
 
+    /// Marks entries 1…`through` archived and deletes them, their leaf hashes kept, with plain SQL and no archive file:
+    /// what the log's delete trigger lets anyone who can write the file do.
+    private static func archiveByHand(_ db: Database, through: Int) throws {
+        try db.execute(sql: "INSERT INTO archived_leaves (seq, leaf_hash) SELECT seq, leaf_hash FROM log WHERE seq <= ?", arguments: [through])
+        try db.execute(sql: "UPDATE archive_state SET archived_through = ? WHERE id = 1", arguments: [through])
+        try db.execute(sql: "DELETE FROM log WHERE seq <= ?", arguments: [through])
+    }
+
     /// Drops the append-only triggers, as an attacker with the file in hand would.
     private func breakIn(_ database: TemporaryDatabase) throws {
         try database.pool.write { db in
@@ -117,11 +125,7 @@ struct TamperEvidenceTests {
     func archivedWithoutRecord() async throws {
         let database = try TemporaryDatabase()
         try await buildLog(database, count: 10, checkpointEvery: 10, key: key)
-        try await database.pool.write { db in
-            try db.execute(sql: "INSERT INTO archived_leaves (seq, leaf_hash) SELECT seq, leaf_hash FROM log")
-            try db.execute(sql: "UPDATE archive_state SET archived_through = (SELECT max(seq) FROM log) WHERE id = 1")
-            try db.execute(sql: "DELETE FROM log")
-        }
+        try await database.pool.write { try Self.archiveByHand($0, through: 10) }
         let report = try verify(database)
         #expect(report.problems == [
             "entries 1…10 are marked archived, but the log's latest archive record says none were: entries were deleted outside `log archive`",
@@ -293,9 +297,7 @@ struct TamperEvidenceTests {
             let forged = try TemporaryDatabase()
             try await database.pool.backup(to: forged.pool)
             try await forged.pool.write { db in
-                try db.execute(sql: "INSERT INTO archived_leaves SELECT seq, leaf_hash FROM log WHERE seq <= 20")
-                try db.execute(sql: "UPDATE archive_state SET archived_through = 20")
-                try db.execute(sql: "DELETE FROM log WHERE seq <= 20")
+                try Self.archiveByHand(db, through: 20)
                 var details = statement.details
                 details["signature"] = signature
                 try Registry.appendAdmin(SQLiteSession(db: db), AdminRecord(
