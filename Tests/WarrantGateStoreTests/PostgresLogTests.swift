@@ -296,19 +296,25 @@ struct PostgresLogTests {
         try await withLogDatabase { cluster in
             let stalled = try Store.open(cluster.location(), options: StoreOptions(busyTimeout: .seconds(1), commitTimeout: .seconds(60)))
             defer { stalled.close() }
+            let locked = Mutex(false)
+            let appended = Mutex(false)
+            // The writer sits idle, holding the lock, until the other append is through or a pause of 20 s is over.
             let paused = Task.detached {
                 try stalled.database.write { session in
                     _ = try session.fetchAll("SELECT size FROM tree_frontier WHERE id = 1 FOR UPDATE", [SQLValue]())
-                    Thread.sleep(forTimeInterval: 3)
+                    locked.withLock { $0 = true }
+                    let pauseEnds = Date().addingTimeInterval(20)
+                    while !appended.withLock({ $0 }) && Date() < pauseEnds { Thread.sleep(forTimeInterval: 0.05) }
                     _ = try session.fetchAll("SELECT 1", [SQLValue]())
                 }
             }
-            try await Task.sleep(for: .milliseconds(300))
+            while !locked.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(20)) }
             try await cluster.withClient(user: Self.gatewayRole) { gateway in
-                let log = PostgresDecisionLog(client: gateway, logger: logger, commitTimeout: .seconds(10))
+                let log = PostgresDecisionLog(client: gateway, logger: logger, commitTimeout: .seconds(30))
                 let started = ContinuousClock.now
                 try await log.append([Self.entry(1)])
-                #expect(ContinuousClock.now - started < .seconds(2.5), "the append waited for the paused writer's whole pause")
+                appended.withLock { $0 = true }
+                #expect(ContinuousClock.now - started < .seconds(10), "the append waited for the paused writer's whole pause")
             }
             await #expect(throws: (any Error).self, "the paused writer's transaction was ended") { try await paused.value }
         }
