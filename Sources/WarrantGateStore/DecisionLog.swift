@@ -36,6 +36,22 @@ public protocol DecisionLogWriter: AnyObject, Sendable {
 /// `/readyz` to be seen, short enough that a load balancer that stops sending requests sees the gateway come back.
 let unhealthyAfterFailedCommit: Duration = .seconds(5)
 
+/// How long a decision log queues again, after failed commits, entries that no one waits for (outcomes, requests
+/// never answered), counted from when they were first queued: a lock held for a while, a paused gateway or a server's
+/// restart would otherwise lose them. Well inside ``EntryTime/clockAllowance``, which bounds how long after the time
+/// it states an outcome may be stored.
+let unwaitedEntriesRetriedFor: Duration = .seconds(60)
+
+/// The error that ended a transaction before its commit was sent, or before it began: nothing it wrote landed. A
+/// transaction whose commit failed is not one: the commit may have landed before its answer was lost.
+struct UncommittedTransaction: Error {
+    let cause: any Error
+}
+
+/// The pause after a failed commit before entries queued again are tried, unless a caller arrives first: a log that
+/// fails at once (a full disk, a server that refuses connections) is not asked again in a tight loop.
+let pauseBeforeRetry: Duration = .milliseconds(500)
+
 /// The append-only decision log on SQLite, with group commit.
 ///
 /// ``append(_:)`` returns, and ``append(_:on:completion:)`` completes, only once its entries are durably committed.
@@ -54,6 +70,7 @@ public final class DecisionLog: DecisionLogWriter {
         let entries: [LogAppender.Pending]
         /// Nil for entries queued with ``enqueue(_:)``, which no one waits for.
         let reply: AppendReply?
+        let queued = ContinuousClock.now
     }
 
     /// What the writer thread is doing, so that a submitter knows whether to wake it.
@@ -125,7 +142,8 @@ public final class DecisionLog: DecisionLogWriter {
         return !(state.withLock { $0.lastFailure }.map { now - $0 < unhealthyAfterFailedCommit } ?? false)
     }
 
-    /// Entries refused (after a sync failure, or once closed) or in a batch whose commit failed.
+    /// Entries refused (after a sync failure, or once closed), or in a batch whose commit failed (except those queued
+    /// again; see ``unwaitedEntriesRetriedFor``).
     public var unwrittenEntries: Int { unwritten.load(ordering: .relaxed) }
 
     /// Appends entries and waits until they are durable.
@@ -226,6 +244,7 @@ public final class DecisionLog: DecisionLogWriter {
     /// the loop round again.
     private func writeUntilClosed() {
         var lingered = false
+        var lingerFor = outcomeDelay
         var tree: MerkleFrontier?
         while true {
             let step = state.withLock { state -> WriterStep in
@@ -249,11 +268,12 @@ public final class DecisionLog: DecisionLogWriter {
             case .sleep:
                 wake.wait()
             case .linger:
-                _ = wake.wait(timeout: .now() + outcomeDelay)
+                _ = wake.wait(timeout: .now() + lingerFor)
                 lingered = true
+                lingerFor = outcomeDelay
             case .write(let batch):
                 lingered = false
-                commit(batch, tree: &tree)
+                if !commit(batch, tree: &tree) { lingerFor = .nanoseconds(Int(pauseBeforeRetry / .nanoseconds(1))) }
             }
         }
     }
@@ -264,21 +284,27 @@ public final class DecisionLog: DecisionLogWriter {
     /// for the disk and is synced here if nothing else waits to be written, or on the syncer's thread while the next
     /// batch is written.
     ///
+    /// If the transaction fails before its commit (it rolled back), the batch's entries that no one waits for are
+    /// queued again (see ``unwaitedEntriesRetriedFor``); not after a failed commit, which may have landed, nor once
+    /// the log cannot be synced or its file was replaced, which last.
+    ///
     /// - Parameter tree: the log's tree as the last batch left it, if that batch committed; see ``write(_:syncLater:tree:)``.
-    private func commit(_ batch: [Waiter], tree: inout MerkleFrontier?) {
+    /// - Returns: false if entries were queued again.
+    private func commit(_ batch: [Waiter], tree: inout MerkleFrontier?) -> Bool {
         let callers = AppendReplies(batch.lazy.compactMap(\.reply))
         let deferredSync = walSync.flatMap { callers.count > 1 || (callers.count == 1 && $0.isBusy) ? $0 : nil }
+        if let lasting = durabilityFailure
+            ?? files.first(where: { !$0.isUnchanged() }).map({ StoreError("the database file \($0.path) was removed or replaced") }) {
+            failed(batch, callers, lasting, retrying: false)
+            return true
+        }
         do {
-            if let failure = durabilityFailure { throw failure }
-            if let changed = files.first(where: { !$0.isUnchanged() }) {
-                throw StoreError("the database file \(changed.path) was removed or replaced")
-            }
             try write(batch.flatMap(\.entries), syncLater: deferredSync != nil, tree: &tree)
+        } catch let error as UncommittedTransaction {
+            return failed(batch, callers, error.cause, retrying: true) == 0
         } catch {
-            unwritten.add(batch.reduce(0) { $0 + $1.entries.count }, ordering: .relaxed)
-            state.withLock { $0.lastFailure = .now }
-            answer(callers, with: .failure(error))
-            return
+            failed(batch, callers, error, retrying: false)
+            return true
         }
         if let deferredSync {
             let moreWaiting = state.withLock { !$0.queue.isEmpty }
@@ -286,6 +312,25 @@ public final class DecisionLog: DecisionLogWriter {
         } else {
             answer(callers, with: .success(()))
         }
+        return true
+    }
+
+    /// Refuses a batch that was not written. With `retrying`, for a failure that may pass, its entries that no one
+    /// waits for are queued again. Returns how many entries were.
+    @discardableResult
+    private func failed(_ batch: [Waiter], _ callers: AppendReplies, _ error: any Error, retrying: Bool) -> Int {
+        let now = ContinuousClock.now
+        let retried = retrying ? batch.filter { $0.reply == nil && now - $0.queued < unwaitedEntriesRetriedFor } : []
+        let requeued = state.withLock { state -> Bool in
+            state.lastFailure = now
+            guard !state.closed else { return false }
+            state.queue.insert(contentsOf: retried, at: 0)
+            return true
+        }
+        let kept = requeued ? retried.reduce(0) { $0 + $1.entries.count } : 0
+        unwritten.add(batch.reduce(0) { $0 + $1.entries.count } - kept, ordering: .relaxed)
+        answer(callers, with: .failure(error))
+        return kept
     }
 
     /// Answers a batch whose result is known, after the batches before it that still wait for a sync.
@@ -315,11 +360,22 @@ public final class DecisionLog: DecisionLogWriter {
     }
 
     /// Runs `body` in an IMMEDIATE transaction that commits if it returns and rolls back if it throws, through cached
-    /// statements: GRDB's `inTransaction` prepares BEGIN and COMMIT anew for every batch.
+    /// statements: GRDB's `inTransaction` prepares BEGIN and COMMIT anew for every batch. An error before the COMMIT
+    /// is thrown as ``UncommittedTransaction``; one from the COMMIT as it is (a commit record may have reached the
+    /// write-ahead log before a failed sync).
     private static func inImmediateTransaction<T>(_ db: Database, _ body: () throws -> T) throws -> T {
-        try db.cachedStatement(sql: "BEGIN IMMEDIATE").execute()
         do {
-            let result = try body()
+            try db.cachedStatement(sql: "BEGIN IMMEDIATE").execute()
+        } catch {
+            throw UncommittedTransaction(cause: error)
+        }
+        do {
+            let result: T
+            do {
+                result = try body()
+            } catch {
+                throw UncommittedTransaction(cause: error)
+            }
             try db.cachedStatement(sql: "COMMIT").execute()
             return result
         } catch {

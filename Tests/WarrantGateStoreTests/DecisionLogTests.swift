@@ -527,6 +527,31 @@ struct DecisionLogTests {
         await writer.value
     }
 
+    @Test("an entry no one waits for, in a batch that rolled back, is queued again and lands once the log can be written", .timeLimit(.minutes(1)))
+    func unwaitedEntryRetried() async throws {
+        let database = try TemporaryDatabase()
+        let log = DecisionLog(writer: database.pool, path: database.path)
+        let writer = Task { await log.run() }
+        try await database.pool.write { db in
+            try db.execute(sql: "CREATE TRIGGER broken BEFORE INSERT ON log BEGIN SELECT RAISE(FAIL, 'disk I/O error (simulated)'); END")
+        }
+        log.enqueue([decision("outcome")])
+        await #expect(throws: (any Error).self) { try await log.append([decision("refused")]) }
+        try await Task.sleep(for: .seconds(1))
+        try await database.pool.write { try $0.execute(sql: "DROP TRIGGER broken") }
+        var rows: [String] = []
+        for _ in 0..<100 where rows.isEmpty {
+            try await Task.sleep(for: .milliseconds(50))
+            rows = try await database.pool.read { db in try Row.fetchAll(db, sql: "SELECT seq, decision_id FROM log") }
+                .map { "\($0["seq"] as Int64) \($0["decision_id"] as String)" }
+        }
+        // The refused caller's entry is not retried: its request was answered with the error.
+        #expect(rows == ["1 outcome"])
+        #expect(log.unwrittenEntries == 1)
+        log.close()
+        await writer.value
+    }
+
     /// An attacker's pass over the admin listener: with the disk full or the database locked, every request was
     /// answered 503 `log_unavailable` while `/readyz` said ready, since the log was unhealthy only after a failed sync.
     @Test("a batch that fails to commit makes the log unhealthy for a few seconds", .timeLimit(.minutes(1)))

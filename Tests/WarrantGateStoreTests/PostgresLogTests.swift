@@ -288,6 +288,33 @@ struct PostgresLogTests {
         }
     }
 
+    /// A batch that rolled back (here at the frontier's lock timeout; a paused gateway's transaction ended by the
+    /// server, a server restarting) lost the outcomes in it, which no caller waited for.
+    @Test("an entry no one waits for, in a batch that did not commit, is queued again and lands once the lock is free", .timeLimit(.minutes(1)))
+    func unwaitedEntryRetried() async throws {
+        try await withLogDatabase { cluster in
+            try await cluster.withClient { owner in
+                try await cluster.withClient(user: Self.gatewayRole) { gateway in
+                    let log = PostgresDecisionLog(client: gateway, logger: logger, commitTimeout: .seconds(1))
+                    try await log.append([Self.entry(1)])
+                    try await owner.withTransaction(logger: logger) { held in
+                        try await held.query("SELECT size FROM tree_frontier WHERE id = 1 FOR UPDATE", logger: logger)
+                        log.enqueue([Self.entry(2)])
+                        while log.isHealthy { try await Task.sleep(for: .milliseconds(50)) }
+                    }
+                    let key = LogSigningKey(name: "county.example/warrant-gate")
+                    var entries: UInt64 = 0
+                    for _ in 0..<100 where entries < 2 {
+                        try await Task.sleep(for: .milliseconds(100))
+                        entries = try await verified(cluster, key: key).entries
+                    }
+                    #expect(entries == 2, "the outcome landed on a later try")
+                    #expect(log.unwrittenEntries == 0)
+                }
+            }
+        }
+    }
+
     /// An attacker's pass: a gateway paused (SIGSTOP, a frozen machine) inside its append, holding the frontier's
     /// lock, made every other gateway answer 503 for as long as the pause lasted: no statement or lock timeout ends a
     /// transaction that sits idle. The server now ends it after the statement timeout.

@@ -47,7 +47,7 @@ struct AdminChannel: HTTPChannelHandler {
         return http.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let sync = channel.pipeline.syncOperations
             let decoder = try sync.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            try sync.addHandler(PartsParsed(limit: limit), position: .after(decoder))
+            try sync.addHandler(PartsParsed(limit: try sync.handler(type: UnparsedInputLimit.self)), position: .after(decoder))
             return value
         }
     }

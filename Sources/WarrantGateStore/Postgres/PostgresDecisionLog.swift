@@ -79,7 +79,8 @@ public final class PostgresDecisionLog: DecisionLogWriter {
     }
 
     /// Entries refused once closed, given up on in the queue behind a stalled commit, or in a batch whose commit
-    /// failed (not those of a commit past its deadline, which may still land).
+    /// failed (not those of a commit past its deadline, which may still land, nor those queued again; see
+    /// ``unwaitedEntriesRetriedFor``).
     public var unwrittenEntries: Int { unwritten.load(ordering: .relaxed) }
 
     /// How many transactions have committed appends so far: fewer than the appends, under load.
@@ -200,17 +201,40 @@ public final class PostgresDecisionLog: DecisionLogWriter {
                 }
                 answer(.success(()))
             } catch {
-                state.withLock { state in
+                // Entries no one waits for (outcomes, requests that were never answered) are queued again, ahead of
+                // the rest, if nothing of the batch landed: a paused gateway or a server restart would otherwise lose
+                // them. Callers were answered with the error: their requests were refused, and are not retried.
+                let retried = error is UncommittedTransaction ? batch.filter(isRetried) : []
+                let requeued = state.withLock { state -> Bool in
                     state.committingSince = nil
                     state.lastFailure = .now
+                    guard !state.closed else { return false }
+                    state.queue.insert(contentsOf: retried, at: 0)
+                    return true
                 }
-                unwritten.add(batch.reduce(0) { $0 + $1.entries.count }, ordering: .relaxed)
+                let kept = requeued ? retried.reduce(0) { $0 + $1.entries.count } : 0
+                unwritten.add(batch.reduce(0) { $0 + $1.entries.count } - kept, ordering: .relaxed)
+                let cause = (error as? UncommittedTransaction)?.cause ?? error
                 // Described, not reflected: a reflected query error would print the entries it carried.
-                logger.error("decision log commit failed; its requests are refused", metadata: ["error": "\(StoreDatabase.describe(error))"])
-                answer(.failure(error))
+                logger.error(
+                    "decision log commit failed; its requests are refused",
+                    metadata: ["error": "\(StoreDatabase.describe(cause))", "entriesQueuedAgain": "\(kept)"]
+                )
+                answer(.failure(cause))
+                if kept > 0 {
+                    deadline.cancel()
+                    try? await Task.sleep(for: pauseBeforeRetry)
+                    continue
+                }
             }
             deadline.cancel()
         }
+    }
+
+    /// Whether a waiter of a batch that did not commit is queued again: it has no caller, and has waited less than
+    /// ``unwaitedEntriesRetriedFor``.
+    private func isRetried(_ waiter: Waiter) -> Bool {
+        waiter.reply == nil && ContinuousClock.now - waiter.queued < unwaitedEntriesRetriedFor
     }
 
     /// Refuses the queued callers that have waited longer than `timeout`; their entries are not written.
