@@ -26,7 +26,16 @@ final class Sink {
     }
 
     private func flush() throws {
-        if let output { try storeCall { try output.write(buffer) } } else { FileHandle.standardOutput.write(buffer) }
+        if let output {
+            try storeCall { try output.write(buffer) }
+        } else {
+            try flushStandardOutput()
+            do {
+                try FileHandle.standardOutput.write(contentsOf: buffer)
+            } catch {
+                throw CLIError(.failure, "cannot write standard output: \(error.localizedDescription)")
+            }
+        }
         buffer.removeAll(keepingCapacity: true)
     }
 }

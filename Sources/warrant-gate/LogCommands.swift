@@ -64,6 +64,9 @@ struct LogCommand: ParsableCommand {
         func run() throws {
             let utc = { (text: String) in try parseInstant(text, dayStartsIn: .gmt) }
             let (fromTime, untilTime) = (try from.map(utc), try until.map(utc))  // before --out is made
+            if let fromTime, let untilTime, fromTime >= untilTime {
+                throw CLIError(.usage, "--from must be before --until: no decision could match")
+            }
             let store = try admin.open()
             let sink = try Sink(path: out)  // refuses a bad --out before anything is signed or recorded
             let keyFiles = try keys.files(admin)
@@ -92,6 +95,11 @@ struct LogCommand: ParsableCommand {
                 try registry.recordAdminAction("log.export", target: "log", details: ["format": format.rawValue, "rows": String(count), "out": out ?? "stdout"], operator: admin.operatorName)
             }
             if let out { print("exported \(count) \(format == .bundle ? "entries" : "decisions") to \(out)") }
+            if count == 0 && ([from, until, agency, category, action, reason].contains { $0 != nil } || effect != nil) {
+                // An empty export is easily read as "no such requests": say that the filters matched nothing, and how
+                // they match.
+                warn("no decision matched the filters; they match exactly (agency ids and categories as the log states them, in lower case; an action family as records.*)")
+            }
         }
     }
 

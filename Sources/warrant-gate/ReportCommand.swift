@@ -90,6 +90,7 @@ struct ReportCommand: ParsableCommand {
             print("wrote the \(reportPeriod.label) report (\(requests.count) requests, checkpoint size \(head.size)) to \(out)")
         } else {
             print(text, terminator: "")
+            try flushStandardOutput()  // a report lost on the way is not recorded as generated
         }
         try storeCall {
             try store.registry(timeZone: timeZone).recordAdminAction(

@@ -12,7 +12,11 @@ enum WarrantGateMain {
         // The admin commands are synchronous: they run here, on the main thread, which no event loop runs, so that
         // their store calls may wait for a PostgreSQL server.
         if let command = try? WarrantGateCommand.parseAsRoot(), !(command is any AsyncParsableCommand) {
-            WarrantGateCommand.report { var command = command; try command.run() }
+            WarrantGateCommand.report {
+                var command = command
+                try command.run()
+                try flushStandardOutput()
+            }
             return
         }
         EventLoopExecutor.install()
@@ -52,6 +56,7 @@ struct WarrantGateCommand: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+            try flushStandardOutput()
         } catch {
             fail(error)
         }

@@ -22,14 +22,17 @@ struct CLIProcess {
 
     /// Runs to the end; with `timeout`, a process still running after that many seconds is killed (and its status
     /// is then the signal's, never 0–4).
-    static func run(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil, timeout: TimeInterval? = nil) throws -> Result {
-        try run(executable, arguments, environment: environment, in: directory, timeout: timeout)
+    static func run(
+        _ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil, timeout: TimeInterval? = nil, output: FileHandle? = nil
+    ) throws -> Result {
+        try run(executable, arguments, environment: environment, in: directory, timeout: timeout, output: output)
     }
 
     /// Runs `program` to the end, reading its standard output and error at once, so that one that writes a lot to
-    /// either never blocks on it.
+    /// either never blocks on it. Given `output`, standard output goes there instead, and reads as empty.
     static func run(
-        _ program: URL, _ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil, timeout: TimeInterval? = nil
+        _ program: URL, _ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil, timeout: TimeInterval? = nil,
+        output: FileHandle? = nil
     ) throws -> Result {
         let process = Process()
         process.executableURL = program
@@ -40,9 +43,10 @@ struct CLIProcess {
         if let directory { process.currentDirectoryURL = directory }
         let out = Pipe()
         let err = Pipe()
-        process.standardOutput = out
+        process.standardOutput = output ?? out
         process.standardError = err
         try process.run()
+        if output != nil { try out.fileHandleForWriting.close() }
         if let timeout {
             let running = process
             DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { if running.isRunning { kill(running.processIdentifier, SIGKILL) } }

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 #endif
 import Testing
+import WarrantGateStore
 
 /// Files the CLI reads from and writes for an operator: documents, keys, exports, reports, archives.
 @Suite("Private files, through the CLI run as a process", .ownThreads)
@@ -139,6 +140,30 @@ struct PrivateFileCLITests {
             #expect(Self.mode(victim) == 0o644)
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.url.path).allSatisfy { !$0.hasSuffix(".tmp") })
+    }
+
+    /// An attacker's pass: with standard output on a full disk, `log checkpoint` (the off-site copy of the restore
+    /// drill), `report` and `log verify` exited 0 having written nothing, `log export` crashed, and `report` recorded
+    /// a report no one received.
+    @Test("a command whose standard output cannot be written (/dev/full) fails with exit 1; a report lost so is not recorded")
+    func unwritableStandardOutput() throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        #expect(try CLIProcess.run(["log", "init-key", "--name", "county.example/warrant-gate"] + db).status == 0)
+        #expect(try CLIProcess.run(["advisement", "record", "--subject", "2017-000789", "--language", "es", "--by", "Dep. Ortiz"] + db).status == 0)
+        let full = try #require(FileHandle(forWritingAtPath: "/dev/full"))
+        let commands = [
+            ["log", "export", "--format", "csv"], ["report", "--period", "2026", "--format", "md"], ["log", "checkpoint"], ["log", "verify"],
+            ["agency", "list"],
+        ]
+        for command in commands {
+            let result = try CLIProcess.run(command + db, output: full)
+            #expect(result.status == 1 && result.stderr.contains("cannot write standard output"), "\(command): \(result.status) \(result.stderr)")
+        }
+        let store = try Store.open(path: scratch.db)
+        defer { store.close() }
+        let entries = try store.logEntries(after: 0, limit: 100).map { String(decoding: $0.entry, as: UTF8.self) }
+        #expect(!entries.contains { $0.contains("report.generate") || $0.contains("log.export") }, "\(entries)")
     }
 
     @Test("init-key writes the signing key 0600 and refuses a link placed at the verifier key's path; archive refuses an existing file")
