@@ -32,12 +32,14 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "A year (2026), a quarter (2026-Q4) or a month (2026-11).") var period: String
     @Option(help: "html, md or csv.") var format: Format = .md
     @Option(help: "denver-council, illinois-ag, oregon-cjc, nyc-detainers or california-truth.") var template: ReportTemplate?
-    @Option(help: "The reporting body's name for the heading.") var jurisdiction: String = "County jail"
+    @Option(help: "The reporting body's name for the heading.", transform: FreeText.composed) var jurisdiction: String = "County jail"
     @Option(help: "Write to this file (mode 0600; never an existing file or link) instead of standard output.") var out: String?
     @Flag(help: "Report a period that may hold archived entries, saying in the report that they are not counted.") var allowArchived = false
     @Option(help: "An archive file of the log (repeatable): give every one, oldest first, to count archived entries.") var archive: [String] = []
 
     func run() throws {
+        // The heading is printed in every format: nothing in it may drive a terminal or start a Markdown line.
+        if let problem = FreeText.problem(jurisdiction, field: "--jurisdiction") { throw CLIError(.usage, problem) }
         for path in archive { try SudoInvocation.checkOperatorMayRead(path, what: "--archive") }
         if let out { try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) } }
         let store = try admin.open()

@@ -77,6 +77,10 @@ struct ReportTests {
         // Listed in the report's own zone, as its months are: noon in Denver, under daylight saving time and not.
         #expect(csv.contains("\r\nrequests,2026-10-03T12:00:00.000-06:00,"))
         #expect(csv.contains("\r\nrequests,2026-12-31T12:00:00.000-07:00,"))
+        // The log's origin is an operator's text (`log init-key --name`): one cell, quoted, never a formula.
+        let hostile = ReportData(period: period, jurisdiction: "Test County", timeZone: denver, requests: requests, checkpointSize: 1,
+                                 checkpointRoot: "root", checkpointOrigin: "=HYPERLINK(\"x\"),evil")
+        #expect(ReportRenderer(data: hostile, template: nil).csv().contains("\r\ncheckpoint,,,,\"'=HYPERLINK(\"\"x\"\"),evil size 1 root root\",\r\n"))
         #expect(ReportPeriod("2026-Q5", timeZone: denver) == nil)
         #expect(ReportPeriod("2026-13", timeZone: denver) == nil)
     }

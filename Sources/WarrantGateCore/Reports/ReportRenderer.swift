@@ -69,28 +69,29 @@ public struct ReportRenderer {
     }
 
     public func csv() -> String {
-        var lines = ["section,month,kind,outcome,reason,count"]
+        var lines = [["section", "month", "kind", "outcome", "reason", "count"]]
         for month in data.period.months {
             for kind in ReportData.kinds {
                 for effect in [Effect.allow, .deny] {
                     let count = data.count(month: month, kind: kind, effect: effect)
-                    if count > 0 { lines.append("counts,\(month),\(kind),\(effect.rawValue),,\(count)") }
+                    if count > 0 { lines.append(["counts", month, kind, effect.rawValue, "", String(count)]) }
                 }
             }
         }
-        for (reason, count) in data.denialReasons { lines.append("denial-reasons,,,deny,\(reason),\(count)") }
+        for (reason, count) in data.denialReasons { lines.append(["denial-reasons", "", "", "deny", reason, String(count)]) }
         for (obligation, allowed, denied) in data.obligationCounts {
-            if allowed > 0 { lines.append("obligations,,,allow,\(obligation),\(allowed)") }
-            if denied > 0 { lines.append("obligations,,,deny,\(obligation),\(denied)") }
+            if allowed > 0 { lines.append(["obligations", "", "", "allow", obligation, String(allowed)]) }
+            if denied > 0 { lines.append(["obligations", "", "", "deny", obligation, String(denied)]) }
         }
-        if template == .californiaTruth { lines.append("individuals-given-access,,,allow,,\(data.individualsGivenAccess)") }
+        if template == .californiaTruth { lines.append(["individuals-given-access", "", "", "allow", "", String(data.individualsGivenAccess)]) }
         for request in listed {
-            lines.append("requests,\(Timestamp.format(request.time, in: data.timeZone)),\(request.kind),\(request.effect.rawValue),\(request.reason),1")
+            lines.append(["requests", Timestamp.format(request.time, in: data.timeZone), request.kind, request.effect.rawValue, request.reason, "1"])
         }
-        lines.append("checkpoint,,,,\(data.checkpointOrigin) size \(data.checkpointSize) root \(data.checkpointRoot),")
-        if let archived = data.archived { lines.append("archived,,,,\(archived.summary),") }
-        if let through = data.countedArchivedThrough { lines.append("archives-counted,,,,entries 1…\(through) read from archive files,") }
-        return lines.joined(separator: "\r\n") + "\r\n"
+        lines.append(["checkpoint", "", "", "", "\(data.checkpointOrigin) size \(data.checkpointSize) root \(data.checkpointRoot)", ""])
+        if let archived = data.archived { lines.append(["archived", "", "", "", archived.summary, ""]) }
+        if let through = data.countedArchivedThrough { lines.append(["archives-counted", "", "", "", "entries 1…\(through) read from archive files", ""]) }
+        // Every cell through CSV: a reason, an obligation or the log's origin come from policy files and operators.
+        return lines.map(CSV.line).joined()
     }
 
     public func markdown() -> String {
