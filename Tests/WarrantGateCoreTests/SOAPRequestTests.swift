@@ -87,7 +87,7 @@ struct SOAPRequestTests {
         #expect(try Self.read(Self.envelope(#"<GetBooking xmlns="urn:example:jail:records"/>"#, header: header)).operation == Self.getBooking)
     }
 
-    @Test("a watched element's text counts only as text alone, without attributes, inside the operation; every occurrence counts")
+    @Test("a watched element's text counts only as text alone, without attributes, a child of the operation in its namespace or none; every occurrence counts")
     func values() throws {
         let notText = SOAPValue.unusable("holds more than text")
         #expect(try Self.read(Self.getBooking()).values["BookingNumber"] == [.text("2017-000123")])
@@ -100,14 +100,26 @@ struct SOAPRequestTests {
         }
         let nested = Self.getBooking("<BookingNumber>2017-000123<BookingNumber>2017-000456</BookingNumber></BookingNumber>")
         #expect(try Self.read(nested).values["BookingNumber"] == [.unusable("stands inside another element read"), notText])
-        let twice = Self.getBooking("<BookingNumber>2017-000123</BookingNumber><Other><BookingNumber>2017-000456</BookingNumber></Other>")
+        let twice = Self.getBooking("<BookingNumber>2017-000123</BookingNumber><BookingNumber>2017-000456</BookingNumber>")
         #expect(try Self.read(twice).values["BookingNumber"] == [.text("2017-000123"), .text("2017-000456")])
+        // An attacker's pass: the one watched element nested below another parameter, or in another namespace, was
+        // the subject, while a service binding parameters by position read the operation's first child.
+        let below = SOAPValue.unusable("stands below the operation's own children")
+        let nestedAlone = Self.getBooking(#"<in0>2017-000456</in0><Audit><BookingNumber xmlns="urn:unrelated">2017-000123</BookingNumber></Audit>"#)
+        #expect(try Self.read(nestedAlone).values["BookingNumber"] == [below])
+        let deeper = Self.getBooking("<BookingNumber>2017-000123</BookingNumber><Other><BookingNumber>2017-000456</BookingNumber></Other>")
+        #expect(try Self.read(deeper).values["BookingNumber"] == [.text("2017-000123"), below])
         // xsi:nil makes it null to XmlSerializer and JAXB; SOAP encoding's href points at another element.
         for attributes in [#"xmlns:i="http://www.w3.org/2001/XMLSchema-instance" i:nil="true""#, ##"href="#b""##] {
             let document = Self.getBooking("<BookingNumber \(attributes)>2017-000123</BookingNumber>")
             #expect(try Self.read(document).values["BookingNumber"] == [.unusable("carries attributes, which may change how it reads")])
         }
-        #expect(try Self.read(Self.getBooking(#"<BookingNumber xmlns="urn:x">2017-000123</BookingNumber>"#)).values["BookingNumber"] == [.text("2017-000123")])
+        #expect(try Self.read(Self.getBooking(#"<BookingNumber xmlns="urn:x">2017-000123</BookingNumber>"#)).values["BookingNumber"] == [
+            .unusable("is in another namespace than the operation's")
+        ])
+        // Qualified in the operation's namespace, or unqualified (elementFormDefault="unqualified"), it is read.
+        let unqualified = Self.envelope(#"<r:GetBooking xmlns:r="urn:example:jail:records"><BookingNumber>2017-000123</BookingNumber></r:GetBooking>"#)
+        #expect(try Self.read(unqualified).values["BookingNumber"] == [.text("2017-000123")])
         // One in the Header, or the operation itself, is no subject, and counts against the one that is.
         let inHeader = Self.envelope(
             #"<GetBooking xmlns="urn:example:jail:records"><BookingNumber>2017-000123</BookingNumber></GetBooking>"#,

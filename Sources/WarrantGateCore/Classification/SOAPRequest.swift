@@ -194,6 +194,12 @@ final class SOAPEnvelopeOutline {
                 values[local, default: []].append(.unusable("stands inside another element read"))
             } else if !inOperation || depth < 4 {
                 values[local, default: []].append(.unusable("stands outside the operation element"))
+            } else if depth > 4 {
+                // A service that binds the operation's parameters by position, or matches names loosely, would read
+                // one of its own children instead.
+                values[local, default: []].append(.unusable("stands below the operation's own children"))
+            } else if !namespace.isEmpty && namespace != operations.last?.namespace {
+                values[local, default: []].append(.unusable("is in another namespace than the operation's"))
             } else if hasAttributes {
                 values[local, default: []].append(.unusable("carries attributes, which may change how it reads"))
             } else {
