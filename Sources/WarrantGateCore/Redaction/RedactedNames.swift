@@ -103,10 +103,11 @@ enum FieldNameKey {
 ///   (``XMLNamespaces/Role/frames(_:)``): a client that asks for XML instead of JSON gets the same fields removed,
 ///   whatever namespace the upstream's serializer puts them in.
 /// - A **qualified name** matches an XML element by namespace URI and local name (exactly, as XML compares them), and
-///   a JSON-LD key that expands to the namespace URI followed by the local name (see ``JSONRedaction``). In JSON its
-///   local name is a field name as well: a plain JSON client reads keys as written, whatever a `@context` says, so
-///   `personCitizenshipText`, `nc:PersonCitizenshipText` or `person_citizenship_text` from a records system that
-///   borrows NIEM's names is NIEM's element. In XML an element of another namespace, or of none, is another name.
+///   a JSON-LD key that expands to the namespace URI followed by the local name (see ``JSONRedaction``). Its local
+///   name is a field name as well, in JSON and in XML: a client reads names as written, whatever a `@context` or a
+///   namespace says, so `personCitizenshipText`, `nc:PersonCitizenshipText` or `<PersonCitizenshipText>` in no
+///   namespace, or in a county's own, from a records system that borrows NIEM's names is NIEM's element. An
+///   allow-list keeps by exact qualified names only in XML: keeping more than listed is what it must not do.
 public struct RedactedNames: Sendable {
     /// Field names, as ``FieldNameKey`` compares them. A name of nothing but separators names no field.
     public let fields: Set<String>
@@ -122,8 +123,11 @@ public struct RedactedNames: Sendable {
     /// or a qualified name's local name, never by the last part of an IRI or a compact IRI (`homeAddress:bookingNumber`
     /// is not `bookingNumber`), since keeping more than listed is what an allow-list must not do.
     let jsonKeptKeys: JSONKeyNames
-    /// The field names alone, compiled for matching XML elements and attributes by local name.
+    /// The field names and the qualified names' local names (as `jsonKeys`), compiled for removing XML elements and
+    /// attributes by local name.
     private let xmlFields: JSONFieldNames
+    /// The field names alone, compiled for keeping XML elements and attributes by local name under an allow-list.
+    private let xmlKeptFields: JSONFieldNames
     /// `localNames` compiled for matching XML elements and attributes, once rather than per response.
     private let xmlNames: XMLNameTable
 
@@ -154,9 +158,10 @@ public struct RedactedNames: Sendable {
         self.namespaceIndex = namespaceIndex
         self.localNames = localNames
         xmlNames = XMLNameTable(localNames)
-        xmlFields = JSONFieldNames(fields)
         let liftedKeys = Set(lifted.map { FieldNameKey.of($0) })
         let jsonFields = fields.union(qualified.map { FieldNameKey.of($0.local) }.filter { !liftedKeys.contains($0) })
+        xmlFields = JSONFieldNames(jsonFields)
+        xmlKeptFields = JSONFieldNames(fields)
         jsonKeys = JSONKeyNames(fields: JSONFieldNames(jsonFields), qualified: QualifiedIRIs(namespaceIndex: namespaceIndex, localNames: localNames))
         jsonKeptKeys = JSONKeyNames(fields: JSONFieldNames(jsonFields, byLastPart: false), qualified: nil)
     }
@@ -168,11 +173,21 @@ public struct RedactedNames: Sendable {
         xmlNames.contains(local, namespace: index)
     }
 
-    /// Whether `local`, an element's or attribute's local name, matches a field name: compared as JSON keys are
-    /// (``JSONFieldNames``), an ASCII name without building a string.
+    /// Whether `local`, an element's or attribute's local name, is removed as a field name (a qualified name's local
+    /// name is one): compared as JSON keys are (``JSONFieldNames``), an ASCII name without building a string.
     func containsField(local: UnsafeRawBufferPointer) -> Bool {
+        guard !isEmpty else { return false }
+        return Self.matches(local, xmlFields)
+    }
+
+    /// Whether `local` is kept by an allow-list as a field name: one of its plain field names, compared the same way.
+    func containsKeptField(local: UnsafeRawBufferPointer) -> Bool {
         guard !fields.isEmpty else { return false }
-        if local.allSatisfy({ $0 < 0x80 }) { return xmlFields.containsASCII(local, at: 0, length: local.count) }
-        return xmlFields.contains(String(decoding: local, as: UTF8.self))
+        return Self.matches(local, xmlKeptFields)
+    }
+
+    private static func matches(_ local: UnsafeRawBufferPointer, _ names: JSONFieldNames) -> Bool {
+        if local.allSatisfy({ $0 < 0x80 }) { return names.containsASCII(local, at: 0, length: local.count) }
+        return names.contains(String(decoding: local, as: UTF8.self))
     }
 }

@@ -1235,19 +1235,20 @@ private struct XMLRedactionMachine {
             self.keepOnly = keepOnly
         }
 
-        /// Whether an element or attribute is to be removed by name: a field name matches its local name in any
-        /// namespace or none, unless the namespace's protocol defines that name (``XMLNamespaces/Role/frames(_:)``);
-        /// a qualified name matches its namespace and local name.
+        /// Whether an element or attribute is to be removed by name: a field name, or a qualified name's local name,
+        /// matches its local name in any namespace or none, unless the namespace's protocol defines that name
+        /// (``XMLNamespaces/Role/frames(_:)``); a qualified name matches its namespace and local name.
         func redact(_ namespace: Namespace?, _ local: UnsafeRawBufferPointer) -> Bool {
             if redacted.containsField(local: local), !(namespace?.role.frames(local) ?? false) { return true }
             guard let index = namespace?.redactedIndex else { return false }
             return redacted.contains(local: local, namespace: index)
         }
 
-        /// Whether the allow-list, if any, names an element or attribute, by the same rules.
+        /// Whether the allow-list, if any, names an element or attribute: by a plain field name, or by its exact
+        /// qualified name.
         func keep(_ namespace: Namespace?, _ local: UnsafeRawBufferPointer) -> Bool {
             guard let keepOnly else { return true }
-            if keepOnly.containsField(local: local), !(namespace?.role.frames(local) ?? false) { return true }
+            if keepOnly.containsKeptField(local: local), !(namespace?.role.frames(local) ?? false) { return true }
             guard let index = namespace?.keptIndex else { return false }
             return keepOnly.contains(local: local, namespace: index)
         }
