@@ -17,7 +17,7 @@ import WarrantGateCore
 /// Names come from the password database (a uid without an entry is written as its number alone), and every part is
 /// escaped as free text is printed (``FreeText/escaped(_:)``). It is read once, before the store's first
 /// transaction (``Store``'s open), never inside one.
-enum ProcessAccount {
+public enum ProcessAccount {
     static let current: String = describe(environment: ProcessInfo.processInfo.environment, loginUID: loginUID())
 
     static func describe(environment: [String: String], loginUID: uid_t?) -> String {
@@ -49,7 +49,7 @@ enum ProcessAccount {
     }
 
     /// The audit login id, or nil where none was set (the kernel reads it as 4294967295, `(uid_t)-1`).
-    static func loginUID() -> uid_t? {
+    public static func loginUID() -> uid_t? {
         guard let text = try? String(contentsOfFile: "/proc/self/loginuid", encoding: .utf8),
               let id = uid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), id != uid_t.max
         else { return nil }
@@ -57,16 +57,20 @@ enum ProcessAccount {
     }
 
     /// `name (uid N)`, or `uid N` for a uid the password database does not list (or whose entry does not fit).
-    static func named(_ uid: uid_t) -> String {
+    public static func named(_ uid: uid_t) -> String {
+        accountName(uid).map { "\(FreeText.escaped($0)) (uid \(uid))" } ?? "uid \(uid)"
+    }
+
+    /// The name the password database gives `uid`, or nil.
+    public static func accountName(_ uid: uid_t) -> String? {
         var buffer = [CChar](repeating: 0, count: 16_384)
-        let name: String? = buffer.withUnsafeMutableBufferPointer { buffer in
+        return buffer.withUnsafeMutableBufferPointer { buffer in
             var entry = passwd()
             var found: UnsafeMutablePointer<passwd>?
             guard let base = buffer.baseAddress, getpwuid_r(uid, &entry, base, buffer.count, &found) == 0, found != nil, let name = entry.pw_name
             else { return nil }
             return String(cString: name)
         }
-        return name.map { "\(FreeText.escaped($0)) (uid \(uid))" } ?? "uid \(uid)"
     }
 
     /// Whether the process runs in the initial user namespace: its namespace file is the initial one's (the kernel
@@ -74,7 +78,7 @@ enum ProcessAccount {
     /// map is the identity over all ids. Both are read through `/proc`, which the owner of a user namespace with a
     /// mount namespace of its own can cover with files of its choosing where the kernel allows it: see
     /// docs/operations.md on the two-person rule.
-    static func inInitialUserNamespace() -> Bool {
+    public static func inInitialUserNamespace() -> Bool {
         var info = stat()
         guard stat("/proc/self/ns/user", &info) == 0, info.st_ino == initialUserNamespaceInode,
               let map = try? String(contentsOfFile: "/proc/self/uid_map", encoding: .utf8) else { return false }

@@ -140,6 +140,38 @@ struct SudoInvocation {
         }
     }
 
+    /// Refuses an environment that says otherwise than the kernel about who ran the command. Where the kernel's audit
+    /// login id is set (in the initial user namespace), it names the person who logged in, and no variable changes
+    /// it; `SUDO_UID` and `SUDO_USER` are only the environment, which a sudo rule with `SETENV` lets anyone set:
+    /// - a process running as an account other than root and the person's own, with no `SUDO_UID` naming someone
+    ///   else, was switched to it without sudo saying who (`SUDO_UID` set to the target, `su`, `runuser`): the
+    ///   operator's restrictions would not apply, so it is refused;
+    /// - a `SUDO_UID` other than the person's, or root's (sudo run again from a root shell), or a `SUDO_USER` that is
+    ///   not the name of `SUDO_UID`'s account, was set by hand: the two-person rule would compare a made-up name.
+    ///
+    /// Without a login id (a container, a console without `pam_loginuid`) nothing can be checked, and sudo's word is
+    /// taken: docs/debian.md says why its rule must not allow `SETENV`.
+    static func checkEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        guard let login = ProcessAccount.loginUID(), ProcessAccount.inInitialUserNamespace() else { return }
+        let uid = getuid()
+        let claimed = environment["SUDO_UID"].flatMap(uid_t.init)
+        let person = ProcessAccount.named(login)
+        if uid != 0, login != uid, claimed == nil || claimed == uid {
+            throw CLIError(.refused, """
+                this runs as \(ProcessAccount.named(uid)) for \(person), who logged in, but not through sudo as sudo runs it (SUDO_UID \
+                would name \(person)): run it with `sudo -u \(ProcessAccount.accountName(uid) ?? "the service account") warrant-gate …`, \
+                under a sudo rule without SETENV
+                """)
+        }
+        guard let claimed, claimed != uid else { return }
+        guard claimed == login || claimed == 0 else {
+            throw CLIError(.refused, "SUDO_UID says \(ProcessAccount.named(claimed)) ran sudo, but \(person) logged in: it was set by hand")
+        }
+        if let user = environment["SUDO_USER"], let name = ProcessAccount.accountName(claimed), user != name {
+            throw CLIError(.refused, "SUDO_USER says \(FreeText.escaped(user)), but SUDO_UID is \(ProcessAccount.named(claimed)): it was set by hand")
+        }
+    }
+
     /// Refuses an input file the operator could not read (``openAsOperator(_:what:)``), for one a library reads
     /// itself (a CA, a certificate, a bundle): checked here and read there.
     static func checkOperatorMayRead(_ path: String?, what: String) throws {

@@ -8,7 +8,10 @@ import WarrantGateServer
 @main
 enum WarrantGateMain {
     static func main() {
-        WarrantGateCommand.report { try checkArguments() }
+        WarrantGateCommand.report {
+            try checkArguments()
+            try SudoInvocation.checkEnvironment()
+        }
         // The admin commands are synchronous: they run here, on the main thread, which no event loop runs, so that
         // their store calls may wait for a PostgreSQL server.
         if let command = try? WarrantGateCommand.parseAsRoot(), !(command is any AsyncParsableCommand) {

@@ -123,6 +123,7 @@ struct DebianPackagingTests {
             "/usr/share/warrant-gate/monitoring/warrant-gate-alerts.yaml": "-rw-r--r--",
             "/usr/share/warrant-gate/monitoring/grafana-dashboard.json": "-rw-r--r--",
             "/usr/share/doc/warrant-gate/copyright": "-rw-r--r--",
+            "/usr/share/doc/warrant-gate/examples/sudoers": "-rw-r--r--",
             "/usr/share/doc/warrant-gate/changelog.Debian.gz": "-rw-r--r--",
             "/usr/share/doc/warrant-gate/third-party/swift-nio.LICENSE.txt": "-rw-r--r--",
             "/usr/share/doc/warrant-gate/third-party/GRDB.swift.LICENSE": "-rw-r--r--",
@@ -178,6 +179,24 @@ struct DebianPackagingTests {
             "policy", "check", tree.appendingPathComponent("etc/warrant-gate/policies").path,
         ])
         #expect(checked.status == 0, "\(checked.stdout)\(checked.stderr)")
+    }
+
+    /// The example is what docs/debian.md tells operators to copy: it must parse as shipped, and with its rule on.
+    @Test("the example sudo rule parses, as shipped and with its rule enabled; it sets no SETENV",
+          .enabled(if: SystemTool.enabled("visudo")))
+    func sudoersExample() throws {
+        let scratch = try Scratch()
+        let shipped = Repository.root.appendingPathComponent("packaging/sudoers")
+        let text = try String(contentsOf: shipped, encoding: .utf8)
+        let enabled = scratch.url.appendingPathComponent("sudoers")
+        try text.replacingOccurrences(of: "# %warrant-gate-operators", with: "%warrant-gate-operators").write(to: enabled, atomically: true, encoding: .utf8)
+        for file in [shipped.path, enabled.path] {
+            let checked = try SystemTool.run("visudo", ["-c", "-f", file])
+            #expect(checked.status == 0, "\(file): \(checked.stdout) \(checked.stderr)")
+        }
+        let rules = text.split(separator: "\n").filter { !$0.hasPrefix("#") }
+        #expect(rules.contains("Defaults!WARRANT_GATE env_reset, !setenv"))
+        #expect(!rules.contains { $0.uppercased().contains("SETENV:") || $0.contains("NOPASSWD") })
     }
 
     @Test("scripts/package-deb refuses a binary that needs libraries no Debian package provides",

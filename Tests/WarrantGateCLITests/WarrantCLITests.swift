@@ -195,6 +195,30 @@ struct WarrantCLITests {
         }
     }
 
+    /// An attacker's pass over the Debian package: under a sudo rule with SETENV, `SUDO_UID` set to the service
+    /// account's own uid skipped every operator restriction (and the refusal of `serve`), and `SUDO_USER=bob` made
+    /// alice's approval bob's. Where the kernel's login id is set, the environment must agree with it.
+    @Test("SUDO_UID and SUDO_USER that the kernel's login id contradicts are refused", .enabled(if: canSetLogin))
+    func forgedSudoEnvironment() throws {
+        /// Runs the CLI with audit login id `login`, as uid `uid` (root when nil), with `environment`.
+        func run(login: Int, uid: Int?, _ environment: [String: String]) throws -> CLIProcess.Result {
+            let switched = uid.map { ["setpriv", "--reuid=\($0)", "--regid=\($0)", "--clear-groups"] } ?? []
+            let command = switched + ["env"] + environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                + [CLIProcess.executable.path, "warrant", "list", "--db", "/nonexistent/warrant-gate.sqlite"]
+            let quoted = command.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+            return try CLIProcess.run(URL(fileURLWithPath: "/bin/sh"), ["-c", "echo \(login) > /proc/self/loginuid && exec " + quoted.joined(separator: " ")])
+        }
+        let switched = try run(login: 4242, uid: 1, ["SUDO_UID": "1", "SUDO_USER": "daemon"])
+        #expect(switched.status == 3 && switched.stderr.contains("not through sudo as sudo runs it"), "\(switched.stderr)")
+        let otherPerson = try run(login: 4242, uid: nil, ["SUDO_UID": "4243", "SUDO_USER": "bob"])
+        #expect(otherPerson.status == 3 && otherPerson.stderr.contains("SUDO_UID says uid 4243 ran sudo, but uid 4242 logged in"), "\(otherPerson.stderr)")
+        let otherName = try run(login: 1, uid: nil, ["SUDO_UID": "1", "SUDO_USER": "bob"])
+        #expect(otherName.status == 3 && otherName.stderr.contains("SUDO_USER says bob, but SUDO_UID is daemon (uid 1)"), "\(otherName.stderr)")
+        // As sudo sets them, the command runs (and finds no database).
+        let genuine = try run(login: 1, uid: 2, ["SUDO_UID": "1", "SUDO_USER": "daemon"])
+        #expect(genuine.status == 4, "\(genuine.stderr)")
+    }
+
     @Test("usage errors exit 2; a missing database is not created by a read")
     func usage() throws {
         let scratch = try Scratch()
