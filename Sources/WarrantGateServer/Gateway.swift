@@ -100,11 +100,19 @@ public final class Gateway: Sendable {
         )
         // Ready once the TLS listener is bound; the log was opened when the gateway was loaded.
         let (onListening, notifier) = (onListening, notifier)
+        // A connection closed for want of a place is counted, and logged once a second at most: one certificate
+        // holding its whole share, or the whole budget taken, shuts agencies out, and must not go unseen.
+        let connectionLines = LogLineThrottle()
         let gateway = GatewayListener(
             host: configuration.host, port: configuration.port, tls: try GatewayTLS.serverContext(identity: identity), verifier: verifier,
             limits: limits, handlers: environment, onListening: { port in
                 await onListening(port)
                 notifier.ready()
+            },
+            connectionRefusals: { [logger, metrics] limit in
+                metrics.countConnectionRefusal(limit)
+                guard let held = connectionLines.admit() else { return }
+                logger.warning("a connection was closed: no place left under limits.\(limit.rawValue)", metadata: ["refusals-not-logged": "\(held)"])
             }
         )
         // A service group stops its services in reverse order: systemd is told first that the gateway is stopping,

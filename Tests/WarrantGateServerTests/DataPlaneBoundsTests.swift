@@ -177,6 +177,31 @@ struct DataPlaneBoundsTests {
         }
     }
 
+    /// An attacker's pass: connections from one certificate (any the CA issued, one that names no agency among them)
+    /// held every place under `max-connections`, and every other agency's connection was closed, unlogged.
+    @Test("one certificate holds at most max-connections-per-certificate connections; other agencies still connect")
+    func certificateBudget() async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.maxConnectionsPerCertificate = 2
+        try await withGateway(limits: limits) { gateway in
+            let tls = try gateway.clientTLS(agency: "denver-pd")
+            let request = Self.keepAlive("GET \(Self.inmate) HTTP/1.1")
+            let held = [try await RawTLSConnection.open(port: gateway.port, tls: tls), try await RawTLSConnection.open(port: gateway.port, tls: tls)]
+            for connection in held { #expect(try await connection.exchange(request).status == 200) }
+
+            let third = try await RawTLSConnection.open(port: gateway.port, tls: tls)
+            let refused = try await third.exchange(request)
+            #expect(refused.status == 0, "a third connection of one certificate was answered: \(refused.raw.prefix(200))")
+            #expect(await third.closes())
+            await third.close()
+
+            let other = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "public-defender"))
+            #expect(try await other.exchange(Self.keepAlive("GET /records/nowhere HTTP/1.1")).status == 403, "another agency is still admitted")
+            await other.close()
+            for connection in held { await connection.close() }
+        }
+    }
+
     /// Three requests sent in one write on one keep-alive connection (HTTP/1.1 pipelining): each is decided and
     /// answered in turn, in the order sent, with nothing of a later one forwarded before the answer before it.
     @Test("pipelined HTTP/1.1 requests are answered one at a time, in the order sent")

@@ -44,6 +44,8 @@ public struct GatewayConfiguration: Sendable {
         /// Most set-up connections (TLS handshake done, client certificate verified) open at once; a connection
         /// that sets up beyond this is closed.
         public var maxConnections = 4096
+        /// Most of those that one client certificate may hold at once; a connection beyond this is closed.
+        public var maxConnectionsPerCertificate = 512
         /// Most connections still setting up at once; a new one beyond this evicts the oldest still setting up.
         public var maxConnectionsSettingUp = 1024
         /// A connection must finish its TLS handshake (and, for HTTP/2, the client's preface and SETTINGS
@@ -195,7 +197,7 @@ public struct GatewayConfiguration: Sendable {
                     "inspect-body-bytes", "forward-body-bytes", "body-read-timeout-ms", "redact-body-bytes", "decompression-ratio-limit", "xml-max-depth",
                     "xml-max-markup-bytes", "upstream-connect-timeout-ms", "upstream-response-timeout-ms",
                     "upstream-read-timeout-ms", "upstream-exchange-timeout-ms", "upstream-connections", "max-uri-bytes", "max-header-count",
-                    "max-header-bytes", "max-connections", "max-connections-setting-up", "handshake-timeout-ms",
+                    "max-header-bytes", "max-connections", "max-connections-per-certificate", "max-connections-setting-up", "handshake-timeout-ms",
                     "max-in-flight-per-agency", "header-read-timeout-ms", "idle-timeout-ms", "database-busy-timeout-ms",
                 ],
                 what: "limits"
@@ -227,6 +229,7 @@ public struct GatewayConfiguration: Sendable {
             if let value = try positive("max-header-count") { configuration.limits.maxHeaderCount = value }
             if let value = try positive("max-header-bytes") { configuration.limits.maxHeaderBytes = value }
             if let value = try positive("max-connections") { configuration.limits.maxConnections = value }
+            if let value = try positive("max-connections-per-certificate") { configuration.limits.maxConnectionsPerCertificate = value }
             if let value = try positive("max-connections-setting-up") { configuration.limits.maxConnectionsSettingUp = value }
             if let value = try positive("handshake-timeout-ms") { configuration.limits.handshakeTimeout = .milliseconds(value) }
             if let value = try positive("max-in-flight-per-agency") { configuration.limits.maxInFlightPerAgency = value }

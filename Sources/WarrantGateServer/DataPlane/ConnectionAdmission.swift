@@ -6,22 +6,38 @@ import Synchronization
 ///
 /// A setting-up connection that would exceed its budget evicts the oldest one still setting up, so bare sockets
 /// cannot lock agencies out: an attacker must outpace the handshakes of every agency, not merely hold sockets open.
-/// Set-up connections have a budget of their own (`max-connections`), which bare sockets never touch.
+/// Set-up connections have a budget of their own (`max-connections`), which bare sockets never touch, and each client
+/// certificate a share of it (`max-connections-per-certificate`), so that one certificate the CA issued (an agency's,
+/// one that names no agency, one revoked per request) cannot hold every place and shut the other agencies out.
 final class ConnectionAdmission: Sendable {
+    /// Why a connection that set up was closed at once.
+    enum Refusal: String, Sendable, CaseIterable {
+        case connectionsFull = "max-connections"
+        case certificateFull = "max-connections-per-certificate"
+    }
+
     private struct State {
         var nextTicket: UInt64 = 0
         /// Connections setting up, by ticket: the lowest ticket is the oldest.
         var settingUp: [UInt64: any Channel] = [:]
-        var established: [UInt64: any Channel] = [:]
+        /// Set-up connections, by ticket, with the client certificate each holds a place for.
+        var established: [UInt64: (channel: any Channel, certificate: [UInt8])] = [:]
+        /// How many set-up connections each client certificate (its DER) holds.
+        var perCertificate: [[UInt8]: Int] = [:]
     }
 
     private let maxSettingUp: Int
     private let maxEstablished: Int
+    private let maxPerCertificate: Int
+    private let refused: @Sendable (Refusal) -> Void
     private let state = Mutex(State())
 
-    init(maxSettingUp: Int, maxEstablished: Int) {
+    /// - Parameter refused: told of each set-up connection closed for want of a place (for logs and metrics).
+    init(maxSettingUp: Int, maxEstablished: Int, maxPerCertificate: Int, refused: @escaping @Sendable (Refusal) -> Void = { _ in }) {
         self.maxSettingUp = max(1, maxSettingUp)
         self.maxEstablished = max(1, maxEstablished)
+        self.maxPerCertificate = max(1, maxPerCertificate)
+        self.refused = refused
     }
 
     /// Admits a new connection to the setting-up budget, evicting the oldest if the budget is full.
@@ -39,30 +55,39 @@ final class ConnectionAdmission: Sendable {
         return ticket
     }
 
-    /// Moves a connection that has set up into the established budget; false when that budget is full (or the
-    /// connection was evicted meanwhile), and the connection must close.
-    func establish(_ ticket: UInt64) -> Bool {
-        state.withLock { state in
-            guard let channel = state.settingUp.removeValue(forKey: ticket), state.established.count < maxEstablished else { return false }
-            state.established[ticket] = channel
-            return true
+    /// Moves a connection that has set up, with the client `certificate` it verified (its DER), into the established
+    /// budget; false when that budget, or the certificate's share of it, is full (or the connection was evicted
+    /// meanwhile), and the connection must close.
+    func establish(_ ticket: UInt64, certificate: [UInt8]) -> Bool {
+        let (admitted, refusal) = state.withLock { state -> (Bool, Refusal?) in
+            guard let channel = state.settingUp.removeValue(forKey: ticket) else { return (false, nil) }
+            guard state.established.count < maxEstablished else { return (false, .connectionsFull) }
+            let held = state.perCertificate[certificate, default: 0]
+            guard held < maxPerCertificate else { return (false, .certificateFull) }
+            state.perCertificate[certificate] = held + 1
+            state.established[ticket] = (channel, certificate)
+            return (true, nil)
         }
+        if let refusal { refused(refusal) }
+        return admitted
     }
 
     /// A connection closed.
     func release(_ ticket: UInt64, established: Bool) {
         state.withLock { state in
-            if established {
-                _ = state.established.removeValue(forKey: ticket)
-            } else {
+            guard established else {
                 _ = state.settingUp.removeValue(forKey: ticket)
+                return
             }
+            guard let (_, certificate) = state.established.removeValue(forKey: ticket) else { return }
+            let held = state.perCertificate[certificate, default: 1] - 1
+            state.perCertificate[certificate] = held > 0 ? held : nil
         }
     }
 
     /// Closes every connection still open (the end of a drain).
     func closeAll() {
-        let open = state.withLock { Array($0.settingUp.values) + Array($0.established.values) }
+        let open = state.withLock { Array($0.settingUp.values) + $0.established.values.map(\.channel) }
         for channel in open { channel.close(promise: nil) }
     }
 }
@@ -77,6 +102,8 @@ final class ConnectionSetupGuard: ChannelInboundHandler {
     private let timeout: TimeAmount
     private var ticket: UInt64?
     private var established = false
+    /// The client certificate the handshake verified (its DER), once it has.
+    var certificate: [UInt8] = []
     private var deadline: Scheduled<Void>?
 
     init(admission: ConnectionAdmission, timeout: TimeAmount) {
@@ -96,7 +123,7 @@ final class ConnectionSetupGuard: ChannelInboundHandler {
         guard !established, let ticket else { return }
         deadline?.cancel()
         deadline = nil
-        guard admission.establish(ticket) else { return channel.close(promise: nil) }
+        guard admission.establish(ticket, certificate: certificate) else { return channel.close(promise: nil) }
         established = true
     }
 

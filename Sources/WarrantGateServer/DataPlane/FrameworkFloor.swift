@@ -15,6 +15,7 @@ public enum FrameworkFloor {
     ) async throws {
         var limits = GatewayConfiguration.Limits()
         limits.maxConnections = 1 << 20
+        limits.maxConnectionsPerCertificate = 1 << 20
         let identity = try ServerIdentity(certificatePath: certificatePath, keyPath: keyPath)
         let verifier = ClientCertificateVerifier(trust: .init(roots: try ClientCertificateVerifier.loadRoots(path: clientCAPath)))
         let upstreams = try Upstreams(settings: ["floor": UpstreamSettings(url: upstream)], limits: limits)

@@ -30,9 +30,11 @@ final class GatewayListener: Service {
     private let admission: ConnectionAdmission
     private let onListening: @Sendable (Int) async -> Void
 
+    /// - Parameter connectionRefusals: told of each set-up connection closed for want of a place.
     init(
         host: String, port: Int, tls: NIOSSLContext, verifier: ClientCertificateVerifier, limits: GatewayConfiguration.Limits,
-        handlers: any RequestHandlerFactory, onListening: @escaping @Sendable (Int) async -> Void
+        handlers: any RequestHandlerFactory, onListening: @escaping @Sendable (Int) async -> Void,
+        connectionRefusals: @escaping @Sendable (ConnectionAdmission.Refusal) -> Void = { _ in }
     ) {
         self.host = host
         self.port = port
@@ -40,7 +42,10 @@ final class GatewayListener: Service {
         self.verifier = verifier
         self.limits = limits
         self.handlers = handlers
-        self.admission = ConnectionAdmission(maxSettingUp: limits.maxConnectionsSettingUp, maxEstablished: limits.maxConnections)
+        self.admission = ConnectionAdmission(
+            maxSettingUp: limits.maxConnectionsSettingUp, maxEstablished: limits.maxConnections,
+            maxPerCertificate: limits.maxConnectionsPerCertificate, refused: connectionRefusals
+        )
         self.onListening = onListening
     }
 
@@ -90,6 +95,7 @@ final class GatewayListener: Service {
                 Self.acknowledgeHandshake(channel)
                 // The handshake is complete: the verified leaf is read once, for the whole connection.
                 let peer = (try? sync.nioSSL_peerCertificate()?.toDERBytes()).map(ConnectionPeer.init(der:))
+                try sync.handler(type: ConnectionSetupGuard.self).certificate = peer?.certificate.der ?? []
                 switch result {
                 case .negotiated("h2"):
                     try configureHTTP2(channel, peer: peer)

@@ -22,6 +22,7 @@ final class GatewayMetrics: Sendable {
     /// Checkpoint signings that failed (a database error, or a log that no longer matches its last checkpoint).
     let checkpointFailures: CoreMetrics.Counter
     private let handshakeRefusals: CoreMetrics.Counter
+    private let connectionRefusals: [ConnectionAdmission.Refusal: CoreMetrics.Counter]
     private let shadowAgreements: CoreMetrics.Counter
     private let shadowDisagreements: CoreMetrics.Counter
     private let logHealthy: CoreMetrics.Gauge
@@ -44,6 +45,12 @@ final class GatewayMetrics: Sendable {
         logRefusals = CoreMetrics.Counter(label: "warrantgate_decision_log_refusals_total", dimensions: [], factory: factory)
         checkpointFailures = CoreMetrics.Counter(label: "warrantgate_checkpoint_failures_total", dimensions: [], factory: factory)
         handshakeRefusals = CoreMetrics.Counter(label: "warrantgate_handshake_refusals_total", dimensions: [], factory: factory)
+        let factory = factory
+        connectionRefusals = ConnectionAdmission.Refusal.allCases.reduce(into: [:]) { counters, refusal in
+            counters[refusal] = CoreMetrics.Counter(
+                label: "warrantgate_connection_refusals_total", dimensions: [("limit", refusal.rawValue)], factory: factory
+            )
+        }
         shadowAgreements = CoreMetrics.Counter(label: "warrantgate_shadow_evaluations_total", dimensions: [("agrees", "true")], factory: factory)
         shadowDisagreements = CoreMetrics.Counter(label: "warrantgate_shadow_evaluations_total", dimensions: [("agrees", "false")], factory: factory)
         logHealthy = CoreMetrics.Gauge(label: "warrantgate_decision_log_healthy", dimensions: [], factory: factory)
@@ -73,6 +80,11 @@ final class GatewayMetrics: Sendable {
 
     func countHandshakeRefusal() {
         handshakeRefusals.increment()
+    }
+
+    /// A set-up connection closed for want of a place under `limit`.
+    func countConnectionRefusal(_ limit: ConnectionAdmission.Refusal) {
+        connectionRefusals[limit]?.increment()
     }
 
     func observe(since start: ContinuousClock.Instant) {
