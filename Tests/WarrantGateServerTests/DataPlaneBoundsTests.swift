@@ -507,6 +507,8 @@ struct DataPlaneBoundsTests {
                 (7, "content-length 10 with 5 bytes of DATA",
                  H2.headers(stream: 7, H2.request("POST", "/visitation/visits", [("content-type", "application/json"), ("content-length", "10")]), endStream: false)
                     + H2.frame(H2.Kind.data, flags: H2.Flag.endStream, stream: 7, Array("12345".utf8))),
+                // An attacker's pass: a CR in a value ended the whole connection, and the streams on it with it.
+                (9, "a CR in a header value", H2.headers(stream: 9, H2.request("GET", Self.locator, [("x-note", "a\rb")]))),
             ]
             for (stream, what, frames) in refused {
                 await connection.send(frames)
@@ -514,9 +516,9 @@ struct DataPlaneBoundsTests {
                 #expect(seen?.reset(stream) == true, "\(what): the stream was not reset (status \(String(describing: seen?.status(stream))))")
             }
             // The connection goes on; its answer also means every refusal before it has been committed.
-            await connection.send(H2.headers(stream: 9, H2.request("GET", Self.locator)))
-            let allowed = await connection.wait { $0.ended(9) }
-            #expect(allowed?.status(9) == 200)
+            await connection.send(H2.headers(stream: 11, H2.request("GET", Self.locator)))
+            let allowed = await connection.wait { $0.ended(11) }
+            #expect(allowed?.status(11) == 200)
             #expect(connection.received.goAway == nil)
             await connection.close()
 
@@ -524,7 +526,7 @@ struct DataPlaneBoundsTests {
             let badRequests = rows.filter { $0.reason == "bad_request" }
             #expect(badRequests.count == refused.count, "\(rows.map { ($0.agency, $0.reason) })")
             #expect(badRequests.allSatisfy { $0.agency == "denver-pd" && $0.effect == .deny && $0.status == 400 })
-            // One row per request: 4 refused, 1 allowed.
+            // One row per request: 5 refused, 1 allowed.
             #expect(rows.count == refused.count + 1, "one request, one row: \(rows.map { ($0.agency, $0.method, $0.path, $0.reason) })")
             #expect(gateway.recorder.requests.map(\.path) == [Self.locator])
         }

@@ -23,6 +23,16 @@ struct HeaderRulesTests {
         #expect((violation == nil) == passes, "\(value): \(violation ?? "passes")")
     }
 
+    /// An attacker's pass: a vertical tab or DEL in a forwarded value passed, was decided and logged as allowed,
+    /// then NIO's encoder refused it and the client got 502, logged as the upstream's fault.
+    @Test("a header value with a control character but a tab, or DEL, is refused; a tab and non-ASCII bytes pass", arguments: [
+        ("a\u{0B}b", false), ("a\u{7F}", false), ("a\u{1B}[31m", false), ("a\u{00}", false), ("a\tb", true), ("café", true),
+    ])
+    func controlCharacters(value: String, passes: Bool) {
+        let violation = headerViolation(["Host": "jail", "Accept": value])
+        #expect((violation == nil) == passes, "\(value.debugDescription): \(violation ?? "passes")")
+    }
+
     @Test("a second Content-Type is refused: frameworks disagree on which one wins")
     func duplicateContentType() {
         #expect(headerViolation(["Host": "jail", "Content-Type": "application/json"]) == nil)
