@@ -83,6 +83,13 @@ extension Registry {
         guard Identifier.isValidReference(subject) else { throw StoreError("'\(subject)' is not a booking number") }
         guard Identifier.isValid(name) else { throw StoreError("fact name '\(name)' must be lower-case letters, digits and '-'") }
         try requireText(value, "a value")
+        // Kept in the append-only log, which audit bundles carry: immigration status collected here could never be
+        // taken back.
+        for (what, text) in [("name", name), ("value", value)] {
+            if let stem = ImmigrationStatusTerms.stem(in: text) {
+                throw StoreError("a fact's \(what) may not name or state immigration or citizenship status ('\(stem)'): the county may not collect it")
+            }
+        }
         let `operator` = try operatorName(`operator`).text
         try write { session in
             let previous = try session.scalarText("SELECT value FROM subject_facts WHERE subject = ? AND name = ?", subject, name)

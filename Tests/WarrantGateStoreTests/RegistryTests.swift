@@ -255,6 +255,20 @@ struct HostileInputTests {
         #expect(try registry.history(target: "JW-1").map(\.action) == ["warrant.register"])
     }
 
+    /// An attacker's pass: `subject set-fact --name citizenship --value undocumented` kept immigration status in the
+    /// registry and, for good, in the append-only log.
+    @Test("a fact naming or stating immigration or citizenship status is refused; nothing is recorded", arguments: [
+        ("citizenship", "undocumented"), ("immigration-status", "pending"), ("conviction", "non-citizen"), ("conviction", "Illegal Alien"),
+        ("place-of-birth", "MX"), ("conviction", "ＣＩＴＩＺＥＮ"),
+    ])
+    func immigrationFacts(name: String, value: String) throws {
+        let database = try TemporaryDatabase()
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
+        #expect(throws: StoreError.self) { try registry.setFact(subject: "2017-000123", name: name, value: value, operator: "clerk") }
+        #expect(try registry.history(target: "2017-000123").isEmpty)
+        try registry.setFact(subject: "2017-000123", name: "conviction", value: "serious-felony", operator: "clerk")
+    }
+
     @Test("dates out of 1970–9999 or that do not exist are refused, whatever their form")
     func impossibleExpiry() throws {
         let database = try TemporaryDatabase()
