@@ -102,11 +102,11 @@ struct SystemdNotifierTests {
         #expect(configuration.logSigningKeyPath == "/var/lib/warrant-gate/log-signing.key")
         #expect(configuration.adminHost == "127.0.0.1")
         #expect(Set(configuration.upstreams.keys) == ["records", "visitation", "custody"])
-        // The policy files it names are the shipped ones, where the package installs them.
-        for path in [configuration.policyPath, configuration.agenciesPath] {
-            #expect(path.hasPrefix("/etc/warrant-gate/policies/"))
-            #expect(FileManager.default.fileExists(atPath: Repository.path("policies/" + path.dropFirst("/etc/warrant-gate/policies/".count))), "\(path)")
-        }
+        // The agency directory is the shipped one, where the package installs it; the policy is the county's own, which
+        // the package does not ship, so that the gateway does not start on another jurisdiction's law.
+        let shipped = { (path: String) in FileManager.default.fileExists(atPath: Repository.path("policies/" + path.dropFirst("/etc/warrant-gate/policies/".count))) }
+        #expect(configuration.agenciesPath.hasPrefix("/etc/warrant-gate/policies/") && shipped(configuration.agenciesPath))
+        #expect(configuration.policyPath == "/etc/warrant-gate/policies/local.yaml" && !shipped(configuration.policyPath))
         // The one authority of the package's own agencies.yaml (no agency yet), not the demo's.
         #expect(configuration.authorities == ["county-ca": "/etc/warrant-gate/tls/client-ca.pem"])
     }
