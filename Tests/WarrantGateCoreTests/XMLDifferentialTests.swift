@@ -19,7 +19,7 @@ struct XMLDifferentialTests {
     @Test("libxml2 reads the redacted output as the input less the redacted subtrees")
     func randomDocuments() throws {
         var random = SplitMix64(seed: 0x584d_4c31)
-        var removedTotal = 0
+        var removedTotal = 0, refusedForText = 0
         for round in 0..<600 {
             let document = Array(RandomXML.document(using: &random).utf8)
             let input = XMLEvents(parsing: document)
@@ -31,6 +31,12 @@ struct XMLDifferentialTests {
                 #expect(throws: RedactionError.self, "document \(round)") { try Self.redact(document, chunked: &random) }
                 continue
             }
+            if Self.holdsRedactedMarkup(expected.events) {
+                // Kept text that a client would parse into a redacted field: refused.
+                #expect(throws: RedactionError.self, "document \(round): \(Self.show(document))") { try Self.redact(document, chunked: &random) }
+                refusedForText += 1
+                continue
+            }
 
             let ours = try Self.redact(document, chunked: &random)
             let output = XMLEvents(parsing: ours.output)
@@ -40,6 +46,29 @@ struct XMLDifferentialTests {
             removedTotal += ours.removed
         }
         #expect(removedTotal > 100) // the generator does reach redacted names
+        #expect(refusedForText > 10) // and markup written as text
+    }
+
+    /// Whether kept text or a CDATA section holds a `<` (an optional `/`) and a name whose local part is redacted,
+    /// as a client parsing the text as XML would read it.
+    static func holdsRedactedMarkup(_ events: [XMLEvent]) -> Bool {
+        for event in events {
+            let bytes: [UInt8]
+            switch event {
+            case .text(let text), .cdata(let text): bytes = Array(text.utf8)
+            default: continue
+            }
+            for start in bytes.indices where bytes[start] == UInt8(ascii: "<") {
+                var end = start + 1
+                if end < bytes.count, bytes[end] == UInt8(ascii: "/") { end += 1 }
+                let nameStart = end
+                while end < bytes.count, XMLName.isNameByte(bytes[end]) { end += 1 }
+                let name = bytes[nameStart..<end]
+                let local = name.lastIndex(of: UInt8(ascii: ":")).map { name[($0 + 1)...] } ?? name
+                if !local.isEmpty, isRedacted(uri: "", local: String(decoding: local, as: UTF8.self)) { return true }
+            }
+        }
+        return false
     }
 
     @Test("refuses what libxml2 refuses, and libxml2 accepts what it outputs, when a byte is changed, added or dropped")

@@ -294,13 +294,29 @@ struct XMLRedactionTests {
         #expect(removed == 1)
     }
 
-    @Test("a redacted name inside CDATA, a comment, a processing instruction or escaped text is text, not an element")
+    @Test("a redacted name inside a comment, a processing instruction or an attribute value is text, not an element")
     func namesAsText() throws {
         let document = """
-            <r xmlns:nc="\(Self.nc)"><![CDATA[<nc:Citizenship>x</nc:Citizenship><immigrationStatus/>]]><!-- <nc:Citizenship/> -->\
-            <?p <immigrationStatus/>?>&lt;immigrationStatus/&gt;<a b="&lt;immigrationStatus/&gt;"/></r>
+            <r xmlns:nc="\(Self.nc)"><![CDATA[<nc:Keep>]]><!-- <nc:Citizenship/> -->\
+            <?p <immigrationStatus/>?>&lt;keep/&gt;&lt; immigrationStatus<a b="&lt;immigrationStatus/&gt;"/></r>
             """
         #expect(try redact(document) == (document, 0))
+    }
+
+    /// An attacker's pass: a record returned as an escaped XML string (`GetBookingResult` of a legacy .NET service), or
+    /// in a CDATA section, passed with citizenship in it; the client parses that string too.
+    @Test("text or CDATA holding markup that names a redacted field is refused; inside a removed element it goes with it", arguments: [
+        "<r>&lt;citizenship&gt;MX&lt;/citizenship&gt;</r>", "<r>x &#60;nc:Citizenship>MX</r>", "<r>&#x3c;/immigrationStatus&gt;</r>",
+        "<r><![CDATA[<Person><citizenship>MX</citizenship></Person>]]></r>", "<r><![CDATA[a<p:IMMIGRATION_STATUS/>]]></r>",
+    ])
+    func escapedMarkupRefused(document: String) {
+        #expect(refusal(Array(document.utf8), names: Self.names + ["citizenship"]) == .refused, "\(document)")
+    }
+
+    @Test("escaped markup inside a removed element goes with it")
+    func escapedMarkupRemoved() throws {
+        let (output, removed) = try redact("<r><immigrationStatus>&lt;citizenship&gt;<![CDATA[<citizenship>]]></immigrationStatus>kept</r>")
+        #expect(output == "<r>kept</r>" && removed == 1)
     }
 
     @Test("markup-like text inside a removed element does not end it early")

@@ -15,7 +15,9 @@
 ///   deeper than the limit, a markup token longer than the limit, and anything not well-formed.
 /// - Comments, processing instructions and CDATA sections are kept byte for byte where their element is kept, and go
 ///   with an element that is removed. Their contents are text, never elements: a redacted name written inside a
-///   CDATA section or a comment is not an element and is kept, as is escaped markup in ordinary text.
+///   comment is kept. But a response whose text or CDATA holds markup naming a redacted field (`&lt;citizenship&gt;`,
+///   `<![CDATA[<nc:PersonCitizenshipText>`: a record returned as an escaped XML string, as legacy .NET services do)
+///   is refused: a client parses that string too, and the redactor cannot remove what is inside it.
 ///
 /// Kept bytes pass through unchanged, so a document with nothing to remove comes out identical. The one exception:
 /// whitespace alone between a removed element and the markup before it goes with the element, so that an indented
@@ -94,6 +96,9 @@ private struct XMLRedactionMachine {
     private var brackets = 0
     /// Inside a reference in text: its length so far, from the `&`.
     private var reference: [UInt8] = []
+    /// After a `<` in a response's text (written `&lt;`) or CDATA section, outside a removed element: the name read
+    /// after it so far, which ``checkEmbeddedName()`` compares with the redacted names.
+    private var embeddedName: [UInt8]?
     /// Where the XML declaration may stand: 0, or 3 after a byte order mark.
     private var prologStart = 0
     private var rootSeen = false
@@ -362,6 +367,15 @@ private struct XMLRedactionMachine {
                     let textStart = index
                     index = try scanText(bytes, from: index)
                     if let outline, index > textStart { outline.text(UnsafeRawBufferPointer(rebasing: bytes[textStart..<index]), depth: open.count) }
+                    if embeddedName != nil {
+                        var next = textStart
+                        while next < index, embeddedName != nil {
+                            try readEmbeddedName(bytes[next], at: consumed + next)
+                            next += 1
+                        }
+                        // The text ends at markup or a reference: so does the name.
+                        if index < count, embeddedName != nil { try checkEmbeddedName(at: consumed + index) }
+                    }
                     if isAllowListContainer, !bytes[textStart..<index].allSatisfy(XMLName.isSpace) {
                         throw Self.outsideTheFields("text", at: consumed + textStart)
                     }
@@ -418,7 +432,7 @@ private struct XMLRedactionMachine {
                 index = try scanComment(bytes, from: index)
                 if mode == .content { blank = afterToken(at: index) }
             case .cdata:
-                index = scanCDATA(bytes, from: index)
+                index = try scanCDATA(bytes, from: index)
                 if mode == .content { blank = afterToken(at: index) }
             case .markup:
                 guard let end = try scanMarkup(bytes, from: index) else {
@@ -659,6 +673,7 @@ private struct XMLRedactionMachine {
             if byte == UInt8(ascii: ";") {
                 if let problem = XMLReference.problem(reference) { throw RedactionError(problem.kind, problem.detail, offset: consumed + index) }
                 mode = .content
+                if Self.lessThanReferences.contains(reference) { startEmbeddedName() }
                 return index
             }
             reference.append(byte)
@@ -690,11 +705,13 @@ private struct XMLRedactionMachine {
     }
 
     /// A CDATA section's body, up to and including `]]>`.
-    private mutating func scanCDATA(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+    private mutating func scanCDATA(_ bytes: UnsafeRawBufferPointer, from start: Int) throws(RedactionError) -> Int {
         var index = start
         while index < bytes.count {
             let byte = bytes[index]
             index += 1
+            if embeddedName != nil { try readEmbeddedName(byte, at: consumed + index - 1) }
+            if byte == UInt8(ascii: "<") { startEmbeddedName() }
             if byte == UInt8(ascii: "]") {
                 brackets += 1
             } else if byte == UInt8(ascii: ">"), brackets >= 2 {
@@ -706,6 +723,49 @@ private struct XMLRedactionMachine {
             }
         }
         return index
+    }
+
+    // MARK: Markup written as text
+
+    /// `lt`, `#60` and `#x3C` (in either case), each a `<` in text.
+    private static let lessThanReferences: Set<[UInt8]> = Set(["lt", "#60", "#x3C", "#x3c", "#X3C", "#X3c", "#060", "#x03C", "#x03c"].map { Array($0.utf8) })
+
+    /// The longest name read after a `<` written as text; a longer one is no tag a client would read.
+    private static let maxEmbeddedName = 1024
+
+    /// A `<` stands in a response's text or CDATA section: the name after it is read, unless it is inside an element
+    /// being removed (which goes whole) or a request is being read.
+    private mutating func startEmbeddedName() {
+        embeddedName = outline == nil && removedDepth == 0 ? [] : nil
+    }
+
+    /// One more byte after a `<` written as text, at `offset`: part of the name (a `/` before it, for an end tag), or
+    /// its end.
+    private mutating func readEmbeddedName(_ byte: UInt8, at offset: Int) throws(RedactionError) {
+        guard var name = embeddedName else { return }
+        if XMLName.isNameByte(byte) || (byte == UInt8(ascii: "/") && name.isEmpty) {
+            name.append(byte)
+            embeddedName = name.count > Self.maxEmbeddedName ? nil : name
+        } else {
+            try checkEmbeddedName(at: offset)
+        }
+    }
+
+    /// Refuses the document if the name read after a `<` written as text (its local part, after any prefix), which
+    /// ends at `offset`, is a redacted field name: a client that parses the text as XML would read the field.
+    private mutating func checkEmbeddedName(at offset: Int) throws(RedactionError) {
+        guard let name = embeddedName else { return }
+        embeddedName = nil
+        let bare = name.first == UInt8(ascii: "/") ? name.dropFirst() : name[...]
+        let local = bare.lastIndex(of: UInt8(ascii: ":")).map { bare[bare.index(after: $0)...] } ?? bare
+        guard !local.isEmpty else { return }
+        let redacted = Array(local).withUnsafeBytes { names.redact(nil, $0) }
+        if redacted {
+            throw RedactionError(
+                .refused, "text holds markup naming a redacted field (<\(String(decoding: bare, as: UTF8.self))>), which a client would parse",
+                offset: offset
+            )
+        }
     }
 
     // MARK: Markup
