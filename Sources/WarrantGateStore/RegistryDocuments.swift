@@ -33,8 +33,12 @@ extension Registry {
             if let recorded = try session.scalarText("SELECT value FROM settings WHERE key = 'time-zone'"), recorded != timeZone.identifier {
                 throw StoreError("the recorded time zone is now \(recorded), not \(timeZone.identifier): register again")
             }
-            if try session.fetchOne("SELECT reference FROM documents WHERE reference = ?", document.reference) != nil {
-                throw StoreError("a document with reference \(document.reference) is already registered")
+            // References are ASCII: one that differs from a registered one only in letter case would be read as that
+            // one by the people who handle them, while the gateway matches `Warrant-Reference` exactly.
+            if let registered = try session.scalarText("SELECT reference FROM documents WHERE lower(reference) = lower(?)", document.reference) {
+                throw StoreError(registered == document.reference
+                    ? "a document with reference \(document.reference) is already registered"
+                    : "a document with reference \(registered) is already registered: \(document.reference) differs from it only in letter case")
             }
             try session.execute(
                 """

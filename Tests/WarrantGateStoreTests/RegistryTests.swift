@@ -269,6 +269,18 @@ struct HostileInputTests {
         try registry.setFact(subject: "2017-000123", name: "conviction", value: "serious-felony", operator: "clerk")
     }
 
+    /// An attacker's pass registered `jw-2026-0001` beside `JW-2026-0001`: two documents that people read as one.
+    @Test("a reference that differs from a registered one only in letter case is refused")
+    func referenceCase() throws {
+        let database = try TemporaryDatabase()
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
+        _ = try registry.register(judicial("JW-2026-0001"), operator: "clerk")
+        #expect(throws: StoreError.self) { try registry.register(judicial("jw-2026-0001"), operator: "clerk") }
+        #expect(throws: StoreError.self) { try registry.register(judicial("JW-2026-0001"), operator: "clerk") }
+        #expect(try registry.entry(reference: "jw-2026-0001") == nil)
+        _ = try registry.register(judicial("JW-2026-0002"), operator: "clerk")
+    }
+
     @Test("dates out of 1970–9999 or that do not exist are refused, whatever their form")
     func impossibleExpiry() throws {
         let database = try TemporaryDatabase()
