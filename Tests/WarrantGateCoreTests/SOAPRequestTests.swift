@@ -101,7 +101,7 @@ struct SOAPRequestTests {
         let nested = Self.getBooking("<BookingNumber>2017-000123<BookingNumber>2017-000456</BookingNumber></BookingNumber>")
         #expect(try Self.read(nested).values["BookingNumber"] == [.unusable("stands inside another element read"), notText])
         let twice = Self.getBooking("<BookingNumber>2017-000123</BookingNumber><BookingNumber>2017-000456</BookingNumber>")
-        #expect(try Self.read(twice).values["BookingNumber"] == [.text("2017-000123"), .text("2017-000456")])
+        #expect(try Self.read(twice).values["BookingNumber"] == [.text("2017-000123"), .unusable("is not the operation's first child")])
         // An attacker's pass: the one watched element nested below another parameter, or in another namespace, was
         // the subject, while a service binding parameters by position read the operation's first child.
         let below = SOAPValue.unusable("stands below the operation's own children")
@@ -109,6 +109,17 @@ struct SOAPRequestTests {
         #expect(try Self.read(nestedAlone).values["BookingNumber"] == [below])
         let deeper = Self.getBooking("<BookingNumber>2017-000123</BookingNumber><Other><BookingNumber>2017-000456</BookingNumber></Other>")
         #expect(try Self.read(deeper).values["BookingNumber"] == [.text("2017-000123"), below])
+        // A re-pass: another parameter before it (what a positional binder reads first), or beside it under a name
+        // that differs only in letter case (what a loose binder may read), makes it unusable.
+        let second = Self.getBooking("<in0>2017-000456</in0><BookingNumber>2017-000123</BookingNumber>")
+        #expect(try Self.read(second).values["BookingNumber"] == [.unusable("is not the operation's first child")])
+        let cased = Self.getBooking("<BookingNumber>2017-000123</BookingNumber><booking_number>2017-000456</booking_number>")
+        #expect(try Self.read(cased).values["BookingNumber"] == [
+            .text("2017-000123"), .unusable("has a sibling whose name differs from it only in letter case or separators"),
+        ])
+        // First, with other parameters after it, it is read.
+        let first = Self.getBooking("<BookingNumber>2017-000123</BookingNumber><IncludeCharges>true</IncludeCharges>")
+        #expect(try Self.read(first).values["BookingNumber"] == [.text("2017-000123")])
         // xsi:nil makes it null to XmlSerializer and JAXB; SOAP encoding's href points at another element.
         for attributes in [#"xmlns:i="http://www.w3.org/2001/XMLSchema-instance" i:nil="true""#, ##"href="#b""##] {
             let document = Self.getBooking("<BookingNumber \(attributes)>2017-000123</BookingNumber>")

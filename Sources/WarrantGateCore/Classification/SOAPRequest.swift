@@ -115,6 +115,11 @@ final class SOAPEnvelopeOutline {
     private static let envelopeNames: Set<String> = ["Envelope", "Header", "Body"]
 
     private let watched: Set<String>
+    /// Each watched name by its ``FieldNameKey``: another child of the operation of that key, but not that name, is
+    /// what a binder that matches names loosely would read.
+    private let watchedKeys: [String: String]
+    /// How many element children the operation has had so far.
+    private var operationChildren = 0
     /// The root's namespace, if the root is a SOAP Envelope.
     private var envelopeNamespace: String?
     /// The first way the envelope departs from the accepted shape.
@@ -145,6 +150,7 @@ final class SOAPEnvelopeOutline {
 
     init(watching: Set<String>) {
         watched = watching
+        watchedKeys = Dictionary(watching.map { (FieldNameKey.of($0), $0) }, uniquingKeysWith: min)
     }
 
     var isEnvelope: Bool { envelopeNamespace != nil }
@@ -172,6 +178,7 @@ final class SOAPEnvelopeOutline {
         case 3 where inBody:
             operations.append(QualifiedName(namespace: namespace, local: local))
             inOperation = true
+            operationChildren = 0
         case 3 where inHeader && isAddressing:
             switch local {
             case "Action": captured = .addressingAction
@@ -189,6 +196,11 @@ final class SOAPEnvelopeOutline {
         default:
             if isAddressing { refuse("WS-Addressing's \(local) stands where no SOAP stack should read it") }
         }
+        let isOperationChild = inOperation && depth == 4
+        defer { if isOperationChild { operationChildren += 1 } }
+        if isOperationChild, !watched.contains(local), let name = watchedKeys[FieldNameKey.of(local)] {
+            values[name, default: []].append(.unusable("has a sibling whose name differs from it only in letter case or separators"))
+        }
         if watched.contains(local) {
             if capture != nil {
                 values[local, default: []].append(.unusable("stands inside another element read"))
@@ -200,6 +212,9 @@ final class SOAPEnvelopeOutline {
                 values[local, default: []].append(.unusable("stands below the operation's own children"))
             } else if !namespace.isEmpty && namespace != operations.last?.namespace {
                 values[local, default: []].append(.unusable("is in another namespace than the operation's"))
+            } else if operationChildren > 0 {
+                // A service that binds parameters by position reads the first child as the first parameter.
+                values[local, default: []].append(.unusable("is not the operation's first child"))
             } else if hasAttributes {
                 values[local, default: []].append(.unusable("carries attributes, which may change how it reads"))
             } else {
