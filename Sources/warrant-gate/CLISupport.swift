@@ -78,11 +78,18 @@ struct SudoInvocation {
     let operatorGroups: Set<gid_t>
 
     /// Nil unless sudo started this process as an account other than the one that ran it (`SUDO_USER` and
-    /// `SUDO_UID`, which sudo sets, naming another user than the process's).
+    /// `SUDO_UID`, which sudo sets, naming another user than the process's). When sudo ran it from root, and the
+    /// kernel's audit login id names another person (`sudo -i`, then `sudo -u warrant-gate`, or `SUDO_UID=0` set by
+    /// hand), the operator is that person, with their own account's rights: root is a step between, not who ran it.
     static var current: SudoInvocation? {
         let environment = ProcessInfo.processInfo.environment
         guard let user = environment["SUDO_USER"], !user.isEmpty, let uid = environment["SUDO_UID"].flatMap(uid_t.init), uid != getuid() else {
             return nil
+        }
+        if uid == 0, let login = ProcessAccount.loginUID(), login != 0, ProcessAccount.inInitialUserNamespace() {
+            let person = ProcessAccount.accountName(login) ?? "uid \(login)"
+            let primary = getpwuid(login)?.pointee.pw_gid ?? gid_t.max
+            return SudoInvocation(operatorAccount: person, operatorID: login, operatorGroups: Self.groups(of: person, primary: primary))
         }
         let primary = environment["SUDO_GID"].flatMap(gid_t.init) ?? gid_t.max
         return SudoInvocation(operatorAccount: user, operatorID: uid, operatorGroups: Self.groups(of: user, primary: primary))
@@ -146,8 +153,9 @@ struct SudoInvocation {
     /// - a process running as an account other than root and the person's own, with no `SUDO_UID` naming someone
     ///   else, was switched to it without sudo saying who (`SUDO_UID` set to the target, `su`, `runuser`): the
     ///   operator's restrictions would not apply, so it is refused;
-    /// - a `SUDO_UID` other than the person's, or root's (sudo run again from a root shell), or a `SUDO_USER` that is
-    ///   not the name of `SUDO_UID`'s account, was set by hand: the two-person rule would compare a made-up name.
+    /// - a `SUDO_UID` other than the person's, or root's (sudo run again from a root shell, where ``current`` names the
+    ///   person logged in as the operator), a `SUDO_UID` without `SUDO_USER`, or a `SUDO_USER` that is not the name of
+    ///   `SUDO_UID`'s account, was set by hand: the two-person rule would compare a made-up name.
     ///
     /// Without a login id (a container, a console without `pam_loginuid`) nothing can be checked, and sudo's word is
     /// taken: docs/debian.md says why its rule must not allow `SETENV`.
@@ -164,6 +172,10 @@ struct SudoInvocation {
                 """)
         }
         guard let claimed, claimed != uid else { return }
+        // sudo sets both, and an operator without a name would be no operator at all.
+        guard !(environment["SUDO_USER"] ?? "").isEmpty else {
+            throw CLIError(.refused, "SUDO_UID is set without SUDO_USER, as sudo never runs a command: it was set by hand")
+        }
         guard claimed == login || claimed == 0 else {
             throw CLIError(.refused, "SUDO_UID says \(ProcessAccount.named(claimed)) ran sudo, but \(person) logged in: it was set by hand")
         }

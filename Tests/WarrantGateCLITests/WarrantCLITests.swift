@@ -201,10 +201,12 @@ struct WarrantCLITests {
     @Test("SUDO_UID and SUDO_USER that the kernel's login id contradicts are refused", .enabled(if: canSetLogin))
     func forgedSudoEnvironment() throws {
         /// Runs the CLI with audit login id `login`, as uid `uid` (root when nil), with `environment`.
-        func run(login: Int, uid: Int?, _ environment: [String: String]) throws -> CLIProcess.Result {
+        func run(
+            login: Int, uid: Int?, _ environment: [String: String], _ arguments: [String] = ["warrant", "list", "--db", "/nonexistent/warrant-gate.sqlite"]
+        ) throws -> CLIProcess.Result {
             let switched = uid.map { ["setpriv", "--reuid=\($0)", "--regid=\($0)", "--clear-groups"] } ?? []
             let command = switched + ["env"] + environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-                + [CLIProcess.executable.path, "warrant", "list", "--db", "/nonexistent/warrant-gate.sqlite"]
+                + [CLIProcess.executable.path] + arguments
             let quoted = command.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
             return try CLIProcess.run(URL(fileURLWithPath: "/bin/sh"), ["-c", "echo \(login) > /proc/self/loginuid && exec " + quoted.joined(separator: " ")])
         }
@@ -214,9 +216,15 @@ struct WarrantCLITests {
         #expect(otherPerson.status == 3 && otherPerson.stderr.contains("SUDO_UID says uid 4243 ran sudo, but uid 4242 logged in"), "\(otherPerson.stderr)")
         let otherName = try run(login: 1, uid: nil, ["SUDO_UID": "1", "SUDO_USER": "bob"])
         #expect(otherName.status == 3 && otherName.stderr.contains("SUDO_USER says bob, but SUDO_UID is daemon (uid 1)"), "\(otherName.stderr)")
+        let unnamed = try run(login: 1, uid: 2, ["SUDO_UID": "1"])
+        #expect(unnamed.status == 3 && unnamed.stderr.contains("SUDO_UID is set without SUDO_USER"), "\(unnamed.stderr)")
         // As sudo sets them, the command runs (and finds no database).
         let genuine = try run(login: 1, uid: 2, ["SUDO_UID": "1", "SUDO_USER": "daemon"])
         #expect(genuine.status == 4, "\(genuine.stderr)")
+        // A re-pass: SUDO_UID=0 (sudo from a root shell, or set by hand) lent root's rights to whoever logged in. The
+        // operator is now the person logged in.
+        let throughRoot = try run(login: 1, uid: 2, ["SUDO_UID": "0", "SUDO_USER": "root"], ["serve", "--config", "/nonexistent/gateway.yaml"])
+        #expect(throughRoot.status == 3 && throughRoot.stderr.contains("(daemon ran it)"), "\(throughRoot.stderr)")
     }
 
     @Test("usage errors exit 2; a missing database is not created by a read")
