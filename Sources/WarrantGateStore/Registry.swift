@@ -176,6 +176,14 @@ public struct Registry: Sendable {
         try checkText(text, what)
     }
 
+    /// Refuses a `text`, if any, that names or states immigration or citizenship status (``ImmigrationStatusTerms``):
+    /// what the registry records goes into the append-only log, which audit bundles carry, so status collected there
+    /// could never be taken back.
+    func refuseImmigrationStatus(_ text: String?, _ what: String) throws {
+        guard let text, let term = ImmigrationStatusTerms.stem(in: text) else { return }
+        throw StoreError("\(what) may not name or state immigration or citizenship status ('\(term)'): the county may not collect it")
+    }
+
     /// Refuses a `text`, if any, holding a character ``FreeText`` refuses.
     func checkText(_ text: String?, _ what: String) throws {
         if let text, let problem = FreeText.problem(text, field: what) { throw StoreError(problem) }

@@ -124,6 +124,7 @@ extension Registry {
     /// Revokes an active or pending document.
     public func revoke(reference: String, reason: String, operator: String, at time: Date = Date()) throws {
         try requireText(reason, "a revocation reason")
+        try refuseImmigrationStatus(reason, "a revocation reason")
         let `operator` = try operatorName(`operator`).text
         try write { session in
             let entry = try Self.requireEntry(session, reference)

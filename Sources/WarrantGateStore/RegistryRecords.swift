@@ -15,6 +15,8 @@ extension Registry {
         guard Identifier.isValidReference(record.subject) else { throw StoreError("'\(FreeText.escaped(record.subject))' is not a booking number") }
         try requireText(record.givenBy, "who gave or took it (--by)")
         try checkText(record.language, "--language")
+        try refuseImmigrationStatus(record.givenBy, "--by")
+        try refuseImmigrationStatus(record.language, "--language")
         if record.kind == .advisement { try requireText(record.language ?? "", "the language of the advisement (--language)") }
         if record.kind == .writtenAuthorization, record.scope.isEmpty {
             throw StoreError("a written authorization must say what may be shared (--fields)")
@@ -83,13 +85,8 @@ extension Registry {
         guard Identifier.isValidReference(subject) else { throw StoreError("'\(subject)' is not a booking number") }
         guard Identifier.isValid(name) else { throw StoreError("fact name '\(name)' must be lower-case letters, digits and '-'") }
         try requireText(value, "a value")
-        // Kept in the append-only log, which audit bundles carry: immigration status collected here could never be
-        // taken back.
-        for (what, text) in [("name", name), ("value", value)] {
-            if let stem = ImmigrationStatusTerms.stem(in: text) {
-                throw StoreError("a fact's \(what) may not name or state immigration or citizenship status ('\(stem)'): the county may not collect it")
-            }
-        }
+        try refuseImmigrationStatus(name, "a fact's name")
+        try refuseImmigrationStatus(value, "a fact's value")
         let `operator` = try operatorName(`operator`).text
         try write { session in
             let previous = try session.scalarText("SELECT value FROM subject_facts WHERE subject = ? AND name = ?", subject, name)

@@ -259,7 +259,10 @@ struct HostileInputTests {
     /// registry and, for good, in the append-only log.
     @Test("a fact naming or stating immigration or citizenship status is refused; nothing is recorded", arguments: [
         ("citizenship", "undocumented"), ("immigration-status", "pending"), ("conviction", "non-citizen"), ("conviction", "Illegal Alien"),
-        ("place-of-birth", "MX"), ("conviction", "ＣＩＴＩＺＥＮ"),
+        ("place-of-birth", "MX"), ("conviction", "ＣＩＴＩＺＥＮ"), ("placeOfBirth", "MX"), ("status", "ciudadanía mexicana"),
+        ("status", "inmigración"), ("status", "indocumentado"), ("status", "LPR"), ("status", "EWI 2019"), ("status", "A# 123-456-789"),
+        ("status", "A200123456"), ("status", "green card holder"), ("status", "U-visa"), ("status", "overstay"), ("status", "naturalized 2010"),
+        ("status", "lawful permanent resident"), ("status", "sin papeles"),
     ])
     func immigrationFacts(name: String, value: String) throws {
         let database = try TemporaryDatabase()
@@ -267,6 +270,30 @@ struct HostileInputTests {
         #expect(throws: StoreError.self) { try registry.setFact(subject: "2017-000123", name: name, value: value, operator: "clerk") }
         #expect(try registry.history(target: "2017-000123").isEmpty)
         try registry.setFact(subject: "2017-000123", name: "conviction", value: "serious-felony", operator: "clerk")
+    }
+
+    /// A re-pass: the status went into the log by other writers, as who gave an advisement or why a warrant was
+    /// revoked.
+    @Test("an advisement's --by or --language, or a revocation's reason, that states the status is refused")
+    func immigrationStatusElsewhere() throws {
+        let database = try TemporaryDatabase()
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
+        let advisement = SubjectRecord(subject: "2017-000123", kind: .advisement, givenBy: "Dep. Ortiz; inmate is undocumented", givenAt: Date(), language: "es")
+        #expect(throws: StoreError.self) { try registry.record(advisement, operator: "clerk") }
+        let language = SubjectRecord(subject: "2017-000123", kind: .advisement, givenBy: "Dep. Ortiz", givenAt: Date(), language: "es (undocumented alien)")
+        #expect(throws: StoreError.self) { try registry.record(language, operator: "clerk") }
+        _ = try registry.register(judicial("JW-1"), operator: "clerk")
+        #expect(throws: StoreError.self) { try registry.revoke(reference: "JW-1", reason: "the subject is a US citizen", operator: "clerk") }
+        try registry.revoke(reference: "JW-1", reason: "quashed by the court", operator: "clerk")
+    }
+
+    /// A re-pass: the terms matched inside words, so ordinary facts were refused.
+    @Test("ordinary facts that only contain a term inside a word are kept", arguments: [
+        "supervisable", "advisable", "salient", "Valiente", "alienation of affection", "Visalia Superior Court", "deportment",
+        "citizens arrest", "a number of prior convictions", "a 20230101 booking", "serious-felony",
+    ])
+    func ordinaryFacts(value: String) throws {
+        #expect(ImmigrationStatusTerms.stem(in: value) == nil, "\(value)")
     }
 
     /// An attacker's pass registered `jw-2026-0001` beside `JW-2026-0001`: two documents that people read as one.

@@ -3,20 +3,83 @@
 /// a fact about an inmate that names or states it: a fact is kept in the database and in the append-only log, which
 /// every audit bundle carries, so one collected there could never be taken back.
 ///
-/// Matched within the text as field names are compared (``FieldNameKey``: any letter case, whatever separates the
-/// words, lookalike letters read as the Latin ones they show), so `Citizenship`, `immigration_status` and
-/// `non-citizen` are caught. It is a floor, not a filter of all free text: counsel decides what else must not be
-/// recorded.
+/// The text is read as words: runs of letters and digits, split where a small letter meets a capital
+/// (`placeOfBirth`), each compared as field names are (``FieldNameKey``: any letter case, lookalike letters read as
+/// the Latin ones they show). A term matches at the start of a word (`citizenship` in `non-citizenship`), never inside
+/// one (`visa` is not in `advisable`); some only as whole words (`alien`, not `alienation`), and some as words that
+/// follow each other (`green card`, `place of birth`). It is a floor, not a filter of all free text: counsel decides
+/// what else must not be recorded.
 public enum ImmigrationStatusTerms {
-    /// Word stems, in ``FieldNameKey``'s form.
-    static let stems = [
-        "citizen", "immigra", "alien", "undocumented", "nationality", "deport", "visa", "asylum", "refugee", "greencard",
-        "birthcountry", "countryofbirth", "placeofbirth", "birthplace", "anumber", "daca", "lawfulpermanent", "permanentresident",
+    /// Terms that match a word they begin, in English and Spanish.
+    static let prefixes = [
+        "citizenship", "immigra", "undocumented", "nationality", "deportation", "deportee", "deportable", "asylum", "refugee",
+        "naturaliz", "noncitizen", "overstay", "ciudadan", "inmigra", "indocumentad", "nacionalidad", "extranjer", "deportad",
+        "aliennumber", "alienregistration",
+    ]
+    /// Terms that match only a whole word, or consecutive whole words written together.
+    static let words = [
+        "citizen", "alien", "aliens", "illegals", "visa", "visas", "daca", "lpr", "ewi", "tps", "greencard", "birthcountry",
+        "countryofbirth", "placeofbirth", "birthplace", "permanentresident", "lawfulpermanentresident", "sinpapeles",
+        "paisdenacimiento", "lugardenacimiento",
     ]
 
-    /// The first stem `text` holds, or nil.
+    /// The first term `text` holds, or nil.
     public static func stem(in text: String) -> String? {
-        let key = FieldNameKey.of(text)
-        return stems.first { key.contains($0) }
+        let words = Self.words(of: text).map { FieldNameKey.of($0) }.filter { !$0.isEmpty }
+        for (index, word) in words.enumerated() {
+            if let prefix = prefixes.first(where: word.hasPrefix) { return prefix }
+            // Whole words, alone or with the words after them (at most four: `lawful permanent resident`).
+            var joined = ""
+            for next in words[index..<min(words.count, index + 4)] {
+                joined += next
+                if let term = Self.words.first(where: { $0 == joined }) { return term }
+            }
+        }
+        return alienNumber(in: text)
+    }
+
+    /// Runs of letters and digits, split where a small letter meets a capital.
+    static func words(of text: String) -> [String] {
+        var words: [String] = [], current = String.UnicodeScalarView()
+        var previousWasLower = false
+        for scalar in text.unicodeScalars {
+            let properties = scalar.properties
+            guard properties.isAlphabetic || properties.numericType != nil else {
+                if !current.isEmpty { words.append(String(current)) }
+                current = String.UnicodeScalarView()
+                previousWasLower = false
+                continue
+            }
+            if previousWasLower && properties.isUppercase, !current.isEmpty {
+                words.append(String(current))
+                current = String.UnicodeScalarView()
+            }
+            current.append(scalar)
+            previousWasLower = properties.isLowercase
+        }
+        if !current.isEmpty { words.append(String(current)) }
+        return words
+    }
+
+    /// An alien registration number (`A123456789`, `A-123-456-789`, `A# 123 456 789`): a capital `A` and eight or nine
+    /// digits, the digits in groups that separators may split.
+    private static func alienNumber(in text: String) -> String? {
+        let scalars = Array(text.unicodeScalars)
+        for (index, scalar) in scalars.enumerated() where scalar == "A" {
+            if index > 0, scalars[index - 1].properties.isAlphabetic || scalars[index - 1].properties.numericType != nil { continue }
+            var digits = 0, position = index + 1
+            while position < scalars.count, digits < 10 {
+                let next = scalars[position]
+                if ("0"..."9").contains(next) {
+                    digits += 1
+                } else if !(next == "-" || next == " " || next == "#" || next == ".") || digits == 0 && position > index + 2 {
+                    break
+                }
+                position += 1
+            }
+            let ends = position == scalars.count || !(("0"..."9").contains(scalars[position]) || scalars[position].properties.isAlphabetic)
+            if (8...9).contains(digits) && ends { return "an A-number" }
+        }
+        return nil
     }
 }
