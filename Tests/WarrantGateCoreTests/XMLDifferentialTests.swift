@@ -50,7 +50,7 @@ struct XMLDifferentialTests {
     }
 
     /// Whether kept text or a CDATA section holds a `<` (an optional `/`) and a name whose local part is redacted,
-    /// as a client parsing the text as XML would read it.
+    /// ending as a tag's name does, as a client parsing the text as XML would read it.
     static func holdsRedactedMarkup(_ events: [XMLEvent]) -> Bool {
         for event in events {
             let bytes: [UInt8]
@@ -63,6 +63,8 @@ struct XMLDifferentialTests {
                 if end < bytes.count, bytes[end] == UInt8(ascii: "/") { end += 1 }
                 let nameStart = end
                 while end < bytes.count, XMLName.isNameByte(bytes[end]) { end += 1 }
+                // A name ends as a tag's does, or it is no tag (`<name@host>`).
+                guard end < bytes.count, bytes[end] == UInt8(ascii: ">") || bytes[end] == UInt8(ascii: "/") || XMLName.isSpace(bytes[end]) else { continue }
                 let name = bytes[nameStart..<end]
                 let local = name.lastIndex(of: UInt8(ascii: ":")).map { name[($0 + 1)...] } ?? name
                 if !local.isEmpty, isRedacted(uri: "", local: String(decoding: local, as: UTF8.self)) { return true }

@@ -308,9 +308,20 @@ struct XMLRedactionTests {
     @Test("text or CDATA holding markup that names a redacted field is refused; inside a removed element it goes with it", arguments: [
         "<r>&lt;citizenship&gt;MX&lt;/citizenship&gt;</r>", "<r>x &#60;nc:Citizenship>MX</r>", "<r>&#x3c;/immigrationStatus&gt;</r>",
         "<r><![CDATA[<Person><citizenship>MX</citizenship></Person>]]></r>", "<r><![CDATA[a<p:IMMIGRATION_STATUS/>]]></r>",
+        // A re-pass: other spellings of the `<`, and a name spelled with character references.
+        "<r>&#0060;citizenship&gt;MX</r>", "<r>&lt;&#99;itizenship&gt;MX</r>", "<r>&lt;&#x43;itizenship&#x3E;MX</r>", "<r>&lt;citizenship x='1'/&gt;</r>",
     ])
     func escapedMarkupRefused(document: String) {
         #expect(refusal(Array(document.utf8), names: Self.names + ["citizenship"]) == .refused, "\(document)")
+    }
+
+    /// A re-pass: an address in angle brackets withheld the whole record.
+    @Test("a < before a name that does not end as a tag's does (an address, a stray bracket) is no markup", arguments: [
+        "<r>ICE ERO Liaison &lt;immigration@denvergov.org&gt;</r>", "<r><![CDATA[x <nationality@county.example> y]]></r>",
+        "<r>&lt;citizenship</r>", "<r>&lt;citizenship&lt;b&gt;</r>", "<r>a &lt; citizenship &gt; b</r>",
+    ])
+    func bracketsThatAreNoMarkup(document: String) throws {
+        #expect(try redact(document, names: Self.names + ["citizenship", "nationality"]) == (document, 0))
     }
 
     @Test("escaped markup inside a removed element goes with it")

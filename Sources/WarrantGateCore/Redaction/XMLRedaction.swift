@@ -96,8 +96,8 @@ private struct XMLRedactionMachine {
     private var brackets = 0
     /// Inside a reference in text: its length so far, from the `&`.
     private var reference: [UInt8] = []
-    /// After a `<` in a response's text (written `&lt;`) or CDATA section, outside a removed element: the name read
-    /// after it so far, which ``checkEmbeddedName()`` compares with the redacted names.
+    /// After a `<` in a response's text (written as a reference) or CDATA section, outside a removed element: the name
+    /// read after it so far, which ``checkEmbeddedName(at:)`` compares with the redacted names.
     private var embeddedName: [UInt8]?
     /// Where the XML declaration may stand: 0, or 3 after a byte order mark.
     private var prologStart = 0
@@ -370,11 +370,11 @@ private struct XMLRedactionMachine {
                     if embeddedName != nil {
                         var next = textStart
                         while next < index, embeddedName != nil {
-                            try readEmbeddedName(bytes[next], at: consumed + next)
+                            try readEmbeddedName(byte: bytes[next], at: consumed + next)
                             next += 1
                         }
-                        // The text ends at markup or a reference: so does the name.
-                        if index < count, embeddedName != nil { try checkEmbeddedName(at: consumed + index) }
+                        // Markup right after a name makes no tag; a reference may go on with the name, or end it.
+                        if index < count, bytes[index] == UInt8(ascii: "<") { embeddedName = nil }
                     }
                     if isAllowListContainer, !bytes[textStart..<index].allSatisfy(XMLName.isSpace) {
                         throw Self.outsideTheFields("text", at: consumed + textStart)
@@ -673,7 +673,9 @@ private struct XMLRedactionMachine {
             if byte == UInt8(ascii: ";") {
                 if let problem = XMLReference.problem(reference) { throw RedactionError(problem.kind, problem.detail, offset: consumed + index) }
                 mode = .content
-                if Self.lessThanReferences.contains(reference) { startEmbeddedName() }
+                let referenced = XMLReference.character(reference)
+                if embeddedName != nil { try readEmbeddedName(referenced, at: consumed + index) }
+                if referenced == "<" { startEmbeddedName() }
                 return index
             }
             reference.append(byte)
@@ -710,7 +712,7 @@ private struct XMLRedactionMachine {
         while index < bytes.count {
             let byte = bytes[index]
             index += 1
-            if embeddedName != nil { try readEmbeddedName(byte, at: consumed + index - 1) }
+            if embeddedName != nil { try readEmbeddedName(byte: byte, at: consumed + index - 1) }
             if byte == UInt8(ascii: "<") { startEmbeddedName() }
             if byte == UInt8(ascii: "]") {
                 brackets += 1
@@ -727,9 +729,6 @@ private struct XMLRedactionMachine {
 
     // MARK: Markup written as text
 
-    /// `lt`, `#60` and `#x3C` (in either case), each a `<` in text.
-    private static let lessThanReferences: Set<[UInt8]> = Set(["lt", "#60", "#x3C", "#x3c", "#X3C", "#X3c", "#060", "#x03C", "#x03c"].map { Array($0.utf8) })
-
     /// The longest name read after a `<` written as text; a longer one is no tag a client would read.
     private static let maxEmbeddedName = 1024
 
@@ -739,15 +738,29 @@ private struct XMLRedactionMachine {
         embeddedName = outline == nil && removedDepth == 0 ? [] : nil
     }
 
-    /// One more byte after a `<` written as text, at `offset`: part of the name (a `/` before it, for an end tag), or
-    /// its end.
-    private mutating func readEmbeddedName(_ byte: UInt8, at offset: Int) throws(RedactionError) {
+    /// One more character after a `<` written as text, at `offset` (a byte of the text, or what a reference stands
+    /// for: nil for a reference to no single character): part of the name (a `/` before it, for an end tag), its end
+    /// as a tag's name ends (`>`, `/` or white space), or anything else, after which it is no tag (`<name@host>`).
+    private mutating func readEmbeddedName(_ character: Unicode.Scalar?, at offset: Int) throws(RedactionError) {
+        try readEmbeddedName(character, utf8: character.map { Array(String($0).utf8) } ?? [], at: offset)
+    }
+
+    /// A byte of text or CDATA, which is valid UTF-8: one from 0x80 up is part of a non-ASCII character, which a name
+    /// may hold.
+    private mutating func readEmbeddedName(byte: UInt8, at offset: Int) throws(RedactionError) {
+        try readEmbeddedName(Unicode.Scalar(byte), utf8: CollectionOfOne(byte), at: offset)
+    }
+
+    private mutating func readEmbeddedName(_ character: Unicode.Scalar?, utf8: some Collection<UInt8>, at offset: Int) throws(RedactionError) {
         guard var name = embeddedName else { return }
-        if XMLName.isNameByte(byte) || (byte == UInt8(ascii: "/") && name.isEmpty) {
-            name.append(byte)
+        guard let character else { return embeddedName = nil }
+        if character.value >= 0x80 || XMLName.isNameByte(UInt8(character.value)) || (character == "/" && name.isEmpty) {
+            name.append(contentsOf: utf8)
             embeddedName = name.count > Self.maxEmbeddedName ? nil : name
-        } else {
+        } else if character == ">" || character == "/" || XMLName.isSpace(UInt8(character.value)) {
             try checkEmbeddedName(at: offset)
+        } else {
+            embeddedName = nil
         }
     }
 

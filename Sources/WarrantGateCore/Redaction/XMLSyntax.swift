@@ -269,6 +269,20 @@ enum XMLReference {
         return (.malformed, "a malformed reference")
     }
 
+    /// The character an accepted reference named `name` stands for: a predefined entity's, or a character
+    /// reference's.
+    static func character<Bytes: Collection<UInt8>>(_ name: Bytes) -> Unicode.Scalar? {
+        let text = String(decoding: name, as: UTF8.self)
+        switch text {
+        case "lt": return "<"
+        case "gt": return ">"
+        case "amp": return "&"
+        case "apos": return "'"
+        case "quot": return "\""
+        default: return scalar(text).flatMap(Unicode.Scalar.init)
+        }
+    }
+
     /// The scalar of `#123` or `#x7B`, or nil.
     static func scalar(_ text: String) -> UInt32? {
         guard text.hasPrefix("#") else { return nil }
