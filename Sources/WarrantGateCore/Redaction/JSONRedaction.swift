@@ -114,6 +114,9 @@ private struct JSONRedactionMachine {
     private var utf8Need = 0
     private var utf8Low: UInt8 = 0
     private var utf8High: UInt8 = 0
+    /// In a kept string value, where the bytes after its last escaped quote (`\"`) begin in this piece: a JSON
+    /// document serialized into the string (`{"d": "{\"citizenship\":\"MX\"}"}`) writes its keys between two.
+    private var afterEscapedQuote: Int?
     private var hexCount = 0
     private var hexValue: UInt32 = 0
     private var lowSurrogate = false
@@ -171,6 +174,7 @@ private struct JSONRedactionMachine {
         cut = -1
         keyStart = 0
         contextStart = 0
+        afterEscapedQuote = nil
         while index < count {
             switch mode {
             case .string:
@@ -235,7 +239,10 @@ private struct JSONRedactionMachine {
                 index = whitespace(bytes, from: index, emit)
             case .escape:
                 switch bytes[index] {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"), UInt8(ascii: "n"),
+                case UInt8(ascii: "\""):
+                    mode = .string
+                    if role == .value, run >= 0 { try escapedQuote(bytes, at: index) }
+                case UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"), UInt8(ascii: "n"),
                      UInt8(ascii: "r"), UInt8(ascii: "t"):
                     mode = .string
                 case UInt8(ascii: "u"):
@@ -528,7 +535,26 @@ private struct JSONRedactionMachine {
         return index
     }
 
+    /// An escaped quote at `index` (its backslash just before) in a kept string value: with the one before it in this
+    /// piece, it may close a key of a JSON document serialized into the string. Such a key, followed by `:`, that
+    /// names a redacted field refuses the document: a client that parses the string reads the field.
+    private mutating func escapedQuote(_ bytes: UnsafeRawBufferPointer, at index: Int) throws(RedactionError) {
+        defer { afterEscapedQuote = index + 1 }
+        guard let start = afterEscapedQuote, start <= index - 1, index - 1 - start <= Self.longestEmbeddedKey else { return }
+        var next = index + 1
+        while next < bytes.count, bytes[next] == UInt8(ascii: " ") { next += 1 }
+        guard next < bytes.count, bytes[next] == UInt8(ascii: ":") else { return }
+        let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<(index - 1)]), as: UTF8.self)
+        if keys.fields.contains(name) {
+            throw RedactionError(.refused, "a string holds JSON with a redacted field (\"\(name)\"), which a client would parse", offset: consumed + start)
+        }
+    }
+
+    /// The longest key of a serialized document that is read; a longer run between escaped quotes is prose.
+    private static let longestEmbeddedKey = 256
+
     private mutating func closeString(_ bytes: UnsafeRawBufferPointer, quote: Int, _ emit: Emit) throws(RedactionError) {
+        afterEscapedQuote = nil
         switch role {
         case .value:
             try completeValue(bytes, at: quote + 1)

@@ -367,6 +367,7 @@ private struct XMLRedactionMachine {
                     let textStart = index
                     index = try scanText(bytes, from: index)
                     if let outline, index > textStart { outline.text(UnsafeRawBufferPointer(rebasing: bytes[textStart..<index]), depth: open.count) }
+                    if outline == nil, removedDepth == 0, index > textStart { try checkEmbeddedKeys(bytes, from: textStart, to: index) }
                     if embeddedName != nil {
                         var next = textStart
                         while next < index, embeddedName != nil {
@@ -728,6 +729,27 @@ private struct XMLRedactionMachine {
     }
 
     // MARK: Markup written as text
+
+    /// Refuses the document if the text from `start` to `end` holds JSON whose key names a redacted field: a name
+    /// between two quotes, then `:` (`{"citizenship":"MX"}`, a record returned as a JSON string inside XML). Quotes
+    /// written as references, and a key split by one or across pieces, are not read.
+    private func checkEmbeddedKeys(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) throws(RedactionError) {
+        var quote = bytes[start..<end].firstIndex(of: UInt8(ascii: "\""))
+        while let open = quote, let close = bytes[(open + 1)..<end].firstIndex(of: UInt8(ascii: "\"")) {
+            quote = close
+            guard close - open - 1 <= Self.maxEmbeddedName else { continue }
+            var next = close + 1
+            while next < end, XMLName.isSpace(bytes[next]) { next += 1 }
+            guard next < end, bytes[next] == UInt8(ascii: ":") else { continue }
+            let name = UnsafeRawBufferPointer(rebasing: bytes[(open + 1)..<close])
+            if names.redact(nil, name) {
+                throw RedactionError(
+                    .refused, "text holds JSON with a redacted field (\"\(String(decoding: name, as: UTF8.self))\"), which a client would parse",
+                    offset: consumed + open
+                )
+            }
+        }
+    }
 
     /// The longest name read after a `<` written as text; a longer one is no tag a client would read.
     private static let maxEmbeddedName = 1024
