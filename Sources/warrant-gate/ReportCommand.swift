@@ -40,6 +40,7 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         // The heading is printed in every format: nothing in it may drive a terminal or start a Markdown line.
         if let problem = FreeText.problem(jurisdiction, field: "--jurisdiction") { throw CLIError(.usage, problem) }
+        if jurisdiction.allSatisfy(\.isWhitespace) { throw CLIError(.usage, "--jurisdiction must name the reporting body") }
         for path in archive { try SudoInvocation.checkOperatorMayRead(path, what: "--archive") }
         if let out { try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) } }
         let store = try admin.open()

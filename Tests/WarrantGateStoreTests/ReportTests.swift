@@ -81,6 +81,12 @@ struct ReportTests {
         let hostile = ReportData(period: period, jurisdiction: "Test County", timeZone: denver, requests: requests, checkpointSize: 1,
                                  checkpointRoot: "root", checkpointOrigin: "=HYPERLINK(\"x\"),evil")
         #expect(ReportRenderer(data: hostile, template: nil).csv().contains("\r\ncheckpoint,,,,\"'=HYPERLINK(\"\"x\"\"),evil size 1 root root\",\r\n"))
+        // The jurisdiction and the origin are an operator's text: in Markdown, no link, image, HTML or table cell.
+        let markup = ReportData(period: period, jurisdiction: "[click](javascript:x) <script>x</script> | a |", timeZone: denver, requests: [],
+                                checkpointSize: 1, checkpointRoot: "root", checkpointOrigin: "![i](http://x)")
+        let escaped = ReportRenderer(data: markup, template: nil).markdown()
+        #expect(escaped.contains(#"**\[click\]\(javascript:x\) \<script\>x\</script\> \| a \|**"#), "\(escaped)")
+        #expect(escaped.contains(#"the decision log \!\[i\]\(http://x\) at"#), "\(escaped)")
         #expect(ReportPeriod("2026-Q5", timeZone: denver) == nil)
         #expect(ReportPeriod("2026-13", timeZone: denver) == nil)
     }

@@ -95,7 +95,7 @@ public struct ReportRenderer {
     }
 
     public func markdown() -> String {
-        var out = "# \(title)\n\n**\(data.jurisdiction)**, period **\(data.period.label)** (\(data.timeZone.identifier)).\n\n"
+        var out = "# \(title)\n\n**\(Self.markdownText(data.jurisdiction))**, period **\(data.period.label)** (\(data.timeZone.identifier)).\n\n"
         if let template { out += "\(template.duty)\n\n" }
         out += "Immigration enforcement requests: **\(data.requests.count)** — allowed \(data.allowed), denied \(data.denied).\n\n"
         if let incompleteness { out += "> **\(incompleteness)**\n\n" }
@@ -116,8 +116,19 @@ public struct ReportRenderer {
             out += "\n## Requests\n\n| received | kind | handled | reason |\n|---|---|---|---|\n"
             for request in listed { out += "| \(Timestamp.format(request.time, in: data.timeZone)) | \(request.kind) | \(request.effect.rawValue) | \(request.reason) |\n" }
         }
-        out += "\n---\n\n\(provenance)\n"
+        out += "\n---\n\n\(provenance.replacingOccurrences(of: data.checkpointOrigin, with: Self.markdownText(data.checkpointOrigin)))\n"
         return out
+    }
+
+    /// An operator's text (the jurisdiction, the log's origin) as Markdown shows it: each character that would make
+    /// a link, an image, emphasis, code, a table cell or HTML escaped with a backslash.
+    static func markdownText(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            if "\\`*_[]()<>|!#~&".contains(character) { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return escaped
     }
 
     public func html() -> String {
