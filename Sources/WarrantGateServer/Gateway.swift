@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Synchronization
 import Hummingbird
@@ -109,10 +110,14 @@ public final class Gateway: Sendable {
                 await onListening(port)
                 notifier.ready()
             },
-            connectionRefusals: { [logger, metrics] limit in
+            connectionRefusals: { [logger, metrics] limit, certificate in
                 metrics.countConnectionRefusal(limit)
                 guard let held = connectionLines.admit() else { return }
-                logger.warning("a connection was closed: no place left under limits.\(limit.rawValue)", metadata: ["refusals-not-logged": "\(held)"])
+                // The certificate's SHA-256 fingerprint, as `openssl x509 -fingerprint -sha256` prints it, names who
+                // holds the places.
+                logger.warning("a connection was closed: no place left under limits.\(limit.rawValue)", metadata: [
+                    "certificate-sha256": "\(Hex.encode(Array(SHA256.hash(data: certificate))))", "refusals-not-logged": "\(held)",
+                ])
             }
         )
         // A service group stops its services in reverse order: systemd is told first that the gateway is stopping,

@@ -29,11 +29,12 @@ final class ConnectionAdmission: Sendable {
     private let maxSettingUp: Int
     private let maxEstablished: Int
     private let maxPerCertificate: Int
-    private let refused: @Sendable (Refusal) -> Void
+    private let refused: @Sendable (Refusal, _ certificate: [UInt8]) -> Void
     private let state = Mutex(State())
 
-    /// - Parameter refused: told of each set-up connection closed for want of a place (for logs and metrics).
-    init(maxSettingUp: Int, maxEstablished: Int, maxPerCertificate: Int, refused: @escaping @Sendable (Refusal) -> Void = { _ in }) {
+    /// - Parameter refused: told of each set-up connection closed for want of a place, with its client certificate
+    ///   (DER), for logs and metrics.
+    init(maxSettingUp: Int, maxEstablished: Int, maxPerCertificate: Int, refused: @escaping @Sendable (Refusal, _ certificate: [UInt8]) -> Void = { _, _ in }) {
         self.maxSettingUp = max(1, maxSettingUp)
         self.maxEstablished = max(1, maxEstablished)
         self.maxPerCertificate = max(1, maxPerCertificate)
@@ -68,7 +69,7 @@ final class ConnectionAdmission: Sendable {
             state.established[ticket] = (channel, certificate)
             return (true, nil)
         }
-        if let refusal { refused(refusal) }
+        if let refusal { refused(refusal, certificate) }
         return admitted
     }
 

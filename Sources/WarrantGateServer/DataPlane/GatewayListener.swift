@@ -30,11 +30,12 @@ final class GatewayListener: Service {
     private let admission: ConnectionAdmission
     private let onListening: @Sendable (Int) async -> Void
 
-    /// - Parameter connectionRefusals: told of each set-up connection closed for want of a place.
+    /// - Parameter connectionRefusals: told of each set-up connection closed for want of a place, with its client
+    ///   certificate (DER).
     init(
         host: String, port: Int, tls: NIOSSLContext, verifier: ClientCertificateVerifier, limits: GatewayConfiguration.Limits,
         handlers: any RequestHandlerFactory, onListening: @escaping @Sendable (Int) async -> Void,
-        connectionRefusals: @escaping @Sendable (ConnectionAdmission.Refusal) -> Void = { _ in }
+        connectionRefusals: @escaping @Sendable (ConnectionAdmission.Refusal, _ certificate: [UInt8]) -> Void = { _, _ in }
     ) {
         self.host = host
         self.port = port
