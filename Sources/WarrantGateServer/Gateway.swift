@@ -113,8 +113,8 @@ public final class Gateway: Sendable {
             connectionRefusals: { [logger, metrics] limit, certificate in
                 metrics.countConnectionRefusal(limit)
                 guard let held = connectionLines.admit() else { return }
-                // The certificate's SHA-256 fingerprint, as `openssl x509 -fingerprint -sha256` prints it, names who
-                // holds the places.
+                // The certificate's SHA-256 fingerprint (`openssl x509 -fingerprint -sha256` prints it in capitals,
+                // with colons) names who holds the places.
                 logger.warning("a connection was closed: no place left under limits.\(limit.rawValue)", metadata: [
                     "certificate-sha256": "\(Hex.encode(Array(SHA256.hash(data: certificate))))", "refusals-not-logged": "\(held)",
                 ])

@@ -271,6 +271,9 @@ struct SOAPRequestTests {
             ("<notSOAP/>", .bodyInvalid),
             (#"{"bookingNumber":"2017-000123"}"#, .bodyInvalid),
         ]
+        // An attacker's pass: a stack that dispatches on the query (`?op=DeleteBooking`) would act on it.
+        let queried = Result { () throws(StageRefusal) in try Self.classify("POST", "/records/soap?op=DeleteBooking", body: Self.getBooking()) }
+        if case .failure(let refusal) = queried { #expect(refusal.reason == .bodyInvalid, "\(refusal)") } else { Issue.record("a query passed") }
         for (body, reason) in cases {
             let result = Result { () throws(StageRefusal) in try Self.classify(body: body) }
             guard case .failure(let refusal) = result else {

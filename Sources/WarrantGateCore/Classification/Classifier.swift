@@ -126,6 +126,8 @@ public struct Classifier: Sendable {
             } catch {
                 throw .bodyInvalid(error.detail)
             }
+            // Some stacks dispatch on the query too (`?op=DeleteBooking`): the envelope alone says what is done.
+            if !target.query.isEmpty { throw .bodyInvalid("a SOAP request carries no query: the envelope names its operation") }
             envelope = read
         } else if !soapActions.isEmpty {
             throw .soapActionUnexpected
