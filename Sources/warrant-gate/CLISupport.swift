@@ -91,7 +91,8 @@ struct SudoInvocation {
             let primary = getpwuid(login)?.pointee.pw_gid ?? gid_t.max
             return SudoInvocation(operatorAccount: person, operatorID: login, operatorGroups: Self.groups(of: person, primary: primary))
         }
-        let primary = environment["SUDO_GID"].flatMap(gid_t.init) ?? gid_t.max
+        // The account's own primary group, never SUDO_GID: a variable set by hand would lend the service's group.
+        let primary = getpwuid(uid)?.pointee.pw_gid ?? gid_t.max
         return SudoInvocation(operatorAccount: user, operatorID: uid, operatorGroups: Self.groups(of: user, primary: primary))
     }
 
@@ -308,15 +309,16 @@ struct AdminOptions: ParsableArguments {
     @Option(name: .long, help: "Who is running this command (default: $WARRANT_GATE_OPERATOR, else $SUDO_USER, else the login name).")
     var `operator`: String?
 
-    /// The operator recorded with every admin action: `--operator`, else `$WARRANT_GATE_OPERATOR`, else `$SUDO_USER`
-    /// (run as `sudo -u warrant-gate warrant-gate …`, the person who ran sudo, so that the two-person rule sees two
-    /// people; under sudo the first two may only repeat it), else the login name, else `$USER`.
+    /// The operator recorded with every admin action: `--operator`, else `$WARRANT_GATE_OPERATOR`, else the person
+    /// who ran sudo (``SudoInvocation/current``: run as `sudo -u warrant-gate warrant-gate …`, so that the two-person
+    /// rule sees two people; under sudo the first two may only repeat it), else `$SUDO_USER`, else the login name, else
+    /// `$USER`.
     var operatorName: String {
         if let given = `operator`, !given.isEmpty { return given }
         let environment = ProcessInfo.processInfo.environment
-        for variable in ["WARRANT_GATE_OPERATOR", "SUDO_USER"] {
-            if let value = environment[variable], !value.isEmpty { return value }
-        }
+        if let value = environment["WARRANT_GATE_OPERATOR"], !value.isEmpty { return value }
+        if let sudo = SudoInvocation.current { return sudo.operatorAccount }
+        if let value = environment["SUDO_USER"], !value.isEmpty { return value }
         if let login = getlogin() { return String(cString: login) }
         return ProcessInfo.processInfo.environment["USER"] ?? "unknown"
     }

@@ -225,6 +225,18 @@ struct WarrantCLITests {
         // operator is now the person logged in.
         let throughRoot = try run(login: 1, uid: 2, ["SUDO_UID": "0", "SUDO_USER": "root"], ["serve", "--config", "/nonexistent/gateway.yaml"])
         #expect(throughRoot.status == 3 && throughRoot.stderr.contains("(daemon ran it)"), "\(throughRoot.stderr)")
+        // Without --operator, that person is the operator, not root (a second re-pass: every command failed with exit 2).
+        let listed = try run(login: 1, uid: 2, ["SUDO_UID": "0", "SUDO_USER": "root"])
+        #expect(listed.status == 4, "\(listed.stderr)")
+        // SUDO_GID set by hand lent a group's read rights: the operator's own primary group counts, not the variable.
+        let scratch = try Scratch()
+        let secret = scratch.url.appendingPathComponent("db-password").path
+        #expect(FileManager.default.createFile(atPath: secret, contents: Data("pw\n".utf8), attributes: [.posixPermissions: 0o640]))
+        #expect(chown(secret, 0, 2) == 0)  // the service's group (uid and gid 2 here), as docs/postgresql.md has it
+        let grouped = try run(login: 1, uid: 2, ["SUDO_UID": "1", "SUDO_USER": "daemon", "SUDO_GID": "2"], [
+            "warrant", "list", "--db", "postgres://wg@127.0.0.1:1/wg", "--db-password-file", secret,
+        ])
+        #expect(grouped.status == 3 && grouped.stderr.contains("may name only a file daemon may read"), "\(grouped.stderr)")
     }
 
     @Test("usage errors exit 2; a missing database is not created by a read")
