@@ -136,6 +136,7 @@ public struct Registry: Sendable {
     /// Turns the two-person rule on or off; the change and its reason are logged.
     public func setTwoPersonRule(_ on: Bool, reason: String, operator: String, at time: Date = Date()) throws {
         try requireText(reason, "a reason")
+        try refuseImmigrationStatus(reason, "a reason")
         let `operator` = try operatorName(`operator`).text
         try write { session in
             try session.execute(

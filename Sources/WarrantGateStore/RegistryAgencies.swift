@@ -41,6 +41,7 @@ extension Registry {
     /// Revokes a certificate of an agency by SPKI SHA-256 or serial; refused from the gateway's next request on.
     public func revokeCertificate(agency: String, spki: String?, serial: String?, reason: String, operator: String, at time: Date = Date()) throws {
         try requireText(reason, "a revocation reason")
+        try refuseImmigrationStatus(reason, "a revocation reason")
         guard spki != nil || serial != nil else { throw StoreError("name the certificate: --cert FILE or --spki HEX") }
         let `operator` = try operatorName(`operator`).text
         try write { session in

@@ -491,6 +491,16 @@ struct PolicyLanguageTests {
                             body: #"{"bookingNumber":"2017-000123","attorneyPresent":true}"#).effect == .allow)
     }
 
+    /// A re-pass: a policy could declare `facts: citizenship: [citizen, lpr, undocumented]`, and its fact lookup would
+    /// then read the status from the records system into every decision.
+    @Test("a fact naming immigration or citizenship status, or with such a value, does not load")
+    func immigrationStatusFacts() {
+        let rules = "\nrules:\n  - id: r\n    effect: permit\n    when: always"
+        #expect(Self.parseError("facts:\n  citizenship: [citizen, undocumented]" + rules)?.contains("names immigration or citizenship status") == true)
+        #expect(Self.parseError("facts:\n  status: [lpr, none]" + rules)?.contains("has a value naming immigration or citizenship status") == true)
+        #expect(Self.parseError("facts:\n  conviction: [serious-felony, none]" + rules) == nil)
+    }
+
     @Test("request-facts declarations: reserved headers, bad values, undeclared facts and values are refused")
     func requestFactDeclarations() {
         for header in ["Warrant-Reference", "Host", "X-Forwarded-For", "Forwarded", "Content-Type"] {

@@ -262,7 +262,9 @@ struct HostileInputTests {
         ("place-of-birth", "MX"), ("conviction", "ＣＩＴＩＺＥＮ"), ("placeOfBirth", "MX"), ("status", "ciudadanía mexicana"),
         ("status", "inmigración"), ("status", "indocumentado"), ("status", "LPR"), ("status", "EWI 2019"), ("status", "A# 123-456-789"),
         ("status", "A200123456"), ("status", "green card holder"), ("status", "U-visa"), ("status", "overstay"), ("status", "naturalized 2010"),
-        ("status", "lawful permanent resident"), ("status", "sin papeles"),
+        ("status", "lawful permanent resident"), ("status", "sin papeles"), ("status", "deported 2019"), ("status", "asylee"),
+        ("status", "un-documented"), ("status", "foreign-born"), ("status", "out of status"), ("status", "A１２３４５６７８９"),
+        ("status", "cittadinanza"), ("status", "citoyenneté"), ("status", "Staatsangehörigkeit"), ("status", "国籍"),
     ])
     func immigrationFacts(name: String, value: String) throws {
         let database = try TemporaryDatabase()
@@ -290,7 +292,8 @@ struct HostileInputTests {
     /// A re-pass: the terms matched inside words, so ordinary facts were refused.
     @Test("ordinary facts that only contain a term inside a word are kept", arguments: [
         "supervisable", "advisable", "salient", "Valiente", "alienation of affection", "Visalia Superior Court", "deportment",
-        "citizens arrest", "a number of prior convictions", "a 20230101 booking", "serious-felony",
+        "citizens arrest", "a number of prior convictions", "a 20230101 booking", "serious-felony", "quashed vis-a-vis jurisdiction",
+        "registered as the wrong kind: an immigration-judge-order", "Deportivo", "Citizens Bank",
     ])
     func ordinaryFacts(value: String) throws {
         #expect(ImmigrationStatusTerms.stem(in: value) == nil, "\(value)")

@@ -12,25 +12,38 @@
 public enum ImmigrationStatusTerms {
     /// Terms that match a word they begin, in English and Spanish.
     static let prefixes = [
-        "citizenship", "immigra", "undocumented", "nationality", "deportation", "deportee", "deportable", "asylum", "refugee",
-        "naturaliz", "noncitizen", "overstay", "ciudadan", "inmigra", "indocumentad", "nacionalidad", "extranjer", "deportad",
-        "aliennumber", "alienregistration",
+        "citizenship", "immigra", "undocumented", "nationality", "nationalit", "deportation", "deported", "deportee", "deportable",
+        "asylum", "asylee", "refugee", "naturaliz", "noncitizen", "overstay", "ciudadan", "inmigra", "indocumentad", "nacionalidad",
+        "extranjer", "deportad", "refugiad", "aliennumber", "alienregistration", "cittadin", "citoyen", "staatsangeh", "einwander",
+        "国籍", "市民権",
     ]
     /// Terms that match only a whole word, or consecutive whole words written together.
     static let words = [
         "citizen", "alien", "aliens", "illegals", "visa", "visas", "daca", "lpr", "ewi", "tps", "greencard", "birthcountry",
         "countryofbirth", "placeofbirth", "birthplace", "permanentresident", "lawfulpermanentresident", "sinpapeles",
-        "paisdenacimiento", "lugardenacimiento",
+        "paisdenacimiento", "lugardenacimiento", "undocumented", "undoc", "foreignborn", "outofstatus", "enteredwithoutinspection",
+        "wetback", "wetbacks", "quoctich",
     ]
+
+    /// Words that name no one's status though they hold a term: the registry's own kind of document.
+    static let exempt: [[String]] = [["immigration", "judge", "order"]]
 
     /// The first term `text` holds, or nil.
     public static func stem(in text: String) -> String? {
-        let words = Self.words(of: text).map { FieldNameKey.of($0) }.filter { !$0.isEmpty }
+        var words = Self.words(of: text).map { FieldNameKey.of($0) }.filter { !$0.isEmpty }
+        for phrase in exempt {
+            var index = 0
+            while index + phrase.count <= words.count {
+                if Array(words[index..<(index + phrase.count)]) == phrase { words.removeSubrange(index..<(index + phrase.count)) } else { index += 1 }
+            }
+        }
         for (index, word) in words.enumerated() {
             if let prefix = prefixes.first(where: word.hasPrefix) { return prefix }
-            // Whole words, alone or with the words after them (at most four: `lawful permanent resident`).
+            // Whole words, alone or with the words after them (at most four: `lawful permanent resident`); a letter
+            // alone is joined to nothing (`vis-a-vis` is no `visa`).
             var joined = ""
-            for next in words[index..<min(words.count, index + 4)] {
+            for (offset, next) in words[index..<min(words.count, index + 4)].enumerated() {
+                if offset > 0 && (next.count == 1 || joined.count == 1) { break }
                 joined += next
                 if let term = Self.words.first(where: { $0 == joined }) { return term }
             }
@@ -64,7 +77,8 @@ public enum ImmigrationStatusTerms {
     /// An alien registration number (`A123456789`, `A-123-456-789`, `A# 123 456 789`): a capital `A` and eight or nine
     /// digits, the digits in groups that separators may split.
     private static func alienNumber(in text: String) -> String? {
-        let scalars = Array(text.unicodeScalars)
+        // Fullwidth and other compatibility digits read as the digits they show.
+        let scalars = Array(text.precomposedStringWithCompatibilityMapping.unicodeScalars)
         for (index, scalar) in scalars.enumerated() where scalar == "A" {
             if index > 0, scalars[index - 1].properties.isAlphabetic || scalars[index - 1].properties.numericType != nil { continue }
             var digits = 0, position = index + 1

@@ -232,11 +232,19 @@ public enum PolicyParser {
         for (name, values) in try node?.mapping("facts") ?? [] {
             guard Identifier.isValid(name) else { throw values.error("fact name '\(name)' must be lower-case letters, digits and '-'") }
             guard facts[name] == nil else { throw values.error("fact '\(name)' is declared twice (or by the included policy)") }
+            // A fact is read from the records system and recorded with each decision: the county may not collect status.
+            if let term = ImmigrationStatusTerms.stem(in: name) {
+                throw values.error("fact '\(name)' names immigration or citizenship status ('\(term)'), which the county may not collect")
+            }
             if case .scalar = values.node {
                 guard try values.string("fact") == "date" else { throw values.error("fact '\(name)': write a list of its values, or date") }
                 facts[name] = .date
             } else {
-                facts[name] = .values(Set(try values.strings("fact values")))
+                let declared = try values.strings("fact values")
+                if let term = declared.lazy.compactMap(ImmigrationStatusTerms.stem(in:)).first {
+                    throw values.error("fact '\(name)' has a value naming immigration or citizenship status ('\(term)'), which the county may not collect")
+                }
+                facts[name] = .values(Set(declared))
             }
         }
         return facts
