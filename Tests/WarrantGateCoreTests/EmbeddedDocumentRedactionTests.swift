@@ -8,9 +8,15 @@ import Testing
 struct EmbeddedDocumentRedactionTests {
     static let names = ["citizenship", "alienNumber"]
 
-    static func outcome(_ document: String, _ type: RedactableMediaType) -> AllowListRedactionTests.Outcome {
+    /// The outcome of `document` fed whole; fed in pieces of 1, 2, 3, 5, 7 and 13 bytes, it must be the same.
+    static func outcome(_ document: String, _ type: RedactableMediaType, sourceLocation: SourceLocation = #_sourceLocation) -> AllowListRedactionTests.Outcome {
         let redactor = ResponseRedactor(names: names)
-        return AllowListRedactionTests.run(redactor, type, Array(document.utf8), pieceSize: nil)
+        let whole = AllowListRedactionTests.run(redactor, type, Array(document.utf8), pieceSize: nil)
+        for size in [1, 2, 3, 5, 7, 13] {
+            let pieces = AllowListRedactionTests.run(redactor, type, Array(document.utf8), pieceSize: size)
+            #expect(pieces == whole, "in pieces of \(size): \(pieces), whole: \(whole)", sourceLocation: sourceLocation)
+        }
+        return whole
     }
 
     /// An attacker's re-pass: `{"d":"{\"citizenship\":\"MX\"}"}` and `<GetBookingResult>{"citizenship":"MX"}…` passed.
@@ -19,6 +25,15 @@ struct EmbeddedDocumentRedactionTests {
         (#"{"d":"{\"Alien_Number\" : \"A123\"}"}"#, .json),
         (#"<GetBookingResult>{"bookingNumber":"2017-000456","citizenship":"MX"}</GetBookingResult>"#, .xml),
         (#"<r>{ "alienNumber" : "A123" }</r>"#, .xml),
+        // A second re-pass: other spellings, and keys split across the pieces the body arrives in (tested above).
+        (#"{"result":"{\u0022bookingNumber\u0022:\u00222017\u0022,\u0022citizenship\u0022:\u0022MX\u0022}"}"#, .json),
+        (#"{"d":"{\"e\":\"{\\\"citizenship\\\":\\\"MX\\\"}\"}"}"#, .json),
+        (#"{"d":"{\"citizenship\"\n : \"MX\"}"}"#, .json),
+        (#"{"d":"{\"citi\u007Aenship\":1}"}"#, .json),
+        (#"<n><![CDATA[{"citizenship":"MX"}]]></n>"#, .xml),
+        (#"<n>{&quot;citizenship&quot;:&quot;MX&quot;}</n>"#, .xml),
+        (#"<n>{"citi&#122;enship"&#58;"MX"}</n>"#, .xml),
+        (#"<n>{"d":"{\"citizenship\":\"MX\"}"}</n>"#, .xml),
     ])
     func refused(document: String, type: RedactableMediaType) {
         #expect(Self.outcome(document, type) == .refused(.refused), "\(document)")

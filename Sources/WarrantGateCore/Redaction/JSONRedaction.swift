@@ -114,9 +114,10 @@ private struct JSONRedactionMachine {
     private var utf8Need = 0
     private var utf8Low: UInt8 = 0
     private var utf8High: UInt8 = 0
-    /// In a kept string value, where the bytes after its last escaped quote (`\"`) begin in this piece: a JSON
-    /// document serialized into the string (`{"d": "{\"citizenship\":\"MX\"}"}`) writes its keys between two.
-    private var afterEscapedQuote: Int?
+    /// The keys of a JSON document serialized into the kept string value being read (`{"d": "{\"citizenship\":…}"}`),
+    /// and where its unread bytes begin in this piece.
+    private var embeddedKeys = EmbeddedKeyReader()
+    private var embeddedFrom = 0
     private var hexCount = 0
     private var hexValue: UInt32 = 0
     private var lowSurrogate = false
@@ -174,7 +175,7 @@ private struct JSONRedactionMachine {
         cut = -1
         keyStart = 0
         contextStart = 0
-        afterEscapedQuote = nil
+        embeddedFrom = 0
         while index < count {
             switch mode {
             case .string:
@@ -238,11 +239,10 @@ private struct JSONRedactionMachine {
                 guard Self.isWhitespace(bytes[index]) else { throw fail("trailing data after the document", at: index) }
                 index = whitespace(bytes, from: index, emit)
             case .escape:
-                switch bytes[index] {
-                case UInt8(ascii: "\""):
-                    mode = .string
-                    if role == .value, run >= 0 { try escapedQuote(bytes, at: index) }
-                case UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"), UInt8(ascii: "n"),
+                let escape = bytes[index]
+                if role == .value, run >= 0 { try embeddedEscape(escape, at: index) }
+                switch escape {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"), UInt8(ascii: "n"),
                      UInt8(ascii: "r"), UInt8(ascii: "t"):
                     mode = .string
                 case UInt8(ascii: "u"):
@@ -316,6 +316,9 @@ private struct JSONRedactionMachine {
             }
         }
         if run >= 0 { Self.flush(bytes, from: run, to: holding ? cut : count, emit) }
+        // A serialized document's key may go on in the next piece: what this one holds of it is read now (not an
+        // escape begun at its end, which is read where it ends).
+        if mode == .string || mode == .utf8, role == .value, run >= 0 { try feedEmbedded(bytes, upTo: count) }
         if mode.inString, role == .decidedKey {
             keyHeld.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[keyStart..<count]))
             guard keyHeld.count <= maxKeyBytes + 1 else { throw fail("a key longer than \(maxKeyBytes) bytes", at: count) }
@@ -517,6 +520,7 @@ private struct JSONRedactionMachine {
             case UInt8(ascii: "\\"):
                 escaped = true
                 mode = .escape
+                if embeddedKeys.isActive, role == .value, run >= 0 { try feedEmbedded(bytes, upTo: index) }
                 return index + 1
             case 0..<0x20:
                 throw fail("control character in string", at: index)
@@ -535,26 +539,41 @@ private struct JSONRedactionMachine {
         return index
     }
 
-    /// An escaped quote at `index` (its backslash just before) in a kept string value: with the one before it in this
-    /// piece, it may close a key of a JSON document serialized into the string. Such a key, followed by `:`, that
-    /// names a redacted field refuses the document: a client that parses the string reads the field.
-    private mutating func escapedQuote(_ bytes: UnsafeRawBufferPointer, at index: Int) throws(RedactionError) {
-        defer { afterEscapedQuote = index + 1 }
-        guard let start = afterEscapedQuote, start <= index - 1, index - 1 - start <= Self.longestEmbeddedKey else { return }
-        var next = index + 1
-        while next < bytes.count, bytes[next] == UInt8(ascii: " ") { next += 1 }
-        guard next < bytes.count, bytes[next] == UInt8(ascii: ":") else { return }
-        let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<(index - 1)]), as: UTF8.self)
-        if keys.fields.contains(name) {
-            throw RedactionError(.refused, "a string holds JSON with a redacted field (\"\(name)\"), which a client would parse", offset: consumed + start)
+    /// The escape character `escape` at `index` of a kept string value: a quote for the serialized document's keys
+    /// (``EmbeddedKeyReader``), white space, or a character of a name; `\u` is read at its end
+    /// (``endUnicodeEscape(at:)``).
+    private mutating func embeddedEscape(_ escape: UInt8, at index: Int) throws(RedactionError) {
+        embeddedFrom = index + 1
+        switch escape {
+        case UInt8(ascii: "\""): embeddedKeys.quote()
+        case UInt8(ascii: "u"): break
+        case UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"), UInt8(ascii: "b"), UInt8(ascii: "f"): try feedEmbedded(CollectionOfOne(0x20), at: index)
+        default: try feedEmbedded(CollectionOfOne(escape), at: index)
         }
     }
 
-    /// The longest key of a serialized document that is read; a longer run between escaped quotes is prose.
-    private static let longestEmbeddedKey = 256
+    /// Feeds the serialized document's reader, once it has seen a quote, and refuses the document at a key naming a
+    /// redacted field: a client that parses the string reads the field.
+    private mutating func feedEmbedded(_ characters: some Sequence<UInt8>, at index: Int) throws(RedactionError) {
+        guard embeddedKeys.isActive, let key = embeddedKeys.feed(characters) else { return }
+        let name = String(decoding: key, as: UTF8.self)
+        if keys.fields.contains(name) {
+            throw RedactionError(.refused, "a string holds JSON with a redacted field (\"\(name)\"), which a client would parse", offset: consumed + index)
+        }
+    }
+
+    /// Feeds the reader the string's bytes from ``embeddedFrom`` up to `end` of this piece.
+    private mutating func feedEmbedded(_ bytes: UnsafeRawBufferPointer, upTo end: Int) throws(RedactionError) {
+        guard embeddedKeys.isActive, end > embeddedFrom else { return }
+        try feedEmbedded(UnsafeRawBufferPointer(rebasing: bytes[embeddedFrom..<end]), at: embeddedFrom)
+        embeddedFrom = end
+    }
 
     private mutating func closeString(_ bytes: UnsafeRawBufferPointer, quote: Int, _ emit: Emit) throws(RedactionError) {
-        afterEscapedQuote = nil
+        if embeddedKeys.isActive {
+            if role == .value, run >= 0 { try feedEmbedded(bytes, upTo: quote) }
+            embeddedKeys.reset()
+        }
         switch role {
         case .value:
             try completeValue(bytes, at: quote + 1)
@@ -598,6 +617,11 @@ private struct JSONRedactionMachine {
 
     /// Four hex digits have been read: a high surrogate must be followed by a low one, and a low one never stands alone.
     private mutating func endUnicodeEscape(at index: Int) throws(RedactionError) {
+        if role == .value, run >= 0 {
+            // `\u0022` is a quote too, as System.Text.Json writes it; any other character is part of a name.
+            embeddedFrom = index
+            if hexValue == 0x22 { embeddedKeys.quote() } else { try feedEmbedded(CollectionOfOne(hexValue < 0x80 ? UInt8(hexValue) : 0x80), at: index) }
+        }
         let isHigh = (0xd800..<0xdc00).contains(hexValue), isLow = (0xdc00..<0xe000).contains(hexValue)
         if lowSurrogate {
             guard isLow else { throw fail("unpaired surrogate", at: index) }

@@ -99,6 +99,9 @@ private struct XMLRedactionMachine {
     /// After a `<` in a response's text (written as a reference) or CDATA section, outside a removed element: the name
     /// read after it so far, which ``checkEmbeddedName(at:)`` compares with the redacted names.
     private var embeddedName: [UInt8]?
+    /// The keys of a JSON document serialized into a response's kept text or CDATA (``EmbeddedKeyReader``), across
+    /// pieces, references and CDATA sections, until the next markup.
+    private var embeddedKeys = EmbeddedKeyReader()
     /// Where the XML declaration may stand: 0, or 3 after a byte order mark.
     private var prologStart = 0
     private var rootSeen = false
@@ -367,7 +370,10 @@ private struct XMLRedactionMachine {
                     let textStart = index
                     index = try scanText(bytes, from: index)
                     if let outline, index > textStart { outline.text(UnsafeRawBufferPointer(rebasing: bytes[textStart..<index]), depth: open.count) }
-                    if outline == nil, removedDepth == 0, index > textStart { try checkEmbeddedKeys(bytes, from: textStart, to: index) }
+                    if outline == nil, removedDepth == 0, index > textStart,
+                       let from = embeddedKeys.isActive ? textStart : bytes[textStart..<index].firstIndex(of: UInt8(ascii: "\"")) {
+                        try readEmbeddedKeys(bytes, from: from, to: index)
+                    }
                     if embeddedName != nil {
                         var next = textStart
                         while next < index, embeddedName != nil {
@@ -387,6 +393,7 @@ private struct XMLRedactionMachine {
                     }
                 }
                 if index < count, bytes[index] == UInt8(ascii: "<") {
+                    embeddedKeys.reset()
                     // Most tags: read and decided here, in one go.
                     if index + 1 < count, bytes[index + 1] == UInt8(ascii: "/"), !open.isEmpty, let end = Self.closingTagEnd(
                         in: bytes, at: index, of: open[open.count - 1].name, inPiece: open.count > namesInPiece, openNames: openNames,
@@ -677,6 +684,13 @@ private struct XMLRedactionMachine {
                 let referenced = XMLReference.character(reference)
                 if embeddedName != nil { try readEmbeddedName(referenced, at: consumed + index) }
                 if referenced == "<" { startEmbeddedName() }
+                if outline == nil, removedDepth == 0 {
+                    if referenced == "\"" {
+                        embeddedKeys.quote()
+                    } else if embeddedKeys.isActive {
+                        try readEmbeddedKey(CollectionOfOne(referenced.map { $0.isASCII ? UInt8($0.value) : 0x80 } ?? 0x80), at: consumed + index)
+                    }
+                }
                 return index
             }
             reference.append(byte)
@@ -715,6 +729,13 @@ private struct XMLRedactionMachine {
             index += 1
             if embeddedName != nil { try readEmbeddedName(byte: byte, at: consumed + index - 1) }
             if byte == UInt8(ascii: "<") { startEmbeddedName() }
+            if outline == nil, removedDepth == 0 {
+                if byte == UInt8(ascii: "\"") {
+                    embeddedKeys.quote()
+                } else if embeddedKeys.isActive {
+                    try readEmbeddedKey(CollectionOfOne(byte), at: consumed + index - 1)
+                }
+            }
             if byte == UInt8(ascii: "]") {
                 brackets += 1
             } else if byte == UInt8(ascii: ">"), brackets >= 2 {
@@ -730,24 +751,24 @@ private struct XMLRedactionMachine {
 
     // MARK: Markup written as text
 
-    /// Refuses the document if the text from `start` to `end` holds JSON whose key names a redacted field: a name
-    /// between two quotes, then `:` (`{"citizenship":"MX"}`, a record returned as a JSON string inside XML). Quotes
-    /// written as references, and a key split by one or across pieces, are not read.
-    private func checkEmbeddedKeys(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) throws(RedactionError) {
-        var quote = bytes[start..<end].firstIndex(of: UInt8(ascii: "\""))
-        while let open = quote, let close = bytes[(open + 1)..<end].firstIndex(of: UInt8(ascii: "\"")) {
-            quote = close
-            guard close - open - 1 <= Self.maxEmbeddedName else { continue }
-            var next = close + 1
-            while next < end, XMLName.isSpace(bytes[next]) { next += 1 }
-            guard next < end, bytes[next] == UInt8(ascii: ":") else { continue }
-            let name = UnsafeRawBufferPointer(rebasing: bytes[(open + 1)..<close])
-            if names.redact(nil, name) {
-                throw RedactionError(
-                    .refused, "text holds JSON with a redacted field (\"\(String(decoding: name, as: UTF8.self))\"), which a client would parse",
-                    offset: consumed + open
-                )
-            }
+    /// Reads the text from `start` to `end` for the keys of a serialized JSON document (``embeddedKeys``).
+    private mutating func readEmbeddedKeys(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) throws(RedactionError) {
+        var from = start
+        while from < end {
+            let quote = bytes[from..<end].firstIndex(of: UInt8(ascii: "\"")) ?? end
+            if quote > from { try readEmbeddedKey(UnsafeRawBufferPointer(rebasing: bytes[from..<quote]), at: consumed + from) }
+            if quote < end { embeddedKeys.quote() }
+            from = quote + 1
+        }
+    }
+
+    /// Feeds the serialized document's reader, and refuses the document at a key naming a redacted field: a client
+    /// that parses the text reads the field.
+    private mutating func readEmbeddedKey(_ characters: some Sequence<UInt8>, at offset: Int) throws(RedactionError) {
+        guard let key = embeddedKeys.feed(characters) else { return }
+        let redacted = key.withUnsafeBytes { names.redact(nil, $0) }
+        if redacted {
+            throw RedactionError(.refused, "text holds JSON with a redacted field (\"\(String(decoding: key, as: UTF8.self))\"), which a client would parse", offset: offset)
         }
     }
 
