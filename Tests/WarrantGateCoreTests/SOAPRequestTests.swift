@@ -115,8 +115,18 @@ struct SOAPRequestTests {
         #expect(try Self.read(second).values["BookingNumber"] == [.unusable("is not the operation's first child")])
         let cased = Self.getBooking("<BookingNumber>2017-000123</BookingNumber><booking_number>2017-000456</booking_number>")
         #expect(try Self.read(cased).values["BookingNumber"] == [
-            .text("2017-000123"), .unusable("has a sibling whose name differs from it only in letter case or separators"),
+            .text("2017-000123"), .unusable("has a twin whose name differs from it only in letter case or separators"),
         ])
+        // A second re-pass: the twin deeper down, or in the Header, and text before the parameters.
+        let deepTwin = Self.getBooking("<BookingNumber>2017-000123</BookingNumber><x><bookingnumber>2017-000456</bookingnumber></x>")
+        #expect(try Self.read(deepTwin).values["BookingNumber"]?.contains(.unusable("has a twin whose name differs from it only in letter case or separators")) == true)
+        let headerTwin = Self.envelope(
+            #"<GetBooking xmlns="urn:example:jail:records"><BookingNumber>2017-000123</BookingNumber></GetBooking>"#,
+            header: #"<h:bookingNumber xmlns:h="urn:h">2017-000456</h:bookingNumber>"#
+        )
+        #expect(try Self.read(headerTwin).values["BookingNumber"]?.contains(.unusable("has a twin whose name differs from it only in letter case or separators")) == true)
+        #expect(throws: SOAPRequestError.self) { try Self.read(Self.getBooking("2017-000456<BookingNumber>2017-000123</BookingNumber>")) }
+        #expect(throws: SOAPRequestError.self) { try Self.read(Self.getBooking("<![CDATA[2017-000456]]><BookingNumber>2017-000123</BookingNumber>")) }
         // First, with other parameters after it, it is read.
         let first = Self.getBooking("<BookingNumber>2017-000123</BookingNumber><IncludeCharges>true</IncludeCharges>")
         #expect(try Self.read(first).values["BookingNumber"] == [.text("2017-000123")])
@@ -138,7 +148,9 @@ struct SOAPRequestTests {
         )
         let outside = SOAPValue.unusable("stands outside the operation element")
         #expect(try Self.read(inHeader).values["BookingNumber"] == [outside, .text("2017-000123")])
-        #expect(try Self.read(Self.envelope("<BookingNumber>2017-000123</BookingNumber>")).values["BookingNumber"] == [outside])
+        #expect(try Self.read(Self.envelope("<BookingNumber/>")).values["BookingNumber"] == [outside])
+        // An operation that holds text is refused whole: a binder may read its string value.
+        #expect(throws: SOAPRequestError.self) { try Self.read(Self.envelope("<BookingNumber>2017-000123</BookingNumber>")) }
     }
 
     @Test("WS-Addressing Action headers are read, whatever their prefix")

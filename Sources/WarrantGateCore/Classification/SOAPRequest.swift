@@ -198,8 +198,10 @@ final class SOAPEnvelopeOutline {
         }
         let isOperationChild = inOperation && depth == 4
         defer { if isOperationChild { operationChildren += 1 } }
-        if isOperationChild, !watched.contains(local), let name = watchedKeys[FieldNameKey.of(local)] {
-            values[name, default: []].append(.unusable("has a sibling whose name differs from it only in letter case or separators"))
+        // Anywhere below the Envelope's children (the Header's entries too), a name that differs from a watched one
+        // only in letter case or separators is what a binder that matches names loosely may read.
+        if depth >= 3, !watched.contains(local), let name = watchedKeys[FieldNameKey.of(local)] {
+            values[name, default: []].append(.unusable("has a twin whose name differs from it only in letter case or separators"))
         }
         if watched.contains(local) {
             if capture != nil {
@@ -235,6 +237,8 @@ final class SOAPEnvelopeOutline {
     /// Text inside an element open at `depth`.
     func text(_ bytes: UnsafeRawBufferPointer, depth: Int) {
         if depth <= 2, bytes.contains(where: { !XMLName.isSpace($0) }) { refuse("the envelope holds text outside its Header entries and operation") }
+        // A binder that reads the operation's own text (its string value) would read this before any parameter.
+        if depth == 3, inOperation, bytes.contains(where: { !XMLName.isSpace($0) }) { refuse("the operation holds text beside its parameters") }
         capture?.text.append(contentsOf: bytes)
     }
 
@@ -250,6 +254,7 @@ final class SOAPEnvelopeOutline {
         switch content {
         case .reference, .cdata:
             if depth <= 2 { refuse("the envelope holds text outside its Header entries and operation") }
+            if depth == 3, inOperation { refuse("the operation holds text beside its parameters") }
         case .instruction:
             refuse("the envelope holds a processing instruction, which SOAP forbids")
         case .comment:
