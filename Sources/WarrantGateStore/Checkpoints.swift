@@ -25,6 +25,7 @@ public struct LogKeyFiles: Sendable {
     /// earlier key could no longer be checked.
     @discardableResult
     public func create(name: String) throws -> LogSigningKey {
+        if let problem = LogSigningKey.nameProblem(name) { throw StoreError(problem) }
         guard !exists else { throw StoreError("\(privatePath) already exists; a log keeps its key for life") }
         try PrivateFile.checkTarget(privatePath, existing: .refuse)
         try PrivateFile.checkTarget(publicPath, existing: .refuse)

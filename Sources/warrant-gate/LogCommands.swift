@@ -113,6 +113,10 @@ struct LogCommand: ParsableCommand {
         @OptionGroup var keys: KeyOptions
         @Option(help: "The log's name: the checkpoints' origin line.") var name: String = "warrant-gate.local/log"
 
+        func validate() throws {
+            if let problem = LogSigningKey.nameProblem(name) { throw ValidationError(problem) }
+        }
+
         func run() throws {
             let files = try keys.files(admin)
             try refuseRoot(in: URL(fileURLWithPath: files.privatePath).deletingLastPathComponent().path)

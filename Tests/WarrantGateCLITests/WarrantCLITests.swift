@@ -247,6 +247,12 @@ struct WarrantCLITests {
         let noDatabase = try CLIProcess.run(["warrant", "list", "--db", scratch.db])
         #expect(noDatabase.status == 4)
         #expect(!FileManager.default.fileExists(atPath: scratch.db))
+        // A re-pass: a log named with a space, a '+', a newline or nothing signed checkpoints no one could verify.
+        for name in ["Denver County Jail", "a+b", "", "a\nb"] {
+            let refused = try CLIProcess.run(["log", "init-key", "--name", name, "--db", scratch.db])
+            #expect(refused.status == 2 && refused.stderr.contains("the log's name"), "\(name.debugDescription): \(refused.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch.url.appendingPathComponent("log-signing.key").path))
         let help = try CLIProcess.run(["warrant", "register", "--time-zone", "America/Denver", "--help"])
         #expect(help.status == 0)
         #expect(help.stdout.contains("Example:"))

@@ -94,6 +94,17 @@ public struct LogSigningKey: Sendable {
     public var verifier: LogVerifierKey { LogVerifierKey(name: name, publicKey: privateKey.publicKey) }
     var keyHash: [UInt8] { verifier.keyHash }
 
+    /// Why `name` cannot name a log's key, or nil: the signed-note format writes it in the key files (between `+`s)
+    /// and on every checkpoint's first and signature lines, so it must be one word of visible characters, without `+`.
+    public static func nameProblem(_ name: String) -> String? {
+        guard !name.isEmpty, name.utf8.count <= 256 else { return "the log's name must be 1 to 256 bytes, such as county.example/warrant-gate" }
+        guard !name.unicodeScalars.contains(where: { $0 == "+" || $0.properties.isWhitespace || $0.properties.generalCategory == .control
+            || $0.properties.generalCategory == .format || $0.properties.isDefaultIgnorableCodePoint }) else {
+            return "the log's name may not hold a space, a '+', or a control or invisible character (it goes on every checkpoint's lines), such as county.example/warrant-gate"
+        }
+        return nil
+    }
+
     public var encoded: String { "PRIVATE+KEY+\(name)+\(privateKey.rawRepresentation.base64EncodedString())\n" }
 
     public init(encoded text: String) throws {
