@@ -33,12 +33,15 @@ extension Registry {
             if let recorded = try session.scalarText("SELECT value FROM settings WHERE key = 'time-zone'"), recorded != timeZone.identifier {
                 throw StoreError("the recorded time zone is now \(recorded), not \(timeZone.identifier): register again")
             }
-            // References are ASCII: one that differs from a registered one only in letter case would be read as that
-            // one by the people who handle them, while the gateway matches `Warrant-Reference` exactly.
-            if let registered = try session.scalarText("SELECT reference FROM documents WHERE lower(reference) = lower(?)", document.reference) {
-                throw StoreError(registered == document.reference
+            // One that differs from a registered reference only as people misread or retype one (letter case, O for 0,
+            // separators, leading zeros) would be taken for it by those who handle them, while the gateway matches
+            // `Warrant-Reference` exactly.
+            let key = Identifier.referenceKey(document.reference)
+            let registered = try session.fetchAll("SELECT reference FROM documents", [SQLValue]()).compactMap { try $0.optionalText("reference") }
+            if let twin = registered.first(where: { Identifier.referenceKey($0) == key }) {
+                throw StoreError(twin == document.reference
                     ? "a document with reference \(document.reference) is already registered"
-                    : "a document with reference \(registered) is already registered: \(document.reference) differs from it only in letter case")
+                    : "a document with reference \(twin) is already registered: \(document.reference) reads as the same (letter case, O for 0, separators, leading zeros)")
             }
             try session.execute(
                 """

@@ -300,12 +300,16 @@ struct HostileInputTests {
     }
 
     /// An attacker's pass registered `jw-2026-0001` beside `JW-2026-0001`: two documents that people read as one.
-    @Test("a reference that differs from a registered one only in letter case is refused")
+    @Test("a reference that reads as a registered one (letter case, O for 0, separators, leading zeros) is refused")
     func referenceCase() throws {
         let database = try TemporaryDatabase()
         let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
         _ = try registry.register(judicial("JW-2026-0001"), operator: "clerk")
         #expect(throws: StoreError.self) { try registry.register(judicial("jw-2026-0001"), operator: "clerk") }
+        // A re-pass: what people misread or retype (O for 0, l for 1, separators, a trailing dot, leading zeros).
+        for twin in ["JW-2026-OOO1", "JW-2026-000l", "JW-2026-0001.", "JW_2026_0001", "JW2026-0001", "JW-2026-00001", "JW/2026/1"] {
+            #expect(throws: StoreError.self, "\(twin)") { try registry.register(judicial(twin), operator: "clerk") }
+        }
         #expect(throws: StoreError.self) { try registry.register(judicial("JW-2026-0001"), operator: "clerk") }
         #expect(try registry.entry(reference: "jw-2026-0001") == nil)
         _ = try registry.register(judicial("JW-2026-0002"), operator: "clerk")

@@ -15,6 +15,34 @@ public enum Identifier {
         }
     }
 
+    /// How people who read, copy and type a document reference tell two apart: in any letter case, `O` as `0` and `I`
+    /// or `L` as `1`, without the separators (`-`, `_`, `.`, `/`) and without the zeros that lead a run of digits. Two
+    /// references with one key are one to them (`JW-2026-0001`, `jw2026-OOO1`, `JW.2026.1`), whatever the gateway
+    /// matches.
+    public static func referenceKey(_ reference: String) -> String {
+        var key = "", digits = ""
+        func endDigits() {
+            let trimmed = digits.drop { $0 == "0" }
+            key += trimmed.isEmpty && !digits.isEmpty ? "0" : String(trimmed)
+            digits = ""
+        }
+        for character in reference.lowercased() {
+            let read: Character = switch character {
+            case "o": "0"
+            case "i", "l": "1"
+            default: character
+            }
+            if read.isASCII, read.isNumber {
+                digits.append(read)
+                continue
+            }
+            endDigits()
+            if !"-_./".contains(read) { key.append(read) }
+        }
+        endDigits()
+        return key
+    }
+
     private static func isLowerAlphanumeric(_ byte: UInt8) -> Bool {
         (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
     }
