@@ -183,6 +183,13 @@ struct SOAPRequestTests {
             action: records.release-date
             subject: { xml: InmateId }
             upstream: records
+          - id: get-booking-by-request
+            method: POST
+            path: /records/soap
+            soap: { operation: "{urn:example:jail:records}GetBookingByRequest" }
+            action: records.read
+            subject: { xml: request/BookingNumber }
+            upstream: records
           - id: get-custody-status
             method: POST
             path: /records/soap
@@ -266,6 +273,29 @@ struct SOAPRequestTests {
             to("https://gateway/records/%73oap"), to("https://gateway/records/soap/op/.."), to("\u{A0}https://gateway/records/soap"),
         ] {
             #expect(throws: StageRefusal.self, "\(refused)") { try Self.classify(body: refused) }
+        }
+    }
+
+    /// A re-pass: requiring the subject as the operation's child refused every request of a WCF service that takes a
+    /// request object (a DataContract, in a namespace of its own); the route now names the path to it.
+    @Test("a subject declared as a path is read at its end, the first child at each step; anywhere else it is unusable")
+    func subjectPath() throws {
+        let contract = "http://schemas.datacontract.org/2004/07/Jail.Records"
+        func byRequest(_ inner: String) -> String {
+            Self.envelope(#"<GetBookingByRequest xmlns="urn:example:jail:records">"# + inner + "</GetBookingByRequest>")
+        }
+        let wcf = byRequest(#"<request xmlns:a="\#(contract)"><a:BookingNumber>2017-000123</a:BookingNumber><a:Verbose>true</a:Verbose></request>"#)
+        #expect(try Self.classify(body: wcf).subject == "2017-000123")
+        let path = "request/BookingNumber"
+        let notFirst = byRequest(#"<request xmlns:a="\#(contract)"><a:Other>2017-000456</a:Other><a:BookingNumber>2017-000123</a:BookingNumber></request>"#)
+        #expect(try SOAPRequest.read(Array(notFirst.utf8), watching: [path]).values[path] == [.unusable("is not the first child at each step of \(path)")])
+        let elsewhere = byRequest(#"<other><BookingNumber>2017-000123</BookingNumber></other>"#)
+        #expect(try SOAPRequest.read(Array(elsewhere.utf8), watching: [path]).values[path] == [.unusable("stands elsewhere than \(path)")])
+        let requestSecond = byRequest(#"<in0>2017-000456</in0><request><BookingNumber>2017-000123</BookingNumber></request>"#)
+        #expect(try SOAPRequest.read(Array(requestSecond.utf8), watching: [path]).values[path] == [.unusable("is not the first child at each step of \(path)")])
+        for bad in ["request//BookingNumber", "a/b/c/d/e", "request/Booking Number", "/BookingNumber"] {
+            let policy = Self.policy.replacingOccurrences(of: "subject: { xml: request/BookingNumber }", with: "subject: { xml: \"\(bad)\" }")
+            #expect(throws: (any Error).self, "\(bad)") { try PolicyParser.parse(policy, file: "soap.yaml") }
         }
     }
 
@@ -407,7 +437,8 @@ struct SOAPRequestTests {
     func declarationsThatLoad() throws {
         let policy = try PolicyParser.parse(Self.policy, file: "soap.yaml")
         #expect(policy.classifier.routes.compactMap(\.soap).map(\.element.clark) == [
-            "{urn:example:jail:records}GetBooking", "{urn:example:jail:records}GetReleaseDate", "{}GetCustodyStatus",
+            "{urn:example:jail:records}GetBooking", "{urn:example:jail:records}GetReleaseDate", "{urn:example:jail:records}GetBookingByRequest",
+            "{}GetCustodyStatus",
         ])
     }
 }

@@ -8,7 +8,9 @@ public enum SubjectSource: Sendable, Equatable {
     case queryParameter(String)
     /// A top-level string field of a JSON request body; the body is buffered (bounded) to read it.
     case bodyField(String)
-    /// The text of the one element of this local name in a SOAP route's envelope, inside its operation element.
+    /// The text of the one element of this local name in a SOAP route's envelope, the operation element's first child;
+    /// or at the end of this path of local names from the operation down (`request/BookingNumber`), the first child at
+    /// each step.
     case xmlElement(String)
 }
 

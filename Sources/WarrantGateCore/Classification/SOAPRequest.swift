@@ -114,12 +114,16 @@ final class SOAPEnvelopeOutline {
     private static let endpointHeaders: Set<String> = ["ReplyTo", "FaultTo", "From"]
     private static let envelopeNames: Set<String> = ["Envelope", "Header", "Body"]
 
-    private let watched: Set<String>
-    /// Each watched name by its ``FieldNameKey``: another child of the operation of that key, but not that name, is
-    /// what a binder that matches names loosely would read.
+    /// Each watched path (`BookingNumber`, or `request/BookingNumber` below a request object), by its last step's
+    /// local name.
+    private let watched: [String: [(path: String, steps: [String])]]
+    /// Each watched path by its last step's ``FieldNameKey``: an element of that key, but not that name, is what a
+    /// binder that matches names loosely would read.
     private let watchedKeys: [String: String]
-    /// How many element children the operation has had so far.
-    private var operationChildren = 0
+    /// The elements open below the operation, outermost first, and whether each is its parent's first element child.
+    private var belowOperation: [(local: String, isFirst: Bool)] = []
+    /// How many element children each of the operation and the elements open below it has had so far.
+    private var childCounts: [Int] = [0]
     /// The root's namespace, if the root is a SOAP Envelope.
     private var envelopeNamespace: String?
     /// The first way the envelope departs from the accepted shape.
@@ -148,9 +152,15 @@ final class SOAPEnvelopeOutline {
         var isPlain = true
     }
 
+    /// - Parameter watching: paths of local names from the operation down, joined with `/`.
     init(watching: Set<String>) {
-        watched = watching
-        watchedKeys = Dictionary(watching.map { (FieldNameKey.of($0), $0) }, uniquingKeysWith: min)
+        var watched: [String: [(path: String, steps: [String])]] = [:]
+        for path in watching.sorted() {
+            let steps = path.split(separator: "/").map(String.init)
+            if let leaf = steps.last { watched[leaf, default: []].append((path, steps)) }
+        }
+        self.watched = watched
+        watchedKeys = Dictionary(watched.flatMap { leaf, paths in paths.map { (FieldNameKey.of(leaf), $0.path) } }, uniquingKeysWith: min)
     }
 
     var isEnvelope: Bool { envelopeNamespace != nil }
@@ -178,7 +188,8 @@ final class SOAPEnvelopeOutline {
         case 3 where inBody:
             operations.append(QualifiedName(namespace: namespace, local: local))
             inOperation = true
-            operationChildren = 0
+            belowOperation = []
+            childCounts = [0]
         case 3 where inHeader && isAddressing:
             switch local {
             case "Action": captured = .addressingAction
@@ -196,31 +207,39 @@ final class SOAPEnvelopeOutline {
         default:
             if isAddressing { refuse("WS-Addressing's \(local) stands where no SOAP stack should read it") }
         }
-        let isOperationChild = inOperation && depth == 4
-        defer { if isOperationChild { operationChildren += 1 } }
+        if inOperation, depth >= 4 {
+            let level = depth - 4
+            while childCounts.count <= level { childCounts.append(0) }
+            let isFirst = childCounts[level] == 0
+            childCounts[level] += 1
+            childCounts.removeSubrange((level + 1)...)
+            childCounts.append(0)
+            belowOperation.removeSubrange(min(level, belowOperation.count)...)
+            belowOperation.append((local, isFirst))
+        }
         // Anywhere below the Envelope's children (the Header's entries too), a name that differs from a watched one
         // only in letter case or separators is what a binder that matches names loosely may read.
-        if depth >= 3, !watched.contains(local), let name = watchedKeys[FieldNameKey.of(local)] {
-            values[name, default: []].append(.unusable("has a twin whose name differs from it only in letter case or separators"))
+        if depth >= 3, watched[local] == nil, let path = watchedKeys[FieldNameKey.of(local)] {
+            values[path, default: []].append(.unusable("has a twin whose name differs from it only in letter case or separators"))
         }
-        if watched.contains(local) {
+        for (path, steps) in watched[local] ?? [] {
             if capture != nil {
-                values[local, default: []].append(.unusable("stands inside another element read"))
+                values[path, default: []].append(.unusable("stands inside another element read"))
             } else if !inOperation || depth < 4 {
-                values[local, default: []].append(.unusable("stands outside the operation element"))
-            } else if depth > 4 {
+                values[path, default: []].append(.unusable("stands outside the operation element"))
+            } else if belowOperation.map(\.local) != steps {
                 // A service that binds the operation's parameters by position, or matches names loosely, would read
-                // one of its own children instead.
-                values[local, default: []].append(.unusable("stands below the operation's own children"))
-            } else if !namespace.isEmpty && namespace != operations.last?.namespace {
-                values[local, default: []].append(.unusable("is in another namespace than the operation's"))
-            } else if operationChildren > 0 {
+                // one of its own children, or the element the route names, instead.
+                values[path, default: []].append(.unusable(steps.count == 1 ? "stands below the operation's own children" : "stands elsewhere than \(path)"))
+            } else if depth == 4, !namespace.isEmpty, namespace != operations.last?.namespace {
+                values[path, default: []].append(.unusable("is in another namespace than the operation's"))
+            } else if !belowOperation.allSatisfy(\.isFirst) {
                 // A service that binds parameters by position reads the first child as the first parameter.
-                values[local, default: []].append(.unusable("is not the operation's first child"))
+                values[path, default: []].append(.unusable(steps.count == 1 ? "is not the operation's first child" : "is not the first child at each step of \(path)"))
             } else if hasAttributes {
-                values[local, default: []].append(.unusable("carries attributes, which may change how it reads"))
+                values[path, default: []].append(.unusable("carries attributes, which may change how it reads"))
             } else {
-                captured = captured ?? .watched(local)
+                captured = captured ?? .watched(path)
             }
         }
         guard capture == nil else {

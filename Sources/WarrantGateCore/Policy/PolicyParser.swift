@@ -355,8 +355,12 @@ public enum PolicyParser {
                 subject = .bodyField(value)
             case "xml":
                 guard soap != nil else { throw subjectNode.error("route '\(id)': only a route with a soap operation reads an XML subject") }
-                guard XMLName.isNCName(Array(value.utf8)), value.utf8.count <= 64 else {
-                    throw subjectNode.error("route '\(id)': xml names an element's local name, such as BookingNumber")
+                let steps = value.split(separator: "/", omittingEmptySubsequences: false)
+                guard (1...4).contains(steps.count), steps.allSatisfy({ XMLName.isNCName(Array($0.utf8)) && $0.utf8.count <= 64 }) else {
+                    throw subjectNode.error("""
+                        route '\(id)': xml names an element's local name, such as BookingNumber, or a path of at most four from the \
+                        operation down, such as request/BookingNumber
+                        """)
                 }
                 subject = .xmlElement(value)
             default: throw subjectNode.error("route '\(id)': subject must be given by path, query, body or xml")
