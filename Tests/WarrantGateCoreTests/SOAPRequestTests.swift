@@ -287,12 +287,25 @@ struct SOAPRequestTests {
         let wcf = byRequest(#"<request xmlns:a="\#(contract)"><a:BookingNumber>2017-000123</a:BookingNumber><a:Verbose>true</a:Verbose></request>"#)
         #expect(try Self.classify(body: wcf).subject == "2017-000123")
         let path = "request/BookingNumber"
-        let notFirst = byRequest(#"<request xmlns:a="\#(contract)"><a:Other>2017-000456</a:Other><a:BookingNumber>2017-000123</a:BookingNumber></request>"#)
-        #expect(try SOAPRequest.read(Array(notFirst.utf8), watching: [path]).values[path] == [.unusable("is not the first child at each step of \(path)")])
+        // A DataContract's members come in alphabetical order: below the first step, the subject is found by name.
+        let alphabetical = byRequest(#"<request xmlns:a="\#(contract)"><a:AgencyCode>ICE</a:AgencyCode><a:BookingNumber>2017-000123</a:BookingNumber></request>"#)
+        #expect(try SOAPRequest.read(Array(alphabetical.utf8), watching: [path]).values[path] == [.text("2017-000123")])
         let elsewhere = byRequest(#"<other><BookingNumber>2017-000123</BookingNumber></other>"#)
         #expect(try SOAPRequest.read(Array(elsewhere.utf8), watching: [path]).values[path] == [.unusable("stands elsewhere than \(path)")])
         let requestSecond = byRequest(#"<in0>2017-000456</in0><request><BookingNumber>2017-000123</BookingNumber></request>"#)
-        #expect(try SOAPRequest.read(Array(requestSecond.utf8), watching: [path]).values[path] == [.unusable("is not the first child at each step of \(path)")])
+        #expect(try SOAPRequest.read(Array(requestSecond.utf8), watching: [path]).values[path] == [.unusable("does not stand in the operation's first child")])
+        // A third re-pass: the request object in another namespace, with attributes, or holding text; and a twin of the
+        // subject when another route's subject ends in the same name.
+        let unusableStep = SOAPValue.unusable("stands in an element of another namespace or with attributes, which may change how it reads")
+        for object in [#"<x:request xmlns:x="urn:other"><BookingNumber>2017-000123</BookingNumber></x:request>"#,
+                       #"<request xmlns:i="http://www.w3.org/2001/XMLSchema-instance" i:nil="true"><BookingNumber>2017-000123</BookingNumber></request>"#] {
+            #expect(try SOAPRequest.read(Array(byRequest(object).utf8), watching: [path]).values[path] == [unusableStep], "\(object)")
+        }
+        let withText = byRequest("<request>2017-000456<BookingNumber>2017-000123</BookingNumber></request>")
+        #expect(try SOAPRequest.read(Array(withText.utf8), watching: [path]).values[path]?.contains(.unusable("stands in an element that holds text beside its members")) == true)
+        let twin = byRequest("<request><BookingNumber>2017-000123</BookingNumber><bookingNumber>2017-000456</bookingNumber></request>")
+        let both = try SOAPRequest.read(Array(twin.utf8), watching: [path, "BookingNumber"]).values
+        #expect(both[path]?.contains(.unusable("has a twin whose name differs from it only in letter case or separators")) == true, "\(both)")
         for bad in ["request//BookingNumber", "a/b/c/d/e", "request/Booking Number", "/BookingNumber"] {
             let policy = Self.policy.replacingOccurrences(of: "subject: { xml: request/BookingNumber }", with: "subject: { xml: \"\(bad)\" }")
             #expect(throws: (any Error).self, "\(bad)") { try PolicyParser.parse(policy, file: "soap.yaml") }

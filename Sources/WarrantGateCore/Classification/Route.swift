@@ -9,8 +9,8 @@ public enum SubjectSource: Sendable, Equatable {
     /// A top-level string field of a JSON request body; the body is buffered (bounded) to read it.
     case bodyField(String)
     /// The text of the one element of this local name in a SOAP route's envelope, the operation element's first child;
-    /// or at the end of this path of local names from the operation down (`request/BookingNumber`), the first child at
-    /// each step.
+    /// or at the end of this path of local names from the operation down (`request/BookingNumber`), whose first step
+    /// is the operation's first child.
     case xmlElement(String)
 }
 

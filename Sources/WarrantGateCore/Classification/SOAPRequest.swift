@@ -117,11 +117,13 @@ final class SOAPEnvelopeOutline {
     /// Each watched path (`BookingNumber`, or `request/BookingNumber` below a request object), by its last step's
     /// local name.
     private let watched: [String: [(path: String, steps: [String])]]
-    /// Each watched path by its last step's ``FieldNameKey``: an element of that key, but not that name, is what a
-    /// binder that matches names loosely would read.
-    private let watchedKeys: [String: String]
-    /// The elements open below the operation, outermost first, and whether each is its parent's first element child.
-    private var belowOperation: [(local: String, isFirst: Bool)] = []
+    /// The watched paths by their last step's ``FieldNameKey``: an element of that key, but not that name, is what a
+    /// binder that matches names loosely would read, for each of them.
+    private let watchedKeys: [String: [String]]
+    /// The elements open below the operation, outermost first: whether each is its parent's first element child, and
+    /// whether it stands as a step of a path may (in the operation's namespace or none if it is the operation's child,
+    /// and without attributes).
+    private var belowOperation: [(local: String, isFirst: Bool, isPlainStep: Bool)] = []
     /// How many element children each of the operation and the elements open below it has had so far.
     private var childCounts: [Int] = [0]
     /// The root's namespace, if the root is a SOAP Envelope.
@@ -160,7 +162,8 @@ final class SOAPEnvelopeOutline {
             if let leaf = steps.last { watched[leaf, default: []].append((path, steps)) }
         }
         self.watched = watched
-        watchedKeys = Dictionary(watched.flatMap { leaf, paths in paths.map { (FieldNameKey.of(leaf), $0.path) } }, uniquingKeysWith: min)
+        watchedKeys = Dictionary(grouping: watched.flatMap { leaf, paths in paths.map { (key: FieldNameKey.of(leaf), path: $0.path) } }, by: \.key)
+            .mapValues { $0.map(\.path) }
     }
 
     var isEnvelope: Bool { envelopeNamespace != nil }
@@ -215,12 +218,15 @@ final class SOAPEnvelopeOutline {
             childCounts.removeSubrange((level + 1)...)
             childCounts.append(0)
             belowOperation.removeSubrange(min(level, belowOperation.count)...)
-            belowOperation.append((local, isFirst))
+            let isPlainStep = !hasAttributes && (level > 0 || namespace.isEmpty || namespace == operations.last?.namespace)
+            belowOperation.append((local, isFirst, isPlainStep))
         }
         // Anywhere below the Envelope's children (the Header's entries too), a name that differs from a watched one
         // only in letter case or separators is what a binder that matches names loosely may read.
-        if depth >= 3, watched[local] == nil, let path = watchedKeys[FieldNameKey.of(local)] {
-            values[path, default: []].append(.unusable("has a twin whose name differs from it only in letter case or separators"))
+        if depth >= 3, watched[local] == nil {
+            for path in watchedKeys[FieldNameKey.of(local)] ?? [] {
+                values[path, default: []].append(.unusable("has a twin whose name differs from it only in letter case or separators"))
+            }
         }
         for (path, steps) in watched[local] ?? [] {
             if capture != nil {
@@ -233,9 +239,12 @@ final class SOAPEnvelopeOutline {
                 values[path, default: []].append(.unusable(steps.count == 1 ? "stands below the operation's own children" : "stands elsewhere than \(path)"))
             } else if depth == 4, !namespace.isEmpty, namespace != operations.last?.namespace {
                 values[path, default: []].append(.unusable("is in another namespace than the operation's"))
-            } else if !belowOperation.allSatisfy(\.isFirst) {
-                // A service that binds parameters by position reads the first child as the first parameter.
-                values[path, default: []].append(.unusable(steps.count == 1 ? "is not the operation's first child" : "is not the first child at each step of \(path)"))
+            } else if !belowOperation[0].isFirst {
+                // A service that binds parameters by position reads the first child as the first parameter. Below it,
+                // a request object's members are bound by name (WCF orders a DataContract's alphabetically).
+                values[path, default: []].append(.unusable(steps.count == 1 ? "is not the operation's first child" : "does not stand in the operation's first child"))
+            } else if !belowOperation.dropLast().allSatisfy(\.isPlainStep) {
+                values[path, default: []].append(.unusable("stands in an element of another namespace or with attributes, which may change how it reads"))
             } else if hasAttributes {
                 values[path, default: []].append(.unusable("carries attributes, which may change how it reads"))
             } else {
@@ -258,7 +267,19 @@ final class SOAPEnvelopeOutline {
         if depth <= 2, bytes.contains(where: { !XMLName.isSpace($0) }) { refuse("the envelope holds text outside its Header entries and operation") }
         // A binder that reads the operation's own text (its string value) would read this before any parameter.
         if depth == 3, inOperation, bytes.contains(where: { !XMLName.isSpace($0) }) { refuse("the operation holds text beside its parameters") }
+        if depth >= 4, inOperation, capture == nil, bytes.contains(where: { !XMLName.isSpace($0) }) { textInStep(depth: depth) }
         capture?.text.append(contentsOf: bytes)
+    }
+
+    /// Text directly in the element open at `depth` below the operation: if that element is a step of a watched path
+    /// (a request object), the path's subject is unusable, as a binder may read the object's string value.
+    private func textInStep(depth: Int) {
+        let open = belowOperation.prefix(depth - 3).map(\.local)
+        for paths in watched.values {
+            for (path, steps) in paths where steps.count > open.count && Array(steps.prefix(open.count)) == open {
+                values[path, default: []].append(.unusable("stands in an element that holds text beside its members"))
+            }
+        }
     }
 
     /// Content other than plain text and elements.
@@ -274,6 +295,7 @@ final class SOAPEnvelopeOutline {
         case .reference, .cdata:
             if depth <= 2 { refuse("the envelope holds text outside its Header entries and operation") }
             if depth == 3, inOperation { refuse("the operation holds text beside its parameters") }
+            if depth >= 4, inOperation, capture == nil { textInStep(depth: depth) }
         case .instruction:
             refuse("the envelope holds a processing instruction, which SOAP forbids")
         case .comment:
