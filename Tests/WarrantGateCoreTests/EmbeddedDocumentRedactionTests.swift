@@ -6,7 +6,7 @@ import Testing
 /// redactor cannot remove what is inside it, so a redacted field's key there refuses the response.
 @Suite("Documents serialized into strings")
 struct EmbeddedDocumentRedactionTests {
-    static let names = ["citizenship", "alienNumber"]
+    static let names = ["citizenship", "alienNumber", "aNumber"]
 
     /// The outcome of `document` fed whole; fed in pieces of 1, 2, 3, 5, 7 and 13 bytes, it must be the same.
     static func outcome(_ document: String, _ type: RedactableMediaType, sourceLocation: SourceLocation = #_sourceLocation) -> AllowListRedactionTests.Outcome {
@@ -34,6 +34,17 @@ struct EmbeddedDocumentRedactionTests {
         (#"<n>{&quot;citizenship&quot;:&quot;MX&quot;}</n>"#, .xml),
         (#"<n>{"citi&#122;enship"&#58;"MX"}</n>"#, .xml),
         (#"<n>{"d":"{\"citizenship\":\"MX\"}"}</n>"#, .xml),
+        // A third re-pass: the name's own escapes, and XML's comments, instructions and CDATA inside the document.
+        (#"{"name":"A","d":"{\"\\u0063itizenship\":\"MX\"}"}"#, .json),
+        (#"{"d":"{\"citizen\u017fhip\":\"MX\"}"}"#, .json),
+        (#"<r><d>{"\u0063itizenship":"MX"}</d></r>"#, .xml),
+        (#"<d>{"citizen<![CDATA[ship]]>":"MX"}</d>"#, .xml),
+        (#"<d>{"citizen<!-- x -->ship":"MX"}</d>"#, .xml),
+        (#"<d>{"citizenship"<!-- x -->:"MX"}</d>"#, .xml),
+        (#"<d>{<![CDATA["citizenship"]]>:"MX"}</d>"#, .xml),
+        (#"<d>{"citizenship<![CDATA["]]>:"MX"}</d>"#, .xml),
+        (#"<d>{"citizenship"<![CDATA[:]]>"MX"}</d>"#, .xml),
+        (#"<d>{"citizen<?x y?>ship":"MX"}</d>"#, .xml),
     ])
     func refused(document: String, type: RedactableMediaType) {
         #expect(Self.outcome(document, type) == .refused(.refused), "\(document)")
@@ -44,6 +55,10 @@ struct EmbeddedDocumentRedactionTests {
         (#"{"d":"{\"bookingNumber\":\"2017-000456\"}"}"#, .json),
         (#"<r>He said "citizenship" twice.</r>"#, .xml),
         (#"<r>{"bookingNumber":"2017-000456"}</r>"#, .xml),
+        // A third re-pass: a quoted phrase that is no key (none follows `{` or `,`).
+        (#"<note>Visitor left "a number": 303-555-0100</note>"#, .xml),
+        (#"{"note":"Visitor left \"citizenship\": asked"}"#, .json),
+        (#"<r><a>"citizenship"</a><b>:x</b></r>"#, .xml),
     ])
     func kept(document: String, type: RedactableMediaType) {
         #expect(Self.outcome(document, type) == .kept(document), "\(document)")

@@ -118,6 +118,8 @@ private struct JSONRedactionMachine {
     /// and where its unread bytes begin in this piece.
     private var embeddedKeys = EmbeddedKeyReader()
     private var embeddedFrom = 0
+    /// The kept string value's last byte in earlier pieces other than white space and backslashes, for the first quote.
+    private var stringTail: UInt8?
     private var hexCount = 0
     private var hexValue: UInt32 = 0
     private var lowSurrogate = false
@@ -240,7 +242,7 @@ private struct JSONRedactionMachine {
                 index = whitespace(bytes, from: index, emit)
             case .escape:
                 let escape = bytes[index]
-                if role == .value, run >= 0 { try embeddedEscape(escape, at: index) }
+                if role == .value, run >= 0 { try embeddedEscape(escape, at: index, in: bytes) }
                 switch escape {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"), UInt8(ascii: "n"),
                      UInt8(ascii: "r"), UInt8(ascii: "t"):
@@ -258,7 +260,7 @@ private struct JSONRedactionMachine {
                 hexValue = hexValue << 4 | digit
                 hexCount += 1
                 index += 1
-                if hexCount == 4 { try endUnicodeEscape(at: index) }
+                if hexCount == 4 { try endUnicodeEscape(at: index, in: bytes) }
             case .lowBackslash:
                 guard bytes[index] == UInt8(ascii: "\\") else { throw fail("unpaired surrogate", at: index) }
                 mode = .lowU
@@ -318,7 +320,10 @@ private struct JSONRedactionMachine {
         if run >= 0 { Self.flush(bytes, from: run, to: holding ? cut : count, emit) }
         // A serialized document's key may go on in the next piece: what this one holds of it is read now (not an
         // escape begun at its end, which is read where it ends).
-        if mode == .string || mode == .utf8, role == .value, run >= 0 { try feedEmbedded(bytes, upTo: count) }
+        if mode.inString, role == .value, run >= 0 {
+            if mode == .string || mode == .utf8 { try feedEmbedded(bytes, upTo: count) }
+            if !embeddedKeys.isActive { stringTail = significant(before: count, in: bytes) }
+        }
         if mode.inString, role == .decidedKey {
             keyHeld.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[keyStart..<count]))
             guard keyHeld.count <= maxKeyBytes + 1 else { throw fail("a key longer than \(maxKeyBytes) bytes", at: count) }
@@ -541,15 +546,23 @@ private struct JSONRedactionMachine {
 
     /// The escape character `escape` at `index` of a kept string value: a quote for the serialized document's keys
     /// (``EmbeddedKeyReader``), white space, or a character of a name; `\u` is read at its end
-    /// (``endUnicodeEscape(at:)``).
-    private mutating func embeddedEscape(_ escape: UInt8, at index: Int) throws(RedactionError) {
+    /// (``endUnicodeEscape(at:in:)``).
+    private mutating func embeddedEscape(_ escape: UInt8, at index: Int, in bytes: UnsafeRawBufferPointer) throws(RedactionError) {
         embeddedFrom = index + 1
         switch escape {
-        case UInt8(ascii: "\""): embeddedKeys.quote()
+        case UInt8(ascii: "\""): embeddedKeys.quote(precededBy: embeddedKeys.isActive ? nil : significant(before: index - 1, in: bytes))
         case UInt8(ascii: "u"): break
         case UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"), UInt8(ascii: "b"), UInt8(ascii: "f"): try feedEmbedded(CollectionOfOne(0x20), at: index)
         default: try feedEmbedded(CollectionOfOne(escape), at: index)
         }
+    }
+
+    /// The last byte before `end` other than white space and backslashes: in this piece, else the string's in earlier
+    /// ones.
+    private func significant(before end: Int, in bytes: UnsafeRawBufferPointer) -> UInt8? {
+        var index = min(end, bytes.count) - 1
+        while index >= 0, Self.isWhitespace(bytes[index]) || bytes[index] == UInt8(ascii: "\\") { index -= 1 }
+        return index >= 0 ? bytes[index] : stringTail
     }
 
     /// Feeds the serialized document's reader, once it has seen a quote, and refuses the document at a key naming a
@@ -570,6 +583,7 @@ private struct JSONRedactionMachine {
     }
 
     private mutating func closeString(_ bytes: UnsafeRawBufferPointer, quote: Int, _ emit: Emit) throws(RedactionError) {
+        stringTail = nil
         if embeddedKeys.isActive {
             if role == .value, run >= 0 { try feedEmbedded(bytes, upTo: quote) }
             embeddedKeys.reset()
@@ -616,11 +630,16 @@ private struct JSONRedactionMachine {
     }
 
     /// Four hex digits have been read: a high surrogate must be followed by a low one, and a low one never stands alone.
-    private mutating func endUnicodeEscape(at index: Int) throws(RedactionError) {
+    private mutating func endUnicodeEscape(at index: Int, in bytes: UnsafeRawBufferPointer) throws(RedactionError) {
         if role == .value, run >= 0 {
             // `\u0022` is a quote too, as System.Text.Json writes it; any other character is part of a name.
             embeddedFrom = index
-            if hexValue == 0x22 { embeddedKeys.quote() } else { try feedEmbedded(CollectionOfOne(hexValue < 0x80 ? UInt8(hexValue) : 0x80), at: index) }
+            if hexValue == 0x22 {
+                embeddedKeys.quote(precededBy: embeddedKeys.isActive ? nil : significant(before: index - 6, in: bytes))
+            } else {
+                // A character of the name as its UTF-8; half of a surrogate pair as a byte that stands for a letter.
+                try feedEmbedded(Unicode.Scalar(hexValue).map { Array(String($0).utf8) } ?? [0x80], at: index)
+            }
         }
         let isHigh = (0xd800..<0xdc00).contains(hexValue), isLow = (0xdc00..<0xe000).contains(hexValue)
         if lowSurrogate {

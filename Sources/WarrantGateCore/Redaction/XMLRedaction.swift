@@ -102,6 +102,8 @@ private struct XMLRedactionMachine {
     /// The keys of a JSON document serialized into a response's kept text or CDATA (``EmbeddedKeyReader``), across
     /// pieces, references and CDATA sections, until the next markup.
     private var embeddedKeys = EmbeddedKeyReader()
+    /// The last byte of kept text or CDATA other than white space, for a serialized document's first quote.
+    private var lastTextByte: UInt8?
     /// Where the XML declaration may stand: 0, or 3 after a byte order mark.
     private var prologStart = 0
     private var rootSeen = false
@@ -370,9 +372,12 @@ private struct XMLRedactionMachine {
                     let textStart = index
                     index = try scanText(bytes, from: index)
                     if let outline, index > textStart { outline.text(UnsafeRawBufferPointer(rebasing: bytes[textStart..<index]), depth: open.count) }
-                    if outline == nil, removedDepth == 0, index > textStart,
-                       let from = embeddedKeys.isActive ? textStart : bytes[textStart..<index].firstIndex(of: UInt8(ascii: "\"")) {
-                        try readEmbeddedKeys(bytes, from: from, to: index)
+                    if outline == nil, removedDepth == 0, index > textStart {
+                        if let from = embeddedKeys.isActive ? textStart : bytes[textStart..<index].firstIndex(of: UInt8(ascii: "\"")) {
+                            if !embeddedKeys.isActive { lastTextByte = bytes[textStart..<from].last { !XMLName.isSpace($0) } ?? lastTextByte }
+                            try readEmbeddedKeys(bytes, from: from, to: index)
+                        }
+                        lastTextByte = bytes[textStart..<index].last { !XMLName.isSpace($0) } ?? lastTextByte
                     }
                     if embeddedName != nil {
                         var next = textStart
@@ -393,7 +398,9 @@ private struct XMLRedactionMachine {
                     }
                 }
                 if index < count, bytes[index] == UInt8(ascii: "<") {
-                    embeddedKeys.reset()
+                    // A start or end tag ends the text a serialized document stands in; a comment, a processing
+                    // instruction or a CDATA section does not (a client reading the element's text reads across them).
+                    if index + 1 < count, bytes[index + 1] != UInt8(ascii: "!"), bytes[index + 1] != UInt8(ascii: "?") { embeddedKeys.reset() }
                     // Most tags: read and decided here, in one go.
                     if index + 1 < count, bytes[index + 1] == UInt8(ascii: "/"), !open.isEmpty, let end = Self.closingTagEnd(
                         in: bytes, at: index, of: open[open.count - 1].name, inPiece: open.count > namesInPiece, openNames: openNames,
@@ -686,9 +693,9 @@ private struct XMLRedactionMachine {
                 if referenced == "<" { startEmbeddedName() }
                 if outline == nil, removedDepth == 0 {
                     if referenced == "\"" {
-                        embeddedKeys.quote()
+                        embeddedKeys.quote(precededBy: lastTextByte)
                     } else if embeddedKeys.isActive {
-                        try readEmbeddedKey(CollectionOfOne(referenced.map { $0.isASCII ? UInt8($0.value) : 0x80 } ?? 0x80), at: consumed + index)
+                        try readEmbeddedKey(referenced.map { Array(String($0).utf8) } ?? [0x80], at: consumed + index)
                     }
                 }
                 return index
@@ -729,12 +736,17 @@ private struct XMLRedactionMachine {
             index += 1
             if embeddedName != nil { try readEmbeddedName(byte: byte, at: consumed + index - 1) }
             if byte == UInt8(ascii: "<") { startEmbeddedName() }
-            if outline == nil, removedDepth == 0 {
+            if outline == nil, removedDepth == 0, byte != UInt8(ascii: "]") {
+                // `]`s are content unless `>` follows two of them: they are read once what follows shows which.
+                let ends = byte == UInt8(ascii: ">") && brackets >= 2
+                let content = ends ? brackets - 2 : brackets
+                if content > 0, embeddedKeys.isActive { try readEmbeddedKey(repeatElement(UInt8(ascii: "]"), count: content), at: consumed + index - 1) }
                 if byte == UInt8(ascii: "\"") {
-                    embeddedKeys.quote()
-                } else if embeddedKeys.isActive {
+                    embeddedKeys.quote(precededBy: lastTextByte)
+                } else if !ends, embeddedKeys.isActive {
                     try readEmbeddedKey(CollectionOfOne(byte), at: consumed + index - 1)
                 }
+                if !ends, !XMLName.isSpace(byte) { lastTextByte = byte }
             }
             if byte == UInt8(ascii: "]") {
                 brackets += 1
@@ -757,7 +769,7 @@ private struct XMLRedactionMachine {
         while from < end {
             let quote = bytes[from..<end].firstIndex(of: UInt8(ascii: "\"")) ?? end
             if quote > from { try readEmbeddedKey(UnsafeRawBufferPointer(rebasing: bytes[from..<quote]), at: consumed + from) }
-            if quote < end { embeddedKeys.quote() }
+            if quote < end { embeddedKeys.quote(precededBy: lastTextByte) }
             from = quote + 1
         }
     }
