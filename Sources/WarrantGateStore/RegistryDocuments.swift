@@ -37,11 +37,17 @@ extension Registry {
             // separators, leading zeros) would be taken for it by those who handle them, while the gateway matches
             // `Warrant-Reference` exactly.
             let key = Identifier.referenceKey(document.reference)
-            let registered = try session.fetchAll("SELECT reference FROM documents", [SQLValue]()).compactMap { try $0.optionalText("reference") }
+            // Against documents in force or pending only: a revoked typo must not keep the right number out.
+            if try session.fetchOne("SELECT reference FROM documents WHERE reference = ?", document.reference) != nil {
+                throw StoreError("a document with reference \(document.reference) is already registered")
+            }
+            let registered = try session.fetchAll("SELECT reference FROM documents WHERE status IN ('active', 'pending')", [SQLValue]())
+                .compactMap { try $0.optionalText("reference") }
             if let twin = registered.first(where: { Identifier.referenceKey($0) == key }) {
-                throw StoreError(twin == document.reference
-                    ? "a document with reference \(document.reference) is already registered"
-                    : "a document with reference \(twin) is already registered: \(document.reference) reads as the same (letter case, O for 0, separators, leading zeros)")
+                throw StoreError("""
+                    a document with reference \(twin) is in force or pending: \(document.reference) reads as the same (letter case, O for 0, \
+                    separators, leading zeros); revoke it first if it was registered by mistake
+                    """)
             }
             try session.execute(
                 """

@@ -313,6 +313,16 @@ struct HostileInputTests {
         #expect(throws: StoreError.self) { try registry.register(judicial("JW-2026-0001"), operator: "clerk") }
         #expect(try registry.entry(reference: "jw-2026-0001") == nil)
         _ = try registry.register(judicial("JW-2026-0002"), operator: "clerk")
+        // A third re-pass: distinct numbers that only the separators told apart were refused, and a revoked typo kept
+        // the right number out for good.
+        for (first, second) in [("JW-2026-01-12", "JW-2026-11-02"), ("JW-2026-1-23", "JW-2026-12-3"), ("24CR1001", "2-4CR1001"), ("ICE-LO-2026-1", "ICE-10-2026-1")] {
+            _ = try registry.register(judicial(first), operator: "clerk")
+            _ = try registry.register(judicial(second), operator: "clerk")
+        }
+        _ = try registry.register(judicial("JW-2026-OO42"), operator: "clerk")
+        #expect(throws: StoreError.self) { try registry.register(judicial("JW-2026-0042"), operator: "clerk") }
+        try registry.revoke(reference: "JW-2026-OO42", reason: "typo: should be JW-2026-0042", operator: "clerk")
+        _ = try registry.register(judicial("JW-2026-0042"), operator: "clerk")
     }
 
     @Test("dates out of 1970–9999 or that do not exist are refused, whatever their form")

@@ -15,31 +15,31 @@ public enum Identifier {
         }
     }
 
-    /// How people who read, copy and type a document reference tell two apart: in any letter case, `O` as `0` and `I`
-    /// or `L` as `1`, without the separators (`-`, `_`, `.`, `/`) and without the zeros that lead a run of digits. Two
-    /// references with one key are one to them (`JW-2026-0001`, `jw2026-OOO1`, `JW.2026.1`), whatever the gateway
-    /// matches.
+    /// How people who read, copy and type a document reference tell two apart. It is read in parts between separators
+    /// (`-`, `_`, `.`, `/`): in any letter case; in a part that holds a digit, `O` as `0` and `I` or `L` as `1`; each run
+    /// of digits without its leading zeros. A separator between letters and digits counts for nothing (`JW2026` is
+    /// `JW-2026`); between two parts of the same kind it stays, so distinct numbers stay apart (`2026-01-12` is not
+    /// `2026-11-02`). `JW-2026-0001`, `jw2026-OOO1` and `JW.2026.1.` have one key.
     public static func referenceKey(_ reference: String) -> String {
-        var key = "", digits = ""
-        func endDigits() {
-            let trimmed = digits.drop { $0 == "0" }
-            key += trimmed.isEmpty && !digits.isEmpty ? "0" : String(trimmed)
-            digits = ""
-        }
-        for character in reference.lowercased() {
-            let read: Character = switch character {
-            case "o": "0"
-            case "i", "l": "1"
-            default: character
+        let parts = reference.lowercased().split(whereSeparator: { "-_./".contains($0) }).map { part -> String in
+            let read = part.contains(where: \.isNumber) ? String(part.map { $0 == "o" ? "0" : $0 == "i" || $0 == "l" ? "1" : $0 }) : String(part)
+            var trimmed = "", digits = ""
+            for character in read + " " {
+                if character.isASCII, character.isNumber {
+                    digits.append(character)
+                    continue
+                }
+                if !digits.isEmpty { trimmed += digits.drop { $0 == "0" }.isEmpty ? "0" : String(digits.drop { $0 == "0" }) }
+                digits = ""
+                if character != " " { trimmed.append(character) }
             }
-            if read.isASCII, read.isNumber {
-                digits.append(read)
-                continue
-            }
-            endDigits()
-            if !"-_./".contains(read) { key.append(read) }
+            return trimmed
         }
-        endDigits()
+        var key = ""
+        for part in parts {
+            if let last = key.last, let first = part.first, last.isNumber == first.isNumber { key += "|" }
+            key += part
+        }
         return key
     }
 
