@@ -265,6 +265,8 @@ struct HostileInputTests {
         ("status", "lawful permanent resident"), ("status", "sin papeles"), ("status", "deported 2019"), ("status", "asylee"),
         ("status", "un-documented"), ("status", "foreign-born"), ("status", "out of status"), ("status", "A１２３４５６７８９"),
         ("status", "cittadinanza"), ("status", "citoyenneté"), ("status", "Staatsangehörigkeit"), ("status", "国籍"),
+        ("status", "D.A.C.A. recipient"), ("status", "L P R"), ("status", "他的国籍是墨西哥"), ("status", "Mexican national"),
+        ("status", "in removal proceedings"), ("status", "imigrante sem cidadania"), ("status", "sans-papiers"),
     ])
     func immigrationFacts(name: String, value: String) throws {
         let database = try TemporaryDatabase()
@@ -293,7 +295,9 @@ struct HostileInputTests {
     @Test("ordinary facts that only contain a term inside a word are kept", arguments: [
         "supervisable", "advisable", "salient", "Valiente", "alienation of affection", "Visalia Superior Court", "deportment",
         "citizens arrest", "a number of prior convictions", "a 20230101 booking", "serious-felony", "quashed vis-a-vis jurisdiction",
-        "registered as the wrong kind: an immigration-judge-order", "Deportivo", "Citizens Bank",
+        "registered as the wrong kind: an immigration-judge-order", "Deportivo", "Citizens Bank", "alien smuggling (8 USC 1324)",
+        "visa fraud (18 USC 1546)", "Immigration and Customs Enforcement reported the key compromised", "Il Cittadino di Lodi",
+        "Nguyen Quoc Tich",
     ])
     func ordinaryFacts(value: String) throws {
         #expect(ImmigrationStatusTerms.stem(in: value) == nil, "\(value)")

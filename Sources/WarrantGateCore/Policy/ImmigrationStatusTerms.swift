@@ -14,22 +14,31 @@ public enum ImmigrationStatusTerms {
     static let prefixes = [
         "citizenship", "immigra", "undocumented", "nationality", "nationalit", "deportation", "deported", "deportee", "deportable",
         "asylum", "asylee", "refugee", "naturaliz", "noncitizen", "overstay", "ciudadan", "inmigra", "indocumentad", "nacionalidad",
-        "extranjer", "deportad", "refugiad", "aliennumber", "alienregistration", "cittadin", "citoyen", "staatsangeh", "einwander",
-        "国籍", "市民権",
+        "extranjer", "deportad", "refugiad", "aliennumber", "alienregistration", "cittadinanza", "citoyen", "staatsangeh",
+        "einwander", "cidadania", "imigra", "uscis", "aufenthaltsstatus", "гражданств",
     ]
+    /// Terms of scripts written without spaces between words, matched anywhere in the text.
+    static let unspaced = ["国籍", "市民権", "移民", "국적"]
     /// Terms that match only a whole word, or consecutive whole words written together.
     static let words = [
         "citizen", "alien", "aliens", "illegals", "visa", "visas", "daca", "lpr", "ewi", "tps", "greencard", "birthcountry",
         "countryofbirth", "placeofbirth", "birthplace", "permanentresident", "lawfulpermanentresident", "sinpapeles",
         "paisdenacimiento", "lugardenacimiento", "undocumented", "undoc", "foreignborn", "outofstatus", "enteredwithoutinspection",
-        "wetback", "wetbacks", "quoctich",
+        "wetback", "wetbacks", "foreignnational", "mexicannational", "removalproceedings", "orderofremoval", "unlawfullypresent",
+        "parolee", "sanspapiers",
     ]
 
-    /// Words that name no one's status though they hold a term: the registry's own kind of document.
-    static let exempt: [[String]] = [["immigration", "judge", "order"]]
+    /// Words that name no one's status though they hold a term: the registry's own kind of document, the agencies and
+    /// statutes a county names in its own records, and offences.
+    static let exempt: [[String]] = [
+        ["immigration", "judge", "order"], ["immigration", "and", "customs", "enforcement"], ["citizenship", "and", "immigration", "services"],
+        ["immigration", "and", "nationality", "act"], ["alien", "smuggling"], ["smuggling", "aliens"], ["harboring", "aliens"],
+        ["harbouring", "aliens"], ["visa", "fraud"],
+    ]
 
     /// The first term `text` holds, or nil.
     public static func stem(in text: String) -> String? {
+        if let term = unspaced.first(where: text.contains) { return term }
         var words = Self.words(of: text).map { FieldNameKey.of($0) }.filter { !$0.isEmpty }
         for phrase in exempt {
             var index = 0
@@ -39,6 +48,11 @@ public enum ImmigrationStatusTerms {
         }
         for (index, word) in words.enumerated() {
             if let prefix = prefixes.first(where: word.hasPrefix) { return prefix }
+            // Letters spelled out one by one (`D.A.C.A.`, `L P R`) are one word, compared whole.
+            if word.count == 1, index == 0 || words[index - 1].count > 1 {
+                let spelled = words[index...].prefix { $0.count == 1 }.joined()
+                if spelled.count > 1, let term = Self.words.first(where: { $0 == spelled }) { return term }
+            }
             // Whole words, alone or with the words after them (at most four: `lawful permanent resident`); a letter
             // alone is joined to nothing (`vis-a-vis` is no `visa`).
             var joined = ""
