@@ -306,7 +306,7 @@ struct AdminOptions: ParsableArguments {
 
     @OptionGroup var database: DatabaseOptions
 
-    @Option(name: .long, help: "Who is running this command (default: $WARRANT_GATE_OPERATOR, else $SUDO_USER, else the login name).")
+    @Option(name: .long, help: "Who is running this command (default: $WARRANT_GATE_OPERATOR, else the person who ran sudo, else the login name).")
     var `operator`: String?
 
     /// The operator recorded with every admin action: `--operator`, else `$WARRANT_GATE_OPERATOR`, else the person
@@ -327,7 +327,7 @@ struct AdminOptions: ParsableArguments {
     /// `OperatorName`), before the command does anything.
     func validate() throws {
         if let problem = FreeText.lengthProblem(operatorName, limit: OperatorName.maxLength) {
-            throw ValidationError("the operator name (--operator, $WARRANT_GATE_OPERATOR or $SUDO_USER) \(problem)")
+            throw ValidationError("the operator name (--operator, $WARRANT_GATE_OPERATOR or the person who ran sudo) \(problem)")
         }
         try SudoInvocation.current?.checkOperator(operatorName)
     }
