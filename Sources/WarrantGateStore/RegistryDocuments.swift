@@ -36,6 +36,9 @@ extension Registry {
             // One that differs from a registered reference only as people misread or retype one (letter case, O for 0,
             // separators, leading zeros) would be taken for it by those who handle them, while the gateway matches
             // `Warrant-Reference` exactly.
+            if session.dialect == .postgres {
+                try session.execute("SELECT pg_advisory_xact_lock(\(PostgresLock.lockClass), \(PostgresLock.registration.rawValue))", [SQLValue]())
+            }
             let key = Identifier.referenceKey(document.reference)
             // Against documents in force or pending only: a revoked typo must not keep the right number out.
             if try session.fetchOne("SELECT reference FROM documents WHERE reference = ?", document.reference) != nil {

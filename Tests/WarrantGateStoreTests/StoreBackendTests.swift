@@ -192,6 +192,29 @@ struct StoreBackendTests {
 
     // MARK: Log
 
+    /// A re-pass on PostgreSQL: registrations of references that read alike, made at once, each passed the check
+    /// before the other's insert was committed (READ COMMITTED); both landed.
+    @Test("registrations of references that read alike, made at once from two stores, land one at a time: one of each pair", arguments: Backend.testable)
+    func concurrentTwins(_ backend: Backend) async throws {
+        let fixture = try await StoreFixture.start(backend)
+        defer { fixture.stop() }
+        let first = try await fixture.newStore()
+        let second = try await blocking { try Store.open(first.location, options: backend == .postgres ? PostgresCluster.patient : StoreOptions()) }
+        let stores = [first, second]
+        for round in 1...4 {
+            let references = ["RACE-\(round)-0001", "race-\(round)-OOO1"]
+            let landed = await withTaskGroup(of: Bool.self) { group in
+                for (store, reference) in zip(stores, references) {
+                    group.addTask {
+                        (try? await blocking { _ = try store.registry(timeZone: Sample.denver).register(Sample.warrant(reference), operator: "clerk") }) != nil
+                    }
+                }
+                return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(landed == 1, "round \(round): \(landed) of the twins landed")
+        }
+    }
+
     @Test("log: concurrent appends and queued outcomes, checkpoints, verification, proofs, bundles, exports and reports", arguments: Backend.testable)
     func log(_ backend: Backend) async throws {
         let fixture = try await StoreFixture.start(backend)

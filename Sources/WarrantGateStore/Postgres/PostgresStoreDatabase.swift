@@ -253,4 +253,7 @@ enum PostgresLock: Int32 {
     case signer = 1
     /// Installing or upgrading the schema.
     case schema = 2
+    /// Registering a document: the check that no reference in force reads as the new one, then its insert, one
+    /// registration at a time (under READ COMMITTED, two would each miss the other's).
+    case registration = 3
 }
