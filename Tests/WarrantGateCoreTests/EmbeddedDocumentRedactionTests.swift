@@ -45,6 +45,12 @@ struct EmbeddedDocumentRedactionTests {
         (#"<d>{"citizenship<![CDATA["]]>:"MX"}</d>"#, .xml),
         (#"<d>{"citizenship"<![CDATA[:]]>"MX"}</d>"#, .xml),
         (#"<d>{"citizen<?x y?>ship":"MX"}</d>"#, .xml),
+        // A fourth re-pass: the `{` or the first quote written as escapes, and an escape inside a twice-serialized name.
+        (#"{"name":"A","d":"\u007b\"citizenship\":\"MX\"}"}"#, .json),
+        (#"{"name":"A","d":"{\u0022citizenship\u0022:\"MX\"}"}"#, .json),
+        (#"{"name": "A", "d": "\"{\\\"\\\\u0063itizenship\\\":\\\"MX\\\"}\""}"#, .json),
+        (#"<r><name>A</name><note>&#123;"citizenship":"MX"}</note></r>"#, .xml),
+        (#"<r><note>&#x7B;&quot;citizenship&quot;:"MX"}</note></r>"#, .xml),
     ])
     func refused(document: String, type: RedactableMediaType) {
         #expect(Self.outcome(document, type) == .refused(.refused), "\(document)")

@@ -267,6 +267,8 @@ struct HostileInputTests {
         ("status", "cittadinanza"), ("status", "citoyenneté"), ("status", "Staatsangehörigkeit"), ("status", "国籍"),
         ("status", "D.A.C.A. recipient"), ("status", "L P R"), ("status", "他的国籍是墨西哥"), ("status", "Mexican national"),
         ("status", "in removal proceedings"), ("status", "imigrante sem cidadania"), ("status", "sans-papiers"),
+        // A fourth re-pass: the exemptions' words, apart by punctuation, are no offence's name.
+        ("status", "Inmate is an alien, smuggling suspected"), ("status", "Expired visa, fraud case closed"),
     ])
     func immigrationFacts(name: String, value: String) throws {
         let database = try TemporaryDatabase()

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The words that say a text is about a person's immigration or citizenship status, which a sanctuary ordinance
 /// forbids the county to collect (Denver's DRMC §28-250: city staff may not collect or share it). The registry refuses
 /// a fact about an inmate that names or states it: a fact is kept in the database and in the append-only log, which
@@ -28,24 +30,24 @@ public enum ImmigrationStatusTerms {
         "parolee", "sanspapiers",
     ]
 
-    /// Words that name no one's status though they hold a term: the registry's own kind of document, the agencies and
-    /// statutes a county names in its own records, and offences.
-    static let exempt: [[String]] = [
-        ["immigration", "judge", "order"], ["immigration", "and", "customs", "enforcement"], ["citizenship", "and", "immigration", "services"],
-        ["immigration", "and", "nationality", "act"], ["alien", "smuggling"], ["smuggling", "aliens"], ["harboring", "aliens"],
-        ["harbouring", "aliens"], ["visa", "fraud"],
-    ]
+    /// Phrases that name no one's status though they hold a term: the registry's own kind of document, the agencies
+    /// and statutes a county names in its own records, and offences. Each matches only as written, its words apart by
+    /// nothing but spaces or hyphens (`alien, smuggling suspected` is no offence's name), and is read as no words.
+    static let exempt: [NSRegularExpression] = [
+        "immigration judge order", "immigration and customs enforcement", "citizenship and immigration services",
+        "immigration and nationality act", "alien smuggling", "smuggling aliens", "harboring aliens", "harbouring aliens", "visa fraud",
+    ].map { phrase in
+        let words = phrase.split(separator: " ").map { NSRegularExpression.escapedPattern(for: String($0)) }
+        return try! NSRegularExpression(pattern: "(?<![\\p{L}\\p{N}])" + words.joined(separator: "[ -]+") + "(?![\\p{L}\\p{N}])", options: [.caseInsensitive])
+    }
 
     /// The first term `text` holds, or nil.
     public static func stem(in text: String) -> String? {
         if let term = unspaced.first(where: text.contains) { return term }
-        var words = Self.words(of: text).map { FieldNameKey.of($0) }.filter { !$0.isEmpty }
-        for phrase in exempt {
-            var index = 0
-            while index + phrase.count <= words.count {
-                if Array(words[index..<(index + phrase.count)]) == phrase { words.removeSubrange(index..<(index + phrase.count)) } else { index += 1 }
-            }
+        let read = exempt.reduce(text) { text, phrase in
+            phrase.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: " ; ")
         }
+        let words = Self.words(of: read).map { FieldNameKey.of($0) }.filter { !$0.isEmpty }
         for (index, word) in words.enumerated() {
             if let prefix = prefixes.first(where: word.hasPrefix) { return prefix }
             // Letters spelled out one by one (`D.A.C.A.`, `L P R`) are one word, compared whole.

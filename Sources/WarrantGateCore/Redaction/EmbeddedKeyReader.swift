@@ -19,6 +19,11 @@ struct EmbeddedKeyReader {
     /// Whether a quote has been seen: until then, nothing needs feeding.
     var isActive: Bool { name != nil || closed != nil }
 
+    /// The last character other than white space before anything is fed (the text up to a first quote is not).
+    mutating func note(_ previous: UInt8?) {
+        if let previous { lastSignificant = previous }
+    }
+
     mutating func reset() {
         name = nil
         closed = nil
@@ -29,7 +34,7 @@ struct EmbeddedKeyReader {
     /// `precededBy` is the last character before it other than white space, for the first quote (the reader is fed
     /// nothing before it).
     mutating func quote(precededBy previous: UInt8? = nil) {
-        if !isActive { lastSignificant = previous }
+        if !isActive, let previous { lastSignificant = previous }
         closed = nameMayBeKey ? name.map(Self.decoded) : nil
         nameMayBeKey = lastSignificant == UInt8(ascii: "{") || lastSignificant == UInt8(ascii: ",")
         lastSignificant = UInt8(ascii: "\"")
@@ -53,9 +58,21 @@ struct EmbeddedKeyReader {
         return key
     }
 
+    /// A name as JSON parsers read it, however many times the document was serialized: decoded (``decodedOnce(_:)``)
+    /// until nothing changes.
+    static func decoded(_ name: [UInt8]) -> [UInt8] {
+        var current = name
+        for _ in 0..<8 {
+            let next = decodedOnce(current)
+            if next == current { break }
+            current = next
+        }
+        return current
+    }
+
     /// A name as a JSON parser reads it: `\uXXXX` (with surrogate pairs) and the one-character escapes decoded; a
     /// backslash with nothing to escape (those a document serialized twice leaves at a name's ends) dropped.
-    static func decoded(_ name: [UInt8]) -> [UInt8] {
+    static func decodedOnce(_ name: [UInt8]) -> [UInt8] {
         var out: [UInt8] = [], index = 0, pendingHigh: UInt32?
         func hex(at start: Int) -> UInt32? {
             guard start + 4 <= name.count else { return nil }
@@ -83,7 +100,7 @@ struct EmbeddedKeyReader {
             switch escape {
             case UInt8(ascii: "\""), UInt8(ascii: "/"): out.append(escape)
             case UInt8(ascii: "b"), UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"): out.append(0x20)
-            case UInt8(ascii: "\\"): break
+            case UInt8(ascii: "\\"): out.append(escape)
             default: out.append(escape)
             }
             index += 2

@@ -118,6 +118,9 @@ private struct JSONRedactionMachine {
     /// and where its unread bytes begin in this piece.
     private var embeddedKeys = EmbeddedKeyReader()
     private var embeddedFrom = 0
+    /// Whether the kept string value being read has had an escape: from its first, its characters are fed to
+    /// ``embeddedKeys`` decoded (a string without escapes holds no serialized document's quotes, and costs nothing).
+    private var stringEscaped = false
     /// The kept string value's last byte in earlier pieces other than white space and backslashes, for the first quote.
     private var stringTail: UInt8?
     private var hexCount = 0
@@ -322,7 +325,7 @@ private struct JSONRedactionMachine {
         // escape begun at its end, which is read where it ends).
         if mode.inString, role == .value, run >= 0 {
             if mode == .string || mode == .utf8 { try feedEmbedded(bytes, upTo: count) }
-            if !embeddedKeys.isActive { stringTail = significant(before: count, in: bytes) }
+            if !stringEscaped { stringTail = significant(before: count, in: bytes) }
         }
         if mode.inString, role == .decidedKey {
             keyHeld.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[keyStart..<count]))
@@ -525,7 +528,15 @@ private struct JSONRedactionMachine {
             case UInt8(ascii: "\\"):
                 escaped = true
                 mode = .escape
-                if embeddedKeys.isActive, role == .value, run >= 0 { try feedEmbedded(bytes, upTo: index) }
+                if role == .value, run >= 0 {
+                    if stringEscaped {
+                        try feedEmbedded(bytes, upTo: index)
+                    } else {
+                        // The string's first escape: what came before it is read as it is, having none.
+                        stringEscaped = true
+                        embeddedKeys.note(significant(before: index, in: bytes))
+                    }
+                }
                 return index + 1
             case 0..<0x20:
                 throw fail("control character in string", at: index)
@@ -550,7 +561,7 @@ private struct JSONRedactionMachine {
     private mutating func embeddedEscape(_ escape: UInt8, at index: Int, in bytes: UnsafeRawBufferPointer) throws(RedactionError) {
         embeddedFrom = index + 1
         switch escape {
-        case UInt8(ascii: "\""): embeddedKeys.quote(precededBy: embeddedKeys.isActive ? nil : significant(before: index - 1, in: bytes))
+        case UInt8(ascii: "\""): embeddedKeys.quote()
         case UInt8(ascii: "u"): break
         case UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"), UInt8(ascii: "b"), UInt8(ascii: "f"): try feedEmbedded(CollectionOfOne(0x20), at: index)
         default: try feedEmbedded(CollectionOfOne(escape), at: index)
@@ -568,7 +579,7 @@ private struct JSONRedactionMachine {
     /// Feeds the serialized document's reader, once it has seen a quote, and refuses the document at a key naming a
     /// redacted field: a client that parses the string reads the field.
     private mutating func feedEmbedded(_ characters: some Sequence<UInt8>, at index: Int) throws(RedactionError) {
-        guard embeddedKeys.isActive, let key = embeddedKeys.feed(characters) else { return }
+        guard stringEscaped, let key = embeddedKeys.feed(characters) else { return }
         let name = String(decoding: key, as: UTF8.self)
         if keys.fields.contains(name) {
             throw RedactionError(.refused, "a string holds JSON with a redacted field (\"\(name)\"), which a client would parse", offset: consumed + index)
@@ -577,16 +588,17 @@ private struct JSONRedactionMachine {
 
     /// Feeds the reader the string's bytes from ``embeddedFrom`` up to `end` of this piece.
     private mutating func feedEmbedded(_ bytes: UnsafeRawBufferPointer, upTo end: Int) throws(RedactionError) {
-        guard embeddedKeys.isActive, end > embeddedFrom else { return }
+        guard stringEscaped, end > embeddedFrom else { return }
         try feedEmbedded(UnsafeRawBufferPointer(rebasing: bytes[embeddedFrom..<end]), at: embeddedFrom)
         embeddedFrom = end
     }
 
     private mutating func closeString(_ bytes: UnsafeRawBufferPointer, quote: Int, _ emit: Emit) throws(RedactionError) {
         stringTail = nil
-        if embeddedKeys.isActive {
+        if stringEscaped {
             if role == .value, run >= 0 { try feedEmbedded(bytes, upTo: quote) }
             embeddedKeys.reset()
+            stringEscaped = false
         }
         switch role {
         case .value:
@@ -635,7 +647,7 @@ private struct JSONRedactionMachine {
             // `\u0022` is a quote too, as System.Text.Json writes it; any other character is part of a name.
             embeddedFrom = index
             if hexValue == 0x22 {
-                embeddedKeys.quote(precededBy: embeddedKeys.isActive ? nil : significant(before: index - 6, in: bytes))
+                embeddedKeys.quote()
             } else {
                 // A character of the name as its UTF-8; half of a surrogate pair as a byte that stands for a letter.
                 try feedEmbedded(Unicode.Scalar(hexValue).map { Array(String($0).utf8) } ?? [0x80], at: index)

@@ -697,6 +697,8 @@ private struct XMLRedactionMachine {
                     } else if embeddedKeys.isActive {
                         try readEmbeddedKey(referenced.map { Array(String($0).utf8) } ?? [0x80], at: consumed + index)
                     }
+                    // `&#123;` before a first quote is the `{` a key follows.
+                    if let referenced, !(referenced.isASCII && XMLName.isSpace(UInt8(referenced.value))) { lastTextByte = String(referenced).utf8.first }
                 }
                 return index
             }
