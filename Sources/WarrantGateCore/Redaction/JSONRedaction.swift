@@ -245,7 +245,7 @@ private struct JSONRedactionMachine {
                 index = whitespace(bytes, from: index, emit)
             case .escape:
                 let escape = bytes[index]
-                if role == .value, run >= 0 { try embeddedEscape(escape, at: index, in: bytes) }
+                if role == .value, run >= 0 { try embeddedEscape(escape, at: index) }
                 switch escape {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"), UInt8(ascii: "n"),
                      UInt8(ascii: "r"), UInt8(ascii: "t"):
@@ -263,7 +263,7 @@ private struct JSONRedactionMachine {
                 hexValue = hexValue << 4 | digit
                 hexCount += 1
                 index += 1
-                if hexCount == 4 { try endUnicodeEscape(at: index, in: bytes) }
+                if hexCount == 4 { try endUnicodeEscape(at: index) }
             case .lowBackslash:
                 guard bytes[index] == UInt8(ascii: "\\") else { throw fail("unpaired surrogate", at: index) }
                 mode = .lowU
@@ -557,8 +557,8 @@ private struct JSONRedactionMachine {
 
     /// The escape character `escape` at `index` of a kept string value: a quote for the serialized document's keys
     /// (``EmbeddedKeyReader``), white space, or a character of a name; `\u` is read at its end
-    /// (``endUnicodeEscape(at:in:)``).
-    private mutating func embeddedEscape(_ escape: UInt8, at index: Int, in bytes: UnsafeRawBufferPointer) throws(RedactionError) {
+    /// (``endUnicodeEscape(at:)``).
+    private mutating func embeddedEscape(_ escape: UInt8, at index: Int) throws(RedactionError) {
         embeddedFrom = index + 1
         switch escape {
         case UInt8(ascii: "\""): embeddedKeys.quote()
@@ -576,8 +576,8 @@ private struct JSONRedactionMachine {
         return index >= 0 ? bytes[index] : stringTail
     }
 
-    /// Feeds the serialized document's reader, once it has seen a quote, and refuses the document at a key naming a
-    /// redacted field: a client that parses the string reads the field.
+    /// Feeds the serialized document's reader, once the string has had an escape, and refuses the document at a key
+    /// naming a redacted field: a client that parses the string reads the field.
     private mutating func feedEmbedded(_ characters: some Sequence<UInt8>, at index: Int) throws(RedactionError) {
         guard stringEscaped, let key = embeddedKeys.feed(characters) else { return }
         let name = String(decoding: key, as: UTF8.self)
@@ -642,7 +642,7 @@ private struct JSONRedactionMachine {
     }
 
     /// Four hex digits have been read: a high surrogate must be followed by a low one, and a low one never stands alone.
-    private mutating func endUnicodeEscape(at index: Int, in bytes: UnsafeRawBufferPointer) throws(RedactionError) {
+    private mutating func endUnicodeEscape(at index: Int) throws(RedactionError) {
         if role == .value, run >= 0 {
             // `\u0022` is a quote too, as System.Text.Json writes it; any other character is part of a name.
             embeddedFrom = index

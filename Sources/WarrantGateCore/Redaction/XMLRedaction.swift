@@ -100,7 +100,7 @@ private struct XMLRedactionMachine {
     /// read after it so far, which ``checkEmbeddedName(at:)`` compares with the redacted names.
     private var embeddedName: [UInt8]?
     /// The keys of a JSON document serialized into a response's kept text or CDATA (``EmbeddedKeyReader``), across
-    /// pieces, references and CDATA sections, until the next markup.
+    /// pieces, references, comments, instructions and CDATA sections, until the next start or end tag.
     private var embeddedKeys = EmbeddedKeyReader()
     /// The last byte of kept text or CDATA other than white space, for a serialized document's first quote.
     private var lastTextByte: UInt8?
@@ -400,7 +400,10 @@ private struct XMLRedactionMachine {
                 if index < count, bytes[index] == UInt8(ascii: "<") {
                     // A start or end tag ends the text a serialized document stands in; a comment, a processing
                     // instruction or a CDATA section does not (a client reading the element's text reads across them).
-                    if index + 1 < count, bytes[index + 1] != UInt8(ascii: "!"), bytes[index + 1] != UInt8(ascii: "?") { embeddedKeys.reset() }
+                    if index + 1 < count, bytes[index + 1] != UInt8(ascii: "!"), bytes[index + 1] != UInt8(ascii: "?") {
+                        embeddedKeys.reset()
+                        lastTextByte = nil
+                    }
                     // Most tags: read and decided here, in one go.
                     if index + 1 < count, bytes[index + 1] == UInt8(ascii: "/"), !open.isEmpty, let end = Self.closingTagEnd(
                         in: bytes, at: index, of: open[open.count - 1].name, inPiece: open.count > namesInPiece, openNames: openNames,
