@@ -121,8 +121,8 @@ final class SOAPEnvelopeOutline {
     /// binder that matches names loosely would read, for each of them.
     private let watchedKeys: [String: [String]]
     /// The elements open below the operation, outermost first: whether each is its parent's first element child, and
-    /// whether it stands as a step of a path may (in the operation's namespace or none if it is the operation's child,
-    /// and without attributes).
+    /// whether it may stand as a step of a path (without attributes, and in the operation's namespace or none if it is
+    /// the operation's child).
     private var belowOperation: [(local: String, isFirst: Bool, isPlainStep: Bool)] = []
     /// How many element children each of the operation and the elements open below it has had so far.
     private var childCounts: [Int] = [0]
