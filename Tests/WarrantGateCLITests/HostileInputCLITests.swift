@@ -94,7 +94,7 @@ struct HostileInputCLITests {
         let setFact = ["subject", "set-fact", "--subject", "2017-000123", "--name", "conviction", "--db", scratch.db]
         // Alternating combining classes, which made composing (and comparing, as Swift strings) quadratic.
         let marks = { (count: Int) in String(repeating: "\u{0301}\u{0316}", count: count / 2) }
-        let name = "the operator name (--operator, $WARRANT_GATE_OPERATOR or $SUDO_USER) holds more than"
+        let name = "the operator name (--operator, $WARRANT_GATE_OPERATOR or the person who ran sudo) holds more than"
         for (arguments, environment, message) in [
             (["--operator", "clerk", "--value", "other-7" + marks(60_000)], [:], "--value holds more than 30 combining marks in a row"),
             (["--operator", "clerk", "--value", "alice" + marks(40)], [:], "--value holds more than 30 combining marks in a row"),
