@@ -42,6 +42,25 @@ let unhealthyAfterFailedCommit: Duration = .seconds(5)
 /// it states an outcome may be stored.
 let unwaitedEntriesRetriedFor: Duration = .seconds(60)
 
+/// Entries queued for a decision log's next batch, and the caller who waits for their commit.
+struct LogWaiter {
+    let entries: [LogAppender.Pending]
+    /// Nil for entries queued with `enqueue(_:)`, which no one waits for.
+    let reply: AppendReply?
+    let queued = ContinuousClock.now
+
+    /// Whether these are queued again after their batch rolled back: no one waits for them, and they have waited less
+    /// than ``unwaitedEntriesRetriedFor`` at `now`.
+    func isRetried(at now: ContinuousClock.Instant) -> Bool {
+        reply == nil && now - queued < unwaitedEntriesRetriedFor
+    }
+}
+
+extension Collection<LogWaiter> {
+    /// How many entries these waiters hold.
+    var entryCount: Int { reduce(0) { $0 + $1.entries.count } }
+}
+
 /// The error that ended a transaction before its commit was sent, or before it began: nothing it wrote landed. A
 /// transaction whose commit failed is not one: the commit may have landed before its answer was lost.
 struct UncommittedTransaction: Error {
@@ -66,13 +85,6 @@ let pauseBeforeRetry: Duration = .milliseconds(500)
 /// the one before it is synced. Without a path (a database with no file to sync), each batch commits with
 /// `synchronous = FULL`.
 public final class DecisionLog: DecisionLogWriter {
-    private struct Waiter {
-        let entries: [LogAppender.Pending]
-        /// Nil for entries queued with ``enqueue(_:)``, which no one waits for.
-        let reply: AppendReply?
-        let queued = ContinuousClock.now
-    }
-
     /// What the writer thread is doing, so that a submitter knows whether to wake it.
     private enum WriterMode {
         case busy
@@ -83,7 +95,7 @@ public final class DecisionLog: DecisionLogWriter {
     }
 
     private struct State {
-        var queue: [Waiter] = []
+        var queue: [LogWaiter] = []
         var writer = WriterMode.busy
         var closed = false
         /// When a batch last failed to commit (a full disk, a lock held past the busy timeout).
@@ -150,7 +162,7 @@ public final class DecisionLog: DecisionLogWriter {
     public func append(_ entries: [LogEntry]) async throws {
         let pending = entries.map(LogAppender.Pending.init)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            submit(Waiter(entries: pending, reply: .resume(continuation)))
+            submit(LogWaiter(entries: pending, reply: .resume(continuation)))
         }
     }
 
@@ -161,17 +173,17 @@ public final class DecisionLog: DecisionLogWriter {
         _ entries: [LogEntry], on executor: any LogCompletionExecutor,
         completion: @escaping @Sendable (Result<Void, any Error>) -> Void
     ) {
-        submit(Waiter(entries: entries.map(LogAppender.Pending.init), reply: .complete(on: executor, completion)))
+        submit(LogWaiter(entries: entries.map(LogAppender.Pending.init), reply: .complete(on: executor, completion)))
     }
 
     /// Queues entries without waiting for the commit: for records written after the answer (outcomes). They go out
     /// with the next batch that an ``append(_:)`` waits for, or on their own after the log's `outcomeDelay`.
     /// Entries queued before ``close()`` are written before ``run()`` returns.
     public func enqueue(_ entries: [LogEntry]) {
-        submit(Waiter(entries: entries.map(LogAppender.Pending.init), reply: nil))
+        submit(LogWaiter(entries: entries.map(LogAppender.Pending.init), reply: nil))
     }
 
-    private func submit(_ waiter: Waiter) {
+    private func submit(_ waiter: LogWaiter) {
         if let failure = durabilityFailure {
             refuse(waiter, failure)
             return
@@ -189,7 +201,7 @@ public final class DecisionLog: DecisionLogWriter {
         if wakeWriter { wake.signal() }
     }
 
-    private func refuse(_ waiter: Waiter, _ error: any Error) {
+    private func refuse(_ waiter: LogWaiter, _ error: any Error) {
         unwritten.add(waiter.entries.count, ordering: .relaxed)
         if let reply = waiter.reply { AppendReplies([reply]).deliver(.failure(error)) }
     }
@@ -233,7 +245,7 @@ public final class DecisionLog: DecisionLogWriter {
     }
 
     private enum WriterStep {
-        case write([Waiter])
+        case write([LogWaiter])
         case sleep
         case linger
         case finish
@@ -290,7 +302,7 @@ public final class DecisionLog: DecisionLogWriter {
     ///
     /// - Parameter tree: the log's tree as the last batch left it, if that batch committed; see ``write(_:syncLater:tree:)``.
     /// - Returns: false if entries were queued again.
-    private func commit(_ batch: [Waiter], tree: inout MerkleFrontier?) -> Bool {
+    private func commit(_ batch: [LogWaiter], tree: inout MerkleFrontier?) -> Bool {
         let callers = AppendReplies(batch.lazy.compactMap(\.reply))
         let deferredSync = walSync.flatMap { callers.count > 1 || (callers.count == 1 && $0.isBusy) ? $0 : nil }
         if let lasting = durabilityFailure
@@ -318,17 +330,17 @@ public final class DecisionLog: DecisionLogWriter {
     /// Refuses a batch that was not written. With `retrying`, for a failure that may pass, its entries that no one
     /// waits for are queued again. Returns how many entries were.
     @discardableResult
-    private func failed(_ batch: [Waiter], _ callers: AppendReplies, _ error: any Error, retrying: Bool) -> Int {
+    private func failed(_ batch: [LogWaiter], _ callers: AppendReplies, _ error: any Error, retrying: Bool) -> Int {
         let now = ContinuousClock.now
-        let retried = retrying ? batch.filter { $0.reply == nil && now - $0.queued < unwaitedEntriesRetriedFor } : []
+        let retried = retrying ? batch.filter { $0.isRetried(at: now) } : []
         let requeued = state.withLock { state -> Bool in
             state.lastFailure = now
             guard !state.closed else { return false }
             state.queue.insert(contentsOf: retried, at: 0)
             return true
         }
-        let kept = requeued ? retried.reduce(0) { $0 + $1.entries.count } : 0
-        unwritten.add(batch.reduce(0) { $0 + $1.entries.count } - kept, ordering: .relaxed)
+        let kept = requeued ? retried.entryCount : 0
+        unwritten.add(batch.entryCount - kept, ordering: .relaxed)
         answer(callers, with: .failure(error))
         return kept
     }

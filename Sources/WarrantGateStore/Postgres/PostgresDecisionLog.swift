@@ -16,15 +16,8 @@ import WarrantGateCore
 /// configured, that the standby has it too. If the commit fails or its outcome is unknown (the connection dropped),
 /// every caller of the batch gets the error: the gateway refuses rather than forwards.
 public final class PostgresDecisionLog: DecisionLogWriter {
-    private struct Waiter {
-        let entries: [LogAppender.Pending]
-        /// Nil for entries queued with ``enqueue(_:)``, which no one waits for.
-        let reply: AppendReply?
-        let queued = ContinuousClock.now
-    }
-
     private struct State {
-        var queue: [Waiter] = []
+        var queue: [LogWaiter] = []
         var writing = false
         var commits = 0
         var closed = false
@@ -90,7 +83,7 @@ public final class PostgresDecisionLog: DecisionLogWriter {
     public func append(_ entries: [LogEntry]) async throws {
         let pending = entries.map(LogAppender.Pending.init)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            submit(Waiter(entries: pending, reply: .resume(continuation)))
+            submit(LogWaiter(entries: pending, reply: .resume(continuation)))
         }
     }
 
@@ -98,16 +91,16 @@ public final class PostgresDecisionLog: DecisionLogWriter {
     public func append(
         _ entries: [LogEntry], on executor: any LogCompletionExecutor, completion: @escaping @Sendable (Result<Void, any Error>) -> Void
     ) {
-        submit(Waiter(entries: entries.map(LogAppender.Pending.init), reply: .complete(on: executor, completion)))
+        submit(LogWaiter(entries: entries.map(LogAppender.Pending.init), reply: .complete(on: executor, completion)))
     }
 
     /// Queues entries without waiting for their commit (outcomes, written after the answer): they go out with the
     /// next batch. Entries queued before ``close()`` are written before ``run()`` returns.
     public func enqueue(_ entries: [LogEntry]) {
-        submit(Waiter(entries: entries.map(LogAppender.Pending.init), reply: nil))
+        submit(LogWaiter(entries: entries.map(LogAppender.Pending.init), reply: nil))
     }
 
-    private func submit(_ waiter: Waiter) {
+    private func submit(_ waiter: LogWaiter) {
         let (accepted, startWriter) = state.withLock { state -> (Bool, Bool) in
             guard !state.closed else { return (false, false) }
             state.queue.append(waiter)
@@ -152,7 +145,7 @@ public final class PostgresDecisionLog: DecisionLogWriter {
     /// Commits queued batches until the queue is empty, at most ``maxBatch`` entries at a time.
     private func writeQueued() async {
         while true {
-            let batch = state.withLock { state -> [Waiter] in
+            let batch = state.withLock { state -> [LogWaiter] in
                 var count = 0
                 let taken = state.queue.prefix { waiter in
                     defer { count += waiter.entries.count }
@@ -204,7 +197,8 @@ public final class PostgresDecisionLog: DecisionLogWriter {
                 // Entries no one waits for (outcomes, requests that were never answered) are queued again, ahead of
                 // the rest, if nothing of the batch landed: a paused gateway or a server restart would otherwise lose
                 // them. Callers were answered with the error: their requests were refused, and are not retried.
-                let retried = error is UncommittedTransaction ? batch.filter(isRetried) : []
+                let now = ContinuousClock.now
+                let retried = error is UncommittedTransaction ? batch.filter { $0.isRetried(at: now) } : []
                 let requeued = state.withLock { state -> Bool in
                     state.committingSince = nil
                     state.lastFailure = .now
@@ -212,8 +206,8 @@ public final class PostgresDecisionLog: DecisionLogWriter {
                     state.queue.insert(contentsOf: retried, at: 0)
                     return true
                 }
-                let kept = requeued ? retried.reduce(0) { $0 + $1.entries.count } : 0
-                unwritten.add(batch.reduce(0) { $0 + $1.entries.count } - kept, ordering: .relaxed)
+                let kept = requeued ? retried.entryCount : 0
+                unwritten.add(batch.entryCount - kept, ordering: .relaxed)
                 let cause = (error as? UncommittedTransaction)?.cause ?? error
                 // Described, not reflected: a reflected query error would print the entries it carried.
                 logger.error(
@@ -229,12 +223,6 @@ public final class PostgresDecisionLog: DecisionLogWriter {
             }
             deadline.cancel()
         }
-    }
-
-    /// Whether a waiter of a batch that did not commit is queued again: it has no caller, and has waited less than
-    /// ``unwaitedEntriesRetriedFor``.
-    private func isRetried(_ waiter: Waiter) -> Bool {
-        waiter.reply == nil && ContinuousClock.now - waiter.queued < unwaitedEntriesRetriedFor
     }
 
     /// Refuses the queued callers that have waited longer than `timeout`; their entries are not written.
