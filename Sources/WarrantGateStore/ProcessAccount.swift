@@ -63,13 +63,22 @@ public enum ProcessAccount {
 
     /// The name the password database gives `uid`, or nil.
     public static func accountName(_ uid: uid_t) -> String? {
+        passwordEntry(uid) { entry in entry.pw_name.map { String(cString: $0) } }
+    }
+
+    /// The primary group the password database gives `uid`, or nil.
+    public static func primaryGroup(_ uid: uid_t) -> gid_t? {
+        passwordEntry(uid) { $0.pw_gid }
+    }
+
+    /// `read` of `uid`'s password database entry (looked up with the reentrant `getpwuid_r`), or nil without one.
+    private static func passwordEntry<T>(_ uid: uid_t, _ read: (passwd) -> T?) -> T? {
         var buffer = [CChar](repeating: 0, count: 16_384)
         return buffer.withUnsafeMutableBufferPointer { buffer in
             var entry = passwd()
             var found: UnsafeMutablePointer<passwd>?
-            guard let base = buffer.baseAddress, getpwuid_r(uid, &entry, base, buffer.count, &found) == 0, found != nil, let name = entry.pw_name
-            else { return nil }
-            return String(cString: name)
+            guard let base = buffer.baseAddress, getpwuid_r(uid, &entry, base, buffer.count, &found) == 0, found != nil else { return nil }
+            return read(entry)
         }
     }
 

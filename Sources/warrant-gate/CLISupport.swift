@@ -88,11 +88,11 @@ struct SudoInvocation {
         }
         if uid == 0, let login = ProcessAccount.loginUID(), login != 0, ProcessAccount.inInitialUserNamespace() {
             let person = ProcessAccount.accountName(login) ?? "uid \(login)"
-            let primary = getpwuid(login)?.pointee.pw_gid ?? gid_t.max
+            let primary = ProcessAccount.primaryGroup(login) ?? gid_t.max
             return SudoInvocation(operatorAccount: person, operatorID: login, operatorGroups: Self.groups(of: person, primary: primary))
         }
         // The account's own primary group, never SUDO_GID: a variable set by hand would lend the service's group.
-        let primary = getpwuid(uid)?.pointee.pw_gid ?? gid_t.max
+        let primary = ProcessAccount.primaryGroup(uid) ?? gid_t.max
         return SudoInvocation(operatorAccount: user, operatorID: uid, operatorGroups: Self.groups(of: user, primary: primary))
     }
 
