@@ -12,17 +12,17 @@ import Foundation
 /// follow each other (`green card`, `place of birth`). It is a floor, not a filter of all free text: counsel decides
 /// what else must not be recorded.
 public enum ImmigrationStatusTerms {
-    /// Terms that match a word they begin, in English and Spanish.
+    /// Terms that match a word they begin, in English, Spanish and a few other languages.
     static let prefixes = [
-        "citizenship", "immigra", "undocumented", "nationality", "nationalit", "deportation", "deported", "deportee", "deportable",
+        "citizenship", "immigra", "undocumented", "nationalit", "deportation", "deported", "deportee", "deportable",
         "asylum", "asylee", "refugee", "naturaliz", "noncitizen", "overstay", "ciudadan", "inmigra", "indocumentad", "nacionalidad",
         "extranjer", "deportad", "refugiad", "aliennumber", "alienregistration", "cittadinanza", "citoyen", "staatsangeh",
         "einwander", "cidadania", "imigra", "uscis", "aufenthaltsstatus", "гражданств",
     ]
     /// Terms of scripts written without spaces between words, matched anywhere in the text.
     static let unspaced = ["国籍", "市民権", "移民", "국적"]
-    /// Terms that match only a whole word, or consecutive whole words written together.
-    static let words = [
+    /// Terms that match only a whole word, or consecutive whole words written together (`un-documented` too).
+    static let words: Set<String> = [
         "citizen", "alien", "aliens", "illegals", "visa", "visas", "daca", "lpr", "ewi", "tps", "greencard", "birthcountry",
         "countryofbirth", "placeofbirth", "birthplace", "permanentresident", "lawfulpermanentresident", "sinpapeles",
         "paisdenacimiento", "lugardenacimiento", "undocumented", "undoc", "foreignborn", "outofstatus", "enteredwithoutinspection",
@@ -53,7 +53,7 @@ public enum ImmigrationStatusTerms {
             // Letters spelled out one by one (`D.A.C.A.`, `L P R`) are one word, compared whole.
             if word.count == 1, index == 0 || words[index - 1].count > 1 {
                 let spelled = words[index...].prefix { $0.count == 1 }.joined()
-                if spelled.count > 1, let term = Self.words.first(where: { $0 == spelled }) { return term }
+                if spelled.count > 1, Self.words.contains(spelled) { return spelled }
             }
             // Whole words, alone or with the words after them (at most four: `lawful permanent resident`); a letter
             // alone is joined to nothing (`vis-a-vis` is no `visa`).
@@ -61,7 +61,7 @@ public enum ImmigrationStatusTerms {
             for (offset, next) in words[index..<min(words.count, index + 4)].enumerated() {
                 if offset > 0 && (next.count == 1 || joined.count == 1) { break }
                 joined += next
-                if let term = Self.words.first(where: { $0 == joined }) { return term }
+                if Self.words.contains(joined) { return joined }
             }
         }
         return alienNumber(in: text)

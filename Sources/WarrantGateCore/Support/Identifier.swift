@@ -29,7 +29,8 @@ public enum Identifier {
                     digits.append(character)
                     continue
                 }
-                if !digits.isEmpty { trimmed += digits.drop { $0 == "0" }.isEmpty ? "0" : String(digits.drop { $0 == "0" }) }
+                let significant = digits.drop { $0 == "0" }
+                if !digits.isEmpty { trimmed += significant.isEmpty ? "0" : String(significant) }
                 digits = ""
                 if character != " " { trimmed.append(character) }
             }
