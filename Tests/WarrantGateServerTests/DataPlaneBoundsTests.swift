@@ -139,6 +139,21 @@ struct DataPlaneBoundsTests {
         }
     }
 
+    /// Opens two keep-alive connections with `tls`, each answered `request` with 200, then a third, which the gateway
+    /// must close unanswered; returns the two held open.
+    private static func holdTwoRefuseThird(
+        port: Int, tls: TLSConfiguration, request: [UInt8], sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> [RawTLSConnection] {
+        let held = [try await RawTLSConnection.open(port: port, tls: tls), try await RawTLSConnection.open(port: port, tls: tls)]
+        for connection in held { #expect(try await connection.exchange(request).status == 200, sourceLocation: sourceLocation) }
+        let third = try await RawTLSConnection.open(port: port, tls: tls)
+        let refused = try await third.exchange(request)
+        #expect(refused.status == 0, "a third connection was answered: \(refused.raw.prefix(200))", sourceLocation: sourceLocation)
+        #expect(await third.closes(), sourceLocation: sourceLocation)
+        await third.close()
+        return held
+    }
+
     /// With `maxConnections` = 2, a third verified keep-alive connection is closed while two are held open; the two
     /// go on working, and once one closes a new connection is admitted.
     @Test("a verified connection beyond max-connections is closed; the ones held open keep working")
@@ -148,16 +163,8 @@ struct DataPlaneBoundsTests {
         try await withGateway(limits: limits) { gateway in
             let tls = try gateway.clientTLS(agency: "denver-pd")
             let request = Self.keepAlive("GET \(Self.inmate) HTTP/1.1")
-            let first = try await RawTLSConnection.open(port: gateway.port, tls: tls)
-            let second = try await RawTLSConnection.open(port: gateway.port, tls: tls)
-            #expect(try await first.exchange(request).status == 200)
-            #expect(try await second.exchange(request).status == 200)
-
-            let third = try await RawTLSConnection.open(port: gateway.port, tls: tls)
-            let refused = try await third.exchange(request)
-            #expect(refused.status == 0, "a third connection was answered: \(refused.raw.prefix(200))")
-            #expect(await third.closes())
-            await third.close()
+            let held = try await Self.holdTwoRefuseThird(port: gateway.port, tls: tls, request: request)
+            let (first, second) = (held[0], held[1])
 
             #expect(try await first.exchange(request).status == 200)
             #expect(try await second.exchange(request).status == 200)
@@ -186,14 +193,7 @@ struct DataPlaneBoundsTests {
         try await withGateway(limits: limits) { gateway in
             let tls = try gateway.clientTLS(agency: "denver-pd")
             let request = Self.keepAlive("GET \(Self.inmate) HTTP/1.1")
-            let held = [try await RawTLSConnection.open(port: gateway.port, tls: tls), try await RawTLSConnection.open(port: gateway.port, tls: tls)]
-            for connection in held { #expect(try await connection.exchange(request).status == 200) }
-
-            let third = try await RawTLSConnection.open(port: gateway.port, tls: tls)
-            let refused = try await third.exchange(request)
-            #expect(refused.status == 0, "a third connection of one certificate was answered: \(refused.raw.prefix(200))")
-            #expect(await third.closes())
-            await third.close()
+            let held = try await Self.holdTwoRefuseThird(port: gateway.port, tls: tls, request: request)
 
             let other = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "public-defender"))
             #expect(try await other.exchange(Self.keepAlive("GET /records/nowhere HTTP/1.1")).status == 403, "another agency is still admitted")

@@ -281,17 +281,24 @@ struct DecisionLogTests {
         #expect(throws: DatabaseError.self) { try database.pool.write { try $0.execute(sql: "DELETE FROM log") } }
     }
 
+    /// Makes every insert into the log fail, as a write error would (`true`), or succeed again (`false`).
+    private static func failInserts(_ database: TemporaryDatabase, _ failing: Bool) async throws {
+        try await database.pool.write { db in
+            try db.execute(sql: failing
+                ? "CREATE TRIGGER broken BEFORE INSERT ON log BEGIN SELECT RAISE(FAIL, 'disk I/O error (simulated)'); END"
+                : "DROP TRIGGER broken")
+        }
+    }
+
     @Test("a failed commit fails every caller in the batch, and the log recovers after")
     func failedCommit() async throws {
         let database = try TemporaryDatabase()
         let log = DecisionLog(writer: database.pool, path: database.path)
         let writer = Task { await log.run() }
-        try await database.pool.write { db in
-            try db.execute(sql: "CREATE TRIGGER broken BEFORE INSERT ON log BEGIN SELECT RAISE(FAIL, 'disk I/O error (simulated)'); END")
-        }
+        try await Self.failInserts(database, true)
         await #expect(throws: (any Error).self) { try await log.append([decision("lost")]) }
         #expect(log.unwrittenEntries == 1)
-        try await database.pool.write { try $0.execute(sql: "DROP TRIGGER broken") }
+        try await Self.failInserts(database, false)
         try await log.append([decision("kept")])
         #expect(log.unwrittenEntries == 1)
         log.close()
@@ -532,13 +539,11 @@ struct DecisionLogTests {
         let database = try TemporaryDatabase()
         let log = DecisionLog(writer: database.pool, path: database.path)
         let writer = Task { await log.run() }
-        try await database.pool.write { db in
-            try db.execute(sql: "CREATE TRIGGER broken BEFORE INSERT ON log BEGIN SELECT RAISE(FAIL, 'disk I/O error (simulated)'); END")
-        }
+        try await Self.failInserts(database, true)
         log.enqueue([decision("outcome")])
         await #expect(throws: (any Error).self) { try await log.append([decision("refused")]) }
         try await Task.sleep(for: .seconds(1))
-        try await database.pool.write { try $0.execute(sql: "DROP TRIGGER broken") }
+        try await Self.failInserts(database, false)
         var rows: [String] = []
         for _ in 0..<100 where rows.isEmpty {
             try await Task.sleep(for: .milliseconds(50))
@@ -675,9 +680,7 @@ struct DecisionLogTests {
     func completionOfFailedCommit() async throws {
         let database = try TemporaryDatabase()
         let log = DecisionLog(writer: database.pool, path: database.path)
-        try await database.pool.write { db in
-            try db.execute(sql: "CREATE TRIGGER broken BEFORE INSERT ON log BEGIN SELECT RAISE(FAIL, 'disk I/O error (simulated)'); END")
-        }
+        try await Self.failInserts(database, true)
         let executor = CountingExecutor(label: "failing")
         let completions = CompletionRecorder(database: database)
         completions.append(decision("lost-1"), to: log, on: executor, index: 0)
