@@ -151,6 +151,22 @@ struct SOAPRequestTests {
         #expect(try Self.read(Self.envelope("<BookingNumber/>")).values["BookingNumber"] == [outside])
         // An operation that holds text is refused whole: a binder may read its string value.
         #expect(throws: SOAPRequestError.self) { try Self.read(Self.envelope("<BookingNumber>2017-000123</BookingNumber>")) }
+        // An attribute of the subject's name, or a twin of it, on the operation or anywhere below the Envelope's
+        // children: Jackson's XML module binds attributes as members by name.
+        let attributeTwin = SOAPValue.unusable("has a twin in an attribute named BookingNumber, which a binder may read as a member")
+        let onOperation = Self.envelope(
+            #"<GetBooking xmlns="urn:example:jail:records" BookingNumber="2017-000456"><BookingNumber>2017-000123</BookingNumber></GetBooking>"#
+        )
+        #expect(try Self.read(onOperation).values["BookingNumber"] == [attributeTwin, .text("2017-000123")])
+        let prefixedTwin = Self.getBooking(#"<BookingNumber>2017-000123</BookingNumber><Audit xmlns:a="urn:a" a:booking_number="2017-000456"/>"#)
+        #expect(try Self.read(prefixedTwin).values["BookingNumber"]?.contains(
+            .unusable("has a twin in an attribute named booking_number, which a binder may read as a member")
+        ) == true)
+        // Axis's rpc/encoded operations carry SOAP's encodingStyle: no subject, so read as before.
+        let encoded = Self.envelope(
+            #"<r:GetBooking xmlns:r="urn:example:jail:records" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><BookingNumber>2017-000123</BookingNumber></r:GetBooking>"#
+        )
+        #expect(try Self.read(encoded).values["BookingNumber"] == [.text("2017-000123")])
     }
 
     @Test("WS-Addressing Action headers are read, whatever their prefix")

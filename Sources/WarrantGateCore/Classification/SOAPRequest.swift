@@ -172,9 +172,10 @@ final class SOAPEnvelopeOutline {
         if self.problem == nil { self.problem = problem }
     }
 
-    /// An element opens at `depth` (1 for the root), in `namespace` ("" for none); `hasAttributes` if it carries any
-    /// attribute other than a namespace declaration.
-    func started(namespace: String, local: String, depth: Int, hasAttributes: Bool) {
+    /// An element opens at `depth` (1 for the root), in `namespace` ("" for none), with `attributes`: the local names of
+    /// its attributes other than namespace declarations.
+    func started(namespace: String, local: String, depth: Int, attributes: [String]) {
+        let hasAttributes = !attributes.isEmpty
         if depth > 2, Self.envelopeNames.contains(local) { refuse("the envelope holds an element named \(local) inside its \(inBody ? "Body" : "Header")") }
         let isAddressing = XMLNamespaces.addressing.contains(namespace)
         var captured: Capture.Kind?
@@ -222,10 +223,18 @@ final class SOAPEnvelopeOutline {
             belowOperation.append((local, isFirst, isPlainStep))
         }
         // Anywhere below the Envelope's children (the Header's entries too), a name that differs from a watched one
-        // only in letter case or separators is what a binder that matches names loosely may read.
+        // only in letter case or separators is what a binder that matches names loosely may read; and a binder that
+        // reads attributes as members (Jackson's XML module does, by name) may read an attribute of that name.
         if depth >= 3, watched[local] == nil {
             for path in watchedKeys[FieldNameKey.of(local)] ?? [] {
                 values[path, default: []].append(.unusable("has a twin whose name differs from it only in letter case or separators"))
+            }
+        }
+        if depth >= 3 {
+            for attribute in attributes {
+                for path in watchedKeys[FieldNameKey.of(attribute)] ?? [] {
+                    values[path, default: []].append(.unusable("has a twin in an attribute named \(attribute), which a binder may read as a member"))
+                }
             }
         }
         for (path, steps) in watched[local] ?? [] {

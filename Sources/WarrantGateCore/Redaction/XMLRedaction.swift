@@ -1098,13 +1098,15 @@ private struct XMLRedactionMachine {
         open.append(OpenElement(name: name, bindingsBelow: bindingsBelow, region: region))
         if let outline {
             // A name resolved before (no `tag` read) was a tag without attributes.
-            let hasAttributes = tag?.attributes.contains { attribute in
+            let attributes = (tag?.attributes ?? []).compactMap { attribute -> String? in
                 let name = attribute.name(in: token)
-                return !(name.starts(with: "xmlns".utf8) && (name.count == 5 || name[5] == UInt8(ascii: ":")))
-            } ?? false
+                if name.starts(with: "xmlns".utf8) && (name.count == 5 || name[5] == UInt8(ascii: ":")) { return nil }
+                let local = name.firstIndex(of: UInt8(ascii: ":")).map { name[($0 + 1)...] } ?? name[...]
+                return String(decoding: local, as: UTF8.self)
+            }
             outline.started(
                 namespace: namespace.map(bindings.uri(of:)) ?? "", local: String(decoding: local, as: UTF8.self), depth: open.count,
-                hasAttributes: hasAttributes
+                attributes: attributes
             )
         }
         // An allow-list governs only a record's children (a Fault's own parts stay).
