@@ -67,9 +67,32 @@ struct UncommittedTransaction: Error {
     let cause: any Error
 }
 
-/// The pause after a failed commit before entries queued again are tried, unless a caller arrives first: a log that
-/// fails at once (a full disk, a server that refuses connections) is not asked again in a tight loop.
+/// The pause after a failed commit before entries queued again are tried: a log that fails at once (a full disk, a
+/// server that refuses connections) is not asked again in a tight loop.
 let pauseBeforeRetry: Duration = .milliseconds(500)
+
+/// Entries queued again after their batch rolled back (see ``unwaitedEntriesRetriedFor``). They are written in a
+/// transaction of their own once ``pauseBeforeRetry`` has passed, never in a caller's batch: an entry that cannot be
+/// written at all would otherwise fail every batch it joined, and refuse every request, for as long as it is retried.
+struct LogRetries {
+    private(set) var waiters: [LogWaiter] = []
+    /// When ``waiters`` may be tried again; nil when there are none.
+    private(set) var due: ContinuousClock.Instant?
+
+    /// Queues `retried` again after a failure at `now`.
+    mutating func add(_ retried: [LogWaiter], failedAt now: ContinuousClock.Instant) {
+        guard !retried.isEmpty else { return }
+        waiters += retried
+        due = now + pauseBeforeRetry
+    }
+
+    /// Takes every waiter if they are due at `now`, or at once when `closing` (the log's last try).
+    mutating func take(at now: ContinuousClock.Instant, closing: Bool) -> [LogWaiter]? {
+        guard let due, closing || now >= due else { return nil }
+        defer { waiters = []; self.due = nil }
+        return waiters
+    }
+}
 
 /// The append-only decision log on SQLite, with group commit.
 ///
@@ -96,6 +119,7 @@ public final class DecisionLog: DecisionLogWriter {
 
     private struct State {
         var queue: [LogWaiter] = []
+        var retries = LogRetries()
         var writer = WriterMode.busy
         var closed = false
         /// When a batch last failed to commit (a full disk, a lock held past the busy timeout).
@@ -246,24 +270,28 @@ public final class DecisionLog: DecisionLogWriter {
 
     private enum WriterStep {
         case write([LogWaiter])
-        case sleep
+        /// Until an entry is queued, or the entries queued again are due.
+        case sleep(until: ContinuousClock.Instant?)
         case linger
         case finish
     }
 
-    /// Writes batches as they queue. A queue of outcomes alone first lingers (once) for a caller to commit with, so
-    /// that an outcome costs no commit of its own. A wake-up whose signal was meant for an earlier wait only sends
-    /// the loop round again.
+    /// Writes batches as they queue, and entries queued again after a failure in batches of their own. A queue of
+    /// outcomes alone first lingers (once) for a caller to commit with, so that an outcome costs no commit of its own.
+    /// A wake-up whose signal was meant for an earlier wait only sends the loop round again.
     private func writeUntilClosed() {
         var lingered = false
-        var lingerFor = outcomeDelay
         var tree: MerkleFrontier?
         while true {
             let step = state.withLock { state -> WriterStep in
+                if let retries = state.retries.take(at: .now, closing: state.closed) {
+                    state.writer = .busy
+                    return .write(retries)
+                }
                 if state.queue.isEmpty {
                     if state.closed { return .finish }
                     state.writer = .sleeping
-                    return .sleep
+                    return .sleep(until: state.retries.due)
                 }
                 if !lingered && !state.closed && !state.queue.contains(where: { $0.reply != nil }) {
                     state.writer = .lingering
@@ -277,15 +305,17 @@ public final class DecisionLog: DecisionLogWriter {
             switch step {
             case .finish:
                 return
-            case .sleep:
+            case .sleep(let due?):
+                let remaining = max(.zero, due - .now)
+                _ = wake.wait(timeout: .now() + .nanoseconds(Int(remaining / .nanoseconds(1))))
+            case .sleep(nil):
                 wake.wait()
             case .linger:
-                _ = wake.wait(timeout: .now() + lingerFor)
+                _ = wake.wait(timeout: .now() + outcomeDelay)
                 lingered = true
-                lingerFor = outcomeDelay
             case .write(let batch):
                 lingered = false
-                if !commit(batch, tree: &tree) { lingerFor = .nanoseconds(Int(pauseBeforeRetry / .nanoseconds(1))) }
+                commit(batch, tree: &tree)
             }
         }
     }
@@ -297,26 +327,23 @@ public final class DecisionLog: DecisionLogWriter {
     /// batch is written.
     ///
     /// If the transaction fails before its commit (it rolled back), the batch's entries that no one waits for are
-    /// queued again (see ``unwaitedEntriesRetriedFor``); not after a failed commit, which may have landed, nor once
-    /// the log cannot be synced or its file was replaced, which last.
+    /// queued again (see ``LogRetries``); not after a failed commit, which may have landed, nor once the log cannot be
+    /// synced or its file was replaced, which last.
     ///
     /// - Parameter tree: the log's tree as the last batch left it, if that batch committed; see ``write(_:syncLater:tree:)``.
-    /// - Returns: false if entries were queued again.
-    private func commit(_ batch: [LogWaiter], tree: inout MerkleFrontier?) -> Bool {
+    private func commit(_ batch: [LogWaiter], tree: inout MerkleFrontier?) {
         let callers = AppendReplies(batch.lazy.compactMap(\.reply))
         let deferredSync = walSync.flatMap { callers.count > 1 || (callers.count == 1 && $0.isBusy) ? $0 : nil }
         if let lasting = durabilityFailure
             ?? files.first(where: { !$0.isUnchanged() }).map({ StoreError("the database file \($0.path) was removed or replaced") }) {
-            failed(batch, callers, lasting, retrying: false)
-            return true
+            return failed(batch, callers, lasting, retrying: false)
         }
         do {
             try write(batch.flatMap(\.entries), syncLater: deferredSync != nil, tree: &tree)
         } catch let error as UncommittedTransaction {
-            return failed(batch, callers, error.cause, retrying: true) == 0
+            return failed(batch, callers, error.cause, retrying: true)
         } catch {
-            failed(batch, callers, error, retrying: false)
-            return true
+            return failed(batch, callers, error, retrying: false)
         }
         if let deferredSync {
             let moreWaiting = state.withLock { !$0.queue.isEmpty }
@@ -324,25 +351,21 @@ public final class DecisionLog: DecisionLogWriter {
         } else {
             answer(callers, with: .success(()))
         }
-        return true
     }
 
     /// Refuses a batch that was not written. With `retrying`, for a failure that may pass, its entries that no one
-    /// waits for are queued again. Returns how many entries were.
-    @discardableResult
-    private func failed(_ batch: [LogWaiter], _ callers: AppendReplies, _ error: any Error, retrying: Bool) -> Int {
+    /// waits for are queued again, unless the log is closed.
+    private func failed(_ batch: [LogWaiter], _ callers: AppendReplies, _ error: any Error, retrying: Bool) {
         let now = ContinuousClock.now
         let retried = retrying ? batch.filter { $0.isRetried(at: now) } : []
         let requeued = state.withLock { state -> Bool in
             state.lastFailure = now
             guard !state.closed else { return false }
-            state.queue.insert(contentsOf: retried, at: 0)
+            state.retries.add(retried, failedAt: now)
             return true
         }
-        let kept = requeued ? retried.entryCount : 0
-        unwritten.add(batch.entryCount - kept, ordering: .relaxed)
+        unwritten.add(batch.entryCount - (requeued ? retried.entryCount : 0), ordering: .relaxed)
         answer(callers, with: .failure(error))
-        return kept
     }
 
     /// Answers a batch whose result is known, after the batches before it that still wait for a sync.

@@ -557,6 +557,35 @@ struct DecisionLogTests {
         await writer.value
     }
 
+    /// An entry that cannot be written at all, queued again with the callers' next batch, failed that batch too, and
+    /// the next, for as long as it was retried: every request refused for a minute.
+    @Test("an entry queued again is written in a batch of its own: callers' batches go on while it fails", .timeLimit(.minutes(1)))
+    func retriedEntryFailsAlone() async throws {
+        let database = try TemporaryDatabase()
+        let log = DecisionLog(writer: database.pool, path: database.path)
+        let writer = Task { await log.run() }
+        try await database.pool.write { db in
+            try db.execute(sql: "CREATE TRIGGER poison BEFORE INSERT ON log WHEN NEW.decision_id = 'poison' BEGIN SELECT RAISE(FAIL, 'poison'); END")
+        }
+        log.enqueue([decision("poison")])
+        _ = try? await log.append([decision("first")])
+        // For longer than two pauses before a retry, every caller's append lands.
+        let until = ContinuousClock.now + pauseBeforeRetry * 3
+        var index = 0
+        while ContinuousClock.now < until {
+            try await log.append([decision("later-\(index)")])
+            index += 1
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let poisoned = try await database.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM log WHERE decision_id = 'poison'") }
+        #expect(poisoned == 0)
+        #expect(index > 10)
+        log.close()
+        await writer.value
+        // Tried once more on close, then counted as unwritten (with the first caller's entry, if it shared its batch).
+        #expect((1...2).contains(log.unwrittenEntries))
+    }
+
     /// An attacker's pass over the admin listener: with the disk full or the database locked, every request was
     /// answered 503 `log_unavailable` while `/readyz` said ready, since the log was unhealthy only after a failed sync.
     @Test("a batch that fails to commit makes the log unhealthy for a few seconds", .timeLimit(.minutes(1)))

@@ -315,6 +315,35 @@ struct PostgresLogTests {
         }
     }
 
+    /// An entry that cannot be written at all must not fail the callers' batches while it is retried.
+    @Test("an entry queued again is written in a batch of its own: callers' batches go on while it fails", .timeLimit(.minutes(1)))
+    func retriedEntryFailsAlone() async throws {
+        try await withLogDatabase { cluster in
+            try await cluster.withClient { owner in
+                try await owner.query(
+                    "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'poison'; END$$", logger: logger
+                )
+                try await owner.query(
+                    "CREATE TRIGGER poison BEFORE INSERT ON log FOR EACH ROW WHEN (NEW.decision_id = 'd-99') EXECUTE FUNCTION poison()", logger: logger
+                )
+            }
+            try await cluster.withClient(user: Self.gatewayRole) { gateway in
+                let log = PostgresDecisionLog(client: gateway, logger: logger, commitTimeout: .seconds(5))
+                log.enqueue([Self.entry(99)])
+                _ = try? await log.append([Self.entry(1)])
+                let until = ContinuousClock.now + pauseBeforeRetry * 3
+                var index = 2
+                while ContinuousClock.now < until {
+                    try await log.append([Self.entry(index)])
+                    index += 1
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(index > 10)
+                #expect(log.isHealthy == false, "the retried entry's failures are reported")
+            }
+        }
+    }
+
     /// An attacker's pass: a gateway paused (SIGSTOP, a frozen machine) inside its append, holding the frontier's
     /// lock, made every other gateway answer 503 for as long as the pause lasted: no statement or lock timeout ends a
     /// transaction that sits idle. The server now ends it after the statement timeout.

@@ -18,6 +18,7 @@ import WarrantGateCore
 public final class PostgresDecisionLog: DecisionLogWriter {
     private struct State {
         var queue: [LogWaiter] = []
+        var retries = LogRetries()
         var writing = false
         var commits = 0
         var closed = false
@@ -131,21 +132,42 @@ public final class PostgresDecisionLog: DecisionLogWriter {
         }
     }
 
-    /// Stops accepting entries; ``run()`` returns once what is queued is written.
+    /// Stops accepting entries; ``run()`` returns once what is queued is written, and entries queued again are tried
+    /// once more.
     public func close() {
-        let runner = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let (runner, startWriter) = state.withLock { state -> (CheckedContinuation<Void, Never>?, Bool) in
             state.closed = true
-            guard !state.writing else { return nil }
+            guard !state.writing else { return (nil, false) }
+            if state.retries.due != nil {
+                state.writing = true
+                return (nil, true)
+            }
             defer { state.runner = nil }
-            return state.runner
+            return (state.runner, false)
         }
         runner?.resume()
+        if startWriter { Task { await writeQueued() } }
     }
 
-    /// Commits queued batches until the queue is empty, at most ``maxBatch`` entries at a time.
+    /// Starts the writer, unless it runs, once entries queued again are due.
+    private func writeRetries(after pause: Duration) {
+        Task {
+            try? await Task.sleep(for: pause)
+            let start = state.withLock { state -> Bool in
+                guard !state.writing, state.retries.due != nil else { return false }
+                state.writing = true
+                return true
+            }
+            if start { await writeQueued() }
+        }
+    }
+
+    /// Commits queued batches until the queue is empty, at most ``maxBatch`` entries at a time, and entries queued
+    /// again after a failure in batches of their own (see ``LogRetries``).
     private func writeQueued() async {
         while true {
             let batch = state.withLock { state -> [LogWaiter] in
+                if let retries = state.retries.take(at: .now, closing: state.closed) { return retries }
                 var count = 0
                 let taken = state.queue.prefix { waiter in
                     defer { count += waiter.entries.count }
@@ -194,16 +216,16 @@ public final class PostgresDecisionLog: DecisionLogWriter {
                 }
                 answer(.success(()))
             } catch {
-                // Entries no one waits for (outcomes, requests that were never answered) are queued again, ahead of
-                // the rest, if nothing of the batch landed: a paused gateway or a server restart would otherwise lose
-                // them. Callers were answered with the error: their requests were refused, and are not retried.
+                // Entries no one waits for (outcomes, requests that were never answered) are queued again if nothing
+                // of the batch landed: a paused gateway or a server restart would otherwise lose them. Callers were
+                // answered with the error: their requests were refused, and are not retried.
                 let now = ContinuousClock.now
                 let retried = error is UncommittedTransaction ? batch.filter { $0.isRetried(at: now) } : []
                 let requeued = state.withLock { state -> Bool in
                     state.committingSince = nil
                     state.lastFailure = .now
                     guard !state.closed else { return false }
-                    state.queue.insert(contentsOf: retried, at: 0)
+                    state.retries.add(retried, failedAt: now)
                     return true
                 }
                 let kept = requeued ? retried.entryCount : 0
@@ -215,11 +237,7 @@ public final class PostgresDecisionLog: DecisionLogWriter {
                     metadata: ["error": "\(StoreDatabase.describe(cause))", "entriesQueuedAgain": "\(kept)"]
                 )
                 answer(.failure(cause))
-                if kept > 0 {
-                    deadline.cancel()
-                    try? await Task.sleep(for: pauseBeforeRetry)
-                    continue
-                }
+                if kept > 0 { writeRetries(after: pauseBeforeRetry) }
             }
             deadline.cancel()
         }
