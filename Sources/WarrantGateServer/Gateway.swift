@@ -53,6 +53,7 @@ public final class Gateway: Sendable {
         try store.checkServingRole()
         self.registry = store.registry(timeZone: policies.policy.timeZone)
         try registry.recordTimeZone()
+        Self.recordSettableFacts(of: policies.policy, in: registry, logger: logger)
         self.state = GatewayState(policies: policies, registry: try registry.snapshot())
         policies.logWarnings(to: logger, by: state.current.directory)
         self.log = try store.decisionLog()
@@ -76,6 +77,19 @@ public final class Gateway: Sendable {
             logger.warning("tls.legacy-client-certificates is on: client certificates unfit for a TLS client (CA leaves, no clientAuth) are accepted")
         }
         self.upstreams = try Upstreams(settings: configuration.upstreams, limits: configuration.limits)
+    }
+
+    /// Records the facts `policy` lets the registry hold, for `subject set-fact`. A store that cannot take them (a
+    /// PostgreSQL schema from before this record) is said, not fatal: `set-fact` then checks the facts last recorded,
+    /// or a policy file it is given.
+    static func recordSettableFacts(of policy: Policy, in registry: Registry, logger: Logger) {
+        do {
+            try registry.recordSettableFacts(policy.settableFacts)
+        } catch {
+            logger.error("the policy's facts could not be recorded in the store for `subject set-fact` (`store init` updates an older PostgreSQL schema)", metadata: [
+                "error": "\(StoreDatabase.describe(error))",
+            ])
+        }
     }
 
     /// ``init(configuration:logger:now:onListening:notifier:)`` on the blocking thread pool, for async callers:

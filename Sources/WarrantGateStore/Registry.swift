@@ -128,6 +128,18 @@ public struct Registry: Sendable {
         }
     }
 
+    /// Records the facts the gateway's policy lets the registry hold (``Policy/settableFacts``), which ``setFact``
+    /// then accepts, if they changed. On PostgreSQL, waiting at most `milliseconds` (if given) for a lock another
+    /// session holds on the settings.
+    public func recordSettableFacts(_ facts: [String: FactDeclaration], waitingAtMost milliseconds: Int? = nil) throws {
+        let text = FactDeclaration.encoded(facts)
+        try write { session in
+            try session.waitForLocks(atMost: milliseconds)
+            guard try session.scalarText("SELECT value FROM settings WHERE key = 'settable-facts'") != text else { return }
+            try session.execute("INSERT INTO settings (key, value) VALUES ('settable-facts', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", text)
+        }
+    }
+
     /// Whether a registration needs a second operator's approval (on unless turned off).
     public func twoPersonRule() throws -> Bool {
         try database.read { session in try session.scalarText("SELECT value FROM settings WHERE key = 'two-person-rule'") != "off" }

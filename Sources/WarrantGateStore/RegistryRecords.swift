@@ -80,15 +80,36 @@ extension Registry {
 
 /// Facts about inmates that policies turn on, such as a qualifying conviction class.
 extension Registry {
-    /// Sets (or replaces) a fact; the change, with the previous value, is logged.
-    public func setFact(subject: String, name: String, value: String, operator: String, at time: Date = Date()) throws {
+    /// Refuses a fact `facts` does not declare, or a value it does not list; `declarer` says whose declarations.
+    private static func checkDeclared(_ name: String, _ value: String, in facts: [String: FactDeclaration], by declarer: String) throws {
+        guard let declaration = facts[name] else {
+            let declared = facts.isEmpty ? "it declares none" : "declared: \(facts.keys.sorted().joined(separator: ", "))"
+            throw StoreError("'\(name)' is not a fact \(declarer) declares (\(declared))")
+        }
+        if let problem = declaration.problem(with: value, of: name) { throw StoreError(problem) }
+    }
+
+    /// Sets (or replaces) a fact; the change, with the previous value, is logged. The fact must be one the gateway's
+    /// policy declares, with one of its values (recorded by ``recordSettableFacts(_:waitingAtMost:)``), and one that
+    /// `policyFacts` declares, when given (a policy file the operator names: the only check before a gateway has
+    /// recorded its policy's): the registry holds what the rules test, never free text.
+    public func setFact(
+        subject: String, name: String, value: String, operator: String, at time: Date = Date(), policyFacts: [String: FactDeclaration]? = nil
+    ) throws {
         guard Identifier.isValidReference(subject) else { throw StoreError("'\(subject)' is not a booking number") }
         guard Identifier.isValid(name) else { throw StoreError("fact name '\(name)' must be lower-case letters, digits and '-'") }
         try requireText(value, "a value")
         try refuseImmigrationStatus(name, "a fact's name")
         try refuseImmigrationStatus(value, "a fact's value")
+        if let policyFacts { try Self.checkDeclared(name, value, in: policyFacts, by: "the policy given") }
         let `operator` = try operatorName(`operator`).text
         try write { session in
+            if let recorded = try session.scalarText("SELECT value FROM settings WHERE key = 'settable-facts'") {
+                guard let facts = FactDeclaration.decoded(recorded) else { throw StoreError("the store's record of the policy's facts cannot be read") }
+                try Self.checkDeclared(name, value, in: facts, by: "the gateway's policy")
+            } else if policyFacts == nil {
+                throw StoreError("no gateway has recorded its policy's facts in this store yet: start the gateway with its policy, or name the policy file")
+            }
             let previous = try session.scalarText("SELECT value FROM subject_facts WHERE subject = ? AND name = ?", subject, name)
             try session.execute(
                 """

@@ -144,16 +144,24 @@ struct SubjectCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "set-fact",
             abstract: "Set a fact about an inmate, such as a qualifying conviction class (California's TRUST Act).",
-            discussion: "Example: warrant-gate subject set-fact --subject 2017-000456 --name conviction --value serious-felony"
+            discussion: """
+                The fact and its value must be ones the gateway's policy declares (the gateway records them in the store
+                when it starts or reloads its policy); before it has, name the policy with --policy.
+                Example: warrant-gate subject set-fact --subject 2017-000456 --name conviction --value serious-felony
+                """
         )
         @OptionGroup var admin: AdminOptions
         @Option(help: "The inmate's booking number.") var subject: String
         @Option(help: "The fact's name, as the policy declares it.") var name: String
-        @Option(help: "Its value.", transform: FreeText.composed) var value: String
+        @Option(help: "Its value, one the policy declares for it.", transform: FreeText.composed) var value: String
+        @Option(help: "A policy file whose facts it must also be (needed before a gateway has recorded its policy's facts in the store).")
+        var policy: String?
 
         func run() throws {
+            let policyFacts: [String: FactDeclaration]?
+            do { policyFacts = try policy.map { try PolicyParser.load(path: $0).settableFacts } } catch { throw CLIError(.failure, "\(error)") }
             let registry = try admin.registry(create: true)
-            try storeCall { try registry.setFact(subject: subject, name: name, value: value, operator: admin.operatorName) }
+            try storeCall { try registry.setFact(subject: subject, name: name, value: value, operator: admin.operatorName, policyFacts: policyFacts) }
             print("\(subject): \(name) = \(value)")
         }
     }

@@ -327,7 +327,13 @@ struct PolicyCLITests {
         #expect(explained.stdout.contains("✔ forbid immigration-records-need-warrant-or-conviction"))
         #expect(explained.stdout.contains("when: warrant verified does not hold (warrant_missing)"))
 
-        #expect(try CLIProcess.run(["subject", "set-fact", "--subject", "2017-000456", "--name", "conviction", "--value", "serious-felony", "--db", scratch.db]).status == 0)
+        // No gateway has recorded its policy's facts in this store: the policy is named, and the fact must be its.
+        let setFact = ["subject", "set-fact", "--subject", "2017-000456", "--name", "conviction", "--db", scratch.db]
+        let unrecorded = try CLIProcess.run(setFact + ["--value", "serious-felony"])
+        #expect(unrecorded.status != 0 && unrecorded.stderr.contains("no gateway has recorded its policy's facts"), "\(unrecorded.stderr)")
+        let undeclared = try CLIProcess.run(setFact + ["--value", "Guatemalan national", "--policy", "\(policies)/california.yaml"])
+        #expect(undeclared.status != 0 && undeclared.stderr.contains("is not a value of fact 'conviction'"), "\(undeclared.stderr)")
+        #expect(try CLIProcess.run(setFact + ["--value", "serious-felony", "--policy", "\(policies)/california.yaml"]).status == 0)
         let withFact = try CLIProcess.run(["policy", "explain", "--policy", "\(policies)/california.yaml", "--agencies", "\(policies)/agencies.yaml",
                                            "--agency", "ice-ero", "--path", "/records/inmates/2017-000456/release", "--db", scratch.db])
         #expect(withFact.stdout.contains("decision:  allow"))

@@ -88,4 +88,15 @@ struct ShippedPolicyTests {
         #expect(permit.note == "when: warrant verified does not hold (warrant_unknown)")
         #expect(explanation.traces.first { $0.rule.id == "local-partners-records-and-visits" }?.note.hasPrefix("when: category") == true)
     }
+
+    @Test("a policy may set the facts it declares, and public-<data kind> yes or no for the kinds its routes return")
+    func settableFactsOfPolicy() throws {
+        let policy = try PolicyParser.load(path: Repository.path("policies/california.yaml"))
+        let settable = policy.settableFacts
+        #expect(settable["conviction"] == policy.facts["conviction"])
+        #expect(settable["public-release-date"] == .values(["yes", "no"]))
+        #expect(FactDeclaration.decoded(FactDeclaration.encoded(settable)) == settable)
+        #expect(FactDeclaration.decoded(#"{"a":1}"#) == nil)
+        #expect(FactDeclaration.decoded("[]") == nil)
+    }
 }

@@ -226,6 +226,13 @@ struct FactLookupTests {
 
             // A fact set by staff in the registry takes precedence over the records system's.
             try gateway.registry.setFact(subject: "2017-000456", name: "conviction", value: "none", operator: "records-unit")
+            // The gateway recorded its policy's facts: staff may set those, with their values, and nothing else.
+            do {
+                try gateway.registry.setFact(subject: "2017-000456", name: "conviction", value: "born abroad", operator: "records-unit")
+                Issue.record("a value the policy does not declare was set")
+            } catch {
+                #expect("\(error)".contains("is not a value of fact 'conviction'"), "\(error)")
+            }
             try await gateway.awaitRegistry()
             #expect(try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456/release").reason == "release_information_protected")
             // The answer is cached: no new lookup for a subject seen within the TTL.

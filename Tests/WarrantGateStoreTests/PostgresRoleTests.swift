@@ -147,6 +147,8 @@ extension StoreBackendTests {
                 try admin.revokeCertificate(agency: "ice-ero", spki: nil, serial: "0a1b", reason: "reissued", operator: "it")
                 let advisement = SubjectRecord(subject: "2017-000123", kind: .advisement, givenBy: "Dep. Ortiz", givenAt: Sample.clock(0), language: "es")
                 try admin.record(advisement, operator: "clerk")
+                // The gateways' role records the facts its policy declares, which the admin's set-fact then takes.
+                try gateway.recordSettableFacts(["conviction-class": .values(["felony", "misdemeanor"])])
                 try admin.setFact(subject: "2017-000123", name: "conviction-class", value: "felony", operator: "clerk")
             }
 

@@ -273,9 +273,46 @@ struct HostileInputTests {
     func immigrationFacts(name: String, value: String) throws {
         let database = try TemporaryDatabase()
         let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
+        // Even were a policy to declare it (a policy naming the status does not load).
+        var declared: [String: FactDeclaration] = ["conviction": .values(["serious-felony"])]
+        if case .values(let values)? = declared[name] { declared[name] = .values(values.union([value])) } else { declared[name] = .values([value]) }
+        try registry.recordSettableFacts(declared)
         #expect(throws: StoreError.self) { try registry.setFact(subject: "2017-000123", name: name, value: value, operator: "clerk") }
         #expect(try registry.history(target: "2017-000123").isEmpty)
         try registry.setFact(subject: "2017-000123", name: "conviction", value: "serious-felony", operator: "clerk")
+    }
+
+    /// An attacker's pass: any name and any free text was stored (`--name note --value "Guatemalan national"`), and no
+    /// list of status terms reads every way of writing one. The registry holds only what the policy's rules test.
+    @Test("a fact is one the gateway's policy declares, with one of its values or a date; before one is recorded, the policy given")
+    func declaredFactsOnly() throws {
+        let database = try TemporaryDatabase()
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
+        let set = { (name: String, value: String, policy: [String: FactDeclaration]?) in
+            try registry.setFact(subject: "2017-000123", name: name, value: value, operator: "clerk", policyFacts: policy)
+        }
+        let california: [String: FactDeclaration] = ["conviction": .values(["serious-felony", "none"]), "lookback": .date]
+        // Nothing recorded and no policy named: refused.
+        #expect(throws: StoreError.self) { try set("conviction", "serious-felony", nil) }
+        try set("conviction", "serious-felony", california)
+        #expect(throws: StoreError.self) { try set("conviction", "Guatemalan national", california) }
+        #expect(throws: StoreError.self) { try set("note", "anything", california) }
+
+        try registry.recordSettableFacts(california)
+        for (name, value) in [("conviction", "none"), ("lookback", "2019-03-01"), ("lookback", "2019-03-01T10:00:00Z")] {
+            try set(name, value, nil)
+        }
+        for (name, value) in [("note", "anything"), ("conviction", "Serious-Felony"), ("conviction", "born in Mexico"), ("lookback", "last year")] {
+            #expect(throws: StoreError.self, "\(name) = \(value)") { try set(name, value, nil) }
+        }
+        // A policy named must declare it too; the recorded one still applies.
+        #expect(throws: StoreError.self) { try set("conviction", "none", ["conviction": .values(["serious-felony"])]) }
+        #expect(throws: StoreError.self) { try set("note", "x", ["note": .values(["x"])]) }
+        #expect(try registry.snapshot().facts(subject: "2017-000123") == ["conviction": "none", "lookback": "2019-03-01T10:00:00Z"])
+        // A new policy's facts replace the old.
+        try registry.recordSettableFacts(["risk": .values(["high", "low"])])
+        #expect(throws: StoreError.self) { try set("conviction", "none", nil) }
+        try set("risk", "low", nil)
     }
 
     /// A re-pass: the status went into the log by other writers, as who gave an advisement or why a warrant was

@@ -109,6 +109,7 @@ struct StoreBackendTests {
         #expect(try await blocking { try registry.records(subject: "2017-000456") } == [])
 
         // Facts, replaced with the previous value logged.
+        try await blocking { try registry.recordSettableFacts(["conviction-class": .values(["felony", "misdemeanor"])]) }
         for (step, value) in [(22, "felony"), (23, "misdemeanor")] {
             #expect(try await versionMoves(registry) {
                 try registry.setFact(subject: subject, name: "conviction-class", value: value, operator: "clerk", at: Sample.clock(step))

@@ -14,6 +14,7 @@ extension StoreBackendTests {
             let registry = store.registry(timeZone: Sample.denver)
             try await blocking {
                 try registry.recordTimeZone()
+                try registry.recordSettableFacts(["conviction-class": .values(["felony", "misdemeanor"])])
                 _ = try registry.register(Sample.warrant("JW-1"), operator: "clerk", at: Sample.clock(1))
                 try registry.approve(reference: "JW-1", operator: "supervisor", at: Sample.clock(2))
                 _ = try registry.register(Sample.warrant("JW-2", agency: "cbp"), operator: "clerk", at: Sample.clock(3))
@@ -90,7 +91,7 @@ extension StoreBackendTests {
             let report = try await blocking { try StoreMigration.copy(from: source, to: target) }
             let sourceHead = try await blocking { try source.treeHead() }
             // 3 documents, 3 records, a fact, an agency, 2 certificate revocations, and 2 settings.
-            #expect(report.entries == total && report.checkpoints == 2 && report.registryRows == 12 && report.root == sourceHead.root)
+            #expect(report.entries == total && report.checkpoints == 2 && report.registryRows == 13 && report.root == sourceHead.root)
 
             let verified = try await blocking { try target.verify(key: Sample.key.verifier, against: nil) }
             #expect(verified.ok && verified.entries == total && verified.checkpoints == 2 && verified.root == sourceHead.root, "\(verified.problems)")
@@ -143,7 +144,7 @@ extension StoreBackendTests {
             // And back again, into a new SQLite file: the copy goes both ways.
             let back = try await fixture.newStore("back", on: .sqlite)
             let returned = try await blocking { try StoreMigration.copy(from: target, to: back) }
-            #expect(returned.entries == total + 3 && returned.checkpoints == 3 && returned.registryRows == 14 && returned.root == next.root)
+            #expect(returned.entries == total + 3 && returned.checkpoints == 3 && returned.registryRows == 15 && returned.root == next.root)
             let backReport = try await blocking { try back.verify(key: Sample.key.verifier, against: next.note) }
             #expect(backReport.ok && backReport.entries == total + 3, "\(backReport.problems)")
             #expect(try await listing(back) == listing(target))

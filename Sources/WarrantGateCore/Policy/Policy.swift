@@ -124,6 +124,51 @@ public struct RequestFact: Sendable, Equatable {
 public enum FactDeclaration: Sendable, Equatable {
     case values(Set<String>)
     case date
+
+    /// What is wrong with `value` for the fact `name` of this declaration, or nil if it is one of the declared values
+    /// (for a date, a day `YYYY-MM-DD` or an ISO 8601 time).
+    public func problem(with value: String, of name: String) -> String? {
+        switch self {
+        case .values(let values):
+            values.contains(value) ? nil : "'\(value)' is not a value of fact '\(name)' (values: \(values.sorted().joined(separator: ", ")))"
+        case .date:
+            LocalDate(value, years: LocalDate.factYears) != nil || Timestamp.parse(value) != nil
+                ? nil : "fact '\(name)' is a date; '\(value)' is not YYYY-MM-DD or an ISO 8601 time"
+        }
+    }
+
+    /// The value a fact `public-<data kind>` takes when that kind of an inmate's data is public (see the `public`
+    /// condition), and the one that says it is not.
+    static let publicDataValues: Set<String> = ["yes", "no"]
+
+    /// `facts` in the text the store records them as (see ``decoded(_:)``): a JSON object from each name to its
+    /// values, sorted, or to `"date"`.
+    public static func encoded(_ facts: [String: FactDeclaration]) -> String {
+        let object = facts.mapValues { declaration -> Any in
+            switch declaration {
+            case .values(let values): values.sorted()
+            case .date: "date"
+            }
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The declarations ``encoded(_:)`` wrote, or nil for text it did not write.
+    public static func decoded(_ text: String) -> [String: FactDeclaration]? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { return nil }
+        var facts: [String: FactDeclaration] = [:]
+        for (name, declaration) in object {
+            if let values = declaration as? [String] {
+                facts[name] = .values(Set(values))
+            } else if declaration as? String == "date" {
+                facts[name] = .date
+            } else {
+                return nil
+            }
+        }
+        return facts
+    }
 }
 
 /// What an obligation is: a count for a report, or a duty the jail's staff must perform.
@@ -187,6 +232,13 @@ public struct Policy: Sendable {
     public let includes: [String]
     /// Facts about inmates the rules test.
     public let facts: [String: FactDeclaration]
+    /// The facts the registry may hold about an inmate under this policy: those it declares, and `public-<data kind>`
+    /// (`yes` or `no`) for each kind of data its routes return.
+    public var settableFacts: [String: FactDeclaration] {
+        var settable = facts
+        for kind in Set(routes.flatMap(\.data)) { settable["public-\(kind)"] = .values(FactDeclaration.publicDataValues) }
+        return settable
+    }
     /// Facts callers state about their requests.
     public let requestFacts: [RequestFact]
     /// The obligations the policy declares; when it declares any, its rules may record no others.

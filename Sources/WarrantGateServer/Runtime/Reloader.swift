@@ -210,6 +210,7 @@ extension Gateway {
                     "trigger": "\(reason)", "time-zone": "\(policies.policy.timeZone.identifier)", "error": "\(error)",
                 ])
             }
+            Gateway.recordSettableFacts(of: policies.policy, in: registry, logger: logger)
             state.replace(policies: policies)
             policies.logWarnings(to: logger, by: state.current.directory)
         } catch {

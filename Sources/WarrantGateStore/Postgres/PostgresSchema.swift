@@ -632,15 +632,15 @@ public struct PostgresRoles: Sendable {
 
     var all: [String] { [gateway, admin, archive].compactMap { $0 } }
 
-    /// The gateways record their time zone in `settings`; with an admin role of its own, every other setting (the
-    /// two-person rule) is the admin's alone. The names are checked role names, quoted as literals.
+    /// The gateways record their time zone and the facts their policy declares in `settings`; with an admin role of
+    /// its own, every other setting (the two-person rule) is the admin's alone. The names are checked role names, quoted as literals.
     private static func settingsGuard(gateway: String, admin: String) -> [String] {
         [
             """
             CREATE OR REPLACE FUNCTION warrant_gate_settings_guard() RETURNS trigger LANGUAGE plpgsql
             \(PostgresSchema.functionSearchPath) AS $$
             BEGIN
-                IF NEW.key <> 'time-zone' AND pg_catalog.pg_has_role(current_user, '\(gateway)', 'MEMBER')
+                IF NEW.key NOT IN ('time-zone', 'settable-facts') AND pg_catalog.pg_has_role(current_user, '\(gateway)', 'MEMBER')
                    AND NOT pg_catalog.pg_has_role(current_user, '\(admin)', 'MEMBER') THEN
                     RAISE EXCEPTION 'only the admin role changes the setting %', NEW.key;
                 END IF;
