@@ -55,6 +55,7 @@ public final class Gateway: Sendable {
         try registry.recordTimeZone()
         Self.recordSettableFacts(of: policies.policy, in: registry, logger: logger)
         self.state = GatewayState(policies: policies, registry: try registry.snapshot())
+        try policies.checkAgencies(registered: state.current.lastSnapshot.agencies.map(\.id))
         policies.logWarnings(to: logger, by: state.current.directory)
         self.log = try store.decisionLog()
         let metrics = GatewayMetrics()

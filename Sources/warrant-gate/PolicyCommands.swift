@@ -56,8 +56,11 @@ struct PolicyCommand: ParsableCommand {
                             : "\(file): category '\(category)' is neither built in nor declared in \(agencies); no agency can have it")
                     }
                     if let listed {
+                        let widening = policy.agenciesWidening
                         for agency in policy.agenciesNamed.subtracting(listed).sorted() {
-                            found.append("\(file): a rule names agency '\(agency)', which \(agencies) does not list; unless it is added with 'agency add', no request comes from it")
+                            found.append(widening[agency] == nil
+                                ? "\(file): a rule names agency '\(agency)', which \(agencies) does not list; unless it is added with 'agency add', no request comes from it"
+                                : "\(file): rule '\(widening[agency]![0])' tests agency '\(agency)', which \(agencies) does not list, where that widens the rule: the gateway refuses this policy unless the registry lists the agency ('agency add')")
                         }
                     }
                     for court in policy.courtsNamed.sorted() where listedCourts.court(id: court) == nil {

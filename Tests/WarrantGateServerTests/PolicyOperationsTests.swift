@@ -109,6 +109,33 @@ struct PolicyOperationsTests {
         }
     }
 
+    /// An attacker's pass: a forbid's `agency: denver-pd0` (meant `denver-pd`) loaded with a warning, and forbade
+    /// nothing: the records it was written to withhold were served.
+    @Test("an agency id no directory lists, where it widens a rule, is refused at reload until the registry lists it")
+    func misspeltForbiddenAgency() async throws {
+        try await withGateway(configure: copyingPolicy) { gateway in
+            let path = gateway.gateway.configuration.policyPath
+            let digest = gateway.gateway.state.current.policies.policy.digest
+            let forbid = """
+
+                  - id: no-pd-records
+                    effect: forbid
+                    when: { agency: denver-pd0, action: records.read }
+                    reason: pd_records_withheld
+
+                """
+            try (String(contentsOfFile: path, encoding: .utf8) + forbid).write(toFile: path, atomically: true, encoding: .utf8)
+            let errors = gateway.gateway.reload()
+            #expect(errors.contains { $0.contains("rule 'no-pd-records' tests agency 'denver-pd0', which neither the agency directory file nor the registry lists") }, "\(errors)")
+            #expect(gateway.gateway.state.current.policies.policy.digest == digest)
+            // Once the registry lists it, the policy loads.
+            try gateway.registry.addAgency(id: "denver-pd0", name: "Denver PD, second unit", category: .localLawEnforcement, spkiPins: [String(repeating: "b2", count: 32)], operator: "it")
+            try await gateway.awaitRegistry()
+            #expect(gateway.gateway.reload().isEmpty)
+            #expect(gateway.gateway.state.current.policies.policy.digest != digest)
+        }
+    }
+
     /// A broken draft of the shadow policy held back, with it, an agency directory that removed an agency.
     @Test("a shadow policy that fails at reload keeps its previous version; the live policy and agencies reload without it")
     func shadowFailureHoldsNothingBack() async throws {

@@ -266,13 +266,24 @@ public struct Policy: Sendable {
     /// `unless`, either turned around under `not:`), with the rules that test it: one no agency can have (misspelt)
     /// makes a forbid forbid nothing, or an exception never stop a permit.
     public var categoriesWidening: [AgencyCategory: [String]] {
-        var found: [AgencyCategory: [String]] = [:]
+        widening { if case .category(let categories) = $0 { categories } else { nil } }
+    }
+
+    /// Each agency id tested where a test that matches nothing widens its rule, with the rules that test it: one no
+    /// agency has (misspelt) makes a forbid forbid nothing for the agency meant.
+    public var agenciesWidening: [String: [String]] {
+        widening { if case .agency(let ids) = $0 { ids } else { nil } }
+    }
+
+    /// What `values` reads from conditions that widen their rule when they match nothing (a forbid's `when`, a
+    /// permit's `unless`, either turned around under `not:`), with the rules that test each.
+    private func widening<Value: Hashable>(_ values: (Condition) -> Set<Value>?) -> [Value: [String]] {
+        var found: [Value: [String]] = [:]
         func walk(_ condition: Condition, widens: Bool, rule: String) {
             switch condition {
-            case .category(let categories) where widens: for category in categories { found[category, default: []].append(rule) }
             case .not(let inner): walk(inner, widens: !widens, rule: rule)
             case .all(let parts), .any(let parts): for part in parts { walk(part, widens: widens, rule: rule) }
-            default: break
+            default: if widens, let tested = values(condition) { for value in tested { found[value, default: []].append(rule) } }
             }
         }
         for rule in rules {
@@ -280,6 +291,13 @@ public struct Policy: Sendable {
             if let unless = rule.unless { walk(unless, widens: !rule.effect.emptyWhenWidens, rule: rule.id) }
         }
         return found
+    }
+
+    /// Why the policy cannot be used with a directory of the agencies `known` (the directory file's and the
+    /// registry's): a rule tests, where that widens it, an agency id none has. Nil if none does.
+    public func unknownWideningAgency(known: Set<String>) -> String? {
+        guard let (agency, ids) = agenciesWidening.filter({ !known.contains($0.key) }).min(by: { $0.key < $1.key }) else { return nil }
+        return "rule '\(ids[0])' tests agency '\(agency)', which neither the agency directory file nor the registry lists: the rule would forbid less, or permit more, than it says (add the agency first)"
     }
 
     /// Why the policy cannot be used with a directory declaring `declared` (built-in categories included): a rule

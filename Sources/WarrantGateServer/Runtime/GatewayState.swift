@@ -56,6 +56,14 @@ public final class PolicySet: Sendable {
         return policy
     }
 
+    /// Refuses a live policy that tests, where that widens a rule, an agency id that neither the directory file nor
+    /// `registered` (the registry's agencies) lists: misspelt in a forbid, it would forbid nothing. (A shadow policy
+    /// decides nothing: ``warnings(by:)`` names its unknown agencies.)
+    public func checkAgencies(registered: some Sequence<String>) throws {
+        let known = Set(directory.agencies.map(\.id)).union(registered)
+        if let problem = policy.unknownWideningAgency(known: known) { throw FileError(file: policy.source, line: nil, message: problem) }
+    }
+
     /// Refuses a policy that widens access for a category the directory does not declare, or names an upstream the
     /// configuration does not define.
     private static func check(_ candidate: Policy, path: String, declared: Set<AgencyCategory>, _ configuration: GatewayConfiguration) throws {
