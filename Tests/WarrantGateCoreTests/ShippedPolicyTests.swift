@@ -38,6 +38,57 @@ struct ShippedPolicyTests {
         #expect(failures.first?.problems.first?.contains("expected allow, got deny") == true)
     }
 
+    /// An attacker's pass over `policy test`: a case with a misspelt category matched no permit, so a case expecting
+    /// a denial passed against a policy that allows; and an empty file passed.
+    @Test("a test case's category must be built in or tested by the policy; a file without cases is refused")
+    func caseCategoryAndEmptyFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-policy-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("t.yaml")
+        try """
+            policy: \(Repository.path("policies/denver.yaml"))
+            cases:
+              - name: misspelt on purpose
+                agency: { id: ice-ero, category: federal-imigration }
+                request: { path: /records/inmates/2017-000123 }
+                expect: { effect: deny }
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let failures = try PolicyTestFile.load(path: file.path).run(against: try Repository.denver())
+        #expect(failures.first?.problems == ["agency category 'federal-imigration' is neither built in nor tested by any rule of the policy"], "\(failures)")
+        try "policy: \(Repository.path("policies/denver.yaml"))\ncases: []\n".write(to: file, atomically: true, encoding: .utf8)
+        #expect(throws: FileError.self) { try PolicyTestFile.load(path: file.path) }
+    }
+
+    /// An attacker's pass: one condition listing an unknown action 187,034 times, in a policy of 1,000 routes, took
+    /// six minutes and 4 GB to load (each pattern scanned every action and listed them all in its warning).
+    @Test("an action pattern is checked once per condition, by lookup; a warning lists twenty known actions at most")
+    func actionPatternsChecked() throws {
+        let routes = (0..<50).map { #"  - { id: r\#($0), method: GET, path: "/r\#($0)/{b}", action: a\#($0).read, subject: { path: b }, upstream: records }"# }
+        let policy = try PolicyParser.parse("""
+            policy: t
+            time-zone: UTC
+            subject-format: "####"
+            routes:
+            \(routes.joined(separator: "\n"))
+            rules:
+              - { id: many, effect: permit, when: { category: court, action: [\(Array(repeating: "q.x", count: 5_000).joined(separator: ", ")), a7.*, "*", a3.read] } }
+            """, file: "t.yaml")
+        let warnings = policy.warnings.map(\.message).filter { $0.contains("matches no route") }
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.hasSuffix("and 30 more)") == true, "\(warnings)")
+        // The lookup agrees with the matcher the evaluator uses.
+        let actions = ["records.read", "records.release-date", "visitation.schedule", "custody.release.notify"]
+        let matching = PolicyParser.patternsMatching(actions)
+        for pattern in ["*", "records.*", "records.read", "records.read.*", "custody.*", "custody.release.*", "visitation.*", "visit.*", "records", "custody.release"] {
+            #expect(matching.contains(pattern) == actions.contains { ActionPattern.matches(pattern: pattern, action: $0) }, "\(pattern)")
+        }
+        // Notes are one string: a rule written under them by mistake does not load as a note.
+        #expect(throws: FileError.self) {
+            try PolicyParser.parse("policy: t\ntime-zone: UTC\nnotes:\n  - { id: f, effect: forbid, when: always }\nrules: []\n", file: "t.yaml")
+        }
+    }
+
     @Test("lint: rules that can never match, shadowed permits, repeated rules and unknown data are warned about")
     func lint() throws {
         let policy = try PolicyParser.parse("""

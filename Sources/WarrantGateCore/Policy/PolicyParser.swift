@@ -27,7 +27,11 @@ public enum PolicyParser {
 
     /// What conditions may refer to, collected from the routes and declarations, and the warnings found.
     struct Context {
-        let actions: Set<String>
+        /// Every pattern that matches at least one route's action: the actions, their families (`a.*`, `a.b.*`) and
+        /// `*`, so that a pattern is checked by one lookup, however many routes and patterns a policy holds.
+        let actionPatterns: Set<String>
+        /// The routes' actions, listed for messages.
+        let knownActions: String
         let dataKinds: Set<String>
         let facts: [String: FactDeclaration]
         let requestFacts: [String: RequestFact]
@@ -38,6 +42,26 @@ public enum PolicyParser {
         var warnings: [FileError] = []
     }
     static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+
+    /// Every ``ActionPattern`` that matches at least one of `actions`.
+    static func patternsMatching(_ actions: [String]) -> Set<String> {
+        var patterns = Set(actions)
+        if !actions.isEmpty { patterns.insert("*") }
+        for action in actions {
+            var index = action.startIndex
+            while let dot = action[index...].firstIndex(of: ".") {
+                patterns.insert(action[...dot] + "*")
+                index = action.index(after: dot)
+            }
+        }
+        return patterns
+    }
+
+    /// `names`, sorted, for a message: the first twenty and how many more.
+    static func listed(_ names: Set<String>) -> String {
+        let sorted = names.sorted()
+        return sorted.prefix(20).joined(separator: ", ") + (sorted.count > 20 ? ", and \(sorted.count - 20) more" : "")
+    }
 
     public static func load(path: String) throws -> Policy {
         try load(path: path, includedBy: [])
@@ -55,6 +79,10 @@ public enum PolicyParser {
     private static func parse(_ text: String, file: String, includedBy: [String]) throws -> Policy {
         let root = try YAMLNode.parse(text, file: file)
         try root.requireKeys(in: topLevelKeys, what: "policy")
+        // Free text for readers, nothing the gateway reads: a rule written here by mistake would load and never apply.
+        if let notes = root["notes"] {
+            guard case .scalar = notes.node else { throw notes.error("notes: write free text (one string); rules go under rules:") }
+        }
         let name = try root.required("policy", in: "policy").string("policy name")
         guard Identifier.isValid(name) else { throw root.error("policy name '\(name)' must be lower-case letters, digits and '-'") }
         let base = try root["include"].map { try included($0, by: file, chain: includedBy) }
@@ -118,7 +146,7 @@ public enum PolicyParser {
         var redact = base?.redactAlways ?? []
         for name in try root["redact"].map({ try redactedNames($0, vocabulary) }) ?? [] where !redact.contains(name) { redact.append(name) }
         var context = Context(
-            actions: Set(routes.map(\.action)), dataKinds: routes.reduce(into: Set<String>()) { $0.formUnion($1.data) }, facts: facts,
+            actionPatterns: Self.patternsMatching(routes.map(\.action)), knownActions: Self.listed(Set(routes.map(\.action))), dataKinds: routes.reduce(into: Set<String>()) { $0.formUnion($1.data) }, facts: facts,
             requestFacts: Dictionary(requestFacts.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first }), obligations: obligations,
             redactAlways: redact, vocabulary: vocabulary, file: file
         )
@@ -505,10 +533,11 @@ public enum PolicyParser {
                 parts.append(.category(Set(categories)))
             case "action":
                 let patterns = try value.someStrings("action")
-                for pattern in patterns {
+                var checked: Set<String> = []
+                for pattern in patterns where checked.insert(pattern).inserted {
                     guard ActionPattern.isValid(pattern) else { throw value.error("'\(pattern)' is not an action pattern") }
-                    guard context.actions.contains(where: { ActionPattern.matches(pattern: pattern, action: $0) }) else {
-                        let message = "rule '\(rule)': action pattern '\(pattern)' matches no route's action (known: \(context.actions.sorted().joined(separator: ", ")))"
+                    guard context.actionPatterns.contains(pattern) else {
+                        let message = "rule '\(rule)': action pattern '\(pattern)' matches no route's action (known: \(context.knownActions))"
                         // A test that matches nothing where it widens the rule is a hole in the policy (``widens``).
                         if widens { throw value.error(message) }
                         context.warnings.append(value.error(message))
@@ -585,7 +614,7 @@ public enum PolicyParser {
                 switch context.facts[name] {
                 case .values(let known)?:
                     for unknown in accepted.subtracting(known).sorted() {
-                        try report(values.error("rule '\(rule)': '\(unknown)' is not a declared value of fact '\(name)' (declared: \(known.sorted().joined(separator: ", ")))"))
+                        try report(values.error("rule '\(rule)': '\(unknown)' is not a declared value of fact '\(name)' (declared: \(Self.listed(known)))"))
                     }
                 case .date?:
                     throw value.error("rule '\(rule)': fact '\(name)' is a date; test it with elapsed: or remaining:")

@@ -73,7 +73,9 @@ public struct PolicyTestFile: Sendable {
         let policyPath = policyText.hasPrefix("/") ? policyText : base.appendingPathComponent(policyText).standardizedFileURL.path
         var cases: [PolicyTestCase] = []
         var broken: [BrokenCase] = []
-        for node in try root.required("cases", in: "policy test file").sequence("cases") {
+        let caseNodes = try root.required("cases", in: "policy test file")
+        guard !(try caseNodes.sequence("cases")).isEmpty else { throw caseNodes.error("cases: the file holds no cases, so it tests nothing") }
+        for node in try caseNodes.sequence("cases") {
             do {
                 cases.append(try parseCase(node))
             } catch {
@@ -87,8 +89,14 @@ public struct PolicyTestFile: Sendable {
     public func run(against policy: Policy) -> [Failure] {
         let stages = RequestStages(policy: policy)
         var failures = brokenCases.map { Failure(name: $0.name ?? "(unnamed)", line: $0.line, problems: [$0.error]) }
+        let categories = policy.categoriesTested.union(AgencyCategory.builtIn)
         for testCase in cases {
-            let undeclared = Self.undeclaredFacts(testCase, policy: policy)
+            var undeclared = Self.undeclaredFacts(testCase, policy: policy)
+            // A misspelt category matches no rule: a case expecting a denial would pass for that alone.
+            let category = testCase.request.agency.category
+            if !categories.contains(category) {
+                undeclared.append("agency category '\(category.rawValue)' is neither built in nor tested by any rule of the policy")
+            }
             guard undeclared.isEmpty else {
                 failures.append(Failure(name: testCase.name, line: testCase.line, problems: undeclared))
                 continue
