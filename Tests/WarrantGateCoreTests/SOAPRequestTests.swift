@@ -162,6 +162,14 @@ struct SOAPRequestTests {
         #expect(try Self.read(prefixedTwin).values["BookingNumber"]?.contains(
             .unusable("has a twin in an attribute named booking_number, which a binder may read as a member")
         ) == true)
+        // rpc/encoded clients (Axis 1, PHP's SoapClient) type every parameter: xsd:string reads as the text; any
+        // other type, or a prefix bound elsewhere, may not.
+        let schemas = #"xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance""#
+        let typed = { (type: String) in Self.getBooking("<BookingNumber \(schemas) xmlns:o=\"urn:other\" xsi:type=\"\(type)\">2017-000123</BookingNumber>") }
+        #expect(try Self.read(typed("xsd:string")).values["BookingNumber"] == [.text("2017-000123")])
+        for type in ["xsd:int", "o:string", "string", "xsd:string ", "xsd:&#115;tring"] {
+            #expect(try Self.read(typed(type)).values["BookingNumber"] == [.unusable("carries attributes, which may change how it reads")], "\(type)")
+        }
         // Axis's rpc/encoded operations carry SOAP's encodingStyle: no subject, so read as before.
         let encoded = Self.envelope(
             #"<r:GetBooking xmlns:r="urn:example:jail:records" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><BookingNumber>2017-000123</BookingNumber></r:GetBooking>"#
@@ -310,6 +318,13 @@ struct SOAPRequestTests {
         #expect(try SOAPRequest.read(Array(elsewhere.utf8), watching: [path]).values[path] == [.unusable("stands elsewhere than \(path)")])
         let requestSecond = byRequest(#"<in0>2017-000456</in0><request><BookingNumber>2017-000123</BookingNumber></request>"#)
         #expect(try SOAPRequest.read(Array(requestSecond.utf8), watching: [path]).values[path] == [.unusable("does not stand in the operation's first child")])
+        // A re-pass of this stop: the first step given twice (JAXB and Jackson keep the last), or the subject in an
+        // attribute of a second one.
+        let repeated = SOAPValue.unusable("stands in a request given more than once, which a binder may read instead")
+        for second in ["<request><Other/></request>", #"<request BookingNumber="2017-000456"/>"#] {
+            let twice = byRequest("<request><BookingNumber>2017-000123</BookingNumber></request>" + second)
+            #expect(try SOAPRequest.read(Array(twice.utf8), watching: [path]).values[path]?.contains(repeated) == true, "\(second)")
+        }
         // A third re-pass: the request object in another namespace, with attributes, or holding text; and a twin of the
         // subject when another route's subject ends in the same name.
         let unusableStep = SOAPValue.unusable("stands in an element of another namespace or with attributes, which may change how it reads")

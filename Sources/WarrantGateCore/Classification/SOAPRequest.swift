@@ -124,8 +124,8 @@ final class SOAPEnvelopeOutline {
     /// whether it may stand as a step of a path (without attributes, and in the operation's namespace or none if it is
     /// the operation's child).
     private var belowOperation: [(local: String, isFirst: Bool, isPlainStep: Bool)] = []
-    /// How many element children each of the operation and the elements open below it has had so far.
-    private var childCounts: [Int] = [0]
+    /// The local names of the element children each of the operation and the elements open below it has had so far.
+    private var childNames: [Set<String>] = [[]]
     /// The root's namespace, if the root is a SOAP Envelope.
     private var envelopeNamespace: String?
     /// The first way the envelope departs from the accepted shape.
@@ -193,7 +193,7 @@ final class SOAPEnvelopeOutline {
             operations.append(QualifiedName(namespace: namespace, local: local))
             inOperation = true
             belowOperation = []
-            childCounts = [0]
+            childNames = [[]]
         case 3 where inHeader && isAddressing:
             switch local {
             case "Action": captured = .addressingAction
@@ -213,12 +213,21 @@ final class SOAPEnvelopeOutline {
         }
         if inOperation, depth >= 4 {
             let level = depth - 4
-            while childCounts.count <= level { childCounts.append(0) }
-            let isFirst = childCounts[level] == 0
-            childCounts[level] += 1
-            childCounts.removeSubrange((level + 1)...)
-            childCounts.append(0)
+            while childNames.count <= level { childNames.append([]) }
+            let isFirst = childNames[level].isEmpty
+            let isRepeated = !childNames[level].insert(local).inserted
+            childNames.removeSubrange((level + 1)...)
+            childNames.append([])
             belowOperation.removeSubrange(min(level, belowOperation.count)...)
+            // A step of a watched path given twice: a binder that keeps the last (JAXB, Jackson) reads the other.
+            if isRepeated {
+                let open = belowOperation.map(\.local)
+                for paths in watched.values {
+                    for (path, steps) in paths where steps.count > level + 1 && steps[level] == local && Array(steps.prefix(level)) == open {
+                        values[path, default: []].append(.unusable("stands in a \(local) given more than once, which a binder may read instead"))
+                    }
+                }
+            }
             let isPlainStep = !hasAttributes && (level > 0 || namespace.isEmpty || namespace == operations.last?.namespace)
             belowOperation.append((local, isFirst, isPlainStep))
         }

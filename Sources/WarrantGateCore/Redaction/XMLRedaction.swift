@@ -1097,11 +1097,18 @@ private struct XMLRedactionMachine {
         }
         open.append(OpenElement(name: name, bindingsBelow: bindingsBelow, region: region))
         if let outline {
-            // A name resolved before (no `tag` read) was a tag without attributes.
+            // A name resolved before (no `tag` read) was a tag without attributes. Neither namespace declarations nor
+            // `xsi:type="xsd:string"` (which rpc/encoded clients put on every parameter) change how a value reads.
             let attributes = (tag?.attributes ?? []).compactMap { attribute -> String? in
                 let name = attribute.name(in: token)
                 if name.starts(with: "xmlns".utf8) && (name.count == 5 || name[5] == UInt8(ascii: ":")) { return nil }
-                let local = name.firstIndex(of: UInt8(ascii: ":")).map { name[($0 + 1)...] } ?? name[...]
+                let colon = name.firstIndex(of: UInt8(ascii: ":"))
+                let local = colon.map { name[($0 + 1)...] } ?? name[...]
+                if let colon, local.elementsEqual("type".utf8),
+                   bindings.lookUp(UnsafeRawBufferPointer(rebasing: name[..<colon]))??.role == .schemaInstance,
+                   isSchemaString(UnsafeRawBufferPointer(rebasing: token[attribute.value])) {
+                    return nil
+                }
                 return String(decoding: local, as: UTF8.self)
             }
             outline.started(
@@ -1387,5 +1394,16 @@ private struct XMLRedactionMachine {
             guard let index = namespace?.keptIndex else { return false }
             return keepOnly.contains(local: local, namespace: index)
         }
+    }
+}
+
+extension XMLRedactionMachine {
+    /// Whether an attribute's value is the QName `prefix:string` with `prefix` bound to XML Schema's namespace, as
+    /// written, with no reference or white space in it.
+    fileprivate func isSchemaString(_ value: UnsafeRawBufferPointer) -> Bool {
+        guard let colon = value.firstIndex(of: UInt8(ascii: ":")), colon > 0,
+              UnsafeRawBufferPointer(rebasing: value[(colon + 1)...]).elementsEqual("string".utf8),
+              let namespace = bindings.lookUp(UnsafeRawBufferPointer(rebasing: value[..<colon])) ?? nil else { return false }
+        return bindings.uri(of: namespace) == "http://www.w3.org/2001/XMLSchema"
     }
 }
