@@ -128,11 +128,14 @@ struct PolicyOperationsTests {
             let errors = gateway.gateway.reload()
             #expect(errors.contains { $0.contains("rule 'no-pd-records' tests agency 'denver-pd0', which neither the agency directory file nor the registry lists") }, "\(errors)")
             #expect(gateway.gateway.state.current.policies.policy.digest == digest)
+            let failing = { Exposition(text: String(decoding: gateway.gateway.metrics.exposition(), as: UTF8.self)).value("warrantgate_reload_failing") }
+            #expect(failing() == 1)
             // Once the registry lists it, the policy loads.
             try gateway.registry.addAgency(id: "denver-pd0", name: "Denver PD, second unit", category: .localLawEnforcement, spkiPins: [String(repeating: "b2", count: 32)], operator: "it")
             try await gateway.awaitRegistry()
             #expect(gateway.gateway.reload().isEmpty)
             #expect(gateway.gateway.state.current.policies.policy.digest != digest)
+            #expect(failing() == 0)
         }
     }
 

@@ -26,6 +26,7 @@ final class GatewayMetrics: Sendable {
     private let shadowAgreements: CoreMetrics.Counter
     private let shadowDisagreements: CoreMetrics.Counter
     private let logHealthy: CoreMetrics.Gauge
+    private let reloadFailing: CoreMetrics.Gauge
     private let registryReadable: CoreMetrics.Gauge
     private let unwrittenEntries: CoreMetrics.Counter
     /// The log writer's count of unwritten entries as last exported, so that a scrape adds only what is new.
@@ -54,6 +55,8 @@ final class GatewayMetrics: Sendable {
         shadowAgreements = CoreMetrics.Counter(label: "warrantgate_shadow_evaluations_total", dimensions: [("agrees", "true")], factory: factory)
         shadowDisagreements = CoreMetrics.Counter(label: "warrantgate_shadow_evaluations_total", dimensions: [("agrees", "false")], factory: factory)
         logHealthy = CoreMetrics.Gauge(label: "warrantgate_decision_log_healthy", dimensions: [], factory: factory)
+        reloadFailing = CoreMetrics.Gauge(label: "warrantgate_reload_failing", dimensions: [], factory: factory)
+        reloadFailing.record(0)
         registryReadable = CoreMetrics.Gauge(label: "warrantgate_registry_readable", dimensions: [], factory: factory)
         unwrittenEntries = CoreMetrics.Counter(label: "warrantgate_decision_log_unwritten_entries_total", dimensions: [], factory: factory)
     }
@@ -85,6 +88,12 @@ final class GatewayMetrics: Sendable {
     /// A set-up connection closed for want of a place under `limit`.
     func countConnectionRefusal(_ limit: ConnectionAdmission.Refusal) {
         connectionRefusals[limit]?.increment()
+    }
+
+    /// Records how the last reload ended: `failing` while a part of it (the policy and agencies, a TLS file) kept
+    /// its previous version, so that the files on disk are not all in force.
+    func recordReload(failing: Bool) {
+        reloadFailing.record(failing ? 1 : 0)
     }
 
     func observe(since start: ContinuousClock.Instant) {

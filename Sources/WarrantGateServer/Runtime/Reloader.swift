@@ -227,6 +227,7 @@ extension Gateway {
         } catch {
             errors.append("client CA: \(error)")
         }
+        metrics.recordReload(failing: !errors.isEmpty)
         if errors.isEmpty {
             logger.notice("reloaded policy, agencies and TLS files", metadata: ["trigger": "\(reason)", "policy": "\(state.current.policies.policy.digest.prefix(16))"])
         } else {
