@@ -202,6 +202,30 @@ struct DataPlaneBoundsTests {
         }
     }
 
+    /// An HTTP/2 request sent in the preface's flight, before the client acknowledges the gateway's SETTINGS, was
+    /// decided and forwarded before the connection's place was checked: a certificate over its share was still served.
+    @Test("an HTTP/2 request in the preface's flight, from a certificate over its share, is neither decided nor forwarded")
+    func certificateBudgetBeforeSettingsAck() async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.maxConnectionsPerCertificate = 1
+        try await withGateway(limits: limits) { gateway in
+            let tls = try gateway.clientTLS(agency: "denver-pd")
+            let held = try await RawTLSConnection.open(port: gateway.port, tls: tls)
+            #expect(try await held.exchange(Self.keepAlive("GET \(Self.inmate) HTTP/1.1")).status == 200)
+            let decided = try await gateway.exportedRows().count
+
+            let flight = try await RawHTTP2FrameConnection.open(port: gateway.port, tls: tls)
+            typealias Frames = RawHTTP2FrameConnection
+            await flight.send(Frames.clientPreface + Frames.frame(Frames.Kind.settings) + Frames.headers(stream: 1, Frames.request("GET", Self.inmate)))
+            #expect(await flight.wait(until: { $0.closed }) != nil, "the connection over the certificate's share is closed")
+            #expect(flight.received.status(1) == nil)
+            #expect(try await gateway.exportedRows().count == decided, "a request was decided")
+            #expect(gateway.recorder.requests.count == 1, "a request was forwarded")
+            await flight.close()
+            await held.close()
+        }
+    }
+
     /// Three requests sent in one write on one keep-alive connection (HTTP/1.1 pipelining): each is decided and
     /// answered in turn, in the order sent, with nothing of a later one forwarded before the answer before it.
     @Test("pipelined HTTP/1.1 requests are answered one at a time, in the order sent")

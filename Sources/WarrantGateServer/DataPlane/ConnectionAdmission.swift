@@ -95,16 +95,18 @@ final class ConnectionAdmission: Sendable {
 
 /// The first handler of every gateway connection: admits it (``ConnectionAdmission``), and closes it unless it sets
 /// up within the deadline: the TLS handshake, and for HTTP/2 the client's preface and its acknowledgement of the
-/// gateway's SETTINGS. A connection still setting up when the gateway drains is closed at once.
+/// gateway's SETTINGS. The handshake's verified certificate takes its place among set-up connections at once, before
+/// any request is read (HTTP/2 requests may come in the preface's flight), so that a certificate over its share is
+/// served nothing. A connection still setting up when the gateway drains is closed at once.
 final class ConnectionSetupGuard: ChannelInboundHandler {
     typealias InboundIn = NIOAny
 
     private let admission: ConnectionAdmission
     private let timeout: TimeAmount
     private var ticket: UInt64?
-    private var established = false
-    /// The client certificate the handshake verified (its DER), once it has.
-    var certificate: [UInt8] = []
+    /// Whether the connection holds a place among set-up connections.
+    private var placed = false
+    private var setUp = false
     private var deadline: Scheduled<Void>?
 
     init(admission: ConnectionAdmission, timeout: TimeAmount) {
@@ -119,24 +121,35 @@ final class ConnectionSetupGuard: ChannelInboundHandler {
         context.fireChannelActive()
     }
 
-    /// The connection has set up: it leaves the setting-up budget, or closes if the established one is full.
-    func established(_ channel: any Channel) {
-        guard !established, let ticket else { return }
+    /// The handshake verified `certificate` (its DER): the connection leaves the setting-up budget for a place among
+    /// set-up connections, or, if there is none for it, closes and false is returned. The deadline runs on until
+    /// ``completed()``.
+    func verified(_ channel: any Channel, certificate: [UInt8]) -> Bool {
+        guard !placed, let ticket else { return placed }
+        guard admission.establish(ticket, certificate: certificate) else {
+            channel.close(promise: nil)
+            return false
+        }
+        placed = true
+        return true
+    }
+
+    /// The connection has set up (HTTP/1.1: its handshake; HTTP/2: its SETTINGS acknowledged): the deadline ends.
+    func completed() {
         deadline?.cancel()
         deadline = nil
-        guard admission.establish(ticket, certificate: certificate) else { return channel.close(promise: nil) }
-        established = true
+        setUp = true
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         deadline?.cancel()
-        if let ticket { admission.release(ticket, established: established) }
+        if let ticket { admission.release(ticket, established: placed) }
         ticket = nil
         context.fireChannelInactive()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent, !established { return context.close(promise: nil) }
+        if event is ChannelShouldQuiesceEvent, !setUp { return context.close(promise: nil) }
         context.fireUserInboundEventTriggered(event)
     }
 }

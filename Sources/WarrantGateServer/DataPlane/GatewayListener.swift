@@ -96,13 +96,14 @@ final class GatewayListener: Service {
                 Self.acknowledgeHandshake(channel)
                 // The handshake is complete: the verified leaf is read once, for the whole connection.
                 let peer = (try? sync.nioSSL_peerCertificate()?.toDERBytes()).map(ConnectionPeer.init(der:))
-                try sync.handler(type: ConnectionSetupGuard.self).certificate = peer?.certificate.der ?? []
+                let setup = try sync.handler(type: ConnectionSetupGuard.self)
+                guard setup.verified(channel, certificate: peer?.certificate.der ?? []) else { return }
                 switch result {
                 case .negotiated("h2"):
                     try configureHTTP2(channel, peer: peer)
                 default:
                     try configureHTTP1(channel, peer: peer)
-                    try sync.handler(type: ConnectionSetupGuard.self).established(channel)
+                    setup.completed()
                 }
             }
         })

@@ -10,7 +10,7 @@ final class HTTP2SetupWatcher: ChannelInboundHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .settings(.ack) = unwrapInboundIn(data).payload,
            let setup = try? context.pipeline.syncOperations.handler(type: ConnectionSetupGuard.self) {
-            setup.established(context.channel)
+            setup.completed()
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         }
         context.fireChannelRead(data)
