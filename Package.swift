@@ -103,9 +103,12 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // fgetxattr and getxattr, which Swift's Glibc module lacks: the CLI reads POSIX access control lists.
+        .target(name: "CExtendedAttributes"),
         .executableTarget(
             name: "warrant-gate",
             dependencies: [
+                "CExtendedAttributes",
                 "WarrantGateCore",
                 "WarrantGateStore",
                 "WarrantGateServer",

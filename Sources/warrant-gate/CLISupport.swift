@@ -107,18 +107,27 @@ struct SudoInvocation {
         return Set(groups.prefix(max(0, Int(count)))).union([primary])
     }
 
-    /// Whether the operator's own account holds the rights `bits` (read 4, write 2, search 1) on a file of `status`,
-    /// as the kernel decides: by the owner's, else the group's, else everyone's bits.
-    private func operatorMay(_ bits: mode_t, _ status: stat) -> Bool {
+    /// Whether the operator's own account holds the rights `bits` (read 4, write 2, search 1) on a file of `status`
+    /// with the access control list `list`, as the kernel decides: by the list if it has one (none if it cannot be
+    /// read), else by the owner's, the group's or everyone's bits.
+    private func operatorMay(_ bits: mode_t, _ status: stat, _ list: AccessControlList.Reading) -> Bool {
         if operatorID == 0 { return true }
-        if status.st_uid == operatorID { return (status.st_mode >> 6) & bits == bits }
-        if operatorGroups.contains(status.st_gid) { return (status.st_mode >> 3) & bits == bits }
-        return status.st_mode & bits == bits
+        switch list {
+        case .unreadable:
+            return false
+        case .list(let list):
+            return list.grants(bits, user: operatorID, groups: operatorGroups, owner: status.st_uid, group: status.st_gid)
+        case .none:
+            if status.st_uid == operatorID { return (status.st_mode >> 6) & bits == bits }
+            if operatorGroups.contains(status.st_gid) { return (status.st_mode >> 3) & bits == bits }
+            return status.st_mode & bits == bits
+        }
     }
 
     /// Opens an input file for the operator, refusing one the operator's own account could not read: the service
     /// account's rights are lent for the admin commands, not to read its signing key or database (a password file's
-    /// first line is sent to the server the operator names). Decided on the file opened, by its owner and mode, so
+    /// first line is sent to the server the operator names). Decided on the file opened, by its owner, mode and access
+    /// control list, so
     /// that no link swapped in after the check is read; and on each directory on its way.
     private func openAsOperator(_ path: String, what: String) throws -> (handle: FileHandle, size: Int) {
         let refusal = "run through sudo, \(what) may name only a file \(operatorAccount) may read: \(path)"
@@ -126,14 +135,18 @@ struct SudoInvocation {
             defer { free(resolved) }
             for directory in Self.selfAndAncestors(of: String(cString: resolved)).dropFirst() {
                 var status = stat()
-                guard stat(directory, &status) == 0, operatorMay(1, status) else { throw CLIError(.refused, refusal) }
+                guard stat(directory, &status) == 0, operatorMay(1, status, AccessControlList.read(path: directory)) else {
+                    throw CLIError(.refused, refusal)
+                }
             }
         }
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
         guard descriptor >= 0 else { throw CLIError(errno == ENOENT ? .notFound : .failure, "\(what) \(path): \(String(cString: strerror(errno)))") }
         let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         var status = stat()
-        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG, operatorMay(4, status) else { throw CLIError(.refused, refusal) }
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG, operatorMay(4, status, AccessControlList.read(descriptor: descriptor)) else {
+            throw CLIError(.refused, refusal)
+        }
         return (handle, Int(status.st_size))
     }
 

@@ -101,6 +101,18 @@ struct SudoOperatorCLITests {
         }
         let readable = try Self.run(["warrant", "list", "--db-password-file", shared] + database, sudoUser: "alice")
         #expect(readable.status == 0, "\(readable.stderr)")
+        // An access control list decides as the kernel would: a named-user entry refuses what the mode grants
+        // everyone, and grants what the mode refuses (the operator is SUDO_UID, one above this account's).
+        let operatorID = getuid() + 1
+        let denied = scratch.url.appendingPathComponent("denied-to-alice").path, granted = scratch.url.appendingPathComponent("granted-to-alice").path
+        for (path, mode, entry) in [(denied, 0o644, "u:\(operatorID):---"), (granted, 0o600, "u:\(operatorID):r--")] {
+            #expect(FileManager.default.createFile(atPath: path, contents: Data("line\n".utf8), attributes: [.posixPermissions: mode]))
+            #expect(try SystemTool.run("/usr/bin/setfacl", ["-m", entry, path]).status == 0)
+        }
+        let aclDenied = try Self.run(["warrant", "list", "--db-password-file", denied] + database, sudoUser: "alice")
+        #expect(aclDenied.status == 3 && aclDenied.stderr.contains("may name only a file alice may read"), "\(aclDenied.stderr)")
+        let aclGranted = try Self.run(["warrant", "list", "--db-password-file", granted] + database, sudoUser: "alice")
+        #expect(aclGranted.status == 0, "\(aclGranted.stderr)")
 
         let courts = scratch.url.appendingPathComponent("courts.yaml").path
         #expect(FileManager.default.createFile(atPath: courts, contents: Data("courts: []\n".utf8)))

@@ -1,0 +1,2 @@
+// The calls are inline in the header; a C target needs one source file.
+#include "CExtendedAttributes.h"
