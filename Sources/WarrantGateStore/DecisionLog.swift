@@ -71,26 +71,41 @@ struct UncommittedTransaction: Error {
 /// server that refuses connections) is not asked again in a tight loop.
 let pauseBeforeRetry: Duration = .milliseconds(500)
 
-/// Entries queued again after their batch rolled back (see ``unwaitedEntriesRetriedFor``). They are written in a
-/// transaction of their own once ``pauseBeforeRetry`` has passed, never in a caller's batch: an entry that cannot be
-/// written at all would otherwise fail every batch it joined, and refuse every request, for as long as it is retried.
+/// Entries queued again after their batch rolled back (see ``unwaitedEntriesRetriedFor``). They are written in
+/// transactions of their own, from ``pauseBeforeRetry`` after the first of them failed, never in a caller's batch: an
+/// entry that cannot be written at all would otherwise fail every batch it joined, and refuse every request, for as
+/// long as it is retried. Once a transaction of several of them fails, they are tried one waiter at a time, so that
+/// one such entry cannot take the others with it.
 struct LogRetries {
     private(set) var waiters: [LogWaiter] = []
-    /// When ``waiters`` may be tried again; nil when there are none.
+    /// When ``waiters`` may be tried; nil when there are none. Later failures never put it off.
     private(set) var due: ContinuousClock.Instant?
+    private var oneAtATime = false
 
-    /// Queues `retried` again after a failure at `now`.
-    mutating func add(_ retried: [LogWaiter], failedAt now: ContinuousClock.Instant) {
+    /// Queues `retried` again after a failure at `now`; `wereRetries` if the batch that failed was taken from here.
+    mutating func add(_ retried: [LogWaiter], failedAt now: ContinuousClock.Instant, wereRetries: Bool) {
         guard !retried.isEmpty else { return }
         waiters += retried
-        due = now + pauseBeforeRetry
+        if due == nil { due = now + pauseBeforeRetry }
+        if wereRetries && retried.count > 1 { oneAtATime = true }
     }
 
-    /// Takes every waiter if they are due at `now`, or at once when `closing` (the log's last try).
-    mutating func take(at now: ContinuousClock.Instant, closing: Bool) -> [LogWaiter]? {
+    /// Takes the waiters due at `now` (at once when `closing`, the log's last try): one, when they are tried one at
+    /// a time, else as many as hold at most `maxEntries` entries (the first whatever its size).
+    mutating func take(at now: ContinuousClock.Instant, closing: Bool, maxEntries: Int = .max) -> [LogWaiter]? {
         guard let due, closing || now >= due else { return nil }
-        defer { waiters = []; self.due = nil }
-        return waiters
+        var entries = 0
+        let count = oneAtATime ? 1 : waiters.prefix { waiter in
+            defer { entries += waiter.entries.count }
+            return entries == 0 || entries + waiter.entries.count <= maxEntries
+        }.count
+        let taken = Array(waiters.prefix(count))
+        waiters.removeFirst(count)
+        if waiters.isEmpty {
+            self.due = nil
+            oneAtATime = false
+        }
+        return taken
     }
 }
 
@@ -269,24 +284,26 @@ public final class DecisionLog: DecisionLogWriter {
     }
 
     private enum WriterStep {
-        case write([LogWaiter])
+        case write([LogWaiter], retries: Bool)
         /// Until an entry is queued, or the entries queued again are due.
         case sleep(until: ContinuousClock.Instant?)
         case linger
         case finish
     }
 
-    /// Writes batches as they queue, and entries queued again after a failure in batches of their own. A queue of
-    /// outcomes alone first lingers (once) for a caller to commit with, so that an outcome costs no commit of its own.
-    /// A wake-up whose signal was meant for an earlier wait only sends the loop round again.
+    /// Writes batches as they queue, and entries queued again after a failure in batches of their own, turn about
+    /// with the queue when both wait. A queue of outcomes alone first lingers (once) for a caller to commit with, so
+    /// that an outcome costs no commit of its own. A wake-up whose signal was meant for an earlier wait only sends the
+    /// loop round again.
     private func writeUntilClosed() {
         var lingered = false
+        var retriedLast = false
         var tree: MerkleFrontier?
         while true {
             let step = state.withLock { state -> WriterStep in
-                if let retries = state.retries.take(at: .now, closing: state.closed) {
+                if !(retriedLast && !state.queue.isEmpty), let retries = state.retries.take(at: .now, closing: state.closed) {
                     state.writer = .busy
-                    return .write(retries)
+                    return .write(retries, retries: true)
                 }
                 if state.queue.isEmpty {
                     if state.closed { return .finish }
@@ -300,7 +317,7 @@ public final class DecisionLog: DecisionLogWriter {
                 let batch = state.queue
                 state.queue.removeAll(keepingCapacity: true)
                 state.writer = .busy
-                return .write(batch)
+                return .write(batch, retries: false)
             }
             switch step {
             case .finish:
@@ -313,9 +330,10 @@ public final class DecisionLog: DecisionLogWriter {
             case .linger:
                 _ = wake.wait(timeout: .now() + outcomeDelay)
                 lingered = true
-            case .write(let batch):
+            case .write(let batch, let retries):
                 lingered = false
-                commit(batch, tree: &tree)
+                retriedLast = retries
+                commit(batch, retries: retries, tree: &tree)
             }
         }
     }
@@ -330,20 +348,22 @@ public final class DecisionLog: DecisionLogWriter {
     /// queued again (see ``LogRetries``); not after a failed commit, which may have landed, nor once the log cannot be
     /// synced or its file was replaced, which last.
     ///
-    /// - Parameter tree: the log's tree as the last batch left it, if that batch committed; see ``write(_:syncLater:tree:)``.
-    private func commit(_ batch: [LogWaiter], tree: inout MerkleFrontier?) {
+    /// - Parameters:
+    ///   - retries: whether the batch is of entries queued again.
+    ///   - tree: the log's tree as the last batch left it, if that batch committed; see ``write(_:syncLater:tree:)``.
+    private func commit(_ batch: [LogWaiter], retries: Bool, tree: inout MerkleFrontier?) {
         let callers = AppendReplies(batch.lazy.compactMap(\.reply))
         let deferredSync = walSync.flatMap { callers.count > 1 || (callers.count == 1 && $0.isBusy) ? $0 : nil }
         if let lasting = durabilityFailure
             ?? files.first(where: { !$0.isUnchanged() }).map({ StoreError("the database file \($0.path) was removed or replaced") }) {
-            return failed(batch, callers, lasting, retrying: false)
+            return failed(batch, callers, lasting, retrying: false, retries: retries)
         }
         do {
             try write(batch.flatMap(\.entries), syncLater: deferredSync != nil, tree: &tree)
         } catch let error as UncommittedTransaction {
-            return failed(batch, callers, error.cause, retrying: true)
+            return failed(batch, callers, error.cause, retrying: true, retries: retries)
         } catch {
-            return failed(batch, callers, error, retrying: false)
+            return failed(batch, callers, error, retrying: false, retries: retries)
         }
         if let deferredSync {
             let moreWaiting = state.withLock { !$0.queue.isEmpty }
@@ -354,14 +374,14 @@ public final class DecisionLog: DecisionLogWriter {
     }
 
     /// Refuses a batch that was not written. With `retrying`, for a failure that may pass, its entries that no one
-    /// waits for are queued again, unless the log is closed.
-    private func failed(_ batch: [LogWaiter], _ callers: AppendReplies, _ error: any Error, retrying: Bool) {
+    /// waits for are queued again, unless the log is closed; `retries` if the batch was of entries queued again.
+    private func failed(_ batch: [LogWaiter], _ callers: AppendReplies, _ error: any Error, retrying: Bool, retries: Bool) {
         let now = ContinuousClock.now
         let retried = retrying ? batch.filter { $0.isRetried(at: now) } : []
         let requeued = state.withLock { state -> Bool in
             state.lastFailure = now
             guard !state.closed else { return false }
-            state.retries.add(retried, failedAt: now)
+            state.retries.add(retried, failedAt: now, wereRetries: retries)
             return true
         }
         unwritten.add(batch.entryCount - (requeued ? retried.entryCount : 0), ordering: .relaxed)

@@ -586,6 +586,53 @@ struct DecisionLogTests {
         #expect((1...2).contains(log.unwrittenEntries))
     }
 
+    /// A re-pass: the retried entries went out as one transaction, so one that cannot be written took every other
+    /// outcome queued again with it, until all were dropped after a minute.
+    @Test("entries queued again beside one that cannot be written land: a failed retry is tried one waiter at a time", .timeLimit(.minutes(1)))
+    func retriedEntriesSplit() async throws {
+        let database = try TemporaryDatabase()
+        let log = DecisionLog(writer: database.pool, path: database.path)
+        let writer = Task { await log.run() }
+        try await database.pool.write { db in
+            try db.execute(sql: "CREATE TRIGGER poison BEFORE INSERT ON log WHEN NEW.decision_id = 'poison' BEGIN SELECT RAISE(FAIL, 'poison'); END")
+        }
+        log.enqueue([decision("poison")])
+        log.enqueue([decision("good")])
+        _ = try? await log.append([decision("first")])
+        var landed = false
+        for _ in 0..<100 where !landed {
+            try await Task.sleep(for: .milliseconds(50))
+            landed = try await database.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM log WHERE decision_id = 'good'") } == 1
+        }
+        #expect(landed, "the good outcome was held back with the one that cannot be written")
+        log.close()
+        await writer.value
+    }
+
+    @Test("entries queued again wait from the first failure, not the last; several that failed together go one at a time; a batch is bounded")
+    func retryQueue() {
+        let start = ContinuousClock.now
+        let waiter = { (entries: Int) in LogWaiter(entries: (0..<entries).map { LogAppender.Pending(decision("e-\($0)")) }, reply: nil) }
+        var retries = LogRetries()
+        retries.add([waiter(1)], failedAt: start, wereRetries: false)
+        retries.add([waiter(1)], failedAt: start + .milliseconds(400), wereRetries: false)
+        #expect(retries.due == start + pauseBeforeRetry)
+        #expect(retries.take(at: start + .milliseconds(499), closing: false) == nil)
+        #expect(retries.take(at: start + pauseBeforeRetry, closing: false)?.count == 2)
+        #expect(retries.due == nil)
+
+        retries.add([waiter(3), waiter(3), waiter(3)], failedAt: start, wereRetries: false)
+        #expect(retries.take(at: start, closing: true, maxEntries: 6)?.count == 2)
+        #expect(retries.take(at: start, closing: true, maxEntries: 1)?.count == 1, "the first whatever its size")
+        #expect(retries.due == nil)
+
+        retries.add([waiter(1), waiter(1), waiter(1)], failedAt: start, wereRetries: true)
+        for remaining in [2, 1, 0] {
+            #expect(retries.take(at: start + pauseBeforeRetry, closing: false)?.count == 1)
+            #expect(retries.waiters.count == remaining)
+        }
+    }
+
     /// An attacker's pass over the admin listener: with the disk full or the database locked, every request was
     /// answered 503 `log_unavailable` while `/readyz` said ready, since the log was unhealthy only after a failed sync.
     @Test("a batch that fails to commit makes the log unhealthy for a few seconds", .timeLimit(.minutes(1)))

@@ -163,11 +163,16 @@ public final class PostgresDecisionLog: DecisionLogWriter {
     }
 
     /// Commits queued batches until the queue is empty, at most ``maxBatch`` entries at a time, and entries queued
-    /// again after a failure in batches of their own (see ``LogRetries``).
+    /// again after a failure in batches of their own (see ``LogRetries``), turn about with the queue when both wait.
     private func writeQueued() async {
+        var retriedLast = false
         while true {
-            let batch = state.withLock { state -> [LogWaiter] in
-                if let retries = state.retries.take(at: .now, closing: state.closed) { return retries }
+            let (batch, retries) = state.withLock { state -> ([LogWaiter], Bool) in
+                // Turn about with the queue when both wait.
+                if !(retriedLast && !state.queue.isEmpty),
+                   let retries = state.retries.take(at: .now, closing: state.closed, maxEntries: Self.maxBatch) {
+                    return (retries, true)
+                }
                 var count = 0
                 let taken = state.queue.prefix { waiter in
                     defer { count += waiter.entries.count }
@@ -175,8 +180,9 @@ public final class PostgresDecisionLog: DecisionLogWriter {
                 }
                 state.queue.removeFirst(taken.count)
                 if taken.isEmpty { state.writing = false }
-                return Array(taken)
+                return (Array(taken), false)
             }
+            retriedLast = retries
             guard !batch.isEmpty else {
                 let runner = state.withLock { state -> CheckedContinuation<Void, Never>? in
                     guard state.closed && !state.writing else { return nil }
@@ -225,7 +231,7 @@ public final class PostgresDecisionLog: DecisionLogWriter {
                     state.committingSince = nil
                     state.lastFailure = .now
                     guard !state.closed else { return false }
-                    state.retries.add(retried, failedAt: now)
+                    state.retries.add(retried, failedAt: now, wereRetries: retries)
                     return true
                 }
                 let kept = requeued ? retried.entryCount : 0
