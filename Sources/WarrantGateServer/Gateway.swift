@@ -53,7 +53,6 @@ public final class Gateway: Sendable {
         try store.checkServingRole()
         self.registry = store.registry(timeZone: policies.policy.timeZone)
         try registry.recordTimeZone()
-        Self.recordSettableFacts(of: policies.policy, in: registry, logger: logger)
         self.state = GatewayState(policies: policies, registry: try registry.snapshot())
         try policies.checkAgencies(registered: state.current.lastSnapshot.agencies.map(\.id))
         policies.logWarnings(to: logger, by: state.current.directory)
@@ -80,9 +79,9 @@ public final class Gateway: Sendable {
         self.upstreams = try Upstreams(settings: configuration.upstreams, limits: configuration.limits)
     }
 
-    /// Records the facts `policy` lets the registry hold, for `subject set-fact`. A store that cannot take them (a
-    /// PostgreSQL schema from before this record) is said, not fatal: `set-fact` then checks the facts last recorded,
-    /// or a policy file it is given.
+    /// Records the facts `policy` lets the registry hold, for `subject set-fact`: once the gateway listens, and at
+    /// each reload that puts a policy in force. A store that cannot take them (a PostgreSQL schema from before this
+    /// record) is said, not fatal: `set-fact` then checks the facts last recorded, or a policy file it is given.
     static func recordSettableFacts(of policy: Policy, in registry: Registry, logger: Logger) {
         do {
             try registry.recordSettableFacts(policy.settableFacts)
@@ -115,13 +114,16 @@ public final class Gateway: Sendable {
             upstreams: upstreams, logger: logger, now: now
         )
         // Ready once the TLS listener is bound; the log was opened when the gateway was loaded.
-        let (onListening, notifier) = (onListening, notifier)
+        let (onListening, notifier, state, registry, logger) = (onListening, notifier, state, registry, logger)
         // A connection closed for want of a place is counted, and logged once a second at most: one certificate
         // holding its whole share, or the whole budget taken, shuts agencies out, and must not go unseen.
         let connectionLines = LogLineThrottle()
         let gateway = GatewayListener(
             host: configuration.host, port: configuration.port, tls: try GatewayTLS.serverContext(identity: identity), verifier: verifier,
             limits: limits, handlers: environment, onListening: { port in
+                // Only a gateway that serves its policy says which facts the registry may hold: one whose start
+                // fails must not leave its policy's facts in the store of another that runs.
+                try? await BlockingWork.run { Self.recordSettableFacts(of: state.current.policies.policy, in: registry, logger: logger) }
                 await onListening(port)
                 notifier.ready()
             },
