@@ -109,6 +109,33 @@ struct PolicyOperationsTests {
         }
     }
 
+    /// A re-pass: a gateway whose start failed (here, its certificate missing) had already recorded its policy's
+    /// facts, and the store of the gateway still running took them.
+    @Test("a gateway whose start fails records none of its policy's facts")
+    func failedStartRecordsNoFacts() async throws {
+        try await withGateway(configure: { _, configuration in
+            configuration.policyPath = Repository.path("policies/california.yaml")
+        }) { gateway in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-crafted-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let crafted = directory.appendingPathComponent("crafted.yaml").path
+            try String(contentsOfFile: Repository.path("policies/denver.yaml"), encoding: .utf8)
+                .replacingOccurrences(of: "\nroutes:\n", with: "\nfacts:\n  note: [\"Guatemalan national\"]\nroutes:\n")
+                .write(toFile: crafted, atomically: true, encoding: .utf8)
+            var configuration = gateway.gateway.configuration
+            configuration.policyPath = crafted
+            configuration.serverCertificatePath = directory.appendingPathComponent("missing.pem").path
+            #expect(throws: (any Error).self) { _ = try Gateway(configuration: configuration) }
+            do {
+                try gateway.registry.setFact(subject: "2017-000123", name: "note", value: "Guatemalan national", operator: "clerk")
+                Issue.record("the failed gateway's facts were taken")
+            } catch {
+                #expect("\(error)".contains("is not a fact the gateway's policy declares"), "\(error)")
+            }
+        }
+    }
+
     /// An attacker's pass: a forbid's `agency: denver-pd0` (meant `denver-pd`) loaded with a warning, and forbade
     /// nothing: the records it was written to withhold were served.
     @Test("an agency id no directory lists, where it widens a rule, is refused at reload until the registry lists it")
