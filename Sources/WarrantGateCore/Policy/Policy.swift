@@ -7,8 +7,9 @@ public enum RuleEffect: String, Sendable {
     case forbid
 
     /// Whether a test in a rule's `when` that can match nothing widens what the rule decides: a forbid's then forbids
-    /// nothing. In its `unless` the opposite holds (a permit's exception never stops it), and `not:` turns either.
-    var emptyWhenWidens: Bool { self == .forbid }
+    /// nothing, and a permit that removes fields (`redact`, `return-only`) removes them from nothing, while the other
+    /// permits that apply serve them. In its `unless` a permit's exception never stops it, and `not:` turns either.
+    static func emptyWhenWidens(_ effect: RuleEffect, removesFields: Bool) -> Bool { effect == .forbid || removesFields }
 }
 
 /// One rule of a policy.
@@ -263,8 +264,9 @@ public struct Policy: Sendable {
     }
 
     /// Each agency category tested where a test that matches nothing widens its rule (a forbid's `when`, a permit's
-    /// `unless`, either turned around under `not:`), with the rules that test it: one no agency can have (misspelt)
-    /// makes a forbid forbid nothing, or an exception never stop a permit.
+    /// `unless`, the `when` of a permit that removes fields, any of them turned around under `not:`), with the rules
+    /// that test it: one no agency can have (misspelt) makes a forbid forbid nothing, an exception never stop a
+    /// permit, or a removal remove nothing.
     public var categoriesWidening: [AgencyCategory: [String]] {
         widening { if case .category(let categories) = $0 { categories } else { nil } }
     }
@@ -275,8 +277,8 @@ public struct Policy: Sendable {
         widening { if case .agency(let ids) = $0 { ids } else { nil } }
     }
 
-    /// What `values` reads from conditions that widen their rule when they match nothing (a forbid's `when`, a
-    /// permit's `unless`, either turned around under `not:`), with the rules that test each.
+    /// What `values` reads from conditions that widen their rule when they match nothing (see
+    /// ``categoriesWidening``), with the rules that test each.
     private func widening<Value: Hashable>(_ values: (Condition) -> Set<Value>?) -> [Value: [String]] {
         var found: [Value: [String]] = [:]
         func walk(_ condition: Condition, widens: Bool, rule: String) {
@@ -287,8 +289,8 @@ public struct Policy: Sendable {
             }
         }
         for rule in rules {
-            walk(rule.when, widens: rule.effect.emptyWhenWidens, rule: rule.id)
-            if let unless = rule.unless { walk(unless, widens: !rule.effect.emptyWhenWidens, rule: rule.id) }
+            walk(rule.when, widens: RuleEffect.emptyWhenWidens(rule.effect, removesFields: !rule.redact.isEmpty || rule.keepOnly != nil), rule: rule.id)
+            if let unless = rule.unless { walk(unless, widens: rule.effect == .permit, rule: rule.id) }
         }
         return found
     }

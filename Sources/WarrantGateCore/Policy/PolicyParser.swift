@@ -442,9 +442,11 @@ public enum PolicyParser {
             throw effectNode.error("rule '\(id)': effect must be permit or forbid")
         }
         // A test that can match nothing (a misspelt action or fact) is an error where it widens the rule, a warning
-        // where it only narrows it (``RuleEffect/emptyWhenWidens``).
-        let when = try parseCondition(node.required("when", in: "rule '\(id)'"), rule: id, widens: effect.emptyWhenWidens, context: &context, depth: 0)
-        let unless = try node["unless"].map { try parseCondition($0, rule: id, widens: !effect.emptyWhenWidens, context: &context, depth: 0) }
+        // where it only narrows it (``RuleEffect/emptyWhenWidens(_:removesFields:)``).
+        let removesFields = effect == .permit && (node["redact"] != nil || node["return-only"] != nil)
+        let whenWidens = RuleEffect.emptyWhenWidens(effect, removesFields: removesFields)
+        let when = try parseCondition(node.required("when", in: "rule '\(id)'"), rule: id, widens: whenWidens, context: &context, depth: 0)
+        let unless = try node["unless"].map { try parseCondition($0, rule: id, widens: effect == .permit, context: &context, depth: 0) }
         let reasonNode = node["reason"]
         let reason: String
         switch effect {
