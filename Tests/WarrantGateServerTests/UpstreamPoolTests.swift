@@ -180,6 +180,57 @@ struct UpstreamPoolTests {
         await upstream.close()
     }
 
+    /// An attacker's pass as a records system that sends every answer twice, the second late: the late one was read as
+    /// the answer to the next request on the connection, another agency's (a full record for ICE's locator request),
+    /// or a fact lookup for another inmate (a conviction that flipped a decision, and was cached).
+    @Test("a connection serves one agency for its life, and a fact lookup only its own; at the limit another agency's idle one makes room")
+    func connectionsKeepTheirHolder() async throws {
+        let upstream = try await LoopbackTCPServer { _ in }
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let endpoint = try UpstreamEndpoint(name: "records", settings: UpstreamSettings(url: "http://127.0.0.1:\(upstream.port)"))
+        let pool = try await loop.submit { NIOLoopBound(UpstreamPool(loop: loop, limit: 2, connectTimeout: .seconds(5)), eventLoop: loop) }.get()
+        let held = try await loop.submit { NIOLoopBound(HandedOver(), eventLoop: loop) }.get()
+        /// The connection handed over, by identity.
+        @Sendable func lease(_ request: String, for holder: String) async throws -> ObjectIdentifier? {
+            try await loop.submit {
+                _ = pool.value.lease(endpoint, for: holder) { result in
+                    if case .success(let connection) = result { held.value.connections[request] = connection }
+                }
+            }.get()
+            for _ in 0..<100 {
+                if let connection = try await loop.submit({ held.value.connections[request].map(ObjectIdentifier.init) }).get() { return connection }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            return nil
+        }
+        @Sendable func release(_ request: String) async throws {
+            try await loop.submit { pool.value.release(held.value.connections[request]!) }.get()
+        }
+
+        let police = try #require(try await lease("police 1", for: "denver-pd"))
+        try await release("police 1")
+        // ICE is not handed the police's idle connection: a new one is opened beside it.
+        let ice = try #require(try await lease("ice 1", for: "ice-ero"))
+        #expect(ice != police)
+        try await release("ice 1")
+        #expect(try #require(try await lease("police 2", for: "denver-pd")) == police)
+        try await release("police 2")
+        // Both places taken by idle connections: a third holder's request closes the one idle longest, and is served.
+        let defender = try #require(try await lease("defender 1", for: "public-defender"))
+        #expect(defender != police && defender != ice)
+        try await release("defender 1")
+        // A fact lookup's connection is closed after its exchange, never kept.
+        let lookup = try #require(try await lease("lookup 1", for: UpstreamPool.factLookups))
+        try await release("lookup 1")
+        #expect(try await lease("lookup 2", for: UpstreamPool.factLookups) != lookup)
+
+        try await loop.submit {
+            pool.value.close()
+            for connection in held.value.connections.values { connection.close() }
+        }.get()
+        await upstream.close()
+    }
+
     /// The parser skips a body after a HEAD, a 204 or a 304; an upstream that sent one anyway, late, would have it read
     /// as the answer to the next request on the connection. So such a connection is closed even when, as here, the
     /// upstream sends nothing after the head.

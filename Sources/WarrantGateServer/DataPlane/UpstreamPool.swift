@@ -52,6 +52,12 @@ struct UpstreamEndpoint: Sendable {
 /// connection for as long as its client takes to read the answer, so one agency reading slowly on many requests would
 /// otherwise hold them all, and every other agency's requests would wait. A request whose holder has its share waits,
 /// even beside an idle connection, until one of its holder's exchanges ends.
+///
+/// A connection serves one holder for its life, and the fact lookups none after their own: an upstream that sends an
+/// answer nobody asked for (one sent twice by a retry bug, late) has it read as the answer to whatever request the
+/// connection serves next, and that must never be another agency's request, nor a lookup that decides a policy. When
+/// an upstream's connections are all open, a holder with no idle connection of its own takes the place of the one
+/// idle longest.
 final class UpstreamPool {
     private final class Waiter {
         let holder: String
@@ -123,7 +129,7 @@ final class UpstreamPool {
     /// closed otherwise.
     func release(_ connection: UpstreamConnection) {
         returned(connection)
-        guard !closed, connection.isUsable else {
+        guard !closed, connection.isUsable, connection.owner != Self.factLookups else {
             connection.close()
             return
         }
@@ -143,12 +149,18 @@ final class UpstreamPool {
                 share.waiting.remove(at: index)
                 continue
             }
+            let holder = share.waiting[index].holder
             var connection: UpstreamConnection?
-            while connection == nil, let candidate = share.idle.popLast() {
+            while connection == nil, let own = share.idle.lastIndex(where: { $0.owner == holder }) {
+                let candidate = share.idle.remove(at: own)
                 if candidate.isUsable { connection = candidate }
             }
-            // Nothing to hand over, and no room for another: the waiter keeps its place.
-            guard connection != nil || share.open < limit else { return }
+            // Nothing to hand over, and no room for another: the waiter keeps its place, and another holder's
+            // connection idle longest makes room (its close dispatches again).
+            guard connection != nil || share.open < limit else {
+                if !share.idle.isEmpty { share.idle.removeFirst().close() }
+                return
+            }
             let waiter = share.waiting.remove(at: index)
             Self.count(+1, for: waiter.holder, in: share)
             if let connection {
@@ -225,7 +237,7 @@ final class UpstreamPool {
                         channel.close(promise: nil)
                         return connectFailed(endpoint, waiter, ChannelError.ioOnClosedChannel)
                     }
-                    let connection = UpstreamConnection(endpoint: endpoint, channel: channel, handler: handler)
+                    let connection = UpstreamConnection(endpoint: endpoint, owner: waiter.holder, channel: channel, handler: handler)
                     channel.closeFuture.assumeIsolated().whenComplete { [self] _ in closed(connection) }
                     if !waiter.serve(with: connection) {
                         Self.count(-1, for: waiter.holder, in: share(endpoint.name))
@@ -296,13 +308,16 @@ protocol UpstreamResponseReceiver: AnyObject {
 /// asks for the next read once it has passed the last one on.
 final class UpstreamConnection {
     let endpoint: UpstreamEndpoint
+    /// The one holder the connection serves, for its whole life (see ``UpstreamPool``).
+    let owner: String
     /// Whom the connection is handed over to, until it is back in the pool or closed; nil while idle.
     fileprivate(set) var holder: String?
     private let channel: any Channel
     private let handler: UpstreamConnectionHandler
 
-    init(endpoint: UpstreamEndpoint, channel: any Channel, handler: UpstreamConnectionHandler) {
+    init(endpoint: UpstreamEndpoint, owner: String, channel: any Channel, handler: UpstreamConnectionHandler) {
         self.endpoint = endpoint
+        self.owner = owner
         self.channel = channel
         self.handler = handler
     }
