@@ -104,8 +104,27 @@ struct HeaderRulesTests {
         #expect(HeaderRules.returnable(response, bodyUnmodified: false)?.map { $0.name.lowercased() } == [
             "content-type", "cache-control", "expires", "date", "vary", "retry-after",
         ])
+        // An attacker's pass as a hostile upstream: the allowed headers' values carried the record's words. Each is
+        // read by its grammar.
+        let hostile: HTTPHeaders = [
+            "Expires": "citizenship=MX", "Retry-After": "MX-citizen", "Date": "citizenship MX", "Vary": "Citizenship, Accept-Encoding",
+            "Cache-Control": #"private="citizenship-MX", max-age=60, x-alien=A201"#, "Content-Encoding": "gzip, x-mx",
+        ]
+        let passed = HeaderRules.returnable(hostile, bodyUnmodified: true)
+        #expect(passed?.first(name: "expires") == "0")
+        #expect(passed?.contains(name: "retry-after") == false && passed?.contains(name: "date") == false && passed?.contains(name: "content-encoding") == false)
+        #expect(passed?.first(name: "vary") == "accept-encoding")
+        #expect(passed?.first(name: "cache-control") == "private, max-age=60")
+        let plain: HTTPHeaders = [
+            "Date": "Tue, 01 Dec 2026 20:00:00 GMT", "Expires": "Tue, 01 Dec 2026 20:05:00 GMT", "Retry-After": "120",
+            "Cache-Control": "no-store, no-cache", "Content-Encoding": "gzip",
+        ]
+        #expect(HeaderRules.returnable(plain, bodyUnmodified: true).map { Dictionary($0.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { $1 }) } == [
+            "date": "Tue, 01 Dec 2026 20:00:00 GMT", "expires": "Tue, 01 Dec 2026 20:05:00 GMT", "retry-after": "120",
+            "cache-control": "no-store, no-cache", "content-encoding": "gzip",
+        ])
         // Past the bound, nothing: an HTTP/2 client would refuse the head after the decision was logged as answered.
-        #expect(HeaderRules.returnable(["Vary": String(repeating: "a", count: HeaderRules.maxReturnedHeaderBytes)], bodyUnmodified: true) == nil)
+        #expect(HeaderRules.returnable(HTTPHeaders(Array(repeating: ("Date", "Tue, 01 Dec 2026 20:00:00 GMT"), count: 300)), bodyUnmodified: true) == nil)
         // A redacted body's type keeps its type and charset, none of the upstream's other words.
         #expect(RedactableMediaType.redactedContentType(#"Application/JSON; citizenship="MX"; charset=UTF-8"#) == "application/json; charset=utf-8")
         #expect(RedactableMediaType.redactedContentType("text/xml;profile=x") == "text/xml")

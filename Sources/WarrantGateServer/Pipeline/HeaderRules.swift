@@ -159,7 +159,8 @@ enum HeaderRules {
     static func returnable(_ headers: HTTPHeaders, bodyUnmodified: Bool) -> HTTPHeaders? {
         var returned = HTTPHeaders()
         var bytes = 0
-        for (name, value) in headers where isReturnable(name, bodyUnmodified: bodyUnmodified) {
+        for (name, given) in headers where isReturnable(name, bodyUnmodified: bodyUnmodified) {
+            guard let value = ReturnedHeaderValue.checked(name, given) else { continue }
             // As HTTP/2 counts a header list's size (RFC 9113 §6.5.2): each field's name and value, and 32 bytes.
             bytes += name.utf8.count + value.utf8.count + 32
             guard bytes <= maxReturnedHeaderBytes else { return nil }
@@ -190,5 +191,75 @@ enum HeaderRules {
             return ResponseRedactionStream.Coding.acceptable.contains(coding)
         }
         return kept.isEmpty ? "identity" : kept.map { String(decoding: trimmed($0.utf8), as: UTF8.self) }.joined(separator: ", ")
+    }
+}
+
+/// The values of the response headers the gateway passes on, read as their grammar says: an upstream's header is its
+/// words too, and a date, a number of seconds or a list of known directives carries no record's field
+/// (`Expires: citizenship=MX` does). What does not read so is dropped, or stated as the grammar means it.
+enum ReturnedHeaderValue {
+    private static let cacheDirectives: Set<String> = [
+        "no-cache", "no-store", "no-transform", "must-revalidate", "proxy-revalidate", "must-understand", "private", "public", "immutable",
+    ]
+    private static let cacheDirectivesWithSeconds: Set<String> = ["max-age", "s-maxage", "stale-while-revalidate", "stale-if-error"]
+    private static let varyNames: Set<String> = ["*", "accept", "accept-encoding", "accept-language", "accept-charset", "origin"]
+    private static let codings: Set<String> = ["gzip", "x-gzip", "deflate", "br", "zstd", "compress", "identity"]
+    private static let days: Set<String> = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    private static let months: Set<String> = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    /// `value` as it may be passed on for the returnable header `name`, or nil to drop it. `Content-Type` is checked
+    /// where the body is (``RedactableMediaType``).
+    static func checked(_ name: String, _ value: String) -> String? {
+        switch name.lowercased() {
+        case "date": return isHTTPDate(value) ? value : nil
+        // An invalid Expires means already expired (RFC 9111 §5.3).
+        case "expires": return isHTTPDate(value) ? value : "0"
+        case "retry-after": return isSeconds(trimmed(value)) || isHTTPDate(value) ? value : nil
+        case "cache-control": return rebuiltList(value) { directive in
+            let parts = directive.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2, cacheDirectivesWithSeconds.contains(parts[0]), isSeconds(parts[1]) { return "\(parts[0])=\(parts[1])" }
+            // An argument naming fields (`private="Set-Cookie"`) is dropped: the directive then covers the whole answer.
+            return cacheDirectives.contains(parts[0]) ? parts[0] : nil
+        }
+        case "vary": return rebuiltList(value) { varyNames.contains($0) ? $0 : nil }
+        case "content-encoding": return rebuiltList(value, allOrNothing: true) { codings.contains($0) ? $0 : nil }
+        default: return value
+        }
+    }
+
+    /// The comma-separated items of `value`, lower-cased and trimmed, that `keep` keeps (as it rewrites them), joined;
+    /// nil if none is kept, or, `allOrNothing`, if any is not.
+    private static func rebuiltList(_ value: String, allOrNothing: Bool = false, _ keep: (String) -> String?) -> String? {
+        var kept: [String] = []
+        for item in value.split(separator: ",") {
+            let token = trimmed(String(item)).lowercased()
+            if token.isEmpty { continue }
+            guard let rewritten = keep(token) else {
+                if allOrNothing { return nil }
+                continue
+            }
+            if !kept.contains(rewritten) { kept.append(rewritten) }
+        }
+        return kept.isEmpty ? nil : kept.joined(separator: ", ")
+    }
+
+    private static func trimmed(_ text: String) -> String {
+        String(text.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+    }
+
+    /// A delta-seconds value: 1 to 10 digits.
+    private static func isSeconds(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 10 && text.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
+
+    /// An IMF-fixdate (RFC 9110 §5.6.7), the one form a sender may send: `Sun, 06 Nov 1994 08:49:37 GMT`.
+    static func isHTTPDate(_ value: String) -> Bool {
+        let bytes = Array(value.utf8)
+        guard bytes.count == 29 else { return false }
+        func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+        func digits(_ range: Range<Int>) -> Bool { bytes[range].allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) } }
+        return days.contains(text(0..<3)) && text(3..<5) == ", " && digits(5..<7) && bytes[7] == 0x20 && months.contains(text(8..<11))
+            && bytes[11] == 0x20 && digits(12..<16) && bytes[16] == 0x20 && digits(17..<19) && bytes[19] == UInt8(ascii: ":")
+            && digits(20..<22) && bytes[22] == UInt8(ascii: ":") && digits(23..<25) && text(25..<29) == " GMT"
     }
 }
