@@ -310,6 +310,9 @@ struct XMLRedactionTests {
         "<r><![CDATA[<Person><citizenship>MX</citizenship></Person>]]></r>", "<r><![CDATA[a<p:IMMIGRATION_STATUS/>]]></r>",
         // A re-pass: other spellings of the `<`, and a name spelled with character references.
         "<r>&#0060;citizenship&gt;MX</r>", "<r>&lt;&#99;itizenship&gt;MX</r>", "<r>&lt;&#x43;itizenship&#x3E;MX</r>", "<r>&lt;citizenship x='1'/&gt;</r>",
+        // A hostile upstream's pass: the name split by a comment, a processing instruction or a CDATA section, which a
+        // client reading the element's text reads across.
+        "<r><d>&lt;citi<!-- -->zenship&gt;MX</d></r>", "<r><d>&lt;citi<![CDATA[zenship>MX]]></d></r>", "<r><d>&lt;citi<?x?>zenship>MX</d></r>",
     ])
     func escapedMarkupRefused(document: String) {
         #expect(refusal(Array(document.utf8), names: Self.names + ["citizenship"]) == .refused, "\(document)")

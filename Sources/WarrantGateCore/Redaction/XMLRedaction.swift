@@ -385,8 +385,14 @@ private struct XMLRedactionMachine {
                             try readEmbeddedName(byte: bytes[next], at: consumed + next)
                             next += 1
                         }
-                        // Markup right after a name makes no tag; a reference may go on with the name, or end it.
-                        if index < count, bytes[index] == UInt8(ascii: "<") { embeddedName = nil }
+                        // A tag right after a name makes no tag of it (one the next piece begins ends it in
+                        // ``startTag``, ``endTag``); a reference may go on with the name, or end it, and a comment, a
+                        // processing instruction or a CDATA section leaves it to go on after (a client reading the
+                        // element's text reads across them).
+                        if index + 1 < count, bytes[index] == UInt8(ascii: "<"), bytes[index + 1] != UInt8(ascii: "!"),
+                           bytes[index + 1] != UInt8(ascii: "?") {
+                            embeddedName = nil
+                        }
                     }
                     if isAllowListContainer, !bytes[textStart..<index].allSatisfy(XMLName.isSpace) {
                         throw Self.outsideTheFields("text", at: consumed + textStart)
@@ -1013,6 +1019,8 @@ private struct XMLRedactionMachine {
         _ token: UnsafeRawBufferPointer, at offset: Int, in piece: UnsafeRawBufferPointer, from start: Int
     ) throws(RedactionError) -> TokenDisposition {
         guard !rootClosed else { throw RedactionError(.malformed, "a second root element", offset: offset) }
+        // A tag ends a name written as text (one in the same piece was ended where the text ended).
+        embeddedName = nil
         let bindingsBelow = bindings.count
         let nameLength: Int, isEmpty: Bool, resolved: ResolvedNames.Resolution
         var tag: XMLStartTag?
@@ -1244,6 +1252,7 @@ private struct XMLRedactionMachine {
 
     private mutating func endTag(_ token: UnsafeRawBufferPointer, at offset: Int, in piece: UnsafeRawBufferPointer) throws(RedactionError) -> TokenDisposition {
         guard !open.isEmpty, closes(open.count - 1, token, piece) else { throw endTagError(token, at: offset) }
+        embeddedName = nil
         let disposition = removedDepth == 0 ? TokenDisposition.kept : .dropped
         closeElement()
         return disposition
