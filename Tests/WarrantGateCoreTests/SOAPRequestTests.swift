@@ -170,6 +170,11 @@ struct SOAPRequestTests {
         for type in ["xsd:int", "o:string", "string", "xsd:string ", "xsd:&#115;tring"] {
             #expect(try Self.read(typed(type)).values["BookingNumber"] == [.unusable("carries attributes, which may change how it reads")], "\(type)")
         }
+        // On the operation, a type has a binder read it otherwise (a string type: its whole text): refused.
+        for type in ["xsd:string", "xsd:int"] {
+            let operation = Self.envelope(#"<GetBooking xmlns="urn:example:jail:records" \#(schemas) xsi:type="\#(type)"><BookingNumber>2017-000123</BookingNumber></GetBooking>"#)
+            #expect(throws: SOAPRequestError.self, "\(type)") { try Self.read(operation) }
+        }
         // Axis's rpc/encoded operations carry SOAP's encodingStyle: no subject, so read as before.
         let encoded = Self.envelope(
             #"<r:GetBooking xmlns:r="urn:example:jail:records" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><BookingNumber>2017-000123</BookingNumber></r:GetBooking>"#

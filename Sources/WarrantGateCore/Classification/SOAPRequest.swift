@@ -172,9 +172,15 @@ final class SOAPEnvelopeOutline {
         if self.problem == nil { self.problem = problem }
     }
 
-    /// An element opens at `depth` (1 for the root), in `namespace` ("" for none), with `attributes`: the local names of
-    /// its attributes other than namespace declarations.
-    func started(namespace: String, local: String, depth: Int, attributes: [String]) {
+    /// An attribute of an element, other than a namespace declaration.
+    struct Attribute {
+        let local: String
+        /// In XML Schema's instance namespace (`xsi:type`, `xsi:nil`).
+        let isSchemaInstance: Bool
+    }
+
+    /// An element opens at `depth` (1 for the root), in `namespace` ("" for none), with `attributes`.
+    func started(namespace: String, local: String, depth: Int, attributes: [Attribute]) {
         let hasAttributes = !attributes.isEmpty
         if depth > 2, Self.envelopeNames.contains(local) { refuse("the envelope holds an element named \(local) inside its \(inBody ? "Body" : "Header")") }
         let isAddressing = XMLNamespaces.addressing.contains(namespace)
@@ -190,6 +196,8 @@ final class SOAPEnvelopeOutline {
             hasHeader = hasHeader || inHeader
             hasBody = hasBody || inBody
         case 3 where inBody:
+            // A type or nil on the operation has a binder read it otherwise (a string type: its whole text).
+            if attributes.contains(where: \.isSchemaInstance) { refuse("the operation carries an XML Schema instance attribute, which changes how it reads") }
             operations.append(QualifiedName(namespace: namespace, local: local))
             inOperation = true
             belowOperation = []
@@ -241,8 +249,8 @@ final class SOAPEnvelopeOutline {
         }
         if depth >= 3 {
             for attribute in attributes {
-                for path in watchedKeys[FieldNameKey.of(attribute)] ?? [] {
-                    values[path, default: []].append(.unusable("has a twin in an attribute named \(attribute), which a binder may read as a member"))
+                for path in watchedKeys[FieldNameKey.of(attribute.local)] ?? [] {
+                    values[path, default: []].append(.unusable("has a twin in an attribute named \(attribute.local), which a binder may read as a member"))
                 }
             }
         }

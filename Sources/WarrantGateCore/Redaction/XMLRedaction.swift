@@ -1105,19 +1105,19 @@ private struct XMLRedactionMachine {
         }
         open.append(OpenElement(name: name, bindingsBelow: bindingsBelow, region: region))
         if let outline {
-            // A name resolved before (no `tag` read) was a tag without attributes. Neither namespace declarations nor
-            // `xsi:type="xsd:string"` (which rpc/encoded clients put on every parameter) change how a value reads.
-            let attributes = (tag?.attributes ?? []).compactMap { attribute -> String? in
+            // A name resolved before (no `tag` read) was a tag without attributes. Neither namespace declarations nor,
+            // on a parameter (below the operation), `xsi:type="xsd:string"` (which rpc/encoded clients put on every
+            // one) change how a value reads; on the operation, a string type would have a binder read its whole text.
+            let attributes = (tag?.attributes ?? []).compactMap { attribute -> SOAPEnvelopeOutline.Attribute? in
                 let name = attribute.name(in: token)
                 if name.starts(with: "xmlns".utf8) && (name.count == 5 || name[5] == UInt8(ascii: ":")) { return nil }
                 let colon = name.firstIndex(of: UInt8(ascii: ":"))
                 let local = colon.map { name[($0 + 1)...] } ?? name[...]
-                if let colon, local.elementsEqual("type".utf8),
-                   bindings.lookUp(UnsafeRawBufferPointer(rebasing: name[..<colon]))??.role == .schemaInstance,
-                   isSchemaString(UnsafeRawBufferPointer(rebasing: token[attribute.value])) {
+                let isSchemaInstance = colon.map { bindings.lookUp(UnsafeRawBufferPointer(rebasing: name[..<$0]))??.role == .schemaInstance } ?? false
+                if open.count > 3, isSchemaInstance, local.elementsEqual("type".utf8), isSchemaString(UnsafeRawBufferPointer(rebasing: token[attribute.value])) {
                     return nil
                 }
-                return String(decoding: local, as: UTF8.self)
+                return SOAPEnvelopeOutline.Attribute(local: String(decoding: local, as: UTF8.self), isSchemaInstance: isSchemaInstance)
             }
             outline.started(
                 namespace: namespace.map(bindings.uri(of:)) ?? "", local: String(decoding: local, as: UTF8.self), depth: open.count,
