@@ -85,6 +85,8 @@ struct PolicyCommand: ParsableCommand {
         )
         @Argument(help: "A test file or a directory of them (default: policies/tests).") var path: String = "policies/tests"
         @Flag(help: "Print every case, not only failures.") var verbose = false
+        @Option(help: "The agency directory whose categories cases may give (default: agencies.yaml beside each file's policy, if it exists).")
+        var agencies: String?
 
         func run() throws {
             try SudoInvocation.refuseUnneeded("policy test")
@@ -102,7 +104,17 @@ struct PolicyCommand: ParsableCommand {
                     failed += 1
                     continue
                 }
-                let failures = suite.run(against: policy)
+                let directory = agencies ?? ((suite.policyPath as NSString).deletingLastPathComponent as NSString).appendingPathComponent("agencies.yaml")
+                let declared: Set<AgencyCategory>
+                do {
+                    declared = FileManager.default.fileExists(atPath: directory)
+                        ? Set(try AgencyDirectoryFile.declaredCategories(YAMLNode.load(path: directory))) : []
+                } catch {
+                    printEscaped("FAIL  \(error)")
+                    failed += 1
+                    continue
+                }
+                let failures = suite.run(against: policy, declaredCategories: declared)
                 for failure in failures {
                     printEscaped("FAIL  \(file):\(failure.line ?? 0): \(failure.name)")
                     for problem in failure.problems { printEscaped("        \(problem)") }

@@ -55,7 +55,20 @@ struct ShippedPolicyTests {
                 expect: { effect: deny }
             """.write(to: file, atomically: true, encoding: .utf8)
         let failures = try PolicyTestFile.load(path: file.path).run(against: try Repository.denver())
-        #expect(failures.first?.problems == ["agency category 'federal-imigration' is neither built in nor tested by any rule of the policy"], "\(failures)")
+        #expect(failures.first?.problems == [
+            "agency category 'federal-imigration' is neither built in, declared in the agency directory, nor tested by any rule of the policy",
+        ], "\(failures)")
+        // One the agency directory declares is a category a case may give, though no rule tests it.
+        let declared = try Set(AgencyDirectoryFile.declaredCategories(YAMLNode.load(path: Repository.path("policies/agencies.yaml"))))
+        try """
+            policy: \(Repository.path("policies/denver.yaml"))
+            cases:
+              - name: a city agency gets nothing
+                agency: { id: human-services, category: city-agency }
+                request: { path: /records/inmates/2017-000123 }
+                expect: { effect: deny }
+            """.write(to: file, atomically: true, encoding: .utf8)
+        #expect(try PolicyTestFile.load(path: file.path).run(against: try Repository.denver(), declaredCategories: declared).isEmpty)
         try "policy: \(Repository.path("policies/denver.yaml"))\ncases: []\n".write(to: file, atomically: true, encoding: .utf8)
         #expect(throws: FileError.self) { try PolicyTestFile.load(path: file.path) }
     }

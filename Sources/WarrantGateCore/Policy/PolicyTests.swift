@@ -85,17 +85,18 @@ public struct PolicyTestFile: Sendable {
         return PolicyTestFile(path: path, policyPath: policyPath, cases: cases, brokenCases: broken)
     }
 
-    /// Runs every case against `policy`: the failures, broken cases first, each case once.
-    public func run(against policy: Policy) -> [Failure] {
+    /// Runs every case against `policy`: the failures, broken cases first, each case once. A case's agency category
+    /// must be built in, tested by a rule, or among `declaredCategories` (the agency directory's).
+    public func run(against policy: Policy, declaredCategories: Set<AgencyCategory> = []) -> [Failure] {
         let stages = RequestStages(policy: policy)
         var failures = brokenCases.map { Failure(name: $0.name ?? "(unnamed)", line: $0.line, problems: [$0.error]) }
-        let categories = policy.categoriesTested.union(AgencyCategory.builtIn)
+        let categories = policy.categoriesTested.union(AgencyCategory.builtIn).union(declaredCategories)
         for testCase in cases {
             var undeclared = Self.undeclaredFacts(testCase, policy: policy)
             // A misspelt category matches no rule: a case expecting a denial would pass for that alone.
             let category = testCase.request.agency.category
             if !categories.contains(category) {
-                undeclared.append("agency category '\(category.rawValue)' is neither built in nor tested by any rule of the policy")
+                undeclared.append("agency category '\(category.rawValue)' is neither built in, declared in the agency directory, nor tested by any rule of the policy")
             }
             guard undeclared.isEmpty else {
                 failures.append(Failure(name: testCase.name, line: testCase.line, problems: undeclared))
