@@ -22,7 +22,7 @@ public final class PostgresDecisionLog: DecisionLogWriter {
         var writing = false
         var commits = 0
         var closed = false
-        /// When the commit in progress began, if one is.
+        /// When the commit in progress began (its first caller queued), if one is.
         var committingSince: ContinuousClock.Instant?
         var lastFailure: ContinuousClock.Instant?
         /// ``run()``, waiting for ``close()`` and then for the queue to drain.
@@ -68,7 +68,7 @@ public final class PostgresDecisionLog: DecisionLogWriter {
     public var isHealthy: Bool {
         let now = ContinuousClock.now
         return state.withLock { state in
-            !(state.committingSince.map { now - $0 > commitTimeout } ?? false) && !(state.lastFailure.map { now - $0 < unhealthyAfterFailedCommit } ?? false)
+            !(state.committingSince.map { now - $0 >= commitTimeout } ?? false) && !(state.lastFailure.map { now - $0 < unhealthyAfterFailedCommit } ?? false)
         }
     }
 
@@ -204,7 +204,10 @@ public final class PostgresDecisionLog: DecisionLogWriter {
             // commit that hung are answered within the timeout too, not within twice it. Past the deadline, while the
             // commit still hangs (a server that went away, a lease that waits for a connection), the callers queued
             // behind it are refused too once they have waited as long.
-            let waited = ContinuousClock.now - (batch.filter { $0.reply != nil }.map(\.queued).min() ?? .now)
+            let firstQueued = batch.filter { $0.reply != nil }.map(\.queued).min() ?? .now
+            let waited = ContinuousClock.now - firstQueued
+            // Counted from the same instant as the deadline, so that the log is unhealthy once its callers are refused.
+            state.withLock { $0.committingSince = firstQueued }
             let deadline = Task {
                 try await Task.sleep(for: max(.zero, timeout - waited))
                 answer(.failure(StoreError("the decision log's commit took longer than \(timeout)")))
@@ -213,7 +216,6 @@ public final class PostgresDecisionLog: DecisionLogWriter {
                     try await Task.sleep(for: .milliseconds(100))
                 }
             }
-            state.withLock { $0.committingSince = .now }
             do {
                 try await commitOrAbandon(batch.flatMap(\.entries))
                 state.withLock { state in
