@@ -20,10 +20,8 @@ struct ShippedPolicyTests {
 
     @Test("a test file reports a wrong expectation as a failure")
     func detectsFailures() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-policy-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let file = directory.appendingPathComponent("t.yaml")
+        let file = try TestFileDirectory()
+        defer { file.remove() }
         try """
             policy: \(Repository.path("policies/denver.yaml"))
             cases:
@@ -31,7 +29,7 @@ struct ShippedPolicyTests {
                 agency: { id: ice-ero, category: federal-immigration }
                 request: { path: /records/inmates/2017-000123 }
                 expect: { effect: allow }
-            """.write(to: file, atomically: true, encoding: .utf8)
+            """.write(to: file.url, atomically: true, encoding: .utf8)
         let suite = try PolicyTestFile.load(path: file.path)
         let failures = suite.run(against: try Repository.denver())
         #expect(failures.count == 1)
@@ -42,10 +40,8 @@ struct ShippedPolicyTests {
     /// a denial passed against a policy that allows; and an empty file passed.
     @Test("a test case's category must be built in or tested by the policy; a file without cases is refused")
     func caseCategoryAndEmptyFile() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-policy-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let file = directory.appendingPathComponent("t.yaml")
+        let file = try TestFileDirectory()
+        defer { file.remove() }
         try """
             policy: \(Repository.path("policies/denver.yaml"))
             cases:
@@ -53,7 +49,7 @@ struct ShippedPolicyTests {
                 agency: { id: ice-ero, category: federal-imigration }
                 request: { path: /records/inmates/2017-000123 }
                 expect: { effect: deny }
-            """.write(to: file, atomically: true, encoding: .utf8)
+            """.write(to: file.url, atomically: true, encoding: .utf8)
         let failures = try PolicyTestFile.load(path: file.path).run(against: try Repository.denver())
         #expect(failures.first?.problems == [
             "agency category 'federal-imigration' is neither built in, declared in the agency directory, nor tested by any rule of the policy",
@@ -67,9 +63,9 @@ struct ShippedPolicyTests {
                 agency: { id: human-services, category: city-agency }
                 request: { path: /records/inmates/2017-000123 }
                 expect: { effect: deny }
-            """.write(to: file, atomically: true, encoding: .utf8)
+            """.write(to: file.url, atomically: true, encoding: .utf8)
         #expect(try PolicyTestFile.load(path: file.path).run(against: try Repository.denver(), declaredCategories: declared).isEmpty)
-        try "policy: \(Repository.path("policies/denver.yaml"))\ncases: []\n".write(to: file, atomically: true, encoding: .utf8)
+        try "policy: \(Repository.path("policies/denver.yaml"))\ncases: []\n".write(to: file.url, atomically: true, encoding: .utf8)
         #expect(throws: FileError.self) { try PolicyTestFile.load(path: file.path) }
     }
 
@@ -162,5 +158,20 @@ struct ShippedPolicyTests {
         #expect(FactDeclaration.decoded(FactDeclaration.encoded(settable)) == settable)
         #expect(FactDeclaration.decoded(#"{"a":1}"#) == nil)
         #expect(FactDeclaration.decoded("[]") == nil)
+    }
+}
+
+/// A policy test file's place in a directory of its own, removed after the test.
+private struct TestFileDirectory {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-policy-test-\(UUID().uuidString)")
+    var url: URL { directory.appendingPathComponent("t.yaml") }
+    var path: String { url.path }
+
+    init() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(at: directory)
     }
 }

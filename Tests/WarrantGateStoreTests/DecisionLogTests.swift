@@ -557,16 +557,23 @@ struct DecisionLogTests {
         await writer.value
     }
 
-    /// An entry that cannot be written at all, queued again with the callers' next batch, failed that batch too, and
-    /// the next, for as long as it was retried: every request refused for a minute.
-    @Test("an entry queued again is written in a batch of its own: callers' batches go on while it fails", .timeLimit(.minutes(1)))
-    func retriedEntryFailsAlone() async throws {
+    /// A running log on a new database whose inserts of decision `poison`'s entries fail, as an entry that can never
+    /// be written does.
+    private static func logRefusingPoison() async throws -> (TemporaryDatabase, DecisionLog, Task<Void, Never>) {
         let database = try TemporaryDatabase()
         let log = DecisionLog(writer: database.pool, path: database.path)
         let writer = Task { await log.run() }
         try await database.pool.write { db in
             try db.execute(sql: "CREATE TRIGGER poison BEFORE INSERT ON log WHEN NEW.decision_id = 'poison' BEGIN SELECT RAISE(FAIL, 'poison'); END")
         }
+        return (database, log, writer)
+    }
+
+    /// An entry that cannot be written at all, queued again with the callers' next batch, failed that batch too, and
+    /// the next, for as long as it was retried: every request refused for a minute.
+    @Test("an entry queued again is written in a batch of its own: callers' batches go on while it fails", .timeLimit(.minutes(1)))
+    func retriedEntryFailsAlone() async throws {
+        let (database, log, writer) = try await Self.logRefusingPoison()
         log.enqueue([decision("poison")])
         _ = try? await log.append([decision("first")])
         // Across several pauses before a retry, every caller's append lands (one that shared a batch with the
@@ -587,12 +594,7 @@ struct DecisionLogTests {
     /// outcome queued again with it, until all were dropped after a minute.
     @Test("entries queued again beside one that cannot be written land: a failed retry is tried one waiter at a time", .timeLimit(.minutes(1)))
     func retriedEntriesSplit() async throws {
-        let database = try TemporaryDatabase()
-        let log = DecisionLog(writer: database.pool, path: database.path)
-        let writer = Task { await log.run() }
-        try await database.pool.write { db in
-            try db.execute(sql: "CREATE TRIGGER poison BEFORE INSERT ON log WHEN NEW.decision_id = 'poison' BEGIN SELECT RAISE(FAIL, 'poison'); END")
-        }
+        let (database, log, writer) = try await Self.logRefusingPoison()
         log.enqueue([decision("poison")])
         log.enqueue([decision("good")])
         _ = try? await log.append([decision("first")])
