@@ -64,6 +64,16 @@ struct SudoInvocation {
         return file
     }
 
+    /// The absolute path by which the kernel opened `descriptor`, or nil if it cannot say (longer than `PATH_MAX`, a
+    /// file since removed, one outside this process's root).
+    private static func openedPath(_ descriptor: Int32) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/fd/\(descriptor)", &buffer, buffer.count)
+        guard length > 0, length < buffer.count, buffer[0] == CChar(UInt8(ascii: "/")) else { return nil }
+        let path = String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return path.hasSuffix(" (deleted)") ? nil : path
+    }
+
     /// `path` (absolute, its links resolved) and each directory above it, up to `/`.
     private static func selfAndAncestors(of path: String) -> [String] {
         var places = [path]
@@ -115,9 +125,10 @@ struct SudoInvocation {
         switch list {
         case .unreadable:
             return false
-        case .list(let list):
+        // Linux reads the list only when the mode's group bits (the list's mask) are not all clear.
+        case .list(let list) where status.st_mode & 0o070 != 0:
             return list.grants(bits, user: operatorID, groups: operatorGroups, owner: status.st_uid, group: status.st_gid)
-        case .none:
+        case .list, .none:
             if status.st_uid == operatorID { return (status.st_mode >> 6) & bits == bits }
             if operatorGroups.contains(status.st_gid) { return (status.st_mode >> 3) & bits == bits }
             return status.st_mode & bits == bits
@@ -127,22 +138,21 @@ struct SudoInvocation {
     /// Opens an input file for the operator, refusing one the operator's own account could not read: the service
     /// account's rights are lent for the admin commands, not to read its signing key or database (a password file's
     /// first line is sent to the server the operator names). Decided on the file opened, by its owner, mode and access
-    /// control list, so
-    /// that no link swapped in after the check is read; and on each directory on its way.
+    /// control list, so that no link swapped in after the check is read; and on each directory on the way the kernel
+    /// took to it, as it names the open file (a path it cannot name refuses: one `realpath` could not resolve skipped
+    /// the directories).
     private func openAsOperator(_ path: String, what: String) throws -> (handle: FileHandle, size: Int) {
         let refusal = "run through sudo, \(what) may name only a file \(operatorAccount) may read: \(path)"
-        if let resolved = realpath(path, nil) {
-            defer { free(resolved) }
-            for directory in Self.selfAndAncestors(of: String(cString: resolved)).dropFirst() {
-                var status = stat()
-                guard stat(directory, &status) == 0, operatorMay(1, status, AccessControlList.read(path: directory)) else {
-                    throw CLIError(.refused, refusal)
-                }
-            }
-        }
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
         guard descriptor >= 0 else { throw CLIError(errno == ENOENT ? .notFound : .failure, "\(what) \(path): \(String(cString: strerror(errno)))") }
         let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        guard let opened = Self.openedPath(descriptor) else { throw CLIError(.refused, refusal) }
+        for directory in Self.selfAndAncestors(of: opened).dropFirst() {
+            var status = stat()
+            guard stat(directory, &status) == 0, operatorMay(1, status, AccessControlList.read(path: directory)) else {
+                throw CLIError(.refused, refusal)
+            }
+        }
         var status = stat()
         guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG, operatorMay(4, status, AccessControlList.read(descriptor: descriptor)) else {
             throw CLIError(.refused, refusal)

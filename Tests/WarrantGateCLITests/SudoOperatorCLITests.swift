@@ -113,6 +113,34 @@ struct SudoOperatorCLITests {
         #expect(aclDenied.status == 3 && aclDenied.stderr.contains("may name only a file alice may read"), "\(aclDenied.stderr)")
         let aclGranted = try Self.run(["warrant", "list", "--db-password-file", granted] + database, sudoUser: "alice")
         #expect(aclGranted.status == 0, "\(aclGranted.stderr)")
+        // With the mask (the mode's group bits) clear, Linux reads the mode alone: everyone's read bit lets alice read.
+        let masked = scratch.url.appendingPathComponent("masked").path
+        #expect(FileManager.default.createFile(atPath: masked, contents: Data("line\n".utf8), attributes: [.posixPermissions: 0o604]))
+        #expect(try SystemTool.run("/usr/bin/setfacl", ["-m", "u:\(operatorID):---,m::---", masked]).status == 0)
+        let maskedRead = try Self.run(["warrant", "list", "--db-password-file", masked] + database, sudoUser: "alice")
+        #expect(maskedRead.status == 0, "\(maskedRead.stderr)")
+
+        // A re-pass: a path `realpath` cannot resolve (its links lead through more than PATH_MAX bytes of names before
+        // `..` climbs back) skipped the directory checks, and a file in a directory the operator cannot search was read.
+        let sealed = scratch.url.appendingPathComponent("sealed")
+        try FileManager.default.createDirectory(at: sealed, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        #expect(FileManager.default.createFile(atPath: sealed.appendingPathComponent("pw").path, contents: Data("TOPSECRET\n".utf8), attributes: [.posixPermissions: 0o644]))
+        let name = String(repeating: "d", count: 200)
+        var directory = open(scratch.url.path, O_RDONLY | O_DIRECTORY)
+        for _ in 0..<22 {
+            #expect(mkdirat(directory, name, 0o755) == 0)
+            let next = openat(directory, name, O_RDONLY | O_DIRECTORY)
+            close(directory)
+            directory = next
+        }
+        close(directory)
+        let eleven = Array(repeating: name, count: 11).joined(separator: "/")
+        #expect(symlink(eleven, scratch.url.appendingPathComponent("S1").path) == 0)
+        #expect(symlink("S1/" + eleven, scratch.url.appendingPathComponent("S2").path) == 0)
+        let unresolvable = scratch.url.path + "/S2/" + String(repeating: "../", count: 22) + "sealed/pw"
+        #expect(realpath(unresolvable, nil) == nil && errno == ENAMETOOLONG)
+        let deep = try Self.run(["warrant", "list", "--db-password-file", unresolvable] + database, sudoUser: "alice")
+        #expect(deep.status == 3 && deep.stderr.contains("may name only a file alice may read"), "\(deep.stderr)")
 
         let courts = scratch.url.appendingPathComponent("courts.yaml").path
         #expect(FileManager.default.createFile(atPath: courts, contents: Data("courts: []\n".utf8)))
