@@ -69,6 +69,24 @@ struct ShippedPolicyTests {
         #expect(throws: FileError.self) { try PolicyTestFile.load(path: file.path) }
     }
 
+    /// A re-pass: in a permit that removes fields, a misspelt test under `not:` (which turns a plain permit's test
+    /// around) loaded with a warning, and the permit served ICE the record it was written to keep from it.
+    @Test("in a permit that removes fields, a test that matches nothing is an error whichever way not: turns it")
+    func fieldRemovingPermitsWidenBothWays() {
+        for when in ["{ not: { action: records.relese } }", "{ action: records.releese }", "{ any: [{ not: { not: { action: x.y } } }] }"] {
+            #expect(throws: FileError.self, "\(when)") {
+                try OneRoutePolicy.parse(rules: "- { id: p, effect: permit, when: \(when), redact: [address] }")
+            }
+        }
+        // A category is checked against the agency directory, where it widens a rule.
+        for when in ["{ action: records.read, not: { category: federal-imigration } }", "{ all: [{ not: { not: { category: federal-imigration } } }] }"] {
+            let policy = try? OneRoutePolicy.parse(rules: "- { id: p, effect: permit, when: \(when), return-only: [name] }")
+            #expect(policy?.categoriesWidening[AgencyCategory(rawValue: "federal-imigration")!] == ["p"], "\(when)")
+        }
+        // Where a plain permit's test only narrows it, a warning, as before.
+        #expect(throws: Never.self) { try OneRoutePolicy.parse(rules: "- { id: p, effect: permit, when: { action: records.releese } }") }
+    }
+
     /// An attacker's pass: one condition listing an unknown action 187,034 times, in a policy of 1,000 routes, took
     /// six minutes and 4 GB to load (each pattern scanned every action and listed them all in its warning).
     @Test("an action pattern is checked once per condition, by lookup; a warning lists twenty known actions at most")

@@ -6,10 +6,36 @@ public enum RuleEffect: String, Sendable {
     case permit
     case forbid
 
-    /// Whether a test in a rule's `when` that can match nothing widens what the rule decides: a forbid's then forbids
-    /// nothing, and a permit that removes fields (`redact`, `return-only`) removes them from nothing, while the other
-    /// permits that apply serve them. In its `unless` a permit's exception never stops it, and `not:` turns either.
-    static func emptyWhenWidens(_ effect: RuleEffect, removesFields: Bool) -> Bool { effect == .forbid || removesFields }
+}
+
+/// Whether a test that can match nothing, at its place in a rule, makes the rule decide more: in a forbid's `when` (it
+/// then forbids nothing), in a permit's `unless` (its exception never stops it), and anywhere in a permit that removes
+/// fields (`redact`, `return-only`), which other permits then serve, whichever way `not:` turns the test. `not:`
+/// turns the others around.
+enum Widening {
+    case widens, narrows, either
+
+    /// At the top of a rule's `when`.
+    static func when(_ effect: RuleEffect, removesFields: Bool) -> Widening {
+        removesFields ? .either : effect == .forbid ? .widens : .narrows
+    }
+
+    /// At the top of a rule's `unless`.
+    static func unless(_ effect: RuleEffect, removesFields: Bool) -> Widening {
+        removesFields ? .either : effect == .forbid ? .narrows : .widens
+    }
+
+    /// Whether a test that matches nothing here widens the rule.
+    var widens: Bool { self != .narrows }
+
+    /// Under `not:`.
+    var negated: Widening {
+        switch self {
+        case .widens: .narrows
+        case .narrows: .widens
+        case .either: .either
+        }
+    }
 }
 
 /// One rule of a policy.
@@ -281,16 +307,17 @@ public struct Policy: Sendable {
     /// ``categoriesWidening``), with the rules that test each.
     private func widening<Value: Hashable>(_ values: (Condition) -> Set<Value>?) -> [Value: [String]] {
         var found: [Value: [String]] = [:]
-        func walk(_ condition: Condition, widens: Bool, rule: String) {
+        func walk(_ condition: Condition, _ widening: Widening, rule: String) {
             switch condition {
-            case .not(let inner): walk(inner, widens: !widens, rule: rule)
-            case .all(let parts), .any(let parts): for part in parts { walk(part, widens: widens, rule: rule) }
-            default: if widens, let tested = values(condition) { for value in tested { found[value, default: []].append(rule) } }
+            case .not(let inner): walk(inner, widening.negated, rule: rule)
+            case .all(let parts), .any(let parts): for part in parts { walk(part, widening, rule: rule) }
+            default: if widening.widens, let tested = values(condition) { for value in tested { found[value, default: []].append(rule) } }
             }
         }
         for rule in rules {
-            walk(rule.when, widens: RuleEffect.emptyWhenWidens(rule.effect, removesFields: !rule.redact.isEmpty || rule.keepOnly != nil), rule: rule.id)
-            if let unless = rule.unless { walk(unless, widens: rule.effect == .permit, rule: rule.id) }
+            let removesFields = !rule.redact.isEmpty || rule.keepOnly != nil
+            walk(rule.when, .when(rule.effect, removesFields: removesFields), rule: rule.id)
+            if let unless = rule.unless { walk(unless, .unless(rule.effect, removesFields: removesFields), rule: rule.id) }
         }
         return found
     }

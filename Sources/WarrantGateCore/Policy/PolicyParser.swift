@@ -442,11 +442,14 @@ public enum PolicyParser {
             throw effectNode.error("rule '\(id)': effect must be permit or forbid")
         }
         // A test that can match nothing (a misspelt action or fact) is an error where it widens the rule, a warning
-        // where it only narrows it (``RuleEffect/emptyWhenWidens(_:removesFields:)``).
+        // where it only narrows it (``Widening``).
         let removesFields = effect == .permit && (node["redact"] != nil || node["return-only"] != nil)
-        let whenWidens = RuleEffect.emptyWhenWidens(effect, removesFields: removesFields)
-        let when = try parseCondition(node.required("when", in: "rule '\(id)'"), rule: id, widens: whenWidens, context: &context, depth: 0)
-        let unless = try node["unless"].map { try parseCondition($0, rule: id, widens: effect == .permit, context: &context, depth: 0) }
+        let when = try parseCondition(
+            node.required("when", in: "rule '\(id)'"), rule: id, widening: .when(effect, removesFields: removesFields), context: &context, depth: 0
+        )
+        let unless = try node["unless"].map {
+            try parseCondition($0, rule: id, widening: .unless(effect, removesFields: removesFields), context: &context, depth: 0)
+        }
         let reasonNode = node["reason"]
         let reason: String
         switch effect {
@@ -512,9 +515,10 @@ public enum PolicyParser {
         return names
     }
 
-    /// - Parameter widens: whether a test here that can match nothing would make the rule decide more (see the
-    ///   callers): such a test is then an error, not a warning. `not:` turns it around.
-    private static func parseCondition(_ node: YAMLNode, rule: String, widens: Bool, context: inout Context, depth: Int) throws -> Condition {
+    /// - Parameter widening: whether a test here that can match nothing would make the rule decide more (``Widening``):
+    ///   such a test is then an error, not a warning.
+    private static func parseCondition(_ node: YAMLNode, rule: String, widening: Widening, context: inout Context, depth: Int) throws -> Condition {
+        let widens = widening.widens
         guard depth < 16 else { throw node.error("conditions are nested too deeply") }
         if case .scalar = node.node, try node.string("condition") == "always" { return .always }
         try node.requireKeys(in: conditionKeys, what: "condition")
@@ -575,11 +579,11 @@ public enum PolicyParser {
                     parts.append(.advisementRecorded(within: try duration(within)))
                 }
             case "all", "any":
-                let children = try value.sequence(key).map { try parseCondition($0, rule: rule, widens: widens, context: &context, depth: depth + 1) }
+                let children = try value.sequence(key).map { try parseCondition($0, rule: rule, widening: widening, context: &context, depth: depth + 1) }
                 guard !children.isEmpty else { throw value.error("\(key) needs at least one condition") }
                 parts.append(key == "all" ? .all(children) : .any(children))
             case "not":
-                parts.append(.not(try parseCondition(value, rule: rule, widens: !widens, context: &context, depth: depth + 1)))
+                parts.append(.not(try parseCondition(value, rule: rule, widening: widening.negated, context: &context, depth: depth + 1)))
             case "consent":
                 try value.requireKeys(in: ["status", "attorney", "within"], what: "consent")
                 var condition = ConsentCondition()
