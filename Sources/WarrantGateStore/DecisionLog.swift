@@ -75,10 +75,11 @@ let pauseBeforeRetry: Duration = .milliseconds(500)
 /// transactions of their own, from ``pauseBeforeRetry`` after the first of them failed, never in a caller's batch: an
 /// entry that cannot be written at all would otherwise fail every batch it joined, and refuse every request, for as
 /// long as it is retried. Once a transaction of several of them fails, they are tried one waiter at a time, so that
-/// one such entry cannot take the others with it.
+/// one such entry cannot take the others with it; each of their own transactions that fails puts the next off by
+/// the pause, so that a log that cannot be written is not tried in a tight loop.
 struct LogRetries {
     private(set) var waiters: [LogWaiter] = []
-    /// When ``waiters`` may be tried; nil when there are none. Later failures never put it off.
+    /// When ``waiters`` may be tried; nil when there are none. The failures of callers' batches never put it off.
     private(set) var due: ContinuousClock.Instant?
     private var oneAtATime = false
 
@@ -86,7 +87,7 @@ struct LogRetries {
     mutating func add(_ retried: [LogWaiter], failedAt now: ContinuousClock.Instant, wereRetries: Bool) {
         guard !retried.isEmpty else { return }
         waiters += retried
-        if due == nil { due = now + pauseBeforeRetry }
+        if due == nil || wereRetries { due = now + pauseBeforeRetry }
         if wereRetries && retried.count > 1 { oneAtATime = true }
     }
 

@@ -630,6 +630,12 @@ struct DecisionLogTests {
             #expect(retries.take(at: start + pauseBeforeRetry, closing: false)?.count == 1)
             #expect(retries.waiters.count == remaining)
         }
+        // One of them failing again puts the next try off by the pause: no tight loop while the log cannot be written.
+        retries.add([waiter(1), waiter(1)], failedAt: start, wereRetries: true)
+        let single = retries.take(at: start + pauseBeforeRetry, closing: false)
+        retries.add(single ?? [], failedAt: start + pauseBeforeRetry, wereRetries: true)
+        #expect(retries.take(at: start + pauseBeforeRetry, closing: false) == nil)
+        #expect(retries.take(at: start + pauseBeforeRetry * 2, closing: false)?.count == 1)
     }
 
     /// An attacker's pass over the admin listener: with the disk full or the database locked, every request was
