@@ -154,10 +154,14 @@ struct SubjectCommand: ParsableCommand {
         @Option(help: "The inmate's booking number.") var subject: String
         @Option(help: "The fact's name, as the policy declares it.") var name: String
         @Option(help: "Its value, one the policy declares for it.", transform: FreeText.composed) var value: String
-        @Option(help: "A policy file whose facts it must also be (needed before a gateway has recorded its policy's facts in the store).")
+        @Option(help: "A policy file whose facts it must also be (needed before a gateway has recorded its policy's facts in the store; not through sudo).")
         var policy: String?
 
         func run() throws {
+            // The operator's own file would say which facts and values the store takes.
+            if policy != nil, SudoInvocation.current != nil {
+                throw CLIError(.refused, "run through sudo, set-fact takes the facts the gateway recorded from its policy: --policy is for a store no gateway has used yet, run as root or the service account")
+            }
             let policyFacts: [String: FactDeclaration]?
             do { policyFacts = try policy.map { try PolicyParser.load(path: $0).settableFacts } } catch { throw CLIError(.failure, "\(error)") }
             let registry = try admin.registry(create: true)

@@ -334,6 +334,11 @@ struct PolicyCLITests {
         let undeclared = try CLIProcess.run(setFact + ["--value", "Guatemalan national", "--policy", "\(policies)/california.yaml"])
         #expect(undeclared.status != 0 && undeclared.stderr.contains("is not a value of fact 'conviction'"), "\(undeclared.stderr)")
         #expect(try CLIProcess.run(setFact + ["--value", "serious-felony", "--policy", "\(policies)/california.yaml"]).status == 0)
+        // Through sudo, the operator's own policy file would say what the store takes: refused.
+        let throughSudo = try SystemTool.run(CLIProcess.executable.path, setFact + ["--value", "none", "--policy", "\(policies)/california.yaml"], environment: [
+            "SUDO_USER": "alice", "SUDO_UID": String(getuid() + 1), "USER": "warrant-gate", "LOGNAME": "warrant-gate",
+        ])
+        #expect(throughSudo.status == 3 && throughSudo.stderr.contains("--policy is for a store no gateway has used"), "\(throughSudo.stderr)")
         let withFact = try CLIProcess.run(["policy", "explain", "--policy", "\(policies)/california.yaml", "--agencies", "\(policies)/agencies.yaml",
                                            "--agency", "ice-ero", "--path", "/records/inmates/2017-000456/release", "--db", scratch.db])
         #expect(withFact.stdout.contains("decision:  allow"))
