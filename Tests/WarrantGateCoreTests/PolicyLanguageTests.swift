@@ -818,10 +818,14 @@ struct PolicyLanguageTests {
         let byDocument = Self.decide(policy, Self.ice, registry: Self.registry(documents: [order]))
         #expect(byDocument.effect == .allow && byDocument.keepOnly == ["scheduledrelease"])
         #expect(evaluator.redactor(for: byDocument).keepOnly?.fields == ["scheduledrelease"])
+        // What one inmate's document releases is this decision's alone: its redactor is shared with no other, so its
+        // upstream connection serves no other request (an answer sent late would be redacted as this one says).
+        #expect(!evaluator.redactor(for: byDocument).isShared)
         // Held by the warrant, with no court document on file: every field.
         let warrant = Self.document("JW-1", .judicialWarrant, scope: ["records.read"])
         let byWarrant = Self.decide(policy, Self.ice, warrant: "JW-1", registry: Self.registry(documents: [warrant]))
         #expect(byWarrant.effect == .allow && byWarrant.keepOnly == nil, "\(byWarrant)")
+        #expect(evaluator.redactor(for: byWarrant).isShared)
         // A second document on file that covers the whole action releases every field.
         let whole = Self.document("CO-2", .courtOrder, scope: ["records.read"])
         #expect(Self.decide(policy, Self.ice, registry: Self.registry(documents: [order, whole])).keepOnly == nil)

@@ -57,6 +57,10 @@ private final class CountingUpstream: Sendable {
 
 @Suite("The upstream pools")
 struct UpstreamPoolTests {
+    /// How an exchange's answers are handled (a shared redactor, in the gateway): connections are kept for one.
+    final class Plan: Sendable {}
+    static let plan = Plan()
+
     @Test("a gateway that stops closes its idle upstream connections")
     func closedAtShutdown() async throws {
         let upstream = try await CountingUpstream()
@@ -112,7 +116,7 @@ struct UpstreamPoolTests {
 
         @Sendable func lease(_ request: String, for agency: String) async throws {
             try await loop.submit {
-                _ = pool.value.lease(endpoint, for: agency) { result in
+                _ = pool.value.lease(endpoint, for: agency, plan: Self.plan) { result in
                     switch result {
                     case .success(let connection):
                         held.value.connections[request] = connection
@@ -163,7 +167,7 @@ struct UpstreamPoolTests {
             do {
                 let request = HandedOver()
                 probe = request
-                lease = pool.value.lease(endpoint, for: "public-defender") { result in
+                lease = pool.value.lease(endpoint, for: "public-defender", plan: Self.plan) { result in
                     if case .success(let connection) = result { request.connections["probe"] = connection }
                 }
                 held.value.connections["probe"] = request.connections["probe"]
@@ -191,9 +195,9 @@ struct UpstreamPoolTests {
         let pool = try await loop.submit { NIOLoopBound(UpstreamPool(loop: loop, limit: 2, connectTimeout: .seconds(5)), eventLoop: loop) }.get()
         let held = try await loop.submit { NIOLoopBound(HandedOver(), eventLoop: loop) }.get()
         /// The connection handed over, by identity.
-        @Sendable func lease(_ request: String, for holder: String) async throws -> ObjectIdentifier? {
+        @Sendable func lease(_ request: String, for holder: String, plan: Plan? = Self.plan) async throws -> ObjectIdentifier? {
             try await loop.submit {
-                _ = pool.value.lease(endpoint, for: holder) { result in
+                _ = pool.value.lease(endpoint, for: holder, plan: plan) { result in
                     if case .success(let connection) = result { held.value.connections[request] = connection }
                 }
             }.get()
@@ -219,10 +223,14 @@ struct UpstreamPoolTests {
         let defender = try #require(try await lease("defender 1", for: "public-defender"))
         #expect(defender != police && defender != ice)
         try await release("defender 1")
-        // A fact lookup's connection is closed after its exchange, never kept.
-        let lookup = try #require(try await lease("lookup 1", for: UpstreamPool.factLookups))
+        // One agency's answers handled otherwise (another inmate's documents release other fields) take another.
+        let otherPlan = try #require(try await lease("defender 2", for: "public-defender", plan: Plan()))
+        #expect(otherPlan != defender)
+        try await release("defender 2")
+        // A connection leased with no plan (a fact lookup) is closed after its exchange, never kept.
+        let lookup = try #require(try await lease("lookup 1", for: UpstreamPool.factLookups, plan: nil))
         try await release("lookup 1")
-        #expect(try await lease("lookup 2", for: UpstreamPool.factLookups) != lookup)
+        #expect(try await lease("lookup 2", for: UpstreamPool.factLookups, plan: nil) != lookup)
 
         try await loop.submit {
             pool.value.close()

@@ -57,11 +57,11 @@ public final class Evaluator: Sendable {
         let redactAlways = Set(policy.redactAlways)
         self.redactAlways = redactAlways
         self.slices = RuleSlices(policy.rules)
-        self.alwaysRedactor = ResponseRedactor(names: redactAlways)
+        self.alwaysRedactor = ResponseRedactor(names: redactAlways, shared: true)
         var ruleRedactors: [String: (Returned, ResponseRedactor)] = [:]
         for rule in policy.rules where rule.effect == .permit && rule.changesReturn(given: redactAlways) {
             let returned = Self.returned(by: [rule], redactAlways: redactAlways)
-            ruleRedactors[rule.id] = (returned, Self.redactor(returned.redact, keepOnly: returned.keepOnly, redactAlways: redactAlways))
+            ruleRedactors[rule.id] = (returned, Self.redactor(returned.redact, keepOnly: returned.keepOnly, redactAlways: redactAlways, shared: true))
         }
         self.ruleRedactors = ruleRedactors
         var documentTests: [String: [DocumentCondition]] = [:]
@@ -86,8 +86,10 @@ public final class Evaluator: Sendable {
     }
 
     /// A redactor for `redact` and `keepOnly`; the policy's field names missing from `redact` were lifted.
-    private static func redactor(_ redact: Set<String>, keepOnly: Set<String>?, redactAlways: Set<String>) -> ResponseRedactor {
-        ResponseRedactor(names: redact, keepOnly: keepOnly, lifted: redactAlways.subtracting(redact).filter { QualifiedName(clark: $0) == nil })
+    private static func redactor(_ redact: Set<String>, keepOnly: Set<String>?, redactAlways: Set<String>, shared: Bool = false) -> ResponseRedactor {
+        ResponseRedactor(
+            names: redact, keepOnly: keepOnly, lifted: redactAlways.subtracting(redact).filter { QualifiedName(clark: $0) == nil }, shared: shared
+        )
     }
 
     /// What the permits that apply together return: the policy's list less what any of them lifts, plus what any of

@@ -118,11 +118,21 @@ public final class ResponseRedactor: Sendable {
     /// is removed as a redacted one is: a member of the root JSON object, a child of the root XML element, or in a
     /// SOAP envelope a child of the Body's element.
     public let keepOnly: RedactedNames?
+    /// Built once with the policy and used for every decision that returns what it returns: two answers it redacts
+    /// are redacted alike, whichever inmate each is about. One built for a single decision (what documents released
+    /// for one inmate) is not.
+    public let isShared: Bool
 
-    /// - Parameter lifted: the field names a permit lifted from the policy's list (``RedactedNames``).
-    public init(names: some Sequence<String>, keepOnly: (some Sequence<String>)? = [String]?.none, lifted: some Sequence<String> = [String]()) {
+    /// - Parameters:
+    ///   - lifted: the field names a permit lifted from the policy's list (``RedactedNames``).
+    ///   - shared: see ``isShared``.
+    public init(
+        names: some Sequence<String>, keepOnly: (some Sequence<String>)? = [String]?.none, lifted: some Sequence<String> = [String](),
+        shared: Bool = false
+    ) {
         self.names = RedactedNames(names, lifted: lifted)
         self.keepOnly = keepOnly.map { RedactedNames($0) }
+        self.isShared = shared
     }
 
     /// Whether every body passes unchanged.

@@ -44,6 +44,10 @@ private final class PassThroughHandler: ChannelInboundHandler, UpstreamResponseR
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
+    /// Every answer passes through alike: the floor's connections are shared by all its requests.
+    private final class PassThrough: Sendable {}
+    private static let plan = PassThrough()
+
     private let endpoint: UpstreamEndpoint
     private let upstreams: Upstreams
     private let isHTTP2: Bool
@@ -65,7 +69,7 @@ private final class PassThroughHandler: ChannelInboundHandler, UpstreamResponseR
         guard case .head(let head) = unwrapInboundIn(data) else { return }
         request = head
         let forwarded = HTTPRequestHead(version: .http1_1, method: head.method, uri: endpoint.pathPrefix + head.uri, headers: ["Host": endpoint.authority])
-        _ = upstreams.pool(on: context.eventLoop).lease(endpoint, for: "floor") { [self] result in
+        _ = upstreams.pool(on: context.eventLoop).lease(endpoint, for: "floor", plan: Self.plan) { [self] result in
             switch result {
             case .success(let connection):
                 self.connection = connection

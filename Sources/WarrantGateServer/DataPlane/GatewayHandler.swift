@@ -341,7 +341,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         request.exchangeEnds = now + environment.limits.upstreamExchangeTimeout.timeAmount
         armExchangeDeadline(request, at: now + environment.limits.upstreamResponseTimeout.timeAmount)
         let pool = environment.upstreams.pool(on: request.loop)
-        request.lease = pool.lease(endpoint, for: agency.id) { [self] result in
+        // An answer redacted as only this decision says (what one inmate's documents release) shares no connection.
+        request.lease = pool.lease(endpoint, for: agency.id, plan: plan.redactor.isShared ? plan.redactor : nil) { [self] result in
             guard self.request === request, request.phase == .forwarding else {
                 if case .success(let connection) = result { pool.release(connection) }
                 return

@@ -53,18 +53,22 @@ struct UpstreamEndpoint: Sendable {
 /// otherwise hold them all, and every other agency's requests would wait. A request whose holder has its share waits,
 /// even beside an idle connection, until one of its holder's exchanges ends.
 ///
-/// A connection serves one holder for its life, and the fact lookups none after their own: an upstream that sends an
-/// answer nobody asked for (one sent twice by a retry bug, late) has it read as the answer to whatever request the
-/// connection serves next, and that must never be another agency's request, nor a lookup that decides a policy. When
-/// an upstream's connections are all open, a holder with no idle connection of its own takes the place of the one
-/// idle longest.
+/// A connection serves one holder, and one way of handling answers (a `plan`: the redaction they go through), for its
+/// life, and one leased with no plan (a fact lookup, an answer redacted as only its own decision says) none after its
+/// own exchange: an upstream that sends an answer nobody asked for (one sent twice by a retry bug, late) has it read
+/// as the answer to whatever request the connection serves next, and that must never be another agency's request, one
+/// whose answer another inmate's documents redact otherwise, or a lookup that decides a policy. When an upstream's
+/// connections are all open, a request with no idle connection of its own kind takes the place of the one idle
+/// longest.
 final class UpstreamPool {
     private final class Waiter {
         let holder: String
+        let plan: AnyObject?
         var handOver: ((Result<UpstreamConnection, any Error>) -> Void)?
 
-        init(holder: String, _ handOver: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
+        init(holder: String, plan: AnyObject?, _ handOver: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
             self.holder = holder
+            self.plan = plan
             self.handOver = handOver
         }
 
@@ -106,11 +110,12 @@ final class UpstreamPool {
         self.connectTimeout = connectTimeout
     }
 
-    /// A connection to `endpoint` for `holder` (the agency the exchange is for), handed over on this loop; the
-    /// returned lease can withdraw the request while it waits. Hand the connection back with ``release(_:)``, or close
-    /// it.
+    /// A connection to `endpoint` for `holder` (the agency the exchange is for), whose answers go through `plan` (an
+    /// object shared by every exchange whose answers are handled alike, or nil for one handled as no other is), handed
+    /// over on this loop; the returned lease can withdraw the request while it waits. Hand the connection back with
+    /// ``release(_:)``, or close it.
     func lease(
-        _ endpoint: UpstreamEndpoint, for holder: String, _ handOver: @escaping (Result<UpstreamConnection, any Error>) -> Void
+        _ endpoint: UpstreamEndpoint, for holder: String, plan: AnyObject?, _ handOver: @escaping (Result<UpstreamConnection, any Error>) -> Void
     ) -> UpstreamLease {
         loop.preconditionInEventLoop()
         if closed {
@@ -118,7 +123,7 @@ final class UpstreamPool {
             return UpstreamLease(withdraw: {})
         }
         let share = self.share(endpoint.name)
-        let waiter = Waiter(holder: holder, handOver)
+        let waiter = Waiter(holder: holder, plan: plan, handOver)
         share.waiting.append(waiter)
         dispatch(endpoint)
         // Weakly: the hand-over may already have run, and the caller keeps the lease beside what its closure holds.
@@ -129,7 +134,7 @@ final class UpstreamPool {
     /// closed otherwise.
     func release(_ connection: UpstreamConnection) {
         returned(connection)
-        guard !closed, connection.isUsable, connection.owner != Self.factLookups else {
+        guard !closed, connection.isUsable, connection.plan != nil else {
             connection.close()
             return
         }
@@ -149,9 +154,9 @@ final class UpstreamPool {
                 share.waiting.remove(at: index)
                 continue
             }
-            let holder = share.waiting[index].holder
+            let (holder, plan) = (share.waiting[index].holder, share.waiting[index].plan)
             var connection: UpstreamConnection?
-            while connection == nil, let own = share.idle.lastIndex(where: { $0.owner == holder }) {
+            while connection == nil, plan != nil, let own = share.idle.lastIndex(where: { $0.owner == holder && $0.plan === plan }) {
                 let candidate = share.idle.remove(at: own)
                 if candidate.isUsable { connection = candidate }
             }
@@ -237,7 +242,7 @@ final class UpstreamPool {
                         channel.close(promise: nil)
                         return connectFailed(endpoint, waiter, ChannelError.ioOnClosedChannel)
                     }
-                    let connection = UpstreamConnection(endpoint: endpoint, owner: waiter.holder, channel: channel, handler: handler)
+                    let connection = UpstreamConnection(endpoint: endpoint, owner: waiter.holder, plan: waiter.plan, channel: channel, handler: handler)
                     channel.closeFuture.assumeIsolated().whenComplete { [self] _ in closed(connection) }
                     if !waiter.serve(with: connection) {
                         Self.count(-1, for: waiter.holder, in: share(endpoint.name))
@@ -308,16 +313,20 @@ protocol UpstreamResponseReceiver: AnyObject {
 /// asks for the next read once it has passed the last one on.
 final class UpstreamConnection {
     let endpoint: UpstreamEndpoint
-    /// The one holder the connection serves, for its whole life (see ``UpstreamPool``).
+    /// The one holder the connection serves, and the one plan its answers go through, for its whole life (see
+    /// ``UpstreamPool``); a connection without a plan serves one exchange. Held, so that no other plan is made where
+    /// this one was.
     let owner: String
+    let plan: AnyObject?
     /// Whom the connection is handed over to, until it is back in the pool or closed; nil while idle.
     fileprivate(set) var holder: String?
     private let channel: any Channel
     private let handler: UpstreamConnectionHandler
 
-    init(endpoint: UpstreamEndpoint, owner: String, channel: any Channel, handler: UpstreamConnectionHandler) {
+    init(endpoint: UpstreamEndpoint, owner: String, plan: AnyObject?, channel: any Channel, handler: UpstreamConnectionHandler) {
         self.endpoint = endpoint
         self.owner = owner
+        self.plan = plan
         self.channel = channel
         self.handler = handler
     }

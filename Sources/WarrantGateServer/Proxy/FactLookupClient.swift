@@ -142,7 +142,8 @@ private final class FactFetch: UpstreamResponseReceiver {
         fetch.deadline = pool.loop.assumeIsolated().scheduleTask(in: timeout) {
             fetch.finish(.failure(FactLookupError("the records system did not answer within \(timeout)")))
         }
-        fetch.lease = pool.lease(endpoint, for: UpstreamPool.factLookups) { result in
+        // A lookup decides a policy: its connection serves it alone.
+        fetch.lease = pool.lease(endpoint, for: UpstreamPool.factLookups, plan: nil) { result in
             fetch.lease = nil
             switch result {
             case .success(let connection) where fetch.completion != nil:
