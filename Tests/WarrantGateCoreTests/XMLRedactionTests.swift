@@ -313,6 +313,9 @@ struct XMLRedactionTests {
         // A hostile upstream's pass: the name split by a comment, a processing instruction or a CDATA section, which a
         // client reading the element's text reads across.
         "<r><d>&lt;citi<!-- -->zenship&gt;MX</d></r>", "<r><d>&lt;citi<![CDATA[zenship>MX]]></d></r>", "<r><d>&lt;citi<?x?>zenship>MX</d></r>",
+        // A re-pass: the name starting in, or passing through, a CDATA section.
+        "<r><d>&lt;citi<![CDATA[zen]]>ship&gt;MX</d></r>", "<r><d><![CDATA[<citi]]>zenship&gt;MX</d></r>",
+        "<r><d><![CDATA[<citi]]><![CDATA[zenship>MX]]></d></r>",
     ])
     func escapedMarkupRefused(document: String) {
         #expect(refusal(Array(document.utf8), names: Self.names + ["citizenship"]) == .refused, "\(document)")
@@ -322,6 +325,7 @@ struct XMLRedactionTests {
     @Test("a < before a name that does not end as a tag's does (an address, a stray bracket) is no markup", arguments: [
         "<r>ICE ERO Liaison &lt;immigration@denvergov.org&gt;</r>", "<r><![CDATA[x <nationality@county.example> y]]></r>",
         "<r>&lt;citizenship</r>", "<r>&lt;citizenship&lt;b&gt;</r>", "<r>a &lt; citizenship &gt; b</r>",
+        "<r><![CDATA[<citizenship]]]>x</r>", "<r>price &lt; 5<![CDATA[ ok ]]></r>",
     ])
     func bracketsThatAreNoMarkup(document: String) throws {
         #expect(try redact(document, names: Self.names + ["citizenship", "nationality"]) == (document, 0))

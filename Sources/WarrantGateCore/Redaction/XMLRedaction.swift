@@ -745,7 +745,15 @@ private struct XMLRedactionMachine {
         while index < bytes.count {
             let byte = bytes[index]
             index += 1
-            if embeddedName != nil { try readEmbeddedName(byte: byte, at: consumed + index - 1) }
+            // A name written as text goes on across the section's end (`]]>` is no part of it): `]`s are read into it
+            // once what follows shows they are content.
+            if embeddedName != nil, byte != UInt8(ascii: "]") {
+                let ends = byte == UInt8(ascii: ">") && brackets >= 2
+                for _ in 0..<(ends ? brackets - 2 : brackets) where embeddedName != nil {
+                    try readEmbeddedName(byte: UInt8(ascii: "]"), at: consumed + index - 1)
+                }
+                if !ends { try readEmbeddedName(byte: byte, at: consumed + index - 1) }
+            }
             if byte == UInt8(ascii: "<") { startEmbeddedName() }
             if outline == nil, removedDepth == 0, byte != UInt8(ascii: "]") {
                 // `]`s are content unless `>` follows two of them: they are read once what follows shows which.
