@@ -129,6 +129,10 @@ struct HeaderRulesTests {
         #expect(RedactableMediaType.redactedContentType(#"Application/JSON; citizenship="MX"; charset=UTF-8"#) == "application/json; charset=utf-8")
         #expect(RedactableMediaType.redactedContentType("text/xml;profile=x") == "text/xml")
         #expect(RedactableMediaType.redactedContentType("application/x-citizenship-mexican, text/plain") == nil, "a list is no one type")
+        // A structured suffix carries any words before it: an unregistered type is sent as the plain type of its kind.
+        #expect(RedactableMediaType.redactedContentType("application/citizenship-mx+json") == "application/json")
+        #expect(RedactableMediaType.redactedContentType("application/vnd.alien-a201+xml; charset=utf-8") == "application/xml; charset=utf-8")
+        #expect(RedactableMediaType.redactedContentType("Application/SOAP+XML") == "application/soap+xml")
         #expect(RedactableMediaType.redactedContentType("application/json extra") == nil)
     }
 

@@ -24,17 +24,33 @@ public enum RedactableMediaType: String, Sendable {
         self = kind
     }
 
-    /// The `Content-Type` to send on a redacted route: the upstream's `type/subtype`, lower-cased, and `charset=utf-8`
-    /// if it named a charset (a redacted body is UTF-8). Its other parameters are the upstream's words, which no one
-    /// reviewed, so they are left out; nil, so that none is sent, when it is not one `type/subtype` of tokens.
+    /// The `Content-Type` to send on a redacted route: the upstream's `type/subtype`, lower-cased, if it is one of the
+    /// registered types below, else the plain type of its kind (`application/vnd.county-citizenship-mx+json` is the
+    /// upstream's words too), and `charset=utf-8` if it named a charset (a redacted body is UTF-8). Its other
+    /// parameters are the upstream's words, which no one reviewed, so they are left out; nil, so that none is sent,
+    /// when it is not one `type/subtype` of tokens.
     public static func redactedContentType(_ contentType: String) -> String? {
         let parts = contentType.split(separator: ";", omittingEmptySubsequences: false)
-        let essence = parts[0].trimmingCharacters(in: .whitespaces).lowercased()
+        var essence = parts[0].trimmingCharacters(in: .whitespaces).lowercased()
         let halves = essence.split(separator: "/", omittingEmptySubsequences: false)
         guard halves.count == 2, halves.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy(isTokenByte) }) else { return nil }
+        if !registeredTypes.contains(essence) {
+            switch RedactableMediaType(contentType: essence) {
+            case .json?: essence = "application/json"
+            case .xml?: essence = "application/xml"
+            case nil: return nil
+            }
+        }
         let namesCharset = parts.dropFirst().contains { $0.trimmingCharacters(in: .whitespaces).lowercased().hasPrefix("charset") }
         return namesCharset ? essence + "; charset=utf-8" : essence
     }
+
+    /// The JSON and XML types passed on as the upstream names them.
+    private static let registeredTypes: Set<String> = [
+        "application/json", "application/ld+json", "application/problem+json", "application/hal+json", "application/geo+json",
+        "application/vnd.api+json", "application/xml", "text/xml", "application/soap+xml", "application/problem+xml",
+        "application/xhtml+xml", "application/atom+xml", "application/rss+xml",
+    ]
 
     /// RFC 9110's `tchar`.
     private static func isTokenByte(_ byte: UInt8) -> Bool {
