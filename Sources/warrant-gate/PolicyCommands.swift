@@ -91,6 +91,7 @@ struct PolicyCommand: ParsableCommand {
         func run() throws {
             try SudoInvocation.refuseUnneeded("policy test")
             let files = try yamlFiles(path)
+            let agencies = try agencies.map { try agencyDirectoryPath($0) }
             var passed = 0
             var failed = 0
             for file in files {

@@ -167,6 +167,8 @@ struct SOAPRequestTests {
         let schemas = #"xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance""#
         let typed = { (type: String) in Self.getBooking("<BookingNumber \(schemas) xmlns:o=\"urn:other\" xsi:type=\"\(type)\">2017-000123</BookingNumber>") }
         #expect(try Self.read(typed("xsd:string")).values["BookingNumber"] == [.text("2017-000123")])
+        let encodingString = Self.getBooking(#"<BookingNumber \#(schemas) xmlns:enc="http://schemas.xmlsoap.org/soap/encoding/" xsi:type="enc:string">2017-000123</BookingNumber>"#)
+        #expect(try Self.read(encodingString).values["BookingNumber"] == [.text("2017-000123")], "SOAP encoding's string, as Axis 1 writes it")
         for type in ["xsd:int", "o:string", "string", "xsd:string ", "xsd:&#115;tring"] {
             #expect(try Self.read(typed(type)).values["BookingNumber"] == [.unusable("carries attributes, which may change how it reads")], "\(type)")
         }

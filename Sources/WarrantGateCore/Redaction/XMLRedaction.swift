@@ -1415,12 +1415,12 @@ private struct XMLRedactionMachine {
 }
 
 extension XMLRedactionMachine {
-    /// Whether an attribute's value is the QName `prefix:string` with `prefix` bound to XML Schema's namespace, as
-    /// written, with no reference or white space in it.
+    /// Whether an attribute's value is the QName `prefix:string` with `prefix` bound to XML Schema's namespace or SOAP
+    /// 1.1 encoding's (whose `string` is XML Schema's), as written, with no reference or white space in it.
     fileprivate func isSchemaString(_ value: UnsafeRawBufferPointer) -> Bool {
         guard let colon = value.firstIndex(of: UInt8(ascii: ":")), colon > 0,
               UnsafeRawBufferPointer(rebasing: value[(colon + 1)...]).elementsEqual("string".utf8),
               let namespace = bindings.lookUp(UnsafeRawBufferPointer(rebasing: value[..<colon])) ?? nil else { return false }
-        return bindings.uri(of: namespace) == "http://www.w3.org/2001/XMLSchema"
+        return ["http://www.w3.org/2001/XMLSchema", "http://schemas.xmlsoap.org/soap/encoding/"].contains(bindings.uri(of: namespace))
     }
 }
