@@ -294,11 +294,13 @@ struct XMLRedactionTests {
         #expect(removed == 1)
     }
 
+    /// (Escaped markup naming a redacted field, in text or in an attribute's value, is refused: see
+    /// ``escapedMarkupRefused(document:)``.)
     @Test("a redacted name inside a comment, a processing instruction or an attribute value is text, not an element")
     func namesAsText() throws {
         let document = """
             <r xmlns:nc="\(Self.nc)"><![CDATA[<nc:Keep>]]><!-- <nc:Citizenship/> -->\
-            <?p <immigrationStatus/>?>&lt;keep/&gt;&lt; immigrationStatus<a b="&lt;immigrationStatus/&gt;"/></r>
+            <?p <immigrationStatus/>?>&lt;keep/&gt;&lt; immigrationStatus<a b="immigrationStatus" c="&lt;keep/&gt;"/></r>
             """
         #expect(try redact(document) == (document, 0))
     }
@@ -316,6 +318,9 @@ struct XMLRedactionTests {
         // A re-pass: the name starting in, or passing through, a CDATA section.
         "<r><d>&lt;citi<![CDATA[zen]]>ship&gt;MX</d></r>", "<r><d><![CDATA[<citi]]>zenship&gt;MX</d></r>",
         "<r><d><![CDATA[<citi]]><![CDATA[zenship>MX]]></d></r>",
+        // A third re-pass: in a kept attribute's value, as markup or as a serialized JSON document.
+        #"<r><d v="&lt;citizenship&gt;MX"/></r>"#, #"<r><d v="&#60;citizenship&#62;MX"/></r>"#, #"<r><d v='{"citizenship":"MX"}'/></r>"#,
+        #"<r><d v="{&quot;citizenship&quot;:&quot;MX&quot;}"/></r>"#,
     ])
     func escapedMarkupRefused(document: String) {
         #expect(refusal(Array(document.utf8), names: Self.names + ["citizenship"]) == .refused, "\(document)")
@@ -326,6 +331,7 @@ struct XMLRedactionTests {
         "<r>ICE ERO Liaison &lt;immigration@denvergov.org&gt;</r>", "<r><![CDATA[x <nationality@county.example> y]]></r>",
         "<r>&lt;citizenship</r>", "<r>&lt;citizenship&lt;b&gt;</r>", "<r>a &lt; citizenship &gt; b</r>",
         "<r><![CDATA[<citizenship]]]>x</r>", "<r>price &lt; 5<![CDATA[ ok ]]></r>",
+        #"<r><d v="a &lt; citizenship &gt; b" w='"quoted" text'/></r>"#,
     ])
     func bracketsThatAreNoMarkup(document: String) throws {
         #expect(try redact(document, names: Self.names + ["citizenship", "nationality"]) == (document, 0))

@@ -838,6 +838,39 @@ private struct XMLRedactionMachine {
         }
     }
 
+    /// Reads a kept attribute's value, its references decoded, as text is read for markup and serialized JSON keys
+    /// naming a redacted field: a client that parses the value would read the field. The text's own reading around it
+    /// is left as it was.
+    private mutating func checkEmbedded(inAttributeValue value: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) {
+        let (name, keys, last) = (embeddedName, embeddedKeys, lastTextByte)
+        (embeddedName, lastTextByte) = (nil, nil)
+        embeddedKeys.reset()
+        defer { (embeddedName, embeddedKeys, lastTextByte) = (name, keys, last) }
+        var index = 0
+        while index < value.count {
+            let character: Unicode.Scalar?, utf8: [UInt8]
+            if value[index] == UInt8(ascii: "&"), let end = value[index...].firstIndex(of: UInt8(ascii: ";")) {
+                character = XMLReference.character(value[(index + 1)..<end])
+                utf8 = character.map { Array(String($0).utf8) } ?? [0x80]
+                index = end + 1
+            } else {
+                character = Unicode.Scalar(value[index])
+                utf8 = [value[index]]
+                index += 1
+            }
+            if embeddedName != nil {
+                if utf8.count == 1, utf8[0] >= 0x80 { try readEmbeddedName(byte: utf8[0], at: offset) } else { try readEmbeddedName(character, at: offset) }
+            }
+            if character == "<" { startEmbeddedName() }
+            if character == "\"" {
+                embeddedKeys.quote(precededBy: lastTextByte)
+            } else if embeddedKeys.isActive {
+                try readEmbeddedKey(utf8, at: offset)
+            }
+            if let first = utf8.first, !XMLName.isSpace(first) { lastTextByte = first }
+        }
+    }
+
     /// Refuses the document if the name read after a `<` written as text (its local part, after any prefix), which
     /// ends at `offset`, is a redacted field name: a client that parses the text as XML would read the field.
     private mutating func checkEmbeddedName(at offset: Int) throws(RedactionError) {
@@ -1243,7 +1276,14 @@ private struct XMLRedactionMachine {
             if onEnvelopePart, namespace?.role != .soap11Envelope, namespace?.role != .soap12Envelope {
                 throw Self.outsideTheFields("an attribute", at: offset)
             }
-            guard names.redact(namespace, local) || onRecord && !names.keep(namespace, local) else { continue }
+            guard names.redact(namespace, local) || onRecord && !names.keep(namespace, local) else {
+                // Only a reference can write a `<` in a value, and a quote needs one or the other quote around it.
+                let value = UnsafeRawBufferPointer(rebasing: token[attribute.value])
+                if outline == nil, value.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "\"") }) {
+                    try checkEmbedded(inAttributeValue: value, at: offset)
+                }
+                continue
+            }
             guard region == .body else {
                 throw RedactionError(.refused, "a redacted attribute in a SOAP header, which is passed whole or not at all", offset: offset)
             }
