@@ -123,6 +123,10 @@ struct HeaderRulesTests {
             "date": "Tue, 01 Dec 2026 20:00:00 GMT", "expires": "Tue, 01 Dec 2026 20:05:00 GMT", "retry-after": "120",
             "cache-control": "no-store, no-cache", "content-encoding": "gzip",
         ])
+        // A status the registry does not list is its class's: an upstream's code is its words too.
+        #expect(HeaderRules.returnedStatus(HTTPResponseStatus(statusCode: 299, reasonPhrase: "Citizenship MX")) == .ok)
+        #expect(HeaderRules.returnedStatus(HTTPResponseStatus(statusCode: 418)) == .imATeapot)
+        #expect(HeaderRules.returnedStatus(HTTPResponseStatus(statusCode: 599)).code == 500)
         // Past the bound, nothing: an HTTP/2 client would refuse the head after the decision was logged as answered.
         #expect(HeaderRules.returnable(HTTPHeaders(Array(repeating: ("Date", "Tue, 01 Dec 2026 20:00:00 GMT"), count: 300)), bodyUnmodified: true) == nil)
         // A redacted body's type keeps its type and charset, none of the upstream's other words.

@@ -660,8 +660,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
 
     /// Writes the answer's head with the `Decision-Id` header and, over HTTP/1, the connection's persistence
     /// (``HeaderRules/persistence(answering:knownLength:)``; a `Connection: close` answer ends the connection).
-    private func writeHead(_ request: RequestInFlight, status: HTTPResponseStatus, headers: HTTPHeaders, knownLength: Bool) {
+    private func writeHead(_ request: RequestInFlight, status given: HTTPResponseStatus, headers: HTTPHeaders, knownLength: Bool) {
         guard let context else { return }
+        let status = HeaderRules.returnedStatus(given)
         var headers = headers
         headers.replaceOrAdd(name: "Decision-Id", value: request.record.decisionId)
         if !isHTTP2, let persistence = HeaderRules.persistence(answering: request.head, knownLength: knownLength) {

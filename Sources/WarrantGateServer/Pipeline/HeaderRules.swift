@@ -169,6 +169,13 @@ enum HeaderRules {
         return returned
     }
 
+    /// A status as the client gets it: a registered code as it is, with its own reason phrase, and another as its
+    /// class's (`299 Citizenship MX` is `200 OK`), since an upstream's code is its words too.
+    static func returnedStatus(_ status: HTTPResponseStatus) -> HTTPResponseStatus {
+        guard case .custom(let code, _) = status else { return status }
+        return HTTPResponseStatus(statusCode: Int(code) / 100 * 100)
+    }
+
     /// The largest header list, as HTTP/2 sizes one, passed on from an upstream's answer: far more than its few
     /// returnable headers take, far less than any client's limit.
     static let maxReturnedHeaderBytes = 8 * 1024
