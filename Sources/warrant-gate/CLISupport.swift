@@ -65,13 +65,12 @@ struct SudoInvocation {
     }
 
     /// The absolute path by which the kernel opened `descriptor`, or nil if it cannot say (longer than `PATH_MAX`, a
-    /// file since removed, one outside this process's root).
+    /// file since removed, one outside this process's root, a name that is not UTF-8, which would not name it again).
     private static func openedPath(_ descriptor: Int32) -> String? {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let length = readlink("/proc/self/fd/\(descriptor)", &buffer, buffer.count)
         guard length > 0, length < buffer.count, buffer[0] == CChar(UInt8(ascii: "/")) else { return nil }
-        let path = String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return path.hasSuffix(" (deleted)") ? nil : path
+        return String(validating: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// `path` (absolute, its links resolved) and each directory above it, up to `/`.
@@ -146,15 +145,18 @@ struct SudoInvocation {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
         guard descriptor >= 0 else { throw CLIError(errno == ENOENT ? .notFound : .failure, "\(what) \(path): \(String(cString: strerror(errno)))") }
         let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
-        guard let opened = Self.openedPath(descriptor) else { throw CLIError(.refused, refusal) }
+        var status = stat(), named = stat()
+        // The path the kernel names the file by must lead to the very file in this process's own view: not through
+        // another mount namespace's directories (`/proc/PID/root/…` of the operator's own namespace).
+        guard fstat(descriptor, &status) == 0, let opened = Self.openedPath(descriptor), stat(opened, &named) == 0,
+              named.st_dev == status.st_dev, named.st_ino == status.st_ino else { throw CLIError(.refused, refusal) }
         for directory in Self.selfAndAncestors(of: opened).dropFirst() {
             var status = stat()
             guard stat(directory, &status) == 0, operatorMay(1, status, AccessControlList.read(path: directory)) else {
                 throw CLIError(.refused, refusal)
             }
         }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG, operatorMay(4, status, AccessControlList.read(descriptor: descriptor)) else {
+        guard status.st_mode & S_IFMT == S_IFREG, operatorMay(4, status, AccessControlList.read(descriptor: descriptor)) else {
             throw CLIError(.refused, refusal)
         }
         return (handle, Int(status.st_size))

@@ -158,9 +158,9 @@ struct SubjectCommand: ParsableCommand {
         var policy: String?
 
         func run() throws {
-            // The operator's own file would say which facts and values the store takes.
-            if policy != nil, SudoInvocation.current != nil {
-                throw CLIError(.refused, "run through sudo, set-fact takes the facts the gateway recorded from its policy: --policy is for a store no gateway has used yet, run as root or the service account")
+            // The operator's own file would say which facts and values the store takes (root's may).
+            if policy != nil, let sudo = SudoInvocation.current, sudo.operatorID != 0 {
+                throw CLIError(.refused, "run through sudo, set-fact takes the facts the gateway recorded from its policy: --policy is for a store no gateway has used yet, run by root (sudo from a root shell) or as the service account (runuser -u warrant-gate)")
             }
             let policyFacts: [String: FactDeclaration]?
             do { policyFacts = try policy.map { try PolicyParser.load(path: $0).settableFacts } } catch { throw CLIError(.failure, "\(error)") }

@@ -142,6 +142,19 @@ struct SudoOperatorCLITests {
         let deep = try Self.run(["warrant", "list", "--db-password-file", unresolvable] + database, sudoUser: "alice")
         #expect(deep.status == 3 && deep.stderr.contains("may name only a file alice may read"), "\(deep.stderr)")
 
+        // A fourth re-pass: a name that is not UTF-8 (`\xff`), which the CLI's path decoded as U+FFFD, so that the
+        // operator's own look-alike directory of that name was checked instead.
+        let base = Array(scratch.url.path.utf8)
+        let raw = { (bytes: [UInt8]) in (base + bytes).map { CChar(bitPattern: $0) } + [0] }
+        #expect(mkdir(raw(Array("/odd".utf8)), 0o755) == 0)
+        #expect(mkdir(raw(Array("/odd/".utf8) + [0xFF]), 0o700) == 0)
+        #expect(FileManager.default.createFile(atPath: scratch.url.path + "/plain", contents: Data("TOPSECRET\n".utf8), attributes: [.posixPermissions: 0o644]))
+        #expect(rename(raw(Array("/plain".utf8)), raw(Array("/odd/".utf8) + [0xFF] + Array("/pw".utf8))) == 0)
+        #expect(mkdir(raw(Array("/odd/".utf8) + [0xEF, 0xBF, 0xBD]), 0o755) == 0)
+        #expect(symlink(raw(Array("/odd/".utf8) + [0xFF] + Array("/pw".utf8)), raw(Array("/link".utf8))) == 0)
+        let lookalike = try Self.run(["warrant", "list", "--db-password-file", scratch.url.path + "/link"] + database, sudoUser: "alice")
+        #expect(lookalike.status == 3 && lookalike.stderr.contains("may name only a file alice may read"), "\(lookalike.stderr)")
+
         let courts = scratch.url.appendingPathComponent("courts.yaml").path
         #expect(FileManager.default.createFile(atPath: courts, contents: Data("courts: []\n".utf8)))
         let forged = try Self.run(["warrant", "register", "--time-zone", "America/Denver", "--reference", "JW-Y", "--kind", "judicial-warrant",
