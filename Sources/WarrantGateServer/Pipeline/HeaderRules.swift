@@ -211,27 +211,38 @@ enum ReturnedHeaderValue {
     private static let cacheDirectivesWithSeconds: Set<String> = ["max-age", "s-maxage", "stale-while-revalidate", "stale-if-error"]
     private static let varyNames: Set<String> = ["*", "accept", "accept-encoding", "accept-language", "accept-charset", "origin"]
     private static let codings: Set<String> = ["gzip", "x-gzip", "deflate", "br", "zstd", "compress", "identity"]
-    private static let days: Set<String> = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
-    private static let months: Set<String> = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    /// The three-letter day and month names of an IMF-fixdate, packed as ``packed3(_:)`` packs them.
+    private static let days: Set<UInt32> = Set(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].map { packed3(Array($0.utf8)[...]) })
+    private static let months: Set<UInt32> = Set(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"].map { packed3(Array($0.utf8)[...]) }
+    )
 
     /// `value` as it may be passed on for the returnable header `name`, or nil to drop it. `Content-Type` is checked
-    /// where the body is (``RedactableMediaType``).
+    /// where the body is (``RedactableMediaType``). Runs for every answer: the usual `Date` is read without copies.
     static func checked(_ name: String, _ value: String) -> String? {
-        switch name.lowercased() {
-        case "date": return isHTTPDate(value) ? value : nil
+        let name = name.utf8
+        if ASCIICase.equals(name, "date") { return isHTTPDate(value) ? value : nil }
         // An invalid Expires means already expired (RFC 9111 §5.3).
-        case "expires": return isHTTPDate(value) ? value : "0"
-        case "retry-after": return isSeconds(trimmed(value)) || isHTTPDate(value) ? value : nil
-        case "cache-control": return rebuiltList(value) { directive in
-            let parts = directive.split(separator: "=", maxSplits: 1).map(String.init)
-            if parts.count == 2, cacheDirectivesWithSeconds.contains(parts[0]), isSeconds(parts[1]) { return "\(parts[0])=\(parts[1])" }
-            // An argument naming fields (`private="Set-Cookie"`) is dropped: the directive then covers the whole answer.
-            return cacheDirectives.contains(parts[0]) ? parts[0] : nil
+        if ASCIICase.equals(name, "expires") { return isHTTPDate(value) ? value : "0" }
+        if ASCIICase.equals(name, "retry-after") { return isSeconds(trimmed(value)) || isHTTPDate(value) ? value : nil }
+        if ASCIICase.equals(name, "cache-control") {
+            return rebuiltList(value) { directive in
+                let parts = directive.split(separator: "=", maxSplits: 1).map(String.init)
+                if parts.count == 2, cacheDirectivesWithSeconds.contains(parts[0]), isSeconds(parts[1]) { return "\(parts[0])=\(parts[1])" }
+                // An argument naming fields (`private="Set-Cookie"`) is dropped: the directive then covers the whole answer.
+                return cacheDirectives.contains(parts[0]) ? parts[0] : nil
+            }
         }
-        case "vary": return rebuiltList(value) { varyNames.contains($0) ? $0 : nil }
-        case "content-encoding": return rebuiltList(value, allOrNothing: true) { codings.contains($0) ? $0 : nil }
-        default: return value
-        }
+        if ASCIICase.equals(name, "vary") { return rebuiltList(value) { varyNames.contains($0) ? $0 : nil } }
+        if ASCIICase.equals(name, "content-encoding") { return rebuiltList(value, allOrNothing: true) { codings.contains($0) ? $0 : nil } }
+        return value
+    }
+
+    private static let gmt = packed3(Array("GMT".utf8))
+
+    /// Three bytes as one number.
+    private static func packed3(_ bytes: some Collection<UInt8>) -> UInt32 {
+        bytes.prefix(3).reduce(0) { $0 << 8 | UInt32($1) }
     }
 
     /// The comma-separated items of `value`, lower-cased and trimmed, that `keep` keeps (as it rewrites them), joined;
@@ -261,12 +272,14 @@ enum ReturnedHeaderValue {
 
     /// An IMF-fixdate (RFC 9110 §5.6.7), the one form a sender may send: `Sun, 06 Nov 1994 08:49:37 GMT`.
     static func isHTTPDate(_ value: String) -> Bool {
-        let bytes = Array(value.utf8)
-        guard bytes.count == 29 else { return false }
-        func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
-        func digits(_ range: Range<Int>) -> Bool { bytes[range].allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) } }
-        return days.contains(text(0..<3)) && text(3..<5) == ", " && digits(5..<7) && bytes[7] == 0x20 && months.contains(text(8..<11))
-            && bytes[11] == 0x20 && digits(12..<16) && bytes[16] == 0x20 && digits(17..<19) && bytes[19] == UInt8(ascii: ":")
-            && digits(20..<22) && bytes[22] == UInt8(ascii: ":") && digits(23..<25) && text(25..<29) == " GMT"
+        var value = value
+        return value.withUTF8 { bytes in
+            guard bytes.count == 29 else { return false }
+            func digits(_ range: Range<Int>) -> Bool { bytes[range].allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) } }
+            return days.contains(packed3(bytes[0..<3])) && bytes[3] == UInt8(ascii: ",") && bytes[4] == 0x20 && digits(5..<7) && bytes[7] == 0x20
+                && months.contains(packed3(bytes[8..<11])) && bytes[11] == 0x20 && digits(12..<16) && bytes[16] == 0x20 && digits(17..<19)
+                && bytes[19] == UInt8(ascii: ":") && digits(20..<22) && bytes[22] == UInt8(ascii: ":") && digits(23..<25)
+                && bytes[25] == 0x20 && packed3(bytes[26..<29]) == gmt
+        }
     }
 }
