@@ -219,12 +219,14 @@ enum ReturnedHeaderValue {
 
     /// `value` as it may be passed on for the returnable header `name`, or nil to drop it. `Content-Type` is checked
     /// where the body is (``RedactableMediaType``). Runs for every answer: the usual `Date` is read without copies.
-    static func checked(_ name: String, _ value: String) -> String? {
+    static func checked(_ name: String, _ given: String) -> String? {
         let name = name.utf8
+        // Surrounding white space is no part of a field's value (RFC 9110 §5.5).
+        let value = given.first == " " || given.first == "\t" || given.last == " " || given.last == "\t" ? trimmed(given) : given
         if ASCIICase.equals(name, "date") { return isHTTPDate(value) ? value : nil }
         // An invalid Expires means already expired (RFC 9111 §5.3).
         if ASCIICase.equals(name, "expires") { return isHTTPDate(value) ? value : "0" }
-        if ASCIICase.equals(name, "retry-after") { return isSeconds(trimmed(value)) || isHTTPDate(value) ? value : nil }
+        if ASCIICase.equals(name, "retry-after") { return isSeconds(value) || isHTTPDate(value) ? value : nil }
         if ASCIICase.equals(name, "cache-control") {
             return rebuiltList(value) { directive in
                 let parts = directive.split(separator: "=", maxSplits: 1).map(String.init)
@@ -233,7 +235,8 @@ enum ReturnedHeaderValue {
                 return cacheDirectives.contains(parts[0]) ? parts[0] : nil
             }
         }
-        if ASCIICase.equals(name, "vary") { return rebuiltList(value) { varyNames.contains($0) ? $0 : nil } }
+        // A name dropped from Vary would have a cache reuse the answer for another variant: varying by all is safe.
+        if ASCIICase.equals(name, "vary") { return rebuiltList(value, allOrNothing: true) { varyNames.contains($0) ? $0 : nil } ?? "*" }
         if ASCIICase.equals(name, "content-encoding") { return rebuiltList(value, allOrNothing: true) { codings.contains($0) ? $0 : nil } }
         return value
     }
