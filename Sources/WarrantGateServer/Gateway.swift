@@ -54,7 +54,7 @@ public final class Gateway: Sendable {
         self.registry = store.registry(timeZone: policies.policy.timeZone)
         try registry.recordTimeZone()
         self.state = GatewayState(policies: policies, registry: try registry.snapshot())
-        try policies.checkAgencies(registered: state.current.lastSnapshot.agencies.map(\.id))
+        try policies.checkDirectories(registered: state.current.lastSnapshot.agencies.map(\.id), agenciesPath: configuration.agenciesPath)
         policies.logWarnings(to: logger, by: state.current.directory)
         self.log = try store.decisionLog()
         let metrics = GatewayMetrics()

@@ -47,6 +47,11 @@ struct PolicyCommand: ParsableCommand {
                         printEscaped("FAIL  \(file): \(problem)")
                         continue
                     }
+                    if let problem = policy.unknownWideningCourt(known: Set(listedCourts.courts.map(\.id))) {
+                        failures += 1
+                        printEscaped("FAIL  \(file): \(problem)")
+                        continue
+                    }
                     let includes = policy.includes.isEmpty ? "" : ", includes \(policy.includes.map { ($0 as NSString).lastPathComponent }.joined(separator: ", "))"
                     printEscaped("ok    \(file): policy \(policy.name), \(policy.routes.count) routes, \(policy.rules.count) rules\(includes), digest \(policy.digest.prefix(16))")
                     var found = policy.warnings.map(\.description)

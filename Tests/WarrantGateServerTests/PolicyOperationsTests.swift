@@ -109,6 +109,41 @@ struct PolicyOperationsTests {
         }
     }
 
+    /// A re-pass: a forbid resting on a signature by a misspelt court (`signed-by: [us-district-court-colorad0]`)
+    /// loaded, and forbade nothing.
+    @Test("a court in signed-by that courts.yaml beside the agency directory does not list, where it widens a rule, is refused at reload")
+    func misspeltSigningCourt() async throws {
+        try await withGateway(configure: { directory, configuration in
+            try copyingPolicy(directory, &configuration)
+            // The agency directory, with the county's court list beside it.
+            let agencies = directory.appendingPathComponent("agencies.yaml")
+            try FileManager.default.copyItem(atPath: configuration.agenciesPath, toPath: agencies.path)
+            configuration.agenciesPath = agencies.path
+            try "courts:\n  - { id: us-district-court-colorado, name: U.S. District Court for the District of Colorado, certificates: district.pem }\n"
+                .write(to: directory.appendingPathComponent("courts.yaml"), atomically: true, encoding: .utf8)
+        }) { gateway in
+            let path = gateway.gateway.configuration.policyPath
+            let digest = gateway.gateway.state.current.policies.policy.digest
+            let forbid = """
+
+                  - id: no-unsigned-district-court-warrants
+                    effect: forbid
+                    when: { category: federal-immigration, warrant: { signed-by: [us-district-court-colorad0] } }
+                    reason: signed_by_district_court
+
+                """
+            try (String(contentsOfFile: path, encoding: .utf8) + forbid).write(toFile: path, atomically: true, encoding: .utf8)
+            let errors = gateway.gateway.reload()
+            #expect(errors.contains { $0.contains("names court 'us-district-court-colorad0' in signed-by, which courts.yaml") }, "\(errors)")
+            #expect(gateway.gateway.state.current.policies.policy.digest == digest)
+            // Spelt as the court list has it, the policy loads.
+            try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: "colorad0", with: "colorado")
+                .write(toFile: path, atomically: true, encoding: .utf8)
+            #expect(gateway.gateway.reload().isEmpty)
+            #expect(gateway.gateway.state.current.policies.policy.digest != digest)
+        }
+    }
+
     /// A re-pass: a gateway whose start failed (here, its certificate missing) had already recorded its policy's
     /// facts, and the store of the gateway still running took them.
     @Test("a gateway whose start fails records none of its policy's facts")

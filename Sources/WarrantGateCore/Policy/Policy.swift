@@ -322,6 +322,25 @@ public struct Policy: Sendable {
         return found
     }
 
+    /// Each court id a `signed-by` names where a test that matches nothing widens its rule, with the rules that name
+    /// it: one no court list has (misspelt) makes a forbid resting on a signature forbid nothing.
+    public var courtsWidening: [String: [String]] {
+        widening { condition in
+            switch condition {
+            case .warrantVerified(let test): test.signedBy.map(Set.init)
+            case .document(let document): document.test.signedBy.map(Set.init)
+            default: nil
+            }
+        }
+    }
+
+    /// Why the policy cannot be used with the court list `known` (the ids of `courts.yaml` beside the agency
+    /// directory; none without one): a rule names, where that widens it, a court the list does not have. Nil if none.
+    public func unknownWideningCourt(known: Set<String>) -> String? {
+        guard let (court, ids) = courtsWidening.filter({ !known.contains($0.key) }).min(by: { $0.key < $1.key }) else { return nil }
+        return "rule '\(ids[0])' names court '\(court)' in signed-by, which courts.yaml beside the agency directory does not list: no signature can verify for it, so the rule would forbid less, or permit more, than it says"
+    }
+
     /// Why the policy cannot be used with a directory of the agencies `known` (the directory file's and the
     /// registry's): a rule tests, where that widens it, an agency id none has. Nil if none does.
     public func unknownWideningAgency(known: Set<String>) -> String? {

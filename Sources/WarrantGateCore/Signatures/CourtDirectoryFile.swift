@@ -37,6 +37,15 @@ public enum CourtDirectoryFile {
         return try parse(root, base: URL(fileURLWithPath: path).deletingLastPathComponent())
     }
 
+    /// The ids of the courts the file at `path` lists, read without their certificates: what a policy's `signed-by`
+    /// may name.
+    public static func ids(path: String) throws -> Set<String> {
+        let root = try YAMLNode.load(path: path)
+        let entries = try root.required("courts", in: "court directory").sequence("courts")
+        guard entries.count <= maximumCourts else { throw root.error("courts: more than \(maximumCourts) entries") }
+        return Set(try entries.map { try $0.required("id", in: "court").string("court id") })
+    }
+
     public static func parse(_ root: YAMLNode, base: URL) throws -> CourtDirectory {
         try root.requireKeys(in: topLevelKeys, what: "court directory")
         let entries = try root.required("courts", in: "court directory").sequence("courts")

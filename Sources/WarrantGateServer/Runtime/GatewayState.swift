@@ -57,11 +57,16 @@ public final class PolicySet: Sendable {
     }
 
     /// Refuses a live policy that tests, where that widens a rule, an agency id that neither the directory file nor
-    /// `registered` (the registry's agencies) lists: misspelt in a forbid, it would forbid nothing. (A shadow policy
-    /// decides nothing: ``warnings(by:)`` names its unknown agencies.)
-    public func checkAgencies(registered: some Sequence<String>) throws {
+    /// `registered` (the registry's agencies) lists, or a court in `signed-by` that `courts.yaml` beside the directory
+    /// file (if any) does not: misspelt in a forbid, either would forbid nothing. (A shadow policy decides nothing:
+    /// ``warnings(by:)`` names its unknown agencies.)
+    public func checkDirectories(registered: some Sequence<String>, agenciesPath: String) throws {
         let known = Set(directory.agencies.map(\.id)).union(registered)
         if let problem = policy.unknownWideningAgency(known: known) { throw FileError(file: policy.source, line: nil, message: problem) }
+        guard !policy.courtsWidening.isEmpty else { return }
+        let courtsPath = URL(fileURLWithPath: agenciesPath).deletingLastPathComponent().appendingPathComponent("courts.yaml").path
+        let courts = FileManager.default.fileExists(atPath: courtsPath) ? try CourtDirectoryFile.ids(path: courtsPath) : []
+        if let problem = policy.unknownWideningCourt(known: courts) { throw FileError(file: policy.source, line: nil, message: problem) }
     }
 
     /// Refuses a policy that widens access for a category the directory does not declare, or names an upstream the
