@@ -23,7 +23,7 @@ enum HeaderRules {
     }
 
     /// The bytes without leading and trailing spaces and tabs (HTTP's optional whitespace).
-    private static func trimmed(_ bytes: Substring.UTF8View) -> Substring.UTF8View {
+    static func trimmed(_ bytes: Substring.UTF8View) -> Substring.UTF8View {
         let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x09 }
         guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else {
             return bytes[bytes.endIndex...]
@@ -222,7 +222,8 @@ enum ReturnedHeaderValue {
     static func checked(_ name: String, _ given: String) -> String? {
         let name = name.utf8
         // Surrounding white space is no part of a field's value (RFC 9110 §5.5).
-        let value = given.first == " " || given.first == "\t" || given.last == " " || given.last == "\t" ? trimmed(given) : given
+        let value = given.first == " " || given.first == "\t" || given.last == " " || given.last == "\t"
+            ? String(Substring(HeaderRules.trimmed(given[...].utf8))) : given
         if ASCIICase.equals(name, "date") { return isHTTPDate(value) ? value : nil }
         // An invalid Expires means already expired (RFC 9111 §5.3).
         if ASCIICase.equals(name, "expires") { return isHTTPDate(value) ? value : "0" }
@@ -253,7 +254,7 @@ enum ReturnedHeaderValue {
     private static func rebuiltList(_ value: String, allOrNothing: Bool = false, _ keep: (String) -> String?) -> String? {
         var kept: [String] = []
         for item in value.split(separator: ",") {
-            let token = trimmed(String(item)).lowercased()
+            let token = HeaderRules.lowercasedToken(item)
             if token.isEmpty { continue }
             guard let rewritten = keep(token) else {
                 if allOrNothing { return nil }
@@ -262,10 +263,6 @@ enum ReturnedHeaderValue {
             if !kept.contains(rewritten) { kept.append(rewritten) }
         }
         return kept.isEmpty ? nil : kept.joined(separator: ", ")
-    }
-
-    private static func trimmed(_ text: String) -> String {
-        String(text.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
     }
 
     /// A delta-seconds value: 1 to 10 digits.
