@@ -5,7 +5,6 @@ import Foundation
 public enum RuleEffect: String, Sendable {
     case permit
     case forbid
-
 }
 
 /// Whether a test that can match nothing, at its place in a rule, makes the rule decide more: in a forbid's `when` (it
@@ -337,24 +336,30 @@ public struct Policy: Sendable {
     /// Why the policy cannot be used with the court list `known` (the ids of `courts.yaml` beside the agency
     /// directory; none without one): a rule names, where that widens it, a court the list does not have. Nil if none.
     public func unknownWideningCourt(known: Set<String>) -> String? {
-        guard let (court, ids) = courtsWidening.filter({ !known.contains($0.key) }).min(by: { $0.key < $1.key }) else { return nil }
-        return "rule '\(ids[0])' names court '\(court)' in signed-by, which courts.yaml beside the agency directory does not list: no signature can verify for it, so the rule would forbid less, or permit more, than it says"
+        Self.firstMissing(from: courtsWidening, in: known).map { court, rule in
+            "rule '\(rule)' names court '\(court)' in signed-by, which courts.yaml beside the agency directory does not list: no signature can verify for it, so the rule would forbid less, or permit more, than it says"
+        }
     }
 
     /// Why the policy cannot be used with a directory of the agencies `known` (the directory file's and the
     /// registry's): a rule tests, where that widens it, an agency id none has. Nil if none does.
     public func unknownWideningAgency(known: Set<String>) -> String? {
-        guard let (agency, ids) = agenciesWidening.filter({ !known.contains($0.key) }).min(by: { $0.key < $1.key }) else { return nil }
-        return "rule '\(ids[0])' tests agency '\(agency)', which neither the agency directory file nor the registry lists: the rule would forbid less, or permit more, than it says (add the agency first)"
+        Self.firstMissing(from: agenciesWidening, in: known).map { agency, rule in
+            "rule '\(rule)' tests agency '\(agency)', which neither the agency directory file nor the registry lists: the rule would forbid less, or permit more, than it says (add the agency first)"
+        }
     }
 
     /// Why the policy cannot be used with a directory declaring `declared` (built-in categories included): a rule
     /// tests, where that widens it, a category no agency can have. Nil if none does.
     public func undeclaredWideningCategory(declared: Set<AgencyCategory>, directoryFile: String) -> String? {
-        guard let (category, ids) = categoriesWidening.filter({ !declared.contains($0.key) }).min(by: { $0.key.rawValue < $1.key.rawValue }) else {
-            return nil
+        Self.firstMissing(from: categoriesWidening, in: declared).map { category, rule in
+            "rule '\(rule)' tests category '\(category.rawValue)', which is neither built in nor declared in \(directoryFile): no agency can have it, so the rule would forbid less, or permit more, than it says"
         }
-        return "rule '\(ids[0])' tests category '\(category.rawValue)', which is neither built in nor declared in \(directoryFile): no agency can have it, so the rule would forbid less, or permit more, than it says"
+    }
+
+    /// The least value of `widening` (see ``widening(_:)``) that `known` lacks, with the first rule that tests it.
+    private static func firstMissing<Value: Comparable>(from widening: [Value: [String]], in known: Set<Value>) -> (Value, rule: String)? {
+        widening.filter { !known.contains($0.key) }.min { $0.key < $1.key }.map { ($0.key, $0.value[0]) }
     }
 
     /// Every agency id a rule tests.
