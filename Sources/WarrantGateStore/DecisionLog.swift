@@ -91,6 +91,14 @@ struct LogRetries {
         if wereRetries && retried.count > 1 { oneAtATime = true }
     }
 
+    /// Queues again those of `batch`'s waiters, which failed at `now` before its commit, that no one waits for and that
+    /// have waited less than ``unwaitedEntriesRetriedFor``; returns how many entries they hold.
+    mutating func requeue(from batch: [LogWaiter], failedAt now: ContinuousClock.Instant, wereRetries: Bool) -> Int {
+        let retried = batch.filter { $0.isRetried(at: now) }
+        add(retried, failedAt: now, wereRetries: wereRetries)
+        return retried.entryCount
+    }
+
     /// Takes the waiters due at `now` (at once when `closing`, the log's last try): one, when they are tried one at
     /// a time, else as many as hold at most `maxEntries` entries (the first whatever its size).
     mutating func take(at now: ContinuousClock.Instant, closing: Bool, maxEntries: Int = .max) -> [LogWaiter]? {
@@ -378,14 +386,12 @@ public final class DecisionLog: DecisionLogWriter {
     /// waits for are queued again, unless the log is closed; `retries` if the batch was of entries queued again.
     private func failed(_ batch: [LogWaiter], _ callers: AppendReplies, _ error: any Error, retrying: Bool, retries: Bool) {
         let now = ContinuousClock.now
-        let retried = retrying ? batch.filter { $0.isRetried(at: now) } : []
-        let requeued = state.withLock { state -> Bool in
+        let kept = state.withLock { state -> Int in
             state.lastFailure = now
-            guard !state.closed else { return false }
-            state.retries.add(retried, failedAt: now, wereRetries: retries)
-            return true
+            guard retrying, !state.closed else { return 0 }
+            return state.retries.requeue(from: batch, failedAt: now, wereRetries: retries)
         }
-        unwritten.add(batch.entryCount - (requeued ? retried.entryCount : 0), ordering: .relaxed)
+        unwritten.add(batch.entryCount - kept, ordering: .relaxed)
         answer(callers, with: .failure(error))
     }
 

@@ -228,15 +228,12 @@ public final class PostgresDecisionLog: DecisionLogWriter {
                 // of the batch landed: a paused gateway or a server restart would otherwise lose them. Callers were
                 // answered with the error: their requests were refused, and are not retried.
                 let now = ContinuousClock.now
-                let retried = error is UncommittedTransaction ? batch.filter { $0.isRetried(at: now) } : []
-                let requeued = state.withLock { state -> Bool in
+                let kept = state.withLock { state -> Int in
                     state.committingSince = nil
-                    state.lastFailure = .now
-                    guard !state.closed else { return false }
-                    state.retries.add(retried, failedAt: now, wereRetries: retries)
-                    return true
+                    state.lastFailure = now
+                    guard error is UncommittedTransaction, !state.closed else { return 0 }
+                    return state.retries.requeue(from: batch, failedAt: now, wereRetries: retries)
                 }
-                let kept = requeued ? retried.entryCount : 0
                 unwritten.add(batch.entryCount - kept, ordering: .relaxed)
                 let cause = (error as? UncommittedTransaction)?.cause ?? error
                 // Described, not reflected: a reflected query error would print the entries it carried.
