@@ -143,6 +143,42 @@ struct HeaderRulesTests {
         #expect(RedactableMediaType.redactedContentType("application/json extra") == nil)
     }
 
+    /// A redirect, or a 201's new resource, without its `Location` told the client nothing; an upstream's URL as it is
+    /// would name a host behind the gateway and carry the upstream's words. It passes as a target on the gateway.
+    @Test("a Location naming the upstream itself passes as a canonical target on the gateway, and no other does")
+    func location() throws {
+        let endpoint = try UpstreamEndpoint(name: "records", settings: UpstreamSettings(url: "http://Records.Jail.Example:8080/api/"))
+        let plain = ResponseRedactor(names: [String]())
+        let redacting = ResponseRedactor(names: ["citizenship", "alienNumber"])
+        let keeping = ResponseRedactor(names: [String](), keepOnly: ["custodyStatus"])
+        let passed: [(String, ResponseRedactor, String?)] = [
+            ("/api/visitation/visits/V-88", redacting, "/visitation/visits/V-88"),
+            (" HTTP://records.jail.example:8080/api/records/./inmates//2017-000123/ ", redacting, "/records/inmates/2017-000123"),
+            ("/api", redacting, "/"),
+            ("/api?page=2", plain, "/?page=2"),
+            ("/api/records?name=Ana+M", plain, "/records?name=Ana%2BM"),
+            // Another origin, another base path, a reference the client would resolve itself, or no target at all.
+            ("http://records.jail.example/api/records", plain, nil),
+            ("https://records.jail.example:8080/api/records", plain, nil),
+            ("//records.jail.example:8080/api/records", plain, nil),
+            ("/apiary/records", plain, nil),
+            ("/records/inmates/2017-000123", plain, nil),
+            ("inmates/2017-000123", plain, nil),
+            ("/api/records/%2e%2e/admin", plain, nil),
+            ("/api/records/../../../etc", plain, nil),
+            ("/api/records\r\nSet-Cookie: a=b", plain, nil),
+            ("/api/" + String(repeating: "a", count: HeaderRules.maxLocationBytes), plain, nil),
+            // Where answers are redacted: no query, no segment named as a removed field, none under an allow-list.
+            ("/api/records?citizenship=MX", redacting, nil),
+            ("/api/records/Citizenship/MX", redacting, nil),
+            ("/api/records/alien_number/A201", redacting, nil),
+            ("/api/records/2017-000123", keeping, nil),
+        ]
+        for (given, redactor, expected) in passed {
+            #expect(HeaderRules.returnedLocation(given, from: endpoint, redactor: redactor) == expected, "\(given.prefix(80))")
+        }
+    }
+
     /// The header check as the gateway runs it, with the nominations read from the same headers.
     private func headerViolation(_ headers: HTTPHeaders) -> String? {
         HeaderRules.violation(in: headers, nominated: HeaderRules.connectionNominated(headers["connection"]))

@@ -264,6 +264,32 @@ struct UpstreamPoolTests {
         }
     }
 
+    /// A 205's content passed to the client, and a redirect went out without its `Location`.
+    @Test("a 205's content is dropped; a redirect's Location passes as a target on the gateway", arguments: [
+        ("HTTP/1.1 205 Reset Content\r\nContent-Type: application/json\r\nContent-Length: 28\r\n\r\n{\"citizenship\":\"MX\",\"a\":\"b\"}", 205, nil as String?),
+        ("HTTP/1.1 301 Moved Permanently\r\nLocation: /records/inmates/2017-000123/\r\nContent-Length: 0\r\n\r\n", 301, "/records/inmates/2017-000123"),
+        ("HTTP/1.1 302 Found\r\nLocation: /records/inmates/2017-000123?citizenship=MX\r\nContent-Length: 0\r\n\r\n", 302, nil),
+        ("HTTP/1.1 302 Found\r\nLocation: http://10.0.0.7/records/inmates/2017-000123\r\nContent-Length: 0\r\n\r\n", 302, nil),
+    ])
+    func resetContentAndLocation(answer text: String, status: Int, location: String?) async throws {
+        let upstream = try await CountingUpstream(answer: text)
+        try await withGateway(configure: { _, configuration in
+            configuration.upstreams["records"] = UpstreamSettings(url: "http://127.0.0.1:\(upstream.port)")
+        }) { gateway in
+            // Twice on one connection: nothing of the first answer's body is read as the second's.
+            let connection = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            for _ in 0..<2 {
+                let answer = try await connection.exchange(Array("GET /records/inmates/2017-000123 HTTP/1.1\r\nHost: jail\r\n\r\n".utf8))
+                #expect(answer.status == status, "\(answer.raw.prefix(300))")
+                let head = answer.raw.components(separatedBy: "\r\n\r\n")[0].lowercased()
+                #expect(answer.raw.hasSuffix("\r\n\r\n") && head.contains("content-length: 0"), "\(answer.raw.prefix(300))")
+                #expect(head.split(separator: "\r\n").first { $0.hasPrefix("location:") } == location.map { "location: \($0)"[...] })
+            }
+            try await connection.channel.close()
+        }
+        await upstream.close()
+    }
+
     /// Each part of a pass-through answer was written to the client as it came, so a body cut into one-byte chunks
     /// cost a TLS record and an HTTP chunk a byte: 240 KB/s at a whole event loop's CPU. A read's parts now go out
     /// as one write, so the client gets the 10,000 one-byte chunks (one upstream write) in a few chunks.

@@ -180,6 +180,12 @@ public struct RedactedNames: Sendable {
         return Self.matches(local, xmlFields)
     }
 
+    /// Whether `name` is removed as a field name wherever it stands as one, compared as ``containsField(local:)``.
+    public func containsField(_ name: String) -> Bool {
+        var name = name
+        return name.withUTF8 { containsField(local: UnsafeRawBufferPointer($0)) }
+    }
+
     /// Whether `local` is kept by an allow-list as a field name: one of its plain field names, compared the same way.
     func containsKeptField(local: UnsafeRawBufferPointer) -> Bool {
         guard !fields.isEmpty else { return false }

@@ -18,6 +18,12 @@ public enum ASCIICase {
         equals(bytes, UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount))
     }
 
+    /// Whether `bytes`, folded, begin with the lower-case `lowercase`.
+    @inlinable
+    public static func hasPrefix(_ bytes: some Collection<UInt8>, _ lowercase: some Collection<UInt8>) -> Bool {
+        bytes.count >= lowercase.count && startsWith(bytes, lowercase)
+    }
+
     /// Whether `bytes`, folded, end with the lower-case `lowercase`.
     @inlinable
     public static func hasSuffix(_ bytes: some BidirectionalCollection<UInt8>, _ lowercase: StaticString) -> Bool {

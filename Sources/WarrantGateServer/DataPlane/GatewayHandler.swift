@@ -368,10 +368,17 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         }
         // The read deadline may fall before the response deadline the timer waits for.
         armExchangeDeadline(request, at: .now() + environment.limits.upstreamReadTimeout.timeAmount)
-        let bodyless = request.head.method == .HEAD || Self.hasNoBody(head)
+        // A 205 has no content (RFC 9110 §15.3.6): whatever an upstream sends with one is dropped, as after a HEAD.
+        let resetsContent = head.status == .resetContent
+        let bodyless = request.head.method == .HEAD || resetsContent || Self.hasNoBody(head)
+        request.dropsBody = bodyless
         let unmodified = plan.redactor.isEmpty || bodyless
         guard var headers = HeaderRules.returnable(head.headers, bodyUnmodified: unmodified) else {
             return upstreamGaveUp(request, .upstreamUnavailable, detail: nil, cause: UpstreamFault("its headers to pass on exceed \(HeaderRules.maxReturnedHeaderBytes) bytes"))
+        }
+        if head.headers["location"].count == 1, let endpoint = environment.upstreams.endpoints[plan.upstream],
+           let location = HeaderRules.returnedLocation(head.headers["location"][0], from: endpoint, redactor: plan.redactor) {
+            headers.add(name: "Location", value: location)
         }
         // The type's parameters are the upstream's words: on a redacted route, never passed on, with a body or without.
         if !plan.redactor.isEmpty, let contentType = head.headers.first(name: "content-type") {
@@ -380,7 +387,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         }
         if unmodified {
             // On a redacted route a bodyless answer's length (HEAD's, a 304's) is the unredacted document's.
-            if let length = head.headers.first(name: "content-length"), plan.redactor.isEmpty || length == "0" {
+            if resetsContent {
+                headers.add(name: "Content-Length", value: "0")
+            } else if let length = head.headers.first(name: "content-length"), plan.redactor.isEmpty || length == "0" {
                 headers.add(name: "Content-Length", value: length)
             }
             writeHead(request, status: head.status, headers: headers, knownLength: bodyless || headers.contains(name: "content-length"))
@@ -424,7 +433,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         guard let request, context != nil else { return }
         request.exchangeDue = min(.now() + environment.limits.upstreamReadTimeout.timeAmount, request.exchangeEnds)
         guard let redaction = request.redaction else {
-            guard request.head.method != .HEAD else { return }
+            guard !request.dropsBody else { return }
             // A read's parts go out as one write when it ends, however finely the upstream cut them.
             request.hold(chunk)
             if request.held!.readableBytes >= Self.heldWriteBytes { writeBody(request, request.takeHeld()) }
@@ -861,6 +870,8 @@ final class RequestInFlight {
     var responseStatus: HTTPResponseStatus?
     var responseHeaders: HTTPHeaders?
     var redaction: ResponseRedactionStream?
+    /// Whether the answer has no body (a HEAD's, a 205's): what the upstream sends after its head is not passed on.
+    var dropsBody = false
     /// A pass-through response's body parts from the current upstream read, not yet written.
     private(set) var held: ByteBuffer?
     // The outcome.

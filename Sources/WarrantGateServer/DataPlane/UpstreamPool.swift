@@ -22,6 +22,8 @@ struct UpstreamEndpoint: Sendable {
     let pathPrefix: String
     /// The `Host` header the upstream receives.
     let authority: String
+    /// The scheme and authority, lower-cased: how an absolute URL of the upstream's own begins.
+    let origin: String
 
     init(name: String, settings: UpstreamSettings) throws {
         guard let parsed = URL(string: settings.url), let scheme = parsed.scheme, scheme == "http" || scheme == "https", let host = parsed.host else {
@@ -41,6 +43,7 @@ struct UpstreamEndpoint: Sendable {
         self.pathPrefix = path
         let bracketed = host.contains(":") ? "[\(host)]" : host
         self.authority = port == defaultPort ? bracketed : "\(bracketed):\(port)"
+        self.origin = "\(scheme)://\(authority)".lowercased()
     }
 }
 

@@ -176,6 +176,32 @@ enum HeaderRules {
         return HTTPResponseStatus(statusCode: Int(code) / 100 * 100)
     }
 
+    /// An upstream's `Location` as the client may follow it: a target on the gateway, whose request is decided as any
+    /// other. Nil unless it names the upstream itself (a path, or an absolute URL of the endpoint's origin) under the
+    /// endpoint's base path, as a canonical target (``CanonicalTarget``) of at most ``maxLocationBytes``; it is sent
+    /// in canonical form, without the base path. Where answers are redacted its words are the upstream's too: one
+    /// with a query, or a path segment the redactor removes as a field, is not passed on, nor any where only chosen
+    /// fields are kept.
+    static func returnedLocation(_ value: String, from endpoint: UpstreamEndpoint, redactor: ResponseRedactor) -> String? {
+        guard redactor.keepOnly == nil else { return nil }
+        var given = Substring(trimmed(value[...].utf8))
+        if ASCIICase.hasPrefix(given.utf8, endpoint.origin.utf8) {
+            given = Substring(given.utf8.dropFirst(endpoint.origin.utf8.count))
+        }
+        guard given.hasPrefix("/"), !given.hasPrefix("//"), given.hasPrefix(endpoint.pathPrefix) else { return nil }
+        var onGateway = given.dropFirst(endpoint.pathPrefix.count)
+        if onGateway.isEmpty || onGateway.hasPrefix("?") { onGateway = "/" + onGateway }
+        guard onGateway.hasPrefix("/"), let target = try? CanonicalTarget(raw: String(onGateway)) else { return nil }
+        if !redactor.isEmpty {
+            guard target.query.isEmpty, !target.segments.contains(where: redactor.names.containsField) else { return nil }
+        }
+        let location = target.target
+        return location.utf8.count <= maxLocationBytes ? location : nil
+    }
+
+    /// The longest `Location` passed on: room for any target a jail system links to, within the head's budget.
+    static let maxLocationBytes = 2048
+
     /// The largest header list, as HTTP/2 sizes one, passed on from an upstream's answer: far more than its few
     /// returnable headers take, far less than any client's limit.
     static let maxReturnedHeaderBytes = 8 * 1024
