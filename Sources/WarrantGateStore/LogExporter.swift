@@ -220,6 +220,7 @@ public struct LogExporter: Sendable {
         var turn = 0
         do {
             try database.read { session in
+                try session.requireIntactLog()
                 var chunk: [StoredRow] = []
                 chunk.reserveCapacity(StoredRow.chunkSize)
                 try session.forEach(sql, arguments.map { $0.sqlValue }) { row in

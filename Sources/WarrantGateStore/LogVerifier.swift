@@ -223,6 +223,9 @@ public struct LogVerifier {
                 }
             }, checkpointNotes: notes, against: external, lastSigned: lastSigned, seal: seal)
             for problem in rows.compactMap(Checkpointer.columnProblem) { report.fail(problem) }
+            for problem in try session.integrityProblems(logOnly: false).prefix(10) {
+                report.fail("SQLite's integrity check finds the file damaged or altered outside the gateway: \(problem)")
+            }
             if let stray = try LogAppender.strayRows(session, size: report.entries, archivedThrough: archivedThrough) {
                 report.fail("the stored tree holds \(stray): rows written outside the log's appends, which would stop its next appends or checkpoints")
             }

@@ -29,6 +29,7 @@ public enum ReportBuilder {
             )
         }
         return try database.read { session in
+            try session.requireIntactLog()
             var requests = archives.isEmpty ? [] : try ArchiveCount.requests(session, archives: archives, treeSize: treeSize, request: request)
             // Through the time index: without statistics SQLite would read every entry up to `treeSize`.
             let index = session.dialect == .sqlite ? "INDEXED BY log_time_kind " : ""

@@ -83,8 +83,9 @@ extension Store {
                     return .commit
                 }
                 try Self.describeLog(db, into: &report)
-                guard try String.fetchAll(db, sql: "PRAGMA quick_check") == ["ok"] else {
-                    throw StoreError("the backup copy fails SQLite's quick check: the source database may be damaged")
+                // The full check, which restore runs too: an index that lacks a row passes the quick one.
+                guard try String.fetchAll(db, sql: "PRAGMA integrity_check") == ["ok"] else {
+                    throw StoreError("the backup copy fails SQLite's integrity check: the source database is damaged or was altered")
                 }
             }
             try copy.close()

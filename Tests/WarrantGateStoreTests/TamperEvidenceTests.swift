@@ -220,6 +220,33 @@ struct TamperEvidenceTests {
         #expect(report.problems.contains { $0.contains("seq 7 is missing") })
     }
 
+    /// An attacker's pass: an index rebuilt without one entry, its definition then written back, hid that entry from
+    /// the report's and a ranged export's reads, while the log, read in order, verified.
+    @Test("an index that lacks an entry does not verify, and reports and ranged exports refuse to read through it")
+    func indexWithoutAnEntry() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 8, checkpointEvery: 4, key: key)
+        let since = ExportFilter(from: Date(timeIntervalSinceNow: -3600))
+        let period = try #require(ReportPeriod(String(Timestamp.format(Date()).prefix(7)), timeZone: TimeZone(identifier: "UTC")!))
+        let intact = SQLiteDatabase(pool: database.pool)
+        #expect(try verify(database).ok)
+        #expect(try LogExporter(database: intact).forEachRow(since) { _ in } == 8)
+        #expect(try ReportBuilder.requests(database: intact, period: period, timeZone: .gmt, treeSize: 8).count == 4)
+        try await database.pool.writeWithoutTransaction { db in
+            try db.execute(sql: "DROP INDEX log_time_kind")
+            try db.execute(sql: "CREATE INDEX log_time_kind ON log(time, kind) WHERE seq <> 4")
+            try db.execute(sql: "PRAGMA writable_schema = ON")
+            try db.execute(sql: "UPDATE sqlite_master SET sql = 'CREATE INDEX log_time_kind ON log(time, kind)' WHERE name = 'log_time_kind'")
+            try db.execute(sql: "PRAGMA writable_schema = OFF")
+        }
+        let altered = SQLiteDatabase(pool: try StoreDatabase.openPool(path: database.path))
+        let report = try LogVerifier(key: key.verifier).verify(database: altered, against: nil)
+        #expect(!report.ok)
+        #expect(report.problems.contains { $0.contains("integrity check") && $0.contains("log_time_kind") }, "\(report.problems)")
+        #expect(throws: StoreError.self) { try LogExporter(database: altered).forEachRow(since) { _ in } }
+        #expect(throws: StoreError.self) { try ReportBuilder.requests(database: altered, period: period, timeZone: .gmt, treeSize: 8) }
+    }
+
     @Test("truncating the tail is detected by the last checkpoint")
     func truncatedTail() async throws {
         let database = try TemporaryDatabase()

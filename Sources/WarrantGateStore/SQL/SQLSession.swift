@@ -110,6 +110,22 @@ extension SQLSession {
         }
     }
 
+    /// What SQLite's integrity check finds wrong with the log table and its indexes (`logOnly`), or with the whole
+    /// file; nothing on PostgreSQL, whose files only its server writes. An index that lacks a row hides that entry from
+    /// every read through it, such as a report's or a ranged export's, while the table, read in order, verifies.
+    func integrityProblems(logOnly: Bool) throws -> [String] {
+        guard dialect == .sqlite else { return [] }
+        let found = try fetchAll(logOnly ? "PRAGMA integrity_check(log)" : "PRAGMA integrity_check").map { try $0.text("integrity_check") }
+        return found == ["ok"] ? [] : found
+    }
+
+    /// Refuses a log whose table or indexes SQLite finds damaged or altered (``integrityProblems(logOnly:)``): what is
+    /// read through them would not be the log that verifies.
+    func requireIntactLog() throws {
+        guard let problem = try integrityProblems(logOnly: true).first else { return }
+        throw StoreError("the log's file is damaged or was altered outside the gateway (SQLite finds: \(problem)); run `warrant-gate log verify`")
+    }
+
     /// On PostgreSQL, for the rest of this transaction, gives up waiting for a lock another session holds after
     /// `milliseconds`, when given (the statement then fails); SQLite's single writer waits as its busy timeout says.
     func waitForLocks(atMost milliseconds: Int?) throws {
