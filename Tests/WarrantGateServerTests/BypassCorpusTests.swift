@@ -94,6 +94,12 @@ struct BypassCase: CustomTestStringConvertible, Sendable {
                   #"SOAPAction: "urn:example:jail:records/GetBooking""#, "Content-Length: \(SOAPRouteTests.envelope("GetBooking").utf8.count)",
               ], body: SOAPRouteTests.envelope("GetBooking")),
               statuses: [400], reason: "bad_header"),
+        .init(technique: "Connection names thousands of headers, each compared with those before it", advisory: "an attacker's pass (2026-12-05)",
+              agency: "denver-pd",
+              request: RawTLSClient.request("GET /records/inmates/2017-000123 HTTP/1.1", headers: [
+                  "Connection: " + (0..<1500).map { "x-\($0)" }.joined(separator: ","),
+              ]),
+              statuses: [400], reason: "bad_header"),
         .init(technique: "duplicate Warrant-Reference, valid one first", advisory: "Envoy CVE-2020-25017", agency: "ice-ero",
               request: RawTLSClient.request("GET /records/inmates/2017-000123 HTTP/1.1", headers: ["Warrant-Reference: JW-OK", "Warrant-Reference: I200"]),
               statuses: [400], reason: "bad_header"),

@@ -132,7 +132,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             || head.headers.reduce(0, { $0 + $1.name.utf8.count + $1.value.utf8.count }) > limits.maxHeaderBytes {
             return refuse(request, StageRefusal(.headersTooLarge))
         }
-        let nominated = HeaderRules.connectionNominated(head.headers["connection"])
+        guard let nominated = HeaderRules.connectionNominated(head.headers["connection"]) else {
+            return refuse(request, StageRefusal(.badHeader, detail: "Connection gives more than \(HeaderRules.maxConnectionOptions) names"))
+        }
         if let violation = HeaderRules.violation(in: head.headers, nominated: nominated) {
             return refuse(request, StageRefusal(.badHeader, detail: violation))
         }

@@ -10,17 +10,25 @@ enum HeaderRules {
 
     /// Header names listed in `Connection:` header values, lower-cased. The gateway drops these too, in both
     /// directions, but they can never remove a header the gateway adds, since those are added after filtering.
-    /// A list, not a set: it holds one or two names in practice and is bounded by the header size limit.
-    static func connectionNominated(_ values: some Sequence<String>) -> [String] {
+    /// Nil past ``maxConnectionOptions`` names: a list compared name by name stays short (a 16 KiB header of
+    /// thousands of names cost the event loop seconds a request).
+    static func connectionNominated(_ values: some Sequence<String>) -> [String]? {
         var names: [String] = []
+        var given = 0
         for value in values {
             for token in value.utf8.split(separator: UInt8(ascii: ",")) {
                 let name = asciiLowercased(trimmed(token))
-                if !name.isEmpty && !names.contains(name) { names.append(name) }
+                guard !name.isEmpty else { continue }
+                given += 1
+                guard given <= maxConnectionOptions else { return nil }
+                if !names.contains(name) { names.append(name) }
             }
         }
         return names
     }
+
+    /// The most names a request's `Connection` header may give: `close`, `keep-alive`, `TE` or `Upgrade` in practice.
+    static let maxConnectionOptions = 16
 
     /// The bytes without leading and trailing spaces and tabs (HTTP's optional whitespace).
     static func trimmed(_ bytes: Substring.UTF8View) -> Substring.UTF8View {
