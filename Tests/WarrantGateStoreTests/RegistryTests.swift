@@ -362,6 +362,10 @@ struct HostileInputTests {
             _ = try registry.register(judicial(first), operator: "clerk")
             _ = try registry.register(judicial(second), operator: "clerk")
         }
+        // A fourth: a letter suffix L read as a one made a case number another's twin.
+        _ = try registry.register(judicial("2024-CR-0121"), operator: "clerk")
+        _ = try registry.register(judicial("2024-CR-0012L"), operator: "clerk")
+        #expect(throws: StoreError.self) { try registry.register(judicial("2024-CR-O12l"), operator: "clerk") }
         _ = try registry.register(judicial("JW-2026-OO42"), operator: "clerk")
         #expect(throws: StoreError.self) { try registry.register(judicial("JW-2026-0042"), operator: "clerk") }
         try registry.revoke(reference: "JW-2026-OO42", reason: "typo: should be JW-2026-0042", operator: "clerk")

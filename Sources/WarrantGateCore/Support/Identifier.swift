@@ -16,13 +16,14 @@ public enum Identifier {
     }
 
     /// How people who read, copy and type a document reference tell two apart. It is read in parts between separators
-    /// (`-`, `_`, `.`, `/`): in any letter case; in a part that holds a digit, `O` as `0` and `I` or `L` as `1`; each run
-    /// of digits without its leading zeros. A separator between letters and digits counts for nothing (`JW2026` is
-    /// `JW-2026`); between two parts of the same kind it stays, so distinct numbers stay apart (`2026-01-12` is not
-    /// `2026-11-02`). `JW-2026-0001`, `jw2026-OOO1` and `JW.2026.1.` have one key.
+    /// (`-`, `_`, `.`, `/`): in any letter case; in a part that holds a digit, `O` or `o` as `0`, and `I` or `l` (the
+    /// shapes of a one, not `L` or `i`) as `1`; each run of digits without its leading zeros. A separator between
+    /// letters and digits counts for nothing (`JW2026` is `JW-2026`); between two parts of the same kind it stays, so
+    /// distinct numbers stay apart (`2026-01-12` is not `2026-11-02`, nor `JW20260001` `JW-2026-0001`).
+    /// `JW-2026-0001`, `jw2026-OOO1` and `JW.2026.1.` have one key; `2024-CR-0012L` and `2024-CR-0121` do not.
     public static func referenceKey(_ reference: String) -> String {
-        let parts = reference.lowercased().split(whereSeparator: { "-_./".contains($0) }).map { part -> String in
-            let read = part.contains(where: \.isNumber) ? String(part.map { $0 == "o" ? "0" : $0 == "i" || $0 == "l" ? "1" : $0 }) : String(part)
+        let parts = reference.split(whereSeparator: { "-_./".contains($0) }).map { part -> String in
+            let read = (part.contains(where: \.isNumber) ? String(part.map { "Oo".contains($0) ? "0" : "Il".contains($0) ? "1" : $0 }) : String(part)).lowercased()
             var trimmed = "", digits = ""
             for character in read + " " {
                 if character.isASCII, character.isNumber {
