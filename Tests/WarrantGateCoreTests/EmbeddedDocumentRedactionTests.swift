@@ -56,6 +56,34 @@ struct EmbeddedDocumentRedactionTests {
         #expect(Self.outcome(document, type) == .refused(.refused), "\(document)")
     }
 
+    /// A records system that wraps its NIEM XML in JSON (`{"document":"<nc:Person>…"}`): the client parses the string
+    /// as XML, and the redactor cannot remove an element inside it.
+    @Test("an element or attribute named as a redacted field, in XML inside a JSON string, refuses the response", arguments: [
+        #"{"document":"<Person><citizenship>MX</citizenship></Person>"}"#,
+        #"{"document":"<nc:Person><nc:Citizenship>MX</nc:Citizenship></nc:Person>"}"#,
+        #"{"a":[1,{"b":"<Person alien_number=\"A201\"/>"}]}"#,
+        #"{"document":"<Person\n  aNumber = 'A201'>x</Person>"}"#,
+        // Go's encoder writes `<` and `>` as escapes; a name's letters may be escaped too.
+        #"{"document":"\u003cPerson\u003e\u003ccitizenship\u003eMX\u003c/citizenship\u003e\u003c/Person\u003e"}"#,
+        #"{"document":"<citi\u007aenship>MX</citizenship>"}"#,
+        #"{"document":"<r><citizenship"}"#,
+        #"{"document":"<r><x:alienNumber>A201</x:alienNumber></r>"}"#,
+    ])
+    func markupRefused(document: String) {
+        #expect(Self.outcome(document, .json) == .refused(.refused), "\(document)")
+    }
+
+    @Test("XML, HTML and prose with < in JSON strings that name no redacted field pass unchanged", arguments: [
+        #"{"document":"<Person><name>Ana</name><note a=\"citizenship\">x</note></Person>"}"#,
+        #"{"note":"if a < b and c<d then 3<4; x<-y"}"#,
+        #"{"html":"<p class=\"n\">Citizenship interview scheduled</p><br/>"}"#,
+        #"{"note":"<b>kept</b>","citizenship":"<b>a removed value is not read</b>"}"#,
+    ])
+    func markupKept(document: String) {
+        let kept = document.replacingOccurrences(of: #","citizenship":"<b>a removed value is not read</b>""#, with: "")
+        #expect(Self.outcome(document, .json) == .kept(kept), "\(document)")
+    }
+
     @Test("quotes in prose, and serialized documents without such a key, pass unchanged", arguments: [
         (#"{"note":"He said \"yes\": fine"}"#, RedactableMediaType.json),
         (#"{"d":"{\"bookingNumber\":\"2017-000456\"}"}"#, .json),

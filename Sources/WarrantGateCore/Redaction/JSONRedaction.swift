@@ -118,6 +118,8 @@ private struct JSONRedactionMachine {
     /// and where its unread bytes begin in this piece.
     private var embeddedKeys = EmbeddedKeyReader()
     private var embeddedFrom = 0
+    /// The names of XML markup written into the kept string value being read (`"<nc:PersonCitizenshipText>…"`).
+    private var tags = EmbeddedTagReader()
     /// Whether the kept string value being read has had an escape: from its first, its characters are fed to
     /// ``embeddedKeys`` decoded (a string without escapes holds no serialized document's quotes, and costs nothing).
     private var stringEscaped = false
@@ -276,7 +278,9 @@ private struct JSONRedactionMachine {
                 mode = .hex
                 index += 1
             case .utf8:
+                let continued = index
                 index = try utf8Continuation(bytes, from: index)
+                if tags.inTag { try feedTags(UnsafeRawBufferPointer(rebasing: bytes[continued..<index]), at: continued) }
                 if utf8Need == 0 { mode = .string }
             case .minus:
                 let byte = bytes[index]
@@ -492,10 +496,11 @@ private struct JSONRedactionMachine {
         var index = start
         let count = bytes.count
         while index < count {
-            if index + 8 <= count {
+            // Inside markup's tag every character is read (``EmbeddedTagReader``).
+            if !tags.inTag, index + 8 <= count {
                 let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
                 // The lowest flagged byte is a real stop (see `JSONScanner.stringStops`); high bits are exact.
-                let stops = JSONScanner.stringStops(word) | word & 0x8080_8080_8080_8080
+                let stops = JSONScanner.stringStops(word) | Self.lessThanSigns(word) | word & 0x8080_8080_8080_8080
                 if stops == 0 {
                     index += 8
                     continue
@@ -543,12 +548,18 @@ private struct JSONRedactionMachine {
             case 0x80...:
                 nonASCII = true
                 try utf8Lead(byte, at: index)
+                let lead = index
                 index = try utf8Continuation(bytes, from: index + 1)
+                if tags.inTag { try feedTags(UnsafeRawBufferPointer(rebasing: bytes[lead..<index]), at: lead) }
                 if utf8Need > 0 {
                     mode = .utf8
                     return index
                 }
+            case UInt8(ascii: "<"):
+                if role == .value, run >= 0 { try feedTags(CollectionOfOne(byte), at: index) }
+                index += 1
             default:
+                if tags.inTag { try feedTags(CollectionOfOne(byte), at: index) }
                 index += 1
             }
         }
@@ -560,6 +571,9 @@ private struct JSONRedactionMachine {
     /// (``endUnicodeEscape(at:)``).
     private mutating func embeddedEscape(_ escape: UInt8, at index: Int) throws(RedactionError) {
         embeddedFrom = index + 1
+        if tags.inTag, escape != UInt8(ascii: "u") {
+            try feedTags(CollectionOfOne("nrtbf".utf8.contains(escape) ? 0x20 : escape), at: index)
+        }
         switch escape {
         case UInt8(ascii: "\""): embeddedKeys.quote()
         case UInt8(ascii: "u"): break
@@ -586,6 +600,28 @@ private struct JSONRedactionMachine {
         }
     }
 
+    /// Feeds the markup reader a kept string value's characters, and refuses the document at an element or attribute
+    /// named as a redacted field: a client that parses the string as XML reads it.
+    private mutating func feedTags(_ characters: some Sequence<UInt8>, at index: Int) throws(RedactionError) {
+        for byte in characters {
+            if let name = tags.feed(byte) { try refuseTag(name, at: index) }
+        }
+    }
+
+    private func refuseTag(_ name: [UInt8], at index: Int) throws(RedactionError) {
+        let text = String(decoding: name, as: UTF8.self)
+        if keys.fields.contains(text) {
+            throw RedactionError(.refused, "a string holds XML with a redacted field (<\(text)>), which a client would parse", offset: consumed + index)
+        }
+    }
+
+    /// The high bit of each byte of `word` that may be `<`, as ``JSONScanner/stringStops(_:)`` flags its stops.
+    private static func lessThanSigns(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let lessThan = word ^ (ones &* 0x3c)
+        return (lessThan &- ones) & ~lessThan & 0x8080_8080_8080_8080
+    }
+
     /// Feeds the reader the string's bytes from ``embeddedFrom`` up to `end` of this piece.
     private mutating func feedEmbedded(_ bytes: UnsafeRawBufferPointer, upTo end: Int) throws(RedactionError) {
         guard stringEscaped, end > embeddedFrom else { return }
@@ -595,6 +631,7 @@ private struct JSONRedactionMachine {
 
     private mutating func closeString(_ bytes: UnsafeRawBufferPointer, quote: Int, _ emit: Emit) throws(RedactionError) {
         stringTail = nil
+        if tags.inTag, let name = tags.finish() { try refuseTag(name, at: quote) }
         if stringEscaped {
             if role == .value, run >= 0 { try feedEmbedded(bytes, upTo: quote) }
             embeddedKeys.reset()
@@ -646,6 +683,10 @@ private struct JSONRedactionMachine {
         if role == .value, run >= 0 {
             // `\u0022` is a quote too, as System.Text.Json writes it; any other character is part of a name.
             embeddedFrom = index
+            if hexValue == 0x3c || tags.inTag {
+                // `\u003c` is a `<`, as Go's encoder writes it; half of a surrogate pair a byte of a name.
+                try feedTags(Unicode.Scalar(hexValue).map { Array(String($0).utf8) } ?? [0x80], at: index)
+            }
             if hexValue == 0x22 {
                 embeddedKeys.quote()
             } else {
