@@ -135,6 +135,12 @@ struct HeaderRulesTests {
         #expect(HeaderRules.returnedStatus(HTTPResponseStatus(statusCode: 299, reasonPhrase: "Citizenship MX")) == .ok)
         #expect(HeaderRules.returnedStatus(HTTPResponseStatus(statusCode: 418)) == .imATeapot)
         #expect(HeaderRules.returnedStatus(HTTPResponseStatus(statusCode: 599)).code == 500)
+        // A re-pass: thousands of directives, each compared with those kept before it, held the event loop.
+        let directives = (0..<6000).map { "max-age=\($0)" }.joined(separator: ", ")
+        #expect(HeaderRules.returnable(["Cache-Control": directives], bodyUnmodified: true)?.first(name: "cache-control")?
+            .split(separator: ",").count == ReturnedHeaderValue.maxListItems)
+        let varied = (0..<(ReturnedHeaderValue.maxListItems + 1)).map { _ in "Accept" }.joined(separator: ", ")
+        #expect(HeaderRules.returnable(["Vary": varied], bodyUnmodified: true)?.first(name: "vary") == "*")
         // Past the bound, nothing: an HTTP/2 client would refuse the head after the decision was logged as answered.
         #expect(HeaderRules.returnable(HTTPHeaders(Array(repeating: ("Date", "Tue, 01 Dec 2026 20:00:00 GMT"), count: 300)), bodyUnmodified: true) == nil)
         // A redacted body's type keeps its type and charset, none of the upstream's other words.
@@ -178,6 +184,12 @@ struct HeaderRulesTests {
             ("/api/records/Citizenship/MX", redacting, nil),
             ("/api/records/alien_number/A201", redacting, nil),
             ("/api/records/2017-000123", keeping, nil),
+            // A re-pass: a name beside its value in one segment, glued to it, or split across two.
+            ("/api/records/2017-000123/citizenship=MX", redacting, nil),
+            ("/api/records/2017-000123/CitizenshipMX", redacting, nil),
+            ("/api/records/alien-number:A201", redacting, nil),
+            ("/api/records/citizen/ship/MX", redacting, nil),
+            ("/api/records/citizenship/../2017-000123", redacting, "/records/2017-000123"),
         ]
         for (given, redactor, expected) in passed {
             #expect(HeaderRules.returnedLocation(given, from: endpoint, redactor: redactor) == expected, "\(given.prefix(80))")

@@ -113,6 +113,32 @@ struct HostileClientTests {
         }
     }
 
+    /// An attacker's pass: a client that waits for `100 Continue` before its body (curl does, for large bodies) waited
+    /// in vain, and an HTTP/1.1 request without `Host` was forwarded.
+    @Test("Expect: 100-continue is answered once the body is wanted; an HTTP/1.1 request without Host is refused")
+    func expectContinueAndHost() async throws {
+        try await withGateway { gateway in
+            let connection = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            let body = Array(#"{"bookingNumber":"2017-000123","visitor":"J. Counsel","purpose":"legal","scheduledFor":"2026-12-02T10:00:00Z"}"#.utf8)
+            let interim = try await connection.exchange(Self.keepAlive(
+                "POST /visitation/visits HTTP/1.1", headers: ["Content-Length: \(body.count)", "Content-Type: application/json", "Expect: 100-continue"], body: []
+            ))
+            #expect(interim.raw == "HTTP/1.1 100 Continue\r\n\r\n", "\(interim.raw.prefix(200))")
+            let final = try await connection.exchange(body)
+            #expect((200..<300).contains(final.status), "\(final.raw.prefix(200))")
+            // Refused before its body is wanted: the final answer comes first, with no 100.
+            let refused = try await connection.exchange(Self.keepAlive(
+                "POST /visitation/visits HTTP/1.1", headers: ["Content-Length: 5", "Content-Type: text/plain", "Expect: 100-continue"], body: []
+            ))
+            #expect(refused.status == 400, "\(refused.raw.prefix(200))")
+            await connection.close()
+            let hostless = try await RawTLSClient.send(Array("GET /records/inmates/2017-000123 HTTP/1.1\r\nConnection: close\r\n\r\n".utf8),
+                                                       port: gateway.port, pki: gateway.pki, agency: "denver-pd")
+            #expect(hostless.status == 400 && hostless.reason == "bad_header", "\(hostless.raw.prefix(300))")
+            #expect(gateway.recorder.requests.map(\.method) == ["POST"])
+        }
+    }
+
     /// A request whose connection's chain must be validated again (here, the trust was replaced after the first
     /// request) is held while that runs off the loop; its body arrives meanwhile, held only to the largest limit of
     /// any route. Once the route is known, a body over that route's own limit is refused, length declared or not.

@@ -139,6 +139,10 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             return refuse(request, StageRefusal(.badHeader, detail: violation))
         }
         request.connectionNominated = nominated
+        // RFC 9112 §3.2: an HTTP/1.1 request names its host (HTTP/2's `:authority` reaches here as `Host`).
+        if head.version == .http1_1, !head.headers.contains(name: "host") {
+            return refuse(request, StageRefusal(.badHeader, detail: "an HTTP/1.1 request must give Host"))
+        }
         let warrantReference = head.headers.first(name: "warrant-reference")
         request.warrantReference = warrantReference
         request.record.warrantReference = warrantReference.map { String($0.prefix(128)) }
@@ -173,7 +177,14 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         if request.bodyOverflowed || (request.body?.readableBytes ?? 0) > request.bodyLimit {
             return refuse(request, StageRefusal(.bodyTooLarge))
         }
-        if request.receivedEnd { bodyComplete(request) }
+        if request.receivedEnd { return bodyComplete(request) }
+        // A client that waits for leave to send its body (RFC 9110 §10.1.1) has it once the body is wanted; any other
+        // answer before then is final. Never to HTTP/1.0, which has no interim answers.
+        if let context, request.head.version != .http1_0,
+           request.head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+            let version: HTTPVersion = isHTTP2 ? .http2 : .http1_1
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: .continue))), promise: nil)
+        }
     }
 
     /// The body a route takes has arrived whole (or ended short of its declared length).
@@ -390,6 +401,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         if unmodified {
             // On a redacted route a bodyless answer's length (HEAD's, a 304's) is the unredacted document's.
             if resetsContent {
+                headers.remove(name: "Content-Encoding")
                 headers.add(name: "Content-Length", value: "0")
             } else if let length = head.headers.first(name: "content-length"), plan.redactor.isEmpty || length == "0" {
                 headers.add(name: "Content-Length", value: length)

@@ -188,8 +188,9 @@ enum HeaderRules {
     /// other. Nil unless it names the upstream itself (a path, or an absolute URL of the endpoint's origin) under the
     /// endpoint's base path, as a canonical target (``CanonicalTarget``) of at most ``maxLocationBytes``; it is sent
     /// in canonical form, without the base path. Where answers are redacted its words are the upstream's too: one
-    /// with a query, or a path segment the redactor removes as a field, is not passed on, nor any where only chosen
-    /// fields are kept.
+    /// with a query, or a path whose segments, read together, hold a name the redactor removes
+    /// (``RedactedNames/appear(within:)``: `…/citizenship=MX`), is not passed on, nor any where only chosen fields
+    /// are kept.
     static func returnedLocation(_ value: String, from endpoint: UpstreamEndpoint, redactor: ResponseRedactor) -> String? {
         guard redactor.keepOnly == nil else { return nil }
         var given = Substring(trimmed(value[...].utf8))
@@ -201,7 +202,7 @@ enum HeaderRules {
         if onGateway.isEmpty || onGateway.hasPrefix("?") { onGateway = "/" + onGateway }
         guard onGateway.hasPrefix("/"), let target = try? CanonicalTarget(raw: String(onGateway)) else { return nil }
         if !redactor.isEmpty {
-            guard target.query.isEmpty, !target.segments.contains(where: redactor.names.containsField) else { return nil }
+            guard target.query.isEmpty, !redactor.names.appear(within: target.segments.joined()) else { return nil }
         }
         let location = target.target
         return location.utf8.count <= maxLocationBytes ? location : nil
@@ -284,12 +285,19 @@ enum ReturnedHeaderValue {
     }
 
     /// The comma-separated items of `value`, lower-cased and trimmed, that `keep` keeps (as it rewrites them), joined;
-    /// nil if none is kept, or, `allOrNothing`, if any is not.
+    /// nil if none is kept, or, `allOrNothing`, if any is not. Only the first ``maxListItems`` items are read (all or
+    /// nothing: more is nothing), so that each is compared with the few kept before it.
     private static func rebuiltList(_ value: String, allOrNothing: Bool = false, _ keep: (String) -> String?) -> String? {
         var kept: [String] = []
+        var read = 0
         for item in value.split(separator: ",") {
             let token = HeaderRules.lowercasedToken(item)
             if token.isEmpty { continue }
+            read += 1
+            guard read <= maxListItems else {
+                if allOrNothing { return nil }
+                break
+            }
             guard let rewritten = keep(token) else {
                 if allOrNothing { return nil }
                 continue
@@ -298,6 +306,10 @@ enum ReturnedHeaderValue {
         }
         return kept.isEmpty ? nil : kept.joined(separator: ", ")
     }
+
+    /// The most items of a returned header's list that are read: far more than a `Cache-Control`, `Vary` or
+    /// `Content-Encoding` of any records system holds.
+    static let maxListItems = 32
 
     /// A delta-seconds value: 1 to 10 digits.
     private static func isSeconds(_ text: String) -> Bool {
