@@ -111,15 +111,14 @@ public enum AuditBundle {
     public static func verify(path: String, key: LogVerifierKey?, against external: String?) throws -> VerificationReport {
         var lines = try LineReader(path: path)
         let decoder = UniqueKeyJSONDecoder()
-        guard let first = try lines.next(), let header = try? decoder.decode(Header.self, from: Data(first.utf8)), header.format == formatName else {
+        guard let first = (try? lines.next()) ?? nil, let header = try? decoder.decode(Header.self, from: Data(first.utf8)), header.format == formatName else {
             throw StoreError("\(path) is not a \(formatName) file")
         }
         let verifierKey = try key ?? LogVerifierKey(encoded: header.verifierKey)
         return try LogVerifier(key: verifierKey).verify(entries: { visit in
             while let text = try lines.next() {
                 guard !text.isEmpty else { continue }
-                let line = try decoder.decode(Line.self, from: Data(text.utf8))
-                try visit(LogVerifier.Entry(seq: line.seq, kind: line.kind, time: line.time, decisionId: line.decisionId, entry: line.entry, storedLeaf: nil))
+                try visit(try lines.entry(text, decoder: decoder))
             }
         }, checkpointNotes: header.checkpoints, against: external)
     }
@@ -127,6 +126,9 @@ public enum AuditBundle {
 
 /// Reads a file line by line, holding one line (at most ``maximumLineBytes``) and one read at a time.
 struct LineReader {
+    /// Lines returned so far, to name one that is refused.
+    private(set) var lineNumber = 0
+
     /// Far above any log entry's line: an entry is a decision record, a registry change or a checkpoint.
     static let maximumLineBytes = 16 << 20
 
@@ -146,13 +148,16 @@ struct LineReader {
         self.path = path
     }
 
+    /// The next line, without its newline; nil at the end of the file. A line that is not UTF-8 throws
+    /// ``UnreadableEntry``: read otherwise, the file that verifies would not be the one other tools read.
     mutating func next() throws -> String? {
         while true {
             if let newline = buffer[scanned...].firstIndex(of: 0x0a) {
-                let line = String(decoding: buffer[start..<newline], as: UTF8.self)
-                start = newline + 1
-                scanned = start
-                return line
+                defer {
+                    start = newline + 1
+                    scanned = start
+                }
+                return try text(buffer[start..<newline])
             }
             scanned = buffer.count
             guard buffer.count - start <= Self.maximumLineBytes else {
@@ -161,7 +166,7 @@ struct LineReader {
             if done {
                 guard start < buffer.count else { return nil }
                 defer { start = buffer.count }
-                return String(decoding: buffer[start...], as: UTF8.self)
+                return try text(buffer[start...])
             }
             // What was returned is dropped before the buffer grows, so it holds one line and one read.
             if start > 0 {
@@ -172,5 +177,24 @@ struct LineReader {
             let chunk = try handle.read(upToCount: 1 << 16) ?? Data()
             if chunk.isEmpty { done = true } else { buffer.append(contentsOf: chunk) }
         }
+    }
+
+    private mutating func text(_ bytes: ArraySlice<UInt8>) throws -> String {
+        lineNumber += 1
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw UnreadableEntry(detail: "\(path): line \(lineNumber) is not UTF-8")
+        }
+        return text
+    }
+
+    /// A bundle's or an archive's entry line, decoded; one that is not an entry throws ``UnreadableEntry``.
+    func entry(_ text: String, decoder: UniqueKeyJSONDecoder) throws -> LogVerifier.Entry {
+        let line: AuditBundle.Line
+        do {
+            line = try decoder.decode(AuditBundle.Line.self, from: Data(text.utf8))
+        } catch {
+            throw UnreadableEntry(detail: "\(path): line \(lineNumber) is not a log entry (\(String(describing: error).prefix(200)))")
+        }
+        return LogVerifier.Entry(seq: line.seq, kind: line.kind, time: line.time, decisionId: line.decisionId, entry: line.entry, storedLeaf: nil)
     }
 }

@@ -174,13 +174,12 @@ public enum LogArchive {
     static func entries(path: String, visit: (LogVerifier.Entry) throws -> Void) throws -> (from: UInt64, through: UInt64) {
         var lines = try LineReader(path: path)
         let decoder = UniqueKeyJSONDecoder()
-        guard let first = try lines.next(), let header = try? decoder.decode(Header.self, from: Data(first.utf8)), header.format == formatName else {
+        guard let first = (try? lines.next()) ?? nil, let header = try? decoder.decode(Header.self, from: Data(first.utf8)), header.format == formatName else {
             throw StoreError("\(path) is not a \(formatName) file")
         }
         while let text = try lines.next() {
             guard !text.isEmpty else { continue }
-            let line = try decoder.decode(AuditBundle.Line.self, from: Data(text.utf8))
-            try visit(LogVerifier.Entry(seq: line.seq, kind: line.kind, time: line.time, decisionId: line.decisionId, entry: line.entry, storedLeaf: nil))
+            try visit(try lines.entry(text, decoder: decoder))
         }
         return (header.fromSeq, header.throughSeq)
     }

@@ -5,7 +5,10 @@ import WarrantGateCore
 public struct VerificationReport: Sendable {
     public var entries: UInt64 = 0
     public var checkpoints = 0
+    /// The problems found, the first ``maxListedProblems`` of them; the rest are counted in ``unlistedProblems``, so
+    /// that a hostile file of millions of bad lines costs no more memory than a few.
     public var problems: [String] = []
+    public var unlistedProblems = 0
     /// The first sequence number known to be bad, if one could be named.
     public var firstBadSeq: UInt64?
     public var root: Merkle.Hash = Merkle.emptyRoot
@@ -27,6 +30,8 @@ public struct VerificationReport: Sendable {
     public var backdated: (count: UInt64, first: UInt64)?
 
     public var ok: Bool { problems.isEmpty }
+    public var problemCount: Int { problems.count + unlistedProblems }
+    public static let maxListedProblems = 100
 
     /// The entries after ``signedSize``: they verify only against each other, and anyone who could write the
     /// database could have written them. A live log has a few (until the next checkpoint); a bundle or a backup
@@ -36,7 +41,7 @@ public struct VerificationReport: Sendable {
     /// Records a problem. Values it quotes come from the entries, hostile in a bundle or an archive: they are
     /// escaped for a terminal (``TerminalText``).
     mutating func fail(_ problem: String, seq: UInt64? = nil) {
-        problems.append(TerminalText.escaped(problem))
+        if problems.count < Self.maxListedProblems { problems.append(TerminalText.escaped(problem)) } else { unlistedProblems += 1 }
         if let seq, firstBadSeq.map({ seq < $0 }) ?? true { firstBadSeq = seq }
     }
 
@@ -45,6 +50,13 @@ public struct VerificationReport: Sendable {
         guard unsignedEntries > 0 else { return }
         fail("entries \(signedSize + 1)…\(entries) are covered by no signed checkpoint (the latest that matches covers \(signedSize)): \(remedy)", seq: signedSize + 1)
     }
+}
+
+/// A line of a bundle or an archive that is no entry: not UTF-8, or not an entry's JSON. Verification records it as a
+/// problem and reads no further.
+struct UnreadableEntry: Error, CustomStringConvertible {
+    let detail: String
+    var description: String { detail }
 }
 
 /// Recomputes the Merkle tree from the entries themselves — trusting no stored hash — and checks it against every
@@ -132,27 +144,32 @@ public struct LogVerifier {
         }
         checkTargets()
         var latestTime: Date?
-        try entries { entry in
-            if let time = Timestamp.parse(entry.time) {
-                if let latest = latestTime, latest.timeIntervalSince(time) > EntryTime.longestDecision + EntryTime.clockAllowance {
-                    report.backdated = (count: (report.backdated?.count ?? 0) + 1, first: report.backdated?.first ?? entry.seq)
+        do {
+            try entries { entry in
+                if let time = Timestamp.parse(entry.time) {
+                    if let latest = latestTime, latest.timeIntervalSince(time) > EntryTime.longestDecision + EntryTime.clockAllowance {
+                        report.backdated = (count: (report.backdated?.count ?? 0) + 1, first: report.backdated?.first ?? entry.seq)
+                    }
+                    latestTime = max(latestTime ?? time, time)
                 }
-                latestTime = max(latestTime ?? time, time)
+                let expected = frontier.size + 1
+                if entry.seq != expected {
+                    report.fail(entry.seq > expected ? "seq \(expected) is missing (the next entry is seq \(entry.seq))" : "seq \(entry.seq) is out of order", seq: min(expected, entry.seq))
+                }
+                let leaf = LogLeaf.hash(kind: entry.kind, entry: Array(entry.entry.utf8))
+                if let stored = entry.storedLeaf, stored != leaf {
+                    report.fail("seq \(entry.seq) does not match its leaf hash: the entry was edited", seq: entry.seq)
+                }
+                if let problem = Self.columnProblem(entry) { report.fail("seq \(entry.seq): \(problem)", seq: entry.seq) }
+                if entry.kind == LogKind.admin.rawValue, let action = Self.rollbackActions.first(where: { entry.entry.contains(#""action":"\#($0)""#) }) {
+                    report.rollbacks.append((entry.seq, action))
+                }
+                frontier.append(leaf: leaf)
+                checkTargets()
             }
-            let expected = frontier.size + 1
-            if entry.seq != expected {
-                report.fail(entry.seq > expected ? "seq \(expected) is missing (the next entry is seq \(entry.seq))" : "seq \(entry.seq) is out of order", seq: min(expected, entry.seq))
-            }
-            let leaf = LogLeaf.hash(kind: entry.kind, entry: Array(entry.entry.utf8))
-            if let stored = entry.storedLeaf, stored != leaf {
-                report.fail("seq \(entry.seq) does not match its leaf hash: the entry was edited", seq: entry.seq)
-            }
-            if let problem = Self.columnProblem(entry) { report.fail("seq \(entry.seq): \(problem)", seq: entry.seq) }
-            if entry.kind == LogKind.admin.rawValue, let action = Self.rollbackActions.first(where: { entry.entry.contains(#""action":"\#($0)""#) }) {
-                report.rollbacks.append((entry.seq, action))
-            }
-            frontier.append(leaf: leaf)
-            checkTargets()
+        } catch let unreadable as UnreadableEntry {
+            // A file's line that is no entry: the entries after it cannot be placed in the tree.
+            report.fail("\(unreadable.detail): the entries after it were not read", seq: frontier.size + 1)
         }
         report.entries = frontier.size
         report.root = frontier.root

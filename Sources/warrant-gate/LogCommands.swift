@@ -242,9 +242,9 @@ struct LogCommand: ParsableCommand {
                 report = try storeCall { try store.verify(key: trusted, archives: archive, against: external, lastSigned: lastSigned) }
             }
             guard report.ok else {
-                for problem in report.problems { FileHandle.standardError.write(Data("  \(problem)\n".utf8)) }
+                report.writeProblems()
                 let first = report.firstBadSeq.map { "; first bad sequence number: \($0)" } ?? ""
-                throw CLIError(.refused, "the log does NOT verify (\(report.problems.count) problems\(first))")
+                throw CLIError(.refused, "the log does NOT verify (\(report.problemCount) problems\(first))")
             }
             print("ok: \(report.entries) entries, \(report.checkpoints) signed checkpoints, root \(Data(report.root).base64EncodedString())\(external != nil ? ", consistent with the checkpoint held elsewhere" : "")")
             print("  signed: entries 1…\(report.signedSize) are covered by a signed checkpoint that matches")
@@ -398,3 +398,11 @@ extension LogCommand {
 }
 
 extension Effect: ExpressibleByArgument {}
+
+extension VerificationReport {
+    /// Writes the problems listed to standard error, one a line, and how many more were found.
+    func writeProblems() {
+        for problem in problems { FileHandle.standardError.write(Data("  \(problem)\n".utf8)) }
+        if unlistedProblems > 0 { FileHandle.standardError.write(Data("  … and \(unlistedProblems) more problems\n".utf8)) }
+    }
+}

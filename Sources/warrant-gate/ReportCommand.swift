@@ -127,10 +127,10 @@ extension ReportCommand {
         let key = try storeCall { try keyFiles.verifierKey() }
         let report = try storeCall { try store.verify(key: key, archives: archive, against: nil) }
         guard report.ok else {
-            for problem in report.problems { FileHandle.standardError.write(Data("  \(problem)\n".utf8)) }
+            report.writeProblems()
             let archives = archive.isEmpty ? "" : " (with --archive, give every archive of the log, oldest first)"
             throw CLIError(.refused, """
-                the log does NOT verify\(archives) (\(report.problems.count) problems), so its figures may count altered entries: \
+                the log does NOT verify\(archives) (\(report.problemCount) problems), so its figures may count altered entries: \
                 no report was written. See `warrant-gate log verify`.
                 """)
         }

@@ -179,6 +179,33 @@ struct BackupCLITests {
         #expect(try CLIProcess.run(["log", "verify-proof", link, "--key", pub]).status == 3)
     }
 
+    /// An attacker's pass on auditors' inputs: a genuine bundle with invalid UTF-8 appended verified (the bytes were
+    /// read as U+FFFD); a malformed line exited 1, as a tool error; and a bundle of millions of junk lines kept and
+    /// printed every problem (738 MB for 3 million lines).
+    @Test("a bundle line that is not UTF-8 or not an entry does not verify; problems past the first hundred are counted")
+    func hostileBundleLines() throws {
+        let scratch = try Scratch()
+        let (db, _) = try site(scratch)
+        let bundle = scratch.url.appendingPathComponent("audit.bundle").path
+        #expect(try CLIProcess.run(["log", "export", "--format", "bundle", "--out", bundle] + db).status == 0)
+        let pub = scratch.url.appendingPathComponent("log-signing.key.pub").path
+        let genuine = try Data(contentsOf: URL(fileURLWithPath: bundle))
+        for (label, appended) in [("not UTF-8", Data([0xff, 0xfe, 0xc0, 0xa2, 0x0a])), ("not a log entry", Data(#"{"seq":1e400}"#.utf8 + [0x0a]))] {
+            try (genuine + appended).write(to: URL(fileURLWithPath: bundle))
+            let result = try CLIProcess.run(["log", "verify", "--bundle", bundle, "--key", pub])
+            #expect(result.status == 3, "\(label): \(result.stderr)")
+            #expect(result.stderr.contains("is \(label)"), "\(label): \(result.stderr)")
+        }
+        let header = genuine.prefix(through: genuine.firstIndex(of: 0x0a)!)
+        try (header + Data(String(repeating: #"{"seq":1,"kind":"x","time":"t","entry":"e"}"#  + "\n", count: 500).utf8))
+            .write(to: URL(fileURLWithPath: bundle))
+        let junk = try CLIProcess.run(["log", "verify", "--bundle", bundle, "--key", pub])
+        #expect(junk.status == 3)
+        // The first hundred problems, one a line, then the count of the rest.
+        #expect(junk.stderr.split(separator: "\n").count < 110, "\(junk.stderr.prefix(300))")
+        #expect(junk.stderr.contains("more problems"), "\(junk.stderr.suffix(300))")
+    }
+
     @Test("a backup while the demo gateway serves; a restore over its database is refused while it runs, and works once it stops")
     func liveGateway() throws {
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/curl"), "curl is needed: .ci/run installs it")
