@@ -110,13 +110,15 @@ struct PostgresLogTests {
                 await #expect(throws: (any Error).self) {
                     try await gateway.query("UPDATE settings SET key = 'time-zone', value = 'America/Denver' WHERE key = 'two-person-rule'", logger: logger)
                 }
-                // Subtrees of the right length but forged pass the trigger; the signer then refuses to sign them, and the
-                // walk over the log finds them.
-                try await gateway.query("UPDATE tree_frontier SET subtrees = decode(repeat('01', 33), 'hex') WHERE id = 1", logger: logger)
+                // Subtrees of the right length but forged, at the same size, are refused too (a PostgreSQL pass: they
+                // jammed every later append and checkpoint); forged ones an append writes are the signer's to refuse
+                // (`forgedFrontierNotSigned`).
+                await #expect(throws: (any Error).self) {
+                    try await gateway.query("UPDATE tree_frontier SET subtrees = decode(repeat('01', 33), 'hex') WHERE id = 1", logger: logger)
+                }
                 let key = LogSigningKey(name: "county.example/warrant-gate")
                 let store = try cluster.store(user: Self.gatewayRole)
-                #expect(throws: StoreError.self) { try store.checkpointer(key: key, lastSigned: nil).sign() }
-                #expect(try !store.verify(key: key.verifier, against: nil).ok)
+                #expect(try store.verify(key: key.verifier, against: nil).problems == ["there is no signed checkpoint to verify against"])
             }
             try await cluster.withClient { owner in
                 for statement in ["UPDATE log SET entry = '{}' WHERE seq = 1", "DELETE FROM log WHERE seq = 2", "TRUNCATE log"] {
@@ -146,11 +148,19 @@ struct PostgresLogTests {
                 let store = try cluster.store(user: Self.gatewayRole)
                 let signed = try await blocking { try store.checkpointer(key: key, lastSigned: nil).sign() }
                 let first = try #require(signed)
+                // Rewritten at the same size, the frontier's hashes are refused (a PostgreSQL pass: that jammed the site);
+                // an appender still writes the subtrees its own entry reaches: 5 entries (4 + 1) become 6 (4 + 2).
+                let rewritten = "UPDATE tree_frontier SET subtrees = substring(subtrees from 1 for octet_length(subtrees) - 32) || sha256('forged'::bytea) WHERE id = 1"
+                await #expect(throws: (any Error).self) { try await gateway.query(PostgresQuery(unsafeSQL: rewritten), logger: logger) }
+                let entry = Self.entry(5), leaf = LogLeaf.hash(kind: entry.kind.rawValue, entry: entry.canonical)
                 try await gateway.query("""
-                    UPDATE tree_frontier SET subtrees = substring(subtrees from 1 for octet_length(subtrees) - 32) || sha256('forged'::bytea)
-                    WHERE id = 1
+                    INSERT INTO log (seq, kind, time, decision_id, entry, leaf_hash)
+                    VALUES (6, 'decision', '2026-12-02T10:00:00.000Z', 'd-5', \(String(decoding: entry.canonical, as: UTF8.self)), \(ByteBuffer(bytes: leaf)))
                     """, logger: logger)
-                try await log.append((5..<305).map(Self.entry))
+                try await gateway.query(
+                    "UPDATE tree_frontier SET size = 6, subtrees = substr(subtrees, 1, 33) || '\\x01'::bytea || sha256('forged'::bytea) WHERE id = 1", logger: logger
+                )
+                try await log.append((6..<305).map(Self.entry))
                 await #expect(throws: StoreError.self) { try await blocking { try store.checkpointer(key: key, lastSigned: nil).sign() } }
                 let checkpoints = try store.database.read { try Checkpointer.all($0) }
                 #expect(checkpoints.map(\.id) == [first.id], "nothing signed after the forgery")

@@ -176,6 +176,10 @@ extension StoreBackendTests {
             #expect(await refusal(cluster, as: Self.gatewayRole, "DELETE FROM log WHERE seq = 1") == "42501")
             #expect(await refusal(cluster, as: Self.adminRole, "DELETE FROM log WHERE seq = 1") == "42501")
             #expect(await refusal(cluster, as: Self.gatewayRole, "UPDATE log SET entry = '{}' WHERE seq = 1") == "42501")
+            // A PostgreSQL pass: the frontier's hashes rewritten at the same size (the length kept) jammed every later
+            // append and checkpoint of the site.
+            let rewritten = "UPDATE tree_frontier SET subtrees = pg_catalog.decode(pg_catalog.repeat('00', pg_catalog.octet_length(subtrees)), 'hex')"
+            #expect(await refusal(cluster, as: Self.gatewayRole, rewritten) == "P0001")
             #expect(await refusal(cluster, as: Self.gatewayRole, "INSERT INTO documents (reference) VALUES ('JW-RAW')") == "42501")
 
             // Nor may anyone bring an expired warrant back, approve one without an approver, widen one or remove one;

@@ -132,15 +132,21 @@ public enum PostgresSchema {
         END $$
         """,
         // The frontier moves only forward, over rows that are all there, to the end of the log, and holds one subtree
-        // (33 bytes) per bit of its size.
+        // (33 bytes) per bit of its size, largest first. The subtrees that the appended entries do not reach (one per
+        // bit above the highest bit in which the two sizes differ; all of them for the same size) stay as they were:
+        // rewritten, every later append and checkpoint would build on hashes of no entries.
         """
         CREATE OR REPLACE FUNCTION warrant_gate_frontier_follows_log() RETURNS trigger LANGUAGE plpgsql
         \(functionSearchPath) AS $$
+        DECLARE
+            kept bigint := OLD.size & ~((1::bigint << pg_catalog.length(ltrim((OLD.size # NEW.size)::bit(64)::text, '0'))) - 1);
+            kept_bytes integer := 33 * pg_catalog.length(replace(kept::bit(64)::text, '0', ''));
         BEGIN
             IF NEW.id <> 1 OR NEW.size < OLD.size
                OR NEW.size <> greatest((SELECT coalesce(pg_catalog.max(seq), 0) FROM log), (SELECT archived_through FROM archive_state WHERE id = 1))
                OR NEW.size - OLD.size <> (SELECT pg_catalog.count(*) FROM log WHERE seq > OLD.size)
-               OR pg_catalog.octet_length(NEW.subtrees) <> 33 * pg_catalog.length(replace(NEW.size::bit(64)::text, '0', '')) THEN
+               OR pg_catalog.octet_length(NEW.subtrees) <> 33 * pg_catalog.length(replace(NEW.size::bit(64)::text, '0', ''))
+               OR pg_catalog.substr(NEW.subtrees, 1, kept_bytes) <> pg_catalog.substr(OLD.subtrees, 1, kept_bytes) THEN
                 RAISE EXCEPTION 'the tree frontier moves only forward, to the end of the log';
             END IF;
             RETURN NEW;
