@@ -68,6 +68,17 @@ struct EmbeddedDocumentRedactionTests {
         #"{"document":"<citi\u007aenship>MX</citizenship>"}"#,
         #"{"document":"<r><citizenship"}"#,
         #"{"document":"<r><x:alienNumber>A201</x:alienNumber></r>"}"#,
+        // A re-pass: a `>` in a quoted value, a prefix past the longest name read, a declaration that defines the
+        // element or attribute, markup serialized twice, and a letter written as a surrogate pair.
+        #"{"d":"<r a='>' citizenship='MX'/>"}"#,
+        #"{"d":"<r a=\"x>y\" alienNumber=\"A201\"/>"}"#,
+        "{\"d\":\"<" + String(repeating: "p", count: 300) + ":citizenship>MX</x>\"}",
+        "{\"d\":\"<" + String(repeating: "a", count: 300) + ">x</a>\"}",
+        #"{"d":"<!DOCTYPE r [<!ENTITY e '&#60;citizenship&#62;MX&#60;/citizenship&#62;'>]><r>&e;</r>"}"#,
+        #"{"d":"<!ATTLIST r citizenship CDATA 'MX'><r/>"}"#,
+        #"{"d":"\\u003ccitizenship\\u003eMX\\u003c/citizenship\\u003e"}"#,
+        #"{"d":"{\"x\":\"\\u003cr alienNumber=\\\"A201\\\"/\\u003e\"}"}"#,
+        #"{"d":"<c\ud835\udc22tizenship>MX</c>"}"#,
     ])
     func markupRefused(document: String) {
         #expect(Self.outcome(document, .json) == .refused(.refused), "\(document)")
@@ -78,6 +89,15 @@ struct EmbeddedDocumentRedactionTests {
         #"{"note":"if a < b and c<d then 3<4; x<-y"}"#,
         #"{"html":"<p class=\"n\">Citizenship interview scheduled</p><br/>"}"#,
         #"{"note":"<b>kept</b>","citizenship":"<b>a removed value is not read</b>"}"#,
+        // A re-pass: prose with `<`, a quoted value or a comment holding `name=`, an address in angle brackets, HTML's
+        // doctype, and paths with backslashes.
+        #"{"note":"Bond < 500; immigration = not contacted"}"#,
+        #"{"note":"age<21, nationality=unknown"}"#,
+        #"{"html":"<a href=\"https://uscis.example/?citizenship=N-400\">form</a> <img alt='nationality = unknown'>"}"#,
+        #"{"html":"<!-- nationality=unknown --><p>x</p>"}"#,
+        #"{"note":"Contact <immigration@denvergov.example> today"}"#,
+        #"{"doc":"<!doctype html><p>Citizenship class</p>"}"#,
+        #"{"path":"C:\\Users\\unit4\\notes.txt","x":"\\u00"}"#,
     ])
     func markupKept(document: String) {
         let kept = document.replacingOccurrences(of: #","citizenship":"<b>a removed value is not read</b>""#, with: "")

@@ -120,6 +120,8 @@ private struct JSONRedactionMachine {
     private var embeddedFrom = 0
     /// The names of XML markup written into the kept string value being read (`"<nc:PersonCitizenshipText>…"`).
     private var tags = EmbeddedTagReader()
+    /// The high half of the surrogate pair being read, for ``tags``.
+    private var highSurrogate: UInt32 = 0
     /// Whether the kept string value being read has had an escape: from its first, its characters are fed to
     /// ``embeddedKeys`` decoded (a string without escapes holds no serialized document's quotes, and costs nothing).
     private var stringEscaped = false
@@ -571,7 +573,8 @@ private struct JSONRedactionMachine {
     /// (``endUnicodeEscape(at:)``).
     private mutating func embeddedEscape(_ escape: UInt8, at index: Int) throws(RedactionError) {
         embeddedFrom = index + 1
-        if tags.inTag, escape != UInt8(ascii: "u") {
+        // A backslash may begin an escape of the string's own text (a document serialized twice): the reader sees it.
+        if tags.inTag || escape == UInt8(ascii: "\\"), escape != UInt8(ascii: "u") {
             try feedTags(CollectionOfOne("nrtbf".utf8.contains(escape) ? 0x20 : escape), at: index)
         }
         switch escape {
@@ -603,15 +606,26 @@ private struct JSONRedactionMachine {
     /// Feeds the markup reader a kept string value's characters, and refuses the document at an element or attribute
     /// named as a redacted field: a client that parses the string as XML reads it.
     private mutating func feedTags(_ characters: some Sequence<UInt8>, at index: Int) throws(RedactionError) {
+        let (fields, offset) = (keys.fields, consumed + index)
         for byte in characters {
-            if let name = tags.feed(byte) { try refuseTag(name, at: index) }
+            try tags.feed(byte) { (found: EmbeddedTagReader.Found) throws(RedactionError) in try Self.refuse(found, fields: fields, at: offset) }
         }
     }
 
-    private func refuseTag(_ name: [UInt8], at index: Int) throws(RedactionError) {
-        let text = String(decoding: name, as: UTF8.self)
-        if keys.fields.contains(text) {
-            throw RedactionError(.refused, "a string holds XML with a redacted field (<\(text)>), which a client would parse", offset: consumed + index)
+    /// Refuses the document at markup that names a redacted field, or that could define any name.
+    private static func refuse(_ found: EmbeddedTagReader.Found, fields: JSONFieldNames, at offset: Int) throws(RedactionError) {
+        switch found {
+        case .name(let name):
+            let redacted = name.allSatisfy { $0 < 0x80 }
+                ? name.withUnsafeBytes { fields.containsASCII($0, at: 0, length: $0.count) }
+                : fields.contains(String(decoding: name, as: UTF8.self))
+            guard redacted else { return }
+            let text = String(decoding: name, as: UTF8.self)
+            throw RedactionError(.refused, "a string holds XML with a redacted field (<\(text)>), which a client would parse", offset: offset)
+        case .overlongName:
+            throw RedactionError(.refused, "a string holds XML with a name too long to read, which a client would parse", offset: offset)
+        case .definition:
+            throw RedactionError(.refused, "a string holds an XML declaration that defines elements, attributes or entities", offset: offset)
         }
     }
 
@@ -631,7 +645,10 @@ private struct JSONRedactionMachine {
 
     private mutating func closeString(_ bytes: UnsafeRawBufferPointer, quote: Int, _ emit: Emit) throws(RedactionError) {
         stringTail = nil
-        if tags.inTag, let name = tags.finish() { try refuseTag(name, at: quote) }
+        if tags.inTag {
+            let (fields, offset) = (keys.fields, consumed + quote)
+            try tags.finish { (found: EmbeddedTagReader.Found) throws(RedactionError) in try Self.refuse(found, fields: fields, at: offset) }
+        }
         if stringEscaped {
             if role == .value, run >= 0 { try feedEmbedded(bytes, upTo: quote) }
             embeddedKeys.reset()
@@ -683,8 +700,13 @@ private struct JSONRedactionMachine {
         if role == .value, run >= 0 {
             // `\u0022` is a quote too, as System.Text.Json writes it; any other character is part of a name.
             embeddedFrom = index
-            if hexValue == 0x3c || tags.inTag {
-                // `\u003c` is a `<`, as Go's encoder writes it; half of a surrogate pair a byte of a name.
+            // `\u003c` is a `<`, as Go's encoder writes it, and `\u005c` a backslash; a surrogate pair one character.
+            if lowSurrogate {
+                let scalar = Unicode.Scalar(0x10000 + ((highSurrogate - 0xd800) << 10) + (hexValue &- 0xdc00) & 0xfffff)
+                if tags.inTag { try feedTags(scalar.map { Array(String($0).utf8) } ?? [0x80], at: index) }
+            } else if (0xd800..<0xdc00).contains(hexValue) {
+                highSurrogate = hexValue
+            } else if hexValue == 0x3c || hexValue == 0x5c || tags.inTag {
                 try feedTags(Unicode.Scalar(hexValue).map { Array(String($0).utf8) } ?? [0x80], at: index)
             }
             if hexValue == 0x22 {

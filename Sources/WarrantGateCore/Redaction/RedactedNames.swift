@@ -180,12 +180,10 @@ public struct RedactedNames: Sendable {
         return Self.matches(local, xmlFields)
     }
 
-    /// Whether `text`, read as a field name is (``FieldNameKey``), holds a redacted field name or a qualified name's
-    /// local name anywhere in it: `citizenship=MX` and `citizenshipMX` do. For words an upstream puts where no field
-    /// stands, such as a link's path, which a name beside other text must not get through.
-    public func appear(within text: String) -> Bool {
-        let read = FieldNameKey.of(text)
-        return fields.contains { read.contains($0) } || qualified.contains { read.contains(FieldNameKey.of($0.local)) }
+    /// Whether `name` is removed as a field name wherever it stands as one, compared as ``containsField(local:)``.
+    public func containsField(_ name: String) -> Bool {
+        var name = name
+        return name.withUTF8 { containsField(local: UnsafeRawBufferPointer($0)) }
     }
 
     /// Whether `local` is kept by an allow-list as a field name: one of its plain field names, compared the same way.

@@ -188,12 +188,12 @@ enum HeaderRules {
     /// other. Nil unless it names the upstream itself (a path, or an absolute URL of the endpoint's origin) under the
     /// endpoint's base path, as a canonical target (``CanonicalTarget``) of at most ``maxLocationBytes``; it is sent
     /// in canonical form, without the base path. Where answers are redacted its words are the upstream's too: one
-    /// with a query, or a path whose segments, read together, hold a name the redactor removes
-    /// (``RedactedNames/appear(within:)``: `…/citizenship=MX`), is not passed on, nor any where only chosen fields
-    /// are kept.
+    /// with a query, or with a segment whose words name a field the redactor removes (``namesRedactedField(_:_:)``:
+    /// `…/citizenship=MX`, `…/country+of+birth`), is not passed on, nor any where only chosen fields are kept.
     static func returnedLocation(_ value: String, from endpoint: UpstreamEndpoint, redactor: ResponseRedactor) -> String? {
         guard redactor.keepOnly == nil else { return nil }
         var given = Substring(trimmed(value[...].utf8))
+        guard given.utf8.count <= maxLocationBytes + endpoint.origin.utf8.count + endpoint.pathPrefix.utf8.count else { return nil }
         if ASCIICase.hasPrefix(given.utf8, endpoint.origin.utf8) {
             given = Substring(given.utf8.dropFirst(endpoint.origin.utf8.count))
         }
@@ -202,7 +202,7 @@ enum HeaderRules {
         if onGateway.isEmpty || onGateway.hasPrefix("?") { onGateway = "/" + onGateway }
         guard onGateway.hasPrefix("/"), let target = try? CanonicalTarget(raw: String(onGateway)) else { return nil }
         if !redactor.isEmpty {
-            guard target.query.isEmpty, !redactor.names.appear(within: target.segments.joined()) else { return nil }
+            guard target.query.isEmpty, !target.segments.contains(where: { namesRedactedField($0, redactor.names) }) else { return nil }
         }
         let location = target.target
         return location.utf8.count <= maxLocationBytes ? location : nil
@@ -210,6 +210,28 @@ enum HeaderRules {
 
     /// The longest `Location` passed on: room for any target a jail system links to, within the head's budget.
     static let maxLocationBytes = 2048
+
+    /// Whether a path segment's words, alone or up to four run together, name a field `names` removes: words split
+    /// at every character but a letter or digit, and where a small letter meets a capital, so `citizenship=MX`,
+    /// `CitizenshipMX`, `a-number:A201` and `country+of+birth` do, and `residents` or `pod-a` do not.
+    static func namesRedactedField(_ segment: String, _ names: RedactedNames) -> Bool {
+        var words: [String] = [], word = ""
+        var previous: Character?
+        for character in segment {
+            if character.isLetter || character.isNumber {
+                if let previous, previous.isLowercase, character.isUppercase { words.append(word); word = "" }
+                word.append(character)
+            } else if !word.isEmpty {
+                words.append(word)
+                word = ""
+            }
+            previous = character
+        }
+        if !word.isEmpty { words.append(word) }
+        return words.indices.contains { start in
+            (start..<min(start + 4, words.count)).contains { end in names.containsField(words[start...end].joined()) }
+        }
+    }
 
     /// The largest header list, as HTTP/2 sizes one, passed on from an upstream's answer: far more than its few
     /// returnable headers take, far less than any client's limit.
@@ -264,6 +286,8 @@ enum ReturnedHeaderValue {
         if ASCIICase.equals(name, "expires") { return isHTTPDate(value) ? value : "0" }
         if ASCIICase.equals(name, "retry-after") { return isSeconds(value) || isHTTPDate(value) ? value : nil }
         if ASCIICase.equals(name, "cache-control") {
+            // Past the items read, what was dropped might have been `no-store`: nothing is stored.
+            guard value.utf8.lazy.filter({ $0 == UInt8(ascii: ",") }).count < maxListItems else { return "no-store" }
             return rebuiltList(value) { directive in
                 let parts = directive.split(separator: "=", maxSplits: 1).map(String.init)
                 if parts.count == 2, cacheDirectivesWithSeconds.contains(parts[0]), isSeconds(parts[1]) { return "\(parts[0])=\(parts[1])" }
