@@ -124,7 +124,9 @@ struct DebianPackagingTests {
             "/usr/share/warrant-gate/monitoring/grafana-dashboard.json": "-rw-r--r--",
             "/usr/share/doc/warrant-gate/copyright": "-rw-r--r--",
             "/usr/share/doc/warrant-gate/examples/sudoers": "-rw-r--r--",
-            "/usr/share/doc/warrant-gate/changelog.Debian.gz": "-rw-r--r--",
+            "/usr/share/doc/warrant-gate/changelog.gz": "-rw-r--r--",
+            "/usr/share/man/man1/warrant-gate.1.gz": "-rw-r--r--",
+            "/usr/share/lintian/overrides/warrant-gate": "-rw-r--r--",
             "/usr/share/doc/warrant-gate/third-party/swift-nio.LICENSE.txt": "-rw-r--r--",
             "/usr/share/doc/warrant-gate/third-party/GRDB.swift.LICENSE": "-rw-r--r--",
         ]
