@@ -66,7 +66,7 @@ struct EmbeddedDocumentRedactionTests {
         // Go's encoder writes `<` and `>` as escapes; a name's letters may be escaped too.
         #"{"document":"\u003cPerson\u003e\u003ccitizenship\u003eMX\u003c/citizenship\u003e\u003c/Person\u003e"}"#,
         #"{"document":"<citi\u007aenship>MX</citizenship>"}"#,
-        #"{"document":"<r><citizenship"}"#,
+        #"{"document":"<r><citizenship/></r>"}"#,
         #"{"document":"<r><x:alienNumber>A201</x:alienNumber></r>"}"#,
         // A re-pass: a `>` in a quoted value, a prefix past the longest name read, a declaration that defines the
         // element or attribute, markup serialized twice, and a letter written as a surrogate pair.
@@ -79,6 +79,14 @@ struct EmbeddedDocumentRedactionTests {
         #"{"d":"\\u003ccitizenship\\u003eMX\\u003c/citizenship\\u003e"}"#,
         #"{"d":"{\"x\":\"\\u003cr alienNumber=\\\"A201\\\"/\\u003e\"}"}"#,
         #"{"d":"<c\ud835\udc22tizenship>MX</c>"}"#,
+        // A second re-pass: a character escaped for a second parse, or a comment, CDATA section or instruction that
+        // holds a quote, put the reader out of step with a client's parser.
+        #"{"d":"<r a='\\u0027 b=' citizenship='MX'/>"}"#,
+        #"{"d":"<r>\\u003ca b='<citizenship>MX</citizenship>'</r>"}"#,
+        #"{"d":"<r><!-- <a b=' --><citizenship>MX</citizenship><!-- ' --></r>"}"#,
+        #"{"d":"<r><![CDATA[ <a b=' ]]><nc:Citizenship>MX</nc:Citizenship></r>"}"#,
+        #"{"d":"<r><?pi <a b=' ?><citizenship>MX</citizenship></r>"}"#,
+        #"{"d":"<!DOCTYPE r [<!ATTLIST r citizenship CDATA 'MX'>]><r/>"}"#,
     ])
     func markupRefused(document: String) {
         #expect(Self.outcome(document, .json) == .refused(.refused), "\(document)")
@@ -98,6 +106,13 @@ struct EmbeddedDocumentRedactionTests {
         #"{"note":"Contact <immigration@denvergov.example> today"}"#,
         #"{"doc":"<!doctype html><p>Citizenship class</p>"}"#,
         #"{"path":"C:\\Users\\unit4\\notes.txt","x":"\\u00"}"#,
+        // A second re-pass: HTML's doctype, markup in comments and CDATA (text to a parser), an autolink, and prose
+        // with a `<` that no `>` closes.
+        #"{"html":"<!DOCTYPE html><html><body><p>Citizenship class</p></body></html>"}"#,
+        #"{"xhtml":"<!DOCTYPE html PUBLIC '-//W3C//DTD XHTML 1.0 Strict//EN' 'http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd'><p/>"}"#,
+        #"{"d":"<r><!-- <citizenship>MX</citizenship> --><![CDATA[<alienNumber>A201</alienNumber>]]></r>"}"#,
+        #"{"note":"see <https://uscis.example/form?birthCountry=any>"}"#,
+        #"{"note":"x<y, immigration = none"}"#,
     ])
     func markupKept(document: String) {
         let kept = document.replacingOccurrences(of: #","citizenship":"<b>a removed value is not read</b>""#, with: "")

@@ -197,6 +197,11 @@ struct HeaderRulesTests {
             ("/api/records/2017-000123/Alien,Number/A201", redacting, nil),
             ("/api/records/residents/2017-000123/citizens-advocate", redacting, "/records/residents/2017-000123/citizens-advocate"),
             ("/api/rooms/pod-a/number-4/Valiente", redacting, "/rooms/pod-a/number-4/Valiente"),
+            // A third: a name beside digits or an acronym.
+            ("/api/records/USCitizenship", redacting, nil),
+            ("/api/records/citizenship2024.pdf", redacting, nil),
+            ("/api/records/alienNumber2", redacting, nil),
+            ("/api/records/cell12/Anumbero", redacting, "/records/cell12/Anumbero"),
         ]
         for (given, redactor, expected) in passed {
             #expect(HeaderRules.returnedLocation(given, from: endpoint, redactor: redactor) == expected, "\(given.prefix(80))")

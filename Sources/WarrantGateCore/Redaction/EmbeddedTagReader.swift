@@ -1,17 +1,19 @@
 /// Reads the markup in a JSON string that a client would parse as XML (`{"d":"<nc:PersonCitizenshipText>MX</…>"}`):
-/// each start tag's element name, its attributes' names, and declarations that define elements or attributes, which
-/// the redactor cannot see into. Fed a kept string value's characters as a JSON parser reads them (`\u003c` as `<`,
-/// `\"` as `"`), one at a time, across the pieces the document arrives in; the characters of a string serialized once
-/// more (`\\u003c` read as `\u003c`) are read as a second parse reads them.
+/// each start tag's element name, its attributes' names, and declarations that define elements, attributes or
+/// entities, which the redactor cannot see into. Fed a kept string value's characters as a JSON parser reads them
+/// (`\u003c` as `<`, `\"` as `"`), one at a time, across the pieces the document arrives in. One reader reads them as
+/// they are; another (``decodesEscapes``) as a second parse of the text reads them, for markup serialized twice
+/// (`\\u003c` read as `\u003c`, then as `<`).
 ///
-/// It reads as XML does, so that prose is not taken for markup: a tag begins at `<` followed by a name's first
-/// character (a letter, `_` or `:`), its element name ends at white space, `/` or `>` (`<immigration@county.example>`
-/// is no tag), an attribute's quoted value is skipped whole (`alt="nationality=…"` names no attribute), and `<!`, `<?`
-/// and `</` begin no start tag. A name is read by its local part (after its last `:`).
+/// It reads as XML does, so that prose is not taken for markup: a start tag begins at `<` and a name's first character
+/// (a letter, `_` or `:`), its element name ends at white space, `/` or `>`, an attribute's value is skipped whole,
+/// comments, CDATA sections and processing instructions are skipped to their ends, and a tag counts only once its `>`
+/// closes it (`<immigration@county.example>` and `x<y, immigration = none` are no tags). A name is read by its local
+/// part (after its last `:`).
 struct EmbeddedTagReader {
     /// What the markup showed: a start tag's element or attribute name (by its local part), a name too long to read,
-    /// or a declaration that defines elements, attributes or entities (`<!DOCTYPE`, `<!ENTITY`, `<!ATTLIST`,
-    /// `<!ELEMENT`), through which a parser would expand any name.
+    /// or a declaration that defines elements, attributes or entities (`<!ENTITY`, `<!ATTLIST`, `<!ELEMENT`, a
+    /// `<!DOCTYPE` with an internal subset), through which a parser would expand any name.
     enum Found: Equatable {
         case name([UInt8])
         case overlongName
@@ -23,29 +25,45 @@ struct EmbeddedTagReader {
 
     private enum State {
         case text
-        /// After `<`, and after `<!`.
+        /// After `<`; after `<!`; after `<!-`.
         case opened
-        case declarationOpened
+        case bang
+        case commentOpening
+        case comment(dashes: Int)
+        /// After `<!` and the first `matched` bytes of `[CDATA[`; within the section, after `brackets` `]`.
+        case cdataOpening(matched: Int)
+        case cdata(brackets: Int)
+        case processingInstruction(afterQuestion: Bool)
+        case declarationName
+        case doctype(quote: UInt8?)
         case elementName
-        case declaration
-        /// Within a start tag: between attributes, reading one's name, after it (white space), after its `=`, in its
-        /// value.
+        /// Within a start tag: between attributes, in one's name, after it (white space), after its `=`, in its
+        /// value, and after a `/`, which only `>` may follow.
         case attributes
         case attributeName
         case afterAttributeName
         case beforeValue
         case quotedValue(UInt8)
         case unquotedValue
+        case slash
     }
 
+    /// Whether the text is read as a second parse reads it: a backslash escape (`\u003c`, `\"`) of the text decoded.
+    let decodesEscapes: Bool
     private var state = State.text
     private var name: [UInt8] = []
     private var overlong = false
-    /// A `\uXXXX` of the string's own text being read (its backslash, `u` and digits so far).
+    /// What the tag being read showed, until its `>` shows it is one.
+    private var pending: Found?
+    /// A backslash escape of the text being read, with ``decodesEscapes``: its backslash, `u` and digits so far.
     private var escape: [UInt8] = []
 
-    /// Whether a tag is being read: the characters after it cannot be skipped.
-    var inTag: Bool {
+    init(decodesEscapes: Bool) {
+        self.decodesEscapes = decodesEscapes
+    }
+
+    /// Whether the reader is past a `<` or within an escape: the characters after it cannot be skipped.
+    var isReading: Bool {
         if case .text = state { return !escape.isEmpty }
         return true
     }
@@ -53,126 +71,202 @@ struct EmbeddedTagReader {
     mutating func reset() {
         state = .text
         clearName()
+        pending = nil
         escape.removeAll(keepingCapacity: true)
     }
 
-    /// One character's byte; `found` receives what it showed.
-    mutating func feed(_ byte: UInt8, _ found: (Found) throws(RedactionError) -> Void) throws(RedactionError) {
-        // A `\uXXXX` in the text itself is a character to a client that parses the string once more.
-        if !escape.isEmpty || byte == UInt8(ascii: "\\") {
-            if escape.isEmpty {
-                escape.append(byte)
-                return
-            }
-            escape.append(byte)
-            let isDigit = escape.count > 2 && Self.hexValue(byte) != nil
-            if escape.count == 2 ? byte == UInt8(ascii: "u") : isDigit {
-                guard escape.count == 6 else { return }
-                let value = escape[2...].reduce(UInt32(0)) { $0 << 4 | UInt32(Self.hexValue($1)!) }
-                escape.removeAll(keepingCapacity: true)
-                for decoded in Unicode.Scalar(value).map({ Array(String($0).utf8) }) ?? [0x80] { try read(decoded, found) }
-                return
-            }
-            let pending = escape
+    /// One character's byte. Returns what a tag, or a declaration, showed once it is known to be one; `redacted` says
+    /// which names count.
+    mutating func feed(_ byte: UInt8, redacted: (Found) -> Bool) -> Found? {
+        guard decodesEscapes, !escape.isEmpty || byte == UInt8(ascii: "\\") else { return read(byte, redacted) }
+        escape.append(byte)
+        guard escape.count >= 2 else { return nil }
+        if escape[1] != UInt8(ascii: "u") {
+            // `\"`, `\\`, `\/` are their character; `\n` and the others white space.
+            let character = "nrtbf".utf8.contains(escape[1]) ? 0x20 : escape[1]
             escape.removeAll(keepingCapacity: true)
-            for character in pending { try read(character, found) }
-            return
+            return read(character, redacted)
         }
-        try read(byte, found)
-    }
-
-    /// The string ended: a name it ended in the middle of counts as read. The reader is reset.
-    mutating func finish(_ found: (Found) throws(RedactionError) -> Void) throws(RedactionError) {
-        let pending = escape
+        if escape.count > 2, Self.hexValue(byte) == nil {
+            // No escape after all: its characters as they are.
+            let characters = escape
+            escape.removeAll(keepingCapacity: true)
+            return read(characters, redacted)
+        }
+        guard escape.count == 6 else { return nil }
+        let value = escape[2...].reduce(UInt32(0)) { $0 << 4 | UInt32(Self.hexValue($1)!) }
         escape.removeAll(keepingCapacity: true)
-        for character in pending { try read(character, found) }
-        switch state {
-        case .elementName, .attributeName: try found(completedName())
-        case .declaration: if isDefinition { try found(.definition) }
-        default: break
-        }
-        reset()
+        return read(Unicode.Scalar(value).map { Array(String($0).utf8) } ?? [0x80], redacted)
     }
 
-    private mutating func read(_ byte: UInt8, _ found: (Found) throws(RedactionError) -> Void) throws(RedactionError) {
+    /// Reads several characters' bytes; what the first tag or declaration among them showed.
+    private mutating func read(_ bytes: [UInt8], _ redacted: (Found) -> Bool) -> Found? {
+        var shown: Found?
+        for byte in bytes {
+            if let found = read(byte, redacted), shown == nil { shown = found }
+        }
+        return shown
+    }
+
+    private mutating func read(_ byte: UInt8, _ redacted: (Found) -> Bool) -> Found? {
         switch state {
         case .text:
             if byte == UInt8(ascii: "<") { state = .opened }
         case .opened:
-            clearName()
             if byte == UInt8(ascii: "!") {
-                state = .declarationOpened
+                state = .bang
+            } else if byte == UInt8(ascii: "?") {
+                state = .processingInstruction(afterQuestion: false)
             } else if Self.isNameStart(byte) {
-                state = .elementName
+                clearName()
                 append(byte)
+                state = .elementName
             } else {
-                state = byte == UInt8(ascii: "<") ? .opened : .text
+                abandon(at: byte)
             }
-        case .declarationOpened:
-            state = Self.isNameStart(byte) ? .declaration : .text
-            if case .declaration = state { append(byte) }
-        case .declaration:
-            if Self.isNameByte(byte) { return append(byte) }
-            if isDefinition { try found(.definition) }
-            state = byte == UInt8(ascii: "<") ? .opened : .text
+        case .bang:
+            if byte == UInt8(ascii: "-") {
+                state = .commentOpening
+            } else if byte == Self.cdataOpening[0] {
+                state = .cdataOpening(matched: 1)
+            } else if Self.isNameStart(byte) {
+                clearName()
+                append(byte)
+                state = .declarationName
+            } else {
+                abandon(at: byte)
+            }
+        case .commentOpening:
+            if byte == UInt8(ascii: "-") { state = .comment(dashes: 0) } else { abandon(at: byte) }
+        case .comment(let dashes):
+            if byte == UInt8(ascii: "-") {
+                state = .comment(dashes: dashes + 1)
+            } else {
+                state = byte == UInt8(ascii: ">") && dashes >= 2 ? .text : .comment(dashes: 0)
+            }
+        case .cdataOpening(let matched):
+            guard byte == Self.cdataOpening[matched] else { return abandon(at: byte) }
+            state = matched + 1 == Self.cdataOpening.count ? .cdata(brackets: 0) : .cdataOpening(matched: matched + 1)
+        case .cdata(let brackets):
+            if byte == UInt8(ascii: "]") {
+                state = .cdata(brackets: brackets + 1)
+            } else {
+                state = byte == UInt8(ascii: ">") && brackets >= 2 ? .text : .cdata(brackets: 0)
+            }
+        case .processingInstruction(let afterQuestion):
+            state = byte == UInt8(ascii: ">") && afterQuestion ? .text : .processingInstruction(afterQuestion: byte == UInt8(ascii: "?"))
+        case .declarationName:
+            if Self.isNameByte(byte) {
+                append(byte)
+            } else if ["ENTITY", "ATTLIST", "ELEMENT"].contains(where: { name.elementsEqual($0.utf8) }) {
+                state = .text
+                return .definition
+            } else if name.elementsEqual("DOCTYPE".utf8) {
+                state = .doctype(quote: nil)
+                return read(byte, redacted)
+            } else {
+                abandon(at: byte)
+            }
+        case .doctype(let quote):
+            if let quote {
+                if byte == quote { state = .doctype(quote: nil) }
+            } else if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
+                state = .doctype(quote: byte)
+            } else if byte == UInt8(ascii: "[") {
+                // An internal subset: it may define any entity or attribute.
+                state = .text
+                return .definition
+            } else if byte == UInt8(ascii: ">") {
+                state = .text
+            }
         case .elementName:
             if Self.isNameByte(byte) { return append(byte) }
-            // A tag's name ends at white space, `/` or `>`; any other character makes it no tag.
-            if Self.isSpace(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ">") {
-                try found(completedName())
-                state = byte == UInt8(ascii: ">") ? .text : .attributes
-            } else {
-                state = byte == UInt8(ascii: "<") ? .opened : .text
+            guard !name.isEmpty || overlong, Self.isSpace(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ">") else {
+                return abandon(at: byte)
             }
-        case .attributes, .afterAttributeName:
-            if Self.isNameByte(byte) {
+            check(redacted)
+            return afterName(byte)
+        case .attributes:
+            if Self.isNameStart(byte) {
                 clearName()
-                state = .attributeName
                 append(byte)
-            } else if byte == UInt8(ascii: "="), case .afterAttributeName = state {
-                try found(completedName())
-                state = .beforeValue
+                state = .attributeName
             } else if !Self.isSpace(byte) {
-                endTag(at: byte)
+                return afterName(byte)
             }
-        case .attributeName:
-            if Self.isNameByte(byte) { return append(byte) }
-            if byte == UInt8(ascii: "=") {
-                try found(completedName())
+        case .attributeName, .afterAttributeName:
+            if Self.isNameByte(byte) {
+                if case .afterAttributeName = state { clearName() }
+                append(byte)
+                state = .attributeName
+            } else if byte == UInt8(ascii: "=") {
+                check(redacted)
                 state = .beforeValue
             } else if Self.isSpace(byte) {
                 state = .afterAttributeName
             } else {
-                endTag(at: byte)
+                return afterName(byte)
             }
         case .beforeValue:
             if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
                 state = .quotedValue(byte)
             } else if byte == UInt8(ascii: ">") || byte == UInt8(ascii: "<") {
-                endTag(at: byte)
+                return afterName(byte)
             } else if !Self.isSpace(byte) {
                 state = .unquotedValue
             }
         case .quotedValue(let quote):
             if byte == quote { state = .attributes }
         case .unquotedValue:
-            if Self.isSpace(byte) { state = .attributes } else if byte == UInt8(ascii: ">") || byte == UInt8(ascii: "<") { endTag(at: byte) }
+            if Self.isSpace(byte) {
+                state = .attributes
+            } else if byte == UInt8(ascii: ">") || byte == UInt8(ascii: "<") {
+                return afterName(byte)
+            }
+        case .slash:
+            return byte == UInt8(ascii: ">") ? closed() : abandon(at: byte)
         }
+        return nil
     }
 
-    /// A `>` ends the tag; a `<` begins another; anything else leaves the attributes being read.
-    private mutating func endTag(at byte: UInt8) {
-        if byte == UInt8(ascii: ">") {
-            state = .text
-        } else if byte == UInt8(ascii: "<") {
-            state = .opened
-        } else {
+    /// In a start tag, after a name or a value: white space goes on to the next attribute, `/` must close it, `>`
+    /// closes it, and anything else shows it was no tag.
+    private mutating func afterName(_ byte: UInt8) -> Found? {
+        if Self.isSpace(byte) {
             state = .attributes
+        } else if byte == UInt8(ascii: "/") {
+            state = .slash
+        } else if byte == UInt8(ascii: ">") {
+            return closed()
+        } else {
+            return abandon(at: byte)
         }
+        return nil
+    }
+
+    /// The tag's `>`: what it showed counts.
+    private mutating func closed() -> Found? {
+        defer { pending = nil }
+        state = .text
+        return pending
+    }
+
+    /// What was read since `<` was no tag: it counts for nothing, and a `<` begins another.
+    @discardableResult
+    private mutating func abandon(at byte: UInt8) -> Found? {
+        pending = nil
+        state = byte == UInt8(ascii: "<") ? .opened : .text
+        return nil
+    }
+
+    /// Notes the name just read, if it is redacted (the tag's first such name is the one named).
+    private mutating func check(_ redacted: (Found) -> Bool) {
+        let found = overlong ? Found.overlongName : .name(name)
+        if pending == nil, overlong || redacted(found) { pending = found }
     }
 
     /// A name's character: only its local part is kept, and only its first ``maxName`` bytes.
-    private mutating func append(_ byte: UInt8) {
+    private mutating func append(_ byte: UInt8) -> Found? {
         if byte == UInt8(ascii: ":") {
             clearName()
         } else if name.count < Self.maxName {
@@ -180,6 +274,7 @@ struct EmbeddedTagReader {
         } else {
             overlong = true
         }
+        return nil
     }
 
     private mutating func clearName() {
@@ -187,13 +282,7 @@ struct EmbeddedTagReader {
         overlong = false
     }
 
-    private func completedName() -> Found {
-        overlong ? .overlongName : .name(name)
-    }
-
-    private var isDefinition: Bool {
-        ["DOCTYPE", "ENTITY", "ATTLIST", "ELEMENT"].contains { name.elementsEqual($0.utf8) }
-    }
+    private static let cdataOpening = Array("[CDATA[".utf8)
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {
         switch byte {

@@ -118,8 +118,10 @@ private struct JSONRedactionMachine {
     /// and where its unread bytes begin in this piece.
     private var embeddedKeys = EmbeddedKeyReader()
     private var embeddedFrom = 0
-    /// The names of XML markup written into the kept string value being read (`"<nc:PersonCitizenshipText>…"`).
-    private var tags = EmbeddedTagReader()
+    /// The markup written into the kept string value being read (`"<nc:PersonCitizenshipText>…"`): as the string
+    /// holds it, and as a second parse of it reads it.
+    private var tags = EmbeddedTagReader(decodesEscapes: false)
+    private var twiceDecodedTags = EmbeddedTagReader(decodesEscapes: true)
     /// The high half of the surrogate pair being read, for ``tags``.
     private var highSurrogate: UInt32 = 0
     /// Whether the kept string value being read has had an escape: from its first, its characters are fed to
@@ -282,7 +284,7 @@ private struct JSONRedactionMachine {
             case .utf8:
                 let continued = index
                 index = try utf8Continuation(bytes, from: index)
-                if tags.inTag { try feedTags(UnsafeRawBufferPointer(rebasing: bytes[continued..<index]), at: continued) }
+                if readingTags { try feedTags(UnsafeRawBufferPointer(rebasing: bytes[continued..<index]), at: continued) }
                 if utf8Need == 0 { mode = .string }
             case .minus:
                 let byte = bytes[index]
@@ -499,7 +501,7 @@ private struct JSONRedactionMachine {
         let count = bytes.count
         while index < count {
             // Inside markup's tag every character is read (``EmbeddedTagReader``).
-            if !tags.inTag, index + 8 <= count {
+            if !readingTags, index + 8 <= count {
                 let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
                 // The lowest flagged byte is a real stop (see `JSONScanner.stringStops`); high bits are exact.
                 let stops = JSONScanner.stringStops(word) | Self.lessThanSigns(word) | word & 0x8080_8080_8080_8080
@@ -552,7 +554,7 @@ private struct JSONRedactionMachine {
                 try utf8Lead(byte, at: index)
                 let lead = index
                 index = try utf8Continuation(bytes, from: index + 1)
-                if tags.inTag { try feedTags(UnsafeRawBufferPointer(rebasing: bytes[lead..<index]), at: lead) }
+                if readingTags { try feedTags(UnsafeRawBufferPointer(rebasing: bytes[lead..<index]), at: lead) }
                 if utf8Need > 0 {
                     mode = .utf8
                     return index
@@ -561,7 +563,7 @@ private struct JSONRedactionMachine {
                 if role == .value, run >= 0 { try feedTags(CollectionOfOne(byte), at: index) }
                 index += 1
             default:
-                if tags.inTag { try feedTags(CollectionOfOne(byte), at: index) }
+                if readingTags { try feedTags(CollectionOfOne(byte), at: index) }
                 index += 1
             }
         }
@@ -574,7 +576,7 @@ private struct JSONRedactionMachine {
     private mutating func embeddedEscape(_ escape: UInt8, at index: Int) throws(RedactionError) {
         embeddedFrom = index + 1
         // A backslash may begin an escape of the string's own text (a document serialized twice): the reader sees it.
-        if tags.inTag || escape == UInt8(ascii: "\\"), escape != UInt8(ascii: "u") {
+        if readingTags || escape == UInt8(ascii: "\\"), escape != UInt8(ascii: "u") {
             try feedTags(CollectionOfOne("nrtbf".utf8.contains(escape) ? 0x20 : escape), at: index)
         }
         switch escape {
@@ -605,27 +607,30 @@ private struct JSONRedactionMachine {
 
     /// Feeds the markup reader a kept string value's characters, and refuses the document at an element or attribute
     /// named as a redacted field: a client that parses the string as XML reads it.
-    private mutating func feedTags(_ characters: some Sequence<UInt8>, at index: Int) throws(RedactionError) {
-        let (fields, offset) = (keys.fields, consumed + index)
-        for byte in characters {
-            try tags.feed(byte) { (found: EmbeddedTagReader.Found) throws(RedactionError) in try Self.refuse(found, fields: fields, at: offset) }
-        }
-    }
+    /// Whether either markup reader is past a `<` or within an escape: the string's characters go to them one by one.
+    private var readingTags: Bool { tags.isReading || twiceDecodedTags.isReading }
 
-    /// Refuses the document at markup that names a redacted field, or that could define any name.
-    private static func refuse(_ found: EmbeddedTagReader.Found, fields: JSONFieldNames, at offset: Int) throws(RedactionError) {
-        switch found {
-        case .name(let name):
-            let redacted = name.allSatisfy { $0 < 0x80 }
+    /// Feeds the markup readers a kept string value's characters, and refuses the document at a tag that names a
+    /// redacted field, or a declaration that could define any: a client that parses the string as XML reads them.
+    private mutating func feedTags(_ characters: some Sequence<UInt8>, at index: Int) throws(RedactionError) {
+        let fields = keys.fields
+        let redacted = { (found: EmbeddedTagReader.Found) -> Bool in
+            guard case .name(let name) = found else { return true }
+            return name.allSatisfy { $0 < 0x80 }
                 ? name.withUnsafeBytes { fields.containsASCII($0, at: 0, length: $0.count) }
                 : fields.contains(String(decoding: name, as: UTF8.self))
-            guard redacted else { return }
-            let text = String(decoding: name, as: UTF8.self)
-            throw RedactionError(.refused, "a string holds XML with a redacted field (<\(text)>), which a client would parse", offset: offset)
-        case .overlongName:
-            throw RedactionError(.refused, "a string holds XML with a name too long to read, which a client would parse", offset: offset)
-        case .definition:
-            throw RedactionError(.refused, "a string holds an XML declaration that defines elements, attributes or entities", offset: offset)
+        }
+        for byte in characters {
+            guard let found = tags.feed(byte, redacted: redacted) ?? twiceDecodedTags.feed(byte, redacted: redacted) else { continue }
+            switch found {
+            case .name(let name):
+                let text = String(decoding: name, as: UTF8.self)
+                throw RedactionError(.refused, "a string holds XML with a redacted field (<\(text)>), which a client would parse", offset: consumed + index)
+            case .overlongName:
+                throw RedactionError(.refused, "a string holds XML with a name too long to read, which a client would parse", offset: consumed + index)
+            case .definition:
+                throw RedactionError(.refused, "a string holds an XML declaration that defines elements, attributes or entities", offset: consumed + index)
+            }
         }
     }
 
@@ -645,9 +650,10 @@ private struct JSONRedactionMachine {
 
     private mutating func closeString(_ bytes: UnsafeRawBufferPointer, quote: Int, _ emit: Emit) throws(RedactionError) {
         stringTail = nil
-        if tags.inTag {
-            let (fields, offset) = (keys.fields, consumed + quote)
-            try tags.finish { (found: EmbeddedTagReader.Found) throws(RedactionError) in try Self.refuse(found, fields: fields, at: offset) }
+        // A tag the string ends in is no tag: no `>` closed it.
+        if readingTags {
+            tags.reset()
+            twiceDecodedTags.reset()
         }
         if stringEscaped {
             if role == .value, run >= 0 { try feedEmbedded(bytes, upTo: quote) }
@@ -703,10 +709,10 @@ private struct JSONRedactionMachine {
             // `\u003c` is a `<`, as Go's encoder writes it, and `\u005c` a backslash; a surrogate pair one character.
             if lowSurrogate {
                 let scalar = Unicode.Scalar(0x10000 + ((highSurrogate - 0xd800) << 10) + (hexValue &- 0xdc00) & 0xfffff)
-                if tags.inTag { try feedTags(scalar.map { Array(String($0).utf8) } ?? [0x80], at: index) }
+                if readingTags { try feedTags(scalar.map { Array(String($0).utf8) } ?? [0x80], at: index) }
             } else if (0xd800..<0xdc00).contains(hexValue) {
                 highSurrogate = hexValue
-            } else if hexValue == 0x3c || hexValue == 0x5c || tags.inTag {
+            } else if hexValue == 0x3c || hexValue == 0x5c || readingTags {
                 try feedTags(Unicode.Scalar(hexValue).map { Array(String($0).utf8) } ?? [0x80], at: index)
             }
             if hexValue == 0x22 {

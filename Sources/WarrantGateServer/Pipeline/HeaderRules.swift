@@ -212,20 +212,28 @@ enum HeaderRules {
     static let maxLocationBytes = 2048
 
     /// Whether a path segment's words, alone or up to four run together, name a field `names` removes: words split
-    /// at every character but a letter or digit, and where a small letter meets a capital, so `citizenship=MX`,
-    /// `CitizenshipMX`, `a-number:A201` and `country+of+birth` do, and `residents` or `pod-a` do not.
+    /// at every character but a letter or digit, between letters and digits, where a small letter meets a capital,
+    /// and before the last capital of a run that a small letter follows, so `citizenship=MX`, `CitizenshipMX`,
+    /// `USCitizenship`, `nationality2024`, `a-number:A201` and `country+of+birth` do, and `residents` or `pod-a` do
+    /// not.
     static func namesRedactedField(_ segment: String, _ names: RedactedNames) -> Bool {
+        let characters = Array(segment)
         var words: [String] = [], word = ""
-        var previous: Character?
-        for character in segment {
-            if character.isLetter || character.isNumber {
-                if let previous, previous.isLowercase, character.isUppercase { words.append(word); word = "" }
-                word.append(character)
-            } else if !word.isEmpty {
-                words.append(word)
+        for (index, character) in characters.enumerated() {
+            guard character.isLetter || character.isNumber else {
+                if !word.isEmpty { words.append(word) }
                 word = ""
+                continue
             }
-            previous = character
+            if let previous = word.last {
+                let next = index + 1 < characters.count ? characters[index + 1] : nil
+                if previous.isLetter != character.isLetter || (previous.isLowercase && character.isUppercase)
+                    || (previous.isUppercase && character.isUppercase && next?.isLowercase == true) {
+                    words.append(word)
+                    word = ""
+                }
+            }
+            word.append(character)
         }
         if !word.isEmpty { words.append(word) }
         return words.indices.contains { start in
