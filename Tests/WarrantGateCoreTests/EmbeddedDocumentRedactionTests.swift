@@ -51,6 +51,11 @@ struct EmbeddedDocumentRedactionTests {
         (#"{"name": "A", "d": "\"{\\\"\\\\u0063itizenship\\\":\\\"MX\\\"}\""}"#, .json),
         (#"<r><name>A</name><note>&#123;"citizenship":"MX"}</note></r>"#, .xml),
         (#"<r><note>&#x7B;&quot;citizenship&quot;:"MX"}</note></r>"#, .xml),
+        // A re-pass of markup in JSON strings found its twin in XML: escaped markup's attributes were not read.
+        (#"<r>&lt;p citizenship='MX'/&gt;</r>"#, .xml),
+        (#"<r><![CDATA[<p alienNumber="A201"/>]]></r>"#, .xml),
+        (#"<r>&lt;!DOCTYPE p [&lt;!ENTITY e 'x'&gt;]&gt;&lt;p/&gt;</r>"#, .xml),
+        (#"<r note="&lt;p citizenship='MX'/&gt;"/>"#, .xml),
     ])
     func refused(document: String, type: RedactableMediaType) {
         #expect(Self.outcome(document, type) == .refused(.refused), "\(document)")
@@ -128,6 +133,7 @@ struct EmbeddedDocumentRedactionTests {
         (#"<note>Visitor left "a number": 303-555-0100</note>"#, .xml),
         (#"{"note":"Visitor left \"citizenship\": asked"}"#, .json),
         (#"<r><a>"citizenship"</a><b>:x</b></r>"#, .xml),
+        (#"<r>&lt;p class='n'&gt;Citizenship class&lt;/p&gt; &lt;immigration@county.example&gt; a&lt;b, citizenship = none</r>"#, .xml),
     ])
     func kept(document: String, type: RedactableMediaType) {
         #expect(Self.outcome(document, type) == .kept(document), "\(document)")

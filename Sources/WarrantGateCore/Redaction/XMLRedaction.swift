@@ -99,6 +99,9 @@ private struct XMLRedactionMachine {
     /// After a `<` in a response's text (written as a reference) or CDATA section, outside a removed element: the name
     /// read after it so far, which ``checkEmbeddedName(at:)`` compares with the redacted names.
     private var embeddedName: [UInt8]?
+    /// Markup written as text (`&lt;r citizenship='MX'/&gt;`) or in a CDATA section, read as a client that parses
+    /// the text reads it, for what ``embeddedName`` does not read: attributes, and declarations that define names.
+    private var escapedTags = EmbeddedTagReader(decodesEscapes: false)
     /// The keys of a JSON document serialized into a response's kept text or CDATA (``EmbeddedKeyReader``), across
     /// pieces, references, comments, instructions and CDATA sections, until the next start or end tag.
     private var embeddedKeys = EmbeddedKeyReader()
@@ -378,6 +381,9 @@ private struct XMLRedactionMachine {
                             try readEmbeddedKeys(bytes, from: from, to: index)
                         }
                         lastTextByte = bytes[textStart..<index].last { !XMLName.isSpace($0) } ?? lastTextByte
+                    }
+                    if escapedTags.isReading, index > textStart {
+                        try readEscapedTags(UnsafeRawBufferPointer(rebasing: bytes[textStart..<index]), at: consumed + textStart)
                     }
                     if embeddedName != nil {
                         var next = textStart
@@ -700,6 +706,9 @@ private struct XMLRedactionMachine {
                 let referenced = XMLReference.character(reference)
                 if embeddedName != nil { try readEmbeddedName(referenced, at: consumed + index) }
                 if referenced == "<" { startEmbeddedName() }
+                if referenced == "<" || escapedTags.isReading {
+                    try readEscapedTags(referenced.map { Array(String($0).utf8) } ?? [0x80], at: consumed + index)
+                }
                 if outline == nil, removedDepth == 0 {
                     if referenced == "\"" {
                         embeddedKeys.quote(precededBy: lastTextByte)
@@ -755,6 +764,9 @@ private struct XMLRedactionMachine {
                 if !ends { try readEmbeddedName(byte: byte, at: consumed + index - 1) }
             }
             if byte == UInt8(ascii: "<") { startEmbeddedName() }
+            if byte == UInt8(ascii: "<") || escapedTags.isReading, !(byte == UInt8(ascii: ">") && brackets >= 2) {
+                try readEscapedTags(CollectionOfOne(byte), at: consumed + index - 1)
+            }
             if outline == nil, removedDepth == 0, byte != UInt8(ascii: "]") {
                 // `]`s are content unless `>` follows two of them: they are read once what follows shows which.
                 let ends = byte == UInt8(ascii: ">") && brackets >= 2
@@ -842,10 +854,11 @@ private struct XMLRedactionMachine {
     /// naming a redacted field: a client that parses the value would read the field. The text's own reading around it
     /// is left as it was.
     private mutating func checkEmbedded(inAttributeValue value: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) {
-        let (name, keys, last) = (embeddedName, embeddedKeys, lastTextByte)
+        let (name, keys, tags, last) = (embeddedName, embeddedKeys, escapedTags, lastTextByte)
         (embeddedName, lastTextByte) = (nil, nil)
         embeddedKeys.reset()
-        defer { (embeddedName, embeddedKeys, lastTextByte) = (name, keys, last) }
+        escapedTags.reset()
+        defer { (embeddedName, embeddedKeys, escapedTags, lastTextByte) = (name, keys, tags, last) }
         var index = 0
         while index < value.count {
             let character: Unicode.Scalar?, utf8: [UInt8]
@@ -862,12 +875,38 @@ private struct XMLRedactionMachine {
                 if utf8.count == 1, utf8[0] >= 0x80 { try readEmbeddedName(byte: utf8[0], at: offset) } else { try readEmbeddedName(character, at: offset) }
             }
             if character == "<" { startEmbeddedName() }
+            if character == "<" || escapedTags.isReading { try readEscapedTags(utf8, at: offset) }
             if character == "\"" {
                 embeddedKeys.quote(precededBy: lastTextByte)
             } else if embeddedKeys.isActive {
                 try readEmbeddedKey(utf8, at: offset)
             }
             if let first = utf8.first, !XMLName.isSpace(first) { lastTextByte = first }
+        }
+    }
+
+    /// Feeds ``escapedTags`` characters of kept text, a CDATA section or an attribute's value, and refuses the document
+    /// at a tag there that names a redacted field, or a declaration that could define any.
+    private mutating func readEscapedTags(_ characters: some Sequence<UInt8>, at offset: Int) throws(RedactionError) {
+        guard outline == nil, removedDepth == 0 else { return }
+        let names = self.names
+        let redacted = { (found: EmbeddedTagReader.Found) -> Bool in
+            guard case .name(let name) = found else { return true }
+            return name.withUnsafeBytes { names.redact(nil, $0) }
+        }
+        for byte in characters {
+            switch escapedTags.feed(byte, redacted: redacted) {
+            case nil: continue
+            case .name(let name):
+                throw RedactionError(
+                    .refused, "text holds markup naming a redacted field (<\(String(decoding: name, as: UTF8.self))>), which a client would parse",
+                    offset: offset
+                )
+            case .overlongName:
+                throw RedactionError(.refused, "text holds markup with a name too long to read, which a client would parse", offset: offset)
+            case .definition:
+                throw RedactionError(.refused, "text holds an XML declaration that defines elements, attributes or entities", offset: offset)
+            }
         }
     }
 
@@ -1062,6 +1101,7 @@ private struct XMLRedactionMachine {
         guard !rootClosed else { throw RedactionError(.malformed, "a second root element", offset: offset) }
         // A tag ends a name written as text (one in the same piece was ended where the text ended).
         embeddedName = nil
+        escapedTags.reset()
         let bindingsBelow = bindings.count
         let nameLength: Int, isEmpty: Bool, resolved: ResolvedNames.Resolution
         var tag: XMLStartTag?
@@ -1301,6 +1341,7 @@ private struct XMLRedactionMachine {
     private mutating func endTag(_ token: UnsafeRawBufferPointer, at offset: Int, in piece: UnsafeRawBufferPointer) throws(RedactionError) -> TokenDisposition {
         guard !open.isEmpty, closes(open.count - 1, token, piece) else { throw endTagError(token, at: offset) }
         embeddedName = nil
+        escapedTags.reset()
         let disposition = removedDepth == 0 ? TokenDisposition.kept : .dropped
         closeElement()
         return disposition
