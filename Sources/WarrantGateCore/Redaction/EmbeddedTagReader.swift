@@ -62,13 +62,12 @@ struct EmbeddedTagReader {
         self.decodesEscapes = decodesEscapes
     }
 
-    /// Whether the reader is past a `<` or within an escape: the characters after it cannot be skipped.
-    var isReading: Bool {
-        if case .text = state { return !escape.isEmpty }
-        return true
-    }
+    /// Whether the reader is past a `<` or within an escape: the characters after it cannot be skipped. Kept as each
+    /// feed leaves it, since scans read it for every run of text.
+    private(set) var isReading = false
 
     mutating func reset() {
+        isReading = false
         state = .text
         clearName()
         pending = nil
@@ -78,6 +77,14 @@ struct EmbeddedTagReader {
     /// One character's byte. Returns what a tag, or a declaration, showed once it is known to be one; `redacted` says
     /// which names count.
     mutating func feed(_ byte: UInt8, redacted: (Found) -> Bool) -> Found? {
+        defer {
+            if case .text = state { isReading = !escape.isEmpty } else { isReading = true }
+        }
+        return decode(byte, redacted)
+    }
+
+    /// Reads `byte`, with ``decodesEscapes`` as part of an escape of the text.
+    private mutating func decode(_ byte: UInt8, _ redacted: (Found) -> Bool) -> Found? {
         guard decodesEscapes, !escape.isEmpty || byte == UInt8(ascii: "\\") else { return read(byte, redacted) }
         escape.append(byte)
         guard escape.count >= 2 else { return nil }

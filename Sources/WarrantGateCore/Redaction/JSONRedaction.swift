@@ -122,6 +122,9 @@ private struct JSONRedactionMachine {
     /// holds it, and as a second parse of it reads it.
     private var tags = EmbeddedTagReader(decodesEscapes: false)
     private var twiceDecodedTags = EmbeddedTagReader(decodesEscapes: true)
+    /// Whether either markup reader is past a `<` or within an escape: the string's characters go to them one by one.
+    /// Kept as each feed leaves them, since the scan of every string reads it.
+    private var readingTags = false
     /// The high half of the surrogate pair being read, for ``tags``.
     private var highSurrogate: UInt32 = 0
     /// Whether the kept string value being read has had an escape: from its first, its characters are fed to
@@ -607,8 +610,6 @@ private struct JSONRedactionMachine {
 
     /// Feeds the markup reader a kept string value's characters, and refuses the document at an element or attribute
     /// named as a redacted field: a client that parses the string as XML reads it.
-    /// Whether either markup reader is past a `<` or within an escape: the string's characters go to them one by one.
-    private var readingTags: Bool { tags.isReading || twiceDecodedTags.isReading }
 
     /// Feeds the markup readers a kept string value's characters, and refuses the document at a tag that names a
     /// redacted field, or a declaration that could define any: a client that parses the string as XML reads them.
@@ -620,6 +621,7 @@ private struct JSONRedactionMachine {
                 ? name.withUnsafeBytes { fields.containsASCII($0, at: 0, length: $0.count) }
                 : fields.contains(String(decoding: name, as: UTF8.self))
         }
+        defer { readingTags = tags.isReading || twiceDecodedTags.isReading }
         for byte in characters {
             guard let found = tags.feed(byte, redacted: redacted) ?? twiceDecodedTags.feed(byte, redacted: redacted) else { continue }
             switch found {
@@ -654,6 +656,7 @@ private struct JSONRedactionMachine {
         if readingTags {
             tags.reset()
             twiceDecodedTags.reset()
+            readingTags = false
         }
         if stringEscaped {
             if role == .value, run >= 0 { try feedEmbedded(bytes, upTo: quote) }

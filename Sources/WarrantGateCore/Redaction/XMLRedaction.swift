@@ -1101,7 +1101,7 @@ private struct XMLRedactionMachine {
         guard !rootClosed else { throw RedactionError(.malformed, "a second root element", offset: offset) }
         // A tag ends a name written as text (one in the same piece was ended where the text ended).
         embeddedName = nil
-        escapedTags.reset()
+        if escapedTags.isReading { escapedTags.reset() }
         let bindingsBelow = bindings.count
         let nameLength: Int, isEmpty: Bool, resolved: ResolvedNames.Resolution
         var tag: XMLStartTag?
@@ -1341,7 +1341,7 @@ private struct XMLRedactionMachine {
     private mutating func endTag(_ token: UnsafeRawBufferPointer, at offset: Int, in piece: UnsafeRawBufferPointer) throws(RedactionError) -> TokenDisposition {
         guard !open.isEmpty, closes(open.count - 1, token, piece) else { throw endTagError(token, at: offset) }
         embeddedName = nil
-        escapedTags.reset()
+        if escapedTags.isReading { escapedTags.reset() }
         let disposition = removedDepth == 0 ? TokenDisposition.kept : .dropped
         closeElement()
         return disposition
