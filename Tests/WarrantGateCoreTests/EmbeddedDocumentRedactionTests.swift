@@ -56,6 +56,8 @@ struct EmbeddedDocumentRedactionTests {
         (#"<r><![CDATA[<p alienNumber="A201"/>]]></r>"#, .xml),
         (#"<r>&lt;!DOCTYPE p [&lt;!ENTITY e 'x'&gt;]&gt;&lt;p/&gt;</r>"#, .xml),
         (#"<r note="&lt;p citizenship='MX'/&gt;"/>"#, .xml),
+        // A third re-pass: a CDATA section's end inside an escaped tag.
+        (#"<note><![CDATA[<r citizenship]]>='MX'/&gt;</note>"#, .xml),
     ])
     func refused(document: String, type: RedactableMediaType) {
         #expect(Self.outcome(document, type) == .refused(.refused), "\(document)")
@@ -92,6 +94,11 @@ struct EmbeddedDocumentRedactionTests {
         #"{"d":"<r><![CDATA[ <a b=' ]]><nc:Citizenship>MX</nc:Citizenship></r>"}"#,
         #"{"d":"<r><?pi <a b=' ?><citizenship>MX</citizenship></r>"}"#,
         #"{"d":"<!DOCTYPE r [<!ATTLIST r citizenship CDATA 'MX'>]><r/>"}"#,
+        // A third re-pass: a string of a document serialized twice left unclosed markup the next one's was read in,
+        // and XML 1.1's line ends are white space to a parser of that version.
+        #"{"d":"[\"<p title='truncated\",\"<nc:Citizenship>MX</nc:Citizenship>\"]"}"#,
+        #"{"d":"<?xml version=\"1.1\"?><r\u0085citizenship=\"MX\"/>"}"#,
+        "{\"d\":\"<r\u{2028}alienNumber='A201'/>\"}",
     ])
     func markupRefused(document: String) {
         #expect(Self.outcome(document, .json) == .refused(.refused), "\(document)")
@@ -118,6 +125,7 @@ struct EmbeddedDocumentRedactionTests {
         #"{"d":"<r><!-- <citizenship>MX</citizenship> --><![CDATA[<alienNumber>A201</alienNumber>]]></r>"}"#,
         #"{"note":"see <https://uscis.example/form?birthCountry=any>"}"#,
         #"{"note":"x<y, immigration = none"}"#,
+        #"{"note":"<IMMIGRATION HOLD> placed; <nationality unknown>; bring <citizenship documents>"}"#,
     ])
     func markupKept(document: String) {
         let kept = document.replacingOccurrences(of: #","citizenship":"<b>a removed value is not read</b>""#, with: "")

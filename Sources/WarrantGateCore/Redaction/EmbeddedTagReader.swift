@@ -57,6 +57,9 @@ struct EmbeddedTagReader {
     private var pending: Found?
     /// A backslash escape of the text being read, with ``decodesEscapes``: its backslash, `u` and digits so far.
     private var escape: [UInt8] = []
+    /// The bytes of a non-ASCII character read so far: XML 1.1's line ends (U+0085, U+2028) are white space to a parser
+    /// of that version.
+    private var character: [UInt8] = []
 
     init(decodesEscapes: Bool) {
         self.decodesEscapes = decodesEscapes
@@ -68,10 +71,16 @@ struct EmbeddedTagReader {
 
     mutating func reset() {
         isReading = false
+        escape.removeAll(keepingCapacity: true)
+        restart()
+    }
+
+    /// Forgets what was read since the last text: no tag or declaration is open.
+    private mutating func restart() {
         state = .text
         clearName()
         pending = nil
-        escape.removeAll(keepingCapacity: true)
+        character.removeAll(keepingCapacity: true)
     }
 
     /// One character's byte. Returns what a tag, or a declaration, showed once it is known to be one; `redacted` says
@@ -85,6 +94,11 @@ struct EmbeddedTagReader {
 
     /// Reads `byte`, with ``decodesEscapes`` as part of an escape of the text.
     private mutating func decode(_ byte: UInt8, _ redacted: (Found) -> Bool) -> Found? {
+        if decodesEscapes, escape.isEmpty, byte == UInt8(ascii: "\"") {
+            // A quote of the text itself ends a string to a second parse, which reads each string on its own.
+            restart()
+            return nil
+        }
         guard decodesEscapes, !escape.isEmpty || byte == UInt8(ascii: "\\") else { return read(byte, redacted) }
         escape.append(byte)
         guard escape.count >= 2 else { return nil }
@@ -115,7 +129,24 @@ struct EmbeddedTagReader {
         return shown
     }
 
+    /// Reads one byte of a character: a non-ASCII character once its last byte is in.
     private mutating func read(_ byte: UInt8, _ redacted: (Found) -> Bool) -> Found? {
+        guard byte >= 0x80 || !character.isEmpty else { return step(byte, redacted) }
+        character.append(byte)
+        let lead = character[0]
+        let length = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1
+        guard character.count >= length || byte < 0x80 else { return nil }
+        let bytes = character
+        character.removeAll(keepingCapacity: true)
+        if bytes == [0xc2, 0x85] || bytes == [0xe2, 0x80, 0xa8] { return step(0x20, redacted) }
+        var shown: Found?
+        for byte in bytes {
+            if let found = step(byte, redacted), shown == nil { shown = found }
+        }
+        return shown
+    }
+
+    private mutating func step(_ byte: UInt8, _ redacted: (Found) -> Bool) -> Found? {
         switch state {
         case .text:
             if byte == UInt8(ascii: "<") { state = .opened }
@@ -170,7 +201,7 @@ struct EmbeddedTagReader {
                 return .definition
             } else if name.elementsEqual("DOCTYPE".utf8) {
                 state = .doctype(quote: nil)
-                return read(byte, redacted)
+                return step(byte, redacted)
             } else {
                 abandon(at: byte)
             }
@@ -202,17 +233,16 @@ struct EmbeddedTagReader {
                 return afterName(byte)
             }
         case .attributeName, .afterAttributeName:
-            if Self.isNameByte(byte) {
-                if case .afterAttributeName = state { clearName() }
+            // An attribute has a value: one without is no XML (`<IMMIGRATION HOLD>` in an officer's note).
+            if Self.isNameByte(byte), case .attributeName = state {
                 append(byte)
-                state = .attributeName
             } else if byte == UInt8(ascii: "=") {
                 check(redacted)
                 state = .beforeValue
             } else if Self.isSpace(byte) {
                 state = .afterAttributeName
             } else {
-                return afterName(byte)
+                return abandon(at: byte)
             }
         case .beforeValue:
             if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {

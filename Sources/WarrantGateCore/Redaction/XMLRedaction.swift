@@ -764,8 +764,12 @@ private struct XMLRedactionMachine {
                 if !ends { try readEmbeddedName(byte: byte, at: consumed + index - 1) }
             }
             if byte == UInt8(ascii: "<") { startEmbeddedName() }
-            if byte == UInt8(ascii: "<") || escapedTags.isReading, !(byte == UInt8(ascii: ">") && brackets >= 2) {
-                try readEscapedTags(CollectionOfOne(byte), at: consumed + index - 1)
+            if escapedTags.isReading || byte == UInt8(ascii: "<"), byte != UInt8(ascii: "]") {
+                // As for the name: `]`s are content unless `>` follows two of them, and read once that shows.
+                let ends = byte == UInt8(ascii: ">") && brackets >= 2
+                let content = ends ? brackets - 2 : brackets
+                if content > 0 { try readEscapedTags(repeatElement(UInt8(ascii: "]"), count: content), at: consumed + index - 1) }
+                if !ends { try readEscapedTags(CollectionOfOne(byte), at: consumed + index - 1) }
             }
             if outline == nil, removedDepth == 0, byte != UInt8(ascii: "]") {
                 // `]`s are content unless `>` follows two of them: they are read once what follows shows which.
