@@ -58,6 +58,8 @@ struct EmbeddedDocumentRedactionTests {
         (#"<r note="&lt;p citizenship='MX'/&gt;"/>"#, .xml),
         // A third re-pass: a CDATA section's end inside an escaped tag.
         (#"<note><![CDATA[<r citizenship]]>='MX'/&gt;</note>"#, .xml),
+        // A fourth: JSON in the text, one string of it left unclosed before the next one's markup.
+        (#"<note>{"note":"&lt;!--[if gte mso 9]&gt;","person":"&lt;Person Citizenship=\"MX\"/&gt;"}</note>"#, .xml),
     ])
     func refused(document: String, type: RedactableMediaType) {
         #expect(Self.outcome(document, type) == .refused(.refused), "\(document)")
@@ -99,6 +101,11 @@ struct EmbeddedDocumentRedactionTests {
         #"{"d":"[\"<p title='truncated\",\"<nc:Citizenship>MX</nc:Citizenship>\"]"}"#,
         #"{"d":"<?xml version=\"1.1\"?><r\u0085citizenship=\"MX\"/>"}"#,
         "{\"d\":\"<r\u{2028}alienNumber='A201'/>\"}",
+        // A fourth: HTML's attributes of no value beside one with a value, and a tag of words its end tag shows to be
+        // an element.
+        #"{"d":"<span hidden citizenship='MX'>x</span>"}"#,
+        #"{"d":"<input type=\"checkbox\" checked citizenship=\"MX\">"}"#,
+        #"{"d":"<citizenship hidden>MX</citizenship>"}"#,
     ])
     func markupRefused(document: String) {
         #expect(Self.outcome(document, .json) == .refused(.refused), "\(document)")

@@ -37,6 +37,8 @@ struct EmbeddedTagReader {
         case declarationName
         case doctype(quote: UInt8?)
         case elementName
+        /// After `</`: the end tag's name.
+        case endTagName
         /// Within a start tag: between attributes, in one's name, after it (white space), after its `=`, in its
         /// value, and after a `/`, which only `>` may follow.
         case attributes
@@ -55,6 +57,12 @@ struct EmbeddedTagReader {
     private var overlong = false
     /// What the tag being read showed, until its `>` shows it is one.
     private var pending: Found?
+    /// Whether the tag being read has a word with no value (`<IMMIGRATION HOLD>`), and whether it has a value.
+    private var hasBareWord = false
+    private var hasValue = false
+    /// The redacted element name of the last tag that read as prose (words, no value), until an end tag of that name
+    /// shows it was an element to a lenient (HTML) parser: `<nationality hidden>MX</nationality>`.
+    private var suspect: [UInt8]?
     /// A backslash escape of the text being read, with ``decodesEscapes``: its backslash, `u` and digits so far.
     private var escape: [UInt8] = []
     /// The bytes of a non-ASCII character read so far: XML 1.1's line ends (U+0085, U+2028) are white space to a parser
@@ -80,6 +88,7 @@ struct EmbeddedTagReader {
         state = .text
         clearName()
         pending = nil
+        suspect = nil
         character.removeAll(keepingCapacity: true)
     }
 
@@ -155,8 +164,12 @@ struct EmbeddedTagReader {
                 state = .bang
             } else if byte == UInt8(ascii: "?") {
                 state = .processingInstruction(afterQuestion: false)
+            } else if byte == UInt8(ascii: "/") {
+                clearName()
+                state = .endTagName
             } else if Self.isNameStart(byte) {
                 clearName()
+                (hasBareWord, hasValue) = (false, false)
                 append(byte)
                 state = .elementName
             } else {
@@ -224,6 +237,12 @@ struct EmbeddedTagReader {
             }
             check(redacted)
             return afterName(byte)
+        case .endTagName:
+            if Self.isNameByte(byte) { return append(byte) }
+            guard byte == UInt8(ascii: ">"), let suspect, !overlong, name == suspect else { return abandon(at: byte) }
+            self.suspect = nil
+            state = .text
+            return .name(name)
         case .attributes:
             if Self.isNameStart(byte) {
                 clearName()
@@ -233,16 +252,23 @@ struct EmbeddedTagReader {
                 return afterName(byte)
             }
         case .attributeName, .afterAttributeName:
-            // An attribute has a value: one without is no XML (`<IMMIGRATION HOLD>` in an officer's note).
-            if Self.isNameByte(byte), case .attributeName = state {
+            if Self.isNameByte(byte) {
+                // A word with no value before this one: no XML, though a lenient (HTML) parser reads it.
+                if case .afterAttributeName = state {
+                    hasBareWord = true
+                    clearName()
+                }
                 append(byte)
+                state = .attributeName
             } else if byte == UInt8(ascii: "=") {
+                hasValue = true
                 check(redacted)
                 state = .beforeValue
             } else if Self.isSpace(byte) {
                 state = .afterAttributeName
             } else {
-                return abandon(at: byte)
+                hasBareWord = true
+                return afterName(byte)
             }
         case .beforeValue:
             if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
@@ -281,11 +307,14 @@ struct EmbeddedTagReader {
         return nil
     }
 
-    /// The tag's `>`: what it showed counts.
+    /// The tag's `>`: what it showed counts, unless it read as prose, words with no value (`<IMMIGRATION HOLD>` in an
+    /// officer's note); then its element's end tag makes it count.
     private mutating func closed() -> Found? {
         defer { pending = nil }
         state = .text
-        return pending
+        guard hasBareWord, !hasValue else { return pending }
+        if case .name(let element) = pending { suspect = element }
+        return nil
     }
 
     /// What was read since `<` was no tag: it counts for nothing, and a `<` begins another.

@@ -102,6 +102,9 @@ private struct XMLRedactionMachine {
     /// Markup written as text (`&lt;r citizenship='MX'/&gt;`) or in a CDATA section, read as a client that parses
     /// the text reads it, for what ``embeddedName`` does not read: attributes, and declarations that define names.
     private var escapedTags = EmbeddedTagReader(decodesEscapes: false)
+    /// The same markup as a second parse of JSON in the text reads it (each of its strings on its own, `\"` as `"`),
+    /// while either reader is reading.
+    private var escapedTwiceTags = EmbeddedTagReader(decodesEscapes: true)
     /// The keys of a JSON document serialized into a response's kept text or CDATA (``EmbeddedKeyReader``), across
     /// pieces, references, comments, instructions and CDATA sections, until the next start or end tag.
     private var embeddedKeys = EmbeddedKeyReader()
@@ -382,7 +385,7 @@ private struct XMLRedactionMachine {
                         }
                         lastTextByte = bytes[textStart..<index].last { !XMLName.isSpace($0) } ?? lastTextByte
                     }
-                    if escapedTags.isReading, index > textStart {
+                    if escapedTags.isReading || escapedTwiceTags.isReading, index > textStart {
                         try readEscapedTags(UnsafeRawBufferPointer(rebasing: bytes[textStart..<index]), at: consumed + textStart)
                     }
                     if embeddedName != nil {
@@ -706,7 +709,7 @@ private struct XMLRedactionMachine {
                 let referenced = XMLReference.character(reference)
                 if embeddedName != nil { try readEmbeddedName(referenced, at: consumed + index) }
                 if referenced == "<" { startEmbeddedName() }
-                if referenced == "<" || escapedTags.isReading {
+                if referenced == "<" || escapedTags.isReading || escapedTwiceTags.isReading {
                     try readEscapedTags(referenced.map { Array(String($0).utf8) } ?? [0x80], at: consumed + index)
                 }
                 if outline == nil, removedDepth == 0 {
@@ -764,7 +767,7 @@ private struct XMLRedactionMachine {
                 if !ends { try readEmbeddedName(byte: byte, at: consumed + index - 1) }
             }
             if byte == UInt8(ascii: "<") { startEmbeddedName() }
-            if escapedTags.isReading || byte == UInt8(ascii: "<"), byte != UInt8(ascii: "]") {
+            if escapedTags.isReading || escapedTwiceTags.isReading || byte == UInt8(ascii: "<"), byte != UInt8(ascii: "]") {
                 // As for the name: `]`s are content unless `>` follows two of them, and read once that shows.
                 let ends = byte == UInt8(ascii: ">") && brackets >= 2
                 let content = ends ? brackets - 2 : brackets
@@ -858,11 +861,12 @@ private struct XMLRedactionMachine {
     /// naming a redacted field: a client that parses the value would read the field. The text's own reading around it
     /// is left as it was.
     private mutating func checkEmbedded(inAttributeValue value: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) {
-        let (name, keys, tags, last) = (embeddedName, embeddedKeys, escapedTags, lastTextByte)
+        let (name, keys, tags, twiceTags, last) = (embeddedName, embeddedKeys, escapedTags, escapedTwiceTags, lastTextByte)
         (embeddedName, lastTextByte) = (nil, nil)
         embeddedKeys.reset()
         escapedTags.reset()
-        defer { (embeddedName, embeddedKeys, escapedTags, lastTextByte) = (name, keys, tags, last) }
+        escapedTwiceTags.reset()
+        defer { (embeddedName, embeddedKeys, escapedTags, escapedTwiceTags, lastTextByte) = (name, keys, tags, twiceTags, last) }
         var index = 0
         while index < value.count {
             let character: Unicode.Scalar?, utf8: [UInt8]
@@ -879,7 +883,7 @@ private struct XMLRedactionMachine {
                 if utf8.count == 1, utf8[0] >= 0x80 { try readEmbeddedName(byte: utf8[0], at: offset) } else { try readEmbeddedName(character, at: offset) }
             }
             if character == "<" { startEmbeddedName() }
-            if character == "<" || escapedTags.isReading { try readEscapedTags(utf8, at: offset) }
+            if character == "<" || escapedTags.isReading || escapedTwiceTags.isReading { try readEscapedTags(utf8, at: offset) }
             if character == "\"" {
                 embeddedKeys.quote(precededBy: lastTextByte)
             } else if embeddedKeys.isActive {
@@ -899,7 +903,7 @@ private struct XMLRedactionMachine {
             return name.withUnsafeBytes { names.redact(nil, $0) }
         }
         for byte in characters {
-            switch escapedTags.feed(byte, redacted: redacted) {
+            switch escapedTags.feed(byte, redacted: redacted) ?? escapedTwiceTags.feed(byte, redacted: redacted) {
             case nil: continue
             case .name(let name):
                 throw RedactionError(
@@ -1106,6 +1110,7 @@ private struct XMLRedactionMachine {
         // A tag ends a name written as text (one in the same piece was ended where the text ended).
         embeddedName = nil
         if escapedTags.isReading { escapedTags.reset() }
+        if escapedTwiceTags.isReading { escapedTwiceTags.reset() }
         let bindingsBelow = bindings.count
         let nameLength: Int, isEmpty: Bool, resolved: ResolvedNames.Resolution
         var tag: XMLStartTag?
@@ -1346,6 +1351,7 @@ private struct XMLRedactionMachine {
         guard !open.isEmpty, closes(open.count - 1, token, piece) else { throw endTagError(token, at: offset) }
         embeddedName = nil
         if escapedTags.isReading { escapedTags.reset() }
+        if escapedTwiceTags.isReading { escapedTwiceTags.reset() }
         let disposition = removedDepth == 0 ? TokenDisposition.kept : .dropped
         closeElement()
         return disposition
