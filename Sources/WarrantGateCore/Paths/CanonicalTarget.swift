@@ -190,7 +190,7 @@ public struct CanonicalTarget: Sendable, Equatable {
 
     private static func decodePercent(_ raw: ArraySlice<UInt8>, at index: Int) throws(AmbiguousTarget) -> UInt8 {
         guard index + 2 < raw.endIndex,
-              let high = hexValue(raw[index + 1]), let low = hexValue(raw[index + 2])
+              let high = ASCIIHex.value(raw[index + 1]), let low = ASCIIHex.value(raw[index + 2])
         else { throw AmbiguousTarget(detail: "malformed percent-encoding") }
         return high << 4 | low
     }
@@ -211,15 +211,6 @@ public struct CanonicalTarget: Sendable, Equatable {
     }
 
     private static let hexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
 
     /// RFC 3986 unreserved characters: letters, digits, `-`, `.`, `_`, `~`.
     private static func isUnreserved(_ byte: UInt8) -> Bool {

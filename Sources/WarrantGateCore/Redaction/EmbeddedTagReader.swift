@@ -117,14 +117,14 @@ struct EmbeddedTagReader {
             escape.removeAll(keepingCapacity: true)
             return read(character, redacted)
         }
-        if escape.count > 2, Self.hexValue(byte) == nil {
+        if escape.count > 2, ASCIIHex.value(byte) == nil {
             // No escape after all: its characters as they are.
             let characters = escape
             escape.removeAll(keepingCapacity: true)
             return read(characters, redacted)
         }
         guard escape.count == 6 else { return nil }
-        let value = escape[2...].reduce(UInt32(0)) { $0 << 4 | UInt32(Self.hexValue($1)!) }
+        let value = escape[2...].reduce(UInt32(0)) { $0 << 4 | UInt32(ASCIIHex.value($1)!) }
         escape.removeAll(keepingCapacity: true)
         return read(Unicode.Scalar(value).map { Array(String($0).utf8) } ?? [0x80], redacted)
     }
@@ -207,7 +207,7 @@ struct EmbeddedTagReader {
         case .processingInstruction(let afterQuestion):
             state = byte == UInt8(ascii: ">") && afterQuestion ? .text : .processingInstruction(afterQuestion: byte == UInt8(ascii: "?"))
         case .declarationName:
-            if Self.isNameByte(byte) {
+            if XMLName.isNameByte(byte) {
                 append(byte)
             } else if ["ENTITY", "ATTLIST", "ELEMENT"].contains(where: { name.elementsEqual($0.utf8) }) {
                 state = .text
@@ -231,14 +231,14 @@ struct EmbeddedTagReader {
                 state = .text
             }
         case .elementName:
-            if Self.isNameByte(byte) { return append(byte) }
-            guard !name.isEmpty || overlong, Self.isSpace(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ">") else {
+            if XMLName.isNameByte(byte) { return append(byte) }
+            guard !name.isEmpty || overlong, XMLName.isSpace(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ">") else {
                 return abandon(at: byte)
             }
             check(redacted)
             return afterName(byte)
         case .endTagName:
-            if Self.isNameByte(byte) { return append(byte) }
+            if XMLName.isNameByte(byte) { return append(byte) }
             guard byte == UInt8(ascii: ">"), let suspect, !overlong, name == suspect else { return abandon(at: byte) }
             self.suspect = nil
             state = .text
@@ -248,11 +248,11 @@ struct EmbeddedTagReader {
                 clearName()
                 append(byte)
                 state = .attributeName
-            } else if !Self.isSpace(byte) {
+            } else if !XMLName.isSpace(byte) {
                 return afterName(byte)
             }
         case .attributeName, .afterAttributeName:
-            if Self.isNameByte(byte) {
+            if XMLName.isNameByte(byte) {
                 // A word with no value before this one: no XML, though a lenient (HTML) parser reads it.
                 if case .afterAttributeName = state {
                     hasBareWord = true
@@ -264,7 +264,7 @@ struct EmbeddedTagReader {
                 hasValue = true
                 check(redacted)
                 state = .beforeValue
-            } else if Self.isSpace(byte) {
+            } else if XMLName.isSpace(byte) {
                 state = .afterAttributeName
             } else {
                 hasBareWord = true
@@ -275,13 +275,13 @@ struct EmbeddedTagReader {
                 state = .quotedValue(byte)
             } else if byte == UInt8(ascii: ">") || byte == UInt8(ascii: "<") {
                 return afterName(byte)
-            } else if !Self.isSpace(byte) {
+            } else if !XMLName.isSpace(byte) {
                 state = .unquotedValue
             }
         case .quotedValue(let quote):
             if byte == quote { state = .attributes }
         case .unquotedValue:
-            if Self.isSpace(byte) {
+            if XMLName.isSpace(byte) {
                 state = .attributes
             } else if byte == UInt8(ascii: ">") || byte == UInt8(ascii: "<") {
                 return afterName(byte)
@@ -295,7 +295,7 @@ struct EmbeddedTagReader {
     /// In a start tag, after a name or a value: white space goes on to the next attribute, `/` must close it, `>`
     /// closes it, and anything else shows it was no tag.
     private mutating func afterName(_ byte: UInt8) -> Found? {
-        if Self.isSpace(byte) {
+        if XMLName.isSpace(byte) {
             state = .attributes
         } else if byte == UInt8(ascii: "/") {
             state = .slash
@@ -350,29 +350,6 @@ struct EmbeddedTagReader {
 
     private static let cdataOpening = Array("[CDATA[".utf8)
 
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
-
-    /// A name's first character as bytes: an ASCII letter, `_`, `:`, or any byte of a non-ASCII character.
-    private static func isNameStart(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "_"), UInt8(ascii: ":"), 0x80...: true
-        default: false
-        }
-    }
-
-    /// XML's name characters as bytes: a name's first ones, digits, `-` and `.`.
-    private static func isNameByte(_ byte: UInt8) -> Bool {
-        isNameStart(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
-    }
-
-    private static func isSpace(_ byte: UInt8) -> Bool {
-        byte == 0x20 || byte == 0x09 || byte == 0x0a || byte == 0x0d
-    }
+    /// A name's first character as bytes (``XMLName``'s, or the `:` a qualified name may begin with to a parser).
+    private static func isNameStart(_ byte: UInt8) -> Bool { XMLName.isStart(byte) || byte == UInt8(ascii: ":") }
 }

@@ -98,7 +98,8 @@ enum XMLName {
         return byte >= 0x80 || (byte < 0x40 ? low : high) >> UInt64(byte & 0x3f) & 1 != 0
     }
 
-    private static func isStart(_ byte: UInt8) -> Bool {
+    /// Whether `byte` may begin a name without a colon: an ASCII letter, `_`, or any byte from 0x80 up.
+    static func isStart(_ byte: UInt8) -> Bool {
         byte >= 0x80 || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7a) || byte == 0x5f
     }
 

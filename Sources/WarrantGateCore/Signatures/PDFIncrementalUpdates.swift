@@ -687,7 +687,7 @@ enum PDFIncrementalUpdates {
                     if dictionary.keys.isSubset(of: ["Type", "Cert", "CRL", "OCSP", "TU", "TS"]) { return true }
                     // The /VRI map: keys are upper-case hexadecimal SHA-1 digests of signature values.
                     return dictionary.type == nil
-                        && dictionary.keys.allSatisfy { $0.utf8.count == 40 && $0.utf8.allSatisfy { PDFBytes.hexValue($0) != nil } }
+                        && dictionary.keys.allSatisfy { $0.utf8.count == 40 && $0.utf8.allSatisfy { ASCIIHex.value($0) != nil } }
                 default: return false
                 }
             case .array(let elements):

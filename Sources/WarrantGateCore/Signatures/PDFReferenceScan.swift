@@ -88,7 +88,7 @@ struct PDFReferenceScan {
         while index < end, PDFBytes.isRegular(bytes[index]) {
             var byte = bytes[index]
             index += 1
-            if byte == UInt8(ascii: "#"), index + 1 < end, let high = PDFBytes.hexValue(bytes[index]), let low = PDFBytes.hexValue(bytes[index + 1]) {
+            if byte == UInt8(ascii: "#"), index + 1 < end, let high = ASCIIHex.value(bytes[index]), let low = ASCIIHex.value(bytes[index + 1]) {
                 byte = high << 4 | low
                 index += 2
             }

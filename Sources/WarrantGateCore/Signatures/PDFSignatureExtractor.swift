@@ -94,7 +94,7 @@ enum PDFSignatureExtractor {
         guard object.range.upperBound <= signedEnd else { throw PDFSyntaxError("the /ByteRange does not cover its own signature dictionary") }
         let hex = bytes[(gapStart + 1)..<(gapEnd - 1)]
         guard bytes[gapStart] == UInt8(ascii: "<"), bytes[gapEnd - 1] == UInt8(ascii: ">"), hex.count % 2 == 0,
-            hex.allSatisfy({ PDFBytes.hexValue($0) != nil })
+            hex.allSatisfy({ ASCIIHex.value($0) != nil })
         else { throw PDFSyntaxError("the signature's /Contents is not a plain hexadecimal string") }
         guard endsWithEOF(bytes, before: signedEnd) else {
             throw PDFSyntaxError("the /ByteRange does not end at the end of a revision (%%EOF)")
@@ -142,7 +142,7 @@ enum PDFSignatureExtractor {
         bytes.reserveCapacity(hex.count / 2)
         var index = hex.startIndex
         while index < hex.endIndex {
-            guard let high = PDFBytes.hexValue(hex[index]), let low = PDFBytes.hexValue(hex[index + 1]) else {
+            guard let high = ASCIIHex.value(hex[index]), let low = ASCIIHex.value(hex[index + 1]) else {
                 throw PDFSyntaxError("the signature's /Contents is not hexadecimal")
             }
             bytes.append(high << 4 | low)

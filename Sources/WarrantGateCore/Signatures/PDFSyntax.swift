@@ -100,15 +100,6 @@ enum PDFBytes {
 
     static func isDigit(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
 
-    static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
-
     /// Whether `bytes[offset...]` starts with `text`.
     static func hasPrefix(_ bytes: [UInt8], at offset: Int, _ text: String) -> Bool {
         let pattern = Array(text.utf8)
@@ -154,7 +145,7 @@ enum PDFBytes {
             var byte = token[index]
             index += 1
             if byte == UInt8(ascii: "#"), index + 1 < token.endIndex,
-                let high = hexValue(token[index]), let low = hexValue(token[index + 1])
+                let high = ASCIIHex.value(token[index]), let low = ASCIIHex.value(token[index + 1])
             {
                 byte = high << 4 | low
                 index += 2
@@ -348,7 +339,7 @@ struct PDFScanner {
         while position < end, PDFBytes.isRegular(bytes[position]) {
             let byte = bytes[position]
             if byte == UInt8(ascii: "#") {
-                guard position + 2 < end, let high = PDFBytes.hexValue(bytes[position + 1]), let low = PDFBytes.hexValue(bytes[position + 2]) else {
+                guard position + 2 < end, let high = ASCIIHex.value(bytes[position + 1]), let low = ASCIIHex.value(bytes[position + 2]) else {
                     throw PDFSyntaxError("a malformed #-escape in a name at offset \(position)")
                 }
                 decoded.append(high << 4 | low)
@@ -369,7 +360,7 @@ struct PDFScanner {
             position += 1
             if byte == UInt8(ascii: ">") { break }
             if PDFBytes.isWhitespace(byte) { continue }
-            guard let nibble = PDFBytes.hexValue(byte) else { throw PDFSyntaxError("a non-hexadecimal byte in a hexadecimal string at offset \(position - 1)") }
+            guard let nibble = ASCIIHex.value(byte) else { throw PDFSyntaxError("a non-hexadecimal byte in a hexadecimal string at offset \(position - 1)") }
             nibbles.append(nibble)
         }
         if nibbles.count % 2 == 1 { nibbles.append(0) }
