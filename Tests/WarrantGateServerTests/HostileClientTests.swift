@@ -186,6 +186,30 @@ struct HostileClientTests {
         }
     }
 
+    /// An attacker's pass: DATA after a request's END_STREAM had NIOHTTP2 reset the stream while its decision was
+    /// committed, and the outcome said the client had left.
+    @Test("a stream reset for DATA after its end: nothing is forwarded, and the outcome says bad_request")
+    func dataAfterEndOverHTTP2() async throws {
+        typealias H2 = RawHTTP2FrameConnection
+        try await withGateway { gateway in
+            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            #expect(await connection.completeSetup())
+            await connection.send(H2.headers(stream: 1, H2.request("GET", "/records/inmates/2017-000123"))
+                + H2.frame(H2.Kind.data, flags: H2.Flag.endStream, stream: 1, Array("x".utf8)))
+            #expect(await connection.wait { $0.reset(1) || $0.ended(1) } != nil)
+            await connection.close()
+            var rows = try await gateway.exportedRows()
+            for _ in 0..<50 where rows.first?.outcome == nil && rows.first?.effect != .deny {
+                try await Task.sleep(for: .milliseconds(100))
+                rows = try await gateway.exportedRows()
+            }
+            #expect(rows.count == 1)
+            let row = try #require(rows.first)
+            #expect(row.effect == .deny ? row.reason == "bad_request" : row.outcome?.error == "bad_request", "\(row)")
+            #expect(gateway.recorder.requests.isEmpty)
+        }
+    }
+
     // MARK: Answers read slowly
 
     /// Lets the connection read once every `pace`: a client that drains its answer a little at a time.

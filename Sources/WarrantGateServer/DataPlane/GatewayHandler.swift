@@ -293,7 +293,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
                 guard handler.request === request else {
                     // The client left while the decision was being committed: it stands, and the outcome says why
                     // nothing was forwarded.
-                    if request.record.effect == .allow { handler.recordOutcome(request, status: 499, error: .clientClosed) }
+                    if request.record.effect == .allow { handler.recordOutcome(request, status: 499, error: request.leaving) }
                     return
                 }
                 next(handler, request)
@@ -735,7 +735,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             request.lease?.withdraw()
             request.upstream?.close()
             request.upstream = nil
-            recordOutcome(request, status: 499, error: .clientClosed)
+            recordOutcome(request, status: 499, error: request.leaving)
             releaseResources(request)
         case .finished:
             break
@@ -767,12 +767,15 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     /// connection's end is recorded as the client leaving (``clientLeft(_:)``).
     ///
     /// NIOHTTP2 resets a stream that breaks the protocol after its head, such as DATA that contradicts its content
-    /// length: its request is recorded as `bad_request`.
+    /// length, or DATA after its end: its request is recorded as `bad_request`, or, decided, its outcome says so.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let closed = error as? NIOHTTP2Errors.StreamClosed, closed.errorCode == .protocolError {
+        if let closed = error as? NIOHTTP2Errors.StreamClosed, closed.errorCode == .protocolError || closed.errorCode == .streamClosed {
             if let request, request.phase.isUndecided {
                 recordUnanswered(request, .badRequest)
                 self.request = nil
+            } else {
+                // Decided: its outcome, recorded as the stream closes, says why it was not answered.
+                request?.leaving = .badRequest
             }
             return context.fireErrorCaught(error)
         }
@@ -886,6 +889,9 @@ final class RequestInFlight {
     var redaction: ResponseRedactionStream?
     /// Whether the answer has no body (a HEAD's, a 205's): what the upstream sends after its head is not passed on.
     var dropsBody = false
+    /// Why a decided request whose connection or stream ends before its answer is not answered: the client left,
+    /// or broke the protocol after its request (HTTP/2 frames after its end, which reset the stream).
+    var leaving = GatewayReason.clientClosed
     /// A pass-through response's body parts from the current upstream read, not yet written.
     private(set) var held: ByteBuffer?
     // The outcome.
