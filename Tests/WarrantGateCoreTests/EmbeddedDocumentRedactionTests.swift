@@ -106,6 +106,11 @@ struct EmbeddedDocumentRedactionTests {
         #"{"d":"<span hidden citizenship='MX'>x</span>"}"#,
         #"{"d":"<input type=\"checkbox\" checked citizenship=\"MX\">"}"#,
         #"{"d":"<citizenship hidden>MX</citizenship>"}"#,
+        // A fifth: the end tag in another case, with white space, after another such tag, or the tag no XML at all.
+        #"{"d":"<Citizenship hidden>MX</citizenship>"}"#,
+        #"{"d":"<nc:Citizenship hidden>MX</nc:citizenship >"}"#,
+        #"{"d":"<citizenship hidden>MX<alienNumber hidden>x</citizenship>"}"#,
+        #"{"d":"<citizenship hidden\"x\">MX</citizenship>"}"#,
     ])
     func markupRefused(document: String) {
         #expect(Self.outcome(document, .json) == .refused(.refused), "\(document)")
@@ -133,6 +138,7 @@ struct EmbeddedDocumentRedactionTests {
         #"{"note":"see <https://uscis.example/form?birthCountry=any>"}"#,
         #"{"note":"x<y, immigration = none"}"#,
         #"{"note":"<IMMIGRATION HOLD> placed; <nationality unknown>; bring <citizenship documents>"}"#,
+        #"{"a":"<CITIZENSHIP CHECK> pending","b":"done </citizenship>"}"#,
     ])
     func markupKept(document: String) {
         let kept = document.replacingOccurrences(of: #","citizenship":"<b>a removed value is not read</b>""#, with: "")

@@ -37,8 +37,9 @@ struct EmbeddedTagReader {
         case declarationName
         case doctype(quote: UInt8?)
         case elementName
-        /// After `</`: the end tag's name.
+        /// After `</`: the end tag's name, and what follows it up to `>`.
         case endTagName
+        case endTagRest
         /// Within a start tag: between attributes, in one's name, after it (white space), after its `=`, in its
         /// value, and after a `/`, which only `>` may follow.
         case attributes
@@ -60,9 +61,16 @@ struct EmbeddedTagReader {
     /// Whether the tag being read has a word with no value (`<IMMIGRATION HOLD>`), and whether it has a value.
     private var hasBareWord = false
     private var hasValue = false
-    /// The redacted element name of the last tag that read as prose (words, no value), until an end tag of that name
-    /// shows it was an element to a lenient (HTML) parser: `<nationality hidden>MX</nationality>`.
-    private var suspect: [UInt8]?
+    /// The tag's element name, when it is redacted.
+    private var redactedElement: [UInt8]?
+    /// The redacted element names (lower-cased) of tags that read as prose (words, no value) or as no XML at all,
+    /// until an end tag of one of them, in any case, shows it was an element to a lenient (HTML) parser:
+    /// `<nationality hidden>MX</Nationality >`. At most ``maxSuspects``, the latest.
+    private var suspects: [[UInt8]] = []
+    static let maxSuspects = 16
+
+    /// Whether it remembers an element an end tag may show to be one (``suspects``), kept for scans to read cheaply.
+    private(set) var remembers = false
     /// A backslash escape of the text being read, with ``decodesEscapes``: its backslash, `u` and digits so far.
     private var escape: [UInt8] = []
     /// The bytes of a non-ASCII character read so far: XML 1.1's line ends (U+0085, U+2028) are white space to a parser
@@ -88,7 +96,9 @@ struct EmbeddedTagReader {
         state = .text
         clearName()
         pending = nil
-        suspect = nil
+        redactedElement = nil
+        suspects.removeAll()
+        remembers = false
         character.removeAll(keepingCapacity: true)
     }
 
@@ -169,7 +179,7 @@ struct EmbeddedTagReader {
                 state = .endTagName
             } else if Self.isNameStart(byte) {
                 clearName()
-                (hasBareWord, hasValue) = (false, false)
+                (hasBareWord, hasValue, redactedElement) = (false, false, nil)
                 append(byte)
                 state = .elementName
             } else {
@@ -236,13 +246,15 @@ struct EmbeddedTagReader {
                 return abandon(at: byte)
             }
             check(redacted)
+            if case .name(let element)? = pending { redactedElement = element }
             return afterName(byte)
         case .endTagName:
             if XMLName.isNameByte(byte) { return append(byte) }
-            guard byte == UInt8(ascii: ">"), let suspect, !overlong, name == suspect else { return abandon(at: byte) }
-            self.suspect = nil
-            state = .text
-            return .name(name)
+            if byte == UInt8(ascii: ">") { return endTagClosed() }
+            if XMLName.isSpace(byte) || byte == UInt8(ascii: "/") { state = .endTagRest } else { abandon(at: byte) }
+        case .endTagRest:
+            if byte == UInt8(ascii: ">") { return endTagClosed() }
+            if byte == UInt8(ascii: "<") { abandon(at: byte) }
         case .attributes:
             if Self.isNameStart(byte) {
                 clearName()
@@ -313,16 +325,34 @@ struct EmbeddedTagReader {
         defer { pending = nil }
         state = .text
         guard hasBareWord, !hasValue else { return pending }
-        if case .name(let element) = pending { suspect = element }
+        rememberElement()
         return nil
     }
 
-    /// What was read since `<` was no tag: it counts for nothing, and a `<` begins another.
+    /// What was read since `<` was no tag: it counts for nothing, and a `<` begins another; a redacted element name
+    /// it began with is remembered, for its end tag.
     @discardableResult
     private mutating func abandon(at byte: UInt8) -> Found? {
+        rememberElement()
         pending = nil
         state = byte == UInt8(ascii: "<") ? .opened : .text
         return nil
+    }
+
+    private mutating func rememberElement() {
+        guard let element = redactedElement.map({ $0.map(ASCIICase.lowercased) }) else { return }
+        redactedElement = nil
+        guard !suspects.contains(element) else { return }
+        if suspects.count == Self.maxSuspects { suspects.removeFirst() }
+        suspects.append(element)
+        remembers = true
+    }
+
+    /// An end tag's `>`: a remembered element's name, in any case, makes that element count.
+    private mutating func endTagClosed() -> Found? {
+        state = .text
+        guard !overlong, suspects.contains(name.map(ASCIICase.lowercased)) else { return nil }
+        return .name(name)
     }
 
     /// Notes the name just read, if it is redacted (the tag's first such name is the one named).

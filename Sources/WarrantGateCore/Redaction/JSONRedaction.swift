@@ -125,6 +125,8 @@ private struct JSONRedactionMachine {
     /// Whether either markup reader is past a `<` or within an escape: the string's characters go to them one by one.
     /// Kept as each feed leaves them, since the scan of every string reads it.
     private var readingTags = false
+    /// Whether the readers were fed in the string being read: they forget it when it ends.
+    private var tagsFed = false
     /// The high half of the surrogate pair being read, for ``tags``.
     private var highSurrogate: UInt32 = 0
     /// Whether the kept string value being read has had an escape: from its first, its characters are fed to
@@ -621,6 +623,7 @@ private struct JSONRedactionMachine {
                 ? name.withUnsafeBytes { fields.containsASCII($0, at: 0, length: $0.count) }
                 : fields.contains(String(decoding: name, as: UTF8.self))
         }
+        tagsFed = true
         defer { readingTags = tags.isReading || twiceDecodedTags.isReading }
         for byte in characters {
             guard let found = tags.feed(byte, redacted: redacted) ?? twiceDecodedTags.feed(byte, redacted: redacted) else { continue }
@@ -653,10 +656,10 @@ private struct JSONRedactionMachine {
     private mutating func closeString(_ bytes: UnsafeRawBufferPointer, quote: Int, _ emit: Emit) throws(RedactionError) {
         stringTail = nil
         // A tag the string ends in is no tag: no `>` closed it.
-        if readingTags {
+        if tagsFed {
             tags.reset()
             twiceDecodedTags.reset()
-            readingTags = false
+            (readingTags, tagsFed) = (false, false)
         }
         if stringEscaped {
             if role == .value, run >= 0 { try feedEmbedded(bytes, upTo: quote) }

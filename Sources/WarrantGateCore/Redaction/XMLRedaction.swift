@@ -1109,8 +1109,8 @@ private struct XMLRedactionMachine {
         guard !rootClosed else { throw RedactionError(.malformed, "a second root element", offset: offset) }
         // A tag ends a name written as text (one in the same piece was ended where the text ended).
         embeddedName = nil
-        if escapedTags.isReading { escapedTags.reset() }
-        if escapedTwiceTags.isReading { escapedTwiceTags.reset() }
+        if escapedTags.isReading || escapedTags.remembers { escapedTags.reset() }
+        if escapedTwiceTags.isReading || escapedTwiceTags.remembers { escapedTwiceTags.reset() }
         let bindingsBelow = bindings.count
         let nameLength: Int, isEmpty: Bool, resolved: ResolvedNames.Resolution
         var tag: XMLStartTag?
@@ -1350,8 +1350,8 @@ private struct XMLRedactionMachine {
     private mutating func endTag(_ token: UnsafeRawBufferPointer, at offset: Int, in piece: UnsafeRawBufferPointer) throws(RedactionError) -> TokenDisposition {
         guard !open.isEmpty, closes(open.count - 1, token, piece) else { throw endTagError(token, at: offset) }
         embeddedName = nil
-        if escapedTags.isReading { escapedTags.reset() }
-        if escapedTwiceTags.isReading { escapedTwiceTags.reset() }
+        if escapedTags.isReading || escapedTags.remembers { escapedTags.reset() }
+        if escapedTwiceTags.isReading || escapedTwiceTags.remembers { escapedTwiceTags.reset() }
         let disposition = removedDepth == 0 ? TokenDisposition.kept : .dropped
         closeElement()
         return disposition
