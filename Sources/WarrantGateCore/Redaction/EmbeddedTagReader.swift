@@ -1,3 +1,47 @@
+/// Markup in a string read both ways a client may parse it (``EmbeddedTagReader``): as the string holds it, and as a
+/// second parse of it reads it.
+struct EmbeddedMarkup {
+    private var asWritten = EmbeddedTagReader(decodesEscapes: false)
+    private var decodedTwice = EmbeddedTagReader(decodesEscapes: true)
+    /// Whether anything was read since the string or text last ended.
+    private var fed = false
+
+    /// Whether either reader is past a `<` or within an escape: the characters after it cannot be skipped.
+    var isReading: Bool { asWritten.isReading || decodedTwice.isReading }
+
+    /// The string or text ended: what either reader holds of it is forgotten (a tag no `>` closed is no tag). Inlined:
+    /// scans call it at every string's or tag's end, and nearly always it has nothing to do.
+    @inline(__always)
+    mutating func end() {
+        guard fed else { return }
+        fed = false
+        asWritten.reset()
+        decodedTwice.reset()
+    }
+
+    /// Reads `characters` of a string (or text, as `place` names it), and refuses the document at a tag there that
+    /// names a field `redacted` counts, or a declaration that could define any: a client that parses it reads them.
+    mutating func read(
+        _ characters: some Sequence<UInt8>, in place: String, at offset: Int, redacted: (EmbeddedTagReader.Found) -> Bool
+    ) throws(RedactionError) {
+        fed = true
+        for byte in characters {
+            switch asWritten.feed(byte, redacted: redacted) ?? decodedTwice.feed(byte, redacted: redacted) {
+            case nil: continue
+            case .name(let name):
+                throw RedactionError(
+                    .refused, "\(place) holds markup naming a redacted field (<\(String(decoding: name, as: UTF8.self))>), which a client would parse",
+                    offset: offset
+                )
+            case .overlongName:
+                throw RedactionError(.refused, "\(place) holds markup with a name too long to read, which a client would parse", offset: offset)
+            case .definition:
+                throw RedactionError(.refused, "\(place) holds an XML declaration that defines elements, attributes or entities", offset: offset)
+            }
+        }
+    }
+}
+
 /// Reads the markup in a JSON string that a client would parse as XML (`{"d":"<nc:PersonCitizenshipText>MX</…>"}`):
 /// each start tag's element name, its attributes' names, and declarations that define elements, attributes or
 /// entities, which the redactor cannot see into. Fed a kept string value's characters as a JSON parser reads them
@@ -69,8 +113,6 @@ struct EmbeddedTagReader {
     private var suspects: [[UInt8]] = []
     static let maxSuspects = 16
 
-    /// Whether it remembers an element an end tag may show to be one (``suspects``), kept for scans to read cheaply.
-    private(set) var remembers = false
     /// A backslash escape of the text being read, with ``decodesEscapes``: its backslash, `u` and digits so far.
     private var escape: [UInt8] = []
     /// The bytes of a non-ASCII character read so far: XML 1.1's line ends (U+0085, U+2028) are white space to a parser
@@ -98,7 +140,6 @@ struct EmbeddedTagReader {
         pending = nil
         redactedElement = nil
         suspects.removeAll()
-        remembers = false
         character.removeAll(keepingCapacity: true)
     }
 
@@ -345,7 +386,6 @@ struct EmbeddedTagReader {
         guard !suspects.contains(element) else { return }
         if suspects.count == Self.maxSuspects { suspects.removeFirst() }
         suspects.append(element)
-        remembers = true
     }
 
     /// An end tag's `>`: a remembered element's name, in any case, makes that element count.

@@ -118,15 +118,9 @@ private struct JSONRedactionMachine {
     /// and where its unread bytes begin in this piece.
     private var embeddedKeys = EmbeddedKeyReader()
     private var embeddedFrom = 0
-    /// The markup written into the kept string value being read (`"<nc:PersonCitizenshipText>…"`): as the string
-    /// holds it, and as a second parse of it reads it.
-    private var tags = EmbeddedTagReader(decodesEscapes: false)
-    private var twiceDecodedTags = EmbeddedTagReader(decodesEscapes: true)
-    /// Whether either markup reader is past a `<` or within an escape: the string's characters go to them one by one.
-    /// Kept as each feed leaves them, since the scan of every string reads it.
-    private var readingTags = false
-    /// Whether the readers were fed in the string being read: they forget it when it ends.
-    private var tagsFed = false
+    /// The markup written into the kept string value being read (`"<nc:PersonCitizenshipText>…"`). While it is
+    /// reading, the string's characters go to it one by one.
+    private var markup = EmbeddedMarkup()
     /// The high half of the surrogate pair being read, for ``tags``.
     private var highSurrogate: UInt32 = 0
     /// Whether the kept string value being read has had an escape: from its first, its characters are fed to
@@ -289,7 +283,7 @@ private struct JSONRedactionMachine {
             case .utf8:
                 let continued = index
                 index = try utf8Continuation(bytes, from: index)
-                if readingTags { try feedTags(UnsafeRawBufferPointer(rebasing: bytes[continued..<index]), at: continued) }
+                if markup.isReading { try feedTags(UnsafeRawBufferPointer(rebasing: bytes[continued..<index]), at: continued) }
                 if utf8Need == 0 { mode = .string }
             case .minus:
                 let byte = bytes[index]
@@ -506,7 +500,7 @@ private struct JSONRedactionMachine {
         let count = bytes.count
         while index < count {
             // Inside markup's tag every character is read (``EmbeddedTagReader``).
-            if !readingTags, index + 8 <= count {
+            if !markup.isReading, index + 8 <= count {
                 let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
                 // The lowest flagged byte is a real stop (see `JSONScanner.stringStops`); high bits are exact.
                 let stops = JSONScanner.stringStops(word) | Self.lessThanSigns(word) | word & 0x8080_8080_8080_8080
@@ -559,7 +553,7 @@ private struct JSONRedactionMachine {
                 try utf8Lead(byte, at: index)
                 let lead = index
                 index = try utf8Continuation(bytes, from: index + 1)
-                if readingTags { try feedTags(UnsafeRawBufferPointer(rebasing: bytes[lead..<index]), at: lead) }
+                if markup.isReading { try feedTags(UnsafeRawBufferPointer(rebasing: bytes[lead..<index]), at: lead) }
                 if utf8Need > 0 {
                     mode = .utf8
                     return index
@@ -568,7 +562,7 @@ private struct JSONRedactionMachine {
                 if role == .value, run >= 0 { try feedTags(CollectionOfOne(byte), at: index) }
                 index += 1
             default:
-                if readingTags { try feedTags(CollectionOfOne(byte), at: index) }
+                if markup.isReading { try feedTags(CollectionOfOne(byte), at: index) }
                 index += 1
             }
         }
@@ -581,7 +575,7 @@ private struct JSONRedactionMachine {
     private mutating func embeddedEscape(_ escape: UInt8, at index: Int) throws(RedactionError) {
         embeddedFrom = index + 1
         // A backslash may begin an escape of the string's own text (a document serialized twice): the reader sees it.
-        if readingTags || escape == UInt8(ascii: "\\"), escape != UInt8(ascii: "u") {
+        if markup.isReading || escape == UInt8(ascii: "\\"), escape != UInt8(ascii: "u") {
             try feedTags(CollectionOfOne("nrtbf".utf8.contains(escape) ? 0x20 : escape), at: index)
         }
         switch escape {
@@ -610,32 +604,14 @@ private struct JSONRedactionMachine {
         }
     }
 
-    /// Feeds the markup reader a kept string value's characters, and refuses the document at an element or attribute
-    /// named as a redacted field: a client that parses the string as XML reads it.
-
-    /// Feeds the markup readers a kept string value's characters, and refuses the document at a tag that names a
-    /// redacted field, or a declaration that could define any: a client that parses the string as XML reads them.
+    /// Feeds ``markup`` a kept string value's characters; a tag there that names a redacted field refuses the document.
     private mutating func feedTags(_ characters: some Sequence<UInt8>, at index: Int) throws(RedactionError) {
         let fields = keys.fields
-        let redacted = { (found: EmbeddedTagReader.Found) -> Bool in
+        try markup.read(characters, in: "a string", at: consumed + index) { found in
             guard case .name(let name) = found else { return true }
             return name.allSatisfy { $0 < 0x80 }
                 ? name.withUnsafeBytes { fields.containsASCII($0, at: 0, length: $0.count) }
                 : fields.contains(String(decoding: name, as: UTF8.self))
-        }
-        tagsFed = true
-        defer { readingTags = tags.isReading || twiceDecodedTags.isReading }
-        for byte in characters {
-            guard let found = tags.feed(byte, redacted: redacted) ?? twiceDecodedTags.feed(byte, redacted: redacted) else { continue }
-            switch found {
-            case .name(let name):
-                let text = String(decoding: name, as: UTF8.self)
-                throw RedactionError(.refused, "a string holds XML with a redacted field (<\(text)>), which a client would parse", offset: consumed + index)
-            case .overlongName:
-                throw RedactionError(.refused, "a string holds XML with a name too long to read, which a client would parse", offset: consumed + index)
-            case .definition:
-                throw RedactionError(.refused, "a string holds an XML declaration that defines elements, attributes or entities", offset: consumed + index)
-            }
         }
     }
 
@@ -655,12 +631,7 @@ private struct JSONRedactionMachine {
 
     private mutating func closeString(_ bytes: UnsafeRawBufferPointer, quote: Int, _ emit: Emit) throws(RedactionError) {
         stringTail = nil
-        // A tag the string ends in is no tag: no `>` closed it.
-        if tagsFed {
-            tags.reset()
-            twiceDecodedTags.reset()
-            (readingTags, tagsFed) = (false, false)
-        }
+        markup.end()
         if stringEscaped {
             if role == .value, run >= 0 { try feedEmbedded(bytes, upTo: quote) }
             embeddedKeys.reset()
@@ -715,10 +686,10 @@ private struct JSONRedactionMachine {
             // `\u003c` is a `<`, as Go's encoder writes it, and `\u005c` a backslash; a surrogate pair one character.
             if lowSurrogate {
                 let scalar = Unicode.Scalar(0x10000 + ((highSurrogate - 0xd800) << 10) + (hexValue &- 0xdc00) & 0xfffff)
-                if readingTags { try feedTags(scalar.map { Array(String($0).utf8) } ?? [0x80], at: index) }
+                if markup.isReading { try feedTags(scalar.map { Array(String($0).utf8) } ?? [0x80], at: index) }
             } else if (0xd800..<0xdc00).contains(hexValue) {
                 highSurrogate = hexValue
-            } else if hexValue == 0x3c || hexValue == 0x5c || readingTags {
+            } else if hexValue == 0x3c || hexValue == 0x5c || markup.isReading {
                 try feedTags(Unicode.Scalar(hexValue).map { Array(String($0).utf8) } ?? [0x80], at: index)
             }
             if hexValue == 0x22 {

@@ -100,11 +100,9 @@ private struct XMLRedactionMachine {
     /// read after it so far, which ``checkEmbeddedName(at:)`` compares with the redacted names.
     private var embeddedName: [UInt8]?
     /// Markup written as text (`&lt;r citizenship='MX'/&gt;`) or in a CDATA section, read as a client that parses
-    /// the text reads it, for what ``embeddedName`` does not read: attributes, and declarations that define names.
-    private var escapedTags = EmbeddedTagReader(decodesEscapes: false)
-    /// The same markup as a second parse of JSON in the text reads it (each of its strings on its own, `\"` as `"`),
-    /// while either reader is reading.
-    private var escapedTwiceTags = EmbeddedTagReader(decodesEscapes: true)
+    /// the text reads it, for what ``embeddedName`` does not read: attributes, and declarations that define names. Fed
+    /// while it is reading, and at each `<` the text holds.
+    private var escapedMarkup = EmbeddedMarkup()
     /// The keys of a JSON document serialized into a response's kept text or CDATA (``EmbeddedKeyReader``), across
     /// pieces, references, comments, instructions and CDATA sections, until the next start or end tag.
     private var embeddedKeys = EmbeddedKeyReader()
@@ -385,7 +383,7 @@ private struct XMLRedactionMachine {
                         }
                         lastTextByte = bytes[textStart..<index].last { !XMLName.isSpace($0) } ?? lastTextByte
                     }
-                    if escapedTags.isReading || escapedTwiceTags.isReading, index > textStart {
+                    if escapedMarkup.isReading, index > textStart {
                         try readEscapedTags(UnsafeRawBufferPointer(rebasing: bytes[textStart..<index]), at: consumed + textStart)
                     }
                     if embeddedName != nil {
@@ -709,7 +707,7 @@ private struct XMLRedactionMachine {
                 let referenced = XMLReference.character(reference)
                 if embeddedName != nil { try readEmbeddedName(referenced, at: consumed + index) }
                 if referenced == "<" { startEmbeddedName() }
-                if referenced == "<" || escapedTags.isReading || escapedTwiceTags.isReading {
+                if referenced == "<" || escapedMarkup.isReading {
                     try readEscapedTags(referenced.map { Array(String($0).utf8) } ?? [0x80], at: consumed + index)
                 }
                 if outline == nil, removedDepth == 0 {
@@ -767,7 +765,7 @@ private struct XMLRedactionMachine {
                 if !ends { try readEmbeddedName(byte: byte, at: consumed + index - 1) }
             }
             if byte == UInt8(ascii: "<") { startEmbeddedName() }
-            if escapedTags.isReading || escapedTwiceTags.isReading || byte == UInt8(ascii: "<"), byte != UInt8(ascii: "]") {
+            if escapedMarkup.isReading || byte == UInt8(ascii: "<"), byte != UInt8(ascii: "]") {
                 // As for the name: `]`s are content unless `>` follows two of them, and read once that shows.
                 let ends = byte == UInt8(ascii: ">") && brackets >= 2
                 let content = ends ? brackets - 2 : brackets
@@ -861,12 +859,11 @@ private struct XMLRedactionMachine {
     /// naming a redacted field: a client that parses the value would read the field. The text's own reading around it
     /// is left as it was.
     private mutating func checkEmbedded(inAttributeValue value: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) {
-        let (name, keys, tags, twiceTags, last) = (embeddedName, embeddedKeys, escapedTags, escapedTwiceTags, lastTextByte)
+        let (name, keys, markup, last) = (embeddedName, embeddedKeys, escapedMarkup, lastTextByte)
         (embeddedName, lastTextByte) = (nil, nil)
         embeddedKeys.reset()
-        escapedTags.reset()
-        escapedTwiceTags.reset()
-        defer { (embeddedName, embeddedKeys, escapedTags, escapedTwiceTags, lastTextByte) = (name, keys, tags, twiceTags, last) }
+        escapedMarkup = EmbeddedMarkup()
+        defer { (embeddedName, embeddedKeys, escapedMarkup, lastTextByte) = (name, keys, markup, last) }
         var index = 0
         while index < value.count {
             let character: Unicode.Scalar?, utf8: [UInt8]
@@ -883,7 +880,7 @@ private struct XMLRedactionMachine {
                 if utf8.count == 1, utf8[0] >= 0x80 { try readEmbeddedName(byte: utf8[0], at: offset) } else { try readEmbeddedName(character, at: offset) }
             }
             if character == "<" { startEmbeddedName() }
-            if character == "<" || escapedTags.isReading || escapedTwiceTags.isReading { try readEscapedTags(utf8, at: offset) }
+            if character == "<" || escapedMarkup.isReading { try readEscapedTags(utf8, at: offset) }
             if character == "\"" {
                 embeddedKeys.quote(precededBy: lastTextByte)
             } else if embeddedKeys.isActive {
@@ -893,28 +890,14 @@ private struct XMLRedactionMachine {
         }
     }
 
-    /// Feeds ``escapedTags`` characters of kept text, a CDATA section or an attribute's value, and refuses the document
-    /// at a tag there that names a redacted field, or a declaration that could define any.
+    /// Feeds ``escapedMarkup`` characters of kept text, a CDATA section or an attribute's value; a tag there that names
+    /// a redacted field refuses the document.
     private mutating func readEscapedTags(_ characters: some Sequence<UInt8>, at offset: Int) throws(RedactionError) {
         guard outline == nil, removedDepth == 0 else { return }
         let names = self.names
-        let redacted = { (found: EmbeddedTagReader.Found) -> Bool in
+        try escapedMarkup.read(characters, in: "text", at: offset) { found in
             guard case .name(let name) = found else { return true }
             return name.withUnsafeBytes { names.redact(nil, $0) }
-        }
-        for byte in characters {
-            switch escapedTags.feed(byte, redacted: redacted) ?? escapedTwiceTags.feed(byte, redacted: redacted) {
-            case nil: continue
-            case .name(let name):
-                throw RedactionError(
-                    .refused, "text holds markup naming a redacted field (<\(String(decoding: name, as: UTF8.self))>), which a client would parse",
-                    offset: offset
-                )
-            case .overlongName:
-                throw RedactionError(.refused, "text holds markup with a name too long to read, which a client would parse", offset: offset)
-            case .definition:
-                throw RedactionError(.refused, "text holds an XML declaration that defines elements, attributes or entities", offset: offset)
-            }
         }
     }
 
@@ -1109,8 +1092,7 @@ private struct XMLRedactionMachine {
         guard !rootClosed else { throw RedactionError(.malformed, "a second root element", offset: offset) }
         // A tag ends a name written as text (one in the same piece was ended where the text ended).
         embeddedName = nil
-        if escapedTags.isReading || escapedTags.remembers { escapedTags.reset() }
-        if escapedTwiceTags.isReading || escapedTwiceTags.remembers { escapedTwiceTags.reset() }
+        escapedMarkup.end()
         let bindingsBelow = bindings.count
         let nameLength: Int, isEmpty: Bool, resolved: ResolvedNames.Resolution
         var tag: XMLStartTag?
@@ -1350,8 +1332,7 @@ private struct XMLRedactionMachine {
     private mutating func endTag(_ token: UnsafeRawBufferPointer, at offset: Int, in piece: UnsafeRawBufferPointer) throws(RedactionError) -> TokenDisposition {
         guard !open.isEmpty, closes(open.count - 1, token, piece) else { throw endTagError(token, at: offset) }
         embeddedName = nil
-        if escapedTags.isReading || escapedTags.remembers { escapedTags.reset() }
-        if escapedTwiceTags.isReading || escapedTwiceTags.remembers { escapedTwiceTags.reset() }
+        escapedMarkup.end()
         let disposition = removedDepth == 0 ? TokenDisposition.kept : .dropped
         closeElement()
         return disposition
