@@ -237,8 +237,14 @@ public final class Store: Sendable {
 
     /// The immigration-enforcement requests of `period`, as of the tree of `treeSize` entries; archived ones only from
     /// `archives`, every archive of the log oldest first, which must match the stored tree (see ``ArchiveCount``).
-    public func reportRequests(period: ReportPeriod, timeZone: TimeZone, treeSize: UInt64, archives: [String] = []) throws -> [ReportData.Request] {
-        try ReportBuilder.requests(database: database, period: period, timeZone: timeZone, treeSize: treeSize, archives: archives)
+    /// `integrityChecked`: the caller has just verified the log (``verify(key:archives:against:lastSigned:)``, whose
+    /// integrity check covers the log table), so the check is not run a second time.
+    public func reportRequests(
+        period: ReportPeriod, timeZone: TimeZone, treeSize: UInt64, archives: [String] = [], integrityChecked: Bool = false
+    ) throws -> [ReportData.Request] {
+        try ReportBuilder.requests(
+            database: database, period: period, timeZone: timeZone, treeSize: treeSize, archives: archives, integrityChecked: integrityChecked
+        )
     }
 
     /// The tree's size and root now, and the log's origin, for a report to name.

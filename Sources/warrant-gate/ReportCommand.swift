@@ -62,11 +62,11 @@ struct ReportCommand: ParsableCommand {
             warn("\(archived.summary) in this \(reportPeriod.label) report: requests of the period among them are missing from its figures")
         }
         let keyFiles = LogKeyFiles(filesDirectory: try admin.location().filesDirectory)
-        try verify(store, keyFiles: keyFiles)
+        let verified = try verify(store, keyFiles: keyFiles)
         let signed = try LogCommand.signCheckpointIfPossible(store, keyFiles: keyFiles)
         let head = try storeCall { try store.treeHead() }
         let requests = try storeCall {
-            try store.reportRequests(period: reportPeriod, timeZone: timeZone, treeSize: head.size, archives: archive)
+            try store.reportRequests(period: reportPeriod, timeZone: timeZone, treeSize: head.size, archives: archive, integrityChecked: verified)
         }
         if !signed {
             let size = try storeCall { try store.logSize() }
@@ -114,14 +114,15 @@ extension ReportCommand {
     /// the figures must come from entries the signed tree vouches for, and a checkpoint must never be signed over a
     /// log whose older entries were altered. With no checkpoint signed yet, signing the first checks every entry;
     /// without the key's files, there is nothing to verify against, and it warns; a key file that does not read stops it.
-    private func verify(_ store: Store, keyFiles: LogKeyFiles) throws {
+    /// Returns whether the log was verified.
+    private func verify(_ store: Store, keyFiles: LogKeyFiles) throws -> Bool {
         let signedBefore = try storeCall { try store.latestCheckpoint() } != nil
         let keyFilesPresent = keyFiles.exists || FileManager.default.fileExists(atPath: keyFiles.publicPath)
         guard signedBefore, keyFilesPresent else {
             if !keyFiles.exists {
                 warn("no signed checkpoint or no log key at \(keyFiles.publicPath): the log was not verified before it was counted")
             }
-            return
+            return false
         }
         // A key file that is there but does not read is an error, never a reason to count unverified.
         let key = try storeCall { try keyFiles.verifierKey() }
@@ -134,6 +135,7 @@ extension ReportCommand {
                 no report was written. See `warrant-gate log verify`.
                 """)
         }
+        return true
     }
 }
 
