@@ -181,7 +181,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         // A client that waits for leave to send its body (RFC 9110 §10.1.1) has it once the body is wanted; any other
         // answer before then is final. Never to HTTP/1.0, which has no interim answers.
         if let context, request.head.version != .http1_0,
-           request.head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+           request.head.headers[canonicalForm: "expect"].contains(where: { ASCIICase.equals($0.utf8, "100-continue") }) {
             let version: HTTPVersion = isHTTP2 ? .http2 : .http1_1
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: .continue))), promise: nil)
         }
