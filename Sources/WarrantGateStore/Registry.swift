@@ -101,31 +101,36 @@ public struct Registry: Sendable {
         let name = try operatorName(`operator`).text
         try write { session in
             try session.waitForLocks(atMost: milliseconds)
-            let previous = try session.scalarText("SELECT value FROM settings WHERE key = 'time-zone'")
-            guard previous != timeZone.identifier else { return }
-            // Read before the zone is written, which in PostgreSQL recomputes the instants itself.
-            var moved: [(reference: String, end: Double)] = []
-            let due = "SELECT reference, expires, expires_at FROM documents WHERE status IN ('active', 'pending') AND expires_at > ? ORDER BY reference"
-            for row in try session.fetchAll(due, time.timeIntervalSince1970) {
-                // A date stored before dates were checked (year 0) is left as it is: it ended long ago.
-                guard let day = LocalDate(try row.text("expires")) else { continue }
-                let end = day.end(in: timeZone).timeIntervalSince1970
-                if end != (try row.double("expires_at")) { moved.append((try row.text("reference"), end)) }
-            }
-            try session.execute(
-                "INSERT INTO settings (key, value) VALUES ('time-zone', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", timeZone.identifier
-            )
-            for (reference, end) in moved {
-                try session.execute("UPDATE documents SET expires_at = ? WHERE reference = ?", end, reference)
-            }
-            // Recording the first zone over no document is setting up, not a change anyone needs to read about.
-            guard previous != nil || !moved.isEmpty else { return }
-            var details = ["value": timeZone.identifier, "expiryRecomputed": moved.map(\.reference).joined(separator: ",")]
-            details["previous"] = previous
-            try Self.appendAdmin(session, AdminRecord(
-                time: Timestamp.format(time), operator: name, action: "settings.time-zone", target: "time-zone", details: details
-            ))
+            try recordTimeZone(session, operator: name, at: time)
         }
+    }
+
+    /// ``recordTimeZone(operator:at:waitingAtMost:)`` within `session`'s write transaction.
+    func recordTimeZone(_ session: any SQLSession, operator name: String, at time: Date) throws {
+        let previous = try session.scalarText("SELECT value FROM settings WHERE key = 'time-zone'")
+        guard previous != timeZone.identifier else { return }
+        // Read before the zone is written, which in PostgreSQL recomputes the instants itself.
+        var moved: [(reference: String, end: Double)] = []
+        let due = "SELECT reference, expires, expires_at FROM documents WHERE status IN ('active', 'pending') AND expires_at > ? ORDER BY reference"
+        for row in try session.fetchAll(due, time.timeIntervalSince1970) {
+            // A date stored before dates were checked (year 0) is left as it is: it ended long ago.
+            guard let day = LocalDate(try row.text("expires")) else { continue }
+            let end = day.end(in: timeZone).timeIntervalSince1970
+            if end != (try row.double("expires_at")) { moved.append((try row.text("reference"), end)) }
+        }
+        try session.execute(
+            "INSERT INTO settings (key, value) VALUES ('time-zone', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", timeZone.identifier
+        )
+        for (reference, end) in moved {
+            try session.execute("UPDATE documents SET expires_at = ? WHERE reference = ?", end, reference)
+        }
+        // Recording the first zone over no document is setting up, not a change anyone needs to read about.
+        guard previous != nil || !moved.isEmpty else { return }
+        var details = ["value": timeZone.identifier, "expiryRecomputed": moved.map(\.reference).joined(separator: ",")]
+        details["previous"] = previous
+        try Self.appendAdmin(session, AdminRecord(
+            time: Timestamp.format(time), operator: name, action: "settings.time-zone", target: "time-zone", details: details
+        ))
     }
 
     /// Records the facts the gateway's policy lets the registry hold (``Policy/settableFacts``), which ``setFact``

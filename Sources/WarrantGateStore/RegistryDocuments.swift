@@ -23,16 +23,21 @@ public struct DocumentFilter: Sendable {
 extension Registry {
     /// Registers a document: pending until a second operator approves it, or active at once when the two-person
     /// rule is off (the log records that it was off). Its expiry ends in this registry's time zone, which must be
-    /// the one recorded, if any (see ``recordTimeZone(operator:at:)``).
-    public func register(_ registration: DocumentRegistration, operator: String, at time: Date = Date()) throws -> RegisteredDocument {
+    /// the one recorded, if any (see ``recordTimeZone(operator:at:)``); with `recordingTimeZone`, a store that records
+    /// none records it in the registration's transaction, so that a refused registration records nothing.
+    public func register(
+        _ registration: DocumentRegistration, operator: String, at time: Date = Date(), recordingTimeZone: Bool = false
+    ) throws -> RegisteredDocument {
         let `operator` = try operatorName(`operator`).text
         let twoPerson = try twoPersonRule()
         let document = try registration.validated(timeZone: timeZone, status: twoPerson ? .pending : .active)
         let signature = document.signature
         try write { session in
-            if let recorded = try session.scalarText("SELECT value FROM settings WHERE key = 'time-zone'"), recorded != timeZone.identifier {
+            let recorded = try session.scalarText("SELECT value FROM settings WHERE key = 'time-zone'")
+            if let recorded, recorded != timeZone.identifier {
                 throw StoreError("the recorded time zone is now \(recorded), not \(timeZone.identifier): register again")
             }
+            if recorded == nil, recordingTimeZone { try recordTimeZone(session, operator: `operator`, at: time) }
             // One that differs from a registered reference only as people misread or retype one (letter case, O for 0,
             // separators, leading zeros) would be taken for it by those who handle them, while the gateway matches
             // `Warrant-Reference` exactly.

@@ -74,11 +74,11 @@ struct WarrantCommand: ParsableCommand {
                 court: court, judge: judge, caseNumber: caseNumber, documentSHA256: staged?.digest, noDocumentReason: noDocument,
                 signature: recordedSignature
             )
-            let registry = try registryInRecordedZone()
+            let (registry, recordsZone) = try registryInRecordedZone()
             if let why = kind.whyNotJudicial {
                 print("note: this \(kind.rawValue) is kept on record only and can never authorise access: \(why).")
             }
-            let stored = try storeCall { try registry.register(registration, operator: admin.operatorName) }
+            let stored = try storeCall { try registry.register(registration, operator: admin.operatorName, recordingTimeZone: recordsZone) }
             if let staged { try storeCall { try staged.output.commit() } }
             print("registered \(stored.reference) (\(stored.kind.rawValue)) as \(stored.status.rawValue); it expires at the end of \(stored.expires) \(registry.timeZone.identifier)")
             print(stored.signature.lines.map(FreeText.escaped).joined(separator: "\n"))
@@ -87,9 +87,10 @@ struct WarrantCommand: ParsableCommand {
             }
         }
 
-        /// The registry in the time zone the store records, after recording `--time-zone` if none is recorded yet;
-        /// refused without a recorded zone or with a `--time-zone` other than the recorded one.
-        private func registryInRecordedZone() throws -> Registry {
+        /// The registry in the time zone the store records, or in `--time-zone` if none is recorded yet (which the
+        /// registration then records: `recordsZone`); refused without either, or with a `--time-zone` other than the
+        /// recorded one.
+        private func registryInRecordedZone() throws -> (registry: Registry, recordsZone: Bool) {
             let store = try admin.open(create: true)
             let recorded = try storeCall { try store.recordedTimeZone() }
             let given = try timeZone.map { name in
@@ -102,11 +103,9 @@ struct WarrantCommand: ParsableCommand {
             case (let recorded?, let given?) where recorded.identifier != given.identifier:
                 throw CLIError(.refused, "the gateway recorded its policy's time zone, \(recorded.identifier), in this store: --time-zone \(given.identifier) disagrees")
             case (let recorded?, _):
-                return store.registry(timeZone: recorded)
+                return (store.registry(timeZone: recorded), false)
             case (nil, let given?):
-                let registry = store.registry(timeZone: given)
-                try storeCall { try registry.recordTimeZone(operator: admin.operatorName) }
-                return registry
+                return (store.registry(timeZone: given), true)
             case (nil, nil):
                 throw CLIError(.refused, """
                     no time zone is recorded in this store, so the expiry date cannot be placed: start the gateway once (it \

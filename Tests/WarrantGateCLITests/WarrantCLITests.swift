@@ -239,6 +239,21 @@ struct WarrantCLITests {
         #expect(grouped.status == 3 && grouped.stderr.contains("may name only a file daemon may read"), "\(grouped.stderr)")
     }
 
+    @Test("a refused registration records no time zone: the next one may give another")
+    func refusedRegistrationRecordsNoZone() throws {
+        let scratch = try Scratch()
+        let base = ["warrant", "register", "--kind", "judicial-warrant", "--agency", "ice-ero", "--subject", "2017-000123",
+                    "--scope", "records.read", "--expires", "2099-12-31", "--db", scratch.db]
+        let refused = try CLIProcess.run(base + ["--time-zone", "America/New_York", "--reference", "JW-1"])
+        #expect(refused.status == 3 && refused.stderr.contains("--court"), "\(refused.stderr)")
+        let registered = try CLIProcess.run(base + [
+            "--time-zone", "America/Denver", "--reference", "JW-1", "--court", "D. Colo.", "--judge", "Hon. X", "--case", "1",
+            "--no-document", "faxed",
+        ])
+        #expect(registered.status == 0, "\(registered.stderr)")
+        #expect(registered.stdout.contains("2099-12-31 America/Denver"), "\(registered.stdout)")
+    }
+
     @Test("usage errors exit 2; a missing database is not created by a read")
     func usage() throws {
         let scratch = try Scratch()
