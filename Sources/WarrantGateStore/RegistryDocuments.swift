@@ -89,14 +89,21 @@ extension Registry {
         return document
     }
 
-    /// Activates a pending document. Under the two-person rule the approver must not be the registrant.
-    public func approve(reference: String, operator: String, at time: Date = Date()) throws {
+    /// Activates a pending document. Under the two-person rule the approver must not be the registrant. With
+    /// `terms`, only if they are the document's ``RegisteredDocument/termsFingerprint``: the terms the approver reviewed.
+    public func approve(reference: String, operator: String, terms: String? = nil, at time: Date = Date()) throws {
         let approver = try operatorName(`operator`)
         let `operator` = approver.text
         try write { session in
             let entry = try Self.requireEntry(session, reference)
             guard entry.document.status == .pending else {
                 throw StoreError("\(reference) is \(entry.document.status.rawValue), not pending: only a pending document can be approved")
+            }
+            if let terms, terms.lowercased() != entry.document.termsFingerprint {
+                throw StoreError("""
+                    --terms \(FreeText.escaped(terms)) are not the terms of \(reference) (\(entry.document.termsFingerprint)): review what \
+                    `warrant show \(reference)` prints against the signed document before approving
+                    """)
             }
             if entry.twoPersonRule && approver.isSamePerson(as: entry.registeredBy) {
                 throw StoreError(
@@ -120,7 +127,10 @@ extension Registry {
             )
             try Self.appendAdmin(session, AdminRecord(
                 time: Timestamp.format(time), operator: `operator`, action: "warrant.approve", target: reference,
-                details: ["registeredBy": entry.registeredBy, "twoPersonRule": entry.twoPersonRule ? "on" : "off"]
+                details: [
+                    "registeredBy": entry.registeredBy, "twoPersonRule": entry.twoPersonRule ? "on" : "off",
+                    "terms": entry.document.termsFingerprint,
+                ]
             ))
         }
     }

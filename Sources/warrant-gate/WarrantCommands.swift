@@ -118,21 +118,34 @@ struct WarrantCommand: ParsableCommand {
     struct Approve: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Approve a pending document (two-person rule: not by the operator who registered it).",
-            discussion: "Example: warrant-gate warrant approve JW-2026-0042 --operator \"Sgt. K. Lee\""
+            discussion: """
+                Prints the document's terms and their fingerprint. Compare the terms with the signed document; if they \
+                are what it says, approve them by giving the fingerprint with --terms.
+
+                Example: warrant-gate warrant approve JW-2026-0042 --terms 3f2a-9c1d-77b0-12ef --operator "Sgt. K. Lee"
+                """
         )
         @OptionGroup var admin: AdminOptions
         @Argument(help: "The document's reference.") var reference: String
+        @Option(help: "The fingerprint of the terms reviewed, as this command and `warrant show` print it.") var terms: String?
 
         func run() throws {
             let registry = try admin.registry()
             guard let entry = try storeCall({ try registry.entry(reference: reference) }) else {
                 throw CLIError(.notFound, "no document with reference \(reference)")
             }
-            print("approving \(reference) (\(entry.document.kind.rawValue)), registered by \(FreeText.escaped(entry.registeredBy)); its scan's digital signature:")
-            print(entry.document.signature.lines.map(FreeText.escaped).joined(separator: "\n"))
-            print("(shown for review only: approval does not depend on it; a policy may require it with warrant: { signed: true })")
-            try storeCall { try registry.approve(reference: reference, operator: admin.operatorName) }
-            print("approved \(reference); it is active and the gateway honours it within a second")
+            print("\(reference), registered by \(FreeText.escaped(entry.registeredBy)), would permit:")
+            print(termLines(entry).map { "  " + FreeText.escaped($0) }.joined(separator: "\n"))
+            print("(the signature is shown for review only: approval does not depend on it; a policy may require it with warrant: { signed: true })")
+            let fingerprint = entry.document.termsFingerprint
+            guard let terms else {
+                throw CLIError(.refused, """
+                    not approved: compare these terms with the signed document; if they are what it says, approve them with \
+                    `warrant-gate warrant approve \(reference) --terms \(fingerprint)`
+                    """)
+            }
+            try storeCall { try registry.approve(reference: reference, operator: admin.operatorName, terms: terms) }
+            print("approved \(reference) (terms \(fingerprint)); it is active and the gateway honours it within a second")
         }
     }
 
@@ -187,22 +200,12 @@ struct WarrantCommand: ParsableCommand {
                 struct Shown: Encodable { let entry: DocumentEntry; let history: [AdminRecord] }
                 return try printJSON(Shown(entry: entry, history: history))
             }
-            let document = entry.document
             var lines = [
-                "reference:   \(document.reference)",
-                "kind:        \(document.kind.rawValue)\(document.kind.isJudicial ? " (judicial)" : " (not judicial: never authorises access)")",
-                "status:      \(document.status.rawValue)\(entry.statusReason.map { " (\($0))" } ?? "")",
-                "agency:      \(document.agency)",
-                "subjects:    \(document.subjects.joined(separator: ", "))",
-                "scope:       \(document.scope.joined(separator: ", "))",
-                "expires:     end of \(document.expires) (\(Timestamp.format(document.expiresAt)))",
+                "reference:   \(entry.document.reference)",
+                "status:      \(entry.document.status.rawValue)\(entry.statusReason.map { " (\($0))" } ?? "")",
             ]
-            if let court = document.court { lines.append("court:       \(court)") }
-            if let judge = document.judge { lines.append("judge:       \(judge)") }
-            if let caseNumber = document.caseNumber { lines.append("case:        \(caseNumber)") }
-            if let digest = document.documentSHA256 { lines.append("document:    sha256:\(digest)") }
-            if let reason = entry.noDocumentReason { lines.append("document:    none (\(reason))") }
-            lines += document.signature.lines
+            lines += termLines(entry)
+            lines.append("terms:       \(entry.document.termsFingerprint) (what `warrant approve --terms` names)")
             lines.append("registered:  \(entry.registeredAt) by \(entry.registeredBy) (two-person rule \(entry.twoPersonRule ? "on" : "off"))")
             if let approvedBy = entry.approvedBy { lines.append("approved:    \(entry.approvedAt ?? "") by \(approvedBy)") }
             if let supersededBy = entry.supersededBy { lines.append("superseded:  by \(supersededBy)") }
@@ -293,6 +296,25 @@ struct WarrantCommand: ParsableCommand {
             print("\(file) matches \(reference) (sha256:\(digest))")
         }
     }
+}
+
+/// What a document permits and on what authority, a line each, as `warrant show` and `warrant approve` print them
+/// (unescaped).
+private func termLines(_ entry: DocumentEntry) -> [String] {
+    let document = entry.document
+    var lines = [
+        "kind:        \(document.kind.rawValue)\(document.kind.isJudicial ? " (judicial)" : " (not judicial: never authorises access)")",
+        "agency:      \(document.agency)",
+        "subjects:    \(document.subjects.joined(separator: ", "))",
+        "scope:       \(document.scope.joined(separator: ", "))",
+        "expires:     end of \(document.expires) (\(Timestamp.format(document.expiresAt)))",
+    ]
+    if let court = document.court { lines.append("court:       \(court)") }
+    if let judge = document.judge { lines.append("judge:       \(judge)") }
+    if let caseNumber = document.caseNumber { lines.append("case:        \(caseNumber)") }
+    if let digest = document.documentSHA256 { lines.append("document:    sha256:\(digest)") }
+    if let reason = entry.noDocumentReason { lines.append("document:    none (\(reason))") }
+    return lines + document.signature.lines
 }
 
 func list(_ text: String) -> [String] {

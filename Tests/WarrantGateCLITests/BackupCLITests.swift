@@ -16,7 +16,7 @@ struct BackupCLITests {
             "--document", scan, "--operator", "clerk-a",
         ] + db)
         #expect(registered.status == 0, "\(registered.stderr)")
-        #expect(try CLIProcess.run(["warrant", "approve", "JW-1", "--operator", "sgt-lee"] + db).status == 0)
+        #expect(try CLIProcess.run(["warrant", "approve", "JW-1", "--operator", "sgt-lee"] + CLIProcess.terms(of: "JW-1", db) + db).status == 0)
         #expect(try CLIProcess.run(["advisement", "record", "--subject", "2017-000789", "--language", "es", "--by", "Dep. Ortiz"] + db).status == 0)
         return (db, scan)
     }

@@ -28,6 +28,17 @@ struct CLIProcess {
         try run(executable, arguments, environment: environment, in: directory, timeout: timeout, output: output)
     }
 
+    /// `--terms` and the fingerprint `warrant show` prints for `reference`'s terms: what an approver who reviewed them
+    /// gives `warrant approve`.
+    static func terms(of reference: String, _ database: [String]) throws -> [String] {
+        let shown = try run(["warrant", "show", reference] + database)
+        let line = shown.stdout.split(separator: "\n").first { $0.hasPrefix("terms:") }
+        guard let fingerprint = line?.split(separator: " ").dropFirst().first else {
+            throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "no terms for \(reference): \(shown.stderr)"])
+        }
+        return ["--terms", String(fingerprint)]
+    }
+
     /// Runs `program` to the end, reading its standard output and error at once, so that one that writes a lot to
     /// either never blocks on it. Given `output`, standard output goes there instead, and reads as empty.
     static func run(

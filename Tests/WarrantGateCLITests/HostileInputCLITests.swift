@@ -120,7 +120,7 @@ struct HostileInputCLITests {
         let register = Self.judicial + ["--expires", "2099-12-31", "--time-zone", "America/Denver", "--operator", "alice"] + db
         #expect(try CLIProcess.run(register + ["--reference", "JW-1"]).status == 0)
         for approver in ["Alice", "alice ", "\u{0430}lice", "alice\u{200B}", "ali\u{0301}ce", " "] {
-            let approval = try CLIProcess.run(["warrant", "approve", "JW-1", "--operator", approver] + db)
+            let approval = try CLIProcess.run(["warrant", "approve", "JW-1", "--operator", approver] + CLIProcess.terms(of: "JW-1", db) + db)
             #expect(approval.status == 3, "\(approver.debugDescription): \(approval.stderr)")
         }
         let forged = try CLIProcess.run(register + ["--reference", "JW-2", "--court", "D. Colo.\napproved:    2026-12-04T09:00:00.000Z by Sgt. K. Lee"])

@@ -73,7 +73,7 @@ struct SignedWarrantCLITests {
             #expect(signature?["status"] as? String == "verified")
             #expect(signature?["court"] as? String == "denver-county-court")
 
-            let approved = try CLIProcess.run(["warrant", "approve", reference, "--operator", "sgt-lee"] + setup.db)
+            let approved = try CLIProcess.run(["warrant", "approve", reference, "--operator", "sgt-lee"] + CLIProcess.terms(of: reference, setup.db) + setup.db)
             #expect(approved.status == 0, "\(approved.stderr)")
             #expect(approved.stdout.contains("signature:   verified"), "the approver sees the status first: \(approved.stdout)")
             #expect(approved.stdout.contains("shown for review only"))
@@ -95,7 +95,7 @@ struct SignedWarrantCLITests {
         let pdf = try TestPDF.signed(text: "WARRANT") { try forger.sign($0) }
         let path = try setup.file("forged.pdf", pdf)
         let registered = try setup.register("JW-ESC", ["--document", path])
-        let approved = try CLIProcess.run(["warrant", "approve", "JW-ESC", "--operator", "sgt-lee"] + setup.db)
+        let approved = try CLIProcess.run(["warrant", "approve", "JW-ESC", "--operator", "sgt-lee"] + CLIProcess.terms(of: "JW-ESC", setup.db) + setup.db)
         let checked = try CLIProcess.run(["warrant", "verify-document", "JW-ESC", path] + setup.db + setup.courts)
         for (name, result) in [("register", registered), ("approve", approved), ("verify-document", checked)] {
             #expect(result.status == 0, "\(name): \(result.stderr)")
@@ -186,7 +186,7 @@ struct SignedWarrantCLITests {
         let stranger = try setup.unlisted.issue("stranger", key: .ec)
         let pdf = try setup.file("u.pdf", try TestPDF.signed { try stranger.sign($0) })
         #expect(try setup.register("JW-U", ["--document", pdf]).status == 0)
-        #expect(try CLIProcess.run(["warrant", "approve", "JW-U", "--operator", "sgt-lee"] + setup.db).status == 0)
+        #expect(try CLIProcess.run(["warrant", "approve", "JW-U", "--operator", "sgt-lee"] + CLIProcess.terms(of: "JW-U", setup.db) + setup.db).status == 0)
         let policy = setup.scratch.url.appendingPathComponent("signed.yaml").path
         try """
             policy: signed

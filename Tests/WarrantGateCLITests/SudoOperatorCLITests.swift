@@ -24,17 +24,17 @@ struct SudoOperatorCLITests {
                                        "--judge", "Hon. R. Jackson", "--case", "1:26-mj-7", "--no-document", "faxed", "--operator", "alice"] + db, sudoUser: "alice")
         #expect(registered.status == 0, "\(registered.stderr)")
 
-        let selfApproval = try Self.run(["warrant", "approve", "JW-SUDO"] + db, sudoUser: "alice")
+        let selfApproval = try Self.run(["warrant", "approve", "JW-SUDO"] + CLIProcess.terms(of: "JW-SUDO", db) + db, sudoUser: "alice")
         #expect(selfApproval.status == 3)
         #expect(selfApproval.stderr.contains("two-person rule"), "\(selfApproval.stderr)")
 
         // One person may not approve as another: the rule compares names.
         for (option, variable) in [(["--operator", "sgt-lee"], ""), ([], "sgt-lee")] {
-            let impersonated = try Self.run(["warrant", "approve", "JW-SUDO"] + option + db, sudoUser: "alice", operatorVariable: variable)
+            let impersonated = try Self.run(["warrant", "approve", "JW-SUDO"] + CLIProcess.terms(of: "JW-SUDO", db) + option + db, sudoUser: "alice", operatorVariable: variable)
             #expect(impersonated.status == 2, "\(impersonated.stderr)")
             #expect(impersonated.stderr.contains("run through sudo by alice, the operator is alice"), "\(impersonated.stderr)")
         }
-        let approved = try Self.run(["warrant", "approve", "JW-SUDO"] + db, sudoUser: "sgt-lee")
+        let approved = try Self.run(["warrant", "approve", "JW-SUDO"] + CLIProcess.terms(of: "JW-SUDO", db) + db, sudoUser: "sgt-lee")
         #expect(approved.status == 0, "\(approved.stderr)")
         let revoked = try Self.run(["warrant", "revoke", "JW-SUDO", "--reason", "quashed"] + db, sudoUser: "clerk-b")
         #expect(revoked.status == 0, "\(revoked.stderr)")

@@ -27,10 +27,21 @@ struct WarrantCLITests {
         #expect(registered.status == 0, "\(registered.stderr)")
         #expect(registered.stdout.contains("registered JW-1 (judicial-warrant) as pending"))
 
-        let selfApproval = try CLIProcess.run(["warrant", "approve", "JW-1", "--operator", "clerk-a"] + db)
+        // The approver is shown what the document would permit, and approves those terms by their fingerprint.
+        let unreviewed = try CLIProcess.run(["warrant", "approve", "JW-1", "--operator", "sgt-lee"] + db)
+        #expect(unreviewed.status == 3 && unreviewed.stderr.contains("not approved: compare these terms"), "\(unreviewed.stderr)")
+        for term in ["agency:      ice-ero", "subjects:    2017-000123", "scope:       records.read, visitation.schedule",
+                     "expires:     end of 2099-12-31", "judge:       Hon. R. Jackson", "case:        1:26-mj-1"] {
+            #expect(unreviewed.stdout.contains(term), "\(term): \(unreviewed.stdout)")
+        }
+        let terms = try CLIProcess.terms(of: "JW-1", db)
+        #expect(unreviewed.stderr.contains("--terms \(terms[1])"), "\(unreviewed.stderr)")
+        let otherTerms = try CLIProcess.run(["warrant", "approve", "JW-1", "--operator", "sgt-lee", "--terms", "0000-0000-0000-0000"] + db)
+        #expect(otherTerms.status == 3 && otherTerms.stderr.contains("are not the terms of JW-1"), "\(otherTerms.stderr)")
+        let selfApproval = try CLIProcess.run(["warrant", "approve", "JW-1", "--operator", "clerk-a"] + CLIProcess.terms(of: "JW-1", db) + db)
         #expect(selfApproval.status == 3)
         #expect(selfApproval.stderr.contains("two-person rule"))
-        let approved = try CLIProcess.run(["warrant", "approve", "JW-1"] + db, environment: ["WARRANT_GATE_OPERATOR": "sgt-lee"])
+        let approved = try CLIProcess.run(["warrant", "approve", "JW-1"] + CLIProcess.terms(of: "JW-1", db) + db, environment: ["WARRANT_GATE_OPERATOR": "sgt-lee"])
         #expect(approved.status == 0, "\(approved.stderr)")
 
         let ice = try CLIProcess.run(["warrant", "register", "--time-zone", "America/Denver", "--reference", "I200-1", "--kind", "administrative-warrant", "--agency", "ice-ero",
@@ -51,7 +62,7 @@ struct WarrantCLITests {
         let renewal = try CLIProcess.run(full + ["--reference", "JW-2", "--no-document", "faxed by the court", "--operator", "clerk-a"] + db)
         #expect(renewal.status == 0)
         #expect(try CLIProcess.run(["warrant", "supersede", "JW-1", "--by", "JW-2"] + db).status == 3)  // JW-2 not yet approved
-        #expect(try CLIProcess.run(["warrant", "approve", "JW-2", "--operator", "sgt-lee"] + db).status == 0)
+        #expect(try CLIProcess.run(["warrant", "approve", "JW-2", "--operator", "sgt-lee"] + CLIProcess.terms(of: "JW-2", db) + db).status == 0)
         #expect(try CLIProcess.run(["warrant", "supersede", "JW-1", "--by", "JW-2", "--operator", "clerk-a"] + db).status == 0)
 
         let listed = try CLIProcess.run(["warrant", "list", "--json", "--status", "active"] + db)
@@ -67,7 +78,7 @@ struct WarrantCLITests {
         let shown = try CLIProcess.run(["warrant", "show", "JW-1"] + db)
         #expect(shown.stdout.contains("status:      superseded (superseded by JW-2)"))
         #expect(shown.stdout.contains("warrant.register  by clerk-a"))
-        #expect(shown.stdout.contains("warrant.approve  by sgt-lee"))
+        #expect(shown.stdout.contains("warrant.approve  by sgt-lee") && shown.stdout.contains("terms=\(terms[1])"), "\(shown.stdout)")
         #expect(shown.stdout.contains("warrant.supersede  by clerk-a"))
         #expect(shown.stdout.contains("warrant.verify-document"))
         #expect(shown.stdout.contains("document:    sha256:"))
@@ -105,8 +116,8 @@ struct WarrantCLITests {
         ] + db)
         #expect(registered.status == 0, "\(registered.stderr)")
         // The same person under either form cannot approve; a Persian name with its ZWNJ can.
-        #expect(try CLIProcess.run(["warrant", "approve", "JW-7", "--operator", composed] + db).status == 3)
-        let approved = try CLIProcess.run(["warrant", "approve", "JW-7", "--operator", "مهرآسا\u{200C}ی"] + db)
+        #expect(try CLIProcess.run(["warrant", "approve", "JW-7", "--operator", composed] + CLIProcess.terms(of: "JW-7", db) + db).status == 3)
+        let approved = try CLIProcess.run(["warrant", "approve", "JW-7", "--operator", "مهرآسا\u{200C}ی"] + CLIProcess.terms(of: "JW-7", db) + db)
         #expect(approved.status == 0, "\(approved.stderr)")
 
         let shown = try CLIProcess.run(["warrant", "show", "JW-7", "--json"] + db)
@@ -143,7 +154,7 @@ struct WarrantCLITests {
             "--case", "1", "--no-document", "test", "--operator", "Sgt. A. Ruiz",
         ] + db, environment: ["SUDO_UID": "0"])
         #expect(registered.status == 0, "\(registered.stderr)")
-        let approved = try CLIProcess.run(["warrant", "approve", "JW-8", "--operator", "Sgt. K. Lee"] + db, environment: ["SUDO_UID": ""])
+        let approved = try CLIProcess.run(["warrant", "approve", "JW-8", "--operator", "Sgt. K. Lee"] + CLIProcess.terms(of: "JW-8", db) + db, environment: ["SUDO_UID": ""])
         #expect(approved.status == 0, "\(approved.stderr)")
 
         let me = ProcessAccountName.current
@@ -182,14 +193,14 @@ struct WarrantCLITests {
             ])
             #expect(registered.status == 0, "\(registered.stderr)")
         }
-        let sameLogin = try asLogin(4242, ["warrant", "approve", "JW-1", "--operator", "Bob Jones"])
+        let sameLogin = try asLogin(4242, ["warrant", "approve", "JW-1", "--operator", "Bob Jones"] + CLIProcess.terms(of: "JW-1", ["--db", scratch.db]))
         #expect(sameLogin.status == 3, "\(sameLogin.stdout)")
         #expect(sameLogin.stderr.contains("registered by the person logged in as uid 4242"), "\(sameLogin.stderr)")
-        let otherLogin = try asLogin(4243, ["warrant", "approve", "JW-2", "--operator", "Bob Jones"])
+        let otherLogin = try asLogin(4243, ["warrant", "approve", "JW-2", "--operator", "Bob Jones"] + CLIProcess.terms(of: "JW-2", ["--db", scratch.db]))
         #expect(otherLogin.status == 0, "\(otherLogin.stderr)")
         // In a user namespace, which any user may make, the login can be made up: not a second person.
         if try CLIProcess.run(URL(fileURLWithPath: "/usr/bin/unshare"), ["-U", "true"]).status == 0 {
-            let namespaced = try asLogin(4243, ["--unshare-user", "warrant", "approve", "JW-3", "--operator", "Bob Jones"])
+            let namespaced = try asLogin(4243, ["--unshare-user", "warrant", "approve", "JW-3", "--operator", "Bob Jones"] + CLIProcess.terms(of: "JW-3", ["--db", scratch.db]))
             #expect(namespaced.status == 3, "\(namespaced.stdout)")
             #expect(namespaced.stderr.contains("in a user namespace"), "\(namespaced.stderr)")
         }
@@ -366,7 +377,7 @@ struct PolicyCLITests {
             "--scope", "records.read", "--expires", "2027-06-03", "--court", "D. Colo.", "--judge", "Hon. X", "--case", "1",
             "--no-document", "faxed", "--reference", "JW-9", "--operator", "clerk-a", "--db", scratch.db,
         ]).status == 0)
-        #expect(try CLIProcess.run(["warrant", "approve", "JW-9", "--operator", "sgt-lee", "--db", scratch.db]).status == 0)
+        #expect(try CLIProcess.run(["warrant", "approve", "JW-9", "--operator", "sgt-lee", "--db", scratch.db] + CLIProcess.terms(of: "JW-9", ["--db", scratch.db])).status == 0)
         for (day, decision) in [("2027-06-03", "decision:  allow"), ("2027-06-04", "decision:  deny (warrant_expired)")] {
             let onDay = try CLIProcess.run(["policy", "explain", "--policy", "\(policies)/denver.yaml", "--agencies", "\(policies)/agencies.yaml",
                                             "--agency", "ice-ero", "--path", "/records/inmates/2017-000456", "--warrant", "JW-9", "--at", day, "--db", scratch.db])

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// A document registered by the legal unit: a warrant, court order, subpoena, or an ICE form kept on record.
@@ -49,6 +50,22 @@ public struct RegisteredDocument: Sendable, Equatable, Codable {
 
     public func covers(action: String) -> Bool {
         scope.contains { ScopeEntry($0).covers(action) }
+    }
+
+    /// 64 bits of SHA-256 over the document's terms (its reference, kind, agency, subjects, scope, expiry, court,
+    /// judge, case, scan and signature), as `xxxx-xxxx-xxxx-xxxx`: what an approver reviewed, given back to approve
+    /// so that an approval names the terms it approves.
+    public var termsFingerprint: String {
+        let terms = [
+            reference, kind.rawValue, agency, subjects.joined(separator: ","), scope.joined(separator: ","), expires, court ?? "",
+            judge ?? "", caseNumber ?? "", documentSHA256 ?? "", signature.status.rawValue, signature.court ?? "",
+        ]
+        var hash = SHA256()
+        for term in terms { hash.update(data: Array("\(term.utf8.count):\(term)".utf8)) }
+        let hex = Hex.encode(hash.finalize().prefix(8))
+        return stride(from: 0, to: 16, by: 4).map { start in
+            String(hex.dropFirst(start).prefix(4))
+        }.joined(separator: "-")
     }
 
     /// The top-level fields the document releases for `action`: nil when an entry covers the whole action, else the
