@@ -112,17 +112,25 @@ struct ReportCommand: ParsableCommand {
 extension ReportCommand {
     /// Verifies the whole log (and the archives given) before anything is counted or signed, as `log verify` does:
     /// the figures must come from entries the signed tree vouches for, and a checkpoint must never be signed over a
-    /// log whose older entries were altered. With no checkpoint signed yet, signing the first checks every entry;
-    /// without the key's files, there is nothing to verify against, and it warns; a key file that does not read stops it.
-    /// Returns whether the log was verified.
+    /// log whose older entries were altered. With no checkpoint signed yet, signing the first, with the key at hand,
+    /// checks every entry; without it, or without a verifier key to check the checkpoints with, nothing vouches for
+    /// the entries (whoever could edit them could edit their hashes too) and no report is written. Returns whether
+    /// the log was verified here.
     private func verify(_ store: Store, keyFiles: LogKeyFiles) throws -> Bool {
-        let signedBefore = try storeCall { try store.latestCheckpoint() } != nil
-        let keyFilesPresent = keyFiles.exists || FileManager.default.fileExists(atPath: keyFiles.publicPath)
-        guard signedBefore, keyFilesPresent else {
-            if !keyFiles.exists {
-                warn("no signed checkpoint or no log key at \(keyFiles.publicPath): the log was not verified before it was counted")
+        guard try storeCall({ try store.latestCheckpoint() }) != nil else {
+            guard keyFiles.exists else {
+                throw CLIError(.refused, """
+                    no checkpoint is signed yet, and the log signing key is not at \(keyFiles.privatePath): nothing vouches for the \
+                    log's entries, so no report was written. Run it where the key is (signing the first checkpoint checks every entry).
+                    """)
             }
             return false
+        }
+        guard keyFiles.exists || FileManager.default.fileExists(atPath: keyFiles.publicPath) else {
+            throw CLIError(.refused, """
+                no log key at \(keyFiles.privatePath) or its verifier key at \(keyFiles.publicPath): the log's checkpoints cannot be \
+                checked, so no report was written. Give the store's files directory (--files-dir) that holds them.
+                """)
         }
         // A key file that is there but does not read is an error, never a reason to count unverified.
         let key = try storeCall { try keyFiles.verifierKey() }

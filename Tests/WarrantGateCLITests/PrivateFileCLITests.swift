@@ -122,6 +122,7 @@ struct PrivateFileCLITests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: scratch.db)).starts(with: Data("SQLite format 3\0".utf8)))
 
         let report = scratch.url.appendingPathComponent("report.csv").path
+        #expect(try CLIProcess.run(["log", "init-key"] + db).status == 0)  // a report needs the log's key to vouch for it
         let reported = try CLIProcess.run(["report", "--period", "2026", "--format", "csv", "--out", report] + db)
         #expect(reported.status == 0, "\(reported.stderr)")
         #expect(Self.mode(report) == 0o600)

@@ -140,6 +140,31 @@ struct ReportCLITests {
         #expect(try await checkpoints() == before)
     }
 
+    /// An auditor's pass: with the checkpoints deleted and the signing key elsewhere, an edited log was counted, with
+    /// a warning on standard error only; and with no key files at all, too.
+    @Test("no report without a key to vouch for the log: no checkpoint and no signing key, or no verifier key", .enabled(if: SystemTool.enabled("sqlite3")))
+    func nothingVouches() async throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        try await Self.append([Self.decision("d-1", at: "2026-11-02T12:00:00.000Z")], to: scratch.db)
+        let noKey = try await Self.run(["report", "--period", "2026", "--format", "csv"] + db)
+        #expect(noKey.status == 3 && noKey.stdout.isEmpty && noKey.stderr.contains("nothing vouches for the log's entries"), "\(noKey.stderr)")
+        #expect(try await Self.run(["log", "init-key"] + db).status == 0)
+        #expect(try await Self.run(["log", "checkpoint"] + db).status == 0)
+        let key = scratch.url.appendingPathComponent("log-signing.key").path
+        try FileManager.default.moveItem(atPath: key, toPath: key + ".elsewhere")
+        let deleted = try SystemTool.run("sqlite3", [scratch.db, "DROP TRIGGER checkpoints_append_only_delete; DELETE FROM checkpoints;"])
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        let unsigned = try await Self.run(["report", "--period", "2026", "--format", "csv"] + db)
+        #expect(unsigned.status == 3 && unsigned.stdout.isEmpty && unsigned.stderr.contains("no checkpoint is signed yet"), "\(unsigned.stderr)")
+        try FileManager.default.moveItem(atPath: key + ".elsewhere", toPath: key)
+        #expect(try await Self.run(["log", "checkpoint"] + db).status == 0)
+        try FileManager.default.removeItem(atPath: key)
+        try FileManager.default.removeItem(atPath: key + ".pub")
+        let noVerifier = try await Self.run(["report", "--period", "2026", "--format", "csv"] + db)
+        #expect(noVerifier.status == 3 && noVerifier.stdout.isEmpty && noVerifier.stderr.contains("cannot be checked"), "\(noVerifier.stderr)")
+    }
+
     @Test("without the signing key, the report says how many entries after the latest signed checkpoint it leaves out")
     func unsignedTail() async throws {
         let scratch = try Scratch()
