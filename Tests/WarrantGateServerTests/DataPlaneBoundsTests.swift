@@ -244,6 +244,41 @@ struct DataPlaneBoundsTests {
         }
     }
 
+    /// An auditor's pass: requests pipelined behind another and held when the client left, or past the 16 a
+    /// connection holds, were neither answered nor recorded.
+    @Test("pipelined requests never taken are each a row with the agency: held when the client leaves, or past the cap")
+    func pipelinedRequestsNotTakenAreRecorded() async throws {
+        let upstream = StallingUpstream()
+        try await withTestServer(Self.stallingRecords(upstream)) { port in
+            try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"]) { gateway in
+                defer { upstream.release() }
+                // Held behind a request whose upstream stalls, until the client leaves.
+                let leaving = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+                let held = (0..<4).flatMap { _ in Self.keepAlive("GET /records/nowhere HTTP/1.1") }
+                try await leaving.channel.writeAndFlush(ByteBuffer(bytes: Self.keepAlive("GET \(Self.inmate) HTTP/1.1") + held))
+                #expect(await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }, "the request never reached the upstream")
+                await leaving.close()
+                let closed = try await Self.rows(gateway) { $0.filter { $0.reason == "client_closed" }.count >= 4 }
+                let untaken = closed.filter { $0.reason == "client_closed" }
+                #expect(untaken.count == 4, "\(closed.map { ($0.path, $0.reason) })")
+                #expect(untaken.allSatisfy { $0.agency == "denver-pd" && $0.method == "GET" && $0.path == "/records/nowhere" })
+                upstream.release()
+
+                // Past the 16 a connection holds: 8 more in the same write.
+                let flooding = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "public-defender"))
+                let sent = HTTP1RequestSequencer.maxHeldRequests + 9
+                let first = try await flooding.exchange((0..<sent).flatMap { _ in Self.keepAlive("GET /records/nowhere HTTP/1.1") })
+                #expect(first.status == 403)
+                let rows = try await Self.rows(gateway) { $0.filter { $0.agency == "public-defender" }.count >= sent }
+                let mine = rows.filter { $0.agency == "public-defender" }
+                #expect(mine.filter { $0.reason == "no_route" }.count == HTTP1RequestSequencer.maxHeldRequests + 1, "\(mine.map(\.reason))")
+                #expect(mine.filter { $0.reason == "agency_concurrency_limit" }.count == 8, "\(mine.map(\.reason))")
+                await flooding.close()
+            }
+        }
+    }
+
+    // MARK: 4. HEAD over HTTP/2
     // MARK: 4. HEAD over HTTP/2
 
     /// The shipped Denver policy with one more route: HEAD on an inmate's record (the shipped routes are GET only, and

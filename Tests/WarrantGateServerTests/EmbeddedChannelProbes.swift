@@ -1,6 +1,8 @@
 import NIOCore
 import NIOHTTP1
 
+@testable import WarrantGateServer
+
 /// Counts the reads that pass it on their way to the socket.
 final class ReadCounter: ChannelOutboundHandler {
     typealias OutboundIn = NIOAny
@@ -21,5 +23,17 @@ final class ParserErrorRecorder: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let error = error as? HTTPParserError { errors.append(error) } else { context.fireErrorCaught(error) }
+    }
+}
+
+/// Keeps the requests a sequencer tells it it will not take: each one's target and reason.
+final class UntakenRecorder: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    var untaken: [(uri: String, reason: String)] = []
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let told = event as? HTTP1RequestSequencer.RequestsNotTaken else { return context.fireUserInboundEventTriggered(event) }
+        untaken += told.heads.map { ($0.uri, told.reason.rawValue) }
     }
 }

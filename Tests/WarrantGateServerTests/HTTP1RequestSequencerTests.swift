@@ -34,11 +34,13 @@ struct HTTP1RequestSequencerTests {
 
     private static let answerHead = HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok))
 
-    /// A connected channel with a read counter before the sequencer; what the sequencer hands on collects at its end.
-    private static func channel() throws -> (EmbeddedChannel, ReadCounter) {
+    /// A connected channel with a read counter before the sequencer; what the sequencer hands on collects at its end,
+    /// and `untaken`, if given, keeps what it will not take.
+    private static func channel(untaken: UntakenRecorder? = nil) throws -> (EmbeddedChannel, ReadCounter) {
         let counter = ReadCounter()
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandlers([counter, HTTP1RequestSequencer(inputLimit: UnparsedInputLimit(maxBytes: 1 << 20))])
+        if let untaken { try channel.pipeline.syncOperations.addHandler(untaken) }
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8443)).wait()
         return (channel, counter)
     }
@@ -139,12 +141,16 @@ struct HTTP1RequestSequencerTests {
         #expect(!channel.isActive)
     }
 
-    @Test("draining: a pending answer says Connection: close, the connection closes after its end, and held requests are dropped")
+    @Test("draining: a pending answer says Connection: close, the connection closes after its end, and held requests are given up")
     func drainPendingAnswer() throws {
-        let (channel, counter) = try Self.channel()
+        let untaken = UntakenRecorder()
+        let (channel, counter) = try Self.channel(untaken: untaken)
         for part in [Self.head("/a"), .end(nil), Self.head("/b"), .end(nil)] { try channel.writeInbound(part) }
         channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         #expect(channel.isActive)
+        #expect(untaken.untaken.map(\.uri) == ["/b"] && untaken.untaken.map(\.reason) == ["gateway_draining"])
+        try channel.writeInbound(Self.head("/c"))
+        #expect(untaken.untaken.map(\.uri) == ["/b", "/c"] && untaken.untaken.last?.reason == "gateway_draining")
         channel.read()
         #expect(counter.reads == 0, "a draining connection read for more requests")
 
@@ -276,10 +282,12 @@ struct HTTP1RequestSequencerTests {
         #expect(!channel.isActive)
     }
 
-    @Test("pipelining beyond the held requests' cap: the rest are dropped, and the last one held ends the connection")
+    /// An auditor's pass: 25 pipelined requests had 17 answered and 8 neither answered nor recorded.
+    @Test("pipelining beyond the held requests' cap: the rest are told as not taken, up to the cap; the last one held ends the connection")
     func heldRequestsAreCapped() throws {
-        let (channel, _) = try Self.channel()
-        let sent = HTTP1RequestSequencer.maxHeldRequests + 5
+        let untaken = UntakenRecorder()
+        let (channel, _) = try Self.channel(untaken: untaken)
+        let sent = 2 * HTTP1RequestSequencer.maxHeldRequests + 5
         try channel.writeInbound(Self.head("/0"))
         try channel.writeInbound(HTTPServerRequestPart.end(nil))
         for index in 1...sent {
@@ -297,6 +305,24 @@ struct HTTP1RequestSequencerTests {
         #expect(answered == (0...HTTP1RequestSequencer.maxHeldRequests).map { "/\($0)" })
         #expect(lastAnswer?.headers["connection"] == ["close"])
         #expect(!channel.isActive)
+        let beyond = HTTP1RequestSequencer.maxHeldRequests + 1
+        #expect(untaken.untaken.map(\.uri) == (beyond..<(beyond + HTTP1RequestSequencer.maxHeldRequests)).map { "/\($0)" })
+        #expect(Set(untaken.untaken.map(\.reason)) == ["agency_concurrency_limit"])
+    }
+
+    @Test("requests held when the client leaves are told as client_closed; those sent behind a last request as bad_request")
+    func heldRequestsGivenUp() throws {
+        let untaken = UntakenRecorder()
+        let (channel, _) = try Self.channel(untaken: untaken)
+        for part in [Self.head("/a"), .end(nil), Self.head("/b"), .end(nil), Self.head("/c"), .end(nil)] { try channel.writeInbound(part) }
+        channel.pipeline.fireChannelInactive()
+        #expect(untaken.untaken.map(\.uri) == ["/b", "/c"] && Set(untaken.untaken.map(\.reason)) == ["client_closed"])
+
+        let behindLast = UntakenRecorder()
+        let (closing, _) = try Self.channel(untaken: behindLast)
+        for part in [Self.head("/a", headers: ["Connection": "close"]), .end(nil), Self.head("/b"), .end(nil)] { try closing.writeInbound(part) }
+        #expect(behindLast.untaken.map(\.uri) == ["/b"] && behindLast.untaken.map(\.reason) == ["bad_request"])
+        _ = try? closing.finish()
     }
 
     @Test("a parser error in the last held request's body is held even at the cap, and handed on after that body")

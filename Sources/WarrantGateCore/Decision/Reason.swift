@@ -45,6 +45,8 @@ public enum GatewayReason: String, Sendable, CaseIterable {
     case upstreamTimeout = "upstream_timeout"
     case upstreamUnredactable = "upstream_unredactable"
     case gatewayError = "gateway_error"
+    /// The gateway was shutting down: a request read behind another one was not taken.
+    case gatewayDraining = "gateway_draining"
     /// An outcome only: the client closed its connection or stream before the answer was complete.
     case clientClosed = "client_closed"
 }
@@ -108,6 +110,7 @@ public enum ReasonCatalog {
         case .upstreamTimeout: Entry(status: 504, title: "Gateway Timeout", detail: "The upstream system did not answer in time.")
         case .upstreamUnredactable: Entry(status: 502, title: "Bad Gateway", detail: "The upstream response could not be redacted, so it was withheld.")
         case .gatewayError: Entry(status: 500, title: "Internal Server Error", detail: "The gateway could not complete the request.")
+        case .gatewayDraining: Entry(status: 503, title: "Service Unavailable", detail: "The gateway was shutting down and did not take this request; send it again.")
         case .clientClosed: Entry(status: 499, title: "Client Closed Request", detail: "The client closed the connection before the answer was complete.")
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import WarrantGateCore
 import WarrantGateStore
@@ -57,14 +58,27 @@ struct GatewayEnvironment: Sendable {
     /// Records a request that the HTTP parser refused before any stage could read it, naming the connection's agency.
     /// Nothing waits for the commit: the request is neither answered by the gateway nor forwarded.
     func recordUnparsed(peer: ConnectionPeer?, reason: GatewayReason, detail: String) {
+        let agency = recordUnread(method: "", rawTarget: "", peer: peer, reason: reason)
+        noteParserRefusal(agency: agency, detail: detail)
+    }
+
+    /// Records a request the connection read but never handed on (``HTTP1RequestSequencer/RequestsNotTaken``), with its
+    /// method and raw target, naming the connection's agency; it is neither answered nor forwarded.
+    func recordNotTaken(_ head: HTTPRequestHead, peer: ConnectionPeer?, reason: GatewayReason) {
+        recordUnread(method: head.method.rawValue, rawTarget: head.uri, peer: peer, reason: reason)
+    }
+
+    /// Records a request no stage read, refused for `reason`, without waiting for the commit; returns its agency.
+    @discardableResult
+    private func recordUnread(method: String, rawTarget: String, peer: ConnectionPeer?, reason: GatewayReason) -> String? {
         let current = state.current
-        var record = openingRecord(method: "", rawTarget: "", current: current)
+        var record = openingRecord(method: method, rawTarget: rawTarget, current: current)
         identify(&record, peer: peer, current: current)
         record.reason = reason.rawValue
         record.status = ReasonCatalog.entry(for: reason).status
         metrics.count(effect: .deny, reason: reason.rawValue)
-        noteParserRefusal(agency: record.agency, detail: detail)
         log.enqueue([LogEntry(kind: .decision, time: now(), decisionId: record.decisionId, canonical: record.canonical)])
+        return record.agency
     }
 
     /// The raw target as it may appear in the log when it could not be canonicalised: bounded in length.

@@ -717,6 +717,12 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     ///
     /// An HTTP/2 stream that closes after its answer's end frees the answered request's slot, unless another end on
     /// the connection is still unwritten (see ``writeEnd(_:_:taken:)``).
+    /// Requests the connection read behind this one and will never hand on are recorded, each on its own.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let untaken = event as? HTTP1RequestSequencer.RequestsNotTaken else { return context.fireUserInboundEventTriggered(event) }
+        for head in untaken.heads { environment.recordNotTaken(head, peer: peer, reason: untaken.reason) }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         if let request { clientLeft(request) }
         if let answered, let peer, peer.unwrittenEnds <= 1 { releaseResources(answered) }

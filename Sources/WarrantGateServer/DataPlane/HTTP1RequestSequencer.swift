@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import WarrantGateCore
 
 /// Hands an HTTP/1.1 connection's requests to the handlers behind it one at a time, and closes the connection
 /// gracefully when the gateway drains. It stands where NIOHTTP1's `HTTPServerPipelineHandler` would.
@@ -12,12 +13,17 @@ import NIOHTTP1
 ///   stop until the queue empties, so a client that pipelines costs at most what one read brought in.
 ///   (`HTTPServerPipelineHandler` stops reading whenever an answer is pending, which costs every keep-alive request
 ///   two `epoll_ctl` calls to drop and restore the socket's read interest.) At most ``maxHeldRequests`` requests are
-///   held: one beyond them is dropped with everything after it, and the last one held becomes the connection's last.
+///   held: one beyond them is not taken, nor anything after it, and the last one held becomes the connection's last.
+/// - A request read but never handed on is told to the handlers behind (``RequestsNotTaken``), which record it: one
+///   beyond those held (`agency_concurrency_limit`), one sent behind the connection's last request (`bad_request`),
+///   one held when the client leaves (`client_closed`), and one held or read once the gateway drains
+///   (`gateway_draining`). Of those beyond the held ones, at most ``maxHeldRequests`` are told for a connection, so that
+///   one read of pipelined heads cannot flood the log; the rest are not recorded.
 /// - A request is the connection's last when it ends its connection (``HeaderRules/endsConnection(_:)``: it does not
 ///   keep the connection alive, or the parser reads nothing after it and would keep every later byte unparsed and
 ///   unbounded), when its answer says `Connection: close`, or when it is a parser error. Once the last request has
 ///   all arrived, the connection is not read again and nothing after it is handed on.
-/// - On `ChannelShouldQuiesceEvent` an idle connection closes at once; one with a request in progress drops what
+/// - On `ChannelShouldQuiesceEvent` an idle connection closes at once; one with a request in progress gives up what
 ///   it holds and takes no more requests.
 /// - The last request's answer says `Connection: close` unless its head had already gone, and the connection closes
 ///   after that answer's end, or after the request's end if the answer ended first.
@@ -40,6 +46,12 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     /// The most requests held behind a pending answer. A parser error, which ends the input, is always held.
     static let maxHeldRequests = 16
 
+    /// Requests the connection read and will never hand on, and why: the handlers behind record each.
+    struct RequestsNotTaken {
+        let heads: [HTTPRequestHead]
+        let reason: GatewayReason
+    }
+
     /// A request's head has been handed on and its end has not.
     private var requestOpen = false
     /// A request has been handed on and its answer has not ended.
@@ -51,6 +63,11 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     private var heldRequests = 0
     /// A request came beyond ``maxHeldRequests``: nothing more is held.
     private var heldOverflowed = false
+    /// Requests read beyond those held, or after the last, and not taken: each of the first ``maxHeldRequests`` is
+    /// told behind.
+    private var untakenBeyondHeld = 0
+    /// The gateway is shutting down.
+    private var draining = false
     /// A `read()` was withheld while reads were stopped.
     private var readWithheld = false
     /// No request after the current one is taken.
@@ -75,9 +92,14 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
         inputLimit.parsed()
-        if takesNoMore || heldOverflowed { return }
+        if takesNoMore || heldOverflowed {
+            if case .head(let head) = part {
+                notTaken(head, heldOverflowed ? .agencyConcurrencyLimit : draining ? .gatewayDraining : .badRequest, context: context)
+            }
+            return
+        }
         if mustHold {
-            hold(.part(part))
+            hold(.part(part), context: context)
         } else {
             handOn(part, context: context)
         }
@@ -89,7 +111,7 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
         // An error in the rest of a request already answered changes nothing: that answer ends the connection.
         if takesNoMore || heldOverflowed || answeredEarly { return }
         if mustHold {
-            hold(.parserError(parserError))
+            hold(.parserError(parserError), context: context)
         } else {
             handOn(parserError, context: context)
         }
@@ -99,7 +121,8 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
         switch event {
         case is ChannelShouldQuiesceEvent:
             lastRequest = true
-            dropHeld()
+            draining = true
+            giveUpHeld(.gatewayDraining, context: context)
             if !answerPending && !requestOpen { context.close(promise: nil) }
         default:
             context.fireUserInboundEventTriggered(event)
@@ -107,7 +130,7 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        dropHeld()
+        giveUpHeld(draining ? .gatewayDraining : lastRequest ? .badRequest : .clientClosed, context: context)
         context.fireChannelInactive()
     }
 
@@ -176,20 +199,32 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
         context.fireErrorCaught(error)
     }
 
-    private func hold(_ item: Held) {
-        if item.isHead {
+    private func hold(_ item: Held, context: ChannelHandlerContext) {
+        if case .part(.head(let head)) = item {
             guard heldRequests < Self.maxHeldRequests else {
                 heldOverflowed = true
-                return
+                return notTaken(head, .agencyConcurrencyLimit, context: context)
             }
             heldRequests += 1
         }
         held.append(item)
     }
 
-    private func dropHeld() {
+    /// A request read beyond those held, or after the connection's last: told behind, up to ``maxHeldRequests``.
+    private func notTaken(_ head: HTTPRequestHead, _ reason: GatewayReason, context: ChannelHandlerContext) {
+        untakenBeyondHeld += 1
+        guard untakenBeyondHeld <= Self.maxHeldRequests else { return }
+        context.fireUserInboundEventTriggered(RequestsNotTaken(heads: [head], reason: reason))
+    }
+
+    /// Gives up the requests held, telling the handlers behind of them.
+    private func giveUpHeld(_ reason: GatewayReason, context: ChannelHandlerContext) {
+        let heads = held.compactMap { item -> HTTPRequestHead? in
+            if case .part(.head(let head)) = item { head } else { nil }
+        }
         held.removeAll()
         heldRequests = 0
+        if !heads.isEmpty { context.fireUserInboundEventTriggered(RequestsNotTaken(heads: heads, reason: reason)) }
     }
 
     /// Hands on what was held until the next request has all arrived, then reads again if reads may resume.
