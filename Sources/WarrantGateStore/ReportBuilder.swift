@@ -51,11 +51,14 @@ public enum ReportBuilder {
         }
     }
 
-    /// Whether an outcome entry says the agency received a 2xx answer.
+    /// Whether an outcome entry says the agency was given the upstream's answer: a 2xx it took whole, or a 2xx of
+    /// which some of the body was sent before the exchange failed (the client left, or a later part could not be
+    /// redacted), since what was sent may have reached the agency.
     static func answered(_ outcome: String?) throws -> Bool {
         guard let outcome else { return false }
         let record = try OutcomeRecord(canonical: Array(outcome.utf8))
-        return (200..<300).contains(record.status) && record.error == nil
+        if (200..<300).contains(record.status) && record.error == nil { return true }
+        return (200..<300).contains(record.upstreamStatus ?? 0) && record.bytes > 0
     }
 
     /// The tree head a report is computed from: the latest signed checkpoint, else the unsigned current state.

@@ -91,6 +91,26 @@ struct ReportTests {
         #expect(ReportPeriod("2026-13", timeZone: denver) == nil)
     }
 
+    /// An auditor's pass: an HTTP/2 client took the first 120 bytes of a record (name, charges, housing unit) and reset
+    /// the stream; the TRUTH Act figure did not count the inmate as given access.
+    @Test("an answer counts as given when the agency took it whole, or when some of a 2xx body was sent before it failed")
+    func givenAccess() throws {
+        func outcome(upstream: Int?, status: Int, bytes: Int, error: String?) -> String {
+            let record = OutcomeRecord(
+                decisionId: "d", time: "2026-12-05T12:00:00.000Z", upstreamStatus: upstream, status: status, bytes: bytes, latencyMs: 1,
+                redactedFields: 0, error: error
+            )
+            return String(decoding: record.canonical, as: UTF8.self)
+        }
+        #expect(try ReportBuilder.answered(outcome(upstream: 200, status: 200, bytes: 500, error: nil)))
+        #expect(try ReportBuilder.answered(outcome(upstream: 200, status: 499, bytes: 218, error: "client_closed")))
+        #expect(try ReportBuilder.answered(outcome(upstream: 200, status: 200, bytes: 4096, error: "upstream_unredactable")))
+        #expect(try !ReportBuilder.answered(outcome(upstream: 200, status: 499, bytes: 0, error: "client_closed")))
+        #expect(try !ReportBuilder.answered(outcome(upstream: 404, status: 404, bytes: 120, error: nil)))
+        #expect(try !ReportBuilder.answered(outcome(upstream: nil, status: 502, bytes: 90, error: "upstream_unavailable")))
+        #expect(try !ReportBuilder.answered(nil))
+    }
+
     @Test("the NYC and TRUTH Act templates list every request by kind, and count people without naming them")
     func custodyTemplates() throws {
         let zone = TimeZone(identifier: "America/Los_Angeles")!
