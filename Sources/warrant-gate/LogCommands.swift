@@ -53,7 +53,10 @@ struct LogCommand: ParsableCommand {
         @OptionGroup var keys: KeyOptions
         @Option(help: "csv, jsonl or bundle.") var format: Format = .jsonl
         @Option(help: "Write to this file (mode 0600; never an existing file or link) instead of standard output.") var out: String?
-        @Option(help: "Only decisions whose request opened at or after this time (YYYY-MM-DD or ISO 8601, UTC): the time the row shows.") var from: String?
+        @Option(help: """
+            Only decisions whose request opened at or after this time, the time the row shows: an ISO 8601 instant, or a day \
+            (YYYY-MM-DD) that starts at midnight in the time zone the store records, as a report's periods do (UTC if none).
+            """) var from: String?
         @Option(help: "Only decisions before this time.") var until: String?
         @Option(help: "Only this agency.") var agency: String?
         @Option(help: "Only this category.") var category: String?
@@ -62,12 +65,15 @@ struct LogCommand: ParsableCommand {
         @Option(help: "Only this reason code.") var reason: String?
 
         func run() throws {
-            let utc = { (text: String) in try parseInstant(text, dayStartsIn: .gmt) }
-            let (fromTime, untilTime) = (try from.map(utc), try until.map(utc))  // before --out is made
+            for text in [from, until].compactMap(\.self) { _ = try parseInstant(text, dayStartsIn: .gmt) }  // a usage error first
+            let store = try admin.open()
+            // A day is the jurisdiction's, so that an export of a quarter holds what its report counts.
+            let zone = try storeCall { try store.recordedTimeZone() } ?? .gmt
+            let instant = { (text: String) in try parseInstant(text, dayStartsIn: zone) }
+            let (fromTime, untilTime) = (try from.map(instant), try until.map(instant))  // before --out is made
             if let fromTime, let untilTime, fromTime >= untilTime {
                 throw CLIError(.usage, "--from must be before --until: no decision could match")
             }
-            let store = try admin.open()
             let sink = try Sink(path: out)  // refuses a bad --out before anything is signed or recorded
             let keyFiles = try keys.files(admin)
             try LogCommand.signCheckpointIfPossible(store, keyFiles: keyFiles)

@@ -44,7 +44,13 @@ struct ReportCommand: ParsableCommand {
         for path in archive { try SudoInvocation.checkOperatorMayRead(path, what: "--archive") }
         if let out { try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) } }
         let store = try admin.open()
-        let timeZone = (try? store.recordedTimeZone()) ?? nil ?? TimeZone(identifier: "America/Denver")!
+        let timeZone: TimeZone
+        if let recorded = try storeCall({ try store.recordedTimeZone() }) {
+            timeZone = recorded
+        } else {
+            timeZone = .gmt
+            warn("no time zone is recorded in this store (a gateway records its policy's when it starts): periods begin at midnight UTC")
+        }
         guard let reportPeriod = ReportPeriod(period, timeZone: timeZone) else {
             throw CLIError(.usage, "--period must be a year (2026), a quarter (2026-Q4) or a month (2026-11); got '\(period)'")
         }

@@ -140,6 +140,22 @@ struct ReportCLITests {
         #expect(try await checkpoints() == before)
     }
 
+    /// An auditor's pass: the documented export of a quarter read its days in UTC, while the quarter's report counts
+    /// in the jurisdiction's zone, so three requests on New Year's Eve evening in Denver were in one and not the other.
+    @Test("an export's days start in the recorded time zone, as a report's periods do")
+    func exportDaysInTheJurisdictionsZone() async throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        try await Self.append([Self.decision("d-1", at: "2027-01-01T06:58:00.000Z")], to: scratch.db)  // 23:58 in Denver
+        #expect(try await Self.run(["log", "init-key"] + db).status == 0)
+        let report = try await Self.run(["report", "--period", "2026-Q4", "--format", "csv"] + db)
+        #expect(report.stdout.contains("counts,2026-12,records,deny,,1"), "\(report.stdout)\(report.stderr)")
+        let quarter = try await Self.run(["log", "export", "--format", "csv", "--from", "2026-10-01", "--until", "2027-01-01"] + db)
+        #expect(quarter.status == 0 && quarter.stdout.contains("d-1"), "\(quarter.stdout)\(quarter.stderr)")
+        let january = try await Self.run(["log", "export", "--format", "csv", "--from", "2027-01-01"] + db)
+        #expect(!january.stdout.contains("d-1"), "\(january.stdout)")
+    }
+
     /// An auditor's pass: with the checkpoints deleted and the signing key elsewhere, an edited log was counted, with
     /// a warning on standard error only; and with no key files at all, too.
     @Test("no report without a key to vouch for the log: no checkpoint and no signing key, or no verifier key", .enabled(if: SystemTool.enabled("sqlite3")))
@@ -210,9 +226,11 @@ struct ReportCLITests {
     }
 
     /// Appends `entries` to the SQLite store at `path` through the gateway's writer.
+    /// …and records Denver's time zone, as the gateway that wrote them would have.
     static func append(_ entries: [LogEntry], to path: String) async throws {
         let store = try Store.open(path: path)
         defer { store.close() }
         try await store.appendThroughDecisionLog(entries)
+        try store.registry(timeZone: TimeZone(identifier: "America/Denver")!).recordTimeZone()
     }
 }
