@@ -30,7 +30,7 @@ extension Registry {
     ) throws -> RegisteredDocument {
         let `operator` = try operatorName(`operator`).text
         let twoPerson = try twoPersonRule()
-        let document = try registration.validated(timeZone: timeZone, status: twoPerson ? .pending : .active)
+        let document = try registration.validated(timeZone: timeZone, status: twoPerson ? .pending : .active, at: time)
         let signature = document.signature
         try write { session in
             let recorded = try session.scalarText("SELECT value FROM settings WHERE key = 'time-zone'")

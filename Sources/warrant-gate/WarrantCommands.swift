@@ -44,7 +44,7 @@ struct WarrantCommand: ParsableCommand {
         @Option(help: "The agency the document was issued to (an agency id).") var agency: String
         @Option(help: "Booking numbers it names, comma-separated.") var subject: String
         @Option(help: "Actions it covers, comma-separated (records.read, visitation.schedule, …); action#field limits one action to that field (records.release-date#scheduledRelease).") var scope: String
-        @Option(help: "Last day of validity: YYYY-MM-DD, or ISO 8601 (its day in the policy's time zone counts).") var expires: String
+        @Option(help: "Last day of validity, YYYY-MM-DD: in force to the end of that day in the policy's time zone.") var expires: String
         @Option(help: "The issuing court.", transform: FreeText.composed) var court: String?
         @Option(help: "The judge or magistrate who signed it.", transform: FreeText.composed) var judge: String?
         @Option(name: .customLong("case"), help: "The court's case number.", transform: FreeText.composed) var caseNumber: String?
@@ -81,6 +81,9 @@ struct WarrantCommand: ParsableCommand {
             let stored = try storeCall { try registry.register(registration, operator: admin.operatorName, recordingTimeZone: recordsZone) }
             if let staged { try storeCall { try staged.output.commit() } }
             print("registered \(stored.reference) (\(stored.kind.rawValue)) as \(stored.status.rawValue); it expires at the end of \(stored.expires) \(registry.timeZone.identifier)")
+            if stored.expiresAt.timeIntervalSince(checkedAt) > 366 * 86400 {
+                print("note: it is in force for more than a year: check \(stored.expires) against the document")
+            }
             print(stored.signature.lines.map(FreeText.escaped).joined(separator: "\n"))
             if stored.status == .pending {
                 print("next: a second operator approves it with `warrant-gate warrant approve \(stored.reference)`")

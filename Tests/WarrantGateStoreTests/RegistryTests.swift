@@ -70,7 +70,7 @@ struct RegistryTests {
         try activate(registry, registration("I200", kind: .administrativeWarrant))
         try activate(registry, registration("JW-REV"))
         try registry.revoke(reference: "JW-REV", reason: "quashed", operator: "clerk")
-        _ = try registry.register(registration("JW-OLD", expires: "2026-01-31"), operator: "clerk")
+        _ = try registry.register(registration("JW-OLD", expires: "2026-01-31"), operator: "clerk", at: LocalDate("2026-01-14")!.start(in: denver))
         try registry.approve(reference: "JW-OLD", operator: "supervisor", at: LocalDate("2026-01-15")!.start(in: denver))
         try activate(registry, registration("JW-OTHER", subject: "2017-000456"))
         try activate(registry, registration("JW-VISITS", scope: ["visitation.schedule"]))
@@ -152,7 +152,7 @@ struct LifecycleTests {
         #expect(try registry.entry(reference: "JW-OLD")?.document.status == .superseded)
         #expect(try registry.history(target: "JW-OLD").last?.action == "warrant.supersede")
 
-        _ = try registry.register(judicial("JW-SHORT", expires: "2026-11-30"), operator: "clerk")
+        _ = try registry.register(judicial("JW-SHORT", expires: "2026-11-30"), operator: "clerk", at: LocalDate("2026-11-24")!.start(in: denver))
         try registry.approve(reference: "JW-SHORT", operator: "supervisor", at: LocalDate("2026-11-25")!.start(in: denver))
         let beforeEnd = LocalDate("2026-11-30")!.end(in: denver).addingTimeInterval(-1)
         #expect(try registry.expireDue(at: beforeEnd).isEmpty)
@@ -372,7 +372,7 @@ struct HostileInputTests {
         _ = try registry.register(judicial("JW-2026-0042"), operator: "clerk")
     }
 
-    @Test("dates out of 1970–9999 or that do not exist are refused, whatever their form")
+    @Test("an expiry is a day that exists in 1970–9999 and has not ended; a time of day is refused")
     func impossibleExpiry() throws {
         let database = try TemporaryDatabase()
         let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
@@ -380,6 +380,12 @@ struct HostileInputTests {
             #expect(throws: RegistrationError.self, "\(expires)") { try registry.register(judicial("JW-X", expires: expires), operator: "clerk") }
         }
         #expect(try registry.register(judicial("JW-LAST", expires: "9999-12-31"), operator: "clerk").expires == "9999-12-31")
+        // A helper's pass: a time of day was stretched to the end of its day, even a time already passed.
+        #expect(throws: RegistrationError.self) { try registry.register(judicial("JW-T", expires: "2099-12-31T12:00:00Z"), operator: "clerk") }
+        let endOfDay = try #require(Timestamp.parse("2026-12-05T07:00:00Z"))  // the end of 2026-12-04 in Denver
+        #expect(throws: RegistrationError.self) { try registry.register(judicial("JW-P", expires: "2026-12-04"), operator: "clerk", at: endOfDay) }
+        let lastSecond = endOfDay.addingTimeInterval(-1)
+        #expect(try registry.register(judicial("JW-D", expires: "2026-12-04"), operator: "clerk", at: lastSecond).expires == "2026-12-04")
         #expect(Timestamp.format(try #require(try registry.entry(reference: "JW-LAST")).document.expiresAt) == "+10000-01-01T07:00:00.000Z")
     }
 

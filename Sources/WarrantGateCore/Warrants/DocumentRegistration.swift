@@ -36,9 +36,10 @@ public struct DocumentRegistration: Sendable {
         self.signature = signature
     }
 
-    /// Checks the registration and returns the document to store (with the given status), or throws naming
-    /// everything that is wrong. `expires` may be `YYYY-MM-DD` or an ISO 8601 instant, whose day in `timeZone` counts.
-    public func validated(timeZone: TimeZone, status: DocumentStatus = .active) throws(RegistrationError) -> RegisteredDocument {
+    /// Checks the registration at `time` and returns the document to store (with the given status), or throws naming
+    /// everything that is wrong. `expires` is the document's last day, `YYYY-MM-DD`, in force to its end in `timeZone`
+    /// (a time of day would be read as its whole day); a day that has ended is refused.
+    public func validated(timeZone: TimeZone, status: DocumentStatus = .active, at time: Date) throws(RegistrationError) -> RegisteredDocument {
         var problems: [String] = []
         if !Identifier.isValidReference(reference) { problems.append("--reference must be letters, digits, '-', '_', '.' or '/' (at most 128)") }
         if !Identifier.isValid(agency) { problems.append("--agency must be an agency id such as ice-ero") }
@@ -53,12 +54,14 @@ public struct DocumentRegistration: Sendable {
         if scope.contains(where: { ScopeEntry($0).action == "*" }) {
             problems.append("--scope '*' would cover every action, holds and transfers included: name the actions the document permits, or a family such as records.*")
         }
-        let expiry = (LocalDate(expires) ?? Timestamp.parse(expires).map { LocalDate(date: $0, timeZone: timeZone) })
-            .flatMap { LocalDate.years.contains($0.year) ? $0 : nil }
-        if expiry == nil {
+        let expiry = LocalDate(expires).flatMap { LocalDate.years.contains($0.year) ? $0 : nil }
+        if let expiry, expiry.end(in: timeZone) <= time {
+            problems.append("--expires \(expiry) has ended in \(timeZone.identifier): a document registered now must be in force")
+        } else if expiry == nil {
             problems.append(
-                "--expires must be a date of the form YYYY-MM-DD or an ISO 8601 time such as 2026-12-31T23:59:00Z, that exists, in "
-                    + "\(LocalDate.years.lowerBound)–\(LocalDate.years.upperBound) (got '\(FreeText.escaped(expires))')"
+                "--expires must be the document's last day, YYYY-MM-DD, a date that exists in "
+                    + "\(LocalDate.years.lowerBound)–\(LocalDate.years.upperBound): it is in force to the end of that day in "
+                    + "\(timeZone.identifier) (got '\(FreeText.escaped(expires))')"
             )
         }
         for (field, value) in [("--court", court), ("--judge", judge), ("--case", caseNumber), ("--no-document", noDocumentReason)] {
