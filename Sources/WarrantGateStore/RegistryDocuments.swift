@@ -49,6 +49,14 @@ extension Registry {
             if try session.fetchOne("SELECT reference FROM documents WHERE reference = ?", document.reference) != nil {
                 throw StoreError("a document with reference \(document.reference) is already registered")
             }
+            // One scan is one document: a quashed warrant's scan must not come back under another reference or subjects.
+            if let digest = document.documentSHA256,
+               let same = try session.fetchOne("SELECT reference, status FROM documents WHERE document_sha256 = ?", digest) {
+                throw StoreError("""
+                    this scan (sha256:\(digest)) is already registered, as \(try same.text("reference")) (\(try same.text("status"))): a scan is \
+                    one document; a renewed or corrected one is a new scan
+                    """)
+            }
             let registered = try session.fetchAll("SELECT reference FROM documents WHERE status IN ('active', 'pending')", [SQLValue]())
                 .compactMap { try $0.optionalText("reference") }
             if let twin = registered.first(where: { Identifier.referenceKey($0) == key }) {

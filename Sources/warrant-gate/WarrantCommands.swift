@@ -296,7 +296,9 @@ struct WarrantCommand: ParsableCommand {
             guard matches else {
                 throw CLIError(.refused, "\(file) does NOT match \(reference): its SHA-256 is \(digest), the registered one is \(registered)")
             }
-            print("\(file) matches \(reference) (sha256:\(digest))")
+            let status = entry.document.status
+            print("\(file) matches \(reference) (sha256:\(digest)), which is \(status.rawValue)\(entry.statusReason.map { " (\(FreeText.escaped($0)))" } ?? "")")
+            if status != .active && status != .pending { print("note: \(reference) authorises nothing now") }
         }
     }
 }

@@ -109,8 +109,8 @@ struct SignedWarrantCLITests {
     @Test("a detached .p7s over any document, RSA and EC: verified; --signature without --document is a usage error")
     func detachedSignature() throws {
         let setup = try Setup()
-        let document = Array("a scanned warrant, not a PDF".utf8)
         for key in [TestCA.Key.rsa, .ec] {
+            let document = Array("a scanned warrant, not a PDF, signed with \(key)".utf8)
             let clerk = try setup.court.issue("detached-\(key)", key: key)
             let signature = try setup.file("\(key).p7s", try clerk.sign(document))
             let registered = try setup.register("JW-P7S-\(key)", ["--document", try setup.file("scan-\(key).txt", document), "--signature", signature])

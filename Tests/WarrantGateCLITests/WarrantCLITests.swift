@@ -50,7 +50,10 @@ struct WarrantCLITests {
         #expect(ice.stdout.contains("signed by an immigration officer, not by a judge"))
 
         let matching = try CLIProcess.run(["warrant", "verify-document", "JW-1", document.path] + db)
-        #expect(matching.status == 0)
+        #expect(matching.status == 0 && matching.stdout.contains("which is active"), "\(matching.stdout)")
+        // A helper's pass: one scan registered again under another reference (or for other inmates) was accepted.
+        let again = try CLIProcess.run(full + ["--reference", "JW-1-B", "--document", document.path, "--operator", "clerk-a"] + db)
+        #expect(again.status == 3 && again.stderr.contains("is already registered, as JW-1 (active)"), "\(again.stderr)")
         let forged = scratch.url.appendingPathComponent("forged.pdf")
         try Data("%PDF-1.4 altered warrant".utf8).write(to: forged)
         let mismatch = try CLIProcess.run(["warrant", "verify-document", "JW-1", forged.path] + db)
@@ -77,6 +80,8 @@ struct WarrantCLITests {
         #expect(revoked.status == 0)
         let shown = try CLIProcess.run(["warrant", "show", "JW-1"] + db)
         #expect(shown.stdout.contains("status:      superseded (superseded by JW-2)"))
+        let superseded = try CLIProcess.run(["warrant", "verify-document", "JW-1", document.path] + db)
+        #expect(superseded.stdout.contains("which is superseded") && superseded.stdout.contains("authorises nothing now"), "\(superseded.stdout)")
         #expect(shown.stdout.contains("warrant.register  by clerk-a"))
         #expect(shown.stdout.contains("warrant.approve  by sgt-lee") && shown.stdout.contains("terms=\(terms[1])"), "\(shown.stdout)")
         #expect(shown.stdout.contains("warrant.supersede  by clerk-a"))

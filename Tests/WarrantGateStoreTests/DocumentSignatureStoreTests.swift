@@ -19,7 +19,7 @@ extension StoreBackendTests {
         static func signed(_ reference: String, _ signature: RecordedSignature) -> DocumentRegistration {
             var registration = Sample.warrant(reference)
             registration.noDocumentReason = nil
-            registration.documentSHA256 = String(repeating: "0f", count: 32)
+            registration.documentSHA256 = DocumentStore.digest(of: Data(reference.utf8))
             registration.signature = signature
             return registration
         }

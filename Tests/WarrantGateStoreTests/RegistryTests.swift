@@ -12,7 +12,8 @@ struct RegistryTests {
                               scope: [String] = ["records.read"], expires: String = "2026-12-31") -> DocumentRegistration {
         DocumentRegistration(reference: reference, kind: kind, agency: "ice-ero", subjects: [subject], scope: scope, expires: expires,
                              court: kind.isJudicial ? "U.S. District Court, D. Colo." : nil, judge: kind.isJudicial ? "Hon. A. Judge" : nil,
-                             caseNumber: kind.isJudicial ? "1:26-mj-1" : nil, documentSHA256: kind.isJudicial ? String(repeating: "ab", count: 32) : nil)
+                             caseNumber: kind.isJudicial ? "1:26-mj-1" : nil,
+                             documentSHA256: kind.isJudicial ? DocumentStore.digest(of: Data(reference.utf8)) : nil)
     }
 
     /// Registers and has a second operator approve.
