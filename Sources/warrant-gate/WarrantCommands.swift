@@ -45,7 +45,8 @@ struct WarrantCommand: ParsableCommand {
         @Option(help: "Booking numbers it names, comma-separated.") var subject: String
         @Option(help: "Actions it covers, comma-separated (records.read, visitation.schedule, …); action#field limits one action to that field (records.release-date#scheduledRelease).") var scope: String
         @Option(help: "Last day of validity, YYYY-MM-DD: in force to the end of that day in the policy's time zone.") var expires: String
-        @Option(help: "The issuing court.", transform: FreeText.composed) var court: String?
+        @Option(help: "The issuing court; for a scan verified as signed, the signing court's name in courts.yaml, which it defaults to.", transform: FreeText.composed)
+        var court: String?
         @Option(help: "The judge or magistrate who signed it.", transform: FreeText.composed) var judge: String?
         @Option(name: .customLong("case"), help: "The court's case number.", transform: FreeText.composed) var caseNumber: String?
         @Option(help: "A scan of the signed document (a regular file of at most 64 MiB, not a link): its SHA-256 is recorded and the file kept, owner-only, in the document store.") var document: String?
@@ -67,11 +68,12 @@ struct WarrantCommand: ParsableCommand {
             guard let recordedSignature = RecordedSignature(signatureStatus, checkedAt: checkedAt) else {
                 throw CLIError(.refused, "\(document ?? "the document") is not registered: its signature is \(signatureStatus.description)")
             }
+            let issuingCourt = try Self.issuingCourt(typed: court, signature: signatureStatus)
             let staged = try content.map { data in try storeCall { try DocumentStore(filesDirectory: admin.location().filesDirectory).stage(data) } }
             defer { staged?.output.discard() }
             let registration = DocumentRegistration(
                 reference: reference, kind: kind, agency: agency, subjects: list(subject), scope: list(scope), expires: expires,
-                court: court, judge: judge, caseNumber: caseNumber, documentSHA256: staged?.digest, noDocumentReason: noDocument,
+                court: issuingCourt, judge: judge, caseNumber: caseNumber, documentSHA256: staged?.digest, noDocumentReason: noDocument,
                 signature: recordedSignature
             )
             let (registry, recordsZone) = try registryInRecordedZone()
@@ -88,6 +90,22 @@ struct WarrantCommand: ParsableCommand {
             if stored.status == .pending {
                 print("next: a second operator approves it with `warrant-gate warrant approve \(stored.reference)`")
             }
+        }
+
+        /// The court to record: the signing court's `courts.yaml` name for a scan verified as signed, which `typed`, if
+        /// given, must be (letter case and spacing aside), since a policy's `courts:` patterns read the recorded court
+        /// while its `signed:` test reads the signature; else `typed`.
+        private static func issuingCourt(typed: String?, signature: DocumentSignatureStatus) throws -> String? {
+            guard case .verified(let verified) = signature else { return typed }
+            let signing = verified.court.name
+            let words = { (name: String) in name.lowercased().split(whereSeparator: \.isWhitespace) }
+            if let typed, words(typed) != words(signing) {
+                throw CLIError(.refused, """
+                    the scan is signed for \(FreeText.escaped(signing)) (courts.yaml: \(verified.court.id)), but --court says \
+                    \(FreeText.escaped(typed)): give --court as the signing court's name, or leave it out
+                    """)
+            }
+            return signing
         }
 
         /// The registry in the time zone the store records, or in `--time-zone` if none is recorded yet (which the

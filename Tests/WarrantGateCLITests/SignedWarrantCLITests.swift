@@ -122,6 +122,28 @@ struct SignedWarrantCLITests {
         #expect(alone.stderr.contains("--signature needs the --document"))
     }
 
+    /// A helper's pass: a scan verified as signed by a county court's clerk registered with `--court` naming a federal
+    /// court, which a policy's `courts:` patterns then read, while its `signed:` test read the county's signature.
+    @Test("a scan verified as signed records the signing court: another --court is refused, none defaults to it")
+    func signingCourtIsTheCourt() throws {
+        let setup = try Setup()
+        let clerk = try setup.court.issue("clerk", key: .ec)
+        let terms = Self.terms.filter { $0 != "--court" && $0 != "Denver County Court" }
+        func register(_ reference: String, _ court: [String]) throws -> CLIProcess.Result {
+            let document = Array("the warrant \(reference)".utf8)
+            let signature = try setup.file("\(reference).p7s", try clerk.sign(document))
+            return try CLIProcess.run(terms + court + [
+                "--reference", reference, "--document", try setup.file("\(reference).txt", document), "--signature", signature, "--operator", "clerk-a",
+            ] + setup.db + setup.courts)
+        }
+        let federal = try register("JW-FED", ["--court", "U.S. District Court for the District of Colorado"])
+        #expect(federal.status == 3 && federal.stderr.contains("the scan is signed for Denver County Court"), "\(federal.stderr)")
+        #expect(try register("JW-CASE", ["--court", "denver  county court"]).status == 0)
+        let omitted = try register("JW-NONE", [])
+        #expect(omitted.status == 0, "\(omitted.stderr)")
+        #expect(try setup.show("JW-NONE").stdout.contains("court:       Denver County Court"))
+    }
+
     @Test("unlisted CA and expired signer register unverified with the reason; unsigned registers unsigned")
     func unverifiedAndUnsigned() throws {
         let setup = try Setup()
