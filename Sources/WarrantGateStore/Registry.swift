@@ -53,7 +53,8 @@ public struct Registry: Sendable {
                 if let serial = try row.optionalText("serial") { revocations["serial:" + serial] = try row.text("reason") }
             }
             return RegistrySnapshot(
-                documents: documents, records: records, facts: facts, agencies: agencies, certificateRevocations: revocations, version: version
+                documents: documents, records: records, facts: facts, agencies: agencies, certificateRevocations: revocations,
+                twoPersonRule: try Self.twoPersonRule(session), version: version
             )
         }
     }
@@ -147,7 +148,11 @@ public struct Registry: Sendable {
 
     /// Whether a registration needs a second operator's approval (on unless turned off).
     public func twoPersonRule() throws -> Bool {
-        try database.read { session in try session.scalarText("SELECT value FROM settings WHERE key = 'two-person-rule'") != "off" }
+        try database.read(Self.twoPersonRule)
+    }
+
+    static func twoPersonRule(_ session: any SQLSession) throws -> Bool {
+        try session.scalarText("SELECT value FROM settings WHERE key = 'two-person-rule'") != "off"
     }
 
     /// Turns the two-person rule on or off; the change and its reason are logged.

@@ -266,6 +266,15 @@ struct MonitoringTests {
             // The commit refused a moment ago: unhealthy for 5 s after it (and /readyz not ready).
             #expect(exposition.value("warrantgate_decision_log_healthy") == 0)
             #expect(exposition.value("warrantgate_registry_readable") == 1)
+            #expect(exposition.value("warrantgate_two_person_rule") == 1)
+            // A helper's pass: one operator could turn the rule off, register and activate a warrant, and turn it on.
+            try gateway.gateway.store.registry(timeZone: .gmt).setTwoPersonRule(false, reason: "night shift", operator: "undersheriff")
+            var ruleOff = try await Self.scrape(port: adminPort)
+            for _ in 0..<40 where ruleOff.value("warrantgate_two_person_rule") != 0 {
+                try await Task.sleep(for: .milliseconds(50))
+                ruleOff = try await Self.scrape(port: adminPort)
+            }
+            #expect(ruleOff.value("warrantgate_two_person_rule") == 0, "the gauge did not follow the registry's setting")
             #expect(exposition.text.contains(#"warrantgate_decisions_total{effect="deny",reason="log_unavailable"} 1"#))
         }
     }

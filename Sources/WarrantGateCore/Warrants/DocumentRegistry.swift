@@ -20,12 +20,14 @@ public struct RegistrySnapshot: DocumentRegistry {
     public let agencies: [Agency]
     /// Certificates revoked with the CLI: SPKI SHA-256 hex, or `serial:` and the serial's hex, to the reason.
     public let certificateRevocations: [String: String]
+    /// Whether a registration needs a second operator's approval (the registry's setting).
+    public let twoPersonRule: Bool
     /// A number that changes whenever the registry changes.
     public let version: Int64
 
     public init(
         documents: [RegisteredDocument], records: [SubjectRecord], facts: [String: [String: String]] = [:], agencies: [Agency] = [],
-        certificateRevocations: [String: String] = [:], version: Int64
+        certificateRevocations: [String: String] = [:], twoPersonRule: Bool = true, version: Int64
     ) {
         self.documents = Dictionary(documents.map { ($0.reference, $0) }, uniquingKeysWith: { _, last in last })
         var bySubject: [String: [RegisteredDocument]] = [:]
@@ -37,6 +39,7 @@ public struct RegistrySnapshot: DocumentRegistry {
         self.recordsBySubject = Dictionary(grouping: records, by: \.subject)
         self.agencies = agencies
         self.certificateRevocations = certificateRevocations
+        self.twoPersonRule = twoPersonRule
         self.version = version
     }
 

@@ -21,7 +21,8 @@ enum AdminRouter {
             )
         }
         router.get("/metrics") { _, _ -> Response in
-            metrics.sample(log: log, registryReadable: state.current.registryVersion >= 0)
+            let current = state.current
+            metrics.sample(log: log, registryReadable: current.registryVersion >= 0, registry: current.lastSnapshot)
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))

@@ -28,6 +28,7 @@ final class GatewayMetrics: Sendable {
     private let logHealthy: CoreMetrics.Gauge
     private let reloadFailing: CoreMetrics.Gauge
     private let registryReadable: CoreMetrics.Gauge
+    private let twoPersonRule: CoreMetrics.Gauge
     private let unwrittenEntries: CoreMetrics.Counter
     /// The log writer's count of unwritten entries as last exported, so that a scrape adds only what is new.
     private let unwrittenExported = Mutex(0)
@@ -58,6 +59,7 @@ final class GatewayMetrics: Sendable {
         reloadFailing = CoreMetrics.Gauge(label: "warrantgate_reload_failing", dimensions: [], factory: factory)
         reloadFailing.record(0)
         registryReadable = CoreMetrics.Gauge(label: "warrantgate_registry_readable", dimensions: [], factory: factory)
+        twoPersonRule = CoreMetrics.Gauge(label: "warrantgate_two_person_rule", dimensions: [], factory: factory)
         unwrittenEntries = CoreMetrics.Counter(label: "warrantgate_decision_log_unwritten_entries_total", dimensions: [], factory: factory)
     }
 
@@ -102,10 +104,12 @@ final class GatewayMetrics: Sendable {
     }
 
     /// Brings the gauges and the unwritten-entries counter up to date from their sources; call before
-    /// ``exposition()``. `registryReadable` is what the registry refresher last found.
-    func sample(log: any DecisionLogWriter, registryReadable readable: Bool) {
+    /// ``exposition()``. `registryReadable` is what the registry refresher last found, `registry` the last snapshot
+    /// read.
+    func sample(log: any DecisionLogWriter, registryReadable readable: Bool, registry: RegistrySnapshot) {
         logHealthy.record(log.isHealthy ? 1 : 0)
         registryReadable.record(readable ? 1 : 0)
+        twoPersonRule.record(registry.twoPersonRule ? 1 : 0)
         let unwritten = log.unwrittenEntries
         let added = unwrittenExported.withLock { exported in
             defer { exported = max(exported, unwritten) }
