@@ -36,12 +36,18 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "Write to this file (mode 0600; never an existing file or link) instead of standard output.") var out: String?
     @Flag(help: "Report a period that may hold archived entries, saying in the report that they are not counted.") var allowArchived = false
     @Option(help: "An archive file of the log (repeatable): give every one, oldest first, to count archived entries.") var archive: [String] = []
+    @Option(help: "A checkpoint held off the machine (one published earlier): the log must hold it.") var against: String?
 
     func run() throws {
         // The heading is printed in every format: nothing in it may drive a terminal or start a Markdown line.
         if let problem = FreeText.problem(jurisdiction, field: "--jurisdiction") { throw CLIError(.usage, problem) }
         if jurisdiction.allSatisfy(\.isWhitespace) { throw CLIError(.usage, "--jurisdiction must name the reporting body") }
         for path in archive { try SudoInvocation.checkOperatorMayRead(path, what: "--archive") }
+        try SudoInvocation.checkOperatorMayRead(against, what: "--against")
+        let external = try against.map { path -> String in
+            guard let text = try? YAMLNode.readText(path: path) else { throw CLIError(.notFound, "cannot read \(path)") }
+            return text
+        }
         if let out { try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) } }
         let store = try admin.open()
         let timeZone: TimeZone
@@ -68,7 +74,7 @@ struct ReportCommand: ParsableCommand {
             warn("\(archived.summary) in this \(reportPeriod.label) report: requests of the period among them are missing from its figures")
         }
         let keyFiles = LogKeyFiles(filesDirectory: try admin.location().filesDirectory)
-        let verified = try verify(store, keyFiles: keyFiles)
+        let verified = try verify(store, keyFiles: keyFiles, against: external)
         let signed = try LogCommand.signCheckpointIfPossible(store, keyFiles: keyFiles)
         let head = try storeCall { try store.treeHead() }
         let requests = try storeCall {
@@ -118,18 +124,25 @@ struct ReportCommand: ParsableCommand {
 extension ReportCommand {
     /// Verifies the whole log (and the archives given) before anything is counted or signed, as `log verify` does:
     /// the figures must come from entries the signed tree vouches for, and a checkpoint must never be signed over a
-    /// log whose older entries were altered. With no checkpoint signed yet, signing the first, with the key at hand,
-    /// checks every entry; without it, or without a verifier key to check the checkpoints with, nothing vouches for
-    /// the entries (whoever could edit them could edit their hashes too) and no report is written. Returns whether
-    /// the log was verified here.
-    private func verify(_ store: Store, keyFiles: LogKeyFiles) throws -> Bool {
-        guard try storeCall({ try store.latestCheckpoint() }) != nil else {
+    /// log whose older entries were altered. The checkpoints in the database, the one `external` gives (published
+    /// earlier) and the key's own record of the last it signed are each checked: a log cut back below any of them gets
+    /// no report. With none of them, signing the first checkpoint, with the key at hand, checks every entry against
+    /// its hash, though nothing outside the database vouches for them, and it warns; without the key, or without a
+    /// verifier key to check the checkpoints with, nothing vouches for the entries (whoever could edit them could edit
+    /// their hashes too) and no report is written. Returns whether the log was verified here.
+    private func verify(_ store: Store, keyFiles: LogKeyFiles, against external: String?) throws -> Bool {
+        let lastSigned = try storeCall { try keyFiles.lastSigned.recordedNote() }
+        guard try storeCall({ try store.latestCheckpoint() }) != nil || external != nil || lastSigned != nil else {
             guard keyFiles.exists else {
                 throw CLIError(.refused, """
                     no checkpoint is signed yet, and the log signing key is not at \(keyFiles.privatePath): nothing vouches for the \
                     log's entries, so no report was written. Run it where the key is (signing the first checkpoint checks every entry).
                     """)
             }
+            warn("""
+                no checkpoint was signed before, in the database or in the key's record of the last it signed: the first is \
+                signed now, over the log as it stands (give --against a checkpoint published earlier to check the log against it)
+                """)
             return false
         }
         guard keyFiles.exists || FileManager.default.fileExists(atPath: keyFiles.publicPath) else {
@@ -140,7 +153,7 @@ extension ReportCommand {
         }
         // A key file that is there but does not read is an error, never a reason to count unverified.
         let key = try storeCall { try keyFiles.verifierKey() }
-        let report = try storeCall { try store.verify(key: key, archives: archive, against: nil) }
+        let report = try storeCall { try store.verify(key: key, archives: archive, against: external, lastSigned: lastSigned) }
         guard report.ok else {
             report.writeProblems()
             let archives = archive.isEmpty ? "" : " (with --archive, give every archive of the log, oldest first)"
