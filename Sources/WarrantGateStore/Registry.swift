@@ -40,7 +40,7 @@ public struct Registry: Sendable {
     public func snapshot() throws -> RegistrySnapshot {
         try database.read { session in
             let version = try session.scalarInt64("SELECT version FROM registry_state WHERE id = 1") ?? 0
-            let documents = try session.fetchAll("SELECT * FROM documents").map { try Self.entry($0).document }
+            let entries = try session.fetchAll("SELECT * FROM documents").map(Self.entry)
             let records = try session.fetchAll("SELECT * FROM subject_records").map(Self.subjectRecord)
             let agencies = try session.fetchAll("SELECT * FROM agencies").map(Self.agency)
             var facts: [String: [String: String]] = [:]
@@ -53,8 +53,9 @@ public struct Registry: Sendable {
                 if let serial = try row.optionalText("serial") { revocations["serial:" + serial] = try row.text("reason") }
             }
             return RegistrySnapshot(
-                documents: documents, records: records, facts: facts, agencies: agencies, certificateRevocations: revocations,
-                twoPersonRule: try Self.twoPersonRule(session), version: version
+                documents: entries.map(\.document), records: records, facts: facts, agencies: agencies, certificateRevocations: revocations,
+                twoPersonRule: try Self.twoPersonRule(session),
+                activeByOneOperator: entries.filter { !$0.twoPersonRule && $0.document.status == .active }.count, version: version
             )
         }
     }

@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 import Testing
+import WarrantGateCore
 import WarrantGateDevPKI
 import WarrantGateTestSupport
 import Yams
@@ -267,14 +268,28 @@ struct MonitoringTests {
             #expect(exposition.value("warrantgate_decision_log_healthy") == 0)
             #expect(exposition.value("warrantgate_registry_readable") == 1)
             #expect(exposition.value("warrantgate_two_person_rule") == 1)
+            #expect(exposition.value("warrantgate_documents_active_by_one_operator") == 0)
             // A helper's pass: one operator could turn the rule off, register and activate a warrant, and turn it on.
-            try gateway.gateway.store.registry(timeZone: .gmt).setTwoPersonRule(false, reason: "night shift", operator: "undersheriff")
+            let registry = gateway.gateway.store.registry(timeZone: TimeZone(identifier: "America/Denver")!)
+            try registry.setTwoPersonRule(false, reason: "night shift", operator: "undersheriff")
             var ruleOff = try await Self.scrape(port: adminPort)
             for _ in 0..<40 where ruleOff.value("warrantgate_two_person_rule") != 0 {
                 try await Task.sleep(for: .milliseconds(50))
                 ruleOff = try await Self.scrape(port: adminPort)
             }
             #expect(ruleOff.value("warrantgate_two_person_rule") == 0, "the gauge did not follow the registry's setting")
+            // …and a re-pass: turned off and on between two scrapes, the document activated meanwhile still shows.
+            _ = try registry.register(DocumentRegistration(
+                reference: "JW-ALONE", kind: .judicialWarrant, agency: "ice-ero", subjects: ["2017-000123"], scope: ["records.read"],
+                expires: "2099-12-31", court: "D. Colo.", judge: "Hon. X", caseNumber: "1", noDocumentReason: "faxed"
+            ), operator: "undersheriff")
+            try registry.setTwoPersonRule(true, reason: "day shift", operator: "undersheriff")
+            var ruleOn = try await Self.scrape(port: adminPort)
+            for _ in 0..<40 where ruleOn.value("warrantgate_two_person_rule") != 1 || ruleOn.value("warrantgate_documents_active_by_one_operator") != 1 {
+                try await Task.sleep(for: .milliseconds(50))
+                ruleOn = try await Self.scrape(port: adminPort)
+            }
+            #expect(ruleOn.value("warrantgate_two_person_rule") == 1 && ruleOn.value("warrantgate_documents_active_by_one_operator") == 1)
             #expect(exposition.text.contains(#"warrantgate_decisions_total{effect="deny",reason="log_unavailable"} 1"#))
         }
     }

@@ -22,12 +22,14 @@ public struct RegistrySnapshot: DocumentRegistry {
     public let certificateRevocations: [String: String]
     /// Whether a registration needs a second operator's approval (the registry's setting).
     public let twoPersonRule: Bool
+    /// How many active documents were registered while the rule was off, so that one operator alone activated them.
+    public let activeByOneOperator: Int
     /// A number that changes whenever the registry changes.
     public let version: Int64
 
     public init(
         documents: [RegisteredDocument], records: [SubjectRecord], facts: [String: [String: String]] = [:], agencies: [Agency] = [],
-        certificateRevocations: [String: String] = [:], twoPersonRule: Bool = true, version: Int64
+        certificateRevocations: [String: String] = [:], twoPersonRule: Bool = true, activeByOneOperator: Int = 0, version: Int64
     ) {
         self.documents = Dictionary(documents.map { ($0.reference, $0) }, uniquingKeysWith: { _, last in last })
         var bySubject: [String: [RegisteredDocument]] = [:]
@@ -40,6 +42,7 @@ public struct RegistrySnapshot: DocumentRegistry {
         self.agencies = agencies
         self.certificateRevocations = certificateRevocations
         self.twoPersonRule = twoPersonRule
+        self.activeByOneOperator = activeByOneOperator
         self.version = version
     }
 

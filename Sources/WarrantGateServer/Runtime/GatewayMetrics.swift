@@ -29,6 +29,7 @@ final class GatewayMetrics: Sendable {
     private let reloadFailing: CoreMetrics.Gauge
     private let registryReadable: CoreMetrics.Gauge
     private let twoPersonRule: CoreMetrics.Gauge
+    private let activeByOneOperator: CoreMetrics.Gauge
     private let unwrittenEntries: CoreMetrics.Counter
     /// The log writer's count of unwritten entries as last exported, so that a scrape adds only what is new.
     private let unwrittenExported = Mutex(0)
@@ -60,6 +61,7 @@ final class GatewayMetrics: Sendable {
         reloadFailing.record(0)
         registryReadable = CoreMetrics.Gauge(label: "warrantgate_registry_readable", dimensions: [], factory: factory)
         twoPersonRule = CoreMetrics.Gauge(label: "warrantgate_two_person_rule", dimensions: [], factory: factory)
+        activeByOneOperator = CoreMetrics.Gauge(label: "warrantgate_documents_active_by_one_operator", dimensions: [], factory: factory)
         unwrittenEntries = CoreMetrics.Counter(label: "warrantgate_decision_log_unwritten_entries_total", dimensions: [], factory: factory)
     }
 
@@ -110,6 +112,7 @@ final class GatewayMetrics: Sendable {
         logHealthy.record(log.isHealthy ? 1 : 0)
         registryReadable.record(readable ? 1 : 0)
         twoPersonRule.record(registry.twoPersonRule ? 1 : 0)
+        activeByOneOperator.record(registry.activeByOneOperator)
         let unwritten = log.unwrittenEntries
         let added = unwrittenExported.withLock { exported in
             defer { exported = max(exported, unwritten) }
