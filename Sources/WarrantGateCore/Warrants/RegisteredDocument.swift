@@ -52,13 +52,14 @@ public struct RegisteredDocument: Sendable, Equatable, Codable {
         scope.contains { ScopeEntry($0).covers(action) }
     }
 
-    /// 64 bits of SHA-256 over the document's terms (its reference, kind, agency, subjects, scope, expiry, court,
-    /// judge, case, scan and signature), as `xxxx-xxxx-xxxx-xxxx`: what an approver reviewed, given back to approve
-    /// so that an approval names the terms it approves.
+    /// 64 bits of SHA-256 over the document's terms (its reference, kind, agency, subjects, scope, expiry day and
+    /// instant, court, judge, case, scan, and signature with its signer), as `xxxx-xxxx-xxxx-xxxx`: what an approver
+    /// reviewed, given back to approve so that an approval names the terms it approves.
     public var termsFingerprint: String {
         let terms = [
-            reference, kind.rawValue, agency, subjects.joined(separator: ","), scope.joined(separator: ","), expires, court ?? "",
-            judge ?? "", caseNumber ?? "", documentSHA256 ?? "", signature.status.rawValue, signature.court ?? "",
+            reference, kind.rawValue, agency, subjects.joined(separator: ","), scope.joined(separator: ","), expires,
+            Timestamp.format(expiresAt), court ?? "", judge ?? "", caseNumber ?? "", documentSHA256 ?? "", signature.status.rawValue,
+            signature.court ?? "", signature.signerSubject ?? "", signature.signerSHA256 ?? "",
         ]
         var hash = SHA256()
         for term in terms { hash.update(data: Array("\(term.utf8.count):\(term)".utf8)) }
