@@ -19,13 +19,18 @@ struct EmbeddedMarkup {
         decodedTwice.reset()
     }
 
-    /// Reads `characters` of a string (or text, as `place` names it), and refuses the document at a tag there that
-    /// names a field `redacted` counts, or a declaration that could define any: a client that parses it reads them.
+    /// Reads `characters` of a string (or text, as `place` names it), the first at `offset`, and refuses the document
+    /// at a tag there that names a field `redacted` counts, or a declaration that could define any: a client that
+    /// parses it reads them. The error's offset is the character's that showed it.
     mutating func read(
-        _ characters: some Sequence<UInt8>, in place: String, at offset: Int, redacted: (EmbeddedTagReader.Found) -> Bool
+        _ characters: some Sequence<UInt8>, in place: String, at start: Int, redacted: (EmbeddedTagReader.Found) -> Bool
     ) throws(RedactionError) {
         fed = true
+        var offset = start
         for byte in characters {
+            defer { offset += 1 }
+            // Most characters inside a comment, a CDATA section, a quoted value or text change nothing.
+            if asWritten.passesOver(byte), decodedTwice.passesOver(byte) { continue }
             switch asWritten.feed(byte, redacted: redacted) ?? decodedTwice.feed(byte, redacted: redacted) {
             case nil: continue
             case .name(let name):
@@ -141,6 +146,25 @@ struct EmbeddedTagReader {
         redactedElement = nil
         suspects.removeAll()
         character.removeAll(keepingCapacity: true)
+    }
+
+    /// Whether reading `byte` would leave the reader exactly as it is, showing nothing: no state, name, escape or
+    /// character begun or ended. Such a byte may go unread.
+    @inline(__always)
+    func passesOver(_ byte: UInt8) -> Bool {
+        guard byte < 0x80, character.isEmpty else { return false }
+        // To a second parse, a quote ends the string and a backslash begins an escape.
+        if decodesEscapes, !escape.isEmpty || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return false }
+        switch state {
+        case .text: return byte != UInt8(ascii: "<")
+        case .comment(dashes: 0): return byte != UInt8(ascii: "-")
+        case .cdata(brackets: 0): return byte != UInt8(ascii: "]")
+        case .processingInstruction(afterQuestion: false): return byte != UInt8(ascii: "?")
+        case .quotedValue(let quote), .doctype(quote: let quote?): return byte != quote
+        case .doctype(quote: nil): return !"\"'[>".utf8.contains(byte)
+        case .endTagRest: return byte != UInt8(ascii: ">") && byte != UInt8(ascii: "<")
+        default: return false
+        }
     }
 
     /// One character's byte. Returns what a tag, or a declaration, showed once it is known to be one; `redacted` says

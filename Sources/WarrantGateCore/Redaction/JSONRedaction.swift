@@ -558,12 +558,15 @@ private struct JSONRedactionMachine {
                     mode = .utf8
                     return index
                 }
-            case UInt8(ascii: "<"):
-                if role == .value, run >= 0 { try feedTags(CollectionOfOne(byte), at: index) }
-                index += 1
             default:
-                if markup.isReading { try feedTags(CollectionOfOne(byte), at: index) }
-                index += 1
+                // Markup begins at a kept value's `<`; once begun, the reader takes the run of plain characters at once.
+                guard markup.isReading || (byte == UInt8(ascii: "<") && role == .value && run >= 0) else {
+                    index += 1
+                    continue
+                }
+                let end = Self.plainRunEnd(bytes, from: index + 1)
+                try feedTags(UnsafeRawBufferPointer(rebasing: bytes[index..<end]), at: index)
+                index = end
             }
         }
         return index
@@ -613,6 +616,22 @@ private struct JSONRedactionMachine {
                 ? name.withUnsafeBytes { fields.containsASCII($0, at: 0, length: $0.count) }
                 : fields.contains(String(decoding: name, as: UTF8.self))
         }
+    }
+
+    /// Where the run of a string's plain ASCII characters from `start` ends: at a quote, a backslash, a control
+    /// character, a non-ASCII byte, or the piece's end.
+    private static func plainRunEnd(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        var index = start
+        while index + 8 <= bytes.count {
+            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            let stops = JSONScanner.stringStops(word) | word & 0x8080_8080_8080_8080
+            if stops != 0 { return index + stops.trailingZeroBitCount >> 3 }
+            index += 8
+        }
+        while index < bytes.count, bytes[index] >= 0x20, bytes[index] < 0x80, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\") {
+            index += 1
+        }
+        return index
     }
 
     /// The high bit of each byte of `word` that may be `<`, as ``JSONScanner/stringStops(_:)`` flags its stops.
@@ -943,7 +962,7 @@ struct JSONKeyNames: Sendable {
 }
 
 /// Field names compiled for comparing keys exactly as ``JSONRedactor`` does.
-struct JSONFieldNames: Sendable {
+final class JSONFieldNames: Sendable {
     let fields: Set<String>
     /// Whether these are names to remove: then a key holding a colon is matched by its last part too, and a key too
     /// long to read (``longestReadName``) counts as matching; names to keep match neither way.
