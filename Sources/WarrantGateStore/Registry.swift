@@ -54,7 +54,6 @@ public struct Registry: Sendable {
             }
             return RegistrySnapshot(
                 documents: entries.map(\.document), records: records, facts: facts, agencies: agencies, certificateRevocations: revocations,
-                twoPersonRule: try Self.twoPersonRule(session),
                 activeByOneOperator: entries.filter { !$0.twoPersonRule && $0.document.status == .active }.count, version: version
             )
         }
@@ -148,12 +147,12 @@ public struct Registry: Sendable {
     }
 
     /// Whether a registration needs a second operator's approval (on unless turned off).
-    public func twoPersonRule() throws -> Bool {
-        try database.read(Self.twoPersonRule)
-    }
-
-    static func twoPersonRule(_ session: any SQLSession) throws -> Bool {
-        try session.scalarText("SELECT value FROM settings WHERE key = 'two-person-rule'") != "off"
+    /// On PostgreSQL, waiting at most `milliseconds` (if given) for a lock another session holds on the settings.
+    public func twoPersonRule(waitingAtMost milliseconds: Int? = nil) throws -> Bool {
+        try database.read { session in
+            try session.waitForLocks(atMost: milliseconds)
+            return try session.scalarText("SELECT value FROM settings WHERE key = 'two-person-rule'") != "off"
+        }
     }
 
     /// Turns the two-person rule on or off; the change and its reason are logged.

@@ -19,11 +19,15 @@ extension GatewayHarness {
             DocumentRegistration(reference: reference, kind: kind, agency: "ice-ero", subjects: [subject], scope: scope, expires: expires,
                                  court: kind.isJudicial ? "U.S. District Court, D. Colo." : nil, judge: kind.isJudicial ? "Hon. A. Judge" : nil,
                                  caseNumber: kind.isJudicial ? "1:26-mj-1" : nil, noDocumentReason: kind.isJudicial ? "test fixture" : nil),
-            operator: "test-clerk"
+            operator: "test-clerk", at: Self.inForce(expires, in: registry.timeZone)
         )
-        // Approved while it was still valid, so that expired documents can be set up too.
-        let approvedAt = min(Date(), LocalDate(expires)!.start(in: registry.timeZone))
-        try registry.approve(reference: reference, operator: "test-supervisor", at: approvedAt)
+        try registry.approve(reference: reference, operator: "test-supervisor", at: Self.inForce(expires, in: registry.timeZone))
+    }
+
+    /// Now, or the start of the last day of a document that has expired since: registered and approved while it was
+    /// still in force, so that expired documents can be set up too.
+    static func inForce(_ expires: String, in zone: TimeZone) -> Date {
+        min(Date(), LocalDate(expires)!.start(in: zone))
     }
 
     /// Waits until the gateway has picked up the registry's latest version, or one after it (the registry may move

@@ -20,8 +20,6 @@ public struct RegistrySnapshot: DocumentRegistry {
     public let agencies: [Agency]
     /// Certificates revoked with the CLI: SPKI SHA-256 hex, or `serial:` and the serial's hex, to the reason.
     public let certificateRevocations: [String: String]
-    /// Whether a registration needs a second operator's approval (the registry's setting).
-    public let twoPersonRule: Bool
     /// How many active documents were registered while the rule was off, so that one operator alone activated them.
     public let activeByOneOperator: Int
     /// A number that changes whenever the registry changes.
@@ -29,7 +27,7 @@ public struct RegistrySnapshot: DocumentRegistry {
 
     public init(
         documents: [RegisteredDocument], records: [SubjectRecord], facts: [String: [String: String]] = [:], agencies: [Agency] = [],
-        certificateRevocations: [String: String] = [:], twoPersonRule: Bool = true, activeByOneOperator: Int = 0, version: Int64
+        certificateRevocations: [String: String] = [:], activeByOneOperator: Int = 0, version: Int64
     ) {
         self.documents = Dictionary(documents.map { ($0.reference, $0) }, uniquingKeysWith: { _, last in last })
         var bySubject: [String: [RegisteredDocument]] = [:]
@@ -41,7 +39,6 @@ public struct RegistrySnapshot: DocumentRegistry {
         self.recordsBySubject = Dictionary(grouping: records, by: \.subject)
         self.agencies = agencies
         self.certificateRevocations = certificateRevocations
-        self.twoPersonRule = twoPersonRule
         self.activeByOneOperator = activeByOneOperator
         self.version = version
     }

@@ -1,5 +1,6 @@
 import Hummingbird
 import NIOCore
+import Synchronization
 import WarrantGateStore
 
 /// The plain-HTTP admin listener, meant for loopback only: liveness, readiness and Prometheus metrics, each answered to
@@ -8,6 +9,12 @@ enum AdminRouter {
     static func make(state: GatewayState, registry: Registry, log: any DecisionLogWriter, metrics: GatewayMetrics) -> Router<BasicRequestContext> {
         let router = Router(options: .autoGenerateHeadEndpoints)
         let database = DatabaseProbe { _ = try registry.version() }
+        // Read at each scrape, not with the registry's snapshot, which must not wait on a lock held on the settings.
+        let twoPersonRule = Mutex<Bool?>(nil)
+        let settings = DatabaseProbe {
+            let on = try registry.twoPersonRule(waitingAtMost: 1000)
+            twoPersonRule.withLock { $0 = on }
+        }
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ -> Response in
             // Ready when a policy is loaded, the database answers (within the probe's deadline) and the decision log
@@ -21,8 +28,12 @@ enum AdminRouter {
             )
         }
         router.get("/metrics") { _, _ -> Response in
+            let read = await settings.answers()
             let current = state.current
-            metrics.sample(log: log, registryReadable: current.registryVersion >= 0, registry: current.lastSnapshot)
+            metrics.sample(
+                log: log, registryReadable: current.registryVersion >= 0, registry: current.lastSnapshot,
+                twoPersonRule: read ? twoPersonRule.withLock { $0 } : nil
+            )
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))

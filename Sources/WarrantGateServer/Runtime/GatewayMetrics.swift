@@ -107,11 +107,12 @@ final class GatewayMetrics: Sendable {
 
     /// Brings the gauges and the unwritten-entries counter up to date from their sources; call before
     /// ``exposition()``. `registryReadable` is what the registry refresher last found, `registry` the last snapshot
-    /// read.
-    func sample(log: any DecisionLogWriter, registryReadable readable: Bool, registry: RegistrySnapshot) {
+    /// read, and `twoPersonRule` the registry's setting as just read (nil, if it could not be: the gauge keeps its
+    /// value).
+    func sample(log: any DecisionLogWriter, registryReadable readable: Bool, registry: RegistrySnapshot, twoPersonRule ruleOn: Bool?) {
         logHealthy.record(log.isHealthy ? 1 : 0)
         registryReadable.record(readable ? 1 : 0)
-        twoPersonRule.record(registry.twoPersonRule ? 1 : 0)
+        if let ruleOn { twoPersonRule.record(ruleOn ? 1 : 0) }
         activeByOneOperator.record(registry.activeByOneOperator)
         let unwritten = log.unwrittenEntries
         let added = unwrittenExported.withLock { exported in
