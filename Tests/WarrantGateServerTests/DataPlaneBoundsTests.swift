@@ -254,14 +254,15 @@ struct DataPlaneBoundsTests {
                 defer { upstream.release() }
                 // Held behind a request whose upstream stalls, until the client leaves.
                 let leaving = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
-                let held = (0..<4).flatMap { _ in Self.keepAlive("GET /records/nowhere HTTP/1.1") }
+                let held = (0..<4).flatMap { _ in Self.keepAlive("GET \(Self.inmate) HTTP/1.1") }
                 try await leaving.channel.writeAndFlush(ByteBuffer(bytes: Self.keepAlive("GET \(Self.inmate) HTTP/1.1") + held))
                 #expect(await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }, "the request never reached the upstream")
                 await leaving.close()
                 let closed = try await Self.rows(gateway) { $0.filter { $0.reason == "client_closed" }.count >= 4 }
                 let untaken = closed.filter { $0.reason == "client_closed" }
                 #expect(untaken.count == 4, "\(closed.map { ($0.path, $0.reason) })")
-                #expect(untaken.allSatisfy { $0.agency == "denver-pd" && $0.method == "GET" && $0.path == "/records/nowhere" })
+                // Recorded with the canonical target and the route's action, as a report counts them.
+                #expect(untaken.allSatisfy { $0.agency == "denver-pd" && $0.method == "GET" && $0.path == Self.inmate && $0.action == "records.read" })
                 upstream.release()
 
                 // Past the 16 a connection holds: 8 more in the same write.

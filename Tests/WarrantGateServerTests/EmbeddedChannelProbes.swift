@@ -26,7 +26,8 @@ final class ParserErrorRecorder: ChannelInboundHandler {
     }
 }
 
-/// Keeps the requests a sequencer tells it it will not take: each one's target and reason.
+/// Keeps the requests a sequencer tells it it will not take: each one's target (empty for input the parser refused)
+/// and reason.
 final class UntakenRecorder: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -34,6 +35,6 @@ final class UntakenRecorder: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard let told = event as? HTTP1RequestSequencer.RequestsNotTaken else { return context.fireUserInboundEventTriggered(event) }
-        untaken += told.heads.map { ($0.uri, told.reason.rawValue) }
+        untaken += told.heads.map { ($0.uri, told.reason.rawValue) } + Array(repeating: ("", told.reason.rawValue), count: told.unparsed)
     }
 }

@@ -310,19 +310,45 @@ struct HTTP1RequestSequencerTests {
         #expect(Set(untaken.untaken.map(\.reason)) == ["agency_concurrency_limit"])
     }
 
-    @Test("requests held when the client leaves are told as client_closed; those sent behind a last request as bad_request")
+    @Test("requests held when the client leaves are told as client_closed, a held parser error too; those behind a closing answer as bad_request")
     func heldRequestsGivenUp() throws {
         let untaken = UntakenRecorder()
         let (channel, _) = try Self.channel(untaken: untaken)
         for part in [Self.head("/a"), .end(nil), Self.head("/b"), .end(nil), Self.head("/c"), .end(nil)] { try channel.writeInbound(part) }
+        channel.pipeline.fireErrorCaught(HTTPParserError.invalidMethod)
         channel.pipeline.fireChannelInactive()
-        #expect(untaken.untaken.map(\.uri) == ["/b", "/c"] && Set(untaken.untaken.map(\.reason)) == ["client_closed"])
+        #expect(untaken.untaken.map(\.uri) == ["/b", "/c", ""] && Set(untaken.untaken.map(\.reason)) == ["client_closed"], "\(untaken.untaken)")
 
+        // The parser itself reads nothing after a request that ends its connection; after an answer that does, it does.
         let behindLast = UntakenRecorder()
         let (closing, _) = try Self.channel(untaken: behindLast)
-        for part in [Self.head("/a", headers: ["Connection": "close"]), .end(nil), Self.head("/b"), .end(nil)] { try closing.writeInbound(part) }
-        #expect(behindLast.untaken.map(\.uri) == ["/b"] && behindLast.untaken.map(\.reason) == ["bad_request"])
+        for part in [Self.head("/a"), .end(nil)] { try closing.writeInbound(part) }
+        try closing.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .badRequest, headers: ["Connection": "close"])))
+        for part in [Self.head("/b"), .end(nil)] { try closing.writeInbound(part) }
+        closing.pipeline.fireErrorCaught(HTTPParserError.invalidMethod)
+        #expect(behindLast.untaken.map(\.uri) == ["/b", ""] && Set(behindLast.untaken.map(\.reason)) == ["bad_request"], "\(behindLast.untaken)")
         _ = try? closing.finish()
+    }
+
+    /// A re-pass: draining gave up the rest of a request answered early, behind its unwritten end, with the requests
+    /// held after it; that request never ended, so a request read after the drain began was handed on.
+    @Test("draining behind an early answer's unwritten end: the request's rest is kept, the requests after it given up")
+    func drainKeepsTheCurrentRequestsRest() throws {
+        let untaken = UntakenRecorder()
+        let (channel, _) = try Self.channel(untaken: untaken)
+        try channel.writeInbound(Self.head("/a", method: .POST))
+        #expect(try Self.handedOn(channel) == [Self.head("/a", method: .POST)])
+        try channel.writeOutbound(Self.answerHead)
+        channel.write(HTTPServerResponsePart.end(nil), promise: nil)  // not flushed: the client does not read
+        for part in [HTTPServerRequestPart.body(ByteBuffer(string: "rest")), .end(nil), Self.head("/b"), .end(nil)] { try channel.writeInbound(part) }
+        channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        #expect(untaken.untaken.map(\.uri) == ["/b"] && untaken.untaken.map(\.reason) == ["gateway_draining"])
+        channel.flush()
+        channel.embeddedEventLoop.run()
+        #expect(try Self.handedOn(channel) == [.body(ByteBuffer(string: "rest")), .end(nil)], "the request's rest was given up")
+        #expect(!channel.isActive)
+        try? channel.writeInbound(Self.head("/c"))
+        #expect(try Self.handedOn(channel).isEmpty)
     }
 
     @Test("a parser error in the last held request's body is held even at the cap, and handed on after that body")

@@ -62,17 +62,27 @@ struct GatewayEnvironment: Sendable {
         noteParserRefusal(agency: agency, detail: detail)
     }
 
-    /// Records a request the connection read but never handed on (``HTTP1RequestSequencer/RequestsNotTaken``), with its
-    /// method and raw target, naming the connection's agency; it is neither answered nor forwarded.
+    /// Records a request the connection read but never handed on (``HTTP1RequestSequencer/RequestsNotTaken``), naming
+    /// the connection's agency, with its method and target, canonical, and the action of the route it matches, if
+    /// any, as a report counts it; it is neither answered nor forwarded.
     func recordNotTaken(_ head: HTTPRequestHead, peer: ConnectionPeer?, reason: GatewayReason) {
-        recordUnread(method: head.method.rawValue, rawTarget: head.uri, peer: peer, reason: reason)
+        recordUnread(method: head.method.rawValue, rawTarget: head.uri, peer: peer, reason: reason) { record, current in
+            guard let target = try? RequestStages.canonicalTarget(head.uri) else { return }
+            record.path = target.target
+            guard let match = try? current.policies.stages.route(method: head.method.rawValue, target: target), match.route.soap == nil else { return }
+            record.action = match.route.action
+        }
     }
 
     /// Records a request no stage read, refused for `reason`, without waiting for the commit; returns its agency.
     @discardableResult
-    private func recordUnread(method: String, rawTarget: String, peer: ConnectionPeer?, reason: GatewayReason) -> String? {
+    private func recordUnread(
+        method: String, rawTarget: String, peer: ConnectionPeer?, reason: GatewayReason,
+        classified: (inout DecisionRecord, GatewayState.Current) -> Void = { _, _ in }
+    ) -> String? {
         let current = state.current
         var record = openingRecord(method: method, rawTarget: rawTarget, current: current)
+        classified(&record, current)
         identify(&record, peer: peer, current: current)
         record.reason = reason.rawValue
         record.status = ReasonCatalog.entry(for: reason).status

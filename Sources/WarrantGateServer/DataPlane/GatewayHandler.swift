@@ -721,6 +721,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard let untaken = event as? HTTP1RequestSequencer.RequestsNotTaken else { return context.fireUserInboundEventTriggered(event) }
         for head in untaken.heads { environment.recordNotTaken(head, peer: peer, reason: untaken.reason) }
+        for _ in 0..<untaken.unparsed { environment.recordUnparsed(peer: peer, reason: untaken.reason, detail: "input behind a request, not taken") }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -15,10 +15,12 @@ import WarrantGateCore
 ///   two `epoll_ctl` calls to drop and restore the socket's read interest.) At most ``maxHeldRequests`` requests are
 ///   held: one beyond them is not taken, nor anything after it, and the last one held becomes the connection's last.
 /// - A request read but never handed on is told to the handlers behind (``RequestsNotTaken``), which record it: one
-///   beyond those held (`agency_concurrency_limit`), one sent behind the connection's last request (`bad_request`),
-///   one held when the client leaves (`client_closed`), and one held or read once the gateway drains
-///   (`gateway_draining`). Of those beyond the held ones, at most ``maxHeldRequests`` are told for a connection, so that
-///   one read of pipelined heads cannot flood the log; the rest are not recorded.
+///   beyond those held (`agency_concurrency_limit`), one sent behind the request whose answer ended the connection,
+///   or input the parser refused there (`bad_request`), one held when the client leaves (`client_closed`), and one
+///   held or read once the gateway drains (`gateway_draining`); a parser error held as a request would be is told
+///   with its reason too. Of those beyond the held ones, at most ``maxHeldRequests`` are told for a connection, so
+///   that one read of pipelined heads cannot flood the log; the rest are not recorded. (After a request that ends its
+///   connection itself, the parser reads nothing more: what the client sent behind it is never seen.)
 /// - A request is the connection's last when it ends its connection (``HeaderRules/endsConnection(_:)``: it does not
 ///   keep the connection alive, or the parser reads nothing after it and would keep every later byte unparsed and
 ///   unbounded), when its answer says `Connection: close`, or when it is a parser error. Once the last request has
@@ -46,9 +48,11 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     /// The most requests held behind a pending answer. A parser error, which ends the input, is always held.
     static let maxHeldRequests = 16
 
-    /// Requests the connection read and will never hand on, and why: the handlers behind record each.
+    /// Requests the connection read and will never hand on, and why: the handlers behind record each, a head with
+    /// its method and target, and each input the parser refused (`unparsed`) without.
     struct RequestsNotTaken {
-        let heads: [HTTPRequestHead]
+        var heads: [HTTPRequestHead] = []
+        var unparsed = 0
         let reason: GatewayReason
     }
 
@@ -93,9 +97,7 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
         let part = unwrapInboundIn(data)
         inputLimit.parsed()
         if takesNoMore || heldOverflowed {
-            if case .head(let head) = part {
-                notTaken(head, heldOverflowed ? .agencyConcurrencyLimit : draining ? .gatewayDraining : .badRequest, context: context)
-            }
+            if case .head(let head) = part { notTaken(RequestsNotTaken(heads: [head], reason: untakenReason), context: context) }
             return
         }
         if mustHold {
@@ -109,7 +111,8 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
         guard let parserError = error as? HTTPParserError else { return context.fireErrorCaught(error) }
         inputLimit.parsed()
         // An error in the rest of a request already answered changes nothing: that answer ends the connection.
-        if takesNoMore || heldOverflowed || answeredEarly { return }
+        if answeredEarly { return }
+        if takesNoMore || heldOverflowed { return notTaken(RequestsNotTaken(unparsed: 1, reason: untakenReason), context: context) }
         if mustHold {
             hold(.parserError(parserError), context: context)
         } else {
@@ -122,7 +125,7 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
         case is ChannelShouldQuiesceEvent:
             lastRequest = true
             draining = true
-            giveUpHeld(.gatewayDraining, context: context)
+            giveUpHeld(context: context)
             if !answerPending && !requestOpen { context.close(promise: nil) }
         default:
             context.fireUserInboundEventTriggered(event)
@@ -130,7 +133,7 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        giveUpHeld(draining ? .gatewayDraining : lastRequest ? .badRequest : .clientClosed, context: context)
+        giveUpHeld(context: context)
         context.fireChannelInactive()
     }
 
@@ -203,28 +206,43 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
         if case .part(.head(let head)) = item {
             guard heldRequests < Self.maxHeldRequests else {
                 heldOverflowed = true
-                return notTaken(head, .agencyConcurrencyLimit, context: context)
+                return notTaken(RequestsNotTaken(heads: [head], reason: .agencyConcurrencyLimit), context: context)
             }
             heldRequests += 1
         }
         held.append(item)
     }
 
-    /// A request read beyond those held, or after the connection's last: told behind, up to ``maxHeldRequests``.
-    private func notTaken(_ head: HTTPRequestHead, _ reason: GatewayReason, context: ChannelHandlerContext) {
-        untakenBeyondHeld += 1
-        guard untakenBeyondHeld <= Self.maxHeldRequests else { return }
-        context.fireUserInboundEventTriggered(RequestsNotTaken(heads: [head], reason: reason))
+    /// Why a request read now, or one held and given up, is not taken.
+    private var untakenReason: GatewayReason {
+        heldOverflowed ? .agencyConcurrencyLimit : draining ? .gatewayDraining : lastRequest ? .badRequest : .clientClosed
     }
 
-    /// Gives up the requests held, telling the handlers behind of them.
-    private func giveUpHeld(_ reason: GatewayReason, context: ChannelHandlerContext) {
-        let heads = held.compactMap { item -> HTTPRequestHead? in
-            if case .part(.head(let head)) = item { head } else { nil }
+    /// A request read beyond those held, or after the connection's last: told behind, up to ``maxHeldRequests``.
+    private func notTaken(_ untaken: RequestsNotTaken, context: ChannelHandlerContext) {
+        untakenBeyondHeld += 1
+        guard untakenBeyondHeld <= Self.maxHeldRequests else { return }
+        context.fireUserInboundEventTriggered(untaken)
+    }
+
+    /// Gives up the requests held (the client left, or the gateway drains), telling the handlers behind of them. The
+    /// rest of the current request, held behind its early answer's unwritten end, is kept: that request still ends.
+    private func giveUpHeld(context: ChannelHandlerContext) {
+        let firstRequest = held.firstIndex { item in
+            if case .part(.head) = item { true } else if case .parserError = item { !requestOpen } else { false }
+        } ?? held.endIndex
+        // Reasons as they stand before any held request counts: held ones are within the cap, not beyond it.
+        var untaken = RequestsNotTaken(reason: draining ? .gatewayDraining : lastRequest ? .badRequest : .clientClosed)
+        for item in held[firstRequest...] {
+            switch item {
+            case .part(.head(let head)): untaken.heads.append(head)
+            case .parserError: untaken.unparsed += 1
+            case .part: break
+            }
         }
-        held.removeAll()
+        held.removeSubrange(firstRequest...)
         heldRequests = 0
-        if !heads.isEmpty { context.fireUserInboundEventTriggered(RequestsNotTaken(heads: heads, reason: reason)) }
+        if !untaken.heads.isEmpty || untaken.unparsed > 0 { context.fireUserInboundEventTriggered(untaken) }
     }
 
     /// Hands on what was held until the next request has all arrived, then reads again if reads may resume.
