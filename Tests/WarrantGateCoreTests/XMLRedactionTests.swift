@@ -321,6 +321,10 @@ struct XMLRedactionTests {
         // A third re-pass: in a kept attribute's value, as markup or as a serialized JSON document.
         #"<r><d v="&lt;citizenship&gt;MX"/></r>"#, #"<r><d v="&#60;citizenship&#62;MX"/></r>"#, #"<r><d v='{"citizenship":"MX"}'/></r>"#,
         #"<r><d v="{&quot;citizenship&quot;:&quot;MX&quot;}"/></r>"#,
+        // A fuzzing pass: markup escaped as JSON in text, a CDATA section or a value, which a client reads by parsing
+        // the text as JSON, then as XML; and after a reference, refused whole but not when cut after it.
+        #"<r><note>{"d":"\u003ccitizenship\u003eMX"}</note></r>"#, #"<r><![CDATA[{"d":"\u003ccitizenship\u003eMX"}]]></r>"#,
+        #"<r a="\u003ccitizenship\u003e"/>"#, #"<r>&lt;p;\u003ccitizenship\u003e</r>"#, #"<r>&#92;u003ccitizenship&#92;u003e</r>"#,
     ])
     func escapedMarkupRefused(document: String) {
         #expect(refusal(Array(document.utf8), names: Self.names + ["citizenship"]) == .refused, "\(document)")

@@ -38,6 +38,23 @@ enum XMLBytes {
         return index
     }
 
+    /// The index of the first backslash in `bytes[start..<end]`, or nil.
+    ///
+    /// - Precondition: `0 <= start <= end <= bytes.count`.
+    static func firstBackslash(in bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int? {
+        var index = start
+        while index + 8 <= end {
+            let found = zeroBytes(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) ^ ones &* 0x5c)
+            if found != 0 { return index + found.trailingZeroBitCount / 8 }
+            index += 8
+        }
+        while index < end {
+            if bytes[index] == 0x5c { return index }
+            index += 1
+        }
+        return nil
+    }
+
     /// Whether `a` and `b` hold the same bytes.
     @inline(__always)
     static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {

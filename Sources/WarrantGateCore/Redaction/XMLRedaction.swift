@@ -383,8 +383,11 @@ private struct XMLRedactionMachine {
                         }
                         lastTextByte = bytes[textStart..<index].last { !XMLName.isSpace($0) } ?? lastTextByte
                     }
-                    if escapedMarkup.isReading, index > textStart {
-                        try readEscapedTags(UnsafeRawBufferPointer(rebasing: bytes[textStart..<index]), at: consumed + textStart)
+                    // Markup read from a `<` before, or escaped as JSON (`\u003c`), which a client that parses the text as
+                    // JSON, then as XML, reads.
+                    if index > textStart,
+                       let from = escapedMarkup.isReading ? textStart : XMLBytes.firstBackslash(in: bytes, from: textStart, to: index) {
+                        try readEscapedTags(UnsafeRawBufferPointer(rebasing: bytes[from..<index]), at: consumed + from)
                     }
                     if embeddedName != nil {
                         var next = textStart
@@ -707,7 +710,7 @@ private struct XMLRedactionMachine {
                 let referenced = XMLReference.character(reference)
                 if embeddedName != nil { try readEmbeddedName(referenced, at: consumed + index) }
                 if referenced == "<" { startEmbeddedName() }
-                if referenced == "<" || escapedMarkup.isReading {
+                if referenced == "<" || referenced == "\\" || escapedMarkup.isReading {
                     try readEscapedTags(referenced.map { Array(String($0).utf8) } ?? [0x80], at: consumed + index)
                 }
                 if outline == nil, removedDepth == 0 {
@@ -765,7 +768,7 @@ private struct XMLRedactionMachine {
                 if !ends { try readEmbeddedName(byte: byte, at: consumed + index - 1) }
             }
             if byte == UInt8(ascii: "<") { startEmbeddedName() }
-            if escapedMarkup.isReading || byte == UInt8(ascii: "<"), byte != UInt8(ascii: "]") {
+            if escapedMarkup.isReading || byte == UInt8(ascii: "<") || byte == UInt8(ascii: "\\"), byte != UInt8(ascii: "]") {
                 // As for the name: `]`s are content unless `>` follows two of them, and read once that shows.
                 let ends = byte == UInt8(ascii: ">") && brackets >= 2
                 let content = ends ? brackets - 2 : brackets
@@ -880,7 +883,7 @@ private struct XMLRedactionMachine {
                 if utf8.count == 1, utf8[0] >= 0x80 { try readEmbeddedName(byte: utf8[0], at: offset) } else { try readEmbeddedName(character, at: offset) }
             }
             if character == "<" { startEmbeddedName() }
-            if character == "<" || escapedMarkup.isReading { try readEscapedTags(utf8, at: offset) }
+            if character == "<" || character == "\\" || escapedMarkup.isReading { try readEscapedTags(utf8, at: offset) }
             if character == "\"" {
                 embeddedKeys.quote(precededBy: lastTextByte)
             } else if embeddedKeys.isActive {
@@ -1308,9 +1311,10 @@ private struct XMLRedactionMachine {
                 throw Self.outsideTheFields("an attribute", at: offset)
             }
             guard names.redact(namespace, local) || onRecord && !names.keep(namespace, local) else {
-                // Only a reference can write a `<` in a value, and a quote needs one or the other quote around it.
+                // Only a reference can write a `<` in a value, a quote needs one or the other quote around it, and an
+                // escape of JSON's begins with a backslash.
                 let value = UnsafeRawBufferPointer(rebasing: token[attribute.value])
-                if outline == nil, value.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "\"") }) {
+                if outline == nil, value.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
                     try checkEmbedded(inAttributeValue: value, at: offset)
                 }
                 continue
