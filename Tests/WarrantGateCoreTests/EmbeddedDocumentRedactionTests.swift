@@ -111,6 +111,15 @@ struct EmbeddedDocumentRedactionTests {
         #"{"d":"<nc:Citizenship hidden>MX</nc:citizenship >"}"#,
         #"{"d":"<citizenship hidden>MX<alienNumber hidden>x</citizenship>"}"#,
         #"{"d":"<citizenship hidden\"x\">MX</citizenship>"}"#,
+        // A fuzzing pass: where an HTML parser reads markup that XML does not: a comment ended at `<!-->`, `<!--->` or
+        // `--!>`, an instruction or CDATA section (a bogus comment) at its first `>`, a `/` inside a tag, a form feed.
+        #"{"d":"<!--><citizenship>MX</citizenship>"}"#, #"{"d":"<!---><citizenship>MX</citizenship>"}"#,
+        #"{"d":"<!-- x --!><citizenship>MX</citizenship>"}"#, #"{"d":"<?x><citizenship>MX</citizenship>"}"#,
+        #"{"d":"<![CDATA[x><citizenship>MX</citizenship>"}"#, #"{"d":"<a/citizenship=MX>x</a>"}"#,
+        #"{"d":"<a\u000ccitizenship=MX>"}"#, #"{"d":"<citizenship\u000c>MX</citizenship>"}"#,
+        // …and more tags of words than the reader remembers, before or after the one an end tag shows an element.
+        #"{"d":"<alienNumber hidden>A201"# + (1...17).map { "<citizenship\(String(repeating: "_", count: $0)) x>" }.joined() + #"</alienNumber>"}"#,
+        #"{"d":""# + (1...17).map { "<citizenship\(String(repeating: "_", count: $0)) x>" }.joined() + #"<alienNumber hidden>A201</alienNumber>"}"#,
     ])
     func markupRefused(document: String) {
         #expect(Self.outcome(document, .json) == .refused(.refused), "\(document)")

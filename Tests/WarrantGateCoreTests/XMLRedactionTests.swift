@@ -325,6 +325,9 @@ struct XMLRedactionTests {
         // the text as JSON, then as XML; and after a reference, refused whole but not when cut after it.
         #"<r><note>{"d":"\u003ccitizenship\u003eMX"}</note></r>"#, #"<r><![CDATA[{"d":"\u003ccitizenship\u003eMX"}]]></r>"#,
         #"<r a="\u003ccitizenship\u003e"/>"#, #"<r>&lt;p;\u003ccitizenship\u003e</r>"#, #"<r>&#92;u003ccitizenship&#92;u003e</r>"#,
+        // …and escaped markup read as HTML reads it: an empty comment, a bogus comment, a `/` inside a tag.
+        #"<r><n>&lt;!--&gt;&lt;a citizenship="MX"&gt;</n></r>"#, #"<r><n>&lt;?x&gt;&lt;a citizenship="MX"&gt;</n></r>"#,
+        #"<r><n>&lt;![CDATA[&gt;&lt;a citizenship="MX"&gt;</n></r>"#, #"<r><n>&lt;a/citizenship=MX&gt;</n></r>"#,
     ])
     func escapedMarkupRefused(document: String) {
         #expect(refusal(Array(document.utf8), names: Self.names + ["citizenship"]) == .refused, "\(document)")

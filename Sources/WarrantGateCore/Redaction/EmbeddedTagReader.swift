@@ -58,7 +58,9 @@ struct EmbeddedMarkup {
 /// (a letter, `_` or `:`), its element name ends at white space, `/` or `>`, an attribute's value is skipped whole,
 /// comments, CDATA sections and processing instructions are skipped to their ends, and a tag counts only once its `>`
 /// closes it (`<immigration@county.example>` and `x<y, immigration = none` are no tags). A name is read by its local
-/// part (after its last `:`).
+/// part (after its last `:`). Where an HTML parser reads more of the text as markup, it reads as HTML does: a comment
+/// also ends at `<!-->`, `<!--->` and `--!>`, a processing instruction or CDATA section (a bogus comment to HTML) at its
+/// first `>`, a `/` inside a start tag that `>` does not follow goes on to an attribute, and a form feed is white space.
 struct EmbeddedTagReader {
     /// What the markup showed: a start tag's element or attribute name (by its local part), a name too long to read,
     /// or a declaration that defines elements, attributes or entities (`<!ENTITY`, `<!ATTLIST`, `<!ELEMENT`, a
@@ -78,11 +80,13 @@ struct EmbeddedTagReader {
         case opened
         case bang
         case commentOpening
-        case comment(dashes: Int)
-        /// After `<!` and the first `matched` bytes of `[CDATA[`; within the section, after `brackets` `]`.
+        /// Within a comment, after `dashes` `-` (and, with `bang`, a `!` after two or more); `fresh` while nothing
+        /// but dashes has followed `<!--`, when `>` ends it to HTML.
+        case comment(dashes: Int, bang: Bool = false, fresh: Bool = false)
+        /// After `<!` and the first `matched` bytes of `[CDATA[`; within the section.
         case cdataOpening(matched: Int)
-        case cdata(brackets: Int)
-        case processingInstruction(afterQuestion: Bool)
+        case cdata
+        case processingInstruction
         case declarationName
         case doctype(quote: UInt8?)
         case elementName
@@ -114,8 +118,10 @@ struct EmbeddedTagReader {
     private var redactedElement: [UInt8]?
     /// The redacted element names (lower-cased) of tags that read as prose (words, no value) or as no XML at all,
     /// until an end tag of one of them, in any case, shows it was an element to a lenient (HTML) parser:
-    /// `<nationality hidden>MX</Nationality >`. At most ``maxSuspects``, the latest.
+    /// `<nationality hidden>MX</Nationality >`. At most ``maxSuspects``; past them (``suspectsOverflowed``), an end tag
+    /// of any redacted name counts.
     private var suspects: [[UInt8]] = []
+    private var suspectsOverflowed = false
     static let maxSuspects = 16
 
     /// A backslash escape of the text being read, with ``decodesEscapes``: its backslash, `u` and digits so far.
@@ -145,6 +151,7 @@ struct EmbeddedTagReader {
         pending = nil
         redactedElement = nil
         suspects.removeAll()
+        suspectsOverflowed = false
         character.removeAll(keepingCapacity: true)
     }
 
@@ -157,9 +164,8 @@ struct EmbeddedTagReader {
         if decodesEscapes, !escape.isEmpty || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return false }
         switch state {
         case .text: return byte != UInt8(ascii: "<")
-        case .comment(dashes: 0): return byte != UInt8(ascii: "-")
-        case .cdata(brackets: 0): return byte != UInt8(ascii: "]")
-        case .processingInstruction(afterQuestion: false): return byte != UInt8(ascii: "?")
+        case .comment(dashes: 0, bang: false, fresh: false): return byte != UInt8(ascii: "-")
+        case .cdata, .processingInstruction: return byte != UInt8(ascii: ">")
         case .quotedValue(let quote), .doctype(quote: let quote?): return byte != quote
         case .doctype(quote: nil): return !"\"'[>".utf8.contains(byte)
         case .endTagRest: return byte != UInt8(ascii: ">") && byte != UInt8(ascii: "<")
@@ -238,7 +244,7 @@ struct EmbeddedTagReader {
             if byte == UInt8(ascii: "!") {
                 state = .bang
             } else if byte == UInt8(ascii: "?") {
-                state = .processingInstruction(afterQuestion: false)
+                state = .processingInstruction
             } else if byte == UInt8(ascii: "/") {
                 clearName()
                 state = .endTagName
@@ -263,24 +269,22 @@ struct EmbeddedTagReader {
                 abandon(at: byte)
             }
         case .commentOpening:
-            if byte == UInt8(ascii: "-") { state = .comment(dashes: 0) } else { abandon(at: byte) }
-        case .comment(let dashes):
+            if byte == UInt8(ascii: "-") { state = .comment(dashes: 0, fresh: true) } else { abandon(at: byte) }
+        case .comment(let dashes, let bang, let fresh):
             if byte == UInt8(ascii: "-") {
-                state = .comment(dashes: dashes + 1)
+                state = .comment(dashes: bang ? 1 : dashes + 1, fresh: fresh)
+            } else if byte == UInt8(ascii: ">") {
+                state = dashes >= 2 || bang || fresh ? .text : .comment(dashes: 0)
             } else {
-                state = byte == UInt8(ascii: ">") && dashes >= 2 ? .text : .comment(dashes: 0)
+                state = byte == UInt8(ascii: "!") && dashes >= 2 && !bang ? .comment(dashes: dashes, bang: true) : .comment(dashes: 0)
             }
         case .cdataOpening(let matched):
             guard byte == Self.cdataOpening[matched] else { return abandon(at: byte) }
-            state = matched + 1 == Self.cdataOpening.count ? .cdata(brackets: 0) : .cdataOpening(matched: matched + 1)
-        case .cdata(let brackets):
-            if byte == UInt8(ascii: "]") {
-                state = .cdata(brackets: brackets + 1)
-            } else {
-                state = byte == UInt8(ascii: ">") && brackets >= 2 ? .text : .cdata(brackets: 0)
-            }
-        case .processingInstruction(let afterQuestion):
-            state = byte == UInt8(ascii: ">") && afterQuestion ? .text : .processingInstruction(afterQuestion: byte == UInt8(ascii: "?"))
+            state = matched + 1 == Self.cdataOpening.count ? .cdata : .cdataOpening(matched: matched + 1)
+        case .cdata, .processingInstruction:
+            // To HTML (outside foreign content, for a CDATA section) a bogus comment: it ends at the first `>`, which
+            // `]]>` and `?>` end with too.
+            if byte == UInt8(ascii: ">") { state = .text }
         case .declarationName:
             if XMLName.isNameByte(byte) {
                 append(byte)
@@ -307,7 +311,7 @@ struct EmbeddedTagReader {
             }
         case .elementName:
             if XMLName.isNameByte(byte) { return append(byte) }
-            guard !name.isEmpty || overlong, XMLName.isSpace(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ">") else {
+            guard !name.isEmpty || overlong, Self.isSpace(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ">") else {
                 return abandon(at: byte)
             }
             check(redacted)
@@ -315,17 +319,17 @@ struct EmbeddedTagReader {
             return afterName(byte)
         case .endTagName:
             if XMLName.isNameByte(byte) { return append(byte) }
-            if byte == UInt8(ascii: ">") { return endTagClosed() }
-            if XMLName.isSpace(byte) || byte == UInt8(ascii: "/") { state = .endTagRest } else { abandon(at: byte) }
+            if byte == UInt8(ascii: ">") { return endTagClosed(redacted) }
+            if Self.isSpace(byte) || byte == UInt8(ascii: "/") { state = .endTagRest } else { abandon(at: byte) }
         case .endTagRest:
-            if byte == UInt8(ascii: ">") { return endTagClosed() }
+            if byte == UInt8(ascii: ">") { return endTagClosed(redacted) }
             if byte == UInt8(ascii: "<") { abandon(at: byte) }
         case .attributes:
             if Self.isNameStart(byte) {
                 clearName()
                 append(byte)
                 state = .attributeName
-            } else if !XMLName.isSpace(byte) {
+            } else if !Self.isSpace(byte) {
                 return afterName(byte)
             }
         case .attributeName, .afterAttributeName:
@@ -341,7 +345,7 @@ struct EmbeddedTagReader {
                 hasValue = true
                 check(redacted)
                 state = .beforeValue
-            } else if XMLName.isSpace(byte) {
+            } else if Self.isSpace(byte) {
                 state = .afterAttributeName
             } else {
                 hasBareWord = true
@@ -352,19 +356,22 @@ struct EmbeddedTagReader {
                 state = .quotedValue(byte)
             } else if byte == UInt8(ascii: ">") || byte == UInt8(ascii: "<") {
                 return afterName(byte)
-            } else if !XMLName.isSpace(byte) {
+            } else if !Self.isSpace(byte) {
                 state = .unquotedValue
             }
         case .quotedValue(let quote):
             if byte == quote { state = .attributes }
         case .unquotedValue:
-            if XMLName.isSpace(byte) {
+            if Self.isSpace(byte) {
                 state = .attributes
             } else if byte == UInt8(ascii: ">") || byte == UInt8(ascii: "<") {
                 return afterName(byte)
             }
         case .slash:
-            return byte == UInt8(ascii: ">") ? closed() : abandon(at: byte)
+            // HTML reads on after a `/` that `>` does not follow, as before an attribute's name.
+            if byte == UInt8(ascii: ">") { return closed() }
+            state = .attributes
+            return step(byte, redacted)
         }
         return nil
     }
@@ -372,7 +379,7 @@ struct EmbeddedTagReader {
     /// In a start tag, after a name or a value: white space goes on to the next attribute, `/` must close it, `>`
     /// closes it, and anything else shows it was no tag.
     private mutating func afterName(_ byte: UInt8) -> Found? {
-        if XMLName.isSpace(byte) {
+        if Self.isSpace(byte) {
             state = .attributes
         } else if byte == UInt8(ascii: "/") {
             state = .slash
@@ -408,14 +415,16 @@ struct EmbeddedTagReader {
         guard let element = redactedElement.map({ $0.map(ASCIICase.lowercased) }) else { return }
         redactedElement = nil
         guard !suspects.contains(element) else { return }
-        if suspects.count == Self.maxSuspects { suspects.removeFirst() }
+        guard suspects.count < Self.maxSuspects else { return suspectsOverflowed = true }
         suspects.append(element)
     }
 
-    /// An end tag's `>`: a remembered element's name, in any case, makes that element count.
-    private mutating func endTagClosed() -> Found? {
+    /// An end tag's `>`: a remembered element's name, in any case, makes that element count; past ``maxSuspects``,
+    /// any redacted one does.
+    private mutating func endTagClosed(_ redacted: (Found) -> Bool) -> Found? {
         state = .text
-        guard !overlong, suspects.contains(name.map(ASCIICase.lowercased)) else { return nil }
+        guard !overlong else { return nil }
+        guard suspects.contains(name.map(ASCIICase.lowercased)) || (suspectsOverflowed && redacted(.name(name))) else { return nil }
         return .name(name)
     }
 
@@ -445,5 +454,8 @@ struct EmbeddedTagReader {
     private static let cdataOpening = Array("[CDATA[".utf8)
 
     /// A name's first character as bytes (``XMLName``'s, or the `:` a qualified name may begin with to a parser).
+    /// White space to XML, or to HTML (which adds the form feed).
+    private static func isSpace(_ byte: UInt8) -> Bool { XMLName.isSpace(byte) || byte == 0x0c }
+
     private static func isNameStart(_ byte: UInt8) -> Bool { XMLName.isStart(byte) || byte == UInt8(ascii: ":") }
 }
