@@ -325,8 +325,7 @@ struct HTTP1RequestSequencerTests {
         for part in [Self.head("/a"), .end(nil)] { try closing.writeInbound(part) }
         try closing.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .badRequest, headers: ["Connection": "close"])))
         for part in [Self.head("/b"), .end(nil)] { try closing.writeInbound(part) }
-        closing.pipeline.fireErrorCaught(HTTPParserError.invalidMethod)
-        #expect(behindLast.untaken.map(\.uri) == ["/b", ""] && Set(behindLast.untaken.map(\.reason)) == ["bad_request"], "\(behindLast.untaken)")
+        #expect(behindLast.untaken.map(\.uri) == ["/b"] && behindLast.untaken.map(\.reason) == ["bad_request"], "\(behindLast.untaken)")
         _ = try? closing.finish()
     }
 

@@ -15,10 +15,9 @@ import WarrantGateCore
 ///   two `epoll_ctl` calls to drop and restore the socket's read interest.) At most ``maxHeldRequests`` requests are
 ///   held: one beyond them is not taken, nor anything after it, and the last one held becomes the connection's last.
 /// - A request read but never handed on is told to the handlers behind (``RequestsNotTaken``), which record it: one
-///   beyond those held (`agency_concurrency_limit`), one sent behind the request whose answer ended the connection,
-///   or input the parser refused there (`bad_request`), one held when the client leaves (`client_closed`), and one
-///   held or read once the gateway drains (`gateway_draining`); a parser error held as a request would be is told
-///   with its reason too. Of those beyond the held ones, at most ``maxHeldRequests`` are told for a connection, so
+///   beyond those held (`agency_concurrency_limit`), one sent behind the request whose answer ended the connection
+///   (`bad_request`), one held when the client leaves (`client_closed`), and one held or read once the gateway drains
+///   (`gateway_draining`); a parser error held as a request would be is told with its reason too. Of those beyond the held ones, at most ``maxHeldRequests`` are told for a connection, so
 ///   that one read of pipelined heads cannot flood the log; the rest are not recorded. (After a request that ends its
 ///   connection itself, the parser reads nothing more: what the client sent behind it is never seen.)
 /// - A request is the connection's last when it ends its connection (``HeaderRules/endsConnection(_:)``: it does not
@@ -110,9 +109,10 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard let parserError = error as? HTTPParserError else { return context.fireErrorCaught(error) }
         inputLimit.parsed()
-        // An error in the rest of a request already answered changes nothing: that answer ends the connection.
-        if answeredEarly { return }
-        if takesNoMore || heldOverflowed { return notTaken(RequestsNotTaken(unparsed: 1, reason: untakenReason), context: context) }
+        // An error in the rest of a request already answered changes nothing: that answer ends the connection. One
+        // after the last request, or past those held, may be the parser's last word on a request already told of
+        // (`HTTP/2.0` is a head, then an error): nothing is recorded for it.
+        if takesNoMore || heldOverflowed || answeredEarly { return }
         if mustHold {
             hold(.parserError(parserError), context: context)
         } else {
