@@ -117,6 +117,8 @@ struct EmbeddedDocumentRedactionTests {
         #"{"d":"<!-- x --!><citizenship>MX</citizenship>"}"#, #"{"d":"<?x><citizenship>MX</citizenship>"}"#,
         #"{"d":"<![CDATA[x><citizenship>MX</citizenship>"}"#, #"{"d":"<a/citizenship=MX>x</a>"}"#,
         #"{"d":"<a\u000ccitizenship=MX>"}"#, #"{"d":"<citizenship\u000c>MX</citizenship>"}"#,
+        // A re-pass: a DOCTYPE ends at `>` to HTML, inside a quoted identifier too.
+        #"{"d":"<!DOCTYPE html '><citizenship>MX</citizenship>"}"#, #"{"d":"<!DOCTYPE html SYSTEM 'x><citizenship>MX</citizenship>"}"#,
         // …and more tags of words than the reader remembers, before or after the one an end tag shows an element.
         #"{"d":"<alienNumber hidden>A201"# + (1...17).map { "<citizenship\(String(repeating: "_", count: $0)) x>" }.joined() + #"</alienNumber>"}"#,
         #"{"d":""# + (1...17).map { "<citizenship\(String(repeating: "_", count: $0)) x>" }.joined() + #"<alienNumber hidden>A201</alienNumber>"}"#,

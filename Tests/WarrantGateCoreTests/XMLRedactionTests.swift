@@ -328,9 +328,18 @@ struct XMLRedactionTests {
         // …and escaped markup read as HTML reads it: an empty comment, a bogus comment, a `/` inside a tag.
         #"<r><n>&lt;!--&gt;&lt;a citizenship="MX"&gt;</n></r>"#, #"<r><n>&lt;?x&gt;&lt;a citizenship="MX"&gt;</n></r>"#,
         #"<r><n>&lt;![CDATA[&gt;&lt;a citizenship="MX"&gt;</n></r>"#, #"<r><n>&lt;a/citizenship=MX&gt;</n></r>"#,
+        #"<r><n>&lt;!DOCTYPE x '&gt;&lt;p citizenship="MX"/&gt;</n></r>"#,
+        #"<r><n>{"d":"\u003c!DOCTYPE x \"\u003e\u003ccitizenship\u003eMX\u003c/citizenship\u003e"}</n></r>"#,
     ])
     func escapedMarkupRefused(document: String) {
         #expect(refusal(Array(document.utf8), names: Self.names + ["citizenship"]) == .refused, "\(document)")
+    }
+
+    /// A re-pass: a quote before the first backslash of a piece was not read, so a tag of words remembered before it
+    /// outlived it only when the body was cut there.
+    @Test("text escaped as JSON is read alike however the body is cut")
+    func escapedTextReadAlikeInPieces() throws {
+        _ = try? redact(#"<n>\u003ccitizenship x\u003eMX" \u003c/citizenship\u003e</n>"#, names: Self.names + ["citizenship"])
     }
 
     /// A re-pass: an address in angle brackets withheld the whole record.

@@ -134,8 +134,8 @@ struct EmbeddedTagReader {
         self.decodesEscapes = decodesEscapes
     }
 
-    /// Whether the reader is past a `<` or within an escape: the characters after it cannot be skipped. Kept as each
-    /// feed leaves it, since scans read it for every run of text.
+    /// Whether the reader is past a `<`, within an escape, or holds tags an end tag may show to be elements: the
+    /// characters after it cannot be skipped. Kept as each feed leaves it, since scans read it for every run of text.
     private(set) var isReading = false
 
     mutating func reset() {
@@ -166,7 +166,8 @@ struct EmbeddedTagReader {
         case .text: return byte != UInt8(ascii: "<")
         case .comment(dashes: 0, bang: false, fresh: false): return byte != UInt8(ascii: "-")
         case .cdata, .processingInstruction: return byte != UInt8(ascii: ">")
-        case .quotedValue(let quote), .doctype(quote: let quote?): return byte != quote
+        case .quotedValue(let quote): return byte != quote
+        case .doctype(quote: let quote?): return byte != quote && byte != UInt8(ascii: ">")
         case .doctype(quote: nil): return !"\"'[>".utf8.contains(byte)
         case .endTagRest: return byte != UInt8(ascii: ">") && byte != UInt8(ascii: "<")
         default: return false
@@ -177,7 +178,7 @@ struct EmbeddedTagReader {
     /// which names count.
     mutating func feed(_ byte: UInt8, redacted: (Found) -> Bool) -> Found? {
         defer {
-            if case .text = state { isReading = !escape.isEmpty } else { isReading = true }
+            if case .text = state { isReading = !escape.isEmpty || !suspects.isEmpty } else { isReading = true }
         }
         return decode(byte, redacted)
     }
@@ -298,7 +299,10 @@ struct EmbeddedTagReader {
                 abandon(at: byte)
             }
         case .doctype(let quote):
-            if let quote {
+            if byte == UInt8(ascii: ">") {
+                // To HTML a DOCTYPE ends at `>`, inside a quoted identifier too.
+                state = .text
+            } else if let quote {
                 if byte == quote { state = .doctype(quote: nil) }
             } else if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
                 state = .doctype(quote: byte)
@@ -306,8 +310,6 @@ struct EmbeddedTagReader {
                 // An internal subset: it may define any entity or attribute.
                 state = .text
                 return .definition
-            } else if byte == UInt8(ascii: ">") {
-                state = .text
             }
         case .elementName:
             if XMLName.isNameByte(byte) { return append(byte) }

@@ -711,12 +711,6 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
 
     // MARK: Connection events
 
-    /// A client that leaves mid-request: before the decision is committed, the request is recorded as refused
-    /// (`body_incomplete` while its body was arriving, `client_closed` otherwise); during the exchange, the upstream
-    /// connection is closed and the outcome says `client_closed`.
-    ///
-    /// An HTTP/2 stream that closes after its answer's end frees the answered request's slot, unless another end on
-    /// the connection is still unwritten (see ``writeEnd(_:_:taken:)``).
     /// Requests the connection read behind this one and will never hand on are recorded, each on its own.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard let untaken = event as? HTTP1RequestSequencer.RequestsNotTaken else { return context.fireUserInboundEventTriggered(event) }
@@ -724,6 +718,12 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         for _ in 0..<untaken.unparsed { environment.recordUnparsed(peer: peer, reason: untaken.reason, detail: "input behind a request, not taken") }
     }
 
+    /// A client that leaves mid-request: before the decision is committed, the request is recorded as refused
+    /// (`body_incomplete` while its body was arriving, `client_closed` otherwise); during the exchange, the upstream
+    /// connection is closed and the outcome says `client_closed`.
+    ///
+    /// An HTTP/2 stream that closes after its answer's end frees the answered request's slot, unless another end on
+    /// the connection is still unwritten (see ``writeEnd(_:_:taken:)``).
     func channelInactive(context: ChannelHandlerContext) {
         if let request { clientLeft(request) }
         if let answered, let peer, peer.unwrittenEnds <= 1 { releaseResources(answered) }

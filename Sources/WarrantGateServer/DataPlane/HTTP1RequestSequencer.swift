@@ -17,9 +17,10 @@ import WarrantGateCore
 /// - A request read but never handed on is told to the handlers behind (``RequestsNotTaken``), which record it: one
 ///   beyond those held (`agency_concurrency_limit`), one sent behind the request whose answer ended the connection
 ///   (`bad_request`), one held when the client leaves (`client_closed`), and one held or read once the gateway drains
-///   (`gateway_draining`); a parser error held as a request would be is told with its reason too. Of those beyond the held ones, at most ``maxHeldRequests`` are told for a connection, so
-///   that one read of pipelined heads cannot flood the log; the rest are not recorded. (After a request that ends its
-///   connection itself, the parser reads nothing more: what the client sent behind it is never seen.)
+///   (`gateway_draining`); a parser error held as a request would be is told with its reason too. Of those beyond the
+///   held ones, at most ``maxHeldRequests`` are told for a connection, so that one read of pipelined heads cannot
+///   flood the log; the rest are not recorded. (After a request that ends its connection itself, the parser reads
+///   nothing more: what the client sent behind it is never seen.)
 /// - A request is the connection's last when it ends its connection (``HeaderRules/endsConnection(_:)``: it does not
 ///   keep the connection alive, or the parser reads nothing after it and would keep every later byte unparsed and
 ///   unbounded), when its answer says `Connection: close`, or when it is a parser error. Once the last request has
