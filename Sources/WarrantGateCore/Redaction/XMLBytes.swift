@@ -41,6 +41,7 @@ enum XMLBytes {
     /// The index of the first backslash in `bytes[start..<end]`, or nil.
     ///
     /// - Precondition: `0 <= start <= end <= bytes.count`.
+    @inline(__always)
     static func firstBackslash(in bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int? {
         var index = start
         while index + 8 <= end {
