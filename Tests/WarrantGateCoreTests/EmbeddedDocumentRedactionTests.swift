@@ -119,6 +119,15 @@ struct EmbeddedDocumentRedactionTests {
         #"{"d":"<a\u000ccitizenship=MX>"}"#, #"{"d":"<citizenship\u000c>MX</citizenship>"}"#,
         // A re-pass: a DOCTYPE ends at `>` to HTML, inside a quoted identifier too.
         #"{"d":"<!DOCTYPE html '><citizenship>MX</citizenship>"}"#, #"{"d":"<!DOCTYPE html SYSTEM 'x><citizenship>MX</citizenship>"}"#,
+        // A third re-pass: each way hid from the other what it reads as markup, so both are read on their own: XML
+        // ends a quoted identifier at its quote, a section at `]]>` and an instruction at `?>`; HTML begins a tag
+        // only at a letter, and reads a script's or a style's text as no markup up to its end tag.
+        #"{"d":"<!DOCTYPE x SYSTEM 'a><!--'><x><citizenship>MX</citizenship></x>"}"#,
+        #"{"d":"<x><![CDATA[ ><!-- ]]><citizenship>MX</citizenship></x>"}"#, #"{"d":"<x><?p ><!-- ?><citizenship>MX</citizenship></x>"}"#,
+        #"{"d":"<_ a='<citizenship>MX</citizenship>'>"}"#, #"{"d":"<script><!--</script><citizenship>MX</citizenship>"}"#,
+        #"{"d":"<style><!--</style><citizenship>MX</citizenship>"}"#, #"{"d":"<script><a b='</script><citizenship>MX</citizenship>'>"}"#,
+        #"{"d":"\u003cstyle\u003e\u003c!--\u003c/style\u003e\u003ccitizenship\u003eMX\u003c/citizenship\u003e"}"#,
+        #"{"d":"<TEXTAREA><a b='</textarea ><citizenship>MX</citizenship>'>"}"#,
         // …and more tags of words than the reader remembers, before or after the one an end tag shows an element.
         #"{"d":"<alienNumber hidden>A201"# + (1...17).map { "<citizenship\(String(repeating: "_", count: $0)) x>" }.joined() + #"</alienNumber>"}"#,
         #"{"d":""# + (1...17).map { "<citizenship\(String(repeating: "_", count: $0)) x>" }.joined() + #"<alienNumber hidden>A201</alienNumber>"}"#,
@@ -150,6 +159,11 @@ struct EmbeddedDocumentRedactionTests {
         #"{"note":"x<y, immigration = none"}"#,
         #"{"note":"<IMMIGRATION HOLD> placed; <nationality unknown>; bring <citizenship documents>"}"#,
         #"{"a":"<CITIZENSHIP CHECK> pending","b":"done </citizenship>"}"#,
+        // Read both ways, ordinary documents still pass: DOCTYPEs, conditional comments, scripts and styles.
+        #"{"html":"<!doctype html><!--[if IE]><p>old</p><![endif]--><!--[if !IE]>--><p>new</p><!--<![endif]-->"}"#,
+        #"{"html":"<![if !IE]><p>x</p><![endif]><script>if (a < b && c > d) { s = '<p>' }</script><style>p > a { x: 1 }</style>"}"#,
+        #"{"svg":"<!DOCTYPE svg PUBLIC '-//W3C//DTD SVG 1.1//EN' 'http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd'><svg xmlns:xlink='x'><a xlink:href='#c'/></svg>"}"#,
+        #"{"x":"<?xml-stylesheet href='a.xsl'?><r><![CDATA[ a > b ]]><title>Citizenship class</title></r>"}"#,
     ])
     func markupKept(document: String) {
         let kept = document.replacingOccurrences(of: #","citizenship":"<b>a removed value is not read</b>""#, with: "")

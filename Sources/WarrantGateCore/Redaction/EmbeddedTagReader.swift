@@ -1,13 +1,15 @@
-/// Markup in a string read both ways a client may parse it (``EmbeddedTagReader``): as the string holds it, and as a
-/// second parse of it reads it.
+/// Markup in a string read every way a client may parse it (``EmbeddedTagReader``): as the string holds it and as a
+/// second parse of it reads it, each as XML and as HTML reads it.
 struct EmbeddedMarkup {
-    private var asWritten = EmbeddedTagReader(decodesEscapes: false)
-    private var decodedTwice = EmbeddedTagReader(decodesEscapes: true)
+    private var asWritten = EmbeddedTagReader(decodesEscapes: false, html: false)
+    private var decodedTwice = EmbeddedTagReader(decodesEscapes: true, html: false)
+    private var asWrittenHTML = EmbeddedTagReader(decodesEscapes: false, html: true)
+    private var decodedTwiceHTML = EmbeddedTagReader(decodesEscapes: true, html: true)
     /// Whether anything was read since the string or text last ended.
     private var fed = false
 
-    /// Whether either reader is past a `<` or within an escape: the characters after it cannot be skipped.
-    var isReading: Bool { asWritten.isReading || decodedTwice.isReading }
+    /// Whether any reader is past a `<` or within an escape: the characters after it cannot be skipped.
+    var isReading: Bool { asWritten.isReading || decodedTwice.isReading || asWrittenHTML.isReading || decodedTwiceHTML.isReading }
 
     /// The string or text ended: what either reader holds of it is forgotten (a tag no `>` closed is no tag). Inlined:
     /// scans call it at every string's or tag's end, and nearly always it has nothing to do.
@@ -17,6 +19,8 @@ struct EmbeddedMarkup {
         fed = false
         asWritten.reset()
         decodedTwice.reset()
+        asWrittenHTML.reset()
+        decodedTwiceHTML.reset()
     }
 
     /// Reads `characters` of a string (or text, as `place` names it), the first at `offset`, and refuses the document
@@ -30,8 +34,12 @@ struct EmbeddedMarkup {
         for byte in characters {
             defer { offset += 1 }
             // Most characters inside a comment, a CDATA section, a quoted value or text change nothing.
-            if asWritten.passesOver(byte), decodedTwice.passesOver(byte) { continue }
-            switch asWritten.feed(byte, redacted: redacted) ?? decodedTwice.feed(byte, redacted: redacted) {
+            if asWritten.passesOver(byte), decodedTwice.passesOver(byte), asWrittenHTML.passesOver(byte), decodedTwiceHTML.passesOver(byte) {
+                continue
+            }
+            // What one reader shows refuses the document: the others, not fed past it, are not read again.
+            switch asWritten.feed(byte, redacted: redacted) ?? decodedTwice.feed(byte, redacted: redacted)
+                ?? asWrittenHTML.feed(byte, redacted: redacted) ?? decodedTwiceHTML.feed(byte, redacted: redacted) {
             case nil: continue
             case .name(let name):
                 throw RedactionError(
@@ -58,9 +66,14 @@ struct EmbeddedMarkup {
 /// (a letter, `_` or `:`), its element name ends at white space, `/` or `>`, an attribute's value is skipped whole,
 /// comments, CDATA sections and processing instructions are skipped to their ends, and a tag counts only once its `>`
 /// closes it (`<immigration@county.example>` and `x<y, immigration = none` are no tags). A name is read by its local
-/// part (after its last `:`). Where an HTML parser reads more of the text as markup, it reads as HTML does: a comment
-/// also ends at `<!-->`, `<!--->` and `--!>`, a processing instruction or CDATA section (a bogus comment to HTML) at its
-/// first `>`, a `/` inside a start tag that `>` does not follow goes on to an attribute, and a form feed is white space.
+/// part (after its last `:`).
+///
+/// With ``html`` it reads as an HTML parser does instead: a tag begins at `<` and an ASCII letter; a comment also ends
+/// at `<!-->`, `<!--->` and `--!>`; a processing instruction, a CDATA section or another `<!` declaration is a bogus
+/// comment, which the first `>` ends, and so does a DOCTYPE, in a quoted identifier too; a `/` inside a start tag that
+/// `>` does not follow goes on to an attribute; a form feed is white space; and the text of a raw-text element
+/// (`script`, `style`, `title`, `textarea`, …) is no markup up to its end tag. Each way reads some text as markup that
+/// the other does not, so both are read.
 struct EmbeddedTagReader {
     /// What the markup showed: a start tag's element or attribute name (by its local part), a name too long to read,
     /// or a declaration that defines elements, attributes or entities (`<!ENTITY`, `<!ATTLIST`, `<!ELEMENT`, a
@@ -80,13 +93,15 @@ struct EmbeddedTagReader {
         case opened
         case bang
         case commentOpening
-        /// Within a comment, after `dashes` `-` (and, with `bang`, a `!` after two or more); `fresh` while nothing
-        /// but dashes has followed `<!--`, when `>` ends it to HTML.
+        /// Within a comment, after `dashes` `-` (and, with `bang`, a `!` after two or more, to HTML); `fresh` while
+        /// nothing but dashes has followed `<!--`, when `>` ends it to HTML.
         case comment(dashes: Int, bang: Bool = false, fresh: Bool = false)
-        /// After `<!` and the first `matched` bytes of `[CDATA[`; within the section.
+        /// After `<!` and the first `matched` bytes of `[CDATA[`; within the section, after `brackets` `]`.
         case cdataOpening(matched: Int)
-        case cdata
-        case processingInstruction
+        case cdata(brackets: Int)
+        case processingInstruction(afterQuestion: Bool)
+        /// To HTML: a bogus comment (`<?…`, `<![CDATA[…`, `<!x…`), which the first `>` ends.
+        case bogusComment
         case declarationName
         case doctype(quote: UInt8?)
         case elementName
@@ -102,10 +117,20 @@ struct EmbeddedTagReader {
         case quotedValue(UInt8)
         case unquotedValue
         case slash
+        /// To HTML, the text of a raw-text element, after `matched` bytes of its end tag's `</name`.
+        case rawText(matched: Int)
     }
+
+    /// HTML's elements whose text is no markup, up to their end tag (raw text and escapable raw text).
+    private static let rawTextElements = ["script", "style", "title", "textarea", "xmp", "iframe", "noembed", "noframes", "noscript", "plaintext"]
+        .map { Array($0.utf8) }
 
     /// Whether the text is read as a second parse reads it: a backslash escape (`\u003c`, `\"`) of the text decoded.
     let decodesEscapes: Bool
+    /// Whether it is read as an HTML parser reads it, else as an XML parser does.
+    let html: Bool
+    /// The raw-text element whose text is being read, lower-cased.
+    private var rawTextElement: [UInt8] = []
     private var state = State.text
     private var name: [UInt8] = []
     private var overlong = false
@@ -130,8 +155,9 @@ struct EmbeddedTagReader {
     /// of that version.
     private var character: [UInt8] = []
 
-    init(decodesEscapes: Bool) {
+    init(decodesEscapes: Bool, html: Bool) {
         self.decodesEscapes = decodesEscapes
+        self.html = html
     }
 
     /// Whether the reader is past a `<`, within an escape, or holds tags an end tag may show to be elements: the
@@ -165,9 +191,12 @@ struct EmbeddedTagReader {
         switch state {
         case .text: return byte != UInt8(ascii: "<")
         case .comment(dashes: 0, bang: false, fresh: false): return byte != UInt8(ascii: "-")
-        case .cdata, .processingInstruction: return byte != UInt8(ascii: ">")
+        case .cdata(brackets: 0): return byte != UInt8(ascii: "]")
+        case .processingInstruction(afterQuestion: false): return byte != UInt8(ascii: "?")
+        case .bogusComment: return byte != UInt8(ascii: ">")
+        case .rawText(matched: 0): return byte != UInt8(ascii: "<")
         case .quotedValue(let quote): return byte != quote
-        case .doctype(quote: let quote?): return byte != quote && byte != UInt8(ascii: ">")
+        case .doctype(quote: let quote?): return byte != quote && !(html && byte == UInt8(ascii: ">"))
         case .doctype(quote: nil): return !"\"'[>".utf8.contains(byte)
         case .endTagRest: return byte != UInt8(ascii: ">") && byte != UInt8(ascii: "<")
         default: return false
@@ -245,11 +274,11 @@ struct EmbeddedTagReader {
             if byte == UInt8(ascii: "!") {
                 state = .bang
             } else if byte == UInt8(ascii: "?") {
-                state = .processingInstruction
+                state = html ? .bogusComment : .processingInstruction(afterQuestion: false)
             } else if byte == UInt8(ascii: "/") {
                 clearName()
                 state = .endTagName
-            } else if Self.isNameStart(byte) {
+            } else if isTagStart(byte) {
                 clearName()
                 (hasBareWord, hasValue, redactedElement) = (false, false, nil)
                 append(byte)
@@ -260,46 +289,60 @@ struct EmbeddedTagReader {
         case .bang:
             if byte == UInt8(ascii: "-") {
                 state = .commentOpening
-            } else if byte == Self.cdataOpening[0] {
+            } else if !html, byte == Self.cdataOpening[0] {
                 state = .cdataOpening(matched: 1)
-            } else if Self.isNameStart(byte) {
+            } else if isTagStart(byte) {
                 clearName()
                 append(byte)
                 state = .declarationName
             } else {
-                abandon(at: byte)
+                // `<![CDATA[`, among others, is a bogus comment to HTML.
+                notDeclaration(byte)
             }
         case .commentOpening:
-            if byte == UInt8(ascii: "-") { state = .comment(dashes: 0, fresh: true) } else { abandon(at: byte) }
+            if byte == UInt8(ascii: "-") { state = .comment(dashes: 0, fresh: html) } else { notDeclaration(byte) }
         case .comment(let dashes, let bang, let fresh):
             if byte == UInt8(ascii: "-") {
                 state = .comment(dashes: bang ? 1 : dashes + 1, fresh: fresh)
             } else if byte == UInt8(ascii: ">") {
                 state = dashes >= 2 || bang || fresh ? .text : .comment(dashes: 0)
             } else {
-                state = byte == UInt8(ascii: "!") && dashes >= 2 && !bang ? .comment(dashes: dashes, bang: true) : .comment(dashes: 0)
+                state = html && byte == UInt8(ascii: "!") && dashes >= 2 && !bang ? .comment(dashes: dashes, bang: true) : .comment(dashes: 0)
             }
         case .cdataOpening(let matched):
             guard byte == Self.cdataOpening[matched] else { return abandon(at: byte) }
-            state = matched + 1 == Self.cdataOpening.count ? .cdata : .cdataOpening(matched: matched + 1)
-        case .cdata, .processingInstruction:
-            // To HTML (outside foreign content, for a CDATA section) a bogus comment: it ends at the first `>`, which
-            // `]]>` and `?>` end with too.
+            state = matched + 1 == Self.cdataOpening.count ? .cdata(brackets: 0) : .cdataOpening(matched: matched + 1)
+        case .cdata(let brackets):
+            if byte == UInt8(ascii: "]") {
+                state = .cdata(brackets: brackets + 1)
+            } else {
+                state = byte == UInt8(ascii: ">") && brackets >= 2 ? .text : .cdata(brackets: 0)
+            }
+        case .processingInstruction(let afterQuestion):
+            state = byte == UInt8(ascii: ">") && afterQuestion ? .text : .processingInstruction(afterQuestion: byte == UInt8(ascii: "?"))
+        case .bogusComment:
             if byte == UInt8(ascii: ">") { state = .text }
+        case .rawText(let matched):
+            state = .rawText(matched: rawTextEndMatched(after: matched, byte))
+            if case .rawText(let now) = state, now == rawTextElement.count + 2 + 1 {
+                // `</name` and white space, `/` or `>`: the element's end tag.
+                clearName()
+                state = byte == UInt8(ascii: ">") ? .text : .endTagRest
+            }
         case .declarationName:
             if XMLName.isNameByte(byte) {
                 append(byte)
             } else if ["ENTITY", "ATTLIST", "ELEMENT"].contains(where: { name.elementsEqual($0.utf8) }) {
                 state = .text
                 return .definition
-            } else if name.elementsEqual("DOCTYPE".utf8) {
+            } else if html ? ASCIICase.equals(name, "DOCTYPE") : name.elementsEqual("DOCTYPE".utf8) {
                 state = .doctype(quote: nil)
                 return step(byte, redacted)
             } else {
-                abandon(at: byte)
+                notDeclaration(byte)
             }
         case .doctype(let quote):
-            if byte == UInt8(ascii: ">") {
+            if byte == UInt8(ascii: ">") && (html || quote == nil) {
                 // To HTML a DOCTYPE ends at `>`, inside a quoted identifier too.
                 state = .text
             } else if let quote {
@@ -313,16 +356,17 @@ struct EmbeddedTagReader {
             }
         case .elementName:
             if XMLName.isNameByte(byte) { return append(byte) }
-            guard !name.isEmpty || overlong, Self.isSpace(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ">") else {
+            guard !name.isEmpty || overlong, isSpace(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ">") else {
                 return abandon(at: byte)
             }
+            if html { rawTextElement = overlong ? [] : name.map(ASCIICase.lowercased) }
             check(redacted)
             if case .name(let element)? = pending { redactedElement = element }
             return afterName(byte)
         case .endTagName:
             if XMLName.isNameByte(byte) { return append(byte) }
             if byte == UInt8(ascii: ">") { return endTagClosed(redacted) }
-            if Self.isSpace(byte) || byte == UInt8(ascii: "/") { state = .endTagRest } else { abandon(at: byte) }
+            if isSpace(byte) || byte == UInt8(ascii: "/") { state = .endTagRest } else { abandon(at: byte) }
         case .endTagRest:
             if byte == UInt8(ascii: ">") { return endTagClosed(redacted) }
             if byte == UInt8(ascii: "<") { abandon(at: byte) }
@@ -331,7 +375,7 @@ struct EmbeddedTagReader {
                 clearName()
                 append(byte)
                 state = .attributeName
-            } else if !Self.isSpace(byte) {
+            } else if !isSpace(byte) {
                 return afterName(byte)
             }
         case .attributeName, .afterAttributeName:
@@ -347,7 +391,7 @@ struct EmbeddedTagReader {
                 hasValue = true
                 check(redacted)
                 state = .beforeValue
-            } else if Self.isSpace(byte) {
+            } else if isSpace(byte) {
                 state = .afterAttributeName
             } else {
                 hasBareWord = true
@@ -358,20 +402,21 @@ struct EmbeddedTagReader {
                 state = .quotedValue(byte)
             } else if byte == UInt8(ascii: ">") || byte == UInt8(ascii: "<") {
                 return afterName(byte)
-            } else if !Self.isSpace(byte) {
+            } else if !isSpace(byte) {
                 state = .unquotedValue
             }
         case .quotedValue(let quote):
             if byte == quote { state = .attributes }
         case .unquotedValue:
-            if Self.isSpace(byte) {
+            if isSpace(byte) {
                 state = .attributes
             } else if byte == UInt8(ascii: ">") || byte == UInt8(ascii: "<") {
                 return afterName(byte)
             }
         case .slash:
-            // HTML reads on after a `/` that `>` does not follow, as before an attribute's name.
             if byte == UInt8(ascii: ">") { return closed() }
+            // HTML reads on after a `/` that `>` does not follow, as before an attribute's name.
+            guard html else { return abandon(at: byte) }
             state = .attributes
             return step(byte, redacted)
         }
@@ -381,7 +426,7 @@ struct EmbeddedTagReader {
     /// In a start tag, after a name or a value: white space goes on to the next attribute, `/` must close it, `>`
     /// closes it, and anything else shows it was no tag.
     private mutating func afterName(_ byte: UInt8) -> Found? {
-        if Self.isSpace(byte) {
+        if isSpace(byte) {
             state = .attributes
         } else if byte == UInt8(ascii: "/") {
             state = .slash
@@ -397,7 +442,7 @@ struct EmbeddedTagReader {
     /// officer's note); then its element's end tag makes it count.
     private mutating func closed() -> Found? {
         defer { pending = nil }
-        state = .text
+        state = html && Self.rawTextElements.contains(rawTextElement) ? .rawText(matched: 0) : .text
         guard hasBareWord, !hasValue else { return pending }
         rememberElement()
         return nil
@@ -455,9 +500,35 @@ struct EmbeddedTagReader {
 
     private static let cdataOpening = Array("[CDATA[".utf8)
 
-    /// A name's first character as bytes (``XMLName``'s, or the `:` a qualified name may begin with to a parser).
-    /// White space to XML, or to HTML (which adds the form feed).
-    private static func isSpace(_ byte: UInt8) -> Bool { XMLName.isSpace(byte) || byte == 0x0c }
+    /// A `<!` that begins no comment, section or declaration read: no markup to XML, a bogus comment to HTML.
+    private mutating func notDeclaration(_ byte: UInt8) {
+        guard html else {
+            abandon(at: byte)
+            return
+        }
+        state = byte == UInt8(ascii: ">") ? .text : .bogusComment
+    }
 
+    /// How much of the raw-text element's end tag (`</name` and a delimiter) has been read after `byte`, from `matched`.
+    private func rawTextEndMatched(after matched: Int, _ byte: UInt8) -> Int {
+        let restart = byte == UInt8(ascii: "<") ? 1 : 0
+        switch matched {
+        case 0: return restart
+        case 1: return byte == UInt8(ascii: "/") ? 2 : restart
+        case 2 + rawTextElement.count: return isSpace(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ">") ? matched + 1 : restart
+        default: return ASCIICase.lowercased(byte) == rawTextElement[matched - 2] ? matched + 1 : restart
+        }
+    }
+
+    /// White space: XML's, and to HTML the form feed too.
+    private func isSpace(_ byte: UInt8) -> Bool { XMLName.isSpace(byte) || (html && byte == 0x0c) }
+
+    /// A character a tag's or a declaration's name begins with: to HTML an ASCII letter; to XML ``XMLName``'s, or the
+    /// `:` a qualified name may begin with to a parser.
+    private func isTagStart(_ byte: UInt8) -> Bool {
+        html ? (byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z") : Self.isNameStart(byte)
+    }
+
+    /// A name's first character as bytes (``XMLName``'s, or the `:` a qualified name may begin with to a parser).
     private static func isNameStart(_ byte: UInt8) -> Bool { XMLName.isStart(byte) || byte == UInt8(ascii: ":") }
 }
