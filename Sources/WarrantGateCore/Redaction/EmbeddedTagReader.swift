@@ -1,3 +1,8 @@
+/// Which names a markup reader counts (by their local part): the redacted fields' names, as a document compares them.
+protocol EmbeddedNames {
+    func redacts(_ name: [UInt8]) -> Bool
+}
+
 /// Markup in a string read every way a client may parse it (``EmbeddedTagReader``): as the string holds it and as a
 /// second parse of it reads it, each as XML and as HTML reads it.
 struct EmbeddedMarkup {
@@ -24,10 +29,10 @@ struct EmbeddedMarkup {
     }
 
     /// Reads `characters` of a string (or text, as `place` names it), the first at `offset`, and refuses the document
-    /// at a tag there that names a field `redacted` counts, or a declaration that could define any: a client that
+    /// at a tag there that names a field `redacted` holds, or a declaration that could define any: a client that
     /// parses it reads them. The error's offset is the character's that showed it.
     mutating func read(
-        _ characters: some Sequence<UInt8>, in place: String, at start: Int, redacted: (EmbeddedTagReader.Found) -> Bool
+        _ characters: some Sequence<UInt8>, in place: String, at start: Int, redacted: some EmbeddedNames
     ) throws(RedactionError) {
         fed = true
         var offset = start
@@ -203,9 +208,9 @@ struct EmbeddedTagReader {
         }
     }
 
-    /// One character's byte. Returns what a tag, or a declaration, showed once it is known to be one; `redacted` says
+    /// One character's byte. Returns what a tag, or a declaration, showed once it is known to be one; `redacted` holds
     /// which names count.
-    mutating func feed(_ byte: UInt8, redacted: (Found) -> Bool) -> Found? {
+    mutating func feed(_ byte: UInt8, redacted: some EmbeddedNames) -> Found? {
         defer {
             if case .text = state { isReading = !escape.isEmpty || !suspects.isEmpty } else { isReading = true }
         }
@@ -213,7 +218,7 @@ struct EmbeddedTagReader {
     }
 
     /// Reads `byte`, with ``decodesEscapes`` as part of an escape of the text.
-    private mutating func decode(_ byte: UInt8, _ redacted: (Found) -> Bool) -> Found? {
+    private mutating func decode(_ byte: UInt8, _ redacted: some EmbeddedNames) -> Found? {
         if decodesEscapes, escape.isEmpty, byte == UInt8(ascii: "\"") {
             // A quote of the text itself ends a string to a second parse, which reads each string on its own.
             restart()
@@ -241,7 +246,7 @@ struct EmbeddedTagReader {
     }
 
     /// Reads several characters' bytes; what the first tag or declaration among them showed.
-    private mutating func read(_ bytes: [UInt8], _ redacted: (Found) -> Bool) -> Found? {
+    private mutating func read(_ bytes: [UInt8], _ redacted: some EmbeddedNames) -> Found? {
         var shown: Found?
         for byte in bytes {
             if let found = read(byte, redacted), shown == nil { shown = found }
@@ -250,7 +255,7 @@ struct EmbeddedTagReader {
     }
 
     /// Reads one byte of a character: a non-ASCII character once its last byte is in.
-    private mutating func read(_ byte: UInt8, _ redacted: (Found) -> Bool) -> Found? {
+    private mutating func read(_ byte: UInt8, _ redacted: some EmbeddedNames) -> Found? {
         guard byte >= 0x80 || !character.isEmpty else { return step(byte, redacted) }
         character.append(byte)
         let lead = character[0]
@@ -266,7 +271,7 @@ struct EmbeddedTagReader {
         return shown
     }
 
-    private mutating func step(_ byte: UInt8, _ redacted: (Found) -> Bool) -> Found? {
+    private mutating func step(_ byte: UInt8, _ redacted: some EmbeddedNames) -> Found? {
         switch state {
         case .text:
             if byte == UInt8(ascii: "<") { state = .opened }
@@ -468,17 +473,17 @@ struct EmbeddedTagReader {
 
     /// An end tag's `>`: a remembered element's name, in any case, makes that element count; past ``maxSuspects``,
     /// any redacted one does.
-    private mutating func endTagClosed(_ redacted: (Found) -> Bool) -> Found? {
+    private mutating func endTagClosed(_ redacted: some EmbeddedNames) -> Found? {
         state = .text
         guard !overlong else { return nil }
-        guard suspects.contains(name.map(ASCIICase.lowercased)) || (suspectsOverflowed && redacted(.name(name))) else { return nil }
+        guard suspects.contains(name.map(ASCIICase.lowercased)) || (suspectsOverflowed && redacted.redacts(name)) else { return nil }
         return .name(name)
     }
 
     /// Notes the name just read, if it is redacted (the tag's first such name is the one named).
-    private mutating func check(_ redacted: (Found) -> Bool) {
+    private mutating func check(_ redacted: some EmbeddedNames) {
         let found = overlong ? Found.overlongName : .name(name)
-        if pending == nil, overlong || redacted(found) { pending = found }
+        if pending == nil, overlong || redacted.redacts(name) { pending = found }
     }
 
     /// A name's character: only its local part is kept, and only its first ``maxName`` bytes.

@@ -609,13 +609,7 @@ private struct JSONRedactionMachine {
 
     /// Feeds ``markup`` a kept string value's characters; a tag there that names a redacted field refuses the document.
     private mutating func feedTags(_ characters: some Sequence<UInt8>, at index: Int) throws(RedactionError) {
-        let fields = keys.fields
-        try markup.read(characters, in: "a string", at: consumed + index) { found in
-            guard case .name(let name) = found else { return true }
-            return name.allSatisfy { $0 < 0x80 }
-                ? name.withUnsafeBytes { fields.containsASCII($0, at: 0, length: $0.count) }
-                : fields.contains(String(decoding: name, as: UTF8.self))
-        }
+        try markup.read(characters, in: "a string", at: consumed + index, redacted: keys.fields)
     }
 
     /// Where the run of a string's plain ASCII characters from `start` ends: at a quote, a backslash, a control
@@ -962,7 +956,7 @@ struct JSONKeyNames: Sendable {
 }
 
 /// Field names compiled for comparing keys exactly as ``JSONRedactor`` does.
-final class JSONFieldNames: Sendable {
+final class JSONFieldNames: Sendable, EmbeddedNames {
     let fields: Set<String>
     /// Whether these are names to remove: then a key holding a colon is matched by its last part too, and a key too
     /// long to read (``longestReadName``) counts as matching; names to keep match neither way.
@@ -975,6 +969,13 @@ final class JSONFieldNames: Sendable {
     private let hasLong: Bool
     /// A bit for each name's `bucket`: most keys of a redacted name's length are rejected by their first word.
     private let buckets: [UInt64]
+
+    /// A name read in markup: compared as a key is, an ASCII one without building a string.
+    func redacts(_ name: [UInt8]) -> Bool {
+        name.allSatisfy { $0 < 0x80 }
+            ? name.withUnsafeBytes { containsASCII($0, at: 0, length: $0.count) }
+            : contains(String(decoding: name, as: UTF8.self))
+    }
 
     init(_ fields: Set<String>, byLastPart: Bool = true) {
         self.fields = fields

@@ -897,11 +897,7 @@ private struct XMLRedactionMachine {
     /// a redacted field refuses the document.
     private mutating func readEscapedTags(_ characters: some Sequence<UInt8>, at offset: Int) throws(RedactionError) {
         guard outline == nil, removedDepth == 0 else { return }
-        let names = self.names
-        try escapedMarkup.read(characters, in: "text", at: offset) { found in
-            guard case .name(let name) = found else { return true }
-            return name.withUnsafeBytes { names.redact(nil, $0) }
-        }
+        try escapedMarkup.read(characters, in: "text", at: offset, redacted: names)
     }
 
     /// Refuses the document if the name read after a `<` written as text (its local part, after any prefix), which
@@ -1460,10 +1456,15 @@ private struct XMLRedactionMachine {
     private var recordDepth: Int { envelope == .none ? 1 : 3 }
 
     /// The names matched, behind a reference so that matching one copies none of the machine.
-    private final class Names {
+    private final class Names: EmbeddedNames {
         let redacted: RedactedNames
         /// The allow-list, if any.
         let keepOnly: RedactedNames?
+
+        /// A name read in markup inside text, by its local part, with no namespace.
+        func redacts(_ name: [UInt8]) -> Bool {
+            name.withUnsafeBytes { redact(nil, $0) }
+        }
 
         init(redacted: RedactedNames, keepOnly: RedactedNames?) {
             self.redacted = redacted
