@@ -127,7 +127,9 @@ struct EmbeddedDocumentRedactionTests {
         #"{"d":"<_ a='<citizenship>MX</citizenship>'>"}"#, #"{"d":"<script><!--</script><citizenship>MX</citizenship>"}"#,
         #"{"d":"<style><!--</style><citizenship>MX</citizenship>"}"#, #"{"d":"<script><a b='</script><citizenship>MX</citizenship>'>"}"#,
         #"{"d":"\u003cstyle\u003e\u003c!--\u003c/style\u003e\u003ccitizenship\u003eMX\u003c/citizenship\u003e"}"#,
-        #"{"d":"<TEXTAREA><a b='</textarea ><citizenship>MX</citizenship>'>"}"#,
+        #"{"d":"<STYLE><a b='</style ><citizenship>MX</citizenship>'>"}"#,
+        // Python's parser reads markup in a title, which browsers read as text: it is read as markup.
+        #"{"d":"<title><_ a='<citizenship>MX</citizenship>'></title>"}"#,
         // …and more tags of words than the reader remembers, before or after the one an end tag shows an element.
         #"{"d":"<alienNumber hidden>A201"# + (1...17).map { "<citizenship\(String(repeating: "_", count: $0)) x>" }.joined() + #"</alienNumber>"}"#,
         #"{"d":""# + (1...17).map { "<citizenship\(String(repeating: "_", count: $0)) x>" }.joined() + #"<alienNumber hidden>A201</alienNumber>"}"#,

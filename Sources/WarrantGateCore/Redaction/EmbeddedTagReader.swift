@@ -76,9 +76,9 @@ struct EmbeddedMarkup {
 /// With ``html`` it reads as an HTML parser does instead: a tag begins at `<` and an ASCII letter; a comment also ends
 /// at `<!-->`, `<!--->` and `--!>`; a processing instruction, a CDATA section or another `<!` declaration is a bogus
 /// comment, which the first `>` ends, and so does a DOCTYPE, in a quoted identifier too; a `/` inside a start tag that
-/// `>` does not follow goes on to an attribute; a form feed is white space; and the text of a raw-text element
-/// (`script`, `style`, `title`, `textarea`, …) is no markup up to its end tag. Each way reads some text as markup that
-/// the other does not, so both are read.
+/// `>` does not follow goes on to an attribute; a form feed is white space; and the text of a `script` or `style`
+/// element is no markup up to its end tag. Each way reads some text as markup that the other does not, so both are
+/// read.
 struct EmbeddedTagReader {
     /// What the markup showed: a start tag's element or attribute name (by its local part), a name too long to read,
     /// or a declaration that defines elements, attributes or entities (`<!ENTITY`, `<!ATTLIST`, `<!ELEMENT`, a
@@ -126,9 +126,10 @@ struct EmbeddedTagReader {
         case rawText(matched: Int)
     }
 
-    /// HTML's elements whose text is no markup, up to their end tag (raw text and escapable raw text).
-    private static let rawTextElements = ["script", "style", "title", "textarea", "xmp", "iframe", "noembed", "noframes", "noscript", "plaintext"]
-        .map { Array($0.utf8) }
+    /// HTML's elements whose text every HTML parser reads as no markup, up to their end tag. Browsers add others
+    /// (`title`, `textarea`, `xmp`, `noscript`, …) that some parsers (Python's, for one) read markup in: their text is
+    /// read as markup, the more cautious reading.
+    private static let rawTextElements = ["script", "style"].map { Array($0.utf8) }
 
     /// Whether the text is read as a second parse reads it: a backslash escape (`\u003c`, `\"`) of the text decoded.
     let decodesEscapes: Bool
