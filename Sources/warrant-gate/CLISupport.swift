@@ -447,6 +447,13 @@ func refuseRoot(in path: String) throws {
     throw CLIError(.refused, "\(path) belongs to \(owner): run the CLI as that account (sudo -u \(owner) warrant-gate …), not as root")
 }
 
+/// The text of a small input file the operator named (a checkpoint, a verifier key); a file that does not read is not
+/// found.
+func readInputText(_ path: String) throws -> String {
+    guard let text = try? YAMLNode.readText(path: path) else { throw CLIError(.notFound, "cannot read \(path)") }
+    return text
+}
+
 /// Runs a store operation, turning its errors into CLI errors.
 @discardableResult
 func storeCall<T>(_ body: () throws -> T) throws -> T {

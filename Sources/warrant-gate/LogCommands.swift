@@ -224,12 +224,9 @@ struct LogCommand: ParsableCommand {
 
         func run() throws {
             for path in [against, bundle, key].compactMap({ $0 }) + archive { try SudoInvocation.checkOperatorMayRead(path, what: "an input file") }
-            let external = try against.map { path -> String in
-                guard let text = try? YAMLNode.readText(path: path) else { throw CLIError(.notFound, "cannot read \(path)") }
-                return text
-            }
+            let external = try against.map(readInputText)
             let verifier = try key.map { path -> LogVerifierKey in
-                guard let text = try? YAMLNode.readText(path: path) else { throw CLIError(.notFound, "cannot read \(path)") }
+                let text = try readInputText(path)
                 do { return try LogVerifierKey(encoded: text) } catch { throw CLIError(.usage, "\(path): \(error)") }
             }
             var report: VerificationReport

@@ -44,10 +44,7 @@ struct ReportCommand: ParsableCommand {
         if jurisdiction.allSatisfy(\.isWhitespace) { throw CLIError(.usage, "--jurisdiction must name the reporting body") }
         for path in archive { try SudoInvocation.checkOperatorMayRead(path, what: "--archive") }
         try SudoInvocation.checkOperatorMayRead(against, what: "--against")
-        let external = try against.map { path -> String in
-            guard let text = try? YAMLNode.readText(path: path) else { throw CLIError(.notFound, "cannot read \(path)") }
-            return text
-        }
+        let external = try against.map(readInputText)
         if let out { try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) } }
         let store = try admin.open()
         let timeZone: TimeZone
