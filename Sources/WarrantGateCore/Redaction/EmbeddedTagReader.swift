@@ -74,8 +74,9 @@ struct EmbeddedMarkup {
 /// part (after its last `:`).
 ///
 /// With ``html`` it reads as an HTML parser does instead: a tag begins at `<` and an ASCII letter; a comment also ends
-/// at `<!-->`, `<!--->` and `--!>`; a processing instruction, a CDATA section or another `<!` declaration is a bogus
-/// comment, which the first `>` ends, and so does a DOCTYPE, in a quoted identifier too; a `/` inside a start tag that
+/// at `<!-->`, `<!--->` and `--!>`; a processing instruction, a CDATA section, a DOCTYPE or another `<!` declaration
+/// is a bogus comment to this reading, which the first `>` ends (as a DOCTYPE does in a quoted identifier too, to
+/// HTML; an internal subset is XML's, and its reading refuses it); a `/` inside a start tag that
 /// `>` does not follow goes on to an attribute; a form feed is white space; and the text of a `script` or `style`
 /// element is no markup up to its end tag. Each way reads some text as markup that the other does not, so both are
 /// read.
@@ -135,7 +136,8 @@ struct EmbeddedTagReader {
     let decodesEscapes: Bool
     /// Whether it is read as an HTML parser reads it, else as an XML parser does.
     let html: Bool
-    /// The raw-text element whose text is being read, lower-cased.
+    /// To HTML, the raw-text element (lower-cased) the start tag being read opens, if it opens one; then the one whose
+    /// text is being read.
     private var rawTextElement: [UInt8] = []
     private var state = State.text
     private var name: [UInt8] = []
@@ -202,7 +204,7 @@ struct EmbeddedTagReader {
         case .bogusComment: return byte != UInt8(ascii: ">")
         case .rawText(matched: 0): return byte != UInt8(ascii: "<")
         case .quotedValue(let quote): return byte != quote
-        case .doctype(quote: let quote?): return byte != quote && !(html && byte == UInt8(ascii: ">"))
+        case .doctype(quote: let quote?): return byte != quote
         case .doctype(quote: nil): return !"\"'[>".utf8.contains(byte)
         case .endTagRest: return byte != UInt8(ascii: ">") && byte != UInt8(ascii: "<")
         default: return false
@@ -329,11 +331,13 @@ struct EmbeddedTagReader {
         case .bogusComment:
             if byte == UInt8(ascii: ">") { state = .text }
         case .rawText(let matched):
-            state = .rawText(matched: rawTextEndMatched(after: matched, byte))
-            if case .rawText(let now) = state, now == rawTextElement.count + 2 + 1 {
+            let now = rawTextEndMatched(after: matched, byte)
+            if now == rawTextElement.count + 3 {
                 // `</name` and white space, `/` or `>`: the element's end tag.
                 clearName()
                 state = byte == UInt8(ascii: ">") ? .text : .endTagRest
+            } else {
+                state = .rawText(matched: now)
             }
         case .declarationName:
             if XMLName.isNameByte(byte) {
@@ -341,17 +345,14 @@ struct EmbeddedTagReader {
             } else if ["ENTITY", "ATTLIST", "ELEMENT"].contains(where: { name.elementsEqual($0.utf8) }) {
                 state = .text
                 return .definition
-            } else if html ? ASCIICase.equals(name, "DOCTYPE") : name.elementsEqual("DOCTYPE".utf8) {
+            } else if !html, name.elementsEqual("DOCTYPE".utf8) {
                 state = .doctype(quote: nil)
                 return step(byte, redacted)
             } else {
                 notDeclaration(byte)
             }
         case .doctype(let quote):
-            if byte == UInt8(ascii: ">") && (html || quote == nil) {
-                // To HTML a DOCTYPE ends at `>`, inside a quoted identifier too.
-                state = .text
-            } else if let quote {
+            if let quote {
                 if byte == quote { state = .doctype(quote: nil) }
             } else if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
                 state = .doctype(quote: byte)
@@ -359,13 +360,15 @@ struct EmbeddedTagReader {
                 // An internal subset: it may define any entity or attribute.
                 state = .text
                 return .definition
+            } else if byte == UInt8(ascii: ">") {
+                state = .text
             }
         case .elementName:
             if XMLName.isNameByte(byte) { return append(byte) }
             guard !name.isEmpty || overlong, isSpace(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ">") else {
                 return abandon(at: byte)
             }
-            if html { rawTextElement = overlong ? [] : name.map(ASCIICase.lowercased) }
+            if html { rawTextElement = Self.rawTextElements.first { ASCIICase.equals(name, $0) } ?? [] }
             check(redacted)
             if case .name(let element)? = pending { redactedElement = element }
             return afterName(byte)
@@ -448,7 +451,7 @@ struct EmbeddedTagReader {
     /// officer's note); then its element's end tag makes it count.
     private mutating func closed() -> Found? {
         defer { pending = nil }
-        state = html && Self.rawTextElements.contains(rawTextElement) ? .rawText(matched: 0) : .text
+        state = rawTextElement.isEmpty ? .text : .rawText(matched: 0)
         guard hasBareWord, !hasValue else { return pending }
         rememberElement()
         return nil

@@ -121,7 +121,7 @@ private struct JSONRedactionMachine {
     /// The markup written into the kept string value being read (`"<nc:PersonCitizenshipText>…"`). While it is
     /// reading, the string's characters go to it one by one.
     private var markup = EmbeddedMarkup()
-    /// The high half of the surrogate pair being read, for ``tags``.
+    /// The high half of the surrogate pair being read, for ``markup``.
     private var highSurrogate: UInt32 = 0
     /// Whether the kept string value being read has had an escape: from its first, its characters are fed to
     /// ``embeddedKeys`` decoded (a string without escapes holds no serialized document's quotes, and costs nothing).
@@ -499,7 +499,7 @@ private struct JSONRedactionMachine {
         var index = start
         let count = bytes.count
         while index < count {
-            // Inside markup's tag every character is read (``EmbeddedTagReader``).
+            // While the markup is reading, every character goes to it (``EmbeddedMarkup``).
             if !markup.isReading, index + 8 <= count {
                 let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
                 // The lowest flagged byte is a real stop (see `JSONScanner.stringStops`); high bits are exact.
