@@ -248,34 +248,30 @@ struct DataPlaneBoundsTests {
     /// connection holds, were neither answered nor recorded.
     @Test("pipelined requests never taken are each a row with the agency: held when the client leaves, or past the cap")
     func pipelinedRequestsNotTakenAreRecorded() async throws {
-        let upstream = StallingUpstream()
-        try await withTestServer(Self.stallingRecords(upstream)) { port in
-            try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"]) { gateway in
-                defer { upstream.release() }
-                // Held behind a request whose upstream stalls, until the client leaves.
-                let leaving = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
-                let held = (0..<4).flatMap { _ in Self.keepAlive("GET \(Self.inmate) HTTP/1.1") }
-                try await leaving.channel.writeAndFlush(ByteBuffer(bytes: Self.keepAlive("GET \(Self.inmate) HTTP/1.1") + held))
-                #expect(await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }, "the request never reached the upstream")
-                await leaving.close()
-                let closed = try await Self.rows(gateway) { $0.filter { $0.reason == "client_closed" }.count >= 4 }
-                let untaken = closed.filter { $0.reason == "client_closed" }
-                #expect(untaken.count == 4, "\(closed.map { ($0.path, $0.reason) })")
-                // Recorded with the canonical target and the route's action, as a report counts them.
-                #expect(untaken.allSatisfy { $0.agency == "denver-pd" && $0.method == "GET" && $0.path == Self.inmate && $0.action == "records.read" })
-                upstream.release()
+        try await Self.withStallingRecords { gateway, upstream in
+            // Held behind a request whose upstream stalls, until the client leaves.
+            let leaving = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            let held = (0..<4).flatMap { _ in Self.keepAlive("GET \(Self.inmate) HTTP/1.1") }
+            try await leaving.channel.writeAndFlush(ByteBuffer(bytes: Self.keepAlive("GET \(Self.inmate) HTTP/1.1") + held))
+            #expect(await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }, "the request never reached the upstream")
+            await leaving.close()
+            let closed = try await Self.rows(gateway) { $0.filter { $0.reason == "client_closed" }.count >= 4 }
+            let untaken = closed.filter { $0.reason == "client_closed" }
+            #expect(untaken.count == 4, "\(closed.map { ($0.path, $0.reason) })")
+            // Recorded with the canonical target and the route's action, as a report counts them.
+            #expect(untaken.allSatisfy { $0.agency == "denver-pd" && $0.method == "GET" && $0.path == Self.inmate && $0.action == "records.read" })
+            upstream.release()
 
-                // Past the 16 a connection holds: 8 more in the same write.
-                let flooding = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "public-defender"))
-                let sent = HTTP1RequestSequencer.maxHeldRequests + 9
-                let first = try await flooding.exchange((0..<sent).flatMap { _ in Self.keepAlive("GET /records/nowhere HTTP/1.1") })
-                #expect(first.status == 403)
-                let rows = try await Self.rows(gateway) { $0.filter { $0.agency == "public-defender" }.count >= sent }
-                let mine = rows.filter { $0.agency == "public-defender" }
-                #expect(mine.filter { $0.reason == "no_route" }.count == HTTP1RequestSequencer.maxHeldRequests + 1, "\(mine.map(\.reason))")
-                #expect(mine.filter { $0.reason == "agency_concurrency_limit" }.count == 8, "\(mine.map(\.reason))")
-                await flooding.close()
-            }
+            // Past the 16 a connection holds: 8 more in the same write.
+            let flooding = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "public-defender"))
+            let sent = HTTP1RequestSequencer.maxHeldRequests + 9
+            let first = try await flooding.exchange((0..<sent).flatMap { _ in Self.keepAlive("GET /records/nowhere HTTP/1.1") })
+            #expect(first.status == 403)
+            let rows = try await Self.rows(gateway) { $0.filter { $0.agency == "public-defender" }.count >= sent }
+            let mine = rows.filter { $0.agency == "public-defender" }
+            #expect(mine.filter { $0.reason == "no_route" }.count == HTTP1RequestSequencer.maxHeldRequests + 1, "\(mine.map(\.reason))")
+            #expect(mine.filter { $0.reason == "agency_concurrency_limit" }.count == 8, "\(mine.map(\.reason))")
+            await flooding.close()
         }
     }
 
@@ -420,35 +416,45 @@ struct DataPlaneBoundsTests {
     /// the decision row (allow, with the agency) and an outcome with error `client_closed`, over HTTP/1.1 and HTTP/2.
     @Test("the client leaves while the upstream stalls: an allow row with the agency, and a client_closed outcome")
     func clientClosedWhileUpstreamStalls() async throws {
+        try await Self.withStallingRecords { gateway, upstream in
+            // The gateway reads the connection while the answer is pending, so it sees the client's close_notify
+            // at once and answers it with its own.
+            let http1 = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            try await http1.channel.writeAndFlush(ByteBuffer(bytes: Self.keepAlive("GET \(Self.inmate) HTTP/1.1")))
+            let forwarded = await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }
+            #expect(forwarded, "the request never reached the upstream")
+            await http1.close()
+
+            let http2 = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "public-defender"))
+            #expect(await http2.completeSetup())
+            await http2.send(H2.headers(stream: 1, H2.request("GET", Self.inmate)))
+            let forwardedOverHTTP2 = await Self.eventually(within: 5) { upstream.decisionIds.count == 2 }
+            #expect(forwardedOverHTTP2, "the HTTP/2 request never reached the upstream")
+            await http2.close()
+
+            let ids = upstream.decisionIds
+            let rows = try await gateway.exportedRows(expecting: ids)
+            for (id, agency) in zip(ids, ["denver-pd", "public-defender"]) {
+                let row = rows.first { $0.decisionId == id }
+                #expect(row != nil, "no decision row for \(agency)")
+                #expect(row?.effect == .allow)
+                #expect(row?.agency == agency)
+                #expect(row?.outcome?.error == "client_closed", "\(agency): outcome \(String(describing: row?.outcome))")
+                #expect(row?.outcome?.status == 499)
+            }
+        }
+    }
+
+    /// Runs `body` with a gateway whose records system (``stallingRecords(_:)``) holds an inmate's record until
+    /// `upstream` is released, as it is when `body` ends.
+    private static func withStallingRecords(
+        limits: GatewayConfiguration.Limits = .init(), _ body: (GatewayHarness, StallingUpstream) async throws -> Void
+    ) async throws {
         let upstream = StallingUpstream()
-        try await withTestServer(Self.stallingRecords(upstream)) { port in
-            try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"]) { gateway in
+        try await withTestServer(stallingRecords(upstream)) { port in
+            try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"], limits: limits) { gateway in
                 defer { upstream.release() }
-                // The gateway reads the connection while the answer is pending, so it sees the client's close_notify
-                // at once and answers it with its own.
-                let http1 = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
-                try await http1.channel.writeAndFlush(ByteBuffer(bytes: Self.keepAlive("GET \(Self.inmate) HTTP/1.1")))
-                let forwarded = await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }
-                #expect(forwarded, "the request never reached the upstream")
-                await http1.close()
-
-                let http2 = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "public-defender"))
-                #expect(await http2.completeSetup())
-                await http2.send(H2.headers(stream: 1, H2.request("GET", Self.inmate)))
-                let forwardedOverHTTP2 = await Self.eventually(within: 5) { upstream.decisionIds.count == 2 }
-                #expect(forwardedOverHTTP2, "the HTTP/2 request never reached the upstream")
-                await http2.close()
-
-                let ids = upstream.decisionIds
-                let rows = try await gateway.exportedRows(expecting: ids)
-                for (id, agency) in zip(ids, ["denver-pd", "public-defender"]) {
-                    let row = rows.first { $0.decisionId == id }
-                    #expect(row != nil, "no decision row for \(agency)")
-                    #expect(row?.effect == .allow)
-                    #expect(row?.agency == agency)
-                    #expect(row?.outcome?.error == "client_closed", "\(agency): outcome \(String(describing: row?.outcome))")
-                    #expect(row?.outcome?.status == 499)
-                }
+                try await body(gateway, upstream)
             }
         }
     }
@@ -834,37 +840,33 @@ struct DataPlaneBoundsTests {
     /// gateway's memory, and gets its answer once the upstream gives it.
     @Test("after an upgrade request, what the client sends while the answer is pending is left unread")
     func upgradeStopsReading() async throws {
-        let upstream = StallingUpstream()
-        try await withTestServer(Self.stallingRecords(upstream)) { port in
-            try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"]) { gateway in
-                defer { upstream.release() }
-                let connection = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
-                let upgrade = Self.keepAlive("GET \(Self.inmate) HTTP/1.1", headers: ["Connection: Upgrade", "Upgrade: websocket"])
-                try await connection.channel.writeAndFlush(ByteBuffer(bytes: upgrade))
-                let forwarded = await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }
-                #expect(forwarded, "the request never reached the upstream")
+        try await Self.withStallingRecords { gateway, upstream in
+            let connection = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            let upgrade = Self.keepAlive("GET \(Self.inmate) HTTP/1.1", headers: ["Connection: Upgrade", "Upgrade: websocket"])
+            try await connection.channel.writeAndFlush(ByteBuffer(bytes: upgrade))
+            let forwarded = await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }
+            #expect(forwarded, "the request never reached the upstream")
 
-                let chunks = 64
-                let written = Mutex(0)
-                let chunk = ByteBuffer(repeating: UInt8(ascii: "x"), count: 1 << 20)
-                for _ in 0..<chunks {
-                    connection.channel.writeAndFlush(chunk).whenSuccess { written.withLock { $0 += 1 } }
-                }
-                // Wait until the writes stop completing: the gateway has stopped reading, or all have gone.
-                var previous = -1
-                for _ in 0..<40 where previous != written.withLock({ $0 }) {
-                    previous = written.withLock { $0 }
-                    try await Task.sleep(for: .milliseconds(500))
-                }
-                #expect(written.withLock { $0 } < 16, "the gateway read \(written.withLock { $0 }) MiB after an upgrade request")
-
-                upstream.release()
-                #expect(await connection.closes(within: 10), "the connection did not end with the answer")
-                // Anything taken after the upgrade request would have been answered, and recorded, before the close.
-                let rows = try await gateway.exportedRows(expecting: upstream.decisionIds)
-                #expect(rows.count == 1, "\(rows.map(\.reason))")
-                #expect(rows.first { $0.decisionId == upstream.decisionIds.first }?.outcome?.status == 200)
+            let chunks = 64
+            let written = Mutex(0)
+            let chunk = ByteBuffer(repeating: UInt8(ascii: "x"), count: 1 << 20)
+            for _ in 0..<chunks {
+                connection.channel.writeAndFlush(chunk).whenSuccess { written.withLock { $0 += 1 } }
             }
+            // Wait until the writes stop completing: the gateway has stopped reading, or all have gone.
+            var previous = -1
+            for _ in 0..<40 where previous != written.withLock({ $0 }) {
+                previous = written.withLock { $0 }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            #expect(written.withLock { $0 } < 16, "the gateway read \(written.withLock { $0 }) MiB after an upgrade request")
+
+            upstream.release()
+            #expect(await connection.closes(within: 10), "the connection did not end with the answer")
+            // Anything taken after the upgrade request would have been answered, and recorded, before the close.
+            let rows = try await gateway.exportedRows(expecting: upstream.decisionIds)
+            #expect(rows.count == 1, "\(rows.map(\.reason))")
+            #expect(rows.first { $0.decisionId == upstream.decisionIds.first }?.outcome?.status == 200)
         }
     }
 
@@ -963,27 +965,23 @@ struct DataPlaneBoundsTests {
     func idleTimeoutSparesSlowStream() async throws {
         var limits = GatewayConfiguration.Limits()
         limits.idleTimeout = .milliseconds(500)
-        let upstream = StallingUpstream()
-        try await withTestServer(Self.stallingRecords(upstream)) { port in
-            try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"], limits: limits) { gateway in
-                defer { upstream.release() }
-                let connection = try await RawHTTP2Connection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
-                async let answer = connection.exchange(.GET, Self.inmate, timeout: .seconds(20))
-                let forwarded = await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }
-                #expect(forwarded, "the request never reached the upstream")
-                try await Task.sleep(for: limits.idleTimeout * 3)
-                #expect(connection.channel.isActive, "a connection with a request in flight was closed")
-                upstream.release()
-                let answered = try await answer
-                #expect(answered.status == 200)
-                #expect(answered.body.contains("bookingNumber"))
-                await connection.close()
+        try await Self.withStallingRecords(limits: limits) { gateway, upstream in
+            let connection = try await RawHTTP2Connection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            async let answer = connection.exchange(.GET, Self.inmate, timeout: .seconds(20))
+            let forwarded = await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }
+            #expect(forwarded, "the request never reached the upstream")
+            try await Task.sleep(for: limits.idleTimeout * 3)
+            #expect(connection.channel.isActive, "a connection with a request in flight was closed")
+            upstream.release()
+            let answered = try await answer
+            #expect(answered.status == 200)
+            #expect(answered.body.contains("bookingNumber"))
+            await connection.close()
 
-                let id = try #require(upstream.decisionIds.first)
-                let outcome = try await gateway.exportedRows(expecting: [id]).first { $0.decisionId == id }?.outcome
-                #expect(outcome?.error == nil, "outcome \(String(describing: outcome))")
-                #expect(outcome?.status == 200)
-            }
+            let id = try #require(upstream.decisionIds.first)
+            let outcome = try await gateway.exportedRows(expecting: [id]).first { $0.decisionId == id }?.outcome
+            #expect(outcome?.error == nil, "outcome \(String(describing: outcome))")
+            #expect(outcome?.status == 200)
         }
     }
 
