@@ -73,7 +73,7 @@ public enum LogArchive {
         let row = try session.fetchOne(
             "SELECT entry FROM log WHERE kind = 'admin' AND entry LIKE ? ORDER BY seq DESC LIMIT 1", #"%"action":"log.archive"%"#
         )
-        let record = try row.map { try JSONDecoder().decode(AdminRecord.self, from: Data(try $0.text("entry").utf8)) }
+        let record = try row.map { try AdminRecord(entry: $0.text("entry")) }
         return record?.action == "log.archive" ? record : nil
     }
 

@@ -62,10 +62,9 @@ public struct Registry: Sendable {
     /// The admin records about one target, oldest first.
     public func history(target: String) throws -> [AdminRecord] {
         try database.read { session in
-            let decoder = JSONDecoder()
             var history: [AdminRecord] = []
             try session.forEach("SELECT entry FROM log WHERE kind = 'admin' ORDER BY seq") { row in
-                let record = try decoder.decode(AdminRecord.self, from: Data(try row.text("entry").utf8))
+                let record = try AdminRecord(entry: row.text("entry"))
                 if record.target == target { history.append(record) }
             }
             return history

@@ -92,7 +92,7 @@ extension Registry {
             details["documentSHA256"] = document.documentSHA256
             details["noDocumentReason"] = registration.noDocumentReason
             details.merge(signature.logDetails) { kept, _ in kept }
-            try Self.appendAdmin(session, AdminRecord(time: Timestamp.format(time), operator: `operator`, action: "warrant.register", target: document.reference, details: details))
+            try Self.appendAdmin(session, AdminRecord(time: Timestamp.format(time), operator: `operator`, action: Self.registrationAction, target: document.reference, details: details))
         }
         return document
     }
@@ -143,14 +143,19 @@ extension Registry {
         }
     }
 
+    /// The admin action that registers a document.
+    static let registrationAction = "warrant.register"
+    /// A `LIKE` pattern that every registration's admin entry matches (and few others).
+    static let registrationEntries = "%\"action\":\"\(registrationAction)\"%"
+
     /// The account (``ProcessAccount``) of `reference`'s latest registration record, if the log still holds it.
     static func registrationAccount(_ session: any SQLSession, _ reference: String) throws -> String? {
         var account: String?
         try session.forEach(
-            "SELECT entry FROM log WHERE kind = 'admin' AND entry LIKE ? ORDER BY seq DESC", "%\"action\":\"warrant.register\"%"
+            "SELECT entry FROM log WHERE kind = 'admin' AND entry LIKE ? ORDER BY seq DESC", Self.registrationEntries
         ) { row in
             guard account == nil else { return }
-            let record = try JSONDecoder().decode(AdminRecord.self, from: Data(try row.text("entry").utf8))
+            let record = try AdminRecord(entry: row.text("entry"))
             if record.target == reference { account = record.account }
         }
         return account

@@ -1,38 +1,33 @@
 import Foundation
 import WarrantGateCore
 
+/// What a report counts: the period's immigration-enforcement requests, and the immigration forms registered in it.
+public struct ReportEntries: Sendable {
+    public var requests: [ReportData.Request] = []
+    public var forms: [ReportData.Form] = []
+}
+
 /// Gathers a transparency report's figures from the log, up to a fixed tree size, so that anyone holding the log
 /// can reproduce them.
 public enum ReportBuilder {
     /// Immigration-enforcement decisions (agency category `federal-immigration`) whose requests opened in the period,
-    /// among the first `treeSize` entries of the log. The time a decision states (when its request opened) both
-    /// selects it and names its month; its `time` column, when it was committed, only narrows the search
-    /// (``EntryTime``), so that a request opened on the last evening of a month and committed in the next is counted
-    /// once, in its own month. A request's outcome counts if it is among those entries too.
+    /// and the immigration forms (``DocumentKind/isImmigrationForm``) registered in it, among the first `treeSize`
+    /// entries of the log. The time a decision states (when its request opened) both selects it and names its month;
+    /// its `time` column, when it was committed, only narrows the search (``EntryTime``), so that a request opened on
+    /// the last evening of a month and committed in the next is counted once, in its own month. A request's outcome
+    /// counts if it is among those entries too. A form counts by its `warrant.register` record's time.
     ///
     /// `archives` (oldest first) are read first, as ``ArchiveCount`` describes; without them, archived entries are
     /// not counted. A log table SQLite finds damaged or altered is refused (``SQLSession/requireIntactLog()``), unless
     /// `integrityChecked` says the caller's verification just checked it.
-    static func requests(
+    static func entries(
         database: any SQLDatabase, period: ReportPeriod, timeZone: TimeZone, treeSize: UInt64, archives: [String] = [],
         integrityChecked: Bool = false
-    ) throws -> [ReportData.Request] {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone
-        let request = { (decision: DecisionRecord, answered: Bool) -> ReportData.Request? in
-            guard decision.category == AgencyCategory.federalImmigration.rawValue, let time = Timestamp.parse(decision.time),
-                  time >= period.start, time < period.end
-            else { return nil }
-            let components = calendar.dateComponents([.year, .month], from: time)
-            return ReportData.Request(
-                time: time, month: String(format: "%04d-%02d", components.year!, components.month!), agency: decision.agency ?? "",
-                kind: ReportData.kind(of: decision.action ?? ""), effect: decision.effect, reason: decision.reason, obligations: decision.obligations,
-                subject: decision.subject, answered: answered
-            )
-        }
+    ) throws -> ReportEntries {
+        let counted = CountedEntries(period: period, timeZone: timeZone)
         return try database.read { session in
             if !integrityChecked { try session.requireIntactLog() }
-            var requests = archives.isEmpty ? [] : try ArchiveCount.requests(session, archives: archives, treeSize: treeSize, request: request)
+            var entries = archives.isEmpty ? ReportEntries() : try ArchiveCount.entries(session, archives: archives, treeSize: treeSize, counted: counted)
             // Through the time index: without statistics SQLite would read every entry up to `treeSize`.
             let index = session.dialect == .sqlite ? "INDEXED BY log_time_kind " : ""
             try session.forEach(
@@ -45,9 +40,18 @@ public enum ReportBuilder {
                 Timestamp.format(EntryTime.latestColumn(stating: period.end))
             ) { row in
                 let decision = try DecisionRecord(canonical: Array(try row.text("decision").utf8))
-                if let counted = request(decision, try Self.answered(row.optionalText("outcome"))) { requests.append(counted) }
+                if let request = counted.request(decision, answered: try Self.answered(row.optionalText("outcome"))) {
+                    entries.requests.append(request)
+                }
             }
-            return requests
+            // An admin entry's `time` column is the time its record states.
+            try session.forEach(
+                "SELECT entry FROM log \(index)WHERE kind = 'admin' AND seq <= ? AND time >= ? AND time < ? AND entry LIKE ? ORDER BY seq",
+                Int64(treeSize), Timestamp.format(period.start), Timestamp.format(period.end), Registry.registrationEntries
+            ) { row in
+                if let form = counted.form(try AdminRecord(entry: row.text("entry"))) { entries.forms.append(form) }
+            }
+            return entries
         }
     }
 
@@ -74,19 +78,54 @@ public enum ReportBuilder {
     }
 }
 
+/// Which of the log's records a report counts, and as what.
+struct CountedEntries {
+    let period: ReportPeriod
+    let calendar: Calendar
+
+    init(period: ReportPeriod, timeZone: TimeZone) {
+        self.period = period
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        self.calendar = calendar
+    }
+
+    /// The request `decision` makes the report count, if it is an immigration-enforcement request of the period.
+    func request(_ decision: DecisionRecord, answered: Bool) -> ReportData.Request? {
+        guard decision.category == AgencyCategory.federalImmigration.rawValue, let time = Timestamp.parse(decision.time), period.holds(time)
+        else { return nil }
+        return ReportData.Request(
+            time: time, month: month(of: time), agency: decision.agency ?? "", kind: ReportData.kind(of: decision.action ?? ""),
+            effect: decision.effect, reason: decision.reason, obligations: decision.obligations, subject: decision.subject, answered: answered
+        )
+    }
+
+    /// The form `record` registered, if it registered an immigration form in the period.
+    func form(_ record: AdminRecord) -> ReportData.Form? {
+        guard record.action == Registry.registrationAction, let kind = record.details["kind"].flatMap(DocumentKind.init(rawValue:)), kind.isImmigrationForm,
+              let time = Timestamp.parse(record.time), period.holds(time)
+        else { return nil }
+        return ReportData.Form(time: time, month: month(of: time), kind: kind)
+    }
+
+    private func month(of time: Date) -> String {
+        let components = calendar.dateComponents([.year, .month], from: time)
+        return String(format: "%04d-%02d", components.year!, components.month!)
+    }
+}
+
 /// The archived entries a report counts, read from `log archive`'s files: they must be the log's whole archived
 /// prefix (seq 1 through the last archived), in order, and their Merkle root at that size must be the stored tree's,
 /// so that an edited, missing or foreign entry is refused rather than counted.
 enum ArchiveCount {
-    /// The period's requests among the archived entries, in log order; `request` selects and builds each. An archived
-    /// decision's outcome may be archived too, or still in the database.
-    static func requests(
-        _ session: any SQLSession, archives: [String], treeSize: UInt64, request: (DecisionRecord, Bool) -> ReportData.Request?
-    ) throws -> [ReportData.Request] {
+    /// The period's requests and forms among the archived entries, in log order, as `counted` selects them. An
+    /// archived decision's outcome may be archived too, or still in the database.
+    static func entries(_ session: any SQLSession, archives: [String], treeSize: UInt64, counted: CountedEntries) throws -> ReportEntries {
         let through = try LogArchive.archivedThrough(session)
         guard through > 0 else { throw StoreError("--archive: this log has no archived entries") }
         var frontier = MerkleFrontier()
         var decisions: [(record: DecisionRecord, answered: Bool)] = []
+        var forms: [ReportData.Form] = []
         var pending: [String: Int] = [:]
         for path in archives {
             _ = try LogArchive.entries(path: path) { entry in
@@ -100,12 +139,14 @@ enum ArchiveCount {
                 switch entry.kind {
                 case LogKind.decision.rawValue:
                     let record = try DecisionRecord(canonical: Array(entry.entry.utf8))
-                    guard request(record, false) != nil else { return }
+                    guard counted.request(record, answered: false) != nil else { return }
                     pending[record.decisionId] = decisions.count
                     decisions.append((record, false))
                 case LogKind.outcome.rawValue:
                     guard let decisionId = entry.decisionId, let index = pending[decisionId] else { return }
                     decisions[index].answered = try ReportBuilder.answered(entry.entry)
+                case LogKind.admin.rawValue:
+                    if let form = counted.form(try AdminRecord(entry: entry.entry)) { forms.append(form) }
                 default:
                     return
                 }
@@ -124,6 +165,6 @@ enum ArchiveCount {
             )
             decisions[index].answered = try ReportBuilder.answered(try outcome?.text("entry"))
         }
-        return decisions.compactMap { request($0.record, $0.answered) }
+        return ReportEntries(requests: decisions.compactMap { counted.request($0.record, answered: $0.answered) }, forms: forms)
     }
 }

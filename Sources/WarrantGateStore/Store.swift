@@ -235,14 +235,15 @@ public final class Store: Sendable {
         try database.read { session in try session.logSize() }
     }
 
-    /// The immigration-enforcement requests of `period`, as of the tree of `treeSize` entries; archived ones only from
-    /// `archives`, every archive of the log oldest first, which must match the stored tree (see ``ArchiveCount``).
-    /// `integrityChecked`: the caller has just verified the log (``verify(key:archives:against:lastSigned:)``, whose
-    /// integrity check covers the log table), so the check is not run a second time.
-    public func reportRequests(
+    /// The immigration-enforcement requests of `period` and the immigration forms registered in it, as of the tree of
+    /// `treeSize` entries; archived ones only from `archives`, every archive of the log oldest first, which must match
+    /// the stored tree (see ``ArchiveCount``). `integrityChecked`: the caller has just verified the log
+    /// (``verify(key:archives:against:lastSigned:)``, whose integrity check covers the log table), so the check is not
+    /// run a second time.
+    public func reportEntries(
         period: ReportPeriod, timeZone: TimeZone, treeSize: UInt64, archives: [String] = [], integrityChecked: Bool = false
-    ) throws -> [ReportData.Request] {
-        try ReportBuilder.requests(
+    ) throws -> ReportEntries {
+        try ReportBuilder.entries(
             database: database, period: period, timeZone: timeZone, treeSize: treeSize, archives: archives, integrityChecked: integrityChecked
         )
     }

@@ -9,7 +9,7 @@ extension ReportTemplate: ExpressibleByArgument {}
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Count immigration-enforcement requests by kind, outcome, reason and month, for the public and oversight bodies.",
+        abstract: "Count immigration-enforcement requests and forms by kind, outcome, reason and month, for the public and oversight bodies.",
         discussion: """
             Templates follow real reporting duties: denver-council (the quarterly count to the city council),
             illinois-ag (every request with its date and handling, no names), oregon-cjc (documented declines).
@@ -74,8 +74,8 @@ struct ReportCommand: ParsableCommand {
         let verified = try verify(store, keyFiles: keyFiles, against: external)
         let signed = try LogCommand.signCheckpointIfPossible(store, keyFiles: keyFiles)
         let head = try storeCall { try store.treeHead() }
-        let requests = try storeCall {
-            try store.reportRequests(period: reportPeriod, timeZone: timeZone, treeSize: head.size, archives: archive, integrityChecked: verified)
+        let entries = try storeCall {
+            try store.reportEntries(period: reportPeriod, timeZone: timeZone, treeSize: head.size, archives: archive, integrityChecked: verified)
         }
         if !signed {
             let size = try storeCall { try store.logSize() }
@@ -87,8 +87,8 @@ struct ReportCommand: ParsableCommand {
             }
         }
         let data = ReportData(
-            period: reportPeriod, jurisdiction: jurisdiction, timeZone: timeZone, requests: requests, checkpointSize: head.size,
-            checkpointRoot: Data(head.root).base64EncodedString(), checkpointOrigin: head.origin, archived: archived,
+            period: reportPeriod, jurisdiction: jurisdiction, timeZone: timeZone, requests: entries.requests, forms: entries.forms,
+            checkpointSize: head.size, checkpointRoot: Data(head.root).base64EncodedString(), checkpointOrigin: head.origin, archived: archived,
             countedArchivedThrough: countedArchivedThrough
         )
         let renderer = ReportRenderer(data: data, template: template)
@@ -99,7 +99,7 @@ struct ReportCommand: ParsableCommand {
         }
         if let out {
             try storeCall { try PrivateFile.write(Data(text.utf8), to: out, existing: .refuse) }
-            print("wrote the \(reportPeriod.label) report (\(requests.count) requests, checkpoint size \(head.size)) to \(out)")
+            print("wrote the \(reportPeriod.label) report (\(entries.requests.count) requests, \(entries.forms.count) forms, checkpoint size \(head.size)) to \(out)")
         } else {
             print(text, terminator: "")
             try flushStandardOutput()  // a report lost on the way is not recorded as generated

@@ -47,8 +47,14 @@ struct ReportCLITests {
         let outcome = OutcomeRecord(
             decisionId: "d-2", time: "2024-01-01T00:00:10.000Z", upstreamStatus: 200, status: 200, bytes: 10, latencyMs: 1, redactedFields: 0, error: nil
         )
+        // A detainer the legal unit registered in June, archived with the refusal.
+        let detainer = AdminRecord(
+            time: "2023-06-16T12:00:00.000Z", operator: "clerk", action: "warrant.register", target: "I247A-1", details: ["kind": "detainer"]
+        )
         try await Self.append([
-            Self.decision("d-1", at: "2023-06-15T12:00:00.000Z"), Self.decision("d-2", at: "2023-12-31T23:59:00.000Z", effect: .allow),
+            Self.decision("d-1", at: "2023-06-15T12:00:00.000Z"),
+            LogEntry(kind: .admin, time: Timestamp.parse(detainer.time)!, decisionId: nil, canonical: detainer.canonical),
+            Self.decision("d-2", at: "2023-12-31T23:59:00.000Z", effect: .allow),
             LogEntry(kind: .outcome, time: Timestamp.parse(outcome.time)!, decisionId: "d-2", canonical: outcome.canonical),
             Self.decision("d-3", at: "2024-03-01T12:00:00.000Z"),
         ], to: scratch.db)
@@ -64,20 +70,20 @@ struct ReportCLITests {
         )
         #expect(counted.status == 0 && counted.stderr.isEmpty, "\(counted.stderr)")
         for line in ["counts,2023-06,records,deny,,1", "counts,2023-12,records,allow,,1", "individuals-given-access,,,allow,,1",
-                     "archives-counted,,,,entries 1…2 read from archive files,"] {
+                     "forms-registered,2023-06,detainer,,,1", "archives-counted,,,,entries 1…3 read from archive files,"] {
             #expect(counted.stdout.contains(line), "\(line): \(counted.stdout)")
         }
         #expect(!counted.stdout.contains("not counted"), "\(counted.stdout)")
         let markdown = try await Self.run(["report", "--period", "2023", "--archive", june, "--archive", december] + db)
-        #expect(markdown.stdout.contains("Entries 1…2 were read from the log's archive files, which match that tree."), "\(markdown.stdout)")
+        #expect(markdown.stdout.contains("Entries 1…3 were read from the log's archive files, which match that tree."), "\(markdown.stdout)")
 
         // The log, archives included, is verified before anything is counted.
         let unverified = "the log does NOT verify (with --archive, give every archive of the log, oldest first)"
         let refusals: [([String], String)] = [
-            (["--archive", december], "seq 1 is missing (the next entry is seq 2)\n"),
+            (["--archive", december], "seq 1 is missing (the next entry is seq 3)\n"),
             (["--archive", december], unverified),
             (["--archive", december, "--archive", june], "seq 1 is out of order\n"),
-            (["--archive", june], "seq 2 is missing (the next entry is seq 3)\n"),
+            (["--archive", june], "seq 3 is missing (the next entry is seq 4)\n"),
             (["--archive", june, "--archive", december, "--allow-archived"], "give either --archive or --allow-archived, not both"),
         ]
         for (arguments, message) in refusals {
@@ -90,7 +96,7 @@ struct ReportCLITests {
         try text.replacingOccurrences(of: #"\"effect\":\"deny\""#, with: #"\"effect\":\"allow\""#).write(toFile: edited, atomically: true, encoding: .utf8)
         #expect(try String(contentsOfFile: edited, encoding: .utf8) != text)
         let forged = try await Self.run(["report", "--period", "2023", "--archive", edited, "--archive", december] + db)
-        #expect(forged.status == 3 && forged.stderr.contains("checkpoint 1 (size 4) does not match the log") && forged.stderr.contains(unverified), "\(forged.stderr)")
+        #expect(forged.status == 3 && forged.stderr.contains("checkpoint 1 (size 5) does not match the log") && forged.stderr.contains(unverified), "\(forged.stderr)")
 
         // Another log's archive of the same shape is refused as well.
         let other = try Scratch()
@@ -99,7 +105,7 @@ struct ReportCLITests {
         let foreign = other.url.appendingPathComponent("foreign.archive").path
         #expect(try await Self.run(["log", "archive", "--before", "2024-01-01", "--out", foreign, "--db", other.db]).status == 0)
         let mixed = try await Self.run(["report", "--period", "2023", "--archive", foreign] + db)
-        #expect(mixed.status == 3 && mixed.stderr.contains("checkpoint 1 (size 4) does not match the log") && mixed.stderr.contains(unverified), "\(mixed.stderr)")
+        #expect(mixed.status == 3 && mixed.stderr.contains("checkpoint 1 (size 5) does not match the log") && mixed.stderr.contains(unverified), "\(mixed.stderr)")
     }
 
     /// An auditor's pass: rows before the latest checkpoint, edited, were counted, and a new checkpoint was signed

@@ -42,7 +42,7 @@ struct ReportTests {
         #expect(period.months == ["2026-10", "2026-11", "2026-12"])
         let head = try ReportBuilder.treeHead(database: SQLiteDatabase(pool: database.pool))
         #expect(head.size == 7)
-        let requests = try ReportBuilder.requests(database: SQLiteDatabase(pool: database.pool), period: period, timeZone: denver, treeSize: head.size)
+        let requests = try ReportBuilder.entries(database: SQLiteDatabase(pool: database.pool), period: period, timeZone: denver, treeSize: head.size).requests
         let data = ReportData(period: period, jurisdiction: "Test County", timeZone: denver, requests: requests, checkpointSize: head.size,
                               checkpointRoot: Data(head.root).base64EncodedString(), checkpointOrigin: head.origin)
         #expect(requests.count == 5)
@@ -57,7 +57,7 @@ struct ReportTests {
         ])
 
         // A report computed at an earlier tree size leaves out what came after.
-        #expect(try ReportBuilder.requests(database: SQLiteDatabase(pool: database.pool), period: period, timeZone: denver, treeSize: 3).count == 3)
+        #expect(try ReportBuilder.entries(database: SQLiteDatabase(pool: database.pool), period: period, timeZone: denver, treeSize: 3).requests.count == 3)
 
         let renderer = ReportRenderer(data: data, template: .oregonCJC)
         let html = renderer.html()

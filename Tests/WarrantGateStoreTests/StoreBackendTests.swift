@@ -314,7 +314,7 @@ struct StoreBackendTests {
         let head = try await blocking { try store.treeHead() }
         #expect(head.size == total && head.root == latest.root && head.origin == Sample.key.name)
         let period = try #require(ReportPeriod("2026-11", timeZone: Sample.denver))
-        let requests = try await blocking { try store.reportRequests(period: period, timeZone: Sample.denver, treeSize: head.size) }
+        let requests = try await blocking { try store.reportEntries(period: period, timeZone: Sample.denver, treeSize: head.size).requests }
         let immigration = expected.filter { $0.category == AgencyCategory.federalImmigration.rawValue }
         #expect(requests.map(\.time) == immigration.map { Timestamp.parse($0.time)! })
         #expect(requests.map(\.effect) == immigration.map(\.effect) && Set(requests.map(\.agency)) == ["ice-ero"] && Set(requests.map(\.month)) == ["2026-11"])
@@ -322,10 +322,62 @@ struct StoreBackendTests {
         #expect(requests.map(\.answered) == immigration.map { $0.outcome?.status == 200 })
         #expect(requests.contains { $0.answered } && requests.contains { !$0.answered })
         let earlier = UInt64(expected[20].seq)
-        let early = try await blocking { try store.reportRequests(period: period, timeZone: Sample.denver, treeSize: earlier) }
+        let early = try await blocking { try store.reportEntries(period: period, timeZone: Sample.denver, treeSize: earlier).requests }
         #expect(early.count == immigration.filter { $0.seq <= Int64(earlier) }.count)
         let december = try #require(ReportPeriod("2026-12", timeZone: Sample.denver))
-        #expect(try await blocking { try store.reportRequests(period: december, timeZone: Sample.denver, treeSize: head.size) }.isEmpty)
+        #expect(try await blocking { try store.reportEntries(period: december, timeZone: Sample.denver, treeSize: head.size).requests }.isEmpty)
+    }
+
+    @Test("reports count the immigration forms registered in a period, by kind and local month, never a judicial or consular one", arguments: Backend.testable)
+    func registeredForms(_ backend: Backend) async throws {
+        let fixture = try await StoreFixture.start(backend)
+        defer { fixture.stop() }
+        let store = try await fixture.newStore()
+        let registry = store.registry(timeZone: Sample.denver)
+        func local(_ text: String) -> Date { ISO8601DateFormatter.date(text, in: Sample.denver) }
+        // The first is registered in September in Denver, though in October in UTC; the last is after Q4.
+        let registrations: [(String, DocumentKind, String)] = [
+            ("I247A-1", .detainer, "2026-09-30T23:59:00"), ("I247A-2", .detainer, "2026-10-01T00:01:00"),
+            ("I200-1", .administrativeWarrant, "2026-10-15T09:00:00"), ("JW-1", .judicialWarrant, "2026-10-20T09:00:00"),
+            ("CN-1", .consularNotification, "2026-10-21T09:00:00"), ("I247N-1", .notificationRequest, "2026-11-02T09:00:00"),
+            ("I247A-3", .detainer, "2026-12-31T23:59:00"), ("I247A-4", .detainer, "2027-01-01T00:00:00"),
+        ]
+        for (reference, kind, time) in registrations {
+            let at = local(time)
+            _ = try await blocking { try registry.register(Sample.warrant(reference, kind: kind), operator: "clerk", at: at) }
+        }
+        let size = try await blocking { try store.logSize() }
+        func report(_ label: String, treeSize: UInt64) async throws -> ReportData {
+            let period = try #require(ReportPeriod(label, timeZone: Sample.denver))
+            let entries = try await blocking { try store.reportEntries(period: period, timeZone: Sample.denver, treeSize: treeSize) }
+            return ReportData(period: period, jurisdiction: "Test", timeZone: Sample.denver, requests: entries.requests, forms: entries.forms,
+                              checkpointSize: treeSize, checkpointRoot: "", checkpointOrigin: "")
+        }
+        let q4 = try await report("2026-Q4", treeSize: size)
+        #expect(q4.requests.isEmpty)
+        #expect(q4.forms.map(\.kind) == [.detainer, .administrativeWarrant, .notificationRequest, .detainer])
+        #expect(q4.forms.map(\.month) == ["2026-10", "2026-10", "2026-11", "2026-12"])
+        #expect(try await report("2026-09", treeSize: size).forms.map(\.kind) == [.detainer])
+        #expect(try await report("2027-01", treeSize: size).forms.count == 1)
+        // As of an earlier tree, the registrations after it are not counted.
+        #expect(try await report("2026-Q4", treeSize: size - 2).forms.count == 3)
+
+        let markdown = ReportRenderer(data: q4, template: .nycDetainers).markdown()
+        #expect(markdown.contains("## Immigration forms received") && markdown.contains("Registered in this period: **4**."), "\(markdown)")
+        #expect(markdown.contains("| month | administrative warrant (I-200, I-205) | detainer (I-247A) | request for notification (I-247N) |"))
+        for row in ["| 2026-10 | 1 | 1 | 0 | 0 | 0 | 2 |", "| 2026-11 | 0 | 0 | 1 | 0 | 0 | 1 |", "| 2026-12 | 0 | 1 | 0 | 0 | 0 | 1 |"] {
+            #expect(markdown.contains(row), "\(row): \(markdown)")
+        }
+        let csv = ReportRenderer(data: q4, template: .denverCouncil).csv()
+        for line in ["forms-registered,2026-10,administrative-warrant,,,1", "forms-registered,2026-10,detainer,,,1",
+                     "forms-registered,2026-11,notification-request,,,1", "forms-registered,2026-12,detainer,,,1"] {
+            #expect(csv.contains("\r\n\(line)\r\n"), "\(line): \(csv)")
+        }
+        let html = ReportRenderer(data: q4, template: .californiaTruth).html()
+        #expect(html.contains("<h2>Immigration forms received</h2>") && html.contains("<tr><td>2026-11</td><td>0</td><td>0</td><td>1</td><td>0</td><td>0</td><td>1</td></tr>"))
+        let none = ReportRenderer(data: try await report("2026-08", treeSize: size), template: nil)
+        #expect(none.markdown().contains("Registered in this period: **0**.") && !none.markdown().contains("| month | administrative warrant"))
+        #expect(!none.csv().contains("forms-registered"))
     }
 
     @Test("reports and exports: a request is counted and printed by the time it opened, not the time it was committed", arguments: Backend.testable)
@@ -351,7 +403,7 @@ struct StoreBackendTests {
         let size = try await blocking { try store.logSize() }
         func report(_ label: String) async throws -> ReportData {
             let period = try #require(ReportPeriod(label, timeZone: Sample.denver))
-            let requests = try await blocking { try store.reportRequests(period: period, timeZone: Sample.denver, treeSize: size) }
+            let requests = try await blocking { try store.reportEntries(period: period, timeZone: Sample.denver, treeSize: size).requests }
             return ReportData(period: period, jurisdiction: "Test", timeZone: Sample.denver, requests: requests, checkpointSize: size,
                               checkpointRoot: "", checkpointOrigin: "")
         }

@@ -231,7 +231,7 @@ struct TamperEvidenceTests {
         let intact = SQLiteDatabase(pool: database.pool)
         #expect(try verify(database).ok)
         #expect(try LogExporter(database: intact).forEachRow(since) { _ in } == 8)
-        #expect(try ReportBuilder.requests(database: intact, period: period, timeZone: .gmt, treeSize: 8).count == 4)
+        #expect(try ReportBuilder.entries(database: intact, period: period, timeZone: .gmt, treeSize: 8).requests.count == 4)
         try await database.pool.writeWithoutTransaction { db in
             try db.execute(sql: "DROP INDEX log_time_kind")
             try db.execute(sql: "CREATE INDEX log_time_kind ON log(time, kind) WHERE seq <> 4")
@@ -244,7 +244,7 @@ struct TamperEvidenceTests {
         #expect(!report.ok)
         #expect(report.problems.contains { $0.contains("integrity check") && $0.contains("log_time_kind") }, "\(report.problems)")
         #expect(throws: StoreError.self) { try LogExporter(database: altered).forEachRow(since) { _ in } }
-        #expect(throws: StoreError.self) { try ReportBuilder.requests(database: altered, period: period, timeZone: .gmt, treeSize: 8) }
+        #expect(throws: StoreError.self) { try ReportBuilder.entries(database: altered, period: period, timeZone: .gmt, treeSize: 8).requests }
     }
 
     @Test("truncating the tail is detected by the last checkpoint")

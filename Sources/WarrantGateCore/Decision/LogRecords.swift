@@ -331,6 +331,11 @@ public struct AdminRecord: Sendable, Codable, Equatable {
         self.details = details
     }
 
+    /// Decodes an admin entry as the log holds it.
+    public init(entry: String) throws {
+        self = try JSONDecoder().decode(AdminRecord.self, from: Data(entry.utf8))
+    }
+
     public var canonical: [UInt8] {
         var json = CanonicalJSON()
         json.field("time", time)

@@ -38,6 +38,11 @@ public struct ReportPeriod: Sendable, Equatable {
         self.end = end
         self.months = (0..<count).map { String(format: "%04d-%02d", year + (firstMonth - 1 + $0) / 12, (firstMonth - 1 + $0) % 12 + 1) }
     }
+
+    /// Whether `time` falls in the period.
+    public func holds(_ time: Date) -> Bool {
+        time >= start && time < end
+    }
 }
 
 /// The entries `log archive` has moved out of the database: a report computed from the database cannot count them.
@@ -97,10 +102,26 @@ public struct ReportData: Sendable {
         }
     }
 
+    /// One of the federal immigration authorities' own forms (``DocumentKind/isImmigrationForm``) that the legal
+    /// unit registered: a request the jail received on paper, counted by when it was registered. It authorises
+    /// nothing; the judicial documents an agency brings are counted through the requests they let through.
+    public struct Form: Sendable {
+        public let time: Date
+        public let month: String
+        public let kind: DocumentKind
+
+        public init(time: Date, month: String, kind: DocumentKind) {
+            self.time = time
+            self.month = month
+            self.kind = kind
+        }
+    }
+
     public let period: ReportPeriod
     public let jurisdiction: String
     public let timeZone: TimeZone
     public let requests: [Request]
+    public let forms: [Form]
     /// The tree size and root of the checkpoint the report was computed from (every entry up to that size).
     public let checkpointSize: UInt64
     public let checkpointRoot: String
@@ -112,13 +133,14 @@ public struct ReportData: Sendable {
     public let countedArchivedThrough: UInt64?
 
     public init(
-        period: ReportPeriod, jurisdiction: String, timeZone: TimeZone, requests: [Request], checkpointSize: UInt64, checkpointRoot: String,
-        checkpointOrigin: String, archived: ArchivedEntries? = nil, countedArchivedThrough: UInt64? = nil
+        period: ReportPeriod, jurisdiction: String, timeZone: TimeZone, requests: [Request], forms: [Form] = [], checkpointSize: UInt64,
+        checkpointRoot: String, checkpointOrigin: String, archived: ArchivedEntries? = nil, countedArchivedThrough: UInt64? = nil
     ) {
         self.period = period
         self.jurisdiction = jurisdiction
         self.timeZone = timeZone
         self.requests = requests
+        self.forms = forms
         self.checkpointSize = checkpointSize
         self.checkpointRoot = checkpointRoot
         self.checkpointOrigin = checkpointOrigin
@@ -140,6 +162,25 @@ public struct ReportData: Sendable {
             if action.hasPrefix("records.") { return "records" }
             return "other"
         }
+    }
+
+    /// The forms a report counts, in the order it lists them.
+    public static let formKinds = DocumentKind.allCases.filter(\.isImmigrationForm)
+
+    /// A form's kind as a report names it, with the DHS form numbers people know it by.
+    public static func name(of form: DocumentKind) -> String {
+        switch form {
+        case .detainer: "detainer (I-247A)"
+        case .administrativeWarrant: "administrative warrant (I-200, I-205)"
+        case .notificationRequest: "request for notification (I-247N)"
+        case .administrativeSubpoena: "administrative subpoena"
+        case .immigrationJudgeOrder: "immigration judge's order"
+        default: form.rawValue
+        }
+    }
+
+    public func formCount(month: String? = nil, kind: DocumentKind? = nil) -> Int {
+        forms.filter { (month == nil || $0.month == month) && (kind == nil || $0.kind == kind) }.count
     }
 
     public static let kinds = ["interview or visit", "release date", "records", "custody status", "hold", "transfer", "arrest", "secure area", "other"]

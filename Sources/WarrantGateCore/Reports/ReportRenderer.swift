@@ -78,6 +78,12 @@ public struct ReportRenderer {
                 }
             }
         }
+        for month in data.period.months {
+            for kind in ReportData.formKinds {
+                let count = data.formCount(month: month, kind: kind)
+                if count > 0 { lines.append(["forms-registered", month, kind.rawValue, "", "", String(count)]) }
+            }
+        }
         for (reason, count) in data.denialReasons { lines.append(["denial-reasons", "", "", "deny", reason, String(count)]) }
         for (obligation, allowed, denied) in data.obligationCounts {
             if allowed > 0 { lines.append(["obligations", "", "", "allow", obligation, String(allowed)]) }
@@ -106,6 +112,15 @@ public struct ReportRenderer {
             let counts = ReportData.kinds.map { String(data.count(month: month, kind: $0)) }
             out += "| \(month) | " + counts.joined(separator: " | ") + " | \(data.count(month: month, effect: .allow)) | \(data.count(month: month, effect: .deny)) | \(data.count(month: month)) |\n"
         }
+        out += "\n## \(Self.formsHeading)\n\n\(Self.formsNote) Registered in this period: **\(data.forms.count)**.\n\n"
+        if !data.forms.isEmpty {
+            out += "| month | " + ReportData.formKinds.map(ReportData.name(of:)).joined(separator: " | ") + " | total |\n"
+            out += "|---|" + String(repeating: "---|", count: ReportData.formKinds.count + 1) + "\n"
+            for month in data.period.months {
+                let counts = ReportData.formKinds.map { String(data.formCount(month: month, kind: $0)) }
+                out += "| \(month) | " + counts.joined(separator: " | ") + " | \(data.formCount(month: month)) |\n"
+            }
+        }
         out += "\n## Reasons for denial\n\n| reason | count |\n|---|---|\n"
         for (reason, count) in data.denialReasons { out += "| \(reason) | \(count) |\n" }
         if !data.obligationCounts.isEmpty {
@@ -119,6 +134,12 @@ public struct ReportRenderer {
         out += "\n---\n\n\(provenance.replacingOccurrences(of: data.checkpointOrigin, with: Self.markdownText(data.checkpointOrigin)))\n"
         return out
     }
+
+    static let formsHeading = "Immigration forms received"
+    static let formsNote = """
+        Detainers, administrative warrants and other forms of the federal immigration authorities, counted when the legal \
+        unit registered them. None of them authorises access; judicial warrants are counted through the requests above.
+        """
 
     /// An operator's text (the jurisdiction, the log's origin) as Markdown shows it: each character that would make
     /// a link, an image, emphasis, code, a table cell or HTML escaped with a backslash.
@@ -145,7 +166,16 @@ public struct ReportRenderer {
             body += "<tr><td>\(month)</td>" + ReportData.kinds.map { "<td>\(data.count(month: month, kind: $0))</td>" }.joined()
             body += "<td>\(data.count(month: month, effect: .allow))</td><td>\(data.count(month: month, effect: .deny))</td><td>\(data.count(month: month))</td></tr>\n"
         }
-        body += "</tbody></table>\n<h2>Denials by reason</h2>\n<table><thead><tr><th>reason</th><th>count</th></tr></thead><tbody>\n"
+        body += "</tbody></table>\n<h2>\(Self.formsHeading)</h2>\n<p>\(escape(Self.formsNote)) Registered in this period: <strong>\(data.forms.count)</strong>.</p>\n"
+        if !data.forms.isEmpty {
+            body += "<table><thead><tr><th>month</th>" + ReportData.formKinds.map { "<th>\(escape(ReportData.name(of: $0)))</th>" }.joined() + "<th>total</th></tr></thead><tbody>\n"
+            for month in data.period.months {
+                body += "<tr><td>\(month)</td>" + ReportData.formKinds.map { "<td>\(data.formCount(month: month, kind: $0))</td>" }.joined()
+                body += "<td>\(data.formCount(month: month))</td></tr>\n"
+            }
+            body += "</tbody></table>\n"
+        }
+        body += "<h2>Denials by reason</h2>\n<table><thead><tr><th>reason</th><th>count</th></tr></thead><tbody>\n"
         for (reason, count) in data.denialReasons { body += "<tr><td><code>\(escape(reason))</code></td><td>\(count)</td></tr>\n" }
         body += "</tbody></table>\n"
         if !data.obligationCounts.isEmpty {

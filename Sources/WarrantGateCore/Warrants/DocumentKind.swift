@@ -31,6 +31,17 @@ public enum DocumentKind: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// Whether the kind is a form of the federal immigration authorities (ICE's warrants, detainers, requests for
+    /// notification and subpoenas, an immigration judge's order): a request to the jail, which reports count as
+    /// received when the legal unit registers one.
+    public var isImmigrationForm: Bool {
+        switch self {
+        case .administrativeWarrant, .detainer, .notificationRequest, .administrativeSubpoena, .immigrationJudgeOrder: true
+        case .judicialWarrant, .criminalArrestWarrant, .searchWarrant, .probableCauseDetermination, .courtOrder, .judicialSubpoena,
+             .consularNotification: false
+        }
+    }
+
     /// Whether the document belongs to a criminal matter, a civil one, or either; immigration proceedings are civil.
     public var nature: DocumentNature {
         switch self {
