@@ -66,6 +66,14 @@ struct ForwardCommand: ParsableCommand {
                 guard start <= last else { throw CLIError(.usage, "--start-at \(first) is past the log's end (its last entry is seq \(last))") }
             }
             let cursorPath = state ?? "\(location.filesDirectory)/forward-\(destination.host)-\(destination.port).cursor"
+            if let sudo = SudoInvocation.current, let state {
+                // The cursor is replaced by a rename as the service account: through a directory the operator could swap
+                // for a link, or by a name of their choosing, it would land on the store's database or the signing key.
+                guard URL(fileURLWithPath: state).lastPathComponent.hasSuffix(".cursor") else {
+                    throw CLIError(.refused, "run through sudo, --state must name a file ending in .cursor")
+                }
+                try sudo.checkTrustedPath(state, what: "--state")
+            }
             let settings = SyslogForwarderSettings(hostname: hostname ?? ProcessInfo.processInfo.hostName)
             let forwarder = SyslogForwarder(store: store, destination: destination, cursorPath: cursorPath, settings: settings, logger: logger)
             do {

@@ -343,6 +343,17 @@ extension LogCommand {
 
         func run() throws {
             guard retentionDays >= 1 else { throw CLIError(.usage, "--retention-days must be 1 or more (got \(retentionDays))") }
+            if let sudo = SudoInvocation.current {
+                // The archive is then the entries' only copy: in a directory the operator may change, one person could
+                // delete a year of the log; with a shorter retention, every entry older than a day.
+                guard retentionDays >= LogArchive.defaultRetentionDays else {
+                    throw CLIError(.refused, """
+                        run through sudo, --retention-days may not be below \(LogArchive.defaultRetentionDays): a shorter retention is for the \
+                        service account itself to apply, from a root shell (runuser -u warrant-gate)
+                        """)
+                }
+                try sudo.checkTrustedPath(out, what: "--out")
+            }
             let cutoff = try parseInstant(before, dayStartsIn: .gmt)
             let earliest = Date().addingTimeInterval(-Double(retentionDays) * 86400)
             guard cutoff <= earliest else {

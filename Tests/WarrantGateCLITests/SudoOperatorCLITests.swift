@@ -76,6 +76,34 @@ struct SudoOperatorCLITests {
         }
     }
 
+    /// An attacker's pass over the Debian package: `forward syslog --state` in a directory of the operator's, swapped
+    /// for a link to the state directory between two saves, renamed the cursor over the signing key or the database;
+    /// and `log archive` to a file of the operator's, with a retention of one day, let one person delete the log.
+    @Test("run through sudo, forward's cursor and log archive's output are kept from the operator's directories")
+    func cursorAndArchive() throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        #expect(try CLIProcess.run(["advisement", "record", "--subject", "2017-000789", "--language", "es", "--by", "Dep. Ortiz"] + db).status == 0)
+        let link = scratch.url.appendingPathComponent("link").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: scratch.url.path)
+        let forward = ["forward", "syslog", "--to", "127.0.0.1:9", "--once"] + db
+        let refusals: [([String], String)] = [
+            (forward + ["--state", scratch.url.appendingPathComponent("log-signing.key").path], "--state must name a file ending in .cursor"),
+            (forward + ["--state", link + "/siem.cursor"], "--state may not pass through \(link), a symbolic link"),
+            (["log", "archive", "--before", "2020-01-01", "--out", scratch.url.appendingPathComponent("a.archive").path, "--retention-days", "1"] + db,
+             "--retention-days may not be below 365"),
+            (["log", "archive", "--before", "2020-01-01", "--out", link + "/a.archive"] + db, "--out may not pass through \(link), a symbolic link"),
+        ]
+        for (arguments, message) in refusals {
+            let refused = try Self.run(arguments, sudoUser: "alice")
+            #expect(refused.status == 3 && refused.stderr.contains(message), "\(arguments): \(refused.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch.url.appendingPathComponent("a.archive").path))
+        // Without sudo, the operator's own files are theirs to place.
+        let own = try CLIProcess.run(["log", "archive", "--before", "2020-01-01", "--out", link + "/a.archive", "--retention-days", "1"] + db)
+        #expect(!own.stderr.contains("may not"), "\(own.stderr)")
+    }
+
     /// An attacker's pass over the Debian package: `--db-password-file` named the log signing key (0600, the service
     /// account's), whose line the CLI sent as the password to a server of the operator's; and `--courts` named the
     /// operator's own list, so their forged court signature showed "verified" to the person approving.
