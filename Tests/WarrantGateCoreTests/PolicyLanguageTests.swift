@@ -1016,6 +1016,12 @@ struct PolicyLanguageTests {
         try FileManager.default.createSymbolicLink(atPath: folder.url.appendingPathComponent("linked.yaml").path, withDestinationPath: "l1.yaml")
         try folder.write("via-link.yaml", "policy: v\ninclude: linked.yaml\n")
         #expect(folder.error("via-link.yaml") == nil)
+
+        // A policy, or a file it includes, that every account on the host may rewrite is refused.
+        #expect(chmod(folder.url.appendingPathComponent("l1.yaml").path, 0o666) == 0)
+        #expect(folder.error("l2.yaml")?.contains("every account may write to it") == true, "\(folder.error("l2.yaml") ?? "loaded")")
+        #expect(chmod(folder.url.appendingPathComponent("l1.yaml").path, 0o664) == 0)
+        #expect(folder.error("l2.yaml") == nil)
     }
 
     @Test("replaces: an unknown id is refused listing the ids; a rule replaced twice is refused")

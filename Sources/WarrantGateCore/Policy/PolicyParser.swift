@@ -72,7 +72,7 @@ public enum PolicyParser {
     }
 
     private static func load(path: String, includedBy: [String]) throws -> Policy {
-        try parse(YAMLNode.readText(path: path, what: "policy file"), file: path, includedBy: includedBy)
+        try parse(YAMLNode.readText(path: path, what: "policy file", governing: true), file: path, includedBy: includedBy)
     }
 
     /// Reads a policy; `includedBy` lists the files that include this one, outermost first.

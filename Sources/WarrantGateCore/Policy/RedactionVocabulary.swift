@@ -14,7 +14,7 @@ public struct RedactionProfile: Sendable, Equatable {
     static let keys: Set<String> = ["profile", "title", "namespaces", "concepts"]
 
     public static func load(path: String) throws -> RedactionProfile {
-        try parse(YAMLNode.readText(path: path, what: "profile file"), file: path)
+        try parse(YAMLNode.readText(path: path, what: "profile file", governing: true), file: path)
     }
 
     public static func parse(_ text: String, file: String) throws -> RedactionProfile {

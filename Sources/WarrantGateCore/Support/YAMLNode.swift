@@ -54,8 +54,9 @@ public struct YAMLNode {
     }
 
     /// Reads a file's text: a regular file (or a link to one) of at most `maximumFileSize` bytes, UTF-8. A device or
-    /// FIFO, which could be read without end or block the reader, is refused before anything is read from it.
-    public static func readText(path: String, what: String = "file") throws -> String {
+    /// FIFO, which could be read without end or block the reader, is refused before anything is read from it. With
+    /// `governing` (the configuration, a policy, a list it trusts), so is a file every account may write to.
+    public static func readText(path: String, what: String = "file", governing: Bool = false) throws -> String {
         // Opened without blocking, so that a FIFO does not wait here for a writer, and without making a terminal the
         // process's own; then checked for what it is.
         let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
@@ -66,6 +67,10 @@ public struct YAMLNode {
         var status = stat()
         guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
             throw FileError(file: path, line: nil, message: "cannot read \(what): it is not a regular file")
+        }
+        // Every account on the host could rewrite the gateway's configuration or the law it enforces.
+        guard !governing || status.st_mode & S_IWOTH == 0 else {
+            throw FileError(file: path, line: nil, message: "cannot read \(what): every account may write to it (chmod o-w \(path))")
         }
         guard status.st_size <= maximumFileSize else {
             throw FileError(file: path, line: nil, message: "file is larger than \(maximumFileSize) bytes")
@@ -85,7 +90,7 @@ public struct YAMLNode {
 
     /// Reads and parses a file.
     public static func load(path: String) throws -> YAMLNode {
-        try parse(readText(path: path), file: path)
+        try parse(readText(path: path, governing: true), file: path)
     }
 
     public func error(_ message: String) -> FileError {
