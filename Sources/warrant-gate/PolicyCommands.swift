@@ -111,16 +111,19 @@ struct PolicyCommand: ParsableCommand {
                     continue
                 }
                 let directory = agencies ?? ((suite.policyPath as NSString).deletingLastPathComponent as NSString).appendingPathComponent("agencies.yaml")
-                let declared: Set<AgencyCategory>
+                var declared: Set<AgencyCategory> = []
+                var listed: [String: AgencyCategory] = [:]
                 do {
-                    declared = FileManager.default.fileExists(atPath: directory)
-                        ? Set(try AgencyDirectoryFile.declaredCategories(YAMLNode.load(path: directory))) : []
+                    if FileManager.default.fileExists(atPath: directory) {
+                        declared = Set(try AgencyDirectoryFile.declaredCategories(YAMLNode.load(path: directory)))
+                        for agency in try AgencyDirectoryFile.listing(path: directory) { listed[agency.id] = agency.category }
+                    }
                 } catch {
                     printEscaped("FAIL  \(error)")
                     failed += 1
                     continue
                 }
-                let failures = suite.run(against: policy, declaredCategories: declared)
+                let failures = suite.run(against: policy, declaredCategories: declared, listedAgencies: listed)
                 for failure in failures {
                     printEscaped("FAIL  \(file):\(failure.line ?? 0): \(failure.name)")
                     for problem in failure.problems { printEscaped("        \(problem)") }

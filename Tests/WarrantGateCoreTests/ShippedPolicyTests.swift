@@ -14,7 +14,11 @@ struct ShippedPolicyTests {
         #expect(policy.warnings.isEmpty, "\(policy.warnings)")
         let suite = try PolicyTestFile.load(path: Repository.path("policies/tests/\(name).yaml"))
         #expect(suite.cases.count >= 5)
-        let failures = suite.run(against: policy)
+        // As `policy test` runs it: beside the shipped agency directory, whose agencies keep their categories.
+        let directory = Repository.path("policies/agencies.yaml")
+        let declared = try Set(AgencyDirectoryFile.declaredCategories(YAMLNode.load(path: directory)))
+        let listed = Dictionary(uniqueKeysWithValues: try AgencyDirectoryFile.listing(path: directory).map { ($0.id, $0.category) })
+        let failures = suite.run(against: policy, declaredCategories: declared, listedAgencies: listed)
         for failure in failures { Issue.record("\(name): \(failure.name): \(failure.problems.joined(separator: "; "))") }
     }
 
@@ -38,7 +42,7 @@ struct ShippedPolicyTests {
 
     /// An attacker's pass over `policy test`: a case with a misspelt category matched no permit, so a case expecting
     /// a denial passed against a policy that allows; and an empty file passed.
-    @Test("a test case's category must be built in or tested by the policy; a file without cases is refused")
+    @Test("a test case's category must be built in or tested by the policy, and a listed agency's own; a file without cases is refused")
     func caseCategoryAndEmptyFile() throws {
         let file = try TestFileDirectory()
         defer { file.remove() }
@@ -65,6 +69,20 @@ struct ShippedPolicyTests {
                 expect: { effect: deny }
             """.write(to: file.url, atomically: true, encoding: .utf8)
         #expect(try PolicyTestFile.load(path: file.path).run(against: try Repository.denver(), declaredCategories: declared).isEmpty)
+        // A policy-tests pass: a case that made ICE jail staff passed, proving an allow ICE can never get.
+        let listed = Dictionary(uniqueKeysWithValues: try AgencyDirectoryFile.listing(path: Repository.path("policies/agencies.yaml")).map { ($0.id, $0.category) })
+        try """
+            policy: \(Repository.path("policies/denver.yaml"))
+            cases:
+              - name: ICE as jail staff
+                agency: { id: ice-ero, category: jail-staff }
+                request: { path: /records/inmates/2017-000123 }
+                expect: { effect: allow }
+            """.write(to: file.url, atomically: true, encoding: .utf8)
+        let disguised = try PolicyTestFile.load(path: file.path).run(against: try Repository.denver(), declaredCategories: declared, listedAgencies: listed)
+        #expect(disguised.first?.problems == [
+            "agency 'ice-ero' is federal-immigration in the agency directory, not jail-staff: give another id for a made-up agency",
+        ], "\(disguised)")
         try "policy: \(Repository.path("policies/denver.yaml"))\ncases: []\n".write(to: file.url, atomically: true, encoding: .utf8)
         #expect(throws: FileError.self) { try PolicyTestFile.load(path: file.path) }
     }

@@ -86,8 +86,11 @@ public struct PolicyTestFile: Sendable {
     }
 
     /// Runs every case against `policy`: the failures, broken cases first, each case once. A case's agency category
-    /// must be built in, tested by a rule, or among `declaredCategories` (the agency directory's).
-    public func run(against policy: Policy, declaredCategories: Set<AgencyCategory> = []) -> [Failure] {
+    /// must be built in, tested by a rule, or among `declaredCategories` (the agency directory's), and an agency the
+    /// directory lists (`listedAgencies`, by id) must have the category it lists.
+    public func run(
+        against policy: Policy, declaredCategories: Set<AgencyCategory> = [], listedAgencies: [String: AgencyCategory] = [:]
+    ) -> [Failure] {
         let stages = RequestStages(policy: policy)
         var failures = brokenCases.map { Failure(name: $0.name ?? "(unnamed)", line: $0.line, problems: [$0.error]) }
         let categories = policy.categoriesTested.union(AgencyCategory.builtIn).union(declaredCategories)
@@ -97,6 +100,11 @@ public struct PolicyTestFile: Sendable {
             let category = testCase.request.agency.category
             if !categories.contains(category) {
                 undeclared.append("agency category '\(category.rawValue)' is neither built in, declared in the agency directory, nor tested by any rule of the policy")
+            }
+            // A case that gave ICE another category would pass for what ICE can never be.
+            let id = testCase.request.agency.id
+            if let listed = listedAgencies[id], listed != category {
+                undeclared.append("agency '\(id)' is \(listed.rawValue) in the agency directory, not \(category.rawValue): give another id for a made-up agency")
             }
             guard undeclared.isEmpty else {
                 failures.append(Failure(name: testCase.name, line: testCase.line, problems: undeclared))
