@@ -42,8 +42,8 @@ struct WarrantCommand: ParsableCommand {
         @Option(help: "judicial-warrant, court-order, judicial-subpoena, administrative-warrant, detainer, administrative-subpoena or immigration-judge-order.")
         var kind: DocumentKind
         @Option(help: "The agency the document was issued to (an agency id).") var agency: String
-        @Option(help: "Booking numbers it names, comma-separated.") var subject: String
-        @Option(help: "Actions it covers, comma-separated (records.read, visitation.schedule, …); action#field limits one action to that field (records.release-date#scheduledRelease).") var scope: String
+        @Option(help: "Booking numbers it names, comma-separated or the option repeated.") var subject: [String]
+        @Option(help: "Actions it covers, comma-separated or the option repeated (records.read, visitation.schedule, …); action#field limits one action to that field (records.release-date#scheduledRelease).") var scope: [String]
         @Option(help: "Last day of validity, YYYY-MM-DD: in force to the end of that day in the policy's time zone.") var expires: String
         @Option(help: "The issuing court; for a scan verified as signed, the signing court's name in courts.yaml, which it defaults to.", transform: FreeText.composed)
         var court: String?
@@ -72,7 +72,7 @@ struct WarrantCommand: ParsableCommand {
             let staged = try content.map { data in try storeCall { try DocumentStore(filesDirectory: admin.location().filesDirectory).stage(data) } }
             defer { staged?.output.discard() }
             let registration = DocumentRegistration(
-                reference: reference, kind: kind, agency: agency, subjects: list(subject), scope: list(scope), expires: expires,
+                reference: reference, kind: kind, agency: agency, subjects: subject.flatMap(list), scope: scope.flatMap(list), expires: expires,
                 court: issuingCourt, judge: judge, caseNumber: caseNumber, documentSHA256: staged?.digest, noDocumentReason: noDocument,
                 signature: recordedSignature
             )

@@ -102,9 +102,13 @@ struct WarrantCLITests {
         #expect(try CLIProcess.run(["settings", "two-person-rule", "off", "--reason", "night shift", "--operator", "undersheriff"] + db).status == 0)
         let registered = try CLIProcess.run(["warrant", "register", "--time-zone", "America/Denver", "--reference", "CO-1", "--kind", "court-order", "--agency", "ice-ero",
                                              "--subject", "2017-000123", "--scope", "records.read", "--expires", "2099-01-01", "--court", "Denver District Court",
-                                             "--judge", "Hon. P. Ortiz", "--case", "26CR1", "--no-document", "read into the record"] + db)
+                                             "--judge", "Hon. P. Ortiz", "--case", "26CR1", "--no-document", "read into the record",
+                                             // Repeated options add to the list, as commas do.
+                                             "--subject", "2017-000456", "--scope", "visitation.schedule,visitation.cancel"] + db)
         #expect(registered.stdout.contains("as active"))
-        #expect(try CLIProcess.run(["warrant", "show", "CO-1"] + db).stdout.contains("two-person rule off"))
+        let shown = try CLIProcess.run(["warrant", "show", "CO-1"] + db).stdout
+        #expect(shown.contains("two-person rule off"))
+        #expect(shown.contains("records.read, visitation.schedule, visitation.cancel") && shown.contains("2017-000123, 2017-000456"), "\(shown)")
     }
 
     @Test("a Persian reason and a Vietnamese name typed with separate accents are stored and read back composed (NFC)")
