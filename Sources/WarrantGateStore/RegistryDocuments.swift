@@ -130,9 +130,7 @@ extension Registry {
                 }
             }
             guard entry.document.expiresAt > time else { throw StoreError("\(reference) expired on \(entry.document.expires) and cannot be approved") }
-            try session.execute(
-                "UPDATE documents SET status = 'active', approved_by = ?, approved_at = ? WHERE reference = ?", `operator`, Timestamp.format(time), reference
-            )
+            // The record first: on PostgreSQL, the approval must follow its record as the log's last entry.
             try Self.appendAdmin(session, AdminRecord(
                 time: Timestamp.format(time), operator: `operator`, action: "warrant.approve", target: reference,
                 details: [
@@ -140,6 +138,9 @@ extension Registry {
                     "terms": entry.document.termsFingerprint,
                 ]
             ))
+            try session.execute(
+                "UPDATE documents SET status = 'active', approved_by = ?, approved_at = ? WHERE reference = ?", `operator`, Timestamp.format(time), reference
+            )
         }
     }
 

@@ -187,6 +187,9 @@ extension StoreBackendTests {
             #expect(await refusal(cluster, as: Self.gatewayRole, "UPDATE documents SET status = 'active' WHERE reference = 'JW-SHORT'") == "P0001")
             #expect(await refusal(cluster, as: Self.adminRole, "UPDATE documents SET status = 'active' WHERE reference = 'JW-SHORT'") == "P0001")
             #expect(await refusal(cluster, as: Self.gatewayRole, "UPDATE documents SET status = 'active' WHERE reference = 'JW-PENDING'") == "P0001")
+            // A PostgreSQL pass: the admin's role approved in SQL, with no record in the log.
+            let approvedInSQL = "UPDATE documents SET status = 'active', approved_by = 'Supervisor', approved_at = 'x' WHERE reference = 'JW-PENDING'"
+            #expect(await refusal(cluster, as: Self.adminRole, approvedInSQL) == "P0001")
             #expect(await refusal(cluster, as: Self.adminRole, "UPDATE documents SET scope = '[\"records.read\",\"custody.hold\"]' WHERE reference = 'JW-1'") == "P0001")
             #expect(await refusal(cluster, as: Self.adminRole, "DELETE FROM documents WHERE reference = 'JW-1'") == "42501")
             // A PostgreSQL pass: who approved an active warrant, its successor and its reason are written with the move

@@ -356,9 +356,21 @@ public enum PostgresSchema {
             IF NEW.status_reason IS DISTINCT FROM OLD.status_reason AND NEW.status IS NOT DISTINCT FROM OLD.status THEN
                 RAISE EXCEPTION 'a document''s status reason is written only with its status';
             END IF;
+            -- The database sees one admin role for every clerk, so an approval is the CLI's: its warrant.approve record,
+            -- naming this document and its approver, is the log's last entry and this transaction's own. An approval
+            -- made in SQL is then in the log too, whatever names it gives.
+            IF OLD.status = 'pending' AND NEW.status = 'active'
+               AND NOT pg_catalog.pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER')
+               AND NOT EXISTS (
+                   SELECT 1 FROM log WHERE seq = (SELECT size FROM tree_frontier WHERE id = 1) AND kind = 'admin'
+                       AND xmin::text = (pg_catalog.txid_current() % 4294967296)::text
+                       AND entry::jsonb ->> 'action' = 'warrant.approve' AND entry::jsonb ->> 'target' = NEW.reference
+                       AND entry::jsonb ->> 'operator' = NEW.approved_by) THEN
+                RAISE EXCEPTION 'a document is approved only with its warrant.approve record, appended as the log''s last entry in the same transaction';
+            END IF;
             IF NEW.status IS DISTINCT FROM OLD.status AND NOT (
                    (OLD.status = 'pending' AND NEW.status = 'active' AND NEW.approved_by IS NOT NULL
-                    AND (OLD.two_person_rule = 0 OR NEW.approved_by <> OLD.registered_by))
+                    AND (OLD.two_person_rule = 0 OR pg_catalog.lower(NEW.approved_by) <> pg_catalog.lower(OLD.registered_by)))
                 OR (OLD.status IN ('active', 'pending') AND NEW.status = 'revoked')
                 OR (OLD.status = 'active' AND NEW.status = 'superseded' AND NEW.superseded_by IS NOT NULL)
                 OR (OLD.status IN ('active', 'pending') AND NEW.status = 'expired' AND OLD.expires_at <= extract(epoch FROM pg_catalog.now()))) THEN
