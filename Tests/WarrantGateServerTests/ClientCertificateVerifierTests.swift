@@ -1,5 +1,7 @@
+import Crypto
 import Foundation
 import NIOSSL
+import SwiftASN1
 import Synchronization
 import Testing
 import WarrantGateCore
@@ -36,6 +38,55 @@ struct ClientCertificateVerifierTests {
         #expect(await verifier.refusal([presented]) == nil)
         verifier.replace(trust: .init(roots: roots, revokedSerials: [identity.serial]))
         #expect(await verifier.refusal([presented])?.kind == .denyListed)
+    }
+
+    /// A chain of a root, a sub-CA and an agency's leaf, as an agency whose certificates a sub-CA issues presents it.
+    private static func subordinateChain() throws -> (root: Certificate, sub: NIOSSLCertificate, leaf: NIOSSLCertificate) {
+        let now = Date()
+        func issue(_ subject: String, issuer: String, key: P256.Signing.PrivateKey, by signer: P256.Signing.PrivateKey, ca: Bool) throws -> Certificate {
+            try Certificate(
+                version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey), notValidBefore: now - 3600, notValidAfter: now + 86_400,
+                issuer: try DistinguishedName { CommonName(issuer) }, subject: try DistinguishedName { CommonName(subject) },
+                signatureAlgorithm: .ecdsaWithSHA256,
+                extensions: try Certificate.Extensions {
+                    if ca {
+                        Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
+                        Critical(KeyUsage(keyCertSign: true))
+                    } else {
+                        Critical(BasicConstraints.notCertificateAuthority)
+                        Critical(KeyUsage(digitalSignature: true))
+                        try ExtendedKeyUsage([.clientAuth])
+                    }
+                },
+                issuerPrivateKey: .init(signer)
+            )
+        }
+        func nio(_ certificate: Certificate) throws -> NIOSSLCertificate {
+            var serializer = DER.Serializer()
+            try serializer.serialize(certificate)
+            return try NIOSSLCertificate(bytes: serializer.serializedBytes, format: .der)
+        }
+        let (rootKey, subKey, leafKey) = (P256.Signing.PrivateKey(), P256.Signing.PrivateKey(), P256.Signing.PrivateKey())
+        let root = try issue("Test Root", issuer: "Test Root", key: rootKey, by: rootKey, ca: true)
+        let sub = try issue("Test Agencies CA", issuer: "Test Root", key: subKey, by: rootKey, ca: true)
+        let leaf = try issue("aurora-pd", issuer: "Test Agencies CA", key: leafKey, by: subKey, ca: false)
+        return (root, try nio(sub), try nio(leaf))
+    }
+
+    /// An attacker's pass over the HTTP/2 listener: a refused handshake's intermediates were remembered before its
+    /// chain was checked, replacing the agency's, and 4,096 of them cleared every agency's; once the minute's memory
+    /// of a validation lapsed, the agency's open connections were refused as untrusted.
+    @Test("a refused handshake's intermediates replace no agency's: its connections still validate after the minute")
+    func refusedHandshakeKeepsIntermediates() async throws {
+        let chain = try Self.subordinateChain()
+        let clock = Mutex(Date())
+        let verifier = ClientCertificateVerifier(trust: .init(roots: [chain.root]), now: { clock.withLock { $0 } })
+        #expect(await verifier.refusal([chain.leaf, chain.sub]) == nil)
+        clock.withLock { $0 = $0.addingTimeInterval(61) }
+        // The agency's public leaf, presented with an intermediate of the attacker's making.
+        let junk = try Self.subordinateChain().sub
+        #expect(await verifier.refusal([chain.leaf, junk])?.kind == .untrusted)
+        #expect(await verifier.refusal(leafDER: try chain.leaf.toDERBytes()) == nil)
     }
 
     @Test("a remembered validation lasts a minute and never outside the leaf's validity")

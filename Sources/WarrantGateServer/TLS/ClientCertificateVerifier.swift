@@ -130,14 +130,7 @@ public final class ClientCertificateVerifier: Sendable {
         guard let leafDER = try? presented[0].toDERBytes(),
               let intermediates = try? presented.dropFirst().map({ try Certificate(derEncoded: $0.toDERBytes()) })
         else { return CertificateRefusal(kind: .unparseable, description: "unparseable client certificate") }
-        let key = CertificateBytes(der: leafDER)
-        if !intermediates.isEmpty {
-            state.withLock { state in
-                if state.intermediates.count >= Self.capacity { state.intermediates.removeAll(keepingCapacity: true) }
-                state.intermediates[key] = intermediates
-            }
-        }
-        return await refusal(key)
+        return await refusal(CertificateBytes(der: leafDER), presenting: intermediates)
     }
 
     /// Why a connection's verified leaf is refused now, under the trust in force, or nil if it is still acceptable.
@@ -146,10 +139,14 @@ public final class ClientCertificateVerifier: Sendable {
         await refusal(CertificateBytes(der: leafDER))
     }
 
-    func refusal(_ key: CertificateBytes) async -> CertificateRefusal? {
-        let (trust, generation, validation, intermediates) = state.withLock {
+    /// With `presented`, the intermediates of a handshake: the chain is validated with them, and they are remembered
+    /// for the leaf's later requests only if it validates, so that no refused handshake (anyone's, with any leaf) can
+    /// replace or crowd out an agency's. Without, the leaf's remembered intermediates are used.
+    func refusal(_ key: CertificateBytes, presenting presented: [Certificate]? = nil) async -> CertificateRefusal? {
+        let (trust, generation, validation, remembered) = state.withLock {
             ($0.trust, $0.generation, $0.validated[key], $0.intermediates[key] ?? [])
         }
+        let intermediates = presented ?? remembered
         let time = now()
         // A leaf whose chain validated under this trust, deny lists included, is not parsed and checked again while
         // the result lasts: most handshakes are a known agency's reconnections, and most requests a known connection's.
@@ -173,6 +170,12 @@ public final class ClientCertificateVerifier: Sendable {
         case .validCertificate:
             state.withLock { state in
                 // The trust may have been replaced while the chain was validated: then this result is not cached.
+                if let presented, !presented.isEmpty {
+                    if state.intermediates[key] == nil, state.intermediates.count >= Self.capacity {
+                        state.intermediates.remove(at: state.intermediates.startIndex)
+                    }
+                    state.intermediates[key] = presented
+                }
                 guard state.generation == generation else { return }
                 if state.validated.count >= Self.capacity { state.validated.removeAll(keepingCapacity: true) }
                 state.validated[key] = Validation(
