@@ -11,6 +11,7 @@ import WarrantGateCore
 import WarrantGateDevPKI
 import WarrantGateStore
 @testable import WarrantGateServer
+import X509
 
 extension GatewayHarness {
     func register(_ reference: String, kind: DocumentKind = .judicialWarrant, subject: String = "2017-000123",
@@ -180,6 +181,44 @@ struct GatewayEndToEndTests {
             let tooLarge = try await gateway.send("consulate-mx", .POST, "/visitation/visits", body: huge)
             #expect(tooLarge.status == 413)
             #expect(tooLarge.reason == "body_too_large")
+        }
+    }
+
+    /// An attacker's pass over the HTTP/2 listener: a request identified, and its state taken, when its head arrived
+    /// was decided on that state when its body completed, so a certificate or a warrant revoked meanwhile (up to the
+    /// body-read timeout) still let it through.
+    @Test("a body that completes after its warrant or its certificate is revoked is decided by the registry then")
+    func revokedWhileTheBodyArrives() async throws {
+        try await withGateway { gateway in
+            try gateway.register("JW-SLOW", scope: ["visitation.schedule"])
+            try gateway.registry.record(
+                SubjectRecord(subject: "2017-000123", kind: .advisement, givenBy: "Dep. Ortiz", givenAt: Date(), language: "es"), operator: "test-clerk"
+            )
+            try await gateway.awaitRegistry()
+            let visit = Array(#"{"bookingNumber":"2017-000123","visitor":"SA J. Smith","purpose":"interview","scheduledFor":"2026-12-01T10:00:00Z"}"#.utf8)
+            func head(_ warrant: String?) -> [UInt8] {
+                Array("POST /visitation/visits HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: \(visit.count)\r\n\(warrant.map { "Warrant-Reference: \($0)\r\n" } ?? "")\r\n".utf8)
+            }
+            // The warrant is revoked between the body's first bytes and its last.
+            let ice = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "ice-ero"))
+            try await ice.channel.writeAndFlush(ByteBuffer(bytes: head("JW-SLOW") + visit.prefix(20)))
+            try gateway.registry.revoke(reference: "JW-SLOW", reason: "quashed", operator: "test-clerk")
+            try await gateway.awaitRegistry()
+            let refused = try await ice.exchange(Array(visit.dropFirst(20)))
+            #expect(refused.status == 403 && refused.raw.contains("warrant_revoked"), "\(refused.raw)")
+            await ice.close()
+
+            // The police's certificate is revoked while a visit's body arrives.
+            let police = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            try await police.channel.writeAndFlush(ByteBuffer(bytes: head(nil) + visit.prefix(20)))
+            let certificate = try Certificate(pemEncoded: String(contentsOfFile: gateway.pki.clientCertificatePath("denver-pd"), encoding: .utf8))
+            let spki = try ClientCertificate(certificate: certificate).spkiSHA256
+            try gateway.registry.revokeCertificate(agency: "denver-pd", spki: spki, serial: nil, reason: "laptop stolen", operator: "test-it")
+            try await gateway.awaitRegistry()
+            let revoked = try await police.exchange(Array(visit.dropFirst(20)))
+            #expect(revoked.status == 403 && revoked.raw.contains("certificate_revoked"), "\(revoked.raw)")
+            await police.close()
+            #expect(!gateway.recorder.requests.contains { $0.method == "POST" }, "nothing forwarded")
         }
     }
 

@@ -191,7 +191,30 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     private func bodyComplete(_ request: RequestInFlight) {
         let received = request.body?.readableBytes ?? 0
         guard request.declaredLength.map({ $0 == received }) ?? true else { return refuse(request, StageRefusal(.bodyIncomplete)) }
+        if let refusal = identifyAgain(request) { return refuse(request, refusal) }
         classify(request, body: request.body ?? ByteBuffer())
+    }
+
+    /// A body may take up to the body-read timeout to arrive, and meanwhile the registry may revoke the client's
+    /// certificate, change its agency or revoke a warrant. When the state changed since the request began, it is
+    /// identified again by the latest directory, and, if the policy is the same, decided on the latest registry.
+    private func identifyAgain(_ request: RequestInFlight) -> StageRefusal? {
+        let latest = environment.state.current
+        guard latest !== request.current else { return nil }
+        guard let peer, let identification = environment.identify(&request.record, peer: peer, current: latest) else {
+            return StageRefusal(.noClientCertificate)
+        }
+        switch identification {
+        case .agency(let found) where found.id == request.agency?.id:
+            request.agency = found
+        case .agency, .unknown: return StageRefusal(.unknownAgency)
+        case .ambiguous: return StageRefusal(.ambiguousAgency)
+        case .revoked: return StageRefusal(.certificateRevoked)
+        }
+        // A reloaded policy's routes may differ from those the request was matched by: it keeps the policy it began
+        // under, and that state's registry.
+        if latest.policies === request.current.policies { request.current = latest }
+        return nil
     }
 
     // MARK: 4. Classify, 5. decide
@@ -862,7 +885,9 @@ final class RequestInFlight {
     let head: HTTPRequestHead
     /// The event loop the request runs on: its connection's.
     let loop: any EventLoop
-    let current: GatewayState.Current
+    /// The state the request is decided by: the one it began under, or a later one it was identified by again once
+    /// its body had arrived (``GatewayHandler/identifyAgain(_:)``).
+    var current: GatewayState.Current
     let started = ContinuousClock.now
     var record: DecisionRecord
     var phase = Phase.deciding
