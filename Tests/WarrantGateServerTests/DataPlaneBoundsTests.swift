@@ -1240,6 +1240,33 @@ struct DataPlaneBoundsTests {
         await connection.close()
         await stopping.value
     }
+
+    /// An attacker's pass over the HTTP/2 listener: a stream opened after the gateway's last GOAWAY, while it drained,
+    /// got no answer and no row (NIOHTTP2 ignores it, as RFC 9113 allows), where HTTP/1.1 records `gateway_draining`.
+    @Test("an HTTP/2 stream opened after the gateway's last GOAWAY is a gateway_draining row naming the agency")
+    func streamAfterGoAwayIsRecorded() async throws {
+        try await Self.withStallingRecords { gateway, upstream in
+            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            #expect(await connection.completeSetup())
+            await connection.send(H2.headers(stream: 1, H2.request("GET", Self.inmate)))
+            #expect(await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }, "the request never reached the upstream")
+            await gateway.beginShutdown()
+            // The first GOAWAY takes every stream; the PING's acknowledgement brings the last, which takes stream 1.
+            let ping = await connection.wait { $0.frames.contains { $0.type == H2.Kind.ping && $0.flags & H2.Flag.ack == 0 } }
+            let payload = try #require(ping?.frames.first { $0.type == H2.Kind.ping && $0.flags & H2.Flag.ack == 0 }?.payload)
+            await connection.send(H2.frame(H2.Kind.ping, flags: H2.Flag.ack, payload))
+            #expect(await connection.wait { $0.frames.filter { $0.type == H2.Kind.goAway }.count >= 2 } != nil, "no second GOAWAY")
+            await connection.send(H2.headers(stream: 3, H2.request("GET", Self.locator)))
+            let rows = try await Self.rows(gateway) { $0.contains { $0.reason == "gateway_draining" } }
+            let draining = rows.filter { $0.reason == "gateway_draining" }
+            #expect(draining.count == 1 && draining.allSatisfy { $0.agency == "denver-pd" }, "\(rows.map { ($0.path, $0.reason) })")
+            upstream.release()
+            #expect(await connection.wait { $0.ended(1) }?.status(1) == 200, "the request the GOAWAY took is answered")
+            #expect(connection.received.responseHead(3) == nil)
+            #expect(upstream.decisionIds.count == 1, "nothing of stream 3 was forwarded")
+            await connection.close()
+        }
+    }
 }
 
 /// A plain TCP connection to the gateway, on which the test writes bytes by hand, or nothing at all.

@@ -203,6 +203,11 @@ final class GatewayHarness: @unchecked Sendable {
         return rows
     }
 
+    /// Begins the gateway's graceful shutdown, as SIGTERM does, without waiting for it; ``stop()`` still does.
+    func beginShutdown() async {
+        await group.triggerGracefulShutdown()
+    }
+
     func stop() async {
         for client in clients.values { try? await client.shutdown() }
         await group.triggerGracefulShutdown()

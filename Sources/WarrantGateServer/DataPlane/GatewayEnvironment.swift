@@ -50,13 +50,14 @@ struct GatewayEnvironment: Sendable {
         return identification
     }
 
-    /// Tells the operator's log that the HTTP parser refused a connection's input.
+    /// Tells the operator's log that a connection's input was refused before any stage read it (by the HTTP parser,
+    /// or as a stream opened after the gateway's GOAWAY).
     func noteParserRefusal(agency: String?, detail: String) {
-        logger.notice("request refused by the HTTP parser", metadata: ["agency": "\(agency ?? "-")", "error": "\(detail)"])
+        logger.notice("request refused before any stage read it", metadata: ["agency": "\(agency ?? "-")", "error": "\(detail)"])
     }
 
-    /// Records a request that the HTTP parser refused before any stage could read it, naming the connection's agency.
-    /// Nothing waits for the commit: the request is neither answered by the gateway nor forwarded.
+    /// Records a request that was refused before any stage could read it (see ``noteParserRefusal(agency:detail:)``),
+    /// naming the connection's agency. Nothing waits for the commit: it is neither answered by the gateway nor forwarded.
     func recordUnparsed(peer: ConnectionPeer?, reason: GatewayReason, detail: String) {
         let agency = recordUnread(method: "", rawTarget: "", peer: peer, reason: reason)
         noteParserRefusal(agency: agency, detail: detail)

@@ -79,6 +79,16 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
         return (recorder, recorderContext)
     }
 
+    /// Records a stream the client opened after the gateway's GOAWAY (idle, shutting down), which NIOHTTP2 ignores:
+    /// a request neither answered nor forwarded, as an HTTP/1.1 request held behind a drain is. Counted in the cap.
+    static func streamNotTaken(_ context: ChannelHandlerContext, stream: UInt32) {
+        guard let (recorder, _) = inPipeline(of: context), recorder.recorded < recorder.cap else { return }
+        recorder.recorded += 1
+        recorder.environment.recordUnparsed(
+            peer: recorder.peer, reason: .gatewayDraining, detail: "HTTP/2 stream \(stream) opened after the gateway's GOAWAY"
+        )
+    }
+
     /// The gateway has written GOAWAY with `errorCode`: once NIOHTTP2 has reported its error (some protocol errors
     /// reach this handler only as a stream's error type), the connection ends, recorded if nothing was.
     static func goAwaySent(_ context: ChannelHandlerContext, errorCode: UInt32) {

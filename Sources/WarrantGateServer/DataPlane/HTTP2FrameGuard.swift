@@ -61,6 +61,10 @@ final class HTTP2FrameGuard: ChannelDuplexHandler {
     private var ended = false
     /// Whether the gateway has sent a GOAWAY without an error: the connection is ending, and what follows is no request.
     private var quiescing = false
+    /// The last stream the gateway's latest errorless GOAWAY takes; streams the client opens after it are not taken.
+    private var quiescedAfter: UInt32?
+    /// The highest stream id the client has sent HEADERS on.
+    private var lastOpened: UInt32 = 0
 
     init(budget: Budget = Budget()) {
         self.budget = budget
@@ -75,9 +79,15 @@ final class HTTP2FrameGuard: ChannelDuplexHandler {
             held = nil
         }
         let waiting = inbound.scan(&buffer) { event in
-            guard case let .frame(type, length) = event else { return }
+            guard case let .frame(type, length, stream) = event else { return }
             switch type {
-            case HTTP2FrameScanner.headers: requests += 1
+            case HTTP2FrameScanner.headers:
+                requests += 1
+                // A stream the client opens past the gateway's GOAWAY, which NIOHTTP2 ignores unanswered.
+                if let lastTaken = quiescedAfter, stream > lastTaken, stream > lastOpened, stream % 2 == 1 {
+                    HTTP2RefusalRecorder.streamNotTaken(context, stream: stream)
+                }
+                lastOpened = max(lastOpened, stream)
             case HTTP2FrameScanner.windowUpdate: windowUpdates += 1
             case HTTP2FrameScanner.goAway: goAwayFrames += 1
             case HTTP2FrameScanner.settings: settingsEntries += length / 6
@@ -124,11 +134,12 @@ final class HTTP2FrameGuard: ChannelDuplexHandler {
         if case var .byteBuffer(buffer) = unwrapOutboundIn(data) {
             _ = outbound.scan(&buffer) { event in
                 switch event {
-                case let .frame(type, length) where type == HTTP2FrameScanner.data:
+                case let .frame(type, length, _) where type == HTTP2FrameScanner.data:
                     dataBytesSent += length
-                case .goAway(errorCode: 0):
+                case let .goAway(lastStream, errorCode: 0):
                     quiescing = true
-                case let .goAway(errorCode):
+                    quiescedAfter = lastStream
+                case let .goAway(_, errorCode):
                     // After the gateway's own GOAWAY (idle, shutting down), what the client sends is no request.
                     if quiescing {
                         let channel = context.channel
@@ -158,8 +169,8 @@ struct HTTP2FrameScanner {
     static let lastKnownType: UInt8 = 0xa
 
     enum Event {
-        case frame(type: UInt8, length: Int)
-        case goAway(errorCode: UInt32)
+        case frame(type: UInt8, length: Int, stream: UInt32)
+        case goAway(lastStream: UInt32, errorCode: UInt32)
     }
 
     private enum Phase {
@@ -202,8 +213,9 @@ struct HTTP2FrameScanner {
                 guard gathered.count == 9 else { continue }
                 let length = Int(gathered[0]) << 16 | Int(gathered[1]) << 8 | Int(gathered[2])
                 let (type, flags) = (gathered[3], gathered[4])
+                let stream = Self.integer(gathered[5...8]) & 0x7fff_ffff
                 gathered.removeAll(keepingCapacity: true)
-                event(.frame(type: type, length: length))
+                event(.frame(type: type, length: length, stream: stream))
                 if type == Self.settings, flags & 0x1 == 0, maxHeaderTableSize != nil, length > 0 {
                     phase = .settings(remaining: length)
                 } else if type == Self.goAway, length > 0 {
@@ -235,7 +247,7 @@ struct HTTP2FrameScanner {
                 index += count
                 let left = remaining - count
                 if gathered.count == 8 {
-                    event(.goAway(errorCode: UInt32(gathered[4]) << 24 | UInt32(gathered[5]) << 16 | UInt32(gathered[6]) << 8 | UInt32(gathered[7])))
+                    event(.goAway(lastStream: Self.integer(gathered[0...3]) & 0x7fff_ffff, errorCode: Self.integer(gathered[4...7])))
                     gathered.removeAll(keepingCapacity: true)
                     phase = left > 0 ? .skipping(remaining: left) : .header
                 } else if left == 0 {
@@ -247,5 +259,10 @@ struct HTTP2FrameScanner {
             }
         }
         return 0
+    }
+
+    /// Four bytes in network order.
+    private static func integer(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+        bytes.reduce(0) { $0 << 8 | UInt32($1) }
     }
 }
