@@ -161,6 +161,9 @@ public struct LogVerifier {
                     report.fail("seq \(entry.seq) does not match its leaf hash: the entry was edited", seq: entry.seq)
                 }
                 if let problem = Self.columnProblem(entry) { report.fail("seq \(entry.seq): \(problem)", seq: entry.seq) }
+                if entry.kind == LogKind.admin.rawValue, (try? AdminRecord(entry: entry.entry)) == nil {
+                    report.fail("seq \(entry.seq): an admin record not written as the CLI writes one (a key repeated, or written otherwise): it reads differently to different readers", seq: entry.seq)
+                }
                 if entry.kind == LogKind.admin.rawValue, let action = Self.rollbackActions.first(where: { entry.entry.contains(#""action":"\#($0)""#) }) {
                     report.rollbacks.append((entry.seq, action))
                 }

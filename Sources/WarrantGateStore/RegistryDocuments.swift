@@ -65,6 +65,19 @@ extension Registry {
                     separators, leading zeros); revoke it first if it was registered by mistake
                     """)
             }
+            var details = [
+                "kind": document.kind.rawValue, "agency": document.agency, "subjects": document.subjects.joined(separator: ","),
+                "scope": document.scope.joined(separator: ","), "expires": document.expires, "status": document.status.rawValue,
+                "twoPersonRule": twoPerson ? "on" : "off",
+            ]
+            details["court"] = document.court
+            details["judge"] = document.judge
+            details["case"] = document.caseNumber
+            details["documentSHA256"] = document.documentSHA256
+            details["noDocumentReason"] = registration.noDocumentReason
+            details.merge(signature.logDetails) { kept, _ in kept }
+            // The record first: on PostgreSQL, a document is inserted only behind its record, as the log's last entry.
+            try Self.appendAdmin(session, AdminRecord(time: Timestamp.format(time), operator: `operator`, action: Self.registrationAction, target: document.reference, details: details))
             try session.execute(
                 """
                 INSERT INTO documents (reference, kind, status, agency, subjects, scope, expires, expires_at, court, judge,
@@ -81,18 +94,6 @@ extension Registry {
                 signature.claimedSigningTime.map(Timestamp.format), signature.provenSigningTime.map(Timestamp.format),
                 signature.timestampAuthority, signature.checkedAt.map(Timestamp.format)
             )
-            var details = [
-                "kind": document.kind.rawValue, "agency": document.agency, "subjects": document.subjects.joined(separator: ","),
-                "scope": document.scope.joined(separator: ","), "expires": document.expires, "status": document.status.rawValue,
-                "twoPersonRule": twoPerson ? "on" : "off",
-            ]
-            details["court"] = document.court
-            details["judge"] = document.judge
-            details["case"] = document.caseNumber
-            details["documentSHA256"] = document.documentSHA256
-            details["noDocumentReason"] = registration.noDocumentReason
-            details.merge(signature.logDetails) { kept, _ in kept }
-            try Self.appendAdmin(session, AdminRecord(time: Timestamp.format(time), operator: `operator`, action: Self.registrationAction, target: document.reference, details: details))
         }
         return document
     }
@@ -130,7 +131,11 @@ extension Registry {
                 }
             }
             guard entry.document.expiresAt > time else { throw StoreError("\(reference) expired on \(entry.document.expires) and cannot be approved") }
-            // The record first: on PostgreSQL, the approval must follow its record as the log's last entry.
+            // The record first: on PostgreSQL, the approval must follow its record as the log's last entry. The row is
+            // locked before the record takes the log's frontier, in the order revocation and expiry take them.
+            if session.dialect == .postgres {
+                try session.execute("SELECT reference FROM documents WHERE reference = ? FOR UPDATE", reference)
+            }
             try Self.appendAdmin(session, AdminRecord(
                 time: Timestamp.format(time), operator: `operator`, action: "warrant.approve", target: reference,
                 details: [

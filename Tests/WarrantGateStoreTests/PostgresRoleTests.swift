@@ -187,9 +187,35 @@ extension StoreBackendTests {
             #expect(await refusal(cluster, as: Self.gatewayRole, "UPDATE documents SET status = 'active' WHERE reference = 'JW-SHORT'") == "P0001")
             #expect(await refusal(cluster, as: Self.adminRole, "UPDATE documents SET status = 'active' WHERE reference = 'JW-SHORT'") == "P0001")
             #expect(await refusal(cluster, as: Self.gatewayRole, "UPDATE documents SET status = 'active' WHERE reference = 'JW-PENDING'") == "P0001")
-            // A PostgreSQL pass: the admin's role approved in SQL, with no record in the log.
+            // A PostgreSQL pass: the admin's role approved in SQL, with no record in the log; and, the two-person rule
+            // turned off inside one transaction, inserted a document active at once, with no record either.
             let approvedInSQL = "UPDATE documents SET status = 'active', approved_by = 'Supervisor', approved_at = 'x' WHERE reference = 'JW-PENDING'"
             #expect(await refusal(cluster, as: Self.adminRole, approvedInSQL) == "P0001")
+            let ruleOffForAMoment = [
+                "BEGIN",
+                "INSERT INTO settings (key, value) VALUES ('two-person-rule', 'off') ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                """
+                INSERT INTO documents (reference, kind, status, agency, subjects, scope, expires, expires_at, registered_by, registered_at, two_person_rule)
+                VALUES ('JW-EVIL', 'judicial-warrant', 'active', 'ice-ero', '["2017-000123"]', '["records.read"]', '2099-12-31',
+                        warrant_gate_date_end('2099-12-31'), 'mallory', 'x', 0)
+                """,
+            ]
+            func message(_ statements: [String]) async -> String? {
+                do {
+                    try await cluster.withClient(user: Self.adminRole) { client in
+                        try await client.withConnection { connection in
+                            for sql in statements { try await connection.query(PostgresQuery(unsafeSQL: sql), logger: PostgresCluster.logger) }
+                        }
+                    }
+                    return nil
+                } catch let error as PSQLError {
+                    return error.serverInfo?[.message] ?? "\(error.code)"
+                } catch {
+                    return "\(error)"
+                }
+            }
+            let unrecorded = await message(ruleOffForAMoment)
+            #expect(unrecorded?.contains("registered only with its warrant.register record") == true, "\(unrecorded ?? "inserted")")
             #expect(await refusal(cluster, as: Self.adminRole, "UPDATE documents SET scope = '[\"records.read\",\"custody.hold\"]' WHERE reference = 'JW-1'") == "P0001")
             #expect(await refusal(cluster, as: Self.adminRole, "DELETE FROM documents WHERE reference = 'JW-1'") == "42501")
             // A PostgreSQL pass: who approved an active warrant, its successor and its reason are written with the move

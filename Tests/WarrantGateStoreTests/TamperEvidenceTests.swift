@@ -99,6 +99,30 @@ struct TamperEvidenceTests {
         ])
     }
 
+    /// A PostgreSQL pass: an approval record whose JSON repeated its keys read as a harmless record to the CLI's
+    /// decoder (a repeated key's first value) and as `warrant.approve` to PostgreSQL's (the last), and verified.
+    @Test("an admin record not written as the CLI writes one (a key repeated) is named by log verify and read by no one")
+    func nonCanonicalAdminRecord() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 4, checkpointEvery: 4, key: key)
+        let time = Timestamp.format(Date())
+        let twoFaced = #"{"time":"\#(time)","component":"admin-cli","operator":"alice","action":"settings.show","target":"two-person-rule","#
+            + #""operator":"Sgt. Nobody","action":"warrant.approve","target":"JW-2","details":{}}"#
+        let log = DecisionLog(writer: database.pool, path: database.path)
+        let writer = Task { await log.run() }
+        try await log.append([LogEntry(kind: .admin, time: Timestamp.parse(time)!, decisionId: nil, canonical: Array(twoFaced.utf8))])
+        log.close()
+        await writer.value
+        try Checkpointer(database: SQLiteDatabase(pool: database.pool), key: key, origin: key.name).sign()
+        let report = try verify(database)
+        #expect(report.problems == [
+            "seq 5: an admin record not written as the CLI writes one (a key repeated, or written otherwise): it reads differently to different readers",
+        ], "\(report.problems)")
+        #expect(throws: (any Error).self) { try AdminRecord(entry: twoFaced) }
+        let honest = AdminRecord(time: time, operator: "alice", action: "settings.show", target: "two-person-rule", details: [:])
+        #expect(try AdminRecord(entry: String(decoding: honest.canonical, as: UTF8.self)) == honest)
+    }
+
     /// An auditor's pass: the verifier parsed the time column leniently, while exports and reports compare it as text,
     /// so the same instant written with a space hid a row from `--from`; and a column's value reached the terminal raw.
     @Test("a time column not written as the store writes it is detected; a column's control characters are printed escaped")

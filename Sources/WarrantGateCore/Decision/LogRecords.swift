@@ -331,9 +331,14 @@ public struct AdminRecord: Sendable, Codable, Equatable {
         self.details = details
     }
 
-    /// Decodes an admin entry as the log holds it.
+    /// Decodes an admin entry as the log holds it: only as the CLI writes one (``canonical``), since JSON with a key
+    /// repeated, or written another way, reads one way here and another elsewhere (PostgreSQL keeps a repeated key's
+    /// last value, this decoder its first).
     public init(entry: String) throws {
         self = try JSONDecoder().decode(AdminRecord.self, from: Data(entry.utf8))
+        guard canonical.elementsEqual(entry.utf8) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "an admin record not written as the CLI writes one"))
+        }
     }
 
     public var canonical: [UInt8] {

@@ -322,6 +322,22 @@ public enum PostgresSchema {
             RETURN NULL;
         END $$
         """,
+        // Whether the log's last entry is an admin record appended by this transaction (its row's xmin), hashed as a
+        // leaf should be, of `wanted_action` on `wanted_target` by `wanted_operator`: what a registration or an approval
+        // in SQL must leave in the log. (A record whose text reads otherwise to the CLI, a repeated key, is refused by
+        // every reader and named by `log verify`.)
+        """
+        CREATE OR REPLACE FUNCTION warrant_gate_just_recorded(wanted_action TEXT, wanted_target TEXT, wanted_operator TEXT) RETURNS boolean
+        LANGUAGE sql STABLE \(functionSearchPath) AS $$
+            SELECT EXISTS (
+                SELECT 1 FROM log WHERE seq = (SELECT size FROM tree_frontier WHERE id = 1) AND kind = 'admin'
+                    AND xmin::text = (pg_catalog.txid_current() % 4294967296)::text
+                    AND leaf_hash = pg_catalog.sha256('\\x00'::bytea || pg_catalog.convert_to(kind, 'UTF8') || '\\x0a'::bytea
+                        || pg_catalog.convert_to(entry, 'UTF8'))
+                    AND entry::jsonb ->> 'action' = wanted_action AND entry::jsonb ->> 'target' = wanted_target
+                    AND entry::jsonb ->> 'operator' = wanted_operator)
+        $$
+        """,
         // A document moves only along its lifecycle, and its terms (its recorded signature among them) never change:
         // whoever can write the table cannot bring a revoked or expired warrant back, approve one without naming the
         // approver (or as its registrant under the two-person rule), rewrite who approved it, widen what one covers,
@@ -356,16 +372,10 @@ public enum PostgresSchema {
             IF NEW.status_reason IS DISTINCT FROM OLD.status_reason AND NEW.status IS NOT DISTINCT FROM OLD.status THEN
                 RAISE EXCEPTION 'a document''s status reason is written only with its status';
             END IF;
-            -- The database sees one admin role for every clerk, so an approval is the CLI's: its warrant.approve record,
-            -- naming this document and its approver, is the log's last entry and this transaction's own. An approval
-            -- made in SQL is then in the log too, whatever names it gives.
+            -- The database sees one admin role for every clerk, so an approval is the CLI's: its record is in the log.
             IF OLD.status = 'pending' AND NEW.status = 'active'
                AND NOT pg_catalog.pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER')
-               AND NOT EXISTS (
-                   SELECT 1 FROM log WHERE seq = (SELECT size FROM tree_frontier WHERE id = 1) AND kind = 'admin'
-                       AND xmin::text = (pg_catalog.txid_current() % 4294967296)::text
-                       AND entry::jsonb ->> 'action' = 'warrant.approve' AND entry::jsonb ->> 'target' = NEW.reference
-                       AND entry::jsonb ->> 'operator' = NEW.approved_by) THEN
+               AND NOT warrant_gate_just_recorded('warrant.approve', NEW.reference, NEW.approved_by) THEN
                 RAISE EXCEPTION 'a document is approved only with its warrant.approve record, appended as the log''s last entry in the same transaction';
             END IF;
             IF NEW.status IS DISTINCT FROM OLD.status AND NOT (
@@ -435,6 +445,10 @@ public enum PostgresSchema {
             IF NEW.expires !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' OR NEW.expires_at IS NULL OR NOT coalesce(NEW.expires_at BETWEEN
                    warrant_gate_date_end(NEW.expires) - 3600 AND warrant_gate_date_end(NEW.expires), true) THEN
                 RAISE EXCEPTION 'a document''s expiry is a date, whose end in the recorded time zone is its expiry instant';
+            END IF;
+            -- A registration is the CLI's: its warrant.register record is the log's last entry, this transaction's own.
+            IF NOT warrant_gate_just_recorded('warrant.register', NEW.reference, NEW.registered_by) THEN
+                RAISE EXCEPTION 'a document is registered only with its warrant.register record, appended as the log''s last entry in the same transaction';
             END IF;
             IF NEW.approved_by IS NOT NULL OR NEW.approved_at IS NOT NULL OR NEW.superseded_by IS NOT NULL
                OR NEW.two_person_rule <> (coalesce((SELECT value FROM settings WHERE key = 'two-person-rule'), 'on') <> 'off')::int
