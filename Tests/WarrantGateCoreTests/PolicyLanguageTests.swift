@@ -1022,6 +1022,12 @@ struct PolicyLanguageTests {
         #expect(folder.error("l2.yaml")?.contains("every account may write to it") == true, "\(folder.error("l2.yaml") ?? "loaded")")
         #expect(chmod(folder.url.appendingPathComponent("l1.yaml").path, 0o664) == 0)
         #expect(folder.error("l2.yaml") == nil)
+        // So is one in a directory every account may write to, unless it is sticky (as /tmp is).
+        #expect(chmod(folder.url.path, 0o777) == 0)
+        #expect(folder.error("l2.yaml")?.contains("every account may replace it in \(folder.url.path)") == true, "\(folder.error("l2.yaml") ?? "loaded")")
+        #expect(chmod(folder.url.path, 0o1777) == 0)
+        #expect(folder.error("l2.yaml") == nil)
+        #expect(chmod(folder.url.path, 0o755) == 0)
     }
 
     @Test("replaces: an unknown id is refused listing the ids; a rule replaced twice is refused")

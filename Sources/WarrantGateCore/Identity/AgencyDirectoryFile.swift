@@ -38,8 +38,11 @@ public enum AgencyDirectoryFile {
             let path = try authorityOverrides[name]
                 ?? entry.required("certificate", in: "authority '\(name)'").string("authority certificate")
             let resolved = path.hasPrefix("/") ? path : base.appendingPathComponent(path).path
-            guard let pem = try? YAMLNode.readText(path: resolved, what: "certificate") else {
-                throw entry.error("authority '\(name)': cannot read certificate file \(resolved) (a regular file of at most 1 MiB)")
+            let pem: String
+            do {
+                pem = try YAMLNode.readText(path: resolved, what: "certificate", governing: true)
+            } catch let error as FileError {
+                throw entry.error("authority '\(name)': \(error.message) (\(resolved); a regular file of at most 1 MiB)")
             }
             do {
                 authorities.append(NamedAuthority(name: name, certificate: try Certificate(pemEncoded: pem), path: resolved))

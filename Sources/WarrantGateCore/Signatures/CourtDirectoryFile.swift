@@ -131,7 +131,7 @@ public enum CourtDirectoryFile {
             let resolved = path.hasPrefix("/") ? path : base.appendingPathComponent(path).path
             let text: String
             do {
-                text = try YAMLNode.readText(path: resolved, what: "certificate file")
+                text = try YAMLNode.readText(path: resolved, what: "certificate file", governing: true)
             } catch let error as FileError {
                 throw node.error("\(what): \(error.message) (\(resolved))")
             }

@@ -68,9 +68,15 @@ public struct YAMLNode {
         guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
             throw FileError(file: path, line: nil, message: "cannot read \(what): it is not a regular file")
         }
-        // Every account on the host could rewrite the gateway's configuration or the law it enforces.
-        guard !governing || status.st_mode & S_IWOTH == 0 else {
-            throw FileError(file: path, line: nil, message: "cannot read \(what): every account may write to it (chmod o-w \(path))")
+        // Every account on the host could rewrite the gateway's configuration, the law it enforces or the authorities
+        // it trusts: through the file, or by replacing it in a directory every account may write to.
+        if governing {
+            guard status.st_mode & S_IWOTH == 0 else {
+                throw FileError(file: path, line: nil, message: "cannot read \(what): every account may write to it (chmod o-w \(path))")
+            }
+            if let directory = sharedDirectory(above: path) {
+                throw FileError(file: path, line: nil, message: "cannot read \(what): every account may replace it in \(directory) (chmod o-w, or +t)")
+            }
         }
         guard status.st_size <= maximumFileSize else {
             throw FileError(file: path, line: nil, message: "file is larger than \(maximumFileSize) bytes")
@@ -86,6 +92,20 @@ public struct YAMLNode {
         }
         guard let text = String(data: data, encoding: .utf8) else { throw FileError(file: path, line: nil, message: "file is not UTF-8") }
         return text
+    }
+
+    /// The first directory above `path` (its links resolved) that every account may write to and that is not sticky,
+    /// where anyone could replace what `path` names; nil if there is none.
+    static func sharedDirectory(above path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        var directory = URL(fileURLWithPath: String(cString: resolved)).deletingLastPathComponent().path
+        while true {
+            var status = stat()
+            if stat(directory, &status) == 0, status.st_mode & S_IWOTH != 0, status.st_mode & S_ISVTX == 0 { return directory }
+            guard directory != "/" else { return nil }
+            directory = URL(fileURLWithPath: directory).deletingLastPathComponent().path
+        }
     }
 
     /// Reads and parses a file.

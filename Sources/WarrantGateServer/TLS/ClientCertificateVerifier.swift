@@ -210,7 +210,12 @@ public final class ClientCertificateVerifier: Sendable {
 
     /// Reads a PEM bundle of CA certificates.
     public static func loadRoots(path: String) throws -> [Certificate] {
-        guard let text = try? YAMLNode.readText(path: path) else { throw TLSSetupError("cannot read the client CA bundle \(path)") }
+        let text: String
+        do {
+            text = try YAMLNode.readText(path: path, what: "the client CA bundle", governing: true)
+        } catch let error as FileError {
+            throw TLSSetupError("\(error.message) (\(path))")
+        }
         let documents: [PEMDocument]
         do {
             documents = try PEMDocument.parseMultiple(pemString: text)
