@@ -47,6 +47,22 @@ struct RegistryTests {
             everything.scope = scope
             #expect(throws: RegistrationError.self, "\(scope)") { try registry.register(everything, operator: "clerk") }
         }
+        // A re-pass over the policies: a search warrant registered as covering a hold passed "criminal warrant" tests.
+        for scope in [["custody.hold"], ["records.read", "custody.*"], ["custody.arrest"]] {
+            var search = registration("SW-\(scope.count)-\(scope.last!.count)")
+            search.kind = .searchWarrant
+            search.scope = scope
+            do {
+                _ = try registry.register(search, operator: "clerk")
+                Issue.record("a search warrant covering \(scope) was registered")
+            } catch let error as RegistrationError {
+                #expect(error.problems.contains { $0.contains("a search-warrant authorises a search, not custody.") }, "\(error.problems)")
+            }
+        }
+        var search = registration("SW-OK")
+        search.kind = .searchWarrant
+        search.scope = ["facility.secure-area", "records.read"]
+        #expect(try registry.register(search, operator: "clerk").status == .pending)
         var withoutScan = registration("JW-2")
         withoutScan.documentSHA256 = nil
         withoutScan.noDocumentReason = "faxed copy, original held by the court"

@@ -31,6 +31,9 @@ public enum DocumentKind: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// The actions that deprive a person of liberty: no search warrant covers them.
+    public static let detentionActions = ["custody.hold", "custody.transfer", "custody.arrest"]
+
     /// Whether the kind is a form of the federal immigration authorities (ICE's warrants, detainers, requests for
     /// notification and subpoenas, an immigration judge's order): a request to the jail, which reports count as
     /// received when the legal unit registers one.
