@@ -153,6 +153,9 @@ extension Registry {
     static let registrationAction = "warrant.register"
     /// A `LIKE` pattern that every registration's admin entry matches (and few others).
     static let registrationEntries = "%\"action\":\"\(registrationAction)\"%"
+    /// The admin action that revokes a document, and the pattern its entries match.
+    static let revocationAction = "warrant.revoke"
+    static let revocationEntries = "%\"action\":\"\(revocationAction)\"%"
 
     /// The account (``ProcessAccount``) of `reference`'s latest registration record, if the log still holds it.
     static func registrationAccount(_ session: any SQLSession, _ reference: String) throws -> String? {
@@ -180,7 +183,7 @@ extension Registry {
             }
             try session.execute("UPDATE documents SET status = 'revoked', status_reason = ? WHERE reference = ?", reason, reference)
             try Self.appendAdmin(session, AdminRecord(
-                time: Timestamp.format(time), operator: `operator`, action: "warrant.revoke", target: reference,
+                time: Timestamp.format(time), operator: `operator`, action: Self.revocationAction, target: reference,
                 details: ["reason": reason, "previousStatus": status.rawValue]
             ))
         }

@@ -4,7 +4,19 @@ import WarrantGateCore
 /// What a report counts: the period's immigration-enforcement requests, and the immigration forms registered in it.
 public struct ReportEntries: Sendable {
     public var requests: [ReportData.Request] = []
-    public var forms: [ReportData.Form] = []
+    public private(set) var forms: [ReportData.Form] = []
+    /// Each form's index in `forms`, by its document's reference.
+    private var formIndex: [String: Int] = [:]
+
+    mutating func add(_ form: ReportData.Form, reference: String) {
+        formIndex[reference] = forms.count
+        forms.append(form)
+    }
+
+    /// Marks the form registered as `reference` revoked, if it is one the report counts.
+    mutating func revoke(_ reference: String) {
+        if let index = formIndex[reference] { forms[index].revoked = true }
+    }
 }
 
 /// Gathers a transparency report's figures from the log, up to a fixed tree size, so that anyone holding the log
@@ -49,7 +61,14 @@ public enum ReportBuilder {
                 "SELECT entry FROM log \(index)WHERE kind = 'admin' AND seq <= ? AND time >= ? AND time < ? AND entry LIKE ? ORDER BY seq",
                 Int64(treeSize), Timestamp.format(period.start), Timestamp.format(period.end), Registry.registrationEntries
             ) { row in
-                if let form = counted.form(try AdminRecord(entry: row.text("entry"))) { entries.forms.append(form) }
+                if let (reference, form) = counted.form(try AdminRecord(entry: row.text("entry"))) { entries.add(form, reference: reference) }
+            }
+            // Revoked since, up to the same tree: after the period began.
+            try session.forEach(
+                "SELECT entry FROM log \(index)WHERE kind = 'admin' AND seq <= ? AND time >= ? AND entry LIKE ? ORDER BY seq",
+                Int64(treeSize), Timestamp.format(period.start), Registry.revocationEntries
+            ) { row in
+                if let reference = CountedEntries.revocation(try AdminRecord(entry: row.text("entry"))) { entries.revoke(reference) }
             }
             return entries
         }
@@ -100,12 +119,17 @@ struct CountedEntries {
         )
     }
 
-    /// The form `record` registered, if it registered an immigration form in the period.
-    func form(_ record: AdminRecord) -> ReportData.Form? {
+    /// The form `record` registered, with its reference, if it registered an immigration form in the period.
+    func form(_ record: AdminRecord) -> (reference: String, form: ReportData.Form)? {
         guard record.action == Registry.registrationAction, let kind = record.details["kind"].flatMap(DocumentKind.init(rawValue:)), kind.isImmigrationForm,
               let time = Timestamp.parse(record.time), period.holds(time)
         else { return nil }
-        return ReportData.Form(time: time, month: month(of: time), kind: kind)
+        return (record.target, ReportData.Form(time: time, month: month(of: time), kind: kind))
+    }
+
+    /// The reference `record` revoked, if it revoked a document.
+    static func revocation(_ record: AdminRecord) -> String? {
+        record.action == Registry.revocationAction ? record.target : nil
     }
 
     private func month(of time: Date) -> String {
@@ -125,7 +149,7 @@ enum ArchiveCount {
         guard through > 0 else { throw StoreError("--archive: this log has no archived entries") }
         var frontier = MerkleFrontier()
         var decisions: [(record: DecisionRecord, answered: Bool)] = []
-        var forms: [ReportData.Form] = []
+        var counts = ReportEntries()
         var pending: [String: Int] = [:]
         for path in archives {
             _ = try LogArchive.entries(path: path) { entry in
@@ -146,7 +170,9 @@ enum ArchiveCount {
                     guard let decisionId = entry.decisionId, let index = pending[decisionId] else { return }
                     decisions[index].answered = try ReportBuilder.answered(entry.entry)
                 case LogKind.admin.rawValue:
-                    if let form = counted.form(try AdminRecord(entry: entry.entry)) { forms.append(form) }
+                    let record = try AdminRecord(entry: entry.entry)
+                    if let (reference, form) = counted.form(record) { counts.add(form, reference: reference) }
+                    if let reference = CountedEntries.revocation(record) { counts.revoke(reference) }
                 default:
                     return
                 }
@@ -165,6 +191,7 @@ enum ArchiveCount {
             )
             decisions[index].answered = try ReportBuilder.answered(try outcome?.text("entry"))
         }
-        return ReportEntries(requests: decisions.compactMap { counted.request($0.record, answered: $0.answered) }, forms: forms)
+        counts.requests = decisions.compactMap { counted.request($0.record, answered: $0.answered) }
+        return counts
     }
 }

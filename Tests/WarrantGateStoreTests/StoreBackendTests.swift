@@ -346,6 +346,10 @@ struct StoreBackendTests {
             let at = local(time)
             _ = try await blocking { try registry.register(Sample.warrant(reference, kind: kind), operator: "clerk", at: at) }
         }
+        let registeredSize = try await blocking { try store.logSize() }
+        // The administrative warrant was registered in error (revoked, to be registered again).
+        let revokedAt = local("2027-01-02T09:00:00")
+        try await blocking { try registry.revoke(reference: "I200-1", reason: "registered in error", operator: "clerk", at: revokedAt) }
         let size = try await blocking { try store.logSize() }
         func report(_ label: String, treeSize: UInt64) async throws -> ReportData {
             let period = try #require(ReportPeriod(label, timeZone: Sample.denver))
@@ -357,24 +361,26 @@ struct StoreBackendTests {
         #expect(q4.requests.isEmpty)
         #expect(q4.forms.map(\.kind) == [.detainer, .administrativeWarrant, .notificationRequest, .detainer])
         #expect(q4.forms.map(\.month) == ["2026-10", "2026-10", "2026-11", "2026-12"])
+        #expect(q4.forms.map(\.revoked) == [false, true, false, false])
         #expect(try await report("2026-09", treeSize: size).forms.map(\.kind) == [.detainer])
         #expect(try await report("2027-01", treeSize: size).forms.count == 1)
-        // As of an earlier tree, the registrations after it are not counted.
-        #expect(try await report("2026-Q4", treeSize: size - 2).forms.count == 3)
+        // As of an earlier tree, the registrations, and the revocation, after it are not counted.
+        #expect(try await report("2026-Q4", treeSize: registeredSize).forms.map(\.revoked) == [false, false, false, false])
+        #expect(try await report("2026-Q4", treeSize: registeredSize - 2).forms.count == 3)
 
         let markdown = ReportRenderer(data: q4, template: .nycDetainers).markdown()
-        #expect(markdown.contains("## Immigration forms received") && markdown.contains("Registered in this period: **4**."), "\(markdown)")
+        #expect(markdown.contains("## Immigration forms received") && markdown.contains("Registered in this period: **4**; **1** of them revoked since"), "\(markdown)")
         #expect(markdown.contains("| month | administrative warrant (I-200, I-205) | detainer (I-247A) | request for notification (I-247N) |"))
-        for row in ["| 2026-10 | 1 | 1 | 0 | 0 | 0 | 2 |", "| 2026-11 | 0 | 0 | 1 | 0 | 0 | 1 |", "| 2026-12 | 0 | 1 | 0 | 0 | 0 | 1 |"] {
+        for row in ["| 2026-10 | 1 | 1 | 0 | 0 | 0 | 2 | 1 |", "| 2026-11 | 0 | 0 | 1 | 0 | 0 | 1 | 0 |", "| 2026-12 | 0 | 1 | 0 | 0 | 0 | 1 | 0 |"] {
             #expect(markdown.contains(row), "\(row): \(markdown)")
         }
         let csv = ReportRenderer(data: q4, template: .denverCouncil).csv()
-        for line in ["forms-registered,2026-10,administrative-warrant,,,1", "forms-registered,2026-10,detainer,,,1",
-                     "forms-registered,2026-11,notification-request,,,1", "forms-registered,2026-12,detainer,,,1"] {
+        for line in ["forms-registered,2026-10,administrative-warrant,,,1", "forms-revoked-since,2026-10,administrative-warrant,,,1",
+                     "forms-registered,2026-10,detainer,,,1", "forms-registered,2026-11,notification-request,,,1", "forms-registered,2026-12,detainer,,,1"] {
             #expect(csv.contains("\r\n\(line)\r\n"), "\(line): \(csv)")
         }
         let html = ReportRenderer(data: q4, template: .californiaTruth).html()
-        #expect(html.contains("<h2>Immigration forms received</h2>") && html.contains("<tr><td>2026-11</td><td>0</td><td>0</td><td>1</td><td>0</td><td>0</td><td>1</td></tr>"))
+        #expect(html.contains("<h2>Immigration forms received</h2>") && html.contains("<tr><td>2026-11</td><td>0</td><td>0</td><td>1</td><td>0</td><td>0</td><td>1</td><td>0</td></tr>"))
         let none = ReportRenderer(data: try await report("2026-08", treeSize: size), template: nil)
         #expect(none.markdown().contains("Registered in this period: **0**.") && !none.markdown().contains("| month | administrative warrant"))
         #expect(!none.csv().contains("forms-registered"))

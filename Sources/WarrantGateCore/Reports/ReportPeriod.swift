@@ -109,11 +109,15 @@ public struct ReportData: Sendable {
         public let time: Date
         public let month: String
         public let kind: DocumentKind
+        /// Whether it was revoked since, among the entries the report covers: a registration made in error is revoked
+        /// and the form registered again, so a reader can tell forms received from registrations.
+        public var revoked: Bool
 
-        public init(time: Date, month: String, kind: DocumentKind) {
+        public init(time: Date, month: String, kind: DocumentKind, revoked: Bool = false) {
             self.time = time
             self.month = month
             self.kind = kind
+            self.revoked = revoked
         }
     }
 
@@ -179,8 +183,8 @@ public struct ReportData: Sendable {
         }
     }
 
-    public func formCount(month: String? = nil, kind: DocumentKind? = nil) -> Int {
-        forms.filter { (month == nil || $0.month == month) && (kind == nil || $0.kind == kind) }.count
+    public func formCount(month: String? = nil, kind: DocumentKind? = nil, revoked: Bool? = nil) -> Int {
+        forms.filter { (month == nil || $0.month == month) && (kind == nil || $0.kind == kind) && (revoked == nil || $0.revoked == revoked) }.count
     }
 
     public static let kinds = ["interview or visit", "release date", "records", "custody status", "hold", "transfer", "arrest", "secure area", "other"]

@@ -82,6 +82,8 @@ public struct ReportRenderer {
             for kind in ReportData.formKinds {
                 let count = data.formCount(month: month, kind: kind)
                 if count > 0 { lines.append(["forms-registered", month, kind.rawValue, "", "", String(count)]) }
+                let revoked = data.formCount(month: month, kind: kind, revoked: true)
+                if revoked > 0 { lines.append(["forms-revoked-since", month, kind.rawValue, "", "", String(revoked)]) }
             }
         }
         for (reason, count) in data.denialReasons { lines.append(["denial-reasons", "", "", "deny", reason, String(count)]) }
@@ -112,13 +114,13 @@ public struct ReportRenderer {
             let counts = ReportData.kinds.map { String(data.count(month: month, kind: $0)) }
             out += "| \(month) | " + counts.joined(separator: " | ") + " | \(data.count(month: month, effect: .allow)) | \(data.count(month: month, effect: .deny)) | \(data.count(month: month)) |\n"
         }
-        out += "\n## \(Self.formsHeading)\n\n\(Self.formsNote) Registered in this period: **\(data.forms.count)**.\n\n"
+        out += "\n## \(Self.formsHeading)\n\n\(Self.formsNote) \(formsSummary(bold: { "**\($0)**" }))\n\n"
         if !data.forms.isEmpty {
-            out += "| month | " + ReportData.formKinds.map(ReportData.name(of:)).joined(separator: " | ") + " | total |\n"
-            out += "|---|" + String(repeating: "---|", count: ReportData.formKinds.count + 1) + "\n"
+            out += "| month | " + ReportData.formKinds.map(ReportData.name(of:)).joined(separator: " | ") + " | total | revoked since |\n"
+            out += "|---|" + String(repeating: "---|", count: ReportData.formKinds.count + 2) + "\n"
             for month in data.period.months {
                 let counts = ReportData.formKinds.map { String(data.formCount(month: month, kind: $0)) }
-                out += "| \(month) | " + counts.joined(separator: " | ") + " | \(data.formCount(month: month)) |\n"
+                out += "| \(month) | " + counts.joined(separator: " | ") + " | \(data.formCount(month: month)) | \(data.formCount(month: month, revoked: true)) |\n"
             }
         }
         out += "\n## Reasons for denial\n\n| reason | count |\n|---|---|\n"
@@ -136,6 +138,14 @@ public struct ReportRenderer {
     }
 
     static let formsHeading = "Immigration forms received"
+
+    /// How many forms were registered in the period, and how many of them were revoked since (a registration made
+    /// in error is revoked, and the form registered again), with `bold` for the figures.
+    private func formsSummary(bold: (Int) -> String) -> String {
+        let revoked = data.formCount(revoked: true)
+        let since = revoked == 0 ? "" : "; \(bold(revoked)) of them revoked since (a registration made in error is revoked and the form registered again)"
+        return "Registered in this period: \(bold(data.forms.count))\(since)."
+    }
     static let formsNote = """
         Detainers, administrative warrants and other forms of the federal immigration authorities, counted when the legal \
         unit registered them. None of them authorises access; judicial warrants are counted through the requests above.
@@ -166,12 +176,13 @@ public struct ReportRenderer {
             body += "<tr><td>\(month)</td>" + ReportData.kinds.map { "<td>\(data.count(month: month, kind: $0))</td>" }.joined()
             body += "<td>\(data.count(month: month, effect: .allow))</td><td>\(data.count(month: month, effect: .deny))</td><td>\(data.count(month: month))</td></tr>\n"
         }
-        body += "</tbody></table>\n<h2>\(Self.formsHeading)</h2>\n<p>\(escape(Self.formsNote)) Registered in this period: <strong>\(data.forms.count)</strong>.</p>\n"
+        body += "</tbody></table>\n<h2>\(Self.formsHeading)</h2>\n<p>\(escape(Self.formsNote)) \(formsSummary(bold: { "<strong>\($0)</strong>" }))</p>\n"
         if !data.forms.isEmpty {
-            body += "<table><thead><tr><th>month</th>" + ReportData.formKinds.map { "<th>\(escape(ReportData.name(of: $0)))</th>" }.joined() + "<th>total</th></tr></thead><tbody>\n"
+            body += "<table><thead><tr><th>month</th>" + ReportData.formKinds.map { "<th>\(escape(ReportData.name(of: $0)))</th>" }.joined()
+            body += "<th>total</th><th>revoked since</th></tr></thead><tbody>\n"
             for month in data.period.months {
                 body += "<tr><td>\(month)</td>" + ReportData.formKinds.map { "<td>\(data.formCount(month: month, kind: $0))</td>" }.joined()
-                body += "<td>\(data.formCount(month: month))</td></tr>\n"
+                body += "<td>\(data.formCount(month: month))</td><td>\(data.formCount(month: month, revoked: true))</td></tr>\n"
             }
             body += "</tbody></table>\n"
         }
