@@ -73,6 +73,11 @@ struct ForwardCommand: ParsableCommand {
                     throw CLIError(.refused, "run through sudo, --state must name a file ending in .cursor")
                 }
                 try sudo.checkTrustedPath(state, what: "--state")
+                // An existing cursor must be the service's own and no other file's name as well (a hard link).
+                var status = stat()
+                if lstat(state, &status) == 0, (status.st_uid != geteuid() && status.st_uid != 0) || status.st_nlink != 1 {
+                    throw CLIError(.refused, "run through sudo, --state may not name a file another account owns, or one with another name (a hard link)")
+                }
             }
             let settings = SyslogForwarderSettings(hostname: hostname ?? ProcessInfo.processInfo.hostName)
             let forwarder = SyslogForwarder(store: store, destination: destination, cursorPath: cursorPath, settings: settings, logger: logger)

@@ -99,6 +99,15 @@ struct SudoOperatorCLITests {
             #expect(refused.status == 3 && refused.stderr.contains(message), "\(arguments): \(refused.stderr)")
         }
         #expect(!FileManager.default.fileExists(atPath: scratch.url.appendingPathComponent("a.archive").path))
+        // A cursor with a second name (a hard link to another file) is not replaced through it.
+        let other = scratch.url.appendingPathComponent("other").path
+        try Data("x".utf8).write(to: URL(fileURLWithPath: other))
+        #expect(Glibc.link(other, scratch.url.appendingPathComponent("linked.cursor").path) == 0)
+        let linked = try Self.run(forward + ["--state", scratch.url.appendingPathComponent("linked.cursor").path], sudoUser: "alice")
+        #expect(linked.status == 3 && linked.stderr.contains("(a hard link)"), "\(linked.stderr)")
+        // A receiver's host names the default cursor file: no '/' in it.
+        let slashed = try CLIProcess.run(["forward", "syslog", "--to", "x/../../y:514", "--once"] + db)
+        #expect(slashed.status == 2 && slashed.stderr.contains("does not name a host"), "\(slashed.stderr)")
         // Without sudo, the operator's own files are theirs to place.
         let own = try CLIProcess.run(["log", "archive", "--before", "2020-01-01", "--out", link + "/a.archive", "--retention-days", "1"] + db)
         #expect(!own.stderr.contains("may not"), "\(own.stderr)")

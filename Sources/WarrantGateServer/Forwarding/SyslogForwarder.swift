@@ -13,6 +13,9 @@ public struct SyslogDestination: Sendable {
     public let port: Int
     let tls: TLSConfiguration?
 
+    /// The bytes of a host name, an IPv4 address, or an IPv6 one with its zone.
+    private static let hostBytes = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._:%".utf8)
+
     /// Parses `HOST:PORT` or `[IPv6]:PORT`; with `tls`, loads its files (TLS 1.2 or later, the receiver's certificate
     /// checked against `tls.ca` or else the system's trust store, and against HOST).
     public init(parsing text: String, tls files: SyslogTLSFiles? = nil) throws {
@@ -28,7 +31,11 @@ public struct SyslogDestination: Sendable {
             throw ForwardingError("'\(text)' is not HOST:PORT (write an IPv6 address as [ADDRESS]:PORT)")
         }
         guard !host.isEmpty, let number = Int(port), (1...65535).contains(number) else {
-            throw ForwardingError("'\(text)' is not HOST:PORT with a port from 1 to 65535")
+            throw ForwardingError("'\(FreeText.escaped(text))' is not HOST:PORT with a port from 1 to 65535")
+        }
+        // A host name, an IPv4 address or an IPv6 one: it names the cursor file and its lines, so no '/', no space.
+        guard host.utf8.allSatisfy(Self.hostBytes.contains) else {
+            throw ForwardingError("'\(FreeText.escaped(text))' does not name a host: letters, digits, '-', '.', '_', or an IPv6 address in brackets")
         }
         self.host = String(host)
         self.port = number
