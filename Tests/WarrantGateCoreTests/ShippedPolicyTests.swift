@@ -83,6 +83,11 @@ struct ShippedPolicyTests {
         #expect(disguised.first?.problems == [
             "agency 'ice-ero' is federal-immigration in the agency directory, not jail-staff: give another id for a made-up agency",
         ], "\(disguised)")
+        // …nor under another spelling of its id, which no directory or registry writes.
+        try String(contentsOf: file.url, encoding: .utf8).replacingOccurrences(of: "id: ice-ero", with: "id: ICE-ERO")
+            .write(to: file.url, atomically: true, encoding: .utf8)
+        let respelt = try PolicyTestFile.load(path: file.path).run(against: try Repository.denver(), declaredCategories: declared, listedAgencies: listed)
+        #expect(respelt.first?.problems.first?.contains("agency id 'ICE-ERO' must be lower-case letters, digits and '-'") == true, "\(respelt)")
         try "policy: \(Repository.path("policies/denver.yaml"))\ncases: []\n".write(to: file.url, atomically: true, encoding: .utf8)
         #expect(throws: FileError.self) { try PolicyTestFile.load(path: file.path) }
     }

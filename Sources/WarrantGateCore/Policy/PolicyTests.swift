@@ -201,7 +201,11 @@ public struct PolicyTestFile: Sendable {
         guard let category = AgencyCategory(rawValue: categoryText) else {
             throw categoryNode.error("'\(categoryText)' is not a category name (built in: \(AgencyCategory.builtIn.map(\.rawValue).joined(separator: ", ")))")
         }
-        let agency = Agency(id: try agencyNode.required("id", in: "agency").string("id"), name: "", category: category)
+        let idNode = try agencyNode.required("id", in: "agency")
+        let id = try idNode.string("id")
+        // As the directory and the registry write ids: `ICE-ERO` would be no listed agency, whatever category it gave.
+        guard Identifier.isValid(id) else { throw idNode.error("agency id '\(id)' must be lower-case letters, digits and '-'") }
+        let agency = Agency(id: id, name: "", category: category)
 
         let request = try node.required("request", in: "test case '\(name)'")
         try request.requireKeys(in: requestKeys, what: "request")
