@@ -73,20 +73,27 @@ struct ClientCertificateVerifierTests {
         return (root, try nio(sub), try nio(leaf))
     }
 
-    /// An attacker's pass over the HTTP/2 listener: a refused handshake's intermediates were remembered before its
-    /// chain was checked, replacing the agency's, and 4,096 of them cleared every agency's; once the minute's memory
-    /// of a validation lapsed, the agency's open connections were refused as untrusted.
-    @Test("a refused handshake's intermediates replace no agency's: its connections still validate after the minute")
-    func refusedHandshakeKeepsIntermediates() async throws {
+    /// An attacker's pass over the HTTP/2 listener: a handshake's intermediates were remembered by leaf before its
+    /// chain was checked (4,096 junk handshakes cleared every agency's), and a re-pass: before the client's key was
+    /// proven, since BoringSSL calls the verifier before CertificateVerify, so anyone holding an agency's public leaf
+    /// could replace its intermediates with ones about to expire. Once the minute's memory of a validation lapsed,
+    /// the agency's open connections were refused as untrusted.
+    @Test("a connection is validated again with its own handshake's intermediates; another handshake of its leaf changes nothing")
+    func connectionsKeepTheirIntermediates() async throws {
         let chain = try Self.subordinateChain()
+        let (leaf, sub) = (try chain.leaf.toDERBytes(), try chain.sub.toDERBytes())
         let clock = Mutex(Date())
         let verifier = ClientCertificateVerifier(trust: .init(roots: [chain.root]), now: { clock.withLock { $0 } })
         #expect(await verifier.refusal([chain.leaf, chain.sub]) == nil)
+        // The handshake completes, the key proven: its intermediates stand for the leaf's resumed sessions.
+        verifier.rememberHandshake(leaf: CertificateBytes(der: leaf), intermediates: [sub])
         clock.withLock { $0 = $0.addingTimeInterval(61) }
-        // The agency's public leaf, presented with an intermediate of the attacker's making.
+        // The agency's public leaf, presented with an intermediate of the attacker's making, is refused; had it
+        // validated, nothing would be kept before the handshake completed.
         let junk = try Self.subordinateChain().sub
         #expect(await verifier.refusal([chain.leaf, junk])?.kind == .untrusted)
-        #expect(await verifier.refusal(leafDER: try chain.leaf.toDERBytes()) == nil)
+        #expect(await verifier.refusal(leafDER: leaf, intermediates: [sub]) == nil, "the connection's own chain")
+        #expect(verifier.intermediates(ofResumed: CertificateBytes(der: leaf)) == [sub])
     }
 
     @Test("a remembered validation lasts a minute and never outside the leaf's validity")
@@ -100,7 +107,7 @@ struct ClientCertificateVerifierTests {
         #expect(await verifier.refusal([presented]) == nil)
         clock.withLock { $0 = certificate.notValidAfter.addingTimeInterval(1) }
         #expect(await verifier.refusal([presented])?.kind == .expired)
-        #expect(await verifier.refusal(leafDER: try presented.toDERBytes())?.kind == .expired)
+        #expect(await verifier.refusal(leafDER: try presented.toDERBytes(), intermediates: [])?.kind == .expired)
 
         clock.withLock { $0 = Date() }
         #expect(await verifier.refusal([presented]) == nil)

@@ -187,7 +187,7 @@ struct GatewayEndToEndTests {
     /// An attacker's pass over the HTTP/2 listener: a request identified, and its state taken, when its head arrived
     /// was decided on that state when its body completed, so a certificate or a warrant revoked meanwhile (up to the
     /// body-read timeout) still let it through.
-    @Test("a body that completes after its warrant or its certificate is revoked is decided by the registry then")
+    @Test("a body that completes after its warrant or its certificate is revoked is decided by the registry then; after a reload, refused")
     func revokedWhileTheBodyArrives() async throws {
         try await withGateway { gateway in
             try gateway.register("JW-SLOW", scope: ["visitation.schedule"])
@@ -218,6 +218,18 @@ struct GatewayEndToEndTests {
             let revoked = try await police.exchange(Array(visit.dropFirst(20)))
             #expect(revoked.status == 403 && revoked.raw.contains("certificate_revoked"), "\(revoked.raw)")
             await police.close()
+
+            // A re-pass: a reload between the two parts kept the request on the state it began under, registry and
+            // all, so a warrant revoked then still served. Its route was matched by the old policy: it is refused.
+            try gateway.register("JW-RELOAD", scope: ["visitation.schedule"])
+            try await gateway.awaitRegistry()
+            let reloading = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "ice-ero"))
+            try await reloading.channel.writeAndFlush(ByteBuffer(bytes: head("JW-RELOAD") + visit.prefix(20)))
+            try gateway.registry.revoke(reference: "JW-RELOAD", reason: "quashed", operator: "test-clerk")
+            #expect(gateway.gateway.reload(reason: "test").isEmpty)
+            let reloaded = try await reloading.exchange(Array(visit.dropFirst(20)))
+            #expect(reloaded.status == 503 && reloaded.raw.contains("state_changed"), "\(reloaded.raw)")
+            await reloading.close()
             #expect(!gateway.recorder.requests.contains { $0.method == "POST" }, "nothing forwarded")
         }
     }

@@ -1,3 +1,5 @@
+import NIOCore
+import NIOSSL
 import WarrantGateCore
 
 /// The verified client certificate of one connection, read once when its TLS handshake completes, what it last
@@ -14,8 +16,26 @@ final class ConnectionPeer {
     /// to the socket.
     var unwrittenEnds = 0
 
-    init(der: [UInt8]) {
+    /// The intermediates the client presented at its handshake, in DER: its chain is validated again with them.
+    let intermediates: [[UInt8]]
+
+    init(der: [UInt8], intermediates: [[UInt8]] = []) {
         certificate = CertificateBytes(der: der)
+        self.intermediates = intermediates
+    }
+
+    /// The peer of a connection whose handshake has completed, nil without a certificate: the chain its handshake
+    /// presented and the verifier accepted (remembered for the leaf's resumed sessions), or, for a resumed session,
+    /// which presents none, the leaf with the intermediates of its latest completed handshake.
+    static func of(_ pipeline: ChannelPipeline.SynchronousOperations, verifier: ClientCertificateVerifier) -> ConnectionPeer? {
+        if let chain = try? pipeline.nioSSL_peerValidatedCertificateChain(), let leaf = try? chain.leaf.toDERBytes(),
+           let intermediates = try? chain.dropFirst().map({ try $0.toDERBytes() }) {
+            let peer = ConnectionPeer(der: leaf, intermediates: intermediates)
+            verifier.rememberHandshake(leaf: peer.certificate, intermediates: intermediates)
+            return peer
+        }
+        guard let leaf = try? pipeline.nioSSL_peerCertificate()?.toDERBytes() else { return nil }
+        return ConnectionPeer(der: leaf, intermediates: verifier.intermediates(ofResumed: CertificateBytes(der: leaf)))
     }
 
     /// The certificate and the agency it identifies by `current`'s directory.

@@ -99,25 +99,58 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         case .revoked: return refuse(request, StageRefusal(.certificateRevoked))
         }
         request.agency = agency
-        if peer.chainKnownValid(by: environment.verifier) { return admit(request, agency: agency) }
-        // The chain has not been validated under the trust in force within the last minute: validate it off the
-        // loop, then come back.
+        validateChain(request, peer: peer) { handler, request in handler.admit(request, agency: agency) }
+    }
+
+    /// Goes on with `next` once the connection's chain is known to validate under the trust in force: at once if it
+    /// did within the last minute, else after validating it off the loop (with its own handshake's intermediates).
+    private func validateChain(
+        _ request: RequestInFlight, peer: ConnectionPeer, then next: @escaping (GatewayHandler, RequestInFlight) -> Void
+    ) {
+        if peer.chainKnownValid(by: environment.verifier) { return next(self, request) }
+        let phase = request.phase
         request.phase = .validatingChain
-        let verifier = environment.verifier, key = peer.certificate, loop = request.loop
-        let bound = NIOLoopBound((self, request), eventLoop: loop)
+        let verifier = environment.verifier, leaf = peer.certificate.der, intermediates = peer.intermediates, loop = request.loop
+        let bound = NIOLoopBound((self, request, next), eventLoop: loop)
         Task {
-            let refusal = await verifier.refusal(key)
+            let refusal = await verifier.refusal(leafDER: leaf, intermediates: intermediates)
             loop.execute {
-                let (handler, request) = bound.value
+                let (handler, request, next) = bound.value
                 guard handler.request === request, request.phase == .validatingChain else { return }
                 if let refusal {
                     // The client gets the catalog's words; the verifier's own, which name trust internals, go to the operator.
-                    handler.environment.logger.notice("client certificate refused on a request", metadata: ["agency": "\(agency.id)", "why": "\(refusal)"])
+                    let agency = request.agency?.id ?? "-"
+                    handler.environment.logger.notice("client certificate refused on a request", metadata: ["agency": "\(agency)", "why": "\(refusal)"])
                     return handler.refuse(request, StageRefusal(refusal.reason))
                 }
-                handler.admit(request, agency: agency)
+                request.phase = phase
+                next(handler, request)
             }
         }
+    }
+
+    /// Goes on with `next` once a request that waited (for its body, for a fact lookup) is known to be decided by the
+    /// state in force: when the gateway's state changed meanwhile (a certificate or a warrant revoked, an agency
+    /// changed, a new trust), the request is identified again by the latest directory, its chain validated under the
+    /// latest trust, and it is decided on the latest registry. A request whose policy was reloaded meanwhile, or whose
+    /// certificate now names another agency or category, is refused (`state_changed`): its route and its
+    /// classification were made under the old one.
+    private func confirmIdentity(_ request: RequestInFlight, then next: @escaping (GatewayHandler, RequestInFlight) -> Void) {
+        let latest = environment.state.current
+        guard latest !== request.current else { return next(self, request) }
+        guard latest.policies === request.current.policies else { return refuse(request, StageRefusal(.stateChanged)) }
+        guard let peer, let identification = environment.identify(&request.record, peer: peer, current: latest) else {
+            return refuse(request, StageRefusal(.noClientCertificate))
+        }
+        switch identification {
+        case .agency(let found) where found.id == request.agency?.id && found.category == request.agency?.category: break
+        case .agency: return refuse(request, StageRefusal(.stateChanged))
+        case .unknown: return refuse(request, StageRefusal(.unknownAgency))
+        case .ambiguous: return refuse(request, StageRefusal(.ambiguousAgency))
+        case .revoked: return refuse(request, StageRefusal(.certificateRevoked))
+        }
+        request.current = latest
+        validateChain(request, peer: peer, then: next)
     }
 
     // MARK: 2. Headers, then 3. canonical target and the route
@@ -191,30 +224,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     private func bodyComplete(_ request: RequestInFlight) {
         let received = request.body?.readableBytes ?? 0
         guard request.declaredLength.map({ $0 == received }) ?? true else { return refuse(request, StageRefusal(.bodyIncomplete)) }
-        if let refusal = identifyAgain(request) { return refuse(request, refusal) }
-        classify(request, body: request.body ?? ByteBuffer())
-    }
-
-    /// A body may take up to the body-read timeout to arrive, and meanwhile the registry may revoke the client's
-    /// certificate, change its agency or revoke a warrant. When the state changed since the request began, it is
-    /// identified again by the latest directory, and, if the policy is the same, decided on the latest registry.
-    private func identifyAgain(_ request: RequestInFlight) -> StageRefusal? {
-        let latest = environment.state.current
-        guard latest !== request.current else { return nil }
-        guard let peer, let identification = environment.identify(&request.record, peer: peer, current: latest) else {
-            return StageRefusal(.noClientCertificate)
-        }
-        switch identification {
-        case .agency(let found) where found.id == request.agency?.id:
-            request.agency = found
-        case .agency, .unknown: return StageRefusal(.unknownAgency)
-        case .ambiguous: return StageRefusal(.ambiguousAgency)
-        case .revoked: return StageRefusal(.certificateRevoked)
-        }
-        // A reloaded policy's routes may differ from those the request was matched by: it keeps the policy it began
-        // under, and that state's registry.
-        if latest.policies === request.current.policies { request.current = latest }
-        return nil
+        confirmIdentity(request) { handler, request in handler.classify(request, body: request.body ?? ByteBuffer()) }
     }
 
     // MARK: 4. Classify, 5. decide
@@ -250,7 +260,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
                 environment.logger.warning("fact lookup failed; rules that need facts deny", metadata: ["subject": "\(subject)", "error": "\(error)"])
             }
             guard self.request === request, request.phase == .deciding else { return }
-            decide(request, input: input, body: bytes, registry: FactOverlayRegistry(base: request.current.registry, subject: subject, lookedUp: facts))
+            confirmIdentity(request) { handler, request in
+                handler.decide(request, input: input, body: bytes, registry: FactOverlayRegistry(base: request.current.registry, subject: subject, lookedUp: facts))
+            }
         }
     }
 
@@ -885,8 +897,8 @@ final class RequestInFlight {
     let head: HTTPRequestHead
     /// The event loop the request runs on: its connection's.
     let loop: any EventLoop
-    /// The state the request is decided by: the one it began under, or a later one it was identified by again once
-    /// its body had arrived (``GatewayHandler/identifyAgain(_:)``).
+    /// The state the request is decided by: the one it began under, or a later one it was identified by again after
+    /// waiting for its body or a fact lookup (``GatewayHandler/confirmIdentity(_:then:)``).
     var current: GatewayState.Current
     let started = ContinuousClock.now
     var record: DecisionRecord

@@ -86,7 +86,7 @@ final class GatewayListener: Service {
     private func initialize(_ channel: any Channel) throws {
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(ConnectionSetupGuard(admission: admission, timeout: limits.handshakeTimeout.timeAmount))
-        try sync.addHandler(NIOSSLServerHandler(context: tls, customVerificationCallback: GatewayTLS.verificationCallback(verifier)))
+        try sync.addHandler(NIOSSLServerHandler(context: tls, customVerificationCallbackWithMetadata: GatewayTLS.verificationCallback(verifier)))
         let missingCertificates = MissingCertificateObserver(verifier: verifier)
         try sync.addHandler(missingCertificates)
         try sync.addHandler(ApplicationProtocolNegotiationHandler { [self] result, channel in
@@ -94,8 +94,8 @@ final class GatewayListener: Service {
                 let sync = channel.pipeline.syncOperations
                 sync.removeHandler(missingCertificates, promise: nil)
                 Self.acknowledgeHandshake(channel)
-                // The handshake is complete: the verified leaf is read once, for the whole connection.
-                let peer = (try? sync.nioSSL_peerCertificate()?.toDERBytes()).map(ConnectionPeer.init(der:))
+                // The handshake is complete: the verified chain is read once, for the whole connection.
+                let peer = ConnectionPeer.of(sync, verifier: verifier)
                 let setup = try sync.handler(type: ConnectionSetupGuard.self)
                 guard setup.verified(channel, certificate: peer?.certificate.der ?? []) else { return }
                 switch result {

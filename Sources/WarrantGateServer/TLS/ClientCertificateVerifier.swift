@@ -64,9 +64,9 @@ public final class ClientCertificateVerifier: Sendable {
         var generation = 0
         /// Chains that validated recently under this trust (its deny lists included), by the leaf's DER bytes.
         var validated: [CertificateBytes: Validation] = [:]
-        /// The intermediates each leaf was presented with at its handshake, so that a request can validate its
-        /// connection's chain again under a new trust (a connection keeps only its peer's leaf).
-        var intermediates: [CertificateBytes: [Certificate]] = [:]
+        /// The intermediates each leaf's latest completed handshake presented, its key proven: a connection that
+        /// resumes a session presents no chain, and validates its leaf again with these.
+        var handshakeIntermediates: [CertificateBytes: [[UInt8]]] = [:]
     }
 
     /// When a validated chain's result may be reused: from the leaf's start of validity until a minute after the
@@ -100,14 +100,31 @@ public final class ClientCertificateVerifier: Sendable {
     }
 
     /// Verifies a presented chain, leaf first (the handshake's callback).
-    public func verify(_ presented: [NIOSSLCertificate]) async -> NIOSSLVerificationResult {
-        guard let refusal = await refusal(presented) else { return .certificateVerified }
+    public func verify(_ presented: [NIOSSLCertificate]) async -> Bool {
+        guard let refusal = await refusal(presented) else { return true }
         refusals(refusal.description)
-        return .failed
+        return false
+    }
+
+    /// Remembers the intermediates of a handshake that completed (after the client proved its key, which the
+    /// verification callback runs before): only then may they stand for the leaf's resumed sessions. A full memory
+    /// forgets one leaf's, not all.
+    func rememberHandshake(leaf: CertificateBytes, intermediates: [[UInt8]]) {
+        state.withLock { state in
+            if state.handshakeIntermediates[leaf] == nil, state.handshakeIntermediates.count >= Self.capacity {
+                state.handshakeIntermediates.remove(at: state.handshakeIntermediates.startIndex)
+            }
+            state.handshakeIntermediates[leaf] = intermediates
+        }
+    }
+
+    /// The intermediates `leaf`'s latest completed handshake presented, for a connection that resumed its session.
+    func intermediates(ofResumed leaf: CertificateBytes) -> [[UInt8]] {
+        state.withLock { $0.handshakeIntermediates[leaf] } ?? []
     }
 
     /// Whether a presented chain's leaf validated recently under the trust in force, so that its handshake needs no
-    /// validation. The chain's intermediates were remembered when it validated.
+    /// validation.
     func remembersValid(_ presented: [NIOSSLCertificate]) -> Bool {
         guard let leafDER = try? presented.first?.toDERBytes() else { return false }
         return rememberedValidation(CertificateBytes(der: leafDER)) != nil
@@ -130,23 +147,20 @@ public final class ClientCertificateVerifier: Sendable {
         guard let leafDER = try? presented[0].toDERBytes(),
               let intermediates = try? presented.dropFirst().map({ try Certificate(derEncoded: $0.toDERBytes()) })
         else { return CertificateRefusal(kind: .unparseable, description: "unparseable client certificate") }
-        return await refusal(CertificateBytes(der: leafDER), presenting: intermediates)
+        return await refusal(CertificateBytes(der: leafDER), intermediates: intermediates)
     }
 
-    /// Why a connection's verified leaf is refused now, under the trust in force, or nil if it is still acceptable.
-    /// Intermediates come from the leaf's handshake, if it is still remembered.
-    public func refusal(leafDER: [UInt8]) async -> CertificateRefusal? {
-        await refusal(CertificateBytes(der: leafDER))
-    }
-
-    /// With `presented`, the intermediates of a handshake: the chain is validated with them, and they are remembered
-    /// for the leaf's later requests only if it validates, so that no refused handshake (anyone's, with any leaf) can
-    /// replace or crowd out an agency's. Without, the leaf's remembered intermediates are used.
-    func refusal(_ key: CertificateBytes, presenting presented: [Certificate]? = nil) async -> CertificateRefusal? {
-        let (trust, generation, validation, remembered) = state.withLock {
-            ($0.trust, $0.generation, $0.validated[key], $0.intermediates[key] ?? [])
+    /// Why a connection's verified leaf is refused now, under the trust in force, or nil if it is still acceptable:
+    /// validated with the intermediates its own handshake presented (a connection's, never another's of the same leaf).
+    public func refusal(leafDER: [UInt8], intermediates: [[UInt8]]) async -> CertificateRefusal? {
+        guard let parsed = try? intermediates.map({ try Certificate(derEncoded: $0) }) else {
+            return CertificateRefusal(kind: .unparseable, description: "unparseable client certificate")
         }
-        let intermediates = presented ?? remembered
+        return await refusal(CertificateBytes(der: leafDER), intermediates: parsed)
+    }
+
+    func refusal(_ key: CertificateBytes, intermediates: [Certificate]) async -> CertificateRefusal? {
+        let (trust, generation, validation) = state.withLock { ($0.trust, $0.generation, $0.validated[key]) }
         let time = now()
         // A leaf whose chain validated under this trust, deny lists included, is not parsed and checked again while
         // the result lasts: most handshakes are a known agency's reconnections, and most requests a known connection's.
@@ -170,12 +184,6 @@ public final class ClientCertificateVerifier: Sendable {
         case .validCertificate:
             state.withLock { state in
                 // The trust may have been replaced while the chain was validated: then this result is not cached.
-                if let presented, !presented.isEmpty {
-                    if state.intermediates[key] == nil, state.intermediates.count >= Self.capacity {
-                        state.intermediates.remove(at: state.intermediates.startIndex)
-                    }
-                    state.intermediates[key] = presented
-                }
                 guard state.generation == generation else { return }
                 if state.validated.count >= Self.capacity { state.validated.removeAll(keepingCapacity: true) }
                 state.validated[key] = Validation(

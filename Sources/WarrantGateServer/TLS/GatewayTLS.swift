@@ -35,11 +35,14 @@ public enum GatewayTLS {
     }
 
     /// The handshake's verification callback. A chain whose leaf validated recently under the trust in force is
-    /// accepted on the event loop; any other is validated in a task, off the loop, while the handshake waits.
-    static func verificationCallback(_ verifier: ClientCertificateVerifier) -> NIOSSLCustomVerificationCallback {
+    /// accepted on the event loop; any other is validated in a task, off the loop, while the handshake waits. An
+    /// accepted chain, as presented, is kept with the connection (`nioSSL_peerValidatedCertificateChain`) once its
+    /// handshake completes, the client's key proven: its requests are validated again with its own intermediates.
+    static func verificationCallback(_ verifier: ClientCertificateVerifier) -> NIOSSLCustomVerificationCallbackWithMetadata {
         { certificates, promise in
-            if verifier.remembersValid(certificates) { return promise.succeed(.certificateVerified) }
-            promise.completeWithTask { await verifier.verify(certificates) }
+            let accepted = NIOSSLVerificationResultWithMetadata.certificateVerified(VerificationMetadata(ValidatedCertificateChain(certificates)))
+            if verifier.remembersValid(certificates) { return promise.succeed(accepted) }
+            promise.completeWithTask { await verifier.verify(certificates) ? accepted : .failed }
         }
     }
 }
