@@ -11,31 +11,123 @@ public struct CertificateRevocation: Sendable, Codable {
     public var revokedAt: String
 }
 
+/// A change to an agency (``Registry/addAgency(id:name:category:spkiPins:operator:at:)``) waiting, under the two-person
+/// rule, for a second operator.
+public struct AgencyRequest: Sendable, Codable {
+    public var number: Int64
+    public var agency: String
+    public var name: String
+    public var category: String
+    public var spkiPins: [String]
+    public var requestedBy: String
+    public var requestedAt: String
+    public var status: String
+}
+
 /// Agencies and their certificates, managed with the CLI. These override `agencies.yaml`, which stays the reviewed
 /// starting point.
 extension Registry {
-    /// Adds an agency, or replaces the CLI's earlier entry for it, pinned to a certificate's SPKI SHA-256.
-    public func addAgency(id: String, name: String, category: AgencyCategory, spkiPins: [String], operator: String, at time: Date = Date()) throws {
+    /// Adds an agency, or a certificate to the CLI's earlier entry for it (its name and category replaced), pinned to
+    /// a certificate's SPKI SHA-256. Who holds a pinned key is that agency, with its warrants and its category's
+    /// access, so under the two-person rule this is a request (``AgencyRequest``, its number returned) that takes effect
+    /// only once a second operator approves it (``approveAgencyRequest(_:operator:at:)``); with the rule off it takes
+    /// effect at once (nil returned), and the log says the rule was off.
+    @discardableResult
+    public func addAgency(
+        id: String, name: String, category: AgencyCategory, spkiPins: [String], operator: String, at time: Date = Date()
+    ) throws -> Int64? {
         guard Identifier.isValid(id) else { throw StoreError("agency id '\(id)' must be lower-case letters, digits and '-'") }
         guard !spkiPins.isEmpty else { throw StoreError("an agency needs at least one certificate (--cert)") }
         try requireText(name, "the agency's name (--name)")
         let `operator` = try operatorName(`operator`).text
-        try write { session in
-            let previous = try session.fetchOne("SELECT spki_pins FROM agencies WHERE id = ?", id)
-            var pins = try previous.map { try Self.decodeList($0.text("spki_pins")) } ?? []
-            for pin in spkiPins where !pins.contains(pin) { pins.append(pin) }
-            try session.execute(
+        let twoPerson = try twoPersonRule()
+        return try write { session in
+            let details = ["name": name, "category": category.rawValue, "spkiSHA256": spkiPins.joined(separator: ",")]
+            guard twoPerson else {
+                try Self.applyAgency(session, id: id, name: name, category: category, spkiPins: spkiPins, operator: `operator`, at: time,
+                                    details: details.merging(["twoPersonRule": "off"]) { kept, _ in kept })
+                return nil
+            }
+            let row = try session.fetchOne(
                 """
-                INSERT INTO agencies (id, name, category, spki_pins, added_by, added_at) VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT(id) DO UPDATE SET name = excluded.name, category = excluded.category, spki_pins = excluded.spki_pins
+                INSERT INTO agency_requests (agency, name, category, spki_pins, requested_by, requested_at, status)
+                VALUES (?, ?, ?, ?, ?, ?, 'pending') RETURNING id
                 """,
-                id, name, category.rawValue, Self.encodeList(pins), `operator`, Timestamp.format(time)
+                id, name, category.rawValue, Self.encodeList(spkiPins), `operator`, Timestamp.format(time)
             )
+            guard let number = try row?.int64("id") else { throw StoreError("the agency request was not numbered") }
             try Self.appendAdmin(session, AdminRecord(
-                time: Timestamp.format(time), operator: `operator`, action: previous == nil ? "agency.add" : "agency.update", target: id,
-                details: ["name": name, "category": category.rawValue, "spkiSHA256": spkiPins.joined(separator: ",")]
+                time: Timestamp.format(time), operator: `operator`, action: Self.agencyRequestAction, target: String(number),
+                details: details.merging(["agency": id]) { kept, _ in kept }
             ))
+            return number
         }
+    }
+
+    /// Applies a pending agency request. Under the two-person rule the approver must be a second operator.
+    public func approveAgencyRequest(_ number: Int64, operator: String, at time: Date = Date()) throws {
+        let approver = try operatorName(`operator`)
+        try write { session in
+            let lock = session.dialect == .postgres ? " FOR UPDATE" : ""
+            guard let row = try session.fetchOne("SELECT * FROM agency_requests WHERE id = ?\(lock)", number) else {
+                throw StoreError("no agency request \(number)")
+            }
+            let request = try Self.agencyRequest(row)
+            guard request.status == "pending" else { throw StoreError("agency request \(number) is \(request.status), not pending") }
+            guard let category = AgencyCategory(rawValue: request.category) else { throw StoreError("agency request \(number) holds no category") }
+            try Self.requireSecondPerson(
+                approver, after: request.requestedBy, account: try Self.recordAccount(session, action: Self.agencyRequestAction, target: String(number)),
+                did: "requested agency request \(number)", done: "agency request \(number) was made"
+            )
+            try Self.applyAgency(
+                session, id: request.agency, name: request.name, category: category, spkiPins: request.spkiPins, operator: approver.text, at: time,
+                details: [
+                    "name": request.name, "category": request.category, "spkiSHA256": request.spkiPins.joined(separator: ","),
+                    "request": String(number), "requestedBy": request.requestedBy,
+                ]
+            )
+            try session.execute(
+                "UPDATE agency_requests SET status = 'approved', decided_by = ?, decided_at = ? WHERE id = ?", approver.text, Timestamp.format(time), number
+            )
+        }
+    }
+
+    /// Agency requests still waiting for a second operator, oldest first.
+    public func pendingAgencyRequests() throws -> [AgencyRequest] {
+        try database.read { session in
+            try session.fetchAll("SELECT * FROM agency_requests WHERE status = 'pending' ORDER BY id").map(Self.agencyRequest)
+        }
+    }
+
+    /// The admin action that requests an agency change.
+    static let agencyRequestAction = "agency.request"
+
+    /// Writes an agency, or adds pins to the CLI's earlier entry for it, and its admin record.
+    private static func applyAgency(
+        _ session: any SQLSession, id: String, name: String, category: AgencyCategory, spkiPins: [String], operator: String, at time: Date,
+        details: [String: String]
+    ) throws {
+        let previous = try session.fetchOne("SELECT spki_pins FROM agencies WHERE id = ?", id)
+        var pins = try previous.map { try Self.decodeList($0.text("spki_pins")) } ?? []
+        for pin in spkiPins where !pins.contains(pin) { pins.append(pin) }
+        try session.execute(
+            """
+            INSERT INTO agencies (id, name, category, spki_pins, added_by, added_at) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET name = excluded.name, category = excluded.category, spki_pins = excluded.spki_pins
+            """,
+            id, name, category.rawValue, Self.encodeList(pins), `operator`, Timestamp.format(time)
+        )
+        try Self.appendAdmin(session, AdminRecord(
+            time: Timestamp.format(time), operator: `operator`, action: previous == nil ? "agency.add" : "agency.update", target: id, details: details
+        ))
+    }
+
+    private static func agencyRequest(_ row: SQLRow) throws -> AgencyRequest {
+        AgencyRequest(
+            number: try row.int64("id"), agency: try row.text("agency"), name: try row.text("name"), category: try row.text("category"),
+            spkiPins: try decodeList(row.text("spki_pins")), requestedBy: try row.text("requested_by"), requestedAt: try row.text("requested_at"),
+            status: try row.text("status")
+        )
     }
 
     /// Revokes a certificate of an agency by SPKI SHA-256 or serial; refused from the gateway's next request on.

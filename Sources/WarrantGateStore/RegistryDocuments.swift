@@ -114,21 +114,11 @@ extension Registry {
                     `warrant show \(reference)` prints against the signed document before approving
                     """)
             }
-            if entry.twoPersonRule && approver.isSamePerson(as: entry.registeredBy) {
-                throw StoreError(
-                    "\(`operator`) and \(entry.registeredBy), who registered \(reference), are one operator: the two-person rule needs a second one"
+            if entry.twoPersonRule {
+                try Self.requireSecondPerson(
+                    approver, after: entry.registeredBy, account: try Self.recordAccount(session, action: Self.registrationAction, target: reference),
+                    did: "registered \(reference)", done: "\(reference) was registered"
                 )
-            }
-            if entry.twoPersonRule, let registrant = try Self.registrationAccount(session, reference).map(ProcessAccount.loginIdentity) {
-                let approverLogin = ProcessAccount.loginIdentity(ProcessAccount.current)
-                if approverLogin.mayBeSamePerson(as: registrant) {
-                    let who = if case .person(let uid, let host) = approverLogin, approverLogin == registrant {
-                        "by the person logged in as uid \(uid) on \(host), who is approving it now, whatever name each step typed"
-                    } else {
-                        "or is being approved, in a user namespace, where the login that tells two people apart can be made up"
-                    }
-                    throw StoreError("\(reference) was registered \(who): the two-person rule needs a second one, each in their own login")
-                }
             }
             guard entry.document.expiresAt > time else { throw StoreError("\(reference) expired on \(entry.document.expires) and cannot be approved") }
             // The record first: on PostgreSQL, the approval must follow its record as the log's last entry. The row is
@@ -157,17 +147,35 @@ extension Registry {
     static let revocationAction = "warrant.revoke"
     static let revocationEntries = "%\"action\":\"\(revocationAction)\"%"
 
-    /// The account (``ProcessAccount``) of `reference`'s latest registration record, if the log still holds it.
-    static func registrationAccount(_ session: any SQLSession, _ reference: String) throws -> String? {
+    /// The account (``ProcessAccount``) of the latest `action` record on `target`, if the log still holds it.
+    static func recordAccount(_ session: any SQLSession, action: String, target: String) throws -> String? {
         var account: String?
         try session.forEach(
-            "SELECT entry FROM log WHERE kind = 'admin' AND entry LIKE ? ORDER BY seq DESC", Self.registrationEntries
+            "SELECT entry FROM log WHERE kind = 'admin' AND entry LIKE ? ORDER BY seq DESC", "%\"action\":\"\(action)\"%"
         ) { row in
             guard account == nil else { return }
             let record = try AdminRecord(entry: row.text("entry"))
-            if record.target == reference { account = record.account }
+            if record.action == action && record.target == target { account = record.account }
         }
         return account
+    }
+
+    /// Refuses `approver` as the second person after `first`, who `did` the first step (with the process `account`, if
+    /// recorded): one operator by name (case, spacing, width and accents aside), or by the login the kernel recorded
+    /// for both steps. `done` says the first step in the passive ("JW-1 was registered").
+    static func requireSecondPerson(_ approver: OperatorName, after first: String, account: String?, did: String, done: String) throws {
+        if approver.isSamePerson(as: first) {
+            throw StoreError("\(approver.text) and \(first), who \(did), are one operator: the two-person rule needs a second one")
+        }
+        guard let first = account.map(ProcessAccount.loginIdentity) else { return }
+        let approverLogin = ProcessAccount.loginIdentity(ProcessAccount.current)
+        guard approverLogin.mayBeSamePerson(as: first) else { return }
+        let who = if case .person(let uid, let host) = approverLogin, approverLogin == first {
+            "by the person logged in as uid \(uid) on \(host), who is approving it now, whatever name each step typed"
+        } else {
+            "or is being approved, in a user namespace, where the login that tells two people apart can be made up"
+        }
+        throw StoreError("\(done) \(who): the two-person rule needs a second one, each in their own login")
     }
 
     /// Revokes an active or pending document.

@@ -214,6 +214,23 @@ public enum StoreDatabase {
         migrator.registerMigration("v5: documents record their signature") { db in
             for column in DocumentSignatureColumns.definitions { try db.execute(sql: "ALTER TABLE documents ADD COLUMN \(column)") }
         }
+        // Under the two-person rule an agency, or a certificate pinned to one, waits for a second operator.
+        migrator.registerMigration("v6: agency requests") { db in
+            try db.execute(sql: """
+                CREATE TABLE agency_requests (
+                    id INTEGER PRIMARY KEY,
+                    agency TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    category TEXT NOT NULL,
+                    spki_pins TEXT NOT NULL,
+                    requested_by TEXT NOT NULL,
+                    requested_at TEXT NOT NULL,
+                    status TEXT NOT NULL CHECK (status = 'pending' OR status = 'approved'),
+                    decided_by TEXT,
+                    decided_at TEXT
+                )
+                """)
+        }
         return migrator
     }
 }

@@ -9,8 +9,8 @@ extension AgencyCategory: ExpressibleByArgument {}
 struct AgencyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agency",
-        abstract: "List agencies, add one pinned to a certificate, revoke a certificate.",
-        subcommands: [List.self, Add.self, RevokeCert.self]
+        abstract: "List agencies, add one pinned to a certificate (a second operator approves it), revoke a certificate.",
+        subcommands: [List.self, Add.self, Approve.self, RevokeCert.self]
     )
 
     struct List: ParsableCommand {
@@ -27,6 +27,7 @@ struct AgencyCommand: ParsableCommand {
             let registry = try admin.registry()
             let added = try storeCall { try registry.agencies() }
             let revoked = try storeCall { try registry.certificateRevocations() }
+            let pending = try storeCall { try registry.pendingAgencyRequests() }
             let file = FileManager.default.fileExists(atPath: agencies) ? (try? AgencyDirectoryFile.listing(path: agencies)) ?? [] : []
             struct Row: Encodable { let id, name, category, source, certificates: String }
             var rows: [Row] = added.map { Row(id: $0.id, name: $0.name, category: $0.category.rawValue, source: "registry", certificates: $0.spkiPins.sorted().map { "spki:" + $0.prefix(16) + "…" }.joined(separator: " ")) }
@@ -38,10 +39,16 @@ struct AgencyCommand: ParsableCommand {
             }
             rows.sort { $0.id < $1.id }
             if json {
-                struct Listing: Encodable { let agencies: [Row]; let revokedCertificates: [CertificateRevocation] }
-                return try printJSON(Listing(agencies: rows, revokedCertificates: revoked))
+                struct Listing: Encodable { let agencies: [Row]; let revokedCertificates: [CertificateRevocation]; let pendingRequests: [AgencyRequest] }
+                return try printJSON(Listing(agencies: rows, revokedCertificates: revoked, pendingRequests: pending))
             }
             print(Table.render(header: ["ID", "CATEGORY", "SOURCE", "CERTIFICATES", "NAME"], rows: rows.map { [$0.id, $0.category, $0.source, $0.certificates, $0.name] }))
+            if !pending.isEmpty {
+                print("\nrequests waiting for a second operator (warrant-gate agency approve N):")
+                print(Table.render(header: ["N", "AGENCY", "CATEGORY", "CERTIFICATES", "REQUESTED", "BY"], rows: pending.map {
+                    [String($0.number), $0.agency, $0.category, $0.spkiPins.map { "spki:" + $0 }.joined(separator: " "), $0.requestedAt, $0.requestedBy]
+                }))
+            }
             if !revoked.isEmpty {
                 print("\nrevoked certificates:")
                 print(Table.render(header: ["AGENCY", "CERTIFICATE", "REVOKED", "BY", "REASON"], rows: revoked.map {
@@ -85,8 +92,31 @@ struct AgencyCommand: ParsableCommand {
                 }
             }
             let registry = try admin.registry(create: true)
-            try storeCall { try registry.addAgency(id: id, name: name ?? id, category: category, spkiPins: [pin], operator: admin.operatorName) }
-            print("agency \(id) (\(category.rawValue)) now identified by spki:\(pin)")
+            let request = try storeCall { try registry.addAgency(id: id, name: name ?? id, category: category, spkiPins: [pin], operator: admin.operatorName) }
+            guard let request else { return print("agency \(id) (\(category.rawValue)) now identified by spki:\(pin) (the two-person rule is off)") }
+            print("""
+                request \(request): agency \(id) (\(category.rawValue)) identified by spki:\(pin), pending: whoever holds that key would be \
+                \(id), with its warrants and its category's access. A second operator checks the certificate with the agency, then runs:
+                  warrant-gate agency approve \(request)
+                """)
+        }
+    }
+
+    struct Approve: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Approve a pending agency request (the two-person rule): the agency, or its new certificate, takes effect.",
+            discussion: "Example: warrant-gate agency approve 3"
+        )
+        @OptionGroup var admin: AdminOptions
+        @Argument(help: "The request's number, as `agency add` and `agency list` print it.") var request: Int64
+
+        func run() throws {
+            let registry = try admin.registry()
+            guard let pending = try storeCall({ try registry.pendingAgencyRequests() }).first(where: { $0.number == request }) else {
+                throw CLIError(.notFound, "no pending agency request \(request) (see warrant-gate agency list)")
+            }
+            try storeCall { try registry.approveAgencyRequest(request, operator: admin.operatorName) }
+            print("approved request \(request): agency \(pending.agency) (\(pending.category)) now identified by \(pending.spkiPins.map { "spki:" + $0 }.joined(separator: ", "))")
         }
     }
 

@@ -12,7 +12,7 @@ struct LiveGatewayCLITests {
         ).output
     }
 
-    @Test("a revoked agency certificate and a new warrant take effect on the live gateway within a second")
+    @Test("a revoked agency certificate, a new warrant and an approved agency take effect on the live gateway within a second")
     func liveChanges() throws {
         let scratch = try Scratch()
         let dataDir = scratch.url.appendingPathComponent("demo").path
@@ -63,6 +63,22 @@ struct LiveGatewayCLITests {
         #expect(approved.status == 0, "\(approved.stderr)")
         Thread.sleep(forTimeInterval: 1)
         #expect(try curl(certs, "ice-ero", port, "/records/inmates/2017-000456", headers: ["Warrant-Reference: JW-LIVE"]).contains("Daniel Okafor"))
+
+        // A certificate pinned to an agency waits for a second operator: whoever holds its key would be that agency.
+        let requested = try CLIProcess.run([
+            "agency", "add", "aurora-pd", "--category", "local-law-enforcement", "--cert", "\(certs)/unregistered.pem", "--db", database,
+            "--operator", "alice", "--agencies", agencies,
+        ])
+        let number = try #require(requested.stdout.firstMatch(of: /request (\d+): agency aurora-pd/).map { String($0.1) }, "\(requested.stdout)\(requested.stderr)")
+        #expect(requested.stdout.contains("pending"), "\(requested.stdout)")
+        #expect(try CLIProcess.run(["agency", "list", "--db", database, "--agencies", agencies]).stdout.contains("requests waiting for a second operator"))
+        Thread.sleep(forTimeInterval: 1)
+        #expect(try curl(certs, "unregistered", port, "/records/inmates/2017-000456").contains("unknown_agency"))
+        let byHerself = try CLIProcess.run(["agency", "approve", number, "--db", database, "--operator", "Alice"])
+        #expect(byHerself.status == 3 && byHerself.stderr.contains("two-person rule"), "\(byHerself.stderr)")
+        #expect(try CLIProcess.run(["agency", "approve", number, "--db", database, "--operator", "sergeant"]).status == 0)
+        Thread.sleep(forTimeInterval: 1)
+        #expect(try curl(certs, "unregistered", port, "/records/inmates/2017-000456").contains("Daniel Okafor"))
 
         let revoked = try CLIProcess.run(["agency", "revoke-cert", "ice-ero", "--cert", "\(certs)/ice-ero.pem", "--reason", "laptop stolen", "--db", database])
         #expect(revoked.status == 0, "\(revoked.stderr)")

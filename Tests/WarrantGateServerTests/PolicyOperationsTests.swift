@@ -193,7 +193,10 @@ struct PolicyOperationsTests {
             let failing = { Exposition(text: String(decoding: gateway.gateway.metrics.exposition(), as: UTF8.self)).value("warrantgate_reload_failing") }
             #expect(failing() == 1)
             // Once the registry lists it, the policy loads.
-            try gateway.registry.addAgency(id: "denver-pd0", name: "Denver PD, second unit", category: .localLawEnforcement, spkiPins: [String(repeating: "b2", count: 32)], operator: "it")
+            let request = try gateway.registry.addAgency(
+                id: "denver-pd0", name: "Denver PD, second unit", category: .localLawEnforcement, spkiPins: [String(repeating: "b2", count: 32)], operator: "it"
+            )
+            try gateway.registry.approveAgencyRequest(try #require(request), operator: "supervisor")
             try await gateway.awaitRegistry()
             #expect(gateway.gateway.reload().isEmpty)
             #expect(gateway.gateway.state.current.policies.policy.digest != digest)

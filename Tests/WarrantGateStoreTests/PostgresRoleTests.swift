@@ -143,7 +143,8 @@ extension StoreBackendTests {
                     try admin.approve(reference: reference, operator: "supervisor", at: Sample.clock(step + 1))
                 }
                 _ = try admin.register(Sample.warrant("JW-PENDING"), operator: "clerk", at: Sample.clock(5))
-                try admin.addAgency(id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [String(repeating: "a1", count: 32)], operator: "it")
+                let request = try admin.addAgency(id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [String(repeating: "a1", count: 32)], operator: "it")
+                try admin.approveAgencyRequest(request!, operator: "supervisor")
                 try admin.revokeCertificate(agency: "ice-ero", spki: nil, serial: "0a1b", reason: "reissued", operator: "it")
                 let advisement = SubjectRecord(subject: "2017-000123", kind: .advisement, givenBy: "Dep. Ortiz", givenAt: Sample.clock(0), language: "es")
                 try admin.record(advisement, operator: "clerk")
@@ -163,7 +164,7 @@ extension StoreBackendTests {
             #expect(try await blocking { try gateway.expireDue(at: LocalDate("2026-11-30")!.end(in: Sample.denver)) } == ["JW-SHORT"])
             #expect(try await blocking { try gateway.history(target: "JW-SHORT") }.last?.action == "warrant.expire")
             let signed = try await blocking { try stores.gateway.checkpointer(key: Sample.key, lastSigned: nil).sign() }
-            #expect(signed?.size == 16, "9 admin records, 6 decisions and the expiry")
+            #expect(signed?.size == 17, "10 admin records (an agency requested and approved among them), 6 decisions and the expiry")
 
             // …but may not register, approve, record, nor remove anything from the log.
             let register = await failure { try gateway.register(Sample.warrant("JW-GW"), operator: "gateway", at: Sample.clock(6)) }
@@ -275,12 +276,12 @@ extension StoreBackendTests {
             let archived = try await blocking {
                 try stores.archive.archive(before: .distantFuture, key: Sample.key, path: fixture.path("all.archive"), operator: "records-officer")
             }
-            #expect(archived == 16)
+            #expect(archived == 17)
             // Even the archive's role deletes only what is archived.
-            #expect(await refusal(cluster, as: Self.archiveRole, "DELETE FROM log WHERE seq = 17") == "P0001")
+            #expect(await refusal(cluster, as: Self.archiveRole, "DELETE FROM log WHERE seq = 18") == "P0001")
             for archives in [[fixture.path("all.archive")], []] {
                 let report = try await blocking { try stores.gateway.verify(key: Sample.key.verifier, archives: archives, against: signed?.note) }
-                #expect(report.ok && report.entries == 17, "\(archives): \(report.problems)")
+                #expect(report.ok && report.entries == 18, "\(archives): \(report.problems)")
             }
             try await blocking { try newYork.recordTimeZone() }
             let recomputed = try await blocking { try newYork.snapshot() }

@@ -185,7 +185,12 @@ struct LifecycleTests {
         let database = try TemporaryDatabase()
         let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
         let pin = String(repeating: "cd", count: 32)
-        try registry.addAgency(id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [pin], operator: "it")
+        let request = try #require(try registry.addAgency(id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [pin], operator: "it"))
+        #expect(try registry.snapshot().agencies.isEmpty, "a request is not an agency until a second operator approves it")
+        #expect(throws: StoreError.self) { try registry.approveAgencyRequest(request, operator: "IT") }
+        try registry.approveAgencyRequest(request, operator: "supervisor")
+        #expect(throws: StoreError.self) { try registry.approveAgencyRequest(request, operator: "sergeant") }
+        #expect(try registry.pendingAgencyRequests().isEmpty)
         try registry.revokeCertificate(agency: "ice-ero", spki: String(repeating: "ef", count: 32), serial: nil, reason: "stolen", operator: "it")
         let snapshot = try registry.snapshot()
         #expect(snapshot.agencies.first?.spkiPins == [pin])

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import WarrantGateCore
 import WarrantGateTestSupport
@@ -73,9 +74,13 @@ struct StoreBackendTests {
 
         // Agencies: added, then updated with a second certificate; certificates revoked by SPKI and by serial.
         let (pinA, pinB, stolen) = (String(repeating: "a1", count: 32), String(repeating: "b2", count: 32), String(repeating: "ef", count: 32))
+        // The two-person rule is off here: each takes effect at once (no request to approve).
+        let applied = Mutex<Int64??>(nil)
         #expect(try await versionMoves(registry) {
-            try registry.addAgency(id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [pinA], operator: "it", at: Sample.clock(15))
+            let request = try registry.addAgency(id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [pinA], operator: "it", at: Sample.clock(15))
+            applied.withLock { $0 = .some(request) }
         })
+        #expect(applied.withLock { $0 } == .some(nil))
         #expect(try await versionMoves(registry) {
             try registry.addAgency(id: "aurora-pd", name: "Aurora Police", category: .localLawEnforcement, spkiPins: [pinB], operator: "it", at: Sample.clock(16))
         })

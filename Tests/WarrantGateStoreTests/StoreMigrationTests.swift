@@ -19,10 +19,13 @@ extension StoreBackendTests {
                 try registry.approve(reference: "JW-1", operator: "supervisor", at: Sample.clock(2))
                 _ = try registry.register(Sample.warrant("JW-2", agency: "cbp"), operator: "clerk", at: Sample.clock(3))
                 try registry.revoke(reference: "JW-2", reason: "quashed", operator: "supervisor", at: Sample.clock(4))
-                try registry.addAgency(
+                let request = try registry.addAgency(
                     id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [String(repeating: "a1", count: 32)], operator: "it",
                     at: Sample.clock(5)
                 )
+                try registry.approveAgencyRequest(request!, operator: "supervisor", at: Sample.clock(5))
+                // One still pending is copied too.
+                try registry.addAgency(id: "cbp", name: "CBP", category: .federalImmigration, spkiPins: [String(repeating: "c3", count: 32)], operator: "it")
                 let stolen = String(repeating: "ef", count: 32)
                 try registry.revokeCertificate(agency: "ice-ero", spki: stolen, serial: nil, reason: "stolen", operator: "it", at: Sample.clock(6))
                 try registry.revokeCertificate(agency: "ice-ero", spki: nil, serial: "0a1b", reason: "reissued", operator: "it", at: Sample.clock(7))
@@ -90,8 +93,9 @@ extension StoreBackendTests {
 
             let report = try await blocking { try StoreMigration.copy(from: source, to: target) }
             let sourceHead = try await blocking { try source.treeHead() }
-            // 3 documents, 3 records, a fact, an agency, 2 certificate revocations, and 2 settings.
-            #expect(report.entries == total && report.checkpoints == 2 && report.registryRows == 13 && report.root == sourceHead.root)
+            // 3 documents, 3 records, a fact, an agency, 2 certificate revocations, 2 agency requests (one approved, one
+            // pending) and 2 settings.
+            #expect(report.entries == total && report.checkpoints == 2 && report.registryRows == 15 && report.root == sourceHead.root)
 
             let verified = try await blocking { try target.verify(key: Sample.key.verifier, against: nil) }
             #expect(verified.ok && verified.entries == total && verified.checkpoints == 2 && verified.root == sourceHead.root, "\(verified.problems)")
@@ -144,7 +148,7 @@ extension StoreBackendTests {
             // And back again, into a new SQLite file: the copy goes both ways.
             let back = try await fixture.newStore("back", on: .sqlite)
             let returned = try await blocking { try StoreMigration.copy(from: target, to: back) }
-            #expect(returned.entries == total + 3 && returned.checkpoints == 3 && returned.registryRows == 15 && returned.root == next.root)
+            #expect(returned.entries == total + 3 && returned.checkpoints == 3 && returned.registryRows == 17 && returned.root == next.root)
             let backReport = try await blocking { try back.verify(key: Sample.key.verifier, against: next.note) }
             #expect(backReport.ok && backReport.entries == total + 3, "\(backReport.problems)")
             #expect(try await listing(back) == listing(target))
