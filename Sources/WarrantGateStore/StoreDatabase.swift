@@ -216,23 +216,21 @@ public enum StoreDatabase {
         }
         // Under the two-person rule an agency, or a certificate pinned to one, waits for a second operator.
         migrator.registerMigration("v6: agency requests") { db in
-            try db.execute(sql: """
-                CREATE TABLE agency_requests (
-                    id INTEGER PRIMARY KEY,
-                    agency TEXT NOT NULL,
-                    name TEXT NOT NULL,
-                    category TEXT NOT NULL,
-                    spki_pins TEXT NOT NULL,
-                    requested_by TEXT NOT NULL,
-                    requested_at TEXT NOT NULL,
-                    status TEXT NOT NULL CHECK (status = 'pending' OR status = 'approved'),
-                    decided_by TEXT,
-                    decided_at TEXT
-                )
-                """)
+            try db.execute(sql: "CREATE TABLE agency_requests (id INTEGER PRIMARY KEY, \(AgencyRequestColumns.definitions.joined(separator: ", ")))")
         }
         return migrator
     }
+}
+
+/// The `agency_requests` columns after its id (numbered by each database its own way), as SQLite and PostgreSQL create
+/// them: an agency change waiting, under the two-person rule, for a second operator.
+enum AgencyRequestColumns {
+    static let definitions = [
+        "agency TEXT NOT NULL", "name TEXT NOT NULL", "category TEXT NOT NULL", "spki_pins TEXT NOT NULL", "requested_by TEXT NOT NULL",
+        "requested_at TEXT NOT NULL", "status TEXT NOT NULL CHECK (status = 'pending' OR status = 'approved')", "decided_by TEXT", "decided_at TEXT",
+    ]
+    /// The columns' names.
+    static let names = definitions.map { String($0.prefix { $0 != " " }) }
 }
 
 /// The `documents` columns that record a scan's signature (``RecordedSignature``), as SQLite and PostgreSQL add them.

@@ -37,9 +37,7 @@ public enum StoreMigration {
         ("subject_facts", ["subject", "name", "value", "set_by", "set_at"], false),
         ("agencies", ["id", "name", "category", "spki_pins", "added_by", "added_at"], false),
         ("certificate_revocations", ["id", "agency", "spki", "serial", "reason", "revoked_by", "revoked_at"], true),
-        ("agency_requests", [
-            "id", "agency", "name", "category", "spki_pins", "requested_by", "requested_at", "status", "decided_by", "decided_at",
-        ], true),
+        ("agency_requests", ["id"] + AgencyRequestColumns.names, true),
         ("settings", ["key", "value"], false),
     ]
 
