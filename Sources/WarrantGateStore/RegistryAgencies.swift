@@ -42,6 +42,7 @@ extension Registry {
         let `operator` = try operatorName(`operator`).text
         let twoPerson = try twoPersonRule()
         return try write { session in
+            try Self.checkAgencyChange(session, id: id, category: category, spkiPins: spkiPins)
             let details = ["name": name, "category": category.rawValue, "spkiSHA256": spkiPins.joined(separator: ",")]
             guard twoPerson else {
                 try Self.applyAgency(session, id: id, name: name, category: category, spkiPins: spkiPins, operator: `operator`, at: time,
@@ -75,10 +76,22 @@ extension Registry {
             let request = try Self.agencyRequest(row)
             guard request.status == "pending" else { throw StoreError("agency request \(number) is \(request.status), not pending") }
             guard let category = AgencyCategory(rawValue: request.category) else { throw StoreError("agency request \(number) holds no category") }
+            guard let requestedAt = Timestamp.parse(request.requestedAt), time.timeIntervalSince(requestedAt) <= Self.agencyRequestLifetime else {
+                throw StoreError("agency request \(number) was made more than 30 days ago: withdraw it, and request again what is still needed")
+            }
+            // A request is the CLI's, with its record in the log: one written in SQL alone would read as two people's.
+            guard let record = try Self.latestRecord(session, action: Self.agencyRequestAction, target: String(number)),
+                  record.operator == request.requestedBy, record.details["agency"] == request.agency, record.details["category"] == request.category,
+                  record.details["spkiSHA256"] == request.spkiPins.joined(separator: ",")
+            else {
+                throw StoreError("agency request \(number) has no agency.request record in the log that matches it: it was not made by the CLI")
+            }
             try Self.requireSecondPerson(
-                approver, after: request.requestedBy, account: try Self.recordAccount(session, action: Self.agencyRequestAction, target: String(number)),
+                approver, after: request.requestedBy, account: record.account,
                 did: "requested agency request \(number)", done: "agency request \(number) was made"
             )
+            // What the registry holds may have changed since the request (another request approved, a key pinned).
+            try Self.checkAgencyChange(session, id: request.agency, category: category, spkiPins: request.spkiPins)
             try Self.applyAgency(
                 session, id: request.agency, name: request.name, category: category, spkiPins: request.spkiPins, operator: approver.text, at: time,
                 details: [
@@ -92,6 +105,26 @@ extension Registry {
         }
     }
 
+    /// Withdraws a pending agency request (a wrong certificate or category): it can no longer be approved.
+    public func withdrawAgencyRequest(_ number: Int64, reason: String, operator: String, at time: Date = Date()) throws {
+        try requireText(reason, "a withdrawal reason")
+        let `operator` = try operatorName(`operator`).text
+        try write { session in
+            let lock = session.dialect == .postgres ? " FOR UPDATE" : ""
+            guard let row = try session.fetchOne("SELECT status FROM agency_requests WHERE id = ?\(lock)", number) else {
+                throw StoreError("no agency request \(number)")
+            }
+            let status = try row.text("status")
+            guard status == "pending" else { throw StoreError("agency request \(number) is \(status), not pending") }
+            try Self.appendAdmin(session, AdminRecord(
+                time: Timestamp.format(time), operator: `operator`, action: "agency.withdraw", target: String(number), details: ["reason": reason]
+            ))
+            try session.execute(
+                "UPDATE agency_requests SET status = 'withdrawn', decided_by = ?, decided_at = ? WHERE id = ?", `operator`, Timestamp.format(time), number
+            )
+        }
+    }
+
     /// Agency requests still waiting for a second operator, oldest first.
     public func pendingAgencyRequests() throws -> [AgencyRequest] {
         try database.read { session in
@@ -101,6 +134,26 @@ extension Registry {
 
     /// The admin action that requests an agency change.
     static let agencyRequestAction = "agency.request"
+    /// How long a request may wait for its approval: a request the second operator finds months later is no longer
+    /// what the first one checked.
+    static let agencyRequestLifetime: TimeInterval = 30 * 86_400
+
+    /// Refuses a change to an agency the registry holds that would change its category (every certificate already
+    /// pinned to it would take the new one: an ICE key with police access), or that pins a key another agency holds
+    /// (which would leave that agency's certificate naming two, refused).
+    private static func checkAgencyChange(_ session: any SQLSession, id: String, category: AgencyCategory, spkiPins: [String]) throws {
+        for row in try session.fetchAll("SELECT id, category, spki_pins FROM agencies", [SQLValue]()) {
+            let other = try row.text("id")
+            if other == id {
+                let held = try row.text("category")
+                guard held == category.rawValue else {
+                    throw StoreError("\(id) is \(held): agency add can add a certificate to it, never change its category (revoke its certificates and add another agency)")
+                }
+            } else if let shared = try decodeList(row.text("spki_pins")).first(where: spkiPins.contains) {
+                throw StoreError("spki:\(shared) already identifies \(other): one key identifies one agency")
+            }
+        }
+    }
 
     /// Writes an agency, or adds pins to the CLI's earlier entry for it, and its admin record.
     private static func applyAgency(

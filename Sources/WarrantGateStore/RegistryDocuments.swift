@@ -116,7 +116,7 @@ extension Registry {
             }
             if entry.twoPersonRule {
                 try Self.requireSecondPerson(
-                    approver, after: entry.registeredBy, account: try Self.recordAccount(session, action: Self.registrationAction, target: reference),
+                    approver, after: entry.registeredBy, account: try Self.latestRecord(session, action: Self.registrationAction, target: reference)?.account,
                     did: "registered \(reference)", done: "\(reference) was registered"
                 )
             }
@@ -147,17 +147,17 @@ extension Registry {
     static let revocationAction = "warrant.revoke"
     static let revocationEntries = "%\"action\":\"\(revocationAction)\"%"
 
-    /// The account (``ProcessAccount``) of the latest `action` record on `target`, if the log still holds it.
-    static func recordAccount(_ session: any SQLSession, action: String, target: String) throws -> String? {
-        var account: String?
+    /// The latest `action` record on `target`, if the log still holds it.
+    static func latestRecord(_ session: any SQLSession, action: String, target: String) throws -> AdminRecord? {
+        var latest: AdminRecord?
         try session.forEach(
             "SELECT entry FROM log WHERE kind = 'admin' AND entry LIKE ? ORDER BY seq DESC", "%\"action\":\"\(action)\"%"
         ) { row in
-            guard account == nil else { return }
+            guard latest == nil else { return }
             let record = try AdminRecord(entry: row.text("entry"))
-            if record.action == action && record.target == target { account = record.account }
+            if record.action == action && record.target == target { latest = record }
         }
-        return account
+        return latest
     }
 
     /// Refuses `approver` as the second person after `first`, who `did` the first step (with the process `account`, if

@@ -227,7 +227,7 @@ public enum StoreDatabase {
 enum AgencyRequestColumns {
     static let definitions = [
         "agency TEXT NOT NULL", "name TEXT NOT NULL", "category TEXT NOT NULL", "spki_pins TEXT NOT NULL", "requested_by TEXT NOT NULL",
-        "requested_at TEXT NOT NULL", "status TEXT NOT NULL CHECK (status = 'pending' OR status = 'approved')", "decided_by TEXT", "decided_at TEXT",
+        "requested_at TEXT NOT NULL", "status TEXT NOT NULL CHECK (status = 'pending' OR status = 'approved' OR status = 'withdrawn')", "decided_by TEXT", "decided_at TEXT",
     ]
     /// The columns' names.
     static let names = definitions.map { String($0.prefix { $0 != " " }) }

@@ -10,7 +10,7 @@ struct AgencyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agency",
         abstract: "List agencies, add one pinned to a certificate (a second operator approves it), revoke a certificate.",
-        subcommands: [List.self, Add.self, Approve.self, RevokeCert.self]
+        subcommands: [List.self, Add.self, Approve.self, Withdraw.self, RevokeCert.self]
     )
 
     struct List: ParsableCommand {
@@ -116,7 +116,25 @@ struct AgencyCommand: ParsableCommand {
                 throw CLIError(.notFound, "no pending agency request \(request) (see warrant-gate agency list)")
             }
             try storeCall { try registry.approveAgencyRequest(request, operator: admin.operatorName) }
-            print("approved request \(request): agency \(pending.agency) (\(pending.category)) now identified by \(pending.spkiPins.map { "spki:" + $0 }.joined(separator: ", "))")
+            let revoked = Set(try storeCall { try registry.certificateRevocations() }.compactMap(\.spki))
+            let pins = pending.spkiPins.map { "spki:" + $0 + (revoked.contains($0) ? " (revoked: still refused)" : "") }
+            print("approved request \(request): agency \(pending.agency) (\(pending.category)) now identified by \(pins.joined(separator: ", "))")
+        }
+    }
+
+    struct Withdraw: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Withdraw a pending agency request (a wrong certificate or category): it can no longer be approved.",
+            discussion: "Example: warrant-gate agency withdraw 3 --reason \"wrong certificate file\""
+        )
+        @OptionGroup var admin: AdminOptions
+        @Argument(help: "The request's number.") var request: Int64
+        @Option(help: "Why (recorded in the log).", transform: FreeText.composed) var reason: String
+
+        func run() throws {
+            let registry = try admin.registry()
+            try storeCall { try registry.withdrawAgencyRequest(request, reason: reason, operator: admin.operatorName) }
+            print("withdrew agency request \(request)")
         }
     }
 

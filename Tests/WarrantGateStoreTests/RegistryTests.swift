@@ -191,6 +191,33 @@ struct LifecycleTests {
         try registry.approveAgencyRequest(request, operator: "supervisor")
         #expect(throws: StoreError.self) { try registry.approveAgencyRequest(request, operator: "sergeant") }
         #expect(try registry.pendingAgencyRequests().isEmpty)
+        // A re-pass: a request may not change the category every pinned key then takes, nor pin another agency's key.
+        let renewal = String(repeating: "ab", count: 32)
+        #expect(throws: StoreError.self) {
+            try registry.addAgency(id: "aurora-pd", name: "Aurora PD", category: .federalImmigration, spkiPins: [renewal], operator: "it")
+        }
+        #expect(throws: StoreError.self) { try registry.addAgency(id: "other-pd", name: "Other", category: .localLawEnforcement, spkiPins: [pin], operator: "it") }
+        // A wrong request is withdrawn; one left a month is not approved; one written without its log record neither.
+        let wrong = try #require(try registry.addAgency(id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [renewal], operator: "it"))
+        try registry.withdrawAgencyRequest(wrong, reason: "wrong file", operator: "it")
+        #expect(throws: StoreError.self) { try registry.approveAgencyRequest(wrong, operator: "supervisor") }
+        let old = try #require(try registry.addAgency(
+            id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [renewal], operator: "it", at: Date().addingTimeInterval(-31 * 86_400)
+        ))
+        #expect(throws: StoreError.self) { try registry.approveAgencyRequest(old, operator: "supervisor") }
+        try database.pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO agency_requests (agency, name, category, spki_pins, requested_by, requested_at, status)
+                VALUES ('forged-pd', 'Forged', 'local-law-enforcement', '["\(String(repeating: "9f", count: 32))"]', 'bob', ?, 'pending')
+                """, arguments: [Timestamp.format(Date())])
+        }
+        let forged = try #require(try registry.pendingAgencyRequests().first { $0.agency == "forged-pd" }?.number)
+        do {
+            try registry.approveAgencyRequest(forged, operator: "alice")
+            Issue.record("a request with no record in the log was approved")
+        } catch let error as StoreError {
+            #expect(error.description.contains("not made by the CLI"), "\(error)")
+        }
         try registry.revokeCertificate(agency: "ice-ero", spki: String(repeating: "ef", count: 32), serial: nil, reason: "stolen", operator: "it")
         let snapshot = try registry.snapshot()
         #expect(snapshot.agencies.first?.spkiPins == [pin])

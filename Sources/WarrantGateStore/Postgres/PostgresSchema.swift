@@ -468,7 +468,7 @@ public enum PostgresSchema {
         "DROP TRIGGER IF EXISTS documents_kept ON documents",
         "CREATE TRIGGER documents_kept BEFORE DELETE ON documents FOR EACH ROW EXECUTE FUNCTION warrant_gate_append_only()",
         // An agency request is made pending, its terms never change, and it is approved once, by a name other than its
-        // maker's (the tables' owner, which `store migrate` runs as, copies requests as they are).
+        // maker's, or withdrawn (the tables' owner, which `store migrate` runs as, copies requests as they are).
         """
         CREATE OR REPLACE FUNCTION warrant_gate_agency_request() RETURNS trigger LANGUAGE plpgsql
         \(functionSearchPath) AS $$
@@ -486,9 +486,9 @@ public enum PostgresSchema {
                IS DISTINCT FROM (OLD.id, OLD.agency, OLD.name, OLD.category, OLD.spki_pins, OLD.requested_by, OLD.requested_at) THEN
                 RAISE EXCEPTION 'an agency request''s terms never change';
             END IF;
-            IF NOT (OLD.status = 'pending' AND NEW.status = 'approved' AND NEW.decided_by IS NOT NULL AND NEW.decided_at IS NOT NULL
-                    AND pg_catalog.lower(NEW.decided_by) <> pg_catalog.lower(OLD.requested_by)) THEN
-                RAISE EXCEPTION 'an agency request is approved once, by an operator other than the one who made it';
+            IF NOT (OLD.status = 'pending' AND NEW.decided_by IS NOT NULL AND NEW.decided_at IS NOT NULL
+                    AND (NEW.status = 'withdrawn' OR (NEW.status = 'approved' AND pg_catalog.lower(NEW.decided_by) <> pg_catalog.lower(OLD.requested_by)))) THEN
+                RAISE EXCEPTION 'an agency request is approved once, by an operator other than the one who made it, or withdrawn';
             END IF;
             RETURN NEW;
         END $$
