@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import NIOPosix
 import NIOSSL
 import SwiftASN1
 import Synchronization
@@ -94,6 +95,27 @@ struct ClientCertificateVerifierTests {
         #expect(await verifier.refusal([chain.leaf, junk])?.kind == .untrusted)
         #expect(await verifier.refusal(leafDER: leaf, intermediates: [sub]) == nil, "the connection's own chain")
         #expect(verifier.intermediates(ofResumed: CertificateBytes(der: leaf)) == [sub])
+    }
+
+    /// A re-pass: a handshake accepted from the memory of its leaf's validation had its chain, unread, kept for the
+    /// connection and remembered for the leaf's resumed sessions: a client of the agency's sending its leaf alone made
+    /// every resumed session of the leaf untrusted a minute later.
+    @Test("the handshake keeps a chain for its connection only when it validated it; one accepted from memory keeps none")
+    func callbackKeepsOnlyValidatedChains() async throws {
+        let chain = try Self.subordinateChain()
+        let verifier = ClientCertificateVerifier(trust: .init(roots: [chain.root]))
+        let callback = GatewayTLS.verificationCallback(verifier)
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        func verdict(_ presented: [NIOSSLCertificate]) async throws -> NIOSSLVerificationResultWithMetadata {
+            let promise = loop.makePromise(of: NIOSSLVerificationResultWithMetadata.self)
+            loop.execute { callback(presented, promise) }
+            return try await promise.futureResult.get()
+        }
+        let validated = try await verdict([chain.leaf, chain.sub])
+        #expect(validated == .certificateVerified(VerificationMetadata(ValidatedCertificateChain([chain.leaf, chain.sub]))))
+        #expect(try await verdict([chain.leaf]) == .certificateVerified(VerificationMetadata(nil)), "accepted from memory, its chain unread")
+        let junk = try Self.subordinateChain().sub
+        #expect(try await verdict([chain.leaf, junk]) == .certificateVerified(VerificationMetadata(nil)))
     }
 
     @Test("a remembered validation lasts a minute and never outside the leaf's validity")

@@ -25,8 +25,9 @@ final class ConnectionPeer {
     }
 
     /// The peer of a connection whose handshake has completed, nil without a certificate: the chain its handshake
-    /// presented and the verifier accepted (remembered for the leaf's resumed sessions), or, for a resumed session,
-    /// which presents none, the leaf with the intermediates of its latest completed handshake.
+    /// presented and the verifier validated (remembered for the leaf's other connections), or, for a handshake whose
+    /// leaf was accepted by the verifier's memory (its intermediates unread) or a resumed session (which presents
+    /// none), the leaf with the intermediates of its latest validated, completed handshake.
     static func of(_ pipeline: ChannelPipeline.SynchronousOperations, verifier: ClientCertificateVerifier) -> ConnectionPeer? {
         if let chain = try? pipeline.nioSSL_peerValidatedCertificateChain(), let leaf = try? chain.leaf.toDERBytes(),
            let intermediates = try? chain.dropFirst().map({ try $0.toDERBytes() }) {

@@ -124,7 +124,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
                     return handler.refuse(request, StageRefusal(refusal.reason))
                 }
                 request.phase = phase
-                next(handler, request)
+                // The state may have changed while the chain was validated.
+                handler.confirmIdentity(request, then: next)
             }
         }
     }

@@ -106,9 +106,10 @@ public final class ClientCertificateVerifier: Sendable {
         return false
     }
 
-    /// Remembers the intermediates of a handshake that completed (after the client proved its key, which the
-    /// verification callback runs before): only then may they stand for the leaf's resumed sessions. A full memory
-    /// forgets one leaf's, not all.
+    /// Remembers the intermediates of a handshake whose chain validated and that completed (after the client proved
+    /// its key, which the verification callback runs before): only then may they stand for the leaf's connections
+    /// that present none to validate (resumed sessions, handshakes accepted by the memory of a validation). A full
+    /// memory forgets one leaf's, not all.
     func rememberHandshake(leaf: CertificateBytes, intermediates: [[UInt8]]) {
         state.withLock { state in
             if state.handshakeIntermediates[leaf] == nil, state.handshakeIntermediates.count >= Self.capacity {
@@ -118,7 +119,8 @@ public final class ClientCertificateVerifier: Sendable {
         }
     }
 
-    /// The intermediates `leaf`'s latest completed handshake presented, for a connection that resumed its session.
+    /// The intermediates `leaf`'s latest validated, completed handshake presented, for a connection that presented
+    /// none to validate.
     func intermediates(ofResumed leaf: CertificateBytes) -> [[UInt8]] {
         state.withLock { $0.handshakeIntermediates[leaf] } ?? []
     }

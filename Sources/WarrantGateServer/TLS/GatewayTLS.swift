@@ -35,14 +35,16 @@ public enum GatewayTLS {
     }
 
     /// The handshake's verification callback. A chain whose leaf validated recently under the trust in force is
-    /// accepted on the event loop; any other is validated in a task, off the loop, while the handshake waits. An
-    /// accepted chain, as presented, is kept with the connection (`nioSSL_peerValidatedCertificateChain`) once its
-    /// handshake completes, the client's key proven: its requests are validated again with its own intermediates.
+    /// accepted on the event loop, its intermediates unread; any other is validated in a task, off the loop, while the
+    /// handshake waits, and the chain that validated, as presented, is kept with the connection
+    /// (`nioSSL_peerValidatedCertificateChain`) once its handshake completes, the client's key proven: its requests
+    /// are validated again with its own intermediates (see ``ConnectionPeer/of(_:verifier:)``).
     static func verificationCallback(_ verifier: ClientCertificateVerifier) -> NIOSSLCustomVerificationCallbackWithMetadata {
         { certificates, promise in
-            let accepted = NIOSSLVerificationResultWithMetadata.certificateVerified(VerificationMetadata(ValidatedCertificateChain(certificates)))
-            if verifier.remembersValid(certificates) { return promise.succeed(accepted) }
-            promise.completeWithTask { await verifier.verify(certificates) ? accepted : .failed }
+            if verifier.remembersValid(certificates) { return promise.succeed(.certificateVerified(VerificationMetadata(nil))) }
+            promise.completeWithTask {
+                await verifier.verify(certificates) ? .certificateVerified(VerificationMetadata(ValidatedCertificateChain(certificates))) : .failed
+            }
         }
     }
 }
