@@ -113,6 +113,11 @@ struct ClientCertificateVerifierTests {
         }
         let validated = try await verdict([chain.leaf, chain.sub])
         #expect(validated == .certificateVerified(VerificationMetadata(ValidatedCertificateChain([chain.leaf, chain.sub]))))
+        // A re-pass: until a handshake of the leaf has completed and left its intermediates, none is accepted from
+        // memory, since its connection would have no intermediates to be validated with again.
+        #expect(try await verdict([chain.leaf]) == .failed, "validated, and refused without its intermediate")
+        #expect(try await verdict([chain.leaf, chain.sub]) == validated)
+        verifier.rememberHandshake(leaf: CertificateBytes(der: try chain.leaf.toDERBytes()), intermediates: [try chain.sub.toDERBytes()])
         #expect(try await verdict([chain.leaf]) == .certificateVerified(VerificationMetadata(nil)), "accepted from memory, its chain unread")
         let junk = try Self.subordinateChain().sub
         #expect(try await verdict([chain.leaf, junk]) == .certificateVerified(VerificationMetadata(nil)))

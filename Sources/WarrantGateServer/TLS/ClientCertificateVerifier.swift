@@ -125,11 +125,14 @@ public final class ClientCertificateVerifier: Sendable {
         state.withLock { $0.handshakeIntermediates[leaf] } ?? []
     }
 
-    /// Whether a presented chain's leaf validated recently under the trust in force, so that its handshake needs no
-    /// validation.
+    /// Whether a presented chain's leaf validated recently under the trust in force, and a completed handshake of it
+    /// left the intermediates its connection will be validated with again, so that its handshake needs no validation.
+    /// (A leaf whose validated handshake did not complete, or whose intermediates were forgotten, is validated with the
+    /// chain it presents now.)
     func remembersValid(_ presented: [NIOSSLCertificate]) -> Bool {
         guard let leafDER = try? presented.first?.toDERBytes() else { return false }
-        return rememberedValidation(CertificateBytes(der: leafDER)) != nil
+        let leaf = CertificateBytes(der: leafDER)
+        return state.withLock { $0.handshakeIntermediates[leaf] != nil } && rememberedValidation(leaf) != nil
     }
 
     /// The validation of `key`'s chain that covers the time now under the trust in force, if one is remembered.
@@ -143,13 +146,14 @@ public final class ClientCertificateVerifier: Sendable {
         validation.generation == state.withLock(\.generation) && validation.covers(now())
     }
 
-    /// Why a presented chain is refused at the handshake, or nil if it is acceptable.
+    /// Why a presented chain is refused at the handshake, or nil if it is acceptable: validated with the intermediates
+    /// it presents, whatever the memory of its leaf says, since an accepted chain is kept for its connection.
     func refusal(_ presented: [NIOSSLCertificate]) async -> CertificateRefusal? {
         guard !presented.isEmpty else { return CertificateRefusal(kind: .missing, description: "no client certificate") }
         guard let leafDER = try? presented[0].toDERBytes(),
               let intermediates = try? presented.dropFirst().map({ try Certificate(derEncoded: $0.toDERBytes()) })
         else { return CertificateRefusal(kind: .unparseable, description: "unparseable client certificate") }
-        return await refusal(CertificateBytes(der: leafDER), intermediates: intermediates)
+        return await refusal(CertificateBytes(der: leafDER), intermediates: intermediates, remembered: false)
     }
 
     /// Why a connection's verified leaf is refused now, under the trust in force, or nil if it is still acceptable:
@@ -158,15 +162,15 @@ public final class ClientCertificateVerifier: Sendable {
         guard let parsed = try? intermediates.map({ try Certificate(derEncoded: $0) }) else {
             return CertificateRefusal(kind: .unparseable, description: "unparseable client certificate")
         }
-        return await refusal(CertificateBytes(der: leafDER), intermediates: parsed)
+        return await refusal(CertificateBytes(der: leafDER), intermediates: parsed, remembered: true)
     }
 
-    func refusal(_ key: CertificateBytes, intermediates: [Certificate]) async -> CertificateRefusal? {
+    /// With `remembered`, a leaf whose chain validated under this trust, deny lists included, within the last minute
+    /// is not parsed and checked again: most requests are a known connection's.
+    func refusal(_ key: CertificateBytes, intermediates: [Certificate], remembered: Bool) async -> CertificateRefusal? {
         let (trust, generation, validation) = state.withLock { ($0.trust, $0.generation, $0.validated[key]) }
         let time = now()
-        // A leaf whose chain validated under this trust, deny lists included, is not parsed and checked again while
-        // the result lasts: most handshakes are a known agency's reconnections, and most requests a known connection's.
-        if validation?.covers(time) == true { return nil }
+        if remembered, validation?.covers(time) == true { return nil }
         guard let leaf = try? Certificate(derEncoded: key.der), let identity = try? ClientCertificate(certificate: leaf) else {
             return CertificateRefusal(kind: .unparseable, description: "unparseable client certificate")
         }
