@@ -32,9 +32,11 @@ extension Registry {
     /// access, so under the two-person rule this is a request (``AgencyRequest``, its number returned) that takes effect
     /// only once a second operator approves it (``approveAgencyRequest(_:operator:at:)``); with the rule off it takes
     /// effect at once (nil returned), and the log says the rule was off.
+    /// `listed`: the category the agency directory file gives the agency, if it lists it, which the change must keep.
     @discardableResult
     public func addAgency(
-        id: String, name: String, category: AgencyCategory, spkiPins: [String], operator: String, at time: Date = Date()
+        id: String, name: String, category: AgencyCategory, spkiPins: [String], operator: String, at time: Date = Date(),
+        listed: AgencyCategory? = nil
     ) throws -> Int64? {
         guard Identifier.isValid(id) else { throw StoreError("agency id '\(id)' must be lower-case letters, digits and '-'") }
         guard !spkiPins.isEmpty else { throw StoreError("an agency needs at least one certificate (--cert)") }
@@ -42,7 +44,7 @@ extension Registry {
         let `operator` = try operatorName(`operator`).text
         let twoPerson = try twoPersonRule()
         return try write { session in
-            try Self.checkAgencyChange(session, id: id, category: category, spkiPins: spkiPins)
+            try Self.checkAgencyChange(session, id: id, category: category, spkiPins: spkiPins, listed: listed)
             let details = ["name": name, "category": category.rawValue, "spkiSHA256": spkiPins.joined(separator: ",")]
             guard twoPerson else {
                 try Self.applyAgency(session, id: id, name: name, category: category, spkiPins: spkiPins, operator: `operator`, at: time,
@@ -65,8 +67,9 @@ extension Registry {
         }
     }
 
-    /// Applies a pending agency request. Under the two-person rule the approver must be a second operator.
-    public func approveAgencyRequest(_ number: Int64, operator: String, at time: Date = Date()) throws {
+    /// Applies a pending agency request. Under the two-person rule the approver must be a second operator. `listed`:
+    /// the category the agency directory file gives the request's agency, if it lists it.
+    public func approveAgencyRequest(_ number: Int64, operator: String, at time: Date = Date(), listed: AgencyCategory? = nil) throws {
         let approver = try operatorName(`operator`)
         try write { session in
             let lock = session.dialect == .postgres ? " FOR UPDATE" : ""
@@ -78,6 +81,10 @@ extension Registry {
             guard let category = AgencyCategory(rawValue: request.category) else { throw StoreError("agency request \(number) holds no category") }
             guard let requestedAt = Timestamp.parse(request.requestedAt), time.timeIntervalSince(requestedAt) <= Self.agencyRequestLifetime else {
                 throw StoreError("agency request \(number) was made more than 30 days ago: withdraw it, and request again what is still needed")
+            }
+            // Its age is the requester's clock's: one set ahead would keep a request young.
+            guard requestedAt.timeIntervalSince(time) <= 5 * 60 else {
+                throw StoreError("agency request \(number) is dated \(request.requestedAt), in the future: withdraw it, and check the clock of the host it was made on")
             }
             // A request is the CLI's, with its record in the log: one written in SQL alone would read as two people's.
             guard let record = try Self.latestRecord(session, action: Self.agencyRequestAction, target: String(number)),
@@ -91,7 +98,7 @@ extension Registry {
                 did: "requested agency request \(number)", done: "agency request \(number) was made"
             )
             // What the registry holds may have changed since the request (another request approved, a key pinned).
-            try Self.checkAgencyChange(session, id: request.agency, category: category, spkiPins: request.spkiPins)
+            try Self.checkAgencyChange(session, id: request.agency, category: category, spkiPins: request.spkiPins, listed: listed)
             try Self.applyAgency(
                 session, id: request.agency, name: request.name, category: category, spkiPins: request.spkiPins, operator: approver.text, at: time,
                 details: [
@@ -138,13 +145,20 @@ extension Registry {
     /// what the first one checked.
     static let agencyRequestLifetime: TimeInterval = 30 * 86_400
 
-    /// Refuses a change to an agency the registry holds that would change its category (every certificate already
-    /// pinned to it would take the new one: an ICE key with police access), or that pins a key another agency holds
-    /// (which would leave that agency's certificate naming two, refused).
-    private static func checkAgencyChange(_ session: any SQLSession, id: String, category: AgencyCategory, spkiPins: [String]) throws {
+    /// Refuses a change to an agency that would change its category (every certificate already pinned to it would take
+    /// the new one: an ICE key with police access): the directory file's, `listed`, if it lists the agency (whatever
+    /// the registry holds for it, which the gateway does not read), else the registry's. Refuses too a key another
+    /// registry agency holds (which would leave that agency's certificate naming two, refused).
+    private static func checkAgencyChange(
+        _ session: any SQLSession, id: String, category: AgencyCategory, spkiPins: [String], listed: AgencyCategory?
+    ) throws {
+        if let listed, listed != category {
+            throw StoreError("the agency directory lists \(id) as \(listed.rawValue): a certificate can be added to it, never its category changed")
+        }
         for row in try session.fetchAll("SELECT id, category, spki_pins FROM agencies", [SQLValue]()) {
             let other = try row.text("id")
             if other == id {
+                guard listed == nil else { continue }
                 let held = try row.text("category")
                 guard held == category.rawValue else {
                     throw StoreError("\(id) is \(held): agency add can add a certificate to it, never change its category (revoke its certificates and add another agency)")

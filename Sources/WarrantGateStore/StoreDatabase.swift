@@ -217,6 +217,18 @@ public enum StoreDatabase {
         // Under the two-person rule an agency, or a certificate pinned to one, waits for a second operator.
         migrator.registerMigration("v6: agency requests") { db in
             try db.execute(sql: "CREATE TABLE agency_requests (id INTEGER PRIMARY KEY, \(AgencyRequestColumns.definitions.joined(separator: ", ")))")
+            // A CLI of an earlier release, which knows no requests, would still write agencies directly: while the
+            // rule is on, an agency is written only while a request for it is pending (its approval's transaction),
+            // or by `store migrate`'s copy, which marks its transaction.
+            for (event, columns) in [("INSERT", ""), ("UPDATE", " OF name, category, spki_pins")] {
+                try db.execute(sql: """
+                    CREATE TRIGGER agencies_by_request_\(event.lowercased()) BEFORE \(event)\(columns) ON agencies
+                    WHEN coalesce((SELECT value FROM settings WHERE key = 'two-person-rule'), 'on') <> 'off'
+                        AND NOT EXISTS (SELECT 1 FROM agency_requests WHERE agency = NEW.id AND status = 'pending')
+                        AND NOT EXISTS (SELECT 1 FROM settings WHERE key = '\(StoreMigration.pendingKey)')
+                    BEGIN SELECT RAISE(ABORT, 'while the two-person rule is on, an agency changes only by an approved request'); END
+                    """)
+            }
         }
         return migrator
     }

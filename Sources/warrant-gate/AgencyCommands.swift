@@ -74,25 +74,21 @@ struct AgencyCommand: ParsableCommand {
 
         func run() throws {
             let pin = try spkiFingerprint(ofCertificateAt: cert)
-            // Under sudo, the installed directory, and only one root alone may change.
-            let sudo = SudoInvocation.current
-            var agencies = try agencyDirectoryPath(agencies, fallback: sudo != nil ? SudoInvocation.installedPolicies + "/agencies.yaml" : Self.defaultAgencies)
-            if !FileManager.default.fileExists(atPath: agencies) {
-                warn("no agency directory at \(agencies): the category was not checked against the one the gateway reads (give --agencies)")
-            } else {
-                if let sudo { agencies = try sudo.checkTrustList(agencies, what: "--agencies") }
+            let directory = try ReviewedDirectory(agencies, fallback: Self.defaultAgencies)
+            if let directory {
                 // A category the directory file does not declare is a misspelling the policy's rules would not see.
-                let declared = try AgencyDirectoryFile.declaredCategories(YAMLNode.load(path: agencies))
+                let declared = try AgencyDirectoryFile.declaredCategories(YAMLNode.load(path: directory.path))
                 guard declared.contains(category) else {
-                    throw CLIError(.refused, "category \(category.rawValue) is neither built in nor declared in \(agencies) (declared: \(declared.map(\.rawValue).joined(separator: ", ")))")
+                    throw CLIError(.refused, "category \(category.rawValue) is neither built in nor declared in \(directory.path) (declared: \(declared.map(\.rawValue).joined(separator: ", ")))")
                 }
-                // The gateway keeps a listed agency's category whatever the registry says; refuse here what it would ignore.
-                if let listed = try AgencyDirectoryFile.listing(path: agencies).first(where: { $0.id == id }), listed.category != category {
-                    throw CLIError(.refused, "\(agencies) lists \(id) as \(listed.category.rawValue): agency add can add a certificate to it, never change its category (edit that file, under review, to do so)")
-                }
+                try directory.check(id: id, category: category, pins: [pin])
+            } else {
+                warn("no agency directory at \(agencies ?? Self.defaultAgencies): the category was not checked against the one the gateway reads (give --agencies)")
             }
             let registry = try admin.registry(create: true)
-            let request = try storeCall { try registry.addAgency(id: id, name: name ?? id, category: category, spkiPins: [pin], operator: admin.operatorName) }
+            let request = try storeCall {
+                try registry.addAgency(id: id, name: name ?? id, category: category, spkiPins: [pin], operator: admin.operatorName, listed: directory?.category(of: id))
+            }
             guard let request else { return print("agency \(id) (\(category.rawValue)) now identified by spki:\(pin) (the two-person rule is off)") }
             print("""
                 request \(request): agency \(id) (\(category.rawValue)) identified by spki:\(pin), pending: whoever holds that key would be \
@@ -109,13 +105,19 @@ struct AgencyCommand: ParsableCommand {
         )
         @OptionGroup var admin: AdminOptions
         @Argument(help: "The request's number, as `agency add` and `agency list` print it.") var request: Int64
+        @Option(help: "The agency directory the gateway reads (default: policies/agencies.yaml, or the installed one under sudo).")
+        var agencies: String?
 
         func run() throws {
             let registry = try admin.registry()
             guard let pending = try storeCall({ try registry.pendingAgencyRequests() }).first(where: { $0.number == request }) else {
                 throw CLIError(.notFound, "no pending agency request \(request) (see warrant-gate agency list)")
             }
-            try storeCall { try registry.approveAgencyRequest(request, operator: admin.operatorName) }
+            // Checked again against the directory the gateway reads, whatever file the request was checked against.
+            let directory = try ReviewedDirectory(agencies, fallback: Add.defaultAgencies)
+            guard let category = AgencyCategory(rawValue: pending.category) else { throw CLIError(.refused, "request \(request) holds no category") }
+            try directory?.check(id: pending.agency, category: category, pins: pending.spkiPins)
+            try storeCall { try registry.approveAgencyRequest(request, operator: admin.operatorName, listed: directory?.category(of: pending.agency)) }
             let revoked = Set(try storeCall { try registry.certificateRevocations() }.compactMap(\.spki))
             let pins = pending.spkiPins.map { "spki:" + $0 + (revoked.contains($0) ? " (revoked: still refused)" : "") }
             print("approved request \(request): agency \(pending.agency) (\(pending.category)) now identified by \(pins.joined(separator: ", "))")
@@ -162,6 +164,39 @@ struct AgencyCommand: ParsableCommand {
             let registry = try admin.registry(create: true)
             try storeCall { try registry.revokeCertificate(agency: id, spki: pin, serial: nil, reason: reason, operator: admin.operatorName) }
             print("revoked spki:\(pin) of \(id); the gateway refuses it from its next request on")
+        }
+    }
+}
+
+/// The agency directory file the gateway reads, as an agency change is checked against it: `--agencies`, else the
+/// installed one under sudo (which only root may change), else `fallback`; nil if there is none.
+struct ReviewedDirectory {
+    let path: String
+    let agencies: [Agency]
+
+    init?(_ given: String?, fallback: String) throws {
+        let sudo = SudoInvocation.current
+        var path = try agencyDirectoryPath(given, fallback: sudo != nil ? SudoInvocation.installedPolicies + "/agencies.yaml" : fallback)
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        if let sudo { path = try sudo.checkTrustList(path, what: "--agencies") }
+        self.path = path
+        agencies = try AgencyDirectoryFile.listing(path: path)
+    }
+
+    func category(of id: String) -> AgencyCategory? {
+        agencies.first { $0.id == id }?.category
+    }
+
+    /// Refuses a change the gateway would ignore or that would lock an agency out: a listed agency's category changed
+    /// (the gateway keeps the file's), or a key the file pins to another agency (the file's agency keeps it).
+    func check(id: String, category: AgencyCategory, pins: [String]) throws {
+        if let listed = self.category(of: id), listed != category {
+            throw CLIError(.refused, "\(path) lists \(id) as \(listed.rawValue): a certificate can be added to it, never its category changed (edit that file, under review, to do so)")
+        }
+        for agency in agencies where agency.id != id {
+            if let shared = pins.first(where: agency.spkiPins.contains) {
+                throw CLIError(.refused, "spki:\(shared) is \(agency.id)'s in \(path): one key identifies one agency")
+            }
         }
     }
 }

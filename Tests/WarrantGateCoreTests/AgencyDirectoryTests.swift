@@ -41,6 +41,14 @@ struct AgencyDirectoryTests {
         // An id the file does not list is added as the registry has it.
         let added = directory.amended(agencies: [Agency(id: "aurora-pd", name: "Aurora", category: .localLawEnforcement)], revocations: [:])
         #expect(added.agency(id: "aurora-pd")?.category == .localLawEnforcement)
+        // A re-pass: ICE's key pinned in the registry to a new id (`ice-er0`, as a court) locked ICE out as ambiguous.
+        // The file's agency wins; two registry agencies on one key are still ambiguous.
+        let lookalike = Agency(id: "ice-er0", name: "County court clerk", category: .court, spkiPins: [ice.spkiSHA256])
+        let shadowed = directory.amended(agencies: [lookalike], revocations: [:])
+        #expect(shadowed.identify(ice) == .agency(directory.agency(id: "ice-ero")!))
+        let twice = directory.amended(agencies: [Agency(id: "a", name: "A", category: .court, spkiPins: [impostor.spkiSHA256]),
+                                                 Agency(id: "b", name: "B", category: .court, spkiPins: [impostor.spkiSHA256])], revocations: [:])
+        #expect(twice.identify(impostor) == .ambiguous(["a", "b"]))
     }
 
     @Test("the shipped directory parses; errors are located")

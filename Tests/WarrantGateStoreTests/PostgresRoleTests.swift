@@ -215,6 +215,9 @@ extension StoreBackendTests {
                     return "\(error)"
                 }
             }
+            // Nor does it write an agency with no request pending for it.
+            let direct = "INSERT INTO agencies (id, name, category, spki_pins, added_by, added_at) VALUES ('direct-pd', 'Direct', 'local-law-enforcement', '[]', 'x', 'x')"
+            #expect(await message([direct])?.contains("an agency changes only by an approved request") == true)
             let unrecorded = await message(ruleOffForAMoment)
             #expect(unrecorded?.contains("registered only with its warrant.register record") == true, "\(unrecorded ?? "inserted")")
             #expect(await refusal(cluster, as: Self.adminRole, "UPDATE documents SET scope = '[\"records.read\",\"custody.hold\"]' WHERE reference = 'JW-1'") == "P0001")

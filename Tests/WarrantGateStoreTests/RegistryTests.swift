@@ -211,6 +211,24 @@ struct LifecycleTests {
                 VALUES ('forged-pd', 'Forged', 'local-law-enforcement', '["\(String(repeating: "9f", count: 32))"]', 'bob', ?, 'pending')
                 """, arguments: [Timestamp.format(Date())])
         }
+        // A request dated ahead by the requester's clock does not stay young.
+        let ahead = try #require(try registry.addAgency(
+            id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [renewal], operator: "it", at: Date().addingTimeInterval(365 * 86_400)
+        ))
+        #expect(throws: StoreError.self) { try registry.approveAgencyRequest(ahead, operator: "supervisor") }
+        // An agency the directory file lists keeps the file's category, whatever the registry held for it.
+        #expect(throws: StoreError.self) {
+            try registry.addAgency(id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [renewal], operator: "it", listed: .court)
+        }
+        // A CLI of an earlier release writes agencies directly: refused while the rule is on.
+        #expect(throws: (any Error).self) {
+            try database.pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO agencies (id, name, category, spki_pins, added_by, added_at)
+                    VALUES ('direct-pd', 'Direct', 'local-law-enforcement', '["\(String(repeating: "8e", count: 32))"]', 'solo', 'x')
+                    """)
+            }
+        }
         let forged = try #require(try registry.pendingAgencyRequests().first { $0.agency == "forged-pd" }?.number)
         do {
             try registry.approveAgencyRequest(forged, operator: "alice")

@@ -298,7 +298,13 @@ struct StoreBackupTests {
                 INSERT INTO documents SELECT * FROM forged
                 """, []),
             ("revocations", "DELETE FROM certificate_revocations", []),
-            ("agency", "UPDATE agencies SET spki_pins = '[]'", []),
+            // An attacker with the file passes the trigger that keeps agencies to their requests (dropping it would
+            // change the schema, which a restore refuses too).
+            ("agency", """
+                INSERT INTO settings (key, value) VALUES ('\(StoreMigration.pendingKey)', 'x');
+                UPDATE agencies SET spki_pins = '[]';
+                DELETE FROM settings WHERE key = '\(StoreMigration.pendingKey)'
+                """, []),
             ("setting", "INSERT OR REPLACE INTO settings (key, value) VALUES ('two-person-rule', 'off')", []),
             ("scan", "INSERT INTO backup_documents (sha256, content) VALUES (?, ?)", [DocumentStore.digest(of: forgedScan), forgedScan]),
             ("manifest", "UPDATE backup_manifest SET value = '2019-01-01T00:00:00.000Z' WHERE key = 'created'", []),

@@ -5,7 +5,8 @@ public enum Identification: Sendable, Equatable {
     case agency(Agency)
     /// The certificate matches no agency.
     case unknown
-    /// The certificate matches more than one agency: refused, since identity must be unambiguous.
+    /// The certificate matches more than one agency (none of them, or more than one, listed by the reviewed file):
+    /// refused, since identity must be unambiguous.
     case ambiguous([String])
     /// The certificate's key or serial was revoked in the registry. `agency` is the one agency the certificate
     /// matches otherwise, if there is one: the refusal is recorded in its name.
@@ -35,8 +36,15 @@ public struct AgencyDirectory: Sendable {
     public let authorities: [String: NamedAuthority]
     /// Revoked certificates: SPKI SHA-256 hex, or `serial:` followed by the serial's hex, mapped to the reason.
     public let revocations: [String: String]
+    /// The ids of the agencies the reviewed file lists (all of them, in a directory no registry amended).
+    private let reviewed: Set<String>
 
     public init(agencies: [Agency], authorities: [NamedAuthority], revocations: [String: String] = [:]) {
+        self.init(agencies: agencies, authorities: authorities, revocations: revocations, reviewed: Set(agencies.map(\.id)))
+    }
+
+    private init(agencies: [Agency], authorities: [NamedAuthority], revocations: [String: String], reviewed: Set<String>) {
+        self.reviewed = reviewed
         self.agencies = agencies
         self.authorities = Dictionary(authorities.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.revocations = revocations
@@ -67,12 +75,18 @@ public struct AgencyDirectory: Sendable {
         return AgencyDirectory(
             agencies: merged,
             authorities: Array(authorities.values),
-            revocations: revocations.merging(extraRevocations) { first, _ in first }
+            revocations: revocations.merging(extraRevocations) { first, _ in first },
+            reviewed: reviewed
         )
     }
 
+    /// The agency `certificate` belongs to. A certificate the reviewed file's agencies match belongs to that agency,
+    /// whatever the registry also pins it to: a key of ICE's pinned to another agency neither moves ICE into that
+    /// agency's category nor locks ICE out as ambiguous.
     public func identify(_ certificate: ClientCertificate) -> Identification {
-        let found = agencies.filter { matches($0, certificate) }
+        var found = agencies.filter { matches($0, certificate) }
+        let listed = found.filter { reviewed.contains($0.id) }
+        if listed.count == 1 { found = listed }
         if let reason = revocations[certificate.spkiSHA256] ?? revocations["serial:" + certificate.serial] {
             return .revoked(reason: reason, agency: found.count == 1 ? found[0] : nil)
         }

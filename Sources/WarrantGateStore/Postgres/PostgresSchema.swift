@@ -498,6 +498,27 @@ public enum PostgresSchema {
         CREATE TRIGGER agency_requests_lifecycle BEFORE INSERT OR UPDATE ON agency_requests
             FOR EACH ROW EXECUTE FUNCTION warrant_gate_agency_request()
         """,
+        // While the two-person rule is on, an agency is written only while a request for it is pending (the approval's
+        // transaction), so that no writer skips the requests: a CLI of an earlier release, or SQL of the admin role.
+        """
+        CREATE OR REPLACE FUNCTION warrant_gate_agency_by_request() RETURNS trigger LANGUAGE plpgsql
+        \(functionSearchPath) AS $$
+        BEGIN
+            IF pg_catalog.pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER') THEN
+                RETURN NEW;
+            END IF;
+            IF coalesce((SELECT value FROM settings WHERE key = 'two-person-rule'), 'on') <> 'off'
+               AND NOT EXISTS (SELECT 1 FROM agency_requests WHERE agency = NEW.id AND status = 'pending') THEN
+                RAISE EXCEPTION 'while the two-person rule is on, an agency changes only by an approved request';
+            END IF;
+            RETURN NEW;
+        END $$
+        """,
+        "DROP TRIGGER IF EXISTS agencies_by_request ON agencies",
+        """
+        CREATE TRIGGER agencies_by_request BEFORE INSERT OR UPDATE OF name, category, spki_pins ON agencies
+            FOR EACH ROW EXECUTE FUNCTION warrant_gate_agency_by_request()
+        """,
         "DROP TRIGGER IF EXISTS agency_requests_kept ON agency_requests",
         "CREATE TRIGGER agency_requests_kept BEFORE DELETE ON agency_requests FOR EACH ROW EXECUTE FUNCTION warrant_gate_append_only()",
     ]
