@@ -29,20 +29,28 @@ struct AgencyCommand: ParsableCommand {
             let revoked = try storeCall { try registry.certificateRevocations() }
             let pending = try storeCall { try registry.pendingAgencyRequests() }
             let file = FileManager.default.fileExists(atPath: agencies) ? (try? AgencyDirectoryFile.listing(path: agencies)) ?? [] : []
-            struct Row: Encodable { let id, name, category, source, certificates: String }
-            var rows: [Row] = added.map { Row(id: $0.id, name: $0.name, category: $0.category.rawValue, source: "registry", certificates: $0.spkiPins.sorted().map { "spki:" + $0.prefix(16) + "…" }.joined(separator: " ")) }
-            for agency in file where !added.contains(where: { $0.id == agency.id }) {
-                let certificates = agency.spkiPins.sorted().map { "spki:" + $0.prefix(16) + "…" } + agency.subjectMatchers.map { matcher in
+            // As the gateway reads them: an agency the file lists keeps its name and category, with the registry's pins
+            // added; JSON gives each pin whole, the table its first 16 digits.
+            struct Row: Encodable { let id, name, category, source: String; let certificates: [String] }
+            func pins(_ agency: Agency) -> [String] { agency.spkiPins.sorted().map { "spki:" + $0 } }
+            var rows: [Row] = file.map { agency in
+                let registered = added.first { $0.id == agency.id }
+                let matchers = agency.subjectMatchers.map { matcher in
                     matcher.authority + ":" + matcher.attributes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
                 }
-                rows.append(Row(id: agency.id, name: agency.name, category: agency.category.rawValue, source: "file", certificates: certificates.joined(separator: " ")))
+                return Row(id: agency.id, name: agency.name, category: agency.category.rawValue, source: registered == nil ? "file" : "file+registry",
+                           certificates: pins(agency) + (registered.map(pins) ?? []) + matchers)
+            }
+            for agency in added where !file.contains(where: { $0.id == agency.id }) {
+                rows.append(Row(id: agency.id, name: agency.name, category: agency.category.rawValue, source: "registry", certificates: pins(agency)))
             }
             rows.sort { $0.id < $1.id }
             if json {
                 struct Listing: Encodable { let agencies: [Row]; let revokedCertificates: [CertificateRevocation]; let pendingRequests: [AgencyRequest] }
                 return try printJSON(Listing(agencies: rows, revokedCertificates: revoked, pendingRequests: pending))
             }
-            print(Table.render(header: ["ID", "CATEGORY", "SOURCE", "CERTIFICATES", "NAME"], rows: rows.map { [$0.id, $0.category, $0.source, $0.certificates, $0.name] }))
+            let shortened = { (row: Row) in row.certificates.map { $0.hasPrefix("spki:") ? $0.prefix(21) + "…" : $0 }.joined(separator: " ") }
+            print(Table.render(header: ["ID", "CATEGORY", "SOURCE", "CERTIFICATES", "NAME"], rows: rows.map { [$0.id, $0.category, $0.source, shortened($0), $0.name] }))
             if !pending.isEmpty {
                 print("\nrequests waiting for a second operator (warrant-gate agency approve N):")
                 print(Table.render(header: ["N", "AGENCY", "CATEGORY", "CERTIFICATES", "REQUESTED", "BY"], rows: pending.map {

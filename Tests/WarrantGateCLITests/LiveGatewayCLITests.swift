@@ -79,6 +79,12 @@ struct LiveGatewayCLITests {
         #expect(try CLIProcess.run(["agency", "approve", number, "--db", database, "--operator", "sergeant"]).status == 0)
         Thread.sleep(forTimeInterval: 1)
         #expect(try curl(certs, "unregistered", port, "/records/inmates/2017-000456").contains("Daniel Okafor"))
+        // Listed as the gateway reads it, each key whole for scripts.
+        let listed = try CLIProcess.run(["agency", "list", "--json", "--db", database, "--agencies", agencies])
+        let rows = try #require((try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [String: Any])?["agencies"] as? [[String: Any]])
+        let aurora = try #require(rows.first { $0["id"] as? String == "aurora-pd" })
+        #expect((aurora["certificates"] as? [String])?.allSatisfy { $0.count == 5 + 64 } == true, "\(aurora)")
+        #expect(rows.first { $0["id"] as? String == "ice-ero" }?["category"] as? String == "federal-immigration")
 
         let revoked = try CLIProcess.run(["agency", "revoke-cert", "ice-ero", "--cert", "\(certs)/ice-ero.pem", "--reason", "laptop stolen", "--db", database])
         #expect(revoked.status == 0, "\(revoked.stderr)")
