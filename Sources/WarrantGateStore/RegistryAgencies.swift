@@ -118,13 +118,14 @@ extension Registry {
         let `operator` = try operatorName(`operator`).text
         try write { session in
             let lock = session.dialect == .postgres ? " FOR UPDATE" : ""
-            guard let row = try session.fetchOne("SELECT status FROM agency_requests WHERE id = ?\(lock)", number) else {
+            guard let row = try session.fetchOne("SELECT status, agency FROM agency_requests WHERE id = ?\(lock)", number) else {
                 throw StoreError("no agency request \(number)")
             }
             let status = try row.text("status")
             guard status == "pending" else { throw StoreError("agency request \(number) is \(status), not pending") }
             try Self.appendAdmin(session, AdminRecord(
-                time: Timestamp.format(time), operator: `operator`, action: "agency.withdraw", target: String(number), details: ["reason": reason]
+                time: Timestamp.format(time), operator: `operator`, action: "agency.withdraw", target: String(number),
+                details: ["reason": reason, "agency": try row.text("agency")]
             ))
             try session.execute(
                 "UPDATE agency_requests SET status = 'withdrawn', decided_by = ?, decided_at = ? WHERE id = ?", `operator`, Timestamp.format(time), number
@@ -177,6 +178,10 @@ extension Registry {
         let previous = try session.fetchOne("SELECT spki_pins FROM agencies WHERE id = ?", id)
         var pins = try previous.map { try Self.decodeList($0.text("spki_pins")) } ?? []
         for pin in spkiPins where !pins.contains(pin) { pins.append(pin) }
+        // The record first: on PostgreSQL, an agency is written only behind its record, as the log's last entry.
+        try Self.appendAdmin(session, AdminRecord(
+            time: Timestamp.format(time), operator: `operator`, action: previous == nil ? "agency.add" : "agency.update", target: id, details: details
+        ))
         try session.execute(
             """
             INSERT INTO agencies (id, name, category, spki_pins, added_by, added_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -184,9 +189,6 @@ extension Registry {
             """,
             id, name, category.rawValue, Self.encodeList(pins), `operator`, Timestamp.format(time)
         )
-        try Self.appendAdmin(session, AdminRecord(
-            time: Timestamp.format(time), operator: `operator`, action: previous == nil ? "agency.add" : "agency.update", target: id, details: details
-        ))
     }
 
     private static func agencyRequest(_ row: SQLRow) throws -> AgencyRequest {

@@ -220,7 +220,7 @@ public enum StoreDatabase {
             // A CLI of an earlier release, which knows no requests, would still write agencies directly: while the
             // rule is on, an agency is written only while a request for it is pending (its approval's transaction),
             // or by `store migrate`'s copy, which marks its transaction.
-            for (event, columns) in [("INSERT", ""), ("UPDATE", " OF name, category, spki_pins")] {
+            for (event, columns) in [("INSERT", ""), ("UPDATE", " OF id, name, category, spki_pins")] {
                 try db.execute(sql: """
                     CREATE TRIGGER agencies_by_request_\(event.lowercased()) BEFORE \(event)\(columns) ON agencies
                     WHEN coalesce((SELECT value FROM settings WHERE key = 'two-person-rule'), 'on') <> 'off'
@@ -229,6 +229,14 @@ public enum StoreDatabase {
                     BEGIN SELECT RAISE(ABORT, 'while the two-person rule is on, an agency changes only by an approved request'); END
                     """)
             }
+            // Nor is one renamed (its keys would move to the agency the new id names) or deleted.
+            try db.execute(sql: """
+                CREATE TRIGGER agencies_id_kept BEFORE UPDATE OF id ON agencies WHEN NEW.id <> OLD.id
+                BEGIN SELECT RAISE(ABORT, 'an agency''s id never changes'); END;
+                CREATE TRIGGER agencies_kept BEFORE DELETE ON agencies
+                WHEN NOT EXISTS (SELECT 1 FROM settings WHERE key = '\(StoreMigration.pendingKey)')
+                BEGIN SELECT RAISE(ABORT, 'an agency is never deleted: revoke its certificates'); END
+                """)
         }
         return migrator
     }

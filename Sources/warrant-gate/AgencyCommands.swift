@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import WarrantGateCore
 import WarrantGateStore
+import X509
 
 extension AgencyCategory: ExpressibleByArgument {}
 
@@ -90,6 +91,7 @@ struct AgencyCommand: ParsableCommand {
                     throw CLIError(.refused, "category \(category.rawValue) is neither built in nor declared in \(directory.path) (declared: \(declared.map(\.rawValue).joined(separator: ", ")))")
                 }
                 try directory.check(id: id, category: category, pins: [pin])
+                try directory.checkSubject(ofCertificateAt: cert, for: id)
             } else {
                 warn("no agency directory at \(agencies ?? Self.defaultAgencies): the category was not checked against the one the gateway reads (give --agencies)")
             }
@@ -205,6 +207,18 @@ struct ReviewedDirectory {
             if let shared = pins.first(where: agency.spkiPins.contains) {
                 throw CLIError(.refused, "spki:\(shared) is \(agency.id)'s in \(path): one key identifies one agency")
             }
+        }
+    }
+}
+
+extension ReviewedDirectory {
+    /// Refuses a certificate whose subject another agency's matcher in the file names: the file's agency keeps it (the
+    /// gateway identifies it so), and the pin would lie unused until that matcher changed.
+    func checkSubject(ofCertificateAt path: String, for id: String) throws {
+        guard let pem = try? YAMLNode.readText(path: path), let certificate = try? ClientCertificate(certificate: Certificate(pemEncoded: pem)) else { return }
+        for agency in agencies where agency.id != id {
+            let named = agency.subjectMatchers.contains { matcher in matcher.attributes.allSatisfy { certificate.attributes[$0.key] == [$0.value] } }
+            if named { throw CLIError(.refused, "\(path)'s subject is \(agency.id)'s in \(self.path): one certificate identifies one agency") }
         }
     }
 }

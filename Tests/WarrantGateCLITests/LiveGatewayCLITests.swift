@@ -64,6 +64,12 @@ struct LiveGatewayCLITests {
         Thread.sleep(forTimeInterval: 1)
         #expect(try curl(certs, "ice-ero", port, "/records/inmates/2017-000456", headers: ["Warrant-Reference: JW-LIVE"]).contains("Daniel Okafor"))
 
+        // ICE's certificate, whose subject the file gives ICE, is not pinned to another agency.
+        let icesOwn = try CLIProcess.run([
+            "agency", "add", "aurora-pd", "--category", "local-law-enforcement", "--cert", "\(certs)/ice-ero.pem", "--db", database, "--operator", "alice",
+            "--agencies", agencies,
+        ])
+        #expect(icesOwn.status == 3 && icesOwn.stderr.contains("subject is ice-ero's"), "\(icesOwn.stderr)")
         // A certificate pinned to an agency waits for a second operator: whoever holds its key would be that agency.
         let requested = try CLIProcess.run([
             "agency", "add", "aurora-pd", "--category", "local-law-enforcement", "--cert", "\(certs)/unregistered.pem", "--db", database,

@@ -217,7 +217,16 @@ extension StoreBackendTests {
             }
             // Nor does it write an agency with no request pending for it.
             let direct = "INSERT INTO agencies (id, name, category, spki_pins, added_by, added_at) VALUES ('direct-pd', 'Direct', 'local-law-enforcement', '[]', 'x', 'x')"
-            #expect(await message([direct])?.contains("an agency changes only by an approved request") == true)
+            #expect(await message([direct])?.contains("an agency changes only") == true)
+            // A re-pass: a pending request inserted in the same transaction opened the trigger, with nothing in the log.
+            let withOwnRequest = [
+                "BEGIN",
+                "INSERT INTO agency_requests (agency, name, category, spki_pins, requested_by, requested_at, status) VALUES ('evil-a', 'E', 'jail-staff', '[]', 'm', 'x', 'pending')",
+                "INSERT INTO agencies (id, name, category, spki_pins, added_by, added_at) VALUES ('evil-a', 'E', 'jail-staff', '[]', 'm', 'x')",
+            ]
+            #expect(await message(withOwnRequest)?.contains("only with its agency.add or agency.update record") == true)
+            #expect(await message(["UPDATE agencies SET id = 'ice-ero' WHERE id = 'aurora-pd'"])?.contains("id never changes") == true)
+            #expect(await refusal(cluster, as: Self.adminRole, "DELETE FROM agencies WHERE id = 'aurora-pd'") == "42501", "no role may delete")
             let unrecorded = await message(ruleOffForAMoment)
             #expect(unrecorded?.contains("registered only with its warrant.register record") == true, "\(unrecorded ?? "inserted")")
             #expect(await refusal(cluster, as: Self.adminRole, "UPDATE documents SET scope = '[\"records.read\",\"custody.hold\"]' WHERE reference = 'JW-1'") == "P0001")

@@ -229,6 +229,10 @@ struct LifecycleTests {
                     """)
             }
         }
+        // Nor is an agency renamed (its keys would move to the agency the new id names) or deleted.
+        for sql in ["UPDATE agencies SET id = 'ice-ero' WHERE id = 'aurora-pd'", "DELETE FROM agencies WHERE id = 'aurora-pd'"] {
+            #expect(throws: (any Error).self, "\(sql)") { try database.pool.write { db in try db.execute(sql: sql) } }
+        }
         let forged = try #require(try registry.pendingAgencyRequests().first { $0.agency == "forged-pd" }?.number)
         do {
             try registry.approveAgencyRequest(forged, operator: "alice")

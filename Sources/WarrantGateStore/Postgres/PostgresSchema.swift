@@ -328,9 +328,9 @@ public enum PostgresSchema {
         END $$
         """,
         // Whether the log's last entry is an admin record appended by this transaction (its row's xmin), hashed as a
-        // leaf should be, of `wanted_action` on `wanted_target` by `wanted_operator`: what a registration or an approval
-        // in SQL must leave in the log. (A record whose text reads otherwise to the CLI, a repeated key, is refused by
-        // every reader and named by `log verify`.)
+        // leaf should be, of `wanted_action` on `wanted_target` by `wanted_operator` (by anyone if null): what a
+        // registration, an approval or an agency's change in SQL must leave in the log. (A record whose text reads
+        // otherwise to the CLI, a repeated key, is refused by every reader and named by `log verify`.)
         """
         CREATE OR REPLACE FUNCTION warrant_gate_just_recorded(wanted_action TEXT, wanted_target TEXT, wanted_operator TEXT) RETURNS boolean
         LANGUAGE sql STABLE \(functionSearchPath) AS $$
@@ -340,7 +340,7 @@ public enum PostgresSchema {
                     AND leaf_hash = pg_catalog.sha256('\\x00'::bytea || pg_catalog.convert_to(kind, 'UTF8') || '\\x0a'::bytea
                         || pg_catalog.convert_to(entry, 'UTF8'))
                     AND entry::jsonb ->> 'action' = wanted_action AND entry::jsonb ->> 'target' = wanted_target
-                    AND entry::jsonb ->> 'operator' = wanted_operator)
+                    AND (wanted_operator IS NULL OR entry::jsonb ->> 'operator' = wanted_operator))
         $$
         """,
         // A document moves only along its lifecycle, and its terms (its recorded signature among them) never change:
@@ -498,14 +498,25 @@ public enum PostgresSchema {
         CREATE TRIGGER agency_requests_lifecycle BEFORE INSERT OR UPDATE ON agency_requests
             FOR EACH ROW EXECUTE FUNCTION warrant_gate_agency_request()
         """,
-        // While the two-person rule is on, an agency is written only while a request for it is pending (the approval's
-        // transaction), so that no writer skips the requests: a CLI of an earlier release, or SQL of the admin role.
+        // An agency is written only behind its agency.add or agency.update record, the log's last entry and this
+        // transaction's own, and, while the two-person rule is on, while a request for it is pending (the approval's
+        // transaction): no writer (a CLI of an earlier release, SQL of the admin role) leaves it out of the log. It is
+        // never renamed (its keys would move to the agency the new id names) nor deleted.
         """
         CREATE OR REPLACE FUNCTION warrant_gate_agency_by_request() RETURNS trigger LANGUAGE plpgsql
         \(functionSearchPath) AS $$
         BEGIN
             IF pg_catalog.pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER') THEN
-                RETURN NEW;
+                RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+            END IF;
+            IF TG_OP = 'DELETE' THEN
+                RAISE EXCEPTION 'an agency is never deleted: revoke its certificates';
+            END IF;
+            IF TG_OP = 'UPDATE' AND NEW.id IS DISTINCT FROM OLD.id THEN
+                RAISE EXCEPTION 'an agency''s id never changes';
+            END IF;
+            IF NOT (warrant_gate_just_recorded('agency.add', NEW.id, NULL) OR warrant_gate_just_recorded('agency.update', NEW.id, NULL)) THEN
+                RAISE EXCEPTION 'an agency changes only with its agency.add or agency.update record, appended as the log''s last entry in the same transaction';
             END IF;
             IF coalesce((SELECT value FROM settings WHERE key = 'two-person-rule'), 'on') <> 'off'
                AND NOT EXISTS (SELECT 1 FROM agency_requests WHERE agency = NEW.id AND status = 'pending') THEN
@@ -516,7 +527,7 @@ public enum PostgresSchema {
         """,
         "DROP TRIGGER IF EXISTS agencies_by_request ON agencies",
         """
-        CREATE TRIGGER agencies_by_request BEFORE INSERT OR UPDATE OF name, category, spki_pins ON agencies
+        CREATE TRIGGER agencies_by_request BEFORE INSERT OR UPDATE OR DELETE ON agencies
             FOR EACH ROW EXECUTE FUNCTION warrant_gate_agency_by_request()
         """,
         "DROP TRIGGER IF EXISTS agency_requests_kept ON agency_requests",
