@@ -64,8 +64,7 @@ public struct Registry: Sendable {
         try database.read { session in
             var history: [AdminRecord] = []
             try session.forEach("SELECT entry FROM log WHERE kind = 'admin' ORDER BY seq") { row in
-                let record = try AdminRecord(entry: row.text("entry"))
-                if record.target == target { history.append(record) }
+                if let record = try AdminRecord.concerning(target, entry: row.text("entry")), record.target == target { history.append(record) }
             }
             return history
         }

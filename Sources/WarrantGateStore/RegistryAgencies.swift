@@ -11,7 +11,7 @@ public struct CertificateRevocation: Sendable, Codable {
     public var revokedAt: String
 }
 
-/// A change to an agency (``Registry/addAgency(id:name:category:spkiPins:operator:at:)``) waiting, under the two-person
+/// A change to an agency (``Registry/addAgency(id:name:category:spkiPins:operator:at:listed:)``) waiting, under the two-person
 /// rule, for a second operator.
 public struct AgencyRequest: Sendable, Codable {
     public var number: Int64

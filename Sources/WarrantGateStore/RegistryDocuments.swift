@@ -104,6 +104,11 @@ extension Registry {
         let approver = try operatorName(`operator`)
         let `operator` = approver.text
         try write { session in
+            // The row is locked before it is read, and before the record takes the log's frontier, in the order
+            // revocation and expiry take them.
+            if session.dialect == .postgres {
+                try session.execute("SELECT reference FROM documents WHERE reference = ? FOR UPDATE", reference)
+            }
             let entry = try Self.requireEntry(session, reference)
             guard entry.document.status == .pending else {
                 throw StoreError("\(reference) is \(entry.document.status.rawValue), not pending: only a pending document can be approved")
@@ -121,11 +126,7 @@ extension Registry {
                 )
             }
             guard entry.document.expiresAt > time else { throw StoreError("\(reference) expired on \(entry.document.expires) and cannot be approved") }
-            // The record first: on PostgreSQL, the approval must follow its record as the log's last entry. The row is
-            // locked before the record takes the log's frontier, in the order revocation and expiry take them.
-            if session.dialect == .postgres {
-                try session.execute("SELECT reference FROM documents WHERE reference = ? FOR UPDATE", reference)
-            }
+            // The record first: on PostgreSQL, the approval must follow its record as the log's last entry.
             try Self.appendAdmin(session, AdminRecord(
                 time: Timestamp.format(time), operator: `operator`, action: "warrant.approve", target: reference,
                 details: [
@@ -142,19 +143,23 @@ extension Registry {
     /// The admin action that registers a document.
     static let registrationAction = "warrant.register"
     /// A `LIKE` pattern that every registration's admin entry matches (and few others).
-    static let registrationEntries = "%\"action\":\"\(registrationAction)\"%"
+    static let registrationEntries = entries(of: registrationAction)
     /// The admin action that revokes a document, and the pattern its entries match.
     static let revocationAction = "warrant.revoke"
-    static let revocationEntries = "%\"action\":\"\(revocationAction)\"%"
+    static let revocationEntries = entries(of: revocationAction)
+
+    /// A `LIKE` pattern that every admin entry of `action` (an action name, without `%` or `_`) matches.
+    static func entries(of action: String) -> String {
+        "%\"action\":\"\(action)\"%"
+    }
 
     /// The latest `action` record on `target`, if the log still holds it.
     static func latestRecord(_ session: any SQLSession, action: String, target: String) throws -> AdminRecord? {
         var latest: AdminRecord?
         try session.forEach(
-            "SELECT entry FROM log WHERE kind = 'admin' AND entry LIKE ? ORDER BY seq DESC", "%\"action\":\"\(action)\"%"
+            "SELECT entry FROM log WHERE kind = 'admin' AND entry LIKE ? ORDER BY seq DESC", Self.entries(of: action)
         ) { row in
-            guard latest == nil else { return }
-            let record = try AdminRecord(entry: row.text("entry"))
+            guard latest == nil, let record = try AdminRecord.concerning(target, entry: row.text("entry")) else { return }
             if record.action == action && record.target == target { latest = record }
         }
         return latest

@@ -226,7 +226,7 @@ extension StoreBackendTests {
             ]
             #expect(await message(withOwnRequest)?.contains("only with its agency.add or agency.update record") == true)
             #expect(await message(["UPDATE agencies SET id = 'ice-ero' WHERE id = 'aurora-pd'"])?.contains("id never changes") == true)
-            #expect(await refusal(cluster, as: Self.adminRole, "DELETE FROM agencies WHERE id = 'aurora-pd'") == "42501", "no role may delete")
+            #expect(await refusal(cluster, as: Self.adminRole, "DELETE FROM agencies WHERE id = 'aurora-pd'") == "42501", "the admin role has no grant to delete")
             let unrecorded = await message(ruleOffForAMoment)
             #expect(unrecorded?.contains("registered only with its warrant.register record") == true, "\(unrecorded ?? "inserted")")
             #expect(await refusal(cluster, as: Self.adminRole, "UPDATE documents SET scope = '[\"records.read\",\"custody.hold\"]' WHERE reference = 'JW-1'") == "P0001")

@@ -341,6 +341,21 @@ public struct AdminRecord: Sendable, Codable, Equatable {
         }
     }
 
+    /// The record of `entry` if it is one the CLI wrote; nil for one that is not but cannot concern `target` (its
+    /// text does not name it), so that one stray entry, which `log verify` names, does not stop every lookup; one
+    /// that may concern `target` is refused.
+    public static func concerning(_ target: String, entry: String) throws -> AdminRecord? {
+        do {
+            return try AdminRecord(entry: entry)
+        } catch {
+            var name = CanonicalJSON()
+            name.field("target", target)
+            let quoted = Array(name.finished().dropFirst(#"{"target":"#.utf8.count).dropLast())
+            guard entry.utf8.firstRange(of: quoted) != nil || entry.contains(target) else { return nil }
+            throw error
+        }
+    }
+
     public var canonical: [UInt8] {
         var json = CanonicalJSON()
         json.field("time", time)

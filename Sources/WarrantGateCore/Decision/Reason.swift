@@ -45,10 +45,12 @@ public enum GatewayReason: String, Sendable, CaseIterable {
     case upstreamTimeout = "upstream_timeout"
     case upstreamUnredactable = "upstream_unredactable"
     case gatewayError = "gateway_error"
-    /// The gateway was shutting down: a request read behind another one was not taken.
+    /// The gateway was ending the connection (shutting down, or closing an idle HTTP/2 connection): a request read
+    /// behind another one, or a stream opened after its last GOAWAY, was not taken.
     case gatewayDraining = "gateway_draining"
-    /// The policy was reloaded, or the client's agency or its category changed, while the request waited for its body
-    /// or a fact lookup: it is not decided by the state it began under, nor half by the new one.
+    /// The policy was reloaded, or the client's agency or its category changed, after the request was routed and while
+    /// it waited (for its body, a fact lookup, or its chain's validation): it is not decided by the state it began
+    /// under, nor half by the new one.
     case stateChanged = "state_changed"
     /// An outcome only: the client closed its connection or stream before the answer was complete.
     case clientClosed = "client_closed"
@@ -113,7 +115,7 @@ public enum ReasonCatalog {
         case .upstreamTimeout: Entry(status: 504, title: "Gateway Timeout", detail: "The upstream system did not answer in time.")
         case .upstreamUnredactable: Entry(status: 502, title: "Bad Gateway", detail: "The upstream response could not be redacted, so it was withheld.")
         case .gatewayError: Entry(status: 500, title: "Internal Server Error", detail: "The gateway could not complete the request.")
-        case .gatewayDraining: Entry(status: 503, title: "Service Unavailable", detail: "The gateway was shutting down and did not take this request; send it again.")
+        case .gatewayDraining: Entry(status: 503, title: "Service Unavailable", detail: "The gateway was ending the connection and did not take this request; send it again.")
         case .stateChanged: Entry(status: 503, title: "Service Unavailable", detail: "The gateway's policy or agency directory changed while this request was read; send it again.")
         case .clientClosed: Entry(status: 499, title: "Client Closed Request", detail: "The client closed the connection before the answer was complete.")
         }

@@ -74,9 +74,7 @@ public struct YAMLNode {
             guard status.st_mode & S_IWOTH == 0 else {
                 throw FileError(file: path, line: nil, message: "cannot read \(what): every account may write to it (chmod o-w \(path))")
             }
-            if let directory = sharedDirectory(above: path) {
-                throw FileError(file: path, line: nil, message: "cannot read \(what): every account may replace it in \(directory) (chmod o-w, or +t)")
-            }
+            if let problem = replaceable(path) { throw FileError(file: path, line: nil, message: "cannot read \(what): \(problem)") }
         }
         guard status.st_size <= maximumFileSize else {
             throw FileError(file: path, line: nil, message: "file is larger than \(maximumFileSize) bytes")
@@ -94,18 +92,34 @@ public struct YAMLNode {
         return text
     }
 
-    /// The first directory above `path` (its links resolved) that every account may write to and that is not sticky,
-    /// where anyone could replace what `path` names; nil if there is none.
-    static func sharedDirectory(above path: String) -> String? {
-        guard let resolved = realpath(path, nil) else { return nil }
-        defer { free(resolved) }
-        var directory = URL(fileURLWithPath: String(cString: resolved)).deletingLastPathComponent().path
-        while true {
+    /// Why another account could replace what `path` names, or nil: a directory on its way, as given or with its links
+    /// resolved, that every account may write to and that is not sticky; or a link on its way that an account other
+    /// than root or this process's owns (in a sticky directory such as /tmp, its owner may point it anywhere).
+    static func replaceable(_ path: String) -> String? {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        var place = ""
+        for component in absolute.split(separator: "/", omittingEmptySubsequences: true) {
+            place += "/" + component
             var status = stat()
-            if stat(directory, &status) == 0, status.st_mode & S_IWOTH != 0, status.st_mode & S_ISVTX == 0 { return directory }
-            guard directory != "/" else { return nil }
-            directory = URL(fileURLWithPath: directory).deletingLastPathComponent().path
+            guard lstat(place, &status) == 0 else { return "\(place) cannot be read" }
+            if status.st_mode & S_IFMT == S_IFLNK, status.st_uid != 0, status.st_uid != geteuid() {
+                return "it is reached through \(place), a link another account owns and may point anywhere"
+            }
         }
+        guard let resolved = realpath(path, nil) else { return "its links cannot be resolved" }
+        defer { free(resolved) }
+        for file in [absolute, String(cString: resolved)] {
+            var directory = URL(fileURLWithPath: file).deletingLastPathComponent().path
+            while true {
+                var status = stat()
+                if stat(directory, &status) == 0, status.st_mode & S_IWOTH != 0, status.st_mode & S_ISVTX == 0 {
+                    return "every account may replace it in \(directory) (chmod o-w, or +t)"
+                }
+                guard directory != "/" else { break }
+                directory = URL(fileURLWithPath: directory).deletingLastPathComponent().path
+            }
+        }
+        return nil
     }
 
     /// Reads and parses a file.

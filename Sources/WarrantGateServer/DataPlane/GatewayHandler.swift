@@ -99,7 +99,14 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         case .revoked: return refuse(request, StageRefusal(.certificateRevoked))
         }
         request.agency = agency
-        validateChain(request, peer: peer) { handler, request in handler.admit(request, agency: agency) }
+        validateChain(request, peer: peer) { handler, request in
+            // Nothing is routed yet: a request whose state changed while its chain was validated is identified afresh.
+            guard handler.environment.state.current === request.current else {
+                request.current = handler.environment.state.current
+                return handler.identify(request)
+            }
+            handler.admit(request, agency: agency)
+        }
     }
 
     /// Goes on with `next` once the connection's chain is known to validate under the trust in force: at once if it
@@ -124,8 +131,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
                     return handler.refuse(request, StageRefusal(refusal.reason))
                 }
                 request.phase = phase
-                // The state may have changed while the chain was validated.
-                handler.confirmIdentity(request, then: next)
+                next(handler, request)
             }
         }
     }
@@ -140,7 +146,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         let latest = environment.state.current
         guard latest !== request.current else { return next(self, request) }
         guard latest.policies === request.current.policies else { return refuse(request, StageRefusal(.stateChanged)) }
-        guard let peer, let identification = environment.identify(&request.record, peer: peer, current: latest) else {
+        // Identified into a copy: a refusal for another agency or category is the row of the one the request began as.
+        var record = request.record
+        guard let peer, let identification = environment.identify(&record, peer: peer, current: latest) else {
             return refuse(request, StageRefusal(.noClientCertificate))
         }
         switch identification {
@@ -151,7 +159,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         case .revoked: return refuse(request, StageRefusal(.certificateRevoked))
         }
         request.current = latest
-        validateChain(request, peer: peer, then: next)
+        // The state may change again while the chain is validated.
+        validateChain(request, peer: peer) { handler, request in handler.confirmIdentity(request, then: next) }
     }
 
     // MARK: 2. Headers, then 3. canonical target and the route

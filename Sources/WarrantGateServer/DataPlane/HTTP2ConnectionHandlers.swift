@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP2
+import WarrantGateCore
 
 /// Watches an HTTP/2 connection's own frames until the client acknowledges the gateway's SETTINGS, which completes
 /// the connection's setup; then leaves the pipeline.
@@ -48,8 +49,7 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch Self.kind(of: error) {
         case .refusedRequest where !ending:
-            record("\(error)")
-            if recorded == cap { closeAfterThisRead(context) }
+            refused("\(error)", reason: .badRequest, context: context)
         case .connectionError where !ending:
             endConnection(context, detail: "\(error)")
         case .refusedRequest, .connectionError, .streamFailure, .notHTTP2:
@@ -82,11 +82,14 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
     /// Records a stream the client opened after the gateway's GOAWAY (idle, shutting down), which NIOHTTP2 ignores:
     /// a request neither answered nor forwarded, as an HTTP/1.1 request held behind a drain is. Counted in the cap.
     static func streamNotTaken(_ context: ChannelHandlerContext, stream: UInt32) {
-        guard let (recorder, _) = inPipeline(of: context), recorder.recorded < recorder.cap else { return }
-        recorder.recorded += 1
-        recorder.environment.recordUnparsed(
-            peer: recorder.peer, reason: .gatewayDraining, detail: "HTTP/2 stream \(stream) opened after the gateway's GOAWAY"
-        )
+        guard let (recorder, recorderContext) = inPipeline(of: context), !recorder.ending else { return }
+        recorder.refused("HTTP/2 stream \(stream) opened after the gateway's GOAWAY", reason: .gatewayDraining, context: recorderContext)
+    }
+
+    /// Records a request refused before any stream saw it; the `cap`-th ends the connection.
+    private func refused(_ detail: String, reason: GatewayReason, context: ChannelHandlerContext) {
+        record(detail, reason: reason)
+        if recorded == cap { closeAfterThisRead(context) }
     }
 
     /// The gateway has written GOAWAY with `errorCode`: once NIOHTTP2 has reported its error (some protocol errors
@@ -110,10 +113,10 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
         context.eventLoop.execute { channel.close(promise: nil) }
     }
 
-    private func record(_ detail: String) {
+    private func record(_ detail: String, reason: GatewayReason = .badRequest) {
         guard recorded < cap else { return }
         recorded += 1
-        environment.recordUnparsed(peer: peer, reason: .badRequest, detail: detail)
+        environment.recordUnparsed(peer: peer, reason: reason, detail: detail)
     }
 
     private enum ErrorKind {

@@ -157,7 +157,8 @@ public final class ClientCertificateVerifier: Sendable {
     }
 
     /// Why a connection's verified leaf is refused now, under the trust in force, or nil if it is still acceptable:
-    /// validated with the intermediates its own handshake presented (a connection's, never another's of the same leaf).
+    /// validated with the connection's intermediates (``ConnectionPeer/intermediates``: those its handshake presented
+    /// and validated, or its leaf's from the latest validated, completed handshake).
     public func refusal(leafDER: [UInt8], intermediates: [[UInt8]]) async -> CertificateRefusal? {
         guard let parsed = try? intermediates.map({ try Certificate(derEncoded: $0) }) else {
             return CertificateRefusal(kind: .unparseable, description: "unparseable client certificate")

@@ -38,7 +38,8 @@ public enum GatewayTLS {
     /// accepted on the event loop, its intermediates unread; any other is validated in a task, off the loop, while the
     /// handshake waits, and the chain that validated, as presented, is kept with the connection
     /// (`nioSSL_peerValidatedCertificateChain`) once its handshake completes, the client's key proven: its requests
-    /// are validated again with its own intermediates (see ``ConnectionPeer/of(_:verifier:)``).
+    /// are validated again with those intermediates (see ``ConnectionPeer/of(_:verifier:)``, which also says what a
+    /// connection accepted from memory uses).
     static func verificationCallback(_ verifier: ClientCertificateVerifier) -> NIOSSLCustomVerificationCallbackWithMetadata {
         { certificates, promise in
             if verifier.remembersValid(certificates) { return promise.succeed(.certificateVerified(VerificationMetadata(nil))) }
