@@ -32,11 +32,11 @@ extension Registry {
     /// access, so under the two-person rule this is a request (``AgencyRequest``, its number returned) that takes effect
     /// only once a second operator approves it (``approveAgencyRequest(_:operator:at:)``); with the rule off it takes
     /// effect at once (nil returned), and the log says the rule was off.
-    /// `listed`: the category the agency directory file gives the agency, if it lists it, which the change must keep.
+    /// `listed`: the agencies of the directory file the gateway reads, which the change must agree with.
     @discardableResult
     public func addAgency(
         id: String, name: String, category: AgencyCategory, spkiPins: [String], operator: String, at time: Date = Date(),
-        listed: AgencyCategory? = nil
+        listed: [Agency] = []
     ) throws -> Int64? {
         guard Identifier.isValid(id) else { throw StoreError("agency id '\(id)' must be lower-case letters, digits and '-'") }
         guard !spkiPins.isEmpty else { throw StoreError("an agency needs at least one certificate (--cert)") }
@@ -68,8 +68,8 @@ extension Registry {
     }
 
     /// Applies a pending agency request. Under the two-person rule the approver must be a second operator. `listed`:
-    /// the category the agency directory file gives the request's agency, if it lists it.
-    public func approveAgencyRequest(_ number: Int64, operator: String, at time: Date = Date(), listed: AgencyCategory? = nil) throws {
+    /// the agencies of the directory file the gateway reads, checked again now.
+    public func approveAgencyRequest(_ number: Int64, operator: String, at time: Date = Date(), listed: [Agency] = []) throws {
         let approver = try operatorName(`operator`)
         try write { session in
             let lock = session.dialect == .postgres ? " FOR UPDATE" : ""
@@ -147,19 +147,26 @@ extension Registry {
     static let agencyRequestLifetime: TimeInterval = 30 * 86_400
 
     /// Refuses a change to an agency that would change its category (every certificate already pinned to it would take
-    /// the new one: an ICE key with police access): the directory file's, `listed`, if it lists the agency (whatever
-    /// the registry holds for it, which the gateway does not read), else the registry's. Refuses too a key another
-    /// registry agency holds (which would leave that agency's certificate naming two, refused).
+    /// the new one: an ICE key with police access): the directory file's, if `listed` holds the agency (whatever the
+    /// registry holds for it, which the gateway does not read), else the registry's. Refuses too a key another agency
+    /// holds, in the file (whose agency keeps it) or in the registry (which would leave that agency's certificate
+    /// naming two, refused).
     private static func checkAgencyChange(
-        _ session: any SQLSession, id: String, category: AgencyCategory, spkiPins: [String], listed: AgencyCategory?
+        _ session: any SQLSession, id: String, category: AgencyCategory, spkiPins: [String], listed: [Agency]
     ) throws {
-        if let listed, listed != category {
-            throw StoreError("the agency directory lists \(id) as \(listed.rawValue): a certificate can be added to it, never its category changed")
+        let inFile = listed.first { $0.id == id }
+        if let inFile, inFile.category != category {
+            throw StoreError("the agency directory lists \(id) as \(inFile.category.rawValue): a certificate can be added to it, never its category changed (edit that file, under review, to do so)")
+        }
+        for agency in listed where agency.id != id {
+            if let shared = spkiPins.first(where: agency.spkiPins.contains) {
+                throw StoreError("spki:\(shared) is \(agency.id)'s in the agency directory: one key identifies one agency")
+            }
         }
         for row in try session.fetchAll("SELECT id, category, spki_pins FROM agencies", [SQLValue]()) {
             let other = try row.text("id")
             if other == id {
-                guard listed == nil else { continue }
+                guard inFile == nil else { continue }
                 let held = try row.text("category")
                 guard held == category.rawValue else {
                     throw StoreError("\(id) is \(held): agency add can add a certificate to it, never change its category (revoke its certificates and add another agency)")

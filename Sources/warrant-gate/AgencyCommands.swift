@@ -82,7 +82,8 @@ struct AgencyCommand: ParsableCommand {
         static let defaultAgencies = "policies/agencies.yaml"
 
         func run() throws {
-            let pin = try spkiFingerprint(ofCertificateAt: cert)
+            let certificate = try clientCertificate(at: cert)
+            let pin = certificate.spkiSHA256
             let directory = try ReviewedDirectory(agencies, fallback: Self.defaultAgencies)
             if let directory {
                 // A category the directory file does not declare is a misspelling the policy's rules would not see.
@@ -90,14 +91,16 @@ struct AgencyCommand: ParsableCommand {
                 guard declared.contains(category) else {
                     throw CLIError(.refused, "category \(category.rawValue) is neither built in nor declared in \(directory.path) (declared: \(declared.map(\.rawValue).joined(separator: ", ")))")
                 }
-                try directory.check(id: id, category: category, pins: [pin])
-                try directory.checkSubject(ofCertificateAt: cert, for: id)
+                try directory.checkSubject(of: certificate, named: cert, for: id)
             } else {
                 warn("no agency directory at \(agencies ?? Self.defaultAgencies): the category was not checked against the one the gateway reads (give --agencies)")
             }
             let registry = try admin.registry(create: true)
             let request = try storeCall {
-                try registry.addAgency(id: id, name: name ?? id, category: category, spkiPins: [pin], operator: admin.operatorName, listed: directory?.category(of: id))
+                try registry.addAgency(
+                    id: id, name: name ?? id, category: category, spkiPins: [pin], operator: admin.operatorName,
+                    listed: directory?.agencies ?? []
+                )
             }
             guard let request else { return print("agency \(id) (\(category.rawValue)) now identified by spki:\(pin) (the two-person rule is off)") }
             print("""
@@ -125,9 +128,7 @@ struct AgencyCommand: ParsableCommand {
             }
             // Checked again against the directory the gateway reads, whatever file the request was checked against.
             let directory = try ReviewedDirectory(agencies, fallback: Add.defaultAgencies)
-            guard let category = AgencyCategory(rawValue: pending.category) else { throw CLIError(.refused, "request \(request) holds no category") }
-            try directory?.check(id: pending.agency, category: category, pins: pending.spkiPins)
-            try storeCall { try registry.approveAgencyRequest(request, operator: admin.operatorName, listed: directory?.category(of: pending.agency)) }
+            try storeCall { try registry.approveAgencyRequest(request, operator: admin.operatorName, listed: directory?.agencies ?? []) }
             let revoked = Set(try storeCall { try registry.certificateRevocations() }.compactMap(\.spki))
             let pins = pending.spkiPins.map { "spki:" + $0 + (revoked.contains($0) ? " (revoked: still refused)" : "") }
             print("approved request \(request): agency \(pending.agency) (\(pending.category)) now identified by \(pins.joined(separator: ", "))")
@@ -165,7 +166,7 @@ struct AgencyCommand: ParsableCommand {
         func run() throws {
             let pin: String
             switch (cert, spki) {
-            case (let path?, nil): pin = try spkiFingerprint(ofCertificateAt: path)
+            case (let path?, nil): pin = try clientCertificate(at: path).spkiSHA256
             case (nil, let hex?):
                 guard let bytes = Hex.decode(hex), bytes.count == 32 else { throw CLIError(.usage, "--spki must be 64 hexadecimal digits") }
                 pin = Hex.encode(bytes)
@@ -193,41 +194,23 @@ struct ReviewedDirectory {
         agencies = try AgencyDirectoryFile.listing(path: path)
     }
 
-    func category(of id: String) -> AgencyCategory? {
-        agencies.first { $0.id == id }?.category
-    }
-
-    /// Refuses a change the gateway would ignore or that would lock an agency out: a listed agency's category changed
-    /// (the gateway keeps the file's), or a key the file pins to another agency (the file's agency keeps it).
-    func check(id: String, category: AgencyCategory, pins: [String]) throws {
-        if let listed = self.category(of: id), listed != category {
-            throw CLIError(.refused, "\(path) lists \(id) as \(listed.rawValue): a certificate can be added to it, never its category changed (edit that file, under review, to do so)")
-        }
-        for agency in agencies where agency.id != id {
-            if let shared = pins.first(where: agency.spkiPins.contains) {
-                throw CLIError(.refused, "spki:\(shared) is \(agency.id)'s in \(path): one key identifies one agency")
-            }
-        }
-    }
-}
-
-extension ReviewedDirectory {
-    /// Refuses a certificate whose subject another agency's matcher in the file names: the file's agency keeps it (the
-    /// gateway identifies it so), and the pin would lie unused until that matcher changed.
-    func checkSubject(ofCertificateAt path: String, for id: String) throws {
-        guard let pem = try? YAMLNode.readText(path: path), let certificate = try? ClientCertificate(certificate: Certificate(pemEncoded: pem)) else { return }
+    /// Refuses a certificate (read from `file`) whose subject another agency's matcher in the file names: the file's
+    /// agency keeps it (the gateway identifies it so), and the pin would lie unused until that matcher changed. The
+    /// category and the keys are the store's to check (``Registry/addAgency(id:name:category:spkiPins:operator:at:listed:)``).
+    func checkSubject(of certificate: ClientCertificate, named file: String, for id: String) throws {
         for agency in agencies where agency.id != id {
             let named = agency.subjectMatchers.contains { matcher in matcher.attributes.allSatisfy { certificate.attributes[$0.key] == [$0.value] } }
-            if named { throw CLIError(.refused, "\(path)'s subject is \(agency.id)'s in \(self.path): one certificate identifies one agency") }
+            if named { throw CLIError(.refused, "\(file)'s subject is \(agency.id)'s in \(path): one certificate identifies one agency") }
         }
     }
 }
 
-func spkiFingerprint(ofCertificateAt path: String) throws -> String {
+/// The client certificate at `path`, read as the operator may read it.
+func clientCertificate(at path: String) throws -> ClientCertificate {
     try SudoInvocation.checkOperatorMayRead(path, what: "--cert")
     guard let pem = try? YAMLNode.readText(path: path) else { throw CLIError(.notFound, "cannot read certificate file \(path)") }
     do {
-        return try ClientCertificate.spkiFingerprint(pem: pem)
+        return try ClientCertificate(certificate: Certificate(pemEncoded: pem))
     } catch {
         throw CLIError(.usage, "\(path) is not a PEM certificate")
     }

@@ -218,7 +218,13 @@ struct LifecycleTests {
         #expect(throws: StoreError.self) { try registry.approveAgencyRequest(ahead, operator: "supervisor") }
         // An agency the directory file lists keeps the file's category, whatever the registry held for it.
         #expect(throws: StoreError.self) {
-            try registry.addAgency(id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [renewal], operator: "it", listed: .court)
+            try registry.addAgency(id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [renewal], operator: "it",
+                                  listed: [Agency(id: "aurora-pd", name: "Aurora PD", category: .court)])
+        }
+        // Nor does it take a key the file gives another agency.
+        #expect(throws: StoreError.self) {
+            try registry.addAgency(id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [renewal], operator: "it",
+                                   listed: [Agency(id: "ice-ero", name: "ICE", category: .federalImmigration, spkiPins: [renewal])])
         }
         // A CLI of an earlier release writes agencies directly: refused while the rule is on.
         func refusal(_ sql: String) -> String? {
