@@ -56,19 +56,15 @@ public enum ReportBuilder {
                     entries.requests.append(request)
                 }
             }
-            // An admin entry's `time` column is the time its record states.
+            // Registrations in the period and revocations since it began, up to the same tree, in log order (a
+            // revocation follows its registration); an admin entry's `time` column is the time its record states.
             try session.forEach(
-                "SELECT entry FROM log \(index)WHERE kind = 'admin' AND seq <= ? AND time >= ? AND time < ? AND entry LIKE ? ORDER BY seq",
-                Int64(treeSize), Timestamp.format(period.start), Timestamp.format(period.end), Registry.registrationEntries
+                "SELECT entry FROM log \(index)WHERE kind = 'admin' AND seq <= ? AND time >= ? AND (entry LIKE ? OR entry LIKE ?) ORDER BY seq",
+                Int64(treeSize), Timestamp.format(period.start), Registry.registrationEntries, Registry.revocationEntries
             ) { row in
-                if let (reference, form) = counted.form(try AdminRecord(entry: row.text("entry"))) { entries.add(form, reference: reference) }
-            }
-            // Revoked since, up to the same tree: after the period began.
-            try session.forEach(
-                "SELECT entry FROM log \(index)WHERE kind = 'admin' AND seq <= ? AND time >= ? AND entry LIKE ? ORDER BY seq",
-                Int64(treeSize), Timestamp.format(period.start), Registry.revocationEntries
-            ) { row in
-                if let reference = CountedEntries.revocation(try AdminRecord(entry: row.text("entry"))) { entries.revoke(reference) }
+                let record = try AdminRecord(entry: row.text("entry"))
+                if let (reference, form) = counted.form(record) { entries.add(form, reference: reference) }
+                if let reference = CountedEntries.revocation(record) { entries.revoke(reference) }
             }
             return entries
         }

@@ -132,7 +132,8 @@ public final class ClientCertificateVerifier: Sendable {
     func remembersValid(_ presented: [NIOSSLCertificate]) -> Bool {
         guard let leafDER = try? presented.first?.toDERBytes() else { return false }
         let leaf = CertificateBytes(der: leafDER)
-        return state.withLock { $0.handshakeIntermediates[leaf] != nil } && rememberedValidation(leaf) != nil
+        let time = now()
+        return state.withLock { $0.handshakeIntermediates[leaf] != nil && $0.validated[leaf]?.covers(time) == true }
     }
 
     /// The validation of `key`'s chain that covers the time now under the trust in force, if one is remembered.
