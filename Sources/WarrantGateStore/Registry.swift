@@ -54,7 +54,8 @@ public struct Registry: Sendable {
             }
             return RegistrySnapshot(
                 documents: entries.map(\.document), records: records, facts: facts, agencies: agencies, certificateRevocations: revocations,
-                activeByOneOperator: entries.filter { !$0.twoPersonRule && $0.document.status == .active }.count, version: version
+                activeByOneOperator: entries.filter { !$0.twoPersonRule && $0.document.status == .active }.count,
+                agencyKeysPinnedAlone: try Self.keysPinnedAlone(session).count, version: version
             )
         }
     }

@@ -24,6 +24,12 @@ public struct AgencyRequest: Sendable, Codable {
     public var status: String
 }
 
+/// A key (its SPKI SHA-256) that the registry pins to an agency.
+public struct PinnedKey: Sendable, Hashable, Codable {
+    public var agency: String
+    public var spki: String
+}
+
 /// Agencies and their certificates, managed with the CLI. These override `agencies.yaml`, which stays the reviewed
 /// starting point.
 extension Registry {
@@ -226,6 +232,28 @@ extension Registry {
 
     public func agencies() throws -> [Agency] {
         try database.read { session in try session.fetchAll("SELECT * FROM agencies ORDER BY id").map(Self.agency) }
+    }
+
+    /// The keys registry agencies hold that no second operator approved, ordered by agency.
+    public func keysPinnedAlone() throws -> [PinnedKey] {
+        try database.read(Self.keysPinnedAlone)
+    }
+
+    /// The keys registry agencies hold, not revoked by SPKI, that no approved request of a second operator pinned to
+    /// that agency: added while the two-person rule was off (however briefly), or before the rule covered agencies.
+    static func keysPinnedAlone(_ session: any SQLSession) throws -> [PinnedKey] {
+        var approved: Set<PinnedKey> = []
+        for row in try session.fetchAll(
+            "SELECT agency, spki_pins FROM agency_requests WHERE status = 'approved' AND decided_by <> requested_by", [SQLValue]()
+        ) {
+            let agency = try row.text("agency")
+            for spki in try decodeList(row.text("spki_pins")) { approved.insert(PinnedKey(agency: agency, spki: spki)) }
+        }
+        let revoked = Set(try session.fetchAll("SELECT spki FROM certificate_revocations WHERE spki IS NOT NULL", [SQLValue]()).map { try $0.text("spki") })
+        return try session.fetchAll("SELECT id, spki_pins FROM agencies ORDER BY id", [SQLValue]()).flatMap { row in
+            let agency = try row.text("id")
+            return try decodeList(row.text("spki_pins")).map { PinnedKey(agency: agency, spki: $0) }
+        }.filter { !approved.contains($0) && !revoked.contains($0.spki) }
     }
 
     public func certificateRevocations() throws -> [CertificateRevocation] {

@@ -29,6 +29,7 @@ struct AgencyCommand: ParsableCommand {
             let added = try storeCall { try registry.agencies() }
             let revoked = try storeCall { try registry.certificateRevocations() }
             let pending = try storeCall { try registry.pendingAgencyRequests() }
+            let alone = try storeCall { try registry.keysPinnedAlone() }
             let file = FileManager.default.fileExists(atPath: agencies) ? (try? AgencyDirectoryFile.listing(path: agencies)) ?? [] : []
             // As the gateway reads them: an agency the file lists keeps its name and category, with the registry's pins
             // added; JSON gives each pin whole, the table its first 16 digits.
@@ -47,8 +48,10 @@ struct AgencyCommand: ParsableCommand {
             }
             rows.sort { $0.id < $1.id }
             if json {
-                struct Listing: Encodable { let agencies: [Row]; let revokedCertificates: [CertificateRevocation]; let pendingRequests: [AgencyRequest] }
-                return try printJSON(Listing(agencies: rows, revokedCertificates: revoked, pendingRequests: pending))
+                struct Listing: Encodable {
+                    let agencies: [Row]; let revokedCertificates: [CertificateRevocation]; let pendingRequests: [AgencyRequest]; let keysPinnedAlone: [PinnedKey]
+                }
+                return try printJSON(Listing(agencies: rows, revokedCertificates: revoked, pendingRequests: pending, keysPinnedAlone: alone))
             }
             let shortened = { (row: Row) in row.certificates.map { $0.hasPrefix("spki:") ? $0.prefix(21) + "…" : $0 }.joined(separator: " ") }
             print(Table.render(header: ["ID", "CATEGORY", "SOURCE", "CERTIFICATES", "NAME"], rows: rows.map { [$0.id, $0.category, $0.source, shortened($0), $0.name] }))
@@ -57,6 +60,11 @@ struct AgencyCommand: ParsableCommand {
                 print(Table.render(header: ["N", "AGENCY", "CATEGORY", "CERTIFICATES", "REQUESTED", "BY"], rows: pending.map {
                     [String($0.number), $0.agency, $0.category, $0.spkiPins.map { "spki:" + $0 }.joined(separator: " "), $0.requestedAt, $0.requestedBy]
                 }))
+            }
+            if !alone.isEmpty {
+                print("\nkeys one operator pinned alone (the two-person rule off, or before it covered agencies): have a second operator")
+                print("confirm each (agency add with the same certificate, then agency approve), or revoke it:")
+                print(Table.render(header: ["AGENCY", "CERTIFICATE"], rows: alone.map { [$0.agency, "spki:" + $0.spki] }))
             }
             if !revoked.isEmpty {
                 print("\nrevoked certificates:")

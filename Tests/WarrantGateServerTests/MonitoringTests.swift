@@ -290,6 +290,28 @@ struct MonitoringTests {
                 ruleOn = try await Self.scrape(port: adminPort)
             }
             #expect(ruleOn.value("warrantgate_two_person_rule") == 1 && ruleOn.value("warrantgate_documents_active_by_one_operator") == 1)
+            // The same for an agency's key: pinned with the rule off, it shows until a second operator confirms it.
+            #expect(ruleOn.value("warrantgate_agency_keys_by_one_operator") == 0)
+            try registry.setTwoPersonRule(false, reason: "night shift", operator: "undersheriff")
+            let key = String(repeating: "5a", count: 32)
+            try registry.addAgency(id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [key], operator: "undersheriff")
+            try registry.setTwoPersonRule(true, reason: "day shift", operator: "undersheriff")
+            var pinned = try await Self.scrape(port: adminPort)
+            for _ in 0..<40 where pinned.value("warrantgate_agency_keys_by_one_operator") != 1 {
+                try await Task.sleep(for: .milliseconds(50))
+                pinned = try await Self.scrape(port: adminPort)
+            }
+            #expect(pinned.value("warrantgate_agency_keys_by_one_operator") == 1)
+            let confirmation = try #require(try registry.addAgency(
+                id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [key], operator: "undersheriff"
+            ))
+            try registry.approveAgencyRequest(confirmation, operator: "sergeant")
+            var confirmed = try await Self.scrape(port: adminPort)
+            for _ in 0..<40 where confirmed.value("warrantgate_agency_keys_by_one_operator") != 0 {
+                try await Task.sleep(for: .milliseconds(50))
+                confirmed = try await Self.scrape(port: adminPort)
+            }
+            #expect(confirmed.value("warrantgate_agency_keys_by_one_operator") == 0)
             #expect(exposition.text.contains(#"warrantgate_decisions_total{effect="deny",reason="log_unavailable"} 1"#))
         }
     }
