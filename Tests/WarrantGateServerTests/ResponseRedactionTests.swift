@@ -293,6 +293,58 @@ struct ResponseRedactionTests {
         #expect(stream.takeOutput() == nil)
     }
 
+    /// A helper's pass: markup in a string that names a redacted field is refused at its `>`, or at its element's end
+    /// tag, but what came before went out at the end of every read: past the head's hold, the value reached the client
+    /// before the refusal cut the answer off.
+    @Test("bytes that markup in a string may yet refuse are held until it is decided, and no longer than a bound")
+    func undecidedMarkupIsHeld() throws {
+        func stream(_ redaction: any BodyRedaction) throws -> ResponseRedactionStream {
+            try ResponseRedactionStream(redaction: redaction, coding: .identity, limits: .init(maxDecodedBytes: 1 << 30, maxRatio: 100), allocator: ByteBufferAllocator())
+        }
+        let names = RedactedNames(["citizenship", "immigration"])
+        let fill = String(repeating: "f", count: 100_000)
+        for (redaction, opening, close) in [
+            (JSONRedaction(names: names) as any BodyRedaction, #"{"pad":"p","n":"<p citizenship='SECRET' "#, #">"}"#),
+            (JSONRedaction(names: names), #"{"pad":"p","n":"<immigration hold>SECRET "#, #"</immigration>"}"#),
+            (XMLRedaction(names: names), "<r><pad>p</pad><n>&lt;p citizenship='SECRET' ", "/&gt;</n></r>"),
+        ] {
+            let body = try stream(redaction)
+            try body.consume(ByteBuffer(string: opening))
+            try body.consume(ByteBuffer(string: fill))
+            #expect(body.awaitsVerdict && body.takeOutput() == nil, "\(opening): its bytes would go out before the verdict")
+            #expect(throws: RedactionError.self) { try body.consume(ByteBuffer(string: close)) }
+        }
+        // A tag that reads as prose, whose string ends with no end tag of it, was none: the string goes out then.
+        let prose = try stream(JSONRedaction(names: names))
+        try prose.consume(ByteBuffer(string: #"{"n":"<immigration hold> requested by phone "#))
+        #expect(prose.takeOutput() == nil)
+        try prose.consume(ByteBuffer(string: #"","m":1}"#))
+        #expect(!prose.awaitsVerdict)
+        #expect(prose.takeOutput().map { String(buffer: $0) } == #"{"n":"<immigration hold> requested by phone ","m":1}"#)
+        // Undecided for longer than the bound: refused, not held without end.
+        let endless = try stream(JSONRedaction(names: names))
+        try endless.consume(ByteBuffer(string: #"{"n":"<p citizenship='x' "#))
+        #expect(throws: RedactionError.self) {
+            for _ in 0...(ResponseRedactionStream.maxUndecidedBytes / fill.utf8.count) { try endless.consume(ByteBuffer(string: fill)) }
+        }
+    }
+
+    @Test("a long answer whose markup is refused after its first 64 KiB is withheld whole, with a 502", arguments: [
+        (contentType: "application/json", body: #"{"pad":"PAD","n":"<p citizenship='SECRET' FILL>"}"#),
+        (contentType: "application/json", body: #"{"pad":"PAD","n":"<immigration hold>SECRET FILL</immigration>"}"#),
+        (contentType: "application/xml", body: "<r><pad>PAD</pad><n>&lt;p citizenship='SECRET' FILL/&gt;</n></r>"),
+    ])
+    func lateMarkupIsWithheld(contentType: String, body: String) async throws {
+        let document = body.replacingOccurrences(of: "PAD", with: String(repeating: "p", count: 80_000))
+            .replacingOccurrences(of: "FILL", with: String(repeating: "f", count: 100_000))
+        try await withUpstream(contentType: contentType, { ByteBuffer(string: document) }) { gateway, _ in
+            let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
+            #expect(answer.status == 502)
+            #expect(answer.reason == "upstream_unredactable")
+            #expect(!answer.body.contains("SECRET"))
+        }
+    }
+
     @Test("a long document streams: its answer starts before its end, without a length, and arrives whole and redacted")
     func streams() async throws {
         let document = Self.export(bookings: 500)

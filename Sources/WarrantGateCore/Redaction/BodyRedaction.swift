@@ -2,8 +2,13 @@
 /// holds back no more than one unfinished token.
 ///
 /// A refusal is final: the caller withholds what it has not sent, or cuts the answer off. The bytes handed on before
-/// a refusal were checked as far as they go, but the document as a whole was not.
+/// a refusal were checked as far as they go, but the document as a whole was not; while ``awaitsVerdict`` holds, the
+/// bytes handed on may still be refused for what follows them, and a caller must not send them yet.
 public protocol BodyRedaction: AnyObject {
+    /// Whether the bytes handed on since this last turned true may still be refused by bytes to come: markup written
+    /// inside a string or text named a redacted field, and only its `>` or its element's end tag will tell whether a
+    /// client would parse it as one. The value may stand in those bytes.
+    var awaitsVerdict: Bool { get }
     /// Redacts the next piece of the body; `emit` receives the kept bytes.
     func feed(_ bytes: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) -> Void) throws(RedactionError)
     /// The body ended: refuses a truncated document, and hands on anything still held.

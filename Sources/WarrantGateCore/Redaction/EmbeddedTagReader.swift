@@ -16,6 +16,11 @@ struct EmbeddedMarkup {
     /// Whether any reader is past a `<` or within an escape: the characters after it cannot be skipped.
     var isReading: Bool { asWritten.isReading || decodedTwice.isReading || asWrittenHTML.isReading || decodedTwiceHTML.isReading }
 
+    /// Whether any reader awaits the character that decides on what it read (``EmbeddedTagReader/awaitsVerdict``).
+    var awaitsVerdict: Bool {
+        asWritten.awaitsVerdict || decodedTwice.awaitsVerdict || asWrittenHTML.awaitsVerdict || decodedTwiceHTML.awaitsVerdict
+    }
+
     /// The string or text ended: what either reader holds of it is forgotten (a tag no `>` closed is no tag). Inlined:
     /// scans call it at every string's or tag's end, and nearly always it has nothing to do.
     @inline(__always)
@@ -171,6 +176,11 @@ struct EmbeddedTagReader {
     /// Whether the reader is past a `<`, within an escape, or holds tags an end tag may show to be elements: the
     /// characters after it cannot be skipped. Kept as each feed leaves it, since scans read it for every run of text.
     private(set) var isReading = false
+
+    /// Whether what was read may yet refuse the document at a later character, so that the text since may hold a
+    /// redacted field's value: a tag that named a redacted field (or a name too long to read) awaits its `>`, or a
+    /// remembered element its end tag.
+    var awaitsVerdict: Bool { pending != nil || redactedElement != nil || !suspects.isEmpty }
 
     mutating func reset() {
         isReading = false

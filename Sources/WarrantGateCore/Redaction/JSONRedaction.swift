@@ -44,6 +44,8 @@ public final class JSONRedaction: BodyRedaction {
 
     public var removed: Int { machine.removed }
 
+    public var awaitsVerdict: Bool { machine.awaitsVerdict }
+
     /// What the redaction holds between pieces, in bytes: buffers' capacities, the open containers and the contexts in
     /// force.
     var heldBytes: Int { machine.heldBytes }
@@ -171,6 +173,8 @@ private struct JSONRedactionMachine {
     }
 
     var heldBytes: Int { keyHeld.capacity + contextHeld.capacity + outer.capacity + (contexts.last?.size ?? 0) }
+
+    var awaitsVerdict: Bool { markup.awaitsVerdict }
 
     private func fail(_ detail: String, at index: Int) -> RedactionError {
         RedactionError(.malformed, detail, offset: consumed + index)

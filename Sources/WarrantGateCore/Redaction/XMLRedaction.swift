@@ -52,6 +52,8 @@ public final class XMLRedaction: BodyRedaction {
 
     public var removed: Int { machine.removed }
 
+    public var awaitsVerdict: Bool { machine.awaitsVerdict }
+
     public func feed(_ bytes: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) -> Void) throws(RedactionError) {
         try machine.feed(bytes, emit: emit)
     }
@@ -103,6 +105,9 @@ private struct XMLRedactionMachine {
     /// the text reads it, for what ``embeddedName`` does not read: attributes, and declarations that define names. Fed
     /// while it is reading, and at each `<` the text holds.
     private var escapedMarkup = EmbeddedMarkup()
+
+    var awaitsVerdict: Bool { escapedMarkup.awaitsVerdict }
+
     /// The keys of a JSON document serialized into a response's kept text or CDATA (``EmbeddedKeyReader``), across
     /// pieces, references, comments, instructions and CDATA sections, until the next start or end tag.
     private var embeddedKeys = EmbeddedKeyReader()

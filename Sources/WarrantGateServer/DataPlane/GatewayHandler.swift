@@ -503,9 +503,10 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         } catch {
             return redactionRefused(request, error)
         }
-        if !request.headSent, redaction.output.readableBytes >= Self.redactionHoldBytes,
+        if !request.headSent, redaction.output.readableBytes >= Self.redactionHoldBytes, !redaction.awaitsVerdict,
            let status = request.responseStatus, let headers = request.responseHeaders {
-            // The document is long: its answer begins before it is known to be whole.
+            // The document is long: its answer begins before it is known to be whole (not while what it holds may
+            // still be refused).
             writeHead(request, status: status, headers: headers, knownLength: false)
         }
         // What the read kept goes out when the read ends (`upstreamReadComplete`), in one write however many pieces

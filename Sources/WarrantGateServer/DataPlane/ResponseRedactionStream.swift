@@ -71,13 +71,21 @@ final class ResponseRedactionStream {
     /// Whether any of the body has arrived.
     var hasInput: Bool { encodedBytes > 0 || decodedBytes > 0 }
 
-    /// Takes the kept bytes collected so far, nil if there are none. What is taken holds no more memory than it needs
+    /// Whether the kept bytes collected may still be refused by what follows (``BodyRedaction/awaitsVerdict``): they
+    /// are not taken until they may not.
+    var awaitsVerdict: Bool { redaction.awaitsVerdict }
+
+    /// Most kept bytes held while the redaction awaits a verdict: markup in a string that stays undecided for longer is
+    /// refused, not held without bound.
+    static let maxUndecidedBytes = 1 << 20
+
+    /// Takes the kept bytes collected so far, nil if there are none or they may still be refused. What is taken holds no more memory than it needs
     /// to, whatever the output buffer has grown to (a read that inflates far grows it): a small output is copied out
     /// and the buffer kept, a large one handed over and the buffer replaced by one of the window's size. Handing over
     /// every small output whole would pin a buffer's full capacity per write, and clearing a buffer that is still
     /// shared allocates that capacity afresh.
     func takeOutput() -> ByteBuffer? {
-        guard output.readableBytes > 0 else { return nil }
+        guard output.readableBytes > 0, !redaction.awaitsVerdict else { return nil }
         guard output.readableBytes * 4 >= output.capacity else {
             let taken = allocator.buffer(buffer: output)
             output.clear()
@@ -173,5 +181,11 @@ final class ResponseRedactionStream {
             do throws(RedactionError) { try redaction.feed(bytes) { output.writeBytes($0) } } catch { failure = error }
         }
         if let failure { throw failure }
+        if redaction.awaitsVerdict, output.readableBytes > Self.maxUndecidedBytes {
+            throw RedactionError(
+                .refused, "markup inside a string or text names a redacted field and stays undecided for more than \(Self.maxUndecidedBytes) bytes",
+                offset: decodedBytes
+            )
+        }
     }
 }
