@@ -60,6 +60,32 @@ struct ClassifierTests {
             try classify("POST", "/visitation/visits?bookingnumber=2017-000456", body: #"{"bookingNumber":"2017-000789"}"#)
         }
         #expect(try classify("GET", "/records/inmates/2017-000123?view=summary").subject == "2017-000123")
+        // A helper's pass: nested under a wrapper key, as Rails and `qs` read it.
+        for query in ["visit%5BbookingNumber%5D=2017-000456", "visit.bookingNumber=2017-000456", "a%5Bb%5D%5BBookingNumber%5D=1"] {
+            #expect(throws: ClassificationFailure.self, "\(query)") {
+                try classify("POST", "/visitation/visits?" + query, body: #"{"bookingNumber":"2017-000789"}"#)
+            }
+        }
+    }
+
+    /// A helper's pass: the body's other members were not read, and upstream binders read some of them as the
+    /// subject or the method.
+    @Test("a JSON body names its subject once, at its top level, in no other spelling, and overrides no method")
+    func bodyReadByEveryBinder() throws {
+        for body in [
+            #"{"bookingNumber":"2017-000123","visit":{"bookingNumber":"2017-000456"}}"#,  // Rails' wrapper key
+            #"{"bookingNumber":"2017-000123","visits":[{"BookingNumber":"2017-000456"}]}"#,
+            #"{"bookingNumber":"2017-000123","booking_number":"2017-000456"}"#,  // a snake-case naming strategy
+            #"{"bookingNumber":"2017-000123","booking-number":"2017-000456"}"#,
+            #"{"bookingNumber\u0000":"2017-000456","bookingNumber":"2017-000123"}"#,  // a C-string parser's key
+            #"{"bookingNumber":"2017-000123","x":{"a":1,"a":2}}"#,
+            #"{"bookingNumber":"2017-000123","_method":"DELETE"}"#,  // Laravel's method override
+            #"{"bookingNumber":"2017-000123","X-HTTP-Method-Override":"DELETE"}"#,
+        ] {
+            #expect(throws: ClassificationFailure.self, "\(body)") { try classify("POST", "/visitation/visits", body: body) }
+        }
+        let nested = #"{"bookingNumber":"2017-000123","visitor":{"name":"A. Lawyer","method":"in person"},"slots":[{"at":"10:00"}]}"#
+        #expect(try classify("POST", "/visitation/visits", body: nested).subject == "2017-000123")
     }
 
     @Test("no route for unknown paths, wrong methods, case variants and trailing dots")

@@ -132,11 +132,14 @@ public struct Classifier: Sendable {
         } else if !soapActions.isEmpty {
             throw .soapActionUnexpected
         }
-        // A subject read from the path or the body is the request's only one: the same name in the query could be
-        // what the upstream reads (PHP behind a rewrite that appends the query, say), and would go to it unchecked.
+        // A subject read from the path or the body is the request's only one: the same name in the query, alone or
+        // nested in a structure, could be what the upstream reads (PHP behind a rewrite that appends the query, Rails
+        // params under a wrapper key), and would go to it unchecked.
         switch route.subject {
         case .pathParameter(let name), .bodyField(let name), .xmlElement(let name):
-            if !target.queryValues(name).isEmpty { throw .subjectMissing("the subject's name '\(name)' must not also stand in the query") }
+            if target.query.contains(where: { ParameterName.mayCarry($0.name, name) }) {
+                throw .subjectMissing("the subject's name '\(name)' must not also stand in the query")
+            }
         case .none, .queryParameter:
             break
         }
@@ -154,7 +157,7 @@ public struct Classifier: Sendable {
             subject = values[0]
         case .bodyField(let name):
             do {
-                subject = try JSONFields.uniqueTopLevelString(named: name, in: body ?? [])
+                subject = try JSONFields.requestSubject(named: name, in: body ?? [])
             } catch {
                 throw .bodyInvalid("body field '\(name)': \(error.detail)")
             }

@@ -66,7 +66,7 @@ public struct SOAPRequest: Sendable {
 
     /// Checks the WS-Addressing `To` header, if any, against `path`, the canonical path the request was decided on: a
     /// service that dispatches on `To` (Axis2 does) must reach the endpoint the policy matched. At most one `To` may be
-    /// given: the anonymous address, or an `http` or `https` URL whose path is exactly `path`.
+    /// given: the anonymous address, or an `http` or `https` URL whose path is exactly `path`, with no query or fragment.
     public func checkDestination(path: String) throws(SOAPRequestError) {
         guard destinations.count <= 1 else { throw SOAPRequestError("the WS-Addressing To header is given more than once") }
         guard let first = destinations.first else { return }
@@ -84,8 +84,9 @@ public struct SOAPRequest: Sendable {
         let afterScheme = destination[separator.upperBound...]
         // The authority ends at the first '/', '?' or '#'; the path must come next.
         guard let slash = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }), afterScheme[slash] == "/" else { throw refusal }
-        // Byte for byte: a stack that dispatches on the path reads it as written (dot segments, escapes and all).
-        guard afterScheme[slash...].prefix(while: { $0 != "?" && $0 != "#" }) == path else { throw refusal }
+        // Byte for byte: a stack that dispatches on the path reads it as written (dot segments, escapes and all). No
+        // query or fragment, which a stack could dispatch on as the request's URL may not (`?op=DeleteBooking`).
+        guard afterScheme[slash...] == path else { throw refusal }
     }
 }
 

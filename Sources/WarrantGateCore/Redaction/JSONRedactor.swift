@@ -219,34 +219,76 @@ public enum JSONFields {
         }
     }
 
-    /// The value of a top-level string member. Refuses a body that is not a JSON object, a missing or non-string
-    /// member, and a member given twice, in any letter case (``ParameterName/matchesIgnoringCase(_:_:)``: parsers
-    /// disagree on which copy wins, and binders that ignore case on which names are one).
-    public static func uniqueTopLevelString(named name: String, in body: [UInt8]) throws(JSONError) -> String {
+    /// The inmate a JSON request body names: the top-level string member `name`, read so that no upstream's binder
+    /// can take another member for it. Refuses a body that is not a JSON object; a member given twice in any object
+    /// (keys compared decoded) or a key holding a control character (a parser that keeps keys as C strings ends it at
+    /// a NUL); the member missing, not a string, or given twice in any letter case
+    /// (``ParameterName/matchesIgnoringCase(_:_:)``); the name anywhere else, at any depth or spelled with other
+    /// separators (`booking_number` to a snake-case naming strategy, `visit.bookingNumber` to Rails, which does not
+    /// wrap a body that holds its wrapper key); and a top-level method override (`_method`: Laravel reads a JSON
+    /// body's members as its input, and Symfony the method from them).
+    public static func requestSubject(named name: String, in body: [UInt8]) throws(JSONError) -> String {
         var scanner = try JSONScanner(body)
         scanner.skipWhitespace()
         guard scanner.current == UInt8(ascii: "{") else { throw scanner.fail("body is not a JSON object") }
-        scanner.index += 1
-        var found: String?
-        var duplicate = false
-        try scanner.forEachMember { scanner, key throws(JSONError) in
-            scanner.skipWhitespace()
-            if ParameterName.matchesIgnoringCase(key.decoded, name) {
-                if found != nil { duplicate = true }
-                guard scanner.current == UInt8(ascii: "\"") else { throw scanner.fail("'\(name)' is not a string") }
-                found = try scanner.scanString().decoded
-            } else {
-                try scanner.skipValue(depth: 1)
-            }
-        }
+        var reading = SubjectReading(name: name)
+        try reading.walk(&scanner, depth: 0)
         try scanner.finish()
-        guard !duplicate else { throw JSONError(detail: "'\(name)' is given more than once", offset: 0) }
-        guard let found else { throw JSONError(detail: "'\(name)' is missing", offset: 0) }
+        guard let found = reading.found else { throw JSONError(detail: "'\(name)' is missing", offset: 0) }
         return found
     }
 
+    /// One walk of a request body for ``requestSubject(named:in:)``.
+    private struct SubjectReading {
+        let name: String
+        let folded: String
+        var found: String?
+
+        init(name: String) {
+            self.name = name
+            folded = FieldNameKey.of(name)
+        }
+
+        mutating func walk(_ scanner: inout JSONScanner, depth: Int) throws(JSONError) {
+            scanner.skipWhitespace()
+            switch scanner.current {
+            case UInt8(ascii: "{"):
+                guard depth < JSONScanner.maximumDepth else { throw scanner.fail("nesting deeper than \(JSONScanner.maximumDepth)") }
+                scanner.index += 1
+                var keys = Set<String>()
+                try scanner.forEachMember { scanner, key throws(JSONError) in
+                    let shown = TerminalText.escaped(String(key.decoded.prefix(64)))
+                    guard keys.insert(key.decoded).inserted else { throw scanner.fail("the member \"\(shown)\" is given twice in one object") }
+                    guard !key.decoded.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) else {
+                        throw scanner.fail("the key \"\(shown)\" holds a control character")
+                    }
+                    scanner.skipWhitespace()
+                    if depth == 0, ParameterName.matchesIgnoringCase(key.decoded, name) {
+                        guard found == nil else { throw scanner.fail("'\(name)' is given more than once") }
+                        guard scanner.current == UInt8(ascii: "\"") else { throw scanner.fail("'\(name)' is not a string") }
+                        found = try scanner.scanString().decoded
+                        return
+                    }
+                    if FieldNameKey.of(key.decoded) == folded {
+                        throw scanner.fail("\"\(shown)\" could be read as '\(name)', which the body must name once, at its top level")
+                    }
+                    if depth == 0, CanonicalTarget.methodOverrides.contains(where: { ParameterName.matchesIgnoringCase(key.decoded, $0) }) {
+                        throw scanner.fail("the member \"\(shown)\" would override the request's method upstream")
+                    }
+                    try walk(&scanner, depth: depth + 1)
+                }
+            case UInt8(ascii: "["):
+                guard depth < JSONScanner.maximumDepth else { throw scanner.fail("nesting deeper than \(JSONScanner.maximumDepth)") }
+                scanner.index += 1
+                try scanner.forEachElement { scanner throws(JSONError) in try walk(&scanner, depth: depth + 1) }
+            default:
+                try scanner.skipValue(depth: depth)
+            }
+        }
+    }
+
     /// The value of each named top-level member that is present (names compared in any letter case, as
-    /// ``uniqueTopLevelString(named:in:)`` compares them): a string's
+    /// ``requestSubject(named:in:)`` compares them): a string's
     /// decoded text, or a number's or literal's text as written. Refuses a body that is not a JSON object, a named
     /// member that is an object or array, and one given twice.
     public static func topLevelScalars(named names: Set<String>, in body: [UInt8]) throws(JSONError) -> [String: String] {

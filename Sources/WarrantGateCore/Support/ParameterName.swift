@@ -23,6 +23,14 @@ public enum ParameterName {
         matchesIgnoringCase(candidate, name) || readings(of: candidate).contains { matchesIgnoringCase($0, name) }
     }
 
+    /// Whether a query parameter named `candidate` (decoded) may carry a value for `name` anywhere in the structure
+    /// its name describes: as ``queryNameMatches(_:_:)`` reads it, or as any part between its brackets and dots
+    /// (`visit[bookingNumber]`, `visit.bookingNumber`), which Rails and `qs` nest a value under.
+    public static func mayCarry(_ candidate: String, _ name: String) -> Bool {
+        queryNameMatches(candidate, name)
+            || candidate.split(whereSeparator: { $0 == "[" || $0 == "]" || $0 == "." }).contains { matchesIgnoringCase(String($0), name) }
+    }
+
     /// The names PHP, Rack and `qs` read for a query parameter named `raw`.
     static func readings(of raw: String) -> [String] {
         let scalars = Array(raw.unicodeScalars)
