@@ -29,9 +29,31 @@ struct ClassifierTests {
     }
 
     @Test func subjectFromBody() throws {
-        let classification = try classify("POST", "/visitation/visits", body: #"{"bookingNumber":"2017-000789","visitor":"A. Lawyer"}"#)
+        let classification = try classify(
+            "POST", "/visitation/visits", body: #"{"bookingNumber":"2017-000789","visitor":"A. Lawyer","scheduledFor":"2026-12-01T16:00:00-07:00"}"#
+        )
         #expect(classification.action == "visitation.schedule")
         #expect(classification.subject == "2017-000789")
+        #expect(classification.until == Timestamp.parse("2026-12-01T23:00:00Z"))
+    }
+
+    /// A helper's pass: a hold booked until 2099 under a warrant that expires tomorrow, and a hold filed under an I-200
+    /// while the Warrant-Reference named the judicial warrant, both passed.
+    @Test("a route reads when its action ends or takes place, and the document its body cites")
+    func untilAndCitedDocument() throws {
+        let hold = try classify(
+            "POST", "/custody/holds", body: #"{"bookingNumber":"2017-000456","documentReference":"CAW-1","holdUntil":"2027-01-01T00:00:00Z"}"#
+        )
+        #expect(hold.citedDocument == "CAW-1" && hold.until == Timestamp.parse("2027-01-01T00:00:00Z"))
+        for body in [
+            #"{"bookingNumber":"2017-000456","documentReference":"CAW-1"}"#,  // no end: a hold without one could be open-ended
+            #"{"bookingNumber":"2017-000456","holdUntil":"2027-01-01"}"#,  // no time and offset: read differently by each parser
+            #"{"bookingNumber":"2017-000456","holdUntil":"2099-12-31T17:00:00Z","hold":{"holdUntil":"2027-01-01T00:00:00Z"}}"#,
+            #"{"bookingNumber":"2017-000456","holdUntil":"2027-01-01T00:00:00Z","document_reference":"I200-1"}"#,
+            #"{"bookingNumber":"2017-000456","holdUntil":"2027-01-01T00:00:00Z","documentReference":7}"#,
+        ] {
+            #expect(throws: ClassificationFailure.self, "\(body)") { try classify("POST", "/custody/holds", body: body) }
+        }
     }
 
     @Test("refuses a subject given twice, in any letter case")
@@ -57,13 +79,13 @@ struct ClassifierTests {
             try classify("GET", "/records/inmates/2017-000123?Booking%5B%5D=2017-000456")
         }
         #expect(throws: ClassificationFailure.self) {
-            try classify("POST", "/visitation/visits?bookingnumber=2017-000456", body: #"{"bookingNumber":"2017-000789"}"#)
+            try classify("POST", "/visitation/visits?bookingnumber=2017-000456", body: #"{"bookingNumber":"2017-000789","scheduledFor":"2026-12-01T16:00:00Z"}"#)
         }
         #expect(try classify("GET", "/records/inmates/2017-000123?view=summary").subject == "2017-000123")
         // A helper's pass: nested under a wrapper key, as Rails and `qs` read it.
         for query in ["visit%5BbookingNumber%5D=2017-000456", "visit.bookingNumber=2017-000456", "a%5Bb%5D%5BBookingNumber%5D=1"] {
             #expect(throws: ClassificationFailure.self, "\(query)") {
-                try classify("POST", "/visitation/visits?" + query, body: #"{"bookingNumber":"2017-000789"}"#)
+                try classify("POST", "/visitation/visits?" + query, body: #"{"bookingNumber":"2017-000789","scheduledFor":"2026-12-01T16:00:00Z"}"#)
             }
         }
     }
@@ -84,7 +106,7 @@ struct ClassifierTests {
         ] {
             #expect(throws: ClassificationFailure.self, "\(body)") { try classify("POST", "/visitation/visits", body: body) }
         }
-        let nested = #"{"bookingNumber":"2017-000123","visitor":{"name":"A. Lawyer","method":"in person"},"slots":[{"at":"10:00"}]}"#
+        let nested = #"{"bookingNumber":"2017-000123","visitor":{"name":"A. Lawyer","method":"in person"},"slots":[{"at":"10:00"}],"scheduledFor":"2026-12-01T16:00:00Z"}"#
         #expect(try classify("POST", "/visitation/visits", body: nested).subject == "2017-000123")
     }
 

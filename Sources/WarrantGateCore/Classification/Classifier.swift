@@ -1,8 +1,21 @@
+import Foundation
+
 /// What a request is: the action it performs, on which inmate, served by which upstream.
 public struct Classification: Sendable {
     public let route: Route
     public let subject: String?
+    /// The document the body names the request as resting on (``Route/documentMember``), if it names one.
+    public let citedDocument: String?
+    /// When what the request asks for ends or takes place, as its body states it (``Route/untilMember``).
+    public let until: Date?
     public var action: String { route.action }
+
+    public init(route: Route, subject: String?, citedDocument: String? = nil, until: Date? = nil) {
+        self.route = route
+        self.subject = subject
+        self.citedDocument = citedDocument
+        self.until = until
+    }
 }
 
 /// Why a request could not be classified. Each maps to a reason code in the log.
@@ -144,6 +157,7 @@ public struct Classifier: Sendable {
             break
         }
         let subject: String?
+        var citedDocument: String?, until: Date?
         switch route.subject {
         case .none:
             subject = nil
@@ -156,10 +170,24 @@ public struct Classifier: Sendable {
             }
             subject = values[0]
         case .bodyField(let name):
+            let members: [String: JSONFields.Scalar]
             do {
-                subject = try JSONFields.requestSubject(named: name, in: body ?? [])
+                members = try JSONFields.decidedMembers([name] + [route.documentMember, route.untilMember].compactMap { $0 }, in: body ?? [])
             } catch {
                 throw .bodyInvalid("body field '\(name)': \(error.detail)")
+            }
+            guard let found = members[name] else { throw .bodyInvalid("body field '\(name)': '\(name)' is missing") }
+            guard found.isString else { throw .bodyInvalid("body field '\(name)': '\(name)' is not a string") }
+            subject = found.text
+            if let member = route.documentMember, let cited = members[member] {
+                guard cited.isString else { throw .bodyInvalid("body field '\(member)' is not a string") }
+                citedDocument = cited.text
+            }
+            if let member = route.untilMember {
+                guard let stated = members[member], stated.isString, let time = Timestamp.parse(stated.text) else {
+                    throw .bodyInvalid("body field '\(member)' must give an RFC 3339 time with its offset, such as 2026-12-31T17:00:00Z")
+                }
+                until = time
             }
         case .xmlElement(let name):
             let values = envelope?.values[name] ?? []
@@ -174,7 +202,7 @@ public struct Classifier: Sendable {
         if let subject, !subjectFormat.accepts(subject) {
             throw .subjectInvalid("'\(String(subject.prefix(64)))' is not a booking number of the form \(subjectFormat.pattern)")
         }
-        return Classification(route: route, subject: subject)
+        return Classification(route: route, subject: subject, citedDocument: citedDocument, until: until)
     }
 }
 

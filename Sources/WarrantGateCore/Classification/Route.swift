@@ -37,10 +37,17 @@ public final class Route: Sendable {
     /// The SOAP operation the route carries, for a SOAP service: the route matches only requests whose envelope holds
     /// it.
     public let soap: SOAPOperation?
+    /// On a route whose subject is a body member: the top-level body member that names the document the request rests
+    /// on (the upstream files it under that reference), which must be the request's `Warrant-Reference` if it has one.
+    public let documentMember: String?
+    /// On a route whose subject is a body member: the top-level body member that says when what the request asks for
+    /// ends or takes place (a hold's end, a transfer's time), an RFC 3339 time it must give; a warrant verifies only if
+    /// it is still in force then.
+    public let untilMember: String?
 
     public init(
         id: String, method: String, template: [TemplateSegment], action: String, subject: SubjectSource, upstream: String,
-        data: Set<String> = [], isPublic: Bool = false, soap: SOAPOperation? = nil
+        data: Set<String> = [], isPublic: Bool = false, soap: SOAPOperation? = nil, documentMember: String? = nil, untilMember: String? = nil
     ) {
         self.id = id
         self.method = method
@@ -51,6 +58,8 @@ public final class Route: Sendable {
         self.data = data
         self.isPublic = isPublic
         self.soap = soap
+        self.documentMember = documentMember
+        self.untilMember = untilMember
     }
 
     /// Whether the route forwards a request body: only routes for a method that carries one do. Any other request

@@ -112,6 +112,11 @@ public final class RequestStages: Sendable {
         } catch {
             throw StageRefusal(error.reason, detail: error.detail)
         }
+        // The upstream files the request under the document its body names: with a Warrant-Reference, the one the
+        // request was decided on (a warrant verified, the hold filed under an I-200). Without one, no warrant verifies.
+        if let cited = classification.citedDocument, let warrantReference, cited != warrantReference {
+            throw StageRefusal(.bodyInvalid, detail: "The body names the document \(TerminalText.escaped(String(cited.prefix(64)))), not the one the Warrant-Reference names.")
+        }
         let facts = try statedFacts(route: classification.route, header: header, body: body)
         return EvaluationInput(
             agency: agency, method: method, classification: classification, warrantReference: warrantReference, requestFacts: facts, time: time
@@ -172,8 +177,8 @@ public final class RequestStages: Sendable {
     /// named members are scalars given once.
     private func bodyClaims(route: Route, body: [UInt8]?) throws(JSONError) -> [(member: String, fact: RequestFact, value: String)] {
         guard !bodyFacts.isEmpty, Classifier.readsJSONBody(route), let body else { return [] }
-        return try JSONFields.topLevelScalars(named: Set(bodyFacts.keys), in: body).compactMap { member, value in
-            bodyFacts[member].map { (member, $0, value) }
+        return try JSONFields.decidedMembers(Array(bodyFacts.keys), in: body).compactMap { member, value in
+            bodyFacts[member].map { (member, $0, value.text) }
         }
     }
 

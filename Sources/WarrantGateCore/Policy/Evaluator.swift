@@ -257,12 +257,14 @@ public final class Evaluator: Sendable {
             self.timeZone = timeZone
         }
 
-        /// The subject's registered documents, of this agency, that meet a `document` test.
+        /// The subject's registered documents, of this agency, that meet a `document` test. An active one that lapses
+        /// before what the request asks for ends or takes place (``Classification/until``) counts as expired.
         func documents(meeting condition: DocumentCondition) throws -> [RegisteredDocument] {
             guard let subject = input.classification.subject else { return [] }
+            let inForceThrough = max(input.time, input.classification.until ?? input.time)
             return try registry.documents(subject: subject).filter { document in
                 guard document.agency == input.agency.id, condition.statuses.contains(document.status) else { return false }
-                if document.status == .active && document.expiresAt <= input.time && !condition.statuses.contains(.expired) { return false }
+                if document.status == .active && document.expiresAt <= inForceThrough && !condition.statuses.contains(.expired) { return false }
                 guard condition.test.accepts(document) else { return false }
                 if condition.coversAction && !document.covers(action: input.classification.action) { return false }
                 if let maxAge = condition.maxAge {
@@ -364,7 +366,7 @@ public final class Evaluator: Sendable {
             if let warrant { return warrant }
             let check = try verifier.verify(
                 reference: input.warrantReference, agency: input.agency.id, subject: input.classification.subject,
-                action: input.classification.action, at: input.time, registry: registry
+                action: input.classification.action, at: input.time, until: input.classification.until, registry: registry
             )
             warrant = check
             return check

@@ -8,7 +8,7 @@ public enum PolicyParser {
         "policy", "title", "include", "time-zone", "subject-format", "routes", "namespaces", "profiles", "redact", "rules", "notes", "facts",
         "request-facts", "obligations", "fact-lookup",
     ]
-    static let routeKeys: Set<String> = ["id", "method", "path", "action", "subject", "upstream", "data", "public", "soap"]
+    static let routeKeys: Set<String> = ["id", "method", "path", "action", "subject", "upstream", "data", "public", "soap", "document", "until"]
     static let ruleKeys: Set<String> = [
         "id", "effect", "description", "when", "unless", "reason", "redact", "lift", "return-only", "obligations", "effective", "replaces",
         "weakens-forbid",
@@ -397,10 +397,27 @@ public enum PolicyParser {
         let data = try node["data"]?.strings("data") ?? []
         for kind in data where !Identifier.isValid(kind) { throw node.error("route '\(id)': data kind '\(kind)' must be lower-case letters, digits and '-'") }
         let isPublic = try node["public"]?.bool("public") ?? false
+        let (documentMember, untilMember) = (try bodyMember(node, "document", route: id, subject: subject), try bodyMember(node, "until", route: id, subject: subject))
+        if let documentMember, let untilMember, ParameterName.matchesIgnoringCase(documentMember, untilMember) { throw node.error("route '\(id)': document and until name one body member") }
         return Route(
             id: id, method: method, template: template, action: action, subject: subject, upstream: upstream, data: Set(data), isPublic: isPublic,
-            soap: soap
+            soap: soap, documentMember: documentMember, untilMember: untilMember
         )
+    }
+
+    /// `key: { body: member }`, a body member a route reads besides its subject: only on a route whose subject is a body
+    /// member, and never that member.
+    private static func bodyMember(_ node: YAMLNode, _ key: String, route id: String, subject: SubjectSource) throws -> String? {
+        guard let memberNode = node[key] else { return nil }
+        try memberNode.requireKeys(in: ["body"], what: key)
+        let member = try memberNode.required("body", in: key).string(key)
+        guard case .bodyField(let subjectMember) = subject else {
+            throw memberNode.error("route '\(id)': \(key) names a body member, read only on a route whose subject is one (subject: { body: … })")
+        }
+        guard !member.isEmpty, !ParameterName.matchesIgnoringCase(member, subjectMember) else {
+            throw memberNode.error("route '\(id)': \(key) must name a body member other than the subject's")
+        }
+        return member
     }
 
     /// Whether `plain`, a route without a SOAP operation that forwards a body, may reach the endpoint of `soap`, a

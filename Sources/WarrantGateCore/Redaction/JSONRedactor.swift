@@ -219,34 +219,39 @@ public enum JSONFields {
         }
     }
 
-    /// The inmate a JSON request body names: the top-level string member `name`, read so that no upstream's binder
-    /// can take another member for it. Refuses a body that is not a JSON object; a member given twice in any object
-    /// (keys compared decoded) or a key holding a control character (a parser that keeps keys as C strings ends it at
-    /// a NUL); the member missing, not a string, or given twice in any letter case
-    /// (``ParameterName/matchesIgnoringCase(_:_:)``); the name anywhere else, at any depth or spelled with other
-    /// separators (`booking_number` to a snake-case naming strategy, `visit.bookingNumber` to Rails, which does not
-    /// wrap a body that holds its wrapper key); and a top-level method override (`_method`: Laravel reads a JSON
-    /// body's members as its input, and Symfony the method from them).
-    public static func requestSubject(named name: String, in body: [UInt8]) throws(JSONError) -> String {
+    /// A scalar member of a JSON request body: a string's decoded text, or a number's or literal's text as written.
+    public struct Scalar: Sendable, Equatable {
+        public let text: String
+        public let isString: Bool
+    }
+
+    /// The top-level members `names` of a JSON request body that are present, by the name given (compared in any
+    /// letter case, ``ParameterName/matchesIgnoringCase(_:_:)``), each read so that no upstream's binder can take
+    /// another member for it. Refuses a body that is not a JSON object; a member given twice in any object (keys
+    /// compared decoded) or a key holding a control character (a parser that keeps keys as C strings ends it at a
+    /// NUL); a named member given twice in any letter case, or that is an object or array; a name anywhere else, at any
+    /// depth or spelled with other separators (`booking_number` to a snake-case naming strategy, `visit.bookingNumber`
+    /// to Rails, which does not wrap a body that holds its wrapper key); and a top-level method override (`_method`:
+    /// Laravel reads a JSON body's members as its input, and Symfony the method from them).
+    public static func decidedMembers(_ names: [String], in body: [UInt8]) throws(JSONError) -> [String: Scalar] {
         var scanner = try JSONScanner(body)
         scanner.skipWhitespace()
         guard scanner.current == UInt8(ascii: "{") else { throw scanner.fail("body is not a JSON object") }
-        var reading = SubjectReading(name: name)
+        var reading = MemberReading(names: names)
         try reading.walk(&scanner, depth: 0)
         try scanner.finish()
-        guard let found = reading.found else { throw JSONError(detail: "'\(name)' is missing", offset: 0) }
-        return found
+        return reading.found
     }
 
-    /// One walk of a request body for ``requestSubject(named:in:)``.
-    private struct SubjectReading {
-        let name: String
-        let folded: String
-        var found: String?
+    /// One walk of a request body for ``decidedMembers(_:in:)``.
+    private struct MemberReading {
+        let names: [String]
+        let folded: [String: String]
+        var found: [String: Scalar] = [:]
 
-        init(name: String) {
-            self.name = name
-            folded = FieldNameKey.of(name)
+        init(names: [String]) {
+            self.names = names
+            folded = Dictionary(names.map { (FieldNameKey.of($0), $0) }, uniquingKeysWith: { first, _ in first })
         }
 
         mutating func walk(_ scanner: inout JSONScanner, depth: Int) throws(JSONError) {
@@ -263,13 +268,16 @@ public enum JSONFields {
                         throw scanner.fail("the key \"\(shown)\" holds a control character")
                     }
                     scanner.skipWhitespace()
-                    if depth == 0, ParameterName.matchesIgnoringCase(key.decoded, name) {
-                        guard found == nil else { throw scanner.fail("'\(name)' is given more than once") }
-                        guard scanner.current == UInt8(ascii: "\"") else { throw scanner.fail("'\(name)' is not a string") }
-                        found = try scanner.scanString().decoded
+                    if depth == 0, let name = names.first(where: { ParameterName.matchesIgnoringCase(key.decoded, $0) }) {
+                        guard found[name] == nil else { throw scanner.fail("'\(name)' is given more than once") }
+                        switch scanner.current {
+                        case UInt8(ascii: "\""): found[name] = Scalar(text: try scanner.scanString().decoded, isString: true)
+                        case UInt8(ascii: "{"), UInt8(ascii: "["): throw scanner.fail("'\(name)' is not a string, number or boolean")
+                        default: found[name] = Scalar(text: String(decoding: scanner.bytes[try scanner.scanScalar()], as: UTF8.self), isString: false)
+                        }
                         return
                     }
-                    if FieldNameKey.of(key.decoded) == folded {
+                    if let name = folded[FieldNameKey.of(key.decoded)] {
                         throw scanner.fail("\"\(shown)\" could be read as '\(name)', which the body must name once, at its top level")
                     }
                     if depth == 0, CanonicalTarget.methodOverrides.contains(where: { ParameterName.matchesIgnoringCase(key.decoded, $0) }) {
@@ -285,31 +293,5 @@ public enum JSONFields {
                 try scanner.skipValue(depth: depth)
             }
         }
-    }
-
-    /// The value of each named top-level member that is present (names compared in any letter case, as
-    /// ``requestSubject(named:in:)`` compares them): a string's
-    /// decoded text, or a number's or literal's text as written. Refuses a body that is not a JSON object, a named
-    /// member that is an object or array, and one given twice.
-    public static func topLevelScalars(named names: Set<String>, in body: [UInt8]) throws(JSONError) -> [String: String] {
-        var scanner = try JSONScanner(body)
-        scanner.skipWhitespace()
-        guard scanner.current == UInt8(ascii: "{") else { throw scanner.fail("body is not a JSON object") }
-        scanner.index += 1
-        var found: [String: String] = [:]
-        var duplicate: String?
-        try scanner.forEachMember { scanner, key throws(JSONError) in
-            scanner.skipWhitespace()
-            guard let name = names.first(where: { ParameterName.matchesIgnoringCase(key.decoded, $0) }) else { return try scanner.skipValue(depth: 1) }
-            if found[name] != nil { duplicate = name }
-            switch scanner.current {
-            case UInt8(ascii: "\""): found[name] = try scanner.scanString().decoded
-            case UInt8(ascii: "{"), UInt8(ascii: "["): throw scanner.fail("'\(name)' is not a string, number or boolean")
-            default: found[name] = String(decoding: scanner.bytes[try scanner.scanScalar()], as: UTF8.self)
-            }
-        }
-        try scanner.finish()
-        if let duplicate { throw JSONError(detail: "'\(duplicate)' is given more than once", offset: 0) }
-        return found
     }
 }

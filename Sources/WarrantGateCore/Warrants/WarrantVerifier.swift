@@ -40,13 +40,14 @@ public enum WarrantFailure: Sendable, CaseIterable {
 /// Checks a presented warrant reference against the registry.
 ///
 /// A warrant verifies only if it exists, is of a judicial kind, is active (not pending, revoked or superseded),
-/// has not expired at `time`, was issued to the requesting agency, names the subject, and covers the action.
-/// The checks run in that order and the first failure is reported.
+/// has not expired at `time` (nor by `until`, when what the request asks for ends or takes place), was issued to the
+/// requesting agency, names the subject, and covers the action. The checks run in that order and the first failure is
+/// reported.
 public struct WarrantVerifier: Sendable {
     public init() {}
 
     public func verify(
-        reference: String?, agency: String, subject: String?, action: String, at time: Date, registry: any DocumentRegistry
+        reference: String?, agency: String, subject: String?, action: String, at time: Date, until: Date? = nil, registry: any DocumentRegistry
     ) throws -> WarrantCheck {
         guard let reference, !reference.isEmpty else { return .failed(.missing) }
         guard let document = try registry.document(reference: reference) else { return .failed(.unknown) }
@@ -58,7 +59,7 @@ public struct WarrantVerifier: Sendable {
         case .superseded: return .failed(.superseded)
         case .expired: return .failed(.expired)
         }
-        guard time < document.expiresAt else { return .failed(.expired) }
+        guard time < document.expiresAt, until.map({ $0 < document.expiresAt }) ?? true else { return .failed(.expired) }
         guard document.agency == agency else { return .failed(.wrongAgency) }
         guard let subject, document.subjects.contains(subject) else { return .failed(.wrongSubject) }
         guard document.covers(action: action) else { return .failed(.outOfScope) }
