@@ -85,7 +85,10 @@ extension Registry {
             let request = try Self.agencyRequest(row)
             guard request.status == "pending" else { throw StoreError("agency request \(number) is \(request.status), not pending") }
             guard let category = AgencyCategory(rawValue: request.category) else { throw StoreError("agency request \(number) holds no category") }
-            guard let requestedAt = Timestamp.parse(request.requestedAt), time.timeIntervalSince(requestedAt) <= Self.agencyRequestLifetime else {
+            // Its age by the later of the approver's clock and the gateways' latest entry: a clock set back must not
+            // keep a request young.
+            let now = max(time, try session.latestGatewayTime() ?? time)
+            guard let requestedAt = Timestamp.parse(request.requestedAt), now.timeIntervalSince(requestedAt) <= Self.agencyRequestLifetime else {
                 throw StoreError("agency request \(number) was made more than 30 days ago: withdraw it, and request again what is still needed")
             }
             // Its age is the requester's clock's: one set ahead would keep a request young.

@@ -230,6 +230,11 @@ public final class Store: Sendable {
         try database.read { session in try LogArchive.archived(session) }
     }
 
+    /// The time of the log's latest entry a gateway stamped (see ``SQLSession/latestGatewayTime()``).
+    public func latestGatewayTime() throws -> Date? {
+        try database.read { session in try session.latestGatewayTime() }
+    }
+
     /// How many entries the log has had, archived ones included.
     public func logSize() throws -> UInt64 {
         try database.read { session in try session.logSize() }

@@ -329,8 +329,8 @@ extension LogCommand {
         static let configuration = CommandConfiguration(
             abstract: "Move entries older than a date into a verifiable archive file; the Merkle tree stays whole.",
             discussion: """
-                Refuses entries younger than the retention period (default \(LogArchive.defaultRetentionDays) days). A checkpoint is
-                signed first. Verify across archives and the database with `log verify --archive FILE …`.
+                Refuses entries younger than the retention period (default \(LogArchive.defaultRetentionDays) days), by this host's clock and
+                by the gateways' latest entry (--log-idle: by the clock alone). A checkpoint is signed first. Verify across archives and the database with `log verify --archive FILE …`.
 
                 Example: warrant-gate log archive --before 2025-01-01 --out /mnt/archive/warrant-gate-2024.archive
                 """
@@ -340,6 +340,8 @@ extension LogCommand {
         @Option(help: "Archive entries logged before this date (YYYY-MM-DD or ISO 8601, UTC).") var before: String
         @Option(help: "The archive file to create (mode 0600; never an existing file or link).") var out: String
         @Option(help: "The retention period in days that archiving must respect.") var retentionDays: Int = LogArchive.defaultRetentionDays
+        @Flag(help: "No gateway has logged for longer than the entries' age (one taken out of service): judge the retention by this host's clock alone.")
+        var logIdle = false
 
         func run() throws {
             guard retentionDays >= 1 else { throw CLIError(.usage, "--retention-days must be 1 or more (got \(retentionDays))") }
@@ -355,12 +357,22 @@ extension LogCommand {
                 try sudo.checkTrustedPath(out, what: "--out")
             }
             let cutoff = try parseInstant(before, dayStartsIn: .gmt)
-            let earliest = Date().addingTimeInterval(-Double(retentionDays) * 86400)
+            try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) }
+            let store = try admin.open()
+            let retention = Double(retentionDays) * 86400
+            let earliest = Date().addingTimeInterval(-retention)
             guard cutoff <= earliest else {
                 throw CLIError(.refused, "entries are kept at least \(retentionDays) days: --before must be on or before \(Timestamp.format(earliest))")
             }
-            try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) }
-            let store = try admin.open()
+            // A host clock set ahead must not make a month's entries look a year old: ages are judged by the gateways'
+            // latest entry too, unless the operator says no gateway has logged since (one taken out of service).
+            if !logIdle, let latest = try storeCall({ try store.latestGatewayTime() }), cutoff > latest.addingTimeInterval(-retention) {
+                throw CLIError(.refused, """
+                    entries are kept at least \(retentionDays) days, and the gateways' latest entry is dated \(Timestamp.format(latest)): by it, \
+                    --before must be on or before \(Timestamp.format(latest.addingTimeInterval(-retention))). Check this host's clock; if no \
+                    gateway has logged since (one taken out of service), say so with --log-idle
+                    """)
+            }
             let files = try keys.files(admin)
             try SudoInvocation.current?.checkSigning(store.location, with: files)
             let key = try storeCall { try files.signingKey() }

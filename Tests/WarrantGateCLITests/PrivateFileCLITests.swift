@@ -191,7 +191,7 @@ struct PrivateFileCLITests {
         #expect(try CLIProcess.run(["advisement", "record", "--subject", "2017-000789", "--language", "es", "--by", "Dep. Ortiz"] + db).status == 0)
         let archive = scratch.url.appendingPathComponent("2024.archive").path
         #expect(FileManager.default.createFile(atPath: archive, contents: Data("archived entries\n".utf8)))
-        let overwrite = try CLIProcess.run(["log", "archive", "--before", "2000-01-01", "--out", archive] + db)
+        let overwrite = try CLIProcess.run(["log", "archive", "--log-idle", "--before", "2000-01-01", "--out", archive] + db)
         #expect(overwrite.status == 3, "\(overwrite.stderr)")
         #expect(overwrite.stderr.contains("\(archive) already exists"), "\(overwrite.stderr)")
         #expect(FileManager.default.contents(atPath: archive) == Data("archived entries\n".utf8))

@@ -211,6 +211,14 @@ struct LifecycleTests {
                 VALUES ('forged-pd', 'Forged', 'local-law-enforcement', '["\(String(repeating: "9f", count: 32))"]', 'bob', ?, 'pending')
                 """, arguments: [Timestamp.format(Date())])
         }
+        // Nor is one a month old approved by an approver whose clock is set back: the gateways' latest entry counts.
+        let stale = try #require(try registry.addAgency(
+            id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [renewal], operator: "it", at: Date().addingTimeInterval(-90 * 86_400)
+        ))
+        try SQLiteDatabase(pool: database.pool).write { session in
+            try session.appendLog([LogAppender.Pending(kind: "decision", time: Timestamp.format(Date()), decisionId: "d-now", entry: Array("{}".utf8))])
+        }
+        #expect(throws: StoreError.self) { try registry.approveAgencyRequest(stale, operator: "supervisor", at: Date().addingTimeInterval(-85 * 86_400)) }
         // A request dated ahead by the requester's clock does not stay young.
         let ahead = try #require(try registry.addAgency(
             id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [renewal], operator: "it", at: Date().addingTimeInterval(365 * 86_400)

@@ -89,6 +89,11 @@ struct ReportTests {
         #expect(escaped.contains(#"the decision log \!\[i\]\(http://x\) at"#), "\(escaped)")
         #expect(ReportPeriod("2026-Q5", timeZone: denver) == nil)
         #expect(ReportPeriod("2026-13", timeZone: denver) == nil)
+        // A helper's pass: these read as 2026-12 or 2026-Q4, and the report's heading printed them as written.
+        for loose in ["2026--12", "2026-12-", "2026-Q+4", "2026-Q04", "2026-+1", "-2026", "2026-1", "２０２６"] {
+            #expect(ReportPeriod(loose, timeZone: denver) == nil, "\(loose)")
+        }
+        #expect(ReportPeriod("2026-Q4", timeZone: denver)?.months == ["2026-10", "2026-11", "2026-12"])
     }
 
     /// An auditor's pass: an HTTP/2 client took the first 120 bytes of a record (name, charges, housing unit) and reset

@@ -8,9 +8,14 @@ public struct ReportPeriod: Sendable, Equatable {
     /// The months the period spans, as `YYYY-MM`.
     public let months: [String]
 
+    /// Reads `YYYY`, `YYYY-Qn` or `YYYY-MM` exactly as written (ASCII digits, no sign, no empty part), so that the
+    /// label a report prints is the period it covers.
     public init?(_ text: String, timeZone: TimeZone) {
-        let parts = text.split(separator: "-").map(String.init)
-        guard let year = Int(parts.first ?? ""), (2000...2999).contains(year), parts[0].count == 4 else { return nil }
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
+        let isDigits = { (part: Substring) in !part.isEmpty && part.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }
+        guard parts.count <= 2, isDigits(parts[0][...]), parts.dropFirst().allSatisfy({ isDigits($0.hasPrefix("Q") ? $0.dropFirst() : $0[...]) }),
+              let year = Int(parts[0]), (2000...2999).contains(year), parts[0].count == 4
+        else { return nil }
         let firstMonth: Int
         let count: Int
         switch parts.count {
@@ -18,7 +23,7 @@ public struct ReportPeriod: Sendable, Equatable {
             firstMonth = 1
             count = 12
         case 2 where parts[1].hasPrefix("Q"):
-            guard let quarter = Int(parts[1].dropFirst()), (1...4).contains(quarter) else { return nil }
+            guard parts[1].count == 2, let quarter = Int(parts[1].dropFirst()), (1...4).contains(quarter) else { return nil }
             firstMonth = (quarter - 1) * 3 + 1
             count = 3
         case 2:

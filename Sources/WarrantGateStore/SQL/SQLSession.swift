@@ -212,3 +212,12 @@ extension Array: SQLBindable where Element == UInt8 {
 extension Optional: SQLBindable where Wrapped: SQLBindable {
     var sqlValue: SQLValue { self?.sqlValue ?? .null }
 }
+
+extension SQLSession {
+    /// The time of the log's latest entry that a gateway stamped (a decision or an outcome), or nil if there is none.
+    /// Ages measured against it do not follow the clock of the host a command runs on, nor an admin record's, which
+    /// bears the clock of whoever wrote it.
+    func latestGatewayTime() throws -> Date? {
+        try scalarText("SELECT time FROM log WHERE kind = 'decision' OR kind = 'outcome' ORDER BY seq DESC LIMIT 1").flatMap(Timestamp.parse)
+    }
+}
