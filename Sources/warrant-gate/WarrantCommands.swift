@@ -53,6 +53,8 @@ struct WarrantCommand: ParsableCommand {
         @Option(help: "Why there is no scan (recorded in the log).", transform: FreeText.composed) var noDocument: String?
         @Option(help: "A detached CMS signature (.p7s, DER or PEM) over the --document file.") var signature: String?
         @Option(help: "The policy's time-zone (such as America/Denver), recorded if the gateway has not recorded one yet.") var timeZone: String?
+        @Option(help: "The agency directory the gateway reads (default: policies/agencies.yaml, or the installed one under sudo): --agency must be in it, or in the registry.")
+        var agencies: String?
         @OptionGroup var courts: CourtOptions
 
         func run() throws {
@@ -77,6 +79,7 @@ struct WarrantCommand: ParsableCommand {
                 signature: recordedSignature
             )
             let (registry, recordsZone) = try registryInRecordedZone()
+            try checkAgencyKnown(registry)
             if let why = kind.whyNotJudicial {
                 print("note: this \(kind.rawValue) is kept on record only and can never authorise access: \(why).")
             }
@@ -95,6 +98,22 @@ struct WarrantCommand: ParsableCommand {
         /// The court to record: the signing court's `courts.yaml` name for a scan verified as signed, which `typed`, if
         /// given, must be (letter case and spacing aside), since a policy's `courts:` patterns read the recorded court
         /// while its `signed:` test reads the signature; else `typed`.
+        /// Refuses an agency that neither the directory the gateway reads nor the registry knows (nor a pending request
+        /// adds): a document issued to a misspelt id would never match a certificate, and pass for registered.
+        private func checkAgencyKnown(_ registry: Registry) throws {
+            guard let directory = try ReviewedDirectory(agencies, fallback: AgencyCommand.Add.defaultAgencies) else {
+                return warn("no agency directory at \(agencies ?? AgencyCommand.Add.defaultAgencies): --agency \(agency) was not checked against the agencies the gateway knows (give --agencies)")
+            }
+            let known = Set(directory.agencies.map(\.id))
+                .union(try storeCall { try registry.agencies().map(\.id) + registry.pendingAgencyRequests().map(\.agency) })
+            guard known.contains(agency) else {
+                throw CLIError(.refused, """
+                    no agency \(TerminalText.escaped(agency)) in \(directory.path) or the registry: a document issued to it would match no \
+                    certificate (agencies: \(known.sorted().joined(separator: ", ")))
+                    """)
+            }
+        }
+
         private static func issuingCourt(typed: String?, signature: DocumentSignatureStatus) throws -> String? {
             guard case .verified(let verified) = signature else { return typed }
             let signing = verified.court.name

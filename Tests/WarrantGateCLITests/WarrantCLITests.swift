@@ -23,6 +23,14 @@ struct WarrantCLITests {
         let document = scratch.url.appendingPathComponent("warrant.pdf")
         try Data("%PDF-1.4 signed warrant".utf8).write(to: document)
         let full = base + ["--expires", "2099-12-31", "--court", "U.S. District Court, D. Colo.", "--judge", "Hon. R. Jackson", "--case", "1:26-mj-1"]
+
+        // An agency id that neither the directory nor the registry knows would match no certificate: refused, and
+        // nothing registered.
+        let misspelt = try CLIProcess.run(
+            full.map { $0 == "ice-ero" ? "ice-er0" : $0 } + ["--reference", "JW-0", "--no-document", "faxed", "--agencies", Repository.root.appendingPathComponent("policies/agencies.yaml").path] + db
+        )
+        #expect(misspelt.status == 3 && misspelt.stderr.contains("no agency ice-er0 in"), "\(misspelt.stderr)")
+        #expect(misspelt.stderr.contains("ice-ero"), "the known agencies are listed: \(misspelt.stderr)")
         let registered = try CLIProcess.run(full + ["--reference", "JW-1", "--document", document.path, "--operator", "clerk-a"] + db)
         #expect(registered.status == 0, "\(registered.stderr)")
         #expect(registered.stdout.contains("registered JW-1 (judicial-warrant) as pending"))
