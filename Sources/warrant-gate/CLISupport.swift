@@ -363,8 +363,9 @@ struct AdminOptions: ParsableArguments {
     }
 
     /// Opens the database. Read commands refuse a SQLite file that does not exist rather than create an empty one.
-    func open(create: Bool = false) throws -> Store {
-        try database.open(db, create: create)
+    /// `readonly`: a SQLite file is opened for reading only, neither migrated nor written (an auditor's evidence copy).
+    func open(create: Bool = false, readonly: Bool = false) throws -> Store {
+        try database.open(db, create: create, readonly: readonly)
     }
 
     /// The registry, in the time zone the gateway recorded (UTC if none is yet). Only registration depends on the
@@ -424,12 +425,13 @@ struct DatabaseOptions: ParsableArguments {
         }
     }
 
-    func open(_ db: String, create: Bool = false) throws -> Store {
+    func open(_ db: String, create: Bool = false, readonly: Bool = false) throws -> Store {
         let location = try location(db)
         if let path = location.sqlitePath, !create, !FileManager.default.fileExists(atPath: path) {
             throw CLIError(.notFound, "no database at \(path) (start `warrant-gate demo` once, or pass --db)")
         }
-        let options = try options
+        var options = try options
+        options.readonly = readonly && location.sqlitePath != nil
         do {
             return try Store.open(location, options: options)
         } catch {

@@ -234,7 +234,8 @@ struct LogCommand: ParsableCommand {
                 report = try storeCall { try AuditBundle.verify(path: bundle, key: verifier, against: external) }
                 if !allowUnsignedTail { report.requireSigned("a bundle should end at a signed checkpoint (--allow-unsigned-tail lets them pass)") }
             } else {
-                let store = try admin.open()
+                // Read only: verifying an evidence copy must not change it (no migration, no write).
+                let store = try admin.open(readonly: true)
                 let keyFiles = try LogKeyFiles(filesDirectory: admin.location().filesDirectory)
                 let trusted = try verifier ?? storeCall { try keyFiles.verifierKey() }
                 // The key beside the database recorded the last checkpoint it signed outside the database: a log cut

@@ -30,6 +30,30 @@ struct BackupCLITests {
         return path
     }
 
+    /// An auditor verifies a copy of the database, perhaps of an earlier release: `log verify` used to open it for
+    /// writing and migrate it, changing the evidence it checked.
+    @Test("log verify reads an evidence copy without migrating or writing it")
+    func verifyLeavesTheCopyAlone() throws {
+        let scratch = try Scratch()
+        let (db, _) = try site(scratch)
+        _ = try copyCheckpointOff(scratch, db, to: "checkpoint.txt")
+        let evidence = scratch.url.appendingPathComponent("evidence/wg.sqlite")
+        try FileManager.default.createDirectory(at: evidence.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: scratch.db, toPath: evidence.path)
+        // As an earlier release left it: its latest migration not applied.
+        let sqlite = Process()
+        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        sqlite.arguments = [evidence.path, "DELETE FROM grdb_migrations WHERE identifier = 'v6: agency requests'"]
+        try sqlite.run()
+        sqlite.waitUntilExit()
+        #expect(sqlite.terminationStatus == 0)
+        let before = try Data(contentsOf: evidence)
+        let pub = scratch.url.appendingPathComponent("log-signing.key.pub").path
+        let verified = try CLIProcess.run(["log", "verify", "--db", evidence.path, "--key", pub])
+        #expect(verified.status == 0, "\(verified.stderr)")
+        #expect(try Data(contentsOf: evidence) == before, "the copy changed")
+    }
+
     @Test("the README's restore drill: checkpoint off the machine, back up, restore on a scratch path, verify, list")
     func drill() throws {
         let scratch = try Scratch()
