@@ -45,12 +45,23 @@ struct ClassifierTests {
             "POST", "/custody/holds", body: #"{"bookingNumber":"2017-000456","documentReference":"CAW-1","holdUntil":"2027-01-01T00:00:00Z"}"#
         )
         #expect(hold.citedDocument == "CAW-1" && hold.until == Timestamp.parse("2027-01-01T00:00:00Z"))
+        for (stated, utc) in [("2026-12-31T23:00:00+14:00", "2026-12-31T09:00:00Z"), ("2026-12-31T01:00:00.5-12:00", "2026-12-31T13:00:00.5Z")] {
+            let body = #"{"bookingNumber":"2017-000456","holdUntil":"\#(stated)"}"#
+            #expect(try classify("POST", "/custody/holds", body: body).until == Timestamp.parse(utc), "\(stated)")
+        }
         for body in [
             #"{"bookingNumber":"2017-000456","documentReference":"CAW-1"}"#,  // no end: a hold without one could be open-ended
             #"{"bookingNumber":"2017-000456","holdUntil":"2027-01-01"}"#,  // no time and offset: read differently by each parser
             #"{"bookingNumber":"2017-000456","holdUntil":"2099-12-31T17:00:00Z","hold":{"holdUntil":"2027-01-01T00:00:00Z"}}"#,
             #"{"bookingNumber":"2017-000456","holdUntil":"2027-01-01T00:00:00Z","document_reference":"I200-1"}"#,
             #"{"bookingNumber":"2017-000456","holdUntil":"2027-01-01T00:00:00Z","documentReference":7}"#,
+            // A re-pass: a Kelvin sign equals K to Swift's Strings, not to the upstream; offsets no place keeps, and
+            // forms a strict parser reads otherwise.
+            #"{"bookingNumber":"2017-000456","holdUntil":"2027-01-01T00:00:00Z","documentReference":"\u212AW-1"}"#,
+            #"{"bookingNumber":"2017-000456","holdUntil":"2026-12-11T23:00:00+23:59"}"#,
+            #"{"bookingNumber":"2017-000456","holdUntil":"2026-12-11T23:00:00-13:00"}"#,
+            #"{"bookingNumber":"2017-000456","holdUntil":"2026-12-11 23:00:00Z"}"#,
+            #"{"bookingNumber":"2017-000456","holdUntil":"2026-12-11t23:00:00z"}"#,
         ] {
             #expect(throws: ClassificationFailure.self, "\(body)") { try classify("POST", "/custody/holds", body: body) }
         }

@@ -180,11 +180,15 @@ public struct Classifier: Sendable {
             guard found.isString else { throw .bodyInvalid("body field '\(name)': '\(name)' is not a string") }
             subject = found.text
             if let member = route.documentMember, let cited = members[member] {
-                guard cited.isString else { throw .bodyInvalid("body field '\(member)' is not a string") }
+                // Compared byte for byte with the Warrant-Reference and the registry's references, which are ASCII: a
+                // Kelvin sign is a K to Swift's String equality, not to the upstream that files it.
+                guard cited.isString, !cited.text.isEmpty, cited.text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
+                    throw .bodyInvalid("body field '\(member)' must be a document's reference, in printable ASCII")
+                }
                 citedDocument = cited.text
             }
             if let member = route.untilMember {
-                guard let stated = members[member], stated.isString, let time = Timestamp.parse(stated.text) else {
+                guard let stated = members[member], stated.isString, let time = Self.statedTime(stated.text) else {
                     throw .bodyInvalid("body field '\(member)' must give an RFC 3339 time with its offset, such as 2026-12-31T17:00:00Z")
                 }
                 until = time
@@ -203,6 +207,22 @@ public struct Classifier: Sendable {
             throw .subjectInvalid("'\(String(subject.prefix(64)))' is not a booking number of the form \(subjectFormat.pattern)")
         }
         return Classification(route: route, subject: subject, citedDocument: citedDocument, until: until)
+    }
+}
+
+extension Classifier {
+    /// A time a request body states: RFC 3339 as ``Timestamp/parse(_:)`` reads it, with `T` and `Z` in capitals and an
+    /// offset that some place on Earth keeps (−12:00 to +14:00), so that a parser that reads the wall time alone, or
+    /// only the canonical form, is not hours away from the instant the gateway checked.
+    static func statedTime(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        guard bytes.count > 19, bytes[10] == UInt8(ascii: "T"), let time = Timestamp.parse(text) else { return nil }
+        if bytes.last == UInt8(ascii: "Z") { return time }
+        let offset = bytes.suffix(6)
+        guard offset.count == 6, let sign = offset.first, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") else { return nil }
+        let digits = offset.dropFirst().filter { $0 != UInt8(ascii: ":") }.map { Int($0) - 0x30 }
+        let minutes = (digits[0] * 10 + digits[1]) * 60 + digits[2] * 10 + digits[3]
+        return (sign == UInt8(ascii: "+") ? minutes <= 14 * 60 : minutes <= 12 * 60) ? time : nil
     }
 }
 

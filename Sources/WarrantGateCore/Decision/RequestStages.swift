@@ -113,8 +113,9 @@ public final class RequestStages: Sendable {
             throw StageRefusal(error.reason, detail: error.detail)
         }
         // The upstream files the request under the document its body names: with a Warrant-Reference, the one the
-        // request was decided on (a warrant verified, the hold filed under an I-200). Without one, no warrant verifies.
-        if let cited = classification.citedDocument, let warrantReference, cited != warrantReference {
+        // request was decided on (a warrant verified, the hold filed under an I-200). Without one, no warrant verifies,
+        // and a `document` test reads the cited document alone (``Evaluator``). Compared byte for byte.
+        if let cited = classification.citedDocument, let warrantReference, !cited.utf8.elementsEqual(warrantReference.utf8) {
             throw StageRefusal(.bodyInvalid, detail: "The body names the document \(TerminalText.escaped(String(cited.prefix(64)))), not the one the Warrant-Reference names.")
         }
         let facts = try statedFacts(route: classification.route, header: header, body: body)
