@@ -60,6 +60,8 @@ struct EmbeddedDocumentRedactionTests {
         (#"<note><![CDATA[<r citizenship]]>='MX'/&gt;</note>"#, .xml),
         // A fourth: JSON in the text, one string of it left unclosed before the next one's markup.
         (#"<note>{"note":"&lt;!--[if gte mso 9]&gt;","person":"&lt;Person Citizenship=\"MX\"/&gt;"}</note>"#, .xml),
+        // A fifth: an unquoted value that goes on past a `<`, as HTML reads it.
+        (#"<r>&lt;p citizenship=MX&lt;x&gt;</r>"#, .xml),
     ])
     func refused(document: String, type: RedactableMediaType) {
         #expect(Self.outcome(document, type) == .refused(.refused), "\(document)")
@@ -133,6 +135,9 @@ struct EmbeddedDocumentRedactionTests {
         // …and more tags of words than the reader remembers, before or after the one an end tag shows an element.
         #"{"d":"<alienNumber hidden>A201"# + (1...17).map { "<citizenship\(String(repeating: "_", count: $0)) x>" }.joined() + #"</alienNumber>"}"#,
         #"{"d":""# + (1...17).map { "<citizenship\(String(repeating: "_", count: $0)) x>" }.joined() + #"<alienNumber hidden>A201</alienNumber>"}"#,
+        // A re-pass: names and values as HTML's tokenizer reads them, where XML's rules gave up on the tag.
+        #"{"n":"<p citizenship=<MX>"}"#, #"{"n":"<p citizenship=M<X>"}"#, #"{"n":"<p \"x\" citizenship='MX'>"}"#,
+        #"{"n":"<p x@ citizenship='MX'>"}"#, #"{"n":"<p@x citizenship='MX'>"}"#, #"{"n":"<p x='1'citizenship='MX'>"}"#,
     ])
     func markupRefused(document: String) {
         #expect(Self.outcome(document, .json) == .refused(.refused), "\(document)")

@@ -78,7 +78,9 @@ struct EmbeddedMarkup {
 /// closes it (`<immigration@county.example>` and `x<y, immigration = none` are no tags). A name is read by its local
 /// part (after its last `:`).
 ///
-/// With ``html`` it reads as an HTML parser does instead: a tag begins at `<` and an ASCII letter; a comment also ends
+/// With ``html`` it reads as an HTML parser does instead: a tag begins at `<` and an ASCII letter, and its names run to
+/// white space, `/`, `>` (or an attribute's `=`), its unquoted values to white space or `>`, whatever else they hold
+/// (`<p@x`, `"x"`, `a=M<X`); a comment also ends
 /// at `<!-->`, `<!--->` and `--!>`; a processing instruction, a CDATA section, a DOCTYPE or another `<!` declaration
 /// is a bogus comment to this reading, which the first `>` ends (as a DOCTYPE does in a quoted identifier too, to
 /// HTML; an internal subset is XML's, and its reading refuses it); a `/` inside a start tag that
@@ -374,7 +376,7 @@ struct EmbeddedTagReader {
                 state = .text
             }
         case .elementName:
-            if XMLName.isNameByte(byte) { return append(byte) }
+            if XMLName.isNameByte(byte) || htmlNameByte(byte) { return append(byte) }
             guard !name.isEmpty || overlong, isSpace(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ">") else {
                 return abandon(at: byte)
             }
@@ -383,14 +385,15 @@ struct EmbeddedTagReader {
             if case .name(let element)? = pending { redactedElement = element }
             return afterName(byte)
         case .endTagName:
-            if XMLName.isNameByte(byte) { return append(byte) }
+            if XMLName.isNameByte(byte) || htmlNameByte(byte) { return append(byte) }
             if byte == UInt8(ascii: ">") { return endTagClosed(redacted) }
             if isSpace(byte) || byte == UInt8(ascii: "/") { state = .endTagRest } else { abandon(at: byte) }
         case .endTagRest:
             if byte == UInt8(ascii: ">") { return endTagClosed(redacted) }
             if byte == UInt8(ascii: "<") { abandon(at: byte) }
         case .attributes:
-            if Self.isNameStart(byte) {
+            // To HTML, anything but white space, `/` and `>` begins an attribute's name (`"x"`, `=`, `<` too).
+            if Self.isNameStart(byte) || (htmlNameByte(byte) || (html && byte == UInt8(ascii: "="))) {
                 clearName()
                 append(byte)
                 state = .attributeName
@@ -398,7 +401,7 @@ struct EmbeddedTagReader {
                 return afterName(byte)
             }
         case .attributeName, .afterAttributeName:
-            if XMLName.isNameByte(byte) {
+            if XMLName.isNameByte(byte) || htmlNameByte(byte) {
                 // A word with no value before this one: no XML, though a lenient (HTML) parser reads it.
                 if case .afterAttributeName = state {
                     hasBareWord = true
@@ -419,7 +422,7 @@ struct EmbeddedTagReader {
         case .beforeValue:
             if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
                 state = .quotedValue(byte)
-            } else if byte == UInt8(ascii: ">") || byte == UInt8(ascii: "<") {
+            } else if byte == UInt8(ascii: ">") || (!html && byte == UInt8(ascii: "<")) {
                 return afterName(byte)
             } else if !isSpace(byte) {
                 state = .unquotedValue
@@ -427,9 +430,10 @@ struct EmbeddedTagReader {
         case .quotedValue(let quote):
             if byte == quote { state = .attributes }
         case .unquotedValue:
+            // To HTML, only white space or `>` ends an unquoted value (`<`, quotes and `=` are in it).
             if isSpace(byte) {
                 state = .attributes
-            } else if byte == UInt8(ascii: ">") || byte == UInt8(ascii: "<") {
+            } else if byte == UInt8(ascii: ">") || (!html && byte == UInt8(ascii: "<")) {
                 return afterName(byte)
             }
         case .slash:
@@ -440,6 +444,12 @@ struct EmbeddedTagReader {
             return step(byte, redacted)
         }
         return nil
+    }
+
+    /// Whether, to HTML, `byte` goes on a tag's or an attribute's name: anything but white space, `/`, `>` and (ending
+    /// an attribute's name) `=`, as WHATWG's tokenizer reads names (`<p@x`, `x@`, `"x"` are names to it).
+    private func htmlNameByte(_ byte: UInt8) -> Bool {
+        html && !isSpace(byte) && byte != UInt8(ascii: "/") && byte != UInt8(ascii: ">") && byte != UInt8(ascii: "=")
     }
 
     /// In a start tag, after a name or a value: white space goes on to the next attribute, `/` must close it, `>`
