@@ -117,6 +117,24 @@ struct HTTPSUpstreamTests {
         }
     }
 
+    /// A helper's pass: only an upstream named by DNS had its handshake timed, so one reached by its address that took
+    /// the connection and never answered the ClientHello held its place in the pool for the response timeout.
+    @Test("an https upstream reached by its address that never completes the handshake fails within the connect timeout", .timeLimit(.minutes(1)))
+    func handshakeByAddressIsTimed() async throws {
+        let pki = try UpstreamPKI()
+        let silent = try await LoopbackTCPServer { _ in }
+        var limits = GatewayConfiguration.Limits()
+        limits.upstreamConnectTimeout = .milliseconds(300)
+        limits.upstreamResponseTimeout = .seconds(60)
+        try await withGateway(limits: limits, configure: { _, configuration in
+            configuration.upstreams["records"] = UpstreamSettings(url: "https://127.0.0.1:\(silent.port)", caFile: pki.caURL.path)
+        }) { gateway in
+            let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
+            #expect(answer.status == 502 && answer.reason == "upstream_unavailable", "\(answer.status) \(answer.reason ?? "")")
+        }
+        await silent.close()
+    }
+
     @Test("a DNS name matches without case or trailing dot; a wildcard stands for exactly one leftmost label")
     func dnsNameMatching() {
         let matches: [(String, String)] = [

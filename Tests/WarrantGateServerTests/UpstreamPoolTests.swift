@@ -239,6 +239,43 @@ struct UpstreamPoolTests {
         await upstream.close()
     }
 
+    /// An upstream that answers each request with its record and, in the same write, the first bytes of another
+    /// answer, which it finishes when the next request comes. A helper's pass: the parser kept those bytes across
+    /// exchanges and finished them as the next request's answer, so a request for one inmate got another's record.
+    private final class StaleTailUpstream: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        private var staleRest: String?
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let request = String(buffer: unwrapInboundIn(data))
+            let booking = request.split(separator: " ").dropFirst().first.map { String($0.split(separator: "/").last ?? "") } ?? ""
+            func answer(_ body: String) -> String { "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body }
+            var out = staleRest ?? ""
+            out += "HTTP/1.1 200 OK\r\n" + answer(#"{"bookingNumber":"\#(booking)"}"#)
+            out += "HTTP/1.1 200 OK\r\nCon"
+            staleRest = String(answer(#"{"bookingNumber":"\#(booking)","stale":true}"#).dropFirst(3))
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: out)), promise: nil)
+        }
+    }
+
+    @Test("bytes an upstream sends past an answer's end are never read as the next request's answer")
+    func staleAnswerIsNotTheNextOne() async throws {
+        let upstream = try await LoopbackTCPServer { try $0.pipeline.syncOperations.addHandler(StaleTailUpstream()) }
+        try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(upstream.port)"]) { gateway in
+            // One client connection: its requests run on one event loop, whose pool reuses the upstream connection.
+            let connection = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            let request = { (booking: String) in Array("GET /records/inmates/\(booking) HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8) }
+            let first = try await connection.exchange(request("2017-000123"))
+            #expect(first.status == 200 && first.raw.contains(#""bookingNumber":"2017-000123""#), "\(first.raw)")
+            let second = try await connection.exchange(request("2017-000456"))
+            #expect(!second.raw.contains("2017-000123"), "another inmate's record: \(second.raw)")
+            #expect(second.status == 502 || (second.status == 200 && second.raw.contains(#""bookingNumber":"2017-000456""#)), "\(second.raw)")
+            await connection.close()
+        }
+        await upstream.close()
+    }
+
     /// The parser skips a body after a HEAD, a 204 or a 304; an upstream that sent one anyway, late, would have it read
     /// as the answer to the next request on the connection. So such a connection is closed even when, as here, the
     /// upstream sends nothing after the head.

@@ -3,8 +3,8 @@ import NIOSSL
 import NIOTLS
 import X509
 
-/// Holds a new https connection to an upstream named by a DNS name until its handshake is done and the certificate
-/// names that host in a DNS subject alternative name.
+/// Holds a new https connection to an upstream until its handshake is done, within the pool's connect timeout, and,
+/// for an upstream named by a DNS name, until the certificate names that host in a DNS subject alternative name.
 ///
 /// NIOSSL's own check (which still runs: the chain, then the name) also accepts a certificate that lists the IP
 /// address the connection reached, or, without alternative names, a matching common name. Whoever answers at that
@@ -13,11 +13,14 @@ import X509
 final class UpstreamIdentityCheck: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
-    private let serverName: String
-    /// Succeeds once the certificate names ``serverName``; fails, and the connection closes, otherwise.
+    /// The DNS name the certificate must name; nil for an upstream reached by an IP address, whose certificate
+    /// NIOSSL checks for that address.
+    private let serverName: String?
+    /// Succeeds once the handshake is done and the certificate names ``serverName``; fails, and the connection
+    /// closes, otherwise.
     let verified: EventLoopPromise<Void>
 
-    init(serverName: String, on loop: any EventLoop) {
+    init(serverName: String?, on loop: any EventLoop) {
         self.serverName = serverName
         self.verified = loop.makePromise()
     }
@@ -35,14 +38,7 @@ final class UpstreamIdentityCheck: ChannelInboundHandler, RemovableChannelHandle
                   let leaf = handler.peerCertificate else {
                 throw UpstreamFault("the upstream presented no certificate")
             }
-            let certificate = try Certificate(derEncoded: try leaf.toDERBytes())
-            let names = try certificate.extensions.subjectAlternativeNames.map { Array($0) } ?? []
-            guard names.contains(where: { name in
-                if case .dnsName(let pattern) = name { return Self.dnsName(pattern, matches: serverName) }
-                return false
-            }) else {
-                throw UpstreamFault("the upstream's certificate does not name \(serverName) in a DNS subject alternative name")
-            }
+            if let serverName { try Self.check(leaf, names: serverName) }
             verified.succeed()
             context.pipeline.syncOperations.removeHandler(self, promise: nil)
         } catch {
@@ -50,6 +46,18 @@ final class UpstreamIdentityCheck: ChannelInboundHandler, RemovableChannelHandle
             context.close(promise: nil)
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Refuses a certificate that does not name `serverName` in a DNS subject alternative name.
+    private static func check(_ leaf: NIOSSLCertificate, names serverName: String) throws {
+        let certificate = try Certificate(derEncoded: try leaf.toDERBytes())
+        let names = try certificate.extensions.subjectAlternativeNames.map { Array($0) } ?? []
+        guard names.contains(where: { name in
+            if case .dnsName(let pattern) = name { return Self.dnsName(pattern, matches: serverName) }
+            return false
+        }) else {
+            throw UpstreamFault("the upstream's certificate does not name \(serverName) in a DNS subject alternative name")
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -225,14 +225,15 @@ final class UpstreamPool {
                 channel.eventLoop.makeCompletedFuture {
                     if let tls = endpoint.tls {
                         try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: endpoint.serverName))
-                        if let serverName = endpoint.serverName {
-                            try channel.pipeline.syncOperations.addHandler(UpstreamIdentityCheck(serverName: serverName, on: channel.eventLoop))
-                        }
+                        try channel.pipeline.syncOperations.addHandler(UpstreamIdentityCheck(serverName: endpoint.serverName, on: channel.eventLoop))
                     }
                     let inputLimit = UnparsedInputLimit(maxBytes: Self.unparsedResponseBytes, sliceBytes: Self.responseSliceBytes)
-                    try channel.pipeline.syncOperations.addHandler(inputLimit)
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .dropBytes)
-                    try channel.pipeline.syncOperations.addHandler(UpstreamConnectionHandler(inputLimit: inputLimit))
+                    let decoder = ExchangeResponseDecoder()
+                    // NIO's client handlers, with the response parser made anew for each exchange.
+                    try channel.pipeline.syncOperations.addHandlers([
+                        inputLimit, HTTPRequestEncoder(), ByteToMessageHandler(decoder), NIOHTTPRequestHeadersValidator(),
+                        UpstreamConnectionHandler(inputLimit: inputLimit, decoder: decoder),
+                    ])
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)
@@ -257,8 +258,8 @@ final class UpstreamPool {
             }
     }
 
-    /// `channel` once its upstream's certificate has passed ``UpstreamIdentityCheck``, if it has one; the channel is
-    /// closed if the check fails or the handshake takes longer than `timeout`.
+    /// `channel` once its upstream's handshake and certificate have passed ``UpstreamIdentityCheck``, for an https
+    /// upstream; the channel is closed if the check fails or the handshake takes longer than `timeout`.
     private static func identified(_ channel: any Channel, within timeout: TimeAmount) -> EventLoopFuture<any Channel> {
         guard let verified = try? channel.pipeline.syncOperations.handler(type: UpstreamIdentityCheck.self).verified else {
             return channel.eventLoop.makeSucceededFuture(channel)
@@ -369,17 +370,24 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     typealias OutboundOut = HTTPClientRequestPart
 
     private let inputLimit: UnparsedInputLimit
+    private let decoder: ExchangeResponseDecoder
     private var context: ChannelHandlerContext?
     private var receiver: (any UpstreamResponseReceiver)?
     private var keepAlive = true
     private var broken = false
     private var requestWritten = true
+    /// Whether an exchange has been started on the connection.
+    private var used = false
+    /// Whether a response part is being handled: the parser is in the middle of a read.
+    private var inRead = false
 
     var isIdle: Bool { receiver == nil && keepAlive && requestWritten && !broken }
 
     /// `inputLimit` stands before the connection's response parser; each part read from the parser resets its count.
-    init(inputLimit: UnparsedInputLimit) {
+    /// `decoder` is that parser, begun anew for each exchange after the first.
+    init(inputLimit: UnparsedInputLimit, decoder: ExchangeResponseDecoder) {
         self.inputLimit = inputLimit
+        self.decoder = decoder
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -391,7 +399,22 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     }
 
     func start(_ head: HTTPRequestHead, body: ByteBuffer?, receiver: any UpstreamResponseReceiver) {
-        guard let context else { return receiver.upstreamFailed(ChannelError.ioOnClosedChannel) }
+        guard let context, !broken else { return receiver.upstreamFailed(ChannelError.ioOnClosedChannel) }
+        if used {
+            // Handed on from the previous answer's end, inside the parser's read: the parser is renewed once that
+            // read is done, so that whatever the read held past the answer is seen.
+            if inRead {
+                return context.eventLoop.assumeIsolated().execute { [self] in start(head, body: body, receiver: receiver) }
+            }
+            do {
+                try decoder.nextExchange()
+            } catch {
+                broken = true
+                context.close(promise: nil)
+                return receiver.upstreamFailed(error)
+            }
+        }
+        used = true
         self.receiver = receiver
         keepAlive = head.isKeepAlive && body == nil && head.method != .HEAD
         requestWritten = false
@@ -415,6 +438,8 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         inputLimit.parsed()
+        inRead = true
+        defer { inRead = false }
         guard let receiver else {
             // An idle connection has nothing to say; whatever it sends makes it unusable.
             broken = true
@@ -452,5 +477,55 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
         guard let receiver else { return }
         self.receiver = nil
         receiver.upstreamFailed(error)
+    }
+}
+
+/// NIO's HTTP/1 response parser, begun anew for each exchange on a connection after its first. An upstream that sent
+/// bytes past an answer's end (the start of another answer, in the same read) would otherwise have the parser keep
+/// them and finish them as the next request's answer, about another inmate. Renewing the parser drops its state, and
+/// one that holds unread bytes when the next exchange begins refuses the connection.
+final class ExchangeResponseDecoder: WriteObservingByteToMessageDecoder {
+    typealias InboundOut = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+
+    private var parser = HTTPResponseDecoder()
+    private var context: ChannelHandlerContext?
+    /// Bytes the parser left unread after its last decode.
+    private var unread = 0
+
+    func decoderAdded(context: ChannelHandlerContext) {
+        self.context = context
+        parser.decoderAdded(context: context)
+    }
+
+    func decoderRemoved(context: ChannelHandlerContext) {
+        parser.decoderRemoved(context: context)
+        self.context = nil
+    }
+
+    func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        let current = parser
+        defer { unread = buffer.readableBytes }
+        return try current.decode(context: context, buffer: &buffer)
+    }
+
+    func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        let current = parser
+        defer { unread = buffer.readableBytes }
+        return try current.decodeLast(context: context, buffer: &buffer, seenEOF: seenEOF)
+    }
+
+    func write(data: HTTPClientRequestPart) {
+        parser.write(data: data)
+    }
+
+    /// Begins the next exchange with a new parser, outside any read of the old one; throws if the old one holds unread
+    /// bytes, the start of an answer no request asked for.
+    func nextExchange() throws {
+        guard unread == 0 else { throw UpstreamFault("the upstream sent \(unread) bytes past its last answer's end") }
+        guard let context else { throw ChannelError.ioOnClosedChannel }
+        parser.decoderRemoved(context: context)
+        parser = HTTPResponseDecoder()
+        parser.decoderAdded(context: context)
     }
 }
