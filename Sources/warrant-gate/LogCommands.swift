@@ -355,6 +355,10 @@ extension LogCommand {
                         service account itself to apply, from a root shell (runuser -u warrant-gate)
                         """)
                 }
+                // Nor may one person set the gateways' entries aside and let a wrong clock judge the retention alone.
+                guard !logIdle else {
+                    throw CLIError(.refused, "run through sudo, --log-idle is refused: the service account applies it, from a root shell (runuser -u warrant-gate)")
+                }
                 try sudo.checkTrustedPath(out, what: "--out")
             }
             let cutoff = try parseInstant(before, dayStartsIn: .gmt)

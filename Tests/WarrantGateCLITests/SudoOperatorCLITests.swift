@@ -93,6 +93,7 @@ struct SudoOperatorCLITests {
             (["log", "archive", "--before", "2020-01-01", "--out", scratch.url.appendingPathComponent("a.archive").path, "--retention-days", "1"] + db,
              "--retention-days may not be below 365"),
             (["log", "archive", "--before", "2020-01-01", "--out", link + "/a.archive"] + db, "--out may not pass through \(link), a symbolic link"),
+            (["log", "archive", "--log-idle", "--before", "2020-01-01", "--out", "/var/lib/warrant-gate/a.archive"] + db, "--log-idle is refused"),
         ]
         for (arguments, message) in refusals {
             let refused = try Self.run(arguments, sudoUser: "alice")
