@@ -62,6 +62,7 @@ struct EmbeddedDocumentRedactionTests {
         (#"<note>{"note":"&lt;!--[if gte mso 9]&gt;","person":"&lt;Person Citizenship=\"MX\"/&gt;"}</note>"#, .xml),
         // A fifth: an unquoted value that goes on past a `<`, as HTML reads it.
         (#"<r>&lt;p citizenship=MX&lt;x&gt;</r>"#, .xml),
+        (#"<r><note>&lt;p=x citizenship=&quot;MX&quot;&gt;</note></r>"#, .xml),
     ])
     func refused(document: String, type: RedactableMediaType) {
         #expect(Self.outcome(document, type) == .refused(.refused), "\(document)")
@@ -138,6 +139,11 @@ struct EmbeddedDocumentRedactionTests {
         // A re-pass: names and values as HTML's tokenizer reads them, where XML's rules gave up on the tag.
         #"{"n":"<p citizenship=<MX>"}"#, #"{"n":"<p citizenship=M<X>"}"#, #"{"n":"<p \"x\" citizenship='MX'>"}"#,
         #"{"n":"<p x@ citizenship='MX'>"}"#, #"{"n":"<p@x citizenship='MX'>"}"#, #"{"n":"<p x='1'citizenship='MX'>"}"#,
+        // A second: a tag's name holding `=`; style and script inside SVG or MathML, which hold markup; white space as
+        // Python's parser reads it; and its comment and raw-text ends.
+        #"{"n":"<p=x citizenship='MX'>"}"#, #"{"n":"<svg><style><x@y citizenship='MX'>"}"#, #"{"n":"<MATH><script><p \"x\" citizenship='MX'>"}"#,
+        #"{"n":"<p x=1\u00a0citizenship='MX'>"}"#, #"{"n":"<p x\u3000citizenship='MX'>"}"#, #"{"n":"<p x=1\u001fcitizenship='MX'>"}"#,
+        #"{"n":"<!-- -- ><p citizenship='MX'>"}"#, #"{"n":"<style></ style><p@x citizenship='MX'>"}"#,
     ])
     func markupRefused(document: String) {
         #expect(Self.outcome(document, .json) == .refused(.refused), "\(document)")

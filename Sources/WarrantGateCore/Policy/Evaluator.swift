@@ -257,14 +257,14 @@ public final class Evaluator: Sendable {
             self.timeZone = timeZone
         }
 
-        /// The subject's registered documents, of this agency, that meet a `document` test: only the one the body
-        /// cites, when it cites one (``Classification/citedDocument``), which the upstream files the request under. An
-        /// active one that lapses before what the request asks for ends or takes place (``Classification/until``)
-        /// counts as expired.
+        /// The subject's registered documents, of this agency, that meet a `document` test: only the one the request
+        /// names, when it names one (the body's ``Classification/citedDocument``, which the upstream files the request
+        /// under, else the `Warrant-Reference`). An active one that lapses before what the request asks for ends or
+        /// takes place (``Classification/until``) counts as expired.
         func documents(meeting condition: DocumentCondition) throws -> [RegisteredDocument] {
             guard let subject = input.classification.subject else { return [] }
             let inForceThrough = max(input.time, input.classification.until ?? input.time)
-            let cited = input.classification.citedDocument
+            let cited = input.classification.citedDocument ?? input.warrantReference
             return try registry.documents(subject: subject).filter { document in
                 if let cited, !document.reference.utf8.elementsEqual(cited.utf8) { return false }
                 guard document.agency == input.agency.id, condition.statuses.contains(document.status) else { return false }

@@ -138,6 +138,10 @@ struct EmbeddedTagReader {
     /// (`title`, `textarea`, `xmp`, `noscript`, …) that some parsers (Python's, for one) read markup in: their text is
     /// read as markup, the more cautious reading.
     private static let rawTextElements = ["script", "style"].map { Array($0.utf8) }
+    /// HTML's elements whose content is foreign (SVG, MathML): there `style` and `script` are no raw text.
+    private static let foreignElements = ["svg", "math"].map { Array($0.utf8) }
+    /// To HTML, whether an `svg` or `math` element has begun in the text read: raw text is then read as markup.
+    private var foreign = false
 
     /// Whether the text is read as a second parse reads it: a backslash escape (`\u003c`, `\"`) of the text decoded.
     let decodesEscapes: Bool
@@ -193,6 +197,7 @@ struct EmbeddedTagReader {
     /// Forgets what was read since the last text: no tag or declaration is open.
     private mutating func restart() {
         state = .text
+        foreign = false
         clearName()
         pending = nil
         redactedElement = nil
@@ -271,14 +276,17 @@ struct EmbeddedTagReader {
 
     /// Reads one byte of a character: a non-ASCII character once its last byte is in.
     private mutating func read(_ byte: UInt8, _ redacted: some EmbeddedNames) -> Found? {
-        guard byte >= 0x80 || !character.isEmpty else { return step(byte, redacted) }
+        guard byte >= 0x80 || !character.isEmpty else {
+            // Python's parser splits attributes at any character `str.isspace` accepts, these controls among them.
+            return step(html && (byte == 0x0b || (0x1c...0x1f).contains(byte)) ? 0x20 : byte, redacted)
+        }
         character.append(byte)
         let lead = character[0]
         let length = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1
         guard character.count >= length || byte < 0x80 else { return nil }
         let bytes = character
         character.removeAll(keepingCapacity: true)
-        if bytes == [0xc2, 0x85] || bytes == [0xe2, 0x80, 0xa8] { return step(0x20, redacted) }
+        if bytes == [0xc2, 0x85] || bytes == [0xe2, 0x80, 0xa8] || (html && Self.unicodeSpaces.contains(bytes)) { return step(0x20, redacted) }
         var shown: Found?
         for byte in bytes {
             if let found = step(byte, redacted), shown == nil { shown = found }
@@ -324,6 +332,9 @@ struct EmbeddedTagReader {
         case .comment(let dashes, let bang, let fresh):
             if byte == UInt8(ascii: "-") {
                 state = .comment(dashes: bang ? 1 : dashes + 1, fresh: fresh)
+            } else if html, dashes >= 2, !bang, isSpace(byte) {
+                // Python's parser (3.11) also ends a comment at `--`, white space and `>`.
+                state = .comment(dashes: dashes, fresh: fresh)
             } else if byte == UInt8(ascii: ">") {
                 state = dashes >= 2 || bang || fresh ? .text : .comment(dashes: 0)
             } else {
@@ -376,16 +387,21 @@ struct EmbeddedTagReader {
                 state = .text
             }
         case .elementName:
-            if XMLName.isNameByte(byte) || htmlNameByte(byte) { return append(byte) }
+            // To HTML a tag's name runs to white space, `/` or `>`: `<p=x` is an element `p=x`.
+            if XMLName.isNameByte(byte) || htmlNameByte(byte) || (html && byte == UInt8(ascii: "=")) { return append(byte) }
             guard !name.isEmpty || overlong, isSpace(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ">") else {
                 return abandon(at: byte)
             }
-            if html { rawTextElement = Self.rawTextElements.first { ASCIICase.equals(name, $0) } ?? [] }
+            if html {
+                // Inside SVG or MathML (foreign content), `style` and `script` hold markup like any element.
+                if Self.foreignElements.contains(where: { ASCIICase.equals(name, $0) }) { foreign = true }
+                rawTextElement = foreign ? [] : Self.rawTextElements.first { ASCIICase.equals(name, $0) } ?? []
+            }
             check(redacted)
             if case .name(let element)? = pending { redactedElement = element }
             return afterName(byte)
         case .endTagName:
-            if XMLName.isNameByte(byte) || htmlNameByte(byte) { return append(byte) }
+            if XMLName.isNameByte(byte) || htmlNameByte(byte) || (html && byte == UInt8(ascii: "=")) { return append(byte) }
             if byte == UInt8(ascii: ">") { return endTagClosed(redacted) }
             if isSpace(byte) || byte == UInt8(ascii: "/") { state = .endTagRest } else { abandon(at: byte) }
         case .endTagRest:
@@ -544,10 +560,19 @@ struct EmbeddedTagReader {
         switch matched {
         case 0: return restart
         case 1: return byte == UInt8(ascii: "/") ? 2 : restart
+        // Python's parser (3.11) also reads `</ style>` as the end tag.
+        case 2 where isSpace(byte): return 2
         case 2 + rawTextElement.count: return isSpace(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ">") ? matched + 1 : restart
         default: return ASCIICase.lowercased(byte) == rawTextElement[matched - 2] ? matched + 1 : restart
         }
     }
+
+    /// The characters besides U+0085 and U+2028 that Python's `str.isspace` accepts, which its HTML parser splits
+    /// attributes at, by their UTF-8 bytes.
+    private static let unicodeSpaces: Set<[UInt8]> = Set(
+        [0xa0, 0x1680, 0x2029, 0x202f, 0x205f, 0x3000].map { Array(String(Unicode.Scalar(UInt32($0))!).utf8) }
+            + (0x2000...0x200a).map { Array(String(Unicode.Scalar(UInt32($0))!).utf8) }
+    )
 
     /// White space: XML's, and to HTML the form feed too.
     private func isSpace(_ byte: UInt8) -> Bool { XMLName.isSpace(byte) || (html && byte == 0x0c) }
