@@ -193,11 +193,16 @@ public enum JSONFields {
     /// equivalent spellings are one key): decoders disagree on which copy of a member wins.
     public static func checkUniqueKeys(in document: [UInt8]) throws(JSONError) {
         var scanner = try JSONScanner(document)
-        try uniqueKeys(&scanner, depth: 0)
+        try walk(&scanner, depth: 0) { _, _, _ throws(JSONError) in false }
         try scanner.finish()
     }
 
-    private static func uniqueKeys(_ scanner: inout JSONScanner, depth: Int) throws(JSONError) {
+    /// Walks one JSON value, refusing an object that gives a member twice (keys compared decoded) and nesting deeper
+    /// than ``JSONScanner/maximumDepth``. `member` sees each member's decoded key and its object's depth first, and
+    /// returns true when it has read the member's value itself.
+    private static func walk(
+        _ scanner: inout JSONScanner, depth: Int, _ member: (inout JSONScanner, String, Int) throws(JSONError) -> Bool
+    ) throws(JSONError) {
         scanner.skipWhitespace()
         switch scanner.current {
         case UInt8(ascii: "{"):
@@ -208,12 +213,13 @@ public enum JSONFields {
                 guard keys.insert(key.decoded).inserted else {
                     throw scanner.fail("the member \"\(TerminalText.escaped(String(key.decoded.prefix(64))))\" is given twice in one object")
                 }
-                try uniqueKeys(&scanner, depth: depth + 1)
+                if try member(&scanner, key.decoded, depth) { return }
+                try walk(&scanner, depth: depth + 1, member)
             }
         case UInt8(ascii: "["):
             guard depth < JSONScanner.maximumDepth else { throw scanner.fail("nesting deeper than \(JSONScanner.maximumDepth)") }
             scanner.index += 1
-            try scanner.forEachElement { scanner throws(JSONError) in try uniqueKeys(&scanner, depth: depth + 1) }
+            try scanner.forEachElement { scanner throws(JSONError) in try walk(&scanner, depth: depth + 1, member) }
         default:
             try scanner.skipValue(depth: depth)
         }
@@ -238,12 +244,12 @@ public enum JSONFields {
         scanner.skipWhitespace()
         guard scanner.current == UInt8(ascii: "{") else { throw scanner.fail("body is not a JSON object") }
         var reading = MemberReading(names: names)
-        try reading.walk(&scanner, depth: 0)
+        try walk(&scanner, depth: 0) { scanner, key, depth throws(JSONError) in try reading.member(&scanner, key: key, depth: depth) }
         try scanner.finish()
         return reading.found
     }
 
-    /// One walk of a request body for ``decidedMembers(_:in:)``.
+    /// What one walk of a request body for ``decidedMembers(_:in:)`` found.
     private struct MemberReading {
         let names: [String]
         let folded: [String: String]
@@ -254,44 +260,27 @@ public enum JSONFields {
             folded = Dictionary(names.map { (FieldNameKey.of($0), $0) }, uniquingKeysWith: { first, _ in first })
         }
 
-        mutating func walk(_ scanner: inout JSONScanner, depth: Int) throws(JSONError) {
+        /// Reads a named top-level member's value (returning true), or refuses the key; false lets the walk go on.
+        mutating func member(_ scanner: inout JSONScanner, key: String, depth: Int) throws(JSONError) -> Bool {
+            let shown = TerminalText.escaped(String(key.prefix(64)))
+            guard !key.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) else { throw scanner.fail("the key \"\(shown)\" holds a control character") }
             scanner.skipWhitespace()
-            switch scanner.current {
-            case UInt8(ascii: "{"):
-                guard depth < JSONScanner.maximumDepth else { throw scanner.fail("nesting deeper than \(JSONScanner.maximumDepth)") }
-                scanner.index += 1
-                var keys = Set<String>()
-                try scanner.forEachMember { scanner, key throws(JSONError) in
-                    let shown = TerminalText.escaped(String(key.decoded.prefix(64)))
-                    guard keys.insert(key.decoded).inserted else { throw scanner.fail("the member \"\(shown)\" is given twice in one object") }
-                    guard !key.decoded.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) else {
-                        throw scanner.fail("the key \"\(shown)\" holds a control character")
-                    }
-                    scanner.skipWhitespace()
-                    if depth == 0, let name = names.first(where: { ParameterName.matchesIgnoringCase(key.decoded, $0) }) {
-                        guard found[name] == nil else { throw scanner.fail("'\(name)' is given more than once") }
-                        switch scanner.current {
-                        case UInt8(ascii: "\""): found[name] = Scalar(text: try scanner.scanString().decoded, isString: true)
-                        case UInt8(ascii: "{"), UInt8(ascii: "["): throw scanner.fail("'\(name)' is not a string, number or boolean")
-                        default: found[name] = Scalar(text: String(decoding: scanner.bytes[try scanner.scanScalar()], as: UTF8.self), isString: false)
-                        }
-                        return
-                    }
-                    if let name = folded[FieldNameKey.of(key.decoded)] {
-                        throw scanner.fail("\"\(shown)\" could be read as '\(name)', which the body must name once, at its top level")
-                    }
-                    if depth == 0, CanonicalTarget.methodOverrides.contains(where: { ParameterName.matchesIgnoringCase(key.decoded, $0) }) {
-                        throw scanner.fail("the member \"\(shown)\" would override the request's method upstream")
-                    }
-                    try walk(&scanner, depth: depth + 1)
+            if depth == 0, let name = names.first(where: { ParameterName.matchesIgnoringCase(key, $0) }) {
+                guard found[name] == nil else { throw scanner.fail("'\(name)' is given more than once") }
+                switch scanner.current {
+                case UInt8(ascii: "\""): found[name] = Scalar(text: try scanner.scanString().decoded, isString: true)
+                case UInt8(ascii: "{"), UInt8(ascii: "["): throw scanner.fail("'\(name)' is not a string, number or boolean")
+                default: found[name] = Scalar(text: String(decoding: scanner.bytes[try scanner.scanScalar()], as: UTF8.self), isString: false)
                 }
-            case UInt8(ascii: "["):
-                guard depth < JSONScanner.maximumDepth else { throw scanner.fail("nesting deeper than \(JSONScanner.maximumDepth)") }
-                scanner.index += 1
-                try scanner.forEachElement { scanner throws(JSONError) in try walk(&scanner, depth: depth + 1) }
-            default:
-                try scanner.skipValue(depth: depth)
+                return true
             }
+            if let name = folded[FieldNameKey.of(key)] {
+                throw scanner.fail("\"\(shown)\" could be read as '\(name)', which the body must name once, at its top level")
+            }
+            if depth == 0, CanonicalTarget.methodOverrides.contains(where: { ParameterName.matchesIgnoringCase(key, $0) }) {
+                throw scanner.fail("the member \"\(shown)\" would override the request's method upstream")
+            }
+            return false
         }
     }
 }

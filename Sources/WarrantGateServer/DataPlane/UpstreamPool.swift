@@ -265,7 +265,8 @@ final class UpstreamPool {
             return channel.eventLoop.makeSucceededFuture(channel)
         }
         let deadline = channel.eventLoop.scheduleTask(in: timeout) {
-            verified.fail(UpstreamFault("the upstream's TLS handshake took longer than \(timeout)"))
+            // A timeout of the connection's making, as a connect timeout is: 504.
+            verified.fail(ChannelError.connectTimeout(timeout))
         }
         return verified.futureResult.map { _ -> any Channel in
             deadline.cancel()
