@@ -55,7 +55,8 @@ public struct Registry: Sendable {
             return RegistrySnapshot(
                 documents: entries.map(\.document), records: records, facts: facts, agencies: agencies, certificateRevocations: revocations,
                 activeByOneOperator: entries.filter { !$0.twoPersonRule && $0.document.status == .active }.count,
-                agencyKeysPinnedAlone: try Self.keysPinnedAlone(session).count, version: version
+                agencyKeysByOneOperator: try Self.keysPinnedByOneOperator(session, agencies: agencies, revokedSPKIs: Set(revocations.keys)).count,
+                version: version
             )
         }
     }

@@ -238,13 +238,18 @@ extension Registry {
     }
 
     /// The keys registry agencies hold that no second operator approved, ordered by agency.
-    public func keysPinnedAlone() throws -> [PinnedKey] {
-        try database.read(Self.keysPinnedAlone)
+    public func keysPinnedByOneOperator() throws -> [PinnedKey] {
+        try database.read { session in
+            let agencies = try session.fetchAll("SELECT * FROM agencies ORDER BY id").map(Self.agency)
+            let revoked = try session.fetchAll("SELECT spki FROM certificate_revocations WHERE spki IS NOT NULL", [SQLValue]()).map { try $0.text("spki") }
+            return try Self.keysPinnedByOneOperator(session, agencies: agencies, revokedSPKIs: Set(revoked))
+        }
     }
 
-    /// The keys registry agencies hold, not revoked by SPKI, that no approved request of a second operator pinned to
-    /// that agency: added while the two-person rule was off (however briefly), or before the rule covered agencies.
-    static func keysPinnedAlone(_ session: any SQLSession) throws -> [PinnedKey] {
+    /// The keys `agencies` (the registry's) hold, not in `revokedSPKIs`, that no approved request of a second operator
+    /// pinned to that agency: added while the two-person rule was off (however briefly), or before the rule covered
+    /// agencies.
+    static func keysPinnedByOneOperator(_ session: any SQLSession, agencies: [Agency], revokedSPKIs: Set<String>) throws -> [PinnedKey] {
         var approved: Set<PinnedKey> = []
         for row in try session.fetchAll(
             "SELECT agency, spki_pins FROM agency_requests WHERE status = 'approved' AND decided_by <> requested_by", [SQLValue]()
@@ -252,11 +257,8 @@ extension Registry {
             let agency = try row.text("agency")
             for spki in try decodeList(row.text("spki_pins")) { approved.insert(PinnedKey(agency: agency, spki: spki)) }
         }
-        let revoked = Set(try session.fetchAll("SELECT spki FROM certificate_revocations WHERE spki IS NOT NULL", [SQLValue]()).map { try $0.text("spki") })
-        return try session.fetchAll("SELECT id, spki_pins FROM agencies ORDER BY id", [SQLValue]()).flatMap { row in
-            let agency = try row.text("id")
-            return try decodeList(row.text("spki_pins")).map { PinnedKey(agency: agency, spki: $0) }
-        }.filter { !approved.contains($0) && !revoked.contains($0.spki) }
+        return agencies.flatMap { agency in agency.spkiPins.sorted().map { PinnedKey(agency: agency.id, spki: $0) } }
+            .filter { !approved.contains($0) && !revokedSPKIs.contains($0.spki) }
     }
 
     public func certificateRevocations() throws -> [CertificateRevocation] {

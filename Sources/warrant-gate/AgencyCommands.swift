@@ -29,7 +29,7 @@ struct AgencyCommand: ParsableCommand {
             let added = try storeCall { try registry.agencies() }
             let revoked = try storeCall { try registry.certificateRevocations() }
             let pending = try storeCall { try registry.pendingAgencyRequests() }
-            let alone = try storeCall { try registry.keysPinnedAlone() }
+            let alone = try storeCall { try registry.keysPinnedByOneOperator() }
             let file = FileManager.default.fileExists(atPath: agencies) ? (try? AgencyDirectoryFile.listing(path: agencies)) ?? [] : []
             // As the gateway reads them: an agency the file lists keeps its name and category, with the registry's pins
             // added; JSON gives each pin whole, the table its first 16 digits.
@@ -49,9 +49,9 @@ struct AgencyCommand: ParsableCommand {
             rows.sort { $0.id < $1.id }
             if json {
                 struct Listing: Encodable {
-                    let agencies: [Row]; let revokedCertificates: [CertificateRevocation]; let pendingRequests: [AgencyRequest]; let keysPinnedAlone: [PinnedKey]
+                    let agencies: [Row]; let revokedCertificates: [CertificateRevocation]; let pendingRequests: [AgencyRequest]; let keysPinnedByOneOperator: [PinnedKey]
                 }
-                return try printJSON(Listing(agencies: rows, revokedCertificates: revoked, pendingRequests: pending, keysPinnedAlone: alone))
+                return try printJSON(Listing(agencies: rows, revokedCertificates: revoked, pendingRequests: pending, keysPinnedByOneOperator: alone))
             }
             let shortened = { (row: Row) in row.certificates.map { $0.hasPrefix("spki:") ? $0.prefix(21) + "…" : $0 }.joined(separator: " ") }
             print(Table.render(header: ["ID", "CATEGORY", "SOURCE", "CERTIFICATES", "NAME"], rows: rows.map { [$0.id, $0.category, $0.source, shortened($0), $0.name] }))

@@ -95,9 +95,6 @@ struct WarrantCommand: ParsableCommand {
             }
         }
 
-        /// The court to record: the signing court's `courts.yaml` name for a scan verified as signed, which `typed`, if
-        /// given, must be (letter case and spacing aside), since a policy's `courts:` patterns read the recorded court
-        /// while its `signed:` test reads the signature; else `typed`.
         /// Refuses an agency that neither the directory the gateway reads nor the registry knows (nor a pending request
         /// adds): a document issued to a misspelt id would never match a certificate, and pass for registered.
         private func checkAgencyKnown(_ registry: Registry) throws {
@@ -114,6 +111,9 @@ struct WarrantCommand: ParsableCommand {
             }
         }
 
+        /// The court to record: the signing court's `courts.yaml` name for a scan verified as signed, which `typed`, if
+        /// given, must be (letter case and spacing aside), since a policy's `courts:` patterns read the recorded court
+        /// while its `signed:` test reads the signature; else `typed`.
         private static func issuingCourt(typed: String?, signature: DocumentSignatureStatus) throws -> String? {
             guard case .verified(let verified) = signature else { return typed }
             let signing = verified.court.name

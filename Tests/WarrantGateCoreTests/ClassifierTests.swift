@@ -65,6 +65,11 @@ struct ClassifierTests {
         ] {
             #expect(throws: ClassificationFailure.self, "\(body)") { try classify("POST", "/custody/holds", body: body) }
         }
+        // A review: the query may not carry them either, for an upstream that merges it into its input.
+        let body = #"{"bookingNumber":"2017-000456","holdUntil":"2027-01-01T00:00:00Z"}"#
+        for query in ["documentReference=I200-1", "hold%5BholdUntil%5D=2099-12-31T00:00:00Z", "HOLDUNTIL=2099-12-31T00:00:00Z"] {
+            #expect(throws: ClassificationFailure.self, "\(query)") { try classify("POST", "/custody/holds?" + query, body: body) }
+        }
     }
 
     @Test("refuses a subject given twice, in any letter case")

@@ -256,6 +256,47 @@ struct PolicyLanguageTests {
         #expect(Self.decide(policy, Self.ice, warrant: "ARREST", registry: advised).effect == .allow)
     }
 
+    /// A review of the named-document reading: a forbid that refuses when a document is on file must see every one,
+    /// whatever document the request names; a permit reads only the named one.
+    @Test("a document test reads only the named document where it would allow, every one where it would refuse")
+    func documentTestPolarity() throws {
+        let policy = try Self.parse("""
+            rules:
+              - id: notify-on-i247n
+                effect: permit
+                when:
+                  category: federal-immigration
+                  action: [custody.release-notification]
+                  document: { kind: [notification-request], covers-action: true }
+              - id: no-notice-while-a-detainer-is-on-file
+                effect: forbid
+                when:
+                  category: federal-immigration
+                  document: { kind: [detainer] }
+                reason: criminal_warrant_required
+              - id: no-notice-without-a-court-order
+                effect: forbid
+                when: { category: federal-immigration, action: [custody.release-notification] }
+                unless: { not: { not: { document: { kind: [court-order] } } } }
+                reason: court_order_required
+            """)
+        let path = "/custody/release-notifications"
+        let onFile = [Self.document("N", .notificationRequest), Self.document("D", .detainer), Self.document("O", .courtOrder)]
+        func notify(named: String?, _ documents: [RegisteredDocument] = onFile) -> Decision {
+            Self.decide(policy, Self.ice, "POST", path, body: Self.interviewBody, warrant: named, registry: Self.registry(documents: documents))
+        }
+        // The detainer on file refuses, whichever document the request names.
+        for named in ["N", "O", "UNKNOWN-1", nil] as [String?] {
+            let decision = notify(named: named)
+            #expect(decision.effect == .deny && decision.rules.contains("no-notice-while-a-detainer-is-on-file"), "\(named ?? "none")")
+        }
+        // Without it: a permit (and an unless, read twice negated) takes only the document named.
+        let noDetainer = onFile.filter { $0.reference != "D" }
+        #expect(notify(named: nil, noDetainer).effect == .allow)
+        #expect(notify(named: "N", noDetainer).reason == "court_order_required", "the unless reads only the named document")
+        #expect(notify(named: "O", noDetainer).reason == "no_matching_permit", "the permit reads only the named document")
+    }
+
     @Test("document: kind, nature, court, judge, status, covers-action and max-age; only the agency's own documents")
     func documentCondition() throws {
         let policy = try Self.parse("""

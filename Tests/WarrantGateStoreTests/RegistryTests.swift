@@ -263,11 +263,11 @@ struct LifecycleTests {
         #expect(snapshot.agencies.first?.spkiPins == [pin])
         #expect(snapshot.certificateRevocations[String(repeating: "ef", count: 32)] == "stolen")
         #expect(try registry.history(target: "ice-ero").first?.action == "agency.revoke-cert")
-        #expect(snapshot.agencyKeysPinnedAlone == 0, "a key a second operator approved")
+        #expect(snapshot.agencyKeysByOneOperator == 0, "a key a second operator approved")
     }
 
     @Test("a key pinned while the two-person rule was off counts until a second operator confirms it, or it is revoked")
-    func keysPinnedAlone() throws {
+    func keysPinnedByOneOperator() throws {
         let database = try TemporaryDatabase()
         let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
         let (first, second, third) = (String(repeating: "a1", count: 32), String(repeating: "b2", count: 32), String(repeating: "c3", count: 32))
@@ -275,23 +275,23 @@ struct LifecycleTests {
         try registry.addAgency(id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [first], operator: "clerk")
         try registry.addAgency(id: "ice-ero", name: "ICE", category: .federalImmigration, spkiPins: [second], operator: "clerk")
         try registry.setTwoPersonRule(true, reason: "day shift", operator: "clerk")
-        #expect(try registry.keysPinnedAlone() == [PinnedKey(agency: "aurora-pd", spki: first), PinnedKey(agency: "ice-ero", spki: second)])
-        #expect(try registry.snapshot().agencyKeysPinnedAlone == 2)
+        #expect(try registry.keysPinnedByOneOperator() == [PinnedKey(agency: "aurora-pd", spki: first), PinnedKey(agency: "ice-ero", spki: second)])
+        #expect(try registry.snapshot().agencyKeysByOneOperator == 2)
         // A second operator confirms one: the same certificate requested again, and approved.
         let confirmation = try #require(try registry.addAgency(
             id: "ice-ero", name: "ICE", category: .federalImmigration, spkiPins: [second], operator: "clerk"
         ))
-        #expect(try registry.snapshot().agencyKeysPinnedAlone == 2, "a request is not an approval")
+        #expect(try registry.snapshot().agencyKeysByOneOperator == 2, "a request is not an approval")
         try registry.approveAgencyRequest(confirmation, operator: "supervisor")
         // One approved for another agency's id does not confirm this one's; a revoked key no longer counts.
         let added = try #require(try registry.addAgency(
             id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [third], operator: "clerk"
         ))
         try registry.approveAgencyRequest(added, operator: "supervisor")
-        #expect(try registry.keysPinnedAlone() == [PinnedKey(agency: "aurora-pd", spki: first)])
+        #expect(try registry.keysPinnedByOneOperator() == [PinnedKey(agency: "aurora-pd", spki: first)])
         try registry.revokeCertificate(agency: "aurora-pd", spki: first, serial: nil, reason: "pinned alone", operator: "supervisor")
-        #expect(try registry.keysPinnedAlone().isEmpty)
-        #expect(try registry.snapshot().agencyKeysPinnedAlone == 0)
+        #expect(try registry.keysPinnedByOneOperator().isEmpty)
+        #expect(try registry.snapshot().agencyKeysByOneOperator == 0)
     }
 }
 

@@ -148,10 +148,16 @@ public struct Classifier: Sendable {
         // A subject read from the path or the body is the request's only one: the same name in the query, alone or
         // nested in a structure, could be what the upstream reads (PHP behind a rewrite that appends the query, Rails
         // params under a wrapper key), and would go to it unchecked.
+        // The same for the body members that name the document and the time (a query `documentReference` that the
+        // upstream merges into its input would file the request under another document).
         switch route.subject {
         case .pathParameter(let name), .bodyField(let name), .xmlElement(let name):
             if target.query.contains(where: { ParameterName.mayCarry($0.name, name) }) {
                 throw .subjectMissing("the subject's name '\(name)' must not also stand in the query")
+            }
+            for member in [route.documentMember, route.untilMember].compactMap({ $0 })
+            where target.query.contains(where: { ParameterName.mayCarry($0.name, member) }) {
+                throw .bodyInvalid("the body member '\(member)' must not also stand in the query")
             }
         case .none, .queryParameter:
             break

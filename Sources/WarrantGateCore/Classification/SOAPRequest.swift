@@ -86,7 +86,7 @@ public struct SOAPRequest: Sendable {
         guard let slash = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }), afterScheme[slash] == "/" else { throw refusal }
         // Byte for byte: a stack that dispatches on the path reads it as written (dot segments, escapes and all). No
         // query or fragment, which a stack could dispatch on as the request's URL may not (`?op=DeleteBooking`).
-        guard afterScheme[slash...] == path else { throw refusal }
+        guard afterScheme[slash...].utf8.elementsEqual(path.utf8) else { throw refusal }
     }
 }
 

@@ -224,7 +224,10 @@ public final class Evaluator: Sendable {
     /// Whether a rule's `when` holds and its `unless` does not.
     func applies(_ rule: Rule, _ context: inout Context) throws -> Bool {
         do {
+            defer { context.allowing = true }
+            context.allowing = rule.effect == .permit
             guard try context.holds(rule.when) else { return false }
+            context.allowing = rule.effect != .permit
             if let unless = rule.unless, try context.holds(unless) { return false }
             return true
         } catch let error as EvaluationError {
@@ -249,6 +252,11 @@ public final class Evaluator: Sendable {
         let verifier: WarrantVerifier
         let timeZone: TimeZone
         var warrant: WarrantCheck?
+        /// Whether the condition being read, if it holds, tends to allow the request: a permit's `when`, a forbid's
+        /// `unless`, and under `not` the other way round. There a `document` test reads only the document the request
+        /// names (``documents(meeting:)``); elsewhere every document on file, so that naming one cannot hide another
+        /// from a test that would refuse.
+        var allowing = true
 
         init(input: EvaluationInput, registry: any DocumentRegistry, verifier: WarrantVerifier, timeZone: TimeZone) {
             self.input = input
@@ -257,18 +265,19 @@ public final class Evaluator: Sendable {
             self.timeZone = timeZone
         }
 
-        /// The subject's registered documents, of this agency, that meet a `document` test: only the one the request
-        /// names, when it names one (the body's ``Classification/citedDocument``, which the upstream files the request
-        /// under, else the `Warrant-Reference`). An active one that lapses before what the request asks for ends or
-        /// takes place (``Classification/until``) counts as expired.
+        /// The subject's registered documents, of this agency, that meet a `document` test. Where the test would allow
+        /// (``allowing``), only the one the request names, when it names one (the body's
+        /// ``Classification/citedDocument``, which the upstream files the request under, else the `Warrant-Reference`).
+        /// An active one not in force through what the request asks for (``RegisteredDocument/isInForce(at:through:)``)
+        /// counts as expired.
         func documents(meeting condition: DocumentCondition) throws -> [RegisteredDocument] {
             guard let subject = input.classification.subject else { return [] }
-            let inForceThrough = max(input.time, input.classification.until ?? input.time)
-            let cited = input.classification.citedDocument ?? input.warrantReference
+            let named = allowing ? input.classification.citedDocument ?? input.warrantReference : nil
             return try registry.documents(subject: subject).filter { document in
-                if let cited, !document.reference.utf8.elementsEqual(cited.utf8) { return false }
+                if let named, !document.reference.utf8.elementsEqual(named.utf8) { return false }
                 guard document.agency == input.agency.id, condition.statuses.contains(document.status) else { return false }
-                if document.status == .active && document.expiresAt <= inForceThrough && !condition.statuses.contains(.expired) { return false }
+                if document.status == .active && !document.isInForce(at: input.time, through: input.classification.until)
+                    && !condition.statuses.contains(.expired) { return false }
                 guard condition.test.accepts(document) else { return false }
                 if condition.coversAction && !document.covers(action: input.classification.action) { return false }
                 if let maxAge = condition.maxAge {
@@ -361,6 +370,8 @@ public final class Evaluator: Sendable {
                 for condition in conditions where try holds(condition) { return true }
                 return false
             case .not(let condition):
+                allowing.toggle()
+                defer { allowing.toggle() }
                 return try !holds(condition)
             }
         }

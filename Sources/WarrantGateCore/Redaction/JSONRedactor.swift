@@ -262,7 +262,7 @@ public enum JSONFields {
 
         /// Reads a named top-level member's value (returning true), or refuses the key; false lets the walk go on.
         mutating func member(_ scanner: inout JSONScanner, key: String, depth: Int) throws(JSONError) -> Bool {
-            let shown = TerminalText.escaped(String(key.prefix(64)))
+            var shown: String { TerminalText.escaped(String(key.prefix(64))) }
             guard !key.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) else { throw scanner.fail("the key \"\(shown)\" holds a control character") }
             scanner.skipWhitespace()
             if depth == 0, let name = names.first(where: { ParameterName.matchesIgnoringCase(key, $0) }) {

@@ -24,14 +24,14 @@ public struct RegistrySnapshot: DocumentRegistry {
     public let activeByOneOperator: Int
     /// How many agency keys the registry pins that no second operator approved (the rule off, or before it covered
     /// agencies), not revoked since.
-    public let agencyKeysPinnedAlone: Int
+    public let agencyKeysByOneOperator: Int
     /// A number that changes whenever the registry changes.
     public let version: Int64
 
     public init(
         documents: [RegisteredDocument], records: [SubjectRecord], facts: [String: [String: String]] = [:], agencies: [Agency] = [],
         certificateRevocations: [String: String] = [:], activeByOneOperator: Int = 0,
-        agencyKeysPinnedAlone: Int = 0, version: Int64
+        agencyKeysByOneOperator: Int = 0, version: Int64
     ) {
         self.documents = Dictionary(documents.map { ($0.reference, $0) }, uniquingKeysWith: { _, last in last })
         var bySubject: [String: [RegisteredDocument]] = [:]
@@ -44,7 +44,7 @@ public struct RegistrySnapshot: DocumentRegistry {
         self.agencies = agencies
         self.certificateRevocations = certificateRevocations
         self.activeByOneOperator = activeByOneOperator
-        self.agencyKeysPinnedAlone = agencyKeysPinnedAlone
+        self.agencyKeysByOneOperator = agencyKeysByOneOperator
         self.version = version
     }
 

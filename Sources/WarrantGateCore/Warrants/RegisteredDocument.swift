@@ -69,6 +69,12 @@ public struct RegisteredDocument: Sendable, Equatable, Codable {
         }.joined(separator: "-")
     }
 
+    /// Whether the document has not expired at `time`, nor by `until` (when what a request asks for ends or takes
+    /// place): its expiry instant is after both.
+    public func isInForce(at time: Date, through until: Date? = nil) -> Bool {
+        time < expiresAt && (until.map { $0 < expiresAt } ?? true)
+    }
+
     /// The top-level fields the document releases for `action`: nil when an entry covers the whole action, else the
     /// fields its entries name for it (lower-cased, as field names are compared).
     public func fields(for action: String) -> Set<String>? {

@@ -59,7 +59,7 @@ public struct WarrantVerifier: Sendable {
         case .superseded: return .failed(.superseded)
         case .expired: return .failed(.expired)
         }
-        guard time < document.expiresAt, until.map({ $0 < document.expiresAt }) ?? true else { return .failed(.expired) }
+        guard document.isInForce(at: time, through: until) else { return .failed(.expired) }
         guard document.agency == agency else { return .failed(.wrongAgency) }
         guard let subject, document.subjects.contains(subject) else { return .failed(.wrongSubject) }
         guard document.covers(action: action) else { return .failed(.outOfScope) }

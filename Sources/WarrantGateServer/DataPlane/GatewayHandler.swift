@@ -879,7 +879,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
 
     private static func isTimeout(_ error: any Error) -> Bool {
         if let error = error as? ChannelError, case .connectTimeout = error { return true }
-        return false
+        return error is UpstreamHandshakeTimeout
     }
 }
 

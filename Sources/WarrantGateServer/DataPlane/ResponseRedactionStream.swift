@@ -135,6 +135,8 @@ final class ResponseRedactionStream {
             }
         }
         try redaction.finish { output.writeBytes($0) }
+        // A whole document ends every string and text, and with them every verdict; one still awaited is refused.
+        if redaction.awaitsVerdict { throw RedactionError(.refused, "markup inside a string or text is still undecided at the body's end", offset: decodedBytes) }
     }
 
     private enum InflateResult {

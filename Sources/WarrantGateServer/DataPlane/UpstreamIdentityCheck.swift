@@ -3,8 +3,9 @@ import NIOSSL
 import NIOTLS
 import X509
 
-/// Holds a new https connection to an upstream until its handshake is done, within the pool's connect timeout, and,
-/// for an upstream named by a DNS name, until the certificate names that host in a DNS subject alternative name.
+/// Holds a new https connection to an upstream until its handshake is done (within a connect timeout more, counted
+/// from the TCP connection) and, for an upstream named by a DNS name, until the certificate names that host in a DNS
+/// subject alternative name.
 ///
 /// NIOSSL's own check (which still runs: the chain, then the name) also accepts a certificate that lists the IP
 /// address the connection reached, or, without alternative names, a matching common name. Whoever answers at that

@@ -265,8 +265,7 @@ final class UpstreamPool {
             return channel.eventLoop.makeSucceededFuture(channel)
         }
         let deadline = channel.eventLoop.scheduleTask(in: timeout) {
-            // A timeout of the connection's making, as a connect timeout is: 504.
-            verified.fail(ChannelError.connectTimeout(timeout))
+            verified.fail(UpstreamHandshakeTimeout(timeout: timeout))
         }
         return verified.futureResult.map { _ -> any Channel in
             deadline.cancel()
@@ -381,8 +380,10 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
     private var used = false
     /// Whether a response part is being handled: the parser is in the middle of a read.
     private var inRead = false
+    /// A start put off to the loop's next turn (see ``start(_:body:receiver:)``), until it runs; ``detach()`` drops it.
+    private var deferredStart: (() -> Void)?
 
-    var isIdle: Bool { receiver == nil && keepAlive && requestWritten && !broken }
+    var isIdle: Bool { receiver == nil && deferredStart == nil && keepAlive && requestWritten && !broken }
 
     /// `inputLimit` stands before the connection's response parser; each part read from the parser resets its count.
     /// `decoder` is that parser, begun anew for each exchange after the first.
@@ -405,7 +406,12 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
             // Handed on from the previous answer's end, inside the parser's read: the parser is renewed once that
             // read is done, so that whatever the read held past the answer is seen.
             if inRead {
-                return context.eventLoop.assumeIsolated().execute { [self] in start(head, body: body, receiver: receiver) }
+                deferredStart = { [self] in start(head, body: body, receiver: receiver) }
+                return context.eventLoop.assumeIsolated().execute { [self] in
+                    guard let start = deferredStart else { return }
+                    deferredStart = nil
+                    start()
+                }
             }
             do {
                 try decoder.nextExchange()
@@ -434,6 +440,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
 
     func detach() {
         receiver = nil
+        deferredStart = nil
         broken = true
     }
 
@@ -479,6 +486,13 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler {
         self.receiver = nil
         receiver.upstreamFailed(error)
     }
+}
+
+/// An upstream's TLS handshake took longer than the connect timeout, counted from the TCP connection: a timeout, as a
+/// connect timeout is (504).
+struct UpstreamHandshakeTimeout: Error, CustomStringConvertible {
+    let timeout: TimeAmount
+    var description: String { "the upstream's TLS handshake took longer than \(timeout)" }
 }
 
 /// NIO's HTTP/1 response parser, begun anew for each exchange on a connection after its first. An upstream that sent

@@ -30,7 +30,7 @@ final class GatewayMetrics: Sendable {
     private let registryReadable: CoreMetrics.Gauge
     private let twoPersonRule: CoreMetrics.Gauge
     private let activeByOneOperator: CoreMetrics.Gauge
-    private let agencyKeysPinnedAlone: CoreMetrics.Gauge
+    private let agencyKeysByOneOperator: CoreMetrics.Gauge
     private let unwrittenEntries: CoreMetrics.Counter
     /// The log writer's count of unwritten entries as last exported, so that a scrape adds only what is new.
     private let unwrittenExported = Mutex(0)
@@ -63,7 +63,7 @@ final class GatewayMetrics: Sendable {
         registryReadable = CoreMetrics.Gauge(label: "warrantgate_registry_readable", dimensions: [], factory: factory)
         twoPersonRule = CoreMetrics.Gauge(label: "warrantgate_two_person_rule", dimensions: [], factory: factory)
         activeByOneOperator = CoreMetrics.Gauge(label: "warrantgate_documents_active_by_one_operator", dimensions: [], factory: factory)
-        agencyKeysPinnedAlone = CoreMetrics.Gauge(label: "warrantgate_agency_keys_by_one_operator", dimensions: [], factory: factory)
+        agencyKeysByOneOperator = CoreMetrics.Gauge(label: "warrantgate_agency_keys_by_one_operator", dimensions: [], factory: factory)
         unwrittenEntries = CoreMetrics.Counter(label: "warrantgate_decision_log_unwritten_entries_total", dimensions: [], factory: factory)
     }
 
@@ -116,7 +116,7 @@ final class GatewayMetrics: Sendable {
         registryReadable.record(readable ? 1 : 0)
         if let ruleOn { twoPersonRule.record(ruleOn ? 1 : 0) }
         activeByOneOperator.record(registry.activeByOneOperator)
-        agencyKeysPinnedAlone.record(registry.agencyKeysPinnedAlone)
+        agencyKeysByOneOperator.record(registry.agencyKeysByOneOperator)
         let unwritten = log.unwrittenEntries
         let added = unwrittenExported.withLock { exported in
             defer { exported = max(exported, unwritten) }
