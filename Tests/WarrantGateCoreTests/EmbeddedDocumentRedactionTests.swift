@@ -63,6 +63,7 @@ struct EmbeddedDocumentRedactionTests {
         // A fifth: an unquoted value that goes on past a `<`, as HTML reads it.
         (#"<r>&lt;p citizenship=MX&lt;x&gt;</r>"#, .xml),
         (#"<r><note>&lt;p=x citizenship=&quot;MX&quot;&gt;</note></r>"#, .xml),
+        (#"<r>&lt;textarea&gt;&lt;a title='&lt;/textarea&gt;&lt;p citizenship=MX&gt;x&lt;/p&gt;'&gt;</r>"#, .xml),
     ])
     func refused(document: String, type: RedactableMediaType) {
         #expect(Self.outcome(document, type) == .refused(.refused), "\(document)")
@@ -144,9 +145,35 @@ struct EmbeddedDocumentRedactionTests {
         #"{"n":"<p=x citizenship='MX'>"}"#, #"{"n":"<svg><style><x@y citizenship='MX'>"}"#, #"{"n":"<MATH><script><p \"x\" citizenship='MX'>"}"#,
         #"{"n":"<p x=1\u00a0citizenship='MX'>"}"#, #"{"n":"<p x\u3000citizenship='MX'>"}"#, #"{"n":"<p x=1\u001fcitizenship='MX'>"}"#,
         #"{"n":"<!-- -- ><p citizenship='MX'>"}"#, #"{"n":"<style></ style><p@x citizenship='MX'>"}"#,
+        // A third: WHATWG's raw text (textarea, title, xmp, iframe, noembed, noframes, noscript), where a comment or a
+        // quoted value does not hide its end tag; Python's `<style/>`, which holds no text; and a no-break space in a
+        // raw-text element's name, which no parser reads as its end.
+        #"{"n":"<textarea><!--</textarea><citizenship>MX</citizenship>-->"}"#, #"{"n":"<xmp><!--</xmp><citizenship>MX</citizenship>-->"}"#,
+        #"{"n":"<textarea><a title='</textarea><p citizenship=MX>x</p>'>"}"#, #"{"n":"<title><a title='</title><citizenship>MX</citizenship>'>"}"#,
+        #"{"n":"<noscript><!--</noscript><citizenship>MX</citizenship>-->"}"#, #"{"n":"<style/><?x> <citizenship>MX</citizenship> ?>"}"#,
+        #"{"n":"<style\u00a0><?x> <citizenship>MX</citizenship> ?>"}"#,
+        #"{"a":"{\"inner\":\"\\u003ctextarea\\u003e\\u003c!--\\u003c/textarea\\u003e\\u003ccitizenship\\u003eMX\\u003c/citizenship\\u003e--\\u003e\"}"}"#,
     ])
     func markupRefused(document: String) {
         #expect(Self.outcome(document, .json) == .refused(.refused), "\(document)")
+    }
+
+    /// A re-pass: an officer's note in the last element's text, a tag of words with a no-break space, was held at the
+    /// body's end for a verdict that never came, and its answer hung after the head. A whole document awaits none.
+    @Test("a whole document leaves no verdict awaited", arguments: [
+        (#"{"n":"<IMMIGRATION HOLD> placed"}"#, RedactableMediaType.json),
+        (#"{"n":"<IMMIGRATION\u00a0HOLD> placed","m":"<nationality unknown>"}"#, .json),
+        ("<record><note>&lt;IMMIGRATION\u{a0}HOLD&gt; placed</note></record>", .xml),
+        ("<record><n>n&lt;nationality\u{a0}unknown&gt;</n><n2>&lt;citizenship\u{a0}a&gt;</n2></record>", .xml),
+        (#"<record><note>\u003cimmigration hold\u003e placed</note></record>"#, .xml),
+    ])
+    func noVerdictAwaitedAtTheEnd(document: String, type: RedactableMediaType) throws {
+        let redaction = ResponseRedactor(names: Self.names + ["immigration", "nationality"]).redaction(for: type, limits: RedactionLimits())
+        var output: [UInt8] = []
+        try Array(document.utf8).withUnsafeBytes { bytes in try redaction.feed(bytes) { output.append(contentsOf: $0) } }
+        try redaction.finish { output.append(contentsOf: $0) }
+        #expect(!redaction.awaitsVerdict, "\(document)")
+        #expect(String(decoding: output, as: UTF8.self) == document)
     }
 
     @Test("XML, HTML and prose with < in JSON strings that name no redacted field pass unchanged", arguments: [

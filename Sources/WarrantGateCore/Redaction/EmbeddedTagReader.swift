@@ -4,21 +4,27 @@ protocol EmbeddedNames {
 }
 
 /// Markup in a string read every way a client may parse it (``EmbeddedTagReader``): as the string holds it and as a
-/// second parse of it reads it, each as XML and as HTML reads it.
+/// second parse of it reads it, each as XML, as Python's HTML parser and as WHATWG's (browsers') read it.
 struct EmbeddedMarkup {
-    private var asWritten = EmbeddedTagReader(decodesEscapes: false, html: false)
-    private var decodedTwice = EmbeddedTagReader(decodesEscapes: true, html: false)
-    private var asWrittenHTML = EmbeddedTagReader(decodesEscapes: false, html: true)
-    private var decodedTwiceHTML = EmbeddedTagReader(decodesEscapes: true, html: true)
+    private var asWritten = EmbeddedTagReader(decodesEscapes: false, reading: .xml)
+    private var decodedTwice = EmbeddedTagReader(decodesEscapes: true, reading: .xml)
+    private var asWrittenPython = EmbeddedTagReader(decodesEscapes: false, reading: .python)
+    private var decodedTwicePython = EmbeddedTagReader(decodesEscapes: true, reading: .python)
+    private var asWrittenWHATWG = EmbeddedTagReader(decodesEscapes: false, reading: .whatwg)
+    private var decodedTwiceWHATWG = EmbeddedTagReader(decodesEscapes: true, reading: .whatwg)
     /// Whether anything was read since the string or text last ended.
     private var fed = false
 
     /// Whether any reader is past a `<` or within an escape: the characters after it cannot be skipped.
-    var isReading: Bool { asWritten.isReading || decodedTwice.isReading || asWrittenHTML.isReading || decodedTwiceHTML.isReading }
+    var isReading: Bool {
+        asWritten.isReading || decodedTwice.isReading || asWrittenPython.isReading || decodedTwicePython.isReading
+            || asWrittenWHATWG.isReading || decodedTwiceWHATWG.isReading
+    }
 
     /// Whether any reader awaits the character that decides on what it read (``EmbeddedTagReader/awaitsVerdict``).
     var awaitsVerdict: Bool {
-        asWritten.awaitsVerdict || decodedTwice.awaitsVerdict || asWrittenHTML.awaitsVerdict || decodedTwiceHTML.awaitsVerdict
+        asWritten.awaitsVerdict || decodedTwice.awaitsVerdict || asWrittenPython.awaitsVerdict || decodedTwicePython.awaitsVerdict
+            || asWrittenWHATWG.awaitsVerdict || decodedTwiceWHATWG.awaitsVerdict
     }
 
     /// The string or text ended: what either reader holds of it is forgotten (a tag no `>` closed is no tag). Inlined:
@@ -29,8 +35,10 @@ struct EmbeddedMarkup {
         fed = false
         asWritten.reset()
         decodedTwice.reset()
-        asWrittenHTML.reset()
-        decodedTwiceHTML.reset()
+        asWrittenPython.reset()
+        decodedTwicePython.reset()
+        asWrittenWHATWG.reset()
+        decodedTwiceWHATWG.reset()
     }
 
     /// Reads `characters` of a string (or text, as `place` names it), the first at `offset`, and refuses the document
@@ -44,12 +52,14 @@ struct EmbeddedMarkup {
         for byte in characters {
             defer { offset += 1 }
             // Most characters inside a comment, a CDATA section, a quoted value or text change nothing.
-            if asWritten.passesOver(byte), decodedTwice.passesOver(byte), asWrittenHTML.passesOver(byte), decodedTwiceHTML.passesOver(byte) {
+            if asWritten.passesOver(byte), decodedTwice.passesOver(byte), asWrittenPython.passesOver(byte), decodedTwicePython.passesOver(byte),
+               asWrittenWHATWG.passesOver(byte), decodedTwiceWHATWG.passesOver(byte) {
                 continue
             }
             // What one reader shows refuses the document: the others, not fed past it, are not read again.
             switch asWritten.feed(byte, redacted: redacted) ?? decodedTwice.feed(byte, redacted: redacted)
-                ?? asWrittenHTML.feed(byte, redacted: redacted) ?? decodedTwiceHTML.feed(byte, redacted: redacted) {
+                ?? asWrittenPython.feed(byte, redacted: redacted) ?? decodedTwicePython.feed(byte, redacted: redacted)
+                ?? asWrittenWHATWG.feed(byte, redacted: redacted) ?? decodedTwiceWHATWG.feed(byte, redacted: redacted) {
             case nil: continue
             case .name(let name):
                 throw RedactionError(
@@ -78,15 +88,18 @@ struct EmbeddedMarkup {
 /// closes it (`<immigration@county.example>` and `x<y, immigration = none` are no tags). A name is read by its local
 /// part (after its last `:`).
 ///
-/// With ``html`` it reads as an HTML parser does instead: a tag begins at `<` and an ASCII letter, and its names run to
-/// white space, `/`, `>` (or an attribute's `=`), its unquoted values to white space or `>`, whatever else they hold
-/// (`<p@x`, `"x"`, `a=M<X`); a comment also ends
-/// at `<!-->`, `<!--->` and `--!>`; a processing instruction, a CDATA section, a DOCTYPE or another `<!` declaration
-/// is a bogus comment to this reading, which the first `>` ends (as a DOCTYPE does in a quoted identifier too, to
-/// HTML; an internal subset is XML's, and its reading refuses it); a `/` inside a start tag that
-/// `>` does not follow goes on to an attribute; a form feed is white space; and the text of a `script` or `style`
-/// element is no markup up to its end tag. Each way reads some text as markup that the other does not, so both are
-/// read.
+/// Read as HTML (``Reading/python``, ``Reading/whatwg``), a tag begins at `<` and an ASCII letter, and its names run
+/// to white space, `/` or `>` (an attribute's also to `=`), its unquoted values to white space or `>`, whatever else
+/// they hold (`<p=x`, `<p@x`, `"x"`, `a=M<X`); a comment also ends at `<!-->`, `<!--->` and `--!>`; a processing
+/// instruction, a CDATA section, a DOCTYPE or another `<!` declaration is a bogus comment, which the first `>` ends (as
+/// a DOCTYPE does in a quoted identifier too; an internal subset is XML's, and its reading refuses it); a `/` inside a
+/// start tag that `>` does not follow goes on to an attribute; a form feed is white space; and the text of a raw-text
+/// element is no markup up to its end tag. The two HTML readings differ where those parsers do: to Python's
+/// (`html.parser`), only `script` and `style` hold raw text (not after `<style/>`), a comment also ends at `--`, white
+/// space and `>`, raw text at `</ style>`, and any character `str.isspace` accepts separates attributes; to WHATWG's
+/// (browsers, html5lib), `title`, `textarea`, `xmp`, `iframe`, `noembed`, `noframes`, `noscript` and `plaintext`
+/// hold raw text too, except inside `svg` or `math`, where `style` and `script` hold markup. Each way reads some text
+/// as markup that another does not, so all are read.
 struct EmbeddedTagReader {
     /// What the markup showed: a start tag's element or attribute name (by its local part), a name too long to read,
     /// or a declaration that defines elements, attributes or entities (`<!ENTITY`, `<!ATTLIST`, `<!ELEMENT`, a
@@ -134,19 +147,27 @@ struct EmbeddedTagReader {
         case rawText(matched: Int)
     }
 
-    /// HTML's elements whose text every HTML parser reads as no markup, up to their end tag. Browsers add others
-    /// (`title`, `textarea`, `xmp`, `noscript`, …) that some parsers (Python's, for one) read markup in: their text is
-    /// read as markup, the more cautious reading.
-    private static let rawTextElements = ["script", "style"].map { Array($0.utf8) }
-    /// HTML's elements whose content is foreign (SVG, MathML): there `style` and `script` are no raw text.
+    /// How a reader reads the markup: as an XML parser, as Python's HTML parser, or as WHATWG's (browsers').
+    enum Reading {
+        case xml, python, whatwg
+    }
+
+    /// The elements whose text Python's HTML parser reads as no markup, up to their end tag.
+    private static let pythonRawTextElements = ["script", "style"].map { Array($0.utf8) }
+    /// The elements whose text WHATWG's parser reads as no markup (raw text, escapable or not), up to their end tag.
+    private static let whatwgRawTextElements =
+        ["script", "style", "title", "textarea", "xmp", "iframe", "noembed", "noframes", "noscript", "plaintext"].map { Array($0.utf8) }
+    /// HTML's elements whose content is foreign (SVG, MathML): there, to WHATWG, no element holds raw text.
     private static let foreignElements = ["svg", "math"].map { Array($0.utf8) }
-    /// To HTML, whether an `svg` or `math` element has begun in the text read: raw text is then read as markup.
+    /// To WHATWG, whether an `svg` or `math` element has begun in the text read: raw text is then read as markup.
     private var foreign = false
 
     /// Whether the text is read as a second parse reads it: a backslash escape (`\u003c`, `\"`) of the text decoded.
     let decodesEscapes: Bool
-    /// Whether it is read as an HTML parser reads it, else as an XML parser does.
+    /// Whether it is read as an HTML parser reads it (Python's or WHATWG's), else as an XML parser does.
     let html: Bool
+    /// Whether it is read as Python's HTML parser reads it.
+    let python: Bool
     /// To HTML, the raw-text element (lower-cased) the start tag being read opens, if it opens one; then the one whose
     /// text is being read.
     private var rawTextElement: [UInt8] = []
@@ -174,9 +195,10 @@ struct EmbeddedTagReader {
     /// of that version.
     private var character: [UInt8] = []
 
-    init(decodesEscapes: Bool, html: Bool) {
+    init(decodesEscapes: Bool, reading: Reading) {
         self.decodesEscapes = decodesEscapes
-        self.html = html
+        html = reading != .xml
+        python = reading == .python
     }
 
     /// Whether the reader is past a `<`, within an escape, or holds tags an end tag may show to be elements: the
@@ -278,7 +300,7 @@ struct EmbeddedTagReader {
     private mutating func read(_ byte: UInt8, _ redacted: some EmbeddedNames) -> Found? {
         guard byte >= 0x80 || !character.isEmpty else {
             // Python's parser splits attributes at any character `str.isspace` accepts, these controls among them.
-            return step(html && (byte == 0x0b || (0x1c...0x1f).contains(byte)) ? 0x20 : byte, redacted)
+            return step(python && inAttributes && (byte == 0x0b || (0x1c...0x1f).contains(byte)) ? 0x20 : byte, redacted)
         }
         character.append(byte)
         let lead = character[0]
@@ -286,7 +308,10 @@ struct EmbeddedTagReader {
         guard character.count >= length || byte < 0x80 else { return nil }
         let bytes = character
         character.removeAll(keepingCapacity: true)
-        if bytes == [0xc2, 0x85] || bytes == [0xe2, 0x80, 0xa8] || (html && Self.unicodeSpaces.contains(bytes)) { return step(0x20, redacted) }
+        // XML 1.1's line ends are white space to a parser of that version; to Python's HTML parser, any character
+        // `str.isspace` accepts separates attributes.
+        let lineEnd = bytes == [0xc2, 0x85] || bytes == [0xe2, 0x80, 0xa8]
+        if (!html && lineEnd) || (python && inAttributes && (lineEnd || Self.unicodeSpaces.contains(bytes))) { return step(0x20, redacted) }
         var shown: Found?
         for byte in bytes {
             if let found = step(byte, redacted), shown == nil { shown = found }
@@ -332,7 +357,7 @@ struct EmbeddedTagReader {
         case .comment(let dashes, let bang, let fresh):
             if byte == UInt8(ascii: "-") {
                 state = .comment(dashes: bang ? 1 : dashes + 1, fresh: fresh)
-            } else if html, dashes >= 2, !bang, isSpace(byte) {
+            } else if python, dashes >= 2, !bang, isSpace(byte) {
                 // Python's parser (3.11) also ends a comment at `--`, white space and `>`.
                 state = .comment(dashes: dashes, fresh: fresh)
             } else if byte == UInt8(ascii: ">") {
@@ -392,10 +417,12 @@ struct EmbeddedTagReader {
             guard !name.isEmpty || overlong, isSpace(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ">") else {
                 return abandon(at: byte)
             }
-            if html {
-                // Inside SVG or MathML (foreign content), `style` and `script` hold markup like any element.
+            if python {
+                rawTextElement = Self.pythonRawTextElements.first { ASCIICase.equals(name, $0) } ?? []
+            } else if html {
+                // Inside SVG or MathML (foreign content), no element holds raw text.
                 if Self.foreignElements.contains(where: { ASCIICase.equals(name, $0) }) { foreign = true }
-                rawTextElement = foreign ? [] : Self.rawTextElements.first { ASCIICase.equals(name, $0) } ?? []
+                rawTextElement = foreign ? [] : Self.whatwgRawTextElements.first { ASCIICase.equals(name, $0) } ?? []
             }
             check(redacted)
             if case .name(let element)? = pending { redactedElement = element }
@@ -453,13 +480,25 @@ struct EmbeddedTagReader {
                 return afterName(byte)
             }
         case .slash:
-            if byte == UInt8(ascii: ">") { return closed() }
+            if byte == UInt8(ascii: ">") {
+                // To Python's parser, `<style/>` holds no text.
+                if python { rawTextElement = [] }
+                return closed()
+            }
             // HTML reads on after a `/` that `>` does not follow, as before an attribute's name.
             guard html else { return abandon(at: byte) }
             state = .attributes
             return step(byte, redacted)
         }
         return nil
+    }
+
+    /// Whether the reader is within a start tag, past its element's name: where attributes are read.
+    private var inAttributes: Bool {
+        switch state {
+        case .attributes, .attributeName, .afterAttributeName, .beforeValue, .unquotedValue: true
+        default: false
+        }
     }
 
     /// Whether, to HTML, `byte` goes on a tag's or an attribute's name: anything but white space, `/`, `>` and (ending
@@ -561,7 +600,7 @@ struct EmbeddedTagReader {
         case 0: return restart
         case 1: return byte == UInt8(ascii: "/") ? 2 : restart
         // Python's parser (3.11) also reads `</ style>` as the end tag.
-        case 2 where isSpace(byte): return 2
+        case 2 where python && isSpace(byte): return 2
         case 2 + rawTextElement.count: return isSpace(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ">") ? matched + 1 : restart
         default: return ASCIICase.lowercased(byte) == rawTextElement[matched - 2] ? matched + 1 : restart
         }

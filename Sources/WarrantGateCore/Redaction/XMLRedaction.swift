@@ -1336,8 +1336,6 @@ private struct XMLRedactionMachine {
 
     private mutating func endTag(_ token: UnsafeRawBufferPointer, at offset: Int, in piece: UnsafeRawBufferPointer) throws(RedactionError) -> TokenDisposition {
         guard !open.isEmpty, closes(open.count - 1, token, piece) else { throw endTagError(token, at: offset) }
-        embeddedName = nil
-        escapedMarkup.end()
         let disposition = removedDepth == 0 ? TokenDisposition.kept : .dropped
         closeElement()
         return disposition
@@ -1410,7 +1408,11 @@ private struct XMLRedactionMachine {
         return RedactionError(.malformed, "an end tag that does not match its start tag", offset: offset)
     }
 
+    /// Closes the innermost open element. Its end ends the text before it: a name written there (`&lt;name`) and the
+    /// markup read in it are over.
     private mutating func closeElement() {
+        embeddedName = nil
+        escapedMarkup.end()
         outline?.ended(depth: open.count)
         let element = open.removeLast()
         if open.count < namesInPiece {
