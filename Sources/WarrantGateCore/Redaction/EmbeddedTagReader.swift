@@ -15,11 +15,9 @@ struct EmbeddedMarkup {
     /// Whether anything was read since the string or text last ended.
     private var fed = false
 
-    /// Whether any reader is past a `<` or within an escape: the characters after it cannot be skipped.
-    var isReading: Bool {
-        asWritten.isReading || decodedTwice.isReading || asWrittenPython.isReading || decodedTwicePython.isReading
-            || asWrittenWHATWG.isReading || decodedTwiceWHATWG.isReading
-    }
+    /// Whether any reader is past a `<` or within an escape: the characters after it cannot be skipped. Kept as each
+    /// read leaves it, since scans read it for every run of text.
+    private(set) var isReading = false
 
     /// Whether any reader awaits the character that decides on what it read (``EmbeddedTagReader/awaitsVerdict``).
     var awaitsVerdict: Bool {
@@ -33,6 +31,7 @@ struct EmbeddedMarkup {
     mutating func end() {
         guard fed else { return }
         fed = false
+        isReading = false
         asWritten.reset()
         decodedTwice.reset()
         asWrittenPython.reset()
@@ -48,6 +47,10 @@ struct EmbeddedMarkup {
         _ characters: some Sequence<UInt8>, in place: String, at start: Int, redacted: some EmbeddedNames
     ) throws(RedactionError) {
         fed = true
+        defer {
+            isReading = asWritten.isReading || decodedTwice.isReading || asWrittenPython.isReading || decodedTwicePython.isReading
+                || asWrittenWHATWG.isReading || decodedTwiceWHATWG.isReading
+        }
         var offset = start
         for byte in characters {
             defer { offset += 1 }
