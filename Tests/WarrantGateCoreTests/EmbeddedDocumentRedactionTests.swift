@@ -64,6 +64,8 @@ struct EmbeddedDocumentRedactionTests {
         (#"<r>&lt;p citizenship=MX&lt;x&gt;</r>"#, .xml),
         (#"<r><note>&lt;p=x citizenship=&quot;MX&quot;&gt;</note></r>"#, .xml),
         (#"<r>&lt;textarea&gt;&lt;a title='&lt;/textarea&gt;&lt;p citizenship=MX&gt;x&lt;/p&gt;'&gt;</r>"#, .xml),
+        (#"<r>&lt;svg/&gt;&lt;textarea&gt;&lt;!--&lt;/textarea&gt;&lt;b citizenship=MX&gt;--&gt;</r>"#, .xml),
+        (#"<r>&lt;!--x&gt;&lt;b citizenship=MX&gt;</r>"#, .xml),
     ])
     func refused(document: String, type: RedactableMediaType) {
         #expect(Self.outcome(document, type) == .refused(.refused), "\(document)")
@@ -152,6 +154,16 @@ struct EmbeddedDocumentRedactionTests {
         #"{"n":"<textarea><a title='</textarea><p citizenship=MX>x</p>'>"}"#, #"{"n":"<title><a title='</title><citizenship>MX</citizenship>'>"}"#,
         #"{"n":"<noscript><!--</noscript><citizenship>MX</citizenship>-->"}"#, #"{"n":"<style/><?x> <citizenship>MX</citizenship> ?>"}"#,
         #"{"n":"<style\u00a0><?x> <citizenship>MX</citizenship> ?>"}"#,
+        // A fourth: foreign content that ends (a self-closing or closed svg, a breakout tag, an integration point),
+        // after which WHATWG's raw text holds again; Python's close(), which reads on after the first `>` of a quote
+        // or comment left open; and Python's raw text, which ends at `</script` and any `str.isspace` character.
+        #"{"n":"<svg/><textarea><!--</textarea><citizenship>MX</citizenship>-->"}"#,
+        #"{"n":"<svg></svg><title><!--</title><citizenship>MX</citizenship>-->"}"#,
+        #"{"n":"<svg><p><title><!--</title><b citizenship=MX>-->"}"#,
+        #"{"n":"<math><mi><textarea><!--</textarea><b citizenship=MX>-->"}"#,
+        #"{"n":"<svg><foreignObject><noembed><!--</noembed><b citizenship=MX>-->"}"#,
+        #"{"n":"<p a='x><p citizenship=MX>"}"#, #"{"n":"<!--x><citizenship>MX</citizenship>"}"#,
+        #"{"n":"<script><!--</script\u3000><b citizenship=MX>-->"}"#, #"{"n":"<script><!--</\u3000script><b citizenship=MX>-->"}"#,
         #"{"a":"{\"inner\":\"\\u003ctextarea\\u003e\\u003c!--\\u003c/textarea\\u003e\\u003ccitizenship\\u003eMX\\u003c/citizenship\\u003e--\\u003e\"}"}"#,
     ])
     func markupRefused(document: String) {

@@ -4,7 +4,8 @@ protocol EmbeddedNames {
 }
 
 /// Markup in a string read every way a client may parse it (``EmbeddedTagReader``): as the string holds it and as a
-/// second parse of it reads it, each as XML, as Python's HTML parser and as WHATWG's (browsers') read it.
+/// second parse of it reads it, each as XML, as Python's HTML parser (also as it reads a string left open at its
+/// end), and as WHATWG's (browsers') read it.
 struct EmbeddedMarkup {
     private var asWritten = EmbeddedTagReader(decodesEscapes: false, reading: .xml)
     private var decodedTwice = EmbeddedTagReader(decodesEscapes: true, reading: .xml)
@@ -12,6 +13,8 @@ struct EmbeddedMarkup {
     private var decodedTwicePython = EmbeddedTagReader(decodesEscapes: true, reading: .python)
     private var asWrittenWHATWG = EmbeddedTagReader(decodesEscapes: false, reading: .whatwg)
     private var decodedTwiceWHATWG = EmbeddedTagReader(decodesEscapes: true, reading: .whatwg)
+    private var asWrittenPythonAtClose = EmbeddedTagReader(decodesEscapes: false, reading: .pythonAtClose)
+    private var decodedTwicePythonAtClose = EmbeddedTagReader(decodesEscapes: true, reading: .pythonAtClose)
     /// Whether anything was read since the string or text last ended.
     private var fed = false
 
@@ -22,7 +25,8 @@ struct EmbeddedMarkup {
     /// Whether any reader awaits the character that decides on what it read (``EmbeddedTagReader/awaitsVerdict``).
     var awaitsVerdict: Bool {
         asWritten.awaitsVerdict || decodedTwice.awaitsVerdict || asWrittenPython.awaitsVerdict || decodedTwicePython.awaitsVerdict
-            || asWrittenWHATWG.awaitsVerdict || decodedTwiceWHATWG.awaitsVerdict
+            || asWrittenWHATWG.awaitsVerdict || decodedTwiceWHATWG.awaitsVerdict || asWrittenPythonAtClose.awaitsVerdict
+            || decodedTwicePythonAtClose.awaitsVerdict
     }
 
     /// The string or text ended: what either reader holds of it is forgotten (a tag no `>` closed is no tag). Inlined:
@@ -38,6 +42,8 @@ struct EmbeddedMarkup {
         decodedTwicePython.reset()
         asWrittenWHATWG.reset()
         decodedTwiceWHATWG.reset()
+        asWrittenPythonAtClose.reset()
+        decodedTwicePythonAtClose.reset()
     }
 
     /// Reads `characters` of a string (or text, as `place` names it), the first at `offset`, and refuses the document
@@ -49,20 +55,23 @@ struct EmbeddedMarkup {
         fed = true
         defer {
             isReading = asWritten.isReading || decodedTwice.isReading || asWrittenPython.isReading || decodedTwicePython.isReading
-                || asWrittenWHATWG.isReading || decodedTwiceWHATWG.isReading
+                || asWrittenWHATWG.isReading || decodedTwiceWHATWG.isReading || asWrittenPythonAtClose.isReading
+                || decodedTwicePythonAtClose.isReading
         }
         var offset = start
         for byte in characters {
             defer { offset += 1 }
             // Most characters inside a comment, a CDATA section, a quoted value or text change nothing.
             if asWritten.passesOver(byte), decodedTwice.passesOver(byte), asWrittenPython.passesOver(byte), decodedTwicePython.passesOver(byte),
-               asWrittenWHATWG.passesOver(byte), decodedTwiceWHATWG.passesOver(byte) {
+               asWrittenWHATWG.passesOver(byte), decodedTwiceWHATWG.passesOver(byte), asWrittenPythonAtClose.passesOver(byte),
+               decodedTwicePythonAtClose.passesOver(byte) {
                 continue
             }
             // What one reader shows refuses the document: the others, not fed past it, are not read again.
             switch asWritten.feed(byte, redacted: redacted) ?? decodedTwice.feed(byte, redacted: redacted)
                 ?? asWrittenPython.feed(byte, redacted: redacted) ?? decodedTwicePython.feed(byte, redacted: redacted)
-                ?? asWrittenWHATWG.feed(byte, redacted: redacted) ?? decodedTwiceWHATWG.feed(byte, redacted: redacted) {
+                ?? asWrittenWHATWG.feed(byte, redacted: redacted) ?? decodedTwiceWHATWG.feed(byte, redacted: redacted)
+                ?? asWrittenPythonAtClose.feed(byte, redacted: redacted) ?? decodedTwicePythonAtClose.feed(byte, redacted: redacted) {
             case nil: continue
             case .name(let name):
                 throw RedactionError(
@@ -153,6 +162,10 @@ struct EmbeddedTagReader {
     /// How a reader reads the markup: as an XML parser, as Python's HTML parser, or as WHATWG's (browsers').
     enum Reading {
         case xml, python, whatwg
+        /// Python's, as its `close()` reads a construct the string left open: from the first `>` after it on, as text
+        /// and markup again (`<p a='x><citizenship>`). Read from every `>` in a quoted value or a comment, which may be
+        /// the one.
+        case pythonAtClose
     }
 
     /// The elements whose text Python's HTML parser reads as no markup, up to their end tag.
@@ -162,15 +175,31 @@ struct EmbeddedTagReader {
         ["script", "style", "title", "textarea", "xmp", "iframe", "noembed", "noframes", "noscript", "plaintext"].map { Array($0.utf8) }
     /// HTML's elements whose content is foreign (SVG, MathML): there, to WHATWG, no element holds raw text.
     private static let foreignElements = ["svg", "math"].map { Array($0.utf8) }
-    /// To WHATWG, whether an `svg` or `math` element has begun in the text read: raw text is then read as markup.
-    private var foreign = false
+    /// HTML's start tags that end foreign content (WHATWG's "breakout" tags; `font` whatever its attributes).
+    private static let breakoutElements = Set([
+        "b", "big", "blockquote", "body", "br", "center", "code", "dd", "div", "dl", "dt", "em", "embed", "h1", "h2", "h3", "h4",
+        "h5", "h6", "head", "hr", "i", "img", "li", "listing", "menu", "meta", "nobr", "ol", "p", "pre", "ruby", "s", "small",
+        "span", "strong", "strike", "sub", "sup", "table", "tt", "u", "ul", "var", "font",
+    ].map { Array($0.utf8) })
+    /// The elements of foreign content whose content is HTML again (WHATWG's integration points).
+    private static let integrationPoints = Set(
+        ["foreignobject", "desc", "title", "mi", "mo", "mn", "ms", "mtext", "annotation-xml"].map { Array($0.utf8) }
+    )
+    /// To WHATWG, how many `svg` or `math` elements are open around the text read (foreign content, where no element
+    /// holds raw text), and whether an integration point inside them holds it.
+    private var foreignDepth = 0
+    private var integration = false
+    /// The start tag's element name, lower-cased, for its `>`.
+    private var tagName: [UInt8] = []
 
     /// Whether the text is read as a second parse reads it: a backslash escape (`\u003c`, `\"`) of the text decoded.
     let decodesEscapes: Bool
     /// Whether it is read as an HTML parser reads it (Python's or WHATWG's), else as an XML parser does.
     let html: Bool
-    /// Whether it is read as Python's HTML parser reads it.
+    /// Whether it is read as Python's HTML parser reads it (at its end too, with ``closesLeniently``).
     let python: Bool
+    /// Whether every `>` in a quoted value or a comment is also read as ending it (``Reading/pythonAtClose``).
+    let closesLeniently: Bool
     /// To HTML, the raw-text element (lower-cased) the start tag being read opens, if it opens one; then the one whose
     /// text is being read.
     private var rawTextElement: [UInt8] = []
@@ -201,7 +230,8 @@ struct EmbeddedTagReader {
     init(decodesEscapes: Bool, reading: Reading) {
         self.decodesEscapes = decodesEscapes
         html = reading != .xml
-        python = reading == .python
+        python = reading == .python || reading == .pythonAtClose
+        closesLeniently = reading == .pythonAtClose
     }
 
     /// Whether the reader is past a `<`, within an escape, or holds tags an end tag may show to be elements: the
@@ -222,7 +252,8 @@ struct EmbeddedTagReader {
     /// Forgets what was read since the last text: no tag or declaration is open.
     private mutating func restart() {
         state = .text
-        foreign = false
+        (foreignDepth, integration) = (0, false)
+        tagName.removeAll(keepingCapacity: true)
         clearName()
         pending = nil
         redactedElement = nil
@@ -240,12 +271,12 @@ struct EmbeddedTagReader {
         if decodesEscapes, !escape.isEmpty || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return false }
         switch state {
         case .text: return byte != UInt8(ascii: "<")
-        case .comment(dashes: 0, bang: false, fresh: false): return byte != UInt8(ascii: "-")
+        case .comment(dashes: 0, bang: false, fresh: false): return byte != UInt8(ascii: "-") && !(closesLeniently && byte == UInt8(ascii: ">"))
         case .cdata(brackets: 0): return byte != UInt8(ascii: "]")
         case .processingInstruction(afterQuestion: false): return byte != UInt8(ascii: "?")
         case .bogusComment: return byte != UInt8(ascii: ">")
         case .rawText(matched: 0): return byte != UInt8(ascii: "<")
-        case .quotedValue(let quote): return byte != quote
+        case .quotedValue(let quote): return byte != quote && !(closesLeniently && byte == UInt8(ascii: ">"))
         case .doctype(quote: let quote?): return byte != quote
         case .doctype(quote: nil): return !"\"'[>".utf8.contains(byte)
         case .endTagRest: return byte != UInt8(ascii: ">") && byte != UInt8(ascii: "<")
@@ -303,7 +334,7 @@ struct EmbeddedTagReader {
     private mutating func read(_ byte: UInt8, _ redacted: some EmbeddedNames) -> Found? {
         guard byte >= 0x80 || !character.isEmpty else {
             // Python's parser splits attributes at any character `str.isspace` accepts, these controls among them.
-            return step(python && inAttributes && (byte == 0x0b || (0x1c...0x1f).contains(byte)) ? 0x20 : byte, redacted)
+            return step(python && (inAttributes || inRawText) && (byte == 0x0b || (0x1c...0x1f).contains(byte)) ? 0x20 : byte, redacted)
         }
         character.append(byte)
         let lead = character[0]
@@ -314,7 +345,7 @@ struct EmbeddedTagReader {
         // XML 1.1's line ends are white space to a parser of that version; to Python's HTML parser, any character
         // `str.isspace` accepts separates attributes.
         let lineEnd = bytes == [0xc2, 0x85] || bytes == [0xe2, 0x80, 0xa8]
-        if (!html && lineEnd) || (python && inAttributes && (lineEnd || Self.unicodeSpaces.contains(bytes))) { return step(0x20, redacted) }
+        if (!html && lineEnd) || (python && (inAttributes || inRawText) && (lineEnd || Self.unicodeSpaces.contains(bytes))) { return step(0x20, redacted) }
         var shown: Found?
         for byte in bytes {
             if let found = step(byte, redacted), shown == nil { shown = found }
@@ -364,7 +395,7 @@ struct EmbeddedTagReader {
                 // Python's parser (3.11) also ends a comment at `--`, white space and `>`.
                 state = .comment(dashes: dashes, fresh: fresh)
             } else if byte == UInt8(ascii: ">") {
-                state = dashes >= 2 || bang || fresh ? .text : .comment(dashes: 0)
+                state = dashes >= 2 || bang || fresh || closesLeniently ? .text : .comment(dashes: 0)
             } else {
                 state = html && byte == UInt8(ascii: "!") && dashes >= 2 && !bang ? .comment(dashes: dashes, bang: true) : .comment(dashes: 0)
             }
@@ -423,9 +454,7 @@ struct EmbeddedTagReader {
             if python {
                 rawTextElement = Self.pythonRawTextElements.first { ASCIICase.equals(name, $0) } ?? []
             } else if html {
-                // Inside SVG or MathML (foreign content), no element holds raw text.
-                if Self.foreignElements.contains(where: { ASCIICase.equals(name, $0) }) { foreign = true }
-                rawTextElement = foreign ? [] : Self.whatwgRawTextElements.first { ASCIICase.equals(name, $0) } ?? []
+                tagName = name.map(ASCIICase.lowercased)
             }
             check(redacted)
             if case .name(let element)? = pending { redactedElement = element }
@@ -474,7 +503,11 @@ struct EmbeddedTagReader {
                 state = .unquotedValue
             }
         case .quotedValue(let quote):
-            if byte == quote { state = .attributes }
+            if byte == quote {
+                state = .attributes
+            } else if closesLeniently, byte == UInt8(ascii: ">") {
+                abandon(at: byte)
+            }
         case .unquotedValue:
             // To HTML, only white space or `>` ends an unquoted value (`<`, quotes and `=` are in it).
             if isSpace(byte) {
@@ -486,7 +519,7 @@ struct EmbeddedTagReader {
             if byte == UInt8(ascii: ">") {
                 // To Python's parser, `<style/>` holds no text.
                 if python { rawTextElement = [] }
-                return closed()
+                return closed(selfClosing: true)
             }
             // HTML reads on after a `/` that `>` does not follow, as before an attribute's name.
             guard html else { return abandon(at: byte) }
@@ -502,6 +535,12 @@ struct EmbeddedTagReader {
         case .attributes, .attributeName, .afterAttributeName, .beforeValue, .unquotedValue: true
         default: false
         }
+    }
+
+    /// Whether the reader is within a raw-text element's text or its end tag: where Python's parser reads `</ style >`
+    /// with any `str.isspace` character.
+    private var inRawText: Bool {
+        if case .rawText = state { true } else { false }
     }
 
     /// Whether, to HTML, `byte` goes on a tag's or an attribute's name: anything but white space, `/`, `>` and (ending
@@ -527,12 +566,27 @@ struct EmbeddedTagReader {
 
     /// The tag's `>`: what it showed counts, unless it read as prose, words with no value (`<IMMIGRATION HOLD>` in an
     /// officer's note); then its element's end tag makes it count.
-    private mutating func closed() -> Found? {
+    private mutating func closed(selfClosing: Bool = false) -> Found? {
         defer { pending = nil }
+        if html, !python { enterWHATWGElement(selfClosing: selfClosing) }
         state = rawTextElement.isEmpty ? .text : .rawText(matched: 0)
         guard hasBareWord, !hasValue else { return pending }
         rememberElement()
         return nil
+    }
+
+    /// To WHATWG, a start tag's `>`: whether its element holds raw text (not in foreign content, which a breakout tag
+    /// ends), and whether it opens foreign content (`svg`, `math`, not self-closing) or an integration point in it.
+    private mutating func enterWHATWGElement(selfClosing: Bool) {
+        if foreignDepth > 0, !integration, Self.breakoutElements.contains(tagName) { (foreignDepth, integration) = (0, false) }
+        let inForeign = foreignDepth > 0 && !integration
+        rawTextElement = inForeign ? [] : Self.whatwgRawTextElements.first { $0 == tagName } ?? []
+        guard !selfClosing else { return }
+        if Self.foreignElements.contains(tagName) {
+            (foreignDepth, integration) = (foreignDepth + 1, false)
+        } else if inForeign, Self.integrationPoints.contains(tagName) {
+            integration = true
+        }
     }
 
     /// What was read since `<` was no tag: it counts for nothing, and a `<` begins another; a redacted element name
@@ -557,6 +611,11 @@ struct EmbeddedTagReader {
     /// any redacted one does.
     private mutating func endTagClosed(_ redacted: some EmbeddedNames) -> Found? {
         state = .text
+        if html, !python {
+            let ended = name.map(ASCIICase.lowercased)
+            if foreignDepth > 0, Self.foreignElements.contains(ended) { foreignDepth -= 1 }
+            if Self.integrationPoints.contains(ended) { integration = false }
+        }
         guard !overlong else { return nil }
         guard suspects.contains(name.map(ASCIICase.lowercased)) || (suspectsOverflowed && redacted.redacts(name)) else { return nil }
         return .name(name)
