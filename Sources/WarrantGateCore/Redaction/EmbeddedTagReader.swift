@@ -110,7 +110,9 @@ struct EmbeddedMarkup {
 /// (`html.parser`), only `script` and `style` hold raw text (not after `<style/>`), a comment also ends at `--`, white
 /// space and `>`, raw text at `</ style>`, and any character `str.isspace` accepts separates attributes; to WHATWG's
 /// (browsers, html5lib), `title`, `textarea`, `xmp`, `iframe`, `noembed`, `noframes`, `noscript` and `plaintext`
-/// hold raw text too, except inside `svg` or `math`, where `style` and `script` hold markup. Each way reads some text
+/// hold raw text too, except in foreign content (from `svg` or `math` to its end tag, a breakout tag such as `<p>`,
+/// or an integration point such as `foreignObject`), where no element does. Python's is read twice more: as its
+/// `close()` reads a quote or comment left open at the string's end, from its first `>` on. Each way reads some text
 /// as markup that another does not, so all are read.
 struct EmbeddedTagReader {
     /// What the markup showed: a start tag's element or attribute name (by its local part), a name too long to read,
