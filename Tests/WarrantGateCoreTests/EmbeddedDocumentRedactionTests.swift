@@ -164,6 +164,16 @@ struct EmbeddedDocumentRedactionTests {
         #"{"n":"<svg><foreignObject><noembed><!--</noembed><b citizenship=MX>-->"}"#,
         #"{"n":"<p a='x><p citizenship=MX>"}"#, #"{"n":"<!--x><citizenship>MX</citizenship>"}"#,
         #"{"n":"<script><!--</script\u3000><b citizenship=MX>-->"}"#, #"{"n":"<script><!--</\u3000script><b citizenship=MX>-->"}"#,
+        // A fifth: where a parser's tree puts text in foreign content or out of it, which a depth does not follow
+        // (MathML's title, SVG's mi, annotation-xml without an HTML encoding, font without attributes, a nested svg
+        // closed inside an integration point, svg in select or template, an end tag that closes svg).
+        #"{"n":"<math><title><script><?x ><citizenship>?></script></title></math>"}"#,
+        #"{"n":"<svg><mi><script><?x ><citizenship>?></script>"}"#, #"{"n":"<svg><font><script><?x ><citizenship>?></script>"}"#,
+        #"{"n":"<math><annotation-xml><script><?x ><citizenship>?></script>"}"#,
+        #"{"n":"<svg><foreignObject><svg></svg><title><script><!--</title><citizenship>-->"}"#,
+        #"{"n":"<select><svg></select><title><script><!--</title><citizenship>-->"}"#,
+        #"{"n":"<template><svg></template><title><script><!--</title><citizenship>-->"}"#,
+        #"{"n":"<p><svg></p><title><script><!--</title><citizenship>-->"}"#,
         #"{"a":"{\"inner\":\"\\u003ctextarea\\u003e\\u003c!--\\u003c/textarea\\u003e\\u003ccitizenship\\u003eMX\\u003c/citizenship\\u003e--\\u003e\"}"}"#,
     ])
     func markupRefused(document: String) {

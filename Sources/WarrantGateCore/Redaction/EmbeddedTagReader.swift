@@ -5,16 +5,14 @@ protocol EmbeddedNames {
 
 /// Markup in a string read every way a client may parse it (``EmbeddedTagReader``): as the string holds it and as a
 /// second parse of it reads it, each as XML, as Python's HTML parser (also as it reads a string left open at its
-/// end), and as WHATWG's (browsers') read it.
+/// end), and as WHATWG's (browsers') read it (also with all of the text foreign content, and with none).
 struct EmbeddedMarkup {
-    private var asWritten = EmbeddedTagReader(decodesEscapes: false, reading: .xml)
-    private var decodedTwice = EmbeddedTagReader(decodesEscapes: true, reading: .xml)
-    private var asWrittenPython = EmbeddedTagReader(decodesEscapes: false, reading: .python)
-    private var decodedTwicePython = EmbeddedTagReader(decodesEscapes: true, reading: .python)
-    private var asWrittenWHATWG = EmbeddedTagReader(decodesEscapes: false, reading: .whatwg)
-    private var decodedTwiceWHATWG = EmbeddedTagReader(decodesEscapes: true, reading: .whatwg)
-    private var asWrittenPythonAtClose = EmbeddedTagReader(decodesEscapes: false, reading: .pythonAtClose)
-    private var decodedTwicePythonAtClose = EmbeddedTagReader(decodesEscapes: true, reading: .pythonAtClose)
+    /// One reader for each reading, as written and decoded twice.
+    private var readers: [EmbeddedTagReader] = [false, true].flatMap { decodes in
+        [EmbeddedTagReader.Reading.xml, .python, .pythonAtClose, .whatwg, .whatwgForeign, .whatwgNeverForeign].map {
+            EmbeddedTagReader(decodesEscapes: decodes, reading: $0)
+        }
+    }
     /// Whether anything was read since the string or text last ended.
     private var fed = false
 
@@ -23,11 +21,7 @@ struct EmbeddedMarkup {
     private(set) var isReading = false
 
     /// Whether any reader awaits the character that decides on what it read (``EmbeddedTagReader/awaitsVerdict``).
-    var awaitsVerdict: Bool {
-        asWritten.awaitsVerdict || decodedTwice.awaitsVerdict || asWrittenPython.awaitsVerdict || decodedTwicePython.awaitsVerdict
-            || asWrittenWHATWG.awaitsVerdict || decodedTwiceWHATWG.awaitsVerdict || asWrittenPythonAtClose.awaitsVerdict
-            || decodedTwicePythonAtClose.awaitsVerdict
-    }
+    var awaitsVerdict: Bool { readers.contains { $0.awaitsVerdict } }
 
     /// The string or text ended: what either reader holds of it is forgotten (a tag no `>` closed is no tag). Inlined:
     /// scans call it at every string's or tag's end, and nearly always it has nothing to do.
@@ -36,14 +30,7 @@ struct EmbeddedMarkup {
         guard fed else { return }
         fed = false
         isReading = false
-        asWritten.reset()
-        decodedTwice.reset()
-        asWrittenPython.reset()
-        decodedTwicePython.reset()
-        asWrittenWHATWG.reset()
-        decodedTwiceWHATWG.reset()
-        asWrittenPythonAtClose.reset()
-        decodedTwicePythonAtClose.reset()
+        for index in readers.indices { readers[index].reset() }
     }
 
     /// Reads `characters` of a string (or text, as `place` names it), the first at `offset`, and refuses the document
@@ -53,25 +40,19 @@ struct EmbeddedMarkup {
         _ characters: some Sequence<UInt8>, in place: String, at start: Int, redacted: some EmbeddedNames
     ) throws(RedactionError) {
         fed = true
-        defer {
-            isReading = asWritten.isReading || decodedTwice.isReading || asWrittenPython.isReading || decodedTwicePython.isReading
-                || asWrittenWHATWG.isReading || decodedTwiceWHATWG.isReading || asWrittenPythonAtClose.isReading
-                || decodedTwicePythonAtClose.isReading
-        }
+        defer { isReading = readers.contains { $0.isReading } }
         var offset = start
         for byte in characters {
             defer { offset += 1 }
             // Most characters inside a comment, a CDATA section, a quoted value or text change nothing.
-            if asWritten.passesOver(byte), decodedTwice.passesOver(byte), asWrittenPython.passesOver(byte), decodedTwicePython.passesOver(byte),
-               asWrittenWHATWG.passesOver(byte), decodedTwiceWHATWG.passesOver(byte), asWrittenPythonAtClose.passesOver(byte),
-               decodedTwicePythonAtClose.passesOver(byte) {
-                continue
-            }
+            if readers.allSatisfy({ $0.passesOver(byte) }) { continue }
             // What one reader shows refuses the document: the others, not fed past it, are not read again.
-            switch asWritten.feed(byte, redacted: redacted) ?? decodedTwice.feed(byte, redacted: redacted)
-                ?? asWrittenPython.feed(byte, redacted: redacted) ?? decodedTwicePython.feed(byte, redacted: redacted)
-                ?? asWrittenWHATWG.feed(byte, redacted: redacted) ?? decodedTwiceWHATWG.feed(byte, redacted: redacted)
-                ?? asWrittenPythonAtClose.feed(byte, redacted: redacted) ?? decodedTwicePythonAtClose.feed(byte, redacted: redacted) {
+            var found: EmbeddedTagReader.Found?
+            for index in readers.indices {
+                found = readers[index].feed(byte, redacted: redacted)
+                if found != nil { break }
+            }
+            switch found {
             case nil: continue
             case .name(let name):
                 throw RedactionError(
@@ -168,6 +149,11 @@ struct EmbeddedTagReader {
         /// and markup again (`<p a='x><citizenship>`). Read from every `>` in a quoted value or a comment, which may be
         /// the one.
         case pythonAtClose
+        /// WHATWG's, as if all of the text were foreign content (no element holds raw text), and as if none were (raw
+        /// text wherever an HTML element holds it). Where a parser's tree (foster parenting, `select`, `template`,
+        /// end tags that close `svg`, namespaced integration points) puts the text is approximated by ``whatwg``;
+        /// these two bound it on either side.
+        case whatwgForeign, whatwgNeverForeign
     }
 
     /// The elements whose text Python's HTML parser reads as no markup, up to their end tag.
@@ -202,6 +188,10 @@ struct EmbeddedTagReader {
     let python: Bool
     /// Whether every `>` in a quoted value or a comment is also read as ending it (``Reading/pythonAtClose``).
     let closesLeniently: Bool
+    /// Whether, to WHATWG, all of the text is read as foreign content, or none of it (``Reading/whatwgForeign``,
+    /// ``Reading/whatwgNeverForeign``); else `svg` and `math` are followed as a parser would.
+    let foreignAlways: Bool
+    let foreignNever: Bool
     /// To HTML, the raw-text element (lower-cased) the start tag being read opens, if it opens one; then the one whose
     /// text is being read.
     private var rawTextElement: [UInt8] = []
@@ -234,6 +224,8 @@ struct EmbeddedTagReader {
         html = reading != .xml
         python = reading == .python || reading == .pythonAtClose
         closesLeniently = reading == .pythonAtClose
+        foreignAlways = reading == .whatwgForeign
+        foreignNever = reading == .whatwgNeverForeign
     }
 
     /// Whether the reader is past a `<`, within an escape, or holds tags an end tag may show to be elements: the
@@ -581,7 +573,7 @@ struct EmbeddedTagReader {
     /// ends), and whether it opens foreign content (`svg`, `math`, not self-closing) or an integration point in it.
     private mutating func enterWHATWGElement(selfClosing: Bool) {
         if foreignDepth > 0, !integration, Self.breakoutElements.contains(tagName) { (foreignDepth, integration) = (0, false) }
-        let inForeign = foreignDepth > 0 && !integration
+        let inForeign = foreignAlways || (!foreignNever && foreignDepth > 0 && !integration)
         rawTextElement = inForeign ? [] : Self.whatwgRawTextElements.first { $0 == tagName } ?? []
         guard !selfClosing else { return }
         if Self.foreignElements.contains(tagName) {
