@@ -42,7 +42,7 @@ public struct Registry: Sendable {
             let version = try session.scalarInt64("SELECT version FROM registry_state WHERE id = 1") ?? 0
             let entries = try session.fetchAll("SELECT * FROM documents").map(Self.entry)
             let records = try session.fetchAll("SELECT * FROM subject_records").map(Self.subjectRecord)
-            let agencies = try session.fetchAll("SELECT * FROM agencies").map(Self.agency)
+            let agencies = try Self.agencies(session)
             var facts: [String: [String: String]] = [:]
             for row in try session.fetchAll("SELECT subject, name, value FROM subject_facts") {
                 facts[try row.text("subject"), default: [:]][try row.text("name")] = try row.text("value")

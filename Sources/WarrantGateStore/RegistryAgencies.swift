@@ -234,13 +234,18 @@ extension Registry {
     }
 
     public func agencies() throws -> [Agency] {
-        try database.read { session in try session.fetchAll("SELECT * FROM agencies ORDER BY id").map(Self.agency) }
+        try database.read(Self.agencies)
+    }
+
+    /// The registry's agencies, by id.
+    static func agencies(_ session: any SQLSession) throws -> [Agency] {
+        try session.fetchAll("SELECT * FROM agencies ORDER BY id").map(Self.agency)
     }
 
     /// The keys registry agencies hold that no second operator approved, ordered by agency.
     public func keysPinnedByOneOperator() throws -> [PinnedKey] {
         try database.read { session in
-            let agencies = try session.fetchAll("SELECT * FROM agencies ORDER BY id").map(Self.agency)
+            let agencies = try Self.agencies(session)
             let revoked = try session.fetchAll("SELECT spki FROM certificate_revocations WHERE spki IS NOT NULL", [SQLValue]()).map { try $0.text("spki") }
             return try Self.keysPinnedByOneOperator(session, agencies: agencies, revokedSPKIs: Set(revoked))
         }

@@ -155,7 +155,7 @@ public struct Classifier: Sendable {
             if target.query.contains(where: { ParameterName.mayCarry($0.name, name) }) {
                 throw .subjectMissing("the subject's name '\(name)' must not also stand in the query")
             }
-            for member in [route.documentMember, route.untilMember].compactMap({ $0 })
+            for member in route.otherBodyMembers
             where target.query.contains(where: { ParameterName.mayCarry($0.name, member) }) {
                 throw .bodyInvalid("the body member '\(member)' must not also stand in the query")
             }
@@ -178,7 +178,7 @@ public struct Classifier: Sendable {
         case .bodyField(let name):
             let members: [String: JSONFields.Scalar]
             do {
-                members = try JSONFields.decidedMembers([name] + [route.documentMember, route.untilMember].compactMap { $0 }, in: body ?? [])
+                members = try JSONFields.decidedMembers([name] + route.otherBodyMembers, in: body ?? [])
             } catch {
                 throw .bodyInvalid("body field '\(name)': \(error.detail)")
             }

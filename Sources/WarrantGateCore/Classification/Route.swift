@@ -44,6 +44,8 @@ public final class Route: Sendable {
     /// ends or takes place (a hold's end, a transfer's time), an RFC 3339 time it must give; a warrant verifies only if
     /// it is still in force then.
     public let untilMember: String?
+    /// The body members the route reads besides its subject (``documentMember``, ``untilMember``).
+    var otherBodyMembers: [String] { [documentMember, untilMember].compactMap { $0 } }
 
     public init(
         id: String, method: String, template: [TemplateSegment], action: String, subject: SubjectSource, upstream: String,
