@@ -42,11 +42,11 @@ struct ClassifierTests {
     @Test("a route reads when its action ends or takes place, and the document its body cites")
     func untilAndCitedDocument() throws {
         let hold = try classify(
-            "POST", "/custody/holds", body: #"{"bookingNumber":"2017-000456","documentReference":"CAW-1","holdUntil":"2027-01-01T00:00:00Z"}"#
+            "POST", "/custody/holds", body: #"{"bookingNumber":"2017-000456","requestedBy":"ice-ero","documentReference":"CAW-1","holdUntil":"2027-01-01T00:00:00Z"}"#
         )
         #expect(hold.citedDocument == "CAW-1" && hold.until == Timestamp.parse("2027-01-01T00:00:00Z"))
         for (stated, utc) in [("2026-12-31T23:00:00+14:00", "2026-12-31T09:00:00Z"), ("2026-12-31T01:00:00.5-12:00", "2026-12-31T13:00:00.5Z")] {
-            let body = #"{"bookingNumber":"2017-000456","holdUntil":"\#(stated)"}"#
+            let body = #"{"bookingNumber":"2017-000456","requestedBy":"ice-ero","holdUntil":"\#(stated)"}"#
             #expect(try classify("POST", "/custody/holds", body: body).until == Timestamp.parse(utc), "\(stated)")
         }
         for body in [
@@ -66,9 +66,27 @@ struct ClassifierTests {
             #expect(throws: ClassificationFailure.self, "\(body)") { try classify("POST", "/custody/holds", body: body) }
         }
         // A review: the query may not carry them either, for an upstream that merges it into its input.
-        let body = #"{"bookingNumber":"2017-000456","holdUntil":"2027-01-01T00:00:00Z"}"#
-        for query in ["documentReference=I200-1", "hold%5BholdUntil%5D=2099-12-31T00:00:00Z", "HOLDUNTIL=2099-12-31T00:00:00Z"] {
+        let body = #"{"bookingNumber":"2017-000456","requestedBy":"ice-ero","holdUntil":"2027-01-01T00:00:00Z"}"#
+        for query in ["documentReference=I200-1", "requestedBy=denver-pd", "hold%5BholdUntil%5D=2099-12-31T00:00:00Z", "HOLDUNTIL=2099-12-31T00:00:00Z"] {
             #expect(throws: ClassificationFailure.self, "\(query)") { try classify("POST", "/custody/holds?" + query, body: body) }
+        }
+    }
+
+    /// An attacker's reading: a local agency allowed to book its own transfers posted `receivingAgency: ice-ero`, and
+    /// the custody system filed a transfer into ICE's custody that no policy stage had weighed as ICE's.
+    @Test("a route reads the agency its body makes the request for, once and as a string")
+    func statedAgency() throws {
+        let transfer = try classify(
+            "POST", "/custody/transfers", body: #"{"bookingNumber":"2017-000456","receivingAgency":"ice-ero","at":"2027-01-01T00:00:00Z"}"#
+        )
+        #expect(transfer.statedAgency == "ice-ero")
+        for body in [
+            #"{"bookingNumber":"2017-000456","at":"2027-01-01T00:00:00Z"}"#,
+            #"{"bookingNumber":"2017-000456","receivingAgency":null,"at":"2027-01-01T00:00:00Z"}"#,
+            #"{"bookingNumber":"2017-000456","receivingAgency":"denver-pd","receiving_agency":"ice-ero","at":"2027-01-01T00:00:00Z"}"#,
+            #"{"bookingNumber":"2017-000456","receivingAgency":"denver-pd","transfer":{"receivingAgency":"ice-ero"},"at":"2027-01-01T00:00:00Z"}"#,
+        ] {
+            #expect(throws: ClassificationFailure.self, "\(body)") { try classify("POST", "/custody/transfers", body: body) }
         }
     }
 

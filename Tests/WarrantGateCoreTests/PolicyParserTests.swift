@@ -96,6 +96,18 @@ struct PolicyParserTests {
         #expect(error(get.replacingOccurrences(of: "method: GET", with: "method: POST")) == nil)
     }
 
+    @Test("a route's document, until and agency members: only beside a body subject, each a member of its own")
+    func bodyMembers() throws {
+        let post = Self.minimal.replacingOccurrences(of: "subject: { path: booking }", with: "subject: { body: bookingNumber }")
+            .replacingOccurrences(of: "method: GET", with: "method: POST")
+        func with(_ members: String) -> String { post.replacingOccurrences(of: "subject: { body: bookingNumber }", with: "subject: { body: bookingNumber }\n    " + members) }
+        #expect(error(with("agency: { body: requestedBy }")) == nil)
+        #expect(error(with("agency: { body: requestedBy }\n    document: { body: RequestedBy }"))?.message.contains("each name a body member of their own") == true)
+        #expect(error(with("agency: { body: bookingnumber }"))?.message.contains("other than the subject's") == true)
+        #expect(error(Self.minimal.replacingOccurrences(of: "subject: { path: booking }", with: "subject: { path: booking }\n    agency: { body: requestedBy }"))?
+            .message.contains("read only on a route whose subject is one") == true)
+    }
+
     @Test("errors name the file and the line")
     func locatedErrors() throws {
         let typo = Self.minimal.replacingOccurrences(of: "when: { category: local-law-enforcement }", with: "when: { categry: local-law-enforcement }")

@@ -8,13 +8,16 @@ public struct Classification: Sendable {
     public let citedDocument: String?
     /// When what the request asks for ends or takes place, as its body states it (``Route/untilMember``).
     public let until: Date?
+    /// The agency the body says the request is made for (``Route/agencyMember``).
+    public let statedAgency: String?
     public var action: String { route.action }
 
-    public init(route: Route, subject: String?, citedDocument: String? = nil, until: Date? = nil) {
+    public init(route: Route, subject: String?, citedDocument: String? = nil, until: Date? = nil, statedAgency: String? = nil) {
         self.route = route
         self.subject = subject
         self.citedDocument = citedDocument
         self.until = until
+        self.statedAgency = statedAgency
     }
 }
 
@@ -163,7 +166,7 @@ public struct Classifier: Sendable {
             break
         }
         let subject: String?
-        var citedDocument: String?, until: Date?
+        var citedDocument: String?, until: Date?, statedAgency: String?
         switch route.subject {
         case .none:
             subject = nil
@@ -199,6 +202,12 @@ public struct Classifier: Sendable {
                 }
                 until = time
             }
+            if let member = route.agencyMember {
+                guard let stated = members[member], stated.isString else {
+                    throw .bodyInvalid("body field '\(member)' must name the agency the request is made for")
+                }
+                statedAgency = stated.text
+            }
         case .xmlElement(let name):
             let values = envelope?.values[name] ?? []
             guard values.count == 1 else {
@@ -212,7 +221,7 @@ public struct Classifier: Sendable {
         if let subject, !subjectFormat.accepts(subject) {
             throw .subjectInvalid("'\(String(subject.prefix(64)))' is not a booking number of the form \(subjectFormat.pattern)")
         }
-        return Classification(route: route, subject: subject, citedDocument: citedDocument, until: until)
+        return Classification(route: route, subject: subject, citedDocument: citedDocument, until: until, statedAgency: statedAgency)
     }
 }
 

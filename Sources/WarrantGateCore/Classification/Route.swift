@@ -44,12 +44,17 @@ public final class Route: Sendable {
     /// ends or takes place (a hold's end, a transfer's time), an RFC 3339 time it must give; a warrant verifies only if
     /// it is still in force then.
     public let untilMember: String?
-    /// The body members the route reads besides its subject (``documentMember``, ``untilMember``).
-    var otherBodyMembers: [String] { [documentMember, untilMember].compactMap { $0 } }
+    /// On a route whose subject is a body member: the top-level body member that names the agency the request is made
+    /// for (a transfer's receiving agency, an arrest's arresting agency), which must be the calling agency's id, so
+    /// that an agency allowed to ask cannot ask on behalf of one that is not.
+    public let agencyMember: String?
+    /// The body members the route reads besides its subject (``documentMember``, ``untilMember``, ``agencyMember``).
+    var otherBodyMembers: [String] { [documentMember, untilMember, agencyMember].compactMap { $0 } }
 
     public init(
         id: String, method: String, template: [TemplateSegment], action: String, subject: SubjectSource, upstream: String,
-        data: Set<String> = [], isPublic: Bool = false, soap: SOAPOperation? = nil, documentMember: String? = nil, untilMember: String? = nil
+        data: Set<String> = [], isPublic: Bool = false, soap: SOAPOperation? = nil, documentMember: String? = nil, untilMember: String? = nil,
+        agencyMember: String? = nil
     ) {
         self.id = id
         self.method = method
@@ -62,6 +67,7 @@ public final class Route: Sendable {
         self.soap = soap
         self.documentMember = documentMember
         self.untilMember = untilMember
+        self.agencyMember = agencyMember
     }
 
     /// Whether the route forwards a request body: only routes for a method that carries one do. Any other request

@@ -40,6 +40,8 @@ public enum GatewayReason: String, Sendable, CaseIterable {
     /// The warrant verified, but the rule requires its scan to be verified as signed by a listed court, and it is not.
     case warrantSignatureUnverified = "warrant_signature_unverified"
     case advisementOrWarrantRequired = "advisement_or_warrant_required"
+    /// The body names, as the agency the request is made for, one other than the client certificate's.
+    case agencyNotCaller = "agency_not_caller"
     case logUnavailable = "log_unavailable"
     case upstreamUnavailable = "upstream_unavailable"
     case upstreamTimeout = "upstream_timeout"
@@ -109,6 +111,7 @@ public enum ReasonCatalog {
         case .warrantOutOfScope: Entry(status: 403, title: "Forbidden", detail: "The referenced document does not cover this action.")
         case .warrantSignatureUnverified: Entry(status: 403, title: "Forbidden", detail: "The referenced document is valid, but the policy requires it to be verified as digitally signed by a listed court.")
         case .warrantNotAccepted: Entry(status: 403, title: "Forbidden", detail: "The referenced document is valid, but the policy does not accept its kind, nature or court for this action.")
+        case .agencyNotCaller: Entry(status: 403, title: "Forbidden", detail: "The body makes the request for an agency other than the one the client certificate identifies.")
         case .advisementOrWarrantRequired: Entry(status: 403, title: "Forbidden", detail: "Release information goes to immigration authorities only after the inmate has been advised of their rights, or with a judicial warrant.")
         case .logUnavailable: Entry(status: 503, title: "Service Unavailable", detail: "The decision could not be recorded, so the request was not forwarded.")
         case .upstreamUnavailable: Entry(status: 502, title: "Bad Gateway", detail: "The upstream system could not be reached.")

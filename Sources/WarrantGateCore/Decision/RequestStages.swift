@@ -118,6 +118,11 @@ public final class RequestStages: Sendable {
         if let cited = classification.citedDocument, let warrantReference, !cited.utf8.elementsEqual(warrantReference.utf8) {
             throw StageRefusal(.bodyInvalid, detail: "The body names the document \(TerminalText.escaped(String(cited.prefix(64)))), not the one the Warrant-Reference names.")
         }
+        // An agency allowed to ask (a transfer to its own custody) must not ask for another (into ICE's). Agency ids are
+        // ASCII identifiers: compared byte for byte.
+        if let stated = classification.statedAgency, !stated.utf8.elementsEqual(agency.id.utf8) {
+            throw StageRefusal(.agencyNotCaller, detail: "The body makes the request for \(TerminalText.escaped(String(stated.prefix(64)))), not for \(agency.id), the agency the client certificate identifies.")
+        }
         let facts = try statedFacts(route: classification.route, header: header, body: body)
         return EvaluationInput(
             agency: agency, method: method, classification: classification, warrantReference: warrantReference, requestFacts: facts, time: time

@@ -8,7 +8,7 @@ public enum PolicyParser {
         "policy", "title", "include", "time-zone", "subject-format", "routes", "namespaces", "profiles", "redact", "rules", "notes", "facts",
         "request-facts", "obligations", "fact-lookup",
     ]
-    static let routeKeys: Set<String> = ["id", "method", "path", "action", "subject", "upstream", "data", "public", "soap", "document", "until"]
+    static let routeKeys: Set<String> = ["id", "method", "path", "action", "subject", "upstream", "data", "public", "soap", "document", "until", "agency"]
     static let ruleKeys: Set<String> = [
         "id", "effect", "description", "when", "unless", "reason", "redact", "lift", "return-only", "obligations", "effective", "replaces",
         "weakens-forbid",
@@ -397,11 +397,14 @@ public enum PolicyParser {
         let data = try node["data"]?.strings("data") ?? []
         for kind in data where !Identifier.isValid(kind) { throw node.error("route '\(id)': data kind '\(kind)' must be lower-case letters, digits and '-'") }
         let isPublic = try node["public"]?.bool("public") ?? false
-        let (documentMember, untilMember) = (try bodyMember(node, "document", route: id, subject: subject), try bodyMember(node, "until", route: id, subject: subject))
-        if let documentMember, let untilMember, ParameterName.matchesIgnoringCase(documentMember, untilMember) { throw node.error("route '\(id)': document and until name one body member") }
+        let members = try ["document", "until", "agency"].map { try bodyMember(node, $0, route: id, subject: subject) }
+        let named = members.compactMap { $0 }
+        for (index, member) in named.enumerated() where named[..<index].contains(where: { ParameterName.matchesIgnoringCase($0, member) }) {
+            throw node.error("route '\(id)': document, until and agency each name a body member of their own")
+        }
         return Route(
             id: id, method: method, template: template, action: action, subject: subject, upstream: upstream, data: Set(data), isPublic: isPublic,
-            soap: soap, documentMember: documentMember, untilMember: untilMember
+            soap: soap, documentMember: members[0], untilMember: members[1], agencyMember: members[2]
         )
     }
 
