@@ -73,11 +73,17 @@ public final class Store: Sendable {
 
     /// Opens the store at `location`.
     public static func open(_ location: StoreLocation, options: StoreOptions = StoreOptions()) throws -> Store {
+        try open(location, options: options, extraTables: [])
+    }
+
+    /// Opens the store at `location`, a SQLite file of which may also hold the tables `extraTables` create (a backup's,
+    /// while it is restored).
+    static func open(_ location: StoreLocation, options: StoreOptions = StoreOptions(), extraTables: [String]) throws -> Store {
         _ = ProcessAccount.current  // read now: the password database may be slow, and no transaction may wait on it
         switch location.database {
         case .sqlite(let path):
             let seconds = TimeInterval(options.busyTimeout / .milliseconds(1)) / 1000
-            let pool = try StoreDatabase.openPool(path: path, readonly: options.readonly, busyTimeout: seconds)
+            let pool = try StoreDatabase.openPool(path: path, readonly: options.readonly, busyTimeout: seconds, extraTables: extraTables)
             let database = SQLiteDatabase(pool: pool)
             try StoreMigration.checkNotPending(database, at: location)
             return Store(location: location, database: database, backend: .sqlite(pool, path: path), options: options)
@@ -164,6 +170,21 @@ public final class Store: Sendable {
     /// The time zone in which document expiry dates end, as the gateway last recorded it from its policy.
     public func recordedTimeZone() throws -> TimeZone? {
         try Registry.recordedTimeZone(database)
+    }
+
+    /// The zone the latest `settings.time-zone` admin record among the log's first `size` entries names, if one does:
+    /// the store's recorded zone as the signed log vouches for it (the `settings` table itself is signed by nothing).
+    public func loggedTimeZone(through size: UInt64) throws -> String? {
+        try database.read { session in
+            // Canonical JSON escapes every quote inside a value: the pattern finds the key, and the record is read whole.
+            for row in try session.fetchAll(
+                "SELECT entry FROM log WHERE kind = 'admin' AND seq <= ? AND entry LIKE ? ORDER BY seq DESC", Int64(size), #"%"action":"settings.time-zone"%"#
+            ) {
+                guard let record = try? AdminRecord(entry: try row.text("entry")), record.action == "settings.time-zone" else { continue }
+                return record.details["value"]
+            }
+            return nil
+        }
     }
 
     /// The append-only log's writer for the gateway (group commit; see ``DecisionLog`` and ``PostgresDecisionLog``).

@@ -151,7 +151,7 @@ public enum StoreBackup {
         report.sealed = seal != nil
 
         let store: Store
-        do { store = try Store.open(StoreLocation(staged.temporaryPath)) } catch {
+        do { store = try Store.open(StoreLocation(staged.temporaryPath), extraTables: BackupFormat.tables) } catch {
             throw PrivateFileError(.failed, "cannot open the copy of \(backupPath): \(StoreDatabase.describe(error))")
         }
         guard let pool = store.sqlitePool else { throw StoreError("the backup copy is not a SQLite store") }
@@ -413,45 +413,9 @@ public enum StoreBackup {
         return (report, seal)
     }
 
-    /// One row of `sqlite_schema`.
-    private struct SchemaObject: Hashable {
-        let type: String
-        let name: String
-        let table: String
-        let sql: String?
-
-        static func all(_ db: Database) throws -> Set<SchemaObject> {
-            Set(try Row.fetchAll(db, sql: "SELECT type, name, tbl_name, sql FROM sqlite_schema").map {
-                SchemaObject(
-                    type: try $0.decode(forColumn: "type"), name: try $0.decode(forColumn: "name"), table: try $0.decode(forColumn: "tbl_name"),
-                    sql: try $0.decode(forColumn: "sql")
-                )
-            })
-        }
-    }
-
     /// Requires the schema to be exactly a store's as of the migrations the file says it applied (a prefix of this
     /// version's), plus the backup's tables: no table, index, trigger or view of its own.
     private static func checkSchema(_ db: Database, notABackup: (String) -> StoreError) throws {
-        let objects = try SchemaObject.all(db)
-        guard objects.contains(where: { $0.type == "table" && $0.name == "grdb_migrations" }) else { throw notABackup("it holds no store") }
-        let applied = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid")
-        let known = StoreDatabase.migrator.migrations
-        guard let last = applied.last, known.starts(with: applied) else {
-            throw notABackup("its migrations (\(applied.joined(separator: ", "))) are not a prefix of this version's; a newer version may have written it")
-        }
-        let reference = try DatabaseQueue()
-        try StoreDatabase.migrator.migrate(reference, upTo: last)
-        let expected = try reference.write { db in
-            for table in BackupFormat.tables { try db.execute(sql: table) }
-            return try SchemaObject.all(db)
-        }
-        let unexpected = objects.subtracting(expected).map { "\($0.type) \($0.name)" }.sorted()
-        let missing = expected.subtracting(objects).map { "\($0.type) \($0.name)" }.sorted()
-        guard unexpected.isEmpty && missing.isEmpty else {
-            let found = unexpected.isEmpty ? "" : "unexpected or changed: \(unexpected.joined(separator: ", "))"
-            let lacking = missing.isEmpty ? "" : "missing or changed: \(missing.joined(separator: ", "))"
-            throw notABackup("its schema is not a store's (\([found, lacking].filter { !$0.isEmpty }.joined(separator: "; ")))")
-        }
+        if let problem = try StoreSchema.problem(db, extraTables: BackupFormat.tables) { throw notABackup(problem) }
     }
 }

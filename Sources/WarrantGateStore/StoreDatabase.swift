@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Glibc
+import WarrantGateCore
 import PostgresNIO
 
 #if !os(Linux)
@@ -28,16 +29,25 @@ public enum StoreDatabase {
     /// WAL in the background before then (``WALBackfill``).
     static let checkpointPages = 4096
 
-    /// Opens (creating if needed) a connection pool: one writer, concurrent readers.
-    static func openPool(path: String, readonly: Bool = false, busyTimeout: TimeInterval = busyTimeout) throws -> DatabasePool {
+    /// Opens (creating if needed) a connection pool: one writer, concurrent readers. Refuses a file whose schema is not
+    /// exactly a store's (``StoreSchema``), with the tables `extraTables` create.
+    static func openPool(path: String, readonly: Bool = false, busyTimeout: TimeInterval = busyTimeout, extraTables: [String] = []) throws -> DatabasePool {
         try createPrivateFiles(for: path, readonly: readonly)
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
         configuration.readonly = readonly
         configuration.label = "warrant-gate"
+        // Functions with side effects stay out of the file's own schema (defence in depth: the schema is checked next).
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA trusted_schema = OFF") }
         let pool: DatabasePool
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
+            // Before anything reads or migrates the file: a migration fires the file's own triggers.
+            if let problem = try pool.read({ db in try StoreSchema.problem(db, extraTables: extraTables) }) {
+                throw StoreError("\(path) is not a WarrantGate store, or was altered: \(TerminalText.escaped(problem))")
+            }
+        } catch let error as StoreError {
+            throw error
         } catch {
             throw StoreError("cannot open database \(path): \(describe(error))")
         }

@@ -33,6 +33,13 @@ struct LogCommand: ParsableCommand {
         return true
     }
 
+    /// Whether the store is a copy of a log (an auditor's evidence, a court's exhibit) rather than a gateway's own: a
+    /// SQLite file whose signing key is not at hand. A copy is read as it is, never migrated, signed or written to, so
+    /// that every reader of it reads the same bytes.
+    static func isEvidenceCopy(_ admin: AdminOptions, keyFiles: LogKeyFiles) throws -> Bool {
+        try admin.location().sqlitePath != nil && !keyFiles.exists
+    }
+
     enum Format: String, ExpressibleByArgument {
         case csv, jsonl, bundle
     }
@@ -44,7 +51,8 @@ struct LogCommand: ParsableCommand {
                 CSV and JSON Lines hold one row per decision with its outcome joined, in log order. JSON keys: \(ExportFormat.jsonl.columns.joined(separator: ", ")). CSV columns: the same without seq.
                 A bundle holds every entry, every signed checkpoint and the verifier key: check it with
                 `log verify --bundle FILE`. A checkpoint is signed first when the key is at hand. The export is itself
-                recorded in the log. With --out on a terminal, a progress bar shows the row count and an ETA.
+                recorded in the log; a SQLite file without its signing key beside it (a copy, such as an auditor's) is
+                only read, never migrated or written. With --out on a terminal, a progress bar shows the row count and an ETA.
 
                 Example: warrant-gate log export --format csv --from 2026-10-01 --until 2027-01-01 --category federal-immigration --out q4.csv
                 """
@@ -66,7 +74,9 @@ struct LogCommand: ParsableCommand {
 
         func run() throws {
             for text in [from, until].compactMap(\.self) { _ = try parseInstant(text, dayStartsIn: .gmt) }  // a usage error first
-            let store = try admin.open()
+            let keyFiles = try keys.files(admin)
+            let copy = try LogCommand.isEvidenceCopy(admin, keyFiles: keyFiles)
+            let store = try admin.open(readonly: copy)
             // A day is the jurisdiction's, so that an export of a quarter holds what its report counts.
             let zone = try storeCall { try store.recordedTimeZone() } ?? .gmt
             let instant = { (text: String) in try parseInstant(text, dayStartsIn: zone) }
@@ -75,7 +85,6 @@ struct LogCommand: ParsableCommand {
                 throw CLIError(.usage, "--from must be before --until: no decision could match")
             }
             let sink = try Sink(path: out)  // refuses a bad --out before anything is signed or recorded
-            let keyFiles = try keys.files(admin)
             try LogCommand.signCheckpointIfPossible(store, keyFiles: keyFiles)
             let progress = ProgressBar(enabled: out != nil && isatty(STDERR_FILENO) == 1, total: try storeCall { try store.exporter().decisionCount() })
             let count: Int
@@ -96,9 +105,12 @@ struct LogCommand: ParsableCommand {
             }
             try sink.close()
             progress.finish()
-            let registry = store.registry(timeZone: .gmt)
-            try storeCall {
-                try registry.recordAdminAction("log.export", target: "log", details: ["format": format.rawValue, "rows": String(count), "out": out ?? "stdout"], operator: admin.operatorName)
+            if !copy {
+                try storeCall {
+                    try store.registry(timeZone: .gmt).recordAdminAction(
+                        "log.export", target: "log", details: ["format": format.rawValue, "rows": String(count), "out": out ?? "stdout"], operator: admin.operatorName
+                    )
+                }
             }
             if let out { print("exported \(count) \(format == .bundle ? "entries" : "decisions") to \(out)") }
             if count == 0 && ([from, until, agency, category, action, reason].contains { $0 != nil } || effect != nil) {

@@ -16,7 +16,8 @@ struct ReportCommand: ParsableCommand {
             The whole log is verified first, as `log verify` does, and a log that does not verify gets no report.
             The report states the signed checkpoint it was computed from (a new one is signed first when the key is at
             hand), so that anyone holding the log can reproduce it. Without the key, entries after the latest checkpoint
-            are left out, and a warning says how many. A request is counted in the month its request opened.
+            are left out, and a warning says how many; a SQLite file without its key (a copy, such as an auditor's) is
+            only read, never migrated or written, and the report is not recorded in it. A request is counted in the month its request opened.
             A period that may hold archived entries (`log archive`), which the database no longer has, is counted
             from the archive files given with --archive (every archive of the log, oldest first; they must match the
             log's tree), or refused unless --allow-archived; the report then says which entries it could not count.
@@ -37,18 +38,29 @@ struct ReportCommand: ParsableCommand {
     @Flag(help: "Report a period that may hold archived entries, saying in the report that they are not counted.") var allowArchived = false
     @Option(help: "An archive file of the log (repeatable): give every one, oldest first, to count archived entries.") var archive: [String] = []
     @Option(help: "A checkpoint held off the machine (one published earlier): the log must hold it.") var against: String?
+    @Option(help: "The verifier key (.pub) to trust (default: the one beside the database, which whoever made a copy chose).") var key: String?
+    @Option(name: .customLong("time-zone"), help: "The zone whose midnights bound the periods (default: the one the store records).") var zone: String?
 
     func run() throws {
         // The heading is printed in every format: nothing in it may drive a terminal or start a Markdown line.
         if let problem = FreeText.problem(jurisdiction, field: "--jurisdiction") { throw CLIError(.usage, problem) }
         if jurisdiction.allSatisfy(\.isWhitespace) { throw CLIError(.usage, "--jurisdiction must name the reporting body") }
         for path in archive { try SudoInvocation.checkOperatorMayRead(path, what: "--archive") }
-        try SudoInvocation.checkOperatorMayRead(against, what: "--against")
+        for path in [against, key].compactMap(\.self) { try SudoInvocation.checkOperatorMayRead(path, what: "an input file") }
         let external = try against.map(readInputText)
+        let trusted = try key.map { path -> LogVerifierKey in
+            do { return try LogVerifierKey(encoded: try readInputText(path)) } catch let error as CLIError { throw error } catch { throw CLIError(.usage, "\(path): \(error)") }
+        }
         if let out { try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) } }
-        let store = try admin.open()
+        let keyFiles = LogKeyFiles(filesDirectory: try admin.location().filesDirectory)
+        let copy = try LogCommand.isEvidenceCopy(admin, keyFiles: keyFiles)
+        let store = try admin.open(readonly: copy)
         let timeZone: TimeZone
-        if let recorded = try storeCall({ try store.recordedTimeZone() }) {
+        let recorded = try storeCall { try store.recordedTimeZone() }
+        if let zone {
+            guard let given = TimeZone(identifier: zone) else { throw CLIError(.usage, "--time-zone: '\(TerminalText.escaped(zone))' is not a time zone, such as America/Denver") }
+            timeZone = given
+        } else if let recorded {
             timeZone = recorded
         } else {
             timeZone = .gmt
@@ -70,10 +82,20 @@ struct ReportCommand: ParsableCommand {
             }
             warn("\(archived.summary) in this \(reportPeriod.label) report: requests of the period among them are missing from its figures")
         }
-        let keyFiles = LogKeyFiles(filesDirectory: try admin.location().filesDirectory)
-        let verified = try verify(store, keyFiles: keyFiles, against: external)
+        if copy && trusted == nil {
+            warn("\(admin.db) is read as a copy (its signing key is not beside it): its checkpoints are checked with the verifier key beside it, which whoever made the copy chose; give the key you hold with --key")
+        }
+        let verified = try verify(store, keyFiles: keyFiles, trusting: trusted, against: external)
         let signed = try LogCommand.signCheckpointIfPossible(store, keyFiles: keyFiles)
         let head = try storeCall { try store.treeHead() }
+        // The settings table is signed by nothing: a zone the log's own record contradicts would move every request at
+        // a month's edge into another month.
+        if zone == nil, let recorded, let logged = try storeCall({ try store.loggedTimeZone(through: head.size) }), logged != recorded.identifier {
+            throw CLIError(.refused, """
+                the store records the time zone \(recorded.identifier), but the log's latest record of it, under its signed checkpoint, \
+                names \(TerminalText.escaped(logged)): give the jurisdiction's zone with --time-zone
+                """)
+        }
         let entries = try storeCall {
             try store.reportEntries(period: reportPeriod, timeZone: timeZone, treeSize: head.size, archives: archive, integrityChecked: verified)
         }
@@ -104,6 +126,7 @@ struct ReportCommand: ParsableCommand {
             print(text, terminator: "")
             try flushStandardOutput()  // a report lost on the way is not recorded as generated
         }
+        guard !copy else { return }
         try storeCall {
             try store.registry(timeZone: timeZone).recordAdminAction(
                 "report.generate", target: "log",
@@ -127,7 +150,7 @@ extension ReportCommand {
     /// its hash, though nothing outside the database vouches for them, and it warns; without the key, or without a
     /// verifier key to check the checkpoints with, nothing vouches for the entries (whoever could edit them could edit
     /// their hashes too) and no report is written. Returns whether the log was verified here.
-    private func verify(_ store: Store, keyFiles: LogKeyFiles, against external: String?) throws -> Bool {
+    private func verify(_ store: Store, keyFiles: LogKeyFiles, trusting trusted: LogVerifierKey?, against external: String?) throws -> Bool {
         let lastSigned = try storeCall { try keyFiles.lastSigned.recordedNote() }
         guard try storeCall({ try store.latestCheckpoint() }) != nil || external != nil || lastSigned != nil else {
             guard keyFiles.exists else {
@@ -142,14 +165,14 @@ extension ReportCommand {
                 """)
             return false
         }
-        guard keyFiles.exists || FileManager.default.fileExists(atPath: keyFiles.publicPath) else {
+        guard trusted != nil || keyFiles.exists || FileManager.default.fileExists(atPath: keyFiles.publicPath) else {
             throw CLIError(.refused, """
                 no log key at \(keyFiles.privatePath) or its verifier key at \(keyFiles.publicPath): the log's checkpoints cannot be \
                 checked, so no report was written. Give the store's files directory (--files-dir) that holds them.
                 """)
         }
         // A key file that is there but does not read is an error, never a reason to count unverified.
-        let key = try storeCall { try keyFiles.verifierKey() }
+        let key = try trusted ?? storeCall { try keyFiles.verifierKey() }
         let report = try storeCall { try store.verify(key: key, archives: archive, against: external, lastSigned: lastSigned) }
         guard report.ok else {
             report.writeProblems()

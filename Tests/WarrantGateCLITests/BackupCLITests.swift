@@ -43,7 +43,10 @@ struct BackupCLITests {
         // As an earlier release left it: its latest migration not applied.
         let sqlite = Process()
         sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        sqlite.arguments = [evidence.path, "DELETE FROM grdb_migrations WHERE identifier = 'v6: agency requests'"]
+        sqlite.arguments = [evidence.path, """
+            DROP TRIGGER agencies_by_request_insert; DROP TRIGGER agencies_by_request_update; DROP TRIGGER agencies_id_kept;
+            DROP TRIGGER agencies_kept; DROP TABLE agency_requests; DELETE FROM grdb_migrations WHERE identifier = 'v6: agency requests';
+            """]
         try sqlite.run()
         sqlite.waitUntilExit()
         #expect(sqlite.terminationStatus == 0)

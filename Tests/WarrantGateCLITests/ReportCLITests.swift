@@ -125,10 +125,9 @@ struct ReportCLITests {
         try await Self.append([Self.decision("d-3", at: "2026-11-04T12:00:00.000Z")], to: scratch.db)
         // An ICE request made to look like a local one, with the triggers dropped as an attacker with the file would.
         let path = scratch.db
-        let edited = try SystemTool.run("sqlite3", [path, """
-            DROP TRIGGER log_is_append_only_update;
-            UPDATE log SET entry = replace(entry, 'federal-immigration', 'local-law-enforcement') WHERE seq = 1;
-            """])
+        let edited = try SystemTool.editBehindTriggers(
+            path, ["log_is_append_only_update"], "UPDATE log SET entry = replace(entry, 'federal-immigration', 'local-law-enforcement') WHERE seq = 1;"
+        )
         #expect(edited.status == 0, "\(edited.stderr)")
         let checkpoints = { () async throws -> UInt64? in
             try await blocking {
@@ -180,7 +179,7 @@ struct ReportCLITests {
         #expect(try await Self.run(["log", "checkpoint"] + db).status == 0)
         let key = scratch.url.appendingPathComponent("log-signing.key").path
         try FileManager.default.moveItem(atPath: key, toPath: key + ".elsewhere")
-        let deleted = try SystemTool.run("sqlite3", [scratch.db, "DROP TRIGGER checkpoints_append_only_delete; DELETE FROM checkpoints;"])
+        let deleted = try SystemTool.editBehindTriggers(scratch.db, ["checkpoints_append_only_delete"], "DELETE FROM checkpoints;")
         #expect(deleted.status == 0, "\(deleted.stderr)")
         // The key's record of the last checkpoint it signed still vouches for the log; cut back below it, the log
         // gets no report (a re-pass: the report ignored that record).
@@ -188,7 +187,7 @@ struct ReportCLITests {
         #expect(recorded.status == 0 && recorded.stdout.contains("counts,2026-11,records,deny,,2"), "\(recorded.stderr)")
         let copy = scratch.url.appendingPathComponent("copy.sqlite").path
         #expect(try SystemTool.run("sqlite3", [scratch.db, ".backup \(copy)"]).status == 0)
-        let cut = try SystemTool.run("sqlite3", [scratch.db, "DROP TRIGGER log_is_append_only_delete; DELETE FROM log WHERE seq > 1;"])
+        let cut = try SystemTool.editBehindTriggers(scratch.db, ["log_is_append_only_delete"], "DELETE FROM log WHERE seq > 1;")
         #expect(cut.status == 0, "\(cut.stderr)")
         let truncated = try await Self.run(["report", "--period", "2026", "--format", "csv"] + db)
         #expect(truncated.status == 3 && truncated.stdout.isEmpty && truncated.stderr.contains("the log does NOT verify"), "\(truncated.stdout)")
@@ -203,6 +202,73 @@ struct ReportCLITests {
         try FileManager.default.removeItem(atPath: key + ".pub")
         let noVerifier = try await Self.run(["report", "--period", "2026", "--format", "csv"] + db)
         #expect(noVerifier.status == 3 && noVerifier.stdout.isEmpty && noVerifier.stderr.contains("cannot be checked"), "\(noVerifier.stderr)")
+    }
+
+    /// An auditor's pass: `log export` migrated an evidence copy (`log verify` had read it as it was), firing a trigger
+    /// of the file's own that turned ICE's allowed requests into denials; export and report also appended their own
+    /// records to the copy.
+    @Test("an evidence copy is read as it is: export and report change nothing; a schema object of its own refuses it", .enabled(if: SystemTool.enabled("sqlite3")))
+    func evidenceCopy() async throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        try await Self.append([Self.decision("d-1", at: "2026-11-02T12:00:00.000Z", effect: .allow)], to: scratch.db)
+        #expect(try await Self.run(["log", "init-key"] + db).status == 0)
+        #expect(try await Self.run(["log", "checkpoint"] + db).status == 0)
+        let evidence = scratch.url.appendingPathComponent("evidence")
+        try FileManager.default.createDirectory(at: evidence, withIntermediateDirectories: true)
+        let copy = evidence.appendingPathComponent("log.sqlite").path
+        #expect(try SystemTool.run("sqlite3", [scratch.db, ".backup \(copy)"]).status == 0)
+        let pub = scratch.url.appendingPathComponent("log-signing.key.pub").path
+        try FileManager.default.copyItem(atPath: pub, toPath: evidence.appendingPathComponent("log-signing.key.pub").path)
+        let before = try Data(contentsOf: URL(fileURLWithPath: copy))
+
+        let report = try await Self.run(["report", "--period", "2026", "--format", "csv", "--db", copy, "--key", pub])
+        #expect(report.status == 0 && report.stdout.contains("counts,2026-11,records,allow,,1"), "\(report.stderr)")
+        let trusting = try await Self.run(["report", "--period", "2026", "--format", "csv", "--db", copy])
+        #expect(trusting.status == 0 && trusting.stderr.contains("give the key you hold with --key"), "\(trusting.stderr)")
+        let exported = try await Self.run(["log", "export", "--format", "csv", "--db", copy])
+        #expect(exported.status == 0 && exported.stdout.contains("allow"), "\(exported.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == before, "the copy changed")
+
+        // A trigger of the file's own, on a table a migration writes: every command refuses the file before it runs.
+        let hostile = try SystemTool.run("sqlite3", [copy, """
+            CREATE TRIGGER grdb_migrations_audit AFTER INSERT ON grdb_migrations BEGIN
+            UPDATE log SET entry = replace(entry, '"effect":"allow"', '"effect":"deny"'); END;
+            """])
+        #expect(hostile.status == 0, "\(hostile.stderr)")
+        let altered = try Data(contentsOf: URL(fileURLWithPath: copy))
+        for command in [["log", "export", "--format", "csv"], ["log", "verify"], ["report", "--period", "2026", "--key", pub]] {
+            let refused = try await Self.run(command + ["--db", copy])
+            #expect(refused.status != 0 && refused.stderr.contains("is not a WarrantGate store, or was altered") && refused.stderr.contains("trigger grdb_migrations_audit"), "\(command): \(refused.stderr)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == altered, "the copy changed")
+    }
+
+    /// An auditor's pass: the report's months began at the midnights of the zone in the settings table, which nothing
+    /// signs: set to UTC, December's first hours in Denver were counted in December.
+    @Test("a report refuses a recorded zone the log's own record of it contradicts, unless --time-zone names one", .enabled(if: SystemTool.enabled("sqlite3")))
+    func zoneFromTheLog() async throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        // 2026-12-01T03:00Z is still November 30 in Denver.
+        try await Self.append([Self.decision("d-1", at: "2026-12-01T03:00:00.000Z")], to: scratch.db)
+        let path = scratch.db
+        try await blocking {
+            let store = try Store.open(path: path)
+            defer { store.close() }
+            // A change of zone is an admin record in the log; the first zone over no document is not.
+            try store.registry(timeZone: .gmt).recordTimeZone()
+            try store.registry(timeZone: TimeZone(identifier: "America/Denver")!).recordTimeZone()
+        }
+        #expect(try await Self.run(["log", "init-key"] + db).status == 0)
+        let honest = try await Self.run(["report", "--period", "2026-11", "--format", "csv"] + db)
+        #expect(honest.status == 0 && honest.stdout.contains("counts,2026-11,records,deny,,1") && honest.stdout.contains("time-zone,,,,America/Denver,"), "\(honest.stderr)")
+        let edited = try SystemTool.run("sqlite3", [scratch.db, "UPDATE settings SET value = 'UTC' WHERE key = 'time-zone'"])
+        #expect(edited.status == 0, "\(edited.stderr)")
+        let refused = try await Self.run(["report", "--period", "2026-12", "--format", "csv"] + db)
+        #expect(refused.status == 3 && refused.stdout.isEmpty && refused.stderr.contains("names America/Denver"), "\(refused.stderr)")
+        let chosen = try await Self.run(["report", "--period", "2026-12", "--format", "csv", "--time-zone", "UTC"] + db)
+        #expect(chosen.status == 0 && chosen.stdout.contains("counts,2026-12,records,deny,,1") && !chosen.stdout.contains("time-zone,,,,America/Denver,"), "\(chosen.stderr)")
     }
 
     @Test("without the signing key, the report says how many entries after the latest signed checkpoint it leaves out")

@@ -34,3 +34,15 @@ func monotonicMicroseconds() -> UInt64 {
     clock_gettime(CLOCK_MONOTONIC, &now)
     return UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1000
 }
+
+extension SystemTool {
+    /// Runs `sql` on the SQLite file `db` with the append-only `triggers` dropped, then made again from their own text:
+    /// an editor who leaves the schema as they found it, which a store's schema check does not catch.
+    static func editBehindTriggers(_ db: String, _ triggers: [String], _ sql: String) throws -> CLIProcess.Result {
+        let names = triggers.map { "'\($0)'" }.joined(separator: ", ")
+        let definitions = try run("sqlite3", [db, "SELECT sql || ';' FROM sqlite_schema WHERE type = 'trigger' AND name IN (\(names))"])
+        guard definitions.status == 0 else { return definitions }
+        let drops = triggers.map { "DROP TRIGGER \($0);" }.joined(separator: "\n")
+        return try run("sqlite3", [db, drops + "\n" + sql + "\n" + definitions.stdout])
+    }
+}

@@ -243,7 +243,7 @@ struct DecisionLogTests {
         #expect {
             _ = try StoreDatabase.openPool(path: v1.path)
         } throws: { error in
-            (error as? StoreError)?.message.contains("the log table's definition is not the one this version expects") == true
+            (error as? StoreError)?.message.contains("is not a WarrantGate store, or was altered: its schema is not a store's (unexpected or changed: table log") == true
         }
         let (migrations, definition) = try v1.pool.read { db in
             (try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"),

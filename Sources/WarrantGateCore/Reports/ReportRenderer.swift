@@ -95,6 +95,7 @@ public struct ReportRenderer {
         for request in listed {
             lines.append(["requests", Timestamp.format(request.time, in: data.timeZone), request.kind, request.effect.rawValue, request.reason, "1"])
         }
+        lines.append(["time-zone", "", "", "", data.timeZone.identifier, ""])
         lines.append(["checkpoint", "", "", "", "\(data.checkpointOrigin) size \(data.checkpointSize) root \(data.checkpointRoot)", ""])
         if let archived = data.archived { lines.append(["archived", "", "", "", archived.summary, ""]) }
         if let through = data.countedArchivedThrough { lines.append(["archives-counted", "", "", "", "entries 1…\(through) read from archive files", ""]) }
