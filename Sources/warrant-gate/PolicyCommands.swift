@@ -85,8 +85,13 @@ struct PolicyCommand: ParsableCommand {
 
     struct Test: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run policy test files (like `opa test`); exits 1 on any failure.",
-            discussion: "Example: warrant-gate policy test policies/tests"
+            abstract: "Run policy test files (like `opa test`); exits 1 on any failure, or if no case ran.",
+            discussion: """
+                A directory's *.yaml files are run, not its subdirectories; those, and files named *.yml or *.YAML, are
+                warned about.
+
+                Example: warrant-gate policy test policies/tests
+                """
         )
         @Argument(help: "A test file or a directory of them (default: policies/tests).") var path: String = "policies/tests"
         @Flag(help: "Print every case, not only failures.") var verbose = false
@@ -96,6 +101,7 @@ struct PolicyCommand: ParsableCommand {
         func run() throws {
             try SudoInvocation.refuseUnneeded("policy test")
             let files = try yamlFiles(path)
+            for skipped in try Self.passedOver(path) { printEscaped("warn  \(skipped)") }
             let agencies = try agencies.map { try agencyDirectoryPath($0) }
             var passed = 0
             var failed = 0
@@ -138,8 +144,25 @@ struct PolicyCommand: ParsableCommand {
                 failed += failures.count
                 printEscaped("\(failures.isEmpty ? "ok  " : "FAIL")  \(file): \(total - failures.count)/\(total) cases pass (policy \(policy.name))")
             }
+            guard passed + failed > 0 else { throw CLIError(.failure, "no policy test cases in \(path): a run that tests nothing fails (test files are named *.yaml)") }
             printEscaped("\(passed) passed, \(failed) failed")
             if failed > 0 { throw CLIError(.failure, "\(failed) policy test cases failed") }
+        }
+
+        /// What a directory holds that the run passes over, each a warning: subdirectories, and files named for YAML
+        /// but not `*.yaml` (`denver.yml`, `DENVER.YAML`), which would otherwise go untested unnoticed.
+        static func passedOver(_ path: String) throws -> [String] {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { return [] }
+            return try FileManager.default.contentsOfDirectory(atPath: path).sorted().compactMap { name in
+                let entry = (path as NSString).appendingPathComponent(name)
+                var isSubdirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: entry, isDirectory: &isSubdirectory), isSubdirectory.boolValue {
+                    return "\(entry): a directory, whose files are not run"
+                }
+                let suffix = (name as NSString).pathExtension
+                return suffix != "yaml" && ["yaml", "yml"].contains(suffix.lowercased()) ? "\(entry): not run: test files are named *.yaml" : nil
+            }
         }
     }
 

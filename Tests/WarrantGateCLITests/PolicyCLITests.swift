@@ -105,6 +105,36 @@ struct PolicyLanguageCLITests {
         #expect(result.stdout.contains("2 passed, 2 failed"))
     }
 
+    /// A directory of `denver.yml` printed `0 passed, 0 failed` and exited 0: counsel's tests were never run.
+    @Test("policy test: a run that tests no case fails, and files not named *.yaml and subdirectories are warned about")
+    func policyTestOfNothingFails() throws {
+        let scratch = try Scratch()
+        _ = try Self.writePolicy(in: scratch)
+        let tests = scratch.url.appendingPathComponent("tests")
+        try FileManager.default.createDirectory(at: tests.appendingPathComponent("more"), withIntermediateDirectories: true)
+        let suite = """
+            policy: ../cli.yaml
+            cases:
+              - name: police with a stated investigation
+                agency: { id: city-pd, category: local-law-enforcement }
+                request: { path: /records/inmates/2017-000123, headers: { Request-Purpose: criminal-investigation } }
+                expect: { effect: allow, rules: [police-investigations] }
+            """
+        for name in ["cli.yml", "CLI.YAML"] { try suite.write(toFile: tests.appendingPathComponent(name).path, atomically: true, encoding: .utf8) }
+        let result = try CLIProcess.run(["policy", "test", tests.path])
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stderr.contains("no policy test cases in \(tests.path)"), "\(result.stderr)")
+        for name in ["cli.yml", "CLI.YAML"] {
+            #expect(result.stdout.contains("warn  \(tests.appendingPathComponent(name).path): not run: test files are named *.yaml"), "\(result.stdout)")
+        }
+        #expect(result.stdout.contains("warn  \(tests.appendingPathComponent("more").path): a directory, whose files are not run"), "\(result.stdout)")
+        // Named *.yaml, the same file runs, and passes.
+        try suite.write(toFile: tests.appendingPathComponent("cli.yaml").path, atomically: true, encoding: .utf8)
+        let passing = try CLIProcess.run(["policy", "test", tests.path])
+        #expect(passing.status == 0, "\(passing.stdout)\n\(passing.stderr)")
+        #expect(passing.stdout.contains("1 passed, 0 failed"))
+    }
+
     static func explain(_ scratch: Scratch, _ arguments: [String]) throws -> CLIProcess.Result {
         try CLIProcess.run(
             ["policy", "explain", "--policy", try writePolicy(in: scratch), "--db", scratch.url.appendingPathComponent("none.sqlite").path,

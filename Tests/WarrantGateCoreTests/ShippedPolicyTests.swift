@@ -92,6 +92,55 @@ struct ShippedPolicyTests {
         #expect(throws: FileError.self) { try PolicyTestFile.load(path: file.path) }
     }
 
+    /// Passes over `policy test`: facts under a booking number a digit short, a misspelt `public-…` fact and a
+    /// misspelt `keep:` each reached nothing the decision reads, and the case passed on them.
+    @Test("a case's evidence must reach the decision: facts and records of the request's inmate, declared public facts, keeps that can fail")
+    func unreadEvidence() throws {
+        let file = try TestFileDirectory()
+        defer { file.remove() }
+        try """
+            policy: \(Repository.path("policies/california.yaml"))
+            cases:
+              - name: facts and records of someone else
+                agency: { id: ice-ero, category: federal-immigration }
+                request: { path: /records/inmates/2017-000456/release }
+                facts: { "2017-00456": { conviction: serious-felony }, "2017-000123": { conviction: serious-felony } }
+                records: [{ subject: "2017-000123", kind: advisement }]
+                documents: [{ reference: W-1, kind: judicial-warrant, subjects: ["2017-000123", "2017-12"] }]
+                expect: { effect: deny }
+              - name: a misspelt public fact, and a value no public fact takes
+                agency: { id: ice-ero, category: federal-immigration }
+                request: { path: /records/inmates/2017-000789/release }
+                facts: { "2017-000789": { public-relase-date: "yes", public-release-date: "true" } }
+                expect: { effect: deny }
+            """.write(to: file.url, atomically: true, encoding: .utf8)
+        let failures = try PolicyTestFile.load(path: file.path).run(against: try PolicyParser.load(path: Repository.path("policies/california.yaml")))
+        #expect(failures.map(\.problems) == [
+            [
+                "facts: '2017-000123' is not the inmate the request names (2017-000456), so the decision never reads them",
+                "facts: '2017-00456' is not a booking number of subject-format ####-######",
+                "records: '2017-000123' is not the inmate the request names (2017-000456), so the decision never reads them",
+                "documents: 'W-1' names '2017-12', which is not a booking number of subject-format ####-######",
+            ],
+            [
+                "facts of 2017-000789: 'public-relase-date' is neither a fact the policy declares nor public-<kind> for a kind of data its routes return (conviction, listed-offense-felony-date, listed-offense-misdemeanor-date, prop-47-misdemeanor, public-address, public-custody-status, public-interview, public-record, public-release-date, public-status, public-visits)",
+                "facts of 2017-000789: 'true' is not a value of fact 'public-release-date' (values: no, yes)",
+            ],
+        ], "\(failures)")
+        // A keep of a field the policy never redacts, nor could leave out, passes whatever the decision.
+        try """
+            policy: \(Repository.path("policies/denver.yaml"))
+            cases:
+              - name: a misspelt keep
+                agency: { id: ice-ero, category: federal-immigration }
+                request: { path: /records/inmates/2017-000123, warrant: JW-1 }
+                documents: [{ reference: JW-1, kind: judicial-warrant, subjects: ["2017-000123"], scope: [records.read] }]
+                expect: { effect: allow, keep: [citizenshp], withhold: [citizenship] }
+            """.write(to: file.url, atomically: true, encoding: .utf8)
+        let keeps = try PolicyTestFile.load(path: file.path).run(against: try Repository.denver())
+        #expect(keeps.map(\.problems) == [["keep: 'citizenshp' is a field the policy never redacts or leaves out, so the keep could never fail: name one it redacts"]], "\(keeps)")
+    }
+
     /// A re-pass: in a permit that removes fields, a misspelt test under `not:` (which turns a plain permit's test
     /// around) loaded with a warning, and the permit served ICE the record it was written to keep from it.
     @Test("in a permit that removes fields, a test that matches nothing is an error whichever way not: turns it")

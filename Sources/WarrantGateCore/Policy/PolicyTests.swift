@@ -95,7 +95,8 @@ public struct PolicyTestFile: Sendable {
         var failures = brokenCases.map { Failure(name: $0.name ?? "(unnamed)", line: $0.line, problems: [$0.error]) }
         let categories = policy.categoriesTested.union(AgencyCategory.builtIn).union(declaredCategories)
         for testCase in cases {
-            var undeclared = Self.undeclaredFacts(testCase, policy: policy)
+            var undeclared = Self.undeclaredFacts(testCase, policy: policy) + Self.unreadEvidence(testCase, policy: policy, stages: stages)
+                + Self.unknownKeeps(testCase, policy: policy)
             // A misspelt category matches no rule: a case expecting a denial would pass for that alone.
             let category = testCase.request.agency.category
             if !categories.contains(category) {
@@ -174,20 +175,64 @@ public struct PolicyTestFile: Sendable {
         return ["\(what): \(parts.joined(separator: "; ")) (got [\(describe(got).joined(separator: ", "))])"]
     }
 
-    /// Facts a case sets that the policy does not declare, or values it does not list: a case must not pass because
-    /// it misspelled a fact the rule tests.
+    /// Facts a case sets that the registry may not hold under the policy (``Policy/settableFacts``: those it declares,
+    /// and `public-<kind>` for a kind of data its routes return), or values they do not take: a case must not pass
+    /// because it misspelled a fact the rule tests.
     private static func undeclaredFacts(_ testCase: PolicyTestCase, policy: Policy) -> [String] {
         var problems: [String] = []
+        let settable = policy.settableFacts
         for (subject, facts) in testCase.facts.sorted(by: { $0.key < $1.key }) {
-            for (name, value) in facts.sorted(by: { $0.key < $1.key }) where !name.hasPrefix("public-") {
-                guard let declaration = policy.facts[name] else {
-                    problems.append("facts of \(subject): '\(name)' is not a fact the policy declares (declared: \(policy.facts.keys.sorted().joined(separator: ", ")))")
+            for (name, value) in facts.sorted(by: { $0.key < $1.key }) {
+                guard let declaration = settable[name] else {
+                    problems.append(
+                        "facts of \(subject): '\(name)' is neither a fact the policy declares nor public-<kind> for a kind of data its routes return (\(settable.keys.sorted().joined(separator: ", ")))"
+                    )
                     continue
                 }
                 if let problem = declaration.problem(with: value, of: name) { problems.append("facts of \(subject): \(problem)") }
             }
         }
         return problems
+    }
+
+    /// Facts and records a case sets for anyone but the inmate its request names, whom alone the decision reads them
+    /// of, and booking numbers the policy's subject format refuses, where documents name them too: evidence a case
+    /// gives that never reaches the decision must not make it pass. Documents may name other inmates, as a warrant
+    /// for someone else does.
+    private static func unreadEvidence(_ testCase: PolicyTestCase, policy: Policy, stages: RequestStages) -> [String] {
+        let format = policy.subjectFormat
+        let subject = (try? stages.classify(testCase.request))?.input.classification.subject
+        var problems: [String] = []
+        for (what, named) in [("facts", testCase.facts.keys.sorted()), ("records", testCase.registry.recordsBySubject.keys.sorted())] {
+            for given in named {
+                if !format.accepts(given) {
+                    problems.append("\(what): '\(given)' is not a booking number of subject-format \(format.pattern)")
+                } else if given != subject {
+                    problems.append("\(what): '\(given)' is not the inmate the request names (\(subject ?? "none")), so the decision never reads them")
+                }
+            }
+        }
+        for document in testCase.registry.documents.values.sorted(by: { $0.reference < $1.reference }) {
+            for named in document.subjects where !format.accepts(named) {
+                problems.append("documents: '\(document.reference)' names '\(named)', which is not a booking number of subject-format \(format.pattern)")
+            }
+        }
+        return problems
+    }
+
+    /// `keep:` entries that could never fail (``Decision/keeps(topLevel:)``), so that a misspelt one would pass: where
+    /// no permit returns chosen fields alone and none of the case's documents releases a chosen field alone, a field
+    /// that no redact or lift list of the policy or its permits names, nor its profiles list.
+    private static func unknownKeeps(_ testCase: PolicyTestCase, policy: Policy) -> [String] {
+        let narrowing = policy.rules.contains { $0.keepOnly != nil }
+            || testCase.registry.documents.values.contains { $0.scope.contains { ScopeEntry($0).field != nil } }
+        guard !narrowing else { return [] }
+        var known = Set(policy.redactAlways)
+        for rule in policy.rules { known.formUnion(rule.redact + rule.lift) }
+        for profile in policy.vocabulary.profiles.values { known.formUnion(profile.concepts.values.joined().map(\.clark)) }
+        return testCase.expectedKeep.filter { entry in
+            (try? policy.vocabulary.names(for: entry))?.contains { !known.contains($0) } ?? false
+        }.map { "keep: '\($0)' is a field the policy never redacts or leaves out, so the keep could never fail: name one it redacts" }
     }
 
     private static func parseCase(_ node: YAMLNode) throws -> PolicyTestCase {
