@@ -245,6 +245,51 @@ struct PolicyParserTests {
         #expect(failure.message.contains(message), "\(failure)")
     }
 
+    /// `redact: [сitizenship]`, its first letter Cyrillic, loaded and redacted nothing: `citizenship` went out.
+    @Test("a look-alike letter in a field name is refused, written out or not, under redact, return-only and lift", arguments: [
+        "redact: [\u{441}itizenship]", "redact: ['field:\u{441}itizenship']",
+        "  - { id: p, effect: permit, when: { category: court }, return-only: [\u{441}itizenship] }",
+        "  - { id: p, effect: permit, when: { category: court, authorization: { covers: ['field:\u{441}itizenship'] } }, lift: ['field:\u{441}itizenship'] }",
+    ])
+    func lookAlikeLetters(entry: String) throws {
+        let failure = try #require(error(Self.minimal + "\n" + entry))
+        #expect(failure.message.contains("mixes letters of Cyrillic and Latin scripts"), "\(failure)")
+    }
+
+    @Test("a field name with letters outside ASCII is written out as field:<name>, in one script")
+    func nonASCIIFieldNames() throws {
+        let plain = try #require(error(Self.minimal + "\nredact: [ciudadanía]"))
+        #expect(plain.message.contains("write it out, field:ciudadanía"), "\(plain)")
+        let policy = try PolicyParser.parse(Self.minimal + "\nredact: ['field:Ciudadanía', 'field:гражданство']", file: "t.yaml")
+        #expect(policy.redactAlways == ["ciudadanía", "гражданство"])
+        #expect(RedactionVocabulary.empty.described(Set(policy.redactAlways)) == ["field:ciudadanía", "field:гражданство"])
+    }
+
+    @Test("a rule that can never apply is warned about: its unless always holds, or its when negates always", arguments: [
+        ("unless: always", "can never apply: its unless always holds"),
+        ("unless: { any: [always, { category: court }] }", "can never apply: its unless always holds"),
+        ("when: { category: federal-immigration, not: always }", "can never match: it requires the negation of always"),
+    ])
+    func rulesThatNeverApply(rule: String, message: String) throws {
+        let clause = rule.hasPrefix("when") ? rule : "when: { category: federal-immigration }, \(rule)"
+        let policy = try PolicyParser.parse(Self.minimal + "\n  - { id: f, effect: forbid, reason: refused, \(clause) }", file: "t.yaml")
+        #expect(policy.warnings.contains { $0.message.contains("rule 'f' \(message)") }, "\(policy.warnings)")
+        let sound = try PolicyParser.parse(Self.minimal + "\n  - { id: f, effect: forbid, reason: refused, when: { category: federal-immigration } }", file: "t.yaml")
+        #expect(sound.warnings.isEmpty, "\(sound.warnings)")
+    }
+
+    /// `Etc/GMT-7` is UTC+7: counsel who wrote it for Denver's seven hours behind got days ending fourteen hours off.
+    @Test("an Etc/GMT zone is warned about with the offset it means; UTC and place names are not")
+    func invertedZones() throws {
+        for (zone, offset) in [("Etc/GMT-7", "UTC+07:00"), ("Etc/GMT+5", "UTC-05:00")] {
+            let policy = try PolicyParser.parse(Self.minimal.replacingOccurrences(of: "America/Denver", with: zone), file: "t.yaml")
+            #expect(policy.warnings.contains { $0.message.contains("'\(zone)' is \(offset)") && $0.line == 2 }, "\(policy.warnings)")
+        }
+        for zone in ["America/Denver", "Etc/GMT", "Etc/UTC"] {
+            #expect(try PolicyParser.parse(Self.minimal.replacingOccurrences(of: "America/Denver", with: zone), file: "t.yaml").warnings.isEmpty, "\(zone)")
+        }
+    }
+
     @Test("an empty list in a condition is refused, not read as matching nothing, or everything", arguments: [
         "when: { category: [] }", "when: { agency: [] }", "when: { action: [] }", "when: { method: [] }", "when: { data: [] }",
         "when: { warrant: { kind: [] } }", "when: { warrant: { court: [] } }", "when: { authorization: { covers: [] } }",

@@ -1,8 +1,8 @@
 /// Static checks for rules that can never decide anything: counsel should hear of them before a deployment.
 extension Policy {
-    /// This policy with warnings added for rules that can never match, rules shadowed by a forbid, warrant-failure
-    /// forbids whose `unless` tests more than the warrant, and permits that admit an immigration agency on the
-    /// caller's own claim.
+    /// This policy with warnings added for rules that can never match or whose `unless` always holds, rules shadowed
+    /// by a forbid, warrant-failure forbids whose `unless` tests more than the warrant, and permits that admit an
+    /// immigration agency on the caller's own claim.
     func withLintWarnings() -> Policy {
         var found = warnings
         for rule in rules where rule.source == source {
@@ -32,6 +32,9 @@ extension Policy {
         for rule in rules where rule.source == source {
             if let reason = Self.neverMatches(rule.when) {
                 found.append(FileError(file: source, line: rule.line, message: "rule '\(rule.id)' can never match: \(reason)"))
+            }
+            if let unless = rule.unless, Self.alwaysHolds(unless) {
+                found.append(FileError(file: source, line: rule.line, message: "rule '\(rule.id)' can never apply: its unless always holds"))
             }
             if let from = rule.effectiveFrom, let until = rule.effectiveUntil, until < from {
                 found.append(FileError(file: source, line: rule.line, message: "rule '\(rule.id)' is never in force"))
@@ -85,7 +88,7 @@ extension Policy {
 
 
     /// Why a conjunction can never hold, if it visibly cannot: two category, agency or method tests with nothing in
-    /// common, or a test of something together with its negation.
+    /// common, a test of something together with its negation, or the negation of a test that always holds.
     private static func neverMatches(_ condition: Condition) -> String? {
         let parts = condition.conjuncts
         var categories: Set<AgencyCategory>?
@@ -104,11 +107,23 @@ extension Policy {
                 if methods?.isEmpty == true { return "its method tests have nothing in common" }
             case .not(let negated) where parts.contains(negated):
                 return "it requires both \(negated.summary) and its negation"
+            case .not(let negated) where alwaysHolds(negated):
+                return "it requires the negation of \(negated.summary), which always holds"
             default:
                 continue
             }
         }
         return nil
+    }
+
+    /// Whether a condition visibly holds for every request: `always`, or built of it by `all` and `any`.
+    private static func alwaysHolds(_ condition: Condition) -> Bool {
+        switch condition {
+        case .always: true
+        case .all(let parts): parts.allSatisfy(alwaysHolds)
+        case .any(let parts): parts.contains(where: alwaysHolds)
+        default: false
+        }
     }
 
     /// Whether `a` visibly implies `b`: every conjunct of `b` is implied by some conjunct of `a`.

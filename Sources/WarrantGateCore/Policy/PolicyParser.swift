@@ -89,11 +89,17 @@ public enum PolicyParser {
         let title = try root["title"]?.string("title") ?? name
 
         let timeZone: TimeZone
+        var zoneWarnings: [FileError] = []
         if base == nil { _ = try root.required("time-zone", in: "policy") }
         if let timeZoneNode = root["time-zone"] {
             let timeZoneName = try timeZoneNode.string("time-zone")
             guard let zone = TimeZone(databaseName: timeZoneName) else {
                 throw timeZoneNode.error("unknown time zone '\(timeZoneName)' (use an IANA name such as America/Denver)")
+            }
+            if let offset = Self.invertedOffset(zone) {
+                zoneWarnings.append(timeZoneNode.error(
+                    "time-zone '\(timeZoneName)' is UTC\(offset): POSIX inverts the sign of Etc/GMT zones; name the place instead (such as Asia/Bangkok)"
+                ))
             }
             timeZone = zone
         } else {
@@ -168,9 +174,17 @@ public enum PolicyParser {
         let policy = Policy(
             name: name, title: title, timeZone: timeZone, subjectFormat: subjectFormat, routes: routes, redactAlways: redact, rules: rules,
             digest: digest, source: file, includes: base.map { $0.includes + [$0.source] } ?? [], facts: facts, requestFacts: requestFacts,
-            obligations: obligations, warnings: (base?.warnings ?? []) + routeWarnings + context.warnings, factLookup: lookup, vocabulary: vocabulary
+            obligations: obligations, warnings: (base?.warnings ?? []) + zoneWarnings + routeWarnings + context.warnings, factLookup: lookup, vocabulary: vocabulary
         )
         return policy.withLintWarnings()
+    }
+
+    /// The offset (`+07:00`) of an `Etc/GMT±N` zone other than UTC itself, whose sign POSIX inverts: `Etc/GMT-7` is
+    /// seven hours ahead of UTC, which a reader takes for seven behind.
+    private static func invertedOffset(_ zone: TimeZone) -> String? {
+        let seconds = zone.secondsFromGMT()
+        guard zone.identifier.lowercased().hasPrefix("etc/gmt"), seconds != 0 else { return nil }
+        return (seconds < 0 ? "-" : "+") + String(format: "%02d:%02d", abs(seconds) / 3600, abs(seconds) % 3600 / 60)
     }
 
     /// The policy an `include:` names (a ``PolicyRelativePath`` beside the including file), not already being read.

@@ -44,14 +44,15 @@ public struct RedactionProfile: Sendable, Equatable {
 
 /// How a policy's `redact:` entries are read:
 ///
-/// - `citizenship`: a field name (a JSON member, or an XML element or attribute by local name in any namespace, but
-///   not a name a protocol defines in its own), in any letter case and whatever separates its words
+/// - `citizenship`: a field name in ASCII (a JSON member, or an XML element or attribute by local name in any
+///   namespace, but not a name a protocol defines in its own), in any letter case and whatever separates its words
 ///   (``FieldNameKey``);
 /// - `nc:PersonCitizenship`: an XML element, or a JSON-LD key, by namespace URI and local name, the prefix bound under
 ///   the policy's `namespaces:`;
 /// - `niem:citizenship`: every element of a concept of a profile the policy includes under `profiles:`;
-/// - `field:Country Of Birth`: a field name the first form refuses (a space, `#`, `/`), taken as written after the
-///   colon and matched as the first form is. `field` is reserved: no namespace or profile may take it.
+/// - `field:Country Of Birth`: a field name the first form refuses (a space, `#`, `/`, a letter outside ASCII), taken
+///   as written after the colon and matched as the first form is, but not mixing letters of two scripts (a
+///   look-alike). `field` is reserved: no namespace or profile may take it.
 ///
 /// A prefix bound in neither is an error, as is one bound in both. Entries come out as plain lower-case field names
 /// and qualified names in Clark notation (``QualifiedName``).
@@ -76,6 +77,10 @@ public struct RedactionVocabulary: Sendable, Equatable {
         guard !entry.isEmpty, entry.count <= 128 else { throw Unresolved(message: "redact: names must be 1 to 128 characters") }
         guard let colon = entry.firstIndex(of: ":") else {
             guard Self.isFieldName(entry) else {
+                if entry.unicodeScalars.allSatisfy(Self.isNameScalar) {
+                    if let problem = Self.mixedScripts(entry) { throw Unresolved(message: "redact: '\(entry)' \(problem)") }
+                    throw Unresolved(message: "redact: '\(entry)' has letters outside ASCII, which could pass for ASCII ones: write it out, field:\(entry)")
+                }
                 let hint = entry.contains(",") ? "; write a YAML list, one name to an entry"
                     : entry.unicodeScalars.contains(where: { $0.properties.generalCategory == .nonspacingMark })
                     ? "; it holds a combining mark: write its letters precomposed (NFC), as documents do"
@@ -100,11 +105,37 @@ public struct RedactionVocabulary: Sendable, Equatable {
         throw Unresolved(message: "redact: the prefix '\(prefix)' in '\(entry)' is not bound (declare it under namespaces:, or include a profile under profiles:)")
     }
 
-    /// Whether `entry` can be a plain field's name: letters, digits and `_ - . $ @`. A comma, a space or an invisible
-    /// character would make it a name no document uses, and redact nothing.
+    /// Whether `entry` can be a plain field's name: ASCII letters, digits and `_ - . $ @`. A comma, a space or an
+    /// invisible character would make it a name no document uses, and redact nothing; so would a look-alike letter
+    /// (Cyrillic `с` for `c`), which is why other letters must be written out (`field:`).
     static func isFieldName(_ entry: String) -> Bool {
-        entry.unicodeScalars.allSatisfy { scalar in
-            scalar.properties.isAlphabetic || scalar.properties.numericType == .decimal || "_-.$@".unicodeScalars.contains(scalar)
+        entry.unicodeScalars.allSatisfy { $0.isASCII && isNameScalar($0) }
+    }
+
+    /// A letter, a decimal digit, or one of `_ - . $ @`.
+    private static func isNameScalar(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.isAlphabetic || scalar.properties.numericType == .decimal || "_-.$@".unicodeScalars.contains(scalar)
+    }
+
+    /// Why a name's letters are of two scripts, if they are: one letter passing for another's look-alike.
+    private static func mixedScripts(_ name: String) -> String? {
+        let scripts = Set(name.unicodeScalars.filter(\.properties.isAlphabetic).map(LookAlikeScript.init))
+        guard scripts.count > 1 else { return nil }
+        return "mixes letters of \(scripts.map(\.rawValue).sorted().joined(separator: " and ")) scripts, as a look-alike letter would: write it in one script"
+    }
+
+    /// The scripts whose letters pass for one another (Cyrillic `с`, Greek `ο`, Latin `c`, `o`), and every other as
+    /// one; Latin takes in its accented letters (`é`).
+    private enum LookAlikeScript: String {
+        case latin = "Latin", greek = "Greek", cyrillic = "Cyrillic", other = "other"
+
+        init(_ scalar: Unicode.Scalar) {
+            switch scalar.value {
+            case 0x41...0x5A, 0x61...0x7A, 0xAA, 0xBA, 0xC0...0x24F, 0x1E00...0x1EFF: self = .latin
+            case 0x370...0x3FF, 0x1F00...0x1FFF: self = .greek
+            case 0x400...0x52F, 0x1C80...0x1C8F, 0x2DE0...0x2DFF, 0xA640...0xA69F: self = .cyrillic
+            default: self = .other
+            }
         }
     }
 
@@ -113,7 +144,8 @@ public struct RedactionVocabulary: Sendable, Equatable {
 
     /// A literal field name, lower-cased. Still refused, since each is far likelier a slip than a name a document
     /// uses: a space at either end, a control or invisible formatting character, a combining mark (documents are
-    /// NFC), a comma (a list written as one string), and a leading `{` (the form of a qualified name).
+    /// NFC), a comma (a list written as one string), a leading `{` (the form of a qualified name), and letters of two
+    /// scripts (a look-alike: `сitizenship` with a Cyrillic `с`).
     static func literalFieldName(_ name: String) throws(Unresolved) -> String {
         let entry = literalPrefix + ":" + name
         guard let first = name.unicodeScalars.first, let last = name.unicodeScalars.last else {
@@ -125,7 +157,7 @@ public struct RedactionVocabulary: Sendable, Equatable {
             : name.unicodeScalars.contains(where: { $0.properties.generalCategory == .nonspacingMark }) ? "holds a combining mark: write its letters precomposed (NFC), as documents do"
             : name.contains(",") ? "holds a comma: write a YAML list, one name to an entry"
             : first == "{" ? "begins with '{'"
-            : FieldNameKey.of(name).isEmpty ? "is only separators ('_', '-', '.', ' '), which names are compared without" : nil
+            : FieldNameKey.of(name).isEmpty ? "is only separators ('_', '-', '.', ' '), which names are compared without" : mixedScripts(name)
         if let problem { throw Unresolved(message: "redact: '\(entry)' \(problem)") }
         return name.lowercased()
     }
