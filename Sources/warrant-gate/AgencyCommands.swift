@@ -215,10 +215,12 @@ struct ReviewedDirectory {
 
 /// The client certificate at `path`, read as the operator may read it.
 func clientCertificate(at path: String) throws -> ClientCertificate {
-    try SudoInvocation.checkOperatorMayRead(path, what: "--cert")
-    guard let pem = try? YAMLNode.readText(path: path) else { throw CLIError(.notFound, "cannot read certificate file \(path)") }
+    let pem = try SudoInvocation.readInput(path, what: "--cert", limit: YAMLNode.maximumFileSize) { path in
+        guard let pem = try? YAMLNode.readText(path: path) else { throw CLIError(.notFound, "cannot read certificate file \(path)") }
+        return Data(pem.utf8)
+    }
     do {
-        return try ClientCertificate(certificate: Certificate(pemEncoded: pem))
+        return try ClientCertificate(certificate: Certificate(pemEncoded: String(decoding: pem, as: UTF8.self)))
     } catch {
         throw CLIError(.usage, "\(path) is not a PEM certificate")
     }

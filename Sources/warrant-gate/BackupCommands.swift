@@ -126,7 +126,9 @@ struct RestoreCommand: ParsableCommand {
         }
         for path in [file, key, against].compactMap({ $0 }) { try SudoInvocation.checkOperatorMayRead(path, what: "an input file") }
         // Read once: the bytes checked are the bytes used.
-        let keyBytes = try key.map { path in try storeCall { try PrivateFile.read(path, limit: 1 << 16) } }
+        let keyBytes = try key.map { path in
+            try SudoInvocation.readInput(path, what: "an input file", limit: 1 << 16) { path in try storeCall { try PrivateFile.read(path, limit: 1 << 16) } }
+        }
         try SudoInvocation.current?.checkRestore(into: location, verifierKey: keyBytes, allowUnsealed: allowUnsealed != nil)
         // The key's record of the last checkpoint it signed, beside it in the target's files directory, if it keeps one.
         let lastSignedRecord = LogKeyFiles(filesDirectory: location.filesDirectory).lastSigned
@@ -138,7 +140,9 @@ struct RestoreCommand: ParsableCommand {
                 key's record of its last checkpoint (\(lastSignedFile))
                 """)
         }
-        let checkpoint = try against.map { path in String(decoding: try storeCall { try PrivateFile.read(path, limit: 1 << 16) }, as: UTF8.self) }
+        let checkpoint = try against.map { path in
+            String(decoding: try SudoInvocation.readInput(path, what: "an input file", limit: 1 << 16) { path in try storeCall { try PrivateFile.read(path, limit: 1 << 16) } }, as: UTF8.self)
+        }
         let verifier = try verifierKey(location, given: keyBytes)
         if noOffsiteCheckpoint {
             FileHandle.standardError.write(Data("""

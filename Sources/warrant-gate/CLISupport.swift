@@ -212,6 +212,19 @@ struct SudoInvocation {
 
     /// Refuses an input file the operator could not read (``openAsOperator(_:what:)``), for one a library reads
     /// itself (a CA, a certificate, a bundle): checked here and read there.
+    /// An input file's bytes, at most `limit`: under sudo, read from the very file whose rights were checked, so that no
+    /// link swapped in after the check (of the file, or of a directory on its path) is read with the service's rights;
+    /// otherwise by `read`.
+    static func readInput(_ path: String, what: String, limit: Int, read: (String) throws -> Data) throws -> Data {
+        guard let sudo = current else { return try read(path) }
+        return try sudo.readAsOperator(path, what: what, limit: limit)
+    }
+
+    /// A document the operator names (a scan, its detached signature), read as ``readInput(_:what:limit:read:)`` reads.
+    static func readDocument(_ path: String, what: String) throws -> Data {
+        try readInput(path, what: what, limit: DocumentStore.maximumSize) { path in try storeCall { try DocumentStore.read(path: path) } }
+    }
+
     static func checkOperatorMayRead(_ path: String?, what: String) throws {
         guard let path, let sudo = current else { return }
         _ = try sudo.openAsOperator(path, what: what)
@@ -450,9 +463,13 @@ func refuseRoot(in path: String) throws {
 }
 
 /// The text of a small input file the operator named (a checkpoint, a verifier key); a file that does not read is not
-/// found.
+/// found. Under sudo it is read from the very file checked (``SudoInvocation/readInput(_:what:limit:read:)``).
 func readInputText(_ path: String) throws -> String {
-    guard let text = try? YAMLNode.readText(path: path) else { throw CLIError(.notFound, "cannot read \(path)") }
+    let data = try SudoInvocation.readInput(path, what: "an input file", limit: YAMLNode.maximumFileSize) { path in
+        guard let text = try? YAMLNode.readText(path: path) else { throw CLIError(.notFound, "cannot read \(path)") }
+        return Data(text.utf8)
+    }
+    guard let text = String(data: data, encoding: .utf8) else { throw CLIError(.usage, "\(path) is not UTF-8 text") }
     return text
 }
 

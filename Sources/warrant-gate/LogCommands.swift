@@ -320,8 +320,10 @@ struct LogCommand: ParsableCommand {
 
         func run() throws {
             for path in [file, key] { try SudoInvocation.checkOperatorMayRead(path, what: "an input file") }
-            let data = try storeCall { try PrivateFile.read(file, limit: Self.maximumBytes) }
-            guard let keyText = try? YAMLNode.readText(path: key) else { throw CLIError(.notFound, "cannot read \(key)") }
+            let data = try SudoInvocation.readInput(file, what: "an input file", limit: Self.maximumBytes) { path in
+                try storeCall { try PrivateFile.read(path, limit: Self.maximumBytes) }
+            }
+            let keyText = try readInputText(key)
             let verifier: LogVerifierKey
             do { verifier = try LogVerifierKey(encoded: keyText) } catch { throw CLIError(.usage, "\(key): \(error)") }
             let proof: InclusionProofFile

@@ -64,7 +64,7 @@ struct WarrantCommand: ParsableCommand {
             // is staged on disk first and put in place once registered: a refused registration stores nothing, and a
             // registered digest always has its document.
             try SudoInvocation.checkOperatorMayRead(document, what: "--document")
-            let content = try document.map { path in try storeCall { try DocumentStore.read(path: path) } }
+            let content = try document.map { path in try SudoInvocation.readDocument(path, what: "--document") }
             let checkedAt = Date()
             let signatureStatus = try content.map { try courts.check(document: $0, signaturePath: signature, at: checkedAt) } ?? .unsigned
             guard let recordedSignature = RecordedSignature(signatureStatus, checkedAt: checkedAt) else {
@@ -318,7 +318,7 @@ struct WarrantCommand: ParsableCommand {
                 throw CLIError(.notFound, "\(reference) was registered without a document (\(entry.noDocumentReason ?? "no reason given"))")
             }
             try SudoInvocation.checkOperatorMayRead(file, what: "the copy")
-            let content = try storeCall { try DocumentStore.read(path: file) }
+            let content = try SudoInvocation.readDocument(file, what: "the copy")
             let digest = DocumentStore.digest(of: content)
             let matches = digest == registered
             let current = try courts.check(document: content, signaturePath: signature)
