@@ -155,20 +155,88 @@ public struct Registry: Sendable {
         }
     }
 
-    /// Turns the two-person rule on or off; the change and its reason are logged.
-    public func setTwoPersonRule(_ on: Bool, reason: String, operator: String, at time: Date = Date()) throws {
+    /// How long a request to turn the two-person rule off waits for a second operator.
+    public static let twoPersonRuleOffRequestLifetime: TimeInterval = 24 * 3600
+
+    /// What ``setTwoPersonRule(_:reason:operator:at:)`` did.
+    public enum TwoPersonRuleChange: Sendable, Equatable {
+        /// The rule is now as asked (or already was).
+        case set
+        /// Turning it off waits for a second operator to ask the same within ``twoPersonRuleOffRequestLifetime``.
+        case requested
+    }
+
+    /// Turns the two-person rule on or off; the change and its reason are logged. Turning it on takes effect at once.
+    /// Turning it off is the rule's own business: one operator alone may do it only in a one-person office (no other
+    /// operator has acted in the store); otherwise the first operator's request is recorded, and it takes effect when
+    /// a second operator asks the same within ``twoPersonRuleOffRequestLifetime``.
+    @discardableResult
+    public func setTwoPersonRule(_ on: Bool, reason: String, operator: String, at time: Date = Date()) throws -> TwoPersonRuleChange {
         try requireText(reason, "a reason")
         try refuseImmigrationStatus(reason, "a reason")
         let `operator` = try operatorName(`operator`).text
-        try write { session in
+        return try write { session in
+            var details = ["value": on ? "on" : "off", "reason": reason]
+            let isOn = try session.scalarText("SELECT value FROM settings WHERE key = 'two-person-rule'") != "off"
+            let needsSecond = try !on && isOn && Self.othersActed(session, besides: `operator`)
+            if needsSecond {
+                let request = try session.scalarText("SELECT value FROM settings WHERE key = 'two-person-rule-off-request'").flatMap(OffRequest.init)
+                guard let request, request.operator != `operator`, time.timeIntervalSince(request.time) <= Self.twoPersonRuleOffRequestLifetime,
+                      request.time <= time.addingTimeInterval(Self.clockSkew)
+                else {
+                    if let request, request.operator == `operator`, time.timeIntervalSince(request.time) <= Self.twoPersonRuleOffRequestLifetime {
+                        throw StoreError("\(`operator`) already asked to turn the two-person rule off: a second operator must ask the same")
+                    }
+                    try session.execute(
+                        "INSERT INTO settings (key, value) VALUES ('two-person-rule-off-request', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        OffRequest(operator: `operator`, time: time).text
+                    )
+                    try Self.appendAdmin(session, AdminRecord(
+                        time: Timestamp.format(time), operator: `operator`, action: "settings.two-person-rule.requested", target: "two-person-rule", details: details
+                    ))
+                    return .requested
+                }
+                details["requestedBy"] = request.operator
+            }
+            try session.execute("UPDATE settings SET value = '' WHERE key = 'two-person-rule-off-request'")
             try session.execute(
                 "INSERT INTO settings (key, value) VALUES ('two-person-rule', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", on ? "on" : "off"
             )
             try Self.appendAdmin(session, AdminRecord(
-                time: Timestamp.format(time), operator: `operator`, action: "settings.two-person-rule", target: "two-person-rule",
-                details: ["value": on ? "on" : "off", "reason": reason]
+                time: Timestamp.format(time), operator: `operator`, action: "settings.two-person-rule", target: "two-person-rule", details: details
             ))
+            return .set
         }
+    }
+
+    /// A pending request to turn the two-person rule off, as the settings table keeps it: `<unix time> <operator>`.
+    private struct OffRequest {
+        let `operator`: String
+        let time: Date
+
+        init(operator: String, time: Date) {
+            self.operator = `operator`
+            self.time = time
+        }
+
+        init?(_ text: String) {
+            guard let space = text.firstIndex(of: " "), let seconds = Double(text[..<space]) else { return nil }
+            self.init(operator: String(text[text.index(after: space)...]), time: Date(timeIntervalSince1970: seconds))
+        }
+
+        var text: String { "\(time.timeIntervalSince1970) \(`operator`)" }
+    }
+
+    /// Whether an operator other than `name` has acted in the store: registered, approved, recorded, set, added,
+    /// revoked, requested or decided anything.
+    private static func othersActed(_ session: any SQLSession, besides name: String) throws -> Bool {
+        let names = """
+            SELECT registered_by AS name FROM documents UNION ALL SELECT approved_by FROM documents
+            UNION ALL SELECT recorded_by FROM subject_records UNION ALL SELECT set_by FROM subject_facts
+            UNION ALL SELECT added_by FROM agencies UNION ALL SELECT revoked_by FROM certificate_revocations
+            UNION ALL SELECT requested_by FROM agency_requests UNION ALL SELECT decided_by FROM agency_requests
+            """
+        return try session.fetchOne("SELECT 1 AS acted FROM (\(names)) AS operators WHERE name IS NOT NULL AND name <> ? LIMIT 1", name) != nil
     }
 
     /// Appends an admin record on its own (for actions such as exports).

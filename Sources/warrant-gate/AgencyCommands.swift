@@ -234,7 +234,12 @@ struct SettingsCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "two-person-rule",
             abstract: "Turn the two-person rule on (the default) or off, for a one-person office. The change is logged.",
-            discussion: "Example: warrant-gate settings two-person-rule off --reason \"single clerk on night shift, approved by Undersheriff\""
+            discussion: """
+                Turning it off needs two operators where more than one has acted in the store: the first asks, the second \
+                asks the same within 24 hours. In a one-person office (no other operator has acted), one may.
+
+                Example: warrant-gate settings two-person-rule off --reason "single clerk on night shift, approved by Undersheriff"
+                """
         )
         enum Value: String, ExpressibleByArgument { case on, off }
         @OptionGroup var admin: AdminOptions
@@ -243,8 +248,10 @@ struct SettingsCommand: ParsableCommand {
 
         func run() throws {
             let registry = try admin.registry(create: true)
-            try storeCall { try registry.setTwoPersonRule(value == .on, reason: reason, operator: admin.operatorName) }
-            print("two-person rule is \(value.rawValue)")
+            switch try storeCall({ try registry.setTwoPersonRule(value == .on, reason: reason, operator: admin.operatorName) }) {
+            case .set: print("two-person rule is \(value.rawValue)")
+            case .requested: print("asked to turn the two-person rule off: it stays on until a second operator asks the same within 24 hours")
+            }
         }
     }
 }

@@ -271,6 +271,7 @@ struct MonitoringTests {
             #expect(exposition.value("warrantgate_documents_active_by_one_operator") == 0)
             // A helper's pass: one operator could turn the rule off, register and activate a warrant, and turn it on.
             let registry = gateway.gateway.store.registry(timeZone: TimeZone(identifier: "America/Denver")!)
+            try registry.setTwoPersonRule(false, reason: "night shift", operator: "sheriff")  // asks, where others have acted
             try registry.setTwoPersonRule(false, reason: "night shift", operator: "undersheriff")
             var ruleOff = try await Self.scrape(port: adminPort)
             for _ in 0..<40 where ruleOff.value("warrantgate_two_person_rule") != 0 {
@@ -292,6 +293,7 @@ struct MonitoringTests {
             #expect(ruleOn.value("warrantgate_two_person_rule") == 1 && ruleOn.value("warrantgate_documents_active_by_one_operator") == 1)
             // The same for an agency's key: pinned with the rule off, it shows until a second operator confirms it.
             #expect(ruleOn.value("warrantgate_agency_keys_by_one_operator") == 0)
+            try registry.setTwoPersonRule(false, reason: "night shift", operator: "sheriff")  // asks, where others have acted
             try registry.setTwoPersonRule(false, reason: "night shift", operator: "undersheriff")
             let key = String(repeating: "5a", count: 32)
             try registry.addAgency(id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [key], operator: "undersheriff")

@@ -149,7 +149,12 @@ struct LifecycleTests {
         #expect(try registry.entry(reference: "JW-1")?.approvedBy == "supervisor")
         #expect(throws: StoreError.self) { try registry.approve(reference: "JW-1", operator: "supervisor") }
 
-        try registry.setTwoPersonRule(false, reason: "one-person office", operator: "undersheriff")
+        // Others have acted: one operator's word asks, and a second's turns it off; the same one twice is refused.
+        #expect(try registry.setTwoPersonRule(false, reason: "one-person office", operator: "sheriff") == .requested)
+        #expect(throws: StoreError.self) { try registry.setTwoPersonRule(false, reason: "again", operator: "sheriff") }
+        #expect(try registry.register(judicial("JW-1b"), operator: "clerk").status == .pending, "still on")
+        #expect(try registry.setTwoPersonRule(false, reason: "one-person office", operator: "undersheriff") == .set)
+        #expect(try registry.history(target: "two-person-rule").contains { $0.action == "settings.two-person-rule" && $0.details["requestedBy"] == "sheriff" })
         #expect(try registry.register(judicial("JW-2"), operator: "clerk").status == .active)
         #expect(try registry.entry(reference: "JW-2")?.twoPersonRule == false)
         #expect(try registry.history(target: "two-person-rule").first?.details["value"] == "off")

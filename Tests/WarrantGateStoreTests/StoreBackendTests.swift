@@ -64,7 +64,12 @@ struct StoreBackendTests {
         #expect(try await blocking { try registry.expireDue(at: endOfDay) } == ["JW-SHORT"])
         #expect(try await blocking { try registry.expireDue(at: endOfDay) } == [], "expired once")
 
-        // With the rule off (logged with its reason), a registration is active at once.
+        // With the rule off (logged with its reason), a registration is active at once. Others have acted here, so
+        // turning it off takes a second operator: the first only asks.
+        #expect(try await blocking {
+            try registry.setTwoPersonRule(false, reason: "one-person night shift", operator: "sheriff", at: Sample.clock(13))
+        } == .requested)
+        #expect(try await blocking { try registry.twoPersonRule() } == true)
         #expect(try await versionMoves(registry) {
             try registry.setTwoPersonRule(false, reason: "one-person night shift", operator: "undersheriff", at: Sample.clock(13))
         })
@@ -178,7 +183,8 @@ struct StoreBackendTests {
         #expect(expired.last?.action == "warrant.expire" && expired.last?.operator == "system" && expired.last?.details["previousStatus"] == "active")
         #expect(try await history("I-200").map { $0.details["twoPersonRule"] } == ["off"])
         let rule = try await history("two-person-rule")
-        #expect(rule.map(\.details) == [["value": "off", "reason": "one-person night shift"]] && rule.first?.operator == "undersheriff")
+        #expect(rule.map(\.action) == ["settings.two-person-rule.requested", "settings.two-person-rule"] && rule.map(\.operator) == ["sheriff", "undersheriff"])
+        #expect(rule.last?.details == ["value": "off", "reason": "one-person night shift", "requestedBy": "sheriff"])
         #expect(try await history("aurora-pd").map(\.action) == ["agency.add", "agency.update"])
         #expect(try await history("ice-ero").map(\.action) == ["agency.revoke-cert", "agency.revoke-cert"])
         let inmate = try await history(subject)
@@ -186,14 +192,15 @@ struct StoreBackendTests {
         #expect(inmate[1].details["attorneyRequired"] == "yes" && inmate[2].details["fields"] == "immigrationStatus")
         #expect(inmate.last?.details == ["name": "conviction-class", "value": "misdemeanor", "previous": "felony"])
         #expect(try await history("log").map(\.operator) == ["auditor"])
-        // 5 registrations, 4 approvals, 2 for the supersession, a revocation, an expiry, the rule, 2 agency changes,
-        // 2 certificate revocations, 3 records, 2 facts and the export: 24 entries, and nothing else in the log.
-        #expect(try await blocking { try store.checkpointer(key: Sample.key, lastSigned: nil).logSize() } == 24)
+        // 5 registrations, 4 approvals, 2 for the supersession, a revocation, an expiry, the rule asked for and set, 2
+        // agency changes, 2 certificate revocations, 3 records, 2 facts and the export: 25 entries, and nothing else in
+        // the log (the zone, recorded while the log was empty, is not).
+        #expect(try await blocking { try store.checkpointer(key: Sample.key, lastSigned: nil).logSize() } == 25)
         let report = try await blocking { () -> VerificationReport in
             try store.checkpointer(key: Sample.key, lastSigned: nil).sign()
             return try store.verify(key: Sample.key.verifier, against: nil)
         }
-        #expect(report.ok && report.entries == 24, "\(report.problems)")
+        #expect(report.ok && report.entries == 25, "\(report.problems)")
     }
 
     // MARK: Log

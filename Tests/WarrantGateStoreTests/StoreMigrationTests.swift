@@ -48,6 +48,7 @@ extension StoreBackendTests {
             try await store.appendThroughDecisionLog(round(0..<600))
             _ = try await blocking { try store.checkpointer(key: Sample.key, lastSigned: nil).sign() }
             try await blocking {
+                try registry.setTwoPersonRule(false, reason: "one-person night shift", operator: "sheriff", at: Sample.clock(12))
                 try registry.setTwoPersonRule(false, reason: "one-person night shift", operator: "undersheriff", at: Sample.clock(12))
                 _ = try registry.register(Sample.warrant("JW-3", subjects: ["2017-000456"]), operator: "clerk", at: Sample.clock(13))
             }
@@ -94,8 +95,8 @@ extension StoreBackendTests {
             let report = try await blocking { try StoreMigration.copy(from: source, to: target) }
             let sourceHead = try await blocking { try source.treeHead() }
             // 3 documents, 3 records, a fact, an agency, 2 certificate revocations, 2 agency requests (one approved, one
-            // pending) and 2 settings.
-            #expect(report.entries == total && report.checkpoints == 2 && report.registryRows == 15 && report.root == sourceHead.root)
+            // pending) and 3 settings (the rule, its request to turn off, answered, and the zone).
+            #expect(report.entries == total && report.checkpoints == 2 && report.registryRows == 16 && report.root == sourceHead.root)
 
             let verified = try await blocking { try target.verify(key: Sample.key.verifier, against: nil) }
             #expect(verified.ok && verified.entries == total && verified.checkpoints == 2 && verified.root == sourceHead.root, "\(verified.problems)")
@@ -148,7 +149,7 @@ extension StoreBackendTests {
             // And back again, into a new SQLite file: the copy goes both ways.
             let back = try await fixture.newStore("back", on: .sqlite)
             let returned = try await blocking { try StoreMigration.copy(from: target, to: back) }
-            #expect(returned.entries == total + 3 && returned.checkpoints == 3 && returned.registryRows == 17 && returned.root == next.root)
+            #expect(returned.entries == total + 3 && returned.checkpoints == 3 && returned.registryRows == 18 && returned.root == next.root)
             let backReport = try await blocking { try back.verify(key: Sample.key.verifier, against: next.note) }
             #expect(backReport.ok && backReport.entries == total + 3, "\(backReport.problems)")
             #expect(try await listing(back) == listing(target))
