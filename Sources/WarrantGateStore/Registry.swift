@@ -95,7 +95,8 @@ public struct Registry: Sendable {
 
     /// Records the policy's time zone, in which document expiry dates end. When it changes (or is recorded for the
     /// first time), the expiry instant of every active or pending document that has not yet passed at `time` is
-    /// recomputed in it, in the same transaction, and an admin record says so (unless the first zone moved nothing);
+    /// recomputed in it, in the same transaction, and an admin record says so (unless the first zone is recorded in a
+    /// store with an empty log, over no document);
     /// one that has passed stays passed, to be expired. The registry's version moves, so gateways pick the new
     /// instants up. (In PostgreSQL the store recomputes them too, whoever writes the zone: see ``PostgresSchema``.)
     public func recordTimeZone(operator: String = "system", at time: Date = Date(), waitingAtMost milliseconds: Int? = nil) throws {
@@ -125,8 +126,10 @@ public struct Registry: Sendable {
         for (reference, end) in moved {
             try session.execute("UPDATE documents SET expires_at = ? WHERE reference = ?", end, reference)
         }
-        // Recording the first zone over no document is setting up, not a change anyone needs to read about.
-        guard previous != nil || !moved.isEmpty else { return }
+        // Reports take their months' midnights from the zone, and the settings table is signed by nothing: the first
+        // zone is logged too, unless it is setting up a store with an empty log and no document (which a migration
+        // must still find empty).
+        guard try previous != nil || !moved.isEmpty || session.logSize() > 0 else { return }
         var details = ["value": timeZone.identifier, "expiryRecomputed": moved.map(\.reference).joined(separator: ",")]
         details["previous"] = previous
         try Self.appendAdmin(session, AdminRecord(

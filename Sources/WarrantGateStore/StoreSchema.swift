@@ -14,8 +14,13 @@ enum StoreSchema {
         let sql: String?
 
         static func all(_ db: Database) throws -> Set<Object> {
-            // SQLite's own statistics tables (`ANALYZE`, `PRAGMA optimize`) hold no code.
-            Set(try Row.fetchAll(db, sql: "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_stat%' ESCAPE '\\'").map {
+            // SQLite's own statistics tables (`ANALYZE`, `PRAGMA optimize`) hold no code; anything else of such a name
+            // (a trigger written into the schema by hand) is compared as every object is.
+            Set(try Row.fetchAll(db, sql: """
+                SELECT type, name, tbl_name, sql FROM sqlite_schema
+                WHERE NOT (type = 'table' AND name = tbl_name AND name IN ('sqlite_stat1', 'sqlite_stat4') AND (
+                    sql = 'CREATE TABLE sqlite_stat1(tbl,idx,stat)' OR sql = 'CREATE TABLE sqlite_stat4(tbl,idx,neq,nlt,ndlt,sample)'))
+                """).map {
                 Object(
                     type: try $0.decode(forColumn: "type"), name: try $0.decode(forColumn: "name"), table: try $0.decode(forColumn: "tbl_name"),
                     sql: try $0.decode(forColumn: "sql")

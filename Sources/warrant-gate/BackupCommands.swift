@@ -30,8 +30,8 @@ struct BackupCommand: ParsableCommand {
             throw CLIError(.refused, "`backup` copies a SQLite store; back up a PostgreSQL store with pg_dump or pg_basebackup, and its files directory (docs/postgresql.md#backups)")
         }
         try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) }
-        let store = try admin.open()
         let files = try keys.files(admin)
+        let store = try LogCommand.openForReading(admin, keyFiles: files).store
         try LogCommand.signCheckpointIfPossible(store, keyFiles: files)
         let key = files.exists ? try storeCall { try files.signingKey() } : nil
         let report = try storeCall { try store.backup(to: out, sealingWith: key) }

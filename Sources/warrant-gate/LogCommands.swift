@@ -34,10 +34,18 @@ struct LogCommand: ParsableCommand {
     }
 
     /// Whether the store is a copy of a log (an auditor's evidence, a court's exhibit) rather than a gateway's own: a
-    /// SQLite file whose signing key is not at hand. A copy is read as it is, never migrated, signed or written to, so
-    /// that every reader of it reads the same bytes.
+    /// SQLite file whose signing key is neither beside it nor where `keyFiles` (a `--key` given) says. A copy is read as
+    /// it is, never migrated, signed or written to, so that every reader of it reads the same bytes; a `--key` naming
+    /// no file does not make a gateway's own store a copy, whose exports would go unrecorded.
     static func isEvidenceCopy(_ admin: AdminOptions, keyFiles: LogKeyFiles) throws -> Bool {
-        try admin.location().sqlitePath != nil && !keyFiles.exists
+        let location = try admin.location()
+        return location.sqlitePath != nil && !keyFiles.exists && !LogKeyFiles(filesDirectory: location.filesDirectory).exists
+    }
+
+    /// Opens the store for a command that reads the log: read-only if it is a copy (``isEvidenceCopy(_:keyFiles:)``).
+    static func openForReading(_ admin: AdminOptions, keyFiles: LogKeyFiles) throws -> (store: Store, isCopy: Bool) {
+        let copy = try isEvidenceCopy(admin, keyFiles: keyFiles)
+        return (try admin.open(readonly: copy), copy)
     }
 
     enum Format: String, ExpressibleByArgument {
@@ -75,8 +83,7 @@ struct LogCommand: ParsableCommand {
         func run() throws {
             for text in [from, until].compactMap(\.self) { _ = try parseInstant(text, dayStartsIn: .gmt) }  // a usage error first
             let keyFiles = try keys.files(admin)
-            let copy = try LogCommand.isEvidenceCopy(admin, keyFiles: keyFiles)
-            let store = try admin.open(readonly: copy)
+            let (store, copy) = try LogCommand.openForReading(admin, keyFiles: keyFiles)
             // A day is the jurisdiction's, so that an export of a quarter holds what its report counts.
             let zone = try storeCall { try store.recordedTimeZone() } ?? .gmt
             let instant = { (text: String) in try parseInstant(text, dayStartsIn: zone) }
@@ -163,8 +170,8 @@ struct LogCommand: ParsableCommand {
         var afterRestore: String?
 
         func run() throws {
-            let store = try admin.open()
             let files = try keys.files(admin)
+            let store = try LogCommand.openForReading(admin, keyFiles: files).store
             if let afterRestore { try recordRestored(store, files: files, reason: afterRestore) }
             let size = try storeCall { try store.logSize() }
             let canSign = try LogCommand.signCheckpointIfPossible(store, keyFiles: files)
@@ -294,8 +301,8 @@ struct LogCommand: ParsableCommand {
 
         func run() throws {
             try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) }
-            let store = try admin.open()
             let files = try keys.files(admin)
+            let store = try LogCommand.openForReading(admin, keyFiles: files).store
             try LogCommand.signCheckpointIfPossible(store, keyFiles: files)
             let proof = try storeCall { try store.inclusionProof(decisionId: decisionId) }
             let encoder = JSONEncoder()

@@ -53,8 +53,7 @@ struct ReportCommand: ParsableCommand {
         }
         if let out { try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) } }
         let keyFiles = LogKeyFiles(filesDirectory: try admin.location().filesDirectory)
-        let copy = try LogCommand.isEvidenceCopy(admin, keyFiles: keyFiles)
-        let store = try admin.open(readonly: copy)
+        let (store, copy) = try LogCommand.openForReading(admin, keyFiles: keyFiles)
         let timeZone: TimeZone
         let recorded = try storeCall { try store.recordedTimeZone() }
         if let zone {
@@ -90,11 +89,20 @@ struct ReportCommand: ParsableCommand {
         let head = try storeCall { try store.treeHead() }
         // The settings table is signed by nothing: a zone the log's own record contradicts would move every request at
         // a month's edge into another month.
-        if zone == nil, let recorded, let logged = try storeCall({ try store.loggedTimeZone(through: head.size) }), logged != recorded.identifier {
-            throw CLIError(.refused, """
-                the store records the time zone \(recorded.identifier), but the log's latest record of it, under its signed checkpoint, \
-                names \(TerminalText.escaped(logged)): give the jurisdiction's zone with --time-zone
-                """)
+        if zone == nil, let recorded {
+            if let logged = try storeCall({ try store.loggedTimeZone(through: head.size) }) {
+                guard logged == recorded.identifier else {
+                    throw CLIError(.refused, """
+                        the store records the time zone \(recorded.identifier), but the log's latest record of it, under its signed \
+                        checkpoint, names \(TerminalText.escaped(logged)): give the jurisdiction's zone with --time-zone
+                        """)
+                }
+            } else {
+                warn("""
+                    the log holds no record of the time zone under its checkpoint (an older store, or the record archived): the periods \
+                    begin at midnight in \(recorded.identifier), as the settings table says, which nothing signs; --time-zone confirms it
+                    """)
+            }
         }
         let entries = try storeCall {
             try store.reportEntries(period: reportPeriod, timeZone: timeZone, treeSize: head.size, archives: archive, integrityChecked: verified)

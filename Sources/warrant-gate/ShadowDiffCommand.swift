@@ -14,7 +14,8 @@ extension LogCommand {
         @Flag(help: "Print JSON for scripts.") var json = false
 
         func run() throws {
-            let records = try storeCall { try admin.open().exporter().shadowRecords() }
+            let store = try LogCommand.openForReading(admin, keyFiles: LogKeyFiles(filesDirectory: try admin.location().filesDirectory)).store
+            let records = try storeCall { try store.exporter().shadowRecords() }
             let groups = ShadowDisagreementGroup.groups(of: records)
             if json { return try printJSON(groups) }
             guard let first = records.first else { return print("no disagreements: the shadow policy decided every logged request as the live one did") }

@@ -101,7 +101,7 @@ struct ReportCLITests {
         try text.replacingOccurrences(of: #"\"effect\":\"deny\""#, with: #"\"effect\":\"allow\""#).write(toFile: edited, atomically: true, encoding: .utf8)
         #expect(try String(contentsOfFile: edited, encoding: .utf8) != text)
         let forged = try await Self.run(["report", "--period", "2023", "--archive", edited, "--archive", december] + db)
-        #expect(forged.status == 3 && forged.stderr.contains("checkpoint 1 (size 5) does not match the log") && forged.stderr.contains(unverified), "\(forged.stderr)")
+        #expect(forged.status == 3 && forged.stderr.contains("checkpoint 1 (size 6) does not match the log") && forged.stderr.contains(unverified), "\(forged.stderr)")
 
         // Another log's archive of the same shape is refused as well.
         let other = try Scratch()
@@ -110,7 +110,7 @@ struct ReportCLITests {
         let foreign = other.url.appendingPathComponent("foreign.archive").path
         #expect(try await Self.run(["log", "archive", "--log-idle", "--before", "2024-01-01", "--out", foreign, "--db", other.db]).status == 0)
         let mixed = try await Self.run(["report", "--period", "2023", "--archive", foreign] + db)
-        #expect(mixed.status == 3 && mixed.stderr.contains("checkpoint 1 (size 5) does not match the log") && mixed.stderr.contains(unverified), "\(mixed.stderr)")
+        #expect(mixed.status == 3 && mixed.stderr.contains("checkpoint 1 (size 6) does not match the log") && mixed.stderr.contains(unverified), "\(mixed.stderr)")
     }
 
     /// An auditor's pass: rows before the latest checkpoint, edited, were counted, and a new checkpoint was signed
@@ -228,7 +228,15 @@ struct ReportCLITests {
         #expect(trusting.status == 0 && trusting.stderr.contains("give the key you hold with --key"), "\(trusting.stderr)")
         let exported = try await Self.run(["log", "export", "--format", "csv", "--db", copy])
         #expect(exported.status == 0 && exported.stdout.contains("allow"), "\(exported.stderr)")
+        let proof = evidence.appendingPathComponent("d-1.proof.json").path
+        let proved = try await Self.run(["log", "prove", "d-1", "--out", proof, "--db", copy])
+        #expect(proved.status == 0, "\(proved.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == before, "the copy changed")
+        // A re-pass: a --key naming no file made the gateway's own store a copy, whose export went unrecorded.
+        let size = { () throws -> String in try SystemTool.run("sqlite3", [scratch.db, "SELECT count(*) FROM log"]).stdout }
+        let sizeBefore = try size()
+        #expect(try await Self.run(["log", "export", "--format", "csv", "--key", evidence.appendingPathComponent("none").path] + db).status == 0)
+        #expect(try size() != sizeBefore, "the export of the gateway's own store was not recorded")
 
         // A trigger of the file's own, on a table a migration writes: every command refuses the file before it runs.
         let hostile = try SystemTool.run("sqlite3", [copy, """
@@ -242,6 +250,17 @@ struct ReportCLITests {
             #expect(refused.status != 0 && refused.stderr.contains("is not a WarrantGate store, or was altered") && refused.stderr.contains("trigger grdb_migrations_audit"), "\(command): \(refused.stderr)")
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == altered, "the copy changed")
+        // A re-pass: a trigger written into the schema under a statistics table's name passed as one.
+        let hidden = evidence.appendingPathComponent("hidden.sqlite").path
+        #expect(try SystemTool.run("sqlite3", [scratch.db, ".backup \(hidden)"]).status == 0)
+        let written = try SystemTool.run("sqlite3", [hidden, """
+            PRAGMA writable_schema = ON;
+            INSERT INTO sqlite_schema VALUES ('trigger', 'sqlite_stat9', 'log', 0,
+                'CREATE TRIGGER sqlite_stat9 AFTER INSERT ON log BEGIN UPDATE settings SET value = ''UTC'' WHERE key = ''time-zone''; END');
+            """])
+        #expect(written.status == 0, "\(written.stderr)")
+        let statistics = try await Self.run(["log", "export", "--format", "csv", "--db", hidden])
+        #expect(statistics.status != 0 && statistics.stderr.contains("trigger sqlite_stat9"), "\(statistics.stderr)")
     }
 
     /// An auditor's pass: the report's months began at the midnights of the zone in the settings table, which nothing
@@ -256,7 +275,7 @@ struct ReportCLITests {
         try await blocking {
             let store = try Store.open(path: path)
             defer { store.close() }
-            // A change of zone is an admin record in the log; the first zone over no document is not.
+            // Every recording of the zone, the first included, is an admin record in the log.
             try store.registry(timeZone: .gmt).recordTimeZone()
             try store.registry(timeZone: TimeZone(identifier: "America/Denver")!).recordTimeZone()
         }

@@ -164,7 +164,7 @@ extension StoreBackendTests {
             #expect(try await blocking { try gateway.expireDue(at: LocalDate("2026-11-30")!.end(in: Sample.denver)) } == ["JW-SHORT"])
             #expect(try await blocking { try gateway.history(target: "JW-SHORT") }.last?.action == "warrant.expire")
             let signed = try await blocking { try stores.gateway.checkpointer(key: Sample.key, lastSigned: nil).sign() }
-            #expect(signed?.size == 17, "10 admin records (an agency requested and approved among them), 6 decisions and the expiry")
+            #expect(signed?.size == 18, "10 admin records (an agency requested and approved among them), 6 decisions, the zone and the expiry")
 
             // …but may not register, approve, record, nor remove anything from the log.
             let register = await failure { try gateway.register(Sample.warrant("JW-GW"), operator: "gateway", at: Sample.clock(6)) }
@@ -288,12 +288,12 @@ extension StoreBackendTests {
             let archived = try await blocking {
                 try stores.archive.archive(before: .distantFuture, key: Sample.key, path: fixture.path("all.archive"), operator: "records-officer")
             }
-            #expect(archived == 17)
+            #expect(archived == 18)
             // Even the archive's role deletes only what is archived.
-            #expect(await refusal(cluster, as: Self.archiveRole, "DELETE FROM log WHERE seq = 18") == "P0001")
+            #expect(await refusal(cluster, as: Self.archiveRole, "DELETE FROM log WHERE seq = 19") == "P0001")
             for archives in [[fixture.path("all.archive")], []] {
                 let report = try await blocking { try stores.gateway.verify(key: Sample.key.verifier, archives: archives, against: signed?.note) }
-                #expect(report.ok && report.entries == 18, "\(archives): \(report.problems)")
+                #expect(report.ok && report.entries == 19, "\(archives): \(report.problems)")
             }
             try await blocking { try newYork.recordTimeZone() }
             let recomputed = try await blocking { try newYork.snapshot() }
