@@ -53,7 +53,11 @@ public final class Gateway: Sendable {
         try store.checkServingRole()
         self.registry = store.registry(timeZone: policies.policy.timeZone)
         try registry.recordTimeZone()
-        self.state = GatewayState(policies: policies, registry: try registry.snapshot())
+        let began = ContinuousClock.now
+        self.state = GatewayState(
+            policies: policies, registry: try registry.snapshot(), readAt: began,
+            staleAfter: RegistryRefresher.staleAfter(interval: RegistryRefresher.pollInterval)
+        )
         try policies.checkDirectories(registered: state.current.lastSnapshot.agencies.map(\.id), agenciesPath: configuration.agenciesPath)
         policies.logWarnings(to: logger, by: state.current.directory)
         self.log = try store.decisionLog()
@@ -160,7 +164,7 @@ public final class Gateway: Sendable {
         services += [
             LogWriterService(log: log),
             UpstreamShutdownService(upstreams: upstreams),
-            RegistryRefresher(registry: registry, state: state, interval: .milliseconds(250), logger: logger, now: now),
+            RegistryRefresher(registry: registry, state: state, interval: RegistryRefresher.pollInterval, logger: logger, now: now),
             Reloader(gateway: self, interval: .seconds(1)),
             gateway,
         ]

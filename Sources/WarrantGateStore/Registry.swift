@@ -31,14 +31,20 @@ public struct Registry: Sendable {
 
     // MARK: Reads
 
-    /// A number that changes whenever anything the gateway reads from the registry changes.
-    public func version() throws -> Int64 {
-        try database.read { session in try session.scalarInt64("SELECT version FROM registry_state WHERE id = 1") ?? 0 }
+    /// A number that changes whenever anything the gateway reads from the registry changes. On PostgreSQL, waiting at
+    /// most `milliseconds` (if given) for a lock another session holds.
+    public func version(waitingAtMost milliseconds: Int? = nil) throws -> Int64 {
+        try database.read { session in
+            try session.waitForLocks(atMost: milliseconds)
+            return try session.scalarInt64("SELECT version FROM registry_state WHERE id = 1") ?? 0
+        }
     }
 
-    /// Everything the evaluator and the directory need, read in one transaction.
-    public func snapshot() throws -> RegistrySnapshot {
+    /// Everything the evaluator and the directory need, read in one transaction. On PostgreSQL, waiting at most
+    /// `milliseconds` (if given) for each lock another session holds on a registry table.
+    public func snapshot(waitingAtMost milliseconds: Int? = nil) throws -> RegistrySnapshot {
         try database.read { session in
+            try session.waitForLocks(atMost: milliseconds)
             let version = try session.scalarInt64("SELECT version FROM registry_state WHERE id = 1") ?? 0
             let entries = try session.fetchAll("SELECT * FROM documents").map(Self.entry)
             let records = try session.fetchAll("SELECT * FROM subject_records").map(Self.subjectRecord)

@@ -6,6 +6,7 @@ import WarrantGateCore
 import WarrantGateStore
 import WarrantGateTestSupport
 @testable import WarrantGateServer
+import X509
 
 /// The refresher against a real PostgreSQL store, whose rows another session can lock and whose server keeps its own
 /// clock.
@@ -84,5 +85,73 @@ struct RegistryRefresherTests {
         #expect(status == .revoked)
         #expect(!unavailable, "a failed sweep marked the registry unreadable, and so denied every request that needs it")
         #expect(try await blocking { try gateway.snapshot() }.documents["DUE-1"]?.status == .active)
+    }
+
+    /// A reviewer's pass, two gateways on PostgreSQL: a session of the admin role held `LOCK TABLE subject_facts IN
+    /// ACCESS EXCLUSIVE MODE`, so the refresh read the version and then waited in the snapshot until the busy timeout,
+    /// while the data plane went on deciding on the old snapshot: a certificate revoked meanwhile was forwarded with
+    /// 200 for 5 s, and, once the refresh failed, for as long as the lock was held, since an unreadable registry kept
+    /// the last snapshot's revocations. The busy timeout here is 30 s: the refusal comes from the refresh's own lock wait.
+    @Test("a registry table locked: after a certificate's revocation, every identified request is refused 503 registry_unavailable until the lock goes, then decided on the new registry")
+    func lockedRegistryRefuses() async throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        try await cluster.withClient { client in
+            for role in ["wg_gateway", "wg_admin"] {
+                try await client.query(PostgresQuery(unsafeSQL: "CREATE ROLE \(role) LOGIN"), logger: PostgresCluster.logger)
+            }
+        }
+        let admin = try await blocking {
+            try Store.initialize(cluster.location(), roles: PostgresRoles(gateway: "wg_gateway", admin: "wg_admin"))
+            return try cluster.store(user: "wg_admin")
+        }
+        defer { admin.close() }
+        var limits = GatewayConfiguration.Limits()
+        limits.databaseBusyTimeout = .seconds(30)
+        try await withGateway(limits: limits, configure: { _, configuration in configuration.database = try cluster.location(user: "wg_gateway") }) { gateway in
+            let police = ("denver-pd", "/records/inmates/2017-000456"), defender = ("public-defender", "/visitation/visits?booking=2017-000789")
+            // Idle for longer than the bound: refreshes that find nothing changed keep the snapshot in force.
+            try await Task.sleep(for: RegistryRefresher.staleAfter(interval: RegistryRefresher.pollInterval) * 2)
+            for (agency, path) in [police, defender] { #expect(try await gateway.send(agency, .GET, path).status == 200, "\(agency)") }
+            let certificate = try Certificate(pemEncoded: String(contentsOfFile: gateway.pki.clientCertificatePath("denver-pd"), encoding: .utf8))
+            let spki = try ClientCertificate(certificate: certificate).spkiSHA256
+
+            let (first, waited, defended, forwarded) = try await cluster.withClient { client in
+                try await client.withConnection { connection in
+                    try await connection.query("BEGIN", logger: PostgresCluster.logger)
+                    try await connection.query("LOCK TABLE subject_facts IN ACCESS EXCLUSIVE MODE", logger: PostgresCluster.logger)
+                    let revoked = ContinuousClock.now
+                    try await blocking {
+                        try admin.registry(timeZone: TimeZone(identifier: "America/Denver")!)
+                            .revokeCertificate(agency: "denver-pd", spki: spki, serial: nil, reason: "laptop stolen", operator: "test-it")
+                    }
+                    var answer = try await gateway.send(police.0, .GET, police.1)
+                    while answer.status == 200 && ContinuousClock.now - revoked < .seconds(20) {
+                        try await Task.sleep(for: .milliseconds(50))
+                        answer = try await gateway.send(police.0, .GET, police.1)
+                    }
+                    let waited = ContinuousClock.now - revoked
+                    let forwarded = gateway.recorder.requests.count
+                    let defended = try await gateway.send(defender.0, .GET, defender.1)
+                    let still = try await gateway.send(police.0, .GET, police.1)
+                    try await connection.query("ROLLBACK", logger: PostgresCluster.logger)
+                    return (answer, waited, [defended.reason, still.reason], forwarded == gateway.recorder.requests.count)
+                }
+            }
+            #expect(first.status == 503 && first.reason == "registry_unavailable", "\(first.status) \(first.body)")
+            #expect(waited < .seconds(10), "refused after \(waited), not at the refresh's lock wait")
+            #expect(defended == ["registry_unavailable", "registry_unavailable"], "while the lock is held, every identified request is refused")
+            #expect(forwarded, "nothing is forwarded while the registry cannot be read")
+
+            // The lock gone, the next refresh reads the revocation, and the other agency is served again.
+            var answers: [String] = []
+            let deadline = ContinuousClock.now + .seconds(20)
+            repeat {
+                try await Task.sleep(for: .milliseconds(50))
+                answers = [try await gateway.send(police.0, .GET, police.1), try await gateway.send(defender.0, .GET, defender.1)]
+                    .map { "\($0.status) \($0.reason ?? "")" }
+            } while answers != ["403 certificate_revoked", "200 "] && ContinuousClock.now < deadline
+            #expect(answers == ["403 certificate_revoked", "200 "])
+        }
     }
 }

@@ -43,6 +43,9 @@ public enum GatewayReason: String, Sendable, CaseIterable {
     /// The body names, as the agency the request is made for, one other than the client certificate's.
     case agencyNotCaller = "agency_not_caller"
     case logUnavailable = "log_unavailable"
+    /// The registry (warrants, records, facts, registry agencies, certificate revocations) could not be read, or not
+    /// recently enough: no identity or decision rests on a snapshot that may miss a revocation.
+    case registryUnavailable = "registry_unavailable"
     case upstreamUnavailable = "upstream_unavailable"
     case upstreamTimeout = "upstream_timeout"
     case upstreamUnredactable = "upstream_unredactable"
@@ -114,6 +117,7 @@ public enum ReasonCatalog {
         case .agencyNotCaller: Entry(status: 403, title: "Forbidden", detail: "The body makes the request for an agency other than the one the client certificate identifies.")
         case .advisementOrWarrantRequired: Entry(status: 403, title: "Forbidden", detail: "Release information goes to immigration authorities only after the inmate has been advised of their rights, or with a judicial warrant.")
         case .logUnavailable: Entry(status: 503, title: "Service Unavailable", detail: "The decision could not be recorded, so the request was not forwarded.")
+        case .registryUnavailable: Entry(status: 503, title: "Service Unavailable", detail: "The registry of warrants and agencies cannot be read just now, so the request was not decided; send it again.")
         case .upstreamUnavailable: Entry(status: 502, title: "Bad Gateway", detail: "The upstream system could not be reached.")
         case .upstreamTimeout: Entry(status: 504, title: "Gateway Timeout", detail: "The upstream system did not answer in time.")
         case .upstreamUnredactable: Entry(status: 502, title: "Bad Gateway", detail: "The upstream response could not be redacted, so it was withheld.")

@@ -20,7 +20,7 @@ enum AdminRouter {
             // Ready when a policy is loaded, the database answers (within the probe's deadline) and the decision log
             // commits.
             let answers = await database.answers()
-            let problem: String? = !answers || state.current.registryVersion < 0 ? "the database cannot be read"
+            let problem: String? = !answers || !state.current.registryReadable ? "the database cannot be read"
                 : !log.isHealthy ? "the decision log cannot commit" : nil
             return Response(
                 status: problem == nil ? .ok : .serviceUnavailable,
@@ -31,7 +31,7 @@ enum AdminRouter {
             let read = await settings.answers()
             let current = state.current
             metrics.sample(
-                log: log, registryReadable: current.registryVersion >= 0, registry: current.lastSnapshot,
+                log: log, registryReadable: current.registryReadable, registry: current.lastSnapshot,
                 twoPersonRule: read ? twoPersonRule.withLock { $0 } : nil
             )
             var headers = HTTPFields()

@@ -91,6 +91,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         guard let peer, let identification = environment.identify(&request.record, peer: peer, current: request.current) else {
             return refuse(request, StageRefusal(.noClientCertificate))
         }
+        // A directory whose registry cannot be read may miss this certificate's revocation, or its agency's removal.
+        guard request.current.registryReadable else { return refuse(request, StageRefusal(.registryUnavailable)) }
         let agency: Agency
         switch identification {
         case .agency(let found): agency = found
@@ -141,11 +143,13 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     /// changed, a new trust), the request is identified again by the latest directory, its chain validated under the
     /// latest trust, and it is decided on the latest registry. A request whose policy was reloaded meanwhile, or whose
     /// certificate now names another agency or category, is refused (`state_changed`): its route and its
-    /// classification were made under the old one.
+    /// classification were made under the old one; one whose registry has become unreadable meanwhile, refused
+    /// (`registry_unavailable`).
     private func confirmIdentity(_ request: RequestInFlight, then next: @escaping (GatewayHandler, RequestInFlight) -> Void) {
         let latest = environment.state.current
         guard latest !== request.current else { return next(self, request) }
         guard latest.policies === request.current.policies else { return refuse(request, StageRefusal(.stateChanged)) }
+        guard latest.registryReadable else { return refuse(request, StageRefusal(.registryUnavailable)) }
         // Identified into a copy: a refusal for another agency or category is the row of the one the request began as.
         var record = request.record
         guard let peer, let identification = environment.identify(&record, peer: peer, current: latest) else {

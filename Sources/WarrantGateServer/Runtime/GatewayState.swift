@@ -108,8 +108,8 @@ public final class PolicySet: Sendable {
     }
 }
 
-/// A registry that refuses every lookup: used while the database cannot be read, so rules that need the registry
-/// deny (fail closed) instead of deciding on stale data.
+/// A registry that refuses every lookup: the registry of a state whose registry cannot be read (or has gone
+/// unconfirmed too long), which the data plane refuses before any rule reads it; a rule that did would deny.
 struct UnavailableRegistry: DocumentRegistry {
     func document(reference: String) throws -> RegisteredDocument? { throw RegistryUnavailable() }
     func documents(subject: String) throws -> [RegisteredDocument] { throw RegistryUnavailable() }
@@ -129,6 +129,7 @@ public final class GatewayState: Sendable {
     public final class Current: Sendable {
         public let policies: PolicySet
         public let registry: any DocumentRegistry
+        /// The snapshot's version; -1 while the registry cannot be read.
         public let registryVersion: Int64
         /// The file's directory with the registry's agencies and certificate revocations laid over it.
         public let directory: AgencyDirectory
@@ -147,31 +148,73 @@ public final class GatewayState: Sendable {
             self.lastSnapshot = lastSnapshot
         }
 
+        /// Whether the registry could be read, and recently enough: when not, the directory may miss a revocation or
+        /// an agency removed, and the data plane refuses every identified request (`registry_unavailable`).
+        public var registryReadable: Bool { registryVersion >= 0 }
+
         /// The certificate and the agency it identifies, by this state's directory.
         func identify(der: [UInt8]) throws -> (ClientCertificate, Identification) {
             try identities.identify(der: der, directory: directory)
         }
     }
 
-    private let state: Mutex<Current>
-
-    public init(policies: PolicySet, registry: RegistrySnapshot) {
-        self.state = Mutex(Self.compose(policies: policies, snapshot: registry, registry: registry, version: registry.version))
+    /// The state in force, and when the registry was last confirmed: the instant a refresh that found it as the
+    /// snapshot says began reading it.
+    private struct Held {
+        var current: Current
+        var confirmed: ContinuousClock.Instant
     }
 
-    public var current: Current { state.withLock { $0 } }
+    private let state: Mutex<Held>
+    /// How long the snapshot is decided on after it was last confirmed; nil for a state no refresher keeps.
+    let staleAfter: Duration?
+
+    /// A state deciding on `registry`, whose reading began at `readAt`. With `staleAfter`, the registry counts as
+    /// unreadable once no refresh has confirmed it for that long (see ``current``).
+    public init(policies: PolicySet, registry: RegistrySnapshot, readAt: ContinuousClock.Instant = .now, staleAfter: Duration? = nil) {
+        self.state = Mutex(Held(current: Self.compose(policies: policies, snapshot: registry, registry: registry, version: registry.version), confirmed: readAt))
+        self.staleAfter = staleAfter
+    }
+
+    /// The state in force. A registry unconfirmed for longer than `staleAfter` is first marked unreadable (as by
+    /// ``markRegistryUnavailable()``): a refresh held up (a lock, a silent server) must not leave requests decided on a
+    /// snapshot that misses what changed since.
+    public var current: Current {
+        state.withLock { held in
+            if let staleAfter, held.current.registryReadable, ContinuousClock.now - held.confirmed > staleAfter {
+                held.current = Self.unavailable(held.current)
+            }
+            return held.current
+        }
+    }
 
     public func replace(policies: PolicySet) {
-        state.withLock { $0 = Self.compose(policies: policies, snapshot: $0.lastSnapshot, registry: $0.registry, version: $0.registryVersion) }
+        state.withLock { $0.current = Self.compose(policies: policies, snapshot: $0.current.lastSnapshot, registry: $0.current.registry, version: $0.current.registryVersion) }
     }
 
-    public func replace(registry: RegistrySnapshot) {
-        state.withLock { $0 = Self.compose(policies: $0.policies, snapshot: registry, registry: registry, version: registry.version) }
+    /// Puts `registry` in force, read by a refresh that began at `readAt`.
+    public func replace(registry: RegistrySnapshot, readAt: ContinuousClock.Instant = .now) {
+        state.withLock { $0 = Held(current: Self.compose(policies: $0.current.policies, snapshot: registry, registry: registry, version: registry.version), confirmed: readAt) }
     }
 
-    /// Marks the registry unreadable: requests that consult it are denied until it can be read again.
+    /// Confirms the snapshot in force by a refresh that began at `readAt` and found the registry at `version`: true if
+    /// the registry in force is readable and at that version, and so counts as read at `readAt`; false if a new
+    /// snapshot is needed.
+    func confirmRegistry(version: Int64, readAt: ContinuousClock.Instant) -> Bool {
+        state.withLock { held in
+            guard held.current.registryReadable, held.current.registryVersion == version else { return false }
+            held.confirmed = max(held.confirmed, readAt)
+            return true
+        }
+    }
+
+    /// Marks the registry unreadable: identified requests are refused until it can be read again.
     public func markRegistryUnavailable() {
-        state.withLock { $0 = Self.compose(policies: $0.policies, snapshot: $0.lastSnapshot, registry: UnavailableRegistry(), version: -1) }
+        state.withLock { $0.current = Self.unavailable($0.current) }
+    }
+
+    private static func unavailable(_ current: Current) -> Current {
+        compose(policies: current.policies, snapshot: current.lastSnapshot, registry: UnavailableRegistry(), version: -1)
     }
 
     private static func compose(policies: PolicySet, snapshot: RegistrySnapshot, registry: any DocumentRegistry, version: Int64) -> Current {

@@ -11,8 +11,23 @@ import WarrantGateStore
 /// which moved expiry instants), it records the policy's zone again, after the new snapshot, which moves them back
 /// with an admin record naming the zone it replaced (the next refresh reads them); at most once a minute, so that two
 /// gateways given different zones do not flood the log.
+///
+/// The data plane decides on the snapshot only while refreshes confirm it (``GatewayState/current``): a refresh that
+/// finds the version unchanged confirms it as of its start, one that reads a new snapshot puts it in force as of its
+/// start, and once none has for ``staleAfter(interval:)`` the registry counts as unreadable. On PostgreSQL each read
+/// waits at most ``lockWait`` for a lock another session holds, so that a held lock fails the refresh rather than
+/// holding it until the busy timeout.
 struct RegistryRefresher: Service {
     static let zoneRecordInterval: Duration = .seconds(60)
+    /// The gateway's poll interval.
+    static let pollInterval: Duration = .milliseconds(250)
+    /// How long the refresh's reads of the version and the snapshot wait for a lock, in milliseconds.
+    static let lockWait = 500
+
+    /// How long after a refresh that confirmed it began the registry is still decided on, for refreshes every
+    /// `interval`: the interval and a second, which covers the refresh's reads (each waiting at most ``lockWait`` for
+    /// a lock) and the bookkeeping after it (at most 200 ms for each lock it waits for).
+    static func staleAfter(interval: Duration) -> Duration { interval + .seconds(1) }
 
     let registry: Registry
     let state: GatewayState
@@ -31,9 +46,10 @@ struct RegistryRefresher: Service {
             do {
                 let (registry, state, logger, wasFailing) = (registry, state, logger, failing)
                 let changed = try await BlockingWork.run {
-                    let version = try registry.version()
-                    guard wasFailing || version != state.current.registryVersion else { return false }
-                    state.replace(registry: try registry.snapshot())
+                    let began = ContinuousClock.now
+                    let version = try registry.version(waitingAtMost: Self.lockWait)
+                    guard !state.confirmRegistry(version: version, readAt: began) else { return false }
+                    state.replace(registry: try registry.snapshot(waitingAtMost: Self.lockWait), readAt: began)
                     if wasFailing { logger.notice("registry readable again") }
                     return true
                 }
@@ -42,7 +58,7 @@ struct RegistryRefresher: Service {
                     lastZoneRecord = ContinuousClock.now
                 }
             } catch {
-                if !failing { logger.error("cannot read the registry; denying requests that need it", metadata: ["error": "\(StoreDatabase.describe(error))"]) }
+                if !failing { logger.error("cannot read the registry; refusing requests (registry_unavailable)", metadata: ["error": "\(StoreDatabase.describe(error))"]) }
                 failing = true
                 state.markRegistryUnavailable()
             }
