@@ -25,9 +25,10 @@ struct RegistryRefresher: Service {
     static let lockWait = 500
 
     /// How long after a refresh that confirmed it began the registry is still decided on, for refreshes every
-    /// `interval`: the interval and a second, which covers the refresh's reads (each waiting at most ``lockWait`` for
-    /// a lock) and the bookkeeping after it (at most 200 ms for each lock it waits for).
-    static func staleAfter(interval: Duration) -> Duration { interval + .seconds(1) }
+    /// `interval`: the interval and two seconds, which covers the refresh's reads (each waiting at most ``lockWait``
+    /// for a lock), the bookkeeping after it (at most 200 ms for each lock it waits for) and a busy host's delay in
+    /// running it on the shared thread pool.
+    static func staleAfter(interval: Duration) -> Duration { interval + .seconds(2) }
 
     let registry: Registry
     let state: GatewayState
