@@ -14,14 +14,22 @@ public struct IssuedCertificate: Sendable {
 ///
 /// For demos and tests only: keys are P-256 and stored unencrypted.
 public struct DevCertificateAuthority: Sendable {
+    /// The organization every certificate of the development PKI names, by which a gateway tells it from a real one.
+    public static let organization = "WarrantGate Demo"
+
     public let certificate: Certificate
     private let key: P256.Signing.PrivateKey
 
     public var certificatePEM: String { (try? certificate.serializeAsPEM().pemString) ?? "" }
     public var privateKeyPEM: String { key.pemRepresentation }
 
+    /// Whether `certificate` names the development PKI's organization.
+    public static func isDevelopment(_ certificate: Certificate) -> Bool {
+        certificate.subject.contains { $0.contains { $0.type == .RDNAttributeType.organizationName && $0.value.description == organization } }
+    }
+
     /// Creates a new self-signed CA.
-    public init(commonName: String, organization: String = "WarrantGate Demo", validFor days: Int = 3650, now: Date = Date()) throws {
+    public init(commonName: String, organization: String = DevCertificateAuthority.organization, validFor days: Int = 3650, now: Date = Date()) throws {
         let key = P256.Signing.PrivateKey()
         let name = try DistinguishedName {
             OrganizationName(organization)
@@ -57,7 +65,7 @@ public struct DevCertificateAuthority: Sendable {
         let sanEntries = names
         return try issue(
             subject: DistinguishedName {
-                OrganizationName("WarrantGate Demo")
+                OrganizationName(Self.organization)
                 CommonName(dnsNames.first ?? "localhost")
             },
             notBefore: now.addingTimeInterval(-3600), notAfter: now.addingTimeInterval(TimeInterval(days) * 86400 - 7200),
@@ -82,7 +90,7 @@ public struct DevCertificateAuthority: Sendable {
     /// Issues a client certificate with subject `O=<organization>, OU=<unit>, CN=<commonName>`; `extensions` default
     /// to ``clientExtensions()``.
     public func issueClient(
-        commonName: String, organizationalUnit: String, organization: String = "WarrantGate Demo",
+        commonName: String, organizationalUnit: String, organization: String = DevCertificateAuthority.organization,
         notBefore: Date = Date().addingTimeInterval(-3600), notAfter: Date = Date().addingTimeInterval(825 * 86400),
         extensions: Certificate.Extensions? = nil
     ) throws -> IssuedCertificate {
