@@ -39,9 +39,12 @@ public enum StoreDatabase {
         configuration.label = "warrant-gate"
         // Functions with side effects stay out of the file's own schema (defence in depth: the schema is checked next).
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA trusted_schema = OFF") }
+        // Read only, a file with no write-ahead log beside it (a copy: an auditor's, a court's) is opened immutable, so
+        // that SQLite writes no -wal or -shm file beside it; with one, the log's frames are part of what is read.
+        let opened = readonly && !FileManager.default.fileExists(atPath: path + "-wal") ? immutableURI(path) : path
         let pool: DatabasePool
         do {
-            pool = try DatabasePool(path: path, configuration: configuration)
+            pool = try DatabasePool(path: opened, configuration: configuration)
             // Before anything reads or migrates the file: a migration fires the file's own triggers.
             if let problem = try pool.read({ db in try StoreSchema.problem(db, extraTables: extraTables) }) {
                 throw StoreError("\(path) is not a WarrantGate store, or was altered: \(TerminalText.escaped(problem))")
@@ -61,6 +64,12 @@ public enum StoreDatabase {
             try migrator.migrate(pool)
         }
         return pool
+    }
+
+    /// The URI filename that opens `path` immutable (SQLite, built with URI filenames, as Debian's is).
+    private static func immutableURI(_ path: String) -> String {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        return "file:" + (absolute.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? absolute) + "?immutable=1"
     }
 
     /// Turns a database error into one line without internals (and without the values a statement carried).

@@ -232,6 +232,7 @@ struct ReportCLITests {
         let proved = try await Self.run(["log", "prove", "d-1", "--out", proof, "--db", copy])
         #expect(proved.status == 0, "\(proved.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == before, "the copy changed")
+        #expect(!FileManager.default.fileExists(atPath: copy + "-wal") && !FileManager.default.fileExists(atPath: copy + "-shm"), "files were made beside the copy")
         // A re-pass: a --key naming no file made the gateway's own store a copy, whose export went unrecorded.
         let size = { () throws -> String in try SystemTool.run("sqlite3", [scratch.db, "SELECT count(*) FROM log"]).stdout }
         let sizeBefore = try size()
