@@ -176,35 +176,37 @@ public struct Registry: Sendable {
     }
 
     /// Turns the two-person rule on or off; the change and its reason are logged. Turning it on takes effect at once.
-    /// Turning it off is the rule's own business: one operator alone may do it only in a one-person office (no other
-    /// operator has acted in the store); otherwise the first operator's request is recorded, and it takes effect when
-    /// a second operator asks the same within ``twoPersonRuleOffRequestLifetime``.
+    /// Turning it off is the rule's own business: one operator alone may do it only while the store is set up (it holds
+    /// no document, agency or agency request: a one-person office turns it off before its first registration);
+    /// otherwise the first operator's request is recorded, and it takes effect when a second person (by name and by
+    /// login, as an approval's, ``requireSecondPerson(_:after:account:did:done:)``) asks the same within
+    /// ``twoPersonRuleOffRequestLifetime``.
     @discardableResult
     public func setTwoPersonRule(_ on: Bool, reason: String, operator: String, at time: Date = Date()) throws -> TwoPersonRuleChange {
         try requireText(reason, "a reason")
         try refuseImmigrationStatus(reason, "a reason")
-        let `operator` = try operatorName(`operator`).text
+        let name = try operatorName(`operator`)
         return try write { session in
             var details = ["value": on ? "on" : "off", "reason": reason]
             let isOn = try session.scalarText("SELECT value FROM settings WHERE key = 'two-person-rule'") != "off"
-            let needsSecond = try !on && isOn && Self.othersActed(session, besides: `operator`)
-            if needsSecond {
+            if try !on && isOn && !Self.isSettingUp(session) {
                 let request = try session.scalarText("SELECT value FROM settings WHERE key = 'two-person-rule-off-request'").flatMap(OffRequest.init)
-                guard let request, request.operator != `operator`, time.timeIntervalSince(request.time) <= Self.twoPersonRuleOffRequestLifetime,
+                guard let request, time.timeIntervalSince(request.time) <= Self.twoPersonRuleOffRequestLifetime,
                       request.time <= time.addingTimeInterval(Self.clockSkew)
                 else {
-                    if let request, request.operator == `operator`, time.timeIntervalSince(request.time) <= Self.twoPersonRuleOffRequestLifetime {
-                        throw StoreError("\(`operator`) already asked to turn the two-person rule off: a second operator must ask the same")
-                    }
                     try session.execute(
                         "INSERT INTO settings (key, value) VALUES ('two-person-rule-off-request', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                        OffRequest(operator: `operator`, time: time).text
+                        OffRequest(operator: name.text, account: ProcessAccount.current, time: time).text
                     )
                     try Self.appendAdmin(session, AdminRecord(
-                        time: Timestamp.format(time), operator: `operator`, action: "settings.two-person-rule.requested", target: "two-person-rule", details: details
+                        time: Timestamp.format(time), operator: name.text, action: "settings.two-person-rule.requested", target: "two-person-rule", details: details
                     ))
                     return .requested
                 }
+                try Self.requireSecondPerson(
+                    name, after: request.operator, account: request.account,
+                    did: "asked to turn the two-person rule off", done: "turning the two-person rule off was asked"
+                )
                 details["requestedBy"] = request.operator
             }
             try session.execute("UPDATE settings SET value = '' WHERE key = 'two-person-rule-off-request'")
@@ -212,40 +214,39 @@ public struct Registry: Sendable {
                 "INSERT INTO settings (key, value) VALUES ('two-person-rule', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", on ? "on" : "off"
             )
             try Self.appendAdmin(session, AdminRecord(
-                time: Timestamp.format(time), operator: `operator`, action: "settings.two-person-rule", target: "two-person-rule", details: details
+                time: Timestamp.format(time), operator: name.text, action: "settings.two-person-rule", target: "two-person-rule", details: details
             ))
             return .set
         }
     }
 
-    /// A pending request to turn the two-person rule off, as the settings table keeps it: `<unix time> <operator>`.
+    /// A pending request to turn the two-person rule off, as the settings table keeps it: its time, the process account
+    /// that made it and the operator's name, a line each.
     private struct OffRequest {
         let `operator`: String
+        let account: String
         let time: Date
 
-        init(operator: String, time: Date) {
+        init(operator: String, account: String, time: Date) {
             self.operator = `operator`
+            self.account = account
             self.time = time
         }
 
         init?(_ text: String) {
-            guard let space = text.firstIndex(of: " "), let seconds = Double(text[..<space]) else { return nil }
-            self.init(operator: String(text[text.index(after: space)...]), time: Date(timeIntervalSince1970: seconds))
+            let lines = text.split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false)
+            guard lines.count == 3, let seconds = Double(lines[0]) else { return nil }
+            self.init(operator: String(lines[2]), account: String(lines[1]), time: Date(timeIntervalSince1970: seconds))
         }
 
-        var text: String { "\(time.timeIntervalSince1970) \(`operator`)" }
+        var text: String { "\(time.timeIntervalSince1970)\n\(account)\n\(`operator`)" }
     }
 
-    /// Whether an operator other than `name` has acted in the store: registered, approved, recorded, set, added,
-    /// revoked, requested or decided anything.
-    private static func othersActed(_ session: any SQLSession, besides name: String) throws -> Bool {
-        let names = """
-            SELECT registered_by AS name FROM documents UNION ALL SELECT approved_by FROM documents
-            UNION ALL SELECT recorded_by FROM subject_records UNION ALL SELECT set_by FROM subject_facts
-            UNION ALL SELECT added_by FROM agencies UNION ALL SELECT revoked_by FROM certificate_revocations
-            UNION ALL SELECT requested_by FROM agency_requests UNION ALL SELECT decided_by FROM agency_requests
-            """
-        return try session.fetchOne("SELECT 1 AS acted FROM (\(names)) AS operators WHERE name IS NOT NULL AND name <> ? LIMIT 1", name) != nil
+    /// Whether the store is being set up: it holds no document, agency or agency request yet.
+    private static func isSettingUp(_ session: any SQLSession) throws -> Bool {
+        try session.fetchOne("""
+            SELECT 1 AS held FROM documents UNION ALL SELECT 1 FROM agencies UNION ALL SELECT 1 FROM agency_requests LIMIT 1
+            """) == nil
     }
 
     /// Appends an admin record on its own (for actions such as exports).

@@ -235,8 +235,8 @@ struct SettingsCommand: ParsableCommand {
             commandName: "two-person-rule",
             abstract: "Turn the two-person rule on (the default) or off, for a one-person office. The change is logged.",
             discussion: """
-                Turning it off needs two operators where more than one has acted in the store: the first asks, the second \
-                asks the same within 24 hours. In a one-person office (no other operator has acted), one may.
+                Turning it off takes two people once the store holds a document, agency or agency request: the first asks, \
+                the second asks the same within 24 hours. A one-person office turns it off alone while setting up.
 
                 Example: warrant-gate settings two-person-rule off --reason "single clerk on night shift, approved by Undersheriff"
                 """

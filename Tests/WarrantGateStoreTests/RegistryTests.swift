@@ -149,9 +149,11 @@ struct LifecycleTests {
         #expect(try registry.entry(reference: "JW-1")?.approvedBy == "supervisor")
         #expect(throws: StoreError.self) { try registry.approve(reference: "JW-1", operator: "supervisor") }
 
-        // Others have acted: one operator's word asks, and a second's turns it off; the same one twice is refused.
+        // Past setting up: one operator's word asks, and a second's turns it off; the same one twice, in another
+        // letter case too (a re-pass), is refused.
         #expect(try registry.setTwoPersonRule(false, reason: "one-person office", operator: "sheriff") == .requested)
         #expect(throws: StoreError.self) { try registry.setTwoPersonRule(false, reason: "again", operator: "sheriff") }
+        #expect(throws: StoreError.self) { try registry.setTwoPersonRule(false, reason: "again", operator: "Sheriff") }
         #expect(try registry.register(judicial("JW-1b"), operator: "clerk").status == .pending, "still on")
         #expect(try registry.setTwoPersonRule(false, reason: "one-person office", operator: "undersheriff") == .set)
         #expect(try registry.history(target: "two-person-rule").contains { $0.action == "settings.two-person-rule" && $0.details["requestedBy"] == "sheriff" })
