@@ -52,7 +52,7 @@ struct ShippedPolicyTests {
               - name: misspelt on purpose
                 agency: { id: ice-ero, category: federal-imigration }
                 request: { path: /records/inmates/2017-000123 }
-                expect: { effect: deny }
+                expect: { effect: deny, reason: warrant_missing }
             """.write(to: file.url, atomically: true, encoding: .utf8)
         let failures = try PolicyTestFile.load(path: file.path).run(against: try Repository.denver())
         #expect(failures.first?.problems == [
@@ -66,7 +66,7 @@ struct ShippedPolicyTests {
               - name: a city agency gets nothing
                 agency: { id: human-services, category: city-agency }
                 request: { path: /records/inmates/2017-000123 }
-                expect: { effect: deny }
+                expect: { effect: deny, reason: no_matching_permit }
             """.write(to: file.url, atomically: true, encoding: .utf8)
         #expect(try PolicyTestFile.load(path: file.path).run(against: try Repository.denver(), declaredCategories: declared).isEmpty)
         // A policy-tests pass: a case that made ICE jail staff passed, proving an allow ICE can never get.
@@ -92,6 +92,32 @@ struct ShippedPolicyTests {
         #expect(throws: FileError.self) { try PolicyTestFile.load(path: file.path) }
     }
 
+    /// A re-pass: a case whose warrant reference was misspelt passed on the "unknown warrant" refusal as the "not
+    /// judicial" one it was named for, and a withhold on a denial checked nothing.
+    @Test("a deny names its reason or rules, and a withhold goes with an allow")
+    func vagueExpectations() throws {
+        let file = try TestFileDirectory()
+        defer { file.remove() }
+        try """
+            policy: \(Repository.path("policies/denver.yaml"))
+            cases:
+              - name: an I-200 is not judicial (its reference misspelt)
+                agency: { id: ice-ero, category: federal-immigration }
+                request: { path: /records/inmates/2017-000456, warrant: I200-l }
+                documents: [{ reference: I200-1, kind: administrative-warrant, subjects: ["2017-000456"], scope: [records.read] }]
+                expect: { effect: deny }
+              - name: a withheld field of a denial
+                agency: { id: ice-ero, category: federal-immigration }
+                request: { path: /records/inmates/2017-000456 }
+                expect: { effect: deny, reason: warrant_missing, withhold: [citizenshipp] }
+            """.write(to: file.url, atomically: true, encoding: .utf8)
+        let failures = try PolicyTestFile.load(path: file.path).run(against: try Repository.denver())
+        #expect(failures.map(\.problems) == [
+            ["expect: a deny names its reason (or the rules that decide it): any refusal, one for a misspelt reference or path among them, would pass a bare deny"],
+            ["withhold: a denied request returns nothing, so a withhold checks nothing here"],
+        ], "\(failures)")
+    }
+
     /// Passes over `policy test`: facts under a booking number a digit short, a misspelt `public-…` fact and a
     /// misspelt `keep:` each reached nothing the decision reads, and the case passed on them.
     @Test("a case's evidence must reach the decision: facts and records of the request's inmate, declared public facts, keeps that can fail")
@@ -107,12 +133,12 @@ struct ShippedPolicyTests {
                 facts: { "2017-00456": { conviction: serious-felony }, "2017-000123": { conviction: serious-felony } }
                 records: [{ subject: "2017-000123", kind: advisement }]
                 documents: [{ reference: W-1, kind: judicial-warrant, subjects: ["2017-000123", "2017-12"] }]
-                expect: { effect: deny }
+                expect: { effect: deny, reason: warrant_missing }
               - name: a misspelt public fact, and a value no public fact takes
                 agency: { id: ice-ero, category: federal-immigration }
                 request: { path: /records/inmates/2017-000789/release }
                 facts: { "2017-000789": { public-relase-date: "yes", public-release-date: "true" } }
-                expect: { effect: deny }
+                expect: { effect: deny, reason: warrant_missing }
             """.write(to: file.url, atomically: true, encoding: .utf8)
         let failures = try PolicyTestFile.load(path: file.path).run(against: try PolicyParser.load(path: Repository.path("policies/california.yaml")))
         #expect(failures.map(\.problems) == [

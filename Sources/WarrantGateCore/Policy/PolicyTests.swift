@@ -96,7 +96,7 @@ public struct PolicyTestFile: Sendable {
         let categories = policy.categoriesTested.union(AgencyCategory.builtIn).union(declaredCategories)
         for testCase in cases {
             var undeclared = Self.undeclaredFacts(testCase, policy: policy) + Self.unreadEvidence(testCase, policy: policy, stages: stages)
-                + Self.unknownKeeps(testCase, policy: policy)
+                + Self.unknownKeeps(testCase, policy: policy) + Self.vagueExpectations(testCase)
             // A misspelt category matches no rule: a case expecting a denial would pass for that alone.
             let category = testCase.request.agency.category
             if !categories.contains(category) {
@@ -116,6 +116,21 @@ public struct PolicyTestFile: Sendable {
             if !problems.isEmpty { failures.append(Failure(name: testCase.name, line: testCase.line, problems: problems)) }
         }
         return failures
+    }
+
+    /// What a case expects that a decision made for another cause would meet as well: a bare `effect: deny` (any
+    /// refusal passes it, one for a misspelt warrant reference or path among them), and a `withhold:` on a denial
+    /// (nothing reaches the client whatever it names).
+    private static func vagueExpectations(_ testCase: PolicyTestCase) -> [String] {
+        guard testCase.expectedEffect == .deny else { return [] }
+        var problems: [String] = []
+        if testCase.expectedReason == nil && (testCase.expectedRules ?? []).isEmpty {
+            problems.append("expect: a deny names its reason (or the rules that decide it): any refusal, one for a misspelt reference or path among them, would pass a bare deny")
+        }
+        if !testCase.expectedWithhold.isEmpty {
+            problems.append("withhold: a denied request returns nothing, so a withhold checks nothing here")
+        }
+        return problems
     }
 
     /// How the decision differs from what the case expects.
