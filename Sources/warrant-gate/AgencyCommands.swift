@@ -24,13 +24,14 @@ struct AgencyCommand: ParsableCommand {
         @Flag(help: "Print JSON for scripts.") var json = false
 
         func run() throws {
-            if FileManager.default.fileExists(atPath: agencies) { try SudoInvocation.checkOperatorMayRead(agencies, what: "--agencies") }
+            // A file that does not parse lists nothing; one the operator may not read is refused.
+            let file: [Agency]
+            do { file = try agencyListing(agencies) ?? [] } catch let error as CLIError { throw error } catch { file = [] }
             let registry = try admin.registry()
             let added = try storeCall { try registry.agencies() }
             let revoked = try storeCall { try registry.certificateRevocations() }
             let pending = try storeCall { try registry.pendingAgencyRequests() }
             let alone = try storeCall { try registry.keysPinnedByOneOperator() }
-            let file = FileManager.default.fileExists(atPath: agencies) ? (try? AgencyDirectoryFile.listing(path: agencies)) ?? [] : []
             // As the gateway reads them: an agency the file lists keeps its name and category, with the registry's pins
             // added; JSON gives each pin whole, the table its first 16 digits.
             struct Row: Encodable { let id, name, category, source: String; let certificates: [String] }

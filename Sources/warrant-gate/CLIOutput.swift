@@ -83,3 +83,16 @@ func agencyDirectoryPath(_ given: String?, fallback: String = "policies/agencies
     guard FileManager.default.fileExists(atPath: given) else { throw CLIError(.notFound, "--agencies \(given) does not exist") }
     return given
 }
+
+/// The agencies the directory file at `path` lists (without its authorities), or nil if there is none. Under sudo it is
+/// read as the operator may read it (``SudoInvocation/opener(what:)``), and is none only where opening it finds nothing.
+func agencyListing(_ path: String) throws -> [Agency]? {
+    guard SudoInvocation.current != nil else {
+        return FileManager.default.fileExists(atPath: path) ? try AgencyDirectoryFile.listing(path: path) : nil
+    }
+    do {
+        return try AgencyDirectoryFile.listing(path: path, open: SudoInvocation.opener(what: "--agencies"))
+    } catch let error as CLIError where error.code == .notFound {
+        return nil
+    }
+}

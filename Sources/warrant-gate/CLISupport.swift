@@ -140,7 +140,7 @@ struct SudoInvocation {
     /// control list, so that no link swapped in after the check is read; and on each directory on the way the kernel
     /// took to it, as it names the open file (a path it cannot name refuses: one `realpath` could not resolve skipped
     /// the directories).
-    private func openAsOperator(_ path: String, what: String) throws -> (handle: FileHandle, size: Int) {
+    func openAsOperator(_ path: String, what: String) throws -> (handle: FileHandle, size: Int) {
         let refusal = "run through sudo, \(what) may name only a file \(operatorAccount) may read: \(path)"
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
         guard descriptor >= 0 else { throw CLIError(errno == ENOENT ? .notFound : .failure, "\(what) \(path): \(String(cString: strerror(errno)))") }
@@ -210,8 +210,6 @@ struct SudoInvocation {
         }
     }
 
-    /// Refuses an input file the operator could not read (``openAsOperator(_:what:)``), for one a library reads
-    /// itself (a CA, a certificate, a bundle): checked here and read there.
     /// An input file's bytes, at most `limit`: under sudo, read from the very file whose rights were checked, so that no
     /// link swapped in after the check (of the file, or of a directory on its path) is read with the service's rights;
     /// otherwise by `read`.
@@ -220,11 +218,20 @@ struct SudoInvocation {
         return try sudo.readAsOperator(path, what: what, limit: limit)
     }
 
+    /// How a YAML file and the files it names (a policy's includes and profiles) are opened: under sudo, each as
+    /// ``openAsOperator(_:what:)`` opens it, its refusal naming the option `what`.
+    static func opener(what: String) -> YAMLNode.Opener {
+        guard let sudo = current else { return YAMLNode.openForReading }
+        return { path, _ in try sudo.openAsOperator(path, what: what).handle }
+    }
+
     /// A document the operator names (a scan, its detached signature), read as ``readInput(_:what:limit:read:)`` reads.
     static func readDocument(_ path: String, what: String) throws -> Data {
         try readInput(path, what: what, limit: DocumentStore.maximumSize) { path in try storeCall { try DocumentStore.read(path: path) } }
     }
 
+    /// Refuses an input file the operator could not read (``openAsOperator(_:what:)``), for one a library reads
+    /// itself (a backup, an archive, a bundle): checked here and opened again there.
     static func checkOperatorMayRead(_ path: String?, what: String) throws {
         guard let path, let sudo = current else { return }
         _ = try sudo.openAsOperator(path, what: what)

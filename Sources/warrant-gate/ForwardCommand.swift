@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import WarrantGateCore
 import WarrantGateServer
 import WarrantGateStore
 
@@ -43,10 +44,10 @@ struct ForwardCommand: ParsableCommand {
             OperationalLogging.bootstrap(logFormat)
             let logger = Logger(label: "warrant-gate.forward")
             guard tls || (ca == nil && cert == nil && key == nil) else { throw CLIError(.usage, "--ca, --cert and --key need --tls") }
-            for (path, what) in [(ca, "--ca"), (cert, "--cert"), (key, "--key")] { try SudoInvocation.checkOperatorMayRead(path, what: what) }
+            let files = try tls ? SyslogTLSFiles(ca: Self.read(ca, "--ca"), certificate: Self.read(cert, "--cert"), key: Self.read(key, "--key")) : nil
             let destination: SyslogDestination
             do {
-                destination = try SyslogDestination(parsing: to, tls: tls ? SyslogTLSFiles(ca: ca, certificate: cert, key: key) : nil)
+                destination = try SyslogDestination(parsing: to, tls: files)
             } catch {
                 throw CLIError(.usage, "\(error)")
             }
@@ -88,6 +89,19 @@ struct ForwardCommand: ParsableCommand {
                 throw CLIError(.failure, error.description)
             } catch let error as StoreError {
                 throw CLIError(.failure, error.description)
+            }
+        }
+
+        /// A TLS file's contents, read once, for NIOSSL to load from memory: under sudo from the very file checked
+        /// (``SudoInvocation/readInput(_:what:limit:read:)``), so that the service's own key is not lent to a
+        /// connection of the operator's.
+        private static func read(_ path: String?, _ what: String) throws -> [UInt8]? {
+            try path.map { path in
+                [UInt8](try SudoInvocation.readInput(path, what: what, limit: YAMLNode.maximumFileSize) { path in
+                    do { return Data(try YAMLNode.readText(path: path, what: "TLS file").utf8) } catch {
+                        throw CLIError(.usage, "cannot load the TLS files: \(error)")
+                    }
+                })
             }
         }
     }

@@ -200,17 +200,21 @@ struct PolicyCommand: ParsableCommand {
 
         func run() throws {
             let agencies = try agencyDirectoryPath(agencies)
-            for (path, what) in [(policy, "--policy"), (agencies, "--agencies")] where FileManager.default.fileExists(atPath: path) {
-                try SudoInvocation.checkOperatorMayRead(path, what: what)
-            }
+            // Under sudo, the policy and every file it includes are read as the operator may read them.
             let parsed: Policy
-            do { parsed = try PolicyParser.load(path: policy) } catch { throw CLIError(.failure, "\(error)") }
+            do {
+                parsed = try PolicyParser.load(path: policy, open: SudoInvocation.opener(what: "--policy"))
+            } catch let error as CLIError {
+                throw error
+            } catch {
+                throw CLIError(.failure, "\(error)")
+            }
             let time = try at.map { try parseInstant($0, dayStartsIn: parsed.timeZone) } ?? Date()
             let snapshot = PostgresLocation.isURL(db) || FileManager.default.fileExists(atPath: db)
                 ? try storeCall { try database.open(db).registry(timeZone: parsed.timeZone).snapshot() }
                 : RegistrySnapshot.empty
             // As the gateway resolves it: the directory file's category wins over the registry's (AgencyDirectory.amended).
-            let listed = FileManager.default.fileExists(atPath: agencies) ? try AgencyDirectoryFile.listing(path: agencies) : nil
+            let listed = try agencyListing(agencies)
             if listed == nil && category == nil {
                 warn("no agency directory at \(agencies): the category is the registry's, which the gateway overrides with its directory's (give --agencies)")
             }

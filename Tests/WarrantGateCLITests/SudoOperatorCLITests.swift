@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WarrantGateDevPKI
 
 /// Run as `sudo -u warrant-gate warrant-gate …`, the CLI records the person who ran sudo, not the service account, so
 /// that the two-person rule still sees two people; and it lends that account's powers to no other operator name and
@@ -199,6 +200,65 @@ struct SudoOperatorCLITests {
                                    "--agency", "ice-ero", "--subject", "2017-000123", "--scope", "records.read", "--expires", "2099-12-31",
                                    "--document", shared, "--courts", courts] + database, sudoUser: "alice")
         #expect(forged.status == 3 && forged.stderr.contains("must name a file that only root may change"), "\(forged.stderr)")
+    }
+
+    /// A re-pass: `forward syslog --tls`, `agency list` and `policy explain` checked the operator's rights on a file,
+    /// then let a library open its path again (a link swapped in between was read with the service's rights: the
+    /// forwarder presented the service's TLS key to a receiver of the operator's), or checked only a file that existed
+    /// (a dangling link skipped the check), and never checked the files a policy includes.
+    @Test("run through sudo, TLS files, agency directories and policies with their includes are read as the operator may read them")
+    func libraryInputs() throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        #expect(try CLIProcess.run(["advisement", "record", "--subject", "2017-000789", "--language", "es", "--by", "Dep. Ortiz"] + db).status == 0)
+        // The PKI's keys are 0600, as the service's own are to the operator; a copy of one is made readable.
+        let pki = DevPKIDirectory(directory: scratch.url.appendingPathComponent("pki"))
+        try pki.ensure(clients: ["forwarder"])
+        let ownKey = scratch.url.appendingPathComponent("own.key").path
+        try FileManager.default.copyItem(atPath: pki.clientKeyPath("forwarder"), toPath: ownKey)
+        #expect(chmod(ownKey, 0o644) == 0)
+        let forward = ["forward", "syslog", "--to", "127.0.0.1:9", "--tls", "--ca", pki.caPath, "--cert", pki.clientCertificatePath("forwarder"), "--start-at", "99"] + db
+        let serviceKey = try Self.run(forward + ["--key", pki.serverKeyPath], sudoUser: "alice")
+        #expect(serviceKey.status == 3 && serviceKey.stderr.contains("--key may name only a file alice may read"), "\(serviceKey.stderr)")
+        // Loaded from the bytes read, the files let the command go on, to a start past the log's end.
+        let loaded = try Self.run(forward + ["--key", ownKey], sudoUser: "alice")
+        #expect(loaded.status == 2 && loaded.stderr.contains("past the log's end"), "\(loaded.stderr)")
+
+        let directory = """
+            agencies:
+              - id: city-pd
+                name: City Police
+                category: local-law-enforcement
+                certificates:
+                  - spki-sha256: \(String(repeating: "ab", count: 32))
+            """
+        let hidden = scratch.url.appendingPathComponent("hidden.yaml").path, agencies = scratch.url.appendingPathComponent("agencies.yaml").path
+        for (path, mode) in [(hidden, 0o600), (agencies, 0o644)] {
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(directory.utf8), attributes: [.posixPermissions: mode]))
+        }
+        let hiddenList = try Self.run(["agency", "list", "--agencies", hidden] + db, sudoUser: "alice")
+        #expect(hiddenList.status == 3 && hiddenList.stderr.contains("--agencies may name only a file alice may read"), "\(hiddenList.stderr)")
+        #expect(!hiddenList.stdout.contains("city-pd"))
+        let list = try Self.run(["agency", "list", "--agencies", agencies] + db, sudoUser: "alice")
+        #expect(list.status == 0 && list.stdout.contains("city-pd"), "\(list.stderr)")
+
+        // A policy the operator may read, including one they may not.
+        let base = scratch.url.appendingPathComponent("base.yaml").path, county = scratch.url.appendingPathComponent("county.yaml").path
+        #expect(FileManager.default.createFile(atPath: base, contents: Data(PolicyLanguageCLITests.policy.utf8), attributes: [.posixPermissions: 0o600]))
+        #expect(FileManager.default.createFile(atPath: county, contents: Data("policy: county\ninclude: base.yaml\n".utf8), attributes: [.posixPermissions: 0o644]))
+        let explain = ["policy", "explain", "--agency", "city-pd", "--path", "/records/inmates/2017-000123", "--header", "Request-Purpose: criminal-investigation",
+                       "--db", scratch.url.appendingPathComponent("none.sqlite").path]
+        for (arguments, refusal) in [(["--policy", base, "--agencies", agencies], "--policy may name only a file alice may read: \(base)"),
+                                     (["--policy", county, "--agencies", agencies], "--policy may name only a file alice may read: \(base)")] {
+            let refused = try Self.run(explain + arguments, sudoUser: "alice")
+            #expect(refused.status == 3 && refused.stderr.contains(refusal) && !refused.stdout.contains("police-investigations"), "\(refused.stderr)")
+        }
+        #expect(chmod(base, 0o644) == 0)
+        let hiddenDirectory = try Self.run(explain + ["--policy", county, "--agencies", hidden], sudoUser: "alice")
+        #expect(hiddenDirectory.status == 3 && hiddenDirectory.stderr.contains("--agencies may name only a file alice may read"), "\(hiddenDirectory.stderr)")
+        let explained = try Self.run(explain + ["--policy", county, "--agencies", agencies], sudoUser: "alice")
+        #expect(explained.status == 0 && explained.stdout.contains("(local-law-enforcement)") && explained.stdout.contains("by rules:  police-investigations"),
+                "\(explained.stdout)\n\(explained.stderr)")
     }
 
     @Test("a gateway is not run through sudo: it would hold the service's keys and log to a store of the operator's")

@@ -94,7 +94,7 @@ struct SyslogForwardingTests {
         let stranger = DevPKIDirectory(directory: site.directory.appendingPathComponent("stranger"))
         _ = try stranger.ensure(clients: [])
         let refused = site.forwarder(destination: try SyslogDestination(
-            parsing: "localhost:\(rsyslog.port)", tls: SyslogTLSFiles(ca: stranger.caPath, certificate: nil, key: nil)
+            parsing: "localhost:\(rsyslog.port)", tls: SyslogTLSFiles(ca: Array(try Data(contentsOf: URL(fileURLWithPath: stranger.caPath))), certificate: nil, key: nil)
         ))
         let attempt = Task { try await refused.run(start: 0) }
         try await Self.pause(.seconds(1))
@@ -103,7 +103,7 @@ struct SyslogForwardingTests {
         #expect(rsyslog.lines().isEmpty)
 
         let trusted = site.forwarder(destination: try SyslogDestination(
-            parsing: "localhost:\(rsyslog.port)", tls: SyslogTLSFiles(ca: pki.caPath, certificate: nil, key: nil)
+            parsing: "localhost:\(rsyslog.port)", tls: SyslogTLSFiles(ca: Array(try Data(contentsOf: URL(fileURLWithPath: pki.caPath))), certificate: nil, key: nil)
         ))
         #expect(try await trusted.run(start: 0, through: 20).seq == 20)
         #expect(rsyslog.sequenceNumbers() == (1...20).map { $0 })

@@ -122,9 +122,10 @@ public enum AgencyDirectoryFile {
 }
 
 extension AgencyDirectoryFile {
-    /// The agencies a directory file lists, without loading its authorities' certificates (for listings).
-    public static func listing(path: String) throws -> [Agency] {
-        let root = try YAMLNode.load(path: path)
+    /// The agencies a directory file lists, without loading its authorities' certificates (for listings); the file
+    /// is opened by `open`.
+    public static func listing(path: String, open: YAMLNode.Opener = YAMLNode.openForReading) throws -> [Agency] {
+        let root = try YAMLNode.load(path: path, open: open)
         let authorities = try Set((root["authorities"]?.sequence("authorities") ?? []).map { try $0.required("name", in: "authority").string("authority name") })
         let categories = try declaredCategories(root)
         return try root.required("agencies", in: "agency directory").sequence("agencies").map {

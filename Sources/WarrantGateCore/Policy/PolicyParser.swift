@@ -63,20 +63,21 @@ public enum PolicyParser {
         return sorted.prefix(20).joined(separator: ", ") + (sorted.count > 20 ? ", and \(sorted.count - 20) more" : "")
     }
 
-    public static func load(path: String) throws -> Policy {
-        try load(path: path, includedBy: [])
+    /// Reads the policy at `path`, and every file it includes or takes a profile from, each opened by `open`.
+    public static func load(path: String, open: YAMLNode.Opener = YAMLNode.openForReading) throws -> Policy {
+        try load(path: path, includedBy: [], open: open)
     }
 
     public static func parse(_ text: String, file: String) throws -> Policy {
-        try parse(text, file: file, includedBy: [])
+        try parse(text, file: file, includedBy: [], open: YAMLNode.openForReading)
     }
 
-    private static func load(path: String, includedBy: [String]) throws -> Policy {
-        try parse(YAMLNode.readText(path: path, what: "policy file", governing: true), file: path, includedBy: includedBy)
+    private static func load(path: String, includedBy: [String], open: YAMLNode.Opener) throws -> Policy {
+        try parse(YAMLNode.readText(path: path, what: "policy file", governing: true, open: open), file: path, includedBy: includedBy, open: open)
     }
 
     /// Reads a policy; `includedBy` lists the files that include this one, outermost first.
-    private static func parse(_ text: String, file: String, includedBy: [String]) throws -> Policy {
+    private static func parse(_ text: String, file: String, includedBy: [String], open: YAMLNode.Opener) throws -> Policy {
         let root = try YAMLNode.parse(text, file: file)
         try root.requireKeys(in: topLevelKeys, what: "policy")
         // Free text for readers, nothing the gateway reads: a rule written here by mistake would load and never apply.
@@ -85,7 +86,7 @@ public enum PolicyParser {
         }
         let name = try root.required("policy", in: "policy").string("policy name")
         guard Identifier.isValid(name) else { throw root.error("policy name '\(name)' must be lower-case letters, digits and '-'") }
-        let base = try root["include"].map { try included($0, by: file, chain: includedBy) }
+        let base = try root["include"].map { try included($0, by: file, chain: includedBy, open: open) }
         let title = try root["title"]?.string("title") ?? name
 
         let timeZone: TimeZone
@@ -146,7 +147,7 @@ public enum PolicyParser {
         let facts = try factDeclarations(root["facts"], base: base?.facts ?? [:])
         let requestFacts = try requestFactDeclarations(root["request-facts"], base: base?.requestFacts ?? [], routes: routes)
         let obligations = try obligationDeclarations(root["obligations"], base: base?.obligations ?? [:])
-        let vocabulary = try RedactionVocabulary.read(namespaces: root["namespaces"], profiles: root["profiles"], policyFile: file)
+        let vocabulary = try RedactionVocabulary.read(namespaces: root["namespaces"], profiles: root["profiles"], policyFile: file, open: open)
             .merged(over: base?.vocabulary ?? .empty, at: root)
 
         var redact = base?.redactAlways ?? []
@@ -188,7 +189,7 @@ public enum PolicyParser {
     }
 
     /// The policy an `include:` names (a ``PolicyRelativePath`` beside the including file), not already being read.
-    private static func included(_ node: YAMLNode, by file: String, chain: [String]) throws -> Policy {
+    private static func included(_ node: YAMLNode, by file: String, chain: [String], open: YAMLNode.Opener) throws -> Policy {
         let path = try node.string("include")
         let resolved = try PolicyRelativePath.resolve(path, besides: file, at: node, what: "include")
         let outer = chain + [PolicyRelativePath.realPath(file) ?? URL(fileURLWithPath: file).standardizedFileURL.path]
@@ -197,7 +198,7 @@ public enum PolicyParser {
             throw node.error("include: a chain of includes may hold at most \(maxIncludeDepth) files (\(outer.joined(separator: " → ")) → \(path))")
         }
         do {
-            return try load(path: resolved, includedBy: outer)
+            return try load(path: resolved, includedBy: outer, open: open)
         } catch let error as FileError {
             throw node.error("include: '\(path)' is not a valid policy: \(error)")
         }

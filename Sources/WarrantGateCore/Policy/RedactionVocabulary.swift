@@ -13,8 +13,8 @@ public struct RedactionProfile: Sendable, Equatable {
 
     static let keys: Set<String> = ["profile", "title", "namespaces", "concepts"]
 
-    public static func load(path: String) throws -> RedactionProfile {
-        try parse(YAMLNode.readText(path: path, what: "profile file", governing: true), file: path)
+    public static func load(path: String, open: YAMLNode.Opener = YAMLNode.openForReading) throws -> RedactionProfile {
+        try parse(YAMLNode.readText(path: path, what: "profile file", governing: true, open: open), file: path)
     }
 
     public static func parse(_ text: String, file: String) throws -> RedactionProfile {
@@ -206,8 +206,8 @@ public struct RedactionVocabulary: Sendable, Equatable {
     }
 
     /// Reads a policy's `namespaces:` and `profiles:`; profile paths are relative to the policy file's folder and
-    /// may not leave it.
-    static func read(namespaces namespacesNode: YAMLNode?, profiles profilesNode: YAMLNode?, policyFile: String) throws -> RedactionVocabulary {
+    /// may not leave it, and profiles are opened by `open`.
+    static func read(namespaces namespacesNode: YAMLNode?, profiles profilesNode: YAMLNode?, policyFile: String, open: YAMLNode.Opener) throws -> RedactionVocabulary {
         let namespaces = try namespacesNode.map(Self.namespaces) ?? [:]
         var profiles: [String: RedactionProfile] = [:]
         for (alias, value) in try profilesNode?.mapping("profiles") ?? [] {
@@ -215,7 +215,7 @@ public struct RedactionVocabulary: Sendable, Equatable {
             if namespaces[alias] != nil { throw value.error("profiles: '\(alias)' is also a namespace prefix") }
             guard alias != literalPrefix else { throw value.error("profiles: '\(literalPrefix)' is reserved for field names written out (field:Country Of Birth)") }
             let path = try PolicyRelativePath.resolve(try value.string("profile path"), besides: policyFile, at: value, what: "profiles")
-            profiles[alias] = try RedactionProfile.load(path: path)
+            profiles[alias] = try RedactionProfile.load(path: path, open: open)
         }
         return RedactionVocabulary(namespaces: namespaces, profiles: profiles)
     }

@@ -53,19 +53,28 @@ public struct YAMLNode {
         return YAMLNode(node: root, file: file)
     }
 
-    /// Reads a file's text: a regular file (or a link to one) of at most `maximumFileSize` bytes, UTF-8. A device or
-    /// FIFO, which could be read without end or block the reader, is refused before anything is read from it. With
-    /// `governing` (the configuration, a policy, a list it trusts), so is a file every account may write to.
-    public static func readText(path: String, what: String = "file", governing: Bool = false) throws -> String {
-        // Opened without blocking, so that a FIFO does not wait here for a writer, and without making a terminal the
-        // process's own; then checked for what it is.
+    /// Opens the file at a path (`what` names it in errors) for reading, or throws why it cannot. The CLI, run through
+    /// sudo, passes one that refuses a file the person who ran sudo may not read.
+    public typealias Opener = (_ path: String, _ what: String) throws -> FileHandle
+
+    /// Opens a file for reading without blocking, so that a FIFO does not wait here for a writer, and without making a
+    /// terminal the process's own.
+    public static func openForReading(_ path: String, what: String) throws -> FileHandle {
         let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw FileError(file: path, line: nil, message: "cannot read \(what) (\(String(cString: strerror(errno))))")
         }
-        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        return FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+    }
+
+    /// Reads a file's text, opened by `open`: a regular file (or a link to one) of at most `maximumFileSize` bytes,
+    /// UTF-8. A device or FIFO, which could be read without end or block the reader, is refused before anything is
+    /// read from it. With `governing` (the configuration, a policy, a list it trusts), so is a file every account may
+    /// write to.
+    public static func readText(path: String, what: String = "file", governing: Bool = false, open: Opener = openForReading) throws -> String {
+        let handle = try open(path, what)
         var status = stat()
-        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+        guard fstat(handle.fileDescriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
             throw FileError(file: path, line: nil, message: "cannot read \(what): it is not a regular file")
         }
         // Every account on the host could rewrite the gateway's configuration, the law it enforces or the authorities
@@ -122,9 +131,9 @@ public struct YAMLNode {
         return nil
     }
 
-    /// Reads and parses a file.
-    public static func load(path: String) throws -> YAMLNode {
-        try parse(readText(path: path, governing: true), file: path)
+    /// Reads (``readText(path:what:governing:open:)``) and parses a file.
+    public static func load(path: String, open: Opener = openForReading) throws -> YAMLNode {
+        try parse(readText(path: path, governing: true, open: open), file: path)
     }
 
     public func error(_ message: String) -> FileError {

@@ -16,8 +16,8 @@ public struct SyslogDestination: Sendable {
     /// The bytes of a host name, an IPv4 address, or an IPv6 one with its zone.
     private static let hostBytes = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._:%".utf8)
 
-    /// Parses `HOST:PORT` or `[IPv6]:PORT`; with `tls`, loads its files (TLS 1.2 or later, the receiver's certificate
-    /// checked against `tls.ca` or else the system's trust store, and against HOST).
+    /// Parses `HOST:PORT` or `[IPv6]:PORT`; with `tls`, loads its files' contents (TLS 1.2 or later, the receiver's
+    /// certificate checked against `tls.ca` or else the system's trust store, and against HOST).
     public init(parsing text: String, tls files: SyslogTLSFiles? = nil) throws {
         let host: Substring
         let port: Substring
@@ -46,15 +46,16 @@ public struct SyslogDestination: Sendable {
     public var name: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
-/// The PEM files of a TLS connection to the receiver.
+/// The PEM files of a TLS connection to the receiver, as read: the connection is configured from these bytes, and
+/// nothing opens the files again (run through sudo, the CLI reads them as the person who ran it may read them).
 public struct SyslogTLSFiles: Sendable {
     /// The CA that signed the receiver's certificate; nil for the system's trust store.
-    public var ca: String?
+    public var ca: [UInt8]?
     /// This forwarder's certificate and key, for a receiver that asks for one; both or neither.
-    public var certificate: String?
-    public var key: String?
+    public var certificate: [UInt8]?
+    public var key: [UInt8]?
 
-    public init(ca: String?, certificate: String?, key: String?) {
+    public init(ca: [UInt8]?, certificate: [UInt8]?, key: [UInt8]?) {
         self.ca = ca
         self.certificate = certificate
         self.key = key
@@ -64,11 +65,11 @@ public struct SyslogTLSFiles: Sendable {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
         do {
-            if let ca { configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca)) }
+            if let ca { configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(ca)) }
             switch (certificate, key) {
             case (let certificate?, let key?):
-                configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }
-                configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+                configuration.certificateChain = try NIOSSLCertificate.fromPEMBytes(certificate).map { .certificate($0) }
+                configuration.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: key, format: .pem))
             case (nil, nil): break
             default: throw ForwardingError("a client certificate and its key go together")
             }
