@@ -453,7 +453,7 @@ struct FactLookupCoalescingTests {
         let loops = Array(MultiThreadedEventLoopGroup.singleton.makeIterator())
         let askers = (0..<6).map { loops[$0 % loops.count] }
         let answers = askers.map { loop in
-            let promise = loop.makePromise(of: [String: String].self)
+            let promise = loop.makePromise(of: LookedUpFacts.self)
             loop.execute {
                 client.facts(subject: "2017-000456", lookup: lookup, on: loop) { result in
                     #expect(loop.inEventLoop)
@@ -465,20 +465,51 @@ struct FactLookupCoalescingTests {
         while upstream.requests == 0 { try await Task.sleep(for: .milliseconds(10)) }
         upstream.release()
         for answer in answers {
-            #expect(try await answer.get() == ["conviction": "aggravated-felony"])
+            #expect(try await answer.get() == LookedUpFacts(values: ["conviction": "aggravated-felony"]))
         }
         #expect(upstream.requests == 1)
 
         // The answer is cached: a later request is answered without a lookup.
         let later = try await loops[0].flatSubmit {
-            let promise = loops[0].makePromise(of: [String: String].self)
+            let promise = loops[0].makePromise(of: LookedUpFacts.self)
             client.facts(subject: "2017-000456", lookup: lookup, on: loops[0]) { promise.completeWith($0.mapError { $0 as any Error }) }
             return promise.futureResult
         }.get()
-        #expect(later == ["conviction": "aggravated-felony"])
+        #expect(later == LookedUpFacts(values: ["conviction": "aggravated-felony"]))
         #expect(upstream.requests == 1)
         await upstreams.close()
         await upstream.close()
+    }
+}
+
+@Suite("Looked-up facts held to the policy's declarations")
+struct FactOverlayTests {
+    /// An attacker's pass: California denies ICE a release date while `prop-47-misdemeanor` is `convicted`, through a
+    /// `not:`; the records system's `Convicted`, `"convicted "`, `["convicted"]`, `null` or `5` each made the `not:`
+    /// true, and the release date went out.
+    @Test("a declared fact given as anything but one of its values is an error; undeclared names are left out")
+    func heldToDeclarations() throws {
+        let declared: [String: FactDeclaration] = ["prop-47-misdemeanor": .values(["arrested", "detained", "convicted"])]
+        func facts(_ answer: LookedUpFacts) throws -> [String: String] {
+            try FactOverlayRegistry(base: RegistrySnapshot.empty, subject: "2017-000001", lookedUp: .success(answer), declared: declared)
+                .facts(subject: "2017-000001")
+        }
+        #expect(try facts(LookedUpFacts(values: ["prop-47-misdemeanor": "convicted"], unusable: ["unrelated"])) == ["prop-47-misdemeanor": "convicted"])
+        for value in ["Convicted", "convicted "] {
+            #expect(throws: FactLookupError.self, "\(value)") { try facts(LookedUpFacts(values: ["prop-47-misdemeanor": value])) }
+        }
+        // A list, null, a number or an object.
+        #expect(throws: FactLookupError.self) { try facts(LookedUpFacts(unusable: ["prop-47-misdemeanor"])) }
+    }
+
+    @Test("an answer's members: strings kept, anything else named unusable, a name given twice refused")
+    func answerMembers() throws {
+        let read = { (body: String) in try FactLookupClient.facts(status: 200, body: Array(body.utf8)) }
+        #expect(try read(#"{"a":"x","b":["y"],"c":null,"d":5,"e":{"f":"g"}}"#) == LookedUpFacts(values: ["a": "x"], unusable: ["b", "c", "d", "e"]))
+        for body in [#"{"a":"x","a":"y"}"#, #"{"a":"x","a":{"b":"c"}}"#, #"{"a":{"b":"c"},"a":"x"}"#] {
+            #expect(throws: FactLookupError.self, "\(body)") { try read(body) }
+        }
+        #expect(try FactLookupClient.facts(status: 404, body: []) == LookedUpFacts())
     }
 }
 

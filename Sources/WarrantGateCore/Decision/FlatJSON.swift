@@ -17,8 +17,8 @@ public enum FlatJSON {
     }
 
     /// Calls `body` with each member of a flat object, in order, without building a dictionary. Nested objects are
-    /// skipped.
-    public static func forEachMember(_ bytes: [UInt8], _ body: (String, FlatValue) -> Void) throws(JSONError) {
+    /// skipped, their names given to `nested`.
+    public static func forEachMember(_ bytes: [UInt8], nested: (String) -> Void = { _ in }, _ body: (String, FlatValue) -> Void) throws(JSONError) {
         var scanner = try JSONScanner(bytes)
         scanner.skipWhitespace()
         guard scanner.current == UInt8(ascii: "{") else { throw scanner.fail("not an object") }
@@ -38,6 +38,7 @@ public enum FlatJSON {
                 body(key.decoded, .strings(list))
             case UInt8(ascii: "{"):
                 try scanner.skipValue(depth: 1)
+                nested(key.decoded)
             default:
                 body(key.decoded, try scalar(scanner.bytes[try scanner.scanScalar()], scanner: scanner))
             }

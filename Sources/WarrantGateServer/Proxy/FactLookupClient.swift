@@ -13,10 +13,10 @@ import WarrantGateCore
 /// about one inmate sends the records system one GET, not one each. A lookup runs to its end (and fills the cache)
 /// even if every request waiting for it has left.
 final class FactLookupClient: Sendable {
-    typealias Completion = (Result<[String: String], FactLookupError>) -> Void
+    typealias Completion = (Result<LookedUpFacts, FactLookupError>) -> Void
 
     private struct Entry {
-        let facts: [String: String]
+        let facts: LookedUpFacts
         let expires: ContinuousClock.Instant
     }
 
@@ -25,7 +25,7 @@ final class FactLookupClient: Sendable {
         let loop: any EventLoop
         let completion: NIOLoopBound<Completion>
 
-        func deliver(_ result: Result<[String: String], FactLookupError>) {
+        func deliver(_ result: Result<LookedUpFacts, FactLookupError>) {
             if loop.inEventLoop { return completion.value(result) }
             loop.execute { completion.value(result) }
         }
@@ -46,7 +46,7 @@ final class FactLookupClient: Sendable {
     }
 
     /// The facts cached for `url` while they are fresh; nil when they must be looked up.
-    private func cachedFacts(url: String) -> [String: String]? {
+    private func cachedFacts(url: String) -> LookedUpFacts? {
         let now = ContinuousClock.now
         return cache.withLock { $0[url] }.flatMap { $0.expires > now ? $0.facts : nil }
     }
@@ -79,7 +79,7 @@ final class FactLookupClient: Sendable {
         headers.add(name: "Accept", value: "application/json")
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target.uri, headers: headers)
         FactFetch.run(head, endpoint: target.endpoint, pool: upstreams.pool(on: loop), within: timeout.timeAmount) { [self] answer in
-            let result: Result<[String: String], FactLookupError>
+            let result: Result<LookedUpFacts, FactLookupError>
             do {
                 let (status, body) = try answer.get()
                 let facts = try Self.facts(status: status, body: body)
@@ -92,21 +92,31 @@ final class FactLookupClient: Sendable {
         }
     }
 
-    /// The facts in an answer: a 200's flat JSON object (its string values), none for a 404, and an error otherwise.
-    private static func facts(status: UInt, body: [UInt8]) throws -> [String: String] {
+    /// The members of an answer: a 200's flat JSON object, each name once (a parser that kept the other value would
+    /// read another fact), none for a 404, and an error otherwise. Their values are judged against the policy's
+    /// declarations where they are used (``FactOverlayRegistry``), so that a cached answer meets the policy in force.
+    static func facts(status: UInt, body: [UInt8]) throws -> LookedUpFacts {
         switch status {
         case 200:
-            try FlatJSON.parse(body).compactMapValues { value in
-                if case .string(let text) = value { text } else { nil }
+            var facts = LookedUpFacts(), seen = Set<String>(), repeated: String?
+            func see(_ name: String) { if !seen.insert(name).inserted { repeated = repeated ?? name } }
+            try FlatJSON.forEachMember(body, nested: { name in
+                see(name)
+                facts.unusable.insert(name)
+            }) { name, value in
+                see(name)
+                if case .string(let text) = value { facts.values[name] = text } else { facts.unusable.insert(name) }
             }
+            if let repeated { throw FactLookupError("the records system's answer names '\(repeated.prefix(64))' twice") }
+            return facts
         case 404:
-            [:]
+            return LookedUpFacts()
         default:
             throw FactLookupError("the records system answered \(status)")
         }
     }
 
-    private func remember(_ facts: [String: String], url: String, lookup: FactLookup, now: ContinuousClock.Instant) {
+    private func remember(_ facts: LookedUpFacts, url: String, lookup: FactLookup, now: ContinuousClock.Instant) {
         cache.withLock { cache in
             if cache.count >= lookup.maxEntries {
                 cache = cache.filter { $0.value.expires > now }
@@ -199,17 +209,28 @@ private final class FactFetch: UpstreamResponseReceiver {
     }
 }
 
+/// A fact lookup's answer: the members given as strings, and the names of those given as anything else (a number, a
+/// list, null, an object), which no declared fact may be.
+struct LookedUpFacts: Sendable, Equatable {
+    var values: [String: String] = [:]
+    var unusable: Set<String> = []
+}
+
 struct FactLookupError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
 
 /// The registry as one request sees it: the facts looked up in the records system for its subject, with the
-/// registry's own facts (set by staff) taking precedence. A failed lookup makes every fact question an error.
+/// registry's own facts (set by staff) taking precedence. A failed lookup makes every fact question an error, and so
+/// does a looked-up fact the policy declares (`declared`, ``Policy/settableFacts``) given as anything but one of its
+/// values: dropped, or read as "no such value", it would make a `not:` condition true. Names it does not declare are
+/// left out, as no rule reads them.
 struct FactOverlayRegistry: DocumentRegistry {
     let base: any DocumentRegistry
     let subject: String
-    let lookedUp: Result<[String: String], FactLookupError>
+    let lookedUp: Result<LookedUpFacts, FactLookupError>
+    let declared: [String: FactDeclaration]
 
     func document(reference: String) throws -> RegisteredDocument? { try base.document(reference: reference) }
     func documents(subject: String) throws -> [RegisteredDocument] { try base.documents(subject: subject) }
@@ -217,6 +238,16 @@ struct FactOverlayRegistry: DocumentRegistry {
     func facts(subject: String) throws -> [String: String] {
         let registered = try base.facts(subject: subject)
         guard subject == self.subject else { return registered }
-        return try lookedUp.get().merging(registered) { _, staff in staff }
+        let answer = try lookedUp.get()
+        if let name = answer.unusable.first(where: { declared[$0] != nil }) {
+            throw FactLookupError("the records system gives fact '\(name)' as no string")
+        }
+        var facts: [String: String] = [:]
+        for (name, text) in answer.values {
+            guard let declaration = declared[name] else { continue }
+            if let problem = declaration.problem(with: text, of: name) { throw FactLookupError("the records system's answer: \(problem)") }
+            facts[name] = text
+        }
+        return facts.merging(registered) { _, staff in staff }
     }
 }

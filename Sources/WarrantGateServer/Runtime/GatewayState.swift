@@ -12,10 +12,14 @@ public final class PolicySet: Sendable {
     public let directory: AgencyDirectory
     /// A candidate policy's stages, run on every request without affecting it.
     public let shadow: RequestStages?
+    /// The facts the policy's rules may read about an inmate (``Policy/settableFacts``), which a fact lookup's answer
+    /// is held to.
+    public let settableFacts: [String: FactDeclaration]
 
     public init(policy: Policy, directory: AgencyDirectory, shadow: Policy? = nil) {
         self.policy = policy
         self.stages = RequestStages(policy: policy)
+        self.settableFacts = policy.settableFacts
         self.directory = directory
         self.shadow = shadow.map(RequestStages.init(policy:))
     }
