@@ -172,16 +172,22 @@ public final class Store: Sendable {
         try Registry.recordedTimeZone(database)
     }
 
-    /// The zone the latest `settings.time-zone` admin record among the log's first `size` entries names, if one does:
-    /// the store's recorded zone as the signed log vouches for it (the `settings` table itself is signed by nothing).
+    /// The zone the latest admin record among the log's first `size` entries that records one names, if any: a
+    /// `settings.time-zone` record's, or a `report.generate` record's, which states the zone the store recorded then.
+    /// The store's recorded zone as the signed log vouches for it (the `settings` table itself is signed by nothing).
     public func loggedTimeZone(through size: UInt64) throws -> String? {
         try database.read { session in
-            // Canonical JSON escapes every quote inside a value: the pattern finds the key, and the record is read whole.
+            // Canonical JSON escapes every quote inside a value: the patterns find the key, and the record is read whole.
             for row in try session.fetchAll(
-                "SELECT entry FROM log WHERE kind = 'admin' AND seq <= ? AND entry LIKE ? ORDER BY seq DESC", Int64(size), #"%"action":"settings.time-zone"%"#
+                "SELECT entry FROM log WHERE kind = 'admin' AND seq <= ? AND (entry LIKE ? OR entry LIKE ?) ORDER BY seq DESC",
+                Int64(size), #"%"action":"settings.time-zone"%"#, #"%"action":"report.generate"%"#
             ) {
-                guard let record = try? AdminRecord(entry: try row.text("entry")), record.action == "settings.time-zone" else { continue }
-                return record.details["value"]
+                guard let record = try? AdminRecord(entry: try row.text("entry")) else { continue }
+                switch record.action {
+                case "settings.time-zone": return record.details["value"]
+                case "report.generate": if let zone = record.details["timeZone"] { return zone }
+                default: continue
+                }
             }
             return nil
         }

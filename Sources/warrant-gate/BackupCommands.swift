@@ -31,7 +31,7 @@ struct BackupCommand: ParsableCommand {
         }
         try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) }
         let files = try keys.files(admin)
-        let store = try LogCommand.openForReading(admin, keyFiles: files).store
+        let (store, copy) = try LogCommand.openForReading(admin, keyFiles: files)
         try LogCommand.signCheckpointIfPossible(store, keyFiles: files)
         let key = files.exists ? try storeCall { try files.signingKey() } : nil
         let report = try storeCall { try store.backup(to: out, sealingWith: key) }
@@ -50,10 +50,13 @@ struct BackupCommand: ParsableCommand {
 
                 """.utf8))
         }
-        try storeCall {
-            try store.registry(timeZone: .gmt).recordAdminAction("store.backup", target: "log", details: [
-                "out": out, "treeSize": String(report.treeSize), "documents": String(report.documents),
-            ], operator: admin.operatorName)
+        // A copy (an auditor's) is read, never written: the backup is recorded only in a gateway's own store.
+        if !copy {
+            try storeCall {
+                try store.registry(timeZone: .gmt).recordAdminAction("store.backup", target: "log", details: [
+                    "out": out, "treeSize": String(report.treeSize), "documents": String(report.documents),
+                ], operator: admin.operatorName)
+            }
         }
         let problems = report.skippedDocuments + report.missingDocuments.map { "\($0): the registry names it, the document store lacks it" }
         guard problems.isEmpty else {

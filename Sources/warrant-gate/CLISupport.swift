@@ -275,6 +275,12 @@ struct SudoInvocation {
         try Self.installedGateway.get()
     }
 
+    /// Whether `location` is the installed gateway's store (by its installed configuration), run through sudo or not.
+    static func isInstalledStore(_ location: StoreLocation) -> Bool {
+        guard let installed = (try? installedGateway.get()) ?? nil else { return false }
+        return location.isSameDatabase(as: installed.store)
+    }
+
     /// The store `--db` names, or the installed gateway's when `--db` was left out (its default is the demo's).
     func store(_ location: StoreLocation, given db: String) throws -> StoreLocation {
         guard db == AdminOptions.demoDatabase, let installed = try installed() else { return location }

@@ -34,12 +34,14 @@ struct LogCommand: ParsableCommand {
     }
 
     /// Whether the store is a copy of a log (an auditor's evidence, a court's exhibit) rather than a gateway's own: a
-    /// SQLite file whose signing key is neither beside it nor where `keyFiles` (a `--key` given) says. A copy is read as
-    /// it is, never migrated, signed or written to, so that every reader of it reads the same bytes; a `--key` naming
-    /// no file does not make a gateway's own store a copy, whose exports would go unrecorded.
+    /// SQLite file that is not the installed gateway's store and whose signing key is neither beside it nor where
+    /// `keyFiles` (a `--key` given) says. A copy is read as it is, never migrated, signed or written to, so that every
+    /// reader of it reads the same bytes; a gateway's own store, whose key may be kept elsewhere or be named wrongly,
+    /// is never taken for one, so that its exports and reports stay recorded.
     static func isEvidenceCopy(_ admin: AdminOptions, keyFiles: LogKeyFiles) throws -> Bool {
         let location = try admin.location()
-        return location.sqlitePath != nil && !keyFiles.exists && !LogKeyFiles(filesDirectory: location.filesDirectory).exists
+        return location.sqlitePath != nil && !SudoInvocation.isInstalledStore(location) && !keyFiles.exists
+            && !LogKeyFiles(filesDirectory: location.filesDirectory).exists
     }
 
     /// Opens the store for a command that reads the log: read-only if it is a copy (``isEvidenceCopy(_:keyFiles:)``).

@@ -54,21 +54,22 @@ struct ReportCommand: ParsableCommand {
         if let out { try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) } }
         let keyFiles = LogKeyFiles(filesDirectory: try admin.location().filesDirectory)
         let (store, copy) = try LogCommand.openForReading(admin, keyFiles: keyFiles)
-        let timeZone: TimeZone
-        let recorded = try storeCall { try store.recordedTimeZone() }
-        if let zone {
-            guard let given = TimeZone(identifier: zone) else { throw CLIError(.usage, "--time-zone: '\(TerminalText.escaped(zone))' is not a time zone, such as America/Denver") }
-            timeZone = given
-        } else if let recorded {
-            timeZone = recorded
-        } else {
-            timeZone = .gmt
-            warn("no time zone is recorded in this store (a gateway records its policy's when it starts): periods begin at midnight UTC")
-        }
-        guard let reportPeriod = ReportPeriod(period, timeZone: timeZone) else {
+        guard ReportPeriod(period, timeZone: .gmt) != nil else {
             throw CLIError(.usage, "--period must be a year (2026), a quarter (2026-Q4) or a month (2026-11); got '\(period)'")
         }
+        let givenZone = try zone.map { name in
+            guard let given = TimeZone(databaseName: name) else { throw CLIError(.usage, "--time-zone: '\(TerminalText.escaped(name))' is not a time zone, such as America/Denver") }
+            return given
+        }
         if !archive.isEmpty && allowArchived { throw CLIError(.usage, "give either --archive or --allow-archived, not both") }
+        if copy && trusted == nil {
+            warn("\(admin.db) is read as a copy (its signing key is not beside it): its checkpoints are checked with the verifier key beside it, which whoever made the copy chose; give the key you hold with --key")
+        }
+        let verified = try verify(store, keyFiles: keyFiles, trusting: trusted, against: external)
+        let signed = try LogCommand.signCheckpointIfPossible(store, keyFiles: keyFiles)
+        let head = try storeCall { try store.treeHead() }
+        let timeZone = try givenZone ?? reportZone(store, copy: copy, treeSize: head.size)
+        let reportPeriod = ReportPeriod(period, timeZone: timeZone)!
         let allArchived = try storeCall { try store.archivedEntries() }
         let countedArchivedThrough = archive.isEmpty ? nil : allArchived?.throughSeq
         let archived = archive.isEmpty ? allArchived.flatMap { $0.mayInclude(reportPeriod) ? $0 : nil } : nil
@@ -80,29 +81,6 @@ struct ReportCommand: ParsableCommand {
                     """)
             }
             warn("\(archived.summary) in this \(reportPeriod.label) report: requests of the period among them are missing from its figures")
-        }
-        if copy && trusted == nil {
-            warn("\(admin.db) is read as a copy (its signing key is not beside it): its checkpoints are checked with the verifier key beside it, which whoever made the copy chose; give the key you hold with --key")
-        }
-        let verified = try verify(store, keyFiles: keyFiles, trusting: trusted, against: external)
-        let signed = try LogCommand.signCheckpointIfPossible(store, keyFiles: keyFiles)
-        let head = try storeCall { try store.treeHead() }
-        // The settings table is signed by nothing: a zone the log's own record contradicts would move every request at
-        // a month's edge into another month.
-        if zone == nil, let recorded {
-            if let logged = try storeCall({ try store.loggedTimeZone(through: head.size) }) {
-                guard logged == recorded.identifier else {
-                    throw CLIError(.refused, """
-                        the store records the time zone \(recorded.identifier), but the log's latest record of it, under its signed \
-                        checkpoint, names \(TerminalText.escaped(logged)): give the jurisdiction's zone with --time-zone
-                        """)
-                }
-            } else {
-                warn("""
-                    the log holds no record of the time zone under its checkpoint (an older store, or the record archived): the periods \
-                    begin at midnight in \(recorded.identifier), as the settings table says, which nothing signs; --time-zone confirms it
-                    """)
-            }
         }
         let entries = try storeCall {
             try store.reportEntries(period: reportPeriod, timeZone: timeZone, treeSize: head.size, archives: archive, integrityChecked: verified)
@@ -140,6 +118,8 @@ struct ReportCommand: ParsableCommand {
                 "report.generate", target: "log",
                 details: [
                     "period": period, "format": format.rawValue, "template": template?.rawValue ?? "none", "treeSize": String(head.size),
+                    // The zone the store's own records gave, for a report of a copy to read; one given is not one.
+                    givenZone == nil ? "timeZone" : "timeZoneGiven": timeZone.identifier,
                     "archivedThrough": archived.map { String($0.throughSeq) } ?? "none",
                     "countedArchivedThrough": countedArchivedThrough.map(String.init) ?? "none",
                 ],
@@ -150,6 +130,35 @@ struct ReportCommand: ParsableCommand {
 }
 
 extension ReportCommand {
+    /// The zone whose midnights bound the periods, without `--time-zone`: the one the store records, unless the log's
+    /// latest record of a zone among its first `treeSize` entries (a `settings.time-zone`, or an earlier report's)
+    /// names another, since the settings table is signed by nothing. A copy must have such a record: its settings
+    /// are whoever made it's. Where nothing records one, UTC, with a warning; in a copy, refused.
+    private func reportZone(_ store: Store, copy: Bool, treeSize: UInt64) throws -> TimeZone {
+        let recorded = try storeCall { try store.recordedTimeZone() }
+        let logged = try storeCall { try store.loggedTimeZone(through: treeSize) }
+        if let logged, recorded?.identifier != logged {
+            throw CLIError(.refused, """
+                the store records the time zone \(recorded?.identifier ?? "none"), but the log's latest record of it, under its signed \
+                checkpoint, names \(TerminalText.escaped(logged)): give the jurisdiction's zone with --time-zone
+                """)
+        }
+        if let recorded {
+            guard logged != nil || !copy else {
+                throw CLIError(.refused, """
+                    \(admin.db) is read as a copy, and its log holds no record of the time zone under its signed checkpoint: the settings \
+                    table names \(recorded.identifier), which nothing signs; give the jurisdiction's zone with --time-zone
+                    """)
+            }
+            return recorded
+        }
+        guard !copy else {
+            throw CLIError(.refused, "\(admin.db) is read as a copy and records no time zone: give the jurisdiction's zone with --time-zone")
+        }
+        warn("no time zone is recorded in this store (a gateway records its policy's when it starts): periods begin at midnight UTC")
+        return .gmt
+    }
+
     /// Verifies the whole log (and the archives given) before anything is counted or signed, as `log verify` does:
     /// the figures must come from entries the signed tree vouches for, and a checkpoint must never be signed over a
     /// log whose older entries were altered. The checkpoints in the database, the one `external` gives (published

@@ -231,6 +231,9 @@ struct ReportCLITests {
         let proof = evidence.appendingPathComponent("d-1.proof.json").path
         let proved = try await Self.run(["log", "prove", "d-1", "--out", proof, "--db", copy])
         #expect(proved.status == 0, "\(proved.stderr)")
+        // A review: backup recorded itself in the copy it had opened read-only, and failed after writing the file.
+        let backedUp = try await Self.run(["backup", "--out", evidence.appendingPathComponent("copy.backup").path, "--db", copy])
+        #expect(backedUp.status == 0 && backedUp.stdout.contains("NOT sealed"), "\(backedUp.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == before, "the copy changed")
         #expect(!FileManager.default.fileExists(atPath: copy + "-wal") && !FileManager.default.fileExists(atPath: copy + "-shm"), "files were made beside the copy")
         // A re-pass: a --key naming no file made the gateway's own store a copy, whose export went unrecorded.
@@ -289,6 +292,47 @@ struct ReportCLITests {
         #expect(refused.status == 3 && refused.stdout.isEmpty && refused.stderr.contains("names America/Denver"), "\(refused.stderr)")
         let chosen = try await Self.run(["report", "--period", "2026-12", "--format", "csv", "--time-zone", "UTC"] + db)
         #expect(chosen.status == 0 && chosen.stdout.contains("counts,2026-12,records,deny,,1") && !chosen.stdout.contains("time-zone,,,,America/Denver,"), "\(chosen.stderr)")
+    }
+
+    /// A review: a gateway records its zone when it starts, on an empty log, so the log held no record of it, and a
+    /// copy's edited settings table still moved the months' edges, with a warning only.
+    @Test("a copy's months come from the log's record of the zone, or --time-zone; a report records the zone it used", .enabled(if: SystemTool.enabled("sqlite3")))
+    func zoneOfACopy() async throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        let path = scratch.db
+        try await blocking {
+            let store = try Store.open(path: path)
+            defer { store.close() }
+            try store.registry(timeZone: TimeZone(identifier: "America/Denver")!).recordTimeZone()  // as a gateway starts
+        }
+        try await Self.append([Self.decision("d-1", at: "2026-12-01T03:00:00.000Z")], to: scratch.db)
+        #expect(try await Self.run(["log", "init-key"] + db).status == 0)
+        #expect(try await Self.run(["log", "checkpoint"] + db).status == 0)
+        let pub = scratch.url.appendingPathComponent("log-signing.key.pub").path
+        let evidence = scratch.url.appendingPathComponent("evidence")
+        try FileManager.default.createDirectory(at: evidence, withIntermediateDirectories: true)
+        func copy(_ name: String) throws -> String {
+            let copy = evidence.appendingPathComponent(name).path
+            #expect(try SystemTool.run("sqlite3", [scratch.db, ".backup \(copy)"]).status == 0)
+            return copy
+        }
+        let early = try copy("early.sqlite")
+        let unrecorded = try await Self.run(["report", "--period", "2026-11", "--format", "csv", "--key", pub, "--db", early])
+        #expect(unrecorded.status == 3 && unrecorded.stderr.contains("holds no record of the time zone"), "\(unrecorded.stderr)")
+        let named = try await Self.run(["report", "--period", "2026-11", "--format", "csv", "--key", pub, "--time-zone", "America/Denver", "--db", early])
+        #expect(named.status == 0 && named.stdout.contains("counts,2026-11,records,deny,,1"), "\(named.stderr)")
+
+        // The gateway's own store reports by its settings, and records the zone it used, for the copies made later.
+        let own = try await Self.run(["report", "--period", "2026-11", "--format", "csv"] + db)
+        #expect(own.status == 0 && own.stdout.contains("counts,2026-11,records,deny,,1"), "\(own.stderr)")
+        #expect(try await Self.run(["log", "checkpoint"] + db).status == 0)
+        let later = try copy("later.sqlite")
+        let recorded = try await Self.run(["report", "--period", "2026-11", "--format", "csv", "--key", pub, "--db", later])
+        #expect(recorded.status == 0 && recorded.stdout.contains("counts,2026-11,records,deny,,1"), "\(recorded.stderr)")
+        #expect(try SystemTool.run("sqlite3", [later, "UPDATE settings SET value = 'UTC' WHERE key = 'time-zone'"]).status == 0)
+        let edited = try await Self.run(["report", "--period", "2026-12", "--format", "csv", "--key", pub, "--db", later])
+        #expect(edited.status == 3 && edited.stderr.contains("names America/Denver"), "\(edited.stderr)")
     }
 
     @Test("without the signing key, the report says how many entries after the latest signed checkpoint it leaves out")
