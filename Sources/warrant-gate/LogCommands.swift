@@ -244,7 +244,7 @@ struct LogCommand: ParsableCommand {
         @Flag(help: "Let a bundle's entries after its latest signed checkpoint pass (they are vouched for by no signature).") var allowUnsignedTail = false
 
         func run() throws {
-            for path in [against, bundle, key].compactMap({ $0 }) + archive { try SudoInvocation.checkOperatorMayRead(path, what: "an input file") }
+            for path in [bundle].compactMap(\.self) + archive { try SudoInvocation.checkOperatorMayRead(path, what: "an input file") }
             let external = try against.map(readInputText)
             let verifier = try key.map { path -> LogVerifierKey in
                 let text = try readInputText(path)
@@ -328,7 +328,6 @@ struct LogCommand: ParsableCommand {
         static let maximumBytes = 1 << 20
 
         func run() throws {
-            for path in [file, key] { try SudoInvocation.checkOperatorMayRead(path, what: "an input file") }
             let data = try SudoInvocation.readInput(file, what: "an input file", limit: Self.maximumBytes) { path in
                 try storeCall { try PrivateFile.read(path, limit: Self.maximumBytes) }
             }

@@ -46,7 +46,6 @@ struct ReportCommand: ParsableCommand {
         if let problem = FreeText.problem(jurisdiction, field: "--jurisdiction") { throw CLIError(.usage, problem) }
         if jurisdiction.allSatisfy(\.isWhitespace) { throw CLIError(.usage, "--jurisdiction must name the reporting body") }
         for path in archive { try SudoInvocation.checkOperatorMayRead(path, what: "--archive") }
-        for path in [against, key].compactMap(\.self) { try SudoInvocation.checkOperatorMayRead(path, what: "an input file") }
         let external = try against.map(readInputText)
         let trusted = try key.map { path -> LogVerifierKey in
             do { return try LogVerifierKey(encoded: try readInputText(path)) } catch let error as CLIError { throw error } catch { throw CLIError(.usage, "\(path): \(error)") }

@@ -197,7 +197,7 @@ public final class GatewayState: Sendable {
     }
 
     /// Puts `registry` in force, read by a refresh that began at `readAt`.
-    public func replace(registry: RegistrySnapshot, readAt: ContinuousClock.Instant = .now) {
+    public func replace(registry: RegistrySnapshot, readAt: ContinuousClock.Instant) {
         state.withLock { $0 = Held(current: Self.compose(policies: $0.current.policies, snapshot: registry, registry: registry, version: registry.version), confirmed: readAt) }
     }
 

@@ -42,6 +42,12 @@ struct RegistryRefresher: Service {
         var lastExpirySweep = ContinuousClock.now - .seconds(10)
         var lastZoneRecord = ContinuousClock.now - Self.zoneRecordInterval
         while !Task.isCancelledOrShuttingDown {
+            // A snapshot no refresh confirmed in time is marked unreadable where requests read it: said here, once, as a
+            // failed refresh is.
+            if !failing && !state.current.registryReadable {
+                logger.error("no refresh has confirmed the registry in time; refusing requests (registry_unavailable)")
+                failing = true
+            }
             let sweep = ContinuousClock.now - lastExpirySweep >= .seconds(1)
             if sweep { lastExpirySweep = ContinuousClock.now }
             do {
