@@ -35,10 +35,10 @@ struct SyslogRecordTests {
 
     @Test("hostile values cannot end the structured data, start a line, or forge a parameter")
     func hostileValues() {
-        let entry = Self.decision(agency: "x\"] [forged seq=\"1\"] \\", path: "/a\nb\r\u{7F}")
+        let entry = Self.decision(agency: "x\"] [forged seq=\"1\"] \\", path: "/a\nb\r\u{7F}\u{85}\u{2028}")
         let text = String(decoding: SyslogRecord(seq: 9, kind: "decision", time: "2026-12-02T10:28:33.123Z", entry: entry).message(hostname: "gw 1\n"), as: UTF8.self)
         #expect(text.contains(#"agency="x\"\] [forged seq=\"1\"\] \\""#))
-        #expect(text.contains("path=\"/a\u{FFFD}b\u{FFFD}\u{FFFD}\""))
+        #expect(text.contains("path=\"/a\u{FFFD}b\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}\""))  // NEL and LINE SEPARATOR too (a pass)
         #expect(text.hasPrefix("<109>1 2026-12-02T10:28:33.123Z - warrant-gate"))  // a hostname with a space is NILVALUE
         let header = text.prefix { $0 != "{" }
         #expect(!header.contains("\n") && !header.contains("\r"))

@@ -70,8 +70,8 @@ public struct SyslogRecord: Sendable, Equatable {
         }
     }
 
-    /// RFC 5424's PARAM-VALUE escapes (`"`, `\` and `]`); control characters, which a receiver may mangle or split
-    /// on, become U+FFFD. MSG still carries the exact value.
+    /// RFC 5424's PARAM-VALUE escapes (`"`, `\` and `]`); control characters (C0, DEL, C1) and the Unicode line and
+    /// paragraph separators, which a receiver may mangle or split on, become U+FFFD. MSG still carries the exact value.
     static func escaped(_ value: String) -> String {
         var result = String.UnicodeScalarView()
         for scalar in value.unicodeScalars {
@@ -79,7 +79,7 @@ public struct SyslogRecord: Sendable, Equatable {
             case "\"", "\\", "]":
                 result.append("\\")
                 result.append(scalar)
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+            case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029:
                 result.append("\u{FFFD}")
             default:
                 result.append(scalar)
