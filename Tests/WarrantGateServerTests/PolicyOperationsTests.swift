@@ -489,7 +489,7 @@ struct FactOverlayTests {
     /// true, and the release date went out.
     @Test("a declared fact given as anything but one of its values is an error; undeclared names are left out")
     func heldToDeclarations() throws {
-        let declared: [String: FactDeclaration] = ["prop-47-misdemeanor": .values(["arrested", "detained", "convicted"])]
+        let declared = DeclaredFacts(["prop-47-misdemeanor": .values(["arrested", "detained", "convicted"])])
         func facts(_ answer: LookedUpFacts) throws -> [String: String] {
             try FactOverlayRegistry(base: RegistrySnapshot.empty, subject: "2017-000001", lookedUp: .success(answer), declared: declared)
                 .facts(subject: "2017-000001")
@@ -500,6 +500,10 @@ struct FactOverlayTests {
         }
         // A list, null, a number or an object.
         #expect(throws: FactLookupError.self) { try facts(LookedUpFacts(unusable: ["prop-47-misdemeanor"])) }
+        // A re-pass: under another spelling, the name was left out as undeclared, and the not: held.
+        for name in ["Prop-47-Misdemeanor", "prop_47_misdemeanor", "prop\u{2011}47-misdemeanor"] {
+            #expect(throws: FactLookupError.self, "\(name)") { try facts(LookedUpFacts(values: [name: "convicted"])) }
+        }
     }
 
     @Test("an answer's members: strings kept, anything else named unusable, a name given twice refused")

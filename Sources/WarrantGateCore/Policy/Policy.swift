@@ -147,6 +147,24 @@ public struct RequestFact: Sendable, Equatable {
 
 /// How a policy declares a fact about an inmate: by its values, or as a date (`YYYY-MM-DD`, or an ISO 8601 time)
 /// that `elapsed:` and `remaining:` measure from.
+/// The facts a policy's rules may read about an inmate (``Policy/settableFacts``), and the names that read as one of
+/// them but are spelt otherwise.
+public struct DeclaredFacts: Sendable {
+    public let declarations: [String: FactDeclaration]
+    /// Each declared name by the form names are compared in (letter case, separators and look-alikes aside).
+    private let byKey: [String: String]
+
+    public init(_ declarations: [String: FactDeclaration]) {
+        self.declarations = declarations
+        byKey = Dictionary(declarations.keys.map { (FieldNameKey.of($0), $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The declared name that `name`, not one itself, reads as (`Prop-47-Misdemeanor`, `prop_47_misdemeanor`), if any.
+    public func declaredName(spelledAs name: String) -> String? {
+        declarations[name] == nil ? byKey[FieldNameKey.of(name)] : nil
+    }
+}
+
 public enum FactDeclaration: Sendable, Equatable {
     case values(Set<String>)
     case date

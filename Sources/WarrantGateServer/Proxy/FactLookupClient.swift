@@ -224,13 +224,13 @@ struct FactLookupError: Error, CustomStringConvertible {
 /// The registry as one request sees it: the facts looked up in the records system for its subject, with the
 /// registry's own facts (set by staff) taking precedence. A failed lookup makes every fact question an error, and so
 /// does a looked-up fact the policy declares (`declared`, ``Policy/settableFacts``) given as anything but one of its
-/// values: dropped, or read as "no such value", it would make a `not:` condition true. Names it does not declare are
-/// left out, as no rule reads them.
+/// values, or under another spelling of its name: dropped, or read as "no such value", it would make a `not:`
+/// condition true. Names it does not declare are left out, as no rule reads them.
 struct FactOverlayRegistry: DocumentRegistry {
     let base: any DocumentRegistry
     let subject: String
     let lookedUp: Result<LookedUpFacts, FactLookupError>
-    let declared: [String: FactDeclaration]
+    let declared: DeclaredFacts
 
     func document(reference: String) throws -> RegisteredDocument? { try base.document(reference: reference) }
     func documents(subject: String) throws -> [RegisteredDocument] { try base.documents(subject: subject) }
@@ -239,12 +239,17 @@ struct FactOverlayRegistry: DocumentRegistry {
         let registered = try base.facts(subject: subject)
         guard subject == self.subject else { return registered }
         let answer = try lookedUp.get()
-        if let name = answer.unusable.first(where: { declared[$0] != nil }) {
+        for name in answer.unusable.union(answer.values.keys) {
+            if let declared = declared.declaredName(spelledAs: name) {
+                throw FactLookupError("the records system's answer names '\(name.prefix(64))', which reads as fact '\(declared)' spelt otherwise")
+            }
+        }
+        if let name = answer.unusable.first(where: { declared.declarations[$0] != nil }) {
             throw FactLookupError("the records system gives fact '\(name)' as no string")
         }
         var facts: [String: String] = [:]
         for (name, text) in answer.values {
-            guard let declaration = declared[name] else { continue }
+            guard let declaration = declared.declarations[name] else { continue }
             if let problem = declaration.problem(with: text, of: name) { throw FactLookupError("the records system's answer: \(problem)") }
             facts[name] = text
         }

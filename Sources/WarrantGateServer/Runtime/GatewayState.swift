@@ -14,12 +14,12 @@ public final class PolicySet: Sendable {
     public let shadow: RequestStages?
     /// The facts the policy's rules may read about an inmate (``Policy/settableFacts``), which a fact lookup's answer
     /// is held to.
-    public let settableFacts: [String: FactDeclaration]
+    public let settableFacts: DeclaredFacts
 
     public init(policy: Policy, directory: AgencyDirectory, shadow: Policy? = nil) {
         self.policy = policy
         self.stages = RequestStages(policy: policy)
-        self.settableFacts = policy.settableFacts
+        self.settableFacts = DeclaredFacts(policy.settableFacts)
         self.directory = directory
         self.shadow = shadow.map(RequestStages.init(policy:))
     }
