@@ -130,12 +130,13 @@ struct ReportCommand: ParsableCommand {
 
 extension ReportCommand {
     /// The zone whose midnights bound the periods, without `--time-zone`: the one the store records, unless the log's
-    /// latest record of a zone among its first `treeSize` entries (a `settings.time-zone`, or an earlier report's)
-    /// names another, since the settings table is signed by nothing. A copy must have such a record: its settings
-    /// are whoever made it's. Where nothing records one, UTC, with a warning; in a copy, refused.
+    /// latest record of a zone (a `settings.time-zone`, or an earlier report's; in a copy, among its first `treeSize`
+    /// entries) names another, since the settings table is signed by nothing. A copy must have such a record: its
+    /// settings are whoever made it's. Where nothing records one, UTC, with a warning; in a copy, refused.
     private func reportZone(_ store: Store, copy: Bool, treeSize: UInt64) throws -> TimeZone {
         let recorded = try storeCall { try store.recordedTimeZone() }
-        let logged = try storeCall { try store.loggedTimeZone(through: treeSize) }
+        // A copy's records past its checkpoint are whoever made it's; a gateway's own store is held to all of its own.
+        let logged = try storeCall { try store.loggedTimeZone(through: copy ? treeSize : .max) }
         if let logged, recorded?.identifier != logged {
             throw CLIError(.refused, """
                 the store records the time zone \(recorded?.identifier ?? "none"), but the log's latest record of it, under its signed \
