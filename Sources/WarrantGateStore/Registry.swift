@@ -209,13 +209,14 @@ public struct Registry: Sendable {
                 )
                 details["requestedBy"] = request.operator
             }
+            // The record first: on PostgreSQL, the setting turns off only as the transaction's last entry records it.
+            try Self.appendAdmin(session, AdminRecord(
+                time: Timestamp.format(time), operator: name.text, action: "settings.two-person-rule", target: "two-person-rule", details: details
+            ))
             try session.execute("UPDATE settings SET value = '' WHERE key = 'two-person-rule-off-request'")
             try session.execute(
                 "INSERT INTO settings (key, value) VALUES ('two-person-rule', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", on ? "on" : "off"
             )
-            try Self.appendAdmin(session, AdminRecord(
-                time: Timestamp.format(time), operator: name.text, action: "settings.two-person-rule", target: "two-person-rule", details: details
-            ))
             return .set
         }
     }

@@ -437,6 +437,26 @@ public enum PostgresSchema {
             WHEN (NEW.key = 'time-zone') EXECUTE FUNCTION warrant_gate_expiry_recomputed()
         """,
         "CREATE TRIGGER documents_lifecycle BEFORE UPDATE ON documents FOR EACH ROW EXECUTE FUNCTION warrant_gate_document_lifecycle()",
+        // The two-person rule turns off only as the CLI turns it off, with its record the transaction's last entry: an
+        // admin role's plain UPDATE would switch it off unlogged, and one operator alone could then activate a
+        // warrant. (`store migrate`'s copy, which marks its transaction, carries the setting as it stands.)
+        """
+        CREATE OR REPLACE FUNCTION warrant_gate_two_person_rule_recorded() RETURNS trigger LANGUAGE plpgsql
+        \(functionSearchPath) AS $$
+        BEGIN
+            IF NEW.value = 'off' AND (TG_OP = 'INSERT' OR OLD.value IS DISTINCT FROM 'off')
+               AND NOT EXISTS (SELECT 1 FROM settings WHERE key = '\(StoreMigration.pendingKey)')
+               AND NOT warrant_gate_just_recorded('settings.two-person-rule', 'two-person-rule', NULL) THEN
+                RAISE EXCEPTION 'the two-person rule is turned off only with its record in the log (warrant-gate settings two-person-rule off)';
+            END IF;
+            RETURN NEW;
+        END $$
+        """,
+        "DROP TRIGGER IF EXISTS settings_two_person_rule_recorded ON settings",
+        """
+        CREATE TRIGGER settings_two_person_rule_recorded BEFORE INSERT OR UPDATE ON settings FOR EACH ROW
+            WHEN (NEW.key = 'two-person-rule') EXECUTE FUNCTION warrant_gate_two_person_rule_recorded()
+        """,
         // A document is registered as the registry does it: pending approval under the two-person rule, active only
         // with the rule off, approved by no one yet, its expiry a date that ends in the recorded zone (once one is
         // recorded) when its instant says. The tables' owner (`store migrate`) copies documents as they are.
