@@ -53,11 +53,7 @@ public final class Gateway: Sendable {
         try store.checkServingRole()
         self.registry = store.registry(timeZone: policies.policy.timeZone)
         try registry.recordTimeZone()
-        let began = ContinuousClock.now
-        self.state = GatewayState(
-            policies: policies, registry: try registry.snapshot(), readAt: began,
-            staleAfter: RegistryRefresher.staleAfter(interval: RegistryRefresher.pollInterval)
-        )
+        self.state = GatewayState(policies: policies, registry: try registry.snapshot(), staleAfter: RegistryRefresher.staleAfter)
         try policies.checkDirectories(registered: state.current.lastSnapshot.agencies.map(\.id), agenciesPath: configuration.agenciesPath)
         policies.logWarnings(to: logger, by: state.current.directory)
         self.log = try store.decisionLog()

@@ -539,7 +539,7 @@ struct PolicyWarningTests {
         #expect(warnings.contains { $0.contains("category 'federal-immigraton' is neither built in nor held") }, "\(warnings)")
 
         let added = Agency(id: "ice-eor", name: "Added with agency add", category: AgencyCategory(rawValue: "federal-immigraton")!)
-        state.replace(registry: RegistrySnapshot(documents: [], records: [], agencies: [added], version: 2), readAt: .now)
+        state.replace(registry: RegistrySnapshot(documents: [], records: [], agencies: [added], version: 2))
         let after = policies.warnings(by: state.current.directory)
         #expect(!after.contains { $0.contains("ice-eor") || $0.contains("federal-immigraton") }, "\(after)")
     }

@@ -33,7 +33,7 @@ struct ReloadRaceTests {
         #expect(agency.id == "ice-ero")
 
         let spki = try ClientCertificate(derBytes: der).spkiSHA256
-        state.replace(registry: RegistrySnapshot(documents: [], records: [], certificateRevocations: [spki: "key compromised"], version: 2), readAt: .now)
+        state.replace(registry: RegistrySnapshot(documents: [], records: [], certificateRevocations: [spki: "key compromised"], version: 2))
         // The request that read the state before the revocation identifies its client after it.
         _ = try before.identify(der: der)
 

@@ -162,30 +162,31 @@ public final class GatewayState: Sendable {
         }
     }
 
-    /// The state in force, and when the registry was last confirmed: the instant a refresh that found it as the
-    /// snapshot says began reading it.
+    /// The state in force, and when the refresh reading the registry now began, if one is.
     private struct Held {
         var current: Current
-        var confirmed: ContinuousClock.Instant
+        var reading: ContinuousClock.Instant?
     }
 
     private let state: Mutex<Held>
-    /// How long the snapshot is decided on after it was last confirmed; nil for a state no refresher keeps.
+    /// How long a refresh may read the registry before the snapshot in force is no longer decided on; nil for a state
+    /// no refresher keeps.
     let staleAfter: Duration?
 
-    /// A state deciding on `registry`, whose reading began at `readAt`. With `staleAfter`, the registry counts as
-    /// unreadable once no refresh has confirmed it for that long (see ``current``).
-    public init(policies: PolicySet, registry: RegistrySnapshot, readAt: ContinuousClock.Instant = .now, staleAfter: Duration? = nil) {
-        self.state = Mutex(Held(current: Self.compose(policies: policies, snapshot: registry, registry: registry, version: registry.version), confirmed: readAt))
+    /// A state deciding on `registry`. With `staleAfter`, the registry counts as unreadable once a refresh has been
+    /// reading it for that long (see ``current``).
+    public init(policies: PolicySet, registry: RegistrySnapshot, staleAfter: Duration? = nil) {
+        self.state = Mutex(Held(current: Self.compose(policies: policies, snapshot: registry, registry: registry, version: registry.version)))
         self.staleAfter = staleAfter
     }
 
-    /// The state in force. A registry unconfirmed for longer than `staleAfter` is first marked unreadable (as by
-    /// ``markRegistryUnavailable()``): a refresh held up (a lock, a silent server) must not leave requests decided on a
-    /// snapshot that misses what changed since.
+    /// The state in force. While a refresh has been reading the registry for longer than `staleAfter` (a silent
+    /// server, a lock its waits do not bound), the registry is first marked unreadable (as by
+    /// ``markRegistryUnavailable()``): requests are not decided on a snapshot that may miss what changed since. A
+    /// refresh that has not begun (the host busy, its thread's turn not come) does not count: it reads nothing.
     public var current: Current {
         state.withLock { held in
-            if let staleAfter, held.current.registryReadable, ContinuousClock.now - held.confirmed > staleAfter {
+            if let staleAfter, let began = held.reading, held.current.registryReadable, ContinuousClock.now - began > staleAfter {
                 held.current = Self.unavailable(held.current)
             }
             return held.current
@@ -196,25 +197,29 @@ public final class GatewayState: Sendable {
         state.withLock { $0.current = Self.compose(policies: policies, snapshot: $0.current.lastSnapshot, registry: $0.current.registry, version: $0.current.registryVersion) }
     }
 
-    /// Puts `registry` in force, read by a refresh that began at `readAt`.
-    public func replace(registry: RegistrySnapshot, readAt: ContinuousClock.Instant) {
-        state.withLock { $0 = Held(current: Self.compose(policies: $0.current.policies, snapshot: registry, registry: registry, version: registry.version), confirmed: readAt) }
+    /// A refresh begins reading the registry.
+    func beginReading(at began: ContinuousClock.Instant) {
+        state.withLock { $0.reading = began }
     }
 
-    /// Confirms the snapshot in force by a refresh that began at `readAt` and found the registry at `version`: true if
-    /// the registry in force is readable and at that version, and so counts as read at `readAt`; false if a new
-    /// snapshot is needed.
-    func confirmRegistry(version: Int64, readAt: ContinuousClock.Instant) -> Bool {
+    /// Puts `registry` in force: the refresh reading it is done.
+    public func replace(registry: RegistrySnapshot) {
+        state.withLock { $0 = Held(current: Self.compose(policies: $0.current.policies, snapshot: registry, registry: registry, version: registry.version)) }
+    }
+
+    /// Confirms the snapshot in force by a refresh that found the registry at `version`: true, and that refresh is
+    /// done, if the registry in force is readable and at that version; false if a new snapshot is needed.
+    func confirmRegistry(version: Int64) -> Bool {
         state.withLock { held in
             guard held.current.registryReadable, held.current.registryVersion == version else { return false }
-            held.confirmed = max(held.confirmed, readAt)
+            held.reading = nil
             return true
         }
     }
 
     /// Marks the registry unreadable: identified requests are refused until it can be read again.
     public func markRegistryUnavailable() {
-        state.withLock { $0.current = Self.unavailable($0.current) }
+        state.withLock { $0 = Held(current: Self.unavailable($0.current)) }
     }
 
     private static func unavailable(_ current: Current) -> Current {

@@ -12,11 +12,10 @@ import WarrantGateStore
 /// with an admin record naming the zone it replaced (the next refresh reads them); at most once a minute, so that two
 /// gateways given different zones do not flood the log.
 ///
-/// The data plane decides on the snapshot only while refreshes confirm it (``GatewayState/current``): a refresh that
-/// finds the version unchanged confirms it as of its start, one that reads a new snapshot puts it in force as of its
-/// start, and once none has for ``staleAfter(interval:)`` the registry counts as unreadable. On PostgreSQL each read
-/// waits at most ``lockWait`` for a lock another session holds, so that a held lock fails the refresh rather than
-/// holding it until the busy timeout.
+/// The data plane decides on the snapshot only while refreshes can read the registry (``GatewayState/current``): one
+/// that fails marks it unreadable at once, and one still reading after ``staleAfter`` (a silent server) marks it so
+/// where requests read it. On PostgreSQL each read waits at most ``lockWait`` for a lock another session holds, so that
+/// a held lock fails the refresh rather than holding it until the busy timeout.
 struct RegistryRefresher: Service {
     static let zoneRecordInterval: Duration = .seconds(60)
     /// The gateway's poll interval.
@@ -24,11 +23,9 @@ struct RegistryRefresher: Service {
     /// How long the refresh's reads of the version and the snapshot wait for a lock, in milliseconds.
     static let lockWait = 500
 
-    /// How long after a refresh that confirmed it began the registry is still decided on, for refreshes every
-    /// `interval`: the interval and two seconds, which covers the refresh's reads (each waiting at most ``lockWait``
-    /// for a lock), the bookkeeping after it (at most 200 ms for each lock it waits for) and a busy host's delay in
-    /// running it on the shared thread pool.
-    static func staleAfter(interval: Duration) -> Duration { interval + .seconds(2) }
+    /// How long a refresh may read the registry before the snapshot in force is no longer decided on: two seconds,
+    /// which covers its reads (each waiting at most ``lockWait`` for a lock) on a busy host.
+    static let staleAfter: Duration = .seconds(2)
 
     let registry: Registry
     let state: GatewayState
@@ -45,7 +42,7 @@ struct RegistryRefresher: Service {
             // A snapshot no refresh confirmed in time is marked unreadable where requests read it: said here, once, as a
             // failed refresh is.
             if !failing && !state.current.registryReadable {
-                logger.error("no refresh has confirmed the registry in time; refusing requests (registry_unavailable)")
+                logger.error("a refresh read the registry past its bound; refusing requests (registry_unavailable)")
                 failing = true
             }
             let sweep = ContinuousClock.now - lastExpirySweep >= .seconds(1)
@@ -53,10 +50,10 @@ struct RegistryRefresher: Service {
             do {
                 let (registry, state, logger, wasFailing) = (registry, state, logger, failing)
                 let changed = try await BlockingWork.run {
-                    let began = ContinuousClock.now
+                    state.beginReading(at: .now)
                     let version = try registry.version(waitingAtMost: Self.lockWait)
-                    guard !state.confirmRegistry(version: version, readAt: began) else { return false }
-                    state.replace(registry: try registry.snapshot(waitingAtMost: Self.lockWait), readAt: began)
+                    guard !state.confirmRegistry(version: version) else { return false }
+                    state.replace(registry: try registry.snapshot(waitingAtMost: Self.lockWait))
                     if wasFailing { logger.notice("registry readable again") }
                     return true
                 }
