@@ -112,8 +112,8 @@ public final class PolicySet: Sendable {
     }
 }
 
-/// A registry that refuses every lookup: the registry of a state whose registry cannot be read (or has gone
-/// unconfirmed too long), which the data plane refuses before any rule reads it; a rule that did would deny.
+/// A registry that refuses every lookup: the registry of a state whose registry cannot be read (or a refresh has been
+/// reading it too long), which the data plane refuses before any rule reads it; a rule that did would deny.
 struct UnavailableRegistry: DocumentRegistry {
     func document(reference: String) throws -> RegisteredDocument? { throw RegistryUnavailable() }
     func documents(subject: String) throws -> [RegisteredDocument] { throw RegistryUnavailable() }
@@ -152,8 +152,9 @@ public final class GatewayState: Sendable {
             self.lastSnapshot = lastSnapshot
         }
 
-        /// Whether the registry could be read, and recently enough: when not, the directory may miss a revocation or
-        /// an agency removed, and the data plane refuses every identified request (`registry_unavailable`).
+        /// Whether the registry could be read, and no refresh has been reading it too long: when not, the directory may
+        /// miss a revocation or an agency removed, and the data plane refuses every identified request
+        /// (`registry_unavailable`).
         public var registryReadable: Bool { registryVersion >= 0 }
 
         /// The certificate and the agency it identifies, by this state's directory.
