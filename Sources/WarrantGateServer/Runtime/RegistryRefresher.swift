@@ -4,13 +4,14 @@ import ServiceLifecycle
 import WarrantGateStore
 
 /// Polls the registry's version and reloads the snapshot when the admin CLI has changed it, so a registration or a
-/// revocation takes effect within ``interval`` without a restart. About once a second, after the snapshot, it also
-/// marks documents whose expiry day has ended as expired, each with a log record.
+/// revocation takes effect within ``interval`` without a restart. About once a second, apart from the refresh (a
+/// sweep held by a lock never holds up a revocation), it also marks documents whose expiry day has ended as expired,
+/// each with a log record.
 ///
 /// When the version moves and the store's recorded time zone is no longer the policy's (something else wrote it,
-/// which moved expiry instants), it records the policy's zone again, after the new snapshot, which moves them back
-/// with an admin record naming the zone it replaced (the next refresh reads them); at most once a minute, so that two
-/// gateways given different zones do not flood the log.
+/// which moved expiry instants), it records the policy's zone again, which moves them back with an admin record
+/// naming the zone it replaced (the next refresh reads them); at most once a minute, so that two gateways given
+/// different zones do not flood the log.
 ///
 /// The data plane decides on the snapshot only while refreshes can read the registry (``GatewayState/current``): one
 /// that fails marks it unreadable at once, and one still reading after ``staleAfter`` (a silent server) marks it so
@@ -33,43 +34,58 @@ struct RegistryRefresher: Service {
     let logger: Logger
     let now: @Sendable () -> Date
 
+    /// Refreshes the registry, and apart from it, so that neither holds up the other, keeps its books: expired
+    /// documents marked, the policy's time zone recorded again.
     func run() async throws {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await keepBooks() }
+            await refresh()
+        }
+    }
+
+    private func refresh() async {
         var failing = false
-        var sweepFailing = false
-        var lastExpirySweep = ContinuousClock.now - .seconds(10)
-        var lastZoneRecord = ContinuousClock.now - Self.zoneRecordInterval
         while !Task.isCancelledOrShuttingDown {
-            // A snapshot no refresh confirmed in time is marked unreadable where requests read it: said here, once, as a
+            // A snapshot a refresh read too long is marked unreadable where requests read it: said here, once, as a
             // failed refresh is.
             if !failing && !state.current.registryReadable {
                 logger.error("a refresh read the registry past its bound; refusing requests (registry_unavailable)")
                 failing = true
             }
-            let sweep = ContinuousClock.now - lastExpirySweep >= .seconds(1)
-            if sweep { lastExpirySweep = ContinuousClock.now }
             do {
                 let (registry, state, logger, wasFailing) = (registry, state, logger, failing)
-                let changed = try await BlockingWork.run {
+                try await BlockingWork.run {
                     state.beginReading(at: .now)
                     let version = try registry.version(waitingAtMost: Self.lockWait)
-                    guard !state.confirmRegistry(version: version) else { return false }
+                    guard !state.confirmRegistry(version: version) else { return }
                     state.replace(registry: try registry.snapshot(waitingAtMost: Self.lockWait))
                     if wasFailing { logger.notice("registry readable again") }
-                    return true
                 }
                 failing = false
-                if changed && ContinuousClock.now - lastZoneRecord >= Self.zoneRecordInterval, await recordPolicyZoneIfChanged() {
-                    lastZoneRecord = ContinuousClock.now
-                }
             } catch {
                 if !failing { logger.error("cannot read the registry; refusing requests (registry_unavailable)", metadata: ["error": "\(StoreDatabase.describe(error))"]) }
                 failing = true
                 state.markRegistryUnavailable()
             }
-            // After the snapshot, and never in its way: marking expired documents is bookkeeping (a decision checks a
-            // document's expiry itself), so a sweep that fails (a row locked past the sweep's lock timeout, a server
-            // whose clock says the day has not ended) is logged and tried again, and denies nothing.
-            if sweep && !failing {
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// Once a second while the registry is readable: marks expired documents, which is bookkeeping (a decision checks a
+    /// document's expiry itself), so a sweep that fails (a row locked past the sweep's lock timeout, a server whose
+    /// clock says the day has not ended) is logged and tried again, and denies nothing; and, after the registry moved,
+    /// at most once a minute, records the policy's time zone again if the store's is another.
+    private func keepBooks() async {
+        var sweepFailing = false
+        var lastZoneRecord = ContinuousClock.now - Self.zoneRecordInterval
+        var zoneCheckedAt = state.current.registryVersion
+        while !Task.isCancelledOrShuttingDown {
+            let current = state.current
+            if current.registryReadable {
+                if current.registryVersion != zoneCheckedAt && ContinuousClock.now - lastZoneRecord >= Self.zoneRecordInterval {
+                    zoneCheckedAt = current.registryVersion
+                    if await recordPolicyZoneIfChanged() { lastZoneRecord = ContinuousClock.now }
+                }
                 let (registry, logger, now) = (registry, logger, now)
                 do {
                     try await BlockingWork.run {
@@ -85,7 +101,7 @@ struct RegistryRefresher: Service {
                     sweepFailing = true
                 }
             }
-            try? await Task.sleep(for: interval)
+            try? await Task.sleep(for: .seconds(1))
         }
     }
 }
