@@ -164,6 +164,9 @@ public struct Registry: Sendable {
         }
     }
 
+    /// The action of the record of a request to turn the two-person rule off.
+    static let twoPersonRuleOffRequestAction = "settings.two-person-rule.requested"
+
     /// How long a request to turn the two-person rule off waits for a second operator.
     public static let twoPersonRuleOffRequestLifetime: TimeInterval = 24 * 3600
 
@@ -199,9 +202,16 @@ public struct Registry: Sendable {
                         OffRequest(operator: name.text, account: ProcessAccount.current, time: time).text
                     )
                     try Self.appendAdmin(session, AdminRecord(
-                        time: Timestamp.format(time), operator: name.text, action: "settings.two-person-rule.requested", target: "two-person-rule", details: details
+                        time: Timestamp.format(time), operator: name.text, action: Self.twoPersonRuleOffRequestAction, target: "two-person-rule", details: details
                     ))
                     return .requested
+                }
+                // A request is the CLI's, with its record in the log: one written in SQL alone would read as another
+                // person's.
+                guard let record = try Self.latestRecord(session, action: Self.twoPersonRuleOffRequestAction, target: "two-person-rule"),
+                      record.operator == request.operator, record.account == request.account, record.time == Timestamp.format(request.time)
+                else {
+                    throw StoreError("the request to turn the two-person rule off has no record in the log that matches it: it was not made by the CLI")
                 }
                 try Self.requireSecondPerson(
                     name, after: request.operator, account: request.account,

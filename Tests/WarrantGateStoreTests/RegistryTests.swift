@@ -154,6 +154,15 @@ struct LifecycleTests {
         #expect(try registry.setTwoPersonRule(false, reason: "one-person office", operator: "sheriff") == .requested)
         #expect(throws: StoreError.self) { try registry.setTwoPersonRule(false, reason: "again", operator: "sheriff") }
         #expect(throws: StoreError.self) { try registry.setTwoPersonRule(false, reason: "again", operator: "Sheriff") }
+        // A request row written in SQL in another's name, with no record of it in the log, is no request (a pass).
+        let genuine = try database.pool.write { db -> String in
+            let genuine = try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = 'two-person-rule-off-request'") ?? ""
+            let forged = genuine.replacingOccurrences(of: "\nsheriff", with: "\nchief")
+            try db.execute(sql: "UPDATE settings SET value = ? WHERE key = 'two-person-rule-off-request'", arguments: [forged])
+            return genuine
+        }
+        #expect(throws: StoreError.self) { try registry.setTwoPersonRule(false, reason: "as asked", operator: "undersheriff") }
+        try database.pool.write { db in try db.execute(sql: "UPDATE settings SET value = ? WHERE key = 'two-person-rule-off-request'", arguments: [genuine]) }
         #expect(try registry.register(judicial("JW-1b"), operator: "clerk").status == .pending, "still on")
         #expect(try registry.setTwoPersonRule(false, reason: "one-person office", operator: "undersheriff") == .set)
         #expect(try registry.history(target: "two-person-rule").contains { $0.action == "settings.two-person-rule" && $0.details["requestedBy"] == "sheriff" })
