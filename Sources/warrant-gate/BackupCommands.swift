@@ -129,9 +129,7 @@ struct RestoreCommand: ParsableCommand {
         }
         try SudoInvocation.checkOperatorMayRead(file, what: "an input file")
         // Read once: the bytes checked are the bytes used.
-        let keyBytes = try key.map { path in
-            try SudoInvocation.readInput(path, what: "an input file", limit: 1 << 16) { path in try storeCall { try PrivateFile.read(path, limit: 1 << 16) } }
-        }
+        let keyBytes = try key.map { path in try SudoInvocation.readFile(path, what: "an input file", limit: 1 << 16) }
         try SudoInvocation.current?.checkRestore(into: location, verifierKey: keyBytes, allowUnsealed: allowUnsealed != nil)
         // The key's record of the last checkpoint it signed, beside it in the target's files directory, if it keeps one.
         let lastSignedRecord = LogKeyFiles(filesDirectory: location.filesDirectory).lastSigned
@@ -143,9 +141,7 @@ struct RestoreCommand: ParsableCommand {
                 key's record of its last checkpoint (\(lastSignedFile))
                 """)
         }
-        let checkpoint = try against.map { path in
-            String(decoding: try SudoInvocation.readInput(path, what: "an input file", limit: 1 << 16) { path in try storeCall { try PrivateFile.read(path, limit: 1 << 16) } }, as: UTF8.self)
-        }
+        let checkpoint = try against.map { path in String(decoding: try SudoInvocation.readFile(path, what: "an input file", limit: 1 << 16), as: UTF8.self) }
         let verifier = try verifierKey(location, given: keyBytes)
         if noOffsiteCheckpoint {
             FileHandle.standardError.write(Data("""

@@ -225,9 +225,15 @@ struct SudoInvocation {
         return { path, _ in try sudo.openAsOperator(path, what: what).handle }
     }
 
-    /// A document the operator names (a scan, its detached signature), read as ``readInput(_:what:limit:read:)`` reads.
+    /// A regular file the operator names, of at most `limit` bytes (``PrivateFile/read(_:limit:)``), read as
+    /// ``readInput(_:what:limit:read:)`` reads.
+    static func readFile(_ path: String, what: String, limit: Int) throws -> Data {
+        try readInput(path, what: what, limit: limit) { path in try storeCall { try PrivateFile.read(path, limit: limit) } }
+    }
+
+    /// A document the operator names (a scan, its detached signature), as ``DocumentStore/read(path:)`` reads one.
     static func readDocument(_ path: String, what: String) throws -> Data {
-        try readInput(path, what: what, limit: DocumentStore.maximumSize) { path in try storeCall { try DocumentStore.read(path: path) } }
+        try readFile(path, what: what, limit: DocumentStore.maximumSize)
     }
 
     /// Refuses an input file the operator could not read (``openAsOperator(_:what:)``), for one a library reads

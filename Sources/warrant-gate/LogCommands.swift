@@ -328,9 +328,7 @@ struct LogCommand: ParsableCommand {
         static let maximumBytes = 1 << 20
 
         func run() throws {
-            let data = try SudoInvocation.readInput(file, what: "an input file", limit: Self.maximumBytes) { path in
-                try storeCall { try PrivateFile.read(path, limit: Self.maximumBytes) }
-            }
+            let data = try SudoInvocation.readFile(file, what: "an input file", limit: Self.maximumBytes)
             let keyText = try readInputText(key)
             let verifier: LogVerifierKey
             do { verifier = try LogVerifierKey(encoded: keyText) } catch { throw CLIError(.usage, "\(key): \(error)") }
