@@ -229,8 +229,14 @@ struct FactLookupError: Error, CustomStringConvertible {
 struct FactOverlayRegistry: DocumentRegistry {
     let base: any DocumentRegistry
     let subject: String
-    let lookedUp: Result<LookedUpFacts, FactLookupError>
-    let declared: DeclaredFacts
+    /// The looked-up facts the policy declares, judged once for the request however many rules ask.
+    private let lookedUp: Result<[String: String], FactLookupError>
+
+    init(base: any DocumentRegistry, subject: String, lookedUp: Result<LookedUpFacts, FactLookupError>, declared: DeclaredFacts) {
+        self.base = base
+        self.subject = subject
+        self.lookedUp = lookedUp.flatMap { answer in Result { () throws(FactLookupError) in try Self.declaredFacts(of: answer, declared) } }
+    }
 
     func document(reference: String) throws -> RegisteredDocument? { try base.document(reference: reference) }
     func documents(subject: String) throws -> [RegisteredDocument] { try base.documents(subject: subject) }
@@ -238,7 +244,12 @@ struct FactOverlayRegistry: DocumentRegistry {
     func facts(subject: String) throws -> [String: String] {
         let registered = try base.facts(subject: subject)
         guard subject == self.subject else { return registered }
-        let answer = try lookedUp.get()
+        return try lookedUp.get().merging(registered) { _, staff in staff }
+    }
+
+    /// The facts of `answer` that `declared` declares, each one of its values; throws for a declared name given as no
+    /// string, or spelt otherwise, and for a value it does not take.
+    private static func declaredFacts(of answer: LookedUpFacts, _ declared: DeclaredFacts) throws(FactLookupError) -> [String: String] {
         for name in answer.unusable.union(answer.values.keys) {
             if let declared = declared.declaredName(spelledAs: name) {
                 throw FactLookupError("the records system's answer names '\(name.prefix(64))', which reads as fact '\(declared)' spelt otherwise")
@@ -253,6 +264,6 @@ struct FactOverlayRegistry: DocumentRegistry {
             if let problem = declaration.problem(with: text, of: name) { throw FactLookupError("the records system's answer: \(problem)") }
             facts[name] = text
         }
-        return facts.merging(registered) { _, staff in staff }
+        return facts
     }
 }
