@@ -180,7 +180,7 @@ public final class Store: Sendable {
             // Canonical JSON escapes every quote inside a value: the patterns find the key, and the record is read whole.
             for row in try session.fetchAll(
                 "SELECT entry FROM log WHERE kind = 'admin' AND seq <= ? AND (entry LIKE ? OR entry LIKE ?) ORDER BY seq DESC",
-                Int64(clamping: size), #"%"action":"settings.time-zone"%"#, #"%"action":"report.generate"%"#
+                Int64(clamping: size), Registry.entries(of: "settings.time-zone"), Registry.entries(of: "report.generate")
             ) {
                 guard let record = try? AdminRecord(entry: try row.text("entry")) else { continue }
                 switch record.action {
