@@ -105,10 +105,13 @@ let package = Package(
         ),
         // fgetxattr and getxattr, which Swift's Glibc module lacks: the CLI reads POSIX access control lists.
         .target(name: "CExtendedAttributes"),
+        // prctl, which Swift cannot import (variadic): every warrant-gate process makes itself not dumpable.
+        .target(name: "CProcessControl"),
         .executableTarget(
             name: "warrant-gate",
             dependencies: [
                 "CExtendedAttributes",
+                "CProcessControl",
                 "WarrantGateCore",
                 "WarrantGateStore",
                 "WarrantGateServer",

@@ -9,6 +9,7 @@ import WarrantGateServer
 enum WarrantGateMain {
     static func main() {
         WarrantGateCommand.report {
+            try ProcessInspection.forbid()
             try checkArguments()
             try SudoInvocation.checkEnvironment()
         }

@@ -11,9 +11,17 @@ final class DemoProcess {
     /// What the demo has written so far.
     var text: String { output.text }
 
-    init(dataDir: String, adminPort: Int = 0, arguments: [String] = []) throws {
-        process.executableURL = CLIProcess.executable
-        process.arguments = ["demo", "--port", "0", "--admin-port", String(adminPort), "--data-dir", dataDir] + arguments
+    /// Starts the demo; with `account` (a uid), as that account's user and group, through `setpriv`, which runs it in
+    /// its own process.
+    init(dataDir: String, adminPort: Int = 0, arguments: [String] = [], account: uid_t? = nil) throws {
+        let demo = ["demo", "--port", "0", "--admin-port", String(adminPort), "--data-dir", dataDir] + arguments
+        if let account {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=\(account)", "--regid=\(account)", "--clear-groups", "--", CLIProcess.executable.path] + demo
+        } else {
+            process.executableURL = CLIProcess.executable
+            process.arguments = demo
+        }
         process.currentDirectoryURL = Repository.root
         output.collect(from: process)
         try process.run()
@@ -117,5 +125,41 @@ struct DemoProcessTests {
         #expect(!hung, "still running a minute after its listener failed")
         #expect(second.terminationStatus == 1, "\(text)")
         #expect(text.contains("cannot listen on 127.0.0.1:\(port)") && text.contains("Address already in use"), "\(text)")
+    }
+
+    @Test("a gateway is closed to other processes of its own account: no /proc/<pid>/environ, root or memory")
+    func closedToItsOwnAccount() throws {
+        let nobody: uid_t = 65534
+        let scratch = try Scratch()
+        #expect(chown(scratch.url.path, nobody, nobody) == 0)
+        let demo = try DemoProcess(dataDir: scratch.url.appendingPathComponent("demo").path, account: nobody)
+        defer { _ = demo.terminate() }
+        _ = try demo.port()
+        let gateway = demo.process.processIdentifier
+
+        /// Runs `command` as `nobody`, as the SIEM forwarder runs beside the gateway: another process of its account.
+        func asNobody(_ command: String) throws -> CLIProcess.Result {
+            try SystemTool.run("/usr/bin/setpriv", ["--reuid=\(nobody)", "--regid=\(nobody)", "--clear-groups", "--", "/bin/sh", "-c", command])
+        }
+        /// What another process of the account tries on a process `$1`: its environment, its root directory (which
+        /// reaches files systemd hides from the other process), its memory.
+        let probes = ["cat /proc/$1/environ", "ls /proc/$1/root/", "exec 3</proc/$1/mem"]
+        // The probes tell the two apart: a process of the account that did not close itself is open to the others.
+        let other = Process()
+        other.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        other.arguments = ["--reuid=\(nobody)", "--regid=\(nobody)", "--clear-groups", "--", "/bin/sleep", "60"]
+        try other.run()
+        defer { other.terminate() }
+        let control = try asNobody("set -- \(other.processIdentifier); \(probes.joined(separator: " && "))")
+        #expect(control.status == 0, "\(control.stderr)")
+
+        let status = try String(contentsOfFile: "/proc/\(gateway)/status", encoding: .utf8)
+        #expect(status.contains("Uid:\t\(nobody)\t"), "the demo runs as nobody")
+        var environ = stat()
+        #expect(stat("/proc/\(gateway)/environ", &environ) == 0 && environ.st_uid == 0, "not dumpable: the kernel gives its /proc files to root")
+        for probe in probes {
+            let read = try asNobody("set -- \(gateway); \(probe) >/dev/null 2>&1")
+            #expect(read.status != 0, "another process of its account could: \(probe)")
+        }
     }
 }
