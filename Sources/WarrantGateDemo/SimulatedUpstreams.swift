@@ -49,7 +49,7 @@ public enum SimulatedUpstreams {
         }
         router.get("/records/inmates/:booking/facts") { _, context -> Response in
             guard let inmate = inmate(context.parameters.get("booking")) else { return notFound() }
-            return json(#"{"conviction":"\#(inmate.booking == "2017-000456" ? "serious-felony" : "none")"}"#)
+            return json(#"{"conviction":"\#(inmate.booking == "2017-000456" ? "serious-felony" : "none")","prop-47-misdemeanor":"none"}"#)
         }
         router.get("/records/locator/:booking") { _, context -> Response in
             guard let inmate = inmate(context.parameters.get("booking")) else { return notFound() }

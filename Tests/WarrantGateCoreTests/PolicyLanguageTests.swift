@@ -1192,6 +1192,44 @@ struct PolicyLanguageTests {
         #expect(try warnings("{ category: federal-immigration, request: { purpose: [criminal-investigation] }, fact: { cooperates: [\"yes\"] } }").isEmpty)
     }
 
+    @Test("a fact lookup states declared facts, once each; check warns of a not: over a looked-up fact it does not state")
+    func statedFactsLint() throws {
+        let declarations = """
+            facts:
+              prop-47: [convicted, none]
+              conviction: [felony, none]
+              released: date
+
+            """
+        func lookup(_ states: String) -> String {
+            "fact-lookup:\n  upstream: records\n  path: /facts/{subject}\n  states: \(states)\n"
+        }
+        let forbid = """
+            rules:
+              - id: f
+                effect: forbid
+                when: { category: federal-immigration }
+                unless: { all: [ { not: { fact: { prop-47: [convicted] } } }, { fact: { conviction: [felony] } } ] }
+                reason: f
+              - id: g
+                effect: forbid
+                when: { not: { any: [ { elapsed: { since: released, at-most: 5y } } ] } }
+                reason: g
+
+            """
+        func warned(_ rest: String) throws -> [String] {
+            try Self.parse(declarations + rest + forbid).warnings.map(\.message).filter { $0.contains("under not:") }
+        }
+        let unstated = try warned(lookup("[conviction]"))
+        #expect(unstated.count == 2 && unstated[0].contains("'prop-47'") && unstated[1].contains("'released'"), "\(unstated)")
+        #expect(try warned(lookup("[prop-47, released]")).isEmpty)
+        // Without a lookup, facts come from staff alone: nothing to warn of.
+        #expect(try warned("").isEmpty)
+        #expect(try Self.parse(declarations + lookup("[prop-47]") + forbid).factLookup?.states == ["prop-47"])
+        #expect(Self.parseError(declarations + lookup("[prop-48]") + forbid)?.contains("which facts: does not declare") == true)
+        #expect(Self.parseError(declarations + lookup("[prop-47, prop-47]") + forbid)?.contains("twice") == true)
+    }
+
     @Test("check warns of warrant-failure with other unless conditions, not of one that tests only the warrant")
     func warrantFailureLint() throws {
         func warned(_ unless: String) throws -> Bool {

@@ -349,6 +349,44 @@ struct FactLookupTests {
         }
     }
 
+    /// A red-team finding: California's release-date exception needs `not: { fact: prop-47-misdemeanor … }`. An answer
+    /// that left the fact out (a records system's upgrade, a wrong lookup path answered 404) made that `not:` hold, and
+    /// the release date went to ICE for an inmate the records system never cleared.
+    @Test("an answer without a fact the lookup states fails the lookup, unless staff set it in the registry")
+    func statedFacts() async throws {
+        let records = try await HeldFactsUpstream(facts: #"{"conviction":"serious-felony"}"#)
+        records.release()
+        func california(states: Bool) -> (URL, inout GatewayConfiguration) throws -> Void {
+            { directory, configuration in
+                var policy = try String(contentsOfFile: Repository.path("policies/california.yaml"), encoding: .utf8)
+                    .replacingOccurrences(of: "fact-lookup:\n  upstream: records", with: "fact-lookup:\n  upstream: facts")
+                let stated = "  states: [conviction, prop-47-misdemeanor]\n"
+                #expect(policy.contains(stated))
+                if !states { policy = policy.replacingOccurrences(of: stated, with: "") }
+                let path = directory.appendingPathComponent("california.yaml").path
+                try policy.write(toFile: path, atomically: true, encoding: .utf8)
+                configuration.policyPath = path
+                configuration.upstreams["facts"] = UpstreamSettings(url: "http://127.0.0.1:\(records.port)")
+            }
+        }
+        // Without `states:`, the answer's silence on prop-47 reads as no such misdemeanor, and the date goes out.
+        try await withGateway(configure: california(states: false)) { gateway in
+            let answer = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456/release")
+            #expect(answer.status == 200)
+        }
+        try await withGateway(configure: california(states: true)) { gateway in
+            let answer = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456/release")
+            #expect(answer.status == 403)
+            #expect(answer.reason == "policy_error")
+            #expect(gateway.recorder.requests.isEmpty)
+            // A value staff set stands in for the one the answer left out.
+            try gateway.registry.setFact(subject: "2017-000456", name: "prop-47-misdemeanor", value: "none", operator: "records-unit")
+            try await gateway.awaitRegistry()
+            #expect(try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456/release").status == 200)
+        }
+        await records.close()
+    }
+
     @Test("a reloaded policy that asks another records system is not answered from the first one's cache")
     func cacheAcrossReload() async throws {
         try await withGateway(configure: { directory, configuration in
@@ -373,7 +411,8 @@ struct FactLookupTests {
     }
 }
 
-/// A plain-TCP records system that counts the requests it reads and answers none of them until ``release()``.
+/// A plain-TCP records system that counts the requests it reads and answers none of them until ``release()``, each
+/// with the same facts.
 private final class HeldFactsUpstream: Sendable {
     private final class Holder: ChannelInboundHandler, Sendable {
         typealias InboundIn = ByteBuffer
@@ -390,6 +429,9 @@ private final class HeldFactsUpstream: Sendable {
 
     /// The requests read, and the connections waiting for an answer until the release.
     private final class HeldAnswers: Sendable {
+        let facts: String
+        init(facts: String) { self.facts = facts }
+
         private struct State {
             var requests = 0
             var released = false
@@ -405,7 +447,7 @@ private final class HeldFactsUpstream: Sendable {
                 if !state.released { state.waiting.append(channel) }
                 return !state.released
             }
-            if !held { Self.answer(channel) }
+            if !held { answer(channel) }
         }
 
         func release() {
@@ -413,22 +455,23 @@ private final class HeldFactsUpstream: Sendable {
                 state.released = true
                 return state.waiting
             }
-            waiting.forEach(Self.answer)
+            waiting.forEach(answer)
         }
 
-        private static func answer(_ channel: any Channel) {
-            let body = #"{"conviction":"aggravated-felony"}"#
+        private func answer(_ channel: any Channel) {
+            let body = facts
             channel.writeAndFlush(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"), promise: nil)
         }
     }
 
-    private let held = HeldAnswers()
+    private let held: HeldAnswers
     private let server: LoopbackTCPServer
     var port: Int { server.port }
     var requests: Int { held.requests }
 
-    init() async throws {
-        let held = held
+    init(facts: String = #"{"conviction":"aggravated-felony"}"#) async throws {
+        let held = HeldAnswers(facts: facts)
+        self.held = held
         server = try await LoopbackTCPServer { try $0.pipeline.syncOperations.addHandler(Holder(held)) }
     }
 
@@ -491,7 +534,7 @@ struct FactOverlayTests {
     func heldToDeclarations() throws {
         let declared = DeclaredFacts(["prop-47-misdemeanor": .values(["arrested", "detained", "convicted"])])
         func facts(_ answer: LookedUpFacts) throws -> [String: String] {
-            try FactOverlayRegistry(base: RegistrySnapshot.empty, subject: "2017-000001", lookedUp: .success(answer), declared: declared)
+            try FactOverlayRegistry(base: RegistrySnapshot.empty, subject: "2017-000001", lookedUp: .success(answer), declared: declared, stated: [])
                 .facts(subject: "2017-000001")
         }
         #expect(try facts(LookedUpFacts(values: ["prop-47-misdemeanor": "convicted"], unusable: ["unrelated"])) == ["prop-47-misdemeanor": "convicted"])
@@ -504,6 +547,18 @@ struct FactOverlayTests {
         for name in ["Prop-47-Misdemeanor", "prop_47_misdemeanor", "prop\u{2011}47-misdemeanor"] {
             #expect(throws: FactLookupError.self, "\(name)") { try facts(LookedUpFacts(values: [name: "convicted"])) }
         }
+    }
+
+    @Test("a fact the lookup states must be in the answer or the registry; a 404 states nothing")
+    func statedFacts() throws {
+        let declared = DeclaredFacts(["prop-47-misdemeanor": .values(["convicted", "none"]), "conviction": .values(["felony", "none"])])
+        func facts(_ answer: LookedUpFacts, registry: RegistrySnapshot = .empty) throws -> [String: String] {
+            try FactOverlayRegistry(base: registry, subject: "2017-000001", lookedUp: .success(answer), declared: declared, stated: ["prop-47-misdemeanor"])
+                .facts(subject: "2017-000001")
+        }
+        #expect(try facts(LookedUpFacts(values: ["prop-47-misdemeanor": "none"])) == ["prop-47-misdemeanor": "none"])
+        #expect(throws: FactLookupError.self) { try facts(LookedUpFacts(values: ["conviction": "felony"])) }
+        #expect(throws: FactLookupError.self) { try facts(FactLookupClient.facts(status: 404, body: [])) }
     }
 
     @Test("an answer's members: strings kept, anything else named unusable, a name given twice refused")

@@ -243,12 +243,17 @@ public struct FactLookup: Sendable, Equatable {
     public let ttl: TimeInterval
     /// At most this many subjects are cached.
     public let maxEntries: Int
+    /// Declared facts every answer must state (`states:`), unless staff set them in the registry: an answer without
+    /// one, or a 404, fails the lookup, so that the rules that need facts deny instead of reading the fact as absent,
+    /// which makes a `not:` of it hold.
+    public let states: Set<String>
 
-    public init(upstream: String, path: String, ttl: TimeInterval, maxEntries: Int) {
+    public init(upstream: String, path: String, ttl: TimeInterval, maxEntries: Int, states: Set<String> = []) {
         self.upstream = upstream
         self.path = path
         self.ttl = ttl
         self.maxEntries = maxEntries
+        self.states = states
     }
 }
 

@@ -1,8 +1,8 @@
 /// Static checks for rules that can never decide anything: counsel should hear of them before a deployment.
 extension Policy {
     /// This policy with warnings added for rules that can never match or whose `unless` always holds, rules shadowed
-    /// by a forbid, warrant-failure forbids whose `unless` tests more than the warrant, and permits that admit an
-    /// immigration agency on the caller's own claim.
+    /// by a forbid, warrant-failure forbids whose `unless` tests more than the warrant, permits that admit an
+    /// immigration agency on the caller's own claim, and looked-up facts a `not:` reads that answers need not state.
     func withLintWarnings() -> Policy {
         var found = warnings
         for rule in rules where rule.source == source {
@@ -11,6 +11,15 @@ extension Policy {
                     file: source, line: rule.line,
                     message: "rule '\(rule.id)': reason \(Rule.warrantFailureReason) with other conditions under unless: when the warrant verifies but another condition fails, the denial has no warrant failure to report and is logged as policy_error; give this forbid its own reason code"
                 ))
+            }
+            if let lookup = factLookup {
+                let negated = Self.factsUnderNegation(rule.when).union(rule.unless.map { Self.factsUnderNegation($0) } ?? [])
+                for name in negated.subtracting(lookup.states).sorted() {
+                    found.append(FileError(
+                        file: source, line: rule.line,
+                        message: "rule '\(rule.id)' reads fact '\(name)' under not:, and a records-system answer that leaves it out makes that not: hold; list it under fact-lookup states: so that such an answer fails the lookup"
+                    ))
+                }
             }
             if rule.effect == .permit, let claim = Self.claimAlone(rule.when) {
                 found.append(FileError(
@@ -71,6 +80,16 @@ extension Policy {
     /// The request fact a permit's `when` rests on, if it can admit `federal-immigration` with no document, record
     /// or fact on file: its category and agency tests allow that category or are absent, and no other conjunct is
     /// evidence held by the jail.
+    /// The facts about the subject that `condition` reads inside a `not:`, where an absent fact makes the test hold.
+    private static func factsUnderNegation(_ condition: Condition, negated: Bool = false) -> Set<String> {
+        switch condition {
+        case .fact(let name, _), .elapsed(let name, _), .remaining(let name, _): negated ? [name] : []
+        case .not(let inner): factsUnderNegation(inner, negated: true)
+        case .all(let parts), .any(let parts): parts.reduce(into: []) { $0.formUnion(factsUnderNegation($1, negated: negated)) }
+        default: []
+        }
+    }
+
     private static func claimAlone(_ when: Condition) -> String? {
         var claim: String?
         for part in when.conjuncts {

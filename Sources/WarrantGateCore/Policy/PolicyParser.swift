@@ -160,7 +160,7 @@ public enum PolicyParser {
         let rules = try composedRules(root, base: base, context: &context)
         var lookup = base?.factLookup
         if let node = root["fact-lookup"] {
-            try node.requireKeys(in: ["upstream", "path", "ttl", "max-entries"], what: "fact-lookup")
+            try node.requireKeys(in: ["upstream", "path", "ttl", "max-entries", "states"], what: "fact-lookup")
             let upstream = try node.required("upstream", in: "fact-lookup").string("upstream")
             let pathNode = try node.required("path", in: "fact-lookup")
             let path = try pathNode.string("path")
@@ -169,7 +169,14 @@ public enum PolicyParser {
             else { throw pathNode.error("fact-lookup path must be a canonical path containing {subject}") }
             let maxEntries = try node["max-entries"]?.int("max-entries") ?? 10_000
             guard maxEntries > 0 else { throw node.error("max-entries must be positive") }
-            lookup = FactLookup(upstream: upstream, path: path, ttl: try node["ttl"].map(duration) ?? 300, maxEntries: maxEntries)
+            var states: Set<String> = []
+            if let statesNode = node["states"] {
+                for name in try statesNode.strings("states") {
+                    guard facts[name] != nil else { throw statesNode.error("fact-lookup states '\(name)', which facts: does not declare") }
+                    guard states.insert(name).inserted else { throw statesNode.error("fact-lookup states '\(name)' twice") }
+                }
+            }
+            lookup = FactLookup(upstream: upstream, path: path, ttl: try node["ttl"].map(duration) ?? 300, maxEntries: maxEntries, states: states)
         }
         let digest = Policy.digest(of: Array(text.utf8), included: base.map { [Array($0.digest.utf8)] } ?? [], profiles: vocabulary.profiles)
         let policy = Policy(

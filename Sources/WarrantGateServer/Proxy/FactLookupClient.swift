@@ -224,18 +224,24 @@ struct FactLookupError: Error, CustomStringConvertible {
 /// The registry as one request sees it: the facts looked up in the records system for its subject, with the
 /// registry's own facts (set by staff) taking precedence. A failed lookup makes every fact question an error, and so
 /// does a looked-up fact the policy declares (`declared`, ``Policy/settableFacts``) given as anything but one of its
-/// values, or under another spelling of its name: dropped, or read as "no such value", it would make a `not:`
-/// condition true. Names it does not declare are left out, as no rule reads them.
+/// values, or under another spelling of its name, and a fact the lookup `states` (``FactLookup/states``) that neither
+/// the answer nor the registry gives: dropped, or read as "no such value", it would make a `not:` condition true.
+/// Names it does not declare are left out, as no rule reads them.
 struct FactOverlayRegistry: DocumentRegistry {
     let base: any DocumentRegistry
     let subject: String
     /// The looked-up facts the policy declares, judged once for the request however many rules ask.
     private let lookedUp: Result<[String: String], FactLookupError>
+    private let stated: Set<String>
 
-    init(base: any DocumentRegistry, subject: String, lookedUp: Result<LookedUpFacts, FactLookupError>, declared: DeclaredFacts) {
+    init(
+        base: any DocumentRegistry, subject: String, lookedUp: Result<LookedUpFacts, FactLookupError>, declared: DeclaredFacts,
+        stated: Set<String>
+    ) {
         self.base = base
         self.subject = subject
         self.lookedUp = lookedUp.flatMap { answer in Result { () throws(FactLookupError) in try Self.declaredFacts(of: answer, declared) } }
+        self.stated = stated
     }
 
     func document(reference: String) throws -> RegisteredDocument? { try base.document(reference: reference) }
@@ -244,7 +250,11 @@ struct FactOverlayRegistry: DocumentRegistry {
     func facts(subject: String) throws -> [String: String] {
         let registered = try base.facts(subject: subject)
         guard subject == self.subject else { return registered }
-        return try lookedUp.get().merging(registered) { _, staff in staff }
+        let facts = try lookedUp.get().merging(registered) { _, staff in staff }
+        if let missing = stated.sorted().first(where: { facts[$0] == nil }) {
+            throw FactLookupError("the records system's answer does not state fact '\(missing)', which the policy's fact-lookup says every answer states")
+        }
+        return facts
     }
 
     /// The facts of `answer` that `declared` declares, each one of its values; throws for a declared name given as no
