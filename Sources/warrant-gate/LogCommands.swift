@@ -50,6 +50,46 @@ struct LogCommand: ParsableCommand {
         return (try admin.open(readonly: copy), copy)
     }
 
+    /// The time zone `--time-zone` names.
+    static func timeZone(named name: String) throws -> TimeZone {
+        guard let zone = TimeZone(databaseName: name) else {
+            throw CLIError(.usage, "--time-zone: '\(TerminalText.escaped(name))' is not a time zone, such as America/Denver")
+        }
+        return zone
+    }
+
+    /// The jurisdiction's zone, whose midnights bound a report's periods and an export's days, without `--time-zone`:
+    /// the one the store records, unless the log's latest record of a zone (a `settings.time-zone`, or a report's; in
+    /// a copy, under its latest checkpoint) names another, since the settings table is signed by nothing. A copy must
+    /// have such a record: its settings are whoever made it's. Where nothing records one, UTC, with a warning; in a
+    /// copy, refused.
+    static func jurisdictionZone(_ store: Store, copy: Bool, db: String) throws -> TimeZone {
+        let recorded = try storeCall { try store.recordedTimeZone() }
+        // A copy's records past its checkpoint are whoever made it's; a gateway's own store is held to all of its own.
+        let through = copy ? try storeCall { try store.treeHead().size } : .max
+        let logged = try storeCall { try store.loggedTimeZone(through: through) }
+        if let logged, recorded?.identifier != logged {
+            throw CLIError(.refused, """
+                the store records the time zone \(recorded?.identifier ?? "none"), but the log's latest record of it, under its signed \
+                checkpoint, names \(TerminalText.escaped(logged)): give the jurisdiction's zone with --time-zone
+                """)
+        }
+        if let recorded {
+            guard logged != nil || !copy else {
+                throw CLIError(.refused, """
+                    \(db) is read as a copy, and its log holds no record of the time zone under its signed checkpoint: the settings \
+                    table names \(recorded.identifier), which nothing signs; give the jurisdiction's zone with --time-zone
+                    """)
+            }
+            return recorded
+        }
+        guard !copy else {
+            throw CLIError(.refused, "\(db) is read as a copy and records no time zone: give the jurisdiction's zone with --time-zone")
+        }
+        warn("no time zone is recorded in this store (a gateway records its policy's when it starts): days begin at midnight UTC")
+        return .gmt
+    }
+
     enum Format: String, ExpressibleByArgument {
         case csv, jsonl, bundle
     }
@@ -73,9 +113,10 @@ struct LogCommand: ParsableCommand {
         @Option(help: "Write to this file (mode 0600; never an existing file or link) instead of standard output.") var out: String?
         @Option(help: """
             Only decisions whose request opened at or after this time, the time the row shows: an ISO 8601 instant, or a day \
-            (YYYY-MM-DD) that starts at midnight in the time zone the store records, as a report's periods do (UTC if none).
+            (YYYY-MM-DD) that starts at midnight in the jurisdiction's time zone, as a report's periods do.
             """) var from: String?
         @Option(help: "Only decisions before this time.") var until: String?
+        @Option(name: .customLong("time-zone"), help: "The zone whose midnights begin --from and --until days (default: the one the log records, as for a report).") var zone: String?
         @Option(help: "Only this agency.") var agency: String?
         @Option(help: "Only this category.") var category: String?
         @Option(help: "Only this action (or family, such as records.*).") var action: String?
@@ -83,12 +124,15 @@ struct LogCommand: ParsableCommand {
         @Option(help: "Only this reason code.") var reason: String?
 
         func run() throws {
-            for text in [from, until].compactMap(\.self) { _ = try parseInstant(text, dayStartsIn: .gmt) }  // a usage error first
+            let bounds = [from, until].compactMap(\.self)
+            for text in bounds { _ = try parseInstant(text, dayStartsIn: .gmt) }  // a usage error first
+            let givenZone = try zone.map(LogCommand.timeZone(named:))
             let keyFiles = try keys.files(admin)
             let (store, copy) = try LogCommand.openForReading(admin, keyFiles: keyFiles)
-            // A day is the jurisdiction's, so that an export of a quarter holds what its report counts.
-            let zone = try storeCall { try store.recordedTimeZone() } ?? .gmt
-            let instant = { (text: String) in try parseInstant(text, dayStartsIn: zone) }
+            // A day is the jurisdiction's, taken as a report takes it, so that an export of a quarter holds what its
+            // report counts; instants need no zone.
+            let dayZone = bounds.allSatisfy { LocalDate($0) == nil } ? .gmt : try givenZone ?? LogCommand.jurisdictionZone(store, copy: copy, db: admin.db)
+            let instant = { (text: String) in try parseInstant(text, dayStartsIn: dayZone) }
             let (fromTime, untilTime) = (try from.map(instant), try until.map(instant))  // before --out is made
             if let fromTime, let untilTime, fromTime >= untilTime {
                 throw CLIError(.usage, "--from must be before --until: no decision could match")

@@ -56,10 +56,7 @@ struct ReportCommand: ParsableCommand {
         guard ReportPeriod(period, timeZone: .gmt) != nil else {
             throw CLIError(.usage, "--period must be a year (2026), a quarter (2026-Q4) or a month (2026-11); got '\(period)'")
         }
-        let givenZone = try zone.map { name in
-            guard let given = TimeZone(databaseName: name) else { throw CLIError(.usage, "--time-zone: '\(TerminalText.escaped(name))' is not a time zone, such as America/Denver") }
-            return given
-        }
+        let givenZone = try zone.map(LogCommand.timeZone(named:))
         if !archive.isEmpty && allowArchived { throw CLIError(.usage, "give either --archive or --allow-archived, not both") }
         if copy && trusted == nil {
             warn("\(admin.db) is read as a copy (its signing key is not beside it): its checkpoints are checked with the verifier key beside it, which whoever made the copy chose; give the key you hold with --key")
@@ -67,7 +64,7 @@ struct ReportCommand: ParsableCommand {
         let verified = try verify(store, keyFiles: keyFiles, trusting: trusted, against: external)
         let signed = try LogCommand.signCheckpointIfPossible(store, keyFiles: keyFiles)
         let head = try storeCall { try store.treeHead() }
-        let timeZone = try givenZone ?? reportZone(store, copy: copy, treeSize: head.size)
+        let timeZone = try givenZone ?? LogCommand.jurisdictionZone(store, copy: copy, db: admin.db)
         let reportPeriod = ReportPeriod(period, timeZone: timeZone)!
         let allArchived = try storeCall { try store.archivedEntries() }
         let countedArchivedThrough = archive.isEmpty ? nil : allArchived?.throughSeq
@@ -129,36 +126,6 @@ struct ReportCommand: ParsableCommand {
 }
 
 extension ReportCommand {
-    /// The zone whose midnights bound the periods, without `--time-zone`: the one the store records, unless the log's
-    /// latest record of a zone (a `settings.time-zone`, or an earlier report's; in a copy, among its first `treeSize`
-    /// entries) names another, since the settings table is signed by nothing. A copy must have such a record: its
-    /// settings are whoever made it's. Where nothing records one, UTC, with a warning; in a copy, refused.
-    private func reportZone(_ store: Store, copy: Bool, treeSize: UInt64) throws -> TimeZone {
-        let recorded = try storeCall { try store.recordedTimeZone() }
-        // A copy's records past its checkpoint are whoever made it's; a gateway's own store is held to all of its own.
-        let logged = try storeCall { try store.loggedTimeZone(through: copy ? treeSize : .max) }
-        if let logged, recorded?.identifier != logged {
-            throw CLIError(.refused, """
-                the store records the time zone \(recorded?.identifier ?? "none"), but the log's latest record of it, under its signed \
-                checkpoint, names \(TerminalText.escaped(logged)): give the jurisdiction's zone with --time-zone
-                """)
-        }
-        if let recorded {
-            guard logged != nil || !copy else {
-                throw CLIError(.refused, """
-                    \(admin.db) is read as a copy, and its log holds no record of the time zone under its signed checkpoint: the settings \
-                    table names \(recorded.identifier), which nothing signs; give the jurisdiction's zone with --time-zone
-                    """)
-            }
-            return recorded
-        }
-        guard !copy else {
-            throw CLIError(.refused, "\(admin.db) is read as a copy and records no time zone: give the jurisdiction's zone with --time-zone")
-        }
-        warn("no time zone is recorded in this store (a gateway records its policy's when it starts): periods begin at midnight UTC")
-        return .gmt
-    }
-
     /// Verifies the whole log (and the archives given) before anything is counted or signed, as `log verify` does:
     /// the figures must come from entries the signed tree vouches for, and a checkpoint must never be signed over a
     /// log whose older entries were altered. The checkpoints in the database, the one `external` gives (published

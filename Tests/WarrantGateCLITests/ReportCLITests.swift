@@ -292,6 +292,14 @@ struct ReportCLITests {
         #expect(refused.status == 3 && refused.stdout.isEmpty && refused.stderr.contains("names America/Denver"), "\(refused.stderr)")
         let chosen = try await Self.run(["report", "--period", "2026-12", "--format", "csv", "--time-zone", "UTC"] + db)
         #expect(chosen.status == 0 && chosen.stdout.contains("counts,2026-12,records,deny,,1") && !chosen.stdout.contains("time-zone,,,,America/Denver,"), "\(chosen.stderr)")
+        // An export's days are taken as a report's periods are: the edited settings table moved December's first
+        // hours into December (the previous stop's review).
+        let december = try await Self.run(["log", "export", "--format", "csv", "--from", "2026-12-01"] + db)
+        #expect(december.status == 3 && december.stdout.isEmpty && december.stderr.contains("names America/Denver"), "\(december.stderr)")
+        let instants = try await Self.run(["log", "export", "--format", "csv", "--from", "2026-12-01T00:00:00Z"] + db)
+        #expect(instants.status == 0 && instants.stdout.contains("d-1"), "\(instants.stderr)")
+        let named = try await Self.run(["log", "export", "--format", "csv", "--from", "2026-12-01", "--time-zone", "America/Denver"] + db)
+        #expect(named.status == 0 && !named.stdout.contains("d-1"), "\(named.stderr)")
     }
 
     /// A review: a gateway records its zone when it starts, on an empty log, so the log held no record of it, and a
@@ -322,6 +330,13 @@ struct ReportCLITests {
         #expect(unrecorded.status == 3 && unrecorded.stderr.contains("holds no record of the time zone"), "\(unrecorded.stderr)")
         let named = try await Self.run(["report", "--period", "2026-11", "--format", "csv", "--key", pub, "--time-zone", "America/Denver", "--db", early])
         #expect(named.status == 0 && named.stdout.contains("counts,2026-11,records,deny,,1"), "\(named.stderr)")
+        // So are an export's days; instants need no zone.
+        let days = try await Self.run(["log", "export", "--format", "csv", "--from", "2026-11-01", "--until", "2026-12-01", "--db", early])
+        #expect(days.status == 3 && days.stderr.contains("holds no record of the time zone"), "\(days.stderr)")
+        let namedDays = try await Self.run(["log", "export", "--format", "csv", "--from", "2026-11-01", "--until", "2026-12-01", "--time-zone", "America/Denver", "--db", early])
+        #expect(namedDays.status == 0 && namedDays.stdout.contains("d-1"), "\(namedDays.stderr)")
+        let instants = try await Self.run(["log", "export", "--format", "csv", "--from", "2026-11-01T07:00:00Z", "--db", early])
+        #expect(instants.status == 0 && instants.stdout.contains("d-1"), "\(instants.stderr)")
 
         // The gateway's own store reports by its settings, and records the zone it used, for the copies made later.
         let own = try await Self.run(["report", "--period", "2026-11", "--format", "csv"] + db)
