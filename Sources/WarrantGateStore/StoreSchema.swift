@@ -1,4 +1,5 @@
 import GRDB
+import Synchronization
 
 /// The schema a SQLite store must have: exactly the tables, indexes, triggers and views that this version's migrations
 /// create, up to the last migration the file says it applied. A file's own schema objects are code that SQLite runs
@@ -40,12 +41,7 @@ enum StoreSchema {
         guard let last = applied.last, known.starts(with: applied) else {
             return "its migrations (\(applied.joined(separator: ", "))) are not a prefix of this version's; a newer version may have written it"
         }
-        let reference = try DatabaseQueue()
-        try StoreDatabase.migrator.migrate(reference, upTo: last)
-        let expected = try reference.write { db in
-            for table in extraTables { try db.execute(sql: table) }
-            return try Object.all(db)
-        }
+        let expected = try expected(upTo: last, extraTables: extraTables)
         let unexpected = objects.subtracting(expected).map { "\($0.type) \($0.name)" }.sorted()
         let missing = expected.subtracting(objects).map { "\($0.type) \($0.name)" }.sorted()
         guard unexpected.isEmpty && missing.isEmpty else {
@@ -54,5 +50,22 @@ enum StoreSchema {
             return "its schema is not a store's (\([found, lacking].filter { !$0.isEmpty }.joined(separator: "; ")))"
         }
         return nil
+    }
+
+    /// The schemas made so far, by the last migration and the extra tables' statements: one is built once a process.
+    private static let references = Mutex<[[String]: Set<Object>]>([:])
+
+    /// The objects this version's migrations up to `last`, then `extraTables`' statements, make in an empty database.
+    private static func expected(upTo last: String, extraTables: [String]) throws -> Set<Object> {
+        let key = [last] + extraTables
+        if let known = references.withLock({ $0[key] }) { return known }
+        let reference = try DatabaseQueue()
+        try StoreDatabase.migrator.migrate(reference, upTo: last)
+        let objects = try reference.write { db in
+            for table in extraTables { try db.execute(sql: table) }
+            return try Object.all(db)
+        }
+        references.withLock { $0[key] = objects }
+        return objects
     }
 }
