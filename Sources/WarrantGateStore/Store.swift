@@ -48,6 +48,9 @@ public final class Store: Sendable {
     public let location: StoreLocation
     let database: any SQLDatabase
     private let backend: Backend
+    /// The admin listener's connection (see ``probeRegistry(timeZone:)``): on PostgreSQL one of its own, opened on first
+    /// use; on SQLite the store's pool, whose reads run side by side.
+    private let probes: any SQLDatabase
 
     private enum Backend: Sendable {
         case sqlite(DatabasePool, path: String)
@@ -63,6 +66,7 @@ public final class Store: Sendable {
         self.database = database
         self.backend = backend
         self.options = options
+        if case .postgres(_, let database, _, _) = backend { probes = database.sibling() } else { probes = database }
     }
 
     /// Opens (creating and migrating if needed) the SQLite database at `path`; `readonly` neither creates nor migrates.
@@ -159,12 +163,20 @@ public final class Store: Sendable {
         if case .postgres(_, let database, let signer, _) = backend {
             database.close()
             signer.close()
+            (probes as? PostgresStoreDatabase)?.close()
         }
     }
 
     /// The registry of documents, agencies and records in this database; document expiry dates end in `timeZone`.
     public func registry(timeZone: TimeZone) -> Registry {
         Registry(database: database, timeZone: timeZone)
+    }
+
+    /// The same registry for the admin listener's probes (readiness, metrics), on a connection of their own: on
+    /// PostgreSQL a store's connection serves one call at a time, and a scrape waiting for a lock must not hold up the
+    /// registry's refresh, whose delay past its bound refuses every request.
+    public func probeRegistry(timeZone: TimeZone) -> Registry {
+        Registry(database: probes, timeZone: timeZone)
     }
 
     /// The time zone in which document expiry dates end, as the gateway last recorded it from its policy.

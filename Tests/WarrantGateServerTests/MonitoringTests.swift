@@ -429,7 +429,7 @@ struct MonitoringTests {
         }
     }
 
-    private static func scrape(port: Int) async throws -> Exposition {
+    static func scrape(port: Int) async throws -> Exposition {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         defer { _ = client.shutdown() }
         // The admin listener starts beside the TLS listener, perhaps a moment after it.

@@ -154,4 +154,58 @@ struct RegistryRefresherTests {
             #expect(answers == ["403 certificate_revoked", "200 "])
         }
     }
+
+    /// The last stop's review: `/metrics` read the settings (the two-person rule) on the store's one registry
+    /// connection, waiting up to a second for a lock, so back-to-back scrapes while another session held the settings
+    /// kept the registry's refresh waiting for the connection, and a refresh held past its bound refuses everything.
+    @Test("scrapes of /metrics waiting on locked settings leave the registry's refresh alone: requests are served throughout")
+    func scrapesDoNotHoldTheRefresh() async throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        try await cluster.withClient { client in
+            for role in ["wg_gateway", "wg_admin"] {
+                try await client.query(PostgresQuery(unsafeSQL: "CREATE ROLE \(role) LOGIN"), logger: PostgresCluster.logger)
+            }
+        }
+        try await blocking { try Store.initialize(cluster.location(), roles: PostgresRoles(gateway: "wg_gateway", admin: "wg_admin")) }
+        let adminPort = try LoopbackPort.unused()
+        try await withGateway(configure: { _, configuration in
+            configuration.database = try cluster.location(user: "wg_gateway")
+            configuration.adminHost = "127.0.0.1"
+            configuration.adminPort = adminPort
+        }) { gateway in
+            _ = try await MonitoringTests.scrape(port: adminPort)
+            let statuses = try await cluster.withClient { client in
+                try await client.withConnection { connection in
+                    try await connection.query("BEGIN", logger: PostgresCluster.logger)
+                    try await connection.query("LOCK TABLE settings IN ACCESS EXCLUSIVE MODE", logger: PostgresCluster.logger)
+                    let until = ContinuousClock.now + RegistryRefresher.staleAfter * 3
+                    let scrapers = (0..<2).map { _ in
+                        Task { while ContinuousClock.now < until { _ = try? await MonitoringTests.scrape(port: adminPort) } }
+                    }
+                    // The registry changes meanwhile (as the admin CLI changes it), so each refresh reads twice: the
+                    // version, then a new snapshot.
+                    let changes = Task {
+                        try await cluster.withClient { client in
+                            while ContinuousClock.now < until {
+                                try await client.query("UPDATE registry_state SET version = version + 1 WHERE id = 1", logger: PostgresCluster.logger)
+                                try await Task.sleep(for: .milliseconds(200))
+                            }
+                        }
+                    }
+                    var statuses: [String] = []
+                    while ContinuousClock.now < until {
+                        let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
+                        statuses.append("\(answer.status) \(answer.reason ?? "")")
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                    for scraper in scrapers { await scraper.value }
+                    try await changes.value
+                    try await connection.query("ROLLBACK", logger: PostgresCluster.logger)
+                    return statuses
+                }
+            }
+            #expect(!statuses.isEmpty && statuses.allSatisfy { $0 == "200 " }, "\(Set(statuses))")
+        }
+    }
 }
