@@ -77,19 +77,20 @@ extension Policy {
     /// How many conjunct comparisons the pairwise checks may spend on one file.
     static let pairwiseBudget = 2_000_000
 
-    /// The request fact a permit's `when` rests on, if it can admit `federal-immigration` with no document, record
-    /// or fact on file: its category and agency tests allow that category or are absent, and no other conjunct is
-    /// evidence held by the jail.
-    /// The facts about the subject that `condition` reads inside a `not:`, where an absent fact makes the test hold.
+    /// The facts about the subject that `condition` reads under an odd number of `not:`s, where an absent fact makes
+    /// the test hold.
     private static func factsUnderNegation(_ condition: Condition, negated: Bool = false) -> Set<String> {
         switch condition {
         case .fact(let name, _), .elapsed(let name, _), .remaining(let name, _): negated ? [name] : []
-        case .not(let inner): factsUnderNegation(inner, negated: true)
+        case .not(let inner): factsUnderNegation(inner, negated: !negated)
         case .all(let parts), .any(let parts): parts.reduce(into: []) { $0.formUnion(factsUnderNegation($1, negated: negated)) }
         default: []
         }
     }
 
+    /// The request fact a permit's `when` rests on, if it can admit `federal-immigration` with no document, record
+    /// or fact on file: its category and agency tests allow that category or are absent, and no other conjunct is
+    /// evidence held by the jail.
     private static func claimAlone(_ when: Condition) -> String? {
         var claim: String?
         for part in when.conjuncts {
