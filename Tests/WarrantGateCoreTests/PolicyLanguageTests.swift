@@ -974,6 +974,33 @@ struct PolicyLanguageTests {
         #expect(Self.decide(county, Self.counsel).redact == ["immigrationstatus", "aliennumber"])
     }
 
+    /// An auditor's pass: a county that included a state policy and pointed the fact lookup at its own records system
+    /// dropped the state's `states:`, and `policy check`, which linted the county's own rules only, said nothing.
+    @Test("include: a lookup declared over an included one states what it stated; included rules' not: are linted")
+    func includeFactLookupStates() throws {
+        let facts = "facts:\n  prop-47: [convicted, none]\n"
+        let guarded = """
+            rules:
+              - id: bar
+                effect: forbid
+                when: { category: federal-immigration, not: { fact: { prop-47: [convicted] } } }
+                reason: bar
+
+            """
+        let lookup = { (extra: String) in "fact-lookup:\n  upstream: records\n  path: /facts/{subject}\n\(extra)" }
+        let folder = try Folder()
+        try folder.write("state.yaml", Self.head + facts + lookup("  states: [prop-47]\n") + guarded)
+        try folder.write("county.yaml", "policy: county\ninclude: state.yaml\n" + lookup("") + "rules: []\n")
+        let county = try folder.load("county.yaml")
+        #expect(county.factLookup?.states == ["prop-47"])
+        #expect(!county.warnings.contains { $0.message.contains("under not:") })
+
+        // A state policy with no lookup of its own: the county's lookup makes the state's not: one to warn of.
+        try folder.write("state.yaml", Self.head + facts + guarded)
+        let warned = try folder.load("county.yaml").warnings.filter { $0.message.contains("under not:") }
+        #expect(warned.count == 1 && warned[0].file.hasSuffix("state.yaml"), "\(warned)")
+    }
+
     @Test("include: the digest covers the included file")
     func includeDigest() throws {
         let folder = try Folder()

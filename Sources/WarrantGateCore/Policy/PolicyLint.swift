@@ -12,20 +12,24 @@ extension Policy {
                     message: "rule '\(rule.id)': reason \(Rule.warrantFailureReason) with other conditions under unless: when the warrant verifies but another condition fails, the denial has no warrant failure to report and is logged as policy_error; give this forbid its own reason code"
                 ))
             }
-            if let lookup = factLookup {
-                let negated = Self.factsUnderNegation(rule.when).union(rule.unless.map { Self.factsUnderNegation($0) } ?? [])
-                for name in negated.subtracting(lookup.states).sorted() {
-                    found.append(FileError(
-                        file: source, line: rule.line,
-                        message: "rule '\(rule.id)' reads fact '\(name)' under not:, and a records-system answer that leaves it out makes that not: hold; list it under fact-lookup states: so that such an answer fails the lookup"
-                    ))
-                }
-            }
             if rule.effect == .permit, let claim = Self.claimAlone(rule.when) {
                 found.append(FileError(
                     file: source, line: rule.line,
                     message: "rule '\(rule.id)' admits a federal-immigration agency on request fact '\(claim)' alone, a claim the caller makes about itself; require a document, record or fact on file too"
                 ))
+            }
+        }
+        // Every rule, an included file's too: a file that includes another may look facts up where it did not.
+        if let lookup = factLookup {
+            for rule in rules {
+                let negated = Self.factsUnderNegation(rule.when).union(rule.unless.map { Self.factsUnderNegation($0) } ?? [])
+                for name in negated.subtracting(lookup.states).sorted() {
+                    let warning = FileError(
+                        file: rule.source ?? source, line: rule.line,
+                        message: "rule '\(rule.id)' reads fact '\(name)' under not:, and a records-system answer that leaves it out makes that not: hold; list it under fact-lookup states: so that such an answer fails the lookup"
+                    )
+                    if !found.contains(warning) { found.append(warning) }
+                }
             }
         }
         // The pairwise checks below compare conjuncts of two rules; a hostile file of many long rules must not cost

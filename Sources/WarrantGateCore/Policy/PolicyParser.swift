@@ -169,7 +169,8 @@ public enum PolicyParser {
             else { throw pathNode.error("fact-lookup path must be a canonical path containing {subject}") }
             let maxEntries = try node["max-entries"]?.int("max-entries") ?? 10_000
             guard maxEntries > 0 else { throw node.error("max-entries must be positive") }
-            var states: Set<String> = []
+            // What an included policy's lookup states, a lookup declared over it states too: its rules rely on it.
+            var states = base?.factLookup?.states ?? []
             if let statesNode = node["states"] {
                 for name in try statesNode.strings("states") {
                     guard facts[name] != nil else { throw statesNode.error("fact-lookup states '\(name)', which facts: does not declare") }
