@@ -1217,6 +1217,17 @@ struct PolicyLanguageTests {
         #expect(try warnings("{ category: local-law-enforcement, request: { purpose: [criminal-investigation] } }").isEmpty)
         #expect(try warnings("{ category: federal-immigration, request: { purpose: [criminal-investigation] }, warrant: verified }").isEmpty)
         #expect(try warnings("{ category: federal-immigration, request: { purpose: [criminal-investigation] }, fact: { cooperates: [\"yes\"] } }").isEmpty)
+        // An auditor's pass: a claim in a branch of an any, and a forbid's unless, went unwarned.
+        #expect(try warnings("{ category: federal-immigration, any: [ { warrant: verified }, { request: { purpose: [criminal-investigation] } } ] }").count == 1)
+        func forbidWarnings(_ when: String, _ unless: String) throws -> [String] {
+            try Self.parse(facts + "rules:\n  - id: f\n    effect: forbid\n    when: \(when)\n    unless: \(unless)\n    reason: f\n")
+                .warnings.map(\.message).filter { $0.contains("alone") }
+        }
+        let lifted = "{ any: [ { warrant: verified }, { request: { purpose: [criminal-investigation] } } ] }"
+        #expect(try forbidWarnings("{ category: federal-immigration, action: records.read }", lifted).count == 1)
+        #expect(try forbidWarnings("{ action: records.read }", lifted).count == 1)
+        #expect(try forbidWarnings("{ category: local-law-enforcement }", lifted).isEmpty, "the forbid never concerns ICE")
+        #expect(try forbidWarnings("{ category: federal-immigration }", "{ all: [ { request: { purpose: [criminal-investigation] } }, { fact: { cooperates: [\"yes\"] } } ] }").isEmpty)
     }
 
     @Test("a fact lookup states declared facts, once each; check warns of a not: over a looked-up fact it does not state")

@@ -1,8 +1,9 @@
 /// Static checks for rules that can never decide anything: counsel should hear of them before a deployment.
 extension Policy {
     /// This policy with warnings added for rules that can never match or whose `unless` always holds, rules shadowed
-    /// by a forbid, warrant-failure forbids whose `unless` tests more than the warrant, permits that admit an
-    /// immigration agency on the caller's own claim, and looked-up facts a `not:` reads that answers need not state.
+    /// by a forbid, warrant-failure forbids whose `unless` tests more than the warrant, permits that admit (and forbids
+    /// whose `unless` lets past) an immigration agency on the caller's own claim, and looked-up facts a `not:` reads that
+    /// answers need not state.
     func withLintWarnings() -> Policy {
         var found = warnings
         for rule in rules where rule.source == source {
@@ -16,6 +17,12 @@ extension Policy {
                 found.append(FileError(
                     file: source, line: rule.line,
                     message: "rule '\(rule.id)' admits a federal-immigration agency on request fact '\(claim)' alone, a claim the caller makes about itself; require a document, record or fact on file too"
+                ))
+            }
+            if rule.effect == .forbid, Self.mayConcernImmigration(rule.when), let unless = rule.unless, let claim = Self.claimAlone(unless) {
+                found.append(FileError(
+                    file: source, line: rule.line,
+                    message: "rule '\(rule.id)': its unless lets a federal-immigration agency past on request fact '\(claim)' alone, a claim the caller makes about itself; require a document, record or fact on file too"
                 ))
             }
         }
@@ -92,24 +99,47 @@ extension Policy {
         }
     }
 
-    /// The request fact a permit's `when` rests on, if it can admit `federal-immigration` with no document, record
-    /// or fact on file: its category and agency tests allow that category or are absent, and no other conjunct is
-    /// evidence held by the jail.
-    private static func claimAlone(_ when: Condition) -> String? {
-        var claim: String?
-        for part in when.conjuncts {
-            switch part {
-            case .category(let categories) where !categories.contains(.federalImmigration): return nil
-            case .not(.category(let categories)) where categories.contains(.federalImmigration): return nil
-            case .requestFact(let name, _): claim = name
-            // A negation is no evidence the jail holds: `not: { category: … }` that spares federal-immigration, or any other.
-            case .always, .agency, .category, .action, .method, .data, .requestFact, .not: continue
-            default: return nil
-            }
-        }
-        return claim
+    /// The request fact `condition` rests on, if it can hold for a `federal-immigration` agency with no document,
+    /// record or fact on file, through a claim the caller makes: at any depth, in a branch of an `any` as in a
+    /// conjunct. Category and agency tests that allow that category, actions, methods, data kinds and negations (no
+    /// evidence the jail holds) hold without evidence; nothing else does.
+    private static func claimAlone(_ condition: Condition) -> String? {
+        claimsWithoutEvidence(condition)?.first
     }
 
+    /// The request facts `condition` holds on for such an agency with no evidence on file (empty: on nothing at all),
+    /// or nil if it cannot hold so.
+    private static func claimsWithoutEvidence(_ condition: Condition) -> [String]? {
+        switch condition {
+        case .always, .agency, .action, .method, .data: return []
+        case .category(let categories): return categories.contains(.federalImmigration) ? [] : nil
+        case .not(.category(let categories)): return categories.contains(.federalImmigration) ? nil : []
+        case .not: return []
+        case .requestFact(let name, _): return [name]
+        case .all(let parts):
+            var claims: [String] = []
+            for part in parts {
+                guard let more = claimsWithoutEvidence(part) else { return nil }
+                claims += more
+            }
+            return claims
+        case .any(let parts):
+            let ways = parts.compactMap(claimsWithoutEvidence)
+            return ways.first { !$0.isEmpty } ?? ways.first
+        default: return nil
+        }
+    }
+
+    /// Whether a rule of this `when` may apply to a `federal-immigration` agency: no category test excludes it.
+    private static func mayConcernImmigration(_ when: Condition) -> Bool {
+        when.conjuncts.allSatisfy { part in
+            switch part {
+            case .category(let categories): categories.contains(.federalImmigration)
+            case .not(.category(let categories)): !categories.contains(.federalImmigration)
+            default: true
+            }
+        }
+    }
 
     /// Why a conjunction can never hold, if it visibly cannot: two category, agency or method tests with nothing in
     /// common, a test of something together with its negation, or the negation of a test that always holds.
