@@ -368,7 +368,7 @@ struct PolicyCLITests {
         #expect(explained.status == 0, "\(explained.stderr)")
         #expect(explained.stdout.contains("decision:  deny (warrant_or_public_record_required)"))
         #expect(explained.stdout.contains("✔ forbid immigration-records-need-warrant-or-conviction"))
-        #expect(explained.stdout.contains("when: warrant verified does not hold (warrant_missing)"))
+        #expect(explained.stdout.contains("when: warrant verified, kind in [criminal-arrest-warrant, judicial-warrant, search-warrant] does not hold (warrant_missing)"))
 
         // No gateway has recorded its policy's facts in this store: the policy is named, and the fact must be its.
         let setFact = ["subject", "set-fact", "--subject", "2017-000456", "--name", "conviction", "--db", scratch.db]
@@ -382,6 +382,12 @@ struct PolicyCLITests {
             "SUDO_USER": "alice", "SUDO_UID": String(getuid() + 1), "USER": "warrant-gate", "LOGNAME": "warrant-gate",
         ])
         #expect(throughSudo.status == 3 && throughSudo.stderr.contains("--policy is for a store no gateway has used"), "\(throughSudo.stderr)")
+        // The date answers ICE's notification request (I-247N), on the conviction.
+        #expect(try CLIProcess.run([
+            "warrant", "register", "--time-zone", "America/Denver", "--kind", "notification-request", "--agency", "ice-ero", "--subject", "2017-000456", "--scope", "records.release-date",
+            "--expires", "2099-12-31", "--no-document", "faxed", "--reference", "I247N-1", "--operator", "clerk-a", "--db", scratch.db,
+        ]).status == 0)
+        #expect(try CLIProcess.run(["warrant", "approve", "I247N-1", "--operator", "sgt-lee", "--db", scratch.db] + CLIProcess.terms(of: "I247N-1", ["--db", scratch.db])).status == 0)
         let withFact = try CLIProcess.run(["policy", "explain", "--policy", "\(policies)/california.yaml", "--agencies", "\(policies)/agencies.yaml",
                                            "--agency", "ice-ero", "--path", "/records/inmates/2017-000456/release", "--db", scratch.db])
         #expect(withFact.stdout.contains("decision:  allow"))

@@ -173,7 +173,9 @@ struct HTTPSUpstreamTests {
             certificate: server, policy: "policies/california.yaml", settings: { UpstreamSettings(url: "https://localhost:\($0)", caFile: pki.caURL.path) }
         ) { gateway, recorder in
             // California lets ICE have the release date of an inmate with a qualifying conviction, a fact the records
-            // system holds.
+            // system holds, in answer to its notification request.
+            try gateway.register("I247N-1", kind: .notificationRequest, subject: "2017-000456", scope: ["records.release-date"])
+            try await gateway.awaitRegistry()
             let answer = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456/release")
             #expect(answer.status == 200)
             #expect(recorder.requests.contains { $0.path.hasSuffix("/facts") })

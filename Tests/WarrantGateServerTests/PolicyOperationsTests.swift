@@ -312,6 +312,9 @@ struct FactLookupTests {
         try await withGateway(configure: { _, configuration in
             configuration.policyPath = Repository.path("policies/california.yaml")
         }) { gateway in
+            // The date answers ICE's notification request (I-247N), on a qualifying conviction.
+            try gateway.register("I247N-1", kind: .notificationRequest, subject: "2017-000456", scope: ["records.release-date"])
+            try await gateway.awaitRegistry()
             let convicted = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456/release")
             #expect(convicted.status == 200)
             #expect(convicted.json["citizenship"] == nil)
@@ -371,10 +374,14 @@ struct FactLookupTests {
         }
         // Without `states:`, the answer's silence on prop-47 reads as no such misdemeanor, and the date goes out.
         try await withGateway(configure: california(states: false)) { gateway in
+            try gateway.register("I247N-1", kind: .notificationRequest, subject: "2017-000456", scope: ["records.release-date"])
+            try await gateway.awaitRegistry()
             let answer = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456/release")
             #expect(answer.status == 200)
         }
         try await withGateway(configure: california(states: true)) { gateway in
+            try gateway.register("I247N-1", kind: .notificationRequest, subject: "2017-000456", scope: ["records.release-date"])
+            try await gateway.awaitRegistry()
             let answer = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456/release")
             #expect(answer.status == 403)
             #expect(answer.reason == "policy_error")
