@@ -1268,6 +1268,18 @@ struct PolicyLanguageTests {
         #expect(Self.parseError(declarations + lookup("[prop-47, prop-47]") + forbid)?.contains("twice") == true)
     }
 
+    /// An auditor's pass: a 48-hour window on a fact given as a day still held at 23:30 two days later (71.5 hours).
+    @Test("check warns of a window in hours or minutes on a date fact, not of one in days")
+    func hourWindowLint() throws {
+        func warned(_ window: String) throws -> Bool {
+            try Self.parse("facts:\n  released: date\nrules:\n  - id: p\n    effect: permit\n    when: { category: court, remaining: { until: released, \(window) } }\n")
+                .warnings.contains { $0.message.contains("in hours or minutes") }
+        }
+        #expect(try warned("at-least: 48h"))
+        #expect(try warned("at-most: 90m"))
+        #expect(try !warned("at-least: 2d"))
+    }
+
     @Test("check warns of warrant-failure with other unless conditions, not of one that tests only the warrant")
     func warrantFailureLint() throws {
         func warned(_ unless: String) throws -> Bool {

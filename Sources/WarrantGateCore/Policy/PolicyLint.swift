@@ -19,6 +19,12 @@ extension Policy {
                     message: "rule '\(rule.id)' admits a federal-immigration agency on request fact '\(claim)' alone, a claim the caller makes about itself; require a document, record or fact on file too"
                 ))
             }
+            for name in Self.hourWindowFacts(rule.when).union(rule.unless.map { Self.hourWindowFacts($0) } ?? []).sorted() {
+                found.append(FileError(
+                    file: source, line: rule.line,
+                    message: "rule '\(rule.id)' measures fact '\(name)' in hours or minutes, but a value given as a day (YYYY-MM-DD) counts whole days, from that day's midnight to today's; have the records give it as an ISO 8601 time, or measure in days"
+                ))
+            }
             if rule.effect == .forbid, Self.mayConcernImmigration(rule.when), let unless = rule.unless, let claim = Self.claimAlone(unless) {
                 found.append(FileError(
                     file: source, line: rule.line,
@@ -87,6 +93,17 @@ extension Policy {
 
     /// How many conjunct comparisons the pairwise checks may spend on one file.
     static let pairwiseBudget = 2_000_000
+
+    /// The facts `condition` measures with `elapsed:` or `remaining:` in hours or minutes.
+    private static func hourWindowFacts(_ condition: Condition) -> Set<String> {
+        switch condition {
+        case .elapsed(let name, let window), .remaining(let name, let window):
+            [window.atLeast, window.atMost].contains { if case .seconds = $0 { true } else { false } } ? [name] : []
+        case .not(let inner): hourWindowFacts(inner)
+        case .all(let parts), .any(let parts): parts.reduce(into: []) { $0.formUnion(hourWindowFacts($1)) }
+        default: []
+        }
+    }
 
     /// The facts about the subject that `condition` reads under an odd number of `not:`s, where an absent fact makes
     /// the test hold.
