@@ -113,6 +113,13 @@ extension Registry {
             guard entry.document.status == .pending else {
                 throw StoreError("\(reference) is \(entry.document.status.rawValue), not pending: only a pending document can be approved")
             }
+            // One registered before issuers were checked may be an ICE form or an immigration court's order filed under a
+            // judicial kind: approved, it would authorise what no judge ordered.
+            let document = entry.document
+            let issuers = ExecutiveIssuers.problems(kind: document.kind, court: document.court, judge: document.judge, caseNumber: document.caseNumber)
+            guard issuers.isEmpty else {
+                throw StoreError("\(reference) cannot be approved: \(issuers.joined(separator: "; ")); revoke it")
+            }
             if let terms, terms.lowercased() != entry.document.termsFingerprint {
                 throw StoreError("""
                     --terms \(FreeText.escaped(terms)) are not the terms of \(reference) (\(entry.document.termsFingerprint)): review what \

@@ -21,7 +21,9 @@ struct WarrantCommand: ParsableCommand {
                 Only judicial kinds (judicial-warrant, court-order, judicial-subpoena) can authorise access; they need
                 --court, --judge, --case, --expires and a scan (--document FILE, or --no-document REASON). ICE forms
                 (administrative-warrant for an I-200/I-205, detainer for an I-247A, administrative-subpoena,
-                immigration-judge-order) are kept on record but never authorise anything.
+                immigration-judge-order) are kept on record but never authorise anything. A judicial kind whose --court,
+                --judge or --case names an immigration authority (DHS, ICE, ERO, USCIS, CBP, EOIR, an immigration court,
+                judge or officer) or an ICE form (I-200, I-205, I-247) is refused (exit 3): register it under its own kind.
 
                 Example:
                   warrant-gate warrant register --reference JW-2026-0042 --kind judicial-warrant --agency ice-ero \\

@@ -282,6 +282,36 @@ struct WarrantCLITests {
         #expect(registered.stdout.contains("2099-12-31 America/Denver"), "\(registered.stdout)")
     }
 
+    /// A red-team pass: ICE's own warrant (a deportation officer's I-200) and an immigration judge's order, registered
+    /// under judicial kinds, were stored, and once approved opened records to ICE.
+    @Test("an ICE form or an immigration court's order registered under a judicial kind is refused (exit 3), and nothing is stored")
+    func executiveIssuerRefused() throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        let base = ["warrant", "register", "--time-zone", "America/Denver", "--agency", "ice-ero", "--subject", "2017-000123",
+                    "--scope", "records.read", "--expires", "2099-12-31", "--no-document", "handed over at the desk"]
+        let form = ["--court", "U.S. Department of Homeland Security, ICE Enforcement and Removal Operations",
+                    "--judge", "SDDO J. Smith, Supervisory Detention and Deportation Officer", "--case", "Form I-200"]
+        let asWarrant = try CLIProcess.run(base + ["--reference", "JW-I200", "--kind", "judicial-warrant"] + form + db)
+        #expect(asWarrant.status == 3, "\(asWarrant.stderr)")
+        for said in ["--court names the Department of Homeland Security ('homeland security')", "--judge names an immigration officer ('deportation officer')",
+                     "--case names an ICE administrative warrant (Form I-200 or I-205) ('i 200')", "register the paper as an administrative-warrant, not as a judicial-warrant"] {
+            #expect(asWarrant.stderr.contains(said), "\(said): \(asWarrant.stderr)")
+        }
+        let asOrder = try CLIProcess.run(base + [
+            "--reference", "CO-EOIR", "--kind", "court-order", "--court", "Executive Office for Immigration Review, Denver Immigration Court",
+            "--judge", "Immigration Judge A. Example", "--case", "A-2026-0001",
+        ] + db)
+        #expect(asOrder.status == 3, "\(asOrder.stderr)")
+        #expect(asOrder.stderr.contains("register the paper as an immigration-judge-order, not as a court-order"), "\(asOrder.stderr)")
+        let listed = try CLIProcess.run(["warrant", "list"] + db)
+        #expect(!listed.stdout.contains("JW-I200") && !listed.stdout.contains("CO-EOIR"), "\(listed.stdout)")
+        // Under its own kind the same paper is kept on record, and can never authorise.
+        let onRecord = try CLIProcess.run(base + ["--reference", "I200-1", "--kind", "administrative-warrant"] + form + db)
+        #expect(onRecord.status == 0, "\(onRecord.stderr)")
+        #expect(onRecord.stdout.contains("can never authorise access"))
+    }
+
     @Test("usage errors exit 2; a missing database is not created by a read")
     func usage() throws {
         let scratch = try Scratch()

@@ -71,6 +71,25 @@ struct RegistryTests {
         #expect(throws: StoreError.self) { try registry.register(registration("JW-1"), operator: "clerk") }
     }
 
+    /// A document registered before the issuer check, and still pending, could otherwise be approved and authorise.
+    @Test("a pending judicial document naming an immigration authority as its court is not approved")
+    func pendingExecutiveIssuer() throws {
+        let database = try TemporaryDatabase()
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
+        _ = try registry.register(registration("JW-1"), operator: "clerk")
+        try database.pool.write { db in
+            try db.execute(sql: "UPDATE documents SET court = 'ICE Enforcement and Removal Operations' WHERE reference = 'JW-1'")
+        }
+        do {
+            try registry.approve(reference: "JW-1", operator: "supervisor")
+            Issue.record("approved")
+        } catch let error as StoreError {
+            #expect(error.message.hasPrefix("JW-1 cannot be approved: --court names Immigration and Customs Enforcement (ICE) ('ice')"), "\(error.message)")
+            #expect(error.message.hasSuffix("; revoke it"))
+        }
+        #expect(try registry.snapshot().document(reference: "JW-1")?.status == .pending)
+    }
+
     @Test("expiry falls at the end of the day in the registry's time zone")
     func expiry() throws {
         let database = try TemporaryDatabase()

@@ -74,6 +74,8 @@ public struct DocumentRegistration: Sendable {
         for (field, value) in [("--court", court), ("--judge", judge), ("--case", caseNumber), ("--no-document", noDocumentReason)] {
             if let value, let problem = FreeText.problem(value, field: field) { problems.append(problem) }
         }
+        // An ICE form or an immigration court's order filed under a judicial kind would authorise what no judge ordered.
+        problems += ExecutiveIssuers.problems(kind: kind, court: court, judge: judge, caseNumber: caseNumber)
         if kind.isJudicial {
             if court?.isEmpty ?? true { problems.append("a \(kind.rawValue) needs --court (the court that issued it)") }
             if judge?.isEmpty ?? true { problems.append("a \(kind.rawValue) needs --judge (the judge or magistrate who signed it)") }

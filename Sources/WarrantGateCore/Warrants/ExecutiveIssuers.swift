@@ -1,0 +1,119 @@
+/// The immigration authorities of the executive branch, their officers and their forms, which the court, judge or
+/// case of a judicial kind must not name. ICE's administrative warrants (I-200, I-205) and detainers (I-247A) are
+/// signed by immigration officers, and an immigration court (EOIR) is an office of the Department of Justice: such a
+/// paper registered as a `judicial-warrant` or `court-order` would open what only a judge's order may.
+///
+/// Text is read as ``OperatorName/key(_:)`` reads a name (compatibility characters as what they stand for, accents
+/// dropped, letters of other scripts drawn like Latin ones as those, in any letter case), then as words: runs of
+/// letters and digits. A name matches whole words, written apart or together (`Homeland Security`,
+/// `HomelandSecurity`), or letters spelled out one by one (`I.C.E.`) compared whole; never part of a word (`Justice`,
+/// `Police`). A name marked `*` also matches its last word continued by letters (`Immigration Judges`). A form
+/// matches `I` and its number, written apart or together, with any letters after it (`I-247A`, `I 200`, `i205`).
+/// It is a floor against a misfiled paper, not a proof that the text names a court.
+public enum ExecutiveIssuers {
+    /// One authority (or form), its names, and the kinds its papers are registered as.
+    struct Issuer {
+        let name: String
+        /// What it is, said after its name: why what it issues is no judicial document.
+        let why: String
+        /// How its papers are registered: `as an administrative-warrant`.
+        let registerAs: String
+        /// Its names as words, lower-case; a trailing `*` lets the last word continue with letters.
+        let names: [String]
+        /// Its form numbers, matched after `I`.
+        var forms: [String] = []
+    }
+
+    private static let agencyKinds = "under its own kind (administrative-warrant, detainer, notification-request or administrative-subpoena)"
+    private static let agency = "an agency of the executive branch, not a court"
+
+    static let issuers: [Issuer] = [
+        Issuer(name: "the Department of Homeland Security", why: agency, registerAs: agencyKinds, names: ["homeland security", "dhs"]),
+        Issuer(name: "Immigration and Customs Enforcement (ICE)", why: agency, registerAs: agencyKinds, names: ["ice", "customs enforcement", "hsi"]),
+        Issuer(name: "ICE's Enforcement and Removal Operations (ERO)", why: agency, registerAs: agencyKinds, names: ["ero", "removal operations"]),
+        Issuer(
+            name: "an immigration officer", why: "an officer of the executive branch, not a judge or magistrate", registerAs: agencyKinds,
+            names: ["deportation officer*", "immigration officer*"]
+        ),
+        Issuer(
+            name: "the Executive Office for Immigration Review (EOIR)",
+            why: "whose immigration courts and judges belong to the executive branch (the Department of Justice), not to the judiciary",
+            registerAs: "as an immigration-judge-order",
+            names: ["eoir", "immigration review", "immigration court*", "immigration judge*", "immigration appeals"]
+        ),
+        Issuer(name: "U.S. Citizenship and Immigration Services (USCIS)", why: agency, registerAs: agencyKinds, names: ["uscis", "immigration services"]),
+        Issuer(name: "U.S. Customs and Border Protection (CBP)", why: agency, registerAs: agencyKinds, names: ["cbp", "border protection", "border patrol"]),
+        Issuer(
+            name: "an ICE administrative warrant (Form I-200 or I-205)", why: "signed by an immigration officer, not by a judge",
+            registerAs: "as an administrative-warrant", names: [], forms: ["200", "205"]
+        ),
+        Issuer(
+            name: "an immigration detainer or request (Form I-247)", why: "signed by an immigration officer, not by a judge",
+            registerAs: "as a detainer (I-247A) or notification-request (I-247N)", names: [], forms: ["247"]
+        ),
+    ]
+
+    /// An issuer a text names, and the words that name it.
+    public struct Match: Sendable, Equatable {
+        public let issuer: String
+        public let why: String
+        public let registerAs: String
+        /// The words matched, as read (lower-case, apart by spaces).
+        public let words: String
+    }
+
+    /// Why a document of `kind` cannot bear this court, judge and case (named as the CLI's options): a sentence for
+    /// each that names an executive issuer or its form. Empty for a kind that is not judicial, and for text too long
+    /// to read in bounded time (``FreeText/lengthProblem(_:limit:)``), which is refused as such.
+    public static func problems(kind: DocumentKind, court: String?, judge: String?, caseNumber: String?) -> [String] {
+        guard kind.isJudicial else { return [] }
+        return [("--court", court), ("--judge", judge), ("--case", caseNumber)].compactMap { field, text in
+            guard let text, FreeText.lengthProblem(text, limit: FreeText.maxLength) == nil, let match = named(in: text) else { return nil }
+            return "\(field) names \(match.issuer) ('\(match.words)'), \(match.why): register the paper \(match.registerAs), not as a \(kind.rawValue)"
+        }
+    }
+
+    /// The first issuer `text` names, or nil.
+    public static func named(in text: String) -> Match? {
+        let words = ImmigrationStatusTerms.words(of: OperatorName.key(text))
+        func match(_ issuer: Issuer, _ range: ClosedRange<Int>) -> Match {
+            Match(issuer: issuer.name, why: issuer.why, registerAs: issuer.registerAs, words: words[range].joined(separator: " "))
+        }
+        for (start, word) in words.enumerated() {
+            // A form: `i247a`, or `i` and `247a`.
+            let next = start + 1 < words.count ? words[start + 1] : nil
+            for issuer in issuers {
+                if issuer.forms.contains(where: { isForm(word, $0) }) { return match(issuer, start...start) }
+                if word == "i", let next, issuer.forms.contains(where: { isForm(word + next, $0) }) { return match(issuer, start...start + 1) }
+            }
+            guard word.count == 1 else {
+                // Whole words, alone or with those after them, written apart or together.
+                var joined = ""
+                for end in start..<min(words.count, start + 4) {
+                    guard words[end].count > 1 else { break }
+                    joined += words[end]
+                    if let issuer = issuers.first(where: { $0.names.contains { matches(joined, $0) } }) { return match(issuer, start...end) }
+                }
+                continue
+            }
+            // Letters spelled out one by one (`I.C.E.`): a whole run, compared whole, so that initials do not end in a
+            // name (`M. E. R. O.` is no `ERO`).
+            guard start == 0 || words[start - 1].count > 1 else { continue }
+            let run = words[start...].prefix { $0.count == 1 }
+            if run.count > 1, let issuer = issuers.first(where: { $0.names.contains { matches(run.joined(), $0) } }) { return match(issuer, start...start + run.count - 1) }
+        }
+        return nil
+    }
+
+    /// Whether `joined` is `name` (its words written together), or, for a name ending in `*`, that continued by letters.
+    private static func matches(_ joined: String, _ name: String) -> Bool {
+        let stem = name.filter { $0 != " " && $0 != "*" }
+        guard joined.hasPrefix(stem) else { return false }
+        return joined.count == stem.count || (name.hasSuffix("*") && joined.dropFirst(stem.count).allSatisfy(\.isLetter))
+    }
+
+    /// Whether `word` is `i`, the form's number, and letters or nothing (`i247a`).
+    private static func isForm(_ word: String, _ number: String) -> Bool {
+        word.hasPrefix("i" + number) && word.dropFirst(1 + number.count).allSatisfy(\.isLetter)
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+import WarrantGateCore
+
+@Suite("A judicial kind must not name an immigration authority or an ICE form as its issuer")
+struct ExecutiveIssuersTests {
+    let denver = TimeZone(identifier: "America/Denver")!
+    let now = LocalDate("2026-11-25")!.start(in: TimeZone(identifier: "America/Denver")!)
+
+    private func registration(kind: DocumentKind = .judicialWarrant, court: String, judge: String, caseNumber: String) -> DocumentRegistration {
+        DocumentRegistration(
+            reference: "JW-1", kind: kind, agency: "ice-ero", subjects: ["2017-000123"], scope: ["records.read"], expires: "2026-12-31",
+            court: court, judge: judge, caseNumber: caseNumber, noDocumentReason: "faxed"
+        )
+    }
+
+    private func problems(_ registration: DocumentRegistration) -> [String] {
+        do {
+            _ = try registration.validated(timeZone: denver, at: now)
+            return []
+        } catch {
+            return error.problems
+        }
+    }
+
+    /// The red team's pass: an I-200 signed by a deportation officer, and an immigration judge's order, registered as
+    /// a judicial warrant and a court order, opened records to ICE once approved.
+    @Test("an ICE warrant or an immigration court's order filed under a judicial kind is refused, naming each field and what to do")
+    func redTeamRegistrations() {
+        let form = problems(registration(
+            court: "U.S. Department of Homeland Security, ICE Enforcement and Removal Operations",
+            judge: "SDDO J. Smith, Supervisory Detention and Deportation Officer", caseNumber: "Form I-200"
+        ))
+        #expect(form.count == 3, "\(form)")
+        #expect(form.contains { $0.hasPrefix("--court names the Department of Homeland Security ('homeland security'), an agency of the executive branch, not a court: register the paper under its own kind (") }, "\(form)")
+        #expect(form.contains { $0.hasPrefix("--judge names an immigration officer ('deportation officer')") }, "\(form)")
+        #expect(form.contains { $0 == "--case names an ICE administrative warrant (Form I-200 or I-205) ('i 200'), signed by an immigration officer, not by a judge: register the paper as an administrative-warrant, not as a judicial-warrant" }, "\(form)")
+        #expect(form.allSatisfy { $0.hasSuffix(", not as a judicial-warrant") }, "\(form)")
+
+        let court = problems(registration(
+            kind: .courtOrder, court: "Executive Office for Immigration Review, Denver Immigration Court", judge: "Immigration Judge A. Example",
+            caseNumber: "A-2026-0001"
+        ))
+        #expect(court.count == 2, "\(court)")
+        #expect(court.allSatisfy { $0.contains("the Executive Office for Immigration Review (EOIR)") && $0.hasSuffix("register the paper as an immigration-judge-order, not as a court-order") }, "\(court)")
+        #expect(court.contains { $0.contains("not to the judiciary") })
+
+        // Kept on record under its own kind, the same paper registers.
+        #expect(problems(registration(kind: .administrativeWarrant, court: "DHS / ICE ERO", judge: "SDDO J. Smith", caseNumber: "Form I-200")).isEmpty)
+    }
+
+    @Test("names match as words, in any case, spelled out, written together, in look-alike or compatibility letters")
+    func spellings() {
+        let named: [(String, String)] = [
+            ("ICE", "ICE"), ("ice", "ICE"), ("Ice ERO Denver", "ICE"), ("I.C.E.", "ICE"), ("I C E", "ICE"), ("DHS/ICE", "Homeland"),
+            ("U.S. Immigration & Customs Enforcement", "ICE"), ("HomelandSecurity", "Homeland"), ("Homeland-Security Investigations", "Homeland"),
+            ("HSI Denver", "ICE"), ("E.R.O.", "ERO"), ("Enforcement & Removal Operations", "ERO"), ("USCIS", "USCIS"),
+            ("U.S. Citizenship and Immigration Services", "USCIS"), ("Customs and Border Protection", "CBP"), ("U.S. Border Patrol", "CBP"),
+            ("CBP", "CBP"), ("EOIR", "EOIR"), ("Board of Immigration Appeals", "EOIR"), ("the Immigration Judges of Denver", "EOIR"),
+            ("Immigration Courts", "EOIR"), ("Deportation Officers", "immigration officer"), ("Immigration Officer J. Doe", "immigration officer"),
+            ("Form I-247A", "I-247"), ("I 247N", "I-247"), ("I-247 A", "I-247"), ("i205", "I-200"), ("I‑200", "I-200"), ("I\u{2013}205", "I-200"),
+            // Cyrillic І С Е, fullwidth, mathematical bold, a circled letter, a soft hyphen and an accent.
+            ("\u{406}\u{421}\u{415}", "ICE"), ("ＩＣＥ", "ICE"), ("𝐈𝐂𝐄", "ICE"), ("Immi\u{AD}gration Court", "EOIR"), ("ÍCE", "ICE"),
+            ("Ｉ－２４７Ａ", "I-247"), ("ⅰ-200", "I-200"),
+        ]
+        for (text, issuer) in named {
+            let match = ExecutiveIssuers.named(in: text)
+            #expect(match?.issuer.contains(issuer) == true, "\(text): \(String(describing: match))")
+        }
+        let courts = [
+            "U.S. District Court for the District of Colorado", "Hon. M. Rivera, U.S. Magistrate Judge", "1:26-mj-00417", "Denver County Court",
+            "Justice A. Rice", "Hon. Alice Price", "Police Court of the City", "Office of the Clerk", "Circuit Court of Cook County",
+            "Superior Court of California, County of Santa Clara", "1:26-cr-42 (immigration fraud)", "Hon. M. E. R. O. Ortiz", "Hon. D. H. Smith",
+            "Services Division", "I-2005", "26CR1", "Hon. Eros Ramazzotti", "Department of Justice", "Hon. Devices",
+        ]
+        for text in courts { #expect(ExecutiveIssuers.named(in: text) == nil, "\(text)") }
+    }
+
+    @Test("every judicial kind is checked, none other; text too long to read is left to the length check")
+    func kinds() {
+        for kind in DocumentKind.allCases {
+            let found = ExecutiveIssuers.problems(kind: kind, court: "ICE", judge: nil, caseNumber: nil)
+            #expect(found.isEmpty == !kind.isJudicial, "\(kind)")
+        }
+        let long = String(repeating: "a ", count: FreeText.maxLength) + "ICE"
+        #expect(ExecutiveIssuers.problems(kind: .judicialWarrant, court: long, judge: nil, caseNumber: nil).isEmpty)
+        #expect(problems(registration(court: long, judge: "Hon. X", caseNumber: "1")).contains { $0.contains("--court holds more than") })
+    }
+}
