@@ -14,10 +14,10 @@ import WarrantGateStore
 import X509
 
 extension GatewayHarness {
-    func register(_ reference: String, kind: DocumentKind = .judicialWarrant, subject: String = "2017-000123",
+    func register(_ reference: String, kind: DocumentKind = .judicialWarrant, agency: String = "ice-ero", subject: String = "2017-000123",
                   scope: [String] = ["records.read"], expires: String = "2099-12-31") throws {
         _ = try registry.register(
-            DocumentRegistration(reference: reference, kind: kind, agency: "ice-ero", subjects: [subject], scope: scope, expires: expires,
+            DocumentRegistration(reference: reference, kind: kind, agency: agency, subjects: [subject], scope: scope, expires: expires,
                                  court: kind.isJudicial ? "U.S. District Court, D. Colo." : nil, judge: kind.isJudicial ? "Hon. A. Judge" : nil,
                                  caseNumber: kind.isJudicial ? "1:26-mj-1" : nil, noDocumentReason: kind.isJudicial ? "test fixture" : nil),
             operator: "test-clerk", at: Self.inForce(expires, in: registry.timeZone)
@@ -92,6 +92,33 @@ struct GatewayEndToEndTests {
                 #expect(answer.reason == reason)
                 #expect(answer.decisionId != nil)
             }
+            #expect(gateway.recorder.requests.isEmpty)
+        }
+    }
+
+    /// A red-team pass: the reason said of another agency's document that it was not ICE's, revoked, expired or no
+    /// judicial kind, so ICE could learn which documents other agencies hold, and in what state.
+    @Test("another agency's document, whatever its kind or status, is answered as unknown; the log says it was another agency's")
+    func otherAgencysDocuments() async throws {
+        try await withGateway { gateway in
+            try gateway.register("USM-OK", agency: "usm")
+            try gateway.register("USM-I200", kind: .administrativeWarrant, agency: "usm")
+            try gateway.register("USM-REVOKED", agency: "usm")
+            try gateway.registry.revoke(reference: "USM-REVOKED", reason: "quashed", operator: "test")
+            try gateway.register("USM-EXPIRED", agency: "usm", expires: "2020-01-31")
+            try await gateway.awaitRegistry()
+            var decisions: [String] = []
+            for reference in ["NO-SUCH", "USM-OK", "USM-I200", "USM-REVOKED", "USM-EXPIRED"] {
+                let answer = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000123", headers: [("Warrant-Reference", reference)])
+                #expect(answer.status == 403, "\(reference)")
+                #expect(answer.reason == "warrant_unknown", "\(reference)")
+                #expect(answer.json["type"] as? String == "urn:warrant-gate:problem:warrant_unknown", "\(reference)")
+                #expect(answer.json["detail"] as? String == ReasonCatalog.entry(for: .warrantUnknown).detail, "\(reference)")
+                decisions.append(try #require(answer.decisionId))
+            }
+            let rows = try await gateway.exportedRows(expecting: decisions)
+            let logged = decisions.map { id in rows.first { $0.decisionId == id }?.reason }
+            #expect(logged == ["warrant_unknown"] + Array(repeating: "warrant_wrong_agency", count: 4), "\(logged)")
             #expect(gateway.recorder.requests.isEmpty)
         }
     }

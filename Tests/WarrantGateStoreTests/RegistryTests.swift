@@ -110,6 +110,7 @@ struct RegistryTests {
         try registry.approve(reference: "JW-OLD", operator: "supervisor", at: LocalDate("2026-01-15")!.start(in: denver))
         try activate(registry, registration("JW-OTHER", subject: "2017-000456"))
         try activate(registry, registration("JW-VISITS", scope: ["visitation.schedule"]))
+        _ = try registry.register(registration("JW-PENDING"), operator: "clerk")
         let snapshot = try registry.snapshot()
         let verifier = WarrantVerifier()
         let time = LocalDate("2026-11-25")!.start(in: denver)
@@ -123,6 +124,11 @@ struct RegistryTests {
         #expect(try check("JW-REV") == .failed(.revoked))
         #expect(try check("JW-OLD") == .failed(.expired))
         #expect(try check("JW-OK", agency: "cbp") == .failed(.wrongAgency))
+        // Another agency's document fails on that alone, whatever its kind or status: its failure says nothing of it.
+        for reference in ["I200", "JW-REV", "JW-OLD", "JW-OTHER", "JW-VISITS", "JW-PENDING"] {
+            #expect(try check(reference, agency: "cbp") == .failed(.wrongAgency), "\(reference)")
+        }
+        #expect(try check("JW-PENDING") == .failed(.notActive))
         #expect(try check("JW-OTHER") == .failed(.wrongSubject))
         #expect(try check("JW-VISITS") == .failed(.outOfScope))
     }

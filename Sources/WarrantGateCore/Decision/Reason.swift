@@ -77,6 +77,13 @@ public enum ReasonCatalog {
         return Entry(status: 403, title: "Forbidden", detail: "The jurisdiction's policy refuses this request (\(reason)).")
     }
 
+    /// The reason code a client is answered with for a decision's `reason`: the reason itself, but
+    /// `warrant_wrong_agency` is answered as `warrant_unknown`, so that a caller cannot tell another agency's document
+    /// from none. The decision log keeps the decision's own reason.
+    public static func answered(_ reason: String) -> String {
+        reason == GatewayReason.warrantWrongAgency.rawValue ? GatewayReason.warrantUnknown.rawValue : reason
+    }
+
     public static func entry(for reason: GatewayReason) -> Entry {
         switch reason {
         case .permitted: Entry(status: 200, title: "OK", detail: "Permitted by policy.")
@@ -109,6 +116,7 @@ public enum ReasonCatalog {
         case .warrantRevoked: Entry(status: 403, title: "Forbidden", detail: "The referenced document has been revoked.")
         case .warrantSuperseded: Entry(status: 403, title: "Forbidden", detail: "The referenced document has been superseded by a newer one.")
         case .warrantExpired: Entry(status: 403, title: "Forbidden", detail: "The referenced document has expired.")
+        // Logged only: a client is answered as for `warrant_unknown` (``answered(_:)``).
         case .warrantWrongAgency: Entry(status: 403, title: "Forbidden", detail: "The referenced document was not issued to the requesting agency.")
         case .warrantWrongSubject: Entry(status: 403, title: "Forbidden", detail: "The referenced document does not name this inmate.")
         case .warrantOutOfScope: Entry(status: 403, title: "Forbidden", detail: "The referenced document does not cover this action.")

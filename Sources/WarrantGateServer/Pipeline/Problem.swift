@@ -2,13 +2,15 @@ import NIOCore
 import NIOHTTP1
 import WarrantGateCore
 
-/// An RFC 9457 problem document for a refusal or a gateway error. Internal error text never goes into one.
+/// An RFC 9457 problem document for a refusal or a gateway error. Internal error text never goes into one, nor a
+/// reason the client is not told (``ReasonCatalog/answered(_:)``).
 struct Problem {
     let status: Int
     let headers: HTTPHeaders
     let body: ByteBuffer
 
-    init(reason: String, decisionId: String, detail: String? = nil) {
+    init(reason decided: String, decisionId: String, detail: String? = nil) {
+        let reason = ReasonCatalog.answered(decided)
         let entry = ReasonCatalog.entry(for: reason)
         var json = CanonicalJSON()
         json.field("type", "urn:warrant-gate:problem:\(reason)")
