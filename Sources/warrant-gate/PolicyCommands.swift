@@ -180,7 +180,7 @@ struct PolicyCommand: ParsableCommand {
         )
         @Option(help: "The policy file.") var policy: String = "policies/denver.yaml"
         @Option(help: "The calling agency's id.") var agency: String
-        @Option(help: "Its category, if it is not in the agency directory.") var category: AgencyCategory?
+        @Option(help: "Its category, if it is in neither the agency directory nor the registry (refused if it is).") var category: AgencyCategory?
         @Option(help: "The agency directory (default: policies/agencies.yaml, if it exists).") var agencies: String?
         @Option(help: "The HTTP method.") var method: String = "GET"
         @Option(help: "The request target.") var path: String
@@ -218,8 +218,17 @@ struct PolicyCommand: ParsableCommand {
             if listed == nil && category == nil {
                 warn("no agency directory at \(agencies): the category is the registry's, which the gateway overrides with its directory's (give --agencies)")
             }
-            let resolvedCategory = category ?? listed?.first { $0.id == agency }?.category ?? snapshot.agencies.first { $0.id == agency }?.category
-            guard let resolvedCategory else { throw CLIError(.notFound, "agency \(agency) is in neither \(agencies) nor the registry: pass --category") }
+            let listedCategory = listed?.first { $0.id == agency }?.category ?? snapshot.agencies.first { $0.id == agency }?.category
+            // The gateway decides by the listed category: another one would explain a decision it never makes.
+            if let listedCategory, category != nil {
+                throw CLIError(.usage, """
+                    agency \(agency) is listed (\(listedCategory.rawValue)), and the gateway decides by that category: --category is for an \
+                    agency in neither \(agencies) nor the registry
+                    """)
+            }
+            guard let resolvedCategory = category ?? listedCategory else {
+                throw CLIError(.notFound, "agency \(agency) is in neither \(agencies) nor the registry: pass --category")
+            }
             var facts: [String: String] = [:]
             for pair in fact {
                 let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)

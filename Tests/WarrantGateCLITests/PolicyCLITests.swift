@@ -190,6 +190,28 @@ struct PolicyLanguageCLITests {
         #expect(malformed.status == 2)
     }
 
+    /// A red-team pass: `--category` overrode the directory's category, so explain said allow where the gateway says 403.
+    @Test("policy explain refuses --category for an agency the directory lists (exit 2): the gateway decides by the listed one")
+    func explainKeepsListedCategory() throws {
+        let scratch = try Scratch()
+        let explain = [
+            "policy", "explain", "--policy", Repository.root.appendingPathComponent("policies/denver.yaml").path,
+            "--agencies", Repository.root.appendingPathComponent("policies/agencies.yaml").path,
+            "--db", scratch.url.appendingPathComponent("none.sqlite").path, "--path", "/records/inmates/2017-000123",
+        ]
+        let overridden = try CLIProcess.run(explain + ["--agency", "ice-ero", "--category", "local-law-enforcement"], in: scratch.url)
+        #expect(overridden.status == 2, "\(overridden.stdout)\n\(overridden.stderr)")
+        #expect(overridden.stderr.contains("agency ice-ero is listed (federal-immigration)"), "\(overridden.stderr)")
+        #expect(!overridden.stdout.contains("decision:"))
+        let listed = try CLIProcess.run(explain + ["--agency", "ice-ero"], in: scratch.url)
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(listed.stdout.contains("by ice-ero (federal-immigration)") && listed.stdout.contains("decision:  deny"), "\(listed.stdout)")
+        // An agency listed nowhere still takes --category, and needs it.
+        let unlisted = try CLIProcess.run(explain + ["--agency", "ice-newark", "--category", "federal-immigration"], in: scratch.url)
+        #expect(unlisted.status == 0 && unlisted.stdout.contains("by ice-newark (federal-immigration)"), "\(unlisted.stdout)\n\(unlisted.stderr)")
+        #expect(try CLIProcess.run(explain + ["--agency", "ice-newark"], in: scratch.url).status == 4)
+    }
+
     /// A policy, and its file's name, may hold escape sequences that would set a terminal's title or erase its screen.
     @Test("policy check prints a hostile policy's value and file name escaped")
     func checkEscapesHostileText() throws {

@@ -235,7 +235,7 @@ struct SignedWarrantCLITests {
         #expect(checked.stdout.contains("signed-by names court 'elsewhere', which courts.yaml does not list"), "\(checked.stdout)")
         #expect(!checked.stdout.contains("'denver-county-court'"))
         let explained = try CLIProcess.run(
-            ["policy", "explain", "--policy", policy, "--agency", "ice-ero", "--category", "federal-immigration", "--path", "/records/inmates/2017-000123",
+            ["policy", "explain", "--policy", policy, "--agency", "ice-ero", "--path", "/records/inmates/2017-000123",
              "--warrant", "JW-U"] + setup.db
         )
         #expect(explained.status == 0, "\(explained.stderr)")
