@@ -49,12 +49,21 @@ extension Registry {
             if try session.fetchOne("SELECT reference FROM documents WHERE reference = ?", document.reference) != nil {
                 throw StoreError("a document with reference \(document.reference) is already registered")
             }
-            // One scan is one document: a quashed warrant's scan must not come back under another reference or subjects.
-            if let digest = document.documentSHA256,
-               let same = try session.fetchOne("SELECT reference, status FROM documents WHERE document_sha256 = ?", digest) {
-                throw StoreError("""
-                    this scan (sha256:\(digest)) is already registered, as \(try same.text("reference")) (\(try same.text("status"))): a scan is \
-                    one document; a renewed or corrected one is a new scan
+            // One scan is one document: a quashed warrant's scan must not come back under another reference or subjects,
+            // nor a copy of it changed only where its signature does not reach (its identity, see DocumentIdentity).
+            if let digest = document.documentSHA256, let same = try session.fetchOne(
+                "SELECT reference, status, document_sha256 FROM documents WHERE document_sha256 = ? OR identity_sha256 = ?",
+                digest, registration.documentIdentity ?? digest
+            ) {
+                let registered = "\(try same.text("reference")) (\(try same.text("status")))"
+                throw StoreError(try same.optionalText("document_sha256") == digest ? """
+                    this scan (sha256:\(digest)) is already registered, as \(registered): a scan is one document; a renewed or corrected \
+                    one is a new scan
+                    """ : """
+                    this scan (sha256:\(digest)) is a copy of the one registered as \(registered): what its signature signed is the same \
+                    (identity sha256:\(registration.documentIdentity ?? digest)), and only what the signature does not cover differs \
+                    (whitespace or validation data appended, a later signature added or taken off, its own hexadecimal rewritten); a \
+                    renewed or corrected warrant is a new signed document
                     """)
             }
             let registered = try session.fetchAll("SELECT reference FROM documents WHERE status IN ('active', 'pending')", [SQLValue]())
@@ -81,21 +90,61 @@ extension Registry {
             try session.execute(
                 """
                 INSERT INTO documents (reference, kind, status, agency, subjects, scope, expires, expires_at, court, judge,
-                    case_number, document_sha256, no_document_reason, registered_by, registered_at, two_person_rule,
+                    case_number, document_sha256, identity_sha256, no_document_reason, registered_by, registered_at, two_person_rule,
                     signature_status, signature_reason, signer_subject, signer_sha256, signature_court, signing_time_claimed,
                     signing_time_proven, signing_time_authority, signature_checked_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 document.reference, document.kind.rawValue, document.status.rawValue, document.agency,
                 Self.encodeList(document.subjects), Self.encodeList(document.scope), document.expires,
                 document.expiresAt.timeIntervalSince1970, document.court, document.judge, document.caseNumber,
-                document.documentSHA256, registration.noDocumentReason, `operator`, Timestamp.format(time), twoPerson,
+                document.documentSHA256, registration.documentIdentity, registration.noDocumentReason, `operator`, Timestamp.format(time), twoPerson,
                 signature.status.rawValue, signature.reason, signature.signerSubject, signature.signerSHA256, signature.court,
                 signature.claimedSigningTime.map(Timestamp.format), signature.provenSigningTime.map(Timestamp.format),
                 signature.timestampAuthority, signature.checkedAt.map(Timestamp.format)
             )
         }
         return document
+    }
+
+    /// Records the identity (``DocumentIdentity``) of each document registered with a scan whose identity was not
+    /// read (before identities were recorded, or without one), from its scan in `scans`, so that a copy of it is
+    /// refused as it is; returns how many. The scans are read outside any transaction, each checked against its
+    /// registered digest. Throws naming a scan that is missing or is not the one registered: a copy of it could not be
+    /// told.
+    @discardableResult
+    public func identifyScans(in scans: DocumentStore) throws -> Int {
+        let unread = try database.read { session in
+            try session.fetchAll("SELECT reference, document_sha256 FROM documents WHERE document_sha256 IS NOT NULL AND identity_sha256 IS NULL", [SQLValue]())
+                .map { (reference: try $0.text("reference"), digest: try $0.text("document_sha256")) }
+        }
+        let identified = try unread.map { reference, digest in
+            // A digest names a file in the store only as a SHA-256: a row written behind the CLI's back names no other.
+            guard Hex.decode(digest)?.count == 32 else { throw StoreError("the registered digest of \(reference) is not a SHA-256") }
+            let scan: Data
+            do {
+                scan = try DocumentStore.read(path: scans.directory.appendingPathComponent(digest).path)
+            } catch let error as PrivateFileError {
+                throw StoreError("""
+                    the scan of \(reference) (sha256:\(digest)) cannot be read (\(error.message)): restore it (a backup holds it), so that a \
+                    copy of it can be told
+                    """)
+            }
+            guard DocumentStore.digest(of: scan) == digest else {
+                throw StoreError("the scan of \(reference) in \(scans.directory.path) is not the one registered (sha256:\(digest)): restore it from a backup")
+            }
+            return (reference, digest, DocumentIdentity.digest(of: [UInt8](scan)))
+        }
+        guard !identified.isEmpty else { return 0 }
+        try write { session in
+            for (reference, digest, identity) in identified {
+                try session.execute(
+                    "UPDATE documents SET identity_sha256 = ? WHERE reference = ? AND document_sha256 = ? AND identity_sha256 IS NULL",
+                    identity, reference, digest
+                )
+            }
+        }
+        return identified.count
     }
 
     /// Activates a pending document. Under the two-person rule the approver must not be the registrant. With

@@ -257,6 +257,12 @@ public enum StoreDatabase {
                 BEGIN SELECT RAISE(ABORT, 'an agency is never deleted: revoke its certificates'); END
                 """)
         }
+        // One document, one registration: a copy of a signed scan changed only where its signature does not reach is
+        // known by what was signed (DocumentIdentity). Documents registered before are identified from their stored
+        // scans by the CLI (Registry.identifyScans).
+        migrator.registerMigration("v7: documents record their identity") { db in
+            try db.execute(sql: "ALTER TABLE documents ADD COLUMN identity_sha256 TEXT")
+        }
         return migrator
     }
 }

@@ -29,7 +29,7 @@ public enum StoreMigration {
         ("documents", [
             "reference", "kind", "status", "agency", "subjects", "scope", "expires", "expires_at", "court", "judge", "case_number",
             "document_sha256", "no_document_reason", "registered_by", "registered_at", "two_person_rule", "approved_by", "approved_at",
-            "status_reason", "superseded_by",
+            "status_reason", "superseded_by", "identity_sha256",
         ] + DocumentSignatureColumns.names, false),
         ("subject_records", [
             "id", "subject", "kind", "given_by", "given_at", "language", "attorney_required", "scope", "recorded_by", "recorded_at",

@@ -76,11 +76,13 @@ struct WarrantCommand: ParsableCommand {
             defer { staged?.output.discard() }
             let registration = DocumentRegistration(
                 reference: reference, kind: kind, agency: agency, subjects: subject.flatMap(list), scope: scope.flatMap(list), expires: expires,
-                court: issuingCourt, judge: judge, caseNumber: caseNumber, documentSHA256: staged?.digest, noDocumentReason: noDocument,
-                signature: recordedSignature
+                court: issuingCourt, judge: judge, caseNumber: caseNumber, documentSHA256: staged?.digest,
+                documentIdentity: content.map { DocumentIdentity.digest(of: [UInt8]($0)) }, noDocumentReason: noDocument, signature: recordedSignature
             )
             let (registry, recordsZone) = try registryInRecordedZone()
             try checkAgencyKnown(registry)
+            // A scan registered before identities were recorded is read first, so that a copy of it is refused too.
+            if staged != nil { try storeCall { try registry.identifyScans(in: DocumentStore(filesDirectory: admin.location().filesDirectory)) } }
             if let why = kind.whyNotJudicial {
                 print("note: this \(kind.rawValue) is kept on record only and can never authorise access: \(why).")
             }

@@ -44,8 +44,7 @@ struct BackupCLITests {
         let sqlite = Process()
         sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
         sqlite.arguments = [evidence.path, """
-            DROP TRIGGER agencies_by_request_insert; DROP TRIGGER agencies_by_request_update; DROP TRIGGER agencies_id_kept;
-            DROP TRIGGER agencies_kept; DROP TABLE agency_requests; DELETE FROM grdb_migrations WHERE identifier = 'v6: agency requests';
+            ALTER TABLE documents DROP COLUMN identity_sha256; DELETE FROM grdb_migrations WHERE identifier = 'v7: documents record their identity';
             """]
         try sqlite.run()
         sqlite.waitUntilExit()

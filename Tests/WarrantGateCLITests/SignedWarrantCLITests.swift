@@ -154,7 +154,8 @@ struct SignedWarrantCLITests {
         #expect(unlisted.stdout.contains("signer:    "), "the signer is still named")
 
         let expired = try setup.court.issue("expired", key: .rsa, start: "20200101000000Z", end: "20210101000000Z")
-        let late = try setup.register("JW-EXPIRED", ["--document", try setup.file("e.pdf", try TestPDF.signed { try expired.sign($0) })])
+        // Another warrant: the same bytes signed twice are one document, whoever signed them.
+        let late = try setup.register("JW-EXPIRED", ["--document", try setup.file("e.pdf", try TestPDF.signed(text: "WARRANT 2") { try expired.sign($0) })])
         #expect(late.status == 0, "\(late.stderr)")
         #expect(late.stdout.contains("signature:   unverified: the signer's certificate expired at 2021-01-01"), "\(late.stdout)")
         #expect(try setup.show("JW-EXPIRED").stdout.contains("signature=unverified: "))
@@ -166,6 +167,31 @@ struct SignedWarrantCLITests {
         let listed = try CLIProcess.run(["warrant", "list"] + setup.db).stdout
         let rows = listed.split(separator: "\n").map { $0.split(separator: " ").last.map(String.init) ?? "" }
         #expect(rows.first == "SIGNATURE" && rows.dropFirst(2) == ["unverified", "unverified", "unsigned"], "\(listed)")
+    }
+
+    /// A red-team pass: a quashed warrant's signed PDF, a newline appended, registered again as a new warrant; its
+    /// signature still verified, and the registry compared the files' digests.
+    @Test("a copy of a registered signed PDF, changed only where its signature does not reach, is refused (exit 3) and not stored")
+    func copyOfSignedPDF() throws {
+        let setup = try Setup()
+        let clerk = try setup.court.issue("clerk-copy", key: .ec)
+        let pdf = try TestPDF.signed(text: "WARRANT, LATER QUASHED") { try clerk.sign($0) }
+        let registered = try setup.register("JW-Q", ["--document", try setup.file("quashed.pdf", pdf)])
+        #expect(registered.status == 0, "\(registered.stderr)")
+        #expect(try CLIProcess.run(["warrant", "revoke", "JW-Q", "--reason", "quashed by the court", "--operator", "clerk-a"] + setup.db).status == 0)
+        let stored = setup.storedDocuments
+        let contents = try #require(TestPDF.find("/Contents <", in: pdf)) + "/Contents <".utf8.count
+        var lowerCase = pdf
+        for index in contents..<contents + 2 * TestPDF.placeholderBytes where (65...70).contains(lowerCase[index]) { lowerCase[index] += 32 }
+        for (name, copy) in [("newline", pdf + [0x0A]), ("lower-case", lowerCase)] {
+            let path = try setup.file("\(name).pdf", copy)
+            #expect(try CLIProcess.run(["warrant", "verify-document", "JW-Q", path] + setup.db + setup.courts).stdout.contains("checked now:  verified"))
+            let again = try setup.register("JW-Q-\(name)", ["--document", path])
+            #expect(again.status == 3, "\(name): \(again.stdout)")
+            #expect(again.stderr.contains("is a copy of the one registered as JW-Q (revoked)"), "\(name): \(again.stderr)")
+        }
+        #expect(setup.storedDocuments == stored, "a refused copy is not stored")
+        #expect(try setup.show("JW-Q-newline").status == 4)
     }
 
     @Test("a tampered PDF or a signature over another document is refused, exit 3, and nothing is stored")

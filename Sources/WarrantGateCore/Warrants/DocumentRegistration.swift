@@ -12,6 +12,9 @@ public struct DocumentRegistration: Sendable {
     public var judge: String?
     public var caseNumber: String?
     public var documentSHA256: String?
+    /// Which document the scan is (``DocumentIdentity``), which a copy of it shares; nil when it was not read, and
+    /// then read later from the stored scan.
+    public var documentIdentity: String?
     /// Why a judicial document is registered without a scan (required when there is no digest).
     public var noDocumentReason: String?
     /// The scan's digital signature as checked before registering (`unchecked` if it was not).
@@ -19,8 +22,8 @@ public struct DocumentRegistration: Sendable {
 
     public init(
         reference: String, kind: DocumentKind, agency: String, subjects: [String], scope: [String], expires: String,
-        court: String? = nil, judge: String? = nil, caseNumber: String? = nil, documentSHA256: String? = nil, noDocumentReason: String? = nil,
-        signature: RecordedSignature = .unchecked
+        court: String? = nil, judge: String? = nil, caseNumber: String? = nil, documentSHA256: String? = nil, documentIdentity: String? = nil,
+        noDocumentReason: String? = nil, signature: RecordedSignature = .unchecked
     ) {
         self.reference = reference
         self.kind = kind
@@ -32,6 +35,7 @@ public struct DocumentRegistration: Sendable {
         self.judge = judge
         self.caseNumber = caseNumber
         self.documentSHA256 = documentSHA256
+        self.documentIdentity = documentIdentity
         self.noDocumentReason = noDocumentReason
         self.signature = signature
     }
@@ -85,6 +89,8 @@ public struct DocumentRegistration: Sendable {
             }
         }
         if let digest = documentSHA256, Hex.decode(digest)?.count != 32 { problems.append("the document digest is not a SHA-256") }
+        if let identity = documentIdentity, Hex.decode(identity)?.count != 32 { problems.append("the document identity is not a SHA-256") }
+        if documentSHA256 == nil && documentIdentity != nil { problems.append("a document identity was given, but no document is registered") }
         if documentSHA256 == nil && [.verified, .unverified].contains(signature.status) {
             problems.append("a signature was checked, but no document is registered")
         }
