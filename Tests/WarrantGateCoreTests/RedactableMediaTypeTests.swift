@@ -20,6 +20,9 @@ struct RedactableMediaTypeTests {
         "application/json; charset=latin1", "application/json; charset=\"utf-8", "application/json;", "application/json; =x",
         "application/json; x=", "application/json; charset", "application/jsön", "application/json; title=\"é\"",
         "multipart/related; type=\"application/xml\"",
+        // Type and subtype are tokens: a space inside is no JSON type (PHP reads up to it); a charset is one parameter.
+        "application/x-www-form-urlencoded +json", "application/ json", "application/vnd x+json", "application/json; charset*=utf-16''x",
+        "application/json; charset*0*=utf-16''x", "application/json; Charset*=utf-8''x", "application/json; char set=utf-16",
         // Two types in one field: a client may take either.
         "application/json, text/html", "application/json; v=1, text/html", "application/json; p=\"a\", text/html",
     ])

@@ -441,6 +441,18 @@ struct SOAPRequestTests {
         // The records system serves SOAP: XML reaches it only through a route that names the operation.
         ("/records/notes", "text/plain", true), ("/records/notes", "text/xml; charset=utf-16", false), ("/records/notes", "application/xml", false),
         ("/records/notes", "Multipart/Related; type=\"application/xop+xml\"", false),
+        // A red-team pass: types that Undertow and .NET (by their beginning) or PHP (cut at a space) read as a form,
+        // or a charset given in RFC 2231's extended form, which was not checked.
+        ("/visitation/visits", "application/x-www-form-urlencoded+json", false), ("/visitation/visits", "application/x-www-form-urlencoded +json", false),
+        ("/visitation/visits", "Application/X-WWW-Form-Urlencoded+JSON; charset=utf-8", false), ("/visitation/visits", "multipart/form-data+json", false),
+        ("/visitation/visits", "application/json; charset*=utf-16''x", false), ("/visitation/visits", "application/json; charset*0=utf-16", false),
+        ("/visitation/visits", "application/vnd.x-www-form-urlencoded+json", true),
+        ("/records/soap", "application/x-www-form-urlencoded+xml", false), ("/records/soap", "text/xml; charset*=utf-16''x", false),
+        ("/visitation/notes", "application/x-www-form-urlencoded+x", false), ("/visitation/notes", "application/x-www-form-urlencoded x", false),
+        ("/visitation/notes", "multipart/form-data+x; boundary=b", false), ("/visitation/notes", "multipart/form-data x; boundary=b", false),
+        ("/visitation/notes", "multipart/mixed; boundary=b", false), ("/visitation/notes", "text/plain, multipart/form-data", false),
+        ("/visitation/notes", "text/plain x", false), ("/visitation/notes", "text/plain ; charset=utf-8", true),
+        ("/visitation/notes", "application/octet-stream", true),
     ] as [(String, String?, Bool)])
     func bodyType(path: String, contentType: String?, passes: Bool) throws {
         let classifier = try PolicyParser.parse(Self.policy, file: "soap.yaml").classifier

@@ -27,6 +27,23 @@ struct BypassCase: CustomTestStringConvertible, Sendable {
         )
     }
 
+    /// The police (allowed their own custody transfers) file one for 2017-000123 into their own custody, with
+    /// `contentType` and `body`, at `/custody/transfers` with `query`.
+    static func policeTransfer(
+        _ technique: String, query: String = "", contentType: String = "application/json",
+        body: String = #"{"bookingNumber":"2017-000123","receivingAgency":"denver-pd","at":"2027-01-15T17:00:00Z"}"#, reason: String
+    ) -> BypassCase {
+        let headers = ["Content-Type: \(contentType)", "Content-Length: \(body.utf8.count)"]
+        return BypassCase(
+            technique: technique, advisory: "WarrantGate red team 2026-12-06", agency: "denver-pd",
+            request: RawTLSClient.request("POST /custody/transfers\(query) HTTP/1.1", headers: headers, body: body), statuses: [400], reason: reason
+        )
+    }
+
+    /// A transfer into the police's custody whose note, read as a form, transfers the inmate into ICE's.
+    static let transferHidingAForm =
+        #"{"bookingNumber":"2017-000123","receivingAgency":"denver-pd","at":"2027-01-15T17:00:00Z","note":"&receivingAgency=ice-ero&bookingNumber=2017-000123&"}"#
+
     static let all: [BypassCase] = [
         .init(technique: "dot segments above the root", advisory: "Envoy CVE-2019-9901", agency: "ice-ero",
               request: RawTLSClient.request("GET /../records/inmates/2017-000456 HTTP/1.1", headers: ["Warrant-Reference: JW-OK"]),
@@ -139,6 +156,11 @@ struct BypassCase: CustomTestStringConvertible, Sendable {
                   body: #"{"bookingNumber":"2017-000123","x":"&bookingNumber=2019-000999&"}"#
               ),
               statuses: [400], reason: "bad_header"),
+        policeTransfer("a JSON type that Undertow and .NET read as a form, by its beginning", contentType: "application/x-www-form-urlencoded+json",
+                       body: transferHidingAForm, reason: "bad_header"),
+        policeTransfer("a JSON type that PHP reads as a form, up to its space", contentType: "application/x-www-form-urlencoded +json",
+                       body: transferHidingAForm, reason: "bad_header"),
+        policeTransfer("a charset in RFC 2231's extended form", contentType: "application/json; charset*=utf-16''x", reason: "bad_header"),
         .init(technique: "a query name's case variant beside it", advisory: "WarrantGate red team 2026-12-03", agency: "denver-pd",
               request: RawTLSClient.request("GET /visitation/visits?BOOKING=2019-000999&booking=2017-000123 HTTP/1.1"),
               statuses: [400], reason: "subject_missing"),

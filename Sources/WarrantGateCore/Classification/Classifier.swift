@@ -74,12 +74,20 @@ public struct Classifier: Sendable {
         soapUpstreams = Set(routes.filter { $0.soap != nil }.map(\.upstream))
     }
 
-    /// Why a request body's `Content-Type` is refused on `route`, or nil. A body the gateway reads (for the inmate it
-    /// names, or a SOAP route's operation) must be of the type it is read as, in UTF-8, or the upstream could read
-    /// another inmate or operation from it. A body forwarded unread may be of any type but a form's, from which an
-    /// upstream framework may take a method override (`_method`) or parameters that no stage saw; and not XML (or
-    /// MTOM's `multipart/related`) to an upstream that serves SOAP, which would dispatch on an envelope no stage read.
+    /// Why a request body's `Content-Type` is refused on `route`, or nil. A type that is given must begin with a
+    /// ``MediaTypeEssence``, which every server reads alike, and not a form's (``MediaTypeEssence/isForm``), from which
+    /// an upstream framework may take a method override (`_method`) or parameters that no stage saw. A body the gateway
+    /// reads (for the inmate it names, or a SOAP route's operation) must be of the type it is read as, in UTF-8, or the
+    /// upstream could read another inmate or operation from it. A body forwarded unread may be of any other type, but
+    /// not XML to an upstream that serves SOAP, which would dispatch on an envelope no stage read.
     public func bodyTypeViolation(route: Route, contentType: String?) -> String? {
+        let essence = contentType.flatMap(MediaTypeEssence.init)
+        if contentType != nil && essence == nil {
+            return "the Content-Type must begin with one type/subtype, each an RFC 9110 token, such as application/json"
+        }
+        if essence?.isForm == true {
+            return "a form body is not forwarded: a Content-Type that begins application/x-www-form-urlencoded or multipart/ is read as one"
+        }
         let type = RedactableMediaType(contentType: contentType)
         if route.soap != nil {
             return type == .xml ? nil : "this route's body is read as a SOAP envelope: its Content-Type must be text/xml or application/soap+xml"
@@ -87,10 +95,7 @@ public struct Classifier: Sendable {
         if Self.readsJSONBody(route) {
             return type == .json ? nil : "this route's body is read as JSON: its Content-Type must be application/json"
         }
-        guard let contentType else { return nil }
-        let essence = contentType.prefix { $0 != ";" }.trimmingCharacters(in: .whitespaces).lowercased()
-        if essence == "application/x-www-form-urlencoded" || essence == "multipart/form-data" { return "a form body is not forwarded" }
-        if soapUpstreams.contains(route.upstream), type == .xml || essence.hasSuffix("xml") || essence == "multipart/related" {
+        if let essence, soapUpstreams.contains(route.upstream), type == .xml || essence.text.hasSuffix("xml") {
             return "the \(route.upstream) system serves SOAP: an XML body goes to it only on a route that names its SOAP operation"
         }
         return nil

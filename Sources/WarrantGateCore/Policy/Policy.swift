@@ -135,14 +135,6 @@ public struct RequestFact: Sendable, Equatable {
     static func isValidValue(_ value: String) -> Bool {
         !value.isEmpty && value.utf8.count <= maxValueBytes && value.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f }
     }
-
-    /// Whether `byte` may appear in a header name (an RFC 9110 token).
-    static func isHeaderNameByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
-        default: Array("!#$%&'*+-.^_`|~".utf8).contains(byte)
-        }
-    }
 }
 
 /// How a policy declares a fact about an inmate: by its values, or as a date (`YYYY-MM-DD`, or an ISO 8601 time)

@@ -312,7 +312,7 @@ public enum PolicyParser {
             switch (entry["header"], entry["body"]) {
             case (let header?, nil):
                 let text = try header.string("header").lowercased()
-                guard !text.isEmpty, text.utf8.count <= 64, text.utf8.allSatisfy(RequestFact.isHeaderNameByte) else {
+                guard text.utf8.count <= 64, HTTPToken.isToken(text.utf8) else {
                     throw header.error("request fact '\(name)': '\(text)' is not a header name")
                 }
                 guard !reservedHeaders.contains(text), !text.hasPrefix("x-forwarded-"), text != "forwarded" else {

@@ -5,8 +5,9 @@ public enum RedactableMediaType: String, Sendable {
     /// `application/xml`, `text/xml` and `application/*+xml` (SOAP 1.2's `application/soap+xml` among them).
     case xml
 
-    /// The kind of a `Content-Type` value, or nil for any other type, a charset other than UTF-8 or US-ASCII, a
-    /// parameter without a name or a value, a comma outside a quoted string, or a value with bytes outside ASCII.
+    /// The kind of a `Content-Type` value, or nil for any other type, one without a ``MediaTypeEssence``, a charset
+    /// other than UTF-8 or US-ASCII (or in another form than `charset=`), a parameter without a token for its name or
+    /// without a value, a comma outside a quoted string, or a value with bytes outside ASCII.
     public init?(contentType: String?) {
         guard var contentType, let kind = contentType.withUTF8(MediaTypeBytes.kind) else { return nil }
         self = kind
@@ -16,12 +17,9 @@ public enum RedactableMediaType: String, Sendable {
     /// registered types below, else the plain type of its kind (`application/vnd.county-citizenship-mx+json` is the
     /// upstream's words too), and `charset=utf-8` if it named a charset (a redacted body is UTF-8). Its other
     /// parameters are the upstream's words, which no one reviewed, so they are left out; nil, so that none is sent,
-    /// when it is not one `type/subtype` of tokens.
+    /// when it has no ``MediaTypeEssence``.
     public static func redactedContentType(_ contentType: String) -> String? {
-        let parts = contentType.split(separator: ";", omittingEmptySubsequences: false)
-        var essence = parts[0].trimmingCharacters(in: .whitespaces).lowercased()
-        let halves = essence.split(separator: "/", omittingEmptySubsequences: false)
-        guard halves.count == 2, halves.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy(isTokenByte) }) else { return nil }
+        guard var essence = MediaTypeEssence(contentType: contentType)?.text else { return nil }
         if !registeredTypes.contains(essence) {
             switch RedactableMediaType(contentType: essence) {
             case .json?: essence = "application/json"
@@ -29,7 +27,8 @@ public enum RedactableMediaType: String, Sendable {
             case nil: return nil
             }
         }
-        let namesCharset = parts.dropFirst().contains { $0.trimmingCharacters(in: .whitespaces).lowercased().hasPrefix("charset") }
+        let parameters = contentType.split(separator: ";", omittingEmptySubsequences: false).dropFirst()
+        let namesCharset = parameters.contains { $0.trimmingCharacters(in: .whitespaces).lowercased().hasPrefix("charset") }
         return namesCharset ? essence + "; charset=utf-8" : essence
     }
 
@@ -39,14 +38,31 @@ public enum RedactableMediaType: String, Sendable {
         "application/vnd.api+json", "application/xml", "text/xml", "application/soap+xml", "application/problem+xml",
         "application/xhtml+xml", "application/atom+xml", "application/rss+xml",
     ]
+}
 
-    /// RFC 9110's `tchar`.
-    private static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
-        default: "!#$%&'*+-.^_`|~".utf8.contains(byte)
+/// The `type "/" subtype` that begins a `Content-Type` value (RFC 9110 §8.3.1): two tokens around one `/`, with
+/// nothing but optional white space before them and after them, up to the first `;` (or the value's end). Nothing
+/// else is one: a space, comma or second `/` inside (`application/x-www-form-urlencoded +json`,
+/// `text/plain, multipart/form-data`) has each server cut the type where it chooses (PHP at the first space or comma).
+struct MediaTypeEssence: Sendable {
+    /// `type/subtype`, ASCII lower-cased.
+    let text: String
+
+    /// The essence of `contentType`, or nil if it does not begin with one.
+    init?(contentType: String) {
+        var contentType = contentType
+        let text = contentType.withUTF8 { bytes in
+            MediaTypeBytes.essence(bytes).map { String(decoding: bytes[$0.type.lowerBound..<$0.subtype.upperBound].map(ASCIICase.lowercased), as: UTF8.self) }
         }
+        guard let text else { return nil }
+        self.text = text
     }
+
+    /// Whether a server may read a request body of this type as a form, whose fields its framework takes as parameters
+    /// that no stage saw (or as a method override, `_method`): Undertow (RESTEasy) and .NET's System.Web read any type
+    /// that begins `application/x-www-form-urlencoded` or `multipart/form-data` as one, whatever follows
+    /// (`application/x-www-form-urlencoded+json`), and every `multipart/` type is read part by part.
+    var isForm: Bool { text.hasPrefix("application/x-www-form-urlencoded") || text.hasPrefix("multipart/") }
 }
 
 /// A `Content-Type` value read as RFC 9110 §8.3.1's `type "/" subtype *( OWS ";" OWS parameter )`, over its bytes
@@ -54,17 +70,13 @@ public enum RedactableMediaType: String, Sendable {
 private enum MediaTypeBytes {
     /// The kind of the media type `bytes` hold, or nil (see ``RedactableMediaType/init(contentType:)``).
     static func kind(_ bytes: UnsafeBufferPointer<UInt8>) -> RedactableMediaType? {
-        guard bytes.allSatisfy({ $0 < 0x80 }), !hasUnquotedComma(bytes) else { return nil }
+        guard bytes.allSatisfy({ $0 < 0x80 }), !hasUnquotedComma(bytes), let (type, subtype) = essence(bytes) else { return nil }
         var end = bytes.firstIndex(of: UInt8(ascii: ";")) ?? bytes.count
-        let essence = trimmed(bytes, 0..<end)
         while end < bytes.count {
             let start = end + 1
             end = bytes[start...].firstIndex(of: UInt8(ascii: ";")) ?? bytes.count
             guard acceptable(parameter: trimmed(bytes, start..<end), in: bytes) else { return nil }
         }
-        guard let slash = bytes[essence].firstIndex(of: UInt8(ascii: "/")) else { return nil }
-        let type = essence.lowerBound..<slash, subtype = (slash + 1)..<essence.upperBound
-        guard !subtype.isEmpty, !bytes[subtype].contains(UInt8(ascii: "/")) else { return nil }
         if ASCIICase.equals(bytes[type], "application") {
             if ASCIICase.equals(bytes[subtype], "json") || ASCIICase.hasSuffix(bytes[subtype], "+json") { return .json }
             if ASCIICase.equals(bytes[subtype], "xml") || ASCIICase.hasSuffix(bytes[subtype], "+xml") { return .xml }
@@ -73,12 +85,22 @@ private enum MediaTypeBytes {
         return ASCIICase.equals(bytes[type], "text") && ASCIICase.equals(bytes[subtype], "xml") ? .xml : nil
     }
 
-    /// Whether a parameter has a name and a value, and is, if it is the charset, UTF-8 or US-ASCII.
+    /// The ranges of the type and the subtype of the ``MediaTypeEssence`` that `bytes` begin with, or nil.
+    static func essence(_ bytes: UnsafeBufferPointer<UInt8>) -> (type: Range<Int>, subtype: Range<Int>)? {
+        let essence = trimmed(bytes, 0..<(bytes.firstIndex(of: UInt8(ascii: ";")) ?? bytes.count))
+        guard let slash = bytes[essence].firstIndex(of: UInt8(ascii: "/")) else { return nil }
+        let type = essence.lowerBound..<slash, subtype = (slash + 1)..<essence.upperBound
+        return HTTPToken.isToken(bytes[type]) && HTTPToken.isToken(bytes[subtype]) ? (type, subtype) : nil
+    }
+
+    /// Whether a parameter has a token for its name and a value, and is, if it is the charset, UTF-8 or US-ASCII. A
+    /// charset in RFC 2231's and RFC 8187's other forms (`charset*=utf-16''x`, `charset*0=utf-16`) is not: a reader
+    /// that knows them would read a charset that was not checked.
     private static func acceptable(parameter: Range<Int>, in bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let sign = bytes[parameter].firstIndex(of: UInt8(ascii: "=")) else { return false }
         let name = trimmed(bytes, parameter.lowerBound..<sign)
         var value = trimmed(bytes, (sign + 1)..<parameter.upperBound)
-        guard !name.isEmpty, !value.isEmpty else { return false }
+        guard HTTPToken.isToken(bytes[name]), !value.isEmpty, !ASCIICase.hasPrefix(bytes[name], "charset*".utf8) else { return false }
         guard ASCIICase.equals(bytes[name], "charset") else { return true }
         if value.count >= 2 && bytes[value.lowerBound] == UInt8(ascii: "\"") && bytes[value.upperBound - 1] == UInt8(ascii: "\"") {
             value = (value.lowerBound + 1)..<(value.upperBound - 1)
