@@ -90,6 +90,30 @@ struct ClassifierTests {
         }
     }
 
+    /// A red-team pass: the snake and kebab spellings the body check refuses passed in the query, where an upstream that
+    /// merges the query into its input and maps camelCase to snake_case (Rails with a parameter-key middleware, the
+    /// query winning) reads them.
+    @Test("the query names no member the body is read for, in any spelling the body check refuses")
+    func bodyMembersSpeltOtherwiseInTheQuery() throws {
+        let transfer = #"{"bookingNumber":"2017-000456","receivingAgency":"denver-pd","at":"2027-01-01T00:00:00Z"}"#
+        let agency = ClassificationFailure.bodyInvalid("the body member 'receivingAgency' must not also stand in the query")
+        // `receiving%20agency` is PHP's `receiving_agency`; `Receiving.Agency` a dotted one.
+        for query in ["receiving_agency", "receiving-agency", "receiving%20agency", "transfer%5Breceiving_agency%5D", "RECEIVING_AGENCY", "Receiving.Agency"] {
+            #expect(throws: agency, "\(query)") { try classify("POST", "/custody/transfers?\(query)=ice-ero", body: transfer) }
+        }
+        #expect(throws: ClassificationFailure.subjectMissing("the subject's name 'bookingNumber' must not also stand in the query")) {
+            try classify("POST", "/custody/transfers?booking_number=2017-000123", body: transfer)
+        }
+        let hold = #"{"bookingNumber":"2017-000456","requestedBy":"ice-ero","holdUntil":"2027-01-01T00:00:00Z"}"#
+        #expect(throws: ClassificationFailure.bodyInvalid("the body member 'holdUntil' must not also stand in the query")) {
+            try classify("POST", "/custody/holds?hold_until=2099-12-31T00:00:00Z", body: hold)
+        }
+        #expect(throws: ClassificationFailure.bodyInvalid("the body member 'documentReference' must not also stand in the query")) {
+            try classify("POST", "/custody/holds?document-reference=I200-1", body: hold)
+        }
+        #expect(try classify("POST", "/custody/transfers?receiving=1&agency=2", body: transfer).statedAgency == "denver-pd")
+    }
+
     @Test("refuses a subject given twice, in any letter case")
     func duplicates() {
         #expect(throws: ClassificationFailure.self) { try classify("GET", "/visitation/visits?booking=2017-000456&booking=2017-000123") }

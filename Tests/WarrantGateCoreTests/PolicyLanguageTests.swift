@@ -508,6 +508,13 @@ struct PolicyLanguageTests {
         #expect(repeated.effect == .deny)
         #expect(repeated.reason == "body_invalid")
 
+        // A red-team pass: the fact in the query, which an upstream that merges it into its input may read instead.
+        for query in ["attorneyPresent=false", "attorney_present=false", "interview%5BAttorneyPresent%5D=false"] {
+            let queried = Self.classify(policy, Self.counsel, "POST", path + "?" + query, body: attending)
+            #expect(queried.failure?.reason == .bodyInvalid, "\(query)")
+            #expect(queried.failure?.detail == "the body member 'attorneyPresent' must not also stand in the query", "\(query)")
+        }
+
         // A route whose subject is in its path does not read its body for facts, even a body stating one.
         let notes = Self.classify(policy, Self.police, "POST", "/records/inmates/2017-000123/notes", body: #"{"attorneyPresent":"maybe"}"#)
         #expect(try notes.get().isEmpty)

@@ -96,6 +96,21 @@ struct RequestFactTests {
         }
     }
 
+    /// A red-team pass: the body said `attorneyPresent: true` and the query `false`; the gateway decided on the body,
+    /// and an upstream that merges the query into its input may read the query.
+    @Test("a body fact named in the query too is refused 400 body_invalid, and never forwarded")
+    func bodyFactInTheQueryRefused() async throws {
+        try await withPolicy { gateway in
+            let body = #"{"bookingNumber":"2017-000123","attorneyPresent":true}"#
+            for query in ["attorneyPresent=false", "attorney_present=false"] {
+                let answer = try await gateway.send("public-defender", .POST, "/visitation/interviews/in-person?" + query, body: body)
+                #expect(answer.status == 400, "\(query): \(answer.body)")
+                #expect(answer.reason == "body_invalid", "\(query)")
+            }
+            #expect(gateway.recorder.requests.isEmpty, "nothing reached an upstream")
+        }
+    }
+
     @Test("an undeclared value is refused 400 request_fact_invalid, logged, and never forwarded")
     func undeclaredValueRefused() async throws {
         try await withPolicy { gateway in

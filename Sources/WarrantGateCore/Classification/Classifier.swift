@@ -66,10 +66,14 @@ public struct Classifier: Sendable {
     private let subjectElements: Set<String>
     /// The upstreams that serve a SOAP route: XML goes to them only on a route that names its SOAP operation.
     private let soapUpstreams: Set<String>
+    /// The body members the policy's request facts read (``RequestFact/Source/bodyMember(_:)``), on the routes that
+    /// read a JSON body.
+    private let factMembers: [String]
 
-    public init(routes: [Route], subjectFormat: SubjectFormat) {
+    public init(routes: [Route], subjectFormat: SubjectFormat, factMembers: [String]) {
         self.routes = routes
         self.subjectFormat = subjectFormat
+        self.factMembers = factMembers
         subjectElements = Set(routes.compactMap { if case .xmlElement(let name) = $0.subject { name } else { nil } })
         soapUpstreams = Set(routes.filter { $0.soap != nil }.map(\.upstream))
     }
@@ -154,16 +158,17 @@ public struct Classifier: Sendable {
             throw .soapActionUnexpected
         }
         // A subject read from the path or the body is the request's only one: the same name in the query, alone or
-        // nested in a structure, could be what the upstream reads (PHP behind a rewrite that appends the query, Rails
-        // params under a wrapper key), and would go to it unchecked.
-        // The same for the body members that name the document and the time (a query `documentReference` that the
-        // upstream merges into its input would file the request under another document).
+        // nested in a structure, or with other separators, could be what the upstream reads (PHP behind a rewrite that
+        // appends the query, Rails params under a wrapper key or mapped to snake_case), and would go to it unchecked.
+        // The same for every other body member read for the decision: the document, the time, the agency and the
+        // request facts (a query `documentReference` that the upstream merges into its input would file the request
+        // under another document, and `attorney_present=false` state what the body does not).
         switch route.subject {
         case .pathParameter(let name), .bodyField(let name), .xmlElement(let name):
             if target.query.contains(where: { ParameterName.mayCarry($0.name, name) }) {
                 throw .subjectMissing("the subject's name '\(name)' must not also stand in the query")
             }
-            for member in route.otherBodyMembers
+            for member in route.otherBodyMembers + (Self.readsJSONBody(route) ? factMembers : [])
             where target.query.contains(where: { ParameterName.mayCarry($0.name, member) }) {
                 throw .bodyInvalid("the body member '\(member)' must not also stand in the query")
             }

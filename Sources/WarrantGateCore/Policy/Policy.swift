@@ -292,7 +292,10 @@ public struct Policy: Sendable {
     /// The namespaces and profiles the policy's `redact:` entries, and its test files' expectations, are read with.
     public let vocabulary: RedactionVocabulary
 
-    public var classifier: Classifier { Classifier(routes: routes, subjectFormat: subjectFormat) }
+    public var classifier: Classifier {
+        let factMembers = requestFacts.compactMap { fact in if case .bodyMember(let member) = fact.source { member } else { nil } }
+        return Classifier(routes: routes, subjectFormat: subjectFormat, factMembers: factMembers)
+    }
 
     /// Every agency category a rule tests.
     public var categoriesTested: Set<AgencyCategory> {

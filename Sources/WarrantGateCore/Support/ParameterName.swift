@@ -25,10 +25,15 @@ public enum ParameterName {
 
     /// Whether a query parameter named `candidate` (decoded) may carry a value for `name` anywhere in the structure
     /// its name describes: as ``queryNameMatches(_:_:)`` reads it, or as any part between its brackets and dots
-    /// (`visit[bookingNumber]`, `visit.bookingNumber`), which Rails and `qs` nest a value under.
+    /// (`visit[bookingNumber]`, `visit.bookingNumber`), which Rails and `qs` nest a value under; and any of these, or
+    /// the whole name, with other separators between its words, as ``FieldNameKey`` compares body members
+    /// (`booking_number`, `booking-number`, `booking number`), for an upstream that maps its names to camelCase.
     public static func mayCarry(_ candidate: String, _ name: String) -> Bool {
-        queryNameMatches(candidate, name)
-            || candidate.split(whereSeparator: { $0 == "[" || $0 == "]" || $0 == "." }).contains { matchesIgnoringCase(String($0), name) }
+        if queryNameMatches(candidate, name) { return true }
+        let parts = candidate.split(whereSeparator: { $0 == "[" || $0 == "]" || $0 == "." }).map(String.init)
+        if parts.contains(where: { matchesIgnoringCase($0, name) }) { return true }
+        let key = FieldNameKey.of(name)
+        return !key.isEmpty && ([candidate] + readings(of: candidate) + parts).contains { FieldNameKey.of($0) == key }
     }
 
     /// The names PHP, Rack and `qs` read for a query parameter named `raw`.
