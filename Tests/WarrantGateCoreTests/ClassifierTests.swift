@@ -114,6 +114,28 @@ struct ClassifierTests {
         #expect(try classify("POST", "/custody/transfers?receiving=1&agency=2", body: transfer).statedAgency == "denver-pd")
     }
 
+    /// A red-team pass: a member spelt in another letter case was decided on as the member, while an upstream that
+    /// binds names exactly (Codable, System.Text.Json and Jackson by default) read none: `ReceivingAgency` passed the
+    /// agency check, `HOLDUNTIL` the warrant's in-force check.
+    @Test("a member the route reads is spelt exactly as declared: another spelling is refused, alone or beside it, and named")
+    func membersSpeltExactly() throws {
+        for (path, body, key) in [
+            ("/custody/transfers", #"{"bookingNumber":"2017-000456","ReceivingAgency":"denver-pd","at":"2027-01-01T00:00:00Z"}"#, "ReceivingAgency"),
+            ("/custody/holds", #"{"bookingNumber":"2017-000456","requestedBy":"ice-ero","HOLDUNTIL":"2027-01-15T17:00:00Z"}"#, "HOLDUNTIL"),
+            ("/custody/holds", #"{"BookingNumber":"2017-000456","requestedBy":"ice-ero","holdUntil":"2027-01-15T17:00:00Z"}"#, "BookingNumber"),
+            ("/custody/holds", #"{"bookingNumber":"2017-000456","requestedBy":"ice-ero","holdUntil":"2027-01-15T17:00:00Z","DocumentReference":"I200-1"}"#, "DocumentReference"),
+            ("/custody/transfers", #"{"bookingNumber":"2017-000456","receivingAgency":"denver-pd","ReceivingAgency":"ice-ero","at":"2027-01-01T00:00:00Z"}"#, "ReceivingAgency"),
+        ] {
+            do {
+                let classification = try classify("POST", path, body: body)
+                Issue.record("\(body) passed, stating \(classification.statedAgency ?? "no agency")")
+            } catch let failure as ClassificationFailure {
+                #expect(failure.reason == .bodyInvalid, "\(body)")
+                #expect(failure.detail.contains("\"\(key)\""), "\(failure.detail)")
+            }
+        }
+    }
+
     @Test("refuses a subject given twice, in any letter case")
     func duplicates() {
         #expect(throws: ClassificationFailure.self) { try classify("GET", "/visitation/visits?booking=2017-000456&booking=2017-000123") }

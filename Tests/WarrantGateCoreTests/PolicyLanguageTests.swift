@@ -508,12 +508,16 @@ struct PolicyLanguageTests {
         #expect(repeated.effect == .deny)
         #expect(repeated.reason == "body_invalid")
 
-        // A red-team pass: the fact in the query, which an upstream that merges it into its input may read instead.
+        // A red-team pass: the fact in the query, which an upstream that merges it into its input may read instead, or
+        // spelt in another letter case, which one that binds names exactly does not read at all.
         for query in ["attorneyPresent=false", "attorney_present=false", "interview%5BAttorneyPresent%5D=false"] {
             let queried = Self.classify(policy, Self.counsel, "POST", path + "?" + query, body: attending)
             #expect(queried.failure?.reason == .bodyInvalid, "\(query)")
             #expect(queried.failure?.detail == "the body member 'attorneyPresent' must not also stand in the query", "\(query)")
         }
+        let cased = Self.classify(policy, Self.counsel, "POST", path, body: #"{"bookingNumber":"2017-000123","AttorneyPresent":true}"#)
+        #expect(cased.failure?.reason == .bodyInvalid)
+        #expect(cased.failure?.detail?.contains(#""AttorneyPresent""#) == true, "\(cased)")
 
         // A route whose subject is in its path does not read its body for facts, even a body stating one.
         let notes = Self.classify(policy, Self.police, "POST", "/records/inmates/2017-000123/notes", body: #"{"attorneyPresent":"maybe"}"#)

@@ -363,6 +363,9 @@ struct SOAPRequestTests {
             (Self.getBooking("<BookingNumber>2017-000123</BookingNumber><BookingNumber>2017-000456</BookingNumber>"), .subjectMissing),
             (Self.getBooking("<BookingNumber>2017&#45;000456</BookingNumber>"), .bodyInvalid),
             (Self.getBooking("<BookingNumber> 2017-000123</BookingNumber>"), .subjectInvalid),
+            // Spelt otherwise than the route declares, alone: a binder that matches names exactly reads no subject.
+            (Self.getBooking("<bookingNumber>2017-000123</bookingNumber>"), .bodyInvalid),
+            (Self.getBooking("<Booking_Number>2017-000123</Booking_Number>"), .bodyInvalid),
             ("<notSOAP/>", .bodyInvalid),
             (#"{"bookingNumber":"2017-000123"}"#, .bodyInvalid),
         ]

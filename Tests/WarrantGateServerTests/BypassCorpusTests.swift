@@ -162,6 +162,8 @@ struct BypassCase: CustomTestStringConvertible, Sendable {
                        body: transferHidingAForm, reason: "bad_header"),
         policeTransfer("a charset in RFC 2231's extended form", contentType: "application/json; charset*=utf-16''x", reason: "bad_header"),
         policeTransfer("a body member's snake-case spelling in the query", query: "?receiving_agency=ice-ero", reason: "body_invalid"),
+        policeTransfer("a body member in another letter case, which an exact binder does not read",
+                       body: #"{"bookingNumber":"2017-000123","ReceivingAgency":"denver-pd","at":"2027-01-15T17:00:00Z"}"#, reason: "body_invalid"),
         .init(technique: "a query name's case variant beside it", advisory: "WarrantGate red team 2026-12-03", agency: "denver-pd",
               request: RawTLSClient.request("GET /visitation/visits?BOOKING=2019-000999&booking=2017-000123 HTTP/1.1"),
               statuses: [400], reason: "subject_missing"),

@@ -231,14 +231,16 @@ public enum JSONFields {
         public let isString: Bool
     }
 
-    /// The top-level members `names` of a JSON request body that are present, by the name given (compared in any
-    /// letter case, ``ParameterName/matchesIgnoringCase(_:_:)``), each read so that no upstream's binder can take
-    /// another member for it. Refuses a body that is not a JSON object; a member given twice in any object (keys
-    /// compared decoded) or a key holding a control character (a parser that keeps keys as C strings ends it at a
-    /// NUL); a named member given twice in any letter case, or that is an object or array; a name anywhere else, at any
-    /// depth or spelled with other separators (`booking_number` to a snake-case naming strategy, `visit.bookingNumber`
-    /// to Rails, which does not wrap a body that holds its wrapper key); and a top-level method override (`_method`:
-    /// Laravel reads a JSON body's members as its input, and Symfony the method from them).
+    /// The top-level members `names` of a JSON request body that are present, each under its key spelt exactly as
+    /// given (the decoded key's bytes), and read so that no upstream's binder can take another member for it. Refuses
+    /// a body that is not a JSON object; a member given twice in any object (keys compared decoded) or a key holding a
+    /// control character (a parser that keeps keys as C strings ends it at a NUL); a named member that is an object or
+    /// array; a name spelt otherwise, beside the exact one or alone, at any depth: in another letter case
+    /// (``ParameterName/matchesIgnoringCase(_:_:)``; `ReceivingAgency`, which Codable, System.Text.Json and Jackson do
+    /// not bind by default, so the gateway would decide on a value the upstream never reads) or with other separators
+    /// (``FieldNameKey``; `booking_number` to a snake-case naming strategy); the exact name below the top level
+    /// (`visit.bookingNumber` to Rails, which does not wrap a body that holds its wrapper key); and a top-level method
+    /// override (`_method`: Laravel reads a JSON body's members as its input, and Symfony the method from them).
     public static func decidedMembers(_ names: [String], in body: [UInt8]) throws(JSONError) -> [String: Scalar] {
         var scanner = try JSONScanner(body)
         scanner.skipWhitespace()
@@ -265,8 +267,8 @@ public enum JSONFields {
             var shown: String { TerminalText.escaped(String(key.prefix(64))) }
             guard !key.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) else { throw scanner.fail("the key \"\(shown)\" holds a control character") }
             scanner.skipWhitespace()
-            if depth == 0, let name = names.first(where: { ParameterName.matchesIgnoringCase(key, $0) }) {
-                guard found[name] == nil else { throw scanner.fail("'\(name)' is given more than once") }
+            // Keys are unique in an object (``walk``), so an exact name is found at most once.
+            if depth == 0, let name = names.first(where: { $0.utf8.elementsEqual(key.utf8) }) {
                 switch scanner.current {
                 case UInt8(ascii: "\""): found[name] = Scalar(text: try scanner.scanString().decoded, isString: true)
                 case UInt8(ascii: "{"), UInt8(ascii: "["): throw scanner.fail("'\(name)' is not a string, number or boolean")
@@ -274,8 +276,8 @@ public enum JSONFields {
                 }
                 return true
             }
-            if let name = folded[FieldNameKey.of(key)] {
-                throw scanner.fail("\"\(shown)\" could be read as '\(name)', which the body must name once, at its top level")
+            if let name = folded[FieldNameKey.of(key)] ?? names.first(where: { ParameterName.matchesIgnoringCase(key, $0) }) {
+                throw scanner.fail("\"\(shown)\" could be read as '\(name)', which the body must name once, at its top level, spelt exactly so")
             }
             if depth == 0, CanonicalTarget.methodOverrides.contains(where: { ParameterName.matchesIgnoringCase(key, $0) }) {
                 throw scanner.fail("the member \"\(shown)\" would override the request's method upstream")
