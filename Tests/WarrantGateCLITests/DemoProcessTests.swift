@@ -150,6 +150,9 @@ struct DemoProcessTests {
         other.arguments = ["--reuid=\(nobody)", "--regid=\(nobody)", "--clear-groups", "--", "/bin/sleep", "60"]
         try other.run()
         defer { other.terminate() }
+        // Until setpriv has become nobody and run sleep, it is root's, or not dumpable (a change of user clears it).
+        let comm = "/proc/\(other.processIdentifier)/comm"
+        for _ in 0..<200 where (try? String(contentsOfFile: comm, encoding: .utf8)) != "sleep\n" { Thread.sleep(forTimeInterval: 0.01) }
         let control = try asNobody("set -- \(other.processIdentifier); \(probes.joined(separator: " && "))")
         #expect(control.status == 0, "\(control.stderr)")
 
