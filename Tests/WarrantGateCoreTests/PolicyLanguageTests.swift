@@ -597,6 +597,26 @@ struct PolicyLanguageTests {
     static let court = Agency(id: "court", name: "Court", category: .court)
     static let consulate = Agency(id: "consulate-mx", name: "MX", category: .consulate)
 
+    /// A re-pass: a value set under an earlier policy (`no`, where this one declares `convicted` and `none`) read as
+    /// "not convicted", and the `not:` held.
+    @Test("a recorded fact value the policy does not declare denies (policy_error) instead of reading as another value")
+    func undeclaredFactValue() throws {
+        let policy = try Self.parse("""
+            facts:
+              prop-47: [convicted, none]
+            rules:
+              - id: unless-barred
+                effect: permit
+                when: { category: local-law-enforcement, not: { fact: { prop-47: [convicted] } } }
+
+            """)
+        func decide(_ value: String) -> Decision { Self.decide(policy, Self.police, registry: Self.registry(facts: ["prop-47": value])) }
+        #expect(decide("none").effect == .allow)
+        #expect(decide("convicted").effect == .deny)
+        #expect(decide("no").reason == "policy_error")
+        #expect(decide("None").reason == "policy_error")
+    }
+
     @Test("elapsed at-most 5y: calendar years, whole days in the policy's time zone")
     func elapsedYears() throws {
         let policy = try Self.parse(Self.datedPolicy)

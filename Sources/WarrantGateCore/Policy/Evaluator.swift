@@ -112,7 +112,7 @@ public final class Evaluator: Sendable {
     }
 
     public func evaluate(_ input: EvaluationInput, registry: any DocumentRegistry) -> Decision {
-        var context = Context(input: input, registry: registry, verifier: verifier, timeZone: policy.timeZone)
+        var context = Context(input: input, registry: registry, verifier: verifier, policy: policy)
         var forbids: [Rule] = []
         var permits: [Rule] = []
         // The first rule that could not be evaluated denies the request; the others are still evaluated, so that the
@@ -251,6 +251,8 @@ public final class Evaluator: Sendable {
         let registry: any DocumentRegistry
         let verifier: WarrantVerifier
         let timeZone: TimeZone
+        /// The facts the policy declares, whose values a fact test holds a recorded value to.
+        let facts: [String: FactDeclaration]
         var warrant: WarrantCheck?
         /// Whether the condition being read, if it holds, tends to allow the request: a permit's `when`, a forbid's
         /// `unless`, and under `not` the other way round. There a `document` test reads only the document the request
@@ -258,11 +260,12 @@ public final class Evaluator: Sendable {
         /// from a test that would refuse.
         var allowing = true
 
-        init(input: EvaluationInput, registry: any DocumentRegistry, verifier: WarrantVerifier, timeZone: TimeZone) {
+        init(input: EvaluationInput, registry: any DocumentRegistry, verifier: WarrantVerifier, policy: Policy) {
             self.input = input
             self.registry = registry
             self.verifier = verifier
-            self.timeZone = timeZone
+            self.timeZone = policy.timeZone
+            self.facts = policy.facts
         }
 
         /// The subject's registered documents, of this agency, that meet a `document` test. Where the test would allow
@@ -346,6 +349,9 @@ public final class Evaluator: Sendable {
                 return try !documents(meeting: condition).isEmpty
             case .fact(let name, let values):
                 guard let subject = input.classification.subject, let value = try registry.facts(subject: subject)[name] else { return false }
+                // A value the policy no longer declares (set under an earlier one) is no answer: read as "not one of
+                // these", it would make a `not:` of the test hold.
+                if let problem = facts[name]?.problem(with: value, of: name) { throw FactValueError(detail: "the registry holds \(problem)") }
                 return values.contains(value)
             case .requestFact(let name, let values):
                 return input.requestFacts[name].map(values.contains) ?? false
@@ -397,14 +403,15 @@ public final class Evaluator: Sendable {
                 return (day.start(in: timeZone), LocalDate(date: input.time, timeZone: timeZone).start(in: timeZone))
             }
             guard let instant = Timestamp.parse(value) else {
-                throw DatedFactError(detail: "fact \(name) is '\(value.prefix(64))', not a date YYYY-MM-DD or an ISO 8601 time")
+                throw FactValueError(detail: "fact \(name) is '\(value.prefix(64))', not a date YYYY-MM-DD or an ISO 8601 time")
             }
             return (instant, input.time)
         }
     }
 
-    /// A dated fact whose recorded value is not a date.
-    struct DatedFactError: Error, CustomStringConvertible {
+    /// A fact whose recorded value the policy does not declare: a dated fact's that is not a date, another's that is
+    /// none of its values.
+    struct FactValueError: Error, CustomStringConvertible {
         let detail: String
         var description: String { detail }
     }

@@ -21,7 +21,7 @@ extension Evaluator {
     /// first condition that failed.
     public func explain(_ input: EvaluationInput, registry: any DocumentRegistry) -> Explanation {
         let decision = evaluate(input, registry: registry)
-        var context = Context(input: input, registry: registry, verifier: verifier, timeZone: policy.timeZone)
+        var context = Context(input: input, registry: registry, verifier: verifier, policy: policy)
         var traces: [RuleTrace] = []
         for rule in policy.rules {
             guard isInForce(rule, at: input.time) else {
