@@ -96,6 +96,25 @@ struct GatewayEndToEndTests {
         }
     }
 
+    /// An auditor's pass: the council's count of immigration requests missed those the gateway refused before any
+    /// rule (no route, a body naming no inmate), since only rules recorded `count-for-council-report`.
+    @Test("an ICE request refused before any rule carries the council's count; another agency's does not")
+    func refusalsBeforeRulesAreCounted() async throws {
+        try await withGateway { gateway in
+            let refused = [
+                try await gateway.send("ice-ero", .GET, "/records/nowhere"),
+                try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000123/../../admin"),
+                try await gateway.send("denver-pd", .GET, "/records/nowhere"),
+            ]
+            #expect(refused.map(\.status) == [403, 403, 403], "\(refused.map(\.body))")
+            let ids = refused.compactMap(\.decisionId)
+            let rows = try await gateway.exportedRows(expecting: ids)
+            let obligations = ids.map { id in rows.first { $0.decisionId == id }?.obligations }
+            #expect(obligations == [["count-for-council-report"], ["count-for-council-report"], []], "\(rows.map { ($0.agency, $0.reason, $0.obligations) })")
+            #expect(gateway.recorder.requests.isEmpty)
+        }
+    }
+
     /// A red-team pass: the reason said of another agency's document that it was not ICE's, revoked, expired or no
     /// judicial kind, so ICE could learn which documents other agencies hold, and in what state.
     @Test("another agency's document, whatever its kind or status, is answered as unknown; the log says it was another agency's")

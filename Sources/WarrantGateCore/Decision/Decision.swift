@@ -41,6 +41,15 @@ public struct Decision: Sendable, Equatable {
         !redact.contains(name) && (keepOnly?.contains(name) ?? true)
     }
 
+    /// This decision with `more` obligations after its own, each once.
+    public func adding(obligations more: [String]) -> Decision {
+        let extra = more.filter { !obligations.contains($0) }
+        if extra.isEmpty { return self }
+        return Decision(
+            effect: effect, reason: reason, rules: rules, redact: redact, keepOnly: keepOnly, obligations: obligations + extra, warrant: warrant
+        )
+    }
+
     /// A denial by the gateway itself, before or outside the policy (bad request, unknown agency, and so on).
     public static func refusal(_ reason: GatewayReason) -> Decision {
         Decision(effect: .deny, reason: reason.rawValue)

@@ -214,12 +214,13 @@ public final class RequestStages: Sendable {
         evaluator.evaluate(input, registry: registry)
     }
 
-    /// Every stage in one call: a refusal before the policy is a deny with the refusal's reason.
+    /// Every stage in one call: a refusal before the policy is a deny with the refusal's reason, and the obligations of
+    /// every request of the agency's category.
     public func decide(_ request: PolicyRequest, registry: any DocumentRegistry) -> Decision {
         do {
             return decide(try classify(request).input, registry: registry)
         } catch {
-            return .refusal(error.reason)
+            return Decision.refusal(error.reason).adding(obligations: evaluator.policy.obligations(everyRequestOf: request.agency.category))
         }
     }
 }

@@ -111,7 +111,12 @@ public final class Evaluator: Sendable {
         return Returned(redact: redact, keepOnly: keepOnly)
     }
 
+    /// The policy's decision, with the obligations of every request of the agency's category after the rules'.
     public func evaluate(_ input: EvaluationInput, registry: any DocumentRegistry) -> Decision {
+        evaluateRules(input, registry: registry).adding(obligations: policy.obligations(everyRequestOf: input.agency.category))
+    }
+
+    private func evaluateRules(_ input: EvaluationInput, registry: any DocumentRegistry) -> Decision {
         var context = Context(input: input, registry: registry, verifier: verifier, policy: policy)
         var forbids: [Rule] = []
         var permits: [Rule] = []

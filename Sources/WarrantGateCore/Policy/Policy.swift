@@ -217,11 +217,15 @@ public struct ObligationDeclaration: Sendable, Equatable {
     public let name: String
     public let kind: Kind
     public let description: String
+    /// The agency categories whose every request it is recorded with (`every-request-of:`), whatever decides it: a
+    /// rule, no rule, or a refusal before the rules (a body naming another agency, a bad request).
+    public let everyRequestOf: Set<AgencyCategory>
 
-    public init(name: String, kind: Kind, description: String) {
+    public init(name: String, kind: Kind, description: String, everyRequestOf: Set<AgencyCategory> = []) {
         self.name = name
         self.kind = kind
         self.description = description
+        self.everyRequestOf = everyRequestOf
     }
 }
 
@@ -284,6 +288,13 @@ public struct Policy: Sendable {
     public let requestFacts: [RequestFact]
     /// The obligations the policy declares; when it declares any, its rules may record no others.
     public let obligations: [String: ObligationDeclaration]
+
+    /// The obligations recorded with every request of an agency in `category` (``ObligationDeclaration/everyRequestOf``),
+    /// by name.
+    public func obligations(everyRequestOf category: AgencyCategory?) -> [String] {
+        guard let category else { return [] }
+        return obligations.values.filter { $0.everyRequestOf.contains(category) }.map(\.name).sorted()
+    }
     /// Problems that do not stop the policy from loading: unknown data kinds or facts, rules that can never match,
     /// rules shadowed by a forbid. `policy check` prints them.
     public let warnings: [FileError]

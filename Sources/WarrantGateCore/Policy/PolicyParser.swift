@@ -343,19 +343,27 @@ public enum PolicyParser {
         return facts
     }
 
-    /// `obligations:`: for each, `kind:` (report or duty) and `description:`.
+    /// `obligations:`: for each, `kind:` (report or duty), `description:`, and optionally `every-request-of:` categories.
     private static func obligationDeclarations(_ node: YAMLNode?, base: [String: ObligationDeclaration]) throws -> [String: ObligationDeclaration] {
         var declared = base
         for (name, entry) in try node?.mapping("obligations") ?? [] {
             guard Identifier.isValid(name) else { throw entry.error("obligation '\(name)' must be lower-case letters, digits and '-'") }
             guard declared[name] == nil else { throw entry.error("obligation '\(name)' is declared twice (or by the included policy)") }
-            try entry.requireKeys(in: ["kind", "description"], what: "obligation")
+            try entry.requireKeys(in: ["kind", "description", "every-request-of"], what: "obligation")
             let kindNode = try entry.required("kind", in: "obligation '\(name)'")
             guard let kind = ObligationDeclaration.Kind(rawValue: try kindNode.string("kind")) else {
                 throw kindNode.error("obligation '\(name)': kind must be one of \(ObligationDeclaration.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
             }
+            var categories: Set<AgencyCategory> = []
+            if let every = entry["every-request-of"] {
+                for text in try every.someStrings("every-request-of") {
+                    guard let category = AgencyCategory(rawValue: text) else { throw every.error("obligation '\(name)': '\(text)' is not a category") }
+                    categories.insert(category)
+                }
+            }
             declared[name] = ObligationDeclaration(
-                name: name, kind: kind, description: try entry.required("description", in: "obligation '\(name)'").string("description")
+                name: name, kind: kind, description: try entry.required("description", in: "obligation '\(name)'").string("description"),
+                everyRequestOf: categories
             )
         }
         return declared

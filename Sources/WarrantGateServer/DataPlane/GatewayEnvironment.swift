@@ -87,9 +87,17 @@ struct GatewayEnvironment: Sendable {
         identify(&record, peer: peer, current: current)
         record.reason = reason.rawValue
         record.status = ReasonCatalog.entry(for: reason).status
+        Self.addObligationsOfEveryRequest(to: &record, policy: current.policies.policy)
         metrics.count(effect: .deny, reason: reason.rawValue)
         log.enqueue([LogEntry(kind: .decision, time: now(), decisionId: record.decisionId, canonical: record.canonical)])
         return record.agency
+    }
+
+    /// Adds to a refusal's record the obligations the policy records with every request of its agency's category
+    /// (``Policy/obligations(everyRequestOf:)``), after any it has.
+    static func addObligationsOfEveryRequest(to record: inout DecisionRecord, policy: Policy) {
+        let every = policy.obligations(everyRequestOf: record.category.flatMap(AgencyCategory.init(rawValue:)))
+        record.obligations += every.filter { !record.obligations.contains($0) }
     }
 
     /// The raw target as it may appear in the log when it could not be canonicalised: bounded in length.

@@ -374,6 +374,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         request.record.effect = .deny
         request.record.reason = reason
         request.record.status = ReasonCatalog.entry(for: reason).status
+        GatewayEnvironment.addObligationsOfEveryRequest(to: &request.record, policy: request.current.policies.policy)
         commit(request, extra: alongside) { handler, request in
             handler.environment.metrics.count(effect: .deny, reason: reason)
             handler.answer(request, problemReason: reason, detail: detail)
@@ -808,6 +809,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         request.record.effect = .deny
         request.record.reason = reason.rawValue
         request.record.status = ReasonCatalog.entry(for: reason).status
+        GatewayEnvironment.addObligationsOfEveryRequest(to: &request.record, policy: request.current.policies.policy)
         environment.metrics.count(effect: .deny, reason: reason.rawValue)
         environment.log.enqueue([LogEntry(kind: .decision, time: environment.now(), decisionId: request.record.decisionId, canonical: request.record.canonical)])
         request.phase = .finished
