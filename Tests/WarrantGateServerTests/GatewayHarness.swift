@@ -217,6 +217,44 @@ final class GatewayHarness: @unchecked Sendable {
     }
 }
 
+extension GatewayHarness {
+    /// Runs `body` with the port of a second listener on the gateway (its state, log, verifier and upstreams), with
+    /// `limits` (its agency limit a count of its own), whose request handlers `handlers` makes of its environment.
+    func withListener(
+        limits: GatewayConfiguration.Limits, handlers: (GatewayEnvironment) -> any RequestHandlerFactory, _ body: (Int) async throws -> Void
+    ) async throws {
+        let environment = GatewayEnvironment(
+            state: gateway.state, log: gateway.log, verifier: gateway.verifier, limits: limits, metrics: gateway.metrics,
+            concurrency: AgencyConcurrency(limit: limits.maxInFlightPerAgency),
+            factLookup: FactLookupClient(upstreams: gateway.upstreams, timeout: limits.upstreamResponseTimeout),
+            upstreams: gateway.upstreams, logger: gateway.logger, now: gateway.now
+        )
+        let (ports, bound) = AsyncStream.makeStream(of: Int.self)
+        let listener = GatewayListener(
+            host: "127.0.0.1", port: 0, tls: try GatewayTLS.serverContext(identity: gateway.identity), verifier: gateway.verifier,
+            limits: limits, handlers: handlers(environment), onListening: { bound.yield($0) }
+        )
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let group = ServiceGroup(services: [listener], logger: logger)
+        let running = Task { try await group.run() }
+        var port = 0
+        for await listening in ports {
+            port = listening
+            break
+        }
+        do {
+            try await body(port)
+        } catch {
+            await group.triggerGracefulShutdown()
+            _ = try? await running.value
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
+}
+
 /// A `configure` for ``withGateway(upstreamOverrides:limits:now:configure:_:)`` that gives the gateway its own copy
 /// of the policy, which a test may then change and reload.
 func copyingPolicy(_ directory: URL, _ configuration: inout GatewayConfiguration) throws {

@@ -1,7 +1,5 @@
-import Logging
 import NIOCore
 import NIOHTTP1
-import ServiceLifecycle
 import Synchronization
 import Testing
 @testable import WarrantGateServer
@@ -61,44 +59,22 @@ struct HTTP2SlotReleaseTests {
         }
     }
 
-    /// Runs `body` with the port of a second listener on `harness`'s gateway (its state, log, verifier and upstreams)
-    /// with an agency limit of its own, whose request handlers write through `late`'s stage.
+    /// Runs `body` with the port of a second listener on `harness`'s gateway with an agency limit of its own, whose
+    /// request handlers write through `late`'s stage.
     private func withLateListener(
         _ harness: GatewayHarness, maxInFlightPerAgency: Int, late: LateEndCompletions, _ body: (Int) async throws -> Void
     ) async throws {
-        let gateway = harness.gateway
-        var limits = gateway.configuration.limits
+        var limits = harness.gateway.configuration.limits
         limits.maxInFlightPerAgency = maxInFlightPerAgency
-        let environment = GatewayEnvironment(
-            state: gateway.state, log: gateway.log, verifier: gateway.verifier, limits: limits, metrics: gateway.metrics,
-            concurrency: AgencyConcurrency(limit: maxInFlightPerAgency),
-            factLookup: FactLookupClient(upstreams: gateway.upstreams, timeout: limits.upstreamResponseTimeout),
-            upstreams: gateway.upstreams, logger: gateway.logger, now: gateway.now
-        )
-        let (ports, bound) = AsyncStream.makeStream(of: Int.self)
-        let listener = GatewayListener(
-            host: "127.0.0.1", port: 0, tls: try GatewayTLS.serverContext(identity: gateway.identity), verifier: gateway.verifier,
-            limits: limits, handlers: late.handlers(environment), onListening: { bound.yield($0) }
-        )
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let group = ServiceGroup(services: [listener], logger: logger)
-        let running = Task { try await group.run() }
-        var port = 0
-        for await listening in ports {
-            port = listening
-            break
+        try await harness.withListener(limits: limits, handlers: late.handlers) { port in
+            do {
+                try await body(port)
+            } catch {
+                // Held ends would hold the listener's shutdown.
+                late.release()
+                throw error
+            }
         }
-        do {
-            try await body(port)
-        } catch {
-            late.release()
-            await group.triggerGracefulShutdown()
-            _ = try? await running.value
-            throw error
-        }
-        await group.triggerGracefulShutdown()
-        try await running.value
     }
 }
 

@@ -163,7 +163,7 @@ struct HeaderRulesTests {
     func location() throws {
         let endpoint = try UpstreamEndpoint(name: "records", settings: UpstreamSettings(url: "http://Records.Jail.Example:8080/api/"))
         let plain = ResponseRedactor(names: [String]())
-        let redacting = ResponseRedactor(names: ["citizenship", "alienNumber"])
+        let redacting = ResponseRedactor(names: ["citizenship", "alienNumber", "countryOfBirth"])
         let keeping = ResponseRedactor(names: [String](), keepOnly: ["custodyStatus"])
         let passed: [(String, ResponseRedactor, String?)] = [
             ("/api/visitation/visits/V-88", redacting, "/visitation/visits/V-88"),
@@ -202,6 +202,13 @@ struct HeaderRulesTests {
             ("/api/records/citizenship2024.pdf", redacting, nil),
             ("/api/records/alienNumber2", redacting, nil),
             ("/api/records/cell12/Anumbero", redacting, "/records/cell12/Anumbero"),
+            // A fourth: a name run on into its value in one letter case, where no change of case splits them.
+            ("/api/records/inmates/citizenshipmx", redacting, nil),
+            ("/api/records/inmates/CITIZENSHIPMX", redacting, nil),
+            ("/api/records/inmates/countryofbirthmexico", redacting, nil),
+            ("/api/records/inmates/country-of-birthmexico", redacting, nil),
+            ("/api/records/inmates/alien+numbera201", redacting, nil),
+            ("/api/records/inmates/noncitizen/citizens", redacting, "/records/inmates/noncitizen/citizens"),
         ]
         for (given, redactor, expected) in passed {
             #expect(HeaderRules.returnedLocation(given, from: endpoint, redactor: redactor) == expected, "\(given.prefix(80))")

@@ -88,7 +88,9 @@ struct ResponseRedactionTests {
 
     @Test("a gzip bomb, a corrupt or truncated stream, and an unknown coding are withheld and logged")
     func compressionRefusals() async throws {
-        let bomb = Self.compressed("<a>" + String(repeating: " ", count: 64 << 20) + "</a>", .gzip())
+        // Its bulk in an element that is removed: nothing is ready to send when the ratio refuses it (a bomb whose
+        // kept bytes pass the first 64 KiB is cut off instead, `keptBombIsCutOff`).
+        let bomb = Self.compressed("<a><citizenship>" + String(repeating: " ", count: 64 << 20) + "</citizenship></a>", .gzip())
         var truncated = Self.compressed(Self.niem40, .gzip())
         truncated.moveWriterIndex(to: truncated.writerIndex - 20)
         let cases: [(String, String?, ByteBuffer, String)] = [
@@ -106,6 +108,30 @@ struct ResponseRedactionTests {
                 let rows = try await gateway.exportedRows(expecting: [answer.decisionId!])
                 #expect(rows.first { $0.decisionId == answer.decisionId }?.outcome?.error == "upstream_unredactable", "\(label)")
             }
+        }
+    }
+
+    /// A read is inflated a step at a time, and the first 64 KiB a bomb keeps begin the answer before the ratio limit
+    /// applies (past a MiB): the refusal then cuts it off.
+    @Test("a gzip bomb whose kept bytes begin the answer is cut off, and its outcome says why")
+    func keptBombIsCutOff() async throws {
+        let bomb = Self.compressed("<a>" + String(repeating: " ", count: 64 << 20) + "</a>", .gzip())
+        try await withUpstream(contentType: "application/xml", coding: "gzip", { bomb }) { gateway, _ in
+            var configuration = HTTPClient.Configuration(tlsConfiguration: try gateway.clientTLS(agency: "denver-pd"))
+            configuration.httpVersion = .http1Only
+            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            var decisionId: String?
+            await #expect(throws: (any Error).self) {
+                let response = try await client.execute(HTTPClientRequest(url: "https://localhost:\(gateway.port)/records/inmates/2017-000123"), timeout: .seconds(10))
+                decisionId = response.headers["decision-id"].first
+                #expect(response.status == .ok)
+                _ = try await response.body.collect(upTo: 1 << 26)
+            }
+            try await client.shutdown()
+            let id = try #require(decisionId)
+            let outcome = try await gateway.exportedRows(expecting: [id]).first { $0.decisionId == id }?.outcome
+            #expect(outcome?.error == "upstream_unredactable")
+            #expect(outcome?.status == 200)
         }
     }
 
@@ -137,20 +163,18 @@ struct ResponseRedactionTests {
     @Test("one read of a compressed body may not inflate far past its size, however well the body before it compressed")
     func compressedReadBound() throws {
         /// Redacts `compressed` (gzip) as the upstream's reads would bring it, `pieces` parts of `piece` bytes to a
-        /// read; returns the bytes sent on.
+        /// read, each read decoded a step at a time as the handler does; returns the bytes sent on.
         func redacted(_ compressed: ByteBuffer, piece: Int = 64 * 1024, pieces: Int = 1) throws -> Int {
             let stream = try ResponseRedactionStream(
                 redaction: JSONRedaction(names: RedactedNames(["citizenship"])), coding: .gzip,
                 limits: .init(maxDecodedBytes: 1 << 30, maxRatio: 100), allocator: ByteBufferAllocator()
             )
-            var rest = compressed, sent = 0, inRead = 0
-            while rest.readableBytes > 0, let part = rest.readSlice(length: min(piece, rest.readableBytes)) {
-                try stream.consume(part)
-                sent += stream.takeOutput()?.readableBytes ?? 0
-                inRead += 1
-                if inRead == pieces {
-                    stream.readEnded()
-                    inRead = 0
+            var rest = compressed, sent = 0
+            while rest.readableBytes > 0 {
+                for _ in 0..<pieces where rest.readableBytes > 0 { stream.receive(rest.readSlice(length: min(piece, rest.readableBytes))!) }
+                while stream.hasPendingInput {
+                    try stream.advance()
+                    sent += stream.takeOutput()?.readableBytes ?? 0
                 }
             }
             try stream.finish()
@@ -176,6 +200,101 @@ struct ResponseRedactionTests {
         // The letters alone pass, whole.
         let plain = #"{"a":""# + letters + "\"}"
         #expect(try redacted(Self.compressed(plain, .gzip())) == plain.utf8.count)
+    }
+
+    /// A JSON booking whose note is `size` bytes of spaces with a letter every 200: gzip packs it some 90 times, just
+    /// under the ratio limit of 100, as the red team's bomb did. Beside it, the booking as the client should get it.
+    private static func nearLimitBomb(size: Int) -> (compressed: ByteBuffer, redacted: [UInt8]) {
+        var state: UInt64 = 7
+        var note = [UInt8](repeating: UInt8(ascii: " "), count: size)
+        for index in stride(from: 0, to: size, by: 200) {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            note[index] = UInt8(ascii: "a") + UInt8((state >> 33) % 26)
+        }
+        let head = Array(#"{"bookingNumber":"2017-000123","note":""#.utf8)
+        var plain = ByteBuffer(bytes: head + note + Array(#"","citizenship":"SECRET-MX","after":"kept"}"#.utf8))
+        let compressed = try! plain.compress(with: .gzip())
+        return (compressed, head + note + Array(#"","after":"kept"}"#.utf8))
+    }
+
+    @Test("a read is decoded a step at a time: however far it inflates, a step keeps about a window past the step's size")
+    func decodingSteps() throws {
+        let (compressed, redacted) = Self.nearLimitBomb(size: 8 << 20)
+        let ratio = (8 << 20) / compressed.readableBytes
+        #expect(ratio > 50 && ratio < 100, "the body inflates \(ratio) times")
+        let stream = try ResponseRedactionStream(
+            redaction: JSONRedaction(names: RedactedNames(["citizenship"])), coding: .gzip,
+            limits: .init(maxDecodedBytes: 1 << 30, maxRatio: 100), allocator: ByteBufferAllocator()
+        )
+        var rest = compressed, sent: [UInt8] = [], most = 0
+        while rest.readableBytes > 0 {
+            // One read of 64 KiB: some 6 MB once inflated.
+            stream.receive(rest.readSlice(length: min(64 * 1024, rest.readableBytes))!)
+            while stream.hasPendingInput {
+                try stream.advance()
+                most = max(most, stream.output.readableBytes)
+                sent += stream.takeOutput().map { Array($0.readableBytesView) } ?? []
+            }
+        }
+        try stream.finish()
+        sent += stream.takeOutput().map { Array($0.readableBytesView) } ?? []
+        #expect(most <= ResponseRedactionStream.stepBytes + ResponseRedactionStream.windowBytes, "a step kept \(most) bytes")
+        #expect(sent == redacted)
+        #expect(stream.removed == 1)
+    }
+
+    /// A red-team pass: one 64 KiB read of a gzip body that inflated some 90 times (under the ratio limit) was inflated
+    /// whole and written to the client at once, whether it could take it or not: 60 HTTP/2 streams read at 2 KB/s took a
+    /// gateway from 84 MB to 450 MB, and 259 MB stayed held.
+    @Test("a compressed body is inflated only as the client takes it, and arrives whole and redacted over HTTP/2 and HTTP/1.1")
+    func inflationWaitsForTheClient() async throws {
+        typealias H2 = RawHTTP2FrameConnection
+        let (compressed, redacted) = Self.nearLimitBomb(size: 8 << 20)
+        let path = "/records/inmates/2017-000123"
+        try await withUpstream(contentType: "application/json", coding: "gzip", { compressed }) { gateway, _ in
+            let unwritten = UnwrittenBodyBytes()
+            try await gateway.withListener(limits: gateway.gateway.configuration.limits, handlers: unwritten.handlers) { port in
+                let tls = try gateway.clientTLS(agency: "denver-pd")
+                let connection = try await H2.open(port: port, tls: tls)
+                // SETTINGS_INITIAL_WINDOW_SIZE = 0: the answer's head may come, none of its body until the window opens.
+                await connection.send(H2.clientPreface + H2.frame(H2.Kind.settings, [0x00, 0x04, 0, 0, 0, 0]))
+                #expect(await connection.wait { $0.sawServerSettings } != nil)
+                await connection.send(H2.frame(H2.Kind.settings, flags: H2.Flag.ack))
+                await connection.send(H2.headers(stream: 1, H2.request("GET", path)))
+                #expect(await connection.wait { $0.status(1) != nil }?.status(1) == 200)
+                // The client takes the rest: the stream's window and the connection's opened as far as they go.
+                await connection.send(
+                    H2.frame(H2.Kind.settings, [0x00, 0x04, 0x7f, 0xff, 0xff, 0xff]) + H2.frame(H2.Kind.windowUpdate, stream: 0, [0x7f, 0xff, 0x00, 0x00])
+                )
+                let answered = await connection.wait(upTo: 60) { $0.ended(1) }
+                #expect(answered?.reset(1) == false)
+                #expect(answered?.body(1) == redacted)
+                await connection.close()
+
+                var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+                configuration.httpVersion = .http1Only
+                let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+                let response = try await client.execute(HTTPClientRequest(url: "https://localhost:\(port)\(path)"), timeout: .seconds(60))
+                let body = try await response.body.collect(upTo: 1 << 25)
+                try await client.shutdown()
+                #expect(Array(body.readableBytesView) == redacted)
+            }
+            #expect(unwritten.most <= 256 * 1024, "\(unwritten.most) bytes of the answer were written ahead of the client")
+        }
+    }
+
+    /// A red-team pass: a JSON-LD context's term of a redacted name passed when it defined an IRI, which carries what
+    /// the upstream writes into it.
+    @Test("a JSON-LD context term named like a redacted field is removed from the answer, the rest of the context kept")
+    func contextTermIsRemoved() async throws {
+        let document = #"{"@context":{"citizenship":"urn:SECRET-MX","nc":"http://release.niem.gov/niem/niem-core/4.0/#"},"bookingNumber":"1"}"#
+        try await withUpstream(contentType: "application/ld+json", { ByteBuffer(string: document) }) { gateway, _ in
+            let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123")
+            #expect(answer.status == 200)
+            #expect(answer.body == #"{"@context":{"nc":"http://release.niem.gov/niem/niem-core/4.0/#"},"bookingNumber":"1"}"#)
+            let rows = try await gateway.exportedRows(expecting: [answer.decisionId!])
+            #expect(rows.first { $0.decisionId == answer.decisionId }?.outcome?.redactedFields == 1)
+        }
     }
 
     @Test("an empty body of unknown length passes as empty, whatever its type")
@@ -280,12 +399,12 @@ struct ResponseRedactionTests {
         )
         #expect(stream.takeOutput() == nil)
         let long = String(repeating: "x", count: 1 << 20)
-        try stream.consume(ByteBuffer(string: #"{"a":""# + long))
+        try stream.decodeWhole(ByteBuffer(string: #"{"a":""# + long))
         let first = try #require(stream.takeOutput())
         #expect(first.readableBytes == 6 + long.utf8.count)
         #expect(stream.output.capacity <= 64 * 1024, "the grown buffer was kept")
         for piece in ["xy", "z", #"","citizenship":"A-1","b":"k"}"#] {
-            try stream.consume(ByteBuffer(string: piece))
+            try stream.decodeWhole(ByteBuffer(string: piece))
             let taken = try #require(stream.takeOutput())
             #expect(taken.capacity <= 64, "\(taken.readableBytes) bytes taken in a buffer of \(taken.capacity)")
         }
@@ -309,23 +428,23 @@ struct ResponseRedactionTests {
             (XMLRedaction(names: names), "<r><pad>p</pad><n>&lt;p citizenship='SECRET' ", "/&gt;</n></r>"),
         ] {
             let body = try stream(redaction)
-            try body.consume(ByteBuffer(string: opening))
-            try body.consume(ByteBuffer(string: fill))
+            try body.decodeWhole(ByteBuffer(string: opening))
+            try body.decodeWhole(ByteBuffer(string: fill))
             #expect(body.awaitsVerdict && body.takeOutput() == nil, "\(opening): its bytes would go out before the verdict")
-            #expect(throws: RedactionError.self) { try body.consume(ByteBuffer(string: close)) }
+            #expect(throws: RedactionError.self) { try body.decodeWhole(ByteBuffer(string: close)) }
         }
         // A tag that reads as prose, whose string ends with no end tag of it, was none: the string goes out then.
         let prose = try stream(JSONRedaction(names: names))
-        try prose.consume(ByteBuffer(string: #"{"n":"<immigration hold> requested by phone "#))
+        try prose.decodeWhole(ByteBuffer(string: #"{"n":"<immigration hold> requested by phone "#))
         #expect(prose.takeOutput() == nil)
-        try prose.consume(ByteBuffer(string: #"","m":1}"#))
+        try prose.decodeWhole(ByteBuffer(string: #"","m":1}"#))
         #expect(!prose.awaitsVerdict)
         #expect(prose.takeOutput().map { String(buffer: $0) } == #"{"n":"<immigration hold> requested by phone ","m":1}"#)
         // Undecided for longer than the bound: refused, not held without end.
         let endless = try stream(JSONRedaction(names: names))
-        try endless.consume(ByteBuffer(string: #"{"n":"<p citizenship='x' "#))
+        try endless.decodeWhole(ByteBuffer(string: #"{"n":"<p citizenship='x' "#))
         #expect(throws: RedactionError.self) {
-            for _ in 0...(ResponseRedactionStream.maxUndecidedBytes / fill.utf8.count) { try endless.consume(ByteBuffer(string: fill)) }
+            for _ in 0...(ResponseRedactionStream.maxUndecidedBytes / fill.utf8.count) { try endless.decodeWhole(ByteBuffer(string: fill)) }
         }
     }
 
@@ -395,6 +514,75 @@ struct ResponseRedactionTests {
                 #expect(outcome?.error == "upstream_unredactable")
                 #expect(outcome?.status == 200)
             }
+        }
+    }
+}
+
+extension ResponseRedactionStream {
+    /// Receives `chunk` as one read from the upstream and decodes all of it, taking nothing: what the handler does
+    /// with a read while the client has room, but for the taking.
+    func decodeWhole(_ chunk: ByteBuffer) throws(RedactionError) {
+        receive(chunk)
+        while hasPendingInput { try advance() }
+    }
+}
+
+/// Counts the body bytes request handlers have written that their connection has not passed on yet (over HTTP/2,
+/// those the stream's flow-control window holds back too), and the most there ever were: what a client that does not
+/// take its answer leaves the gateway holding.
+final class UnwrittenBodyBytes: Sendable {
+    private let counts = Mutex((now: 0, most: 0))
+
+    var most: Int { counts.withLock { $0.most } }
+
+    /// `environment`'s request handlers, each behind a stage that counts.
+    func handlers(_ environment: GatewayEnvironment) -> any RequestHandlerFactory { Handlers(environment: environment, unwritten: self) }
+
+    private func add(_ bytes: Int) {
+        counts.withLock { counts in
+            counts.now += bytes
+            counts.most = max(counts.most, counts.now)
+        }
+    }
+
+    private struct Handlers: RequestHandlerFactory {
+        let environment: GatewayEnvironment
+        let unwritten: UnwrittenBodyBytes
+
+        func requestHandler(peer: ConnectionPeer?, isHTTP2: Bool) -> any ChannelHandler {
+            Stage(unwritten: unwritten, handler: environment.requestHandler(peer: peer, isHTTP2: isHTTP2))
+        }
+
+        func refusalRecorder(peer: ConnectionPeer?) -> (any ChannelHandler)? { environment.refusalRecorder(peer: peer) }
+    }
+
+    /// Stands in front of a request handler, which it adds behind itself, and counts each body write until it completes.
+    private final class Stage: ChannelOutboundHandler {
+        typealias OutboundIn = HTTPServerResponsePart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        private let unwritten: UnwrittenBodyBytes
+        private let handler: any ChannelHandler
+
+        init(unwritten: UnwrittenBodyBytes, handler: any ChannelHandler) {
+            self.unwritten = unwritten
+            self.handler = handler
+        }
+
+        func handlerAdded(context: ChannelHandlerContext) {
+            try! context.pipeline.syncOperations.addHandler(handler, position: .after(self))
+        }
+
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            guard case .body(.byteBuffer(let body)) = unwrapOutboundIn(data) else { return context.write(data, promise: promise) }
+            let bytes = body.readableBytes
+            unwritten.add(bytes)
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenComplete { [unwritten] result in
+                unwritten.add(-bytes)
+                promise?.completeWith(result)
+            }
+            context.write(data, promise: written)
         }
     }
 }

@@ -15,9 +15,11 @@
 /// starts with `//`: an absolute IRI), and any other key is appended to `@vocab` when there is one.
 ///
 /// An `"@context"` member sets the context of its object and of the object's descendants; it must be the object's first
-/// member, since later keys are decided as they stream. Its value is handed on unchanged (nothing in it is redacted) and
-/// read as null (which resets the context), an object of term definitions, or an array of these. A term maps to an
-/// IRI, a compact IRI, a term or a keyword, or to an object whose `@id` does (`@type`, `@container`, `@language`,
+/// member, since later keys are decided as they stream. Its value is held until it ends, read as null (which resets
+/// the context), an object of term definitions, or an array of these, and then handed on without each term whose name
+/// a field name matches: such a term goes whatever it defines, as a member of that name does anywhere, its definition
+/// unread, and the context is read without it, as a client reads what it is handed. Nothing else in a context is
+/// redacted. A term maps to an IRI, a compact IRI, a term or a keyword, or to an object whose `@id` does (`@type`, `@container`, `@language`,
 /// `@direction`, `@protected`, `@prefix` and `@nest` are ignored); `@vocab` is followed, and `@base`,
 /// `@version`, `@language`, `@direction`, `@protected`, `@propagate: true` and a `@type` definition are ignored.
 /// Refused (``RedactionError/Kind/refused``): a remote context (a string), `@import`, a scoped context in a term
@@ -161,6 +163,9 @@ private struct JSONRedactionMachine {
     private var readingContext = false
     private var contextStarted = false
     private var contextOffset = 0
+    /// The `@context` member's key as written, quotes and all, and its value as it arrives: the member is handed on
+    /// once its value is read (``endWatch(_:at:_:)``).
+    private var contextKey: [UInt8] = []
     private var contextHeld: [UInt8] = []
     /// The JSON-LD contexts in force, innermost last, each on the object where it was set.
     private var contexts: [JSONLDContext] = []
@@ -172,9 +177,12 @@ private struct JSONRedactionMachine {
         self.maxKeyBytes = maxKeyBytes
     }
 
-    var heldBytes: Int { keyHeld.capacity + contextHeld.capacity + outer.capacity + (contexts.last?.size ?? 0) }
+    var heldBytes: Int { keyHeld.capacity + contextKey.capacity + contextHeld.capacity + outer.capacity + (contexts.last?.size ?? 0) }
 
     var awaitsVerdict: Bool { markup.awaitsVerdict }
+
+    /// Whether the string being read is a value handed on: kept, or in a `@context`, which is handed on once read.
+    private var handsOnValue: Bool { role == .value && (run >= 0 || contextStarted) }
 
     private func fail(_ detail: String, at index: Int) -> RedactionError {
         RedactionError(.malformed, detail, offset: consumed + index)
@@ -199,7 +207,7 @@ private struct JSONRedactionMachine {
                 if Self.isWhitespace(byte) {
                     index = whitespace(bytes, from: index, emit)
                 } else if byte == UInt8(ascii: "]"), mode == .valueOrClose {
-                    index = try close(bytes, at: index, object: false)
+                    index = try close(bytes, at: index, object: false, emit)
                 } else {
                     index = try startValue(bytes, at: index)
                 }
@@ -219,8 +227,8 @@ private struct JSONRedactionMachine {
                             index = try startValue(bytes, at: index)
                         }
                         break afterValue
-                    case UInt8(ascii: "}"): index = try close(bytes, at: index, object: true)
-                    case UInt8(ascii: "]"): index = try close(bytes, at: index, object: false)
+                    case UInt8(ascii: "}"): index = try close(bytes, at: index, object: true, emit)
+                    case UInt8(ascii: "]"): index = try close(bytes, at: index, object: false, emit)
                     case 0x20, 0x0a, 0x0d, 0x09: index = whitespace(bytes, from: index, emit)
                     default:
                         throw fail(top.contains(.object) ? "expected ',' or '}'" : "expected ',' or ']'", at: index)
@@ -235,7 +243,7 @@ private struct JSONRedactionMachine {
                 } else if Self.isWhitespace(byte) {
                     index = whitespace(bytes, from: index, emit)
                 } else if byte == UInt8(ascii: "}"), mode == .keyOrClose {
-                    index = try close(bytes, at: index, object: true)
+                    index = try close(bytes, at: index, object: true, emit)
                 } else {
                     throw fail("expected a string", at: index)
                 }
@@ -254,7 +262,7 @@ private struct JSONRedactionMachine {
                 index = whitespace(bytes, from: index, emit)
             case .escape:
                 let escape = bytes[index]
-                if role == .value, run >= 0 { try embeddedEscape(escape, at: index) }
+                if handsOnValue { try embeddedEscape(escape, at: index) }
                 switch escape {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"), UInt8(ascii: "n"),
                      UInt8(ascii: "r"), UInt8(ascii: "t"):
@@ -307,7 +315,7 @@ private struct JSONRedactionMachine {
                     mode = .exponentStart
                     index += 1
                 } else {
-                    try completeValue(bytes, at: index)
+                    try completeValue(bytes, at: index, emit)
                 }
             case .fractionStart, .exponentSign:
                 guard Self.isDigit(bytes[index]) else { throw fail("invalid number", at: index) }
@@ -328,13 +336,13 @@ private struct JSONRedactionMachine {
                 literal >>= 8
                 literalCount -= 1
                 index += 1
-                if literalCount == 0 { try completeValue(bytes, at: index) }
+                if literalCount == 0 { try completeValue(bytes, at: index, emit) }
             }
         }
         if run >= 0 { Self.flush(bytes, from: run, to: holding ? cut : count, emit) }
         // A serialized document's key may go on in the next piece: what this one holds of it is read now (not an
         // escape begun at its end, which is read where it ends).
-        if mode.inString, role == .value, run >= 0 {
+        if mode.inString, handsOnValue {
             if mode == .string || mode == .utf8 { try feedEmbedded(bytes, upTo: count) }
             if !stringEscaped { stringTail = significant(before: count, in: bytes) }
         }
@@ -451,10 +459,10 @@ private struct JSONRedactionMachine {
     }
 
     /// A value ended just before `end`.
-    private mutating func completeValue(_ bytes: UnsafeRawBufferPointer, at end: Int) throws(RedactionError) {
+    private mutating func completeValue(_ bytes: UnsafeRawBufferPointer, at end: Int, _ emit: Emit) throws(RedactionError) {
         mode = .afterValue
         if depth == identifyingDepth { identifyingDepth = -1 }
-        if depth == watchDepth { try endWatch(bytes, at: end) }
+        if depth == watchDepth { try endWatch(bytes, at: end, emit) }
     }
 
     /// A comma after a value: in an object, held until the next key is decided.
@@ -477,7 +485,7 @@ private struct JSONRedactionMachine {
         depth += 1
     }
 
-    private mutating func close(_ bytes: UnsafeRawBufferPointer, at index: Int, object: Bool) throws(RedactionError) -> Int {
+    private mutating func close(_ bytes: UnsafeRawBufferPointer, at index: Int, object: Bool, _ emit: Emit) throws(RedactionError) -> Int {
         let level = top
         guard level.contains(.object) == object else {
             throw fail(object ? "expected ',' or ']'" : "expected ',' or '}'", at: index)
@@ -491,7 +499,7 @@ private struct JSONRedactionMachine {
         if depth == 0 {
             mode = .end
         } else {
-            try completeValue(bytes, at: index + 1)
+            try completeValue(bytes, at: index + 1, emit)
         }
         return index + 1
     }
@@ -540,7 +548,7 @@ private struct JSONRedactionMachine {
             case UInt8(ascii: "\\"):
                 escaped = true
                 mode = .escape
-                if role == .value, run >= 0 {
+                if handsOnValue {
                     if stringEscaped {
                         try feedEmbedded(bytes, upTo: index)
                     } else {
@@ -564,7 +572,7 @@ private struct JSONRedactionMachine {
                 }
             default:
                 // Markup begins at a kept value's `<`; once begun, the reader takes the run of plain characters at once.
-                guard markup.isReading || (byte == UInt8(ascii: "<") && role == .value && run >= 0) else {
+                guard markup.isReading || (byte == UInt8(ascii: "<") && handsOnValue) else {
                     index += 1
                     continue
                 }
@@ -650,13 +658,13 @@ private struct JSONRedactionMachine {
         stringTail = nil
         markup.end()
         if stringEscaped {
-            if role == .value, run >= 0 { try feedEmbedded(bytes, upTo: quote) }
+            if handsOnValue { try feedEmbedded(bytes, upTo: quote) }
             embeddedKeys.reset()
             stringEscaped = false
         }
         switch role {
         case .value:
-            try completeValue(bytes, at: quote + 1)
+            try completeValue(bytes, at: quote + 1, emit)
         case .key:
             mode = .colon
         case .decidedKey:
@@ -697,7 +705,7 @@ private struct JSONRedactionMachine {
 
     /// Four hex digits have been read: a high surrogate must be followed by a low one, and a low one never stands alone.
     private mutating func endUnicodeEscape(at index: Int) throws(RedactionError) {
-        if role == .value, run >= 0 {
+        if handsOnValue {
             // `\u0022` is a quote too, as System.Text.Json writes it; any other character is part of a name.
             embeddedFrom = index
             // `\u003c` is a `<`, as Go's encoder writes it, and `\u005c` a backslash; a surrogate pair one character.
@@ -792,6 +800,14 @@ private struct JSONRedactionMachine {
             removed += 1
             watchDepth = depth
             skipping = true
+        } else if verdict.isContext {
+            // Held until its value is read: the terms it may not hand on are left out then. It is its object's first
+            // member, so no comma comes before it.
+            if run >= 0 { Self.flush(bytes, from: run, to: cut, emit) }
+            run = -1
+            skipping = true
+            contextKey = spans ? keyHeld : Array(UnsafeRawBufferPointer(rebasing: bytes[keyStart...quote]))
+            level.insert(.keptMember)
         } else {
             let comma = pendingComma && level.contains(.keptMember)
             if spans {
@@ -837,8 +853,8 @@ private struct JSONRedactionMachine {
     // MARK: Watched values
 
     /// The watched member's value ended just before `end`: emission resumes after a removed one, and a `@context`
-    /// takes effect.
-    private mutating func endWatch(_ bytes: UnsafeRawBufferPointer, at end: Int) throws(RedactionError) {
+    /// takes effect and is handed on, without the terms its reader removes.
+    private mutating func endWatch(_ bytes: UnsafeRawBufferPointer, at end: Int, _ emit: Emit) throws(RedactionError) {
         if readingContext {
             contextHeld.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[contextStart..<end]))
             guard contextHeld.count <= contextLimit else { throw fail("a @context longer than \(contextLimit) bytes", at: end) }
@@ -846,6 +862,11 @@ private struct JSONRedactionMachine {
             let context = try reader.read(over: contexts.last ?? JSONLDContext())
             guard context.size <= contextLimit else {
                 throw fail("JSON-LD contexts in force larger than \(contextLimit) bytes", at: end)
+            }
+            if !contextKey.isEmpty {
+                removed += reader.removedTerms
+                (contextKey + [UInt8(ascii: ":")] + reader.handedOn()).withUnsafeBytes(emit)
+                contextKey.removeAll(keepingCapacity: true)
             }
             contexts.append(context)
             top.insert(.context)
@@ -1020,6 +1041,14 @@ final class JSONFieldNames: Sendable, EmbeddedNames {
         if FieldNameKey.readings(key).contains(where: fields.contains) { return true }
         guard byLastPart, key.contains(":"), let last = key.unicodeScalars.lastIndex(where: { $0 == ":" || $0 == "#" || $0 == "/" }) else { return false }
         return FieldNameKey.readings(String(key.unicodeScalars[key.unicodeScalars.index(after: last)...])).contains(where: fields.contains)
+    }
+
+    /// Whether `text`, read as ``contains(_:)`` reads a key (never by a last part), begins with one of the names: a
+    /// name run on into what follows it, such as `citizenshipmx`.
+    func beginsWithName(_ text: String) -> Bool {
+        guard !fields.isEmpty else { return false }
+        guard text.utf8.count <= Self.longestReadName || text.utf8.allSatisfy({ $0 < 0x80 }) else { return byLastPart }
+        return FieldNameKey.readings(text).contains { reading in fields.contains { reading.utf8.starts(with: $0.utf8) } }
     }
 
     /// The longest name, in UTF-8 bytes, that is read as it shows when it is not all ASCII.
@@ -1314,16 +1343,22 @@ final class JSONLDContext: Sendable {
     }
 }
 
-/// Reads a complete, already validated `@context` value.
+/// Reads a complete, already validated `@context` value, and hands it on (``handedOn()``) without the terms named
+/// like a redacted field: each is removed as a member of that name is anywhere else, its definition unread, and the
+/// context read without it, as a client then reads it.
 private struct JSONLDContextReader {
     private var scanner: JSONScanner
     /// Where the value begins in the body.
     private let offset: Int
-    /// The redacted field names: nothing in a context is redacted, so a term of one of these names may define only an
-    /// IRI, never carry a value.
+    /// The redacted field names, compared with terms as with any key.
     private let redacted: JSONFieldNames
-    /// Under an allow-list every term is held to that, since every name the list does not keep is withheld too.
+    /// Under an allow-list every term must define an IRI, never carry a value: nothing else in a context is removed,
+    /// and every name the list does not keep is withheld.
     private let allowList: Bool
+    /// Where each removed term lies in the value, from its key's quote to its definition's end, in order.
+    private var removed: [Range<Int>] = []
+    /// Where the key of the member being read begins.
+    private var keyStart = 0
 
     init(_ bytes: [UInt8], offset: Int, redacted: JSONFieldNames, allowList: Bool) throws(RedactionError) {
         do throws(JSONError) {
@@ -1334,6 +1369,53 @@ private struct JSONLDContextReader {
         self.offset = offset
         self.redacted = redacted
         self.allowList = allowList
+    }
+
+    var removedTerms: Int { removed.count }
+
+    /// The value as it is handed on, once read: without the removed terms (nor their commas) or insignificant white
+    /// space.
+    func handedOn() -> [UInt8] {
+        let bytes = scanner.bytes
+        var kept: [UInt8] = []
+        kept.reserveCapacity(bytes.count)
+        var index = 0, next = 0, inString = false, escaped = false, comma = false
+        while index < bytes.count {
+            if next < removed.count, index == removed[next].lowerBound {
+                index = removed[next].upperBound
+                next += 1
+                continue
+            }
+            let byte = bytes[index]
+            index += 1
+            if inString {
+                kept.append(byte)
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                continue
+            }
+            switch byte {
+            case 0x20, 0x0a, 0x0d, 0x09: continue
+            case UInt8(ascii: ","):
+                comma = true
+                continue
+            default: break
+            }
+            // A comma goes between two members or elements, never where a removed term leaves none beside it.
+            if comma, byte != UInt8(ascii: "}"), byte != UInt8(ascii: "]"),
+               let last = kept.last, last != UInt8(ascii: "{"), last != UInt8(ascii: "[") {
+                kept.append(UInt8(ascii: ","))
+            }
+            comma = false
+            kept.append(byte)
+            if byte == UInt8(ascii: "\"") { inString = true }
+        }
+        return kept
     }
 
     /// The context in force after this value, given the one in force before.
@@ -1379,8 +1461,9 @@ private struct JSONLDContextReader {
         }
         if !first { try json { scanner throws(JSONError) in try scanner.expect(UInt8(ascii: ",")) } }
         first = false
+        scanner.skipWhitespace()
+        keyStart = scanner.index
         return try json { scanner throws(JSONError) in
-            scanner.skipWhitespace()
             let key = try scanner.scanString().decoded
             try scanner.expect(UInt8(ascii: ":"))
             scanner.skipWhitespace()
@@ -1481,13 +1564,19 @@ private struct JSONLDContextReader {
             default:
                 // The key is not quoted: an error's detail reaches the client, and the body's bytes must not.
                 guard !key.hasPrefix("@") else { throw refused("an unknown keyword in a JSON-LD context") }
-                // A plain JSON client reads `"@context": {"alienNumber": "A123456789"}` as a value: a redacted name
-                // (under an allow-list, any name) may define an IRI of a web or URN scheme, a compact IRI of a prefix
-                // this context or the one in force defines, a keyword alias or itself (a vocabulary term), by a string
-                // or an object of `@id` alone, and nothing else.
-                let guarded = allowList || redacted.contains(key)
-                let iri = try termDefinition(idOnly: guarded)
-                if guarded, let iri { guardedTerms.append((key, iri)) }
+                // A plain JSON client reads `"@context": {"alienNumber": "urn:A123456789"}` as a value, whatever it
+                // defines: a term of a redacted name goes.
+                if redacted.contains(key) {
+                    let start = keyStart
+                    try skipValue()
+                    removed.append(start..<scanner.index)
+                    continue
+                }
+                // Under an allow-list, a term may define an IRI of a web or URN scheme, a compact IRI of a prefix this
+                // context or the one in force defines, a keyword alias or itself (a vocabulary term), by a string or
+                // an object of `@id` alone, and nothing else.
+                let iri = try termDefinition(idOnly: allowList)
+                if allowList, let iri { guardedTerms.append((key, iri)) }
                 local.updateValue(iri, forKey: Array(key.utf8))
             }
         }
@@ -1534,8 +1623,8 @@ private struct JSONLDContextReader {
         "@list", "@nest", "@none", "@prefix", "@propagate", "@protected", "@reverse", "@set", "@type", "@value", "@version", "@vocab",
     ].map { Array($0.utf8) })
 
-    /// - Parameter idOnly: an object form may hold `@id` alone (a redacted name's term: any other member could carry
-    ///   a value that nothing redacts).
+    /// - Parameter idOnly: an object form may hold `@id` alone (under an allow-list: any other member could carry a
+    ///   value that nothing removes).
     private mutating func termDefinition(idOnly: Bool) throws(RedactionError) -> [UInt8]? {
         guard scanner.current == UInt8(ascii: "{") else {
             guard scanner.current == UInt8(ascii: "\"") || scanner.current == UInt8(ascii: "n") else {
@@ -1547,7 +1636,7 @@ private struct JSONLDContextReader {
         var id: [UInt8]?
         var first = true
         while let key = try nextMember(&first) {
-            guard !idOnly || key == "@id" else { throw refused("a JSON-LD term of a redacted name with members other than @id") }
+            guard !idOnly || key == "@id" else { throw refused("under a field limit, a JSON-LD term with members other than @id") }
             switch key {
             case "@id": id = try checked(stringOrNull("@id"))
             case "@reverse": throw refused("a JSON-LD reverse property")

@@ -186,6 +186,13 @@ public struct RedactedNames: Sendable {
         return name.withUTF8 { containsField(local: UnsafeRawBufferPointer($0)) }
     }
 
+    /// Whether `text` begins with a name removed as a field name, compared as ``containsField(_:)`` compares (but
+    /// never by a last part): a name run on into what follows it, such as `citizenshipmx`.
+    public func beginsWithField(_ text: String) -> Bool {
+        guard !isEmpty else { return false }
+        return xmlFields.beginsWithName(text)
+    }
+
     /// Whether `local` is kept by an allow-list as a field name: one of its plain field names, compared the same way.
     func containsKeptField(local: UnsafeRawBufferPointer) -> Bool {
         guard !fields.isEmpty else { return false }

@@ -18,9 +18,10 @@ import WarrantGateStore
 /// 5. **decide** — the policy, with the warrant check, and the shadow policy beside it;
 /// 6. **commit** — the decision is committed durably; if that fails the answer is 503 and nothing is forwarded;
 /// 7. **forward** — to the route's upstream, with the canonical target, through the loop's ``UpstreamPool``;
-/// 8. **redact** — a response the decision redacts is decoded (gzip, deflate) and redacted as it streams, by its
-///    content type (JSON, XML, SOAP; any other is withheld); its first bytes are held back, so that a document
-///    refused early is answered with a 502, and a later refusal cuts the answer off. Any other response streams through;
+/// 8. **redact** — a response the decision redacts is decoded (gzip, deflate) and redacted as it streams, a bounded
+///    step at a time as the client takes it, by its content type (JSON, XML, SOAP; any other is withheld); its first
+///    bytes are held back, so that a document refused early is answered with a 502, and a later refusal cuts the
+///    answer off. Any other response streams through;
 /// 9. **outcome** — recorded after the answer, linked to the decision.
 ///
 /// Every answer carries a `Decision-Id` header; refusals are RFC 9457 problem documents. A request whose client
@@ -498,7 +499,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
 
     func upstreamBody(_ chunk: ByteBuffer) {
         guard let request, context != nil else { return }
-        request.exchangeDue = min(.now() + environment.limits.upstreamReadTimeout.timeAmount, request.exchangeEnds)
+        moveReadDeadline(request)
         guard let redaction = request.redaction else {
             guard !request.dropsBody else { return }
             // A read's parts go out as one write when it ends, however finely the upstream cut them.
@@ -506,19 +507,14 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             if request.held!.readableBytes >= Self.heldWriteBytes { writeBody(request, request.takeHeld()) }
             return
         }
-        do {
-            try redaction.consume(chunk)
-        } catch {
-            return redactionRefused(request, error)
-        }
-        if !request.headSent, redaction.output.readableBytes >= Self.redactionHoldBytes, !redaction.awaitsVerdict,
-           let status = request.responseStatus, let headers = request.responseHeaders {
-            // The document is long: its answer begins before it is known to be whole (not while what it holds may
-            // still be refused).
-            writeHead(request, status: status, headers: headers, knownLength: false)
-        }
-        // What the read kept goes out when the read ends (`upstreamReadComplete`), in one write however many pieces
-        // the upstream cut it into.
+        // Decoded and redacted once the read ends (`passOnRedacted`), a step at a time as the client takes it.
+        redaction.receive(chunk)
+    }
+
+    /// The read deadline moves on with each body chunk, and with each step of a redacted body's held input that the
+    /// client's connection makes room for: either way the exchange goes on.
+    private func moveReadDeadline(_ request: RequestInFlight) {
+        request.exchangeDue = min(.now() + environment.limits.upstreamReadTimeout.timeAmount, request.exchangeEnds)
     }
 
     /// Redacted bytes a response holds back before its head is sent: a document refused within them is answered
@@ -543,23 +539,79 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         upstreamGaveUp(request, .upstreamUnredactable, detail: "The response was withheld: \(error.detail).")
     }
 
-    /// Back-pressure: the next upstream read waits until the client's connection takes more.
+    /// Back-pressure: the next upstream read waits until the client's connection takes more, and, for a redacted
+    /// body, until what the last read brought has been passed on (``passOnRedacted(_:_:)``).
     func upstreamReadComplete() {
         guard let request, let context, let upstream = request.upstream else { return }
-        if let redaction = request.redaction {
-            redaction.readEnded()
-            if request.headSent { writeBody(request, redaction.takeOutput()) }
-        } else {
-            writeBody(request, request.takeHeld())
-        }
+        if let redaction = request.redaction { return passOnRedacted(request, redaction) }
+        writeBody(request, request.takeHeld())
         if request.headSent { context.flush() }
         if context.channel.isWritable { upstream.read() } else { request.awaitingWritable = true }
+    }
+
+    /// Passes on what a redacted body's held input decodes to, one step (``ResponseRedactionStream/advance()``) a
+    /// turn of the event loop while the client's connection takes more, then reads on from the upstream, or ends the
+    /// answer once the upstream's has ended. A client that takes nothing more stops the decoding, as it stops the
+    /// reading: however far a read inflates, its exchange holds the read and about a step of redacted bytes. One step
+    /// a turn, since a connection's writability shows what it took only once its flushes have run: NIOHTTP2 holds a
+    /// stream's writes until the read it is handling ends, and the stream reads as writable meanwhile.
+    private func passOnRedacted(_ request: RequestInFlight, _ redaction: ResponseRedactionStream) {
+        guard let context else { return }
+        guard context.channel.isWritable else {
+            request.awaitingWritable = true
+            return
+        }
+        if redaction.hasPendingInput { moveReadDeadline(request) }
+        do {
+            try redaction.advance()
+        } catch {
+            return redactionRefused(request, error)
+        }
+        if !request.headSent, redaction.output.readableBytes >= Self.redactionHoldBytes, !redaction.awaitsVerdict,
+           let status = request.responseStatus, let headers = request.responseHeaders {
+            // The document is long: its answer begins before it is known to be whole (not while what it holds may
+            // still be refused).
+            writeHead(request, status: status, headers: headers, knownLength: false)
+        }
+        if request.headSent {
+            writeBody(request, redaction.takeOutput())
+            context.flush()
+        }
+        if redaction.hasPendingInput {
+            return context.eventLoop.assumeIsolated().execute { [self] in
+                guard self.request === request, request.phase == .forwarding else { return }
+                passOnRedacted(request, redaction)
+            }
+        }
+        guard request.upstreamEnded else {
+            if context.channel.isWritable { request.upstream?.read() } else { request.awaitingWritable = true }
+            return
+        }
+        // An empty body has nothing to redact, whatever its type says.
+        if redaction.hasInput {
+            do {
+                try redaction.finish()
+            } catch {
+                return redactionRefused(request, error)
+            }
+            request.redactedFields = redaction.removed
+        }
+        if !request.headSent, let status = request.responseStatus, var headers = request.responseHeaders {
+            headers.replaceOrAdd(name: "Content-Length", value: String(redaction.output.readableBytes))
+            writeHead(request, status: status, headers: headers, knownLength: true)
+        }
+        writeBody(request, redaction.takeOutput())
+        endAnswer(request, context)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable, let request, request.awaitingWritable {
             request.awaitingWritable = false
-            request.upstream?.read()
+            if let redaction = request.redaction {
+                passOnRedacted(request, redaction)
+            } else {
+                request.upstream?.read()
+            }
         }
         context.fireChannelWritabilityChanged()
     }
@@ -571,23 +623,15 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             environment.upstreams.pool(on: request.loop).release(upstream)
         }
         if let redaction = request.redaction {
-            // An empty body has nothing to redact, whatever its type says.
-            if redaction.hasInput {
-                do {
-                    try redaction.finish()
-                } catch {
-                    return redactionRefused(request, error)
-                }
-                request.redactedFields = redaction.removed
-            }
-            if !request.headSent, let status = request.responseStatus, var headers = request.responseHeaders {
-                headers.replaceOrAdd(name: "Content-Length", value: String(redaction.output.readableBytes))
-                writeHead(request, status: status, headers: headers, knownLength: true)
-            }
-            writeBody(request, redaction.takeOutput())
-        } else {
-            writeBody(request, request.takeHeld())
+            request.upstreamEnded = true
+            return passOnRedacted(request, redaction)
         }
+        writeBody(request, request.takeHeld())
+        endAnswer(request, context)
+    }
+
+    /// The answer's body is written whole: its end follows.
+    private func endAnswer(_ request: RequestInFlight, _ context: ChannelHandlerContext) {
         // The request is finished before its last part is written: writing it may close the connection at once. Its
         // outcome says whether the client took the answer.
         finish(request)
@@ -640,8 +684,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     }
 
     /// The exchange's deadline: until the response head, the response deadline; then the read deadline, which each
-    /// body chunk moves on (``RequestInFlight/exchangeDue``); neither past the whole exchange's
-    /// (``RequestInFlight/exchangeEnds``), which a client reading slowly cannot move. One timer serves the handler's
+    /// body chunk moves on (``RequestInFlight/exchangeDue``, ``moveReadDeadline(_:)``); neither past the whole
+    /// exchange's (``RequestInFlight/exchangeEnds``), which a client reading slowly cannot move. One timer serves the handler's
     /// requests in turn, so a request schedules nothing unless no timer is pending or its deadline falls before the
     /// pending one. A timer that fires early moves to the current exchange's deadline, and one that finds no exchange
     /// stops; a finished request leaves it pending, and `handlerRemoved` cancels it.
@@ -951,6 +995,8 @@ final class RequestInFlight {
     var responseStatus: HTTPResponseStatus?
     var responseHeaders: HTTPHeaders?
     var redaction: ResponseRedactionStream?
+    /// Whether the upstream's response has ended: what `redaction` still holds is the rest of the body.
+    var upstreamEnded = false
     /// Whether the answer has no body (a HEAD's, a 205's): what the upstream sends after its head is not passed on.
     var dropsBody = false
     /// Why a decided request whose connection or stream ends before its answer is not answered: the client left,

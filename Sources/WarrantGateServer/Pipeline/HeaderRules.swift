@@ -188,8 +188,9 @@ enum HeaderRules {
     /// other. Nil unless it names the upstream itself (a path, or an absolute URL of the endpoint's origin) under the
     /// endpoint's base path, as a canonical target (``CanonicalTarget``) of at most ``maxLocationBytes``; it is sent
     /// in canonical form, without the base path. Where answers are redacted its words are the upstream's too: one
-    /// with a query, or with a segment whose words name a field the redactor removes (``namesRedactedField(_:_:)``:
-    /// `…/citizenship=MX`, `…/country+of+birth`), is not passed on, nor any where only chosen fields are kept.
+    /// with a query, or with a segment whose words begin with a field the redactor removes (``namesRedactedField(_:_:)``:
+    /// `…/citizenship=MX`, `…/country+of+birth`, `…/citizenshipmx`), is not passed on, nor any where only chosen fields
+    /// are kept.
     static func returnedLocation(_ value: String, from endpoint: UpstreamEndpoint, redactor: ResponseRedactor) -> String? {
         guard redactor.keepOnly == nil else { return nil }
         var given = Substring(trimmed(value[...].utf8))
@@ -211,11 +212,12 @@ enum HeaderRules {
     /// The longest `Location` passed on: room for any target a jail system links to, within the head's budget.
     static let maxLocationBytes = 2048
 
-    /// Whether a path segment's words, alone or up to four run together, name a field `names` removes: words split
-    /// at every character but a letter or digit, between letters and digits, where a small letter meets a capital,
-    /// and before the last capital of a run that a small letter follows, so `citizenship=MX`, `CitizenshipMX`,
-    /// `USCitizenship`, `nationality2024`, `a-number:A201` and `country+of+birth` do, and `residents` or `pod-a` do
-    /// not.
+    /// Whether a path segment's words, alone or up to four run together, begin with a field `names` removes (a name
+    /// may run on into its value in one letter case): words split at every character but a letter or digit, between
+    /// letters and digits, where a small letter meets a capital, and before the last capital of a run that a small
+    /// letter follows, so `citizenship=MX`, `CitizenshipMX`, `citizenshipmx`, `CITIZENSHIPMX`, `USCitizenship`,
+    /// `nationality2024`, `a-number:A201`, `country+of+birth` and `countryofbirthmexico` do, and `residents` or `pod-a`
+    /// do not.
     static func namesRedactedField(_ segment: String, _ names: RedactedNames) -> Bool {
         let characters = Array(segment)
         var words: [String] = [], word = ""
@@ -236,9 +238,7 @@ enum HeaderRules {
             word.append(character)
         }
         if !word.isEmpty { words.append(word) }
-        return words.indices.contains { start in
-            (start..<min(start + 4, words.count)).contains { end in names.containsField(words[start...end].joined()) }
-        }
+        return words.indices.contains { start in names.beginsWithField(words[start..<min(start + 4, words.count)].joined()) }
     }
 
     /// The largest header list, as HTTP/2 sizes one, passed on from an upstream's answer: far more than its few
