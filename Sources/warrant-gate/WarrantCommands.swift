@@ -218,7 +218,7 @@ struct WarrantCommand: ParsableCommand {
                 header: ["REFERENCE", "KIND", "STATUS", "AGENCY", "SUBJECTS", "SCOPE", "EXPIRES", "SIGNATURE"],
                 rows: entries.map { entry in
                     let document = entry.document
-                    return [document.reference, document.kind.rawValue, document.status.rawValue, document.agency,
+                    return [document.reference, document.kind.rawValue, document.status.rawValue + (document.isMisfiled ? " (misfiled)" : ""), document.agency,
                             document.subjects.joined(separator: ","), document.scope.joined(separator: ","), document.expires,
                             document.signature.status.rawValue]
                 }
@@ -247,6 +247,11 @@ struct WarrantCommand: ParsableCommand {
                 "reference:   \(entry.document.reference)",
                 "status:      \(entry.document.status.rawValue)\(entry.statusReason.map { " (\($0))" } ?? "")",
             ]
+            let document = entry.document
+            if document.isMisfiled {
+                let problems = ExecutiveIssuers.problems(kind: document.kind, court: document.court, judge: document.judge, caseNumber: document.caseNumber)
+                lines.append("misfiled:    authorises nothing: \(problems.joined(separator: "; ")); revoke it")
+            }
             lines += termLines(entry)
             lines.append("terms:       \(entry.document.termsFingerprint) (what `warrant approve --terms` names)")
             lines.append("registered:  \(entry.registeredAt) by \(entry.registeredBy) (two-person rule \(entry.twoPersonRule ? "on" : "off"))")

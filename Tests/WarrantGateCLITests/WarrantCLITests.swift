@@ -294,7 +294,7 @@ struct WarrantCLITests {
                     "--judge", "SDDO J. Smith, Supervisory Detention and Deportation Officer", "--case", "Form I-200"]
         let asWarrant = try CLIProcess.run(base + ["--reference", "JW-I200", "--kind", "judicial-warrant"] + form + db)
         #expect(asWarrant.status == 3, "\(asWarrant.stderr)")
-        for said in ["--court names the Department of Homeland Security ('homeland security')", "--judge names an immigration officer ('deportation officer')",
+        for said in ["--court names the Department of Homeland Security ('homeland security')", "--judge names an immigration officer ('sddo')",
                      "--case names an ICE administrative warrant (Form I-200 or I-205) ('i 200')", "register the paper as an administrative-warrant, not as a judicial-warrant"] {
             #expect(asWarrant.stderr.contains(said), "\(said): \(asWarrant.stderr)")
         }

@@ -65,6 +65,27 @@ struct EvaluatorTests {
         #expect(allowed.redact.contains("citizenship"))
     }
 
+    /// A red-team pass: an I-200 registered as a judicial warrant before registration checked issuers, and active,
+    /// still opened records to ICE.
+    @Test("an active judicial-kind document that names an immigration authority as its issuer authorises nothing")
+    func misfiledDocumentAuthorisesNothing() throws {
+        var misfiled = document("JW-ICE")
+        misfiled.court = "DHS / ICE Enforcement and Removal Operations"
+        var officer = document("JW-SDDO")
+        officer.judge = "SDDO J. Smith, Supervisory Detention and Deportation Officer"
+        var form = document("JW-FORM")
+        form.caseNumber = "Form I-2OO"
+        var judgeIce = document("JW-JUDGE")
+        judgeIce.judge = "Hon. Mary Ice"
+        let registry = RegistrySnapshot(documents: [misfiled, officer, form, judgeIce], records: [], version: 1)
+        for reference in ["JW-ICE", "JW-SDDO", "JW-FORM"] {
+            #expect(registry.documents[reference]?.isMisfiled == true, "\(reference)")
+            #expect(decide(ice, "/records/inmates/2017-000123", warrant: reference, registry: registry).reason == "warrant_not_judicial", "\(reference)")
+        }
+        // A judge whose surname is an acronym's letters is a judge.
+        #expect(decide(ice, "/records/inmates/2017-000123", warrant: "JW-JUDGE", registry: registry).effect == .allow)
+    }
+
     @Test("release date to ICE only after an advisement of rights")
     func releaseDate() throws {
         #expect(decide(ice, "/records/inmates/2017-000789/release").reason == "advisement_or_warrant_required")

@@ -33,7 +33,7 @@ struct ExecutiveIssuersTests {
         ))
         #expect(form.count == 3, "\(form)")
         #expect(form.contains { $0.hasPrefix("--court names the Department of Homeland Security ('homeland security'), an agency of the executive branch, not a court: register the paper under its own kind (") }, "\(form)")
-        #expect(form.contains { $0.hasPrefix("--judge names an immigration officer ('deportation officer')") }, "\(form)")
+        #expect(form.contains { $0.hasPrefix("--judge names an immigration officer ('sddo')") }, "\(form)")
         #expect(form.contains { $0 == "--case names an ICE administrative warrant (Form I-200 or I-205) ('i 200'), signed by an immigration officer, not by a judge: register the paper as an administrative-warrant, not as a judicial-warrant" }, "\(form)")
         #expect(form.allSatisfy { $0.hasSuffix(", not as a judicial-warrant") }, "\(form)")
 
@@ -74,6 +74,41 @@ struct ExecutiveIssuersTests {
             "Services Division", "I-2005", "26CR1", "Hon. Eros Ramazzotti", "Department of Justice", "Hon. Devices",
         ]
         for text in courts { #expect(ExecutiveIssuers.named(in: text) == nil, "\(text)") }
+    }
+
+    /// A red-team pass: the Board of Immigration Appeals and an immigration judge by their abbreviations, the
+    /// former INS, Spanish names, an officer's title, and form numbers written with look-alikes all registered as
+    /// judicial.
+    @Test("abbreviations, the former INS, Spanish names, officers' titles and look-alike form numbers are read")
+    func moreSpellings() {
+        let named: [(String, ExecutiveIssuers.Field, String)] = [
+            ("BIA", .court, "EOIR"), ("B.I.A.", .court, "EOIR"), ("IJ Smith", .judge, "EOIR"), ("Hon. IJ A. Example", .judge, "EOIR"),
+            ("INS", .court, "INS"), ("Immigration and Naturalization Service", .court, "INS"),
+            ("Servicio de Inmigración y Control de Aduanas", .court, "ICE"), ("Departamento de Seguridad Nacional", .court, "Homeland"),
+            ("Juez de Inmigración R. Pérez", .judge, "EOIR"), ("Corte de Inmigración de Denver", .court, "EOIR"),
+            ("Oficial de Inmigración", .judge, "immigration officer"), ("Field Office Director J. Doe", .judge, "immigration officer"),
+            ("AFOD J. Doe", .judge, "immigration officer"), ("SDDO J. Smith", .judge, "immigration officer"),
+            ("Immigration Enforcement Agent K. Lee", .judge, "immigration officer"), ("Asylum Officer", .judge, "immigration officer"),
+            ("Enforcement and Removal, Denver", .court, "ERO"), ("Homeland Security Investigations", .judge, "Homeland"),
+            ("U.S. Border Patrol Agent", .judge, "CBP"), ("Form I-2OO", .caseNumber, "I-200"), ("I-2O5", .caseNumber, "I-200"),
+            ("Form l-247A", .caseNumber, "I-247"), ("Form 1-200", .caseNumber, "I-200"), ("form 1 205", .caseNumber, "I-200"),
+            ("ICE", .court, "ICE"), ("DHS", .caseNumber, "Homeland"),
+        ]
+        for (text, field, issuer) in named {
+            let match = ExecutiveIssuers.named(in: text, field: field)
+            #expect(match?.issuer.contains(issuer) == true, "\(text) as \(field): \(String(describing: match))")
+        }
+        // A person's name in the judge's field: an acronym's letters, or initials spelling one, are a name.
+        for judge in [
+            "Hon. Mary Ice", "Hon. L. Ero", "Hon. Hsi-Wen Chen", "Hon. E. R. O'Connor", "Hon. D. H. S. Patel", "Hon. Bia Souza", "Hon. J. Ins",
+            "Hon. C. B. P. Nakamura", "Hon. Eoir", "Hon. Ice-T Marrow",
+        ] {
+            #expect(ExecutiveIssuers.named(in: judge, field: .judge) == nil, "\(judge)")
+        }
+        // A number after `Form` or `I`, not any `1-200`.
+        for text in ["1-200", "Case 1-205", "l-247", "I-2005", "26-cr-1200"] { #expect(ExecutiveIssuers.named(in: text, field: .caseNumber) == nil, "\(text)") }
+        let judgeProblems = ExecutiveIssuers.problems(kind: .judicialWarrant, court: "U.S. District Court", judge: "Hon. Mary Ice", caseNumber: "1:26-mj-1")
+        #expect(judgeProblems.isEmpty, "\(judgeProblems)")
     }
 
     @Test("every judicial kind is checked, none other; text too long to read is left to the length check")

@@ -90,6 +90,26 @@ struct RegistryTests {
         #expect(try registry.snapshot().document(reference: "JW-1")?.status == .pending)
     }
 
+    /// A document registered and approved before the issuer check still opened records once active.
+    @Test("an active judicial document naming an immigration authority authorises nothing")
+    func activeExecutiveIssuer() throws {
+        let database = try TemporaryDatabase()
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
+        _ = try registry.register(registration("JW-1"), operator: "clerk")
+        try registry.approve(reference: "JW-1", operator: "supervisor")
+        try database.pool.write { db in
+            try db.execute(sql: "UPDATE documents SET judge = 'SDDO J. Smith' WHERE reference = 'JW-1'")
+        }
+        let snapshot = try registry.snapshot()
+        let document = try #require(snapshot.document(reference: "JW-1"))
+        #expect(document.status == .active && document.isMisfiled)
+        let check = try WarrantVerifier().verify(
+            reference: "JW-1", agency: document.agency, subject: document.subjects.first, action: document.scope.first ?? "records.read",
+            at: Date(), registry: snapshot
+        )
+        #expect(check == .failed(.notJudicial))
+    }
+
     @Test("expiry falls at the end of the day in the registry's time zone")
     func expiry() throws {
         let database = try TemporaryDatabase()

@@ -9,8 +9,18 @@
 /// `HomelandSecurity`), or letters spelled out one by one (`I.C.E.`) compared whole; never part of a word (`Justice`,
 /// `Police`). A name marked `*` also matches its last word continued by letters (`Immigration Judges`). A form
 /// matches `I` and its number, written apart or together, with any letters after it (`I-247A`, `I 200`, `i205`).
+/// A form's number may be written with the letter O for a zero (`I-2OO`), and after the word `Form`, `I` may be an `l`
+/// or a `1` (`Form 1-200`). An acronym (`ICE`, `DHS`, `BIA`) and letters spelled out count in the court and the case,
+/// never in the judge's name, where they are a person's (`Mary Ice`, `Hsi-Wen Chen`, `D. H. S. Patel`): there an
+/// officer's title or an authority's name in words counts.
+///
 /// It is a floor against a misfiled paper, not a proof that the text names a court.
 public enum ExecutiveIssuers {
+    /// Which of a document's fields a text is: a name is read in the judge's field without acronyms.
+    public enum Field: String, Sendable, CaseIterable {
+        case court = "--court", judge = "--judge", caseNumber = "--case"
+    }
+
     /// One authority (or form), its names, and the kinds its papers are registered as.
     struct Issuer {
         let name: String
@@ -20,6 +30,8 @@ public enum ExecutiveIssuers {
         let registerAs: String
         /// Its names as words, lower-case; a trailing `*` lets the last word continue with letters.
         let names: [String]
+        /// Its acronyms, lower-case: read in the court and the case, not in a judge's name.
+        var acronyms: [String] = []
         /// Its form numbers, matched after `I`.
         var forms: [String] = []
     }
@@ -28,21 +40,47 @@ public enum ExecutiveIssuers {
     private static let agency = "an agency of the executive branch, not a court"
 
     static let issuers: [Issuer] = [
-        Issuer(name: "the Department of Homeland Security", why: agency, registerAs: agencyKinds, names: ["homeland security", "dhs"]),
-        Issuer(name: "Immigration and Customs Enforcement (ICE)", why: agency, registerAs: agencyKinds, names: ["ice", "customs enforcement", "hsi"]),
-        Issuer(name: "ICE's Enforcement and Removal Operations (ERO)", why: agency, registerAs: agencyKinds, names: ["ero", "removal operations"]),
+        Issuer(
+            name: "the Department of Homeland Security", why: agency, registerAs: agencyKinds,
+            names: ["homeland security", "seguridad nacional"], acronyms: ["dhs"]
+        ),
+        Issuer(
+            name: "Immigration and Customs Enforcement (ICE)", why: agency, registerAs: agencyKinds,
+            names: ["customs enforcement", "control de aduanas", "homeland security investigations"], acronyms: ["ice", "hsi"]
+        ),
+        Issuer(
+            name: "ICE's Enforcement and Removal Operations (ERO)", why: agency, registerAs: agencyKinds,
+            names: ["removal operations", "enforcement and removal"], acronyms: ["ero"]
+        ),
         Issuer(
             name: "an immigration officer", why: "an officer of the executive branch, not a judge or magistrate", registerAs: agencyKinds,
-            names: ["deportation officer*", "immigration officer*"]
+            names: [
+                "deportation officer*", "immigration officer*", "immigration agent*", "immigration enforcement agent*", "asylum officer*",
+                "field office director*", "sddo", "sdddo", "afod", "oficial de inmigracion", "agente de inmigracion",
+            ]
         ),
         Issuer(
             name: "the Executive Office for Immigration Review (EOIR)",
             why: "whose immigration courts and judges belong to the executive branch (the Department of Justice), not to the judiciary",
             registerAs: "as an immigration-judge-order",
-            names: ["eoir", "immigration review", "immigration court*", "immigration judge*", "immigration appeals"]
+            names: [
+                "immigration review", "immigration court*", "immigration judge*", "immigration appeals", "ij", "juez de inmigracion",
+                "jueza de inmigracion", "corte de inmigracion", "tribunal de inmigracion",
+            ],
+            acronyms: ["eoir", "bia"]
         ),
-        Issuer(name: "U.S. Citizenship and Immigration Services (USCIS)", why: agency, registerAs: agencyKinds, names: ["uscis", "immigration services"]),
-        Issuer(name: "U.S. Customs and Border Protection (CBP)", why: agency, registerAs: agencyKinds, names: ["cbp", "border protection", "border patrol"]),
+        Issuer(
+            name: "U.S. Citizenship and Immigration Services (USCIS)", why: agency, registerAs: agencyKinds,
+            names: ["immigration services"], acronyms: ["uscis"]
+        ),
+        Issuer(
+            name: "the former Immigration and Naturalization Service (INS)", why: agency, registerAs: agencyKinds,
+            names: ["naturalization service*"], acronyms: ["ins"]
+        ),
+        Issuer(
+            name: "U.S. Customs and Border Protection (CBP)", why: agency, registerAs: agencyKinds,
+            names: ["border protection", "border patrol*"], acronyms: ["cbp"]
+        ),
         Issuer(
             name: "an ICE administrative warrant (Form I-200 or I-205)", why: "signed by an immigration officer, not by a judge",
             registerAs: "as an administrative-warrant", names: [], forms: ["200", "205"]
@@ -67,40 +105,47 @@ public enum ExecutiveIssuers {
     /// to read in bounded time (``FreeText/lengthProblem(_:limit:)``), which is refused as such.
     public static func problems(kind: DocumentKind, court: String?, judge: String?, caseNumber: String?) -> [String] {
         guard kind.isJudicial else { return [] }
-        return [("--court", court), ("--judge", judge), ("--case", caseNumber)].compactMap { field, text in
-            guard let text, FreeText.lengthProblem(text, limit: FreeText.maxLength) == nil, let match = named(in: text) else { return nil }
-            return "\(field) names \(match.issuer) ('\(match.words)'), \(match.why): register the paper \(match.registerAs), not as a \(kind.rawValue)"
+        return [(Field.court, court), (.judge, judge), (.caseNumber, caseNumber)].compactMap { field, text in
+            guard let text, FreeText.lengthProblem(text, limit: FreeText.maxLength) == nil, let match = named(in: text, field: field) else { return nil }
+            return "\(field.rawValue) names \(match.issuer) ('\(match.words)'), \(match.why): register the paper \(match.registerAs), not as a \(kind.rawValue)"
         }
     }
 
-    /// The first issuer `text` names, or nil.
-    public static func named(in text: String) -> Match? {
+    /// The first issuer `text`, read as `field`, names, or nil.
+    public static func named(in text: String, field: Field = .court) -> Match? {
         let words = ImmigrationStatusTerms.words(of: OperatorName.key(text))
+        let acronyms = field != .judge
         func match(_ issuer: Issuer, _ range: ClosedRange<Int>) -> Match {
             Match(issuer: issuer.name, why: issuer.why, registerAs: issuer.registerAs, words: words[range].joined(separator: " "))
         }
+        func naming(_ joined: String, acronym: Bool) -> Issuer? {
+            issuers.first { $0.names.contains { matches(joined, $0) } || (acronym && $0.acronyms.contains(joined)) }
+        }
         for (start, word) in words.enumerated() {
-            // A form: `i247a`, or `i` and `247a`.
+            // A form: `i247a`, or `i` and `247a`; after `form`, `l247a` or `1` and `247a` too.
             let next = start + 1 < words.count ? words[start + 1] : nil
-            for issuer in issuers {
-                if issuer.forms.contains(where: { isForm(word, $0) }) { return match(issuer, start...start) }
-                if word == "i", let next, issuer.forms.contains(where: { isForm(word + next, $0) }) { return match(issuer, start...start + 1) }
+            let afterForm = start > 0 && words[start - 1] == "form"
+            for issuer in issuers where !issuer.forms.isEmpty {
+                if isForm(word, issuer.forms, afterForm: afterForm) { return match(issuer, start...start) }
+                if let next, word == "i" || (afterForm && (word == "l" || word == "1")), isForm("i" + next, issuer.forms, afterForm: false) {
+                    return match(issuer, start...start + 1)
+                }
             }
             guard word.count == 1 else {
-                // Whole words, alone or with those after them, written apart or together.
+                // Whole words, alone or with those after them, written apart or together; an acronym alone.
                 var joined = ""
                 for end in start..<min(words.count, start + 4) {
                     guard words[end].count > 1 else { break }
                     joined += words[end]
-                    if let issuer = issuers.first(where: { $0.names.contains { matches(joined, $0) } }) { return match(issuer, start...end) }
+                    if let issuer = naming(joined, acronym: acronyms && end == start) { return match(issuer, start...end) }
                 }
                 continue
             }
             // Letters spelled out one by one (`I.C.E.`): a whole run, compared whole, so that initials do not end in a
-            // name (`M. E. R. O.` is no `ERO`).
-            guard start == 0 || words[start - 1].count > 1 else { continue }
+            // name (`M. E. R. O.` is no `ERO`); a person's initials in the judge's field are none.
+            guard acronyms, start == 0 || words[start - 1].count > 1 else { continue }
             let run = words[start...].prefix { $0.count == 1 }
-            if run.count > 1, let issuer = issuers.first(where: { $0.names.contains { matches(run.joined(), $0) } }) { return match(issuer, start...start + run.count - 1) }
+            if run.count > 1, let issuer = naming(run.joined(), acronym: true) { return match(issuer, start...start + run.count - 1) }
         }
         return nil
     }
@@ -112,8 +157,15 @@ public enum ExecutiveIssuers {
         return joined.count == stem.count || (name.hasSuffix("*") && joined.dropFirst(stem.count).allSatisfy(\.isLetter))
     }
 
-    /// Whether `word` is `i`, the form's number, and letters or nothing (`i247a`).
-    private static func isForm(_ word: String, _ number: String) -> Bool {
-        word.hasPrefix("i" + number) && word.dropFirst(1 + number.count).allSatisfy(\.isLetter)
+    /// Whether `word` is `i` (after `form`, `l` or `1` too), one of the form numbers, and letters or nothing (`i247a`);
+    /// the letter `o` reads as a zero in the number (`i2oo`).
+    private static func isForm(_ word: String, _ numbers: [String], afterForm: Bool) -> Bool {
+        guard let first = word.first, first == "i" || (afterForm && (first == "l" || first == "1")) else { return false }
+        let rest = word.dropFirst()
+        return numbers.contains { number in
+            guard rest.count >= number.count else { return false }
+            let digits = rest.prefix(number.count).map { $0 == "o" ? "0" : $0 }
+            return String(digits) == number && rest.dropFirst(number.count).allSatisfy(\.isLetter)
+        }
     }
 }

@@ -48,6 +48,13 @@ public struct RegisteredDocument: Sendable, Equatable, Codable {
         self.signature = signature
     }
 
+    /// Whether it is of a judicial kind while its court, judge or case names an immigration authority or its form
+    /// (``ExecutiveIssuers``): registered before registration refused such a paper, it authorises nothing, and no
+    /// document test accepts it, until it is revoked and registered again under its own kind.
+    public var isMisfiled: Bool {
+        kind.isJudicial && !ExecutiveIssuers.problems(kind: kind, court: court, judge: judge, caseNumber: caseNumber).isEmpty
+    }
+
     public func covers(action: String) -> Bool {
         scope.contains { ScopeEntry($0).covers(action) }
     }

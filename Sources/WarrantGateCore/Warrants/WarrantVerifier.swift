@@ -39,11 +39,12 @@ public enum WarrantFailure: Sendable, CaseIterable {
 
 /// Checks a presented warrant reference against the registry.
 ///
-/// A warrant verifies only if it exists, was issued to the requesting agency, is of a judicial kind, is active (not
-/// pending, revoked or superseded), has not expired at `time` (nor by `until`, when what the request asks for ends or
-/// takes place), names the subject, and covers the action. The checks run in that order and the first failure is
-/// reported: a document issued to another agency fails as `wrongAgency` whatever its kind or status, so that its
-/// failure says nothing of it (and the gateway answers it as an unknown one, ``ReasonCatalog/answered(_:)``).
+/// A warrant verifies only if it exists, was issued to the requesting agency, is of a judicial kind (and not
+/// ``RegisteredDocument/isMisfiled``), is active (not pending, revoked or superseded), has not expired at `time` (nor
+/// by `until`, when what the request asks for ends or takes place), names the subject, and covers the action. The
+/// checks run in that order and the first failure is reported: a document issued to another agency fails as
+/// `wrongAgency` whatever its kind or status, so that its failure says nothing of it (and the gateway answers it as an
+/// unknown one, ``ReasonCatalog/answered(_:)``).
 public struct WarrantVerifier: Sendable {
     public init() {}
 
@@ -53,7 +54,7 @@ public struct WarrantVerifier: Sendable {
         guard let reference, !reference.isEmpty else { return .failed(.missing) }
         guard let document = try registry.document(reference: reference) else { return .failed(.unknown) }
         guard document.agency == agency else { return .failed(.wrongAgency) }
-        guard document.kind.isJudicial else { return .failed(.notJudicial) }
+        guard document.kind.isJudicial, !document.isMisfiled else { return .failed(.notJudicial) }
         switch document.status {
         case .active: break
         case .pending: return .failed(.notActive)
