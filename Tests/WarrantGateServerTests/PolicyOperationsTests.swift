@@ -40,7 +40,7 @@ struct PolicyOperationsTests {
 
     @Test("a shadow policy that allows alike but redacts less is a disagreement, named as returning more")
     func shadowRedactsLess() async throws {
-        try await withGateway(configure: Self.shadowing { $0.replacingOccurrences(of: "redact:\n  - citizenship\n", with: "redact:\n") }) { gateway in
+        try await withGateway(configure: Self.shadowing { $0.replacingOccurrences(of: "redact:\n  - jail:citizenship\n", with: "redact:\n") }) { gateway in
             let police = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000456")
             #expect(police.status == 200)
             #expect(police.json["citizenship"] == nil)

@@ -35,10 +35,15 @@ public struct Decision: Sendable, Equatable {
         self.warrant = warrant
     }
 
-    /// Whether a top-level field of this name (lower case, or a Clark name) reaches the client: it is not redacted,
-    /// and an allow-list, if any, names it. Nested fields are governed by `redact` alone.
+    /// Whether a top-level field of this name (a field name, or a Clark name) reaches the client: it is not redacted,
+    /// and an allow-list, if any, names it. A field name is compared with the plain names as redaction compares them
+    /// (``FieldNameKey``: `immigration_status` is `immigrationStatus`), a Clark name exactly. Nested fields are
+    /// governed by `redact` alone.
     public func keeps(topLevel name: String) -> Bool {
-        !redact.contains(name) && (keepOnly?.contains(name) ?? true)
+        guard QualifiedName(clark: name) == nil else { return !redact.contains(name) && (keepOnly?.contains(name) ?? true) }
+        let key = FieldNameKey.of(name)
+        func names(_ set: Set<String>) -> Bool { set.contains { QualifiedName(clark: $0) == nil && FieldNameKey.of($0) == key } }
+        return !names(redact) && (keepOnly.map(names) ?? true)
     }
 
     /// This decision with `more` obligations after its own, each once.

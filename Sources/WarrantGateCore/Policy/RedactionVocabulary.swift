@@ -1,11 +1,15 @@
 import Foundation
 
-/// A shipped list of XML elements by concept, such as `policies/profiles/niem-immigration.yaml`: each concept names
-/// elements by namespace URI and local name, across every release of a standard.
+/// A shipped list of names by concept, such as `policies/profiles/niem-immigration.yaml` (XML elements by namespace
+/// URI and local name, across every release of a standard) or `policies/profiles/jail-fields.yaml` (the field names
+/// records systems give a fact): each concept lists names as a policy's `redact:` entries are written, a qualified
+/// name's prefix bound under the profile's own `namespaces:`.
 public struct RedactionProfile: Sendable, Equatable {
     public let name: String
     public let title: String
-    public let concepts: [String: [QualifiedName]]
+    /// Each concept's names, as ``RedactionVocabulary/names(for:)`` gives them: plain lower-case field names and
+    /// qualified names in Clark notation.
+    public let concepts: [String: [String]]
     /// The file it was read from.
     public let source: String
     /// The file's bytes, which a policy that includes it adds to its digest.
@@ -22,18 +26,22 @@ public struct RedactionProfile: Sendable, Equatable {
         try root.requireKeys(in: keys, what: "profile")
         let name = try root.required("profile", in: "profile").string("profile name")
         guard Identifier.isValid(name) else { throw root.error("profile name '\(name)' must be lower-case letters, digits and '-'") }
-        let namespaces = try RedactionVocabulary.namespaces(root.required("namespaces", in: "profile"))
+        let namespaces = try root["namespaces"].map(RedactionVocabulary.namespaces) ?? [:]
         let vocabulary = RedactionVocabulary(namespaces: namespaces, profiles: [:])
-        var concepts: [String: [QualifiedName]] = [:]
+        var concepts: [String: [String]] = [:]
         for (concept, node) in try root.required("concepts", in: "profile").mapping("concepts") {
             guard Identifier.isValid(concept) else { throw node.error("concept '\(concept)' must be lower-case letters, digits and '-'") }
-            var names: [QualifiedName] = []
+            var names: [String] = []
+            // A plain name is compared as every plain name is (``FieldNameKey``): two that compare equal are one.
+            var plainKeys: Set<String> = []
             for entry in try node.strings("concept '\(concept)'") {
-                guard let name = try vocabulary.resolve(entry, at: node).compactMap(QualifiedName.init(clark:)).first else { throw node.error("concept '\(concept)': '\(entry)' must be prefix:LocalName with a prefix from namespaces") }
-                if names.contains(name) { throw node.error("concept '\(concept)': '\(entry)' is listed twice") }
-                names.append(name)
+                for resolved in try vocabulary.resolve(entry, at: node, under: "concept '\(concept)'") {
+                    let duplicate = resolved.hasPrefix("{") ? names.contains(resolved) : !plainKeys.insert(FieldNameKey.of(resolved)).inserted
+                    if duplicate { throw node.error("concept '\(concept)': '\(entry)' is listed twice") }
+                    names.append(resolved)
+                }
             }
-            guard !names.isEmpty else { throw node.error("concept '\(concept)' lists no elements") }
+            guard !names.isEmpty else { throw node.error("concept '\(concept)' lists no names") }
             concepts[concept] = names
         }
         return RedactionProfile(
@@ -49,7 +57,7 @@ public struct RedactionProfile: Sendable, Equatable {
 ///   (``FieldNameKey``);
 /// - `nc:PersonCitizenship`: an XML element, or a JSON-LD key, by namespace URI and local name, the prefix bound under
 ///   the policy's `namespaces:`;
-/// - `niem:citizenship`: every element of a concept of a profile the policy includes under `profiles:`;
+/// - `niem:citizenship`: every name of a concept of a profile the policy includes under `profiles:`;
 /// - `field:Country Of Birth`: a field name the first form refuses (a space, `#`, `/`, a letter outside ASCII), taken
 ///   as written after the colon and matched as the first form is, but not mixing letters of two scripts (a
 ///   look-alike). `field` is reserved: no namespace or profile may take it.
@@ -100,7 +108,7 @@ public struct RedactionVocabulary: Sendable, Equatable {
             guard let names = profile.concepts[local] else {
                 throw Unresolved(message: "redact: profile '\(profile.name)' has no concept '\(local)' (it has \(profile.concepts.keys.sorted().joined(separator: ", ")))")
             }
-            return names.map(\.clark)
+            return names
         }
         throw Unresolved(message: "redact: the prefix '\(prefix)' in '\(entry)' is not bound (declare it under namespaces:, or include a profile under profiles:)")
     }
@@ -169,10 +177,10 @@ public struct RedactionVocabulary: Sendable, Equatable {
         var entries: [String] = []
         for alias in profiles.keys.sorted() {
             for (concept, members) in profiles[alias]!.concepts.sorted(by: { $0.key < $1.key }) {
-                let clark = Set(members.map(\.clark))
-                guard clark.isSubset(of: names) else { continue }
+                let all = Set(members)
+                guard all.isSubset(of: names) else { continue }
                 entries.append("\(alias):\(concept)")
-                rest.subtract(clark)
+                rest.subtract(all)
             }
         }
         return (entries + rest.map { $0.hasPrefix("{") || Self.isFieldName($0) ? $0 : Self.literalPrefix + ":" + $0 }).sorted()
