@@ -56,6 +56,7 @@ public final class Gateway: Sendable {
         self.state = GatewayState(policies: policies, registry: try registry.snapshot(), staleAfter: RegistryRefresher.staleAfter)
         try policies.checkDirectories(registered: state.current.lastSnapshot.agencies.map(\.id), agenciesPath: configuration.agenciesPath)
         policies.logWarnings(to: logger, by: state.current.directory)
+        RegistryRefresher.noteMisfiled(in: state.current.lastSnapshot, to: logger)
         self.log = try store.decisionLog()
         let metrics = GatewayMetrics()
         self.metrics = metrics

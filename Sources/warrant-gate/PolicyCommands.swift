@@ -304,6 +304,7 @@ private struct ExplainRegistry: DocumentRegistry {
 
     func document(reference: String) -> RegisteredDocument? { base.document(reference: reference) }
     func documents(subject: String) -> [RegisteredDocument] { base.documents(subject: subject) }
+    func isMisfiled(_ document: RegisteredDocument) -> Bool { base.isMisfiled(document) }
     func records(subject: String) -> [SubjectRecord] { base.records(subject: subject) + records.filter { $0.subject == subject } }
     func facts(subject: String) -> [String: String] {
         subject == self.subject ? base.facts(subject: subject).merging(facts) { _, given in given } : base.facts(subject: subject)

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import WarrantGateCore
+@testable import WarrantGateCore
 
 @Suite("A judicial kind must not name an immigration authority or an ICE form as its issuer")
 struct ExecutiveIssuersTests {
@@ -105,6 +105,18 @@ struct ExecutiveIssuersTests {
         ] {
             #expect(ExecutiveIssuers.named(in: judge, field: .judge) == nil, "\(judge)")
         }
+        // An acronym in a judge's field counts beside an officer's title, or in capitals amid a name's small letters.
+        for judge in ["ICE Officer J. Smith", "HSI Special Agent R. Diaz", "DHS/ERO Officer Lee", "Hon. J. Smith (ICE)", "D.H.S. Officer Lee"] {
+            #expect(ExecutiveIssuers.named(in: judge, field: .judge) != nil, "\(judge)")
+        }
+        #expect(ExecutiveIssuers.named(in: "HON. MARY ICE", field: .judge) == nil)
+        // A case: an acronym in capitals, but not a docket number's judges' initials, nor a caption's abbreviation.
+        #expect(ExecutiveIssuers.named(in: "ICE-2026-0001", field: .caseNumber) != nil)
+        for text in ["1:26-mj-00502-DHS", "2:25-cr-00117-IJ-KS", "1:26-MJ-502-BIA", "Doe v. State Farm Ins. Co.", "Bia v. Ice"] {
+            #expect(ExecutiveIssuers.named(in: text, field: .caseNumber) == nil, "\(text)")
+        }
+        #expect(ExecutiveIssuers.withoutDocketInitials("1:26-mj-00502-DHS-KS; see 2:25-cr-1-IJ") == "1:26-mj-00502; see 2:25-cr-1")
+        #expect(ExecutiveIssuers.withoutDocketInitials("11:26-mj-00502-DHS, 123:26-mj-1-DHS") == "11:26-mj-00502, 123:26-mj-1-DHS")
         // A number after `Form` or `I`, not any `1-200`.
         for text in ["1-200", "Case 1-205", "l-247", "I-2005", "26-cr-1200"] { #expect(ExecutiveIssuers.named(in: text, field: .caseNumber) == nil, "\(text)") }
         let judgeProblems = ExecutiveIssuers.problems(kind: .judicialWarrant, court: "U.S. District Court", judge: "Hon. Mary Ice", caseNumber: "1:26-mj-1")

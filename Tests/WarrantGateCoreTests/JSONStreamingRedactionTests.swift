@@ -352,6 +352,13 @@ struct JSONStreamingRedactionTests {
         ] {
             Self.expectLD(#"{"@context":\#(context),"n":1}"#, names: names, .accepted(#"{"@context":\#(kept),"n":1}"#, removed: removed))
         }
+        // A review's pass: a term aliased to a bare name is that name, so the key it defines goes, as does one that
+        // a removed term left behind.
+        Self.expectLD(#"{"@context":{"nat":"citizenship"},"nat":"MX","k":1}"#, names: names, .accepted(#"{"@context":{"nat":"citizenship"},"k":1}"#, removed: 1))
+        Self.expectLD(
+            #"{"@context":{"citizenship":"urn:x","alias":"citizenship"},"alias":"MX","k":1}"#, names: names,
+            .accepted(#"{"@context":{"alias":"citizenship"},"k":1}"#, removed: 2)
+        )
         // In a nested context too; the member itself goes as ever.
         Self.expectLD(
             #"{"@context":{"a":"urn:a"},"r":{"@context":{"citizenship":"urn:SECRET-MX"},"citizenship":"MX","k":1}}"#, names: names,

@@ -165,6 +165,7 @@ struct HeaderRulesTests {
         let plain = ResponseRedactor(names: [String]())
         let redacting = ResponseRedactor(names: ["citizenship", "alienNumber", "countryOfBirth"])
         let keeping = ResponseRedactor(names: [String](), keepOnly: ["custodyStatus"])
+        let shortNames = ResponseRedactor(names: ["pob", "cob", "visa"])
         let passed: [(String, ResponseRedactor, String?)] = [
             ("/api/visitation/visits/V-88", redacting, "/visitation/visits/V-88"),
             (" HTTP://records.jail.example:8080/api/records/./inmates//2017-000123/ ", redacting, "/records/inmates/2017-000123"),
@@ -209,6 +210,10 @@ struct HeaderRulesTests {
             ("/api/records/inmates/country-of-birthmexico", redacting, nil),
             ("/api/records/inmates/alien+numbera201", redacting, nil),
             ("/api/records/inmates/noncitizen/citizens", redacting, "/records/inmates/noncitizen/citizens"),
+            // A short name is read whole: it begins too many words.
+            ("/api/records/inmates/pob", shortNames, nil),
+            ("/api/records/inmates/POB-MX", shortNames, nil),
+            ("/api/records/counties/cobb-county/pobox/visalia", shortNames, "/records/counties/cobb-county/pobox/visalia"),
         ]
         for (given, redactor, expected) in passed {
             #expect(HeaderRules.returnedLocation(given, from: endpoint, redactor: redactor) == expected, "\(given.prefix(80))")

@@ -103,6 +103,7 @@ struct RegistryTests {
         let snapshot = try registry.snapshot()
         let document = try #require(snapshot.document(reference: "JW-1"))
         #expect(document.status == .active && document.isMisfiled)
+        #expect(snapshot.activeMisfiled == ["JW-1"])
         let check = try WarrantVerifier().verify(
             reference: "JW-1", agency: document.agency, subject: document.subjects.first, action: document.scope.first ?? "records.read",
             at: Date(), registry: snapshot

@@ -224,9 +224,8 @@ public struct DocumentTest: Sendable, Equatable {
         !signed || document.signature.isVerified(byOneOf: signedBy)
     }
 
-    /// Whether everything but the signature holds; never for a ``RegisteredDocument/isMisfiled`` document.
+    /// Whether everything but the signature holds.
     func acceptsTerms(_ document: RegisteredDocument) -> Bool {
-        if document.isMisfiled { return false }
         if let kinds, !kinds.contains(document.kind) { return false }
         if let natures, !natures.contains(document.kind.nature) { return false }
         if let courts {

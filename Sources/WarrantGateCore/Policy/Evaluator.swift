@@ -286,7 +286,7 @@ public final class Evaluator: Sendable {
                 guard document.agency == input.agency.id, condition.statuses.contains(document.status) else { return false }
                 if document.status == .active && !document.isInForce(at: input.time, through: input.classification.until)
                     && !condition.statuses.contains(.expired) { return false }
-                guard condition.test.accepts(document) else { return false }
+                guard condition.test.accepts(document), !registry.isMisfiled(document) else { return false }
                 if condition.coversAction && !document.covers(action: input.classification.action) { return false }
                 if let maxAge = condition.maxAge {
                     guard let registered = document.registeredAt, input.time.timeIntervalSince(registered) <= maxAge else { return false }

@@ -973,8 +973,9 @@ struct JSONKeyNames: Sendable {
         } else {
             return nil
         }
-        guard let last = iri.lastIndex(where: { $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "#") || $0 == UInt8(ascii: "/") }) else { return false }
-        let part = iri[(last + 1)...]
+        // An IRI without a delimiter (a term aliased to a bare name, `"nat": "nationality"`) is read whole.
+        let part = iri.lastIndex(where: { $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "#") || $0 == UInt8(ascii: "/") })
+            .map { iri[($0 + 1)...] } ?? iri[...]
         guard part.allSatisfy({ $0 < 0x80 }) else { return fields.contains(String(decoding: part, as: UTF8.self)) }
         return part.withUnsafeBytes { fields.containsASCII($0, at: 0, length: $0.count) }
     }
@@ -1043,13 +1044,19 @@ final class JSONFieldNames: Sendable, EmbeddedNames {
         return FieldNameKey.readings(String(key.unicodeScalars[key.unicodeScalars.index(after: last)...])).contains(where: fields.contains)
     }
 
-    /// Whether `text`, read as ``contains(_:)`` reads a key (never by a last part), begins with one of the names: a
-    /// name run on into what follows it, such as `citizenshipmx`.
+    /// Whether `text`, read as ``contains(_:)`` reads a key (never by a last part), begins with one of the names of at
+    /// least ``shortestRunOnName`` bytes: a name run on into what follows it, such as `citizenshipmx`. A shorter name
+    /// (`pob`, `visa`) begins too many words (`pobox`, `visalia`) to be read so.
     func beginsWithName(_ text: String) -> Bool {
         guard !fields.isEmpty else { return false }
         guard text.utf8.count <= Self.longestReadName || text.utf8.allSatisfy({ $0 < 0x80 }) else { return byLastPart }
-        return FieldNameKey.readings(text).contains { reading in fields.contains { reading.utf8.starts(with: $0.utf8) } }
+        return FieldNameKey.readings(text).contains { reading in
+            fields.contains { $0.utf8.count >= Self.shortestRunOnName && reading.utf8.starts(with: $0.utf8) }
+        }
     }
+
+    /// The shortest name ``beginsWithName(_:)`` finds run on into what follows it.
+    static let shortestRunOnName = 6
 
     /// The longest name, in UTF-8 bytes, that is read as it shows when it is not all ASCII.
     static let longestReadName = 1024

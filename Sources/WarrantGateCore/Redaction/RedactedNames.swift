@@ -186,8 +186,9 @@ public struct RedactedNames: Sendable {
         return name.withUTF8 { containsField(local: UnsafeRawBufferPointer($0)) }
     }
 
-    /// Whether `text` begins with a name removed as a field name, compared as ``containsField(_:)`` compares (but
-    /// never by a last part): a name run on into what follows it, such as `citizenshipmx`.
+    /// Whether `text` begins with a name of six letters or more removed as a field name, compared as
+    /// ``containsField(_:)`` compares (but never by a last part): a name run on into what follows it, such as
+    /// `citizenshipmx`.
     public func beginsWithField(_ text: String) -> Bool {
         guard !isEmpty else { return false }
         return xmlFields.beginsWithName(text)

@@ -8,6 +8,13 @@ public protocol DocumentRegistry: Sendable {
     func records(subject: String) throws -> [SubjectRecord]
     /// Facts about the subject, by name (for example `conviction: serious-felony`).
     func facts(subject: String) throws -> [String: String]
+    /// Whether `document`, one this registry gave, is ``RegisteredDocument/isMisfiled``: it authorises nothing and
+    /// meets no document test.
+    func isMisfiled(_ document: RegisteredDocument) -> Bool
+}
+
+extension DocumentRegistry {
+    public func isMisfiled(_ document: RegisteredDocument) -> Bool { document.isMisfiled }
 }
 
 /// An immutable in-memory registry.
@@ -20,6 +27,8 @@ public struct RegistrySnapshot: DocumentRegistry {
     public let agencies: [Agency]
     /// Certificates revoked with the CLI: SPKI SHA-256 hex, or `serial:` and the serial's hex, to the reason.
     public let certificateRevocations: [String: String]
+    /// The references of the ``RegisteredDocument/isMisfiled`` documents, judged once a snapshot.
+    public let misfiled: Set<String>
     /// How many active documents were registered while the rule was off, so that one operator alone activated them.
     public let activeByOneOperator: Int
     /// How many agency keys the registry pins that no second operator approved (the rule off, or before it covered
@@ -39,6 +48,7 @@ public struct RegistrySnapshot: DocumentRegistry {
             for subject in document.subjects { bySubject[subject, default: []].append(document) }
         }
         self.documentsBySubject = bySubject
+        self.misfiled = Set(self.documents.values.filter(\.isMisfiled).map(\.reference))
         self.factsBySubject = facts
         self.recordsBySubject = Dictionary(grouping: records, by: \.subject)
         self.agencies = agencies
@@ -54,4 +64,10 @@ public struct RegistrySnapshot: DocumentRegistry {
     public func documents(subject: String) -> [RegisteredDocument] { documentsBySubject[subject] ?? [] }
     public func records(subject: String) -> [SubjectRecord] { recordsBySubject[subject] ?? [] }
     public func facts(subject: String) -> [String: String] { factsBySubject[subject] ?? [:] }
+    public func isMisfiled(_ document: RegisteredDocument) -> Bool { misfiled.contains(document.reference) }
+
+    /// The active documents that are misfiled, by reference: those an operator must revoke.
+    public var activeMisfiled: [String] {
+        misfiled.filter { documents[$0]?.status == .active }.sorted()
+    }
 }

@@ -113,8 +113,19 @@ public enum ExecutiveIssuers {
 
     /// The first issuer `text`, read as `field`, names, or nil.
     public static func named(in text: String, field: Field = .court) -> Match? {
-        let words = ImmigrationStatusTerms.words(of: OperatorName.key(text))
-        let acronyms = field != .judge
+        let read = field == .caseNumber ? withoutDocketInitials(text) : text
+        let words = ImmigrationStatusTerms.words(of: OperatorName.key(read))
+        // Where a person's initials or a caption's abbreviation may pass for an acronym, one counts only when the text
+        // calls someone an officer or agent, or when it is written in capitals that the rest of a name is not.
+        let titled = field == .judge && words.contains(where: titleWords.contains)
+        let capitals = capitalWords(read, amidLowerCase: field == .judge)
+        func acronymCounts(_ word: String) -> Bool {
+            switch field {
+            case .court: true
+            case .judge: titled || capitals.contains(word)
+            case .caseNumber: capitals.contains(word)
+            }
+        }
         func match(_ issuer: Issuer, _ range: ClosedRange<Int>) -> Match {
             Match(issuer: issuer.name, why: issuer.why, registerAs: issuer.registerAs, words: words[range].joined(separator: " "))
         }
@@ -137,18 +148,92 @@ public enum ExecutiveIssuers {
                 for end in start..<min(words.count, start + 4) {
                     guard words[end].count > 1 else { break }
                     joined += words[end]
-                    if let issuer = naming(joined, acronym: acronyms && end == start) { return match(issuer, start...end) }
+                    if let issuer = naming(joined, acronym: end == start && acronymCounts(joined)) { return match(issuer, start...end) }
                 }
                 continue
             }
             // Letters spelled out one by one (`I.C.E.`): a whole run, compared whole, so that initials do not end in a
-            // name (`M. E. R. O.` is no `ERO`); a person's initials in the judge's field are none.
-            guard acronyms, start == 0 || words[start - 1].count > 1 else { continue }
+            // name (`M. E. R. O.` is no `ERO`); in a judge's field, only beside an officer's title; never in a case.
+            guard field == .court || titled, start == 0 || words[start - 1].count > 1 else { continue }
             let run = words[start...].prefix { $0.count == 1 }
             if run.count > 1, let issuer = naming(run.joined(), acronym: true) { return match(issuer, start...start + run.count - 1) }
         }
         return nil
     }
+
+    /// Words that call the person named an officer or agent rather than a judge.
+    private static let titleWords: Set<String> = [
+        "officer", "officers", "agent", "agents", "director", "supervisory", "supervisor", "investigator", "investigations", "special",
+    ]
+
+    /// The words of `text` written in ASCII capitals (two or more letters), lower-cased; with `amidLowerCase`, none
+    /// unless the text has small letters too (a name typed all in capitals has no acronym to tell apart).
+    private static func capitalWords(_ text: String, amidLowerCase: Bool) -> Set<String> {
+        if amidLowerCase, !text.unicodeScalars.contains(where: { ("a"..."z").contains($0) }) { return [] }
+        var words: Set<String> = []
+        for token in text.split(whereSeparator: { !($0.isASCII && ($0.isLetter || $0.isNumber)) })
+        where token.count > 1 && token.allSatisfy({ $0.isASCII && $0.isUppercase }) {
+            words.insert(token.lowercased())
+        }
+        return words
+    }
+
+    /// A federal docket number ends with its judges' initials (`1:26-mj-00502-DHS`, `2:25-cr-00117-IJ-KS`): those are
+    /// left out of a case number before it is read. A docket number is `D:YY-tt-N`: one or two digits, a colon, two
+    /// digits, a dash, one to four letters, a dash and one to seven digits; each `-` and one to four letters after it
+    /// are its initials.
+    static func withoutDocketInitials(_ text: String) -> String {
+        let bytes = Array(text.utf8)
+        var kept: [UInt8] = []
+        kept.reserveCapacity(bytes.count)
+        var index = 0
+        while index < bytes.count {
+            guard let end = docketNumberEnd(bytes, from: index) else {
+                kept.append(bytes[index])
+                index += 1
+                continue
+            }
+            kept += bytes[index..<end]
+            index = end
+            while index < bytes.count, bytes[index] == UInt8(ascii: "-") {
+                let letters = run(bytes, from: index + 1, isLetter)
+                guard (1...4).contains(letters), !(index + 1 + letters < bytes.count && isAlphanumeric(bytes[index + 1 + letters])) else { break }
+                index += 1 + letters
+            }
+        }
+        return String(decoding: kept, as: UTF8.self)
+    }
+
+    /// Where a docket number that begins at `start` ends, if one does (not after a digit).
+    private static func docketNumberEnd(_ bytes: [UInt8], from start: Int) -> Int? {
+        if start > 0, isDigit(bytes[start - 1]) { return nil }
+        var index = start
+        func take(_ class: (UInt8) -> Bool, _ counts: ClosedRange<Int>) -> Bool {
+            let count = run(bytes, from: index, `class`)
+            guard counts.contains(count) else { return false }
+            index += count
+            return true
+        }
+        func literal(_ byte: UInt8) -> Bool {
+            guard index < bytes.count, bytes[index] == byte else { return false }
+            index += 1
+            return true
+        }
+        guard take(isDigit, 1...2), literal(UInt8(ascii: ":")), take(isDigit, 2...2), literal(UInt8(ascii: "-")), take(isLetter, 1...4),
+              literal(UInt8(ascii: "-")), take(isDigit, 1...7)
+        else { return nil }
+        return index
+    }
+
+    private static func run(_ bytes: [UInt8], from start: Int, _ class: (UInt8) -> Bool) -> Int {
+        var index = start
+        while index < bytes.count, `class`(bytes[index]) { index += 1 }
+        return index - start
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool { (0x30...0x39).contains(byte) }
+    private static func isLetter(_ byte: UInt8) -> Bool { (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte) }
+    private static func isAlphanumeric(_ byte: UInt8) -> Bool { isDigit(byte) || isLetter(byte) }
 
     /// Whether `joined` is `name` (its words written together), or, for a name ending in `*`, that continued by letters.
     private static func matches(_ joined: String, _ name: String) -> Bool {

@@ -54,7 +54,7 @@ public struct WarrantVerifier: Sendable {
         guard let reference, !reference.isEmpty else { return .failed(.missing) }
         guard let document = try registry.document(reference: reference) else { return .failed(.unknown) }
         guard document.agency == agency else { return .failed(.wrongAgency) }
-        guard document.kind.isJudicial, !document.isMisfiled else { return .failed(.notJudicial) }
+        guard document.kind.isJudicial, !registry.isMisfiled(document) else { return .failed(.notJudicial) }
         switch document.status {
         case .active: break
         case .pending: return .failed(.notActive)

@@ -212,12 +212,12 @@ enum HeaderRules {
     /// The longest `Location` passed on: room for any target a jail system links to, within the head's budget.
     static let maxLocationBytes = 2048
 
-    /// Whether a path segment's words, alone or up to four run together, begin with a field `names` removes (a name
-    /// may run on into its value in one letter case): words split at every character but a letter or digit, between
-    /// letters and digits, where a small letter meets a capital, and before the last capital of a run that a small
-    /// letter follows, so `citizenship=MX`, `CitizenshipMX`, `citizenshipmx`, `CITIZENSHIPMX`, `USCitizenship`,
-    /// `nationality2024`, `a-number:A201`, `country+of+birth` and `countryofbirthmexico` do, and `residents` or `pod-a`
-    /// do not.
+    /// Whether a path segment's words, alone or up to four run together, are a field `names` removes, or begin with one
+    /// of six letters or more (a name may run on into its value in one letter case): words split at every character
+    /// but a letter or digit, between letters and digits, where a small letter meets a capital, and before the last
+    /// capital of a run that a small letter follows, so `citizenship=MX`, `CitizenshipMX`, `citizenshipmx`,
+    /// `CITIZENSHIPMX`, `USCitizenship`, `nationality2024`, `a-number:A201`, `country+of+birth`, `countryofbirthmexico`
+    /// and `pob` do, and `residents`, `pod-a` or `pobox` do not.
     static func namesRedactedField(_ segment: String, _ names: RedactedNames) -> Bool {
         let characters = Array(segment)
         var words: [String] = [], word = ""
@@ -238,7 +238,10 @@ enum HeaderRules {
             word.append(character)
         }
         if !word.isEmpty { words.append(word) }
-        return words.indices.contains { start in names.beginsWithField(words[start..<min(start + 4, words.count)].joined()) }
+        return words.indices.contains { start in
+            let run = words[start..<min(start + 4, words.count)]
+            return run.indices.contains { end in names.containsField(run[start...end].joined()) } || names.beginsWithField(run.joined())
+        }
     }
 
     /// The largest header list, as HTTP/2 sizes one, passed on from an upstream's answer: far more than its few

@@ -247,6 +247,7 @@ struct FactOverlayRegistry: DocumentRegistry {
     func document(reference: String) throws -> RegisteredDocument? { try base.document(reference: reference) }
     func documents(subject: String) throws -> [RegisteredDocument] { try base.documents(subject: subject) }
     func records(subject: String) throws -> [SubjectRecord] { try base.records(subject: subject) }
+    func isMisfiled(_ document: RegisteredDocument) -> Bool { base.isMisfiled(document) }
     func facts(subject: String) throws -> [String: String] {
         let registered = try base.facts(subject: subject)
         guard subject == self.subject else { return registered }

@@ -31,6 +31,7 @@ final class GatewayMetrics: Sendable {
     private let twoPersonRule: CoreMetrics.Gauge
     private let activeByOneOperator: CoreMetrics.Gauge
     private let agencyKeysByOneOperator: CoreMetrics.Gauge
+    private let activeMisfiled: CoreMetrics.Gauge
     private let unwrittenEntries: CoreMetrics.Counter
     /// The log writer's count of unwritten entries as last exported, so that a scrape adds only what is new.
     private let unwrittenExported = Mutex(0)
@@ -64,6 +65,7 @@ final class GatewayMetrics: Sendable {
         twoPersonRule = CoreMetrics.Gauge(label: "warrantgate_two_person_rule", dimensions: [], factory: factory)
         activeByOneOperator = CoreMetrics.Gauge(label: "warrantgate_documents_active_by_one_operator", dimensions: [], factory: factory)
         agencyKeysByOneOperator = CoreMetrics.Gauge(label: "warrantgate_agency_keys_by_one_operator", dimensions: [], factory: factory)
+        activeMisfiled = CoreMetrics.Gauge(label: "warrantgate_documents_active_misfiled", dimensions: [], factory: factory)
         unwrittenEntries = CoreMetrics.Counter(label: "warrantgate_decision_log_unwritten_entries_total", dimensions: [], factory: factory)
     }
 
@@ -117,6 +119,7 @@ final class GatewayMetrics: Sendable {
         if let ruleOn { twoPersonRule.record(ruleOn ? 1 : 0) }
         activeByOneOperator.record(registry.activeByOneOperator)
         agencyKeysByOneOperator.record(registry.agencyKeysByOneOperator)
+        activeMisfiled.record(registry.activeMisfiled.count)
         let unwritten = log.unwrittenEntries
         let added = unwrittenExported.withLock { exported in
             defer { exported = max(exported, unwritten) }

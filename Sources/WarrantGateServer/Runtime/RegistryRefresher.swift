@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import WarrantGateCore
 import WarrantGateStore
 
 /// Polls the registry's version and reloads the snapshot when the admin CLI has changed it, so a registration or a
@@ -58,7 +59,9 @@ struct RegistryRefresher: Service {
                     state.beginReading(at: .now)
                     let version = try registry.version(waitingAtMost: Self.lockWait)
                     guard !state.confirmRegistry(version: version) else { return }
-                    state.replace(registry: try registry.snapshot(waitingAtMost: Self.lockWait))
+                    let snapshot = try registry.snapshot(waitingAtMost: Self.lockWait)
+                    state.replace(registry: snapshot)
+                    Self.noteMisfiled(in: snapshot, to: logger)
                     if wasFailing { logger.notice("registry readable again") }
                 }
                 failing = false
@@ -107,6 +110,17 @@ struct RegistryRefresher: Service {
 }
 
 extension RegistryRefresher {
+    /// Tells the operator's log of each active document that is misfiled (``RegistrySnapshot/activeMisfiled``): it
+    /// authorises nothing until revoked. Said at start and at each snapshot read after the registry changed.
+    static func noteMisfiled(in snapshot: RegistrySnapshot, to logger: Logger) {
+        for reference in snapshot.activeMisfiled {
+            logger.warning(
+                "an active document of a judicial kind names an immigration authority as its issuer; it authorises nothing: revoke it",
+                metadata: ["reference": "\(reference)", "see": "warrant-gate warrant show \(reference)"]
+            )
+        }
+    }
+
     /// Records the policy's time zone again when the store's is another (something else wrote it, which moved expiry
     /// instants); true if it did. After the snapshot and apart from it, waiting at most 200 ms for a lock, to read the
     /// settings and to write them: a role that holds them locked delays neither the registry's refresh nor the next; a
