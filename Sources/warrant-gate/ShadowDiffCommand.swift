@@ -34,8 +34,8 @@ extension LogCommand {
     }
 }
 
-/// The shadow policy's disagreements with the live one that share both outcomes (effect and reason, and for two
-/// allows what each returns), most frequent first, then by outcome.
+/// The shadow policy's disagreements with the live one that share both outcomes (effect and reason, for two allows
+/// what each returns, and the obligations each records where they differ), most frequent first, then by outcome.
 struct ShadowDisagreementGroup: Encodable {
     /// The live outcome, such as `deny (warrant_missing)` or `allow (police-records); redacts citizenship`.
     let live: String
@@ -54,9 +54,12 @@ struct ShadowDisagreementGroup: Encodable {
         }
         let grouped = Dictionary(grouping: records) { record in
             let returns = { (returns: ShadowRecord.Returns?) in returns.map { "; " + $0.summary } ?? "" }
+            let records = { (obligations: [String]?) in
+                obligations.map { "; records " + ($0.isEmpty ? "no obligation" : $0.joined(separator: ", ")) } ?? ""
+            }
             return Outcomes(
-                live: "\(record.liveEffect.rawValue) (\(record.liveReason))" + returns(record.liveReturns),
-                shadow: "\(record.shadowEffect.rawValue) (\(record.shadowReason))" + returns(record.shadowReturns)
+                live: "\(record.liveEffect.rawValue) (\(record.liveReason))" + returns(record.liveReturns) + records(record.liveObligations),
+                shadow: "\(record.shadowEffect.rawValue) (\(record.shadowReason))" + returns(record.shadowReturns) + records(record.shadowObligations)
             )
         }
         return grouped.map { outcomes, members in

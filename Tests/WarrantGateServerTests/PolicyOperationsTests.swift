@@ -55,6 +55,24 @@ struct PolicyOperationsTests {
         }
     }
 
+    /// A review's pass: a candidate that no longer counted ICE's requests for the council agreed with the live
+    /// policy, since only effects, reasons and what allows return were compared.
+    @Test("a shadow policy that decides alike but records other obligations is a disagreement, naming both")
+    func shadowDropsObligations() async throws {
+        try await withGateway(configure: Self.shadowing {
+            $0.replacingOccurrences(of: "    every-request-of: [federal-immigration]   # refusals before any rule included\n", with: "")
+                .replacingOccurrences(of: "    obligations: [count-for-council-report]\n", with: "")
+        }) { gateway in
+            let ice = try await gateway.send("ice-ero", .GET, "/records/inmates/2017-000456")
+            #expect(ice.reason == "warrant_missing")
+            let disagreement = try #require(try gateway.gateway.store.exporter().shadowRecords().first)
+            #expect(disagreement.decisionId == ice.decisionId)
+            #expect(disagreement.liveReason == disagreement.shadowReason)
+            #expect(disagreement.liveObligations == ["count-for-council-report"] && disagreement.shadowObligations == [])
+            #expect(try ShadowRecord(canonical: disagreement.canonical) == disagreement)
+        }
+    }
+
     @Test("editing the policy file reloads it within seconds, without a restart or a signal")
     func reloadOnFileChange() async throws {
         try await withGateway(configure: copyingPolicy) { gateway in

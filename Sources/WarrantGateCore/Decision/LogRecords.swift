@@ -207,6 +207,10 @@ public struct ShadowRecord: Sendable, Equatable, LogRecord {
     public var liveReturnsOnly: [String]?
     public var shadowRedact: [String]?
     public var shadowReturnsOnly: [String]?
+    /// The obligations each decision records, sorted, when they differ; nil when they are the same, and in records
+    /// written before these fields were.
+    public var liveObligations: [String]?
+    public var shadowObligations: [String]?
 
     public var liveReturns: Returns? { liveRedact.map { Returns(redact: $0, only: liveReturnsOnly) } }
     public var shadowReturns: Returns? { shadowRedact.map { Returns(redact: $0, only: shadowReturnsOnly) } }
@@ -244,7 +248,7 @@ public struct ShadowRecord: Sendable, Equatable, LogRecord {
     public init(
         decisionId: String, time: String, agency: String, action: String, liveEffect: Effect, liveReason: String, shadowPolicy: String,
         shadowDigest: String, shadowEffect: Effect, shadowReason: String, shadowRules: [String], liveReturns: Returns? = nil,
-        shadowReturns: Returns? = nil
+        shadowReturns: Returns? = nil, liveObligations: [String]? = nil, shadowObligations: [String]? = nil
     ) {
         self.decisionId = decisionId
         self.time = time
@@ -259,6 +263,7 @@ public struct ShadowRecord: Sendable, Equatable, LogRecord {
         self.shadowRules = shadowRules
         (liveRedact, liveReturnsOnly) = (liveReturns?.redact, liveReturns?.only)
         (shadowRedact, shadowReturnsOnly) = (shadowReturns?.redact, shadowReturns?.only)
+        (self.liveObligations, self.shadowObligations) = (liveObligations, shadowObligations)
     }
 
     /// Whether the shadow policy would give the agency more than the live one: allow what it denies, or, both allowing,
@@ -286,6 +291,8 @@ public struct ShadowRecord: Sendable, Equatable, LogRecord {
         visitor.field("liveReturnsOnly", \.liveReturnsOnly)
         visitor.field("shadowRedact", \.shadowRedact)
         visitor.field("shadowReturnsOnly", \.shadowReturnsOnly)
+        visitor.field("liveObligations", \.liveObligations)
+        visitor.field("shadowObligations", \.shadowObligations)
     }
 
     /// The list's names, and the record that decoding starts from.

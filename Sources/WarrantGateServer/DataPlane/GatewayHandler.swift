@@ -299,9 +299,11 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
                 ),
                 registry: registry
             )
-            // Two allows agree only if they return the same: a candidate that redacts less must show in the diff.
+            // Two allows agree only if they return the same: a candidate that redacts less must show in the diff. Nor
+            // do two decisions that record other obligations: a candidate that drops a report's count must show too.
             let bothAllow = candidate.effect == .allow && decision.effect == .allow
-            let agrees = candidate.effect == decision.effect && candidate.reason == decision.reason
+            let sameObligations = Set(candidate.obligations) == Set(decision.obligations)
+            let agrees = candidate.effect == decision.effect && candidate.reason == decision.reason && sameObligations
                 && (!bothAllow || candidate.redact == decision.redact && candidate.keepOnly == decision.keepOnly)
             environment.metrics.countShadowEvaluation(agrees: agrees)
             if !agrees {
@@ -310,7 +312,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
                     action: input.classification.action, liveEffect: decision.effect, liveReason: decision.reason,
                     shadowPolicy: shadow.evaluator.policy.name, shadowDigest: shadow.evaluator.policy.digest,
                     shadowEffect: candidate.effect, shadowReason: candidate.reason, shadowRules: candidate.rules,
-                    liveReturns: bothAllow ? ShadowRecord.Returns(decision) : nil, shadowReturns: bothAllow ? ShadowRecord.Returns(candidate) : nil
+                    liveReturns: bothAllow ? ShadowRecord.Returns(decision) : nil, shadowReturns: bothAllow ? ShadowRecord.Returns(candidate) : nil,
+                    liveObligations: sameObligations ? nil : decision.obligations.sorted(),
+                    shadowObligations: sameObligations ? nil : candidate.obligations.sorted()
                 )
                 shadowEntries.append(LogEntry(kind: .shadow, time: input.time, decisionId: request.record.decisionId, canonical: disagreement.canonical))
             }
