@@ -111,7 +111,9 @@ struct ExecutiveIssuersTests {
         }
         #expect(ExecutiveIssuers.named(in: "HON. MARY ICE", field: .judge) == nil)
         // A case: an acronym in capitals, but not a docket number's judges' initials, nor a caption's abbreviation.
-        #expect(ExecutiveIssuers.named(in: "ICE-2026-0001", field: .caseNumber) != nil)
+        for text in ["ICE-2026-0001", "I.C.E. 2026-0001", "ＩＣＥ-2026-0001", "1:26-mj-00502-I-200", "1:26-mj-00502-DHS-I-247A"] {
+            #expect(ExecutiveIssuers.named(in: text, field: .caseNumber) != nil, "\(text)")
+        }
         for text in ["1:26-mj-00502-DHS", "2:25-cr-00117-IJ-KS", "1:26-MJ-502-BIA", "Doe v. State Farm Ins. Co.", "Bia v. Ice"] {
             #expect(ExecutiveIssuers.named(in: text, field: .caseNumber) == nil, "\(text)")
         }

@@ -55,6 +55,21 @@ struct PolicyParserTests {
         #expect(policy.digest != Policy.digest(of: Array((Self.minimal + "\nredact: []").utf8)))
     }
 
+    /// A review's pass: King County's status-only allow-list, written as `jail:` concepts, returned every name of
+    /// them, `immigration` and `alien` objects among them, with whatever a records system nests there.
+    @Test("a return-only list naming a profile concept of field names is warned of; one of XML elements alone is not")
+    func returnOnlyConcept() throws {
+        func warnings(_ returnOnly: String) throws -> [String] {
+            try PolicyParser.parse(Self.minimal + """
+
+                    return-only: \(returnOnly)
+                profiles: { niem: profiles/niem-immigration.yaml, jail: profiles/jail-fields.yaml }
+                """, file: Repository.path("policies/inline.yaml")).warnings.map(\.message).filter { $0.contains("return-only") }
+        }
+        #expect(try warnings("[bookingNumber, jail:immigration-status]").first?.contains("return-only 'jail:immigration-status' returns every name") == true)
+        #expect(try warnings("[bookingNumber, immigrationStatus, niem:immigration-status]").isEmpty)
+    }
+
     @Test("refuses an unbound prefix, a prefix bound twice, an unknown concept and a profile outside the policy's folder", arguments: [
         ("redact: [nc:PersonCitizenship]", "not bound"),
         ("namespaces: { niem: urn:x }\nprofiles: { niem: profiles/niem-immigration.yaml }", "also a namespace prefix"),

@@ -289,12 +289,16 @@ public struct Policy: Sendable {
     /// The obligations the policy declares; when it declares any, its rules may record no others.
     public let obligations: [String: ObligationDeclaration]
 
+    /// The obligations recorded with every request of each category (``ObligationDeclaration/everyRequestOf``), by
+    /// name, sorted: gathered once, since every decision asks.
+    private let obligationsByCategory: [AgencyCategory: [String]]
+
     /// The obligations recorded with every request of an agency in `category` (``ObligationDeclaration/everyRequestOf``),
     /// by name.
     public func obligations(everyRequestOf category: AgencyCategory?) -> [String] {
-        guard let category else { return [] }
-        return obligations.values.filter { $0.everyRequestOf.contains(category) }.map(\.name).sorted()
+        category.flatMap { obligationsByCategory[$0] } ?? []
     }
+
     /// Problems that do not stop the policy from loading: unknown data kinds or facts, rules that can never match,
     /// rules shadowed by a forbid. `policy check` prints them.
     public let warnings: [FileError]
@@ -434,6 +438,11 @@ public struct Policy: Sendable {
         self.facts = facts
         self.requestFacts = requestFacts
         self.obligations = obligations
+        var byCategory: [AgencyCategory: [String]] = [:]
+        for declaration in obligations.values {
+            for category in declaration.everyRequestOf { byCategory[category, default: []].append(declaration.name) }
+        }
+        self.obligationsByCategory = byCategory.mapValues { $0.sorted() }
         self.warnings = warnings
         self.factLookup = factLookup
         self.vocabulary = vocabulary

@@ -523,6 +523,18 @@ public enum PolicyParser {
             throw node.error("rule '\(id)': only permit rules can redact, lift or return-only")
         }
         if keepOnly?.isEmpty == true { throw node.error("rule '\(id)': return-only needs at least one field") }
+        if let returnOnly = node["return-only"] {
+            // An allow-list keeps what it names whole: a concept's every field name, objects among them, would return
+            // whatever a records system nests in them.
+            for entry in try returnOnly.strings("return-only") {
+                guard let colon = entry.firstIndex(of: ":"), let profile = context.vocabulary.profiles[String(entry[..<colon])],
+                      profile.concepts[String(entry[entry.index(after: colon)...])]?.contains(where: { !$0.hasPrefix("{") }) == true
+                else { continue }
+                context.warnings.append(returnOnly.error(
+                    "rule '\(id)': return-only '\(entry)' returns every name of a profile's concept, whole, with what they hold: name the fields"
+                ))
+            }
+        }
         let obligations = try node["obligations"]?.strings("obligations") ?? []
         for obligation in obligations where !Identifier.isValid(obligation) {
             throw node.error("rule '\(id)': obligation '\(obligation)' must be lower-case letters, digits and '-'")

@@ -295,8 +295,16 @@ public struct PolicyTestFile: Sendable {
             registry: RegistrySnapshot(documents: documents, records: records, facts: facts, version: 1), facts: facts,
             expectedEffect: effect, expectedReason: try expect["reason"]?.string("reason"), expectedRules: try expect["rules"]?.strings("rules"),
             expectedRedact: try expect["redact"]?.strings("redact"), expectedObligations: try expect["obligations"]?.strings("obligations"),
-            expectedKeep: try expect["keep"]?.strings("keep") ?? [], expectedWithhold: try expect["withhold"]?.strings("withhold") ?? []
+            expectedKeep: try fieldList(expect["keep"], "keep"), expectedWithhold: try fieldList(expect["withhold"], "withhold")
         )
+    }
+
+    /// A `keep:` or `withhold:` list; one given empty checks nothing, and is refused.
+    private static func fieldList(_ node: YAMLNode?, _ key: String) throws -> [String] {
+        guard let node else { return [] }
+        let fields = try node.strings(key)
+        guard !fields.isEmpty else { throw node.error("\(key): an empty list checks nothing: name the fields, or leave it out") }
+        return fields
     }
 
     private static func document(_ node: YAMLNode, agency: Agency, time: Date) throws -> RegisteredDocument {

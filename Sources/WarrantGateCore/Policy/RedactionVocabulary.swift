@@ -33,10 +33,10 @@ public struct RedactionProfile: Sendable, Equatable {
             guard Identifier.isValid(concept) else { throw node.error("concept '\(concept)' must be lower-case letters, digits and '-'") }
             var names: [String] = []
             // A plain name is compared as every plain name is (``FieldNameKey``): two that compare equal are one.
-            var plainKeys: Set<String> = []
+            var seen: Set<String> = []
             for entry in try node.strings("concept '\(concept)'") {
                 for resolved in try vocabulary.resolve(entry, at: node, under: "concept '\(concept)'") {
-                    let duplicate = resolved.hasPrefix("{") ? names.contains(resolved) : !plainKeys.insert(FieldNameKey.of(resolved)).inserted
+                    let duplicate = !seen.insert(resolved.hasPrefix("{") ? resolved : FieldNameKey.of(resolved)).inserted
                     if duplicate { throw node.error("concept '\(concept)': '\(entry)' is listed twice") }
                     names.append(resolved)
                 }

@@ -10,13 +10,15 @@
 /// `Police`). A name marked `*` also matches its last word continued by letters (`Immigration Judges`). A form
 /// matches `I` and its number, written apart or together, with any letters after it (`I-247A`, `I 200`, `i205`).
 /// A form's number may be written with the letter O for a zero (`I-2OO`), and after the word `Form`, `I` may be an `l`
-/// or a `1` (`Form 1-200`). An acronym (`ICE`, `DHS`, `BIA`) and letters spelled out count in the court and the case,
-/// never in the judge's name, where they are a person's (`Mary Ice`, `Hsi-Wen Chen`, `D. H. S. Patel`): there an
-/// officer's title or an authority's name in words counts.
+/// or a `1` (`Form 1-200`). An acronym (`ICE`, `DHS`, `BIA`) counts in the court; in the case, written in capitals
+/// (a caption's `Ins. Co.` is none), a docket number's trailing judges' initials left out (`1:26-mj-00502-DHS`); in the
+/// judge's name, where the letters are a person's (`Mary Ice`, `Hsi-Wen Chen`, `D. H. S. Patel`), only beside an
+/// officer's or agent's title (`ICE Officer J. Smith`) or in capitals amid small letters (`Hon. J. Smith (ICE)`).
+/// Letters spelled out count in the court and the case, and in the judge's name beside a title.
 ///
 /// It is a floor against a misfiled paper, not a proof that the text names a court.
 public enum ExecutiveIssuers {
-    /// Which of a document's fields a text is: a name is read in the judge's field without acronyms.
+    /// Which of a document's fields a text is: each reads acronyms its own way.
     public enum Field: String, Sendable, CaseIterable {
         case court = "--court", judge = "--judge", caseNumber = "--case"
     }
@@ -118,7 +120,8 @@ public enum ExecutiveIssuers {
         // Where a person's initials or a caption's abbreviation may pass for an acronym, one counts only when the text
         // calls someone an officer or agent, or when it is written in capitals that the rest of a name is not.
         let titled = field == .judge && words.contains(where: titleWords.contains)
-        let capitals = capitalWords(read, amidLowerCase: field == .judge)
+        // Compatibility forms first, so that full-width capitals (`ＩＣＥ`) are capitals too.
+        let capitals = capitalWords(read.precomposedStringWithCompatibilityMapping, amidLowerCase: field == .judge)
         func acronymCounts(_ word: String) -> Bool {
             switch field {
             case .court: true
@@ -153,8 +156,8 @@ public enum ExecutiveIssuers {
                 continue
             }
             // Letters spelled out one by one (`I.C.E.`): a whole run, compared whole, so that initials do not end in a
-            // name (`M. E. R. O.` is no `ERO`); in a judge's field, only beside an officer's title; never in a case.
-            guard field == .court || titled, start == 0 || words[start - 1].count > 1 else { continue }
+            // name (`M. E. R. O.` is no `ERO`); in a judge's field, only beside an officer's title.
+            guard field != .judge || titled, start == 0 || words[start - 1].count > 1 else { continue }
             let run = words[start...].prefix { $0.count == 1 }
             if run.count > 1, let issuer = naming(run.joined(), acronym: true) { return match(issuer, start...start + run.count - 1) }
         }
@@ -180,8 +183,8 @@ public enum ExecutiveIssuers {
 
     /// A federal docket number ends with its judges' initials (`1:26-mj-00502-DHS`, `2:25-cr-00117-IJ-KS`): those are
     /// left out of a case number before it is read. A docket number is `D:YY-tt-N`: one or two digits, a colon, two
-    /// digits, a dash, one to four letters, a dash and one to seven digits; each `-` and one to four letters after it
-    /// are its initials.
+    /// digits, a dash, one to four letters, a dash and one to seven digits; each `-` and two to four letters after it,
+    /// not followed by a letter or digit, are its initials (`-I-200` is a form, not initials).
     static func withoutDocketInitials(_ text: String) -> String {
         let bytes = Array(text.utf8)
         var kept: [UInt8] = []
@@ -197,7 +200,7 @@ public enum ExecutiveIssuers {
             index = end
             while index < bytes.count, bytes[index] == UInt8(ascii: "-") {
                 let letters = run(bytes, from: index + 1, isLetter)
-                guard (1...4).contains(letters), !(index + 1 + letters < bytes.count && isAlphanumeric(bytes[index + 1 + letters])) else { break }
+                guard (2...4).contains(letters), !(index + 1 + letters < bytes.count && isAlphanumeric(bytes[index + 1 + letters])) else { break }
                 index += 1 + letters
             }
         }
