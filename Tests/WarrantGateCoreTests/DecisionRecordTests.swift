@@ -84,8 +84,8 @@ struct DecisionRecordTests {
         #expect(text(Self.sparseDecision.canonical) == #"{"decisionId":"d1","time":"2026-11-25T00:00:00.000Z","component":"gateway","certificateSPKI":null,"certificateSubject":null,"agency":null,"category":null,"method":"POST","path":"/","action":null,"subject":null,"warrantReference":null,"effect":"allow","reason":"permitted","rules":[],"obligations":[],"policy":null,"policyDigest":null,"status":null,"requestFacts":[]}"#)
         #expect(text(Self.fullOutcome.canonical) == #"{"decisionId":"019ab697-e9f4-7abc-8def-0123456789ab","time":"2026-11-25T14:03:07.130Z","upstreamStatus":504,"status":502,"bytes":1048576,"latencyMs":15000,"redactedFields":12,"error":"upstream_timeout"}"#)
         #expect(text(Self.sparseOutcome.canonical) == #"{"decisionId":"d1","time":"2026-11-25T00:00:00.010Z","upstreamStatus":null,"status":200,"bytes":0,"latencyMs":0,"redactedFields":0,"error":null}"#)
-        #expect(text(Self.shadow.canonical) == #"{"decisionId":"d2","time":"2026-11-25T00:00:00.000Z","agency":"ice-ero","action":"records.read","liveEffect":"deny","liveReason":"warrant_missing","shadowPolicy":"denver-v2","shadowDigest":"ef","shadowEffect":"allow","shadowReason":"permitted","shadowRules":["r1","r2"],"liveRedact":null,"liveReturnsOnly":null,"shadowRedact":null,"shadowReturnsOnly":null}"#)
-        #expect(text(Self.shadowReturning.canonical).hasSuffix(#","shadowRules":["r1"],"liveRedact":["citizenship","immigrationstatus"],"liveReturnsOnly":["scheduledrelease"],"shadowRedact":["immigrationstatus"],"shadowReturnsOnly":null}"#))
+        #expect(text(Self.shadow.canonical) == #"{"decisionId":"d2","time":"2026-11-25T00:00:00.000Z","agency":"ice-ero","action":"records.read","liveEffect":"deny","liveReason":"warrant_missing","shadowPolicy":"denver-v2","shadowDigest":"ef","shadowEffect":"allow","shadowReason":"permitted","shadowRules":["r1","r2"],"liveRedact":null,"liveReturnsOnly":null,"shadowRedact":null,"shadowReturnsOnly":null,"liveObligations":null,"shadowObligations":null}"#)
+        #expect(text(Self.shadowReturning.canonical).hasSuffix(#","shadowRules":["r1"],"liveRedact":["citizenship","immigrationstatus"],"liveReturnsOnly":["scheduledrelease"],"shadowRedact":["immigrationstatus"],"shadowReturnsOnly":null,"liveObligations":null,"shadowObligations":null}"#))
         #expect(text(Self.admin.canonical) == #"{"time":"2026-11-25T00:00:00.000Z","component":"admin-cli","operator":"clerk \"a\"","action":"warrant.register","target":"JW-1","details":{"a":"x\u000ay","z":"1"}}"#)
     }
 
@@ -106,9 +106,18 @@ struct DecisionRecordTests {
         #expect(ShadowRecord.Returns(redact: ["a", "b"], only: ["x", "y"]).returnsMore(than: strict))
         #expect(!ShadowRecord.Returns(redact: ["a", "b", "c"], only: []).returnsMore(than: strict))
         // A shadow record written before the returns were compared ends at shadowRules, and reads as comparing none.
-        let older = String(decoding: Self.shadow.canonical, as: UTF8.self)
-            .replacingOccurrences(of: #","liveRedact":null,"liveReturnsOnly":null,"shadowRedact":null,"shadowReturnsOnly":null"#, with: "")
+        let older = String(decoding: Self.shadow.canonical, as: UTF8.self).replacingOccurrences(
+            of: #","liveRedact":null,"liveReturnsOnly":null,"shadowRedact":null,"shadowReturnsOnly":null,"liveObligations":null,"shadowObligations":null"#, with: ""
+        )
         #expect(try ShadowRecord(canonical: Array(older.utf8)) == Self.shadow)
+        // One written before obligations were compared ends at shadowReturnsOnly, and reads as their agreeing.
+        let beforeObligations = String(decoding: Self.shadowReturning.canonical, as: UTF8.self)
+            .replacingOccurrences(of: #","liveObligations":null,"shadowObligations":null"#, with: "")
+        #expect(try ShadowRecord(canonical: Array(beforeObligations.utf8)) == Self.shadowReturning)
+        var dropping = Self.shadowReturning
+        (dropping.liveObligations, dropping.shadowObligations) = (["count-for-council-report"], [])
+        #expect(String(decoding: dropping.canonical, as: UTF8.self).hasSuffix(#""liveObligations":["count-for-council-report"],"shadowObligations":[]}"#))
+        #expect(try ShadowRecord(canonical: dropping.canonical) == dropping)
         // An admin record nests its details, so it is read back with Codable.
         #expect(try JSONDecoder().decode(AdminRecord.self, from: Data(Self.admin.canonical)) == Self.admin)
     }

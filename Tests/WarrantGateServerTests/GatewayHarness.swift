@@ -255,6 +255,43 @@ extension GatewayHarness {
     }
 }
 
+/// A listener's request handlers, each behind an outbound stage that hands every write to `write`: what a test puts
+/// between a request handler and its connection. The stage adds the handler behind itself once added.
+struct StagedRequestHandlers: RequestHandlerFactory {
+    /// Writes one part of an answer on: the context, the part, the data as written, and the write's promise.
+    typealias Write = @Sendable (ChannelHandlerContext, HTTPServerResponsePart, NIOAny, EventLoopPromise<Void>?) -> Void
+
+    let environment: GatewayEnvironment
+    let write: Write
+
+    func requestHandler(peer: ConnectionPeer?, isHTTP2: Bool) -> any ChannelHandler {
+        Stage(handler: environment.requestHandler(peer: peer, isHTTP2: isHTTP2), write: write)
+    }
+
+    func refusalRecorder(peer: ConnectionPeer?) -> (any ChannelHandler)? { environment.refusalRecorder(peer: peer) }
+
+    private final class Stage: ChannelOutboundHandler {
+        typealias OutboundIn = HTTPServerResponsePart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        private let handler: any ChannelHandler
+        private let onWrite: Write
+
+        init(handler: any ChannelHandler, write: @escaping Write) {
+            self.handler = handler
+            self.onWrite = write
+        }
+
+        func handlerAdded(context: ChannelHandlerContext) {
+            try! context.pipeline.syncOperations.addHandler(handler, position: .after(self))
+        }
+
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            onWrite(context, unwrapOutboundIn(data), data, promise)
+        }
+    }
+}
+
 /// A `configure` for ``withGateway(upstreamOverrides:limits:now:configure:_:)`` that gives the gateway its own copy
 /// of the policy, which a test may then change and reload.
 func copyingPolicy(_ directory: URL, _ configuration: inout GatewayConfiguration) throws {

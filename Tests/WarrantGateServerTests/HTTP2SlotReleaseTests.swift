@@ -106,49 +106,20 @@ final class LateEndCompletions: Sendable {
         }
     }
 
-    /// `environment`'s request handlers, each behind this stage.
-    func handlers(_ environment: GatewayEnvironment) -> any RequestHandlerFactory { Handlers(environment: environment, late: self) }
+    /// `environment`'s request handlers, each behind a stage that holds its ends' completions.
+    func handlers(_ environment: GatewayEnvironment) -> any RequestHandlerFactory {
+        StagedRequestHandlers(environment: environment) { [self] context, part, data, promise in
+            guard case .end = part, let promise else { return context.write(data, promise: promise) }
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenComplete { [self] result in hold(promise, result) }
+            context.write(data, promise: written)
+        }
+    }
 
     private func hold(_ promise: EventLoopPromise<Void>, _ result: Result<Void, any Error>) {
         held.withLock { held in
             held.ends.append((promise, result))
             held.total += 1
-        }
-    }
-
-    private struct Handlers: RequestHandlerFactory {
-        let environment: GatewayEnvironment
-        let late: LateEndCompletions
-
-        func requestHandler(peer: ConnectionPeer?, isHTTP2: Bool) -> any ChannelHandler {
-            Stage(late: late, handler: environment.requestHandler(peer: peer, isHTTP2: isHTTP2))
-        }
-
-        func refusalRecorder(peer: ConnectionPeer?) -> (any ChannelHandler)? { environment.refusalRecorder(peer: peer) }
-    }
-
-    /// Stands in front of a request handler, which it adds behind itself, and holds its ends' completions.
-    private final class Stage: ChannelOutboundHandler {
-        typealias OutboundIn = HTTPServerResponsePart
-        typealias OutboundOut = HTTPServerResponsePart
-
-        private let late: LateEndCompletions
-        private let handler: any ChannelHandler
-
-        init(late: LateEndCompletions, handler: any ChannelHandler) {
-            self.late = late
-            self.handler = handler
-        }
-
-        func handlerAdded(context: ChannelHandlerContext) {
-            try! context.pipeline.syncOperations.addHandler(handler, position: .after(self))
-        }
-
-        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-            guard case .end = unwrapOutboundIn(data), let promise else { return context.write(data, promise: promise) }
-            let written = context.eventLoop.makePromise(of: Void.self)
-            written.futureResult.whenComplete { [late] result in late.hold(promise, result) }
-            context.write(data, promise: written)
         }
     }
 }

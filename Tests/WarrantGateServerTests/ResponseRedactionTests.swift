@@ -117,22 +117,29 @@ struct ResponseRedactionTests {
     func keptBombIsCutOff() async throws {
         let bomb = Self.compressed("<a>" + String(repeating: " ", count: 64 << 20) + "</a>", .gzip())
         try await withUpstream(contentType: "application/xml", coding: "gzip", { bomb }) { gateway, _ in
-            var configuration = HTTPClient.Configuration(tlsConfiguration: try gateway.clientTLS(agency: "denver-pd"))
-            configuration.httpVersion = .http1Only
-            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-            var decisionId: String?
-            await #expect(throws: (any Error).self) {
-                let response = try await client.execute(HTTPClientRequest(url: "https://localhost:\(gateway.port)/records/inmates/2017-000123"), timeout: .seconds(10))
-                decisionId = response.headers["decision-id"].first
-                #expect(response.status == .ok)
-                _ = try await response.body.collect(upTo: 1 << 26)
-            }
-            try await client.shutdown()
-            let id = try #require(decisionId)
-            let outcome = try await gateway.exportedRows(expecting: [id]).first { $0.decisionId == id }?.outcome
-            #expect(outcome?.error == "upstream_unredactable")
-            #expect(outcome?.status == 200)
+            try await Self.expectCutOff(gateway, over: .http1Only)
         }
+    }
+
+    /// Asks `gateway` for a record whose answer begins with 200 and is then cut off, over `version`, and expects its
+    /// outcome to say the upstream's answer could not be redacted.
+    private static func expectCutOff(
+        _ gateway: GatewayHarness, over version: HTTPClient.Configuration.HTTPVersion, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        var configuration = HTTPClient.Configuration(tlsConfiguration: try gateway.clientTLS(agency: "denver-pd"))
+        configuration.httpVersion = version
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        var decisionId: String?
+        await #expect(throws: (any Error).self, sourceLocation: sourceLocation) {
+            let response = try await client.execute(HTTPClientRequest(url: "https://localhost:\(gateway.port)/records/inmates/2017-000123"), timeout: .seconds(10))
+            decisionId = response.headers["decision-id"].first
+            #expect(response.status == .ok, sourceLocation: sourceLocation)
+            _ = try await response.body.collect(upTo: 1 << 26)
+        }
+        try await client.shutdown()
+        let id = try #require(decisionId, sourceLocation: sourceLocation)
+        let outcome = try await gateway.exportedRows(expecting: [id]).first { $0.decisionId == id }?.outcome
+        #expect(outcome?.error == "upstream_unredactable" && outcome?.status == 200, sourceLocation: sourceLocation)
     }
 
     @Test("hostile XML is withheld with a reason: DOCTYPE, XXE, billion laughs, broken UTF-8, a signed body that loses elements")
@@ -496,24 +503,7 @@ struct ResponseRedactionTests {
         let signature = #"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignatureValue>AAAA</ds:SignatureValue></ds:Signature>"#
         let document = Self.export(bookings: 200, tail: signature)
         try await withUpstream(contentType: "application/xml", { ByteBuffer(string: document) }) { gateway, _ in
-            for version in [HTTPClient.Configuration.HTTPVersion.http1Only, .automatic] {
-                var configuration = HTTPClient.Configuration(tlsConfiguration: try gateway.clientTLS(agency: "denver-pd"))
-                configuration.httpVersion = version
-                let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-                var decisionId: String?
-                await #expect(throws: (any Error).self) {
-                    let response = try await client.execute(HTTPClientRequest(url: "https://localhost:\(gateway.port)/records/inmates/2017-000123"), timeout: .seconds(10))
-                    decisionId = response.headers["decision-id"].first
-                    #expect(response.status == .ok)
-                    _ = try await response.body.collect(upTo: 1 << 26)
-                }
-                try await client.shutdown()
-                let id = try #require(decisionId)
-                let rows = try await gateway.exportedRows(expecting: [id])
-                let outcome = rows.first { $0.decisionId == id }?.outcome
-                #expect(outcome?.error == "upstream_unredactable")
-                #expect(outcome?.status == 200)
-            }
+            for version in [HTTPClient.Configuration.HTTPVersion.http1Only, .automatic] { try await Self.expectCutOff(gateway, over: version) }
         }
     }
 }
@@ -535,54 +525,25 @@ final class UnwrittenBodyBytes: Sendable {
 
     var most: Int { counts.withLock { $0.most } }
 
-    /// `environment`'s request handlers, each behind a stage that counts.
-    func handlers(_ environment: GatewayEnvironment) -> any RequestHandlerFactory { Handlers(environment: environment, unwritten: self) }
+    /// `environment`'s request handlers, each behind a stage that counts each body write until it completes.
+    func handlers(_ environment: GatewayEnvironment) -> any RequestHandlerFactory {
+        StagedRequestHandlers(environment: environment) { [self] context, part, data, promise in
+            guard case .body(.byteBuffer(let body)) = part else { return context.write(data, promise: promise) }
+            let bytes = body.readableBytes
+            add(bytes)
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenComplete { [self] result in
+                add(-bytes)
+                promise?.completeWith(result)
+            }
+            context.write(data, promise: written)
+        }
+    }
 
     private func add(_ bytes: Int) {
         counts.withLock { counts in
             counts.now += bytes
             counts.most = max(counts.most, counts.now)
-        }
-    }
-
-    private struct Handlers: RequestHandlerFactory {
-        let environment: GatewayEnvironment
-        let unwritten: UnwrittenBodyBytes
-
-        func requestHandler(peer: ConnectionPeer?, isHTTP2: Bool) -> any ChannelHandler {
-            Stage(unwritten: unwritten, handler: environment.requestHandler(peer: peer, isHTTP2: isHTTP2))
-        }
-
-        func refusalRecorder(peer: ConnectionPeer?) -> (any ChannelHandler)? { environment.refusalRecorder(peer: peer) }
-    }
-
-    /// Stands in front of a request handler, which it adds behind itself, and counts each body write until it completes.
-    private final class Stage: ChannelOutboundHandler {
-        typealias OutboundIn = HTTPServerResponsePart
-        typealias OutboundOut = HTTPServerResponsePart
-
-        private let unwritten: UnwrittenBodyBytes
-        private let handler: any ChannelHandler
-
-        init(unwritten: UnwrittenBodyBytes, handler: any ChannelHandler) {
-            self.unwritten = unwritten
-            self.handler = handler
-        }
-
-        func handlerAdded(context: ChannelHandlerContext) {
-            try! context.pipeline.syncOperations.addHandler(handler, position: .after(self))
-        }
-
-        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-            guard case .body(.byteBuffer(let body)) = unwrapOutboundIn(data) else { return context.write(data, promise: promise) }
-            let bytes = body.readableBytes
-            unwritten.add(bytes)
-            let written = context.eventLoop.makePromise(of: Void.self)
-            written.futureResult.whenComplete { [unwritten] result in
-                unwritten.add(-bytes)
-                promise?.completeWith(result)
-            }
-            context.write(data, promise: written)
         }
     }
 }
