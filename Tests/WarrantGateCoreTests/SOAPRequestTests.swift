@@ -456,6 +456,10 @@ struct SOAPRequestTests {
         ("/visitation/notes", "multipart/mixed; boundary=b", false), ("/visitation/notes", "text/plain, multipart/form-data", false),
         ("/visitation/notes", "text/plain x", false), ("/visitation/notes", "text/plain ; charset=utf-8", true),
         ("/visitation/notes", "application/octet-stream", true),
+        // A body forwarded unread: a comma after the parameters makes the field a list, whose last type a server may
+        // take; one inside a quoted value does not.
+        ("/visitation/notes", "application/pdf; a=b, multipart/form-data; boundary=x", false), ("/visitation/notes", "text/plain;,", false),
+        ("/visitation/notes", "application/pdf; name=\"a, b.pdf\"", true),
     ] as [(String, String?, Bool)])
     func bodyType(path: String, contentType: String?, passes: Bool) throws {
         let classifier = try PolicyParser.parse(Self.policy, file: "soap.yaml").classifier

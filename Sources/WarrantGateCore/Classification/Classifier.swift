@@ -87,7 +87,7 @@ public struct Classifier: Sendable {
     public func bodyTypeViolation(route: Route, contentType: String?) -> String? {
         let essence = contentType.flatMap(MediaTypeEssence.init)
         if contentType != nil && essence == nil {
-            return "the Content-Type must begin with one type/subtype, each an RFC 9110 token, such as application/json"
+            return "the Content-Type must be one type/subtype, each an RFC 9110 token, and its parameters, with no comma outside quotes, such as application/json"
         }
         if essence?.isForm == true {
             return "a form body is not forwarded: a Content-Type that begins application/x-www-form-urlencoded or multipart/ is read as one"

@@ -41,9 +41,11 @@ public enum RedactableMediaType: String, Sendable {
 }
 
 /// The `type "/" subtype` that begins a `Content-Type` value (RFC 9110 §8.3.1): two tokens around one `/`, with
-/// nothing but optional white space before them and after them, up to the first `;` (or the value's end). Nothing
-/// else is one: a space, comma or second `/` inside (`application/x-www-form-urlencoded +json`,
-/// `text/plain, multipart/form-data`) has each server cut the type where it chooses (PHP at the first space or comma).
+/// nothing but optional white space before them and after them, up to the first `;` (or the value's end), in a value
+/// with no comma outside a quoted string. Nothing else is one: a space, comma or second `/` inside
+/// (`application/x-www-form-urlencoded +json`, `text/plain, multipart/form-data`) has each server cut the type where it
+/// chooses (PHP at the first space or comma), and a comma after the parameters (`application/pdf; a=b,
+/// multipart/form-data`) makes the field a list, whose last type a server reading it as one may take.
 struct MediaTypeEssence: Sendable {
     /// `type/subtype`, ASCII lower-cased.
     let text: String
@@ -52,7 +54,7 @@ struct MediaTypeEssence: Sendable {
     init?(contentType: String) {
         var contentType = contentType
         let text = contentType.withUTF8 { bytes in
-            MediaTypeBytes.essence(bytes).map { String(decoding: bytes[$0.type.lowerBound..<$0.subtype.upperBound].map(ASCIICase.lowercased), as: UTF8.self) }
+            MediaTypeBytes.hasUnquotedComma(bytes) ? nil : MediaTypeBytes.essence(bytes).map { String(decoding: bytes[$0.type.lowerBound..<$0.subtype.upperBound].map(ASCIICase.lowercased), as: UTF8.self) }
         }
         guard let text else { return nil }
         self.text = text
@@ -110,7 +112,7 @@ private enum MediaTypeBytes {
 
     /// Whether a comma stands outside a quoted string: it separates two types in one field, and a client may take
     /// either.
-    private static func hasUnquotedComma(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    static func hasUnquotedComma(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var quoted = false, escaped = false
         for byte in bytes {
             if escaped {
