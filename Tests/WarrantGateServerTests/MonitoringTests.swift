@@ -510,7 +510,9 @@ struct DatabaseProbeTests {
             if !answered { try await Task.sleep(for: .milliseconds(50)) }
         }
         #expect(answered)
-        #expect(asked.load(ordering: .relaxed) == 2, "a new question once the silent one ended")
+        // A new question once the silent one ended (on a loaded machine it too may outlast its deadline, and a third
+        // be asked).
+        #expect(asked.load(ordering: .relaxed) >= 2, "a new question once the silent one ended")
     }
 }
 
