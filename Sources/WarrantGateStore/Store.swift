@@ -142,13 +142,27 @@ public final class Store: Sendable {
         }
     }
 
+    /// Refuses a PostgreSQL store without its tables, or whose tables an earlier release installed
+    /// (``PostgresSchema/checkRelease(_:)``); warns of one a later release installed, which this release reads.
     private func checkSchema() throws {
+        let recorded: Int64
         do {
-            _ = try database.read { session in try session.scalarInt64("SELECT version FROM registry_state WHERE id = 1") }
+            recorded = try database.read { session in
+                _ = try session.scalarInt64("SELECT version FROM registry_state WHERE id = 1")
+                return try PostgresSchema.checkRelease(session)
+            }
+        } catch let error as StoreError {
+            throw StoreError("cannot open \(location): \(error.message)")
         } catch {
             // The hint only where the tables are missing: not for a wrong password or a refused TLS handshake.
             let hint = PostgresErrors.isUndefinedTable(error) ? " (create the tables with `warrant-gate store init`)" : ""
             throw StoreError("cannot open \(location): \(StoreDatabase.describe(error))\(hint)")
+        }
+        if recorded > PostgresSchema.release {
+            Self.logger.warning(
+                "a later release of warrant-gate installed this store's tables: upgrade this host's warrant-gate too",
+                metadata: ["recorded": "\(recorded)", "this release": "\(PostgresSchema.release)"]
+            )
         }
     }
 

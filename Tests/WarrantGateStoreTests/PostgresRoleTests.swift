@@ -376,7 +376,7 @@ extension StoreBackendTests {
             }
             #expect(await serving(Self.gatewayRole) == nil)
             try await cluster.withClient { client in
-                try await client.query(PostgresQuery(unsafeSQL: "GRANT SELECT ON registry_state, settings TO wg_stranger"), logger: PostgresCluster.logger)
+                try await client.query(PostgresQuery(unsafeSQL: "GRANT SELECT ON registry_state, settings, schema_release TO wg_stranger"), logger: PostgresCluster.logger)
             }
             let (gateway, owner) = (Self.gatewayRole, PostgresCluster.owner)
             let refusals: [(user: String, grant: [String], revoke: [String], message: String)] = [

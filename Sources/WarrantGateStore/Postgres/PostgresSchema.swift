@@ -217,8 +217,35 @@ public enum PostgresSchema {
         CREATE TRIGGER settings_retention_owner_only BEFORE INSERT OR UPDATE OR DELETE ON settings
             FOR EACH ROW EXECUTE FUNCTION warrant_gate_retention_owner_only()
         """,
-        "REVOKE ALL ON \((logTables + registryTables + ["registry_state", "settings"]).joined(separator: ", ")) FROM PUBLIC",
+        // The release of these definitions that last installed the store (``release``): the owner's to write.
+        "CREATE TABLE IF NOT EXISTS schema_release (id INT PRIMARY KEY CHECK (id = 1), release BIGINT NOT NULL CHECK (release > 0))",
+        "REVOKE ALL ON \((logTables + registryTables + ["registry_state", "settings", "schema_release"]).joined(separator: ", ")) FROM PUBLIC",
     ]
+
+    /// The release of ``statements`` and of the roles' grants, recorded in `schema_release` by each install. Raise it
+    /// with any change to either: a store that an earlier release installed lacks that change (a trigger, a grant), so
+    /// a gateway or the CLI refuses it until `store init` runs again (``checkRelease(_:)``), and `store init` refuses
+    /// a store that a later release installed, whose definitions it would put back. A test pins their digest to it.
+    static let release: Int64 = 1
+
+    /// Refuses a store that an earlier release of these definitions installed, or none (before `schema_release`), with
+    /// what to run; returns the recorded release, which a later release may have written.
+    static func checkRelease(_ session: any SQLSession) throws -> Int64 {
+        let recorded = try recordedRelease(session) ?? 0
+        guard recorded >= release else {
+            throw StoreError(
+                "the store's tables were installed by an earlier release of warrant-gate, without triggers or grants this one relies on: "
+                    + "run `warrant-gate store init` again, as the tables' owner, with the same roles (docs/postgresql.md#upgrading)"
+            )
+        }
+        return recorded
+    }
+
+    /// The release recorded in `schema_release`, or nil where none is (a store installed before it).
+    private static func recordedRelease(_ session: any SQLSession) throws -> Int64? {
+        guard try session.scalarText("SELECT pg_catalog.to_regclass('public.schema_release')::text") != nil else { return nil }
+        return try session.scalarInt64("SELECT release FROM schema_release WHERE id = 1")
+    }
 
     static let logTables = ["log", "tree_frontier", "merkle_nodes", "checkpoints", "archive_state", "archived_leaves"]
     /// The registry's tables that the admin CLI changes, each change bumping `registry_state.version`.
@@ -729,10 +756,20 @@ public enum PostgresSchema {
             guard try session.scalarText("SELECT current_schema()") == "public" else {
                 throw StoreError("the store's tables live in the schema public, which this database lacks or the installer cannot use")
             }
+            if let recorded = try recordedRelease(session), recorded > release {
+                throw StoreError(
+                    "a later release of warrant-gate installed this store's tables (schema release \(recorded); this one's is \(release)): "
+                        + "run that release's store init, since this one's would put back definitions it replaced"
+                )
+            }
             let schema = "public"
             for statement in statements + roles.grants {
                 try session.execute(statement.replacingOccurrences(of: "@store_schema@", with: schema), [SQLValue]())
             }
+            try session.execute(
+                "INSERT INTO schema_release (id, release) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET release = EXCLUDED.release",
+                [.integer(release)]
+            )
         }
     }
 }
@@ -789,7 +826,7 @@ public struct PostgresRoles: Sendable {
             [
                 "GRANT SELECT, INSERT ON log, merkle_nodes, checkpoints TO \"\(role)\"",
                 "GRANT SELECT, UPDATE ON tree_frontier TO \"\(role)\"",
-                "GRANT SELECT ON archive_state, archived_leaves, registry_state, settings, \(registry) TO \"\(role)\"",
+                "GRANT SELECT ON archive_state, archived_leaves, registry_state, settings, schema_release, \(registry) TO \"\(role)\"",
             ]
         }
         // The gateways record their time zone; the admin sets the two-person rule. The archive role sets nothing.
