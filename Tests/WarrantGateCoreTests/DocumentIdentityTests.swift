@@ -25,16 +25,7 @@ struct DocumentIdentityTests {
             objects: [(1, "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R] /SigFlags 3 >> /DSS 7 0 R >>"), (7, "<< /Type /DSS >>")],
             size: 8
         )
-        let countersigned = try TestPDF.sealed(try TestPDF.appendUpdate(
-            to: pdf,
-            objects: [
-                (1, "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R 7 0 R] /SigFlags 3 >> >>"),
-                (3, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Annots [5 0 R 7 0 R] >>"),
-                (7, "<< /FT /Sig /Type /Annot /Subtype /Widget /Rect [400 50 550 100] /P 3 0 R /T (Signature2) /V 8 0 R >>"),
-                (8, "<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached \(TestPDF.unsealedRangeAndContents) >>"),
-            ],
-            size: 9
-        )) { try setup.clerk(.rsa).cmsSignature(over: $0) }
+        let countersigned = try TestPDF.sealed(try TestPDF.appendingSecondSignature(to: pdf)) { try setup.clerk(.rsa).cmsSignature(over: $0) }
         let copies: [(String, [UInt8])] = [
             ("a newline", pdf + [0x0A]), ("32 bytes of whitespace", pdf + Array(repeating: 0x20, count: 31) + [0x0A]),
             ("the signature's hex in lower case", lowerCase), ("validation data", validationData),

@@ -985,19 +985,9 @@ struct DocumentSignatureTests {
         defer { setup.scratch.remove() }
         let judge = try setup.court.issue(commonName: "Hon. J. Doe", organization: "Denver County Court", key: .ec, in: setup.scratch)
         var pdf = try TestPDF.signed { try judge.cmsSignature(over: $0) }
-        let placeholder = TestPDF.unsealedRangeAndContents
         /// The second signature, in a visible field of its own, as signing software appends it.
         func countersigned(by signer: TestSigner, then later: [(Int, String)] = []) throws -> [UInt8] {
-            let update = try TestPDF.appendUpdate(
-                to: pdf,
-                objects: [
-                    (1, "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R 7 0 R] /SigFlags 3 >> >>"),
-                    (3, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Annots [5 0 R 7 0 R] >>"),
-                    (7, "<< /FT /Sig /Type /Annot /Subtype /Widget /Rect [400 50 550 100] /P 3 0 R /T (Signature2) /V 8 0 R >>"),
-                    (8, "<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached \(placeholder) /M (D:20260302120000Z) >>"),
-                ],
-                size: 9
-            )
+            let update = try TestPDF.appendingSecondSignature(to: pdf, entries: " /M (D:20260302120000Z)")
             let sealed = try TestPDF.sealed(update) { try signer.cmsSignature(over: $0) }
             return later.isEmpty ? sealed : try TestPDF.appendUpdate(to: sealed, objects: later, size: 10)
         }
@@ -1030,7 +1020,7 @@ struct DocumentSignatureTests {
         #expect(brokenWhy.hasPrefix("signature 1 of 2: "), "\(brokenWhy)")
 
         // Two signatures that end at the same revision: which would be last is a matter of chance.
-        let twin = "<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached \(placeholder) >>"
+        let twin = "<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached \(TestPDF.unsealedRangeAndContents) >>"
         let twins = try TestPDF.revision(prefix: [], objects: TestPDF.objects(text: "WARRANT", signed: true) + [(7, twin)], size: 8, prev: nil)
         let both = try TestPDF.sealed(try TestPDF.sealed(twins) { try judge.cmsSignature(over: $0) }) { try clerk.cmsSignature(over: $0) }
         #expect(reason(await setup.verifier.verify(document: both)).contains("two signatures cover the file up to the same offset"))
@@ -1155,16 +1145,7 @@ struct DocumentSignatureTests {
         let judged = try TestPDF.sealed(
             try TestPDF.revision(prefix: [], objects: spelt(TestPDF.objects(text: "WARRANT", signed: true), escaped), size: 7, prev: nil)
         ) { try impostor.cmsSignature(over: $0) }
-        let countersign = try TestPDF.appendUpdate(
-            to: judged,
-            objects: [
-                (1, "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R 7 0 R] /SigFlags 3 >> >>"),
-                (3, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Annots [5 0 R 7 0 R] >>"),
-                (7, "<< /FT /Sig /Type /Annot /Subtype /Widget /Rect [400 50 550 100] /P 3 0 R /T (Signature2) /V 8 0 R >>"),
-                (8, "<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached \(TestPDF.unsealedRangeAndContents) >>"),
-            ],
-            size: 9
-        )
+        let countersign = try TestPDF.appendingSecondSignature(to: judged)
         let status = await setup.verifier.verify(document: try TestPDF.sealed(countersign) { try clerk.cmsSignature(over: $0) })
         guard case .unverified(let why, let signer) = status else { Issue.record("\(status)"); return }
         #expect(why.hasPrefix("signature 1 of 2: "), "\(why)")

@@ -178,6 +178,22 @@ public enum TestPDF {
         return value
     }
 
+    /// An incremental update to a one-signature PDF of ``signed(text:contents:info:compressing:crossReference:sign:)``
+    /// that adds a second signature in a visible field of its own (objects 7 and 8, unsealed), as signing software
+    /// appends a countersignature; `entries` go into its signature dictionary (a signing time, say).
+    public static func appendingSecondSignature(to bytes: [UInt8], entries: String = "") throws -> [UInt8] {
+        try appendUpdate(
+            to: bytes,
+            objects: [
+                (1, "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R 7 0 R] /SigFlags 3 >> >>"),
+                (3, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Annots [5 0 R 7 0 R] >>"),
+                (7, "<< /FT /Sig /Type /Annot /Subtype /Widget /Rect [400 50 550 100] /P 3 0 R /T (Signature2) /V 8 0 R >>"),
+                (8, "<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached \(unsealedRangeAndContents)\(entries) >>"),
+            ],
+            size: 9
+        )
+    }
+
     /// Appends an incremental update with the given objects.
     public static func appendUpdate(
         to bytes: [UInt8], objects: [(Int, String)], compressed: [(Int, String)] = [], size: Int, crossReference: CrossReference = .table,
