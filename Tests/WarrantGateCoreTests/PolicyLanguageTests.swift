@@ -543,6 +543,43 @@ struct PolicyLanguageTests {
                             body: #"{"bookingNumber":"2017-000123","attorneyPresent":true}"#).effect == .allow)
     }
 
+    /// A request body naming a member that differs from one the gateway reads only in letter case or separators is
+    /// refused (a binder might read it instead), so a fact and a route member so alike refused every request.
+    @Test("a request fact's body member differing from another's, or a route's, in case or separators alone is refused")
+    func requestFactMemberClashes() throws {
+        let rules = "rules:\n  - id: r\n    effect: permit\n    when: always\n"
+        let fact = { (member: String) in "request-facts:\n  counsel: { body: \(member), values: [\"true\", \"false\"] }\n" }
+        #expect(Self.parseError(fact("attorneyPresent") + rules) == nil)
+        for member in ["booking_number", "BookingNumber", "bookingNumber"] {
+            let refusal = Self.parseError(fact(member) + rules)
+            #expect(refusal?.contains("route 'interview' reads 'bookingNumber' for its decision") == true, "\(member): \(refusal ?? "loaded")")
+        }
+        let two = "request-facts:\n  a: { body: attorneyPresent, values: [x] }\n  b: { body: attorney-present, values: [y] }\n" + rules
+        #expect(Self.parseError(two)?.contains("differs from request fact 'a''s only in letter case or separators") == true)
+
+        // A county's route beside its state's fact.
+        let folder = try Folder()
+        try folder.write("state.yaml", Self.head + fact("receivingAgency") + rules)
+        let route = """
+            routes:
+              - id: transfer
+                method: POST
+                path: /custody/transfers
+                action: custody.transfer
+                subject: { body: bookingNumber }
+                agency: { body: receiving_agency }
+                upstream: custody
+
+            """
+        try folder.write("county.yaml", "policy: county\ninclude: state.yaml\n" + route + "rules: []\n")
+        do {
+            _ = try folder.load("county.yaml")
+            Issue.record("loaded a route whose agency member is the state's request fact's, spelt with '_'")
+        } catch {
+            #expect("\(error)".contains("route 'transfer' reads 'receiving_agency'"), "\(error)")
+        }
+    }
+
     /// A re-pass: a policy could declare `facts: citizenship: [citizen, lpr, undocumented]`, and its fact lookup would
     /// then read the status from the records system into every decision.
     @Test("a fact naming immigration or citizenship status, or with such a value, does not load")

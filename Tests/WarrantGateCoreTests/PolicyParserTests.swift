@@ -119,6 +119,11 @@ struct PolicyParserTests {
         #expect(error(with("agency: { body: requestedBy }")) == nil)
         #expect(error(with("agency: { body: requestedBy }\n    document: { body: RequestedBy }"))?.message.contains("each name a body member of their own") == true)
         #expect(error(with("agency: { body: bookingnumber }"))?.message.contains("other than the subject's") == true)
+        // Members that differ in separators alone: a body naming one is refused as a misspelling of the other, so no
+        // request on the route could pass.
+        #expect(error(with("agency: { body: requested_by }\n    document: { body: requestedBy }"))?.message.contains("each name a body member of their own") == true)
+        #expect(error(with("agency: { body: booking-number }"))?.message.contains("other than the subject's") == true)
+        #expect(error(with("until: { body: Booking.Number }"))?.message.contains("other than the subject's") == true)
         #expect(error(Self.minimal.replacingOccurrences(of: "subject: { path: booking }", with: "subject: { path: booking }\n    agency: { body: requestedBy }"))?
             .message.contains("read only on a route whose subject is one") == true)
     }

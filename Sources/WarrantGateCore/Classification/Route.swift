@@ -50,6 +50,11 @@ public final class Route: Sendable {
     public let agencyMember: String?
     /// The body members the route reads besides its subject (``documentMember``, ``untilMember``, ``agencyMember``).
     var otherBodyMembers: [String] { [documentMember, untilMember, agencyMember].compactMap { $0 } }
+    /// Every top-level JSON body member the route reads for the decision: its subject's and ``otherBodyMembers``; empty
+    /// for a route whose subject is not a body member.
+    var decidedBodyMembers: [String] {
+        if case .bodyField(let subject) = subject { [subject] + otherBodyMembers } else { [] }
+    }
 
     public init(
         id: String, method: String, template: [TemplateSegment], action: String, subject: SubjectSource, upstream: String,

@@ -121,6 +121,11 @@ public enum PolicyParser {
         for node in try (base == nil ? root.required("routes", in: "policy") : root["routes"])?.sequence("routes") ?? [] {
             let route = try parseRoute(node)
             if routes.contains(where: { $0.id == route.id }) { throw node.error("route id '\(route.id)' is used twice") }
+            for fact in base?.requestFacts ?? [] {
+                if case .bodyMember(let member) = fact.source, let problem = Self.bodyMemberClash(fact: fact.name, member: member, route: route) {
+                    throw node.error(problem)
+                }
+            }
             if routes.contains(where: { $0.method == route.method && $0.template == route.template && $0.soap?.element == route.soap?.element }) {
                 throw node.error("route '\(route.id)' repeats the method and path (and SOAP operation) of an earlier route")
             }
@@ -332,6 +337,16 @@ public enum PolicyParser {
             if let other = facts.first(where: { $0.source == source }) {
                 throw entry.error("request fact '\(name)' reads what request fact '\(other.name)' reads; declare one fact and test its values")
             }
+            if case .bodyMember(let member) = source {
+                if let other = facts.first(where: { if case .bodyMember(let read) = $0.source { ParameterName.sameBodyMember(read, member) } else { false } }) {
+                    throw entry.error(
+                        "request fact '\(name)': its body member '\(member)' differs from request fact '\(other.name)''s only in letter case or separators, so a body naming one would be refused as a misspelling of the other"
+                    )
+                }
+                for route in routes {
+                    if let problem = Self.bodyMemberClash(fact: name, member: member, route: route) { throw entry.error(problem) }
+                }
+            }
             let valuesNode = try entry.required("values", in: "request fact '\(name)'")
             let values = try valuesNode.strings("values")
             guard !values.isEmpty, Set(values).count == values.count else { throw valuesNode.error("request fact '\(name)': list each value once") }
@@ -430,13 +445,22 @@ public enum PolicyParser {
         let isPublic = try node["public"]?.bool("public") ?? false
         let members = try ["document", "until", "agency"].map { try bodyMember(node, $0, route: id, subject: subject) }
         let named = members.compactMap { $0 }
-        for (index, member) in named.enumerated() where named[..<index].contains(where: { ParameterName.matchesIgnoringCase($0, member) }) {
-            throw node.error("route '\(id)': document, until and agency each name a body member of their own")
+        for (index, member) in named.enumerated() where named[..<index].contains(where: { ParameterName.sameBodyMember($0, member) }) {
+            throw node.error("route '\(id)': document, until and agency each name a body member of their own, not differing in letter case or separators alone")
         }
         return Route(
             id: id, method: method, template: template, action: action, subject: subject, upstream: upstream, data: Set(data), isPublic: isPublic,
             soap: soap, documentMember: members[0], untilMember: members[1], agencyMember: members[2]
         )
+    }
+
+    /// Why `member`, the body member request fact `fact` reads, cannot stand beside those `route` reads, or nil: it
+    /// differs from one of them in letter case or separators alone, so that every body naming either would be refused
+    /// as a misspelling of the other (``JSONFields/decidedMembers(_:in:)``), or is the same name read for two things.
+    private static func bodyMemberClash(fact: String, member: String, route: Route) -> String? {
+        guard let clash = route.decidedBodyMembers.first(where: { ParameterName.sameBodyMember($0, member) }) else { return nil }
+        return "request fact '\(fact)' reads the body member '\(member)', and route '\(route.id)' reads '\(clash)' for its decision: "
+            + "a request fact's member must differ from a route's by more than letter case or separators"
     }
 
     /// `key: { body: member }`, a body member a route reads besides its subject: only on a route whose subject is a body
@@ -448,8 +472,8 @@ public enum PolicyParser {
         guard case .bodyField(let subjectMember) = subject else {
             throw memberNode.error("route '\(id)': \(key) names a body member, read only on a route whose subject is one (subject: { body: … })")
         }
-        guard !member.isEmpty, !ParameterName.matchesIgnoringCase(member, subjectMember) else {
-            throw memberNode.error("route '\(id)': \(key) must name a body member other than the subject's")
+        guard !member.isEmpty, !ParameterName.sameBodyMember(member, subjectMember) else {
+            throw memberNode.error("route '\(id)': \(key) must name a body member other than the subject's, not differing in letter case or separators alone")
         }
         return member
     }

@@ -15,6 +15,15 @@ public enum ParameterName {
         }
     }
 
+    /// Whether two JSON body members' names may be read as one another: in any letter case
+    /// (``matchesIgnoringCase(_:_:)``) or with other separators between their words (``FieldNameKey``). A request body
+    /// naming one of them is refused as a misspelling of the other, wherever the gateway reads both.
+    public static func sameBodyMember(_ one: String, _ other: String) -> Bool {
+        if matchesIgnoringCase(one, other) { return true }
+        let key = FieldNameKey.of(one)
+        return !key.isEmpty && key == FieldNameKey.of(other)
+    }
+
     /// Whether a query parameter named `candidate` (decoded) may be read as `name`: in any letter case, and as PHP,
     /// Rack and Express's `qs` read names. They skip what leads the name (PHP spaces, Rack brackets, `qs` with
     /// `allowDots` a dot) and read `booking[]`, `booking[0]` or (`qs`) `booking.x` as a structure named `booking`;
