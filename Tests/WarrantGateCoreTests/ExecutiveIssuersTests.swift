@@ -110,11 +110,18 @@ struct ExecutiveIssuersTests {
             #expect(ExecutiveIssuers.named(in: judge, field: .judge) != nil, "\(judge)")
         }
         #expect(ExecutiveIssuers.named(in: "HON. MARY ICE", field: .judge) == nil)
-        // A case: an acronym in capitals, but not a docket number's judges' initials, nor a caption's abbreviation.
-        for text in ["ICE-2026-0001", "I.C.E. 2026-0001", "ＩＣＥ-2026-0001", "1:26-mj-00502-I-200", "1:26-mj-00502-DHS-I-247A"] {
+        // A case: an acronym in capitals, or the only word of a code in small letters; but not a docket number's judges'
+        // initials, nor a caption's abbreviation or party.
+        for text in [
+            "ICE-2026-0001", "I.C.E. 2026-0001", "ＩＣＥ-2026-0001", "1:26-mj-00502-I-200", "1:26-mj-00502-DHS-I-247A", "ice-2026-0001",
+            "Case No. ice-2026-0001", "eoir 2026/17",
+        ] {
             #expect(ExecutiveIssuers.named(in: text, field: .caseNumber) != nil, "\(text)")
         }
-        for text in ["1:26-mj-00502-DHS", "2:25-cr-00117-IJ-KS", "1:26-MJ-502-BIA", "Doe v. State Farm Ins. Co.", "Bia v. Ice"] {
+        for text in [
+            "1:26-mj-00502-DHS", "2:25-cr-00117-IJ-KS", "1:26-MJ-502-BIA", "Doe v. State Farm Ins. Co.", "Bia v. Ice", "1:26-mj-00502-ice",
+            "ice v. 2026-1 hold", "People v. Ice, 2026-cr-1", "2026cr001234", "cr-2026-0001",
+        ] {
             #expect(ExecutiveIssuers.named(in: text, field: .caseNumber) == nil, "\(text)")
         }
         #expect(ExecutiveIssuers.withoutDocketInitials("1:26-mj-00502-DHS-KS; see 2:25-cr-1-IJ") == "1:26-mj-00502; see 2:25-cr-1")

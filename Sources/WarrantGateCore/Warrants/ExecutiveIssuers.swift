@@ -122,11 +122,13 @@ public enum ExecutiveIssuers {
         let titled = field == .judge && words.contains(where: titleWords.contains)
         // Compatibility forms first, so that full-width capitals (`ＩＣＥ`) are capitals too.
         let capitals = capitalWords(read.precomposedStringWithCompatibilityMapping, amidLowerCase: field == .judge)
+        // A case number that is a code (`ice-2026-0001`), not a caption (`Bia v. Ice`), has one word of letters.
+        let captionWords = words.filter { $0.count > 1 && $0.allSatisfy(\.isLetter) && !caseNumberWords.contains($0) }
         func acronymCounts(_ word: String) -> Bool {
             switch field {
             case .court: true
             case .judge: titled || capitals.contains(word)
-            case .caseNumber: capitals.contains(word)
+            case .caseNumber: capitals.contains(word) || captionWords == [word]
             }
         }
         func match(_ issuer: Issuer, _ range: ClosedRange<Int>) -> Match {
@@ -163,6 +165,9 @@ public enum ExecutiveIssuers {
         }
         return nil
     }
+
+    /// Words that label a case number rather than caption a case (`Case No. ice-2026-0001`).
+    private static let caseNumberWords: Set<String> = ["case", "no", "number", "file", "docket"]
 
     /// Words that call the person named an officer or agent rather than a judge.
     private static let titleWords: Set<String> = [
