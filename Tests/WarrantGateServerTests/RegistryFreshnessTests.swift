@@ -3,17 +3,21 @@ import Testing
 import WarrantGateCore
 @testable import WarrantGateServer
 
-/// When a gateway's state stops deciding on its registry snapshot: once a refresh has been reading for the bound.
+/// When a gateway's state stops deciding on its registry snapshot: once a refresh has been reading for its bound, or
+/// none has read or confirmed the registry for the longer one.
 @Suite("The registry snapshot's freshness")
 struct RegistryFreshnessTests {
     private static let snapshot = RegistrySnapshot(documents: [], records: [], version: 7)
 
-    /// A state deciding on the snapshot (version 7), unreadable after a refresh has read for `staleAfter`.
-    private static func state(staleAfter: Duration?) throws -> GatewayState {
+    /// A state deciding on the snapshot (version 7), unreadable after a refresh has read for `staleAfter`, or none
+    /// has confirmed it for `unconfirmedAfter`.
+    private static func state(staleAfter: Duration?, unconfirmedAfter: Duration = .seconds(3600)) throws -> GatewayState {
         let policies = PolicySet(
             policy: try PolicyParser.load(path: Repository.path("policies/denver.yaml")), directory: AgencyDirectory(agencies: [], authorities: [])
         )
-        return GatewayState(policies: policies, registry: snapshot, staleAfter: staleAfter)
+        return GatewayState(
+            policies: policies, registry: snapshot, bounds: staleAfter.map { RegistryFreshness(reading: $0, unconfirmed: unconfirmedAfter) }
+        )
     }
 
     @Test("a refresh reading past the bound makes the snapshot unreadable: its registry refuses, and a confirmation no longer revives it")
@@ -28,7 +32,7 @@ struct RegistryFreshnessTests {
     }
 
     /// A review: a busy host ran the refresher late, and every request was refused though nothing had changed.
-    @Test("a refresh done within the bound, or one not begun however long ago the last was, leaves the snapshot in force")
+    @Test("a refresh done within the bound, or one not begun within the longer bound, leaves the snapshot in force")
     func idleOrQuickStaysReadable() throws {
         let state = try Self.state(staleAfter: .seconds(30))
         #expect(state.current.registryReadable, "no refresh reading")
@@ -38,6 +42,24 @@ struct RegistryFreshnessTests {
         state.beginReading(at: .now)
         #expect(state.confirmRegistry(version: 7))
         #expect(state.current.registryReadable && state.current.registryVersion == 7)
+    }
+
+    /// A refresher that never ran again (stopped, or its thread pool wedged) kept the snapshot in force for good, with
+    /// any revocation since unseen.
+    @Test("a snapshot no refresh confirms within the longer bound is unreadable until one reads the registry again")
+    func unconfirmedGoesStale() async throws {
+        let state = try Self.state(staleAfter: .seconds(30), unconfirmedAfter: .seconds(2))
+        #expect(state.current.registryReadable)
+        try await Task.sleep(for: .milliseconds(1200))
+        #expect(state.confirmRegistry(version: 7), "a confirmation renews the snapshot")
+        try await Task.sleep(for: .milliseconds(1200))
+        #expect(state.current.registryReadable, "2.4 s after the snapshot, but confirmed 1.2 s ago")
+        try await Task.sleep(for: .milliseconds(2500))
+        #expect(!state.current.registryReadable)
+        #expect(throws: RegistryUnavailable.self) { try state.current.registry.facts(subject: "2017-000123") }
+        #expect(!state.confirmRegistry(version: 7), "a registry marked unreadable needs a new snapshot")
+        state.replace(registry: Self.snapshot)
+        #expect(state.current.registryReadable)
     }
 
     @Test("a state no refresher keeps never goes stale")

@@ -111,7 +111,7 @@ struct RegistryRefresherTests {
         try await withGateway(limits: limits, configure: { _, configuration in configuration.database = try cluster.location(user: "wg_gateway") }) { gateway in
             let police = ("denver-pd", "/records/inmates/2017-000456"), defender = ("public-defender", "/visitation/visits?booking=2017-000789")
             // Idle for longer than the bound: refreshes that find nothing changed keep the snapshot in force.
-            try await Task.sleep(for: RegistryRefresher.staleAfter * 2)
+            try await Task.sleep(for: RegistryRefresher.freshness.reading * 2)
             for (agency, path) in [police, defender] { #expect(try await gateway.send(agency, .GET, path).status == 200, "\(agency)") }
             let certificate = try Certificate(pemEncoded: String(contentsOfFile: gateway.pki.clientCertificatePath("denver-pd"), encoding: .utf8))
             let spki = try ClientCertificate(certificate: certificate).spkiSHA256
@@ -179,7 +179,7 @@ struct RegistryRefresherTests {
                 try await client.withConnection { connection in
                     try await connection.query("BEGIN", logger: PostgresCluster.logger)
                     try await connection.query("LOCK TABLE settings IN ACCESS EXCLUSIVE MODE", logger: PostgresCluster.logger)
-                    let until = ContinuousClock.now + RegistryRefresher.staleAfter * 3
+                    let until = ContinuousClock.now + RegistryRefresher.freshness.reading * 3
                     let scrapers = (0..<2).map { _ in
                         Task { while ContinuousClock.now < until { _ = try? await MonitoringTests.scrape(port: adminPort) } }
                     }

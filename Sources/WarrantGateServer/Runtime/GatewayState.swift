@@ -163,32 +163,38 @@ public final class GatewayState: Sendable {
         }
     }
 
-    /// The state in force, and when the refresh reading the registry now began, if one is.
+    /// The state in force; when the refresh reading the registry now began, if one is; and when the registry was last
+    /// read or confirmed at the version in force.
     private struct Held {
         var current: Current
         var reading: ContinuousClock.Instant?
+        var confirmed = ContinuousClock.now
     }
 
     private let state: Mutex<Held>
-    /// How long a refresh may read the registry before the snapshot in force is no longer decided on; nil for a state
-    /// no refresher keeps.
-    let staleAfter: Duration?
+    /// How long a refresher may go without reading the registry before the snapshot in force is no longer decided on;
+    /// nil for a state no refresher keeps.
+    let bounds: RegistryFreshness?
 
-    /// A state deciding on `registry`. With `staleAfter`, the registry counts as unreadable once a refresh has been
-    /// reading it for that long (see ``current``).
-    public init(policies: PolicySet, registry: RegistrySnapshot, staleAfter: Duration? = nil) {
+    /// A state deciding on `registry`. With `bounds`, the registry counts as unreadable once a refresh has been reading
+    /// it too long, or none has confirmed it for too long (see ``current``).
+    public init(policies: PolicySet, registry: RegistrySnapshot, bounds: RegistryFreshness? = nil) {
         self.state = Mutex(Held(current: Self.compose(policies: policies, snapshot: registry, registry: registry, version: registry.version)))
-        self.staleAfter = staleAfter
+        self.bounds = bounds
     }
 
-    /// The state in force. While a refresh has been reading the registry for longer than `staleAfter` (a silent
-    /// server, a lock its waits do not bound), the registry is first marked unreadable (as by
-    /// ``markRegistryUnavailable()``): requests are not decided on a snapshot that may miss what changed since. A
-    /// refresh that has not begun (the host busy, its thread's turn not come) does not count: it reads nothing.
+    /// The state in force. While a refresh has been reading the registry for longer than ``RegistryFreshness/reading``
+    /// (a silent server, a lock its waits do not bound), or none has read or confirmed it for longer than
+    /// ``RegistryFreshness/unconfirmed`` (a refresher stopped, or starved of its thread), the registry is first marked
+    /// unreadable (as by ``markRegistryUnavailable()``): requests are not decided on a snapshot that may miss what
+    /// changed since, such as a revocation.
     public var current: Current {
         state.withLock { held in
-            if let staleAfter, let began = held.reading, held.current.registryReadable, ContinuousClock.now - began > staleAfter {
-                held.current = Self.unavailable(held.current)
+            if let bounds, held.current.registryReadable {
+                let now = ContinuousClock.now
+                if now - held.confirmed > bounds.unconfirmed || held.reading.map({ now - $0 > bounds.reading }) == true {
+                    held.current = Self.unavailable(held.current)
+                }
             }
             return held.current
         }
@@ -214,6 +220,7 @@ public final class GatewayState: Sendable {
         state.withLock { held in
             guard held.current.registryReadable, held.current.registryVersion == version else { return false }
             held.reading = nil
+            held.confirmed = .now
             return true
         }
     }
@@ -233,6 +240,21 @@ public final class GatewayState: Sendable {
             directory: policies.directory.amended(agencies: snapshot.agencies, revocations: snapshot.certificateRevocations),
             lastSnapshot: snapshot
         )
+    }
+}
+
+/// How long a gateway decides on a registry snapshot without the registry's word that it is still current.
+public struct RegistryFreshness: Sendable {
+    /// How long one refresh may read the registry.
+    public var reading: Duration
+    /// How long the snapshot may go without a refresh reading or confirming it: well above a refresher's poll interval,
+    /// so that a busy host running it late does not refuse requests, but bounded, so that a refresher that has stopped
+    /// does not keep a revoked document in force.
+    public var unconfirmed: Duration
+
+    public init(reading: Duration, unconfirmed: Duration) {
+        self.reading = reading
+        self.unconfirmed = unconfirmed
     }
 }
 

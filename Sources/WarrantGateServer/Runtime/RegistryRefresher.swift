@@ -15,8 +15,8 @@ import WarrantGateStore
 /// different zones do not flood the log.
 ///
 /// The data plane decides on the snapshot only while refreshes can read the registry (``GatewayState/current``): one
-/// that fails marks it unreadable at once, and one still reading after ``staleAfter`` (a silent server) marks it so
-/// where requests read it. On PostgreSQL each read waits at most ``lockWait`` for a lock another session holds, so that
+/// that fails marks it unreadable at once, and one still reading after ``freshness``'s bound (a silent server), or
+/// none for its longer bound (the refresher stopped or starved), marks it so where requests read it. On PostgreSQL each read waits at most ``lockWait`` for a lock another session holds, so that
 /// a held lock fails the refresh rather than holding it until the busy timeout.
 struct RegistryRefresher: Service {
     static let zoneRecordInterval: Duration = .seconds(60)
@@ -26,8 +26,9 @@ struct RegistryRefresher: Service {
     static let lockWait = 500
 
     /// How long a refresh may read the registry before the snapshot in force is no longer decided on: two seconds,
-    /// which covers its reads (each waiting at most ``lockWait`` for a lock) on a busy host.
-    static let staleAfter: Duration = .seconds(2)
+    /// which covers its reads (each waiting at most ``lockWait`` for a lock) on a busy host; and how long the snapshot
+    /// may go unconfirmed: 30 s, 120 polls.
+    static let freshness = RegistryFreshness(reading: .seconds(2), unconfirmed: .seconds(30))
 
     let registry: Registry
     let state: GatewayState
@@ -50,7 +51,7 @@ struct RegistryRefresher: Service {
             // A snapshot a refresh read too long is marked unreadable where requests read it: said here, once, as a
             // failed refresh is.
             if !failing && !state.current.registryReadable {
-                logger.error("a refresh read the registry past its bound; refusing requests (registry_unavailable)")
+                logger.error("a refresh read the registry past its bound, or none confirmed it in time; refusing requests (registry_unavailable)")
                 failing = true
             }
             do {
