@@ -47,18 +47,30 @@ struct RegistryFreshnessTests {
     /// A refresher that never ran again (stopped, or its thread pool wedged) kept the snapshot in force for good, with
     /// any revocation since unseen.
     @Test("a snapshot no refresh confirms within the longer bound is unreadable until one reads the registry again")
-    func unconfirmedGoesStale() async throws {
-        let state = try Self.state(staleAfter: .seconds(30), unconfirmedAfter: .seconds(2))
+    func unconfirmedGoesStale() throws {
+        // A confirmation counts from when its refresh began reading.
+        let state = try Self.state(staleAfter: .seconds(3600), unconfirmedAfter: .seconds(30))
         #expect(state.current.registryReadable)
-        try await Task.sleep(for: .milliseconds(1200))
-        #expect(state.confirmRegistry(version: 7), "a confirmation renews the snapshot")
-        try await Task.sleep(for: .milliseconds(1200))
-        #expect(state.current.registryReadable, "2.4 s after the snapshot, but confirmed 1.2 s ago")
-        try await Task.sleep(for: .milliseconds(2500))
-        #expect(!state.current.registryReadable)
+        state.beginReading(at: .now - .seconds(20))
+        #expect(state.confirmRegistry(version: 7))
+        #expect(state.current.registryReadable, "confirmed by a refresh that began 20 s ago")
+        state.beginReading(at: .now - .seconds(40))
+        #expect(state.confirmRegistry(version: 7))
+        #expect(!state.current.registryReadable, "confirmed by a refresh that began 40 s ago, and none since")
         #expect(throws: RegistryUnavailable.self) { try state.current.registry.facts(subject: "2017-000123") }
         #expect(!state.confirmRegistry(version: 7), "a registry marked unreadable needs a new snapshot")
         state.replace(registry: Self.snapshot)
+        #expect(state.current.registryReadable)
+        // A snapshot read by a refresh that began too long ago is no fresher.
+        state.beginReading(at: .now - .seconds(40))
+        state.replace(registry: Self.snapshot)
+        #expect(!state.current.registryReadable)
+        // A refresher starting after a slow start-up counts the snapshot read at start as current.
+        state.replace(registry: Self.snapshot)
+        #expect(state.current.registryReadable)
+        state.beginReading(at: .now - .seconds(40))
+        #expect(state.confirmRegistry(version: 7))
+        state.renewAtStart()
         #expect(state.current.registryReadable)
     }
 

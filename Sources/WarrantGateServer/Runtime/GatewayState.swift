@@ -152,8 +152,8 @@ public final class GatewayState: Sendable {
             self.lastSnapshot = lastSnapshot
         }
 
-        /// Whether the registry could be read, and no refresh has been reading it too long: when not, the directory may
-        /// miss a revocation or an agency removed, and the data plane refuses every identified request
+        /// Whether the registry could be read, no refresh has been reading it too long, and one has read or confirmed
+        /// it recently enough (``RegistryFreshness``): when not, the directory may miss a revocation or an agency removed, and the data plane refuses every identified request
         /// (`registry_unavailable`).
         public var registryReadable: Bool { registryVersion >= 0 }
 
@@ -209,9 +209,20 @@ public final class GatewayState: Sendable {
         state.withLock { $0.reading = began }
     }
 
-    /// Puts `registry` in force: the refresh reading it is done.
+    /// Puts `registry` in force: the refresh reading it is done, and the snapshot is as fresh as that refresh's start.
     public func replace(registry: RegistrySnapshot) {
-        state.withLock { $0 = Held(current: Self.compose(policies: $0.current.policies, snapshot: registry, registry: registry, version: registry.version)) }
+        state.withLock {
+            $0 = Held(
+                current: Self.compose(policies: $0.current.policies, snapshot: registry, registry: registry, version: registry.version),
+                confirmed: $0.reading ?? .now
+            )
+        }
+    }
+
+    /// Counts the snapshot in force as confirmed now, without reading the registry: for a refresher that starts after a
+    /// slow start-up (a long migration of the log), whose first refresh follows at once.
+    func renewAtStart() {
+        state.withLock { $0.confirmed = .now }
     }
 
     /// Confirms the snapshot in force by a refresh that found the registry at `version`: true, and that refresh is
@@ -219,8 +230,9 @@ public final class GatewayState: Sendable {
     func confirmRegistry(version: Int64) -> Bool {
         state.withLock { held in
             guard held.current.registryReadable, held.current.registryVersion == version else { return false }
+            // As fresh as what the refresh read: the version, when it began.
+            held.confirmed = held.reading ?? .now
             held.reading = nil
-            held.confirmed = .now
             return true
         }
     }

@@ -39,6 +39,7 @@ struct RegistryRefresher: Service {
     /// Refreshes the registry, and apart from it, so that neither holds up the other, keeps its books: expired
     /// documents marked, the policy's time zone recorded again.
     func run() async throws {
+        state.renewAtStart()
         await withDiscardingTaskGroup { group in
             group.addTask { await keepBooks() }
             await refresh()
