@@ -114,13 +114,14 @@ struct ExecutiveIssuersTests {
         // initials, nor a caption's abbreviation or party.
         for text in [
             "ICE-2026-0001", "I.C.E. 2026-0001", "ＩＣＥ-2026-0001", "1:26-mj-00502-I-200", "1:26-mj-00502-DHS-I-247A", "ice-2026-0001",
-            "Case No. ice-2026-0001", "eoir 2026/17",
+            "Case No. ice-2026-0001", "eoir 2026/17", "Cause No. ice-2026-1", "Civil Action No. ice-26-4",
         ] {
             #expect(ExecutiveIssuers.named(in: text, field: .caseNumber) != nil, "\(text)")
         }
         for text in [
             "1:26-mj-00502-DHS", "2:25-cr-00117-IJ-KS", "1:26-MJ-502-BIA", "Doe v. State Farm Ins. Co.", "Bia v. Ice", "1:26-mj-00502-ice",
-            "ice v. 2026-1 hold", "People v. Ice, 2026-cr-1", "2026cr001234", "cr-2026-0001",
+            "ice v. 2026-1 hold", "People v. Ice, 2026-cr-1", "2026cr001234", "cr-2026-0001", "U.S. v. Ice", "Ice, J.", "U.S. v. Bia",
+            "United States v. Ice",
         ] {
             #expect(ExecutiveIssuers.named(in: text, field: .caseNumber) == nil, "\(text)")
         }

@@ -11,7 +11,7 @@
 /// matches `I` and its number, written apart or together, with any letters after it (`I-247A`, `I 200`, `i205`).
 /// A form's number may be written with the letter O for a zero (`I-2OO`), and after the word `Form`, `I` may be an `l`
 /// or a `1` (`Form 1-200`). An acronym (`ICE`, `DHS`, `BIA`) counts in the court; in the case, written in capitals
-/// (a caption's `Ins. Co.` is none), a docket number's trailing judges' initials left out (`1:26-mj-00502-DHS`); in the
+/// (a caption's `Ins. Co.` is none) or as a code's only word of letters (`ice-2026-0001`), a docket number's trailing judges' initials left out (`1:26-mj-00502-DHS`); in the
 /// judge's name, where the letters are a person's (`Mary Ice`, `Hsi-Wen Chen`, `D. H. S. Patel`), only beside an
 /// officer's or agent's title (`ICE Officer J. Smith`) or in capitals amid small letters (`Hon. J. Smith (ICE)`).
 /// Letters spelled out count in the court and the case, and in the judge's name beside a title.
@@ -122,13 +122,15 @@ public enum ExecutiveIssuers {
         let titled = field == .judge && words.contains(where: titleWords.contains)
         // Compatibility forms first, so that full-width capitals (`ＩＣＥ`) are capitals too.
         let capitals = capitalWords(read.precomposedStringWithCompatibilityMapping, amidLowerCase: field == .judge)
-        // A case number that is a code (`ice-2026-0001`), not a caption (`Bia v. Ice`), has one word of letters.
-        let captionWords = words.filter { $0.count > 1 && $0.allSatisfy(\.isLetter) && !caseNumberWords.contains($0) }
+        // A case number that is a code (`ice-2026-0001`), not a caption (`Bia v. Ice`, `U.S. v. Ice`), has one word of
+        // letters besides its labels, and no initials.
+        let letterWords = words.filter { $0.allSatisfy(\.isLetter) && !caseNumberLabels.contains($0) }
+        let codeWord = letterWords.count == 1 && letterWords[0].count > 1 ? letterWords[0] : nil
         func acronymCounts(_ word: String) -> Bool {
             switch field {
             case .court: true
             case .judge: titled || capitals.contains(word)
-            case .caseNumber: capitals.contains(word) || captionWords == [word]
+            case .caseNumber: capitals.contains(word) || codeWord == word
             }
         }
         func match(_ issuer: Issuer, _ range: ClosedRange<Int>) -> Match {
@@ -166,8 +168,11 @@ public enum ExecutiveIssuers {
         return nil
     }
 
-    /// Words that label a case number rather than caption a case (`Case No. ice-2026-0001`).
-    private static let caseNumberWords: Set<String> = ["case", "no", "number", "file", "docket"]
+    /// Words that label a case number rather than caption a case (`Case No. ice-2026-0001`, `Cause No.`, `Civil
+    /// Action No.`).
+    private static let caseNumberLabels: Set<String> = [
+        "case", "cause", "no", "nos", "number", "file", "docket", "index", "criminal", "civil", "action", "misc", "miscellaneous",
+    ]
 
     /// Words that call the person named an officer or agent rather than a judge.
     private static let titleWords: Set<String> = [
