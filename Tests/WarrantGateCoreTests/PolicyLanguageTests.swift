@@ -554,6 +554,8 @@ struct PolicyLanguageTests {
             let refusal = Self.parseError(fact(member) + rules)
             #expect(refusal?.contains("route 'interview' reads 'bookingNumber' for its decision") == true, "\(member): \(refusal ?? "loaded")")
         }
+        #expect(Self.parseError(fact("x-http-method-override") + rules)?.contains("overrides a request's method") == true)
+        #expect(Self.parseError(fact("\"__\"") + rules)?.contains("no body member's name") == true)
         let two = "request-facts:\n  a: { body: attorneyPresent, values: [x] }\n  b: { body: attorney-present, values: [y] }\n" + rules
         #expect(Self.parseError(two)?.contains("differs from request fact 'a''s only in letter case or separators") == true)
 

@@ -124,6 +124,11 @@ struct PolicyParserTests {
         #expect(error(with("agency: { body: requested_by }\n    document: { body: requestedBy }"))?.message.contains("each name a body member of their own") == true)
         #expect(error(with("agency: { body: booking-number }"))?.message.contains("other than the subject's") == true)
         #expect(error(with("until: { body: Booking.Number }"))?.message.contains("other than the subject's") == true)
+        // Names no body could state: separators alone, or a method override, which a body is refused for naming.
+        #expect(error(with("agency: { body: \"_\" }"))?.message.contains("no body member's name") == true)
+        #expect(error(with("document: { body: _METHOD }"))?.message.contains("overrides a request's method") == true)
+        #expect(error(post.replacingOccurrences(of: "subject: { body: bookingNumber }", with: "subject: { body: \"-.\" }"))?
+            .message.contains("no body member's name") == true)
         #expect(error(Self.minimal.replacingOccurrences(of: "subject: { path: booking }", with: "subject: { path: booking }\n    agency: { body: requestedBy }"))?
             .message.contains("read only on a route whose subject is one") == true)
     }

@@ -327,6 +327,7 @@ public enum PolicyParser {
             case (nil, let body?):
                 let member = try body.string("body")
                 guard !member.isEmpty, member.utf8.count <= 64 else { throw body.error("request fact '\(name)': a body member name is 1 to 64 characters") }
+                if let problem = bodyMemberProblem(member) { throw body.error("request fact '\(name)': \(problem)") }
                 guard routes.contains(where: Classifier.readsJSONBody) else {
                     throw body.error("request fact '\(name)': no route reads its request body (only routes whose subject is a body field do)")
                 }
@@ -426,6 +427,7 @@ public enum PolicyParser {
                     throw subjectNode.error("route '\(id)': a \(method) request carries no body to name the subject; use POST, PUT or PATCH")
                 }
                 guard soap == nil else { throw subjectNode.error("route '\(id)': a SOAP route's body is XML; name its subject's element with xml") }
+                if let problem = bodyMemberProblem(value) { throw subjectNode.error("route '\(id)': subject \(problem)") }
                 subject = .bodyField(value)
             case "xml":
                 guard soap != nil else { throw subjectNode.error("route '\(id)': only a route with a soap operation reads an XML subject") }
@@ -454,6 +456,18 @@ public enum PolicyParser {
         )
     }
 
+    /// Why a JSON body member cannot be read for a decision, or nil: a name of separators alone, which every key of
+    /// separators would be read as, or a method override, which a body is refused for naming.
+    private static func bodyMemberProblem(_ member: String) -> String? {
+        if member.isEmpty || FieldNameKey.of(member).isEmpty {
+            return "'\(member)' is no body member's name: names are compared without their separators ('_', '-', '.', ' '), and nothing else is left"
+        }
+        if CanonicalTarget.methodOverrides.contains(where: { ParameterName.matchesIgnoringCase(member, $0) }) {
+            return "'\(member)' overrides a request's method upstream: a body naming it is refused"
+        }
+        return nil
+    }
+
     /// Why `member`, the body member request fact `fact` reads, cannot stand beside those `route` reads, or nil: it
     /// differs from one of them in letter case or separators alone, so that every body naming either would be refused
     /// as a misspelling of the other (``JSONFields/decidedMembers(_:in:)``), or is the same name read for two things.
@@ -472,7 +486,8 @@ public enum PolicyParser {
         guard case .bodyField(let subjectMember) = subject else {
             throw memberNode.error("route '\(id)': \(key) names a body member, read only on a route whose subject is one (subject: { body: … })")
         }
-        guard !member.isEmpty, !ParameterName.sameBodyMember(member, subjectMember) else {
+        if let problem = bodyMemberProblem(member) { throw memberNode.error("route '\(id)': \(key) \(problem)") }
+        guard !ParameterName.sameBodyMember(member, subjectMember) else {
             throw memberNode.error("route '\(id)': \(key) must name a body member other than the subject's, not differing in letter case or separators alone")
         }
         return member
