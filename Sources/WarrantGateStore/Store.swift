@@ -17,7 +17,8 @@ public struct StoreOptions: Sendable {
     public var password: String?
     /// For PostgreSQL off this host: the CA that signed the server's certificate (else the system's trust store).
     public var caFile: String?
-    /// Opens without creating or migrating anything (SQLite).
+    /// Opens without creating or migrating anything (SQLite), and a PostgreSQL store whose definitions are not this
+    /// release's, with a warning, so that it can be verified and exported as it is.
     public var readonly = false
 
     public init(
@@ -142,23 +143,25 @@ public final class Store: Sendable {
         }
     }
 
-    /// Refuses a PostgreSQL store without its tables, or whose tables an earlier release installed
-    /// (``PostgresSchema/checkRelease(_:)``); warns of one a later release installed, which this release reads.
+    /// Refuses a PostgreSQL store without its tables, or whose definitions are an earlier release's or were changed
+    /// since `store init` (``PostgresSchema/Installed``); opened ``StoreOptions/readonly`` (to verify or export it as it
+    /// is), only warns of those. Warns of a store a later release installed, which this release reads.
     private func checkSchema() throws {
-        let recorded: Int64
+        let installed: PostgresSchema.Installed
         do {
-            recorded = try database.read { session in
+            installed = try database.read { session in
                 _ = try session.scalarInt64("SELECT version FROM registry_state WHERE id = 1")
-                return try PostgresSchema.checkRelease(session)
+                return try PostgresSchema.installed(session)
             }
-        } catch let error as StoreError {
-            throw StoreError("cannot open \(location): \(error.message)")
         } catch {
             // The hint only where the tables are missing: not for a wrong password or a refused TLS handshake.
             let hint = PostgresErrors.isUndefinedTable(error) ? " (create the tables with `warrant-gate store init`)" : ""
             throw StoreError("cannot open \(location): \(StoreDatabase.describe(error))\(hint)")
         }
-        if recorded > PostgresSchema.release {
+        if let problem = installed.problem {
+            guard options.readonly else { throw StoreError("cannot open \(location): \(problem)") }
+            Self.logger.warning("opened read-only: \(problem)")
+        } else if case .later(let recorded) = installed {
             Self.logger.warning(
                 "a later release of warrant-gate installed this store's tables: upgrade this host's warrant-gate too",
                 metadata: ["recorded": "\(recorded)", "this release": "\(PostgresSchema.release)"]

@@ -463,7 +463,7 @@ struct DatabaseOptions: ParsableArguments {
             throw CLIError(.notFound, "no database at \(path) (start `warrant-gate demo` once, or pass --db)")
         }
         var options = try options
-        options.readonly = readonly && location.sqlitePath != nil
+        options.readonly = readonly
         do {
             return try Store.open(location, options: options)
         } catch {

@@ -217,9 +217,17 @@ public enum PostgresSchema {
         CREATE TRIGGER settings_retention_owner_only BEFORE INSERT OR UPDATE OR DELETE ON settings
             FOR EACH ROW EXECUTE FUNCTION warrant_gate_retention_owner_only()
         """,
-        // The release of these definitions that last installed the store (``release``): the owner's to write.
-        "CREATE TABLE IF NOT EXISTS schema_release (id INT PRIMARY KEY CHECK (id = 1), release BIGINT NOT NULL CHECK (release > 0))",
-        "REVOKE ALL ON \((logTables + registryTables + ["registry_state", "settings", "schema_release"]).joined(separator: ", ")) FROM PUBLIC",
+        // The release of these definitions that last installed the store (``release``), and the digest of the trigger
+        // functions and triggers it left (``definitionsDigest``): the owner's to write, anyone's to read.
+        """
+        CREATE TABLE IF NOT EXISTS schema_release (
+            id INT PRIMARY KEY CHECK (id = 1),
+            release BIGINT NOT NULL CHECK (release > 0),
+            definitions TEXT NOT NULL
+        )
+        """,
+        "REVOKE ALL ON \((logTables + registryTables + ["registry_state", "settings"]).joined(separator: ", ")) FROM PUBLIC",
+        "GRANT SELECT ON schema_release TO PUBLIC",
     ]
 
     /// The release of ``statements`` and of the roles' grants, recorded in `schema_release` by each install. Raise it
@@ -228,17 +236,68 @@ public enum PostgresSchema {
     /// a store that a later release installed, whose definitions it would put back. A test pins their digest to it.
     static let release: Int64 = 1
 
-    /// Refuses a store that an earlier release of these definitions installed, or none (before `schema_release`), with
-    /// what to run; returns the recorded release, which a later release may have written.
-    static func checkRelease(_ session: any SQLSession) throws -> Int64 {
-        let recorded = try recordedRelease(session) ?? 0
-        guard recorded >= release else {
-            throw StoreError(
+    /// How a store's definitions stand against this release's.
+    enum Installed: Equatable {
+        /// This release's, as its `store init` left them.
+        case current
+        /// A later release's, as its `store init` left them: this release reads the store.
+        case later(Int64)
+        /// An earlier release's, or a store from before `schema_release`: triggers or grants this release relies on
+        /// may be missing.
+        case earlier
+        /// Changed since `store init` recorded them: a trigger disabled or dropped, a function replaced (an owner's
+        /// DDL, or the `store init` of a release from before `schema_release`, which puts back its own).
+        case changed
+
+        /// What to do about it, for a store that is not ``current``.
+        var problem: String? {
+            switch self {
+            case .current, .later: nil
+            case .earlier:
                 "the store's tables were installed by an earlier release of warrant-gate, without triggers or grants this one relies on: "
                     + "run `warrant-gate store init` again, as the tables' owner, with the same roles (docs/postgresql.md#upgrading)"
-            )
+            case .changed:
+                "the store's trigger functions or triggers are not those `store init` installed (one disabled or dropped, a function "
+                    + "replaced, or another release's store init run since): find out who changed them and check the log "
+                    + "(`warrant-gate log verify`), then run `warrant-gate store init` again, as the tables' owner (docs/postgresql.md#upgrading)"
+            }
         }
-        return recorded
+    }
+
+    /// How the store's definitions stand (``Installed``).
+    static func installed(_ session: any SQLSession) throws -> Installed {
+        guard try session.scalarText("SELECT pg_catalog.to_regclass('public.schema_release')::text") != nil,
+              let row = try session.fetchOne("SELECT release, definitions FROM schema_release WHERE id = 1"),
+              let recorded = try row.optionalInt64("release"), recorded >= release
+        else { return .earlier }
+        guard try row.text("definitions") == definitionsDigest(session) else { return .changed }
+        return recorded > release ? .later(recorded) : .current
+    }
+
+    /// The SHA-256, in hexadecimal, of the store's trigger functions (name, arguments, whether they run as their
+    /// owner, their settings and body) and of its triggers (table, name, whether enabled, definition), as the catalog
+    /// holds them now.
+    static func definitionsDigest(_ session: any SQLSession) throws -> String {
+        try session.scalarText(
+            """
+            SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
+                COALESCE((
+                    SELECT pg_catalog.string_agg(
+                        p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ') ' || p.prosecdef::text || ' '
+                            || COALESCE(pg_catalog.array_to_string(p.proconfig, ','), '') || pg_catalog.chr(10) || p.prosrc,
+                        pg_catalog.chr(10) ORDER BY p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid))
+                    FROM pg_catalog.pg_proc p
+                    WHERE p.pronamespace = 'public'::pg_catalog.regnamespace AND p.proname LIKE 'warrant\\_gate\\_%'
+                ), '') || pg_catalog.chr(10) || COALESCE((
+                    SELECT pg_catalog.string_agg(
+                        c.relname || ' ' || t.tgname || ' ' || t.tgenabled::text || ' ' || pg_catalog.pg_get_triggerdef(t.oid),
+                        pg_catalog.chr(10) ORDER BY c.relname, t.tgname)
+                    FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+                    WHERE c.relnamespace = 'public'::pg_catalog.regnamespace AND NOT t.tgisinternal
+                ), ''),
+                'UTF8')), 'hex')
+            """
+        ) ?? ""
     }
 
     /// The release recorded in `schema_release`, or nil where none is (a store installed before it).
@@ -767,8 +826,11 @@ public enum PostgresSchema {
                 try session.execute(statement.replacingOccurrences(of: "@store_schema@", with: schema), [SQLValue]())
             }
             try session.execute(
-                "INSERT INTO schema_release (id, release) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET release = EXCLUDED.release",
-                [.integer(release)]
+                """
+                INSERT INTO schema_release (id, release, definitions) VALUES (1, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET release = EXCLUDED.release, definitions = EXCLUDED.definitions
+                """,
+                [.integer(release), .text(try definitionsDigest(session))]
             )
         }
     }
@@ -826,7 +888,7 @@ public struct PostgresRoles: Sendable {
             [
                 "GRANT SELECT, INSERT ON log, merkle_nodes, checkpoints TO \"\(role)\"",
                 "GRANT SELECT, UPDATE ON tree_frontier TO \"\(role)\"",
-                "GRANT SELECT ON archive_state, archived_leaves, registry_state, settings, schema_release, \(registry) TO \"\(role)\"",
+                "GRANT SELECT ON archive_state, archived_leaves, registry_state, settings, \(registry) TO \"\(role)\"",
             ]
         }
         // The gateways record their time zone; the admin sets the two-person rule. The archive role sets nothing.
