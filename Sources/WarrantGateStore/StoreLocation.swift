@@ -52,6 +52,13 @@ public struct StoreLocation: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Whether a connection with `caFile` reaches this store's server without checking who it is: a PostgreSQL server on
+    /// loopback without a CA, reached in the clear (``PostgresLocation/tls(caFile:)``).
+    public func reachesServerUnverified(caFile: String?) -> Bool {
+        if case .postgres(let server) = database { return server.isLoopback && caFile == nil }
+        return false
+    }
+
     /// The SQLite file's path; nil for PostgreSQL.
     public var sqlitePath: String? {
         if case .sqlite(let path) = database { return path }

@@ -262,22 +262,22 @@ struct SudoInvocation {
         }
     }
 
-    /// The installed gateway's store and log signing key, if a configuration is installed: read once per process, as
-    /// every check of a command asks for it.
-    private static let installedGateway = Result { () throws(CLIError) -> (store: StoreLocation, key: LogKeyFiles)? in
+    /// The installed gateway's store, the CA its server's certificate is checked with (PostgreSQL) and its log signing
+    /// key, if a configuration is installed: read once per process, as every check of a command asks for it.
+    private static let installedGateway = Result { () throws(CLIError) -> InstalledGateway? in
         let path = installedConfiguration
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         do {
             let configuration = try GatewayConfiguration.load(path: path)
             let key = configuration.logSigningKeyPath.map(LogKeyFiles.init(privatePath:))
                 ?? LogKeyFiles(filesDirectory: configuration.database.filesDirectory)
-            return (configuration.database, key)
+            return InstalledGateway(store: configuration.database, caFile: configuration.databaseCAFile, key: key)
         } catch {
             throw CLIError(.failure, "run through sudo, the CLI reads the installed gateway's store from \(path), which cannot be read: \(error)")
         }
     }
 
-    private func installed() throws -> (store: StoreLocation, key: LogKeyFiles)? {
+    private func installed() throws -> InstalledGateway? {
         try Self.installedGateway.get()
     }
 
@@ -303,6 +303,26 @@ struct SudoInvocation {
         guard FilePlace(key.privatePath) == FilePlace(installed.key.privatePath) else {
             throw CLIError(.refused, "run through sudo, the installed gateway's store is signed only with its own key (\(installed.key.privatePath)), not \(key.privatePath)")
         }
+        // In the clear over loopback, whoever listens at the address answers: another account's server, holding a log of
+        // its making, would have the county's key sign it.
+        guard !installed.store.reachesServerUnverified(caFile: installed.caFile) else {
+            throw CLIError(.refused, """
+                run through sudo, the log signing key signs only a store whose server proves who it is: \(installed.store) is reached \
+                over loopback in the clear, where any local account could answer at that address. Set database.ca-file in \
+                \(Self.installedConfiguration) to the certificate (or its CA) of the server, for the URL's host
+                """)
+        }
+    }
+
+    /// The CA that a connection to `location` checks its server's certificate with: for the installed gateway's store,
+    /// the installed configuration's (and `given`, if any, must be that file), so that the operator cannot vouch for a
+    /// server of their own; for another store, `given`.
+    func caFile(for location: StoreLocation, given: String?) throws -> String? {
+        guard let installed = try installed(), location.sqlitePath == nil, location.isSameDatabase(as: installed.store) else { return given }
+        if let given, installed.caFile.map({ FilePlace(given) == FilePlace($0) }) != true {
+            throw CLIError(.refused, "run through sudo, the installed gateway's store is reached with its own CA (\(installed.caFile ?? "none: loopback in the clear"), from \(Self.installedConfiguration)), not --db-ca-file \(given)")
+        }
+        return installed.caFile
     }
 
     /// Refuses a restore into the installed gateway's store that would trust what the operator brings: a backup
@@ -395,7 +415,8 @@ struct AdminOptions: ParsableArguments {
     }
 
     /// Opens the database. Read commands refuse a SQLite file that does not exist rather than create an empty one.
-    /// `readonly`: a SQLite file is opened for reading only, neither migrated nor written (an auditor's evidence copy).
+    /// `readonly`: a SQLite file is opened for reading only, neither migrated nor written (an auditor's evidence copy),
+    /// and a PostgreSQL store whose definitions are not this release's is read, with a warning.
     func open(create: Bool = false, readonly: Bool = false) throws -> Store {
         try database.open(db, create: create, readonly: readonly)
     }
@@ -435,26 +456,24 @@ struct DatabaseOptions: ParsableArguments {
         return location
     }
 
-    /// Under sudo, the password file is read here, as its operator may read it (``SudoInvocation``), and the CA file
-    /// checked so.
-    var options: StoreOptions {
-        get throws {
-            guard let sudo = SudoInvocation.current else { return StoreOptions(passwordFile: dbPasswordFile, caFile: dbCaFile) }
-            try SudoInvocation.checkOperatorMayRead(dbCaFile, what: "--db-ca-file")
-            var options = StoreOptions(caFile: dbCaFile)
-            if let dbPasswordFile {
-                let contents = try sudo.readAsOperator(dbPasswordFile, what: "--db-password-file", limit: 1 << 16)
-                guard let text = String(data: contents, encoding: .utf8) else {
-                    throw CLIError(.refused, "the database password file \(dbPasswordFile) is not UTF-8 text")
-                }
-                do {
-                    options.password = try PostgresLocation.password(text: text, file: dbPasswordFile)
-                } catch {
-                    throw CLIError(.refused, error.message)
-                }
+    /// How to connect to `location`. Under sudo, the password file is read here, as its operator may read it
+    /// (``SudoInvocation``), and the CA file checked so; the installed gateway's store is reached with its own CA.
+    func options(for location: StoreLocation) throws -> StoreOptions {
+        guard let sudo = SudoInvocation.current else { return StoreOptions(passwordFile: dbPasswordFile, caFile: dbCaFile) }
+        try SudoInvocation.checkOperatorMayRead(dbCaFile, what: "--db-ca-file")
+        var options = StoreOptions(caFile: try sudo.caFile(for: location, given: dbCaFile))
+        if let dbPasswordFile {
+            let contents = try sudo.readAsOperator(dbPasswordFile, what: "--db-password-file", limit: 1 << 16)
+            guard let text = String(data: contents, encoding: .utf8) else {
+                throw CLIError(.refused, "the database password file \(dbPasswordFile) is not UTF-8 text")
             }
-            return options
+            do {
+                options.password = try PostgresLocation.password(text: text, file: dbPasswordFile)
+            } catch {
+                throw CLIError(.refused, error.message)
+            }
         }
+        return options
     }
 
     func open(_ db: String, create: Bool = false, readonly: Bool = false) throws -> Store {
@@ -462,7 +481,7 @@ struct DatabaseOptions: ParsableArguments {
         if let path = location.sqlitePath, !create, !FileManager.default.fileExists(atPath: path) {
             throw CLIError(.notFound, "no database at \(path) (start `warrant-gate demo` once, or pass --db)")
         }
-        var options = try options
+        var options = try options(for: location)
         options.readonly = readonly
         do {
             return try Store.open(location, options: options)
@@ -539,4 +558,12 @@ func printJSON<T: Encodable>(_ value: T) throws {
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     encoder.dateEncodingStrategy = .iso8601
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// The installed gateway's store, as its configuration names it.
+struct InstalledGateway {
+    let store: StoreLocation
+    /// The CA its PostgreSQL server's certificate is checked with; nil for the system's trust store, or none on loopback.
+    let caFile: String?
+    let key: LogKeyFiles
 }

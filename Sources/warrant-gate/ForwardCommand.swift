@@ -52,7 +52,7 @@ struct ForwardCommand: ParsableCommand {
                 throw CLIError(.usage, "\(error)")
             }
             let location = try admin.location()
-            var options = try admin.database.options
+            var options = try admin.database.options(for: location)
             options.readonly = location.sqlitePath != nil
             let store = try await BlockingWork.run { [options] in try storeCall { try Store.open(location, options: options) } }
             defer { store.close() }
@@ -81,6 +81,20 @@ struct ForwardCommand: ParsableCommand {
                 }
             }
             let settings = SyslogForwarderSettings(hostname: hostname ?? ProcessInfo.processInfo.hostName)
+            if SudoInvocation.current != nil {
+                // An operator, not the service's forwarder, sends the log to a receiver of their choosing: the log
+                // says who sent it where before anything is sent, as it says who exported it.
+                let (admin, name) = (admin, destination.name)
+                try await BlockingWork.run {
+                    let recorder = try admin.open()
+                    defer { recorder.close() }
+                    try storeCall {
+                        try recorder.registry(timeZone: .gmt).recordAdminAction(
+                            "log.forward", target: "log", details: ["to": name, "start-at": startAt, "cursor": cursorPath], operator: admin.operatorName
+                        )
+                    }
+                }
+            }
             let forwarder = SyslogForwarder(store: store, destination: destination, cursorPath: cursorPath, settings: settings, logger: logger)
             do {
                 let cursor = try await forwarder.runUntilSignalled(start: start, through: once ? last : nil)

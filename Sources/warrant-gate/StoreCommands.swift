@@ -35,7 +35,7 @@ struct StoreCommand: ParsableCommand {
             let location = try database.location(db)
             let roles: PostgresRoles
             do { roles = try PostgresRoles(gateway: gatewayRole, admin: adminRole, archive: archiveRole) } catch { throw CLIError(.usage, error.message) }
-            try storeCall { try Store.initialize(location, roles: roles, options: try database.options) }
+            try storeCall { try Store.initialize(location, roles: roles, options: try database.options(for: location)) }
             print("the store's tables are in \(location); granted to \(roles.gateway ?? "")\(adminRole.map { ", \($0)" } ?? "")\(archiveRole.map { ", \($0)" } ?? "")")
         }
     }
@@ -60,6 +60,15 @@ struct StoreCommand: ParsableCommand {
 
         func run() throws {
             let source = try database.open(from)
+            if let sudo = SudoInvocation.current {
+                // An operator copies the whole store to a database of their choosing: the source's log says who, and
+                // where, before anything is copied (the copy holds the record too).
+                try storeCall {
+                    try source.registry(timeZone: .gmt).recordAdminAction(
+                        "store.migrate", target: "store", details: ["to": "\(try database.location(to))"], operator: sudo.operatorAccount
+                    )
+                }
+            }
             let target = try database.open(to, create: true)
             let report = try storeCall {
                 try StoreMigration.copy(from: source, to: target) { copied in

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WarrantGateDevPKI
+import WarrantGateStore
 
 /// Run as `sudo -u warrant-gate warrant-gate …`, the CLI records the person who ran sudo, not the service account, so
 /// that the two-person rule still sees two people; and it lends that account's powers to no other operator name and
@@ -113,6 +114,36 @@ struct SudoOperatorCLITests {
         // Without sudo, the operator's own files are theirs to place.
         let own = try CLIProcess.run(["log", "archive", "--before", "2020-01-01", "--out", link + "/a.archive", "--retention-days", "1"] + db)
         #expect(!own.stderr.contains("may not"), "\(own.stderr)")
+    }
+
+    /// An attacker's pass: through the sudo rule, an operator could send the whole log to a receiver of their own
+    /// (`forward syslog`) or copy the store to a file or database of their own (`store migrate`), and the log, which
+    /// records an export, said nothing.
+    @Test("run through sudo, forward and store migrate are recorded in the log, with who and where, before anything is sent")
+    func bulkCopiesRecorded() throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        #expect(try CLIProcess.run(["advisement", "record", "--subject", "2017-000789", "--language", "es", "--by", "Dep. Ortiz"] + db).status == 0)
+        // Nothing listens at port 9: nothing is sent, and the record is made all the same.
+        _ = try Self.run(["forward", "syslog", "--to", "127.0.0.1:9", "--once"] + db, sudoUser: "alice")
+        let copy = scratch.url.appendingPathComponent("copy.sqlite").path
+        let migrated = try Self.run(["store", "migrate", "--from", scratch.db, "--to", copy], sudoUser: "alice")
+        #expect(migrated.status == 0, "\(migrated.stderr)")
+        for path in [scratch.db, copy] {
+            let store = try Store.open(path: path)
+            defer { store.close() }
+            let entries = try store.logEntries(after: 0, limit: 100).map { String(decoding: $0.entry, as: UTF8.self) }
+            #expect(entries.contains { $0.contains(#""log.forward""#) && $0.contains("127.0.0.1:9") && $0.contains(#""alice""#) }, "\(path): \(entries)")
+            #expect(entries.contains { $0.contains(#""store.migrate""#) && $0.contains("copy.sqlite") && $0.contains(#""alice""#) }, "\(path): \(entries)")
+        }
+        // Without sudo, the service's own forwarder records nothing of its runs.
+        let before = try Store.open(path: scratch.db)
+        let count = try before.logEntries(after: 0, limit: 100).count
+        before.close()
+        _ = try CLIProcess.run(["forward", "syslog", "--to", "127.0.0.1:9", "--once"] + db)
+        let after = try Store.open(path: scratch.db)
+        defer { after.close() }
+        #expect(try after.logEntries(after: 0, limit: 100).count == count)
     }
 
     /// An attacker's pass over the Debian package: `--db-password-file` named the log signing key (0600, the service

@@ -442,6 +442,11 @@ struct PostgresLocationTests {
         #expect(throws: StoreError.self) { try PostgresLocation(url: "postgres://u@h/warrant_gate%E2%80%AEfdp") }
         #expect(try PostgresLocation(url: "postgres://u@[::1]:5433/d").host == "::1")
         #expect(try PostgresLocation(url: "postgres://u@[::1]:5433/d").isLoopback)
+        // Only loopback without a CA reaches a server that does not prove who it is (whoever listens there answers).
+        #expect(try StoreLocation("postgres://u@localhost/d").reachesServerUnverified(caFile: nil))
+        #expect(try !StoreLocation("postgres://u@localhost/d").reachesServerUnverified(caFile: "/etc/warrant-gate/db-ca.pem"))
+        #expect(try !StoreLocation("postgres://u@db.county.example/d").reachesServerUnverified(caFile: nil))
+        #expect(try !StoreLocation("/var/lib/warrant-gate/warrant-gate.sqlite").reachesServerUnverified(caFile: nil))
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wg-pw-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
