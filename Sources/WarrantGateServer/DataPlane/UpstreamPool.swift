@@ -126,6 +126,14 @@ final class UpstreamPool {
             return UpstreamLease(withdraw: {})
         }
         let share = self.share(endpoint.name)
+        // No one waiting ahead, the holder within its share and one of its own connections idle: handed over at once,
+        // as ``dispatch(_:)`` would, without a place in the queue to withdraw.
+        if share.waiting.isEmpty, share.held[holder, default: 0] < holderShare, let connection = Self.takeIdle(from: share, holder: holder, plan: plan) {
+            Self.count(+1, for: holder, in: share)
+            connection.holder = holder
+            handOver(.success(connection))
+            return UpstreamLease(withdraw: {})
+        }
         let waiter = Waiter(holder: holder, plan: plan, handOver)
         share.waiting.append(waiter)
         dispatch(endpoint)
@@ -157,12 +165,7 @@ final class UpstreamPool {
                 share.waiting.remove(at: index)
                 continue
             }
-            let (holder, plan) = (share.waiting[index].holder, share.waiting[index].plan)
-            var connection: UpstreamConnection?
-            while connection == nil, plan != nil, let own = share.idle.lastIndex(where: { $0.owner == holder && $0.plan === plan }) {
-                let candidate = share.idle.remove(at: own)
-                if candidate.isUsable { connection = candidate }
-            }
+            let connection = Self.takeIdle(from: share, holder: share.waiting[index].holder, plan: share.waiting[index].plan)
             // Nothing to hand over, and no room for another: the waiter keeps its place, and another holder's
             // connection idle longest makes room (its close dispatches again).
             guard connection != nil || share.open < limit else {
@@ -177,6 +180,16 @@ final class UpstreamPool {
                 connect(endpoint, for: waiter)
             }
         }
+    }
+
+    /// The holder's own connection for `plan` that went idle last in `share`, taken out of it; those found unusable on
+    /// the way are dropped. None for a request with no plan, which shares no connection.
+    private static func takeIdle(from share: Share, holder: String, plan: AnyObject?) -> UpstreamConnection? {
+        while plan != nil, let own = share.idle.lastIndex(where: { $0.owner == holder && $0.plan === plan }) {
+            let candidate = share.idle.remove(at: own)
+            if candidate.isUsable { return candidate }
+        }
+        return nil
     }
 
     private static func count(_ change: Int, for holder: String, in share: Share) {
