@@ -993,8 +993,8 @@ final class JSONFieldNames: Sendable, EmbeddedNames {
     /// Bit n is set when some name is n bytes long (n < 64).
     private let lengths: UInt64
     private let hasLong: Bool
-    /// A bit for each name's `bucket`: most keys of a redacted name's length are rejected by their first word.
-    private let buckets: [UInt64]
+    /// Open addressing over `names` by ``hash(_:at:length:)``: each slot a name's index, or -1; at most half full.
+    private let table: [Int32]
 
     /// A name read in markup: compared as a key is, an ASCII one without building a string.
     func redacts(_ name: [UInt8]) -> Bool {
@@ -1018,17 +1018,32 @@ final class JSONFieldNames: Sendable, EmbeddedNames {
         self.names = names
         lengths = names.reduce(0) { $1.length < 64 ? $0 | 1 << UInt64($1.length) : $0 }
         hasLong = names.contains { $0.length >= 64 }
-        var buckets = [UInt64](repeating: 0, count: 4)
-        for name in names where name.length > 0 {
-            let bucket = Self.bucket(words[name.firstWord], length: name.length)
-            buckets[bucket >> 6] |= 1 << UInt64(bucket & 63)
+        var table = [Int32](repeating: -1, count: max(8, 1 << (Int.bitWidth - (2 * names.count).leadingZeroBitCount)))
+        for (index, name) in names.enumerated() {
+            let hash = words[name.firstWord..<name.firstWord + (name.length + 7) / 8].reduce(Self.seed(length: name.length), Self.mix)
+            var slot = Self.slot(hash, in: table.count)
+            while table[slot] >= 0 { slot = (slot + 1) & (table.count - 1) }
+            table[slot] = Int32(index)
         }
-        self.buckets = buckets
+        self.table = table
     }
 
-    /// One of 256 buckets for a name's first word (lower-cased, zero-padded) and length.
-    private static func bucket(_ firstWord: UInt64, length: Int) -> Int {
-        Int(truncatingIfNeeded: ((firstWord ^ UInt64(truncatingIfNeeded: length)) &* 0x9e37_79b9_7f4a_7c15) >> 56)
+    /// A name's hash: its length's ``seed(length:)``, each of its lower-cased, zero-padded words mixed in with
+    /// ``mix(_:_:)``.
+    @inline(__always)
+    private static func seed(length: Int) -> UInt64 {
+        UInt64(truncatingIfNeeded: length) &* 0x9e37_79b9_7f4a_7c15
+    }
+
+    @inline(__always)
+    private static func mix(_ hash: UInt64, _ word: UInt64) -> UInt64 {
+        (hash ^ word) &* 0xff51_afd7_ed55_8ccd
+    }
+
+    /// The first slot to probe for `hash` in a table of `count` slots (a power of two).
+    @inline(__always)
+    private static func slot(_ hash: UInt64, in count: Int) -> Int {
+        Int(truncatingIfNeeded: ((hash ^ hash >> 32) &* 0x9e37_79b9_7f4a_7c15) >> 32) & (count - 1)
     }
 
     /// A decoded key, compared as ``FieldNameKey`` says (a non-ASCII letter may fold to an ASCII one): whole, or, in
@@ -1066,8 +1081,18 @@ final class JSONFieldNames: Sendable, EmbeddedNames {
     /// are left out.
     @inline(__always)
     func containsASCII(_ bytes: UnsafeRawBufferPointer, at start: Int, length: Int) -> Bool {
-        if containsName(bytes, at: start, length: length) { return true }
-        guard byLastPart, let local = Self.localPartStart(bytes, at: start, length: length) else { return false }
+        // One pass says whether the key holds a separator, or a colon (an IRI's, also read by its last part): most keys
+        // hold neither, and are then looked up once.
+        var separated = false, colon = false
+        for index in start..<(start + length) {
+            let byte = bytes[index]
+            separated = separated || FieldNameKey.isSeparator(byte)
+            colon = colon || byte == UInt8(ascii: ":")
+        }
+        if containsUnseparated(bytes, at: start, length: length) || separated && containsSeparated(bytes, at: start, length: length) {
+            return true
+        }
+        guard byLastPart, colon, let local = Self.localPartStart(bytes, at: start, length: length) else { return false }
         return containsName(bytes, at: local, length: start + length - local)
     }
 
@@ -1104,28 +1129,34 @@ final class JSONFieldNames: Sendable, EmbeddedNames {
         }
     }
 
-    /// ``containsASCII(_:at:length:)`` for a key compared as it is.
+    /// ``containsASCII(_:at:length:)`` for a key compared as it is: found by its hash, confirmed word by word.
     @inline(__always)
     private func containsUnseparated(_ bytes: UnsafeRawBufferPointer, at start: Int, length: Int) -> Bool {
-        guard length < 64 ? lengths & 1 << UInt64(length) != 0 : hasLong else { return false }
-        if length > 0 {
-            var first = JSONRedactor.lowercasedWord(in: bytes, at: start)
-            if length < 8 { first &= (1 << UInt64(8 * length)) - 1 }
-            let bucket = Self.bucket(first, length: length)
-            guard buckets[bucket >> 6] & 1 << UInt64(bucket & 63) != 0 else { return false }
+        guard length > 0, length < 64 ? lengths & 1 << UInt64(length) != 0 : hasLong else { return false }
+        /// The key's word at `offset`, lower-cased and zero-padded as the names' are.
+        @inline(__always) func word(_ offset: Int) -> UInt64 {
+            let word = JSONRedactor.lowercasedWord(in: bytes, at: start + offset)
+            return length - offset < 8 ? word & ((1 << UInt64(8 * (length - offset))) - 1) : word
         }
-        return words.withUnsafeBufferPointer { words in
-            for name in names where name.length == length {
-                var offset = 0
-                while offset < length {
-                    var word = JSONRedactor.lowercasedWord(in: bytes, at: start + offset)
-                    if length - offset < 8 { word &= (1 << UInt64(8 * (length - offset))) - 1 }
-                    if word != words[name.firstWord + offset / 8] { break }
-                    offset += 8
+        var hash = Self.seed(length: length), offset = 0
+        while offset < length {
+            hash = Self.mix(hash, word(offset))
+            offset += 8
+        }
+        return table.withUnsafeBufferPointer { table in
+            words.withUnsafeBufferPointer { words in
+                var slot = Self.slot(hash, in: table.count)
+                while table[slot] >= 0 {
+                    let name = names[Int(table[slot])]
+                    if name.length == length {
+                        offset = 0
+                        while offset < length, word(offset) == words[name.firstWord + offset / 8] { offset += 8 }
+                        if offset >= length { return true }
+                    }
+                    slot = (slot + 1) & (table.count - 1)
                 }
-                if offset >= length { return true }
+                return false
             }
-            return false
         }
     }
 }
