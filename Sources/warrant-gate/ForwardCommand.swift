@@ -53,7 +53,8 @@ struct ForwardCommand: ParsableCommand {
             }
             let location = try admin.location()
             var options = try admin.database.options(for: location)
-            options.readonly = location.sqlitePath != nil
+            // A SQLite log is read only, unless an operator runs this through sudo: the log then records the run.
+            options.readonly = location.sqlitePath != nil && SudoInvocation.current == nil
             let store = try await BlockingWork.run { [options] in try storeCall { try Store.open(location, options: options) } }
             defer { store.close() }
             let last = try await BlockingWork.run { try storeCall { try store.lastSeq() } }
@@ -84,13 +85,11 @@ struct ForwardCommand: ParsableCommand {
             if SudoInvocation.current != nil {
                 // An operator, not the service's forwarder, sends the log to a receiver of their choosing: the log
                 // says who sent it where before anything is sent, as it says who exported it.
-                let (admin, name) = (admin, destination.name)
+                let (operatorName, name) = (admin.operatorName, destination.name)
                 try await BlockingWork.run {
-                    let recorder = try admin.open()
-                    defer { recorder.close() }
                     try storeCall {
-                        try recorder.registry(timeZone: .gmt).recordAdminAction(
-                            "log.forward", target: "log", details: ["to": name, "start-at": startAt, "cursor": cursorPath], operator: admin.operatorName
+                        try store.registry(timeZone: .gmt).recordAdminAction(
+                            "log.forward", target: "log", details: ["to": name, "start-at": startAt, "cursor": cursorPath], operator: operatorName
                         )
                     }
                 }

@@ -60,16 +60,16 @@ struct StoreCommand: ParsableCommand {
 
         func run() throws {
             let source = try database.open(from)
+            let target = try database.open(to, create: true)
             if let sudo = SudoInvocation.current {
                 // An operator copies the whole store to a database of their choosing: the source's log says who, and
                 // where, before anything is copied (the copy holds the record too).
                 try storeCall {
                     try source.registry(timeZone: .gmt).recordAdminAction(
-                        "store.migrate", target: "store", details: ["to": "\(try database.location(to))"], operator: sudo.operatorAccount
+                        "store.migrate", target: "store", details: ["to": "\(target.location)"], operator: sudo.operatorAccount
                     )
                 }
             }
-            let target = try database.open(to, create: true)
             let report = try storeCall {
                 try StoreMigration.copy(from: source, to: target) { copied in
                     if copied % 100_000 == 0 { FileHandle.standardError.write(Data("copied \(copied) entries\n".utf8)) }

@@ -993,7 +993,8 @@ final class JSONFieldNames: Sendable, EmbeddedNames {
     /// Bit n is set when some name is n bytes long (n < 64).
     private let lengths: UInt64
     private let hasLong: Bool
-    /// Open addressing over `names` by ``hash(_:at:length:)``: each slot a name's index, or -1; at most half full.
+    /// Open addressing over `names` by their hash (``seed(length:)``, ``mix(_:_:)``): each slot a name's index, or -1;
+    /// at most half full.
     private let table: [Int32]
 
     /// A name read in markup: compared as a key is, an ASCII one without building a string.

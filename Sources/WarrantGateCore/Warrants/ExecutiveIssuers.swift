@@ -5,16 +5,17 @@
 ///
 /// Text is read as ``OperatorName/key(_:)`` reads a name (compatibility characters as what they stand for, accents
 /// dropped, letters of other scripts drawn like Latin ones as those, in any letter case), then as words: runs of
-/// letters and digits. A name matches whole words, written apart or together (`Homeland Security`,
-/// `HomelandSecurity`), or letters spelled out one by one (`I.C.E.`) compared whole; never part of a word (`Justice`,
-/// `Police`). A name marked `*` also matches its last word continued by letters (`Immigration Judges`). A form
-/// matches `I` and its number, written apart or together, with any letters after it (`I-247A`, `I 200`, `i205`).
-/// A form's number may be written with the letter O for a zero (`I-2OO`), and after the word `Form`, `I` may be an `l`
-/// or a `1` (`Form 1-200`). An acronym (`ICE`, `DHS`, `BIA`) counts in the court; in the case, written in capitals
-/// (a caption's `Ins. Co.` is none) or as a code's only word of letters (`ice-2026-0001`), a docket number's trailing judges' initials left out (`1:26-mj-00502-DHS`); in the
-/// judge's name, where the letters are a person's (`Mary Ice`, `Hsi-Wen Chen`, `D. H. S. Patel`), only beside an
-/// officer's or agent's title (`ICE Officer J. Smith`) or in capitals amid small letters (`Hon. J. Smith (ICE)`).
-/// Letters spelled out count in the court and the case, and in the judge's name beside a title.
+/// letters and digits. A name matches whole words, written apart or together (`Homeland Security`, `HomelandSecurity`),
+/// or letters spelled out one by one (`I.C.E.`) compared whole; never part of a word (`Justice`, `Police`). A name
+/// marked `*` also matches its last word continued by letters (`Immigration Judges`). A form matches `I` and its
+/// number, written apart or together, with any letters after it (`I-247A`, `I 200`, `i205`). A form's number may be
+/// written with the letter O for a zero (`I-2OO`), and after the word `Form`, `I` may be an `l` or a `1` (`Form
+/// 1-200`). An acronym (`ICE`, `DHS`, `BIA`) counts in the court; in the case, written in capitals (a caption's `Ins.
+/// Co.` is none) or as a code's only word of letters (`ice-2026-0001`), a docket number's trailing judges' initials
+/// left out (`1:26-mj-00502-DHS`); in the judge's name, where the letters are a person's (`Mary Ice`, `Hsi-Wen Chen`,
+/// `D. H. S. Patel`), only beside an officer's or agent's title (`ICE Officer J. Smith`) or in capitals amid small
+/// letters (`Hon. J. Smith (ICE)`). Letters spelled out count in the court and the case, and in the judge's name beside
+/// a title.
 ///
 /// It is a floor against a misfiled paper, not a proof that the text names a court.
 public enum ExecutiveIssuers {

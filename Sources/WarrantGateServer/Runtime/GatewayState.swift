@@ -153,8 +153,8 @@ public final class GatewayState: Sendable {
         }
 
         /// Whether the registry could be read, no refresh has been reading it too long, and one has read or confirmed
-        /// it recently enough (``RegistryFreshness``): when not, the directory may miss a revocation or an agency removed, and the data plane refuses every identified request
-        /// (`registry_unavailable`).
+        /// it recently enough (``RegistryFreshness``): when not, the directory may miss a revocation or an agency
+        /// removed, and the data plane refuses every identified request (`registry_unavailable`).
         public var registryReadable: Bool { registryVersion >= 0 }
 
         /// The certificate and the agency it identifies, by this state's directory.

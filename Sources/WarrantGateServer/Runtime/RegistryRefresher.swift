@@ -16,8 +16,9 @@ import WarrantGateStore
 ///
 /// The data plane decides on the snapshot only while refreshes can read the registry (``GatewayState/current``): one
 /// that fails marks it unreadable at once, and one still reading after ``freshness``'s bound (a silent server), or
-/// none for its longer bound (the refresher stopped or starved), marks it so where requests read it. On PostgreSQL each read waits at most ``lockWait`` for a lock another session holds, so that
-/// a held lock fails the refresh rather than holding it until the busy timeout.
+/// none for its longer bound (the refresher stopped or starved), marks it so where requests read it. On PostgreSQL
+/// each read waits at most ``lockWait`` for a lock another session holds, so that a held lock fails the refresh rather
+/// than holding it until the busy timeout.
 struct RegistryRefresher: Service {
     static let zoneRecordInterval: Duration = .seconds(60)
     /// The gateway's poll interval.

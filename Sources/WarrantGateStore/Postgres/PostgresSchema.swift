@@ -232,12 +232,12 @@ public enum PostgresSchema {
 
     /// The release of ``statements`` and of the roles' grants, recorded in `schema_release` by each install. Raise it
     /// with any change to either: a store that an earlier release installed lacks that change (a trigger, a grant), so
-    /// a gateway or the CLI refuses it until `store init` runs again (``checkRelease(_:)``), and `store init` refuses
+    /// a gateway or the CLI refuses it until `store init` runs again (``installed(_:)``), and `store init` refuses
     /// a store that a later release installed, whose definitions it would put back. A test pins their digest to it.
     static let release: Int64 = 1
 
     /// How a store's definitions stand against this release's.
-    enum Installed: Equatable {
+    enum Installed {
         /// This release's, as its `store init` left them.
         case current
         /// A later release's, as its `store init` left them: this release reads the store.
@@ -266,11 +266,9 @@ public enum PostgresSchema {
 
     /// How the store's definitions stand (``Installed``).
     static func installed(_ session: any SQLSession) throws -> Installed {
-        guard try session.scalarText("SELECT pg_catalog.to_regclass('public.schema_release')::text") != nil,
-              let row = try session.fetchOne("SELECT release, definitions FROM schema_release WHERE id = 1"),
-              let recorded = try row.optionalInt64("release"), recorded >= release
-        else { return .earlier }
-        guard try row.text("definitions") == definitionsDigest(session) else { return .changed }
+        guard let recorded = try recordedRelease(session), recorded >= release else { return .earlier }
+        let recordedDigest = try session.scalarText("SELECT definitions FROM schema_release WHERE id = 1")
+        guard try recordedDigest == definitionsDigest(session) else { return .changed }
         return recorded > release ? .later(recorded) : .current
     }
 
