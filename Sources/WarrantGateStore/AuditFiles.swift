@@ -134,6 +134,8 @@ struct LineReader {
 
     private let handle: FileHandle
     private let path: String
+    /// Given every chunk of the file as it is read, in order: the bytes the lines came from, read once.
+    var onRead: ((Data) -> Void)?
     private var buffer: [UInt8] = []
     /// Where the next line starts in `buffer`, and how far past it no newline has been found.
     private var start = 0
@@ -175,7 +177,10 @@ struct LineReader {
                 start = 0
             }
             let chunk = try handle.read(upToCount: 1 << 16) ?? Data()
-            if chunk.isEmpty { done = true } else { buffer.append(contentsOf: chunk) }
+            if chunk.isEmpty { done = true } else {
+                onRead?(chunk)
+                buffer.append(contentsOf: chunk)
+            }
         }
     }
 

@@ -138,48 +138,63 @@ public enum LogArchive {
     /// Signs the record of the entries archived so far from their archives (`log vouch-archives`): for a log archived
     /// before `log archive` signed its records, whose latest record `log verify` refuses without the archives. The log
     /// must verify with `archives` (every archived entry read from them and matching the tree); the statement covers
-    /// entries 1…`archived_through`, with the latest time they state and the SHA-256 of the files' bytes in order.
+    /// entries 1…`archived_through`, with the latest time they state and the SHA-256 of the files' bytes in order. Each
+    /// file is read once, so the bytes digested are the bytes verified; refused if the log is archived further meanwhile.
     static func vouch(database: any SQLDatabase, key: LogSigningKey, archives: [String], operator: String, at time: Date = Date()) throws -> ArchiveStatement {
         guard !archives.isEmpty else { throw StoreError("give the archive files of every archived entry, oldest first") }
-        let report = try LogVerifier(key: key.verifier).verify(database: database, archives: archives, against: nil)
+        let pass = ArchivePass()
+        let report = try LogVerifier(key: key.verifier).verify(database: database, archives: archives, against: nil, pass: pass)
         guard report.ok else {
             throw StoreError("the log does not verify with these archives, so they cannot vouch for it: " + report.problems.prefix(3).joined(separator: "; "))
         }
-        let through = try database.read(archivedThrough)
+        let through = pass.archivedThrough
         guard through > 0 else { throw StoreError("no entries are archived: there is nothing to vouch for") }
-        var digest = SHA256()
-        var latest: Date? = .distantPast
-        for path in archives {
-            guard let file = FileHandle(forReadingAtPath: path) else { throw StoreError("cannot read \(path)") }
-            defer { try? file.close() }
-            while let chunk = try file.read(upToCount: 1 << 20), !chunk.isEmpty { digest.update(data: chunk) }
-            _ = try entries(path: path) { entry in
-                if entry.seq <= through { latest = laterStatedTime(latest, entry: entry.entry) }
+        return try database.write { session in
+            guard try archivedThrough(session) == through else {
+                throw StoreError("the log was archived further while its archives were read: run `log vouch-archives` again with every archive")
             }
-        }
-        let root = try database.read { session in try LogAppender.root(session, size: through) }
-        let statement = ArchiveStatement(
-            fromSeq: 1, throughSeq: through, root: root, latestTime: latest.map(Timestamp.format), before: nil, archiveSHA256: Hex.encode(digest.finalize())
-        )
-        var details = statement.details
-        details["signature"] = try statement.signature(by: key)
-        details["vouchedBy"] = archives.joined(separator: ", ")
-        try database.write { session in
+            let statement = ArchiveStatement(
+                fromSeq: 1, throughSeq: through, root: try LogAppender.root(session, size: through), latestTime: pass.latestTime.map(Timestamp.format),
+                before: nil, archiveSHA256: Hex.encode(pass.digest.finalize())
+            )
+            var details = statement.details
+            details["signature"] = try statement.signature(by: key)
+            details["vouchedBy"] = archives.joined(separator: ", ")
             try Registry.appendAdmin(session, AdminRecord(time: Timestamp.format(time), operator: `operator`, action: "log.archive", target: "log", details: details))
+            return statement
         }
-        return statement
+    }
+
+    /// What one verification read from archive files (``LogVerifier/verify(database:archives:against:lastSigned:seal:pass:)``),
+    /// for a statement that must describe the bytes verified rather than a second read of files that may have changed.
+    final class ArchivePass {
+        /// The SHA-256 of the archives' bytes, in the order given.
+        private(set) var digest = SHA256()
+        /// The latest time stated by an archived entry; nil once one states none (unknown).
+        private(set) var latestTime: Date? = .distantPast
+        /// Entries 1…this were archived when the verification read the database.
+        var archivedThrough: UInt64 = 0
+
+        func read(_ chunk: Data) { digest.update(data: chunk) }
+
+        func visit(_ entry: LogVerifier.Entry) {
+            if entry.seq <= archivedThrough { latestTime = LogArchive.laterStatedTime(latestTime, entry: entry.entry) }
+        }
     }
 
     /// Reads an archive's entries, for verification spanning archives and the database.
-    static func entries(path: String, visit: (LogVerifier.Entry) throws -> Void) throws -> (from: UInt64, through: UInt64) {
+    static func entries(path: String, pass: ArchivePass? = nil, visit: (LogVerifier.Entry) throws -> Void) throws -> (from: UInt64, through: UInt64) {
         var lines = try LineReader(path: path)
+        lines.onRead = pass?.read
         let decoder = UniqueKeyJSONDecoder()
         guard let first = (try? lines.next()) ?? nil, let header = try? decoder.decode(Header.self, from: Data(first.utf8)), header.format == formatName else {
             throw StoreError("\(path) is not a \(formatName) file")
         }
         while let text = try lines.next() {
             guard !text.isEmpty else { continue }
-            try visit(try lines.entry(text, decoder: decoder))
+            let entry = try lines.entry(text, decoder: decoder)
+            pass?.visit(entry)
+            try visit(entry)
         }
         return (header.fromSeq, header.throughSeq)
     }

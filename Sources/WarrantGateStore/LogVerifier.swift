@@ -220,9 +220,10 @@ public struct LogVerifier {
     ///
     /// It also checks the tree the database keeps beside the entries: the stored nodes (from which checkpoints and
     /// proofs are computed) and the tree's right edge (from which the next append continues) must be the tree of the
-    /// entries.
+    /// entries. `pass`, if given, is told what was read of the archives.
     func verify(
-        database: any SQLDatabase, archives: [String] = [], against external: String?, lastSigned: String? = nil, seal: String? = nil
+        database: any SQLDatabase, archives: [String] = [], against external: String?, lastSigned: String? = nil, seal: String? = nil,
+        pass: LogArchive.ArchivePass? = nil
     ) throws -> VerificationReport {
         try database.read { session in
             // Read as rows, not through the checkpointer, which refuses a row whose columns are not its note's: here
@@ -230,11 +231,12 @@ public struct LogVerifier {
             let rows = try session.fetchAll("SELECT * FROM checkpoints ORDER BY id").map(Checkpointer.unchecked)
             let notes = rows.map(\.note)
             let archivedThrough = try LogArchive.archivedThrough(session)
+            pass?.archivedThrough = archivedThrough
             var start = MerkleFrontier()
             if archives.isEmpty && archivedThrough > 0 { start = try LogAppender.frontier(session, size: archivedThrough) }
             let recorded = archivedThrough > 0 ? try LogArchive.recordedThrough(session) : nil
             var report = try verify(startingFrom: start, rootOfPrefix: { size in try LogAppender.root(session, size: size) }, entries: { visit in
-                for archive in archives { _ = try LogArchive.entries(path: archive, visit: visit) }
+                for archive in archives { _ = try LogArchive.entries(path: archive, pass: pass, visit: visit) }
                 try session.forEach("SELECT seq, kind, time, decision_id, entry, leaf_hash FROM log ORDER BY seq") { row in
                     try visit(Entry(
                         seq: UInt64(max(try row.int64("seq"), 0)), kind: try row.text("kind"), time: try row.text("time"),

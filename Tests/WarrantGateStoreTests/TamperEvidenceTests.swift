@@ -392,6 +392,11 @@ struct TamperEvidenceTests {
 
         let statement = try LogArchive.vouch(database: sqlite, key: key, archives: [archive], operator: "records")
         #expect(statement.throughSeq == 30 && statement.latestTime != nil)
+        let archived = try await database.pool.read { db in
+            try String.fetchOne(db, sql: "SELECT entry FROM log WHERE kind = 'admin' AND entry LIKE '%log.archive%' ORDER BY seq LIMIT 1")
+        }
+        let written = try #require(archived.map { try AdminRecord(entry: $0) })
+        #expect(statement.archiveSHA256 == written.details["sha256"], "the digest of the bytes verified is the one `log archive` wrote")
         let vouched = try verify(database)
         #expect(vouched.ok, "\(vouched.problems)")
     }
