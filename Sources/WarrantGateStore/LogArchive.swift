@@ -95,7 +95,7 @@ public enum LogArchive {
         guard let latest = notes.last, let size = UInt64(latest.split(separator: "\n")[1]), size >= through else {
             throw StoreError("sign a checkpoint covering seq \(through) first (`warrant-gate log checkpoint`): archived entries must stay provable")
         }
-        let output = try PrivateFile.Output(path: path, existing: .refuse)
+        let output = try PrivateFile.Output(path: path, existing: .refuse, keepingFree: .copies)
         var digest = SHA256()
         func write(_ data: Data) throws {
             digest.update(data: data)

@@ -100,8 +100,8 @@ public enum PrivateFile {
     }
 
     /// Writes `data` to `path` atomically with exactly `mode` (see ``Output``).
-    public static func write(_ data: Data, to path: String, mode: mode_t = 0o600, existing: Existing) throws {
-        let output = try Output(path: path, mode: mode, existing: existing)
+    public static func write(_ data: Data, to path: String, mode: mode_t = 0o600, existing: Existing, keepingFree floor: FreeSpaceFloor? = nil) throws {
+        let output = try Output(path: path, mode: mode, existing: existing, keepingFree: floor)
         try output.write(data)
         try output.commit()
     }
@@ -167,22 +167,52 @@ public enum PrivateFile {
         }
     }
 
+    /// The free space a copy the CLI writes (an export, a report, a backup, an archive) leaves on its filesystem: the
+    /// larger of a share of the filesystem and a number of bytes. The gateway runs as the service account, with no
+    /// share of the root reserve, and denies every request it cannot log: a copy of the log that filled the disk the
+    /// log is on would stop the jail's agencies, whoever ran it.
+    public struct FreeSpaceFloor: Sendable {
+        public let share: Double
+        public let minimumBytes: UInt64
+
+        public init(share: Double, minimumBytes: UInt64) {
+            self.share = share
+            self.minimumBytes = minimumBytes
+        }
+
+        /// 5 % of the filesystem, and at least 256 MiB.
+        public static let copies = FreeSpaceFloor(share: 0.05, minimumBytes: 256 << 20)
+
+        func bytes(ofFilesystem total: UInt64) -> UInt64 {
+            max(minimumBytes, UInt64(min(Double(total) * share, Double(UInt64.max >> 1))))
+        }
+    }
+
     /// A file being written: a new temporary file beside `path`, put in place by ``commit()`` and removed if the
-    /// output is discarded or released uncommitted. Not for concurrent use.
+    /// output is discarded or released uncommitted. With a ``FreeSpaceFloor``, writing stops (and the file is removed)
+    /// before the filesystem's free space falls more than ``freeSpaceCheckBytes`` below the floor. Not for concurrent
+    /// use.
     public final class Output {
+        /// How much is written between two checks of the free space.
+        static let freeSpaceCheckBytes = 1 << 20
+
         public let path: String
         /// The temporary file, for a writer that writes it by path rather than through ``write(_:)`` (SQLite, in
         /// ``Store/backup(to:at:)`` and ``StoreBackup/restore(from:to:key:options:at:progress:)``).
         let temporaryPath: String
         private let existing: Existing
+        private let floor: FreeSpaceFloor?
         private var descriptor: Int32
         private var finished = false
+        /// Bytes written since the free space was last checked; the first write checks it.
+        private var unchecked = freeSpaceCheckBytes
 
         /// Checks the target (``checkTarget(_:existing:)``) and creates the temporary file with exactly `mode`.
-        public init(path: String, mode: mode_t = 0o600, existing: Existing) throws {
+        public init(path: String, mode: mode_t = 0o600, existing: Existing, keepingFree floor: FreeSpaceFloor? = nil) throws {
             try PrivateFile.checkTarget(path, existing: existing)
             self.path = path
             self.existing = existing
+            self.floor = floor
             let (directory, name) = PrivateFile.split(path)
             temporaryPath = directory + ".\(name).\(String(UInt64.random(in: .min ... .max), radix: 16)).tmp"
             descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
@@ -201,6 +231,11 @@ public enum PrivateFile {
 
         public func write(_ data: Data) throws {
             guard !finished else { throw PrivateFileError(.failed, "cannot write \(path): already closed") }
+            unchecked += data.count
+            if unchecked >= Self.freeSpaceCheckBytes {
+                try checkFreeSpace(needing: UInt64(data.count))
+                unchecked = 0
+            }
             try data.withUnsafeBytes { buffer in
                 var offset = 0
                 while offset < buffer.count {
@@ -214,10 +249,38 @@ public enum PrivateFile {
             }
         }
 
+        /// Refuses, removing the file, if writing `bytes` more would leave less free space than the floor (none
+        /// without one). For a writer that writes by path: before it starts, with what it will write, and after.
+        public func checkFreeSpace(needing bytes: UInt64 = 0) throws {
+            guard let floor else { return }
+            var space = statvfs()
+            guard fstatvfs(descriptor, &space) == 0 else {
+                let error = errno
+                discard()
+                throw PrivateFileError(.failed, "cannot write \(path): cannot read its filesystem's free space: \(describe(error))")
+            }
+            let unit = UInt64(space.f_frsize)
+            let (free, total) = (UInt64(space.f_bavail).multipliedReportingOverflow(by: unit), UInt64(space.f_blocks).multipliedReportingOverflow(by: unit))
+            let kept = floor.bytes(ofFilesystem: total.overflow ? .max : total.partialValue)
+            let left = free.overflow ? UInt64.max : free.partialValue
+            guard left >= bytes, left - bytes >= kept else {
+                discard()
+                throw PrivateFileError(.refused, """
+                    not writing \(path): it would leave less than \(Self.mebibytes(kept)) MiB free on its filesystem \
+                    (\(Self.mebibytes(left)) MiB free). A copy of the log must not fill the disk the log may be on: the \
+                    gateway denies every request it cannot log. Write it to a filesystem with room
+                    """)
+            }
+        }
+
+        private static func mebibytes(_ bytes: UInt64) -> UInt64 { bytes >> 20 }
+
         /// Syncs the file and puts it at `path`: renamed over a regular file (`.replaceRegularFile`) or linked where
-        /// nothing is (`.refuse`). Refuses, removing the temporary file, if the target has become unacceptable.
+        /// nothing is (`.refuse`). Refuses, removing the temporary file, if the target has become unacceptable or the
+        /// file has left less free space than the floor.
         public func commit() throws {
             guard !finished else { throw PrivateFileError(.failed, "cannot write \(path): already closed") }
+            try checkFreeSpace()
             defer { discard() }
             guard fsync(descriptor) == 0 else { throw PrivateFileError(.failed, "cannot write \(path): \(describe(errno))") }
             try PrivateFile.checkTarget(path, existing: existing)

@@ -47,7 +47,8 @@ enum BackupFormat {
 
 extension Store {
     /// Writes a backup of this SQLite store and its document store to `path`, a new file (mode 0600, never over an
-    /// existing file or a link, in a directory only its owner can write), complete and synced before it appears there.
+    /// existing file or a link, in a directory only its owner can write), complete and synced before it appears there,
+    /// and refused if it would leave its filesystem less free space than ``PrivateFile/FreeSpaceFloor/copies``.
     ///
     /// The database is copied with SQLite's online backup in one step, from one read snapshot, so the gateway keeps
     /// writing meanwhile (in WAL mode, writers do not wait for readers). The document store's scans are added to the
@@ -60,8 +61,11 @@ extension Store {
             throw StoreError("`backup` copies a SQLite store; back up a PostgreSQL store with pg_dump or pg_basebackup, and its files directory (docs/postgresql.md#backups)")
         }
         try PrivateFile.checkOwnDirectory(holding: path)
-        let output = try PrivateFile.Output(path: path, existing: .refuse)
+        let output = try PrivateFile.Output(path: path, existing: .refuse, keepingFree: .copies)
         var report = BackupReport()
+        var database = Glibc.stat()
+        // SQLite writes the copy by path: room for the database is checked before, the floor again at the commit.
+        try output.checkFreeSpace(needing: stat(source, &database) == 0 ? UInt64(max(database.st_size, 0)) : 0)
         do {
             let copy = try DatabaseQueue(path: output.temporaryPath)
             try pool.backup(to: copy)

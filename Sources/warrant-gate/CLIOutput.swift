@@ -9,9 +9,9 @@ final class Sink {
     private var buffer = Data()
 
     /// Refuses a path where anything exists: one mistyped --out must not replace the database, the signing key, an
-    /// archive or a backup.
+    /// archive or a backup. A file stops short of its filesystem's ``PrivateFile/FreeSpaceFloor/copies``.
     init(path: String?) throws {
-        output = try path.map { path in try storeCall { try PrivateFile.Output(path: path, existing: .refuse) } }
+        output = try path.map { path in try storeCall { try PrivateFile.Output(path: path, existing: .refuse, keepingFree: .copies) } }
     }
 
     func write(_ line: String) throws {

@@ -354,7 +354,7 @@ struct LogCommand: ParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let encoded = try storeCall { try encoder.encode(proof) }
-            try storeCall { try PrivateFile.write(encoded, to: out, existing: .refuse) }
+            try storeCall { try PrivateFile.write(encoded, to: out, existing: .refuse, keepingFree: .copies) }
             print("wrote the proof of \(decisionId) (seq \(proof.seq) of \(proof.treeSize)) to \(out)")
         }
     }

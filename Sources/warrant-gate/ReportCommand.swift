@@ -102,7 +102,7 @@ struct ReportCommand: ParsableCommand {
         case .csv: renderer.csv()
         }
         if let out {
-            try storeCall { try PrivateFile.write(Data(text.utf8), to: out, existing: .refuse) }
+            try storeCall { try PrivateFile.write(Data(text.utf8), to: out, existing: .refuse, keepingFree: .copies) }
             print("wrote the \(reportPeriod.label) report (\(entries.requests.count) requests, \(entries.forms.count) forms, checkpoint size \(head.size)) to \(out)")
         } else {
             print(text, terminator: "")

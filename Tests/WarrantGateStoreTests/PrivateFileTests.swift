@@ -136,6 +136,31 @@ struct PrivateFileTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).allSatisfy { !$0.hasSuffix(".tmp") })
     }
 
+    /// A copy of the log must not fill the disk the log is on: an output with a floor stops short of it, and leaves
+    /// nothing behind. (A floor of the whole filesystem is never met; one of nothing always is.)
+    @Test("an output with a free-space floor refuses the write that would pass it, and is removed")
+    func freeSpaceFloor() throws {
+        let directory = try Directory()
+        let leftNothing = { try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty }
+
+        let export = directory.file("export.csv")
+        let full = try PrivateFile.Output(path: export, existing: .refuse, keepingFree: .init(share: 1, minimumBytes: 0))
+        let refusal = Self.refusal { try full.write(Data("seq,time\n".utf8)) }
+        #expect(refusal?.kind == .refused && refusal?.description.contains("MiB free") == true, "\(String(describing: refusal))")
+        #expect(Self.refusal { try full.commit() } != nil, "a refused output is closed")
+        #expect(try leftNothing())
+
+        let backup = try PrivateFile.Output(path: directory.file("store.backup"), existing: .refuse, keepingFree: .init(share: 0, minimumBytes: 0))
+        #expect(Self.refusal { try backup.checkFreeSpace(needing: .max) }?.kind == .refused, "a copy larger than the free space")
+        #expect(try leftNothing())
+
+        let report = directory.file("report.md")
+        let room = try PrivateFile.Output(path: report, existing: .refuse, keepingFree: .init(share: 0, minimumBytes: 0))
+        for _ in 0..<3 { try room.write(Data(repeating: 0x2e, count: PrivateFile.Output.freeSpaceCheckBytes)) }
+        try room.commit()
+        #expect(FileManager.default.contents(atPath: report)?.count == 3 * PrivateFile.Output.freeSpaceCheckBytes)
+    }
+
     @Test("a new directory is created 0700 with its missing parents; an existing one is left as it is unless tightened")
     func directories() throws {
         let directory = try Directory()
