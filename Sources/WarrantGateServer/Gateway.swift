@@ -168,7 +168,7 @@ public final class Gateway: Sendable {
         if let adminHost = configuration.adminHost {
             services.append(Application(
                 router: AdminRouter.make(state: state, registry: store.probeRegistry(timeZone: registry.timeZone), log: log, metrics: metrics),
-                server: AdminChannel.server,
+                server: AdminChannel.server(),
                 configuration: AdminChannel.serverConfiguration(host: adminHost, port: configuration.adminPort),
                 eventLoopGroupProvider: .shared(AdminChannel.eventLoops),
                 logger: logger

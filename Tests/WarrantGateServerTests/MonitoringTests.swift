@@ -375,39 +375,38 @@ struct MonitoringTests {
         }
     }
 
-    /// Connections past the cap wait in the kernel's backlog, not in the gateway: a request on one is answered once
-    /// another connection closes.
-    @Test("the admin listener serves at most its cap of connections at once; the next is served when one closes")
+    /// Past the cap, a new connection closes the oldest of the address holding the most: whoever holds every
+    /// connection from one address cannot keep a probe from another out (before, it waited in the kernel's backlog),
+    /// and never holds more than the cap.
+    @Test("the admin listener keeps at most its cap open; past it, the oldest of the address holding the most is closed")
     func adminConnectionCap() async throws {
         try await Self.withAdminListener { adminPort in
-            // Opened together, so that none idles long enough for the listener's idle timeout before the check; each
-            // is answered once, so that all of them have been accepted (the listener accepts a batch at a time and
-            // checks the cap between batches).
-            var held = try await withThrowingTaskGroup(of: (any Channel).self) { group in
-                for _ in 0..<AdminChannel.maxConnections {
-                    group.addTask { try await Self.answeredConnection(port: adminPort) }
-                }
-                return try await group.reduce(into: [any Channel]()) { $0.append($1) }
-            }
-            let served = Mutex(false)
-            let waiting = Task {
-                let exposition = try await Self.scrape(port: adminPort)
-                served.withLock { $0 = true }
-                return exposition
-            }
-            try await Task.sleep(for: .milliseconds(500))
-            #expect(!served.withLock { $0 }, "a connection past the cap was served")
-            #expect(held.allSatisfy { $0.isActive }, "the listener closed a held connection, so the check above proves nothing")
-            try await held.removeFirst().close()
-            #expect(try await waiting.value.value("warrantgate_decision_log_healthy") == 1)
-            for channel in held { try await channel.close() }
+            // One at a time, each answered once, so that the first is the oldest.
+            var held: [any Channel] = []
+            for _ in 0..<AdminChannel.maxConnections { held.append(try await Self.answeredConnection(port: adminPort)) }
+            #expect(held.allSatisfy { $0.isActive }, "the listener closed one of the cap's own connections")
+            let probe = try await Self.answeredConnection(port: adminPort, from: "127.0.0.2")
+            #expect(await Self.closes(held[0]), "the probe from another address was served, and the oldest held made room")
+            #expect(held.dropFirst().allSatisfy { $0.isActive })
+            let another = try await Self.answeredConnection(port: adminPort)
+            #expect(await Self.closes(held[1]), "one more from the address holding the most closes that address's oldest")
+            #expect(probe.isActive && another.isActive && held.dropFirst(2).allSatisfy { $0.isActive })
+            for channel in held + [probe, another] { try? await channel.close() }
         }
     }
 
-    /// A connection to the admin listener, once it has answered a request on it.
-    private static func answeredConnection(port: Int) async throws -> any Channel {
+    /// Whether `channel` is closed within 5 s.
+    private static func closes(_ channel: any Channel) async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while channel.isActive, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        return !channel.isActive
+    }
+
+    /// A connection to the admin listener from `source` (an address of loopback), once it has answered a request on it.
+    private static func answeredConnection(port: Int, from source: String = "127.0.0.1") async throws -> any Channel {
         let answered = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: Void.self)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(to: try SocketAddress(ipAddress: source, port: 0))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(FirstRead(answered)) }
             }

@@ -11,11 +11,11 @@ import NIOPosix
 /// exposed, could exhaust the gateway's memory. Here a head may hold ``maxHeaderBytes`` of fields and
 /// ``UnparsedInputLimit`` more unparsed, a connection is closed once idle for ``idleTimeout`` and, whatever it is doing
 /// (Hummingbird's idle timer waits while an answer is being written, so a client that pipelines requests and never
-/// reads would otherwise keep it), after ``maxLifetime``; and the listener accepts at most ``maxConnections`` at once,
-/// the rest waiting in the kernel's backlog. Whoever can reach the listener can still occupy those connections, one
-/// lifetime at a time: the cap keeps that from costing the gateway its memory or its file descriptors. The listener
-/// runs on its own event loop, so that a flood of scrapes or probes competes with agencies' requests for the CPU only,
-/// never queues ahead of them on the data plane's loops.
+/// reads would otherwise keep it), after ``maxLifetime``; and at most ``maxConnections`` stay open at once: the next
+/// closes the oldest of the address holding the most (``AdminConnections``), so that whoever occupies the listener
+/// cannot keep another address's probes out, and the cap keeps that from costing the gateway its memory or its file
+/// descriptors. The listener runs on its own event loop, so that a flood of scrapes or probes competes with agencies'
+/// requests for the CPU only, never queues ahead of them on the data plane's loops.
 struct AdminChannel: HTTPChannelHandler {
     typealias Value = HTTP1Channel.Value
 
@@ -28,8 +28,10 @@ struct AdminChannel: HTTPChannelHandler {
     static let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
     let responder: Responder
+    let connections: AdminConnections
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        connections.add(channel)
         let lifetime = channel.eventLoop.scheduleTask(in: Self.maxLifetime) { channel.close(promise: nil) }
         channel.closeFuture.whenComplete { _ in lifetime.cancel() }
         let limit = UnparsedInputLimit(maxBytes: Self.maxHeaderBytes + 64 * 1024)
@@ -56,12 +58,15 @@ struct AdminChannel: HTTPChannelHandler {
         await handleHTTP(asyncChannel: value, logger: logger)
     }
 
-    /// The listener's connections.
-    static let server = HTTPServerBuilder { AdminChannel(responder: $0) }
+    /// A listener's connections, `connections` recording them.
+    static func server(_ connections: AdminConnections = AdminConnections(cap: maxConnections)) -> HTTPServerBuilder {
+        HTTPServerBuilder { AdminChannel(responder: $0, connections: connections) }
+    }
 
-    /// The listener's configuration, with its cap on open connections.
+    /// The listener's configuration. It accepts one connection past the cap, which makes room for itself
+    /// (``AdminConnections``); a burst of more waits in the kernel's backlog until that room is made.
     static func serverConfiguration(host: String, port: Int) -> ApplicationConfiguration {
-        .init(address: .hostname(host, port: port), serverName: nil, availableConnectionsDelegate: MaximumAvailableConnections(maxConnections))
+        .init(address: .hostname(host, port: port), serverName: nil, availableConnectionsDelegate: MaximumAvailableConnections(maxConnections + 1))
     }
 }
 

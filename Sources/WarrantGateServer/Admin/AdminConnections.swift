@@ -1,0 +1,51 @@
+import NIOCore
+import Synchronization
+
+/// The admin listener's open connections, by the peer's address. Past ``AdminChannel/maxConnections`` a new connection
+/// is served, and the oldest connection of the address that holds the most is closed instead: whoever holds many
+/// connections cannot keep a load balancer's `/readyz` probe or a Prometheus scrape from another address waiting, as
+/// a cap that leaves newcomers in the kernel's backlog let them. Among addresses holding as many, the oldest
+/// connection of all goes.
+final class AdminConnections: Sendable {
+    private struct Open {
+        let channel: any Channel
+        let address: String
+        let opened: UInt64
+    }
+
+    private struct State {
+        var open: [ObjectIdentifier: Open] = [:]
+        var opened: UInt64 = 0
+    }
+
+    private let cap: Int
+    private let state = Mutex(State())
+
+    init(cap: Int) {
+        self.cap = cap
+    }
+
+    /// Records `channel`, closes it from the record when it closes, and closes the connection that makes room for it.
+    func add(_ channel: any Channel) {
+        let key = ObjectIdentifier(channel)
+        let address = channel.remoteAddress?.ipAddress ?? channel.remoteAddress?.description ?? "unknown"
+        let evicted = state.withLock { state -> (any Channel)? in
+            state.opened += 1
+            state.open[key] = Open(channel: channel, address: address, opened: state.opened)
+            guard state.open.count > cap else { return nil }
+            return Self.evictee(in: state.open)?.channel
+        }
+        channel.closeFuture.whenComplete { [self] _ in
+            _ = state.withLock { $0.open.removeValue(forKey: key) }
+        }
+        evicted?.close(promise: nil)
+    }
+
+    /// The oldest connection of the address holding the most.
+    private static func evictee(in open: [ObjectIdentifier: Open]) -> Open? {
+        var held: [String: Int] = [:]
+        for connection in open.values { held[connection.address, default: 0] += 1 }
+        let most = held.values.max() ?? 0
+        return open.values.filter { held[$0.address] == most }.min { $0.opened < $1.opened }
+    }
+}
