@@ -115,6 +115,8 @@ struct ExecutiveIssuersTests {
         for text in [
             "ICE-2026-0001", "I.C.E. 2026-0001", "ＩＣＥ-2026-0001", "1:26-mj-00502-I-200", "1:26-mj-00502-DHS-I-247A", "ice-2026-0001",
             "Case No. ice-2026-0001", "eoir 2026/17", "Cause No. ice-2026-1", "Civil Action No. ice-26-4",
+            // Letters joined to the numbers: in capitals, or a code's only letters.
+            "ICE2026-0001", "2026-DHS17", "ice2026-0001", "Case No. 2026ice17", "ice-2026-1a",
         ] {
             #expect(ExecutiveIssuers.named(in: text, field: .caseNumber) != nil, "\(text)")
         }
@@ -122,6 +124,8 @@ struct ExecutiveIssuersTests {
             "1:26-mj-00502-DHS", "2:25-cr-00117-IJ-KS", "1:26-MJ-502-BIA", "Doe v. State Farm Ins. Co.", "Bia v. Ice", "1:26-mj-00502-ice",
             "ice v. 2026-1 hold", "People v. Ice, 2026-cr-1", "2026cr001234", "cr-2026-0001", "U.S. v. Ice", "Ice, J.", "U.S. v. Bia",
             "United States v. Ice",
+            // Joined to numbers, letters that are no acronym, or a caption's.
+            "CR2026-0001", "2026cr17", "People v. Ice2", "Ice v. Doe, 2026cv17",
         ] {
             #expect(ExecutiveIssuers.named(in: text, field: .caseNumber) == nil, "\(text)")
         }

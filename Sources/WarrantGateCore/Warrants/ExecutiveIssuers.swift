@@ -11,11 +11,11 @@
 /// number, written apart or together, with any letters after it (`I-247A`, `I 200`, `i205`). A form's number may be
 /// written with the letter O for a zero (`I-2OO`), and after the word `Form`, `I` may be an `l` or a `1` (`Form
 /// 1-200`). An acronym (`ICE`, `DHS`, `BIA`) counts in the court; in the case, written in capitals (a caption's `Ins.
-/// Co.` is none) or as a code's only word of letters (`ice-2026-0001`), a docket number's trailing judges' initials
-/// left out (`1:26-mj-00502-DHS`); in the judge's name, where the letters are a person's (`Mary Ice`, `Hsi-Wen Chen`,
-/// `D. H. S. Patel`), only beside an officer's or agent's title (`ICE Officer J. Smith`) or in capitals amid small
-/// letters (`Hon. J. Smith (ICE)`). Letters spelled out count in the court and the case, and in the judge's name beside
-/// a title.
+/// Co.` is none) or as a code's only word of letters, alone or joined to its numbers (`ice-2026-0001`, `ice2026-1`),
+/// a docket number's trailing judges' initials left out (`1:26-mj-00502-DHS`); in the judge's name, where the letters
+/// are a person's (`Mary Ice`, `Hsi-Wen Chen`, `D. H. S. Patel`), only beside an officer's or agent's title (`ICE
+/// Officer J. Smith`) or in capitals amid small letters (`Hon. J. Smith (ICE)`). Letters spelled out count in the
+/// court and the case, and in the judge's name beside a title.
 ///
 /// It is a floor against a misfiled paper, not a proof that the text names a court.
 public enum ExecutiveIssuers {
@@ -124,8 +124,10 @@ public enum ExecutiveIssuers {
         // Compatibility forms first, so that full-width capitals (`ＩＣＥ`) are capitals too.
         let capitals = capitalWords(read.precomposedStringWithCompatibilityMapping, amidLowerCase: field == .judge)
         // A case number that is a code (`ice-2026-0001`), not a caption (`Bia v. Ice`, `U.S. v. Ice`), has one word of
-        // letters besides its labels, and no initials.
-        let letterWords = words.filter { $0.allSatisfy(\.isLetter) && !caseNumberLabels.contains($0) }
+        // letters besides its labels, and no initials. A code's letters may be joined to its numbers (`ICE2026-0001`).
+        let joinedLetters = field != .caseNumber ? [] : words.filter { $0.contains(where: \.isNumber) }
+            .flatMap(lettersApartFromDigits).filter { $0.count > 1 && $0.allSatisfy(\.isLetter) }
+        let letterWords = (words + joinedLetters).filter { $0.allSatisfy(\.isLetter) && !caseNumberLabels.contains($0) }
         let codeWord = letterWords.count == 1 && letterWords[0].count > 1 ? letterWords[0] : nil
         func acronymCounts(_ word: String) -> Bool {
             switch field {
@@ -166,6 +168,11 @@ public enum ExecutiveIssuers {
             let run = words[start...].prefix { $0.count == 1 }
             if run.count > 1, let issuer = naming(run.joined(), acronym: true) { return match(issuer, start...start + run.count - 1) }
         }
+        for letters in joinedLetters where acronymCounts(letters) {
+            if let issuer = issuers.first(where: { $0.acronyms.contains(letters) }) {
+                return Match(issuer: issuer.name, why: issuer.why, registerAs: issuer.registerAs, words: letters)
+            }
+        }
         return nil
     }
 
@@ -180,12 +187,28 @@ public enum ExecutiveIssuers {
         "officer", "officers", "agent", "agents", "director", "supervisory", "supervisor", "investigator", "investigations", "special",
     ]
 
-    /// The words of `text` written in ASCII capitals (two or more letters), lower-cased; with `amidLowerCase`, none
-    /// unless the text has small letters too (a name typed all in capitals has no acronym to tell apart).
+    /// `word` as its runs of letters and its runs of digits, in order (`ice2026` is `ice` and `2026`).
+    private static func lettersApartFromDigits(_ word: String) -> [String] {
+        var runs: [String] = []
+        var run = ""
+        for character in word {
+            if let last = run.last, last.isNumber != character.isNumber {
+                runs.append(run)
+                run = ""
+            }
+            run.append(character)
+        }
+        if !run.isEmpty { runs.append(run) }
+        return runs
+    }
+
+    /// The runs of ASCII capitals in `text` (two or more letters, apart from digits too: `ICE` in `ICE2026`),
+    /// lower-cased; with `amidLowerCase`, none unless the text has small letters too (a name typed all in capitals
+    /// has no acronym to tell apart).
     private static func capitalWords(_ text: String, amidLowerCase: Bool) -> Set<String> {
         if amidLowerCase, !text.unicodeScalars.contains(where: { ("a"..."z").contains($0) }) { return [] }
         var words: Set<String> = []
-        for token in text.split(whereSeparator: { !($0.isASCII && ($0.isLetter || $0.isNumber)) })
+        for token in text.split(whereSeparator: { !($0.isASCII && $0.isLetter) })
         where token.count > 1 && token.allSatisfy({ $0.isASCII && $0.isUppercase }) {
             words.insert(token.lowercased())
         }
