@@ -161,6 +161,26 @@ struct JSONRedactorTests {
         }
     }
 
+    @Test("finds separators and colons eight bytes at a time, exactly for every byte, within the key only")
+    func separatorsAndColons() {
+        for byte in UInt8.min...UInt8.max {
+            for length in 1...17 {
+                for position in 0..<length {
+                    // A key between a byte before and bytes after that are each a separator and a colon, which count not.
+                    for end in [length + 1, length + 9] {
+                        var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: end)
+                        bytes[0] = UInt8(ascii: ":")
+                        for index in (1 + length)..<end { bytes[index] = index % 2 == 0 ? UInt8(ascii: "_") : UInt8(ascii: ":") }
+                        bytes[1 + position] = byte
+                        let found = bytes.withUnsafeBytes { JSONFieldNames.separatorsAndColons($0, at: 1, length: length) }
+                        #expect(found.separated == FieldNameKey.isSeparator(byte), "\(byte) at \(position) of \(length)")
+                        #expect(found.colon == (byte == UInt8(ascii: ":")), "\(byte) at \(position) of \(length)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test("hands over the kept runs in order, and nothing for a refused document")
     func keptRuns() throws {
         let input = Array(#" {"a":1, "citizenship":2, "b":[3, {"countryOfBirth":4}]} "#.utf8)

@@ -1084,17 +1084,44 @@ final class JSONFieldNames: Sendable, EmbeddedNames {
     func containsASCII(_ bytes: UnsafeRawBufferPointer, at start: Int, length: Int) -> Bool {
         // One pass says whether the key holds a separator, or a colon (an IRI's, also read by its last part): most keys
         // hold neither, and are then looked up once.
-        var separated = false, colon = false
-        for index in start..<(start + length) {
-            let byte = bytes[index]
-            separated = separated || FieldNameKey.isSeparator(byte)
-            colon = colon || byte == UInt8(ascii: ":")
-        }
+        let (separated, colon) = Self.separatorsAndColons(bytes, at: start, length: length)
         if containsUnseparated(bytes, at: start, length: length) || separated && containsSeparated(bytes, at: start, length: length) {
             return true
         }
         guard byLastPart, colon, let local = Self.localPartStart(bytes, at: start, length: length) else { return false }
         return containsName(bytes, at: local, length: start + length - local)
+    }
+
+    /// Whether the `length` bytes at `start` hold a separator (``FieldNameKey/isSeparator(_:)``), and whether they
+    /// hold a colon: eight bytes at a time, each test exact for every byte (no borrow crosses from one to the next).
+    @inline(__always)
+    static func separatorsAndColons(_ bytes: UnsafeRawBufferPointer, at start: Int, length: Int) -> (separated: Bool, colon: Bool) {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080, lows = ~highs
+        /// The high bit of each zero byte of `x`.
+        @inline(__always) func zeros(_ x: UInt64) -> UInt64 { ~(((x & lows) &+ lows) | x | lows) }
+        var separators: UInt64 = 0, colons: UInt64 = 0, offset = 0
+        while offset < length {
+            var word: UInt64 = 0
+            if start + offset + 8 <= bytes.count {
+                word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: start + offset, as: UInt64.self))
+            } else {
+                for index in stride(from: bytes.count - 1, through: start + offset, by: -1) { word = word << 8 | UInt64(bytes[index]) }
+            }
+            // Bytes up to a space: below 0x80, and their low seven bits plus 0x5F stay below 0x80.
+            let controls = ~((word & lows) &+ ones &* 0x5f) & ~word & highs
+            var separator = controls | zeros(word ^ ones &* 0x5f) | zeros(word ^ ones &* 0x2d) | zeros(word ^ ones &* 0x2e)
+                | zeros(word ^ ones &* 0x7f)
+            var colon = zeros(word ^ ones &* 0x3a)
+            if length - offset < 8 {
+                let within: UInt64 = (1 << UInt64(8 * (length - offset))) - 1
+                separator &= within
+                colon &= within
+            }
+            separators |= separator
+            colons |= colon
+            offset += 8
+        }
+        return (separators != 0, colons != 0)
     }
 
     @inline(__always)
