@@ -117,6 +117,8 @@ struct ExecutiveIssuersTests {
             "Case No. ice-2026-0001", "eoir 2026/17", "Cause No. ice-2026-1", "Civil Action No. ice-26-4",
             // Letters joined to the numbers: in capitals, or a code's only letters.
             "ICE2026-0001", "2026-DHS17", "ice2026-0001", "Case No. 2026ice17", "ice-2026-1a",
+            // A code's words of letters all acronyms.
+            "ice-dhs-2026-01", "Case No. dhs/ero 26-4",
         ] {
             #expect(ExecutiveIssuers.named(in: text, field: .caseNumber) != nil, "\(text)")
         }
@@ -125,7 +127,7 @@ struct ExecutiveIssuersTests {
             "ice v. 2026-1 hold", "People v. Ice, 2026-cr-1", "2026cr001234", "cr-2026-0001", "U.S. v. Ice", "Ice, J.", "U.S. v. Bia",
             "United States v. Ice",
             // Joined to numbers, letters that are no acronym, or a caption's.
-            "CR2026-0001", "2026cr17", "People v. Ice2", "Ice v. Doe, 2026cv17",
+            "CR2026-0001", "2026cr17", "People v. Ice2", "Ice v. Doe, 2026cv17", "ice-cream-2026", "Bia v. Ice 2026",
         ] {
             #expect(ExecutiveIssuers.named(in: text, field: .caseNumber) == nil, "\(text)")
         }
