@@ -74,9 +74,7 @@ public final class Gateway: Sendable {
                 logger.notice("client certificate refused at the handshake", metadata: ["reason": "\(reason)", "refusals-not-logged": "\(held)"])
             }
         )
-        if configuration.acceptLegacyClientCertificates {
-            logger.warning("tls.legacy-client-certificates is on: client certificates unfit for a TLS client (CA leaves, no clientAuth) are accepted")
-        }
+        for warning in configuration.startWarnings { logger.warning("\(warning)") }
         self.upstreams = try Upstreams(settings: configuration.upstreams, limits: configuration.limits)
     }
 

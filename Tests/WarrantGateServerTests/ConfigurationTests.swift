@@ -44,6 +44,19 @@ struct ConfigurationTests {
         }
     }
 
+    /// A loopback PostgreSQL reached in the clear is answered by whoever holds its port: the gateway says so at start.
+    @Test("a start warning names a loopback PostgreSQL without ca-file, and legacy client certificates; none otherwise")
+    func startWarnings() throws {
+        let tail = base.replacingOccurrences(of: "database: warrant-gate.sqlite\n", with: "")
+        #expect(try load(base).startWarnings.isEmpty)
+        let clear = try load(tail + "database: { url: \"postgres://wg_gateway@127.0.0.1:5432/warrant_gate\" }\n").startWarnings
+        #expect(clear.count == 1 && clear[0].contains("in the clear") && clear[0].contains("database.ca-file"), "\(clear)")
+        #expect(try load(tail + "database: { url: \"postgres://wg_gateway@127.0.0.1:5432/warrant_gate\", ca-file: db-ca.pem }\n").startWarnings.isEmpty)
+        #expect(try load(tail + "database: { url: \"postgres://wg_gateway@db.county.example:5432/warrant_gate\" }\n").startWarnings.isEmpty)
+        let legacy = try load(base.replacingOccurrences(of: "client-ca: ca.pem }", with: "client-ca: ca.pem, legacy-client-certificates: true }"))
+        #expect(legacy.startWarnings.count == 1 && legacy.startWarnings[0].contains("legacy-client-certificates"))
+    }
+
     @Test("every limit in docs/configuration.md's sample is a key the gateway reads, with the value it documents")
     func documentedLimits() throws {
         let document = try String(contentsOfFile: Repository.path("docs/configuration.md"), encoding: .utf8)
