@@ -102,6 +102,13 @@ public enum ExecutiveIssuers {
         public let registerAs: String
         /// The words matched, as read (lower-case, apart by spaces).
         public let words: String
+
+        init(_ issuer: Issuer, words: String) {
+            self.issuer = issuer.name
+            why = issuer.why
+            registerAs = issuer.registerAs
+            self.words = words
+        }
     }
 
     /// Why a document of `kind` cannot bear this court, judge and case (named as the CLI's options): a sentence for
@@ -141,7 +148,7 @@ public enum ExecutiveIssuers {
             }
         }
         func match(_ issuer: Issuer, _ range: ClosedRange<Int>) -> Match {
-            Match(issuer: issuer.name, why: issuer.why, registerAs: issuer.registerAs, words: words[range].joined(separator: " "))
+            Match(issuer, words: words[range].joined(separator: " "))
         }
         func naming(_ joined: String, acronym: Bool) -> Issuer? {
             issuers.first { $0.names.contains { matches(joined, $0) } || (acronym && $0.acronyms.contains(joined)) }
@@ -174,7 +181,7 @@ public enum ExecutiveIssuers {
         }
         for letters in joinedLetters where acronymCounts(letters) {
             if let issuer = issuers.first(where: { $0.acronyms.contains(letters) }) {
-                return Match(issuer: issuer.name, why: issuer.why, registerAs: issuer.registerAs, words: letters)
+                return Match(issuer, words: letters)
             }
         }
         return nil
