@@ -150,6 +150,10 @@ public enum LogArchive {
         let through = pass.archivedThrough
         guard through > 0 else { throw StoreError("no entries are archived: there is nothing to vouch for") }
         return try database.write { session in
+            // On PostgreSQL a `log archive` takes the frontier to record itself, and holds it until it commits. Locked
+            // first, the check below comes before that archive's record, or waits for its commit and reads what it
+            // committed. (SQLite's write transactions are serial already.)
+            if session.dialect == .postgres { _ = try session.fetchAll(PostgresLogAppend.lockFrontier, []) }
             guard try archivedThrough(session) == through else {
                 throw StoreError("the log was archived further while its archives were read: run `log vouch-archives` again with every archive")
             }

@@ -63,9 +63,14 @@ extension Store {
         try PrivateFile.checkOwnDirectory(holding: path)
         let output = try PrivateFile.Output(path: path, existing: .refuse, keepingFree: .copies)
         var report = BackupReport()
-        var database = Glibc.stat()
-        // SQLite writes the copy by path: room for the database is checked before, the floor again at the commit.
-        try output.checkFreeSpace(needing: stat(source, &database) == 0 ? UInt64(max(database.st_size, 0)) : 0)
+        // SQLite writes the copy by path: room for what it copies (the database, its write-ahead log and the scans) is
+        // checked before, the floor again at the commit.
+        let documents = DocumentStore(filesDirectory: location.filesDirectory).directory.path
+        let files = [source, source + "-wal"] + ((try? FileManager.default.contentsOfDirectory(atPath: documents)) ?? []).map { documents + "/" + $0 }
+        try output.checkFreeSpace(needing: files.reduce(0) { total, path in
+            var status = Glibc.stat()
+            return lstat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFREG ? total &+ UInt64(max(status.st_size, 0)) : total
+        })
         do {
             let copy = try DatabaseQueue(path: output.temporaryPath)
             try pool.backup(to: copy)

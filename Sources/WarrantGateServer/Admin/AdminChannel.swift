@@ -64,7 +64,7 @@ struct AdminChannel: HTTPChannelHandler {
     }
 
     /// The listener's configuration. It accepts one connection past the cap, which makes room for itself
-    /// (``AdminConnections``); a burst of more waits in the kernel's backlog until that room is made.
+    /// (``AdminConnections``); NIO may accept a few more in the same read, each of which makes its own room.
     static func serverConfiguration(host: String, port: Int) -> ApplicationConfiguration {
         .init(address: .hostname(host, port: port), serverName: nil, availableConnectionsDelegate: MaximumAvailableConnections(maxConnections + 1))
     }

@@ -25,27 +25,33 @@ final class AdminConnections: Sendable {
         self.cap = cap
     }
 
-    /// Records `channel`, closes it from the record when it closes, and closes the connection that makes room for it.
+    /// Records `channel`, drops it from the record when it closes, and closes the connections that make room for it.
+    /// A connection chosen to close leaves the record at once: a burst accepted in one read (before any close has
+    /// completed) closes one live connection for each newcomer, never the same one twice.
     func add(_ channel: any Channel) {
         let key = ObjectIdentifier(channel)
         let address = channel.remoteAddress?.ipAddress ?? channel.remoteAddress?.description ?? "unknown"
-        let evicted = state.withLock { state -> (any Channel)? in
+        let evicted = state.withLock { state -> [any Channel] in
             state.opened += 1
             state.open[key] = Open(channel: channel, address: address, opened: state.opened)
-            guard state.open.count > cap else { return nil }
-            return Self.evictee(in: state.open)?.channel
+            var evicted: [any Channel] = []
+            while state.open.count > cap, let evictee = Self.evictee(in: state.open) {
+                state.open.removeValue(forKey: evictee.key)
+                evicted.append(evictee.open.channel)
+            }
+            return evicted
         }
         channel.closeFuture.whenComplete { [self] _ in
             _ = state.withLock { $0.open.removeValue(forKey: key) }
         }
-        evicted?.close(promise: nil)
+        for connection in evicted { connection.close(promise: nil) }
     }
 
     /// The oldest connection of the address holding the most.
-    private static func evictee(in open: [ObjectIdentifier: Open]) -> Open? {
+    private static func evictee(in open: [ObjectIdentifier: Open]) -> (key: ObjectIdentifier, open: Open)? {
         var held: [String: Int] = [:]
         for connection in open.values { held[connection.address, default: 0] += 1 }
         let most = held.values.max() ?? 0
-        return open.values.filter { held[$0.address] == most }.min { $0.opened < $1.opened }
+        return open.filter { held[$0.value.address] == most }.min { $0.value.opened < $1.value.opened }.map { ($0.key, $0.value) }
     }
 }

@@ -277,9 +277,12 @@ extension GatewayConfiguration {
             warnings.append("tls.legacy-client-certificates is on: client certificates unfit for a TLS client (CA leaves, no clientAuth) are accepted")
         }
         if database.reachesServerUnverified(caFile: databaseCAFile) {
-            warnings.append("""
-                database: PostgreSQL on loopback is reached in the clear, without checking which server answers: a local account that took                 its port while the server was down would receive the decision log, and the gateway would forward what that server                 acknowledged. Set database.ca-file to the server's certificate, issued for the URL's host (docs/postgresql.md)
-                """)
+            warnings.append(
+                "database: PostgreSQL on loopback is reached in the clear, without checking which server answers: a local "
+                    + "account that took its port while the server was down would receive the decision log, and the gateway "
+                    + "would forward what that server acknowledged. Set database.ca-file to the server's certificate, issued for "
+                    + "the URL's host (docs/postgresql.md)"
+            )
         }
         return warnings
     }
