@@ -910,28 +910,10 @@ struct JSONKeyNames: Sendable {
             : fields.containsASCII(buffer, at: 1, length: length)
         // The common case: no keyword, and no JSON-LD, or none that can apply (without a context, only a key with a
         // colon expands, and only to a qualified name).
-        if buffer[1] != UInt8(ascii: "@"), field || contexts.isEmpty && (qualified == nil || !Self.containsColon(buffer, length: length)) {
+        if buffer[1] != UInt8(ascii: "@"), field || contexts.isEmpty && (qualified == nil || !JSONFieldNames.separatorsAndColons(buffer, at: 1, length: length).colon) {
             return Verdict(isRedacted: field, isContext: false)
         }
         return verdict(UnsafeRawBufferPointer(rebasing: buffer[1..<(1 + length)]), field: field, contexts: contexts)
-    }
-
-    /// Whether the key of `length` bytes after the quote that `buffer` begins with holds a colon; eight bytes at a
-    /// time (the lowest flagged byte of a word is a real one, so one within the key means there is one).
-    private static func containsColon(_ buffer: UnsafeRawBufferPointer, length: Int) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        var offset = 0
-        while offset < length {
-            guard 1 + offset + 8 <= buffer.count else {
-                return buffer[(1 + offset)..<(1 + length)].contains(UInt8(ascii: ":"))
-            }
-            let word = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: 1 + offset, as: UInt64.self)) ^ ones &* 0x3a
-            var colons = (word &- ones) & ~word & 0x8080_8080_8080_8080
-            if length - offset < 8 { colons &= (1 << UInt64(8 * (length - offset))) - 1 }
-            if colons != 0 { return true }
-            offset += 8
-        }
-        return false
     }
 
     private func verdict(_ text: UnsafeRawBufferPointer, field: Bool, contexts: [JSONLDContext]) -> Verdict {
@@ -1101,12 +1083,7 @@ final class JSONFieldNames: Sendable, EmbeddedNames {
         @inline(__always) func zeros(_ x: UInt64) -> UInt64 { ~(((x & lows) &+ lows) | x | lows) }
         var separators: UInt64 = 0, colons: UInt64 = 0, offset = 0
         while offset < length {
-            var word: UInt64 = 0
-            if start + offset + 8 <= bytes.count {
-                word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: start + offset, as: UInt64.self))
-            } else {
-                for index in stride(from: bytes.count - 1, through: start + offset, by: -1) { word = word << 8 | UInt64(bytes[index]) }
-            }
+            let word = JSONRedactor.word(in: bytes, at: start + offset)
             // Bytes up to a space: below 0x80, and their low seven bits plus 0x5F stay below 0x80.
             let controls = ~((word & lows) &+ ones &* 0x5f) & ~word & highs
             var separator = controls | zeros(word ^ ones &* 0x5f) | zeros(word ^ ones &* 0x2d) | zeros(word ^ ones &* 0x2e)

@@ -135,15 +135,18 @@ public struct JSONRedactor: Sendable {
 }
 
 extension JSONRedactor {
-    /// The eight bytes at `offset` (fewer at the end of `bytes`, zero-padded) as a little-endian word, with ASCII
-    /// capitals lower-cased.
-    static func lowercasedWord(in bytes: UnsafeRawBufferPointer, at offset: Int) -> UInt64 {
+    /// The eight bytes at `offset` (fewer at the end of `bytes`, zero-padded) as a little-endian word.
+    @inline(__always)
+    static func word(in bytes: UnsafeRawBufferPointer, at offset: Int) -> UInt64 {
+        guard offset + 8 > bytes.count else { return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
         var word: UInt64 = 0
-        if offset + 8 <= bytes.count {
-            word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-        } else {
-            for index in stride(from: bytes.count - 1, through: offset, by: -1) { word = word << 8 | UInt64(bytes[index]) }
-        }
+        for index in stride(from: bytes.count - 1, through: offset, by: -1) { word = word << 8 | UInt64(bytes[index]) }
+        return word
+    }
+
+    /// ``word(in:at:)`` with ASCII capitals lower-cased.
+    static func lowercasedWord(in bytes: UnsafeRawBufferPointer, at offset: Int) -> UInt64 {
+        let word = word(in: bytes, at: offset)
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         let low = word & ~highs
         // A byte's high bit, after adding to its low seven bits: set from 0x41 ('A') up, and from 0x5B up.
