@@ -138,8 +138,9 @@ public enum LogArchive {
     /// Signs the record of the entries archived so far from their archives (`log vouch-archives`): for a log archived
     /// before `log archive` signed its records, whose latest record `log verify` refuses without the archives. The log
     /// must verify with `archives` (every archived entry read from them and matching the tree); the statement covers
-    /// entries 1…`archived_through`, with the latest time they state and the SHA-256 of the files' bytes in order. Each
-    /// file is read once, so the bytes digested are the bytes verified; refused if the log is archived further meanwhile.
+    /// entries 1…`archived_through`, with their tree's root rebuilt from the files, the latest time they state and the
+    /// SHA-256 of the files' bytes in order. Each file is read once, so the bytes digested and hashed into the root are
+    /// the bytes verified; refused if the log is archived further meanwhile.
     static func vouch(database: any SQLDatabase, key: LogSigningKey, archives: [String], operator: String, at time: Date = Date()) throws -> ArchiveStatement {
         guard !archives.isEmpty else { throw StoreError("give the archive files of every archived entry, oldest first") }
         let pass = ArchivePass()
@@ -149,6 +150,8 @@ public enum LogArchive {
         }
         let through = pass.archivedThrough
         guard through > 0 else { throw StoreError("no entries are archived: there is nothing to vouch for") }
+        // The root of the entries read from the archives, which the verification found the stored tree to have too.
+        guard let root = report.prefixRoot else { throw StoreError("the archives do not hold entries 1…\(through)") }
         return try database.write { session in
             // On PostgreSQL a `log archive` takes the frontier to record itself, and holds it until it commits. Locked
             // first, the check below comes before that archive's record, or waits for its commit and reads what it
@@ -158,7 +161,7 @@ public enum LogArchive {
                 throw StoreError("the log was archived further while its archives were read: run `log vouch-archives` again with every archive")
             }
             let statement = ArchiveStatement(
-                fromSeq: 1, throughSeq: through, root: try LogAppender.root(session, size: through), latestTime: pass.latestTime.map(Timestamp.format),
+                fromSeq: 1, throughSeq: through, root: root, latestTime: pass.latestTime.map(Timestamp.format),
                 before: nil, archiveSHA256: Hex.encode(pass.digest.finalize())
             )
             var details = statement.details

@@ -12,6 +12,9 @@ public struct VerificationReport: Sendable {
     /// The first sequence number known to be bad, if one could be named.
     public var firstBadSeq: UInt64?
     public var root: Merkle.Hash = Merkle.emptyRoot
+    /// The root of the tree rebuilt from the entries at the size the verification was asked for (`prefix`), nil when
+    /// it was asked for none or the entries did not reach it.
+    public var prefixRoot: Merkle.Hash?
     /// How many entries, from the first, the largest signed checkpoint that matched the log covers: the entries the
     /// key vouches for. 0 when no checkpoint matched.
     public var signedSize: UInt64 = 0
@@ -86,9 +89,10 @@ public struct LogVerifier {
     /// first streamed entry (empty unless older entries are archived and not streamed); a checkpoint smaller than it
     /// is checked against `rootOfPrefix`, the root the stored tree has at that size, and fails without it. `seal` is a
     /// backup's seal (``BackupSeal``), and `lastSigned` the signing key's record of its last checkpoint
-    /// (``LastSignedCheckpoint``), are each checked as one more checkpoint: a log cut back below either fails.
+    /// (``LastSignedCheckpoint``), are each checked as one more checkpoint: a log cut back below either fails. The
+    /// report gives the rebuilt tree's root at size `prefix`, if one is asked for (``VerificationReport/prefixRoot``).
     public func verify(
-        startingFrom start: MerkleFrontier = MerkleFrontier(), rootOfPrefix: ((UInt64) throws -> Merkle.Hash)? = nil,
+        startingFrom start: MerkleFrontier = MerkleFrontier(), rootOfPrefix: ((UInt64) throws -> Merkle.Hash)? = nil, prefix: UInt64? = nil,
         entries: (_ visit: (Entry) throws -> Void) throws -> Void, checkpointNotes: [String], against external: String?, lastSigned: String? = nil,
         seal: String? = nil
     ) throws -> VerificationReport {
@@ -137,6 +141,7 @@ public struct LogVerifier {
             next += 1
         }
         func checkTargets() {
+            if frontier.size == prefix { report.prefixRoot = frontier.root }
             while next < targets.count && targets[next].checkpoint.size == frontier.size {
                 check(targets[next], root: frontier.root)
                 next += 1
@@ -220,7 +225,9 @@ public struct LogVerifier {
     ///
     /// It also checks the tree the database keeps beside the entries: the stored nodes (from which checkpoints and
     /// proofs are computed) and the tree's right edge (from which the next append continues) must be the tree of the
-    /// entries. `pass`, if given, is told what was read of the archives.
+    /// entries. With archives, the stored tree must also have the archived entries' root at their size, which
+    /// checkpoints and proofs of archived entries are computed from. `pass`, if given, is told what was read of the
+    /// archives.
     func verify(
         database: any SQLDatabase, archives: [String] = [], against external: String?, lastSigned: String? = nil, seal: String? = nil,
         pass: LogArchive.ArchivePass? = nil
@@ -235,7 +242,8 @@ public struct LogVerifier {
             var start = MerkleFrontier()
             if archives.isEmpty && archivedThrough > 0 { start = try LogAppender.frontier(session, size: archivedThrough) }
             let recorded = archivedThrough > 0 ? try LogArchive.recordedThrough(session) : nil
-            var report = try verify(startingFrom: start, rootOfPrefix: { size in try LogAppender.root(session, size: size) }, entries: { visit in
+            let readsArchived = !archives.isEmpty && archivedThrough > 0
+            var report = try verify(startingFrom: start, rootOfPrefix: { size in try LogAppender.root(session, size: size) }, prefix: readsArchived ? archivedThrough : nil, entries: { visit in
                 for archive in archives { _ = try LogArchive.entries(path: archive, pass: pass, visit: visit) }
                 try session.forEach("SELECT seq, kind, time, decision_id, entry, leaf_hash FROM log ORDER BY seq") { row in
                     try visit(Entry(
@@ -256,6 +264,10 @@ public struct LogVerifier {
             }
             if (try? session.logFrontier())?.root != report.root {
                 report.fail("the tree's right edge, from which the next append continues, does not match the entries")
+            }
+            // Without it reaching their size, a seq is missing, and that is reported already.
+            if readsArchived, let archivedRoot = report.prefixRoot, (try? LogAppender.root(session, size: archivedThrough)) != archivedRoot {
+                report.fail("the stored tree's root at \(archivedThrough) entries is not the archived entries' root: the hashes kept of archived entries were altered", seq: 1)
             }
             if archivedThrough > 0 && recorded != archivedThrough {
                 report.fail(

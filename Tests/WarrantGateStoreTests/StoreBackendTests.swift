@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Synchronization
 import Testing
@@ -543,6 +544,16 @@ struct StoreBackendTests {
             #expect(report.ok && report.entries == 303, "\(archives): \(report.problems)")
         }
         #expect(try await blocking { try store.registry(timeZone: .gmt).history(target: "log") }.last?.details["fromSeq"] == "281")
+
+        // The archives vouch for every archived entry: the root rebuilt from them, and a digest of their bytes in order.
+        #expect(throws: StoreError.self, "one archive of two") { try store.vouchForArchives([path], key: Sample.key, operator: "records-officer") }
+        let rebuilt = try await blocking { try store.verify(key: Sample.key.verifier, archives: [path, second], against: nil) }
+        let statement = try await blocking { try store.vouchForArchives([path, second], key: Sample.key, operator: "records-officer") }
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path)) + Data(contentsOf: URL(fileURLWithPath: second))
+        #expect(statement.throughSeq == 290 && rebuilt.prefixRoot != nil && statement.root == rebuilt.prefixRoot)
+        #expect(statement.archiveSHA256 == Hex.encode(Array(SHA256.hash(data: bytes))))
+        let vouched = try await blocking { try store.verify(key: Sample.key.verifier, archives: [], against: nil) }
+        #expect(vouched.ok && vouched.entries == 304, "\(vouched.problems)")
 
         // An archive edited afterwards no longer verifies.
         let text = try String(contentsOfFile: path, encoding: .utf8)

@@ -401,6 +401,26 @@ struct TamperEvidenceTests {
         #expect(vouched.ok, "\(vouched.problems)")
     }
 
+    /// The log's root past 256 entries reads the stored node over entries 1…256, not their leaves, so a hash kept of an
+    /// archived entry can be altered without moving it. Verified with its archives, the log then matched at its full
+    /// size while the stored root over the archived entries did not, and a vouch signed that stored root.
+    @Test("an altered hash of an archived entry does not verify with the archives, and the archives do not vouch for it")
+    func alteredArchivedLeaf() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 300, checkpointEvery: 100, key: key)
+        let sqlite = SQLiteDatabase(pool: database.pool)
+        let cutoff = try #require(try await database.pool.read { db in try String.fetchOne(db, sql: "SELECT time FROM log WHERE seq = 201") })
+        let archive = database.directory.appendingPathComponent("old.archive").path
+        let archived = try LogArchive.archive(database: sqlite, before: try #require(Timestamp.parse(cutoff)), key: key, path: archive, operator: "records")
+        #expect((1..<256).contains(archived), "the archived entries end inside the first stored node")
+        #expect(try LogVerifier(key: key.verifier).verify(database: sqlite, archives: [archive], against: nil).ok)
+
+        try await database.pool.write { try $0.execute(sql: "UPDATE archived_leaves SET leaf_hash = zeroblob(32) WHERE seq = 5") }
+        let report = try LogVerifier(key: key.verifier).verify(database: sqlite, archives: [archive], against: nil)
+        #expect(report.problems.count == 1 && report.problems[0].contains("the hashes kept of archived entries were altered"), "\(report.problems)")
+        #expect(throws: StoreError.self) { try LogArchive.vouch(database: sqlite, key: key, archives: [archive], operator: "records") }
+    }
+
     /// A PostgreSQL pass: a gateway whose clock ran 400 days behind logged entries the archive role could then delete
     /// at once, since retention judges each entry by its own time; the log verified without a word.
     @Test("entries stating a time days before the entries logged ahead of them are named, though the log verifies")
