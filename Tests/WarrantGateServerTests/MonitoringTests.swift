@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import GRDB
 import NIOCore
+import NIOEmbedded
 import NIOPosix
 import Synchronization
 import Testing
@@ -411,6 +412,35 @@ struct MonitoringTests {
             #expect(probe.isActive && burst.allSatisfy { $0.isActive }, "the burst closed the probe or one of its own")
             for channel in all { try? await channel.close() }
         }
+    }
+
+    /// A Prometheus scrape or a probe under way is answered rather than cut: past the cap, the address's oldest
+    /// connection between requests goes first, and one answering a request only when none is between requests.
+    @Test("past the admin cap, a connection between requests is closed before an older one answering a request")
+    func adminEvictionSparesAnswers() throws {
+        let connections = AdminConnections(cap: 2)
+        func connection() throws -> EmbeddedChannel {
+            let channel = EmbeddedChannel()
+            let peer = try SocketAddress(ipAddress: "127.0.0.1", port: 40_000)
+            channel.remoteAddress = peer
+            try channel.connect(to: peer).wait()
+            connections.add(channel)
+            return channel
+        }
+        let scrape = try connection()
+        connections.requestRead(on: scrape)
+        let idle = try connection()
+        let third = try connection()
+        #expect(scrape.isActive && !idle.isActive && third.isActive, "the newer idle connection made room, not the scrape")
+        // Pipelined: answered once of twice, the scrape still has a request to answer.
+        connections.requestRead(on: scrape)
+        connections.answerWritten(on: scrape)
+        let fourth = try connection()
+        #expect(scrape.isActive && !third.isActive && fourth.isActive)
+        connections.answerWritten(on: scrape)
+        connections.requestRead(on: fourth)
+        let fifth = try connection()
+        #expect(!scrape.isActive && fourth.isActive && fifth.isActive, "answered, the scrape is the oldest between requests")
     }
 
     /// Whether `channel` is closed within 5 s.

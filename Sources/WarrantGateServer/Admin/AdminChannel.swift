@@ -49,7 +49,9 @@ struct AdminChannel: HTTPChannelHandler {
         return http.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let sync = channel.pipeline.syncOperations
             let decoder = try sync.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            try sync.addHandler(PartsParsed(limit: try sync.handler(type: UnparsedInputLimit.self)), position: .after(decoder))
+            try sync.addHandler(
+                RequestProgress(limit: try sync.handler(type: UnparsedInputLimit.self), connections: connections), position: .after(decoder)
+            )
             return value
         }
     }
@@ -70,19 +72,30 @@ struct AdminChannel: HTTPChannelHandler {
     }
 }
 
-/// Tells the connection's ``UnparsedInputLimit`` that the parser produced a part, right after the parser.
-private final class PartsParsed: ChannelInboundHandler, RemovableChannelHandler {
+/// Right after the parser: tells the connection's ``UnparsedInputLimit`` that the parser produced a part, and
+/// ``AdminConnections`` when a request's head is read and when its answer's end is written.
+private final class RequestProgress: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
 
     private let limit: UnparsedInputLimit
+    private let connections: AdminConnections
 
-    init(limit: UnparsedInputLimit) {
+    init(limit: UnparsedInputLimit, connections: AdminConnections) {
         self.limit = limit
+        self.connections = connections
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         limit.parsed()
+        if case .head = unwrapInboundIn(data) { connections.requestRead(on: context.channel) }
         context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) { connections.answerWritten(on: context.channel) }
+        context.write(data, promise: promise)
     }
 }

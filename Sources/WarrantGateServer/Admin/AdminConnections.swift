@@ -5,12 +5,15 @@ import Synchronization
 /// is served, and the oldest connection of the address that holds the most is closed instead: whoever holds many
 /// connections cannot keep a load balancer's `/readyz` probe or a Prometheus scrape from another address waiting, as
 /// a cap that leaves newcomers in the kernel's backlog let them. Among addresses holding as many, the oldest
-/// connection of all goes.
+/// connection of all goes. A connection between requests goes before one whose request is being answered (a scrape
+/// under way), whatever their ages.
 final class AdminConnections: Sendable {
     private struct Open {
         let channel: any Channel
         let address: String
         let opened: UInt64
+        /// Requests whose head was read and whose answer's end is not written yet (several, when pipelined).
+        var unanswered = 0
     }
 
     private struct State {
@@ -47,11 +50,26 @@ final class AdminConnections: Sendable {
         for connection in evicted { connection.close(promise: nil) }
     }
 
-    /// The oldest connection of the address holding the most.
+    /// Records that a request's head was read on `channel`.
+    func requestRead(on channel: any Channel) {
+        state.withLock { $0.open[ObjectIdentifier(channel)]?.unanswered += 1 }
+    }
+
+    /// Records that the end of an answer was written on `channel`.
+    func answerWritten(on channel: any Channel) {
+        state.withLock { state in
+            guard let unanswered = state.open[ObjectIdentifier(channel)]?.unanswered, unanswered > 0 else { return }
+            state.open[ObjectIdentifier(channel)]?.unanswered = unanswered - 1
+        }
+    }
+
+    /// The connection of the address holding the most that is between requests, else answering one; the oldest.
     private static func evictee(in open: [ObjectIdentifier: Open]) -> (key: ObjectIdentifier, open: Open)? {
         var held: [String: Int] = [:]
         for connection in open.values { held[connection.address, default: 0] += 1 }
         let most = held.values.max() ?? 0
-        return open.filter { held[$0.value.address] == most }.min { $0.value.opened < $1.value.opened }.map { ($0.key, $0.value) }
+        return open.filter { held[$0.value.address] == most }
+            .min { ($0.value.unanswered > 0 ? 1 : 0, $0.value.opened) < ($1.value.unanswered > 0 ? 1 : 0, $1.value.opened) }
+            .map { ($0.key, $0.value) }
     }
 }
