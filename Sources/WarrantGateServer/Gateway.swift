@@ -20,7 +20,8 @@ public final class Gateway: Sendable {
     let metrics: GatewayMetrics
     let upstreams: Upstreams
     let identity: ServerIdentity
-    let verifier: ClientCertificateVerifier
+    /// Verifies agencies' certificates; its roots are the client CA bundle as the gateway loaded it.
+    public let verifier: ClientCertificateVerifier
     let logger: Logger
     let now: @Sendable () -> Date
     /// Called with the bound port of the TLS listener (useful with port 0).

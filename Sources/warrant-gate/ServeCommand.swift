@@ -38,14 +38,14 @@ struct ServeCommand: AsyncParsableCommand {
         let gateway: Gateway
         do {
             configuration = try Self.gatewayConfiguration(path: config, environment: ProcessInfo.processInfo.environment, logger: logger)
-            // Certificates copied from a demo would identify agencies in production: nothing else tells them apart.
-            if try ClientCertificateVerifier.loadRoots(path: configuration.clientCAPath).contains(where: DevCertificateAuthority.isDevelopment) {
-                logger.warning("tls.client-ca holds the development CA (O=\(DevCertificateAuthority.organization)) that `demo` and certs/ make: agencies' certificates must come from the county's own CA")
-            }
             let host = configuration.host
             gateway = try await Gateway.load(configuration: configuration, logger: logger, onListening: { port in
                 logger.notice("listening on https://\(host):\(port)")
             })
+            // Certificates copied from a demo would identify agencies in production: nothing else tells them apart.
+            if gateway.verifier.roots.contains(where: DevCertificateAuthority.isDevelopment) {
+                logger.warning("tls.client-ca holds the development CA (O=\(DevCertificateAuthority.organization)) that `demo` and certs/ make: agencies' certificates must come from the county's own CA")
+            }
         } catch {
             throw CLIError(.failure, "cannot start: \(error)")
         }

@@ -91,6 +91,11 @@ public final class ClientCertificateVerifier: Sendable {
         self.refusals = refusals
     }
 
+    /// The client CA roots certificates are verified against now.
+    public var roots: [Certificate] {
+        state.withLock(\.trust.roots)
+    }
+
     public func replace(trust: Trust) {
         state.withLock { state in
             state.trust = trust
