@@ -905,12 +905,14 @@ struct JSONKeyNames: Sendable {
             guard var scanner = try? JSONScanner(Array(buffer[..<(length + 2)])), let decoded = try? scanner.scanString().decoded else { return nil }
             return Array(decoded.utf8).withUnsafeBytes { verdict($0, field: fields.contains(decoded), contexts: contexts) }
         }
-        let field = nonASCII
-            ? fields.contains(String(decoding: UnsafeRawBufferPointer(rebasing: buffer[1..<(1 + length)]), as: UTF8.self))
-            : fields.containsASCII(buffer, at: 1, length: length)
+        // An ASCII key's lookup says whether it holds a colon too; a non-ASCII one is scanned for it when asked.
+        let (field, colon) = nonASCII
+            ? (fields.contains(String(decoding: UnsafeRawBufferPointer(rebasing: buffer[1..<(1 + length)]), as: UTF8.self)), nil)
+            : fields.lookupASCII(buffer, at: 1, length: length)
         // The common case: no keyword, and no JSON-LD, or none that can apply (without a context, only a key with a
         // colon expands, and only to a qualified name).
-        if buffer[1] != UInt8(ascii: "@"), field || contexts.isEmpty && (qualified == nil || !JSONFieldNames.separatorsAndColons(buffer, at: 1, length: length).colon) {
+        if buffer[1] != UInt8(ascii: "@"),
+           field || contexts.isEmpty && (qualified == nil || !(colon ?? JSONFieldNames.separatorsAndColons(buffer, at: 1, length: length).colon)) {
             return Verdict(isRedacted: field, isContext: false)
         }
         return verdict(UnsafeRawBufferPointer(rebasing: buffer[1..<(1 + length)]), field: field, contexts: contexts)
@@ -1064,14 +1066,20 @@ final class JSONFieldNames: Sendable, EmbeddedNames {
     /// are left out.
     @inline(__always)
     func containsASCII(_ bytes: UnsafeRawBufferPointer, at start: Int, length: Int) -> Bool {
+        lookupASCII(bytes, at: start, length: length).contained
+    }
+
+    /// ``containsASCII(_:at:length:)``, and whether the key holds a colon.
+    @inline(__always)
+    func lookupASCII(_ bytes: UnsafeRawBufferPointer, at start: Int, length: Int) -> (contained: Bool, colon: Bool) {
         // One pass says whether the key holds a separator, or a colon (an IRI's, also read by its last part): most keys
         // hold neither, and are then looked up once.
         let (separated, colon) = Self.separatorsAndColons(bytes, at: start, length: length)
         if containsUnseparated(bytes, at: start, length: length) || separated && containsSeparated(bytes, at: start, length: length) {
-            return true
+            return (true, colon)
         }
-        guard byLastPart, colon, let local = Self.localPartStart(bytes, at: start, length: length) else { return false }
-        return containsName(bytes, at: local, length: start + length - local)
+        guard byLastPart, colon, let local = Self.localPartStart(bytes, at: start, length: length) else { return (false, colon) }
+        return (containsName(bytes, at: local, length: start + length - local), colon)
     }
 
     /// Whether the `length` bytes at `start` hold a separator (``FieldNameKey/isSeparator(_:)``), and whether they
