@@ -91,8 +91,11 @@ public struct LogVerifier {
     /// backup's seal (``BackupSeal``), and `lastSigned` the signing key's record of its last checkpoint
     /// (``LastSignedCheckpoint``), are each checked as one more checkpoint: a log cut back below either fails. The
     /// report gives the rebuilt tree's root at size `prefix`, if one is asked for (``VerificationReport/prefixRoot``).
+    /// `storedNode`, if given, is the stored tree's node at a level and index (nil when it holds none): each node the
+    /// entries complete at a level the store keeps (``LogAppender/storedLevel`` and up) must be the stored one.
     public func verify(
         startingFrom start: MerkleFrontier = MerkleFrontier(), rootOfPrefix: ((UInt64) throws -> Merkle.Hash)? = nil, prefix: UInt64? = nil,
+        storedNode: ((_ level: Int, _ index: UInt64) throws -> Merkle.Hash?)? = nil,
         entries: (_ visit: (Entry) throws -> Void) throws -> Void, checkpointNotes: [String], against external: String?, lastSigned: String? = nil,
         seal: String? = nil
     ) throws -> VerificationReport {
@@ -172,7 +175,15 @@ public struct LogVerifier {
                 if entry.kind == LogKind.admin.rawValue, let action = Self.rollbackActions.first(where: { entry.entry.contains(#""action":"\#($0)""#) }) {
                     report.rollbacks.append((entry.seq, action))
                 }
-                frontier.append(leaf: leaf)
+                let completed = frontier.append(leaf: leaf)
+                if let storedNode {
+                    for node in completed where node.level >= LogAppender.storedLevel && (try? storedNode(node.level, node.index)) != node.hash {
+                        report.fail(
+                            "the stored tree's node at level \(node.level), index \(node.index) is not the entries': proofs through it would not verify",
+                            seq: node.index << UInt64(node.level) + 1
+                        )
+                    }
+                }
                 checkTargets()
             }
         } catch let unreadable as UnreadableEntry {
@@ -225,9 +236,8 @@ public struct LogVerifier {
     ///
     /// It also checks the tree the database keeps beside the entries: the stored nodes (from which checkpoints and
     /// proofs are computed) and the tree's right edge (from which the next append continues) must be the tree of the
-    /// entries. With archives, the stored tree must also have the archived entries' root at their size, which
-    /// checkpoints and proofs of archived entries are computed from. `pass`, if given, is told what was read of the
-    /// archives.
+    /// entries, at its right edge and at every node it keeps; with archives, the hash it keeps of each archived entry
+    /// must be that entry's too. `pass`, if given, is told what was read of the archives.
     func verify(
         database: any SQLDatabase, archives: [String] = [], against external: String?, lastSigned: String? = nil, seal: String? = nil,
         pass: LogArchive.ArchivePass? = nil
@@ -242,16 +252,29 @@ public struct LogVerifier {
             var start = MerkleFrontier()
             if archives.isEmpty && archivedThrough > 0 { start = try LogAppender.frontier(session, size: archivedThrough) }
             let recorded = archivedThrough > 0 ? try LogArchive.recordedThrough(session) : nil
-            let readsArchived = !archives.isEmpty && archivedThrough > 0
-            var report = try verify(startingFrom: start, rootOfPrefix: { size in try LogAppender.root(session, size: size) }, prefix: readsArchived ? archivedThrough : nil, entries: { visit in
-                for archive in archives { _ = try LogArchive.entries(path: archive, pass: pass, visit: visit) }
-                try session.forEach("SELECT seq, kind, time, decision_id, entry, leaf_hash FROM log ORDER BY seq") { row in
-                    try visit(Entry(
-                        seq: UInt64(max(try row.int64("seq"), 0)), kind: try row.text("kind"), time: try row.text("time"),
-                        decisionId: try row.optionalText("decision_id"), entry: try row.text("entry"), storedLeaf: try row.bytes("leaf_hash")
-                    ))
-                }
-            }, checkpointNotes: notes, against: external, lastSigned: lastSigned, seal: seal)
+            var kept = KeptLeaves(session: session, through: archivedThrough)
+            var report = try verify(
+                startingFrom: start, rootOfPrefix: { size in try LogAppender.root(session, size: size) },
+                prefix: archives.isEmpty ? nil : archivedThrough,
+                storedNode: { level, index in
+                    try session.fetchOne("SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?", level, Int64(index)).map { try $0.bytes("hash") }
+                },
+                entries: { visit in
+                    for archive in archives {
+                        _ = try LogArchive.entries(path: archive, pass: pass) { entry in
+                            try kept.compare(entry)
+                            try visit(entry)
+                        }
+                    }
+                    try session.forEach("SELECT seq, kind, time, decision_id, entry, leaf_hash FROM log ORDER BY seq") { row in
+                        try visit(Entry(
+                            seq: UInt64(max(try row.int64("seq"), 0)), kind: try row.text("kind"), time: try row.text("time"),
+                            decisionId: try row.optionalText("decision_id"), entry: try row.text("entry"), storedLeaf: try row.bytes("leaf_hash")
+                        ))
+                    }
+                },
+                checkpointNotes: notes, against: external, lastSigned: lastSigned, seal: seal
+            )
             for problem in rows.compactMap(Checkpointer.columnProblem) { report.fail(problem) }
             for problem in try session.integrityProblems(logOnly: false).prefix(10) {
                 report.fail("SQLite's integrity check finds the file damaged or altered outside the gateway: \(problem)")
@@ -265,9 +288,11 @@ public struct LogVerifier {
             if (try? session.logFrontier())?.root != report.root {
                 report.fail("the tree's right edge, from which the next append continues, does not match the entries")
             }
-            // Without it reaching their size, a seq is missing, and that is reported already.
-            if readsArchived, let archivedRoot = report.prefixRoot, (try? LogAppender.root(session, size: archivedThrough)) != archivedRoot {
-                report.fail("the stored tree's root at \(archivedThrough) entries is not the archived entries' root: the hashes kept of archived entries were altered", seq: 1)
+            if let (count, first) = kept.altered {
+                report.fail("the hash the database keeps of archived seq \(first) is not its entry's (\(count) such in all): proofs of them would not verify", seq: first)
+            }
+            if let (count, first) = kept.missing {
+                report.fail("the database keeps no hash of archived seq \(first) (\(count) such in all)", seq: first)
             }
             if archivedThrough > 0 && recorded != archivedThrough {
                 report.fail(
@@ -280,6 +305,45 @@ public struct LogVerifier {
             }
             if archives.isEmpty { report.archivedUnread = archivedThrough }
             return report
+        }
+    }
+}
+
+/// The hashes the database keeps of archived entries (`archived_leaves`), compared with the entries read from their
+/// archives: read in runs of ``runLength`` as the entries come, in order.
+private struct KeptLeaves {
+    let session: any SQLSession
+    /// Entries 1…this are archived.
+    let through: UInt64
+    /// Archived entries whose kept hash is not theirs, and those with none: how many, and the first.
+    private(set) var altered: (count: Int, first: UInt64)?
+    private(set) var missing: (count: Int, first: UInt64)?
+    private var run: [UInt64: Merkle.Hash] = [:]
+    private var runRange: ClosedRange<UInt64>?
+    static let runLength: UInt64 = 4096
+
+    init(session: any SQLSession, through: UInt64) {
+        self.session = session
+        self.through = through
+    }
+
+    /// Compares the kept hash of `entry`, if it is archived, with the entry's own.
+    mutating func compare(_ entry: LogVerifier.Entry) throws {
+        guard entry.seq >= 1, entry.seq <= through else { return }
+        if runRange?.contains(entry.seq) != true {
+            let range = entry.seq...min(entry.seq + Self.runLength - 1, through)
+            var run: [UInt64: Merkle.Hash] = [:]
+            try session.forEach("SELECT seq, leaf_hash FROM archived_leaves WHERE seq BETWEEN ? AND ?", Int64(range.lowerBound), Int64(range.upperBound)) { row in
+                run[UInt64(max(try row.int64("seq"), 0))] = try row.bytes("leaf_hash")
+            }
+            (self.run, runRange) = (run, range)
+        }
+        guard let hash = run[entry.seq] else {
+            missing = (count: (missing?.count ?? 0) + 1, first: missing?.first ?? entry.seq)
+            return
+        }
+        if hash != LogLeaf.hash(kind: entry.kind, entry: Array(entry.entry.utf8)) {
+            altered = (count: (altered?.count ?? 0) + 1, first: altered?.first ?? entry.seq)
         }
     }
 }

@@ -401,24 +401,39 @@ struct TamperEvidenceTests {
         #expect(vouched.ok, "\(vouched.problems)")
     }
 
-    /// The log's root past 256 entries reads the stored node over entries 1…256, not their leaves, so a hash kept of an
-    /// archived entry can be altered without moving it. Verified with its archives, the log then matched at its full
-    /// size while the stored root over the archived entries did not, and a vouch signed that stored root.
-    @Test("an altered hash of an archived entry does not verify with the archives, and the archives do not vouch for it")
+    /// Roots and proofs read the stored node over each 256 entries, not their leaves, and a root past 512 entries the
+    /// node over 512. An archived entry's kept hash, or a stored node no root read, could be altered: the log verified
+    /// with its archives, and a vouch signed the stored root over the archived entries.
+    @Test("an altered hash kept of an archived entry does not verify with the archives, and the archives do not vouch for it")
     func alteredArchivedLeaf() async throws {
         let database = try TemporaryDatabase()
-        try await buildLog(database, count: 300, checkpointEvery: 100, key: key)
+        try await buildLog(database, count: 400, checkpointEvery: 100, key: key)
         let sqlite = SQLiteDatabase(pool: database.pool)
-        let cutoff = try #require(try await database.pool.read { db in try String.fetchOne(db, sql: "SELECT time FROM log WHERE seq = 201") })
+        let cutoff = try #require(try await database.pool.read { db in try String.fetchOne(db, sql: "SELECT time FROM log WHERE seq = 301") })
         let archive = database.directory.appendingPathComponent("old.archive").path
         let archived = try LogArchive.archive(database: sqlite, before: try #require(Timestamp.parse(cutoff)), key: key, path: archive, operator: "records")
-        #expect((1..<256).contains(archived), "the archived entries end inside the first stored node")
+        #expect(archived > 256, "an archived entry inside the first stored node")
         #expect(try LogVerifier(key: key.verifier).verify(database: sqlite, archives: [archive], against: nil).ok)
 
         try await database.pool.write { try $0.execute(sql: "UPDATE archived_leaves SET leaf_hash = zeroblob(32) WHERE seq = 5") }
         let report = try LogVerifier(key: key.verifier).verify(database: sqlite, archives: [archive], against: nil)
-        #expect(report.problems.count == 1 && report.problems[0].contains("the hashes kept of archived entries were altered"), "\(report.problems)")
+        #expect(report.problems == ["the hash the database keeps of archived seq 5 is not its entry's (1 such in all): proofs of them would not verify"])
+        #expect(report.firstBadSeq == 5)
         #expect(throws: StoreError.self) { try LogArchive.vouch(database: sqlite, key: key, archives: [archive], operator: "records") }
+    }
+
+    @Test("a stored node that no root reads, altered, does not verify")
+    func alteredStoredNode() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 600, checkpointEvery: 100, key: key)
+        #expect(try verify(database).ok)
+        try await database.pool.write { db in
+            try db.execute(sql: "DROP TRIGGER merkle_nodes_append_only_update")
+            try db.execute(sql: "UPDATE merkle_nodes SET hash = zeroblob(32) WHERE level = 8 AND idx = 1")
+        }
+        let report = try verify(database)
+        #expect(report.problems == ["the stored tree's node at level 8, index 1 is not the entries': proofs through it would not verify"])
+        #expect(report.firstBadSeq == 257)
     }
 
     /// A PostgreSQL pass: a gateway whose clock ran 400 days behind logged entries the archive role could then delete
