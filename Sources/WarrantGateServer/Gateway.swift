@@ -7,6 +7,7 @@ import NIOCore
 import ServiceLifecycle
 import WarrantGateCore
 import WarrantGateStore
+import X509
 
 /// A gateway assembled from its configuration: the TLS listener (``GatewayListener``) with its upstream pools (which
 /// the fact lookup uses too), the decision log writer, the registry refresher and the admin listener, run together as
@@ -20,8 +21,7 @@ public final class Gateway: Sendable {
     let metrics: GatewayMetrics
     let upstreams: Upstreams
     let identity: ServerIdentity
-    /// Verifies agencies' certificates; its roots are the client CA bundle as the gateway loaded it.
-    public let verifier: ClientCertificateVerifier
+    let verifier: ClientCertificateVerifier
     let logger: Logger
     let now: @Sendable () -> Date
     /// Called with the bound port of the TLS listener (useful with port 0).
@@ -103,6 +103,9 @@ public final class Gateway: Sendable {
             try Gateway(configuration: configuration, logger: logger, now: now, onListening: onListening, notifier: notifier)
         }
     }
+
+    /// The client CA roots agencies' certificates are verified against: the bundle as the gateway loaded it.
+    public var clientRoots: [Certificate] { verifier.roots }
 
     /// Builds the services. Run them with ``run()`` or in a `ServiceGroup` of your own.
     public func services() throws -> [any Service] {

@@ -43,7 +43,7 @@ struct ServeCommand: AsyncParsableCommand {
                 logger.notice("listening on https://\(host):\(port)")
             })
             // Certificates copied from a demo would identify agencies in production: nothing else tells them apart.
-            if gateway.verifier.roots.contains(where: DevCertificateAuthority.isDevelopment) {
+            if gateway.clientRoots.contains(where: DevCertificateAuthority.isDevelopment) {
                 logger.warning("tls.client-ca holds the development CA (O=\(DevCertificateAuthority.organization)) that `demo` and certs/ make: agencies' certificates must come from the county's own CA")
             }
         } catch {

@@ -443,6 +443,28 @@ struct MonitoringTests {
         #expect(!scrape.isActive && fourth.isActive && fifth.isActive, "answered, the scrape is the oldest between requests")
     }
 
+    /// A client that never reads its answer, or pipelines a request after `Connection: close` (which is never answered),
+    /// would otherwise keep its connections counted as answering, so that others went first whatever their ages.
+    @Test("past the admin cap, a connection whose answer has waited past the window goes as one between requests")
+    func adminEvictionAnswerWindow() throws {
+        let clock = Mutex(ContinuousClock.now)
+        let connections = AdminConnections(cap: 2, answerWindow: .seconds(5), now: { clock.withLock { $0 } })
+        func connection() throws -> EmbeddedChannel {
+            let channel = EmbeddedChannel()
+            let peer = try SocketAddress(ipAddress: "127.0.0.1", port: 40_000)
+            channel.remoteAddress = peer
+            try channel.connect(to: peer).wait()
+            connections.add(channel)
+            return channel
+        }
+        let stalled = try connection()
+        connections.requestRead(on: stalled)
+        let idle = try connection()
+        clock.withLock { $0 += .seconds(6) }
+        let third = try connection()
+        #expect(!stalled.isActive && idle.isActive && third.isActive, "the answer has waited 6 s: the stalled one, oldest, went")
+    }
+
     /// Whether `channel` is closed within 5 s.
     private static func closes(_ channel: any Channel) async -> Bool {
         let deadline = ContinuousClock.now + .seconds(5)

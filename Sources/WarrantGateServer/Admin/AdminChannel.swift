@@ -12,9 +12,9 @@ import NIOPosix
 /// ``UnparsedInputLimit`` more unparsed, a connection is closed once idle for ``idleTimeout`` and, whatever it is doing
 /// (Hummingbird's idle timer waits while an answer is being written, so a client that pipelines requests and never
 /// reads would otherwise keep it), after ``maxLifetime``; and at most ``maxConnections`` stay open at once: the next
-/// closes the oldest of the address holding the most (``AdminConnections``), so that whoever occupies the listener
-/// cannot keep another address's probes out, and the cap keeps that from costing the gateway its memory or its file
-/// descriptors. The listener runs on its own event loop, so that a flood of scrapes or probes competes with agencies'
+/// closes the oldest of the address holding the most, one between requests first (``AdminConnections``), so that
+/// whoever occupies the listener cannot keep another address's probes out, and the cap keeps that from costing the
+/// gateway its memory or its file descriptors. The listener runs on its own event loop, so that a flood of scrapes or probes competes with agencies'
 /// requests for the CPU only, never queues ahead of them on the data plane's loops.
 struct AdminChannel: HTTPChannelHandler {
     typealias Value = HTTP1Channel.Value
