@@ -419,14 +419,7 @@ struct MonitoringTests {
     @Test("past the admin cap, a connection between requests is closed before an older one answering a request")
     func adminEvictionSparesAnswers() throws {
         let connections = AdminConnections(cap: 2)
-        func connection() throws -> EmbeddedChannel {
-            let channel = EmbeddedChannel()
-            let peer = try SocketAddress(ipAddress: "127.0.0.1", port: 40_000)
-            channel.remoteAddress = peer
-            try channel.connect(to: peer).wait()
-            connections.add(channel)
-            return channel
-        }
+        func connection() throws -> EmbeddedChannel { try Self.embeddedConnection(to: connections) }
         let scrape = try connection()
         connections.requestRead(on: scrape)
         let idle = try connection()
@@ -449,20 +442,23 @@ struct MonitoringTests {
     func adminEvictionAnswerWindow() throws {
         let clock = Mutex(ContinuousClock.now)
         let connections = AdminConnections(cap: 2, answerWindow: .seconds(5), now: { clock.withLock { $0 } })
-        func connection() throws -> EmbeddedChannel {
-            let channel = EmbeddedChannel()
-            let peer = try SocketAddress(ipAddress: "127.0.0.1", port: 40_000)
-            channel.remoteAddress = peer
-            try channel.connect(to: peer).wait()
-            connections.add(channel)
-            return channel
-        }
+        func connection() throws -> EmbeddedChannel { try Self.embeddedConnection(to: connections) }
         let stalled = try connection()
         connections.requestRead(on: stalled)
         let idle = try connection()
         clock.withLock { $0 += .seconds(6) }
         let third = try connection()
         #expect(!stalled.isActive && idle.isActive && third.isActive, "the answer has waited 6 s: the stalled one, oldest, went")
+    }
+
+    /// A connection from 127.0.0.1, on an embedded channel, recorded by `connections`.
+    private static func embeddedConnection(to connections: AdminConnections) throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel()
+        let peer = try SocketAddress(ipAddress: "127.0.0.1", port: 40_000)
+        channel.remoteAddress = peer
+        try channel.connect(to: peer).wait()
+        connections.add(channel)
+        return channel
     }
 
     /// Whether `channel` is closed within 5 s.
