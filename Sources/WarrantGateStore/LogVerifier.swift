@@ -92,7 +92,8 @@ public struct LogVerifier {
     /// (``LastSignedCheckpoint``), are each checked as one more checkpoint: a log cut back below either fails. The
     /// report gives the rebuilt tree's root at size `prefix`, if one is asked for (``VerificationReport/prefixRoot``).
     /// `storedNode`, if given, is the stored tree's node at a level and index (nil when it holds none): each node the
-    /// entries complete at a level the store keeps (``LogAppender/storedLevel`` and up) must be the stored one.
+    /// entries complete at a level the store keeps (``LogAppender/storedLevel`` and up) must be the stored one. (A node
+    /// within the entries before `start` is not checked: they are not read.)
     public func verify(
         startingFrom start: MerkleFrontier = MerkleFrontier(), rootOfPrefix: ((UInt64) throws -> Merkle.Hash)? = nil, prefix: UInt64? = nil,
         storedNode: ((_ level: Int, _ index: UInt64) throws -> Merkle.Hash?)? = nil,
@@ -133,6 +134,7 @@ public struct LogVerifier {
         }
         var frontier = start
         var next = 0
+        var mismatchedNodes: (count: Int, first: (level: Int, index: UInt64))?
         // Checkpoints inside the archived prefix: the stored tree must have their root there.
         while next < targets.count && targets[next].checkpoint.size < start.size {
             let target = targets[next]
@@ -177,11 +179,9 @@ public struct LogVerifier {
                 }
                 let completed = frontier.append(leaf: leaf)
                 if let storedNode {
-                    for node in completed where node.level >= LogAppender.storedLevel && (try? storedNode(node.level, node.index)) != node.hash {
-                        report.fail(
-                            "the stored tree's node at level \(node.level), index \(node.index) is not the entries': proofs through it would not verify",
-                            seq: node.index << UInt64(node.level) + 1
-                        )
+                    for node in completed where node.level >= LogAppender.storedLevel {
+                        guard try storedNode(node.level, node.index) != node.hash else { continue }
+                        mismatchedNodes = ((mismatchedNodes?.count ?? 0) + 1, mismatchedNodes?.first ?? (node.level, node.index))
                     }
                 }
                 checkTargets()
@@ -189,6 +189,13 @@ public struct LogVerifier {
         } catch let unreadable as UnreadableEntry {
             // A file's line that is no entry: the entries after it cannot be placed in the tree.
             report.fail("\(unreadable.detail): the entries after it were not read", seq: frontier.size + 1)
+        }
+        // One line: after an entry missing or out of place, every node after it differs.
+        if let (count, (level, index)) = mismatchedNodes {
+            report.fail(
+                "the stored tree's node at level \(level), index \(index) is not the one the entries make (\(count) such in all): proofs through them would not verify",
+                seq: index << UInt64(level) + 1
+            )
         }
         report.entries = frontier.size
         report.root = frontier.root
@@ -327,9 +334,11 @@ private struct KeptLeaves {
         self.through = through
     }
 
-    /// Compares the kept hash of `entry`, if it is archived, with the entry's own.
+    /// Compares the kept hash of `entry`, if it is archived, with the entry's own. Runs are read forward only: an
+    /// entry behind the run read last is out of place, which the verifier reports, and is not compared, so that a
+    /// hostile archive's order cannot make every line read a run again.
     mutating func compare(_ entry: LogVerifier.Entry) throws {
-        guard entry.seq >= 1, entry.seq <= through else { return }
+        guard entry.seq >= 1, entry.seq <= through, entry.seq >= runRange?.lowerBound ?? 1 else { return }
         if runRange?.contains(entry.seq) != true {
             let range = entry.seq...min(entry.seq + Self.runLength - 1, through)
             var run: [UInt64: Merkle.Hash] = [:]

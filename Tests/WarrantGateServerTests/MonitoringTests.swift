@@ -449,6 +449,11 @@ struct MonitoringTests {
         clock.withLock { $0 += .seconds(6) }
         let third = try connection()
         #expect(!stalled.isActive && idle.isActive && third.isActive, "the answer has waited 6 s: the stalled one, oldest, went")
+        // Both answering now: the newcomer, between requests, is served, and the oldest answering one goes instead.
+        connections.requestRead(on: idle)
+        connections.requestRead(on: third)
+        let newcomer = try connection()
+        #expect(!idle.isActive && third.isActive && newcomer.isActive)
     }
 
     /// A connection from 127.0.0.1, on an embedded channel, recorded by `connections`.

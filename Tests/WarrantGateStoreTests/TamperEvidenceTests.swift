@@ -432,7 +432,7 @@ struct TamperEvidenceTests {
             try db.execute(sql: "UPDATE merkle_nodes SET hash = zeroblob(32) WHERE level = 8 AND idx = 1")
         }
         let report = try verify(database)
-        #expect(report.problems == ["the stored tree's node at level 8, index 1 is not the entries': proofs through it would not verify"])
+        #expect(report.problems == ["the stored tree's node at level 8, index 1 is not the one the entries make (1 such in all): proofs through them would not verify"])
         #expect(report.firstBadSeq == 257)
     }
 

@@ -6,9 +6,10 @@ import Synchronization
 /// connections cannot keep a load balancer's `/readyz` probe or a Prometheus scrape from another address waiting, as
 /// a cap that leaves newcomers in the kernel's backlog let them. Among addresses holding as many, the oldest
 /// connection of all goes. A connection between requests goes before one whose request is being answered (a scrape
-/// under way), whatever their ages; one that has waited more than ``answerWindow`` for its answer's end to be written
-/// (a client that does not read it, or a request pipelined after `Connection: close`, which is never answered) counts
-/// as between requests again, so that a client cannot keep its connections from going first.
+/// under way), whatever their ages; one that has waited more than ``answerWindow`` for its answer's end to be written,
+/// since its request was read or its previous answer written (a client that does not read it, or a request pipelined
+/// after `Connection: close`, which is never answered), counts as between requests again, so that a client cannot keep
+/// its connections from going first. The newcomer is never the one closed.
 final class AdminConnections: Sendable {
     private struct Open {
         let channel: any Channel
@@ -50,7 +51,7 @@ final class AdminConnections: Sendable {
             state.open[key] = Open(channel: channel, address: address, opened: state.opened)
             var evicted: [any Channel] = []
             let answeredSince = now() - answerWindow
-            while state.open.count > cap, let evictee = Self.evictee(in: state.open, answeredSince: answeredSince) {
+            while state.open.count > cap, let evictee = Self.evictee(in: state.open, answeredSince: answeredSince, sparing: key) {
                 state.open.removeValue(forKey: evictee.key)
                 evicted.append(evictee.open.channel)
             }
@@ -86,13 +87,15 @@ final class AdminConnections: Sendable {
     }
 
     /// The connection of the address holding the most that is between requests (or has been answering one since
-    /// before `answeredSince`), else answering one; the oldest.
-    private static func evictee(in open: [ObjectIdentifier: Open], answeredSince: ContinuousClock.Instant) -> (key: ObjectIdentifier, open: Open)? {
+    /// before `answeredSince`), else answering one; the oldest. Never `newcomer`, which is served.
+    private static func evictee(
+        in open: [ObjectIdentifier: Open], answeredSince: ContinuousClock.Instant, sparing newcomer: ObjectIdentifier
+    ) -> (key: ObjectIdentifier, open: Open)? {
         var held: [String: Int] = [:]
         for connection in open.values { held[connection.address, default: 0] += 1 }
         let most = held.values.max() ?? 0
         func answering(_ connection: Open) -> Int { connection.answeringSince.map { $0 > answeredSince ? 1 : 0 } ?? 0 }
-        return open.filter { held[$0.value.address] == most }
+        return open.filter { $0.key != newcomer && held[$0.value.address] == most }
             .min { (answering($0.value), $0.value.opened) < (answering($1.value), $1.value.opened) }
             .map { ($0.key, $0.value) }
     }
