@@ -436,8 +436,8 @@ struct MonitoringTests {
         #expect(!scrape.isActive && fourth.isActive && fifth.isActive, "answered, the scrape is the oldest between requests")
     }
 
-    /// A client that never reads its answer, or pipelines a request after `Connection: close` (which is never answered),
-    /// would otherwise keep its connections counted as answering, so that others went first whatever their ages.
+    /// A client that never reads its answer, or pipelines a request after `Connection: close` (never answered), would
+    /// otherwise keep its connections counted as answering, so that others went first whatever their ages.
     @Test("past the admin cap, a connection whose answer has waited past the window goes as one between requests")
     func adminEvictionAnswerWindow() throws {
         let clock = Mutex(ContinuousClock.now)

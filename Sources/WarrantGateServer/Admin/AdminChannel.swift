@@ -5,16 +5,16 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// The admin listener's HTTP/1 connections: Hummingbird's, bounded like the data plane's. Hummingbird's defaults
-/// leave an idle connection open for ever and NIO's parser buffers a head padded with whitespace without bound (1 GiB
-/// sent to `/healthz` grew the gateway by 1 GiB), so a local process, or a scraper's network if the listener is
-/// exposed, could exhaust the gateway's memory. Here a head may hold ``maxHeaderBytes`` of fields and
-/// ``UnparsedInputLimit`` more unparsed, a connection is closed once idle for ``idleTimeout`` and, whatever it is doing
-/// (Hummingbird's idle timer waits while an answer is being written, so a client that pipelines requests and never
-/// reads would otherwise keep it), after ``maxLifetime``; and at most ``maxConnections`` stay open at once: the next
-/// closes the oldest of the address holding the most, one between requests first (``AdminConnections``), so that
-/// whoever occupies the listener cannot keep another address's probes out, and the cap keeps that from costing the
-/// gateway its memory or its file descriptors. The listener runs on its own event loop, so that a flood of scrapes or probes competes with agencies'
+/// The admin listener's HTTP/1 connections: Hummingbird's, bounded like the data plane's. Hummingbird's defaults leave
+/// an idle connection open for ever and NIO's parser buffers a head padded with whitespace without bound (1 GiB sent to
+/// `/healthz` grew the gateway by 1 GiB), so a local process, or a scraper's network if the listener is exposed, could
+/// exhaust the gateway's memory. Here a head may hold ``maxHeaderBytes`` of fields and ``UnparsedInputLimit`` more
+/// unparsed, a connection is closed once idle for ``idleTimeout`` and, whatever it is doing (Hummingbird's idle timer
+/// waits while an answer is being written, so a client that pipelines requests and never reads would otherwise keep
+/// it), after ``maxLifetime``; and at most ``maxConnections`` stay open at once: the next closes the oldest of the
+/// address holding the most, one between requests first (``AdminConnections``), so that whoever occupies the listener
+/// cannot keep another address's probes out, and the cap keeps that from costing the gateway its memory or its file
+/// descriptors. The listener runs on its own event loop, so that a flood of scrapes or probes competes with agencies'
 /// requests for the CPU only, never queues ahead of them on the data plane's loops.
 struct AdminChannel: HTTPChannelHandler {
     typealias Value = HTTP1Channel.Value
