@@ -119,6 +119,8 @@ struct ExecutiveIssuersTests {
             "ICE2026-0001", "2026-DHS17", "ice2026-0001", "Case No. 2026ice17", "ice-2026-1a",
             // A code's words of letters all acronyms.
             "ice-dhs-2026-01", "Case No. dhs/ero 26-4",
+            // A letter after a number: the number's suffix, not an initial.
+            "ice-2026-1-b", "Case No. ice 2026 17 a",
         ] {
             #expect(ExecutiveIssuers.named(in: text, field: .caseNumber) != nil, "\(text)")
         }
@@ -128,6 +130,8 @@ struct ExecutiveIssuersTests {
             "United States v. Ice",
             // Joined to numbers, letters that are no acronym, or a caption's.
             "CR2026-0001", "2026cr17", "People v. Ice2", "Ice v. Doe, 2026cv17", "ice-cream-2026", "Bia v. Ice 2026",
+            // A letter after a name is an initial; after a number, a suffix of a code that is no acronym.
+            "Ice, J. 2026-17", "cr-2026-1-b", "Ice v. 2026-1 b",
         ] {
             #expect(ExecutiveIssuers.named(in: text, field: .caseNumber) == nil, "\(text)")
         }

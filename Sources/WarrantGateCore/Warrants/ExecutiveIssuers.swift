@@ -11,12 +11,12 @@
 /// number, written apart or together, with any letters after it (`I-247A`, `I 200`, `i205`). A form's number may be
 /// written with the letter O for a zero (`I-2OO`), and after the word `Form`, `I` may be an `l` or a `1` (`Form
 /// 1-200`). An acronym (`ICE`, `DHS`, `BIA`) counts in the court; in the case, written in capitals (a caption's `Ins.
-/// Co.` is none) or as a code's only word of letters, alone or joined to its numbers (`ice-2026-0001`, `ice2026-1`),
-/// or as a code's words of letters that are all acronyms (`ice-dhs-2026-01`), a docket number's trailing judges'
-/// initials left out (`1:26-mj-00502-DHS`); in the judge's name, where the letters are a person's (`Mary Ice`,
-/// `Hsi-Wen Chen`, `D. H. S. Patel`), only beside an officer's or agent's title (`ICE Officer J. Smith`) or in capitals
-/// amid small letters (`Hon. J. Smith (ICE)`). Letters spelled out count in the court and the case, and in the judge's
-/// name beside a title.
+/// Co.` is none) or as a code's only word of letters, alone or joined to its numbers (`ice-2026-0001`, `ice2026-1`), or
+/// as a code's words of letters that are all acronyms (`ice-dhs-2026-01`), a letter after a number read as its suffix
+/// (`ice-2026-1-b`), a docket number's trailing judges' initials left out (`1:26-mj-00502-DHS`); in the judge's name,
+/// where the letters are a person's (`Mary Ice`, `Hsi-Wen Chen`, `D. H. S. Patel`), only beside an officer's or agent's
+/// title (`ICE Officer J. Smith`) or in capitals amid small letters (`Hon. J. Smith (ICE)`). Letters spelled out count
+/// in the court and the case, and in the judge's name beside a title.
 ///
 /// It is a floor against a misfiled paper, not a proof that the text names a court.
 public enum ExecutiveIssuers {
@@ -135,7 +135,10 @@ public enum ExecutiveIssuers {
         // letters besides its labels, and no initials. A code's letters may be joined to its numbers (`ICE2026-0001`).
         let joinedLetters = field != .caseNumber ? [] : words.filter { $0.contains(where: \.isNumber) }
             .flatMap(lettersApartFromDigits).filter { $0.count > 1 && $0.allSatisfy(\.isLetter) }
-        let letterWords = (words + joinedLetters).filter { $0.allSatisfy(\.isLetter) && !caseNumberLabels.contains($0) }
+        // A single letter after a number is the number's suffix (`ice-2026-1-b`), not a person's initial (`Ice, J.`).
+        let suffixes = field != .caseNumber ? [] : words.indices.filter { $0 > 0 && words[$0].count == 1 && words[$0 - 1].contains(where: \.isNumber) }
+        let unsuffixed = words.indices.filter { !suffixes.contains($0) }.map { words[$0] }
+        let letterWords = (unsuffixed + joinedLetters).filter { $0.allSatisfy(\.isLetter) && !caseNumberLabels.contains($0) }
         // Or several words of letters, every one an issuer's acronym (`ice-dhs-2026-01`).
         let codeWords: Set<String> = letterWords.allSatisfy { $0.count > 1 }
             && (letterWords.count == 1 || letterWords.allSatisfy { word in issuers.contains { $0.acronyms.contains(word) } })
