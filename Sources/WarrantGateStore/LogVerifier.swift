@@ -134,7 +134,7 @@ public struct LogVerifier {
         }
         var frontier = start
         var next = 0
-        var mismatchedNodes: (count: Int, first: (level: Int, index: UInt64))?
+        var mismatchedNodes = Occurrences<(level: Int, index: UInt64)>()
         // Checkpoints inside the archived prefix: the stored tree must have their root there.
         while next < targets.count && targets[next].checkpoint.size < start.size {
             let target = targets[next]
@@ -181,7 +181,7 @@ public struct LogVerifier {
                 if let storedNode {
                     for node in completed where node.level >= LogAppender.storedLevel {
                         guard try storedNode(node.level, node.index) != node.hash else { continue }
-                        mismatchedNodes = ((mismatchedNodes?.count ?? 0) + 1, mismatchedNodes?.first ?? (node.level, node.index))
+                        mismatchedNodes.note((node.level, node.index))
                     }
                 }
                 checkTargets()
@@ -191,9 +191,9 @@ public struct LogVerifier {
             report.fail("\(unreadable.detail): the entries after it were not read", seq: frontier.size + 1)
         }
         // One line: after an entry missing or out of place, every node after it differs.
-        if let (count, (level, index)) = mismatchedNodes {
+        if let (level, index) = mismatchedNodes.first {
             report.fail(
-                "the stored tree's node at level \(level), index \(index) is not the one the entries make (\(count) such in all): proofs through them would not verify",
+                "the stored tree's node at level \(level), index \(index) is not the one the entries make (\(mismatchedNodes.count) such in all): proofs through them would not verify",
                 seq: index << UInt64(level) + 1
             )
         }
@@ -263,9 +263,7 @@ public struct LogVerifier {
             var report = try verify(
                 startingFrom: start, rootOfPrefix: { size in try LogAppender.root(session, size: size) },
                 prefix: archives.isEmpty ? nil : archivedThrough,
-                storedNode: { level, index in
-                    try session.fetchOne("SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?", level, Int64(index)).map { try $0.bytes("hash") }
-                },
+                storedNode: { level, index in try LogAppender.storedNode(session, level: level, index: index) },
                 entries: { visit in
                     for archive in archives {
                         _ = try LogArchive.entries(path: archive, pass: pass) { entry in
@@ -295,11 +293,11 @@ public struct LogVerifier {
             if (try? session.logFrontier())?.root != report.root {
                 report.fail("the tree's right edge, from which the next append continues, does not match the entries")
             }
-            if let (count, first) = kept.altered {
-                report.fail("the hash the database keeps of archived seq \(first) is not its entry's (\(count) such in all): proofs of them would not verify", seq: first)
+            if let first = kept.altered.first {
+                report.fail("the hash the database keeps of archived seq \(first) is not its entry's (\(kept.altered.count) such in all): proofs of them would not verify", seq: first)
             }
-            if let (count, first) = kept.missing {
-                report.fail("the database keeps no hash of archived seq \(first) (\(count) such in all)", seq: first)
+            if let first = kept.missing.first {
+                report.fail("the database keeps no hash of archived seq \(first) (\(kept.missing.count) such in all)", seq: first)
             }
             if archivedThrough > 0 && recorded != archivedThrough {
                 report.fail(
@@ -323,8 +321,8 @@ private struct KeptLeaves {
     /// Entries 1…this are archived.
     let through: UInt64
     /// Archived entries whose kept hash is not theirs, and those with none: how many, and the first.
-    private(set) var altered: (count: Int, first: UInt64)?
-    private(set) var missing: (count: Int, first: UInt64)?
+    private(set) var altered = Occurrences<UInt64>()
+    private(set) var missing = Occurrences<UInt64>()
     private var run: [UInt64: Merkle.Hash] = [:]
     private var runRange: ClosedRange<UInt64>?
     static let runLength: UInt64 = 4096
@@ -348,11 +346,22 @@ private struct KeptLeaves {
             (self.run, runRange) = (run, range)
         }
         guard let hash = run[entry.seq] else {
-            missing = (count: (missing?.count ?? 0) + 1, first: missing?.first ?? entry.seq)
+            missing.note(entry.seq)
             return
         }
         if hash != LogLeaf.hash(kind: entry.kind, entry: Array(entry.entry.utf8)) {
-            altered = (count: (altered?.count ?? 0) + 1, first: altered?.first ?? entry.seq)
+            altered.note(entry.seq)
         }
+    }
+}
+
+/// How many of a kind of problem were found, and the first: one line for all of them, in bounded memory.
+private struct Occurrences<Place> {
+    private(set) var count = 0
+    private(set) var first: Place?
+
+    mutating func note(_ place: Place) {
+        count += 1
+        if first == nil { first = place }
     }
 }
