@@ -7,8 +7,10 @@ protocol EmbeddedNames {
 /// second parse of it reads it, each as XML, as Python's HTML parser (also as it reads a string left open at its
 /// end), and as WHATWG's (browsers') read it (also with all of the text foreign content, and with none).
 struct EmbeddedMarkup {
-    /// One reader for each reading, as written and decoded twice.
-    private var readers: [EmbeddedTagReader] = [false, true].flatMap { decodes in
+    /// One reader for each reading, as written and decoded twice: a copy of ``freshReaders``, so that a document whose
+    /// strings hold no markup never copies a reader.
+    private var readers = Self.freshReaders
+    private static let freshReaders: [EmbeddedTagReader] = [false, true].flatMap { decodes in
         [EmbeddedTagReader.Reading.xml, .python, .pythonAtClose, .whatwg, .whatwgForeign, .whatwgNeverForeign].map {
             EmbeddedTagReader(decodesEscapes: decodes, reading: $0)
         }
@@ -441,7 +443,10 @@ struct EmbeddedTagReader {
             }
         case .elementName:
             // To HTML a tag's name runs to white space, `/` or `>`: `<p=x` is an element `p=x`.
-            if XMLName.isNameByte(byte) || htmlNameByte(byte) || (html && byte == UInt8(ascii: "=")) { return append(byte) }
+            if XMLName.isNameByte(byte) || htmlNameByte(byte) || (html && byte == UInt8(ascii: "=")) {
+                append(byte)
+                return nil
+            }
             guard !name.isEmpty || overlong, isSpace(byte) || byte == UInt8(ascii: "/") || byte == UInt8(ascii: ">") else {
                 return abandon(at: byte)
             }
@@ -454,7 +459,10 @@ struct EmbeddedTagReader {
             if case .name(let element)? = pending { redactedElement = element }
             return afterName(byte)
         case .endTagName:
-            if XMLName.isNameByte(byte) || htmlNameByte(byte) || (html && byte == UInt8(ascii: "=")) { return append(byte) }
+            if XMLName.isNameByte(byte) || htmlNameByte(byte) || (html && byte == UInt8(ascii: "=")) {
+                append(byte)
+                return nil
+            }
             if byte == UInt8(ascii: ">") { return endTagClosed(redacted) }
             if isSpace(byte) || byte == UInt8(ascii: "/") { state = .endTagRest } else { abandon(at: byte) }
         case .endTagRest:
@@ -622,7 +630,7 @@ struct EmbeddedTagReader {
     }
 
     /// A name's character: only its local part is kept, and only its first ``maxName`` bytes.
-    private mutating func append(_ byte: UInt8) -> Found? {
+    private mutating func append(_ byte: UInt8) {
         if byte == UInt8(ascii: ":") {
             clearName()
         } else if name.count < Self.maxName {
@@ -630,7 +638,6 @@ struct EmbeddedTagReader {
         } else {
             overlong = true
         }
-        return nil
     }
 
     private mutating func clearName() {
