@@ -134,7 +134,7 @@ enum LogAppender {
     }
 
     /// The node stored at (level, index), a level of ``storedLevel`` or above; nil when none is.
-    static func storedNode(_ session: any SQLSession, level: Int, index: UInt64) throws -> Merkle.Hash? {
+    private static func storedNode(_ session: any SQLSession, level: Int, index: UInt64) throws -> Merkle.Hash? {
         try session.fetchOne("SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?", level, Int64(index)).map { try $0.bytes("hash") }
     }
 

@@ -260,10 +260,11 @@ public struct LogVerifier {
             if archives.isEmpty && archivedThrough > 0 { start = try LogAppender.frontier(session, size: archivedThrough) }
             let recorded = archivedThrough > 0 ? try LogArchive.recordedThrough(session) : nil
             var kept = KeptLeaves(session: session, through: archivedThrough)
+            var nodes = StoredNodes(session: session)
             var report = try verify(
                 startingFrom: start, rootOfPrefix: { size in try LogAppender.root(session, size: size) },
                 prefix: archives.isEmpty ? nil : archivedThrough,
-                storedNode: { level, index in try LogAppender.storedNode(session, level: level, index: index) },
+                storedNode: { level, index in try nodes.hash(level: level, index: index) },
                 entries: { visit in
                     for archive in archives {
                         _ = try LogArchive.entries(path: archive, pass: pass) { entry in
@@ -352,6 +353,36 @@ private struct KeptLeaves {
         if hash != LogLeaf.hash(kind: entry.kind, entry: Array(entry.entry.utf8)) {
             altered.note(entry.seq)
         }
+    }
+}
+
+/// The stored tree's nodes, read a run of ``runLength`` indices of a level at a time. The verifier asks for each level's
+/// nodes in increasing index, so a log of a million entries takes a read or two a level, not one a node (on PostgreSQL,
+/// each a round trip). A node behind its level's run is read in a run again (a hostile order costs reads, not answers).
+struct StoredNodes {
+    let session: any SQLSession
+    let runLength: UInt64
+    private var runs: [Int: (range: ClosedRange<UInt64>, hashes: [UInt64: Merkle.Hash])] = [:]
+
+    init(session: any SQLSession, runLength: UInt64 = 4096) {
+        self.session = session
+        self.runLength = max(runLength, 1)
+    }
+
+    /// The node stored at (level, index), a level of ``LogAppender/storedLevel`` or above; nil when none is.
+    mutating func hash(level: Int, index: UInt64) throws -> Merkle.Hash? {
+        if let run = runs[level], run.range.contains(index) { return run.hashes[index] }
+        let last = UInt64(Int64.max)
+        guard index <= last else { return nil }
+        let range = index...(index > last - (runLength - 1) ? last : index + runLength - 1)
+        // Not a cursor: the verifier reads the log's entries through one while it asks for nodes.
+        let rows = try session.fetchAll(
+            "SELECT idx, hash FROM merkle_nodes WHERE level = ? AND idx BETWEEN ? AND ?", level, Int64(range.lowerBound), Int64(range.upperBound)
+        )
+        var hashes: [UInt64: Merkle.Hash] = [:]
+        for row in rows { hashes[UInt64(max(try row.int64("idx"), 0))] = try row.bytes("hash") }
+        runs[level] = (range, hashes)
+        return hashes[index]
     }
 }
 

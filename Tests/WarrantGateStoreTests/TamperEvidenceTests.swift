@@ -436,6 +436,32 @@ struct TamperEvidenceTests {
         #expect(report.firstBadSeq == 257)
     }
 
+    /// The verifier reads the stored nodes a run of indices of a level at a time, so that a large log on PostgreSQL
+    /// takes a read or two a level instead of a round trip a node.
+    @Test("stored nodes read a run at a time are the nodes read one by one, in order and out of it")
+    func storedNodesInRuns() async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 2_100, checkpointEvery: 1_000, key: key)
+        let stored = try await database.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT level, idx, hash FROM merkle_nodes").map { row in
+                (level: row["level"] as Int, index: UInt64(row["idx"] as Int64), hash: [UInt8](row["hash"] as Data))
+            }
+        }
+        #expect(stored.count == 15, "levels 8 to 11 over 2,100 entries: 8, 4, 2 and 1 nodes")
+        // As the verifier asks: each node when its last entry is read, so each level's in increasing index.
+        func completedAt(_ node: (level: Int, index: UInt64, hash: [UInt8])) -> UInt64 { (node.index + 1) << UInt64(node.level) }
+        let asked = stored.sorted { completedAt($0) < completedAt($1) }
+        try SQLiteDatabase(pool: database.pool).read { (session: any SQLSession) throws -> Void in
+            var nodes = StoredNodes(session: session, runLength: 3)
+            for node in asked { #expect(try nodes.hash(level: node.level, index: node.index) == node.hash) }
+            for node in asked.reversed() { #expect(try nodes.hash(level: node.level, index: node.index) == node.hash, "behind the run read last") }
+            #expect(try nodes.hash(level: 8, index: 8) == nil)
+            #expect(try nodes.hash(level: 12, index: 0) == nil)
+            #expect(try nodes.hash(level: 8, index: UInt64.max) == nil)
+            #expect(try nodes.hash(level: 8, index: UInt64(Int64.max)) == nil)
+        }
+    }
+
     /// A PostgreSQL pass: a gateway whose clock ran 400 days behind logged entries the archive role could then delete
     /// at once, since retention judges each entry by its own time; the log verified without a word.
     @Test("entries stating a time days before the entries logged ahead of them are named, though the log verifies")
