@@ -357,7 +357,8 @@ private struct JSONRedactionMachine {
         consumed += count
     }
 
-    func finish() throws(RedactionError) {
+    /// Mutating only so that ``JSONRedaction`` calls it on its machine in place, not on a copy of it.
+    mutating func finish() throws(RedactionError) {
         guard mode == .end else {
             throw fail(mode == .value && depth == 0 ? "no JSON document" : "the body ends before the document does", at: 0)
         }
