@@ -197,7 +197,7 @@ struct BackupCLITests {
         #expect(allowed.stdout.contains("key: \(publishedKey) (--key)"))
 
         let huge = scratch.url.appendingPathComponent("huge.proof").path
-        FileManager.default.createFile(atPath: huge, contents: Data(repeating: 0x20, count: 2 << 20))
+        #expect(FileManager.default.createFile(atPath: huge, contents: Data(repeating: 0x20, count: 2 << 20)))
         let tooLarge = try CLIProcess.run(["log", "verify-proof", huge, "--key", pub])
         #expect(tooLarge.status == 3 && tooLarge.stderr.contains("is larger than"), "\(tooLarge.stderr)")
         let link = scratch.url.appendingPathComponent("link.proof").path

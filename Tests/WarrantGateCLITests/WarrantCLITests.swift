@@ -447,7 +447,7 @@ private enum ProcessAccountName {
     static var current: String {
         var host = [CChar](repeating: 0, count: 256)
         _ = gethostname(&host, host.count - 1)
-        var text = named(getuid()) + " on " + String(cString: host)
+        var text = named(getuid()) + " on " + String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let map = (try? String(contentsOfFile: "/proc/self/uid_map", encoding: .utf8)) ?? ""
         if map.split(whereSeparator: \.isWhitespace) != ["0", "0", "4294967295"] { text += ", in a user namespace (ids and login as it shows them)" }
         if let login = try? String(contentsOfFile: "/proc/self/loginuid", encoding: .utf8),

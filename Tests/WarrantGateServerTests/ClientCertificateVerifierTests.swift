@@ -104,8 +104,9 @@ struct ClientCertificateVerifierTests {
     func callbackKeepsOnlyValidatedChains() async throws {
         let chain = try Self.subordinateChain()
         let verifier = ClientCertificateVerifier(trust: .init(roots: [chain.root]))
-        let callback = GatewayTLS.verificationCallback(verifier)
         let loop = MultiThreadedEventLoopGroup.singleton.next()
+        // Called only on `loop`, as NIOSSL calls it on its connection's.
+        nonisolated(unsafe) let callback = GatewayTLS.verificationCallback(verifier)
         func verdict(_ presented: [NIOSSLCertificate]) async throws -> NIOSSLVerificationResultWithMetadata {
             let promise = loop.makePromise(of: NIOSSLVerificationResultWithMetadata.self)
             loop.execute { callback(presented, promise) }

@@ -346,7 +346,7 @@ struct HTTP1RequestSequencerTests {
         channel.embeddedEventLoop.run()
         #expect(try Self.handedOn(channel) == [.body(ByteBuffer(string: "rest")), .end(nil)], "the request's rest was given up")
         #expect(!channel.isActive)
-        try? channel.writeInbound(Self.head("/c"))
+        _ = try? channel.writeInbound(Self.head("/c"))
         #expect(try Self.handedOn(channel).isEmpty)
     }
 

@@ -303,7 +303,7 @@ struct DecisionLogTests {
         #expect(log.unwrittenEntries == 1)
         log.close()
         await writer.value
-        let rows = try await database.pool.read { db in try Row.fetchAll(db, sql: "SELECT seq, decision_id FROM log") }
+        let rows = try database.pool.read { db in try Row.fetchAll(db, sql: "SELECT seq, decision_id FROM log") }
         // The failed batch left no trace in the tree either: the next entry is seq 1.
         #expect(rows.map { "\($0["seq"] as Int64) \($0["decision_id"] as String)" } == ["1 kept"])
     }
@@ -448,7 +448,7 @@ struct DecisionLogTests {
             try database.pool.write { db in try db.execute(sql: "INSERT INTO filler (data) VALUES (zeroblob(8000))") }
             largestWAL = max(largestWAL, try FileManager.default.attributesOfItem(atPath: walPath)[.size] as? Int ?? 0)
         }
-        try database.pool.writeWithoutTransaction { db in backfill.uninstall(from: db) }
+        database.pool.writeWithoutTransaction { db in backfill.uninstall(from: db) }
         let frame = 4096 + 24
         #expect(largestWAL > StoreDatabase.checkpointPages / 2 * frame)
         #expect(largestWAL <= (StoreDatabase.checkpointPages + 16) * frame)
@@ -481,7 +481,7 @@ struct DecisionLogTests {
         for _ in 0..<2000 {
             try database.pool.write { db in try db.execute(sql: "INSERT INTO filler (data) VALUES (zeroblob(8000))") }
         }
-        try database.pool.writeWithoutTransaction { db in backfill.uninstall(from: db) }
+        database.pool.writeWithoutTransaction { db in backfill.uninstall(from: db) }
         backfill.close()
         try #require(backfillDone.wait(timeout: .now() + .seconds(30)) == .success)
         #expect(backfill.checkpoints == 0)
@@ -547,7 +547,7 @@ struct DecisionLogTests {
         var rows: [String] = []
         for _ in 0..<100 where rows.isEmpty {
             try await Task.sleep(for: .milliseconds(50))
-            rows = try await database.pool.read { db in try Row.fetchAll(db, sql: "SELECT seq, decision_id FROM log") }
+            rows = try database.pool.read { db in try Row.fetchAll(db, sql: "SELECT seq, decision_id FROM log") }
                 .map { "\($0["seq"] as Int64) \($0["decision_id"] as String)" }
         }
         // The refused caller's entry is not retried: its request was answered with the error.
@@ -650,10 +650,10 @@ struct DecisionLogTests {
         var holding = Configuration()
         holding.allowsUnsafeTransactions = true
         let holder = try DatabaseQueue(path: database.path, configuration: holding)
-        try await holder.inDatabase { db in try db.execute(sql: "BEGIN IMMEDIATE") }
+        try holder.inDatabase { db in try db.execute(sql: "BEGIN IMMEDIATE") }
         await #expect(throws: (any Error).self) { try await log.append([decision("locked-out")]) }
         #expect(!log.isHealthy)
-        try await holder.inDatabase { db in try db.execute(sql: "ROLLBACK") }
+        try holder.inDatabase { db in try db.execute(sql: "ROLLBACK") }
         try await log.append([decision("after")])
         log.close()
         await writer.value

@@ -346,7 +346,7 @@ struct TamperEvidenceTests {
         )
         func forge(signature: String?) async throws -> VerificationReport {
             let forged = try TemporaryDatabase()
-            try await database.pool.backup(to: forged.pool)
+            try database.pool.backup(to: forged.pool)
             try await forged.pool.write { db in
                 try Self.archiveByHand(db, through: 20)
                 var details = statement.details
@@ -793,7 +793,7 @@ struct TamperEvidenceTests {
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: lines)
         #expect(throws: PrivateFileError.self) { try LineReader(path: link) }
         let huge = directory.appendingPathComponent("huge").path
-        FileManager.default.createFile(atPath: huge, contents: Data(repeating: UInt8(ascii: "x"), count: LineReader.maximumLineBytes + 2))
+        #expect(FileManager.default.createFile(atPath: huge, contents: Data(repeating: UInt8(ascii: "x"), count: LineReader.maximumLineBytes + 2)))
         var hugeReader = try LineReader(path: huge)
         #expect(throws: StoreError.self) { _ = try hugeReader.next() }
     }

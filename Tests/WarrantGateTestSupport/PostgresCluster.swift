@@ -100,6 +100,7 @@ public final class PostgresCluster: Sendable {
     public static let patient = StoreOptions(commitTimeout: .seconds(60))
 
     /// Runs `body` with a client connected as `user` to the `postgres` database, running meanwhile.
+    @discardableResult
     public func withClient<Result: Sendable>(
         user: String = owner, database: String = "postgres", _ body: (PostgresClient) async throws -> Result
     ) async throws -> Result {
