@@ -356,9 +356,11 @@ private struct KeptLeaves {
     }
 }
 
-/// The stored tree's nodes, read a run of ``runLength`` indices of a level at a time. The verifier asks for each level's
-/// nodes in increasing index, so a log of a million entries takes a read or two a level, not one a node (on PostgreSQL,
-/// each a round trip). A node behind its level's run is read in a run again (a hostile order costs reads, not answers).
+/// The stored tree's nodes, read a run of ``runLength`` indices of a level at a time, all within one read of the
+/// database (a run read once answers until another replaces it). The verifier asks for each level's nodes in increasing
+/// index, so a log of a million entries takes a read or two a level, not one a node (on PostgreSQL, each a round trip).
+/// A node outside its level's run is read in a new run. A run holds at most ``runLength`` rows; a row that is no node
+/// (an index that is no whole number, a hash that is no blob) is left out, so the node it stands for reads as none.
 struct StoredNodes {
     let session: any SQLSession
     let runLength: UInt64
@@ -366,7 +368,7 @@ struct StoredNodes {
 
     init(session: any SQLSession, runLength: UInt64 = 4096) {
         self.session = session
-        self.runLength = max(runLength, 1)
+        self.runLength = min(max(runLength, 1), 1 << 20)
     }
 
     /// The node stored at (level, index), a level of ``LogAppender/storedLevel`` or above; nil when none is.
@@ -377,10 +379,14 @@ struct StoredNodes {
         let range = index...(index > last - (runLength - 1) ? last : index + runLength - 1)
         // Not a cursor: the verifier reads the log's entries through one while it asks for nodes.
         let rows = try session.fetchAll(
-            "SELECT idx, hash FROM merkle_nodes WHERE level = ? AND idx BETWEEN ? AND ?", level, Int64(range.lowerBound), Int64(range.upperBound)
+            "SELECT idx, hash FROM merkle_nodes WHERE level = ? AND idx BETWEEN ? AND ? ORDER BY idx LIMIT ?",
+            level, Int64(range.lowerBound), Int64(range.upperBound), Int64(runLength)
         )
         var hashes: [UInt64: Merkle.Hash] = [:]
-        for row in rows { hashes[UInt64(max(try row.int64("idx"), 0))] = try row.bytes("hash") }
+        for row in rows {
+            guard let stored = try? row.int64("idx"), let hash = try? row.bytes("hash") else { continue }
+            hashes[UInt64(max(stored, 0))] = hash
+        }
         runs[level] = (range, hashes)
         return hashes[index]
     }

@@ -460,6 +460,19 @@ struct TamperEvidenceTests {
             #expect(try nodes.hash(level: 8, index: UInt64.max) == nil)
             #expect(try nodes.hash(level: 8, index: UInt64(Int64.max)) == nil)
         }
+        // Rows that are no nodes, beside the nodes: an index that is no whole number, a hash that is no blob. The
+        // nodes read as before, and the log is reported as holding stray rows, not left unverified by an error.
+        try await database.pool.write { db in
+            try db.execute(sql: "INSERT INTO merkle_nodes (level, idx, hash) VALUES (8, 2.5, x'00'), (9, 7, 'text')")
+        }
+        try SQLiteDatabase(pool: database.pool).read { (session: any SQLSession) throws -> Void in
+            var nodes = StoredNodes(session: session, runLength: 3)
+            for node in asked { #expect(try nodes.hash(level: node.level, index: node.index) == node.hash) }
+            #expect(try nodes.hash(level: 9, index: 7) == nil)
+        }
+        let report = try verify(database)
+        #expect(!report.ok)
+        #expect(report.problems.contains { $0.hasPrefix("the stored tree holds") }, "\(report.problems)")
     }
 
     /// A PostgreSQL pass: a gateway whose clock ran 400 days behind logged entries the archive role could then delete

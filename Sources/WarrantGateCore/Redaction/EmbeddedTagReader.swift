@@ -7,8 +7,8 @@ protocol EmbeddedNames {
 /// second parse of it reads it, each as XML, as Python's HTML parser (also as it reads a string left open at its
 /// end), and as WHATWG's (browsers') read it (also with all of the text foreign content, and with none).
 struct EmbeddedMarkup {
-    /// One reader for each reading, as written and decoded twice: a copy of ``freshReaders``, so that a document whose
-    /// strings hold no markup never copies a reader.
+    /// One reader for each reading, as written and decoded twice: a copy of ``freshReaders``, which is copied reader by
+    /// reader only once a string's characters are read into them.
     private var readers = Self.freshReaders
     private static let freshReaders: [EmbeddedTagReader] = [false, true].flatMap { decodes in
         [EmbeddedTagReader.Reading.xml, .python, .pythonAtClose, .whatwg, .whatwgForeign, .whatwgNeverForeign].map {

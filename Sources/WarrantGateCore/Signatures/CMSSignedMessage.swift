@@ -136,7 +136,7 @@ struct CMSSigner {
         switch fields[1].identifier {
         case .sequence:
             let parts = try CMSSignedMessage.children(fields[1], .sequence, "IssuerAndSerialNumber")
-            guard parts.count == 2, let issuer = try? DistinguishedName(derEncoded: parts[0]),
+            guard parts.count == 2, let issuer = try? DistinguishedName(derEncoded: DER.parse(parts[0].encodedBytes)),
                 let serial = try? ArraySlice<UInt8>(berEncoded: parts[1])
             else { throw CMSFormatError("IssuerAndSerialNumber is malformed") }
             reference = .issuerAndSerialNumber(issuer: issuer, serial: Certificate.SerialNumber(bytes: serial))
