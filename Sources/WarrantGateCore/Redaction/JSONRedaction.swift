@@ -993,7 +993,8 @@ final class JSONFieldNames: Sendable, EmbeddedNames {
         self.fields = fields
         self.byLastPart = byLastPart
         var words: [UInt64] = [], names: [(length: Int, firstWord: Int)] = []
-        for field in fields {
+        // In one order whatever the process's hash seed (a set's order), so that probes are the same from run to run.
+        for field in fields.sorted() {
             let bytes = Array(field.utf8)
             names.append((bytes.count, words.count))
             for start in stride(from: 0, to: bytes.count, by: 8) {
