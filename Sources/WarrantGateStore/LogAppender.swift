@@ -98,11 +98,14 @@ enum LogAppender {
     }
 
     /// What the stored tree holds beyond a log of `size` entries whose first `archivedThrough` are archived, or nil:
-    /// a node of a level not stored or of a subtree not complete, an archived leaf past `archivedThrough`, or a
-    /// live entry at or below it. Such rows pass every root check, and then collide with the next append's rows.
+    /// a node of a level not stored, of a subtree not complete or at an index that is no whole number (SQLite keeps
+    /// what it is given), an archived leaf past `archivedThrough`, or a live entry at or below it. Such rows pass every
+    /// root check, and then collide with the next append's rows.
     static func strayRows(_ session: any SQLSession, size: UInt64, archivedThrough: UInt64) throws -> String? {
         let levels = try session.scalarInt64("SELECT count(*) FROM merkle_nodes WHERE level < ? OR level > 63 OR idx < 0", storedLevel) ?? 0
         if levels > 0 { return "\(levels) nodes of levels it does not store" }
+        let unnumbered = try session.scalarInt64("SELECT count(*) FROM merkle_nodes WHERE CAST(idx AS BIGINT) <> idx") ?? 0
+        if unnumbered > 0 { return unnumbered == 1 ? "a node whose index is no whole number" : "\(unnumbered) nodes whose index is no whole number" }
         for level in storedLevel...63 {
             let complete = Int64(size >> UInt64(level))
             if let index = try session.scalarInt64("SELECT min(idx) FROM merkle_nodes WHERE level = ? AND idx >= ?", level, complete) {

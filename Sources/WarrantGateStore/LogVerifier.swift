@@ -359,8 +359,9 @@ private struct KeptLeaves {
 /// The stored tree's nodes, read a run of ``runLength`` indices of a level at a time, all within one read of the
 /// database (a run read once answers until another replaces it). The verifier asks for each level's nodes in increasing
 /// index, so a log of a million entries takes a read or two a level, not one a node (on PostgreSQL, each a round trip).
-/// A node outside its level's run is read in a new run. A run holds at most ``runLength`` rows; a row that is no node
-/// (an index that is no whole number, a hash that is no blob) is left out, so the node it stands for reads as none.
+/// A node outside its level's run is read in a new run. A run holds at most ``runLength`` rows. A row that is no node
+/// (an index that is no whole number, a hash that is no blob) is left out: a node it stands for, or pushes out of the
+/// run, reads as none, and ``LogAppender/strayRows(_:size:archivedThrough:)`` names such rows.
 struct StoredNodes {
     let session: any SQLSession
     let runLength: UInt64
