@@ -125,20 +125,15 @@ enum LogAppender {
     /// The hash of the complete subtree at (level, index), read from the stored leaves and nodes.
     static func subtree(_ session: any SQLSession, level: Int, index: UInt64) throws -> Merkle.Hash {
         if level > 0 && level < storedLevel { return try recomputed(session, level: level, index: index) }
-        let hash: Merkle.Hash?
+        let row: SQLRow?
         if level == 0 {
-            hash = try (session.fetchOne("SELECT leaf_hash AS hash FROM log WHERE seq = ?", Int64(index) + 1)
-                ?? session.fetchOne("SELECT leaf_hash AS hash FROM archived_leaves WHERE seq = ?", Int64(index) + 1)).map { try $0.bytes("hash") }
+            row = try session.fetchOne("SELECT leaf_hash AS hash FROM log WHERE seq = ?", Int64(index) + 1)
+                ?? session.fetchOne("SELECT leaf_hash AS hash FROM archived_leaves WHERE seq = ?", Int64(index) + 1)
         } else {
-            hash = try storedNode(session, level: level, index: index)
+            row = try session.fetchOne("SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?", level, Int64(index))
         }
-        guard let hash else { throw StoreError("the log's tree is missing a node (level \(level), index \(index))") }
-        return hash
-    }
-
-    /// The node stored at (level, index), a level of ``storedLevel`` or above; nil when none is.
-    private static func storedNode(_ session: any SQLSession, level: Int, index: UInt64) throws -> Merkle.Hash? {
-        try session.fetchOne("SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?", level, Int64(index)).map { try $0.bytes("hash") }
+        guard let row else { throw StoreError("the log's tree is missing a node (level \(level), index \(index))") }
+        return try row.bytes("hash")
     }
 
     /// A low interior node, hashed up from the leaves it covers (live or archived).
