@@ -316,7 +316,8 @@ public struct LogVerifier {
 }
 
 /// The hashes the database keeps of archived entries (`archived_leaves`), compared with the entries read from their
-/// archives: read in runs of ``runLength`` as the entries come, in order.
+/// archives: read in runs of ``runLength`` as the entries come, in order. A kept hash that is no blob (SQLite's column
+/// takes text too) is no entry's hash: it counts as altered, not as an error that would leave the log unreported.
 private struct KeptLeaves {
     let session: any SQLSession
     /// Entries 1…this are archived.
@@ -342,7 +343,7 @@ private struct KeptLeaves {
             let range = entry.seq...min(entry.seq + Self.runLength - 1, through)
             var run: [UInt64: Merkle.Hash] = [:]
             try session.forEach("SELECT seq, leaf_hash FROM archived_leaves WHERE seq BETWEEN ? AND ?", Int64(range.lowerBound), Int64(range.upperBound)) { row in
-                run[UInt64(max(try row.int64("seq"), 0))] = try row.bytes("leaf_hash")
+                run[UInt64(max(try row.int64("seq"), 0))] = (try? row.bytes("leaf_hash")) ?? []
             }
             (self.run, runRange) = (run, range)
         }

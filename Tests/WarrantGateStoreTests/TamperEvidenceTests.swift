@@ -446,6 +446,11 @@ struct TamperEvidenceTests {
         #expect(report.problems == ["the hash the database keeps of archived seq 5 is not its entry's (1 such in all): proofs of them would not verify"])
         #expect(report.firstBadSeq == 5)
         #expect(throws: StoreError.self) { try LogArchive.vouch(database: sqlite, key: key, archives: [archive], operator: "records") }
+
+        // A kept hash stored as text, which SQLite's column accepts, is reported as altered too, not an error.
+        try await database.pool.write { try $0.execute(sql: "UPDATE archived_leaves SET leaf_hash = 'text' WHERE seq = 7") }
+        let text = try LogVerifier(key: key.verifier).verify(database: sqlite, archives: [archive], against: nil)
+        #expect(text.problems == ["the hash the database keeps of archived seq 5 is not its entry's (2 such in all): proofs of them would not verify"])
     }
 
     @Test("a stored node that no root reads, altered, does not verify")
