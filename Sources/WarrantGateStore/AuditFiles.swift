@@ -118,7 +118,7 @@ public enum AuditBundle {
         return try LogVerifier(key: verifierKey).verify(entries: { visit in
             while let text = try lines.next() {
                 guard !text.isEmpty else { continue }
-                try visit(try lines.entry(text, decoder: decoder))
+                _ = try visit(try lines.entry(text, decoder: decoder))
             }
         }, checkpointNotes: header.checkpoints, against: external)
     }

@@ -93,11 +93,12 @@ public struct LogVerifier {
     /// report gives the rebuilt tree's root at size `prefix`, if one is asked for (``VerificationReport/prefixRoot``).
     /// `storedNode`, if given, is the stored tree's node at a level and index (nil when it holds none): each node the
     /// entries complete at a level the store keeps (``LogAppender/storedLevel`` and up) must be the stored one. (A node
-    /// within the entries before `start` is not checked: they are not read.)
+    /// within the entries before `start` is not checked: they are not read.) `entries` hands each entry to `visit`, which
+    /// returns the entry's leaf hash as computed from the entry.
     public func verify(
         startingFrom start: MerkleFrontier = MerkleFrontier(), rootOfPrefix: ((UInt64) throws -> Merkle.Hash)? = nil, prefix: UInt64? = nil,
         storedNode: ((_ level: Int, _ index: UInt64) throws -> Merkle.Hash?)? = nil,
-        entries: (_ visit: (Entry) throws -> Void) throws -> Void, checkpointNotes: [String], against external: String?, lastSigned: String? = nil,
+        entries: (_ visit: (Entry) throws -> Merkle.Hash) throws -> Void, checkpointNotes: [String], against external: String?, lastSigned: String? = nil,
         seal: String? = nil
     ) throws -> VerificationReport {
         var report = VerificationReport()
@@ -185,6 +186,7 @@ public struct LogVerifier {
                     }
                 }
                 checkTargets()
+                return leaf
             }
         } catch let unreadable as UnreadableEntry {
             // A file's line that is no entry: the entries after it cannot be placed in the tree.
@@ -268,12 +270,11 @@ public struct LogVerifier {
                 entries: { visit in
                     for archive in archives {
                         _ = try LogArchive.entries(path: archive, pass: pass) { entry in
-                            try kept.compare(entry)
-                            try visit(entry)
+                            try kept.compare(entry, leaf: try visit(entry))
                         }
                     }
                     try session.forEach("SELECT seq, kind, time, decision_id, entry, leaf_hash FROM log ORDER BY seq") { row in
-                        try visit(Entry(
+                        _ = try visit(Entry(
                             seq: UInt64(max(try row.int64("seq"), 0)), kind: try row.text("kind"), time: try row.text("time"),
                             decisionId: try row.optionalText("decision_id"), entry: try row.text("entry"), storedLeaf: try row.bytes("leaf_hash")
                         ))
@@ -334,10 +335,10 @@ private struct KeptLeaves {
         self.through = through
     }
 
-    /// Compares the kept hash of `entry`, if it is archived, with the entry's own. Runs are read forward only: an
+    /// Compares the kept hash of `entry`, if it is archived, with `leaf`, the entry's own. Runs are read forward only: an
     /// entry behind the run read last is out of place, which the verifier reports, and is not compared, so that a
     /// hostile archive's order cannot make every line read a run again.
-    mutating func compare(_ entry: LogVerifier.Entry) throws {
+    mutating func compare(_ entry: LogVerifier.Entry, leaf: Merkle.Hash) throws {
         guard entry.seq >= 1, entry.seq <= through, entry.seq >= runRange?.lowerBound ?? 1 else { return }
         if runRange?.contains(entry.seq) != true {
             let range = entry.seq...min(entry.seq + Self.runLength - 1, through)
@@ -351,7 +352,7 @@ private struct KeptLeaves {
             missing.note(entry.seq)
             return
         }
-        if hash != LogLeaf.hash(kind: entry.kind, entry: Array(entry.entry.utf8)) {
+        if hash != leaf {
             altered.note(entry.seq)
         }
     }
