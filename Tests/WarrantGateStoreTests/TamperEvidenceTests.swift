@@ -27,18 +27,20 @@ private func buildLog(_ database: TemporaryDatabase, count: Int, checkpointEvery
 /// A session that counts the statements read through it (`fetchAll` and `forEach`), passing each to `base`.
 private final class ReadCountingSession: SQLSession {
     let base: any SQLSession
-    private(set) var reads = 0
+    /// The statements read, in order.
+    private(set) var statements: [String] = []
+    var reads: Int { statements.count }
 
     init(base: any SQLSession) { self.base = base }
 
     var dialect: SQLDialect { base.dialect }
     func execute(_ sql: String, _ arguments: [SQLValue]) throws { try base.execute(sql, arguments) }
     func fetchAll(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
-        reads += 1
+        statements.append(sql)
         return try base.fetchAll(sql, arguments)
     }
     func forEach(_ sql: String, _ arguments: [SQLValue], _ visit: (SQLRow) throws -> Void) throws {
-        reads += 1
+        statements.append(sql)
         try base.forEach(sql, arguments, visit)
     }
     func logSize() throws -> UInt64 { try base.logSize() }
@@ -48,6 +50,24 @@ private final class ReadCountingSession: SQLSession {
     func forEachLogLeaf(_ range: ClosedRange<Int64>, _ visit: (_ seq: Int64, _ leaf: Merkle.Hash, _ storedMatches: Bool) throws -> Void) throws {
         try base.forEachLogLeaf(range, visit)
     }
+}
+
+/// A database whose reads go through a ``ReadCountingSession`` each, kept to be read afterwards. For one test's thread.
+private final class ReadCountingDatabase: SQLDatabase, @unchecked Sendable {
+    let base: any SQLDatabase
+    private(set) var sessions: [ReadCountingSession] = []
+
+    init(base: any SQLDatabase) { self.base = base }
+
+    var dialect: SQLDialect { base.dialect }
+    func read<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        try base.read { session in
+            let counting = ReadCountingSession(base: session)
+            sessions.append(counting)
+            return try body(counting)
+        }
+    }
+    func write<T>(_ body: (any SQLSession) throws -> T) throws -> T { try base.write(body) }
 }
 
 @Suite("Tamper evidence: the Merkle log, checkpoints and proofs", .serialized)
@@ -501,6 +521,14 @@ struct TamperEvidenceTests {
                 #expect(counting.reads == reads, "runs of \(runLength)")
             }
         }
+        // `log verify` reads them so too: one run a level, and no node alone.
+        let counting = ReadCountingDatabase(base: SQLiteDatabase(pool: database.pool))
+        #expect(try LogVerifier(key: key.verifier).verify(database: counting, against: nil).ok)
+        let statements = counting.sessions.flatMap(\.statements)
+        #expect(statements.filter { $0.contains("FROM merkle_nodes WHERE level = ? AND idx BETWEEN") }.count == 4)
+        let alone = statements.filter { $0.contains("FROM merkle_nodes WHERE level = ? AND idx = ?") }
+        #expect(alone.count <= 2, "only the nodes the root and the right edge read: \(alone)")
+
         // Rows that are no nodes, beside the nodes: an index that is no whole number, a hash that is no blob. A run
         // leaves them out, and a node they push out of a run reads as none (a mismatch the verifier reports); the log
         // is reported as holding them, not left unverified by an error.
