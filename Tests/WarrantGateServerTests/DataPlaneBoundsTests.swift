@@ -6,6 +6,7 @@ import NIOPosix
 import NIOSSL
 import Synchronization
 import Testing
+import WarrantGateCore
 import WarrantGateStore
 @testable import WarrantGateServer
 
@@ -463,7 +464,7 @@ struct DataPlaneBoundsTests {
     private static func stallingRecords(_ upstream: StallingUpstream) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/records/inmates/{booking}") { request, _ -> Response in
-            upstream.arrived(request.headers[HTTPField.Name(HeaderRules.gatewayDecision)!] ?? "")
+            upstream.arrived(request.headers[HTTPField.Name(GatewayHeaders.decision)!] ?? "")
             let deadline = ContinuousClock.now + .seconds(10)
             while !upstream.isReleased && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"bookingNumber":"2017-000123"}"#)))

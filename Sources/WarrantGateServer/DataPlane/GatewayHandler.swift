@@ -401,10 +401,10 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             headers.replaceOrAdd(name: "Accept-Encoding", value: HeaderRules.decodableAcceptEncoding(request.head.headers))
         }
         headers.add(name: "Host", value: endpoint.authority)
-        headers.add(name: HeaderRules.gatewayAgency, value: agency.id)
-        headers.add(name: HeaderRules.gatewayCategory, value: agency.category.rawValue)
-        headers.add(name: HeaderRules.gatewayDecision, value: request.record.decisionId)
-        if let warrant = plan.warrant { headers.add(name: HeaderRules.gatewayWarrant, value: warrant) }
+        headers.add(name: GatewayHeaders.agency, value: agency.id)
+        headers.add(name: GatewayHeaders.agencyCategory, value: agency.category.rawValue)
+        headers.add(name: GatewayHeaders.decision, value: request.record.decisionId)
+        if let warrant = plan.warrant { headers.add(name: GatewayHeaders.warrant, value: warrant) }
         if let body = request.forwardBody { headers.add(name: "Content-Length", value: String(body.readableBytes)) }
         let head = HTTPRequestHead(version: .http1_1, method: request.head.method, uri: endpoint.pathPrefix + match.target.target, headers: headers)
 
@@ -789,7 +789,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         guard let context else { return }
         let status = HeaderRules.returnedStatus(given)
         var headers = headers
-        headers.replaceOrAdd(name: "Decision-Id", value: request.record.decisionId)
+        headers.replaceOrAdd(name: GatewayHeaders.decision, value: request.record.decisionId)
         if !isHTTP2, let persistence = HeaderRules.persistence(answering: request.head, knownLength: knownLength) {
             headers.replaceOrAdd(name: "Connection", value: persistence)
         }

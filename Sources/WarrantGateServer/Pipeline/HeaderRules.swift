@@ -3,11 +3,6 @@ import WarrantGateCore
 
 /// Which request and response headers pass the gateway, and which it sets itself.
 enum HeaderRules {
-    static let gatewayAgency = "Gateway-Agency"
-    static let gatewayCategory = "Gateway-Agency-Category"
-    static let gatewayWarrant = "Gateway-Warrant"
-    static let gatewayDecision = "Decision-Id"
-
     /// Header names listed in `Connection:` header values, lower-cased. The gateway drops these too, in both
     /// directions, but they can never remove a header the gateway adds, since those are added after filtering.
     /// Nil past ``maxConnectionOptions`` names: a list compared name by name stays short (a 16 KiB header of

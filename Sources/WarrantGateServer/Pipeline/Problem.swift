@@ -23,7 +23,7 @@ struct Problem {
         bytes.append(UInt8(ascii: "\n"))
         status = entry.status
         headers = [
-            "Content-Type": "application/problem+json", "Content-Length": String(bytes.count), "Decision-Id": decisionId,
+            "Content-Type": "application/problem+json", "Content-Length": String(bytes.count), GatewayHeaders.decision: decisionId,
             "Cache-Control": "no-store",
         ]
         body = ByteBuffer(bytes: bytes)
