@@ -86,6 +86,9 @@ public enum SimulatedUpstreams {
     /// The visitation system: `GET /visitation/visits?booking=…`, `POST /visitation/visits`,
     /// `DELETE /visitation/visits/{id}?booking=…`, and `POST /visitation/interviews/{mode}` for each ``InterviewMode``.
     ///
+    /// A visit belongs to the agency that scheduled it, as the gateway names it (``GatewayHeaders/agency``): scheduling
+    /// without that header answers 400, and cancelling another agency's visit 403 `{"error": …}`.
+    ///
     /// An interview request takes a JSON ``InterviewForm`` and answers 201 with the interview scheduled (the form's
     /// fields, `id`, `mode` and `status`), 400 `{"error": …}` if the body is not a valid form, or 404 if its booking is
     /// not in ``inmates``.
@@ -106,19 +109,27 @@ public enum SimulatedUpstreams {
                 let purpose: String
                 let scheduledFor: String
             }
-            guard let visit = try? await request.decode(as: NewVisit.self, context: context), inmate(visit.bookingNumber) != nil else {
-                return Response(status: .badRequest, body: .init(byteBuffer: ByteBuffer(string: #"{"error":"invalid visit"}"#)))
+            guard let agency = gatewayAgency(of: request) else {
+                return text(#"{"error":"no \#(GatewayHeaders.agency) header: visits are scheduled through the gateway"}"#, contentType: jsonContentType, status: .badRequest)
             }
-            let stored = visits.add(booking: visit.bookingNumber, visitor: visit.visitor, purpose: visit.purpose, scheduledFor: visit.scheduledFor)
+            guard let visit = try? await request.decode(as: NewVisit.self, context: context), inmate(visit.bookingNumber) != nil else {
+                return text(#"{"error":"invalid visit"}"#, contentType: jsonContentType, status: .badRequest)
+            }
+            let stored = visits.add(
+                booking: visit.bookingNumber, agency: agency, visitor: visit.visitor, purpose: visit.purpose, scheduledFor: visit.scheduledFor
+            )
             var response = json(stored.json)
             response.status = .created
             return response
         }
         router.delete("/visitation/visits/:id") { request, context -> Response in
-            guard let id = context.parameters.get("id"), let booking = request.uri.queryParameters.get("booking"),
-                  visits.remove(id: id, booking: booking)
-            else { return notFound() }
-            return Response(status: .noContent)
+            guard let id = context.parameters.get("id"), let booking = request.uri.queryParameters.get("booking") else { return notFound() }
+            switch visits.cancel(id: id, booking: booking, by: gatewayAgency(of: request)) {
+            case .cancelled: return Response(status: .noContent)
+            case .notFound: return notFound()
+            case .anotherAgencys:
+                return text(#"{"error":"the visit was scheduled by another agency"}"#, contentType: jsonContentType, status: .forbidden)
+            }
         }
         for mode in InterviewMode.allCases {
             router.post("/visitation/interviews/\(mode.rawValue)") { request, context in
@@ -130,6 +141,13 @@ public enum SimulatedUpstreams {
 
     static func inmate(_ booking: String?) -> Inmate? {
         inmates.first { $0.booking == booking }
+    }
+
+    /// The agency the gateway says sent `request` (its one ``GatewayHeaders/agency`` header), or nil.
+    static func gatewayAgency(of request: Request) -> String? {
+        let values = request.headers[values: HTTPFields.Element.Name(GatewayHeaders.agency)!]
+        guard values.count == 1, let agency = values.first, !agency.isEmpty else { return nil }
+        return agency
     }
 
     private static let soapContentType = "text/xml; charset=utf-8"
@@ -173,6 +191,8 @@ final class VisitBook: Sendable {
     struct Visit: Sendable {
         let id: String
         let booking: String
+        /// The agency that scheduled it: the only one that may cancel it.
+        let agency: String
         let visitor: String
         let purpose: String
         let scheduledFor: String
@@ -188,9 +208,9 @@ final class VisitBook: Sendable {
     /// The visits booked, and the number the next one takes (never reused, even after a cancellation).
     private let book = Mutex<(visits: [Visit], next: Int)>(([], 1001))
 
-    func add(booking: String, visitor: String, purpose: String, scheduledFor: String) -> Visit {
+    func add(booking: String, agency: String, visitor: String, purpose: String, scheduledFor: String) -> Visit {
         book.withLock { book in
-            let visit = Visit(id: "V-\(book.next)", booking: booking, visitor: visitor, purpose: purpose, scheduledFor: scheduledFor)
+            let visit = Visit(id: "V-\(book.next)", booking: booking, agency: agency, visitor: visitor, purpose: purpose, scheduledFor: scheduledFor)
             book.next += 1
             book.visits.append(visit)
             return visit
@@ -201,11 +221,18 @@ final class VisitBook: Sendable {
         book.withLock { $0.visits.filter { $0.booking == booking } }
     }
 
-    func remove(id: String, booking: String) -> Bool {
+    /// What a cancellation did.
+    enum Cancellation {
+        case cancelled, notFound, anotherAgencys
+    }
+
+    /// Cancels the visit `id` of `booking` if `agency` scheduled it.
+    func cancel(id: String, booking: String, by agency: String?) -> Cancellation {
         book.withLock { book in
-            guard let index = book.visits.firstIndex(where: { $0.id == id && $0.booking == booking }) else { return false }
+            guard let index = book.visits.firstIndex(where: { $0.id == id && $0.booking == booking }) else { return .notFound }
+            guard book.visits[index].agency == agency else { return .anotherAgencys }
             book.visits.remove(at: index)
-            return true
+            return .cancelled
         }
     }
 }

@@ -280,7 +280,7 @@ struct GatewayEndToEndTests {
         }
     }
 
-    @Test("a visit is cancelled only under its own inmate's booking: the one decided on is the one the upstream checks")
+    @Test("a visit is cancelled only under its own inmate's booking, the one decided on, and only by the agency that scheduled it")
     func visitCancelSubject() async throws {
         try await withGateway { gateway in
             try gateway.register("JW-CANCEL", subject: "2017-000456", scope: ["visitation.cancel"])
@@ -306,6 +306,14 @@ struct GatewayEndToEndTests {
             #expect(row.subject == "2017-000456")
             #expect(row.outcome?.upstreamStatus == 404)
             #expect(gateway.recorder.requests.contains { $0.method == "DELETE" && $0.path == "/visitation/visits/\(id)?booking=2017-000456" })
+
+            // A warrant for the right inmate passes the policy; the visitation system, told by the gateway which
+            // agency asks, keeps a visit that another agency scheduled.
+            try gateway.register("JW-CANCEL-123", scope: ["visitation.cancel"])
+            try await gateway.awaitRegistry()
+            let others = try await gateway.send("ice-ero", .DELETE, "/visitation/visits/\(id)?booking=2017-000123", headers: [("Warrant-Reference", "JW-CANCEL-123")])
+            #expect(others.status == 403 && others.body.contains("another agency"), "\(others.status) \(others.body)")
+            #expect(try await gateway.send("denver-pd", .GET, "/visitation/visits?booking=2017-000123").body.contains(id))
 
             #expect(try await gateway.send("denver-pd", .DELETE, "/visitation/visits/\(id)?booking=2017-000123").status == 204)
         }
