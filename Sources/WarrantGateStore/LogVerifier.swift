@@ -362,8 +362,8 @@ private struct KeptLeaves {
 /// database (a run read once answers until another replaces it). The verifier asks for each level's nodes in increasing
 /// index, so a log of a million entries takes a read or two a level, not one a node (on PostgreSQL, each a round trip).
 /// A node outside its level's run is read in a new run. A run holds at most ``runLength`` rows. A row that is no node
-/// (an index that is no whole number, a hash that is no blob) is left out: a node it stands for, or pushes out of the
-/// run, reads as none, and ``LogAppender/strayRows(_:size:archivedThrough:)`` names such rows.
+/// (an index that is no whole number, a hash that is no blob) is left out: a node it stands for reads as none, and
+/// ``LogAppender/strayRows(_:size:archivedThrough:)`` names such rows.
 struct StoredNodes {
     let session: any SQLSession
     let runLength: UInt64
@@ -382,7 +382,7 @@ struct StoredNodes {
         let range = index...(index > last - (runLength - 1) ? last : index + runLength - 1)
         // Not a cursor: the verifier reads the log's entries through one while it asks for nodes.
         let rows = try session.fetchAll(
-            "SELECT idx, hash FROM merkle_nodes WHERE level = ? AND idx BETWEEN ? AND ? ORDER BY idx LIMIT ?",
+            "SELECT idx, hash FROM merkle_nodes WHERE level = ? AND idx BETWEEN ? AND ? AND CAST(idx AS BIGINT) = idx ORDER BY idx LIMIT ?",
             level, Int64(range.lowerBound), Int64(range.upperBound), Int64(runLength)
         )
         var hashes: [UInt64: Merkle.Hash] = [:]
