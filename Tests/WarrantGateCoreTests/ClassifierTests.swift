@@ -170,6 +170,17 @@ struct ClassifierTests {
         }
     }
 
+    /// An attacker's pass: a query subject's name with other separators, or nested under a wrapper key, passed
+    /// beside it, unread, to an upstream that maps names to camelCase or reads nested parameters.
+    @Test("a subject read from the query is named there once, in no other spelling")
+    func querySubjectSpelledTwice() throws {
+        for query in ["book_ing=2017-000123", "BOOK-ING=2017-000123", "book.ing=2017-000123", "visit%5Bbooking%5D=2017-000123"] {
+            #expect(throws: ClassificationFailure.self, "\(query)") { try classify("GET", "/visitation/visits?booking=2017-000456&" + query) }
+        }
+        #expect(try classify("GET", "/visitation/visits?booking=2017-000456").subject == "2017-000456")
+        #expect(try classify("GET", "/visitation/visits?Booking=2017-000456&view=all").subject == "2017-000456")
+    }
+
     /// A helper's pass: the body's other members were not read, and upstream binders read some of them as the
     /// subject or the method.
     @Test("a JSON body names its subject once, at its top level, in no other spelling, and overrides no method")
