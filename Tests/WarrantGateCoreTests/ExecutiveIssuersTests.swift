@@ -143,6 +143,32 @@ struct ExecutiveIssuersTests {
         #expect(judgeProblems.isEmpty, "\(judgeProblems)")
     }
 
+    /// An attacker's pass: an immigration court, DHS and ICE abbreviated as citations abbreviate them, ICE's former
+    /// Detention and Removal Operations, and officers' notices and orders other than I-200, I-205 and I-247 all
+    /// registered as judicial.
+    @Test("legal abbreviations, DRO and officers' other forms are read; a state's abbreviation or the SEC are not")
+    func citationAbbreviations() {
+        let named: [(String, ExecutiveIssuers.Field, String)] = [
+            ("Denver Immigration Ct.", .court, "EOIR"), ("Immigr. Ct. (Denver, Colo.)", .court, "EOIR"), ("Bd. of Immigr. Appeals", .court, "EOIR"),
+            ("Dept. of Justice, Exec. Off. for Immig. Review", .court, "EOIR"), ("U.S. Dep't of Homeland Sec.", .court, "Homeland"),
+            ("Dept. of Homeland Sec.", .court, "Homeland"), ("Immigration & Customs Enf.", .court, "ICE"),
+            ("Homeland Sec. Investigations", .court, "Homeland"), ("DRO Denver", .court, "ERO"), ("Detention and Removal Operations", .court, "ERO"),
+            ("Imm. Officer J. Smith", .judge, "immigration officer"), ("Deportation Ofcr. Lee", .judge, "immigration officer"),
+            ("Corte de Inmig. de Denver", .court, "EOIR"), ("I-203", .caseNumber, "I-203"), ("Form I-286", .caseNumber, "I-203"),
+            ("I-862 Notice to Appear", .caseNumber, "I-203"), ("Form I-296", .caseNumber, "I-203"), ("I-860", .caseNumber, "I-203"),
+            ("I-871", .caseNumber, "I-203"),
+        ]
+        for (text, field, issuer) in named {
+            let match = ExecutiveIssuers.named(in: text, field: field)
+            #expect(match?.issuer.contains(issuer) == true, "\(text) as \(field): \(String(describing: match))")
+        }
+        let courts: [(String, ExecutiveIssuers.Field)] = [
+            ("Conn. Super. Ct.", .court), ("U.S. District Court, Hartford, CT", .court), ("SEC v. Doe, 26-cv-1", .caseNumber),
+            ("Hon. Imm Kim", .judge), ("Sec. of State v. Doe", .caseNumber), ("26-cr-1203", .caseNumber), ("I-2030", .caseNumber),
+        ]
+        for (text, field) in courts { #expect(ExecutiveIssuers.named(in: text, field: field) == nil, "\(text) as \(field)") }
+    }
+
     @Test("every judicial kind is checked, none other; text too long to read is left to the length check")
     func kinds() {
         for kind in DocumentKind.allCases {

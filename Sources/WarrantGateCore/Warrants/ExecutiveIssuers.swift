@@ -5,7 +5,7 @@
 ///
 /// Text is read as ``OperatorName/key(_:)`` reads a name (compatibility characters as what they stand for, accents
 /// dropped, letters of other scripts drawn like Latin ones as those, in any letter case), then as words: runs of
-/// letters and digits. A name matches whole words, written apart or together (`Homeland Security`, `HomelandSecurity`),
+/// letters and digits, a legal citation's abbreviations read as the words they stand for (`Immigr. Ct.`, `Homeland Sec.`). A name matches whole words, written apart or together (`Homeland Security`, `HomelandSecurity`),
 /// or letters spelled out one by one (`I.C.E.`) compared whole; never part of a word (`Justice`, `Police`). A name
 /// marked `*` also matches its last word continued by letters (`Immigration Judges`). A form matches `I` and its
 /// number, written apart or together, with any letters after it (`I-247A`, `I 200`, `i205`). A form's number may be
@@ -54,7 +54,7 @@ public enum ExecutiveIssuers {
         ),
         Issuer(
             name: "ICE's Enforcement and Removal Operations (ERO)", why: agency, registerAs: agencyKinds,
-            names: ["removal operations", "enforcement and removal"], acronyms: ["ero"]
+            names: ["removal operations", "enforcement and removal", "detention and removal"], acronyms: ["ero", "dro"]
         ),
         Issuer(
             name: "an immigration officer", why: "an officer of the executive branch, not a judge or magistrate", registerAs: agencyKinds,
@@ -93,6 +93,11 @@ public enum ExecutiveIssuers {
             name: "an immigration detainer or request (Form I-247)", why: "signed by an immigration officer, not by a judge",
             registerAs: "as a detainer (I-247A) or notification-request (I-247N)", names: [], forms: ["247"]
         ),
+        Issuer(
+            name: "an immigration officer's order or notice (Form I-203, I-286, I-296, I-860, I-862 or I-871)",
+            why: "issued by an immigration officer, not by a judge", registerAs: agencyKinds, names: [],
+            forms: ["203", "286", "296", "860", "862", "871"]
+        ),
     ]
 
     /// An issuer a text names, and the words that name it.
@@ -125,7 +130,7 @@ public enum ExecutiveIssuers {
     /// The first issuer `text`, read as `field`, names, or nil.
     public static func named(in text: String, field: Field = .court) -> Match? {
         let read = field == .caseNumber ? withoutDocketInitials(text) : text
-        let words = ImmigrationStatusTerms.words(of: OperatorName.key(read))
+        let words = ImmigrationStatusTerms.words(of: OperatorName.key(read)).map { abbreviations[$0] ?? $0 }
         // Where a person's initials or a caption's abbreviation may pass for an acronym, one counts only when the text
         // calls someone an officer or agent, or when it is written in capitals that the rest of a name is not.
         let titled = field == .judge && words.contains(where: titleWords.contains)
@@ -189,6 +194,13 @@ public enum ExecutiveIssuers {
         }
         return nil
     }
+
+    /// Abbreviations as legal citations write them, read as the words they stand for (`Immigr. Ct.`, `Homeland Sec.`,
+    /// `Customs Enf.`, `Imm. Ofcr.`), so that an issuer's name abbreviated reads as written out.
+    private static let abbreviations: [String: String] = [
+        "ct": "court", "imm": "immigration", "immig": "immigration", "immigr": "immigration", "inmig": "inmigracion", "sec": "security",
+        "enf": "enforcement", "ofcr": "officer", "offr": "officer",
+    ]
 
     /// Words that label a case number rather than caption a case (`Case No. ice-2026-0001`, `Cause No.`, `Civil
     /// Action No.`).
