@@ -162,12 +162,11 @@ extension Registry {
             guard entry.document.status == .pending else {
                 throw StoreError("\(reference) is \(entry.document.status.rawValue), not pending: only a pending document can be approved")
             }
-            // One registered before issuers were checked may be an ICE form or an immigration court's order filed under a
-            // judicial kind: approved, it would authorise what no judge ordered.
-            let document = entry.document
-            let issuers = ExecutiveIssuers.problems(kind: document.kind, court: document.court, judge: document.judge, caseNumber: document.caseNumber)
-            guard issuers.isEmpty else {
-                throw StoreError("\(reference) cannot be approved: \(issuers.joined(separator: "; ")); revoke it")
+            // One registered before registration refused it may be an ICE form or an immigration court's order filed
+            // under a judicial kind, or carry a scope no paper has: approved, it would authorise what no judge ordered.
+            let misfilings = entry.document.misfilings
+            guard misfilings.isEmpty else {
+                throw StoreError("\(reference) cannot be approved: \(misfilings.joined(separator: "; ")); revoke it")
             }
             if let terms, terms.lowercased() != entry.document.termsFingerprint {
                 throw StoreError("""
@@ -176,9 +175,17 @@ extension Registry {
                     """)
             }
             if entry.twoPersonRule {
+                // The registration is the CLI's, with its record in the log: without it (written in SQL alone, or its
+                // record archived), only the names typed would tell the two people apart.
+                guard let record = try Self.latestRecord(session, action: Self.registrationAction, target: reference),
+                      record.operator == entry.registeredBy
+                else {
+                    throw StoreError(
+                        "\(reference) has no \(Self.registrationAction) record in the log that matches it (it was not registered by the CLI, or its record was archived): revoke it and register it again"
+                    )
+                }
                 try Self.requireSecondPerson(
-                    approver, after: entry.registeredBy, account: try Self.latestRecord(session, action: Self.registrationAction, target: reference)?.account,
-                    did: "registered \(reference)", done: "\(reference) was registered"
+                    approver, after: entry.registeredBy, account: record.account, did: "registered \(reference)", done: "\(reference) was registered"
                 )
             }
             guard entry.document.expiresAt > time else { throw StoreError("\(reference) expired on \(entry.document.expires) and cannot be approved") }

@@ -248,10 +248,8 @@ struct WarrantCommand: ParsableCommand {
                 "status:      \(entry.document.status.rawValue)\(entry.statusReason.map { " (\($0))" } ?? "")",
             ]
             let document = entry.document
-            if document.isMisfiled {
-                let problems = ExecutiveIssuers.problems(kind: document.kind, court: document.court, judge: document.judge, caseNumber: document.caseNumber)
-                lines.append("misfiled:    authorises nothing: \(problems.joined(separator: "; ")); revoke it")
-            }
+            let misfilings = document.misfilings
+            if !misfilings.isEmpty { lines.append("misfiled:    authorises nothing: \(misfilings.joined(separator: "; ")); revoke it") }
             lines += termLines(entry)
             lines.append("terms:       \(entry.document.termsFingerprint) (what `warrant approve --terms` names)")
             lines.append("registered:  \(entry.registeredAt) by \(entry.registeredBy) (two-person rule \(entry.twoPersonRule ? "on" : "off"))")

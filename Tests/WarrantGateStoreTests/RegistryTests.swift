@@ -111,6 +111,66 @@ struct RegistryTests {
         #expect(check == .failed(.notJudicial))
     }
 
+    /// An attacker's pass: registration refused a scope of `*` and a search warrant covering a hold only from 5 and 6
+    /// December; one registered before either still verified (pending, once approved; active, at once).
+    @Test("a document registered with a scope registration now refuses is not approved, and authorises nothing")
+    func scopeRefusedSinceRegistration() throws {
+        let database = try TemporaryDatabase()
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
+        try activate(registry, registration("JW-STAR"))
+        _ = try registry.register(registration("SW-OLD"), operator: "clerk")
+        try database.pool.write { db in
+            try db.execute(sql: "UPDATE documents SET scope = ? WHERE reference = 'JW-STAR'", arguments: [#"["*"]"#])
+            try db.execute(sql: "UPDATE documents SET kind = 'search-warrant', scope = ? WHERE reference = 'SW-OLD'", arguments: [#"["custody.hold"]"#])
+        }
+        do {
+            try registry.approve(reference: "SW-OLD", operator: "supervisor")
+            Issue.record("approved")
+        } catch let error as StoreError {
+            #expect(error.message == "SW-OLD cannot be approved: a search-warrant authorises a search, not custody.hold: register the arrest warrant for it; revoke it")
+        }
+        let snapshot = try registry.snapshot()
+        let star = try #require(snapshot.document(reference: "JW-STAR"))
+        #expect(star.status == .active && star.isMisfiled && snapshot.activeMisfiled == ["JW-STAR"])
+        #expect(star.misfilings.first?.hasPrefix("--scope '*' would cover every action") == true, "\(star.misfilings)")
+        let check = try WarrantVerifier().verify(
+            reference: "JW-STAR", agency: star.agency, subject: star.subjects.first, action: "custody.transfer", at: Date(), registry: snapshot
+        )
+        #expect(check == .failed(.notJudicial))
+    }
+
+    /// An attacker's pass: with the registration's record gone from the log (written in SQL, or archived), approval
+    /// compared only the names typed, so one login could approve its own registration under another name.
+    @Test("a pending document whose registration record is not in the log is not approved")
+    func approvalNeedsTheRegistrationRecord() throws {
+        let database = try TemporaryDatabase()
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
+        _ = try registry.register(registration("JW-1"), operator: "clerk")
+        _ = try registry.register(registration("JW-2"), operator: "clerk")
+        try database.pool.write { db in
+            try db.execute(sql: "UPDATE documents SET registered_by = 'someone else' WHERE reference = 'JW-2'")
+        }
+        // The log's entries cannot be deleted here (its triggers); a row inserted in SQL alone has no record either.
+        try database.pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO documents (reference, kind, status, agency, subjects, scope, expires, expires_at, court, judge, case_number,
+                    no_document_reason, registered_by, registered_at, two_person_rule, signature_status)
+                SELECT 'JW-SQL', kind, status, agency, subjects, scope, expires, expires_at, court, judge, case_number,
+                    'inserted in SQL', registered_by, registered_at, two_person_rule, signature_status FROM documents WHERE reference = 'JW-1'
+                """)
+        }
+        for reference in ["JW-SQL", "JW-2"] {
+            do {
+                try registry.approve(reference: reference, operator: "supervisor")
+                Issue.record("\(reference) approved")
+            } catch let error as StoreError {
+                #expect(error.message.hasPrefix("\(reference) has no warrant.register record in the log that matches it"), "\(error.message)")
+            }
+        }
+        try registry.approve(reference: "JW-1", operator: "supervisor")
+        #expect(try registry.snapshot().document(reference: "JW-1")?.status == .active)
+    }
+
     @Test("expiry falls at the end of the day in the registry's time zone")
     func expiry() throws {
         let database = try TemporaryDatabase()

@@ -53,18 +53,7 @@ public struct DocumentRegistration: Sendable {
         for entry in scope where !ScopeEntry(entry).isValid {
             problems.append("'\(entry)' is not an action such as records.read, or an action and one field such as records.release-date#scheduledRelease")
         }
-        // A document names what it permits; `*` would cover every action a policy has or will have, holds,
-        // transfers and secure areas included, which no court order or warrant says.
-        if scope.contains(where: { ScopeEntry($0).action == "*" }) {
-            problems.append("--scope '*' would cover every action, holds and transfers included: name the actions the document permits, or a family such as records.*")
-        }
-        // A search warrant authorises a search, never holding, transferring or arresting a person: a scope that says
-        // so is a misreading of the paper, which a policy accepting search warrants for searches would then honour.
-        if kind == .searchWarrant {
-            for detention in DocumentKind.detentionActions where scope.contains(where: { ScopeEntry($0).covers(detention) }) {
-                problems.append("a search-warrant authorises a search, not \(detention): register the arrest warrant for it")
-            }
-        }
+        problems += RegisteredDocument.scopeProblems(kind: kind, scope: scope)
         let expiry = LocalDate(expires).flatMap { LocalDate.years.contains($0.year) ? $0 : nil }
         if let expiry, expiry.end(in: timeZone) <= time {
             problems.append("--expires \(expiry) has ended in \(timeZone.identifier): a document registered now must be in force")

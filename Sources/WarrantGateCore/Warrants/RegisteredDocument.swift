@@ -48,11 +48,31 @@ public struct RegisteredDocument: Sendable, Equatable, Codable {
         self.signature = signature
     }
 
-    /// Whether it is of a judicial kind while its court, judge or case names an immigration authority or its form
-    /// (``ExecutiveIssuers``): registered before registration refused such a paper, it authorises nothing, and no
-    /// document test accepts it, until it is revoked and registered again under its own kind.
-    public var isMisfiled: Bool {
-        kind.isJudicial && !ExecutiveIssuers.problems(kind: kind, court: court, judge: judge, caseNumber: caseNumber).isEmpty
+    /// Whether it was registered as registration now refuses: of a judicial kind while its court, judge or case names
+    /// an immigration authority or its form (``ExecutiveIssuers``), or with a scope no paper has
+    /// (``scopeProblems(kind:scope:)``). Registered before registration refused it, it authorises nothing, and no
+    /// document test accepts it, until it is revoked and registered again as the paper says.
+    public var isMisfiled: Bool { !misfilings.isEmpty }
+
+    /// Why it is misfiled (``isMisfiled``), a sentence each as registration would say it; empty when it is not.
+    public var misfilings: [String] {
+        ExecutiveIssuers.problems(kind: kind, court: court, judge: judge, caseNumber: caseNumber) + Self.scopeProblems(kind: kind, scope: scope)
+    }
+
+    /// Why a document of `kind` cannot cover `scope`, a sentence each: `*` covers every action a policy has or will
+    /// have, holds, transfers and secure areas included, which no court order or warrant says; and a search warrant
+    /// authorises a search, never holding, transferring or arresting a person. Empty when it can.
+    public static func scopeProblems(kind: DocumentKind, scope: [String]) -> [String] {
+        var problems: [String] = []
+        if scope.contains(where: { ScopeEntry($0).action == "*" }) {
+            problems.append("--scope '*' would cover every action, holds and transfers included: name the actions the document permits, or a family such as records.*")
+        }
+        if kind == .searchWarrant {
+            for detention in DocumentKind.detentionActions where scope.contains(where: { ScopeEntry($0).covers(detention) }) {
+                problems.append("a search-warrant authorises a search, not \(detention): register the arrest warrant for it")
+            }
+        }
+        return problems
     }
 
     public func covers(action: String) -> Bool {

@@ -118,7 +118,7 @@ extension RegistryRefresher {
     static func noteMisfiled(in snapshot: RegistrySnapshot, to logger: Logger) {
         for reference in snapshot.activeMisfiled {
             logger.warning(
-                "an active document of a judicial kind names an immigration authority as its issuer; it authorises nothing: revoke it",
+                "an active document is misfiled (an immigration authority named as a court's, or a scope no paper has); it authorises nothing: revoke it",
                 metadata: ["reference": "\(reference)", "see": "warrant-gate warrant show \(reference)"]
             )
         }
