@@ -279,19 +279,19 @@ struct SignedWarrantCLITests {
                 agency: { id: ice-ero, category: federal-immigration }
                 request: { path: /records/inmates/2017-000123, warrant: JW-1 }
                 documents:
-                  - { reference: JW-1, kind: judicial-warrant, subjects: ["2017-000123"], signature: verified, signed-by: denver-county-court }
+                  - { reference: JW-1, kind: judicial-warrant, subjects: ["2017-000123"], signature: verified, signed-by: denver-county-court, scope: [records.read] }
                 expect: { effect: allow, rules: [immigration-with-warrant] }
               - name: a warrant whose signature could not be verified
                 agency: { id: ice-ero, category: federal-immigration }
                 request: { path: /records/inmates/2017-000123, warrant: JW-2 }
                 documents:
-                  - { reference: JW-2, kind: judicial-warrant, subjects: ["2017-000123"], signature: unverified }
+                  - { reference: JW-2, kind: judicial-warrant, subjects: ["2017-000123"], signature: unverified, scope: [records.read] }
                 expect: { effect: deny, reason: warrant_signature_unverified, rules: [immigration-needs-signed-warrant] }
               - name: a warrant registered before signatures were checked
                 agency: { id: ice-ero, category: federal-immigration }
                 request: { path: /records/inmates/2017-000123, warrant: JW-3 }
                 documents:
-                  - { reference: JW-3, kind: judicial-warrant, subjects: ["2017-000123"] }
+                  - { reference: JW-3, kind: judicial-warrant, subjects: ["2017-000123"], scope: [records.read] }
                 expect: { effect: deny, reason: warrant_signature_unverified }
             """.write(to: tests.appendingPathComponent("signed.yaml"), atomically: true, encoding: .utf8)
         let tested = try CLIProcess.run(["policy", "test", tests.path])

@@ -132,7 +132,7 @@ struct ShippedPolicyTests {
                 request: { path: /records/inmates/2017-000456/release }
                 facts: { "2017-00456": { conviction: serious-felony }, "2017-000123": { conviction: serious-felony } }
                 records: [{ subject: "2017-000123", kind: advisement }]
-                documents: [{ reference: W-1, kind: judicial-warrant, subjects: ["2017-000123", "2017-12"] }]
+                documents: [{ reference: W-1, kind: judicial-warrant, subjects: ["2017-000123", "2017-12"], scope: [records.release-date] }]
                 expect: { effect: deny, reason: warrant_missing }
               - name: a misspelt public fact, and a value no public fact takes
                 agency: { id: ice-ero, category: federal-immigration }

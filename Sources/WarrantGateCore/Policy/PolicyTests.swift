@@ -324,7 +324,7 @@ public struct PolicyTestFile: Sendable {
         return RegisteredDocument(
             reference: try node.required("reference", in: "document").string("reference"), kind: kind, status: status,
             agency: try node["agency"]?.string("agency") ?? agency.id, subjects: try node.required("subjects", in: "document").strings("subjects"),
-            scope: try node["scope"]?.strings("scope") ?? ["*"], expires: expires.description, expiresAt: expires.end(in: TimeZone(identifier: "UTC")!),
+            scope: try node.required("scope", in: "document").strings("scope"), expires: expires.description, expiresAt: expires.end(in: TimeZone(identifier: "UTC")!),
             court: try node["court"]?.string("court"), judge: try node["judge"]?.string("judge"), caseNumber: try node["case-number"]?.string("case-number"),
             registeredAt: try node["registered"].map { try instant($0.string("registered"), $0) } ?? time.addingTimeInterval(-86400),
             signature: signature
