@@ -71,6 +71,24 @@ struct EmbeddedDocumentRedactionTests {
         #expect(Self.outcome(document, type) == .refused(.refused), "\(document)")
     }
 
+    /// An attacker's pass: half of a surrogate pair in a serialized document's key, then an escape that is not its other
+    /// half, overflowed the name's decoding and stopped the gateway, on every answer that carried the text.
+    @Test("an unpaired surrogate in a serialized key is read without a crash, and cannot split a redacted name")
+    func unpairedSurrogates() {
+        for (document, type) in [
+            (#"{"note":"{\"a\\ud800\\u0041\":1}"}"#, RedactableMediaType.json), (#"<r><note>{"a\ud800\u0041":1}</note></r>"#, .xml),
+            (#"{"note":"{\"a\\ud800x\\udc00\":1}"}"#, .json), (#"{"note":"{\"a\\udc00\\ud800\":1}"}"#, .json),
+        ] {
+            guard case .kept = Self.outcome(document, type) else { Issue.record("\(document) was refused"); continue }
+        }
+        for (document, type) in [
+            (#"{"note":"{\"citizen\\ud800\\u0073hip\":1}"}"#, RedactableMediaType.json), (#"<r><note>{"citizen\udbff\u0073hip":1}</note></r>"#, .xml),
+        ] {
+            #expect(Self.outcome(document, type) == .refused(.refused), "\(document)")
+        }
+        #expect(EmbeddedKeyReader.decodedOnce(Array(#"a\ud83d\ude00b"#.utf8)) == Array("a\u{1F600}b".utf8), "a pair is one character")
+    }
+
     /// A records system that wraps its NIEM XML in JSON (`{"document":"<nc:Person>…"}`): the client parses the string
     /// as XML, and the redactor cannot remove an element inside it.
     @Test("an element or attribute named as a redacted field, in XML inside a JSON string, refuses the response", arguments: [

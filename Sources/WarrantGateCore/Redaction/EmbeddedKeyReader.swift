@@ -71,7 +71,8 @@ struct EmbeddedKeyReader {
     }
 
     /// A name as a JSON parser reads it: `\uXXXX` (with surrogate pairs) and the one-character escapes decoded; a
-    /// backslash with nothing to escape (those a document serialized twice leaves at a name's ends) dropped.
+    /// backslash with nothing to escape (those a document serialized twice leaves at a name's ends) dropped. Half of a
+    /// surrogate pair without the other is dropped too, as the most lenient parsers do, so that it cannot split a name.
     static func decodedOnce(_ name: [UInt8]) -> [UInt8] {
         var out: [UInt8] = [], index = 0, pendingHigh: UInt32?
         func hex(at start: Int) -> UInt32? {
@@ -82,6 +83,7 @@ struct EmbeddedKeyReader {
             let byte = name[index]
             guard byte == UInt8(ascii: "\\"), index + 1 < name.count else {
                 if byte != UInt8(ascii: "\\") { out.append(byte) }
+                pendingHigh = nil
                 index += 1
                 continue
             }
@@ -92,11 +94,16 @@ struct EmbeddedKeyReader {
                     pendingHigh = value
                     continue
                 }
-                let scalarValue = pendingHigh.map { 0x10000 + (($0 - 0xD800) << 10) + (value - 0xDC00) } ?? value
+                // A low half joins the high half just before it; anything else stands alone, the high half dropped.
+                var scalarValue = value
+                if let high = pendingHigh, (0xDC00..<0xE000).contains(value) {
+                    scalarValue = 0x10000 + ((high - 0xD800) << 10) + (value - 0xDC00)
+                }
                 pendingHigh = nil
                 if let scalar = Unicode.Scalar(scalarValue) { out.append(contentsOf: String(scalar).utf8) }
                 continue
             }
+            pendingHigh = nil
             switch escape {
             case UInt8(ascii: "\""), UInt8(ascii: "/"): out.append(escape)
             case UInt8(ascii: "b"), UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"): out.append(0x20)
