@@ -89,6 +89,25 @@ struct EmbeddedDocumentRedactionTests {
         #expect(EmbeddedKeyReader.decodedOnce(Array(#"a\ud83d\ude00b"#.utf8)) == Array("a\u{1F600}b".utf8), "a pair is one character")
     }
 
+    /// An attacker's pass: the refusal's detail, which the client reads, quoted the key, text the upstream chose.
+    @Test("a refusal for a serialized key does not quote the key to the client")
+    func refusalQuotesNoKey() throws {
+        for (document, type) in [
+            (#"{"purpose":"{\"MX, born Guadalajara, A-201555123:citizenship\":1}"}"#, RedactableMediaType.json),
+            (#"<r><note>{"MX, born Guadalajara, A-201555123:citizenship":1}</note></r>"#, .xml),
+            (#"<r><note>&lt;MX-born-Guadalajara:citizenship&gt;x&lt;/MX-born-Guadalajara:citizenship&gt;</note></r>"#, .xml),
+        ] {
+            let redaction = ResponseRedactor(names: Self.names).redaction(for: type, limits: RedactionLimits())
+            do {
+                try Array(document.utf8).withUnsafeBytes { bytes in try redaction.feed(bytes) { _ in } }
+                try redaction.finish { _ in }
+                Issue.record("\(document) passed")
+            } catch {
+                #expect(!"\(error)".contains("Guadalajara"), "\(error)")
+            }
+        }
+    }
+
     /// A records system that wraps its NIEM XML in JSON (`{"document":"<nc:Person>…"}`): the client parses the string
     /// as XML, and the redactor cannot remove an element inside it.
     @Test("an element or attribute named as a redacted field, in XML inside a JSON string, refuses the response", arguments: [

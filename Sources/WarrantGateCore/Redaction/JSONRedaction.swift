@@ -616,7 +616,7 @@ private struct JSONRedactionMachine {
         guard stringEscaped, let key = embeddedKeys.feed(characters) else { return }
         let name = String(decoding: key, as: UTF8.self)
         if keys.fields.contains(name) {
-            throw RedactionError(.refused, "a string holds JSON with a redacted field (\"\(name)\"), which a client would parse", offset: consumed + index)
+            throw RedactionError(.refused, "a string holds JSON with a redacted field, which a client would parse", offset: consumed + index)
         }
     }
 

@@ -824,7 +824,7 @@ private struct XMLRedactionMachine {
         guard let key = embeddedKeys.feed(characters) else { return }
         let redacted = key.withUnsafeBytes { names.redact(nil, $0) }
         if redacted {
-            throw RedactionError(.refused, "text holds JSON with a redacted field (\"\(String(decoding: key, as: UTF8.self))\"), which a client would parse", offset: offset)
+            throw RedactionError(.refused, "text holds JSON with a redacted field, which a client would parse", offset: offset)
         }
     }
 
@@ -915,10 +915,7 @@ private struct XMLRedactionMachine {
         guard !local.isEmpty else { return }
         let redacted = Array(local).withUnsafeBytes { names.redact(nil, $0) }
         if redacted {
-            throw RedactionError(
-                .refused, "text holds markup naming a redacted field (<\(String(decoding: bare, as: UTF8.self))>), which a client would parse",
-                offset: offset
-            )
+            throw RedactionError(.refused, "text holds markup naming a redacted field, which a client would parse", offset: offset)
         }
     }
 
