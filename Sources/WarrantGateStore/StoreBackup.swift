@@ -65,9 +65,8 @@ extension Store {
         var report = BackupReport()
         // SQLite writes the copy by path: room for what it copies (the database, its write-ahead log and the scans) is
         // checked before, the floor again at the commit.
-        let documents = DocumentStore(filesDirectory: location.filesDirectory)
-        let scans = try Self.scanNames(in: documents, report: &report)
-        let files = [source, source + "-wal"] + scans.map { documents.directory.appendingPathComponent($0).path }
+        let documents = DocumentStore(filesDirectory: location.filesDirectory).directory.path
+        let files = [source, source + "-wal"] + ((try? FileManager.default.contentsOfDirectory(atPath: documents)) ?? []).map { documents + "/" + $0 }
         try output.checkFreeSpace(needing: files.reduce(0) { total, path in
             var status = Glibc.stat()
             return lstat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFREG ? total &+ UInt64(max(status.st_size, 0)) : total
@@ -85,7 +84,7 @@ extension Store {
                     for (key, value) in [("format", BackupFormat.name), ("created", Timestamp.format(time)), ("source", source)] {
                         try db.execute(sql: "INSERT INTO backup_manifest (key, value) VALUES (?, ?)", arguments: [key, value])
                     }
-                    try Self.copyDocuments(scans, from: documents, into: db, report: &report)
+                    try Self.copyDocuments(from: DocumentStore(filesDirectory: location.filesDirectory), into: db, report: &report)
                     if let key {
                         try db.execute(sql: "INSERT INTO backup_manifest (key, value) VALUES ('seal', ?)", arguments: [try BackupSeal.sign(db, key: key)])
                         report.sealed = true
@@ -112,40 +111,31 @@ extension Store {
         return report
     }
 
-    /// The names of the scans in `documents`' directory, sorted: none when it does not exist, and none, reported, when
-    /// it is no directory (a symbolic link, say). Read once, for the space a backup needs and for the copy.
-    private static func scanNames(in documents: DocumentStore, report: inout BackupReport) throws -> [String] {
+    /// Adds every scan of `documents` to the copy's `backup_documents`, one at a time.
+    private static func copyDocuments(from documents: DocumentStore, into db: Database, report: inout BackupReport) throws {
         let directory = documents.directory.path
         var status = Glibc.stat()
         if lstat(directory, &status) != 0 {
             guard errno == ENOENT else { throw PrivateFileError(.failed, "cannot read \(directory): \(PrivateFile.describe(errno))") }
-            return []
-        }
-        guard status.st_mode & S_IFMT == S_IFDIR else {
+        } else if status.st_mode & S_IFMT != S_IFDIR {
             report.skippedDocuments.append("\(directory): not a directory (a symbolic link?); no document was backed up")
-            return []
-        }
-        return try FileManager.default.contentsOfDirectory(atPath: directory).filter(BackupFormat.isDigest).sorted()
-    }
-
-    /// Adds the scans `names` of `documents` to the copy's `backup_documents`, one at a time, each read without
-    /// following links and checked against its name.
-    private static func copyDocuments(_ names: [String], from documents: DocumentStore, into db: Database, report: inout BackupReport) throws {
-        for name in names {
-            let content: Data
-            do {
-                content = try DocumentStore.read(path: documents.directory.appendingPathComponent(name).path)
-            } catch let error as PrivateFileError {
-                report.skippedDocuments.append("\(name): \(error.message)")
-                continue
+        } else {
+            for name in try FileManager.default.contentsOfDirectory(atPath: directory).sorted() where BackupFormat.isDigest(name) {
+                let content: Data
+                do {
+                    content = try DocumentStore.read(path: documents.directory.appendingPathComponent(name).path)
+                } catch let error as PrivateFileError {
+                    report.skippedDocuments.append("\(name): \(error.message)")
+                    continue
+                }
+                guard DocumentStore.digest(of: content) == name else {
+                    report.skippedDocuments.append("\(name): its content does not match its SHA-256 (damaged)")
+                    continue
+                }
+                try db.execute(sql: "INSERT INTO backup_documents (sha256, content) VALUES (?, ?)", arguments: [name, content])
+                report.documents += 1
+                report.documentBytes += content.count
             }
-            guard DocumentStore.digest(of: content) == name else {
-                report.skippedDocuments.append("\(name): its content does not match its SHA-256 (damaged)")
-                continue
-            }
-            try db.execute(sql: "INSERT INTO backup_documents (sha256, content) VALUES (?, ?)", arguments: [name, content])
-            report.documents += 1
-            report.documentBytes += content.count
         }
         report.missingDocuments = try String.fetchAll(db, sql: """
             SELECT DISTINCT document_sha256 FROM documents
