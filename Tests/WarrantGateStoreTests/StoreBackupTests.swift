@@ -571,5 +571,15 @@ struct StoreBackupTests {
         #expect(report.documents == 0)
         #expect(report.skippedDocuments == ["\(digest): its content does not match its SHA-256 (damaged)"])
         #expect(Set(report.missingDocuments) == [digest, lost])
+
+        // A document store replaced by a link to another directory, whose scans match their names: none is copied.
+        let elsewhere = site.path("other-documents")
+        try FileManager.default.moveItem(atPath: documents.directory.path, toPath: elsewhere)
+        try Data("%PDF-1.4 JW-2".utf8).write(to: URL(fileURLWithPath: elsewhere + "/" + lost))
+        try FileManager.default.createSymbolicLink(atPath: documents.directory.path, withDestinationPath: elsewhere)
+        let (_, linked) = try site.backup("third.backup")
+        #expect(linked.documents == 0)
+        #expect(linked.skippedDocuments == ["\(documents.directory.path): not a directory (a symbolic link?); no document was backed up"])
+        #expect(Set(linked.missingDocuments) == [digest, lost])
     }
 }
