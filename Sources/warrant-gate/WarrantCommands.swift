@@ -23,7 +23,8 @@ struct WarrantCommand: ParsableCommand {
                 (administrative-warrant for an I-200/I-205, detainer for an I-247A, administrative-subpoena,
                 immigration-judge-order) are kept on record but never authorise anything. A judicial kind whose --court,
                 --judge or --case names an immigration authority (DHS, ICE, ERO, USCIS, CBP, EOIR, an immigration court,
-                judge or officer) or an ICE form (I-200, I-205, I-247) is refused (exit 3): register it under its own kind.
+                judge or officer, abbreviated or not) or an ICE form (I-200, I-205, I-247, I-862 and the officers' other
+                orders and notices) is refused (exit 3): register it under its own kind.
 
                 Example:
                   warrant-gate warrant register --reference JW-2026-0042 --kind judicial-warrant --agency ice-ero \\

@@ -145,15 +145,22 @@ struct ExecutiveIssuersTests {
 
     /// An attacker's pass: an immigration court, DHS and ICE abbreviated as citations abbreviate them, ICE's former
     /// Detention and Removal Operations, and officers' notices and orders other than I-200, I-205 and I-247 all
-    /// registered as judicial.
-    @Test("legal abbreviations, DRO and officers' other forms are read; a state's abbreviation or the SEC are not")
+    /// registered as judicial. A review's pass then found what the first reading took for them: a surname, a domestic
+    /// relations office, a docket number's division.
+    @Test("citation abbreviations, Detention and Removal and officers' other forms are read; a surname, DRO or a division are not")
     func citationAbbreviations() {
         let named: [(String, ExecutiveIssuers.Field, String)] = [
             ("Denver Immigration Ct.", .court, "EOIR"), ("Immigr. Ct. (Denver, Colo.)", .court, "EOIR"), ("Bd. of Immigr. Appeals", .court, "EOIR"),
             ("Dept. of Justice, Exec. Off. for Immig. Review", .court, "EOIR"), ("U.S. Dep't of Homeland Sec.", .court, "Homeland"),
             ("Dept. of Homeland Sec.", .court, "Homeland"), ("Immigration & Customs Enf.", .court, "ICE"),
-            ("Homeland Sec. Investigations", .court, "Homeland"), ("DRO Denver", .court, "ERO"), ("Detention and Removal Operations", .court, "ERO"),
-            ("Imm. Officer J. Smith", .judge, "immigration officer"), ("Deportation Ofcr. Lee", .judge, "immigration officer"),
+            ("Homeland Sec. Investigations", .court, "Homeland"), ("Detention and Removal Operations", .court, "ERO"),
+            ("Immigr. Officer J. Smith", .judge, "immigration officer"), ("Deportation Ofcr. Lee", .judge, "immigration officer"),
+            // A review's pass: more of the citation forms, and the ampersand.
+            ("Exec. Off. for Immigr. Rev.", .court, "EOIR"), ("Bd. of Immigr. App.", .court, "EOIR"), ("Denver Immigr. Cts.", .court, "EOIR"),
+            ("Immigr. J. Smith", .judge, "EOIR"), ("Immgr. Ct.", .court, "EOIR"), ("U.S. Citizenship & Immigr. Servs.", .court, "USCIS"),
+            ("Customs & Border Prot.", .court, "CBP"), ("Immigr. & Naturalization Serv.", .court, "INS"), ("Field Off. Dir. Lee", .judge, "immigration officer"),
+            ("Deport. Ofcr. Lee", .judge, "immigration officer"), ("Detention & Removal", .court, "ERO"), ("Enforcement & Removal", .court, "ERO"),
+            ("Form I 286", .caseNumber, "I-203"), ("I-86O", .caseNumber, "I-203"),
             ("Corte de Inmig. de Denver", .court, "EOIR"), ("I-203", .caseNumber, "I-203"), ("Form I-286", .caseNumber, "I-203"),
             ("I-862 Notice to Appear", .caseNumber, "I-203"), ("Form I-296", .caseNumber, "I-203"), ("I-860", .caseNumber, "I-203"),
             ("I-871", .caseNumber, "I-203"),
@@ -165,6 +172,12 @@ struct ExecutiveIssuersTests {
         let courts: [(String, ExecutiveIssuers.Field)] = [
             ("Conn. Super. Ct.", .court), ("U.S. District Court, Hartford, CT", .court), ("SEC v. Doe, 26-cv-1", .caseNumber),
             ("Hon. Imm Kim", .judge), ("Sec. of State v. Doe", .caseNumber), ("26-cr-1203", .caseNumber), ("I-2030", .caseNumber),
+            // A review's pass: a surname, a domestic relations office, and docket numbers that end in a division.
+            ("State v. Imm, Court of Appeals No. A-123", .caseNumber), ("Imm, Courtney", .judge), ("Imm, Judge Pro Tem", .judge),
+            ("People v. Imm Court", .caseNumber), ("Hon. A. Imm.", .judge), ("Dauphin County DRO", .court),
+            ("Court of Common Pleas, Domestic Relations Office (DRO)", .court), ("2026-DRO-00123", .caseNumber), ("Div. I 286", .court),
+            ("No. 12345-6-I 203", .caseNumber), ("Dept. of Human Serv. v. J. M.", .caseNumber), ("Off. of the Clerk", .court),
+            ("Ct. App. Div. I", .court), ("Child Prot. Servs.", .court),
         ]
         for (text, field) in courts { #expect(ExecutiveIssuers.named(in: text, field: field) == nil, "\(text) as \(field)") }
     }

@@ -5,12 +5,14 @@
 ///
 /// Text is read as ``OperatorName/key(_:)`` reads a name (compatibility characters as what they stand for, accents
 /// dropped, letters of other scripts drawn like Latin ones as those, in any letter case), then as words: runs of
-/// letters and digits, a legal citation's abbreviations read as the words they stand for (`Immigr. Ct.`, `Homeland Sec.`). A name matches whole words, written apart or together (`Homeland Security`, `HomelandSecurity`),
-/// or letters spelled out one by one (`I.C.E.`) compared whole; never part of a word (`Justice`, `Police`). A name
-/// marked `*` also matches its last word continued by letters (`Immigration Judges`). A form matches `I` and its
-/// number, written apart or together, with any letters after it (`I-247A`, `I 200`, `i205`). A form's number may be
-/// written with the letter O for a zero (`I-2OO`), and after the word `Form`, `I` may be an `l` or a `1` (`Form
-/// 1-200`). An acronym (`ICE`, `DHS`, `BIA`) counts in the court; in the case, written in capitals (a caption's `Ins.
+/// letters and digits, a citation's abbreviation written with its period read as the word it stands for (`Immigr.
+/// Ct.`, `Homeland Sec.`; ``abbreviations``). A name matches whole words, written apart or together (`Homeland
+/// Security`, `HomelandSecurity`), or letters spelled out one by one (`I.C.E.`) compared whole; never part of a word
+/// (`Justice`, `Police`). A name marked `*` also matches its last word continued by letters (`Immigration Judges`). A
+/// form matches `I` and its number, written apart or together, with any letters after it (`I-247A`, `I 200`, `i205`);
+/// the forms whose numbers docket numbers also hold (`I-862`) only after a dash, joined, or after `Form`. A form's
+/// number may be written with the letter O for a zero (`I-2OO`), and after the word `Form`, `I` may be an `l` or a `1`
+/// (`Form 1-200`). An acronym (`ICE`, `DHS`, `BIA`) counts in the court; in the case, written in capitals (a caption's `Ins.
 /// Co.` is none) or as a code's only word of letters, alone or joined to its numbers (`ice-2026-0001`, `ice2026-1`), or
 /// as a code's words of letters that are all acronyms (`ice-dhs-2026-01`), a letter after a number read as its suffix
 /// (`ice-2026-1-b`), a docket number's trailing judges' initials left out (`1:26-mj-00502-DHS`); in the judge's name,
@@ -38,6 +40,9 @@ public enum ExecutiveIssuers {
         var acronyms: [String] = []
         /// Its form numbers, matched after `I`.
         var forms: [String] = []
+        /// Form numbers that docket numbers hold too (`Div. I 286`, `No. 12345-6-I 203`): matched after `I` and a dash
+        /// (`I-286`), joined (`I286`), or after `Form`.
+        var dashedForms: [String] = []
     }
 
     private static let agencyKinds = "under its own kind (administrative-warrant, detainer, notification-request or administrative-subpoena)"
@@ -54,7 +59,9 @@ public enum ExecutiveIssuers {
         ),
         Issuer(
             name: "ICE's Enforcement and Removal Operations (ERO)", why: agency, registerAs: agencyKinds,
-            names: ["removal operations", "enforcement and removal", "detention and removal"], acronyms: ["ero", "dro"]
+            // Its former Detention and Removal Operations by name only: `DRO` is a domestic relations office too.
+            names: ["removal operations", "enforcement and removal", "enforcement removal", "detention and removal", "detention removal"],
+            acronyms: ["ero"]
         ),
         Issuer(
             name: "an immigration officer", why: "an officer of the executive branch, not a judge or magistrate", registerAs: agencyKinds,
@@ -96,7 +103,7 @@ public enum ExecutiveIssuers {
         Issuer(
             name: "an immigration officer's order or notice (Form I-203, I-286, I-296, I-860, I-862 or I-871)",
             why: "issued by an immigration officer, not by a judge", registerAs: agencyKinds, names: [],
-            forms: ["203", "286", "296", "860", "862", "871"]
+            dashedForms: ["203", "286", "296", "860", "862", "871"]
         ),
     ]
 
@@ -130,7 +137,9 @@ public enum ExecutiveIssuers {
     /// The first issuer `text`, read as `field`, names, or nil.
     public static func named(in text: String, field: Field = .court) -> Match? {
         let read = field == .caseNumber ? withoutDocketInitials(text) : text
-        let words = ImmigrationStatusTerms.words(of: OperatorName.key(read)).map { abbreviations[$0] ?? $0 }
+        let keyed = OperatorName.key(read)
+        let words = judgeAfterImmigration(ImmigrationStatusTerms.words(of: expandingAbbreviations(keyed)))
+        let dashed = dashedFormNumbers(in: keyed)
         // Where a person's initials or a caption's abbreviation may pass for an acronym, one counts only when the text
         // calls someone an officer or agent, or when it is written in capitals that the rest of a name is not.
         let titled = field == .judge && words.contains(where: titleWords.contains)
@@ -165,11 +174,11 @@ public enum ExecutiveIssuers {
             // A form: `i247a`, or `i` and `247a`; after `form`, `l247a` or `1` and `247a` too.
             let next = start + 1 < words.count ? words[start + 1] : nil
             let afterForm = start > 0 && words[start - 1] == "form"
-            for issuer in issuers where !issuer.forms.isEmpty {
-                if isForm(word, issuer.forms, afterForm: afterForm) { return match(issuer, start...start) }
-                if let next, word == "i" || (afterForm && (word == "l" || word == "1")), isForm("i" + next, issuer.forms, afterForm: false) {
-                    return match(issuer, start...start + 1)
-                }
+            for issuer in issuers where !issuer.forms.isEmpty || !issuer.dashedForms.isEmpty {
+                if isForm(word, issuer.forms + issuer.dashedForms, afterForm: afterForm) { return match(issuer, start...start) }
+                guard let next, word == "i" || (afterForm && (word == "l" || word == "1")) else { continue }
+                let apart = issuer.forms + (afterForm ? issuer.dashedForms : issuer.dashedForms.filter(dashed.contains))
+                if isForm("i" + next, apart, afterForm: false) { return match(issuer, start...start + 1) }
             }
             guard word.count == 1 else {
                 // Whole words, alone or with those after them, written apart or together; an acronym alone.
@@ -195,12 +204,53 @@ public enum ExecutiveIssuers {
         return nil
     }
 
-    /// Abbreviations as legal citations write them, read as the words they stand for (`Immigr. Ct.`, `Homeland Sec.`,
-    /// `Customs Enf.`, `Imm. Ofcr.`), so that an issuer's name abbreviated reads as written out.
-    private static let abbreviations: [String: String] = [
-        "ct": "court", "imm": "immigration", "immig": "immigration", "immigr": "immigration", "inmig": "inmigracion", "sec": "security",
-        "enf": "enforcement", "ofcr": "officer", "offr": "officer",
+    /// Abbreviations as legal citations write them, each read as the word it stands for where it is written with its
+    /// period (`Immigr. Ct.`, `Homeland Sec.`, `Customs & Border Prot.`), so that an issuer's name abbreviated reads as
+    /// written out. Without the period it is a word of its own (`Imm` is a surname; `Imm.` is left out for it).
+    static let abbreviations: [String: String] = [
+        "ct": "court", "cts": "courts", "immig": "immigration", "immigr": "immigration", "immgr": "immigration", "inmig": "inmigracion",
+        "sec": "security", "enf": "enforcement", "ofcr": "officer", "offr": "officer", "rev": "review", "app": "appeals", "apps": "appeals",
+        "serv": "service", "servs": "services", "svcs": "services", "prot": "protection", "deport": "deportation", "agt": "agent",
+        "dir": "director", "off": "office",
     ]
+
+    /// `keyed` (``OperatorName/key(_:)``) with each of ``abbreviations`` that is a whole word before a period written
+    /// out.
+    static func expandingAbbreviations(_ keyed: String) -> String {
+        var out = "", run = ""
+        for character in keyed + " " {
+            if character.isLetter || character.isNumber {
+                run.append(character)
+                continue
+            }
+            out += character == "." ? abbreviations[run] ?? run : run
+            out.append(character)
+            run = ""
+        }
+        return String(out.dropLast())
+    }
+
+    /// `words` with a `j` after `immigration` read as `judge` (`Immigr. J. Smith`, an immigration judge).
+    private static func judgeAfterImmigration(_ words: [String]) -> [String] {
+        words.indices.map { words[$0] == "j" && $0 > 0 && words[$0 - 1] == "immigration" ? "judge" : words[$0] }
+    }
+
+    /// The ``Issuer/dashedForms`` numbers `keyed` writes after an `I` and a dash that follow no letter or digit
+    /// (`i-862`, `i - 286`).
+    private static func dashedFormNumbers(in keyed: String) -> Set<String> {
+        let characters = Array(keyed)
+        var found: Set<String> = []
+        for index in characters.indices where characters[index] == "i" && (index == 0 || !(characters[index - 1].isLetter || characters[index - 1].isNumber)) {
+            var at = index + 1
+            while at < characters.count, characters[at] == " " { at += 1 }
+            guard at < characters.count, characters[at] == "-" else { continue }
+            at += 1
+            while at < characters.count, characters[at] == " " { at += 1 }
+            let digits = String(characters[at...].prefix { $0.isNumber || $0 == "o" }.prefix(3)).replacingOccurrences(of: "o", with: "0")
+            found.insert(digits)
+        }
+        return found
+    }
 
     /// Words that label a case number rather than caption a case (`Case No. ice-2026-0001`, `Cause No.`, `Civil
     /// Action No.`).
