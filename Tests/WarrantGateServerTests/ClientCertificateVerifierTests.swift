@@ -143,3 +143,76 @@ struct ClientCertificateVerifierTests {
         #expect(await verifier.refusal([presented])?.description.hasPrefix("chain does not validate") == true)
     }
 }
+
+/// Attacker's passes over the presented chain, which the handshake validates before the client proves its key.
+@Suite("Client certificate verifier: hostile chains")
+struct HostileChainTests {
+    private static let now = Date()
+
+    /// A certificate of `subject`, signed by `signer` as `issuer`: a CA's with `usage` (a client's leaf without one).
+    private static func issue(
+        _ subject: String, issuer: String, key: P256.Signing.PrivateKey, by signer: P256.Signing.PrivateKey, ca usage: KeyUsage?
+    ) throws -> Certificate {
+        try Certificate(
+            version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey), notValidBefore: now - 3600, notValidAfter: now + 86_400,
+            issuer: try DistinguishedName { CommonName(issuer) }, subject: try DistinguishedName { CommonName(subject) },
+            signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                if let usage {
+                    Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
+                    Critical(usage)
+                } else {
+                    Critical(BasicConstraints.notCertificateAuthority)
+                    Critical(KeyUsage(digitalSignature: true))
+                    try ExtendedKeyUsage([.clientAuth])
+                }
+            },
+            issuerPrivateKey: .init(signer)
+        )
+    }
+
+    private static func nio(_ certificate: Certificate) throws -> NIOSSLCertificate {
+        var serializer = DER.Serializer()
+        try serializer.serialize(certificate)
+        return try NIOSSLCertificate(bytes: serializer.serializedBytes, format: .der)
+    }
+
+    /// A CA certificate marked as one, but whose key usage allows signing documents only, issued a client leaf that
+    /// the verifier accepted: openssl refuses it.
+    @Test("an intermediate whose key usage lacks keyCertSign issues no accepted client certificate")
+    func intermediateWithoutCertificateSigning() async throws {
+        let (rootKey, subKey, leafKey) = (P256.Signing.PrivateKey(), P256.Signing.PrivateKey(), P256.Signing.PrivateKey())
+        let root = try Self.issue("Test Root", issuer: "Test Root", key: rootKey, by: rootKey, ca: KeyUsage(keyCertSign: true))
+        let leaf = try Self.nio(try Self.issue("aurora-pd", issuer: "Test Agencies CA", key: leafKey, by: subKey, ca: nil))
+        let verifier = ClientCertificateVerifier(trust: .init(roots: [root]))
+        let signing = try Self.issue("Test Agencies CA", issuer: "Test Root", key: subKey, by: rootKey, ca: KeyUsage(keyCertSign: true))
+        #expect(await verifier.refusal([leaf, try Self.nio(signing)]) == nil, "an intermediate that may sign certificates")
+        let documentsOnly = try Self.issue("Test Agencies CA", issuer: "Test Root", key: subKey, by: rootKey, ca: KeyUsage(digitalSignature: true))
+        let refusal = await ClientCertificateVerifier(trust: .init(roots: [root])).refusal([leaf, try Self.nio(documentsOnly)])
+        #expect(refusal?.kind == .untrusted && refusal?.description.contains("keyCertSign") == true, "\(String(describing: refusal))")
+    }
+
+    /// Two look-alike intermediates at each of 40 levels (one subject and key, each signed by the next level's key),
+    /// chaining to no trusted root: the path search tried 2^40 paths on the event loops, and one such handshake a
+    /// core stopped the gateway. A chain past the bound is refused before any path is built.
+    @Test("a chain longer than the bound is refused before its paths are searched")
+    func pathBomb() async throws {
+        let keys = (0...40).map { _ in P256.Signing.PrivateKey() }
+        var presented = [try Self.nio(try Self.issue("victim", issuer: "Level 1", key: P256.Signing.PrivateKey(), by: keys[1], ca: nil))]
+        for level in 1..<40 {
+            for _ in 0..<2 {
+                let certificate = try Self.issue(
+                    "Level \(level)", issuer: "Level \(level + 1)", key: keys[level], by: keys[level + 1], ca: KeyUsage(keyCertSign: true)
+                )
+                presented.append(try Self.nio(certificate))
+            }
+        }
+        let root = try Self.issue("Unrelated Root", issuer: "Unrelated Root", key: keys[0], by: keys[0], ca: KeyUsage(keyCertSign: true))
+        let verifier = ClientCertificateVerifier(trust: .init(roots: [root]))
+        let refusal = await verifier.refusal(presented)
+        #expect(refusal?.description == "the client presented more than \(ClientCertificateVerifier.maximumPresentedCertificates) certificates")
+        // At the bound, the look-alike pairs leave few paths to try; the chain is refused for reaching no root.
+        let bounded = Array(presented.prefix(ClientCertificateVerifier.maximumPresentedCertificates))
+        #expect(await verifier.refusal(bounded)?.kind == .untrusted)
+    }
+}

@@ -29,9 +29,14 @@ public struct CertificateRefusal: Error, Equatable, Sendable, CustomStringConver
 /// Verifies client certificates: during the TLS handshake, and again for every request.
 ///
 /// A custom verification callback replaces all of BoringSSL's own checks, so this does them all: the chain must
-/// build to one of the client CA roots under RFC 5280 (signatures, validity dates, basic constraints, key usage),
-/// the leaf must be fit for a TLS client (``Trust/requireClientUsage``), and it must not be on the configuration's
-/// deny list (SPKI SHA-256 or serial). Roots and deny lists can be replaced at run time (SIGHUP).
+/// build to one of the client CA roots under RFC 5280 (signatures, validity dates, basic constraints), every issuer
+/// below the root must be allowed to sign certificates where it lists key usages (``IssuerKeyUsagePolicy``), the leaf
+/// must be fit for a TLS client (``Trust/requireClientUsage``), and it must not be on the configuration's deny list
+/// (SPKI SHA-256 or serial). Roots and deny lists can be replaced at run time (SIGHUP).
+///
+/// A presented chain is read before the client proves its key, so its length is bounded
+/// (``maximumPresentedCertificates``): the path search tries every issuer that signs a certificate, and a chain of
+/// look-alike pairs would make it try exponentially many paths on the event loops.
 ///
 /// A TLS session outlives its handshake: a keep-alive connection, or a new one that resumes the session from a ticket,
 /// never runs the callback again. So every request checks its connection's certificate with ``refusal(leafDER:)``
@@ -80,6 +85,9 @@ public final class ClientCertificateVerifier: Sendable {
     }
 
     private static let capacity = 4096
+    /// The most certificates a client may present, its own first: a leaf and seven intermediates, more than any
+    /// agency's PKI needs.
+    static let maximumPresentedCertificates = 8
     private let state: Mutex<State>
     private let now: @Sendable () -> Date
     let refusals: @Sendable (String) -> Void
@@ -156,6 +164,9 @@ public final class ClientCertificateVerifier: Sendable {
     /// it presents, whatever the memory of its leaf says, since an accepted chain is kept for its connection.
     func refusal(_ presented: [NIOSSLCertificate]) async -> CertificateRefusal? {
         guard !presented.isEmpty else { return CertificateRefusal(kind: .missing, description: "no client certificate") }
+        guard presented.count <= Self.maximumPresentedCertificates else {
+            return CertificateRefusal(kind: .untrusted, description: "the client presented more than \(Self.maximumPresentedCertificates) certificates")
+        }
         guard let leafDER = try? presented[0].toDERBytes(),
               let intermediates = try? presented.dropFirst().map({ try Certificate(derEncoded: $0.toDERBytes()) })
         else { return CertificateRefusal(kind: .unparseable, description: "unparseable client certificate") }
@@ -192,6 +203,7 @@ public final class ClientCertificateVerifier: Sendable {
         }
         var verifier = Verifier(rootCertificates: CertificateStore(trust.roots)) {
             RFC5280Policy(fixedExpiryValidationTime: time)
+            IssuerKeyUsagePolicy()
         }
         switch await verifier.validate(leaf: leaf, intermediates: CertificateStore(intermediates)) {
         case .validCertificate:
@@ -246,5 +258,26 @@ public final class ClientCertificateVerifier: Sendable {
         let roots = try documents.filter { $0.discriminator == "CERTIFICATE" }.map { try Certificate(pemDocument: $0) }
         guard !roots.isEmpty else { throw TLSSetupError("no certificates in the client CA bundle \(path)") }
         return roots
+    }
+}
+
+/// Every issuer between a chain's leaf and its root that lists key usages must list `keyCertSign` (RFC 5280
+/// §4.2.1.3), which swift-certificates' `RFC5280Policy` leaves unchecked: a CA certificate issued for signing
+/// documents only must not mint client certificates. The root, a trust anchor configured by the operator, is not
+/// judged by its own extensions.
+struct IssuerKeyUsagePolicy: VerifierPolicy {
+    let verifyingCriticalExtensions: [ASN1ObjectIdentifier] = [.X509ExtensionID.keyUsage]
+
+    func chainMeetsPolicyRequirements(chain: UnverifiedCertificateChain) async -> PolicyEvaluationResult {
+        for issuer in chain.dropFirst().dropLast() {
+            do {
+                if let usage = try issuer.extensions.keyUsage, !usage.keyCertSign {
+                    return .failsToMeetPolicy(reason: "an intermediate's key usage does not include keyCertSign")
+                }
+            } catch {
+                return .failsToMeetPolicy(reason: "an intermediate's key usage extension is malformed")
+            }
+        }
+        return .meetsPolicy
     }
 }
