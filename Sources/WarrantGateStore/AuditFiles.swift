@@ -23,7 +23,9 @@ public struct InclusionProofFile: Codable, Sendable {
             guard let row = try session.fetchOne("SELECT seq, kind, entry FROM log WHERE decision_id = ? AND kind = 'decision'", decisionId) else {
                 throw StoreError("no decision \(decisionId) in the log")
             }
-            let seq = UInt64(max(try row.int64("seq"), 0))
+            let stored = try row.int64("seq")
+            guard stored >= 1 else { throw StoreError("decision \(decisionId) is stored at seq \(stored), which no entry has: the database was altered") }
+            let seq = UInt64(stored)
             guard let checkpoint = try Checkpointer.all(session).last(where: { $0.size >= seq }) else {
                 throw StoreError("no signed checkpoint covers seq \(seq) yet")
             }

@@ -34,6 +34,36 @@ struct HostileInputCLITests {
         #expect(shown.stdout.contains("expires:     end of 0000-01-01 (0000-01-01T07:00:00.000Z)"), "\(shown.stdout)")
     }
 
+    /// An attacker's pass: a checkpoint row written by hand, of the log's size and root but signed by no key, was what
+    /// `log checkpoint` printed for operators to copy off the machine; a decision stored at seq 0 crashed `log prove`.
+    @Test("log checkpoint refuses a latest row the log's key did not sign; log prove refuses a decision at seq 0",
+          .enabled(if: SystemTool.enabled("sqlite3")))
+    func forgedCheckpointAndSeqZero() throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        #expect(try CLIProcess.run(["log", "init-key", "--name", "county.example/warrant-gate"] + db).status == 0)
+        let registered = try CLIProcess.run(Self.judicial + ["--reference", "R-1", "--expires", "2099-12-31", "--time-zone", "America/Denver", "--operator", "a"] + db)
+        #expect(registered.status == 0, "\(registered.stderr)")
+        #expect(try CLIProcess.run(["log", "checkpoint"] + db).status == 0)
+        // The latest row again, its signature's last characters changed: the same size and root, no valid signature.
+        let forged = try SystemTool.run("sqlite3", [
+            scratch.db,
+            "INSERT INTO checkpoints (size, root, note, time) SELECT size, root, substr(note, 1, length(note) - 6) || 'AAAA=' || char(10), time FROM checkpoints ORDER BY id DESC LIMIT 1",
+        ])
+        #expect(forged.status == 0, "\(forged.stderr)")
+        let printed = try CLIProcess.run(["log", "checkpoint"] + db)
+        #expect(printed.status == 3 && printed.stdout.isEmpty, "\(printed.stdout)")
+        #expect(printed.stderr.contains("is not signed by the log's key"), "\(printed.stderr)")
+
+        let zero = try SystemTool.run("sqlite3", [
+            scratch.db, "INSERT INTO log (seq, kind, time, decision_id, entry, leaf_hash) VALUES (0, 'decision', '2026-12-01T00:00:00.000Z', 'd-0', '{}', zeroblob(32))",
+        ])
+        #expect(zero.status == 0, "\(zero.stderr)")
+        let proof = scratch.url.appendingPathComponent("d-0.proof.json").path
+        let proved = try CLIProcess.run(["log", "prove", "d-0", "--out", proof] + db)
+        #expect(proved.status == 3 && proved.stderr.contains("stored at seq 0, which no entry has"), "\(proved.status): \(proved.stderr)")
+    }
+
     @Test("registration needs the recorded time zone, or --time-zone to record one; another zone is refused")
     func timeZone() throws {
         let scratch = try Scratch()

@@ -96,6 +96,7 @@ struct EmbeddedDocumentRedactionTests {
             (#"{"purpose":"{\"MX, born Guadalajara, A-201555123:citizenship\":1}"}"#, RedactableMediaType.json),
             (#"<r><note>{"MX, born Guadalajara, A-201555123:citizenship":1}</note></r>"#, .xml),
             (#"<r><note>&lt;MX-born-Guadalajara:citizenship&gt;x&lt;/MX-born-Guadalajara:citizenship&gt;</note></r>"#, .xml),
+            (#"{"note":"<Citizenship-Guadalajara/>","x":"<p Citizenship='MX'/>"}"#, .json),
         ] {
             let redaction = ResponseRedactor(names: Self.names).redaction(for: type, limits: RedactionLimits())
             do {

@@ -175,8 +175,8 @@ public struct Classifier: Sendable {
         case .queryParameter(let name):
             // The subject's own parameter is read below, in every spelling an upstream reads as it; another that may
             // still carry it (`book_ing`, `visit[booking]`) would go to the upstream unread.
-            if let other = target.query.first(where: { ParameterName.mayCarry($0.name, name) && !ParameterName.queryNameMatches($0.name, name) }) {
-                throw .subjectMissing("query parameter '\(other.name)' may be read as the subject's '\(name)': give the subject once, as '\(name)'")
+            if target.query.contains(where: { ParameterName.mayCarry($0.name, name) && !ParameterName.queryNameMatches($0.name, name) }) {
+                throw .subjectMissing("another query parameter may be read as the subject's '\(name)': give the subject once, as '\(name)'")
             }
         case .none:
             break

@@ -56,11 +56,8 @@ struct EmbeddedMarkup {
             }
             switch found {
             case nil: continue
-            case .name(let name):
-                throw RedactionError(
-                    .refused, "\(place) holds markup naming a redacted field (<\(String(decoding: name, as: UTF8.self))>), which a client would parse",
-                    offset: offset
-                )
+            case .name:
+                throw RedactionError(.refused, "\(place) holds markup naming a redacted field, which a client would parse", offset: offset)
             case .overlongName:
                 throw RedactionError(.refused, "\(place) holds markup with a name too long to read, which a client would parse", offset: offset)
             case .definition:
