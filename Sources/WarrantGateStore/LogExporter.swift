@@ -282,6 +282,14 @@ public struct LogExporter: Sendable {
     /// of the log again to put it back in `seq` order. A time range reads through that index, named because without
     /// statistics SQLite would rather read the whole log in order than sort the range. PostgreSQL plans by its own
     /// statistics.
+    /// SQL for the seq of the outcome of the decision entry aliased `decision`: the first outcome entry after it that
+    /// names its decision id (through seq `through`, an SQL expression, if given). A decision has one outcome; another
+    /// appended for it (by anyone who can append to the log) must not list or count it twice, nor give it a status.
+    static func firstOutcome(of decision: String, through: String? = nil) -> String {
+        let bound = through.map { " AND x.seq <= \($0)" } ?? ""
+        return "(SELECT min(x.seq) FROM log x WHERE x.decision_id = \(decision).decision_id AND x.kind = 'outcome' AND x.seq > \(decision).seq\(bound))"
+    }
+
     static func query(_ filter: ExportFilter, dialect: SQLDialect) -> (sql: String, arguments: [String]) {
         let ranged = filter.from != nil || filter.until != nil
         let sqlite = dialect == .sqlite
@@ -297,7 +305,7 @@ public struct LogExporter: Sendable {
         }
         let sql = """
             SELECT d.seq AS seq, d.entry AS decision, o.entry AS outcome
-            FROM log d \(ranged && sqlite ? "INDEXED BY log_time_kind " : "")LEFT JOIN log o ON o.decision_id = d.decision_id AND o.kind = 'outcome'
+            FROM log d \(ranged && sqlite ? "INDEXED BY log_time_kind " : "")LEFT JOIN log o ON o.seq = \(firstOutcome(of: "d"))
             WHERE \(conditions.joined(separator: " AND "))
             ORDER BY d.seq
             """

@@ -208,6 +208,24 @@ public struct LogVerifier {
         return report
     }
 
+    /// The first outcome entry that the gateway would not have written, and why: a second outcome of one decision, or
+    /// one before its decision. The gateway appends one outcome a decision, after it; another, appended by anyone who
+    /// can append to the log, would give reports and exports a status the decision never had (they read the first
+    /// outcome after a decision, ``LogExporter/firstOutcome(of:through:)``).
+    static func outcomeProblem(_ session: any SQLSession) throws -> (text: String, seq: UInt64)? {
+        let again = try session.scalarInt64("""
+            SELECT min(o.seq) FROM log o WHERE o.kind = 'outcome'
+            AND EXISTS (SELECT 1 FROM log p WHERE p.decision_id = o.decision_id AND p.kind = 'outcome' AND p.seq < o.seq)
+            """)
+        if let again { return ("seq \(again) is a second outcome of one decision: the gateway writes one, so it was appended outside it", UInt64(max(again, 0))) }
+        let early = try session.scalarInt64("""
+            SELECT min(o.seq) FROM log o WHERE o.kind = 'outcome'
+            AND EXISTS (SELECT 1 FROM log d WHERE d.decision_id = o.decision_id AND d.kind = 'decision' AND d.seq > o.seq)
+            """)
+        if let early { return ("seq \(early) is an outcome written before its decision: it was appended outside the gateway", UInt64(max(early, 0))) }
+        return nil
+    }
+
     /// The admin actions that record a deliberate rollback (see ``VerificationReport/rollbacks``).
     static let rollbackActions = ["store.restore-rollback", "log.signer-restored"]
 
@@ -289,6 +307,7 @@ public struct LogVerifier {
             if let stray = try LogAppender.strayRows(session, size: report.entries, archivedThrough: archivedThrough) {
                 report.fail("the stored tree holds \(stray): rows written outside the log's appends, which would stop its next appends or checkpoints")
             }
+            if let problem = try Self.outcomeProblem(session) { report.fail(problem.text, seq: problem.seq) }
             if (try? LogAppender.root(session, size: report.entries)) != report.root {
                 report.fail("the stored tree does not match the entries")
             }

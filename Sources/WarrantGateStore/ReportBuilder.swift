@@ -40,12 +40,13 @@ public enum ReportBuilder {
         return try database.read { session in
             if !integrityChecked { try session.requireIntactLog() }
             var entries = archives.isEmpty ? ReportEntries() : try ArchiveCount.entries(session, archives: archives, treeSize: treeSize, counted: counted)
-            // Through the time index: without statistics SQLite would read every entry up to `treeSize`.
+            // Through the time index: without statistics SQLite would read every entry up to `treeSize`. A decision's
+            // outcome is the first after it (``LogExporter/firstOutcome``): one appended again must not count it twice.
             let index = session.dialect == .sqlite ? "INDEXED BY log_time_kind " : ""
             try session.forEach(
                 """
                 SELECT d.entry AS decision, o.entry AS outcome FROM log d \(index)
-                LEFT JOIN log o ON o.decision_id = d.decision_id AND o.kind = 'outcome' AND o.seq <= ?
+                LEFT JOIN log o ON o.seq = \(LogExporter.firstOutcome(of: "d", through: "?"))
                 WHERE d.kind = 'decision' AND d.seq <= ? AND d.time >= ? AND d.time < ? ORDER BY d.seq
                 """,
                 Int64(treeSize), Int64(treeSize), Timestamp.format(EntryTime.earliestColumn(stating: period.start)),
@@ -183,7 +184,8 @@ enum ArchiveCount {
         // Outcomes committed after the archive's cutoff are still in the database.
         for index in decisions.indices where !decisions[index].answered {
             let outcome = try session.fetchOne(
-                "SELECT entry FROM log WHERE kind = 'outcome' AND decision_id = ? AND seq <= ?", decisions[index].record.decisionId, Int64(treeSize)
+                "SELECT entry FROM log WHERE kind = 'outcome' AND decision_id = ? AND seq <= ? ORDER BY seq LIMIT 1",
+                decisions[index].record.decisionId, Int64(treeSize)
             )
             decisions[index].answered = try ReportBuilder.answered(try outcome?.text("entry"))
         }

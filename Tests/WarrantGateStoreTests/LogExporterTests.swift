@@ -50,6 +50,55 @@ struct LogExporterTests {
         #expect(rows[2].contains(#""'=HYPERLINK(""x""),evil""#))
     }
 
+    /// An attacker's pass: reports and exports joined outcomes by decision id alone, so an outcome appended again for
+    /// an old decision (any PostgreSQL role may append) listed and counted it twice, and could give a refused request
+    /// the status 200. `log verify` passed it.
+    @Test("a decision is exported once, with its first outcome after it; log verify names an outcome appended outside the gateway")
+    func outcomeAppendedAgain() async throws {
+        let database = try TemporaryDatabase()
+        let log = DecisionLog(writer: database.pool)
+        let writer = Task { await log.run() }
+        let denied = DecisionRecord(
+            decisionId: "d1", time: "2026-11-25T00:00:00.000Z", component: "gateway", certificateSPKI: "ab", certificateSubject: "CN=x",
+            agency: "ice-ero", category: "federal-immigration", method: "GET", path: "/records/inmates/2017-000123", action: "records.read",
+            subject: "2017-000123", warrantReference: nil, effect: .deny, reason: "warrant_missing", rules: [], obligations: [],
+            policy: "denver", policyDigest: "00", status: 403
+        )
+        func outcome(_ status: Int, of decision: String = "d1") -> LogEntry {
+            let record = OutcomeRecord(
+                decisionId: decision, time: Timestamp.format(Date()), upstreamStatus: status == 403 ? nil : status, status: status, bytes: 1,
+                latencyMs: 1, redactedFields: 0, error: nil
+            )
+            return LogEntry(kind: .outcome, time: Date(), decisionId: decision, canonical: record.canonical)
+        }
+        var second = denied
+        second.decisionId = "d2"
+        try await log.append([LogEntry(kind: .decision, time: Date(), decisionId: "d1", canonical: denied.canonical)])
+        try await log.append([outcome(403)])
+        try await log.append([outcome(200)])  // seq 3: appended again, as if answered
+        try await log.append([outcome(200, of: "d2")])  // seq 4: before its decision
+        try await log.append([LogEntry(kind: .decision, time: Date(), decisionId: "d2", canonical: second.canonical)])
+        log.close()
+        await writer.value
+
+        var lines: [String] = []
+        let count = try LogExporter(database: SQLiteDatabase(pool: database.pool)).export(format: .jsonl) { lines.append($0) }
+        #expect(count == 2 && lines.count == 2)
+        let rows = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect(rows[0]["status"] as? Int == 403, "the first outcome after the decision: \(rows[0])")
+        #expect(rows[1]["status"] as? Int == 403 && rows[1]["upstreamStatus"] as? Int == nil, "no outcome before the decision is its: \(rows[1])")
+
+        let session = SQLiteDatabase(pool: database.pool)
+        let problem = try session.read { try LogVerifier.outcomeProblem($0) }
+        #expect(problem?.seq == 3 && problem?.text.hasPrefix("seq 3 is a second outcome of one decision") == true, "\(String(describing: problem))")
+        try await database.pool.write { db in
+            try db.execute(sql: "DROP TRIGGER log_is_append_only_delete")
+            try db.execute(sql: "DELETE FROM log WHERE seq = 3")
+        }
+        let early = try session.read { try LogVerifier.outcomeProblem($0) }
+        #expect(early?.seq == 4 && early?.text.hasPrefix("seq 4 is an outcome written before its decision") == true, "\(String(describing: early))")
+    }
+
     @Test("the export's header, JSON Lines and CSV rows are byte for byte those exports were written with")
     func rowsPinned() {
         // Captured from the export written out column by column, before the column list.
