@@ -15,7 +15,8 @@ public struct MigrationReport: Sendable {
 /// is the same in both.
 ///
 /// The entries are appended to the target in their order, and each one's leaf hash, computed anew, must equal the
-/// one stored in the source; the checkpoints are copied as signed, after the entries they cover. The target must be
+/// one stored in the source; the checkpoints are copied as signed, after the entries they cover. Their signatures are
+/// not checked here: the caller verifies the source's log with its key first (`store migrate` does). The target must be
 /// empty. A log whose older entries were archived cannot be copied, since those entries are no longer in it.
 ///
 /// Until the copy is checked, the target carries the setting ``pendingKey``, and ``Store/open(_:options:)`` refuses

@@ -46,8 +46,10 @@ struct StoreCommand: ParsableCommand {
             abstract: "Copy a site's log, checkpoints and registry into an empty store, and check the roots match.",
             discussion: """
                 Stop the gateway first, so that the source does not grow meanwhile. The target must be empty (after
-                `store init`); connect to it as the tables' owner. Afterwards, copy the files directory (the log
-                signing key and documents/) to --files-dir on each gateway, and point the gateways at the target.
+                `store init`); connect to it as the tables' owner. The source's log is verified first, with the log's
+                key in its files directory and the key's record of the last checkpoint it signed, as `log verify` does:
+                a log that does not verify is not copied. Afterwards, copy the files directory (the log signing key and
+                documents/) to --files-dir on each gateway, and point the gateways at the target.
 
                 Example: warrant-gate store migrate --from /var/lib/warrant-gate/warrant-gate.sqlite \\
                     --to postgres://wg_owner@db.county.example:5432/warrant_gate
@@ -60,6 +62,15 @@ struct StoreCommand: ParsableCommand {
 
         func run() throws {
             let source = try database.open(from)
+            // What is copied is signed again by no one: behind the target's append-only triggers, a forged entry or
+            // checkpoint would pass for the site's. The source must verify as `log verify` would have it.
+            let keyFiles = LogKeyFiles(filesDirectory: source.location.filesDirectory)
+            let key = try LogCommand.logVerifierKey(keyFiles)
+            let recorded = try storeCall { try keyFiles.lastSigned.recordedNote() }
+            let check = try storeCall { try source.verify(key: key, against: nil, lastSigned: recorded) }
+            guard check.ok else {
+                throw CLIError(.refused, "the source's log does not verify, so it is not copied: " + check.problems.prefix(3).joined(separator: "; ") + " (`warrant-gate log verify` says more)")
+            }
             let target = try database.open(to, create: true)
             if let sudo = SudoInvocation.current {
                 // An operator copies the whole store to a database of their choosing: the source's log says who, and

@@ -54,6 +54,11 @@ struct HostileInputCLITests {
         let printed = try CLIProcess.run(["log", "checkpoint"] + db)
         #expect(printed.status == 3 && printed.stdout.isEmpty, "\(printed.stdout)")
         #expect(printed.stderr.contains("is not signed by the log's key"), "\(printed.stderr)")
+        // Nor is such a store copied: behind the copy's append-only triggers, the row would pass for the site's.
+        let copy = scratch.url.appendingPathComponent("copy.sqlite").path
+        let migrated = try CLIProcess.run(["store", "migrate", "--from", scratch.db, "--to", copy])
+        #expect(migrated.status == 3 && migrated.stderr.contains("the source's log does not verify, so it is not copied"), "\(migrated.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: copy))
 
         let zero = try SystemTool.run("sqlite3", [
             scratch.db, "INSERT INTO log (seq, kind, time, decision_id, entry, leaf_hash) VALUES (0, 'decision', '2026-12-01T00:00:00.000Z', 'd-0', '{}', zeroblob(32))",

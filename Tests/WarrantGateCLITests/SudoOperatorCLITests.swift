@@ -127,6 +127,9 @@ struct SudoOperatorCLITests {
         // Nothing listens at port 9: nothing is sent, and the record is made all the same.
         _ = try Self.run(["forward", "syslog", "--to", "127.0.0.1:9", "--once"] + db, sudoUser: "alice")
         let copy = scratch.url.appendingPathComponent("copy.sqlite").path
+        // A store is copied only once its log verifies with the log's key.
+        #expect(try CLIProcess.run(["log", "init-key", "--name", "county.example/warrant-gate"] + db).status == 0)
+        #expect(try CLIProcess.run(["log", "checkpoint"] + db).status == 0)
         let migrated = try Self.run(["store", "migrate", "--from", scratch.db, "--to", copy], sudoUser: "alice")
         #expect(migrated.status == 0, "\(migrated.stderr)")
         for path in [scratch.db, copy] {
