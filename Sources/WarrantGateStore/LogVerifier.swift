@@ -86,15 +86,15 @@ public struct LogVerifier {
     }
 
     /// Verifies a stream of entries in sequence order against signed checkpoint notes. `start` is the tree before the
-    /// first streamed entry (empty unless older entries are archived and not streamed); a checkpoint smaller than it
-    /// is checked against `rootOfPrefix`, the root the stored tree has at that size, and fails without it. `seal` is a
+    /// first streamed entry (empty unless older entries are archived and not streamed); a checkpoint smaller than it is
+    /// checked against `rootOfPrefix`, the root the stored tree has at that size, and fails without it. `seal` is a
     /// backup's seal (``BackupSeal``), and `lastSigned` the signing key's record of its last checkpoint
     /// (``LastSignedCheckpoint``), are each checked as one more checkpoint: a log cut back below either fails. The
     /// report gives the rebuilt tree's root at size `prefix`, if one is asked for (``VerificationReport/prefixRoot``).
     /// `storedNode`, if given, is the stored tree's node at a level and index (nil when it holds none): each node the
     /// entries complete at a level the store keeps (``LogAppender/storedLevel`` and up) must be the stored one. (A node
-    /// within the entries before `start` is not checked: they are not read.) `entries` hands each entry to `visit`, which
-    /// returns the entry's leaf hash as computed from the entry.
+    /// within the entries before `start` is not checked: they are not read.) `entries` hands each entry to `visit`,
+    /// which returns the entry's leaf hash as computed from the entry.
     public func verify(
         startingFrom start: MerkleFrontier = MerkleFrontier(), rootOfPrefix: ((UInt64) throws -> Merkle.Hash)? = nil, prefix: UInt64? = nil,
         storedNode: ((_ level: Int, _ index: UInt64) throws -> Merkle.Hash?)? = nil,
@@ -354,8 +354,8 @@ private struct KeptLeaves {
         self.through = through
     }
 
-    /// Compares the kept hash of `entry`, if it is archived, with `leaf`, the entry's own. Runs are read forward only: an
-    /// entry behind the run read last is out of place, which the verifier reports, and is not compared, so that a
+    /// Compares the kept hash of `entry`, if it is archived, with `leaf`, the entry's own. Runs are read forward only:
+    /// an entry behind the run read last is out of place, which the verifier reports, and is not compared, so that a
     /// hostile archive's order cannot make every line read a run again.
     mutating func compare(_ entry: LogVerifier.Entry, leaf: Merkle.Hash) throws {
         guard entry.seq >= 1, entry.seq <= through, entry.seq >= runRange?.lowerBound ?? 1 else { return }

@@ -71,8 +71,8 @@ struct EmbeddedDocumentRedactionTests {
         #expect(Self.outcome(document, type) == .refused(.refused), "\(document)")
     }
 
-    /// An attacker's pass: half of a surrogate pair in a serialized document's key, then an escape that is not its other
-    /// half, overflowed the name's decoding and stopped the gateway, on every answer that carried the text.
+    /// An attacker's pass: half of a surrogate pair in a serialized document's key, then an escape that is not its
+    /// other half, overflowed the name's decoding and stopped the gateway, on every answer that carried the text.
     @Test("an unpaired surrogate in a serialized key is read without a crash, and cannot split a redacted name")
     func unpairedSurrogates() {
         for (document, type) in [

@@ -1,18 +1,18 @@
-/// The immigration authorities of the executive branch, their officers and their forms, which the court, judge or
-/// case of a judicial kind must not name. ICE's administrative warrants (I-200, I-205) and detainers (I-247A) are
-/// signed by immigration officers, and an immigration court (EOIR) is an office of the Department of Justice: such a
-/// paper registered as a `judicial-warrant` or `court-order` would open what only a judge's order may.
+/// The immigration authorities of the executive branch, their officers and their forms, which the court, judge or case
+/// of a judicial kind must not name. ICE's administrative warrants (I-200, I-205) and detainers (I-247A) are signed by
+/// immigration officers, and an immigration court (EOIR) is an office of the Department of Justice: such a paper
+/// registered as a `judicial-warrant` or `court-order` would open what only a judge's order may.
 ///
 /// Text is read as ``OperatorName/key(_:)`` reads a name (compatibility characters as what they stand for, accents
 /// dropped, letters of other scripts drawn like Latin ones as those, in any letter case), then as words: runs of
-/// letters and digits, a citation's abbreviation written with its period read as the word it stands for (`Immigr.
-/// Ct.`, `Homeland Sec.`; ``abbreviations``). A name matches whole words, written apart or together (`Homeland
-/// Security`, `HomelandSecurity`), or letters spelled out one by one (`I.C.E.`) compared whole; never part of a word
-/// (`Justice`, `Police`). A name marked `*` also matches its last word continued by letters (`Immigration Judges`). A
-/// form matches `I` and its number, written apart or together, with any letters after it (`I-247A`, `I 200`, `i205`);
-/// the forms whose numbers docket numbers also hold (`I-862`) only after a dash, joined, or after `Form`. A form's
-/// number may be written with the letter O for a zero (`I-2OO`), and after the word `Form`, `I` may be an `l` or a `1`
-/// (`Form 1-200`). An acronym (`ICE`, `DHS`, `BIA`) counts in the court; in the case, written in capitals (a caption's `Ins.
+/// letters and digits, a citation's abbreviation written with its period read as the word it stands for (`Immigr. Ct.`,
+/// `Homeland Sec.`; ``abbreviations``). A name matches whole words, written apart or together (`Homeland Security`,
+/// `HomelandSecurity`), or letters spelled out one by one (`I.C.E.`) compared whole; never part of a word (`Justice`,
+/// `Police`). A name marked `*` also matches its last word continued by letters (`Immigration Judges`). A form matches
+/// `I` and its number, written apart or together, with any letters after it (`I-247A`, `I 200`, `i205`); the forms
+/// whose numbers docket numbers also hold (`I-862`) only after a dash, joined, or after `Form`. A form's number may be
+/// written with the letter O for a zero (`I-2OO`), and after the word `Form`, `I` may be an `l` or a `1` (`Form
+/// 1-200`). An acronym (`ICE`, `DHS`, `BIA`) counts in the court; in the case, written in capitals (a caption's `Ins.
 /// Co.` is none) or as a code's only word of letters, alone or joined to its numbers (`ice-2026-0001`, `ice2026-1`), or
 /// as a code's words of letters that are all acronyms (`ice-dhs-2026-01`), a letter after a number read as its suffix
 /// (`ice-2026-1-b`), a docket number's trailing judges' initials left out (`1:26-mj-00502-DHS`); in the judge's name,
