@@ -176,9 +176,13 @@ extension Registry {
             }
             if entry.twoPersonRule {
                 // The registration is the CLI's, with its record in the log: without it (written in SQL alone, or its
-                // record archived), only the names typed would tell the two people apart.
+                // record archived), only the names typed would tell the two people apart. The record must name the
+                // terms the row holds, as an agency request's must.
+                let document = entry.document
                 guard let record = try Self.latestRecord(session, action: Self.registrationAction, target: reference),
-                      record.operator == entry.registeredBy
+                      record.operator == entry.registeredBy, record.details["kind"] == document.kind.rawValue,
+                      record.details["agency"] == document.agency, record.details["subjects"] == document.subjects.joined(separator: ","),
+                      record.details["scope"] == document.scope.joined(separator: ","), record.details["expires"] == document.expires
                 else {
                     throw StoreError(
                         "\(reference) has no \(Self.registrationAction) record in the log that matches it (it was not registered by the CLI, or its record was archived): revoke it and register it again"

@@ -140,15 +140,18 @@ struct RegistryTests {
     }
 
     /// An attacker's pass: with the registration's record gone from the log (written in SQL, or archived), approval
-    /// compared only the names typed, so one login could approve its own registration under another name.
+    /// compared only the names typed, so one login could approve its own registration under another name. A review's:
+    /// the record must also name the terms the row holds.
     @Test("a pending document whose registration record is not in the log is not approved")
     func approvalNeedsTheRegistrationRecord() throws {
         let database = try TemporaryDatabase()
         let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
         _ = try registry.register(registration("JW-1"), operator: "clerk")
         _ = try registry.register(registration("JW-2"), operator: "clerk")
+        _ = try registry.register(registration("JW-3"), operator: "clerk")
         try database.pool.write { db in
             try db.execute(sql: "UPDATE documents SET registered_by = 'someone else' WHERE reference = 'JW-2'")
+            try db.execute(sql: "UPDATE documents SET scope = ? WHERE reference = 'JW-3'", arguments: [#"["records.read","custody.hold"]"#])
         }
         // The log's entries cannot be deleted here (its triggers); a row inserted in SQL alone has no record either.
         try database.pool.write { db in
@@ -159,7 +162,7 @@ struct RegistryTests {
                     'inserted in SQL', registered_by, registered_at, two_person_rule, signature_status FROM documents WHERE reference = 'JW-1'
                 """)
         }
-        for reference in ["JW-SQL", "JW-2"] {
+        for reference in ["JW-SQL", "JW-2", "JW-3"] {
             do {
                 try registry.approve(reference: reference, operator: "supervisor")
                 Issue.record("\(reference) approved")
