@@ -51,10 +51,12 @@ extension Registry {
             }
             // One scan is one document: a quashed warrant's scan must not come back under another reference or subjects,
             // nor a copy of it changed only where its signature does not reach (its identity, see DocumentIdentity).
-            if let digest = document.documentSHA256, let same = try session.fetchOne(
+            // Only a correction of a misfiled document, revoked, registers its scan again.
+            let corrected = try registration.corrects.map { try Self.correctable(session, $0, agency: document.agency) }
+            if let digest = document.documentSHA256, let same = try session.fetchAll(
                 "SELECT reference, status, document_sha256 FROM documents WHERE document_sha256 = ? OR identity_sha256 = ?",
                 digest, registration.documentIdentity ?? digest
-            ) {
+            ).first(where: { try $0.text("reference") != corrected }) {
                 let registered = "\(try same.text("reference")) (\(try same.text("status")))"
                 throw StoreError(try same.optionalText("document_sha256") == digest ? """
                     this scan (sha256:\(digest)) is already registered, as \(registered): a scan is one document; a renewed or corrected \
@@ -84,6 +86,7 @@ extension Registry {
             details["case"] = document.caseNumber
             details["documentSHA256"] = document.documentSHA256
             details["noDocumentReason"] = registration.noDocumentReason
+            details["corrects"] = corrected
             details.merge(signature.logDetails) { kept, _ in kept }
             // The record first: on PostgreSQL, a document is inserted only behind its record, as the log's last entry.
             try Self.appendAdmin(session, AdminRecord(time: Timestamp.format(time), operator: `operator`, action: Self.registrationAction, target: document.reference, details: details))
@@ -344,6 +347,22 @@ extension Registry {
 
     private static func entry(_ session: any SQLSession, _ reference: String) throws -> DocumentEntry? {
         try session.fetchOne("SELECT * FROM documents WHERE reference = ?", reference).map(entry)
+    }
+
+    /// `reference`, if a registration issued to `agency` may correct it: a document of that agency, revoked, and
+    /// misfiled by the rules registration now applies (``RegisteredDocument/isMisfiled``).
+    private static func correctable(_ session: any SQLSession, _ reference: String, agency: String) throws -> String {
+        let entry = try requireEntry(session, reference)
+        guard entry.document.agency == agency else {
+            throw StoreError("\(reference) was issued to \(entry.document.agency), not \(agency): a correction is of the same agency's paper")
+        }
+        guard entry.document.isMisfiled else {
+            throw StoreError("\(reference) is not misfiled: --corrects registers again only a paper an earlier version registered as registration now refuses")
+        }
+        guard entry.document.status == .revoked else {
+            throw StoreError("\(reference) is \(entry.document.status.rawValue): revoke it first (`warrant-gate warrant revoke \(reference)`), then correct it")
+        }
+        return reference
     }
 
     private static func requireEntry(_ session: any SQLSession, _ reference: String) throws -> DocumentEntry {

@@ -54,6 +54,8 @@ struct WarrantCommand: ParsableCommand {
         @Option(name: .customLong("case"), help: "The court's case number.", transform: FreeText.composed) var caseNumber: String?
         @Option(help: "A scan of the signed document (a regular file of at most 64 MiB, not a link): its SHA-256 is recorded and the file kept, owner-only, in the document store.") var document: String?
         @Option(help: "Why there is no scan (recorded in the log).", transform: FreeText.composed) var noDocument: String?
+        @Option(help: "A revoked, misfiled document (`warrant list` marks it) that this registers again as the paper says, with the same scan.")
+        var corrects: String?
         @Option(help: "A detached CMS signature (.p7s, DER or PEM) over the --document file.") var signature: String?
         @Option(help: "The policy's time-zone (such as America/Denver), recorded if the gateway has not recorded one yet.") var timeZone: String?
         @Option(help: "The agency directory the gateway reads (default: policies/agencies.yaml, or the installed one under sudo): --agency must be in it, or in the registry.")
@@ -78,7 +80,8 @@ struct WarrantCommand: ParsableCommand {
             let registration = DocumentRegistration(
                 reference: reference, kind: kind, agency: agency, subjects: subject.flatMap(list), scope: scope.flatMap(list), expires: expires,
                 court: issuingCourt, judge: judge, caseNumber: caseNumber, documentSHA256: staged?.digest,
-                documentIdentity: content.map { DocumentIdentity.digest(of: [UInt8]($0)) }, noDocumentReason: noDocument, signature: recordedSignature
+                documentIdentity: content.map { DocumentIdentity.digest(of: [UInt8]($0)) }, noDocumentReason: noDocument, signature: recordedSignature,
+                corrects: corrects
             )
             let (registry, recordsZone) = try registryInRecordedZone()
             try checkAgencyKnown(registry)

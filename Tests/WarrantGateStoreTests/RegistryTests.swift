@@ -139,6 +139,41 @@ struct RegistryTests {
         #expect(check == .failed(.notJudicial))
     }
 
+    /// A review's pass: the remedy for a misfiled document, revoking it and registering the paper again, was refused
+    /// by one scan's one document; a judge's warrant registered by an earlier version with a scope of `*` could then
+    /// authorise again only without its scan.
+    @Test("a revoked, misfiled document is registered again with its scan by --corrects, and only such a one")
+    func correctionOfAMisfiledDocument() throws {
+        let database = try TemporaryDatabase()
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
+        try activate(registry, registration("JW-STAR"))
+        try activate(registry, registration("JW-OK"))
+        try database.pool.write { db in
+            try db.execute(sql: "UPDATE documents SET scope = ? WHERE reference = 'JW-STAR'", arguments: [#"["*"]"#])
+        }
+        var again = registration("JW-STAR-R", scope: ["records.read", "custody.transfer"])
+        again.documentSHA256 = DocumentStore.digest(of: Data("JW-STAR".utf8))
+        #expect(throws: StoreError.self, "one scan, one document") { try registry.register(again, operator: "clerk") }
+        again.corrects = "JW-STAR"
+        #expect(throws: StoreError.self, "still active") { try registry.register(again, operator: "clerk") }
+        try registry.revoke(reference: "JW-STAR", reason: "registered with scope *", operator: "clerk")
+        var other = again
+        other.agency = "hsi-denver"
+        #expect(throws: StoreError.self, "another agency's") { try registry.register(other, operator: "clerk") }
+        let corrected = try registry.register(again, operator: "clerk")
+        #expect(corrected.status == .pending && !corrected.isMisfiled)
+        try registry.approve(reference: "JW-STAR-R", operator: "supervisor")
+        let record = try registry.history(target: "JW-STAR-R").first { $0.action == "warrant.register" }
+        #expect(record?.details["corrects"] == "JW-STAR")
+
+        // A document that is not misfiled is not corrected: its scan stays its own.
+        try registry.revoke(reference: "JW-OK", reason: "quashed", operator: "clerk")
+        var quashed = registration("JW-OK-R")
+        quashed.documentSHA256 = DocumentStore.digest(of: Data("JW-OK".utf8))
+        quashed.corrects = "JW-OK"
+        #expect(throws: StoreError.self) { try registry.register(quashed, operator: "clerk") }
+    }
+
     /// An attacker's pass: with the registration's record gone from the log (written in SQL, or archived), approval
     /// compared only the names typed, so one login could approve its own registration under another name. A review's:
     /// the record must also name the terms the row holds.

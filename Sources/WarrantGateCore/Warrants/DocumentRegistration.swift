@@ -19,11 +19,14 @@ public struct DocumentRegistration: Sendable {
     public var noDocumentReason: String?
     /// The scan's digital signature as checked before registering (`unchecked` if it was not).
     public var signature: RecordedSignature
+    /// The reference of a revoked, misfiled document (``RegisteredDocument/isMisfiled``) that this one registers again
+    /// as the paper says: its scan, which one scan's one document would otherwise refuse, may be that one's.
+    public var corrects: String?
 
     public init(
         reference: String, kind: DocumentKind, agency: String, subjects: [String], scope: [String], expires: String,
         court: String? = nil, judge: String? = nil, caseNumber: String? = nil, documentSHA256: String? = nil, documentIdentity: String? = nil,
-        noDocumentReason: String? = nil, signature: RecordedSignature = .unchecked
+        noDocumentReason: String? = nil, signature: RecordedSignature = .unchecked, corrects: String? = nil
     ) {
         self.reference = reference
         self.kind = kind
@@ -38,6 +41,7 @@ public struct DocumentRegistration: Sendable {
         self.documentIdentity = documentIdentity
         self.noDocumentReason = noDocumentReason
         self.signature = signature
+        self.corrects = corrects
     }
 
     /// Checks the registration at `time` and returns the document to store (with the given status), or throws naming
