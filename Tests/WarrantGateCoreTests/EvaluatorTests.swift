@@ -80,7 +80,7 @@ struct EvaluatorTests {
         let registry = RegistrySnapshot(documents: [misfiled, officer, form, judgeIce], records: [], version: 1)
         for reference in ["JW-ICE", "JW-SDDO", "JW-FORM"] {
             #expect(registry.documents[reference]?.isMisfiled == true, "\(reference)")
-            #expect(decide(ice, "/records/inmates/2017-000123", warrant: reference, registry: registry).reason == "warrant_not_judicial", "\(reference)")
+            #expect(decide(ice, "/records/inmates/2017-000123", warrant: reference, registry: registry).reason == "warrant_misfiled", "\(reference)")
         }
         // A judge whose surname is an acronym's letters is a judge.
         #expect(decide(ice, "/records/inmates/2017-000123", warrant: "JW-JUDGE", registry: registry).effect == .allow)

@@ -108,7 +108,7 @@ struct RegistryTests {
             reference: "JW-1", agency: document.agency, subject: document.subjects.first, action: document.scope.first ?? "records.read",
             at: Date(), registry: snapshot
         )
-        #expect(check == .failed(.notJudicial))
+        #expect(check == .failed(.misfiled))
     }
 
     /// An attacker's pass: registration refused a scope of `*` and a search warrant covering a hold only from 5 and 6
@@ -136,7 +136,7 @@ struct RegistryTests {
         let check = try WarrantVerifier().verify(
             reference: "JW-STAR", agency: star.agency, subject: star.subjects.first, action: "custody.transfer", at: Date(), registry: snapshot
         )
-        #expect(check == .failed(.notJudicial))
+        #expect(check == .failed(.misfiled))
     }
 
     /// A review's pass: the remedy for a misfiled document, revoking it and registering the paper again, was refused

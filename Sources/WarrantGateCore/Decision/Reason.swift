@@ -28,6 +28,8 @@ public enum GatewayReason: String, Sendable, CaseIterable {
     case warrantMissing = "warrant_missing"
     case warrantUnknown = "warrant_unknown"
     case warrantNotJudicial = "warrant_not_judicial"
+    /// The document was registered by an earlier version as registration now refuses (``RegisteredDocument/isMisfiled``).
+    case warrantMisfiled = "warrant_misfiled"
     case warrantNotActive = "warrant_not_active"
     case warrantRevoked = "warrant_revoked"
     case warrantSuperseded = "warrant_superseded"
@@ -112,6 +114,7 @@ public enum ReasonCatalog {
         case .warrantMissing: Entry(status: 403, title: "Forbidden", detail: "This request needs a judicial warrant: name it in the Warrant-Reference header.")
         case .warrantUnknown: Entry(status: 403, title: "Forbidden", detail: "The Warrant-Reference names no registered document.")
         case .warrantNotJudicial: Entry(status: 403, title: "Forbidden", detail: "The referenced document is not a judicial warrant, court order or judicial subpoena; ICE administrative warrants (I-200, I-205), detainers (I-247A) and administrative subpoenas never authorise access.")
+        case .warrantMisfiled: Entry(status: 403, title: "Forbidden", detail: "The referenced document was registered as registration now refuses (an immigration authority named as its court, judge or case, or a scope no paper has); it authorises nothing until the legal unit registers it again as it reads.")
         case .warrantNotActive: Entry(status: 403, title: "Forbidden", detail: "The referenced document is not active (it awaits approval).")
         case .warrantRevoked: Entry(status: 403, title: "Forbidden", detail: "The referenced document has been revoked.")
         case .warrantSuperseded: Entry(status: 403, title: "Forbidden", detail: "The referenced document has been superseded by a newer one.")

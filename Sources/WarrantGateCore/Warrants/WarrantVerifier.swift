@@ -19,13 +19,14 @@ public enum WarrantCheck: Sendable, Equatable, CustomStringConvertible {
 
 /// Why a presented warrant does not authorise the request; each has its own reason code.
 public enum WarrantFailure: Sendable, CaseIterable {
-    case missing, unknown, notJudicial, notActive, revoked, superseded, expired, wrongAgency, wrongSubject, outOfScope
+    case missing, unknown, notJudicial, misfiled, notActive, revoked, superseded, expired, wrongAgency, wrongSubject, outOfScope
 
     public var reason: GatewayReason {
         switch self {
         case .missing: .warrantMissing
         case .unknown: .warrantUnknown
         case .notJudicial: .warrantNotJudicial
+        case .misfiled: .warrantMisfiled
         case .notActive: .warrantNotActive
         case .revoked: .warrantRevoked
         case .superseded: .warrantSuperseded
@@ -39,8 +40,8 @@ public enum WarrantFailure: Sendable, CaseIterable {
 
 /// Checks a presented warrant reference against the registry.
 ///
-/// A warrant verifies only if it exists, was issued to the requesting agency, is of a judicial kind (and not
-/// ``RegisteredDocument/isMisfiled``), is active (not pending, revoked or superseded), has not expired at `time` (nor
+/// A warrant verifies only if it exists, was issued to the requesting agency, is of a judicial kind, is not
+/// ``RegisteredDocument/isMisfiled``, is active (not pending, revoked or superseded), has not expired at `time` (nor
 /// by `until`, when what the request asks for ends or takes place), names the subject, and covers the action. The
 /// checks run in that order and the first failure is reported: a document issued to another agency fails as
 /// `wrongAgency` whatever its kind or status, so that its failure says nothing of it (and the gateway answers it as an
@@ -54,7 +55,8 @@ public struct WarrantVerifier: Sendable {
         guard let reference, !reference.isEmpty else { return .failed(.missing) }
         guard let document = try registry.document(reference: reference) else { return .failed(.unknown) }
         guard document.agency == agency else { return .failed(.wrongAgency) }
-        guard document.kind.isJudicial, !registry.isMisfiled(document) else { return .failed(.notJudicial) }
+        guard document.kind.isJudicial else { return .failed(.notJudicial) }
+        guard !registry.isMisfiled(document) else { return .failed(.misfiled) }
         switch document.status {
         case .active: break
         case .pending: return .failed(.notActive)
