@@ -34,9 +34,10 @@ public struct CertificateRefusal: Error, Equatable, Sendable, CustomStringConver
 /// must be fit for a TLS client (``Trust/requireClientUsage``), and it must not be on the configuration's deny list
 /// (SPKI SHA-256 or serial). Roots and deny lists can be replaced at run time (SIGHUP).
 ///
-/// A presented chain is read before the client proves its key, so its length is bounded
-/// (``maximumPresentedCertificates``): the path search tries every issuer that signs a certificate, and a chain of
-/// look-alike pairs would make it try exponentially many paths on the event loops.
+/// A presented chain is read before the client proves its key, so the work it costs is bounded: its length
+/// (``maximumPresentedCertificates``) and the path search's lookups of issuers among its intermediates
+/// (``maximumIssuerLookups``, ``BudgetedIntermediates``). The search tries every issuer that signs a certificate, and
+/// look-alike intermediates would make it try exponentially many paths on the event loops.
 ///
 /// A TLS session outlives its handshake: a keep-alive connection, or a new one that resumes the session from a ticket,
 /// never runs the callback again. So every request checks its connection's certificate with ``refusal(leafDER:)``
@@ -88,6 +89,9 @@ public final class ClientCertificateVerifier: Sendable {
     /// The most certificates a client may present, its own first: a leaf and seven intermediates, more than any
     /// agency's PKI needs.
     static let maximumPresentedCertificates = 8
+    /// The most times one validation asks the presented intermediates for a certificate's issuers: a chain of eight
+    /// needs seven, and every ordering of look-alike issuers (one subject and key, other names) one more each.
+    static let maximumIssuerLookups = 64
     private let state: Mutex<State>
     private let now: @Sendable () -> Date
     let refusals: @Sendable (String) -> Void
@@ -205,7 +209,8 @@ public final class ClientCertificateVerifier: Sendable {
             RFC5280Policy(fixedExpiryValidationTime: time)
             IssuerKeyUsagePolicy()
         }
-        switch await verifier.validate(leaf: leaf, intermediates: CertificateStore(intermediates)) {
+        let presented = CertificateStore(custom: BudgetedIntermediates(intermediates, lookups: Self.maximumIssuerLookups))
+        switch await verifier.validate(leaf: leaf, intermediates: presented) {
         case .validCertificate:
             state.withLock { state in
                 // The trust may have been replaced while the chain was validated: then this result is not cached.
@@ -280,4 +285,44 @@ struct IssuerKeyUsagePolicy: VerifierPolicy {
         }
         return .meetsPolicy
     }
+}
+
+/// The intermediates a client presented, by subject, answering at most a fixed number of lookups of issuers; then
+/// none, so that the path search ends with the paths it has tried. One store serves one validation.
+struct BudgetedIntermediates: CustomCertificateStore {
+    /// The lookups left, shared by the store's copies.
+    private final class Budget: Sendable {
+        let remaining: Mutex<Int>
+        init(_ lookups: Int) { remaining = Mutex(lookups) }
+        func take() -> Bool {
+            remaining.withLock { left in
+                guard left > 0 else { return false }
+                left -= 1
+                return true
+            }
+        }
+    }
+
+    private var bySubject: [DistinguishedName: [Certificate]] = [:]
+    private let budget: Budget
+
+    init(_ certificates: [Certificate], lookups: Int) {
+        budget = Budget(lookups)
+        append(contentsOf: certificates)
+    }
+
+    subscript(subject: DistinguishedName) -> [Certificate]? {
+        get async { budget.take() ? bySubject[subject] : nil }
+    }
+
+    func contains(_ certificate: Certificate) async -> Bool {
+        bySubject[certificate.subject]?.contains(certificate) ?? false
+    }
+
+    mutating func append(contentsOf certificates: some Sequence<Certificate>) {
+        for certificate in certificates { bySubject[certificate.subject, default: []].append(certificate) }
+    }
+
+    static func == (lhs: Self, rhs: Self) -> Bool { lhs.budget === rhs.budget && lhs.bySubject == rhs.bySubject }
+    func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(budget)) }
 }
