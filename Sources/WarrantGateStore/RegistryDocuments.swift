@@ -52,7 +52,9 @@ extension Registry {
             // One scan is one document: a quashed warrant's scan must not come back under another reference or subjects,
             // nor a copy of it changed only where its signature does not reach (its identity, see DocumentIdentity).
             // Only a correction of a misfiled document, revoked, registers its scan again.
-            let corrected = try registration.corrects.map { try Self.correctable(session, $0, agency: document.agency) }
+            let corrected = try registration.corrects.map {
+                try Self.correctable(session, $0, agency: document.agency, digest: document.documentSHA256)
+            }
             if let digest = document.documentSHA256, let same = try session.fetchAll(
                 "SELECT reference, status, document_sha256 FROM documents WHERE document_sha256 = ? OR identity_sha256 = ?",
                 digest, registration.documentIdentity ?? digest
@@ -253,8 +255,10 @@ extension Registry {
         throw StoreError("\(done) \(who): the two-person rule needs a second one, each in their own login")
     }
 
-    /// Revokes an active or pending document.
-    public func revoke(reference: String, reason: String, operator: String, at time: Date = Date()) throws {
+    /// Revokes an active or pending document. With `misfiled`, it is revoked as misfiled
+    /// (``RegisteredDocument/isMisfiled``, which it must be), so that `warrant register --corrects` may register the
+    /// paper again with its scan; a document revoked otherwise (quashed, say) never comes back.
+    public func revoke(reference: String, reason: String, operator: String, misfiled: Bool = false, at time: Date = Date()) throws {
         try requireText(reason, "a revocation reason")
         try refuseImmigrationStatus(reason, "a revocation reason")
         let `operator` = try operatorName(`operator`).text
@@ -264,11 +268,26 @@ extension Registry {
             guard status == .active || status == .pending else {
                 throw StoreError("\(reference) is \(status.rawValue) and cannot be revoked")
             }
+            if misfiled, !entry.document.isMisfiled {
+                throw StoreError("\(reference) is not misfiled: revoke it without --misfiled")
+            }
             try session.execute("UPDATE documents SET status = 'revoked', status_reason = ? WHERE reference = ?", reason, reference)
+            var details = ["reason": reason, "previousStatus": status.rawValue]
+            if misfiled { details["misfiled"] = "yes" }
             try Self.appendAdmin(session, AdminRecord(
-                time: Timestamp.format(time), operator: `operator`, action: Self.revocationAction, target: reference,
-                details: ["reason": reason, "previousStatus": status.rawValue]
+                time: Timestamp.format(time), operator: `operator`, action: Self.revocationAction, target: reference, details: details
             ))
+        }
+    }
+
+    /// What a pending or registered document `reference` corrects (`warrant register --corrects`): the document, and
+    /// the record of its revocation as misfiled; nil when it corrects none.
+    public func correction(of reference: String) throws -> (corrects: String, revocation: AdminRecord?)? {
+        try database.read { session in
+            guard let corrects = try Self.latestRecord(session, action: Self.registrationAction, target: reference)?.details["corrects"] else {
+                return nil
+            }
+            return (corrects, try Self.latestRecord(session, action: Self.revocationAction, target: corrects))
         }
     }
 
@@ -349,9 +368,10 @@ extension Registry {
         try session.fetchOne("SELECT * FROM documents WHERE reference = ?", reference).map(entry)
     }
 
-    /// `reference`, if a registration issued to `agency` may correct it: a document of that agency, revoked, and
-    /// misfiled by the rules registration now applies (``RegisteredDocument/isMisfiled``).
-    private static func correctable(_ session: any SQLSession, _ reference: String, agency: String) throws -> String {
+    /// `reference`, if a registration issued to `agency`, with the scan `digest` (if any), may correct it: a document of
+    /// that agency, misfiled (``RegisteredDocument/isMisfiled``), revoked as such (`warrant revoke --misfiled`), and
+    /// whose scan, if the registration gives one, is that one.
+    private static func correctable(_ session: any SQLSession, _ reference: String, agency: String, digest: String?) throws -> String {
         let entry = try requireEntry(session, reference)
         guard entry.document.agency == agency else {
             throw StoreError("\(reference) was issued to \(entry.document.agency), not \(agency): a correction is of the same agency's paper")
@@ -359,8 +379,11 @@ extension Registry {
         guard entry.document.isMisfiled else {
             throw StoreError("\(reference) is not misfiled: --corrects registers again only a paper an earlier version registered as registration now refuses")
         }
-        guard entry.document.status == .revoked else {
-            throw StoreError("\(reference) is \(entry.document.status.rawValue): revoke it first (`warrant-gate warrant revoke \(reference)`), then correct it")
+        guard entry.document.status == .revoked, try latestRecord(session, action: revocationAction, target: reference)?.details["misfiled"] == "yes" else {
+            throw StoreError("\(reference) was not revoked as misfiled: `warrant-gate warrant revoke \(reference) --misfiled` first (a paper revoked otherwise, quashed say, is not registered again)")
+        }
+        if let digest, entry.document.documentSHA256 != digest {
+            throw StoreError("the scan given is not \(reference)'s: a correction registers the same paper again")
         }
         return reference
     }

@@ -182,7 +182,7 @@ struct WarrantCommand: ParsableCommand {
                 throw CLIError(.notFound, "no document with reference \(reference)")
             }
             print("\(reference), registered by \(FreeText.escaped(entry.registeredBy)), would permit:")
-            print(termLines(entry).map { "  " + FreeText.escaped($0) }.joined(separator: "\n"))
+            print((termLines(entry) + (try correctionLines(registry, reference))).map { "  " + FreeText.escaped($0) }.joined(separator: "\n"))
             print("(the signature is shown for review only: approval does not depend on it; a policy may require it with warrant: { signed: true })")
             let fingerprint = entry.document.termsFingerprint
             guard let terms else {
@@ -254,7 +254,7 @@ struct WarrantCommand: ParsableCommand {
             let document = entry.document
             let misfilings = document.misfilings
             if !misfilings.isEmpty { lines.append("misfiled:    authorises nothing: \(misfilings.joined(separator: "; ")); revoke it") }
-            lines += termLines(entry)
+            lines += termLines(entry) + (try correctionLines(registry, reference))
             lines.append("terms:       \(entry.document.termsFingerprint) (what `warrant approve --terms` names)")
             lines.append("registered:  \(entry.registeredAt) by \(entry.registeredBy) (two-person rule \(entry.twoPersonRule ? "on" : "off"))")
             if let approvedBy = entry.approvedBy { lines.append("approved:    \(entry.approvedAt ?? "") by \(approvedBy)") }
@@ -278,11 +278,13 @@ struct WarrantCommand: ParsableCommand {
         @OptionGroup var admin: AdminOptions
         @Argument(help: "The document's reference.") var reference: String
         @Option(help: "Why it is revoked (recorded in the log).", transform: FreeText.composed) var reason: String
+        @Flag(help: "It is misfiled (`warrant list` marks it): revoked so, its paper may be registered again with --corrects.")
+        var misfiled = false
 
         func run() throws {
             let registry = try admin.registry()
-            try storeCall { try registry.revoke(reference: reference, reason: reason, operator: admin.operatorName) }
-            print("revoked \(reference)")
+            try storeCall { try registry.revoke(reference: reference, reason: reason, operator: admin.operatorName, misfiled: misfiled) }
+            print("revoked \(reference)\(misfiled ? " as misfiled: `warrant register --corrects \(reference)` registers the paper again" : "")")
         }
     }
 
@@ -347,6 +349,14 @@ struct WarrantCommand: ParsableCommand {
             if status != .active && status != .pending { print("note: \(reference) authorises nothing now") }
         }
     }
+}
+
+/// The document `reference` corrects, if it was registered with `--corrects`, and how that one was revoked, as
+/// `warrant show` and `warrant approve` print it (unescaped): the approver must know the scan was another's.
+private func correctionLines(_ registry: Registry, _ reference: String) throws -> [String] {
+    guard let correction = try storeCall({ try registry.correction(of: reference) }) else { return [] }
+    let revoked = correction.revocation.map { "revoked as misfiled by \($0.operator) at \($0.time): \($0.details["reason"] ?? "")" } ?? "not revoked"
+    return ["corrects:    \(correction.corrects), with its scan (\(revoked))"]
 }
 
 /// What a document permits and on what authority, a line each, as `warrant show` and `warrant approve` print them

@@ -69,6 +69,30 @@ struct HostileInputCLITests {
         #expect(proved.status == 3 && proved.stderr.contains("stored at seq 0, which no entry has"), "\(proved.status): \(proved.stderr)")
     }
 
+    /// A review's pass: the approver of a correction was not told that its scan was another document's.
+    @Test("warrant show and approve say what a correction corrects, and how that was revoked",
+          .enabled(if: SystemTool.enabled("sqlite3")))
+    func correctionShown() throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        let scan = scratch.url.appendingPathComponent("JW-1.pdf").path
+        try Data("%PDF-1.4 JW-1 signed by the judge".utf8).write(to: URL(fileURLWithPath: scan))
+        let register = ["warrant", "register", "--kind", "judicial-warrant", "--agency", "ice-ero", "--subject", "2017-000123", "--scope", "records.read",
+                        "--court", "D. Colo.", "--judge", "Hon. J.", "--case", "1", "--expires", "2099-12-31", "--time-zone", "America/Denver",
+                        "--document", scan, "--operator", "clerk-a"] + db
+        #expect(try CLIProcess.run(register + ["--reference", "JW-1"]).status == 0)
+        #expect(try CLIProcess.run(["warrant", "approve", "JW-1", "--operator", "sgt-lee"] + CLIProcess.terms(of: "JW-1", db) + db).status == 0)
+        #expect(try SystemTool.run("sqlite3", [scratch.db, #"UPDATE documents SET scope = '["*"]' WHERE reference = 'JW-1'"#]).status == 0)
+        let revoked = try CLIProcess.run(["warrant", "revoke", "JW-1", "--misfiled", "--reason", "registered with scope *", "--operator", "clerk-a"] + db)
+        #expect(revoked.status == 0, "\(revoked.stderr)")
+        let corrected = try CLIProcess.run(register + ["--reference", "JW-1-R", "--corrects", "JW-1"])
+        #expect(corrected.status == 0, "\(corrected.stderr)")
+        let shown = try CLIProcess.run(["warrant", "show", "JW-1-R"] + db)
+        #expect(shown.stdout.contains("corrects:    JW-1, with its scan (revoked as misfiled by clerk-a at "), "\(shown.stdout)")
+        let reviewed = try CLIProcess.run(["warrant", "approve", "JW-1-R", "--operator", "sgt-lee"] + db)
+        #expect(reviewed.stdout.contains("corrects:    JW-1, with its scan"), "\(reviewed.stdout)")
+    }
+
     @Test("registration needs the recorded time zone, or --time-zone to record one; another zone is refused")
     func timeZone() throws {
         let scratch = try Scratch()

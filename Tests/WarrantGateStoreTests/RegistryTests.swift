@@ -141,37 +141,49 @@ struct RegistryTests {
 
     /// A review's pass: the remedy for a misfiled document, revoking it and registering the paper again, was refused
     /// by one scan's one document; a judge's warrant registered by an earlier version with a scope of `*` could then
-    /// authorise again only without its scan.
-    @Test("a revoked, misfiled document is registered again with its scan by --corrects, and only such a one")
+    /// authorise again only without its scan. A second review's: the first `--corrects` also brought back a scan
+    /// revoked as quashed, and another scan could claim to correct a paper.
+    @Test("a document revoked as misfiled is registered again with its scan by --corrects, and only such a one")
     func correctionOfAMisfiledDocument() throws {
         let database = try TemporaryDatabase()
         let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
         try activate(registry, registration("JW-STAR"))
+        try activate(registry, registration("JW-QUASHED"))
         try activate(registry, registration("JW-OK"))
         try database.pool.write { db in
-            try db.execute(sql: "UPDATE documents SET scope = ? WHERE reference = 'JW-STAR'", arguments: [#"["*"]"#])
+            try db.execute(sql: "UPDATE documents SET scope = ? WHERE reference IN ('JW-STAR', 'JW-QUASHED')", arguments: [#"["*"]"#])
         }
         var again = registration("JW-STAR-R", scope: ["records.read", "custody.transfer"])
         again.documentSHA256 = DocumentStore.digest(of: Data("JW-STAR".utf8))
         #expect(throws: StoreError.self, "one scan, one document") { try registry.register(again, operator: "clerk") }
         again.corrects = "JW-STAR"
         #expect(throws: StoreError.self, "still active") { try registry.register(again, operator: "clerk") }
-        try registry.revoke(reference: "JW-STAR", reason: "registered with scope *", operator: "clerk")
+        #expect(throws: StoreError.self, "not misfiled") { try registry.revoke(reference: "JW-OK", reason: "x", operator: "clerk", misfiled: true) }
+        try registry.revoke(reference: "JW-STAR", reason: "registered with scope *", operator: "clerk", misfiled: true)
         var other = again
         other.agency = "hsi-denver"
         #expect(throws: StoreError.self, "another agency's") { try registry.register(other, operator: "clerk") }
+        var anotherScan = again
+        anotherScan.documentSHA256 = DocumentStore.digest(of: Data("another paper".utf8))
+        #expect(throws: StoreError.self, "another scan") { try registry.register(anotherScan, operator: "clerk") }
         let corrected = try registry.register(again, operator: "clerk")
         #expect(corrected.status == .pending && !corrected.isMisfiled)
+        let correction = try registry.correction(of: "JW-STAR-R")
+        #expect(correction?.corrects == "JW-STAR" && correction?.revocation?.details["misfiled"] == "yes")
         try registry.approve(reference: "JW-STAR-R", operator: "supervisor")
-        let record = try registry.history(target: "JW-STAR-R").first { $0.action == "warrant.register" }
-        #expect(record?.details["corrects"] == "JW-STAR")
 
-        // A document that is not misfiled is not corrected: its scan stays its own.
-        try registry.revoke(reference: "JW-OK", reason: "quashed", operator: "clerk")
-        var quashed = registration("JW-OK-R")
-        quashed.documentSHA256 = DocumentStore.digest(of: Data("JW-OK".utf8))
-        quashed.corrects = "JW-OK"
+        // Misfiled, but revoked as quashed: its scan does not come back.
+        try registry.revoke(reference: "JW-QUASHED", reason: "quashed by the court", operator: "clerk")
+        var quashed = registration("JW-QUASHED-R")
+        quashed.documentSHA256 = DocumentStore.digest(of: Data("JW-QUASHED".utf8))
+        quashed.corrects = "JW-QUASHED"
         #expect(throws: StoreError.self) { try registry.register(quashed, operator: "clerk") }
+        // Not misfiled at all: nor does its.
+        try registry.revoke(reference: "JW-OK", reason: "quashed", operator: "clerk")
+        var ok = registration("JW-OK-R")
+        ok.documentSHA256 = DocumentStore.digest(of: Data("JW-OK".utf8))
+        ok.corrects = "JW-OK"
+        #expect(throws: StoreError.self) { try registry.register(ok, operator: "clerk") }
     }
 
     /// An attacker's pass: with the registration's record gone from the log (written in SQL, or archived), approval
