@@ -178,6 +178,9 @@ struct ExecutiveIssuersTests {
             ("Court of Common Pleas, Domestic Relations Office (DRO)", .court), ("2026-DRO-00123", .caseNumber), ("Div. I 286", .court),
             ("No. 12345-6-I 203", .caseNumber), ("Dept. of Human Serv. v. J. M.", .caseNumber), ("Off. of the Clerk", .court),
             ("Ct. App. Div. I", .court), ("Child Prot. Servs.", .court),
+            // A second review's: Washington's divisions before a reporter's volume, and words merely side by side.
+            ("No. 84521-3-I, 200 Wn. App. 1", .caseNumber), ("No. 12345-6-I 200", .caseNumber), ("Div. I 247", .caseNumber),
+            ("Wash. Ct. App. Div. I 205", .court), ("Code Enforcement, Removal Div.", .court), ("State v. Detention Removal Corp.", .caseNumber),
         ]
         for (text, field) in courts { #expect(ExecutiveIssuers.named(in: text, field: field) == nil, "\(text) as \(field)") }
     }

@@ -10,15 +10,17 @@
 /// `HomelandSecurity`), or letters spelled out one by one (`I.C.E.`) compared whole; never part of a word (`Justice`,
 /// `Police`). A name marked `*` also matches its last word continued by letters (`Immigration Judges`). A form matches
 /// `I` and its number, written apart or together, with any letters after it (`I-247A`, `I 200`, `i205`); the forms
-/// whose numbers docket numbers also hold (`I-862`) only after a dash, joined, or after `Form`. A form's number may be
-/// written with the letter O for a zero (`I-2OO`), and after the word `Form`, `I` may be an `l` or a `1` (`Form
-/// 1-200`). An acronym (`ICE`, `DHS`, `BIA`) counts in the court; in the case, written in capitals (a caption's `Ins.
-/// Co.` is none) or as a code's only word of letters, alone or joined to its numbers (`ice-2026-0001`, `ice2026-1`), or
-/// as a code's words of letters that are all acronyms (`ice-dhs-2026-01`), a letter after a number read as its suffix
-/// (`ice-2026-1-b`), a docket number's trailing judges' initials left out (`1:26-mj-00502-DHS`); in the judge's name,
-/// where the letters are a person's (`Mary Ice`, `Hsi-Wen Chen`, `D. H. S. Patel`), only beside an officer's or agent's
-/// title (`ICE Officer J. Smith`) or in capitals amid small letters (`Hon. J. Smith (ICE)`). Letters spelled out count
-/// in the court and the case, and in the judge's name beside a title.
+/// whose numbers docket numbers also hold (`I-862`) only after a dash, joined, or after `Form`; an `I` after a docket
+/// number's digits or `Div.` is its division (`84521-3-I, 200 Wn. App. 1`) unless a dash joins it to a form's number.
+/// `&` reads as `and`. A form's number may be written with the letter O for a zero (`I-2OO`), and after the word
+/// `Form`, `I` may be an `l` or a `1` (`Form 1-200`). An acronym (`ICE`, `DHS`, `BIA`) counts in the court; in the
+/// case, written in capitals (a caption's `Ins. Co.` is none) or as a code's only word of letters, alone or joined to
+/// its numbers (`ice-2026-0001`, `ice2026-1`), or as a code's words of letters that are all acronyms
+/// (`ice-dhs-2026-01`), a letter after a number read as its suffix (`ice-2026-1-b`), a docket number's trailing judges'
+/// initials left out (`1:26-mj-00502-DHS`); in the judge's name, where the letters are a person's (`Mary Ice`, `Hsi-Wen
+/// Chen`, `D. H. S. Patel`), only beside an officer's or agent's title (`ICE Officer J. Smith`) or in capitals amid
+/// small letters (`Hon. J. Smith (ICE)`). Letters spelled out count in the court and the case, and in the judge's name
+/// beside a title.
 ///
 /// It is a floor against a misfiled paper, not a proof that the text names a court.
 public enum ExecutiveIssuers {
@@ -60,7 +62,7 @@ public enum ExecutiveIssuers {
         Issuer(
             name: "ICE's Enforcement and Removal Operations (ERO)", why: agency, registerAs: agencyKinds,
             // Its former Detention and Removal Operations by name only: `DRO` is a domestic relations office too.
-            names: ["removal operations", "enforcement and removal", "enforcement removal", "detention and removal", "detention removal"],
+            names: ["removal operations", "enforcement and removal", "detention and removal"],
             acronyms: ["ero"]
         ),
         Issuer(
@@ -170,13 +172,20 @@ public enum ExecutiveIssuers {
         func naming(_ joined: String, acronym: Bool) -> Issuer? {
             issuers.first { $0.names.contains { matches(joined, $0) } || (acronym && $0.acronyms.contains(joined)) }
         }
+        func afterDivision(_ index: Int) -> Bool {
+            index > 0 && (words[index - 1].allSatisfy(\.isNumber) || divisionWords.contains(words[index - 1]))
+        }
         for (start, word) in words.enumerated() {
             // A form: `i247a`, or `i` and `247a`; after `form`, `l247a` or `1` and `247a` too.
             let next = start + 1 < words.count ? words[start + 1] : nil
             let afterForm = start > 0 && words[start - 1] == "form"
             for issuer in issuers where !issuer.forms.isEmpty || !issuer.dashedForms.isEmpty {
                 if isForm(word, issuer.forms + issuer.dashedForms, afterForm: afterForm) { return match(issuer, start...start) }
+                // A docket number's division (`No. 84521-3-I, 200 Wn. App. 1`, `Div. I 247`) is no form's `I`, unless a
+                // dash joins it to the number (`1:26-mj-00502-I-200`).
                 guard let next, word == "i" || (afterForm && (word == "l" || word == "1")) else { continue }
+                let dashedNumber = dashed.contains(String(next.prefix(3)).replacingOccurrences(of: "o", with: "0"))
+                guard afterForm || dashedNumber || !afterDivision(start) else { continue }
                 let apart = issuer.forms + (afterForm ? issuer.dashedForms : issuer.dashedForms.filter(dashed.contains))
                 if isForm("i" + next, apart, afterForm: false) { return match(issuer, start...start + 1) }
             }
@@ -215,7 +224,7 @@ public enum ExecutiveIssuers {
     ]
 
     /// `keyed` (``OperatorName/key(_:)``) with each of ``abbreviations`` that is a whole word before a period written
-    /// out.
+    /// out, and `&` as `and`.
     static func expandingAbbreviations(_ keyed: String) -> String {
         var out = "", run = ""
         for character in keyed + " " {
@@ -224,7 +233,7 @@ public enum ExecutiveIssuers {
                 continue
             }
             out += character == "." ? abbreviations[run] ?? run : run
-            out.append(character)
+            out += character == "&" ? " and " : String(character)
             run = ""
         }
         return String(out.dropLast())
@@ -235,7 +244,7 @@ public enum ExecutiveIssuers {
         words.indices.map { words[$0] == "j" && $0 > 0 && words[$0 - 1] == "immigration" ? "judge" : words[$0] }
     }
 
-    /// The ``Issuer/dashedForms`` numbers `keyed` writes after an `I` and a dash that follow no letter or digit
+    /// The numbers (their first three digits) `keyed` writes after an `I` and a dash that follow no letter or digit
     /// (`i-862`, `i - 286`).
     private static func dashedFormNumbers(in keyed: String) -> Set<String> {
         let characters = Array(keyed)
@@ -251,6 +260,9 @@ public enum ExecutiveIssuers {
         }
         return found
     }
+
+    /// Words after which an `I` is a court's division or part (`Div. I`), not a form's.
+    private static let divisionWords: Set<String> = ["div", "division", "dept", "department", "part", "pt"]
 
     /// Words that label a case number rather than caption a case (`Case No. ice-2026-0001`, `Cause No.`, `Civil
     /// Action No.`).
