@@ -48,11 +48,14 @@ public struct LogKeyFiles: Sendable {
         do { return try LogSigningKey(encoded: text) } catch { throw StoreError("\(privatePath): \(error)") }
     }
 
+    /// The log's verifier key: the signing key's own where it can be read (the `.pub` beside it may be writable by more
+    /// accounts than the key), else the `.pub`.
     public func verifierKey() throws -> LogVerifierKey {
-        if let text = try? YAMLNode.readText(path: publicPath) {
-            do { return try LogVerifierKey(encoded: text) } catch { throw StoreError("\(publicPath): \(error)") }
+        if let key = try? signingKey() { return key.verifier }
+        guard let text = try? YAMLNode.readText(path: publicPath) else {
+            throw StoreError("no log verifier key at \(publicPath), nor a signing key at \(privatePath) (create one with `warrant-gate log init-key`)")
         }
-        return try signingKey().verifier
+        do { return try LogVerifierKey(encoded: text) } catch { throw StoreError("\(publicPath): \(error)") }
     }
 }
 

@@ -22,13 +22,6 @@ struct LogCommand: ParsableCommand {
         }
     }
 
-    /// The log's verifier key: the signing key's own where it is at hand (the `.pub` beside it may be written by more
-    /// accounts than the key), else the `.pub`.
-    static func logVerifierKey(_ files: LogKeyFiles) throws -> LogVerifierKey {
-        if let key = try? files.signingKey() { return key.verifier }
-        return try storeCall { try files.verifierKey() }
-    }
-
     /// Signs a checkpoint of the log as it is, if it has grown and the signing key is at hand (exports, proofs, reports
     /// and backups do); returns whether the key was. Under sudo, only the installed gateway's store is signed.
     @discardableResult
@@ -232,7 +225,8 @@ struct LogCommand: ParsableCommand {
                 throw CLIError(.notFound, "no checkpoint has been signed yet (is there a signing key at \(files.privatePath)?)")
             }
             // A row anyone who can write the database inserted would be useless, or worse, held off the machine.
-            guard (try? Checkpoint.verify(note: latest.note, key: try LogCommand.logVerifierKey(files))) != nil else {
+            let verifier = try storeCall { try files.verifierKey() }
+            guard (try? Checkpoint.verify(note: latest.note, key: verifier)) != nil else {
                 throw CLIError(.refused, "the latest checkpoint row (size \(latest.size)) is not signed by the log's key: it was written outside the signer; `warrant-gate log verify` says more")
             }
             print(latest.note, terminator: "")
@@ -362,8 +356,9 @@ struct LogCommand: ParsableCommand {
             let store = try LogCommand.openForReading(admin, keyFiles: files).store
             try LogCommand.signCheckpointIfPossible(store, keyFiles: files)
             let proof = try storeCall { try store.inclusionProof(decisionId: decisionId) }
+            let verifier = try storeCall { try files.verifierKey() }
             do {
-                _ = try proof.verify(key: try LogCommand.logVerifierKey(files))
+                _ = try proof.verify(key: verifier)
             } catch {
                 throw CLIError(.refused, "the proof does not verify with the log's key (\(error)): the stored tree or checkpoint was altered; `warrant-gate log verify` says more")
             }

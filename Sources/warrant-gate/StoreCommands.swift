@@ -65,7 +65,7 @@ struct StoreCommand: ParsableCommand {
             // What is copied is signed again by no one: behind the target's append-only triggers, a forged entry or
             // checkpoint would pass for the site's. The source must verify as `log verify` would have it.
             let keyFiles = LogKeyFiles(filesDirectory: source.location.filesDirectory)
-            let key = try LogCommand.logVerifierKey(keyFiles)
+            let key = try storeCall { try keyFiles.verifierKey() }
             let recorded = try storeCall { try keyFiles.lastSigned.recordedNote() }
             let check = try storeCall { try source.verify(key: key, against: nil, lastSigned: recorded) }
             guard check.ok else {

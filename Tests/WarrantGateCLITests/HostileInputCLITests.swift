@@ -45,6 +45,18 @@ struct HostileInputCLITests {
         let registered = try CLIProcess.run(Self.judicial + ["--reference", "R-1", "--expires", "2099-12-31", "--time-zone", "America/Denver", "--operator", "a"] + db)
         #expect(registered.status == 0, "\(registered.stderr)")
         #expect(try CLIProcess.run(["log", "checkpoint"] + db).status == 0)
+        // Without the key at hand, that is what is said: not that the row is forged.
+        let files = URL(fileURLWithPath: scratch.db).deletingLastPathComponent()
+        let aside = scratch.url.appendingPathComponent("aside")
+        try FileManager.default.createDirectory(at: aside, withIntermediateDirectories: true)
+        for name in ["log-signing.key", "log-signing.key.pub"] {
+            try FileManager.default.moveItem(at: files.appendingPathComponent(name), to: aside.appendingPathComponent(name))
+        }
+        let keyless = try CLIProcess.run(["log", "checkpoint"] + db)
+        #expect(keyless.status != 0 && keyless.stderr.contains("no log verifier key") && !keyless.stderr.contains("not signed"), "\(keyless.stderr)")
+        for name in ["log-signing.key", "log-signing.key.pub"] {
+            try FileManager.default.moveItem(at: aside.appendingPathComponent(name), to: files.appendingPathComponent(name))
+        }
         // The latest row again, its signature's last characters changed: the same size and root, no valid signature.
         let forged = try SystemTool.run("sqlite3", [
             scratch.db,
