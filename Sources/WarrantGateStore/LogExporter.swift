@@ -273,6 +273,18 @@ public struct LogExporter: Sendable {
         }
     }
 
+    /// SQL for the entry of the outcome of the decision entry aliased `decision`, a column of its row: the first outcome
+    /// entry after it that names its decision id (through seq `through`, an SQL expression, if given), found through
+    /// the `log_decision` index. A decision has one outcome; another appended for it (by anyone who can append to the
+    /// log) must not list or count it twice, nor give it a status.
+    static func firstOutcome(of decision: String, through: String? = nil) -> String {
+        let bound = through.map { " AND x.seq <= \($0)" } ?? ""
+        return """
+            (SELECT x.entry FROM log x WHERE x.decision_id = \(decision).decision_id AND x.kind = 'outcome' AND x.seq > \(decision).seq\(bound)
+            ORDER BY x.seq LIMIT 1)
+            """
+    }
+
     /// The SQL that reads the matching decisions, each with its outcome, in `seq` order, and more: a time range selects
     /// on the `time` column, widened to hold every decision whose own time is in the range (``EntryTime``), and
     /// ``ExportFilter/accepts(_:)`` keeps those.
@@ -282,14 +294,6 @@ public struct LogExporter: Sendable {
     /// of the log again to put it back in `seq` order. A time range reads through that index, named because without
     /// statistics SQLite would rather read the whole log in order than sort the range. PostgreSQL plans by its own
     /// statistics.
-    /// SQL for the seq of the outcome of the decision entry aliased `decision`: the first outcome entry after it that
-    /// names its decision id (through seq `through`, an SQL expression, if given). A decision has one outcome; another
-    /// appended for it (by anyone who can append to the log) must not list or count it twice, nor give it a status.
-    static func firstOutcome(of decision: String, through: String? = nil) -> String {
-        let bound = through.map { " AND x.seq <= \($0)" } ?? ""
-        return "(SELECT min(x.seq) FROM log x WHERE x.decision_id = \(decision).decision_id AND x.kind = 'outcome' AND x.seq > \(decision).seq\(bound))"
-    }
-
     static func query(_ filter: ExportFilter, dialect: SQLDialect) -> (sql: String, arguments: [String]) {
         let ranged = filter.from != nil || filter.until != nil
         let sqlite = dialect == .sqlite
@@ -304,8 +308,8 @@ public struct LogExporter: Sendable {
             bounds.append(Timestamp.format(EntryTime.latestColumn(stating: until)))
         }
         let sql = """
-            SELECT d.seq AS seq, d.entry AS decision, o.entry AS outcome
-            FROM log d \(ranged && sqlite ? "INDEXED BY log_time_kind " : "")LEFT JOIN log o ON o.seq = \(firstOutcome(of: "d"))
+            SELECT d.seq AS seq, d.entry AS decision, \(firstOutcome(of: "d")) AS outcome
+            FROM log d \(ranged && sqlite ? "INDEXED BY log_time_kind " : "")
             WHERE \(conditions.joined(separator: " AND "))
             ORDER BY d.seq
             """

@@ -187,7 +187,9 @@ extension Registry {
                 guard let record = try Self.latestRecord(session, action: Self.registrationAction, target: reference),
                       record.operator == entry.registeredBy, record.details["kind"] == document.kind.rawValue,
                       record.details["agency"] == document.agency, record.details["subjects"] == document.subjects.joined(separator: ","),
-                      record.details["scope"] == document.scope.joined(separator: ","), record.details["expires"] == document.expires
+                      record.details["scope"] == document.scope.joined(separator: ","), record.details["expires"] == document.expires,
+                      record.details["court"] == document.court, record.details["judge"] == document.judge,
+                      record.details["case"] == document.caseNumber, record.details["documentSHA256"] == document.documentSHA256
                 else {
                     throw StoreError(
                         "\(reference) has no \(Self.registrationAction) record in the log that matches it (it was not registered by the CLI, or its record was archived): revoke it and register it again"

@@ -45,8 +45,7 @@ public enum ReportBuilder {
             let index = session.dialect == .sqlite ? "INDEXED BY log_time_kind " : ""
             try session.forEach(
                 """
-                SELECT d.entry AS decision, o.entry AS outcome FROM log d \(index)
-                LEFT JOIN log o ON o.seq = \(LogExporter.firstOutcome(of: "d", through: "?"))
+                SELECT d.entry AS decision, \(LogExporter.firstOutcome(of: "d", through: "?")) AS outcome FROM log d \(index)
                 WHERE d.kind = 'decision' AND d.seq <= ? AND d.time >= ? AND d.time < ? ORDER BY d.seq
                 """,
                 Int64(treeSize), Int64(treeSize), Timestamp.format(EntryTime.earliestColumn(stating: period.start)),
@@ -148,6 +147,8 @@ enum ArchiveCount {
         var decisions: [(record: DecisionRecord, answered: Bool)] = []
         var counts = ReportEntries()
         var pending: [String: Int] = [:]
+        // The decisions whose outcome an archive holds: the first one counts, as ``LogExporter/firstOutcome`` reads it.
+        var outcomeRead: Set<Int> = []
         for path in archives {
             _ = try LogArchive.entries(path: path) { entry in
                 guard entry.seq == frontier.size + 1, entry.seq <= through else {
@@ -164,7 +165,7 @@ enum ArchiveCount {
                     pending[record.decisionId] = decisions.count
                     decisions.append((record, false))
                 case LogKind.outcome.rawValue:
-                    guard let decisionId = entry.decisionId, let index = pending[decisionId] else { return }
+                    guard let decisionId = entry.decisionId, let index = pending[decisionId], outcomeRead.insert(index).inserted else { return }
                     decisions[index].answered = try ReportBuilder.answered(entry.entry)
                 case LogKind.admin.rawValue:
                     let record = try AdminRecord(entry: entry.entry)
@@ -181,8 +182,9 @@ enum ArchiveCount {
         guard frontier.root == (try LogAppender.root(session, size: through)) else {
             throw StoreError("the archives do not match this log's tree at size \(through): they were edited, or are another log's")
         }
-        // Outcomes committed after the archive's cutoff are still in the database.
-        for index in decisions.indices where !decisions[index].answered {
+        // Outcomes committed after the archive's cutoff are still in the database: read there only for a decision whose
+        // outcome no archive holds.
+        for index in decisions.indices where !outcomeRead.contains(index) {
             let outcome = try session.fetchOne(
                 "SELECT entry FROM log WHERE kind = 'outcome' AND decision_id = ? AND seq <= ? ORDER BY seq LIMIT 1",
                 decisions[index].record.decisionId, Int64(treeSize)

@@ -44,6 +44,31 @@ struct ReportCLITests {
         #expect(!later.stdout.contains("archived") && later.stderr.isEmpty, "\(later.stdout)\(later.stderr)")
     }
 
+    /// A review's pass: an archived request whose outcome was no answer (the client left) was looked up again in the
+    /// database, where an outcome appended later by anyone who can append turned it into access given.
+    @Test("an archived request's archived outcome is its outcome; one appended later to the database is not")
+    func archivedOutcomeStands() async throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        func outcome(_ status: Int, at time: String) -> LogEntry {
+            let record = OutcomeRecord(
+                decisionId: "d-1", time: time, upstreamStatus: status == 499 ? nil : status, status: status, bytes: status == 499 ? 0 : 10,
+                latencyMs: 1, redactedFields: 0, error: status == 499 ? "client closed the connection" : nil
+            )
+            return LogEntry(kind: .outcome, time: Timestamp.parse(time)!, decisionId: "d-1", canonical: record.canonical)
+        }
+        try await Self.append([Self.decision("d-1", at: "2023-06-15T12:00:00.000Z", effect: .allow), outcome(499, at: "2023-06-15T12:00:01.000Z")], to: scratch.db)
+        #expect(try await Self.run(["log", "init-key"] + db).status == 0)
+        let june = scratch.url.appendingPathComponent("2023-06.archive").path
+        #expect(try await Self.run(["log", "archive", "--log-idle", "--before", "2023-07-01", "--out", june] + db).status == 0)
+        try await Self.append([outcome(200, at: "2024-01-02T00:00:00.000Z")], to: scratch.db)
+        #expect(try await Self.run(["log", "checkpoint"] + db).status == 0)
+        let counted = try await Self.run(["report", "--period", "2023", "--format", "csv", "--template", "california-truth", "--archive", june] + db)
+        #expect(counted.status == 0, "\(counted.stderr)")
+        #expect(counted.stdout.contains("counts,2023-06,records,allow,,1"), "\(counted.stdout)")
+        #expect(!counted.stdout.contains("individuals-given-access,,,allow,,1"), "\(counted.stdout)")
+    }
+
     @Test("with every archive, oldest first, archived requests are counted; a missing, reordered, edited or foreign archive is refused")
     func countedArchives() async throws {
         let scratch = try Scratch()

@@ -28,7 +28,8 @@ public enum GatewayReason: String, Sendable, CaseIterable {
     case warrantMissing = "warrant_missing"
     case warrantUnknown = "warrant_unknown"
     case warrantNotJudicial = "warrant_not_judicial"
-    /// The document was registered by an earlier version as registration now refuses (``RegisteredDocument/isMisfiled``).
+    /// The document was registered by an earlier version as registration now refuses
+    /// (``RegisteredDocument/isMisfiled``).
     case warrantMisfiled = "warrant_misfiled"
     case warrantNotActive = "warrant_not_active"
     case warrantRevoked = "warrant_revoked"

@@ -1,6 +1,7 @@
 /// The headers the gateway adds to the requests it forwards, saying who asks (from the client's certificate, never
-/// from a header) and under which decision: each on every request, but ``warrant`` only where a warrant verified. A client's own headers of these names never reach an upstream: only an
-/// allow-list of request headers is forwarded. An upstream behind the gateway may rely on them for who asks.
+/// from a header) and under which decision: each on every request, but ``warrant`` only where a warrant verified. A
+/// client's own headers of these names never reach an upstream: only an allow-list of request headers is forwarded. An
+/// upstream behind the gateway may rely on them for who asks.
 public enum GatewayHeaders {
     /// The agency's id, as the agency directory names it.
     public static let agency = "Gateway-Agency"
