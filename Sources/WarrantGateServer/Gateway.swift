@@ -4,6 +4,7 @@ import Synchronization
 import Hummingbird
 import Logging
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import WarrantGateCore
 import WarrantGateStore
@@ -169,7 +170,10 @@ public final class Gateway: Sendable {
         ]
         if let adminHost = configuration.adminHost {
             services.append(Application(
-                router: AdminRouter.make(state: state, registry: store.probeRegistry(timeZone: registry.timeZone), log: log, metrics: metrics),
+                router: AdminRouter.make(
+                    state: state, registry: store.probeRegistry(timeZone: registry.timeZone), log: log, metrics: metrics,
+                    dataPlane: EventLoopProbe(MultiThreadedEventLoopGroup.singleton)
+                ),
                 server: AdminChannel.server(),
                 configuration: AdminChannel.serverConfiguration(host: adminHost, port: configuration.adminPort),
                 eventLoopGroupProvider: .shared(AdminChannel.eventLoops),

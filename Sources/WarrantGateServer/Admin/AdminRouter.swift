@@ -6,7 +6,9 @@ import WarrantGateStore
 /// The plain-HTTP admin listener, meant for loopback only: liveness, readiness and Prometheus metrics, each answered to
 /// HEAD as to GET, without the body.
 enum AdminRouter {
-    static func make(state: GatewayState, registry: Registry, log: any DecisionLogWriter, metrics: GatewayMetrics) -> Router<BasicRequestContext> {
+    static func make(
+        state: GatewayState, registry: Registry, log: any DecisionLogWriter, metrics: GatewayMetrics, dataPlane: EventLoopProbe
+    ) -> Router<BasicRequestContext> {
         let router = Router(options: .autoGenerateHeadEndpoints)
         let database = DatabaseProbe { _ = try registry.version() }
         // Read at each scrape, not with the registry's snapshot, which must not wait on a lock held on the settings.
@@ -17,11 +19,13 @@ enum AdminRouter {
         }
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ -> Response in
-            // Ready when a policy is loaded, the database answers (within the probe's deadline) and the decision log
-            // commits.
+            // Ready when a policy is loaded, the database answers (within the probe's deadline), the decision log
+            // commits and every event loop of the data plane runs a task.
+            async let loopsAnswer = dataPlane.answers()
             let answers = await database.answers()
             let problem: String? = !answers || !state.current.registryReadable ? "the database cannot be read"
-                : !log.isHealthy ? "the decision log cannot commit" : nil
+                : !log.isHealthy ? "the decision log cannot commit"
+                : !(await loopsAnswer) ? "an event loop of the data plane did not run a task within \(EventLoopProbe.deadline)" : nil
             return Response(
                 status: problem == nil ? .ok : .serviceUnavailable,
                 body: .init(byteBuffer: ByteBuffer(string: problem.map { "not ready: \($0)\n" } ?? "ready\n"))

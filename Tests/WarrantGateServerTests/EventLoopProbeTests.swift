@@ -1,0 +1,24 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+@testable import WarrantGateServer
+
+/// An attacker's pass stopped both data-plane loops with a handshake's path search while `/readyz`, served by the
+/// admin listener's own loops, said ready.
+@Suite("Readiness: the data plane's event loops")
+struct EventLoopProbeTests {
+    @Test("a loop that runs no task within the deadline makes the probe say no, and yes again once it runs")
+    func stuckLoop() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let probe = EventLoopProbe(group)
+        #expect(probe.loops.count == 2)
+        #expect(await probe.answers())
+        // One loop held past the deadline, as a task that never yields would hold it.
+        let held = Array(group.makeIterator())[1].submit { Thread.sleep(forTimeInterval: 2.5) }
+        #expect(await !probe.answers())
+        try await held.get()
+        #expect(await probe.answers())
+        try await group.shutdownGracefully()
+    }
+}
