@@ -78,15 +78,8 @@ extension Registry {
                     separators, leading zeros); revoke it first if it was registered by mistake
                     """)
             }
-            var details = [
-                "kind": document.kind.rawValue, "agency": document.agency, "subjects": document.subjects.joined(separator: ","),
-                "scope": document.scope.joined(separator: ","), "expires": document.expires, "status": document.status.rawValue,
-                "twoPersonRule": twoPerson ? "on" : "off",
-            ]
-            details["court"] = document.court
-            details["judge"] = document.judge
-            details["case"] = document.caseNumber
-            details["documentSHA256"] = document.documentSHA256
+            var details = ["status": document.status.rawValue, "twoPersonRule": twoPerson ? "on" : "off"]
+            for (key, value) in Self.recordedTerms(document) { details[key] = value }
             details["noDocumentReason"] = registration.noDocumentReason
             details["corrects"] = corrected
             details.merge(signature.logDetails) { kept, _ in kept }
@@ -183,13 +176,8 @@ extension Registry {
                 // The registration is the CLI's, with its record in the log: without it (written in SQL alone, or its
                 // record archived), only the names typed would tell the two people apart. The record must name the
                 // terms the row holds, as an agency request's must.
-                let document = entry.document
                 guard let record = try Self.latestRecord(session, action: Self.registrationAction, target: reference),
-                      record.operator == entry.registeredBy, record.details["kind"] == document.kind.rawValue,
-                      record.details["agency"] == document.agency, record.details["subjects"] == document.subjects.joined(separator: ","),
-                      record.details["scope"] == document.scope.joined(separator: ","), record.details["expires"] == document.expires,
-                      record.details["court"] == document.court, record.details["judge"] == document.judge,
-                      record.details["case"] == document.caseNumber, record.details["documentSHA256"] == document.documentSHA256
+                      record.operator == entry.registeredBy, Self.recordedTerms(entry.document).allSatisfy({ record.details[$0.key] == $0.value })
                 else {
                     throw StoreError(
                         "\(reference) has no \(Self.registrationAction) record in the log that matches it (it was not registered by the CLI, or its record was archived): revoke it and register it again"
@@ -212,6 +200,16 @@ extension Registry {
                 "UPDATE documents SET status = 'active', approved_by = ?, approved_at = ? WHERE reference = ?", `operator`, Timestamp.format(time), reference
             )
         }
+    }
+
+    /// The terms a document's registration record states, by their keys in its details (nil: not stated), none of
+    /// which any command changes after registration: what approval checks the row against.
+    static func recordedTerms(_ document: RegisteredDocument) -> [(key: String, value: String?)] {
+        [
+            ("kind", document.kind.rawValue), ("agency", document.agency), ("subjects", document.subjects.joined(separator: ",")),
+            ("scope", document.scope.joined(separator: ",")), ("expires", document.expires), ("court", document.court),
+            ("judge", document.judge), ("case", document.caseNumber), ("documentSHA256", document.documentSHA256),
+        ]
     }
 
     /// The admin action that registers a document.
