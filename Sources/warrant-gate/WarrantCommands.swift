@@ -182,7 +182,7 @@ struct WarrantCommand: ParsableCommand {
                 throw CLIError(.notFound, "no document with reference \(reference)")
             }
             print("\(reference), registered by \(FreeText.escaped(entry.registeredBy)), would permit:")
-            print((termLines(entry) + (try correctionLines(registry, reference))).map { "  " + FreeText.escaped($0) }.joined(separator: "\n"))
+            print(try termLines(entry, registry).map { "  " + FreeText.escaped($0) }.joined(separator: "\n"))
             print("(the signature is shown for review only: approval does not depend on it; a policy may require it with warrant: { signed: true })")
             let fingerprint = entry.document.termsFingerprint
             guard let terms else {
@@ -254,7 +254,7 @@ struct WarrantCommand: ParsableCommand {
             let document = entry.document
             let misfilings = document.misfilings
             if !misfilings.isEmpty { lines.append("misfiled:    authorises nothing: \(misfilings.joined(separator: "; ")); revoke it") }
-            lines += termLines(entry) + (try correctionLines(registry, reference))
+            lines += try termLines(entry, registry)
             lines.append("terms:       \(entry.document.termsFingerprint) (what `warrant approve --terms` names)")
             lines.append("registered:  \(entry.registeredAt) by \(entry.registeredBy) (two-person rule \(entry.twoPersonRule ? "on" : "off"))")
             if let approvedBy = entry.approvedBy { lines.append("approved:    \(entry.approvedAt ?? "") by \(approvedBy)") }
@@ -351,17 +351,10 @@ struct WarrantCommand: ParsableCommand {
     }
 }
 
-/// The document `reference` corrects, if it was registered with `--corrects`, and how that one was revoked, as
-/// `warrant show` and `warrant approve` print it (unescaped): the approver must know the scan was another's.
-private func correctionLines(_ registry: Registry, _ reference: String) throws -> [String] {
-    guard let correction = try storeCall({ try registry.correction(of: reference) }) else { return [] }
-    let revoked = correction.revocation.map { "revoked as misfiled by \($0.operator) at \($0.time): \($0.details["reason"] ?? "")" } ?? "not revoked"
-    return ["corrects:    \(correction.corrects), with its scan (\(revoked))"]
-}
-
 /// What a document permits and on what authority, a line each, as `warrant show` and `warrant approve` print them
-/// (unescaped).
-private func termLines(_ entry: DocumentEntry) -> [String] {
+/// (unescaped): with the document it corrects (`--corrects`) and how that one was revoked, since the approver must
+/// know the scan was another's.
+private func termLines(_ entry: DocumentEntry, _ registry: Registry) throws -> [String] {
     let document = entry.document
     var lines = [
         "kind:        \(document.kind.rawValue)\(document.kind.isJudicial ? " (judicial)" : " (not judicial: never authorises access)")",
@@ -375,6 +368,10 @@ private func termLines(_ entry: DocumentEntry) -> [String] {
     if let caseNumber = document.caseNumber { lines.append("case:        \(caseNumber)") }
     if let digest = document.documentSHA256 { lines.append("document:    sha256:\(digest)") }
     if let reason = entry.noDocumentReason { lines.append("document:    none (\(reason))") }
+    if let correction = try storeCall({ try registry.correction(of: document.reference) }) {
+        let revoked = correction.revocation.map { "revoked as misfiled by \($0.operator) at \($0.time): \($0.details["reason"] ?? "")" } ?? "not revoked"
+        lines.append("corrects:    \(correction.corrects), with its scan (\(revoked))")
+    }
     return lines + document.signature.lines
 }
 
