@@ -98,6 +98,11 @@ struct PostgresLogTests {
                     "UPDATE tree_frontier SET subtrees = '\\x00' WHERE id = 1",
                     // A node for entries not in the log, and a checkpoint that does not follow the last.
                     "INSERT INTO merkle_nodes (level, idx, hash) VALUES (8, 0, decode(repeat('00', 32), 'hex'))",
+                    // Nodes whose subtree's end, (idx + 1) << level, wraps past 2^63 (they passed an earlier trigger,
+                    // and then stopped the signer until the tables' owner removed them).
+                    "INSERT INTO merkle_nodes (level, idx, hash) VALUES (63, 0, decode(repeat('00', 32), 'hex'))",
+                    "INSERT INTO merkle_nodes (level, idx, hash) VALUES (62, 1, decode(repeat('00', 32), 'hex'))",
+                    "INSERT INTO merkle_nodes (level, idx, hash) VALUES (8, 36028797018963967, decode(repeat('00', 32), 'hex'))",
                     "INSERT INTO checkpoints (id, size, root, note, time) VALUES (9223372036854775807, 0, decode(repeat('00', 32), 'hex'), 'x', 't')",
                 ] {
                     await #expect(throws: (any Error).self, "\(statement)") {

@@ -297,8 +297,17 @@ extension StoreBackendTests {
                 try stores.archive.archive(before: .distantFuture, key: Sample.key, path: fixture.path("all.archive"), operator: "records-officer")
             }
             #expect(archived == 18)
-            // Even the archive's role deletes only what is archived.
+            // Even the archive's role deletes only what is archived, and keeps only the leaves of entries it archives:
+            // one for an entry not yet in the log, or with another hash, would stand where a later archive's goes.
             #expect(await refusal(cluster, as: Self.archiveRole, "DELETE FROM log WHERE seq = 19") == "P0001")
+            for seq in [19, 20, 1_000_000] {
+                #expect(await refusal(cluster, as: Self.archiveRole,
+                                      "INSERT INTO archived_leaves (seq, leaf_hash) VALUES (\(seq), decode(repeat('00', 32), 'hex'))") == "P0001",
+                        "\(seq)")
+            }
+            #expect(await refusal(cluster, as: Self.archiveRole,
+                                  "INSERT INTO archived_leaves (seq, leaf_hash) SELECT seq, leaf_hash FROM log WHERE seq = 19") == "P0001",
+                    "an entry no checkpoint covers yet")
             for archives in [[fixture.path("all.archive")], []] {
                 let report = try await blocking { try stores.gateway.verify(key: Sample.key.verifier, archives: archives, against: signed?.note) }
                 #expect(report.ok && report.entries == 19, "\(archives): \(report.problems)")

@@ -155,13 +155,29 @@ public enum PostgresSchema {
             RETURN NEW;
         END $$
         """,
-        // A stored node covers only entries that are in the log.
+        // A stored node covers only entries that are in the log: its index is below the number of complete subtrees
+        // of its level. (The end of its subtree, `(idx + 1) << level`, wraps past 2^63 for large levels and would let
+        // a node through that a later append then collides with.)
         """
         CREATE OR REPLACE FUNCTION warrant_gate_node_follows_log() RETURNS trigger LANGUAGE plpgsql
         \(functionSearchPath) AS $$
         BEGIN
-            IF ((NEW.idx + 1) << NEW.level) > (SELECT coalesce(pg_catalog.max(seq), 0) FROM log) THEN
+            IF NEW.idx >= ((SELECT coalesce(pg_catalog.max(seq), 0) FROM log) >> NEW.level) THEN
                 RAISE EXCEPTION 'a tree node may cover only entries already in the log';
+            END IF;
+            RETURN NEW;
+        END $$
+        """,
+        // An archived leaf is that of an entry `log archive` is moving out: past those archived, covered by the latest
+        // checkpoint, and still in the log with that leaf hash. Any other row would stand where a later archive's goes.
+        """
+        CREATE OR REPLACE FUNCTION warrant_gate_leaf_archives_entry() RETURNS trigger LANGUAGE plpgsql
+        \(functionSearchPath) AS $$
+        BEGIN
+            IF NEW.seq <= (SELECT archived_through FROM archive_state WHERE id = 1)
+               OR NEW.seq > coalesce((SELECT size FROM checkpoints ORDER BY id DESC LIMIT 1), 0)
+               OR NOT EXISTS (SELECT 1 FROM log WHERE seq = NEW.seq AND leaf_hash = NEW.leaf_hash) THEN
+                RAISE EXCEPTION 'an archived leaf is that of a checkpointed entry still in the log, past those archived';
             END IF;
             RETURN NEW;
         END $$
@@ -192,6 +208,11 @@ public enum PostgresSchema {
         """
         CREATE TRIGGER archived_leaves_append_only BEFORE UPDATE OR DELETE ON archived_leaves
             FOR EACH ROW EXECUTE FUNCTION warrant_gate_append_only()
+        """,
+        "DROP TRIGGER IF EXISTS archived_leaves_follow_log ON archived_leaves",
+        """
+        CREATE TRIGGER archived_leaves_follow_log BEFORE INSERT ON archived_leaves
+            FOR EACH ROW EXECUTE FUNCTION warrant_gate_leaf_archives_entry()
         """,
         "DROP TRIGGER IF EXISTS log_no_truncate ON log",
         "CREATE TRIGGER log_no_truncate BEFORE TRUNCATE ON log FOR EACH STATEMENT EXECUTE FUNCTION warrant_gate_append_only()",
@@ -234,7 +255,7 @@ public enum PostgresSchema {
     /// with any change to either: a store that an earlier release installed lacks that change (a trigger, a grant), so
     /// a gateway or the CLI refuses it until `store init` runs again (``installed(_:)``), and `store init` refuses
     /// a store that a later release installed, whose definitions it would put back. A test pins their digest to it.
-    static let release: Int64 = 1
+    static let release: Int64 = 2
 
     /// How a store's definitions stand against this release's.
     enum Installed {
