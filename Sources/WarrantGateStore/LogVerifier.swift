@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import WarrantGateCore
 
@@ -155,8 +156,10 @@ public struct LogVerifier {
         }
         checkTargets()
         var latestTime: Date?
+        var outcomes = OutcomeLedger()
         do {
             try entries { entry in
+                outcomes.note(entry)
                 if let time = Timestamp.parse(entry.time) {
                     if let latest = latestTime, latest.timeIntervalSince(time) > EntryTime.longestDecision + EntryTime.clockAllowance {
                         report.backdated = (count: (report.backdated?.count ?? 0) + 1, first: report.backdated?.first ?? entry.seq)
@@ -192,6 +195,18 @@ public struct LogVerifier {
             // A file's line that is no entry: the entries after it cannot be placed in the tree.
             report.fail("\(unreadable.detail): the entries after it were not read", seq: frontier.size + 1)
         }
+        if let first = outcomes.again.first {
+            report.fail(
+                "seq \(first) is a second outcome of one decision (\(outcomes.again.count) such in all): the gateway writes one, so it was appended outside it",
+                seq: first
+            )
+        }
+        if let first = outcomes.early.first {
+            report.fail(
+                "seq \(first) is an outcome written before its decision (\(outcomes.early.count) such in all): it was appended outside the gateway",
+                seq: first
+            )
+        }
         // One line: after an entry missing or out of place, every node after it differs.
         if let (level, index) = mismatchedNodes.first {
             report.fail(
@@ -206,24 +221,6 @@ public struct LogVerifier {
         }
         if checkpointNotes.isEmpty && others.allSatisfy({ $0.1 == nil }) { report.fail("there is no signed checkpoint to verify against") }
         return report
-    }
-
-    /// The first outcome entry that the gateway would not have written, and why: a second outcome of one decision, or
-    /// one before its decision. The gateway appends one outcome a decision, after it; another, appended by anyone who
-    /// can append to the log, would give reports and exports a status the decision never had (they read the first
-    /// outcome after a decision, ``LogExporter/firstOutcome(of:through:)``).
-    static func outcomeProblem(_ session: any SQLSession) throws -> (text: String, seq: UInt64)? {
-        let again = try session.scalarInt64("""
-            SELECT min(o.seq) FROM log o WHERE o.kind = 'outcome'
-            AND EXISTS (SELECT 1 FROM log p WHERE p.decision_id = o.decision_id AND p.kind = 'outcome' AND p.seq < o.seq)
-            """)
-        if let again { return ("seq \(again) is a second outcome of one decision: the gateway writes one, so it was appended outside it", UInt64(max(again, 0))) }
-        let early = try session.scalarInt64("""
-            SELECT min(o.seq) FROM log o WHERE o.kind = 'outcome'
-            AND EXISTS (SELECT 1 FROM log d WHERE d.decision_id = o.decision_id AND d.kind = 'decision' AND d.seq > o.seq)
-            """)
-        if let early { return ("seq \(early) is an outcome written before its decision: it was appended outside the gateway", UInt64(max(early, 0))) }
-        return nil
     }
 
     /// The admin actions that record a deliberate rollback (see ``VerificationReport/rollbacks``).
@@ -307,7 +304,6 @@ public struct LogVerifier {
             if let stray = try LogAppender.strayRows(session, size: report.entries, archivedThrough: archivedThrough) {
                 report.fail("the stored tree holds \(stray): rows written outside the log's appends, which would stop its next appends or checkpoints")
             }
-            if let problem = try Self.outcomeProblem(session) { report.fail(problem.text, seq: problem.seq) }
             if (try? LogAppender.root(session, size: report.entries)) != report.root {
                 report.fail("the stored tree does not match the entries")
             }
@@ -411,6 +407,44 @@ struct StoredNodes {
         }
         runs[level] = (range, hashes)
         return hashes[index]
+    }
+}
+
+/// The decisions whose outcome has been read, to find the outcomes the gateway would not have written: a second one
+/// of a decision, or one before its decision. The gateway appends one outcome a decision, after it; another, appended
+/// by anyone who can append to the log, would give reports and exports a status the decision never had (they read the
+/// first outcome after a decision, ``LogExporter/firstOutcome(of:through:)``). Read over every entry streamed (the
+/// archives', the database's, a bundle's), it also finds an outcome in the database of a decision an archive holds.
+/// It keeps 16 bytes of each outcome's decision id (a SHA-256 prefix) and its sequence number: ~50 MB a million
+/// outcomes.
+private struct OutcomeLedger {
+    private struct DecisionKey: Hashable {
+        let high: UInt64, low: UInt64
+
+        init(_ decisionId: String) {
+            let digest = Array(SHA256.hash(data: Array(decisionId.utf8)))
+            (high, low) = digest.withUnsafeBytes { ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
+        }
+    }
+
+    /// Each outcome's sequence number, by its decision.
+    private var outcomes: [DecisionKey: UInt64] = [:]
+    /// Outcomes of a decision whose outcome was read already.
+    private(set) var again = Occurrences<UInt64>()
+    /// Outcomes read before their decision.
+    private(set) var early = Occurrences<UInt64>()
+
+    mutating func note(_ entry: LogVerifier.Entry) {
+        guard let decisionId = entry.decisionId else { return }
+        switch entry.kind {
+        case LogKind.outcome.rawValue:
+            let key = DecisionKey(decisionId)
+            if outcomes[key] == nil { outcomes[key] = entry.seq } else { again.note(entry.seq) }
+        case LogKind.decision.rawValue:
+            if let outcome = outcomes[DecisionKey(decisionId)] { early.note(outcome) }
+        default:
+            break
+        }
     }
 }
 

@@ -561,6 +561,44 @@ struct StoreBackendTests {
         #expect(try await !blocking { try store.verify(key: Sample.key.verifier, archives: [path, second], against: nil) }.ok)
     }
 
+    /// An attacker's pass: `log verify` looked for a second outcome only among the database's entries, so one appended
+    /// for a decision whose entries were archived passed, and a bundle was not checked for one at all.
+    @Test("an outcome appended again is found across an archive and the database, and in a bundle", arguments: Backend.testable)
+    func outcomeAppendedAgainAfterArchive(_ backend: Backend) async throws {
+        let fixture = try await StoreFixture.start(backend)
+        defer { fixture.stop() }
+        let store = try await fixture.newStore()
+        try await fixture.cluster?.withClient(database: "store") { owner in
+            try await owner.query("INSERT INTO settings (key, value) VALUES ('archive-retention-days', '-3650')", logger: PostgresCluster.logger)
+        }
+        let decisions = (0..<4).map(Sample.decision)
+        try await store.appendThroughDecisionLog(decisions.flatMap { [Sample.entry($0), Sample.entry(Sample.outcome(of: $0))] })
+        _ = try await blocking { try store.checkpointer(key: Sample.key, lastSigned: nil).sign() }
+        let path = fixture.path("2026-11.archive")
+        #expect(try await blocking { try store.archive(before: Sample.time(2), key: Sample.key, path: path, operator: "records-officer") } == 4)
+        // Seq 9 records the archive; seq 10 is d-1's outcome again, d-1 and its outcome being archived.
+        try await store.appendThroughDecisionLog([Sample.entry(Sample.outcome(of: decisions[1]))])
+        let report = try await blocking { try store.verify(key: Sample.key.verifier, archives: [path], against: nil) }
+        #expect(report.firstBadSeq == 10, "\(report.problems)")
+        #expect(report.problems == ["seq 10 is a second outcome of one decision (1 such in all): the gateway writes one, so it was appended outside it"])
+
+        // A bundle of a log holding one.
+        let other = try await fixture.newStore("bundled")
+        try await other.appendThroughDecisionLog(
+            [Sample.entry(decisions[0]), Sample.entry(Sample.outcome(of: decisions[0])), Sample.entry(Sample.outcome(of: decisions[0]))]
+        )
+        let signed = try #require(try await blocking { try other.checkpointer(key: Sample.key, lastSigned: nil).sign() })
+        let text = try await blocking { () -> String in
+            var text = ""
+            _ = try other.writeBundle(verifierKey: Sample.key.verifier) { text += $0 }
+            return text
+        }
+        let bundlePath = fixture.path("audit.bundle")
+        try text.write(toFile: bundlePath, atomically: true, encoding: .utf8)
+        let bundled = try AuditBundle.verify(path: bundlePath, key: Sample.key.verifier, against: signed.note)
+        #expect(bundled.firstBadSeq == 3 && bundled.problems.count == 1 && bundled.problems[0].hasPrefix("seq 3 is a second outcome"), "\(bundled.problems)")
+    }
+
     // MARK: Tamper evidence
 
     /// A store holding 12 decisions under one checkpoint.
