@@ -275,17 +275,21 @@ extension Gateway {
             path: path, inode: UInt64(info.st_ino), contents: "\(target)\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)", held: held
         )
         guard info.st_mode & S_IFMT == S_IFREG, info.st_size <= YAMLNode.maximumFileSize else { return byStat }
-        var hash = SHA256()
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        var total = 0
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            guard count >= 0 else { return byStat }
-            if count == 0 { break }
-            total += count
-            guard total <= YAMLNode.maximumFileSize else { return byStat }
-            hash.update(data: buffer[..<count])
+        // Read into uninitialised memory: the watcher reads every file every second, and zeroing a buffer first
+        // would cost as much as the read.
+        let digest = withUnsafeTemporaryAllocation(byteCount: 64 * 1024, alignment: 16) { buffer -> SHA256.Digest? in
+            var hash = SHA256()
+            var total = 0
+            while true {
+                let count = read(descriptor, buffer.baseAddress, buffer.count)
+                guard count >= 0 else { return nil }
+                if count == 0 { return hash.finalize() }
+                total += count
+                guard total <= YAMLNode.maximumFileSize else { return nil }
+                hash.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+            }
         }
-        return WatchedFile(path: path, inode: UInt64(info.st_ino), contents: target + Hex.encode(Array(hash.finalize())), held: held)
+        guard let digest else { return byStat }
+        return WatchedFile(path: path, inode: UInt64(info.st_ino), contents: target + Hex.encode(Array(digest)), held: held)
     }
 }
