@@ -164,6 +164,10 @@ struct ExecutiveIssuersTests {
             ("Corte de Inmig. de Denver", .court, "EOIR"), ("I-203", .caseNumber, "I-203"), ("Form I-286", .caseNumber, "I-203"),
             ("I-862 Notice to Appear", .caseNumber, "I-203"), ("Form I-296", .caseNumber, "I-203"), ("I-860", .caseNumber, "I-203"),
             ("I-871", .caseNumber, "I-203"),
+            // The last stop's misses: a slash or period in a form's number, a joined abbreviation, `Imm.`.
+            ("I/862", .caseNumber, "I-203"), ("I.862 Notice to Appear", .caseNumber, "I-203"), ("i/286", .court, "I-203"),
+            ("ImmigrationCt Denver", .court, "EOIR"), ("Denver Immigration Ct", .court, "EOIR"), ("Imm. Ct.", .court, "EOIR"),
+            ("Bd. of Imm. Appeals", .court, "EOIR"),
         ]
         for (text, field, issuer) in named {
             let match = ExecutiveIssuers.named(in: text, field: field)
@@ -181,6 +185,8 @@ struct ExecutiveIssuersTests {
             // A second review's: Washington's divisions before a reporter's volume, and words merely side by side.
             ("No. 84521-3-I, 200 Wn. App. 1", .caseNumber), ("No. 12345-6-I 200", .caseNumber), ("Div. I 247", .caseNumber),
             ("Wash. Ct. App. Div. I 205", .court), ("Code Enforcement, Removal Div.", .court), ("State v. Detention Removal Corp.", .caseNumber),
+            // Beside this stop's readings: a division with its period before a volume, and a judge named Imm.
+            ("Div. I. 286 P.3d 1", .caseNumber), ("No. 12345-6-I. 203", .caseNumber), ("Hon. Imm. Kim", .judge), ("Imm. v. State", .caseNumber),
         ]
         for (text, field) in courts { #expect(ExecutiveIssuers.named(in: text, field: field) == nil, "\(text) as \(field)") }
     }

@@ -10,7 +10,8 @@
 /// `HomelandSecurity`), or letters spelled out one by one (`I.C.E.`) compared whole; never part of a word (`Justice`,
 /// `Police`). A name marked `*` also matches its last word continued by letters (`Immigration Judges`). A form matches
 /// `I` and its number, written apart or together, with any letters after it (`I-247A`, `I 200`, `i205`); the forms
-/// whose numbers docket numbers also hold (`I-862`) only after a dash, joined, or after `Form`; an `I` after a docket
+/// whose numbers docket numbers also hold (`I-862`) only after a dash, a slash or period joined to both (`I/862`),
+/// joined, or after `Form`; an `I` after a docket
 /// number's digits or `Div.` is its division (`84521-3-I, 200 Wn. App. 1`) unless a dash joins it to a form's number.
 /// `&` reads as `and`. A form's number may be written with the letter O for a zero (`I-2OO`), and after the word
 /// `Form`, `I` may be an `l` or a `1` (`Form 1-200`). An acronym (`ICE`, `DHS`, `BIA`) counts in the court; in the
@@ -77,7 +78,8 @@ public enum ExecutiveIssuers {
             why: "whose immigration courts and judges belong to the executive branch (the Department of Justice), not to the judiciary",
             registerAs: "as an immigration-judge-order",
             names: [
-                "immigration review", "immigration court*", "immigration judge*", "immigration appeals", "ij", "juez de inmigracion",
+                // `Immigration Ct` and `ImmigrationCt`, the abbreviation without its period.
+                "immigration review", "immigration court*", "immigration ct*", "immigration judge*", "immigration appeals", "ij", "juez de inmigracion",
                 "jueza de inmigracion", "corte de inmigracion", "tribunal de inmigracion",
             ],
             acronyms: ["eoir", "bia"]
@@ -215,9 +217,10 @@ public enum ExecutiveIssuers {
 
     /// Abbreviations as legal citations write them, each read as the word it stands for where it is written with its
     /// period (`Immigr. Ct.`, `Homeland Sec.`, `Customs & Border Prot.`), so that an issuer's name abbreviated reads as
-    /// written out. Without the period it is a word of its own (`Imm` is a surname; `Imm.` is left out for it).
+    /// written out. Without the period it is a word of its own (`Imm` is a surname, `Hon. A. Imm.` a judge: the word
+    /// `immigration` alone names no issuer).
     static let abbreviations: [String: String] = [
-        "ct": "court", "cts": "courts", "immig": "immigration", "immigr": "immigration", "immgr": "immigration", "inmig": "inmigracion",
+        "ct": "court", "cts": "courts", "imm": "immigration", "immig": "immigration", "immigr": "immigration", "immgr": "immigration", "inmig": "inmigracion",
         "sec": "security", "enf": "enforcement", "ofcr": "officer", "offr": "officer", "rev": "review", "app": "appeals", "apps": "appeals",
         "serv": "service", "servs": "services", "svcs": "services", "prot": "protection", "deport": "deportation", "agt": "agent",
         "dir": "director", "off": "office",
@@ -244,13 +247,17 @@ public enum ExecutiveIssuers {
         words.indices.map { words[$0] == "j" && $0 > 0 && words[$0 - 1] == "immigration" ? "judge" : words[$0] }
     }
 
-    /// The numbers (their first three digits) `keyed` writes after an `I` and a dash that follow no letter or digit
-    /// (`i-862`, `i - 286`).
+    /// The numbers (their first three digits) `keyed` writes after an `I` and a dash, or a slash or period joined to
+    /// both, that follow no letter or digit (`i-862`, `i - 286`, `i/862`, `i.862`; not `div. i. 286`).
     private static func dashedFormNumbers(in keyed: String) -> Set<String> {
         let characters = Array(keyed)
         var found: Set<String> = []
         for index in characters.indices where characters[index] == "i" && (index == 0 || !(characters[index - 1].isLetter || characters[index - 1].isNumber)) {
             var at = index + 1
+            if at + 1 < characters.count, characters[at] == "/" || characters[at] == ".", characters[at + 1].isNumber || characters[at + 1] == "o" {
+                found.insert(String(characters[(at + 1)...].prefix { $0.isNumber || $0 == "o" }.prefix(3)).replacingOccurrences(of: "o", with: "0"))
+                continue
+            }
             while at < characters.count, characters[at] == " " { at += 1 }
             guard at < characters.count, characters[at] == "-" else { continue }
             at += 1
