@@ -277,7 +277,35 @@ struct DataPlaneBoundsTests {
     }
 
     // MARK: 4. HEAD over HTTP/2
-    // MARK: 4. HEAD over HTTP/2
+
+    /// An attacker's pass: on a route that redacts nothing, an upstream's 204 went out with its Content-Length, for
+    /// which NIOHTTP2 then waited: the stream hung with no end and no reset, and the outcome blamed the client (499,
+    /// `client_closed`). An upstream's length was passed on as written, whitespace and all, which HTTP/2 forbids.
+    @Test("over HTTP/2, a 204 goes out without the upstream's Content-Length, and a length is written anew", arguments: [
+        ("HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n", 204, nil as String?),
+        ("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2 \r\n\r\nok", 200, "2"),
+    ])
+    func upstreamLengthOverHTTP2(answer text: String, status: Int, length: String?) async throws {
+        let upstream = try await CountingUpstream(answer: text)
+        try await withGateway(configure: { directory, configuration in
+            let shipped = try String(contentsOfFile: Repository.path("policies/denver.yaml"), encoding: .utf8)
+            let redactsNothing = directory.appendingPathComponent("denver-redacting-nothing.yaml").path
+            let start = try #require(shipped.range(of: "\nredact:\n")), end = try #require(shipped.range(of: "\nrules:\n"))
+            try shipped.replacingCharacters(in: start.lowerBound..<end.lowerBound, with: "").write(toFile: redactsNothing, atomically: true, encoding: .utf8)
+            configuration.policyPath = redactsNothing
+            configuration.upstreams["records"] = UpstreamSettings(url: "http://127.0.0.1:\(upstream.port)")
+        }) { gateway in
+            let connection = try await RawHTTP2Connection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            let answer = try await connection.exchange(.GET, "/records/inmates/2017-000123")
+            #expect(answer.ended && answer.status == status, "\(answer)")
+            #expect(answer.headers["content-length"] == (length.map { [$0] } ?? []), "\(answer.headers)")
+            let rows = try await Self.rows(gateway) { $0.contains { $0.outcome != nil } }
+            let outcome = rows.first { $0.outcome != nil }?.outcome
+            #expect(outcome?.status == status && outcome?.error == nil, "\(String(describing: outcome))")
+            await connection.close()
+        }
+        await upstream.close()
+    }
 
     /// The shipped Denver policy with one more route: HEAD on an inmate's record (the shipped routes are GET only, and
     /// HEAD on them is `no_route`).

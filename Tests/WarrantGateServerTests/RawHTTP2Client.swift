@@ -14,6 +14,9 @@ final class RawHTTP2Connection: @unchecked Sendable {
         /// The response status, or 0 if the stream closed without a response head.
         let status: Int
         let body: String
+        var headers = HTTPHeaders()
+        /// Whether the stream ended with the answer's end, not closed (reset, or by the test's timeout) before it.
+        var ended = false
     }
 
     private final class Collector: ChannelInboundHandler, @unchecked Sendable {
@@ -21,19 +24,20 @@ final class RawHTTP2Connection: @unchecked Sendable {
         let done: EventLoopPromise<Answer>
         var status = 0
         var body = ""
+        var headers = HTTPHeaders()
 
         init(done: EventLoopPromise<Answer>) { self.done = done }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
-            case .head(let head): status = Int(head.status.code)
+            case .head(let head): (status, headers) = (Int(head.status.code), head.headers)
             case .body(let buffer): body += String(buffer: buffer)
-            case .end: done.succeed(Answer(status: status, body: body))
+            case .end: done.succeed(Answer(status: status, body: body, headers: headers, ended: true))
             }
         }
 
         func channelInactive(context: ChannelHandlerContext) {
-            done.succeed(Answer(status: status, body: body))
+            done.succeed(Answer(status: status, body: body, headers: headers))
         }
 
         func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -122,9 +122,10 @@ struct ResponseRedactionTests {
     }
 
     /// Asks `gateway` for a record whose answer begins with 200 and is then cut off, over `version`, and expects its
-    /// outcome to say the upstream's answer could not be redacted.
+    /// outcome to say the upstream's answer could not be redacted, with `redactedFields` removed from what was sent.
     private static func expectCutOff(
-        _ gateway: GatewayHarness, over version: HTTPClient.Configuration.HTTPVersion, sourceLocation: SourceLocation = #_sourceLocation
+        _ gateway: GatewayHarness, over version: HTTPClient.Configuration.HTTPVersion, redactedFields: Int = 0,
+        sourceLocation: SourceLocation = #_sourceLocation
     ) async throws {
         var configuration = HTTPClient.Configuration(tlsConfiguration: try gateway.clientTLS(agency: "denver-pd"))
         configuration.httpVersion = version
@@ -140,6 +141,7 @@ struct ResponseRedactionTests {
         let id = try #require(decisionId, sourceLocation: sourceLocation)
         let outcome = try await gateway.exportedRows(expecting: [id]).first { $0.decisionId == id }?.outcome
         #expect(outcome?.error == "upstream_unredactable" && outcome?.status == 200, sourceLocation: sourceLocation)
+        #expect(outcome?.redactedFields == redactedFields, sourceLocation: sourceLocation)
     }
 
     @Test("hostile XML is withheld with a reason: DOCTYPE, XXE, billion laughs, broken UTF-8, a signed body that loses elements")
@@ -498,12 +500,16 @@ struct ResponseRedactionTests {
         }
     }
 
+    /// The outcome counts the fields removed from what the client was sent (an attacker's pass: a cut-off answer's
+    /// said 0).
     @Test("a refusal after the answer began cuts it off, over HTTP/1.1 and HTTP/2, and is logged as the outcome")
     func lateRefusal() async throws {
         let signature = #"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignatureValue>AAAA</ds:SignatureValue></ds:Signature>"#
         let document = Self.export(bookings: 200, tail: signature)
         try await withUpstream(contentType: "application/xml", { ByteBuffer(string: document) }) { gateway, _ in
-            for version in [HTTPClient.Configuration.HTTPVersion.http1Only, .automatic] { try await Self.expectCutOff(gateway, over: version) }
+            for version in [HTTPClient.Configuration.HTTPVersion.http1Only, .automatic] {
+                try await Self.expectCutOff(gateway, over: version, redactedFields: 200 * 10)
+            }
         }
     }
 }

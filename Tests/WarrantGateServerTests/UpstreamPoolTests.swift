@@ -8,7 +8,7 @@ import Testing
 
 /// A plain-TCP upstream that answers every read with the same bytes (by default a small JSON 200) and counts its open
 /// connections.
-private final class CountingUpstream: Sendable {
+final class CountingUpstream: Sendable {
     private final class Answerer: ChannelInboundHandler, Sendable {
         typealias InboundIn = ByteBuffer
         typealias OutboundOut = ByteBuffer

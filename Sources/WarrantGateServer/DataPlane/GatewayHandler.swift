@@ -461,8 +461,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             if resetsContent {
                 headers.remove(name: "Content-Encoding")
                 headers.add(name: "Content-Length", value: "0")
-            } else if let length = head.headers.first(name: "content-length"), plan.redactor.isEmpty || length == "0" {
-                headers.add(name: "Content-Length", value: length)
+            } else if !Self.forbidsContentLength(head.status), let length = Self.contentLength(head), plan.redactor.isEmpty || length == 0 {
+                // Written anew: NIO's parser keeps the whitespace around the upstream's, which HTTP/2 refuses.
+                headers.add(name: "Content-Length", value: String(length))
             }
             writeHead(request, status: head.status, headers: headers, knownLength: bodyless || headers.contains(name: "content-length"))
             return
@@ -598,7 +599,6 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             } catch {
                 return redactionRefused(request, error)
             }
-            request.redactedFields = redaction.removed
         }
         if !request.headSent, let status = request.responseStatus, var headers = request.responseHeaders {
             headers.replaceOrAdd(name: "Content-Length", value: String(redaction.output.readableBytes))
@@ -639,8 +639,17 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         // The request is finished before its last part is written: writing it may close the connection at once. Its
         // outcome says whether the client took the answer.
         finish(request)
-        writeEnd(request, context) { [self] taken in
-            recordOutcome(request, status: taken ? request.sentStatus : 499, error: taken ? nil : .clientClosed)
+        writeEnd(request, context) { [self] written in
+            switch written {
+            case .success:
+                recordOutcome(request, status: request.sentStatus, error: nil)
+            case .failure(let error) where Self.isClientGone(error):
+                recordOutcome(request, status: 499, error: .clientClosed)
+            case .failure(let error):
+                // The end was refused on the gateway's side (a stream's length check, say): the answer is cut off.
+                environment.logger.warning("an answer's end could not be written", metadata: Self.failureMetadata(request, .gatewayError, error))
+                recordOutcome(request, status: request.sentStatus, error: .gatewayError)
+            }
         }
     }
 
@@ -724,7 +733,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         let elapsed = ContinuousClock.now - request.started
         let outcome = OutcomeRecord(
             decisionId: request.record.decisionId, time: Timestamp.format(environment.now()), upstreamStatus: request.upstreamStatus, status: status,
-            bytes: request.bytesSent, latencyMs: Int(elapsed / .milliseconds(1)), redactedFields: request.redactedFields, error: error?.rawValue
+            bytes: request.bytesSent, latencyMs: Int(elapsed / .milliseconds(1)),
+            // What the client was sent had these removed, also when the answer was then cut off.
+            redactedFields: request.headSent ? request.redaction?.removed ?? 0 : 0, error: error?.rawValue
         )
         environment.log.enqueue([LogEntry(kind: .outcome, time: environment.now(), decisionId: request.record.decisionId, canonical: outcome.canonical)])
     }
@@ -741,10 +752,11 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         writeEnd(request, context)
     }
 
-    /// Writes the answer's end; `taken` learns whether the client took it. An end the client has not taken
+    /// Writes the answer's end; `taken` learns whether the client took it, or why not. An end that could not be written
+    /// closes the connection, over HTTP/2 the stream (reset): the answer is incomplete. An end the client has not taken
     /// `idleTimeout` after it was written (a client that stopped reading or, over HTTP/2, keeps the stream's window
     /// shut) closes the connection, over HTTP/2 the stream: no client holds an answer, and its buffers, for ever.
-    private func writeEnd(_ request: RequestInFlight, _ context: ChannelHandlerContext, taken: ((Bool) -> Void)? = nil) {
+    private func writeEnd(_ request: RequestInFlight, _ context: ChannelHandlerContext, taken: ((Result<Void, any Error>) -> Void)? = nil) {
         // The slot must be free before the client can have the end: the write's callbacks run only once the socket
         // has taken it (later still if the kernel deschedules the loop then), and meanwhile the client's next request,
         // on another connection and loop, would be refused. Over HTTP/1.1 an end the socket can take at once frees its
@@ -761,6 +773,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             answered = request
             peer?.unwrittenEnds += 1
         }
+        let channel = context.channel
         let written = context.eventLoop.makePromise(of: Void.self)
         // Added before the write passes the promise on, this runs before the HTTP/1.1 sequencer's own callback (NIO
         // runs a future's callbacks in the order they were added): the slot is free before the next request starts.
@@ -770,14 +783,15 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             request.deliveryDeadline?.cancel()
             request.deliveryDeadline = nil
             releaseResources(request)
-            if case .success = result { taken?(true) } else { taken?(false) }
+            if case .failure = result, channel.isActive { channel.close(promise: nil) }
+            taken?(result)
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
         // Most ends are written at once, and schedule nothing.
         guard !request.endWritten else { return }
         // An HTTP/2 stream that passed its end on has closed already: then its connection is not taking it. (An
         // HTTP/1.1 connection's parent is the listener, never to be closed here.)
-        let (channel, isStream) = (context.channel, isHTTP2)
+        let isStream = isHTTP2
         request.deliveryDeadline = context.eventLoop.scheduleTask(in: environment.limits.idleTimeout.timeAmount) {
             (isStream && !channel.isActive ? channel.parent ?? channel : channel).close(promise: nil)
         }
@@ -930,8 +944,30 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     }
 
     private static func hasNoBody(_ head: HTTPResponseHead) -> Bool {
-        let code = head.status.code
-        return code == 204 || code == 304 || (100..<200).contains(code) || head.headers.first(name: "content-length") == "0"
+        forbidsContentLength(head.status) || head.status.code == 304 || contentLength(head) == 0
+    }
+
+    /// Whether an answer of `status` may carry no Content-Length (RFC 9110 §8.6: a 1xx or a 204). An upstream's is
+    /// not passed on with one: NIOHTTP2 would wait for that many bytes of a body that cannot come, and hang the stream.
+    private static func forbidsContentLength(_ status: HTTPResponseStatus) -> Bool {
+        status.code == 204 || (100..<200).contains(status.code)
+    }
+
+    /// The upstream's Content-Length as a number (NIO's parser has checked that it is one, with optional whitespace
+    /// around it), or nil without one.
+    private static func contentLength(_ head: HTTPResponseHead) -> Int? {
+        guard let field = head.headers.first(name: "content-length") else { return nil }
+        let digits = field.utf8.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+            .reversed().drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }.reversed()
+        guard (1...18).contains(digits.count), digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
+        return digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+    }
+
+    /// Whether a write failed because the client's connection or stream is gone (closed, reset), not on the gateway's
+    /// side of it.
+    private static func isClientGone(_ error: any Error) -> Bool {
+        error is ChannelError || error is IOError || error is NIOHTTP2Errors.StreamClosed || error is NIOHTTP2Errors.IOOnClosedConnection
+            || error is NIOHTTP2Errors.NoSuchStream
     }
 
     private static func isTimeout(_ error: any Error) -> Bool {
@@ -1011,7 +1047,6 @@ final class RequestInFlight {
     // The outcome.
     var sentStatus = 0
     var bytesSent = 0
-    var redactedFields = 0
     var outcomeRecorded = false
     /// Whether the answer's end has been written to the client, and the deadline for it until it has.
     var endWritten = false
