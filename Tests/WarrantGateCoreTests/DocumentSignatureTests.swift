@@ -522,6 +522,38 @@ struct DocumentSignatureTests {
         }
     }
 
+    /// An attacker's pass: a signed cross-reference that placed an object past the signed bytes (or whose /Prev
+    /// pointed there) located nothing when the court signed, and readers showed the signed page; an update appended
+    /// after signing then put a page of its own at that offset, which mupdf, poppler and pdfium showed instead. The
+    /// checker skipped such an entry, and reported the document verified.
+    @Test("a signed cross-reference that points past the signed bytes is refused")
+    func signedCrossReferencePastItsEnd() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let clerk = try setup.clerk(.ec)
+        let unsealed = try TestPDF.revision(prefix: [], objects: TestPDF.objects(text: "WARRANT", signed: true), size: 7, prev: nil)
+        let table = try TestPDF.startxref(of: unsealed)
+        let text = String(decoding: unsealed, as: UTF8.self)
+        // Object 4 (the page's content) placed at 9,999,999, and a /Prev of the same.
+        let entry = try #require(text.components(separatedBy: "\n")
+            .firstIndex { $0.hasPrefix("xref") }).advanced(by: 2 + 4)
+        var lines = text.components(separatedBy: "\n")
+        lines[entry] = "0009999999 00000 n "
+        let cases = [
+            ("an entry", lines.joined(separator: "\n"), "places object 4 past the signed bytes"),
+            ("/Prev", text.replacingOccurrences(of: "/Size 7", with: "/Size 7 /Prev 9999999"), "/Prev points past the signed bytes"),
+        ]
+        for (label, dangling, why) in cases {
+            #expect(try TestPDF.startxref(of: Array(dangling.utf8)) == table, "\(label): the table stays where it was")
+            let signed = try TestPDF.sealed(Array(dangling.utf8)) { try clerk.cmsSignature(over: $0) }
+            // An update of the kind signing software appends (validation data), after which the offset holds bytes.
+            let certificate = "<< /Length 9 >>\nstream\nMIIBcert=\nendstream"
+            let pdf = try TestPDF.appendUpdate(to: signed, objects: [(7, certificate)], size: 8)
+            let status = await setup.verifier.verify(document: pdf)
+            #expect(reason(status).contains(why), "\(label): \(status)")
+        }
+    }
+
     @Test("updates a review wrote to fool a reader that rebuilds the cross-reference, or the checker: refused, never a crash")
     func pdfReaderDivergences() async throws {
         let setup = try Setup()
@@ -555,8 +587,15 @@ struct DocumentSignatureTests {
         // in a certificate.
         let xrefText = "xref\n4 1\n0000000000 00000 n \ntrailer\n<< >>"
         let hiddenXref = "<< /Length \(xrefText.utf8.count) >>\nstream\n\(xrefText)\nendstream"
+        // An attacker's pass: the header written with a comment between its numbers (every reader's lexer skips it), or
+        // glued to `obj` (poppler reads it), was not found.
+        func certificateHolding(_ object: String) -> String { "<< /Length \(object.utf8.count) >>\nstream\n\(object)\nendstream" }
         for (label, body) in [
             ("certificate", hiddenCertificate), ("string", "<< /Type /VRI /TU (\(hiddenObject)) >>"), ("xref section", hiddenXref),
+            ("comment", certificateHolding(hiddenObject.replacingOccurrences(of: "4 0 obj", with: "4%c\n0 obj"))),
+            ("comments", certificateHolding(hiddenObject.replacingOccurrences(of: "4 0 obj", with: "4 %a\r\n%b\n 0 obj"))),
+            ("long comment", certificateHolding(hiddenObject.replacingOccurrences(of: "4 0 obj", with: "4%" + String(repeating: "c", count: 3000) + "\n0 obj"))),
+            ("glued", certificateHolding(hiddenObject.replacingOccurrences(of: "4 0 obj", with: "4 0obj"))),
         ] {
             let bytes = update([(1, catalog), (7, body), (8, dss)], rows: listed)
             let status = await setup.verifier.verify(document: bytes)

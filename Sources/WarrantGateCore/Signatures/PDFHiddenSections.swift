@@ -41,18 +41,42 @@ enum PDFHiddenSections {
         PDFBytes.isWhitespace(byte) || byte == 0x0B || byte == 0xA0
     }
 
-    /// The start of `n g` before an `obj` keyword at `keyword`: whitespace, digits, whitespace, digits, going back;
-    /// nil if they are not there.
+    /// The start of `n g` before an `obj` keyword at `keyword`, going back: whitespace or none (`4 0obj`, which poppler
+    /// reads), digits, whitespace or comments (`4%…` then a line break, `0 obj`: a reader's lexer skips a comment as
+    /// whitespace), digits; nil if they are not there. A comment is found on the line before a line break, looking back
+    /// at most ``commentWindow`` bytes for the line's start, at most ``maximumComments`` times: beyond either (a longer
+    /// line may hold a comment too), the header's start is not known, and the window's start is returned, which is no
+    /// object's: the token counts as hidden, whatever its bytes are.
     private static func headerStart(beforeKeywordAt keyword: Int, in bytes: [UInt8], from lowerBound: Int) -> Int? {
         var index = keyword
-        for _ in 0..<2 {
-            let spaceEnd = index
-            while index > lowerBound, isSpace(bytes[index - 1]) { index -= 1 }
-            guard index < spaceEnd else { return nil }
+        for part in 0..<2 {
+            let separatorEnd = index
+            var comments = 0
+            while true {
+                let spaceEnd = index
+                while index > lowerBound, isSpace(bytes[index - 1]) { index -= 1 }
+                let brokeLine = bytes[index..<spaceEnd].contains { $0 == 0x0A || $0 == 0x0D }
+                guard brokeLine, index > lowerBound, !PDFBytes.isDigit(bytes[index - 1]) else { break }
+                // The line before the break: its first `%` starts a comment that runs to the break.
+                let windowStart = max(lowerBound, index - commentWindow)
+                guard let lineStart = (windowStart..<index).last(where: { bytes[$0] == 0x0A || bytes[$0] == 0x0D }).map({ $0 + 1 })
+                        ?? (windowStart == lowerBound ? lowerBound : nil)
+                else { return windowStart }
+                guard let percent = (lineStart..<index).first(where: { bytes[$0] == UInt8(ascii: "%") }) else { break }
+                comments += 1
+                guard comments <= maximumComments else { return windowStart }
+                index = percent
+            }
+            // Between the two numbers a reader needs a separator; before `obj`, none.
+            guard part == 0 || index < separatorEnd else { return nil }
             let digitsEnd = index
             while index > lowerBound, PDFBytes.isDigit(bytes[index - 1]) { index -= 1 }
             guard index < digitsEnd else { return nil }
         }
         return index
     }
+
+    /// How far back a comment's line is looked for, and how many comments may stand between a header's parts.
+    private static let commentWindow = 1024
+    private static let maximumComments = 4
 }

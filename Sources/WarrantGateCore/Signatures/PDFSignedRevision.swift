@@ -67,13 +67,20 @@ extension PDFIncrementalUpdates {
                 }
                 trailer = trailer ?? section.trailer
                 for part in section.entries {
+                    // An entry that points past the signed bytes locates nothing when they are signed, and whatever an
+                    // update appended after signing puts there once it is (a hidden page, read as the signed one's).
+                    if let number = part.first(where: { if case .inUse(let at, _) = $0.value { at >= end } else { false } })?.key {
+                        throw PDFSyntaxError("the signed revision's cross-reference places object \(number) past the signed bytes")
+                    }
                     entries.merge(part) { newer, _ in newer }
                 }
                 if let reason = section.unreadable {
                     unreadable = "the signed revision's cross-reference section at offset \(offset): \(reason)"
                     break
                 }
-                guard let previous = section.trailer["Prev"]?.unsignedInteger, previous < end else { break }
+                guard let previous = section.trailer["Prev"]?.unsignedInteger else { break }
+                // The same for an older section: one past the signed bytes would be read from what was appended.
+                guard previous < end else { throw PDFSyntaxError("the signed revision's /Prev points past the signed bytes") }
                 offset = previous
             }
             guard let trailer, let root = trailer["Root"]?.reference, let size = trailer["Size"]?.unsignedInteger else {
@@ -254,8 +261,11 @@ extension PDFIncrementalUpdates {
                     (self.entries, unreadable) = (entries, nil)
                     return
                 }
+                if let streamOffset = named.unsignedInteger, streamOffset >= end {
+                    throw PDFSyntaxError("the signed revision's /XRefStm points past the signed bytes")
+                }
                 do {
-                    guard let streamOffset = named.unsignedInteger, streamOffset < end else {
+                    guard let streamOffset = named.unsignedInteger else {
                         throw PDFUndecodableStream("its /XRefStm is not an offset in the signed revision")
                     }
                     stream = try Self.crossReferenceStream(bytes, at: streamOffset, end: end)
