@@ -554,6 +554,26 @@ struct DocumentSignatureTests {
         }
     }
 
+    /// An attacker's pass: the signed form's field names were read again for every update that asked, each field
+    /// listed parsed anew however often /Fields listed it: this form, one field with 2,000 kids listed 2,000 times, took
+    /// four times as long for each doubling, before any key was trusted. Each listed field is now read once, and the
+    /// names once for the document.
+    @Test("a form that lists one large field many times is read once, and the update refused")
+    func repeatedFormFields() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        let clerk = try setup.clerk(.ec)
+        let count = 2_000
+        var objects = TestPDF.objects(text: "WARRANT", signed: true)
+        let listed = String(repeating: " 7 0 R", count: count)
+        objects[0] = (1, "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R\(listed)] /SigFlags 3 >> >>")
+        objects += [(7, "<< /FT /Tx /T (Notes) /Kids [\(String(repeating: "8 0 R ", count: count))] >>"), (8, "<< /FT /Tx /Parent 7 0 R >>")]
+        let signed = try TestPDF.sealed(try TestPDF.revision(prefix: [], objects: objects, size: 9, prev: nil)) { try clerk.cmsSignature(over: $0) }
+        let rotated = "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Annots [5 0 R] /Rotate 90 >>"
+        let status = await setup.verifier.verify(document: try TestPDF.appendUpdate(to: signed, objects: [(3, rotated)], size: 9))
+        #expect(reason(status).contains("object 3, which the signed revision defines, was redefined"), "\(status)")
+    }
+
     @Test("updates a review wrote to fool a reader that rebuilds the cross-reference, or the checker: refused, never a crash")
     func pdfReaderDivergences() async throws {
         let setup = try Setup()

@@ -481,7 +481,7 @@ enum PDFIncrementalUpdates {
                         original["AcroForm"] == nil || original["AcroForm"]?.dictionary != nil,
                         formOnlyGainsFields(
                             updatedForm, from: original["AcroForm"]?.dictionary, timestamps: timestamps,
-                            signedNames: signedFieldNames(original["AcroForm"]?.dictionary, signed: signed, decoder: &decoder)
+                            signedNames: signed.fieldNames(decoder: &decoder)
                         )
                     else { throw modified("the catalog's /AcroForm was changed") }
                 }
@@ -501,7 +501,7 @@ enum PDFIncrementalUpdates {
                     case (.dictionary(let original), .dictionary(let updated)):
                         if signed.catalog?["AcroForm"]?.reference == object.reference,
                             formOnlyGainsFields(
-                                updated, from: original, timestamps: timestamps, signedNames: signedFieldNames(original, signed: signed, decoder: &decoder)
+                                updated, from: original, timestamps: timestamps, signedNames: signed.fieldNames(decoder: &decoder)
                             )
                         {
                             return nil
@@ -509,7 +509,7 @@ enum PDFIncrementalUpdates {
                         if original.type == "Page",
                             pageOnlyGainsAnnotations(
                                 updated, from: original, page: object.reference, timestamps: timestamps,
-                                signedNames: signedFieldNames(signed.form(decoder: &decoder), signed: signed, decoder: &decoder)
+                                signedNames: signed.fieldNames(decoder: &decoder)
                             )
                         {
                             return nil
@@ -564,23 +564,6 @@ enum PDFIncrementalUpdates {
             return numbers.allSatisfy { number in timestamps.names[number].map { taken.insert($0).inserted } ?? true }
         }
 
-        /// The names (/T) of the signed form's top-level fields, decoded as readers decode text; nil if one cannot be
-        /// read. (A time-stamp field's name holds no period, so it cannot name a field nested under another.)
-        private static func signedFieldNames(_ form: PDFDictionary?, signed: SignedRevision, decoder: inout PDFStreamDecoder) -> Set<String>? {
-            let listed = form?["Fields"].map { fields in fields.reference.flatMap { try? signed.value($0, decoder: &decoder) } ?? fields }
-            guard case .array(let fields)? = listed else { return listed == nil ? [] : nil }
-            var names: Set<String> = []
-            for field in fields {
-                guard let reference = field.reference, let dictionary = try? signed.dictionary(reference, decoder: &decoder) else { return nil }
-                switch dictionary["T"] {
-                case nil: break
-                case .string(let name)?: names.insert(PDFText.decoded(name))
-                default: return nil
-                }
-            }
-            return names
-        }
-
         /// Whether a page (`page`) changes only by new time-stamp fields' widgets (of `timestamps`) at the end of its
         /// inline /Annots, none of which names another page as its own (/P) or takes a name (see
         /// ``namesAreNew(_:timestamps:signedNames:)``).
@@ -604,7 +587,7 @@ enum PDFIncrementalUpdates {
         ) -> ExtendedArrays.Use? {
             let reference = PDFObject.reference(array.reference)
             let form = signed.form(decoder: &decoder)
-            let signedNames = signedFieldNames(form, signed: signed, decoder: &decoder)
+            let signedNames = signed.fieldNames(decoder: &decoder)
             if let form, form["Fields"] == reference {
                 guard fieldsOnlyGain(array.value, from: original, timestamps: timestamps, signedNames: signedNames) else { return nil }
                 // The form is the catalog's inline /AcroForm, or an object of its own.

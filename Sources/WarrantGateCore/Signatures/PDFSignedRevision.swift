@@ -19,7 +19,8 @@ extension PDFIncrementalUpdates {
         private(set) var info: PDFDictionary?
         /// Why part of the cross-reference, or the catalog's object stream, could not be read; nil if all of it was.
         private(set) var unreadable: String?
-        /// Each object stream read so far, decoded and parsed once: lookups and the decoding budget do not repeat.
+        /// Each object stream read so far, decoded and parsed once (lookups and the decoding budget do not repeat), and
+        /// the form's field names once read.
         private let objectStreams = ObjectStreamCache()
 
         /// Where ``referrers(to:decoder:)`` counts the trailer's references.
@@ -134,6 +135,41 @@ extension PDFIncrementalUpdates {
             }
         }
 
+        /// The names (/T) of the signed form's top-level fields, decoded as readers decode text; nil if one cannot be
+        /// read. (A time-stamp field's name holds no period, so it cannot name a field nested under another.) Read
+        /// once: each field listed (a /Fields may list one field many times) is read once, and the set is kept for
+        /// every update that asks.
+        func fieldNames(decoder: inout PDFStreamDecoder) -> Set<String>? {
+            if let known = objectStreams.fieldNames { return known }
+            let form = form(decoder: &decoder)
+            let listed = form?["Fields"].map { fields in fields.reference.flatMap { try? value($0, decoder: &decoder) } ?? fields }
+            var names: Set<String>? = []
+            if case .array(let fields)? = listed {
+                var read: Set<PDFReference> = []
+                for field in fields {
+                    guard let reference = field.reference else {
+                        names = nil
+                        break
+                    }
+                    guard read.insert(reference).inserted else { continue }
+                    guard let dictionary = try? dictionary(reference, decoder: &decoder) else {
+                        names = nil
+                        break
+                    }
+                    switch dictionary["T"] {
+                    case nil: break
+                    case .string(let name)?: names?.insert(PDFText.decoded(name))
+                    default: names = nil
+                    }
+                    if names == nil { break }
+                }
+            } else if listed != nil {
+                names = nil
+            }
+            objectStreams.fieldNames = .some(names)
+            return names
+        }
+
         /// The objects of object stream `number`, where the entries place it.
         func objects(inStream number: Int, decoder: inout PDFStreamDecoder) throws(PDFUndecodableStream) -> [PDFIndirectObject] {
             if let known = objectStreams.objects[number] { return try known.get() }
@@ -232,6 +268,8 @@ extension PDFIncrementalUpdates {
     final class ObjectStreamCache {
         var streams: [Int: Result<SignedRevision.ObjectStream, PDFUndecodableStream>] = [:]
         var objects: [Int: Result<[PDFIndirectObject], PDFUndecodableStream>] = [:]
+        /// ``SignedRevision/fieldNames(decoder:)``, once read (`.some(nil)`: a field could not be read).
+        var fieldNames: Set<String>??
     }
 
     /// One cross-reference section of the signed revision: a table (and the stream its /XRefStm names), or a stream.
