@@ -554,6 +554,28 @@ struct DocumentSignatureTests {
         }
     }
 
+    /// An attacker's pass: a signature may carry 64 certificates, and the chain search took each as a candidate issuer
+    /// and tried every path through them, once for each court: 15 layers of look-alike CAs took 31 s a court with
+    /// P-256 keys and 346 s with P-521 (debug build), before any key was trusted. A signature's certificates are now at
+    /// most 16, and the search makes at most 64 lookups of issuers among them.
+    @Test("a signature carrying more than 16 certificates is refused; a web of look-alike issuers within them chains to no court")
+    func lookAlikeIssuers() async throws {
+        let setup = try Setup()
+        defer { setup.scratch.remove() }
+        // The signer's own certificate counts among them: 12 and 13, then 16 and 17.
+        let within = try LookAlikeIssuers(layers: 3), beyond = try LookAlikeIssuers(layers: 4)
+        let chainsToNone = await setup.verifier.verify(document: try TestPDF.signed { try within.cmsSignature(over: $0) })
+        #expect(reason(chainsToNone).contains("does not chain to a court listed in courts.yaml"), "\(chainsToNone)")
+        let tooMany = await setup.verifier.verify(document: try TestPDF.signed { try beyond.cmsSignature(over: $0) })
+        #expect(reason(tooMany).contains("more than 16 certificates"), "\(tooMany)")
+        // A court's own chain, and its CA among the certificates, still verifies.
+        let clerk = try setup.clerk(.ec)
+        let own = await setup.verifier.verify(document: try TestPDF.signed {
+            try CMS.sign($0, additionalIntermediateCertificates: [setup.court.certificate], certificate: clerk.certificate, privateKey: clerk.privateKey, signingTime: Date())
+        })
+        #expect(verifiedCourt(own) == "denver-county-court", "\(own)")
+    }
+
     /// An attacker's pass: the signed form's field names were read again for every update that asked, each field
     /// listed parsed anew however often /Fields listed it: this form, one field with 2,000 kids listed 2,000 times, took
     /// four times as long for each doubling, before any key was trusted. Each listed field is now read once, and the

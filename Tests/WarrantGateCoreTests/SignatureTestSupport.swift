@@ -152,3 +152,61 @@ struct TestCourtCA {
         return TestSigner(certificate: certificate, privateKey: privateKey, privateKeyPEM: privateKeyPEM)
     }
 }
+
+/// A web of look-alike issuers, as an attacker's signature carries them: `layers` layers of two CAs that share one
+/// name, each certified by both CAs of the layer above (four certificates a layer, 2^layers paths through them), the
+/// top layer certified by nothing trusted; and a signer named as a Denver clerk, issued by the bottom layer.
+struct LookAlikeIssuers {
+    let signer: TestSigner
+    let certificates: [Certificate]
+
+    init(layers: Int, now: Date = Date()) throws {
+        let keys = (0...layers).map { _ in [P256.Signing.PrivateKey(), P256.Signing.PrivateKey()] }
+        func name(_ layer: Int) throws -> DistinguishedName {
+            try DistinguishedName {
+                OrganizationName("Denver County Court")
+                CommonName("Denver County Court Signing CA \(layer)")
+            }
+        }
+        var certificates: [Certificate] = []
+        for layer in 0..<layers {
+            for key in keys[layer] {
+                for issuer in keys[layer + 1] {
+                    certificates.append(try Certificate(
+                        version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: Certificate.PublicKey(key.publicKey),
+                        notValidBefore: now.addingTimeInterval(-86400), notValidAfter: now.addingTimeInterval(86400),
+                        issuer: try name(layer + 1), subject: try name(layer), signatureAlgorithm: .ecdsaWithSHA256,
+                        extensions: try Certificate.Extensions {
+                            Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
+                            Critical(KeyUsage(keyCertSign: true))
+                        },
+                        issuerPrivateKey: Certificate.PrivateKey(issuer)
+                    ))
+                }
+            }
+        }
+        let signerKey = P256.Signing.PrivateKey()
+        let signer = try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: Certificate.PublicKey(signerKey.publicKey),
+            notValidBefore: now.addingTimeInterval(-86400), notValidAfter: now.addingTimeInterval(86400), issuer: try name(0),
+            subject: try DistinguishedName {
+                OrganizationName("Denver County Court")
+                OrganizationalUnitName("Clerk")
+                CommonName("Clerk of Court")
+            },
+            signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true, nonRepudiation: true))
+            },
+            issuerPrivateKey: Certificate.PrivateKey(keys[0][0])
+        )
+        self.signer = TestSigner(certificate: signer, privateKey: Certificate.PrivateKey(signerKey), privateKeyPEM: signerKey.pemRepresentation)
+        self.certificates = certificates
+    }
+
+    /// A detached CMS signature over `bytes` carrying the signer's and the web's certificates.
+    func cmsSignature(over bytes: [UInt8]) throws -> [UInt8] {
+        try CMS.sign(bytes, additionalIntermediateCertificates: certificates, certificate: signer.certificate, privateKey: signer.privateKey, signingTime: Date())
+    }
+}

@@ -62,16 +62,29 @@ struct SignerTrust {
         case noChain
     }
 
+    /// The most certificates a signature (or a time-stamp token) may carry, its signer's among them: a court's are its
+    /// signer's and two or three issuers'. They are the sender's to choose, and each is a candidate issuer the path
+    /// search may try.
+    static let maximumIntermediates = 16
+    /// The most lookups of issuers among them for one validation (``BudgetedIntermediates``).
+    static let maximumIssuerLookups = 64
+
     /// RFC 5280 validation of `leaf` to `roots` at `time`, with the leaf's key usage and extended key usage checked
-    /// for `usage`.
+    /// for `usage`. The intermediates are bounded in number (``maximumIntermediates``) and in the lookups the path
+    /// search makes among them (``maximumIssuerLookups``): the scan is hostile, and its check runs before any key
+    /// is trusted, once for every court.
     static func validate(
         leaf: Certificate, intermediates: [Certificate], roots: [Certificate], at time: Date, usage: SignerUsagePolicy.Purpose
     ) async -> ChainValidation {
+        guard intermediates.count <= maximumIntermediates else {
+            return .policyFailure("the signature carries more than \(maximumIntermediates) certificates")
+        }
         var verifier = Verifier(rootCertificates: CertificateStore(roots)) {
             RFC5280Policy(fixedExpiryValidationTime: time)
             SignerUsagePolicy(purpose: usage)
         }
-        switch await verifier.validate(leaf: leaf, intermediates: CertificateStore(intermediates)) {
+        let presented = CertificateStore(custom: BudgetedIntermediates(intermediates, lookups: maximumIssuerLookups))
+        switch await verifier.validate(leaf: leaf, intermediates: presented) {
         case .validCertificate: return .valid
         case .couldNotValidate(let failures):
             guard let failure = failures.first else { return .noChain }
