@@ -111,7 +111,7 @@ struct ClassifierTests {
         #expect(throws: ClassificationFailure.bodyInvalid("the body member 'documentReference' must not also stand in the query")) {
             try classify("POST", "/custody/holds?document-reference=I200-1", body: hold)
         }
-        #expect(try classify("POST", "/custody/transfers?receiving=1&agency=2", body: transfer).statedAgency == "denver-pd")
+        #expect(throws: ClassificationFailure.queryUndeclared("the query holds a parameter this route does not take")) { try classify("POST", "/custody/transfers?receiving=1&agency=2", body: transfer) }
     }
 
     /// A red-team pass: a member spelt in another letter case was decided on as the member, while an upstream that
@@ -161,7 +161,7 @@ struct ClassifierTests {
         #expect(throws: ClassificationFailure.self) {
             try classify("POST", "/visitation/visits?bookingnumber=2017-000456", body: #"{"bookingNumber":"2017-000789","scheduledFor":"2026-12-01T16:00:00Z"}"#)
         }
-        #expect(try classify("GET", "/records/inmates/2017-000123?view=summary").subject == "2017-000123")
+        #expect(throws: ClassificationFailure.queryUndeclared("the query holds a parameter this route does not take")) { try classify("GET", "/records/inmates/2017-000123?view=summary") }
         // A helper's pass: nested under a wrapper key, as Rails and `qs` read it.
         for query in ["visit%5BbookingNumber%5D=2017-000456", "visit.bookingNumber=2017-000456", "a%5Bb%5D%5BBookingNumber%5D=1"] {
             #expect(throws: ClassificationFailure.self, "\(query)") {
@@ -178,7 +178,36 @@ struct ClassifierTests {
             #expect(throws: ClassificationFailure.self, "\(query)") { try classify("GET", "/visitation/visits?booking=2017-000456&" + query) }
         }
         #expect(try classify("GET", "/visitation/visits?booking=2017-000456").subject == "2017-000456")
-        #expect(try classify("GET", "/visitation/visits?Booking=2017-000456&view=all").subject == "2017-000456")
+        #expect(try classify("GET", "/visitation/visits?Booking=2017-000456").subject == "2017-000456")
+        #expect(throws: ClassificationFailure.queryUndeclared("the query holds a parameter this route does not take")) { try classify("GET", "/visitation/visits?Booking=2017-000456&view=all") }
+    }
+
+    /// An attacker's pass: every query parameter but those that could carry the subject or a body member went to the
+    /// upstream unread: another inmate's booking number under the upstream's own name for it (`id`, `inmateId`) beside
+    /// the one the warrant covers, a visit's id beside the inmate the policy checked, a public locator's `$expand=record`.
+    /// A route takes only the parameters it declares (`query:`), each once, by exact name.
+    @Test("a route takes only the query parameters it declares, each once")
+    func declaredQuery() throws {
+        let route = Route(
+            id: "inmate-record", method: "GET", template: try #require(Route.parseTemplate("/records/inmates/{booking}")), action: "records.read",
+            subject: .pathParameter("booking"), upstream: "records", query: ["view", "$top"]
+        )
+        let declaring = Classifier(routes: [route], subjectFormat: classifier.subjectFormat, factMembers: [])
+        func classify(_ raw: String) throws -> Classification {
+            let target = try CanonicalTarget(raw: raw)
+            let match = try declaring.match(method: "GET", target: target)
+            return try declaring.classify(route: match.route, parameters: match.parameters, target: target, body: nil)
+        }
+        #expect(try classify("/records/inmates/2017-000123?view=summary&%24top=5").subject == "2017-000123")
+        #expect(try classify("/records/inmates/2017-000123").subject == "2017-000123")
+        for query in ["id=2017-000456", "inmateId=2017-000456", "%24expand=record", "View=summary", "view%5B%5D=a"] {
+            #expect(throws: ClassificationFailure.queryUndeclared("the query holds a parameter this route does not take (it takes $top, view)"), "\(query)") {
+                try classify("/records/inmates/2017-000123?" + query)
+            }
+        }
+        #expect(throws: ClassificationFailure.queryUndeclared("query parameter 'view' is given more than once")) {
+            try classify("/records/inmates/2017-000123?view=a&view=b")
+        }
     }
 
     /// A helper's pass: the body's other members were not read, and upstream binders read some of them as the

@@ -90,6 +90,35 @@ struct PolicyLanguageTests {
         }
     }
 
+    @Test("a route's query names parameters no rule's subject or body member may be read as, on no SOAP route")
+    func routeQuery() throws {
+        func route(_ query: String, subject: String = "{ path: booking }", path: String = "/records/search/{booking}") -> String {
+            """
+              - id: search
+                method: GET
+                path: \(path)
+                action: records.read
+                subject: \(subject)
+                upstream: records
+                query: \(query)
+            rules:
+              - id: r
+                effect: permit
+                when: { action: records.read }
+            """
+        }
+        // The head's routes end its `routes:` list, so these go on it.
+        #expect(Self.parseError(route("[page, sort, $top]")) == nil)
+        let cases: [(String, String)] = [
+            (route("[Booking]"), "may be read as 'booking'"), (route("[booking_number]", subject: "{ query: bookingNumber }", path: "/records/search"), "may be read as"),
+            (route("[page, page]"), "is listed twice"), (route("['a b']"), "must be 1 to 64 letters"), (route(#"["visit[booking]"]"#), "must be 1 to 64"),
+        ]
+        for (text, why) in cases {
+            let error = Self.parseError(text)
+            #expect(error?.contains(why) == true, "\(text): \(error ?? "parsed")")
+        }
+    }
+
     static func decide(
         _ policy: Policy, _ agency: Agency, _ method: String = "GET", _ path: String = "/records/inmates/2017-000123", body: String? = nil,
         warrant: String? = nil, headers: [String: [String]] = [:], registry: RegistrySnapshot = .empty, at time: Date = now

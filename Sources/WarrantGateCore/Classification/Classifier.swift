@@ -36,11 +36,14 @@ public enum ClassificationFailure: Error, Sendable, Equatable {
     case noOperationRoute(QualifiedName)
     /// The request names a SOAP action (or is sent as SOAP 1.2) on a route that carries no SOAP operation.
     case soapActionUnexpected
+    /// The query holds a parameter the route does not take, or one it takes more than once.
+    case queryUndeclared(String)
 
     public var reason: GatewayReason {
         switch self {
         case .noRoute, .noOperationRoute: .noRoute
         case .soapActionUnexpected: .badHeader
+        case .queryUndeclared: .ambiguousPath
         case .subjectMissing: .subjectMissing
         case .subjectInvalid: .subjectInvalid
         case .bodyInvalid: .bodyInvalid
@@ -52,7 +55,7 @@ public enum ClassificationFailure: Error, Sendable, Equatable {
         case .noRoute: "no route matches this method and path"
         case .noOperationRoute(let operation): "no route at this method and path carries the SOAP operation \(operation)"
         case .soapActionUnexpected: "a SOAP action is named on a route that carries no SOAP operation"
-        case .subjectMissing(let detail), .subjectInvalid(let detail), .bodyInvalid(let detail): detail
+        case .subjectMissing(let detail), .subjectInvalid(let detail), .bodyInvalid(let detail), .queryUndeclared(let detail): detail
         }
     }
 }
@@ -180,6 +183,17 @@ public struct Classifier: Sendable {
             }
         case .none:
             break
+        }
+        // The rest of the query: only what the route declares, once each. (The parameter's name is the client's:
+        // not quoted back.)
+        var declared: Set<String> = []
+        for parameter in target.query {
+            if case .queryParameter(let name) = route.subject, ParameterName.queryNameMatches(parameter.name, name) { continue }
+            guard route.query.contains(parameter.name) else {
+                let taken = route.query.sorted().joined(separator: ", ")
+                throw .queryUndeclared("the query holds a parameter this route does not take" + (taken.isEmpty ? "" : " (it takes \(taken))"))
+            }
+            guard declared.insert(parameter.name).inserted else { throw .queryUndeclared("query parameter '\(parameter.name)' is given more than once") }
         }
         let subject: String?
         var citedDocument: String?, until: Date?, statedAgency: String?

@@ -48,6 +48,10 @@ public final class Route: Sendable {
     /// for (a transfer's receiving agency, an arrest's arresting agency), which must be the calling agency's id, so
     /// that an agency allowed to ask cannot ask on behalf of one that is not.
     public let agencyMember: String?
+    /// The query parameters the route takes besides its subject's, by exact name, each at most once (`query: [page]`).
+    /// A request with any other is refused: the upstream gets the query the policy checked, and a parameter no rule
+    /// reads could name another inmate to it, or widen what it returns (`$expand`, `fields`, `include`).
+    public let query: Set<String>
     /// The body members the route reads besides its subject (``documentMember``, ``untilMember``, ``agencyMember``).
     var otherBodyMembers: [String] { [documentMember, untilMember, agencyMember].compactMap { $0 } }
     /// Every top-level JSON body member the route reads for the decision: its subject's and ``otherBodyMembers``; empty
@@ -59,7 +63,7 @@ public final class Route: Sendable {
     public init(
         id: String, method: String, template: [TemplateSegment], action: String, subject: SubjectSource, upstream: String,
         data: Set<String> = [], isPublic: Bool = false, soap: SOAPOperation? = nil, documentMember: String? = nil, untilMember: String? = nil,
-        agencyMember: String? = nil
+        agencyMember: String? = nil, query: Set<String> = []
     ) {
         self.id = id
         self.method = method
@@ -73,6 +77,7 @@ public final class Route: Sendable {
         self.documentMember = documentMember
         self.untilMember = untilMember
         self.agencyMember = agencyMember
+        self.query = query
     }
 
     /// Whether the route forwards a request body: only routes for a method that carries one do. Any other request

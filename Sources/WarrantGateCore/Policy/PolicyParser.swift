@@ -8,7 +8,9 @@ public enum PolicyParser {
         "policy", "title", "include", "time-zone", "subject-format", "routes", "namespaces", "profiles", "redact", "rules", "notes", "facts",
         "request-facts", "obligations", "fact-lookup",
     ]
-    static let routeKeys: Set<String> = ["id", "method", "path", "action", "subject", "upstream", "data", "public", "soap", "document", "until", "agency"]
+    static let routeKeys: Set<String> = [
+        "id", "method", "path", "action", "subject", "upstream", "data", "public", "soap", "document", "until", "agency", "query",
+    ]
     static let ruleKeys: Set<String> = [
         "id", "effect", "description", "when", "unless", "reason", "redact", "lift", "return-only", "obligations", "effective", "replaces",
         "weakens-forbid",
@@ -450,10 +452,37 @@ public enum PolicyParser {
         for (index, member) in named.enumerated() where named[..<index].contains(where: { ParameterName.sameBodyMember($0, member) }) {
             throw node.error("route '\(id)': document, until and agency each name a body member of their own, not differing in letter case or separators alone")
         }
+        let query = try node["query"].map { try queryParameters($0, route: id, subject: subject, members: named, soap: soap != nil) } ?? []
         return Route(
             id: id, method: method, template: template, action: action, subject: subject, upstream: upstream, data: Set(data), isPublic: isPublic,
-            soap: soap, documentMember: members[0], untilMember: members[1], agencyMember: members[2]
+            soap: soap, documentMember: members[0], untilMember: members[1], agencyMember: members[2], query: query
         )
+    }
+
+    /// A route's `query:`, the parameters it takes besides its subject's: names of at most 64 letters, digits and
+    /// `-._~$`, none that may carry the subject or a body member the route reads, on a route that is not SOAP's.
+    private static func queryParameters(_ node: YAMLNode, route: String, subject: SubjectSource, members: [String], soap: Bool) throws -> Set<String> {
+        guard !soap else { throw node.error("route '\(route)': a SOAP request carries no query: the envelope names its operation") }
+        var names: Set<String> = []
+        for name in try node.strings("query") {
+            guard (1...64).contains(name.utf8.count), name.utf8.allSatisfy({ byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte) || Array("-._~$".utf8).contains(byte)
+            }) else {
+                throw node.error("route '\(route)': query parameter '\(name)' must be 1 to 64 letters, digits and -._~$")
+            }
+            let read: [String]
+            switch subject {
+            case .pathParameter(let subjectName), .queryParameter(let subjectName), .bodyField(let subjectName), .xmlElement(let subjectName):
+                read = [subjectName] + members
+            case .none:
+                read = members
+            }
+            if let carried = read.first(where: { ParameterName.mayCarry(name, $0) }) {
+                throw node.error("route '\(route)': query parameter '\(name)' may be read as '\(carried)', which the route reads for the decision")
+            }
+            guard names.insert(name).inserted else { throw node.error("route '\(route)': query parameter '\(name)' is listed twice") }
+        }
+        return names
     }
 
     /// Why a JSON body member cannot be read for a decision, or nil: a name of separators alone, which every key of
