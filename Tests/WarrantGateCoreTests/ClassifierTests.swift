@@ -186,6 +186,19 @@ struct ClassifierTests {
     /// upstream unread: another inmate's booking number under the upstream's own name for it (`id`, `inmateId`) beside
     /// the one the warrant covers, a visit's id beside the inmate the policy checked, a public locator's `$expand=record`.
     /// A route takes only the parameters it declares (`query:`), each once, by exact name.
+    /// An attacker's pass: a JSON route forwarded its Content-Type's parameters as the client wrote them, and a
+    /// framework that picks a controller version by one (`application/json; v=2.0`) reads the body otherwise.
+    @Test("a JSON route's body type names a charset at most")
+    func jsonBodyTypeParameters() throws {
+        let route = try #require(classifier.routes.first { $0.id == "detainer-hold" })
+        for accepted in ["application/json", "application/json; charset=utf-8", "application/json;CHARSET=\"UTF-8\""] {
+            #expect(classifier.bodyTypeViolation(route: route, contentType: accepted) == nil, "\(accepted)")
+        }
+        for refused in ["application/json; v=2.0", "application/json; charset=utf-8; version=2", "application/json; x-api-version=2"] {
+            #expect(classifier.bodyTypeViolation(route: route, contentType: refused)?.contains("no other parameter") == true, "\(refused)")
+        }
+    }
+
     @Test("a route takes only the query parameters it declares, each once")
     func declaredQuery() throws {
         let route = Route(
