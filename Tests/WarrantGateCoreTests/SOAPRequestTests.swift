@@ -122,9 +122,19 @@ struct SOAPRequestTests {
         #expect(try Self.read(deepTwin).values["BookingNumber"]?.contains(.unusable("has a twin whose name differs from it only in letter case or separators")) == true)
         let headerTwin = Self.envelope(
             #"<GetBooking xmlns="urn:example:jail:records"><BookingNumber>2017-000123</BookingNumber></GetBooking>"#,
-            header: #"<h:bookingNumber xmlns:h="urn:h">2017-000456</h:bookingNumber>"#
+            header: #"<w:Security xmlns:w="\#(Self.wsSecurity)"><h:bookingNumber xmlns:h="urn:h">2017-000456</h:bookingNumber></w:Security>"#
         )
         #expect(try Self.read(headerTwin).values["BookingNumber"]?.contains(.unusable("has a twin whose name differs from it only in letter case or separators")) == true)
+        // An attacker's pass: a Header entry of its own (a context naming another inmate, WS-Routing's `path` that WSE 1
+        // dispatched on) went to the upstream unread. Only WS-Addressing's and WS-Security's are taken.
+        for entry in [
+            #"<c:InmateContext xmlns:c="urn:c"><c:InmateId>2017-000456</c:InmateId></c:InmateContext>"#,
+            #"<rp:path xmlns:rp="http://schemas.xmlsoap.org/rp/"><rp:action>urn:example:jail:records/SetHousingUnit</rp:action></rp:path>"#,
+            #"<Action xmlns="http://schemas.microsoft.com/ws/2005/05/addressing/none">urn:example:jail:records/SetHousingUnit</Action>"#,
+        ] {
+            let document = Self.envelope(#"<GetBooking xmlns="urn:example:jail:records"><BookingNumber>2017-000123</BookingNumber></GetBooking>"#, header: entry)
+            #expect(throws: SOAPRequestError.self, "\(entry)") { try Self.read(document) }
+        }
         #expect(throws: SOAPRequestError.self) { try Self.read(Self.getBooking("2017-000456<BookingNumber>2017-000123</BookingNumber>")) }
         #expect(throws: SOAPRequestError.self) { try Self.read(Self.getBooking("<![CDATA[2017-000456]]><BookingNumber>2017-000123</BookingNumber>")) }
         // First, with other parameters after it, it is read.
@@ -144,7 +154,7 @@ struct SOAPRequestTests {
         // One in the Header, or the operation itself, is no subject, and counts against the one that is.
         let inHeader = Self.envelope(
             #"<GetBooking xmlns="urn:example:jail:records"><BookingNumber>2017-000123</BookingNumber></GetBooking>"#,
-            header: "<BookingNumber>2017-000456</BookingNumber>"
+            header: #"<w:Security xmlns:w="\#(Self.wsSecurity)"><BookingNumber>2017-000456</BookingNumber></w:Security>"#
         )
         let outside = SOAPValue.unusable("stands outside the operation element")
         #expect(try Self.read(inHeader).values["BookingNumber"] == [outside, .text("2017-000123")])
@@ -184,13 +194,16 @@ struct SOAPRequestTests {
         #expect(try Self.read(encoded).values["BookingNumber"] == [.text("2017-000123")])
     }
 
+    static let wsSecurity = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+
     @Test("WS-Addressing Action headers are read, whatever their prefix")
     func addressingAction() throws {
         let header = #"<a:Action xmlns:a="http://www.w3.org/2005/08/addressing">urn:example:jail:records/GetBooking</a:Action>"#
         let document = Self.envelope(#"<GetBooking xmlns="urn:example:jail:records"/>"#, header: header)
         #expect(try Self.read(document).addressingActions == ["urn:example:jail:records/GetBooking"])
+        // An Action in another namespace is no WS-Addressing action, and a Header entry the gateway does not read.
         let unrelated = Self.envelope(#"<GetBooking xmlns="urn:example:jail:records"/>"#, header: #"<Action xmlns="urn:other">x</Action>"#)
-        #expect(try Self.read(unrelated).addressingActions.isEmpty)
+        #expect(throws: SOAPRequestError.self) { try Self.read(unrelated) }
     }
 
     // MARK: Classification
@@ -539,7 +552,7 @@ struct SOAPDifferentialTests {
             inner += pick(["", " ", "\n  "]) + "<\(element)\(attribute)>\(pick(bookings))</\(element)>"
         }
         if random.next(below: 3) == 0 { inner += "<Visitor>A. Lawyer</Visitor>" }
-        let header = pick(["", "<e:Header/>", "<e:Header><t:Trace xmlns:t=\"urn:trace\">1</t:Trace></e:Header>", "<e:Header><!-- h --></e:Header>"])
+        let header = pick(["", "<e:Header/>", "<e:Header><t:Security xmlns:t=\"\(SOAPRequestTests.wsSecurity)\">1</t:Security></e:Header>", "<e:Header><!-- h --></e:Header>"])
         return pick(["", #"<?xml version="1.0" encoding="UTF-8"?>"#]) + #"<e:Envelope xmlns:e="\#(envelopeURI)">"# + header
             + pick(["", "\n"]) + "<e:Body>" + pick(["", " ", "<!-- c -->"])
             + "<\(prefix)\(operation) \(declaration)>\(inner)</\(prefix)\(operation)>" + "</e:Body></e:Envelope>"

@@ -211,6 +211,12 @@ final class SOAPEnvelopeOutline {
             case _ where Self.endpointHeaders.contains(local): inEndpoint = true
             default: refuse("the Header holds WS-Addressing's \(local), which could send the request or its answer elsewhere")
             }
+        case 3 where inHeader:
+            // Any other entry is one the gateway does not read, on which a stack may dispatch or bind (WS-Routing's
+            // `path` carried WSE 1's action; a custom context may name an inmate).
+            if XMLNamespaces.role(of: namespace) != .security {
+                refuse("the Header holds an entry neither WS-Addressing's nor WS-Security's, which the gateway does not read")
+            }
         case 4 where inEndpoint && isAddressing:
             switch local {
             case "Address": captured = .endpointAddress
