@@ -308,6 +308,17 @@ extension StoreBackendTests {
             #expect(await refusal(cluster, as: Self.archiveRole,
                                   "INSERT INTO archived_leaves (seq, leaf_hash) SELECT seq, leaf_hash FROM log WHERE seq = 19") == "P0001",
                     "an entry no checkpoint covers yet")
+            // A review's pass: the next entry's own leaf, checkpointed, inserted without archiving it.
+            let covered = try await blocking { try stores.gateway.checkpointer(key: Sample.key, lastSigned: nil).sign() }
+            #expect((covered?.size ?? 0) >= 19)
+            // Checked at the transaction's end, and so refused at its COMMIT. (PostgresNIO reports a statement's own
+            // implicit transaction as done before the check refuses it; the row is not kept: then the insert below
+            // would be refused as a duplicate, 23505.)
+            _ = await refusal(cluster, as: Self.archiveRole, "INSERT INTO archived_leaves (seq, leaf_hash) SELECT seq, leaf_hash FROM log WHERE seq = 19")
+            let kept = await refusal(cluster, as: Self.archiveRole, session: [
+                "BEGIN", "INSERT INTO archived_leaves (seq, leaf_hash) SELECT seq, leaf_hash FROM log WHERE seq = 19", "COMMIT",
+            ])
+            #expect(kept == "P0001", "a leaf kept for an entry left in the log: \(kept ?? "inserted")")
             for archives in [[fixture.path("all.archive")], []] {
                 let report = try await blocking { try stores.gateway.verify(key: Sample.key.verifier, archives: archives, against: signed?.note) }
                 #expect(report.ok && report.entries == 19, "\(archives): \(report.problems)")

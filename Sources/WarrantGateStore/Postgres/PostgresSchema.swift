@@ -182,6 +182,19 @@ public enum PostgresSchema {
             RETURN NEW;
         END $$
         """,
+        // And at the transaction's end, that entry is archived: at or below archived_through, and out of the log. A leaf
+        // inserted on its own, for the next entry `log archive` would move, would otherwise stand where that archive's
+        // row goes (a review's pass), which only the tables' owner could then remove.
+        """
+        CREATE OR REPLACE FUNCTION warrant_gate_leaf_archived_at_commit() RETURNS trigger LANGUAGE plpgsql
+        \(functionSearchPath) AS $$
+        BEGIN
+            IF NEW.seq > (SELECT archived_through FROM archive_state WHERE id = 1) OR EXISTS (SELECT 1 FROM log WHERE seq = NEW.seq) THEN
+                RAISE EXCEPTION 'an archived leaf is kept only for an entry archived in the same transaction: at or below archived_through, and out of the log';
+            END IF;
+            RETURN NULL;
+        END $$
+        """,
         // A checkpoint follows the last one, covers no less than it, and no more than the tree.
         """
         CREATE OR REPLACE FUNCTION warrant_gate_checkpoint_follows() RETURNS trigger LANGUAGE plpgsql
@@ -213,6 +226,11 @@ public enum PostgresSchema {
         """
         CREATE TRIGGER archived_leaves_follow_log BEFORE INSERT ON archived_leaves
             FOR EACH ROW EXECUTE FUNCTION warrant_gate_leaf_archives_entry()
+        """,
+        "DROP TRIGGER IF EXISTS archived_leaves_archived ON archived_leaves",
+        """
+        CREATE CONSTRAINT TRIGGER archived_leaves_archived AFTER INSERT ON archived_leaves DEFERRABLE INITIALLY DEFERRED
+            FOR EACH ROW EXECUTE FUNCTION warrant_gate_leaf_archived_at_commit()
         """,
         "DROP TRIGGER IF EXISTS log_no_truncate ON log",
         "CREATE TRIGGER log_no_truncate BEFORE TRUNCATE ON log FOR EACH STATEMENT EXECUTE FUNCTION warrant_gate_append_only()",
