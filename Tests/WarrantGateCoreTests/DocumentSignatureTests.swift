@@ -541,7 +541,10 @@ struct DocumentSignatureTests {
         lines[entry] = "0009999999 00000 n "
         let cases = [
             ("an entry", lines.joined(separator: "\n"), "places object 4 past the signed bytes"),
-            ("/Prev", text.replacingOccurrences(of: "/Size 7", with: "/Size 7 /Prev 9999999"), "/Prev points past the signed bytes"),
+            ("/Prev", text.replacingOccurrences(of: "/Size 7", with: "/Size 7 /Prev 9999999"), "/Prev is not an offset within the signed bytes"),
+            // Written as readers still read an offset (a review's pass).
+            ("/Prev signed", text.replacingOccurrences(of: "/Size 7", with: "/Size 7 /Prev +9999999"), "/Prev is not an offset within"),
+            ("/Prev real", text.replacingOccurrences(of: "/Size 7", with: "/Size 7 /Prev 9999999.0"), "/Prev is not an offset within"),
         ]
         for (label, dangling, why) in cases {
             #expect(try TestPDF.startxref(of: Array(dangling.utf8)) == table, "\(label): the table stays where it was")
@@ -638,6 +641,9 @@ struct DocumentSignatureTests {
             ("comments", certificateHolding(hiddenObject.replacingOccurrences(of: "4 0 obj", with: "4 %a\r\n%b\n 0 obj"))),
             ("long comment", certificateHolding(hiddenObject.replacingOccurrences(of: "4 0 obj", with: "4%" + String(repeating: "c", count: 3000) + "\n0 obj"))),
             ("glued", certificateHolding(hiddenObject.replacingOccurrences(of: "4 0 obj", with: "4 0obj"))),
+            // A review's pass: a comment ending in a digit before `obj`, and a signed number.
+            ("comment before obj", certificateHolding(hiddenObject.replacingOccurrences(of: "4 0 obj", with: "4 0 %9\nobj"))),
+            ("signed", certificateHolding(hiddenObject.replacingOccurrences(of: "4 0 obj", with: "4 -0 obj"))),
         ] {
             let bytes = update([(1, catalog), (7, body), (8, dss)], rows: listed)
             let status = await setup.verifier.verify(document: bytes)

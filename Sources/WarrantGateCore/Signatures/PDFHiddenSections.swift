@@ -41,12 +41,13 @@ enum PDFHiddenSections {
         PDFBytes.isWhitespace(byte) || byte == 0x0B || byte == 0xA0
     }
 
-    /// The start of `n g` before an `obj` keyword at `keyword`, going back: whitespace or none (`4 0obj`, which poppler
-    /// reads), digits, whitespace or comments (`4%…` then a line break, `0 obj`: a reader's lexer skips a comment as
-    /// whitespace), digits; nil if they are not there. A comment is found on the line before a line break, looking back
-    /// at most ``commentWindow`` bytes for the line's start, at most ``maximumComments`` times: beyond either (a longer
-    /// line may hold a comment too), the header's start is not known, and the window's start is returned, which is no
-    /// object's: the token counts as hidden, whatever its bytes are.
+    /// The start of `n g` before an `obj` keyword at `keyword`, going back: whitespace or comments, or none (`4 0obj`,
+    /// which poppler reads), digits, whitespace or comments (`4%…` then a line break, `0 obj`: a reader's lexer skips a
+    /// comment as whitespace), digits, each number with its sign if it has one; nil if they are not there. A comment
+    /// is found on the line before a line break, looking back at most ``commentWindow`` bytes for the line's start, at
+    /// most ``maximumComments`` times: beyond either (a longer line may hold a comment too), the header's start is not
+    /// known, and the window's start is returned, which is no object's: the token counts as hidden, whatever its bytes
+    /// are.
     private static func headerStart(beforeKeywordAt keyword: Int, in bytes: [UInt8], from lowerBound: Int) -> Int? {
         var index = keyword
         for part in 0..<2 {
@@ -55,8 +56,9 @@ enum PDFHiddenSections {
             while true {
                 let spaceEnd = index
                 while index > lowerBound, isSpace(bytes[index - 1]) { index -= 1 }
+                // A line that ends in digits may end in a comment all the same (`4 0 %9` then `obj`).
                 let brokeLine = bytes[index..<spaceEnd].contains { $0 == 0x0A || $0 == 0x0D }
-                guard brokeLine, index > lowerBound, !PDFBytes.isDigit(bytes[index - 1]) else { break }
+                guard brokeLine, index > lowerBound else { break }
                 // The line before the break: its first `%` starts a comment that runs to the break.
                 let windowStart = max(lowerBound, index - commentWindow)
                 guard let lineStart = (windowStart..<index).last(where: { bytes[$0] == 0x0A || bytes[$0] == 0x0D }).map({ $0 + 1 })
@@ -72,6 +74,8 @@ enum PDFHiddenSections {
             let digitsEnd = index
             while index > lowerBound, PDFBytes.isDigit(bytes[index - 1]) { index -= 1 }
             guard index < digitsEnd else { return nil }
+            // A sign, which lexers read as part of a number (`4 -0 obj`).
+            if index > lowerBound, bytes[index - 1] == UInt8(ascii: "+") || bytes[index - 1] == UInt8(ascii: "-") { index -= 1 }
         }
         return index
     }

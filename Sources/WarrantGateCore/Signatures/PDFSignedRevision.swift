@@ -79,9 +79,12 @@ extension PDFIncrementalUpdates {
                     unreadable = "the signed revision's cross-reference section at offset \(offset): \(reason)"
                     break
                 }
-                guard let previous = section.trailer["Prev"]?.unsignedInteger else { break }
-                // The same for an older section: one past the signed bytes would be read from what was appended.
-                guard previous < end else { throw PDFSyntaxError("the signed revision's /Prev points past the signed bytes") }
+                guard let named = section.trailer["Prev"] else { break }
+                // The same for an older section: one past the signed bytes would be read from what was appended. One
+                // that is no offset (`+9999999`, `9999999.0`, a reference) some reader still reads as one.
+                guard let previous = named.unsignedInteger, previous < end else {
+                    throw PDFSyntaxError("the signed revision's /Prev is not an offset within the signed bytes")
+                }
                 offset = previous
             }
             guard let trailer, let root = trailer["Root"]?.reference, let size = trailer["Size"]?.unsignedInteger else {
@@ -299,13 +302,10 @@ extension PDFIncrementalUpdates {
                     (self.entries, unreadable) = (entries, nil)
                     return
                 }
-                if let streamOffset = named.unsignedInteger, streamOffset >= end {
-                    throw PDFSyntaxError("the signed revision's /XRefStm points past the signed bytes")
+                guard let streamOffset = named.unsignedInteger, streamOffset < end else {
+                    throw PDFSyntaxError("the signed revision's /XRefStm is not an offset within the signed bytes")
                 }
                 do {
-                    guard let streamOffset = named.unsignedInteger else {
-                        throw PDFUndecodableStream("its /XRefStm is not an offset in the signed revision")
-                    }
                     stream = try Self.crossReferenceStream(bytes, at: streamOffset, end: end)
                 } catch {
                     (self.entries, unreadable) = (entries, "\(error)")
