@@ -217,11 +217,12 @@ struct HostileChainTests {
         let root = try Self.issue("Unrelated Root", issuer: "Unrelated Root", key: rootKey, by: rootKey, ca: KeyUsage(keyCertSign: true))
         #expect(await ClientCertificateVerifier(trust: .init(roots: [root])).refusal(presented)?.kind == .untrusted)
 
-        // The store answers its budget of lookups, then none.
+        // The store offers its budget of candidates, over its lookups, then none.
         let intermediates = try presented.dropFirst().map { try Certificate(derEncoded: $0.toDERBytes()) }
-        let store = BudgetedIntermediates(intermediates, lookups: 3)
+        let store = BudgetedIntermediates(intermediates, candidates: intermediates.count + 3)
         let subject = intermediates[0].subject
-        for _ in 0..<3 { #expect(await store[subject]?.count == intermediates.count) }
+        #expect(await store[subject]?.count == intermediates.count)
+        #expect(await store[subject]?.count == 3)
         #expect(await store[subject] == nil, "the budget is spent")
         #expect(await store.contains(intermediates[1]), "what it holds is still known, for the search's loop check")
     }

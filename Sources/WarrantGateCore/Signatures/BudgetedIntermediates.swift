@@ -1,20 +1,21 @@
 import Synchronization
 import X509
 
-/// Intermediates someone else chose (a TLS client's, a signature's), by subject, answering at most a fixed number of
-/// lookups of issuers; then none, so that swift-certificates' path search, which tries every issuer that signs a
-/// certificate, ends with the paths it has tried: look-alike intermediates would make it try exponentially many. One
-/// store serves one validation.
+/// Intermediates someone else chose (a TLS client's, a signature's), by subject, offering at most a fixed number of
+/// candidate issuers in all, over every lookup; then none, so that swift-certificates' path search, which checks a
+/// signature on every candidate it is offered, ends with the paths it has tried: look-alike intermediates would make
+/// it try exponentially many. One store serves one validation.
 public struct BudgetedIntermediates: CustomCertificateStore {
-    /// The lookups left, shared by the store's copies.
+    /// The candidates left, shared by the store's copies.
     private final class Budget: Sendable {
         let remaining: Mutex<Int>
-        init(_ lookups: Int) { remaining = Mutex(lookups) }
-        func take() -> Bool {
+        init(_ candidates: Int) { remaining = Mutex(candidates) }
+        /// Up to `wanted` of those left, taken.
+        func take(_ wanted: Int) -> Int {
             remaining.withLock { left in
-                guard left > 0 else { return false }
-                left -= 1
-                return true
+                let granted = min(left, wanted)
+                left -= granted
+                return granted
             }
         }
     }
@@ -22,13 +23,17 @@ public struct BudgetedIntermediates: CustomCertificateStore {
     private var bySubject: [DistinguishedName: [Certificate]] = [:]
     private let budget: Budget
 
-    public init(_ certificates: [Certificate], lookups: Int) {
-        budget = Budget(lookups)
+    public init(_ certificates: [Certificate], candidates: Int) {
+        budget = Budget(candidates)
         append(contentsOf: certificates)
     }
 
     public subscript(subject: DistinguishedName) -> [Certificate]? {
-        get async { budget.take() ? bySubject[subject] : nil }
+        get async {
+            guard let issuers = bySubject[subject] else { return nil }
+            let granted = budget.take(issuers.count)
+            return granted == 0 ? nil : Array(issuers.prefix(granted))
+        }
     }
 
     public func contains(_ certificate: Certificate) async -> Bool {

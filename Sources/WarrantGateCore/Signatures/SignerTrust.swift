@@ -66,13 +66,13 @@ struct SignerTrust {
     /// signer's and two or three issuers'. They are the sender's to choose, and each is a candidate issuer the path
     /// search may try.
     static let maximumIntermediates = 16
-    /// The most lookups of issuers among them for one validation (``BudgetedIntermediates``).
-    static let maximumIssuerLookups = 64
+    /// The most candidate issuers offered from among them to one validation (``BudgetedIntermediates``).
+    static let maximumIssuerCandidates = 64
 
     /// RFC 5280 validation of `leaf` to `roots` at `time`, with the leaf's key usage and extended key usage checked
-    /// for `usage`. The intermediates are bounded in number (``maximumIntermediates``) and in the lookups the path
-    /// search makes among them (``maximumIssuerLookups``): the scan is hostile, and its check runs before any key
-    /// is trusted, once for every court.
+    /// for `usage`. The intermediates are bounded in number (``maximumIntermediates``) and in the candidate issuers
+    /// the path search is offered from among them (``maximumIssuerCandidates``): the scan is hostile, and its check
+    /// runs before any key is trusted, once for every court.
     static func validate(
         leaf: Certificate, intermediates: [Certificate], roots: [Certificate], at time: Date, usage: SignerUsagePolicy.Purpose
     ) async -> ChainValidation {
@@ -83,7 +83,7 @@ struct SignerTrust {
             RFC5280Policy(fixedExpiryValidationTime: time)
             SignerUsagePolicy(purpose: usage)
         }
-        let presented = CertificateStore(custom: BudgetedIntermediates(intermediates, lookups: maximumIssuerLookups))
+        let presented = CertificateStore(custom: BudgetedIntermediates(intermediates, candidates: maximumIssuerCandidates))
         switch await verifier.validate(leaf: leaf, intermediates: presented) {
         case .validCertificate: return .valid
         case .couldNotValidate(let failures):

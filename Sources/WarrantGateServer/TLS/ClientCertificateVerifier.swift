@@ -36,8 +36,8 @@ public struct CertificateRefusal: Error, Equatable, Sendable, CustomStringConver
 ///
 /// A presented chain is read before the client proves its key, so the work it costs is bounded: its length
 /// (``maximumPresentedCertificates``) and the path search's lookups of issuers among its intermediates
-/// (``maximumIssuerLookups``, ``BudgetedIntermediates``). The search tries every issuer that signs a certificate, and
-/// look-alike intermediates would make it try exponentially many paths on the event loops.
+/// (``maximumIssuerCandidates``, ``BudgetedIntermediates``). The search tries every issuer that signs a
+/// certificate, and look-alike intermediates would make it try exponentially many paths on the event loops.
 ///
 /// A TLS session outlives its handshake: a keep-alive connection, or a new one that resumes the session from a ticket,
 /// never runs the callback again. So every request checks its connection's certificate with ``refusal(leafDER:)``
@@ -89,9 +89,9 @@ public final class ClientCertificateVerifier: Sendable {
     /// The most certificates a client may present, its own first: a leaf and seven intermediates, more than any
     /// agency's PKI needs.
     static let maximumPresentedCertificates = 8
-    /// The most times one validation asks the presented intermediates for a certificate's issuers: a chain of eight
-    /// needs seven, and every ordering of look-alike issuers (one subject and key, other names) one more each.
-    static let maximumIssuerLookups = 64
+    /// The most candidate issuers the presented intermediates offer one validation: a chain of eight needs seven, and
+    /// every ordering of look-alike issuers (one subject and key, other names) one more each.
+    static let maximumIssuerCandidates = 64
     private let state: Mutex<State>
     private let now: @Sendable () -> Date
     let refusals: @Sendable (String) -> Void
@@ -209,7 +209,7 @@ public final class ClientCertificateVerifier: Sendable {
             RFC5280Policy(fixedExpiryValidationTime: time)
             IssuerKeyUsagePolicy()
         }
-        let presented = CertificateStore(custom: BudgetedIntermediates(intermediates, lookups: Self.maximumIssuerLookups))
+        let presented = CertificateStore(custom: BudgetedIntermediates(intermediates, candidates: Self.maximumIssuerCandidates))
         switch await verifier.validate(leaf: leaf, intermediates: presented) {
         case .validCertificate:
             state.withLock { state in
