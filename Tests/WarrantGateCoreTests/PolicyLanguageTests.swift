@@ -111,7 +111,8 @@ struct PolicyLanguageTests {
         #expect(Self.parseError(route("[page, sort, $top]")) == nil)
         let cases: [(String, String)] = [
             (route("[Booking]"), "may be read as 'booking'"), (route("[booking_number]", subject: "{ query: bookingNumber }", path: "/records/search"), "may be read as"),
-            (route("[page, page]"), "is listed twice"), (route("['a b']"), "must be 1 to 64 letters"), (route(#"["visit[booking]"]"#), "must be 1 to 64"),
+            (route("[page, page]"), "may be read as one"), (route("[view, View]"), "may be read as one"),
+            (route("[page, page.size]"), "may be read as one"), (route("[visit]", path: "/records/search/{booking}/{visit}"), "may be read as 'visit'"), (route("['a b']"), "must be 1 to 64 letters"), (route(#"["visit[booking]"]"#), "must be 1 to 64"),
         ]
         for (text, why) in cases {
             let error = Self.parseError(text)

@@ -452,7 +452,10 @@ public enum PolicyParser {
         for (index, member) in named.enumerated() where named[..<index].contains(where: { ParameterName.sameBodyMember($0, member) }) {
             throw node.error("route '\(id)': document, until and agency each name a body member of their own, not differing in letter case or separators alone")
         }
-        let query = try node["query"].map { try queryParameters($0, route: id, subject: subject, members: named, soap: soap != nil) } ?? []
+        let pathParameters = template.compactMap { segment -> String? in if case .parameter(let name) = segment { name } else { nil } }
+        let query = try node["query"].map {
+            try queryParameters($0, route: id, subject: subject, members: named + pathParameters, soap: soap != nil)
+        } ?? []
         return Route(
             id: id, method: method, template: template, action: action, subject: subject, upstream: upstream, data: Set(data), isPublic: isPublic,
             soap: soap, documentMember: members[0], untilMember: members[1], agencyMember: members[2], query: query
@@ -460,7 +463,9 @@ public enum PolicyParser {
     }
 
     /// A route's `query:`, the parameters it takes besides its subject's: names of at most 64 letters, digits and
-    /// `-._~$`, none that may carry the subject or a body member the route reads, on a route that is not SOAP's.
+    /// `-._~$`, none that may carry the subject, a body member the route reads or a path parameter (`members`), nor
+    /// one another (`view` and `View`, `page` and `page.size`: an upstream may read them as one), on a route that is
+    /// not SOAP's.
     private static func queryParameters(_ node: YAMLNode, route: String, subject: SubjectSource, members: [String], soap: Bool) throws -> Set<String> {
         guard !soap else { throw node.error("route '\(route)': a SOAP request carries no query: the envelope names its operation") }
         var names: Set<String> = []
@@ -480,7 +485,10 @@ public enum PolicyParser {
             if let carried = read.first(where: { ParameterName.mayCarry(name, $0) }) {
                 throw node.error("route '\(route)': query parameter '\(name)' may be read as '\(carried)', which the route reads for the decision")
             }
-            guard names.insert(name).inserted else { throw node.error("route '\(route)': query parameter '\(name)' is listed twice") }
+            if let other = names.first(where: { ParameterName.mayCarry(name, $0) || ParameterName.mayCarry($0, name) }) {
+                throw node.error("route '\(route)': query parameters '\(other)' and '\(name)' may be read as one")
+            }
+            names.insert(name)
         }
         return names
     }
