@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOHTTP2
+import NIOSSL
 import WarrantGateCore
 import WarrantGateStore
 
@@ -734,7 +735,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         let outcome = OutcomeRecord(
             decisionId: request.record.decisionId, time: Timestamp.format(environment.now()), upstreamStatus: request.upstreamStatus, status: status,
             bytes: request.bytesSent, latencyMs: Int(elapsed / .milliseconds(1)),
-            // What the client was sent had these removed, also when the answer was then cut off.
+            // Removed from what was produced for the client once its head went out, also when the answer was then cut
+            // off (the last of it may not have reached the client).
             redactedFields: request.headSent ? request.redaction?.removed ?? 0 : 0, error: error?.rawValue
         )
         environment.log.enqueue([LogEntry(kind: .outcome, time: environment.now(), decisionId: request.record.decisionId, canonical: outcome.canonical)])
@@ -966,8 +968,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     /// Whether a write failed because the client's connection or stream is gone (closed, reset), not on the gateway's
     /// side of it.
     private static func isClientGone(_ error: any Error) -> Bool {
-        error is ChannelError || error is IOError || error is NIOHTTP2Errors.StreamClosed || error is NIOHTTP2Errors.IOOnClosedConnection
-            || error is NIOHTTP2Errors.NoSuchStream
+        error is ChannelError || error is IOError || error is NIOSSLError || error is BoringSSLError
+            || error is NIOHTTP2Errors.StreamClosed || error is NIOHTTP2Errors.IOOnClosedConnection || error is NIOHTTP2Errors.NoSuchStream
     }
 
     private static func isTimeout(_ error: any Error) -> Bool {
