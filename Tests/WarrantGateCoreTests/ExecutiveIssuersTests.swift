@@ -167,7 +167,8 @@ struct ExecutiveIssuersTests {
             // The last stop's misses: a slash or period in a form's number, a joined abbreviation, `Imm.`.
             ("I/862", .caseNumber, "I-203"), ("I.862 Notice to Appear", .caseNumber, "I-203"), ("i/286", .court, "I-203"),
             ("ImmigrationCt Denver", .court, "EOIR"), ("Denver Immigration Ct", .court, "EOIR"), ("Imm. Ct.", .court, "EOIR"),
-            ("Bd. of Imm. Appeals", .court, "EOIR"),
+            ("Bd. of Imm. Appeals", .court, "EOIR"), ("I_862", .caseNumber, "I-203"), ("I:862", .caseNumber, "I-203"),
+            ("I\\862", .caseNumber, "I-203"), ("I / 862", .caseNumber, "I-203"),
         ]
         for (text, field, issuer) in named {
             let match = ExecutiveIssuers.named(in: text, field: field)

@@ -10,8 +10,8 @@
 /// `HomelandSecurity`), or letters spelled out one by one (`I.C.E.`) compared whole; never part of a word (`Justice`,
 /// `Police`). A name marked `*` also matches its last word continued by letters (`Immigration Judges`). A form matches
 /// `I` and its number, written apart or together, with any letters after it (`I-247A`, `I 200`, `i205`); the forms
-/// whose numbers docket numbers also hold (`I-862`) only after a dash, a slash or period joined to both (`I/862`),
-/// joined, or after `Form`; an `I` after a docket
+/// whose numbers docket numbers also hold (`I-862`) only after a dash or slash, a period, underscore, colon or
+/// backslash joined to both (`I.862`), joined, or after `Form`; an `I` after a docket
 /// number's digits or `Div.` is its division (`84521-3-I, 200 Wn. App. 1`) unless a dash joins it to a form's number.
 /// `&` reads as `and`. A form's number may be written with the letter O for a zero (`I-2OO`), and after the word
 /// `Form`, `I` may be an `l` or a `1` (`Form 1-200`). An acronym (`ICE`, `DHS`, `BIA`) counts in the court; in the
@@ -247,19 +247,20 @@ public enum ExecutiveIssuers {
         words.indices.map { words[$0] == "j" && $0 > 0 && words[$0 - 1] == "immigration" ? "judge" : words[$0] }
     }
 
-    /// The numbers (their first three digits) `keyed` writes after an `I` and a dash, or a slash or period joined to
-    /// both, that follow no letter or digit (`i-862`, `i - 286`, `i/862`, `i.862`; not `div. i. 286`).
+    /// The numbers (their first three digits) `keyed` writes after an `I` and a dash or slash (spaces around either),
+    /// or a period, underscore, colon or backslash joined to both, that follow no letter or digit (`i-862`, `i - 286`,
+    /// `i / 862`, `i.862`, `i_862`; not `div. i. 286`).
     private static func dashedFormNumbers(in keyed: String) -> Set<String> {
         let characters = Array(keyed)
         var found: Set<String> = []
         for index in characters.indices where characters[index] == "i" && (index == 0 || !(characters[index - 1].isLetter || characters[index - 1].isNumber)) {
             var at = index + 1
-            if at + 1 < characters.count, characters[at] == "/" || characters[at] == ".", characters[at + 1].isNumber || characters[at + 1] == "o" {
+            if at + 1 < characters.count, [".", "_", ":", "\\"].contains(characters[at]), characters[at + 1].isNumber || characters[at + 1] == "o" {
                 found.insert(String(characters[(at + 1)...].prefix { $0.isNumber || $0 == "o" }.prefix(3)).replacingOccurrences(of: "o", with: "0"))
                 continue
             }
             while at < characters.count, characters[at] == " " { at += 1 }
-            guard at < characters.count, characters[at] == "-" else { continue }
+            guard at < characters.count, characters[at] == "-" || characters[at] == "/" else { continue }
             at += 1
             while at < characters.count, characters[at] == " " { at += 1 }
             let digits = String(characters[at...].prefix { $0.isNumber || $0 == "o" }.prefix(3)).replacingOccurrences(of: "o", with: "0")
