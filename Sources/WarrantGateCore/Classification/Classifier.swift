@@ -100,16 +100,11 @@ public struct Classifier: Sendable {
             return type == .xml ? nil : "this route's body is read as a SOAP envelope: its Content-Type must be text/xml or application/soap+xml"
         }
         if Self.readsJSONBody(route) {
-            guard type == .json else { return "this route's body is read as JSON: its Content-Type must be application/json" }
+            guard type == .json, let contentType else { return "this route's body is read as JSON: its Content-Type must be application/json" }
             // A parameter other than the charset is the client's word to the upstream, which no stage read: ASP.NET's
             // API versioning, say, picks a controller (and its field names) by `v=2.0`.
-            let parameters = contentType?.split(separator: ";", omittingEmptySubsequences: false).dropFirst() ?? []
-            let onlyCharset = parameters.allSatisfy { parameter in
-                let isSpace = { (character: Character) in character == " " || character == "\t" }
-                let name = parameter.prefix { $0 != "=" }.drop(while: isSpace).reversed().drop(while: isSpace)
-                return String(name.reversed()).lowercased() == "charset"
-            }
-            return onlyCharset ? nil : "this route's body is read as JSON: its Content-Type may name a charset, and no other parameter"
+            return RedactableMediaType.namesOnlyCharset(contentType)
+                ? nil : "this route's body is read as JSON: its Content-Type may name a charset, and no other parameter"
         }
         if let essence, soapUpstreams.contains(route.upstream), type == .xml || essence.text.hasSuffix("xml") {
             return "the \(route.upstream) system serves SOAP: an XML body goes to it only on a route that names its SOAP operation"

@@ -32,6 +32,13 @@ public enum RedactableMediaType: String, Sendable {
         return namesCharset ? essence + "; charset=utf-8" : essence
     }
 
+    /// Whether `contentType` has no parameter but its charset (`application/json; charset=utf-8`): any other is the
+    /// client's word to the service, such as a version some frameworks route by (`v=2.0`).
+    public static func namesOnlyCharset(_ contentType: String) -> Bool {
+        var contentType = contentType
+        return contentType.withUTF8(MediaTypeBytes.namesOnlyCharset)
+    }
+
     /// The JSON and XML types passed on as the upstream names them.
     private static let registeredTypes: Set<String> = [
         "application/json", "application/ld+json", "application/problem+json", "application/hal+json", "application/geo+json",
@@ -85,6 +92,19 @@ private enum MediaTypeBytes {
             return nil
         }
         return ASCIICase.equals(bytes[type], "text") && ASCIICase.equals(bytes[subtype], "xml") ? .xml : nil
+    }
+
+    /// Whether every parameter of the media type `bytes` hold is named `charset`, in any letter case.
+    static func namesOnlyCharset(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var end = bytes.firstIndex(of: UInt8(ascii: ";")) ?? bytes.count
+        while end < bytes.count {
+            let start = end + 1
+            end = bytes[start...].firstIndex(of: UInt8(ascii: ";")) ?? bytes.count
+            let parameter = trimmed(bytes, start..<end)
+            let name = trimmed(bytes, parameter.lowerBound..<(bytes[parameter].firstIndex(of: UInt8(ascii: "=")) ?? parameter.upperBound))
+            guard ASCIICase.equals(bytes[name], "charset") else { return false }
+        }
+        return true
     }
 
     /// The ranges of the type and the subtype of the ``MediaTypeEssence`` that `bytes` begin with, or nil.
