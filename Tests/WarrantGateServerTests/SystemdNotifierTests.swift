@@ -66,7 +66,9 @@ struct SystemdNotifierTests {
         let group = ServiceGroup(services: try gateway.services(), gracefulShutdownSignals: [], logger: logger)
         let running = Task { try await group.run() }
 
-        let ready = await Task.detached { socket.receive() }.value
+        // Waited for on a thread of its own: a wait of up to 30 s on one of the cooperative pool's threads (two on CI's
+        // two cores) starved the gateway's start while the whole suite ran, and READY=1 came after the wait gave up.
+        let ready = try await blocking { socket.receive() }
         #expect(ready == "READY=1")
         var port = 0
         for await bound in ports {
@@ -86,7 +88,7 @@ struct SystemdNotifierTests {
         #expect(connected == 0)
 
         await group.triggerGracefulShutdown()
-        let stopping = await Task.detached { socket.receive() }.value
+        let stopping = try await blocking { socket.receive() }
         #expect(stopping == "STOPPING=1")
         try await running.value
         #expect(socket.receive(within: 0.1) == nil)
