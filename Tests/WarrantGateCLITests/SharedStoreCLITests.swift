@@ -155,13 +155,14 @@ struct SharedStoreCLITests {
         let other = try Store.open(cluster.location(), options: StoreOptions(busyTimeout: .seconds(60)))
         defer { other.close() }
         let taken = DispatchSemaphore(value: 0)
-        let holder = Task.detached {
-            try other.database.write { session in
+        // On a thread of its own, not one of the cooperative pool's, which the rest of the suite needs meanwhile.
+        let holder = Task {
+            try await blocking { try other.database.write { session in
                 let leased = try session.takeSignerLease()
                 taken.signal()
                 guard leased else { throw CocoaError(.featureUnsupported) }
                 Thread.sleep(forTimeInterval: 8)
-            }
+            } }
         }
         try await blocking { taken.wait() }
         let held = try await blocking { try CLIProcess.run(["log", "checkpoint"] + db) }

@@ -372,14 +372,15 @@ struct PostgresLogTests {
             let locked = Mutex(false)
             let appended = Mutex(false)
             // The writer sits idle, holding the lock, until the other append is through or a pause of 20 s is over.
-            let paused = Task.detached {
-                try stalled.database.write { session in
+            // On a thread of its own, not one of the cooperative pool's, which the rest of the suite needs meanwhile.
+            let paused = Task {
+                try await blocking { try stalled.database.write { session in
                     _ = try session.fetchAll("SELECT size FROM tree_frontier WHERE id = 1 FOR UPDATE", [SQLValue]())
                     locked.withLock { $0 = true }
                     let pauseEnds = Date().addingTimeInterval(20)
                     while !appended.withLock({ $0 }) && Date() < pauseEnds { Thread.sleep(forTimeInterval: 0.05) }
                     _ = try session.fetchAll("SELECT 1", [SQLValue]())
-                }
+                } }
             }
             while !locked.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(20)) }
             try await cluster.withClient(user: Self.gatewayRole) { gateway in
