@@ -468,19 +468,19 @@ public enum PolicyParser {
     /// not SOAP's.
     private static func queryParameters(_ node: YAMLNode, route: String, subject: SubjectSource, members: [String], soap: Bool) throws -> Set<String> {
         guard !soap else { throw node.error("route '\(route)': a SOAP request carries no query: the envelope names its operation") }
+        let read: [String]
+        switch subject {
+        case .pathParameter(let subjectName), .queryParameter(let subjectName), .bodyField(let subjectName), .xmlElement(let subjectName):
+            read = [subjectName] + members
+        case .none:
+            read = members
+        }
         var names: Set<String> = []
         for name in try node.strings("query") {
             guard (1...64).contains(name.utf8.count), name.utf8.allSatisfy({ byte in
                 (0x30...0x39).contains(byte) || (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte) || Array("-._~$".utf8).contains(byte)
             }) else {
                 throw node.error("route '\(route)': query parameter '\(name)' must be 1 to 64 letters, digits and -._~$")
-            }
-            let read: [String]
-            switch subject {
-            case .pathParameter(let subjectName), .queryParameter(let subjectName), .bodyField(let subjectName), .xmlElement(let subjectName):
-                read = [subjectName] + members
-            case .none:
-                read = members
             }
             if let carried = read.first(where: { ParameterName.mayCarry(name, $0) }) {
                 throw node.error("route '\(route)': query parameter '\(name)' may be read as '\(carried)', which the route reads for the decision")

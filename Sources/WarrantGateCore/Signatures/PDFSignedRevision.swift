@@ -144,32 +144,26 @@ extension PDFIncrementalUpdates {
         /// every update that asks.
         func fieldNames(decoder: inout PDFStreamDecoder) -> Set<String>? {
             if let known = objectStreams.fieldNames { return known }
-            let form = form(decoder: &decoder)
-            let listed = form?["Fields"].map { fields in fields.reference.flatMap { try? value($0, decoder: &decoder) } ?? fields }
-            var names: Set<String>? = []
-            if case .array(let fields)? = listed {
-                var read: Set<PDFReference> = []
-                for field in fields {
-                    guard let reference = field.reference else {
-                        names = nil
-                        break
-                    }
-                    guard read.insert(reference).inserted else { continue }
-                    guard let dictionary = try? dictionary(reference, decoder: &decoder) else {
-                        names = nil
-                        break
-                    }
-                    switch dictionary["T"] {
-                    case nil: break
-                    case .string(let name)?: names?.insert(PDFText.decoded(name))
-                    default: names = nil
-                    }
-                    if names == nil { break }
-                }
-            } else if listed != nil {
-                names = nil
-            }
+            let names = readFieldNames(decoder: &decoder)
             objectStreams.fieldNames = .some(names)
+            return names
+        }
+
+        private func readFieldNames(decoder: inout PDFStreamDecoder) -> Set<String>? {
+            let listed = form(decoder: &decoder)?["Fields"].map { fields in fields.reference.flatMap { try? value($0, decoder: &decoder) } ?? fields }
+            guard case .array(let fields)? = listed else { return listed == nil ? [] : nil }
+            var names: Set<String> = []
+            var read: Set<PDFReference> = []
+            for field in fields {
+                guard let reference = field.reference else { return nil }
+                guard read.insert(reference).inserted else { continue }
+                guard let dictionary = try? dictionary(reference, decoder: &decoder) else { return nil }
+                switch dictionary["T"] {
+                case nil: break
+                case .string(let name)?: names.insert(PDFText.decoded(name))
+                default: return nil
+                }
+            }
             return names
         }
 

@@ -253,18 +253,21 @@ public enum ExecutiveIssuers {
     private static func dashedFormNumbers(in keyed: String) -> Set<String> {
         let characters = Array(keyed)
         var found: Set<String> = []
+        // The first three digits from `at` on, the letter o read as a zero.
+        func number(from at: Int) -> String {
+            String(characters[at...].prefix { $0.isNumber || $0 == "o" }.prefix(3)).replacingOccurrences(of: "o", with: "0")
+        }
         for index in characters.indices where characters[index] == "i" && (index == 0 || !(characters[index - 1].isLetter || characters[index - 1].isNumber)) {
             var at = index + 1
             if at + 1 < characters.count, [".", "_", ":", "\\"].contains(characters[at]), characters[at + 1].isNumber || characters[at + 1] == "o" {
-                found.insert(String(characters[(at + 1)...].prefix { $0.isNumber || $0 == "o" }.prefix(3)).replacingOccurrences(of: "o", with: "0"))
+                found.insert(number(from: at + 1))
                 continue
             }
             while at < characters.count, characters[at] == " " { at += 1 }
             guard at < characters.count, characters[at] == "-" || characters[at] == "/" else { continue }
             at += 1
             while at < characters.count, characters[at] == " " { at += 1 }
-            let digits = String(characters[at...].prefix { $0.isNumber || $0 == "o" }.prefix(3)).replacingOccurrences(of: "o", with: "0")
-            found.insert(digits)
+            found.insert(number(from: at))
         }
         return found
     }

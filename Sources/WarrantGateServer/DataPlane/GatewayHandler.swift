@@ -442,7 +442,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         armExchangeDeadline(request, at: .now() + environment.limits.upstreamReadTimeout.timeAmount)
         // A 205 has no content (RFC 9110 §15.3.6): whatever an upstream sends with one is dropped, as after a HEAD.
         let resetsContent = head.status == .resetContent
-        let bodyless = request.head.method == .HEAD || resetsContent || Self.hasNoBody(head)
+        let length = Self.contentLength(head)
+        let bodyless = request.head.method == .HEAD || resetsContent || Self.hasNoBody(head.status, length: length)
         request.dropsBody = bodyless
         let unmodified = plan.redactor.isEmpty || bodyless
         guard var headers = HeaderRules.returnable(head.headers, bodyUnmodified: unmodified) else {
@@ -462,7 +463,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             if resetsContent {
                 headers.remove(name: "Content-Encoding")
                 headers.add(name: "Content-Length", value: "0")
-            } else if !Self.forbidsContentLength(head.status), let length = Self.contentLength(head), plan.redactor.isEmpty || length == 0 {
+            } else if !Self.forbidsContentLength(head.status), let length, plan.redactor.isEmpty || length == 0 {
                 // Written anew: NIO's parser keeps the whitespace around the upstream's, which HTTP/2 refuses.
                 headers.add(name: "Content-Length", value: String(length))
             }
@@ -945,8 +946,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         refuse(request, StageRefusal(reason))
     }
 
-    private static func hasNoBody(_ head: HTTPResponseHead) -> Bool {
-        forbidsContentLength(head.status) || head.status.code == 304 || contentLength(head) == 0
+    private static func hasNoBody(_ status: HTTPResponseStatus, length: Int?) -> Bool {
+        forbidsContentLength(status) || status.code == 304 || length == 0
     }
 
     /// Whether an answer of `status` may carry no Content-Length (RFC 9110 §8.6: a 1xx or a 204). An upstream's is
