@@ -184,7 +184,7 @@ struct PolicyCommand: ParsableCommand {
         @Option(help: "The agency directory (default: policies/agencies.yaml, if it exists).") var agencies: String?
         @Option(help: "The HTTP method.") var method: String = "GET"
         @Option(help: "The request target.") var path: String
-        @Option(help: "A request body, for routes that read it: JSON, or a SOAP route's envelope.") var body: String?
+        @Option(help: "A request body, for routes that read it: JSON, or a SOAP route's envelope (sent as application/json, or text/xml if it begins with '<', unless --header gives a Content-Type).") var body: String?
         @Option(help: "The Warrant-Reference presented.") var warrant: String?
         @Option(help: "A fact about the inmate, name=value (repeatable).") var fact: [String] = []
         @Flag(help: "An advisement of rights is on record for the inmate.") var advisement = false
@@ -242,11 +242,12 @@ struct PolicyCommand: ParsableCommand {
                 headers[parts[0].lowercased(), default: []].append(parts[1])
             }
             let stages = RequestStages(policy: parsed)
+            let bodyBytes = body.map { Array($0.utf8) }
             let match: RouteMatch, input: EvaluationInput
             do {
                 (match, input) = try stages.classify(PolicyRequest(
                     agency: Agency(id: agency, name: agency, category: resolvedCategory), method: method, target: path,
-                    body: body.map { Array($0.utf8) }, warrantReference: warrant, headers: headers, time: time
+                    body: bodyBytes, warrantReference: warrant, headers: PolicyRequest.labelling(bodyBytes, in: headers), time: time
                 ))
             } catch {
                 return printEscaped("decision: deny (\(error.reason.rawValue)\(error.detail.map { ": \($0)" } ?? ""))")

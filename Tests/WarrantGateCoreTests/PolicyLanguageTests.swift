@@ -125,7 +125,10 @@ struct PolicyLanguageTests {
         warrant: String? = nil, headers: [String: [String]] = [:], registry: RegistrySnapshot = .empty, at time: Date = now
     ) -> Decision {
         RequestStages(policy: policy).decide(
-            PolicyRequest(agency: agency, method: method, target: path, body: body.map { Array($0.utf8) }, warrantReference: warrant, headers: headers, time: time),
+            PolicyRequest(
+                agency: agency, method: method, target: path, body: body.map { Array($0.utf8) }, warrantReference: warrant,
+                headers: PolicyRequest.labelling(body.map { Array($0.utf8) }, in: headers), time: time
+            ),
             registry: registry
         )
     }
@@ -482,7 +485,8 @@ struct PolicyLanguageTests {
                          body: String? = nil, headers: [String: [String]] = [:]) -> Result<[String: String], StageRefusal> {
         do {
             let (_, input) = try RequestStages(policy: policy).classify(PolicyRequest(
-                agency: agency, method: method, target: path, body: body.map { Array($0.utf8) }, warrantReference: nil, headers: headers, time: now
+                agency: agency, method: method, target: path, body: body.map { Array($0.utf8) }, warrantReference: nil,
+                headers: PolicyRequest.labelling(body.map { Array($0.utf8) }, in: headers), time: now
             ))
             return .success(input.requestFacts)
         } catch {
@@ -557,6 +561,35 @@ struct PolicyLanguageTests {
         // A route whose subject is in its path does not read its body for facts, even a body stating one.
         let notes = Self.classify(policy, Self.police, "POST", "/records/inmates/2017-000123/notes", body: #"{"attorneyPresent":"maybe"}"#)
         #expect(try notes.get().isEmpty)
+    }
+
+    @Test("a body's Content-Type is checked as the gateway checks it: missing or wrong is refused; a hand-written body is labelled")
+    func bodyContentType() throws {
+        let policy = try Self.parse(Self.requestFactPolicy)
+        let stages = RequestStages(policy: policy)
+        let body = Array(Self.interviewBody.utf8)
+        func classify(_ headers: [String: [String]], body: [UInt8] = body) -> StageRefusal? {
+            do {
+                _ = try stages.classify(PolicyRequest(
+                    agency: Self.counsel, method: "POST", target: "/visitation/interviews/in-person", body: body, warrantReference: nil,
+                    headers: headers, time: Self.now
+                ))
+                return nil
+            } catch {
+                return error
+            }
+        }
+        #expect(classify([:])?.reason == .badHeader, "a body without a Content-Type, as the gateway refuses it")
+        #expect(classify(["content-type": ["text/plain"]])?.reason == .badHeader)
+        #expect(classify(["content-type": ["application/json; v=2"]])?.reason == .badHeader)
+        #expect(classify(["content-type": ["application/json; charset=utf-8"]]) == nil)
+        #expect(classify(PolicyRequest.labelling(body, in: [:])) == nil)
+
+        #expect(PolicyRequest.labelling(body, in: [:]) == ["content-type": ["application/json"]])
+        #expect(PolicyRequest.labelling(Array(" \r\n\t<soap:Envelope/>".utf8), in: [:]) == ["content-type": ["text/xml"]])
+        #expect(PolicyRequest.labelling(body, in: ["content-type": ["text/plain"]]) == ["content-type": ["text/plain"]])
+        #expect(PolicyRequest.labelling(nil, in: ["x": ["y"]]) == ["x": ["y"]])
+        #expect(classify(PolicyRequest.labelling(Array("<x/>".utf8), in: [:]), body: Array("<x/>".utf8))?.reason == .badHeader)
     }
 
     @Test("two request facts reading the same body member are both stated, or the policy is refused")

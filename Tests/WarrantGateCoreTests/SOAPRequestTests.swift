@@ -274,9 +274,10 @@ struct SOAPRequestTests {
         _ method: String = "POST", _ path: String = "/records/soap", body: String?, headers: [String: [String]] = [:]
     ) throws(StageRefusal) -> Classification {
         let stages = RequestStages(policy: try! PolicyParser.parse(policy, file: "soap.yaml"))
+        let bytes = body.map { Array($0.utf8) }
         let request = PolicyRequest(
-            agency: Agency(id: "pd", name: "PD", category: .localLawEnforcement), method: method, target: path, body: body.map { Array($0.utf8) },
-            warrantReference: nil, headers: headers, time: Timestamp.parse("2026-12-03T12:00:00Z")!
+            agency: Agency(id: "pd", name: "PD", category: .localLawEnforcement), method: method, target: path, body: bytes,
+            warrantReference: nil, headers: PolicyRequest.labelling(bytes, in: headers), time: Timestamp.parse("2026-12-03T12:00:00Z")!
         )
         return try stages.classify(request).input.classification
     }
@@ -386,7 +387,8 @@ struct SOAPRequestTests {
         let queried = Result { () throws(StageRefusal) in try Self.classify("POST", "/records/soap?op=DeleteBooking", body: Self.getBooking()) }
         if case .failure(let refusal) = queried { #expect(refusal.reason == .bodyInvalid, "\(refusal)") } else { Issue.record("a query passed") }
         for (body, reason) in cases {
-            let result = Result { () throws(StageRefusal) in try Self.classify(body: body) }
+            // Each is sent as XML: it is the envelope's reading that refuses it.
+            let result = Result { () throws(StageRefusal) in try Self.classify(body: body, headers: ["content-type": ["text/xml"]]) }
             guard case .failure(let refusal) = result else {
                 Issue.record("\(body) passed")
                 continue

@@ -26,6 +26,17 @@ public struct PolicyRequest: Sendable {
         self.headers = headers
         self.time = time
     }
+
+    /// `headers` with `body` labelled as a client would label it, for a request written by hand (a policy test, `policy
+    /// explain`): a body without a `Content-Type` is `text/xml` if its first byte other than white space is `<`, and
+    /// `application/json` otherwise. The stages then check its type against the route, as the gateway does.
+    public static func labelling(_ body: [UInt8]?, in headers: [String: [String]]) -> [String: [String]] {
+        guard let body, headers["content-type"] == nil else { return headers }
+        let first = body.first { ![0x20, 0x09, 0x0a, 0x0d].contains($0) }
+        var labelled = headers
+        labelled["content-type"] = [first == UInt8(ascii: "<") ? "text/xml" : "application/json"]
+        return labelled
+    }
 }
 
 /// The route a request matched, with the parameters its path bound.
@@ -100,8 +111,7 @@ public final class RequestStages: Sendable {
     public func classify(
         _ match: RouteMatch, agency: Agency, method: String, body: [UInt8]?, warrantReference: String?, header: (String) -> [String], time: Date
     ) throws(StageRefusal) -> EvaluationInput {
-        if body != nil, let contentType = header("content-type").first,
-           let violation = classifier.bodyTypeViolation(route: match.route, contentType: contentType) {
+        if body != nil, let violation = classifier.bodyTypeViolation(route: match.route, contentType: header("content-type").first) {
             throw StageRefusal(.badHeader, detail: violation)
         }
         let classification: Classification

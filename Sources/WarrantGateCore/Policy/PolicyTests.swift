@@ -273,6 +273,7 @@ public struct PolicyTestFile: Sendable {
         for (header, value) in try request["headers"]?.mapping("headers") ?? [] {
             headers[header.lowercased(), default: []].append(try value.string("header value"))
         }
+        let body = try request["body"].map { Array(try $0.string("body").utf8) }
         let documents = try (node["documents"]?.sequence("documents") ?? []).map { try document($0, agency: agency, time: time) }
         let records = try (node["records"]?.sequence("records") ?? []).map { try record($0, time: time) }
         var facts: [String: [String: String]] = [:]
@@ -289,8 +290,8 @@ public struct PolicyTestFile: Sendable {
             name: name, line: node.line,
             request: PolicyRequest(
                 agency: agency, method: try request["method"]?.string("method") ?? "GET", target: try request.required("path", in: "request").string("path"),
-                body: try request["body"].map { Array(try $0.string("body").utf8) }, warrantReference: try request["warrant"]?.string("warrant"),
-                headers: headers, time: time
+                body: body, warrantReference: try request["warrant"]?.string("warrant"), headers: PolicyRequest.labelling(body, in: headers),
+                time: time
             ),
             registry: RegistrySnapshot(documents: documents, records: records, facts: facts, version: 1), facts: facts,
             expectedEffect: effect, expectedReason: try expect["reason"]?.string("reason"), expectedRules: try expect["rules"]?.strings("rules"),
