@@ -72,7 +72,10 @@ struct BackupSeal {
             case "backup_manifest": "SELECT key, value FROM backup_manifest WHERE key != 'seal'"
             default: "SELECT * FROM \(table.quotedDatabaseIdentifier)"
             }
-            let rows = try Row.fetchAll(db, sql: sql).map(encode).sorted { $0.lexicographicallyPrecedes($1) }
+            var rows: [[UInt8]] = []
+            let cursor = try Row.fetchCursor(db, sql: sql)
+            while let row = try cursor.next() { rows.append(try encode(row)) }
+            rows.sort { $0.lexicographicallyPrecedes($1) }
             put(Array(table.utf8))
             put(withUnsafeBytes(of: UInt64(rows.count).bigEndian) { Array($0) })
             for row in rows { put(row) }
@@ -80,21 +83,22 @@ struct BackupSeal {
         return Hex.encode(Array(hasher.finalize()))
     }
 
-    /// A row's columns, each its name, a type tag and its value, length-prefixed.
-    private static func encode(_ row: Row) -> [UInt8] {
+    /// A row's columns, each its name, a type tag and its value, length-prefixed. Text must be UTF-8 without NUL
+    /// (``SQLiteSession/value(_:at:)``), so that the value sealed is the value the store reads.
+    private static func encode(_ row: Row) throws -> [UInt8] {
         var bytes: [UInt8] = []
         func put(_ part: [UInt8]) {
             withUnsafeBytes(of: UInt64(part.count).bigEndian) { bytes.append(contentsOf: $0) }
             bytes.append(contentsOf: part)
         }
-        for (column, value) in zip(row.columnNames, row.databaseValues) {
+        for (index, column) in row.columnNames.enumerated() {
             put(Array(column.utf8))
-            switch value.storage {
+            switch try SQLiteSession.value(row, at: index) {
             case .null: put([0])
-            case .int64(let number): put([1] + withUnsafeBytes(of: number.bigEndian) { Array($0) })
-            case .double(let number): put([2] + withUnsafeBytes(of: number.bitPattern.bigEndian) { Array($0) })
-            case .string(let text): put([3] + Array(text.utf8))
-            case .blob(let data): put([4] + Array(data))
+            case .integer(let number): put([1] + withUnsafeBytes(of: number.bigEndian) { Array($0) })
+            case .real(let number): put([2] + withUnsafeBytes(of: number.bitPattern.bigEndian) { Array($0) })
+            case .text(let text): put([3] + Array(text.utf8))
+            case .blob(let bytes): put([4] + bytes)
             }
         }
         return bytes

@@ -132,7 +132,8 @@ public enum StoreBackup {
         try PrivateFile.makeDirectory(URL(fileURLWithPath: target).deletingLastPathComponent().path)
         try PrivateFile.checkOwnDirectory(holding: target)
 
-        let staged = try PrivateFile.Output(path: target, existing: replacing ? .replaceRegularFile : .refuse)
+        // Kept from filling the filesystem, which may be the live store's: a handed-over file may be of any size.
+        let staged = try PrivateFile.Output(path: target, existing: replacing ? .replaceRegularFile : .refuse, keepingFree: .copies)
         progress("copying \(backupPath)")
         try copy(backupPath, into: staged)
         progress("checking the copy: SQLite's integrity check, its schema, the documents' SHA-256")
@@ -158,6 +159,10 @@ public enum StoreBackup {
         defer {
             try? pool.close()
             for suffix in ["-wal", "-shm", "-journal"] { unlink(staged.temporaryPath + suffix) }
+        }
+        // The query planner's statistics are outside the seal: the restored store gathers its own.
+        try pool.write { db in
+            for table in ["sqlite_stat1", "sqlite_stat4"] where try db.tableExists(table) { try db.execute(sql: "DELETE FROM \(table)") }
         }
         report.treeSize = try store.database.read { session in try session.logSize() }
         report.offsiteCheckpointSize = published?.size
@@ -389,14 +394,23 @@ public enum StoreBackup {
                 guard try String.fetchOne(db, sql: "SELECT value FROM backup_manifest WHERE key = 'format'") == BackupFormat.name else {
                     throw notABackup("its manifest does not name the format \(BackupFormat.name)")
                 }
-                report.backupCreated = try String.fetchOne(db, sql: "SELECT value FROM backup_manifest WHERE key = 'created'")
+                // Unchecked in an unsealed backup, and recorded in the log: no more than a time's length of it.
+                report.backupCreated = try String.fetchOne(db, sql: "SELECT value FROM backup_manifest WHERE key = 'created'").map { String($0.prefix(40)) }
                 guard try Int.fetchOne(db, sql: "SELECT count(*) FROM backup_documents WHERE typeof(sha256) != 'text' OR typeof(content) != 'blob'") == 0 else {
                     throw notABackup("a document is not bytes under a name")
                 }
+                // Sized before any is read: a crafted file's document may be of any size.
+                guard try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM backup_documents WHERE length(content) > ?", arguments: [DocumentStore.maximumSize]
+                ) == 0 else {
+                    throw notABackup("a document is larger than a scan may be (\(DocumentStore.maximumSize / (1 << 20)) MiB)")
+                }
                 let rows = try Row.fetchCursor(db, sql: "SELECT sha256, content FROM backup_documents")
                 while let row = try rows.next() {
-                    let name = try row.decode(String.self, forColumn: "sha256"), content = try row.decode(Data.self, forColumn: "content")
-                    guard BackupFormat.isDigest(name), content.count <= DocumentStore.maximumSize, DocumentStore.digest(of: content) == name else {
+                    guard case .text(let name) = try SQLiteSession.value(row, at: 0), BackupFormat.isDigest(name) else {
+                        throw notABackup("a document's name is not a SHA-256")
+                    }
+                    guard DocumentStore.digest(of: try row.decode(Data.self, forColumn: "content")) == name else {
                         throw notABackup("the document \(name) does not match its SHA-256")
                     }
                 }

@@ -161,7 +161,7 @@ struct RestoreCommand: ParsableCommand {
             size > report.treeSize ? "NOT covering the checkpoint held off the machine (size \(size))" : "consistent with the checkpoint held off the machine (size \(size))"
         } ?? "checked against its own checkpoints only"
         print("""
-            restored \(file)\(report.backupCreated.map { " (made \($0))" } ?? "") to \(location)
+            restored \(file)\(report.backupCreated.map { " (made \(TerminalText.escaped($0)))" } ?? "") to \(location)
               the log verifies: \(report.treeSize) entries, \(report.checkpoints) signed checkpoints, \(consistency)
               \(report.sealed ? "sealed: the key vouches for all \(report.treeSize) entries and the registry" : "NOT sealed: the registry and \(report.unsignedEntries) entries after the last signed checkpoint are unchecked")
               \(report.documents) documents restored into \(location.filesDirectory)/documents

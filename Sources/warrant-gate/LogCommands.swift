@@ -100,7 +100,7 @@ struct LogCommand: ParsableCommand {
             discussion: """
                 CSV and JSON Lines hold one row per decision with its outcome joined, in log order. JSON keys: \(ExportFormat.jsonl.columns.joined(separator: ", ")). CSV columns: the same without seq.
                 A bundle holds every entry, every signed checkpoint and the verifier key: check it with
-                `log verify --bundle FILE`. A checkpoint is signed first when the key is at hand. The export is itself
+                `log verify --bundle FILE --key PUB`, with the key the log's owner published. A checkpoint is signed first when the key is at hand. The export is itself
                 recorded in the log; a SQLite file without its signing key beside it (a copy, such as an auditor's) is
                 only read, never migrated or written. With --out on a terminal, a progress bar shows the row count and an ETA.
 
@@ -291,6 +291,17 @@ struct LogCommand: ParsableCommand {
         @Option(help: "An archive of older entries, oldest first (repeatable), to verify together with the database.") var archive: [String] = []
         @Option(help: "The verifier key (.pub) to trust (default: the one beside the database, or the bundle's own).") var key: String?
         @Flag(help: "Let a bundle's entries after its latest signed checkpoint pass (they are vouched for by no signature).") var allowUnsignedTail = false
+        @Flag(help: "Check a bundle with the key it carries, which a forger can replace along with the log: its self-consistency only.")
+        var trustBundleKey = false
+
+        func validate() throws {
+            if bundle != nil, key == nil, against == nil, !trustBundleKey {
+                throw ValidationError(
+                    "a bundle carries its own key, which a forger can replace along with the log: give the key the log's owner published (--key), or a checkpoint held elsewhere (--against); --trust-bundle-key checks it with its own key, for its self-consistency only"
+                )
+            }
+            if trustBundleKey && (bundle == nil || key != nil) { throw ValidationError("--trust-bundle-key is for --bundle without --key") }
+        }
 
         func run() throws {
             for path in [bundle].compactMap(\.self) + archive { try SudoInvocation.checkOperatorMayRead(path, what: "an input file") }

@@ -315,6 +315,18 @@ struct StoreBackupTests {
             try alter(path, edit.sql, edit.arguments)
             expectRefusal("its registry, scans or manifest are not what was sealed") { _ = try site.restore(path, against: offsite) }
         }
+        // Text that GRDB's String reads as the sealed value, but SQLite compares as another: a reference no `warrant
+        // revoke` could name, a setting no lookup finds. The registry's change counter is set back, as an attacker would.
+        let unreadable: [(name: String, sql: String)] = [
+            ("nul", "UPDATE documents SET reference = reference || char(0) || 'x' WHERE reference = 'JW-1'"),
+            ("not-utf8", "UPDATE documents SET reference = CAST(x'4A572D31FF' AS TEXT) WHERE reference = 'JW-1'"),
+        ]
+        for edit in unreadable {
+            let path = site.path("\(edit.name).backup")
+            try FileManager.default.copyItem(atPath: original, toPath: path)
+            try alter(path, edit.sql + "; UPDATE registry_state SET version = (SELECT version FROM registry_state) - 1")
+            expectRefusal("holds text that is not UTF-8 or holds a NUL byte") { _ = try site.restore(path, against: offsite) }
+        }
         let stranger = site.path("stranger.backup")
         try FileManager.default.copyItem(atPath: original, toPath: stranger)
         try alter(stranger, "UPDATE backup_manifest SET value = ? WHERE key = 'seal'", [

@@ -263,6 +263,22 @@ struct TamperEvidenceTests {
         #expect(report.firstBadSeq == 12)
     }
 
+    @Test("bytes after a NUL, or bytes not UTF-8, in an entry are not read past: the log does not verify", arguments: [
+        "entry || char(0) || 'junk'", "CAST(CAST(entry AS BLOB) || x'FF' AS TEXT)",
+    ])
+    func entryReadWhole(edit: String) async throws {
+        let database = try TemporaryDatabase()
+        try await buildLog(database, count: 30, checkpointEvery: 10, key: key)
+        try breakIn(database)
+        try await database.pool.write { db in try db.execute(sql: "UPDATE log SET entry = \(edit) WHERE seq = 12") }
+        do {
+            let report = try verify(database)
+            Issue.record("the log was read: ok \(report.ok)")
+        } catch let error as StoreError {
+            #expect(error.message.contains("holds text that is not UTF-8 or holds a NUL byte"), "\(error.message)")
+        }
+    }
+
     @Test("editing a field and its stored leaf hash is still caught by the signed checkpoint")
     func editedFieldAndHash() async throws {
         let database = try TemporaryDatabase()

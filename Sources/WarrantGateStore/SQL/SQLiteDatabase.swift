@@ -27,7 +27,10 @@ struct SQLiteSession: SQLSession {
     }
 
     func fetchAll(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
-        try Row.fetchAll(db.cachedStatement(sql: sql), arguments: Self.arguments(arguments)).map(Self.row)
+        var rows: [SQLRow] = []
+        let cursor = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: Self.arguments(arguments))
+        while let row = try cursor.next() { rows.append(try Self.row(row)) }
+        return rows
     }
 
     func forEach(_ sql: String, _ arguments: [SQLValue], _ visit: (SQLRow) throws -> Void) throws {
@@ -85,18 +88,29 @@ struct SQLiteSession: SQLSession {
         })
     }
 
-    private static func row(_ row: Row) -> SQLRow {
+    private static func row(_ row: Row) throws -> SQLRow {
         var columns: [String: SQLValue] = [:]
-        for (name, value) in row {
-            switch value.storage {
-            case .null: columns[name] = .null
-            case .int64(let integer): columns[name] = .integer(integer)
-            case .double(let real): columns[name] = .real(real)
-            case .string(let text): columns[name] = .text(text)
-            case .blob(let data): columns[name] = .blob(Array(data))
-            }
-        }
+        for (index, name) in row.columnNames.enumerated() { columns[name] = try value(row, at: index) }
         return SQLRow(columns: columns)
+    }
+
+    /// Column `index` of `row`, a row of a cursor over a statement (whose bytes it still reads in place). Text must be
+    /// UTF-8 without NUL: GRDB's String of it ends at a NUL and repairs bytes that are not UTF-8, while SQLite's own
+    /// comparisons and indexes read every byte, so such text would read as another value than the one it is.
+    static func value(_ row: Row, at index: Int) throws -> SQLValue {
+        let value: DatabaseValue = row[index]
+        switch value.storage {
+        case .null: return .null
+        case .int64(let integer): return .integer(integer)
+        case .double(let real): return .real(real)
+        case .blob(let data): return .blob(Array(data))
+        case .string(let text):
+            let exact = try row.withUnsafeData(atIndex: index) { data in data?.withUnsafeBytes { UTF8Text.isValid($0) } ?? false }
+            guard exact else {
+                throw StoreError("the database's column \(Array(row.columnNames)[index]) holds text that is not UTF-8 or holds a NUL byte: it was altered outside the gateway")
+            }
+            return .text(text)
+        }
     }
 }
 
