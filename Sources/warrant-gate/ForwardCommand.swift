@@ -26,11 +26,15 @@ struct ForwardCommand: ParsableCommand {
 
                 Examples: warrant-gate forward syslog --db /var/lib/warrant-gate/warrant-gate.sqlite --to siem.county.example:2514 --tls --ca /etc/warrant-gate/siem-ca.pem
                           warrant-gate forward syslog --to 127.0.0.1:2514 --once
+
+                To a receiver not at a loopback address, --tls is required unless --plaintext says otherwise.
                 """
         )
         @OptionGroup var admin: AdminOptions
         @Option(help: "The receiver, HOST:PORT (IPv6 as [ADDRESS]:PORT).") var to: String
         @Flag(help: "Use TLS (the receiver's certificate must name HOST and chain to --ca or the system's trust store).") var tls = false
+        @Flag(help: "Send in the clear to a receiver not at a loopback address: entries, which name inmates, cross the network readable, and anyone on the path can acknowledge them in the receiver's place.")
+        var plaintext = false
         @Option(help: "With --tls: the CA that signed the receiver's certificate.") var ca: String?
         @Option(help: "With --tls: this forwarder's certificate, for a receiver that asks for one.") var cert: String?
         @Option(help: "With --tls and --cert: its private key.") var key: String?
@@ -50,6 +54,13 @@ struct ForwardCommand: ParsableCommand {
                 destination = try SyslogDestination(parsing: to, tls: files)
             } catch {
                 throw CLIError(.usage, "\(error)")
+            }
+            guard !(tls && plaintext) else { throw CLIError(.usage, "--tls and --plaintext contradict each other") }
+            if !tls && !destination.isLoopbackAddress {
+                guard plaintext else {
+                    throw CLIError(.usage, "\(destination.name) is not a loopback address: give --tls (and --ca), or --plaintext to send the log in the clear")
+                }
+                logger.warning("forwarding to \(destination.name) in the clear (--plaintext): the entries can be read on the way, and acknowledged by anyone on the path")
             }
             let location = try admin.location()
             var options = try admin.database.options(for: location)

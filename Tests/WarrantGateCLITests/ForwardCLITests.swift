@@ -43,6 +43,13 @@ struct ForwardCLITests {
         #expect(unusable.stderr.contains("is not HOST:PORT"), "\(unusable.stderr)")
         let stray = try CLIProcess.run(["forward", "syslog", "--to", "127.0.0.1:9", "--ca", "ca.pem", "--once"] + db)
         #expect(stray.status == 2)
+        // In the clear only to a loopback address, unless asked: anyone on the path could answer in the SIEM's place.
+        for remote in ["siem.county.example:2514", "192.0.2.7:2514", "[2001:db8::1]:2514", "localhost:2514"] {
+            let clear = try CLIProcess.run(["forward", "syslog", "--to", remote, "--once"] + db)
+            #expect(clear.status == 2 && clear.stderr.contains("is not a loopback address: give --tls"), "\(remote): \(clear.stderr)")
+        }
+        let both = try CLIProcess.run(["forward", "syslog", "--to", "192.0.2.7:2514", "--tls", "--plaintext", "--once"] + db)
+        #expect(both.status == 2 && both.stderr.contains("contradict"), "\(both.stderr)")
 
         // A receiver that is down: --once, run from a timer, gives up and fails (it retried for ever) and keeps its
         // cursor. Port 1 on loopback refuses every connection.

@@ -571,6 +571,9 @@ struct DatabaseProbeTests {
         }
         #expect(answers == Array(repeating: false, count: 5))
         #expect(asked.load(ordering: .relaxed) == 1, "one question for five requests")
+        // Past its deadline, the silent question answers every request no, and none asks another.
+        for _ in 0..<20 { #expect(await !probe.answers()) }
+        #expect(asked.load(ordering: .relaxed) == 1)
         silent.store(false, ordering: .relaxed)
         release.signal()
         // Until the silent question's answer is taken in, a request past its deadline still reads no answer.

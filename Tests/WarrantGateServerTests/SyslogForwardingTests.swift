@@ -149,6 +149,31 @@ struct SyslogForwardingTests {
         await silent.server.close()
     }
 
+    /// An attacker's pass: the deadline ran from the last answer, so a receiver answering every 29 s kept the session
+    /// "healthy" at an entry every 29 s, and nothing was logged.
+    @Test("a receiver answering each frame just inside the deadline has the session closed: each frame's deadline runs from its sending")
+    func drippingReceiver() async throws {
+        let site = try ForwardingSite()
+        defer { site.remove() }
+        try await site.store.appendDecisions(1...3)
+        let connections = ConnectionCount()
+        let server = try await LoopbackTCPServer { channel in
+            connections.increment()
+            try channel.pipeline.syncOperations.addHandlers([ByteToMessageHandler(RELPResponseDecoder()), DrippingReceiver(interval: .seconds(1))])
+        }
+        var settings = SyslogForwarderSettings(hostname: "gw1")
+        settings.answerDeadline = .milliseconds(1800)
+        settings.reconnectDelay = .milliseconds(50)
+        let forwarder = SyslogForwarder(
+            store: site.store, destination: try SyslogDestination(parsing: "127.0.0.1:\(server.port)"), cursorPath: site.cursorPath,
+            settings: settings, logger: Logger(label: "test")
+        )
+        // The three frames go out together: the second is answered two intervals after it was sent, past the deadline.
+        #expect(try await forwarder.run(start: 0, through: 3).seq == 3)
+        #expect(connections.value >= 2, "the session outlived a frame left unanswered past the deadline")
+        await server.close()
+    }
+
     @Test("entries archived before they were forwarded stop the reader with the range named, instead of a silent gap")
     func archivedGap() async throws {
         let site = try ForwardingSite()
@@ -332,6 +357,26 @@ struct SilentReceiver {
         let connections = ConnectionCount()
         let server = try await LoopbackTCPServer { _ in connections.increment() }
         return SilentReceiver(server: server, connections: connections)
+    }
+}
+
+/// A RELP receiver that answers every frame `200 OK`, in order, an answer every `interval` at most: a slow drip.
+final class DrippingReceiver: ChannelInboundHandler {
+    typealias InboundIn = RELPResponse  // the decoder reads any frame: TXNR COMMAND DATALEN [DATA]
+    typealias OutboundOut = ByteBuffer
+
+    private let interval: TimeAmount
+    private var lastAnswer = NIODeadline.uptimeNanoseconds(0)
+
+    init(interval: TimeAmount) {
+        self.interval = interval
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        lastAnswer = max(lastAnswer, .now()) + interval
+        let (answer, bound) = (ByteBuffer(string: "\(frame.txnr) rsp 6 200 OK\n"), NIOLoopBound(context, eventLoop: context.eventLoop))
+        context.eventLoop.scheduleTask(deadline: lastAnswer) { bound.value.writeAndFlush(NIOAny(answer), promise: nil) }
     }
 }
 

@@ -9,7 +9,9 @@ import Synchronization
 /// under way), whatever their ages; one that has waited more than ``answerWindow`` for its answer's end to be written,
 /// since its request was read or its previous answer written (a client that does not read it, or a request pipelined
 /// after `Connection: close`, which is never answered), counts as between requests again, so that a client cannot keep
-/// its connections from going first. The newcomer is never the one closed.
+/// its connections from going first. The newcomer is never the one closed. Clients that share an address (every local
+/// one, on the default loopback listener) count as one: among them a newcomer is still served, and a scrape under way
+/// still goes last, but a scraper's idle connection may be closed for another's.
 final class AdminConnections: Sendable {
     private struct Open {
         let channel: any Channel

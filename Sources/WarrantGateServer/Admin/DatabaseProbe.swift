@@ -2,15 +2,16 @@ import Synchronization
 
 /// Asks the database whether it answers, for `/readyz`: one question at a time, answered within ``deadline``.
 ///
-/// A question still unanswered past the deadline counts as no answer, and later requests wait on it instead of asking
-/// another: while the database is silent, probes neither hang past the deadline nor pile up on the thread pool that
-/// the registry's refresh shares.
+/// A question still unanswered past the deadline counts as no answer, and later requests are told no at once instead
+/// of asking another: while the database is silent, probes neither hang past the deadline nor pile up, on the thread
+/// pool that the registry's refresh shares or as requests waiting on the question.
 final class DatabaseProbe: Sendable {
     static let deadline: Duration = .seconds(2)
 
-    private struct Question: Sendable {
-        let asked: ContinuousClock.Instant
-        let answer: Task<Bool, Never>
+    /// A question asked, and its answer once the database gave one: whether it came within the deadline.
+    private final class Question: Sendable {
+        let asked = ContinuousClock.now
+        let answer = Mutex<Bool?>(nil)
     }
 
     private let pending = Mutex<Question?>(nil)
@@ -20,29 +21,24 @@ final class DatabaseProbe: Sendable {
         self.ask = ask
     }
 
-    /// Whether the database answered the question in flight, or a new one, within the deadline of its asking.
+    /// Whether the database answered the question in flight, or a new one, within the deadline of its asking. Returns
+    /// by that deadline.
     func answers() async -> Bool {
         let question = pending.withLock { pending -> Question in
             if let pending { return pending }
-            let asked = Question(asked: .now, answer: Task { [ask, weak self] in
+            let question = Question()
+            pending = question
+            Task { [ask, weak self] in
                 let answered = (try? await BlockingWork.run(ask)) != nil
+                question.answer.withLock { $0 = answered && .now < question.asked + Self.deadline }
                 self?.pending.withLock { $0 = nil }
-                return answered
-            })
-            pending = asked
-            return asked
-        }
-        let replied = Mutex(false)
-        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let reply: @Sendable (Bool) -> Void = { answered in
-                if replied.withLock({ replied in defer { replied = true }; return !replied }) { continuation.resume(returning: answered) }
             }
-            // An answer after the deadline is no answer, whichever of the two replies runs first.
-            Task { reply(await question.answer.value && .now < question.asked + Self.deadline) }
-            Task {
-                try? await Task.sleep(until: question.asked + Self.deadline)
-                reply(false)
-            }
+            return question
         }
+        while ContinuousClock.now < question.asked + Self.deadline {
+            if let answer = question.answer.withLock({ $0 }) { return answer }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return question.answer.withLock { $0 } ?? false
     }
 }

@@ -136,9 +136,11 @@ enum RELPEvent: Sendable {
 
 /// The session's clocks.
 /// - A tick into the inbound stream every `pollInterval`.
-/// - An answer deadline: the session is closed when the server has left a frame unanswered for `answerDeadline`. A
-///   SIEM that accepts a connection and then stops answering must not hold the forwarder (and its cursor) forever.
-///   It counts frames out and answers in; with none outstanding there is no deadline, so an idle session stays open.
+/// - An answer deadline: the session is closed when the server has left a frame unanswered for `answerDeadline` since
+///   that frame was sent. A SIEM that accepts a connection and then stops answering must not hold the forwarder (and
+///   its cursor) forever, nor one that answers a frame just inside the deadline each time, a window's worth of frames
+///   a day. Answers come in the order the frames went out; with none outstanding there is no deadline, so an idle
+///   session stays open.
 final class RELPSessionClock: ChannelDuplexHandler {
     typealias InboundIn = RELPResponse
     typealias InboundOut = RELPEvent
@@ -147,7 +149,8 @@ final class RELPSessionClock: ChannelDuplexHandler {
 
     private let pollInterval: TimeAmount
     private let answerDeadline: TimeAmount
-    private var outstanding = 0
+    /// When each unanswered frame was sent, oldest first.
+    private var sentAt = CircularBuffer<NIODeadline>()
     private var deadline: Scheduled<Void>?
     private var ticks: RepeatedTask?
 
@@ -172,18 +175,18 @@ final class RELPSessionClock: ChannelDuplexHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        outstanding += 1
+        sentAt.append(.now())
         if deadline == nil { arm(context) }
         context.write(data, promise: promise)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let response = unwrapInboundIn(data)
-        if response.command == "rsp" {
-            outstanding = max(0, outstanding - 1)
+        if response.command == "rsp", !sentAt.isEmpty {
+            sentAt.removeFirst()
             deadline?.cancel()
             deadline = nil
-            if outstanding > 0 { arm(context) }
+            if !sentAt.isEmpty { arm(context) }
         }
         context.fireChannelRead(wrapInboundOut(.response(response)))
     }
@@ -200,11 +203,13 @@ final class RELPSessionClock: ChannelDuplexHandler {
         ticks = nil
     }
 
+    /// Closes the session `answerDeadline` after the oldest unanswered frame was sent, unless it is answered first.
     private func arm(_ context: ChannelHandlerContext) {
+        guard let oldest = sentAt.first else { return }
         let limit = answerDeadline
-        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: limit) { [weak self] in
-            guard let self, self.outstanding > 0 else { return }
-            context.fireErrorCaught(RELPProtocolError(description: "the server answered nothing for \(limit.nanoseconds / 1_000_000) ms"))
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(deadline: oldest + limit) { [weak self] in
+            guard let self, !self.sentAt.isEmpty else { return }
+            context.fireErrorCaught(RELPProtocolError(description: "the server left a frame unanswered for \(limit.nanoseconds / 1_000_000) ms"))
             context.close(promise: nil)
         }
     }

@@ -44,6 +44,16 @@ public struct SyslogDestination: Sendable {
 
     /// The name its cursor file records.
     public var name: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// Whether the host is a loopback address, written as one (127.0.0.0/8 or ::1): a connection in the clear to it
+    /// never leaves the machine. A name, `localhost` included, is not: what it resolves to is not this check's to know.
+    public var isLoopbackAddress: Bool {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, host, &v6) == 1 else { return false }
+        return withUnsafeBytes(of: &v6) { $0.elementsEqual(repeatElement(0, count: 15) + [1]) }
+    }
 }
 
 /// The PEM files of a TLS connection to the receiver, as read: the connection is configured from these bytes, and
