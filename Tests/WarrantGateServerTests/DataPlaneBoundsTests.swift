@@ -1296,6 +1296,33 @@ struct DataPlaneBoundsTests {
             await connection.close()
         }
     }
+
+    /// The same pass, again: a stream opened before the PING's acknowledgement, which NIOHTTP2 resets, and one sent
+    /// in the same write as the acknowledgement, which it reads after the last GOAWAY and ignores, left no row.
+    @Test("HTTP/2 streams opened under the first GOAWAY, or with the PING's acknowledgement, are gateway_draining rows, once each")
+    func streamsAroundGoAwayAreRecorded() async throws {
+        try await Self.withStallingRecords { gateway, upstream in
+            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            #expect(await connection.completeSetup())
+            await connection.send(H2.headers(stream: 1, H2.request("GET", Self.inmate)))
+            #expect(await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }, "the request never reached the upstream")
+            await gateway.beginShutdown()
+            let ping = await connection.wait { $0.frames.contains { $0.type == H2.Kind.ping && $0.flags & H2.Flag.ack == 0 } }
+            let payload = try #require(ping?.frames.first { $0.type == H2.Kind.ping && $0.flags & H2.Flag.ack == 0 }?.payload)
+            await connection.send(H2.headers(stream: 3, H2.request("GET", Self.locator)))
+            #expect(await connection.wait { $0.reset(3) } != nil, "stream 3, under the first GOAWAY, was not refused")
+            await connection.send(H2.frame(H2.Kind.ping, flags: H2.Flag.ack, payload) + H2.headers(stream: 5, H2.request("GET", Self.locator)))
+            #expect(await connection.wait { $0.frames.filter { $0.type == H2.Kind.goAway }.count >= 2 } != nil, "no second GOAWAY")
+            let rows = try await Self.rows(gateway) { $0.filter { $0.reason == "gateway_draining" }.count >= 2 }
+            let draining = rows.filter { $0.reason == "gateway_draining" }
+            #expect(draining.count == 2 && draining.allSatisfy { $0.agency == "denver-pd" }, "\(rows.map { ($0.path, $0.reason) })")
+            upstream.release()
+            #expect(await connection.wait { $0.ended(1) }?.status(1) == 200, "the request the GOAWAY took is answered")
+            #expect(connection.received.responseHead(3) == nil && connection.received.responseHead(5) == nil)
+            #expect(upstream.decisionIds.count == 1, "nothing of streams 3 and 5 was forwarded")
+            await connection.close()
+        }
+    }
 }
 
 /// A plain TCP connection to the gateway, on which the test writes bytes by hand, or nothing at all.

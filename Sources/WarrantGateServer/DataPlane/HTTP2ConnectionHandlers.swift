@@ -37,6 +37,9 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
     private let peer: ConnectionPeer?
     private let cap: Int
     private var recorded = 0
+    /// The streams recorded as not taken: each is heard of twice when NIOHTTP2 refuses it and the gateway's GOAWAY
+    /// then names a last stream below it.
+    private var streamsNotTaken: Set<UInt32> = []
     /// Set at the first connection error: what NIOHTTP2 reports after it (the rest of a flood's read) is its echo.
     private var ending = false
 
@@ -52,7 +55,9 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
             refused("\(error)", reason: .badRequest, context: context)
         case .connectionError where !ending:
             endConnection(context, detail: "\(error)")
-        case .refusedRequest, .connectionError, .streamFailure, .notHTTP2:
+        case .notTaken(let stream) where !ending:
+            notTaken(stream, context: context)
+        case .refusedRequest, .connectionError, .notTaken, .streamFailure, .notHTTP2:
             break
         }
         context.fireErrorCaught(error)
@@ -79,11 +84,17 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
         return (recorder, recorderContext)
     }
 
-    /// Records a stream the client opened after the gateway's GOAWAY (idle, shutting down), which NIOHTTP2 ignores:
-    /// a request neither answered nor forwarded, as an HTTP/1.1 request held behind a drain is. Counted in the cap.
+    /// Records a stream the client opened after the gateway's GOAWAY (idle, shutting down), which NIOHTTP2 ignores
+    /// or refuses: a request neither answered nor forwarded, as an HTTP/1.1 request held behind a drain is. Counted in
+    /// the cap; a stream once.
     static func streamNotTaken(_ context: ChannelHandlerContext, stream: UInt32) {
         guard let (recorder, recorderContext) = inPipeline(of: context), !recorder.ending else { return }
-        recorder.refused("HTTP/2 stream \(stream) opened after the gateway's GOAWAY", reason: .gatewayDraining, context: recorderContext)
+        recorder.notTaken(stream, context: recorderContext)
+    }
+
+    private func notTaken(_ stream: UInt32, context: ChannelHandlerContext) {
+        guard recorded < cap, streamsNotTaken.insert(stream).inserted else { return }
+        refused("HTTP/2 stream \(stream) opened after the gateway's GOAWAY", reason: .gatewayDraining, context: context)
     }
 
     /// Records a request refused before any stream saw it; the `cap`-th ends the connection.
@@ -120,11 +131,15 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
     }
 
     private enum ErrorKind {
-        case refusedRequest, streamFailure, connectionError, notHTTP2
+        case refusedRequest, notTaken(stream: UInt32), streamFailure, connectionError, notHTTP2
     }
 
     private static func kind(of error: any Error) -> ErrorKind {
         switch error {
+        // Once the gateway has sent its first GOAWAY (idle, shutting down), NIOHTTP2 resets every stream the client
+        // opens: a request not taken, as one past the GOAWAY's last stream is.
+        case let error as NIOHTTP2Errors.StreamError where error.baseError is NIOHTTP2Errors.CreatedStreamAfterGoaway:
+            .notTaken(stream: UInt32(Int(error.streamID)))
         case is NIOHTTP2Errors.InvalidHTTP2HeaderFieldName, is NIOHTTP2Errors.InvalidHTTP2HeaderFieldValue, is NIOHTTP2Errors.MissingPseudoHeader, is NIOHTTP2Errors.DuplicatePseudoHeader,
              is NIOHTTP2Errors.PseudoHeaderAfterRegularHeader, is NIOHTTP2Errors.UnknownPseudoHeader, is NIOHTTP2Errors.UnsupportedPseudoHeader,
              is NIOHTTP2Errors.InvalidPseudoHeaders, is NIOHTTP2Errors.MissingHostHeader, is NIOHTTP2Errors.DuplicateHostHeader,

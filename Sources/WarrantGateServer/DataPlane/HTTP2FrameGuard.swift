@@ -65,6 +65,11 @@ final class HTTP2FrameGuard: ChannelDuplexHandler {
     private var quiescedAfter: UInt32?
     /// The highest stream id the client has sent HEADERS on.
     private var lastOpened: UInt32 = 0
+    /// Streams the client opened while the gateway's GOAWAY named no last stream yet (its first, while it waits for
+    /// the client's PING acknowledgement): those past the last stream the next one names were not taken. As many as
+    /// the refusal recorder records.
+    private var openedWhileQuiescing: [UInt32] = []
+    private static let openedWhileQuiescingLimit = 16
 
     init(budget: Budget = Budget()) {
         self.budget = budget
@@ -84,8 +89,14 @@ final class HTTP2FrameGuard: ChannelDuplexHandler {
             case HTTP2FrameScanner.headers:
                 requests += 1
                 // A stream the client opens past the gateway's GOAWAY, which NIOHTTP2 ignores unanswered.
-                if let lastTaken = quiescedAfter, stream > lastTaken, stream > lastOpened, stream % 2 == 1 {
-                    HTTP2RefusalRecorder.streamNotTaken(context, stream: stream)
+                if let lastTaken = quiescedAfter, stream > lastOpened, stream % 2 == 1 {
+                    if stream > lastTaken {
+                        HTTP2RefusalRecorder.streamNotTaken(context, stream: stream)
+                    } else if openedWhileQuiescing.count < Self.openedWhileQuiescingLimit {
+                        // Under a GOAWAY that names no last stream yet; its PING's acknowledgement may come in this
+                        // very read, before NIOHTTP2 reads this stream and ignores it.
+                        openedWhileQuiescing.append(stream)
+                    }
                 }
                 lastOpened = max(lastOpened, stream)
             case HTTP2FrameScanner.windowUpdate: windowUpdates += 1
@@ -139,6 +150,8 @@ final class HTTP2FrameGuard: ChannelDuplexHandler {
                 case let .goAway(lastStream, errorCode: 0):
                     quiescing = true
                     quiescedAfter = lastStream
+                    for stream in openedWhileQuiescing where stream > lastStream { HTTP2RefusalRecorder.streamNotTaken(context, stream: stream) }
+                    openedWhileQuiescing = []
                 case let .goAway(_, errorCode):
                     // After the gateway's own GOAWAY (idle, shutting down), what the client sends is no request.
                     if quiescing {
