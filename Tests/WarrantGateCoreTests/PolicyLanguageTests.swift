@@ -590,6 +590,17 @@ struct PolicyLanguageTests {
         #expect(PolicyRequest.labelling(body, in: ["content-type": ["text/plain"]]) == ["content-type": ["text/plain"]])
         #expect(PolicyRequest.labelling(nil, in: ["x": ["y"]]) == ["x": ["y"]])
         #expect(classify(PolicyRequest.labelling(Array("<x/>".utf8), in: [:]), body: Array("<x/>".utf8))?.reason == .badHeader)
+        #expect(classify(["content-type": ["application/json", "application/json"]])?.reason == .badHeader, "given twice, as the gateway refuses")
+        // No body at all is no body of the wrong type: the route's own refusal stands.
+        #expect(classify([:], body: [])?.reason == .bodyInvalid)
+        // A body on a route that takes none is refused as the gateway refuses it, before its type is read.
+        let onRead = Result { () throws(StageRefusal) in
+            try stages.classify(PolicyRequest(
+                agency: Self.counsel, method: "GET", target: "/records/inmates/2017-000123", body: body, warrantReference: nil,
+                headers: PolicyRequest.labelling(body, in: [:]), time: Self.now
+            ))
+        }
+        #expect(onRead.failure?.reason == .unexpectedBody)
     }
 
     @Test("two request facts reading the same body member are both stated, or the policy is refused")

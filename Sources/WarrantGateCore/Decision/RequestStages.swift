@@ -106,13 +106,18 @@ public final class RequestStages: Sendable {
 
     /// Classify, second half: the action and the subject (read from `body` where the route says so; a SOAP route's
     /// envelope also chooses the route), and the facts the request states (see ``statedFacts(route:header:body:)``),
-    /// as the decide stage's input. A body's stated `Content-Type` is checked against the route first, as the gateway
-    /// checks it before reading the body.
+    /// as the decide stage's input. A body (an empty one is none) is first checked as the gateway checks it before
+    /// reading it: the route must take one, and its one `Content-Type` must be the route's.
     public func classify(
         _ match: RouteMatch, agency: Agency, method: String, body: [UInt8]?, warrantReference: String?, header: (String) -> [String], time: Date
     ) throws(StageRefusal) -> EvaluationInput {
-        if body != nil, let violation = classifier.bodyTypeViolation(route: match.route, contentType: header("content-type").first) {
-            throw StageRefusal(.badHeader, detail: violation)
+        let contentTypes = header("content-type")
+        if contentTypes.count > 1 { throw StageRefusal(.badHeader, detail: "Content-Type is given more than once") }
+        if let body, !body.isEmpty {
+            guard match.route.acceptsBody else { throw StageRefusal(.unexpectedBody) }
+            if let violation = classifier.bodyTypeViolation(route: match.route, contentType: contentTypes.first) {
+                throw StageRefusal(.badHeader, detail: violation)
+            }
         }
         let classification: Classification
         do {

@@ -109,11 +109,14 @@ public struct DocumentSignatureVerifier: Sendable {
         }
     }
 
+    /// The names are the scan's to choose, and are recorded and shown: their control and format characters (a NUL
+    /// that would end the name early where it is stored, a bidi override) are escaped.
     static func identity(_ certificate: Certificate) -> SignerIdentity {
         var serializer = DER.Serializer()
         let fingerprint = (try? serializer.serialize(certificate)).map { Hex.encode(SHA256.hash(data: serializer.serializedBytes)) } ?? ""
         return SignerIdentity(
-            subject: certificate.subject.description, issuer: certificate.issuer.description, serial: Hex.encode(certificate.serialNumber.bytes),
+            subject: FreeText.escaped(certificate.subject.description), issuer: FreeText.escaped(certificate.issuer.description),
+            serial: Hex.encode(certificate.serialNumber.bytes),
             certificateSHA256: fingerprint
         )
     }

@@ -55,9 +55,9 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
             refused("\(error)", reason: .badRequest, context: context)
         case .connectionError where !ending:
             endConnection(context, detail: "\(error)")
-        case .notTaken(let stream) where !ending:
-            notTaken(stream, context: context)
-        case .refusedRequest, .connectionError, .notTaken, .streamFailure, .notHTTP2:
+        case .notTaken(let stream):
+            notTaken(stream)
+        case .refusedRequest, .connectionError, .streamFailure, .notHTTP2:
             break
         }
         context.fireErrorCaught(error)
@@ -86,15 +86,16 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
 
     /// Records a stream the client opened after the gateway's GOAWAY (idle, shutting down), which NIOHTTP2 ignores
     /// or refuses: a request neither answered nor forwarded, as an HTTP/1.1 request held behind a drain is. Counted in
-    /// the cap; a stream once.
+    /// the cap, a stream once; reaching the cap does not end the connection, whose streams the GOAWAY took are still
+    /// being answered (a client that opened many before it saw the GOAWAY did nothing wrong).
     static func streamNotTaken(_ context: ChannelHandlerContext, stream: UInt32) {
-        guard let (recorder, recorderContext) = inPipeline(of: context), !recorder.ending else { return }
-        recorder.notTaken(stream, context: recorderContext)
+        guard let (recorder, _) = inPipeline(of: context) else { return }
+        recorder.notTaken(stream)
     }
 
-    private func notTaken(_ stream: UInt32, context: ChannelHandlerContext) {
-        guard recorded < cap, streamsNotTaken.insert(stream).inserted else { return }
-        refused("HTTP/2 stream \(stream) opened after the gateway's GOAWAY", reason: .gatewayDraining, context: context)
+    private func notTaken(_ stream: UInt32) {
+        guard !ending, recorded < cap, streamsNotTaken.insert(stream).inserted else { return }
+        record("HTTP/2 stream \(stream) opened after the gateway's GOAWAY", reason: .gatewayDraining)
     }
 
     /// Records a request refused before any stream saw it; the `cap`-th ends the connection.

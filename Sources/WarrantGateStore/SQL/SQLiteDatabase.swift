@@ -76,13 +76,16 @@ struct SQLiteSession: SQLSession {
         return UTF8Text.isValid(bytes) ? bytes : nil
     }
 
-    private static func arguments(_ values: [SQLValue]) -> StatementArguments {
-        StatementArguments(values.map { value -> DatabaseValue in
+    /// Text is bound up to its first NUL (GRDB binds a C string), so text holding one is refused, not stored cut short.
+    private static func arguments(_ values: [SQLValue]) throws -> StatementArguments {
+        StatementArguments(try values.map { value -> DatabaseValue in
             switch value {
             case .null: return .null
             case .integer(let integer): return integer.databaseValue
             case .real(let real): return real.databaseValue
-            case .text(let text): return text.databaseValue
+            case .text(let text):
+                guard !text.utf8.contains(0) else { throw StoreError("a value holds a NUL character, which the store does not keep") }
+                return text.databaseValue
             case .blob(let bytes): return Data(bytes).databaseValue
             }
         })
