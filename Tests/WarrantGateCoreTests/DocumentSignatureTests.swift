@@ -63,6 +63,13 @@ struct DocumentSignatureTests {
 
     // MARK: Detached signatures
 
+    /// A review's finding: a /SubFilter name may spell a NUL as #00, and the reason quoting it was stored cut short.
+    @Test("a reason the scan's bytes choose is recorded with its control characters written <U+XXXX>")
+    func recordedReasonEscaped() throws {
+        let recorded = try #require(RecordedSignature(.unverified(reason: "signature format /SubFilter /x\u{0}y\u{1B}[2K is not supported", signer: nil), checkedAt: Date()))
+        #expect(recorded.reason == "signature format /SubFilter /x<U+0000>y<U+001B>[2K is not supported")
+    }
+
     @Test("a detached signature from a listed court verifies, RSA and EC, by swift-certificates and by openssl cms")
     func detachedVerified() async throws {
         let setup = try Setup()

@@ -591,8 +591,19 @@ struct PolicyLanguageTests {
         #expect(PolicyRequest.labelling(nil, in: ["x": ["y"]]) == ["x": ["y"]])
         #expect(classify(PolicyRequest.labelling(Array("<x/>".utf8), in: [:]), body: Array("<x/>".utf8))?.reason == .badHeader)
         #expect(classify(["content-type": ["application/json", "application/json"]])?.reason == .badHeader, "given twice, as the gateway refuses")
-        // No body at all is no body of the wrong type: the route's own refusal stands.
+        // No body at all is no body of the wrong type: the route's own refusal stands. One a header declares, however
+        // short (chunked, with no chunk), is checked as the gateway checks it before reading it.
         #expect(classify([:], body: [])?.reason == .bodyInvalid)
+        #expect(classify(["transfer-encoding": ["chunked"]], body: [])?.reason == .badHeader)
+        #expect(classify(["content-length": ["0"]], body: [])?.reason == .bodyInvalid)
+        // Given twice, it is refused before the target is read, as the gateway's header rules refuse it.
+        let twice = Result { () throws(StageRefusal) in
+            try stages.classify(PolicyRequest(
+                agency: Self.counsel, method: "POST", target: "/visitation/%2e%2e/interviews/in-person", body: body, warrantReference: nil,
+                headers: ["content-type": ["application/json", "text/plain"]], time: Self.now
+            ))
+        }
+        #expect(twice.failure?.reason == .badHeader)
         // A body on a route that takes none is refused as the gateway refuses it, before its type is read.
         let onRead = Result { () throws(StageRefusal) in
             try stages.classify(PolicyRequest(

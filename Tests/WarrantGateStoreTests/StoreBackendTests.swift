@@ -208,6 +208,20 @@ struct StoreBackendTests {
 
     /// A re-pass on PostgreSQL: registrations of references that read alike, made at once, each passed the check
     /// before the other's insert was committed (READ COMMITTED); both landed.
+    /// A review's finding: SQLite was handed text as a C string, and stored a value holding a NUL cut short at it.
+    @Test("text holding a NUL is refused, never stored cut short", arguments: Backend.testable)
+    func nulRefused(_ backend: Backend) async throws {
+        let fixture = try await StoreFixture.start(backend)
+        defer { fixture.stop() }
+        let store = try await fixture.newStore()
+        #expect(throws: (any Error).self) {
+            try store.behindItsBack { try $0.execute("INSERT INTO settings (key, value) VALUES (?, ?)", [.text("nul-test\u{0}x"), .text("on")]) }
+        }
+        var stored: [SQLRow] = []
+        try store.behindItsBack { session in stored = try session.fetchAll("SELECT key FROM settings WHERE key LIKE 'nul-test%'", []) }
+        #expect(stored.isEmpty, "nothing of it was stored")
+    }
+
     @Test("registrations of references that read alike, made at once from two stores, land one at a time: one of each pair", arguments: Backend.testable)
     func concurrentTwins(_ backend: Backend) async throws {
         let fixture = try await StoreFixture.start(backend)

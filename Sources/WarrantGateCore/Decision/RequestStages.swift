@@ -11,7 +11,8 @@ public struct PolicyRequest: Sendable {
     /// The value of the request's single `Warrant-Reference` header, if any.
     public let warrantReference: String?
     /// The request's headers by lower-case name, each with its values in order: those the policy's request facts
-    /// read and those that name a SOAP action (`SOAPAction`, `Content-Type`), at least.
+    /// read, those that name a SOAP action (`SOAPAction`, `Content-Type`), and those that declare a body
+    /// (`Content-Length`, `Transfer-Encoding`), at least.
     public let headers: [String: [String]]
     public let time: Date
 
@@ -106,16 +107,14 @@ public final class RequestStages: Sendable {
 
     /// Classify, second half: the action and the subject (read from `body` where the route says so; a SOAP route's
     /// envelope also chooses the route), and the facts the request states (see ``statedFacts(route:header:body:)``),
-    /// as the decide stage's input. A body (an empty one is none) is first checked as the gateway checks it before
-    /// reading it: the route must take one, and its one `Content-Type` must be the route's.
+    /// as the decide stage's input. A body (an empty one that no header declares is none) is first checked as the
+    /// gateway checks it before reading it: the route must take one, and its `Content-Type` must be the route's.
     public func classify(
         _ match: RouteMatch, agency: Agency, method: String, body: [UInt8]?, warrantReference: String?, header: (String) -> [String], time: Date
     ) throws(StageRefusal) -> EvaluationInput {
-        let contentTypes = header("content-type")
-        if contentTypes.count > 1 { throw StageRefusal(.badHeader, detail: "Content-Type is given more than once") }
-        if let body, !body.isEmpty {
+        if let body, !body.isEmpty || Self.declaresBody(header) {
             guard match.route.acceptsBody else { throw StageRefusal(.unexpectedBody) }
-            if let violation = classifier.bodyTypeViolation(route: match.route, contentType: contentTypes.first) {
+            if let violation = classifier.bodyTypeViolation(route: match.route, contentType: header("content-type").first) {
                 throw StageRefusal(.badHeader, detail: violation)
             }
         }
@@ -165,6 +164,11 @@ public final class RequestStages: Sendable {
         return facts
     }
 
+    /// Whether the request's headers say it carries a body, however short: a length above zero, or a transfer coding.
+    public static func declaresBody(_ header: (String) -> [String]) -> Bool {
+        !header("transfer-encoding").isEmpty || header("content-length").contains { (Int($0) ?? 0) > 0 }
+    }
+
     /// What the request claims, as `name=value` and sorted, whether or not the policy declares the values: for the
     /// record of a request refused for a claim. Each value is cut to ``RequestFact/maxValueBytes`` bytes; a body that
     /// cannot be read adds nothing.
@@ -175,11 +179,11 @@ public final class RequestStages: Sendable {
         return (fromHeaders + fromBody).sorted()
     }
 
-    /// The values of the headers the stages read (this policy's request facts and the SOAP action's), by lower-case
-    /// name, for a ``PolicyRequest``.
+    /// The values of the headers the stages read (this policy's request facts, the SOAP action's and the body's), by
+    /// lower-case name, for a ``PolicyRequest``.
     public func headerValues(_ header: (String) -> [String]) -> [String: [String]] {
         var values = Dictionary(headerClaims(header).map { ($0.header, $0.values) }, uniquingKeysWith: { first, _ in first })
-        for name in ["soapaction", "content-type"] {
+        for name in ["soapaction", "content-type", "content-length", "transfer-encoding"] {
             let given = header(name)
             if !given.isEmpty { values[name] = given }
         }
@@ -216,6 +220,8 @@ public final class RequestStages: Sendable {
     /// Canonical target and classify, for a request whose body is at hand: the route it matched and the decide
     /// stage's input.
     public func classify(_ request: PolicyRequest) throws(StageRefusal) -> (match: RouteMatch, input: EvaluationInput) {
+        // Before the target is read, as the gateway's header rules refuse it.
+        if (request.headers["content-type"]?.count ?? 0) > 1 { throw StageRefusal(.badHeader, detail: "Content-Type is given more than once") }
         let match = try route(method: request.method, target: try Self.canonicalTarget(request.target))
         let input = try classify(
             match, agency: request.agency, method: request.method, body: request.body, warrantReference: request.warrantReference,

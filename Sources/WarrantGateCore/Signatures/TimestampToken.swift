@@ -23,7 +23,7 @@ enum TimestampToken {
             leaf: signature.signer, intermediates: signature.certificates, roots: authorities, at: info.time, usage: .timeStamping
         )
         guard case .valid = chain else { return nil }
-        return TimestampProof(time: info.time, authority: signature.signer.subject.description)
+        return TimestampProof(time: info.time, authority: FreeText.escaped(signature.signer.subject.description))
     }
 }
 

@@ -45,7 +45,8 @@ public struct RecordedSignature: Sendable, Equatable, Codable {
     public init?(_ result: DocumentSignatureStatus, checkedAt: Date) {
         guard !result.refusesRegistration, let status = Status(rawValue: result.label) else { return nil }
         var reason: String?
-        if case .unverified(let why, _) = result { reason = why }
+        // A reason may quote the scan (a /SubFilter name, which may spell a NUL or a control character as #xx).
+        if case .unverified(let why, _) = result { reason = FreeText.escaped(why) }
         var verified: VerifiedSignature?
         if case .verified(let signature) = result { verified = signature }
         self.init(

@@ -196,7 +196,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         request.warrantReference = warrantReference
         request.record.warrantReference = warrantReference.map { String($0.prefix(128)) }
         request.declaredLength = head.headers.first(name: "content-length").flatMap(Int.init)
-        let declaresBody = (request.declaredLength ?? 0) > 0 || head.headers.contains(name: "transfer-encoding")
+        let declaresBody = RequestStages.declaresBody { head.headers[$0] }
 
         let match: RouteMatch
         do {
