@@ -1270,19 +1270,25 @@ struct DataPlaneBoundsTests {
         await stopping.value
     }
 
+    /// An HTTP/2 connection whose stream 1 is at the upstream when the gateway begins to drain, and the payload of the
+    /// PING the gateway then sends with its first GOAWAY, not yet acknowledged.
+    private static func draining(_ gateway: GatewayHarness, _ upstream: StallingUpstream) async throws -> (RawHTTP2FrameConnection, [UInt8]) {
+        let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+        #expect(await connection.completeSetup())
+        await connection.send(H2.headers(stream: 1, H2.request("GET", Self.inmate)))
+        #expect(await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }, "the request never reached the upstream")
+        await gateway.beginShutdown()
+        let ping = await connection.wait { $0.frames.contains { $0.type == H2.Kind.ping && $0.flags & H2.Flag.ack == 0 } }
+        return (connection, try #require(ping?.frames.first { $0.type == H2.Kind.ping && $0.flags & H2.Flag.ack == 0 }?.payload))
+    }
+
     /// An attacker's pass over the HTTP/2 listener: a stream opened after the gateway's last GOAWAY, while it drained,
     /// got no answer and no row (NIOHTTP2 ignores it, as RFC 9113 allows), where HTTP/1.1 records `gateway_draining`.
     @Test("an HTTP/2 stream opened after the gateway's last GOAWAY is a gateway_draining row naming the agency")
     func streamAfterGoAwayIsRecorded() async throws {
         try await Self.withStallingRecords { gateway, upstream in
-            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
-            #expect(await connection.completeSetup())
-            await connection.send(H2.headers(stream: 1, H2.request("GET", Self.inmate)))
-            #expect(await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }, "the request never reached the upstream")
-            await gateway.beginShutdown()
+            let (connection, payload) = try await Self.draining(gateway, upstream)
             // The first GOAWAY takes every stream; the PING's acknowledgement brings the last, which takes stream 1.
-            let ping = await connection.wait { $0.frames.contains { $0.type == H2.Kind.ping && $0.flags & H2.Flag.ack == 0 } }
-            let payload = try #require(ping?.frames.first { $0.type == H2.Kind.ping && $0.flags & H2.Flag.ack == 0 }?.payload)
             await connection.send(H2.frame(H2.Kind.ping, flags: H2.Flag.ack, payload))
             #expect(await connection.wait { $0.frames.filter { $0.type == H2.Kind.goAway }.count >= 2 } != nil, "no second GOAWAY")
             await connection.send(H2.headers(stream: 3, H2.request("GET", Self.locator)))
@@ -1302,13 +1308,7 @@ struct DataPlaneBoundsTests {
     @Test("HTTP/2 streams opened under the first GOAWAY, or with the PING's acknowledgement, are gateway_draining rows, once each")
     func streamsAroundGoAwayAreRecorded() async throws {
         try await Self.withStallingRecords { gateway, upstream in
-            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
-            #expect(await connection.completeSetup())
-            await connection.send(H2.headers(stream: 1, H2.request("GET", Self.inmate)))
-            #expect(await Self.eventually(within: 5) { upstream.decisionIds.count == 1 }, "the request never reached the upstream")
-            await gateway.beginShutdown()
-            let ping = await connection.wait { $0.frames.contains { $0.type == H2.Kind.ping && $0.flags & H2.Flag.ack == 0 } }
-            let payload = try #require(ping?.frames.first { $0.type == H2.Kind.ping && $0.flags & H2.Flag.ack == 0 }?.payload)
+            let (connection, payload) = try await Self.draining(gateway, upstream)
             await connection.send(H2.headers(stream: 3, H2.request("GET", Self.locator)))
             #expect(await connection.wait { $0.reset(3) } != nil, "stream 3, under the first GOAWAY, was not refused")
             await connection.send(H2.frame(H2.Kind.ping, flags: H2.Flag.ack, payload) + H2.headers(stream: 5, H2.request("GET", Self.locator)))

@@ -135,13 +135,7 @@ struct SyslogForwardingTests {
         defer { site.remove() }
         try await site.store.appendDecisions(1...5)
         let silent = try await SilentReceiver.start()
-        var settings = SyslogForwarderSettings(hostname: "gw1")
-        settings.answerDeadline = .milliseconds(300)
-        settings.reconnectDelay = .milliseconds(50)
-        let forwarder = SyslogForwarder(
-            store: site.store, destination: try SyslogDestination(parsing: "127.0.0.1:\(silent.port)"), cursorPath: site.cursorPath,
-            settings: settings, logger: Logger(label: "test")
-        )
+        let forwarder = site.forwarder(port: silent.port, answerDeadline: .milliseconds(300))
         let attempt = Task { try await forwarder.run(start: 0) }
         try await Self.waitUntil("three sessions") { silent.connections.value >= 3 }
         attempt.cancel()
@@ -161,13 +155,7 @@ struct SyslogForwardingTests {
             connections.increment()
             try channel.pipeline.syncOperations.addHandlers([ByteToMessageHandler(RELPResponseDecoder()), DrippingReceiver(interval: .seconds(1))])
         }
-        var settings = SyslogForwarderSettings(hostname: "gw1")
-        settings.answerDeadline = .milliseconds(1800)
-        settings.reconnectDelay = .milliseconds(50)
-        let forwarder = SyslogForwarder(
-            store: site.store, destination: try SyslogDestination(parsing: "127.0.0.1:\(server.port)"), cursorPath: site.cursorPath,
-            settings: settings, logger: Logger(label: "test")
-        )
+        let forwarder = site.forwarder(port: server.port, answerDeadline: .milliseconds(1800))
         // The three frames go out together: the second is answered two intervals after it was sent, past the deadline.
         #expect(try await forwarder.run(start: 0, through: 3).seq == 3)
         #expect(connections.value >= 2, "the session outlived a frame left unanswered past the deadline")
@@ -305,16 +293,17 @@ struct ForwardingSite {
 
     var cursorPath: String { directory.appendingPathComponent("forward.cursor").path }
 
-    func forwarder(port: Int) -> SyslogForwarder {
+    func forwarder(port: Int, answerDeadline: Duration? = nil) -> SyslogForwarder {
         // A fixed destination: the cursor file names it.
-        forwarder(destination: try! SyslogDestination(parsing: "127.0.0.1:\(port)"))
+        forwarder(destination: try! SyslogDestination(parsing: "127.0.0.1:\(port)"), answerDeadline: answerDeadline)
     }
 
-    func forwarder(destination: SyslogDestination) -> SyslogForwarder {
+    func forwarder(destination: SyslogDestination, answerDeadline: Duration? = nil) -> SyslogForwarder {
         var settings = SyslogForwarderSettings(hostname: "gw1.county.example")
         settings.pollInterval = .milliseconds(20)
         settings.reconnectDelay = .milliseconds(200)
         settings.maximumReconnectDelay = .seconds(1)
+        if let answerDeadline { settings.answerDeadline = answerDeadline }
         return SyslogForwarder(store: store, destination: destination, cursorPath: cursorPath, settings: settings, logger: Logger(label: "test"))
     }
 
