@@ -386,8 +386,18 @@ struct StoreBackupTests {
         expectRefusal("operator name") { _ = try site.restore(backup, against: offsite, unsealedReason: "paper checked", operator: "it\u{202E}nimda") }
         expectRefusal("--allow-unsealed") { _ = try site.restore(backup, against: offsite, unsealedReason: "ok\u{1B}[2J") }
         #expect(!FileManager.default.fileExists(atPath: site.path("restored/warrant-gate.sqlite")))
-        _ = try site.restore(backup, against: offsite, unsealedReason: "paper checked", operator: "  Sgt. K. Lee ")
-        #expect(try #require(try adminRecords(site.path("restored/warrant-gate.sqlite")).last).operator == "Sgt. K. Lee")
+        // What no seal covers: the query planner's statistics, and an unsealed manifest's time, which the log records.
+        try alter(backup, """
+            ANALYZE;
+            UPDATE sqlite_stat1 SET stat = '1 1';
+            UPDATE backup_manifest SET value = value || '\u{1B}[2J' || printf('%.5000c', 'x') WHERE key = 'created'
+            """)
+        let report = try site.restore(backup, against: offsite, unsealedReason: "paper checked", operator: "  Sgt. K. Lee ")
+        let restored = site.path("restored/warrant-gate.sqlite")
+        #expect(try #require(try adminRecords(restored).last).operator == "Sgt. K. Lee")
+        #expect(try #require(report.backupCreated).count <= 40, "the manifest's time is cut to a time's length")
+        let statistics = try await DatabaseQueue(path: restored).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_stat1") }
+        #expect(statistics == 0, "the backup's planner statistics were restored")
     }
 
     /// The attacker's F9: a restore or backup wrote into a directory another user could write, who could swap the
