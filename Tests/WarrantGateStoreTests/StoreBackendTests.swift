@@ -488,11 +488,7 @@ struct StoreBackendTests {
         let fixture = try await StoreFixture.start(backend)
         defer { fixture.stop() }
         let store = try await fixture.newStore()
-        // The sample's entries run from weeks ago to days ahead: on PostgreSQL only the tables' owner can shorten the
-        // retention period (here to less than nothing) to let them go.
-        try await fixture.cluster?.withClient(database: "store") { owner in
-            try await owner.query("INSERT INTO settings (key, value) VALUES ('archive-retention-days', '-3650')", logger: PostgresCluster.logger)
-        }
+        try await fixture.allowArchivingAnyAge()
         // 300 entries, 280 of them archived: past the first stored node of the tree (level 8, 256 leaves).
         let decisions = (0..<300).map(Sample.decision)
         try await store.appendThroughDecisionLog(decisions.map(Sample.entry))
@@ -582,9 +578,7 @@ struct StoreBackendTests {
         let fixture = try await StoreFixture.start(backend)
         defer { fixture.stop() }
         let store = try await fixture.newStore()
-        try await fixture.cluster?.withClient(database: "store") { owner in
-            try await owner.query("INSERT INTO settings (key, value) VALUES ('archive-retention-days', '-3650')", logger: PostgresCluster.logger)
-        }
+        try await fixture.allowArchivingAnyAge()
         let decisions = (0..<4).map(Sample.decision)
         try await store.appendThroughDecisionLog(decisions.flatMap { [Sample.entry($0), Sample.entry(Sample.outcome(of: $0))] })
         _ = try await blocking { try store.checkpointer(key: Sample.key, lastSigned: nil).sign() }

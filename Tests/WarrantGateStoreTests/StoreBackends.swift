@@ -66,6 +66,14 @@ final class StoreFixture: Sendable {
         }
     }
 
+    /// Lets the store archive entries of any age, the sample's (weeks ago to days ahead) among them: on PostgreSQL only
+    /// the tables' owner can shorten the retention period, here to less than nothing.
+    func allowArchivingAnyAge() async throws {
+        try await cluster?.withClient(database: "store") { owner in
+            try await owner.query("INSERT INTO settings (key, value) VALUES ('archive-retention-days', '-3650')", logger: PostgresCluster.logger)
+        }
+    }
+
     /// A path in the test's directory.
     func path(_ name: String) -> String {
         directory.appendingPathComponent(name).path

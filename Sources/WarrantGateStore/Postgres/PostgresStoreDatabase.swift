@@ -237,14 +237,8 @@ struct PostgresSession: SQLSession {
             case .bool: columns[cell.columnName] = .integer(try cell.decode(Bool.self) ? 1 : 0)
             case .float4, .float8: columns[cell.columnName] = .real(try cell.decode(Double.self))
             case .text, .varchar, .name, .bpchar:
-                // Read as its bytes: a String decoded from bytes that are not UTF-8 (a database or client encoding
-                // other than UTF8) repairs them, and would read as another value than the one the database compares.
-                columns[cell.columnName] = .text(try buffer.withUnsafeReadableBytes { bytes in
-                    guard UTF8Text.isValid(bytes) else {
-                        throw StoreError("the database's column \(cell.columnName) holds text that is not UTF-8 or holds a NUL byte")
-                    }
-                    return String(decoding: bytes, as: UTF8.self)
-                })
+                // Read as its bytes: a database or client encoding other than UTF8 may hand over others.
+                columns[cell.columnName] = .text(try buffer.withUnsafeReadableBytes { try UTF8Text.storedText($0, column: cell.columnName) })
             case .bytea: columns[cell.columnName] = .blob(Array(try cell.decode(ByteBuffer.self).readableBytesView))
             default: throw StoreError("the database returned column \(cell.columnName) of a type the store does not read (\(cell.dataType))")
             }

@@ -107,18 +107,25 @@ struct SQLiteSession: SQLSession {
         case .int64(let integer): return .integer(integer)
         case .double(let real): return .real(real)
         case .blob(let data): return .blob(Array(data))
-        case .string(let text):
-            let exact = try row.withUnsafeData(atIndex: index) { data in data?.withUnsafeBytes { UTF8Text.isValid($0) } ?? false }
-            guard exact else {
-                throw StoreError("the database's column \(Array(row.columnNames)[index]) holds text that is not UTF-8 or holds a NUL byte: it was altered outside the gateway")
-            }
-            return .text(text)
+        case .string:
+            return .text(try row.withUnsafeData(atIndex: index) { data in
+                try (data ?? Data()).withUnsafeBytes { try UTF8Text.storedText($0, column: Array(row.columnNames)[index]) }
+            })
         }
     }
 }
 
 /// UTF-8 checks over bytes in place.
 enum UTF8Text {
+    /// `bytes`, a text value of `column` as the database holds it, as a String; throws unless they are UTF-8 without
+    /// NUL, which a String of them would repair or end at, reading as another value than the one the database compares.
+    static func storedText(_ bytes: UnsafeRawBufferPointer, column: String) throws -> String {
+        guard isValid(bytes) else {
+            throw StoreError("the database's column \(column) holds text that is not UTF-8 or holds a NUL byte, which the store never writes")
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// Whether `bytes` are UTF-8 without a NUL: eight ASCII bytes at a time, and Swift's own decoding past the first
     /// byte that is not.
     static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
