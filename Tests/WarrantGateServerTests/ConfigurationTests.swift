@@ -28,7 +28,11 @@ struct ConfigurationTests {
         #expect(defaults.limits.maxInFlightPerAgency == 256)
         let path = try #require(defaults.database.sqlitePath)
         #expect(path.hasSuffix("/warrant-gate.sqlite") && path.hasPrefix("/"))
-        let tuned = try load(base + "limits: { upstream-connections: 16, max-in-flight-per-agency: 8, upstream-connect-timeout-ms: 500 }\n")
+        #expect(defaults.limits.maxStreamResetsPerCertificate == 400)
+        let tuned = try load(
+            base + "limits: { upstream-connections: 16, max-in-flight-per-agency: 8, upstream-connect-timeout-ms: 500, max-stream-resets-per-certificate: 40 }\n"
+        )
+        #expect(tuned.limits.maxStreamResetsPerCertificate == 40)
         #expect(tuned.limits.upstreamConnections == 16)
         #expect(tuned.limits.maxInFlightPerAgency == 8)
         #expect(tuned.limits.upstreamConnectTimeout == .milliseconds(500))

@@ -8,6 +8,7 @@ import Synchronization
 import Testing
 import WarrantGateCore
 import WarrantGateStore
+import X509
 @testable import WarrantGateServer
 
 /// What the old plumbing left unbounded, bounded here: each limit of the NIO data plane, driven over real mutual TLS on
@@ -200,6 +201,47 @@ struct DataPlaneBoundsTests {
             #expect(try await other.exchange(Self.keepAlive("GET /records/nowhere HTTP/1.1")).status == 403, "another agency is still admitted")
             await other.close()
             for connection in held { await connection.close() }
+        }
+    }
+
+    /// A certificate revoked in the registry still completes its handshake, and each request on its connection was
+    /// refused while the connection kept its place, for as long as its client kept sending: now the refusal ends the
+    /// connection (HTTP/1.1: `Connection: close`; HTTP/2: GOAWAY), and the place is free for the next.
+    @Test("a request refused for a revoked certificate ends its connection, over HTTP/1.1 and HTTP/2, freeing its place")
+    func revokedCertificateGivesUpItsPlace() async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.maxConnectionsPerCertificate = 1
+        try await withGateway(limits: limits) { gateway in
+            let tls = try gateway.clientTLS(agency: "denver-pd")
+            let request = Self.keepAlive("GET \(Self.inmate) HTTP/1.1")
+            let http1 = try await RawTLSConnection.open(port: gateway.port, tls: tls)
+            #expect(try await http1.exchange(request).status == 200)
+            let certificate = try Certificate(pemEncoded: String(contentsOfFile: gateway.pki.clientCertificatePath("denver-pd"), encoding: .utf8))
+            let spki = try ClientCertificate(certificate: certificate).spkiSHA256
+            try gateway.registry.revokeCertificate(agency: "denver-pd", spki: spki, serial: nil, reason: "laptop stolen", operator: "test-it")
+            try await gateway.awaitRegistry()
+            let refused = try await http1.exchange(request)
+            #expect(refused.status == 403 && refused.reason == "certificate_revoked", "\(refused.raw.prefix(300))")
+            #expect(refused.raw.lowercased().contains("connection: close"), "\(refused.raw.prefix(300))")
+            #expect(await http1.closes(), "the revoked certificate's HTTP/1.1 connection is left open")
+            await http1.close()
+
+            // The only place is free again: an HTTP/2 connection is admitted, refused, and sent away.
+            let http2 = try await H2.open(port: gateway.port, tls: tls)
+            #expect(await http2.completeSetup())
+            await http2.send(H2.headers(stream: 1, H2.request("GET", Self.inmate)))
+            func isPing(_ frame: H2.Frame) -> Bool { frame.type == H2.Kind.ping && frame.flags & H2.Flag.ack == 0 }
+            let answered = await http2.wait { $0.goAway != nil && $0.ended(1) && $0.frames.contains(where: isPing) }
+            #expect(answered?.status(1) == 403, "\(String(describing: answered?.status(1)))")
+            // The client acknowledges the GOAWAY's PING; with no stream open, the connection then closes.
+            let ping = try #require(answered?.frames.first(where: isPing)?.payload)
+            await http2.send(H2.frame(H2.Kind.ping, flags: H2.Flag.ack, ping))
+            #expect(await http2.wait { $0.closed } != nil, "the revoked certificate's HTTP/2 connection is left open")
+            await http2.close()
+
+            let again = try await RawTLSConnection.open(port: gateway.port, tls: tls)
+            #expect(try await again.exchange(request).reason == "certificate_revoked", "the place was not freed")
+            await again.close()
         }
     }
 
@@ -768,6 +810,31 @@ struct DataPlaneBoundsTests {
         }
     }
 
+    /// An attacker's pass: a stream's flow-control error (a WINDOW_UPDATE of 0 on it, or one that takes its window
+    /// past 2^31 - 1), which NIOHTTP2 answers by resetting that stream alone, was taken for a connection error: the
+    /// whole connection ended, its other streams with it, with a bad_request row.
+    @Test("a stream's flow-control error resets that stream only: the connection goes on, no bad_request row", arguments: ["zero", "overflow"])
+    func streamFlowControlError(_ kind: String) async throws {
+        try await withGateway { gateway in
+            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            // Streams start with no window, so the first one's answer waits for it.
+            await connection.send(H2.clientPreface + H2.frame(H2.Kind.settings, [0x00, 0x04, 0, 0, 0, 0]) + H2.frame(H2.Kind.settings, flags: H2.Flag.ack))
+            await connection.send(H2.headers(stream: 1, H2.request("GET", Self.locator)))
+            #expect(await Self.eventually { connection.received.status(1) == 200 })
+            func windowUpdate(_ stream: UInt32, _ increment: UInt32) -> [UInt8] {
+                H2.frame(H2.Kind.windowUpdate, stream: stream, [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: increment >> $0) })
+            }
+            await connection.send(kind == "zero" ? windowUpdate(1, 0) : windowUpdate(1, 0x7fff_ffff) + windowUpdate(1, 1))
+            #expect(await connection.wait { $0.reset(1) || $0.closed }?.reset(1) == true, "stream 1 is not reset")
+            await connection.send(H2.headers(stream: 3, H2.request("GET", Self.locator)) + windowUpdate(3, 1 << 20))
+            let answered = await connection.wait { $0.ended(3) || $0.closed }
+            #expect(answered?.status(3) == 200 && answered?.closed == false, "the connection ended with its stream's error")
+            await connection.close()
+            let settled = try await Self.settledRows(gateway)
+            #expect(!settled.contains { $0.reason == "bad_request" }, "\(settled.map { ($0.reason, $0.status) })")
+        }
+    }
+
     /// A flood of streams refused for their headers on one connection is recorded, but at most 16 times for that
     /// connection, and the 16th ends the connection: refusals past it would go unrecorded. Fewer than 16 leave the
     /// connection serving.
@@ -1060,6 +1127,49 @@ struct DataPlaneBoundsTests {
             #expect(closed != nil, "the connection is left open after its GOAWAY")
             await connection.close()
             #expect(try await gateway.send("denver-pd", .GET, Self.inmate).status == 200, "the gateway goes on serving others")
+        }
+    }
+
+    /// An attacker's pass: NIOHTTP2 counts resets per connection, so one certificate's 512 connections could each open
+    /// and reset 200 streams every 30 s, each stream decided, logged and forwarded first. The certificate's resets are
+    /// now spent from one budget across its connections: past it, the connection that reset ends, recorded.
+    @Test("stream resets are counted per certificate across its connections: past the budget that connection ends")
+    func resetBudgetAcrossConnections() async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.maxStreamResetsPerCertificate = 40
+        try await withGateway(limits: limits) { gateway in
+            let tls = try gateway.clientTLS(agency: "denver-pd")
+            /// 35 streams opened and reset at once, from `first` on: under NIOHTTP2's 200 for one connection.
+            func resets(from first: UInt32) -> [UInt8] {
+                (0..<35).flatMap { index in
+                    let stream = first + UInt32(2 * index)
+                    return H2.headers(stream: stream, H2.request("GET", Self.locator)) + H2.rstStream(stream)
+                }
+            }
+            let first = try await H2.open(port: gateway.port, tls: tls)
+            #expect(await first.completeSetup())
+            await first.send(resets(from: 1))
+            await first.send(H2.headers(stream: 101, H2.request("GET", Self.locator)))
+            #expect(await first.wait { $0.ended(101) }?.status(101) == 200, "the first connection's 35 resets are within the budget")
+
+            let second = try await H2.open(port: gateway.port, tls: tls)
+            #expect(await second.completeSetup())
+            await second.send(resets(from: 1))
+            #expect(await second.wait { $0.closed } != nil, "the second connection's resets take the certificate past 40, and it goes on")
+            await second.close()
+            let rows = try await Self.rows(gateway) { $0.contains { $0.reason == "bad_request" } }
+            #expect(rows.filter { $0.reason == "bad_request" }.map(\.agency) == ["denver-pd"], "\(rows.map { ($0.agency, $0.reason) })")
+
+            // The connection that stayed within its share goes on until it resets too; other certificates are untouched.
+            await first.send(H2.headers(stream: 103, H2.request("GET", Self.locator)))
+            #expect(await first.wait { $0.ended(103) }?.status(103) == 200)
+            await first.close()
+            let other = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "public-defender"))
+            #expect(await other.completeSetup())
+            await other.send(resets(from: 1) + H2.headers(stream: 101, H2.request("GET", Self.locator)))
+            let answered = await other.wait { $0.ended(101) || $0.closed }
+            #expect(answered?.status(101) != nil && answered?.closed == false, "another certificate's resets are its own")
+            await other.close()
         }
     }
 

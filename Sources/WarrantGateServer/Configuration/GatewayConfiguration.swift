@@ -3,7 +3,7 @@ import NIOCore
 import WarrantGateCore
 import WarrantGateStore
 
-/// Everything `warrant-gate serve` needs, read from one YAML file. Every key is documented in the README.
+/// Everything `warrant-gate serve` needs, read from one YAML file. Every key is documented in docs/configuration.md.
 public struct GatewayConfiguration: Sendable {
     public struct Limits: Sendable {
         /// Largest request body buffered to read the subject from it (larger: 413).
@@ -46,6 +46,9 @@ public struct GatewayConfiguration: Sendable {
         public var maxConnections = 4096
         /// Most of those that one client certificate may hold at once; a connection beyond this is closed.
         public var maxConnectionsPerCertificate = 512
+        /// Most HTTP/2 streams one client certificate may reset across all its connections in 30 s (refilled
+        /// steadily); the connection of a reset beyond this is closed.
+        public var maxStreamResetsPerCertificate = 400
         /// Most connections still setting up at once; a new one beyond this evicts the oldest still setting up.
         public var maxConnectionsSettingUp = 1024
         /// A connection must finish its TLS handshake (and, for HTTP/2, the client's preface and SETTINGS
@@ -197,7 +200,8 @@ public struct GatewayConfiguration: Sendable {
                     "inspect-body-bytes", "forward-body-bytes", "body-read-timeout-ms", "redact-body-bytes", "decompression-ratio-limit", "xml-max-depth",
                     "xml-max-markup-bytes", "upstream-connect-timeout-ms", "upstream-response-timeout-ms",
                     "upstream-read-timeout-ms", "upstream-exchange-timeout-ms", "upstream-connections", "max-uri-bytes", "max-header-count",
-                    "max-header-bytes", "max-connections", "max-connections-per-certificate", "max-connections-setting-up", "handshake-timeout-ms",
+                    "max-header-bytes", "max-connections", "max-connections-per-certificate", "max-stream-resets-per-certificate",
+                    "max-connections-setting-up", "handshake-timeout-ms",
                     "max-in-flight-per-agency", "header-read-timeout-ms", "idle-timeout-ms", "database-busy-timeout-ms",
                 ],
                 what: "limits"
@@ -230,6 +234,7 @@ public struct GatewayConfiguration: Sendable {
             if let value = try positive("max-header-bytes") { configuration.limits.maxHeaderBytes = value }
             if let value = try positive("max-connections") { configuration.limits.maxConnections = value }
             if let value = try positive("max-connections-per-certificate") { configuration.limits.maxConnectionsPerCertificate = value }
+            if let value = try positive("max-stream-resets-per-certificate") { configuration.limits.maxStreamResetsPerCertificate = value }
             if let value = try positive("max-connections-setting-up") { configuration.limits.maxConnectionsSettingUp = value }
             if let value = try positive("handshake-timeout-ms") { configuration.limits.handshakeTimeout = .milliseconds(value) }
             if let value = try positive("max-in-flight-per-agency") { configuration.limits.maxInFlightPerAgency = value }

@@ -383,8 +383,21 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         GatewayEnvironment.addObligationsOfEveryRequest(to: &request.record, policy: request.current.policies.policy)
         commit(request, extra: alongside) { handler, request in
             handler.environment.metrics.count(effect: .deny, reason: reason)
+            if reason == GatewayReason.certificateRevoked.rawValue { handler.quiesceConnection() }
             handler.answer(request, problemReason: reason, detail: detail)
         }
+    }
+
+    /// Asks the connection to end once what it is answering is out, as a drain does: HTTP/1.1 answers this request
+    /// with `Connection: close`; HTTP/2 sends GOAWAY and lets its open streams finish. For a certificate revoked in
+    /// the registry, which the handshake still admits: its connection would otherwise keep its place among set-up
+    /// connections (``ConnectionAdmission``) for as long as it sent requests.
+    private func quiesceConnection() {
+        guard let context else { return }
+        guard isHTTP2 else { return context.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
+        // Outside the stream's own callbacks: the connection's manager writes GOAWAY and PING on the connection.
+        guard let connection = context.channel.parent else { return }
+        context.eventLoop.execute { connection.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
     }
 
     // MARK: 7. Forward

@@ -151,8 +151,10 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
         // A frame after the connection has quiesced (its GOAWAY sent, no stream open) is no request either; one that
         // breaks the stream rules ends the connection with GOAWAY, which ``goAwaySent(_:errorCode:)`` hears of. A
         // content length its DATA contradicts is the stream's to record (one a bodyless request contradicts has no
-        // stream, and is not recorded: see docs/security.md).
-        case is NIOHTTP2Errors.ContentLengthViolated, is NIOHTTP2Errors.StreamClosed, is NIOHTTP2Errors.NoSuchStream,
+        // stream, and is not recorded: see docs/security.md). A flow-control error resets only its stream when it is
+        // a stream's (its handler records what was in flight), and is a GOAWAY when it is the connection's.
+        case is NIOHTTP2Errors.InvalidWindowIncrementSize, is NIOHTTP2Errors.InvalidFlowControlWindowSize, is NIOHTTP2Errors.FlowControlViolation,
+             is NIOHTTP2Errors.ContentLengthViolated, is NIOHTTP2Errors.StreamClosed, is NIOHTTP2Errors.NoSuchStream,
              is NIOHTTP2Errors.IOOnClosedConnection,
              is NIOHTTP2Errors.BadStreamStateTransition, is NIOHTTP2Errors.TrailersWithoutEndStream, is NIOHTTP2Errors.StreamError:
             .streamFailure
