@@ -178,7 +178,8 @@ struct SudoInvocation {
     /// it; `SUDO_UID` and `SUDO_USER` are only the environment, which a sudo rule with `SETENV` lets anyone set:
     /// - a process running as an account other than root and the person's own, with no `SUDO_UID` naming someone
     ///   else, was switched to it without sudo saying who (`SUDO_UID` set to the target, `su`, `runuser`): the
-    ///   operator's restrictions would not apply, so it is refused;
+    ///   operator's restrictions would not apply, so it is refused, unless the person is root (root's own login,
+    ///   which `runuser -u warrant-gate` leaves as it is: what the service account alone may do is root's to do);
     /// - a `SUDO_UID` other than the person's, or root's (sudo run again from a root shell, where ``current`` names the
     ///   person logged in as the operator), a `SUDO_UID` without `SUDO_USER`, or a `SUDO_USER` that is not the name of
     ///   `SUDO_UID`'s account, was set by hand: the two-person rule would compare a made-up name.
@@ -190,7 +191,7 @@ struct SudoInvocation {
         let uid = getuid()
         let claimed = environment["SUDO_UID"].flatMap(uid_t.init)
         let person = ProcessAccount.named(login)
-        if uid != 0, login != uid, claimed == nil || claimed == uid {
+        if uid != 0, login != uid, login != 0, claimed == nil || claimed == uid {
             throw CLIError(.refused, """
                 this runs as \(ProcessAccount.named(uid)) for \(person), who logged in, but not through sudo as sudo runs it (SUDO_UID \
                 would name \(person)): run it with `sudo -u \(ProcessAccount.accountName(uid) ?? "the service account") warrant-gate …`, \
@@ -443,10 +444,20 @@ struct DatabaseOptions: ParsableArguments {
 
     /// The store `db` names (under sudo, the installed gateway's if `db` is left out: ``SudoInvocation``). Refused as
     /// root when its SQLite file belongs to another account: a file the CLI then creates beside it (the journal, a
-    /// scan, a key) would be root's, and the gateway could not open it.
+    /// scan, a key) would be root's, and the gateway could not open it. On a host with an installed gateway, `db`
+    /// left out is refused outside sudo: the demo's store it would name is not the one the gateway decides on, and a
+    /// revocation or a withdrawal written there would report success and change nothing.
     func location(_ db: String) throws -> StoreLocation {
         var location: StoreLocation
         do { location = try StoreLocation(db, filesDirectory: filesDir) } catch { throw CLIError(.usage, error.message) }
+        if SudoInvocation.current == nil, db == AdminOptions.demoDatabase,
+           FileManager.default.fileExists(atPath: SudoInvocation.installedConfiguration) {
+            throw CLIError(.usage, """
+                this host has an installed gateway (\(SudoInvocation.installedConfiguration)), and --db was left out: its \
+                default is the demo's store, not the gateway's. Run the command as `sudo -u warrant-gate warrant-gate …` to \
+                act on the installed gateway's store, or name a store with --db
+                """)
+        }
         if let sudo = SudoInvocation.current {
             location = try sudo.store(location, given: db)
             if let path = location.sqlitePath { try sudo.checkTrustedPath(path, what: "--db") }

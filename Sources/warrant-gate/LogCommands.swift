@@ -438,12 +438,12 @@ extension LogCommand {
                 guard retentionDays >= LogArchive.defaultRetentionDays else {
                     throw CLIError(.refused, """
                         run through sudo, --retention-days may not be below \(LogArchive.defaultRetentionDays): a shorter retention is for the \
-                        service account itself to apply, from a root shell (runuser -u warrant-gate)
+                        service account itself to apply, from root's own login (runuser -u warrant-gate; a sudo -i shell stays the operator's)
                         """)
                 }
                 // Nor may one person set the gateways' entries aside and let a wrong clock judge the retention alone.
                 guard !logIdle else {
-                    throw CLIError(.refused, "run through sudo, --log-idle is refused: the service account applies it, from a root shell (runuser -u warrant-gate)")
+                    throw CLIError(.refused, "run through sudo, --log-idle is refused: the service account applies it, from root's own login (runuser -u warrant-gate; a sudo -i shell stays the operator's)")
                 }
                 try sudo.checkTrustedPath(out, what: "--out")
             }

@@ -106,6 +106,36 @@ struct BackupCLITests {
         #expect(replaced.stdout.contains("the database that was there is now \(scratch.db).before-restore-"))
     }
 
+    /// Whether a mount namespace with a filesystem of its own can be made here (root, `unshare`): for the free-space
+    /// floor, which needs a filesystem nearly full.
+    static let canMountTmpfs: Bool = {
+        guard getuid() == 0, let scratch = try? Scratch() else { return false }
+        return (try? CLIProcess.run(URL(fileURLWithPath: "/usr/bin/unshare"), ["-m", "/bin/sh", "-c", "mount -t tmpfs -o size=1m tmpfs '\(scratch.url.path)'"]))?.status == 0
+    }()
+
+    /// Restore keeps the free-space floor every copy the CLI writes keeps (5 % of the filesystem, at least 256 MiB): a
+    /// handed-over file of any size would otherwise fill the filesystem, which may be the live store's.
+    @Test("a restore onto a filesystem with less free than the floor is refused, and leaves nothing there", .enabled(if: canMountTmpfs))
+    func restoreKeepsTheFloor() throws {
+        let scratch = try Scratch()
+        let (db, _) = try site(scratch)
+        let pub = scratch.url.appendingPathComponent("log-signing.key.pub").path
+        let offsite = try copyCheckpointOff(scratch, db, to: "checkpoint.txt")
+        let backup = scratch.url.appendingPathComponent("wg.backup").path
+        #expect(try CLIProcess.run(["backup", "--out", backup] + db).status == 0)
+        // A 64 MiB filesystem, mounted in a namespace of the restore's own: what is left on it is listed before it goes.
+        let small = scratch.url.appendingPathComponent("small")
+        try FileManager.default.createDirectory(at: small, withIntermediateDirectories: true)
+        let restore = [CLIProcess.executable.path, "restore", backup, "--against", offsite, "--db", small.path + "/drill/wg.sqlite", "--key", pub]
+        let quoted = restore.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+        let script = "mount -t tmpfs -o size=64m tmpfs '\(small.path)' || exit 99; \(quoted); status=$?; echo LEFT; find '\(small.path)' -type f; exit $status"
+        let refused = try CLIProcess.run(URL(fileURLWithPath: "/usr/bin/unshare"), ["-m", "/bin/sh", "-c", script])
+        #expect(refused.status == 3, "\(refused.stderr)")
+        #expect(refused.stderr.contains("MiB"), "\(refused.stderr)")
+        let left = refused.stdout.components(separatedBy: "LEFT\n").last ?? "?"
+        #expect(left.isEmpty, "left on the filesystem: \(left)")
+    }
+
     /// An auditor's pass: with the database lost and the key's directory kept, a backup older than the key's last
     /// checkpoint restored without a word (`--no-offsite-checkpoint`), and every signing was then refused.
     @Test("a backup lacking the key's last signed checkpoint is a rollback: refused, then restored with a reason, and signing goes on")

@@ -325,3 +325,41 @@ struct SudoOperatorCLITests {
         #expect(!FileManager.default.fileExists(atPath: key))
     }
 }
+
+/// On a host with an installed gateway, an admin command that leaves `--db` out outside sudo worked on the demo's store
+/// (making one if there was none) and reported success: a certificate revoked there stayed trusted by the gateway.
+/// Run in a mount namespace whose `/etc` is an overlay holding an installed `gateway.yaml` (root only).
+@Suite("The default store on a host with an installed gateway")
+struct InstalledHostDefaultStoreTests {
+    /// Runs `arguments` in a new mount namespace whose `/etc` is an overlay, in `directory`, with the package's
+    /// `gateway.yaml` at the installed path when `installed`; exit 99 if the namespace could not be made.
+    static func runOnHost(installed: Bool = true, _ arguments: [String], in directory: URL) throws -> CLIProcess.Result {
+        let (upper, work) = (directory.appendingPathComponent("upper").path, directory.appendingPathComponent("work").path)
+        for path in [upper, work] { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+        let quoted = ([CLIProcess.executable.path] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let configuration = Repository.root.appendingPathComponent("packaging/gateway.yaml").path
+        let script = """
+            mount -t overlay overlay -o lowerdir=/etc,upperdir=\(upper),workdir=\(work) /etc || exit 99
+            \(installed ? "mkdir -p /etc/warrant-gate && cp '\(configuration)' /etc/warrant-gate/gateway.yaml || exit 99" : "")
+            exec \(quoted.joined(separator: " "))
+            """
+        return try CLIProcess.run(URL(fileURLWithPath: "/usr/bin/unshare"), ["-m", "/bin/sh", "-c", script], in: directory)
+    }
+
+    /// Whether such a namespace can be made here: as root, with an overlay filesystem.
+    static let canOverlayEtc: Bool = {
+        guard getuid() == 0, let scratch = try? Scratch() else { return false }
+        return (try? runOnHost(installed: false, ["--help"], in: scratch.url))?.status == 0
+    }()
+
+    @Test("leaving --db out outside sudo is refused, and no demo store is made; --db still names a store", .enabled(if: canOverlayEtc))
+    func installedHostNeedsTheStoreNamed() throws {
+        let scratch = try Scratch()
+        let revoke = ["agency", "revoke-cert", "ice-ero", "--spki", String(repeating: "0", count: 64), "--reason", "key lost"]
+        let refused = try Self.runOnHost(revoke, in: scratch.url)
+        #expect(refused.status == 2 && refused.stderr.contains("this host has an installed gateway"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.url.appendingPathComponent(".warrant-gate").path), "a demo store was made")
+        let named = try Self.runOnHost(revoke + ["--db", scratch.db], in: scratch.url)
+        #expect(named.status == 0 && named.stdout.contains("revoked"), "\(named.stderr)")
+    }
+}

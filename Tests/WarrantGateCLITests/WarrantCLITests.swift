@@ -240,6 +240,12 @@ struct WarrantCLITests {
         }
         let switched = try run(login: 4242, uid: 1, ["SUDO_UID": "1", "SUDO_USER": "daemon"])
         #expect(switched.status == 3 && switched.stderr.contains("not through sudo as sudo runs it"), "\(switched.stderr)")
+        let runuser = try run(login: 4242, uid: 1, [:])
+        #expect(runuser.status == 3 && runuser.stderr.contains("not through sudo as sudo runs it"), "\(runuser.stderr)")
+        // Root's own login, switched with runuser (docs/debian.md's way to apply what only the service account may):
+        // root is the person, and the command runs (and finds no database).
+        let rootLogin = try run(login: 0, uid: 1, [:])
+        #expect(rootLogin.status == 4, "\(rootLogin.stderr)")
         let otherPerson = try run(login: 4242, uid: nil, ["SUDO_UID": "4243", "SUDO_USER": "bob"])
         #expect(otherPerson.status == 3 && otherPerson.stderr.contains("SUDO_UID says uid 4243 ran sudo, but uid 4242 logged in"), "\(otherPerson.stderr)")
         let otherName = try run(login: 1, uid: nil, ["SUDO_UID": "1", "SUDO_USER": "bob"])
