@@ -10,7 +10,7 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the gateway from a configuration file.",
         discussion: """
-            Every key of the configuration file is documented in the README. The gateway refuses to start if the
+            Every key of the configuration file is documented in docs/configuration.md. The gateway refuses to start if the
             configuration, the policy or the agency directory is invalid, naming the file and line.
             SIGTERM or Ctrl-C drains open requests and exits 0. SIGHUP reloads the policy, the agency directory and
             the TLS files. Under systemd (Type=notify) it reports READY, RELOADING and STOPPING to $NOTIFY_SOCKET.

@@ -71,5 +71,14 @@ struct AgencyDirectoryTests {
             #expect(error.line == 3)
             #expect(error.message.contains("unknown category 'spies'"))
         }
+
+        // The package once named the client-CA bundle as its authority: a bundle is said to be one, not "no PEM".
+        let bundlePath = directory.appendingPathComponent("bundle.pem").path
+        let other = try DevCertificateAuthority(commonName: "Other CA")
+        try (ca.certificatePEM + "\n" + other.certificatePEM).write(toFile: bundlePath, atomically: true, encoding: .utf8)
+        let bundled = directory.appendingPathComponent("bundled.yaml")
+        try "authorities:\n  - name: county-ca\n    certificate: bundle.pem\nagencies: []\n".write(to: bundled, atomically: true, encoding: .utf8)
+        let error = try #require(throws: FileError.self) { try AgencyDirectoryFile.load(path: bundled.path) }
+        #expect(error.message.contains("holds 2 certificates") && error.message.contains("county-ca"), "\(error.message)")
     }
 }

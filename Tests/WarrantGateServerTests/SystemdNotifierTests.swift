@@ -111,6 +111,6 @@ struct SystemdNotifierTests {
         #expect(configuration.agenciesPath.hasPrefix("/etc/warrant-gate/policies/") && shipped(configuration.agenciesPath))
         #expect(configuration.policyPath == "/etc/warrant-gate/policies/local.yaml" && !shipped(configuration.policyPath))
         // The one authority of the package's own agencies.yaml (no agency yet), not the demo's.
-        #expect(configuration.authorities == ["county-ca": "/etc/warrant-gate/tls/client-ca.pem"])
+        #expect(configuration.authorities == ["county-ca": "/etc/warrant-gate/tls/county-ca.pem"])
     }
 }

@@ -47,7 +47,11 @@ public enum AgencyDirectoryFile {
             do {
                 authorities.append(NamedAuthority(name: name, certificate: try Certificate(pemEncoded: pem), path: resolved))
             } catch {
-                throw entry.error("authority '\(name)': \(resolved) is not a PEM certificate")
+                let held = pem.components(separatedBy: "-----BEGIN CERTIFICATE-----").count - 1
+                guard held > 1 else { throw entry.error("authority '\(name)': \(resolved) is not a PEM certificate") }
+                throw entry.error(
+                    "authority '\(name)': \(resolved) holds \(held) certificates; an authority is one CA, the one that issues its agencies' certificates: name a file holding it alone"
+                )
             }
         }
         var agencies: [Agency] = []
