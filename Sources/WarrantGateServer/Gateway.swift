@@ -114,6 +114,7 @@ public final class Gateway: Sendable {
         let environment = GatewayEnvironment(
             state: state, log: log, verifier: verifier, limits: limits, metrics: metrics,
             concurrency: AgencyConcurrency(limit: limits.maxInFlightPerAgency),
+            streamResets: StreamResetBudget(limit: limits.maxStreamResetsPerCertificate),
             factLookup: FactLookupClient(upstreams: upstreams, timeout: limits.upstreamResponseTimeout),
             upstreams: upstreams, logger: logger, now: now
         )

@@ -282,10 +282,14 @@ struct SudoInvocation {
         try Self.installedGateway.get()
     }
 
+    /// The installed gateway's store, by its installed configuration, if one is installed and can be read.
+    static var installedStore: StoreLocation? {
+        ((try? installedGateway.get()) ?? nil)?.store
+    }
+
     /// Whether `location` is the installed gateway's store (by its installed configuration), run through sudo or not.
     static func isInstalledStore(_ location: StoreLocation) -> Bool {
-        guard let installed = (try? installedGateway.get()) ?? nil else { return false }
-        return location.isSameDatabase(as: installed.store)
+        installedStore.map(location.isSameDatabase) ?? false
     }
 
     /// The store `--db` names, or the installed gateway's when `--db` was left out (its default is the demo's).
@@ -452,10 +456,11 @@ struct DatabaseOptions: ParsableArguments {
         do { location = try StoreLocation(db, filesDirectory: filesDir) } catch { throw CLIError(.usage, error.message) }
         if SudoInvocation.current == nil, db == AdminOptions.demoDatabase,
            FileManager.default.fileExists(atPath: SudoInvocation.installedConfiguration) {
+            let named = SudoInvocation.installedStore.map { " (the installed gateway's: --db \($0))" } ?? ""
             throw CLIError(.usage, """
                 this host has an installed gateway (\(SudoInvocation.installedConfiguration)), and --db was left out: its \
                 default is the demo's store, not the gateway's. Run the command as `sudo -u warrant-gate warrant-gate …` to \
-                act on the installed gateway's store, or name a store with --db
+                act on the installed gateway's store, or name a store with --db\(named)
                 """)
         }
         if let sudo = SudoInvocation.current {

@@ -157,13 +157,14 @@ struct DemoCommand: AsyncParsableCommand {
         }
     }
 
-    /// The commands to try. The admin commands name the demo's database unless it is the CLI's default.
+    /// The commands to try. The admin commands name the demo's database unless it is the CLI's default (which a host
+    /// with an installed gateway refuses to take for granted).
     private static func instructions(dataDir: String, location: StoreLocation, pkiCreated: [String]) -> String {
         let c = "\(dataDir)/certs"
         let db: String
         if let path = location.sqlitePath {
-            db = URL(fileURLWithPath: path).standardizedFileURL == URL(fileURLWithPath: AdminOptions.demoDatabase).standardizedFileURL
-                ? "" : " --db \(path)"
+            let isDefault = URL(fileURLWithPath: path).standardizedFileURL == URL(fileURLWithPath: AdminOptions.demoDatabase).standardizedFileURL
+            db = isDefault && !FileManager.default.fileExists(atPath: SudoInvocation.installedConfiguration) ? "" : " --db \(path)"
         } else {
             db = " --db \(location) --files-dir \(dataDir)"
         }

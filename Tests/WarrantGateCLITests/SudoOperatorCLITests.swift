@@ -358,6 +358,7 @@ struct InstalledHostDefaultStoreTests {
         let revoke = ["agency", "revoke-cert", "ice-ero", "--spki", String(repeating: "0", count: 64), "--reason", "key lost"]
         let refused = try Self.runOnHost(revoke, in: scratch.url)
         #expect(refused.status == 2 && refused.stderr.contains("this host has an installed gateway"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("--db /var/lib/warrant-gate/warrant-gate.sqlite"), "the refusal names the installed store: \(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: scratch.url.appendingPathComponent(".warrant-gate").path), "a demo store was made")
         let named = try Self.runOnHost(revoke + ["--db", scratch.db], in: scratch.url)
         #expect(named.status == 0 && named.stdout.contains("revoked"), "\(named.stderr)")

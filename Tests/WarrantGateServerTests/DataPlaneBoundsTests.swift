@@ -57,6 +57,11 @@ struct DataPlaneBoundsTests {
         return try await gateway.exportedRows()
     }
 
+    /// A WINDOW_UPDATE of `increment` on `stream`.
+    private static func windowUpdate(_ stream: UInt32, _ increment: UInt32) -> [UInt8] {
+        H2.frame(H2.Kind.windowUpdate, stream: stream, [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: increment >> $0) })
+    }
+
     /// Whether `condition` holds within `seconds`, checked every 20 ms.
     private static func eventually(within seconds: Double = 10, _ condition: () async -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + .seconds(seconds)
@@ -206,7 +211,9 @@ struct DataPlaneBoundsTests {
 
     /// A certificate revoked in the registry still completes its handshake, and each request on its connection was
     /// refused while the connection kept its place, for as long as its client kept sending: now the refusal ends the
-    /// connection (HTTP/1.1: `Connection: close`; HTTP/2: GOAWAY), and the place is free for the next.
+    /// connection (HTTP/1.1: `Connection: close`; HTTP/2: GOAWAY), and the place is free for the next. What the client
+    /// sent behind the refused request (pipelined, or a stream after the GOAWAY) is recorded as revoked too, not as a
+    /// drain.
     @Test("a request refused for a revoked certificate ends its connection, over HTTP/1.1 and HTTP/2, freeing its place")
     func revokedCertificateGivesUpItsPlace() async throws {
         var limits = GatewayConfiguration.Limits()
@@ -220,7 +227,7 @@ struct DataPlaneBoundsTests {
             let spki = try ClientCertificate(certificate: certificate).spkiSHA256
             try gateway.registry.revokeCertificate(agency: "denver-pd", spki: spki, serial: nil, reason: "laptop stolen", operator: "test-it")
             try await gateway.awaitRegistry()
-            let refused = try await http1.exchange(request)
+            let refused = try await http1.exchange(request + request)
             #expect(refused.status == 403 && refused.reason == "certificate_revoked", "\(refused.raw.prefix(300))")
             #expect(refused.raw.lowercased().contains("connection: close"), "\(refused.raw.prefix(300))")
             #expect(await http1.closes(), "the revoked certificate's HTTP/1.1 connection is left open")
@@ -233,6 +240,8 @@ struct DataPlaneBoundsTests {
             func isPing(_ frame: H2.Frame) -> Bool { frame.type == H2.Kind.ping && frame.flags & H2.Flag.ack == 0 }
             let answered = await http2.wait { $0.goAway != nil && $0.ended(1) && $0.frames.contains(where: isPing) }
             #expect(answered?.status(1) == 403, "\(String(describing: answered?.status(1)))")
+            await http2.send(H2.headers(stream: 3, H2.request("GET", Self.inmate)))
+            #expect(await http2.wait { $0.reset(3) } != nil, "a stream opened after the GOAWAY is not refused")
             // The client acknowledges the GOAWAY's PING; with no stream open, the connection then closes.
             let ping = try #require(answered?.frames.first(where: isPing)?.payload)
             await http2.send(H2.frame(H2.Kind.ping, flags: H2.Flag.ack, ping))
@@ -242,6 +251,9 @@ struct DataPlaneBoundsTests {
             let again = try await RawTLSConnection.open(port: gateway.port, tls: tls)
             #expect(try await again.exchange(request).reason == "certificate_revoked", "the place was not freed")
             await again.close()
+            let rows = try await Self.settledRows(gateway)
+            #expect(rows.filter { $0.reason == "certificate_revoked" && $0.agency == "denver-pd" }.count == 5, "\(rows.map { ($0.agency, $0.reason) })")
+            #expect(!rows.contains { $0.reason == "gateway_draining" })
         }
     }
 
@@ -821,12 +833,9 @@ struct DataPlaneBoundsTests {
             await connection.send(H2.clientPreface + H2.frame(H2.Kind.settings, [0x00, 0x04, 0, 0, 0, 0]) + H2.frame(H2.Kind.settings, flags: H2.Flag.ack))
             await connection.send(H2.headers(stream: 1, H2.request("GET", Self.locator)))
             #expect(await Self.eventually { connection.received.status(1) == 200 })
-            func windowUpdate(_ stream: UInt32, _ increment: UInt32) -> [UInt8] {
-                H2.frame(H2.Kind.windowUpdate, stream: stream, [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: increment >> $0) })
-            }
-            await connection.send(kind == "zero" ? windowUpdate(1, 0) : windowUpdate(1, 0x7fff_ffff) + windowUpdate(1, 1))
+            await connection.send(kind == "zero" ? Self.windowUpdate(1, 0) : Self.windowUpdate(1, 0x7fff_ffff) + Self.windowUpdate(1, 1))
             #expect(await connection.wait { $0.reset(1) || $0.closed }?.reset(1) == true, "stream 1 is not reset")
-            await connection.send(H2.headers(stream: 3, H2.request("GET", Self.locator)) + windowUpdate(3, 1 << 20))
+            await connection.send(H2.headers(stream: 3, H2.request("GET", Self.locator)) + Self.windowUpdate(3, 1 << 20))
             let answered = await connection.wait { $0.ended(3) || $0.closed }
             #expect(answered?.status(3) == 200 && answered?.closed == false, "the connection ended with its stream's error")
             await connection.close()
@@ -838,6 +847,21 @@ struct DataPlaneBoundsTests {
     /// A flood of streams refused for their headers on one connection is recorded, but at most 16 times for that
     /// connection, and the 16th ends the connection: refusals past it would go unrecorded. Fewer than 16 leave the
     /// connection serving.
+    /// The same errors on the connection's own window are the connection's: GOAWAY, recorded, and closed.
+    @Test("a flow-control error on the connection's window ends the connection, with one bad_request row", arguments: ["zero", "overflow"])
+    func connectionFlowControlError(_ kind: String) async throws {
+        try await withGateway { gateway in
+            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            #expect(await connection.completeSetup())
+            await connection.send(kind == "zero" ? Self.windowUpdate(0, 0) : Self.windowUpdate(0, 0x7fff_ffff))
+            #expect(await connection.wait { $0.closed } != nil, "the connection is left open")
+            #expect(connection.received.goAway != nil, "no GOAWAY")
+            await connection.close()
+            let rows = try await Self.rows(gateway) { !$0.isEmpty }
+            #expect(rows.map(\.reason) == ["bad_request"] && rows.first?.agency == "denver-pd", "\(rows.map { ($0.agency, $0.reason) })")
+        }
+    }
+
     @Test("a flood of refused HTTP/2 streams on one connection produces at most 16 rows, then the connection ends")
     func http2RefusalFloodIsCapped() async throws {
         try await withGateway { gateway in
@@ -1131,10 +1155,13 @@ struct DataPlaneBoundsTests {
     }
 
     /// An attacker's pass: NIOHTTP2 counts resets per connection, so one certificate's 512 connections could each open
-    /// and reset 200 streams every 30 s, each stream decided, logged and forwarded first. The certificate's resets are
-    /// now spent from one budget across its connections: past it, the connection that reset ends, recorded.
-    @Test("stream resets are counted per certificate across its connections: past the budget that connection ends")
-    func resetBudgetAcrossConnections() async throws {
+    /// and reset 200 streams every 30 s, each stream decided, logged and forwarded first. Streams reset mid-request
+    /// are now spent from one budget per certificate across its connections: past it, the connection ends, recorded.
+    /// The review of that: a reset the client makes NIOHTTP2 send (a stream error of its own) counts as one it sends;
+    /// a reset of a stream whose answer has ended costs nothing.
+    @Test("streams reset mid-request are counted per certificate across its connections: past the budget that connection ends",
+          arguments: ["client-reset", "stream-error"])
+    func resetBudgetAcrossConnections(_ kind: String) async throws {
         var limits = GatewayConfiguration.Limits()
         limits.maxStreamResetsPerCertificate = 40
         try await withGateway(limits: limits) { gateway in
@@ -1143,14 +1170,22 @@ struct DataPlaneBoundsTests {
             func resets(from first: UInt32) -> [UInt8] {
                 (0..<35).flatMap { index in
                     let stream = first + UInt32(2 * index)
-                    return H2.headers(stream: stream, H2.request("GET", Self.locator)) + H2.rstStream(stream)
+                    let reset = kind == "client-reset" ? H2.rstStream(stream) : Self.windowUpdate(stream, 0)
+                    return H2.headers(stream: stream, H2.request("GET", Self.locator)) + reset
                 }
             }
             let first = try await H2.open(port: gateway.port, tls: tls)
             #expect(await first.completeSetup())
-            await first.send(resets(from: 1))
-            await first.send(H2.headers(stream: 101, H2.request("GET", Self.locator)))
-            #expect(await first.wait { $0.ended(101) }?.status(101) == 200, "the first connection's 35 resets are within the budget")
+            // 45 streams reset once answered, more than the budget: free.
+            for index in 0..<45 {
+                let stream = UInt32(2 * index + 1)
+                await first.send(H2.headers(stream: stream, H2.request("GET", Self.locator)))
+                _ = await first.wait { $0.ended(stream) }
+                await first.send(H2.rstStream(stream))
+            }
+            await first.send(resets(from: 91))
+            await first.send(H2.headers(stream: 201, H2.request("GET", Self.locator)))
+            #expect(await first.wait { $0.ended(201) || $0.closed }?.status(201) == 200, "the first connection's 35 resets are within the budget")
 
             let second = try await H2.open(port: gateway.port, tls: tls)
             #expect(await second.completeSetup())
@@ -1161,8 +1196,8 @@ struct DataPlaneBoundsTests {
             #expect(rows.filter { $0.reason == "bad_request" }.map(\.agency) == ["denver-pd"], "\(rows.map { ($0.agency, $0.reason) })")
 
             // The connection that stayed within its share goes on until it resets too; other certificates are untouched.
-            await first.send(H2.headers(stream: 103, H2.request("GET", Self.locator)))
-            #expect(await first.wait { $0.ended(103) }?.status(103) == 200)
+            await first.send(H2.headers(stream: 203, H2.request("GET", Self.locator)))
+            #expect(await first.wait { $0.ended(203) || $0.closed }?.status(203) == 200)
             await first.close()
             let other = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "public-defender"))
             #expect(await other.completeSetup())

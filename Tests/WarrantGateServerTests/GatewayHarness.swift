@@ -226,6 +226,7 @@ extension GatewayHarness {
         let environment = GatewayEnvironment(
             state: gateway.state, log: gateway.log, verifier: gateway.verifier, limits: limits, metrics: gateway.metrics,
             concurrency: AgencyConcurrency(limit: limits.maxInFlightPerAgency),
+            streamResets: StreamResetBudget(limit: limits.maxStreamResetsPerCertificate),
             factLookup: FactLookupClient(upstreams: gateway.upstreams, timeout: limits.upstreamResponseTimeout),
             upstreams: gateway.upstreams, logger: gateway.logger, now: gateway.now
         )

@@ -15,6 +15,8 @@ struct GatewayEnvironment: Sendable {
     let limits: GatewayConfiguration.Limits
     let metrics: GatewayMetrics
     let concurrency: AgencyConcurrency
+    /// HTTP/2 streams reset while their requests were in progress, per client certificate.
+    let streamResets: StreamResetBudget
     let factLookup: FactLookupClient
     let upstreams: Upstreams
     let logger: Logger

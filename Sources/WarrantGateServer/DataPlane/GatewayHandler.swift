@@ -383,21 +383,25 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         GatewayEnvironment.addObligationsOfEveryRequest(to: &request.record, policy: request.current.policies.policy)
         commit(request, extra: alongside) { handler, request in
             handler.environment.metrics.count(effect: .deny, reason: reason)
-            if reason == GatewayReason.certificateRevoked.rawValue { handler.quiesceConnection() }
+            if reason == GatewayReason.certificateRevoked.rawValue { handler.endConnection(for: .certificateRevoked) }
             handler.answer(request, problemReason: reason, detail: detail)
         }
     }
 
-    /// Asks the connection to end once what it is answering is out, as a drain does: HTTP/1.1 answers this request
-    /// with `Connection: close`; HTTP/2 sends GOAWAY and lets its open streams finish. For a certificate revoked in
-    /// the registry, which the handshake still admits: its connection would otherwise keep its place among set-up
-    /// connections (``ConnectionAdmission``) for as long as it sent requests.
-    private func quiesceConnection() {
+    /// Asks the connection to end once what it is answering is out, as a drain does, the requests it then does not
+    /// take recorded for `reason`: HTTP/1.1 answers this request with `Connection: close`; HTTP/2 sends GOAWAY and
+    /// lets its open streams finish. For a certificate revoked in the registry, which the handshake still admits: its
+    /// connection would otherwise keep its place among set-up connections (``ConnectionAdmission``) for as long as it
+    /// sent requests.
+    private func endConnection(for reason: GatewayReason) {
         guard let context else { return }
-        guard isHTTP2 else { return context.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
+        guard isHTTP2 else { return context.pipeline.fireUserInboundEventTriggered(HTTP1RequestSequencer.ConnectionEnds(reason: reason)) }
         // Outside the stream's own callbacks: the connection's manager writes GOAWAY and PING on the connection.
         guard let connection = context.channel.parent else { return }
-        context.eventLoop.execute { connection.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
+        context.eventLoop.execute {
+            HTTP2RefusalRecorder.endingFor(connection.pipeline, reason: reason)
+            connection.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        }
     }
 
     // MARK: 7. Forward
@@ -857,10 +861,25 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     /// An HTTP/2 stream that closes after its answer's end frees the answered request's slot, unless another end on
     /// the connection is still unwritten (see ``writeEnd(_:_:taken:)``).
     func channelInactive(context: ChannelHandlerContext) {
-        if let request { clientLeft(request) }
+        if let request {
+            if isHTTP2, request.phase != .finished { spendStreamReset(context) }
+            clientLeft(request)
+        }
         if let answered, let peer, peer.unwrittenEnds <= 1 { releaseResources(answered) }
         answered = nil
         context.fireChannelInactive()
+    }
+
+    /// An HTTP/2 stream that closed while its request was in progress, its connection still open (the client reset it,
+    /// or NIOHTTP2 did for the client's own stream error), is spent from its certificate's ``StreamResetBudget``:
+    /// past the budget, the connection ends, recorded.
+    private func spendStreamReset(_ context: ChannelHandlerContext) {
+        guard let peer, let connection = context.channel.parent, connection.isActive, !environment.streamResets.spend(peer.certificate) else { return }
+        let budget = environment.streamResets
+        HTTP2RefusalRecorder.connectionEnded(connection.pipeline, detail: """
+            a flood of stream resets: this client certificate's HTTP/2 streams were reset mid-request more than \(budget.limit) times in \
+            \(StreamResetBudget.window.nanoseconds / 1_000_000_000) s across its connections
+            """)
     }
 
     private func clientLeft(_ request: RequestInFlight) {

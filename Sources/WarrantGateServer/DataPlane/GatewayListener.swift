@@ -14,8 +14,7 @@ import ServiceLifecycle
 /// ``MissingCertificateObserver`` until the handshake completes), then either
 /// - HTTP/1.1: NIOHTTP1's decoder (with the configured header limits), pipelining assistance, the idle timeout,
 ///   ``RequestHeadDeadline``, ``RequestBodyGuard`` and one ``GatewayHandler`` for the connection; or
-/// - HTTP/2: ``HTTP2FrameGuard`` (with the certificate's ``StreamResetBudget``), NIOHTTP2 (with its flood defences
-///   and a connection manager for idleness and graceful close),
+/// - HTTP/2: NIOHTTP2 (with its flood defences and a connection manager for idleness and graceful close),
 ///   ``HTTP2SetupWatcher``, ``HTTP2IdleCloser``, ``HTTP2RefusalRecorder``, and for each stream an HTTP/1-style codec,
 ///   ``RequestBodyGuard`` and a ``GatewayHandler``; ``HTTP2StreamLifecycleRelay`` tells the manager and the closer
 ///   of each stream.
@@ -29,7 +28,6 @@ final class GatewayListener: Service {
     private let limits: GatewayConfiguration.Limits
     private let handlers: any RequestHandlerFactory
     private let admission: ConnectionAdmission
-    private let resetBudget: StreamResetBudget
     private let onListening: @Sendable (Int) async -> Void
 
     /// - Parameter connectionRefusals: told of each set-up connection closed for want of a place, with its client
@@ -49,7 +47,6 @@ final class GatewayListener: Service {
             maxSettingUp: limits.maxConnectionsSettingUp, maxEstablished: limits.maxConnections,
             maxPerCertificate: limits.maxConnectionsPerCertificate, refused: connectionRefusals
         )
-        self.resetBudget = StreamResetBudget(limit: limits.maxStreamResetsPerCertificate)
         self.onListening = onListening
     }
 
@@ -165,7 +162,7 @@ final class GatewayListener: Service {
         // twice that, whether or not the client answered.
         let closer = HTTP2IdleCloser(timeout: limits.idleTimeout.timeAmount * 2)
         let peerBound = NIOLoopBound(peer, eventLoop: channel.eventLoop)
-        try sync.addHandler(HTTP2FrameGuard(resets: (resetBudget, peer?.certificate.der ?? [])))
+        try sync.addHandler(HTTP2FrameGuard())
         _ = try sync.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connection, streamConfiguration: .init(),
             streamDelegate: HTTP2StreamLifecycleRelay(manager: manager, closer: closer, eventLoop: channel.eventLoop), position: .last

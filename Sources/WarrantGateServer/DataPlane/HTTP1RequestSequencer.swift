@@ -25,8 +25,9 @@ import WarrantGateCore
 ///   keep the connection alive, or the parser reads nothing after it and would keep every later byte unparsed and
 ///   unbounded), when its answer says `Connection: close`, or when it is a parser error. Once the last request has
 ///   all arrived, the connection is not read again and nothing after it is handed on.
-/// - On `ChannelShouldQuiesceEvent` an idle connection closes at once; one with a request in progress gives up what
-///   it holds and takes no more requests.
+/// - On `ChannelShouldQuiesceEvent` (the gateway drains) or ``ConnectionEnds`` (the handlers behind end it) an idle
+///   connection closes at once; one with a request in progress gives up what it holds and takes no more requests,
+///   recorded with the drain's reason or the one given.
 /// - The last request's answer says `Connection: close` unless its head had already gone, and the connection closes
 ///   after that answer's end, or after the request's end if the answer ended first.
 /// - Each part or parser error that comes out of the parser resets the connection's ``UnparsedInputLimit``.
@@ -47,6 +48,12 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
 
     /// The most requests held behind a pending answer. A parser error, which ends the input, is always held.
     static let maxHeldRequests = 16
+
+    /// Ends the connection as a drain does (its request in progress answered with `Connection: close`), for `reason`,
+    /// which the requests it then does not take are recorded with.
+    struct ConnectionEnds {
+        let reason: GatewayReason
+    }
 
     /// Requests the connection read and will never hand on, and why: the handlers behind record each, a head with
     /// its method and target, and each input the parser refused (`unparsed`) without.
@@ -70,8 +77,9 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
     /// Requests read beyond those held, or after the last, and not taken: each of the first ``maxHeldRequests`` is
     /// told behind.
     private var untakenBeyondHeld = 0
-    /// The gateway is shutting down.
-    private var draining = false
+    /// Why the connection is ending, for the requests it then does not take: the gateway drains, or the handlers
+    /// behind ended it (``ConnectionEnds``); nil while it is not.
+    private var endingReason: GatewayReason?
     /// A `read()` was withheld while reads were stopped.
     private var readWithheld = false
     /// No request after the current one is taken.
@@ -123,9 +131,9 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
-        case is ChannelShouldQuiesceEvent:
+        case is ChannelShouldQuiesceEvent, is ConnectionEnds:
             lastRequest = true
-            draining = true
+            endingReason = (event as? ConnectionEnds)?.reason ?? .gatewayDraining
             giveUpHeld(context: context)
             if !answerPending && !requestOpen { context.close(promise: nil) }
         default:
@@ -216,7 +224,7 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
 
     /// Why a request read now, or one held and given up, is not taken.
     private var untakenReason: GatewayReason {
-        heldOverflowed ? .agencyConcurrencyLimit : draining ? .gatewayDraining : lastRequest ? .badRequest : .clientClosed
+        heldOverflowed ? .agencyConcurrencyLimit : endingReason ?? (lastRequest ? .badRequest : .clientClosed)
     }
 
     /// A request read beyond those held, or after the connection's last: told behind, up to ``maxHeldRequests``.
@@ -233,7 +241,7 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
             if case .part(.head) = item { true } else if case .parserError = item { !requestOpen } else { false }
         } ?? held.endIndex
         // Reasons as they stand before any held request counts: held ones are within the cap, not beyond it.
-        var untaken = RequestsNotTaken(reason: draining ? .gatewayDraining : lastRequest ? .badRequest : .clientClosed)
+        var untaken = RequestsNotTaken(reason: endingReason ?? (lastRequest ? .badRequest : .clientClosed))
         for item in held[firstRequest...] {
             switch item {
             case .part(.head(let head)): untaken.heads.append(head)

@@ -42,6 +42,9 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
     private var streamsNotTaken: Set<UInt32> = []
     /// Set at the first connection error: what NIOHTTP2 reports after it (the rest of a flood's read) is its echo.
     private var ending = false
+    /// Why streams the client opens after the gateway's GOAWAY are not taken: a drain's, unless the connection was
+    /// ended for a reason of its own (``endingFor(_:reason:)``).
+    private var notTakenReason = GatewayReason.gatewayDraining
 
     init(environment: GatewayEnvironment, peer: ConnectionPeer?, cap: Int = 16) {
         self.environment = environment
@@ -71,16 +74,17 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
         closeAfterThisRead(context)
     }
 
-    /// Ends the connection of `context`'s pipeline for `detail`, found below NIOHTTP2 (``HTTP2FrameGuard``).
-    static func connectionEnded(_ context: ChannelHandlerContext, detail: String) {
-        guard let (recorder, recorderContext) = inPipeline(of: context) else { return }
+    /// Ends the connection of `pipeline` for `detail`, found below NIOHTTP2 (``HTTP2FrameGuard``) or on one of its
+    /// streams (``StreamResetBudget``). On the connection's event loop.
+    static func connectionEnded(_ pipeline: ChannelPipeline, detail: String) {
+        guard let (recorder, recorderContext) = inPipeline(pipeline) else { return }
         recorder.endConnection(recorderContext, detail: detail)
     }
 
-    /// The recorder in `context`'s pipeline, and its own context; nil on a connection without one.
-    private static func inPipeline(of context: ChannelHandlerContext) -> (HTTP2RefusalRecorder, ChannelHandlerContext)? {
-        guard let recorder = try? context.pipeline.syncOperations.handler(type: HTTP2RefusalRecorder.self),
-              let recorderContext = try? context.pipeline.syncOperations.context(handler: recorder) else { return nil }
+    /// The recorder in `pipeline`, and its own context; nil on a connection without one.
+    private static func inPipeline(_ pipeline: ChannelPipeline) -> (HTTP2RefusalRecorder, ChannelHandlerContext)? {
+        guard let recorder = try? pipeline.syncOperations.handler(type: HTTP2RefusalRecorder.self),
+              let recorderContext = try? pipeline.syncOperations.context(handler: recorder) else { return nil }
         return (recorder, recorderContext)
     }
 
@@ -89,13 +93,19 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
     /// the cap, a stream once; reaching the cap does not end the connection, whose streams the GOAWAY took are still
     /// being answered (a client that opened many before it saw the GOAWAY did nothing wrong).
     static func streamNotTaken(_ context: ChannelHandlerContext, stream: UInt32) {
-        guard let (recorder, _) = inPipeline(of: context) else { return }
+        guard let (recorder, _) = inPipeline(context.pipeline) else { return }
         recorder.notTaken(stream)
     }
 
     private func notTaken(_ stream: UInt32) {
         guard !ending, recorded < cap, streamsNotTaken.insert(stream).inserted else { return }
-        record("HTTP/2 stream \(stream) opened after the gateway's GOAWAY", reason: .gatewayDraining)
+        record("HTTP/2 stream \(stream) opened after the gateway's GOAWAY", reason: notTakenReason)
+    }
+
+    /// The connection of `pipeline` is about to be sent GOAWAY for `reason` (a revoked certificate), not for a drain:
+    /// streams the client opens after it are recorded with that reason. On the connection's event loop.
+    static func endingFor(_ pipeline: ChannelPipeline, reason: GatewayReason) {
+        inPipeline(pipeline)?.0.notTakenReason = reason
     }
 
     /// Records a request refused before any stream saw it; the `cap`-th ends the connection.
@@ -108,7 +118,7 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
     /// reach this handler only as a stream's error type), the connection ends, recorded if nothing was.
     static func goAwaySent(_ context: ChannelHandlerContext, errorCode: UInt32) {
         let channel = context.channel
-        guard let found = inPipeline(of: context) else {
+        guard let found = inPipeline(context.pipeline) else {
             context.eventLoop.execute { channel.close(promise: nil) }
             return
         }

@@ -14,8 +14,6 @@ import NIOHTTP2
 ///   body sent a byte a frame). A few GOAWAYs a connection; for the others a budget that grows with the connection's
 ///   requests, and for WINDOW_UPDATE and DATA with the bytes they carry. Beyond it the connection ends, recorded as a
 ///   flood.
-/// - RST_STREAM frames are spent from the client certificate's ``StreamResetBudget``, shared by all its connections;
-///   past it the connection ends, recorded as a flood.
 /// - A GOAWAY the gateway sends with an error code ends the connection (NIOHTTP2 leaves it open), and the refusal
 ///   recorder hears of it, unless the gateway had already sent one without an error (idle, shutting down): some
 ///   protocol errors (a frame on an idle stream, a client's even stream id) reach it only as a stream's error type.
@@ -48,8 +46,6 @@ final class HTTP2FrameGuard: ChannelDuplexHandler {
     }
 
     private let budget: Budget
-    /// The budget of resets this connection's client certificate (its DER) spends from, if any.
-    private let resets: (budget: StreamResetBudget, certificate: [UInt8])?
     private var inbound = HTTP2FrameScanner(prefaceBytes: 24, maxHeaderTableSize: HTTP2FrameGuard.maxHeaderTableSize)
     private var outbound = HTTP2FrameScanner(prefaceBytes: 0, maxHeaderTableSize: nil)
     /// The start of a setting that did not fit in the last read, held until the rest arrives.
@@ -75,9 +71,8 @@ final class HTTP2FrameGuard: ChannelDuplexHandler {
     private var openedWhileQuiescing: [UInt32] = []
     private static let openedWhileQuiescingLimit = 16
 
-    init(budget: Budget = Budget(), resets: (budget: StreamResetBudget, certificate: [UInt8])? = nil) {
+    init(budget: Budget = Budget()) {
         self.budget = budget
-        self.resets = resets
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -88,7 +83,6 @@ final class HTTP2FrameGuard: ChannelDuplexHandler {
             buffer = earlier
             held = nil
         }
-        var resetsRead = 0
         let waiting = inbound.scan(&buffer) { event in
             guard case let .frame(type, length, stream) = event else { return }
             switch type {
@@ -105,7 +99,6 @@ final class HTTP2FrameGuard: ChannelDuplexHandler {
                     }
                 }
                 lastOpened = max(lastOpened, stream)
-            case HTTP2FrameScanner.rstStream: resetsRead += 1
             case HTTP2FrameScanner.windowUpdate: windowUpdates += 1
             case HTTP2FrameScanner.goAway: goAwayFrames += 1
             case HTTP2FrameScanner.settings: settingsEntries += length / 6
@@ -116,9 +109,9 @@ final class HTTP2FrameGuard: ChannelDuplexHandler {
             default: break
             }
         }
-        if let flood = flood() ?? resetFlood(resetsRead) {
+        if let flood = flood() {
             ended = true
-            HTTP2RefusalRecorder.connectionEnded(context, detail: flood)
+            HTTP2RefusalRecorder.connectionEnded(context.pipeline, detail: flood)
             context.close(promise: nil)
             return
         }
@@ -146,12 +139,6 @@ final class HTTP2FrameGuard: ChannelDuplexHandler {
             return "a flood of WINDOW_UPDATE frames (\(windowUpdates) for \(requests) requests and \(dataBytesSent) bytes of DATA)"
         }
         return nil
-    }
-
-    /// The certificate's resets past its budget across its connections, in words; nil while within it.
-    private func resetFlood(_ count: Int) -> String? {
-        guard count > 0, let resets, !resets.budget.spend(count, certificate: resets.certificate) else { return nil }
-        return "a flood of stream resets: this client certificate's connections reset more than \(resets.budget.limit) streams in \(StreamResetBudget.window.nanoseconds / 1_000_000_000) s"
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -188,7 +175,6 @@ final class HTTP2FrameGuard: ChannelDuplexHandler {
 struct HTTP2FrameScanner {
     static let data: UInt8 = 0x0
     static let headers: UInt8 = 0x1
-    static let rstStream: UInt8 = 0x3
     static let settings: UInt8 = 0x4
     static let goAway: UInt8 = 0x7
     static let windowUpdate: UInt8 = 0x8

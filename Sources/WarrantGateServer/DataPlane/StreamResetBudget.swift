@@ -1,44 +1,51 @@
 import NIOCore
 import Synchronization
 
-/// How many HTTP/2 streams each client certificate may reset, across all its connections, in a window.
+/// How many HTTP/2 streams each client certificate may have reset while the gateway works on their requests, across
+/// all its connections, in a window: reset by the client, or by NIOHTTP2 for the client's own stream error.
 ///
-/// NIOHTTP2 ends a connection after 200 resets in 30 s, but one certificate holds up to
-/// `max-connections-per-certificate` connections, and each stream it opens and resets may already have been decided,
-/// logged and forwarded (rapid reset, CVE-2023-44487). Each certificate has a bucket of `limit` resets that refills at
-/// `limit` a window; a reset beyond it ends the connection it came on.
+/// NIOHTTP2 ends a connection after 200 resets (or stream errors) in 30 s, but one certificate holds up to
+/// `max-connections-per-certificate` connections, and each stream opened and reset may already have been decided,
+/// logged and forwarded (rapid reset, CVE-2023-44487). Each certificate has a bucket of `limit` resets that refills
+/// at `limit` a window; a reset beyond it ends the connection it came on. A stream reset once its answer has ended
+/// (a client that stops reading at the `content-length`) costs nothing.
 final class StreamResetBudget: Sendable {
     /// The refill period NIOHTTP2 counts its own per-connection resets over.
     static let window: TimeAmount = .seconds(30)
+    /// Past this many certificates' buckets, full ones are forgotten, at most once a second.
+    private static let bucketsKept = 1_024
 
     private struct Bucket {
         var resets: Double
         var updated: NIODeadline
     }
 
+    private struct Buckets {
+        var byCertificate: [CertificateBytes: Bucket] = [:]
+        var swept = NIODeadline.uptimeNanoseconds(0)
+    }
+
     let limit: Int
-    private let buckets = Mutex<[[UInt8]: Bucket]>([:])
-    /// Past this many certificates' buckets, full ones are forgotten at the next reset.
-    private static let bucketsKept = 1_024
+    private let buckets = Mutex(Buckets())
 
     init(limit: Int) {
         self.limit = max(1, limit)
     }
 
-    /// Spends `count` resets of `certificate`'s (its DER) at `now`; false once the certificate is over its budget.
-    func spend(_ count: Int, certificate: [UInt8], now: NIODeadline = .now()) -> Bool {
+    /// Spends one reset of `certificate`'s at `now`; false once the certificate is over its budget.
+    func spend(_ certificate: CertificateBytes, now: NIODeadline = .now()) -> Bool {
         let capacity = Double(limit)
         let perNanosecond = capacity / Double(Self.window.nanoseconds)
         func refilled(_ bucket: Bucket) -> Double {
             min(capacity, bucket.resets + Double((now - bucket.updated).nanoseconds) * perNanosecond)
         }
         return buckets.withLock { buckets in
-            if buckets.count > Self.bucketsKept {
-                buckets = buckets.filter { refilled($0.value) < capacity }
+            if buckets.byCertificate.count > Self.bucketsKept, now - buckets.swept > .seconds(1) {
+                buckets.byCertificate = buckets.byCertificate.filter { refilled($0.value) < capacity }
+                buckets.swept = now
             }
-            let available = buckets[certificate].map(refilled) ?? capacity
-            let left = available - Double(count)
-            buckets[certificate] = Bucket(resets: max(0, left), updated: now)
+            let left = (buckets.byCertificate[certificate].map(refilled) ?? capacity) - 1
+            buckets.byCertificate[certificate] = Bucket(resets: max(0, left), updated: now)
             return left >= 0
         }
     }
