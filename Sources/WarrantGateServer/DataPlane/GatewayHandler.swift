@@ -45,6 +45,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     /// The exchange timer the handler's requests share (``armExchangeDeadline(_:at:)``), and when it is due.
     private var exchangeTimer: Scheduled<Void>?
     private var exchangeTimerDue = NIODeadline.distantFuture
+    /// Whether this HTTP/2 stream's reset mid-request has been spent (``spendStreamReset(_:)``).
+    private var streamResetSpent = false
 
     init(environment: GatewayEnvironment, peer: ConnectionPeer?, isHTTP2: Bool) {
         self.environment = environment
@@ -861,20 +863,21 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     /// An HTTP/2 stream that closes after its answer's end frees the answered request's slot, unless another end on
     /// the connection is still unwritten (see ``writeEnd(_:_:taken:)``).
     func channelInactive(context: ChannelHandlerContext) {
-        if let request {
-            if isHTTP2, request.phase != .finished { spendStreamReset(context) }
-            clientLeft(request)
-        }
+        spendStreamReset(context)
+        if let request { clientLeft(request) }
         if let answered, let peer, peer.unwrittenEnds <= 1 { releaseResources(answered) }
         answered = nil
         context.fireChannelInactive()
     }
 
-    /// An HTTP/2 stream that closed while its request was in progress, its connection still open (the client reset it,
-    /// or NIOHTTP2 did for the client's own stream error), is spent from its certificate's ``StreamResetBudget``:
-    /// past the budget, the connection ends, recorded.
+    /// An HTTP/2 stream that ends while its request is in progress, its connection still open (the client reset it,
+    /// NIOHTTP2 did for the client's own stream error, or the gateway did when its body did not arrive in time), is
+    /// spent from its certificate's ``StreamResetBudget``, once: past the budget, the connection ends, recorded.
     private func spendStreamReset(_ context: ChannelHandlerContext) {
-        guard let peer, let connection = context.channel.parent, connection.isActive, !environment.streamResets.spend(peer.certificate) else { return }
+        guard isHTTP2, !streamResetSpent, let request, request.phase != .finished, let peer, let connection = context.channel.parent,
+              connection.isActive else { return }
+        streamResetSpent = true
+        guard !environment.streamResets.spend(peer.certificate) else { return }
         let budget = environment.streamResets
         HTTP2RefusalRecorder.connectionEnded(connection.pipeline, detail: """
             a flood of stream resets: this client certificate's HTTP/2 streams were reset mid-request more than \(budget.limit) times in \
@@ -928,6 +931,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     /// NIOHTTP2 resets a stream that breaks the protocol after its head, such as DATA that contradicts its content
     /// length, or DATA after its end: its request is recorded as `bad_request`, or, decided, its outcome says so.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // The stream was reset: before its request is recorded and let go below, the reset is spent.
+        if error is NIOHTTP2Errors.StreamClosed { spendStreamReset(context) }
         if let closed = error as? NIOHTTP2Errors.StreamClosed, closed.errorCode == .protocolError || closed.errorCode == .streamClosed {
             if let request, request.phase.isUndecided {
                 recordUnanswered(request, .badRequest)

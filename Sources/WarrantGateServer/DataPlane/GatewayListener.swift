@@ -14,10 +14,10 @@ import ServiceLifecycle
 /// ``MissingCertificateObserver`` until the handshake completes), then either
 /// - HTTP/1.1: NIOHTTP1's decoder (with the configured header limits), pipelining assistance, the idle timeout,
 ///   ``RequestHeadDeadline``, ``RequestBodyGuard`` and one ``GatewayHandler`` for the connection; or
-/// - HTTP/2: NIOHTTP2 (with its flood defences and a connection manager for idleness and graceful close),
-///   ``HTTP2SetupWatcher``, ``HTTP2IdleCloser``, ``HTTP2RefusalRecorder``, and for each stream an HTTP/1-style codec,
-///   ``RequestBodyGuard`` and a ``GatewayHandler``; ``HTTP2StreamLifecycleRelay`` tells the manager and the closer
-///   of each stream.
+/// - HTTP/2: ``HTTP2FrameGuard``, NIOHTTP2 (with its flood defences and a connection manager for idleness and
+///   graceful close), ``HTTP2SetupWatcher``, ``HTTP2IdleCloser``, ``HTTP2RefusalRecorder``, and for each stream an
+///   HTTP/1-style codec, ``RequestBodyGuard`` and a ``GatewayHandler``; ``HTTP2StreamLifecycleRelay`` tells the
+///   manager and the closer of each stream.
 ///
 /// No task runs per request: the handlers do the work on the connection's event loop.
 final class GatewayListener: Service {

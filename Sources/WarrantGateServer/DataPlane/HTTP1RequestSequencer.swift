@@ -133,7 +133,8 @@ final class HTTP1RequestSequencer: ChannelDuplexHandler {
         switch event {
         case is ChannelShouldQuiesceEvent, is ConnectionEnds:
             lastRequest = true
-            endingReason = (event as? ConnectionEnds)?.reason ?? .gatewayDraining
+            // The first reason stands: a drain after a revocation does not make the revoked requests a drain's.
+            endingReason = endingReason ?? (event as? ConnectionEnds)?.reason ?? .gatewayDraining
             giveUpHeld(context: context)
             if !answerPending && !requestOpen { context.close(promise: nil) }
         default:
