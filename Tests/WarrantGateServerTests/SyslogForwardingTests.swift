@@ -162,6 +162,26 @@ struct SyslogForwardingTests {
         await server.close()
     }
 
+    /// The last stop's note: with each frame's deadline running from its sending, a receiver slower than a window a
+    /// deadline (here 20 answers a second against a 1 s deadline and 128 frames sent at once) had its session closed
+    /// at every deadline, about 20 entries a session. The window now narrows to what the receiver answers in time.
+    @Test("a receiver slower than a window a deadline gets a narrower window, not a reconnection every deadline")
+    func slowReceiverNarrowsTheWindow() async throws {
+        let site = try ForwardingSite()
+        defer { site.remove() }
+        try await site.store.appendDecisions(1...100)
+        let connections = ConnectionCount()
+        let server = try await LoopbackTCPServer { channel in
+            connections.increment()
+            try channel.pipeline.syncOperations.addHandlers([ByteToMessageHandler(RELPResponseDecoder()), DrippingReceiver(interval: .milliseconds(50))])
+        }
+        let forwarder = site.forwarder(port: server.port, answerDeadline: .seconds(1))
+        #expect(try await forwarder.run(start: 0, through: 100).seq == 100)
+        // The first session is closed at its first late answer; the next, at a window of about 10, delivers the rest.
+        #expect(connections.value >= 2 && connections.value <= 3, "\(connections.value) sessions for 100 entries")
+        await server.close()
+    }
+
     @Test("entries archived before they were forwarded stop the reader with the range named, instead of a silent gap")
     func archivedGap() async throws {
         let site = try ForwardingSite()

@@ -44,6 +44,12 @@ struct RELPResponse: Sendable, Equatable {
 }
 
 /// Why the server's bytes are not RELP.
+/// The server left a frame unanswered past the answer deadline (``RELPSessionClock``).
+struct RELPAnswerLate: Error, CustomStringConvertible {
+    let deadline: TimeAmount
+    var description: String { "the server left a frame unanswered for \(deadline.nanoseconds / 1_000_000) ms" }
+}
+
 struct RELPProtocolError: Error, CustomStringConvertible {
     let description: String
 }
@@ -209,7 +215,7 @@ final class RELPSessionClock: ChannelDuplexHandler {
         let limit = answerDeadline
         deadline = context.eventLoop.assumeIsolated().scheduleTask(deadline: oldest + limit) { [weak self] in
             guard let self, !self.sentAt.isEmpty else { return }
-            context.fireErrorCaught(RELPProtocolError(description: "the server left a frame unanswered for \(limit.nanoseconds / 1_000_000) ms"))
+            context.fireErrorCaught(RELPAnswerLate(deadline: limit))
             context.close(promise: nil)
         }
     }

@@ -102,7 +102,10 @@ public struct ForwardingError: Error, CustomStringConvertible, Sendable {
 public struct SyslogForwarderSettings: Sendable {
     /// The host name written into each message's header.
     public var hostname: String
-    /// Frames sent before the oldest must be acknowledged (librelp's own default window is 128).
+    /// Frames sent before the oldest must be acknowledged (librelp's own default window is 128): the most. A session
+    /// closed for a late answer halves the window (to at most half of what it delivered), and each window's worth of
+    /// frames answered in time widens it by one again, so that a receiver slower than a window a deadline is sent
+    /// no more than it can answer in time, rather than reconnected to every deadline.
     public var window = 128
     /// How often an idle forwarder looks for new entries.
     public var pollInterval: Duration = .milliseconds(500)
@@ -170,12 +173,13 @@ public final class SyslogForwarder: Sendable {
         logger.notice("forwarding the log to \(name) over RELP\(destination.tls == nil ? "" : " with TLS") after seq \(progress.acknowledged)")
         var delay = settings.reconnectDelay
         var failuresWithoutProgress = 0
+        var window = SendingWindow(widest: settings.window)
         while !Task.isCancelled {
             if let through, progress.acknowledged >= through { break }
             let before = progress.acknowledged
             do {
                 let channel = try await connect()
-                try await session(channel, progress: &progress, through: through)
+                try await session(channel, progress: &progress, window: &window, through: through)
             } catch let error as TailGap {
                 try await save(&progress)
                 throw ForwardingError("cannot forward seq \(error.needed): \(error) (to skip them, give a new --state file with --start-at \(error.firstHeld))")
@@ -193,7 +197,11 @@ public final class SyslogForwarder: Sendable {
                 if through != nil && failuresWithoutProgress >= settings.attemptsWithoutProgress {
                     throw ForwardingError("\(name) took nothing in \(failuresWithoutProgress) attempts in a row (the last: \(error)); stopped at seq \(progress.acknowledged), cursor saved")
                 }
-                logger.warning("forwarding to \(name) stopped at seq \(progress.acknowledged): \(error); retrying in \(delay)")
+                var narrowed = ""
+                if error is RELPAnswerLate, window.narrow(delivered: Int(progress.acknowledged - before)) {
+                    narrowed = "; sending at most \(window.frames) frames ahead"
+                }
+                logger.warning("forwarding to \(name) stopped at seq \(progress.acknowledged): \(error); retrying in \(delay)\(narrowed)")
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, settings.maximumReconnectDelay)
             }
@@ -219,6 +227,39 @@ public final class SyslogForwarder: Sendable {
                 group.cancelAll()  // a signal: the forwarder saves its cursor and returns it next
             }
             throw CancellationError()
+        }
+    }
+
+    /// How many frames a session keeps in flight: between 1 and `widest`, narrowed by late answers, widened by timely
+    /// ones (``SyslogForwarderSettings/window``).
+    struct SendingWindow {
+        let widest: Int
+        private(set) var frames: Int
+        /// Frames answered in time since the window last widened.
+        private var answered = 0
+
+        init(widest: Int) {
+            self.widest = max(1, widest)
+            frames = self.widest
+        }
+
+        /// A session that `delivered` frames ended on a late answer: half the window, and at most half of what was
+        /// delivered in time. Returns whether the window narrowed.
+        mutating func narrow(delivered: Int) -> Bool {
+            let before = frames
+            frames = max(1, min(frames / 2, delivered / 2))
+            answered = 0
+            return frames < before
+        }
+
+        /// A frame was answered in time: a window's worth widens it by one.
+        mutating func answeredInTime() {
+            guard frames < widest else { return }
+            answered += 1
+            if answered >= frames {
+                frames += 1
+                answered = 0
+            }
         }
     }
 
@@ -263,7 +304,9 @@ public final class SyslogForwarder: Sendable {
     /// One RELP session: open, then keep up to a window of entries in flight, moving the cursor over each answered
     /// one, and look for new entries at every answer and every tick; close once `through` is acknowledged. Returns
     /// normally only then; any failure throws.
-    private func session(_ channel: NIOAsyncChannel<RELPEvent, RELPFrame>, progress: inout Progress, through: Int64?) async throws {
+    private func session(
+        _ channel: NIOAsyncChannel<RELPEvent, RELPFrame>, progress: inout Progress, window: inout SendingWindow, through: Int64?
+    ) async throws {
         try await channel.executeThenClose { inbound, outbound in
             var events = inbound.makeAsyncIterator()
             var transactions = TransactionNumbers()
@@ -272,11 +315,11 @@ public final class SyslogForwarder: Sendable {
             let offer = try await Self.answer(to: opening, from: &events)
             guard offer.status == 200 else { throw ForwardingError("the server refused the RELP session: \(offer.text)") }
 
-            var inFlight = CircularBuffer<(txnr: Int, seq: Int64, leaf: Merkle.Hash)>(initialCapacity: settings.window)
+            var inFlight = CircularBuffer<(txnr: Int, seq: Int64, leaf: Merkle.Hash)>(initialCapacity: window.frames)
             var sent = progress.acknowledged
             while true {
-                if inFlight.count <= settings.window / 2 {
-                    let (store, after, limit) = (store, sent, settings.window - inFlight.count)
+                if inFlight.count <= window.frames / 2 {
+                    let (store, after, limit) = (store, sent, window.frames - inFlight.count)
                     let entries = try await BlockingWork.run { try store.logEntries(after: after, limit: limit) }
                     if let last = entries.last {
                         let frames = entries.map { entry in
@@ -302,6 +345,7 @@ public final class SyslogForwarder: Sendable {
                 guard let oldest = inFlight.first, response.txnr == oldest.txnr else { throw Self.unexpected(response, next: inFlight.first?.txnr) }
                 guard response.status == 200 else { throw ForwardingError("the server refused seq \(oldest.seq): \(response.text)") }
                 inFlight.removeFirst()
+                window.answeredInTime()
                 progress.acknowledged = oldest.seq
                 progress.leaf = oldest.leaf
                 progress.unsaved += 1
