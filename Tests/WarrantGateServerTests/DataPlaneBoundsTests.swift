@@ -8,7 +8,6 @@ import Synchronization
 import Testing
 import WarrantGateCore
 import WarrantGateStore
-import X509
 @testable import WarrantGateServer
 
 /// What the old plumbing left unbounded, bounded here: each limit of the NIO data plane, driven over real mutual TLS on
@@ -223,10 +222,7 @@ struct DataPlaneBoundsTests {
             let request = Self.keepAlive("GET \(Self.inmate) HTTP/1.1")
             let http1 = try await RawTLSConnection.open(port: gateway.port, tls: tls)
             #expect(try await http1.exchange(request).status == 200)
-            let certificate = try Certificate(pemEncoded: String(contentsOfFile: gateway.pki.clientCertificatePath("denver-pd"), encoding: .utf8))
-            let spki = try ClientCertificate(certificate: certificate).spkiSHA256
-            try gateway.registry.revokeCertificate(agency: "denver-pd", spki: spki, serial: nil, reason: "laptop stolen", operator: "test-it")
-            try await gateway.awaitRegistry()
+            try await gateway.revokeCertificate(of: "denver-pd")
             let refused = try await http1.exchange(request + request)
             #expect(refused.status == 403 && refused.reason == "certificate_revoked", "\(refused.raw.prefix(300))")
             #expect(refused.raw.lowercased().contains("connection: close"), "\(refused.raw.prefix(300))")

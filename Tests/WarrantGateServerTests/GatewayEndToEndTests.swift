@@ -40,6 +40,15 @@ extension GatewayHarness {
         }
         #expect(gateway.state.current.registryVersion >= target)
     }
+
+    /// Revokes the key of `agency`'s test certificate in the registry, as `agency revoke-cert` does, and waits until
+    /// the gateway has it.
+    func revokeCertificate(of agency: String) async throws {
+        let certificate = try Certificate(pemEncoded: String(contentsOfFile: pki.clientCertificatePath(agency), encoding: .utf8))
+        let spki = try ClientCertificate(certificate: certificate).spkiSHA256
+        try registry.revokeCertificate(agency: agency, spki: spki, serial: nil, reason: "laptop stolen", operator: "test-it")
+        try await awaitRegistry()
+    }
 }
 
 @Suite("Gateway end to end over mutual TLS", .serialized)
@@ -257,10 +266,7 @@ struct GatewayEndToEndTests {
             // The police's certificate is revoked while a visit's body arrives.
             let police = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
             try await police.channel.writeAndFlush(ByteBuffer(bytes: head(nil) + visit.prefix(20)))
-            let certificate = try Certificate(pemEncoded: String(contentsOfFile: gateway.pki.clientCertificatePath("denver-pd"), encoding: .utf8))
-            let spki = try ClientCertificate(certificate: certificate).spkiSHA256
-            try gateway.registry.revokeCertificate(agency: "denver-pd", spki: spki, serial: nil, reason: "laptop stolen", operator: "test-it")
-            try await gateway.awaitRegistry()
+            try await gateway.revokeCertificate(of: "denver-pd")
             let revoked = try await police.exchange(Array(visit.dropFirst(20)))
             #expect(revoked.status == 403 && revoked.raw.contains("certificate_revoked"), "\(revoked.raw)")
             await police.close()
