@@ -165,7 +165,17 @@ public final class Gateway: Sendable {
         services += [
             LogWriterService(log: log),
             UpstreamShutdownService(upstreams: upstreams),
-            RegistryRefresher(registry: registry, state: state, interval: RegistryRefresher.pollInterval, logger: logger, now: now),
+            RegistryRefresher(
+                registry: registry, state: state, interval: RegistryRefresher.pollInterval, logger: logger, now: now,
+                // A certificate revoked in the registry still passes the handshake: its connections, idle ones too,
+                // end now rather than keep their places until they idle out.
+                revocationsChanged: { [logger] current in
+                    let ended = gateway.endConnections { der in
+                        if case .revoked = (try? current.identify(der: der))?.1 { true } else { false }
+                    }
+                    if ended > 0 { logger.notice("ending \(ended) connections of client certificates revoked in the registry") }
+                }
+            ),
             Reloader(gateway: self, interval: .seconds(1)),
             gateway,
         ]

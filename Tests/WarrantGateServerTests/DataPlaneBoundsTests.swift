@@ -208,11 +208,11 @@ struct DataPlaneBoundsTests {
         }
     }
 
-    /// A certificate revoked in the registry still completes its handshake, and each request on its connection was
-    /// refused while the connection kept its place, for as long as its client kept sending: now the refusal ends the
-    /// connection (HTTP/1.1: `Connection: close`; HTTP/2: GOAWAY), and the place is free for the next. What the client
-    /// sent behind the refused request (pipelined, or a stream after the GOAWAY) is recorded as revoked too, not as a
-    /// drain.
+    /// A certificate revoked in the registry still completes its handshake, and each request on a connection it opened
+    /// then was refused while the connection kept its place, for as long as its client kept sending: now the refusal
+    /// ends the connection (HTTP/1.1: `Connection: close`; HTTP/2: GOAWAY), and the place is free for the next. What
+    /// the client sent behind the refused request (pipelined, or a stream after the GOAWAY) is recorded as revoked
+    /// too, not as a drain.
     @Test("a request refused for a revoked certificate ends its connection, over HTTP/1.1 and HTTP/2, freeing its place")
     func revokedCertificateGivesUpItsPlace() async throws {
         var limits = GatewayConfiguration.Limits()
@@ -220,9 +220,8 @@ struct DataPlaneBoundsTests {
         try await withGateway(limits: limits) { gateway in
             let tls = try gateway.clientTLS(agency: "denver-pd")
             let request = Self.keepAlive("GET \(Self.inmate) HTTP/1.1")
-            let http1 = try await RawTLSConnection.open(port: gateway.port, tls: tls)
-            #expect(try await http1.exchange(request).status == 200)
             try await gateway.revokeCertificate(of: "denver-pd")
+            let http1 = try await RawTLSConnection.open(port: gateway.port, tls: tls)
             let refused = try await http1.exchange(request + request)
             #expect(refused.status == 403 && refused.reason == "certificate_revoked", "\(refused.raw.prefix(300))")
             #expect(refused.raw.lowercased().contains("connection: close"), "\(refused.raw.prefix(300))")
@@ -250,6 +249,38 @@ struct DataPlaneBoundsTests {
             let rows = try await Self.settledRows(gateway)
             #expect(rows.filter { $0.reason == "certificate_revoked" && $0.agency == "denver-pd" }.count == 5, "\(rows.map { ($0.agency, $0.reason) })")
             #expect(!rows.contains { $0.reason == "gateway_draining" })
+        }
+    }
+
+    /// The same certificate's idle connections, which send nothing to be refused, kept their places until the idle
+    /// timeout: the registry's revocation now ends them (HTTP/2 with GOAWAY), and they leave no row.
+    @Test("a certificate revoked in the registry has its idle connections ended at once, over HTTP/1.1 and HTTP/2")
+    func revokedCertificatesIdleConnectionsEnd() async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.maxConnectionsPerCertificate = 2
+        try await withGateway(limits: limits) { gateway in
+            let tls = try gateway.clientTLS(agency: "denver-pd")
+            let http1 = try await RawTLSConnection.open(port: gateway.port, tls: tls)
+            #expect(try await http1.exchange(Self.keepAlive("GET \(Self.inmate) HTTP/1.1")).status == 200)
+            let http2 = try await H2.open(port: gateway.port, tls: tls)
+            #expect(await http2.completeSetup())
+            await http2.send(H2.headers(stream: 1, H2.request("GET", Self.inmate)))
+            #expect(await http2.wait { $0.ended(1) }?.status(1) == 200)
+            let other = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "public-defender"))
+            #expect(try await other.exchange(Self.keepAlive("GET /records/nowhere HTTP/1.1")).status == 403)
+            let rows = try await Self.settledRows(gateway).count
+
+            try await gateway.revokeCertificate(of: "denver-pd")
+            #expect(await http1.closes(), "the idle HTTP/1.1 connection of a revoked certificate is left open")
+            func isPing(_ frame: H2.Frame) -> Bool { frame.type == H2.Kind.ping && frame.flags & H2.Flag.ack == 0 }
+            let goAway = await http2.wait { $0.goAway != nil && $0.frames.contains(where: isPing) }
+            let ping = try #require(goAway?.frames.first(where: isPing)?.payload, "no GOAWAY and PING to the idle HTTP/2 connection")
+            await http2.send(H2.frame(H2.Kind.ping, flags: H2.Flag.ack, ping))
+            #expect(await http2.wait { $0.closed } != nil, "the idle HTTP/2 connection of a revoked certificate is left open")
+            #expect(other.channel.isActive, "another certificate's connection was ended")
+            #expect(try await Self.settledRows(gateway).count == rows, "an idle connection's end left a row")
+            for connection in [http1, other] { await connection.close() }
+            await http2.close()
         }
     }
 

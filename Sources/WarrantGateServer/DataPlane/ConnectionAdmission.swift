@@ -1,5 +1,6 @@
 import NIOCore
 import Synchronization
+import WarrantGateCore
 
 /// Admits connections in two budgets: those still setting up (TLS handshake, and for HTTP/2 the preface and the
 /// SETTINGS acknowledgement) and those set up, with a verified client certificate.
@@ -86,6 +87,22 @@ final class ConnectionAdmission: Sendable {
         }
     }
 
+    /// Ends, as ``ConnectionEnding/end(_:for:)`` does, every set-up connection whose client certificate (its DER)
+    /// `isRevoked` says is revoked; returns how many. Each certificate is asked once.
+    func endConnections(revokedBy isRevoked: ([UInt8]) -> Bool) -> Int {
+        let established = state.withLock { Array($0.established.values) }
+        var verdicts: [[UInt8]: Bool] = [:]
+        var ended = 0
+        for (channel, certificate) in established {
+            let revoked = verdicts[certificate] ?? isRevoked(certificate)
+            verdicts[certificate] = revoked
+            guard revoked else { continue }
+            channel.eventLoop.execute { ConnectionEnding.end(channel, for: .certificateRevoked) }
+            ended += 1
+        }
+        return ended
+    }
+
     /// Closes every connection still open (the end of a drain).
     func closeAll() {
         let open = state.withLock { Array($0.settingUp.values) + $0.established.values.map(\.channel) }
@@ -151,5 +168,17 @@ final class ConnectionSetupGuard: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent, !setUp { return context.close(promise: nil) }
         context.fireUserInboundEventTriggered(event)
+    }
+}
+
+/// Ends a set-up connection as a drain does, the requests it then does not take recorded for a reason of its own (a
+/// certificate revoked in the registry): HTTP/1.1 answers the request in progress with `Connection: close` and closes
+/// (at once when idle); HTTP/2 sends GOAWAY and lets its open streams finish.
+enum ConnectionEnding {
+    /// On the connection's event loop.
+    static func end(_ connection: any Channel, for reason: GatewayReason) {
+        HTTP2RefusalRecorder.endingFor(connection.pipeline, reason: reason)
+        connection.pipeline.fireUserInboundEventTriggered(HTTP1RequestSequencer.ConnectionEnds(reason: reason))
+        connection.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
     }
 }

@@ -390,20 +390,16 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         }
     }
 
-    /// Asks the connection to end once what it is answering is out, as a drain does, the requests it then does not
-    /// take recorded for `reason`: HTTP/1.1 answers this request with `Connection: close`; HTTP/2 sends GOAWAY and
-    /// lets its open streams finish. For a certificate revoked in the registry, which the handshake still admits: its
-    /// connection would otherwise keep its place among set-up connections (``ConnectionAdmission``) for as long as it
-    /// sent requests.
+    /// Ends the connection once what it is answering is out (``ConnectionEnding``), for `reason`. For a certificate
+    /// revoked in the registry, which the handshake still admits: its connection would otherwise keep its place among
+    /// set-up connections (``ConnectionAdmission``) for as long as it sent requests.
     private func endConnection(for reason: GatewayReason) {
         guard let context else { return }
-        guard isHTTP2 else { return context.pipeline.fireUserInboundEventTriggered(HTTP1RequestSequencer.ConnectionEnds(reason: reason)) }
-        // Outside the stream's own callbacks: the connection's manager writes GOAWAY and PING on the connection.
+        // HTTP/1.1 at once, so that this answer says `Connection: close`; an HTTP/2 connection outside the stream's
+        // own callbacks, as its manager writes GOAWAY and PING on it.
+        guard isHTTP2 else { return ConnectionEnding.end(context.channel, for: reason) }
         guard let connection = context.channel.parent else { return }
-        context.eventLoop.execute {
-            HTTP2RefusalRecorder.endingFor(connection.pipeline, reason: reason)
-            connection.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
-        }
+        context.eventLoop.execute { ConnectionEnding.end(connection, for: reason) }
     }
 
     // MARK: 7. Forward

@@ -109,6 +109,12 @@ final class GatewayListener: Service {
         })
     }
 
+    /// Ends every set-up connection whose client certificate (its DER) `isRevoked` says is revoked
+    /// (``ConnectionAdmission/endConnections(revokedBy:)``); returns how many.
+    func endConnections(revokedBy isRevoked: ([UInt8]) -> Bool) -> Int {
+        admission.endConnections(revokedBy: isRevoked)
+    }
+
     /// Acknowledges the client's last handshake flight at once, instead of after the kernel's delayed-ACK timer.
     ///
     /// BoringSSL holds a TLS 1.3 server's session tickets until its first write, so the gateway sends nothing

@@ -36,6 +36,8 @@ struct RegistryRefresher: Service {
     let interval: Duration
     let logger: Logger
     let now: @Sendable () -> Date
+    /// Told of each state put in force whose certificate revocations differ from the last's, on a blocking thread.
+    var revocationsChanged: @Sendable (GatewayState.Current) -> Void = { _ in }
 
     /// Refreshes the registry, and apart from it, so that neither holds up the other, keeps its books: expired
     /// documents marked, the policy's time zone recorded again.
@@ -57,13 +59,16 @@ struct RegistryRefresher: Service {
                 failing = true
             }
             do {
-                let (registry, state, logger, wasFailing) = (registry, state, logger, failing)
+                let (registry, state, logger, wasFailing, revocationsChanged) = (registry, state, logger, failing, revocationsChanged)
                 try await BlockingWork.run {
                     state.beginReading(at: .now)
                     let version = try registry.version(waitingAtMost: Self.lockWait)
                     guard !state.confirmRegistry(version: version) else { return }
                     let snapshot = try registry.snapshot(waitingAtMost: Self.lockWait)
+                    let revokedBefore = state.current.directory.revocations
                     state.replace(registry: snapshot)
+                    let current = state.current
+                    if current.directory.revocations != revokedBefore { revocationsChanged(current) }
                     Self.noteMisfiled(in: snapshot, to: logger)
                     if wasFailing { logger.notice("registry readable again") }
                 }
