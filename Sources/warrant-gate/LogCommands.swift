@@ -122,6 +122,8 @@ struct LogCommand: ParsableCommand {
         @Option(help: "Only this action (or family, such as records.*).") var action: String?
         @Option(help: "Only allow or deny.") var effect: Effect?
         @Option(help: "Only this reason code.") var reason: String?
+        @Flag(help: "Export a range that may hold archived entries, which the database no longer has (they are left out, with a warning).")
+        var allowArchived = false
 
         func run() throws {
             let bounds = [from, until].compactMap(\.self)
@@ -136,6 +138,20 @@ struct LogCommand: ParsableCommand {
             let (fromTime, untilTime) = (try from.map(instant), try until.map(instant))  // before --out is made
             if let fromTime, let untilTime, fromTime >= untilTime {
                 throw CLIError(.usage, "--from must be before --until: no decision could match")
+            }
+            // Archived entries are in their archive files, not in the database: a range that may hold some would be
+            // exported short without a word.
+            if let archived = try storeCall({ try store.archivedEntries() }),
+               archived.latestTime.map({ latest in fromTime.map { latest >= $0 } ?? true }) ?? true {
+                let missing = "\(archived.summary.replacingOccurrences(of: "and not counted", with: "and not in the database"))"
+                guard allowArchived else {
+                    throw CLIError(.refused, """
+                        \(missing), so decisions of this range among them would be missing from the export: read them in the archive \
+                        files (`log verify --archive` checks them), export a range after them (--from), or give --allow-archived to export \
+                        what the database holds
+                        """)
+                }
+                warn("\(missing): decisions of this range among them are missing from the export")
             }
             let sink = try Sink(path: out)  // refuses a bad --out before anything is signed or recorded
             try LogCommand.signCheckpointIfPossible(store, keyFiles: keyFiles)

@@ -37,6 +37,16 @@ struct ReportCLITests {
             #expect(allowed.stderr.contains("warning: \(missing)"), "\(allowed.stderr)")
         }
 
+        // An auditor's pass: `log export` left archived decisions out of a range without a word. It is refused as the
+        // report is, or with --allow-archived exports what the database holds and says what is not there.
+        let exportRefused = try await Self.run(["log", "export", "--format", "csv", "--from", "2023-01-01"] + db)
+        #expect(exportRefused.status == 3 && exportRefused.stderr.contains("--allow-archived") && exportRefused.stdout.isEmpty, "\(exportRefused.stderr)")
+        let exportAllowed = try await Self.run(["log", "export", "--format", "csv", "--allow-archived"] + db)
+        #expect(exportAllowed.status == 0 && exportAllowed.stdout.contains("d-2") && !exportAllowed.stdout.contains("d-1"), "\(exportAllowed.stderr)")
+        #expect(exportAllowed.stderr.contains("warning: entries 1…1 of the log"), "\(exportAllowed.stderr)")
+        let exportLater = try await Self.run(["log", "export", "--format", "csv", "--from", "2024-01-01"] + db)
+        #expect(exportLater.status == 0 && exportLater.stdout.contains("d-2") && exportLater.stderr.isEmpty, "\(exportLater.stderr)")
+
         // A period after every archived entry's time is complete: nothing said, nothing refused.
         let later = try await Self.run(["report", "--period", "2024", "--format", "csv"] + db)
         #expect(later.status == 0, "\(later.stderr)")

@@ -74,9 +74,12 @@ struct ReportTests {
         #expect(csv.contains("\r\nobligations,,,allow,notify-inmate-in-writing,2\r\n") && !csv.contains("obligations,,,deny,notify-inmate-in-writing"))
         #expect(csv.components(separatedBy: "\r\nrequests,").count - 1 == 5)
         #expect(!csv.contains("2017-000123"))
-        // Listed in the report's own zone, as its months are: noon in Denver, under daylight saving time and not.
-        #expect(csv.contains("\r\nrequests,2026-10-03T12:00:00.000-06:00,"))
-        #expect(csv.contains("\r\nrequests,2026-12-31T12:00:00.000-07:00,"))
+        // Listed by the day in the report's own zone, as its months are (noon in Denver, under daylight saving time and
+        // not), with no time of day and, as Illinois asks only how each was handled, no reason.
+        #expect(csv.contains("\r\nrequests,2026-10-03,"))
+        #expect(csv.contains("\r\nrequests,2026-12-31,"))
+        #expect(!csv.contains("T12:00"))
+        #expect(csv.components(separatedBy: "\r\n").filter { $0.hasPrefix("requests,") }.allSatisfy { $0.hasSuffix(",,1") }, "\(csv)")
         // The log's origin is an operator's text (`log init-key --name`): one cell, quoted, never a formula.
         let hostile = ReportData(period: period, jurisdiction: "Test County", timeZone: denver, requests: requests, checkpointSize: 1,
                                  checkpointRoot: "root", checkpointOrigin: "=HYPERLINK(\"x\"),evil")
@@ -145,10 +148,16 @@ struct ReportTests {
         let truth = ReportRenderer(data: data, template: .californiaTruth).markdown()
         #expect(truth.contains("Individuals given ICE access: **2**"))
         #expect(truth.contains("7283.1"))
-        #expect(truth.contains("| hold | deny | warrant_missing |"))
+        // A day's requests by what they were, not in the order they came; California's list gives no reasons (a reason
+        // beside a day, such as a declined interview, would tell of one inmate), its table of reasons counts them.
+        #expect(truth.contains("| 2026-06-01 | arrest | deny |\n| 2026-06-01 | hold | deny |\n"), "\(truth)")
+        #expect(!truth.contains("| hold | deny | warrant_missing |"))
+        // Reasons are escaped as any text is: one appended by whoever can write the log must not make a table cell.
+        #expect(truth.contains(#"| warrant\_missing | 3 |"#))
         #expect(!truth.contains("2017-000"))
         let nyc = ReportRenderer(data: data, template: .nycDetainers).csv()
         #expect(nyc.components(separatedBy: "\r\nrequests,").count - 1 == 7)
+        #expect(nyc.contains("\r\nrequests,2026-06-01,hold,deny,warrant_missing,1\r\n"), "New York City's list says why: \(nyc)")
         #expect(!nyc.contains("2017-000") && !nyc.contains("individuals-given-access"))
         #expect(ReportRenderer(data: data, template: .californiaTruth).html().contains("individuals given ICE access"))
     }

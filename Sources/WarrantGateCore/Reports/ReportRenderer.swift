@@ -33,6 +33,16 @@ public enum ReportTemplate: String, Sendable, CaseIterable {
         case .californiaTruth: "Government Code 7283.1(c) and (d): records of ICE access (holds, notifications, transfers, interviews, release information) are public records, and the figures inform the annual community forum. No names; individuals are counted, never listed."
         }
     }
+
+    /// Whether the template's list of requests gives each one's reason: where its law asks why a request was handled
+    /// as it was (Oregon's declines, New York City's "actions taken"). Elsewhere a reason beside a day, such as an
+    /// interview the inmate declined, would tell of one person; the reasons are counted in their own table.
+    var listsReasons: Bool {
+        switch self {
+        case .oregonCJC, .nycDetainers: true
+        case .denverCouncil, .illinoisAG, .californiaTruth: false
+        }
+    }
 }
 
 /// Renders a transparency report as self-contained HTML (inline SVG charts), Markdown or CSV.
@@ -47,13 +57,32 @@ public struct ReportRenderer {
 
     var title: String { template?.title ?? "Immigration enforcement requests" }
 
-    /// The request list a template asks for: declines only for Oregon, every request for Illinois.
-    var listed: [ReportData.Request] {
-        switch template {
+    /// One request of a template's list: the day it was received (in the report's zone), its kind, how it was handled,
+    /// and why, where the template's law asks (``listsReasons``).
+    struct ListedRequest {
+        let day: String
+        let kind: String
+        let effect: Effect
+        let reason: String?
+    }
+
+    /// The request list a template asks for (declines only for Oregon, every request for the others that list), by day
+    /// and not by the time of day, and in each day ordered by what they were rather than when: a time to the
+    /// millisecond, or the order of a day's requests, would single out the one inmate who was just advised, or who
+    /// declined an interview, in a small jail.
+    var listed: [ListedRequest] {
+        let requests: [ReportData.Request] = switch template {
         case .oregonCJC: data.requests.filter { $0.effect == .deny }
         case .illinoisAG, .nycDetainers, .californiaTruth: data.requests
         case .denverCouncil, nil: []
         }
+        let reasons = template?.listsReasons ?? false
+        return requests.map { request in
+            ListedRequest(
+                day: LocalDate(date: request.time, timeZone: data.timeZone).description, kind: request.kind, effect: request.effect,
+                reason: reasons ? request.reason : nil
+            )
+        }.sorted { ($0.day, $0.kind, $0.effect.rawValue, $0.reason ?? "") < ($1.day, $1.kind, $1.effect.rawValue, $1.reason ?? "") }
     }
 
     /// Why the figures may fall short, when they may: archived entries of the period are not counted.
@@ -92,9 +121,7 @@ public struct ReportRenderer {
             if denied > 0 { lines.append(["obligations", "", "", "deny", obligation, String(denied)]) }
         }
         if template == .californiaTruth { lines.append(["individuals-given-access", "", "", "allow", "", String(data.individualsGivenAccess)]) }
-        for request in listed {
-            lines.append(["requests", Timestamp.format(request.time, in: data.timeZone), request.kind, request.effect.rawValue, request.reason, "1"])
-        }
+        for request in listed { lines.append(["requests", request.day, request.kind, request.effect.rawValue, request.reason ?? "", "1"]) }
         lines.append(["time-zone", "", "", "", data.timeZone.identifier, ""])
         lines.append(["checkpoint", "", "", "", "\(data.checkpointOrigin) size \(data.checkpointSize) root \(data.checkpointRoot)", ""])
         if let archived = data.archived { lines.append(["archived", "", "", "", archived.summary, ""]) }
@@ -125,14 +152,17 @@ public struct ReportRenderer {
             }
         }
         out += "\n## Reasons for denial\n\n| reason | count |\n|---|---|\n"
-        for (reason, count) in data.denialReasons { out += "| \(reason) | \(count) |\n" }
+        for (reason, count) in data.denialReasons { out += "| \(Self.markdownText(reason)) | \(count) |\n" }
         if !data.obligationCounts.isEmpty {
             out += "\n## Obligations recorded\n\n| obligation | allowed | denied |\n|---|---|---|\n"
-            for (obligation, allowed, denied) in data.obligationCounts { out += "| \(obligation) | \(allowed) | \(denied) |\n" }
+            for (obligation, allowed, denied) in data.obligationCounts { out += "| \(Self.markdownText(obligation)) | \(allowed) | \(denied) |\n" }
         }
         if !listed.isEmpty {
-            out += "\n## Requests\n\n| received | kind | handled | reason |\n|---|---|---|---|\n"
-            for request in listed { out += "| \(Timestamp.format(request.time, in: data.timeZone)) | \(request.kind) | \(request.effect.rawValue) | \(request.reason) |\n" }
+            let reasons = template?.listsReasons ?? false
+            out += "\n## Requests\n\n| received | kind | handled |\(reasons ? " reason |" : "")\n|---|---|---|\(reasons ? "---|" : "")\n"
+            for request in listed {
+                out += "| \(request.day) | \(request.kind) | \(request.effect.rawValue) |\(request.reason.map { " \(Self.markdownText($0)) |" } ?? "")\n"
+            }
         }
         out += "\n---\n\n\(provenance.replacingOccurrences(of: data.checkpointOrigin, with: Self.markdownText(data.checkpointOrigin)))\n"
         return out
@@ -198,9 +228,11 @@ public struct ReportRenderer {
             body += "</tbody></table>\n"
         }
         if !listed.isEmpty {
-            body += "<h2>Requests</h2>\n<table><thead><tr><th>received</th><th>kind</th><th>handled</th><th>reason</th></tr></thead><tbody>\n"
+            let reasons = template?.listsReasons ?? false
+            body += "<h2>Requests</h2>\n<table><thead><tr><th>received</th><th>kind</th><th>handled</th>\(reasons ? "<th>reason</th>" : "")</tr></thead><tbody>\n"
             for request in listed {
-                body += "<tr><td>\(Timestamp.format(request.time, in: data.timeZone))</td><td>\(escape(request.kind))</td><td>\(request.effect.rawValue)</td><td><code>\(escape(request.reason))</code></td></tr>\n"
+                let reason = request.reason.map { "<td><code>\(escape($0))</code></td>" } ?? ""
+                body += "<tr><td>\(request.day)</td><td>\(escape(request.kind))</td><td>\(request.effect.rawValue)</td>\(reason)</tr>\n"
             }
             body += "</tbody></table>\n"
         }
