@@ -93,7 +93,7 @@ struct ReportCommand: ParsableCommand {
         let data = ReportData(
             period: reportPeriod, jurisdiction: jurisdiction, timeZone: timeZone, requests: entries.requests, forms: entries.forms,
             checkpointSize: head.size, checkpointRoot: Data(head.root).base64EncodedString(), checkpointOrigin: head.origin, archived: archived,
-            countedArchivedThrough: countedArchivedThrough
+            countedArchivedThrough: countedArchivedThrough, computedAt: Date()
         )
         let renderer = ReportRenderer(data: data, template: template)
         let text = switch format {

@@ -90,6 +90,15 @@ struct ReportTests {
         let escaped = ReportRenderer(data: markup, template: nil).markdown()
         #expect(escaped.contains(#"**\[click\]\(javascript:x\) \<script\>x\</script\> \| a \|**"#), "\(escaped)")
         #expect(escaped.contains(#"the decision log \!\[i\]\(http://x\) at"#), "\(escaped)")
+        // An auditor's pass: a report of a quarter not yet over read as final. Computed while its requests could still
+        // be logged (the period's end plus the longest a decision may take), it says so; after, it does not.
+        for (computed, open) in [(period.end.addingTimeInterval(-86_400), true), (EntryTime.latestColumn(stating: period.end), false)] {
+            let timed = ReportData(period: period, jurisdiction: "Test County", timeZone: denver, requests: requests, checkpointSize: 7,
+                                   checkpointRoot: "root", checkpointOrigin: "test/log", computedAt: computed)
+            let renderer = ReportRenderer(data: timed, template: nil)
+            #expect(renderer.markdown().contains("Not final: computed at ") == open && renderer.html().contains("Not final") == open)
+            #expect(renderer.csv().contains("\r\ncomputed-while-open,") == open)
+        }
         #expect(ReportPeriod("2026-Q5", timeZone: denver) == nil)
         #expect(ReportPeriod("2026-13", timeZone: denver) == nil)
         // A helper's pass: these read as 2026-12 or 2026-Q4, and the report's heading printed them as written.

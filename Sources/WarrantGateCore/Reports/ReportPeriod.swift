@@ -140,10 +140,14 @@ public struct ReportData: Sendable {
     /// When the figures count archived entries: the last of them (entries 1…N were read from archive files and
     /// matched the log's tree).
     public let countedArchivedThrough: UInt64?
+    /// When the figures were computed, if requests of the period could still be logged then (it had not ended, or
+    /// ended less than ``EntryTime/latestColumn(stating:)`` allows before); nil once it is closed.
+    public let computedWhileOpen: Date?
 
     public init(
         period: ReportPeriod, jurisdiction: String, timeZone: TimeZone, requests: [Request], forms: [Form] = [], checkpointSize: UInt64,
-        checkpointRoot: String, checkpointOrigin: String, archived: ArchivedEntries? = nil, countedArchivedThrough: UInt64? = nil
+        checkpointRoot: String, checkpointOrigin: String, archived: ArchivedEntries? = nil, countedArchivedThrough: UInt64? = nil,
+        computedAt: Date? = nil
     ) {
         self.period = period
         self.jurisdiction = jurisdiction
@@ -155,6 +159,7 @@ public struct ReportData: Sendable {
         self.checkpointOrigin = checkpointOrigin
         self.archived = archived
         self.countedArchivedThrough = countedArchivedThrough
+        computedWhileOpen = computedAt.flatMap { $0 < EntryTime.latestColumn(stating: period.end) ? $0 : nil }
     }
 
     /// The report's kind of request for an action.

@@ -85,9 +85,14 @@ public struct ReportRenderer {
         }.sorted { ($0.day, $0.kind, $0.effect.rawValue, $0.reason ?? "") < ($1.day, $1.kind, $1.effect.rawValue, $1.reason ?? "") }
     }
 
-    /// Why the figures may fall short, when they may: archived entries of the period are not counted.
+    /// Why the figures may fall short, when they may: the period was still open, or archived entries of it are not
+    /// counted.
     var incompleteness: String? {
-        data.archived.map { "Incomplete: \($0.summary), so requests of this period among them are missing from these figures." }
+        let notices = [
+            data.computedWhileOpen.map { "Not final: computed at \(Timestamp.format($0, in: data.timeZone)), while requests of this period could still be logged." },
+            data.archived.map { "Incomplete: \($0.summary), so requests of this period among them are missing from these figures." },
+        ].compactMap(\.self)
+        return notices.isEmpty ? nil : notices.joined(separator: " ")
     }
 
     var provenance: String {
@@ -124,6 +129,7 @@ public struct ReportRenderer {
         for request in listed { lines.append(["requests", request.day, request.kind, request.effect.rawValue, request.reason ?? "", "1"]) }
         lines.append(["time-zone", "", "", "", data.timeZone.identifier, ""])
         lines.append(["checkpoint", "", "", "", "\(data.checkpointOrigin) size \(data.checkpointSize) root \(data.checkpointRoot)", ""])
+        if let open = data.computedWhileOpen { lines.append(["computed-while-open", "", "", "", Timestamp.format(open, in: data.timeZone), ""]) }
         if let archived = data.archived { lines.append(["archived", "", "", "", archived.summary, ""]) }
         if let through = data.countedArchivedThrough { lines.append(["archives-counted", "", "", "", "entries 1…\(through) read from archive files", ""]) }
         // Every cell through CSV: a reason, an obligation or the log's origin come from policy files and operators.
