@@ -14,8 +14,10 @@ struct EventLoopProbeTests {
         let probe = EventLoopProbe(group)
         #expect(probe.loops.count == 2)
         #expect(await probe.answers())
-        // One loop held past the deadline, as a task that never yields would hold it.
-        let held = Array(group.makeIterator())[1].submit { Thread.sleep(forTimeInterval: 5) }
+        // One loop held past the deadline, as a task that never yields would hold it, until the test lets it go: a
+        // fixed hold (5 s) ran out before the 20 requests were answered on a loaded machine.
+        let release = DispatchSemaphore(value: 0)
+        let held = Array(group.makeIterator())[1].submit { release.wait() }
         // Requests while it is stuck say no, and hand it one task between them, not one each.
         let verdicts = await withTaskGroup(of: Bool.self) { requests in
             for _ in 0..<20 { requests.addTask { await probe.answers() } }
@@ -23,6 +25,7 @@ struct EventLoopProbeTests {
         }
         #expect(verdicts == Array(repeating: false, count: 20))
         #expect(probe.tasksHeld == 1)
+        release.signal()
         try await held.get()
         #expect(await probe.answers())
         try await group.shutdownGracefully()
