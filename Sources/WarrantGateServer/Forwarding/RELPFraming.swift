@@ -43,13 +43,13 @@ struct RELPResponse: Sendable, Equatable {
     }
 }
 
-/// Why the server's bytes are not RELP.
 /// The server left a frame unanswered past the answer deadline (``RELPSessionClock``).
 struct RELPAnswerLate: Error, CustomStringConvertible {
     let deadline: TimeAmount
     var description: String { "the server left a frame unanswered for \(deadline.nanoseconds / 1_000_000) ms" }
 }
 
+/// Why the server's bytes are not RELP.
 struct RELPProtocolError: Error, CustomStringConvertible {
     let description: String
 }
