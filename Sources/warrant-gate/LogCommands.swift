@@ -63,6 +63,18 @@ struct LogCommand: ParsableCommand {
     /// a copy, under its latest checkpoint) names another, since the settings table is signed by nothing. A copy must
     /// have such a record: its settings are whoever made it's. Where nothing records one, UTC, with a warning; in a
     /// copy, refused.
+    /// The zone whose midnights begin days: `given` (`--time-zone`), with a warning when the log's signed record names
+    /// another (consecutive reports in two zones would miss or repeat the hours between their midnights), else the
+    /// jurisdiction's (``jurisdictionZone(_:copy:db:)``).
+    static func dayZone(given: TimeZone?, _ store: Store, copy: Bool, db: String) throws -> TimeZone {
+        guard let given else { return try jurisdictionZone(store, copy: copy, db: db) }
+        let through = copy ? (try? store.treeHead().size) ?? 0 : .max
+        if let logged = (try? store.loggedTimeZone(through: through)) ?? nil, logged != given.identifier {
+            warn("--time-zone \(given.identifier) is not the zone the log records (\(TerminalText.escaped(logged))): days begin at \(given.identifier)'s midnights, and periods computed in the two zones do not meet")
+        }
+        return given
+    }
+
     static func jurisdictionZone(_ store: Store, copy: Bool, db: String) throws -> TimeZone {
         let recorded = try storeCall { try store.recordedTimeZone() }
         // A copy's records past its checkpoint are whoever made it's; a gateway's own store is held to all of its own.
@@ -133,7 +145,7 @@ struct LogCommand: ParsableCommand {
             let (store, copy) = try LogCommand.openForReading(admin, keyFiles: keyFiles)
             // A day is the jurisdiction's, taken as a report takes it, so that an export of a quarter holds what its
             // report counts; instants need no zone.
-            let dayZone = bounds.allSatisfy { LocalDate($0) == nil } ? .gmt : try givenZone ?? LogCommand.jurisdictionZone(store, copy: copy, db: admin.db)
+            let dayZone = bounds.allSatisfy { LocalDate($0) == nil } ? .gmt : try LogCommand.dayZone(given: givenZone, store, copy: copy, db: admin.db)
             let instant = { (text: String) in try parseInstant(text, dayStartsIn: dayZone) }
             let (fromTime, untilTime) = (try from.map(instant), try until.map(instant))  // before --out is made
             if let fromTime, let untilTime, fromTime >= untilTime {

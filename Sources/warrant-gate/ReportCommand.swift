@@ -64,7 +64,7 @@ struct ReportCommand: ParsableCommand {
         let verified = try verify(store, keyFiles: keyFiles, trusting: trusted, against: external)
         let signed = try LogCommand.signCheckpointIfPossible(store, keyFiles: keyFiles)
         let head = try storeCall { try store.treeHead() }
-        let timeZone = try givenZone ?? LogCommand.jurisdictionZone(store, copy: copy, db: admin.db)
+        let timeZone = try LogCommand.dayZone(given: givenZone, store, copy: copy, db: admin.db)
         let reportPeriod = ReportPeriod(period, timeZone: timeZone)!
         let allArchived = try storeCall { try store.archivedEntries() }
         let countedArchivedThrough = archive.isEmpty ? nil : allArchived?.throughSeq
