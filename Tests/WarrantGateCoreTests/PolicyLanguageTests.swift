@@ -1357,6 +1357,22 @@ struct PolicyLanguageTests {
 
     // MARK: Lint
 
+    /// A privacy pass: reasons and obligations are printed in public reports, beside a day's requests, and nothing
+    /// checked them for a person's status, as facts are checked.
+    @Test("check warns of a reason or obligation that names a status; the authority's own name is no status")
+    func statusInReasonsLint() throws {
+        func warnings(_ reason: String, obligation: String = "count-it") throws -> [String] {
+            let rules = "obligations:\n  \(obligation): { kind: report, description: d }\nrules:\n  - id: f\n    effect: forbid\n"
+                + "    when: { category: federal-immigration }\n    reason: \(reason)\n    obligations: [\(obligation)]\n"
+            return try Self.parse(rules).warnings.map(\.message).filter { $0.contains("printed in public reports") }
+        }
+        #expect(try warnings("undocumented_inmate").count == 1)
+        #expect(try warnings("refused", obligation: "count-visa-holders").count == 1)
+        #expect(try warnings("civil_immigration_arrest_refused").isEmpty)
+        #expect(try warnings("deportation_hold_refused").isEmpty)
+        #expect(try warnings("immigration_citizen_check").count == 1, "a status after the authority's name")
+    }
+
     @Test("check warns of a permit that admits federal-immigration on a request fact alone")
     func claimAloneLint() throws {
         let facts = """

@@ -41,6 +41,24 @@ public enum ImmigrationStatusTerms {
         return try! NSRegularExpression(pattern: "(?<![\\p{L}\\p{N}])" + words.joined(separator: "[ -]+") + "(?![\\p{L}\\p{N}])", options: [.caseInsensitive])
     }
 
+    /// Terms that also name the enforcement system rather than a person's status: in a rule's reason or obligation,
+    /// which speak of requests, not of people, they say nothing of anyone's status.
+    static let enforcementTerms: Set<String> = ["immigra", "inmigra", "imigra", "einwander", "deportation", "uscis"]
+
+    /// The first term `code` (a reason or obligation name) holds that states a status, or nil: as ``stem(in:)``, the
+    /// enforcement system's own names passed over (`civil_immigration_arrest_refused` states none).
+    static func statusTerm(in code: String) -> String? {
+        var rest = code
+        while let term = stem(in: rest) {
+            guard enforcementTerms.contains(term) else { return term }
+            // Written with lookalike letters, the term is not found as spelled: the code is read no further.
+            let passed = rest.replacingOccurrences(of: term, with: " ", options: .caseInsensitive)
+            guard passed != rest else { return nil }
+            rest = passed
+        }
+        return nil
+    }
+
     /// The first term `text` holds, or nil.
     public static func stem(in text: String) -> String? {
         if let term = unspaced.first(where: text.contains) { return term }

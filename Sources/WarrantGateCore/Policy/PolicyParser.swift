@@ -615,6 +615,15 @@ public enum PolicyParser {
         for obligation in obligations where !Identifier.isValid(obligation) {
             throw node.error("rule '\(id)': obligation '\(obligation)' must be lower-case letters, digits and '-'")
         }
+        // Reasons and obligations are printed in public reports beside a day's requests: one that states a status
+        // would share what the county may not (the authority's own name, `immigration`, states none).
+        for code in [reason] + obligations {
+            if let term = ImmigrationStatusTerms.statusTerm(in: code) {
+                context.warnings.append((reasonNode ?? node).error(
+                    "rule '\(id)': '\(code)' names immigration or citizenship status ('\(term)'), and is printed in public reports: name what the rule decides instead"
+                ))
+            }
+        }
         if !context.obligations.isEmpty {
             for obligation in obligations where context.obligations[obligation] == nil {
                 throw node.error("rule '\(id)': obligation '\(obligation)' is not declared (declared: \(context.obligations.keys.sorted().joined(separator: ", ")))")
