@@ -56,6 +56,17 @@ struct DataPlaneBoundsTests {
         return try await gateway.exportedRows()
     }
 
+    /// Whether `frame` is a PING the gateway sent (not an acknowledgement): its graceful GOAWAY comes with one.
+    private static func isGatewayPing(_ frame: H2.Frame) -> Bool { frame.type == H2.Kind.ping && frame.flags & H2.Flag.ack == 0 }
+
+    /// Acknowledges the PING the gateway sent with its GOAWAY (among `received`'s frames), as a client that saw the
+    /// GOAWAY does; returns whether the connection then closes.
+    private static func acknowledgeGoAway(_ connection: H2, _ received: H2.Received?, sourceLocation: SourceLocation = #_sourceLocation) async throws -> Bool {
+        let ping = try #require(received?.frames.first(where: isGatewayPing)?.payload, "no PING with the GOAWAY", sourceLocation: sourceLocation)
+        await connection.send(H2.frame(H2.Kind.ping, flags: H2.Flag.ack, ping))
+        return await connection.wait { $0.closed } != nil
+    }
+
     /// A WINDOW_UPDATE of `increment` on `stream`.
     private static func windowUpdate(_ stream: UInt32, _ increment: UInt32) -> [UInt8] {
         H2.frame(H2.Kind.windowUpdate, stream: stream, [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: increment >> $0) })
@@ -232,15 +243,12 @@ struct DataPlaneBoundsTests {
             let http2 = try await H2.open(port: gateway.port, tls: tls)
             #expect(await http2.completeSetup())
             await http2.send(H2.headers(stream: 1, H2.request("GET", Self.inmate)))
-            func isPing(_ frame: H2.Frame) -> Bool { frame.type == H2.Kind.ping && frame.flags & H2.Flag.ack == 0 }
-            let answered = await http2.wait { $0.goAway != nil && $0.ended(1) && $0.frames.contains(where: isPing) }
+            let answered = await http2.wait { $0.goAway != nil && $0.ended(1) && $0.frames.contains(where: Self.isGatewayPing) }
             #expect(answered?.status(1) == 403, "\(String(describing: answered?.status(1)))")
             await http2.send(H2.headers(stream: 3, H2.request("GET", Self.inmate)))
             #expect(await http2.wait { $0.reset(3) } != nil, "a stream opened after the GOAWAY is not refused")
             // The client acknowledges the GOAWAY's PING; with no stream open, the connection then closes.
-            let ping = try #require(answered?.frames.first(where: isPing)?.payload)
-            await http2.send(H2.frame(H2.Kind.ping, flags: H2.Flag.ack, ping))
-            #expect(await http2.wait { $0.closed } != nil, "the revoked certificate's HTTP/2 connection is left open")
+            #expect(try await Self.acknowledgeGoAway(http2, answered), "the revoked certificate's HTTP/2 connection is left open")
             await http2.close()
 
             let again = try await RawTLSConnection.open(port: gateway.port, tls: tls)
@@ -272,11 +280,8 @@ struct DataPlaneBoundsTests {
 
             try await gateway.revokeCertificate(of: "denver-pd")
             #expect(await http1.closes(), "the idle HTTP/1.1 connection of a revoked certificate is left open")
-            func isPing(_ frame: H2.Frame) -> Bool { frame.type == H2.Kind.ping && frame.flags & H2.Flag.ack == 0 }
-            let goAway = await http2.wait { $0.goAway != nil && $0.frames.contains(where: isPing) }
-            let ping = try #require(goAway?.frames.first(where: isPing)?.payload, "no GOAWAY and PING to the idle HTTP/2 connection")
-            await http2.send(H2.frame(H2.Kind.ping, flags: H2.Flag.ack, ping))
-            #expect(await http2.wait { $0.closed } != nil, "the idle HTTP/2 connection of a revoked certificate is left open")
+            let goAway = await http2.wait { $0.goAway != nil && $0.frames.contains(where: Self.isGatewayPing) }
+            #expect(try await Self.acknowledgeGoAway(http2, goAway), "the idle HTTP/2 connection of a revoked certificate is left open")
             #expect(other.channel.isActive, "another certificate's connection was ended")
             #expect(try await Self.settledRows(gateway).count == rows, "an idle connection's end left a row")
             for connection in [http1, other] { await connection.close() }
