@@ -84,12 +84,23 @@ public enum ReportBuilder {
     static func treeHead(database: any SQLDatabase) throws -> (size: UInt64, root: Merkle.Hash, origin: String) {
         try database.read { session in
             if let checkpoint = try Checkpointer.latest(session) {
-                let origin = checkpoint.note.split(separator: "\n").first.map(String.init) ?? ""
-                return (checkpoint.size, checkpoint.root, origin)
+                return (checkpoint.size, checkpoint.root, origin(of: checkpoint))
             }
             let frontier = try session.logFrontier()
             return (frontier.size, frontier.root, "(unsigned tree head)")
         }
+    }
+
+    /// The latest signed checkpoint of `size` entries, as ``treeHead(database:)`` gives one; nil if none was signed.
+    static func treeHead(database: any SQLDatabase, signedAt size: UInt64) throws -> (size: UInt64, root: Merkle.Hash, origin: String)? {
+        try database.read { session in
+            try Checkpointer.all(session).last { $0.size == size }.map { ($0.size, $0.root, origin(of: $0)) }
+        }
+    }
+
+    /// A checkpoint's origin: its note's first line.
+    private static func origin(of checkpoint: StoredCheckpoint) -> String {
+        checkpoint.note.split(separator: "\n").first.map(String.init) ?? ""
     }
 }
 

@@ -313,4 +313,9 @@ public final class Store: Sendable {
     public func treeHead() throws -> (size: UInt64, root: Merkle.Hash, origin: String) {
         try ReportBuilder.treeHead(database: database)
     }
+
+    /// The tree head of the signed checkpoint of `size` entries, for a report computed again as it was; nil if none.
+    public func treeHead(signedAt size: UInt64) throws -> (size: UInt64, root: Merkle.Hash, origin: String)? {
+        try ReportBuilder.treeHead(database: database, signedAt: size)
+    }
 }

@@ -15,7 +15,7 @@ struct ReportCommand: ParsableCommand {
             illinois-ag (every request with its date and handling, no names), oregon-cjc (documented declines).
             The whole log is verified first, as `log verify` does, and a log that does not verify gets no report.
             The report states the signed checkpoint it was computed from (a new one is signed first when the key is at
-            hand), so that anyone holding the log can reproduce it. Without the key, entries after the latest checkpoint
+            hand), so that anyone holding the log can reproduce it with --at-checkpoint. Without the key, entries after the latest checkpoint
             are left out, and a warning says how many; a SQLite file without its key (a copy, such as an auditor's) is
             only read, never migrated or written, and the report is not recorded in it. A request is counted in the month its request opened.
             A period that may hold archived entries (`log archive`), which the database no longer has, is counted
@@ -40,6 +40,8 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "A checkpoint held off the machine (one published earlier): the log must hold it.") var against: String?
     @Option(help: "The verifier key (.pub) to trust (default: the one beside the database, which whoever made a copy chose).") var key: String?
     @Option(name: .customLong("time-zone"), help: "The zone whose midnights bound the periods (default: the one the store records).") var zone: String?
+    @Option(help: "Compute the report at the signed checkpoint of this many entries, as a published report states it, to reproduce that report (nothing is signed first).")
+    var atCheckpoint: UInt64?
 
     func run() throws {
         // The heading is printed in every format: nothing in it may drive a terminal or start a Markdown line.
@@ -62,8 +64,17 @@ struct ReportCommand: ParsableCommand {
             warn("\(admin.db) is read as a copy (its signing key is not beside it): its checkpoints are checked with the verifier key beside it, which whoever made the copy chose; give the key you hold with --key")
         }
         let verified = try verify(store, keyFiles: keyFiles, trusting: trusted, against: external)
-        let signed = try LogCommand.signCheckpointIfPossible(store, keyFiles: keyFiles)
-        let head = try storeCall { try store.treeHead() }
+        let head: (size: UInt64, root: Merkle.Hash, origin: String)
+        var signed = true
+        if let atCheckpoint {
+            guard let found = try storeCall({ try store.treeHead(signedAt: atCheckpoint) }) else {
+                throw CLIError(.notFound, "no signed checkpoint of \(atCheckpoint) entries in \(admin.db): give the size a report states")
+            }
+            head = found
+        } else {
+            signed = try LogCommand.signCheckpointIfPossible(store, keyFiles: keyFiles)
+            head = try storeCall { try store.treeHead() }
+        }
         let timeZone = try LogCommand.dayZone(given: givenZone, store, copy: copy, db: admin.db)
         let reportPeriod = ReportPeriod(period, timeZone: timeZone)!
         let allArchived = try storeCall { try store.archivedEntries() }

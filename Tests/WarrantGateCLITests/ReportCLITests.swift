@@ -423,6 +423,31 @@ struct ReportCLITests {
         )
     }
 
+    /// A privacy and audit pass: a report said anyone holding the log could reproduce it, but `report` always counted at
+    /// a new checkpoint, so a request logged late for a past period changed the figures, and nothing computed them as
+    /// published. `--at-checkpoint` computes them at the checkpoint a report states, signing nothing first.
+    @Test("a report computed again at the checkpoint it states gives the same figures, whatever the log gained since")
+    func reproducedAtItsCheckpoint() async throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        try await Self.append([Self.decision("d-1", at: "2023-06-15T12:00:00.000Z")], to: scratch.db)
+        #expect(try await Self.run(["log", "init-key"] + db).status == 0)
+        let published = try await Self.run(["report", "--period", "2023", "--format", "csv"] + db)
+        #expect(published.status == 0, "\(published.stderr)")
+        let line = try #require(published.stdout.components(separatedBy: "\r\n").first { $0.hasPrefix("checkpoint,") })
+        let size = try #require(line.components(separatedBy: " size ").last?.split(separator: " ").first.map(String.init))
+        #expect(published.stdout.contains("counts,2023-06,records,deny,,1"))
+
+        // A request of 2023 logged since (a late entry, or one restored), and checkpoints signed over it.
+        try await Self.append([Self.decision("d-2", at: "2023-07-01T12:00:00.000Z")], to: scratch.db)
+        let latest = try await Self.run(["report", "--period", "2023", "--format", "csv"] + db)
+        #expect(latest.stdout.contains("counts,2023-07,records,deny,,1"), "\(latest.stdout)")
+        let again = try await Self.run(["report", "--period", "2023", "--format", "csv", "--at-checkpoint", size] + db)
+        #expect(again.status == 0 && again.stdout == published.stdout, "\(again.stderr)\n\(again.stdout)")
+        let unknown = try await Self.run(["report", "--period", "2023", "--at-checkpoint", "999"] + db)
+        #expect(unknown.status == 4 && unknown.stderr.contains("no signed checkpoint of 999 entries"), "\(unknown.stderr)")
+    }
+
     /// Runs the CLI to its end, off the tasks' shared threads.
     static func run(_ arguments: [String]) async throws -> CLIProcess.Result {
         try await blocking { try CLIProcess.run(arguments) }

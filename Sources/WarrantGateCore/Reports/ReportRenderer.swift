@@ -99,7 +99,7 @@ public struct ReportRenderer {
         let archives = data.countedArchivedThrough.map {
             " Entries 1…\($0) were read from the log's archive files, which match that tree."
         } ?? ""
-        return "Computed from the decision log \(data.checkpointOrigin) at its signed checkpoint of \(data.checkpointSize) entries, root \(data.checkpointRoot).\(archives) Anyone holding the log\(archives.isEmpty ? "" : " and its archives") can reproduce these figures with `warrant-gate report`."
+        return "Computed from the decision log \(data.checkpointOrigin) at its signed checkpoint of \(data.checkpointSize) entries, root \(data.checkpointRoot).\(archives) Anyone holding the log\(archives.isEmpty ? "" : " and its archives") can reproduce these figures with `warrant-gate report --at-checkpoint \(data.checkpointSize)`."
     }
 
     public func csv() -> String {
