@@ -255,24 +255,25 @@ struct HostileClientTests {
             })
         }
         var limits = GatewayConfiguration.Limits()
-        // Time for the answer's head even on a loaded machine (CI ran past 1 s once), far short of the whole answer.
-        limits.upstreamExchangeTimeout = .seconds(3)
+        // Time for the answer's head even on a loaded machine (CI ran past 1 s once, a full local run past 3 s), far
+        // short of the whole answer at the reader's pace (a read takes what TLS has decrypted: at a read every 20 ms the
+        // whole answer came in 5 s, so about 12 s at 50 ms).
+        limits.upstreamExchangeTimeout = .seconds(6)
         try await withTestServer(router) { port in
             try await withGateway(upstreamOverrides: ["records": "http://127.0.0.1:\(port)"], limits: limits) { gateway in
-                // At most one read of at most 64 KiB every 20 ms: the whole answer would take 15 s or more, and each
-                // read moves the upstream's read deadline on.
-                let reader = SlowReader(pace: .milliseconds(20))
+                // One read every 50 ms: each moves the upstream's read deadline on.
+                let reader = SlowReader(pace: .milliseconds(50))
                 let channel = try await RawTLSClient.connect(
                     port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"), protocols: ["http/1.1"]
                 ) { try $0.addHandler(reader) }
                 try await channel.writeAndFlush(ByteBuffer(bytes: RawTLSClient.request("GET /records/inmates/2017-000123 HTTP/1.1")))
                 let started = ContinuousClock.now
-                while !reader.received.withLock({ $0.closed }) && ContinuousClock.now - started < .seconds(12) {
+                while !reader.received.withLock({ $0.closed }) && ContinuousClock.now - started < .seconds(20) {
                     try await Task.sleep(for: .milliseconds(50))
                 }
                 let received = reader.received.withLock { $0 }
                 try? await channel.close()
-                #expect(received.closed, "the answer was still being sent after 12 s")
+                #expect(received.closed, "the answer was still being sent after 20 s")
                 #expect(received.bytes < chunks * chunk.readableBytes, "the whole answer arrived")
 
                 let head = String(decoding: received.first, as: UTF8.self)
