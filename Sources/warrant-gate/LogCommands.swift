@@ -58,27 +58,28 @@ struct LogCommand: ParsableCommand {
         return zone
     }
 
-    /// The jurisdiction's zone, whose midnights bound a report's periods and an export's days, without `--time-zone`:
-    /// the one the store records, unless the log's latest record of a zone (a `settings.time-zone`, or a report's; in
-    /// a copy, under its latest checkpoint) names another, since the settings table is signed by nothing. A copy must
-    /// have such a record: its settings are whoever made it's. Where nothing records one, UTC, with a warning; in a
-    /// copy, refused.
     /// The zone whose midnights begin days: `given` (`--time-zone`), with a warning when the log's signed record names
     /// another (consecutive reports in two zones would miss or repeat the hours between their midnights), else the
-    /// jurisdiction's (``jurisdictionZone(_:copy:db:)``).
-    static func dayZone(given: TimeZone?, _ store: Store, copy: Bool, db: String) throws -> TimeZone {
-        guard let given else { return try jurisdictionZone(store, copy: copy, db: db) }
-        let through = copy ? (try? store.treeHead().size) ?? 0 : .max
+    /// jurisdiction's (``jurisdictionZone(_:copy:db:through:)``), both read from the log through entry `through` if
+    /// given (a report computed again at its checkpoint).
+    static func dayZone(given: TimeZone?, _ store: Store, copy: Bool, db: String, through: UInt64? = nil) throws -> TimeZone {
+        guard let given else { return try jurisdictionZone(store, copy: copy, db: db, through: through) }
+        let through = through ?? (copy ? (try? store.treeHead().size) ?? 0 : .max)
         if let logged = (try? store.loggedTimeZone(through: through)) ?? nil, logged != given.identifier {
             warn("--time-zone \(given.identifier) is not the zone the log records (\(TerminalText.escaped(logged))): days begin at \(given.identifier)'s midnights, and periods computed in the two zones do not meet")
         }
         return given
     }
 
-    static func jurisdictionZone(_ store: Store, copy: Bool, db: String) throws -> TimeZone {
+    /// The jurisdiction's zone, whose midnights bound a report's periods and an export's days, without `--time-zone`:
+    /// the one the store records, unless the log's latest record of a zone (a `settings.time-zone`, or a report's; in
+    /// a copy, under its latest checkpoint; through entry `through` if given) names another, since the settings table
+    /// is signed by nothing. A copy must have such a record: its settings are whoever made it's. Where nothing records
+    /// one, UTC, with a warning; in a copy, refused.
+    static func jurisdictionZone(_ store: Store, copy: Bool, db: String, through given: UInt64? = nil) throws -> TimeZone {
         let recorded = try storeCall { try store.recordedTimeZone() }
         // A copy's records past its checkpoint are whoever made it's; a gateway's own store is held to all of its own.
-        let through = copy ? try storeCall { try store.treeHead().size } : .max
+        let through = try given ?? (copy ? storeCall { try store.treeHead().size } : .max)
         let logged = try storeCall { try store.loggedTimeZone(through: through) }
         if let logged, recorded?.identifier != logged {
             throw CLIError(.refused, """
@@ -157,10 +158,11 @@ struct LogCommand: ParsableCommand {
                archived.latestTime.map({ latest in fromTime.map { latest >= $0 } ?? true }) ?? true {
                 let missing = "\(archived.summary.replacingOccurrences(of: "and not counted", with: "and not in the database"))"
                 guard allowArchived else {
+                    // A range after them exists only when the archive says how late they go; a bundle takes no range.
+                    let after = archived.latestTime != nil && format != .bundle ? ", export a range after them (--from)" : ""
                     throw CLIError(.refused, """
                         \(missing), so decisions of this range among them would be missing from the export: read them in the archive \
-                        files (`log verify --archive` checks them), export a range after them (--from), or give --allow-archived to export \
-                        what the database holds
+                        files (`log verify --archive` checks them)\(after), or give --allow-archived to export what the database holds
                         """)
                 }
                 warn("\(missing): decisions of this range among them are missing from the export")

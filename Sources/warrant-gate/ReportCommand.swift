@@ -75,10 +75,11 @@ struct ReportCommand: ParsableCommand {
             signed = try LogCommand.signCheckpointIfPossible(store, keyFiles: keyFiles)
             head = try storeCall { try store.treeHead() }
         }
-        let timeZone = try LogCommand.dayZone(given: givenZone, store, copy: copy, db: admin.db)
+        let timeZone = try LogCommand.dayZone(given: givenZone, store, copy: copy, db: admin.db, through: atCheckpoint.map { _ in head.size })
         let reportPeriod = ReportPeriod(period, timeZone: timeZone)!
         let allArchived = try storeCall { try store.archivedEntries() }
-        let countedArchivedThrough = archive.isEmpty ? nil : allArchived?.throughSeq
+        // Archived since the checkpoint or not, the figures count entries through it only.
+        let countedArchivedThrough = archive.isEmpty ? nil : allArchived.map { min($0.throughSeq, head.size) }
         let archived = archive.isEmpty ? allArchived.flatMap { $0.mayInclude(reportPeriod) ? $0 : nil } : nil
         if let archived {
             guard allowArchived else {
@@ -104,7 +105,9 @@ struct ReportCommand: ParsableCommand {
         let data = ReportData(
             period: reportPeriod, jurisdiction: jurisdiction, timeZone: timeZone, requests: entries.requests, forms: entries.forms,
             checkpointSize: head.size, checkpointRoot: Data(head.root).base64EncodedString(), checkpointOrigin: head.origin, archived: archived,
-            countedArchivedThrough: countedArchivedThrough, computedAt: Date()
+            countedArchivedThrough: countedArchivedThrough,
+            // As of its checkpoint, which a report computed again, or one without the key, may have signed long before.
+            computedAt: try storeCall { try store.checkpointTime(size: head.size) } ?? Date()
         )
         let renderer = ReportRenderer(data: data, template: template)
         let text = switch format {
@@ -129,6 +132,8 @@ struct ReportCommand: ParsableCommand {
                     givenZone == nil ? "timeZone" : "timeZoneGiven": timeZone.identifier,
                     "archivedThrough": archived.map { String($0.throughSeq) } ?? "none",
                     "countedArchivedThrough": countedArchivedThrough.map(String.init) ?? "none",
+                    // A report computed again at a published one's checkpoint, not a new publication.
+                    "atCheckpoint": atCheckpoint.map(String.init) ?? "none",
                 ],
                 operator: admin.operatorName
             )

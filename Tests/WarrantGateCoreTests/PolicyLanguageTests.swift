@@ -1371,6 +1371,10 @@ struct PolicyLanguageTests {
         #expect(try warnings("civil_immigration_arrest_refused").isEmpty)
         #expect(try warnings("deportation_hold_refused").isEmpty)
         #expect(try warnings("immigration_citizen_check").count == 1, "a status after the authority's name")
+        // The review: passing over every word that began like the authority's name let these through.
+        for code in ["immigration_status_unverified", "illegal_immigrant_hold", "immigrant_inmate_notified", "non_immigrant"] {
+            #expect(try warnings(code).count == 1, "\(code)")
+        }
     }
 
     @Test("check warns of a permit that admits federal-immigration on a request fact alone")

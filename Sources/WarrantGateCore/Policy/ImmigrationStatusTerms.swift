@@ -41,22 +41,22 @@ public enum ImmigrationStatusTerms {
         return try! NSRegularExpression(pattern: "(?<![\\p{L}\\p{N}])" + words.joined(separator: "[ -]+") + "(?![\\p{L}\\p{N}])", options: [.caseInsensitive])
     }
 
-    /// Terms that also name the enforcement system rather than a person's status: in a rule's reason or obligation,
-    /// which speak of requests, not of people, they say nothing of anyone's status.
-    static let enforcementTerms: Set<String> = ["immigra", "inmigra", "imigra", "einwander", "deportation", "uscis"]
+    /// Whole words that name the enforcement system rather than a person: in a rule's reason or obligation, which
+    /// speak of requests, they say nothing of anyone's status (`civil_immigration_arrest_refused`), unless a word
+    /// `status` follows (``authorityStatus``). `immigrant`, `inmigrante` and the like name a person, and still count.
+    private static let authorityWords = try! NSRegularExpression(
+        pattern: "(?<![a-z0-9])(immigration|inmigracion|imigracao|einwanderung|deportation|deportacion|uscis)(?![a-z0-9])", options: [.caseInsensitive]
+    )
+    private static let authorityStatus = try! NSRegularExpression(
+        pattern: "(?<![a-z0-9])(immigration|inmigracion|imigracao)[^a-z0-9]+(status|estatus|situacion)(?![a-z0-9])", options: [.caseInsensitive]
+    )
 
     /// The first term `code` (a reason or obligation name) holds that states a status, or nil: as ``stem(in:)``, the
-    /// enforcement system's own names passed over (`civil_immigration_arrest_refused` states none).
+    /// enforcement system's own names passed over as whole words.
     static func statusTerm(in code: String) -> String? {
-        var rest = code
-        while let term = stem(in: rest) {
-            guard enforcementTerms.contains(term) else { return term }
-            // Written with lookalike letters, the term is not found as spelled: the code is read no further.
-            let passed = rest.replacingOccurrences(of: term, with: " ", options: .caseInsensitive)
-            guard passed != rest else { return nil }
-            rest = passed
-        }
-        return nil
+        let range = NSRange(code.startIndex..., in: code)
+        if let match = authorityStatus.firstMatch(in: code, range: range), let found = Range(match.range, in: code) { return String(code[found]) }
+        return stem(in: authorityWords.stringByReplacingMatches(in: code, range: range, withTemplate: " "))
     }
 
     /// The first term `text` holds, or nil.
