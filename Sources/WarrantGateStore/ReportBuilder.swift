@@ -81,26 +81,38 @@ public enum ReportBuilder {
     }
 
     /// The tree head a report is computed from: the latest signed checkpoint, else the unsigned current state.
-    static func treeHead(database: any SQLDatabase) throws -> (size: UInt64, root: Merkle.Hash, origin: String) {
+    static func treeHead(database: any SQLDatabase) throws -> TreeHead {
         try database.read { session in
-            if let checkpoint = try Checkpointer.latest(session) {
-                return (checkpoint.size, checkpoint.root, origin(of: checkpoint))
-            }
+            if let checkpoint = try Checkpointer.latest(session) { return TreeHead(checkpoint) }
             let frontier = try session.logFrontier()
-            return (frontier.size, frontier.root, "(unsigned tree head)")
+            return TreeHead(size: frontier.size, root: frontier.root, origin: "(unsigned tree head)", signed: nil)
         }
     }
 
     /// The latest signed checkpoint of `size` entries, as ``treeHead(database:)`` gives one; nil if none was signed.
-    static func treeHead(database: any SQLDatabase, signedAt size: UInt64) throws -> (size: UInt64, root: Merkle.Hash, origin: String)? {
-        try database.read { session in
-            try Checkpointer.all(session).last { $0.size == size }.map { ($0.size, $0.root, origin(of: $0)) }
-        }
+    static func treeHead(database: any SQLDatabase, signedAt size: UInt64) throws -> TreeHead? {
+        try database.read { session in try Checkpointer.all(session).last { $0.size == size }.map(TreeHead.init) }
+    }
+}
+
+/// The tree a report is computed at: a signed checkpoint's size, root and origin (its note's first line) and when it
+/// was signed, or the unsigned head of a log with no checkpoint.
+public struct TreeHead: Sendable {
+    public let size: UInt64
+    public let root: Merkle.Hash
+    public let origin: String
+    /// When the checkpoint was signed; nil for an unsigned head.
+    public let signed: Date?
+
+    init(size: UInt64, root: Merkle.Hash, origin: String, signed: Date?) {
+        (self.size, self.root, self.origin, self.signed) = (size, root, origin, signed)
     }
 
-    /// A checkpoint's origin: its note's first line.
-    private static func origin(of checkpoint: StoredCheckpoint) -> String {
-        checkpoint.note.split(separator: "\n").first.map(String.init) ?? ""
+    init(_ checkpoint: StoredCheckpoint) {
+        self.init(
+            size: checkpoint.size, root: checkpoint.root, origin: checkpoint.note.split(separator: "\n").first.map(String.init) ?? "",
+            signed: Timestamp.parse(checkpoint.time)
+        )
     }
 }
 

@@ -310,17 +310,12 @@ public final class Store: Sendable {
     }
 
     /// The tree's size and root now, and the log's origin, for a report to name.
-    public func treeHead() throws -> (size: UInt64, root: Merkle.Hash, origin: String) {
+    public func treeHead() throws -> TreeHead {
         try ReportBuilder.treeHead(database: database)
     }
 
-    /// When the latest signed checkpoint of `size` entries was signed; nil if none was.
-    public func checkpointTime(size: UInt64) throws -> Date? {
-        try database.read { session in try Checkpointer.all(session).last { $0.size == size }.flatMap { Timestamp.parse($0.time) } }
-    }
-
     /// The tree head of the signed checkpoint of `size` entries, for a report computed again as it was; nil if none.
-    public func treeHead(signedAt size: UInt64) throws -> (size: UInt64, root: Merkle.Hash, origin: String)? {
+    public func treeHead(signedAt size: UInt64) throws -> TreeHead? {
         try ReportBuilder.treeHead(database: database, signedAt: size)
     }
 }

@@ -43,6 +43,8 @@ func checkArguments() throws {
 struct SudoInvocation {
     /// Where the Debian package installs the gateway's configuration, whose `database:` is the store the key signs.
     static let installedConfiguration = "/etc/warrant-gate/gateway.yaml"
+    /// Whether this host has an installed gateway (its configuration at ``installedConfiguration``).
+    static var hostHasInstalledGateway: Bool { FileManager.default.fileExists(atPath: installedConfiguration) }
     /// Where it installs the policies, `agencies.yaml` and `courts.yaml`: the CLI's defaults for them under sudo.
     static let installedPolicies = "/etc/warrant-gate/policies"
 
@@ -267,7 +269,7 @@ struct SudoInvocation {
     /// key, if a configuration is installed: read once per process, as every check of a command asks for it.
     private static let installedGateway = Result { () throws(CLIError) -> InstalledGateway? in
         let path = installedConfiguration
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard hostHasInstalledGateway else { return nil }
         do {
             let configuration = try GatewayConfiguration.load(path: path)
             let key = configuration.logSigningKeyPath.map(LogKeyFiles.init(privatePath:))
@@ -454,8 +456,7 @@ struct DatabaseOptions: ParsableArguments {
     func location(_ db: String) throws -> StoreLocation {
         var location: StoreLocation
         do { location = try StoreLocation(db, filesDirectory: filesDir) } catch { throw CLIError(.usage, error.message) }
-        if SudoInvocation.current == nil, db == AdminOptions.demoDatabase,
-           FileManager.default.fileExists(atPath: SudoInvocation.installedConfiguration) {
+        if SudoInvocation.current == nil, db == AdminOptions.demoDatabase, SudoInvocation.hostHasInstalledGateway {
             let named = SudoInvocation.installedStore.map { " (the installed gateway's: --db \($0))" } ?? ""
             throw CLIError(.usage, """
                 this host has an installed gateway (\(SudoInvocation.installedConfiguration)), and --db was left out: its \

@@ -164,7 +164,7 @@ struct DemoCommand: AsyncParsableCommand {
         let db: String
         if let path = location.sqlitePath {
             let isDefault = URL(fileURLWithPath: path).standardizedFileURL == URL(fileURLWithPath: AdminOptions.demoDatabase).standardizedFileURL
-            db = isDefault && !FileManager.default.fileExists(atPath: SudoInvocation.installedConfiguration) ? "" : " --db \(path)"
+            db = isDefault && !SudoInvocation.hostHasInstalledGateway ? "" : " --db \(path)"
         } else {
             db = " --db \(location) --files-dir \(dataDir)"
         }

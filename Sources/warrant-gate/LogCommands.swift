@@ -64,11 +64,17 @@ struct LogCommand: ParsableCommand {
     /// given (a report computed again at its checkpoint).
     static func dayZone(given: TimeZone?, _ store: Store, copy: Bool, db: String, through: UInt64? = nil) throws -> TimeZone {
         guard let given else { return try jurisdictionZone(store, copy: copy, db: db, through: through) }
-        let through = through ?? (copy ? (try? store.treeHead().size) ?? 0 : .max)
-        if let logged = (try? store.loggedTimeZone(through: through)) ?? nil, logged != given.identifier {
+        if let logged = (try? store.loggedTimeZone(through: zoneRecordsThrough(store, copy: copy, given: through))) ?? nil,
+           logged != given.identifier {
             warn("--time-zone \(given.identifier) is not the zone the log records (\(TerminalText.escaped(logged))): days begin at \(given.identifier)'s midnights, and periods computed in the two zones do not meet")
         }
         return given
+    }
+
+    /// The last entry whose record of a zone counts: `given`, else, in a copy, its latest checkpoint's (its records past
+    /// it are whoever made it's), else every entry (a gateway's own store is held to all of its own).
+    private static func zoneRecordsThrough(_ store: Store, copy: Bool, given: UInt64?) throws -> UInt64 {
+        try given ?? (copy ? storeCall { try store.treeHead().size } : .max)
     }
 
     /// The jurisdiction's zone, whose midnights bound a report's periods and an export's days, without `--time-zone`:
@@ -78,9 +84,7 @@ struct LogCommand: ParsableCommand {
     /// one, UTC, with a warning; in a copy, refused.
     static func jurisdictionZone(_ store: Store, copy: Bool, db: String, through given: UInt64? = nil) throws -> TimeZone {
         let recorded = try storeCall { try store.recordedTimeZone() }
-        // A copy's records past its checkpoint are whoever made it's; a gateway's own store is held to all of its own.
-        let through = try given ?? (copy ? storeCall { try store.treeHead().size } : .max)
-        let logged = try storeCall { try store.loggedTimeZone(through: through) }
+        let logged = try storeCall { try store.loggedTimeZone(through: zoneRecordsThrough(store, copy: copy, given: given)) }
         if let logged, recorded?.identifier != logged {
             throw CLIError(.refused, """
                 the store records the time zone \(recorded?.identifier ?? "none"), but the log's latest record of it, under its signed \

@@ -64,7 +64,7 @@ struct ReportCommand: ParsableCommand {
             warn("\(admin.db) is read as a copy (its signing key is not beside it): its checkpoints are checked with the verifier key beside it, which whoever made the copy chose; give the key you hold with --key")
         }
         let verified = try verify(store, keyFiles: keyFiles, trusting: trusted, against: external)
-        let head: (size: UInt64, root: Merkle.Hash, origin: String)
+        let head: TreeHead
         var signed = true
         if let atCheckpoint {
             guard let found = try storeCall({ try store.treeHead(signedAt: atCheckpoint) }) else {
@@ -107,7 +107,7 @@ struct ReportCommand: ParsableCommand {
             checkpointSize: head.size, checkpointRoot: Data(head.root).base64EncodedString(), checkpointOrigin: head.origin, archived: archived,
             countedArchivedThrough: countedArchivedThrough,
             // As of its checkpoint, which a report computed again, or one without the key, may have signed long before.
-            computedAt: try storeCall { try store.checkpointTime(size: head.size) } ?? Date()
+            computedAt: head.signed ?? Date()
         )
         let renderer = ReportRenderer(data: data, template: template)
         let text = switch format {
