@@ -66,6 +66,9 @@ public struct ReportRenderer {
         let reason: String?
     }
 
+    /// Whether the list of requests gives each one's reason (``ReportTemplate/listsReasons``).
+    var listsReasons: Bool { template?.listsReasons ?? false }
+
     /// The request list a template asks for (declines only for Oregon, every request for the others that list), by day
     /// and not by the time of day, and in each day ordered by what they were rather than when: a time to the
     /// millisecond, or the order of a day's requests, would single out the one inmate who was just advised, or who
@@ -76,11 +79,10 @@ public struct ReportRenderer {
         case .illinoisAG, .nycDetainers, .californiaTruth: data.requests
         case .denverCouncil, nil: []
         }
-        let reasons = template?.listsReasons ?? false
         return requests.map { request in
             ListedRequest(
                 day: LocalDate(date: request.time, timeZone: data.timeZone).description, kind: request.kind, effect: request.effect,
-                reason: reasons ? request.reason : nil
+                reason: listsReasons ? request.reason : nil
             )
         }.sorted { ($0.day, $0.kind, $0.effect.rawValue, $0.reason ?? "") < ($1.day, $1.kind, $1.effect.rawValue, $1.reason ?? "") }
     }
@@ -163,10 +165,10 @@ public struct ReportRenderer {
             out += "\n## Obligations recorded\n\n| obligation | allowed | denied |\n|---|---|---|\n"
             for (obligation, allowed, denied) in data.obligationCounts { out += "| \(Self.markdownText(obligation)) | \(allowed) | \(denied) |\n" }
         }
-        if !listed.isEmpty {
-            let reasons = template?.listsReasons ?? false
-            out += "\n## Requests\n\n| received | kind | handled |\(reasons ? " reason |" : "")\n|---|---|---|\(reasons ? "---|" : "")\n"
-            for request in listed {
+        let rows = listed
+        if !rows.isEmpty {
+            out += "\n## Requests\n\n| received | kind | handled |\(listsReasons ? " reason |" : "")\n|---|---|---|\(listsReasons ? "---|" : "")\n"
+            for request in rows {
                 out += "| \(request.day) | \(request.kind) | \(request.effect.rawValue) |\(request.reason.map { " \(Self.markdownText($0)) |" } ?? "")\n"
             }
         }
@@ -233,10 +235,10 @@ public struct ReportRenderer {
             }
             body += "</tbody></table>\n"
         }
-        if !listed.isEmpty {
-            let reasons = template?.listsReasons ?? false
-            body += "<h2>Requests</h2>\n<table><thead><tr><th>received</th><th>kind</th><th>handled</th>\(reasons ? "<th>reason</th>" : "")</tr></thead><tbody>\n"
-            for request in listed {
+        let rows = listed
+        if !rows.isEmpty {
+            body += "<h2>Requests</h2>\n<table><thead><tr><th>received</th><th>kind</th><th>handled</th>\(listsReasons ? "<th>reason</th>" : "")</tr></thead><tbody>\n"
+            for request in rows {
                 let reason = request.reason.map { "<td><code>\(escape($0))</code></td>" } ?? ""
                 body += "<tr><td>\(request.day)</td><td>\(escape(request.kind))</td><td>\(request.effect.rawValue)</td>\(reason)</tr>\n"
             }
