@@ -289,6 +289,38 @@ struct DataPlaneBoundsTests {
         }
     }
 
+    /// A connection opened by a certificate already revoked in the registry, which then sent nothing, held a place
+    /// among set-up connections until the head deadline (HTTP/2: the idle timeout), so a revoked certificate could
+    /// shut other agencies out for that long, connection after connection. It now takes no place and closes at the
+    /// setup deadline; a request on such a connection is still refused with its reason and recorded.
+    @Test("a certificate revoked before its handshake takes no place, and its connections close at the setup deadline")
+    func revokedBeforeHandshakeTakesNoPlace() async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.maxConnections = 1
+        limits.handshakeTimeout = .seconds(5)
+        try await withGateway(limits: limits) { gateway in
+            let tls = try gateway.clientTLS(agency: "denver-pd")
+            try await gateway.revokeCertificate(of: "denver-pd")
+            let silent = try await RawTLSConnection.open(port: gateway.port, tls: tls)
+            let http2 = try await H2.open(port: gateway.port, tls: tls)
+            #expect(await http2.completeSetup())
+            let other = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "public-defender"))
+            #expect(try await other.exchange(Self.keepAlive("GET /records/nowhere HTTP/1.1")).status == 403, "the revoked certificate took the place")
+
+            let asking = try await RawTLSConnection.open(port: gateway.port, tls: tls)
+            let refused = try await asking.exchange(Self.keepAlive("GET \(Self.inmate) HTTP/1.1"))
+            #expect(refused.status == 403 && refused.reason == "certificate_revoked", "\(refused.raw.prefix(300))")
+            #expect(await asking.closes(), "the refused connection is left open")
+            #expect(await silent.closes(within: 20), "the revoked certificate's silent HTTP/1.1 connection outlived the setup deadline")
+            #expect(await http2.wait(upTo: 20) { $0.closed } != nil, "the revoked certificate's idle HTTP/2 connection outlived the setup deadline")
+            #expect(other.channel.isActive, "another certificate's connection was ended")
+            let rows = try await Self.settledRows(gateway)
+            #expect(rows.filter { $0.reason == "certificate_revoked" && $0.agency == "denver-pd" }.count == 1, "\(rows.map { ($0.agency, $0.reason) })")
+            for connection in [silent, other, asking] { await connection.close() }
+            await http2.close()
+        }
+    }
+
     /// An HTTP/2 request sent in the preface's flight, before the client acknowledges the gateway's SETTINGS, was
     /// decided and forwarded before the connection's place was checked: a certificate over its share was still served.
     @Test("an HTTP/2 request in the preface's flight, from a certificate over its share, is neither decided nor forwarded")

@@ -271,6 +271,8 @@ struct StagedRequestHandlers: RequestHandlerFactory {
 
     func refusalRecorder(peer: ConnectionPeer?) -> (any ChannelHandler)? { environment.refusalRecorder(peer: peer) }
 
+    func isRevoked(_ peer: ConnectionPeer) -> Bool { environment.isRevoked(peer) }
+
     private final class Stage: ChannelOutboundHandler {
         typealias OutboundIn = HTTPServerResponsePart
         typealias OutboundOut = HTTPServerResponsePart

@@ -114,7 +114,9 @@ final class ConnectionAdmission: Sendable {
 /// up within the deadline: the TLS handshake, and for HTTP/2 the client's preface and its acknowledgement of the
 /// gateway's SETTINGS. The handshake's verified certificate takes its place among set-up connections at once, before
 /// any request is read (HTTP/2 requests may come in the preface's flight), so that a certificate over its share is
-/// served nothing. A connection still setting up when the gateway drains is closed at once.
+/// served nothing. A certificate revoked in the registry, which the handshake still admits so that its requests are
+/// refused with a reason, takes no such place: its connection never sets up, stays among those setting up and closes
+/// at their deadline. A connection still setting up when the gateway drains is closed at once.
 final class ConnectionSetupGuard: ChannelInboundHandler {
     typealias InboundIn = NIOAny
 
@@ -123,6 +125,8 @@ final class ConnectionSetupGuard: ChannelInboundHandler {
     private var ticket: UInt64?
     /// Whether the connection holds a place among set-up connections.
     private var placed = false
+    /// Whether the handshake's certificate is revoked in the registry: the connection never sets up.
+    private var revoked = false
     private var setUp = false
     private var deadline: Scheduled<Void>?
 
@@ -140,9 +144,13 @@ final class ConnectionSetupGuard: ChannelInboundHandler {
 
     /// The handshake verified `certificate` (its DER): the connection leaves the setting-up budget for a place among
     /// set-up connections, or, if there is none for it, closes and false is returned. The deadline runs on until
-    /// ``completed()``.
-    func verified(_ channel: any Channel, certificate: [UInt8]) -> Bool {
-        guard !placed, let ticket else { return placed }
+    /// ``completed()``. A certificate `revoked` in the registry takes no place, and its deadline runs on regardless.
+    func verified(_ channel: any Channel, certificate: [UInt8], revoked: Bool) -> Bool {
+        guard !placed, !self.revoked, let ticket else { return placed || self.revoked }
+        guard !revoked else {
+            self.revoked = true
+            return true
+        }
         guard admission.establish(ticket, certificate: certificate) else {
             channel.close(promise: nil)
             return false
@@ -151,8 +159,10 @@ final class ConnectionSetupGuard: ChannelInboundHandler {
         return true
     }
 
-    /// The connection has set up (HTTP/1.1: its handshake; HTTP/2: its SETTINGS acknowledged): the deadline ends.
+    /// The connection has set up (HTTP/1.1: its handshake; HTTP/2: its SETTINGS acknowledged): the deadline ends,
+    /// unless its certificate is revoked.
     func completed() {
+        guard !revoked else { return }
         deadline?.cancel()
         deadline = nil
         setUp = true
@@ -166,7 +176,9 @@ final class ConnectionSetupGuard: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent, !setUp { return context.close(promise: nil) }
+        // A revoked certificate's connection ends as a set-up one does, after the refusal it is answering: its
+        // deadline still runs.
+        if event is ChannelShouldQuiesceEvent, !setUp, !revoked { return context.close(promise: nil) }
         context.fireUserInboundEventTriggered(event)
     }
 }

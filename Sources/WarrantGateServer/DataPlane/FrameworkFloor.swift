@@ -37,6 +37,9 @@ private struct PassThroughHandlers: RequestHandlerFactory {
     }
 
     func refusalRecorder(peer: ConnectionPeer?) -> (any ChannelHandler)? { nil }
+
+    /// The floor has no registry.
+    func isRevoked(_ peer: ConnectionPeer) -> Bool { false }
 }
 
 /// Sends a request's target to the upstream through the loop's pool and streams the answer back.

@@ -97,7 +97,8 @@ final class GatewayListener: Service {
                 // The handshake is complete: the verified chain is read once, for the whole connection.
                 let peer = ConnectionPeer.of(sync, verifier: verifier)
                 let setup = try sync.handler(type: ConnectionSetupGuard.self)
-                guard setup.verified(channel, certificate: peer?.certificate.der ?? []) else { return }
+                let revoked = peer.map(handlers.isRevoked) ?? false
+                guard setup.verified(channel, certificate: peer?.certificate.der ?? [], revoked: revoked) else { return }
                 switch result {
                 case .negotiated("h2"):
                     try configureHTTP2(channel, peer: peer)
@@ -196,6 +197,8 @@ protocol RequestHandlerFactory: Sendable {
     func requestHandler(peer: ConnectionPeer?, isHTTP2: Bool) -> any ChannelHandler
     /// A handler for the end of an HTTP/2 connection's pipeline that records what NIOHTTP2 refuses, if any.
     func refusalRecorder(peer: ConnectionPeer?) -> (any ChannelHandler)?
+    /// Whether the certificate of a connection whose handshake has just completed is revoked in the registry.
+    func isRevoked(_ peer: ConnectionPeer) -> Bool
 }
 
 extension GatewayEnvironment: RequestHandlerFactory {
@@ -205,6 +208,10 @@ extension GatewayEnvironment: RequestHandlerFactory {
 
     func refusalRecorder(peer: ConnectionPeer?) -> (any ChannelHandler)? {
         HTTP2RefusalRecorder(environment: self, peer: peer)
+    }
+
+    func isRevoked(_ peer: ConnectionPeer) -> Bool {
+        if case .revoked = (try? peer.identify(in: state.current))?.1 { true } else { false }
     }
 }
 
