@@ -1142,6 +1142,26 @@ struct DataPlaneBoundsTests {
         }
     }
 
+    /// A connection told to end (here: its certificate revoked in the registry) is sent GOAWAY and PING, and the
+    /// connection manager closes it, or starts its grace time, only once the PING is answered: a client that never
+    /// answered kept its connection, and its place, until twice the idle timeout (120 s by default). It is now closed
+    /// at the grace time (the upstream response timeout, 2 s here; asserted within 15 s, the idle timeout 60 s).
+    @Test("an HTTP/2 connection told to end is closed at the grace time when its client ignores GOAWAY and PING")
+    func endingWithSilentClient() async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.upstreamResponseTimeout = .seconds(2)
+        try await withGateway(limits: limits) { gateway in
+            let connection = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            #expect(await connection.completeSetup())
+            await connection.send(H2.headers(stream: 1, H2.request("GET", Self.locator)))
+            #expect(await connection.wait { $0.ended(1) }?.status(1) == 200)
+            try await gateway.revokeCertificate(of: "denver-pd")
+            #expect(await connection.wait { $0.goAway != nil } != nil, "the gateway never announced the end")
+            #expect(await connection.wait(upTo: 15) { $0.closed } != nil, "an HTTP/2 connection whose client ignores the GOAWAY's PING is left open")
+            await connection.close()
+        }
+    }
+
     /// A stream open is not idleness: an HTTP/2 request whose upstream answers only after three idle timeouts
     /// (500 ms each; the upstream timeouts stay at their 30 s) keeps its connection, is answered, and its outcome is
     /// the upstream's answer, not `client_closed`.

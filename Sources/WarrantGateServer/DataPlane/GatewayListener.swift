@@ -166,8 +166,8 @@ final class GatewayListener: Service {
         ]
         let handlers = self.handlers, limits = self.limits
         // The manager sends GOAWAY when the connection has been idle for the idle timeout; the closer ends it after
-        // twice that, whether or not the client answered.
-        let closer = HTTP2IdleCloser(timeout: limits.idleTimeout.timeAmount * 2)
+        // twice that, whether or not the client answered, and one told to end after the manager's grace time.
+        let closer = HTTP2IdleCloser(timeout: limits.idleTimeout.timeAmount * 2, graceTime: limits.upstreamResponseTimeout.timeAmount)
         let peerBound = NIOLoopBound(peer, eventLoop: channel.eventLoop)
         try sync.addHandler(HTTP2FrameGuard())
         _ = try sync.configureHTTP2Pipeline(

@@ -176,8 +176,10 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
     }
 }
 
-/// Closes an HTTP/2 connection that has had no open stream for `timeout`. The connection manager sends GOAWAY at the
-/// idle timeout but closes only once the client acknowledges its PING; this bounds a client that never does.
+/// Closes an HTTP/2 connection that has had no open stream for `timeout`, and one told to end (a drain, a certificate
+/// revoked in the registry: ``ConnectionEnding``) `graceTime` after it was told, open streams or not. The connection
+/// manager sends GOAWAY at the idle timeout or when told to end, but closes, or starts its own grace time, only once
+/// the client acknowledges the GOAWAY's PING; this bounds a client that never does.
 ///
 /// NIOHTTP2's inline stream multiplexer reports streams only to its stream delegate, not down the connection's
 /// pipeline: the closer learns of them from an `HTTP2StreamLifecycleRelay`, on the connection's event loop.
@@ -186,11 +188,14 @@ final class HTTP2IdleCloser: ChannelInboundHandler {
     typealias InboundOut = HTTP2Frame
 
     private let deadline: WaitDeadline
+    private let graceTime: TimeAmount
+    private var grace: Scheduled<Void>?
     private var openStreams: Set<HTTP2StreamID> = []
     private var context: ChannelHandlerContext?
 
-    init(timeout: TimeAmount) {
+    init(timeout: TimeAmount, graceTime: TimeAmount) {
         deadline = WaitDeadline(timeout: timeout)
+        self.graceTime = graceTime
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -201,6 +206,15 @@ final class HTTP2IdleCloser: ChannelInboundHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         deadline.cancel()
+        grace?.cancel()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent, grace == nil {
+            let channel = context.channel
+            grace = context.eventLoop.scheduleTask(in: graceTime) { channel.close(promise: nil) }
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func streamOpened(_ id: HTTP2StreamID) {
