@@ -4,6 +4,8 @@ import WarrantGateCore
 /// What a report counts: the period's immigration-enforcement requests, and the immigration forms registered in it.
 public struct ReportEntries: Sendable {
     public var requests: [ReportData.Request] = []
+    /// The period's decisions that name no agency (``CountedEntries/isUnattributed(_:)``).
+    public internal(set) var unattributed = 0
     public private(set) var forms: [ReportData.Form] = []
     /// Each form's index in `forms`, by its document's reference.
     private var formIndex: [String: Int] = [:]
@@ -52,6 +54,7 @@ public enum ReportBuilder {
                 Timestamp.format(EntryTime.latestColumn(stating: period.end))
             ) { row in
                 let decision = try DecisionRecord(canonical: Array(try row.text("decision").utf8))
+                if counted.isUnattributed(decision) { entries.unattributed += 1 }
                 if let request = counted.request(decision, answered: try Self.answered(row.optionalText("outcome"))) {
                     entries.requests.append(request)
                 }
@@ -138,6 +141,14 @@ struct CountedEntries {
         )
     }
 
+    /// Whether `decision` is of the period and names no agency: its client certificate is not in the agency
+    /// directory, or is there for more than one agency, or the request was refused before its agency could be read.
+    /// An immigration-enforcement request among them cannot be told apart, so the report counts them beside.
+    func isUnattributed(_ decision: DecisionRecord) -> Bool {
+        guard decision.agency == nil, let time = Timestamp.parse(decision.time) else { return false }
+        return period.holds(time)
+    }
+
     /// The form `record` registered, with its reference, if it registered an immigration form in the period.
     func form(_ record: AdminRecord) -> (reference: String, form: ReportData.Form)? {
         guard record.action == Registry.registrationAction, let kind = record.details["kind"].flatMap(DocumentKind.init(rawValue:)), kind.isImmigrationForm,
@@ -184,6 +195,7 @@ enum ArchiveCount {
                 switch entry.kind {
                 case LogKind.decision.rawValue:
                     let record = try DecisionRecord(canonical: Array(entry.entry.utf8))
+                    if counted.isUnattributed(record) { counts.unattributed += 1 }
                     guard counted.request(record, answered: false) != nil else { return }
                     pending[record.decisionId] = decisions.count
                     decisions.append((record, false))

@@ -103,7 +103,8 @@ struct ReportCommand: ParsableCommand {
             }
         }
         let data = ReportData(
-            period: reportPeriod, jurisdiction: jurisdiction, timeZone: timeZone, requests: entries.requests, forms: entries.forms,
+            period: reportPeriod, jurisdiction: jurisdiction, timeZone: timeZone, requests: entries.requests, unattributedRequests: entries.unattributed,
+            forms: entries.forms,
             checkpointSize: head.size, checkpointRoot: Data(head.root).base64EncodedString(), checkpointOrigin: head.origin, archived: archived,
             countedArchivedThrough: countedArchivedThrough,
             // As of its checkpoint, which a report computed again, or one without the key, may have signed long before.

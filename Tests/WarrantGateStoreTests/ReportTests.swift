@@ -33,6 +33,16 @@ struct ReportTests {
             )
             try await log.append([LogEntry(kind: .decision, time: time, decisionId: record.decisionId, canonical: record.canonical)])
         }
+        // Requests from a certificate the agency directory does not list name no agency: one in the quarter, one after.
+        for (index, day) in ["2026-11-15", "2027-01-02"].enumerated() {
+            let time = LocalDate(day)!.start(in: denver).addingTimeInterval(12 * 3600)
+            let record = DecisionRecord(
+                decisionId: "u-\(index)", time: Timestamp.format(time), component: "gateway", certificateSPKI: "ab", certificateSubject: "CN=x",
+                agency: nil, category: nil, method: "GET", path: "/p", action: nil, subject: nil, warrantReference: nil,
+                effect: .deny, reason: "unknown_agency", rules: [], obligations: [], policy: "denver", policyDigest: "00", status: nil
+            )
+            try await log.append([LogEntry(kind: .decision, time: time, decisionId: record.decisionId, canonical: record.canonical)])
+        }
         log.close()
         await writer.value
         let key = LogSigningKey(name: "test/log")
@@ -41,11 +51,14 @@ struct ReportTests {
         let period = try #require(ReportPeriod("2026-Q4", timeZone: denver))
         #expect(period.months == ["2026-10", "2026-11", "2026-12"])
         let head = try ReportBuilder.treeHead(database: SQLiteDatabase(pool: database.pool))
-        #expect(head.size == 7)
-        let requests = try ReportBuilder.entries(database: SQLiteDatabase(pool: database.pool), period: period, timeZone: denver, treeSize: head.size).requests
-        let data = ReportData(period: period, jurisdiction: "Test County", timeZone: denver, requests: requests, checkpointSize: head.size,
+        #expect(head.size == 9)
+        let entries = try ReportBuilder.entries(database: SQLiteDatabase(pool: database.pool), period: period, timeZone: denver, treeSize: head.size)
+        let requests = entries.requests
+        let data = ReportData(period: period, jurisdiction: "Test County", timeZone: denver, requests: requests,
+                              unattributedRequests: entries.unattributed, checkpointSize: head.size,
                               checkpointRoot: Data(head.root).base64EncodedString(), checkpointOrigin: head.origin)
         #expect(requests.count == 5)
+        #expect(entries.unattributed == 1, "the request without an agency is not counted beside, or the next quarter's is")
         #expect(data.allowed == 2 && data.denied == 3)
         #expect(data.count(month: "2026-11") == 2)
         #expect(data.count(kind: "interview or visit") == 1)
@@ -63,16 +76,19 @@ struct ReportTests {
         let html = renderer.html()
         #expect(html.contains("<svg"))
         #expect(html.contains("warrant_not_judicial"))
-        #expect(html.contains("checkpoint of 7 entries"))
+        #expect(html.contains("checkpoint of 9 entries"))
+        #expect(html.contains("Requests logged without an agency: 1."))
         #expect(!html.contains("2017-000123"))
         #expect(!html.contains("<script"))
         let markdown = ReportRenderer(data: data, template: .denverCouncil).markdown()
         #expect(markdown.contains("| 2026-11 | 1 | 0 | 1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 2 | 2 |"))
+        #expect(markdown.contains("Requests logged without an agency: 1. A request"))
         #expect(markdown.contains("## Obligations recorded") && markdown.contains("| notify-inmate-in-writing | 2 | 0 |"))
         #expect(html.contains("<tr><td><code>count-for-council-report</code></td><td>2</td><td>3</td></tr>"))
         let csv = ReportRenderer(data: data, template: .illinoisAG).csv()
         #expect(csv.contains("\r\nobligations,,,allow,notify-inmate-in-writing,2\r\n") && !csv.contains("obligations,,,deny,notify-inmate-in-writing"))
         #expect(csv.components(separatedBy: "\r\nrequests,").count - 1 == 5)
+        #expect(csv.contains("\r\nrequests-without-agency,,,,,1\r\n"))
         #expect(!csv.contains("2017-000123"))
         // Listed by the day in the report's own zone, as its months are (noon in Denver, under daylight saving time and
         // not), with no time of day and, as Illinois asks only how each was handled, no reason.

@@ -130,6 +130,10 @@ public struct ReportData: Sendable {
     public let jurisdiction: String
     public let timeZone: TimeZone
     public let requests: [Request]
+    /// How many of the period's requests were logged naming no agency (a client certificate the agency directory
+    /// does not list, or lists for more than one agency, or a request refused before its agency could be read):
+    /// immigration-enforcement requests among them are not in ``requests``.
+    public let unattributedRequests: Int
     public let forms: [Form]
     /// The tree size and root of the checkpoint the report was computed from (every entry up to that size).
     public let checkpointSize: UInt64
@@ -145,14 +149,15 @@ public struct ReportData: Sendable {
     public let computedWhileOpen: Date?
 
     public init(
-        period: ReportPeriod, jurisdiction: String, timeZone: TimeZone, requests: [Request], forms: [Form] = [], checkpointSize: UInt64,
-        checkpointRoot: String, checkpointOrigin: String, archived: ArchivedEntries? = nil, countedArchivedThrough: UInt64? = nil,
-        computedAt: Date? = nil
+        period: ReportPeriod, jurisdiction: String, timeZone: TimeZone, requests: [Request], unattributedRequests: Int = 0, forms: [Form] = [],
+        checkpointSize: UInt64, checkpointRoot: String, checkpointOrigin: String, archived: ArchivedEntries? = nil,
+        countedArchivedThrough: UInt64? = nil, computedAt: Date? = nil
     ) {
         self.period = period
         self.jurisdiction = jurisdiction
         self.timeZone = timeZone
         self.requests = requests
+        self.unattributedRequests = unattributedRequests
         self.forms = forms
         self.checkpointSize = checkpointSize
         self.checkpointRoot = checkpointRoot

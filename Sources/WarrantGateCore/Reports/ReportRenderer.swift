@@ -97,6 +97,16 @@ public struct ReportRenderer {
         return notices.isEmpty ? nil : notices.joined(separator: " ")
     }
 
+    /// The requests logged without an agency, which the figures cannot count as immigration enforcement or not.
+    var unattributed: String {
+        let count = data.unattributedRequests
+        return """
+            Requests logged without an agency: \(count). A request whose client certificate the agency directory does not \
+            list (or lists for more than one agency), or that was refused before its agency could be read, names none, so \
+            immigration enforcement requests among \(count == 1 ? "it" : "them") cannot be told apart and are not in the figures above.
+            """
+    }
+
     var provenance: String {
         let archives = data.countedArchivedThrough.map {
             " Entries 1…\($0) were read from the log's archive files, which match that tree."
@@ -128,6 +138,7 @@ public struct ReportRenderer {
             if denied > 0 { lines.append(["obligations", "", "", "deny", obligation, String(denied)]) }
         }
         if template == .californiaTruth { lines.append(["individuals-given-access", "", "", "allow", "", String(data.individualsGivenAccess)]) }
+        lines.append(["requests-without-agency", "", "", "", "", String(data.unattributedRequests)])
         for request in listed { lines.append(["requests", request.day, request.kind, request.effect.rawValue, request.reason ?? "", "1"]) }
         lines.append(["time-zone", "", "", "", data.timeZone.identifier, ""])
         lines.append(["checkpoint", "", "", "", "\(data.checkpointOrigin) size \(data.checkpointSize) root \(data.checkpointRoot)", ""])
@@ -144,6 +155,7 @@ public struct ReportRenderer {
         out += "Immigration enforcement requests: **\(data.requests.count)** — allowed \(data.allowed), denied \(data.denied).\n\n"
         if let incompleteness { out += "> **\(incompleteness)**\n\n" }
         if template == .californiaTruth { out += "Individuals given ICE access: **\(data.individualsGivenAccess)**.\n\n" }
+        out += "\(unattributed)\n\n"
         out += "| month | " + ReportData.kinds.joined(separator: " | ") + " | allowed | denied | total |\n"
         out += "|---|" + String(repeating: "---|", count: ReportData.kinds.count + 3) + "\n"
         for month in data.period.months {
@@ -208,6 +220,7 @@ public struct ReportRenderer {
         if template == .californiaTruth { body += "<div><span>\(data.individualsGivenAccess)</span>individuals given ICE access</div>" }
         body += "</div>\n"
         if let incompleteness { body += "<p class=\"incomplete\"><strong>\(escape(incompleteness))</strong></p>\n" }
+        body += "<p>\(escape(unattributed))</p>\n"
         body += "<h2>Requests per month, by outcome</h2>\n" + monthlyChart()
         body += "<h2>Reasons for denial</h2>\n" + reasonsChart()
         body += "<h2>Counts by month and kind</h2>\n<table><thead><tr><th>month</th>" + ReportData.kinds.map { "<th>\(escape($0))</th>" }.joined() + "<th>allowed</th><th>denied</th><th>total</th></tr></thead><tbody>\n"
