@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -318,6 +319,42 @@ struct DataPlaneBoundsTests {
             #expect(rows.filter { $0.reason == "certificate_revoked" && $0.agency == "denver-pd" }.count == 1, "\(rows.map { ($0.agency, $0.reason) })")
             for connection in [silent, other, asking] { await connection.close() }
             await http2.close()
+        }
+    }
+
+    /// Review of the above: a revoked certificate's HTTP/2 request sent in the preface's flight, before the client
+    /// acknowledges SETTINGS, was closed by its own refusal's end before the 403 went out (its connection never sets
+    /// up); a connection admitted without a place must serve nothing even once the revocation is gone (an edit of
+    /// the registry, a restore), or its requests would pass outside every connection budget; and a drain must still
+    /// close such connections at once.
+    @Test("a certificate revoked before its handshake: answered in the preface's flight, unserved if unrevoked, drained")
+    func placelessConnectionsServeNothing() async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.handshakeTimeout = .seconds(30)
+        try await withGateway(limits: limits) { gateway in
+            let tls = try gateway.clientTLS(agency: "denver-pd")
+            try await gateway.revokeCertificate(of: "denver-pd")
+            typealias Frames = RawHTTP2FrameConnection
+            let flight = try await Frames.open(port: gateway.port, tls: tls)
+            await flight.send(Frames.clientPreface + Frames.frame(Frames.Kind.settings) + Frames.headers(stream: 1, Frames.request("GET", Self.inmate)))
+            #expect(await flight.wait { $0.ended(1) }?.status(1) == 403, "the refusal in the preface's flight was not answered")
+            await flight.close()
+
+            let placeless = try await RawTLSConnection.open(port: gateway.port, tls: tls)
+            let drained = try await RawTLSConnection.open(port: gateway.port, tls: tls)
+            try await DatabaseQueue(path: gateway.databasePath).write { try $0.execute(sql: "DELETE FROM certificate_revocations") }
+            try await gateway.awaitRegistry()
+            let refused = try await placeless.exchange(Self.keepAlive("GET \(Self.inmate) HTTP/1.1"))
+            #expect(refused.status == 503 && refused.reason == "state_changed", "\(refused.raw.prefix(300))")
+            #expect(await placeless.closes(), "the placeless connection is left open after its refusal")
+            #expect(gateway.recorder.requests.isEmpty, "a request on a placeless connection was forwarded")
+            #expect(try await gateway.send("denver-pd", .GET, Self.inmate).status == 200, "a new connection is not served")
+            let rows = try await Self.settledRows(gateway)
+            #expect(rows.filter { $0.agency == "denver-pd" }.map(\.reason).sorted() == ["certificate_revoked", "permitted", "state_changed"], "\(rows.map { ($0.agency, $0.reason) })")
+
+            await gateway.beginShutdown()
+            #expect(await drained.closes(within: 10), "a drain left the placeless connection open")
+            for connection in [placeless, drained] { await connection.close() }
         }
     }
 

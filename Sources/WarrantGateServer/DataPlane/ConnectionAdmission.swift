@@ -9,7 +9,8 @@ import WarrantGateCore
 /// cannot lock agencies out: an attacker must outpace the handshakes of every agency, not merely hold sockets open.
 /// Set-up connections have a budget of their own (`max-connections`), which bare sockets never touch, and each client
 /// certificate a share of it (`max-connections-per-certificate`), so that one certificate the CA issued (an agency's,
-/// one that names no agency, one revoked per request) cannot hold every place and shut the other agencies out.
+/// one that names no agency, one revoked in the registry after its connections were placed) cannot hold every place
+/// and shut the other agencies out.
 final class ConnectionAdmission: Sendable {
     /// Why a connection that set up was closed at once.
     enum Refusal: String, Sendable, CaseIterable {
@@ -115,8 +116,9 @@ final class ConnectionAdmission: Sendable {
 /// gateway's SETTINGS. The handshake's verified certificate takes its place among set-up connections at once, before
 /// any request is read (HTTP/2 requests may come in the preface's flight), so that a certificate over its share is
 /// served nothing. A certificate revoked in the registry, which the handshake still admits so that its requests are
-/// refused with a reason, takes no such place: its connection never sets up, stays among those setting up and closes
-/// at their deadline. A connection still setting up when the gateway drains is closed at once.
+/// refused with a reason, takes no such place (``ConnectionPeer/placeless``): its connection never sets up, stays
+/// among those setting up and closes at their deadline, or, after its refusal or at a drain, as a set-up one ends. Any
+/// other connection still setting up when the gateway drains is closed at once.
 final class ConnectionSetupGuard: ChannelInboundHandler {
     typealias InboundIn = NIOAny
 
@@ -125,8 +127,8 @@ final class ConnectionSetupGuard: ChannelInboundHandler {
     private var ticket: UInt64?
     /// Whether the connection holds a place among set-up connections.
     private var placed = false
-    /// Whether the handshake's certificate is revoked in the registry: the connection never sets up.
-    private var revoked = false
+    /// Whether the handshake's certificate was revoked in the registry: the connection never sets up.
+    private var placeless = false
     private var setUp = false
     private var deadline: Scheduled<Void>?
 
@@ -142,16 +144,18 @@ final class ConnectionSetupGuard: ChannelInboundHandler {
         context.fireChannelActive()
     }
 
-    /// The handshake verified `certificate` (its DER): the connection leaves the setting-up budget for a place among
+    /// The handshake verified `peer`'s certificate: the connection leaves the setting-up budget for a place among
     /// set-up connections, or, if there is none for it, closes and false is returned. The deadline runs on until
-    /// ``completed()``. A certificate `revoked` in the registry takes no place, and its deadline runs on regardless.
-    func verified(_ channel: any Channel, certificate: [UInt8], revoked: Bool) -> Bool {
-        guard !placed, !self.revoked, let ticket else { return placed || self.revoked }
-        guard !revoked else {
-            self.revoked = true
+    /// ``completed()``. A certificate `isRevoked` says is revoked in the registry takes no place
+    /// (``ConnectionPeer/placeless``), and its deadline runs on regardless. Called once.
+    func verified(_ channel: any Channel, peer: ConnectionPeer?, isRevoked: (ConnectionPeer) -> Bool) -> Bool {
+        guard let ticket else { return false }
+        if let peer, isRevoked(peer) {
+            peer.placeless = true
+            placeless = true
             return true
         }
-        guard admission.establish(ticket, certificate: certificate) else {
+        guard admission.establish(ticket, certificate: peer?.certificate.der ?? []) else {
             channel.close(promise: nil)
             return false
         }
@@ -162,7 +166,7 @@ final class ConnectionSetupGuard: ChannelInboundHandler {
     /// The connection has set up (HTTP/1.1: its handshake; HTTP/2: its SETTINGS acknowledged): the deadline ends,
     /// unless its certificate is revoked.
     func completed() {
-        guard !revoked else { return }
+        guard !placeless else { return }
         deadline?.cancel()
         deadline = nil
         setUp = true
@@ -178,7 +182,7 @@ final class ConnectionSetupGuard: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         // A revoked certificate's connection ends as a set-up one does, after the refusal it is answering: its
         // deadline still runs.
-        if event is ChannelShouldQuiesceEvent, !setUp, !revoked { return context.close(promise: nil) }
+        if event is ChannelShouldQuiesceEvent, !setUp, !placeless { return context.close(promise: nil) }
         context.fireUserInboundEventTriggered(event)
     }
 }

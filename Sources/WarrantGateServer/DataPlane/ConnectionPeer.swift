@@ -15,6 +15,10 @@ final class ConnectionPeer {
     /// Over HTTP/2, the answers' ends the connection's streams have written that the connection has not yet written
     /// to the socket.
     var unwrittenEnds = 0
+    /// Whether the certificate was revoked in the registry at the handshake, so that the connection holds no place
+    /// among set-up connections (``ConnectionSetupGuard``): it serves no request, even if the revocation is gone by
+    /// then, and ends at its first.
+    var placeless = false
 
     /// The intermediates the client presented at its handshake, in DER: its chain is validated again with them.
     let intermediates: [[UInt8]]

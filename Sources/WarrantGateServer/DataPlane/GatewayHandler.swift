@@ -99,6 +99,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         guard request.current.registryReadable else { return refuse(request, StageRefusal(.registryUnavailable)) }
         let agency: Agency
         switch identification {
+        // Revoked at the handshake, the connection holds no place: the client must connect again to be served.
+        case .agency where peer.placeless: return refuse(request, StageRefusal(.stateChanged))
         case .agency(let found): agency = found
         case .unknown: return refuse(request, StageRefusal(.unknownAgency))
         case .ambiguous: return refuse(request, StageRefusal(.ambiguousAgency))
@@ -385,14 +387,15 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         GatewayEnvironment.addObligationsOfEveryRequest(to: &request.record, policy: request.current.policies.policy)
         commit(request, extra: alongside) { handler, request in
             handler.environment.metrics.count(effect: .deny, reason: reason)
-            if reason == GatewayReason.certificateRevoked.rawValue { handler.endConnection(for: .certificateRevoked) }
+            if reason == GatewayReason.certificateRevoked.rawValue || handler.peer?.placeless == true { handler.endConnection(for: .certificateRevoked) }
             handler.answer(request, problemReason: reason, detail: detail)
         }
     }
 
     /// Ends the connection once what it is answering is out (``ConnectionEnding``), for `reason`. For a certificate
-    /// revoked in the registry, which the handshake still admits: its connection would otherwise keep its place among
-    /// set-up connections (``ConnectionAdmission``) for as long as it sent requests.
+    /// revoked in the registry, which the handshake still admits: a connection placed before the revocation would
+    /// otherwise keep its place among set-up connections (``ConnectionAdmission``) for as long as it sent requests,
+    /// and one admitted without a place (``ConnectionPeer/placeless``) is done with once refused.
     private func endConnection(for reason: GatewayReason) {
         guard let context else { return }
         // HTTP/1.1 at once, so that this answer says `Connection: close`; an HTTP/2 connection outside the stream's

@@ -97,14 +97,18 @@ final class GatewayListener: Service {
                 // The handshake is complete: the verified chain is read once, for the whole connection.
                 let peer = ConnectionPeer.of(sync, verifier: verifier)
                 let setup = try sync.handler(type: ConnectionSetupGuard.self)
-                let revoked = peer.map(handlers.isRevoked) ?? false
-                guard setup.verified(channel, certificate: peer?.certificate.der ?? [], revoked: revoked) else { return }
+                guard setup.verified(channel, peer: peer, isRevoked: handlers.isRevoked) else { return }
                 switch result {
                 case .negotiated("h2"):
                     try configureHTTP2(channel, peer: peer)
                 default:
                     try configureHTTP1(channel, peer: peer)
                     setup.completed()
+                }
+                // A revocation the registry refresher read after the check above, but before it listed the connections
+                // to end (``endConnections(revokedBy:)``), which this one had not yet joined: it is ended here instead.
+                if let peer, !peer.placeless, handlers.isRevoked(peer) {
+                    channel.eventLoop.execute { ConnectionEnding.end(channel, for: .certificateRevoked) }
                 }
             }
         })
