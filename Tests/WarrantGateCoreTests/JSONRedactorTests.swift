@@ -49,8 +49,53 @@ struct JSONRedactorTests {
             #expect(output == #"{"keep":1}"#, "\(key)")
             #expect(removed == 1, "\(key)")
         }
-        for key in ["citizenship:note", "nc:citizenshipNote", "http://example.org/citizenship/note", "a/citizenship", "a#citizenship"] {
+        #expect(try redact(#"{"nc:citizenshipNote":1}"#).1 == 0)
+    }
+
+    /// An attacker's pass: keys that flatten a path, as `json_normalize`, search indexes, Firebase paths and form
+    /// binders write a member inside another, kept the field: `inmate.citizenship` folded to `inmatecitizenship`. Each
+    /// part is now a name, as the nested member would be (whose removal takes what is inside it too).
+    @Test("a key that flattens a path matches by each of its parts; array indexes and longer words do not")
+    func flattenedPathKeys() throws {
+        for key in ["inmate.citizenship", "inmate/citizenship", "inmate[citizenship]", "citizenship[0]", "citizenship[0].code",
+                    "citizenship:note", "http://example.org/citizenship/note", "a/citizenship", "a#citizenship", "x:inmate/citizenship",
+                    "person.country_of_birth", #"inmate.citizenship"#, "inmate．citizenship", "records.0.immigrationStatus"] {
+            let (output, removed) = try redact(#"{"keep":1,"\#(key)":"x"}"#)
+            #expect(output == #"{"keep":1}"#, "\(key)")
+            #expect(removed == 1, "\(key)")
+        }
+        for key in ["citizenshipNote", "a.citizenshipNote", "citizenships[0].code", "0.1", "a..b", "[]", "inmate.name"] {
             #expect(try redact(#"{"\#(key)":1}"#).1 == 0, "\(key)")
+        }
+    }
+
+    /// An attacker's pass: a records system that keeps fields as data, names beside values (custom fields, a .NET
+    /// dictionary's key and value pairs, a table's column names), handed on the field under keys of its own. A kept
+    /// string value that spells a redacted name of six letters or more refuses the document; a shorter name is too
+    /// often a value of its own (a card's issuer, `VISA`).
+    @Test("a string value that spells a redacted field's name refuses the document, whole or in pieces")
+    func namesAsValues() throws {
+        let documents = [
+            #"{"customFields":[{"name":"citizenship","value":"MX"}]}"#,
+            #"[{"Key":"Citizenship","Value":"MX"}]"#,
+            #"{"columns":["bookingNumber","countryOfBirth"],"rows":[["1","Mexico"]]}"#,
+            #"{"field":"Country of birth","value":"Mexico"}"#,
+            #"{"field":"citizenship","value":"MX"}"#,
+            #"{"field":"citizenſhip","value":"MX"}"#,
+            #"{"op":"add","path":"x","label":"immigration_status"}"#,
+        ]
+        for document in documents {
+            #expect(throws: JSONError.self, "\(document)") { try redact(document) }
+            // Streamed, a byte at a time: the value spans pieces.
+            let redaction = JSONRedaction(names: RedactedNames(redactor.fields))
+            #expect(throws: RedactionError.self, "\(document)") {
+                for byte in Array(document.utf8) { try [byte].withUnsafeBytes { try redaction.feed($0) { _ in } } }
+                try redaction.finish { _ in }
+            }
+        }
+        for document in [#"{"card":"VISA","note":"citizenship of the applicant","pob":"pob"}"#, #"{"citizenship":"citizenship"}"#] {
+            #expect(throws: Never.self, "\(document)") { try redact(document) }
+            #expect(JSONStreamingRedactionTests.streamed(document, names: Array(redactor.fields), pieces: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]).error == nil)
         }
     }
 
@@ -161,12 +206,12 @@ struct JSONRedactorTests {
         }
     }
 
-    @Test("finds separators and colons eight bytes at a time, exactly for every byte, within the key only")
+    @Test("finds separators, colons and path marks eight bytes at a time, exactly for every byte, within the key only")
     func separatorsAndColons() {
         for byte in UInt8.min...UInt8.max {
             for length in 1...17 {
                 for position in 0..<length {
-                    // A key between a byte before and bytes after that are each a separator and a colon, which count not.
+                    // A key between a byte before and bytes after that are each a separator, a colon and a mark, which count not.
                     for end in [length + 1, length + 9] {
                         var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: end)
                         bytes[0] = UInt8(ascii: ":")
@@ -175,6 +220,7 @@ struct JSONRedactorTests {
                         let found = bytes.withUnsafeBytes { JSONFieldNames.separatorsAndColons($0, at: 1, length: length) }
                         #expect(found.separated == FieldNameKey.isSeparator(byte), "\(byte) at \(position) of \(length)")
                         #expect(found.colon == (byte == UInt8(ascii: ":")), "\(byte) at \(position) of \(length)")
+                        #expect(found.pathMarked == FieldNameKey.isPathMark(byte), "\(byte) at \(position) of \(length)")
                     }
                 }
             }

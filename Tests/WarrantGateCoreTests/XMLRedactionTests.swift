@@ -119,6 +119,17 @@ struct XMLRedactionTests {
         #expect(refusal("\n<immigrationStatus/>\n") == .refused)
     }
 
+    /// An attacker's pass: an element named as a flattened path (`inmate.citizenship`) folded to `inmatecitizenship`
+    /// and was kept; its parts are names, as in JSON keys.
+    @Test("an element or attribute named as a flattened path is removed by its parts")
+    func flattenedPathNames() throws {
+        let (output, removed) = try redact("""
+            <r><inmate.citizenship>MX</inmate.citizenship><a inmate.immigration_status="Y" b="1"/><inmate.name>Ana</inmate.name></r>
+            """)
+        #expect(output == "<r><a b=\"1\"/><inmate.name>Ana</inmate.name></r>")
+        #expect(removed == 2)
+    }
+
     /// A blank line where an element was would tell that the record had one (a records system may write an
     /// immigration element only for the inmates it applies to): the whitespace alone before a removed element goes
     /// with it, so an indented record reads as if it never had the element, wherever it stood.

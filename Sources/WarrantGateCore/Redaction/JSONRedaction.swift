@@ -97,6 +97,8 @@ private struct JSONRedactionMachine {
     private let keys: JSONKeyNames
     /// The allow-list's names, when the decision returns only chosen fields.
     private let keptKeys: JSONKeyNames?
+    /// The names a kept string value must not spell (``RedactedNames/jsonValueNames``).
+    private let valueNames: JSONFieldNames
     private let maxDepth: Int
     private let maxKeyBytes: Int
     private var contextLimit: Int { 4 * maxKeyBytes }
@@ -132,6 +134,10 @@ private struct JSONRedactionMachine {
     private var stringEscaped = false
     /// The kept string value's last byte in earlier pieces other than white space and backslashes, for the first quote.
     private var stringTail: UInt8?
+    /// Where the kept string value being read begins in this piece (0 if earlier), and what earlier pieces held of it,
+    /// as written, while it is short enough to be a field's name (``checkValue(_:quote:)``); nil once it is not.
+    private var valueStart = 0
+    private var valueHeld: [UInt8]? = []
     private var hexCount = 0
     private var hexValue: UInt32 = 0
     private var lowSurrogate = false
@@ -173,11 +179,12 @@ private struct JSONRedactionMachine {
     init(names: RedactedNames, keepOnly: RedactedNames?, maxDepth: Int, maxKeyBytes: Int) {
         keys = names.jsonKeys
         keptKeys = keepOnly?.jsonKeptKeys
+        valueNames = names.jsonValueNames
         self.maxDepth = maxDepth
         self.maxKeyBytes = maxKeyBytes
     }
 
-    var heldBytes: Int { keyHeld.capacity + contextKey.capacity + contextHeld.capacity + outer.capacity + (contexts.last?.size ?? 0) }
+    var heldBytes: Int { keyHeld.capacity + (valueHeld?.capacity ?? 0) + contextKey.capacity + contextHeld.capacity + outer.capacity + (contexts.last?.size ?? 0) }
 
     var awaitsVerdict: Bool { markup.awaitsVerdict }
 
@@ -197,6 +204,7 @@ private struct JSONRedactionMachine {
         cut = -1
         keyStart = 0
         contextStart = 0
+        valueStart = 0
         embeddedFrom = 0
         while index < count {
             switch mode {
@@ -345,6 +353,10 @@ private struct JSONRedactionMachine {
         if mode.inString, handsOnValue {
             if mode == .string || mode == .utf8 { try feedEmbedded(bytes, upTo: count) }
             if !stringEscaped { stringTail = significant(before: count, in: bytes) }
+            if valueHeld != nil {
+                valueHeld! += UnsafeRawBufferPointer(rebasing: bytes[valueStart..<count])
+                if valueHeld!.count > valueNames.longestSpelling { valueHeld = nil }
+            }
         }
         if mode.inString, role == .decidedKey {
             keyHeld.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[keyStart..<count]))
@@ -441,6 +453,7 @@ private struct JSONRedactionMachine {
         case UInt8(ascii: "\""):
             role = .value
             mode = .string
+            beginValue(at: index + 1)
         case UInt8(ascii: "-"): mode = .minus
         case UInt8(ascii: "0"): mode = .zero
         case UInt8(ascii: "1")...UInt8(ascii: "9"): mode = .integer
@@ -536,6 +549,7 @@ private struct JSONRedactionMachine {
                     role = .value
                     mode = .string
                     index += 2
+                    beginValue(at: index)
                 } else if mode == .colon, separator == UInt8(ascii: ":"), !Self.isWhitespace(next) {
                     index = try startValue(bytes, at: index + 1)
                     if mode != .string { return index }
@@ -665,6 +679,7 @@ private struct JSONRedactionMachine {
         }
         switch role {
         case .value:
+            if handsOnValue, !readingContext { try checkValue(bytes, quote: quote) }
             try completeValue(bytes, at: quote + 1, emit)
         case .key:
             mode = .colon
@@ -672,6 +687,23 @@ private struct JSONRedactionMachine {
             mode = .colon
             try decide(bytes, quote: quote, emit)
         }
+    }
+
+    /// A string value begins at `index` of this piece (its first byte after the quote).
+    private mutating func beginValue(at index: Int) {
+        valueStart = index
+        if valueHeld == nil { valueHeld = [] } else { valueHeld!.removeAll(keepingCapacity: true) }
+    }
+
+    /// Refuses the document when the kept string value that ends at `quote` is, read as a key is, the name of a
+    /// redacted field: a record laid out as names and values (`{"name": "citizenship", "value": "MX"}`, a table's
+    /// column names, a dictionary serialized as key and value pairs) would hand on the field under another key.
+    private mutating func checkValue(_ bytes: UnsafeRawBufferPointer, quote: Int) throws(RedactionError) {
+        guard let held = valueHeld else { return }
+        let spelled = held.isEmpty
+            ? valueNames.isSpelled(byString: UnsafeRawBufferPointer(rebasing: bytes[valueStart..<quote]))
+            : (held + UnsafeRawBufferPointer(rebasing: bytes[valueStart..<quote])).withUnsafeBytes { valueNames.isSpelled(byString: $0) }
+        if spelled { throw RedactionError(.refused, JSONFieldNames.spelledNameRefusal, offset: consumed + quote) }
     }
 
     /// The bounds of a UTF-8 sequence's bytes after `lead`, as Unicode's well-formed sequences allow (no overlong
@@ -969,12 +1001,16 @@ struct JSONKeyNames: Sendable {
 /// Field names compiled for comparing keys exactly as ``JSONRedactor`` does.
 final class JSONFieldNames: Sendable, EmbeddedNames {
     let fields: Set<String>
-    /// Whether these are names to remove: then a key holding a colon is matched by its last part too, and a key too
-    /// long to read (``longestReadName``) counts as matching; names to keep match neither way.
+    /// Whether these are names to remove: then a key holding a colon is matched by its last part too, a key that
+    /// flattens a path by each of its parts (``FieldNameKey/pathParts(_:)``), and a key too long to read
+    /// (``longestReadName``) counts as matching; names to keep match none of these ways.
     private let byLastPart: Bool
     /// The names as lower-case bytes in little-endian words, the last of each zero-padded, one name after another.
     private let words: [UInt64]
     private let names: [(length: Int, firstWord: Int)]
+    /// The most bytes, as written between a JSON string's quotes, that a string spelling one of the names may take:
+    /// each character escaped (`\u0063`), with an escaped separator (`\u0020`) after each.
+    let longestSpelling: Int
     /// Bit n is set when some name is n bytes long (n < 64).
     private let lengths: UInt64
     private let hasLong: Bool
@@ -1003,6 +1039,7 @@ final class JSONFieldNames: Sendable, EmbeddedNames {
         }
         self.words = words
         self.names = names
+        longestSpelling = 12 * (names.map(\.length).max() ?? 0)
         lengths = names.reduce(0) { $1.length < 64 ? $0 | 1 << UInt64($1.length) : $0 }
         hasLong = names.contains { $0.length >= 64 }
         var table = [Int32](repeating: -1, count: max(8, 1 << (Int.bitWidth - (2 * names.count).leadingZeroBitCount)))
@@ -1035,15 +1072,20 @@ final class JSONFieldNames: Sendable, EmbeddedNames {
 
     /// A decoded key, compared as ``FieldNameKey`` says (a non-ASCII letter may fold to an ASCII one): whole, or, in
     /// a key that holds a colon (an IRI or a compact IRI, `nc:citizenship`), by what follows its last `:`, `#` or
-    /// `/`, as an XML element's local name is compared whatever its namespace.
+    /// `/`, as an XML element's local name is compared whatever its namespace, or, in a key that flattens a path
+    /// (`inmate.citizenship`, `inmate[citizenship]`), by each of its parts, as the members it flattens would be.
     func contains(_ key: String) -> Bool {
         guard !fields.isEmpty else { return false }
         // Reading a name as it shows costs far more than comparing bytes: a name of other scripts longer than any
         // field's is not read. It counts as one of the names to remove, and not as one to keep.
         guard key.utf8.count <= Self.longestReadName || key.utf8.allSatisfy({ $0 < 0x80 }) else { return byLastPart }
         if FieldNameKey.readings(key).contains(where: fields.contains) { return true }
-        guard byLastPart, key.contains(":"), let last = key.unicodeScalars.lastIndex(where: { $0 == ":" || $0 == "#" || $0 == "/" }) else { return false }
-        return FieldNameKey.readings(String(key.unicodeScalars[key.unicodeScalars.index(after: last)...])).contains(where: fields.contains)
+        guard byLastPart else { return false }
+        if key.contains(":"), let last = key.unicodeScalars.lastIndex(where: { $0 == ":" || $0 == "#" || $0 == "/" }),
+           FieldNameKey.readings(String(key.unicodeScalars[key.unicodeScalars.index(after: last)...])).contains(where: fields.contains) {
+            return true
+        }
+        return FieldNameKey.pathParts(key).contains { FieldNameKey.readings($0).contains(where: fields.contains) }
     }
 
     /// Whether `text`, read as ``contains(_:)`` reads a key (never by a last part), begins with one of the names of at
@@ -1057,8 +1099,23 @@ final class JSONFieldNames: Sendable, EmbeddedNames {
         }
     }
 
-    /// The shortest name ``beginsWithName(_:)`` finds run on into what follows it.
+    /// The shortest name ``beginsWithName(_:)`` finds run on into what follows it, and that a JSON string value must
+    /// not spell (``RedactedNames/jsonValueNames``).
     static let shortestRunOnName = 6
+
+
+    /// Whether `raw`, a JSON string's bytes between its quotes as written (valid: escapes and UTF-8 checked), of at
+    /// most ``longestSpelling`` bytes, decodes to one of the names, compared as a key is.
+    func isSpelled(byString raw: UnsafeRawBufferPointer) -> Bool {
+        guard raw.count <= longestSpelling, raw.count >= Self.shortestRunOnName else { return false }
+        if !raw.contains(where: { $0 == UInt8(ascii: "\\") || $0 >= 0x80 }) { return containsASCII(raw, at: 0, length: raw.count) }
+        guard var scanner = try? JSONScanner([UInt8(ascii: "\"")] + raw + [UInt8(ascii: "\"")]), let decoded = try? scanner.scanString().decoded
+        else { return true }
+        return contains(decoded)
+    }
+
+    /// Why a document whose string value spells a redacted name is refused.
+    static let spelledNameRefusal = "a string value names a redacted field, as a record of names and values does"
 
     /// The longest name, in UTF-8 bytes, that is read as it shows when it is not all ASCII.
     static let longestReadName = 1024
@@ -1076,39 +1133,65 @@ final class JSONFieldNames: Sendable, EmbeddedNames {
     func lookupASCII(_ bytes: UnsafeRawBufferPointer, at start: Int, length: Int) -> (contained: Bool, colon: Bool) {
         // One pass says whether the key holds a separator, or a colon (an IRI's, also read by its last part): most keys
         // hold neither, and are then looked up once.
-        let (separated, colon) = Self.separatorsAndColons(bytes, at: start, length: length)
+        let (separated, colon, pathMarked) = Self.separatorsAndColons(bytes, at: start, length: length)
         if containsUnseparated(bytes, at: start, length: length) || separated && containsSeparated(bytes, at: start, length: length) {
             return (true, colon)
         }
-        guard byLastPart, colon, let local = Self.localPartStart(bytes, at: start, length: length) else { return (false, colon) }
-        return (containsName(bytes, at: local, length: start + length - local), colon)
+        guard byLastPart else { return (false, colon) }
+        if colon, let local = Self.localPartStart(bytes, at: start, length: length), containsName(bytes, at: local, length: start + length - local) {
+            return (true, colon)
+        }
+        return (pathMarked && containsPathPart(bytes, at: start, length: length), colon)
     }
 
-    /// Whether the `length` bytes at `start` hold a separator (``FieldNameKey/isSeparator(_:)``), and whether they
-    /// hold a colon: eight bytes at a time, each test exact for every byte (no borrow crosses from one to the next).
+    /// Whether a part of an ASCII key that flattens a path (``FieldNameKey/pathParts(_:)``) is one of the names.
+    private func containsPathPart(_ bytes: UnsafeRawBufferPointer, at start: Int, length: Int) -> Bool {
+        var partStart = start, digitsOnly = true
+        for index in start...(start + length) {
+            let byte = index < start + length ? bytes[index] : UInt8(ascii: ".")
+            guard FieldNameKey.isPathMark(byte) else {
+                digitsOnly = digitsOnly && byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
+                continue
+            }
+            if index > partStart, !digitsOnly, containsName(bytes, at: partStart, length: index - partStart) { return true }
+            partStart = index + 1
+            digitsOnly = true
+        }
+        return false
+    }
+
+    /// Whether the `length` bytes at `start` hold a separator (``FieldNameKey/isSeparator(_:)``), whether they hold a
+    /// colon, and whether they hold a path mark (``FieldNameKey/isPathMark(_:)``): eight bytes at a time, each test
+    /// exact for every byte (no borrow crosses from one to the next).
     @inline(__always)
-    static func separatorsAndColons(_ bytes: UnsafeRawBufferPointer, at start: Int, length: Int) -> (separated: Bool, colon: Bool) {
+    static func separatorsAndColons(
+        _ bytes: UnsafeRawBufferPointer, at start: Int, length: Int
+    ) -> (separated: Bool, colon: Bool, pathMarked: Bool) {
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080, lows = ~highs
         /// The high bit of each zero byte of `x`.
         @inline(__always) func zeros(_ x: UInt64) -> UInt64 { ~(((x & lows) &+ lows) | x | lows) }
-        var separators: UInt64 = 0, colons: UInt64 = 0, offset = 0
+        var separators: UInt64 = 0, colons: UInt64 = 0, marks: UInt64 = 0, offset = 0
         while offset < length {
             let word = JSONRedactor.word(in: bytes, at: start + offset)
             // Bytes up to a space: below 0x80, and their low seven bits plus 0x5F stay below 0x80.
             let controls = ~((word & lows) &+ ones &* 0x5f) & ~word & highs
-            var separator = controls | zeros(word ^ ones &* 0x5f) | zeros(word ^ ones &* 0x2d) | zeros(word ^ ones &* 0x2e)
-                | zeros(word ^ ones &* 0x7f)
+            let dot = zeros(word ^ ones &* 0x2e)
+            var separator = controls | zeros(word ^ ones &* 0x5f) | zeros(word ^ ones &* 0x2d) | dot | zeros(word ^ ones &* 0x7f)
             var colon = zeros(word ^ ones &* 0x3a)
+            var mark = dot | colon | zeros(word ^ ones &* 0x2f) | zeros(word ^ ones &* 0x5b) | zeros(word ^ ones &* 0x5d)
+                | zeros(word ^ ones &* 0x23)
             if length - offset < 8 {
                 let within: UInt64 = (1 << UInt64(8 * (length - offset))) - 1
                 separator &= within
                 colon &= within
+                mark &= within
             }
             separators |= separator
             colons |= colon
+            marks |= mark
             offset += 8
         }
-        return (separators != 0, colons != 0)
+        return (separators != 0, colons != 0, marks != 0)
     }
 
     @inline(__always)

@@ -7,6 +7,8 @@
 ///
 /// Every scalar must sit under a member's name, since names are all redaction can see: the document is an object, or
 /// an array of objects (arrays of them nested at any depth), and a bare string, or an array of strings, is refused.
+/// So is a string value that spells a redacted name of six bytes or more (``JSONFieldNames/isSpelled(byString:)``):
+/// a record of names and values would hand the field on under keys of its own.
 ///
 /// The document is validated in one pass that records what to leave out (redacted members with their separating
 /// comma, and whitespace); the output is then the input's remaining runs, copied whole.
@@ -15,10 +17,14 @@ public struct JSONRedactor: Sendable {
     public var fields: Set<String> { names.fields }
     /// The names compiled for comparing keys without allocating or reference counting.
     private let names: JSONFieldNames
+    /// The names a string value must not spell, as ``RedactedNames/jsonValueNames``.
+    private let valueNames: JSONFieldNames
 
     /// - Parameter fields: names to remove; compared as ``FieldNameKey`` says.
     public init(fields: some Sequence<String>) {
-        names = JSONFieldNames(Set(fields.map(FieldNameKey.of).filter { !$0.isEmpty }))
+        let keys = Set(fields.map(FieldNameKey.of).filter { !$0.isEmpty })
+        names = JSONFieldNames(keys)
+        valueNames = JSONFieldNames(keys.filter { $0.utf8.count >= JSONFieldNames.shortestRunOnName })
     }
 
     public var isEmpty: Bool { fields.isEmpty }
@@ -113,7 +119,11 @@ public struct JSONRedactor: Sendable {
         default:
             guard named else { throw scanner.fail("a value outside any object member") }
             if scanner.current == UInt8(ascii: "\"") {
-                _ = try scanner.skipString()
+                let string = try scanner.skipString()
+                let spelled = scanner.bytes.withUnsafeBytes {
+                    valueNames.isSpelled(byString: UnsafeRawBufferPointer(rebasing: $0[(string.raw.lowerBound + 1)..<(string.raw.upperBound - 1)]))
+                }
+                if spelled { throw scanner.fail(JSONFieldNames.spelledNameRefusal) }
             } else {
                 _ = try scanner.scanScalar()
             }

@@ -67,6 +67,25 @@ enum FieldNameKey {
         return String(folded)
     }
 
+    /// The parts of a name that flattens a path, as serializers and indexes write one member inside another
+    /// (`inmate.citizenship`, `inmate/citizenship`, `inmate[citizenship]`, `citizenship[0]`, `x:inmate#citizenship`):
+    /// split at each ``isPathMark(_:)``, as read as it shows (``OperatorName/key(_:)``), without empty parts and array
+    /// indexes; none for a name without a mark.
+    static func pathParts(_ name: String) -> [String] {
+        let read = name.utf8.allSatisfy { $0 < 0x80 } ? name : OperatorName.key(name)
+        guard read.utf8.contains(where: isPathMark) else { return [] }
+        return read.utf8.split(whereSeparator: isPathMark).compactMap { part in
+            part.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } ? nil : String(decoding: part, as: UTF8.self)
+        }
+    }
+
+    /// `.`, `/`, `[`, `]`, `:` and `#`: what separates the parts of a flattened path.
+    @inline(__always)
+    static func isPathMark(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: ".") || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "[") || byte == UInt8(ascii: "]")
+            || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "#")
+    }
+
     /// `_`, `-`, `.`, a space, and the ASCII controls and DEL, which a raw JSON string may hold (DEL) and which show
     /// as nothing.
     @inline(__always)
@@ -123,6 +142,10 @@ public struct RedactedNames: Sendable {
     /// or a qualified name's local name, never by the last part of an IRI or a compact IRI (`homeAddress:bookingNumber`
     /// is not `bookingNumber`), since keeping more than listed is what an allow-list must not do.
     let jsonKeptKeys: JSONKeyNames
+    /// `jsonKeys`' field names of at least ``JSONFieldNames/shortestRunOnName`` bytes, which a kept JSON string value
+    /// must not spell (``JSONFieldNames/isSpelled(byString:)``): a shorter one (`pob`, `visa`) is too often a value of
+    /// its own.
+    let jsonValueNames: JSONFieldNames
     /// The field names and the qualified names' local names (as `jsonKeys`), compiled for removing XML elements and
     /// attributes by local name.
     private let xmlFields: JSONFieldNames
@@ -164,6 +187,7 @@ public struct RedactedNames: Sendable {
         xmlKeptFields = JSONFieldNames(fields)
         jsonKeys = JSONKeyNames(fields: JSONFieldNames(jsonFields), qualified: QualifiedIRIs(namespaceIndex: namespaceIndex, localNames: localNames))
         jsonKeptKeys = JSONKeyNames(fields: JSONFieldNames(jsonFields, byLastPart: false), qualified: nil)
+        jsonValueNames = JSONFieldNames(jsonFields.filter { $0.utf8.count >= JSONFieldNames.shortestRunOnName })
     }
 
     public var isEmpty: Bool { fields.isEmpty && qualified.isEmpty }
