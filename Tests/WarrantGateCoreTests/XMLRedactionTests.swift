@@ -311,9 +311,32 @@ struct XMLRedactionTests {
     func namesAsText() throws {
         let document = """
             <r xmlns:nc="\(Self.nc)"><![CDATA[<nc:Keep>]]><!-- <nc:Citizenship/> -->\
-            <?p <immigrationStatus/>?>&lt;keep/&gt;&lt; immigrationStatus<a b="immigrationStatus" c="&lt;keep/&gt;"/></r>
+            <?p <immigrationStatus/>?>&lt;keep/&gt;&lt; immigrationStatus<a b="immigration status of" c="&lt;keep/&gt;"/></r>
             """
         #expect(try redact(document) == (document, 0))
+    }
+
+    /// An attacker's pass: a records system that keeps fields as data (.NET's serialized dictionaries, Java's
+    /// properties, custom fields) handed the field on under names of its own: `<Key>Citizenship</Key><Value>MX</Value>`.
+    /// Kept text since the last tag, or a kept attribute's value, that spells a redacted name of six bytes or more
+    /// refuses the document, however it is written; inside a removed element it goes with it.
+    @Test("an element's text or an attribute's value that spells a redacted field's name refuses the document", arguments: [
+        "<r><KeyValueOfstringstring><Key>Citizenship</Key><Value>MX</Value></KeyValueOfstringstring></r>",
+        #"<r><entry key="ImmigrationStatus">removable</entry></r>"#, "<r><field name='immigration_status' value='x'/></r>",
+        "<r><Key>\n  Immigration Status\n</Key></r>", "<r><Key>&#73;mmigrationStatus</Key></r>", "<r><Key><![CDATA[citizenship]]></Key></r>",
+        "<r><Key>citi<!-- -->zenship</Key></r>", "<r><Key>citizen<?p?>ship</Key></r>", "<r><Key>inmate.citizenship</Key></r>",
+        "<r><Key><b/>Citizenship</Key></r>", #"<r><a k="&#x63;itizenship"/></r>"#,
+    ])
+    func namesAsValues(document: String) {
+        #expect(refusal(document) == .refused)
+    }
+
+    @Test("a short name, a longer word, or a name inside a removed element is no record of names and values")
+    func namesAsValuesKept() throws {
+        for document in ["<r><Key>pob</Key></r>", "<r><Key>citizenships</Key><Key>the citizenship</Key></r>",
+                         "<r><immigrationStatus>citizenship</immigrationStatus></r>", #"<r><immigrationStatus k="citizenship"/></r>"#] {
+            #expect(throws: Never.self, "\(document)") { try redact(document, names: Self.names + ["pob"]) }
+        }
     }
 
     /// An attacker's pass: a record returned as an escaped XML string (`GetBookingResult` of a legacy .NET service), or

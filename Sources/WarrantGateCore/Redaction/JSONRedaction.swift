@@ -97,7 +97,7 @@ private struct JSONRedactionMachine {
     private let keys: JSONKeyNames
     /// The allow-list's names, when the decision returns only chosen fields.
     private let keptKeys: JSONKeyNames?
-    /// The names a kept string value must not spell (``RedactedNames/jsonValueNames``).
+    /// The names a kept string value must not spell (``RedactedNames/valueNames``).
     private let valueNames: JSONFieldNames
     private let maxDepth: Int
     private let maxKeyBytes: Int
@@ -179,7 +179,7 @@ private struct JSONRedactionMachine {
     init(names: RedactedNames, keepOnly: RedactedNames?, maxDepth: Int, maxKeyBytes: Int) {
         keys = names.jsonKeys
         keptKeys = keepOnly?.jsonKeptKeys
-        valueNames = names.jsonValueNames
+        valueNames = names.valueNames
         self.maxDepth = maxDepth
         self.maxKeyBytes = maxKeyBytes
     }
@@ -1105,17 +1105,25 @@ final class JSONFieldNames: Sendable, EmbeddedNames {
 
 
     /// Whether `raw`, a JSON string's bytes between its quotes as written (valid: escapes and UTF-8 checked), of at
-    /// most ``longestSpelling`` bytes, decodes to one of the names, compared as a key is.
+    /// most ``longestSpelling`` bytes, decodes to one of the names (``isSpelled(byText:)``).
     func isSpelled(byString raw: UnsafeRawBufferPointer) -> Bool {
         guard raw.count <= longestSpelling, raw.count >= Self.shortestRunOnName else { return false }
-        if !raw.contains(where: { $0 == UInt8(ascii: "\\") || $0 >= 0x80 }) { return containsASCII(raw, at: 0, length: raw.count) }
+        guard raw.contains(UInt8(ascii: "\\")) else { return isSpelled(byText: raw) }
         guard var scanner = try? JSONScanner([UInt8(ascii: "\"")] + raw + [UInt8(ascii: "\"")]), let decoded = try? scanner.scanString().decoded
         else { return true }
         return contains(decoded)
     }
 
-    /// Why a document whose string value spells a redacted name is refused.
-    static let spelledNameRefusal = "a string value names a redacted field, as a record of names and values does"
+    /// Whether `text` (valid UTF-8) is one of the names, compared as a key is (letter case, separators, other scripts
+    /// read as they show, a flattened path by its parts): a value naming a redacted field.
+    func isSpelled(byText text: UnsafeRawBufferPointer) -> Bool {
+        guard text.count >= Self.shortestRunOnName else { return false }
+        if !text.contains(where: { $0 >= 0x80 }) { return containsASCII(text, at: 0, length: text.count) }
+        return contains(String(decoding: text, as: UTF8.self))
+    }
+
+    /// Why a document whose value spells a redacted name is refused.
+    static let spelledNameRefusal = "a value names a redacted field, as a record of names and values does"
 
     /// The longest name, in UTF-8 bytes, that is read as it shows when it is not all ASCII.
     static let longestReadName = 1024

@@ -142,10 +142,10 @@ public struct RedactedNames: Sendable {
     /// or a qualified name's local name, never by the last part of an IRI or a compact IRI (`homeAddress:bookingNumber`
     /// is not `bookingNumber`), since keeping more than listed is what an allow-list must not do.
     let jsonKeptKeys: JSONKeyNames
-    /// `jsonKeys`' field names of at least ``JSONFieldNames/shortestRunOnName`` bytes, which a kept JSON string value
-    /// must not spell (``JSONFieldNames/isSpelled(byString:)``): a shorter one (`pob`, `visa`) is too often a value of
-    /// its own.
-    let jsonValueNames: JSONFieldNames
+    /// `jsonKeys`' field names of at least ``JSONFieldNames/shortestRunOnName`` bytes, which a kept value (a JSON
+    /// string, an XML attribute's value or element's text) must not spell (``JSONFieldNames/isSpelled(byText:)``): a
+    /// shorter one (`pob`, `visa`) is too often a value of its own.
+    let valueNames: JSONFieldNames
     /// The field names and the qualified names' local names (as `jsonKeys`), compiled for removing XML elements and
     /// attributes by local name.
     private let xmlFields: JSONFieldNames
@@ -187,7 +187,7 @@ public struct RedactedNames: Sendable {
         xmlKeptFields = JSONFieldNames(fields)
         jsonKeys = JSONKeyNames(fields: JSONFieldNames(jsonFields), qualified: QualifiedIRIs(namespaceIndex: namespaceIndex, localNames: localNames))
         jsonKeptKeys = JSONKeyNames(fields: JSONFieldNames(jsonFields, byLastPart: false), qualified: nil)
-        jsonValueNames = JSONFieldNames(jsonFields.filter { $0.utf8.count >= JSONFieldNames.shortestRunOnName })
+        valueNames = JSONFieldNames(jsonFields.filter { $0.utf8.count >= JSONFieldNames.shortestRunOnName })
     }
 
     public var isEmpty: Bool { fields.isEmpty && qualified.isEmpty }

@@ -81,6 +81,9 @@ extension XMLRedaction {
 private struct XMLRedactionMachine {
     private(set) var removed = 0
     private let names: Names
+    /// The kept text read since the last tag, references decoded, while it is short enough to spell a field's name
+    /// (``checkElementText(at:)``); nil once it is not.
+    private var elementText: [UInt8]? = []
     /// Whether there is an allow-list.
     private let hasAllowList: Bool
     private let limits: XMLRedaction.Limits
@@ -382,6 +385,7 @@ private struct XMLRedactionMachine {
                     index = try scanText(bytes, from: index)
                     if let outline, index > textStart { outline.text(UnsafeRawBufferPointer(rebasing: bytes[textStart..<index]), depth: open.count) }
                     if outline == nil, removedDepth == 0, index > textStart {
+                        appendElementText(UnsafeRawBufferPointer(rebasing: bytes[textStart..<index]))
                         if let from = embeddedKeys.isActive ? textStart : bytes[textStart..<index].firstIndex(of: UInt8(ascii: "\"")) {
                             if !embeddedKeys.isActive { lastTextByte = bytes[textStart..<from].last { !XMLName.isSpace($0) } ?? lastTextByte }
                             try readEmbeddedKeys(bytes, from: from, to: index)
@@ -431,6 +435,7 @@ private struct XMLRedactionMachine {
                         limit: limits.maxMarkupBytes
                     ) {
                         let disposition = removedDepth == 0 ? TokenDisposition.kept : .dropped
+                        try checkElementText(at: consumed + index)
                         closeElement()
                         releaseBlank(emit)
                         Self.hand(disposition, bytes, index, end, removing: removedDepth > 0, run: &run, emit)
@@ -719,6 +724,7 @@ private struct XMLRedactionMachine {
                     try readEscapedTags(referenced.map { Array(String($0).utf8) } ?? [0x80], at: consumed + index)
                 }
                 if outline == nil, removedDepth == 0 {
+                    appendElementText(referenced.map { Array(String($0).utf8) } ?? [0x80])
                     if referenced == "\"" {
                         embeddedKeys.quote(precededBy: lastTextByte)
                     } else if embeddedKeys.isActive {
@@ -784,6 +790,8 @@ private struct XMLRedactionMachine {
                 // `]`s are content unless `>` follows two of them: they are read once what follows shows which.
                 let ends = byte == UInt8(ascii: ">") && brackets >= 2
                 let content = ends ? brackets - 2 : brackets
+                if content > 0 { appendElementText(repeatElement(UInt8(ascii: "]"), count: content)) }
+                if !ends { appendElementText(CollectionOfOne(byte)) }
                 if content > 0, embeddedKeys.isActive { try readEmbeddedKey(repeatElement(UInt8(ascii: "]"), count: content), at: consumed + index - 1) }
                 if byte == UInt8(ascii: "\"") {
                     embeddedKeys.quote(precededBy: lastTextByte)
@@ -803,6 +811,57 @@ private struct XMLRedactionMachine {
             }
         }
         return index
+    }
+
+    // MARK: Names written as values
+
+    /// A tag: the text read since it is the next element's, or its parent's after a child.
+    private mutating func restartElementText() {
+        if elementText == nil { elementText = [] } else { elementText!.removeAll(keepingCapacity: true) }
+    }
+
+    /// Kept text, as characters (UTF-8), for ``elementText``.
+    private mutating func appendElementText(_ characters: some Collection<UInt8>) {
+        guard elementText != nil else { return }
+        elementText! += characters
+        if elementText!.count > names.redacted.valueNames.longestSpelling { elementText = nil }
+    }
+
+    /// Refuses the document when the kept text read since the last tag, which the end tag at `offset` ends, spells the
+    /// name of a redacted field (``JSONFieldNames/isSpelled(byText:)``): a record laid out as names and values
+    /// (`<Key>Citizenship</Key><Value>MX</Value>`) would hand on the field under names of its own. Comments and
+    /// processing instructions do not divide the text, as a client reads across them; a child element does.
+    private mutating func checkElementText(at offset: Int) throws(RedactionError) {
+        defer { restartElementText() }
+        guard removedDepth == 0, let text = elementText, !text.isEmpty else { return }
+        if text.withUnsafeBytes({ names.redacted.valueNames.isSpelled(byText: $0) }) {
+            throw RedactionError(.refused, JSONFieldNames.spelledNameRefusal, offset: offset)
+        }
+    }
+
+    /// Refuses the document when a kept attribute's value, references decoded, spells the name of a redacted field,
+    /// as `<entry key="CountryOfBirth">` does.
+    private func checkSpelled(attributeValue value: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) {
+        let valueNames = names.redacted.valueNames
+        guard value.count >= JSONFieldNames.shortestRunOnName, value.count <= valueNames.longestSpelling else { return }
+        var spelled: Bool
+        if value.contains(UInt8(ascii: "&")) {
+            var decoded: [UInt8] = []
+            var index = 0
+            while index < value.count {
+                if value[index] == UInt8(ascii: "&"), let end = value[index...].firstIndex(of: UInt8(ascii: ";")) {
+                    decoded += XMLReference.character(value[(index + 1)..<end]).map { Array(String($0).utf8) } ?? [0x80]
+                    index = end + 1
+                } else {
+                    decoded.append(value[index])
+                    index += 1
+                }
+            }
+            spelled = decoded.withUnsafeBytes { valueNames.isSpelled(byText: $0) }
+        } else {
+            spelled = valueNames.isSpelled(byText: value)
+        }
+        if spelled { throw RedactionError(.refused, JSONFieldNames.spelledNameRefusal, offset: offset) }
     }
 
     // MARK: Markup written as text
@@ -1091,6 +1150,7 @@ private struct XMLRedactionMachine {
         _ token: UnsafeRawBufferPointer, at offset: Int, in piece: UnsafeRawBufferPointer, from start: Int
     ) throws(RedactionError) -> TokenDisposition {
         guard !rootClosed else { throw RedactionError(.malformed, "a second root element", offset: offset) }
+        restartElementText()
         // A tag ends a name written as text (one in the same piece was ended where the text ended).
         embeddedName = nil
         escapedMarkup.end()
@@ -1315,6 +1375,7 @@ private struct XMLRedactionMachine {
                 if outline == nil, value.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
                     try checkEmbedded(inAttributeValue: value, at: offset)
                 }
+                if outline == nil { try checkSpelled(attributeValue: value, at: offset) }
                 continue
             }
             guard region == .body else {
@@ -1334,6 +1395,7 @@ private struct XMLRedactionMachine {
     private mutating func endTag(_ token: UnsafeRawBufferPointer, at offset: Int, in piece: UnsafeRawBufferPointer) throws(RedactionError) -> TokenDisposition {
         guard !open.isEmpty, closes(open.count - 1, token, piece) else { throw endTagError(token, at: offset) }
         let disposition = removedDepth == 0 ? TokenDisposition.kept : .dropped
+        try checkElementText(at: offset)
         closeElement()
         return disposition
     }
