@@ -692,17 +692,21 @@ private struct JSONRedactionMachine {
     /// A string value begins at `index` of this piece (its first byte after the quote).
     private mutating func beginValue(at index: Int) {
         valueStart = index
-        if valueHeld == nil { valueHeld = [] } else { valueHeld!.removeAll(keepingCapacity: true) }
+        if valueHeld == nil { valueHeld = [] } else if !valueHeld!.isEmpty { valueHeld!.removeAll(keepingCapacity: true) }
     }
 
     /// Refuses the document when the kept string value that ends at `quote` is, read as a key is, the name of a
     /// redacted field: a record laid out as names and values (`{"name": "citizenship", "value": "MX"}`, a table's
     /// column names, a dictionary serialized as key and value pairs) would hand on the field under another key.
     private mutating func checkValue(_ bytes: UnsafeRawBufferPointer, quote: Int) throws(RedactionError) {
-        guard let held = valueHeld else { return }
-        let spelled = held.isEmpty
-            ? valueNames.isSpelled(byString: UnsafeRawBufferPointer(rebasing: bytes[valueStart..<quote]))
-            : (held + UnsafeRawBufferPointer(rebasing: bytes[valueStart..<quote])).withUnsafeBytes { valueNames.isSpelled(byString: $0) }
+        let spelled: Bool
+        if valueHeld?.isEmpty == true {
+            spelled = valueNames.isSpelled(byString: UnsafeRawBufferPointer(rebasing: bytes[valueStart..<quote]))
+        } else if let held = valueHeld {
+            spelled = (held + UnsafeRawBufferPointer(rebasing: bytes[valueStart..<quote])).withUnsafeBytes { valueNames.isSpelled(byString: $0) }
+        } else {
+            return
+        }
         if spelled { throw RedactionError(.refused, JSONFieldNames.spelledNameRefusal, offset: consumed + quote) }
     }
 
@@ -1011,6 +1015,12 @@ final class JSONFieldNames: Sendable, EmbeddedNames {
     /// The most bytes, as written between a JSON string's quotes, that a string spelling one of the names may take:
     /// each character escaped (`\u0063`), with an escaped separator (`\u0020`) after each.
     let longestSpelling: Int
+    /// The ASCII bytes a value spelling one of the names may hold (bit n of the pair for byte n): the names' own, in
+    /// either case, separators (``FieldNameKey/isSeparator(_:)``) and path marks (``FieldNameKey/isPathMark(_:)``).
+    private let spellingBytes: (low: UInt64, high: UInt64)
+    /// A bitmap of the names' letter sets (``letterBit(_:)``), by ``letterSetSlot(_:)``: an ASCII value neither of whose
+    /// letter sets, its own or one of its path parts', falls on a set bit spells no name.
+    private let letterSets: [UInt64]
     /// Bit n is set when some name is n bytes long (n < 64).
     private let lengths: UInt64
     private let hasLong: Bool
@@ -1040,6 +1050,18 @@ final class JSONFieldNames: Sendable, EmbeddedNames {
         self.words = words
         self.names = names
         longestSpelling = 12 * (names.map(\.length).max() ?? 0)
+        var spelling: (low: UInt64, high: UInt64) = (0, 0)
+        let nameBytes = fields.flatMap(\.utf8).flatMap { byte in (0x61...0x7a).contains(byte) ? [byte, byte - 0x20] : [byte] }
+        for byte in nameBytes + (0...0x7f).filter({ FieldNameKey.isSeparator($0) || FieldNameKey.isPathMark($0) }) where byte < 0x80 {
+            if byte < 64 { spelling.low |= 1 << UInt64(byte) } else { spelling.high |= 1 << UInt64(byte - 64) }
+        }
+        spellingBytes = spelling
+        var letterSets = [UInt64](repeating: 0, count: 64)
+        for field in fields {
+            let slot = Self.letterSetSlot(field.utf8.reduce(0) { $0 | Self.letterBit($1) })
+            letterSets[slot >> 6] |= 1 << UInt64(slot & 63)
+        }
+        self.letterSets = letterSets
         lengths = names.reduce(0) { $1.length < 64 ? $0 | 1 << UInt64($1.length) : $0 }
         hasLong = names.contains { $0.length >= 64 }
         var table = [Int32](repeating: -1, count: max(8, 1 << (Int.bitWidth - (2 * names.count).leadingZeroBitCount)))
@@ -1100,26 +1122,69 @@ final class JSONFieldNames: Sendable, EmbeddedNames {
     }
 
     /// The shortest name ``beginsWithName(_:)`` finds run on into what follows it, and that a JSON string value must
-    /// not spell (``RedactedNames/jsonValueNames``).
+    /// not spell (``RedactedNames/valueNames``).
     static let shortestRunOnName = 6
-
 
     /// Whether `raw`, a JSON string's bytes between its quotes as written (valid: escapes and UTF-8 checked), of at
     /// most ``longestSpelling`` bytes, decodes to one of the names (``isSpelled(byText:)``).
     func isSpelled(byString raw: UnsafeRawBufferPointer) -> Bool {
         guard raw.count <= longestSpelling, raw.count >= Self.shortestRunOnName else { return false }
         guard raw.contains(UInt8(ascii: "\\")) else { return isSpelled(byText: raw) }
+        // An escape may write any character: the string is read decoded.
         guard var scanner = try? JSONScanner([UInt8(ascii: "\"")] + raw + [UInt8(ascii: "\"")]), let decoded = try? scanner.scanString().decoded
         else { return true }
-        return contains(decoded)
+        var text = decoded
+        return text.withUTF8 { isSpelled(byText: UnsafeRawBufferPointer($0)) }
     }
 
     /// Whether `text` (valid UTF-8) is one of the names, compared as a key is (letter case, separators, other scripts
-    /// read as they show, a flattened path by its parts): a value naming a redacted field.
+    /// read as they show, a flattened path by its parts): a value naming a redacted field. Most values hold a byte no
+    /// spelling of a name does (a digit, most often), and are not looked up.
     func isSpelled(byText text: UnsafeRawBufferPointer) -> Bool {
-        guard text.count >= Self.shortestRunOnName else { return false }
-        if !text.contains(where: { $0 >= 0x80 }) { return containsASCII(text, at: 0, length: text.count) }
-        return contains(String(decoding: text, as: UTF8.self))
+        guard text.count >= Self.shortestRunOnName, mayBeSpelling(text[0]) || text[0] >= 0x80 else { return false }
+        var ascii = true, whole: UInt32 = 0, part: UInt32 = 0, candidate = false
+        for byte in text {
+            guard byte < 0x80 else {
+                ascii = false
+                continue
+            }
+            guard mayBeSpelling(byte) else { return false }
+            let bit = Self.letterBit(byte)
+            if bit == 0, FieldNameKey.isPathMark(byte) {
+                candidate = candidate || hasLetterSet(part)
+                part = 0
+            }
+            whole |= bit
+            part |= bit
+        }
+        guard ascii else { return contains(String(decoding: text, as: UTF8.self)) }
+        guard candidate || hasLetterSet(part) || hasLetterSet(whole) else { return false }
+        return containsASCII(text, at: 0, length: text.count)
+    }
+
+    /// An ASCII letter's bit in a letter set (either case), any digit's bit 26; 0 for other bytes.
+    @inline(__always)
+    private static func letterBit(_ byte: UInt8) -> UInt32 {
+        let lower = byte | 0x20
+        if lower >= UInt8(ascii: "a"), lower <= UInt8(ascii: "z") { return 1 << UInt32(lower - UInt8(ascii: "a")) }
+        return byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") ? 1 << 26 : 0
+    }
+
+    @inline(__always)
+    private static func letterSetSlot(_ set: UInt32) -> Int {
+        Int(truncatingIfNeeded: (UInt64(set) &* 0x9e37_79b9_7f4a_7c15) >> 52)
+    }
+
+    @inline(__always)
+    private func hasLetterSet(_ set: UInt32) -> Bool {
+        let slot = Self.letterSetSlot(set)
+        return letterSets[slot >> 6] & 1 << UInt64(slot & 63) != 0
+    }
+
+    /// Whether a value spelling one of the names may hold the ASCII `byte` (``spellingBytes``).
+    @inline(__always)
+    func mayBeSpelling(_ byte: UInt8) -> Bool {
+        byte < 64 ? spellingBytes.low & 1 << UInt64(byte) != 0 : spellingBytes.high & 1 << UInt64(byte & 63) != 0
     }
 
     /// Why a document whose value spells a redacted name is refused.

@@ -17,7 +17,7 @@ public struct JSONRedactor: Sendable {
     public var fields: Set<String> { names.fields }
     /// The names compiled for comparing keys without allocating or reference counting.
     private let names: JSONFieldNames
-    /// The names a string value must not spell, as ``RedactedNames/jsonValueNames``.
+    /// The names a string value must not spell, as ``RedactedNames/valueNames``.
     private let valueNames: JSONFieldNames
 
     /// - Parameter fields: names to remove; compared as ``FieldNameKey`` says.

@@ -81,6 +81,8 @@ extension XMLRedaction {
 private struct XMLRedactionMachine {
     private(set) var removed = 0
     private let names: Names
+    /// The names a kept value must not spell (``RedactedNames/valueNames``).
+    private let valueNames: JSONFieldNames
     /// The kept text read since the last tag, references decoded, while it is short enough to spell a field's name
     /// (``checkElementText(at:)``); nil once it is not.
     private var elementText: [UInt8]? = []
@@ -149,6 +151,7 @@ private struct XMLRedactionMachine {
 
     init(names: RedactedNames, keepOnly: RedactedNames?, limits: XMLRedaction.Limits) {
         self.names = Names(redacted: names, keepOnly: keepOnly)
+        valueNames = names.valueNames
         hasAllowList = keepOnly != nil
         self.limits = limits
         bind(prefix: Array("xml".utf8), uri: XMLNamespaces.xml)
@@ -790,8 +793,8 @@ private struct XMLRedactionMachine {
                 // `]`s are content unless `>` follows two of them: they are read once what follows shows which.
                 let ends = byte == UInt8(ascii: ">") && brackets >= 2
                 let content = ends ? brackets - 2 : brackets
-                if content > 0 { appendElementText(repeatElement(UInt8(ascii: "]"), count: content)) }
-                if !ends { appendElementText(CollectionOfOne(byte)) }
+                if content > 0 { appendElementText([UInt8](repeating: UInt8(ascii: "]"), count: content)) }
+                if !ends { appendElementText([byte]) }
                 if content > 0, embeddedKeys.isActive { try readEmbeddedKey(repeatElement(UInt8(ascii: "]"), count: content), at: consumed + index - 1) }
                 if byte == UInt8(ascii: "\"") {
                     embeddedKeys.quote(precededBy: lastTextByte)
@@ -817,14 +820,25 @@ private struct XMLRedactionMachine {
 
     /// A tag: the text read since it is the next element's, or its parent's after a child.
     private mutating func restartElementText() {
-        if elementText == nil { elementText = [] } else { elementText!.removeAll(keepingCapacity: true) }
+        if elementText == nil { elementText = [] } else if !elementText!.isEmpty { elementText!.removeAll(keepingCapacity: true) }
     }
 
-    /// Kept text, as characters (UTF-8), for ``elementText``.
-    private mutating func appendElementText(_ characters: some Collection<UInt8>) {
+    /// Kept text, as characters (UTF-8), for ``elementText``: none once it holds a byte no spelling of a name does.
+    private mutating func appendElementText(_ characters: UnsafeRawBufferPointer) {
         guard elementText != nil else { return }
-        elementText! += characters
-        if elementText!.count > names.redacted.valueNames.longestSpelling { elementText = nil }
+        guard elementText!.count + characters.count <= valueNames.longestSpelling else {
+            elementText = nil
+            return
+        }
+        for byte in characters where byte < 0x80 && !valueNames.mayBeSpelling(byte) {
+            elementText = nil
+            return
+        }
+        elementText!.append(contentsOf: characters)
+    }
+
+    private mutating func appendElementText(_ characters: [UInt8]) {
+        characters.withUnsafeBytes { appendElementText($0) }
     }
 
     /// Refuses the document when the kept text read since the last tag, which the end tag at `offset` ends, spells the
@@ -834,7 +848,7 @@ private struct XMLRedactionMachine {
     private mutating func checkElementText(at offset: Int) throws(RedactionError) {
         defer { restartElementText() }
         guard removedDepth == 0, let text = elementText, !text.isEmpty else { return }
-        if text.withUnsafeBytes({ names.redacted.valueNames.isSpelled(byText: $0) }) {
+        if text.withUnsafeBytes({ valueNames.isSpelled(byText: $0) }) {
             throw RedactionError(.refused, JSONFieldNames.spelledNameRefusal, offset: offset)
         }
     }
@@ -842,7 +856,6 @@ private struct XMLRedactionMachine {
     /// Refuses the document when a kept attribute's value, references decoded, spells the name of a redacted field,
     /// as `<entry key="CountryOfBirth">` does.
     private func checkSpelled(attributeValue value: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) {
-        let valueNames = names.redacted.valueNames
         guard value.count >= JSONFieldNames.shortestRunOnName, value.count <= valueNames.longestSpelling else { return }
         var spelled: Bool
         if value.contains(UInt8(ascii: "&")) {
