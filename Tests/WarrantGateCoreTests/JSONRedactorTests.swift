@@ -59,7 +59,8 @@ struct JSONRedactorTests {
     func flattenedPathKeys() throws {
         for key in ["inmate.citizenship", "inmate/citizenship", "inmate[citizenship]", "citizenship[0]", "citizenship[0].code",
                     "citizenship:note", "http://example.org/citizenship/note", "a/citizenship", "a#citizenship", "x:inmate/citizenship",
-                    "person.country_of_birth", #"inmate.citizenship"#, "inmate．citizenship", "records.0.immigrationStatus"] {
+                    "person.country_of_birth", #"inmate\u002ecitizenship"#, "inmate．citizenship", "records.0.immigrationStatus",
+                    "inmate.ǀmmigrationStatus"] {
             let (output, removed) = try redact(#"{"keep":1,"\#(key)":"x"}"#)
             #expect(output == #"{"keep":1}"#, "\(key)")
             #expect(removed == 1, "\(key)")
@@ -83,6 +84,10 @@ struct JSONRedactorTests {
             #"{"field":"citizenship","value":"MX"}"#,
             #"{"field":"citizenſhip","value":"MX"}"#,
             #"{"op":"add","path":"x","label":"immigration_status"}"#,
+            // A review's pass: a path with an index, a compact IRI and a dotted local part, padding, an escaped name.
+            #"{"op":"add","path":"/inmates/2017-000123/citizenship","value":"MX"}"#, #"{"f":"j:ImmigrationStatus"}"#,
+            #"{"f":"urn:x:Country.Of.Birth"}"#, #"{"f":"citizenship\#(String(repeating: " ", count: 2000))"}"#,
+            #"{"f":"\u0063itizenship"}"#,
         ]
         for document in documents {
             #expect(throws: JSONError.self, "\(document)") { try redact(document) }
@@ -93,7 +98,9 @@ struct JSONRedactorTests {
                 try redaction.finish { _ in }
             }
         }
-        for document in [#"{"card":"VISA","note":"citizenship of the applicant","pob":"pob"}"#, #"{"citizenship":"citizenship"}"#] {
+        // Free text is read whole: "Status: citizenship pending" names no field, nor does a path whose last word is longer.
+        for document in [#"{"card":"VISA","note":"citizenship of the applicant","pob":"pob"}"#, #"{"citizenship":"citizenship"}"#,
+                         #"{"note":"Reason: citizenship pending"}"#, #"{"href":"/inmates/1/citizenships"}"#] {
             #expect(throws: Never.self, "\(document)") { try redact(document) }
             #expect(JSONStreamingRedactionTests.streamed(document, names: Array(redactor.fields), pieces: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]).error == nil)
         }

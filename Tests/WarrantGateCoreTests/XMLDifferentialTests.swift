@@ -49,24 +49,29 @@ struct XMLDifferentialTests {
         #expect(refusedForText > 10) // and markup written as text
     }
 
-    /// Whether a kept element's text since the last tag (text and CDATA sections, across comments and processing
-    /// instructions), or a kept attribute's value, spells a redacted field's name of six bytes or more, as a record of
-    /// names and values (`<Key>secret</Key>`) does.
+    /// Whether a kept element's text since the last kept tag (text and CDATA sections, across comments, processing
+    /// instructions and removed elements), or a kept attribute's value outside XML Schema's instance namespace,
+    /// spells a redacted field's name (``ValueNames``), as a record of names and values (`<Key>secret</Key>`) does.
     static func spellsRedactedName(_ events: [XMLEvent]) -> Bool {
         var depth = 0, removedDepth = 0, text = ""
         let spells = { (value: String) in Array(value.utf8).withUnsafeBytes { redacted.valueNames.isSpelled(byText: $0) } }
         for event in events {
             switch event {
             case .start(let uri, let local, let attributes):
-                depth += 1
-                text = ""
-                if removedDepth == 0, isRedacted(uri: uri, local: local) { removedDepth = depth }
-                if removedDepth == 0, attributes.contains(where: { !isRedacted(uri: $0.uri, local: $0.local) && spells($0.value) }) { return true }
-            case .end:
                 if removedDepth == 0, spells(text) { return true }
+                depth += 1
+                if removedDepth == 0, isRedacted(uri: uri, local: local) { removedDepth = depth }
+                guard removedDepth == 0 else { continue }
+                text = ""
+                let checked = attributes.filter { !isRedacted(uri: $0.uri, local: $0.local) && $0.uri != "http://www.w3.org/2001/XMLSchema-instance" }
+                if checked.contains(where: { spells($0.value) }) { return true }
+            case .end:
+                if removedDepth == 0 {
+                    if spells(text) { return true }
+                    text = ""
+                }
                 if removedDepth == depth { removedDepth = 0 }
                 depth -= 1
-                text = ""
             case .text(let value), .cdata(let value):
                 if removedDepth == 0 { text += value }
             case .comment, .instruction:

@@ -326,6 +326,11 @@ struct XMLRedactionTests {
         "<r><Key>\n  Immigration Status\n</Key></r>", "<r><Key>&#73;mmigrationStatus</Key></r>", "<r><Key><![CDATA[citizenship]]></Key></r>",
         "<r><Key>citi<!-- -->zenship</Key></r>", "<r><Key>citizen<?p?>ship</Key></r>", "<r><Key>inmate.citizenship</Key></r>",
         "<r><Key><b/>Citizenship</Key></r>", #"<r><a k="&#x63;itizenship"/></r>"#,
+        // A review's pass: text before a child element, a name joined by the removal between its halves, padding,
+        // a path with an index, and character references padded with zeros.
+        "<r><Key>Citizenship<x/></Key><Value>MX</Value></r>", "<r><Key>Citi<immigrationStatus/>zenship</Key></r>",
+        "<r><Key>Citizenship\(String(repeating: " ", count: 2000))</Key></r>", "<r><Key>/inmates/2017-000123/citizenship</Key></r>",
+        #"<r><a k="\#(String(repeating: "&#x0000000000000000000063;", count: 1))itizenship"/></r>"#,
     ])
     func namesAsValues(document: String) {
         #expect(refusal(document) == .refused)
@@ -334,6 +339,8 @@ struct XMLRedactionTests {
     @Test("a short name, a longer word, or a name inside a removed element is no record of names and values")
     func namesAsValuesKept() throws {
         for document in ["<r><Key>pob</Key></r>", "<r><Key>citizenships</Key><Key>the citizenship</Key></r>",
+                         "<r><Key>Status: citizenship pending</Key></r>",
+                         #"<r xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="http://x/citizenship/1.0/r.xsd"/>"#,
                          "<r><immigrationStatus>citizenship</immigrationStatus></r>", #"<r><immigrationStatus k="citizenship"/></r>"#] {
             #expect(throws: Never.self, "\(document)") { try redact(document, names: Self.names + ["pob"]) }
         }

@@ -98,7 +98,7 @@ private struct JSONRedactionMachine {
     /// The allow-list's names, when the decision returns only chosen fields.
     private let keptKeys: JSONKeyNames?
     /// The names a kept string value must not spell (``RedactedNames/valueNames``).
-    private let valueNames: JSONFieldNames
+    private let valueNames: ValueNames
     private let maxDepth: Int
     private let maxKeyBytes: Int
     private var contextLimit: Int { 4 * maxKeyBytes }
@@ -353,10 +353,7 @@ private struct JSONRedactionMachine {
         if mode.inString, handsOnValue {
             if mode == .string || mode == .utf8 { try feedEmbedded(bytes, upTo: count) }
             if !stringEscaped { stringTail = significant(before: count, in: bytes) }
-            if valueHeld != nil {
-                valueHeld! += UnsafeRawBufferPointer(rebasing: bytes[valueStart..<count])
-                if valueHeld!.count > valueNames.longestSpelling { valueHeld = nil }
-            }
+            if valueHeld != nil { holdValue(UnsafeRawBufferPointer(rebasing: bytes[valueStart..<count])) }
         }
         if mode.inString, role == .decidedKey {
             keyHeld.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[keyStart..<count]))
@@ -695,6 +692,17 @@ private struct JSONRedactionMachine {
         if valueHeld == nil { valueHeld = [] } else if !valueHeld!.isEmpty { valueHeld!.removeAll(keepingCapacity: true) }
     }
 
+    /// Keeps what this piece holds of the kept string value being read, each run of white space as one space (white
+    /// space separates words, and padding must neither hide a name nor grow the buffer), until it is longer than a
+    /// spelling of a name can be.
+    private mutating func holdValue(_ piece: UnsafeRawBufferPointer) {
+        for byte in piece {
+            if byte == 0x20, valueHeld!.last == 0x20 { continue }
+            valueHeld!.append(byte)
+        }
+        if valueHeld!.count > valueNames.longestSpelling + 64 { valueHeld = nil }
+    }
+
     /// Refuses the document when the kept string value that ends at `quote` is, read as a key is, the name of a
     /// redacted field: a record laid out as names and values (`{"name": "citizenship", "value": "MX"}`, a table's
     /// column names, a dictionary serialized as key and value pairs) would hand on the field under another key.
@@ -707,7 +715,7 @@ private struct JSONRedactionMachine {
         } else {
             return
         }
-        if spelled { throw RedactionError(.refused, JSONFieldNames.spelledNameRefusal, offset: consumed + quote) }
+        if spelled { throw RedactionError(.refused, ValueNames.refusal, offset: consumed + quote) }
     }
 
     /// The bounds of a UTF-8 sequence's bytes after `lead`, as Unicode's well-formed sequences allow (no overlong
@@ -1012,15 +1020,6 @@ final class JSONFieldNames: Sendable, EmbeddedNames {
     /// The names as lower-case bytes in little-endian words, the last of each zero-padded, one name after another.
     private let words: [UInt64]
     private let names: [(length: Int, firstWord: Int)]
-    /// The most bytes, as written between a JSON string's quotes, that a string spelling one of the names may take:
-    /// each character escaped (`\u0063`), with an escaped separator (`\u0020`) after each.
-    let longestSpelling: Int
-    /// The ASCII bytes a value spelling one of the names may hold (bit n of the pair for byte n): the names' own, in
-    /// either case, separators (``FieldNameKey/isSeparator(_:)``) and path marks (``FieldNameKey/isPathMark(_:)``).
-    private let spellingBytes: (low: UInt64, high: UInt64)
-    /// A bitmap of the names' letter sets (``letterBit(_:)``), by ``letterSetSlot(_:)``: an ASCII value neither of whose
-    /// letter sets, its own or one of its path parts', falls on a set bit spells no name.
-    private let letterSets: [UInt64]
     /// Bit n is set when some name is n bytes long (n < 64).
     private let lengths: UInt64
     private let hasLong: Bool
@@ -1049,19 +1048,6 @@ final class JSONFieldNames: Sendable, EmbeddedNames {
         }
         self.words = words
         self.names = names
-        longestSpelling = 12 * (names.map(\.length).max() ?? 0)
-        var spelling: (low: UInt64, high: UInt64) = (0, 0)
-        let nameBytes = fields.flatMap(\.utf8).flatMap { byte in (0x61...0x7a).contains(byte) ? [byte, byte - 0x20] : [byte] }
-        for byte in nameBytes + (0...0x7f).filter({ FieldNameKey.isSeparator($0) || FieldNameKey.isPathMark($0) }) where byte < 0x80 {
-            if byte < 64 { spelling.low |= 1 << UInt64(byte) } else { spelling.high |= 1 << UInt64(byte - 64) }
-        }
-        spellingBytes = spelling
-        var letterSets = [UInt64](repeating: 0, count: 64)
-        for field in fields {
-            let slot = Self.letterSetSlot(field.utf8.reduce(0) { $0 | Self.letterBit($1) })
-            letterSets[slot >> 6] |= 1 << UInt64(slot & 63)
-        }
-        self.letterSets = letterSets
         lengths = names.reduce(0) { $1.length < 64 ? $0 | 1 << UInt64($1.length) : $0 }
         hasLong = names.contains { $0.length >= 64 }
         var table = [Int32](repeating: -1, count: max(8, 1 << (Int.bitWidth - (2 * names.count).leadingZeroBitCount)))
@@ -1121,74 +1107,9 @@ final class JSONFieldNames: Sendable, EmbeddedNames {
         }
     }
 
-    /// The shortest name ``beginsWithName(_:)`` finds run on into what follows it, and that a JSON string value must
-    /// not spell (``RedactedNames/valueNames``).
+    /// The shortest name ``beginsWithName(_:)`` finds run on into what follows it.
     static let shortestRunOnName = 6
 
-    /// Whether `raw`, a JSON string's bytes between its quotes as written (valid: escapes and UTF-8 checked), of at
-    /// most ``longestSpelling`` bytes, decodes to one of the names (``isSpelled(byText:)``).
-    func isSpelled(byString raw: UnsafeRawBufferPointer) -> Bool {
-        guard raw.count <= longestSpelling, raw.count >= Self.shortestRunOnName else { return false }
-        guard raw.contains(UInt8(ascii: "\\")) else { return isSpelled(byText: raw) }
-        // An escape may write any character: the string is read decoded.
-        guard var scanner = try? JSONScanner([UInt8(ascii: "\"")] + raw + [UInt8(ascii: "\"")]), let decoded = try? scanner.scanString().decoded
-        else { return true }
-        var text = decoded
-        return text.withUTF8 { isSpelled(byText: UnsafeRawBufferPointer($0)) }
-    }
-
-    /// Whether `text` (valid UTF-8) is one of the names, compared as a key is (letter case, separators, other scripts
-    /// read as they show, a flattened path by its parts): a value naming a redacted field. Most values hold a byte no
-    /// spelling of a name does (a digit, most often), and are not looked up.
-    func isSpelled(byText text: UnsafeRawBufferPointer) -> Bool {
-        guard text.count >= Self.shortestRunOnName, mayBeSpelling(text[0]) || text[0] >= 0x80 else { return false }
-        var ascii = true, whole: UInt32 = 0, part: UInt32 = 0, candidate = false
-        for byte in text {
-            guard byte < 0x80 else {
-                ascii = false
-                continue
-            }
-            guard mayBeSpelling(byte) else { return false }
-            let bit = Self.letterBit(byte)
-            if bit == 0, FieldNameKey.isPathMark(byte) {
-                candidate = candidate || hasLetterSet(part)
-                part = 0
-            }
-            whole |= bit
-            part |= bit
-        }
-        guard ascii else { return contains(String(decoding: text, as: UTF8.self)) }
-        guard candidate || hasLetterSet(part) || hasLetterSet(whole) else { return false }
-        return containsASCII(text, at: 0, length: text.count)
-    }
-
-    /// An ASCII letter's bit in a letter set (either case), any digit's bit 26; 0 for other bytes.
-    @inline(__always)
-    private static func letterBit(_ byte: UInt8) -> UInt32 {
-        let lower = byte | 0x20
-        if lower >= UInt8(ascii: "a"), lower <= UInt8(ascii: "z") { return 1 << UInt32(lower - UInt8(ascii: "a")) }
-        return byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") ? 1 << 26 : 0
-    }
-
-    @inline(__always)
-    private static func letterSetSlot(_ set: UInt32) -> Int {
-        Int(truncatingIfNeeded: (UInt64(set) &* 0x9e37_79b9_7f4a_7c15) >> 52)
-    }
-
-    @inline(__always)
-    private func hasLetterSet(_ set: UInt32) -> Bool {
-        let slot = Self.letterSetSlot(set)
-        return letterSets[slot >> 6] & 1 << UInt64(slot & 63) != 0
-    }
-
-    /// Whether a value spelling one of the names may hold the ASCII `byte` (``spellingBytes``).
-    @inline(__always)
-    func mayBeSpelling(_ byte: UInt8) -> Bool {
-        byte < 64 ? spellingBytes.low & 1 << UInt64(byte) != 0 : spellingBytes.high & 1 << UInt64(byte & 63) != 0
-    }
-
-    /// Why a document whose value spells a redacted name is refused.
-    static let spelledNameRefusal = "a value names a redacted field, as a record of names and values does"
 
     /// The longest name, in UTF-8 bytes, that is read as it shows when it is not all ASCII.
     static let longestReadName = 1024
@@ -1329,6 +1250,138 @@ final class JSONFieldNames: Sendable, EmbeddedNames {
                 return false
             }
         }
+    }
+}
+
+/// The names a kept value must not spell: a JSON string, an XML attribute's value or an element's text that names a
+/// redacted field, as a record laid out as names and values does (`{"name": "citizenship", "value": "MX"}`,
+/// `<Key>Citizenship</Key>`). A value is compared as a key is (``JSONFieldNames``: letter case, separators, other
+/// scripts read as they show); one without white space also as a key by its parts (an IRI's last part, a flattened
+/// path's parts: `/citizenship`, `inmate.citizenship`, `nc:PersonCitizenshipText`), while free text, which holds
+/// white space, only whole ("Status: in custody" is no path to a `status`).
+final class ValueNames: Sendable {
+    /// The shortest name checked: a shorter one (`ctz`, `daca`) is too often a value of its own.
+    static let shortestName = 6
+    /// Why a document whose value spells a redacted name is refused.
+    static let refusal = "a value names a redacted field, as a record of names and values does"
+
+    /// The names, matched by parts too, and whole only.
+    private let byParts: JSONFieldNames
+    private let whole: JSONFieldNames
+    /// The most bytes other than white space that a value spelling one of the names may hold: each character escaped
+    /// (`\u0063`) with an escaped separator (`\u0020`) after it.
+    let longestSpelling: Int
+    /// The ASCII bytes a spelling of one of the names may hold (bit n of the pair for byte n): the names' own, in
+    /// either case, separators (``FieldNameKey/isSeparator(_:)``) and path marks (``FieldNameKey/isPathMark(_:)``).
+    private let spellingBytes: (low: UInt64, high: UInt64)
+    /// A bitmap of the names' letter sets (``letterBit(_:)``), by ``letterSetSlot(_:)``.
+    private let letterSets: [UInt64]
+
+    /// `fields` as ``FieldNameKey`` folds them; those shorter than ``shortestName`` bytes are left out.
+    init(_ fields: Set<String>) {
+        let fields = fields.filter { $0.utf8.count >= Self.shortestName }
+        byParts = JSONFieldNames(fields)
+        whole = JSONFieldNames(fields, byLastPart: false)
+        longestSpelling = 12 * (fields.map(\.utf8.count).max() ?? 0)
+        var spelling: (low: UInt64, high: UInt64) = (0, 0)
+        let nameBytes = fields.flatMap(\.utf8).flatMap { byte in (0x61...0x7a).contains(byte) ? [byte, byte - 0x20] : [byte] }
+        for byte in nameBytes + (0...0x7f).filter({ FieldNameKey.isSeparator($0) || FieldNameKey.isPathMark($0) }) where byte < 0x80 {
+            if byte < 64 { spelling.low |= 1 << UInt64(byte) } else { spelling.high |= 1 << UInt64(byte - 64) }
+        }
+        spellingBytes = spelling
+        var letterSets = [UInt64](repeating: 0, count: 64)
+        for field in fields {
+            let slot = Self.letterSetSlot(field.utf8.reduce(0) { $0 | Self.letterBit($1) })
+            letterSets[slot >> 6] |= 1 << UInt64(slot & 63)
+        }
+        self.letterSets = letterSets
+    }
+
+    /// Whether `raw`, a JSON string's bytes between its quotes as written (valid: escapes and UTF-8 checked), decodes
+    /// to a spelling of one of the names (``isSpelled(byText:)``).
+    func isSpelled(byString raw: UnsafeRawBufferPointer) -> Bool {
+        guard raw.count >= Self.shortestName else { return false }
+        guard raw.contains(UInt8(ascii: "\\")) else { return isSpelled(byText: raw) }
+        // An escape may write any character: the string is read decoded.
+        guard var scanner = try? JSONScanner([UInt8(ascii: "\"")] + raw + [UInt8(ascii: "\"")]), let decoded = try? scanner.scanString().decoded
+        else { return true }
+        var text = decoded
+        return text.withUTF8 { isSpelled(byText: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Whether `text` (valid UTF-8) spells one of the names, as the type says. An ASCII value is looked up only if it,
+    /// its last part after a `:`, `#` or `/`, or one of its path parts holds nothing but bytes a spelling may hold, in
+    /// a set of letters one of the names has: most values hold a digit or a letter set no name has.
+    func isSpelled(byText text: UnsafeRawBufferPointer) -> Bool {
+        guard text.count >= Self.shortestName else { return false }
+        var ascii = true, spaced = false, significant = 0, candidate = false
+        var all = LetterSet(), part = LetterSet(), local = LetterSet()
+        for byte in text {
+            guard byte < 0x80 else {
+                ascii = false
+                significant += 1
+                continue
+            }
+            if byte <= 0x20 {
+                spaced = true
+                continue
+            }
+            significant += 1
+            if FieldNameKey.isPathMark(byte) {
+                candidate = candidate || part.isCandidate(in: self)
+                part = LetterSet()
+                if byte == UInt8(ascii: ":") || byte == UInt8(ascii: "#") || byte == UInt8(ascii: "/") { local = LetterSet() }
+                continue
+            }
+            let spells = mayBeSpelling(byte), bit = Self.letterBit(byte)
+            all.add(bit, spells: spells)
+            part.add(bit, spells: spells)
+            local.add(bit, spells: spells)
+        }
+        guard significant <= longestSpelling else { return false }
+        if !ascii {
+            let decoded = String(decoding: text, as: UTF8.self)
+            return spaced ? whole.contains(decoded) : byParts.contains(decoded)
+        }
+        if spaced { return all.isCandidate(in: self) && whole.containsASCII(text, at: 0, length: text.count) }
+        guard candidate || all.isCandidate(in: self) || part.isCandidate(in: self) || local.isCandidate(in: self) else { return false }
+        return byParts.containsASCII(text, at: 0, length: text.count)
+    }
+
+    /// The letters of a run of a value's ASCII bytes, and whether every byte of it may be in a spelling.
+    private struct LetterSet {
+        var letters: UInt32 = 0
+        var spells = true
+
+        mutating func add(_ bit: UInt32, spells: Bool) {
+            letters |= bit
+            self.spells = self.spells && spells
+        }
+
+        func isCandidate(in names: ValueNames) -> Bool {
+            guard spells else { return false }
+            let slot = ValueNames.letterSetSlot(letters)
+            return names.letterSets[slot >> 6] & 1 << UInt64(slot & 63) != 0
+        }
+    }
+
+    /// Whether a spelling of one of the names may hold the ASCII `byte` (``spellingBytes``).
+    @inline(__always)
+    private func mayBeSpelling(_ byte: UInt8) -> Bool {
+        byte < 64 ? spellingBytes.low & 1 << UInt64(byte) != 0 : spellingBytes.high & 1 << UInt64(byte & 63) != 0
+    }
+
+    /// An ASCII letter's bit in a letter set (either case), any digit's bit 26; 0 for other bytes.
+    @inline(__always)
+    private static func letterBit(_ byte: UInt8) -> UInt32 {
+        let lower = byte | 0x20
+        if lower >= UInt8(ascii: "a"), lower <= UInt8(ascii: "z") { return 1 << UInt32(lower - UInt8(ascii: "a")) }
+        return byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") ? 1 << 26 : 0
+    }
+
+    @inline(__always)
+    private static func letterSetSlot(_ set: UInt32) -> Int {
+        Int(truncatingIfNeeded: (UInt64(set) &* 0x9e37_79b9_7f4a_7c15) >> 52)
     }
 }
 

@@ -7,8 +7,8 @@
 ///
 /// Every scalar must sit under a member's name, since names are all redaction can see: the document is an object, or
 /// an array of objects (arrays of them nested at any depth), and a bare string, or an array of strings, is refused.
-/// So is a string value that spells a redacted name of six bytes or more (``JSONFieldNames/isSpelled(byString:)``):
-/// a record of names and values would hand the field on under keys of its own.
+/// So is a string value that spells a redacted name (``ValueNames``): a record of names and values would hand the
+/// field on under keys of its own.
 ///
 /// The document is validated in one pass that records what to leave out (redacted members with their separating
 /// comma, and whitespace); the output is then the input's remaining runs, copied whole.
@@ -18,13 +18,13 @@ public struct JSONRedactor: Sendable {
     /// The names compiled for comparing keys without allocating or reference counting.
     private let names: JSONFieldNames
     /// The names a string value must not spell, as ``RedactedNames/valueNames``.
-    private let valueNames: JSONFieldNames
+    private let valueNames: ValueNames
 
     /// - Parameter fields: names to remove; compared as ``FieldNameKey`` says.
     public init(fields: some Sequence<String>) {
         let keys = Set(fields.map(FieldNameKey.of).filter { !$0.isEmpty })
         names = JSONFieldNames(keys)
-        valueNames = JSONFieldNames(keys.filter { $0.utf8.count >= JSONFieldNames.shortestRunOnName })
+        valueNames = ValueNames(keys)
     }
 
     public var isEmpty: Bool { fields.isEmpty }
@@ -123,7 +123,7 @@ public struct JSONRedactor: Sendable {
                 let spelled = scanner.bytes.withUnsafeBytes {
                     valueNames.isSpelled(byString: UnsafeRawBufferPointer(rebasing: $0[(string.raw.lowerBound + 1)..<(string.raw.upperBound - 1)]))
                 }
-                if spelled { throw scanner.fail(JSONFieldNames.spelledNameRefusal) }
+                if spelled { throw scanner.fail(ValueNames.refusal) }
             } else {
                 _ = try scanner.scanScalar()
             }

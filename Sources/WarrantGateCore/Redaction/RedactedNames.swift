@@ -69,12 +69,17 @@ enum FieldNameKey {
 
     /// The parts of a name that flattens a path, as serializers and indexes write one member inside another
     /// (`inmate.citizenship`, `inmate/citizenship`, `inmate[citizenship]`, `citizenship[0]`, `x:inmate#citizenship`):
-    /// split at each ``isPathMark(_:)``, as read as it shows (``OperatorName/key(_:)``), without empty parts and array
-    /// indexes; none for a name without a mark.
+    /// split at each ``isPathMark(_:)``, without empty parts and array indexes; none for a name without a mark. A name
+    /// that is not all ASCII is split both as written (its parts then read as ``readings(_:)`` reads a name) and as
+    /// read as it shows (``OperatorName/key(_:)``), whose look-alikes of the marks split it too.
     static func pathParts(_ name: String) -> [String] {
-        let read = name.utf8.allSatisfy { $0 < 0x80 } ? name : OperatorName.key(name)
-        guard read.utf8.contains(where: isPathMark) else { return [] }
-        return read.utf8.split(whereSeparator: isPathMark).compactMap { part in
+        let ascii = name.utf8.allSatisfy { $0 < 0x80 }
+        return ascii ? split(name) : split(name) + split(OperatorName.key(name))
+    }
+
+    private static func split(_ name: String) -> [String] {
+        guard name.utf8.contains(where: isPathMark) else { return [] }
+        return name.utf8.split(whereSeparator: isPathMark).compactMap { part in
             part.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } ? nil : String(decoding: part, as: UTF8.self)
         }
     }
@@ -142,10 +147,9 @@ public struct RedactedNames: Sendable {
     /// or a qualified name's local name, never by the last part of an IRI or a compact IRI (`homeAddress:bookingNumber`
     /// is not `bookingNumber`), since keeping more than listed is what an allow-list must not do.
     let jsonKeptKeys: JSONKeyNames
-    /// `jsonKeys`' field names of at least ``JSONFieldNames/shortestRunOnName`` bytes, which a kept value (a JSON
-    /// string, an XML attribute's value or element's text) must not spell (``JSONFieldNames/isSpelled(byText:)``): a
-    /// shorter one (`pob`, `visa`) is too often a value of its own.
-    let valueNames: JSONFieldNames
+    /// `jsonKeys`' field names as a kept value (a JSON string, an XML attribute's value or element's text) must not
+    /// spell them.
+    let valueNames: ValueNames
     /// The field names and the qualified names' local names (as `jsonKeys`), compiled for removing XML elements and
     /// attributes by local name.
     private let xmlFields: JSONFieldNames
@@ -187,7 +191,7 @@ public struct RedactedNames: Sendable {
         xmlKeptFields = JSONFieldNames(fields)
         jsonKeys = JSONKeyNames(fields: JSONFieldNames(jsonFields), qualified: QualifiedIRIs(namespaceIndex: namespaceIndex, localNames: localNames))
         jsonKeptKeys = JSONKeyNames(fields: JSONFieldNames(jsonFields, byLastPart: false), qualified: nil)
-        valueNames = JSONFieldNames(jsonFields.filter { $0.utf8.count >= JSONFieldNames.shortestRunOnName })
+        valueNames = ValueNames(jsonFields)
     }
 
     public var isEmpty: Bool { fields.isEmpty && qualified.isEmpty }

@@ -82,7 +82,7 @@ private struct XMLRedactionMachine {
     private(set) var removed = 0
     private let names: Names
     /// The names a kept value must not spell (``RedactedNames/valueNames``).
-    private let valueNames: JSONFieldNames
+    private let valueNames: ValueNames
     /// The kept text read since the last tag, references decoded, while it is short enough to spell a field's name
     /// (``checkElementText(at:)``); nil once it is not.
     private var elementText: [UInt8]? = []
@@ -823,40 +823,45 @@ private struct XMLRedactionMachine {
         if elementText == nil { elementText = [] } else if !elementText!.isEmpty { elementText!.removeAll(keepingCapacity: true) }
     }
 
-    /// Kept text, as characters (UTF-8), for ``elementText``: none once it holds a byte no spelling of a name does.
+    /// Kept text, as characters (UTF-8), for ``elementText``: each run of white space as one space (white space
+    /// separates words, and padding must neither hide a name nor grow the buffer); none once it is longer than a
+    /// spelling of a name can be.
     private mutating func appendElementText(_ characters: UnsafeRawBufferPointer) {
-        guard elementText != nil else { return }
-        guard elementText!.count + characters.count <= valueNames.longestSpelling else {
-            elementText = nil
-            return
+        guard var text = elementText.take() else { return }
+        if !characters.contains(where: XMLName.isSpace) {
+            text.append(contentsOf: characters)
+        } else {
+            for byte in characters {
+                let space = XMLName.isSpace(byte)
+                if space, text.last == 0x20 { continue }
+                text.append(space ? 0x20 : byte)
+            }
         }
-        for byte in characters where byte < 0x80 && !valueNames.mayBeSpelling(byte) {
-            elementText = nil
-            return
-        }
-        elementText!.append(contentsOf: characters)
+        if text.count <= valueNames.longestSpelling + 64 { elementText = text }
     }
 
     private mutating func appendElementText(_ characters: [UInt8]) {
         characters.withUnsafeBytes { appendElementText($0) }
     }
 
-    /// Refuses the document when the kept text read since the last tag, which the end tag at `offset` ends, spells the
-    /// name of a redacted field (``JSONFieldNames/isSpelled(byText:)``): a record laid out as names and values
-    /// (`<Key>Citizenship</Key><Value>MX</Value>`) would hand on the field under names of its own. Comments and
-    /// processing instructions do not divide the text, as a client reads across them; a child element does.
+    /// Refuses the document when the kept text read since the last tag, which the tag at `offset` ends, spells the
+    /// name of a redacted field (``ValueNames``): a record laid out as names and values (`<Key>Citizenship</Key>
+    /// <Value>MX</Value>`) would hand on the field under names of its own. Comments and processing instructions do not
+    /// divide the text, as a client reads across them, nor does a removed element (whose removal joins the text around
+    /// it); a kept child element does. Inside a removed element nothing is read.
     private mutating func checkElementText(at offset: Int) throws(RedactionError) {
+        guard removedDepth == 0 else { return }
         defer { restartElementText() }
-        guard removedDepth == 0, let text = elementText, !text.isEmpty else { return }
+        guard let text = elementText, !text.isEmpty else { return }
         if text.withUnsafeBytes({ valueNames.isSpelled(byText: $0) }) {
-            throw RedactionError(.refused, JSONFieldNames.spelledNameRefusal, offset: offset)
+            throw RedactionError(.refused, ValueNames.refusal, offset: offset)
         }
     }
 
     /// Refuses the document when a kept attribute's value, references decoded, spells the name of a redacted field,
     /// as `<entry key="CountryOfBirth">` does.
     private func checkSpelled(attributeValue value: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) {
-        guard value.count >= JSONFieldNames.shortestRunOnName, value.count <= valueNames.longestSpelling else { return }
+        guard value.count >= ValueNames.shortestName else { return }
         var spelled: Bool
         if value.contains(UInt8(ascii: "&")) {
             var decoded: [UInt8] = []
@@ -874,7 +879,7 @@ private struct XMLRedactionMachine {
         } else {
             spelled = valueNames.isSpelled(byText: value)
         }
-        if spelled { throw RedactionError(.refused, JSONFieldNames.spelledNameRefusal, offset: offset) }
+        if spelled { throw RedactionError(.refused, ValueNames.refusal, offset: offset) }
     }
 
     // MARK: Markup written as text
@@ -1163,7 +1168,11 @@ private struct XMLRedactionMachine {
         _ token: UnsafeRawBufferPointer, at offset: Int, in piece: UnsafeRawBufferPointer, from start: Int
     ) throws(RedactionError) -> TokenDisposition {
         guard !rootClosed else { throw RedactionError(.malformed, "a second root element", offset: offset) }
-        restartElementText()
+        // The text before a child is checked as the parent's; a removed child's removal joins the text around it.
+        let parentText = elementText
+        try checkElementText(at: offset)
+        var removes = false
+        defer { if removes || removedDepth > 0 { elementText = parentText } }
         // A tag ends a name written as text (one in the same piece was ended where the text ended).
         embeddedName = nil
         escapedMarkup.end()
@@ -1287,6 +1296,7 @@ private struct XMLRedactionMachine {
             if signed { throw Self.signedError(at: offset) }
             removed += 1
             removedDepth = open.count
+            removes = true
         }
         var disposition = TokenDisposition.dropped
         if removedDepth == 0 {
@@ -1388,7 +1398,8 @@ private struct XMLRedactionMachine {
                 if outline == nil, value.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
                     try checkEmbedded(inAttributeValue: value, at: offset)
                 }
-                if outline == nil { try checkSpelled(attributeValue: value, at: offset) }
+                // XML Schema's instance attributes name types and schema locations, not data.
+                if outline == nil, namespace?.role != .schemaInstance { try checkSpelled(attributeValue: value, at: offset) }
                 continue
             }
             guard region == .body else {
