@@ -1271,11 +1271,18 @@ final class ValueNames: Sendable {
     /// The most bytes other than white space that a value spelling one of the names may hold: each character escaped
     /// (`\u0063`) with an escaped separator (`\u0020`) after it.
     let longestSpelling: Int
-    /// The ASCII bytes a spelling of one of the names may hold (bit n of the pair for byte n): the names' own, in
-    /// either case, separators (``FieldNameKey/isSeparator(_:)``) and path marks (``FieldNameKey/isPathMark(_:)``).
-    private let spellingBytes: (low: UInt64, high: UInt64)
     /// A bitmap of the names' letter sets (``letterBit(_:)``), by ``letterSetSlot(_:)``.
     private let letterSets: [UInt64]
+    /// Per ASCII byte: its bit in a letter set (``letterBit(_:)``), and the flags below.
+    private let byteClasses: [UInt32]
+    private static let letters: UInt32 = (1 << 27) - 1
+    private static let isSpace: UInt32 = 1 << 27
+    private static let isMark: UInt32 = 1 << 28
+    /// `:`, `#` and `/`, after the last of which a key's local part starts.
+    private static let endsPrefix: UInt32 = 1 << 29
+    /// A byte a spelling of one of the names may hold: the names' own, in either case, separators
+    /// (``FieldNameKey/isSeparator(_:)``) and path marks (``FieldNameKey/isPathMark(_:)``).
+    private static let spells: UInt32 = 1 << 30
 
     /// `fields` as ``FieldNameKey`` folds them; those shorter than ``shortestName`` bytes are left out.
     init(_ fields: Set<String>) {
@@ -1283,25 +1290,29 @@ final class ValueNames: Sendable {
         byParts = JSONFieldNames(fields)
         whole = JSONFieldNames(fields, byLastPart: false)
         longestSpelling = 12 * (fields.map(\.utf8.count).max() ?? 0)
-        var spelling: (low: UInt64, high: UInt64) = (0, 0)
-        let nameBytes = fields.flatMap(\.utf8).flatMap { byte in (0x61...0x7a).contains(byte) ? [byte, byte - 0x20] : [byte] }
-        for byte in nameBytes + (0...0x7f).filter({ FieldNameKey.isSeparator($0) || FieldNameKey.isPathMark($0) }) where byte < 0x80 {
-            if byte < 64 { spelling.low |= 1 << UInt64(byte) } else { spelling.high |= 1 << UInt64(byte - 64) }
-        }
-        spellingBytes = spelling
         var letterSets = [UInt64](repeating: 0, count: 64)
         for field in fields {
             let slot = Self.letterSetSlot(field.utf8.reduce(0) { $0 | Self.letterBit($1) })
             letterSets[slot >> 6] |= 1 << UInt64(slot & 63)
         }
         self.letterSets = letterSets
+        let nameBytes = Set(fields.flatMap(\.utf8).flatMap { byte in (0x61...0x7a).contains(byte) ? [byte, byte - 0x20] : [byte] })
+        byteClasses = (0..<128).map { (value: Int) -> UInt32 in
+            let byte = UInt8(value)
+            var byteClass = Self.letterBit(byte)
+            if byte <= 0x20 { byteClass |= Self.isSpace }
+            if FieldNameKey.isPathMark(byte) { byteClass |= Self.isMark }
+            if byte == UInt8(ascii: ":") || byte == UInt8(ascii: "#") || byte == UInt8(ascii: "/") { byteClass |= Self.endsPrefix }
+            if nameBytes.contains(byte) || FieldNameKey.isSeparator(byte) || FieldNameKey.isPathMark(byte) { byteClass |= Self.spells }
+            return byteClass
+        }
     }
 
     /// Whether `raw`, a JSON string's bytes between its quotes as written (valid: escapes and UTF-8 checked), decodes
     /// to a spelling of one of the names (``isSpelled(byText:)``).
     func isSpelled(byString raw: UnsafeRawBufferPointer) -> Bool {
         guard raw.count >= Self.shortestName else { return false }
-        guard raw.contains(UInt8(ascii: "\\")) else { return isSpelled(byText: raw) }
+        if let spelled = spelling(raw, escaped: true) { return spelled }
         // An escape may write any character: the string is read decoded.
         guard var scanner = try? JSONScanner([UInt8(ascii: "\"")] + raw + [UInt8(ascii: "\"")]), let decoded = try? scanner.scanString().decoded
         else { return true }
@@ -1314,65 +1325,64 @@ final class ValueNames: Sendable {
     /// a set of letters one of the names has: most values hold a digit or a letter set no name has.
     func isSpelled(byText text: UnsafeRawBufferPointer) -> Bool {
         guard text.count >= Self.shortestName else { return false }
-        var ascii = true, spaced = false, significant = 0, candidate = false
-        var all = LetterSet(), part = LetterSet(), local = LetterSet()
-        for byte in text {
-            guard byte < 0x80 else {
-                ascii = false
+        return spelling(text, escaped: false) ?? false
+    }
+
+    /// ``isSpelled(byText:)`` in one pass over `text`; nil when `escaped` and it holds a backslash, so that it must be
+    /// read decoded first.
+    private func spelling(_ text: UnsafeRawBufferPointer, escaped: Bool) -> Bool? {
+        var ascii = true, spaced = false, candidate = false, significant = 0
+        // The letters of the whole value, of its current path part and of what follows its last `:`, `#` or `/`, each
+        // with whether every byte of it may be in a spelling.
+        var all: UInt32 = 0, part: UInt32 = 0, local: UInt32 = 0
+        var allSpells = true, partSpells = true, localSpells = true
+        let scanned: Bool? = byteClasses.withUnsafeBufferPointer { classes in
+            for byte in text {
+                guard byte < 0x80 else {
+                    ascii = false
+                    significant += 1
+                    continue
+                }
+                let byteClass = classes[Int(byte)]
+                if byteClass & Self.isSpace != 0 {
+                    spaced = true
+                    continue
+                }
+                if escaped, byte == UInt8(ascii: "\\") { return nil }
                 significant += 1
-                continue
+                if byteClass & Self.isMark != 0 {
+                    candidate = candidate || partSpells && hasLetterSet(part)
+                    (part, partSpells) = (0, true)
+                    if byteClass & Self.endsPrefix != 0 { (local, localSpells) = (0, true) }
+                    continue
+                }
+                let bit = byteClass & Self.letters
+                all |= bit
+                part |= bit
+                local |= bit
+                if byteClass & Self.spells == 0 { (allSpells, partSpells, localSpells) = (false, false, false) }
             }
-            if byte <= 0x20 {
-                spaced = true
-                continue
-            }
-            significant += 1
-            if FieldNameKey.isPathMark(byte) {
-                candidate = candidate || part.isCandidate(in: self)
-                part = LetterSet()
-                if byte == UInt8(ascii: ":") || byte == UInt8(ascii: "#") || byte == UInt8(ascii: "/") { local = LetterSet() }
-                continue
-            }
-            let spells = mayBeSpelling(byte), bit = Self.letterBit(byte)
-            all.add(bit, spells: spells)
-            part.add(bit, spells: spells)
-            local.add(bit, spells: spells)
+            return significant <= longestSpelling
         }
-        guard significant <= longestSpelling else { return false }
+        guard let scanned else { return nil }
+        guard scanned else { return false }
         if !ascii {
             let decoded = String(decoding: text, as: UTF8.self)
             return spaced ? whole.contains(decoded) : byParts.contains(decoded)
         }
-        if spaced { return all.isCandidate(in: self) && whole.containsASCII(text, at: 0, length: text.count) }
-        guard candidate || all.isCandidate(in: self) || part.isCandidate(in: self) || local.isCandidate(in: self) else { return false }
+        if spaced { return allSpells && hasLetterSet(all) && whole.containsASCII(text, at: 0, length: text.count) }
+        guard candidate || allSpells && hasLetterSet(all) || partSpells && hasLetterSet(part) || localSpells && hasLetterSet(local)
+        else { return false }
         return byParts.containsASCII(text, at: 0, length: text.count)
     }
 
-    /// The letters of a run of a value's ASCII bytes, and whether every byte of it may be in a spelling.
-    private struct LetterSet {
-        var letters: UInt32 = 0
-        var spells = true
-
-        mutating func add(_ bit: UInt32, spells: Bool) {
-            letters |= bit
-            self.spells = self.spells && spells
-        }
-
-        func isCandidate(in names: ValueNames) -> Bool {
-            guard spells else { return false }
-            let slot = ValueNames.letterSetSlot(letters)
-            return names.letterSets[slot >> 6] & 1 << UInt64(slot & 63) != 0
-        }
-    }
-
-    /// Whether a spelling of one of the names may hold the ASCII `byte` (``spellingBytes``).
     @inline(__always)
-    private func mayBeSpelling(_ byte: UInt8) -> Bool {
-        byte < 64 ? spellingBytes.low & 1 << UInt64(byte) != 0 : spellingBytes.high & 1 << UInt64(byte & 63) != 0
+    private func hasLetterSet(_ set: UInt32) -> Bool {
+        let slot = Self.letterSetSlot(set)
+        return letterSets[slot >> 6] & 1 << UInt64(slot & 63) != 0
     }
 
     /// An ASCII letter's bit in a letter set (either case), any digit's bit 26; 0 for other bytes.
-    @inline(__always)
     private static func letterBit(_ byte: UInt8) -> UInt32 {
         let lower = byte | 0x20
         if lower >= UInt8(ascii: "a"), lower <= UInt8(ascii: "z") { return 1 << UInt32(lower - UInt8(ascii: "a")) }
