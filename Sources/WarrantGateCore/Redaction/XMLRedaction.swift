@@ -83,8 +83,8 @@ private struct XMLRedactionMachine {
     private let names: Names
     /// The names a kept value must not spell (``RedactedNames/valueNames``).
     private let valueNames: ValueNames
-    /// The kept text read since the last tag, references decoded, while it is short enough to spell a field's name
-    /// (``checkElementText(at:)``); nil once it is not.
+    /// The kept text read since the last kept tag, references decoded, while it is short enough to spell a field's
+    /// name (``checkElementText(at:restarting:)``); nil once it is not.
     private var elementText: [UInt8]? = []
     /// Whether there is an allow-list.
     private let hasAllowList: Bool
@@ -848,10 +848,11 @@ private struct XMLRedactionMachine {
     /// name of a redacted field (``ValueNames``): a record laid out as names and values (`<Key>Citizenship</Key>
     /// <Value>MX</Value>`) would hand on the field under names of its own. Comments and processing instructions do not
     /// divide the text, as a client reads across them, nor does a removed element (whose removal joins the text around
-    /// it); a kept child element does. Inside a removed element nothing is read.
-    private mutating func checkElementText(at offset: Int) throws(RedactionError) {
+    /// it); a kept child element does. Inside a removed element nothing is read. Unless `restarting` is false, the
+    /// next text is read anew.
+    private mutating func checkElementText(at offset: Int, restarting: Bool = true) throws(RedactionError) {
         guard removedDepth == 0 else { return }
-        defer { restartElementText() }
+        defer { if restarting { restartElementText() } }
         guard let text = elementText, !text.isEmpty else { return }
         if text.withUnsafeBytes({ valueNames.isSpelled(byText: $0) }) {
             throw RedactionError(.refused, ValueNames.refusal, offset: offset)
@@ -1168,11 +1169,11 @@ private struct XMLRedactionMachine {
         _ token: UnsafeRawBufferPointer, at offset: Int, in piece: UnsafeRawBufferPointer, from start: Int
     ) throws(RedactionError) -> TokenDisposition {
         guard !rootClosed else { throw RedactionError(.malformed, "a second root element", offset: offset) }
-        // The text before a child is checked as the parent's; a removed child's removal joins the text around it.
-        let parentText = elementText
-        try checkElementText(at: offset)
+        // The text before a child is checked as the parent's; a removed child's removal joins the text around it, a
+        // kept one's text is read anew.
+        try checkElementText(at: offset, restarting: false)
         var removes = false
-        defer { if removes || removedDepth > 0 { elementText = parentText } }
+        defer { if !removes, removedDepth == 0 { restartElementText() } }
         // A tag ends a name written as text (one in the same piece was ended where the text ended).
         embeddedName = nil
         escapedMarkup.end()
