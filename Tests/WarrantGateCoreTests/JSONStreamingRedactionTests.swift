@@ -216,6 +216,16 @@ struct JSONStreamingRedactionTests {
         }
     }
 
+    /// A review's pass: a term of a `@context` aliased to a redacted field's bare name (`"nat": "citizenship"`) is read
+    /// as the JSON-LD processor reads it, and the member it names is removed; the term's value is no value of the
+    /// record, and does not withhold the document as a value naming a field does.
+    @Test("a context term's value naming a field is read as an alias, not refused as a value")
+    func contextValuesAreNotValues() {
+        let document = #"{"@context":{"nat":"citizenship"},"nat":"MX","keep":1}"#
+        #expect(Self.streamed(document, names: ["citizenship"]).outcome == .accepted(#"{"@context":{"nat":"citizenship"},"keep":1}"#, removed: 1))
+        #expect(Self.streamed(#"{"keep":"citizenship"}"#, names: ["citizenship"]).outcome == .refused)
+    }
+
     @Test("expands a compact IRI through an inline context's prefix")
     func inlinePrefix() {
         Self.expectLD(

@@ -793,8 +793,10 @@ private struct XMLRedactionMachine {
                 // `]`s are content unless `>` follows two of them: they are read once what follows shows which.
                 let ends = byte == UInt8(ascii: ">") && brackets >= 2
                 let content = ends ? brackets - 2 : brackets
-                if content > 0 { appendElementText([UInt8](repeating: UInt8(ascii: "]"), count: content)) }
-                if !ends { appendElementText([byte]) }
+                if elementText != nil {
+                    if content > 0 { appendElementText([UInt8](repeating: UInt8(ascii: "]"), count: content)) }
+                    if !ends { appendElementText([byte]) }
+                }
                 if content > 0, embeddedKeys.isActive { try readEmbeddedKey(repeatElement(UInt8(ascii: "]"), count: content), at: consumed + index - 1) }
                 if byte == UInt8(ascii: "\"") {
                     embeddedKeys.quote(precededBy: lastTextByte)
