@@ -1268,9 +1268,12 @@ final class ValueNames: Sendable {
     /// The names, matched by parts too, and whole only.
     private let byParts: JSONFieldNames
     private let whole: JSONFieldNames
-    /// The most bytes other than white space that a value spelling one of the names may hold: each character escaped
-    /// (`\u0063`) with an escaped separator (`\u0020`) after it.
+    /// The most bytes other than white space that a value spelling one of the names may hold as written in JSON: each
+    /// character escaped (`\u0063`) with an escaped separator (`\u0020`) after it.
     let longestSpelling: Int
+    /// The most bytes other than white space that free text (compared whole, read) spelling one of the names may
+    /// hold: each character with a separator after it.
+    private let longestReadSpelling: Int
     /// A bitmap of the names' letter sets (``letterBit(_:)``), by ``letterSetSlot(_:)``.
     private let letterSets: [UInt64]
     /// Per ASCII byte: its bit in a letter set (``letterBit(_:)``), and the flags below.
@@ -1290,6 +1293,7 @@ final class ValueNames: Sendable {
         byParts = JSONFieldNames(fields)
         whole = JSONFieldNames(fields, byLastPart: false)
         longestSpelling = 12 * (fields.map(\.utf8.count).max() ?? 0)
+        longestReadSpelling = longestSpelling / 6
         var letterSets = [UInt64](repeating: 0, count: 64)
         for field in fields {
             let slot = Self.letterSetSlot(field.utf8.reduce(0) { $0 | Self.letterBit($1) })
@@ -1331,7 +1335,8 @@ final class ValueNames: Sendable {
     /// ``isSpelled(byText:)`` in one pass over `text`; nil when `escaped` and it holds a backslash, so that it must be
     /// read decoded first.
     private func spelling(_ text: UnsafeRawBufferPointer, escaped: Bool) -> Bool? {
-        var ascii = true, spaced = false, candidate = false, significant = 0
+        // Bytes other than white space: ASCII ones, and the others (a character read as it shows may take four).
+        var spaced = false, candidate = false, significant = 0, wide = 0
         // The letters of the whole value, of its current path part and of what follows its last `:`, `#` or `/`, each
         // with whether every byte of it may be in a spelling.
         var all: UInt32 = 0, part: UInt32 = 0, local: UInt32 = 0
@@ -1339,17 +1344,19 @@ final class ValueNames: Sendable {
         let scanned: Bool? = byteClasses.withUnsafeBufferPointer { classes in
             for byte in text {
                 guard byte < 0x80 else {
-                    ascii = false
-                    significant += 1
+                    wide += 1
                     continue
                 }
                 let byteClass = classes[Int(byte)]
                 if byteClass & Self.isSpace != 0 {
+                    // Free text is compared whole: one byte no spelling holds rules it out.
+                    if !allSpells { return false }
                     spaced = true
                     continue
                 }
                 if escaped, byte == UInt8(ascii: "\\") { return nil }
                 significant += 1
+                if spaced, significant > longestReadSpelling { return false }
                 if byteClass & Self.isMark != 0 {
                     candidate = candidate || partSpells && hasLetterSet(part)
                     (part, partSpells) = (0, true)
@@ -1360,13 +1367,16 @@ final class ValueNames: Sendable {
                 all |= bit
                 part |= bit
                 local |= bit
-                if byteClass & Self.spells == 0 { (allSpells, partSpells, localSpells) = (false, false, false) }
+                if byteClass & Self.spells == 0 {
+                    if spaced { return false }
+                    (allSpells, partSpells, localSpells) = (false, false, false)
+                }
             }
-            return significant <= longestSpelling
+            return significant <= (spaced ? longestReadSpelling : longestSpelling) && wide <= longestSpelling
         }
         guard let scanned else { return nil }
         guard scanned else { return false }
-        if !ascii {
+        if wide > 0 {
             let decoded = String(decoding: text, as: UTF8.self)
             return spaced ? whole.contains(decoded) : byParts.contains(decoded)
         }
