@@ -170,9 +170,7 @@ public final class Gateway: Sendable {
                 // A certificate revoked in the registry still passes the handshake: its connections, idle ones too,
                 // end now rather than keep their places until they idle out.
                 revocationsChanged: { [logger] current in
-                    let ended = gateway.endConnections { der in
-                        if case .revoked = (try? current.identify(der: der))?.1 { true } else { false }
-                    }
+                    let ended = gateway.endConnections { der in (try? current.identify(der: der))?.1.isRevoked ?? false }
                     if ended > 0 { logger.notice("ending \(ended) connections of client certificates revoked in the registry") }
                 }
             ),

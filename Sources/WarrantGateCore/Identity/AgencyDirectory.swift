@@ -11,6 +11,11 @@ public enum Identification: Sendable, Equatable {
     /// The certificate's key or serial was revoked in the registry. `agency` is the one agency the certificate
     /// matches otherwise, if there is one: the refusal is recorded in its name.
     case revoked(reason: String, agency: Agency?)
+
+    /// Whether the certificate was revoked in the registry.
+    public var isRevoked: Bool {
+        if case .revoked = self { true } else { false }
+    }
 }
 
 /// A named certificate authority under which subject matchers apply.

@@ -721,17 +721,17 @@ private struct XMLRedactionMachine {
                 if let problem = XMLReference.problem(reference) { throw RedactionError(problem.kind, problem.detail, offset: consumed + index) }
                 mode = .content
                 let referenced = XMLReference.character(reference)
+                // The character as UTF-8; one XML does not allow as a byte that stands for a letter.
+                let utf8 = referenced.map { Array(String($0).utf8) } ?? [0x80]
                 if embeddedName != nil { try readEmbeddedName(referenced, at: consumed + index) }
                 if referenced == "<" { startEmbeddedName() }
-                if referenced == "<" || referenced == "\\" || escapedMarkup.isReading {
-                    try readEscapedTags(referenced.map { Array(String($0).utf8) } ?? [0x80], at: consumed + index)
-                }
+                if referenced == "<" || referenced == "\\" || escapedMarkup.isReading { try readEscapedTags(utf8, at: consumed + index) }
                 if outline == nil, removedDepth == 0 {
-                    appendElementText(referenced.map { Array(String($0).utf8) } ?? [0x80])
+                    appendElementText(utf8)
                     if referenced == "\"" {
                         embeddedKeys.quote(precededBy: lastTextByte)
                     } else if embeddedKeys.isActive {
-                        try readEmbeddedKey(referenced.map { Array(String($0).utf8) } ?? [0x80], at: consumed + index)
+                        try readEmbeddedKey(utf8, at: consumed + index)
                     }
                     // `&#123;` before a first quote is the `{` a key follows.
                     if let referenced, !(referenced.isASCII && XMLName.isSpace(UInt8(referenced.value))) { lastTextByte = String(referenced).utf8.first }
@@ -865,23 +865,9 @@ private struct XMLRedactionMachine {
     /// as `<entry key="CountryOfBirth">` does.
     private func checkSpelled(attributeValue value: UnsafeRawBufferPointer, at offset: Int) throws(RedactionError) {
         guard value.count >= ValueNames.shortestName else { return }
-        var spelled: Bool
-        if value.contains(UInt8(ascii: "&")) {
-            var decoded: [UInt8] = []
-            var index = 0
-            while index < value.count {
-                if value[index] == UInt8(ascii: "&"), let end = value[index...].firstIndex(of: UInt8(ascii: ";")) {
-                    decoded += XMLReference.character(value[(index + 1)..<end]).map { Array(String($0).utf8) } ?? [0x80]
-                    index = end + 1
-                } else {
-                    decoded.append(value[index])
-                    index += 1
-                }
-            }
-            spelled = decoded.withUnsafeBytes { valueNames.isSpelled(byText: $0) }
-        } else {
-            spelled = valueNames.isSpelled(byText: value)
-        }
+        let spelled = value.contains(UInt8(ascii: "&"))
+            ? XMLReference.normalizedAttributeValue(value).withUnsafeBytes { valueNames.isSpelled(byText: $0) }
+            : valueNames.isSpelled(byText: value)
         if spelled { throw RedactionError(.refused, ValueNames.refusal, offset: offset) }
     }
 

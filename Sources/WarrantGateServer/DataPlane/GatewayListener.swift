@@ -215,7 +215,7 @@ extension GatewayEnvironment: RequestHandlerFactory {
     }
 
     func isRevoked(_ peer: ConnectionPeer) -> Bool {
-        if case .revoked = (try? peer.identify(in: state.current))?.1 { true } else { false }
+        (try? peer.identify(in: state.current))?.1.isRevoked ?? false
     }
 }
 
