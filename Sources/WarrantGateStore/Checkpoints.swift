@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import WarrantGateCore
 
 /// The log's signing key files: the private key (owner-only) and, beside it, the public verifier key (`.pub`).
@@ -87,7 +88,15 @@ public struct LastSignedCheckpoint: Sendable {
     /// Records `note` as the last checkpoint signed, replacing the record before it unless that one is larger (two
     /// signers, a gateway and the CLI, may finish in either order), or whatever it is when `replacingLarger` (a
     /// deliberate rollback).
+    /// The comparison and the write hold an exclusive `flock` on the record's directory, so that a smaller record
+    /// written by a process that compared first does not replace a larger one.
     public func record(_ note: String, replacingLarger: Bool = false) throws {
+        let directory = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directory >= 0 else { throw StoreError("cannot open the directory of \(path): \(String(cString: strerror(errno)))") }
+        defer { close(directory) }
+        while flock(directory, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw StoreError("cannot lock the directory of \(path): \(String(cString: strerror(errno)))") }
+        }
         if !replacingLarger, let size = Self.size(of: note),
            let recorded = try? PrivateFile.read(path, limit: 1 << 16), let recordedSize = Self.size(of: String(decoding: recorded, as: UTF8.self)),
            recordedSize > size {
@@ -150,9 +159,15 @@ public struct Checkpointer: Sendable {
         // Another signer (another gateway) may sign a smaller checkpoint meanwhile: then this one prepares again over
         // what is left, so that its entries are not left unsigned (at shutdown, for good).
         for attempt in 1...Self.signingAttempts {
-            guard let prepared = try database.read({ session in
+            let prepared = try database.read { session in
                 try Self.prepare(session, origin: origin, always: always, remembered: remembered, recordedAt: lastSigned?.path ?? "")
-            }) else { return nil }
+            }
+            // Another host's signing with this key, which extends what this one recorded: recorded too, so that a
+            // database later cut back below it is refused here as well, not signed into a second history.
+            if let last = prepared.last, prepared.lastExtendsRemembered, (try? Checkpoint.verify(note: last.note, key: key.verifier)) != nil {
+                try lastSigned?.record(last.note)
+            }
+            guard let checkpoint = prepared.checkpoint else { return nil }
             // A chain of checkpoints is one key's: a gateway given another key would add checkpoints no verifier of
             // the log could check.
             if let last = prepared.last, (try? Checkpoint.verify(note: last.note, key: key.verifier)) == nil {
@@ -164,15 +179,15 @@ public struct Checkpointer: Sendable {
             }
             let signed: StoredCheckpoint? = try database.write { session in
                 guard try session.takeSignerLease(), try Self.latest(session)?.id == prepared.last?.id else { return nil }
-                let note = try prepared.checkpoint.signed(by: key)
+                let note = try checkpoint.signed(by: key)
                 let (id, overflow) = (prepared.last?.id ?? 0).addingReportingOverflow(1)
                 guard !overflow else { throw StoreError("the checkpoints' ids are exhausted") }
                 let stamp = Timestamp.format(time)
                 try session.execute(
                     "INSERT INTO checkpoints (id, size, root, note, time) VALUES (?, ?, ?, ?, ?)",
-                    id, Int64(prepared.checkpoint.size), prepared.checkpoint.root, note, stamp
+                    id, Int64(checkpoint.size), checkpoint.root, note, stamp
                 )
-                return StoredCheckpoint(id: id, size: prepared.checkpoint.size, root: prepared.checkpoint.root, note: note, time: stamp)
+                return StoredCheckpoint(id: id, size: checkpoint.size, root: checkpoint.root, note: note, time: stamp)
             }
             if let signed {
                 try lastSigned?.record(signed.note)
@@ -198,23 +213,34 @@ public struct Checkpointer: Sendable {
         }
     }
 
-    /// The checkpoint to sign over the log as `session` sees it, checked against its entries, and the last checkpoint
-    /// it follows; nil when nothing is new (unless `always`).
+    /// The checkpoint to sign over the log as `session` sees it, checked against its entries (nil when nothing is new,
+    /// unless `always`), and the last checkpoint it follows.
     ///
     /// `remembered`, the checkpoint this key last signed (``LastSignedCheckpoint``), must be one the log holds: the log
     /// has at least its entries, and where the entries are hashed anew (those after the latest checkpoint row), the
-    /// tree at its size has its root. At or below that row, the row itself (this key's, which ``sign(always:at:)``
-    /// checks) vouches for it: this key never signs two checkpoints that disagree. Stored nodes are never asked, since
-    /// whoever could cut the log back could rewrite them too.
+    /// tree at its size has its root. A latest row as large as `remembered` or larger (another host's signing with the
+    /// same key, after a database cut back below `remembered` perhaps) must extend it: the tree at `remembered`'s size,
+    /// whose root vouches for its stored right edge, extended by the entries up to the row, hashed anew, must give the
+    /// row's root; `lastExtendsRemembered` says the row is larger and does (or that nothing is remembered). That
+    /// check is skipped, as before it was made, when the entries it would hash have been archived. Other stored nodes
+    /// are never asked, since whoever could cut the log back could rewrite them too.
     static func prepare(
         _ session: any SQLSession, origin: String, always: Bool, remembered: Checkpoint? = nil, recordedAt: String = ""
-    ) throws -> (checkpoint: Checkpoint, last: StoredCheckpoint?)? {
+    ) throws -> (checkpoint: Checkpoint?, last: StoredCheckpoint?, lastExtendsRemembered: Bool) {
         let stored = try session.logFrontier()
         if let remembered, stored.size < remembered.size { throw forked(remembered, recordedAt: recordedAt) }
         let last = try latest(session)
+        var lastExtendsRemembered = remembered == nil
+        if let remembered, let last, last.size >= remembered.size, try LogArchive.archivedThrough(session) <= remembered.size {
+            let atRemembered = try LogAppender.frontier(session, size: remembered.size)
+            guard atRemembered.root == remembered.root, last.size <= stored.size,
+                  try extend(atRemembered, to: last.size, in: session).frontier.root == last.root
+            else { throw forked(remembered, recordedAt: recordedAt) }
+            lastExtendsRemembered = last.size > remembered.size
+        }
         let atLast = try LogAppender.frontier(session, size: min(last?.size ?? 0, stored.size))
         guard let checkpoint = try next(origin: origin, frontier: stored, last: last, rootAtLast: last.map { _ in atLast.root }, always: always) else {
-            return nil
+            return (nil, last, lastExtendsRemembered)
         }
         let watched = remembered.flatMap { $0.size > atLast.size ? $0.size : nil }
         let (rebuilt, rootAtWatched) = try extend(atLast, to: stored.size, in: session, rootAt: watched)
@@ -222,7 +248,7 @@ public struct Checkpointer: Sendable {
         guard rebuilt == stored, try LogAppender.root(session, size: stored.size) == rebuilt.root else {
             throw StoreError("the tree's stored right edge or nodes do not match the log's entries: refusing to sign")
         }
-        return (checkpoint, last)
+        return (checkpoint, last, lastExtendsRemembered)
     }
 
     /// Why a signer refuses a log that lacks the checkpoint its key last signed.

@@ -693,6 +693,44 @@ struct TamperEvidenceTests {
         #expect(throws: StoreError.self) { try checkpointer.sign(always: true) }
     }
 
+    /// A review of several gateways: each host's record held only the checkpoints it signed itself. After another
+    /// host signed further and the database lost that tail (a failover to a standby behind it), the host signed a fork;
+    /// and a host that followed a fork another host had signed at its own record's size signed on top of it.
+    @Test("a signer records the larger checkpoints other hosts signed with its key, and refuses one that does not extend its record")
+    func lastSignedAcrossHosts() async throws {
+        let database = try TemporaryDatabase()
+        func host(_ name: String) -> (Checkpointer, LastSignedCheckpoint) {
+            let record = LastSignedCheckpoint(path: database.directory.appendingPathComponent("\(name).last-signed").path)
+            return (Checkpointer(database: SQLiteDatabase(pool: database.pool), key: key, origin: key.name, lastSigned: record), record)
+        }
+        let ((a, recordA), (b, recordB), (c, _)) = (host("a"), host("b"), host("c"))
+        try await buildLog(database, count: 10, checkpointEvery: 1_000, key: key)
+        #expect(try a.sign()?.size == 10)
+        try await buildLog(database, count: 10, checkpointEvery: 1_000, key: key)
+        #expect(try b.sign()?.size == 20 && (try recordB.read(key: key.verifier))?.size == 20)
+        #expect(try a.sign() == nil, "nothing new to sign")
+        #expect(try recordA.read(key: key.verifier)?.size == 20, "host A records host B's checkpoint")
+
+        // The tail after 10 is lost, and the log grows again from there: a second history.
+        try await database.pool.write { db in
+            for trigger in ["checkpoints_append_only_delete", "log_is_append_only_delete", "merkle_nodes_append_only_delete"] {
+                try db.execute(sql: "DROP TRIGGER \(trigger)")
+            }
+            try db.execute(sql: "DELETE FROM checkpoints WHERE size > 10")
+            try db.execute(sql: "DELETE FROM log WHERE seq > 10")
+            try db.execute(sql: "DELETE FROM merkle_nodes WHERE (idx + 1) << level > 10")
+        }
+        try await buildLog(database, count: 10, checkpointEvery: 1_000, key: key)
+        let refused = #expect(throws: StoreError.self) { try a.sign(always: true) }
+        #expect(refused?.description.contains("this key last signed a checkpoint of 20 entries") == true, "\(String(describing: refused))")
+        // A host that never signed cannot tell; one that remembers the first history refuses to follow the second.
+        #expect(try c.sign()?.size == 20)
+        try await buildLog(database, count: 5, checkpointEvery: 1_000, key: key)
+        let followed = #expect(throws: StoreError.self) { try a.sign() }
+        #expect(followed?.description.contains("this key last signed a checkpoint of 20 entries") == true, "\(String(describing: followed))")
+        #expect(try recordA.read(key: key.verifier)?.size == 20)
+    }
+
     /// An attacker's pass on PostgreSQL: the owner rewrote an entry the key had signed, rebuilt the stored tree over the
     /// rewritten log but for the one node inside the signed checkpoint's root, grew the log past that node and deleted
     /// every checkpoint; the signer, asking the stored tree for the root at the size it remembered, signed the fork.
