@@ -129,10 +129,15 @@ struct LogExporterTests {
         #expect(bare.agency == nil && joined.path == full.path && joined.status == 502 && refused.status == 403)
         // An attacker's pass: a refused fact value, logged as sent, held ESC and OSC sequences that cleared the
         // terminal of whoever read the export; they, a C1 CSI and a bidi override, are written as escapes.
-        #expect(CSV.cell("a\u{1B}]0;PWNED\u{07}\u{1B}[2Jb") == #"a\u{1B}]0;PWNED\u{7}\u{1B}[2Jb"#)
+        #expect(CSV.cell("a\u{1B}]0;PWNED\u{07}\u{1B}[2Jb") == #""a\u{1B}]0;PWNED\u{7}\u{1B}[2Jb""#)
         #expect(CSV.cell("x\u{9B}31m\u{202E}y") == #"x\u{9B}31m\u{202E}y"#)
         #expect(CSV.cell("tab\there, line\nbreak") == "\"tab\there, line\nbreak\"")
         #expect(CSV.cell("Ciudad Juárez") == "Ciudad Juárez")
+        // A review: spreadsheets where the decimal mark is a comma split cells at `;`, and honour a quote only at the
+        // start of their own field, so `;`, a tab and a line break are quoted and a formula after them neutralised.
+        #expect(CSV.cell("x;=cmd|'/c calc'!A0") == #""x;'=cmd|'/c calc'!A0""#)
+        #expect(CSV.cell("JW;+1;;@SUM(A1)\t-2\n=3") == "\"JW;'+1;;'@SUM(A1)\t'-2\n'=3\"")
+        #expect(CSV.cell("a;b") == "\"a;b\"" && CSV.cell("=1;=2") == "\"'=1;'=2\"" && CSV.cell(";\t=x") == "\";\t'=x\"")
     }
 
     @Test("a whole-log export reads the log in its own order without sorting it; a time range reads through the index, still in seq order")

@@ -39,28 +39,55 @@ public enum CSV {
         return line
     }
 
-    /// `value` as one cell: a formula's first character neutralised, quoted when it holds a separator, a quote or a
-    /// line break, and any other control or format character (an escape sequence, a bidi override) written
-    /// `\u{XX}`, so that the file does not drive the terminal or viewer it is read in.
+    /// Whether `byte` starts a formula in a spreadsheet: `=`, `+`, `-`, `@`, or a tab or carriage return before one.
+    private static func startsFormula(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0d: true
+        default: false
+        }
+    }
+
+    /// Whether a spreadsheet may start a new cell after `byte` even inside a quoted cell: `;` and tab separate cells
+    /// where the decimal mark is a comma or in tab-separated imports, and such a reader honours a quote only at the
+    /// start of its own field, so a line break there ends the row too.
+    private static func mayEndCell(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: ";"), 0x09, 0x0a, 0x0d: true
+        default: false
+        }
+    }
+
+    /// `text` with `'` put between each byte that ``mayEndCell(_:)`` and a formula's first character after it.
+    private static func neutralisingInnerFormulas(_ text: String) -> String {
+        var neutralised: [UInt8] = []
+        var previous: UInt8 = 0
+        for byte in text.utf8 {
+            if mayEndCell(previous) && startsFormula(byte) && !mayEndCell(byte) { neutralised.append(UInt8(ascii: "'")) }
+            neutralised.append(byte)
+            previous = byte
+        }
+        return String(decoding: neutralised, as: UTF8.self)
+    }
+
+    /// `value` as one cell: a formula's first character neutralised, also after a `;`, a tab or a line break (where
+    /// spreadsheets of other dialects may start a cell); quoted when it holds any of those, a comma or a quote; and
+    /// any other control or format character (an escape sequence, a bidi override) written `\u{XX}`, so that the
+    /// file does not drive the terminal or viewer it is read in.
     public static func cell(_ value: String) -> String {
         var text = value
         // Scanning bytes first: any such character is a C0 byte, DEL, or a non-ASCII scalar.
         if text.withUTF8({ $0.contains(where: mayBeHidden) }) { text = visible(text) }
-        switch text.utf8.first {
-        case UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0d:
-            if Double(text) == nil { text = "'" + text }
-        default: break
-        }
+        if let first = text.utf8.first, startsFormula(first), Double(text) == nil { text = "'" + text }
         // Scanning bytes, not Characters: exports format millions of cells.
-        let needsQuotes = text.withUTF8 { bytes -> Bool in
+        let (needsQuotes, mayHideFormula) = text.withUTF8 { bytes -> (Bool, Bool) in
+            var needsQuotes = false
             for byte in bytes {
-                switch byte {
-                case UInt8(ascii: ","), UInt8(ascii: "\""), 0x0a, 0x0d: return true
-                default: continue
-                }
+                if mayEndCell(byte) { return (true, true) }
+                if byte == UInt8(ascii: ",") || byte == UInt8(ascii: "\"") { needsQuotes = true }
             }
-            return false
+            return (needsQuotes, false)
         }
+        if mayHideFormula { text = neutralisingInnerFormulas(text) }
         guard needsQuotes else { return text }
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
