@@ -179,7 +179,7 @@ struct RestoreCommand: ParsableCommand {
 
                 """.utf8))
         }
-        if allowRollback != nil { try recordRestoredCheckpoint(location) }
+        if allowRollback != nil && report.isRollback { try recordRestoredCheckpoint(location) }
         if report.isRollback {
             let covered = [
                 report.offsiteCheckpointSize.map { "the checkpoint held off the machine covers \($0)" },

@@ -334,10 +334,24 @@ struct SudoInvocation {
 
     /// Refuses a restore into the installed gateway's store that would trust what the operator brings: a backup
     /// checked with a key other than the installed one (a store the operator made and sealed with a key of their own),
-    /// or an unsealed one, whose registry (warrants, approvals) nothing vouches for.
+    /// or an unsealed one, whose registry (warrants, approvals) nothing vouches for. Refuses a restore into another store
+    /// that shares the installed one's files directory or its key's record of the last checkpoint signed.
     /// `given` is `--key`'s contents, as the restore then uses them.
     func checkRestore(into location: StoreLocation, verifierKey given: Data?, allowUnsealed: Bool) throws {
-        guard let installed = try installed(), location.isSameDatabase(as: installed.store) else { return }
+        guard let installed = try installed() else { return }
+        guard location.isSameDatabase(as: installed.store) else {
+            // Beside the installed store, another one would share its documents and its key's record of the last
+            // checkpoint signed, which a rollback restored there would set back without a word in the installed log.
+            let files = LogKeyFiles(filesDirectory: location.filesDirectory)
+            if FilePlace(location.filesDirectory) == FilePlace(installed.store.filesDirectory)
+                || FilePlace(files.lastSigned.path) == FilePlace(installed.key.lastSigned.path) {
+                throw CLIError(.refused, """
+                    run through sudo, a restore beside the installed gateway's store (\(installed.store)) is refused: it would share \
+                    its files and its log signing key's record; restore into a directory of its own
+                    """)
+            }
+            return
+        }
         guard !allowUnsealed else {
             throw CLIError(.refused, "run through sudo, an unsealed backup is not restored into the installed gateway's store: nothing vouches for its registry")
         }

@@ -331,17 +331,21 @@ struct SudoOperatorCLITests {
 /// Run in a mount namespace whose `/etc` is an overlay holding an installed `gateway.yaml` (root only).
 @Suite("The default store on a host with an installed gateway")
 struct InstalledHostDefaultStoreTests {
-    /// Runs `arguments` in a new mount namespace whose `/etc` is an overlay, in `directory`, with the package's
-    /// `gateway.yaml` at the installed path when `installed`; exit 99 if the namespace could not be made.
-    static func runOnHost(installed: Bool = true, _ arguments: [String], in directory: URL) throws -> CLIProcess.Result {
+    /// Runs `arguments` in a new mount namespace whose `/etc` is an overlay, in `directory`, with `configuration` (by
+    /// default the package's `gateway.yaml`) at the installed path when `installed`, and `environment` set; exit 99 if
+    /// the namespace could not be made.
+    static func runOnHost(
+        installed: Bool = true, configuration: String = Repository.root.appendingPathComponent("packaging/gateway.yaml").path,
+        environment: [String: String] = [:], _ arguments: [String], in directory: URL
+    ) throws -> CLIProcess.Result {
         let (upper, work) = (directory.appendingPathComponent("upper").path, directory.appendingPathComponent("work").path)
         for path in [upper, work] { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
-        let quoted = ([CLIProcess.executable.path] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-        let configuration = Repository.root.appendingPathComponent("packaging/gateway.yaml").path
+        func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let command = ["/usr/bin/env"] + environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + [CLIProcess.executable.path] + arguments
         let script = """
             mount -t overlay overlay -o lowerdir=/etc,upperdir=\(upper),workdir=\(work) /etc || exit 99
-            \(installed ? "mkdir -p /etc/warrant-gate && cp '\(configuration)' /etc/warrant-gate/gateway.yaml || exit 99" : "")
-            exec \(quoted.joined(separator: " "))
+            \(installed ? "mkdir -p /etc/warrant-gate && cp \(quoted(configuration)) /etc/warrant-gate/gateway.yaml || exit 99" : "")
+            exec \(command.map(quoted).joined(separator: " "))
             """
         return try CLIProcess.run(URL(fileURLWithPath: "/usr/bin/unshare"), ["-m", "/bin/sh", "-c", script], in: directory)
     }
@@ -362,5 +366,44 @@ struct InstalledHostDefaultStoreTests {
         #expect(!FileManager.default.fileExists(atPath: scratch.url.appendingPathComponent(".warrant-gate").path), "a demo store was made")
         let named = try Self.runOnHost(revoke + ["--db", scratch.db], in: scratch.url)
         #expect(named.status == 0 && named.stdout.contains("revoked"), "\(named.stderr)")
+    }
+
+    /// A review: a sudo operator restored an old backup with `--allow-rollback` into a new store beside the installed
+    /// one. The two share a directory, so the rollback set back the installed key's record of the last checkpoint it
+    /// signed, and only the new store's log said so.
+    @Test("run through sudo, a restore beside the installed store is refused, and the key's record stays", .enabled(if: canOverlayEtc))
+    func restoreBesideTheInstalledStore() throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        #expect(try CLIProcess.run(["log", "init-key", "--name", "county.example/warrant-gate"] + db).status == 0)
+        #expect(try CLIProcess.run(["advisement", "record", "--subject", "2017-000789", "--language", "es", "--by", "Dep. Ortiz"] + db).status == 0)
+        let backup = scratch.url.appendingPathComponent("old.backup").path
+        #expect(try CLIProcess.run(["backup", "--out", backup] + db).status == 0)
+        #expect(chmod(backup, 0o644) == 0, "the operator may read the backup")
+        #expect(try CLIProcess.run(["advisement", "record", "--subject", "2017-000456", "--language", "en", "--by", "Dep. Ortiz"] + db).status == 0)
+        #expect(try CLIProcess.run(["log", "checkpoint"] + db).status == 0)
+        let record = scratch.url.appendingPathComponent("log-signing.key.last-signed")
+        let recorded = try Data(contentsOf: record)
+
+        let configuration = scratch.url.appendingPathComponent("gateway.yaml").path
+        let packaged = try String(contentsOf: Repository.root.appendingPathComponent("packaging/gateway.yaml"), encoding: .utf8)
+        try packaged.replacingOccurrences(of: "/var/lib/warrant-gate/", with: scratch.url.path + "/").write(toFile: configuration, atomically: true, encoding: .utf8)
+        #expect(packaged.contains("database: /var/lib/warrant-gate/warrant-gate.sqlite"))
+        try FileManager.default.moveItem(atPath: scratch.db, toPath: scratch.url.appendingPathComponent("warrant-gate.sqlite").path)
+        let sudo = ["SUDO_USER": "alice", "SUDO_UID": String(getuid() + 1), "USER": "warrant-gate", "LOGNAME": "warrant-gate"]
+        let drill = scratch.url.appendingPathComponent("drill.sqlite").path
+        let restore = ["restore", backup, "--no-offsite-checkpoint", "--allow-rollback", "drill", "--db", drill]
+        let refused = try Self.runOnHost(configuration: configuration, environment: sudo, restore, in: scratch.url)
+        #expect(refused.status == 3 && refused.stderr.contains("a restore beside the installed gateway's store"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: drill))
+        #expect(try Data(contentsOf: record) == recorded, "the key's record of its last checkpoint changed")
+        // In a directory of its own, the drill goes ahead.
+        let elsewhere = try Scratch()
+        let own = try Self.runOnHost(
+            configuration: configuration, environment: sudo, ["restore", backup, "--no-offsite-checkpoint", "--db", elsewhere.db, "--key", record.path.replacingOccurrences(of: ".last-signed", with: ".pub")],
+            in: scratch.url
+        )
+        #expect(own.status == 0, "\(own.stderr)")
+        #expect(try Data(contentsOf: record) == recorded)
     }
 }
