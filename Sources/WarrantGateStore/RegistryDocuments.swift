@@ -331,9 +331,12 @@ extension Registry {
             for reference in due {
                 guard let entry = try Self.entry(session, reference), [.active, .pending].contains(entry.document.status),
                       entry.document.expiresAt <= time else { continue }
-                try session.execute(
-                    "UPDATE documents SET status = 'expired', status_reason = ? WHERE reference = ?", "expired at the end of \(entry.document.expires)", reference
-                )
+                // On PostgreSQL another gateway's sweep may expire the row between the read above and this update, which
+                // then waits for it and applies to the row it committed: only a row still active or pending is counted.
+                guard try session.fetchOne(
+                    "UPDATE documents SET status = 'expired', status_reason = ? WHERE reference = ? AND status IN ('active', 'pending') RETURNING reference",
+                    "expired at the end of \(entry.document.expires)", reference
+                ) != nil else { continue }
                 try Self.appendAdmin(session, AdminRecord(
                     time: Timestamp.format(time), operator: "system", action: "warrant.expire", target: reference,
                     details: ["expires": entry.document.expires, "previousStatus": entry.document.status.rawValue]

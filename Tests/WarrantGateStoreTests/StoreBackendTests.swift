@@ -22,6 +22,38 @@ struct StoreBackendTests {
         }
     }
 
+    /// A review of the PostgreSQL store: every gateway sweeps expired documents each second, and all find a document
+    /// due at the same instant. A sweep that read it before another's commit waited for that row, then expired it
+    /// again, and logged a second `warrant.expire` saying it had been active.
+    @Test("two gateways' expiry sweeps at the same instant expire each document once", arguments: Backend.testable)
+    func concurrentExpiry(_ backend: Backend) async throws {
+        let fixture = try await StoreFixture.start(backend)
+        defer { fixture.stop() }
+        let (first, second) = (try await fixture.newStore(), try await fixture.openAgain())
+        let registries = [first, second].map { $0.registry(timeZone: Sample.denver) }
+        let references = (0..<40).map { "JW-DUE-\($0)" }
+        try await blocking {
+            for (index, reference) in references.enumerated() {
+                _ = try registries[0].register(Sample.warrant(reference, expires: "2026-11-30"), operator: "clerk", at: Sample.clock(2 * index))
+                try registries[0].approve(reference: reference, operator: "supervisor", at: Sample.clock(2 * index + 1))
+            }
+        }
+        let endOfDay = LocalDate("2026-11-30")!.end(in: Sample.denver)
+        // Either sweep may also give up on a row the other holds (200 ms); a later sweep then expires what is left.
+        let expired = await withTaskGroup(of: [String].self) { group in
+            for registry in registries { group.addTask { (try? await blocking { try registry.expireDue(at: endOfDay) }) ?? [] } }
+            return await group.reduce(into: [String]()) { $0 += $1 }
+        }
+        let rest = try await blocking { try registries[1].expireDue(at: endOfDay) }
+        #expect((expired + rest).sorted() == references.sorted(), "each document expired by exactly one sweep")
+        for reference in references {
+            let history = try await blocking { try registries[0].history(target: reference) }
+            #expect(history.filter { $0.action == "warrant.expire" }.count == 1, "\(reference): \(history.map(\.action))")
+        }
+        first.close()
+        second.close()
+    }
+
     @Test("registry: documents under the two-person rule, agencies, records, facts and settings; every change versioned and logged", arguments: Backend.testable)
     func registry(_ backend: Backend) async throws {
         let fixture = try await StoreFixture.start(backend)

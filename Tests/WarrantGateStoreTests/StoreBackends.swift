@@ -66,6 +66,19 @@ final class StoreFixture: Sendable {
         }
     }
 
+    /// Another handle on the store ``newStore(_:on:)`` made as `name` on the fixture's backend: a second gateway's.
+    func openAgain(_ name: String = "store") async throws -> Store {
+        switch backend {
+        case .sqlite:
+            let location = try StoreLocation(path("\(name).sqlite"))
+            return try await blocking { try Store.open(location) }
+        case .postgres:
+            let cluster = try #require(cluster, "a PostgreSQL store needs a fixture started for PostgreSQL")
+            let location = try StoreLocation("postgres://\(PostgresCluster.owner)@127.0.0.1:\(cluster.port)/\(name)", filesDirectory: directory.path)
+            return try await blocking { try Store.open(location, options: PostgresCluster.patient) }
+        }
+    }
+
     /// Lets the store archive entries of any age, the sample's (weeks ago to days ahead) among them: on PostgreSQL only
     /// the tables' owner can shorten the retention period, here to less than nothing.
     func allowArchivingAnyAge() async throws {
