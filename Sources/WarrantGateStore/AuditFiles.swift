@@ -20,8 +20,14 @@ public struct InclusionProofFile: Codable, Sendable {
     /// Builds the proof of a decision's entry against the latest checkpoint that covers it.
     static func make(database: any SQLDatabase, decisionId: String) throws -> InclusionProofFile {
         try database.read { session in
-            guard let row = try session.fetchOne("SELECT seq, kind, entry FROM log WHERE decision_id = ? AND kind = 'decision'", decisionId) else {
-                throw StoreError("no decision \(decisionId) in the log")
+            // The first, and only that one: an entry appended later with the same id (which `log verify` reports) is
+            // not the gateway's decision.
+            let rows = try session.fetchAll(
+                "SELECT seq, kind, entry FROM log WHERE decision_id = ? AND kind = 'decision' ORDER BY seq LIMIT 2", decisionId
+            )
+            guard let row = rows.first else { throw StoreError("no decision \(decisionId) in the log") }
+            guard rows.count == 1 else {
+                throw StoreError("the log holds more than one decision \(decisionId) (run `warrant-gate log verify`): refusing to prove either")
             }
             let stored = try row.int64("seq")
             guard stored >= 1 else { throw StoreError("decision \(decisionId) is stored at seq \(stored), which no entry has: the database was altered") }

@@ -201,6 +201,12 @@ public struct LogVerifier {
                 seq: first
             )
         }
+        if let first = outcomes.repeatedDecisions.first {
+            report.fail(
+                "seq \(first) is a second decision with an earlier one's decision id (\(outcomes.repeatedDecisions.count) such in all): the gateway gives each its own, so it was appended outside it, and a proof or an export by that id could show either",
+                seq: first
+            )
+        }
         if let first = outcomes.early.first {
             report.fail(
                 "seq \(first) is an outcome written before its decision (\(outcomes.early.count) such in all): it was appended outside the gateway",
@@ -410,13 +416,14 @@ struct StoredNodes {
     }
 }
 
-/// The decisions whose outcome has been read, to find the outcomes the gateway would not have written: a second one
-/// of a decision, or one before its decision. The gateway appends one outcome a decision, after it; another, appended
-/// by anyone who can append to the log, would give reports and exports a status the decision never had (they read the
-/// first outcome after a decision, ``LogExporter/firstOutcome(of:through:)``). Read over every entry streamed (the
-/// archives', the database's, a bundle's), it also finds an outcome in the database of a decision an archive holds.
-/// It keeps 16 bytes of each outcome's decision id (a SHA-256 prefix) and its sequence number: ~50 MB a million
-/// outcomes.
+/// The decisions and outcomes read, to find the entries the gateway would not have written: a second outcome of a
+/// decision, one before its decision, or a second decision with one id. The gateway appends one outcome a decision,
+/// after it; another, appended by anyone who can append to the log, would give reports and exports a status the
+/// decision never had (they read the first outcome after a decision, ``LogExporter/firstOutcome(of:through:)``), and a
+/// second decision under an id would be counted twice and could be shown in its place. Read over every entry streamed
+/// (the archives', the database's, a bundle's), it also finds an outcome in the database of a decision an archive
+/// holds. It keeps 16 bytes of each decision id (a SHA-256 prefix), with each outcome's sequence number: ~80 MB a
+/// million requests.
 private struct OutcomeLedger {
     private struct DecisionKey: Hashable {
         let high: UInt64, low: UInt64
@@ -429,10 +436,14 @@ private struct OutcomeLedger {
 
     /// Each outcome's sequence number, by its decision.
     private var outcomes: [DecisionKey: UInt64] = [:]
+    /// The decisions read.
+    private var decisions: Set<DecisionKey> = []
     /// Outcomes of a decision whose outcome was read already.
     private(set) var again = Occurrences<UInt64>()
     /// Outcomes read before their decision.
     private(set) var early = Occurrences<UInt64>()
+    /// Decisions whose id an earlier decision has.
+    private(set) var repeatedDecisions = Occurrences<UInt64>()
 
     mutating func note(_ entry: LogVerifier.Entry) {
         guard let decisionId = entry.decisionId else { return }
@@ -441,7 +452,9 @@ private struct OutcomeLedger {
             let key = DecisionKey(decisionId)
             if outcomes[key] == nil { outcomes[key] = entry.seq } else { again.note(entry.seq) }
         case LogKind.decision.rawValue:
-            if let outcome = outcomes[DecisionKey(decisionId)] { early.note(outcome) }
+            let key = DecisionKey(decisionId)
+            if !decisions.insert(key).inserted { repeatedDecisions.note(entry.seq) }
+            if let outcome = outcomes[key] { early.note(outcome) }
         default:
             break
         }

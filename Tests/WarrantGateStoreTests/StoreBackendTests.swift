@@ -603,6 +603,29 @@ struct StoreBackendTests {
         #expect(try await !blocking { try store.verify(key: Sample.key.verifier, archives: [path, second], against: nil) }.ok)
     }
 
+    /// A review of the PostgreSQL store: a decision appended again under a real decision's id (by a role that may
+    /// append) passed `log verify`, was counted twice, and `log prove` picked either of the two for a court.
+    @Test("a second decision under one id fails verification, and no proof is made for that id", arguments: Backend.testable)
+    func decisionAppendedAgain(_ backend: Backend) async throws {
+        let fixture = try await StoreFixture.start(backend)
+        defer { fixture.stop() }
+        let store = try await fixture.newStore()
+        let decisions = (0..<3).map(Sample.decision)
+        try await store.appendThroughDecisionLog(decisions.map { Sample.entry($0) })
+        _ = try await blocking { try store.checkpointer(key: Sample.key, lastSigned: nil).sign() }
+        #expect(try await blocking { try store.inclusionProof(decisionId: decisions[0].decisionId) }.seq == 1)
+        var forged = decisions[0]
+        (forged.effect, forged.reason) = (.allow, "permitted")
+        try await store.appendThroughDecisionLog([Sample.entry(forged)])
+        _ = try await blocking { try store.checkpointer(key: Sample.key, lastSigned: nil).sign() }
+        let report = try await blocking { try store.verify(key: Sample.key.verifier, archives: [], against: nil) }
+        #expect(report.firstBadSeq == 4 && report.problems.count == 1, "\(report.problems)")
+        #expect(report.problems.first?.hasPrefix("seq 4 is a second decision with an earlier one's decision id (1 such in all)") == true, "\(report.problems)")
+        let refused = await #expect(throws: StoreError.self) { try await blocking { try store.inclusionProof(decisionId: decisions[0].decisionId) } }
+        #expect(refused?.description.contains("more than one decision") == true, "\(String(describing: refused))")
+        #expect(try await blocking { try store.inclusionProof(decisionId: decisions[2].decisionId) }.seq == 3)
+    }
+
     /// An attacker's pass: `log verify` looked for a second outcome only among the database's entries, so one appended
     /// for a decision whose entries were archived passed, and a bundle was not checked for one at all.
     @Test("an outcome appended again is found across an archive and the database, and in a bundle", arguments: Backend.testable)
