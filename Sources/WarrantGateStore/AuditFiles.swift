@@ -38,10 +38,17 @@ public struct InclusionProofFile: Codable, Sendable {
             let proof = try Merkle.inclusionProof(index: seq - 1, size: checkpoint.size) { level, index in
                 try LogAppender.subtree(session, level: level, index: index)
             }
-            return InclusionProofFile(
+            let file = InclusionProofFile(
                 seq: seq, kind: try row.text("kind"), entry: try row.text("entry"), treeSize: checkpoint.size,
                 proof: proof.map { Data($0).base64EncodedString() }, checkpoint: checkpoint.note
             )
+            // The proof is built from stored nodes, which whoever may append could have written: one that does not lead
+            // to the checkpoint's root is not handed out.
+            let leaf = LogLeaf.hash(kind: file.kind, entry: Array(file.entry.utf8))
+            guard Merkle.rootFromInclusionProof(leaf: leaf, index: seq - 1, size: checkpoint.size, proof: proof) == checkpoint.root else {
+                throw StoreError("the stored tree does not prove decision \(decisionId) in checkpoint \(checkpoint.id) (run `warrant-gate log verify`)")
+            }
+            return file
         }
     }
 

@@ -267,8 +267,10 @@ public struct Checkpointer: Sendable {
 
     /// `frontier` extended by the entries after it up to `size`, each one's leaf hashed anew from its kind and entry
     /// (the stored `leaf_hash` must agree): the gateways' role inserts rows, and a row whose stored hash is not its
-    /// entry's must not reach a signature. The entries after the last checkpoint are never archived.
-    /// Also returns the root of the tree at `rootAt` on the way, when the extension passes that size.
+    /// entry's must not reach a signature. Each stored node the entries complete must be the one they make, or proofs
+    /// through it (of these entries and of those beside them) would not lead to the signed root. The entries after
+    /// the last checkpoint are never archived. Also returns the root of the tree at `rootAt` on the way, when the
+    /// extension passes that size.
     static func extend(
         _ frontier: MerkleFrontier, to size: UInt64, in session: any SQLSession, rootAt watched: UInt64? = nil
     ) throws -> (frontier: MerkleFrontier, rootAtWatched: Merkle.Hash?) {
@@ -284,7 +286,14 @@ public struct Checkpointer: Sendable {
                 guard storedMatches else {
                     throw StoreError("entry \(seq) does not match its stored leaf hash: refusing to sign (run `warrant-gate log verify`)")
                 }
-                frontier.append(leaf: leaf)
+                for node in frontier.append(leaf: leaf) where node.level >= LogAppender.storedLevel {
+                    guard try LogAppender.subtree(session, level: node.level, index: node.index) == node.hash else {
+                        throw StoreError("""
+                            the tree's stored node at level \(node.level), index \(node.index) is not the one the entries make: refusing to \
+                            sign (run `warrant-gate log verify`)
+                            """)
+                    }
+                }
                 if frontier.size == watched { rootAtWatched = frontier.root }
                 seq += 1
             }

@@ -732,6 +732,38 @@ struct TamperEvidenceTests {
         #expect(try recordA.read(key: key.verifier)?.size == 20)
     }
 
+    /// A review of the PostgreSQL store: a role that may append can write a batch whose frontier is right but one of
+    /// whose stored nodes, off the right edge, is not. The signer checked the right edge and the root only, and signed;
+    /// `log prove` then handed out proofs through that node that led nowhere, for honest entries beside it too.
+    @Test("a signer refuses a stored node the entries do not make, and no proof is made through one")
+    func storedNodesOffTheEdge() async throws {
+        let database = try TemporaryDatabase()
+        // 600 entries: the right edge is the level-9 node over 1…512, then 64, 16 and 8; level 8's node 1 is under it.
+        try await buildLog(database, count: 600, checkpointEvery: 1_000, key: key)
+        let genuine = try #require(try await database.pool.read { db in
+            try Data.fetchOne(db, sql: "SELECT hash FROM merkle_nodes WHERE level = 8 AND idx = 1")
+        })
+        func setNode(_ hash: Data) async throws {
+            try await database.pool.write { db in
+                try db.execute(sql: "UPDATE merkle_nodes SET hash = ? WHERE level = 8 AND idx = 1", arguments: [hash])
+            }
+        }
+        try await database.pool.write { db in try db.execute(sql: "DROP TRIGGER merkle_nodes_append_only_update") }
+        try await setNode(Data(repeating: 7, count: 32))
+        let checkpointer = Checkpointer(database: SQLiteDatabase(pool: database.pool), key: key, origin: key.name)
+        let refused = #expect(throws: StoreError.self) { try checkpointer.sign() }
+        #expect(refused?.description.contains("stored node at level 8, index 1 is not the one the entries make") == true, "\(String(describing: refused))")
+
+        try await setNode(genuine)
+        #expect(try checkpointer.sign()?.size == 600)
+        // A proof of an entry in 1…256 climbs through the node over 257…512.
+        let proven = try InclusionProofFile.make(database: SQLiteDatabase(pool: database.pool), decisionId: "d-100")
+        #expect(try proven.verify(key: key.verifier).size == 600)
+        try await setNode(Data(repeating: 7, count: 32))
+        let unproven = #expect(throws: StoreError.self) { try InclusionProofFile.make(database: SQLiteDatabase(pool: database.pool), decisionId: "d-100") }
+        #expect(unproven?.description.contains("the stored tree does not prove decision d-100") == true, "\(String(describing: unproven))")
+    }
+
     /// An attacker's pass on PostgreSQL: the owner rewrote an entry the key had signed, rebuilt the stored tree over the
     /// rewritten log but for the one node inside the signed checkpoint's root, grew the log past that node and deleted
     /// every checkpoint; the signer, asking the stored tree for the root at the size it remembered, signed the fork.
@@ -781,8 +813,10 @@ struct TamperEvidenceTests {
             try db.execute(sql: "UPDATE merkle_nodes SET hash = ? WHERE level = 8 AND idx = 0", arguments: [genuineNode])
         }
 
+        // The genuine node put back is not the one the rewritten entries make: the signer, hashing them anew, stops
+        // there, before it reaches the size it remembers.
         let refused = #expect(throws: StoreError.self) { try checkpointer.sign(always: true) }
-        #expect(refused?.description.contains("this key last signed a checkpoint of 300 entries") == true, "\(String(describing: refused))")
+        #expect(refused?.description.contains("stored node at level 8, index 0 is not the one the entries make") == true, "\(String(describing: refused))")
         #expect(try lastSigned.read(key: key.verifier)?.size == 300)
     }
 
