@@ -59,6 +59,14 @@ struct ConfigurationTests {
         #expect(try load(tail + "database: { url: \"postgres://wg_gateway@db.county.example:5432/warrant_gate\" }\n").startWarnings.isEmpty)
         let legacy = try load(base.replacingOccurrences(of: "client-ca: ca.pem }", with: "client-ca: ca.pem, legacy-client-certificates: true }"))
         #expect(legacy.startWarnings.count == 1 && legacy.startWarnings[0].contains("legacy-client-certificates"))
+        // A review: the admin listener, plain HTTP without authentication, was put on a public address silently.
+        for host in ["0.0.0.0", "10.1.2.3", "::", "gateway.county.example"] {
+            let exposed = try load(base + "admin: { host: \"\(host)\", port: 9090 }\n").startWarnings
+            #expect(exposed.count == 1 && exposed[0].contains("admin.host is \(host), not loopback"), "\(host): \(exposed)")
+        }
+        for host in ["127.0.0.1", "127.0.0.53", "::1", "localhost"] {
+            #expect(try load(base + "admin: { host: \"\(host)\", port: 9090 }\n").startWarnings.isEmpty, "\(host)")
+        }
     }
 
     @Test("every limit in docs/configuration.md's sample is a key the gateway reads, with the value it documents")

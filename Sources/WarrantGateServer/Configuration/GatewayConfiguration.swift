@@ -289,7 +289,21 @@ extension GatewayConfiguration {
                     + "the URL's host (docs/postgresql.md)"
             )
         }
+        if let adminHost, !Self.isLoopback(adminHost) {
+            warnings.append(
+                "admin.host is \(adminHost), not loopback: /healthz, /readyz and /metrics (refusal counts by reason, the "
+                    + "two-person rule's state) are served in plain HTTP without authentication to whoever reaches it. Keep it on "
+                    + "127.0.0.1 and scrape through a local agent or an SSH tunnel (docs/operations.md)"
+            )
+        }
         return warnings
+    }
+
+    /// Whether `host` names the loopback interface: `localhost`, `::1` or an address in 127.0.0.0/8.
+    static func isLoopback(_ host: String) -> Bool {
+        var address = in_addr()
+        if inet_pton(AF_INET, host, &address) == 1 { return UInt32(bigEndian: address.s_addr) >> 24 == 127 }
+        return host == "localhost" || host == "::1"
     }
 
     /// The client-certificate trust this configuration describes, read from its files.
