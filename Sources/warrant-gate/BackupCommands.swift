@@ -29,6 +29,7 @@ struct BackupCommand: ParsableCommand {
         guard try admin.location().sqlitePath != nil else {
             throw CLIError(.refused, "`backup` copies a SQLite store; back up a PostgreSQL store with pg_dump or pg_basebackup, and its files directory (docs/postgresql.md#backups)")
         }
+        try SudoInvocation.checkOutput(out)
         try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) }
         let files = try keys.files(admin)
         let (store, copy) = try LogCommand.openForReading(admin, keyFiles: files)

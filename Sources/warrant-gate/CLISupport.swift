@@ -361,6 +361,17 @@ struct SudoInvocation {
         }
     }
 
+    /// Refuses, run through sudo, an output file (`--out`) the operator could redirect (``checkTrustedPath(_:what:)``)
+    /// or one in the installed gateway's files directory, beside its keys and database.
+    static func checkOutput(_ path: String?) throws {
+        guard let path, let sudo = current else { return }
+        try sudo.checkTrustedPath(path, what: "--out")
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        if let installed = try sudo.installed(), FilePlace(directory) == FilePlace(installed.store.filesDirectory) {
+            throw CLIError(.refused, "run through sudo, --out may not be in the installed gateway's files directory (\(installed.store.filesDirectory)), beside its keys")
+        }
+    }
+
     /// Refuses a path the operator could change between this check and its use (swap a link, rename a directory),
     /// so that a store or key checked is the store or key used: one through a symbolic link, or through a directory
     /// that neither root nor this account owns, or that others may write to (but a root-owned sticky one, such as

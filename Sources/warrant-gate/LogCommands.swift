@@ -171,6 +171,7 @@ struct LogCommand: ParsableCommand {
                 }
                 warn("\(missing): decisions of this range among them are missing from the export")
             }
+            try SudoInvocation.checkOutput(out)
             let sink = try Sink(path: out)  // refuses a bad --out before anything is signed or recorded
             try LogCommand.signCheckpointIfPossible(store, keyFiles: keyFiles)
             let progress = ProgressBar(enabled: out != nil && isatty(STDERR_FILENO) == 1, total: try storeCall { try store.exporter().decisionCount() })
@@ -396,6 +397,7 @@ struct LogCommand: ParsableCommand {
         @Option(help: "The proof file to write (mode 0600; never an existing file or link).") var out: String
 
         func run() throws {
+            try SudoInvocation.checkOutput(out)
             try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) }
             let files = try keys.files(admin)
             let store = try LogCommand.openForReading(admin, keyFiles: files).store
@@ -479,8 +481,8 @@ extension LogCommand {
                 guard !logIdle else {
                     throw CLIError(.refused, "run through sudo, --log-idle is refused: the service account applies it, from root's own login (runuser -u warrant-gate; a sudo -i shell stays the operator's)")
                 }
-                try sudo.checkTrustedPath(out, what: "--out")
             }
+            try SudoInvocation.checkOutput(out)
             let cutoff = try parseInstant(before, dayStartsIn: .gmt)
             try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) }
             let store = try admin.open()

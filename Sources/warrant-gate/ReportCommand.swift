@@ -52,6 +52,7 @@ struct ReportCommand: ParsableCommand {
         let trusted = try key.map { path -> LogVerifierKey in
             do { return try LogVerifierKey(encoded: try readInputText(path)) } catch let error as CLIError { throw error } catch { throw CLIError(.usage, "\(path): \(error)") }
         }
+        try SudoInvocation.checkOutput(out)
         if let out { try storeCall { try PrivateFile.checkTarget(out, existing: .refuse) } }
         let keyFiles = LogKeyFiles(filesDirectory: try admin.location().filesDirectory)
         let (store, copy) = try LogCommand.openForReading(admin, keyFiles: keyFiles)

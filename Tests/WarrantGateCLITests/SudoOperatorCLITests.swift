@@ -116,6 +116,27 @@ struct SudoOperatorCLITests {
         #expect(!own.stderr.contains("may not"), "\(own.stderr)")
     }
 
+    /// A review: only `log archive` checked the directories of its `--out`; through a directory link of the operator's,
+    /// the service account's exports, reports, proofs and backups were written wherever that account may write.
+    @Test("run through sudo, every --out is kept from paths the operator could redirect")
+    func outputsAreTrusted() throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        #expect(try CLIProcess.run(["advisement", "record", "--subject", "2017-000789", "--language", "es", "--by", "Dep. Ortiz"] + db).status == 0)
+        let link = scratch.url.appendingPathComponent("link").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: scratch.url.path)
+        for arguments in [
+            ["log", "export", "--format", "csv", "--out", link + "/q4.csv"], ["report", "--period", "2026-Q4", "--format", "csv", "--out", link + "/q4.csv"],
+            ["log", "prove", "d-1", "--out", link + "/d.proof.json"], ["backup", "--out", link + "/wg.backup"],
+        ] {
+            let refused = try Self.run(arguments + db, sudoUser: "alice")
+            #expect(refused.status == 3 && refused.stderr.contains("--out may not pass through \(link), a symbolic link"), "\(arguments): \(refused.stderr)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.url.path).allSatisfy { !$0.hasPrefix("q4") && !$0.hasSuffix(".backup") })
+        let written = try Self.run(["log", "export", "--format", "csv", "--out", scratch.url.appendingPathComponent("q4.csv").path] + db, sudoUser: "alice")
+        #expect(written.status == 0, "\(written.stderr)")
+    }
+
     /// An attacker's pass: through the sudo rule, an operator could send the whole log to a receiver of their own
     /// (`forward syslog`) or copy the store to a file or database of their own (`store migrate`), and the log, which
     /// records an export, said nothing.
@@ -405,5 +426,12 @@ struct InstalledHostDefaultStoreTests {
         )
         #expect(own.status == 0, "\(own.stderr)")
         #expect(try Data(contentsOf: record) == recorded)
+        // Nor does an output land beside the installed store's keys.
+        let beside = try Self.runOnHost(
+            configuration: configuration, environment: sudo,
+            ["log", "export", "--out", scratch.url.appendingPathComponent("all.jsonl").path, "--db", scratch.url.appendingPathComponent("warrant-gate.sqlite").path],
+            in: scratch.url
+        )
+        #expect(beside.status == 3 && beside.stderr.contains("--out may not be in the installed gateway's files directory"), "\(beside.stderr)")
     }
 }
