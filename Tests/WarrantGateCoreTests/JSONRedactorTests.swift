@@ -88,6 +88,8 @@ struct JSONRedactorTests {
             #"{"op":"add","path":"/inmates/2017-000123/citizenship","value":"MX"}"#, #"{"f":"j:ImmigrationStatus"}"#,
             #"{"f":"urn:x:Country.Of.Birth"}"#, #"{"f":"citizenship\#(String(repeating: " ", count: 2000))"}"#,
             #"{"f":"\u0063itizenship"}"#,
+            // Long as written, short as read: every character escaped, and a space beside them.
+            #"{"f":" \u0063\u0069\u0074\u0069\u007a\u0065\u006e\u0073\u0068\u0069\u0070"}"#,
         ]
         for document in documents {
             #expect(throws: JSONError.self, "\(document)") { try redact(document) }
@@ -100,7 +102,8 @@ struct JSONRedactorTests {
         }
         // Free text is read whole: "Status: citizenship pending" names no field, nor does a path whose last word is longer.
         for document in [#"{"card":"VISA","note":"citizenship of the applicant","pob":"pob"}"#, #"{"citizenship":"citizenship"}"#,
-                         #"{"note":"Reason: citizenship pending"}"#, #"{"href":"/inmates/1/citizenships"}"#] {
+                         #"{"note":"Reason: citizenship pending"}"#, #"{"href":"/inmates/1/citizenships"}"#,
+                         #"{"notes":"\#(String(repeating: "x", count: 300))","text":"\#(String(repeating: "citizenship ", count: 4))"}"#] {
             #expect(throws: Never.self, "\(document)") { try redact(document) }
             #expect(JSONStreamingRedactionTests.streamed(document, names: Array(redactor.fields), pieces: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]).error == nil)
         }

@@ -1335,6 +1335,7 @@ final class ValueNames: Sendable {
     /// ``isSpelled(byText:)`` in one pass over `text`; nil when `escaped` and it holds a backslash, so that it must be
     /// read decoded first.
     private func spelling(_ text: UnsafeRawBufferPointer, escaped: Bool) -> Bool? {
+        if text.count > longestReadSpelling, isTooLong(text, escaped: escaped) { return false }
         // Bytes other than white space: ASCII ones, and the others (a character read as it shows may take four).
         var spaced = false, candidate = false, significant = 0, wide = 0
         // The letters of the whole value, of its current path part and of what follows its last `:`, `#` or `/`, each
@@ -1384,6 +1385,31 @@ final class ValueNames: Sendable {
         guard candidate || allSpells && hasLetterSet(all) || partSpells && hasLetterSet(part) || localSpells && hasLetterSet(local)
         else { return false }
         return byParts.containsASCII(text, at: 0, length: text.count)
+    }
+
+    /// Whether `text`, eight bytes at a time, holds more ASCII bytes other than white space than any spelling may:
+    /// ``longestSpelling``, or ``longestReadSpelling`` when it also holds white space. False when `escaped` and it
+    /// holds a backslash: an escape may stand for white space, and is read decoded.
+    private func isTooLong(_ text: UnsafeRawBufferPointer, escaped: Bool) -> Bool {
+        let (ones, highs, lows): (UInt64, UInt64, UInt64) = (0x0101_0101_0101_0101, 0x8080_8080_8080_8080, 0x7f7f_7f7f_7f7f_7f7f)
+        var significant = 0, spaced = false, index = 0
+        while index + 8 <= text.count {
+            let word = UInt64(littleEndian: text.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            // A byte's high bit, after adding 0x5f to its low seven bits, is set for 0x21…0x7f (no carry crosses bytes).
+            let above = (word & lows) &+ (ones &* 0x5f)
+            significant += (above & ~word & highs).nonzeroBitCount
+            if ~above & ~word & highs != 0 { spaced = true }
+            if escaped {
+                let backslashes = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
+                if (backslashes &- ones) & ~backslashes & highs != 0 { return false }
+            }
+            index += 8
+        }
+        for byte in UnsafeRawBufferPointer(rebasing: text[index...]) {
+            if escaped && byte == UInt8(ascii: "\\") { return false }
+            if byte <= 0x20 { spaced = true } else if byte < 0x80 { significant += 1 }
+        }
+        return significant > (spaced ? longestReadSpelling : longestSpelling)
     }
 
     @inline(__always)
