@@ -323,10 +323,19 @@ struct PolicyLanguageTests {
         func notify(named: String?, _ documents: [RegisteredDocument] = onFile) -> Decision {
             Self.decide(policy, Self.ice, "POST", path, body: Self.interviewBody, warrant: named, registry: Self.registry(documents: documents))
         }
-        // The detainer on file refuses, whichever document the request names.
+        // The detainer on file refuses, whichever document the request names; `policy explain` reads it alike (a
+        // review found its trace of the forbid reading only the named document, and saying it did not apply).
         for named in ["N", "O", "UNKNOWN-1", nil] as [String?] {
             let decision = notify(named: named)
             #expect(decision.effect == .deny && decision.rules.contains("no-notice-while-a-detainer-is-on-file"), "\(named ?? "none")")
+            let stages = RequestStages(policy: policy)
+            let input = try stages.classify(PolicyRequest(
+                agency: Self.ice, method: "POST", target: path, body: Array(Self.interviewBody.utf8), warrantReference: named,
+                headers: PolicyRequest.labelling(Array(Self.interviewBody.utf8), in: [:]), time: Self.now
+            )).input
+            let traces = stages.evaluator.explain(input, registry: Self.registry(documents: onFile)).traces
+            let forbids = traces.filter { $0.applied && $0.rule.effect == .forbid }.map(\.rule.id)
+            #expect(Set(forbids) == Set(decision.rules), "\(named ?? "none"): \(traces.map(\.note))")
         }
         // Without it: a permit (and an unless, read twice negated) takes only the document named.
         let noDetainer = onFile.filter { $0.reference != "D" }

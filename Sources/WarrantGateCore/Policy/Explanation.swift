@@ -39,7 +39,11 @@ extension Evaluator {
         return Explanation(decision: decision, traces: traces, warrant: context.warrant)
     }
 
+    /// Reads `rule` as ``Evaluator/applies(_:_:)`` does, `document` tests with the same reach (``Context/allowing``),
+    /// and says which part decided.
     private func trace(_ rule: Rule, _ context: inout Context) throws -> RuleTrace {
+        defer { context.allowing = true }
+        context.allowing = rule.effect == .permit
         let parts: [Condition]
         if case .all(let conjuncts) = rule.when { parts = conjuncts } else { parts = [rule.when] }
         for part in parts where try !context.holds(part) {
@@ -47,6 +51,7 @@ extension Evaluator {
             if case .warrantVerified = part, case .failed(let failure)? = context.warrant { note += " (\(failure.reason.rawValue))" }
             return RuleTrace(rule: rule, applied: false, note: note + (try signatureNote(part, context)))
         }
+        context.allowing = rule.effect != .permit
         if let unless = rule.unless {
             if try context.holds(unless) { return RuleTrace(rule: rule, applied: false, note: "unless: \(unless.summary) holds") }
             return RuleTrace(rule: rule, applied: true, note: "applies" + (try signatureNote(unless, context)))
