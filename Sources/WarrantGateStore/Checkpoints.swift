@@ -88,15 +88,12 @@ public struct LastSignedCheckpoint: Sendable {
     /// Records `note` as the last checkpoint signed, replacing the record before it unless that one is larger (two
     /// signers, a gateway and the CLI, may finish in either order), or whatever it is when `replacingLarger` (a
     /// deliberate rollback).
-    /// The comparison and the write hold an exclusive `flock` on the record's directory, so that a smaller record
-    /// written by a process that compared first does not replace a larger one.
+    /// The comparison and the write hold an exclusive `flock` on the record's directory where the filesystem takes
+    /// one (not NFS), so that a smaller record written by a process that compared first does not replace a larger one.
     public func record(_ note: String, replacingLarger: Bool = false) throws {
         let directory = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard directory >= 0 else { throw StoreError("cannot open the directory of \(path): \(String(cString: strerror(errno)))") }
-        defer { close(directory) }
-        while flock(directory, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw StoreError("cannot lock the directory of \(path): \(String(cString: strerror(errno)))") }
-        }
+        defer { if directory >= 0 { close(directory) } }
+        while directory >= 0, flock(directory, LOCK_EX) != 0, errno == EINTR {}
         if !replacingLarger, let size = Self.size(of: note),
            let recorded = try? PrivateFile.read(path, limit: 1 << 16), let recordedSize = Self.size(of: String(decoding: recorded, as: UTF8.self)),
            recordedSize > size {
@@ -155,7 +152,7 @@ public struct Checkpointer: Sendable {
     @discardableResult
     public func sign(always: Bool = false, at time: Date = Date()) throws -> StoredCheckpoint? {
         let origin = origin
-        let remembered = try lastSigned?.read(key: key.verifier)
+        var remembered = try lastSigned?.read(key: key.verifier)
         // Another signer (another gateway) may sign a smaller checkpoint meanwhile: then this one prepares again over
         // what is left, so that its entries are not left unsigned (at shutdown, for good).
         for attempt in 1...Self.signingAttempts {
@@ -164,8 +161,9 @@ public struct Checkpointer: Sendable {
             }
             // Another host's signing with this key, which extends what this one recorded: recorded too, so that a
             // database later cut back below it is refused here as well, not signed into a second history.
-            if let last = prepared.last, prepared.lastExtendsRemembered, (try? Checkpoint.verify(note: last.note, key: key.verifier)) != nil {
+            if let last = prepared.last, prepared.lastExtendsRemembered, let checked = try? Checkpoint.verify(note: last.note, key: key.verifier) {
                 try lastSigned?.record(last.note)
+                remembered = checked
             }
             guard let checkpoint = prepared.checkpoint else { return nil }
             // A chain of checkpoints is one key's: a gateway given another key would add checkpoints no verifier of
@@ -219,11 +217,11 @@ public struct Checkpointer: Sendable {
     /// `remembered`, the checkpoint this key last signed (``LastSignedCheckpoint``), must be one the log holds: the log
     /// has at least its entries, and where the entries are hashed anew (those after the latest checkpoint row), the
     /// tree at its size has its root. A latest row as large as `remembered` or larger (another host's signing with the
-    /// same key, after a database cut back below `remembered` perhaps) must extend it: the tree at `remembered`'s size,
-    /// whose root vouches for its stored right edge, extended by the entries up to the row, hashed anew, must give the
-    /// row's root; `lastExtendsRemembered` says the row is larger and does (or that nothing is remembered). That
-    /// check is skipped, as before it was made, when the entries it would hash have been archived. Other stored nodes
-    /// are never asked, since whoever could cut the log back could rewrite them too.
+    /// same key, after a database cut back below `remembered` perhaps) must extend it: the same root at the same size,
+    /// or a consistency proof between the two roots, built from the stored tree (a proof is sound whoever supplied its
+    /// hashes); `lastExtendsRemembered` says the row is larger and does (or that nothing is remembered). Stored nodes
+    /// are otherwise asked only for what the entries hashed anew confirm (``extend(_:to:in:rootAt:)``), since whoever
+    /// could cut the log back could rewrite them too.
     static func prepare(
         _ session: any SQLSession, origin: String, always: Bool, remembered: Checkpoint? = nil, recordedAt: String = ""
     ) throws -> (checkpoint: Checkpoint?, last: StoredCheckpoint?, lastExtendsRemembered: Bool) {
@@ -231,10 +229,11 @@ public struct Checkpointer: Sendable {
         if let remembered, stored.size < remembered.size { throw forked(remembered, recordedAt: recordedAt) }
         let last = try latest(session)
         var lastExtendsRemembered = remembered == nil
-        if let remembered, let last, last.size >= remembered.size, try LogArchive.archivedThrough(session) <= remembered.size {
-            let atRemembered = try LogAppender.frontier(session, size: remembered.size)
-            guard atRemembered.root == remembered.root, last.size <= stored.size,
-                  try extend(atRemembered, to: last.size, in: session).frontier.root == last.root
+        if let remembered, let last, last.size >= remembered.size, last.size <= stored.size {
+            let proof = remembered.size == 0 ? [] : try Merkle.consistencyProof(oldSize: remembered.size, newSize: last.size) { level, index in
+                try LogAppender.subtree(session, level: level, index: index)
+            }
+            guard Merkle.isConsistent(oldSize: remembered.size, oldRoot: remembered.root, newSize: last.size, newRoot: last.root, proof: proof)
             else { throw forked(remembered, recordedAt: recordedAt) }
             lastExtendsRemembered = last.size > remembered.size
         }
@@ -257,7 +256,7 @@ public struct Checkpointer: Sendable {
             this key last signed a checkpoint of \(remembered.size) entries (\(path)), which the log no longer holds: it was cut \
             back or changed; refusing to sign a fork. After a deliberate restore of an older backup, `warrant-gate restore \
             --allow-rollback` records the restored checkpoint there (after pg_restore or a base backup, `warrant-gate log \
-            checkpoint --after-restore REASON`)
+            checkpoint --after-restore REASON`, on each host whose record this is)
             """)
     }
 

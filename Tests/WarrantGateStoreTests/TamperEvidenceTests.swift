@@ -93,7 +93,7 @@ struct TamperEvidenceTests {
         }
     }
 
-    @Test("the Merkle tree matches an independent RFC 6962 computation, and proofs verify at every index")
+    @Test("the Merkle tree matches an independent RFC 6962 computation; inclusion and consistency proofs verify, and only theirs")
     func merkleMath() throws {
         let leaves = (0..<37).map { Merkle.leafHash(Array("entry \($0)".utf8)) }
         func reference(_ slice: ArraySlice<Merkle.Hash>) -> Merkle.Hash {
@@ -112,6 +112,29 @@ struct TamperEvidenceTests {
             for index in 0..<size {
                 let proof = Merkle.inclusionProof(index: UInt64(index), size: UInt64(size)) { nodes["\($0):\($1)"]! }
                 #expect(Merkle.rootFromInclusionProof(leaf: leaves[index], index: UInt64(index), size: UInt64(size), proof: proof) == reference(leaves[..<size]))
+            }
+        }
+        // Consistency proofs between every two sizes: each verifies against the two roots, and no other pair; a proof
+        // with one hash changed verifies against nothing.
+        for newSize in 1...leaves.count {
+            let newRoot = reference(leaves[..<newSize])
+            for oldSize in 1...newSize {
+                let oldRoot = reference(leaves[..<oldSize])
+                let proof = Merkle.consistencyProof(oldSize: UInt64(oldSize), newSize: UInt64(newSize)) { nodes["\($0):\($1)"]! }
+                let (old, new) = (UInt64(oldSize), UInt64(newSize))
+                #expect(Merkle.isConsistent(oldSize: old, oldRoot: oldRoot, newSize: new, newRoot: newRoot, proof: proof), "\(oldSize) → \(newSize)")
+                #expect(proof.count <= 2 * 6, "\(oldSize) → \(newSize): \(proof.count) hashes")
+                let otherRoot = reference(leaves[1..<max(newSize, 2)])
+                #expect(!Merkle.isConsistent(oldSize: old, oldRoot: otherRoot, newSize: new, newRoot: newRoot, proof: proof))
+                #expect(!Merkle.isConsistent(oldSize: old, oldRoot: oldRoot, newSize: new, newRoot: otherRoot, proof: proof))
+                if newSize < leaves.count {
+                    #expect(!Merkle.isConsistent(oldSize: old, oldRoot: oldRoot, newSize: new + 1, newRoot: reference(leaves[...newSize]), proof: proof))
+                }
+                for position in proof.indices {
+                    var changed = proof
+                    changed[position][0] ^= 1
+                    #expect(!Merkle.isConsistent(oldSize: old, oldRoot: oldRoot, newSize: new, newRoot: newRoot, proof: changed), "\(oldSize) → \(newSize) at \(position)")
+                }
             }
         }
     }

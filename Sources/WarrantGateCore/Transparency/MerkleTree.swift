@@ -63,6 +63,63 @@ public enum Merkle {
         return proof.reversed()
     }
 
+    /// The RFC 6962 consistency proof (§2.1.2) that the tree of `oldSize` leaves is a prefix of the tree of `newSize`
+    /// leaves (0 < `oldSize` ≤ `newSize`): O(log n) subtree hashes, read with `subtree` as ``rangeHash(start:count:subtree:)``
+    /// reads them.
+    public static func consistencyProof(oldSize: UInt64, newSize: UInt64, subtree: (Int, UInt64) throws -> Hash) rethrows -> [Hash] {
+        precondition(0 < oldSize && oldSize <= newSize)
+        guard oldSize < newSize else { return [] }
+        return try subproof(oldSize, start: 0, count: newSize, complete: true, subtree: subtree)
+    }
+
+    /// SUBPROOF(m, D[start:start+count], complete) of RFC 6962 §2.1.2.
+    private static func subproof(
+        _ m: UInt64, start: UInt64, count: UInt64, complete: Bool, subtree: (Int, UInt64) throws -> Hash
+    ) rethrows -> [Hash] {
+        if m == count { return complete ? [] : [try rangeHash(start: start, count: count, subtree: subtree)] }
+        let k = split(count)
+        if m <= k {
+            return try subproof(m, start: start, count: k, complete: complete, subtree: subtree)
+                + [try rangeHash(start: start + k, count: count - k, subtree: subtree)]
+        }
+        return try subproof(m - k, start: start + k, count: count - k, complete: false, subtree: subtree)
+            + [try rangeHash(start: start, count: k, subtree: subtree)]
+    }
+
+    /// Whether `proof` shows the tree of `oldSize` leaves with root `oldRoot` to be a prefix of the tree of `newSize`
+    /// leaves with root `newRoot` (RFC 9162 §2.1.4.2). Sound whoever supplied the proof: only the two roots are trusted.
+    public static func isConsistent(oldSize: UInt64, oldRoot: Hash, newSize: UInt64, newRoot: Hash, proof: [Hash]) -> Bool {
+        guard oldSize <= newSize else { return false }
+        if oldSize == newSize { return proof.isEmpty && oldRoot == newRoot }
+        if oldSize == 0 { return proof.isEmpty }
+        var path = proof
+        if oldSize & (oldSize - 1) == 0 { path.insert(oldRoot, at: 0) }
+        guard var oldHash = path.first else { return false }
+        var newHash = oldHash
+        var fn = oldSize - 1
+        var sn = newSize - 1
+        while fn & 1 == 1 {
+            fn >>= 1
+            sn >>= 1
+        }
+        for sibling in path.dropFirst() {
+            guard sn != 0 else { return false }
+            if fn & 1 == 1 || fn == sn {
+                oldHash = nodeHash(sibling, oldHash)
+                newHash = nodeHash(sibling, newHash)
+                while fn & 1 == 0 && fn != 0 {
+                    fn >>= 1
+                    sn >>= 1
+                }
+            } else {
+                newHash = nodeHash(newHash, sibling)
+            }
+            fn >>= 1
+            sn >>= 1
+        }
+        return sn == 0 && oldHash == oldRoot && newHash == newRoot
+    }
+
     /// The root implied by a leaf hash and its inclusion proof (RFC 9162 §2.1.3.2), or nil if the proof has the
     /// wrong shape for that index and size.
     public static func rootFromInclusionProof(leaf: Hash, index: UInt64, size: UInt64, proof: [Hash]) -> Hash? {
