@@ -57,14 +57,16 @@ public enum CSV {
         }
     }
 
-    /// `text` with `'` put between each byte that ``mayEndCell(_:)`` and a formula's first character after it.
+    /// `text` with `'` put after each byte that ``mayEndCell(_:)`` where a formula's first character follows it, also
+    /// past quotes and spaces (a reader strips a quote that opens its field, and may trim spaces).
     private static func neutralisingInnerFormulas(_ text: String) -> String {
+        let bytes = Array(text.utf8)
         var neutralised: [UInt8] = []
-        var previous: UInt8 = 0
-        for byte in text.utf8 {
-            if mayEndCell(previous) && startsFormula(byte) && !mayEndCell(byte) { neutralised.append(UInt8(ascii: "'")) }
+        for (index, byte) in bytes.enumerated() {
             neutralised.append(byte)
-            previous = byte
+            guard mayEndCell(byte) else { continue }
+            let next = bytes[(index + 1)...].first { $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: " ") }
+            if let next, startsFormula(next), !mayEndCell(next) { neutralised.append(UInt8(ascii: "'")) }
         }
         return String(decoding: neutralised, as: UTF8.self)
     }
