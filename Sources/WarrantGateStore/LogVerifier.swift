@@ -159,7 +159,9 @@ public struct LogVerifier {
         var outcomes = OutcomeLedger()
         do {
             try entries { entry in
-                outcomes.note(entry)
+                let columnProblem = Self.columnProblem(entry)
+                // A row whose decision id column was edited is reported as such, not as a second decision or outcome.
+                if columnProblem == nil { outcomes.note(entry) }
                 if let time = Timestamp.parse(entry.time) {
                     if let latest = latestTime, latest.timeIntervalSince(time) > EntryTime.longestDecision + EntryTime.clockAllowance {
                         report.backdated = (count: (report.backdated?.count ?? 0) + 1, first: report.backdated?.first ?? entry.seq)
@@ -174,7 +176,7 @@ public struct LogVerifier {
                 if let stored = entry.storedLeaf, stored != leaf {
                     report.fail("seq \(entry.seq) does not match its leaf hash: the entry was edited", seq: entry.seq)
                 }
-                if let problem = Self.columnProblem(entry) { report.fail("seq \(entry.seq): \(problem)", seq: entry.seq) }
+                if let columnProblem { report.fail("seq \(entry.seq): \(columnProblem)", seq: entry.seq) }
                 if entry.kind == LogKind.admin.rawValue, (try? AdminRecord(entry: entry.entry)) == nil {
                     report.fail("seq \(entry.seq): an admin record not written as the CLI writes one (a key repeated, or written otherwise): it reads differently to different readers", seq: entry.seq)
                 }
