@@ -331,11 +331,15 @@ extension Registry {
             for reference in due {
                 guard let entry = try Self.entry(session, reference), [.active, .pending].contains(entry.document.status),
                       entry.document.expiresAt <= time else { continue }
-                // On PostgreSQL another gateway's sweep may expire the row between the read above and this update, which
-                // then waits for it and applies to the row it committed: only a row still active or pending is counted.
+                // On PostgreSQL another session may change the row between the read above and this update, which then
+                // waits for it and applies to the row it committed (another gateway's sweep expired it, a change of time
+                // zone moved its end): only a row still active or pending, and still due, is expired.
                 guard try session.fetchOne(
-                    "UPDATE documents SET status = 'expired', status_reason = ? WHERE reference = ? AND status IN ('active', 'pending') RETURNING reference",
-                    "expired at the end of \(entry.document.expires)", reference
+                    """
+                    UPDATE documents SET status = 'expired', status_reason = ?
+                    WHERE reference = ? AND status IN ('active', 'pending') AND expires_at <= ? RETURNING reference
+                    """,
+                    "expired at the end of \(entry.document.expires)", reference, time.timeIntervalSince1970
                 ) != nil else { continue }
                 try Self.appendAdmin(session, AdminRecord(
                     time: Timestamp.format(time), operator: "system", action: "warrant.expire", target: reference,
