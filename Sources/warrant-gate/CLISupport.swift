@@ -362,13 +362,19 @@ struct SudoInvocation {
     }
 
     /// Refuses, run through sudo, an output file (`--out`) the operator could redirect (``checkTrustedPath(_:what:)``)
-    /// or one in the installed gateway's files directory, beside its keys and database.
+    /// or one in the installed gateway's files directory (beside its keys and database) or below it.
     static func checkOutput(_ path: String?) throws {
         guard let path, let sudo = current else { return }
         try sudo.checkTrustedPath(path, what: "--out")
-        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        if let installed = try sudo.installed(), FilePlace(directory) == FilePlace(installed.store.filesDirectory) {
-            throw CLIError(.refused, "run through sudo, --out may not be in the installed gateway's files directory (\(installed.store.filesDirectory)), beside its keys")
+        guard let installed = try sudo.installed() else { return }
+        let files = FilePlace(installed.store.filesDirectory)
+        var directory = URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent()
+        while true {
+            if FilePlace(directory.path) == files {
+                throw CLIError(.refused, "run through sudo, --out may not be in the installed gateway's files directory (\(installed.store.filesDirectory)), beside its keys")
+            }
+            guard directory.path != "/" else { return }
+            directory.deleteLastPathComponent()
         }
     }
 

@@ -433,5 +433,12 @@ struct InstalledHostDefaultStoreTests {
             in: scratch.url
         )
         #expect(beside.status == 3 && beside.stderr.contains("--out may not be in the installed gateway's files directory"), "\(beside.stderr)")
+        try FileManager.default.createDirectory(at: scratch.url.appendingPathComponent("documents"), withIntermediateDirectories: true)
+        let below = try Self.runOnHost(
+            configuration: configuration, environment: sudo,
+            ["log", "export", "--out", scratch.url.appendingPathComponent("documents/all.jsonl").path, "--db", scratch.url.appendingPathComponent("warrant-gate.sqlite").path],
+            in: scratch.url
+        )
+        #expect(below.status == 3 && below.stderr.contains("--out may not be in the installed gateway's files directory"), "\(below.stderr)")
     }
 }
