@@ -1402,6 +1402,9 @@ final class ValueNames: Sendable {
             if escaped {
                 let backslashes = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
                 if (backslashes &- ones) & ~backslashes & highs != 0 { return false }
+            } else if significant > (spaced ? longestReadSpelling : longestSpelling) {
+                // Without escapes nothing later can shorten it.
+                return true
             }
             index += 8
         }
