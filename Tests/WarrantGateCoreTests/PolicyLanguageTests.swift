@@ -344,6 +344,39 @@ struct PolicyLanguageTests {
         #expect(notify(named: "O", noDetainer).reason == "no_matching_permit", "the permit reads only the named document")
     }
 
+    /// An attacker's pass on the policy language: `document:` accepts any kind the policy lets through, so a permit
+    /// testing `nature: [civil]` (meant as a civil court order) let ICE in on its own I-247A, and `status: [pending]`
+    /// on a registration no second person had approved, without a word from `policy check`.
+    @Test("a document test that may let ICE in names its kinds, accepts only active documents and covers the action, or is warned of")
+    func looseDocumentTests() throws {
+        func warnings(_ rules: String) throws -> [String] { try Self.parse(rules).warnings.map(\.message) }
+        let loose = try warnings("""
+            rules:
+              - id: ice-with-court-paper
+                effect: permit
+                when: { category: federal-immigration, action: custody.*, document: { nature: [civil], status: [active, pending] } }
+              - id: no-release-notice
+                effect: forbid
+                when: { category: federal-immigration, action: [custody.release-notification] }
+                unless: { not: { not: { document: { kind: [court-order] } } } }
+                reason: court_order_required
+            """)
+        #expect(loose.contains("rule 'ice-with-court-paper' may let a federal-immigration agency in on a document test that names no kind, which ICE's own forms (I-200, I-205, I-247A, I-247N) pass; list the kinds it accepts"), "\(loose)")
+        #expect(loose.contains { $0.hasPrefix("rule 'no-release-notice' may let") && $0.contains("does not require covers-action: true") }, "\(loose)")
+        let pending = try warnings("rules:\n  - { id: p, effect: permit, when: { category: federal-immigration, document: { kind: [court-order], status: [active, pending], covers-action: true } } }\n")
+        #expect(pending == ["rule 'p' may let a federal-immigration agency in on a document test that accepts a document that is pending; only an active one should let a request in"], "\(pending)")
+        // Named kinds and natures that no ICE form has, active and covering the action; or a rule for other agencies,
+        // or a test that refuses (a forbid's when): no warning.
+        for rules in [
+            "- { id: p, effect: permit, when: { category: federal-immigration, document: { kind: [notification-request], covers-action: true } } }",
+            "- { id: p, effect: permit, when: { category: federal-immigration, document: { nature: [criminal], covers-action: true } } }",
+            "- { id: p, effect: permit, when: { category: local-law-enforcement, document: { nature: [civil] } } }",
+            "- { id: f, effect: forbid, when: { category: federal-immigration, document: { kind: [detainer] } }, reason: criminal_warrant_required }",
+        ] {
+            #expect(try warnings("rules:\n  " + rules + "\n").isEmpty, "\(rules)")
+        }
+    }
+
     @Test("document: kind, nature, court, judge, status, covers-action and max-age; only the agency's own documents")
     func documentCondition() throws {
         let policy = try Self.parse("""

@@ -2,8 +2,8 @@
 extension Policy {
     /// This policy with warnings added for rules that can never match or whose `unless` always holds, rules shadowed
     /// by a forbid, warrant-failure forbids whose `unless` tests more than the warrant, permits that admit (and forbids
-    /// whose `unless` lets past) an immigration agency on the caller's own claim, and looked-up facts a `not:` reads that
-    /// answers need not state.
+    /// whose `unless` lets past) an immigration agency on the caller's own claim or on a loose document test, and
+    /// looked-up facts a `not:` reads that answers need not state.
     func withLintWarnings() -> Policy {
         var found = warnings
         for rule in rules where rule.source == source {
@@ -24,6 +24,16 @@ extension Policy {
                     file: source, line: rule.line,
                     message: "rule '\(rule.id)' measures fact '\(name)' in hours or minutes, but a value given as a day (YYYY-MM-DD) counts whole days, from that day's midnight to today's; have the records give it as an ISO 8601 time, or measure in days"
                 ))
+            }
+            if Self.mayConcernImmigration(rule.when) {
+                var problems: [String] = []
+                for problem in Self.allowingDocumentTests(of: rule).compactMap(Self.looseness) where !problems.contains(problem) {
+                    problems.append(problem)
+                    found.append(FileError(
+                        file: source, line: rule.line,
+                        message: "rule '\(rule.id)' may let a federal-immigration agency in on a document test that \(problem)"
+                    ))
+                }
             }
             if rule.effect == .forbid, Self.mayConcernImmigration(rule.when), let unless = rule.unless, let claim = Self.claimAlone(unless) {
                 found.append(FileError(
@@ -145,6 +155,36 @@ extension Policy {
             return ways.first { !$0.isEmpty } ?? ways.first
         default: return nil
         }
+    }
+
+    /// The `document` tests of `rule` that, holding, tend to let the request in: in a permit's `when` and a forbid's
+    /// `unless`, each `not:` turning the sense over.
+    private static func allowingDocumentTests(of rule: Rule) -> [DocumentCondition] {
+        func tests(_ condition: Condition, allowing: Bool) -> [DocumentCondition] {
+            switch condition {
+            case .document(let test): allowing ? [test] : []
+            case .not(let inner): tests(inner, allowing: !allowing)
+            case .all(let parts), .any(let parts): parts.flatMap { tests($0, allowing: allowing) }
+            default: []
+            }
+        }
+        return tests(rule.when, allowing: rule.effect == .permit) + (rule.unless.map { tests($0, allowing: rule.effect == .forbid) } ?? [])
+    }
+
+    /// What makes a `document` test that lets a request in looser than counsel likely meant, if anything: no `kind`
+    /// where ICE's own forms pass its `nature` (an I-200, I-205, I-247A or I-247N is no judge's finding), a status but
+    /// `active`, or no `covers-action` (a document scoped to other actions).
+    private static func looseness(_ test: DocumentCondition) -> String? {
+        if test.test.kinds == nil, DocumentKind.allCases.contains(where: { $0.isImmigrationForm && test.test.natures?.contains($0.nature) != false }) {
+            return "names no kind, which ICE's own forms (I-200, I-205, I-247A, I-247N) pass; list the kinds it accepts"
+        }
+        if let status = test.statuses.subtracting([.active]).map(\.rawValue).sorted().first {
+            return "accepts a document that is \(status); only an active one should let a request in"
+        }
+        if !test.coversAction {
+            return "does not require covers-action: true, so a document registered for other actions passes"
+        }
+        return nil
     }
 
     /// Whether a rule of this `when` may apply to a `federal-immigration` agency: no category test excludes it.
