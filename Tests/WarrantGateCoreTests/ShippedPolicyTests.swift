@@ -40,6 +40,28 @@ struct ShippedPolicyTests {
         #expect(failures.first?.problems.first?.contains("expected allow, got deny") == true)
     }
 
+    /// An attacker's pass on the policy language: a case could list one document reference twice, a state the registry
+    /// never holds, where a lookup by reference saw one and a lookup by inmate saw both.
+    @Test("a test case may not give one document reference twice")
+    func duplicateDocumentReference() throws {
+        let file = try TestFileDirectory()
+        defer { file.remove() }
+        try """
+            policy: \(Repository.path("policies/denver.yaml"))
+            cases:
+              - name: twice
+                agency: { id: ice-ero, category: federal-immigration }
+                request: { path: /records/inmates/2017-000123, warrant: JW-1 }
+                documents:
+                  - { reference: JW-1, kind: judicial-warrant, subjects: ["2017-000123"], scope: [records.read] }
+                  - { reference: JW-1, kind: detainer, subjects: ["2017-000123"], scope: [custody.hold] }
+                expect: { effect: allow }
+            """.write(to: file.url, atomically: true, encoding: .utf8)
+        let suite = try PolicyTestFile.load(path: file.path)
+        #expect(suite.brokenCases.first?.error.hasSuffix("t.yaml:8: document reference 'JW-1' is given twice in this case; the registry holds each once") == true, "\(suite.brokenCases)")
+        #expect(suite.run(against: try Repository.denver()).count == 1, "the broken case fails the run")
+    }
+
     /// An attacker's pass over `policy test`: a case with a misspelt category matched no permit, so a case expecting
     /// a denial passed against a policy that allows; and an empty file passed.
     @Test("a test case's category must be built in or tested by the policy, and a listed agency's own; a file without cases is refused")

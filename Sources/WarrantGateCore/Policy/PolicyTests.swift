@@ -274,7 +274,12 @@ public struct PolicyTestFile: Sendable {
             headers[header.lowercased(), default: []].append(try value.string("header value"))
         }
         let body = try request["body"].map { Array(try $0.string("body").utf8) }
-        let documents = try (node["documents"]?.sequence("documents") ?? []).map { try document($0, agency: agency, time: time) }
+        let documentNodes = try node["documents"]?.sequence("documents") ?? []
+        let documents = try documentNodes.map { try document($0, agency: agency, time: time) }
+        // The registry holds a reference once; a case holding one twice would test a state the gateway never meets.
+        for (index, document) in documents.enumerated() where documents[..<index].contains(where: { $0.reference == document.reference }) {
+            throw documentNodes[index].error("document reference '\(document.reference)' is given twice in this case; the registry holds each once")
+        }
         let records = try (node["records"]?.sequence("records") ?? []).map { try record($0, time: time) }
         var facts: [String: [String: String]] = [:]
         for (subject, values) in try node["facts"]?.mapping("facts") ?? [] {
