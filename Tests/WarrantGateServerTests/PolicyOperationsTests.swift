@@ -586,6 +586,32 @@ struct FactOverlayTests {
         #expect(throws: FactLookupError.self) { try facts(FactLookupClient.facts(status: 404, body: [])) }
     }
 
+    /// An attacker's pass on the policy language: the lookup, trusted for conviction classes, could also say that an
+    /// inmate's data is public (`public-release-date: yes`), which California's forbids read as opening it to ICE.
+    @Test("a lookup gives public-<kind> facts only where its states: names them; staff set them otherwise")
+    func publicFactsFromStaff() throws {
+        let text = try String(contentsOfFile: Repository.path("policies/california.yaml"), encoding: .utf8)
+        let policy = try PolicyParser.parse(text, file: Repository.path("policies/california.yaml"))
+        #expect(policy.settableFacts["public-release-date"] != nil && policy.lookedUpFacts["public-release-date"] == nil)
+        #expect(policy.lookedUpFacts["prop-47-misdemeanor"] != nil)
+        let answer = LookedUpFacts(values: ["public-release-date": "yes", "prop-47-misdemeanor": "none", "conviction": "none"])
+        func facts(_ policy: Policy) throws -> [String: String] {
+            try FactOverlayRegistry(
+                base: RegistrySnapshot.empty, subject: "2017-000001", lookedUp: .success(answer), declared: DeclaredFacts(policy.lookedUpFacts),
+                stated: policy.factLookup?.states ?? []
+            ).facts(subject: "2017-000001")
+        }
+        #expect(try facts(policy)["public-release-date"] == nil)
+        let opted = try PolicyParser.parse(
+            text.replacingOccurrences(of: "states: [conviction, prop-47-misdemeanor]", with: "states: [conviction, prop-47-misdemeanor, public-release-date]"),
+            file: Repository.path("policies/california.yaml")
+        )
+        #expect(try facts(opted)["public-release-date"] == "yes")
+        #expect(throws: FileError.self) {
+            try PolicyParser.parse(text.replacingOccurrences(of: "states: [conviction, prop-47-misdemeanor]", with: "states: [public-nothing]"), file: "c.yaml")
+        }
+    }
+
     @Test("an answer's members: strings kept, anything else named unusable, a name given twice refused")
     func answerMembers() throws {
         let read = { (body: String) in try FactLookupClient.facts(status: 200, body: Array(body.utf8)) }

@@ -284,6 +284,12 @@ public struct Policy: Sendable {
         for kind in Set(routes.flatMap(\.data)) { settable["public-\(kind)"] = .values(FactDeclaration.publicDataValues) }
         return settable
     }
+    /// The facts a fact lookup's answer may give: those the policy declares, and a `public-<data kind>` only where the
+    /// lookup's `states:` names it. Otherwise whether data is public is staff's to set: a records system's answer
+    /// would open it to every agency the policy keeps it from.
+    public var lookedUpFacts: [String: FactDeclaration] {
+        settableFacts.filter { name, _ in facts[name] != nil || factLookup?.states.contains(name) == true }
+    }
     /// Facts callers state about their requests.
     public let requestFacts: [RequestFact]
     /// The obligations the policy declares; when it declares any, its rules may record no others.

@@ -179,8 +179,11 @@ public enum PolicyParser {
             // What an included policy's lookup states, a lookup declared over it states too: its rules rely on it.
             var states = base?.factLookup?.states ?? []
             if let statesNode = node["states"] {
+                let publicKinds = Set(routes.flatMap(\.data).map { "public-\($0)" })
                 for name in try statesNode.strings("states") {
-                    guard facts[name] != nil else { throw statesNode.error("fact-lookup states '\(name)', which facts: does not declare") }
+                    guard facts[name] != nil || publicKinds.contains(name) else {
+                        throw statesNode.error("fact-lookup states '\(name)', which facts: does not declare (nor is it public-<a data kind the routes return>)")
+                    }
                     guard states.insert(name).inserted else { throw statesNode.error("fact-lookup states '\(name)' twice") }
                 }
             }

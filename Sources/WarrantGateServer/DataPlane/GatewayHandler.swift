@@ -282,7 +282,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             guard self.request === request, request.phase == .deciding else { return }
             confirmIdentity(request) { handler, request in
                 handler.decide(request, input: input, body: bytes, registry: FactOverlayRegistry(
-                    base: request.current.registry, subject: subject, lookedUp: facts, declared: request.current.policies.settableFacts,
+                    base: request.current.registry, subject: subject, lookedUp: facts, declared: request.current.policies.lookedUpFacts,
                     stated: lookup.states
                 ))
             }

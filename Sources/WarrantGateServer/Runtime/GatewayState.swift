@@ -12,14 +12,13 @@ public final class PolicySet: Sendable {
     public let directory: AgencyDirectory
     /// A candidate policy's stages, run on every request without affecting it.
     public let shadow: RequestStages?
-    /// The facts the policy's rules may read about an inmate (``Policy/settableFacts``), which a fact lookup's answer
-    /// is held to.
-    public let settableFacts: DeclaredFacts
+    /// The facts a fact lookup's answer may give (``Policy/lookedUpFacts``), which it is held to.
+    public let lookedUpFacts: DeclaredFacts
 
     public init(policy: Policy, directory: AgencyDirectory, shadow: Policy? = nil) {
         self.policy = policy
         self.stages = RequestStages(policy: policy)
-        self.settableFacts = DeclaredFacts(policy.settableFacts)
+        self.lookedUpFacts = DeclaredFacts(policy.lookedUpFacts)
         self.directory = directory
         self.shadow = shadow.map(RequestStages.init(policy:))
     }
