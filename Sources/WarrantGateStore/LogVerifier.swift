@@ -161,7 +161,7 @@ public struct LogVerifier {
             try entries { entry in
                 let columnProblem = Self.columnProblem(entry)
                 // A row whose decision id column was edited is reported as such, not as a second decision or outcome.
-                if columnProblem == nil { outcomes.note(entry) }
+                if columnProblem?.decisionId != true { outcomes.note(entry) }
                 if let time = Timestamp.parse(entry.time) {
                     if let latest = latestTime, latest.timeIntervalSince(time) > EntryTime.longestDecision + EntryTime.clockAllowance {
                         report.backdated = (count: (report.backdated?.count ?? 0) + 1, first: report.backdated?.first ?? entry.seq)
@@ -176,7 +176,7 @@ public struct LogVerifier {
                 if let stored = entry.storedLeaf, stored != leaf {
                     report.fail("seq \(entry.seq) does not match its leaf hash: the entry was edited", seq: entry.seq)
                 }
-                if let columnProblem { report.fail("seq \(entry.seq): \(columnProblem)", seq: entry.seq) }
+                if let columnProblem { report.fail("seq \(entry.seq): \(columnProblem.message)", seq: entry.seq) }
                 if entry.kind == LogKind.admin.rawValue, (try? AdminRecord(entry: entry.entry)) == nil {
                     report.fail("seq \(entry.seq): an admin record not written as the CLI writes one (a key repeated, or written otherwise): it reads differently to different readers", seq: entry.seq)
                 }
@@ -240,18 +240,18 @@ public struct LogVerifier {
         let decisionId: String?
     }
 
-    /// Why the entry's `time` or `decision_id` column disagrees with the hashed entry; nil when they agree. The
-    /// decision id must be the one the entry states (none for an admin record); the time must be the entry's own for
-    /// an admin record, and otherwise within ``EntryTime``'s bounds of it.
-    static func columnProblem(_ entry: Entry) -> String? {
+    /// Why the entry's `time` or `decision_id` column disagrees with the hashed entry, and whether it is the decision
+    /// id's; nil when they agree. The decision id must be the one the entry states (none for an admin record); the
+    /// time must be the entry's own for an admin record, and otherwise within ``EntryTime``'s bounds of it.
+    static func columnProblem(_ entry: Entry) -> (message: String, decisionId: Bool)? {
         guard let stated = try? JSONDecoder().decode(Stated.self, from: Data(entry.entry.utf8)) else {
-            return "the entry states no time: it is not a record the gateway writes"
+            return ("the entry states no time: it is not a record the gateway writes", false)
         }
         guard stated.decisionId == entry.decisionId else {
-            return "its decision_id column (\(entry.decisionId ?? "none")) is not the entry's (\(stated.decisionId ?? "none")): the column was edited"
+            return ("its decision_id column (\(entry.decisionId ?? "none")) is not the entry's (\(stated.decisionId ?? "none")): the column was edited", true)
         }
         guard stated.time != entry.time else { return nil }
-        let edited = "its time column (\(entry.time)) is not the entry's (\(stated.time)): the column was edited"
+        let edited = ("its time column (\(entry.time)) is not the entry's (\(stated.time)): the column was edited", false)
         // The column is compared as text where exports and reports select a range: it must be written as the store
         // writes it, or an equal instant written otherwise would sort outside its range.
         guard entry.kind != LogKind.admin.rawValue, let column = Timestamp.parse(entry.time), Timestamp.format(column) == entry.time,
