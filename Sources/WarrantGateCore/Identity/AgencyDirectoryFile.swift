@@ -21,10 +21,17 @@ import X509
 public enum AgencyDirectoryFile {
     /// Parses the directory. `authorityOverrides` maps authority names to PEM files, taking precedence over the file.
     public static func load(path: String, authorityOverrides: [String: String] = [:]) throws -> AgencyDirectory {
+        try loadWithCategories(path: path, authorityOverrides: authorityOverrides).directory
+    }
+
+    /// ``load(path:authorityOverrides:)`` and the categories the file declares, from one reading of it.
+    public static func loadWithCategories(
+        path: String, authorityOverrides: [String: String] = [:]
+    ) throws -> (directory: AgencyDirectory, declared: [AgencyCategory]) {
         let root = try YAMLNode.load(path: path)
         // Relative authority paths are beside the file itself, wherever a link to it is (as policies' includes).
         let base = URL(fileURLWithPath: PolicyRelativePath.realPath(path) ?? path).deletingLastPathComponent()
-        return try parse(root, base: base, authorityOverrides: authorityOverrides)
+        return (try parse(root, base: base, authorityOverrides: authorityOverrides), try declaredCategories(root))
     }
 
     public static func parse(_ root: YAMLNode, base: URL, authorityOverrides: [String: String]) throws -> AgencyDirectory {

@@ -47,8 +47,9 @@ public final class PolicySet: Sendable {
     /// The live policy, checked, and the agency directory with its declared categories.
     private static func loadLive(_ configuration: GatewayConfiguration) throws -> (Policy, AgencyDirectory, Set<AgencyCategory>) {
         let policy = try PolicyParser.load(path: configuration.policyPath)
-        let directory = try AgencyDirectoryFile.load(path: configuration.agenciesPath, authorityOverrides: configuration.authorities)
-        let declared = Set(try AgencyDirectoryFile.declaredCategories(YAMLNode.load(path: configuration.agenciesPath)))
+        // One reading: a file replaced between two would check the policy against categories the directory lacks.
+        let (directory, categories) = try AgencyDirectoryFile.loadWithCategories(path: configuration.agenciesPath, authorityOverrides: configuration.authorities)
+        let declared = Set(categories)
         try check(policy, path: configuration.policyPath, declared: declared, configuration)
         return (policy, directory, declared)
     }
