@@ -29,12 +29,33 @@ public struct TailGap: Error, CustomStringConvertible, Sendable, Equatable {
     }
 }
 
+/// Why a reader's position is no longer in the log: the log is shorter than it, or holds another entry there (a
+/// PostgreSQL failover to a standby behind, or a restore, under a running reader).
+public struct TailRolledBack: Error, CustomStringConvertible, Sendable, Equatable {
+    /// The entry the reader read last.
+    public let seq: Int64
+    /// The log's size, when it is shorter than `seq`; nil when it holds another entry at `seq`.
+    public let size: Int64?
+
+    public var description: String {
+        let found = size.map { "the log now has only \($0) entries" } ?? "the log now holds another entry at that seq"
+        return "entry \(seq) was read here, but \(found): it was rolled back (a failover to a standby behind it, or a restore) and may be written again"
+    }
+}
+
 extension Store {
     /// Up to `limit` entries with a sequence number above `seq`, in order, from one read transaction. Throws
     /// ``TailGap`` if the next entry, `seq + 1`, has been archived (including when every later entry has): the reader
-    /// would otherwise skip it unnoticed.
-    public func logEntries(after seq: Int64, limit: Int) throws -> [TailEntry] {
+    /// would otherwise skip it unnoticed. Throws ``TailRolledBack`` if the log is shorter than `seq`, or, given `leaf`
+    /// (entry `seq`'s, as the reader read it), holds another entry there: reading on would skip the entries the log
+    /// writes again at the seqs between.
+    public func logEntries(after seq: Int64, leaf: Merkle.Hash? = nil, limit: Int) throws -> [TailEntry] {
         try database.read { session in
+            if seq > 0 {
+                let size = Int64(try session.logSize())
+                if size < seq { throw TailRolledBack(seq: seq, size: size) }
+                if let leaf, try LogAppender.subtree(session, level: 0, index: UInt64(seq - 1)) != leaf { throw TailRolledBack(seq: seq, size: nil) }
+            }
             var entries: [TailEntry] = []
             try session.forEach("SELECT seq, kind, time, entry, leaf_hash FROM log WHERE seq > ? ORDER BY seq LIMIT ?", seq, limit) { row in
                 entries.append(TailEntry(

@@ -511,6 +511,12 @@ struct StoreBackendTests {
         ))
         #expect(rest.map(\.seq) == Array(5...11) && rest.last?.kind == "outcome")
         #expect(none.isEmpty && last == 11)
+        // A review of the forwarder: a log rolled back under a running reader (a failover to a standby behind) was
+        // read on from the reader's seq once it grew again, and the entries written again below it were skipped.
+        let leaf = try #require(page.last?.leaf)
+        #expect(try await blocking { try store.logEntries(after: 4, leaf: leaf, limit: 100) }.map(\.seq) == Array(5...11))
+        await #expect(throws: TailRolledBack(seq: 4, size: nil)) { try await blocking { try store.logEntries(after: 4, leaf: rest[0].leaf, limit: 100) } }
+        await #expect(throws: TailRolledBack(seq: 12, size: 11)) { try await blocking { try store.logEntries(after: 12, limit: 100) } }
     }
 
     // MARK: Archive

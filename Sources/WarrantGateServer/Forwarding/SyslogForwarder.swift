@@ -183,6 +183,12 @@ public final class SyslogForwarder: Sendable {
             } catch let error as TailGap {
                 try await save(&progress)
                 throw ForwardingError("cannot forward seq \(error.needed): \(error) (to skip them, give a new --state file with --start-at \(error.firstHeld))")
+            } catch let error as TailRolledBack {
+                try await save(&progress)
+                throw ForwardingError("""
+                    stopped at seq \(progress.acknowledged): \(error). Check what \(name) holds, then forward with a new --state file and \
+                    --start-at the first entry it lacks
+                    """)
             } catch {
                 try await save(&progress)
                 if Task.isCancelled { break }
@@ -316,11 +322,11 @@ public final class SyslogForwarder: Sendable {
             guard offer.status == 200 else { throw ForwardingError("the server refused the RELP session: \(offer.text)") }
 
             var inFlight = CircularBuffer<(txnr: Int, seq: Int64, leaf: Merkle.Hash)>(initialCapacity: window.frames)
-            var sent = progress.acknowledged
+            var (sent, sentLeaf) = (progress.acknowledged, progress.leaf)
             while true {
                 if inFlight.count <= window.frames / 2 {
-                    let (store, after, limit) = (store, sent, window.frames - inFlight.count)
-                    let entries = try await BlockingWork.run { try store.logEntries(after: after, limit: limit) }
+                    let (store, after, leaf, limit) = (store, sent, sentLeaf, window.frames - inFlight.count)
+                    let entries = try await BlockingWork.run { try store.logEntries(after: after, leaf: leaf, limit: limit) }
                     if let last = entries.last {
                         let frames = entries.map { entry in
                             let txnr = transactions.next()
@@ -329,7 +335,7 @@ public final class SyslogForwarder: Sendable {
                             return RELPFrame.syslog(txnr: txnr, message: record.message(hostname: settings.hostname))
                         }
                         try await outbound.write(contentsOf: frames)
-                        sent = last.seq
+                        (sent, sentLeaf) = (last.seq, last.leaf)
                     }
                 }
                 if inFlight.isEmpty {
