@@ -122,6 +122,28 @@ struct ReportTests {
             #expect(ReportPeriod(loose, timeZone: denver) == nil, "\(loose)")
         }
         #expect(ReportPeriod("2026-Q4", timeZone: denver)?.months == ["2026-10", "2026-11", "2026-12"])
+
+        // A review of the reports: a request the gateway asked for again (the registry out of reach) and then allowed
+        // counted as one denial and one allow, and an allow whose answer never came counted as access given. The
+        // figures stay as logged; each report says how many of them are such.
+        let time = Timestamp.parse("2026-11-02T19:00:00.000Z")!
+        func request(_ effect: Effect, _ reason: String, answered: Bool = false) -> ReportData.Request {
+            ReportData.Request(time: time, month: "2026-11", agency: "ice-ero", kind: "records", effect: effect, reason: reason, obligations: [],
+                               subject: "2017-000123", answered: answered)
+        }
+        let retried = ReportData(
+            period: period, jurisdiction: "Test County", timeZone: denver,
+            requests: [request(.deny, "registry_unavailable"), request(.allow, "permitted", answered: true), request(.allow, "permitted"),
+                       request(.deny, "warrant_missing")],
+            checkpointSize: 4, checkpointRoot: "root", checkpointOrigin: "test/log"
+        )
+        #expect(retried.denied == 2 && retried.deniedUndecided == 1 && retried.allowed == 2 && retried.allowedUnanswered == 1)
+        let told = ReportRenderer(data: retried, template: .denverCouncil)
+        for text in [told.markdown(), told.html()] {
+            #expect(text.contains("1 of the denied requests was not decided by the policy") && text.contains("1 of the allowed requests got no answer"), "\(text)")
+        }
+        #expect(told.csv().contains("\r\ndenied-not-decided,,,deny,,1\r\nallowed-not-answered,,,allow,,1\r\n"))
+        #expect(!ReportRenderer(data: markup, template: nil).markdown().contains("not decided by the policy"))
     }
 
     /// An auditor's pass: an HTTP/2 client took the first 120 bytes of a record (name, charges, housing unit) and reset

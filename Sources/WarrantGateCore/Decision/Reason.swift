@@ -1,6 +1,13 @@
 /// The reason codes the gateway itself gives. A policy's forbid rules may name reasons of their own (strings in a
 /// ``Decision``); a built-in reason is always one of these, so a misspelt code does not compile.
 public enum GatewayReason: String, Sendable, CaseIterable {
+    /// The reasons of a request no policy decided: the gateway asked for it again (its limits, its state, or what it
+    /// could not read or write) or the client left before it was decided. A request sent again is a request again.
+    public static let undecided: Set<String> = Set([
+        GatewayReason.agencyConcurrencyLimit, .bodyIncomplete, .logUnavailable, .registryUnavailable, .gatewayError, .gatewayDraining,
+        .stateChanged, .clientClosed,
+    ].map(\.rawValue))
+
     case permitted
     case unknownAgency = "unknown_agency"
     case ambiguousAgency = "ambiguous_agency"

@@ -213,6 +213,11 @@ public struct ReportData: Sendable {
 
     public var allowed: Int { requests.filter { $0.effect == .allow }.count }
     public var denied: Int { requests.filter { $0.effect == .deny }.count }
+    /// The denied requests no policy decided (``GatewayReason/undecided``): the gateway asked for them again, or the
+    /// client left. A request sent again is counted again.
+    public var deniedUndecided: Int { requests.filter { $0.effect == .deny && GatewayReason.undecided.contains($0.reason) }.count }
+    /// The allowed requests whose answer the agency did not receive (``Request/answered``).
+    public var allowedUnanswered: Int { requests.filter { $0.effect == .allow && !$0.answered }.count }
 
     public func count(month: String? = nil, kind: String? = nil, effect: Effect? = nil) -> Int {
         requests.filter { (month == nil || $0.month == month) && (kind == nil || $0.kind == kind) && (effect == nil || $0.effect == effect) }.count

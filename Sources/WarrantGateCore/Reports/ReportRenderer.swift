@@ -107,6 +107,25 @@ public struct ReportRenderer {
             """
     }
 
+    /// What the allowed and denied figures hold besides answers given and decisions made, if anything.
+    var settled: String? {
+        var parts: [String] = []
+        if data.deniedUndecided > 0 {
+            parts.append("""
+                \(data.deniedUndecided) of the denied requests \(data.deniedUndecided == 1 ? "was" : "were") not decided by the policy: the \
+                gateway asked for \(data.deniedUndecided == 1 ? "it" : "them") again (a limit, a reload, the registry or the log out of reach) \
+                or the client left first, and a request sent again is counted again
+                """)
+        }
+        if data.allowedUnanswered > 0 {
+            parts.append("""
+                \(data.allowedUnanswered) of the allowed requests got no answer the agency \
+                received (the records system failed or had no such record, or the client left)
+                """)
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: "; ") + "."
+    }
+
     var provenance: String {
         let archives = data.countedArchivedThrough.map {
             " Entries 1…\($0) were read from the log's archive files, which match that tree."
@@ -139,6 +158,8 @@ public struct ReportRenderer {
         }
         if template == .californiaTruth { lines.append(["individuals-given-access", "", "", "allow", "", String(data.individualsGivenAccess)]) }
         lines.append(["requests-without-agency", "", "", "", "", String(data.unattributedRequests)])
+        lines.append(["denied-not-decided", "", "", "deny", "", String(data.deniedUndecided)])
+        lines.append(["allowed-not-answered", "", "", "allow", "", String(data.allowedUnanswered)])
         for request in listed { lines.append(["requests", request.day, request.kind, request.effect.rawValue, request.reason ?? "", "1"]) }
         lines.append(["time-zone", "", "", "", data.timeZone.identifier, ""])
         lines.append(["checkpoint", "", "", "", "\(data.checkpointOrigin) size \(data.checkpointSize) root \(data.checkpointRoot)", ""])
@@ -153,6 +174,7 @@ public struct ReportRenderer {
         var out = "# \(title)\n\n**\(Self.markdownText(data.jurisdiction))**, period **\(data.period.label)** (\(data.timeZone.identifier)).\n\n"
         if let template { out += "\(template.duty)\n\n" }
         out += "Immigration enforcement requests: **\(data.requests.count)** — allowed \(data.allowed), denied \(data.denied).\n\n"
+        if let settled { out += "\(settled)\n\n" }
         if let incompleteness { out += "> **\(incompleteness)**\n\n" }
         if template == .californiaTruth { out += "Individuals given ICE access: **\(data.individualsGivenAccess)**.\n\n" }
         out += "\(unattributed)\n\n"
@@ -220,6 +242,7 @@ public struct ReportRenderer {
         if template == .californiaTruth { body += "<div><span>\(data.individualsGivenAccess)</span>individuals given ICE access</div>" }
         body += "</div>\n"
         if let incompleteness { body += "<p class=\"incomplete\"><strong>\(escape(incompleteness))</strong></p>\n" }
+        if let settled { body += "<p>\(escape(settled))</p>\n" }
         body += "<p>\(escape(unattributed))</p>\n"
         body += "<h2>Requests per month, by outcome</h2>\n" + monthlyChart()
         body += "<h2>Reasons for denial</h2>\n" + reasonsChart()
