@@ -104,8 +104,23 @@ struct ReportTests {
         let markup = ReportData(period: period, jurisdiction: "[click](javascript:x) <script>x</script> | a |", timeZone: denver, requests: [],
                                 checkpointSize: 1, checkpointRoot: "root", checkpointOrigin: "![i](http://x)")
         let escaped = ReportRenderer(data: markup, template: nil).markdown()
-        #expect(escaped.contains(#"**\[click\]\(javascript:x\) \<script\>x\</script\> \| a \|**"#), "\(escaped)")
-        #expect(escaped.contains(#"the decision log \!\[i\]\(http://x\) at"#), "\(escaped)")
+        #expect(escaped.contains(#"**\[click\]\(javascript\:x\) \<script\>x\</script\> \| a \|**"#), "\(escaped)")
+        #expect(escaped.contains(#"the decision log \!\[i\]\(http\://x\) at"#), "\(escaped)")
+        // A review of the reports: a line break ended a table's row, a bare domain became a link, a bidi override
+        // turned a cell around; in HTML too.
+        let forged = ReportData(
+            period: period, jurisdiction: "Test County", timeZone: denver,
+            requests: ["a\n# b", "www.evil.example", "\u{202E}x"].map { reason in
+                ReportData.Request(time: Timestamp.parse("2026-11-02T19:00:00.000Z")!, month: "2026-11", agency: "ice-ero", kind: "records",
+                                   effect: .deny, reason: reason, obligations: [])
+            },
+            checkpointSize: 3, checkpointRoot: "root", checkpointOrigin: "test/log"
+        )
+        let forgedMarkdown = ReportRenderer(data: forged, template: nil).markdown()
+        #expect(forgedMarkdown.contains(##"| a\\u{A}\# b | 1 |"##) && forgedMarkdown.contains(#"| www\.evil\.example | 1 |"#), "\(forgedMarkdown)")
+        #expect(forgedMarkdown.contains(#"| \\u{202E}x | 1 |"#) && !forgedMarkdown.contains("\u{202E}"), "\(forgedMarkdown)")
+        let forgedHTML = ReportRenderer(data: forged, template: nil).html()
+        #expect(forgedHTML.contains(#"a\u{A}# b"#) && !forgedHTML.contains("\u{202E}"))
         // An auditor's pass: a report of a quarter not yet over read as final. Computed while its requests could still
         // be logged (the period's end plus the longest a decision may take), it says so; after, it does not.
         for (computed, open) in [(period.end.addingTimeInterval(-86_400), true), (EntryTime.latestColumn(stating: period.end), false)] {
