@@ -62,6 +62,9 @@ struct ForwardCommand: ParsableCommand {
                 }
                 logger.warning("forwarding to \(destination.name) in the clear (--plaintext): the entries can be read on the way, and acknowledged by anyone on the path")
             }
+            if tls && ca == nil {
+                logger.warning("--tls without --ca: any certificate authority this machine trusts can vouch for \(destination.host); give --ca the CA that issued the receiver's certificate")
+            }
             let location = try admin.location()
             var options = try admin.database.options(for: location)
             // A SQLite log is read only, unless an operator runs this through sudo: the log then records the run.

@@ -50,6 +50,9 @@ struct ForwardCLITests {
         }
         let both = try CLIProcess.run(["forward", "syslog", "--to", "192.0.2.7:2514", "--tls", "--plaintext", "--once"] + db)
         #expect(both.status == 2 && both.stderr.contains("contradict"), "\(both.stderr)")
+        // A review of the forwarder: with --tls alone, any CA the machine trusts vouches for the receiver; it is said.
+        let systemTrust = try CLIProcess.run(["forward", "syslog", "--to", "127.0.0.1:9", "--tls", "--once", "--db", scratch.url.appendingPathComponent("none/x.sqlite").path])
+        #expect(systemTrust.stdout.contains("--tls without --ca: any certificate authority this machine trusts can vouch for 127.0.0.1"), "\(systemTrust.stdout)")
 
         // A receiver that is down: --once, run from a timer, gives up and fails (it retried for ever) and keeps its
         // cursor. Port 1 on loopback refuses every connection.
