@@ -131,7 +131,7 @@ struct RestoreCommand: ParsableCommand {
         try SudoInvocation.checkOperatorMayRead(file, what: "an input file")
         // Read once: the bytes checked are the bytes used.
         let keyBytes = try key.map { path in try SudoInvocation.readFile(path, what: "an input file", limit: 1 << 16) }
-        try SudoInvocation.current?.checkRestore(into: location, verifierKey: keyBytes, allowUnsealed: allowUnsealed != nil)
+        try SudoInvocation.current?.checkRestore(into: location, verifierKey: keyBytes, allowUnsealed: allowUnsealed != nil, offsite: against != nil)
         // The key's record of the last checkpoint it signed, beside it in the target's files directory, if it keeps one.
         let lastSignedRecord = LogKeyFiles(filesDirectory: location.filesDirectory).lastSigned
         let lastSignedFile = lastSignedRecord.path

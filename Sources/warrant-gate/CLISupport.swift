@@ -334,10 +334,11 @@ struct SudoInvocation {
 
     /// Refuses a restore into the installed gateway's store that would trust what the operator brings: a backup
     /// checked with a key other than the installed one (a store the operator made and sealed with a key of their own),
-    /// or an unsealed one, whose registry (warrants, approvals) nothing vouches for. Refuses a restore into another store
-    /// that shares the installed one's files directory or its key's record of the last checkpoint signed.
-    /// `given` is `--key`'s contents, as the restore then uses them.
-    func checkRestore(into location: StoreLocation, verifierKey given: Data?, allowUnsealed: Bool) throws {
+    /// or an unsealed one, whose registry (warrants, approvals) nothing vouches for, or one checked against no checkpoint
+    /// held off the machine (`offsite` false), where a rollback goes unnoticed if the key's record is gone too. Refuses a
+    /// restore into another store that shares the installed one's files directory or its key's record of the last
+    /// checkpoint signed. `given` is `--key`'s contents, as the restore then uses them.
+    func checkRestore(into location: StoreLocation, verifierKey given: Data?, allowUnsealed: Bool, offsite: Bool) throws {
         guard let installed = try installed() else { return }
         guard location.isSameDatabase(as: installed.store) else {
             // Beside the installed store, another one would share its documents and its key's record of the last
@@ -354,6 +355,13 @@ struct SudoInvocation {
         }
         guard !allowUnsealed else {
             throw CLIError(.refused, "run through sudo, an unsealed backup is not restored into the installed gateway's store: nothing vouches for its registry")
+        }
+        guard offsite else {
+            throw CLIError(.refused, """
+                run through sudo, a restore into the installed gateway's store is checked against a checkpoint held off the machine: \
+                give --against (without one, an older backup passes for the latest once the key's record is lost too); a restore \
+                without one is the service account's, from root's own login (runuser -u warrant-gate)
+                """)
         }
         guard let given else { return }
         guard let own = try? PrivateFile.read(installed.key.publicPath, limit: 1 << 16), given == own else {

@@ -440,5 +440,13 @@ struct InstalledHostDefaultStoreTests {
             in: scratch.url
         )
         #expect(below.status == 3 && below.stderr.contains("--out may not be in the installed gateway's files directory"), "\(below.stderr)")
+        // A review: one operator could restore into the installed store against no checkpoint held off the machine.
+        let installedStore = scratch.url.appendingPathComponent("warrant-gate.sqlite").path
+        let unchecked = try Self.runOnHost(
+            configuration: configuration, environment: sudo,
+            ["restore", backup, "--no-offsite-checkpoint", "--replace", "--allow-rollback", "disk lost", "--db", installedStore], in: scratch.url
+        )
+        #expect(unchecked.status == 3 && unchecked.stderr.contains("is checked against a checkpoint held off the machine: give --against"), "\(unchecked.stderr)")
+        #expect(try Data(contentsOf: record) == recorded)
     }
 }
