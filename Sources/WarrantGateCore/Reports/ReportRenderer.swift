@@ -226,29 +226,14 @@ public struct ReportRenderer {
 
     /// An operator's or the log's text (the jurisdiction, the log's origin, a reason) as Markdown shows it: each
     /// character that would make a link (an autolink's `.` and `:` too), an image, emphasis, code, a table cell or
-    /// HTML escaped with a backslash, and each control or format character written out (``shown(_:)``).
+    /// HTML escaped with a backslash, and each control or format character written out (``TerminalText/escaped(_:)``).
     static func markdownText(_ text: String) -> String {
         var escaped = ""
-        for character in shown(text) {
+        for character in TerminalText.escaped(text) {
             if "\\`*_[]()<>|!#~&.:".contains(character) { escaped.append("\\") }
             escaped.append(character)
         }
         return escaped
-    }
-
-    /// `text` with each control or format character (a line break, which would end a table's row; a bidi override,
-    /// which would turn the text around) written `\u{XX}`.
-    static func shown(_ text: String) -> String {
-        var shown = ""
-        for scalar in text.unicodeScalars {
-            switch scalar.properties.generalCategory {
-            case .control, .format, .lineSeparator, .paragraphSeparator:
-                shown += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
-            default:
-                shown.unicodeScalars.append(scalar)
-            }
-        }
-        return shown
     }
 
     public func html() -> String {
@@ -380,7 +365,8 @@ public struct ReportRenderer {
     }
 
     private func escape(_ text: String) -> String {
-        Self.shown(text).replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+        // A control or format character written out: a line break would end a table's row, a bidi override turn it.
+        TerminalText.escaped(text).replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 }
