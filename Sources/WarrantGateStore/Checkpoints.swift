@@ -159,16 +159,17 @@ public struct Checkpointer: Sendable {
             let prepared = try database.read { session in
                 try Self.prepare(session, origin: origin, always: always, remembered: remembered, recordedAt: lastSigned?.path ?? "")
             }
+            let lastChecked = prepared.last.flatMap { try? Checkpoint.verify(note: $0.note, key: key.verifier) }
             // Another host's signing with this key, which extends what this one recorded: recorded too, so that a
             // database later cut back below it is refused here as well, not signed into a second history.
-            if let last = prepared.last, prepared.lastExtendsRemembered, let checked = try? Checkpoint.verify(note: last.note, key: key.verifier) {
+            if let last = prepared.last, prepared.lastExtendsRemembered, let lastChecked {
                 try lastSigned?.record(last.note)
-                remembered = checked
+                remembered = lastChecked
             }
             guard let checkpoint = prepared.checkpoint else { return nil }
             // A chain of checkpoints is one key's: a gateway given another key would add checkpoints no verifier of
             // the log could check.
-            if let last = prepared.last, (try? Checkpoint.verify(note: last.note, key: key.verifier)) == nil {
+            if let last = prepared.last, lastChecked == nil {
                 throw StoreError("""
                     the latest checkpoint (\(last.id)) was not signed by this key (\(key.name)): another key signs this log (every \
                     gateway and the CLI must sign with the log's one key), or the row was written by hand. Refusing to sign; \
