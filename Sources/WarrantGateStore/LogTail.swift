@@ -51,11 +51,9 @@ extension Store {
     /// writes again at the seqs between.
     public func logEntries(after seq: Int64, leaf: Merkle.Hash? = nil, limit: Int) throws -> [TailEntry] {
         try database.read { session in
-            if seq > 0 {
-                let size = Int64(try session.logSize())
-                if size < seq { throw TailRolledBack(seq: seq, size: size) }
-                if let leaf, try LogAppender.subtree(session, level: 0, index: UInt64(seq - 1)) != leaf { throw TailRolledBack(seq: seq, size: nil) }
-            }
+            let size = Int64(try session.logSize())
+            if size < seq { throw TailRolledBack(seq: seq, size: size) }
+            if seq > 0, let leaf, try LogAppender.subtree(session, level: 0, index: UInt64(seq - 1)) != leaf { throw TailRolledBack(seq: seq, size: nil) }
             var entries: [TailEntry] = []
             try session.forEach("SELECT seq, kind, time, entry, leaf_hash FROM log WHERE seq > ? ORDER BY seq LIMIT ?", seq, limit) { row in
                 entries.append(TailEntry(
@@ -65,9 +63,8 @@ extension Store {
             }
             if let first = entries.first {
                 if first.seq != seq + 1 { throw TailGap(needed: seq + 1, firstHeld: first.seq) }
-            } else {
-                let size = Int64(try session.logSize())
-                if size > seq { throw TailGap(needed: seq + 1, firstHeld: size + 1) }
+            } else if size > seq {
+                throw TailGap(needed: seq + 1, firstHeld: size + 1)
             }
             return entries
         }
