@@ -188,6 +188,15 @@ if runs("redact") {
         print(label.padding(toLength: 82, withPad: " ", startingAt: 0) + String(format: "%10.1f MB/s", samples.sorted()[2] / 1e6))
     }
     try streamRedact("stream-redact a 1 MB export (JSON)", big) { JSONRedaction(names: names) }
+    // The 1 MB export `scripts/bench-vs-nginx` serves: its record has six charges and 300 bytes of notes.
+    let charge = #"{"statute":"C.R.S. 18-4-203","description":"second degree burglary"}"#
+    let servedRecord = #"{"bookingNumber":"2017-000123","name":"Ana Morales","status":"in custody","housingUnit":"4B","charges":["#
+        + Array(repeating: charge, count: 6).joined(separator: ",") + #"],"notes":""# + String(repeating: "x", count: 300)
+        + #"","citizenship":"unknown","immigrationStatus":"undocumented (reported)","alienNumber":"A-201-555-0199","demographics":{"dateOfBirth":"1990-04-11","countryOfBirth":"Mexico","placeOfBirth":"Mexico"}}"#
+    var served = #"{"bookingNumber":"2017-000123","history":["#
+    while served.utf8.count < 1 << 20 { served += (served.hasSuffix("[") ? "" : ",") + servedRecord }
+    served += "]}"
+    try streamRedact("stream-redact bench-vs-nginx's 1 MB export (JSON)", Array(served.utf8)) { JSONRedaction(names: names) }
 
     let fixture = try String(contentsOf: root.appendingPathComponent("Tests/WarrantGateCoreTests/Fixtures/niem/niem-4.0.xml"), encoding: .utf8)
     let booking = "<j:Booking>" + fixture.components(separatedBy: "<j:Booking>")[1].components(separatedBy: "</j:Booking>")[0] + "</j:Booking>"

@@ -109,6 +109,29 @@ struct JSONRedactorTests {
         }
     }
 
+    /// Most values are settled from what their bytes' classes have in common, without the byte pass: both must agree
+    /// on every value, escaped as JSON writes it or not, whichever way that settles it.
+    @Test("a value's quick check answers as the byte pass does, on random values near the names' spellings")
+    func quickSpellingAgreesWithBytePass() {
+        let names = ValueNames(["citizenship", "countryOfBirth", "immigrationStatus", "alienNumber"])
+        let pieces = ["citizenship", "Citizenship", "country", "Of", "birth", "immigration", "status", "alien", "number", "x", "2017",
+                      "-", "_", ".", "/", ":", "#", "[", "]", " ", "  ", "\t", "\\", "\\u0063", "é", "ſ", "(", ")", "A", "z", "7"]
+        var generator = SystemRandomNumberGenerator()
+        var settledQuickly = 0
+        for _ in 0..<40_000 {
+            let value = (0..<Int.random(in: 1...8, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
+            for escaped in [true, false] {
+                Array(value.utf8).withUnsafeBytes { bytes in
+                    #expect(names.spelling(bytes, escaped: escaped) == names.spellingByBytes(bytes, escaped: escaped), "\(value) escaped: \(escaped)")
+                    if !value.contains(where: { $0 == "\\" || !$0.isASCII || "./:#[]".contains($0) }) { settledQuickly += 1 }
+                }
+            }
+        }
+        // Both branches are taken: values the quick check settles, and values it hands to the byte pass.
+        #expect(settledQuickly > 10_000)
+        #expect(settledQuickly < 70_000)
+    }
+
     @Test("compares letter case character by character, as Java and .NET binders do: a long s, a dotless ı, a dotted İ")
     func binderCase() throws {
         for key in ["citizenſhip", #"citizenſhip"#, "CİTİZENSHİP", "countryOfBırth", "ımmigration_status"] {

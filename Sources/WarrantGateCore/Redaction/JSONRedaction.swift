@@ -1276,7 +1276,7 @@ final class ValueNames: Sendable {
     private let longestReadSpelling: Int
     /// A bitmap of the names' letter sets (``letterBit(_:)``), by ``letterSetSlot(_:)``.
     private let letterSets: [UInt64]
-    /// Per ASCII byte: its bit in a letter set (``letterBit(_:)``), and the flags below.
+    /// Per byte: its bit in a letter set (``letterBit(_:)``), and the flags below.
     private let byteClasses: [UInt32]
     private static let letters: UInt32 = (1 << 27) - 1
     private static let isSpace: UInt32 = 1 << 27
@@ -1286,6 +1286,8 @@ final class ValueNames: Sendable {
     /// A byte a spelling of one of the names may hold: the names' own, in either case, separators
     /// (``FieldNameKey/isSeparator(_:)``) and path marks (``FieldNameKey/isPathMark(_:)``).
     private static let spells: UInt32 = 1 << 30
+    /// A byte that only ``spellingByBytes(_:escaped:)`` reads: any non-ASCII byte, and `\\`, which starts an escape.
+    private static let needsBytePass: UInt32 = 1 << 31
 
     /// `fields` as ``FieldNameKey`` folds them; those shorter than ``shortestName`` bytes are left out.
     init(_ fields: Set<String>) {
@@ -1301,8 +1303,9 @@ final class ValueNames: Sendable {
         }
         self.letterSets = letterSets
         let nameBytes = Set(fields.flatMap(\.utf8).flatMap { byte in (0x61...0x7a).contains(byte) ? [byte, byte - 0x20] : [byte] })
-        byteClasses = (0..<128).map { (value: Int) -> UInt32 in
+        byteClasses = (0..<256).map { (value: Int) -> UInt32 in
             let byte = UInt8(value)
+            if byte >= 0x80 || byte == UInt8(ascii: "\\") { return Self.needsBytePass }
             var byteClass = Self.letterBit(byte)
             if byte <= 0x20 { byteClass |= Self.isSpace }
             if FieldNameKey.isPathMark(byte) { byteClass |= Self.isMark }
@@ -1332,10 +1335,35 @@ final class ValueNames: Sendable {
         return spelling(text, escaped: false) ?? false
     }
 
-    /// ``isSpelled(byText:)`` in one pass over `text`; nil when `escaped` and it holds a backslash, so that it must be
-    /// read decoded first.
-    private func spelling(_ text: UnsafeRawBufferPointer, escaped: Bool) -> Bool? {
+    /// ``isSpelled(byText:)``; nil when `escaped` and `text` holds a backslash, so that it must be read decoded first.
+    func spelling(_ text: UnsafeRawBufferPointer, escaped: Bool) -> Bool? {
         if text.count > longestReadSpelling, isTooLong(text, escaped: escaped) { return false }
+        // Most values are settled from what their bytes' classes have in common; the others take the byte pass.
+        var any: UInt32 = 0, every: UInt32 = ~0, spaces = 0
+        byteClasses.withUnsafeBufferPointer { classes in
+            for byte in text {
+                let byteClass = classes[Int(byte)]
+                any |= byteClass
+                every &= byteClass
+                spaces &+= Int(truncatingIfNeeded: byteClass >> 27 & 1)
+            }
+        }
+        guard any & Self.needsBytePass == 0 else { return spellingByBytes(text, escaped: escaped) }
+        let allSpells = every & Self.spells != 0
+        if any & Self.isSpace != 0 {
+            // Free text is compared whole, and path marks are no letters of it.
+            return allSpells && text.count - spaces <= longestReadSpelling && hasLetterSet(any & Self.letters)
+                && whole.containsASCII(text, at: 0, length: text.count)
+        }
+        guard any & Self.isMark != 0 else {
+            return allSpells && text.count <= longestSpelling && hasLetterSet(any & Self.letters)
+                && byParts.containsASCII(text, at: 0, length: text.count)
+        }
+        return spellingByBytes(text, escaped: escaped)
+    }
+
+    /// ``spelling(_:escaped:)`` read byte by byte, for any value: one with parts, non-ASCII bytes or escapes.
+    func spellingByBytes(_ text: UnsafeRawBufferPointer, escaped: Bool) -> Bool? {
         // Bytes other than white space: ASCII ones, and the others (a character read as it shows may take four).
         var spaced = false, candidate = false, significant = 0, wide = 0
         // The letters of the whole value, of its current path part and of what follows its last `:`, `#` or `/`, each
