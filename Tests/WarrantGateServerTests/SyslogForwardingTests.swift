@@ -270,6 +270,23 @@ struct ForwardCursorTests {
         #expect(try ForwardCursor.load(path: site.cursorPath, destination: Self.destination)?.leaf != nil)
     }
 
+    /// An attacker's pass: a receiver that refused one entry for good held back every entry after it, and the
+    /// forwarder said so only in warnings, among those of every passing outage.
+    @Test("a receiver that takes nothing for five sessions in a row is an error naming the entries that wait")
+    func stallIsAnError() async throws {
+        let site = try ForwardingSite()
+        defer { site.remove() }
+        try await site.store.appendDecisions(1...7)
+        let errors = LoggedErrors()
+        let logger = Logger(label: "test") { _ in LoggedErrors.Handler(errors: errors) }
+        let forwarding = Task { try await site.forwarder(destination: try SyslogDestination(parsing: Self.destination), logger: logger).run(start: 2) }
+        defer { forwarding.cancel() }
+        try await SyslogForwardingTests.waitUntil("an error is logged", timeout: .seconds(30)) { !errors.messages.isEmpty }
+        let message = try #require(errors.messages.first)
+        #expect(message.contains("\(Self.destination) has taken nothing for") && message.contains("in 5 attempts in a row"), "\(message)")
+        #expect(message.contains("5 entries after seq 2 wait for it, kept in the log"), "\(message)")
+    }
+
     @Test("a log shorter than the cursor, or another entry at its seq, stops the forwarder naming both; an older cursor is read")
     func rolledBack() async throws {
         let sent = try ForwardingSite()
@@ -300,6 +317,28 @@ struct ForwardCursorTests {
     }
 }
 
+/// The messages logged at `error` or above, for a test to read.
+final class LoggedErrors: Sendable {
+    private let held = Mutex<[String]>([])
+
+    var messages: [String] { held.withLock { $0 } }
+
+    struct Handler: LogHandler {
+        let errors: LoggedErrors
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            if event.level >= .error { errors.held.withLock { $0.append("\(event.message)") } }
+        }
+    }
+}
+
 /// A SQLite store in a temporary directory, and the forwarder's cursor beside it.
 struct ForwardingSite {
     let directory: URL
@@ -318,13 +357,13 @@ struct ForwardingSite {
         forwarder(destination: try! SyslogDestination(parsing: "127.0.0.1:\(port)"), answerDeadline: answerDeadline)
     }
 
-    func forwarder(destination: SyslogDestination, answerDeadline: Duration? = nil) -> SyslogForwarder {
+    func forwarder(destination: SyslogDestination, answerDeadline: Duration? = nil, logger: Logger = Logger(label: "test")) -> SyslogForwarder {
         var settings = SyslogForwarderSettings(hostname: "gw1.county.example")
         settings.pollInterval = .milliseconds(20)
         settings.reconnectDelay = .milliseconds(200)
         settings.maximumReconnectDelay = .seconds(1)
         if let answerDeadline { settings.answerDeadline = answerDeadline }
-        return SyslogForwarder(store: store, destination: destination, cursorPath: cursorPath, settings: settings, logger: Logger(label: "test"))
+        return SyslogForwarder(store: store, destination: destination, cursorPath: cursorPath, settings: settings, logger: logger)
     }
 
     func remove() {

@@ -113,7 +113,9 @@ public struct SyslogForwarderSettings: Sendable {
     public var reconnectDelay: Duration = .milliseconds(500)
     public var maximumReconnectDelay: Duration = .seconds(30)
     /// With an end to reach (`--once`): the sessions in a row that may fail without delivering anything before the
-    /// forwarder gives up, so that a run from cron or a timer ends, and fails, while the receiver is down.
+    /// forwarder gives up, so that a run from cron or a timer ends, and fails, while the receiver is down. Without
+    /// one, each run of this many such sessions is logged as an error, which names the entries the receiver lacks: a
+    /// receiver that refuses one entry for good (one too large for it, say) holds back every entry after it.
     public var attemptsWithoutProgress = 5
     /// How long the server may leave a frame unanswered before the session is closed and opened again.
     public var answerDeadline: Duration = .seconds(30)
@@ -173,6 +175,7 @@ public final class SyslogForwarder: Sendable {
         logger.notice("forwarding the log to \(name) over RELP\(destination.tls == nil ? "" : " with TLS") after seq \(progress.acknowledged)")
         var delay = settings.reconnectDelay
         var failuresWithoutProgress = 0
+        var lastProgress = ContinuousClock.now
         var window = SendingWindow(widest: settings.window)
         while !Task.isCancelled {
             if let through, progress.acknowledged >= through { break }
@@ -197,11 +200,15 @@ public final class SyslogForwarder: Sendable {
                 if progress.acknowledged > before {
                     delay = settings.reconnectDelay
                     failuresWithoutProgress = 0
+                    lastProgress = .now
                 } else {
                     failuresWithoutProgress += 1
                 }
                 if through != nil && failuresWithoutProgress >= settings.attemptsWithoutProgress {
                     throw ForwardingError("\(name) took nothing in \(failuresWithoutProgress) attempts in a row (the last: \(error)); stopped at seq \(progress.acknowledged), cursor saved")
+                }
+                if failuresWithoutProgress > 0 && failuresWithoutProgress % settings.attemptsWithoutProgress == 0 {
+                    await reportStall(progress.acknowledged, since: lastProgress, attempts: failuresWithoutProgress, last: error)
                 }
                 var narrowed = ""
                 if error is RELPAnswerLate, window.narrow(delivered: Int(progress.acknowledged - before)) {
@@ -214,6 +221,19 @@ public final class SyslogForwarder: Sendable {
         }
         try await save(&progress)
         return ForwardCursor(destination: name, seq: progress.acknowledged, leaf: progress.leaf)
+    }
+
+    /// Logs as an error that the receiver has taken nothing for `attempts` sessions in a row, with how many entries
+    /// after `acknowledged` it lacks: the alert for a feed that has stopped, whatever the cause.
+    private func reportStall(_ acknowledged: Int64, since lastProgress: ContinuousClock.Instant, attempts: Int, last error: any Error) async {
+        let store = store
+        let waiting = (try? await BlockingWork.run { try store.logSize() }).map { "\(max(0, Int64(clamping: $0) - acknowledged)) entries" } ?? "the entries"
+        let seconds = (ContinuousClock.now - lastProgress).components.seconds
+        logger.error("""
+            \(destination.name) has taken nothing for \(seconds < 120 ? "\(seconds) s" : "\(seconds / 60) min"), in \(attempts) attempts in a \
+            row (the last: \(error)): \(waiting) after seq \(acknowledged) wait for it, kept in the log. If it refuses one entry each \
+            time, see the receiver's own log
+            """)
     }
 
     /// ``run(start:through:)`` until it returns or SIGTERM or SIGINT arrives; then the cursor is saved and returned.
