@@ -394,6 +394,24 @@ struct PostgresLogTests {
         }
     }
 
+    /// A review's pass: PostgreSQL answers COMMIT in a transaction an error aborted with a rollback and no error, so a
+    /// body that caught a statement's error passed for committed.
+    @Test("a write whose statement failed, its error caught, does not pass for committed")
+    func abortedTransactionIsNoCommit() async throws {
+        try await withLogDatabase { cluster in
+            let store = try cluster.store(user: Self.gatewayRole)
+            defer { store.close() }
+            let failed = #expect(throws: StoreError.self) {
+                try store.database.write { session in
+                    _ = try? session.fetchAll("SELECT 1 / 0", [SQLValue]())
+                }
+            }
+            #expect(failed?.description.contains("rolled the transaction back at its commit (it answered ROLLBACK)") == true, "\(String(describing: failed))")
+            // The connection goes on: the next transaction commits.
+            #expect(try store.database.write { try $0.scalarInt64("SELECT 7") } == 7)
+        }
+    }
+
     @Test("a tampered leaf, or a gap, is found by the walk over the log")
     func verificationFindsTampering() async throws {
         try await withLogDatabase { cluster in

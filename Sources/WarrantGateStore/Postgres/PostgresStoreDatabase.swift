@@ -71,7 +71,7 @@ final class PostgresStoreDatabase: SQLDatabase, @unchecked Sendable {
             do {
                 try session.run(PostgresQuery(unsafeSQL: begin))
                 let result = try body(session)
-                try session.run("COMMIT")
+                try session.commit()
                 return result
             } catch {
                 if connection.isClosed {
@@ -134,11 +134,25 @@ struct PostgresSession: SQLSession {
     /// gateway's shutdown behind its last checkpoint).
     @discardableResult
     func run(_ query: PostgresQuery) throws -> [PostgresRow] {
+        try answer(query).rows
+    }
+
+    /// Commits the transaction. The server answers COMMIT in a transaction that an error aborted with a rollback and no
+    /// error (its command tag says `ROLLBACK`), so a body that caught a statement's error must not pass for committed.
+    func commit() throws {
+        let tag = try answer("COMMIT").metadata.command
+        guard tag == "COMMIT" else {
+            throw StoreError("the PostgreSQL server rolled the transaction back at its commit (it answered \(tag)): a statement in it had failed")
+        }
+    }
+
+    /// ``run(_:)``'s answer whole: its rows and its command tag.
+    private func answer(_ query: PostgresQuery) throws -> PostgresQueryResult {
         let connection = connection
-        let answered = connection.eventLoop.makePromise(of: [PostgresRow].self)
+        let answered = connection.eventLoop.makePromise(of: PostgresQueryResult.self)
         // Both run on the connection's event loop.
         let settled = NIOLoopBoundBox.makeBoxSendingValue(false, eventLoop: connection.eventLoop)
-        let settle = { @Sendable (result: Result<[PostgresRow], any Error>) in
+        let settle = { @Sendable (result: Result<PostgresQueryResult, any Error>) in
             guard !settled.value else { return }
             settled.value = true
             answered.completeWith(result)
@@ -150,7 +164,7 @@ struct PostgresSession: SQLSession {
         }
         connection.query(query, logger: logger).whenComplete { result in
             watchdog.cancel()
-            settle(result.map(\.rows))
+            settle(result)
         }
         return try answered.futureResult.wait()
     }
