@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WarrantGateCore
 @testable import WarrantGateServer
 
 @Suite("The serve configuration file")
@@ -36,6 +37,19 @@ struct ConfigurationTests {
         #expect(tuned.limits.upstreamConnections == 16)
         #expect(tuned.limits.maxInFlightPerAgency == 8)
         #expect(tuned.limits.upstreamConnectTimeout == .milliseconds(500))
+    }
+
+    /// An attacker's pass: a serial written with its sign byte (`00:CF:3A…`, as `certtool` and DER dumps show one whose
+    /// first byte has its high bit set) never matched the certificate's, and the revoked certificate got in.
+    @Test("a revoked serial is read by its value: a leading 00, colons and capitals name the same certificate")
+    func revokedSerialsByValue() throws {
+        let configuration = try load(base.replacingOccurrences(
+            of: "client-ca: ca.pem }", with: #"client-ca: ca.pem, revoked-serials: ["00:CF:3A:0B", "0001", "00", "7f"] }"#
+        ))
+        #expect(configuration.revokedSerials == ["cf3a0b", "01", "00", "7f"])
+        #expect(ClientCertificate.serialHex([0x00, 0xCF, 0x3A, 0x0B]) == "cf3a0b")
+        #expect(ClientCertificate.serialHex([0xCF, 0x3A, 0x0B]) == "cf3a0b")
+        #expect(ClientCertificate.serialHex([0x00]) == "00")
     }
 
     /// An attacker's pass: `enabled: false` beside a `host` (as the packaged file and the docs' sample set one) left

@@ -355,7 +355,9 @@ struct HostileClientTests {
 
     // MARK: Certificates checked per request
 
-    @Test("a certificate that expires is refused on its open keep-alive connection")
+    /// An attacker's pass: the connection stayed open after such a refusal, holding its place among set-up connections
+    /// and writing a refusal to the log for every request it sent.
+    @Test("a certificate that expires is refused on its open keep-alive connection, which then closes")
     func expiryOnOpenConnection() async throws {
         let clock = Mutex(Date())
         try await withGateway(now: { clock.withLock { $0 } }) { gateway in
@@ -367,10 +369,35 @@ struct HostileClientTests {
             let refused = try await connection.exchange(request)
             #expect(refused.status == 403)
             #expect(refused.reason == "certificate_expired")
+            #expect(refused.raw.lowercased().contains("\r\nconnection: close\r\n"), "\(refused.raw)")
+            #expect(await connection.closes())
             await connection.close()
             #expect(gateway.recorder.requests.count == 1)
             let rows = try await gateway.exportedRows()
             #expect(rows.last?.reason == "certificate_expired" && rows.last?.agency == "denver-pd")
+        }
+    }
+
+    @Test("a keep-alive connection whose CA a reload took out of the bundle is refused and closed")
+    func untrustedAfterReload() async throws {
+        try await withGateway(configure: { directory, configuration in
+            let bundle = directory.appendingPathComponent("client-ca.pem")
+            try FileManager.default.copyItem(atPath: configuration.clientCAPath, toPath: bundle.path)
+            configuration.clientCAPath = bundle.path
+        }) { gateway in
+            let connection = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            let request = Self.keepAlive("GET /records/inmates/2017-000123 HTTP/1.1")
+            #expect(try await connection.exchange(request).status == 200)
+            let other = DevPKIDirectory(directory: gateway.directory.appendingPathComponent("other-ca"))
+            _ = try other.ensure(clients: [])
+            try FileManager.default.removeItem(atPath: gateway.gateway.configuration.clientCAPath)
+            try FileManager.default.copyItem(atPath: other.caPath, toPath: gateway.gateway.configuration.clientCAPath)
+            #expect(gateway.gateway.reload(reason: "test").isEmpty)
+            let refused = try await connection.exchange(request)
+            #expect(refused.status == 403 && refused.reason == "certificate_untrusted", "\(refused.raw)")
+            #expect(await connection.closes())
+            await connection.close()
+            #expect(gateway.recorder.requests.count == 1)
         }
     }
 

@@ -29,7 +29,7 @@ public final class ClientCertificate: Sendable {
         try serializer.serialize(certificate.publicKey)
         self.spkiSHA256 = Hex.encode(SHA256.hash(data: serializer.serializedBytes))
         self.subject = certificate.subject.description
-        self.serial = Hex.encode(certificate.serialNumber.bytes)
+        self.serial = Self.serialHex(certificate.serialNumber.bytes)
         var attributes: [String: [String]] = [:]
         for rdn in certificate.subject {
             for attribute in rdn {
@@ -38,6 +38,13 @@ public final class ClientCertificate: Sendable {
             }
         }
         self.attributes = attributes
+    }
+
+    /// A serial number as the gateway compares it: lower-case hex of its value, without the sign byte or other leading
+    /// zero bytes that some tools show (`00:CF:3A…` is `cf3a…`); `00` for zero.
+    public static func serialHex(_ bytes: some Collection<UInt8>) -> String {
+        let value = bytes.drop { $0 == 0 }
+        return value.isEmpty ? "00" : Hex.encode(value)
     }
 
     /// Lower-case hex SHA-256 of the SubjectPublicKeyInfo of a certificate in PEM form.

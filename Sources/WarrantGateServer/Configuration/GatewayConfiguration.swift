@@ -161,7 +161,7 @@ public struct GatewayConfiguration: Sendable {
         }
         for serial in try tls["revoked-serials"]?.strings("revoked-serials") ?? [] {
             guard let bytes = Hex.decode(serial), !bytes.isEmpty else { throw tls.error("revoked-serials: '\(serial)' is not hexadecimal") }
-            configuration.revokedSerials.insert(Hex.encode(bytes))
+            configuration.revokedSerials.insert(ClientCertificate.serialHex(bytes))
         }
         configuration.acceptLegacyClientCertificates = try tls["legacy-client-certificates"]?.bool("legacy-client-certificates") ?? false
         configuration.shadowPolicyPath = try policy["shadow"].map { resolve(try $0.string("shadow policy file")) }

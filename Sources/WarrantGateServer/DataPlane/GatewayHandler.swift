@@ -387,15 +387,25 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         GatewayEnvironment.addObligationsOfEveryRequest(to: &request.record, policy: request.current.policies.policy)
         commit(request, extra: alongside) { handler, request in
             handler.environment.metrics.count(effect: .deny, reason: reason)
-            if reason == GatewayReason.certificateRevoked.rawValue || handler.peer?.placeless == true { handler.endConnection(for: .certificateRevoked) }
+            if let ending = GatewayReason(rawValue: reason), Self.endsTheConnection.contains(ending) {
+                handler.endConnection(for: ending)
+            } else if handler.peer?.placeless == true {
+                handler.endConnection(for: .certificateRevoked)
+            }
             handler.answer(request, problemReason: reason, detail: detail)
         }
     }
 
-    /// Ends the connection once what it is answering is out (``ConnectionEnding``), for `reason`. For a certificate
-    /// revoked in the registry, which the handshake still admits: a connection placed before the revocation would
-    /// otherwise keep its place among set-up connections (``ConnectionAdmission``) for as long as it sent requests,
-    /// and one admitted without a place (``ConnectionPeer/placeless``) is done with once refused.
+    /// The refusals that say every later request of the connection's certificate is refused too: revoked in the
+    /// registry (which the handshake still admits), no longer trusted or listed after a reload, or expired during a
+    /// long connection. Such a connection would otherwise keep its place among set-up connections
+    /// (``ConnectionAdmission``), and write a refusal to the log, for as long as it sent requests.
+    static let endsTheConnection: Set<GatewayReason> = [
+        .certificateRevoked, .certificateUntrusted, .certificateExpired, .unknownAgency, .ambiguousAgency,
+    ]
+
+    /// Ends the connection once what it is answering is out (``ConnectionEnding``), for `reason`: after a refusal
+    /// that ``endsTheConnection``, and after any refusal of one admitted without a place (``ConnectionPeer/placeless``).
     private func endConnection(for reason: GatewayReason) {
         guard let context else { return }
         // HTTP/1.1 at once, so that this answer says `Connection: close`; an HTTP/2 connection outside the stream's
