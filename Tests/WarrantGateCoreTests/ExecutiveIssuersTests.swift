@@ -62,6 +62,11 @@ struct ExecutiveIssuersTests {
             // Cyrillic І С Е, fullwidth, mathematical bold, a circled letter, a soft hyphen and an accent.
             ("\u{406}\u{421}\u{415}", "ICE"), ("ＩＣＥ", "ICE"), ("𝐈𝐂𝐄", "ICE"), ("Immi\u{AD}gration Court", "EOIR"), ("ÍCE", "ICE"),
             ("Ｉ－２４７Ａ", "I-247"), ("ⅰ-200", "I-200"),
+            // An attacker's pass (helper 241): acronyms spelled out beside `U.S.` or each other, other EOIR names.
+            ("U.S. I.C.E.", "ICE"), ("U.S. D.H.S.", "Homeland"), ("U.S. C.B.P.", "CBP"), ("U.S. E.O.I.R.", "EOIR"), ("U.S.I.C.E.", "ICE"),
+            ("U. S. I. C. E.", "ICE"), ("I.C.E./E.R.O.", "ICE"), ("I.C.E. E.R.O.", "ICE"), ("Dept. of H.S. – I.C.E.", "ICE"), ("OCIJ", "EOIR"),
+            ("Immigration Adjudication Center", "EOIR"), ("Acting FOD J. Smith", "immigration officer"), ("Immigr Court", "EOIR"),
+            ("Inmigration Court", "EOIR"),
         ]
         for (text, issuer) in named {
             let match = ExecutiveIssuers.named(in: text)
@@ -72,6 +77,7 @@ struct ExecutiveIssuersTests {
             "Justice A. Rice", "Hon. Alice Price", "Police Court of the City", "Office of the Clerk", "Circuit Court of Cook County",
             "Superior Court of California, County of Santa Clara", "1:26-cr-42 (immigration fraud)", "Hon. M. E. R. O. Ortiz", "Hon. D. H. Smith",
             "Services Division", "I-2005", "26CR1", "Hon. Eros Ramazzotti", "Department of Justice", "Hon. Devices",
+            "U.S.D.C. for the District of Colorado", "S.D.N.Y.", "U.S. Dist. Ct. D. Colo.", "U.S.M.J. Rivera", "D.C. Superior Court",
         ]
         for text in courts { #expect(ExecutiveIssuers.named(in: text) == nil, "\(text)") }
     }
@@ -101,12 +107,17 @@ struct ExecutiveIssuersTests {
         // A person's name in the judge's field: an acronym's letters, or initials spelling one, are a name.
         for judge in [
             "Hon. Mary Ice", "Hon. L. Ero", "Hon. Hsi-Wen Chen", "Hon. E. R. O'Connor", "Hon. D. H. S. Patel", "Hon. Bia Souza", "Hon. J. Ins",
-            "Hon. C. B. P. Nakamura", "Hon. Eoir", "Hon. Ice-T Marrow",
+            "Hon. C. B. P. Nakamura", "Hon. Eoir", "Hon. Ice-T Marrow", "Patel, D.H.S.", "Hon. Smith, I.J.", "Hon. A. Rivera, J.S.C.",
+            "Hon. M. Rivera, U.S.M.J.",
         ] {
             #expect(ExecutiveIssuers.named(in: judge, field: .judge) == nil, "\(judge)")
         }
         // An acronym in a judge's field counts beside an officer's title, or in capitals amid a name's small letters.
-        for judge in ["ICE Officer J. Smith", "HSI Special Agent R. Diaz", "DHS/ERO Officer Lee", "Hon. J. Smith (ICE)", "D.H.S. Officer Lee"] {
+        // Letters spelled out after a whole name are a post-nominal.
+        for judge in [
+            "ICE Officer J. Smith", "HSI Special Agent R. Diaz", "DHS/ERO Officer Lee", "Hon. J. Smith (ICE)", "D.H.S. Officer Lee",
+            "Hon. J. Smith, I.J.", "J. Smith (I.C.E.)", "Hon. Jane Smith, U.S. I.C.E.",
+        ] {
             #expect(ExecutiveIssuers.named(in: judge, field: .judge) != nil, "\(judge)")
         }
         #expect(ExecutiveIssuers.named(in: "HON. MARY ICE", field: .judge) == nil)

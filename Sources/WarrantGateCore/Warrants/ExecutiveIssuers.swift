@@ -7,7 +7,8 @@
 /// dropped, letters of other scripts drawn like Latin ones as those, in any letter case), then as words: runs of
 /// letters and digits, a citation's abbreviation written with its period read as the word it stands for (`Immigr. Ct.`,
 /// `Homeland Sec.`; ``abbreviations``). A name matches whole words, written apart or together (`Homeland Security`,
-/// `HomelandSecurity`), or letters spelled out one by one (`I.C.E.`) compared whole; never part of a word (`Justice`,
+/// `HomelandSecurity`), or letters spelled out one by one compared whole (`I.C.E.`) or as acronyms together (`U.S.
+/// I.C.E.`, `I.C.E./E.R.O.`); never part of a word (`Justice`,
 /// `Police`). A name marked `*` also matches its last word continued by letters (`Immigration Judges`). A form matches
 /// `I` and its number, written apart or together, with any letters after it (`I-247A`, `I 200`, `i205`); the forms
 /// whose numbers docket numbers also hold (`I-862`) only after a dash or slash, a period, underscore, colon or
@@ -21,7 +22,7 @@
 /// initials left out (`1:26-mj-00502-DHS`); in the judge's name, where the letters are a person's (`Mary Ice`, `Hsi-Wen
 /// Chen`, `D. H. S. Patel`), only beside an officer's or agent's title (`ICE Officer J. Smith`) or in capitals amid
 /// small letters (`Hon. J. Smith (ICE)`). Letters spelled out count in the court and the case, and in the judge's name
-/// beside a title.
+/// beside a title or after a whole name (`J. Smith, I.J.`).
 ///
 /// It is a floor against a misfiled paper, not a proof that the text names a court.
 public enum ExecutiveIssuers {
@@ -70,7 +71,7 @@ public enum ExecutiveIssuers {
             name: "an immigration officer", why: "an officer of the executive branch, not a judge or magistrate", registerAs: agencyKinds,
             names: [
                 "deportation officer*", "immigration officer*", "immigration agent*", "immigration enforcement agent*", "asylum officer*",
-                "field office director*", "sddo", "sdddo", "afod", "oficial de inmigracion", "agente de inmigracion",
+                "field office director*", "sddo", "sdddo", "afod", "fod", "oficial de inmigracion", "agente de inmigracion",
             ]
         ),
         Issuer(
@@ -80,9 +81,11 @@ public enum ExecutiveIssuers {
             names: [
                 // `Immigration Ct` and `ImmigrationCt`, the abbreviation without its period.
                 "immigration review", "immigration court*", "immigration ct*", "immigration judge*", "immigration appeals", "ij", "juez de inmigracion",
-                "jueza de inmigracion", "corte de inmigracion", "tribunal de inmigracion",
+                "jueza de inmigracion", "corte de inmigracion", "tribunal de inmigracion", "immigration adjudication*",
+                // The abbreviations without their period, and the misspelling an English and Spanish reader makes.
+                "immigr court*", "immig court*", "inmigration court*", "inmigration judge*",
             ],
-            acronyms: ["eoir", "bia"]
+            acronyms: ["eoir", "bia", "ocij"]
         ),
         Issuer(
             name: "U.S. Citizenship and Immigration Services (USCIS)", why: agency, registerAs: agencyKinds,
@@ -201,11 +204,17 @@ public enum ExecutiveIssuers {
                 }
                 continue
             }
-            // Letters spelled out one by one (`I.C.E.`): a whole run, compared whole, so that initials do not end in a
-            // name (`M. E. R. O.` is no `ERO`); in a judge's field, only beside an officer's title.
-            guard field != .judge || titled, start == 0 || words[start - 1].count > 1 else { continue }
+            // Letters spelled out one by one (`I.C.E.`): a whole run, compared whole or as acronyms written together
+            // (`U.S. I.C.E.`, `I.C.E./E.R.O.`), so that initials do not end in a name (`M. E. R. O.` is no `ERO`); in a
+            // judge's field, only beside an officer's title or after a whole name, where a post-nominal stands (`J.
+            // Smith, I.J.`, `J. Smith (I.C.E.)`; not `Patel, D.H.S.`, a surname and its initials).
+            guard start == 0 || words[start - 1].count > 1 else { continue }
             let run = words[start...].prefix { $0.count == 1 }
-            if run.count > 1, let issuer = naming(run.joined(), acronym: true) { return match(issuer, start...start + run.count - 1) }
+            let postNominal = start + run.count == words.count && words[..<start].filter { !honorifics.contains($0) }.count >= 2
+            guard field != .judge || titled || postNominal, run.count > 1 else { continue }
+            if let issuer = naming(run.joined(), acronym: true) ?? acronymsTogether(run.joined()) {
+                return match(issuer, start...start + run.count - 1)
+            }
         }
         for letters in joinedLetters where acronymCounts(letters) {
             if let issuer = issuers.first(where: { $0.acronyms.contains(letters) }) {
@@ -213,6 +222,46 @@ public enum ExecutiveIssuers {
             }
         }
         return nil
+    }
+
+    /// Words before a judge's name that are no part of it.
+    private static let honorifics: Set<String> = ["hon", "honorable", "honourable", "the", "judge", "justice", "magistrate", "mr", "mrs", "ms", "dr"]
+
+    /// Words an acronym spelled out may stand beside in a run of letters: `U.S.`, `H.S.` (Homeland Security).
+    private static let acronymCompanions: Set<String> = ["us", "hs"]
+
+    /// The issuer of the first acronym in `letters` (a run of letters spelled out one by one, joined), when the run is
+    /// nothing but issuers' acronyms (or their officers' titles, `sddo`) and ``acronymCompanions`` written together:
+    /// `usice`, `iceero`, `hsice`. Nil for a run any other letter is part of (`usdc`, `mero`).
+    static func acronymsTogether(_ letters: String) -> Issuer? {
+        let characters = Array(letters)
+        /// How `characters[from...]` reads as acronyms and companions.
+        enum Reading { case unreadable, companionsAlone, issuer(Issuer) }
+        var known: [Int: Reading] = [:]
+        func reading(from: Int) -> Reading {
+            if from == characters.count { return .companionsAlone }
+            if let reading = known[from] { return reading }
+            var found = Reading.unreadable
+            for end in stride(from: from + 2, through: min(characters.count, from + 5), by: 1) {
+                let piece = String(characters[from..<end])
+                if let issuer = issuers.first(where: { $0.acronyms.contains(piece) || $0.names.contains(piece) }) {
+                    if case .unreadable = reading(from: end) { continue }
+                    found = .issuer(issuer)
+                    break
+                }
+                guard acronymCompanions.contains(piece) else { continue }
+                switch reading(from: end) {
+                case .unreadable: continue
+                case .companionsAlone: found = .companionsAlone
+                case .issuer(let issuer): found = .issuer(issuer)
+                }
+                if case .issuer = found { break }
+            }
+            known[from] = found
+            return found
+        }
+        guard case .issuer(let issuer) = reading(from: 0) else { return nil }
+        return issuer
     }
 
     /// Abbreviations as legal citations write them, each read as the word it stands for where it is written with its
