@@ -88,7 +88,12 @@ struct CourtDirectoryFileTests {
         let noSubjects = try error("courts:\n  - id: c\n    certificates: ca.pem\n    subjects: []\n")
         #expect(noSubjects?.message.contains("would accept any signer") == true, "\(String(describing: noSubjects))")
         let commonNameOnly = try error("courts:\n  - id: p\n    kind: platform\n    certificates: ca.pem\n    subjects:\n      - { CN: clerk }\n")
-        #expect(commonNameOnly?.message.contains("must also name O") == true, "\(String(describing: commonNameOnly))")
+        #expect(commonNameOnly?.message.contains("must name O or serialNumber") == true, "\(String(describing: commonNameOnly))")
+        // An attacker's pass (helper 241): `{ C: US }` took any US customer of the platform for the court.
+        for subject in ["{ C: US }", "{ ST: Colorado, CN: clerk }", "{ L: Denver, OU: Criminal Division, emailAddress: a@b.example }"] {
+            let loose = try error("courts:\n  - id: p\n    kind: platform\n    certificates: ca.pem\n    subjects:\n      - \(subject)\n")
+            #expect(loose?.message.contains("must name O or serialNumber") == true, "\(subject): \(String(describing: loose))")
+        }
     }
 
     @Test("a subject pattern matches the value as the certificate holds it, not as RFC 4514 escapes it")

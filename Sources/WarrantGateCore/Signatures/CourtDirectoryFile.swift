@@ -95,9 +95,11 @@ public enum CourtDirectoryFile {
                 "court '\(id)': a platform signs for every customer, so it needs subjects: patterns that identify the court"
             )
         }
-        if kind == .platform, patterns.contains(where: { Set($0.attributes.keys).isSubset(of: ["CN", "emailAddress"]) }) {
+        // A country, state, city or unit is shared by many customers, or chosen by them: only the organisation the
+        // platform vouches for, or its registration number, tells the court from another customer.
+        if kind == .platform, patterns.contains(where: { $0.attributes["O"] == nil && $0.attributes["serialNumber"] == nil }) {
             throw entry.error(
-                "court '\(id)': a platform's customers choose their own CN and e-mail address, so each pattern must also name O, OU, L, ST, C or serialNumber"
+                "court '\(id)': a platform signs for every customer, and C, ST, L, OU, CN and the e-mail address are shared or chosen by them, so each pattern must name O or serialNumber (the court's, as the platform verified it)"
             )
         }
         let timestampAuthorities = try entry["timestamp-authorities"].map {
