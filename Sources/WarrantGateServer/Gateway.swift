@@ -137,7 +137,7 @@ public final class Gateway: Sendable {
                 guard let held = connectionLines.admit() else { return }
                 // The certificate's SHA-256 fingerprint (`openssl x509 -fingerprint -sha256` prints it in capitals,
                 // with colons) names who holds the places.
-                logger.warning("a connection was closed: no place left under limits.\(limit.rawValue)", metadata: [
+                logger.warning("a connection was closed: no place left under \(limit.setting)", metadata: [
                     "certificate-sha256": "\(Hex.encode(Array(SHA256.hash(data: certificate))))", "refusals-not-logged": "\(held)",
                 ])
             }

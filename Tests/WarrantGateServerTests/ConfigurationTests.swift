@@ -30,6 +30,8 @@ struct ConfigurationTests {
         let path = try #require(defaults.database.sqlitePath)
         #expect(path.hasSuffix("/warrant-gate.sqlite") && path.hasPrefix("/"))
         #expect(defaults.limits.maxStreamResetsPerCertificate == 400)
+        #expect(defaults.limits.maxConnectionsPerAgency == nil)
+        #expect(try load(base + "limits: { max-connections-per-agency: 100 }\n").limits.maxConnectionsPerAgency == 100)
         let tuned = try load(
             base + "limits: { upstream-connections: 16, max-in-flight-per-agency: 8, upstream-connect-timeout-ms: 500, max-stream-resets-per-certificate: 40 }\n"
         )

@@ -220,6 +220,50 @@ struct DataPlaneBoundsTests {
         }
     }
 
+    /// An attacker's pass (helper 242): certificates the CA issued that name no agency each had a share of their own, so
+    /// a handful held every place; and an agency with its own authority could mint as many as it liked.
+    @Test("certificates naming no agency share one certificate's share; an agency's certificates share max-connections-per-agency")
+    func unidentifiedAndAgencyBudgets() async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.maxConnectionsPerCertificate = 2
+        limits.maxConnectionsPerAgency = 3
+        try await withGateway(limits: limits) { gateway in
+            let ca = try gateway.certificateAuthority()
+            let request = Self.keepAlive("GET \(Self.inmate) HTTP/1.1")
+            // Two strangers: the first holds the one share they have together, the second gets no place.
+            let strangers = try (1...2).map { try gateway.clientTLS(issued: ca.issueClient(commonName: "stranger-\($0)", organizationalUnit: "stranger-\($0)")) }
+            var held: [RawTLSConnection] = []
+            for _ in 0..<2 {
+                let connection = try await RawTLSConnection.open(port: gateway.port, tls: strangers[0])
+                #expect(try await connection.exchange(Self.keepAlive("GET /records/nowhere HTTP/1.1")).reason == "unknown_agency")
+                held.append(connection)
+            }
+            // Refused as unknown, those connections end; held open without a request, they keep their places.
+            for connection in held { await connection.close() }
+            held = []
+            for _ in 0..<2 { held.append(try await RawTLSConnection.open(port: gateway.port, tls: strangers[0])) }
+            let refusedStranger = try await RawTLSConnection.open(port: gateway.port, tls: strangers[1])
+            #expect(await refusedStranger.closes(), "a second certificate naming no agency took a place of its own")
+            await refusedStranger.close()
+
+            // Three certificates of one agency: two places for the first, one for the second, none for the third.
+            let police = try (1...3).map { _ in try gateway.clientTLS(issued: ca.issueClient(commonName: "denver-pd", organizationalUnit: "denver-pd")) }
+            for tls in [police[0], police[0], police[1]] {
+                let connection = try await RawTLSConnection.open(port: gateway.port, tls: tls)
+                #expect(try await connection.exchange(request).status == 200)
+                held.append(connection)
+            }
+            let third = try await RawTLSConnection.open(port: gateway.port, tls: police[2])
+            #expect(try await third.exchange(request).status == 0, "a fourth denver-pd connection was served")
+            await third.close()
+            // Another agency still connects.
+            let other = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "public-defender"))
+            #expect(try await other.exchange(Self.keepAlive("GET /records/nowhere HTTP/1.1")).status == 403, "another agency is still admitted")
+            await other.close()
+            for connection in held { await connection.close() }
+        }
+    }
+
     /// A certificate revoked in the registry still completes its handshake, and each request on a connection it opened
     /// then was refused while the connection kept its place, for as long as its client kept sending: now the refusal
     /// ends the connection (HTTP/1.1: `Connection: close`; HTTP/2: GOAWAY), and the place is free for the next. What

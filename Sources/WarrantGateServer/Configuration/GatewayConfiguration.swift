@@ -44,8 +44,11 @@ public struct GatewayConfiguration: Sendable {
         /// Most set-up connections (TLS handshake done, client certificate verified) open at once; a connection
         /// that sets up beyond this is closed.
         public var maxConnections = 4096
-        /// Most of those that one client certificate may hold at once; a connection beyond this is closed.
+        /// Most of those that one client certificate may hold at once, and the certificates that name no agency
+        /// together; a connection beyond this is closed.
         public var maxConnectionsPerCertificate = 512
+        /// Most of those that one agency's certificates may hold together; nil: no limit but `maxConnections`.
+        public var maxConnectionsPerAgency: Int?
         /// Most HTTP/2 streams one client certificate may reset across all its connections in 30 s (refilled
         /// steadily); the connection of a reset beyond this is closed.
         public var maxStreamResetsPerCertificate = 400
@@ -200,7 +203,7 @@ public struct GatewayConfiguration: Sendable {
                     "inspect-body-bytes", "forward-body-bytes", "body-read-timeout-ms", "redact-body-bytes", "decompression-ratio-limit", "xml-max-depth",
                     "xml-max-markup-bytes", "upstream-connect-timeout-ms", "upstream-response-timeout-ms",
                     "upstream-read-timeout-ms", "upstream-exchange-timeout-ms", "upstream-connections", "max-uri-bytes", "max-header-count",
-                    "max-header-bytes", "max-connections", "max-connections-per-certificate", "max-stream-resets-per-certificate",
+                    "max-header-bytes", "max-connections", "max-connections-per-certificate", "max-connections-per-agency", "max-stream-resets-per-certificate",
                     "max-connections-setting-up", "handshake-timeout-ms",
                     "max-in-flight-per-agency", "header-read-timeout-ms", "idle-timeout-ms", "database-busy-timeout-ms",
                 ],
@@ -234,6 +237,7 @@ public struct GatewayConfiguration: Sendable {
             if let value = try positive("max-header-bytes") { configuration.limits.maxHeaderBytes = value }
             if let value = try positive("max-connections") { configuration.limits.maxConnections = value }
             if let value = try positive("max-connections-per-certificate") { configuration.limits.maxConnectionsPerCertificate = value }
+            if let value = try positive("max-connections-per-agency") { configuration.limits.maxConnectionsPerAgency = value }
             if let value = try positive("max-stream-resets-per-certificate") { configuration.limits.maxStreamResetsPerCertificate = value }
             if let value = try positive("max-connections-setting-up") { configuration.limits.maxConnectionsSettingUp = value }
             if let value = try positive("handshake-timeout-ms") { configuration.limits.handshakeTimeout = .milliseconds(value) }

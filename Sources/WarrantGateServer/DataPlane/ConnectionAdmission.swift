@@ -10,36 +10,67 @@ import WarrantGateCore
 /// Set-up connections have a budget of their own (`max-connections`), which bare sockets never touch, and each client
 /// certificate a share of it (`max-connections-per-certificate`), so that one certificate the CA issued (an agency's,
 /// one that names no agency, one revoked in the registry after its connections were placed) cannot hold every place
-/// and shut the other agencies out.
+/// and shut the other agencies out. Certificates that name no agency share one certificate's share between them, so
+/// that several such certificates cannot either; each agency's certificates together may have a share of their own
+/// (`max-connections-per-agency`), for an agency whose own authority issues as many certificates as it likes.
 final class ConnectionAdmission: Sendable {
-    /// Why a connection that set up was closed at once.
+    /// Why a connection that set up was closed at once: the limit it met (the `limit` label of the refusals' metric).
     enum Refusal: String, Sendable, CaseIterable {
         case connectionsFull = "max-connections"
         case certificateFull = "max-connections-per-certificate"
+        case agencyFull = "max-connections-per-agency"
+        /// `max-connections-per-certificate`, met by the certificates that name no agency together.
+        case unidentifiedFull = "max-connections-per-certificate-naming-no-agency"
+
+        /// The limit as the operator's log names it.
+        var setting: String {
+            switch self {
+            case .unidentifiedFull: "limits.max-connections-per-certificate, which the certificates that name no agency share"
+            default: "limits." + rawValue
+            }
+        }
+    }
+
+    /// Whose share a set-up connection counts against besides its certificate's.
+    enum Holder: Hashable, Sendable {
+        /// An agency's certificate: its agency's id.
+        case agency(String)
+        /// A certificate that names no agency (or two).
+        case unidentified
+        /// Counted against no share but its certificate's (the framework floor identifies no one).
+        case uncounted
     }
 
     private struct State {
         var nextTicket: UInt64 = 0
         /// Connections setting up, by ticket: the lowest ticket is the oldest.
         var settingUp: [UInt64: any Channel] = [:]
-        /// Set-up connections, by ticket, with the client certificate each holds a place for.
-        var established: [UInt64: (channel: any Channel, certificate: [UInt8])] = [:]
+        /// Set-up connections, by ticket, with the client certificate and the holder each holds a place for.
+        var established: [UInt64: (channel: any Channel, certificate: [UInt8], holder: Holder)] = [:]
         /// How many set-up connections each client certificate (its DER) holds.
         var perCertificate: [[UInt8]: Int] = [:]
+        /// How many set-up connections each holder holds.
+        var perHolder: [Holder: Int] = [:]
     }
 
     private let maxSettingUp: Int
     private let maxEstablished: Int
     private let maxPerCertificate: Int
+    private let maxPerAgency: Int
     private let refused: @Sendable (Refusal, _ certificate: [UInt8]) -> Void
     private let state = Mutex(State())
 
+    /// - Parameter maxPerAgency: nil for no share beyond `maxEstablished`.
     /// - Parameter refused: told of each set-up connection closed for want of a place, with its client certificate
     ///   (DER), for logs and metrics.
-    init(maxSettingUp: Int, maxEstablished: Int, maxPerCertificate: Int, refused: @escaping @Sendable (Refusal, _ certificate: [UInt8]) -> Void = { _, _ in }) {
+    init(
+        maxSettingUp: Int, maxEstablished: Int, maxPerCertificate: Int, maxPerAgency: Int? = nil,
+        refused: @escaping @Sendable (Refusal, _ certificate: [UInt8]) -> Void = { _, _ in }
+    ) {
         self.maxSettingUp = max(1, maxSettingUp)
         self.maxEstablished = max(1, maxEstablished)
         self.maxPerCertificate = max(1, maxPerCertificate)
+        self.maxPerAgency = max(1, maxPerAgency ?? maxEstablished)
         self.refused = refused
     }
 
@@ -58,17 +89,24 @@ final class ConnectionAdmission: Sendable {
         return ticket
     }
 
-    /// Moves a connection that has set up, with the client `certificate` it verified (its DER), into the established
-    /// budget; false when that budget, or the certificate's share of it, is full (or the connection was evicted
-    /// meanwhile), and the connection must close.
-    func establish(_ ticket: UInt64, certificate: [UInt8]) -> Bool {
+    /// Moves a connection that has set up, with the client `certificate` it verified (its DER) and that certificate's
+    /// `holder`, into the established budget; false when that budget, the certificate's share of it or its holder's
+    /// is full (or the connection was evicted meanwhile), and the connection must close.
+    func establish(_ ticket: UInt64, certificate: [UInt8], holder: Holder) -> Bool {
         let (admitted, refusal) = state.withLock { state -> (Bool, Refusal?) in
             guard let channel = state.settingUp.removeValue(forKey: ticket) else { return (false, nil) }
             guard state.established.count < maxEstablished else { return (false, .connectionsFull) }
             let held = state.perCertificate[certificate, default: 0]
             guard held < maxPerCertificate else { return (false, .certificateFull) }
+            let heldByHolder = state.perHolder[holder, default: 0]
+            switch holder {
+            case .agency: guard heldByHolder < maxPerAgency else { return (false, .agencyFull) }
+            case .unidentified: guard heldByHolder < maxPerCertificate else { return (false, .unidentifiedFull) }
+            case .uncounted: break
+            }
             state.perCertificate[certificate] = held + 1
-            state.established[ticket] = (channel, certificate)
+            state.perHolder[holder] = heldByHolder + 1
+            state.established[ticket] = (channel, certificate, holder)
             return (true, nil)
         }
         if let refusal { refused(refusal, certificate) }
@@ -82,9 +120,11 @@ final class ConnectionAdmission: Sendable {
                 _ = state.settingUp.removeValue(forKey: ticket)
                 return
             }
-            guard let (_, certificate) = state.established.removeValue(forKey: ticket) else { return }
+            guard let (_, certificate, holder) = state.established.removeValue(forKey: ticket) else { return }
             let held = state.perCertificate[certificate, default: 1] - 1
             state.perCertificate[certificate] = held > 0 ? held : nil
+            let heldByHolder = state.perHolder[holder, default: 1] - 1
+            state.perHolder[holder] = heldByHolder > 0 ? heldByHolder : nil
         }
     }
 
@@ -94,7 +134,7 @@ final class ConnectionAdmission: Sendable {
         let established = state.withLock { Array($0.established.values) }
         var verdicts: [[UInt8]: Bool] = [:]
         var ended = 0
-        for (channel, certificate) in established {
+        for (channel, certificate, _) in established {
             let revoked = verdicts[certificate] ?? isRevoked(certificate)
             verdicts[certificate] = revoked
             guard revoked else { continue }
@@ -146,16 +186,21 @@ final class ConnectionSetupGuard: ChannelInboundHandler {
 
     /// The handshake verified `peer`'s certificate: the connection leaves the setting-up budget for a place among
     /// set-up connections, or, if there is none for it, closes and false is returned. The deadline runs on until
-    /// ``completed()``. A certificate `isRevoked` says is revoked in the registry takes no place
-    /// (``ConnectionPeer/placeless``), and its deadline runs on regardless. Called once.
-    func verified(_ channel: any Channel, peer: ConnectionPeer?, isRevoked: (ConnectionPeer) -> Bool) -> Bool {
+    /// ``completed()``. A certificate whose `standing` is revoked in the registry takes no place
+    /// (``ConnectionPeer/placeless``), and its deadline runs on regardless; any other takes a place of its holder's
+    /// share (``ConnectionAdmission/Holder``) too. Called once.
+    func verified(_ channel: any Channel, peer: ConnectionPeer?, standing: (ConnectionPeer) -> ConnectionStanding) -> Bool {
         guard let ticket else { return false }
-        if let peer, isRevoked(peer) {
-            peer.placeless = true
+        let holder: ConnectionAdmission.Holder
+        switch peer.map(standing) {
+        case .revoked?:
+            peer?.placeless = true
             placeless = true
             return true
+        case .held(let by)?: holder = by
+        case nil: holder = .unidentified
         }
-        guard admission.establish(ticket, certificate: peer?.certificate.der ?? []) else {
+        guard admission.establish(ticket, certificate: peer?.certificate.der ?? [], holder: holder) else {
             channel.close(promise: nil)
             return false
         }
@@ -185,6 +230,13 @@ final class ConnectionSetupGuard: ChannelInboundHandler {
         if event is ChannelShouldQuiesceEvent, !setUp, !placeless { return context.close(promise: nil) }
         context.fireUserInboundEventTriggered(event)
     }
+}
+
+/// How a connection whose handshake has just completed stands: its certificate revoked in the registry, or held by
+/// whose share it counts against.
+enum ConnectionStanding {
+    case revoked
+    case held(by: ConnectionAdmission.Holder)
 }
 
 /// Ends a set-up connection as a drain does, the requests it then does not take recorded for a reason of its own (a

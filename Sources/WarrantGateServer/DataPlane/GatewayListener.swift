@@ -45,7 +45,7 @@ final class GatewayListener: Service {
         self.handlers = handlers
         self.admission = ConnectionAdmission(
             maxSettingUp: limits.maxConnectionsSettingUp, maxEstablished: limits.maxConnections,
-            maxPerCertificate: limits.maxConnectionsPerCertificate, refused: connectionRefusals
+            maxPerCertificate: limits.maxConnectionsPerCertificate, maxPerAgency: limits.maxConnectionsPerAgency, refused: connectionRefusals
         )
         self.onListening = onListening
     }
@@ -97,7 +97,7 @@ final class GatewayListener: Service {
                 // The handshake is complete: the verified chain is read once, for the whole connection.
                 let peer = ConnectionPeer.of(sync, verifier: verifier)
                 let setup = try sync.handler(type: ConnectionSetupGuard.self)
-                guard setup.verified(channel, peer: peer, isRevoked: handlers.isRevoked) else { return }
+                guard setup.verified(channel, peer: peer, standing: handlers.standing) else { return }
                 switch result {
                 case .negotiated("h2"):
                     try configureHTTP2(channel, peer: peer)
@@ -203,6 +203,15 @@ protocol RequestHandlerFactory: Sendable {
     func refusalRecorder(peer: ConnectionPeer?) -> (any ChannelHandler)?
     /// Whether the certificate of a connection whose handshake has just completed is revoked in the registry.
     func isRevoked(_ peer: ConnectionPeer) -> Bool
+    /// How such a connection stands: revoked in the registry, or held by an agency, or by none.
+    func standing(_ peer: ConnectionPeer) -> ConnectionStanding
+}
+
+extension RequestHandlerFactory {
+    /// Revoked, or counted against its certificate's share alone: for handlers that identify no agency.
+    func standing(_ peer: ConnectionPeer) -> ConnectionStanding {
+        isRevoked(peer) ? .revoked : .held(by: .uncounted)
+    }
 }
 
 extension GatewayEnvironment: RequestHandlerFactory {
@@ -216,6 +225,14 @@ extension GatewayEnvironment: RequestHandlerFactory {
 
     func isRevoked(_ peer: ConnectionPeer) -> Bool {
         (try? peer.identify(in: state.current))?.1.isRevoked ?? false
+    }
+
+    func standing(_ peer: ConnectionPeer) -> ConnectionStanding {
+        switch (try? peer.identify(in: state.current))?.1 {
+        case .revoked?: .revoked
+        case .agency(let agency)?: .held(by: .agency(agency.id))
+        case .unknown?, .ambiguous?, nil: .held(by: .unidentified)
+        }
     }
 }
 
