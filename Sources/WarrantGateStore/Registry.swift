@@ -56,7 +56,10 @@ public struct Registry: Sendable {
             var revocations: [String: String] = [:]
             for row in try session.fetchAll("SELECT spki, serial, reason FROM certificate_revocations") {
                 if let spki = try row.optionalText("spki") { revocations[spki] = try row.text("reason") }
-                if let serial = try row.optionalText("serial") { revocations["serial:" + serial] = try row.text("reason") }
+                // By its value, as the gateway reads a certificate's (a row may hold `00:CF:3A`, as some tools show it).
+                if let serial = try row.optionalText("serial") {
+                    revocations["serial:" + (Hex.decode(serial).map(ClientCertificate.serialHex) ?? serial)] = try row.text("reason")
+                }
             }
             return RegistrySnapshot(
                 documents: entries.map(\.document), records: records, facts: facts, agencies: agencies, certificateRevocations: revocations,

@@ -220,6 +220,10 @@ extension Registry {
         try requireText(reason, "a revocation reason")
         try refuseImmigrationStatus(reason, "a revocation reason")
         guard spki != nil || serial != nil else { throw StoreError("name the certificate: --cert FILE or --spki HEX") }
+        let serial = try serial.map { text in
+            guard let bytes = Hex.decode(text), !bytes.isEmpty else { throw StoreError("serial '\(text)' is not hexadecimal") }
+            return ClientCertificate.serialHex(bytes)
+        }
         let `operator` = try operatorName(`operator`).text
         try write { session in
             try session.execute(

@@ -67,6 +67,9 @@ struct ExecutiveIssuersTests {
             ("U. S. I. C. E.", "ICE"), ("I.C.E./E.R.O.", "ICE"), ("I.C.E. E.R.O.", "ICE"), ("Dept. of H.S. – I.C.E.", "ICE"), ("OCIJ", "EOIR"),
             ("Immigration Adjudication Center", "EOIR"), ("Acting FOD J. Smith", "immigration officer"), ("Immigr Court", "EOIR"),
             ("Inmigration Court", "EOIR"),
+            // A review's pass: other letters beside them.
+            ("U.S. D.O.J. E.O.I.R.", "EOIR"), ("D.O.J./E.O.I.R.", "EOIR"), ("U.S.A. I.C.E.", "ICE"), ("I.C.E. U.S.A.", "ICE"),
+            ("D.H.S., U.S.A.", "Homeland"), ("I.C.E. E.R.O. N.Y.", "ICE"), ("U.S. I.C.E. (E.R.O.) D.C.", "ICE"), ("N.Y. I.C.E.", "ICE"),
         ]
         for (text, issuer) in named {
             let match = ExecutiveIssuers.named(in: text)
@@ -109,6 +112,11 @@ struct ExecutiveIssuersTests {
             "Hon. Mary Ice", "Hon. L. Ero", "Hon. Hsi-Wen Chen", "Hon. E. R. O'Connor", "Hon. D. H. S. Patel", "Hon. Bia Souza", "Hon. J. Ins",
             "Hon. C. B. P. Nakamura", "Hon. Eoir", "Hon. Ice-T Marrow", "Patel, D.H.S.", "Hon. Smith, I.J.", "Hon. A. Rivera, J.S.C.",
             "Hon. M. Rivera, U.S.M.J.",
+            // A review's pass: titles, a court, a suffix or a surname of several words before a surname's initials, and
+            // initials within a name; `Fod` as a name.
+            "Chief Judge Patel, D.H.S.", "U.S. District Judge Patel, D.H.S.", "Hon. Patel Jr., D.H.S.", "Presiding Judge Smith, I.J.",
+            "Associate Judge Kim, I.J.", "Senior Judge Ortiz, E.R.O.", "Van Buren, I.J.", "De La Cruz, I. J.", "Hon. Mary Anne E. R. O. Smith",
+            "Hon. Amir Fod", "Mr. Smith Fod",
         ] {
             #expect(ExecutiveIssuers.named(in: judge, field: .judge) == nil, "\(judge)")
         }
@@ -116,7 +124,8 @@ struct ExecutiveIssuersTests {
         // Letters spelled out after a whole name are a post-nominal.
         for judge in [
             "ICE Officer J. Smith", "HSI Special Agent R. Diaz", "DHS/ERO Officer Lee", "Hon. J. Smith (ICE)", "D.H.S. Officer Lee",
-            "Hon. J. Smith, I.J.", "J. Smith (I.C.E.)", "Hon. Jane Smith, U.S. I.C.E.",
+            "Hon. J. Smith, I.J.", "J. Smith (I.C.E.)", "Hon. Jane Smith, U.S. I.C.E.", "Hon. J. Smith, I.J. (Houston)", "Hon. J. Smith, I.J., Ret.",
+            "J. Smith, U.S. I.C.E. 2026", "Hon. J. R. Smith, I.J.", "Mr. Smith FOD",
         ] {
             #expect(ExecutiveIssuers.named(in: judge, field: .judge) != nil, "\(judge)")
         }

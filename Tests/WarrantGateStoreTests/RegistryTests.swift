@@ -435,6 +435,10 @@ struct LifecycleTests {
         #expect(snapshot.agencies.first?.spkiPins == [pin])
         #expect(snapshot.certificateRevocations[String(repeating: "ef", count: 32)] == "stolen")
         #expect(try registry.history(target: "ice-ero").first?.action == "agency.revoke-cert")
+        // A review's pass: a serial is revoked by its value, as the gateway reads a certificate's.
+        try registry.revokeCertificate(agency: "ice-ero", spki: nil, serial: "00:CF:3A", reason: "reissued", operator: "it")
+        #expect(try registry.snapshot().certificateRevocations["serial:cf3a"] == "reissued")
+        #expect(throws: StoreError.self) { try registry.revokeCertificate(agency: "ice-ero", spki: nil, serial: "zz", reason: "typo", operator: "it") }
         #expect(snapshot.agencyKeysByOneOperator == 0, "a key a second operator approved")
     }
 

@@ -1276,7 +1276,8 @@ final class ValueNames: Sendable {
     private let longestReadSpelling: Int
     /// A bitmap of the names' letter sets (``letterBit(_:)``), by ``letterSetSlot(_:)``.
     private let letterSets: [UInt64]
-    /// Per byte: its bit in a letter set (``letterBit(_:)``), and the flags below.
+    /// Per byte: its bit in a letter set (``letterBit(_:)``), and the flags below (a non-ASCII byte: ``needsBytePass``
+    /// alone).
     private let byteClasses: [UInt32]
     private static let letters: UInt32 = (1 << 27) - 1
     private static let isSpace: UInt32 = 1 << 27
@@ -1305,8 +1306,10 @@ final class ValueNames: Sendable {
         let nameBytes = Set(fields.flatMap(\.utf8).flatMap { byte in (0x61...0x7a).contains(byte) ? [byte, byte - 0x20] : [byte] })
         byteClasses = (0..<256).map { (value: Int) -> UInt32 in
             let byte = UInt8(value)
-            if byte >= 0x80 || byte == UInt8(ascii: "\\") { return Self.needsBytePass }
-            var byteClass = Self.letterBit(byte)
+            // The byte pass reads no class of a non-ASCII byte; a backslash keeps its own (a name may hold one).
+            if byte >= 0x80 { return Self.needsBytePass }
+            var byteClass = byte == UInt8(ascii: "\\") ? Self.needsBytePass : 0
+            byteClass |= Self.letterBit(byte)
             if byte <= 0x20 { byteClass |= Self.isSpace }
             if FieldNameKey.isPathMark(byte) { byteClass |= Self.isMark }
             if byte == UInt8(ascii: ":") || byte == UInt8(ascii: "#") || byte == UInt8(ascii: "/") { byteClass |= Self.endsPrefix }

@@ -71,8 +71,10 @@ public enum ExecutiveIssuers {
             name: "an immigration officer", why: "an officer of the executive branch, not a judge or magistrate", registerAs: agencyKinds,
             names: [
                 "deportation officer*", "immigration officer*", "immigration agent*", "immigration enforcement agent*", "asylum officer*",
-                "field office director*", "sddo", "sdddo", "afod", "fod", "oficial de inmigracion", "agente de inmigracion",
-            ]
+                "field office director*", "sddo", "sdddo", "afod", "oficial de inmigracion", "agente de inmigracion",
+            ],
+            // A word of its own elsewhere (`Hon. Amir Fod`).
+            acronyms: ["fod"]
         ),
         Issuer(
             name: "the Executive Office for Immigration Review (EOIR)",
@@ -145,7 +147,8 @@ public enum ExecutiveIssuers {
     public static func named(in text: String, field: Field = .court) -> Match? {
         let read = field == .caseNumber ? withoutDocketInitials(text) : text
         let keyed = OperatorName.key(read)
-        let words = judgeAfterImmigration(ImmigrationStatusTerms.words(of: expandingAbbreviations(keyed)))
+        let expanded = expandingAbbreviations(keyed)
+        let words = judgeAfterImmigration(ImmigrationStatusTerms.words(of: expanded))
         let dashed = dashedFormNumbers(in: keyed)
         // Where a person's initials or a caption's abbreviation may pass for an acronym, one counts only when the text
         // calls someone an officer or agent, or when it is written in capitals that the rest of a name is not.
@@ -206,12 +209,15 @@ public enum ExecutiveIssuers {
             }
             // Letters spelled out one by one (`I.C.E.`): a whole run, compared whole or as acronyms written together
             // (`U.S. I.C.E.`, `I.C.E./E.R.O.`), so that initials do not end in a name (`M. E. R. O.` is no `ERO`); in a
-            // judge's field, only beside an officer's title or after a whole name, where a post-nominal stands (`J.
-            // Smith, I.J.`, `J. Smith (I.C.E.)`; not `Patel, D.H.S.`, a surname and its initials).
+            // judge's field, only beside an officer's title or set off after a whole name, where a post-nominal stands
+            // (`J. Smith, I.J.`, `J. Smith (I.C.E.)`; not `Patel, D.H.S.`, a surname and its initials, nor `Mary
+            // Anne E. R. O. Smith`, initials in a name).
             guard start == 0 || words[start - 1].count > 1 else { continue }
             let run = words[start...].prefix { $0.count == 1 }
-            let postNominal = start + run.count == words.count && words[..<start].filter { !honorifics.contains($0) }.count >= 2
-            guard field != .judge || titled || postNominal, run.count > 1 else { continue }
+            guard run.count > 1 else { continue }
+            if field == .judge && !titled {
+                guard nameWords(words[..<start]) >= 2, setOff(expanded, wordCount: words.count)[start] else { continue }
+            }
             if let issuer = naming(run.joined(), acronym: true) ?? acronymsTogether(run.joined()) {
                 return match(issuer, start...start + run.count - 1)
             }
@@ -224,11 +230,63 @@ public enum ExecutiveIssuers {
         return nil
     }
 
-    /// Words before a judge's name that are no part of it.
-    private static let honorifics: Set<String> = ["hon", "honorable", "honourable", "the", "judge", "justice", "magistrate", "mr", "mrs", "ms", "dr"]
+    /// Words beside a judge's name that are no part of it: titles, courts, generational suffixes.
+    private static let honorifics: Set<String> = [
+        "hon", "honorable", "honourable", "the", "judge", "justice", "magistrate", "mr", "mrs", "ms", "dr", "chief", "presiding", "associate",
+        "senior", "district", "circuit", "county", "superior", "court", "acting", "us", "jr", "sr", "ii", "iii", "iv",
+    ]
 
-    /// Words an acronym spelled out may stand beside in a run of letters: `U.S.`, `H.S.` (Homeland Security).
-    private static let acronymCompanions: Set<String> = ["us", "hs"]
+    /// How many words of a person's name `words` hold: initials written together count as one (`J. R.`), `U.S.`,
+    /// ``honorifics`` and ``surnameParticles`` as none.
+    private static func nameWords(_ words: ArraySlice<String>) -> Int {
+        var count = 0, initials = ""
+        for word in words + [""] {
+            if word.count == 1 {
+                initials += word
+                continue
+            }
+            if !initials.isEmpty, initials != "us", initials != "usa" { count += 1 }
+            initials = ""
+            if !word.isEmpty, !honorifics.contains(word), !surnameParticles.contains(word) { count += 1 }
+        }
+        return count
+    }
+
+    /// Words that begin a surname of several (`Van Buren`, `De La Cruz`), so no given name.
+    private static let surnameParticles: Set<String> = [
+        "van", "von", "de", "la", "del", "der", "den", "da", "di", "du", "le", "st", "mac", "mc", "bin", "ben", "al", "el", "dos", "das", "y",
+    ]
+
+    /// For each word of `text` as ``ImmigrationStatusTerms/words(of:)`` reads it, whether a comma, an opening
+    /// parenthesis or bracket stands between it and the word before; all false when the count differs from
+    /// `wordCount` (a reading that does not line up sets nothing off).
+    private static func setOff(_ text: String, wordCount: Int) -> [Bool] {
+        var marks: [Bool] = [], pending = false, inWord = false, previousWasLower = false
+        for scalar in text.unicodeScalars {
+            let properties = scalar.properties
+            guard properties.isAlphabetic || properties.numericType != nil else {
+                if ",([".unicodeScalars.contains(scalar) { pending = true }
+                inWord = false
+                previousWasLower = false
+                continue
+            }
+            if !inWord || (previousWasLower && properties.isUppercase) {
+                marks.append(!inWord && pending)
+                pending = false
+                inWord = true
+            }
+            previousWasLower = properties.isLowercase
+        }
+        return marks.count == wordCount ? marks : Array(repeating: false, count: wordCount)
+    }
+
+    /// Words an acronym spelled out may stand beside in a run of letters: `U.S.`, `U.S.A.`, `D.O.J.` (EOIR's
+    /// department), `H.S.` (Homeland Security), `D.C.` and the states' postal codes (`I.C.E. E.R.O. N.Y.`).
+    private static let acronymCompanions: Set<String> = [
+        "us", "usa", "doj", "hs", "dc", "al", "ak", "az", "ar", "ca", "co", "ct", "de", "fl", "ga", "hi", "id", "il", "in", "ia", "ks", "ky",
+        "la", "me", "md", "ma", "mi", "mn", "ms", "mo", "mt", "ne", "nv", "nh", "nj", "nm", "ny", "nc", "nd", "oh", "ok", "or", "pa", "ri", "sc",
+        "sd", "tn", "tx", "ut", "vt", "va", "wa", "wv", "wi", "wy", "pr", "gu", "vi",
+    ]
 
     /// The issuer of the first acronym in `letters` (a run of letters spelled out one by one, joined), when the run is
     /// nothing but issuers' acronyms (or their officers' titles, `sddo`) and ``acronymCompanions`` written together:

@@ -175,7 +175,8 @@ public final class SyslogForwarder: Sendable {
         logger.notice("forwarding the log to \(name) over RELP\(destination.tls == nil ? "" : " with TLS") after seq \(progress.acknowledged)")
         var delay = settings.reconnectDelay
         var failuresWithoutProgress = 0
-        var lastProgress = ContinuousClock.now
+        /// When the current run of sessions that delivered nothing began.
+        var stalledSince = ContinuousClock.now
         var window = SendingWindow(widest: settings.window)
         while !Task.isCancelled {
             if let through, progress.acknowledged >= through { break }
@@ -200,15 +201,15 @@ public final class SyslogForwarder: Sendable {
                 if progress.acknowledged > before {
                     delay = settings.reconnectDelay
                     failuresWithoutProgress = 0
-                    lastProgress = .now
                 } else {
+                    if failuresWithoutProgress == 0 { stalledSince = .now }
                     failuresWithoutProgress += 1
                 }
                 if through != nil && failuresWithoutProgress >= settings.attemptsWithoutProgress {
                     throw ForwardingError("\(name) took nothing in \(failuresWithoutProgress) attempts in a row (the last: \(error)); stopped at seq \(progress.acknowledged), cursor saved")
                 }
-                if failuresWithoutProgress > 0 && failuresWithoutProgress % settings.attemptsWithoutProgress == 0 {
-                    await reportStall(progress.acknowledged, since: lastProgress, attempts: failuresWithoutProgress, last: error)
+                if failuresWithoutProgress > 0 && failuresWithoutProgress % max(1, settings.attemptsWithoutProgress) == 0 {
+                    await reportStall(progress.acknowledged, since: stalledSince, attempts: failuresWithoutProgress, last: error)
                 }
                 var narrowed = ""
                 if error is RELPAnswerLate, window.narrow(delivered: Int(progress.acknowledged - before)) {
@@ -223,16 +224,19 @@ public final class SyslogForwarder: Sendable {
         return ForwardCursor(destination: name, seq: progress.acknowledged, leaf: progress.leaf)
     }
 
-    /// Logs as an error that the receiver has taken nothing for `attempts` sessions in a row, with how many entries
-    /// after `acknowledged` it lacks: the alert for a feed that has stopped, whatever the cause.
-    private func reportStall(_ acknowledged: Int64, since lastProgress: ContinuousClock.Instant, attempts: Int, last error: any Error) async {
+    /// Logs as an error that the receiver has taken nothing in `attempts` sessions in a row, begun at `stalledSince`,
+    /// with how many entries after `acknowledged` it lacks: the alert for a feed that has stopped, whatever the cause.
+    /// Nothing when no entry waits (a receiver, or a balancer before it, closing idle sessions).
+    private func reportStall(_ acknowledged: Int64, since stalledSince: ContinuousClock.Instant, attempts: Int, last error: any Error) async {
         let store = store
-        let waiting = (try? await BlockingWork.run { try store.logSize() }).map { "\(max(0, Int64(clamping: $0) - acknowledged)) entries" } ?? "the entries"
-        let seconds = (ContinuousClock.now - lastProgress).components.seconds
+        let size = try? await BlockingWork.run { try store.logSize() }
+        let waiting = size.map { Int64(clamping: $0) - acknowledged }
+        if let waiting, waiting <= 0 { return }
+        let seconds = (ContinuousClock.now - stalledSince).components.seconds
         logger.error("""
-            \(destination.name) has taken nothing for \(seconds < 120 ? "\(seconds) s" : "\(seconds / 60) min"), in \(attempts) attempts in a \
-            row (the last: \(error)): \(waiting) after seq \(acknowledged) wait for it, kept in the log. If it refuses one entry each \
-            time, see the receiver's own log
+            \(destination.name) has taken nothing in \(attempts) attempts in a row over \(seconds < 120 ? "\(seconds) s" : "\(seconds / 60) min") \
+            (the last: \(error)): \(waiting.map { "\($0) entries" } ?? "the entries") after seq \(acknowledged) wait for it, kept in the \
+            log. If it refuses one entry each time, see the receiver's own log
             """)
     }
 
