@@ -452,7 +452,7 @@ struct SOAPRequestTests {
         ("/records/soap", "text/xml; charset=utf-8", true), ("/records/soap", #"application/soap+xml; action="urn:a""#, true),
         ("/records/soap", "application/json", false), ("/records/soap", "text/xml; charset=utf-16", false), ("/records/soap", nil, false),
         ("/visitation/visits", "application/json", true), ("/visitation/visits", "application/json; charset=utf-8", true),
-        ("/visitation/visits", "application/ld+json", true), ("/visitation/visits", "text/xml", false), ("/visitation/visits", nil, false),
+        ("/visitation/visits", "application/ld+json", false), ("/visitation/visits", "text/xml", false), ("/visitation/visits", nil, false),
         ("/visitation/visits", "application/json; charset=utf-16", false), ("/visitation/visits", "application/x-www-form-urlencoded", false),
         ("/visitation/notes", "text/xml", true), ("/visitation/notes", "application/soap+xml", true), ("/visitation/notes", nil, true),
         ("/visitation/notes", "application/x-www-form-urlencoded", false), ("/visitation/notes", " Multipart/Form-Data ; boundary=x", false),
@@ -464,7 +464,10 @@ struct SOAPRequestTests {
         ("/visitation/visits", "application/x-www-form-urlencoded+json", false), ("/visitation/visits", "application/x-www-form-urlencoded +json", false),
         ("/visitation/visits", "Application/X-WWW-Form-Urlencoded+JSON; charset=utf-8", false), ("/visitation/visits", "multipart/form-data+json", false),
         ("/visitation/visits", "application/json; charset*=utf-16''x", false), ("/visitation/visits", "application/json; charset*0=utf-16", false),
-        ("/visitation/visits", "application/vnd.x-www-form-urlencoded+json", true),
+        // An attacker's pass (helper 244): a vendor's type on a route whose body is read, which some frameworks
+        // choose a versioned handler by, and SOAP routes' types alike.
+        ("/visitation/visits", "application/vnd.x-www-form-urlencoded+json", false), ("/visitation/visits", "application/vnd.jail.v2+json", false),
+        ("/records/soap", "application/vnd.jail.v2+xml", false), ("/records/soap", "application/xml", false),
         ("/records/soap", "application/x-www-form-urlencoded+xml", false), ("/records/soap", "text/xml; charset*=utf-16''x", false),
         ("/visitation/notes", "application/x-www-form-urlencoded+x", false), ("/visitation/notes", "application/x-www-form-urlencoded x", false),
         ("/visitation/notes", "multipart/form-data+x; boundary=b", false), ("/visitation/notes", "multipart/form-data x; boundary=b", false),

@@ -164,6 +164,20 @@ struct BypassCase: CustomTestStringConvertible, Sendable {
         policeTransfer("a body member's snake-case spelling in the query", query: "?receiving_agency=ice-ero", reason: "body_invalid"),
         policeTransfer("a body member in another letter case, which an exact binder does not read",
                        body: #"{"bookingNumber":"2017-000123","ReceivingAgency":"denver-pd","at":"2027-01-15T17:00:00Z"}"#, reason: "body_invalid"),
+        // An attacker's pass (helper 244): a version in a media type, which ASP.NET's and Spring's media-type
+        // versioning choose a handler by, on the public locator and on a route whose body names the inmate.
+        .init(technique: "a version parameter in Accept", advisory: "WarrantGate red team 2026-12-07", agency: "ice-ero",
+              request: RawTLSClient.request("GET /records/locator/2017-000123 HTTP/1.1", headers: ["Accept: application/json; v=2.0"]),
+              statuses: [400], reason: "bad_header"),
+        .init(technique: "a vendor's versioned type in Accept", advisory: "WarrantGate red team 2026-12-07", agency: "ice-ero",
+              request: RawTLSClient.request("GET /records/locator/2017-000123 HTTP/1.1", headers: ["Accept: text/plain, application/vnd.jail.v2+json;q=0.9"]),
+              statuses: [400], reason: "bad_header"),
+        .init(technique: "a version parameter in the Content-Type of a request without a body", advisory: "WarrantGate red team 2026-12-07",
+              agency: "ice-ero",
+              request: RawTLSClient.request("GET /records/locator/2017-000123 HTTP/1.1", headers: ["Content-Type: application/json; v=2.0"]),
+              statuses: [400], reason: "bad_header"),
+        policeTransfer("a vendor's versioned JSON type on a route whose body names the inmate", contentType: "application/vnd.jail.v2+json",
+                       reason: "bad_header"),
         .init(technique: "a query name's case variant beside it", advisory: "WarrantGate red team 2026-12-03", agency: "denver-pd",
               request: RawTLSClient.request("GET /visitation/visits?BOOKING=2019-000999&booking=2017-000123 HTTP/1.1"),
               statuses: [400], reason: "subject_missing"),
@@ -237,6 +251,21 @@ struct BypassCorpusTests {
             #expect(!names.contains("connection"))
             #expect(names.contains("accept"))
             #expect(seen.headers.first { $0.0.lowercased() == "gateway-agency" }?.1 == "denver-pd")
+        }
+    }
+
+    /// A request without a body has no type: a Content-Type on it is only a word to the upstream, which some
+    /// frameworks route by. Ordinary media ranges, weights and charsets pass.
+    @Test("a request without a body is forwarded without its Content-Type; plain Accept values pass")
+    func bodilessContentType() async throws {
+        try await withGateway { gateway in
+            let answer = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000123", headers: [
+                ("Content-Type", "application/json; charset=utf-8"), ("Accept", "application/json;q=0.9, application/vnd.api+json, */*;q=0.1"),
+            ])
+            #expect(answer.status == 200)
+            let seen = try #require(gateway.recorder.requests.last)
+            #expect(!seen.headers.contains { $0.0.lowercased() == "content-type" }, "\(seen.headers)")
+            #expect(seen.headers.contains { $0.0.lowercased() == "accept" })
         }
     }
 }

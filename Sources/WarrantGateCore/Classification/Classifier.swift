@@ -96,11 +96,16 @@ public struct Classifier: Sendable {
             return "a form body is not forwarded: a Content-Type that begins application/x-www-form-urlencoded or multipart/ is read as one"
         }
         let type = RedactableMediaType(contentType: contentType)
+        // The types themselves: a vendor's (`application/vnd.jail.v2+json`) is the client's word to the upstream, which
+        // some frameworks route by.
         if route.soap != nil {
-            return type == .xml ? nil : "this route's body is read as a SOAP envelope: its Content-Type must be text/xml or application/soap+xml"
+            return type == .xml && ["text/xml", "application/soap+xml"].contains(essence?.text)
+                ? nil : "this route's body is read as a SOAP envelope: its Content-Type must be text/xml or application/soap+xml"
         }
         if Self.readsJSONBody(route) {
-            guard type == .json, let contentType else { return "this route's body is read as JSON: its Content-Type must be application/json" }
+            guard type == .json, essence?.text == "application/json", let contentType else {
+                return "this route's body is read as JSON: its Content-Type must be application/json"
+            }
             // A parameter other than the charset is the client's word to the upstream, which no stage read: ASP.NET's
             // API versioning, say, picks a controller (and its field names) by `v=2.0`.
             return RedactableMediaType.namesOnlyCharset(contentType)

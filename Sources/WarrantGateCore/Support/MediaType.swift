@@ -36,7 +36,44 @@ public enum RedactableMediaType: String, Sendable {
     /// client's word to the service, such as a version some frameworks route by (`v=2.0`).
     public static func namesOnlyCharset(_ contentType: String) -> Bool {
         var contentType = contentType
-        return contentType.withUTF8(MediaTypeBytes.namesOnlyCharset)
+        return contentType.withUTF8 { MediaTypeBytes.namesOnly(["charset"], in: $0) }
+    }
+
+    /// Why a request's `Content-Type` must be refused, whatever its route: a parameter other than the charset and
+    /// SOAP 1.2's `action` (which a SOAP route checks against its envelope), such as a version some frameworks route
+    /// by (`v=2.0`), which no stage read. Nil if there is none.
+    public static func requestContentTypeProblem(_ contentType: String) -> String? {
+        var contentType = contentType
+        return contentType.withUTF8 { MediaTypeBytes.namesOnly(["charset", "action"], in: $0) }
+            ? nil : "Content-Type may name a charset (and SOAP 1.2's action), and no other parameter"
+    }
+
+    /// Why a request's `Accept` must be refused, or nil: a media range with a parameter other than `q` or `charset`
+    /// (`application/json; v=2.0`), one in a vendor's or a person's tree but JSON:API's (`application/vnd.jail.v2+json`),
+    /// or a quoted string. Either is the client's word to the upstream, such as a version some frameworks choose a
+    /// handler by (ASP.NET's media-type version reader, Spring's media-type versioning), which no stage read.
+    public static func acceptProblem(_ accept: String) -> String? {
+        var accept = accept
+        return accept.withUTF8 { bytes -> String? in
+            guard !bytes.contains(UInt8(ascii: "\"")) else { return "Accept may not hold a quoted string" }
+            var start = 0
+            while start <= bytes.count {
+                let end = bytes[start...].firstIndex(of: UInt8(ascii: ",")) ?? bytes.count
+                let range = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                if let essence = MediaTypeBytes.essence(range) {
+                    let subtype = range[essence.subtype]
+                    let vendor = ["vnd.", "prs.", "x."].contains { ASCIICase.hasPrefix(subtype, $0.utf8) }
+                    if vendor && !ASCIICase.equals(subtype, "vnd.api+json") {
+                        return "Accept may not name a vendor's media type (a service may choose its handler by one)"
+                    }
+                }
+                if !MediaTypeBytes.namesOnly(["q", "charset"], in: range) {
+                    return "Accept may weigh a media range (q) and name a charset, and give no other parameter"
+                }
+                start = end + 1
+            }
+            return nil
+        }
     }
 
     /// The JSON and XML types passed on as the upstream names them.
@@ -95,14 +132,15 @@ private enum MediaTypeBytes {
     }
 
     /// Whether every parameter of the media type `bytes` hold is named `charset`, in any letter case.
-    static func namesOnlyCharset(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    /// Whether every parameter of the media type in `bytes` has one of `names` (lower-case) for its name.
+    static func namesOnly(_ names: [String], in bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var end = bytes.firstIndex(of: UInt8(ascii: ";")) ?? bytes.count
         while end < bytes.count {
             let start = end + 1
             end = bytes[start...].firstIndex(of: UInt8(ascii: ";")) ?? bytes.count
             let parameter = trimmed(bytes, start..<end)
             let name = trimmed(bytes, parameter.lowerBound..<(bytes[parameter].firstIndex(of: UInt8(ascii: "=")) ?? parameter.upperBound))
-            guard ASCIICase.equals(bytes[name], "charset") else { return false }
+            guard names.contains(where: { ASCIICase.equals(bytes[name], $0.utf8) }) else { return false }
         }
         return true
     }

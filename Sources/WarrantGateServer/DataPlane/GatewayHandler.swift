@@ -423,6 +423,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         else { return failed(request, .gatewayError, upstreamStatus: nil) }
         request.phase = .forwarding
         var headers = HeaderRules.forwardable(request.head.headers, nominated: request.connectionNominated)
+        // A request without a body has no type: one given is only a word to the upstream (a version to route by).
+        if !RequestStages.declaresBody({ request.head.headers[$0] }) { headers.remove(name: "content-type") }
         if !plan.redactor.isEmpty {
             // The upstream's ranges and validators are of the unredacted document: a 206 cannot be redacted, and a
             // 304 or 412 against a guessed ETag or date would tell the client about fields it is not given.
