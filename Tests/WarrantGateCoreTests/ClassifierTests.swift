@@ -37,6 +37,18 @@ struct ClassifierTests {
         #expect(classification.until == Timestamp.parse("2026-12-01T23:00:00Z"))
     }
 
+    /// An attacker's pass (helper 244): a body naming a second inmate in a member of its own (`inmateId`, `booking`, or
+    /// deeper), which an upstream binding an alias or a fallback reads instead, was decided on the first.
+    @Test("a body that names another booking number anywhere is refused; the same one elsewhere is not")
+    func secondInmateInBody() throws {
+        for other in [#""inmateId":"2019-000999""#, #""booking":" 2019-000999""#, #""visitor":{"ids":["x","2019-000999"]}"#] {
+            let body = #"{"bookingNumber":"2017-000789",\#(other),"scheduledFor":"2026-12-01T16:00:00-07:00"}"#
+            #expect(throws: ClassificationFailure.self, "\(body)") { try classify("POST", "/visitation/visits", body: body) }
+        }
+        let same = #"{"bookingNumber":"2017-000789","visitor":{"regarding":"2017-000789"},"note":"2017-00078","scheduledFor":"2026-12-01T16:00:00-07:00"}"#
+        #expect(try classify("POST", "/visitation/visits", body: same).subject == "2017-000789")
+    }
+
     /// A helper's pass: a hold booked until 2099 under a warrant that expires tomorrow, and a hold filed under an I-200
     /// while the Warrant-Reference named the judicial warrant, both passed.
     @Test("a route reads when its action ends or takes place, and the document its body cites")

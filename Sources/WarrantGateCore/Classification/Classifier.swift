@@ -219,14 +219,23 @@ public struct Classifier: Sendable {
             subject = values[0]
         case .bodyField(let name):
             let members: [String: JSONFields.Scalar]
+            // Values elsewhere in the body that read as a booking number: an upstream that binds another member (an
+            // alias, a fallback, its own name for the inmate) would act on that one.
+            var bookingLike: [String] = []
             do {
-                members = try JSONFields.decidedMembers([name] + route.otherBodyMembers, in: body ?? [])
+                members = try JSONFields.decidedMembers([name] + route.otherBodyMembers, in: body ?? []) { other in
+                    let text = other.text.trimmingCharacters(in: .whitespacesAndNewlines)
+                    if subjectFormat.accepts(text) { bookingLike.append(text) }
+                }
             } catch {
                 throw .bodyInvalid("body field '\(name)': \(error.detail)")
             }
             guard let found = members[name] else { throw .bodyInvalid("body field '\(name)': '\(name)' is missing") }
             guard found.isString else { throw .bodyInvalid("body field '\(name)': '\(name)' is not a string") }
             subject = found.text
+            if let other = bookingLike.first(where: { $0 != found.text }) {
+                throw .bodyInvalid("the body names another booking number ('\(other)') beside '\(name)', which an upstream may read instead")
+            }
             if let member = route.documentMember, let cited = members[member] {
                 // Compared byte for byte with the Warrant-Reference and the registry's references, which are ASCII: a
                 // Kelvin sign is a K to Swift's String equality, not to the upstream that files it.

@@ -214,7 +214,8 @@ public enum JSONFields {
     /// than ``JSONScanner/maximumDepth``. `member` sees each member's decoded key and its object's depth first, and
     /// returns true when it has read the member's value itself.
     private static func walk(
-        _ scanner: inout JSONScanner, depth: Int, _ member: (inout JSONScanner, String, Int) throws(JSONError) -> Bool
+        _ scanner: inout JSONScanner, depth: Int, _ member: (inout JSONScanner, String, Int) throws(JSONError) -> Bool,
+        scalar: ((Scalar) -> Void)? = nil
     ) throws(JSONError) {
         scanner.skipWhitespace()
         switch scanner.current {
@@ -227,14 +228,18 @@ public enum JSONFields {
                     throw scanner.fail("the member \"\(TerminalText.escaped(String(key.decoded.prefix(64))))\" is given twice in one object")
                 }
                 if try member(&scanner, key.decoded, depth) { return }
-                try walk(&scanner, depth: depth + 1, member)
+                try walk(&scanner, depth: depth + 1, member, scalar: scalar)
             }
         case UInt8(ascii: "["):
             guard depth < JSONScanner.maximumDepth else { throw scanner.fail("nesting deeper than \(JSONScanner.maximumDepth)") }
             scanner.index += 1
-            try scanner.forEachElement { scanner throws(JSONError) in try walk(&scanner, depth: depth + 1, member) }
+            try scanner.forEachElement { scanner throws(JSONError) in try walk(&scanner, depth: depth + 1, member, scalar: scalar) }
+        case UInt8(ascii: "\""):
+            guard let scalar else { return try scanner.skipValue(depth: depth) }
+            scalar(Scalar(text: try scanner.scanString().decoded, isString: true))
         default:
-            try scanner.skipValue(depth: depth)
+            guard let scalar else { return try scanner.skipValue(depth: depth) }
+            scalar(Scalar(text: String(decoding: scanner.bytes[try scanner.scanScalar()], as: UTF8.self), isString: false))
         }
     }
 
@@ -254,12 +259,16 @@ public enum JSONFields {
     /// (``FieldNameKey``; `booking_number` to a snake-case naming strategy); the exact name below the top level
     /// (`visit.bookingNumber` to Rails, which does not wrap a body that holds its wrapper key); and a top-level method
     /// override (`_method`: Laravel reads a JSON body's members as its input, and Symfony the method from them).
-    public static func decidedMembers(_ names: [String], in body: [UInt8]) throws(JSONError) -> [String: Scalar] {
+    ///
+    /// `others` is given every other scalar of the body, at any depth, as ``Scalar`` reads it.
+    public static func decidedMembers(
+        _ names: [String], in body: [UInt8], others: ((Scalar) -> Void)? = nil
+    ) throws(JSONError) -> [String: Scalar] {
         var scanner = try JSONScanner(body)
         scanner.skipWhitespace()
         guard scanner.current == UInt8(ascii: "{") else { throw scanner.fail("body is not a JSON object") }
         var reading = MemberReading(names: names)
-        try walk(&scanner, depth: 0) { scanner, key, depth throws(JSONError) in try reading.member(&scanner, key: key, depth: depth) }
+        try walk(&scanner, depth: 0, { scanner, key, depth throws(JSONError) in try reading.member(&scanner, key: key, depth: depth) }, scalar: others)
         try scanner.finish()
         return reading.found
     }
