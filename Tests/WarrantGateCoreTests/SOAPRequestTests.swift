@@ -282,6 +282,26 @@ struct SOAPRequestTests {
         return try stages.classify(request).input.classification
     }
 
+    /// An attacker's pass (helper 244): an operation naming a second inmate in an element of its own (`Booking`), which
+    /// an upstream binding that name reads instead, was classified as the first.
+    @Test("an operation that names another booking number in any element is refused; the same one, or other text, is not")
+    func secondInmateInEnvelope() throws {
+        for inner in [
+            "<BookingNumber>2017-000123</BookingNumber><Booking>2019-000999</Booking>",
+            "<BookingNumber>2017-000123</BookingNumber><Visitor><Ref> 2019-000999 </Ref></Visitor>",
+            "<BookingNumber>2017-000123</BookingNumber><Booking>&#50;019-000999</Booking>",
+            "<BookingNumber>2017-000123</BookingNumber><Booking>&#x32;&#x30;19-000999</Booking>",
+        ] {
+            #expect(throws: StageRefusal.self, "\(inner)") { try Self.classify(body: Self.getBooking(inner)) }
+        }
+        // A CDATA section inside the operation is not read, so it is refused.
+        #expect(throws: StageRefusal.self) {
+            try Self.classify(body: Self.getBooking("<BookingNumber>2017-000123</BookingNumber><Note><![CDATA[2019-000999]]></Note>"))
+        }
+        let same = "<BookingNumber>2017-000123</BookingNumber><Regarding>2017-000123</Regarding><Note>Tom &amp; Jerry, 2019-00099</Note>"
+        #expect(try Self.classify(body: Self.getBooking(same)).subject == "2017-000123")
+    }
+
     @Test("the envelope's operation chooses the route, and its subject element gives the inmate")
     func routeByOperation() throws {
         let booking = try Self.classify(body: Self.getBooking())

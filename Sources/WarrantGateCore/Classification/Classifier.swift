@@ -265,6 +265,10 @@ public struct Classifier: Sendable {
             case .text(let value): subject = value
             case .unusable(let why): throw .bodyInvalid("the element '\(name)' \(why)")
             }
+            // As in a JSON body: another element that reads as a booking number may be what the upstream binds.
+            if let other = envelope?.otherTexts.first(where: { subjectFormat.accepts($0) && $0 != subject }) {
+                throw .bodyInvalid("the envelope names another booking number ('\(other)') beside '\(name)', which an upstream may read instead")
+            }
         }
         if let subject, !subjectFormat.accepts(subject) {
             throw .subjectInvalid("'\(String(subject.prefix(64)))' is not a booking number of the form \(subjectFormat.pattern)")

@@ -35,6 +35,8 @@ public struct SOAPRequest: Sendable {
     public let destinations: [String?]
     /// For each watched local name, every element of that name in the envelope, in document order.
     public let values: [String: [SOAPValue]]
+    /// The text of every other element inside the operation (references read, white space trimmed), in document order.
+    public let otherTexts: [String]
 
     /// Nesting and markup limits for a request's envelope.
     private static let limits = XMLRedaction.Limits(maxDepth: 64, maxMarkupBytes: 16 * 1024)
@@ -60,7 +62,8 @@ public struct SOAPRequest: Sendable {
             }
         }
         return SOAPRequest(
-            operation: outline.operations[0], addressingActions: outline.addressingActions, destinations: outline.destinations, values: outline.values
+            operation: outline.operations[0], addressingActions: outline.addressingActions, destinations: outline.destinations, values: outline.values,
+            otherTexts: outline.otherTexts
         )
     }
 
@@ -139,6 +142,9 @@ final class SOAPEnvelopeOutline {
     /// The `Address` of each `ReplyTo`, `FaultTo` or `From` header (nil for one that is not plain text).
     private(set) var endpointAddresses: [String?] = []
     private(set) var values: [String: [SOAPValue]] = [:]
+    /// The text of each element inside the operation that is not collected, and of the one open now.
+    private(set) var otherTexts: [String] = []
+    private var otherText: [UInt8] = []
     /// Which of the Envelope's children is open, and whether the operation element or an endpoint header is.
     private var inHeader = false
     private var inBody = false
@@ -182,6 +188,7 @@ final class SOAPEnvelopeOutline {
 
     /// An element opens at `depth` (1 for the root), in `namespace` ("" for none), with `attributes`.
     func started(namespace: String, local: String, depth: Int, attributes: [Attribute]) {
+        finishOtherText()
         let hasAttributes = !attributes.isEmpty
         if depth > 2, Self.envelopeNames.contains(local) { refuse("the envelope holds an element named \(local) inside its \(inBody ? "Body" : "Header")") }
         let isAddressing = XMLNamespaces.addressing.contains(namespace)
@@ -301,7 +308,24 @@ final class SOAPEnvelopeOutline {
         // A binder that reads the operation's own text (its string value) would read this before any parameter.
         if depth == 3, inOperation, bytes.contains(where: { !XMLName.isSpace($0) }) { refuse("the operation holds text beside its parameters") }
         if depth >= 4, inOperation, capture == nil, bytes.contains(where: { !XMLName.isSpace($0) }) { textInStep(depth: depth) }
+        if depth >= 4, inOperation, capture == nil { otherText.append(contentsOf: bytes) }
         capture?.text.append(contentsOf: bytes)
+    }
+
+    /// A reference in text inside an element open at `depth` stood for `character` (nil: none XML allows). Outside a
+    /// collected element, inside the operation, it is read into the element's text (`&#50;019-000999` is a booking
+    /// number); a collected element holds more than text (``otherContent(_:depth:)``).
+    func referenced(_ character: Unicode.Scalar?, depth: Int) {
+        guard depth >= 4, inOperation, capture == nil else { return }
+        otherText.append(contentsOf: character.map { Array(String($0).utf8) } ?? [0xEF, 0xBF, 0xBD])
+    }
+
+    /// Ends the text of the element that holds it: kept, white space trimmed, if any is left.
+    private func finishOtherText() {
+        guard !otherText.isEmpty else { return }
+        let text = String(decoding: otherText, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if !text.isEmpty { otherTexts.append(text) }
+        otherText.removeAll(keepingCapacity: true)
     }
 
     /// Text directly in the element open at `depth` below the operation: if that element is a step of a watched path
@@ -329,6 +353,10 @@ final class SOAPEnvelopeOutline {
             if depth <= 2 { refuse("the envelope holds text outside its Header entries and operation") }
             if depth == 3, inOperation { refuse("the operation holds text beside its parameters") }
             if depth >= 4, inOperation, capture == nil { textInStep(depth: depth) }
+            // A CDATA section's text is not read here: one inside the operation could hide another inmate's number.
+            if content == .cdata, depth >= 4, inOperation, capture == nil {
+                refuse("the operation holds a CDATA section, whose text is not read: write its text escaped")
+            }
         case .instruction:
             refuse("the envelope holds a processing instruction, which SOAP forbids")
         case .comment:
@@ -339,6 +367,7 @@ final class SOAPEnvelopeOutline {
 
     /// The element open at `depth` closes.
     func ended(depth: Int) {
+        finishOtherText()
         if let done = capture, done.depth == depth {
             let text = done.isPlain ? String(decoding: done.text, as: UTF8.self) : nil
             switch done.kind {

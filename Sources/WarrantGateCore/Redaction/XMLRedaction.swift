@@ -721,6 +721,7 @@ private struct XMLRedactionMachine {
                 if let problem = XMLReference.problem(reference) { throw RedactionError(problem.kind, problem.detail, offset: consumed + index) }
                 mode = .content
                 let referenced = XMLReference.character(reference)
+                outline?.referenced(referenced, depth: open.count)
                 // The character as UTF-8; one XML does not allow as a byte that stands for a letter.
                 let utf8 = referenced.map { Array(String($0).utf8) } ?? [0x80]
                 if embeddedName != nil { try readEmbeddedName(referenced, at: consumed + index) }
