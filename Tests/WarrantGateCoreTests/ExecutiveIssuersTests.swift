@@ -125,7 +125,8 @@ struct ExecutiveIssuersTests {
         for judge in [
             "ICE Officer J. Smith", "HSI Special Agent R. Diaz", "DHS/ERO Officer Lee", "Hon. J. Smith (ICE)", "D.H.S. Officer Lee",
             "Hon. J. Smith, I.J.", "J. Smith (I.C.E.)", "Hon. Jane Smith, U.S. I.C.E.", "Hon. J. Smith, I.J. (Houston)", "Hon. J. Smith, I.J., Ret.",
-            "J. Smith, U.S. I.C.E. 2026", "Hon. J. R. Smith, I.J.", "Mr. Smith FOD",
+            "J. Smith, U.S. I.C.E. 2026", "Hon. J. R. Smith, I.J.", "Mr. Smith FOD", "Hon. J. Smith I.C.E.", "Hon. J. Smith of I.C.E.",
+            "J. Smith – I.C.E.",
         ] {
             #expect(ExecutiveIssuers.named(in: judge, field: .judge) != nil, "\(judge)")
         }

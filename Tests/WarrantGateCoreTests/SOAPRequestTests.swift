@@ -291,8 +291,20 @@ struct SOAPRequestTests {
             "<BookingNumber>2017-000123</BookingNumber><Visitor><Ref> 2019-000999 </Ref></Visitor>",
             "<BookingNumber>2017-000123</BookingNumber><Booking>&#50;019-000999</Booking>",
             "<BookingNumber>2017-000123</BookingNumber><Booking>&#x32;&#x30;19-000999</Booking>",
+            // A review's pass (helper 245): in an attribute, and split across elements a binder reads as one text.
+            #"<BookingNumber>2017-000123</BookingNumber><Visitor booking="&#50;019-000999"/>"#,
+            "<BookingNumber>2017-000123</BookingNumber><Booking><a>2019-</a><b>000999</b></Booking>",
+            "<BookingNumber>2017-000123</BookingNumber><Booking>2019-<x/>000999</Booking>",
         ] {
-            #expect(throws: StageRefusal.self, "\(inner)") { try Self.classify(body: Self.getBooking(inner)) }
+            do {
+                _ = try Self.classify(body: Self.getBooking(inner))
+                Issue.record("accepted: \(inner)")
+            } catch {
+                #expect("\(error)".contains("another booking number"), "\(inner): \(error)")
+            }
+        }
+        #expect(throws: StageRefusal.self) {
+            try Self.classify(body: Self.envelope(#"<GetBooking xmlns="urn:example:jail:records" inmateId="2019-000999"><BookingNumber>2017-000123</BookingNumber></GetBooking>"#))
         }
         // A CDATA section inside the operation is not read, so it is refused.
         #expect(throws: StageRefusal.self) {

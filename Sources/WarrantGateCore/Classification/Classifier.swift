@@ -219,13 +219,12 @@ public struct Classifier: Sendable {
             subject = values[0]
         case .bodyField(let name):
             let members: [String: JSONFields.Scalar]
-            // Values elsewhere in the body that read as a booking number: an upstream that binds another member (an
-            // alias, a fallback, its own name for the inmate) would act on that one.
+            // The body's other keys and values: one that reads as another booking number is what an upstream that
+            // binds another member (an alias, a fallback, its own name for the inmate, a map keyed by inmate) may act on.
             var bookingLike: [String] = []
             do {
                 members = try JSONFields.decidedMembers([name] + route.otherBodyMembers, in: body ?? []) { other in
-                    let text = other.text.trimmingCharacters(in: .whitespacesAndNewlines)
-                    if subjectFormat.accepts(text) { bookingLike.append(text) }
+                    bookingLike.append(other.text)
                 }
             } catch {
                 throw .bodyInvalid("body field '\(name)': \(error.detail)")
@@ -233,8 +232,8 @@ public struct Classifier: Sendable {
             guard let found = members[name] else { throw .bodyInvalid("body field '\(name)': '\(name)' is missing") }
             guard found.isString else { throw .bodyInvalid("body field '\(name)': '\(name)' is not a string") }
             subject = found.text
-            if let other = bookingLike.first(where: { $0 != found.text }) {
-                throw .bodyInvalid("the body names another booking number ('\(other)') beside '\(name)', which an upstream may read instead")
+            if let other = bookingLike.first(where: { subjectFormat.namesAnother($0, than: found.text) }) {
+                throw .bodyInvalid("the body names another booking number ('\(TerminalText.escaped(String(other.prefix(64))))') beside '\(name)', which an upstream may read instead")
             }
             if let member = route.documentMember, let cited = members[member] {
                 // Compared byte for byte with the Warrant-Reference and the registry's references, which are ASCII: a
@@ -266,8 +265,8 @@ public struct Classifier: Sendable {
             case .unusable(let why): throw .bodyInvalid("the element '\(name)' \(why)")
             }
             // As in a JSON body: another element that reads as a booking number may be what the upstream binds.
-            if let other = envelope?.otherTexts.first(where: { subjectFormat.accepts($0) && $0 != subject }) {
-                throw .bodyInvalid("the envelope names another booking number ('\(other)') beside '\(name)', which an upstream may read instead")
+            if case .text(let found) = values[0], let other = envelope?.otherTexts.first(where: { subjectFormat.namesAnother($0, than: found) }) {
+                throw .bodyInvalid("the envelope names another booking number ('\(TerminalText.escaped(String(other.prefix(64))))') beside '\(name)', which an upstream may read instead")
             }
         }
         if let subject, !subjectFormat.accepts(subject) {
@@ -316,5 +315,28 @@ public struct SubjectFormat: Sendable, Equatable {
             }
         }
         return true
+    }
+
+    /// Whether `value`, found in a request beside its subject, may be read by an upstream as a booking number other
+    /// than `subject`: as written, or as a lenient reader reads it (compatibility characters as what they show, such
+    /// as fullwidth digits; controls and white space at either end dropped, as Java's `trim` does; either letter case,
+    /// as most database collations compare), or, for a format of digits alone, by its number (`2.019000999e9`,
+    /// `02019000999`, as an integer binder reads it).
+    public func namesAnother(_ value: String, than subject: String) -> Bool {
+        let shown = value.precomposedStringWithCompatibilityMapping
+        let trimmed = String(String.UnicodeScalarView(
+            shown.unicodeScalars.drop { $0.value <= 0x20 || $0.value == 0x7f || $0.properties.isWhitespace }.reversed()
+                .drop { $0.value <= 0x20 || $0.value == 0x7f || $0.properties.isWhitespace }.reversed()
+        ))
+        for reading in [trimmed, trimmed.uppercased(), trimmed.lowercased()] where accepts(reading) {
+            if reading != subject { return true }
+        }
+        guard pattern8.allSatisfy({ $0 == UInt8(ascii: "#") }), let number = Double(trimmed), number >= 0, number == number.rounded(),
+              number < 1e18
+        else { return false }
+        let digits = String(UInt64(number))
+        guard digits.count <= pattern8.count else { return false }
+        let padded = String(repeating: "0", count: pattern8.count - digits.count) + digits
+        return padded != subject
     }
 }

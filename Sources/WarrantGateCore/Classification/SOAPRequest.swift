@@ -142,9 +142,11 @@ final class SOAPEnvelopeOutline {
     /// The `Address` of each `ReplyTo`, `FaultTo` or `From` header (nil for one that is not plain text).
     private(set) var endpointAddresses: [String?] = []
     private(set) var values: [String: [SOAPValue]] = [:]
-    /// The text of each element inside the operation that is not collected, and of the one open now.
+    /// The text inside the operation that is not collected: each element's whole text (its children's too, as a
+    /// binder reading its string value sees it) and each attribute's value.
     private(set) var otherTexts: [String] = []
-    private var otherText: [UInt8] = []
+    /// The text so far of each element open inside the operation, outermost first.
+    private var openTexts: [[UInt8]] = []
     /// Which of the Envelope's children is open, and whether the operation element or an endpoint header is.
     private var inHeader = false
     private var inBody = false
@@ -184,11 +186,16 @@ final class SOAPEnvelopeOutline {
         let local: String
         /// In XML Schema's instance namespace (`xsi:type`, `xsi:nil`).
         let isSchemaInstance: Bool
+        /// Its value, references read.
+        let value: String
     }
 
     /// An element opens at `depth` (1 for the root), in `namespace` ("" for none), with `attributes`.
     func started(namespace: String, local: String, depth: Int, attributes: [Attribute]) {
-        finishOtherText()
+        if depth >= 3, inOperation || (depth == 3 && inBody) {
+            openTexts.append([])
+            otherTexts.append(contentsOf: attributes.map { $0.value.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty })
+        }
         let hasAttributes = !attributes.isEmpty
         if depth > 2, Self.envelopeNames.contains(local) { refuse("the envelope holds an element named \(local) inside its \(inBody ? "Body" : "Header")") }
         let isAddressing = XMLNamespaces.addressing.contains(namespace)
@@ -308,7 +315,7 @@ final class SOAPEnvelopeOutline {
         // A binder that reads the operation's own text (its string value) would read this before any parameter.
         if depth == 3, inOperation, bytes.contains(where: { !XMLName.isSpace($0) }) { refuse("the operation holds text beside its parameters") }
         if depth >= 4, inOperation, capture == nil, bytes.contains(where: { !XMLName.isSpace($0) }) { textInStep(depth: depth) }
-        if depth >= 4, inOperation, capture == nil { otherText.append(contentsOf: bytes) }
+        if depth >= 4, inOperation, capture == nil, !openTexts.isEmpty { openTexts[openTexts.count - 1].append(contentsOf: bytes) }
         capture?.text.append(contentsOf: bytes)
     }
 
@@ -316,16 +323,17 @@ final class SOAPEnvelopeOutline {
     /// collected element, inside the operation, it is read into the element's text (`&#50;019-000999` is a booking
     /// number); a collected element holds more than text (``otherContent(_:depth:)``).
     func referenced(_ character: Unicode.Scalar?, depth: Int) {
-        guard depth >= 4, inOperation, capture == nil else { return }
-        otherText.append(contentsOf: character.map { Array(String($0).utf8) } ?? [0xEF, 0xBF, 0xBD])
+        guard depth >= 4, inOperation, capture == nil, !openTexts.isEmpty else { return }
+        openTexts[openTexts.count - 1].append(contentsOf: character.map { Array(String($0).utf8) } ?? [0xEF, 0xBF, 0xBD])
     }
 
-    /// Ends the text of the element that holds it: kept, white space trimmed, if any is left.
-    private func finishOtherText() {
-        guard !otherText.isEmpty else { return }
-        let text = String(decoding: otherText, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    /// Ends the text of the innermost element open inside the operation: kept, white space trimmed, if any is left,
+    /// and added to its parent's.
+    private func finishOpenText() {
+        guard let bytes = openTexts.popLast() else { return }
+        if !openTexts.isEmpty { openTexts[openTexts.count - 1].append(contentsOf: bytes) }
+        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         if !text.isEmpty { otherTexts.append(text) }
-        otherText.removeAll(keepingCapacity: true)
     }
 
     /// Text directly in the element open at `depth` below the operation: if that element is a step of a watched path
@@ -367,7 +375,7 @@ final class SOAPEnvelopeOutline {
 
     /// The element open at `depth` closes.
     func ended(depth: Int) {
-        finishOtherText()
+        if depth >= 3, depth - 3 < openTexts.count { finishOpenText() }
         if let done = capture, done.depth == depth {
             let text = done.isPlain ? String(decoding: done.text, as: UTF8.self) : nil
             switch done.kind {

@@ -227,6 +227,7 @@ public enum JSONFields {
                 guard keys.insert(key.decoded).inserted else {
                     throw scanner.fail("the member \"\(TerminalText.escaped(String(key.decoded.prefix(64))))\" is given twice in one object")
                 }
+                scalar?(Scalar(text: key.decoded, isString: true))
                 if try member(&scanner, key.decoded, depth) { return }
                 try walk(&scanner, depth: depth + 1, member, scalar: scalar)
             }
@@ -260,7 +261,8 @@ public enum JSONFields {
     /// (`visit.bookingNumber` to Rails, which does not wrap a body that holds its wrapper key); and a top-level method
     /// override (`_method`: Laravel reads a JSON body's members as its input, and Symfony the method from them).
     ///
-    /// `others` is given every other scalar of the body, at any depth, as ``Scalar`` reads it.
+    /// `others` is given every key, and every scalar but the named members' values, at any depth, as ``Scalar`` reads
+    /// them.
     public static func decidedMembers(
         _ names: [String], in body: [UInt8], others: ((Scalar) -> Void)? = nil
     ) throws(JSONError) -> [String: Scalar] {

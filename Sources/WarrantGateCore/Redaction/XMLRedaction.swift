@@ -1262,7 +1262,10 @@ private struct XMLRedactionMachine {
                 if open.count > 3, isSchemaInstance, local.elementsEqual("type".utf8), isSchemaString(UnsafeRawBufferPointer(rebasing: token[attribute.value])) {
                     return nil
                 }
-                return SOAPEnvelopeOutline.Attribute(local: String(decoding: local, as: UTF8.self), isSchemaInstance: isSchemaInstance)
+                return SOAPEnvelopeOutline.Attribute(
+                    local: String(decoding: local, as: UTF8.self), isSchemaInstance: isSchemaInstance,
+                    value: XMLReference.resolved(UnsafeRawBufferPointer(rebasing: token[attribute.value]))
+                )
             }
             outline.started(
                 namespace: namespace.map(bindings.uri(of:)) ?? "", local: String(decoding: local, as: UTF8.self), depth: open.count,

@@ -272,6 +272,31 @@ enum XMLReference {
 
     /// The character an accepted reference named `name` stands for: a predefined entity's, or a character
     /// reference's.
+    /// `text` (an attribute's value, well-formed) with each reference read as its character, U+FFFD for one that
+    /// stands for none.
+    static func resolved(_ text: UnsafeRawBufferPointer) -> String {
+        var scalars = String.UnicodeScalarView(), index = 0
+        let decoded = String(decoding: text, as: UTF8.self).unicodeScalars
+        var name: [UInt8]?
+        for scalar in decoded {
+            if var reading = name {
+                if scalar == ";" {
+                    scalars.append(character(reading) ?? "\u{FFFD}")
+                    name = nil
+                } else {
+                    reading.append(contentsOf: String(scalar).utf8)
+                    name = reading
+                }
+            } else if scalar == "&" {
+                name = []
+            } else {
+                scalars.append(scalar)
+            }
+            index += 1
+        }
+        return String(scalars)
+    }
+
     static func character<Bytes: Collection<UInt8>>(_ name: Bytes) -> Unicode.Scalar? {
         let text = String(decoding: name, as: UTF8.self)
         switch text {

@@ -39,41 +39,47 @@ public enum RedactableMediaType: String, Sendable {
         return contentType.withUTF8 { MediaTypeBytes.namesOnly(["charset"], in: $0) }
     }
 
-    /// Why a request's `Content-Type` must be refused, whatever its route: a parameter other than the charset and
-    /// SOAP 1.2's `action` (which a SOAP route checks against its envelope), such as a version some frameworks route
-    /// by (`v=2.0`), which no stage read. Nil if there is none.
+    /// Why the `Content-Type` of a request with a body must be refused, whatever its route, or nil: a parameter other
+    /// than the charset (and SOAP 1.2's `action` with `application/soap+xml`, which a SOAP route checks against its
+    /// envelope), or a structured suffix (`+json`, `+xml`) on a type not registered above. Either is the client's word
+    /// to the service, such as a version some frameworks route by (`v=2.0`, `application/vnd.jail.v2+json`), which no
+    /// stage read.
     public static func requestContentTypeProblem(_ contentType: String) -> String? {
+        guard let essence = MediaTypeEssence(contentType: contentType)?.text else { return nil }
+        if essence.contains("+"), !registeredTypes.contains(essence) {
+            return "Content-Type may not name a type with a structured suffix (+json, +xml) that is not registered, such as a vendor's"
+        }
         var contentType = contentType
-        return contentType.withUTF8 { MediaTypeBytes.namesOnly(["charset", "action"], in: $0) }
-            ? nil : "Content-Type may name a charset (and SOAP 1.2's action), and no other parameter"
+        let names = essence == "application/soap+xml" ? ["charset", "action"] : ["charset"]
+        return contentType.withUTF8 { MediaTypeBytes.namesOnly(names, in: $0) }
+            ? nil : "Content-Type may name a charset (and application/soap+xml its action), and no other parameter"
     }
 
-    /// Why a request's `Accept` must be refused, or nil: a media range with a parameter other than `q` or `charset`
-    /// (`application/json; v=2.0`), one in a vendor's or a person's tree but JSON:API's (`application/vnd.jail.v2+json`),
-    /// or a quoted string. Either is the client's word to the upstream, such as a version some frameworks choose a
-    /// handler by (ASP.NET's media-type version reader, Spring's media-type versioning), which no stage read.
-    public static func acceptProblem(_ accept: String) -> String? {
-        var accept = accept
-        return accept.withUTF8 { bytes -> String? in
-            guard !bytes.contains(UInt8(ascii: "\"")) else { return "Accept may not hold a quoted string" }
-            var start = 0
-            while start <= bytes.count {
-                let end = bytes[start...].firstIndex(of: UInt8(ascii: ",")) ?? bytes.count
-                let range = UnsafeBufferPointer(rebasing: bytes[start..<end])
-                if let essence = MediaTypeBytes.essence(range) {
-                    let subtype = range[essence.subtype]
-                    let vendor = ["vnd.", "prs.", "x."].contains { ASCIICase.hasPrefix(subtype, $0.utf8) }
-                    if vendor && !ASCIICase.equals(subtype, "vnd.api+json") {
-                        return "Accept may not name a vendor's media type (a service may choose its handler by one)"
-                    }
+    /// The `Accept` to forward for the request's `Accept` fields, in order, or nil for none (anything is accepted).
+    /// A media range is kept, lower-cased with its weight (`q`) alone, if its type and subtype are tokens (white space
+    /// around the `/`, which some readers close up, makes none), and it is in no vendor's, person's or unregistered
+    /// tree (`vnd.`, `vnd-`, `prs.`, `x.`, `x-`) and has no structured suffix (`+json`) but a registered type's or
+    /// JSON:API's: the rest (`application/json; v=2.0`'s version, `application/vnd.jail.v2+json`) is the client's word
+    /// to the service, by which some frameworks choose a handler, and which no stage read. A field holding a quote is
+    /// left out whole.
+    public static func forwardableAccept(_ fields: [String]) -> String? {
+        var kept: [String] = []
+        for field in fields where !field.contains("\"") {
+            for range in field.split(separator: ",") {
+                let parts = range.split(separator: ";", omittingEmptySubsequences: false)
+                let essence = parts[0].trimmingCharacters(in: .whitespaces).lowercased()
+                let halves = essence.split(separator: "/", omittingEmptySubsequences: false)
+                guard halves.count == 2, HTTPToken.isToken(halves[0].utf8), HTTPToken.isToken(halves[1].utf8) else { continue }
+                let subtype = halves[1]
+                let tree = ["vnd.", "vnd-", "prs.", "x.", "x-"].contains { subtype.hasPrefix($0) }
+                if (tree || subtype.contains("+")) && !registeredTypes.contains(essence) && essence != "application/vnd.api+json" { continue }
+                let weight = parts.dropFirst().map { $0.trimmingCharacters(in: .whitespaces) }.first { parameter in
+                    parameter.lowercased().hasPrefix("q=") && parameter.dropFirst(2).allSatisfy { $0.isASCII && ($0.isNumber || $0 == ".") }
                 }
-                if !MediaTypeBytes.namesOnly(["q", "charset"], in: range) {
-                    return "Accept may weigh a media range (q) and name a charset, and give no other parameter"
-                }
-                start = end + 1
+                kept.append(weight.map { "\(essence);\($0.lowercased())" } ?? essence)
             }
-            return nil
         }
+        return kept.isEmpty ? nil : kept.joined(separator: ", ")
     }
 
     /// The JSON and XML types passed on as the upstream names them.

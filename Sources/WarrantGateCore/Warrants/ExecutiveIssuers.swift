@@ -209,14 +209,15 @@ public enum ExecutiveIssuers {
             }
             // Letters spelled out one by one (`I.C.E.`): a whole run, compared whole or as acronyms written together
             // (`U.S. I.C.E.`, `I.C.E./E.R.O.`), so that initials do not end in a name (`M. E. R. O.` is no `ERO`); in a
-            // judge's field, only beside an officer's title or set off after a whole name, where a post-nominal stands
-            // (`J. Smith, I.J.`, `J. Smith (I.C.E.)`; not `Patel, D.H.S.`, a surname and its initials, nor `Mary
-            // Anne E. R. O. Smith`, initials in a name).
+            // judge's field, only beside an officer's title or after a whole name, at its end or set off, where a
+            // post-nominal stands (`J. Smith I.C.E.`, `J. Smith, I.J. (Houston)`; not `Patel, D.H.S.`, a surname and its
+            // initials, nor `Mary Anne E. R. O. Smith`, initials in a name).
             guard start == 0 || words[start - 1].count > 1 else { continue }
             let run = words[start...].prefix { $0.count == 1 }
             guard run.count > 1 else { continue }
             if field == .judge && !titled {
-                guard nameWords(words[..<start]) >= 2, setOff(expanded, wordCount: words.count)[start] else { continue }
+                let ends = start + run.count == words.count
+                guard nameWords(words[..<start]) >= 2, ends || setOff(expanded, wordCount: words.count)[start] else { continue }
             }
             if let issuer = naming(run.joined(), acronym: true) ?? acronymsTogether(run.joined()) {
                 return match(issuer, start...start + run.count - 1)

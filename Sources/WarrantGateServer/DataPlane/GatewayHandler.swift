@@ -201,6 +201,10 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         request.record.warrantReference = warrantReference.map { String($0.prefix(128)) }
         request.declaredLength = head.headers.first(name: "content-length").flatMap(Int.init)
         let declaresBody = RequestStages.declaresBody { head.headers[$0] }
+        if declaresBody, let contentType = head.headers.first(name: "content-type"),
+           let problem = RedactableMediaType.requestContentTypeProblem(contentType) {
+            return refuse(request, StageRefusal(.badHeader, detail: problem))
+        }
 
         let match: RouteMatch
         do {
@@ -425,6 +429,11 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         var headers = HeaderRules.forwardable(request.head.headers, nominated: request.connectionNominated)
         // A request without a body has no type: one given is only a word to the upstream (a version to route by).
         if !RequestStages.declaresBody({ request.head.headers[$0] }) { headers.remove(name: "content-type") }
+        if headers.contains(name: "accept") {
+            let accept = RedactableMediaType.forwardableAccept(headers["accept"])
+            headers.remove(name: "accept")
+            if let accept { headers.add(name: "Accept", value: accept) }
+        }
         if !plan.redactor.isEmpty {
             // The upstream's ranges and validators are of the unredacted document: a 206 cannot be redacted, and a
             // 304 or 412 against a guessed ETag or date would tell the client about fields it is not given.

@@ -97,9 +97,6 @@ enum HeaderRules {
                 // Frameworks disagree on which of two wins, and so on how the body reads.
                 if hasContentType { return "Content-Type is given more than once" }
                 hasContentType = true
-                if let problem = RedactableMediaType.requestContentTypeProblem(value) { return problem }
-            } else if ASCIICase.equals(name.utf8, "accept") {
-                if let problem = RedactableMediaType.acceptProblem(value) { return problem }
             } else if ASCIICase.equals(name.utf8, "connection") {
                 hasConnection = true
             } else if ASCIICase.equals(name.utf8, "transfer-encoding") {
