@@ -270,6 +270,14 @@ struct ForwardCursorTests {
         #expect(try ForwardCursor.load(path: site.cursorPath, destination: Self.destination)?.leaf != nil)
     }
 
+    /// Forwards `site`'s log after `start` to a port nothing listens on, until cancelled, with what it logs kept.
+    private static func forwardNowhere(_ site: ForwardingSite, start: Int64) -> (Task<ForwardCursor, any Error>, LoggedErrors) {
+        let errors = LoggedErrors()
+        let logger = Logger(label: "test") { _ in LoggedErrors.Handler(errors: errors) }
+        let forwarding = Task { try await site.forwarder(destination: try SyslogDestination(parsing: destination), logger: logger).run(start: start) }
+        return (forwarding, errors)
+    }
+
     /// An attacker's pass: a receiver that refused one entry for good held back every entry after it, and the
     /// forwarder said so only in warnings, among those of every passing outage.
     @Test("a receiver that takes nothing for five sessions in a row is an error naming the entries that wait")
@@ -277,9 +285,7 @@ struct ForwardCursorTests {
         let site = try ForwardingSite()
         defer { site.remove() }
         try await site.store.appendDecisions(1...7)
-        let errors = LoggedErrors()
-        let logger = Logger(label: "test") { _ in LoggedErrors.Handler(errors: errors) }
-        let forwarding = Task { try await site.forwarder(destination: try SyslogDestination(parsing: Self.destination), logger: logger).run(start: 2) }
+        let (forwarding, errors) = Self.forwardNowhere(site, start: 2)
         defer { forwarding.cancel() }
         try await SyslogForwardingTests.waitUntil("an error is logged", timeout: .seconds(30)) { !errors.messages.isEmpty }
         let message = try #require(errors.messages.first)
@@ -294,9 +300,7 @@ struct ForwardCursorTests {
         let site = try ForwardingSite()
         defer { site.remove() }
         try await site.store.appendDecisions(1...3)
-        let errors = LoggedErrors()
-        let logger = Logger(label: "test") { _ in LoggedErrors.Handler(errors: errors) }
-        let forwarding = Task { try await site.forwarder(destination: try SyslogDestination(parsing: Self.destination), logger: logger).run(start: 3) }
+        let (forwarding, errors) = Self.forwardNowhere(site, start: 3)
         defer { forwarding.cancel() }
         try await SyslogForwardingTests.waitUntil("six sessions failed", timeout: .seconds(30)) { errors.warnings >= 6 }
         #expect(errors.messages.isEmpty, "\(errors.messages)")
