@@ -58,6 +58,17 @@ struct ClassifierTests {
         #expect(digits.namesAnother("2.019000999e9", than: "2017000123") && digits.namesAnother("02019000999", than: "2017000123"))
         #expect(!digits.namesAnother("02017000123", than: "2017000123") && !digits.namesAnother("2017000123.0", than: "2017000123"))
         #expect(letters.namesAnother("ab-9999", than: "AB-1234") && !letters.namesAnother("ab-1234", than: "AB-1234"))
+        // A review's pass (helper 246): other scripts' digits, truncated fractions, a number's lead, underscores, padding.
+        for other in ["٢٠١٩٠٠٠٩٩٩", "2019000999.5", "2.0190009995e9", "2019000999abc", "2_019_000_999", String(repeating: "0", count: 5000) + "2019000999"] {
+            #expect(digits.namesAnother(other, than: "2017000123"), "\(other.suffix(20))")
+        }
+        // A count or a page size is no booking number; a long text is none either.
+        for value in ["1", "10", "0", "-0", "+", "", String(repeating: "x", count: 100_000)] {
+            #expect(!digits.namesAnother(value, than: "2017000123"), "\(value.prefix(10))")
+        }
+        let hyphenated = SubjectFormat(pattern: "####-######")
+        #expect(hyphenated.namesAnother("2019-0\u{AD}00999", than: "2017-000123") && hyphenated.namesAnother("２０１９-０００９９９", than: "2017-000123"))
+        #expect(hyphenated.namesAnother(String(repeating: " ", count: 100_000) + "2019-000999", than: "2017-000123"))
         let same = #"{"bookingNumber":"2017-000789","visitor":{"regarding":"2017-000789"},"note":"2017-00078","scheduledFor":"2026-12-01T16:00:00-07:00"}"#
         #expect(try classify("POST", "/visitation/visits", body: same).subject == "2017-000789")
     }

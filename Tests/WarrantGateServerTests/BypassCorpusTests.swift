@@ -263,6 +263,9 @@ struct BypassCorpusTests {
               ("application/json;odata.metadata=minimal", "application/json"),
               ("application/json;q=0.9, application/vnd.api+json, */*;q=0.1", "application/json;q=0.9, application/vnd.api+json, */*;q=0.1"),
               (#"application/vnd.api+json; ext="https://a.example/v2""#, nil),
+              // A review's pass (helper 246): made-up types, and weights that are none.
+              ("application/jail-v2, application/json2, text/jail.v2, application/json;q=1.2.3, text/plain;q=", "application/json, text/plain"),
+              ("*/*", "*/*"), ("application/json", "application/json"),
           ] as [(String, String?)])
     func mediaTypesCarryNoVersion(accept: String, forwarded: String?) async throws {
         try await withGateway { gateway in

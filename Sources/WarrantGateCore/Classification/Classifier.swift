@@ -318,25 +318,89 @@ public struct SubjectFormat: Sendable, Equatable {
     }
 
     /// Whether `value`, found in a request beside its subject, may be read by an upstream as a booking number other
-    /// than `subject`: as written, or as a lenient reader reads it (compatibility characters as what they show, such
-    /// as fullwidth digits; controls and white space at either end dropped, as Java's `trim` does; either letter case,
-    /// as most database collations compare), or, for a format of digits alone, by its number (`2.019000999e9`,
-    /// `02019000999`, as an integer binder reads it).
+    /// than `subject`: as written, or as a lenient reader reads it (compatibility characters as what they show, any
+    /// script's decimal digits as ASCII ones, invisible and combining characters dropped; controls and white space at
+    /// either end dropped, as Java's `trim` does; either letter case, as most database collations compare), or, for a
+    /// format of digits alone, by the number it begins with, as integer binders read it (`2.019000999e9`,
+    /// `02019000999`, `2_019_000_999`, `2019000999abc`) when that number has about as many digits as `subject`'s, so
+    /// that a count or a page size is no booking number. A value far longer than the format is none: it is dismissed
+    /// before it is read further.
     public func namesAnother(_ value: String, than subject: String) -> Bool {
-        let shown = value.precomposedStringWithCompatibilityMapping
-        let trimmed = String(String.UnicodeScalarView(
-            shown.unicodeScalars.drop { $0.value <= 0x20 || $0.value == 0x7f || $0.properties.isWhitespace }.reversed()
-                .drop { $0.value <= 0x20 || $0.value == 0x7f || $0.properties.isWhitespace }.reversed()
-        ))
-        for reading in [trimmed, trimmed.uppercased(), trimmed.lowercased()] where accepts(reading) {
+        let digitsOnly = pattern8.allSatisfy { $0 == UInt8(ascii: "#") }
+        guard let text = Self.leniently(value, within: 4 * pattern8.count + 64, zerosFirst: digitsOnly) else { return false }
+        for reading in [text, text.uppercased(), text.lowercased()] where accepts(reading) {
             if reading != subject { return true }
         }
-        guard pattern8.allSatisfy({ $0 == UInt8(ascii: "#") }), let number = Double(trimmed), number >= 0, number == number.rounded(),
-              number < 1e18
-        else { return false }
-        let digits = String(UInt64(number))
-        guard digits.count <= pattern8.count else { return false }
-        let padded = String(repeating: "0", count: pattern8.count - digits.count) + digits
-        return padded != subject
+        guard digitsOnly, let digits = Self.leadingInteger(text) else { return false }
+        let significant = digits.drop { $0 == "0" }, subjectDigits = subject.drop { $0 == "0" }
+        guard significant.count >= subjectDigits.count - 1, significant.count <= pattern8.count else { return false }
+        return significant != subjectDigits
+    }
+
+    /// `value` as a lenient reader reads it (``namesAnother(_:than:)``), or nil when its significant part is longer
+    /// than `limit` characters. With `zerosFirst`, leading zeros (after an optional `+`) are no part of it: an integer
+    /// binder reads past any number of them.
+    private static func leniently(_ value: String, within limit: Int, zerosFirst: Bool) -> String? {
+        func isPadding(_ scalar: Unicode.Scalar) -> Bool { scalar.value <= 0x20 || scalar.value == 0x7f || scalar.properties.isWhitespace }
+        let scalars = value.unicodeScalars
+        guard var first = scalars.firstIndex(where: { !isPadding($0) }) else { return nil }
+        let last = scalars.lastIndex(where: { !isPadding($0) })!
+        if zerosFirst {
+            if first < last, scalars[first] == "+" { first = scalars.index(after: first) }
+            while first < last, scalars[first] == "0", scalars[scalars.index(after: first)] != "." { first = scalars.index(after: first) }
+        }
+        // A value padded beyond the limit is dismissed by its length without a copy of the padding.
+        guard scalars.distance(from: first, to: last) < 4 * limit else { return nil }
+        let trimmed = String(scalars[first...last])
+        if trimmed.utf8.count <= limit, trimmed.utf8.allSatisfy({ $0 < 0x80 }) { return trimmed }
+        var read = String.UnicodeScalarView()
+        for scalar in trimmed.precomposedStringWithCompatibilityMapping.unicodeScalars {
+            let properties = scalar.properties
+            if properties.isDefaultIgnorableCodePoint { continue }
+            switch properties.generalCategory {
+            case .nonspacingMark, .enclosingMark, .spacingMark: continue
+            default: break
+            }
+            if properties.numericType == .decimal, let digit = properties.numericValue, digit >= 0, digit <= 9 {
+                read.append(Unicode.Scalar(UInt8(0x30 + Int(digit))))
+            } else {
+                read.append(scalar)
+            }
+            if read.count > limit { return nil }
+        }
+        return String(read)
+    }
+
+    /// The digits of the integer `text` begins with, as lenient integer binders read it: an optional `+`, digits with
+    /// `_` between them, and a fraction or a decimal exponent that may move digits before the point (truncated,
+    /// never rounded); nil if it begins with none, or is negative.
+    static func leadingInteger(_ text: String) -> String? {
+        var bytes = Array(text.utf8)[...]
+        if bytes.first == UInt8(ascii: "+") { bytes = bytes.dropFirst() }
+        func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+        var integer = "", fraction = ""
+        while let byte = bytes.first, isDigit(byte) || (byte == UInt8(ascii: "_") && !integer.isEmpty && bytes.dropFirst().first.map(isDigit) == true) {
+            if byte != UInt8(ascii: "_") { integer.append(Character(Unicode.Scalar(byte))) }
+            bytes = bytes.dropFirst()
+        }
+        guard !integer.isEmpty else { return nil }
+        if bytes.first == UInt8(ascii: ".") {
+            bytes = bytes.dropFirst()
+            while let byte = bytes.first, isDigit(byte) {
+                fraction.append(Character(Unicode.Scalar(byte)))
+                bytes = bytes.dropFirst()
+            }
+        }
+        if let e = bytes.first, e == UInt8(ascii: "e") || e == UInt8(ascii: "E") {
+            var rest = bytes.dropFirst()
+            if rest.first == UInt8(ascii: "+") { rest = rest.dropFirst() }
+            let exponent = rest.prefix(while: isDigit)
+            // Only a shift within the digits written, or a few zeros past them: a larger one is no booking number.
+            if let shift = Int(String(decoding: exponent, as: UTF8.self)), shift <= fraction.count + 20 {
+                let moved = String(fraction.prefix(shift))
+                integer += moved + String(repeating: "0", count: shift - moved.count)
+            }
+        }
+        return integer
     }
 }

@@ -143,10 +143,55 @@ final class SOAPEnvelopeOutline {
     private(set) var endpointAddresses: [String?] = []
     private(set) var values: [String: [SOAPValue]] = [:]
     /// The text inside the operation that is not collected: each element's whole text (its children's too, as a
-    /// binder reading its string value sees it) and each attribute's value.
+    /// binder reading its string value sees it) and each attribute's value, white space at either end trimmed; a
+    /// whole text longer than ``TextWindow/limit`` bytes is left out, as no booking number is that long.
     private(set) var otherTexts: [String] = []
-    /// The text so far of each element open inside the operation, outermost first.
-    private var openTexts: [[UInt8]] = []
+    /// The whole text so far of each element open inside the operation, outermost first.
+    private var openTexts: [TextWindow] = []
+
+    /// An element's whole text as it arrives, white space at either end left out, kept up to ``limit`` bytes: a text
+    /// copied into every ancestor must not cost the envelope's size for each.
+    struct TextWindow {
+        static let limit = 256
+        private(set) var bytes: [UInt8] = []
+        /// Whether it began, or so far ends, with white space.
+        private(set) var leadingSpace = false
+        private var pendingSpace = false
+        private(set) var overflowed = false
+
+        mutating func append(_ text: some Sequence<UInt8>) {
+            for byte in text {
+                if XMLName.isSpace(byte) {
+                    if bytes.isEmpty { leadingSpace = true } else { pendingSpace = true }
+                    continue
+                }
+                if pendingSpace { add(UInt8(ascii: " ")) }
+                pendingSpace = false
+                add(byte)
+            }
+        }
+
+        /// A child's whole text, with the white space around it.
+        mutating func append(_ child: TextWindow) {
+            if child.overflowed { overflowed = true }
+            guard !overflowed else { return }
+            if child.leadingSpace { append([UInt8(ascii: " ")]) }
+            append(child.bytes)
+            if child.pendingSpace { append([UInt8(ascii: " ")]) }
+        }
+
+        private mutating func add(_ byte: UInt8) {
+            guard !overflowed else { return }
+            guard bytes.count < Self.limit else {
+                overflowed = true
+                bytes = []
+                return
+            }
+            bytes.append(byte)
+        }
+
+        var text: String? { overflowed || bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self) }
+    }
     /// Which of the Envelope's children is open, and whether the operation element or an endpoint header is.
     private var inHeader = false
     private var inBody = false
@@ -193,8 +238,12 @@ final class SOAPEnvelopeOutline {
     /// An element opens at `depth` (1 for the root), in `namespace` ("" for none), with `attributes`.
     func started(namespace: String, local: String, depth: Int, attributes: [Attribute]) {
         if depth >= 3, inOperation || (depth == 3 && inBody) {
-            openTexts.append([])
-            otherTexts.append(contentsOf: attributes.map { $0.value.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty })
+            openTexts.append(TextWindow())
+            for attribute in attributes {
+                var value = TextWindow()
+                value.append(attribute.value.utf8)
+                if let text = value.text { otherTexts.append(text) }
+            }
         }
         let hasAttributes = !attributes.isEmpty
         if depth > 2, Self.envelopeNames.contains(local) { refuse("the envelope holds an element named \(local) inside its \(inBody ? "Body" : "Header")") }
@@ -315,7 +364,7 @@ final class SOAPEnvelopeOutline {
         // A binder that reads the operation's own text (its string value) would read this before any parameter.
         if depth == 3, inOperation, bytes.contains(where: { !XMLName.isSpace($0) }) { refuse("the operation holds text beside its parameters") }
         if depth >= 4, inOperation, capture == nil, bytes.contains(where: { !XMLName.isSpace($0) }) { textInStep(depth: depth) }
-        if depth >= 4, inOperation, capture == nil, !openTexts.isEmpty { openTexts[openTexts.count - 1].append(contentsOf: bytes) }
+        if depth >= 4, inOperation, capture == nil, !openTexts.isEmpty { openTexts[openTexts.count - 1].append(bytes) }
         capture?.text.append(contentsOf: bytes)
     }
 
@@ -324,16 +373,15 @@ final class SOAPEnvelopeOutline {
     /// number); a collected element holds more than text (``otherContent(_:depth:)``).
     func referenced(_ character: Unicode.Scalar?, depth: Int) {
         guard depth >= 4, inOperation, capture == nil, !openTexts.isEmpty else { return }
-        openTexts[openTexts.count - 1].append(contentsOf: character.map { Array(String($0).utf8) } ?? [0xEF, 0xBF, 0xBD])
+        openTexts[openTexts.count - 1].append(character.map { Array(String($0).utf8) } ?? [0xEF, 0xBF, 0xBD])
     }
 
-    /// Ends the text of the innermost element open inside the operation: kept, white space trimmed, if any is left,
-    /// and added to its parent's.
+    /// Ends the whole text of the innermost element open inside the operation: kept, if any, and added to its
+    /// parent's.
     private func finishOpenText() {
-        guard let bytes = openTexts.popLast() else { return }
-        if !openTexts.isEmpty { openTexts[openTexts.count - 1].append(contentsOf: bytes) }
-        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        if !text.isEmpty { otherTexts.append(text) }
+        guard let window = openTexts.popLast() else { return }
+        if !openTexts.isEmpty { openTexts[openTexts.count - 1].append(window) }
+        if let text = window.text { otherTexts.append(text) }
     }
 
     /// Text directly in the element open at `depth` below the operation: if that element is a step of a watched path

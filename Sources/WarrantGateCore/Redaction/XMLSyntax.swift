@@ -272,10 +272,22 @@ enum XMLReference {
 
     /// The character an accepted reference named `name` stands for: a predefined entity's, or a character
     /// reference's.
+    static func character<Bytes: Collection<UInt8>>(_ name: Bytes) -> Unicode.Scalar? {
+        let text = String(decoding: name, as: UTF8.self)
+        switch text {
+        case "lt": return "<"
+        case "gt": return ">"
+        case "amp": return "&"
+        case "apos": return "'"
+        case "quot": return "\""
+        default: return scalar(text).flatMap(Unicode.Scalar.init)
+        }
+    }
+
     /// `text` (an attribute's value, well-formed) with each reference read as its character, U+FFFD for one that
     /// stands for none.
     static func resolved(_ text: UnsafeRawBufferPointer) -> String {
-        var scalars = String.UnicodeScalarView(), index = 0
+        var scalars = String.UnicodeScalarView()
         let decoded = String(decoding: text, as: UTF8.self).unicodeScalars
         var name: [UInt8]?
         for scalar in decoded {
@@ -292,21 +304,8 @@ enum XMLReference {
             } else {
                 scalars.append(scalar)
             }
-            index += 1
         }
         return String(scalars)
-    }
-
-    static func character<Bytes: Collection<UInt8>>(_ name: Bytes) -> Unicode.Scalar? {
-        let text = String(decoding: name, as: UTF8.self)
-        switch text {
-        case "lt": return "<"
-        case "gt": return ">"
-        case "amp": return "&"
-        case "apos": return "'"
-        case "quot": return "\""
-        default: return scalar(text).flatMap(Unicode.Scalar.init)
-        }
     }
 
     /// The scalar of `#123` or `#x7B`, or nil.

@@ -56,31 +56,47 @@ public enum RedactableMediaType: String, Sendable {
     }
 
     /// The `Accept` to forward for the request's `Accept` fields, in order, or nil for none (anything is accepted).
-    /// A media range is kept, lower-cased with its weight (`q`) alone, if its type and subtype are tokens (white space
-    /// around the `/`, which some readers close up, makes none), and it is in no vendor's, person's or unregistered
-    /// tree (`vnd.`, `vnd-`, `prs.`, `x.`, `x-`) and has no structured suffix (`+json`) but a registered type's or
-    /// JSON:API's: the rest (`application/json; v=2.0`'s version, `application/vnd.jail.v2+json`) is the client's word
-    /// to the service, by which some frameworks choose a handler, and which no stage read. A field holding a quote is
-    /// left out whole.
+    /// A media range is kept, lower-cased with its weight (`q`, 0 to 1 with up to three decimals) alone, if it is
+    /// `*/*`, a type's `type/*`, or one of the types below, written as a type and subtype that are tokens (white space
+    /// around the `/`, which some readers close up, makes none): any other (`application/vnd.jail.v2+json`,
+    /// `application/jail-v2`) and any other parameter (`v=2.0`) is the client's word to the service, by which some
+    /// frameworks choose a handler, and which no stage read. A field holding a quote is left out whole.
     public static func forwardableAccept(_ fields: [String]) -> String? {
+        // What almost every client sends, kept as it is without reading it range by range.
+        if fields.count == 1, acceptedTypes.contains(fields[0]) { return fields[0] }
         var kept: [String] = []
         for field in fields where !field.contains("\"") {
             for range in field.split(separator: ",") {
                 let parts = range.split(separator: ";", omittingEmptySubsequences: false)
                 let essence = parts[0].trimmingCharacters(in: .whitespaces).lowercased()
                 let halves = essence.split(separator: "/", omittingEmptySubsequences: false)
-                guard halves.count == 2, HTTPToken.isToken(halves[0].utf8), HTTPToken.isToken(halves[1].utf8) else { continue }
-                let subtype = halves[1]
-                let tree = ["vnd.", "vnd-", "prs.", "x.", "x-"].contains { subtype.hasPrefix($0) }
-                if (tree || subtype.contains("+")) && !registeredTypes.contains(essence) && essence != "application/vnd.api+json" { continue }
-                let weight = parts.dropFirst().map { $0.trimmingCharacters(in: .whitespaces) }.first { parameter in
-                    parameter.lowercased().hasPrefix("q=") && parameter.dropFirst(2).allSatisfy { $0.isASCII && ($0.isNumber || $0 == ".") }
-                }
-                kept.append(weight.map { "\(essence);\($0.lowercased())" } ?? essence)
+                guard halves.count == 2, HTTPToken.isToken(halves[0].utf8), HTTPToken.isToken(halves[1].utf8),
+                      halves[1] == "*" || acceptedTypes.contains(essence)
+                else { continue }
+                let weight = parts.dropFirst().map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.first(where: isWeight)
+                kept.append(weight.map { "\(essence);\($0)" } ?? essence)
             }
         }
         return kept.isEmpty ? nil : kept.joined(separator: ", ")
     }
+
+    /// Whether `parameter` (lower-case) is a weight as RFC 9110 §12.4.2 writes one: `q=0`, `q=1`, `q=0.5`, `q=1.000`.
+    private static func isWeight(_ parameter: String) -> Bool {
+        guard parameter.hasPrefix("q=") else { return false }
+        let value = parameter.dropFirst(2)
+        guard let first = value.first, first == "0" || first == "1" else { return false }
+        let decimals = value.dropFirst()
+        if decimals.isEmpty { return true }
+        guard decimals.first == ".", decimals.count <= 4 else { return false }
+        return decimals.dropFirst().allSatisfy { first == "0" ? $0.isASCII && $0.isNumber : $0 == "0" }
+    }
+
+    /// The media types an `Accept` may name besides `*/*` and `type/*`: the registered types below, JSON:API's, and
+    /// those browsers and document clients ask for.
+    private static let acceptedTypes: Set<String> = registeredTypes.union([
+        "*/*", "application/vnd.api+json", "text/plain", "text/html", "text/csv", "application/pdf", "application/octet-stream",
+        "image/jpeg", "image/png", "image/gif", "image/webp", "image/avif", "image/apng", "image/svg+xml", "application/signed-exchange",
+    ])
 
     /// The JSON and XML types passed on as the upstream names them.
     private static let registeredTypes: Set<String> = [
