@@ -429,10 +429,13 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         var headers = HeaderRules.forwardable(request.head.headers, nominated: request.connectionNominated)
         // A request without a body has no type: one given is only a word to the upstream (a version to route by).
         if !RequestStages.declaresBody({ request.head.headers[$0] }) { headers.remove(name: "content-type") }
-        if headers.contains(name: "accept") {
-            let accept = RedactableMediaType.forwardableAccept(headers["accept"])
-            headers.remove(name: "accept")
-            if let accept { headers.add(name: "Accept", value: accept) }
+        let accept = headers["accept"]
+        if !accept.isEmpty {
+            let forwarded = RedactableMediaType.forwardableAccept(accept)
+            if accept.count != 1 || forwarded != accept[0] {
+                headers.remove(name: "accept")
+                if let forwarded { headers.add(name: "Accept", value: forwarded) }
+            }
         }
         if !plan.redactor.isEmpty {
             // The upstream's ranges and validators are of the unredacted document: a 206 cannot be redacted, and a
