@@ -37,6 +37,15 @@ struct ClassifierTests {
         #expect(classification.until == Timestamp.parse("2026-12-01T23:00:00Z"))
     }
 
+    /// An attacker's pass (helper 244): a visit's id that is another inmate's booking number, which an upstream that
+    /// looks the visit up by any id it holds acts on.
+    @Test("a path parameter other than the subject that reads as another booking number is refused")
+    func secondInmateInPath() throws {
+        #expect(throws: ClassificationFailure.self) { try classify("DELETE", "/visitation/visits/2019-000999?booking=2017-000123") }
+        #expect(try classify("DELETE", "/visitation/visits/V-88?booking=2017-000123").subject == "2017-000123")
+        #expect(try classify("DELETE", "/visitation/visits/2017-000123?booking=2017-000123").subject == "2017-000123")
+    }
+
     /// An attacker's pass (helper 244): a body naming a second inmate in a member of its own (`inmateId`, `booking`, or
     /// deeper), which an upstream binding an alias or a fallback reads instead, was decided on the first.
     @Test("a body that names another booking number anywhere is refused; the same one elsewhere is not")

@@ -272,6 +272,11 @@ public struct Classifier: Sendable {
         if let subject, !subjectFormat.accepts(subject) {
             throw .subjectInvalid("'\(String(subject.prefix(64)))' is not a booking number of the form \(subjectFormat.pattern)")
         }
+        // A path parameter that is not the subject (`{visit}`) but reads as another booking number is one an upstream
+        // may act on instead (`DELETE /visitation/visits/2019-000999?booking=2017-000123`).
+        if let subject, let (name, value) = parameters.first(where: { route.subject != .pathParameter($0.key) && subjectFormat.namesAnother($0.value, than: subject) }) {
+            throw .subjectInvalid("path parameter '\(name)' ('\(TerminalText.escaped(String(value.prefix(64))))') reads as another booking number than the subject")
+        }
         return Classification(route: route, subject: subject, citedDocument: citedDocument, until: until, statedAgency: statedAgency)
     }
 }
