@@ -271,7 +271,7 @@ struct StagedRequestHandlers: RequestHandlerFactory {
 
     func refusalRecorder(peer: ConnectionPeer?) -> (any ChannelHandler)? { environment.refusalRecorder(peer: peer) }
 
-    func isRevoked(_ peer: ConnectionPeer) -> Bool { environment.isRevoked(peer) }
+    func standing(_ peer: ConnectionPeer) -> ConnectionStanding { environment.standing(peer) }
 
     private final class Stage: ChannelOutboundHandler {
         typealias OutboundIn = HTTPServerResponsePart

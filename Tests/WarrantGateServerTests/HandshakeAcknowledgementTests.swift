@@ -15,7 +15,7 @@ struct HandshakeAcknowledgementTests {
 
         func requestHandler(peer: ConnectionPeer?, isHTTP2: Bool) -> any ChannelHandler { QuickACKReader(probe: self) }
         func refusalRecorder(peer: ConnectionPeer?) -> (any ChannelHandler)? { nil }
-        func isRevoked(_ peer: ConnectionPeer) -> Bool { false }
+        func standing(_ peer: ConnectionPeer) -> ConnectionStanding { .held(by: .uncounted) }
     }
 
     /// Reads its connection's quick-ACK state when the listener adds it, right after the handshake, and closes the

@@ -232,8 +232,8 @@ public struct Classifier: Sendable {
             guard let found = members[name] else { throw .bodyInvalid("body field '\(name)': '\(name)' is missing") }
             guard found.isString else { throw .bodyInvalid("body field '\(name)': '\(name)' is not a string") }
             subject = found.text
-            if let other = bookingLike.first(where: { subjectFormat.namesAnother($0, than: found.text) }) {
-                throw .bodyInvalid("the body names another booking number ('\(TerminalText.escaped(String(other.prefix(64))))') beside '\(name)', which an upstream may read instead")
+            if let other = subjectFormat.anotherBookingNumber(among: bookingLike, than: found.text) {
+                throw .bodyInvalid("the body names another booking number ('\(other)') beside '\(name)', which an upstream may read instead")
             }
             if let member = route.documentMember, let cited = members[member] {
                 // Compared byte for byte with the Warrant-Reference and the registry's references, which are ASCII: a
@@ -265,8 +265,8 @@ public struct Classifier: Sendable {
             case .unusable(let why): throw .bodyInvalid("the element '\(name)' \(why)")
             }
             // As in a JSON body: another element that reads as a booking number may be what the upstream binds.
-            if case .text(let found) = values[0], let other = envelope?.otherTexts.first(where: { subjectFormat.namesAnother($0, than: found) }) {
-                throw .bodyInvalid("the envelope names another booking number ('\(TerminalText.escaped(String(other.prefix(64))))') beside '\(name)', which an upstream may read instead")
+            if let subject, let other = subjectFormat.anotherBookingNumber(among: envelope?.otherTexts ?? [], than: subject) {
+                throw .bodyInvalid("the envelope names another booking number ('\(other)') beside '\(name)', which an upstream may read instead")
             }
         }
         if let subject, !subjectFormat.accepts(subject) {
@@ -274,8 +274,10 @@ public struct Classifier: Sendable {
         }
         // A path parameter that is not the subject (`{visit}`) but reads as another booking number is one an upstream
         // may act on instead (`DELETE /visitation/visits/2019-000999?booking=2017-000123`).
-        if let subject, let (name, value) = parameters.first(where: { route.subject != .pathParameter($0.key) && subjectFormat.namesAnother($0.value, than: subject) }) {
-            throw .subjectInvalid("path parameter '\(name)' ('\(TerminalText.escaped(String(value.prefix(64))))') reads as another booking number than the subject")
+        for (name, value) in parameters where route.subject != .pathParameter(name) {
+            if let subject, let other = subjectFormat.anotherBookingNumber(among: [value], than: subject) {
+                throw .subjectInvalid("path parameter '\(name)' ('\(other)') reads as another booking number than the subject")
+            }
         }
         return Classification(route: route, subject: subject, citedDocument: citedDocument, until: until, statedAgency: statedAgency)
     }
@@ -340,6 +342,12 @@ public struct SubjectFormat: Sendable, Equatable {
         let significant = digits.drop { $0 == "0" }, subjectDigits = subject.drop { $0 == "0" }
         guard significant.count >= subjectDigits.count - 1, significant.count <= pattern8.count else { return false }
         return significant != subjectDigits
+    }
+
+    /// The first of `values` that ``namesAnother(_:than:)`` `subject`, as an error message may show it (its first 64
+    /// characters, controls written out), or nil.
+    public func anotherBookingNumber(among values: some Sequence<String>, than subject: String) -> String? {
+        values.first { namesAnother($0, than: subject) }.map { TerminalText.escaped(String($0.prefix(64))) }
     }
 
     /// `value` as a lenient reader reads it (``namesAnother(_:than:)``), or nil when its significant part is longer

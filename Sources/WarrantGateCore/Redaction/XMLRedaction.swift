@@ -939,18 +939,7 @@ private struct XMLRedactionMachine {
         embeddedKeys.reset()
         escapedMarkup = EmbeddedMarkup()
         defer { (embeddedName, embeddedKeys, escapedMarkup, lastTextByte) = (name, keys, markup, last) }
-        var index = 0
-        while index < value.count {
-            let character: Unicode.Scalar?, utf8: [UInt8]
-            if value[index] == UInt8(ascii: "&"), let end = value[index...].firstIndex(of: UInt8(ascii: ";")) {
-                character = XMLReference.character(value[(index + 1)..<end])
-                utf8 = character.map { Array(String($0).utf8) } ?? [0x80]
-                index = end + 1
-            } else {
-                character = Unicode.Scalar(value[index])
-                utf8 = [value[index]]
-                index += 1
-            }
+        try XMLReference.forEachCharacter(in: value) { (character, utf8) throws(RedactionError) in
             if embeddedName != nil {
                 if utf8.count == 1, utf8[0] >= 0x80 { try readEmbeddedName(byte: utf8[0], at: offset) } else { try readEmbeddedName(character, at: offset) }
             }

@@ -284,28 +284,31 @@ enum XMLReference {
         }
     }
 
-    /// `text` (an attribute's value, well-formed) with each reference read as its character, U+FFFD for one that
-    /// stands for none.
-    static func resolved(_ text: UnsafeRawBufferPointer) -> String {
-        var scalars = String.UnicodeScalarView()
-        let decoded = String(decoding: text, as: UTF8.self).unicodeScalars
-        var name: [UInt8]?
-        for scalar in decoded {
-            if var reading = name {
-                if scalar == ";" {
-                    scalars.append(character(reading) ?? "\u{FFFD}")
-                    name = nil
-                } else {
-                    reading.append(contentsOf: String(scalar).utf8)
-                    name = reading
-                }
-            } else if scalar == "&" {
-                name = []
+    /// Gives `body` each piece of `value` (an attribute's value, well-formed) in order: a reference as the character
+    /// it stands for and its UTF-8 (nil and the byte 0x80, which is no UTF-8, for one that stands for none), any other
+    /// byte as itself, read as a Latin-1 character.
+    static func forEachCharacter<Failure: Error>(
+        in value: UnsafeRawBufferPointer, _ body: (Unicode.Scalar?, [UInt8]) throws(Failure) -> Void
+    ) throws(Failure) {
+        var index = 0
+        while index < value.count {
+            if value[index] == UInt8(ascii: "&"), let end = value[index...].firstIndex(of: UInt8(ascii: ";")) {
+                let referenced = character(value[(index + 1)..<end])
+                try body(referenced, referenced.map { Array(String($0).utf8) } ?? [0x80])
+                index = end + 1
             } else {
-                scalars.append(scalar)
+                try body(Unicode.Scalar(value[index]), [value[index]])
+                index += 1
             }
         }
-        return String(scalars)
+    }
+
+    /// `value` (an attribute's value, well-formed) with each reference read as its character, U+FFFD for one that
+    /// stands for none.
+    static func resolved(_ value: UnsafeRawBufferPointer) -> String {
+        var bytes: [UInt8] = []
+        forEachCharacter(in: value) { _, utf8 in bytes.append(contentsOf: utf8) }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The scalar of `#123` or `#x7B`, or nil.

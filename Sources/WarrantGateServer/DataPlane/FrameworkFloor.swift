@@ -39,7 +39,7 @@ private struct PassThroughHandlers: RequestHandlerFactory {
     func refusalRecorder(peer: ConnectionPeer?) -> (any ChannelHandler)? { nil }
 
     /// The floor has no registry.
-    func isRevoked(_ peer: ConnectionPeer) -> Bool { false }
+    func standing(_ peer: ConnectionPeer) -> ConnectionStanding { .held(by: .uncounted) }
 }
 
 /// Sends a request's target to the upstream through the loop's pool and streams the answer back.

@@ -201,16 +201,15 @@ protocol RequestHandlerFactory: Sendable {
     func requestHandler(peer: ConnectionPeer?, isHTTP2: Bool) -> any ChannelHandler
     /// A handler for the end of an HTTP/2 connection's pipeline that records what NIOHTTP2 refuses, if any.
     func refusalRecorder(peer: ConnectionPeer?) -> (any ChannelHandler)?
-    /// Whether the certificate of a connection whose handshake has just completed is revoked in the registry.
-    func isRevoked(_ peer: ConnectionPeer) -> Bool
-    /// How such a connection stands: revoked in the registry, or held by an agency, or by none.
+    /// How a connection whose handshake has just completed stands: its certificate revoked in the registry, or held
+    /// by an agency, or by none.
     func standing(_ peer: ConnectionPeer) -> ConnectionStanding
 }
 
 extension RequestHandlerFactory {
-    /// Revoked, or counted against its certificate's share alone: for handlers that identify no agency.
-    func standing(_ peer: ConnectionPeer) -> ConnectionStanding {
-        isRevoked(peer) ? .revoked : .held(by: .uncounted)
+    /// Whether the certificate of a connection whose handshake has just completed is revoked in the registry.
+    func isRevoked(_ peer: ConnectionPeer) -> Bool {
+        if case .revoked = standing(peer) { true } else { false }
     }
 }
 
@@ -221,10 +220,6 @@ extension GatewayEnvironment: RequestHandlerFactory {
 
     func refusalRecorder(peer: ConnectionPeer?) -> (any ChannelHandler)? {
         HTTP2RefusalRecorder(environment: self, peer: peer)
-    }
-
-    func isRevoked(_ peer: ConnectionPeer) -> Bool {
-        (try? peer.identify(in: state.current))?.1.isRevoked ?? false
     }
 
     func standing(_ peer: ConnectionPeer) -> ConnectionStanding {
