@@ -87,7 +87,7 @@ if runs("core") {
     let target = try CanonicalTarget(raw: "/records/inmates/2017-000123")
     try measure("classify GET /records/inmates/{booking}", iterations: 200_000) {
         let match = try classifier.match(method: "GET", target: target)
-        sink &+= try classifier.classify(route: match.route, parameters: match.parameters, target: target, body: nil).subject?.count ?? 0
+        sink &+= try classifier.classify(route: match.route, parameters: match.parameters, target: target, body: nil, contentType: nil).subject?.count ?? 0
     }
 
     // Policy evaluation with the warrant check against a cached registry of 10,000 documents.
@@ -103,7 +103,7 @@ if runs("core") {
     let registry = RegistrySnapshot(documents: documents, records: [], version: 1)
     let evaluator = Evaluator(policy: policy)
     let match = try classifier.match(method: "GET", target: target)
-    let classification = try classifier.classify(route: match.route, parameters: match.parameters, target: target, body: nil)
+    let classification = try classifier.classify(route: match.route, parameters: match.parameters, target: target, body: nil, contentType: nil)
     let ice = Agency(id: "ice-ero", name: "ICE", category: .federalImmigration)
     let now = Date()
     let input = EvaluationInput(agency: ice, method: "GET", classification: classification, warrantReference: "JW-2026-0001", time: now)

@@ -43,7 +43,7 @@ enum FuzzTargets {
         let body = split < bytes.endIndex ? Array(bytes[(split + 1)...]) : []
         for method in ["GET", "POST", "DELETE"] {
             guard let match = try? policy.classifier.match(method: method, target: target) else { continue }
-            _ = try? policy.classifier.classify(route: match.route, parameters: match.parameters, target: target, body: body)
+            _ = try? policy.classifier.classify(route: match.route, parameters: match.parameters, target: target, body: body, contentType: "application/json")
         }
     }
 

@@ -9,10 +9,12 @@ struct ClassifierTests {
         classifier = try Repository.denver().classifier
     }
 
-    private func classify(_ method: String, _ raw: String, body: String? = nil) throws -> Classification {
+    private func classify(_ method: String, _ raw: String, body: String? = nil, contentType: String = "application/json") throws -> Classification {
         let target = try CanonicalTarget(raw: raw)
         let match = try classifier.match(method: method, target: target)
-        return try classifier.classify(route: match.route, parameters: match.parameters, target: target, body: body.map { Array($0.utf8) })
+        return try classifier.classify(
+            route: match.route, parameters: match.parameters, target: target, body: body.map { Array($0.utf8) }, contentType: body.map { _ in contentType }
+        )
     }
 
     @Test func subjectFromPath() throws {
@@ -254,7 +256,7 @@ struct ClassifierTests {
         func classify(_ raw: String) throws -> Classification {
             let target = try CanonicalTarget(raw: raw)
             let match = try declaring.match(method: "GET", target: target)
-            return try declaring.classify(route: match.route, parameters: match.parameters, target: target, body: nil)
+            return try declaring.classify(route: match.route, parameters: match.parameters, target: target, body: nil, contentType: nil)
         }
         #expect(try classify("/records/inmates/2017-000123?view=summary&%24top=5").subject == "2017-000123")
         #expect(try classify("/records/inmates/2017-000123").subject == "2017-000123")
@@ -286,6 +288,48 @@ struct ClassifierTests {
         }
         let nested = #"{"bookingNumber":"2017-000123","visitor":{"name":"A. Lawyer","method":"in person"},"slots":[{"at":"10:00"}],"scheduledFor":"2026-12-01T16:00:00Z"}"#
         #expect(try classify("POST", "/visitation/visits", body: nested).subject == "2017-000123")
+    }
+
+    /// Helper 244's pass: a route whose subject is in its path forwarded its body unread, and an upstream that merges
+    /// a JSON body's members with the path's parameters may take the inmate from the body.
+    @Test("a body forwarded beside a subject in the target names no other inmate, when it may be read as JSON")
+    func forwardedBodyBesideTargetSubject() throws {
+        let route = Route(
+            id: "inmate-note", method: "POST", template: try #require(Route.parseTemplate("/records/inmates/{booking}/notes")),
+            action: "records.annotate", subject: .pathParameter("booking"), upstream: "records"
+        )
+        let notes = Classifier(routes: [route], subjectFormat: classifier.subjectFormat, factMembers: [])
+        func classify(_ body: String, _ contentType: String? = "application/json") throws -> Classification {
+            let target = try CanonicalTarget(raw: "/records/inmates/2017-000123/notes")
+            let match = try notes.match(method: "POST", target: target)
+            return try notes.classify(route: match.route, parameters: match.parameters, target: target, body: Array(body.utf8), contentType: contentType)
+        }
+        for (body, type) in [
+            (#"{"booking":"2019-000999","text":"moved"}"#, "application/json"),  // the path's parameter, from the body
+            (#"{"note":{"Booking":"2017-000123"}}"#, "application/json"),
+            (#"[{"booking_":"2017-000123"}]"#, "application/json"),
+            (#"{"inmate":"2019-000999"}"#, "application/json"),  // another booking number, under any key
+            (#"{"2019-000999":{"text":"moved"}}"#, "application/json"),
+            (#""2019-000999""#, "application/json"),  // a scalar body, which [FromBody] binds
+            (#"{"text":"moved","_method":"DELETE"}"#, "application/json"),
+            (#"{"inmate":"2019-000999"}"#, "text/json"),
+            (#"{"inmate":"2019-000999"}"#, "application/vnd.jail.v2+json"),
+            (#" {"inmate":"2019-000999"}"#, "text/plain"),  // opens as JSON: a framework that reads every body as JSON
+            (#"[{"inmate":"2019-000999"}]"#, nil),
+            (#"{"text":"moved""#, "application/json"),  // a type that names JSON must be JSON
+            ("{\"text\":\"moved\"}\u{0}", "application/json; charset=utf-16"),
+        ] as [(String, String?)] {
+            #expect(throws: ClassificationFailure.self, "\(body) as \(type ?? "untyped")") { try classify(body, type) }
+        }
+        for (body, type) in [
+            (#"{"text":"moved to block C","by":"deputy 4471","at":"2026-12-01T16:00:00Z"}"#, "application/json"),
+            (#"{"text":"same inmate","ref":"2017-000123"}"#, "application/json"),
+            ("inmate 2019-000999 asked for a visit", "text/plain"),  // not JSON to any reader
+            ("%PDF-1.7 {booking 2019-000999}", "application/pdf"),
+            ("", nil),
+        ] as [(String, String?)] {
+            #expect(try classify(body, type).subject == "2017-000123", "\(body)")
+        }
     }
 
     @Test("no route for unknown paths, wrong methods, case variants and trailing dots")

@@ -273,7 +273,7 @@ struct ShippedPolicyTests {
         let policy = try Repository.denver()
         let target = try CanonicalTarget(raw: "/records/inmates/2017-000123")
         let match = try policy.classifier.match(method: "GET", target: target)
-        let classification = try policy.classifier.classify(route: match.route, parameters: match.parameters, target: target, body: nil)
+        let classification = try policy.classifier.classify(route: match.route, parameters: match.parameters, target: target, body: nil, contentType: nil)
         let explanation = Evaluator(policy: policy).explain(
             EvaluationInput(agency: Agency(id: "ice-ero", name: "", category: .federalImmigration), method: "GET",
                             classification: classification, warrantReference: "JW-X", time: Date()),

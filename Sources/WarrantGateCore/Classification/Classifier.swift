@@ -135,10 +135,13 @@ public struct Classifier: Sendable {
         if case .bodyField = route.subject { true } else { false }
     }
 
-    /// Completes classification. `body` must be given when ``needsBody(_:)`` is true. A SOAP route's envelope chooses
-    /// the route: the first, in file order, for this method and path that carries its operation.
+    /// Completes classification. `body` must be given when ``needsBody(_:)`` is true, and whenever the request has one
+    /// (a body forwarded unread is still checked when it may be read as JSON: ``checkForwardedBody(_:contentType:route:subject:)``),
+    /// with its `contentType`. A SOAP route's envelope chooses the route: the first, in file order, for this method and
+    /// path that carries its operation.
     public func classify(
-        route: Route, parameters: [String: String], target: CanonicalTarget, body: [UInt8]?, soapActions: SOAPActionClaims = .none
+        route: Route, parameters: [String: String], target: CanonicalTarget, body: [UInt8]?, contentType: String?,
+        soapActions: SOAPActionClaims = .none
     ) throws(ClassificationFailure) -> Classification {
         var route = route, parameters = parameters
         var envelope: SOAPRequest?
@@ -272,6 +275,7 @@ public struct Classifier: Sendable {
         if let subject, !subjectFormat.accepts(subject) {
             throw .subjectInvalid("'\(String(subject.prefix(64)))' is not a booking number of the form \(subjectFormat.pattern)")
         }
+        if let subject, let body { try checkForwardedBody(body, contentType: contentType, route: route, subject: subject) }
         // A path parameter that is not the subject (`{visit}`) but reads as another booking number is one an upstream
         // may act on instead (`DELETE /visitation/visits/2019-000999?booking=2017-000123`).
         for (name, value) in parameters where route.subject != .pathParameter(name) {
@@ -284,6 +288,40 @@ public struct Classifier: Sendable {
 }
 
 extension Classifier {
+    /// Refuses a body that a route whose subject the target gives forwards unread, when the body may be read as JSON
+    /// (its type names JSON, or it opens as a JSON object or array) and holds a member that may be read as the
+    /// subject's parameter, or a key or scalar that reads as another booking number: an upstream that merges a JSON
+    /// body's members with the path's and the query's parameters (Rails, Laravel, Spring's data binding) may take the
+    /// inmate from the body instead. A body of a type that names JSON must be JSON, in UTF-8.
+    func checkForwardedBody(_ body: [UInt8], contentType: String?, route: Route, subject: String) throws(ClassificationFailure) {
+        let name: String
+        switch route.subject {
+        case .pathParameter(let parameter), .queryParameter(let parameter): name = parameter
+        case .none, .bodyField, .xmlElement: return
+        }
+        guard Self.mayBeReadAsJSON(body, contentType: contentType) else { return }
+        var named: [String] = []
+        do {
+            try JSONFields.checkForwardedBody(body, besides: name) { named.append($0.text) }
+        } catch {
+            throw .bodyInvalid("the body, which an upstream may read as JSON beside the subject's '\(name)': \(error.detail)")
+        }
+        if let other = subjectFormat.anotherBookingNumber(among: named, than: subject) {
+            throw .bodyInvalid("the body names another booking number ('\(other)') than the subject's '\(name)', which an upstream may read instead")
+        }
+    }
+
+    /// Whether some upstream may read `body` as JSON: its type's essence names JSON (`application/json`, `text/json`,
+    /// `application/*+json`, anything else that holds `json`), or its first byte other than white space (and a UTF-8
+    /// byte order mark) opens an object or an array, which a framework that reads every body as JSON accepts.
+    static func mayBeReadAsJSON(_ body: [UInt8], contentType: String?) -> Bool {
+        if let essence = contentType.flatMap(MediaTypeEssence.init), essence.text.contains("json") { return true }
+        var bytes = body[...]
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
+        let first = bytes.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
+        return first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
+    }
+
     /// A time a request body states: RFC 3339 as ``Timestamp/parse(_:)`` reads it, with `T` and `Z` in capitals and an
     /// offset that some place on Earth keeps (−12:00 to +14:00), so that a parser that reads the wall time alone, or
     /// only the canonical form, is not hours away from the instant the gateway checked.

@@ -121,7 +121,8 @@ public final class RequestStages: Sendable {
         let classification: Classification
         do {
             classification = try classifier.classify(
-                route: match.route, parameters: match.parameters, target: match.target, body: body, soapActions: SOAPActionClaims(header: header)
+                route: match.route, parameters: match.parameters, target: match.target, body: body, contentType: header("content-type").first,
+                soapActions: SOAPActionClaims(header: header)
             )
         } catch {
             throw StageRefusal(error.reason, detail: error.detail)

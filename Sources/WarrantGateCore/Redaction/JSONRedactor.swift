@@ -275,14 +275,31 @@ public enum JSONFields {
         return reading.found
     }
 
+    /// Reads a JSON body that a route forwards beside a subject its target gives (the parameter `subjectName`), and
+    /// refuses one that holds a member that may be read as that parameter, at any depth and in any spelling (an
+    /// upstream that merges a body's members with its path and query parameters, as Rails and Laravel do, may let the
+    /// body's win), or a top-level method override, as ``decidedMembers(_:in:others:)`` refuses them. The body may be
+    /// any JSON value; `others` is given every key and every scalar, at any depth.
+    public static func checkForwardedBody(_ body: [UInt8], besides subjectName: String, others: (Scalar) -> Void) throws(JSONError) {
+        var scanner = try JSONScanner(body)
+        var reading = MemberReading(names: [subjectName], givenElsewhere: true)
+        try withoutActuallyEscaping(others) { others throws(JSONError) in
+            try walk(&scanner, depth: 0, { scanner, key, depth throws(JSONError) in try reading.member(&scanner, key: key, depth: depth) }, scalar: others)
+        }
+        try scanner.finish()
+    }
+
     /// What one walk of a request body for ``decidedMembers(_:in:)`` found.
     private struct MemberReading {
         let names: [String]
         let folded: [String: String]
+        /// Whether the names are the request target's, so that the body must not hold them in any spelling.
+        let givenElsewhere: Bool
         var found: [String: Scalar] = [:]
 
-        init(names: [String]) {
+        init(names: [String], givenElsewhere: Bool = false) {
             self.names = names
+            self.givenElsewhere = givenElsewhere
             folded = Dictionary(names.map { (FieldNameKey.of($0), $0) }, uniquingKeysWith: { first, _ in first })
         }
 
@@ -292,7 +309,7 @@ public enum JSONFields {
             guard !key.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) else { throw scanner.fail("the key \"\(shown)\" holds a control character") }
             scanner.skipWhitespace()
             // Keys are unique in an object (``walk``), so an exact name is found at most once.
-            if depth == 0, let name = names.first(where: { $0.utf8.elementsEqual(key.utf8) }) {
+            if depth == 0, !givenElsewhere, let name = names.first(where: { $0.utf8.elementsEqual(key.utf8) }) {
                 switch scanner.current {
                 case UInt8(ascii: "\""): found[name] = Scalar(text: try scanner.scanString().decoded, isString: true)
                 case UInt8(ascii: "{"), UInt8(ascii: "["): throw scanner.fail("'\(name)' is not a string, number or boolean")
@@ -301,6 +318,7 @@ public enum JSONFields {
                 return true
             }
             if let name = folded[FieldNameKey.of(key)] ?? names.first(where: { ParameterName.matchesIgnoringCase(key, $0) }) {
+                if givenElsewhere { throw scanner.fail("\"\(shown)\" could be read as '\(name)', which the request's target gives") }
                 throw scanner.fail("\"\(shown)\" could be read as '\(name)', which the body must name once, at its top level, spelt exactly so")
             }
             if depth == 0, CanonicalTarget.methodOverrides.contains(where: { ParameterName.matchesIgnoringCase(key, $0) }) {
