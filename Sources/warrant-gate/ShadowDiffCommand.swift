@@ -11,25 +11,44 @@ extension LogCommand {
             discussion: "Run it before switching policy versions. Example: warrant-gate log shadow-diff --db /var/lib/warrant-gate/warrant-gate.sqlite"
         )
         @OptionGroup var admin: AdminOptions
+        @Option(help: "The shadow policy to show, by the beginning of its digest (default: the one that disagreed last).") var digest: String?
         @Flag(help: "Print JSON for scripts.") var json = false
 
         func run() throws {
             let store = try LogCommand.openForReading(admin, keyFiles: LogKeyFiles(filesDirectory: try admin.location().filesDirectory)).store
-            let records = try storeCall { try store.exporter().shadowRecords() }
+            let versions = ShadowPolicyVersion.versions(of: try storeCall { try store.exporter().shadowRecords() })
+            let shown: ShadowPolicyVersion?
+            if let digest {
+                guard let found = ShadowPolicyVersion.version(in: versions, digestPrefix: digest) else {
+                    throw ValidationError("--digest \(digest): no shadow policy, or more than one, with disagreements in the log has a digest that begins so")
+                }
+                shown = found
+            } else {
+                shown = versions.first
+            }
+            let records = shown?.records ?? []
             let groups = ShadowDisagreementGroup.groups(of: records)
             if json { return try printJSON(groups) }
-            guard let first = records.first else { return print("no disagreements: the shadow policy decided every logged request as the live one did") }
+            guard let shown else { return print("no disagreements: every shadow policy decided every logged request as the live one did") }
             let loosens = records.filter(\.shadowReturnsMore).count
             let tightens = records.filter { $0.liveEffect == .allow && $0.shadowEffect == .deny }.count
             // The log's rows are printed as the database holds them, which whoever can write it may have chosen.
             print(TerminalText.escapedLines(
-                "\(records.count) disagreements with shadow policy \(first.shadowPolicy) (digest \(first.shadowDigest.prefix(16))): "
+                "\(records.count) disagreements with shadow policy \(shown.name) (digest \(shown.digest.prefix(16))): "
                     + "\(loosens) would newly allow or return more, \(tightens) would newly deny"
             ))
             print(TerminalText.escapedLines(Table.render(
                 header: ["COUNT", "LIVE", "SHADOW", "AGENCIES", "ACTIONS", "EXAMPLE DECISIONS"],
                 rows: groups.map { [String($0.count), $0.live, $0.shadow, $0.agencies.joined(separator: ","), $0.actions.joined(separator: ","), $0.examples.joined(separator: " ")] }
             )))
+            // Other candidates' disagreements are theirs, not this one's: named, not counted in.
+            let others = versions.filter { $0.digest != shown.digest }
+            if !others.isEmpty {
+                print("other shadow policies with disagreements in the log (--digest to show one):")
+                for other in others {
+                    print(TerminalText.escapedLines("  \(other.digest.prefix(16))  \(other.name): \(other.records.count), the last at \(other.records.last!.time)"))
+                }
+            }
         }
     }
 }

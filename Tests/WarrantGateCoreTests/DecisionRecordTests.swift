@@ -197,6 +197,27 @@ struct DecisionRecordTests {
         #expect(ActionPattern.matches(pattern: "*", action: "anything"))
         #expect(!ActionPattern.matches(pattern: "records.read", action: ""))
     }
+
+    /// Review 249: shadow-diff summed every candidate's disagreements under the first one's name.
+    @Test("shadow disagreements are told apart by the candidate's digest, the one that disagreed last first")
+    func shadowPolicyVersions() throws {
+        func record(_ id: String, _ digest: String, _ name: String) -> ShadowRecord {
+            ShadowRecord(
+                decisionId: id, time: "2026-11-25T00:00:00.000Z", agency: "ice-ero", action: "records.read", liveEffect: .deny,
+                liveReason: "warrant_missing", shadowPolicy: name, shadowDigest: digest, shadowEffect: .allow, shadowReason: "permitted", shadowRules: []
+            )
+        }
+        let log = [record("a", "ab01", "v1"), record("b", "cd02", "v2"), record("c", "ab01", "v1"), record("d", "cd02", "v2b"), record("e", "cd02", "v2b")]
+        let versions = ShadowPolicyVersion.versions(of: log)
+        #expect(versions.map(\.digest) == ["cd02", "ab01"])
+        #expect(versions.map(\.name) == ["v2b", "v1"])
+        #expect(versions[0].records.map(\.decisionId) == ["b", "d", "e"])
+        #expect(versions[1].records.map(\.decisionId) == ["a", "c"])
+        #expect(ShadowPolicyVersion.version(in: versions, digestPrefix: "AB")?.digest == "ab01")
+        #expect(ShadowPolicyVersion.version(in: versions, digestPrefix: "") == nil)  // both
+        #expect(ShadowPolicyVersion.version(in: versions, digestPrefix: "ef") == nil)
+        #expect(ShadowPolicyVersion.versions(of: []).isEmpty)
+    }
 }
 
 private extension String {

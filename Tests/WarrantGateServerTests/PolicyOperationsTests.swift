@@ -73,6 +73,42 @@ struct PolicyOperationsTests {
         }
     }
 
+    /// Review 249: the shadow policy saw only requests the live one had classified, so a candidate that adds a route
+    /// showed no disagreement for the requests it would newly let through.
+    @Test("a request the live routes or classification refuse is shown to the shadow policy too")
+    func shadowSeesRefusalsBeforeTheDecision() async throws {
+        try await withGateway(configure: Self.shadowing {
+            $0.replacingOccurrences(of: "routes:\n", with: """
+                routes:
+                  - id: inmate-record-copy
+                    method: GET
+                    path: /records/copies/{booking}
+                    action: records.read
+                    subject: { path: booking }
+                    upstream: records
+                    data: [record, custody-status, address, status]
+
+                """)
+        }) { gateway in
+            let unrouted = try await gateway.send("denver-pd", .GET, "/records/copies/2017-000456")
+            #expect(unrouted.reason == "no_route")
+            let refused = try await gateway.send("denver-pd", .GET, "/records/inmates/2017-000456?unknown=1")
+            #expect(refused.reason == "ambiguous_path")
+            let bodied = try await gateway.send(
+                "denver-pd", .GET, "/records/inmates/2017-000456", headers: [("Content-Type", "application/json")], body: #"{"a":1}"#
+            )
+            #expect(bodied.reason == "unexpected_body")
+            let disagreements = try gateway.gateway.store.exporter().shadowRecords()
+            // The others are refused alike by both: no disagreement.
+            #expect(disagreements.count == 1)
+            let disagreement = try #require(disagreements.first)
+            #expect(disagreement.decisionId == unrouted.decisionId)
+            #expect(disagreement.liveEffect == .deny && disagreement.liveReason == "no_route")
+            #expect(disagreement.shadowEffect == .allow && disagreement.action == "records.read")
+            #expect(try ShadowRecord(canonical: disagreement.canonical) == disagreement)
+        }
+    }
+
     @Test("editing the policy file reloads it within seconds, without a restart or a signal")
     func reloadOnFileChange() async throws {
         try await withGateway(configure: copyingPolicy) { gateway in

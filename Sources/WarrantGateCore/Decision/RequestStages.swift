@@ -239,11 +239,24 @@ public final class RequestStages: Sendable {
     /// Every stage in one call: a refusal before the policy is a deny with the refusal's reason, and the obligations of
     /// every request of the agency's category.
     public func decide(_ request: PolicyRequest, registry: any DocumentRegistry) -> Decision {
+        decideClassified(request, registry: registry).decision
+    }
+
+    /// ``decide(_:registry:)``, with the action the request was classified as: nil when a stage before the policy
+    /// refused it.
+    public func decideClassified(_ request: PolicyRequest, registry: any DocumentRegistry) -> (decision: Decision, action: String?) {
         do {
-            return decide(try classify(request).input, registry: registry)
+            let input = try classify(request).input
+            return (decide(input, registry: registry), input.classification.action)
         } catch {
-            return Decision.refusal(error.reason).adding(obligations: evaluator.policy.obligations(everyRequestOf: request.agency.category))
+            return (refusal(error.reason, category: request.agency.category), nil)
         }
+    }
+
+    /// A refusal before the policy, as the log records it: the refusal's reason, and the obligations of every request
+    /// of the agency's `category`.
+    public func refusal(_ reason: GatewayReason, category: AgencyCategory?) -> Decision {
+        Decision.refusal(reason).adding(obligations: evaluator.policy.obligations(everyRequestOf: category))
     }
 }
 

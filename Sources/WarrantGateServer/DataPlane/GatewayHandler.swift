@@ -206,26 +206,32 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             return refuse(request, StageRefusal(.badHeader, detail: problem))
         }
 
-        let match: RouteMatch
+        let target: CanonicalTarget
         do {
-            let target = try RequestStages.canonicalTarget(head.uri)
-            request.record.path = target.target
-            match = try request.current.policies.stages.route(method: head.method.rawValue, target: target)
+            target = try RequestStages.canonicalTarget(head.uri)
         } catch {
             return refuse(request, error)
+        }
+        request.record.path = target.target
+        request.target = target.target
+        let match: RouteMatch
+        do {
+            match = try request.current.policies.stages.route(method: head.method.rawValue, target: target)
+        } catch {
+            return refuseBeforeDecision(request, error, body: nil)
         }
         request.match = match
         // A SOAP route's action is known once its envelope has named the operation.
         if match.route.soap == nil { request.record.action = match.route.action }
         guard match.route.acceptsBody else {
-            if declaresBody { return refuse(request, StageRefusal(.unexpectedBody)) }
+            if declaresBody { return refuseBeforeDecision(request, StageRefusal(.unexpectedBody), body: nil) }
             return classify(request, body: nil)
         }
         let bodyIsRead = Classifier.needsBody(match.route)
         if declaresBody, let violation = request.current.policies.stages.classifier.bodyTypeViolation(
             route: match.route, contentType: head.headers.first(name: "content-type")
         ) {
-            return refuse(request, StageRefusal(.badHeader, detail: violation))
+            return refuseBeforeDecision(request, StageRefusal(.badHeader, detail: violation), body: nil)
         }
         request.bodyLimit = bodyIsRead ? limits.inspectBodyBytes : limits.forwardBodyBytes
         if let declared = request.declaredLength, declared > request.bodyLimit { return refuse(request, StageRefusal(.bodyTooLarge)) }
@@ -270,7 +276,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             if error.reason == .requestFactInvalid {
                 request.record.requestFacts = stages.claims(route: match.route, header: { request.head.headers[$0] }, body: bytes)
             }
-            return refuse(request, error)
+            return refuseBeforeDecision(request, error, body: bytes)
         }
         request.record.action = input.classification.action
         request.record.subject = input.classification.subject
@@ -299,35 +305,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         request.record.reason = decision.reason
         request.record.rules = decision.rules
         request.record.obligations = decision.obligations
-        var shadowEntries: [LogEntry] = []
-        if let shadow = policies.shadow, let match = request.match {
-            let candidate = shadow.decide(
-                PolicyRequest(
-                    agency: input.agency, method: input.method, target: match.target.target, body: body,
-                    warrantReference: input.warrantReference, headers: shadow.headerValues { request.head.headers[$0] }, time: input.time
-                ),
-                registry: registry
-            )
-            // Two allows agree only if they return the same: a candidate that redacts less must show in the diff. Nor
-            // do two decisions that record other obligations: a candidate that drops a report's count must show too.
-            let bothAllow = candidate.effect == .allow && decision.effect == .allow
-            let sameObligations = Set(candidate.obligations) == Set(decision.obligations)
-            let agrees = candidate.effect == decision.effect && candidate.reason == decision.reason && sameObligations
-                && (!bothAllow || candidate.redact == decision.redact && candidate.keepOnly == decision.keepOnly)
-            environment.metrics.countShadowEvaluation(agrees: agrees)
-            if !agrees {
-                let disagreement = ShadowRecord(
-                    decisionId: request.record.decisionId, time: request.record.time, agency: input.agency.id,
-                    action: input.classification.action, liveEffect: decision.effect, liveReason: decision.reason,
-                    shadowPolicy: shadow.evaluator.policy.name, shadowDigest: shadow.evaluator.policy.digest,
-                    shadowEffect: candidate.effect, shadowReason: candidate.reason, shadowRules: candidate.rules,
-                    liveReturns: bothAllow ? ShadowRecord.Returns(decision) : nil, shadowReturns: bothAllow ? ShadowRecord.Returns(candidate) : nil,
-                    liveObligations: sameObligations ? nil : decision.obligations.sorted(),
-                    shadowObligations: sameObligations ? nil : candidate.obligations.sorted()
-                )
-                shadowEntries.append(LogEntry(kind: .shadow, time: input.time, decisionId: request.record.decisionId, canonical: disagreement.canonical))
-            }
-        }
+        let shadowEntries = shadowDisagreement(
+            request, live: decision, action: input.classification.action, body: body, registry: registry, time: input.time
+        )
         guard decision.effect == .allow else {
             return refuse(request, reason: decision.reason, detail: nil, alongside: shadowEntries)
         }
@@ -341,6 +321,40 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
             handler.environment.metrics.count(effect: .allow, reason: decision.reason)
             handler.forward(request)
         }
+    }
+
+    /// The shadow policy's decision on the request, every stage of it, as a log entry when it disagrees with the live
+    /// `decision` (empty when they agree, or no shadow policy is in force). Two allows agree only if they return the
+    /// same: a candidate that redacts less must show in the diff. Nor do two decisions that record other obligations:
+    /// a candidate that drops a report's count must show too. `action` is the live one, if the live stages found it;
+    /// `time`, the instant the live policy decided at.
+    private func shadowDisagreement(
+        _ request: RequestInFlight, live decision: Decision, action: String?, body: [UInt8]?, registry: any DocumentRegistry, time: Date
+    ) -> [LogEntry] {
+        guard let shadow = request.current.policies.shadow, let agency = request.agency, let target = request.target else { return [] }
+        let (candidate, candidateAction) = shadow.decideClassified(
+            PolicyRequest(
+                agency: agency, method: request.head.method.rawValue, target: target, body: body,
+                warrantReference: request.warrantReference, headers: shadow.headerValues { request.head.headers[$0] }, time: time
+            ),
+            registry: registry
+        )
+        let bothAllow = candidate.effect == .allow && decision.effect == .allow
+        let sameObligations = Set(candidate.obligations) == Set(decision.obligations)
+        let agrees = candidate.effect == decision.effect && candidate.reason == decision.reason && sameObligations
+            && (!bothAllow || candidate.redact == decision.redact && candidate.keepOnly == decision.keepOnly)
+        environment.metrics.countShadowEvaluation(agrees: agrees)
+        guard !agrees else { return [] }
+        let disagreement = ShadowRecord(
+            decisionId: request.record.decisionId, time: request.record.time, agency: agency.id,
+            action: action ?? candidateAction ?? "", liveEffect: decision.effect, liveReason: decision.reason,
+            shadowPolicy: shadow.evaluator.policy.name, shadowDigest: shadow.evaluator.policy.digest,
+            shadowEffect: candidate.effect, shadowReason: candidate.reason, shadowRules: candidate.rules,
+            liveReturns: bothAllow ? ShadowRecord.Returns(decision) : nil, shadowReturns: bothAllow ? ShadowRecord.Returns(candidate) : nil,
+            liveObligations: sameObligations ? nil : decision.obligations.sorted(),
+            shadowObligations: sameObligations ? nil : candidate.obligations.sorted()
+        )
+        return [LogEntry(kind: .shadow, time: time, decisionId: request.record.decisionId, canonical: disagreement.canonical)]
     }
 
     // MARK: 6. Commit
@@ -381,6 +395,18 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
 
     private func refuse(_ request: RequestInFlight, _ refusal: StageRefusal) {
         refuse(request, reason: refusal.reason.rawValue, detail: refusal.detail, alongside: [])
+    }
+
+    /// A refusal by the live policy's routes or classification, which the shadow policy's may not make: it is shown to
+    /// the shadow policy too, with the body if it was read (a request refused before its body was read is shown to it
+    /// with an empty one, if it declares one, so that the shadow's routes check that one is taken).
+    private func refuseBeforeDecision(_ request: RequestInFlight, _ refusal: StageRefusal, body: [UInt8]?) {
+        let live = request.current.policies.stages.refusal(refusal.reason, category: request.agency?.category)
+        let shown = body ?? (RequestStages.declaresBody { request.head.headers[$0] } ? [] : nil)
+        let shadow = shadowDisagreement(
+            request, live: live, action: request.record.action, body: shown, registry: request.current.registry, time: environment.now()
+        )
+        refuse(request, reason: refusal.reason.rawValue, detail: refusal.detail, alongside: shadow)
     }
 
     /// Records a refusal (with any shadow disagreement) and answers it once committed.
@@ -1071,6 +1097,8 @@ final class RequestInFlight {
     var record: DecisionRecord
     var phase = Phase.deciding
     var agency: Agency?
+    /// The canonical target, once the request's has been read.
+    var target: String?
     var holdsSlot = false
     var match: RouteMatch?
     var warrantReference: String?
