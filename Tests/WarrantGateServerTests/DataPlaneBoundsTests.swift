@@ -1041,6 +1041,23 @@ struct DataPlaneBoundsTests {
         }
     }
 
+    /// Helper 247 (#3): HTTP/2's `:method` may be any bytes but white space and controls, and was logged whole.
+    @Test("an HTTP/2 method that is no short token is refused, and logged bounded")
+    func http2MethodBounded() async throws {
+        try await withGateway { gateway in
+            let connection = try await RawHTTP2Connection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            let method = "GET\u{202E}" + String(repeating: "X", count: 4_000)
+            let answer = try await connection.exchange(.RAW(value: method), Self.locator)
+            #expect(answer.status == 400, "\(answer)")
+            let rows = try await Self.rows(gateway) { !$0.isEmpty }
+            let row = try #require(rows.last)
+            #expect(row.decision.reason == "bad_request" && row.decision.agency == "denver-pd")
+            #expect(row.decision.method == "GET???" + String(repeating: "X", count: 26) + "…", "\(row.decision.method)")
+            #expect(try await connection.exchange(.RAW(value: "PROPFIND"), Self.locator).status == 403)
+            await connection.close()
+        }
+    }
+
     // MARK: 6. HTTP/1.0 persistence
 
     /// HTTP/1.0 without `Connection: keep-alive` gets its answer, then the connection closes; with it, the

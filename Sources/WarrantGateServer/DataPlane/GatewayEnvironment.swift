@@ -25,11 +25,12 @@ struct GatewayEnvironment: Sendable {
     let logFailureLines = LogLineThrottle()
 
     /// A decision record for a request that has just arrived, denied until a stage says otherwise. `path` is the
-    /// raw target, bounded, until the canonical target replaces it.
+    /// raw target, bounded, until the canonical target replaces it; `method`, bounded to a token's bytes
+    /// (``RequestMethodName/loggable(_:)``).
     func openingRecord(method: String, rawTarget: String, current: GatewayState.Current) -> DecisionRecord {
         DecisionRecord(
             decisionId: DecisionID.make(), time: Timestamp.format(now()), component: "gateway", certificateSPKI: nil,
-            certificateSubject: nil, agency: nil, category: nil, method: method, path: Self.loggable(rawTarget), action: nil, subject: nil,
+            certificateSubject: nil, agency: nil, category: nil, method: RequestMethodName.loggable(method), path: Self.loggable(rawTarget), action: nil, subject: nil,
             warrantReference: nil, effect: .deny, reason: "", rules: [], obligations: [], policy: current.policies.policy.name,
             policyDigest: current.policies.policy.digest, status: nil
         )
@@ -53,9 +54,11 @@ struct GatewayEnvironment: Sendable {
     }
 
     /// Tells the operator's log that a connection's input was refused before any stage read it (by the HTTP parser,
-    /// or as a stream opened after the gateway's GOAWAY).
+    /// or as a stream opened after the gateway's GOAWAY). The detail is cut to its first 512 bytes: a parser's error
+    /// may quote a whole header block.
     func noteParserRefusal(agency: String?, detail: String) {
-        logger.notice("request refused before any stage read it", metadata: ["agency": "\(agency ?? "-")", "error": "\(detail)"])
+        let shown = detail.utf8.count > 512 ? String(decoding: detail.utf8.prefix(512), as: UTF8.self) + "…" : detail
+        logger.notice("request refused before any stage read it", metadata: ["agency": "\(agency ?? "-")", "error": "\(shown)"])
     }
 
     /// Records a request that was refused before any stage could read it (see ``noteParserRefusal(agency:detail:)``),

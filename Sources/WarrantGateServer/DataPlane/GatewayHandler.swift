@@ -176,6 +176,10 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     // MARK: 2. Headers, then 3. canonical target and the route
 
     private func admit(_ request: RequestInFlight, agency: Agency) {
+        // HTTP/2's `:method` may be any bytes but white space and controls; HTTP/1.1's parser took only registered ones.
+        guard RequestMethodName.isAcceptable(request.head.method.rawValue) else {
+            return refuse(request, StageRefusal(.badRequest, detail: "the method must be one token of at most \(RequestMethodName.maximumBytes) bytes"))
+        }
         guard environment.concurrency.acquire(agency.id) else { return refuse(request, StageRefusal(.agencyConcurrencyLimit)) }
         request.holdsSlot = true
         let head = request.head
