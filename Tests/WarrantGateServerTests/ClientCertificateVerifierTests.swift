@@ -97,6 +97,34 @@ struct ClientCertificateVerifierTests {
         #expect(verifier.intermediates(ofResumed: CertificateBytes(der: leaf)) == [sub])
     }
 
+    /// Helper 247 (#4): every stream of every connection of a certificate whose remembered validation had lapsed
+    /// started a validation of its own.
+    @Test("requests that need one chain validated while its validation runs wait for that one")
+    func concurrentValidationsCoalesce() async throws {
+        let chain = try Self.subordinateChain()
+        let (leaf, sub) = (try chain.leaf.toDERBytes(), try chain.sub.toDERBytes())
+        // The clock is read once a validation; the first one holds until the others have asked (or 5 s have passed).
+        let reads = Atomic<Int>(0)
+        let release = DispatchSemaphore(value: 0)
+        let verifier = ClientCertificateVerifier(trust: .init(roots: [chain.root]), now: {
+            if reads.add(1, ordering: .relaxed).newValue == 1 { _ = release.wait(timeout: .now() + 5) }
+            return Date()
+        })
+        let refusals = await withTaskGroup(of: CertificateRefusal?.self) { group in
+            for _ in 0..<50 { group.addTask { await verifier.refusal(leafDER: leaf, intermediates: [sub]) } }
+            try? await Task.sleep(for: .milliseconds(300))
+            release.signal()
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(refusals.count == 50 && refusals.allSatisfy { $0 == nil })
+        #expect(reads.load(ordering: .relaxed) == 1, "one validation for the fifty requests")
+        // Once it is done, the next request is answered from its memory, and a chain with other intermediates is
+        // validated on its own.
+        #expect(await verifier.refusal(leafDER: leaf, intermediates: [sub]) == nil)
+        let junk = try Self.subordinateChain().sub.toDERBytes()
+        #expect(await verifier.refusal(leafDER: leaf, intermediates: [junk]) == nil, "remembered for the leaf")
+    }
+
     /// A re-pass: a handshake accepted from the memory of its leaf's validation had its chain, unread, kept for the
     /// connection and remembered for the leaf's resumed sessions: a client of the agency's sending its leaf alone made
     /// every resumed session of the leaf untrusted a minute later.

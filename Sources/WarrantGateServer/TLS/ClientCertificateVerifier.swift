@@ -93,6 +93,8 @@ public final class ClientCertificateVerifier: Sendable {
     /// every ordering of look-alike issuers (one subject and key, other names) one more each.
     static let maximumIssuerCandidates = 64
     private let state: Mutex<State>
+    /// The validations running for requests, by chain and trust (``refusal(leafDER:intermediates:)``).
+    private let pending = Mutex<[PendingKey: Task<CertificateRefusal?, Never>]>([:])
     private let now: @Sendable () -> Date
     let refusals: @Sendable (String) -> Void
 
@@ -180,11 +182,36 @@ public final class ClientCertificateVerifier: Sendable {
     /// Why a connection's verified leaf is refused now, under the trust in force, or nil if it is still acceptable:
     /// validated with the connection's intermediates (``ConnectionPeer/intermediates``: those its handshake presented
     /// and validated, or its leaf's from the latest validated, completed handshake).
+    ///
+    /// Requests that need the same chain validated under the same trust while one validation of it runs wait for that
+    /// one (``pending``): a connection's streams, or a certificate's connections, all arriving as its remembered
+    /// validation lapses, cost one validation, not one each.
     public func refusal(leafDER: [UInt8], intermediates: [[UInt8]]) async -> CertificateRefusal? {
-        guard let parsed = try? intermediates.map({ try Certificate(derEncoded: $0) }) else {
-            return CertificateRefusal(kind: .unparseable, description: "unparseable client certificate")
+        let key = PendingKey(leaf: leafDER, intermediates: intermediates, generation: state.withLock(\.generation))
+        let validation = pending.withLock { pending in
+            if let running = pending[key] { return running }
+            let started = Task { () -> CertificateRefusal? in
+                guard let parsed = try? intermediates.map({ try Certificate(derEncoded: $0) }) else {
+                    return CertificateRefusal(kind: .unparseable, description: "unparseable client certificate")
+                }
+                return await self.refusal(CertificateBytes(der: leafDER), intermediates: parsed, remembered: true)
+            }
+            pending[key] = started
+            return started
         }
-        return await refusal(CertificateBytes(der: leafDER), intermediates: parsed, remembered: true)
+        let refusal = await validation.value
+        pending.withLock { pending in
+            if pending[key] == validation { pending[key] = nil }
+        }
+        return refusal
+    }
+
+    /// A chain being validated for requests: the leaf, the intermediates it is validated with, and the trust's
+    /// generation.
+    private struct PendingKey: Hashable {
+        let leaf: [UInt8]
+        let intermediates: [[UInt8]]
+        let generation: Int
     }
 
     /// With `remembered`, a leaf whose chain validated under this trust, deny lists included, within the last minute
