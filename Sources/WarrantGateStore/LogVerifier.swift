@@ -269,10 +269,11 @@ public struct LogVerifier {
     /// It also checks the tree the database keeps beside the entries: the stored nodes (from which checkpoints and
     /// proofs are computed) and the tree's right edge (from which the next append continues) must be the tree of the
     /// entries, at its right edge and at every node it keeps; with archives, the hash it keeps of each archived entry
-    /// must be that entry's too. `pass`, if given, is told what was read of the archives.
+    /// must be that entry's too. `pass`, if given, is told what was read of the archives. `alsoReading`, if given, reads
+    /// the database in the same transaction, after the verification: what it reads is what was verified.
     func verify(
         database: any SQLDatabase, archives: [String] = [], against external: String?, lastSigned: String? = nil, seal: String? = nil,
-        pass: LogArchive.ArchivePass? = nil
+        pass: LogArchive.ArchivePass? = nil, alsoReading: ((any SQLSession) throws -> Void)? = nil
     ) throws -> VerificationReport {
         try database.read { session in
             // Read as rows, not through the checkpointer, which refuses a row whose columns are not its note's: here
@@ -334,6 +335,7 @@ public struct LogVerifier {
                 report.fail("entries 1…\(archivedThrough) are marked archived, but \(problem)", seq: 1)
             }
             if archives.isEmpty { report.archivedUnread = archivedThrough }
+            try alsoReading?(session)
             return report
         }
     }

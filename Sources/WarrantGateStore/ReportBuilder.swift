@@ -38,39 +38,44 @@ public enum ReportBuilder {
         database: any SQLDatabase, period: ReportPeriod, timeZone: TimeZone, treeSize: UInt64, archives: [String] = [],
         integrityChecked: Bool = false
     ) throws -> ReportEntries {
-        let counted = CountedEntries(period: period, timeZone: timeZone)
-        return try database.read { session in
+        try database.read { session in
             if !integrityChecked { try session.requireIntactLog() }
-            var entries = archives.isEmpty ? ReportEntries() : try ArchiveCount.entries(session, archives: archives, treeSize: treeSize, counted: counted)
-            // Through the time index: without statistics SQLite would read every entry up to `treeSize`. A decision's
-            // outcome is the first after it (``LogExporter/firstOutcome``): one appended again must not count it twice.
-            let index = session.dialect == .sqlite ? "INDEXED BY log_time_kind " : ""
-            try session.forEach(
-                """
-                SELECT d.entry AS decision, \(LogExporter.firstOutcome(of: "d", through: "?")) AS outcome FROM log d \(index)
-                WHERE d.kind = 'decision' AND d.seq <= ? AND d.time >= ? AND d.time < ? ORDER BY d.seq
-                """,
-                Int64(treeSize), Int64(treeSize), Timestamp.format(EntryTime.earliestColumn(stating: period.start)),
-                Timestamp.format(EntryTime.latestColumn(stating: period.end))
-            ) { row in
-                let decision = try DecisionRecord(canonical: Array(try row.text("decision").utf8))
-                if counted.isUnattributed(decision) { entries.unattributed += 1 }
-                if let request = counted.request(decision, answered: try Self.answered(row.optionalText("outcome"))) {
-                    entries.requests.append(request)
-                }
-            }
-            // Registrations in the period and revocations since it began, up to the same tree, in log order (a
-            // revocation follows its registration); an admin entry's `time` column is the time its record states.
-            try session.forEach(
-                "SELECT entry FROM log \(index)WHERE kind = 'admin' AND seq <= ? AND time >= ? AND (entry LIKE ? OR entry LIKE ?) ORDER BY seq",
-                Int64(treeSize), Timestamp.format(period.start), Registry.registrationEntries, Registry.revocationEntries
-            ) { row in
-                let record = try AdminRecord(entry: row.text("entry"))
-                if let (reference, form) = counted.form(record) { entries.add(form, reference: reference) }
-                if let reference = CountedEntries.revocation(record) { entries.revoke(reference) }
-            }
-            return entries
+            return try entries(session, period: period, timeZone: timeZone, treeSize: treeSize, archives: archives)
         }
+    }
+
+    /// ``entries(database:period:timeZone:treeSize:archives:integrityChecked:)``, read in `session`'s transaction.
+    static func entries(_ session: any SQLSession, period: ReportPeriod, timeZone: TimeZone, treeSize: UInt64, archives: [String]) throws -> ReportEntries {
+        let counted = CountedEntries(period: period, timeZone: timeZone)
+        var entries = archives.isEmpty ? ReportEntries() : try ArchiveCount.entries(session, archives: archives, treeSize: treeSize, counted: counted)
+        // Through the time index: without statistics SQLite would read every entry up to `treeSize`. A decision's
+        // outcome is the first after it (``LogExporter/firstOutcome``): one appended again must not count it twice.
+        let index = session.dialect == .sqlite ? "INDEXED BY log_time_kind " : ""
+        try session.forEach(
+            """
+            SELECT d.entry AS decision, \(LogExporter.firstOutcome(of: "d", through: "?")) AS outcome FROM log d \(index)
+            WHERE d.kind = 'decision' AND d.seq <= ? AND d.time >= ? AND d.time < ? ORDER BY d.seq
+            """,
+            Int64(treeSize), Int64(treeSize), Timestamp.format(EntryTime.earliestColumn(stating: period.start)),
+            Timestamp.format(EntryTime.latestColumn(stating: period.end))
+        ) { row in
+            let decision = try DecisionRecord(canonical: Array(try row.text("decision").utf8))
+            if counted.isUnattributed(decision) { entries.unattributed += 1 }
+            if let request = counted.request(decision, answered: try Self.answered(row.optionalText("outcome"))) {
+                entries.requests.append(request)
+            }
+        }
+        // Registrations in the period and revocations since it began, up to the same tree, in log order (a
+        // revocation follows its registration); an admin entry's `time` column is the time its record states.
+        try session.forEach(
+            "SELECT entry FROM log \(index)WHERE kind = 'admin' AND seq <= ? AND time >= ? AND (entry LIKE ? OR entry LIKE ?) ORDER BY seq",
+            Int64(treeSize), Timestamp.format(period.start), Registry.registrationEntries, Registry.revocationEntries
+        ) { row in
+            let record = try AdminRecord(entry: row.text("entry"))
+            if let (reference, form) = counted.form(record) { entries.add(form, reference: reference) }
+            if let reference = CountedEntries.revocation(record) { entries.revoke(reference) }
+        }
+        return entries
     }
 
     /// Whether an outcome entry says the agency was given the upstream's answer: a 2xx it took whole, or a 2xx of

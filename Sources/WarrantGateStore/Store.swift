@@ -309,6 +309,21 @@ public final class Store: Sendable {
         )
     }
 
+    /// The log verified (``verify(key:archives:against:lastSigned:)``), and a report's entries
+    /// (``reportEntries(period:timeZone:treeSize:archives:integrityChecked:)``) counted in the same read transaction,
+    /// so that what is counted is what verified: a row changed and put back meanwhile, or one that a later read would
+    /// not see, cannot be counted unverified.
+    public func verifiedReportEntries(
+        key: LogVerifierKey, archives: [String], against external: String?, lastSigned: String?, period: ReportPeriod, timeZone: TimeZone,
+        treeSize: UInt64
+    ) throws -> (VerificationReport, ReportEntries) {
+        var entries = ReportEntries()
+        let report = try LogVerifier(key: key).verify(database: database, archives: archives, against: external, lastSigned: lastSigned) { session in
+            entries = try ReportBuilder.entries(session, period: period, timeZone: timeZone, treeSize: treeSize, archives: archives)
+        }
+        return (report, entries)
+    }
+
     /// The tree's size and root now, and the log's origin, for a report to name.
     public func treeHead() throws -> TreeHead {
         try ReportBuilder.treeHead(database: database)

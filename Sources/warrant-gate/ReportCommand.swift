@@ -64,7 +64,7 @@ struct ReportCommand: ParsableCommand {
         if copy && trusted == nil {
             warn("\(admin.db) is read as a copy (its signing key is not beside it): its checkpoints are checked with the verifier key beside it, which whoever made the copy chose; give the key you hold with --key")
         }
-        let verified = try verify(store, keyFiles: keyFiles, trusting: trusted, against: external)
+        let verifiedWith = try verify(store, keyFiles: keyFiles, trusting: trusted, against: external)
         let head: TreeHead
         var signed = true
         if let atCheckpoint {
@@ -91,8 +91,22 @@ struct ReportCommand: ParsableCommand {
             }
             warn("\(archived.summary) in this \(reportPeriod.label) report: requests of the period among them are missing from its figures")
         }
-        let entries = try storeCall {
-            try store.reportEntries(period: reportPeriod, timeZone: timeZone, treeSize: head.size, archives: archive, integrityChecked: verified)
+        let entries: ReportEntries
+        if let (key, lastSigned) = verifiedWith {
+            // Verified again, and counted in the same read: what is counted is what verified, though rows were changed
+            // after the check above (and put back since), or a read of the report's would see others.
+            let (report, counted) = try storeCall {
+                try store.verifiedReportEntries(
+                    key: key, archives: archive, against: external, lastSigned: lastSigned, period: reportPeriod, timeZone: timeZone, treeSize: head.size
+                )
+            }
+            guard report.ok else {
+                report.writeProblems()
+                throw CLIError(.refused, "the log does NOT verify as its figures are counted (\(report.problemCount) problems): no report was written. See `warrant-gate log verify`.")
+            }
+            entries = counted
+        } else {
+            entries = try storeCall { try store.reportEntries(period: reportPeriod, timeZone: timeZone, treeSize: head.size, archives: archive) }
         }
         if !signed {
             let size = try storeCall { try store.logSize() }
@@ -151,8 +165,11 @@ extension ReportCommand {
     /// no report. With none of them, signing the first checkpoint, with the key at hand, checks every entry against
     /// its hash, though nothing outside the database vouches for them, and it warns; without the key, or without a
     /// verifier key to check the checkpoints with, nothing vouches for the entries (whoever could edit them could edit
-    /// their hashes too) and no report is written. Returns whether the log was verified here.
-    private func verify(_ store: Store, keyFiles: LogKeyFiles, trusting trusted: LogVerifierKey?, against external: String?) throws -> Bool {
+    /// their hashes too) and no report is written. Returns the key and the signing key's record the log was verified
+    /// with, nil when it was not verified here.
+    private func verify(
+        _ store: Store, keyFiles: LogKeyFiles, trusting trusted: LogVerifierKey?, against external: String?
+    ) throws -> (key: LogVerifierKey, lastSigned: String?)? {
         let lastSigned = try storeCall { try keyFiles.lastSigned.recordedNote() }
         guard try storeCall({ try store.latestCheckpoint() }) != nil || external != nil || lastSigned != nil else {
             guard keyFiles.exists else {
@@ -165,7 +182,7 @@ extension ReportCommand {
                 no checkpoint was signed before, in the database or in the key's record of the last it signed: the first is \
                 signed now, over the log as it stands (give --against a checkpoint published earlier to check the log against it)
                 """)
-            return false
+            return nil
         }
         guard trusted != nil || keyFiles.exists || FileManager.default.fileExists(atPath: keyFiles.publicPath) else {
             throw CLIError(.refused, """
@@ -184,7 +201,7 @@ extension ReportCommand {
                 no report was written. See `warrant-gate log verify`.
                 """)
         }
-        return true
+        return (key, lastSigned)
     }
 }
 

@@ -726,6 +726,50 @@ struct StoreBackendTests {
         #expect(!deletedReport.ok && deletedReport.firstBadSeq == 4, "\(deletedReport.problems)")
         #expect(deletedReport.problems.contains { $0.contains("seq 4 is missing") })
 
+        // Review 249: on PostgreSQL a row-level security policy that tests the query's text hid a report's rows from
+        // the report while `log verify`'s own read saw them all. Any such table fails verification, and a report's read.
+        if backend == .postgres {
+            let hidden = try await signedLog(fixture, "hidden")
+            try await blocking {
+                try hidden.behindItsBack { session in
+                    try session.execute("ALTER TABLE log ENABLE ROW LEVEL SECURITY")
+                    try session.execute("ALTER TABLE log FORCE ROW LEVEL SECURITY")
+                    try session.execute("CREATE POLICY everything ON log USING (pg_catalog.current_query() NOT LIKE '%AS decision,%')")
+                }
+            }
+            let hiddenReport = try await verify(hidden)
+            #expect(!hiddenReport.ok && hiddenReport.problems.contains { $0.contains("the table log has row-level security enabled, 1 row-level security policies") },
+                    "\(hiddenReport.problems)")
+            let period = try #require(ReportPeriod("2026", timeZone: .gmt))
+            await #expect(throws: StoreError.self) {
+                try await blocking { try hidden.reportEntries(period: period, timeZone: .gmt, treeSize: 100, archives: [], integrityChecked: false) }
+            }
+        }
+
+        // Review 249: `report` verified the log in one read and counted in another, so an entry changed between the
+        // two (and put back after) was counted unverified. Counted in the verification's own read, the change is not
+        // seen; a read after it sees it, and the log no longer verifies.
+        let raced = try await signedLog(fixture, "raced")
+        // Beforehand: on PostgreSQL, disabling a trigger waits for the verifying read's lock on the table. The edit is
+        // made through another handle on the store, as another process would.
+        let editor = try await fixture.openAgain("raced")
+        defer { editor.close() }
+        try await blocking { try editor.behindItsBack { writer in for statement in backend.disableLogTriggers { try writer.execute(statement) } } }
+        let november = try #require(ReportPeriod("2026-11", timeZone: Sample.denver))
+        let (racedReport, counted) = try await blocking { () -> (VerificationReport, ReportEntries?) in
+            var counted: ReportEntries?
+            let report = try LogVerifier(key: Sample.key.verifier).verify(database: raced.database, against: nil) { session in
+                try editor.behindItsBack { writer in
+                    try writer.execute(#"UPDATE log SET entry = replace(entry, '"federal-immigration"', '"local-law-enforcement"') WHERE seq = 7"#)
+                }
+                counted = try ReportBuilder.entries(session, period: november, timeZone: Sample.denver, treeSize: 12, archives: [])
+            }
+            return (report, counted)
+        }
+        #expect(racedReport.ok && counted?.requests.count == 6, "\(racedReport.problems)")
+        #expect(try await blocking { try raced.reportEntries(period: november, timeZone: Sample.denver, treeSize: 12) }.requests.count == 5)
+        #expect(try await !verify(raced).ok)
+
         // With its triggers in place, the owner cannot edit the log.
         let guarded = try await signedLog(fixture, "guarded")
         await #expect(throws: (any Error).self) {

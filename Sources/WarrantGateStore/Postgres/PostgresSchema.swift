@@ -311,6 +311,28 @@ public enum PostgresSchema {
         return recorded > release ? .later(recorded) : .current
     }
 
+    /// The store's tables on which a read may see other rows than another read of the same snapshot: row-level
+    /// security (whose policy may test the query's own text, `current_query()`, and so hide a report's rows from a
+    /// report while `log verify`'s read sees them all), or rules. The store sets up none; the tables' owner could.
+    static func readingProblems(_ session: any SQLSession) throws -> [String] {
+        try session.fetchAll(
+            """
+            SELECT c.relname::text AS name, CASE WHEN c.relrowsecurity OR c.relforcerowsecurity THEN 1 ELSE 0 END AS secured,
+                (SELECT pg_catalog.count(*) FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid) AS policies,
+                (SELECT pg_catalog.count(*) FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid) AS rules
+            FROM pg_catalog.pg_class c
+            WHERE c.relnamespace = 'public'::pg_catalog.regnamespace AND c.relkind IN ('r', 'p')
+            ORDER BY c.relname
+            """
+        ).compactMap { row in
+            let (name, secured, policies, rules) = (try row.text("name"), try row.int64("secured"), try row.int64("policies"), try row.int64("rules"))
+            guard secured != 0 || policies != 0 || rules != 0 else { return nil }
+            return "the table \(name) has " + [secured != 0 ? "row-level security enabled" : nil, policies != 0 ? "\(policies) row-level security policies" : nil,
+                                              rules != 0 ? "\(rules) rules" : nil].compactMap { $0 }.joined(separator: ", ")
+                + ", which the store sets up on none of its tables: a read may see other rows than `log verify` does (ALTER TABLE \(name) DISABLE ROW LEVEL SECURITY, NO FORCE ROW LEVEL SECURITY; DROP POLICY; DROP RULE, as the tables' owner)"
+        }
+    }
+
     /// The SHA-256, in hexadecimal, of the store's trigger functions (name, arguments, whether they run as their
     /// owner, their settings and body) and of its triggers (table, name, whether enabled, definition), as the catalog
     /// holds them now.

@@ -111,10 +111,11 @@ extension SQLSession {
     }
 
     /// What SQLite's integrity check finds wrong with the log table and its indexes (`logOnly`), or with the whole
-    /// file; nothing on PostgreSQL, whose files only its server writes. An index that lacks a row hides that entry from
-    /// every read through it, such as a report's or a ranged export's, while the table, read in order, verifies.
+    /// file. An index that lacks a row hides that entry from every read through it, such as a report's or a ranged
+    /// export's, while the table, read in order, verifies. On PostgreSQL, whose files only its server writes, the
+    /// store's tables with row-level security, policies or rules (``PostgresSchema/readingProblems(_:)``).
     func integrityProblems(logOnly: Bool) throws -> [String] {
-        guard dialect == .sqlite else { return [] }
+        guard dialect == .sqlite else { return try PostgresSchema.readingProblems(self) }
         let found = try fetchAll(logOnly ? "PRAGMA integrity_check(log)" : "PRAGMA integrity_check").map { try $0.text("integrity_check") }
         return found == ["ok"] ? [] : found
     }
