@@ -37,12 +37,35 @@ public struct ExportRow: Sendable, Equatable {
     /// The status the client received: the outcome's, else the one the decision refused with.
     public var status: Int? { outcome?.status ?? decision.status }
 
-    /// One JSON Lines row: every column, in order.
+    /// One JSON Lines row: every column, in order, with the characters a reader may not show as written escaped
+    /// (``escapingInvisible(_:)``).
     var jsonLine: String {
         let (decision, outcome) = (decision.fieldValues, outcome?.fieldValues)
         var json = CanonicalJSON()
         for column in ExportColumn.all { json.field(column.name, column.value(self, decision: decision, outcome: outcome)) }
-        return json.text + "\n"
+        return Self.escapingInvisible(json.text) + "\n"
+    }
+
+    /// JSON `text` with every control character left (DEL, and C1: U+009B drives a terminal as ESC [ does), format
+    /// character (a bidi override, which reorders what a viewer shows) and line or paragraph separator (a line break
+    /// to some JSON Lines readers) written as `\uXXXX`, as UTF-16 code units. A logged path or subject is a client's
+    /// bytes. JSON reads the same strings either way; the canonical records the log hashes are not these lines.
+    static func escapingInvisible(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 >= 0x7f }) else { return text }
+        var shown = ""
+        shown.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator:
+                for unit in String(scalar).utf16 {
+                    let hex = String(unit, radix: 16)
+                    shown += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                }
+            default:
+                shown.unicodeScalars.append(scalar)
+            }
+        }
+        return shown
     }
 
     /// One CSV row's cells, unescaped: lists space-separated, null empty.

@@ -95,7 +95,7 @@ struct LogExporterTests {
     }
 
     @Test("the export's header, JSON Lines and CSV rows are byte for byte those exports were written with")
-    func rowsPinned() {
+    func rowsPinned() throws {
         // Captured from the export written out column by column, before the column list.
         let full = DecisionRecord(
             decisionId: "019ab697-e9f4-7abc-8def-0123456789ab", time: "2026-11-25T14:03:07.123Z", component: "gateway",
@@ -131,6 +131,17 @@ struct LogExporterTests {
         // terminal of whoever read the export; they, a C1 CSI and a bidi override, are written as escapes.
         #expect(CSV.cell("a\u{1B}]0;PWNED\u{07}\u{1B}[2Jb") == #""a\u{1B}]0;PWNED\u{7}\u{1B}[2Jb""#)
         #expect(CSV.cell("x\u{9B}31m\u{202E}y") == #"x\u{9B}31m\u{202E}y"#)
+        // Review 249: JSON Lines passed a C1 CSI, a bidi override, U+2028 and U+0085 as they were (a client's HTTP/2
+        // path holds any of them): escaped, each as JSON reads it back; other non-ASCII text as it is.
+        #expect(ExportRow.escapingInvisible(#"{"path":"/x\#u{9B}2J\#u{202E}é\#u{2028}\#u{85}\#u{7F}\#u{E0001}"}"#)
+                == #"{"path":"/x\u009b2J\u202eé\u2028\u0085\u007f\udb40\udc01"}"#)
+        let hostile = ExportRow(seq: 10, decision: DecisionRecord(
+            decisionId: "d2", time: "2026-11-25T00:00:00.000Z", component: "gateway", certificateSPKI: nil, certificateSubject: nil, agency: nil,
+            category: nil, method: "GET", path: "/a\u{202E}b", action: nil, subject: nil, warrantReference: nil, effect: .deny, reason: "no_route",
+            rules: [], obligations: [], policy: nil, policyDigest: nil, status: 403
+        ), outcome: nil)
+        let decoded = try JSONSerialization.jsonObject(with: Data(hostile.jsonLine.utf8)) as? [String: Any]
+        #expect(hostile.jsonLine.contains(#""/a\u202eb""#) && decoded?["path"] as? String == "/a\u{202E}b")
         #expect(CSV.cell("tab\there, line\nbreak") == "\"tab\there, line\nbreak\"")
         #expect(CSV.cell("Ciudad Juárez") == "Ciudad Juárez")
         // A review: spreadsheets where the decimal mark is a comma split cells at `;`, and honour a quote only at the
