@@ -178,6 +178,7 @@ struct DataPlaneBoundsTests {
     func establishedBudget() async throws {
         var limits = GatewayConfiguration.Limits()
         limits.maxConnections = 2
+        limits.maxConnectionsPerAgency = 2  // one agency's, here, against the whole budget
         try await withGateway(limits: limits) { gateway in
             let tls = try gateway.clientTLS(agency: "denver-pd")
             let request = Self.keepAlive("GET \(Self.inmate) HTTP/1.1")
@@ -222,11 +223,17 @@ struct DataPlaneBoundsTests {
 
     /// An attacker's pass (helper 242): certificates the CA issued that name no agency each had a share of their own, so
     /// a handful held every place; and an agency with its own authority could mint as many as it liked.
-    @Test("certificates naming no agency share one certificate's share; an agency's certificates share max-connections-per-agency")
-    func unidentifiedAndAgencyBudgets() async throws {
+    /// Helper 247 (#2): without `max-connections-per-agency`, one agency's certificates could hold every place; the
+    /// default is half of `max-connections`, here 3 of 6.
+    @Test(
+        "certificates naming no agency share one certificate's share; an agency's certificates share max-connections-per-agency",
+        arguments: [(nil, 3), (6, nil)] as [(Int?, Int?)]
+    )
+    func unidentifiedAndAgencyBudgets(maxConnections: Int?, perAgency: Int?) async throws {
         var limits = GatewayConfiguration.Limits()
         limits.maxConnectionsPerCertificate = 2
-        limits.maxConnectionsPerAgency = 3
+        if let maxConnections { limits.maxConnections = maxConnections }
+        limits.maxConnectionsPerAgency = perAgency
         try await withGateway(limits: limits) { gateway in
             let ca = try gateway.certificateAuthority()
             let request = Self.keepAlive("GET \(Self.inmate) HTTP/1.1")

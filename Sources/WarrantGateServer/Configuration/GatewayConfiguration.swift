@@ -47,7 +47,7 @@ public struct GatewayConfiguration: Sendable {
         /// Most of those that one client certificate may hold at once, and the certificates that name no agency
         /// together; a connection beyond this is closed.
         public var maxConnectionsPerCertificate = 512
-        /// Most of those that one agency's certificates may hold together; nil: no limit but `maxConnections`.
+        /// Most of those that one agency's certificates may hold together; nil: half of `maxConnections`.
         public var maxConnectionsPerAgency: Int?
         /// Most HTTP/2 streams one client certificate may reset across all its connections in 30 s (refilled
         /// steadily); the connection of a reset beyond this is closed.

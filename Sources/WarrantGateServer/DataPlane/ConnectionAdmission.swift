@@ -60,7 +60,7 @@ final class ConnectionAdmission: Sendable {
     private let refused: @Sendable (Refusal, _ certificate: [UInt8]) -> Void
     private let state = Mutex(State())
 
-    /// - Parameter maxPerAgency: nil for no share beyond `maxEstablished`.
+    /// - Parameter maxPerAgency: nil for half of `maxEstablished`, so that no agency holds every place.
     /// - Parameter refused: told of each set-up connection closed for want of a place, with its client certificate
     ///   (DER), for logs and metrics.
     init(
@@ -70,7 +70,7 @@ final class ConnectionAdmission: Sendable {
         self.maxSettingUp = max(1, maxSettingUp)
         self.maxEstablished = max(1, maxEstablished)
         self.maxPerCertificate = max(1, maxPerCertificate)
-        self.maxPerAgency = max(1, maxPerAgency ?? maxEstablished)
+        self.maxPerAgency = max(1, maxPerAgency ?? maxEstablished / 2)
         self.refused = refused
     }
 
