@@ -1411,6 +1411,39 @@ struct DataPlaneBoundsTests {
         }
     }
 
+    /// Helper 247 (#1): a client that closed its connection under a flight of streams still at work reset them all
+    /// for free (only RST_STREAM counted), handshake after handshake. Each such stream is now spent from the
+    /// certificate's budget, into debt, and a certificate with none left gets no new connection until it refills.
+    @Test("streams a client's close cuts short are spent from its budget; a certificate with none left gets no connection until it refills")
+    func closeSpendsResetBudget() async throws {
+        var limits = GatewayConfiguration.Limits()
+        limits.maxStreamResetsPerCertificate = 20
+        try await withGateway(limits: limits) { gateway in
+            let tls = try gateway.clientTLS(agency: "denver-pd")
+            let flood = try await H2.open(port: gateway.port, tls: tls)
+            #expect(await flood.completeSetup())
+            // 22 requests whose bodies never come, then the connection closed under them.
+            let visit = H2.request("POST", "/visitation/visits", [("content-type", "application/json"), ("content-length", "100")])
+            await flood.send((0..<22).flatMap { H2.headers(stream: UInt32(2 * $0 + 1), visit, endStream: false) })
+            try await Task.sleep(for: .milliseconds(300))  // for the streams to open
+            await flood.close()
+            _ = try await Self.rows(gateway) { $0.filter { $0.reason == "body_incomplete" }.count >= 22 }
+
+            let refused = try await H2.open(port: gateway.port, tls: tls)
+            #expect(await refused.wait(upTo: 5) { $0.closed } != nil, "a certificate past its budget was given a connection")
+            await refused.close()
+            // The allowance refills (20 in 30 s, so the debt of 2 in ~4.5 s): then a connection is served again.
+            let served = await Self.eventually(within: 20) {
+                guard let next = try? await H2.open(port: gateway.port, tls: tls), await next.completeSetup() else { return false }
+                await next.send(H2.headers(stream: 1, H2.request("GET", Self.locator)))
+                let status = await next.wait(upTo: 3) { $0.ended(1) || $0.closed }?.status(1)
+                await next.close()
+                return status == 200
+            }
+            #expect(served, "the certificate was never served again")
+        }
+    }
+
     /// A CONTINUATION flood (HEADERS without END_HEADERS, then CONTINUATION frames without end) is cut off: GOAWAY
     /// (NIOHTTP2 allows 5 CONTINUATION frames in a row) and the connection closed, the request never answered.
     @Test("a CONTINUATION flood is cut off with GOAWAY and the connection closed")

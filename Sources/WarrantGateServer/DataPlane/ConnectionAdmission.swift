@@ -21,6 +21,8 @@ final class ConnectionAdmission: Sendable {
         case agencyFull = "max-connections-per-agency"
         /// `max-connections-per-certificate`, met by the certificates that name no agency together.
         case unidentifiedFull = "max-connections-per-certificate-naming-no-agency"
+        /// The certificate has spent its HTTP/2 stream resets.
+        case resetsSpent = "max-stream-resets-per-certificate"
 
         /// The limit as the operator's log names it.
         var setting: String {
@@ -113,6 +115,11 @@ final class ConnectionAdmission: Sendable {
         return admitted
     }
 
+    /// Reports a set-up connection closed for `refusal` before it asked for a place.
+    func refuse(_ refusal: Refusal, certificate: [UInt8]) {
+        refused(refusal, certificate)
+    }
+
     /// A connection closed.
     func release(_ ticket: UInt64, established: Bool) {
         state.withLock { state in
@@ -197,6 +204,10 @@ final class ConnectionSetupGuard: ChannelInboundHandler {
             peer?.placeless = true
             placeless = true
             return true
+        case .resetsSpent?:
+            admission.refuse(.resetsSpent, certificate: peer?.certificate.der ?? [])
+            channel.close(promise: nil)
+            return false
         case .held(let by)?: holder = by
         case nil: holder = .unidentified
         }
@@ -236,6 +247,8 @@ final class ConnectionSetupGuard: ChannelInboundHandler {
 /// whose share it counts against.
 enum ConnectionStanding {
     case revoked
+    /// Its certificate has spent its HTTP/2 stream resets (``StreamResetBudget/isSpent(_:now:)``): no new connection.
+    case resetsSpent
     case held(by: ConnectionAdmission.Holder)
 }
 

@@ -19,6 +19,9 @@ final class ConnectionPeer {
     /// among set-up connections (``ConnectionSetupGuard``): it serves no request, even if the revocation is gone by
     /// then, and ends at its first.
     var placeless = false
+    /// Whether the gateway asked the connection to end (a drain, a revoked certificate): HTTP/2 streams its close cuts
+    /// short are then the gateway's doing, not resets of the client's (``StreamResetBudget``).
+    var endedByGateway = false
 
     /// The intermediates the client presented at its handshake, in DER: its chain is validated again with them.
     let intermediates: [[UInt8]]

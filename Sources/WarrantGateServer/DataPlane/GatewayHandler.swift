@@ -923,14 +923,15 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         context.fireChannelInactive()
     }
 
-    /// An HTTP/2 stream that ends while its request is in progress, its connection still open (the client reset it,
-    /// NIOHTTP2 did for the client's own stream error, or the gateway did when its body did not arrive in time), is
-    /// spent from its certificate's ``StreamResetBudget``, once: past the budget, the connection ends, recorded.
+    /// An HTTP/2 stream that ends while its request is in progress (the client reset it, NIOHTTP2 did for the client's
+    /// own stream error, the gateway did when its body did not arrive in time, or the connection closed under it
+    /// without the gateway's asking) is spent from its certificate's ``StreamResetBudget``, once: past the budget, the
+    /// connection ends, recorded, if it is still open.
     private func spendStreamReset(_ context: ChannelHandlerContext) {
         guard isHTTP2, !streamResetSpent, let request, request.phase != .finished, let peer, let connection = context.channel.parent,
-              connection.isActive else { return }
+              connection.isActive || !peer.endedByGateway else { return }
         streamResetSpent = true
-        guard !environment.streamResets.spend(peer.certificate) else { return }
+        guard !environment.streamResets.spend(peer.certificate), connection.isActive else { return }
         let budget = environment.streamResets
         HTTP2RefusalRecorder.connectionEnded(connection.pipeline, detail: """
             a flood of stream resets: this client certificate's HTTP/2 streams were reset mid-request more than \(budget.limit) times in \

@@ -223,7 +223,8 @@ extension GatewayEnvironment: RequestHandlerFactory {
     }
 
     func standing(_ peer: ConnectionPeer) -> ConnectionStanding {
-        switch (try? peer.identify(in: state.current))?.1 {
+        if streamResets.isSpent(peer.certificate) { return .resetsSpent }
+        return switch (try? peer.identify(in: state.current))?.1 {
         case .revoked?: .revoked
         case .agency(let agency)?: .held(by: .agency(agency.id))
         case .unknown?, .ambiguous?, nil: .held(by: .unidentified)

@@ -52,6 +52,11 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
         self.cap = cap
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent { peer?.endedByGateway = true }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch Self.kind(of: error) {
         case .refusedRequest where !ending:
