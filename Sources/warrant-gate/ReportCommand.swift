@@ -78,6 +78,7 @@ struct ReportCommand: ParsableCommand {
         }
         let timeZone = try LogCommand.dayZone(given: givenZone, store, copy: copy, db: admin.db, through: atCheckpoint.map { _ in head.size })
         let reportPeriod = ReportPeriod(period, timeZone: timeZone)!
+        warnOfAnotherZone(than: timeZone, store: store)
         let allArchived = try storeCall { try store.archivedEntries() }
         // Archived since the checkpoint or not, the figures count entries through it only.
         let countedArchivedThrough = archive.isEmpty ? nil : allArchived.map { min($0.throughSeq, head.size) }
@@ -158,6 +159,18 @@ struct ReportCommand: ParsableCommand {
 }
 
 extension ReportCommand {
+    /// Warns when the log's latest report was computed in another zone than `timeZone`: the hours between the two
+    /// zones' midnights where the two reports' periods meet are then counted in both, or in neither.
+    private func warnOfAnotherZone(than timeZone: TimeZone, store: Store) {
+        guard let last = (try? store.registry(timeZone: timeZone).history(target: "log"))?.last(where: { $0.action == "report.generate" }),
+              let zone = last.details["timeZone"] ?? last.details["timeZoneGiven"], zone != timeZone.identifier
+        else { return }
+        warn("""
+            the log's latest report (\(TerminalText.escaped(last.details["period"] ?? "?"))) was computed in \(TerminalText.escaped(zone)), this one in \
+            \(timeZone.identifier): where their periods meet, the hours between the two zones' midnights are counted in both reports or in neither
+            """)
+    }
+
     /// Verifies the whole log (and the archives given) before anything is counted or signed, as `log verify` does:
     /// the figures must come from entries the signed tree vouches for, and a checkpoint must never be signed over a
     /// log whose older entries were altered. The checkpoints in the database, the one `external` gives (published

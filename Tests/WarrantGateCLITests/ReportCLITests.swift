@@ -337,6 +337,9 @@ struct ReportCLITests {
         #expect(chosen.status == 0 && chosen.stdout.contains("counts,2026-12,records,deny,,1") && !chosen.stdout.contains("time-zone,,,,America/Denver,"), "\(chosen.stderr)")
         // A privacy pass: a zone other than the log's own moved the period's edges without a word.
         #expect(chosen.stderr.contains("is not the zone the log records (America/Denver)"), "\(chosen.stderr)")
+        // Review 249: the period before was reported in Denver's zone; where the two meet, hours count twice or not.
+        #expect(chosen.stderr.contains("the log's latest report (2026-11) was computed in America/Denver, this one in GMT"), "\(chosen.stderr)")
+        #expect(!honest.stderr.contains("the log's latest report"), "\(honest.stderr)")
         // An export's days are taken as a report's periods are: the edited settings table moved December's first
         // hours into December (the previous stop's review).
         let december = try await Self.run(["log", "export", "--format", "csv", "--from", "2026-12-01"] + db)
