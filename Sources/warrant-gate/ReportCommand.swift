@@ -78,7 +78,8 @@ struct ReportCommand: ParsableCommand {
         }
         let timeZone = try LogCommand.dayZone(given: givenZone, store, copy: copy, db: admin.db, through: atCheckpoint.map { _ in head.size })
         let reportPeriod = ReportPeriod(period, timeZone: timeZone)!
-        warnOfAnotherZone(than: timeZone, store: store)
+        // A report computed again at a published one's checkpoint is that report's, in its zone.
+        if atCheckpoint == nil { warnOfAnotherZone(than: timeZone, store: store) }
         let allArchived = try storeCall { try store.archivedEntries() }
         // Archived since the checkpoint or not, the figures count entries through it only.
         let countedArchivedThrough = archive.isEmpty ? nil : allArchived.map { min($0.throughSeq, head.size) }

@@ -327,6 +327,7 @@ struct ClassifierTests {
             ("inmate 2019-000999 asked for a visit", "text/plain"),  // not JSON to any reader
             ("%PDF-1.7 {booking 2019-000999}", "application/pdf"),
             ("", nil),
+            ("", "application/json"),  // no body: what many clients send with their default type (review 250)
         ] as [(String, String?)] {
             #expect(try classify(body, type).subject == "2017-000123", "\(body)")
         }

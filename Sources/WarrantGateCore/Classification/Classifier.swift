@@ -275,7 +275,7 @@ public struct Classifier: Sendable {
         if let subject, !subjectFormat.accepts(subject) {
             throw .subjectInvalid("'\(String(subject.prefix(64)))' is not a booking number of the form \(subjectFormat.pattern)")
         }
-        if let subject, let body { try checkForwardedBody(body, contentType: contentType, route: route, subject: subject) }
+        if let subject, let body, !body.isEmpty { try checkForwardedBody(body, contentType: contentType, route: route, subject: subject) }
         // A path parameter that is not the subject (`{visit}`) but reads as another booking number is one an upstream
         // may act on instead (`DELETE /visitation/visits/2019-000999?booking=2017-000123`).
         for (name, value) in parameters where route.subject != .pathParameter(name) {
@@ -292,7 +292,8 @@ extension Classifier {
     /// (its type names JSON, or it opens as a JSON object or array) and holds a member that may be read as the
     /// subject's parameter, or a key or scalar that reads as another booking number: an upstream that merges a JSON
     /// body's members with the path's and the query's parameters (Rails, Laravel, Spring's data binding) may take the
-    /// inmate from the body instead. A body of a type that names JSON must be JSON, in UTF-8.
+    /// inmate from the body instead. A body of a type that names JSON must be JSON, in UTF-8. (Not called for an empty
+    /// body, which is none, whatever its type.)
     func checkForwardedBody(_ body: [UInt8], contentType: String?, route: Route, subject: String) throws(ClassificationFailure) {
         let name: String
         switch route.subject {

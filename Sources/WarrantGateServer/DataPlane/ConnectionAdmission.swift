@@ -237,8 +237,9 @@ final class ConnectionSetupGuard: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         // A revoked certificate's connection ends as a set-up one does, after the refusal it is answering: its
-        // deadline still runs.
-        if event is ChannelShouldQuiesceEvent, !setUp, !placeless { return context.close(promise: nil) }
+        // deadline still runs. Closed through the whole pipeline, so that an HTTP/2 connection's streams know the
+        // gateway ended it (``HTTP2GatewayCloseMarker``).
+        if event is ChannelShouldQuiesceEvent, !setUp, !placeless { return context.channel.close(promise: nil) }
         context.fireUserInboundEventTriggered(event)
     }
 }

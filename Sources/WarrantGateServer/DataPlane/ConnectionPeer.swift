@@ -19,9 +19,13 @@ final class ConnectionPeer {
     /// among set-up connections (``ConnectionSetupGuard``): it serves no request, even if the revocation is gone by
     /// then, and ends at its first.
     var placeless = false
-    /// Whether the gateway asked the connection to end (a drain, a revoked certificate): HTTP/2 streams its close cuts
-    /// short are then the gateway's doing, not resets of the client's (``StreamResetBudget``).
+    /// Whether the gateway asked the HTTP/2 connection to end (a drain, a revoked certificate) or closed it (a
+    /// deadline; ``HTTP2GatewayCloseMarker``): streams its close cuts short are then the gateway's doing, not resets of
+    /// the client's (``StreamResetBudget``), unless ``endedForClientFault``.
     var endedByGateway = false
+    /// Whether the gateway closed the HTTP/2 connection for the client's own doing: a protocol error, a flood of
+    /// refusals or of resets (``HTTP2RefusalRecorder``).
+    var endedForClientFault = false
 
     /// The intermediates the client presented at its handshake, in DER: its chain is validated again with them.
     let intermediates: [[UInt8]]

@@ -924,12 +924,12 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     }
 
     /// An HTTP/2 stream that ends while its request is in progress (the client reset it, NIOHTTP2 did for the client's
-    /// own stream error, the gateway did when its body did not arrive in time, or the connection closed under it
-    /// without the gateway's asking) is spent from its certificate's ``StreamResetBudget``, once: past the budget, the
-    /// connection ends, recorded, if it is still open.
+    /// own stream error, the gateway did when its body did not arrive in time, or the connection closed under it by
+    /// the client's doing: its close, or the gateway's for its fault) is spent from its certificate's
+    /// ``StreamResetBudget``, once: past the budget, the connection ends, recorded, if it is still open.
     private func spendStreamReset(_ context: ChannelHandlerContext) {
         guard isHTTP2, !streamResetSpent, let request, request.phase != .finished, let peer, let connection = context.channel.parent,
-              connection.isActive || !peer.endedByGateway else { return }
+              connection.isActive || !peer.endedByGateway || peer.endedForClientFault else { return }
         streamResetSpent = true
         guard !environment.streamResets.spend(peer.certificate), connection.isActive else { return }
         let budget = environment.streamResets

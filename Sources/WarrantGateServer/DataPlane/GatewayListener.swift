@@ -173,6 +173,7 @@ final class GatewayListener: Service {
         // twice that, whether or not the client answered, and one told to end after the manager's grace time.
         let closer = HTTP2IdleCloser(timeout: limits.idleTimeout.timeAmount * 2, graceTime: limits.upstreamResponseTimeout.timeAmount)
         let peerBound = NIOLoopBound(peer, eventLoop: channel.eventLoop)
+        if let peer { try sync.addHandler(HTTP2GatewayCloseMarker(peer: peer), position: .after(try sync.handler(type: NIOSSLServerHandler.self))) }
         try sync.addHandler(HTTP2FrameGuard())
         _ = try sync.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connection, streamConfiguration: .init(),

@@ -136,6 +136,7 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
 
     /// Closes the connection once NIOHTTP2 has handled what it is reading (and flushed any GOAWAY it wrote).
     private func closeAfterThisRead(_ context: ChannelHandlerContext) {
+        peer?.endedForClientFault = true
         let channel = context.channel
         context.eventLoop.execute { channel.close(promise: nil) }
     }
@@ -188,6 +189,23 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
 ///
 /// NIOHTTP2's inline stream multiplexer reports streams only to its stream delegate, not down the connection's
 /// pipeline: the closer learns of them from an `HTTP2StreamLifecycleRelay`, on the connection's event loop.
+/// Marks an HTTP/2 connection's peer as ended by the gateway (``ConnectionPeer/endedByGateway``) when a close passes
+/// it on its way to the socket: placed just after the TLS handler, it sees every close the gateway's handlers and
+/// timers make, and none of the client's (an EOF, a reset, a TLS close_notify, which NIO and NIOSSL act on below it).
+final class HTTP2GatewayCloseMarker: ChannelOutboundHandler {
+    typealias OutboundIn = NIOAny
+    private let peer: ConnectionPeer
+
+    init(peer: ConnectionPeer) {
+        self.peer = peer
+    }
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if mode == .all { peer.endedByGateway = true }
+        context.close(mode: mode, promise: promise)
+    }
+}
+
 final class HTTP2IdleCloser: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     typealias InboundOut = HTTP2Frame
