@@ -314,16 +314,20 @@ public enum PostgresSchema {
     /// The store's tables on which a read may see other rows than another read of the same snapshot: row-level
     /// security (whose policy may test the query's own text, `current_query()`, and so hide a report's rows from a
     /// report while `log verify`'s read sees them all), or rules. The store sets up none; the tables' owner could.
+    /// Other tables of a database the store shares are not its concern.
     static func readingProblems(_ session: any SQLSession) throws -> [String] {
-        try session.fetchAll(
+        let tables = logTables + registryTables + ["settings", "registry_state", "schema_release"]
+        return try session.fetchAll(
             """
             SELECT c.relname::text AS name, CASE WHEN c.relrowsecurity OR c.relforcerowsecurity THEN 1 ELSE 0 END AS secured,
                 (SELECT pg_catalog.count(*) FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid) AS policies,
                 (SELECT pg_catalog.count(*) FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid) AS rules
             FROM pg_catalog.pg_class c
             WHERE c.relnamespace = 'public'::pg_catalog.regnamespace AND c.relkind IN ('r', 'p')
+                AND c.relname::text IN (\(tables.map { _ in "?" }.joined(separator: ", ")))
             ORDER BY c.relname
-            """
+            """,
+            tables.map { SQLValue.text($0) }
         ).compactMap { row in
             let (name, secured, policies, rules) = (try row.text("name"), try row.int64("secured"), try row.int64("policies"), try row.int64("rules"))
             guard secured != 0 || policies != 0 || rules != 0 else { return nil }
