@@ -28,7 +28,13 @@ extension LogCommand {
             }
             let records = shown?.records ?? []
             let groups = ShadowDisagreementGroup.groups(of: records)
-            if json { return try printJSON(groups) }
+            let others = versions.filter { $0.digest != shown?.digest }
+            if json {
+                return try printJSON(ShadowDiffSummary(
+                    shadowPolicy: shown?.name, shadowDigest: shown?.digest, groups: groups,
+                    otherPolicies: others.map { .init(name: $0.name, digest: $0.digest, disagreements: $0.records.count, last: $0.records.last!.time) }
+                ))
+            }
             guard let shown else { return print("no disagreements: every shadow policy decided every logged request as the live one did") }
             let loosens = records.filter(\.shadowReturnsMore).count
             let tightens = records.filter { $0.liveEffect == .allow && $0.shadowEffect == .deny }.count
@@ -42,7 +48,6 @@ extension LogCommand {
                 rows: groups.map { [String($0.count), $0.live, $0.shadow, $0.agencies.joined(separator: ","), $0.actions.joined(separator: ","), $0.examples.joined(separator: " ")] }
             )))
             // Other candidates' disagreements are theirs, not this one's: named, not counted in.
-            let others = versions.filter { $0.digest != shown.digest }
             if !others.isEmpty {
                 print("other shadow policies with disagreements in the log (--digest to show one):")
                 for other in others {
@@ -50,6 +55,23 @@ extension LogCommand {
                 }
             }
         }
+    }
+}
+
+/// What `shadow-diff --json` prints: the candidate shown (none when no disagreement is logged), its disagreements by
+/// outcome, and the other candidates with disagreements in the log.
+struct ShadowDiffSummary: Encodable {
+    let shadowPolicy: String?
+    let shadowDigest: String?
+    let groups: [ShadowDisagreementGroup]
+    let otherPolicies: [OtherPolicy]
+
+    struct OtherPolicy: Encodable {
+        let name: String
+        let digest: String
+        let disagreements: Int
+        /// The time its latest disagreement states.
+        let last: String
     }
 }
 

@@ -445,6 +445,11 @@ struct PolicyCLITests {
 
         let diff = try CLIProcess.run(["log", "shadow-diff", "--db", scratch.db])
         #expect(diff.stdout.contains("no disagreements"))
+        // For scripts: which candidate, its groups, and the others (review 250).
+        let diffJSON = try CLIProcess.run(["log", "shadow-diff", "--json", "--db", scratch.db])
+        let summary = try JSONSerialization.jsonObject(with: Data(diffJSON.stdout.utf8)) as? [String: Any]
+        #expect(summary?["shadowPolicy"] == nil && (summary?["groups"] as? [Any])?.isEmpty == true
+                && (summary?["otherPolicies"] as? [Any])?.isEmpty == true, "\(diffJSON.stdout)")
     }
 }
 
