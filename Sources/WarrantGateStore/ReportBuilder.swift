@@ -32,19 +32,18 @@ public enum ReportBuilder {
     /// counts if it is among those entries too. A form counts by its `warrant.register` record's time.
     ///
     /// `archives` (oldest first) are read first, as ``ArchiveCount`` describes; without them, archived entries are
-    /// not counted. A log table SQLite finds damaged or altered is refused (``SQLSession/requireIntactLog()``), unless
-    /// `integrityChecked` says the caller's verification just checked it.
+    /// not counted. A log table SQLite finds damaged or altered is refused (``SQLSession/requireIntactLog()``); counted
+    /// within a verification's read (``entries(_:period:timeZone:treeSize:archives:)``), the verification checks it.
     static func entries(
-        database: any SQLDatabase, period: ReportPeriod, timeZone: TimeZone, treeSize: UInt64, archives: [String] = [],
-        integrityChecked: Bool = false
+        database: any SQLDatabase, period: ReportPeriod, timeZone: TimeZone, treeSize: UInt64, archives: [String] = []
     ) throws -> ReportEntries {
         try database.read { session in
-            if !integrityChecked { try session.requireIntactLog() }
+            try session.requireIntactLog()
             return try entries(session, period: period, timeZone: timeZone, treeSize: treeSize, archives: archives)
         }
     }
 
-    /// ``entries(database:period:timeZone:treeSize:archives:integrityChecked:)``, read in `session`'s transaction.
+    /// ``entries(database:period:timeZone:treeSize:archives:)``, read in `session`'s transaction, with no check of its own.
     static func entries(_ session: any SQLSession, period: ReportPeriod, timeZone: TimeZone, treeSize: UInt64, archives: [String]) throws -> ReportEntries {
         let counted = CountedEntries(period: period, timeZone: timeZone)
         var entries = archives.isEmpty ? ReportEntries() : try ArchiveCount.entries(session, archives: archives, treeSize: treeSize, counted: counted)

@@ -298,19 +298,15 @@ public final class Store: Sendable {
 
     /// The immigration-enforcement requests of `period` and the immigration forms registered in it, as of the tree of
     /// `treeSize` entries; archived ones only from `archives`, every archive of the log oldest first, which must match
-    /// the stored tree (see ``ArchiveCount``). `integrityChecked`: the caller has just verified the log
-    /// (``verify(key:archives:against:lastSigned:)``, whose integrity check covers the log table), so the check is not
-    /// run a second time.
-    public func reportEntries(
-        period: ReportPeriod, timeZone: TimeZone, treeSize: UInt64, archives: [String] = [], integrityChecked: Bool = false
-    ) throws -> ReportEntries {
-        try ReportBuilder.entries(
-            database: database, period: period, timeZone: timeZone, treeSize: treeSize, archives: archives, integrityChecked: integrityChecked
-        )
+    /// the stored tree (see ``ArchiveCount``). A log table found damaged or altered is refused
+    /// (``SQLSession/requireIntactLog()``); ``verifiedReportEntries(key:archives:against:lastSigned:period:timeZone:treeSize:)``
+    /// counts within a verification instead.
+    public func reportEntries(period: ReportPeriod, timeZone: TimeZone, treeSize: UInt64, archives: [String] = []) throws -> ReportEntries {
+        try ReportBuilder.entries(database: database, period: period, timeZone: timeZone, treeSize: treeSize, archives: archives)
     }
 
     /// The log verified (``verify(key:archives:against:lastSigned:)``), and a report's entries
-    /// (``reportEntries(period:timeZone:treeSize:archives:integrityChecked:)``) counted in the same read transaction,
+    /// (``reportEntries(period:timeZone:treeSize:archives:)``) counted in the same read transaction,
     /// so that what is counted is what verified: a row changed and put back meanwhile, or one that a later read would
     /// not see, cannot be counted unverified.
     public func verifiedReportEntries(

@@ -750,7 +750,7 @@ struct StoreBackendTests {
                     "\(hiddenReport.problems)")
             let period = try #require(ReportPeriod("2026", timeZone: .gmt))
             await #expect(throws: StoreError.self) {
-                try await blocking { try hidden.reportEntries(period: period, timeZone: .gmt, treeSize: 100, archives: [], integrityChecked: false) }
+                try await blocking { try hidden.reportEntries(period: period, timeZone: .gmt, treeSize: 100, archives: []) }
             }
         }
 

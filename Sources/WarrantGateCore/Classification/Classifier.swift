@@ -224,10 +224,10 @@ public struct Classifier: Sendable {
             let members: [String: JSONFields.Scalar]
             // The body's other keys and values: one that reads as another booking number is what an upstream that
             // binds another member (an alias, a fallback, its own name for the inmate, a map keyed by inmate) may act on.
-            var bookingLike: [String] = []
+            var otherValues: [String] = []
             do {
                 members = try JSONFields.decidedMembers([name] + route.otherBodyMembers, in: body ?? []) { other in
-                    bookingLike.append(other.text)
+                    otherValues.append(other.text)
                 }
             } catch {
                 throw .bodyInvalid("body field '\(name)': \(error.detail)")
@@ -235,7 +235,7 @@ public struct Classifier: Sendable {
             guard let found = members[name] else { throw .bodyInvalid("body field '\(name)': '\(name)' is missing") }
             guard found.isString else { throw .bodyInvalid("body field '\(name)': '\(name)' is not a string") }
             subject = found.text
-            if let other = subjectFormat.anotherBookingNumber(among: bookingLike, than: found.text) {
+            if let other = subjectFormat.anotherBookingNumber(among: otherValues, than: found.text) {
                 throw .bodyInvalid("the body names another booking number ('\(other)') beside '\(name)', which an upstream may read instead")
             }
             if let member = route.documentMember, let cited = members[member] {

@@ -35,7 +35,8 @@ public struct SOAPRequest: Sendable {
     public let destinations: [String?]
     /// For each watched local name, every element of that name in the envelope, in document order.
     public let values: [String: [SOAPValue]]
-    /// The text of every other element inside the operation (references read, white space trimmed), in document order.
+    /// The text of every other element inside the operation (references read, white space trimmed at either end and
+    /// each run within read as one space), in document order.
     public let otherTexts: [String]
 
     /// Nesting and markup limits for a request's envelope.
@@ -143,14 +144,14 @@ final class SOAPEnvelopeOutline {
     private(set) var endpointAddresses: [String?] = []
     private(set) var values: [String: [SOAPValue]] = [:]
     /// The text inside the operation that is not collected: each element's whole text (its children's too, as a
-    /// binder reading its string value sees it) and each attribute's value, white space at either end trimmed; a
+    /// binder reading its string value sees it) and each attribute's value, as ``TextWindow`` keeps them; a
     /// whole text longer than ``TextWindow/limit`` bytes is left out, as no booking number is that long.
     private(set) var otherTexts: [String] = []
     /// The whole text so far of each element open inside the operation, outermost first.
     private var openTexts: [TextWindow] = []
 
-    /// An element's whole text as it arrives, white space at either end left out, kept up to ``limit`` bytes: a text
-    /// copied into every ancestor must not cost the envelope's size for each.
+    /// An element's whole text as it arrives, white space at either end left out and each run within kept as one space,
+    /// up to ``limit`` bytes: a text copied into every ancestor must not cost the envelope's size for each.
     struct TextWindow {
         static let limit = 256
         private(set) var bytes: [UInt8] = []
