@@ -468,7 +468,7 @@ extension LogCommand {
 
         func run() throws {
             guard retentionDays >= 1 else { throw CLIError(.usage, "--retention-days must be 1 or more (got \(retentionDays))") }
-            if let sudo = SudoInvocation.current {
+            if SudoInvocation.current != nil {
                 // The archive is then the entries' only copy: in a directory the operator may change, one person could
                 // delete a year of the log; with a shorter retention, every entry older than a day.
                 guard retentionDays >= LogArchive.defaultRetentionDays else {

@@ -87,8 +87,9 @@ final class RawHTTP2Connection: @unchecked Sendable {
         if let body { stream.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(string: body))), promise: nil) }
         if end { stream.write(HTTPClientRequestPart.end(nil), promise: nil) }
         stream.flush()
+        // Cancelled on the loop as the answer is handed over (see ``RawTLSConnection/exchange(_:timeout:)``).
         let deadline = stream.eventLoop.scheduleTask(in: timeout) { stream.close(promise: nil) }
-        defer { deadline.cancel() }
+        done.futureResult.whenComplete { _ in deadline.cancel() }
         return try await done.futureResult.get()
     }
 

@@ -163,8 +163,10 @@ final class RawTLSConnection: @unchecked Sendable {
             return promise.futureResult
         }
         try? await channel.writeAndFlush(ByteBuffer(bytes: request))
+        // Cancelled on the loop as the answer is handed over, not when this task next runs: a loaded machine may wake
+        // it after the deadline, which must not close a connection whose answer came in time.
         let deadline = channel.eventLoop.scheduleTask(in: timeout) { self.channel.close(promise: nil) }
-        defer { deadline.cancel() }
+        answer.whenComplete { _ in deadline.cancel() }
         return RawTLSClient.Answer(raw: String(decoding: try await answer.get(), as: UTF8.self))
     }
 
