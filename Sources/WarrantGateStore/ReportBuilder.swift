@@ -82,9 +82,13 @@ public enum ReportBuilder {
     /// redacted), since what was sent may have reached the agency.
     static func answered(_ outcome: String?) throws -> Bool {
         guard let outcome else { return false }
-        let record = try OutcomeRecord(canonical: Array(outcome.utf8))
-        if (200..<300).contains(record.status) && record.error == nil { return true }
-        return (200..<300).contains(record.upstreamStatus ?? 0) && record.bytes > 0
+        return answered(try OutcomeRecord(canonical: Array(outcome.utf8)))
+    }
+
+    /// Whether `outcome` says the request was answered, as the entry form above reads it.
+    static func answered(_ outcome: OutcomeRecord) -> Bool {
+        if (200..<300).contains(outcome.status) && outcome.error == nil { return true }
+        return (200..<300).contains(outcome.upstreamStatus ?? 0) && outcome.bytes > 0
     }
 
     /// The tree head a report is computed from: the latest signed checkpoint, else the unsigned current state.
@@ -204,8 +208,10 @@ enum ArchiveCount {
                     pending[record.decisionId] = decisions.count
                     decisions.append((record, false))
                 case LogKind.outcome.rawValue:
-                    guard let decisionId = entry.decisionId, let index = pending[decisionId], outcomeRead.insert(index).inserted else { return }
-                    decisions[index].answered = try ReportBuilder.answered(entry.entry)
+                    // Joined by the entry's own decision id, which the tree vouches for; not by the line's column.
+                    let outcome = try OutcomeRecord(canonical: Array(entry.entry.utf8))
+                    guard let index = pending[outcome.decisionId], outcomeRead.insert(index).inserted else { return }
+                    decisions[index].answered = ReportBuilder.answered(outcome)
                 case LogKind.admin.rawValue:
                     let record = try AdminRecord(entry: entry.entry)
                     if let (reference, form) = counted.form(record) { counts.add(form, reference: reference) }

@@ -152,6 +152,29 @@ struct ReportCLITests {
         #expect(mixed.status == 3 && mixed.stderr.contains("checkpoint 1 (size 6) does not match the log") && mixed.stderr.contains(unverified), "\(mixed.stderr)")
     }
 
+    /// An archived request's outcome, archived with it, is joined to it by the decision id the entry states, which the
+    /// tree vouches for.
+    @Test("an archived request's archived outcome decides whether the report counts it as access given", arguments: [200, 499])
+    func archivedOutcomeCounted(status: Int) async throws {
+        let scratch = try Scratch()
+        let db = ["--db", scratch.db]
+        let outcome = OutcomeRecord(
+            decisionId: "d-1", time: "2023-06-15T12:00:01.000Z", upstreamStatus: status == 499 ? nil : status, status: status,
+            bytes: status == 499 ? 0 : 10, latencyMs: 1, redactedFields: 0, error: status == 499 ? "client closed the connection" : nil
+        )
+        try await Self.append([
+            Self.decision("d-1", at: "2023-06-15T12:00:00.000Z", effect: .allow),
+            LogEntry(kind: .outcome, time: Timestamp.parse(outcome.time)!, decisionId: "d-1", canonical: outcome.canonical),
+            Self.decision("d-2", at: "2024-03-01T12:00:00.000Z"),
+        ], to: scratch.db)
+        #expect(try await Self.run(["log", "init-key"] + db).status == 0)
+        let june = scratch.url.appendingPathComponent("2023-06.archive").path
+        #expect(try await Self.run(["log", "archive", "--log-idle", "--before", "2023-07-01", "--out", june] + db).status == 0)
+        let counted = try await Self.run(["report", "--period", "2023", "--format", "csv", "--template", "california-truth", "--archive", june] + db)
+        #expect(counted.status == 0 && counted.stdout.contains("counts,2023-06,records,allow,,1"), "\(counted.stdout)\(counted.stderr)")
+        #expect(counted.stdout.contains("individuals-given-access,,,allow,,1") == (status == 200), "\(counted.stdout)")
+    }
+
     /// An auditor's pass: rows before the latest checkpoint, edited, were counted, and a new checkpoint was signed
     /// over them, since signing checks only the entries after the last one.
     @Test("a log that does not verify gets no report, and no checkpoint is signed over it", .enabled(if: SystemTool.enabled("sqlite3")))
