@@ -109,6 +109,67 @@ struct PolicyOperationsTests {
         }
     }
 
+    /// Review 250: a request the live routes refused before its body was read was shown to the shadow policy with an
+    /// empty body, so a route the candidate adds that reads its body showed as refusing that empty body.
+    @Test("a body the live routes refuse unread is read for a shadow route that reads it, over HTTP/2 and HTTP/1.1; the live answer stands")
+    func shadowReadsTheBodyItsRouteReads() async throws {
+        try await withGateway(configure: Self.shadowing {
+            $0.replacingOccurrences(of: "routes:\n", with: """
+                routes:
+                  - id: visit-request
+                    method: POST
+                    path: /visitation/requests
+                    action: visitation.schedule
+                    subject: { body: bookingNumber }
+                    until: { body: scheduledFor }
+                    upstream: visitation
+                    data: [interview]
+
+                """)
+        }) { gateway in
+            let body = #"{"bookingNumber":"2017-000456","scheduledFor":"2099-01-01T10:00:00Z"}"#
+            // The live policy's own route for the same body: what the candidate must decide on the body it reads.
+            let routed = try await gateway.send("denver-pd", .POST, "/visitation/visits", body: body)
+            let unrouted = try await gateway.send("denver-pd", .POST, "/visitation/requests", body: body)
+            #expect(unrouted.reason == "no_route")
+            // A body over the inspection limit is not read: the live refusal still answers, not body_too_large.
+            let large = #"{"bookingNumber":"2017-000456","note":""# + String(repeating: "x", count: 70 * 1024) + #""}"#
+            let unread = try await gateway.send("denver-pd", .POST, "/visitation/requests", body: large)
+            #expect(unread.reason == "no_route")
+            // Over HTTP/1.1 the connection, its body read, serves the next request.
+            let http1 = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            let request = "POST /visitation/requests HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            #expect(try await http1.exchange(Array(request.utf8)).reason == "no_route")
+            #expect(try await http1.exchange(Array("GET /records/inmates/2017-000456 HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8)).status == 200)
+            await http1.close()
+            // A client that leaves before its body has arrived: never answered, recorded with the live refusal.
+            let cut = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            try await cut.channel.writeAndFlush(ByteBuffer(bytes: Array((request.dropLast(10)).utf8)))
+            try await Task.sleep(for: .milliseconds(200))
+            await cut.close()
+
+            let routedId = try #require(routed.decisionId)
+            let live = try #require(try await gateway.exportedRows(expecting: [routedId]).first { $0.decisionId == routedId })
+            var noRoute: [ExportRow] = []
+            for _ in 0..<50 {
+                noRoute = try await gateway.exportedRows().filter { $0.path == "/visitation/requests" }
+                if noRoute.count == 4 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(noRoute.count == 4 && noRoute.allSatisfy { $0.reason == "no_route" }, "\(noRoute.map(\.reason))")
+            var disagreements = try gateway.gateway.store.exporter().shadowRecords()
+            #expect(disagreements.count == 3, "\(disagreements.map(\.shadowReason))")
+            let shownNone = try #require(disagreements.first { $0.decisionId == unread.decisionId })
+            #expect(shownNone.liveReason == "no_route" && shownNone.shadowEffect == .deny)
+            disagreements.removeAll { $0.decisionId == unread.decisionId }
+            for disagreement in disagreements {
+                #expect(disagreement.liveReason == "no_route" && disagreement.action == "visitation.schedule")
+                #expect(disagreement.shadowEffect == live.effect && disagreement.shadowReason == live.reason, "\(disagreement.shadowReason) \(live.reason)")
+            }
+        }
+    }
+
     @Test("editing the policy file reloads it within seconds, without a restart or a signal")
     func reloadOnFileChange() async throws {
         try await withGateway(configure: copyingPolicy) { gateway in

@@ -81,7 +81,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         case .body(let chunk):
             guard let request else { return }
             request.receive(chunk, limits: environment.limits)
-            if request.phase == .readingBody && request.bodyOverflowed { refuse(request, StageRefusal(.bodyTooLarge)) }
+            if request.phase == .readingBody && request.bodyOverflowed { refuseTooLarge(request) }
         case .end:
             guard let request else { return }
             request.receivedEnd = true
@@ -222,28 +222,44 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         do {
             match = try request.current.policies.stages.route(method: head.method.rawValue, target: target)
         } catch {
-            return refuseBeforeDecision(request, error, body: nil)
+            return refuseUnread(request, error, declaresBody: declaresBody, target: target)
         }
         request.match = match
         // A SOAP route's action is known once its envelope has named the operation.
         if match.route.soap == nil { request.record.action = match.route.action }
         guard match.route.acceptsBody else {
-            if declaresBody { return refuseBeforeDecision(request, StageRefusal(.unexpectedBody), body: nil) }
+            if declaresBody { return refuseUnread(request, StageRefusal(.unexpectedBody), declaresBody: true, target: target) }
             return classify(request, body: nil)
         }
         let bodyIsRead = Classifier.needsBody(match.route)
         if declaresBody, let violation = request.current.policies.stages.classifier.bodyTypeViolation(
             route: match.route, contentType: head.headers.first(name: "content-type")
         ) {
-            return refuseBeforeDecision(request, StageRefusal(.badHeader, detail: violation), body: nil)
+            return refuseUnread(request, StageRefusal(.badHeader, detail: violation), declaresBody: true, target: target)
         }
-        request.bodyLimit = bodyIsRead ? limits.inspectBodyBytes : limits.forwardBodyBytes
-        if let declared = request.declaredLength, declared > request.bodyLimit { return refuse(request, StageRefusal(.bodyTooLarge)) }
+        readBody(request, limit: bodyIsRead ? limits.inspectBodyBytes : limits.forwardBodyBytes)
+    }
+
+    /// A refusal by the live routes before the body was read: no route, a body where the route takes none, or a body
+    /// type it does not take. When the shadow policy routes the request to a route that reads a body of its type, the
+    /// body is read first, up to `inspect-body-bytes`, so that the shadow decides on what it would have read
+    /// (``RequestInFlight/refusalAwaitingBody``); the live answer is this refusal either way.
+    private func refuseUnread(_ request: RequestInFlight, _ refusal: StageRefusal, declaresBody: Bool, target: CanonicalTarget) {
+        guard declaresBody, let shadow = request.current.policies.shadow,
+              let match = try? shadow.route(method: request.head.method.rawValue, target: target), Classifier.needsBody(match.route),
+              shadow.classifier.bodyTypeViolation(route: match.route, contentType: request.head.headers.first(name: "content-type")) == nil
+        else { return refuseBeforeDecision(request, refusal, body: nil) }
+        request.refusalAwaitingBody = refusal
+        readBody(request, limit: environment.limits.inspectBodyBytes)
+    }
+
+    /// Reads the request's body, up to `limit` bytes, and goes on once it has arrived (``bodyComplete(_:)``).
+    private func readBody(_ request: RequestInFlight, limit: Int) {
+        request.bodyLimit = limit
+        if let declared = request.declaredLength, declared > request.bodyLimit { return refuseTooLarge(request) }
         request.phase = .readingBody
         // What arrived while the chain was validated was held to the largest limit of any route, not this one's.
-        if request.bodyOverflowed || (request.body?.readableBytes ?? 0) > request.bodyLimit {
-            return refuse(request, StageRefusal(.bodyTooLarge))
-        }
+        if request.bodyOverflowed || (request.body?.readableBytes ?? 0) > request.bodyLimit { return refuseTooLarge(request) }
         if request.receivedEnd { return bodyComplete(request) }
         // A client that waits for leave to send its body (RFC 9110 §10.1.1) has it once the body is wanted; any other
         // answer before then is final. Never to HTTP/1.0, which has no interim answers.
@@ -257,8 +273,19 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     /// The body a route takes has arrived whole (or ended short of its declared length).
     private func bodyComplete(_ request: RequestInFlight) {
         let received = request.body?.readableBytes ?? 0
+        if let refusal = request.refusalAwaitingBody {
+            let whole = request.declaredLength.map { $0 == received } ?? true
+            return refuseBeforeDecision(request, refusal, body: whole ? Array((request.body ?? ByteBuffer()).readableBytesView) : nil)
+        }
         guard request.declaredLength.map({ $0 == received }) ?? true else { return refuse(request, StageRefusal(.bodyIncomplete)) }
         confirmIdentity(request) { handler, request in handler.classify(request, body: request.body ?? ByteBuffer()) }
+    }
+
+    /// A body over its limit: refused as too large, or, read only for the shadow policy, refused as the live routes
+    /// refused it, the shadow shown none of it.
+    private func refuseTooLarge(_ request: RequestInFlight) {
+        if let refusal = request.refusalAwaitingBody { return refuseBeforeDecision(request, refusal, body: nil) }
+        refuse(request, StageRefusal(.bodyTooLarge))
     }
 
     // MARK: 4. Classify, 5. decide
@@ -942,7 +969,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     private func clientLeft(_ request: RequestInFlight) {
         switch request.phase {
         case .validatingChain, .readingBody, .deciding:
-            recordUnanswered(request, request.phase == .readingBody ? .bodyIncomplete : .clientClosed)
+            recordUnanswered(request, request.refusalAwaitingBody?.reason ?? (request.phase == .readingBody ? .bodyIncomplete : .clientClosed))
         case .committing:
             // The commit's completion records what follows.
             releaseResources(request)
@@ -1115,6 +1142,9 @@ final class RequestInFlight {
     var bodyLimit = 0
     var bodyOverflowed = false
     var receivedEnd = false
+    /// The live routes' refusal of a request whose body is read only for the shadow policy, which routes it to a route
+    /// that reads one (``GatewayHandler/refuseUnread(_:_:declaresBody:target:)``).
+    var refusalAwaitingBody: StageRefusal?
     var forwardBody: ByteBuffer?
     // The exchange.
     var plan: ForwardPlan?
