@@ -140,9 +140,26 @@ struct PolicyOperationsTests {
             let http1 = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
             let request = "POST /visitation/requests HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                 + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
-            #expect(try await http1.exchange(Array(request.utf8)).reason == "no_route")
+            let http1Refused = try await http1.exchange(Array(request.utf8))
+            #expect(http1Refused.reason == "no_route")
+            let http1Id = http1Refused.raw.split(separator: "\r\n").first { $0.lowercased().hasPrefix("decision-id:") }
+                .map { $0.dropFirst("decision-id:".count).trimmingCharacters(in: .whitespaces) }
             #expect(try await http1.exchange(Array("GET /records/inmates/2017-000456 HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8)).status == 200)
             await http1.close()
+            // A malformed body read for the candidate: the live refusal stands, as without one (HTTP/1.1: a bad chunk
+            // size; HTTP/2: DATA short of the content-length, whose stream NIOHTTP2 resets).
+            let malformed = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            let chunked = "POST /visitation/requests HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                + "Transfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\nZZ\r\n"
+            #expect(try await malformed.exchange(Array(chunked.utf8)).reason == "no_route")
+            await malformed.close()
+            typealias H2 = RawHTTP2FrameConnection
+            let http2 = try await H2.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
+            #expect(await http2.completeSetup())
+            let head = H2.request("POST", "/visitation/requests", [("content-type", "application/json"), ("content-length", "10")])
+            await http2.send(H2.headers(stream: 1, head, endStream: false) + H2.frame(H2.Kind.data, flags: H2.Flag.endStream, stream: 1, Array("12345".utf8)))
+            #expect(await http2.wait { $0.ended(1) }?.reset(1) == true)
+            await http2.close()
             // A client that leaves before its body has arrived: never answered, recorded with the live refusal.
             let cut = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
             try await cut.channel.writeAndFlush(ByteBuffer(bytes: Array((request.dropLast(10)).utf8)))
@@ -154,16 +171,18 @@ struct PolicyOperationsTests {
             var noRoute: [ExportRow] = []
             for _ in 0..<50 {
                 noRoute = try await gateway.exportedRows().filter { $0.path == "/visitation/requests" }
-                if noRoute.count == 4 { break }
+                if noRoute.count == 6 { break }
                 try await Task.sleep(for: .milliseconds(100))
             }
-            #expect(noRoute.count == 4 && noRoute.allSatisfy { $0.reason == "no_route" }, "\(noRoute.map(\.reason))")
-            var disagreements = try gateway.gateway.store.exporter().shadowRecords()
-            #expect(disagreements.count == 3, "\(disagreements.map(\.shadowReason))")
+            #expect(noRoute.count == 6 && noRoute.allSatisfy { $0.reason == "no_route" }, "\(noRoute.map(\.reason))")
+            // The two bodies read, the one over the limit and the bad chunk (the reset stream and the client that left
+            // were not decided by the candidate).
+            let disagreements = try gateway.gateway.store.exporter().shadowRecords()
+            #expect(disagreements.count == 4, "\(disagreements.map(\.shadowReason))")
             let shownNone = try #require(disagreements.first { $0.decisionId == unread.decisionId })
             #expect(shownNone.liveReason == "no_route" && shownNone.shadowEffect == .deny)
-            disagreements.removeAll { $0.decisionId == unread.decisionId }
-            for disagreement in disagreements {
+            for id in [unrouted.decisionId, http1Id] {
+                let disagreement = try #require(disagreements.first { $0.decisionId == id })
                 #expect(disagreement.liveReason == "no_route" && disagreement.action == "visitation.schedule")
                 #expect(disagreement.shadowEffect == live.effect && disagreement.shadowReason == live.reason, "\(disagreement.shadowReason) \(live.reason)")
             }

@@ -15,7 +15,8 @@ import WarrantGateStore
 /// 2. **headers** — malformed, duplicated or smuggling-prone headers are refused;
 /// 3. **canonical target** and 4. **classify** — ``RequestStages``. A route that takes a body reads it here, whole
 ///    and bounded: this is the body's only reader. Any other route refuses a declared body, unread
-///    (``RequestBodyGuard`` then ends the connection);
+///    (``RequestBodyGuard`` then ends the connection), unless the shadow policy's route reads it
+///    (``refuseUnread(_:_:declaresBody:target:)``);
 /// 5. **decide** — the policy, with the warrant check, and the shadow policy beside it;
 /// 6. **commit** — the decision is committed durably; if that fails the answer is 503 and nothing is forwarded;
 /// 7. **forward** — to the route's upstream, with the canonical target, through the loop's ``UpstreamPool``;
@@ -26,7 +27,8 @@ import WarrantGateStore
 /// 9. **outcome** — recorded after the answer, linked to the decision.
 ///
 /// Every answer carries a `Decision-Id` header; refusals are RFC 9457 problem documents. A request whose client
-/// leaves before its decision is committed is recorded as `client_closed` (or `body_incomplete`), with its agency.
+/// leaves before its decision is committed is recorded as `client_closed` (or `body_incomplete`, or the live refusal
+/// of a body read only for the shadow policy), with its agency.
 final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -228,7 +230,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         // A SOAP route's action is known once its envelope has named the operation.
         if match.route.soap == nil { request.record.action = match.route.action }
         guard match.route.acceptsBody else {
-            if declaresBody { return refuseUnread(request, StageRefusal(.unexpectedBody), declaresBody: true, target: target) }
+            if declaresBody { return refuseBeforeDecision(request, StageRefusal(.unexpectedBody), body: nil) }
             return classify(request, body: nil)
         }
         let bodyIsRead = Classifier.needsBody(match.route)
@@ -240,10 +242,11 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         readBody(request, limit: bodyIsRead ? limits.inspectBodyBytes : limits.forwardBodyBytes)
     }
 
-    /// A refusal by the live routes before the body was read: no route, a body where the route takes none, or a body
-    /// type it does not take. When the shadow policy routes the request to a route that reads a body of its type, the
-    /// body is read first, up to `inspect-body-bytes`, so that the shadow decides on what it would have read
-    /// (``RequestInFlight/refusalAwaitingBody``); the live answer is this refusal either way.
+    /// A refusal by the live routes before the body was read: no route, or a body type the route does not take. When
+    /// the shadow policy routes the request to a route that reads a body of its type, the body is read first, up to
+    /// `inspect-body-bytes`, so that the shadow decides on what it would have read
+    /// (``RequestInFlight/refusalAwaitingBody``). The live decision is this refusal either way: answered once the body
+    /// has arrived or proved malformed, or recorded unanswered if the client leaves first or its stream is reset.
     private func refuseUnread(_ request: RequestInFlight, _ refusal: StageRefusal, declaresBody: Bool, target: CanonicalTarget) {
         guard declaresBody, let shadow = request.current.policies.shadow,
               let match = try? shadow.route(method: request.head.method.rawValue, target: target), Classifier.needsBody(match.route),
@@ -270,12 +273,12 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         }
     }
 
-    /// The body a route takes has arrived whole (or ended short of its declared length).
+    /// The body a route takes (or the shadow policy's, ``refuseUnread(_:_:declaresBody:target:)``) has arrived whole
+    /// (or ended short of its declared length).
     private func bodyComplete(_ request: RequestInFlight) {
         let received = request.body?.readableBytes ?? 0
         if let refusal = request.refusalAwaitingBody {
-            let whole = request.declaredLength.map { $0 == received } ?? true
-            return refuseBeforeDecision(request, refusal, body: whole ? Array((request.body ?? ByteBuffer()).readableBytesView) : nil)
+            return refuseBeforeDecision(request, refusal, body: Array((request.body ?? ByteBuffer()).readableBytesView))
         }
         guard request.declaredLength.map({ $0 == received }) ?? true else { return refuse(request, StageRefusal(.bodyIncomplete)) }
         confirmIdentity(request) { handler, request in handler.classify(request, body: request.body ?? ByteBuffer()) }
@@ -937,8 +940,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     }
 
     /// A client that leaves mid-request: before the decision is committed, the request is recorded as refused
-    /// (`body_incomplete` while its body was arriving, `client_closed` otherwise); during the exchange, the upstream
-    /// connection is closed and the outcome says `client_closed`.
+    /// (`body_incomplete` while its body was arriving, or the live refusal of one read only for the shadow policy;
+    /// `client_closed` otherwise); during the exchange, the upstream connection is closed and the outcome says
+    /// `client_closed`.
     ///
     /// An HTTP/2 stream that closes after its answer's end frees the answered request's slot, unless another end on
     /// the connection is still unwritten (see ``writeEnd(_:_:taken:)``).
@@ -1016,7 +1020,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         if error is NIOHTTP2Errors.StreamClosed { spendStreamReset(context) }
         if let closed = error as? NIOHTTP2Errors.StreamClosed, closed.errorCode == .protocolError || closed.errorCode == .streamClosed {
             if let request, request.phase.isUndecided {
-                recordUnanswered(request, .badRequest)
+                // A body read only for the shadow policy keeps the live refusal's reason.
+                recordUnanswered(request, request.refusalAwaitingBody?.reason ?? .badRequest)
                 self.request = nil
             } else {
                 // Decided: its outcome, recorded as the stream closes, says why it was not answered.
@@ -1042,6 +1047,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
                 if request.phase == .committing && request.record.effect == .deny { return }
                 return context.close(promise: nil)
             }
+            // A body read only for the shadow policy: the live refusal is the answer, as without it.
+            if let refusal = request.refusalAwaitingBody { return refuseBeforeDecision(request, refusal, body: nil) }
             return refuse(request, StageRefusal(reason))
         }
         refuseUnparsed(context, reason, detail: "\(parserError)")
@@ -1206,8 +1213,9 @@ final class RequestInFlight {
         return held
     }
 
-    /// Takes a body chunk while the body may still be wanted (its route not yet known, or known to take it), up to
-    /// the largest body any route takes until the route sets its own limit. Anything else is dropped unread.
+    /// Takes a body chunk while the body may still be wanted (its route not yet known, or known to take it, or the
+    /// shadow policy's), up to the largest body any route takes until the route sets its own limit. Anything else is
+    /// dropped unread.
     func receive(_ chunk: ByteBuffer, limits: GatewayConfiguration.Limits) {
         guard phase == .validatingChain || phase == .readingBody, !bodyOverflowed else { return }
         let cap = phase == .readingBody ? bodyLimit : max(limits.inspectBodyBytes, limits.forwardBodyBytes)
