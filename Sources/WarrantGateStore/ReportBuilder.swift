@@ -77,15 +77,16 @@ public enum ReportBuilder {
         return entries
     }
 
-    /// Whether an outcome entry says the agency was given the upstream's answer: a 2xx it took whole, or a 2xx of
-    /// which some of the body was sent before the exchange failed (the client left, or a later part could not be
-    /// redacted), since what was sent may have reached the agency.
+    /// Whether an outcome entry (its canonical text; none for no outcome) says the agency was given the upstream's
+    /// answer, as the record's own form below reads it.
     static func answered(_ outcome: String?) throws -> Bool {
         guard let outcome else { return false }
         return answered(try OutcomeRecord(canonical: Array(outcome.utf8)))
     }
 
-    /// Whether `outcome` says the request was answered, as the entry form above reads it.
+    /// Whether `outcome` says the agency was given the upstream's answer: a 2xx it took whole, or a 2xx of which some
+    /// of the body was sent before the exchange failed (the client left, or a later part could not be redacted), since
+    /// what was sent may have reached the agency.
     static func answered(_ outcome: OutcomeRecord) -> Bool {
         if (200..<300).contains(outcome.status) && outcome.error == nil { return true }
         return (200..<300).contains(outcome.upstreamStatus ?? 0) && outcome.bytes > 0

@@ -160,10 +160,12 @@ struct PolicyOperationsTests {
             await http2.send(H2.headers(stream: 1, head, endStream: false) + H2.frame(H2.Kind.data, flags: H2.Flag.endStream, stream: 1, Array("12345".utf8)))
             #expect(await http2.wait { $0.ended(1) }?.reset(1) == true)
             await http2.close()
-            // A client that leaves before its body has arrived: never answered, recorded with the live refusal.
+            // A client that leaves before its body has arrived: never answered, recorded with the live refusal. It is
+            // told to send its body (as it would not be without the candidate), and leaves then.
             let cut = try await RawTLSConnection.open(port: gateway.port, tls: try gateway.clientTLS(agency: "denver-pd"))
-            try await cut.channel.writeAndFlush(ByteBuffer(bytes: Array((request.dropLast(10)).utf8)))
-            try await Task.sleep(for: .milliseconds(200))
+            let waiting = "POST /visitation/requests HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                + "Content-Length: \(body.utf8.count)\r\nExpect: 100-continue\r\n\r\n"
+            #expect(try await cut.exchange(Array(waiting.utf8)).status == 100)
             await cut.close()
 
             let routedId = try #require(routed.decisionId)

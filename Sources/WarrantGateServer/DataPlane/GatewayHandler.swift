@@ -15,8 +15,8 @@ import WarrantGateStore
 /// 2. **headers** — malformed, duplicated or smuggling-prone headers are refused;
 /// 3. **canonical target** and 4. **classify** — ``RequestStages``. A route that takes a body reads it here, whole
 ///    and bounded: this is the body's only reader. Any other route refuses a declared body, unread
-///    (``RequestBodyGuard`` then ends the connection), unless the shadow policy's route reads it
-///    (``refuseUnread(_:_:declaresBody:target:)``);
+///    (``RequestBodyGuard`` then ends the connection). A request no route takes, or whose body type its route
+///    refuses, has its body read when the shadow policy's route reads it (``refuseUnread(_:_:declaresBody:target:)``);
 /// 5. **decide** — the policy, with the warrant check, and the shadow policy beside it;
 /// 6. **commit** — the decision is committed durably; if that fails the answer is 503 and nothing is forwarded;
 /// 7. **forward** — to the route's upstream, with the canonical target, through the loop's ``UpstreamPool``;
@@ -245,8 +245,9 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     /// A refusal by the live routes before the body was read: no route, or a body type the route does not take. When
     /// the shadow policy routes the request to a route that reads a body of its type, the body is read first, up to
     /// `inspect-body-bytes`, so that the shadow decides on what it would have read
-    /// (``RequestInFlight/refusalAwaitingBody``). The live decision is this refusal either way: answered once the body
-    /// has arrived or proved malformed, or recorded unanswered if the client leaves first or its stream is reset.
+    /// (``RequestInFlight/refusalAwaitingBody``). The live decision is this refusal either way, by the state its head
+    /// was read under, as without the shadow: answered once the body has arrived or proved malformed, or recorded
+    /// unanswered if the client leaves first or its stream is reset.
     private func refuseUnread(_ request: RequestInFlight, _ refusal: StageRefusal, declaresBody: Bool, target: CanonicalTarget) {
         guard declaresBody, let shadow = request.current.policies.shadow,
               let match = try? shadow.route(method: request.head.method.rawValue, target: target), Classifier.needsBody(match.route),
@@ -287,8 +288,16 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     /// A body over its limit: refused as too large, or, read only for the shadow policy, refused as the live routes
     /// refused it, the shadow shown none of it.
     private func refuseTooLarge(_ request: RequestInFlight) {
-        if let refusal = request.refusalAwaitingBody { return refuseBeforeDecision(request, refusal, body: nil) }
+        if refuseAwaited(request) { return }
         refuse(request, StageRefusal(.bodyTooLarge))
+    }
+
+    /// Refuses, with the live refusal and none of its body shown to the shadow, a request whose body was being read
+    /// only for the shadow policy; false for any other.
+    private func refuseAwaited(_ request: RequestInFlight) -> Bool {
+        guard let refusal = request.refusalAwaitingBody else { return false }
+        refuseBeforeDecision(request, refusal, body: nil)
+        return true
     }
 
     // MARK: 4. Classify, 5. decide
@@ -973,7 +982,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     private func clientLeft(_ request: RequestInFlight) {
         switch request.phase {
         case .validatingChain, .readingBody, .deciding:
-            recordUnanswered(request, request.refusalAwaitingBody?.reason ?? (request.phase == .readingBody ? .bodyIncomplete : .clientClosed))
+            recordUnanswered(request, request.unanswered(request.phase == .readingBody ? .bodyIncomplete : .clientClosed))
         case .committing:
             // The commit's completion records what follows.
             releaseResources(request)
@@ -1014,14 +1023,15 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     /// connection's end is recorded as the client leaving (``clientLeft(_:)``).
     ///
     /// NIOHTTP2 resets a stream that breaks the protocol after its head, such as DATA that contradicts its content
-    /// length, or DATA after its end: its request is recorded as `bad_request`, or, decided, its outcome says so.
+    /// length, or DATA after its end: its request is recorded as `bad_request`, or, decided, its outcome says so. A
+    /// body read only for the shadow policy (``refuseUnread(_:_:declaresBody:target:)``) keeps the live refusal
+    /// instead, answered to a parser's error, recorded to a reset.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // The stream was reset: before its request is recorded and let go below, the reset is spent.
         if error is NIOHTTP2Errors.StreamClosed { spendStreamReset(context) }
         if let closed = error as? NIOHTTP2Errors.StreamClosed, closed.errorCode == .protocolError || closed.errorCode == .streamClosed {
             if let request, request.phase.isUndecided {
-                // A body read only for the shadow policy keeps the live refusal's reason.
-                recordUnanswered(request, request.refusalAwaitingBody?.reason ?? .badRequest)
+                recordUnanswered(request, request.unanswered(.badRequest))
                 self.request = nil
             } else {
                 // Decided: its outcome, recorded as the stream closes, says why it was not answered.
@@ -1048,7 +1058,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
                 return context.close(promise: nil)
             }
             // A body read only for the shadow policy: the live refusal is the answer, as without it.
-            if let refusal = request.refusalAwaitingBody { return refuseBeforeDecision(request, refusal, body: nil) }
+            if refuseAwaited(request) { return }
             return refuse(request, StageRefusal(reason))
         }
         refuseUnparsed(context, reason, detail: "\(parserError)")
@@ -1152,6 +1162,12 @@ final class RequestInFlight {
     /// The live routes' refusal of a request whose body is read only for the shadow policy, which routes it to a route
     /// that reads one (``GatewayHandler/refuseUnread(_:_:declaresBody:target:)``).
     var refusalAwaitingBody: StageRefusal?
+
+    /// The reason the request is recorded with when it ends unanswered before its decision, for `reason`: the live
+    /// refusal of a body read only for the shadow policy (``refusalAwaitingBody``) instead.
+    func unanswered(_ reason: GatewayReason) -> GatewayReason {
+        refusalAwaitingBody?.reason ?? reason
+    }
     var forwardBody: ByteBuffer?
     // The exchange.
     var plan: ForwardPlan?
