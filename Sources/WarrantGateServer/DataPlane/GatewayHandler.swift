@@ -16,7 +16,8 @@ import WarrantGateStore
 /// 3. **canonical target** and 4. **classify** — ``RequestStages``. A route that takes a body reads it here, whole
 ///    and bounded: this is the body's only reader. Any other route refuses a declared body, unread
 ///    (``RequestBodyGuard`` then ends the connection). A request no route takes, or whose body type its route
-///    refuses, has its body read when the shadow policy's route reads it (``refuseUnread(_:_:declaresBody:target:)``);
+///    refuses, has its body read when the shadow policy's route reads it
+///    (``refuseBeforeBody(_:_:declaresBody:target:)``);
 /// 5. **decide** — the policy, with the warrant check, and the shadow policy beside it;
 /// 6. **commit** — the decision is committed durably; if that fails the answer is 503 and nothing is forwarded;
 /// 7. **forward** — to the route's upstream, with the canonical target, through the loop's ``UpstreamPool``;
@@ -224,7 +225,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         do {
             match = try request.current.policies.stages.route(method: head.method.rawValue, target: target)
         } catch {
-            return refuseUnread(request, error, declaresBody: declaresBody, target: target)
+            return refuseBeforeBody(request, error, declaresBody: declaresBody, target: target)
         }
         request.match = match
         // A SOAP route's action is known once its envelope has named the operation.
@@ -237,7 +238,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         if declaresBody, let violation = request.current.policies.stages.classifier.bodyTypeViolation(
             route: match.route, contentType: head.headers.first(name: "content-type")
         ) {
-            return refuseUnread(request, StageRefusal(.badHeader, detail: violation), declaresBody: true, target: target)
+            return refuseBeforeBody(request, StageRefusal(.badHeader, detail: violation), declaresBody: true, target: target)
         }
         readBody(request, limit: bodyIsRead ? limits.inspectBodyBytes : limits.forwardBodyBytes)
     }
@@ -248,7 +249,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     /// (``RequestInFlight/refusalAwaitingBody``). The live decision is this refusal either way, by the state its head
     /// was read under, as without the shadow: answered once the body has arrived or proved malformed, or recorded
     /// unanswered if the client leaves first or its stream is reset.
-    private func refuseUnread(_ request: RequestInFlight, _ refusal: StageRefusal, declaresBody: Bool, target: CanonicalTarget) {
+    private func refuseBeforeBody(_ request: RequestInFlight, _ refusal: StageRefusal, declaresBody: Bool, target: CanonicalTarget) {
         guard declaresBody, let shadow = request.current.policies.shadow,
               let match = try? shadow.route(method: request.head.method.rawValue, target: target), Classifier.needsBody(match.route),
               shadow.classifier.bodyTypeViolation(route: match.route, contentType: request.head.headers.first(name: "content-type")) == nil
@@ -274,8 +275,8 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
         }
     }
 
-    /// The body a route takes (or the shadow policy's, ``refuseUnread(_:_:declaresBody:target:)``) has arrived whole
-    /// (or ended short of its declared length).
+    /// The body a route takes (or the shadow policy's, ``refuseBeforeBody(_:_:declaresBody:target:)``) has arrived
+    /// whole (or ended short of its declared length).
     private func bodyComplete(_ request: RequestInFlight) {
         let received = request.body?.readableBytes ?? 0
         if let refusal = request.refusalAwaitingBody {
@@ -1024,7 +1025,7 @@ final class GatewayHandler: ChannelInboundHandler, UpstreamResponseReceiver {
     ///
     /// NIOHTTP2 resets a stream that breaks the protocol after its head, such as DATA that contradicts its content
     /// length, or DATA after its end: its request is recorded as `bad_request`, or, decided, its outcome says so. A
-    /// body read only for the shadow policy (``refuseUnread(_:_:declaresBody:target:)``) keeps the live refusal
+    /// body read only for the shadow policy (``refuseBeforeBody(_:_:declaresBody:target:)``) keeps the live refusal
     /// instead, answered to a parser's error, recorded to a reset.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // The stream was reset: before its request is recorded and let go below, the reset is spent.
@@ -1160,14 +1161,8 @@ final class RequestInFlight {
     var bodyOverflowed = false
     var receivedEnd = false
     /// The live routes' refusal of a request whose body is read only for the shadow policy, which routes it to a route
-    /// that reads one (``GatewayHandler/refuseUnread(_:_:declaresBody:target:)``).
+    /// that reads one (``GatewayHandler/refuseBeforeBody(_:_:declaresBody:target:)``).
     var refusalAwaitingBody: StageRefusal?
-
-    /// The reason the request is recorded with when it ends unanswered before its decision, for `reason`: the live
-    /// refusal of a body read only for the shadow policy (``refusalAwaitingBody``) instead.
-    func unanswered(_ reason: GatewayReason) -> GatewayReason {
-        refusalAwaitingBody?.reason ?? reason
-    }
     var forwardBody: ByteBuffer?
     // The exchange.
     var plan: ForwardPlan?
@@ -1227,6 +1222,12 @@ final class RequestInFlight {
     func takeHeld() -> ByteBuffer? {
         defer { held = nil }
         return held
+    }
+
+    /// The reason the request is recorded with when it ends unanswered before its decision, for `reason`: the live
+    /// refusal of a body read only for the shadow policy (``refusalAwaitingBody``) instead.
+    func unanswered(_ reason: GatewayReason) -> GatewayReason {
+        refusalAwaitingBody?.reason ?? reason
     }
 
     /// Takes a body chunk while the body may still be wanted (its route not yet known, or known to take it, or the
