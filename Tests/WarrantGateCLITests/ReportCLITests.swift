@@ -62,18 +62,13 @@ struct ReportCLITests {
     func archivedOutcomeStands() async throws {
         let scratch = try Scratch()
         let db = ["--db", scratch.db]
-        func outcome(_ status: Int, at time: String) -> LogEntry {
-            let record = OutcomeRecord(
-                decisionId: "d-1", time: time, upstreamStatus: status == 499 ? nil : status, status: status, bytes: status == 499 ? 0 : 10,
-                latencyMs: 1, redactedFields: 0, error: status == 499 ? "client closed the connection" : nil
-            )
-            return LogEntry(kind: .outcome, time: Timestamp.parse(time)!, decisionId: "d-1", canonical: record.canonical)
-        }
-        try await Self.append([Self.decision("d-1", at: "2023-06-15T12:00:00.000Z", effect: .allow), outcome(499, at: "2023-06-15T12:00:01.000Z")], to: scratch.db)
+        try await Self.append([
+            Self.decision("d-1", at: "2023-06-15T12:00:00.000Z", effect: .allow), Self.outcome(499, of: "d-1", at: "2023-06-15T12:00:01.000Z"),
+        ], to: scratch.db)
         #expect(try await Self.run(["log", "init-key"] + db).status == 0)
         let june = scratch.url.appendingPathComponent("2023-06.archive").path
         #expect(try await Self.run(["log", "archive", "--log-idle", "--before", "2023-07-01", "--out", june] + db).status == 0)
-        try await Self.append([outcome(200, at: "2024-01-02T00:00:00.000Z")], to: scratch.db)
+        try await Self.append([Self.outcome(200, of: "d-1", at: "2024-01-02T00:00:00.000Z")], to: scratch.db)
         #expect(try await Self.run(["log", "checkpoint"] + db).status == 0)
         let verified = try await Self.run(["log", "verify", "--archive", june] + db)
         #expect(verified.status == 3, "\(verified.stdout)\(verified.stderr)")
@@ -88,9 +83,6 @@ struct ReportCLITests {
         let scratch = try Scratch()
         let db = ["--db", scratch.db]
         // A refusal in June 2023, an allowed request on New Year's Eve whose answer was logged in 2024, one in 2024.
-        let outcome = OutcomeRecord(
-            decisionId: "d-2", time: "2024-01-01T00:00:10.000Z", upstreamStatus: 200, status: 200, bytes: 10, latencyMs: 1, redactedFields: 0, error: nil
-        )
         // A detainer the legal unit registered in June, archived with the refusal.
         let detainer = AdminRecord(
             time: "2023-06-16T12:00:00.000Z", operator: "clerk", action: "warrant.register", target: "I247A-1", details: ["kind": "detainer"]
@@ -99,7 +91,7 @@ struct ReportCLITests {
             Self.decision("d-1", at: "2023-06-15T12:00:00.000Z"),
             LogEntry(kind: .admin, time: Timestamp.parse(detainer.time)!, decisionId: nil, canonical: detainer.canonical),
             Self.decision("d-2", at: "2023-12-31T23:59:00.000Z", effect: .allow),
-            LogEntry(kind: .outcome, time: Timestamp.parse(outcome.time)!, decisionId: "d-2", canonical: outcome.canonical),
+            Self.outcome(200, of: "d-2", at: "2024-01-01T00:00:10.000Z"),
             Self.decision("d-3", at: "2024-03-01T12:00:00.000Z"),
         ], to: scratch.db)
         #expect(try await Self.run(["log", "init-key"] + db).status == 0)
@@ -159,13 +151,9 @@ struct ReportCLITests {
     func archivedOutcomeCounted(status: Int) async throws {
         let scratch = try Scratch()
         let db = ["--db", scratch.db]
-        let outcome = OutcomeRecord(
-            decisionId: "d-1", time: "2023-06-15T12:00:01.000Z", upstreamStatus: status == 499 ? nil : status, status: status,
-            bytes: status == 499 ? 0 : 10, latencyMs: 1, redactedFields: 0, error: status == 499 ? "client closed the connection" : nil
-        )
         try await Self.append([
             Self.decision("d-1", at: "2023-06-15T12:00:00.000Z", effect: .allow),
-            LogEntry(kind: .outcome, time: Timestamp.parse(outcome.time)!, decisionId: "d-1", canonical: outcome.canonical),
+            Self.outcome(status, of: "d-1", at: "2023-06-15T12:00:01.000Z"),
             Self.decision("d-2", at: "2024-03-01T12:00:00.000Z"),
         ], to: scratch.db)
         #expect(try await Self.run(["log", "init-key"] + db).status == 0)
@@ -499,6 +487,16 @@ struct ReportCLITests {
             rules: [], obligations: [], policy: "denver", policyDigest: "00", status: effect == .deny ? 403 : nil
         )
         return LogEntry(kind: .decision, time: Timestamp.parse(time)!, decisionId: id, canonical: record.canonical)
+    }
+
+    /// The outcome of decision `id` at `time`: the upstream's `status` with ten bytes taken, or, for 499, the client
+    /// gone before any answer.
+    static func outcome(_ status: Int, of id: String, at time: String) -> LogEntry {
+        let record = OutcomeRecord(
+            decisionId: id, time: time, upstreamStatus: status == 499 ? nil : status, status: status, bytes: status == 499 ? 0 : 10,
+            latencyMs: 1, redactedFields: 0, error: status == 499 ? "client closed the connection" : nil
+        )
+        return LogEntry(kind: .outcome, time: Timestamp.parse(time)!, decisionId: id, canonical: record.canonical)
     }
 
     /// Appends `entries` to the SQLite store at `path` through the gateway's writer.

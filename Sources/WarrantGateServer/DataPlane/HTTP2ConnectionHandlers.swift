@@ -182,13 +182,6 @@ final class HTTP2RefusalRecorder: ChannelInboundHandler {
     }
 }
 
-/// Closes an HTTP/2 connection that has had no open stream for `timeout`, and one told to end (a drain, a certificate
-/// revoked in the registry: ``ConnectionEnding``) `graceTime` after it was told, open streams or not. The connection
-/// manager sends GOAWAY at the idle timeout or when told to end, but closes, or starts its own grace time, only once
-/// the client acknowledges the GOAWAY's PING; this bounds a client that never does.
-///
-/// NIOHTTP2's inline stream multiplexer reports streams only to its stream delegate, not down the connection's
-/// pipeline: the closer learns of them from an `HTTP2StreamLifecycleRelay`, on the connection's event loop.
 /// Marks an HTTP/2 connection's peer as ended by the gateway (``ConnectionPeer/endedByGateway``) when a close passes
 /// it on its way to the socket: placed just after the TLS handler, it sees every close the gateway's handlers and
 /// timers make, and none of the client's (an EOF, a reset, a TLS close_notify, which NIO and NIOSSL act on below it).
@@ -206,6 +199,13 @@ final class HTTP2GatewayCloseMarker: ChannelOutboundHandler {
     }
 }
 
+/// Closes an HTTP/2 connection that has had no open stream for `timeout`, and one told to end (a drain, a certificate
+/// revoked in the registry: ``ConnectionEnding``) `graceTime` after it was told, open streams or not. The connection
+/// manager sends GOAWAY at the idle timeout or when told to end, but closes, or starts its own grace time, only once
+/// the client acknowledges the GOAWAY's PING; this bounds a client that never does.
+///
+/// NIOHTTP2's inline stream multiplexer reports streams only to its stream delegate, not down the connection's
+/// pipeline: the closer learns of them from an `HTTP2StreamLifecycleRelay`, on the connection's event loop.
 final class HTTP2IdleCloser: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     typealias InboundOut = HTTP2Frame

@@ -49,13 +49,12 @@ final class StreamResetBudget: Sendable {
     /// Spends one reset of `certificate`'s at `now`; false once the certificate is over its budget.
     func spend(_ certificate: CertificateBytes, now: NIODeadline = .now()) -> Bool {
         let capacity = Double(limit)
-        func refilled(_ bucket: Bucket) -> Double { self.refilled(bucket, now: now) }
         return buckets.withLock { buckets in
             if buckets.byCertificate.count > Self.bucketsKept, now - buckets.swept > .seconds(1) {
-                buckets.byCertificate = buckets.byCertificate.filter { refilled($0.value) < capacity }
+                buckets.byCertificate = buckets.byCertificate.filter { refilled($0.value, now: now) < capacity }
                 buckets.swept = now
             }
-            let left = (buckets.byCertificate[certificate].map(refilled) ?? capacity) - 1
+            let left = (buckets.byCertificate[certificate].map { refilled($0, now: now) } ?? capacity) - 1
             // Into debt, as far as a whole window's allowance: a flood cut short by closes is paid for in time.
             buckets.byCertificate[certificate] = Bucket(resets: max(-capacity, left), updated: now)
             return left >= 0
