@@ -62,7 +62,8 @@ public struct Registry: Sendable {
                 }
             }
             return RegistrySnapshot(
-                documents: entries.map(\.document), records: records, facts: facts, agencies: agencies, certificateRevocations: revocations,
+                documents: entries.map(\.document), records: records, facts: facts, agencies: agencies,
+                agencyExtensions: try Self.agencyExtensions(session), certificateRevocations: revocations,
                 activeByOneOperator: entries.filter { !$0.twoPersonRule && $0.document.status == .active }.count,
                 agencyKeysByOneOperator: try Self.keysPinnedByOneOperator(session, agencies: agencies, revokedSPKIs: Set(revocations.keys)).count,
                 version: version

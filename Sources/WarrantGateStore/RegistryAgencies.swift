@@ -54,7 +54,7 @@ extension Registry {
             let details = ["name": name, "category": category.rawValue, "spkiSHA256": spkiPins.joined(separator: ",")]
             guard twoPerson else {
                 try Self.applyAgency(session, id: id, name: name, category: category, spkiPins: spkiPins, operator: `operator`, at: time,
-                                    details: details.merging(["twoPersonRule": "off"]) { kept, _ in kept })
+                                    listed: listed, details: details.merging(["twoPersonRule": "off"]) { kept, _ in kept })
                 return nil
             }
             let row = try session.fetchOne(
@@ -110,7 +110,7 @@ extension Registry {
             try Self.checkAgencyChange(session, id: request.agency, category: category, spkiPins: request.spkiPins, listed: listed)
             try Self.applyAgency(
                 session, id: request.agency, name: request.name, category: category, spkiPins: request.spkiPins, operator: approver.text, at: time,
-                details: [
+                listed: listed, details: [
                     "name": request.name, "category": request.category, "spkiSHA256": request.spkiPins.joined(separator: ","),
                     "request": String(number), "requestedBy": request.requestedBy,
                 ]
@@ -186,24 +186,30 @@ extension Registry {
         }
     }
 
-    /// Writes an agency, or adds pins to the CLI's earlier entry for it, and its admin record.
+    /// Writes an agency, or adds pins to the CLI's earlier entry for it, and its admin record. An entry for an agency
+    /// `listed` (the directory file's) is marked as extending it, and stays so: the gateway then reads its pins only
+    /// while the file lists that agency (``AgencyDirectory/amended(agencies:extending:revocations:)``).
     private static func applyAgency(
         _ session: any SQLSession, id: String, name: String, category: AgencyCategory, spkiPins: [String], operator: String, at time: Date,
-        details: [String: String]
+        listed: [Agency], details: [String: String]
     ) throws {
         let previous = try session.fetchOne("SELECT spki_pins FROM agencies WHERE id = ?", id)
         var pins = try previous.map { try Self.decodeList($0.text("spki_pins")) } ?? []
         for pin in spkiPins where !pins.contains(pin) { pins.append(pin) }
+        let extendsListed = listed.contains { $0.id == id }
+        var details = details
+        if extendsListed { details["extendsListedAgency"] = "yes" }
         // The record first: on PostgreSQL, an agency is written only behind its record, as the log's last entry.
         try Self.appendAdmin(session, AdminRecord(
             time: Timestamp.format(time), operator: `operator`, action: previous == nil ? "agency.add" : "agency.update", target: id, details: details
         ))
         try session.execute(
             """
-            INSERT INTO agencies (id, name, category, spki_pins, added_by, added_at) VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT(id) DO UPDATE SET name = excluded.name, category = excluded.category, spki_pins = excluded.spki_pins
+            INSERT INTO agencies (id, name, category, spki_pins, added_by, added_at, extends_listed) VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET name = excluded.name, category = excluded.category, spki_pins = excluded.spki_pins,
+                extends_listed = CASE WHEN excluded.extends_listed = 1 THEN 1 ELSE agencies.extends_listed END
             """,
-            id, name, category.rawValue, Self.encodeList(pins), `operator`, Timestamp.format(time)
+            id, name, category.rawValue, Self.encodeList(pins), `operator`, Timestamp.format(time), extendsListed ? 1 : 0
         )
     }
 
@@ -244,6 +250,16 @@ extension Registry {
     /// The registry's agencies, by id.
     static func agencies(_ session: any SQLSession) throws -> [Agency] {
         try session.fetchAll("SELECT * FROM agencies ORDER BY id").map(Self.agency)
+    }
+
+    /// The ids of the registry's agencies that extend an agency the directory file listed when their certificates
+    /// were added (``RegistrySnapshot/agencyExtensions``).
+    public func agencyExtensions() throws -> Set<String> {
+        try database.read(Self.agencyExtensions)
+    }
+
+    static func agencyExtensions(_ session: any SQLSession) throws -> Set<String> {
+        Set(try session.fetchAll("SELECT id FROM agencies WHERE extends_listed = 1", [SQLValue]()).map { try $0.text("id") })
     }
 
     /// The keys registry agencies hold that no second operator approved, ordered by agency.

@@ -239,19 +239,11 @@ public enum StoreDatabase {
             // A CLI of an earlier release, which knows no requests, would still write agencies directly: while the
             // rule is on, an agency is written only while a request for it is pending (its approval's transaction),
             // or by `store migrate`'s copy, which marks its transaction.
-            for (event, columns) in [("INSERT", ""), ("UPDATE", " OF id, name, category, spki_pins")] {
-                try db.execute(sql: """
-                    CREATE TRIGGER agencies_by_request_\(event.lowercased()) BEFORE \(event)\(columns) ON agencies
-                    WHEN coalesce((SELECT value FROM settings WHERE key = 'two-person-rule'), 'on') <> 'off'
-                        AND NOT EXISTS (SELECT 1 FROM agency_requests WHERE agency = NEW.id AND status = 'pending')
-                        AND NOT EXISTS (SELECT 1 FROM settings WHERE key = '\(StoreMigration.pendingKey)')
-                    BEGIN SELECT RAISE(ABORT, 'while the two-person rule is on, an agency changes only by an approved request'); END
-                    """)
-            }
+            try db.execute(sql: agencyWriteGuard(event: "INSERT", columns: ""))
+            try db.execute(sql: agencyWriteGuard(event: "UPDATE", columns: " OF id, name, category, spki_pins"))
             // Nor is one renamed (its keys would move to the agency the new id names) or deleted.
+            try db.execute(sql: agencyIdKept)
             try db.execute(sql: """
-                CREATE TRIGGER agencies_id_kept BEFORE UPDATE OF id ON agencies WHEN NEW.id <> OLD.id
-                BEGIN SELECT RAISE(ABORT, 'an agency''s id never changes'); END;
                 CREATE TRIGGER agencies_kept BEFORE DELETE ON agencies
                 WHEN NOT EXISTS (SELECT 1 FROM settings WHERE key = '\(StoreMigration.pendingKey)')
                 BEGIN SELECT RAISE(ABORT, 'an agency is never deleted: revoke its certificates'); END
@@ -263,7 +255,34 @@ public enum StoreDatabase {
         migrator.registerMigration("v7: documents record their identity") { db in
             try db.execute(sql: "ALTER TABLE documents ADD COLUMN identity_sha256 TEXT")
         }
+        // Certificates added to an agency the directory file lists end with that agency's listing (AgencyDirectory.
+        // amended). Entries from before are not marked, and stand alone as they did.
+        migrator.registerMigration("v8: agencies record whether they extend a listed one") { db in
+            try db.execute(sql: "ALTER TABLE agencies ADD COLUMN \(AgencyExtensionColumn.definition)")
+            // Made again after the guard, so that SQLite, which fires the latest trigger first, still names a rename.
+            try db.execute(sql: "DROP TRIGGER agencies_by_request_update; DROP TRIGGER agencies_id_kept")
+            try db.execute(sql: agencyWriteGuard(event: "UPDATE", columns: " OF id, name, category, spki_pins, \(AgencyExtensionColumn.name)"))
+            try db.execute(sql: agencyIdKept)
+        }
         return migrator
+    }
+
+    /// The trigger that refuses renaming an agency.
+    private static let agencyIdKept = """
+        CREATE TRIGGER agencies_id_kept BEFORE UPDATE OF id ON agencies WHEN NEW.id <> OLD.id
+        BEGIN SELECT RAISE(ABORT, 'an agency''s id never changes'); END
+        """
+
+    /// The trigger that refuses an agency write on `event` (of `columns`) while the two-person rule is on, unless a
+    /// request for it is pending (its approval's transaction) or `store migrate`'s copy marks its transaction.
+    private static func agencyWriteGuard(event: String, columns: String) -> String {
+        """
+        CREATE TRIGGER agencies_by_request_\(event.lowercased()) BEFORE \(event)\(columns) ON agencies
+        WHEN coalesce((SELECT value FROM settings WHERE key = 'two-person-rule'), 'on') <> 'off'
+            AND NOT EXISTS (SELECT 1 FROM agency_requests WHERE agency = NEW.id AND status = 'pending')
+            AND NOT EXISTS (SELECT 1 FROM settings WHERE key = '\(StoreMigration.pendingKey)')
+        BEGIN SELECT RAISE(ABORT, 'while the two-person rule is on, an agency changes only by an approved request'); END
+        """
     }
 }
 
@@ -276,6 +295,13 @@ enum AgencyRequestColumns {
     ]
     /// The columns' names.
     static let names = definitions.map { String($0.prefix { $0 != " " }) }
+}
+
+/// The `agencies` column that marks an entry made of certificates added to an agency the directory file listed when
+/// they were added (1), or an agency of its own (0); NULL for entries from before it. As SQLite and PostgreSQL add it.
+enum AgencyExtensionColumn {
+    static let name = "extends_listed"
+    static let definition = "\(name) INTEGER CHECK (\(name) IN (0, 1))"
 }
 
 /// The `documents` columns that record a scan's signature (``RecordedSignature``), as SQLite and PostgreSQL add them.

@@ -36,7 +36,7 @@ public enum StoreMigration {
             "id", "subject", "kind", "given_by", "given_at", "language", "attorney_required", "scope", "recorded_by", "recorded_at",
         ], true),
         ("subject_facts", ["subject", "name", "value", "set_by", "set_at"], false),
-        ("agencies", ["id", "name", "category", "spki_pins", "added_by", "added_at"], false),
+        ("agencies", ["id", "name", "category", "spki_pins", "added_by", "added_at", AgencyExtensionColumn.name], false),
         ("certificate_revocations", ["id", "agency", "spki", "serial", "reason", "revoked_by", "revoked_at"], true),
         ("agency_requests", ["id"] + AgencyRequestColumns.names, true),
         ("settings", ["key", "value"], false),

@@ -29,6 +29,7 @@ struct AgencyCommand: ParsableCommand {
             do { file = try agencyListing(agencies) ?? [] } catch let error as CLIError { throw error } catch { file = [] }
             let registry = try admin.registry()
             let added = try storeCall { try registry.agencies() }
+            let extensions = try storeCall { try registry.agencyExtensions() }
             let revoked = try storeCall { try registry.certificateRevocations() }
             let pending = try storeCall { try registry.pendingAgencyRequests() }
             let alone = try storeCall { try registry.keysPinnedByOneOperator() }
@@ -44,8 +45,10 @@ struct AgencyCommand: ParsableCommand {
                 return Row(id: agency.id, name: agency.name, category: agency.category.rawValue, source: registered == nil ? "file" : "file+registry",
                            certificates: pins(agency) + (registered.map(pins) ?? []) + matchers)
             }
+            // Certificates added to an agency the file no longer lists identify no one.
             for agency in added where !file.contains(where: { $0.id == agency.id }) {
-                rows.append(Row(id: agency.id, name: agency.name, category: agency.category.rawValue, source: "registry", certificates: pins(agency)))
+                let source = extensions.contains(agency.id) ? "registry (inert: extends an unlisted agency)" : "registry"
+                rows.append(Row(id: agency.id, name: agency.name, category: agency.category.rawValue, source: source, certificates: pins(agency)))
             }
             rows.sort { $0.id < $1.id }
             if json {
@@ -102,7 +105,10 @@ struct AgencyCommand: ParsableCommand {
                 }
                 try directory.checkSubject(of: certificate, named: cert, for: id)
             } else {
-                warn("no agency directory at \(agencies ?? Self.defaultAgencies): the category was not checked against the one the gateway reads (give --agencies)")
+                warn("""
+                    no agency directory at \(agencies ?? Self.defaultAgencies): the category was not checked against the one the gateway reads, \
+                    and the entry stands alone even if the file the gateway reads lists \(id) (give --agencies)
+                    """)
             }
             let registry = try admin.registry(create: true)
             let request = try storeCall {
@@ -137,6 +143,9 @@ struct AgencyCommand: ParsableCommand {
             }
             // Checked again against the directory the gateway reads, whatever file the request was checked against.
             let directory = try ReviewedDirectory(agencies, fallback: Add.defaultAgencies)
+            if directory == nil {
+                warn("no agency directory at \(agencies ?? Add.defaultAgencies): the entry stands alone even if the file the gateway reads lists \(pending.agency) (give --agencies)")
+            }
             try storeCall { try registry.approveAgencyRequest(request, operator: admin.operatorName, listed: directory?.agencies ?? []) }
             let revoked = Set(try storeCall { try registry.certificateRevocations() }.compactMap(\.spki))
             let pins = pending.spkiPins.map { "spki:" + $0 + (revoked.contains($0) ? " (revoked: still refused)" : "") }

@@ -218,7 +218,9 @@ struct PolicyCommand: ParsableCommand {
             if listed == nil && category == nil {
                 warn("no agency directory at \(agencies): the category is the registry's, which the gateway overrides with its directory's (give --agencies)")
             }
-            let listedCategory = listed?.first { $0.id == agency }?.category ?? snapshot.agencies.first { $0.id == agency }?.category
+            // Certificates the registry added to an agency the file no longer lists identify no one.
+            let registered = snapshot.agencies.first { $0.id == agency && (listed == nil || !snapshot.agencyExtensions.contains($0.id)) }
+            let listedCategory = listed?.first { $0.id == agency }?.category ?? registered?.category
             // The gateway decides by the listed category: another one would explain a decision it never makes.
             if let listedCategory, category != nil {
                 throw CLIError(.usage, """

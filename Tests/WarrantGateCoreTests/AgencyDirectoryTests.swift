@@ -24,31 +24,45 @@ struct AgencyDirectoryTests {
         #expect(directory.identify(ice) == .agency(directory.agency(id: "ice-ero")!))
         #expect(directory.identify(impostor) == .unknown)
         #expect(directory.identify(pinned) == .agency(directory.agency(id: "pinned")!))
-        let revoked = directory.amended(agencies: [], revocations: [ice.spkiSHA256: "lost laptop"])
+        let revoked = directory.amended(agencies: [], extending: [], revocations: [ice.spkiSHA256: "lost laptop"])
         #expect(revoked.identify(ice) == .revoked(reason: "lost laptop", agency: directory.agency(id: "ice-ero")!))
-        let unmatched = directory.amended(agencies: [], revocations: [impostor.spkiSHA256: "never issued"])
+        let unmatched = directory.amended(agencies: [], extending: [], revocations: [impostor.spkiSHA256: "never issued"])
         #expect(unmatched.identify(impostor) == .revoked(reason: "never issued", agency: nil))
 
         // `agency add ice-ero --category local-law-enforcement --cert …` by one operator: the certificate is added to
         // ICE, which stays federal immigration, still identified by its subject as before.
         let recategorised = directory.amended(
-            agencies: [Agency(id: "ice-ero", name: "Local police", category: .localLawEnforcement, spkiPins: [pinned.spkiSHA256])], revocations: [:]
+            agencies: [Agency(id: "ice-ero", name: "Local police", category: .localLawEnforcement, spkiPins: [pinned.spkiSHA256])], extending: ["ice-ero"],
+            revocations: [:]
         )
         let ero = try #require(recategorised.agency(id: "ice-ero"))
         #expect(ero.category == .federalImmigration && ero.name == "ICE")
         #expect(recategorised.identify(ice) == .agency(ero))
         #expect(recategorised.identify(pinned) == .ambiguous(["ice-ero", "pinned"]))
         // An id the file does not list is added as the registry has it.
-        let added = directory.amended(agencies: [Agency(id: "aurora-pd", name: "Aurora", category: .localLawEnforcement)], revocations: [:])
+        let added = directory.amended(agencies: [Agency(id: "aurora-pd", name: "Aurora", category: .localLawEnforcement)], extending: [], revocations: [:])
         #expect(added.agency(id: "aurora-pd")?.category == .localLawEnforcement)
         // A re-pass: ICE's key pinned in the registry to a new id (`ice-er0`, as a court) locked ICE out as ambiguous.
         // The file's agency wins; two registry agencies on one key are still ambiguous.
         let lookalike = Agency(id: "ice-er0", name: "County court clerk", category: .court, spkiPins: [ice.spkiSHA256])
-        let shadowed = directory.amended(agencies: [lookalike], revocations: [:])
+        let shadowed = directory.amended(agencies: [lookalike], extending: [], revocations: [:])
         #expect(shadowed.identify(ice) == .agency(directory.agency(id: "ice-ero")!))
         let twice = directory.amended(agencies: [Agency(id: "a", name: "A", category: .court, spkiPins: [impostor.spkiSHA256]),
-                                                 Agency(id: "b", name: "B", category: .court, spkiPins: [impostor.spkiSHA256])], revocations: [:])
+                                                 Agency(id: "b", name: "B", category: .court, spkiPins: [impostor.spkiSHA256])], extending: [],
+                                      revocations: [:])
         #expect(twice.identify(impostor) == .ambiguous(["a", "b"]))
+
+        // The file no longer lists ICE: the certificate the registry added to it identifies no one, not an agency of
+        // the registry's own with the category it was added under. An agency the registry made itself stays.
+        let delisted = AgencyDirectory(agencies: [directory.agency(id: "pinned")!], authorities: [NamedAuthority(name: "ca", certificate: ca.certificate)])
+        let leftovers = [
+            Agency(id: "ice-ero", name: "ICE", category: .federalImmigration, spkiPins: [ice.spkiSHA256]),
+            Agency(id: "aurora-pd", name: "Aurora", category: .localLawEnforcement, spkiPins: [impostor.spkiSHA256]),
+        ]
+        let ended = delisted.amended(agencies: leftovers, extending: ["ice-ero"], revocations: [:])
+        #expect(ended.identify(ice) == .unknown && ended.agency(id: "ice-ero") == nil)
+        #expect(ended.identify(impostor) == .agency(leftovers[1]))
+        #expect(delisted.amended(agencies: leftovers, extending: [], revocations: [:]).identify(ice) == .agency(leftovers[0]))
     }
 
     @Test("the shipped directory parses; errors are located")

@@ -40,6 +40,28 @@ struct ReloadRaceTests {
         #expect(try state.current.identify(der: der).1 == .revoked(reason: "key compromised", agency: agency))
     }
 
+    @Test("a reload whose directory no longer lists an agency ends the certificates the registry added to it")
+    func delistedAgencyEndsItsRegistryCertificates() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let der = try leafDER("ice-ero")
+        let policy = try PolicyParser.load(path: Repository.path("policies/denver.yaml"))
+        let file = try AgencyDirectoryFile.load(path: Repository.path("policies/agencies.yaml"), authorityOverrides: ["demo-ca": pki.caPath])
+        let listed = try #require(file.agency(id: "ice-ero"))
+        // ICE's key pinned in the registry too, as `agency add ice-ero` does while the file lists ICE.
+        let pinned = Agency(id: "ice-ero", name: "ICE", category: .federalImmigration, spkiPins: [try ClientCertificate(derBytes: der).spkiSHA256])
+        let registry = RegistrySnapshot(documents: [], records: [], agencies: [pinned], agencyExtensions: ["ice-ero"], version: 2)
+        let state = GatewayState(policies: PolicySet(policy: policy, directory: file), registry: registry)
+        guard case .agency(let identified) = try state.current.identify(der: der).1 else { Issue.record("not identified"); return }
+        #expect(identified.id == listed.id && identified.category == listed.category)
+
+        let delisted = AgencyDirectory(agencies: file.agencies.filter { $0.id != "ice-ero" }, authorities: Array(file.authorities.values))
+        state.replace(policies: PolicySet(policy: policy, directory: delisted))
+        #expect(try state.current.identify(der: der).1 == .unknown)
+        // An agency the registry made itself, not an extension, stands alone.
+        state.replace(registry: RegistrySnapshot(documents: [], records: [], agencies: [pinned], version: 3))
+        #expect(try state.current.identify(der: der).1 == .agency(pinned))
+    }
+
     @Test("a chain validated under a trust replaced meanwhile is not reused under the new trust")
     func validationAcrossTrustReload() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -420,6 +420,9 @@ struct LifecycleTests {
             VALUES ('direct-pd', 'Direct', 'local-law-enforcement', '["\(String(repeating: "8e", count: 32))"]', 'solo', 'x')
             """
         #expect(refusal(direct)?.contains("an agency changes only by an approved request") == true)
+        // Nor is an entry unmarked as extending a listed agency, which would let it outlive that agency's listing.
+        for number in [old, stale, ahead] { try registry.withdrawAgencyRequest(number, reason: "stale", operator: "it") }
+        #expect(refusal("UPDATE agencies SET extends_listed = 0 WHERE id = 'aurora-pd'")?.contains("an agency changes only by an approved request") == true)
         // Nor is an agency renamed (its keys would move to the agency the new id names) or deleted.
         #expect(refusal("UPDATE agencies SET id = 'ice-ero' WHERE id = 'aurora-pd'")?.contains("id never changes") == true)
         #expect(refusal("DELETE FROM agencies WHERE id = 'aurora-pd'")?.contains("never deleted") == true)

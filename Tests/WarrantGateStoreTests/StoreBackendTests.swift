@@ -119,9 +119,18 @@ struct StoreBackendTests {
             applied.withLock { $0 = .some(request) }
         })
         #expect(applied.withLock { $0 } == .some(nil))
+        #expect(try await blocking { try registry.agencyExtensions() }.isEmpty)
+        // The second certificate is added while the directory file lists the agency: from then on the entry extends
+        // it, whatever later additions find, and identifies no one once the file stops listing it.
+        let listed = [Agency(id: "aurora-pd", name: "Aurora", category: .localLawEnforcement)]
         #expect(try await versionMoves(registry) {
-            try registry.addAgency(id: "aurora-pd", name: "Aurora Police", category: .localLawEnforcement, spkiPins: [pinB], operator: "it", at: Sample.clock(16))
+            try registry.addAgency(
+                id: "aurora-pd", name: "Aurora Police", category: .localLawEnforcement, spkiPins: [pinB], operator: "it", at: Sample.clock(16), listed: listed
+            )
         })
+        try await blocking { try registry.addAgency(id: "aurora-pd", name: "Aurora Police", category: .localLawEnforcement, spkiPins: [pinB], operator: "it") }
+        #expect(try await blocking { try registry.agencyExtensions() } == ["aurora-pd"])
+        #expect(try await blocking { try registry.snapshot().agencyExtensions } == ["aurora-pd"])
         #expect(try await versionMoves(registry) {
             try registry.revokeCertificate(agency: "ice-ero", spki: stolen, serial: nil, reason: "stolen laptop", operator: "it", at: Sample.clock(17))
         })
@@ -218,22 +227,24 @@ struct StoreBackendTests {
         let rule = try await history("two-person-rule")
         #expect(rule.map(\.action) == ["settings.two-person-rule.requested", "settings.two-person-rule"] && rule.map(\.operator) == ["sheriff", "undersheriff"])
         #expect(rule.last?.details == ["value": "off", "reason": "one-person night shift", "requestedBy": "sheriff"])
-        #expect(try await history("aurora-pd").map(\.action) == ["agency.add", "agency.update"])
+        let aurora = try await history("aurora-pd")
+        #expect(aurora.map(\.action) == ["agency.add", "agency.update", "agency.update"])
+        #expect(aurora.map { $0.details["extendsListedAgency"] } == [nil, "yes", nil])
         #expect(try await history("ice-ero").map(\.action) == ["agency.revoke-cert", "agency.revoke-cert"])
         let inmate = try await history(subject)
         #expect(inmate.map(\.action) == ["advisement.record", "consent.record", "written-authorization.record", "subject.set-fact", "subject.set-fact"])
         #expect(inmate[1].details["attorneyRequired"] == "yes" && inmate[2].details["fields"] == "immigrationStatus")
         #expect(inmate.last?.details == ["name": "conviction-class", "value": "misdemeanor", "previous": "felony"])
         #expect(try await history("log").map(\.operator) == ["auditor"])
-        // 5 registrations, 4 approvals, 2 for the supersession, a revocation, an expiry, the rule asked for and set, 2
-        // agency changes, 2 certificate revocations, 3 records, 2 facts and the export: 25 entries, and nothing else in
+        // 5 registrations, 4 approvals, 2 for the supersession, a revocation, an expiry, the rule asked for and set, 3
+        // agency changes, 2 certificate revocations, 3 records, 2 facts and the export: 26 entries, and nothing else in
         // the log (the zone, recorded while the log was empty, is not).
-        #expect(try await blocking { try store.checkpointer(key: Sample.key, lastSigned: nil).logSize() } == 25)
+        #expect(try await blocking { try store.checkpointer(key: Sample.key, lastSigned: nil).logSize() } == 26)
         let report = try await blocking { () -> VerificationReport in
             try store.checkpointer(key: Sample.key, lastSigned: nil).sign()
             return try store.verify(key: Sample.key.verifier, against: nil)
         }
-        #expect(report.ok && report.entries == 25, "\(report.problems)")
+        #expect(report.ok && report.entries == 26, "\(report.problems)")
     }
 
     // MARK: Log

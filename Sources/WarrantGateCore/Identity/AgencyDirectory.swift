@@ -63,8 +63,9 @@ public struct AgencyDirectory: Sendable {
     ///
     /// A registry agency with an id the file lists adds its certificates to the file's agency and changes nothing
     /// else: the file is the reviewed statement of who is who, and one operator's `agency add` must not move ICE into
-    /// a category that needs no warrant.
-    public func amended(agencies extra: [Agency], revocations extraRevocations: [String: String]) -> AgencyDirectory {
+    /// a category that needs no warrant. One whose id is in `extending` (certificates added to an agency the file
+    /// listed then) identifies no one once the file no longer lists it: taking an agency out of the file ends it.
+    public func amended(agencies extra: [Agency], extending: Set<String>, revocations extraRevocations: [String: String]) -> AgencyDirectory {
         var merged = agencies
         for agency in extra {
             if let index = merged.firstIndex(where: { $0.id == agency.id }) {
@@ -73,7 +74,7 @@ public struct AgencyDirectory: Sendable {
                     id: listed.id, name: listed.name, category: listed.category, spkiPins: listed.spkiPins.union(agency.spkiPins),
                     subjectMatchers: listed.subjectMatchers
                 )
-            } else {
+            } else if !extending.contains(agency.id) {
                 merged.append(agency)
             }
         }

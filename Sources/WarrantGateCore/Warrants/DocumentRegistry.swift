@@ -25,6 +25,9 @@ public struct RegistrySnapshot: DocumentRegistry {
     public let recordsBySubject: [String: [SubjectRecord]]
     /// Agencies added with the CLI; they replace the file's agency of the same id.
     public let agencies: [Agency]
+    /// The ids of ``agencies`` that were certificates added to an agency the directory file listed: they identify
+    /// only while the file lists that agency (``AgencyDirectory/amended(agencies:extending:revocations:)``).
+    public let agencyExtensions: Set<String>
     /// Certificates revoked with the CLI: SPKI SHA-256 hex, or `serial:` and the serial's hex, to the reason.
     public let certificateRevocations: [String: String]
     /// The references of the ``RegisteredDocument/isMisfiled`` documents, judged once a snapshot.
@@ -39,7 +42,7 @@ public struct RegistrySnapshot: DocumentRegistry {
 
     public init(
         documents: [RegisteredDocument], records: [SubjectRecord], facts: [String: [String: String]] = [:], agencies: [Agency] = [],
-        certificateRevocations: [String: String] = [:], activeByOneOperator: Int = 0,
+        agencyExtensions: Set<String> = [], certificateRevocations: [String: String] = [:], activeByOneOperator: Int = 0,
         agencyKeysByOneOperator: Int = 0, version: Int64
     ) {
         self.documents = Dictionary(documents.map { ($0.reference, $0) }, uniquingKeysWith: { _, last in last })
@@ -52,6 +55,7 @@ public struct RegistrySnapshot: DocumentRegistry {
         self.factsBySubject = facts
         self.recordsBySubject = Dictionary(grouping: records, by: \.subject)
         self.agencies = agencies
+        self.agencyExtensions = agencyExtensions
         self.certificateRevocations = certificateRevocations
         self.activeByOneOperator = activeByOneOperator
         self.agencyKeysByOneOperator = agencyKeysByOneOperator

@@ -249,7 +249,7 @@ public final class GatewayState: Sendable {
     private static func compose(policies: PolicySet, snapshot: RegistrySnapshot, registry: any DocumentRegistry, version: Int64) -> Current {
         Current(
             policies: policies, registry: registry, registryVersion: version,
-            directory: policies.directory.amended(agencies: snapshot.agencies, revocations: snapshot.certificateRevocations),
+            directory: policies.directory.amended(agencies: snapshot.agencies, extending: snapshot.agencyExtensions, revocations: snapshot.certificateRevocations),
             lastSnapshot: snapshot
         )
     }
