@@ -51,10 +51,12 @@ extension Registry {
         let twoPerson = try twoPersonRule()
         return try write { session in
             try Self.checkAgencyChange(session, id: id, category: category, spkiPins: spkiPins, listed: listed)
-            let details = ["name": name, "category": category.rawValue, "spkiSHA256": spkiPins.joined(separator: ",")]
+            let extendsListed = listed.contains { $0.id == id }
+            var details = ["name": name, "category": category.rawValue, "spkiSHA256": spkiPins.joined(separator: ",")]
+            if extendsListed { details[Self.extendsListedDetail] = "yes" }
             guard twoPerson else {
                 try Self.applyAgency(session, id: id, name: name, category: category, spkiPins: spkiPins, operator: `operator`, at: time,
-                                    listed: listed, details: details.merging(["twoPersonRule": "off"]) { kept, _ in kept })
+                                    extendsListed: extendsListed, details: details.merging(["twoPersonRule": "off"]) { kept, _ in kept })
                 return nil
             }
             let row = try session.fetchOne(
@@ -108,12 +110,17 @@ extension Registry {
             )
             // What the registry holds may have changed since the request (another request approved, a key pinned).
             try Self.checkAgencyChange(session, id: request.agency, category: category, spkiPins: request.spkiPins, listed: listed)
+            // An extension if either operator's directory file lists the agency: one the file lists no longer by the
+            // approval is written, and identifies no one.
+            var details = [
+                "name": request.name, "category": request.category, "spkiSHA256": request.spkiPins.joined(separator: ","),
+                "request": String(number), "requestedBy": request.requestedBy,
+            ]
+            let extendsListed = record.details[Self.extendsListedDetail] == "yes" || listed.contains { $0.id == request.agency }
+            if extendsListed { details[Self.extendsListedDetail] = "yes" }
             try Self.applyAgency(
                 session, id: request.agency, name: request.name, category: category, spkiPins: request.spkiPins, operator: approver.text, at: time,
-                listed: listed, details: [
-                    "name": request.name, "category": request.category, "spkiSHA256": request.spkiPins.joined(separator: ","),
-                    "request": String(number), "requestedBy": request.requestedBy,
-                ]
+                extendsListed: extendsListed, details: details
             )
             try session.execute(
                 "UPDATE agency_requests SET status = 'approved', decided_by = ?, decided_at = ? WHERE id = ?", approver.text, Timestamp.format(time), number
@@ -151,6 +158,8 @@ extension Registry {
 
     /// The admin action that requests an agency change.
     static let agencyRequestAction = "agency.request"
+    /// The admin records' detail that says an agency change adds certificates to an agency the directory file lists.
+    static let extendsListedDetail = "extendsListedAgency"
     /// How long a request may wait for its approval: a request the second operator finds months later is no longer
     /// what the first one checked.
     static let agencyRequestLifetime: TimeInterval = 30 * 86_400
@@ -186,19 +195,16 @@ extension Registry {
         }
     }
 
-    /// Writes an agency, or adds pins to the CLI's earlier entry for it, and its admin record. An entry for an agency
-    /// `listed` (the directory file's) is marked as extending it, and stays so: the gateway then reads its pins only
-    /// while the file lists that agency (``AgencyDirectory/amended(agencies:extending:revocations:)``).
+    /// Writes an agency, or adds pins to the CLI's earlier entry for it, and its admin record. An entry that
+    /// `extendsListed` (an agency the directory file lists) is marked so, for good: the gateway then reads its pins
+    /// only while the file lists that agency (``AgencyDirectory/amended(agencies:extending:revocations:)``).
     private static func applyAgency(
         _ session: any SQLSession, id: String, name: String, category: AgencyCategory, spkiPins: [String], operator: String, at time: Date,
-        listed: [Agency], details: [String: String]
+        extendsListed: Bool, details: [String: String]
     ) throws {
         let previous = try session.fetchOne("SELECT spki_pins FROM agencies WHERE id = ?", id)
         var pins = try previous.map { try Self.decodeList($0.text("spki_pins")) } ?? []
         for pin in spkiPins where !pins.contains(pin) { pins.append(pin) }
-        let extendsListed = listed.contains { $0.id == id }
-        var details = details
-        if extendsListed { details["extendsListedAgency"] = "yes" }
         // The record first: on PostgreSQL, an agency is written only behind its record, as the log's last entry.
         try Self.appendAdmin(session, AdminRecord(
             time: Timestamp.format(time), operator: `operator`, action: previous == nil ? "agency.add" : "agency.update", target: id, details: details

@@ -263,6 +263,12 @@ public enum StoreDatabase {
             try db.execute(sql: "DROP TRIGGER agencies_by_request_update; DROP TRIGGER agencies_id_kept")
             try db.execute(sql: agencyWriteGuard(event: "UPDATE", columns: " OF id, name, category, spki_pins, \(AgencyExtensionColumn.name)"))
             try db.execute(sql: agencyIdKept)
+            try db.execute(sql: """
+                CREATE TRIGGER agencies_extension_kept BEFORE UPDATE OF \(AgencyExtensionColumn.name) ON agencies
+                WHEN OLD.\(AgencyExtensionColumn.name) = 1 AND NEW.\(AgencyExtensionColumn.name) IS NOT 1
+                    AND NOT EXISTS (SELECT 1 FROM settings WHERE key = '\(StoreMigration.pendingKey)')
+                BEGIN SELECT RAISE(ABORT, '\(AgencyExtensionColumn.kept)'); END
+                """)
         }
         return migrator
     }
@@ -302,6 +308,8 @@ enum AgencyRequestColumns {
 enum AgencyExtensionColumn {
     static let name = "extends_listed"
     static let definition = "\(name) INTEGER CHECK (\(name) IN (0, 1))"
+    /// Why a write that unmarks an entry is refused: it would let the entry outlive its agency's listing.
+    static let kept = "an agency entry that extends a listed agency stays so"
 }
 
 /// The `documents` columns that record a scan's signature (``RecordedSignature``), as SQLite and PostgreSQL add them.

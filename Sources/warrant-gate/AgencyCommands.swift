@@ -25,8 +25,10 @@ struct AgencyCommand: ParsableCommand {
 
         func run() throws {
             // A file that does not parse lists nothing; one the operator may not read is refused.
-            let file: [Agency]
-            do { file = try agencyListing(agencies) ?? [] } catch let error as CLIError { throw error } catch { file = [] }
+            let listing: [Agency]?
+            do { listing = try agencyListing(agencies) } catch let error as CLIError { throw error } catch { listing = nil }
+            let file = listing ?? []
+            if listing == nil { warn("no agency directory read at \(agencies): the registry's agencies are listed as they stand alone (give --agencies)") }
             let registry = try admin.registry()
             let added = try storeCall { try registry.agencies() }
             let extensions = try storeCall { try registry.agencyExtensions() }
@@ -47,7 +49,7 @@ struct AgencyCommand: ParsableCommand {
             }
             // Certificates added to an agency the file no longer lists identify no one.
             for agency in added where !file.contains(where: { $0.id == agency.id }) {
-                let source = extensions.contains(agency.id) ? "registry (inert: extends an unlisted agency)" : "registry"
+                let source = listing != nil && extensions.contains(agency.id) ? "registry (inert: extends an unlisted agency)" : "registry"
                 rows.append(Row(id: agency.id, name: agency.name, category: agency.category.rawValue, source: source, certificates: pins(agency)))
             }
             rows.sort { $0.id < $1.id }
@@ -149,6 +151,13 @@ struct AgencyCommand: ParsableCommand {
             try storeCall { try registry.approveAgencyRequest(request, operator: admin.operatorName, listed: directory?.agencies ?? []) }
             let revoked = Set(try storeCall { try registry.certificateRevocations() }.compactMap(\.spki))
             let pins = pending.spkiPins.map { "spki:" + $0 + (revoked.contains($0) ? " (revoked: still refused)" : "") }
+            if let directory, !directory.agencies.contains(where: { $0.id == pending.agency }),
+               try storeCall({ try registry.agencyExtensions() }).contains(pending.agency) {
+                return print("""
+                    approved request \(request): \(pins.joined(separator: ", ")) added to agency \(pending.agency), which \(directory.path) no \
+                    longer lists: they identify no one unless it lists \(pending.agency) again
+                    """)
+            }
             print("approved request \(request): agency \(pending.agency) (\(pending.category)) now identified by \(pins.joined(separator: ", "))")
         }
     }

@@ -229,6 +229,9 @@ struct PolicyCommand: ParsableCommand {
                     """)
             }
             guard let resolvedCategory = category ?? listedCategory else {
+                if listed != nil && snapshot.agencyExtensions.contains(agency) {
+                    throw CLIError(.notFound, "the registry added certificates to agency \(agency), which \(agencies) no longer lists: the gateway identifies no one as \(agency)")
+                }
                 throw CLIError(.notFound, "agency \(agency) is in neither \(agencies) nor the registry: pass --category")
             }
             var facts: [String: String] = [:]

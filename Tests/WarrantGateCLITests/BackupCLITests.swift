@@ -40,20 +40,28 @@ struct BackupCLITests {
         let evidence = scratch.url.appendingPathComponent("evidence/wg.sqlite")
         try FileManager.default.createDirectory(at: evidence.deletingLastPathComponent(), withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: scratch.db, toPath: evidence.path)
-        // As an earlier release left it: its latest migration not applied.
-        let sqlite = Process()
-        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        sqlite.arguments = [evidence.path, """
+        // As an earlier release left it: its latest two migrations not applied. v8's guard on agency updates is put
+        // back as v6 made it, and its rename guard after it, as SQLite compares the schema by its text.
+        let guardSQL = try SystemTool.run("/usr/bin/sqlite3", [evidence.path, "SELECT sql || ';' FROM sqlite_master WHERE name = 'agencies_by_request_update'"])
+        let renameSQL = try SystemTool.run("/usr/bin/sqlite3", [evidence.path, "SELECT sql || ';' FROM sqlite_master WHERE name = 'agencies_id_kept'"])
+        #expect(guardSQL.stdout.contains(", extends_listed") && renameSQL.stdout.contains("CREATE TRIGGER"))
+        let undone = try SystemTool.run("/usr/bin/sqlite3", [evidence.path, """
+            DROP TRIGGER agencies_by_request_update; DROP TRIGGER agencies_id_kept; DROP TRIGGER agencies_extension_kept;
+            ALTER TABLE agencies DROP COLUMN extends_listed;
+            \(guardSQL.stdout.replacingOccurrences(of: ", extends_listed", with: "")) \(renameSQL.stdout)
+            DELETE FROM grdb_migrations WHERE identifier = 'v8: agencies record whether they extend a listed one';
             ALTER TABLE documents DROP COLUMN identity_sha256; DELETE FROM grdb_migrations WHERE identifier = 'v7: documents record their identity';
-            """]
-        try sqlite.run()
-        sqlite.waitUntilExit()
-        #expect(sqlite.terminationStatus == 0)
+            """])
+        #expect(undone.status == 0, "\(undone.stderr)")
         let before = try Data(contentsOf: evidence)
         let pub = scratch.url.appendingPathComponent("log-signing.key.pub").path
         let verified = try CLIProcess.run(["log", "verify", "--db", evidence.path, "--key", pub])
         #expect(verified.status == 0, "\(verified.stderr)")
         #expect(try Data(contentsOf: evidence) == before, "the copy changed")
+        // Written to by this release, the copy is migrated: v7 and v8 are applied again.
+        #expect(try CLIProcess.run(["agency", "list", "--db", evidence.path]).status == 0)
+        let migrated = try SystemTool.run("/usr/bin/sqlite3", [evidence.path, "SELECT count(*) FROM pragma_table_info('agencies') WHERE name = 'extends_listed'"])
+        #expect(migrated.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "\(migrated.stdout)\(migrated.stderr)")
     }
 
     @Test("the README's restore drill: checkpoint off the machine, back up, restore on a scratch path, verify, list")

@@ -226,6 +226,9 @@ extension StoreBackendTests {
             ]
             #expect(await message(withOwnRequest)?.contains("only with its agency.add or agency.update record") == true)
             #expect(await message(["UPDATE agencies SET id = 'ice-ero' WHERE id = 'aurora-pd'"])?.contains("id never changes") == true)
+            // Nor is an entry that extends a listed agency unmarked, which would let it outlive that agency's listing.
+            #expect(await refusal(cluster, as: PostgresCluster.owner, "UPDATE agencies SET extends_listed = 1 WHERE id = 'aurora-pd'") == nil)
+            #expect(await message(["UPDATE agencies SET extends_listed = 0 WHERE id = 'aurora-pd'"])?.contains("extends a listed agency stays so") == true)
             #expect(await refusal(cluster, as: Self.adminRole, "DELETE FROM agencies WHERE id = 'aurora-pd'") == "42501", "the admin role has no grant to delete")
             // The rule no longer turns off in SQL at all (a later pass); the document's own trigger stands behind it.
             let unrecorded = await message(ruleOffForAMoment)

@@ -423,6 +423,12 @@ struct LifecycleTests {
         // Nor is an entry unmarked as extending a listed agency, which would let it outlive that agency's listing.
         for number in [old, stale, ahead] { try registry.withdrawAgencyRequest(number, reason: "stale", operator: "it") }
         #expect(refusal("UPDATE agencies SET extends_listed = 0 WHERE id = 'aurora-pd'")?.contains("an agency changes only by an approved request") == true)
+        try database.pool.write { db in
+            try db.execute(sql: "INSERT INTO settings (key, value) VALUES ('two-person-rule', 'off') ON CONFLICT(key) DO UPDATE SET value = 'off'")
+            try db.execute(sql: "UPDATE agencies SET extends_listed = 1 WHERE id = 'aurora-pd'")
+        }
+        #expect(refusal("UPDATE agencies SET extends_listed = NULL WHERE id = 'aurora-pd'")?.contains("extends a listed agency stays so") == true)
+        try database.pool.write { db in try db.execute(sql: "UPDATE settings SET value = 'on' WHERE key = 'two-person-rule'") }
         // Nor is an agency renamed (its keys would move to the agency the new id names) or deleted.
         #expect(refusal("UPDATE agencies SET id = 'ice-ero' WHERE id = 'aurora-pd'")?.contains("id never changes") == true)
         #expect(refusal("DELETE FROM agencies WHERE id = 'aurora-pd'")?.contains("never deleted") == true)
@@ -443,6 +449,20 @@ struct LifecycleTests {
         #expect(try registry.snapshot().certificateRevocations["serial:cf3a"] == "reissued")
         #expect(throws: StoreError.self) { try registry.revokeCertificate(agency: "ice-ero", spki: nil, serial: "zz", reason: "typo", operator: "it") }
         #expect(snapshot.agencyKeysByOneOperator == 0, "a key a second operator approved")
+    }
+
+    @Test("a certificate requested for a listed agency extends it, whichever directory the approver reads")
+    func extensionRequestedIsKept() throws {
+        let database = try TemporaryDatabase()
+        let registry = Registry(database: SQLiteDatabase(pool: database.pool), timeZone: denver)
+        let listed = [Agency(id: "ice-ero", name: "ICE", category: .federalImmigration)]
+        let number = try #require(try registry.addAgency(
+            id: "ice-ero", name: "ICE", category: .federalImmigration, spkiPins: [String(repeating: "5c", count: 32)], operator: "alice", listed: listed
+        ))
+        // The file no longer lists ICE by the approval (or the approver reads none): the entry still extends it.
+        try registry.approveAgencyRequest(number, operator: "bob", listed: [])
+        #expect(try registry.agencyExtensions() == ["ice-ero"])
+        #expect(try registry.history(target: "ice-ero").map { $0.details["extendsListedAgency"] } == ["yes"])
     }
 
     @Test("a key pinned while the two-person rule was off counts until a second operator confirms it, or it is revoked")

@@ -21,7 +21,7 @@ extension StoreBackendTests {
                 try registry.revoke(reference: "JW-2", reason: "quashed", operator: "supervisor", at: Sample.clock(4))
                 let request = try registry.addAgency(
                     id: "aurora-pd", name: "Aurora PD", category: .localLawEnforcement, spkiPins: [String(repeating: "a1", count: 32)], operator: "it",
-                    at: Sample.clock(5)
+                    at: Sample.clock(5), listed: [Agency(id: "aurora-pd", name: "Aurora", category: .localLawEnforcement)]
                 )
                 try registry.approveAgencyRequest(request!, operator: "supervisor", at: Sample.clock(5))
                 // One still pending is copied too.
@@ -113,6 +113,7 @@ extension StoreBackendTests {
             #expect(to.documents == from.documents && to.documents.count == 3)
             #expect(to.recordsBySubject == from.recordsBySubject && to.records(subject: "2017-000123").count == 3)
             #expect(to.factsBySubject == from.factsBySubject && to.agencies == from.agencies)
+            #expect(from.agencyExtensions == ["aurora-pd"] && to.agencyExtensions == from.agencyExtensions)
             #expect(to.certificateRevocations == from.certificateRevocations && to.certificateRevocations.count == 2)
             #expect(try await listing(target) == listing(source))
             let settings = try await blocking { (try target.recordedTimeZone(), try target.registry(timeZone: Sample.denver).twoPersonRule()) }

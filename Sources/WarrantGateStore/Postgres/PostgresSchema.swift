@@ -694,6 +694,9 @@ public enum PostgresSchema {
             IF TG_OP = 'UPDATE' AND NEW.id IS DISTINCT FROM OLD.id THEN
                 RAISE EXCEPTION 'an agency''s id never changes';
             END IF;
+            IF TG_OP = 'UPDATE' AND OLD.\(AgencyExtensionColumn.name) = 1 AND NEW.\(AgencyExtensionColumn.name) IS DISTINCT FROM 1 THEN
+                RAISE EXCEPTION '\(AgencyExtensionColumn.kept)';
+            END IF;
             IF NOT (warrant_gate_just_recorded('agency.add', NEW.id, NULL) OR warrant_gate_just_recorded('agency.update', NEW.id, NULL)) THEN
                 RAISE EXCEPTION 'an agency changes only with its agency.add or agency.update record, appended as the log''s last entry in the same transaction';
             END IF;
