@@ -196,7 +196,7 @@ extension Registry {
     }
 
     /// Writes an agency, or adds pins to the CLI's earlier entry for it, and its admin record. An entry that
-    /// `extendsListed` (an agency the directory file lists) is marked so, for good: the gateway then reads its pins
+    /// `extendsListed` (an agency the requester's or the approver's directory file lists) is marked so, for good: the gateway then reads its pins
     /// only while the file lists that agency (``AgencyDirectory/amended(agencies:extending:revocations:)``).
     private static func applyAgency(
         _ session: any SQLSession, id: String, name: String, category: AgencyCategory, spkiPins: [String], operator: String, at time: Date,
@@ -205,15 +205,16 @@ extension Registry {
         let previous = try session.fetchOne("SELECT spki_pins FROM agencies WHERE id = ?", id)
         var pins = try previous.map { try Self.decodeList($0.text("spki_pins")) } ?? []
         for pin in spkiPins where !pins.contains(pin) { pins.append(pin) }
+        let mark = AgencyExtensionColumn.name
         // The record first: on PostgreSQL, an agency is written only behind its record, as the log's last entry.
         try Self.appendAdmin(session, AdminRecord(
             time: Timestamp.format(time), operator: `operator`, action: previous == nil ? "agency.add" : "agency.update", target: id, details: details
         ))
         try session.execute(
             """
-            INSERT INTO agencies (id, name, category, spki_pins, added_by, added_at, extends_listed) VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO agencies (id, name, category, spki_pins, added_by, added_at, \(mark)) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(id) DO UPDATE SET name = excluded.name, category = excluded.category, spki_pins = excluded.spki_pins,
-                extends_listed = CASE WHEN excluded.extends_listed = 1 THEN 1 ELSE agencies.extends_listed END
+                \(mark) = CASE WHEN excluded.\(mark) = 1 THEN 1 ELSE agencies.\(mark) END
             """,
             id, name, category.rawValue, Self.encodeList(pins), `operator`, Timestamp.format(time), extendsListed ? 1 : 0
         )
@@ -265,7 +266,7 @@ extension Registry {
     }
 
     static func agencyExtensions(_ session: any SQLSession) throws -> Set<String> {
-        Set(try session.fetchAll("SELECT id FROM agencies WHERE extends_listed = 1", [SQLValue]()).map { try $0.text("id") })
+        Set(try session.fetchAll("SELECT id FROM agencies WHERE \(AgencyExtensionColumn.name) = 1", [SQLValue]()).map { try $0.text("id") })
     }
 
     /// The keys registry agencies hold that no second operator approved, ordered by agency.

@@ -266,7 +266,6 @@ public enum StoreDatabase {
             try db.execute(sql: """
                 CREATE TRIGGER agencies_extension_kept BEFORE UPDATE OF \(AgencyExtensionColumn.name) ON agencies
                 WHEN OLD.\(AgencyExtensionColumn.name) = 1 AND NEW.\(AgencyExtensionColumn.name) IS NOT 1
-                    AND NOT EXISTS (SELECT 1 FROM settings WHERE key = '\(StoreMigration.pendingKey)')
                 BEGIN SELECT RAISE(ABORT, '\(AgencyExtensionColumn.kept)'); END
                 """)
         }
@@ -304,7 +303,8 @@ enum AgencyRequestColumns {
 }
 
 /// The `agencies` column that marks an entry made of certificates added to an agency the directory file listed when
-/// they were added (1), or an agency of its own (0); NULL for entries from before it. As SQLite and PostgreSQL add it.
+/// they were added (1), or an agency of its own (0); NULL for entries written before it, or by a CLI of an earlier
+/// release. As SQLite and PostgreSQL add it.
 enum AgencyExtensionColumn {
     static let name = "extends_listed"
     static let definition = "\(name) INTEGER CHECK (\(name) IN (0, 1))"

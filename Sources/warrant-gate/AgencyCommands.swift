@@ -109,7 +109,7 @@ struct AgencyCommand: ParsableCommand {
             } else {
                 warn("""
                     no agency directory at \(agencies ?? Self.defaultAgencies): the category was not checked against the one the gateway reads, \
-                    and the entry stands alone even if the file the gateway reads lists \(id) (give --agencies)
+                    nor whether it lists \(id), so that the entry would end with its listing (give --agencies)
                     """)
             }
             let registry = try admin.registry(create: true)
@@ -146,7 +146,7 @@ struct AgencyCommand: ParsableCommand {
             // Checked again against the directory the gateway reads, whatever file the request was checked against.
             let directory = try ReviewedDirectory(agencies, fallback: Add.defaultAgencies)
             if directory == nil {
-                warn("no agency directory at \(agencies ?? Add.defaultAgencies): the entry stands alone even if the file the gateway reads lists \(pending.agency) (give --agencies)")
+                warn("no agency directory at \(agencies ?? Add.defaultAgencies): whether the file the gateway reads lists \(pending.agency) was not checked (give --agencies)")
             }
             try storeCall { try registry.approveAgencyRequest(request, operator: admin.operatorName, listed: directory?.agencies ?? []) }
             let revoked = Set(try storeCall { try registry.certificateRevocations() }.compactMap(\.spki))

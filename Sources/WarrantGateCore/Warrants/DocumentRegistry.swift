@@ -23,7 +23,7 @@ public struct RegistrySnapshot: DocumentRegistry {
     public let documentsBySubject: [String: [RegisteredDocument]]
     public let factsBySubject: [String: [String: String]]
     public let recordsBySubject: [String: [SubjectRecord]]
-    /// Agencies added with the CLI; they replace the file's agency of the same id.
+    /// Agencies added with the CLI; one the directory file lists adds its certificates to the file's agency.
     public let agencies: [Agency]
     /// The ids of ``agencies`` that were certificates added to an agency the directory file listed: they identify
     /// only while the file lists that agency (``AgencyDirectory/amended(agencies:extending:revocations:)``).
