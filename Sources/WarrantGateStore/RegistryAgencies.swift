@@ -196,8 +196,9 @@ extension Registry {
     }
 
     /// Writes an agency, or adds pins to the CLI's earlier entry for it, and its admin record. An entry that
-    /// `extendsListed` (an agency the requester's or the approver's directory file lists) is marked so, for good: the gateway then reads its pins
-    /// only while the file lists that agency (``AgencyDirectory/amended(agencies:extending:revocations:)``).
+    /// `extendsListed` (an agency the requester's or the approver's directory file lists) is marked so, for good: the
+    /// gateway then reads its pins only while the file lists that agency
+    /// (``AgencyDirectory/amended(agencies:extending:revocations:)``).
     private static func applyAgency(
         _ session: any SQLSession, id: String, name: String, category: AgencyCategory, spkiPins: [String], operator: String, at time: Date,
         extendsListed: Bool, details: [String: String]

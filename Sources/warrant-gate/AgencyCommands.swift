@@ -28,7 +28,7 @@ struct AgencyCommand: ParsableCommand {
             let listing: [Agency]?
             do { listing = try agencyListing(agencies) } catch let error as CLIError { throw error } catch { listing = nil }
             let file = listing ?? []
-            if listing == nil { warn("no agency directory read at \(agencies): the registry's agencies are listed as they stand alone (give --agencies)") }
+            if listing == nil { warn("no agency directory read at \(agencies): only the registry's agencies are listed, none marked inert (give --agencies)") }
             let registry = try admin.registry()
             let added = try storeCall { try registry.agencies() }
             let extensions = try storeCall { try registry.agencyExtensions() }

@@ -41,7 +41,7 @@ struct BackupCLITests {
         try FileManager.default.createDirectory(at: evidence.deletingLastPathComponent(), withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: scratch.db, toPath: evidence.path)
         // As an earlier release left it: its latest two migrations not applied. v8's guard on agency updates is put
-        // back as v6 made it, and its rename guard after it, as SQLite compares the schema by its text.
+        // back as v6 made it, and its rename guard after it: the store compares a schema with its migrations' by text.
         let guardSQL = try SystemTool.run("/usr/bin/sqlite3", [evidence.path, "SELECT sql || ';' FROM sqlite_master WHERE name = 'agencies_by_request_update'"])
         let renameSQL = try SystemTool.run("/usr/bin/sqlite3", [evidence.path, "SELECT sql || ';' FROM sqlite_master WHERE name = 'agencies_id_kept'"])
         #expect(guardSQL.stdout.contains(", extends_listed") && renameSQL.stdout.contains("CREATE TRIGGER"))
