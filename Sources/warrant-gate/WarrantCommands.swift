@@ -103,13 +103,15 @@ struct WarrantCommand: ParsableCommand {
         }
 
         /// Refuses an agency that neither the directory the gateway reads nor the registry knows (nor a pending request
-        /// adds): a document issued to a misspelt id would never match a certificate, and pass for registered.
+        /// adds): a document issued to a misspelt id would never match a certificate, and pass for registered. The
+        /// registry's certificates added to an agency the directory no longer lists make no agency known.
         private func checkAgencyKnown(_ registry: Registry) throws {
             guard let directory = try ReviewedDirectory(agencies, fallback: AgencyCommand.Add.defaultAgencies) else {
                 return warn("no agency directory at \(agencies ?? AgencyCommand.Add.defaultAgencies): --agency \(agency) was not checked against the agencies the gateway knows (give --agencies)")
             }
+            let extensions = try storeCall { try registry.agencyExtensions() }
             let known = Set(directory.agencies.map(\.id))
-                .union(try storeCall { try registry.agencies().map(\.id) + registry.pendingAgencyRequests().map(\.agency) })
+                .union(try storeCall { try registry.agencies().map(\.id).filter { !extensions.contains($0) } + registry.pendingAgencyRequests().map(\.agency) })
             guard known.contains(agency) else {
                 throw CLIError(.refused, """
                     no agency \(TerminalText.escaped(agency)) in \(directory.path) or the registry: a document issued to it would match no \

@@ -45,5 +45,14 @@ struct AgencyCLITests {
             "--agency", "county-court", "--path", "/records/inmates/2017-000123",
         ] + db)
         #expect(explained.status == 4 && explained.stderr.contains("no longer lists: the gateway identifies no one as county-court"), "\(explained.stdout)\(explained.stderr)")
+        // Nor is a document registered for it: it would match no certificate.
+        let register = [
+            "warrant", "register", "--time-zone", "America/Denver", "--reference", "CO-1", "--kind", "court-order", "--agency", "county-court",
+            "--subject", "2017-000123", "--scope", "records.read", "--expires", "2099-12-31", "--court", "D. Colo.", "--judge", "Hon. R. Jackson",
+            "--case", "1:26-mj-1", "--no-document", "test", "--operator", "clerk",
+        ] + db
+        let refused = try CLIProcess.run(register + ["--agencies", delisted])
+        #expect(refused.status == 3 && refused.stderr.contains("no agency county-court in \(delisted) or the registry"), "\(refused.stderr)")
+        #expect(try CLIProcess.run(register + ["--agencies", listing]).status == 0)
     }
 }
