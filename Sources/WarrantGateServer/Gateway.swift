@@ -56,7 +56,7 @@ public final class Gateway: Sendable {
         self.registry = store.registry(timeZone: policies.policy.timeZone)
         try registry.recordTimeZone()
         self.state = GatewayState(policies: policies, registry: try registry.snapshot(), bounds: RegistryRefresher.freshness)
-        try policies.checkDirectories(registered: state.current.lastSnapshot.standaloneAgencies, agenciesPath: configuration.agenciesPath)
+        try policies.checkDirectories(registry: state.current.lastSnapshot, agenciesPath: configuration.agenciesPath)
         policies.logWarnings(to: logger, by: state.current.directory)
         RegistryRefresher.noteMisfiled(in: state.current.lastSnapshot, to: logger)
         self.log = try store.decisionLog()

@@ -213,14 +213,15 @@ struct PolicyCommand: ParsableCommand {
             let snapshot = PostgresLocation.isURL(db) || FileManager.default.fileExists(atPath: db)
                 ? try storeCall { try database.open(db).registry(timeZone: parsed.timeZone).snapshot() }
                 : RegistrySnapshot.empty
-            // As the gateway resolves it: the directory file's category wins over the registry's (AgencyDirectory.amended).
+            // As the gateway resolves it (AgencyDirectory.amended): the directory file's category wins over the
+            // registry's, and certificates the registry added to an agency the file no longer lists identify no one.
             let listed = try agencyListing(agencies)
             if listed == nil && category == nil {
                 warn("no agency directory at \(agencies): the category is the registry's, which the gateway overrides with its directory's (give --agencies)")
             }
-            // Certificates the registry added to an agency the file no longer lists identify no one.
-            let registered = snapshot.agencies.first { $0.id == agency && (listed == nil || !snapshot.agencyExtensions.contains($0.id)) }
-            let listedCategory = listed?.first { $0.id == agency }?.category ?? registered?.category
+            let resolved = AgencyDirectory(agencies: listed ?? [], authorities: [])
+                .amended(agencies: snapshot.agencies, extending: listed == nil ? [] : snapshot.agencyExtensions, revocations: [:])
+            let listedCategory = resolved.agency(id: agency)?.category
             // The gateway decides by the listed category: another one would explain a decision it never makes.
             if let listedCategory, category != nil {
                 throw CLIError(.usage, """

@@ -109,9 +109,10 @@ struct WarrantCommand: ParsableCommand {
             guard let directory = try ReviewedDirectory(agencies, fallback: AgencyCommand.Add.defaultAgencies) else {
                 return warn("no agency directory at \(agencies ?? AgencyCommand.Add.defaultAgencies): --agency \(agency) was not checked against the agencies the gateway knows (give --agencies)")
             }
-            let extensions = try storeCall { try registry.agencyExtensions() }
-            let known = Set(directory.agencies.map(\.id))
-                .union(try storeCall { try registry.agencies().map(\.id).filter { !extensions.contains($0) } + registry.pendingAgencyRequests().map(\.agency) })
+            // As the gateway identifies by them (AgencyDirectory.amended).
+            let registered = try storeCall { (try registry.agencies(), try registry.agencyExtensions()) }
+            let amended = AgencyDirectory(agencies: directory.agencies, authorities: []).amended(agencies: registered.0, extending: registered.1, revocations: [:])
+            let known = Set(amended.agencies.map(\.id)).union(try storeCall { try registry.pendingAgencyRequests().map(\.agency) })
             guard known.contains(agency) else {
                 throw CLIError(.refused, """
                     no agency \(TerminalText.escaped(agency)) in \(directory.path) or the registry: a document issued to it would match no \

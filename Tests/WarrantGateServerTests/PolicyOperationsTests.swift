@@ -766,11 +766,13 @@ struct PolicyWarningTests {
         state.replace(registry: RegistrySnapshot(documents: [], records: [], agencies: [added], version: 2))
         let after = policies.warnings(by: state.current.directory)
         #expect(!after.contains { $0.contains("ice-eor") || $0.contains("federal-immigraton") }, "\(after)")
+        let agenciesPath = Repository.path("policies/agencies.yaml")
+        try policies.checkDirectories(registry: state.current.lastSnapshot, agenciesPath: agenciesPath)
         // Certificates the registry added to an agency the file no longer lists name no agency, here or to the check
         // that refuses a policy widening access for an agency no one has.
         state.replace(registry: RegistrySnapshot(documents: [], records: [], agencies: [added], agencyExtensions: ["ice-eor"], version: 3))
         #expect(policies.warnings(by: state.current.directory).contains { $0.contains("agency 'ice-eor', which neither") })
-        #expect(state.current.lastSnapshot.standaloneAgencies.isEmpty)
+        #expect(throws: FileError.self) { try policies.checkDirectories(registry: state.current.lastSnapshot, agenciesPath: agenciesPath) }
     }
 }
 

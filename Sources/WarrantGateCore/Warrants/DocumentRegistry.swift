@@ -28,8 +28,6 @@ public struct RegistrySnapshot: DocumentRegistry {
     /// The ids of ``agencies`` that were certificates added to an agency the directory file listed: they identify
     /// only while the file lists that agency (``AgencyDirectory/amended(agencies:extending:revocations:)``).
     public let agencyExtensions: Set<String>
-    /// The ids of ``agencies`` that are agencies of their own, whether the directory file lists them or not.
-    public var standaloneAgencies: [String] { agencies.map(\.id).filter { !agencyExtensions.contains($0) } }
     /// Certificates revoked with the CLI: SPKI SHA-256 hex, or `serial:` and the serial's hex, to the reason.
     public let certificateRevocations: [String: String]
     /// The references of the ``RegisteredDocument/isMisfiled`` documents, judged once a snapshot.

@@ -60,12 +60,14 @@ public final class PolicySet: Sendable {
         return policy
     }
 
-    /// Refuses a live policy that tests, where that widens a rule, an agency id that neither the directory file nor
-    /// `registered` (the registry's agencies) lists, or a court in `signed-by` that `courts.yaml` beside the directory
-    /// file (if any) does not: misspelt in a forbid, either would forbid nothing. (A shadow policy decides nothing:
-    /// ``warnings(by:)`` names its unknown agencies.)
-    public func checkDirectories(registered: some Sequence<String>, agenciesPath: String) throws {
-        let known = Set(directory.agencies.map(\.id)).union(registered)
+    /// Refuses a live policy that tests, where that widens a rule, an agency id that the directory file with
+    /// `registry`'s agencies laid over it does not list (as the gateway identifies by them:
+    /// ``AgencyDirectory/amended(agencies:extending:revocations:)``), or a court in `signed-by` that `courts.yaml`
+    /// beside the directory file (if any) does not: misspelt in a forbid, either would forbid nothing. (A shadow policy
+    /// decides nothing: ``warnings(by:)`` names its unknown agencies.)
+    public func checkDirectories(registry: RegistrySnapshot, agenciesPath: String) throws {
+        let amended = directory.amended(agencies: registry.agencies, extending: registry.agencyExtensions, revocations: [:])
+        let known = Set(amended.agencies.map(\.id))
         if let problem = policy.unknownWideningAgency(known: known) { throw FileError(file: policy.source, line: nil, message: problem) }
         guard !policy.courtsWidening.isEmpty else { return }
         let courtsPath = URL(fileURLWithPath: agenciesPath).deletingLastPathComponent().appendingPathComponent("courts.yaml").path

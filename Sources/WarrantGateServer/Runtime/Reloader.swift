@@ -199,7 +199,7 @@ extension Gateway {
         var errors: [String] = []
         do {
             let (policies, shadowError) = try PolicySet.reload(configuration, current: state.current.policies)
-            try policies.checkDirectories(registered: state.current.lastSnapshot.standaloneAgencies, agenciesPath: configuration.agenciesPath)
+            try policies.checkDirectories(registry: state.current.lastSnapshot, agenciesPath: configuration.agenciesPath)
             if let shadowError { errors.append("shadow policy (the previous one stays in force; the live policy and agencies were reloaded): \(shadowError)") }
             // Document expiry dates end in the policy's zone: a new zone moves their instants before the policy
             // that names it is in force. If the store cannot say so, the policy is still taken, and the error said.
